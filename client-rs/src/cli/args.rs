@@ -1,0 +1,113 @@
+//! Arguments shared by `sign`, `link` and `request`, and how they become a [`SignInput`].
+
+use std::path::PathBuf;
+
+use clap::Args;
+use xnonce_core::{Error, ErrorCode, Scheme, Secret, SignInput};
+
+/// The inputs of a signature.
+#[derive(Args, Debug, Clone)]
+pub struct SignArgs {
+    /// Signing scheme: v2 (HMAC, recommended) or v1 (em-secure-api legacy).
+    #[arg(long, default_value = "v2", value_parser = ["v1", "v2"])]
+    pub scheme: String,
+    /// HTTP method (upper-cased when signed).
+    #[arg(long, default_value = "GET")]
+    pub method: String,
+    /// Path without query, e.g. /controller1/action1.
+    #[arg(long)]
+    pub path: String,
+    /// A parameter KEY=VALUE (split on the first '='); repeat it, order is kept.
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+    /// Client id.
+    #[arg(long)]
+    pub client: String,
+    /// File holding the secret (surrounding whitespace ignored).
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
+    /// The secret itself. For tests only: it shows in the process list.
+    #[arg(long, hide = true)]
+    pub secret: Option<String>,
+    /// Timestamp in ms since the epoch (default: now).
+    #[arg(long, value_name = "MS")]
+    pub timestamp: Option<u64>,
+    /// v2 nonce, 32 lower-case hex characters (default: random).
+    #[arg(long)]
+    pub nonce: Option<String>,
+    /// v2 host (authority) the request goes to.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// v2 body file whose SHA-256 is signed.
+    #[arg(long, value_name = "FILE")]
+    pub body_file: Option<PathBuf>,
+}
+
+/// `link`'s extra input.
+#[derive(Args, Debug, Clone)]
+pub struct LinkArgs {
+    /// The signature's inputs.
+    #[command(flatten)]
+    pub sign: SignArgs,
+    /// Where the API lives, e.g. https://api.example.com (its authority is the v2 host).
+    #[arg(long, value_name = "URL")]
+    pub base_url: String,
+}
+
+fn input_error(code: ErrorCode, msg: String) -> Error {
+    Error::new(code, msg)
+}
+
+impl SignArgs {
+    /// Reads the secret: `--secret-file`, else `XNONCE_SECRET`, else `--secret` (with a warning).
+    pub fn secret(&self) -> Result<Secret, Error> {
+        if let Some(path) = &self.secret_file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                input_error(
+                    ErrorCode::InvalidSecret,
+                    format!("cannot read secret file {}: {e}", path.display()),
+                )
+            })?;
+            return Secret::new(text.trim().to_string());
+        }
+        if let Ok(text) = std::env::var("XNONCE_SECRET") {
+            return Secret::new(text.trim().to_string());
+        }
+        if let Some(text) = &self.secret {
+            eprintln!("xnonce: warning: --secret shows in the process list; use --secret-file or XNONCE_SECRET");
+            return Secret::new(text.clone());
+        }
+        Err(input_error(
+            ErrorCode::InvalidSecret,
+            "no secret: pass --secret-file FILE or set XNONCE_SECRET".into(),
+        ))
+    }
+
+    /// The core input and the secret.
+    pub fn input(&self) -> Result<(SignInput, Secret), Error> {
+        let scheme: Scheme = self.scheme.parse()?;
+        let mut input = SignInput::new(scheme, &self.method, &self.path, &self.client);
+        for p in &self.params {
+            let (k, v) = p.split_once('=').ok_or_else(|| {
+                input_error(
+                    ErrorCode::InvalidParamKey,
+                    format!("--param {p:?} is not KEY=VALUE"),
+                )
+            })?;
+            input = input.param(k, v);
+        }
+        input.timestamp_ms = self.timestamp;
+        input.nonce = self.nonce.clone();
+        input.host = self.host.clone();
+        if let Some(path) = &self.body_file {
+            let body = std::fs::read(path).map_err(|e| {
+                input_error(
+                    ErrorCode::InvalidBody,
+                    format!("cannot read body file {}: {e}", path.display()),
+                )
+            })?;
+            input.body = Some(body);
+        }
+        Ok((input, self.secret()?))
+    }
+}

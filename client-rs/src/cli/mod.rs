@@ -1,0 +1,64 @@
+//! The `xnonce` command (DESIGN §4): argument parsing and the `sign` / `link` commands.
+
+pub mod args;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use xnonce_core::{link, sign};
+
+use args::{LinkArgs, SignArgs};
+
+/// `xnonce`: sign API requests and links for servers that check `X-Nonce`.
+#[derive(Parser, Debug)]
+#[command(
+    name = "xnonce",
+    version,
+    about = "Sign API requests and one-time links with xnonce (v1: em-secure-api compatible, v2: HMAC)",
+    long_about = "Sign API requests and one-time links with xnonce.\n\n\
+        The secret comes from --secret-file FILE or the XNONCE_SECRET environment variable \
+        (never from the command line in production: --secret shows in the process list).\n\n\
+        Examples:\n  \
+        XNONCE_SECRET=... xnonce sign --scheme v2 --method GET --path /admin/status --client svc --host api.example.com\n  \
+        xnonce link --scheme v1 --secret-file key.txt --client svc --method GET --path /reports/get \\\n      \
+        --param id=42 --base-url https://api.example.com"
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Print the X-Nonce header value for a request.
+    Sign(SignArgs),
+    /// Print a full URL with the params and a one-time ottoken.
+    Link(LinkArgs),
+}
+
+/// Runs a parsed command line; errors go to stderr with their code.
+pub fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Sign(a) => a
+            .input()
+            .and_then(|(input, secret)| sign(&input, &secret))
+            .map(|s| s.x_nonce),
+        Command::Link(a) => a
+            .sign
+            .input()
+            .and_then(|(input, secret)| link(&input, &secret, &a.base_url))
+            .map(|l| l.url),
+    };
+    match result {
+        Ok(out) => {
+            println!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("xnonce: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,5 @@
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    xnonce::cli::run(xnonce::cli::Cli::parse())
+}

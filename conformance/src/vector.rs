@@ -1,0 +1,87 @@
+//! The vector file format (DESIGN §2) and loading of every file, including the
+//! `XNONCE_EXTRA_VECTORS` hook (DESIGN §3).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// One case of a vector file. v1 cases carry no `scheme`; v2 cases say `"v2"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vector {
+    /// Stable case name.
+    pub id: String,
+    /// `"v1"` (default when absent) or `"v2"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<String>,
+    /// Method as given.
+    pub method: String,
+    /// Path as given.
+    pub path: String,
+    /// Ordered pairs.
+    pub params: Vec<(String, String)>,
+    /// Client id.
+    pub client: String,
+    /// Secret text.
+    pub secret: String,
+    /// Milliseconds since the epoch.
+    pub timestamp: u64,
+    /// v2: authority.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// v2: body, standard base64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// v2: 32 hex nonce.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    /// Base URL for `link` (when present, the case is also run through link).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// Expected canonical string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canonical: Option<String>,
+    /// Expected header value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x_nonce: Option<String>,
+    /// Expected ottoken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ottoken: Option<String>,
+    /// Expected ottoken as written in a query (v1 vectors).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ottoken_query_value: Option<String>,
+    /// Expected full link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// Expected error code: signing (or linking, when `base_url` is set) must fail with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The folder holding the project's vector files.
+pub fn vectors_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors")
+}
+
+/// Every `*.json` in `dir` (sorted) plus every path in `XNONCE_EXTRA_VECTORS` (`:`-separated).
+pub fn vector_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    if let Ok(extra) = std::env::var("XNONCE_EXTRA_VECTORS") {
+        files.extend(
+            extra
+                .split(':')
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from),
+        );
+    }
+    Ok(files)
+}
+
+/// Loads one file.
+pub fn load(path: &Path) -> Result<Vec<Vector>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}

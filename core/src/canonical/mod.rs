@@ -1,0 +1,152 @@
+//! Canonical forms of each signed field, and the canonical strings of both schemes.
+//!
+//! [`v1::canonical`] and [`v2::canonical`] build the exact string that is hashed; the field
+//! functions ([`method`], [`path_v1`], [`path_v2`], [`host`], [`params_v2`]) validate and
+//! normalise one field each.
+
+pub mod v1;
+pub mod v2;
+
+use crate::error::{err, ErrorCode, Result};
+use crate::percent;
+
+/// Upper-cases a method after checking it is 1 to 16 ASCII letters (`invalid_method`).
+///
+/// ```
+/// assert_eq!(xnonce_core::canonical::method("get").unwrap(), "GET");
+/// ```
+pub fn method(m: &str) -> Result<String> {
+    if m.is_empty() || m.len() > 16 || !m.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return err(
+            ErrorCode::InvalidMethod,
+            "method must be 1 to 16 ASCII letters",
+        );
+    }
+    Ok(m.to_ascii_uppercase())
+}
+
+fn check_path_shape(p: &str) -> Result<()> {
+    if !p.starts_with('/') {
+        return err(ErrorCode::InvalidPath, "path must start with '/'");
+    }
+    if p.len() > 8192 {
+        return err(ErrorCode::InvalidPath, "path is longer than 8192 bytes");
+    }
+    if p.bytes()
+        .any(|b| b == b'?' || b == b'#' || b.is_ascii_control())
+    {
+        return err(
+            ErrorCode::InvalidPath,
+            "path must not contain '?', '#' or control characters (pass the query as params)",
+        );
+    }
+    Ok(())
+}
+
+/// The v1 path: signed exactly as given (em-secure-api signs the routed path as it is),
+/// after checking it starts with `/` and holds no `?`, `#`, space or control character.
+pub fn path_v1(p: &str) -> Result<&str> {
+    check_path_shape(p)?;
+    if p.contains(' ') {
+        return err(
+            ErrorCode::InvalidPath,
+            "a v1 path must not contain spaces (it is signed as sent)",
+        );
+    }
+    Ok(p)
+}
+
+/// The v2 canonical path: `%XX` escapes decoded to bytes, then every byte except unreserved
+/// characters and `/` encoded as `%XX` (upper-case hex). So `/a%7eb c` and `/a~b%20c`
+/// have the same canonical form `/a~b%20c`.
+///
+/// ```
+/// assert_eq!(xnonce_core::canonical::path_v2("/files/my doc%2etxt").unwrap(), "/files/my%20doc.txt");
+/// ```
+pub fn path_v2(p: &str) -> Result<String> {
+    check_path_shape(p)?;
+    Ok(percent::encode_path(&percent::decode_path(p)?))
+}
+
+/// The v2 canonical host: the authority lower-cased, with a trailing `:80` or `:443` removed.
+/// Allowed characters (after lower-casing): `a-z 0-9 . - _ : [ ]`; 1 to 255 bytes.
+///
+/// ```
+/// assert_eq!(xnonce_core::canonical::host("API.Example.com:443").unwrap(), "api.example.com");
+/// assert_eq!(xnonce_core::canonical::host("127.0.0.1:8080").unwrap(), "127.0.0.1:8080");
+/// ```
+pub fn host(h: &str) -> Result<String> {
+    if h.is_empty() || h.len() > 255 {
+        return err(ErrorCode::InvalidHost, "host must be 1 to 255 characters");
+    }
+    let lower = h.to_ascii_lowercase();
+    if !lower.bytes().all(|b| {
+        b.is_ascii_lowercase()
+            || b.is_ascii_digit()
+            || matches!(b, b'.' | b'-' | b'_' | b':' | b'[' | b']')
+    }) {
+        return err(
+            ErrorCode::InvalidHost,
+            "host may only contain a-z 0-9 . - _ : [ ] (use punycode for IDNs)",
+        );
+    }
+    let trimmed = lower
+        .strip_suffix(":80")
+        .or_else(|| lower.strip_suffix(":443"))
+        .unwrap_or(&lower);
+    if trimmed.is_empty() || trimmed.starts_with(':') {
+        return err(ErrorCode::InvalidHost, "host has no name before the port");
+    }
+    Ok(trimmed.to_string())
+}
+
+/// Checks a parameter key for the given scheme: never empty, never `ottoken` (reserved for the
+/// link token); for v1 only `A-Z a-z 0-9 _ . - ~` (em-secure-api's server reads keys raw, so
+/// any other key could never verify).
+pub fn param_key(key: &str, scheme: crate::Scheme) -> Result<()> {
+    if key.is_empty() {
+        return err(ErrorCode::InvalidParamKey, "parameter key is empty");
+    }
+    if key == crate::ottoken::PARAM {
+        return err(
+            ErrorCode::InvalidParamKey,
+            "parameter key 'ottoken' is reserved for the link token",
+        );
+    }
+    if scheme == crate::Scheme::V1 && !key.bytes().all(percent::is_unreserved) {
+        return err(
+            ErrorCode::InvalidParamKey,
+            "a v1 parameter key may only contain A-Z a-z 0-9 _ . - ~ (the v1 server reads keys unescaped)",
+        );
+    }
+    Ok(())
+}
+
+/// The v2 canonical parameter line: each key and value RFC 3986-encoded, the pairs sorted by
+/// (encoded key, encoded value) in byte order, duplicates kept, written `k=v` and joined by `&`.
+///
+/// ```
+/// let p = vec![("b".into(), "2".into()), ("a".into(), "x y".into()), ("a".into(), "1".into())];
+/// assert_eq!(xnonce_core::canonical::params_v2(&p).unwrap(), "a=1&a=x%20y&b=2");
+/// ```
+pub fn params_v2(params: &[(String, String)]) -> Result<String> {
+    let mut encoded: Vec<(String, String)> = Vec::with_capacity(params.len());
+    for (k, v) in params {
+        param_key(k, crate::Scheme::V2)?;
+        encoded.push((
+            percent::encode_rfc3986(k.as_bytes()),
+            percent::encode_rfc3986(v.as_bytes()),
+        ));
+    }
+    encoded.sort_unstable();
+    let mut out = String::new();
+    for (i, (k, v)) in encoded.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.push_str(k);
+        out.push('=');
+        out.push_str(v);
+    }
+    Ok(out)
+}

@@ -1,0 +1,40 @@
+//! The v1 (em-secure-api) canonical string.
+//!
+//! `METHOD + path + content + client + secret + timestamp`, no separators, where
+//! `content` is the params in the given order, each `key=CGI.escape(value)`, joined by `&`.
+
+use crate::error::Result;
+use crate::Scheme;
+
+/// v1 `content`: params in order, `key=CGI.escape(value)`, joined by `&`.
+pub fn content(params: &[(String, String)]) -> Result<String> {
+    let mut out = String::new();
+    for (i, (k, v)) in params.iter().enumerate() {
+        super::param_key(k, Scheme::V1)?;
+        if i > 0 {
+            out.push('&');
+        }
+        out.push_str(k);
+        out.push('=');
+        out.push_str(&crate::percent::cgi_escape(v));
+    }
+    Ok(out)
+}
+
+/// The full v1 canonical string. It contains the secret: never log it.
+pub fn canonical(
+    method: &str,
+    path: &str,
+    params: &[(String, String)],
+    client: &str,
+    secret: &str,
+    timestamp_ms: u64,
+) -> Result<String> {
+    let method = super::method(method)?;
+    let path = super::path_v1(path)?;
+    crate::client_id::validate(client)?;
+    let content = content(params)?;
+    Ok(format!(
+        "{method}{path}{content}{client}{secret}{timestamp_ms}"
+    ))
+}

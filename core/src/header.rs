@@ -1,0 +1,201 @@
+//! The `X-Nonce` header value of both schemes: format and parse.
+//!
+//! * v1: `<64 hex token> <client> <timestamp>`
+//! * v2: `v2 <client> <timestamp> <32 hex nonce> <64 hex signature>`
+//!
+//! Fields are separated by exactly one space; the first field tells the schemes apart.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{err, Error, ErrorCode, Result};
+use crate::Scheme;
+
+/// The header's name.
+pub const NAME: &str = "X-Nonce";
+/// The longest header value accepted by [`XNonce::parse`].
+pub const MAX_LEN: usize = 512;
+/// The largest timestamp accepted (2^53 − 1: exact in every language's numbers).
+pub const MAX_TIMESTAMP_MS: u64 = (1 << 53) - 1;
+
+/// A parsed `X-Nonce` header value.
+///
+/// ```
+/// use xnonce_core::XNonce;
+/// let h: XNonce = "v2 svc 1700000000000 00112233445566778899aabbccddeeff \
+///     0000000000000000000000000000000000000000000000000000000000000000".parse().unwrap();
+/// assert_eq!(h.client(), "svc");
+/// assert_eq!(h.to_string().parse::<XNonce>().unwrap(), h);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum XNonce {
+    /// em-secure-api's header.
+    V1 {
+        /// Lower-case hex SHA-256 of the v1 canonical string.
+        token: String,
+        /// Client id.
+        client: String,
+        /// Milliseconds since the epoch.
+        timestamp_ms: u64,
+    },
+    /// The v2 header.
+    V2 {
+        /// Client id.
+        client: String,
+        /// Milliseconds since the epoch.
+        timestamp_ms: u64,
+        /// 32 lower-case hex characters.
+        nonce: String,
+        /// Lower-case hex HMAC-SHA256 of the v2 canonical string.
+        signature: String,
+    },
+}
+
+impl XNonce {
+    /// The scheme of this header.
+    pub fn scheme(&self) -> Scheme {
+        match self {
+            XNonce::V1 { .. } => Scheme::V1,
+            XNonce::V2 { .. } => Scheme::V2,
+        }
+    }
+
+    /// The client id.
+    pub fn client(&self) -> &str {
+        match self {
+            XNonce::V1 { client, .. } | XNonce::V2 { client, .. } => client,
+        }
+    }
+
+    /// The request timestamp in milliseconds.
+    pub fn timestamp_ms(&self) -> u64 {
+        match self {
+            XNonce::V1 { timestamp_ms, .. } | XNonce::V2 { timestamp_ms, .. } => *timestamp_ms,
+        }
+    }
+
+    /// The value that identifies this request for replay protection: the v2 nonce, or the
+    /// v1 token (v1 has no nonce; its token is unique per request).
+    pub fn request_id(&self) -> &str {
+        match self {
+            XNonce::V1 { token, .. } => token,
+            XNonce::V2 { nonce, .. } => nonce,
+        }
+    }
+
+    /// The signature or token as presented (compared in constant time by the verifier).
+    pub fn mac(&self) -> &str {
+        match self {
+            XNonce::V1 { token, .. } => token,
+            XNonce::V2 { signature, .. } => signature,
+        }
+    }
+
+    /// Parses a header value of either scheme (`malformed_header` on any deviation).
+    pub fn parse(value: &str) -> Result<XNonce> {
+        if value.len() > MAX_LEN {
+            return err(
+                ErrorCode::MalformedHeader,
+                format!("X-Nonce is longer than {MAX_LEN} bytes"),
+            );
+        }
+        let fields: Vec<&str> = value.split(' ').collect();
+        let bad = |what: &str| Error::new(ErrorCode::MalformedHeader, format!("X-Nonce: {what}"));
+        let client_ok = |c: &str| crate::client_id::validate(c).map_err(|_| bad("bad client id"));
+        match fields.as_slice() {
+            ["v2", client, ts, nonce, sig] => {
+                client_ok(client)?;
+                let timestamp_ms = parse_timestamp(ts).ok_or_else(|| bad("bad timestamp"))?;
+                if !crate::hex::is_lower_hex(nonce, 32) {
+                    return Err(bad("nonce must be 32 lower-case hex characters"));
+                }
+                if !crate::hex::is_lower_hex(sig, 64) {
+                    return Err(bad("signature must be 64 lower-case hex characters"));
+                }
+                Ok(XNonce::V2 {
+                    client: client.to_string(),
+                    timestamp_ms,
+                    nonce: nonce.to_string(),
+                    signature: sig.to_string(),
+                })
+            }
+            [token, client, ts] if crate::hex::is_lower_hex(token, 64) => {
+                client_ok(client)?;
+                let timestamp_ms = parse_timestamp(ts).ok_or_else(|| bad("bad timestamp"))?;
+                Ok(XNonce::V1 { token: token.to_string(), client: client.to_string(), timestamp_ms })
+            }
+            [first, ..] if first.starts_with('v') && first.len() <= 3 => Err(Error::new(
+                ErrorCode::MalformedHeader,
+                "X-Nonce: unknown scheme tag or wrong number of fields",
+            )),
+            _ => Err(bad("expected '<token> <client> <timestamp>' (v1) or 'v2 <client> <timestamp> <nonce> <signature>'")),
+        }
+    }
+
+    /// The `ottoken` form of this header (see [`crate::ottoken`]).
+    pub fn to_ottoken(&self) -> String {
+        crate::ottoken::encode(self)
+    }
+}
+
+/// Parses a timestamp: 1 to 16 decimal digits, no leading zero, at most [`MAX_TIMESTAMP_MS`].
+pub(crate) fn parse_timestamp(s: &str) -> Option<u64> {
+    if s.is_empty()
+        || s.len() > 16
+        || !s.bytes().all(|b| b.is_ascii_digit())
+        || (s.len() > 1 && s.starts_with('0'))
+    {
+        return None;
+    }
+    s.parse::<u64>().ok().filter(|&t| t <= MAX_TIMESTAMP_MS)
+}
+
+impl fmt::Display for XNonce {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            XNonce::V1 {
+                token,
+                client,
+                timestamp_ms,
+            } => write!(f, "{token} {client} {timestamp_ms}"),
+            XNonce::V2 {
+                client,
+                timestamp_ms,
+                nonce,
+                signature,
+            } => {
+                write!(f, "v2 {client} {timestamp_ms} {nonce} {signature}")
+            }
+        }
+    }
+}
+
+impl FromStr for XNonce {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<XNonce> {
+        XNonce::parse(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_malformed_values() {
+        for bad in [
+            "",
+            "v2",
+            "v3 a 1 b c",
+            "v2 a 01 00112233445566778899aabbccddeeff 0000000000000000000000000000000000000000000000000000000000000000",
+            "v2 a -1 00112233445566778899aabbccddeeff 0000000000000000000000000000000000000000000000000000000000000000",
+            "v2 a 99999999999999999 00112233445566778899aabbccddeeff 0000000000000000000000000000000000000000000000000000000000000000",
+            "v2 a 1 00112233445566778899AABBCCDDEEFF 0000000000000000000000000000000000000000000000000000000000000000",
+            "440f4ddd130532f9f07bbf798b8c273546093a086f0ebcd29e8279c14fb4a49b  1",
+            "440f4ddd130532f9f07bbf798b8c273546093a086f0ebcd29e8279c14fb4a49b a 1 extra",
+            "440f4ddd130532f9f07bbf798b8c273546093a086f0ebcd29e8279c14fb4a49b a 12x",
+        ] {
+            assert_eq!(XNonce::parse(bad).unwrap_err().code(), ErrorCode::MalformedHeader, "{bad:?}");
+        }
+    }
+}

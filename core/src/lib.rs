@@ -1,0 +1,42 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod canonical;
+pub mod client_id;
+pub mod environment;
+pub mod error;
+pub mod header;
+pub mod hex;
+pub mod link;
+pub mod mac;
+pub mod nonce;
+pub mod ottoken;
+pub mod params;
+pub mod percent;
+pub mod replay;
+pub mod scheme;
+pub mod secret;
+pub mod sign;
+pub mod time_hint;
+pub mod verify;
+pub mod window;
+
+#[cfg(feature = "os")]
+pub use environment::SystemEnvironment;
+pub use environment::{Environment, FixedEnvironment};
+pub use error::{Error, ErrorCode, ErrorFamily, Result};
+pub use header::XNonce;
+#[cfg(feature = "os")]
+pub use link::link;
+pub use link::{link_with, Link};
+pub use params::Params;
+pub use replay::{MemoryReplayStore, ReplayStore, ReplayStoreError};
+pub use scheme::Scheme;
+pub use secret::Secret;
+#[cfg(feature = "os")]
+pub use sign::sign;
+pub use sign::{sign_with, SignInput, Signed};
+pub use time_hint::ServerTimeHint;
+pub use verify::{Incoming, SecretSource, Verified, Verifier};
+pub use window::WindowPolicy;

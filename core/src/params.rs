@@ -1,0 +1,154 @@
+//! Request parameters: ordered `(key, value)` text pairs, how native values become text, and
+//! how a verifier reads them back from a query string and a form body for each scheme.
+
+use crate::error::{err, ErrorCode, Result};
+use crate::Scheme;
+
+/// Ordered `(key, value)` pairs. Order is signed by v1 and irrelevant to v2.
+pub type Params = Vec<(String, String)>;
+
+/// The text of a boolean parameter: `"true"` / `"false"` (the same in every language).
+pub const fn text_from_bool(b: bool) -> &'static str {
+    if b {
+        "true"
+    } else {
+        "false"
+    }
+}
+
+/// The text of an integer parameter: plain decimal.
+pub fn text_from_i128(n: i128) -> String {
+    n.to_string()
+}
+
+/// The text of a floating-point parameter, identical in every language: the shortest
+/// decimal that reads back as the same number, never in exponent form, with no fraction
+/// part for integral values (`3.0` → `"3"`, `1.5` → `"1.5"`, `1e21` →
+/// `"1000000000000000000000"`, `1e-7` → `"0.0000001"`). NaN and infinities are
+/// `invalid_param_value`.
+///
+/// ```
+/// use xnonce_core::params::text_from_f64;
+/// assert_eq!(text_from_f64(3.0).unwrap(), "3");
+/// assert_eq!(text_from_f64(0.1).unwrap(), "0.1");
+/// assert!(text_from_f64(f64::NAN).is_err());
+/// ```
+pub fn text_from_f64(x: f64) -> Result<String> {
+    if !x.is_finite() {
+        return err(
+            ErrorCode::InvalidParamValue,
+            "NaN and infinite numbers cannot be parameter values",
+        );
+    }
+    if x == 0.0 {
+        return Ok("0".to_string()); // -0 and 0 alike
+    }
+    Ok(format!("{x}"))
+}
+
+/// Splits a raw query string or form body into raw `(key, value)` pairs on `&` and the first
+/// `=`; empty segments are skipped, a segment without `=` has an empty value.
+pub fn split_raw(raw: &str) -> impl Iterator<Item = (&str, &str)> {
+    raw.split('&')
+        .filter(|s| !s.is_empty())
+        .map(|s| s.split_once('=').unwrap_or((s, "")))
+}
+
+fn utf8(bytes: Vec<u8>) -> Result<String> {
+    String::from_utf8(bytes).map_err(|_| {
+        crate::Error::new(
+            ErrorCode::MalformedParams,
+            "parameter is not UTF-8 after decoding",
+        )
+    })
+}
+
+/// Reads the signed params of a request from its raw query string and raw form body, as the
+/// given scheme's server does, leaving out every `ottoken` parameter:
+///
+/// * v1 (em-secure-api): keys taken raw, values form-decoded; query params first, then form
+///   params merged over them like a Ruby `Hash#merge` (a repeated key keeps its first
+///   position and takes the last value).
+/// * v2: keys and values form-decoded, every pair kept (duplicates too); order is irrelevant.
+///
+/// ```
+/// use xnonce_core::{params::from_query_and_form, Scheme};
+/// let p = from_query_and_form(Scheme::V1, "a=1&b=x+y&ottoken=zz", Some("a=2&c=3")).unwrap();
+/// assert_eq!(p, vec![("a".into(), "2".into()), ("b".into(), "x y".into()), ("c".into(), "3".into())]);
+/// ```
+pub fn from_query_and_form(scheme: Scheme, query: &str, form: Option<&str>) -> Result<Params> {
+    let pairs = split_raw(query).chain(form.into_iter().flat_map(split_raw));
+    let mut out: Params = Vec::new();
+    for (k, v) in pairs {
+        match scheme {
+            Scheme::V1 => {
+                if k == crate::ottoken::PARAM {
+                    continue;
+                }
+                let v = utf8(crate::percent::decode_form(v)?)?;
+                match out.iter_mut().find(|(ek, _)| ek == k) {
+                    Some(slot) => slot.1 = v,
+                    None => out.push((k.to_string(), v)),
+                }
+            }
+            Scheme::V2 => {
+                let k = utf8(crate::percent::decode_form(k)?)?;
+                if k == crate::ottoken::PARAM {
+                    continue;
+                }
+                out.push((k, utf8(crate::percent::decode_form(v)?)?));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Finds the raw (still form-encoded) `ottoken` value in a query string or form body.
+pub fn find_ottoken<'a>(query: &'a str, form: Option<&'a str>) -> Option<&'a str> {
+    split_raw(query)
+        .chain(form.into_iter().flat_map(split_raw))
+        .find(|(k, _)| *k == crate::ottoken::PARAM)
+        .map(|(_, v)| v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn float_text_is_fixed() {
+        assert_eq!(text_from_f64(1e21).unwrap(), "1000000000000000000000");
+        assert_eq!(text_from_f64(1e-7).unwrap(), "0.0000001");
+        assert_eq!(text_from_f64(-0.0).unwrap(), "0");
+        assert_eq!(text_from_f64(-2.5).unwrap(), "-2.5");
+        assert_eq!(
+            text_from_f64(f64::INFINITY).unwrap_err().code(),
+            ErrorCode::InvalidParamValue
+        );
+    }
+
+    #[test]
+    fn v2_keeps_duplicates_and_decodes_keys() {
+        let p = from_query_and_form(Scheme::V2, "a%20b=1&a%20b=2&&x", None).unwrap();
+        assert_eq!(
+            p,
+            vec![
+                ("a b".into(), "1".into()),
+                ("a b".into(), "2".into()),
+                ("x".into(), "".into())
+            ]
+        );
+        assert_eq!(
+            from_query_and_form(Scheme::V2, "a=%ff", None)
+                .unwrap_err()
+                .code(),
+            ErrorCode::MalformedParams
+        );
+        assert_eq!(
+            from_query_and_form(Scheme::V2, "a=%f", None)
+                .unwrap_err()
+                .code(),
+            ErrorCode::MalformedParams
+        );
+    }
+}

@@ -1,0 +1,138 @@
+//! Percent-encoding, exactly as each scheme needs it.
+//!
+//! * [`cgi_escape`]: Ruby's `CGI.escape`, used by v1 values and v1 links.
+//! * [`encode_rfc3986`]: RFC 3986 with only unreserved bytes kept, used by v2.
+//! * [`decode_form`] / [`decode_path`]: strict decoders used by the verifier.
+
+use crate::error::{err, ErrorCode, Result};
+
+const UPPER_HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+/// RFC 3986 unreserved: `A-Z a-z 0-9 - . _ ~`.
+pub const fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+fn push_escaped(out: &mut String, b: u8) {
+    out.push('%');
+    out.push(UPPER_HEX[(b >> 4) as usize] as char);
+    out.push(UPPER_HEX[(b & 15) as usize] as char);
+}
+
+/// Ruby's `CGI.escape`: keeps `A-Z a-z 0-9 _ . - ~`, writes a space as `+`, and every
+/// other byte of the UTF-8 text as `%XX` with upper-case hex.
+///
+/// ```
+/// assert_eq!(xnonce_core::percent::cgi_escape("a+b c/é"), "a%2Bb+c%2F%C3%A9");
+/// ```
+pub fn cgi_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + s.len() / 2);
+    for &b in s.as_bytes() {
+        if is_unreserved(b) {
+            out.push(b as char);
+        } else if b == b' ' {
+            out.push('+');
+        } else {
+            push_escaped(&mut out, b);
+        }
+    }
+    out
+}
+
+/// RFC 3986 encoding of bytes: unreserved bytes kept, every other byte `%XX` (upper-case hex).
+///
+/// ```
+/// assert_eq!(xnonce_core::percent::encode_rfc3986("a+b c/é".as_bytes()), "a%2Bb%20c%2F%C3%A9");
+/// ```
+pub fn encode_rfc3986(bytes: &[u8]) -> String {
+    encode_keeping(bytes, |_| false)
+}
+
+/// Like [`encode_rfc3986`] but also keeps `/` (the v2 canonical path).
+pub fn encode_path(bytes: &[u8]) -> String {
+    encode_keeping(bytes, |b| b == b'/')
+}
+
+fn encode_keeping(bytes: &[u8], also_keep: impl Fn(u8) -> bool) -> String {
+    let mut out = String::with_capacity(bytes.len() + bytes.len() / 2);
+    for &b in bytes {
+        if is_unreserved(b) || also_keep(b) {
+            out.push(b as char);
+        } else {
+            push_escaped(&mut out, b);
+        }
+    }
+    out
+}
+
+fn decode(s: &str, plus_is_space: bool, code: ErrorCode) -> Result<Vec<u8>> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hi = bytes.get(i + 1).copied().and_then(crate::hex::digit);
+                let lo = bytes.get(i + 2).copied().and_then(crate::hex::digit);
+                match (hi, lo) {
+                    (Some(h), Some(l)) => out.push((h << 4) | l),
+                    _ => return err(code, "bad percent-escape"),
+                }
+                i += 3;
+            }
+            b'+' if plus_is_space => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Decodes one `application/x-www-form-urlencoded` component: `+` is a space, `%XX` a byte.
+/// A `%` not followed by two hex digits is `malformed_params`.
+pub fn decode_form(s: &str) -> Result<Vec<u8>> {
+    decode(s, true, ErrorCode::MalformedParams)
+}
+
+/// Decodes `%XX` escapes of a path (`+` stays `+`). A bad escape is `invalid_path`.
+pub fn decode_path(s: &str) -> Result<Vec<u8>> {
+    decode(s, false, ErrorCode::InvalidPath)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cgi_escape_matches_ruby() {
+        assert_eq!(
+            cgi_escape("this & this = a question?"),
+            "this+%26+this+%3D+a+question%3F"
+        );
+        assert_eq!(cgi_escape("~draft*"), "~draft%2A");
+        assert_eq!(cgi_escape(""), "");
+    }
+
+    #[test]
+    fn decoders_round_trip_and_refuse_bad_escapes() {
+        assert_eq!(decode_form("a+b%2Bc").unwrap(), b"a b+c");
+        assert_eq!(decode_path("/a+b%20c").unwrap(), b"/a+b c");
+        assert_eq!(
+            decode_form("%zz").unwrap_err().code(),
+            ErrorCode::MalformedParams
+        );
+        assert_eq!(
+            decode_form("%4").unwrap_err().code(),
+            ErrorCode::MalformedParams
+        );
+        assert_eq!(
+            decode_path("/%").unwrap_err().code(),
+            ErrorCode::InvalidPath
+        );
+    }
+}

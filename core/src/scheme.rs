@@ -1,0 +1,45 @@
+//! The two signing schemes.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{Error, ErrorCode};
+
+/// Which scheme signs a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scheme {
+    /// em-secure-api's legacy SHA-256 token (byte-compatible; legacy deployments only).
+    V1,
+    /// The hardened HMAC-SHA256 scheme with host, body and a random nonce.
+    V2,
+}
+
+impl Scheme {
+    /// `"v1"` or `"v2"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Scheme::V1 => "v1",
+            Scheme::V2 => "v2",
+        }
+    }
+}
+
+impl fmt::Display for Scheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Scheme {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Scheme, Error> {
+        match s {
+            "v1" | "V1" => Ok(Scheme::V1),
+            "v2" | "V2" => Ok(Scheme::V2),
+            _ => Err(Error::new(
+                ErrorCode::UnsupportedScheme,
+                "scheme must be \"v1\" or \"v2\"",
+            )),
+        }
+    }
+}

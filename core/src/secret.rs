@@ -1,0 +1,175 @@
+//! Client secrets: never printed, zeroized on drop.
+
+use std::fmt;
+
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::error::{err, ErrorCode, Result};
+
+/// The longest secret text accepted (bytes).
+pub const MAX_SECRET_LEN: usize = 1024;
+
+/// A client's shared secret.
+///
+/// The canonical form is 32 random bytes written as 64 hex characters; v1 signs that text as
+/// it is, v2 keys HMAC-SHA256 with the 32 decoded bytes. v1 also accepts any other non-empty
+/// text (legacy em-secure-api deployments), which v2 refuses with `invalid_secret`.
+///
+/// `Debug` and `Display` print `Secret(**redacted**)`; the memory is zeroized on drop.
+///
+/// ```
+/// use xnonce_core::Secret;
+/// let s = Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd").unwrap();
+/// assert_eq!(format!("{s:?}"), "Secret(**redacted**)");
+/// assert!(s.v2_key().is_ok());
+/// ```
+#[derive(Clone, Zeroize, ZeroizeOnDrop, PartialEq, Eq)]
+pub struct Secret {
+    text: String,
+}
+
+impl Secret {
+    /// Wraps secret text. Refuses empty text, text over [`MAX_SECRET_LEN`] bytes, and text
+    /// with whitespace or control characters (`invalid_secret`).
+    pub fn new(text: impl Into<String>) -> Result<Secret> {
+        let text = text.into();
+        if text.is_empty() {
+            return err(ErrorCode::InvalidSecret, "secret is empty");
+        }
+        if text.len() > MAX_SECRET_LEN {
+            return err(
+                ErrorCode::InvalidSecret,
+                format!("secret is longer than {MAX_SECRET_LEN} bytes"),
+            );
+        }
+        if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return err(
+                ErrorCode::InvalidSecret,
+                "secret contains whitespace or control characters",
+            );
+        }
+        Ok(Secret { text })
+    }
+
+    /// Builds the canonical 64-hex-character secret from 32 bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> Secret {
+        Secret {
+            text: crate::hex::encode(&bytes),
+        }
+    }
+
+    /// A fresh secret: 32 bytes from the OS CSPRNG.
+    #[cfg(feature = "os")]
+    pub fn generate() -> Result<Secret> {
+        let mut bytes = [0u8; 32];
+        getrandom::getrandom(&mut bytes).map_err(|_| {
+            crate::Error::new(ErrorCode::InvalidSecret, "the OS random generator failed")
+        })?;
+        let secret = Secret::from_bytes(bytes);
+        bytes.zeroize();
+        Ok(secret)
+    }
+
+    /// The secret text, for v1 signing and for storing. Handle with care.
+    pub fn expose(&self) -> &str {
+        &self.text
+    }
+
+    /// The 32-byte HMAC key of v2: the hex text decoded (either case accepted).
+    pub fn v2_key(&self) -> Result<V2Key> {
+        let t = self.text.as_bytes();
+        if t.len() != 64 {
+            return err(
+                ErrorCode::InvalidSecret,
+                "a v2 secret must be 64 hex characters (32 bytes)",
+            );
+        }
+        let mut key = [0u8; 32];
+        for (i, pair) in t.chunks(2).enumerate() {
+            match (crate::hex::digit(pair[0]), crate::hex::digit(pair[1])) {
+                (Some(h), Some(l)) => key[i] = (h << 4) | l,
+                _ => {
+                    key.zeroize();
+                    return err(
+                        ErrorCode::InvalidSecret,
+                        "a v2 secret must be 64 hex characters (32 bytes)",
+                    );
+                }
+            }
+        }
+        Ok(V2Key(key))
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(**redacted**)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("**redacted**")
+    }
+}
+
+/// The decoded 32-byte v2 key; zeroized on drop, never printed.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct V2Key(pub(crate) [u8; 32]);
+
+impl fmt::Debug for V2Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("V2Key(**redacted**)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_and_display_never_show_the_secret() {
+        let s = Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")
+            .unwrap();
+        assert!(!format!("{s:?}{s}").contains("20a6"));
+        assert!(!format!("{:?}", s.v2_key().unwrap()).contains("20"));
+    }
+
+    #[test]
+    fn v2_key_needs_64_hex() {
+        assert_eq!(
+            Secret::new("abc").unwrap().v2_key().unwrap_err().code(),
+            ErrorCode::InvalidSecret
+        );
+        let zz = "z".repeat(64);
+        assert_eq!(
+            Secret::new(zz).unwrap().v2_key().unwrap_err().code(),
+            ErrorCode::InvalidSecret
+        );
+        let k = Secret::new("0F".repeat(32)).unwrap().v2_key().unwrap();
+        assert_eq!(k.0, [0x0f; 32]);
+    }
+
+    #[test]
+    fn refuses_empty_and_whitespace() {
+        assert_eq!(
+            Secret::new("").unwrap_err().code(),
+            ErrorCode::InvalidSecret
+        );
+        assert_eq!(
+            Secret::new("a b").unwrap_err().code(),
+            ErrorCode::InvalidSecret
+        );
+        assert!(!Secret::new("a b").unwrap_err().message().contains("a b"));
+    }
+
+    #[cfg(feature = "os")]
+    #[test]
+    fn generated_secrets_are_canonical_and_distinct() {
+        let a = Secret::generate().unwrap();
+        let b = Secret::generate().unwrap();
+        assert_eq!(a.expose().len(), 64);
+        assert!(a.v2_key().is_ok());
+        assert_ne!(a, b);
+    }
+}

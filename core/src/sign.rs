@@ -1,0 +1,218 @@
+//! Signing: from a request description and a secret to the `X-Nonce` header and `ottoken`.
+
+use std::fmt;
+
+use crate::canonical;
+use crate::environment::Environment;
+use crate::error::{err, ErrorCode, Result};
+use crate::{Scheme, Secret, XNonce};
+
+/// Everything that is signed, before signing. Missing `timestamp_ms` / `nonce` are filled
+/// from an [`Environment`] by [`sign_with`] (or from the system by [`sign`]).
+///
+/// ```
+/// use xnonce_core::{sign_with, FixedEnvironment, Scheme, Secret, SignInput};
+/// let secret = Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")?;
+/// let input = SignInput::new(Scheme::V1, "get", "/admin/status", "test_client")
+///     .timestamp_ms(1384300802123);
+/// let env = FixedEnvironment { now_ms: 0, nonce: [0; 16] };
+/// let signed = sign_with(&input, &secret, &env)?;
+/// assert_eq!(signed.x_nonce, "d77ccdaedbd041324e6551a60a46b08a72e2ed128b01359b39c5d2d54b499cbe test_client 1384300802123");
+/// # Ok::<(), xnonce_core::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInput {
+    /// Which scheme signs.
+    pub scheme: Scheme,
+    /// HTTP method, any case (upper-cased when signed).
+    pub method: String,
+    /// Path without query: `/controller/action`.
+    pub path: String,
+    /// Query/form params in order (v1 signs the order; v2 sorts).
+    pub params: Vec<(String, String)>,
+    /// Client id.
+    pub client: String,
+    /// Milliseconds since the epoch; `None` takes the environment's clock.
+    pub timestamp_ms: Option<u64>,
+    /// v2: 32 lower-case hex characters; `None` takes 16 random bytes. Ignored by v1.
+    pub nonce: Option<String>,
+    /// v2: the authority the request goes to (`host[:port]`). Ignored by v1.
+    pub host: Option<String>,
+    /// v2: the raw non-form body (its SHA-256 is signed). v1 cannot sign bodies.
+    pub body: Option<Vec<u8>>,
+}
+
+impl SignInput {
+    /// Starts an input with no params, no body and time/nonce from the environment.
+    pub fn new(
+        scheme: Scheme,
+        method: impl Into<String>,
+        path: impl Into<String>,
+        client: impl Into<String>,
+    ) -> Self {
+        SignInput {
+            scheme,
+            method: method.into(),
+            path: path.into(),
+            params: Vec::new(),
+            client: client.into(),
+            timestamp_ms: None,
+            nonce: None,
+            host: None,
+            body: None,
+        }
+    }
+
+    /// Appends one param.
+    pub fn param(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.params.push((key.into(), value.into()));
+        self
+    }
+
+    /// Appends params in iteration order.
+    pub fn params<K: Into<String>, V: Into<String>>(
+        mut self,
+        params: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.params
+            .extend(params.into_iter().map(|(k, v)| (k.into(), v.into())));
+        self
+    }
+
+    /// Fixes the timestamp.
+    pub fn timestamp_ms(mut self, ms: u64) -> Self {
+        self.timestamp_ms = Some(ms);
+        self
+    }
+
+    /// Fixes the v2 nonce.
+    pub fn nonce(mut self, nonce: impl Into<String>) -> Self {
+        self.nonce = Some(nonce.into());
+        self
+    }
+
+    /// Sets the v2 host.
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.host = Some(host.into());
+        self
+    }
+
+    /// Sets the v2 body.
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = Some(body.into());
+        self
+    }
+}
+
+/// The result of signing.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Signed {
+    /// The header, parsed form.
+    pub header: XNonce,
+    /// The `X-Nonce` header value.
+    pub x_nonce: String,
+    /// The `ottoken` (not yet escaped for a query; see [`crate::ottoken::query_value`]).
+    pub ottoken: String,
+    canonical: String,
+}
+
+impl Signed {
+    /// The exact string that was hashed. For v1 it CONTAINS THE SECRET: never log it.
+    pub fn canonical(&self) -> &str {
+        &self.canonical
+    }
+
+    /// The timestamp that was signed.
+    pub fn timestamp_ms(&self) -> u64 {
+        self.header.timestamp_ms()
+    }
+}
+
+impl fmt::Debug for Signed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Signed")
+            .field("x_nonce", &self.x_nonce)
+            .field("ottoken", &self.ottoken)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Signs with the system clock and OS random generator.
+#[cfg(feature = "os")]
+pub fn sign(input: &SignInput, secret: &Secret) -> Result<Signed> {
+    sign_with(input, secret, &crate::environment::SystemEnvironment)
+}
+
+/// Signs, taking any missing timestamp / nonce from `env`.
+pub fn sign_with(input: &SignInput, secret: &Secret, env: &dyn Environment) -> Result<Signed> {
+    let timestamp_ms = input.timestamp_ms.unwrap_or_else(|| env.now_ms());
+    if timestamp_ms > crate::header::MAX_TIMESTAMP_MS {
+        return err(
+            ErrorCode::InvalidTimestamp,
+            "timestamp is larger than 2^53 - 1 ms",
+        );
+    }
+    match input.scheme {
+        Scheme::V1 => {
+            if input.body.as_ref().is_some_and(|b| !b.is_empty()) {
+                return err(
+                    ErrorCode::InvalidBody,
+                    "scheme v1 cannot sign a body; send params or use v2",
+                );
+            }
+            let canonical = canonical::v1::canonical(
+                &input.method,
+                &input.path,
+                &input.params,
+                &input.client,
+                secret.expose(),
+                timestamp_ms,
+            )?;
+            let header = XNonce::V1 {
+                token: crate::mac::sha256_hex(canonical.as_bytes()),
+                client: input.client.clone(),
+                timestamp_ms,
+            };
+            Ok(finish(header, canonical))
+        }
+        Scheme::V2 => {
+            let nonce = match &input.nonce {
+                Some(n) => n.clone(),
+                None => crate::nonce::from_bytes(env.random_nonce()),
+            };
+            let host = input.host.as_deref().ok_or_else(|| {
+                crate::Error::new(
+                    ErrorCode::InvalidHost,
+                    "v2 signs the host: give the authority the request goes to",
+                )
+            })?;
+            let canonical = canonical::v2::canonical(&canonical::v2::Fields {
+                method: &input.method,
+                host,
+                path: &input.path,
+                params: &input.params,
+                body: input.body.as_deref().unwrap_or(&[]),
+                client: &input.client,
+                timestamp_ms,
+                nonce: &nonce,
+            })?;
+            let key = secret.v2_key()?;
+            let header = XNonce::V2 {
+                client: input.client.clone(),
+                timestamp_ms,
+                nonce,
+                signature: crate::mac::hmac_sha256_hex(&key.0, canonical.as_bytes()),
+            };
+            Ok(finish(header, canonical))
+        }
+    }
+}
+
+fn finish(header: XNonce, canonical: String) -> Signed {
+    Signed {
+        x_nonce: header.to_string(),
+        ottoken: header.to_ottoken(),
+        header,
+        canonical,
+    }
+}

@@ -1,0 +1,80 @@
+//! The authenticated server-time hint sent with stale (`expired`) rejections, so that a client
+//! whose clock is off can correct its offset instead of failing until someone fixes the clock.
+//!
+//! `X-Nonce-Server-Time: <server ms> <mac>` where
+//! `mac = hex HMAC-SHA256(key = UTF-8 bytes of the secret text,
+//!        "XNONCE-TIME\n<client>\n<request id>\n<server ms>")` and the request id is the v2
+//! nonce or the v1 token of the rejected request. Binding the request id means a hint cannot
+//! be replayed to another request; only a holder of the secret can produce it.
+
+use std::fmt;
+
+use crate::error::{err, ErrorCode, Result};
+use crate::Secret;
+
+/// The response header carrying the hint.
+pub const HEADER: &str = "X-Nonce-Server-Time";
+
+/// A server time with its MAC.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerTimeHint {
+    /// The server's clock when it rejected the request (ms since epoch).
+    pub server_time_ms: u64,
+    /// Lower-case hex HMAC (see the module docs).
+    pub mac: String,
+}
+
+fn message(client: &str, request_id: &str, server_time_ms: u64) -> String {
+    format!("XNONCE-TIME\n{client}\n{request_id}\n{server_time_ms}")
+}
+
+impl ServerTimeHint {
+    /// Issues a hint for the request `(client, request_id)` (server side).
+    pub fn issue(
+        secret: &Secret,
+        client: &str,
+        request_id: &str,
+        server_time_ms: u64,
+    ) -> ServerTimeHint {
+        let mac = crate::mac::hmac_sha256_hex(
+            secret.expose().as_bytes(),
+            message(client, request_id, server_time_ms).as_bytes(),
+        );
+        ServerTimeHint {
+            server_time_ms,
+            mac,
+        }
+    }
+
+    /// Checks the hint against the client's own request (client side), in constant time.
+    pub fn authenticate(&self, secret: &Secret, client: &str, request_id: &str) -> bool {
+        let expected = ServerTimeHint::issue(secret, client, request_id, self.server_time_ms);
+        crate::mac::constant_time_eq(&expected.mac, &self.mac)
+    }
+
+    /// Parses the header value `<ms> <mac>`.
+    pub fn parse(value: &str) -> Result<ServerTimeHint> {
+        let mut it = value.split(' ');
+        match (it.next(), it.next(), it.next()) {
+            (Some(ms), Some(mac), None) if crate::hex::is_lower_hex(mac, 64) => {
+                match crate::header::parse_timestamp(ms) {
+                    Some(server_time_ms) => Ok(ServerTimeHint {
+                        server_time_ms,
+                        mac: mac.to_string(),
+                    }),
+                    None => err(ErrorCode::MalformedHeader, "X-Nonce-Server-Time: bad time"),
+                }
+            }
+            _ => err(
+                ErrorCode::MalformedHeader,
+                "X-Nonce-Server-Time: expected '<ms> <64 hex mac>'",
+            ),
+        }
+    }
+}
+
+impl fmt::Display for ServerTimeHint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.server_time_ms, self.mac)
+    }
+}

@@ -1,0 +1,331 @@
+//! Verification: from what a server received to a verified request or a coded error.
+//!
+//! Steps, in this order (the first failure is returned):
+//! 1. credential: the `X-Nonce` header, else the `ottoken` parameter (`missing_header`,
+//!    `malformed_header`, `malformed_ottoken`); the scheme must be accepted (`unsupported_scheme`);
+//! 2. params read from the query and form body per scheme, `ottoken` left out (`malformed_params`);
+//! 3. the client's live secrets (`unknown_client`);
+//! 4. the token recomputed with each secret and compared in constant time (`signature_mismatch`;
+//!    malformed request fields give their `invalid_*` code);
+//! 5. freshness: `|now − timestamp| ≤ window` (`expired`, with an authenticated server-time hint);
+//! 6. with [`Verifier::verify_once`], the replay key inserted if absent (`replayed`,
+//!    `store_unavailable`).
+
+use std::collections::HashMap;
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::time_hint::ServerTimeHint;
+use crate::{canonical, mac, params, replay::ReplayStore, Scheme, Secret, WindowPolicy, XNonce};
+
+/// What the server received.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Incoming<'a> {
+    /// HTTP method.
+    pub method: &'a str,
+    /// The `Host` header (authority); v2 signs it.
+    pub host: Option<&'a str>,
+    /// The path as received (still percent-encoded), without the query.
+    pub path: &'a str,
+    /// The raw query string without `?` (empty when none).
+    pub query: &'a str,
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<&'a str>,
+    /// The raw body (empty when none).
+    pub body: &'a [u8],
+    /// The `X-Nonce` header, if any.
+    pub x_nonce: Option<&'a str>,
+}
+
+impl<'a> Incoming<'a> {
+    /// Starts from a method and a request target (`/path?query`).
+    pub fn new(method: &'a str, target: &'a str) -> Self {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        Incoming {
+            method,
+            path,
+            query,
+            ..Default::default()
+        }
+    }
+
+    /// Sets the `Host` header.
+    pub fn host(mut self, host: &'a str) -> Self {
+        self.host = Some(host);
+        self
+    }
+
+    /// Sets the `X-Nonce` header.
+    pub fn x_nonce(mut self, value: &'a str) -> Self {
+        self.x_nonce = Some(value);
+        self
+    }
+
+    /// Sets the body and its content type.
+    pub fn body(mut self, content_type: Option<&'a str>, body: &'a [u8]) -> Self {
+        self.content_type = content_type;
+        self.body = body;
+        self
+    }
+
+    /// True when the body is `application/x-www-form-urlencoded` (its fields are params).
+    pub fn is_form(&self) -> bool {
+        is_form_content_type(self.content_type)
+    }
+}
+
+/// True for `application/x-www-form-urlencoded` (any case, parameters ignored).
+pub fn is_form_content_type(content_type: Option<&str>) -> bool {
+    content_type
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|mt| {
+            mt.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+/// Where a verifier finds a client's live secrets (several during rotation; none = unknown).
+pub trait SecretSource {
+    /// The client's live secrets; empty when the client is unknown.
+    fn secrets(&self, client: &str) -> Vec<Secret>;
+}
+
+impl<F: Fn(&str) -> Vec<Secret>> SecretSource for F {
+    fn secrets(&self, client: &str) -> Vec<Secret> {
+        self(client)
+    }
+}
+
+impl SecretSource for HashMap<String, Vec<Secret>> {
+    fn secrets(&self, client: &str) -> Vec<Secret> {
+        self.get(client).cloned().unwrap_or_default()
+    }
+}
+
+impl SecretSource for HashMap<String, Secret> {
+    fn secrets(&self, client: &str) -> Vec<Secret> {
+        self.get(client).cloned().into_iter().collect()
+    }
+}
+
+/// A verified request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// The scheme it was signed with.
+    pub scheme: Scheme,
+    /// The authenticated client id.
+    pub client: String,
+    /// The signed timestamp.
+    pub timestamp_ms: u64,
+    /// The signed params (decoded, `ottoken` left out).
+    pub params: Vec<(String, String)>,
+    /// The replay key: `v1:<client>:<token>` or `v2:<client>:<nonce>`.
+    pub replay_key: String,
+    /// Until when the replay key must be remembered: timestamp + window.
+    pub remember_until_ms: u64,
+    /// Which of the client's secrets matched (index into the source's list).
+    pub secret_index: usize,
+    /// True when the credential came from an `ottoken` parameter.
+    pub via_ottoken: bool,
+}
+
+/// Verifies requests under a window policy and a set of accepted schemes.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use xnonce_core::{sign_with, FixedEnvironment, Incoming, Scheme, Secret, SignInput, Verifier, MemoryReplayStore};
+/// let secret = Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")?;
+/// let env = FixedEnvironment { now_ms: 1_700_000_000_000, nonce: [1; 16] };
+/// let signed = sign_with(&SignInput::new(Scheme::V2, "GET", "/admin/status", "svc").host("api.test"), &secret, &env)?;
+/// let clients = HashMap::from([("svc".to_string(), secret)]);
+/// let verifier = Verifier::default();
+/// let store = MemoryReplayStore::new();
+/// let req = Incoming::new("GET", "/admin/status").host("api.test").x_nonce(&signed.x_nonce);
+/// let ok = verifier.verify_once(&req, &clients, &store, env.now_ms)?;
+/// assert_eq!(ok.client, "svc");
+/// let again = verifier.verify_once(&req, &clients, &store, env.now_ms).unwrap_err();
+/// assert_eq!(again.code().as_str(), "replayed");
+/// # Ok::<(), xnonce_core::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Verifier {
+    windows: WindowPolicy,
+    accept_v1: bool,
+    accept_v2: bool,
+}
+
+impl Default for Verifier {
+    fn default() -> Self {
+        Verifier {
+            windows: WindowPolicy::default(),
+            accept_v1: true,
+            accept_v2: true,
+        }
+    }
+}
+
+impl Verifier {
+    /// A verifier accepting both schemes with a 30 s window.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the window policy.
+    pub fn windows(mut self, windows: WindowPolicy) -> Self {
+        self.windows = windows;
+        self
+    }
+
+    /// Sets which schemes are accepted.
+    pub fn schemes(mut self, schemes: &[Scheme]) -> Self {
+        self.accept_v1 = schemes.contains(&Scheme::V1);
+        self.accept_v2 = schemes.contains(&Scheme::V2);
+        self
+    }
+
+    /// The window policy.
+    pub fn window_policy(&self) -> &WindowPolicy {
+        &self.windows
+    }
+
+    /// Reads the credential of a request: header first, else the `ottoken` parameter.
+    pub fn credential(&self, req: &Incoming<'_>) -> Result<(XNonce, bool)> {
+        let form = form_body(req)?;
+        let (header, via_ottoken) = match req.x_nonce.filter(|h| !h.is_empty()) {
+            Some(h) => (XNonce::parse(h)?, false),
+            None => match params::find_ottoken(req.query, form) {
+                Some(raw) => {
+                    let decoded = crate::percent::decode_form(raw)
+                        .ok()
+                        .and_then(|b| String::from_utf8(b).ok())
+                        .ok_or_else(|| {
+                            Error::new(ErrorCode::MalformedOttoken, "ottoken: bad escaping")
+                        })?;
+                    (crate::ottoken::decode(&decoded)?, true)
+                }
+                None => {
+                    return Err(Error::new(
+                        ErrorCode::MissingHeader,
+                        "no X-Nonce header and no ottoken parameter",
+                    ))
+                }
+            },
+        };
+        let accepted = match header.scheme() {
+            Scheme::V1 => self.accept_v1,
+            Scheme::V2 => self.accept_v2,
+        };
+        if !accepted {
+            return Err(Error::new(
+                ErrorCode::UnsupportedScheme,
+                format!("scheme {} is not accepted here", header.scheme()),
+            ));
+        }
+        Ok((header, via_ottoken))
+    }
+
+    /// Verifies authenticity and freshness (steps 1–5); does not touch a replay store.
+    pub fn verify(
+        &self,
+        req: &Incoming<'_>,
+        secrets: &dyn SecretSource,
+        now_ms: u64,
+    ) -> Result<Verified> {
+        let (header, via_ottoken) = self.credential(req)?;
+        let scheme = header.scheme();
+        let params = params::from_query_and_form(scheme, req.query, form_body(req)?)?;
+        let client = header.client();
+        let live = secrets.secrets(client);
+        if live.is_empty() {
+            return Err(Error::new(ErrorCode::UnknownClient, "client not known"));
+        }
+        let ts = header.timestamp_ms();
+        let mut matched = None;
+        match &header {
+            XNonce::V1 { token, .. } => {
+                let method = canonical::method(req.method)?;
+                let path = canonical::path_v1(req.path)?;
+                let content = canonical::v1::content(&params)?;
+                for (i, s) in live.iter().enumerate() {
+                    let c = format!("{method}{path}{content}{client}{}{ts}", s.expose());
+                    if mac::constant_time_eq(&mac::sha256_hex(c.as_bytes()), token)
+                        && matched.is_none()
+                    {
+                        matched = Some(i);
+                    }
+                }
+            }
+            XNonce::V2 {
+                nonce, signature, ..
+            } => {
+                let host = req.host.ok_or_else(|| {
+                    Error::new(ErrorCode::InvalidHost, "v2 request without a Host")
+                })?;
+                let body: &[u8] = if req.is_form() { &[] } else { req.body };
+                let c = canonical::v2::canonical(&canonical::v2::Fields {
+                    method: req.method,
+                    host,
+                    path: req.path,
+                    params: &params,
+                    body,
+                    client,
+                    timestamp_ms: ts,
+                    nonce,
+                })?;
+                for (i, s) in live.iter().enumerate() {
+                    let Ok(key) = s.v2_key() else { continue };
+                    if mac::constant_time_eq(&mac::hmac_sha256_hex(&key.0, c.as_bytes()), signature)
+                        && matched.is_none()
+                    {
+                        matched = Some(i);
+                    }
+                }
+            }
+        }
+        let secret_index = matched
+            .ok_or_else(|| Error::new(ErrorCode::SignatureMismatch, "ottoken does not match"))?;
+        let window = self.windows.window_for(req.path);
+        if now_ms.abs_diff(ts) > window {
+            let hint =
+                ServerTimeHint::issue(&live[secret_index], client, header.request_id(), now_ms);
+            return Err(
+                Error::new(ErrorCode::Expired, "Request has timed out").with_server_time(hint)
+            );
+        }
+        Ok(Verified {
+            scheme,
+            client: client.to_string(),
+            timestamp_ms: ts,
+            params,
+            replay_key: format!("{}:{}:{}", scheme, client, header.request_id()),
+            remember_until_ms: ts.saturating_add(window),
+            secret_index,
+            via_ottoken,
+        })
+    }
+
+    /// [`Verifier::verify`], then records the replay key: a second copy is `replayed`; a store
+    /// failure is `store_unavailable` (the request is refused, never accepted unverified).
+    pub fn verify_once(
+        &self,
+        req: &Incoming<'_>,
+        secrets: &dyn SecretSource,
+        store: &dyn ReplayStore,
+        now_ms: u64,
+    ) -> Result<Verified> {
+        let verified = self.verify(req, secrets, now_ms)?;
+        match store.insert_if_absent(&verified.replay_key, verified.remember_until_ms, now_ms) {
+            Ok(true) => Ok(verified),
+            Ok(false) => Err(Error::new(ErrorCode::Replayed, "ottoken already used")),
+            Err(e) => Err(Error::new(ErrorCode::StoreUnavailable, e.to_string())),
+        }
+    }
+}
+
+fn form_body<'a>(req: &Incoming<'a>) -> Result<Option<&'a str>> {
+    if !req.is_form() {
+        return Ok(None);
+    }
+    std::str::from_utf8(req.body)
+        .map(Some)
+        .map_err(|_| Error::new(ErrorCode::MalformedParams, "form body is not UTF-8"))
+}

@@ -1,0 +1,80 @@
+//! How old (or how far in the future) a request may be: a server default with per-controller
+//! and per-action overrides, as em-secure-api's `request_timeout` configuration.
+
+use std::collections::HashMap;
+
+/// em-secure-api's default window: 30 seconds either side of the server clock.
+pub const DEFAULT_WINDOW_MS: u64 = 30_000;
+
+/// Windows by route. The controller and action are the first two segments of the path
+/// (`/controller/action`); the most specific override wins.
+///
+/// ```
+/// use xnonce_core::WindowPolicy;
+/// let w = WindowPolicy::default().controller("reports", 120_000).action("reports", "live", 5_000);
+/// assert_eq!(w.window_for("/reports/live"), 5_000);
+/// assert_eq!(w.window_for("/reports/daily"), 120_000);
+/// assert_eq!(w.window_for("/admin/status"), 30_000);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowPolicy {
+    default_ms: u64,
+    controllers: HashMap<String, u64>,
+    actions: HashMap<(String, String), u64>,
+}
+
+impl Default for WindowPolicy {
+    fn default() -> Self {
+        WindowPolicy::new(DEFAULT_WINDOW_MS)
+    }
+}
+
+impl WindowPolicy {
+    /// A policy with a server-wide default window.
+    pub fn new(default_ms: u64) -> Self {
+        WindowPolicy {
+            default_ms,
+            controllers: HashMap::new(),
+            actions: HashMap::new(),
+        }
+    }
+
+    /// Overrides the window of every action of a controller.
+    pub fn controller(mut self, controller: impl Into<String>, ms: u64) -> Self {
+        self.controllers.insert(controller.into(), ms);
+        self
+    }
+
+    /// Overrides the window of one action.
+    pub fn action(
+        mut self,
+        controller: impl Into<String>,
+        action: impl Into<String>,
+        ms: u64,
+    ) -> Self {
+        self.actions.insert((controller.into(), action.into()), ms);
+        self
+    }
+
+    /// The server-wide default.
+    pub fn default_ms(&self) -> u64 {
+        self.default_ms
+    }
+
+    /// The window that applies to a request path.
+    pub fn window_for(&self, path: &str) -> u64 {
+        let mut segments = path.split('/').filter(|s| !s.is_empty());
+        let controller = segments.next().unwrap_or("");
+        let action = segments.next().unwrap_or("");
+        if let Some(ms) = self
+            .actions
+            .get(&(controller.to_string(), action.to_string()))
+        {
+            return *ms;
+        }
+        self.controllers
+            .get(controller)
+            .copied()
+            .unwrap_or(self.default_ms)
+    }
+}
