@@ -14,7 +14,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 section "rust: tests (core, client, conformance vectors)"
 set +e
-cargo test --workspace -- --nocapture > /tmp/xnonce-cargo-test.log 2>&1
+cargo test -- --nocapture > /tmp/xnonce-cargo-test.log 2>&1
 status=$?
 set -e
 grep -E '^(test result|rust: [0-9]+ vectors)' /tmp/xnonce-cargo-test.log || true

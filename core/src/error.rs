@@ -59,6 +59,8 @@ pub enum ErrorCode {
     UnknownRoute,
     /// The replay store cannot be reached: the request is refused, never accepted unverified.
     StoreUnavailable,
+    /// A requester could not reach the server or read its answer (client side only).
+    ConnectionFailed,
 }
 
 impl ErrorCode {
@@ -88,6 +90,7 @@ impl ErrorCode {
         ErrorCode::ExcludedParam,
         ErrorCode::UnknownRoute,
         ErrorCode::StoreUnavailable,
+        ErrorCode::ConnectionFailed,
     ];
 
     /// The snake_case code string shared by every language.
@@ -117,6 +120,7 @@ impl ErrorCode {
             ErrorCode::ExcludedParam => "excluded_param",
             ErrorCode::UnknownRoute => "unknown_route",
             ErrorCode::StoreUnavailable => "store_unavailable",
+            ErrorCode::ConnectionFailed => "connection_failed",
         }
     }
 
@@ -136,7 +140,7 @@ impl ErrorCode {
             | UnsupportedScheme => ErrorFamily::Format,
             UnknownClient | SignatureMismatch | Expired | Replayed => ErrorFamily::Auth,
             MissingParam | ExcludedParam | UnknownRoute => ErrorFamily::Route,
-            StoreUnavailable => ErrorFamily::Unavailable,
+            StoreUnavailable | ConnectionFailed => ErrorFamily::Unavailable,
         }
     }
 
@@ -147,7 +151,7 @@ impl ErrorCode {
             Replayed => 409,
             UnknownRoute => 404,
             MissingParam | ExcludedParam => 422,
-            StoreUnavailable => 503,
+            StoreUnavailable | ConnectionFailed => 503,
             UnknownClient | SignatureMismatch | Expired | MissingHeader => 401,
             _ => 400,
         }
@@ -171,7 +175,7 @@ pub enum ErrorFamily {
     Auth,
     /// The route's parameter rules refused the request.
     Route,
-    /// A dependency (the replay store) is down; the request was refused.
+    /// A dependency (the replay store, the network) is unavailable; nothing was accepted.
     Unavailable,
 }
 
