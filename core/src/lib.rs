@@ -15,6 +15,7 @@ pub mod ottoken;
 pub mod params;
 pub mod percent;
 pub mod replay;
+pub mod routes;
 pub mod scheme;
 pub mod secret;
 pub mod sign;
@@ -32,6 +33,7 @@ pub use link::link;
 pub use link::{link_with, Link};
 pub use params::Params;
 pub use replay::{MemoryReplayStore, ReplayStore, ReplayStoreError};
+pub use routes::{ParamRule, RouteMatch, RouteTable};
 pub use scheme::Scheme;
 pub use secret::Secret;
 #[cfg(feature = "os")]

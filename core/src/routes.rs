@@ -1,0 +1,471 @@
+//! Routes and their parameter rules, as em-secure-api's `routes` hash: pure lookup logic that
+//! the reference server and every binding share.
+//!
+//! A request path is split like em-secure-api does: the **action** is the last non-empty
+//! segment, the **controller** is every segment before it joined with `/`
+//! (`/controller1/action1` → `controller1`, `action1`). A route is keyed by
+//! `<action>_<method>` (lower-case method, e.g. `action1_get`). Each controller may carry
+//! `__default_parameters`; a route's own rules are merged over them (same key: the route's
+//! rule wins and keeps the default's position). Rules:
+//!
+//! * `req` — the parameter must be present (an empty value counts as present);
+//! * `opt` — documentation only;
+//! * `exc` — the parameter must be absent.
+//!
+//! Parameters not listed at all are accepted, as in the original. Rules are checked in order
+//! (defaults first) and the first failing one is reported. The error messages are exactly
+//! em-secure-api's response bodies, so a v1 server can answer with [`crate::Error::message`].
+//!
+//! ```
+//! use xnonce_core::routes::{ParamRule, RouteTable};
+//! use xnonce_core::ErrorCode;
+//! let table = RouteTable::demo();
+//! let route = table.lookup("GET", "/controller1/action3").unwrap();
+//! let params = vec![("username".to_string(), "phil".to_string()),
+//!                   ("password".to_string(), "pw".to_string()),
+//!                   ("opt1".to_string(), "x".to_string())];
+//! let e = route.check_params(&params).unwrap_err();
+//! assert_eq!(e.code(), ErrorCode::ExcludedParam);
+//! assert_eq!(e.message(), "Included invalid parameter password");
+//! assert_eq!(table.lookup("GET", "/nope/x").unwrap_err().message(), "controller (nope) not found");
+//! assert_eq!(route.rules()[0], ("username".to_string(), ParamRule::Required));
+//! ```
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{err, Error, ErrorCode, Result};
+
+/// The key of a controller's default parameter rules.
+pub const DEFAULT_PARAMETERS: &str = "__default_parameters";
+
+/// One parameter rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ParamRule {
+    /// `req`: must be present.
+    Required,
+    /// `opt`: may be present (documentation only).
+    Optional,
+    /// `exc`: must not be present.
+    Excluded,
+}
+
+impl ParamRule {
+    /// `"req"`, `"opt"` or `"exc"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ParamRule::Required => "req",
+            ParamRule::Optional => "opt",
+            ParamRule::Excluded => "exc",
+        }
+    }
+}
+
+impl fmt::Display for ParamRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ParamRule {
+    type Err = Error;
+    /// Parses `req`/`opt`/`exc` (also `required`/`optional`/`excluded`).
+    fn from_str(s: &str) -> Result<ParamRule> {
+        match s {
+            "req" | "required" => Ok(ParamRule::Required),
+            "opt" | "optional" => Ok(ParamRule::Optional),
+            "exc" | "excluded" | "exclude" => Ok(ParamRule::Excluded),
+            _ => err(
+                ErrorCode::InvalidParamValue,
+                "a parameter rule is one of req, opt, exc",
+            ),
+        }
+    }
+}
+
+/// Ordered `(param, rule)` pairs.
+pub type Rules = Vec<(String, ParamRule)>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Action {
+    name: String,
+    method: String,
+    rules: Rules,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Controller {
+    name: String,
+    defaults: Rules,
+    actions: Vec<Action>,
+}
+
+/// A table of controllers, their `__default_parameters` and their `<action>_<method>` routes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RouteTable {
+    controllers: Vec<Controller>,
+}
+
+/// A route found by [`RouteTable::lookup`]: names and the merged rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteMatch {
+    /// The controller (every path segment but the last, joined with `/`).
+    pub controller: String,
+    /// The action (the last path segment).
+    pub action: String,
+    /// The lower-case method.
+    pub method: String,
+    rules: Rules,
+}
+
+impl RouteMatch {
+    /// The merged rules: controller defaults first, the route's own rules merged over them.
+    pub fn rules(&self) -> &[(String, ParamRule)] {
+        &self.rules
+    }
+
+    /// The route key, `<action>_<method>`.
+    pub fn key(&self) -> String {
+        format!("{}_{}", self.action, self.method)
+    }
+
+    /// Checks the request's params against the rules (`missing_param`, `excluded_param`).
+    pub fn check_params(&self, params: &[(String, String)]) -> Result<()> {
+        check_rules(&self.rules, params)
+    }
+}
+
+/// Checks params against ordered rules; the first failing rule is reported with
+/// em-secure-api's body text (`Missing required parameter <k>` /
+/// `Included invalid parameter <k>`).
+pub fn check_rules(rules: &[(String, ParamRule)], params: &[(String, String)]) -> Result<()> {
+    for (key, rule) in rules {
+        let present = params.iter().any(|(k, _)| k == key);
+        match rule {
+            ParamRule::Required if !present => {
+                return err(
+                    ErrorCode::MissingParam,
+                    format!("Missing required parameter {key}"),
+                )
+            }
+            ParamRule::Excluded if present => {
+                return err(
+                    ErrorCode::ExcludedParam,
+                    format!("Included invalid parameter {key}"),
+                )
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Splits a request path into (controller, action) as em-secure-api does: the action is the
+/// last non-empty segment, the controller every earlier one joined with `/`.
+///
+/// ```
+/// use xnonce_core::routes::split_path;
+/// assert_eq!(split_path("/controller1/action1"), ("controller1".to_string(), "action1".to_string()));
+/// assert_eq!(split_path("/a/b/c/"), ("a/b".to_string(), "c".to_string()));
+/// assert_eq!(split_path("/"), (String::new(), String::new()));
+/// ```
+pub fn split_path(path: &str) -> (String, String) {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    match segments.split_last() {
+        Some((action, controller)) => (controller.join("/"), action.to_string()),
+        None => (String::new(), String::new()),
+    }
+}
+
+fn merge(into: &mut Rules, rules: &[(String, ParamRule)]) {
+    for (k, r) in rules {
+        match into.iter_mut().find(|(ek, _)| ek == k) {
+            Some(slot) => slot.1 = *r,
+            None => into.push((k.clone(), *r)),
+        }
+    }
+}
+
+fn to_rules(rules: &[(&str, ParamRule)]) -> Rules {
+    rules.iter().map(|(k, r)| (k.to_string(), *r)).collect()
+}
+
+impl RouteTable {
+    /// An empty table (every request is an unknown route).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// em-secure-api's README example API (DESIGN §5), served by `xnonce-server --demo`.
+    pub fn demo() -> Self {
+        use ParamRule::{Excluded as Exc, Optional as Opt, Required as Req};
+        RouteTable::new()
+            .defaults("controller1", &[("username", Req), ("password", Req)])
+            .route(
+                "controller1",
+                "action1",
+                "get",
+                &[("opt1", Req), ("opt2", Opt)],
+            )
+            .route(
+                "controller1",
+                "action2",
+                "get",
+                &[("opt1", Req), ("opt2", Req), ("password", Opt)],
+            )
+            .route(
+                "controller1",
+                "action3",
+                "get",
+                &[("opt1", Req), ("password", Exc)],
+            )
+            .route(
+                "controller2",
+                "action1",
+                "post",
+                &[("opt1", Req), ("opt2", Opt), ("opt3", Req)],
+            )
+            .route(
+                "controller2",
+                "action2",
+                "get",
+                &[("opt1", Req), ("opt2", Req)],
+            )
+            .route("controller2", "action3", "get", &[])
+            .route("admin", "status", "get", &[])
+    }
+
+    fn controller_mut(&mut self, name: &str) -> &mut Controller {
+        let i = match self.controllers.iter().position(|c| c.name == name) {
+            Some(i) => i,
+            None => {
+                self.controllers.push(Controller {
+                    name: name.to_string(),
+                    defaults: Vec::new(),
+                    actions: Vec::new(),
+                });
+                self.controllers.len() - 1
+            }
+        };
+        &mut self.controllers[i]
+    }
+
+    /// Sets (merges into) a controller's `__default_parameters`.
+    pub fn defaults(mut self, controller: &str, rules: &[(&str, ParamRule)]) -> Self {
+        self.add_defaults(controller, to_rules(rules));
+        self
+    }
+
+    /// Adds a route `<action>_<method>` under a controller (replacing an existing one).
+    pub fn route(
+        mut self,
+        controller: &str,
+        action: &str,
+        method: &str,
+        rules: &[(&str, ParamRule)],
+    ) -> Self {
+        self.add_route(controller, action, method, to_rules(rules));
+        self
+    }
+
+    /// In-place form of [`RouteTable::defaults`].
+    pub fn add_defaults(&mut self, controller: &str, rules: Rules) {
+        merge(&mut self.controller_mut(controller).defaults, &rules);
+    }
+
+    /// In-place form of [`RouteTable::route`].
+    pub fn add_route(&mut self, controller: &str, action: &str, method: &str, rules: Rules) {
+        let method = method.to_ascii_lowercase();
+        let c = self.controller_mut(controller);
+        c.actions
+            .retain(|a| !(a.name == action && a.method == method));
+        c.actions.push(Action {
+            name: action.to_string(),
+            method,
+            rules,
+        });
+    }
+
+    /// Adds a route from em-secure-api's key form `<action>_<method>` (split on the last `_`).
+    /// `__default_parameters` sets the controller's defaults instead.
+    pub fn add_key(&mut self, controller: &str, key: &str, rules: Rules) -> Result<()> {
+        if key == DEFAULT_PARAMETERS {
+            self.add_defaults(controller, rules);
+            return Ok(());
+        }
+        match key.rsplit_once('_') {
+            Some((action, method)) if !action.is_empty() && !method.is_empty() => {
+                crate::canonical::method(method)?;
+                self.add_route(controller, action, method, rules);
+                Ok(())
+            }
+            _ => err(
+                ErrorCode::UnknownRoute,
+                format!("route key {key:?} is not <action>_<method>"),
+            ),
+        }
+    }
+
+    /// Every route as `(controller, action, method)`, in insertion order.
+    pub fn routes(&self) -> impl Iterator<Item = (&str, &str, &str)> {
+        self.controllers.iter().flat_map(|c| {
+            c.actions
+                .iter()
+                .map(move |a| (c.name.as_str(), a.name.as_str(), a.method.as_str()))
+        })
+    }
+
+    /// Finds the route of a request (`unknown_route`, with em-secure-api's 404 body text:
+    /// `controller (<c>) not found` or `action_method (<a>_<m>) not found in controller <c>`).
+    pub fn lookup(&self, method: &str, path: &str) -> Result<RouteMatch> {
+        let (controller, action) = split_path(path);
+        let method = method.to_ascii_lowercase();
+        let Some(c) = self.controllers.iter().find(|c| c.name == controller) else {
+            return err(
+                ErrorCode::UnknownRoute,
+                format!("controller ({controller}) not found"),
+            );
+        };
+        let Some(a) = c
+            .actions
+            .iter()
+            .find(|a| a.name == action && a.method == method)
+        else {
+            return err(
+                ErrorCode::UnknownRoute,
+                format!("action_method ({action}_{method}) not found in controller {controller}"),
+            );
+        };
+        let mut rules = c.defaults.clone();
+        merge(&mut rules, &a.rules);
+        Ok(RouteMatch {
+            controller,
+            action,
+            method,
+            rules,
+        })
+    }
+
+    /// [`RouteTable::lookup`] then [`RouteMatch::check_params`].
+    pub fn check(
+        &self,
+        method: &str,
+        path: &str,
+        params: &[(String, String)],
+    ) -> Result<RouteMatch> {
+        let m = self.lookup(method, path)?;
+        m.check_params(params)?;
+        Ok(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn demo_rules_follow_em_secure_api() {
+        let t = RouteTable::demo();
+        let ok = p(&[
+            ("username", "phil"),
+            ("password", "hello phil"),
+            ("opt1", "this"),
+        ]);
+        assert!(t.check("GET", "/controller1/action1", &ok).is_ok());
+        assert!(t.check("get", "/controller1/action1/", &ok).is_ok());
+        let e = t
+            .check(
+                "GET",
+                "/controller1/action1",
+                &p(&[("username", "phil"), ("opt1", "x")]),
+            )
+            .unwrap_err();
+        assert_eq!(e.code(), ErrorCode::MissingParam);
+        assert_eq!(e.message(), "Missing required parameter password");
+        // action2 overrides the default: password becomes optional.
+        assert!(t
+            .check(
+                "GET",
+                "/controller1/action2",
+                &p(&[("username", "a"), ("opt1", "x"), ("opt2", "y")])
+            )
+            .is_ok());
+        // empty values count as present
+        assert!(t
+            .check(
+                "GET",
+                "/controller1/action2",
+                &p(&[("username", ""), ("opt1", ""), ("opt2", "")])
+            )
+            .is_ok());
+        // unlisted params are accepted
+        assert!(t
+            .check("GET", "/controller2/action3", &p(&[("anything", "1")]))
+            .is_ok());
+        let m = t.lookup("GET", "/controller1/action3").unwrap();
+        assert_eq!(
+            m.rules(),
+            &[
+                ("username".to_string(), ParamRule::Required),
+                ("password".to_string(), ParamRule::Excluded),
+                ("opt1".to_string(), ParamRule::Required)
+            ]
+        );
+        assert_eq!(m.key(), "action3_get");
+    }
+
+    #[test]
+    fn unknown_routes_carry_the_original_bodies() {
+        let t = RouteTable::demo();
+        let e = t.lookup("GET", "/controller1/action2a").unwrap_err();
+        assert_eq!(e.code(), ErrorCode::UnknownRoute);
+        assert_eq!(
+            e.message(),
+            "action_method (action2a_get) not found in controller controller1"
+        );
+        assert_eq!(
+            t.lookup("POST", "/controller1/action1")
+                .unwrap_err()
+                .message(),
+            "action_method (action1_post) not found in controller controller1"
+        );
+        assert_eq!(
+            t.lookup("GET", "/").unwrap_err().message(),
+            "controller () not found"
+        );
+        assert_eq!(
+            t.lookup("GET", "/admin/status/x").unwrap_err().message(),
+            "controller (admin/status) not found"
+        );
+    }
+
+    #[test]
+    fn keys_parse_like_the_routes_hash() {
+        let mut t = RouteTable::new();
+        t.add_key(
+            "c",
+            "__default_parameters",
+            vec![("u".into(), ParamRule::Required)],
+        )
+        .unwrap();
+        t.add_key("c", "do_it_post", vec![]).unwrap();
+        assert!(t.add_key("c", "nomethod", vec![]).is_err());
+        assert!(t.add_key("c", "x_g3t", vec![]).is_err());
+        let m = t.lookup("POST", "/c/do_it").unwrap();
+        assert_eq!(m.method, "post");
+        assert_eq!(
+            m.check_params(&[]).unwrap_err().message(),
+            "Missing required parameter u"
+        );
+        assert_eq!(t.routes().collect::<Vec<_>>(), vec![("c", "do_it", "post")]);
+        assert_eq!("exc".parse::<ParamRule>().unwrap(), ParamRule::Excluded);
+        assert!("maybe".parse::<ParamRule>().is_err());
+    }
+}
