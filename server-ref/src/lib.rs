@@ -1,1 +1,173 @@
-//! Placeholder: being built.
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod layer;
+pub mod registry;
+pub mod respond;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Router};
+use xnonce_core::{RouteMatch, Verified};
+
+pub use config::Config;
+pub use layer::{scheme_hint, Limits, XNonceLayer, XNonceService};
+pub use registry::Registry;
+pub use store::{AsyncReplayStore, MemoryStore, SyncStore};
+
+/// The unverified health route (the throughput benchmark's baseline).
+pub const HEALTH_PATH: &str = "/_xnonce/health";
+
+/// Milliseconds since the Unix epoch from the system clock.
+pub fn now_ms() -> u64 {
+    use xnonce_core::Environment;
+    xnonce_core::SystemEnvironment.now_ms()
+}
+
+/// The reference handler behind the layer: a JSON echo of what was verified,
+/// `{"client", "scheme", "controller", "action", "method", "params": {k: v}}`
+/// (a repeated v2 param keeps its last value).
+pub async fn echo(
+    Extension(verified): Extension<Verified>,
+    route: Option<Extension<RouteMatch>>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+) -> Response {
+    let (controller, action) = match route {
+        Some(Extension(r)) => (r.controller, r.action),
+        None => xnonce_core::routes::split_path(uri.path()),
+    };
+    let mut params = serde_json::Map::new();
+    for (k, v) in &verified.params {
+        params.insert(k.clone(), v.clone().into());
+    }
+    let doc = serde_json::json!({
+        "client": verified.client,
+        "scheme": verified.scheme.as_str(),
+        "controller": controller,
+        "action": action,
+        "method": method.as_str().to_ascii_lowercase(),
+        "params": params,
+    });
+    let mut res = (StatusCode::OK, doc.to_string()).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
+/// The reference app: [`HEALTH_PATH`] unverified, everything else through `layer` to
+/// [`echo`] (with a route table in the layer, only configured routes get that far).
+pub fn app(layer: XNonceLayer) -> Router {
+    let verified = Router::new().fallback(echo).layer(layer);
+    Router::new()
+        .route(HEALTH_PATH, get(|| async { "ok" }))
+        .fallback_service(verified)
+}
+
+/// Builds the reference server's layer from a config, a registry and a replay store.
+pub fn layer_for(config: &Config, registry: Arc<Registry>, store: MemoryStore) -> XNonceLayer {
+    let mut layer = XNonceLayer::new(SharedRegistry(registry))
+        .verifier(config.verifier.clone())
+        .limits(config.limits)
+        .store(store);
+    if let Some(routes) = &config.routes {
+        layer = layer.routes(routes.clone());
+    }
+    layer
+}
+
+/// An `Arc<Registry>` as a secret source.
+#[derive(Debug, Clone)]
+pub struct SharedRegistry(pub Arc<Registry>);
+
+impl xnonce_core::SecretSource for SharedRegistry {
+    fn secrets(&self, client: &str) -> Vec<xnonce_core::Secret> {
+        self.0.secrets(client)
+    }
+}
+
+/// A server bound to its address, ready to run.
+pub struct Server {
+    listener: tokio::net::TcpListener,
+    router: Router,
+    store: MemoryStore,
+}
+
+impl Server {
+    /// Binds `config.listen` and prepares the app over the registry in `data_dir`.
+    pub async fn bind(config: &Config, data_dir: std::path::PathBuf) -> std::io::Result<Server> {
+        let listener = tokio::net::TcpListener::bind(&config.listen).await?;
+        let store = MemoryStore::new();
+        let registry = Arc::new(Registry::open(data_dir));
+        let router = app(layer_for(config, registry, store.clone()));
+        Ok(Server {
+            listener,
+            router,
+            store,
+        })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests (at most 10 s).
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let evictor = self.store.spawn_evictor(Duration::from_secs(5));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = tx.send(());
+        });
+        let drain_deadline = async move {
+            if rx.await.is_ok() {
+                tokio::time::sleep(Duration::from_secs(10)).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        let result = tokio::select! {
+            r = serve => r,
+            _ = drain_deadline => {
+                tracing::warn!("connections still open 10 s after shutdown; closing them");
+                Ok(())
+            }
+        };
+        evictor.abort();
+        result
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,219 @@
+//! The TOML configuration file (see `examples/xnonce-server.toml`).
+//!
+//! ```toml
+//! listen = "127.0.0.1:8080"      # loopback only unless you say otherwise
+//! data_dir = "./xnonce-data"      # client registry (flag --data and XNONCE_DATA win)
+//! schemes = ["v1", "v2"]          # accepted schemes
+//!
+//! [limits]
+//! max_body_bytes = 1048576        # 413 above
+//! max_header_bytes = 16384        # 431 above
+//!
+//! [windows]                       # em-secure-api's request_timeout, in ms
+//! __default = 30000
+//! [windows.controller1]
+//! __default = 10000
+//! action3_get = 60000
+//!
+//! [routes.controller1]            # em-secure-api's routes hash: req / opt / exc
+//! __default_parameters = { username = "req", password = "req" }
+//! action1_get = { opt1 = "req", opt2 = "opt" }
+//! ```
+//!
+//! Windows are per action (core's [`WindowPolicy`] does not split by method), so
+//! `action3_get = 60000` sets the window of every method of `action3`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use xnonce_core::{ParamRule, RouteTable, Scheme, Verifier, WindowPolicy};
+
+use crate::layer::Limits;
+
+/// The default listen address: loopback only.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// The file as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// `host:port` to listen on.
+    pub listen: Option<String>,
+    /// Data dir holding the client registry.
+    pub data_dir: Option<PathBuf>,
+    /// Accepted schemes (`"v1"`, `"v2"`); both when absent.
+    pub schemes: Option<Vec<String>>,
+    /// Size limits.
+    #[serde(default)]
+    pub limits: LimitsFile,
+    /// `__default` (ms) and per-controller tables of `__default` / `<action>_<method>` (ms).
+    #[serde(default)]
+    pub windows: toml::Table,
+    /// Controllers: `__default_parameters` and `<action>_<method>` tables of rules.
+    pub routes: Option<toml::Table>,
+}
+
+/// The `[limits]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsFile {
+    /// Largest body in bytes.
+    pub max_body_bytes: Option<usize>,
+    /// Largest total header size in bytes.
+    pub max_header_bytes: Option<usize>,
+}
+
+/// A configuration ready to serve.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listen address.
+    pub listen: String,
+    /// Data dir from the file, if any.
+    pub data_dir: Option<PathBuf>,
+    /// Verifier with windows and schemes.
+    pub verifier: Verifier,
+    /// Routes (`None`: every path is verified and echoed, no route rules).
+    pub routes: Option<RouteTable>,
+    /// Size limits.
+    pub limits: Limits,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: DEFAULT_LISTEN.to_string(),
+            data_dir: None,
+            verifier: Verifier::new(),
+            routes: None,
+            limits: Limits::default(),
+        }
+    }
+}
+
+fn ms(v: &toml::Value, at: &str) -> Result<u64, String> {
+    v.as_integer()
+        .and_then(|i| u64::try_from(i).ok())
+        .ok_or_else(|| format!("{at}: a window is a non-negative integer of milliseconds"))
+}
+
+fn rules(v: &toml::Value, at: &str) -> Result<Vec<(String, ParamRule)>, String> {
+    let table = v
+        .as_table()
+        .ok_or_else(|| format!("{at}: expected a table of param = \"req\"|\"opt\"|\"exc\""))?;
+    table
+        .iter()
+        .map(|(k, r)| {
+            let rule = r
+                .as_str()
+                .and_then(|s| s.parse::<ParamRule>().ok())
+                .ok_or_else(|| format!("{at}.{k}: a rule is \"req\", \"opt\" or \"exc\""))?;
+            Ok((k.clone(), rule))
+        })
+        .collect()
+}
+
+impl Config {
+    /// Parses the text of a config file.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut cfg = Config {
+            data_dir: file.data_dir,
+            ..Config::default()
+        };
+        if let Some(l) = file.listen {
+            cfg.listen = l;
+        }
+        let mut schemes = Vec::new();
+        for s in file.schemes.unwrap_or_else(|| vec!["v1".into(), "v2".into()]) {
+            schemes.push(s.parse::<Scheme>().map_err(|e| format!("schemes: {}", e.message()))?);
+        }
+        if schemes.is_empty() {
+            return Err("schemes: accept at least one scheme".into());
+        }
+        let mut windows = WindowPolicy::default();
+        let mut per_controller: BTreeMap<String, toml::Table> = BTreeMap::new();
+        for (k, v) in &file.windows {
+            if k == "__default" {
+                windows = WindowPolicy::new(ms(v, "windows.__default")?);
+            } else {
+                let t = v
+                    .as_table()
+                    .ok_or_else(|| format!("windows.{k}: expected a table"))?;
+                per_controller.insert(k.clone(), t.clone());
+            }
+        }
+        for (c, t) in per_controller {
+            for (k, v) in &t {
+                let at = format!("windows.{c}.{k}");
+                if k == "__default" {
+                    windows = windows.controller(&c, ms(v, &at)?);
+                } else {
+                    let action = k.rsplit_once('_').map(|(a, _)| a).unwrap_or(k);
+                    windows = windows.action(&c, action, ms(v, &at)?);
+                }
+            }
+        }
+        cfg.verifier = Verifier::new().windows(windows).schemes(&schemes);
+        if let Some(routes) = file.routes {
+            let mut table = RouteTable::new();
+            for (c, actions) in &routes {
+                let actions = actions
+                    .as_table()
+                    .ok_or_else(|| format!("routes.{c}: expected a table"))?;
+                for (key, v) in actions {
+                    let at = format!("routes.{c}.{key}");
+                    table
+                        .add_key(c, key, rules(v, &at)?)
+                        .map_err(|e| format!("{at}: {}", e.message()))?;
+                }
+            }
+            cfg.routes = Some(table);
+        }
+        cfg.limits = Limits {
+            max_body_bytes: file
+                .limits
+                .max_body_bytes
+                .unwrap_or(Limits::default().max_body_bytes),
+            max_header_bytes: file
+                .limits
+                .max_header_bytes
+                .unwrap_or(Limits::default().max_header_bytes),
+        };
+        Ok(cfg)
+    }
+
+    /// Reads and parses a config file.
+    pub fn load(path: &std::path::Path) -> Result<Config, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Config::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_config_parses_to_the_demo_routes() {
+        let text = include_str!("../examples/xnonce-server.toml");
+        let cfg = Config::parse(text).unwrap();
+        assert_eq!(cfg.routes.unwrap(), RouteTable::demo());
+        let w = cfg.verifier.window_policy();
+        assert_eq!(w.window_for("/controller1/action3"), 60_000);
+        assert_eq!(w.window_for("/controller1/action1"), 10_000);
+        assert_eq!(w.window_for("/admin/status"), 5_000);
+        assert_eq!(w.window_for("/controller2/action1"), 30_000);
+        assert_eq!(cfg.listen, "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn mistakes_are_reported_with_their_place() {
+        let e = Config::parse("[routes.c]\nx_get = { a = \"maybe\" }").unwrap_err();
+        assert!(e.contains("routes.c.x_get.a"), "{e}");
+        assert!(Config::parse("lisen = \"x\"").is_err());
+        assert!(Config::parse("schemes = [\"v3\"]").is_err());
+        assert!(Config::parse("[windows]\n__default = -1").is_err());
+    }
+}

@@ -1,0 +1,403 @@
+//! Verification as a `tower` layer that any axum/tower app can add.
+//!
+//! For each request the layer, in this order:
+//! 1. refuses headers larger than [`Limits::max_header_bytes`] (431) and bodies larger than
+//!    [`Limits::max_body_bytes`] (413), reading the body into memory (it is signed);
+//! 2. with a [`RouteTable`], finds the route (404) and checks its param rules (422) — the
+//!    order em-secure-api uses;
+//! 3. verifies the credential (`X-Nonce` header or `ottoken` parameter) with core's
+//!    [`Verifier`] against a [`SecretSource`] (401 on failure);
+//! 4. records the replay key in the [`AsyncReplayStore`] (409 on a replay, 503 if the store
+//!    cannot answer);
+//! 5. passes the request on with [`Verified`] (and the [`RouteMatch`], with a route table) in
+//!    its extensions, and the body re-attached.
+//!
+//! Refusals are written by [`crate::respond`]: em-secure-api's text for v1, a problem
+//! document for v2. Each outcome is logged with `tracing` (client, method, path, outcome
+//! code, status) — never a secret, a token or a parameter value.
+//!
+//! ```no_run
+//! use std::collections::HashMap;
+//! use axum::{routing::get, Extension, Router};
+//! use xnonce_core::{Secret, Verified};
+//! use xnonce_server::XNonceLayer;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let clients = HashMap::from([(
+//!     "svc".to_string(),
+//!     Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")?,
+//! )]);
+//! let app = Router::new()
+//!     .route("/reports/daily", get(|Extension(v): Extension<Verified>| async move {
+//!         format!("hello {}", v.client)
+//!     }))
+//!     .layer(XNonceLayer::new(clients));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! axum::serve(listener, app).await?;
+//! # Ok(())
+//! # }
+//! ```
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::http::{header, Request, Response};
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use tower::{Layer, Service};
+use xnonce_core::verify::is_form_content_type;
+use xnonce_core::{
+    params, Error, ErrorCode, Incoming, RouteMatch, RouteTable, Scheme, SecretSource, Verified,
+    Verifier,
+};
+
+use crate::respond::{refusal, Refusal};
+use crate::store::{AsyncReplayStore, MemoryStore};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Request size limits (oversized requests get a 4xx, never a 5xx).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest body accepted, in bytes (413 above). Default 1 MiB.
+    pub max_body_bytes: usize,
+    /// Largest total size of the header fields (names + values), in bytes (431 above).
+    /// Default 16 KiB. hyper also refuses request heads over ~400 KiB with 431.
+    pub max_header_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 1 << 20,
+            max_header_bytes: 16 << 10,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Shared {
+    verifier: Verifier,
+    secrets: Arc<dyn SecretSource + Send + Sync>,
+    store: Arc<dyn AsyncReplayStore>,
+    routes: Option<Arc<RouteTable>>,
+    limits: Limits,
+}
+
+/// The verification layer. Cheap to clone; every clone shares the same replay store.
+#[derive(Clone)]
+pub struct XNonceLayer {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for XNonceLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("XNonceLayer")
+            .field("verifier", &self.shared.verifier)
+            .field("routes", &self.shared.routes.is_some())
+            .field("limits", &self.shared.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl XNonceLayer {
+    /// A layer accepting both schemes with a 30 s window, an in-memory replay store (swept as
+    /// it grows; call [`MemoryStore::spawn_evictor`] on a store you pass to
+    /// [`XNonceLayer::store`] for time-based eviction), default [`Limits`] and no route table.
+    pub fn new(secrets: impl SecretSource + Send + Sync + 'static) -> Self {
+        XNonceLayer {
+            shared: Arc::new(Shared {
+                verifier: Verifier::new(),
+                secrets: Arc::new(secrets),
+                store: Arc::new(MemoryStore::new()),
+                routes: None,
+                limits: Limits::default(),
+            }),
+        }
+    }
+
+    fn edit(mut self, f: impl FnOnce(&mut Shared)) -> Self {
+        f(Arc::make_mut(&mut self.shared));
+        self
+    }
+
+    /// Uses a configured verifier (windows, accepted schemes).
+    pub fn verifier(self, verifier: Verifier) -> Self {
+        self.edit(|s| s.verifier = verifier)
+    }
+
+    /// Uses another replay store (shared with whoever else holds it).
+    pub fn store(self, store: impl AsyncReplayStore) -> Self {
+        self.edit(|s| s.store = Arc::new(store))
+    }
+
+    /// Checks routes and param rules (404 / 422) before verifying, as em-secure-api does.
+    pub fn routes(self, routes: RouteTable) -> Self {
+        self.edit(|s| s.routes = Some(Arc::new(routes)))
+    }
+
+    /// Sets the request size limits.
+    pub fn limits(self, limits: Limits) -> Self {
+        self.edit(|s| s.limits = limits)
+    }
+}
+
+impl<S> Layer<S> for XNonceLayer {
+    type Service = XNonceService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        XNonceService {
+            inner,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// The service made by [`XNonceLayer`].
+#[derive(Clone)]
+pub struct XNonceService<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S, B, ResBody> Service<Request<B>> for XNonceService<S>
+where
+    S: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            match shared.admit(req).await {
+                Ok(req) => inner.call(req).await.map(|r| r.map(Body::new)),
+                Err(res) => Ok(res),
+            }
+        })
+    }
+}
+
+/// Which scheme a request's credential looks like, to choose the refusal style: an `X-Nonce`
+/// header starting with `v2 `, or an `ottoken` that is not v1's base64 JSON (`eyJ…`), is v2;
+/// anything else (including no credential) is answered like em-secure-api.
+pub fn scheme_hint(x_nonce: Option<&str>, query: &str, form: Option<&str>) -> Scheme {
+    if let Some(h) = x_nonce.filter(|h| !h.is_empty()) {
+        return if h.starts_with("v2 ") {
+            Scheme::V2
+        } else {
+            Scheme::V1
+        };
+    }
+    match params::find_ottoken(query, form) {
+        Some(t) if !t.is_empty() && !t.starts_with("eyJ") => Scheme::V2,
+        _ => Scheme::V1,
+    }
+}
+
+struct Outcome {
+    scheme: Scheme,
+    client: Option<String>,
+    result: Result<(Verified, Option<RouteMatch>), Refusal>,
+}
+
+impl Shared {
+    async fn admit<B>(&self, req: Request<B>) -> Result<Request<Body>, Response<Body>>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let (mut parts, body) = req.into_parts();
+        let method = parts.method.as_str().to_string();
+        let path = parts.uri.path().to_string();
+        let (outcome, bytes) = self.decide(&parts, body).await;
+        let status = match &outcome.result {
+            Ok(_) => 200,
+            Err(r) => r.status.unwrap_or_else(|| match outcome.scheme {
+                Scheme::V1 => crate::respond::v1_answer(r.error.code(), "").0,
+                Scheme::V2 => r.error.code().http_status(),
+            }),
+        };
+        let code = match &outcome.result {
+            Ok(_) => "accepted",
+            Err(r) => r.error.code().as_str(),
+        };
+        tracing::info!(
+            target: "xnonce",
+            client = outcome.client.as_deref().unwrap_or("-"),
+            scheme = outcome.scheme.as_str(),
+            method = %method,
+            path = %path,
+            outcome = code,
+            status,
+            "request"
+        );
+        match outcome.result {
+            Ok((verified, route)) => {
+                parts.extensions.insert(verified);
+                if let Some(route) = route {
+                    parts.extensions.insert(route);
+                }
+                Ok(Request::from_parts(parts, Body::from(bytes)))
+            }
+            Err(r) => Err(refusal(outcome.scheme, &r)),
+        }
+    }
+
+    async fn decide<B>(&self, parts: &axum::http::request::Parts, body: B) -> (Outcome, Bytes)
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let query = parts.uri.query().unwrap_or("");
+        let mut values = parts.headers.get_all(xnonce_core::header::NAME).iter();
+        let (first, second) = (values.next(), values.next());
+        let x_nonce = first.map(|v| v.to_str());
+        let raw_hint = first.and_then(|v| v.to_str().ok());
+        let mut outcome = Outcome {
+            scheme: scheme_hint(raw_hint, query, None),
+            client: None,
+            result: Err(Error::new(ErrorCode::MissingHeader, "").into()),
+        };
+        let fail = |mut o: Outcome, r: Refusal| {
+            o.result = Err(r);
+            (o, Bytes::new())
+        };
+        let header_bytes: usize = parts
+            .headers
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len() + 4)
+            .sum();
+        if header_bytes > self.limits.max_header_bytes {
+            let msg = format!(
+                "request header fields exceed {} bytes",
+                self.limits.max_header_bytes
+            );
+            return fail(
+                outcome,
+                Refusal::with_status(ErrorCode::MalformedHeader, 431, &msg),
+            );
+        }
+        let x_nonce = match (x_nonce, second) {
+            (_, Some(_)) => {
+                return fail(
+                    outcome,
+                    Error::new(ErrorCode::MalformedHeader, "more than one X-Nonce header").into(),
+                )
+            }
+            (Some(Err(_)), _) => {
+                return fail(
+                    outcome,
+                    Error::new(ErrorCode::MalformedHeader, "X-Nonce is not visible ASCII").into(),
+                )
+            }
+            (Some(Ok(v)), _) => Some(v),
+            (None, _) => None,
+        };
+        let too_large = || {
+            let msg = format!("request body exceeds {} bytes", self.limits.max_body_bytes);
+            Refusal::with_status(ErrorCode::InvalidBody, 413, &msg)
+        };
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > self.limits.max_body_bytes as u64) {
+            return fail(outcome, too_large());
+        }
+        let bytes = match http_body_util::Limited::new(body, self.limits.max_body_bytes)
+            .collect()
+            .await
+        {
+            Ok(c) => c.to_bytes(),
+            Err(e) => {
+                let r = if e.is::<http_body_util::LengthLimitError>() {
+                    too_large()
+                } else {
+                    Refusal::with_status(ErrorCode::InvalidBody, 400, "the request body could not be read")
+                };
+                return fail(outcome, r);
+            }
+        };
+        let content_type = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        let form = if is_form_content_type(content_type) {
+            std::str::from_utf8(&bytes).ok()
+        } else {
+            None
+        };
+        outcome.scheme = scheme_hint(x_nonce, query, form);
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| parts.uri.authority().map(|a| a.as_str()));
+        let incoming = Incoming {
+            method: parts.method.as_str(),
+            host,
+            path: parts.uri.path(),
+            query,
+            content_type,
+            body: &bytes,
+            x_nonce,
+        };
+        outcome.result = self.check(&incoming, outcome.scheme, form).await;
+        if outcome.result.is_err() {
+            outcome.client = self
+                .verifier
+                .credential(&incoming)
+                .ok()
+                .map(|(h, _)| h.client().to_string());
+        } else if let Ok((v, _)) = &outcome.result {
+            outcome.client = Some(v.client.clone());
+        }
+        (outcome, bytes)
+    }
+
+    async fn check(
+        &self,
+        incoming: &Incoming<'_>,
+        scheme: Scheme,
+        form: Option<&str>,
+    ) -> Result<(Verified, Option<RouteMatch>), Refusal> {
+        let route = match &self.routes {
+            Some(table) => {
+                let params = params::from_query_and_form(scheme, incoming.query, form)?;
+                Some(table.check(incoming.method, incoming.path, &params)?)
+            }
+            None => None,
+        };
+        let now = crate::now_ms();
+        let verified = self.verifier.verify(incoming, &*self.secrets, now)?;
+        match self
+            .store
+            .insert_if_absent(&verified.replay_key, verified.remember_until_ms, now)
+            .await
+        {
+            Ok(true) => Ok((verified, route)),
+            Ok(false) => Err(Error::new(ErrorCode::Replayed, "ottoken already used").into()),
+            Err(e) => {
+                tracing::error!(target: "xnonce", error = %e, "replay store unavailable");
+                Err(Error::new(ErrorCode::StoreUnavailable, "replay store unavailable").into())
+            }
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! Replay stores for an async server.
+//!
+//! [`AsyncReplayStore`] is the server's seam: the default [`MemoryStore`] answers at once; a
+//! shared store (Redis, issue 8) implements the same trait with a real network round trip
+//! (`SET key 1 NX PX <ttl>` is the atomic insert-if-absent). A store that cannot answer must
+//! return an error: the request is then refused with `store_unavailable` (503), never
+//! accepted unverified.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use xnonce_core::{MemoryReplayStore, ReplayStore, ReplayStoreError};
+
+/// A boxed, `Send` future (what [`AsyncReplayStore`] methods return).
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// An async store of accepted replay keys.
+pub trait AsyncReplayStore: Send + Sync + 'static {
+    /// Atomically records `key` until `expires_at_ms` unless already recorded and unexpired at
+    /// `now_ms`. `Ok(true)`: first time, accept. `Ok(false)`: replay. `Err`: refuse (503).
+    fn insert_if_absent<'a>(
+        &'a self,
+        key: &'a str,
+        expires_at_ms: u64,
+        now_ms: u64,
+    ) -> StoreFuture<'a, Result<bool, ReplayStoreError>>;
+}
+
+/// Any synchronous, in-process core [`ReplayStore`] used as an [`AsyncReplayStore`].
+/// Only for stores that never block (an in-memory map); a networked store must be async.
+#[derive(Debug, Clone, Default)]
+pub struct SyncStore<T>(pub T);
+
+impl<T: ReplayStore + Send + Sync + 'static> AsyncReplayStore for SyncStore<T> {
+    fn insert_if_absent<'a>(
+        &'a self,
+        key: &'a str,
+        expires_at_ms: u64,
+        now_ms: u64,
+    ) -> StoreFuture<'a, Result<bool, ReplayStoreError>> {
+        let r = self.0.insert_if_absent(key, expires_at_ms, now_ms);
+        Box::pin(std::future::ready(r))
+    }
+}
+
+/// The default store: core's [`MemoryReplayStore`] (atomic insert-if-absent, entries kept
+/// until request timestamp + window) plus a background task that evicts expired entries so
+/// memory stays bounded even when traffic stops.
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    inner: Arc<MemoryReplayStore>,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("entries", &self.inner.len())
+            .finish()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store (no eviction task yet: see [`MemoryStore::spawn_evictor`]).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of remembered keys.
+    pub fn len(&self) -> usize {
+        self.inner.len()
+    }
+
+    /// True when nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.inner.is_empty()
+    }
+
+    /// Drops every entry expired at `now_ms`.
+    pub fn evict_expired(&self, now_ms: u64) {
+        self.inner.evict_expired(now_ms);
+    }
+
+    /// Spawns (on the current tokio runtime) a task that evicts expired entries every
+    /// `every`; it stops when the store is dropped everywhere else.
+    pub fn spawn_evictor(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match weak.upgrade() {
+                    Some(store) => store.evict_expired(crate::now_ms()),
+                    None => break,
+                }
+            }
+        })
+    }
+}
+
+impl AsyncReplayStore for MemoryStore {
+    fn insert_if_absent<'a>(
+        &'a self,
+        key: &'a str,
+        expires_at_ms: u64,
+        now_ms: u64,
+    ) -> StoreFuture<'a, Result<bool, ReplayStoreError>> {
+        let r = self.inner.insert_if_absent(key, expires_at_ms, now_ms);
+        Box::pin(std::future::ready(r))
+    }
+}
+
+impl<T: AsyncReplayStore + ?Sized> AsyncReplayStore for Arc<T> {
+    fn insert_if_absent<'a>(
+        &'a self,
+        key: &'a str,
+        expires_at_ms: u64,
+        now_ms: u64,
+    ) -> StoreFuture<'a, Result<bool, ReplayStoreError>> {
+        (**self).insert_if_absent(key, expires_at_ms, now_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn evictor_empties_expired_entries() {
+        let s = MemoryStore::new();
+        let now = crate::now_ms();
+        assert_eq!(s.insert_if_absent("k", now - 1, now - 2).await, Ok(true));
+        assert_eq!(s.insert_if_absent("k", now - 1, now - 2).await, Ok(false));
+        let h = s.spawn_evictor(Duration::from_millis(10));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(s.is_empty());
+        drop(s);
+        tokio::time::timeout(Duration::from_secs(1), h).await.unwrap().unwrap();
+    }
+}
