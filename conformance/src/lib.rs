@@ -10,4 +10,5 @@
 
 pub mod check;
 pub mod generate;
+pub mod server_suite;
 pub mod vector;

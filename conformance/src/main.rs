@@ -34,10 +34,48 @@ enum Command {
         #[arg(long, default_value_os_t = vector::vectors_dir())]
         dir: PathBuf,
     },
+    /// Black-box suite against a running server that exposes em-secure-api's demo API
+    /// (`xnonce-server serve --demo`). Plain http:// only (https is not supported).
+    /// Prints a table and `N passed, M failed`; exits 1 on any failure.
+    Server {
+        /// Base URL of the server, `http://host:port[/prefix]` (https is not supported).
+        #[arg(long)]
+        base_url: String,
+        /// A client registered on the server.
+        #[arg(long)]
+        client: String,
+        /// File holding the client's secret (surrounding whitespace ignored).
+        #[arg(long)]
+        secret_file: PathBuf,
+        /// Schemes to test, comma-separated.
+        #[arg(long, default_value = "v1,v2", value_delimiter = ',')]
+        schemes: Vec<String>,
+        /// GET route with the rules of the demo's /controller1/action1.
+        #[arg(long, default_value = "/controller1/action1")]
+        get_path: String,
+        /// POST route with the rules of the demo's /controller2/action1.
+        #[arg(long, default_value = "/controller2/action1")]
+        post_path: String,
+    },
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Server {
+            base_url,
+            client,
+            secret_file,
+            schemes,
+            get_path,
+            post_path,
+        } => xnonce_conformance::server_suite::main(
+            &base_url,
+            &client,
+            &secret_file,
+            &schemes,
+            &get_path,
+            &post_path,
+        ),
         Command::Generate { out, check } => {
             let mut stale = false;
             for (name, text) in generate::files() {

@@ -125,8 +125,14 @@ impl Config {
             cfg.listen = l;
         }
         let mut schemes = Vec::new();
-        for s in file.schemes.unwrap_or_else(|| vec!["v1".into(), "v2".into()]) {
-            schemes.push(s.parse::<Scheme>().map_err(|e| format!("schemes: {}", e.message()))?);
+        for s in file
+            .schemes
+            .unwrap_or_else(|| vec!["v1".into(), "v2".into()])
+        {
+            schemes.push(
+                s.parse::<Scheme>()
+                    .map_err(|e| format!("schemes: {}", e.message()))?,
+            );
         }
         if schemes.is_empty() {
             return Err("schemes: accept at least one scheme".into());

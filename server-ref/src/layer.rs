@@ -330,7 +330,11 @@ impl Shared {
                 let r = if e.is::<http_body_util::LengthLimitError>() {
                     too_large()
                 } else {
-                    Refusal::with_status(ErrorCode::InvalidBody, 400, "the request body could not be read")
+                    Refusal::with_status(
+                        ErrorCode::InvalidBody,
+                        400,
+                        "the request body could not be read",
+                    )
                 };
                 return fail(outcome, r);
             }

@@ -44,7 +44,9 @@ pub enum RegistryError {
 impl std::fmt::Display for RegistryError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            RegistryError::Exists(n) => write!(f, "client {n:?} already exists (use `client replace`)"),
+            RegistryError::Exists(n) => {
+                write!(f, "client {n:?} already exists (use `client replace`)")
+            }
             RegistryError::NotFound(n) => write!(f, "client {n:?} is not registered"),
             RegistryError::InvalidName(why) => write!(f, "invalid client name: {why}"),
             RegistryError::Io(why) => f.write_str(why),
@@ -82,7 +84,9 @@ pub struct Registry {
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Registry").field("dir", &self.dir).finish_non_exhaustive()
+        f.debug_struct("Registry")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -168,8 +172,10 @@ impl Registry {
             Ok(file) => {
                 let mut clients = BTreeMap::new();
                 for (name, secrets) in file.clients {
-                    let live: Vec<Secret> =
-                        secrets.into_iter().filter_map(|s| Secret::new(s).ok()).collect();
+                    let live: Vec<Secret> = secrets
+                        .into_iter()
+                        .filter_map(|s| Secret::new(s).ok())
+                        .collect();
                     clients.insert(name, live);
                 }
                 cache.clients = clients;
@@ -190,7 +196,8 @@ impl Registry {
             if file.clients.contains_key(name) {
                 return Err(RegistryError::Exists(name.to_string()));
             }
-            file.clients.insert(name.to_string(), vec![secret.expose().to_string()]);
+            file.clients
+                .insert(name.to_string(), vec![secret.expose().to_string()]);
             Ok(())
         })
     }
@@ -198,7 +205,8 @@ impl Registry {
     /// Gives a client a fresh secret (the old ones stop working); creates it if absent.
     pub fn replace(&self, name: &str) -> Result<Secret, RegistryError> {
         self.update(name, |file, secret| {
-            file.clients.insert(name.to_string(), vec![secret.expose().to_string()]);
+            file.clients
+                .insert(name.to_string(), vec![secret.expose().to_string()]);
             Ok(())
         })
     }
@@ -258,7 +266,9 @@ impl Registry {
 
     fn write_file(&self, file: &FileFormat) -> Result<(), RegistryError> {
         let path = self.file();
-        let tmp = self.dir.join(format!(".{FILE_NAME}.{}.tmp", std::process::id()));
+        let tmp = self
+            .dir
+            .join(format!(".{FILE_NAME}.{}.tmp", std::process::id()));
         let text = serde_json::to_string_pretty(file)
             .map_err(|e| RegistryError::Io(format!("cannot encode the registry: {e}")))?;
         let write = || -> io::Result<()> {
@@ -375,7 +385,10 @@ mod tests {
         let s1 = r.add("svc").unwrap();
         assert_eq!(s1.expose().len(), 64);
         assert!(matches!(r.add("svc"), Err(RegistryError::Exists(_))));
-        assert!(matches!(r.add("bad name"), Err(RegistryError::InvalidName(_))));
+        assert!(matches!(
+            r.add("bad name"),
+            Err(RegistryError::InvalidName(_))
+        ));
         assert_eq!(r.secrets("svc"), vec![s1.clone()]);
         let s2 = r.rotate("svc").unwrap();
         assert_eq!(r.secrets("svc"), vec![s1.clone(), s2.clone()]);

@@ -84,16 +84,16 @@ pub fn v1_answer(code: ErrorCode, message: &str) -> (u16, String) {
     let fixed = |s: u16, b: &str| (s, b.to_string());
     match code {
         MissingHeader => fixed(401, "Method or nonce not provided"),
-        MalformedHeader | MalformedOttoken => fixed(401, "Incorrect parameters in validate_ottoken"),
+        MalformedHeader | MalformedOttoken => {
+            fixed(401, "Incorrect parameters in validate_ottoken")
+        }
         UnknownClient => fixed(401, "client not known"),
         SignatureMismatch => fixed(401, "ottoken does not match"),
         Expired => fixed(401, "Request has timed out"),
         Replayed => fixed(409, "ottoken already used"),
         MissingParam | ExcludedParam => (422, message.to_string()),
         UnknownRoute => (404, message.to_string()),
-        c if c.family() == xnonce_core::ErrorFamily::Input => {
-            fixed(401, "ottoken does not match")
-        }
+        c if c.family() == xnonce_core::ErrorFamily::Input => fixed(401, "ottoken does not match"),
         c => (c.http_status(), message.to_string()),
     }
 }
@@ -104,8 +104,11 @@ pub fn refusal(scheme: Scheme, r: &Refusal) -> Response<Body> {
     let hint = r.error.server_time();
     let (status, content_type, body) = match scheme {
         Scheme::V1 => {
-            let (status, body) = v1_answer(code, r.error.message());
-            (r.status.unwrap_or(status), "text/plain", body)
+            let (status, body) = match r.status {
+                Some(status) => (status, r.error.message().to_string()),
+                None => v1_answer(code, r.error.message()),
+            };
+            (status, "text/plain", body)
         }
         Scheme::V2 => {
             let status = r.status.unwrap_or(code.http_status());
@@ -129,8 +132,7 @@ pub fn refusal(scheme: Scheme, r: &Refusal) -> Response<Body> {
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     if let Some(h) = hint {
         if let Ok(v) = HeaderValue::from_str(&h.to_string()) {
-            res.headers_mut()
-                .insert(xnonce_core::time_hint::HEADER, v);
+            res.headers_mut().insert(xnonce_core::time_hint::HEADER, v);
         }
     }
     res

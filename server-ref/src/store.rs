@@ -137,6 +137,9 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(s.is_empty());
         drop(s);
-        tokio::time::timeout(Duration::from_secs(1), h).await.unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(1), h)
+            .await
+            .unwrap()
+            .unwrap();
     }
 }

@@ -1,0 +1,280 @@
+//! A minimal blocking HTTP/1.1 client over `std::net::TcpStream`, with raw control over the
+//! request line, headers and body (plain `http://` only; no TLS). One request per
+//! connection (`Connection: close`).
+
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+/// A parsed `http://authority[/prefix]` base URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseUrl {
+    /// `host[:port]` as written (sent as the `Host` header).
+    pub authority: String,
+    /// `host:port` to connect to (port 80 when absent).
+    pub connect: String,
+    /// Path prefix without a trailing `/` (often empty).
+    pub prefix: String,
+}
+
+impl BaseUrl {
+    /// Parses `http://authority[/prefix]`; `https://` is refused (no TLS here).
+    pub fn parse(url: &str) -> Result<BaseUrl, String> {
+        if url.starts_with("https://") {
+            return Err("https:// is not supported by this client: test over http:// (e.g. behind your TLS proxy)".into());
+        }
+        let rest = url
+            .strip_prefix("http://")
+            .ok_or_else(|| format!("base URL must start with http://: {url:?}"))?;
+        let (authority, prefix) = match rest.find('/') {
+            Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
+            None => (rest, ""),
+        };
+        if authority.is_empty() || authority.contains('@') {
+            return Err(format!("base URL needs a host and no user info: {url:?}"));
+        }
+        let has_port = authority
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            && !authority.ends_with(']');
+        let connect = if has_port {
+            authority.to_string()
+        } else {
+            format!("{authority}:80")
+        };
+        Ok(BaseUrl {
+            authority: authority.to_string(),
+            connect,
+            prefix: prefix.to_string(),
+        })
+    }
+}
+
+/// A request to send, exactly as given (the client adds `Host`, `Content-Length` and
+/// `Connection: close` unless [`Request::raw_headers`] is set).
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// Method, sent as is.
+    pub method: String,
+    /// Request target (`/path?query`), sent as is (the base URL's prefix is put in front).
+    pub target: String,
+    /// Header lines as `(name, value)` bytes, sent as is.
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// The body.
+    pub body: Vec<u8>,
+    /// Do not add `Host`/`Content-Length`/`Connection` headers.
+    pub raw_headers: bool,
+}
+
+impl Request {
+    /// A request with a method and target.
+    pub fn new(method: &str, target: &str) -> Request {
+        Request {
+            method: method.to_string(),
+            target: target.to_string(),
+            ..Default::default()
+        }
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: &str, value: impl Into<Vec<u8>>) -> Request {
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+
+    /// Sets the body.
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Request {
+        self.body = body.into();
+        self
+    }
+}
+
+/// A response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// Header fields in order (names lower-cased).
+    pub headers: Vec<(String, String)>,
+    /// The body (de-chunked).
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The first header of that (case-insensitive) name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as (lossy) UTF-8 text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Sends a request and reads the whole response (timeout per read/write: 10 s).
+pub fn send(base: &BaseUrl, req: &Request) -> io::Result<Response> {
+    let mut head = Vec::new();
+    head.extend_from_slice(req.method.as_bytes());
+    head.push(b' ');
+    head.extend_from_slice(base.prefix.as_bytes());
+    head.extend_from_slice(req.target.as_bytes());
+    head.extend_from_slice(b" HTTP/1.1\r\n");
+    if !req.raw_headers {
+        head.extend_from_slice(format!("Host: {}\r\n", base.authority).as_bytes());
+        head.extend_from_slice(format!("Content-Length: {}\r\n", req.body.len()).as_bytes());
+        head.extend_from_slice(b"Connection: close\r\n");
+    }
+    for (k, v) in &req.headers {
+        head.extend_from_slice(k.as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(v);
+        head.extend_from_slice(b"\r\n");
+    }
+    head.extend_from_slice(b"\r\n");
+    head.extend_from_slice(&req.body);
+    send_raw(&base.connect, &head)
+}
+
+/// Writes raw bytes to `addr` and parses what comes back. A server may answer and close
+/// before reading everything (oversized requests): a failed write still reads the answer.
+pub fn send_raw(addr: &str, bytes: &[u8]) -> io::Result<Response> {
+    let addr = addr
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address"))?;
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(10))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(10)))?;
+    let write_result = stream.write_all(bytes).and_then(|_| stream.flush());
+    let mut buf = Vec::new();
+    let read_result = read_response(&mut stream, &mut buf);
+    match (read_result, write_result) {
+        (Ok(r), _) => Ok(r),
+        (Err(e), Err(we)) if buf.is_empty() => Err(io::Error::new(
+            e.kind(),
+            format!("write failed ({we}) and no answer ({e})"),
+        )),
+        (Err(e), _) => Err(e),
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn bad(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, what.to_string())
+}
+
+fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<Response> {
+    let mut chunk = [0u8; 8192];
+    // Read until the head is complete.
+    let head_end = loop {
+        if let Some(i) = find(buf, b"\r\n\r\n") {
+            break i;
+        }
+        let n = match stream.read(&mut chunk) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset && !buf.is_empty() => 0,
+            Err(e) => return Err(e),
+        };
+        if n == 0 {
+            return Err(bad("connection closed before a complete response head"));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head =
+        std::str::from_utf8(&buf[..head_end]).map_err(|_| bad("response head is not UTF-8"))?;
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or("");
+    let status: u16 = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad("bad status line"))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let mut body = buf[head_end + 4..].to_vec();
+    let get = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+    let chunked =
+        get("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+    let length = get("content-length").and_then(|v| v.parse::<usize>().ok());
+    let mut read_more = |body: &mut Vec<u8>| -> io::Result<bool> {
+        match stream.read(&mut chunk) {
+            Ok(0) => Ok(false),
+            Ok(n) => {
+                body.extend_from_slice(&chunk[..n]);
+                Ok(true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => Ok(false),
+            Err(e) => Err(e),
+        }
+    };
+    if chunked {
+        while find(&body, b"0\r\n\r\n").is_none() && read_more(&mut body)? {}
+        body = dechunk(&body)?;
+    } else if let Some(len) = length {
+        while body.len() < len && read_more(&mut body)? {}
+        body.truncate(len);
+    } else if status != 204 && status != 304 {
+        while read_more(&mut body)? {}
+    }
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn dechunk(mut data: &[u8]) -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let i = find(data, b"\r\n").ok_or_else(|| bad("bad chunk"))?;
+        let size_text = std::str::from_utf8(&data[..i]).map_err(|_| bad("bad chunk size"))?;
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+            .map_err(|_| bad("bad chunk size"))?;
+        data = &data[i + 2..];
+        if size == 0 {
+            return Ok(out);
+        }
+        if data.len() < size + 2 {
+            return Err(bad("truncated chunk"));
+        }
+        out.extend_from_slice(&data[..size]);
+        data = &data[size + 2..];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls() {
+        let b = BaseUrl::parse("http://127.0.0.1:8080/api/").unwrap();
+        assert_eq!(b.authority, "127.0.0.1:8080");
+        assert_eq!(b.connect, "127.0.0.1:8080");
+        assert_eq!(b.prefix, "/api");
+        assert_eq!(
+            BaseUrl::parse("http://example.test").unwrap().connect,
+            "example.test:80"
+        );
+        assert!(BaseUrl::parse("https://x").is_err());
+        assert!(BaseUrl::parse("ftp://x").is_err());
+    }
+
+    #[test]
+    fn chunks() {
+        assert_eq!(
+            dechunk(b"3\r\nabc\r\n1\r\nd\r\n0\r\n\r\n").unwrap(),
+            b"abcd"
+        );
+    }
+}

@@ -1,0 +1,737 @@
+//! The black-box server suite: `xnonce-conformance server --base-url URL --client C
+//! --secret-file F`.
+//!
+//! It runs against any server that exposes em-secure-api's README example API (DESIGN §5,
+//! what `xnonce-server serve --demo` serves) over plain `http://`, with `C` registered under
+//! the secret in `F`:
+//!
+//! * `GET /controller1/action1` — `username`, `password` required, `opt1` required;
+//! * `POST /controller2/action1` — `opt1`, `opt3` required (plus any other params);
+//! * `GET /controller1/action2` — `opt1`, `opt2` required, `password` optional;
+//! * `GET /controller1/action3` — `password` excluded.
+//!
+//! `--get-path` and `--post-path` move the first two. Every check sends real HTTP/1.1 bytes
+//! and compares the status (and, for v1, em-secure-api's exact body; for v2, the problem
+//! document's `code`). Each signed request uses a fresh `opt1` value so checks never collide.
+
+pub mod http;
+
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use xnonce_core::{
+    canonical, link, percent, sign, Scheme, Secret, ServerTimeHint, SignInput, Signed,
+};
+
+use http::{BaseUrl, Request, Response};
+
+/// What the suite needs to know.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `http://host:port[/prefix]`.
+    pub base_url: String,
+    /// A registered client id.
+    pub client: String,
+    /// Its secret.
+    pub secret: Secret,
+    /// Schemes to test (both by default).
+    pub schemes: Vec<Scheme>,
+    /// The GET route with em-secure-api's `controller1/action1` rules.
+    pub get_path: String,
+    /// The POST route with em-secure-api's `controller2/action1` rules.
+    pub post_path: String,
+}
+
+impl Options {
+    /// Options with the demo API's paths and both schemes.
+    pub fn new(base_url: &str, client: &str, secret: Secret) -> Options {
+        Options {
+            base_url: base_url.to_string(),
+            client: client.to_string(),
+            secret,
+            schemes: vec![Scheme::V1, Scheme::V2],
+            get_path: "/controller1/action1".into(),
+            post_path: "/controller2/action1".into(),
+        }
+    }
+}
+
+/// One row of the result table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckResult {
+    /// Check name.
+    pub name: String,
+    /// What was expected.
+    pub expected: String,
+    /// What came back.
+    pub got: String,
+    /// Whether it matched.
+    pub passed: bool,
+}
+
+#[derive(Clone, Copy)]
+enum Status {
+    Is(u16),
+    Any4xx,
+}
+
+struct Expect {
+    status: Status,
+    /// v1: exact body; v2: problem `code`.
+    detail: Option<String>,
+}
+
+fn expect(scheme: Option<Scheme>, status: u16, v1_body: &str, v2_code: &str) -> Expect {
+    Expect {
+        status: Status::Is(status),
+        detail: match scheme {
+            Some(Scheme::V1) => Some(v1_body.to_string()),
+            Some(Scheme::V2) => Some(v2_code.to_string()),
+            None => None,
+        },
+    }
+}
+
+fn any_4xx() -> Expect {
+    Expect {
+        status: Status::Any4xx,
+        detail: None,
+    }
+}
+
+fn problem_code(r: &Response) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(&r.body).ok()?;
+    v.get("code")?.as_str().map(str::to_string)
+}
+
+fn summary(r: &Response) -> String {
+    let is_problem = r
+        .header("content-type")
+        .is_some_and(|c| c.contains("problem+json"));
+    if is_problem {
+        return format!(
+            "{} {}",
+            r.status,
+            problem_code(r).unwrap_or_else(|| "?".into())
+        );
+    }
+    let mut t = r.text().replace(['\r', '\n'], " ");
+    if t.len() > 60 {
+        let mut cut = 57;
+        while !t.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        t.truncate(cut);
+        t.push_str("...");
+    }
+    format!("{} {t}", r.status).trim_end().to_string()
+}
+
+/// The query string (or form body) a scheme's requester writes for params.
+pub fn encode_params(scheme: Scheme, params: &[(String, String)]) -> String {
+    match scheme {
+        Scheme::V1 => canonical::v1::content(params).unwrap_or_default(),
+        Scheme::V2 => params
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    percent::encode_rfc3986(k.as_bytes()),
+                    percent::encode_rfc3986(v.as_bytes())
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("&"),
+    }
+}
+
+fn with_query(path: &str, query: &str) -> String {
+    if query.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{query}")
+    }
+}
+
+fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+    p.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+struct Runner<'a> {
+    opts: &'a Options,
+    base: BaseUrl,
+    results: Vec<CheckResult>,
+    counter: AtomicU64,
+    run_id: u64,
+}
+
+/// How to sign (what a tampering check changes is applied afterwards).
+#[derive(Default, Clone)]
+struct How {
+    timestamp_ms: Option<u64>,
+    client: Option<String>,
+    host: Option<String>,
+    body: Option<Vec<u8>>,
+    method: Option<String>,
+    path: Option<String>,
+}
+
+impl<'a> Runner<'a> {
+    fn unique(&self, what: &str) -> String {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        format!("{what}-{}-{n}", self.run_id)
+    }
+
+    fn get_params(&self) -> Vec<(String, String)> {
+        let opt1 = self.unique("get");
+        pairs(&[
+            ("username", "phil"),
+            ("password", "hello phil"),
+            ("opt1", &opt1),
+        ])
+    }
+
+    fn post_params(&self) -> Vec<(String, String)> {
+        let opt1 = self.unique("post");
+        pairs(&[
+            ("username", "phil"),
+            ("password", "hello phil"),
+            ("opt1", &opt1),
+            ("opt2", "more & more = 100% sûr"),
+            ("opt3", "go for it"),
+        ])
+    }
+
+    fn sign(
+        &self,
+        scheme: Scheme,
+        method: &str,
+        path: &str,
+        params: &[(String, String)],
+        how: &How,
+    ) -> Result<Signed, String> {
+        let mut input = SignInput::new(
+            scheme,
+            how.method.as_deref().unwrap_or(method),
+            how.path.as_deref().unwrap_or(path),
+            how.client.as_deref().unwrap_or(&self.opts.client),
+        );
+        input.params = params.to_vec();
+        input.timestamp_ms = how.timestamp_ms;
+        if scheme == Scheme::V2 {
+            input.host = Some(
+                how.host
+                    .clone()
+                    .unwrap_or_else(|| self.base.authority.clone()),
+            );
+            input.body = how.body.clone();
+        }
+        sign(&input, &self.opts.secret).map_err(|e| format!("cannot sign: {e}"))
+    }
+
+    /// A signed request; params go in the query (GET) or a form body (POST without a body).
+    #[allow(clippy::too_many_arguments)]
+    fn signed_request(
+        &self,
+        scheme: Scheme,
+        method: &str,
+        path: &str,
+        signed_params: &[(String, String)],
+        sent_params: &[(String, String)],
+        how: &How,
+    ) -> Result<(Request, Signed), String> {
+        let signed = self.sign(scheme, method, path, signed_params, how)?;
+        let encoded = encode_params(scheme, sent_params);
+        let req = if method == "POST" && how.body.is_none() {
+            Request::new(method, path)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(encoded.into_bytes())
+        } else {
+            Request::new(method, &with_query(path, &encoded))
+        };
+        Ok((req.header("X-Nonce", signed.x_nonce.clone()), signed))
+    }
+
+    fn record(
+        &mut self,
+        name: String,
+        exp: &Expect,
+        got: Result<Response, String>,
+        extra: impl FnOnce(&Response) -> Result<(), String>,
+    ) {
+        let expected = match (exp.status, &exp.detail) {
+            (Status::Is(s), Some(d)) => format!("{s} {d}"),
+            (Status::Is(s), None) => s.to_string(),
+            (Status::Any4xx, _) => "4xx".to_string(),
+        };
+        let (got, passed) = match got {
+            Err(e) => (format!("error: {e}"), false),
+            Ok(r) => {
+                let status_ok = match exp.status {
+                    Status::Is(s) => r.status == s,
+                    Status::Any4xx => (400..500).contains(&r.status),
+                };
+                let detail_ok = match &exp.detail {
+                    None => true,
+                    Some(d) => {
+                        let is_problem = r
+                            .header("content-type")
+                            .is_some_and(|c| c.contains("problem+json"));
+                        if is_problem {
+                            problem_code(&r).as_deref() == Some(d.as_str())
+                        } else {
+                            r.text() == *d
+                        }
+                    }
+                };
+                let mut got = summary(&r);
+                let extra_ok = if status_ok && detail_ok {
+                    match extra(&r) {
+                        Ok(()) => true,
+                        Err(why) => {
+                            got.push_str(&format!(" ({why})"));
+                            false
+                        }
+                    }
+                } else {
+                    false
+                };
+                (got, status_ok && detail_ok && extra_ok)
+            }
+        };
+        self.results.push(CheckResult {
+            name,
+            expected,
+            got,
+            passed,
+        });
+    }
+
+    fn send(&self, req: &Request) -> Result<Response, String> {
+        http::send(&self.base, req).map_err(|e: io::Error| e.to_string())
+    }
+
+    fn check(&mut self, name: String, exp: Expect, req: Result<Request, String>) {
+        let got = req.and_then(|r| self.send(&r));
+        self.record(name, &exp, got, |_| Ok(()));
+    }
+
+    fn ok() -> Expect {
+        Expect {
+            status: Status::Is(200),
+            detail: None,
+        }
+    }
+
+    fn accepted_once(&mut self, name: &str, req: Result<Request, String>, s: Scheme) {
+        match req {
+            Ok(req) => {
+                let first = self.send(&req);
+                self.record(format!("{name} accepted"), &Self::ok(), first, |_| Ok(()));
+                let again = self.send(&req);
+                let exp = expect(Some(s), 409, "ottoken already used", "replayed");
+                self.record(format!("{name} replayed"), &exp, again, |_| Ok(()));
+            }
+            Err(e) => {
+                self.check(format!("{name} accepted"), Self::ok(), Err(e.clone()));
+                let exp = expect(Some(s), 409, "ottoken already used", "replayed");
+                self.check(format!("{name} replayed"), exp, Err(e));
+            }
+        }
+    }
+
+    fn scheme_checks(&mut self, s: Scheme) {
+        let sn = s.as_str();
+        let get = self.opts.get_path.clone();
+        let post = self.opts.post_path.clone();
+        let mismatch = || expect(Some(s), 401, "ottoken does not match", "signature_mismatch");
+
+        // Valid requests, accepted once.
+        let p = self.get_params();
+        let req = self
+            .signed_request(s, "GET", &get, &p, &p, &How::default())
+            .map(|r| r.0);
+        self.accepted_once(&format!("{sn} GET"), req, s);
+        let p = self.post_params();
+        let req = self
+            .signed_request(s, "POST", &post, &p, &p, &How::default())
+            .map(|r| r.0);
+        self.accepted_once(&format!("{sn} POST form"), req, s);
+        if s == Scheme::V2 {
+            let p = self.post_params();
+            let how = How {
+                body: Some(br#"{"note":"signed body"}"#.to_vec()),
+                ..How::default()
+            };
+            let req = self
+                .signed_request(s, "POST", &post, &p, &p, &how)
+                .map(|(r, _)| {
+                    r.header("Content-Type", "application/json")
+                        .body(how.body.clone().unwrap_or_default())
+                });
+            self.accepted_once("v2 POST JSON body", req, s);
+        }
+
+        // Tampering.
+        let p = self.get_params();
+        let mut sent = p.clone();
+        sent[0].1 = "mallory".into();
+        let req = self
+            .signed_request(s, "GET", &get, &p, &sent, &How::default())
+            .map(|r| r.0);
+        self.check(format!("{sn} tampered param value"), mismatch(), req);
+
+        let p = self.get_params();
+        let mut sent = p.clone();
+        sent.push(("nope".into(), "bad".into()));
+        let req = self
+            .signed_request(s, "GET", &get, &p, &sent, &How::default())
+            .map(|r| r.0);
+        self.check(format!("{sn} added param"), mismatch(), req);
+
+        // Signed for the GET route, sent to controller1/action2 (whose rules the params meet).
+        let mut p = self.get_params();
+        p.push(("opt2".into(), "that".into()));
+        let how = How {
+            path: Some(get.clone()),
+            ..How::default()
+        };
+        let req = self
+            .signed_request(s, "GET", "/controller1/action2", &p, &p, &how)
+            .map(|r| r.0);
+        self.check(format!("{sn} tampered path"), mismatch(), req);
+
+        let p = self.get_params();
+        let how = How {
+            method: Some("POST".into()),
+            ..How::default()
+        };
+        let req = self
+            .signed_request(s, "GET", &get, &p, &p, &how)
+            .map(|r| r.0);
+        self.check(format!("{sn} tampered method"), mismatch(), req);
+
+        if s == Scheme::V2 {
+            let p = self.get_params();
+            let how = How {
+                host: Some("tampered.example".into()),
+                ..How::default()
+            };
+            let req = self
+                .signed_request(s, "GET", &get, &p, &p, &how)
+                .map(|r| r.0);
+            self.check("v2 tampered host".into(), mismatch(), req);
+
+            let p = self.post_params();
+            let how = How {
+                body: Some(br#"{"amount":1}"#.to_vec()),
+                ..How::default()
+            };
+            let req = self
+                .signed_request(s, "POST", &post, &p, &p, &how)
+                .map(|(r, _)| {
+                    r.header("Content-Type", "application/json")
+                        .body(&br#"{"amount":9}"#[..])
+                });
+            self.check("v2 tampered body".into(), mismatch(), req);
+        }
+
+        // Freshness.
+        let now = now_ms();
+        for (label, ts) in [("stale", now - 600_000), ("future", now + 600_000)] {
+            let p = self.get_params();
+            let how = How {
+                timestamp_ms: Some(ts),
+                ..How::default()
+            };
+            let exp = expect(Some(s), 401, "Request has timed out", "expired");
+            match self.signed_request(s, "GET", &get, &p, &p, &how) {
+                Ok((req, signed)) => {
+                    let got = self.send(&req);
+                    let (secret, client) = (self.opts.secret.clone(), self.opts.client.clone());
+                    self.record(format!("{sn} {label} timestamp"), &exp, got, |r| {
+                        let v = r
+                            .header(xnonce_core::time_hint::HEADER)
+                            .ok_or("no X-Nonce-Server-Time")?;
+                        let hint = ServerTimeHint::parse(v).map_err(|e| e.to_string())?;
+                        if !hint.authenticate(&secret, &client, signed.header.request_id()) {
+                            return Err("server time hint does not authenticate".into());
+                        }
+                        if hint.server_time_ms.abs_diff(now_ms()) > 60_000 {
+                            return Err("server time hint is far from our clock".into());
+                        }
+                        Ok(())
+                    });
+                }
+                Err(e) => self.check(format!("{sn} {label} timestamp"), exp, Err(e)),
+            }
+        }
+
+        // Unknown client.
+        let p = self.get_params();
+        let how = How {
+            client: Some(self.unique("xnonce-conformance-unknown")),
+            ..How::default()
+        };
+        let req = self
+            .signed_request(s, "GET", &get, &p, &p, &how)
+            .map(|r| r.0);
+        self.check(
+            format!("{sn} unknown client"),
+            expect(Some(s), 401, "client not known", "unknown_client"),
+            req,
+        );
+
+        // ottoken link, accepted once.
+        let p = self.get_params();
+        let mut input = SignInput::new(s, "GET", &get, &self.opts.client);
+        input.params = p;
+        let base = format!("http://{}{}", self.base.authority, self.base.prefix);
+        let req = link(&input, &self.opts.secret, &base)
+            .map_err(|e| format!("cannot link: {e}"))
+            .and_then(|l| {
+                l.url
+                    .strip_prefix(&base)
+                    .map(|t| Request::new("GET", t))
+                    .ok_or_else(|| "link outside the base URL".to_string())
+            });
+        self.accepted_once(&format!("{sn} ottoken link"), req, s);
+
+        // Route param rules.
+        let u = self.unique("rules");
+        let p = pairs(&[("username", "phil"), ("opt1", &u)]);
+        let req = self
+            .signed_request(s, "GET", &get, &p, &p, &How::default())
+            .map(|r| r.0);
+        self.check(
+            format!("{sn} missing required param"),
+            expect(
+                Some(s),
+                422,
+                "Missing required parameter password",
+                "missing_param",
+            ),
+            req,
+        );
+        let u = self.unique("rules");
+        let p = pairs(&[("username", "phil"), ("password", "x"), ("opt1", &u)]);
+        let req = self
+            .signed_request(s, "GET", "/controller1/action3", &p, &p, &How::default())
+            .map(|r| r.0);
+        self.check(
+            format!("{sn} excluded param"),
+            expect(
+                Some(s),
+                422,
+                "Included invalid parameter password",
+                "excluded_param",
+            ),
+            req,
+        );
+
+        // Unknown routes.
+        let p = self.get_params();
+        let req = self
+            .signed_request(
+                s,
+                "GET",
+                "/controller1/no_such_action",
+                &p,
+                &p,
+                &How::default(),
+            )
+            .map(|r| r.0);
+        self.check(
+            format!("{sn} unknown action"),
+            Expect {
+                status: Status::Is(404),
+                detail: (s == Scheme::V2).then(|| "unknown_route".to_string()),
+            },
+            req,
+        );
+        let p = self.get_params();
+        let req = self
+            .signed_request(s, "GET", "/no_such_controller/x", &p, &p, &How::default())
+            .map(|r| r.0);
+        self.check(
+            format!("{sn} unknown controller"),
+            Expect {
+                status: Status::Is(404),
+                detail: (s == Scheme::V2).then(|| "unknown_route".to_string()),
+            },
+            req,
+        );
+    }
+
+    fn header_checks(&mut self) {
+        let get = self.opts.get_path.clone();
+        let p = self.get_params();
+        let target = with_query(&get, &encode_params(Scheme::V1, &p));
+        let cases: Vec<(&str, Request)> = vec![
+            ("no credential", Request::new("GET", &target)),
+            (
+                "malformed X-Nonce (garbage)",
+                Request::new("GET", &target).header("X-Nonce", "garbage"),
+            ),
+            (
+                "malformed X-Nonce (v2 fields)",
+                Request::new("GET", &target).header("X-Nonce", "v2 a b c d"),
+            ),
+            (
+                "X-Nonce over 512 bytes",
+                Request::new("GET", &target)
+                    .header("X-Nonce", "v2 ".to_string() + &"a".repeat(600)),
+            ),
+            (
+                "X-Nonce with non-ASCII bytes",
+                Request::new("GET", &target).header("X-Nonce", &b"v2 \xff\xfe \x80"[..]),
+            ),
+            (
+                "two X-Nonce headers",
+                Request::new("GET", &target)
+                    .header("X-Nonce", "garbage one")
+                    .header("X-Nonce", "garbage two"),
+            ),
+            (
+                "malformed ottoken",
+                Request::new("GET", &with_query(&target, "ottoken=%%%not-base64")),
+            ),
+            (
+                "oversized header (64 KiB)",
+                Request::new("GET", &target).header("X-Padding", "p".repeat(64 << 10)),
+            ),
+            (
+                "oversized headers (1 MiB)",
+                (0..64).fold(Request::new("GET", &target), |r, i| {
+                    r.header(&format!("X-Padding-{i}"), "p".repeat(16 << 10))
+                }),
+            ),
+        ];
+        for (name, req) in cases {
+            let exp = if name == "no credential" {
+                expect(Some(Scheme::V1), 401, "Method or nonce not provided", "")
+            } else {
+                any_4xx()
+            };
+            self.check(name.to_string(), exp, Ok(req));
+        }
+        let raw = format!(
+            "GET {}{target} HTTP/1.1\r\nHost: {}\r\nA header line without a colon\r\nConnection: close\r\n\r\n",
+            self.base.prefix, self.base.authority
+        );
+        let got = http::send_raw(&self.base.connect, raw.as_bytes()).map_err(|e| e.to_string());
+        self.record(
+            "header line without a colon".into(),
+            &any_4xx(),
+            got,
+            |_| Ok(()),
+        );
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Runs every check and returns one row per check.
+pub fn run(opts: &Options) -> Result<Vec<CheckResult>, String> {
+    let base = BaseUrl::parse(&opts.base_url)?;
+    let mut runner = Runner {
+        opts,
+        base,
+        results: Vec::new(),
+        counter: AtomicU64::new(0),
+        run_id: now_ms(),
+    };
+    for s in opts.schemes.clone() {
+        runner.scheme_checks(s);
+    }
+    runner.header_checks();
+    Ok(runner.results)
+}
+
+/// Writes the table and the last line `N passed, M failed`.
+pub fn print_table(results: &[CheckResult], out: &mut dyn io::Write) -> io::Result<()> {
+    let w = |f: fn(&CheckResult) -> usize, h: &str| {
+        results.iter().map(f).max().unwrap_or(0).max(h.len())
+    };
+    let (wn, we, wg) = (
+        w(|r| r.name.chars().count(), "check"),
+        w(|r| r.expected.chars().count(), "expected"),
+        w(|r| r.got.chars().count(), "got"),
+    );
+    writeln!(
+        out,
+        "{:<wn$}  {:<we$}  {:<wg$}  result",
+        "check", "expected", "got"
+    )?;
+    writeln!(out, "{}", "-".repeat(wn + we + wg + 12))?;
+    for r in results {
+        writeln!(
+            out,
+            "{:<wn$}  {:<we$}  {:<wg$}  {}",
+            r.name,
+            r.expected,
+            r.got,
+            if r.passed { "PASS" } else { "FAIL" }
+        )?;
+    }
+    let passed = results.iter().filter(|r| r.passed).count();
+    writeln!(out, "{passed} passed, {} failed", results.len() - passed)
+}
+
+/// The `xnonce-conformance server` command: reads the secret file, runs, prints, and
+/// returns the exit code (failure on any failed check or on bad arguments).
+pub fn main(
+    base_url: &str,
+    client: &str,
+    secret_file: &std::path::Path,
+    schemes: &[String],
+    get_path: &str,
+    post_path: &str,
+) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    let secret = match std::fs::read_to_string(secret_file)
+        .map_err(|e| format!("cannot read {}: {e}", secret_file.display()))
+        .and_then(|t| Secret::new(t.trim()).map_err(|e| e.to_string()))
+    {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("xnonce-conformance: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut opts = Options::new(base_url, client, secret);
+    opts.get_path = get_path.to_string();
+    opts.post_path = post_path.to_string();
+    opts.schemes.clear();
+    for s in schemes {
+        match s.trim().parse::<Scheme>() {
+            Ok(s) => opts.schemes.push(s),
+            Err(e) => {
+                eprintln!("xnonce-conformance: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    match run(&opts) {
+        Ok(results) => {
+            let _ = print_table(&results, &mut io::stdout().lock());
+            if !results.is_empty() && results.iter().all(|r| r.passed) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("xnonce-conformance: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
