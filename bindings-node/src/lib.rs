@@ -1,1 +1,12 @@
-//! Placeholder: being built.
+//! Node.js binding of xnonce, the npm package `xnonce` (see `README.md` in this folder).
+//!
+//! Thin by design: every byte of every token comes from `xnonce-core`. This crate only
+//! converts JavaScript values (in [`params`]) and maps errors (in [`error`]), each in one place.
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod header;
+pub mod params;
+pub mod request;
+pub mod sign;
+pub mod verify;

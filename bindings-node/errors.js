@@ -1,0 +1,72 @@
+'use strict'
+// The JavaScript error classes. The native addon builds every xnonce error through the
+// factory registered in index.js, so each failure is an instance of XNonceError (and of its
+// family's subclass) with `.code`, `.family` and, for stale requests, `.serverTime` and
+// `.serverTimeMac`. Codes and families come from the Rust core (`errorCodes()`).
+
+/** Base class of every xnonce error. */
+class XNonceError extends Error {
+  /**
+   * @param {string} code shared snake_case code (`invalid_secret`, `replayed`, ...)
+   * @param {string} message human-readable text (never contains a secret)
+   * @param {{ family?: string, serverTime?: number, serverTimeMac?: string, cause?: unknown }} [extra]
+   */
+  constructor(code, message, extra = {}) {
+    super(message, extra.cause === undefined ? undefined : { cause: extra.cause })
+    this.name = new.target.name
+    this.code = code
+    this.family = extra.family ?? FAMILY_OF.get(code) ?? 'input'
+    if (extra.serverTime !== undefined && extra.serverTime !== null) {
+      this.serverTime = extra.serverTime
+      this.serverTimeMac = extra.serverTimeMac
+    }
+  }
+}
+
+/** The caller passed something that cannot be signed (`invalid_*`). */
+class InputError extends XNonceError {}
+/** A header, ottoken or parameter string could not be parsed. */
+class FormatError extends XNonceError {}
+/** Authentication failed: unknown client, bad signature, stale, replayed. */
+class AuthError extends XNonceError {}
+/** The route's parameter rules refused the request. */
+class RouteError extends XNonceError {}
+/** A dependency (replay store, network) is unavailable; nothing was accepted. */
+class UnavailableError extends XNonceError {}
+
+const CLASS_OF_FAMILY = new Map([
+  ['input', InputError],
+  ['format', FormatError],
+  ['auth', AuthError],
+  ['route', RouteError],
+  ['unavailable', UnavailableError],
+])
+
+/** code -> family, filled from the native core by `register`. */
+const FAMILY_OF = new Map()
+
+/**
+ * Builds the error for a code (the one factory the addon calls).
+ * @returns {XNonceError}
+ */
+function createError(code, family, message, serverTime, serverTimeMac) {
+  const Class = CLASS_OF_FAMILY.get(family) ?? XNonceError
+  return new Class(code, message, { family, serverTime, serverTimeMac })
+}
+
+/** Wires the addon's error factory and code table (called once by index.js). */
+function register(native) {
+  for (const { code, family } of native.errorCodes()) FAMILY_OF.set(code, family)
+  native.setErrorFactory(createError)
+}
+
+module.exports = {
+  XNonceError,
+  InputError,
+  FormatError,
+  AuthError,
+  RouteError,
+  UnavailableError,
+  createError,
+  register,
+}

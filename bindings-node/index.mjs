@@ -1,0 +1,27 @@
+// ES module entry point of the `xnonce` package: the same objects as the CommonJS entry.
+import { createRequire } from 'node:module'
+
+const xnonce = createRequire(import.meta.url)('./index.js')
+
+export const {
+  sign,
+  signDetailed,
+  link,
+  signRequest,
+  ottokenEncode,
+  ottokenDecode,
+  ottokenQueryValue,
+  parseHeader,
+  errorCodes,
+  Verifier,
+  Requester,
+  xnonceFetch,
+  ERROR_CODES,
+  XNonceError,
+  InputError,
+  FormatError,
+  AuthError,
+  RouteError,
+  UnavailableError,
+} = xnonce
+export default xnonce

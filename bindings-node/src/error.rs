@@ -1,0 +1,132 @@
+//! The ONE place where errors cross into JavaScript.
+//!
+//! Every `#[napi]` entry point runs its body through [`guard`] (or, for promises, calls
+//! [`to_js`] on the JS thread), so every [`xnonce_core::Error`] becomes the same kind of
+//! JavaScript error: an instance of the package's `XNonceError` family class (registered by
+//! `index.js` through [`set_error_factory`]) with `.code`, `.family` and, for stale requests,
+//! `.serverTime` / `.serverTimeMac`. When no factory is registered (the addon loaded without
+//! `index.js`), a plain `Error` with the same properties is thrown instead.
+
+use std::cell::RefCell;
+
+use napi::bindgen_prelude::{
+    FnArgs, FromNapiValue, Function, FunctionRef, JsObjectValue, JsValue, Object, Unknown,
+};
+use napi::{Env, JsError};
+use napi_derive::napi;
+use xnonce_core::{Error as CoreError, ErrorCode};
+
+/// Arguments of the JS error factory: `(code, family, message, serverTime?, serverTimeMac?)`.
+type FactoryArgs = FnArgs<(String, String, String, Option<f64>, Option<String>)>;
+type Factory = FunctionRef<FactoryArgs, Unknown<'static>>;
+
+thread_local! {
+    // One per JS thread (main thread and each worker load the addon on their own thread).
+    static FACTORY: RefCell<Option<Factory>> = const { RefCell::new(None) };
+}
+
+/// Why a binding call failed: an xnonce error (mapped to `XNonceError`) or a napi failure
+/// (wrong argument type, a throwing getter, ...) passed through unchanged.
+pub(crate) enum Failure {
+    Core(CoreError),
+    Napi(napi::Error),
+}
+
+impl From<CoreError> for Failure {
+    fn from(e: CoreError) -> Self {
+        Failure::Core(e)
+    }
+}
+
+impl From<napi::Error> for Failure {
+    fn from(e: napi::Error) -> Self {
+        Failure::Napi(e)
+    }
+}
+
+/// Result of the binding's internal functions.
+pub(crate) type Outcome<T> = std::result::Result<T, Failure>;
+
+/// Shorthand for an xnonce error of the given code.
+pub(crate) fn fail<T>(code: ErrorCode, message: impl Into<String>) -> Outcome<T> {
+    Err(Failure::Core(CoreError::new(code, message)))
+}
+
+/// Runs a binding body and maps its failure to a JS error.
+pub(crate) fn guard<T>(env: &Env, body: impl FnOnce() -> Outcome<T>) -> napi::Result<T> {
+    body().map_err(|f| to_js(env, f))
+}
+
+/// Maps a failure to the error thrown in JS (must run on the JS thread).
+pub(crate) fn to_js(env: &Env, failure: Failure) -> napi::Error {
+    match failure {
+        Failure::Napi(e) => e,
+        Failure::Core(e) => xnonce_error(env, &e).unwrap_or_else(|napi_err| napi_err),
+    }
+}
+
+fn xnonce_error(env: &Env, e: &CoreError) -> napi::Result<napi::Error> {
+    let code = e.code();
+    let family = code.family().as_str();
+    let hint = e.server_time();
+    let time = hint.map(|h| h.server_time_ms as f64);
+    let mac = hint.map(|h| h.mac.clone());
+    let factory = FACTORY.with(|f| f.borrow().as_ref().map(|r| r.borrow_back(env)));
+    if let Some(factory) = factory {
+        let args = (
+            code.as_str().to_string(),
+            family.to_string(),
+            e.message().to_string(),
+            time,
+            mac,
+        );
+        let value = factory?.call(FnArgs::from(args))?;
+        return Ok(napi::Error::from(value));
+    }
+    // Fallback without index.js: a plain Error carrying the same properties.
+    let plain = napi::Error::new(code.as_str().to_string(), e.message().to_string());
+    let value = JsError::from(plain).into_unknown(*env);
+    let mut object = Object::from_unknown(value)?;
+    object.set_named_property("family", family)?;
+    if let (Some(time), Some(mac)) = (time, mac) {
+        object.set_named_property("serverTime", time)?;
+        object.set_named_property("serverTimeMac", mac)?;
+    }
+    Ok(napi::Error::from(object.to_unknown()))
+}
+
+/// Registers the function that builds the JS error for an xnonce failure:
+/// `(code, family, message, serverTime?, serverTimeMac?) => Error`. Called once by `index.js`.
+#[napi(
+    js_name = "setErrorFactory",
+    ts_args_type = "factory: (code: string, family: string, message: string, serverTime?: number, serverTimeMac?: string) => Error"
+)]
+pub fn set_error_factory(factory: Function<'_, FactoryArgs, Unknown<'static>>) -> napi::Result<()> {
+    let reference = factory.create_ref()?;
+    FACTORY.with(|f| *f.borrow_mut() = Some(reference));
+    Ok(())
+}
+
+/// One shared error code, as listed by `errorCodes()`.
+#[napi(object)]
+pub struct ErrorCodeInfo {
+    /// The snake_case code (`invalid_secret`, `replayed`, ...).
+    pub code: String,
+    /// Its family: `input`, `format`, `auth`, `route` or `unavailable`.
+    pub family: String,
+    /// The HTTP status a server answers with.
+    pub http_status: u32,
+}
+
+/// Every shared error code with its family and HTTP status, in core's order.
+#[napi(js_name = "errorCodes")]
+pub fn error_codes() -> Vec<ErrorCodeInfo> {
+    ErrorCode::ALL
+        .iter()
+        .map(|c| ErrorCodeInfo {
+            code: c.as_str().to_string(),
+            family: c.family().as_str().to_string(),
+            http_status: u32::from(c.http_status()),
+        })
+        .collect()
+}

@@ -1,0 +1,177 @@
+//! The ONE place where JavaScript values become signed text: params containers, param
+//! values, timestamps and bodies.
+//!
+//! * containers: an array of `[key, value]` pairs, any iterable of pairs (`Map`,
+//!   `URLSearchParams`, ...) in iteration order, or a plain object in property order;
+//!   `null`/`undefined` mean no params;
+//! * keys: strings only (`invalid_param_key` otherwise);
+//! * values: strings as they are; numbers through core's `text_from_f64` (`3` → `"3"`);
+//!   bigints through `text_from_i128`; booleans through `text_from_bool`; anything else
+//!   (`null`, `undefined`, objects, arrays, buffers, symbols, functions) is
+//!   `invalid_param_value`.
+
+use napi::bindgen_prelude::{
+    Array, BigInt, Either, FnArgs, FromNapiValue, Function, JsObjectValue, JsValue, Object,
+    Uint8Array, Unknown,
+};
+use napi::{Env, ValueType};
+use xnonce_core::{params, ErrorCode, Params};
+
+use crate::error::{fail, Outcome};
+
+/// Reads a params container (see the module docs) into text pairs.
+pub(crate) fn collect(env: &Env, value: Option<Unknown<'_>>) -> Outcome<Params> {
+    let pairs = entries(env, value, ErrorCode::InvalidParamValue)?;
+    let mut out = Vec::with_capacity(pairs.len());
+    for (key, value) in pairs {
+        let text = value_text(&key, value)?;
+        out.push((key, text));
+    }
+    Ok(out)
+}
+
+/// Reads any keyed container into `(key, raw value)` entries, in its iteration order: an
+/// array of `[key, value]` pairs, an iterable of pairs (`Map`, `URLSearchParams`), or a plain
+/// object; `null`/`undefined` are empty. `shape_error` is the code for a bad container.
+pub(crate) fn entries<'env>(
+    env: &'env Env,
+    value: Option<Unknown<'env>>,
+    shape_error: ErrorCode,
+) -> Outcome<Vec<(String, Unknown<'env>)>> {
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    match value.get_type()? {
+        ValueType::Undefined | ValueType::Null => Ok(Vec::new()),
+        ValueType::Object if value.is_array()? => {
+            from_pairs(&Array::from_unknown(value)?, shape_error)
+        }
+        ValueType::Object => {
+            let object = Object::from_unknown(value)?;
+            match iterable_to_array(env, &object)? {
+                Some(array) => from_pairs(&array, shape_error),
+                None => from_record(&object),
+            }
+        }
+        _ => fail(
+            shape_error,
+            "expected an array of [key, value] pairs, a plain object, a Map or URLSearchParams",
+        ),
+    }
+}
+
+/// Reads `[[k, v], ...]`.
+fn from_pairs<'env>(
+    array: &Array<'env>,
+    shape_error: ErrorCode,
+) -> Outcome<Vec<(String, Unknown<'env>)>> {
+    let mut out = Vec::with_capacity(array.len() as usize);
+    for i in 0..array.len() {
+        let pair: Unknown = array.get_element(i)?;
+        let pair = match pair.get_type()? {
+            ValueType::Object if pair.is_array()? => Array::from_unknown(pair)?,
+            _ => return fail(shape_error, format!("entry {i} is not a [key, value] pair")),
+        };
+        if pair.len() != 2 {
+            return fail(shape_error, format!("entry {i} is not a [key, value] pair"));
+        }
+        out.push((key_text(pair.get_element(0)?)?, pair.get_element(1)?));
+    }
+    Ok(out)
+}
+
+/// Reads a plain object's enumerable string-keyed properties in property order.
+fn from_record<'env>(object: &Object<'env>) -> Outcome<Vec<(String, Unknown<'env>)>> {
+    let keys = Object::keys(object)?;
+    let mut out = Vec::with_capacity(keys.len());
+    for key in keys {
+        let value: Unknown = object.get_named_property(&key)?;
+        out.push((key, value));
+    }
+    Ok(out)
+}
+
+/// `Array.from(value)` when `value` is iterable (has `Symbol.iterator`), else `None`.
+fn iterable_to_array<'env>(env: &'env Env, object: &Object<'env>) -> Outcome<Option<Array<'env>>> {
+    let global = env.get_global()?;
+    // `Symbol` and `Array` are functions: read them as objects without the type check.
+    let symbol: Object = global.get_named_property_unchecked("Symbol")?;
+    let iterator: Unknown = symbol.get_named_property("iterator")?;
+    let method: Unknown = object.get_property(iterator)?;
+    if method.get_type()? != ValueType::Function {
+        return Ok(None);
+    }
+    let array_ctor: Object = global.get_named_property_unchecked("Array")?;
+    let from: Function<'_, FnArgs<(Unknown,)>, Array> = array_ctor.get_named_property("from")?;
+    Ok(Some(from.call(FnArgs::from((object.to_unknown(),)))?))
+}
+
+fn key_text(key: Unknown<'_>) -> Outcome<String> {
+    if key.get_type()? != ValueType::String {
+        return fail(ErrorCode::InvalidParamKey, "a param key must be a string");
+    }
+    Ok(String::from_unknown(key)?)
+}
+
+/// The text of one param value (see the module docs). The value itself never appears in the
+/// error message; the key does.
+pub(crate) fn value_text(key: &str, value: Unknown<'_>) -> Outcome<String> {
+    match value.get_type()? {
+        ValueType::String => Ok(String::from_unknown(value)?),
+        ValueType::Number => Ok(params::text_from_f64(f64::from_unknown(value)?)?),
+        ValueType::Boolean => Ok(params::text_from_bool(bool::from_unknown(value)?).to_string()),
+        ValueType::BigInt => match BigInt::from_unknown(value)?.get_i128() {
+            (n, true) => Ok(params::text_from_i128(n)),
+            (_, false) => fail(
+                ErrorCode::InvalidParamValue,
+                format!("param {key:?}: bigint does not fit in 128 bits"),
+            ),
+        },
+        other => fail(
+            ErrorCode::InvalidParamValue,
+            format!(
+                "param {key:?}: a value must be a string, number, bigint or boolean, not {}",
+                type_name(other)
+            ),
+        ),
+    }
+}
+
+fn type_name(t: ValueType) -> &'static str {
+    match t {
+        ValueType::Undefined => "undefined",
+        ValueType::Null => "null",
+        ValueType::Object => "an object",
+        ValueType::Symbol => "a symbol",
+        ValueType::Function => "a function",
+        _ => "this type",
+    }
+}
+
+/// A timestamp in milliseconds: an integer number in `0..=2^53-1` (`invalid_timestamp`).
+pub(crate) fn timestamp_ms(ms: Option<f64>) -> Outcome<Option<u64>> {
+    match ms {
+        None => Ok(None),
+        Some(t)
+            if t.is_finite() && t >= 0.0 && t.fract() == 0.0 && t <= 9_007_199_254_740_991.0 =>
+        {
+            Ok(Some(t as u64))
+        }
+        Some(_) => fail(
+            ErrorCode::InvalidTimestamp,
+            "timestamp must be an integer number of milliseconds in 0..=2^53-1",
+        ),
+    }
+}
+
+/// A body: bytes (`Buffer`, `Uint8Array`) or a string (its UTF-8 bytes). Fields of this type
+/// are declared `Uint8Array | string` in TypeScript.
+pub type Body = Either<Uint8Array, String>;
+
+/// The bytes of a body.
+pub(crate) fn body_bytes(body: Option<Body>) -> Option<Vec<u8>> {
+    body.map(|b| match b {
+        Either::A(bytes) => bytes.to_vec(),
+        Either::B(text) => text.into_bytes(),
+    })
+}

@@ -1,0 +1,147 @@
+//! `sign`, `signDetailed` and `link`: a request description and a secret in, tokens out.
+
+use napi::bindgen_prelude::Unknown;
+use napi::Env;
+use napi_derive::napi;
+use xnonce_core::{Scheme, Secret, SignInput, XNonce};
+
+use crate::error::{guard, Outcome};
+use crate::params::{self, Body};
+
+/// Optional inputs of signing. Missing `timestamp` / `nonce` come from the system clock and
+/// the OS random generator.
+#[napi(object)]
+#[derive(Default)]
+pub struct SignOptions {
+    /// Milliseconds since the Unix epoch (an integer number).
+    pub timestamp: Option<f64>,
+    /// v2: the nonce, 32 lower-case hex characters (random when absent). Ignored by v1.
+    pub nonce: Option<String>,
+    /// v2: the authority the request goes to (`host[:port]`); required by v2 `sign`.
+    pub host: Option<String>,
+    /// v2: the raw non-form body (`Buffer`, `Uint8Array` or a UTF-8 string).
+    #[napi(ts_type = "Uint8Array | string")]
+    pub body: Option<Body>,
+}
+
+/// What `signDetailed` returns.
+#[napi(object, use_nullable = true)]
+pub struct SignedDetails {
+    /// The `X-Nonce` header value.
+    pub x_nonce: String,
+    /// The `ottoken` form of the header (not yet escaped for a query).
+    pub ottoken: String,
+    /// The exact string that was signed. For v1 it CONTAINS THE SECRET: never log it.
+    pub canonical: String,
+    /// The signed timestamp (ms).
+    pub timestamp: f64,
+    /// The v2 nonce; `null` for v1.
+    pub nonce: Option<String>,
+}
+
+/// Builds core's input from the JS arguments (params converted in `params.rs`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn input(
+    env: &Env,
+    scheme: &str,
+    method: String,
+    path: String,
+    params: Option<Unknown<'_>>,
+    client: String,
+    options: Option<SignOptions>,
+) -> Outcome<SignInput> {
+    let scheme: Scheme = scheme.parse()?;
+    let options = options.unwrap_or_default();
+    Ok(SignInput {
+        scheme,
+        method,
+        path,
+        params: params::collect(env, params)?,
+        client,
+        timestamp_ms: params::timestamp_ms(options.timestamp)?,
+        nonce: options.nonce,
+        host: options.host,
+        body: params::body_bytes(options.body),
+    })
+}
+
+/// Signs a request and returns the `X-Nonce` header value.
+#[napi(
+    ts_args_type = "scheme: 'v1' | 'v2', method: string, path: string, params: Params, client: string, secret: string, options?: SignOptions"
+)]
+#[allow(clippy::too_many_arguments)]
+pub fn sign(
+    env: &Env,
+    scheme: String,
+    method: String,
+    path: String,
+    params: Option<Unknown<'_>>,
+    client: String,
+    secret: String,
+    options: Option<SignOptions>,
+) -> napi::Result<String> {
+    guard(env, || {
+        let input = input(env, &scheme, method, path, params, client, options)?;
+        Ok(xnonce_core::sign(&input, &Secret::new(secret)?)?.x_nonce)
+    })
+}
+
+/// Signs a request and returns the header, ottoken, canonical string, timestamp and nonce.
+#[napi(
+    js_name = "signDetailed",
+    ts_args_type = "scheme: 'v1' | 'v2', method: string, path: string, params: Params, client: string, secret: string, options?: SignOptions"
+)]
+#[allow(clippy::too_many_arguments)]
+pub fn sign_detailed(
+    env: &Env,
+    scheme: String,
+    method: String,
+    path: String,
+    params: Option<Unknown<'_>>,
+    client: String,
+    secret: String,
+    options: Option<SignOptions>,
+) -> napi::Result<SignedDetails> {
+    guard(env, || {
+        let input = input(env, &scheme, method, path, params, client, options)?;
+        let signed = xnonce_core::sign(&input, &Secret::new(secret)?)?;
+        Ok(details(signed))
+    })
+}
+
+pub(crate) fn details(signed: xnonce_core::Signed) -> SignedDetails {
+    let nonce = match &signed.header {
+        XNonce::V2 { nonce, .. } => Some(nonce.clone()),
+        XNonce::V1 { .. } => None,
+    };
+    SignedDetails {
+        canonical: signed.canonical().to_string(),
+        timestamp: signed.timestamp_ms() as f64,
+        x_nonce: signed.x_nonce,
+        ottoken: signed.ottoken,
+        nonce,
+    }
+}
+
+/// Signs a request and returns a link (`baseUrl + path + ?params&ottoken=...`) that carries
+/// its params and the `ottoken`. For v2 the signed host is the base URL's authority.
+#[napi(
+    ts_args_type = "scheme: 'v1' | 'v2', method: string, path: string, params: Params, client: string, secret: string, baseUrl: string, options?: SignOptions"
+)]
+#[allow(clippy::too_many_arguments)]
+pub fn link(
+    env: &Env,
+    scheme: String,
+    method: String,
+    path: String,
+    params: Option<Unknown<'_>>,
+    client: String,
+    secret: String,
+    base_url: String,
+    options: Option<SignOptions>,
+) -> napi::Result<String> {
+    guard(env, || {
+        let input = input(env, &scheme, method, path, params, client, options)?;
+        Ok(xnonce_core::link(&input, &Secret::new(secret)?, &base_url)?.url)
+    })
+}

@@ -1,0 +1,236 @@
+//! `Verifier`: the server side, with an in-memory replay store.
+
+use std::collections::HashMap;
+
+use napi::bindgen_prelude::{Array, FromNapiValue, JsObjectValue, JsValue, Unknown};
+use napi::{Env, ValueType};
+use napi_derive::napi;
+use xnonce_core::{
+    ErrorCode, Incoming, MemoryReplayStore, Scheme, Secret, Verified as CoreVerified, WindowPolicy,
+};
+
+use crate::error::{fail, guard, Outcome};
+use crate::params::{self, Body};
+
+/// How a `Verifier` judges freshness and which schemes it accepts.
+#[napi(object)]
+#[derive(Default)]
+pub struct VerifierOptions {
+    /// The server-wide window either side of the server clock (ms; default 30000).
+    pub window_ms: Option<f64>,
+    /// Per-controller windows: `{ reports: 120000 }`.
+    pub controller_windows: Option<HashMap<String, f64>>,
+    /// Per-action windows keyed `"controller/action"`: `{ "reports/live": 5000 }`.
+    pub action_windows: Option<HashMap<String, f64>>,
+    /// Accepted schemes (default both): `["v2"]`.
+    #[napi(ts_type = "Array<'v1' | 'v2'>")]
+    pub schemes: Option<Vec<String>>,
+}
+
+/// What the server received besides the method and target.
+#[napi(object)]
+#[derive(Default)]
+pub struct VerifyOptions {
+    /// The `Host` header (v2 signs it).
+    pub host: Option<String>,
+    /// The `X-Nonce` header, if any (else the `ottoken` parameter is used).
+    pub x_nonce: Option<String>,
+    /// The `Content-Type` header; a form body's fields are params.
+    pub content_type: Option<String>,
+    /// The raw body.
+    #[napi(ts_type = "Uint8Array | string")]
+    pub body: Option<Body>,
+    /// The server clock in ms (default: the system clock).
+    pub now: Option<f64>,
+}
+
+/// A verified request.
+#[napi(object)]
+pub struct Verified {
+    /// `"v1"` or `"v2"`.
+    #[napi(ts_type = "'v1' | 'v2'")]
+    pub scheme: String,
+    /// The authenticated client id.
+    pub client: String,
+    /// The signed timestamp (ms).
+    pub timestamp: f64,
+    /// The signed params as `[key, value]` pairs (`ottoken` left out).
+    #[napi(ts_type = "Array<[string, string]>")]
+    pub params: Vec<Vec<String>>,
+    /// `v1:<client>:<token>` or `v2:<client>:<nonce>`.
+    pub replay_key: String,
+    /// Until when the replay key must be remembered (ms).
+    pub remember_until: f64,
+    /// Which of the client's secrets matched.
+    pub secret_index: u32,
+    /// True when the credential came from an `ottoken` parameter.
+    pub via_ottoken: bool,
+}
+
+impl From<CoreVerified> for Verified {
+    fn from(v: CoreVerified) -> Self {
+        Verified {
+            scheme: v.scheme.as_str().to_string(),
+            client: v.client,
+            timestamp: v.timestamp_ms as f64,
+            params: v.params.into_iter().map(|(k, v)| vec![k, v]).collect(),
+            replay_key: v.replay_key,
+            remember_until: v.remember_until_ms as f64,
+            secret_index: v.secret_index as u32,
+            via_ottoken: v.via_ottoken,
+        }
+    }
+}
+
+/// Verifies signed requests against a table of client secrets; `verifyOnce` also refuses
+/// replays with an in-memory store (one process; use core's `ReplayStore` for a shared one).
+#[napi]
+pub struct Verifier {
+    verifier: xnonce_core::Verifier,
+    secrets: HashMap<String, Vec<Secret>>,
+    store: MemoryReplayStore,
+}
+
+#[napi]
+impl Verifier {
+    /// `secrets` maps each client id to its secret or to a list of live secrets (rotation):
+    /// a plain object or a `Map`.
+    #[napi(
+        constructor,
+        ts_args_type = "secrets: Record<string, string | string[]> | Map<string, string | string[]>, options?: VerifierOptions"
+    )]
+    pub fn new(
+        env: &Env,
+        secrets: Unknown<'_>,
+        options: Option<VerifierOptions>,
+    ) -> napi::Result<Self> {
+        guard(env, || {
+            Ok(Verifier {
+                verifier: verifier_of(options.unwrap_or_default())?,
+                secrets: secrets_of(env, secrets)?,
+                store: MemoryReplayStore::new(),
+            })
+        })
+    }
+
+    /// Checks authenticity and freshness; does not record the request.
+    #[napi(ts_args_type = "method: string, target: string, options?: VerifyOptions")]
+    pub fn verify(
+        &self,
+        env: &Env,
+        method: String,
+        target: String,
+        options: Option<VerifyOptions>,
+    ) -> napi::Result<Verified> {
+        guard(env, || self.check(&method, &target, options, false))
+    }
+
+    /// Like `verify`, then remembers the request: a second copy fails with `replayed`.
+    #[napi(
+        js_name = "verifyOnce",
+        ts_args_type = "method: string, target: string, options?: VerifyOptions"
+    )]
+    pub fn verify_once(
+        &self,
+        env: &Env,
+        method: String,
+        target: String,
+        options: Option<VerifyOptions>,
+    ) -> napi::Result<Verified> {
+        guard(env, || self.check(&method, &target, options, true))
+    }
+}
+
+impl Verifier {
+    fn check(
+        &self,
+        method: &str,
+        target: &str,
+        options: Option<VerifyOptions>,
+        once: bool,
+    ) -> Outcome<Verified> {
+        let o = options.unwrap_or_default();
+        let body = params::body_bytes(o.body).unwrap_or_default();
+        let mut req = Incoming::new(method, target).body(o.content_type.as_deref(), &body);
+        req.host = o.host.as_deref();
+        req.x_nonce = o.x_nonce.as_deref();
+        let now = match params::timestamp_ms(o.now)? {
+            Some(now) => now,
+            None => now_ms(),
+        };
+        let verified = if once {
+            self.verifier
+                .verify_once(&req, &self.secrets, &self.store, now)?
+        } else {
+            self.verifier.verify(&req, &self.secrets, now)?
+        };
+        Ok(verified.into())
+    }
+}
+
+fn now_ms() -> u64 {
+    use xnonce_core::Environment as _;
+    xnonce_core::SystemEnvironment.now_ms()
+}
+
+fn window(ms: f64) -> Outcome<u64> {
+    match params::timestamp_ms(Some(ms)) {
+        Ok(Some(ms)) => Ok(ms),
+        _ => fail(
+            ErrorCode::InvalidTimestamp,
+            "a window must be a whole number of milliseconds",
+        ),
+    }
+}
+
+fn verifier_of(o: VerifierOptions) -> Outcome<xnonce_core::Verifier> {
+    let mut windows = WindowPolicy::new(match o.window_ms {
+        Some(ms) => window(ms)?,
+        None => xnonce_core::window::DEFAULT_WINDOW_MS,
+    });
+    for (controller, ms) in o.controller_windows.unwrap_or_default() {
+        windows = windows.controller(controller, window(ms)?);
+    }
+    for (route, ms) in o.action_windows.unwrap_or_default() {
+        let Some((controller, action)) = route.split_once('/') else {
+            return fail(
+                ErrorCode::InvalidPath,
+                format!("action window key {route:?} must be \"controller/action\""),
+            );
+        };
+        windows = windows.action(controller, action, window(ms)?);
+    }
+    let mut verifier = xnonce_core::Verifier::new().windows(windows);
+    if let Some(names) = o.schemes {
+        let schemes = names
+            .iter()
+            .map(|s| s.parse())
+            .collect::<Result<Vec<Scheme>, _>>()?;
+        verifier = verifier.schemes(&schemes);
+    }
+    Ok(verifier)
+}
+
+/// Reads `{ client: secret | [secrets] }` or a `Map` of the same.
+fn secrets_of(env: &Env, value: Unknown<'_>) -> Outcome<HashMap<String, Vec<Secret>>> {
+    let mut out = HashMap::new();
+    for (client, secrets) in params::entries(env, Some(value), ErrorCode::InvalidSecret)? {
+        let list = if secrets.get_type()? == ValueType::Object && secrets.is_array()? {
+            let array = Array::from_unknown(secrets)?;
+            (0..array.len())
+                .map(|i| secret_of(array.get_element(i)?))
+                .collect::<Outcome<Vec<_>>>()?
+        } else {
+            vec![secret_of(secrets)?]
+        };
+        out.insert(client, list);
+    }
+    Ok(out)
+}
+
+fn secret_of(value: Unknown<'_>) -> Outcome<Secret> {
+    if value.get_type()? != ValueType::String {
+        return fail(ErrorCode::InvalidSecret, "a secret must be a string");
+    }
+    Ok(Secret::new(String::from_unknown(value)?)?)
+}
