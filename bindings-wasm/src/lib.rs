@@ -1,1 +1,213 @@
-//! Placeholder: being built.
+//! `xnonce-wasm`: xnonce for browsers and Node through WebAssembly.
+//!
+//! A thin wasm-bindgen layer over [`xnonce_core`]: every byte of every token comes from core.
+//! Time comes from `Date.now()` and v2 nonces from `crypto.getRandomValues` unless given
+//! (see [`env::JsEnvironment`]); errors become JS `Error`s named `XNonceError` with the
+//! shared `.code` (see [`error`]). The JS surface is documented in `bindings-wasm/README.md`.
+
+#![warn(missing_docs)]
+
+pub mod convert;
+pub mod env;
+pub mod error;
+mod types;
+
+use js_sys::{Object, Reflect};
+use wasm_bindgen::prelude::*;
+use xnonce_core::{link_with, ottoken, sign_with, Secret, Signed, XNonce};
+
+use crate::env::JsEnvironment;
+use crate::error::{JsResult, XNonceError};
+
+fn secret(value: &JsValue) -> JsResult<Secret> {
+    let text = convert::text(value, xnonce_core::ErrorCode::InvalidSecret, "secret")?;
+    Ok(Secret::new(text)?)
+}
+
+/// A plain JS object from `(name, value)` fields.
+fn object(fields: &[(&str, JsValue)]) -> JsValue {
+    let obj = Object::new();
+    for (k, v) in fields {
+        // Defining data properties on a fresh plain object cannot fail.
+        let _ = Reflect::set(&obj, &JsValue::from_str(k), v);
+    }
+    obj.into()
+}
+
+fn ts(ms: u64) -> JsValue {
+    // Core caps timestamps at 2^53 - 1: exact as a JS number.
+    JsValue::from_f64(ms as f64)
+}
+
+fn signed_object(s: &Signed) -> JsValue {
+    let nonce = match &s.header {
+        XNonce::V2 { nonce, .. } => JsValue::from_str(nonce),
+        XNonce::V1 { .. } => JsValue::NULL,
+    };
+    object(&[
+        ("scheme", s.header.scheme().as_str().into()),
+        ("client", s.header.client().into()),
+        ("xNonce", s.x_nonce.as_str().into()),
+        ("ottoken", s.ottoken.as_str().into()),
+        ("canonical", s.canonical().into()),
+        ("timestamp", ts(s.timestamp_ms())),
+        ("nonce", nonce),
+    ])
+}
+
+fn sign_core(
+    scheme: &JsValue,
+    method: &JsValue,
+    path: &JsValue,
+    params: &JsValue,
+    client: &JsValue,
+    secret_v: &JsValue,
+    options: &JsValue,
+) -> JsResult<Signed> {
+    let input = convert::sign_input(scheme, method, path, params, client, options)?;
+    Ok(sign_with(&input, &secret(secret_v)?, &JsEnvironment)?)
+}
+
+/// Signs a request; returns the `X-Nonce` header value.
+#[wasm_bindgen(unchecked_return_type = "string")]
+pub fn sign(
+    #[wasm_bindgen(unchecked_param_type = "Scheme")] scheme: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] method: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Params | null | undefined")] params: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] client: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] secret: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "SignOptions")] options: Option<JsValue>,
+) -> Result<String, XNonceError> {
+    let options = options.unwrap_or(JsValue::UNDEFINED);
+    Ok(sign_core(&scheme, &method, &path, &params, &client, &secret, &options)?.x_nonce)
+}
+
+/// Signs a request; returns every part of the signature (`xNonce`, `ottoken`, `canonical`,
+/// `timestamp`, `nonce`, ...). For v1 `canonical` contains the secret: never log it.
+#[wasm_bindgen(js_name = signDetailed, unchecked_return_type = "Signed")]
+pub fn sign_detailed(
+    #[wasm_bindgen(unchecked_param_type = "Scheme")] scheme: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] method: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Params | null | undefined")] params: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] client: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] secret: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "SignOptions")] options: Option<JsValue>,
+) -> Result<JsValue, XNonceError> {
+    let options = options.unwrap_or(JsValue::UNDEFINED);
+    let signed = sign_core(&scheme, &method, &path, &params, &client, &secret, &options)?;
+    Ok(signed_object(&signed))
+}
+
+fn link_core(args: [&JsValue; 7], options: Option<JsValue>) -> JsResult<xnonce_core::Link> {
+    let [scheme, method, path, params, client, secret_v, base_url] = args;
+    let options = options.unwrap_or(JsValue::UNDEFINED);
+    let input = convert::sign_input(scheme, method, path, params, client, &options)?;
+    let base = convert::text(base_url, xnonce_core::ErrorCode::InvalidUrl, "baseUrl")?;
+    Ok(link_with(
+        &input,
+        &secret(secret_v)?,
+        &base,
+        &JsEnvironment,
+    )?)
+}
+
+/// Signs a request and returns a link under `baseUrl` (`http(s)://authority[/prefix]`) that
+/// carries the params and the one-time `ottoken`; v2 signs the base URL's authority as host.
+#[wasm_bindgen(unchecked_return_type = "string")]
+#[allow(clippy::too_many_arguments)]
+pub fn link(
+    #[wasm_bindgen(unchecked_param_type = "Scheme")] scheme: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] method: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Params | null | undefined")] params: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] client: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] secret: JsValue,
+    #[wasm_bindgen(js_name = baseUrl, unchecked_param_type = "string")] base_url: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "SignOptions")] options: Option<JsValue>,
+) -> Result<String, XNonceError> {
+    let args = [
+        &scheme, &method, &path, &params, &client, &secret, &base_url,
+    ];
+    Ok(link_core(args, options)?.url)
+}
+
+/// Like [`link`], returning the URL (`url`) with every part of its signature (see
+/// `signDetailed`).
+#[wasm_bindgen(js_name = linkDetailed, unchecked_return_type = "SignedLink")]
+#[allow(clippy::too_many_arguments)]
+pub fn link_detailed(
+    #[wasm_bindgen(unchecked_param_type = "Scheme")] scheme: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] method: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Params | null | undefined")] params: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] client: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] secret: JsValue,
+    #[wasm_bindgen(js_name = baseUrl, unchecked_param_type = "string")] base_url: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "SignOptions")] options: Option<JsValue>,
+) -> Result<JsValue, XNonceError> {
+    let args = [
+        &scheme, &method, &path, &params, &client, &secret, &base_url,
+    ];
+    let l = link_core(args, options)?;
+    let obj = signed_object(&l.signed);
+    let _ = Reflect::set(&obj, &JsValue::from_str("url"), &JsValue::from_str(&l.url));
+    Ok(obj)
+}
+
+/// The `ottoken` form of an `X-Nonce` header value (`malformed_header` if it does not parse).
+#[wasm_bindgen(js_name = ottokenEncode)]
+pub fn ottoken_encode(header: &str) -> Result<String, XNonceError> {
+    Ok(ottoken::encode(&XNonce::parse(header)?))
+}
+
+/// The `X-Nonce` header value an `ottoken` carries (`malformed_ottoken` otherwise).
+#[wasm_bindgen(js_name = ottokenDecode)]
+pub fn ottoken_decode(token: &str) -> Result<String, XNonceError> {
+    Ok(ottoken::decode(token)?.to_string())
+}
+
+/// The `ottoken` as written in a URL query (form-encoded; only v1 tokens change).
+#[wasm_bindgen(js_name = ottokenQueryValue)]
+pub fn ottoken_query_value(token: &str) -> String {
+    ottoken::query_value(token)
+}
+
+/// Parses an `X-Nonce` header value of either scheme into its fields.
+#[wasm_bindgen(js_name = parseHeader, unchecked_return_type = "Header")]
+pub fn parse_header(value: &str) -> Result<JsValue, XNonceError> {
+    Ok(match XNonce::parse(value)? {
+        XNonce::V1 {
+            token,
+            client,
+            timestamp_ms,
+        } => object(&[
+            ("scheme", "v1".into()),
+            ("token", token.into()),
+            ("client", client.into()),
+            ("timestamp", ts(timestamp_ms)),
+        ]),
+        XNonce::V2 {
+            client,
+            timestamp_ms,
+            nonce,
+            signature,
+        } => object(&[
+            ("scheme", "v2".into()),
+            ("client", client.into()),
+            ("timestamp", ts(timestamp_ms)),
+            ("nonce", nonce.into()),
+            ("signature", signature.into()),
+        ]),
+    })
+}
+
+/// Every shared error code, in core's order (for `switch` exhaustiveness and tests).
+#[wasm_bindgen(js_name = errorCodes, unchecked_return_type = "ErrorCode[]")]
+pub fn error_codes() -> Vec<String> {
+    xnonce_core::ErrorCode::ALL
+        .iter()
+        .map(|c| c.as_str().to_string())
+        .collect()
+}

@@ -1,0 +1,185 @@
+//! JavaScript values to core inputs: params (pairs, plain object or `Map`), options
+//! (`timestamp`, `nonce`, `host`, `body`) and the text arguments.
+//!
+//! Native values become text only through core's `params::text_from_*` functions.
+
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use xnonce_core::{params, ErrorCode, Scheme, SignInput};
+
+use crate::error::{coded, JsResult};
+
+/// A required text argument; anything but a JS string fails with `code`.
+pub fn text(value: &JsValue, code: ErrorCode, what: &str) -> JsResult<String> {
+    value
+        .as_string()
+        .ok_or_else(|| coded(code, format!("{what} must be a string")))
+}
+
+/// `"v1"` / `"v2"` (core's parser; `unsupported_scheme` otherwise).
+pub fn scheme(value: &JsValue) -> JsResult<Scheme> {
+    let s = text(value, ErrorCode::UnsupportedScheme, "scheme")?;
+    Ok(s.parse::<Scheme>()?)
+}
+
+/// A parameter key: a JS string (`invalid_param_key` otherwise).
+fn key_text(key: &JsValue) -> JsResult<String> {
+    text(key, ErrorCode::InvalidParamKey, "a parameter key")
+}
+
+/// A parameter value: string as is; boolean, number and bigint through core's text rules;
+/// anything else (null, undefined, objects, arrays, bytes, symbols) is `invalid_param_value`.
+fn value_text(value: &JsValue) -> JsResult<String> {
+    if let Some(s) = value.as_string() {
+        return Ok(s);
+    }
+    if let Some(b) = value.as_bool() {
+        return Ok(params::text_from_bool(b).to_string());
+    }
+    if let Some(n) = value.as_f64() {
+        return Ok(params::text_from_f64(n)?);
+    }
+    if value.is_bigint() {
+        return i128::try_from(value.clone())
+            .map(params::text_from_i128)
+            .map_err(|_| {
+                coded(
+                    ErrorCode::InvalidParamValue,
+                    "a bigint parameter value is outside the 128-bit range",
+                )
+            });
+    }
+    Err(coded(
+        ErrorCode::InvalidParamValue,
+        "a parameter value must be a string, number, bigint or boolean",
+    ))
+}
+
+fn is_plain_object(value: &JsValue) -> bool {
+    if !value.is_object() || value.is_function() {
+        return false;
+    }
+    let proto = Object::get_prototype_of(value);
+    proto.is_null() || proto == Object::get_prototype_of(&Object::new())
+}
+
+/// Params as ordered pairs: an array of `[key, value]` pairs, a plain object, or any other
+/// iterable of pairs (`Map`, `URLSearchParams`), in their iteration order; `undefined` /
+/// `null` mean no params.
+pub fn params(value: &JsValue) -> JsResult<Vec<(String, String)>> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(Vec::new());
+    }
+    let pairs = if Array::is_array(value) {
+        Array::from(value)
+    } else if is_plain_object(value) {
+        Object::entries(value.unchecked_ref())
+    } else if value.is_object() && js_sys::try_iter(value).ok().flatten().is_some() {
+        // Map, URLSearchParams, ...: Array.from gives their [key, value] entries in order.
+        Array::from(value)
+    } else {
+        return Err(coded(
+            ErrorCode::InvalidParamValue,
+            "params must be an array of [key, value] pairs, a plain object or a Map",
+        ));
+    };
+    let mut out = Vec::with_capacity(pairs.length() as usize);
+    for entry in pairs.iter() {
+        let pair = entry
+            .dyn_ref::<Array>()
+            .filter(|p| p.length() == 2)
+            .ok_or_else(|| {
+                coded(
+                    ErrorCode::InvalidParamValue,
+                    "each parameter must be a [key, value] pair",
+                )
+            })?;
+        out.push((key_text(&pair.get(0))?, value_text(&pair.get(1))?));
+    }
+    Ok(out)
+}
+
+fn option(options: &JsValue, name: &str) -> JsValue {
+    if options.is_object() {
+        Reflect::get(options, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+    } else {
+        JsValue::UNDEFINED
+    }
+}
+
+fn present(v: &JsValue) -> bool {
+    !(v.is_undefined() || v.is_null())
+}
+
+/// A timestamp: a safe non-negative integer number or a bigint (ms since the epoch).
+fn timestamp(value: &JsValue) -> JsResult<u64> {
+    let bad = || {
+        coded(
+            ErrorCode::InvalidTimestamp,
+            "timestamp must be a non-negative integer number of milliseconds",
+        )
+    };
+    if let Some(n) = value.as_f64() {
+        if n.is_finite() && n >= 0.0 && n.fract() == 0.0 {
+            // Values above 2^53 - 1 saturate here and are refused by core.
+            return Ok(n as u64);
+        }
+        return Err(bad());
+    }
+    if value.is_bigint() {
+        return u64::try_from(value.clone()).map_err(|_| bad());
+    }
+    Err(bad())
+}
+
+/// A body: `Uint8Array`, `ArrayBuffer` or a string (sent as UTF-8).
+fn body(value: &JsValue) -> JsResult<Vec<u8>> {
+    if let Some(s) = value.as_string() {
+        return Ok(s.into_bytes());
+    }
+    if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
+        return Ok(bytes.to_vec());
+    }
+    if value.is_instance_of::<js_sys::ArrayBuffer>() {
+        return Ok(Uint8Array::new(value).to_vec());
+    }
+    Err(coded(
+        ErrorCode::InvalidBody,
+        "body must be a Uint8Array, an ArrayBuffer or a string",
+    ))
+}
+
+/// The core input from the positional arguments and the options object.
+pub fn sign_input(
+    scheme_v: &JsValue,
+    method: &JsValue,
+    path: &JsValue,
+    params_v: &JsValue,
+    client: &JsValue,
+    options: &JsValue,
+) -> JsResult<SignInput> {
+    let mut input = SignInput::new(
+        scheme(scheme_v)?,
+        text(method, ErrorCode::InvalidMethod, "method")?,
+        text(path, ErrorCode::InvalidPath, "path")?,
+        text(client, ErrorCode::InvalidClientId, "client")?,
+    );
+    input.params = params(params_v)?;
+    let ts = option(options, "timestamp");
+    if present(&ts) {
+        input.timestamp_ms = Some(timestamp(&ts)?);
+    }
+    let nonce = option(options, "nonce");
+    if present(&nonce) {
+        input.nonce = Some(text(&nonce, ErrorCode::InvalidNonce, "nonce")?);
+    }
+    let host = option(options, "host");
+    if present(&host) {
+        input.host = Some(text(&host, ErrorCode::InvalidHost, "host")?);
+    }
+    let b = option(options, "body");
+    if present(&b) {
+        input.body = Some(body(&b)?);
+    }
+    Ok(input)
+}

@@ -1,0 +1,46 @@
+//! The one place where xnonce errors become JavaScript errors.
+//!
+//! Every failure of this package reaches JS as an `Error` whose `name` is `"XNonceError"`,
+//! whose `code` is the shared snake_case code of [`xnonce_core::ErrorCode`] and whose
+//! `family` is the code's [`xnonce_core::ErrorFamily`] (`"input"`, `"format"`, ...).
+//! Messages come from core (or from this crate's argument checks) and never hold a secret.
+
+use wasm_bindgen::JsValue;
+use xnonce_core::{Error, ErrorCode};
+
+/// The JS `name` of every error this package throws.
+pub const ERROR_NAME: &str = "XNonceError";
+
+/// A core error on its way to JS; `?` converts core errors into it.
+#[derive(Debug)]
+pub struct XNonceError(pub Error);
+
+impl From<Error> for XNonceError {
+    fn from(e: Error) -> Self {
+        XNonceError(e)
+    }
+}
+
+impl From<XNonceError> for JsValue {
+    fn from(e: XNonceError) -> JsValue {
+        to_js(&e.0)
+    }
+}
+
+/// Shorthand for the results of exported functions.
+pub type JsResult<T> = Result<T, XNonceError>;
+
+/// An error with a shared code raised by this crate's own argument checks.
+pub fn coded(code: ErrorCode, message: impl Into<String>) -> XNonceError {
+    XNonceError(Error::new(code, message))
+}
+
+/// Builds the JS `Error` object: `name`, `message`, `code`, `family`.
+fn to_js(e: &Error) -> JsValue {
+    let err = js_sys::Error::new(&e.to_string());
+    err.set_name(ERROR_NAME);
+    // Setting plain data properties on a fresh Error object cannot fail.
+    let _ = js_sys::Reflect::set(&err, &"code".into(), &e.code().as_str().into());
+    let _ = js_sys::Reflect::set(&err, &"family".into(), &e.code().family().as_str().into());
+    err.into()
+}

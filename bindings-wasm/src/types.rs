@@ -1,0 +1,129 @@
+//! TypeScript declarations of the values this package passes to and from JS.
+//! (`.d.ts` output; checked by `tsc --noEmit` over `types-check/example.ts`.)
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** The signing scheme: `"v2"` (HMAC-SHA256, recommended) or `"v1"` (em-secure-api legacy). */
+export type Scheme = "v1" | "v2";
+
+/** A parameter value; numbers, bigints and booleans become text by xnonce's shared rules. */
+export type ParamValue = string | number | bigint | boolean;
+
+/** Ordered `[key, value]` pairs, a plain object or a Map (iteration order is kept). */
+export type Params =
+  | ReadonlyArray<readonly [string, ParamValue]>
+  | Readonly<Record<string, ParamValue>>
+  | ReadonlyMap<string, ParamValue>
+  | URLSearchParams;
+
+/** Optional inputs of `sign`, `signDetailed` and `link`. */
+export interface SignOptions {
+  /** Milliseconds since the epoch; default `Date.now()`. */
+  timestamp?: number | bigint;
+  /** v2: 32 lower-case hex characters; default 16 bytes from `crypto.getRandomValues`. */
+  nonce?: string;
+  /** v2: the authority the request goes to (`host[:port]`); `link` takes it from the URL. */
+  host?: string;
+  /** v2: a non-form body (its SHA-256 is signed). Strings are sent as UTF-8. */
+  body?: Uint8Array | ArrayBuffer | string;
+}
+
+/** Everything `signDetailed` returns. */
+export interface Signed {
+  scheme: Scheme;
+  client: string;
+  /** The `X-Nonce` header value. */
+  xNonce: string;
+  /** The header as a link parameter (escape it with `ottokenQueryValue`). */
+  ottoken: string;
+  /** The exact signed string. For v1 it CONTAINS THE SECRET: never log or display it. */
+  canonical: string;
+  timestamp: number;
+  /** The v2 nonce; `null` for v1. */
+  nonce: string | null;
+}
+
+/** What `linkDetailed` returns: the link and its signature. */
+export interface SignedLink extends Signed {
+  /** The full URL: base, path, params and the escaped `ottoken` last. */
+  url: string;
+}
+
+/** A parsed `X-Nonce` header value. */
+export type Header =
+  | { scheme: "v1"; token: string; client: string; timestamp: number }
+  | { scheme: "v2"; client: string; timestamp: number; nonce: string; signature: string };
+
+/** The shared error codes (the same strings in every xnonce language). */
+export type ErrorCode =
+  | "invalid_client_id"
+  | "invalid_param_key"
+  | "invalid_param_value"
+  | "invalid_secret"
+  | "invalid_method"
+  | "invalid_path"
+  | "invalid_host"
+  | "invalid_nonce"
+  | "invalid_timestamp"
+  | "invalid_body"
+  | "invalid_url"
+  | "malformed_header"
+  | "malformed_ottoken"
+  | "malformed_params"
+  | "missing_header"
+  | "unsupported_scheme"
+  | "unknown_client"
+  | "signature_mismatch"
+  | "expired"
+  | "replayed"
+  | "missing_param"
+  | "excluded_param"
+  | "unknown_route"
+  | "store_unavailable"
+  | "connection_failed";
+
+/** The family of an error code. */
+export type ErrorFamily = "input" | "format" | "auth" | "route" | "unavailable";
+
+/** What every function of this package throws: an `Error` named `"XNonceError"`. */
+export interface XNonceError extends Error {
+  name: "XNonceError";
+  code: ErrorCode;
+  family: ErrorFamily;
+}
+"#;
+
+#[cfg(test)]
+mod tests {
+    use xnonce_core::{ErrorCode, ErrorFamily};
+
+    fn union(name: &str) -> Vec<String> {
+        let start = super::TS_TYPES
+            .find(&format!("export type {name} ="))
+            .expect("type present");
+        let body = &super::TS_TYPES[start..];
+        let body = &body[..body.find(';').expect("type ends")];
+        body.split('"')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn ts_error_codes_are_cores() {
+        let core: Vec<String> = ErrorCode::ALL.iter().map(|c| c.as_str().into()).collect();
+        assert_eq!(union("ErrorCode"), core);
+    }
+
+    #[test]
+    fn ts_error_families_are_cores() {
+        let mut fams: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.family().as_str()).collect();
+        fams.dedup();
+        let fams: Vec<String> = fams.into_iter().map(String::from).collect();
+        assert_eq!(union("ErrorFamily"), fams);
+        let _ = ErrorFamily::Input;
+    }
+}

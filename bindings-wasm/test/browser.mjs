@@ -1,0 +1,148 @@
+// Checks in real headless Chromium (playwright-core driving /usr/bin/chromium):
+//  1. every vector (the project's and XNONCE_EXTRA_VECTORS, fetched from a local static server)
+//     through the browser build;
+//  2. end to end: the page in www/ makes a link against a real `xnonce-server serve --demo`,
+//     the browser opens it (200), opens it again (409), and a screenshot is saved.
+import { spawn, execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { chromium } from "playwright-core";
+import { here, serve } from "../scripts/serve.mjs";
+import { assert, check, equal } from "./harness.mjs";
+
+const STEP_MS = 30_000;
+const root = resolve(here, "..");
+const artifacts = join(here, "test-artifacts");
+
+function serverBinary() {
+  if (process.env.XNONCE_SERVER_BIN) return process.env.XNONCE_SERVER_BIN;
+  const target = process.env.CARGO_TARGET_DIR ?? join(root, "target");
+  return join(target, "debug", "xnonce-server");
+}
+
+/** Starts `xnonce-server serve --demo` on a free port; resolves to `{ proc, url }`. */
+function startServer(bin, data) {
+  const proc = spawn(bin, ["serve", "--demo", "--listen", "127.0.0.1:0", "--data", data], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  return new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error("xnonce-server did not report its address")), STEP_MS);
+    proc.once("exit", (code) => fail(new Error(`xnonce-server exited early (${code})`)));
+    createInterface({ input: proc.stdout }).once("line", (line) => {
+      clearTimeout(timer);
+      const m = line.match(/^xnonce-server listening on (http:\/\/127\.0\.0\.1:\d+)/);
+      if (!m) return fail(new Error(`unexpected first line: ${line}`));
+      ok({ proc, url: m[1] });
+    });
+  });
+}
+
+export async function browserTests() {
+  const profile = mkdtempSync(join(tmpdir(), "xnonce-wasm-chromium-"));
+  const data = mkdtempSync(join(tmpdir(), "xnonce-wasm-server-"));
+  const { server: statics, url: staticUrl } = await serve(0);
+  let context;
+  let xserver;
+  try {
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+      headless: true,
+      timeout: STEP_MS,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    });
+    context.setDefaultTimeout(STEP_MS);
+    const page = context.pages()[0] ?? (await context.newPage());
+    page.on("pageerror", (e) => console.log(`  page error: ${e}`));
+
+    await check("vectors in headless Chromium (pkg/web)", async () => {
+      await page.goto(`${staticUrl}/test/vectors.html`);
+      await page.waitForFunction(() => window.__vectorResult !== undefined);
+      const r = await page.evaluate(() => window.__vectorResult);
+      for (const f of r.failures) console.log(`  vector failure: ${f}`);
+      if (r.failures.length) throw new Error(`${r.failures.length} vector cases failed`);
+      console.log(`wasm-browser: ${r.passed} vectors passed`);
+    });
+
+    await check("end to end: the page's link opens once against xnonce-server", async () => {
+      const bin = serverBinary();
+      assert(existsSync(bin), `${bin} exists (build it: cargo build -p xnonce-server)`);
+      const secret = execFileSync(bin, ["client", "add", "link-maker", "--data", data], {
+        timeout: STEP_MS,
+      })
+        .toString()
+        .trim();
+      assert(/^[0-9a-f]{64}$/.test(secret), "client add prints a 64-hex secret");
+      const started = await startServer(bin, data);
+      xserver = started.proc;
+
+      // Fill the page as a person would, for each scheme; v2 last so the screenshot shows it.
+      for (const scheme of ["v1", "v2"]) {
+        await page.goto(`${staticUrl}/www/`);
+        await page.waitForSelector("body[data-ready=true]");
+        await page.fill("#server-url", started.url);
+        await page.fill("#client", "link-maker");
+        await page.fill("#secret", secret);
+        await page.fill("#path", "/controller1/action1");
+        await page.fill("#params", "username=alice\npassword=s3cret pass\nopt1=été & co");
+        await page.selectOption("#scheme", scheme);
+        await page.click("#make-link");
+        await page.waitForSelector("#result:not([hidden])");
+        const link = await page.inputValue("#link");
+        assert(
+          link.startsWith(`${started.url}/controller1/action1?username=alice&`),
+          `${scheme} link: ${link}`,
+        );
+        equal(await page.getAttribute("#open-link", "href"), link, `${scheme} open-link href`);
+
+        await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: staticUrl });
+        await page.click("#copy");
+        await page.waitForSelector("#copy:text('Copied')");
+        equal(await page.evaluate(() => navigator.clipboard.readText()), link, `${scheme} copied text`);
+        if (scheme === "v2") {
+          mkdirSync(artifacts, { recursive: true });
+          await page.screenshot({ path: join(artifacts, "page.png"), fullPage: true });
+        }
+
+        const tab = await context.newPage();
+        try {
+          const first = await tab.goto(link);
+          const body = await first.text();
+          equal(first.status(), 200, `${scheme} first open (${body})`);
+          const echo = JSON.parse(body);
+          assert(JSON.stringify(echo).includes("été & co"), `${scheme} echo holds the params: ${body}`);
+          const again = await tab.goto(link);
+          const againBody = await again.text();
+          equal(again.status(), 409, `${scheme} second open (${againBody})`);
+          if (scheme === "v1") equal(againBody.trim(), "ottoken already used", "v1 replay text");
+          else assert(againBody.includes("replayed"), `v2 replay problem names the code: ${againBody}`);
+        } finally {
+          await tab.close();
+        }
+      }
+      console.log(`  screenshot: ${join(artifacts, "page.png")}`);
+    });
+
+    await check("the page shows coded errors and keeps the secret out of them", async () => {
+      await page.goto(`${staticUrl}/www/`);
+      await page.waitForSelector("body[data-ready=true]");
+      await page.fill("#server-url", "http://127.0.0.1:9");
+      await page.fill("#client", "link-maker");
+      await page.fill("#secret", "short-secret");
+      await page.fill("#path", "/controller1/action1");
+      await page.selectOption("#scheme", "v2");
+      await page.click("#make-link");
+      await page.waitForSelector("#error:not([hidden])");
+      const text = await page.textContent("#error");
+      assert(text.startsWith("invalid_secret"), `error text: ${text}`);
+      assert(!text.includes("short-secret"), "the secret is not shown");
+    });
+  } finally {
+    await context?.close().catch(() => {});
+    xserver?.kill();
+    statics.close();
+    rmSync(profile, { recursive: true, force: true });
+    rmSync(data, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,80 @@
+// The vector checking rule of conformance/src/check.rs, for any JS runtime (Node or a
+// browser): no Node APIs here. `x` is the loaded xnonce-wasm module.
+
+function bodyBytes(b64) {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+function run(x, v) {
+  const options = { timestamp: v.timestamp };
+  if (v.nonce !== undefined) options.nonce = v.nonce;
+  if (v.host !== undefined) options.host = v.host;
+  if (v.body !== undefined) options.body = bodyBytes(v.body);
+  const args = [v.scheme ?? "v1", v.method, v.path, v.params, v.client, v.secret];
+  // A case with a base URL is linked (which signs, host taken from the URL); others are signed.
+  if (v.base_url !== undefined) return x.linkDetailed(...args, v.base_url, options);
+  return x.signDetailed(...args, options);
+}
+
+function same(field, expected, got) {
+  if (expected !== undefined && expected !== got) {
+    throw new Error(`${field}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(got)}`);
+  }
+}
+
+/** Checks one case; throws an Error naming the first field that differs. */
+export function checkCase(x, v) {
+  let out;
+  try {
+    out = run(x, v);
+  } catch (e) {
+    if (v.error === undefined) throw new Error(`signing failed: ${e}`);
+    if (e?.name !== "XNonceError" || e.code !== v.error) {
+      throw new Error(`expected error ${v.error}, got ${e?.name} ${e?.code}: ${e?.message}`);
+    }
+    if (!(e instanceof Error)) throw new Error("thrown value is not an Error");
+    return;
+  }
+  if (v.error !== undefined) throw new Error(`expected error ${v.error}, but signing succeeded`);
+  if (v.x_nonce === undefined) throw new Error("case has neither x_nonce nor error");
+  same("canonical", v.canonical, out.canonical);
+  same("x_nonce", v.x_nonce, out.xNonce);
+  same("ottoken", v.ottoken, out.ottoken);
+  same("ottoken_query_value", v.ottoken_query_value, x.ottokenQueryValue(out.ottoken));
+  if (v.base_url !== undefined) same("link", v.link, out.url);
+  const header = x.parseHeader(out.xNonce);
+  if (header.client !== v.client || header.timestamp !== v.timestamp) {
+    throw new Error("own header does not parse back to its client and timestamp");
+  }
+  if (x.ottokenDecode(out.ottoken) !== out.xNonce || x.ottokenEncode(out.xNonce) !== out.ottoken) {
+    throw new Error("header/ottoken do not round-trip");
+  }
+}
+
+/**
+ * Checks every case of every file: `files` is a list of `{ name, cases }`.
+ * Returns `{ passed, failures: [string] }`; zero cases is a failure.
+ */
+export function checkAll(x, files) {
+  let passed = 0;
+  const failures = [];
+  for (const { name, cases } of files) {
+    if (!Array.isArray(cases)) {
+      failures.push(`${name}: not a JSON array of cases`);
+      continue;
+    }
+    for (const v of cases) {
+      try {
+        checkCase(x, v);
+        passed++;
+      } catch (e) {
+        failures.push(`${name} ${v?.id}: ${e.message}`);
+      }
+    }
+  }
+  if (passed + failures.length === 0) failures.push("no vector case ran");
+  return { passed, failures };
+}

@@ -1,0 +1,45 @@
+// A minimal test harness: named checks, one summary line `wasm: N passed, M failed`.
+let passed = 0;
+let failed = 0;
+
+/** Runs one named check; a thrown error fails it (and is printed). */
+export async function check(name, fn) {
+  const start = Date.now();
+  try {
+    await fn();
+    passed++;
+    console.log(`ok   ${name} (${Date.now() - start} ms)`);
+  } catch (e) {
+    failed++;
+    console.log(`FAIL ${name}: ${e?.stack ?? e}`);
+  }
+}
+
+/** Prints the summary line and returns the exit code. */
+export function summary() {
+  console.log(`wasm: ${passed} passed, ${failed} failed`);
+  return failed === 0 && passed > 0 ? 0 : 1;
+}
+
+export function assert(cond, message) {
+  if (!cond) throw new Error(`assertion failed: ${message}`);
+}
+
+export function equal(got, expected, message = "") {
+  if (got !== expected) {
+    throw new Error(`${message} expected ${JSON.stringify(expected)}, got ${JSON.stringify(got)}`);
+  }
+}
+
+/** Asserts that `fn` throws an XNonceError with `code`; returns the error. */
+export function throwsCode(fn, code) {
+  try {
+    fn();
+  } catch (e) {
+    assert(e instanceof Error, `thrown value is an Error (${e})`);
+    equal(e.name, "XNonceError", "error name");
+    equal(e.code, code, "error code");
+    return e;
+  }
+  throw new Error(`expected an XNonceError ${code}, nothing was thrown`);
+}

@@ -1,0 +1,140 @@
+// Checks in Node: every vector (plus XNONCE_EXTRA_VECTORS) and the JS surface.
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { vectorFiles, here } from "../scripts/serve.mjs";
+import { checkAll } from "./check.mjs";
+import { assert, check, equal, throwsCode } from "./harness.mjs";
+
+const require = createRequire(import.meta.url);
+const SECRET = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd";
+
+export async function nodeTests() {
+  const x = require("../pkg/node/xnonce_wasm.js");
+
+  await check("vectors in Node (pkg/node)", () => {
+    const files = vectorFiles().map((f) => ({ name: f, cases: JSON.parse(readFileSync(f, "utf8")) }));
+    const r = checkAll(x, files);
+    for (const f of r.failures) console.log(`  vector failure: ${f}`);
+    if (r.failures.length) throw new Error(`${r.failures.length} vector cases failed`);
+    console.log(`wasm-node: ${r.passed} vectors passed`);
+  });
+
+  await check("the web build gives the same bytes in Node (initSync)", async () => {
+    const web = await import("../pkg/web/xnonce_wasm.js");
+    web.initSync({ module: readFileSync(join(here, "pkg/web/xnonce_wasm_bg.wasm")) });
+    const args = [
+      "v2",
+      "GET",
+      "/a/b",
+      [["k", "v"]],
+      "c",
+      SECRET,
+      { host: "h", timestamp: 1, nonce: "0".repeat(32) },
+    ];
+    equal(web.sign(...args), x.sign(...args), "web vs node");
+  });
+
+  await check("params: pairs, object, Map and URLSearchParams sign alike", () => {
+    const opts = { timestamp: 1700000000000 };
+    const pairs = [
+      ["a", "1"],
+      ["b", "x y"],
+    ];
+    const want = x.sign("v1", "GET", "/c/a", pairs, "cl", SECRET, opts);
+    equal(x.sign("v1", "GET", "/c/a", { a: "1", b: "x y" }, "cl", SECRET, opts), want, "object");
+    equal(x.sign("v1", "GET", "/c/a", new Map(pairs), "cl", SECRET, opts), want, "Map");
+    equal(
+      x.sign("v1", "GET", "/c/a", new URLSearchParams(pairs), "cl", SECRET, opts),
+      want,
+      "URLSearchParams",
+    );
+    // v1 signs the order: another order gives another token.
+    assert(x.sign("v1", "GET", "/c/a", [...pairs].reverse(), "cl", SECRET, opts) !== want, "order is signed");
+    equal(
+      x.sign("v1", "GET", "/c/a", undefined, "cl", SECRET, opts),
+      x.sign("v1", "GET", "/c/a", [], "cl", SECRET, opts),
+      "no params",
+    );
+  });
+
+  await check("params: numbers, bigints and booleans become core's text", () => {
+    const opts = { timestamp: 1700000000000 };
+    const text = (v) => x.signDetailed("v1", "GET", "/c/a", [["k", v]], "cl", SECRET, opts).canonical;
+    equal(text(1.5), text("1.5"), "1.5");
+    equal(text(3), text("3"), "3");
+    equal(text(-0), text("0"), "-0");
+    equal(text(1e21), text("1000000000000000000000"), "1e21");
+    equal(text(10n ** 20n), text("100000000000000000000"), "bigint");
+    equal(text(true), text("true"), "true");
+    for (const bad of [NaN, Infinity, null, undefined, {}, [1], new Uint8Array(1), Symbol("s"), 2n ** 200n]) {
+      throwsCode(() => text(bad), "invalid_param_value");
+    }
+    throwsCode(
+      () => x.sign("v1", "GET", "/c/a", new Map([[1, "a"]]), "cl", SECRET, opts),
+      "invalid_param_key",
+    );
+    throwsCode(() => x.sign("v1", "GET", "/c/a", [["k"]], "cl", SECRET, opts), "invalid_param_value");
+    throwsCode(() => x.sign("v1", "GET", "/c/a", "k=v", "cl", SECRET, opts), "invalid_param_value");
+  });
+
+  await check("errors: XNonceError with code and family, no secret in the message", () => {
+    const secret = "not-a-hex-secret-value";
+    const e = throwsCode(() => x.sign("v2", "GET", "/a", [], "c", secret, { host: "h" }), "invalid_secret");
+    equal(e.family, "input", "family");
+    assert(!e.message.includes(secret), "message does not show the secret");
+    throwsCode(() => x.sign("v3", "GET", "/a", [], "c", SECRET), "unsupported_scheme");
+    throwsCode(() => x.sign("v2", 7, "/a", [], "c", SECRET), "invalid_method");
+    throwsCode(() => x.sign("v2", "GET", "/a", [], "c", SECRET), "invalid_host");
+    throwsCode(() => x.sign("v1", "GET", "/a", [], "c", SECRET, { timestamp: -1 }), "invalid_timestamp");
+    throwsCode(() => x.sign("v1", "GET", "/a", [], "c", SECRET, { timestamp: 1.5 }), "invalid_timestamp");
+    throwsCode(() => x.sign("v1", "GET", "/a", [], "c", SECRET, { timestamp: 2 ** 53 }), "invalid_timestamp");
+    throwsCode(() => x.link("v2", "GET", "/a", [], "c", SECRET, "ftp://h"), "invalid_url");
+    throwsCode(() => x.parseHeader("nonsense"), "malformed_header");
+    throwsCode(() => x.ottokenDecode("!!"), "malformed_ottoken");
+    throwsCode(() => x.ottokenEncode("v2 broken"), "malformed_header");
+    equal(x.errorCodes().length, 25, "error code count");
+    assert(x.errorCodes().includes("replayed"), "replayed is a code");
+  });
+
+  await check("defaults: Date.now() and crypto.getRandomValues", () => {
+    const before = Date.now();
+    const a = x.signDetailed("v2", "GET", "/a", [], "c", SECRET, { host: "h" });
+    const b = x.signDetailed("v2", "GET", "/a", [], "c", SECRET, { host: "h" });
+    assert(a.timestamp >= before && a.timestamp <= Date.now(), "timestamp from Date.now()");
+    assert(/^[0-9a-f]{32}$/.test(a.nonce) && a.nonce !== b.nonce, "fresh random nonces");
+    equal(x.signDetailed("v1", "GET", "/a", [], "c", SECRET).nonce, null, "v1 has no nonce");
+    const t = x.signDetailed("v1", "GET", "/a", [], "c", SECRET, { timestamp: 1700000000000n });
+    equal(t.timestamp, 1700000000000, "bigint timestamp");
+  });
+
+  await check("bodies: string, Uint8Array and ArrayBuffer sign alike", () => {
+    const opts = (body) => ({ host: "h", timestamp: 1, nonce: "0".repeat(32), body });
+    const bytes = new TextEncoder().encode('{"a":"é"}');
+    const want = x.sign("v2", "POST", "/a", [], "c", SECRET, opts(bytes));
+    equal(x.sign("v2", "POST", "/a", [], "c", SECRET, opts('{"a":"é"}')), want, "string");
+    equal(x.sign("v2", "POST", "/a", [], "c", SECRET, opts(bytes.buffer)), want, "ArrayBuffer");
+    throwsCode(() => x.sign("v2", "POST", "/a", [], "c", SECRET, opts(42)), "invalid_body");
+    throwsCode(() => x.sign("v1", "POST", "/a", [], "c", SECRET, { body: "x" }), "invalid_body");
+  });
+
+  await check("parseHeader, ottoken round trip, linkDetailed", () => {
+    const s = x.signDetailed("v1", "GET", "/admin/status", [], "test_client", SECRET, {
+      timestamp: 1384300802123,
+    });
+    const h = x.parseHeader(s.xNonce);
+    equal(h.scheme, "v1", "scheme");
+    equal(h.token, "d77ccdaedbd041324e6551a60a46b08a72e2ed128b01359b39c5d2d54b499cbe", "token");
+    equal(x.ottokenDecode(s.ottoken), s.xNonce, "decode");
+    assert(x.ottokenQueryValue(s.ottoken).endsWith("%3D"), "query value escapes =");
+    const l = x.linkDetailed("v2", "GET", "/f/get", { name: "a b" }, "c", SECRET, "https://API.example.com/");
+    assert(l.url.startsWith("https://API.example.com/f/get?name=a%20b&ottoken="), l.url);
+    equal(x.parseHeader(l.xNonce).nonce, l.nonce, "nonce");
+    equal(
+      x.link("v2", "GET", "/f/get", {}, "c", SECRET, "https://h", { timestamp: 5, nonce: l.nonce }),
+      x.linkDetailed("v2", "GET", "/f/get", {}, "c", SECRET, "https://h", { timestamp: 5, nonce: l.nonce })
+        .url,
+      "link = linkDetailed.url",
+    );
+  });
+}
