@@ -1,13 +1,13 @@
-//! xnonce for Rust: re-exports the signing core and adds the command-line surface.
-//!
-//! ```
-//! use xnonce::core::{sign, Scheme, Secret, SignInput};
-//! let secret = Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")?;
-//! let signed = sign(&SignInput::new(Scheme::V2, "GET", "/admin/status", "svc").host("127.0.0.1:8080"), &secret)?;
-//! assert!(signed.x_nonce.starts_with("v2 svc "));
-//! # Ok::<(), xnonce::core::Error>(())
-//! ```
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub use xnonce_core as core;
+pub use xnonce_core::{Error, ErrorCode, Scheme, Secret};
 
+pub mod blocking;
 pub mod cli;
+mod requester;
+mod wire;
+
+pub use requester::{RequestOptions, Requester, RequesterBuilder, Response, DEFAULT_TIMEOUT};

@@ -54,6 +54,24 @@ pub struct LinkArgs {
     pub base_url: String,
 }
 
+/// `request`'s extra inputs.
+#[derive(Args, Debug, Clone)]
+pub struct RequestArgs {
+    /// The signature's inputs (`--host` is sent as the `Host` header; `--body-file` must
+    /// hold JSON and is sent as a v2 JSON body).
+    #[command(flatten)]
+    pub sign: SignArgs,
+    /// Where the API lives, e.g. http://127.0.0.1:8080 (its authority is the v2 host).
+    #[arg(long, value_name = "URL")]
+    pub base_url: String,
+    /// Do not correct the clock from the server's time hint (no retry of stale requests).
+    #[arg(long)]
+    pub no_clock_correction: bool,
+    /// Time limit of the HTTP exchange in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub timeout: u64,
+}
+
 fn input_error(code: ErrorCode, msg: String) -> Error {
     Error::new(code, msg)
 }

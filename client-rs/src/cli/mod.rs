@@ -1,13 +1,15 @@
-//! The `xnonce` command (DESIGN §4): argument parsing and the `sign` / `link` commands.
+//! The `xnonce` command (DESIGN §4): argument parsing and the `sign`, `link` and `request`
+//! commands.
 
 pub mod args;
+mod request;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use xnonce_core::{link, sign};
 
-use args::{LinkArgs, SignArgs};
+use args::{LinkArgs, RequestArgs, SignArgs};
 
 /// `xnonce`: sign API requests and links for servers that check `X-Nonce`.
 #[derive(Parser, Debug)]
@@ -21,7 +23,9 @@ use args::{LinkArgs, SignArgs};
         Examples:\n  \
         XNONCE_SECRET=... xnonce sign --scheme v2 --method GET --path /admin/status --client svc --host api.example.com\n  \
         xnonce link --scheme v1 --secret-file key.txt --client svc --method GET --path /reports/get \\\n      \
-        --param id=42 --base-url https://api.example.com"
+        --param id=42 --base-url https://api.example.com\n  \
+        xnonce request --scheme v2 --secret-file key.txt --client svc --method GET --path /admin/status \\\n      \
+        --base-url http://127.0.0.1:8080"
 )]
 pub struct Cli {
     /// What to do.
@@ -36,6 +40,9 @@ pub enum Command {
     Sign(SignArgs),
     /// Print a full URL with the params and a one-time ottoken.
     Link(LinkArgs),
+    /// Sign and send the request; print the body (exit 0 on 2xx, 1 otherwise with the
+    /// status and body on stderr).
+    Request(RequestArgs),
 }
 
 /// Runs a parsed command line; errors go to stderr with their code.
@@ -50,6 +57,7 @@ pub fn run(cli: Cli) -> ExitCode {
             .input()
             .and_then(|(input, secret)| link(&input, &secret, &a.base_url))
             .map(|l| l.url),
+        Command::Request(a) => return request::run(&a),
     };
     match result {
         Ok(out) => {

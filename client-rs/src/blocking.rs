@@ -1,0 +1,153 @@
+//! A blocking [`Requester`] for code that is not async (scripts, the `xnonce` command, the
+//! Python and Node bindings). It owns a current-thread tokio runtime.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use xnonce_core::{Error, ErrorCode, Scheme, Secret};
+
+use crate::{RequestOptions, Response};
+
+/// Owns the runtime; shuts it down without blocking when the last clone goes, so dropping
+/// a blocking requester inside async code does not panic.
+struct Runtime(Option<tokio::runtime::Runtime>);
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// Configures a blocking [`Requester`]; made by [`Requester::builder`].
+#[must_use]
+#[derive(Debug)]
+pub struct RequesterBuilder(crate::RequesterBuilder);
+
+impl RequesterBuilder {
+    /// The signing scheme (default [`Scheme::V2`]).
+    pub fn scheme(self, scheme: Scheme) -> Self {
+        RequesterBuilder(self.0.scheme(scheme))
+    }
+
+    /// The time limit of one HTTP exchange (default [`crate::DEFAULT_TIMEOUT`]).
+    pub fn timeout(self, timeout: Duration) -> Self {
+        RequesterBuilder(self.0.timeout(timeout))
+    }
+
+    /// Whether to correct the clock from the server's authenticated time hint (default `true`).
+    pub fn correct_clock(self, on: bool) -> Self {
+        RequesterBuilder(self.0.correct_clock(on))
+    }
+
+    /// Checks the settings, starts the runtime and builds the requester.
+    pub fn build(self) -> Result<Requester, Error> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                Error::new(
+                    ErrorCode::ConnectionFailed,
+                    format!("cannot start a runtime: {e}"),
+                )
+            })?;
+        let inner = {
+            let _guard = rt.enter();
+            self.0.build()?
+        };
+        Ok(Requester {
+            inner,
+            rt: Arc::new(Runtime(Some(rt))),
+        })
+    }
+}
+
+/// The blocking twin of [`crate::Requester`]: same builder, same `make_request`, but the
+/// call blocks the calling thread. Clone + Send + Sync; clones share the runtime, the
+/// connection pool and the learned clock offset.
+///
+/// ```no_run
+/// use xnonce::{blocking::Requester, RequestOptions, Scheme, Secret};
+/// let secret = Secret::new(std::fs::read_to_string("client.secret").unwrap().trim())?;
+/// let api = Requester::builder("http://127.0.0.1:8080", "my_client", secret)
+///     .scheme(Scheme::V1)
+///     .build()?;
+/// let res = api.make_request("GET", vec![], "/admin/status", None, RequestOptions::default())?;
+/// assert_eq!(res.code, 200);
+/// # Ok::<(), xnonce::Error>(())
+/// ```
+///
+/// Calling it from inside an async runtime works too (the request then runs on a helper
+/// thread), but async code should use [`crate::Requester`] directly.
+#[derive(Clone)]
+pub struct Requester {
+    inner: crate::Requester,
+    rt: Arc<Runtime>,
+}
+
+impl fmt::Debug for Requester {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("blocking::Requester")
+            .field(&self.inner)
+            .finish()
+    }
+}
+
+impl Requester {
+    /// Starts configuring a blocking requester (see [`crate::Requester::builder`]).
+    pub fn builder(
+        server: impl Into<String>,
+        client: impl Into<String>,
+        secret: Secret,
+    ) -> RequesterBuilder {
+        RequesterBuilder(crate::Requester::builder(server, client, secret))
+    }
+
+    /// The scheme this requester signs with.
+    pub fn scheme(&self) -> Scheme {
+        self.inner.scheme()
+    }
+
+    /// The clock offset learned from the server (server − local, ms).
+    pub fn clock_offset_ms(&self) -> i64 {
+        self.inner.clock_offset_ms()
+    }
+
+    /// The async requester inside (shares the pool and clock offset).
+    pub fn as_async(&self) -> &crate::Requester {
+        &self.inner
+    }
+
+    /// Signs and sends one request, blocking; see [`crate::Requester::make_request`].
+    pub fn make_request(
+        &self,
+        method: &str,
+        params: Vec<(String, String)>,
+        path: &str,
+        controller: Option<&str>,
+        options: RequestOptions,
+    ) -> Result<Response, Error> {
+        let rt =
+            self.rt.0.as_ref().ok_or_else(|| {
+                Error::new(ErrorCode::ConnectionFailed, "the runtime has shut down")
+            })?;
+        let fut = self
+            .inner
+            .make_request(method, params, path, controller, options);
+        if tokio::runtime::Handle::try_current().is_ok() {
+            // block_on would panic inside a runtime: run it on a plain thread instead.
+            std::thread::scope(|s| {
+                s.spawn(|| rt.block_on(fut)).join().unwrap_or_else(|_| {
+                    Err(Error::new(
+                        ErrorCode::ConnectionFailed,
+                        "the request thread panicked",
+                    ))
+                })
+            })
+        } else {
+            rt.block_on(fut)
+        }
+    }
+}

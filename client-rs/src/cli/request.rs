@@ -1,0 +1,66 @@
+//! `xnonce request`: sign, send, print the body.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use xnonce_core::{Error, ErrorCode};
+
+use super::args::RequestArgs;
+use crate::blocking::Requester;
+use crate::RequestOptions;
+
+/// Runs `xnonce request`: exit 0 on 2xx (body on stdout), 1 on another status (status and
+/// body on stderr) or when the server cannot be reached, 2 when the inputs cannot be signed.
+pub(super) fn run(a: &RequestArgs) -> ExitCode {
+    match send(a) {
+        Ok(res) if res.is_success() => {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(res.body.as_bytes());
+            if !res.body.ends_with('\n') {
+                let _ = out.write_all(b"\n");
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(res) => {
+            eprintln!("xnonce: HTTP {}", res.code);
+            eprintln!("{}", res.body.trim_end_matches('\n'));
+            ExitCode::from(1)
+        }
+        Err(e) if e.code() == ErrorCode::ConnectionFailed => {
+            eprintln!("xnonce: {e}");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("xnonce: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn send(a: &RequestArgs) -> Result<crate::Response, Error> {
+    let (input, secret) = a.sign.input()?;
+    let mut options = RequestOptions {
+        timestamp_ms: input.timestamp_ms,
+        nonce: input.nonce.clone(),
+        ..Default::default()
+    };
+    if let Some(host) = &input.host {
+        options.headers.push(("Host".into(), host.clone()));
+    }
+    if let Some(body) = &input.body {
+        let json = serde_json::from_slice(body).map_err(|e| {
+            Error::new(
+                ErrorCode::InvalidBody,
+                format!("--body-file must hold JSON (sent as a v2 JSON body): {e}"),
+            )
+        })?;
+        options.json = Some(json);
+    }
+    let requester = Requester::builder(&a.base_url, &input.client, secret)
+        .scheme(input.scheme)
+        .correct_clock(!a.no_clock_correction)
+        .timeout(Duration::from_secs(a.timeout.max(1)))
+        .build()?;
+    requester.make_request(&input.method, input.params, &input.path, None, options)
+}

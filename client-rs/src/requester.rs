@@ -1,0 +1,522 @@
+//! The async [`Requester`]: signs and sends requests, mirroring em-secure-api's
+//! `ReSvcClient::Requester#make_request`.
+
+use std::fmt;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use xnonce_core::time_hint::{self, ServerTimeHint};
+use xnonce_core::{
+    canonical, client_id, sign, Environment, Error, ErrorCode, Scheme, Secret, SystemEnvironment,
+};
+
+use crate::wire;
+
+/// The default time limit of one HTTP exchange.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Per-request options, as em-secure-api's `options` hash.
+///
+/// ```
+/// let opts = xnonce::RequestOptions {
+///     timestamp_ms: Some(1_700_000_000_000), // em-secure-api's :force_timestamp
+///     extra_params: vec![("trace".into(), "on".into())],
+///     ..Default::default()
+/// };
+/// assert!(opts.json.is_none());
+/// ```
+#[derive(Default, Clone, Debug)]
+pub struct RequestOptions {
+    /// Sign with this timestamp (ms since the epoch) instead of the clock.
+    pub timestamp_ms: Option<u64>,
+    /// v2: sign with this nonce (32 lower-case hex characters) instead of a random one.
+    pub nonce: Option<String>,
+    /// Params sent after the signed ones, in the same place, but not signed (a server that
+    /// verifies every param refuses them: this is how a tampered request looks).
+    pub extra_params: Vec<(String, String)>,
+    /// v2 only: a JSON body; the params then go in the query and the body's digest is signed.
+    pub json: Option<serde_json::Value>,
+    /// Extra request headers. A `Host` header here is the host that v2 signs.
+    pub headers: Vec<(String, String)>,
+}
+
+/// A server's answer (any status: non-2xx answers are responses, not errors).
+#[derive(Clone, Debug)]
+pub struct Response {
+    /// HTTP status code.
+    pub code: u16,
+    /// The body as text (invalid UTF-8 replaced).
+    pub body: String,
+    /// The body parsed as JSON, when it is JSON.
+    pub data: Option<serde_json::Value>,
+    /// Response headers in order received; names lower-case.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Response {
+    /// True for a 2xx status.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.code)
+    }
+
+    /// The first header with this name (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Configures a [`Requester`]; made by [`Requester::builder`].
+#[must_use]
+pub struct RequesterBuilder {
+    server: String,
+    client: String,
+    secret: Secret,
+    scheme: Scheme,
+    timeout: Duration,
+    correct_clock: bool,
+}
+
+impl fmt::Debug for RequesterBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequesterBuilder")
+            .field("server", &self.server)
+            .field("client", &self.client)
+            .field("scheme", &self.scheme)
+            .field("timeout", &self.timeout)
+            .field("correct_clock", &self.correct_clock)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RequesterBuilder {
+    /// The signing scheme (default [`Scheme::V2`]).
+    pub fn scheme(mut self, scheme: Scheme) -> Self {
+        self.scheme = scheme;
+        self
+    }
+
+    /// The time limit of one HTTP exchange (default [`DEFAULT_TIMEOUT`]).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Whether to correct the clock from the server's authenticated time hint and retry a
+    /// stale request once (default `true`).
+    pub fn correct_clock(mut self, on: bool) -> Self {
+        self.correct_clock = on;
+        self
+    }
+
+    /// Checks the settings and builds the requester.
+    ///
+    /// Errors: `invalid_url` (server not `http(s)://authority[/prefix]`), `invalid_client_id`,
+    /// `invalid_secret` (v2 needs 64 hex characters), `invalid_host`, `connection_failed`
+    /// (the HTTP stack could not start).
+    pub fn build(self) -> Result<Requester, Error> {
+        let (base, authority) = split_server(&self.server)?;
+        client_id::validate(&self.client)?;
+        if self.scheme == Scheme::V2 {
+            self.secret.v2_key()?;
+            canonical::host(&authority)?;
+        }
+        let http = reqwest::Client::builder()
+            .timeout(self.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("xnonce-rs/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| {
+                Error::new(
+                    ErrorCode::ConnectionFailed,
+                    format!("cannot start the HTTP client: {e}"),
+                )
+            })?;
+        Ok(Requester {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                authority,
+                client: self.client,
+                secret: self.secret,
+                scheme: self.scheme,
+                correct_clock: self.correct_clock,
+                offset_ms: AtomicI64::new(0),
+            }),
+        })
+    }
+}
+
+/// `http(s)://authority[/prefix]` → (base without trailing `/`, authority as sent in `Host`).
+fn split_server(server: &str) -> Result<(String, String), Error> {
+    let bad = |why: &str| Error::new(ErrorCode::InvalidUrl, format!("server URL: {why}"));
+    let url = reqwest::Url::parse(server).map_err(|e| bad(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("must start with http:// or https://"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("must not have a query or fragment"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("must not carry user info"));
+    }
+    let host = url.host_str().ok_or_else(|| bad("needs a host"))?;
+    let authority = match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    };
+    let base = url.as_str().trim_end_matches('/').to_string();
+    Ok((base, authority))
+}
+
+struct Inner {
+    http: reqwest::Client,
+    base: String,
+    authority: String,
+    client: String,
+    secret: Secret,
+    scheme: Scheme,
+    correct_clock: bool,
+    offset_ms: AtomicI64,
+}
+
+/// Signs and sends requests to one server as one client. Cheap to clone: clones share the
+/// connection pool and the learned clock offset.
+///
+/// ```no_run
+/// use xnonce::{RequestOptions, Requester, Scheme, Secret};
+/// # async fn run() -> Result<(), xnonce::Error> {
+/// let secret = Secret::new(std::env::var("XNONCE_SECRET").unwrap_or_default())?;
+/// let api = Requester::builder("http://127.0.0.1:8080", "my_client", secret)
+///     .scheme(Scheme::V2)
+///     .build()?;
+/// let params = vec![
+///     ("username".to_string(), "phil".to_string()),
+///     ("password".to_string(), "hello phil".to_string()),
+///     ("opt1".to_string(), "this".to_string()),
+/// ];
+/// let res = api
+///     .make_request("GET", params, "action1", Some("controller1"), RequestOptions::default())
+///     .await?;
+/// println!("{} {}", res.code, res.body);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Requester {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Requester {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Requester")
+            .field("server", &self.inner.base)
+            .field("client", &self.inner.client)
+            .field("scheme", &self.inner.scheme)
+            .field("correct_clock", &self.inner.correct_clock)
+            .field("clock_offset_ms", &self.clock_offset_ms())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Requester {
+    /// Starts configuring a requester for `server` (`http(s)://host[:port]`), signing as
+    /// `client` with `secret`.
+    ///
+    /// ```
+    /// use xnonce::{Requester, Scheme, Secret};
+    /// let secret = Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")?;
+    /// let api = Requester::builder("http://127.0.0.1:8080", "test_client", secret)
+    ///     .scheme(Scheme::V1)
+    ///     .timeout(std::time::Duration::from_secs(5))
+    ///     .build()?;
+    /// assert_eq!(api.clock_offset_ms(), 0);
+    /// # Ok::<(), xnonce::Error>(())
+    /// ```
+    pub fn builder(
+        server: impl Into<String>,
+        client: impl Into<String>,
+        secret: Secret,
+    ) -> RequesterBuilder {
+        RequesterBuilder {
+            server: server.into(),
+            client: client.into(),
+            secret,
+            scheme: Scheme::V2,
+            timeout: DEFAULT_TIMEOUT,
+            correct_clock: true,
+        }
+    }
+
+    /// The scheme this requester signs with.
+    pub fn scheme(&self) -> Scheme {
+        self.inner.scheme
+    }
+
+    /// The clock offset learned from the server (server − local, ms); 0 until a stale answer
+    /// carried an authentic hint.
+    pub fn clock_offset_ms(&self) -> i64 {
+        self.inner.offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// Signs and sends one request, like em-secure-api's
+    /// `make_request(method, params, action, controller, options)`.
+    ///
+    /// * With `controller: Some(c)`, `path` is the action and the URL path is `/c/action`;
+    ///   with `None`, `path` is the full path (`/controller/action`).
+    /// * `params` are signed in order. v1 sends them as the query string for GET/DELETE and
+    ///   as a form body for POST/PUT/PATCH, encoded as em-secure-api's requester did; v2 does
+    ///   the same unless `options.json` is given (params in the query, JSON body signed).
+    /// * On a stale answer (401) with an `X-Nonce-Server-Time` hint that authenticates with
+    ///   this client's secret, the offset is stored and the request re-signed and sent once
+    ///   more (when clock correction is on). A hint that does not authenticate is ignored.
+    ///
+    /// Non-2xx answers are `Ok(Response)`. `Err` only for signing errors (their codes) and
+    /// transport failures (`connection_failed`).
+    pub async fn make_request(
+        &self,
+        method: &str,
+        params: Vec<(String, String)>,
+        path: &str,
+        controller: Option<&str>,
+        options: RequestOptions,
+    ) -> Result<Response, Error> {
+        let inner = &*self.inner;
+        let path = wire::resolve_path(path, controller);
+        let host_override = options
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("host"))
+            .map(|(_, v)| v.as_str());
+        let layout = wire::layout(&wire::Parts {
+            scheme: inner.scheme,
+            method,
+            path: &path,
+            client: &inner.client,
+            params: &params,
+            extra_params: &options.extra_params,
+            json: options.json.as_ref(),
+            host: host_override.unwrap_or(&inner.authority),
+        })?;
+        let first_ts = options.timestamp_ms.unwrap_or_else(|| self.now_ms());
+        let (res, request_id) = self
+            .send_signed(&layout, first_ts, options.nonce.clone(), &options.headers)
+            .await?;
+        if !inner.correct_clock {
+            return Ok(res);
+        }
+        let Some(hint) = authentic_hint(&res, &inner.secret, &inner.client, &request_id) else {
+            return Ok(res);
+        };
+        let local = SystemEnvironment.now_ms();
+        let offset = hint.server_time_ms as i64 - local as i64;
+        inner.offset_ms.store(offset, Ordering::Relaxed);
+        let (retry, _) = self
+            .send_signed(&layout, self.now_ms(), options.nonce, &options.headers)
+            .await?;
+        Ok(retry)
+    }
+
+    /// The local clock plus the learned offset.
+    fn now_ms(&self) -> u64 {
+        let local = SystemEnvironment.now_ms() as i64;
+        local.saturating_add(self.clock_offset_ms()).max(0) as u64
+    }
+
+    /// Signs the laid-out request with this timestamp/nonce and sends it; also returns the
+    /// request id (v2 nonce, v1 token) that a server-time hint must be bound to.
+    async fn send_signed(
+        &self,
+        layout: &wire::Layout,
+        timestamp_ms: u64,
+        nonce: Option<String>,
+        headers: &[(String, String)],
+    ) -> Result<(Response, String), Error> {
+        let inner = &*self.inner;
+        let mut input = layout.input.clone();
+        input.timestamp_ms = Some(timestamp_ms);
+        input.nonce = nonce;
+        let signed = sign(&input, &inner.secret)?;
+        let method = reqwest::Method::from_bytes(layout.method.as_bytes())
+            .map_err(|_| Error::new(ErrorCode::InvalidMethod, "not an HTTP method"))?;
+        let url = format!("{}{}", inner.base, layout.target);
+        let mut req = inner
+            .http
+            .request(method, &url)
+            .header(xnonce_core::header::NAME, &signed.x_nonce);
+        if let Some((content_type, bytes)) = &layout.body {
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, *content_type)
+                .body(bytes.clone());
+        }
+        for (k, v) in headers {
+            let name = reqwest::header::HeaderName::from_bytes(k.as_bytes());
+            let value = reqwest::header::HeaderValue::from_str(v);
+            match (name, value) {
+                (Ok(n), Ok(v)) => req = req.header(n, v),
+                _ => {
+                    return Err(Error::new(
+                        ErrorCode::MalformedHeader,
+                        format!("request header {k:?} is not a valid HTTP header"),
+                    ))
+                }
+            }
+        }
+        let res = req.send().await.map_err(transport)?;
+        let code = res.status().as_u16();
+        let headers: Vec<(String, String)> = res
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let bytes = res.bytes().await.map_err(transport)?;
+        let body = String::from_utf8_lossy(&bytes).into_owned();
+        let data = if body.trim().is_empty() {
+            None
+        } else {
+            serde_json::from_str(&body).ok()
+        };
+        let request_id = signed.header.request_id().to_string();
+        Ok((
+            Response {
+                code,
+                body,
+                data,
+                headers,
+            },
+            request_id,
+        ))
+    }
+}
+
+/// The server-time hint of a stale answer (401), if it authenticates with this client's
+/// secret and the rejected request's id; anything else (no hint, bad MAC, another request's
+/// hint, another status) is ignored.
+fn authentic_hint(
+    res: &Response,
+    secret: &Secret,
+    client: &str,
+    request_id: &str,
+) -> Option<ServerTimeHint> {
+    if res.code != 401 {
+        return None;
+    }
+    let hint = ServerTimeHint::parse(res.header(time_hint::HEADER)?).ok()?;
+    hint.authenticate(secret, client, request_id)
+        .then_some(hint)
+}
+
+fn transport(e: reqwest::Error) -> Error {
+    // reqwest's message names the URL (path and params, never the secret or the header).
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else {
+        "request failed"
+    };
+    let mut msg = format!("{what}: {e}");
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    Error::new(ErrorCode::ConnectionFailed, msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret() -> Secret {
+        Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd").unwrap()
+    }
+
+    #[test]
+    fn server_urls() {
+        assert_eq!(
+            split_server("http://127.0.0.1:8080/").unwrap(),
+            ("http://127.0.0.1:8080".into(), "127.0.0.1:8080".into())
+        );
+        assert_eq!(
+            split_server("https://API.example.com:443").unwrap().1,
+            "api.example.com"
+        );
+        for bad in ["ftp://x", "http://u:p@x", "http://x/?q", "nonsense"] {
+            assert_eq!(
+                split_server(bad).unwrap_err().code(),
+                ErrorCode::InvalidUrl,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn build_checks_inputs_and_is_send_sync() {
+        fn assert_traits<T: Clone + Send + Sync>() {}
+        assert_traits::<Requester>();
+        let e = Requester::builder("http://127.0.0.1:1", "bad id", secret())
+            .build()
+            .unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidClientId);
+        let e = Requester::builder("http://127.0.0.1:1", "c", Secret::new("legacy").unwrap())
+            .build()
+            .unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidSecret);
+        let ok = Requester::builder("http://127.0.0.1:1", "c", Secret::new("legacy").unwrap())
+            .scheme(Scheme::V1)
+            .build()
+            .unwrap();
+        assert!(!format!("{ok:?}").contains("legacy"));
+    }
+
+    #[test]
+    fn only_authentic_hints_count() {
+        let s = secret();
+        let hint = ServerTimeHint::issue(&s, "c", "n1", 1_700_000_000_000);
+        let res = |code: u16, value: String| Response {
+            code,
+            body: "Request has timed out".into(),
+            data: None,
+            headers: vec![("x-nonce-server-time".into(), value)],
+        };
+        let good = res(401, hint.to_string());
+        assert_eq!(authentic_hint(&good, &s, "c", "n1"), Some(hint.clone()));
+        assert_eq!(authentic_hint(&good, &s, "c", "n2"), None, "other request");
+        assert_eq!(authentic_hint(&good, &s, "d", "n1"), None, "other client");
+        let other = Secret::new("00".repeat(32)).unwrap();
+        assert_eq!(
+            authentic_hint(&good, &other, "c", "n1"),
+            None,
+            "other secret"
+        );
+        let forged = res(401, format!("1700000000001 {}", hint.mac));
+        assert_eq!(authentic_hint(&forged, &s, "c", "n1"), None, "changed time");
+        assert_eq!(
+            authentic_hint(&res(401, "garbage".into()), &s, "c", "n1"),
+            None
+        );
+        assert_eq!(
+            authentic_hint(&res(200, hint.to_string()), &s, "c", "n1"),
+            None
+        );
+    }
+
+    #[test]
+    fn future_is_send() {
+        fn assert_send<T: Send>(_: &T) {}
+        let r = Requester::builder("http://127.0.0.1:1", "c", secret())
+            .build()
+            .unwrap();
+        let fut = r.make_request("GET", vec![], "/x", None, RequestOptions::default());
+        assert_send(&fut);
+    }
+}

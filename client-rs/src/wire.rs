@@ -1,0 +1,216 @@
+//! How a request is laid out on the wire for each scheme, before any I/O.
+//!
+//! * v1 follows em-secure-api's `ReSvcClient::Requester#make_request`, which handed the params
+//!   to `HTTPClient` (2.3.4.1): the query string for GET/DELETE (and any other method without
+//!   a body), an `application/x-www-form-urlencoded` body for POST/PUT/PATCH; keys and values
+//!   written with HTTPClient's `escape` (see [`escape_v1`]). The path is sent as signed.
+//! * v2 puts the params in the same places, RFC 3986-encoded, unless a JSON body is given:
+//!   then the params go in the query and the body's SHA-256 is signed. The path is sent in
+//!   its canonical form, so what the server reads is what was signed.
+//!
+//! Extra (unsigned) params are appended after the signed ones, in the same place.
+
+use xnonce_core::percent::{encode_rfc3986, is_unreserved};
+use xnonce_core::{canonical, Error, ErrorCode, Scheme, SignInput};
+
+/// The content type of a form body, as HTTPClient sent it.
+pub(crate) const FORM: &str = "application/x-www-form-urlencoded";
+/// The content type of a v2 JSON body.
+pub(crate) const JSON: &str = "application/json";
+
+/// em-secure-api's path rule: with a controller, `/<controller>/<action>`; without one, an
+/// action holding a `/` is the whole path, anything else becomes `/<action>`.
+pub(crate) fn resolve_path(action: &str, controller: Option<&str>) -> String {
+    match controller {
+        None if action.contains('/') => action.to_string(),
+        _ => {
+            let mut path = String::new();
+            if let Some(c) = controller.filter(|c| !c.is_empty()) {
+                path.push('/');
+                path.push_str(c);
+            }
+            path.push('/');
+            path.push_str(action);
+            path
+        }
+    }
+}
+
+/// HTTPClient 2.3's `escape` (used for both query strings and form bodies): keeps
+/// `A-Z a-z 0-9 _ . -`, writes a space as `+` and every other byte as `%XX` (upper-case).
+/// It differs from Ruby 3's `CGI.escape` only for `~` (sent as `%7E`), which the server
+/// unescapes to the same value.
+pub(crate) fn escape_v1(s: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(s.len() + s.len() / 2);
+    for &b in s.as_bytes() {
+        if b != b'~' && is_unreserved(b) {
+            out.push(b as char);
+        } else if b == b' ' {
+            out.push('+');
+        } else {
+            out.push('%');
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 15) as usize] as char);
+        }
+    }
+    out
+}
+
+/// Writes `k=v&k=v` with the scheme's encoding.
+pub(crate) fn encode_pairs<'a>(
+    scheme: Scheme,
+    pairs: impl IntoIterator<Item = &'a (String, String)>,
+) -> String {
+    let enc = match scheme {
+        Scheme::V1 => escape_v1,
+        Scheme::V2 => |s: &str| encode_rfc3986(s.as_bytes()),
+    };
+    let mut out = String::new();
+    for (k, v) in pairs {
+        if !out.is_empty() {
+            out.push('&');
+        }
+        out.push_str(&enc(k));
+        out.push('=');
+        out.push_str(&enc(v));
+    }
+    out
+}
+
+/// True when the params travel as a form body (POST, PUT, PATCH), as HTTPClient did.
+pub(crate) fn method_has_form_body(method_upper: &str) -> bool {
+    matches!(method_upper, "POST" | "PUT" | "PATCH")
+}
+
+/// A request ready to be signed and sent.
+#[derive(Debug, Clone)]
+pub(crate) struct Layout {
+    /// The upper-cased method.
+    pub method: String,
+    /// Path and query as sent: `/path?query`.
+    pub target: String,
+    /// Content type and bytes of the body, if any.
+    pub body: Option<(&'static str, Vec<u8>)>,
+    /// What is signed (timestamp and nonce still to be filled).
+    pub input: SignInput,
+}
+
+/// Everything [`layout`] needs.
+pub(crate) struct Parts<'a> {
+    pub scheme: Scheme,
+    pub method: &'a str,
+    pub path: &'a str,
+    pub client: &'a str,
+    pub params: &'a [(String, String)],
+    pub extra_params: &'a [(String, String)],
+    pub json: Option<&'a serde_json::Value>,
+    /// v2: the authority that is signed (and sent as `Host`).
+    pub host: &'a str,
+}
+
+/// Lays a request out: where params go, how they are encoded, the body, what is signed.
+pub(crate) fn layout(p: &Parts<'_>) -> Result<Layout, Error> {
+    let method = canonical::method(p.method)?;
+    let mut input = SignInput::new(p.scheme, method.clone(), p.path, p.client);
+    input.params = p.params.to_vec();
+    let wire_path = match p.scheme {
+        Scheme::V1 => canonical::path_v1(p.path)?.to_string(),
+        Scheme::V2 => {
+            input.host = Some(p.host.to_string());
+            canonical::path_v2(p.path)?.to_string()
+        }
+    };
+    let all = p.params.iter().chain(p.extra_params.iter());
+    let (query, body) = match (p.json, method_has_form_body(&method)) {
+        (Some(json), _) => {
+            if p.scheme == Scheme::V1 {
+                return Err(Error::new(
+                    ErrorCode::InvalidBody,
+                    "scheme v1 cannot sign a JSON body; send params or use v2",
+                ));
+            }
+            let bytes = serde_json::to_vec(json)
+                .map_err(|e| Error::new(ErrorCode::InvalidBody, format!("JSON body: {e}")))?;
+            input.body = Some(bytes.clone());
+            (encode_pairs(p.scheme, all), Some((JSON, bytes)))
+        }
+        (None, true) => (
+            String::new(),
+            Some((FORM, encode_pairs(p.scheme, all).into_bytes())),
+        ),
+        (None, false) => (encode_pairs(p.scheme, all), None),
+    };
+    let target = if query.is_empty() {
+        wire_path
+    } else {
+        format!("{wire_path}?{query}")
+    };
+    Ok(Layout {
+        method,
+        target,
+        body,
+        input,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_follow_em_secure_api() {
+        assert_eq!(resolve_path("/admin/status", None), "/admin/status");
+        assert_eq!(
+            resolve_path("action1", Some("controller1")),
+            "/controller1/action1"
+        );
+        assert_eq!(resolve_path("status", None), "/status");
+        assert_eq!(resolve_path("status", Some("")), "/status");
+    }
+
+    #[test]
+    fn v1_escape_is_httpclients() {
+        assert_eq!(escape_v1("hello phil"), "hello+phil");
+        assert_eq!(escape_v1("a~b*c/é&="), "a%7Eb%2Ac%2F%C3%A9%26%3D");
+        assert_eq!(escape_v1("A-z_0.9"), "A-z_0.9");
+    }
+
+    fn parts<'a>(
+        scheme: Scheme,
+        method: &'a str,
+        params: &'a [(String, String)],
+        json: Option<&'a serde_json::Value>,
+    ) -> Parts<'a> {
+        Parts {
+            scheme,
+            method,
+            path: "/controller2/action1",
+            client: "c",
+            params,
+            extra_params: &[],
+            json,
+            host: "127.0.0.1:9",
+        }
+    }
+
+    #[test]
+    fn params_go_where_httpclient_put_them() {
+        let params = vec![("opt1".to_string(), "go for it".to_string())];
+        let get = layout(&parts(Scheme::V1, "get", &params, None)).unwrap();
+        assert_eq!(get.target, "/controller2/action1?opt1=go+for+it");
+        assert!(get.body.is_none());
+        let post = layout(&parts(Scheme::V1, "post", &params, None)).unwrap();
+        assert_eq!(post.target, "/controller2/action1");
+        assert_eq!(post.body.unwrap(), (FORM, b"opt1=go+for+it".to_vec()));
+        let v2 = layout(&parts(Scheme::V2, "PUT", &params, None)).unwrap();
+        assert_eq!(v2.body.unwrap(), (FORM, b"opt1=go%20for%20it".to_vec()));
+        assert_eq!(v2.input.host.as_deref(), Some("127.0.0.1:9"));
+        let json = serde_json::json!({"a": 1});
+        let j = layout(&parts(Scheme::V2, "POST", &params, Some(&json))).unwrap();
+        assert_eq!(j.target, "/controller2/action1?opt1=go%20for%20it");
+        assert_eq!(j.input.body.as_deref(), Some(&b"{\"a\":1}"[..]));
+        let e = layout(&parts(Scheme::V1, "POST", &params, Some(&json))).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidBody);
+    }
+}

@@ -1,0 +1,381 @@
+//! The requester against a real `xnonce-server serve --demo` on 127.0.0.1:0.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{now_ms, pairs, Server};
+use xnonce::{ErrorCode, RequestOptions, Requester, Scheme};
+
+const V1: &str = "rs_v1";
+const V2: &str = "rs_v2";
+
+fn server() -> Server {
+    Server::start(&[V1, V2])
+}
+
+fn requester(s: &Server, client: &str, scheme: Scheme) -> Requester {
+    Requester::builder(&s.base_url, client, s.secret(client))
+        .scheme(scheme)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+fn login() -> Vec<(String, String)> {
+    pairs(&[
+        ("username", "phil"),
+        ("password", "hello phil"),
+        ("opt1", "this"),
+    ])
+}
+
+fn problem_code(res: &xnonce::Response) -> Option<String> {
+    res.data
+        .as_ref()
+        .and_then(|d| d.get("code"))
+        .and_then(|c| c.as_str())
+        .map(str::to_string)
+}
+
+#[tokio::test]
+async fn v2_get_is_accepted_once_then_replayed() {
+    let s = server();
+    let api = requester(&s, V2, Scheme::V2);
+    let opts = RequestOptions {
+        timestamp_ms: Some(now_ms()),
+        nonce: Some("0123456789abcdef0123456789abcdef".into()),
+        ..Default::default()
+    };
+    let ok = api
+        .make_request("GET", login(), "action1", Some("controller1"), opts.clone())
+        .await
+        .unwrap();
+    assert_eq!(ok.code, 200, "{}", ok.body);
+    let data = ok.data.expect("JSON echo");
+    assert!(data.to_string().contains("this"), "{data}");
+    let again = api
+        .make_request("GET", login(), "/controller1/action1", None, opts)
+        .await
+        .unwrap();
+    assert_eq!(again.code, 409, "{}", again.body);
+    assert_eq!(problem_code(&again).as_deref(), Some("replayed"));
+    assert!(again
+        .header("content-type")
+        .unwrap_or("")
+        .starts_with("application/problem+json"));
+}
+
+#[tokio::test]
+async fn v1_get_and_post_form_are_accepted_and_replays_refused() {
+    let s = server();
+    let api = requester(&s, V1, Scheme::V1);
+    let ts = now_ms();
+    let opts = RequestOptions {
+        timestamp_ms: Some(ts),
+        ..Default::default()
+    };
+    let get = api
+        .make_request("get", login(), "/controller1/action1", None, opts.clone())
+        .await
+        .unwrap();
+    assert_eq!(get.code, 200, "{}", get.body);
+    let replay = api
+        .make_request("get", login(), "/controller1/action1", None, opts)
+        .await
+        .unwrap();
+    assert_eq!(
+        (replay.code, replay.body.as_str()),
+        (409, "ottoken already used")
+    );
+
+    let params = pairs(&[
+        ("username", "phil"),
+        ("password", "hello phil"),
+        ("opt1", "this & that = 100%"),
+        ("opt2", "Zoë ~ 日本"),
+        ("opt3", "go for it"),
+    ]);
+    let post = api
+        .make_request(
+            "POST",
+            params,
+            "action1",
+            Some("controller2"),
+            RequestOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(post.code, 200, "{}", post.body);
+    let data = post.data.expect("JSON echo");
+    let text = data.to_string();
+    assert!(text.contains("this & that = 100%"), "{text}");
+    assert!(text.contains("Zoë ~ 日本"), "{text}");
+}
+
+#[tokio::test]
+async fn tampering_is_refused_in_both_schemes() {
+    let s = server();
+    let added = RequestOptions {
+        extra_params: pairs(&[("opt2", "sneaked in")]),
+        ..Default::default()
+    };
+    let v1 = requester(&s, V1, Scheme::V1)
+        .make_request("GET", login(), "/controller1/action1", None, added.clone())
+        .await
+        .unwrap();
+    assert_eq!((v1.code, v1.body.as_str()), (401, "ottoken does not match"));
+    let v2 = requester(&s, V2, Scheme::V2)
+        .make_request("GET", login(), "/controller1/action1", None, added)
+        .await
+        .unwrap();
+    assert_eq!(v2.code, 401, "{}", v2.body);
+    assert_eq!(problem_code(&v2).as_deref(), Some("signature_mismatch"));
+
+    // A `Host` given in the headers is the host v2 signs and sends: verified end to end.
+    let other_host = RequestOptions {
+        headers: vec![("Host".into(), "API.example.test:8080".into())],
+        ..Default::default()
+    };
+    let res = requester(&s, V2, Scheme::V2)
+        .make_request("GET", login(), "/controller1/action1", None, other_host)
+        .await
+        .unwrap();
+    assert_eq!(res.code, 200, "{}", res.body);
+}
+
+#[tokio::test]
+async fn stale_requests_are_corrected_once_from_the_authentic_hint() {
+    let s = server();
+    for (client, scheme) in [(V1, Scheme::V1), (V2, Scheme::V2)] {
+        let skewed = RequestOptions {
+            timestamp_ms: Some(now_ms() - 100_000),
+            ..Default::default()
+        };
+        let strict = Requester::builder(&s.base_url, client, s.secret(client))
+            .scheme(scheme)
+            .correct_clock(false)
+            .build()
+            .unwrap();
+        let stale = strict
+            .make_request("GET", login(), "/controller1/action1", None, skewed.clone())
+            .await
+            .unwrap();
+        assert_eq!(stale.code, 401, "{scheme}: {}", stale.body);
+        match scheme {
+            Scheme::V1 => assert_eq!(stale.body, "Request has timed out"),
+            _ => assert_eq!(problem_code(&stale).as_deref(), Some("expired")),
+        }
+        assert!(
+            stale.header("x-nonce-server-time").is_some(),
+            "{scheme}: stale answer without a time hint"
+        );
+        assert_eq!(strict.clock_offset_ms(), 0);
+
+        let api = requester(&s, client, scheme);
+        let fixed = api
+            .make_request("GET", login(), "/controller1/action1", None, skewed)
+            .await
+            .unwrap();
+        assert_eq!(fixed.code, 200, "{scheme}: {}", fixed.body);
+        // Same machine: the learned offset is the request's round trip, not 100 s.
+        assert!(
+            api.clock_offset_ms().abs() < 5_000,
+            "{}",
+            api.clock_offset_ms()
+        );
+    }
+}
+
+#[tokio::test]
+async fn unknown_clients_are_refused() {
+    let s = server();
+    let stranger = s.secret(V2); // a well-formed secret, for a name the server does not know
+    let v2 = Requester::builder(&s.base_url, "nobody", stranger.clone())
+        .build()
+        .unwrap()
+        .make_request("GET", vec![], "/admin/status", None, Default::default())
+        .await
+        .unwrap();
+    assert_eq!(v2.code, 401, "{}", v2.body);
+    assert_eq!(problem_code(&v2).as_deref(), Some("unknown_client"));
+    let v1 = Requester::builder(&s.base_url, "nobody", stranger)
+        .scheme(Scheme::V1)
+        .build()
+        .unwrap()
+        .make_request("GET", vec![], "/admin/status", None, Default::default())
+        .await
+        .unwrap();
+    assert_eq!((v1.code, v1.body.as_str()), (401, "client not known"));
+}
+
+#[tokio::test]
+async fn v2_json_body_is_signed_by_digest() {
+    let s = server();
+    let api = requester(&s, V2, Scheme::V2);
+    let params = pairs(&[
+        ("username", "phil"),
+        ("password", "hello phil"),
+        ("opt1", "this"),
+        ("opt3", "go for it"),
+    ]);
+    let opts = RequestOptions {
+        json: Some(serde_json::json!({"items": [1, 2, 3], "note": "ünïcode"})),
+        ..Default::default()
+    };
+    let res = api
+        .make_request("POST", params, "/controller2/action1", None, opts)
+        .await
+        .unwrap();
+    assert_eq!(res.code, 200, "{}", res.body);
+
+    let bad = api
+        .make_request(
+            "POST",
+            vec![],
+            "/controller2/action1",
+            None,
+            RequestOptions {
+                json: Some(serde_json::json!(1)),
+                ..Default::default()
+            },
+        )
+        .await;
+    // Signed correctly, so the route rules answer (missing params), not the signature check.
+    assert_eq!(bad.unwrap().code, 422);
+}
+
+#[tokio::test]
+async fn signing_errors_and_transport_failures_are_errors() {
+    let s = server();
+    let v1 = requester(&s, V1, Scheme::V1);
+    let e = v1
+        .make_request(
+            "POST",
+            vec![],
+            "/controller2/action1",
+            None,
+            RequestOptions {
+                json: Some(serde_json::json!({})),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidBody);
+    let e = v1
+        .make_request(
+            "GET",
+            pairs(&[("bad key", "x")]),
+            "/a/b",
+            None,
+            Default::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidParamKey);
+
+    // A port nobody listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let e = Requester::builder(format!("http://127.0.0.1:{port}"), V2, s.secret(V2))
+        .build()
+        .unwrap()
+        .make_request("GET", vec![], "/admin/status", None, Default::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::ConnectionFailed);
+    assert!(!e.message().contains(&s.secret_text(V2)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_clones_share_one_pool() {
+    let s = server();
+    let api = requester(&s, V2, Scheme::V2);
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let api = api.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut p = login();
+            p.push(("opt2".into(), format!("task {i}")));
+            api.make_request("GET", p, "action1", Some("controller1"), Default::default())
+                .await
+        }));
+    }
+    for t in tasks {
+        let res = t.await.unwrap().unwrap();
+        assert_eq!(res.code, 200, "{}", res.body);
+    }
+}
+
+#[test]
+fn blocking_requester_works_from_plain_and_async_threads() {
+    let s = server();
+    let api = xnonce::blocking::Requester::builder(&s.base_url, V1, s.secret(V1))
+        .scheme(Scheme::V1)
+        .build()
+        .unwrap();
+    let res = api
+        .make_request(
+            "GET",
+            login(),
+            "/controller1/action1",
+            None,
+            Default::default(),
+        )
+        .unwrap();
+    assert_eq!(res.code, 200, "{}", res.body);
+    // From other plain threads, sharing the same requester.
+    std::thread::scope(|scope| {
+        for _ in 0..3 {
+            scope.spawn(|| {
+                let r = api
+                    .make_request("GET", vec![], "/admin/status", None, Default::default())
+                    .unwrap();
+                assert_eq!(r.code, 200, "{}", r.body);
+            });
+        }
+    });
+    // From inside an async runtime (runs on a helper thread instead of panicking).
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let inner = api.clone();
+    let code = rt.block_on(async move {
+        inner
+            .make_request("GET", vec![], "/admin/status", None, Default::default())
+            .unwrap()
+            .code
+    });
+    assert_eq!(code, 200);
+    drop(rt);
+    // v2 through the blocking wrapper too.
+    let v2 = xnonce::blocking::Requester::builder(&s.base_url, V2, s.secret(V2))
+        .build()
+        .unwrap();
+    let res = v2
+        .make_request(
+            "GET",
+            login(),
+            "action1",
+            Some("controller1"),
+            Default::default(),
+        )
+        .unwrap();
+    assert_eq!(res.code, 200, "{}", res.body);
+}
+
+#[test]
+fn health_is_unverified() {
+    let s = server();
+    let api = xnonce::blocking::Requester::builder(&s.base_url, V2, s.secret(V2))
+        .build()
+        .unwrap();
+    // Signed or not, the health route answers 200; here it goes signed through the requester.
+    let res = api
+        .make_request("GET", vec![], "/_xnonce/health", None, Default::default())
+        .unwrap();
+    assert_eq!(res.code, 200, "{}", res.body);
+}
