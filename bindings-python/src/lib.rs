@@ -1,1 +1,41 @@
-//! Placeholder: being built.
+//! `xnonce._xnonce`: the compiled part of the `xnonce` Python package (PyPI name `xnonce`).
+//!
+//! A thin layer over `xnonce-core`: every byte of every token comes from core. Modules:
+//! [`errors`] (the exception hierarchy and the ONE error mapping), [`convert`] (Python values
+//! → core inputs), [`sign`] (sign, link, headers, ottokens), [`verify`] (`Verifier`).
+
+use pyo3::prelude::*;
+
+pub mod convert;
+pub mod errors;
+pub mod sign;
+pub mod verify;
+
+/// The extension module `xnonce._xnonce` (re-exported by the `xnonce` package).
+#[pymodule]
+fn _xnonce(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    errors::register(m)?;
+    m.add_class::<sign::PySigned>()?;
+    m.add_class::<sign::PyLink>()?;
+    m.add_class::<sign::PyHeader>()?;
+    m.add_class::<verify::PyVerified>()?;
+    m.add_class::<verify::PyVerifier>()?;
+    m.add_function(wrap_pyfunction!(sign::sign, m)?)?;
+    m.add_function(wrap_pyfunction!(sign::sign_detailed, m)?)?;
+    m.add_function(wrap_pyfunction!(sign::link, m)?)?;
+    m.add_function(wrap_pyfunction!(sign::link_detailed, m)?)?;
+    m.add_function(wrap_pyfunction!(sign::sign_request, m)?)?;
+    m.add_function(wrap_pyfunction!(sign::parse_header, m)?)?;
+    m.add_function(wrap_pyfunction!(sign::ottoken_encode, m)?)?;
+    m.add_function(wrap_pyfunction!(sign::ottoken_decode, m)?)?;
+    m.add_function(wrap_pyfunction!(sign::ottoken_query_value, m)?)?;
+    m.add(
+        "ERROR_CODES",
+        xnonce_core::ErrorCode::ALL
+            .iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>(),
+    )?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,46 @@
+"""What the HTTP-library adapters share: from a prepared request to its ``X-Nonce`` value."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from xnonce._xnonce import sign_request
+
+HEADER = "X-Nonce"
+
+
+def authority_and_target(url: str) -> tuple[str, str]:
+    """Splits an absolute URL into the authority (``host[:port]``) and ``/path?query`` as sent."""
+    parts = urlsplit(url)
+    target = parts.path or "/"
+    if parts.query:
+        target += "?" + parts.query
+    return parts.netloc.rpartition("@")[2], target
+
+
+def sign_target(
+    scheme: str,
+    client: str,
+    secret: str,
+    method: str,
+    host: str,
+    target: str,
+    content_type: str | None,
+    body: Any,
+) -> str:
+    """Signs a request about to be sent: query and form params, or the body digest (v2).
+
+    ``body`` goes to the core as is: bytes, bytearray or str; anything else (a stream, a file)
+    is refused there with ``InputError`` ``invalid_body``.
+    """
+    return sign_request(
+        scheme,
+        method,
+        host.rpartition("@")[2],
+        target or "/",
+        client,
+        secret,
+        content_type=content_type,
+        body=body,
+    )

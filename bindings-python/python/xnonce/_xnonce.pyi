@@ -1,0 +1,201 @@
+"""Type stubs of the compiled extension ``xnonce._xnonce`` (checked by ``mypy.stubtest``)."""
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Final, Union, final
+
+from typing_extensions import TypeAlias
+
+ParamValue: TypeAlias = Union[str, int, float, bool]
+Params: TypeAlias = Union[
+    Mapping[str, ParamValue], Iterable[tuple[str, ParamValue]], Sequence[Sequence[str]], None
+]
+Body: TypeAlias = Union[bytes, bytearray, str, None]
+SecretSource: TypeAlias = Union[
+    Mapping[str, Union[str, Sequence[str], None]],
+    Callable[[str], Union[str, Sequence[str], None]],
+]
+
+__version__: Final[str]
+ERROR_CODES: Final[list[str]]
+
+class XNonceError(Exception):
+    code: str
+    message: str
+    http_status: int
+    server_time: int | None
+    server_time_mac: str | None
+
+class InputError(XNonceError): ...
+class FormatError(XNonceError): ...
+class AuthError(XNonceError): ...
+class RouteError(XNonceError): ...
+class UnavailableError(XNonceError): ...
+class InvalidParamValue(InputError, TypeError): ...
+
+@final
+class Header:
+    @property
+    def scheme(self) -> str: ...
+    @property
+    def client(self) -> str: ...
+    @property
+    def timestamp(self) -> int: ...
+    @property
+    def nonce(self) -> str | None: ...
+    @property
+    def signature(self) -> str: ...
+    @property
+    def request_id(self) -> str: ...
+    def to_ottoken(self) -> str: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Signed:
+    @property
+    def x_nonce(self) -> str: ...
+    @property
+    def ottoken(self) -> str: ...
+    @property
+    def canonical(self) -> str: ...
+    @property
+    def timestamp(self) -> int: ...
+    @property
+    def nonce(self) -> str | None: ...
+    @property
+    def scheme(self) -> str: ...
+    @property
+    def client(self) -> str: ...
+    @property
+    def header(self) -> Header: ...
+
+@final
+class Link:
+    @property
+    def url(self) -> str: ...
+    @property
+    def signed(self) -> Signed: ...
+
+@final
+class Verified:
+    @property
+    def scheme(self) -> str: ...
+    @property
+    def client(self) -> str: ...
+    @property
+    def timestamp(self) -> int: ...
+    @property
+    def params(self) -> list[tuple[str, str]]: ...
+    @property
+    def replay_key(self) -> str: ...
+    @property
+    def remember_until(self) -> int: ...
+    @property
+    def secret_index(self) -> int: ...
+    @property
+    def via_ottoken(self) -> bool: ...
+
+@final
+class Verifier:
+    def __new__(
+        cls,
+        secrets: SecretSource,
+        window_ms: int = 30000,
+        controller_windows: Mapping[str, int] | None = None,
+        action_windows: Mapping[tuple[str, str], int] | Mapping[str, int] | None = None,
+        schemes: Sequence[str] | None = None,
+    ) -> Verifier: ...
+    def verify(
+        self,
+        method: str,
+        target: str,
+        *,
+        host: str | None = None,
+        x_nonce: str | None = None,
+        content_type: str | None = None,
+        body: Body = None,
+        now: int | None = None,
+    ) -> Verified: ...
+    def verify_once(
+        self,
+        method: str,
+        target: str,
+        *,
+        host: str | None = None,
+        x_nonce: str | None = None,
+        content_type: str | None = None,
+        body: Body = None,
+        now: int | None = None,
+    ) -> Verified: ...
+
+def sign(
+    scheme: str,
+    method: str,
+    path: str,
+    params: Params,
+    client: str,
+    secret: str,
+    *,
+    timestamp: int | None = None,
+    nonce: str | None = None,
+    host: str | None = None,
+    body: Body = None,
+) -> str: ...
+def sign_detailed(
+    scheme: str,
+    method: str,
+    path: str,
+    params: Params,
+    client: str,
+    secret: str,
+    *,
+    timestamp: int | None = None,
+    nonce: str | None = None,
+    host: str | None = None,
+    body: Body = None,
+) -> Signed: ...
+def link(
+    scheme: str,
+    method: str,
+    path: str,
+    params: Params,
+    client: str,
+    secret: str,
+    base_url: str,
+    *,
+    timestamp: int | None = None,
+    nonce: str | None = None,
+    host: str | None = None,
+    body: Body = None,
+) -> str: ...
+def link_detailed(
+    scheme: str,
+    method: str,
+    path: str,
+    params: Params,
+    client: str,
+    secret: str,
+    base_url: str,
+    *,
+    timestamp: int | None = None,
+    nonce: str | None = None,
+    host: str | None = None,
+    body: Body = None,
+) -> Link: ...
+def sign_request(
+    scheme: str,
+    method: str,
+    host: str,
+    target: str,
+    client: str,
+    secret: str,
+    *,
+    content_type: str | None = None,
+    body: Body = None,
+    timestamp: int | None = None,
+    nonce: str | None = None,
+) -> str: ...
+def parse_header(value: str) -> Header: ...
+def ottoken_encode(header: str) -> str: ...
+def ottoken_decode(token: str) -> str: ...
+def ottoken_query_value(token: str) -> str: ...

@@ -1,0 +1,392 @@
+//! Signing, links, headers and ottokens: thin wrappers over `xnonce_core`.
+
+use pyo3::prelude::*;
+use pyo3::types::PyString;
+use xnonce_core::{ottoken, ErrorCode, SignInput, Signed, XNonce};
+
+use crate::convert;
+use crate::errors::{coded, IntoPyResult};
+
+/// The result of signing: the `X-Nonce` header value and everything behind it.
+#[pyclass(frozen, module = "xnonce", name = "Signed")]
+pub struct PySigned {
+    inner: Signed,
+}
+
+#[pymethods]
+impl PySigned {
+    /// The `X-Nonce` header value.
+    #[getter]
+    fn x_nonce(&self) -> &str {
+        &self.inner.x_nonce
+    }
+
+    /// The `ottoken` form of the header (escape it with `ottoken_query_value` for a URL).
+    #[getter]
+    fn ottoken(&self) -> &str {
+        &self.inner.ottoken
+    }
+
+    /// The exact string that was hashed. For v1 it CONTAINS THE SECRET: never log it.
+    #[getter]
+    fn canonical(&self) -> &str {
+        self.inner.canonical()
+    }
+
+    /// The signed timestamp (ms since the epoch).
+    #[getter]
+    fn timestamp(&self) -> u64 {
+        self.inner.timestamp_ms()
+    }
+
+    /// The v2 nonce (`None` for v1).
+    #[getter]
+    fn nonce(&self) -> Option<&str> {
+        match &self.inner.header {
+            XNonce::V2 { nonce, .. } => Some(nonce),
+            XNonce::V1 { .. } => None,
+        }
+    }
+
+    /// `"v1"` or `"v2"`.
+    #[getter]
+    fn scheme(&self) -> &'static str {
+        self.inner.header.scheme().as_str()
+    }
+
+    /// The client id.
+    #[getter]
+    fn client(&self) -> &str {
+        self.inner.header.client()
+    }
+
+    /// The parsed header.
+    #[getter]
+    fn header(&self) -> PyHeader {
+        PyHeader {
+            inner: self.inner.header.clone(),
+        }
+    }
+
+    fn __str__(&self) -> &str {
+        &self.inner.x_nonce
+    }
+
+    fn __repr__(&self) -> String {
+        // Never the canonical string: for v1 it holds the secret.
+        format!("Signed(x_nonce={:?})", self.inner.x_nonce)
+    }
+}
+
+/// A signed link: the URL and the signature behind it.
+#[pyclass(frozen, module = "xnonce", name = "Link")]
+pub struct PyLink {
+    url: String,
+    signed: Py<PySigned>,
+}
+
+#[pymethods]
+impl PyLink {
+    /// The full URL with the params and the `ottoken`.
+    #[getter]
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The signature behind the link.
+    #[getter]
+    fn signed(&self, py: Python<'_>) -> Py<PySigned> {
+        self.signed.clone_ref(py)
+    }
+
+    fn __str__(&self) -> &str {
+        &self.url
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Link(url={:?})", self.url)
+    }
+}
+
+/// A parsed `X-Nonce` header value of either scheme.
+#[pyclass(frozen, eq, hash, module = "xnonce", name = "Header")]
+#[derive(PartialEq, Eq, Hash)]
+pub struct PyHeader {
+    pub(crate) inner: XNonce,
+}
+
+#[pymethods]
+impl PyHeader {
+    /// `"v1"` or `"v2"`.
+    #[getter]
+    fn scheme(&self) -> &'static str {
+        self.inner.scheme().as_str()
+    }
+
+    /// The client id.
+    #[getter]
+    fn client(&self) -> &str {
+        self.inner.client()
+    }
+
+    /// The request timestamp (ms since the epoch).
+    #[getter]
+    fn timestamp(&self) -> u64 {
+        self.inner.timestamp_ms()
+    }
+
+    /// The v2 nonce (`None` for v1).
+    #[getter]
+    fn nonce(&self) -> Option<&str> {
+        match &self.inner {
+            XNonce::V2 { nonce, .. } => Some(nonce),
+            XNonce::V1 { .. } => None,
+        }
+    }
+
+    /// The v1 token or the v2 signature, as presented (lower-case hex).
+    #[getter]
+    fn signature(&self) -> &str {
+        self.inner.mac()
+    }
+
+    /// What identifies the request for replay protection: the v2 nonce or the v1 token.
+    #[getter]
+    fn request_id(&self) -> &str {
+        self.inner.request_id()
+    }
+
+    /// The header as an `ottoken`.
+    fn to_ottoken(&self) -> String {
+        self.inner.to_ottoken()
+    }
+
+    fn __str__(&self) -> String {
+        self.inner.to_string()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Header({:?})", self.inner.to_string())
+    }
+}
+
+/// Builds a core [`SignInput`] from Python arguments (the one place arguments are parsed).
+#[allow(clippy::too_many_arguments)]
+fn input(
+    scheme: &str,
+    method: &str,
+    path: &str,
+    params: Option<&Bound<'_, PyAny>>,
+    client: &str,
+    timestamp: Option<i128>,
+    nonce: Option<&str>,
+    host: Option<&str>,
+    body: Option<&Bound<'_, PyAny>>,
+) -> PyResult<SignInput> {
+    Ok(SignInput {
+        scheme: convert::scheme(scheme)?,
+        method: method.to_owned(),
+        path: path.to_owned(),
+        params: convert::params(params)?,
+        client: client.to_owned(),
+        timestamp_ms: convert::timestamp(timestamp)?,
+        nonce: nonce.map(str::to_owned),
+        host: host.map(str::to_owned),
+        body: convert::body(body)?,
+    })
+}
+
+/// Signs a request and returns the `X-Nonce` header value.
+#[pyfunction]
+#[pyo3(signature = (scheme, method, path, params, client, secret, *, timestamp=None, nonce=None, host=None, body=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn sign(
+    scheme: &str,
+    method: &str,
+    path: &str,
+    params: Option<&Bound<'_, PyAny>>,
+    client: &str,
+    secret: &str,
+    timestamp: Option<i128>,
+    nonce: Option<&str>,
+    host: Option<&str>,
+    body: Option<&Bound<'_, PyAny>>,
+) -> PyResult<String> {
+    let input = input(
+        scheme, method, path, params, client, timestamp, nonce, host, body,
+    )?;
+    let secret = convert::secret(secret)?;
+    Ok(xnonce_core::sign(&input, &secret).py_err()?.x_nonce)
+}
+
+/// Signs a request and returns everything: header, ottoken, canonical string, timestamp, nonce.
+#[pyfunction]
+#[pyo3(signature = (scheme, method, path, params, client, secret, *, timestamp=None, nonce=None, host=None, body=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn sign_detailed(
+    scheme: &str,
+    method: &str,
+    path: &str,
+    params: Option<&Bound<'_, PyAny>>,
+    client: &str,
+    secret: &str,
+    timestamp: Option<i128>,
+    nonce: Option<&str>,
+    host: Option<&str>,
+    body: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PySigned> {
+    let input = input(
+        scheme, method, path, params, client, timestamp, nonce, host, body,
+    )?;
+    let secret = convert::secret(secret)?;
+    Ok(PySigned {
+        inner: xnonce_core::sign(&input, &secret).py_err()?,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn make_link(
+    scheme: &str,
+    method: &str,
+    path: &str,
+    params: Option<&Bound<'_, PyAny>>,
+    client: &str,
+    secret: &str,
+    base_url: &str,
+    timestamp: Option<i128>,
+    nonce: Option<&str>,
+    host: Option<&str>,
+    body: Option<&Bound<'_, PyAny>>,
+) -> PyResult<xnonce_core::Link> {
+    let input = input(
+        scheme, method, path, params, client, timestamp, nonce, host, body,
+    )?;
+    let secret = convert::secret(secret)?;
+    xnonce_core::link(&input, &secret, base_url).py_err()
+}
+
+/// Signs a request and returns a URL under `base_url` carrying the params and the `ottoken`
+/// (v2 signs the base URL's authority as the host). A link cannot carry a body.
+#[pyfunction]
+#[pyo3(signature = (scheme, method, path, params, client, secret, base_url, *, timestamp=None, nonce=None, host=None, body=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn link(
+    scheme: &str,
+    method: &str,
+    path: &str,
+    params: Option<&Bound<'_, PyAny>>,
+    client: &str,
+    secret: &str,
+    base_url: &str,
+    timestamp: Option<i128>,
+    nonce: Option<&str>,
+    host: Option<&str>,
+    body: Option<&Bound<'_, PyAny>>,
+) -> PyResult<String> {
+    Ok(make_link(
+        scheme, method, path, params, client, secret, base_url, timestamp, nonce, host, body,
+    )?
+    .url)
+}
+
+/// Like [`link`], returning the URL and the signature behind it.
+#[pyfunction]
+#[pyo3(signature = (scheme, method, path, params, client, secret, base_url, *, timestamp=None, nonce=None, host=None, body=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn link_detailed(
+    py: Python<'_>,
+    scheme: &str,
+    method: &str,
+    path: &str,
+    params: Option<&Bound<'_, PyAny>>,
+    client: &str,
+    secret: &str,
+    base_url: &str,
+    timestamp: Option<i128>,
+    nonce: Option<&str>,
+    host: Option<&str>,
+    body: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PyLink> {
+    let l = make_link(
+        scheme, method, path, params, client, secret, base_url, timestamp, nonce, host, body,
+    )?;
+    Ok(PyLink {
+        url: l.url,
+        signed: Py::new(py, PySigned { inner: l.signed })?,
+    })
+}
+
+/// Signs a request as an HTTP client is about to send it: the params are read from the raw
+/// query of `target` (`/path?query`) and, for an `application/x-www-form-urlencoded`
+/// `content_type`, from the form body, exactly as the scheme's verifier reads them; any other
+/// body is signed as a body (v2) or refused (v1, `invalid_body`). Returns the header value.
+#[pyfunction]
+#[pyo3(signature = (scheme, method, host, target, client, secret, *, content_type=None, body=None, timestamp=None, nonce=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn sign_request(
+    scheme: &str,
+    method: &str,
+    host: &str,
+    target: &str,
+    client: &str,
+    secret: &str,
+    content_type: Option<&str>,
+    body: Option<&Bound<'_, PyAny>>,
+    timestamp: Option<i128>,
+    nonce: Option<&str>,
+) -> PyResult<String> {
+    let scheme = convert::scheme(scheme)?;
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let body = convert::body(body)?.unwrap_or_default();
+    let is_form = xnonce_core::verify::is_form_content_type(content_type);
+    let form = if is_form {
+        Some(std::str::from_utf8(&body).map_err(|_| {
+            coded(ErrorCode::MalformedParams, "form body is not UTF-8")
+        })?)
+    } else {
+        None
+    };
+    let input = SignInput {
+        scheme,
+        method: method.to_owned(),
+        path: if path.is_empty() { "/" } else { path }.to_owned(),
+        params: xnonce_core::params::from_query_and_form(scheme, query, form).py_err()?,
+        client: client.to_owned(),
+        timestamp_ms: convert::timestamp(timestamp)?,
+        nonce: nonce.map(str::to_owned),
+        host: Some(host.to_owned()),
+        body: if is_form || body.is_empty() {
+            None
+        } else {
+            Some(body.clone())
+        },
+    };
+    let secret = convert::secret(secret)?;
+    Ok(xnonce_core::sign(&input, &secret).py_err()?.x_nonce)
+}
+
+/// Parses an `X-Nonce` header value (`FormatError` `malformed_header` on any deviation).
+#[pyfunction]
+pub fn parse_header(value: &str) -> PyResult<PyHeader> {
+    Ok(PyHeader {
+        inner: XNonce::parse(value).py_err()?,
+    })
+}
+
+/// The `ottoken` form of a header value.
+#[pyfunction]
+pub fn ottoken_encode(header: &str) -> PyResult<String> {
+    Ok(XNonce::parse(header).py_err()?.to_ottoken())
+}
+
+/// The header value inside an `ottoken` (`FormatError` `malformed_ottoken` on any deviation).
+#[pyfunction]
+pub fn ottoken_decode(token: &str) -> PyResult<String> {
+    Ok(ottoken::decode(token).py_err()?.to_string())
+}
+
+/// The `ottoken` as written in a URL query (form-encoded; only v1 tokens change).
+#[pyfunction]
+pub fn ottoken_query_value<'py>(py: Python<'py>, token: &str) -> Bound<'py, PyString> {
+    PyString::new(py, &ottoken::query_value(token))
+}

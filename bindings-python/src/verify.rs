@@ -1,0 +1,306 @@
+//! Verification on the server side: `Verifier` with an in-memory replay store.
+
+use std::cell::RefCell;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use xnonce_core::{
+    Environment, ErrorCode, Incoming, MemoryReplayStore, Scheme, Secret, SecretSource, Verified,
+    Verifier, WindowPolicy,
+};
+
+use crate::convert;
+use crate::errors::{coded, IntoPyResult};
+
+/// A verified request.
+#[pyclass(frozen, module = "xnonce", name = "Verified")]
+pub struct PyVerified {
+    inner: Verified,
+}
+
+#[pymethods]
+impl PyVerified {
+    /// `"v1"` or `"v2"`.
+    #[getter]
+    fn scheme(&self) -> &'static str {
+        self.inner.scheme.as_str()
+    }
+
+    /// The authenticated client id.
+    #[getter]
+    fn client(&self) -> &str {
+        &self.inner.client
+    }
+
+    /// The signed timestamp (ms since the epoch).
+    #[getter]
+    fn timestamp(&self) -> u64 {
+        self.inner.timestamp_ms
+    }
+
+    /// The signed params as `(key, value)` pairs (decoded; `ottoken` left out).
+    #[getter]
+    fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let items: Vec<Bound<'py, PyTuple>> = self
+            .inner
+            .params
+            .iter()
+            .map(|(k, v)| PyTuple::new(py, [PyString::new(py, k), PyString::new(py, v)]))
+            .collect::<PyResult<_>>()?;
+        PyList::new(py, items)
+    }
+
+    /// The replay key: `v1:<client>:<token>` or `v2:<client>:<nonce>`.
+    #[getter]
+    fn replay_key(&self) -> &str {
+        &self.inner.replay_key
+    }
+
+    /// Until when the replay key must be remembered (ms): the request's timestamp + window.
+    #[getter]
+    fn remember_until(&self) -> u64 {
+        self.inner.remember_until_ms
+    }
+
+    /// Which of the client's secrets matched (index into the list given for the client).
+    #[getter]
+    fn secret_index(&self) -> usize {
+        self.inner.secret_index
+    }
+
+    /// True when the credential came from an `ottoken` query/form parameter.
+    #[getter]
+    fn via_ottoken(&self) -> bool {
+        self.inner.via_ottoken
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Verified(scheme={:?}, client={:?}, timestamp={})",
+            self.inner.scheme.as_str(),
+            self.inner.client,
+            self.inner.timestamp_ms
+        )
+    }
+}
+
+/// Secrets looked up live in a Python mapping or callable. A lookup that raises is kept and
+/// re-raised after verification (the core trait cannot carry Python errors).
+struct PySecrets<'a, 'py> {
+    source: &'a Bound<'py, PyAny>,
+    failure: RefCell<Option<PyErr>>,
+}
+
+impl PySecrets<'_, '_> {
+    fn lookup(&self, client: &str) -> PyResult<Vec<Secret>> {
+        let found = if let Ok(d) = self.source.cast::<PyDict>() {
+            d.get_item(client)?
+        } else if self.source.hasattr("get")? {
+            Some(self.source.call_method1("get", (client,))?)
+        } else {
+            Some(self.source.call1((client,))?)
+        };
+        let Some(found) = found.filter(|f| !f.is_none()) else {
+            return Ok(Vec::new());
+        };
+        if let Ok(s) = found.cast::<PyString>() {
+            return Ok(vec![convert::secret(&s.to_cow()?)?]);
+        }
+        let mut out = Vec::new();
+        for s in found.try_iter()? {
+            out.push(convert::secret(&s?.extract::<String>()?)?);
+        }
+        Ok(out)
+    }
+
+    fn finish(self, result: xnonce_core::Result<Verified>) -> PyResult<PyVerified> {
+        if let Some(e) = self.failure.into_inner() {
+            return Err(e);
+        }
+        Ok(PyVerified {
+            inner: result.py_err()?,
+        })
+    }
+}
+
+impl SecretSource for PySecrets<'_, '_> {
+    fn secrets(&self, client: &str) -> Vec<Secret> {
+        self.lookup(client).unwrap_or_else(|e| {
+            self.failure.borrow_mut().get_or_insert(e);
+            Vec::new()
+        })
+    }
+}
+
+/// Verifies signed requests (both schemes by default) against a client → secret(s) source.
+#[pyclass(frozen, module = "xnonce", name = "Verifier")]
+pub struct PyVerifier {
+    verifier: Verifier,
+    secrets: Py<PyAny>,
+    store: MemoryReplayStore,
+}
+
+fn window_policy(
+    window_ms: u64,
+    controller_windows: Option<&Bound<'_, PyAny>>,
+    action_windows: Option<&Bound<'_, PyAny>>,
+) -> PyResult<WindowPolicy> {
+    let mut policy = WindowPolicy::new(window_ms);
+    if let Some(c) = controller_windows.filter(|c| !c.is_none()) {
+        for (controller, ms) in c.call_method0("items")?.extract::<Vec<(String, u64)>>()? {
+            policy = policy.controller(controller, ms);
+        }
+    }
+    if let Some(a) = action_windows.filter(|a| !a.is_none()) {
+        for item in a.call_method0("items")?.try_iter()? {
+            let (key, ms): (Bound<'_, PyAny>, u64) = item?.extract()?;
+            let (controller, action) = match key.extract::<(String, String)>() {
+                Ok(pair) => pair,
+                Err(_) => {
+                    let text: String = key.extract()?;
+                    match text.split_once('/') {
+                        Some((c, a)) => (c.to_owned(), a.to_owned()),
+                        None => {
+                            return Err(pyo3::exceptions::PyValueError::new_err(
+                                "action_windows keys are (controller, action) or \"controller/action\"",
+                            ))
+                        }
+                    }
+                }
+            };
+            policy = policy.action(controller, action, ms);
+        }
+    }
+    Ok(policy)
+}
+
+impl PyVerifier {
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        &self,
+        py: Python<'_>,
+        once: bool,
+        method: &str,
+        target: &str,
+        host: Option<&str>,
+        x_nonce: Option<&str>,
+        content_type: Option<&str>,
+        body: Option<&Bound<'_, PyAny>>,
+        now: Option<i128>,
+    ) -> PyResult<PyVerified> {
+        let body = convert::body(body)?.unwrap_or_default();
+        let now = match convert::timestamp(now)? {
+            Some(t) => t,
+            None => xnonce_core::SystemEnvironment.now_ms(),
+        };
+        let req = Incoming {
+            host,
+            x_nonce,
+            ..Incoming::new(method, target).body(content_type, &body)
+        };
+        let source = self.secrets.bind(py);
+        let secrets = PySecrets {
+            source,
+            failure: RefCell::new(None),
+        };
+        let result = if once {
+            self.verifier.verify_once(&req, &secrets, &self.store, now)
+        } else {
+            self.verifier.verify(&req, &secrets, now)
+        };
+        secrets.finish(result)
+    }
+}
+
+#[pymethods]
+impl PyVerifier {
+    /// `secrets`: a mapping client → secret or list of secrets (several during rotation), or a
+    /// callable `client -> secret | list | None`; looked up on every request.
+    #[new]
+    #[pyo3(signature = (secrets, window_ms=30_000, controller_windows=None, action_windows=None, schemes=None))]
+    fn new(
+        secrets: Bound<'_, PyAny>,
+        window_ms: u64,
+        controller_windows: Option<&Bound<'_, PyAny>>,
+        action_windows: Option<&Bound<'_, PyAny>>,
+        schemes: Option<Vec<String>>,
+    ) -> PyResult<Self> {
+        let mut verifier =
+            Verifier::new().windows(window_policy(window_ms, controller_windows, action_windows)?);
+        if let Some(schemes) = schemes {
+            let parsed: Vec<Scheme> = schemes
+                .iter()
+                .map(|s| convert::scheme(s))
+                .collect::<PyResult<_>>()?;
+            if parsed.is_empty() {
+                return Err(coded(
+                    ErrorCode::UnsupportedScheme,
+                    "a verifier must accept at least one scheme",
+                ));
+            }
+            verifier = verifier.schemes(&parsed);
+        }
+        Ok(PyVerifier {
+            verifier,
+            secrets: secrets.unbind(),
+            store: MemoryReplayStore::new(),
+        })
+    }
+
+    /// Verifies authenticity and freshness; raises an `XNonceError` subclass otherwise.
+    /// `target` is the request target as received (`/path?query`, still percent-encoded);
+    /// `now` (ms) defaults to the system clock.
+    #[pyo3(signature = (method, target, *, host=None, x_nonce=None, content_type=None, body=None, now=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn verify(
+        &self,
+        py: Python<'_>,
+        method: &str,
+        target: &str,
+        host: Option<&str>,
+        x_nonce: Option<&str>,
+        content_type: Option<&str>,
+        body: Option<&Bound<'_, PyAny>>,
+        now: Option<i128>,
+    ) -> PyResult<PyVerified> {
+        self.run(
+            py,
+            false,
+            method,
+            target,
+            host,
+            x_nonce,
+            content_type,
+            body,
+            now,
+        )
+    }
+
+    /// [`verify`], then records the request in this verifier's in-memory replay store: a
+    /// second copy raises `AuthError` with code `replayed`.
+    #[pyo3(signature = (method, target, *, host=None, x_nonce=None, content_type=None, body=None, now=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn verify_once(
+        &self,
+        py: Python<'_>,
+        method: &str,
+        target: &str,
+        host: Option<&str>,
+        x_nonce: Option<&str>,
+        content_type: Option<&str>,
+        body: Option<&Bound<'_, PyAny>>,
+        now: Option<i128>,
+    ) -> PyResult<PyVerified> {
+        self.run(
+            py,
+            true,
+            method,
+            target,
+            host,
+            x_nonce,
+            content_type,
+            body,
+            now,
+        )
+    }
+}
