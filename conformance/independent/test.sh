@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs the two independent implementations of docs/PROTOCOL.md (plain Python, plain JS)
+# against every conformance vector (plus XNONCE_EXTRA_VECTORS). Needs only python3 (>= 3.9)
+# and node (>= 18); installs nothing. Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+command -v python3 >/dev/null || { echo "independent: python3 is required" >&2; exit 1; }
+command -v node >/dev/null || { echo "independent: node is required" >&2; exit 1; }
+
+# Formatting: black when it is installed (pip install black); node --check always.
+if python3 -m black --version >/dev/null 2>&1; then
+  python3 -m black --check --quiet xnonce_spec.py
+else
+  echo "independent: black not installed, Python format check not run" >&2
+fi
+node --check xnonce_spec.mjs
+
+timeout 300 python3 xnonce_spec.py
+timeout 300 node xnonce_spec.mjs

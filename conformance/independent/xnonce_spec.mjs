@@ -1,0 +1,702 @@
+// An independent implementation of the xnonce protocol, written from docs/PROTOCOL.md only.
+//
+// Plain JavaScript for Node >= 18, Node built-ins only (no xnonce package, no code from core/).
+// It is the cross-check of the reference implementation (`node xnonce_spec.mjs` runs every
+// vector) and the "plain JS" baseline signer of the Node binding's benchmarks:
+//
+//   import { sign } from "./xnonce_spec.mjs";
+//   const header = sign("v2", "GET", "/admin/status", [], "svc", SECRET,
+//                       1700000000000, undefined, "api.example.com");
+//
+// Section numbers (§) refer to docs/PROTOCOL.md.
+
+import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { readFileSync, readdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const MAX_TIMESTAMP = 2 ** 53 - 1; // §3.4
+const EMPTY_SHA256 = createHash("sha256").update("").digest("hex");
+
+/** A refusal carrying the shared error code of §13 as `.code`. */
+export class XNonceError extends Error {
+  constructor(code, message) {
+    super(message ? `${code}: ${message}` : code);
+    this.name = "XNonceError";
+    this.code = code;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// §4 encodings
+
+const UNRESERVED_RE = /^[A-Za-z0-9\-._~]*$/;
+const isUnreservedByte = (b) =>
+  (b >= 0x41 && b <= 0x5a) ||
+  (b >= 0x61 && b <= 0x7a) ||
+  (b >= 0x30 && b <= 0x39) ||
+  b === 0x2d ||
+  b === 0x2e ||
+  b === 0x5f ||
+  b === 0x7e;
+const hex2 = (b) => "%" + b.toString(16).toUpperCase().padStart(2, "0");
+const RFC3986 = Array.from({ length: 256 }, (_, b) =>
+  isUnreservedByte(b) ? String.fromCharCode(b) : hex2(b),
+);
+const CGI = RFC3986.slice();
+CGI[0x20] = "+";
+const PATH = RFC3986.slice();
+PATH[0x2f] = "/";
+
+function utf8(text) {
+  // Lone surrogates are not Unicode text (§3.6); Buffer would silently replace them.
+  if (/[\uD800-\uDFFF]/u.test(text)) {
+    throw new XNonceError("invalid_param_value", "text is not valid Unicode");
+  }
+  return Buffer.from(text, "utf8");
+}
+
+function encodeWith(table, bytes) {
+  let out = "";
+  for (const b of bytes) out += table[b];
+  return out;
+}
+
+/** §4.1 Ruby's CGI.escape: unreserved kept, space -> '+', other bytes %XX. */
+export function cgiEscape(text) {
+  return UNRESERVED_RE.test(text) ? text : encodeWith(CGI, utf8(text));
+}
+
+/** §4.2: unreserved bytes kept, every other byte %XX (upper-case hex). */
+export function rfc3986Encode(text) {
+  return UNRESERVED_RE.test(text) ? text : encodeWith(RFC3986, utf8(text));
+}
+
+const HEX_ANY_BYTE = (c) =>
+  (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
+
+/** §4.4: %XX (either case) is a byte; a bad escape is `code`. Returns a Buffer. */
+function percentDecode(text, plusIsSpace, code) {
+  const raw = Buffer.from(text, "utf8");
+  const out = [];
+  for (let i = 0; i < raw.length; ) {
+    const b = raw[i];
+    if (b === 0x25) {
+      const h = raw[i + 1];
+      const l = raw[i + 2];
+      if (i + 2 >= raw.length || !HEX_ANY_BYTE(h) || !HEX_ANY_BYTE(l)) {
+        throw new XNonceError(code, "bad percent-escape");
+      }
+      out.push(parseInt(String.fromCharCode(h, l), 16));
+      i += 3;
+    } else if (b === 0x2b && plusIsSpace) {
+      out.push(0x20);
+      i += 1;
+    } else {
+      out.push(b);
+      i += 1;
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** §4.4 form-decode (verifiers): '+' is a space; the result must be UTF-8. */
+export function formDecode(text) {
+  const bytes = percentDecode(text, true, "malformed_params");
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new XNonceError("malformed_params", "not UTF-8 after decoding");
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// §3 shared elements
+
+const WHITESPACE = new Set([
+  0x20, 0xa0, 0x1680, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000, 0x2000, 0x2001, 0x2002, 0x2003,
+  0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200a,
+]);
+const isControl = (cp) => cp <= 0x1f || (cp >= 0x7f && cp <= 0x9f);
+
+/** §3.1 rules for every secret text. */
+function checkSecret(secret) {
+  if (typeof secret !== "string" || secret.length === 0) {
+    throw new XNonceError("invalid_secret", "secret is empty");
+  }
+  if (Buffer.byteLength(secret, "utf8") > 1024) {
+    throw new XNonceError("invalid_secret", "secret is longer than 1024 bytes");
+  }
+  for (const ch of secret) {
+    const cp = ch.codePointAt(0);
+    if (WHITESPACE.has(cp) || isControl(cp) || (cp >= 0xd800 && cp <= 0xdfff)) {
+      throw new XNonceError("invalid_secret", "secret has whitespace or control chars");
+    }
+  }
+}
+
+/** §3.1: the 32 bytes hex-decoded from a 64-hex secret text. */
+function v2Key(secret) {
+  if (!/^[0-9a-fA-F]{64}$/.test(secret)) {
+    throw new XNonceError("invalid_secret", "a v2 secret must be 64 hex characters");
+  }
+  return Buffer.from(secret, "hex");
+}
+
+const CLIENT_RE = /^[A-Za-z0-9\-._~]{1,128}$/;
+/** §3.2 */
+function checkClient(client) {
+  if (typeof client !== "string" || !CLIENT_RE.test(client)) {
+    throw new XNonceError("invalid_client_id", "client id must be 1-128 unreserved chars");
+  }
+}
+
+/** §3.3 */
+function canonicalMethod(method) {
+  if (typeof method !== "string" || !/^[A-Za-z]{1,16}$/.test(method)) {
+    throw new XNonceError("invalid_method", "method must be 1 to 16 ASCII letters");
+  }
+  return method.toUpperCase();
+}
+
+/** §3.4 range. */
+function checkTimestamp(ts) {
+  if (typeof ts === "bigint" && ts >= 0n && ts <= BigInt(MAX_TIMESTAMP)) return Number(ts);
+  if (typeof ts !== "number" || !Number.isInteger(ts) || ts < 0 || ts > MAX_TIMESTAMP) {
+    throw new XNonceError("invalid_timestamp", "timestamp must be 0 to 2^53-1 ms");
+  }
+  return ts;
+}
+
+/** §3.4 text form; null when malformed. */
+function parseTimestamp(text) {
+  if (!/^(0|[1-9][0-9]{0,15})$/.test(text)) return null;
+  const v = Number(text);
+  return v <= MAX_TIMESTAMP ? v : null;
+}
+
+const NONCE_RE = /^[0-9a-f]{32}$/;
+/** §3.5 */
+function checkNonce(nonce) {
+  if (typeof nonce !== "string" || !NONCE_RE.test(nonce)) {
+    throw new XNonceError("invalid_nonce", "nonce must be 32 lower-case hex characters");
+  }
+}
+
+/** §3.6 key rules. */
+function checkKey(key, scheme) {
+  if (key === "") throw new XNonceError("invalid_param_key", "parameter key is empty");
+  if (key === "ottoken") throw new XNonceError("invalid_param_key", "'ottoken' is reserved");
+  if (scheme === "v1" && !UNRESERVED_RE.test(key)) {
+    throw new XNonceError("invalid_param_key", "a v1 key may only hold unreserved chars");
+  }
+}
+
+/** |x| as m * 2^e with m a BigInt (x finite). */
+function exactParts(x) {
+  const dv = new DataView(new ArrayBuffer(8));
+  dv.setFloat64(0, Math.abs(x));
+  const hi = dv.getUint32(0);
+  const lo = dv.getUint32(4);
+  const bexp = (hi >>> 20) & 0x7ff;
+  let m = (BigInt(hi & 0xfffff) << 32n) | BigInt(lo);
+  if (bexp === 0) return [m, -1074];
+  m |= 1n << 52n;
+  return [m, bexp - 1075];
+}
+
+/** True when |x| lies exactly half-way between D*10^q and (D+1)*10^q. */
+function isUpperTie(x, digits, q) {
+  const [m, e] = exactParts(x);
+  // 2*m*2^e == (2D+1)*10^q, scaled to integers by 2^a * 10^b
+  const a = Math.max(0, -e);
+  const b = Math.max(0, -q);
+  const left = 2n * m * 2n ** BigInt(e + a) * 10n ** BigInt(b);
+  const right = (2n * BigInt(digits) + 1n) * 10n ** BigInt(q + b) * 2n ** BigInt(a);
+  return left === right;
+}
+
+/** §3.6.1: shortest round-trip digits, positional, no fraction for integral values. */
+function floatText(x) {
+  if (!Number.isFinite(x)) {
+    throw new XNonceError("invalid_param_value", "NaN and infinities cannot be values");
+  }
+  if (x === 0) return "0";
+  let r = String(x); // shortest round-trip, maybe with an exponent
+  let sign = "";
+  if (r[0] === "-") {
+    sign = "-";
+    r = r.slice(1);
+  }
+  const [mantissa, exp = "0"] = r.split("e");
+  const [whole, frac = ""] = mantissa.split(".");
+  const all = whole + frac; // value = 0.<all> * 10^(whole.length + exp)
+  let digits = all.replace(/^0+/, "");
+  let e = whole.length + Number(exp) - (all.length - digits.length);
+  digits = digits.replace(/0+$/, "");
+  // String() breaks an exact tie between two shortest candidates towards the even digit;
+  // the protocol takes the one of larger magnitude (§3.6.1): 1000000000000001.25 -> ...1.3
+  if (isUpperTie(x, digits, e - digits.length)) {
+    const up = (BigInt(digits) + 1n).toString();
+    e += up.length - digits.length;
+    digits = up.replace(/0+$/, "");
+  }
+  const n = digits.length;
+  let body;
+  if (e >= n) body = digits + "0".repeat(e - n);
+  else if (e > 0) body = digits.slice(0, e) + "." + digits.slice(e);
+  else body = "0." + "0".repeat(-e) + digits;
+  return sign + body;
+}
+
+/** §3.6.1: the text of a native parameter value. */
+export function textFromValue(value) {
+  switch (typeof value) {
+    case "string":
+      return value;
+    case "boolean":
+      return value ? "true" : "false";
+    case "bigint":
+      return value.toString();
+    case "number":
+      return floatText(value);
+    default:
+      throw new XNonceError(
+        "invalid_param_value",
+        `cannot sign ${value === null ? "null" : typeof value}`,
+      );
+  }
+}
+
+/** Params as ordered [key, text] pairs: an array of pairs, a Map, or a plain object. */
+function pairsOf(params) {
+  if (params == null) return [];
+  const items =
+    Array.isArray(params) || params instanceof Map ? params : Object.entries(params);
+  const out = [];
+  for (const [k, v] of items) {
+    if (typeof k !== "string") throw new XNonceError("invalid_param_key", "keys are text");
+    out.push([k, textFromValue(v)]);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// §5 v1
+
+function checkPathShape(path) {
+  if (typeof path !== "string" || !path.startsWith("/")) {
+    throw new XNonceError("invalid_path", "path must start with '/'");
+  }
+  if (Buffer.byteLength(path, "utf8") > 8192) {
+    throw new XNonceError("invalid_path", "path is longer than 8192 bytes");
+  }
+  if (/[?#\x00-\x1f\x7f]/.test(path)) {
+    throw new XNonceError("invalid_path", "path holds '?', '#' or a control char");
+  }
+}
+
+/** §5.2 */
+function contentV1(pairs) {
+  const parts = [];
+  for (const [k, v] of pairs) {
+    checkKey(k, "v1");
+    parts.push(k + "=" + cgiEscape(v));
+  }
+  return parts.join("&");
+}
+
+/** §5.3 (checks in the order of §10 step 4). */
+function canonicalV1(method, path, pairs, client, secret, ts) {
+  const m = canonicalMethod(method);
+  checkPathShape(path);
+  if (path.includes(" ")) {
+    throw new XNonceError("invalid_path", "a v1 path must not contain spaces");
+  }
+  checkClient(client);
+  return m + path + contentV1(pairs) + client + secret + String(ts);
+}
+
+// ---------------------------------------------------------------------------------------
+// §6 v2
+
+/** §6.2 */
+export function canonicalHost(host) {
+  if (typeof host !== "string") throw new XNonceError("invalid_host", "host must be text");
+  const len = Buffer.byteLength(host, "utf8");
+  if (len < 1 || len > 255) throw new XNonceError("invalid_host", "host must be 1-255 bytes");
+  let lower = host.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32));
+  if (!/^[a-z0-9.\-_:[\]]*$/.test(lower)) {
+    throw new XNonceError("invalid_host", "host may only hold a-z 0-9 . - _ : [ ]");
+  }
+  if (lower.endsWith(":80")) lower = lower.slice(0, -3);
+  else if (lower.endsWith(":443")) lower = lower.slice(0, -4);
+  if (lower === "" || lower.startsWith(":")) {
+    throw new XNonceError("invalid_host", "host has no name");
+  }
+  return lower;
+}
+
+/** §6.3: path-decode, then path-encode. */
+export function canonicalPathV2(path) {
+  checkPathShape(path);
+  return encodeWith(PATH, percentDecode(path, false, "invalid_path"));
+}
+
+const cmp = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** §6.4 */
+function paramsV2(pairs) {
+  const enc = [];
+  for (const [k, v] of pairs) {
+    checkKey(k, "v2");
+    enc.push([rfc3986Encode(k), rfc3986Encode(v)]);
+  }
+  // ASCII strings: UTF-16 unit order == byte order; key first, then value.
+  enc.sort((a, b) => cmp(a[0], b[0]) || cmp(a[1], b[1]));
+  return enc.map(([k, v]) => k + "=" + v).join("&");
+}
+
+/** §6.6 (checks in the order of §10 step 5). */
+function canonicalV2(method, host, path, pairs, body, client, ts, nonce) {
+  const m = canonicalMethod(method);
+  const h = canonicalHost(host);
+  const p = canonicalPathV2(path);
+  const q = paramsV2(pairs);
+  checkClient(client);
+  checkNonce(nonce);
+  const digest =
+    body && body.length ? createHash("sha256").update(body).digest("hex") : EMPTY_SHA256;
+  return ["XNONCE-V2", m, h, p, q, digest, client, String(ts), nonce].join("\n");
+}
+
+// ---------------------------------------------------------------------------------------
+// §7 header, §8 ottoken
+
+export function formatHeader(h) {
+  return h.scheme === "v1"
+    ? `${h.token} ${h.client} ${h.timestamp}`
+    : `v2 ${h.client} ${h.timestamp} ${h.nonce} ${h.signature}`;
+}
+
+const HEX64_RE = /^[0-9a-f]{64}$/;
+
+/** §7; malformed_header on any deviation. */
+export function parseHeader(value) {
+  const bad = (why) => new XNonceError("malformed_header", why);
+  if (typeof value !== "string" || Buffer.byteLength(value, "utf8") > 512) {
+    throw bad("too long");
+  }
+  const f = value.split(" ");
+  let h;
+  if (f.length === 5 && f[0] === "v2") {
+    h = { scheme: "v2", client: f[1], ts: f[2], nonce: f[3], signature: f[4] };
+  } else if (f.length === 3 && HEX64_RE.test(f[0])) {
+    h = { scheme: "v1", token: f[0], client: f[1], ts: f[2] };
+  } else {
+    throw bad("wrong shape");
+  }
+  if (!CLIENT_RE.test(h.client)) throw bad("bad client id");
+  const t = parseTimestamp(h.ts);
+  if (t === null) throw bad("bad timestamp");
+  if (h.scheme === "v1") return { scheme: "v1", token: h.token, client: h.client, timestamp: t };
+  if (!NONCE_RE.test(h.nonce)) throw bad("bad nonce");
+  if (!HEX64_RE.test(h.signature)) throw bad("bad signature");
+  return { scheme: "v2", client: h.client, timestamp: t, nonce: h.nonce, signature: h.signature };
+}
+
+/** §8.1; `header` is a header value (its first field picks the scheme). */
+export function ottokenEncode(header) {
+  if (header.startsWith("v2 ")) return Buffer.from(header, "utf8").toString("base64url");
+  return Buffer.from('{"X-Nonce":"' + header + '"}', "utf8").toString("base64");
+}
+
+/** §8.2 */
+export function ottokenQueryValue(token) {
+  return cgiEscape(token);
+}
+
+/** §8.3: the header value inside an ottoken (malformed_ottoken on any deviation). */
+export function ottokenDecode(token) {
+  const bad = (why) => new XNonceError("malformed_ottoken", why);
+  if (typeof token !== "string") throw bad("not text");
+  const len = Buffer.byteLength(token, "utf8");
+  if (len < 1 || len > 1024) throw bad("empty or too long");
+  let header;
+  let want;
+  if (token.startsWith("eyJ")) {
+    if (token.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(token)) {
+      throw bad("not standard base64");
+    }
+    const raw = Buffer.from(token, "base64");
+    if (raw.toString("base64") !== token) throw bad("not canonical base64");
+    let obj;
+    try {
+      obj = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(raw));
+    } catch {
+      throw bad("not JSON");
+    }
+    header =
+      obj !== null && typeof obj === "object" && !Array.isArray(obj) ? obj["X-Nonce"] : undefined;
+    if (typeof header !== "string") throw bad('no "X-Nonce" string member');
+    want = "v1";
+  } else {
+    if (token.length % 4 === 1 || !/^[A-Za-z0-9\-_]*$/.test(token)) {
+      throw bad("not URL-safe base64");
+    }
+    const raw = Buffer.from(token, "base64url");
+    if (raw.toString("base64url") !== token) throw bad("not canonical base64");
+    try {
+      header = new TextDecoder("utf-8", { fatal: true }).decode(raw);
+    } catch {
+      throw bad("not UTF-8");
+    }
+    want = "v2";
+  }
+  let parsed;
+  try {
+    parsed = parseHeader(header);
+  } catch {
+    throw bad("does not hold a header");
+  }
+  if (parsed.scheme !== want) throw bad("holds a header of the other scheme");
+  return header;
+}
+
+// ---------------------------------------------------------------------------------------
+// §10 signing
+
+/** §10: { x_nonce, ottoken, canonical, timestamp, nonce (null for v1) }. */
+export function signDetailed(scheme, method, path, params, client, secret, timestamp, nonce, host, body) {
+  checkSecret(secret);
+  const ts = checkTimestamp(timestamp == null ? Date.now() : timestamp);
+  const pairs = pairsOf(params);
+  let canonical;
+  let xNonce;
+  if (scheme === "v1") {
+    if (body != null && body.length) throw new XNonceError("invalid_body", "v1 cannot sign a body");
+    canonical = canonicalV1(method, path, pairs, client, secret, ts);
+    xNonce = `${createHash("sha256").update(canonical).digest("hex")} ${client} ${ts}`;
+    nonce = null;
+  } else if (scheme === "v2") {
+    if (nonce == null) nonce = randomBytes(16).toString("hex");
+    if (host == null) throw new XNonceError("invalid_host", "v2 signs the host");
+    canonical = canonicalV2(method, host, path, pairs, body, client, ts, nonce);
+    const sig = createHmac("sha256", v2Key(secret)).update(canonical).digest("hex");
+    xNonce = `v2 ${client} ${ts} ${nonce} ${sig}`;
+  } else {
+    throw new XNonceError("unsupported_scheme", 'scheme must be "v1" or "v2"');
+  }
+  return { x_nonce: xNonce, ottoken: ottokenEncode(xNonce), canonical, timestamp: ts, nonce };
+}
+
+/** §10: the X-Nonce header value. */
+export function sign(scheme, method, path, params, client, secret, timestamp, nonce, host, body) {
+  return signDetailed(scheme, method, path, params, client, secret, timestamp, nonce, host, body)
+    .x_nonce;
+}
+
+/** §9 step 1: [authority, base without trailing '/']. */
+function splitBaseUrl(baseUrl) {
+  let rest;
+  if (baseUrl.startsWith("https://")) rest = baseUrl.slice(8);
+  else if (baseUrl.startsWith("http://")) rest = baseUrl.slice(7);
+  else throw new XNonceError("invalid_url", "base URL must start with http:// or https://");
+  if (/[?# \x00-\x1f\x7f]/.test(baseUrl)) {
+    throw new XNonceError("invalid_url", "no query, fragment, space or control char");
+  }
+  const authority = rest.split("/")[0];
+  if (authority === "" || authority.includes("@")) {
+    throw new XNonceError("invalid_url", "base URL needs a host and no user info");
+  }
+  return [authority, baseUrl.replace(/\/+$/, "")];
+}
+
+/** §9: signDetailed's fields plus `link`. */
+export function linkDetailed(scheme, method, path, params, client, secret, baseUrl, timestamp, nonce, host, body) {
+  checkSecret(secret);
+  const [authority, base] = splitBaseUrl(baseUrl);
+  if (body != null && body.length) throw new XNonceError("invalid_body", "a link cannot carry a body");
+  if (scheme === "v2") {
+    const fromUrl = canonicalHost(authority);
+    if (host != null && canonicalHost(host) !== fromUrl) {
+      throw new XNonceError("invalid_host", "host differs from the base URL's authority");
+    }
+    if (host == null) host = authority;
+  }
+  const pairs = pairsOf(params);
+  const out = signDetailed(scheme, method, path, pairs, client, secret, timestamp, nonce, host);
+  let shownPath;
+  let query;
+  if (scheme === "v1") {
+    shownPath = path;
+    query = contentV1(pairs);
+  } else {
+    shownPath = canonicalPathV2(path);
+    query = pairs.map(([k, v]) => rfc3986Encode(k) + "=" + rfc3986Encode(v)).join("&");
+  }
+  if (query) query += "&";
+  out.link = `${base}${shownPath}?${query}ottoken=${ottokenQueryValue(out.ottoken)}`;
+  return out;
+}
+
+/** §9: the full URL. */
+export function link(scheme, method, path, params, client, secret, baseUrl, timestamp, nonce, host) {
+  return linkDetailed(scheme, method, path, params, client, secret, baseUrl, timestamp, nonce, host)
+    .link;
+}
+
+// ---------------------------------------------------------------------------------------
+// §12 server-time hint
+
+/** §12: the MAC of an X-Nonce-Server-Time value (key: the secret text's bytes). */
+export function serverTimeMac(secret, client, requestId, serverMs) {
+  const msg = `XNONCE-TIME\n${client}\n${requestId}\n${serverMs}`;
+  return createHmac("sha256", Buffer.from(secret, "utf8")).update(msg).digest("hex");
+}
+
+/** §12 client side: the server's ms when the hint authenticates, else null. */
+export function authenticateServerTime(value, secret, client, requestId) {
+  const f = value.split(" ");
+  if (f.length !== 2 || !HEX64_RE.test(f[1])) {
+    throw new XNonceError("malformed_header", "X-Nonce-Server-Time: '<ms> <mac>'");
+  }
+  const ms = parseTimestamp(f[0]);
+  if (ms === null) throw new XNonceError("malformed_header", "X-Nonce-Server-Time: bad time");
+  const want = Buffer.from(serverTimeMac(secret, client, requestId, ms));
+  return timingSafeEqual(want, Buffer.from(f[1])) ? ms : null;
+}
+
+// ---------------------------------------------------------------------------------------
+// §15 vectors
+
+function assert(cond, what) {
+  if (!cond) throw new Error(`self-test failed: ${what}`);
+}
+
+/** The worked examples of PROTOCOL.md that are not vector cases. */
+export function selfTest() {
+  const s1 = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd";
+  const floats = [
+    [3.0, "3"], [1.5, "1.5"], [-2.5, "-2.5"], [0.1, "0.1"], [0.1 + 0.2, "0.30000000000000004"],
+    [1e16, "10000000000000000"], [1e21, "1000000000000000000000"], [1e-7, "0.0000001"],
+    [-1e-7, "-0.0000001"], [-0, "0"], [123456789.125, "123456789.125"],
+    [1000000000000001.25, "1000000000000001.3"], [1000000000000001.75, "1000000000000001.8"],
+    [5e-324, "0." + "0".repeat(323) + "5"],
+  ];
+  for (const [x, want] of floats) assert(textFromValue(x) === want, `${x} -> ${want}`);
+  assert([true, false, 42n, -7, 0].map(textFromValue).join() === "true,false,42,-7,0", "natives");
+  for (const bad of [NaN, Infinity, null, undefined, [1], { a: 1 }, Buffer.from("x")]) {
+    try {
+      textFromValue(bad);
+      assert(false, `${String(bad)} accepted`);
+    } catch (e) {
+      assert(e.code === "invalid_param_value", `${String(bad)}: ${e.message}`);
+    }
+  }
+  assert(cgiEscape("a+b c/é") === "a%2Bb+c%2F%C3%A9", "cgi");
+  assert(rfc3986Encode("a+b c/é") === "a%2Bb%20c%2F%C3%A9", "rfc3986");
+  for (const [h, want] of [["API.Example.com:443", "api.example.com"],
+    ["api.example.com:80", "api.example.com"], ["127.0.0.1:8080", "127.0.0.1:8080"],
+    ["[::1]:9000", "[::1]:9000"]]) {
+    assert(canonicalHost(h) === want, h);
+  }
+  for (const [p, want] of [["/files/my doc.txt", "/files/my%20doc.txt"],
+    ["/files/my%20doc%2Etxt", "/files/my%20doc.txt"], ["/files/résumé", "/files/r%C3%A9sum%C3%A9"],
+    ["/a%7eb", "/a~b"], ["/a+b", "/a%2Bb"], ["/a%2Fb", "/a/b"]]) {
+    assert(canonicalPathV2(p) === want, p);
+  }
+  const t = 1700000000000;
+  const a = sign("v1", "GET", "/reports/daily", [["page", "2"]], "test_client", s1, t);
+  const b = sign("v1", "GET", "/reports/dailypage=2", [], "test_client", s1, t);
+  assert(a === b && a.startsWith("4eda283700863d35e4321a6a869a9ace5912d56c"), "v1 collision");
+  const hint = "1700000060000 b34b2885e8bbcf79be7afe4c507125269ea00b8dd29f69a9685e6b13fc51eee7";
+  const nonce = "00112233445566778899aabbccddeeff";
+  assert(authenticateServerTime(hint, s1, "test_client", nonce) === 1700000060000, "hint");
+  assert(authenticateServerTime(hint, s1.toUpperCase(), "test_client", nonce) === null, "hint key");
+}
+
+function vectorFiles() {
+  const dir = join(dirname(fileURLToPath(import.meta.url)), "..", "vectors");
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith(".json"))
+    .sort()
+    .map((f) => join(dir, f));
+  const extra = (process.env.XNONCE_EXTRA_VECTORS || "").split(":").filter((p) => p);
+  return files.concat(extra);
+}
+
+/** The checking rule of conformance/README.md; throws an Error naming the field. */
+function checkCase(c) {
+  const scheme = c.scheme ?? "v1";
+  let body;
+  if (c.body != null) {
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(c.body) || c.body.length % 4) {
+      throw new Error("body is not base64");
+    }
+    body = Buffer.from(c.body, "base64");
+  }
+  let out;
+  try {
+    out =
+      c.base_url != null
+        ? linkDetailed(scheme, c.method, c.path, c.params, c.client, c.secret, c.base_url,
+            c.timestamp, c.nonce, c.host, body)
+        : signDetailed(scheme, c.method, c.path, c.params, c.client, c.secret,
+            c.timestamp, c.nonce, c.host, body);
+  } catch (e) {
+    if (!(e instanceof XNonceError)) throw e;
+    if (c.error === e.code) return;
+    throw new Error(`expected ${c.error ?? "success"}, got error ${e.code}`);
+  }
+  if (c.error != null) throw new Error(`expected error ${c.error}, but signing succeeded`);
+  if (c.x_nonce == null) throw new Error("case has neither x_nonce nor error");
+  const got = { ...out, ottoken_query_value: ottokenQueryValue(out.ottoken) };
+  const fields = ["canonical", "x_nonce", "ottoken", "ottoken_query_value"];
+  if (c.base_url != null) fields.push("link");
+  for (const f of fields) {
+    if (c[f] != null && c[f] !== got[f]) {
+      throw new Error(`${f}: expected ${JSON.stringify(c[f])}, got ${JSON.stringify(got[f])}`);
+    }
+  }
+  if (formatHeader(parseHeader(out.x_nonce)) !== out.x_nonce ||
+      ottokenDecode(out.ottoken) !== out.x_nonce) {
+    throw new Error("header/ottoken do not round-trip");
+  }
+}
+
+/** Checks every vector file; prints one summary line; returns the exit status. */
+export function runVectors(label = "spec-js") {
+  let passed = 0;
+  let failed = 0;
+  for (const file of vectorFiles()) {
+    let cases;
+    try {
+      cases = JSON.parse(readFileSync(file, "utf8"));
+    } catch (e) {
+      failed += 1;
+      console.error(`FAIL ${file}: ${e.message}`);
+      continue;
+    }
+    for (const c of cases) {
+      try {
+        checkCase(c);
+        passed += 1;
+      } catch (e) {
+        failed += 1;
+        console.error(`FAIL ${c.id} (${file}): ${e.message}`);
+      }
+    }
+  }
+  if (failed || !passed) {
+    console.log(`${label}: ${passed} vectors passed, ${failed} failed`);
+    return 1;
+  }
+  console.log(`${label}: ${passed} vectors passed`);
+  return 0;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  selfTest();
+  process.exitCode = runVectors();
+}

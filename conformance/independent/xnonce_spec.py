@@ -1,0 +1,828 @@
+#!/usr/bin/env python3
+"""An independent implementation of the xnonce protocol, written from docs/PROTOCOL.md only.
+
+Pure Python 3.9+, standard library only (no xnonce package, no code from core/). It is the
+cross-check of the reference implementation (``python3 xnonce_spec.py`` runs every vector) and
+the "plain Python" baseline signer of the Python binding's benchmarks::
+
+    from xnonce_spec import sign
+    header = sign("v2", "GET", "/admin/status", [], "svc", SECRET,
+                  timestamp=1700000000000, host="api.example.com")
+
+Section numbers (§) refer to docs/PROTOCOL.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import glob
+import hashlib
+import hmac
+import json
+import math
+from fractions import Fraction
+import os
+import re
+import secrets as _secrets
+import sys
+import time
+
+__all__ = [
+    "XNonceError",
+    "sign",
+    "sign_detailed",
+    "link",
+    "canonical",
+    "text_from_value",
+    "cgi_escape",
+    "rfc3986_encode",
+    "format_header",
+    "parse_header",
+    "ottoken_encode",
+    "ottoken_decode",
+    "ottoken_query_value",
+    "server_time_mac",
+    "authenticate_server_time",
+    "run_vectors",
+]
+
+MAX_TIMESTAMP = (1 << 53) - 1  # §3.4
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+class XNonceError(Exception):
+    """A refusal carrying the shared error code of §13 as ``.code``."""
+
+    def __init__(self, code: str, message: str = ""):
+        super().__init__(f"{code}: {message}" if message else code)
+        self.code = code
+
+
+# ---------------------------------------------------------------------------------------
+# §4 encodings
+
+_UNRESERVED = frozenset(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
+)
+_UNRESERVED_STR = frozenset(chr(b) for b in _UNRESERVED)
+_HEX_LOWER = frozenset("0123456789abcdef")
+_HEX_ANY = frozenset("0123456789abcdefABCDEF")
+
+# One table per encoding: byte -> its written form.
+_RFC3986 = [chr(b) if b in _UNRESERVED else "%%%02X" % b for b in range(256)]
+_CGI = list(_RFC3986)
+_CGI[0x20] = "+"
+_PATH = list(_RFC3986)
+_PATH[0x2F] = "/"
+
+
+def _utf8(text: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: not valid Unicode text (§3.6)
+        raise XNonceError("invalid_param_value", "text is not valid Unicode") from None
+
+
+def cgi_escape(text: str) -> str:
+    """§4.1 Ruby's CGI.escape: unreserved kept, space -> '+', other bytes %XX."""
+    if _UNRESERVED_STR.issuperset(text):
+        return text
+    return "".join(map(_CGI.__getitem__, _utf8(text)))
+
+
+def rfc3986_encode(data) -> str:
+    """§4.2: unreserved bytes kept, every other byte %XX (upper-case hex)."""
+    if isinstance(data, str):
+        if _UNRESERVED_STR.issuperset(data):
+            return data
+        data = _utf8(data)
+    return "".join(map(_RFC3986.__getitem__, data))
+
+
+def _path_encode(data: bytes) -> str:
+    """§4.3: as rfc3986_encode, but '/' is kept too."""
+    return "".join(map(_PATH.__getitem__, data))
+
+
+def _percent_decode(text: str, plus_is_space: bool, code: str) -> bytes:
+    """§4.4: %XX (either case) is a byte; a bad escape is `code`."""
+    raw = text.encode("utf-8")
+    if b"%" not in raw and not (plus_is_space and b"+" in raw):
+        return raw
+    out = bytearray()
+    i, n = 0, len(raw)
+    while i < n:
+        b = raw[i]
+        if b == 0x25:  # '%'
+            pair = raw[i + 1 : i + 3]
+            if len(pair) != 2 or not all(chr(c) in _HEX_ANY for c in pair):
+                raise XNonceError(code, "bad percent-escape")
+            out.append(int(pair, 16))
+            i += 3
+        elif b == 0x2B and plus_is_space:
+            out.append(0x20)
+            i += 1
+        else:
+            out.append(b)
+            i += 1
+    return bytes(out)
+
+
+def form_decode(text: str) -> str:
+    """§4.4 form-decode (verifiers): '+' is a space; result must be UTF-8."""
+    try:
+        return _percent_decode(text, True, "malformed_params").decode("utf-8")
+    except UnicodeDecodeError:
+        raise XNonceError("malformed_params", "not UTF-8 after decoding") from None
+
+
+# ---------------------------------------------------------------------------------------
+# §3 shared elements
+
+_WHITESPACE = frozenset(
+    "\u0020\u00a0\u1680\u2028\u2029\u202f\u205f\u3000"
+    + "".join(chr(c) for c in range(0x2000, 0x200B))
+)
+
+
+def _is_control(c: str) -> bool:
+    o = ord(c)
+    return o <= 0x1F or 0x7F <= o <= 0x9F
+
+
+def _check_secret(secret: str) -> None:
+    """§3.1 rules for every secret text."""
+    if not isinstance(secret, str) or not secret:
+        raise XNonceError("invalid_secret", "secret is empty")
+    if len(secret.encode("utf-8", "surrogatepass")) > 1024:
+        raise XNonceError("invalid_secret", "secret is longer than 1024 bytes")
+    if secret.isascii() and secret.isprintable() and " " not in secret:
+        return  # fast path: printable ASCII other than space is always allowed
+    for c in secret:
+        if c in _WHITESPACE or _is_control(c) or 0xD800 <= ord(c) <= 0xDFFF:
+            raise XNonceError(
+                "invalid_secret", "secret has whitespace or control chars"
+            )
+
+
+def _v2_key(secret: str) -> bytes:
+    """§3.1: the 32 bytes hex-decoded from a 64-hex secret text."""
+    if len(secret) != 64 or not _HEX_ANY.issuperset(secret):
+        raise XNonceError("invalid_secret", "a v2 secret must be 64 hex characters")
+    return bytes.fromhex(secret)
+
+
+def _check_client(client: str) -> None:
+    """§3.2."""
+    if (
+        not isinstance(client, str)
+        or not 1 <= len(client) <= 128
+        or not _UNRESERVED_STR.issuperset(client)
+    ):
+        raise XNonceError(
+            "invalid_client_id", "client id must be 1-128 unreserved chars"
+        )
+
+
+_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def _method(method: str) -> str:
+    """§3.3."""
+    if (
+        not isinstance(method, str)
+        or not 1 <= len(method) <= 16
+        or not _LETTERS.issuperset(method)
+    ):
+        raise XNonceError("invalid_method", "method must be 1 to 16 ASCII letters")
+    return method.upper()
+
+
+def _check_timestamp(ts) -> int:
+    """§3.4 range."""
+    if isinstance(ts, bool) or not isinstance(ts, int) or not 0 <= ts <= MAX_TIMESTAMP:
+        raise XNonceError("invalid_timestamp", "timestamp must be 0 to 2^53-1 ms")
+    return ts
+
+
+_DIGITS = frozenset("0123456789")
+
+
+def _parse_timestamp(text: str):
+    """§3.4 text form; None when malformed."""
+    if not 1 <= len(text) <= 16 or not _DIGITS.issuperset(text):
+        return None
+    if len(text) > 1 and text[0] == "0":
+        return None
+    value = int(text)
+    return value if value <= MAX_TIMESTAMP else None
+
+
+def _check_nonce(nonce: str) -> None:
+    """§3.5."""
+    if (
+        not isinstance(nonce, str)
+        or len(nonce) != 32
+        or not _HEX_LOWER.issuperset(nonce)
+    ):
+        raise XNonceError("invalid_nonce", "nonce must be 32 lower-case hex characters")
+
+
+def _check_key(key: str, scheme: str) -> None:
+    """§3.6 key rules."""
+    if not key:
+        raise XNonceError("invalid_param_key", "parameter key is empty")
+    if key == "ottoken":
+        raise XNonceError("invalid_param_key", "'ottoken' is reserved")
+    if scheme == "v1" and not _UNRESERVED_STR.issuperset(key):
+        raise XNonceError(
+            "invalid_param_key", "a v1 key may only hold unreserved chars"
+        )
+
+
+def _float_text(x: float) -> str:
+    """§3.6.1: shortest round-trip digits, positional, no fraction for integral values."""
+    if not math.isfinite(x):
+        raise XNonceError("invalid_param_value", "NaN and infinities cannot be values")
+    if x == 0:
+        return "0"
+    r = repr(x)  # shortest round-trip, maybe with an exponent
+    sign = ""
+    if r[0] == "-":
+        sign, r = "-", r[1:]
+    mantissa, _, exp = r.partition("e")
+    whole, _, frac = mantissa.partition(".")
+    all_digits = whole + frac  # value = 0.<all_digits> * 10^(len(whole) + exp)
+    digits = all_digits.lstrip("0")
+    e = len(whole) + int(exp or 0) - (len(all_digits) - len(digits))
+    digits = digits.rstrip("0")
+    # repr breaks an exact tie between two shortest candidates towards the even digit; the
+    # protocol takes the one of larger magnitude (§3.6.1): 1000000000000001.25 -> ...1.3
+    unit = Fraction(10) ** (e - len(digits))
+    low = int(digits) * unit
+    if low < Fraction(abs(x)) and Fraction(abs(x)) - low == unit / 2:
+        up = str(int(digits) + 1)
+        e += len(up) - len(digits)
+        digits = up.rstrip("0")
+    n = len(digits)
+    if e >= n:
+        body = digits + "0" * (e - n)
+    elif e > 0:
+        body = digits[:e] + "." + digits[e:]
+    else:
+        body = "0." + "0" * (-e) + digits
+    return sign + body
+
+
+def text_from_value(value) -> str:
+    """§3.6.1: the text of a native parameter value."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _float_text(value)
+    raise XNonceError("invalid_param_value", f"cannot sign a {type(value).__name__}")
+
+
+def _pairs(params):
+    """Params as ordered (key, text) pairs: a mapping in its order, or a sequence of pairs."""
+    if params is None:
+        return []
+    items = params.items() if isinstance(params, dict) else params
+    out = []
+    for k, v in items:
+        if not isinstance(k, str):
+            raise XNonceError("invalid_param_key", "parameter keys are text")
+        out.append((k, text_from_value(v)))
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# §5 v1
+
+
+_PATH_BAD = re.compile("[?#\x00-\x1f\x7f]")
+
+
+def _check_path_shape(path: str) -> None:
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise XNonceError("invalid_path", "path must start with '/'")
+    if len(path.encode("utf-8", "surrogatepass")) > 8192:
+        raise XNonceError("invalid_path", "path is longer than 8192 bytes")
+    if _PATH_BAD.search(path):
+        raise XNonceError("invalid_path", "path holds '?', '#' or a control char")
+
+
+def _content_v1(params) -> str:
+    """§5.2."""
+    parts = []
+    for k, v in params:
+        _check_key(k, "v1")
+        parts.append(k + "=" + cgi_escape(v))
+    return "&".join(parts)
+
+
+def _canonical_v1(method, path, params, client, secret, ts) -> str:
+    """§5.3 (checks in the order of §10 step 4)."""
+    m = _method(method)
+    _check_path_shape(path)
+    if " " in path:
+        raise XNonceError("invalid_path", "a v1 path must not contain spaces")
+    _check_client(client)
+    return m + path + _content_v1(params) + client + secret + str(ts)
+
+
+# ---------------------------------------------------------------------------------------
+# §6 v2
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-_:[]")
+
+
+def canonical_host(host: str) -> str:
+    """§6.2."""
+    if (
+        not isinstance(host, str)
+        or not 1 <= len(host.encode("utf-8", "surrogatepass")) <= 255
+    ):
+        raise XNonceError("invalid_host", "host must be 1 to 255 bytes")
+    lower = host.translate(_ASCII_LOWER)  # ASCII letters only
+    if not _HOST_CHARS.issuperset(lower):
+        raise XNonceError("invalid_host", "host may only hold a-z 0-9 . - _ : [ ]")
+    if lower.endswith(":80"):
+        lower = lower[:-3]
+    elif lower.endswith(":443"):
+        lower = lower[:-4]
+    if not lower or lower.startswith(":"):
+        raise XNonceError("invalid_host", "host has no name")
+    return lower
+
+
+def canonical_path_v2(path: str) -> str:
+    """§6.3: path-decode, then path-encode."""
+    _check_path_shape(path)
+    return _path_encode(_percent_decode(path, False, "invalid_path"))
+
+
+def _params_v2(params) -> str:
+    """§6.4."""
+    encoded = []
+    for k, v in params:
+        _check_key(k, "v2")
+        encoded.append((rfc3986_encode(k), rfc3986_encode(v)))
+    encoded.sort()  # ASCII strings: code point order == byte order; tuples compare key first
+    return "&".join(k + "=" + v for k, v in encoded)
+
+
+def _canonical_v2(method, host, path, params, body, client, ts, nonce) -> str:
+    """§6.6 (checks in the order of §10 step 5)."""
+    m = _method(method)
+    h = canonical_host(host)
+    p = canonical_path_v2(path)
+    q = _params_v2(params)
+    _check_client(client)
+    _check_nonce(nonce)
+    digest = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
+    return "\n".join(("XNONCE-V2", m, h, p, q, digest, client, str(ts), nonce))
+
+
+# ---------------------------------------------------------------------------------------
+# §7 header, §8 ottoken
+
+
+def format_header(h: dict) -> str:
+    if h["scheme"] == "v1":
+        return f"{h['token']} {h['client']} {h['timestamp']}"
+    return f"v2 {h['client']} {h['timestamp']} {h['nonce']} {h['signature']}"
+
+
+def parse_header(value: str) -> dict:
+    """§7; malformed_header on any deviation."""
+
+    def bad(why):
+        return XNonceError("malformed_header", why)
+
+    if not isinstance(value, str) or len(value.encode("utf-8", "surrogatepass")) > 512:
+        raise bad("too long")
+    f = value.split(" ")
+    if len(f) == 5 and f[0] == "v2":
+        client, ts, nonce, sig = f[1], f[2], f[3], f[4]
+        scheme = "v2"
+    elif len(f) == 3 and len(f[0]) == 64 and _HEX_LOWER.issuperset(f[0]):
+        token, client, ts = f
+        scheme = "v1"
+    else:
+        raise bad("wrong shape")
+    try:
+        _check_client(client)
+    except XNonceError:
+        raise bad("bad client id") from None
+    t = _parse_timestamp(ts)
+    if t is None:
+        raise bad("bad timestamp")
+    if scheme == "v1":
+        return {"scheme": "v1", "token": token, "client": client, "timestamp": t}
+    if len(nonce) != 32 or not _HEX_LOWER.issuperset(nonce):
+        raise bad("bad nonce")
+    if len(sig) != 64 or not _HEX_LOWER.issuperset(sig):
+        raise bad("bad signature")
+    return {
+        "scheme": "v2",
+        "client": client,
+        "timestamp": t,
+        "nonce": nonce,
+        "signature": sig,
+    }
+
+
+def ottoken_encode(header: str) -> str:
+    """§8.1; `header` is a header value (its first field picks the scheme)."""
+    if header.startswith("v2 "):
+        return base64.urlsafe_b64encode(header.encode()).rstrip(b"=").decode()
+    return base64.b64encode(('{"X-Nonce":"' + header + '"}').encode()).decode()
+
+
+def ottoken_query_value(token: str) -> str:
+    """§8.2."""
+    return cgi_escape(token)
+
+
+_B64_STD = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+_B64_URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def ottoken_decode(token: str) -> str:
+    """§8.3: the header value inside an ottoken (malformed_ottoken on any deviation)."""
+
+    def bad(why):
+        return XNonceError("malformed_ottoken", why)
+
+    if (
+        not isinstance(token, str)
+        or not 1 <= len(token.encode("utf-8", "surrogatepass")) <= 1024
+    ):
+        raise bad("empty or too long")
+    if token.startswith("eyJ"):
+        body = token.rstrip("=")
+        if (
+            len(token) % 4
+            or len(token) - len(body) > 2
+            or not _B64_STD.issuperset(body)
+        ):
+            raise bad("not standard base64")
+        raw = base64.b64decode(token)
+        if base64.b64encode(raw).decode() != token:  # canonical: unused bits zero
+            raise bad("not canonical base64")
+        try:
+            obj = json.loads(raw.decode("utf-8"))
+        except ValueError:
+            raise bad("not JSON") from None
+        header = obj.get("X-Nonce") if isinstance(obj, dict) else None
+        if not isinstance(header, str):
+            raise bad('no "X-Nonce" string member')
+        want = "v1"
+    else:
+        if len(token) % 4 == 1 or not _B64_URL.issuperset(token):
+            raise bad("not URL-safe base64")
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        if base64.urlsafe_b64encode(raw).rstrip(b"=").decode() != token:
+            raise bad("not canonical base64")
+        try:
+            header = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise bad("not UTF-8") from None
+        want = "v2"
+    try:
+        parsed = parse_header(header)
+    except XNonceError:
+        raise bad("does not hold a header") from None
+    if parsed["scheme"] != want:
+        raise bad("holds a header of the other scheme")
+    return header
+
+
+# ---------------------------------------------------------------------------------------
+# §10 signing
+
+
+def sign_detailed(
+    scheme,
+    method,
+    path,
+    params,
+    client,
+    secret,
+    timestamp=None,
+    nonce=None,
+    host=None,
+    body=None,
+) -> dict:
+    """§10: returns x_nonce, ottoken, canonical, timestamp, nonce (None for v1)."""
+    _check_secret(secret)
+    ts = _check_timestamp(int(time.time() * 1000) if timestamp is None else timestamp)
+    pairs = _pairs(params)
+    if scheme == "v1":
+        if body:
+            raise XNonceError("invalid_body", "v1 cannot sign a body")
+        canon = _canonical_v1(method, path, pairs, client, secret, ts)
+        x_nonce = (
+            hashlib.sha256(canon.encode()).hexdigest() + " " + client + " " + str(ts)
+        )
+        nonce = None
+    elif scheme == "v2":
+        if nonce is None:
+            nonce = _secrets.token_hex(16)
+        if host is None:
+            raise XNonceError("invalid_host", "v2 signs the host")
+        canon = _canonical_v2(method, host, path, pairs, body, client, ts, nonce)
+        sig = hmac.digest(_v2_key(secret), canon.encode(), "sha256").hex()
+        x_nonce = "v2 " + client + " " + str(ts) + " " + nonce + " " + sig
+    else:
+        raise XNonceError("unsupported_scheme", 'scheme must be "v1" or "v2"')
+    return {
+        "x_nonce": x_nonce,
+        "ottoken": ottoken_encode(x_nonce),
+        "canonical": canon,
+        "timestamp": ts,
+        "nonce": nonce,
+    }
+
+
+def sign(
+    scheme,
+    method,
+    path,
+    params,
+    client,
+    secret,
+    timestamp=None,
+    nonce=None,
+    host=None,
+    body=None,
+) -> str:
+    """§10: the X-Nonce header value."""
+    return sign_detailed(
+        scheme, method, path, params, client, secret, timestamp, nonce, host, body
+    )["x_nonce"]
+
+
+def canonical(*args, **kwargs) -> str:
+    """The canonical string (same arguments as sign). v1's contains the secret."""
+    return sign_detailed(*args, **kwargs)["canonical"]
+
+
+def _split_base_url(base_url: str):
+    """§9 step 1: (authority, base without trailing '/')."""
+    if base_url.startswith("https://"):
+        rest = base_url[8:]
+    elif base_url.startswith("http://"):
+        rest = base_url[7:]
+    else:
+        raise XNonceError("invalid_url", "base URL must start with http:// or https://")
+    if any(c in "?# " or ord(c) <= 0x1F or ord(c) == 0x7F for c in base_url):
+        raise XNonceError("invalid_url", "no query, fragment, space or control char")
+    authority = rest.split("/", 1)[0]
+    if not authority or "@" in authority:
+        raise XNonceError("invalid_url", "base URL needs a host and no user info")
+    return authority, base_url.rstrip("/")
+
+
+def link_detailed(
+    scheme,
+    method,
+    path,
+    params,
+    client,
+    secret,
+    base_url,
+    timestamp=None,
+    nonce=None,
+    host=None,
+    body=None,
+) -> dict:
+    """§9: sign_detailed's fields plus `link`."""
+    _check_secret(secret)
+    authority, base = _split_base_url(base_url)
+    if body:
+        raise XNonceError("invalid_body", "a link cannot carry a body")
+    if scheme == "v2":
+        from_url = canonical_host(authority)
+        if host is not None and canonical_host(host) != from_url:
+            raise XNonceError(
+                "invalid_host", "host differs from the base URL's authority"
+            )
+        if host is None:
+            host = authority
+    pairs = _pairs(params)
+    out = sign_detailed(
+        scheme, method, path, pairs, client, secret, timestamp, nonce, host
+    )
+    if scheme == "v1":
+        shown_path, query = path, _content_v1(pairs)
+    else:
+        shown_path = canonical_path_v2(path)
+        query = "&".join(rfc3986_encode(k) + "=" + rfc3986_encode(v) for k, v in pairs)
+    if query:
+        query += "&"
+    out["link"] = (
+        base
+        + shown_path
+        + "?"
+        + query
+        + "ottoken="
+        + ottoken_query_value(out["ottoken"])
+    )
+    return out
+
+
+def link(scheme, method, path, params, client, secret, base_url, **kwargs) -> str:
+    """§9: the full URL."""
+    return link_detailed(
+        scheme, method, path, params, client, secret, base_url, **kwargs
+    )["link"]
+
+
+# ---------------------------------------------------------------------------------------
+# §12 server-time hint
+
+
+def server_time_mac(secret: str, client: str, request_id: str, server_ms: int) -> str:
+    """§12: the MAC of an X-Nonce-Server-Time value (key: the secret text's bytes)."""
+    msg = "XNONCE-TIME\n%s\n%s\n%d" % (client, request_id, server_ms)
+    return hmac.digest(secret.encode(), msg.encode(), "sha256").hex()
+
+
+def authenticate_server_time(value: str, secret: str, client: str, request_id: str):
+    """§12 client side: the server's ms when the hint authenticates, else None."""
+    fields = value.split(" ")
+    if len(fields) != 2 or len(fields[1]) != 64 or not _HEX_LOWER.issuperset(fields[1]):
+        raise XNonceError("malformed_header", "X-Nonce-Server-Time: '<ms> <mac>'")
+    ms = _parse_timestamp(fields[0])
+    if ms is None:
+        raise XNonceError("malformed_header", "X-Nonce-Server-Time: bad time")
+    ok = hmac.compare_digest(server_time_mac(secret, client, request_id, ms), fields[1])
+    return ms if ok else None
+
+
+# ---------------------------------------------------------------------------------------
+# §15 vectors
+
+
+def self_test() -> None:
+    """The worked examples of PROTOCOL.md that are not vector cases."""
+    s1 = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd"
+    floats = {
+        3.0: "3",
+        1.5: "1.5",
+        -2.5: "-2.5",
+        0.1: "0.1",
+        0.1 + 0.2: "0.30000000000000004",
+        1e16: "10000000000000000",
+        1e21: "1000000000000000000000",
+        1e-7: "0.0000001",
+        -1e-7: "-0.0000001",
+        -0.0: "0",
+        123456789.125: "123456789.125",
+        1000000000000001.25: "1000000000000001.3",
+        1000000000000001.75: "1000000000000001.8",
+        5e-324: "0." + "0" * 323 + "5",
+    }
+    for x, want in floats.items():
+        assert text_from_value(x) == want, (x, text_from_value(x), want)
+    assert [text_from_value(v) for v in (True, False, 42, -7, 0)] == [
+        "true",
+        "false",
+        "42",
+        "-7",
+        "0",
+    ]
+    for bad in (float("nan"), float("inf"), b"x", None, [1], {"a": 1}):
+        try:
+            text_from_value(bad)
+            raise AssertionError(f"{bad!r} was accepted")
+        except XNonceError as e:
+            assert e.code == "invalid_param_value"
+    assert cgi_escape("a+b c/é") == "a%2Bb+c%2F%C3%A9"
+    assert rfc3986_encode("a+b c/é") == "a%2Bb%20c%2F%C3%A9"
+    hosts = {
+        "API.Example.com:443": "api.example.com",
+        "api.example.com:80": "api.example.com",
+        "127.0.0.1:8080": "127.0.0.1:8080",
+        "[::1]:9000": "[::1]:9000",
+    }
+    for h, want in hosts.items():
+        assert canonical_host(h) == want
+    paths = {
+        "/files/my doc.txt": "/files/my%20doc.txt",
+        "/files/my%20doc%2Etxt": "/files/my%20doc.txt",
+        "/files/résumé": "/files/r%C3%A9sum%C3%A9",
+        "/a%7eb": "/a~b",
+        "/a+b": "/a%2Bb",
+        "/a%2Fb": "/a/b",
+    }
+    for p, want in paths.items():
+        assert canonical_path_v2(p) == want, (p, canonical_path_v2(p))
+    # §14.2: the v1 collision
+    t = 1700000000000
+    a = sign("v1", "GET", "/reports/daily", [("page", "2")], "test_client", s1, t)
+    b = sign("v1", "GET", "/reports/dailypage=2", [], "test_client", s1, t)
+    assert a == b and a.startswith("4eda283700863d35e4321a6a869a9ace5912d56c"), a
+    # §12: the hint example
+    hint = (
+        "1700000060000 b34b2885e8bbcf79be7afe4c507125269ea00b8dd29f69a9685e6b13fc51eee7"
+    )
+    nonce = "00112233445566778899aabbccddeeff"
+    assert authenticate_server_time(hint, s1, "test_client", nonce) == 1700000060000
+    assert authenticate_server_time(hint, s1.upper(), "test_client", nonce) is None
+
+
+def _vector_files():
+    here = os.path.dirname(os.path.abspath(__file__))
+    files = sorted(glob.glob(os.path.join(here, "..", "vectors", "*.json")))
+    files += [p for p in os.environ.get("XNONCE_EXTRA_VECTORS", "").split(":") if p]
+    return files
+
+
+def _check_case(case: dict) -> None:
+    """The checking rule of conformance/README.md; raises AssertionError naming the field."""
+    scheme = case.get("scheme", "v1")
+    body = case.get("body")
+    if body is not None:
+        body = base64.b64decode(body, validate=True)
+    args = (
+        scheme,
+        case["method"],
+        case["path"],
+        case["params"],
+        case["client"],
+        case["secret"],
+    )
+    kw = dict(
+        timestamp=case["timestamp"],
+        nonce=case.get("nonce"),
+        host=case.get("host"),
+        body=body,
+    )
+    try:
+        if "base_url" in case:
+            out = link_detailed(*args, case["base_url"], **kw)
+        else:
+            out = sign_detailed(*args, **kw)
+    except XNonceError as e:
+        if case.get("error") == e.code:
+            return
+        raise AssertionError(
+            f"expected {case.get('error') or 'success'}, got error {e.code}"
+        )
+    if "error" in case:
+        raise AssertionError(f"expected error {case['error']}, but signing succeeded")
+    if "x_nonce" not in case:
+        raise AssertionError("case has neither x_nonce nor error")
+    got = dict(out, ottoken_query_value=ottoken_query_value(out["ottoken"]))
+    fields = ["canonical", "x_nonce", "ottoken", "ottoken_query_value"]
+    if "base_url" in case:
+        fields.append("link")
+    for field in fields:
+        if field in case and case[field] != got[field]:
+            raise AssertionError(
+                f"{field}: expected {case[field]!r}, got {got[field]!r}"
+            )
+    parsed = parse_header(out["x_nonce"])
+    if (
+        format_header(parsed) != out["x_nonce"]
+        or ottoken_decode(out["ottoken"]) != out["x_nonce"]
+    ):
+        raise AssertionError("header/ottoken do not round-trip")
+
+
+def run_vectors(label: str = "spec-python") -> int:
+    """Checks every vector file; prints one summary line; returns the exit status."""
+    passed, failed = 0, 0
+    for path in _vector_files():
+        try:
+            with open(path, encoding="utf-8") as f:
+                cases = json.load(f)
+        except (OSError, ValueError) as e:
+            failed += 1
+            print(f"FAIL {path}: {e}", file=sys.stderr)
+            continue
+        for case in cases:
+            try:
+                _check_case(case)
+                passed += 1
+            except Exception as e:  # noqa: BLE001 - any failure of a case is reported
+                failed += 1
+                print(f"FAIL {case.get('id')} ({path}): {e}", file=sys.stderr)
+    if failed or not passed:
+        print(f"{label}: {passed} vectors passed, {failed} failed")
+        return 1
+    print(f"{label}: {passed} vectors passed")
+    return 0
+
+
+if __name__ == "__main__":
+    self_test()
+    sys.exit(run_vectors())
