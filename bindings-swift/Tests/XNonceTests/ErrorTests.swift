@@ -1,0 +1,61 @@
+import Foundation
+import XCTest
+import XNonce
+
+let secret = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd"
+
+final class ErrorTests: XCTestCase {
+    func testInputErrorsCarryTheSharedCode() {
+        XCTAssertThrowsError(try sign(scheme: .v1, method: "GET", path: "/a/b", params: [], client: "c", secret: "")) { error in
+            guard case let XNonceError.Input(code, _) = error else { return XCTFail("not an input error: \(error)") }
+            XCTAssertEqual(code, "invalid_secret")
+        }
+        XCTAssertThrowsError(try sign(scheme: .v2, method: "GET", path: "/a/b", params: [], client: "c", secret: secret)) { error in
+            XCTAssertEqual((error as? XNonceError)?.code, "invalid_host")
+        }
+    }
+
+    func testFormatErrors() {
+        XCTAssertThrowsError(try parseHeader(value: "not a header")) { error in
+            guard case let XNonceError.Format(code, _) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(code, "malformed_header")
+        }
+        XCTAssertThrowsError(try ottokenDecode(token: "!")) { error in
+            XCTAssertEqual((error as? XNonceError)?.code, "malformed_ottoken")
+        }
+    }
+
+    func testVerifierAcceptsOnceAndExplainsRefusals() throws {
+        let ts: UInt64 = 1_700_000_000_000
+        let header = try sign(scheme: .v2, method: "GET", path: "/admin/status", params: [Param("a", "1")],
+                              client: "svc", secret: secret, timestamp: ts, host: "api.test")
+        let verifier = try Verifier(secrets: ["svc": [secret]])
+        let ok = try verifier.verifyOnce(method: "GET", target: "/admin/status?a=1", host: "api.test",
+                                         xNonce: header, now: ts + 1000)
+        XCTAssertEqual(ok.client, "svc")
+        XCTAssertEqual(ok.params, [Param("a", "1")])
+        XCTAssertThrowsError(try verifier.verifyOnce(method: "GET", target: "/admin/status?a=1", host: "api.test",
+                                                     xNonce: header, now: ts + 1000)) { error in
+            guard case let XNonceError.Auth(code, _, _) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(code, "replayed")
+        }
+        XCTAssertThrowsError(try verifier.verify(method: "GET", target: "/admin/status?a=1", host: "api.test",
+                                                 xNonce: header, now: ts + 60_000)) { error in
+            guard case let XNonceError.Auth(code, _, serverTime) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(code, "expired")
+            XCTAssertNotNil(serverTime)
+        }
+        XCTAssertThrowsError(try verifier.verify(method: "GET", target: "/admin/status?a=2", host: "api.test",
+                                                 xNonce: header, now: ts)) { error in
+            XCTAssertEqual((error as? XNonceError)?.code, "signature_mismatch")
+        }
+        XCTAssertThrowsError(try verifier.verify(method: "GET", target: "/admin/status", now: ts)) { error in
+            XCTAssertEqual((error as? XNonceError)?.code, "missing_header")
+        }
+        let stranger = try Verifier(secrets: ["other": [secret]])
+        XCTAssertThrowsError(try stranger.verify(method: "GET", target: "/admin/status?a=1", host: "api.test",
+                                                 xNonce: header, now: ts)) { error in
+            XCTAssertEqual((error as? XNonceError)?.code, "unknown_client")
+        }
+    }
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Proves what can be proven about the Swift package on this machine:
+#  1. the committed generated Swift/C sources are current (regenerate + git diff --exit-code);
+#  2. the generated C header compiles (gcc) and links against libxnonce_uniffi;
+#  3. uniffi's Python bindings, generated from the SAME compiled library, run every vector
+#     (plus XNONCE_EXTRA_VECTORS) and the error checks, calling every FFI function the Swift
+#     code calls;
+#  4. the hand-written Swift parses (tree-sitter);
+#  5. `swift test` (XCTest, every vector) where a Swift toolchain exists; otherwise one loud
+#     SKIPPED line, never counted as passed.
+set -euo pipefail
+export CI=${CI:-true}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+target=${CARGO_TARGET_DIR:-$root/target}
+work=$target/xnonce-swift-check
+mkdir -p "$work"
+
+if ! command -v gcc >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq gcc >/dev/null
+fi
+
+echo "== cargo fmt / clippy (xnonce-uniffi)"
+(cd "$root" && cargo fmt -p xnonce-uniffi -- --check)
+(cd "$root" && cargo clippy -q -p xnonce-uniffi --features cli --all-targets -- -D warnings)
+(cd "$root" && cargo test -q -p xnonce-uniffi --features cli)
+
+echo "== generated Swift is current"
+bash "$here/regenerate.sh"
+generated=(Sources/XNonce/XNonce.swift FFI/XNonceFFI.h FFI/XNonceFFI.modulemap)
+if git -C "$root" rev-parse --git-dir >/dev/null 2>&1; then
+  (cd "$here" && git diff --exit-code -- "${generated[@]}") || {
+    echo "FAIL: the committed Swift bindings differ from what uniffi-bindgen generates now;" \
+      "run bash bindings-swift/regenerate.sh and commit" >&2
+    exit 1
+  }
+  untracked=$(cd "$here" && git ls-files --others --exclude-standard -- "${generated[@]}")
+  if [ -n "$untracked" ]; then
+    echo "FAIL: generated files not committed: $untracked" >&2
+    exit 1
+  fi
+  echo "generated Swift bindings are current (${#generated[@]} files)"
+else
+  echo "not a git checkout: regenerated the bindings but could not compare them" >&2
+  exit 1
+fi
+
+case "$(uname -s)" in
+  Darwin) lib=$target/debug/libxnonce_uniffi.dylib; libpath_var=DYLD_LIBRARY_PATH ;;
+  *) lib=$target/debug/libxnonce_uniffi.so; libpath_var=LD_LIBRARY_PATH ;;
+esac
+
+echo "== C header compiles and links against the library"
+python3 "$here/ffi-check/header_check.py" "$here/FFI/XNonceFFI.h" "$work/header_check.c" >/dev/null
+gcc -std=c11 -Wall -Wextra -Werror -D_Nonnull= -D_Nullable= -I"$here/FFI" \
+  "$work/header_check.c" -L"$(dirname "$lib")" -lxnonce_uniffi -o "$work/header_check"
+env "$libpath_var=$(dirname "$lib")" "$work/header_check"
+
+echo "== uniffi Python bindings over the same library"
+py=$work/python
+rm -rf "$py"
+bash "$root/bindings-uniffi/generate.sh" python "$py" >/dev/null
+ln -sf "$lib" "$py/$(basename "$lib")"
+python3 "$here/ffi-check/check_uniffi_python.py" "$py" "$root/conformance/vectors" \
+  "$here/Sources/XNonce/XNonce.swift"
+
+echo "== hand-written Swift parses"
+venv=$work/venv
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+"$venv/bin/pip" install -q --disable-pip-version-check "tree-sitter==0.26.1" "tree-sitter-swift==0.7.4"
+"$venv/bin/python" "$here/ffi-check/swift_syntax.py" "$here/Package.swift" \
+  "$here/Sources/XNonce/XNonceError+Code.swift" "$here"/Tests/XNonceTests/*.swift
+
+echo "== XCTest"
+if command -v swift >/dev/null 2>&1; then
+  (cd "$here" && XNONCE_FFI_LIB_DIR=$(dirname "$lib") env "$libpath_var=$(dirname "$lib")" \
+    swift test 2>&1 | tee "$work/swift-test.log")
+  grep -q "^swift: [1-9][0-9]* vectors passed" "$work/swift-test.log" || {
+    echo "FAIL: swift test did not report its vectors" >&2
+    exit 1
+  }
+else
+  echo "SKIPPED: no swift toolchain (swift tests not run, not counted as passed)"
+fi

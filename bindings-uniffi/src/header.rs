@@ -1,0 +1,86 @@
+//! Header values and ottokens: wrappers over [`xnonce_core::XNonce`] and [`xnonce_core::ottoken`].
+
+use xnonce_core::{ottoken, XNonce};
+
+use crate::{Scheme, XNonceError};
+
+/// A parsed `X-Nonce` header value.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Header {
+    /// The scheme (`v1` headers have no tag; `v2` ones start with `v2`).
+    pub scheme: Scheme,
+    /// Client id.
+    pub client: String,
+    /// Milliseconds since the epoch.
+    pub timestamp: u64,
+    /// The v2 nonce (`None` for v1).
+    pub nonce: Option<String>,
+    /// The v1 token or the v2 signature (lower-case hex).
+    pub mac: String,
+}
+
+impl From<&XNonce> for Header {
+    fn from(h: &XNonce) -> Self {
+        Header {
+            scheme: h.scheme().into(),
+            client: h.client().to_string(),
+            timestamp: h.timestamp_ms(),
+            nonce: match h {
+                XNonce::V2 { nonce, .. } => Some(nonce.clone()),
+                XNonce::V1 { .. } => None,
+            },
+            mac: h.mac().to_string(),
+        }
+    }
+}
+
+/// Parses an `X-Nonce` header value of either scheme (`malformed_header`).
+#[uniffi::export]
+pub fn parse_header(value: String) -> Result<Header, XNonceError> {
+    Ok(Header::from(&XNonce::parse(&value)?))
+}
+
+/// The `ottoken` form of a header value.
+#[uniffi::export]
+pub fn ottoken_encode(header: String) -> Result<String, XNonceError> {
+    Ok(ottoken::encode(&XNonce::parse(&header)?))
+}
+
+/// The header value an `ottoken` carries (`malformed_ottoken`).
+#[uniffi::export]
+pub fn ottoken_decode(token: String) -> Result<String, XNonceError> {
+    Ok(ottoken::decode(&token)?.to_string())
+}
+
+/// An `ottoken` as written in a URL query (form-encoded; only v1 tokens change).
+#[uniffi::export]
+pub fn ottoken_query_value(token: String) -> String {
+    ottoken::query_value(&token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const V1: &str = "d77ccdaedbd041324e6551a60a46b08a72e2ed128b01359b39c5d2d54b499cbe test_client 1384300802123";
+
+    #[test]
+    fn round_trips() {
+        let t = ottoken_encode(V1.into()).unwrap();
+        assert_eq!(ottoken_decode(t.clone()).unwrap(), V1);
+        assert!(ottoken_query_value(t).ends_with("%3D"));
+        let h = parse_header(V1.into()).unwrap();
+        assert_eq!(
+            (h.scheme, h.client.as_str(), h.timestamp),
+            (Scheme::V1, "test_client", 1384300802123)
+        );
+        assert_eq!(
+            parse_header("x".into()).unwrap_err().code(),
+            "malformed_header"
+        );
+        assert_eq!(
+            ottoken_decode("!".into()).unwrap_err().code(),
+            "malformed_ottoken"
+        );
+    }
+}

@@ -1,0 +1,267 @@
+//! Verification: a wrapper over [`xnonce_core::Verifier`] holding the client secrets and an
+//! in-memory replay store.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use xnonce_core::{Environment as _, Incoming, MemoryReplayStore, Secret, WindowPolicy};
+
+use crate::{Param, Scheme, XNonceError};
+
+/// A per-controller window override (`/controller/...`).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ControllerWindow {
+    /// The first path segment.
+    pub controller: String,
+    /// Allowed clock difference in milliseconds, either side.
+    pub window_ms: u64,
+}
+
+/// A per-action window override (`/controller/action`).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ActionWindow {
+    /// The first path segment.
+    pub controller: String,
+    /// The second path segment.
+    pub action: String,
+    /// Allowed clock difference in milliseconds, either side.
+    pub window_ms: u64,
+}
+
+/// A verified request.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Verified {
+    /// The scheme it was signed with.
+    pub scheme: Scheme,
+    /// The authenticated client id.
+    pub client: String,
+    /// The signed timestamp.
+    pub timestamp: u64,
+    /// The signed params (decoded, `ottoken` left out).
+    pub params: Vec<Param>,
+    /// The replay key: `v1:<client>:<token>` or `v2:<client>:<nonce>`.
+    pub replay_key: String,
+    /// Until when the replay key must be remembered: timestamp + window.
+    pub remember_until_ms: u64,
+    /// Which of the client's secrets matched (index into its list).
+    pub secret_index: u32,
+    /// True when the credential came from an `ottoken` parameter.
+    pub via_ottoken: bool,
+}
+
+impl From<xnonce_core::Verified> for Verified {
+    fn from(v: xnonce_core::Verified) -> Self {
+        Verified {
+            scheme: v.scheme.into(),
+            client: v.client,
+            timestamp: v.timestamp_ms,
+            params: v
+                .params
+                .into_iter()
+                .map(|(key, value)| Param { key, value })
+                .collect(),
+            replay_key: v.replay_key,
+            remember_until_ms: v.remember_until_ms,
+            secret_index: u32::try_from(v.secret_index).unwrap_or(u32::MAX),
+            via_ottoken: v.via_ottoken,
+        }
+    }
+}
+
+/// Verifies requests against a fixed set of client secrets. `verify_once` also remembers
+/// each accepted request in an in-memory replay store owned by this verifier (one process).
+#[derive(uniffi::Object)]
+pub struct Verifier {
+    inner: xnonce_core::Verifier,
+    secrets: HashMap<String, Vec<Secret>>,
+    store: MemoryReplayStore,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("inner", &self.inner)
+            .field("clients", &self.secrets.len())
+            .finish_non_exhaustive()
+    }
+}
+
+#[uniffi::export]
+impl Verifier {
+    /// A verifier for `secrets` (client id → its live secrets, several during rotation),
+    /// a default window (30 s either side), per-controller and per-action overrides, and
+    /// the accepted schemes (`None`: both).
+    #[uniffi::constructor(default(
+        window_ms = 30000,
+        controller_windows = [],
+        action_windows = [],
+        schemes = None
+    ))]
+    pub fn new(
+        secrets: HashMap<String, Vec<String>>,
+        window_ms: u64,
+        controller_windows: Vec<ControllerWindow>,
+        action_windows: Vec<ActionWindow>,
+        schemes: Option<Vec<Scheme>>,
+    ) -> Result<Arc<Self>, XNonceError> {
+        let mut windows = WindowPolicy::new(window_ms);
+        for w in controller_windows {
+            windows = windows.controller(w.controller, w.window_ms);
+        }
+        for w in action_windows {
+            windows = windows.action(w.controller, w.action, w.window_ms);
+        }
+        let mut inner = xnonce_core::Verifier::new().windows(windows);
+        if let Some(schemes) = schemes {
+            let schemes: Vec<xnonce_core::Scheme> = schemes.into_iter().map(Into::into).collect();
+            inner = inner.schemes(&schemes);
+        }
+        let secrets = secrets
+            .into_iter()
+            .map(|(client, list)| {
+                let list = list
+                    .into_iter()
+                    .map(Secret::new)
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok((client, list))
+            })
+            .collect::<Result<HashMap<_, _>, xnonce_core::Error>>()?;
+        Ok(Arc::new(Verifier {
+            inner,
+            secrets,
+            store: MemoryReplayStore::new(),
+        }))
+    }
+
+    /// Checks authenticity and freshness of a request (`target` is `/path?query`).
+    /// `now` defaults to the system clock. Does not record the request: see `verify_once`.
+    #[uniffi::method(default(
+        host = None,
+        x_nonce = None,
+        content_type = None,
+        body = None,
+        now = None
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    pub fn verify(
+        &self,
+        method: String,
+        target: String,
+        host: Option<String>,
+        x_nonce: Option<String>,
+        content_type: Option<String>,
+        body: Option<Vec<u8>>,
+        now: Option<u64>,
+    ) -> Result<Verified, XNonceError> {
+        let req = incoming(&method, &target, &host, &x_nonce, &content_type, &body);
+        Ok(self
+            .inner
+            .verify(&req, &self.secrets, now_or_clock(now))?
+            .into())
+    }
+
+    /// [`Verifier::verify`], then records the request in this verifier's replay store: a
+    /// second copy fails with `replayed`.
+    #[uniffi::method(default(
+        host = None,
+        x_nonce = None,
+        content_type = None,
+        body = None,
+        now = None
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    pub fn verify_once(
+        &self,
+        method: String,
+        target: String,
+        host: Option<String>,
+        x_nonce: Option<String>,
+        content_type: Option<String>,
+        body: Option<Vec<u8>>,
+        now: Option<u64>,
+    ) -> Result<Verified, XNonceError> {
+        let req = incoming(&method, &target, &host, &x_nonce, &content_type, &body);
+        let verified =
+            self.inner
+                .verify_once(&req, &self.secrets, &self.store, now_or_clock(now))?;
+        Ok(verified.into())
+    }
+}
+
+fn now_or_clock(now: Option<u64>) -> u64 {
+    now.unwrap_or_else(|| xnonce_core::SystemEnvironment.now_ms())
+}
+
+fn incoming<'a>(
+    method: &'a str,
+    target: &'a str,
+    host: &'a Option<String>,
+    x_nonce: &'a Option<String>,
+    content_type: &'a Option<String>,
+    body: &'a Option<Vec<u8>>,
+) -> Incoming<'a> {
+    let mut req = Incoming::new(method, target)
+        .body(content_type.as_deref(), body.as_deref().unwrap_or_default());
+    req.host = host.as_deref();
+    req.x_nonce = x_nonce.as_deref();
+    req
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd";
+
+    #[test]
+    fn verifies_once_then_refuses_replay() {
+        let header = crate::sign(
+            Scheme::V2,
+            "GET".into(),
+            "/admin/status".into(),
+            vec![],
+            "svc".into(),
+            SECRET.into(),
+            Some(1_700_000_000_000),
+            None,
+            Some("api.test".into()),
+            None,
+        )
+        .unwrap();
+        let v = Verifier::new(
+            HashMap::from([("svc".to_string(), vec![SECRET.to_string()])]),
+            30_000,
+            vec![],
+            vec![],
+            None,
+        )
+        .unwrap();
+        let call = || {
+            v.verify_once(
+                "GET".into(),
+                "/admin/status".into(),
+                Some("api.test".into()),
+                Some(header.clone()),
+                None,
+                None,
+                Some(1_700_000_000_500),
+            )
+        };
+        assert_eq!(call().unwrap().client, "svc");
+        assert_eq!(call().unwrap_err().code(), "replayed");
+        let stale = v
+            .verify(
+                "GET".into(),
+                "/admin/status".into(),
+                Some("api.test".into()),
+                Some(header.clone()),
+                None,
+                None,
+                Some(1_800_000_000_000),
+            )
+            .unwrap_err();
+        assert!(
+            matches!(stale, XNonceError::Auth { ref code, server_time: Some(_), .. } if code == "expired")
+        );
+    }
+}
