@@ -7,8 +7,8 @@
 //! * Format: `{"version": 1, "clients": {"<name>": ["<secret>", ...]}}`; several secrets for
 //!   a client are all live (rotation). Secrets are 32 bytes from the OS CSPRNG written as 64
 //!   hex characters ([`Secret::generate`]).
-//! * A running server sees changes: [`Registry`] re-reads the file when its modification time,
-//!   size or inode changed, checked at most once a second and always on an unknown client.
+//! * A running server sees changes at once: [`Registry`] checks the file's modification time,
+//!   size and inode (one `stat`) on each lookup and re-reads it when they changed.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -72,7 +72,6 @@ struct Stamp {
 
 struct Cache {
     stamp: Option<Stamp>,
-    checked: Option<Instant>,
     clients: BTreeMap<String, Vec<Secret>>,
 }
 
@@ -112,7 +111,6 @@ impl Registry {
             dir: dir.into(),
             cache: RwLock::new(Cache {
                 stamp: None,
-                checked: None,
                 clients: BTreeMap::new(),
             }),
         }
@@ -150,24 +148,17 @@ impl Registry {
         }
     }
 
-    /// Re-reads the file if it changed (or unconditionally with `force`). A file that cannot
-    /// be read keeps the last good contents (and logs a warning).
-    fn refresh(&self, force: bool) {
+    /// Re-reads the file if its modification time, size or inode changed (one `stat` per
+    /// call). A file that cannot be read keeps the last good contents (and logs a warning).
+    fn refresh(&self) {
+        let stamp = self.stamp();
         {
             let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
-            let recent = cache
-                .checked
-                .is_some_and(|t| t.elapsed() < Duration::from_secs(1));
-            if recent && !force {
+            if cache.stamp.is_some() && stamp == cache.stamp {
                 return;
             }
         }
-        let stamp = self.stamp();
         let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
-        cache.checked = Some(Instant::now());
-        if stamp == cache.stamp && cache.stamp.is_some() {
-            return;
-        }
         match self.read_file() {
             Ok(file) => {
                 let mut clients = BTreeMap::new();
@@ -293,28 +284,14 @@ impl Registry {
 
 impl SecretSource for Registry {
     fn secrets(&self, client: &str) -> Vec<Secret> {
-        self.refresh(false);
-        let found = self
-            .cache
+        self.refresh();
+        self.cache
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clients
             .get(client)
-            .cloned();
-        match found {
-            Some(s) => s,
-            None => {
-                // A client added after the last check: look again now (a cheap stat).
-                self.refresh(true);
-                self.cache
-                    .read()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .clients
-                    .get(client)
-                    .cloned()
-                    .unwrap_or_default()
-            }
-        }
+            .cloned()
+            .unwrap_or_default()
     }
 }
 

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# xnonce-server: format, lints, unit + loopback HTTP tests, then the black-box suite
+# (`xnonce-conformance server`) against a real `xnonce-server serve --demo` subprocess with a
+# temporary data dir and a client added through the CLI. Needs only Rust (cargo).
+# Idempotent, non-interactive; exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CI=true CARGO_TERM_COLOR=never
+
+echo "== xnonce-server: fmt + clippy"
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+cargo fmt -p xnonce-server -p xnonce-conformance -- --check
+cargo clippy -q -p xnonce-server -p xnonce-conformance --all-targets -- -D warnings
+
+echo "== xnonce-server: cargo test"
+log=$(mktemp)
+set +e
+timeout 900 cargo test -p xnonce-server > "$log" 2>&1
+status=$?
+set -e
+grep -E '^test result' "$log" || true
+if [ "$status" -ne 0 ]; then tail -80 "$log"; exit "$status"; fi
+
+echo "== black-box suite against xnonce-server serve --demo"
+cargo build -q -p xnonce-server -p xnonce-conformance
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+  if [ -n "$server_pid" ]; then kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  rm -rf "$work" "$log"
+}
+trap cleanup EXIT
+target/debug/xnonce-server client add conformance --data "$work/data" > "$work/secret"
+target/debug/xnonce-server serve --demo --listen 127.0.0.1:0 --data "$work/data" \
+  > "$work/stdout" 2> "$work/server.log" &
+server_pid=$!
+url=
+for _ in $(seq 1 100); do
+  url=$(sed -n 's/^xnonce-server listening on //p' "$work/stdout" | head -1)
+  [ -n "$url" ] && break
+  kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log"; exit 1; }
+  sleep 0.1
+done
+[ -n "$url" ] || { echo "server did not start"; cat "$work/server.log"; exit 1; }
+timeout 300 target/debug/xnonce-conformance server --base-url "$url" --client conformance \
+  --secret-file "$work/secret"
+
+# Graceful shutdown: SIGTERM must end the server with exit status 0.
+kill -TERM "$server_pid"
+set +e
+wait "$server_pid"
+rc=$?
+set -e
+server_pid=
+if [ "$rc" -ne 0 ]; then echo "xnonce-server exited $rc after SIGTERM"; exit 1; fi
+if grep -q "$(cat "$work/secret")" "$work/server.log"; then echo "a secret appeared in the logs"; exit 1; fi
+echo "xnonce-server: all checks passed"

@@ -1,0 +1,659 @@
+//! Real HTTP over loopback against the real server: started in-process on 127.0.0.1:0 (or as
+//! the `xnonce-server` binary for the CLI tests), requests signed with core and sent with a
+//! plain HTTP/1.1 client.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use xnonce_conformance::server_suite::{self, encode_params, http};
+use xnonce_core::{link, sign, Scheme, Secret, ServerTimeHint, SignInput};
+use xnonce_server::{Config, Registry, Server};
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let d = std::env::temp_dir().join(format!(
+        "xnonce-server-test-{tag}-{}-{n}-{}",
+        std::process::id(),
+        xnonce_server::now_ms()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn unique(what: &str) -> String {
+    format!(
+        "{what}-{}-{}",
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        xnonce_server::now_ms()
+    )
+}
+
+/// A server running in-process on its own runtime; stopped on drop.
+struct Running {
+    base: http::BaseUrl,
+    url: String,
+    data: PathBuf,
+    client: String,
+    secret: Secret,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let _ = std::fs::remove_dir_all(&self.data);
+    }
+}
+
+fn start(config: Config) -> Running {
+    let data = temp_dir("data");
+    let secret = Registry::open(&data).add("test_client").unwrap();
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let dir = data.clone();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        rt.block_on(async move {
+            let mut config = config;
+            config.listen = "127.0.0.1:0".into();
+            let server = Server::bind(&config, dir).await?;
+            addr_tx.send(server.local_addr()?).unwrap();
+            server
+                .run(async {
+                    let _ = stop_rx.await;
+                })
+                .await
+        })
+    });
+    let addr = addr_rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    let url = format!("http://{addr}");
+    Running {
+        base: http::BaseUrl::parse(&url).unwrap(),
+        url,
+        data,
+        client: "test_client".into(),
+        secret,
+        stop: Some(stop_tx),
+        thread: Some(thread),
+    }
+}
+
+fn demo() -> Running {
+    let mut c = Config::default();
+    c.routes = Some(xnonce_core::RouteTable::demo());
+    start(c)
+}
+
+fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+    p.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+impl Running {
+    fn input(&self, s: Scheme, method: &str, path: &str, params: &[(String, String)]) -> SignInput {
+        let mut i = SignInput::new(s, method, path, &self.client);
+        i.params = params.to_vec();
+        if s == Scheme::V2 {
+            i.host = Some(self.base.authority.clone());
+        }
+        i
+    }
+
+    /// Signs and builds a GET (query) or POST (form) request.
+    fn request(&self, input: &SignInput) -> (http::Request, xnonce_core::Signed) {
+        let signed = sign(input, &self.secret).unwrap();
+        let q = encode_params(input.scheme, &input.params);
+        let req = if input.method == "POST" {
+            http::Request::new("POST", &input.path)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(q.into_bytes())
+        } else if q.is_empty() {
+            http::Request::new(&input.method, &input.path)
+        } else {
+            http::Request::new(&input.method, &format!("{}?{q}", input.path))
+        };
+        (req.header("X-Nonce", signed.x_nonce.clone()), signed)
+    }
+
+    fn send(&self, req: &http::Request) -> http::Response {
+        http::send(&self.base, req).unwrap()
+    }
+
+    fn get_params(&self) -> Vec<(String, String)> {
+        pairs(&[
+            ("username", "phil"),
+            ("password", "hello phil"),
+            ("opt1", &unique("this")),
+        ])
+    }
+}
+
+fn problem(r: &http::Response) -> serde_json::Value {
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/problem+json"),
+        "{r:?}"
+    );
+    serde_json::from_slice(&r.body).unwrap()
+}
+
+fn assert_v1(r: &http::Response, status: u16, body: &str) {
+    assert_eq!((r.status, r.text().as_str()), (status, body));
+    assert_eq!(r.header("content-type"), Some("text/plain"));
+}
+
+fn assert_v2(r: &http::Response, status: u16, code: &str) {
+    assert_eq!(r.status, status, "{}", r.text());
+    let p = problem(r);
+    assert_eq!(p["code"], code);
+    assert_eq!(p["status"], status);
+    assert_eq!(p["type"], format!("https://xnonce.dev/errors/{code}"));
+    assert!(p["title"].as_str().is_some_and(|t| !t.is_empty()));
+    assert!(p["detail"].is_string());
+}
+
+#[test]
+fn accepted_once_then_replayed_in_both_schemes() {
+    let s = demo();
+    for scheme in [Scheme::V1, Scheme::V2] {
+        let (req, _) = s.request(&s.input(scheme, "GET", "/controller1/action1", &s.get_params()));
+        let r = s.send(&req);
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        let echo: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(echo["client"], "test_client");
+        assert_eq!(echo["scheme"], scheme.as_str());
+        assert_eq!(echo["controller"], "controller1");
+        assert_eq!(echo["action"], "action1");
+        assert_eq!(echo["params"]["password"], "hello phil");
+        let again = s.send(&req);
+        match scheme {
+            Scheme::V1 => assert_v1(&again, 409, "ottoken already used"),
+            Scheme::V2 => assert_v2(&again, 409, "replayed"),
+        }
+        // POST with escaped values in a form body.
+        let p = pairs(&[
+            ("username", "phil"),
+            ("password", "hello phil"),
+            ("opt1", &unique("this")),
+            ("opt2", "a&b=c+d%e é"),
+            ("opt3", "go for it"),
+        ]);
+        let (req, _) = s.request(&s.input(scheme, "POST", "/controller2/action1", &p));
+        let r = s.send(&req);
+        assert_eq!(r.status, 200, "{}", r.text());
+        let echo: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(echo["params"]["opt2"], "a&b=c+d%e é");
+    }
+}
+
+#[test]
+fn tampering_is_refused() {
+    let s = demo();
+    for scheme in [Scheme::V1, Scheme::V2] {
+        let p = s.get_params();
+        let signed = sign(
+            &s.input(scheme, "GET", "/controller1/action1", &p),
+            &s.secret,
+        )
+        .unwrap();
+        let mut changed = p.clone();
+        changed[2].1.push('x');
+        let q = encode_params(scheme, &changed);
+        let r = s.send(
+            &http::Request::new("GET", &format!("/controller1/action1?{q}"))
+                .header("X-Nonce", signed.x_nonce.clone()),
+        );
+        match scheme {
+            Scheme::V1 => assert_v1(&r, 401, "ottoken does not match"),
+            Scheme::V2 => assert_v2(&r, 401, "signature_mismatch"),
+        }
+    }
+    // v2 signs the host.
+    let p = s.get_params();
+    let mut input = s.input(Scheme::V2, "GET", "/controller1/action1", &p);
+    input.host = Some("other.example".into());
+    let signed = sign(&input, &s.secret).unwrap();
+    let q = encode_params(Scheme::V2, &p);
+    let r = s.send(
+        &http::Request::new("GET", &format!("/controller1/action1?{q}"))
+            .header("X-Nonce", signed.x_nonce.clone()),
+    );
+    assert_v2(&r, 401, "signature_mismatch");
+}
+
+#[test]
+fn stale_answers_carry_a_verifiable_server_time() {
+    let s = demo();
+    for scheme in [Scheme::V1, Scheme::V2] {
+        let mut input = s.input(scheme, "GET", "/controller1/action1", &s.get_params());
+        input.timestamp_ms = Some(xnonce_server::now_ms() - 120_000);
+        let (req, signed) = s.request(&input);
+        let r = s.send(&req);
+        let hint = ServerTimeHint::parse(r.header("x-nonce-server-time").unwrap()).unwrap();
+        assert!(hint.authenticate(&s.secret, &s.client, signed.header.request_id()));
+        assert!(!hint.authenticate(&s.secret, "someone_else", signed.header.request_id()));
+        assert!(hint.server_time_ms.abs_diff(xnonce_server::now_ms()) < 10_000);
+        match scheme {
+            Scheme::V1 => assert_v1(&r, 401, "Request has timed out"),
+            Scheme::V2 => {
+                assert_v2(&r, 401, "expired");
+                let p = problem(&r);
+                assert_eq!(p["server_time"], hint.server_time_ms);
+                assert_eq!(p["server_time_mac"], hint.mac);
+            }
+        }
+    }
+}
+
+#[test]
+fn unknown_client_and_missing_credential() {
+    let s = demo();
+    for scheme in [Scheme::V1, Scheme::V2] {
+        let mut input = s.input(scheme, "GET", "/controller1/action1", &s.get_params());
+        input.client = "nobody".into();
+        let (req, _) = s.request(&input);
+        let r = s.send(&req);
+        match scheme {
+            Scheme::V1 => assert_v1(&r, 401, "client not known"),
+            Scheme::V2 => assert_v2(&r, 401, "unknown_client"),
+        }
+    }
+    let r = s.send(&http::Request::new("GET", "/admin/status"));
+    assert_v1(&r, 401, "Method or nonce not provided");
+}
+
+#[test]
+fn ottoken_links_work_once() {
+    let s = demo();
+    for scheme in [Scheme::V1, Scheme::V2] {
+        let mut input = SignInput::new(scheme, "GET", "/controller1/action1", &s.client);
+        input.params = s.get_params();
+        let l = link(&input, &s.secret, &s.url).unwrap();
+        let target = l.url.strip_prefix(&s.url).unwrap();
+        let req = http::Request::new("GET", target);
+        assert_eq!(s.send(&req).status, 200);
+        let again = s.send(&req);
+        assert_eq!(again.status, 409);
+    }
+}
+
+#[test]
+fn route_rules_and_unknown_routes_answer_like_em_secure_api() {
+    let s = demo();
+    let cases: &[(&str, &str, &[(&str, &str)], u16, &str, &str)] = &[
+        (
+            "GET",
+            "/controller1/action1",
+            &[("username", "p"), ("opt1", "x")],
+            422,
+            "Missing required parameter password",
+            "missing_param",
+        ),
+        (
+            "GET",
+            "/controller1/action3",
+            &[("username", "p"), ("password", "x"), ("opt1", "x")],
+            422,
+            "Included invalid parameter password",
+            "excluded_param",
+        ),
+        (
+            "GET",
+            "/controller1/action2a",
+            &[("username", "p")],
+            404,
+            "action_method (action2a_get) not found in controller controller1",
+            "unknown_route",
+        ),
+        (
+            "POST",
+            "/controller1/action1",
+            &[("username", "p")],
+            404,
+            "action_method (action1_post) not found in controller controller1",
+            "unknown_route",
+        ),
+        (
+            "GET",
+            "/nothing/here",
+            &[],
+            404,
+            "controller (nothing) not found",
+            "unknown_route",
+        ),
+    ];
+    for scheme in [Scheme::V1, Scheme::V2] {
+        for (method, path, params, status, body, code) in cases {
+            let mut p = pairs(params);
+            p.push(("n".into(), unique("n")));
+            let (req, _) = s.request(&s.input(scheme, method, path, &p));
+            let r = s.send(&req);
+            match scheme {
+                Scheme::V1 => assert_v1(&r, *status, body),
+                Scheme::V2 => {
+                    assert_v2(&r, *status, code);
+                    assert_eq!(problem(&r)["detail"], *body);
+                }
+            }
+        }
+    }
+    // Optional, unlisted and empty params are fine; action2 makes password optional.
+    let p = pairs(&[
+        ("username", ""),
+        ("opt1", ""),
+        ("opt2", &unique("x")),
+        ("other", "1"),
+    ]);
+    let (req, _) = s.request(&s.input(Scheme::V1, "GET", "/controller1/action2", &p));
+    assert_eq!(s.send(&req).status, 200);
+}
+
+#[test]
+fn concurrent_identical_requests_are_accepted_exactly_once() {
+    let s = demo();
+    for scheme in [Scheme::V1, Scheme::V2] {
+        let (req, _) = s.request(&s.input(scheme, "GET", "/controller1/action1", &s.get_params()));
+        let statuses: Vec<u16> = std::thread::scope(|scope| {
+            let hs: Vec<_> = (0..24)
+                .map(|_| scope.spawn(|| http::send(&s.base, &req).unwrap().status))
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(
+            statuses.iter().filter(|&&c| c == 200).count(),
+            1,
+            "{statuses:?}"
+        );
+        assert!(
+            statuses.iter().all(|&c| c == 200 || c == 409),
+            "{statuses:?}"
+        );
+    }
+}
+
+#[test]
+fn malformed_and_oversized_requests_get_4xx() {
+    let mut cfg =
+        Config::parse("[limits]\nmax_body_bytes = 1024\nmax_header_bytes = 4096\n").unwrap();
+    cfg.routes = Some(xnonce_core::RouteTable::demo());
+    let s = start(cfg);
+    let target = "/controller1/action1?username=a&password=b&opt1=c";
+    let big = "v2 ".to_string() + &"a".repeat(5000);
+    let cases: Vec<(http::Request, u16)> = vec![
+        (
+            http::Request::new("GET", target).header("X-Nonce", "garbage"),
+            401,
+        ),
+        (
+            http::Request::new("GET", target).header("X-Nonce", "v2 a b c d"),
+            400,
+        ),
+        (
+            http::Request::new("GET", target).header("X-Nonce", &b"\xff\xfe"[..]),
+            401,
+        ),
+        (
+            http::Request::new("GET", target).header("X-Nonce", big.as_str()),
+            431,
+        ),
+        (
+            http::Request::new("GET", target).header("X-Pad", "p".repeat(8000)),
+            431,
+        ),
+        (
+            http::Request::new("POST", "/controller2/action1")
+                .header("Content-Type", "application/json")
+                .body(vec![b'x'; 4096]),
+            413,
+        ),
+        (
+            http::Request::new("GET", &format!("{target}&ottoken=%%%")),
+            400,
+        ),
+        (
+            http::Request::new(
+                "GET",
+                "/controller1/action1?username=a&password=b&opt1=c&ottoken=djIgYmFk",
+            ),
+            400,
+        ),
+    ];
+    for (req, status) in cases {
+        let r = s.send(&req);
+        assert_eq!(r.status, status, "{req:?} -> {}", r.text());
+    }
+    // hyper's own head limit, far above ours: still a 4xx.
+    let huge = (0..40).fold(http::Request::new("GET", target), |r, i| {
+        r.header(&format!("X-Pad-{i}"), "p".repeat(16 << 10))
+    });
+    let r = s.send(&huge);
+    assert!((400..500).contains(&r.status), "{}", r.status);
+    // A body sent in chunks without a length is limited too.
+    let raw = format!(
+        "POST /controller2/action1 HTTP/1.1\r\nHost: {}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n800\r\n{}\r\n0\r\n\r\n",
+        s.base.authority,
+        "y".repeat(0x800)
+    );
+    let r = http::send_raw(&s.base.connect, raw.as_bytes()).unwrap();
+    assert_eq!(r.status, 413);
+}
+
+#[test]
+fn health_route_is_unverified() {
+    let s = demo();
+    let r = s.send(&http::Request::new("GET", "/_xnonce/health"));
+    assert_eq!((r.status, r.text().as_str()), (200, "ok"));
+}
+
+#[test]
+fn clients_added_or_rotated_while_running_are_seen() {
+    let s = demo();
+    let late = Registry::open(&s.data).add("late_client").unwrap();
+    let mut input = s.input(Scheme::V2, "GET", "/admin/status", &[]);
+    input.client = "late_client".into();
+    let signed = sign(&input, &late).unwrap();
+    let r = s.send(&http::Request::new("GET", "/admin/status").header("X-Nonce", signed.x_nonce));
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Rotation: both secrets are live until `replace`.
+    let new = Registry::open(&s.data).rotate("late_client").unwrap();
+    for secret in [&late, &new] {
+        let signed = sign(&input, secret).unwrap();
+        let r =
+            s.send(&http::Request::new("GET", "/admin/status").header("X-Nonce", signed.x_nonce));
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+}
+
+#[test]
+fn windows_follow_the_config() {
+    let s = start(Config::parse(include_str!("../examples/xnonce-server.toml")).unwrap());
+    // admin/status has a 5 s window in the example config; controller2 keeps 30 s.
+    let mut input = s.input(Scheme::V2, "GET", "/admin/status", &[]);
+    input.timestamp_ms = Some(xnonce_server::now_ms() - 10_000);
+    let (req, _) = s.request(&input);
+    assert_eq!(s.send(&req).status, 401);
+    let mut input = s.input(Scheme::V2, "GET", "/controller2/action3", &[]);
+    input.timestamp_ms = Some(xnonce_server::now_ms() - 10_000);
+    let (req, _) = s.request(&input);
+    assert_eq!(s.send(&req).status, 200);
+}
+
+#[test]
+fn the_black_box_suite_passes() {
+    let s = demo();
+    let opts = server_suite::Options::new(&s.url, &s.client, s.secret.clone());
+    let results = server_suite::run(&opts).unwrap();
+    let mut out = Vec::new();
+    server_suite::print_table(&results, &mut out).unwrap();
+    let table = String::from_utf8(out).unwrap();
+    println!("{table}");
+    assert!(results.len() > 40);
+    assert!(results.iter().all(|r| r.passed), "{table}");
+}
+
+#[test]
+fn the_layer_guards_any_axum_app() {
+    use axum::{routing::get, Extension, Router};
+    use xnonce_core::Verified;
+    let secret = Secret::generate().unwrap();
+    let clients = std::collections::HashMap::from([("svc".to_string(), secret.clone())]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = Router::new()
+        .route(
+            "/hello",
+            get(|Extension(v): Extension<Verified>| async move { format!("hello {}", v.client) }),
+        )
+        .layer(xnonce_server::XNonceLayer::new(clients));
+    rt.spawn(async move { axum::serve(listener, app).await });
+    let base = http::BaseUrl::parse(&format!("http://{addr}")).unwrap();
+    let signed = sign(
+        &SignInput::new(Scheme::V2, "GET", "/hello", "svc").host(base.authority.clone()),
+        &secret,
+    )
+    .unwrap();
+    let req = http::Request::new("GET", "/hello").header("X-Nonce", signed.x_nonce);
+    let r = http::send(&base, &req).unwrap();
+    assert_eq!((r.status, r.text().as_str()), (200, "hello svc"));
+    assert_eq!(http::send(&base, &req).unwrap().status, 409);
+    assert_eq!(
+        http::send(&base, &http::Request::new("GET", "/hello"))
+            .unwrap()
+            .status,
+        401
+    );
+}
+
+// ---- the binary ----
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_xnonce-server")
+}
+
+fn cli(data: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(bin())
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .env_remove("XNONCE_DATA")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn registry_commands() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = temp_dir("cli");
+    let data = root.join("data");
+    let out = cli(&data, &["client", "add", "alice"]);
+    assert!(out.status.success());
+    let secret = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(secret.len(), 65, "{secret:?}");
+    assert!(secret
+        .trim_end()
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    assert!(!cli(&data, &["client", "add", "alice"]).status.success());
+    assert!(!cli(&data, &["client", "add", "bad name"]).status.success());
+    let replaced = String::from_utf8(cli(&data, &["client", "replace", "alice"]).stdout).unwrap();
+    assert_eq!(replaced.len(), 65);
+    assert_ne!(replaced, secret);
+    assert!(cli(&data, &["client", "replace", "bob"]).status.success());
+    let list = String::from_utf8(cli(&data, &["client", "list"]).stdout).unwrap();
+    assert_eq!(list, "alice\nbob\n");
+    assert!(!cli(&data, &["client", "delete", "bob"]).status.success());
+    assert!(cli(&data, &["client", "delete", "bob", "--confirm"])
+        .status
+        .success());
+    assert!(!cli(&data, &["client", "delete", "bob", "--confirm"])
+        .status
+        .success());
+    assert_eq!(
+        String::from_utf8(cli(&data, &["client", "list"]).stdout).unwrap(),
+        "alice\n"
+    );
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data.join("clients.json")), 0o600);
+    assert_eq!(mode(&data), 0o700);
+    // XNONCE_DATA overrides the default dir.
+    let out = std::process::Command::new(bin())
+        .args(["client", "list"])
+        .env("XNONCE_DATA", &data)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "alice\n");
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn serve_prints_its_address_sees_new_clients_and_stops_on_sigterm() {
+    use std::io::BufRead;
+    let root = temp_dir("serve");
+    let data = root.join("data");
+    let mut child = std::process::Command::new(bin())
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim_end()
+        .strip_prefix("xnonce-server listening on ")
+        .unwrap_or_else(|| panic!("first line: {line:?}"))
+        .to_string();
+    assert!(url.starts_with("http://127.0.0.1:"));
+    let secret = String::from_utf8(cli(&data, &["client", "add", "later"]).stdout).unwrap();
+    let secret = Secret::new(secret.trim()).unwrap();
+    let base = http::BaseUrl::parse(&url).unwrap();
+    let signed = sign(
+        &SignInput::new(Scheme::V1, "GET", "/admin/status", "later"),
+        &secret,
+    )
+    .unwrap();
+    let r = http::send(
+        &base,
+        &http::Request::new("GET", "/admin/status").header("X-Nonce", signed.x_nonce),
+    )
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "no exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    std::fs::remove_dir_all(root).unwrap();
+}
