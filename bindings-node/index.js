@@ -17,6 +17,7 @@ module.exports = {
   sign: native.sign,
   signDetailed: native.signDetailed,
   link: native.link,
+  linkDetailed: native.linkDetailed,
   signRequest: native.signRequest,
   ottokenEncode: native.ottokenEncode,
   ottokenDecode: native.ottokenDecode,

@@ -7,6 +7,7 @@ export const {
   sign,
   signDetailed,
   link,
+  linkDetailed,
   signRequest,
   ottokenEncode,
   ottokenDecode,

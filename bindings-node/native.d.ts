@@ -62,6 +62,25 @@ export interface Header {
  */
 export declare function link(scheme: 'v1' | 'v2', method: string, path: string, params: Params, client: string, secret: string, baseUrl: string, options?: SignOptions): string
 
+/** Like `link`, and also returns the header, ottoken, canonical string, timestamp and nonce. */
+export declare function linkDetailed(scheme: 'v1' | 'v2', method: string, path: string, params: Params, client: string, secret: string, baseUrl: string, options?: SignOptions): LinkDetails
+
+/** What `linkDetailed` returns: the link and the signature behind it. */
+export interface LinkDetails {
+  /** The full URL with params and `ottoken`. */
+  url: string
+  /** The `X-Nonce` header value the link carries. */
+  xNonce: string
+  /** The `ottoken` (not yet escaped for a query). */
+  ottoken: string
+  /** The exact string that was signed. For v1 it CONTAINS THE SECRET: never log it. */
+  canonical: string
+  /** The signed timestamp (ms). */
+  timestamp: number
+  /** The v2 nonce; `null` for v1. */
+  nonce: string | null
+}
+
 /** The header value held by an `ottoken` (`malformed_ottoken`). */
 export declare function ottokenDecode(token: string): string
 

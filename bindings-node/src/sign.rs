@@ -145,3 +145,52 @@ pub fn link(
         Ok(xnonce_core::link(&input, &Secret::new(secret)?, &base_url)?.url)
     })
 }
+
+/// What `linkDetailed` returns: the link and the signature behind it.
+#[napi(object, use_nullable = true)]
+pub struct LinkDetails {
+    /// The full URL with params and `ottoken`.
+    pub url: String,
+    /// The `X-Nonce` header value the link carries.
+    pub x_nonce: String,
+    /// The `ottoken` (not yet escaped for a query).
+    pub ottoken: String,
+    /// The exact string that was signed. For v1 it CONTAINS THE SECRET: never log it.
+    pub canonical: String,
+    /// The signed timestamp (ms).
+    pub timestamp: f64,
+    /// The v2 nonce; `null` for v1.
+    pub nonce: Option<String>,
+}
+
+/// Like `link`, and also returns the header, ottoken, canonical string, timestamp and nonce.
+#[napi(
+    js_name = "linkDetailed",
+    ts_args_type = "scheme: 'v1' | 'v2', method: string, path: string, params: Params, client: string, secret: string, baseUrl: string, options?: SignOptions"
+)]
+#[allow(clippy::too_many_arguments)]
+pub fn link_detailed(
+    env: &Env,
+    scheme: String,
+    method: String,
+    path: String,
+    params: Option<Unknown<'_>>,
+    client: String,
+    secret: String,
+    base_url: String,
+    options: Option<SignOptions>,
+) -> napi::Result<LinkDetails> {
+    guard(env, || {
+        let input = input(env, &scheme, method, path, params, client, options)?;
+        let link = xnonce_core::link(&input, &Secret::new(secret)?, &base_url)?;
+        let d = details(link.signed);
+        Ok(LinkDetails {
+            url: link.url,
+            x_nonce: d.x_nonce,
+            ottoken: d.ottoken,
+            canonical: d.canonical,
+            timestamp: d.timestamp,
+            nonce: d.nonce,
+        })
+    })
+}

@@ -1,0 +1,192 @@
+'use strict'
+// Every shared error code the binding can raise locally, as an XNonceError with the right
+// `.code`, `.family` and subclass. The route codes come from the live server (live.test.js).
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const xnonce = require('..')
+
+const SECRET = '20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd'
+const OTHER = 'a'.repeat(64)
+const T = 1700000000000
+const V2 = { host: 'api.test', timestamp: T, nonce: '00112233445566778899aabbccddeeff' }
+
+const sign = (scheme, method, path, params, client, secret, options) =>
+  xnonce.sign(scheme, method, path, params, client, secret, options)
+const verifier = (options) => new xnonce.Verifier({ svc: SECRET }, options)
+const signedGet = (options = {}) => sign('v2', 'GET', '/a/b', [], 'svc', SECRET, { ...V2, ...options })
+
+/** code -> a call that must throw it. */
+const TRIGGERS = {
+  invalid_client_id: () => sign('v1', 'GET', '/a/b', [], 'bad client', SECRET, { timestamp: T }),
+  invalid_param_key: () => sign('v1', 'GET', '/a/b', [['a b', '1']], 'svc', SECRET, { timestamp: T }),
+  invalid_param_value: () => sign('v1', 'GET', '/a/b', { x: null }, 'svc', SECRET, { timestamp: T }),
+  invalid_secret: () => sign('v2', 'GET', '/a/b', [], 'svc', 'not-hex', V2),
+  invalid_method: () => sign('v1', 'G T', '/a/b', [], 'svc', SECRET, { timestamp: T }),
+  invalid_path: () => sign('v1', 'GET', 'a/b', [], 'svc', SECRET, { timestamp: T }),
+  invalid_host: () => sign('v2', 'GET', '/a/b', [], 'svc', SECRET, { timestamp: T }),
+  invalid_nonce: () => sign('v2', 'GET', '/a/b', [], 'svc', SECRET, { ...V2, nonce: 'xyz' }),
+  invalid_timestamp: () => sign('v1', 'GET', '/a/b', [], 'svc', SECRET, { timestamp: 1.5 }),
+  invalid_body: () => sign('v1', 'POST', '/a/b', [], 'svc', SECRET, { timestamp: T, body: Buffer.from('x') }),
+  invalid_url: () => xnonce.link('v2', 'GET', '/a/b', [], 'svc', SECRET, 'ftp://api.test', V2),
+  malformed_header: () => xnonce.parseHeader('v2 nope'),
+  malformed_ottoken: () => xnonce.ottokenDecode('!!!'),
+  malformed_params: () =>
+    verifier().verify('GET', '/a/b?x=%ff', { host: 'api.test', xNonce: signedGet(), now: T }),
+  missing_header: () => verifier().verify('GET', '/a/b', { host: 'api.test', now: T }),
+  unsupported_scheme: () => sign('v3', 'GET', '/a/b', [], 'svc', SECRET, V2),
+  unknown_client: () =>
+    new xnonce.Verifier({ other: SECRET }).verify('GET', '/a/b', {
+      host: 'api.test',
+      xNonce: signedGet(),
+      now: T,
+    }),
+  signature_mismatch: () =>
+    new xnonce.Verifier({ svc: OTHER }).verify('GET', '/a/b', {
+      host: 'api.test',
+      xNonce: signedGet(),
+      now: T,
+    }),
+  expired: () => verifier().verify('GET', '/a/b', { host: 'api.test', xNonce: signedGet(), now: T + 60000 }),
+  replayed: () => {
+    const v = verifier()
+    const req = { host: 'api.test', xNonce: signedGet(), now: T }
+    v.verifyOnce('GET', '/a/b', req)
+    v.verifyOnce('GET', '/a/b', req)
+  },
+}
+
+/** Codes only a server's route table raises (checked against the live server). */
+const ROUTE_CODES = ['missing_param', 'excluded_param', 'unknown_route']
+/** Codes of the client's transport and of a failing replay store. */
+const UNAVAILABLE_CODES = ['store_unavailable', 'connection_failed']
+
+const FAMILY_CLASS = {
+  input: xnonce.InputError,
+  format: xnonce.FormatError,
+  auth: xnonce.AuthError,
+  route: xnonce.RouteError,
+  unavailable: xnonce.UnavailableError,
+}
+
+for (const [code, trigger] of Object.entries(TRIGGERS)) {
+  test(`error code ${code}`, () => {
+    const info = xnonce.errorCodes().find((c) => c.code === code)
+    assert.ok(info, `${code} is a core code`)
+    assert.throws(trigger, (e) => {
+      assert.ok(e instanceof xnonce.XNonceError, `${e} is an XNonceError`)
+      assert.ok(e instanceof Error)
+      assert.ok(e instanceof FAMILY_CLASS[info.family], `${code} is a ${info.family} error`)
+      assert.equal(e.code, code)
+      assert.equal(e.family, info.family)
+      assert.equal(e.name, FAMILY_CLASS[info.family].name)
+      assert.ok(!e.message.includes(SECRET) && !e.message.includes(OTHER), 'no secret in the message')
+      return true
+    })
+  })
+}
+
+test('every core code is covered here, by the live server tests, or is an unavailable code', () => {
+  const covered = new Set([...Object.keys(TRIGGERS), ...ROUTE_CODES, ...UNAVAILABLE_CODES])
+  assert.deepEqual(
+    xnonce.ERROR_CODES.filter((c) => !covered.has(c)),
+    [],
+  )
+  for (const code of UNAVAILABLE_CODES) {
+    assert.equal(xnonce.errorCodes().find((c) => c.code === code).family, 'unavailable')
+  }
+})
+
+test('an expired rejection carries the authenticated server time', () => {
+  const xNonce = signedGet()
+  assert.throws(
+    () => verifier().verify('GET', '/a/b', { host: 'api.test', xNonce, now: T + 60000 }),
+    (e) => {
+      assert.equal(e.code, 'expired')
+      assert.equal(e.serverTime, T + 60000)
+      assert.match(e.serverTimeMac, /^[0-9a-f]{64}$/)
+      return true
+    },
+  )
+})
+
+test('param values: numbers, bigints and booleans become core text; other values are refused', () => {
+  const opts = { timestamp: T }
+  const detailed = (params) => xnonce.signDetailed('v1', 'GET', '/a/b', params, 'svc', SECRET, opts).canonical
+  assert.match(
+    detailed([
+      ['n', 3],
+      ['f', 1.5],
+      ['b', true],
+      ['i', 10n ** 30n],
+      ['z', -0],
+    ]),
+    /n=3&f=1\.5&b=true&i=1000000000000000000000000000000&z=0svc/,
+  )
+  assert.match(detailed({ big: 1e21, small: 1e-7 }), /big=1000000000000000000000&small=0\.0000001svc/)
+  for (const bad of [
+    NaN,
+    Infinity,
+    -Infinity,
+    null,
+    undefined,
+    {},
+    [],
+    Buffer.from('x'),
+    new Uint8Array(1),
+    Symbol('s'),
+    () => 1,
+    2n ** 200n,
+  ]) {
+    assert.throws(
+      () => detailed([['k', bad]]),
+      (e) => e instanceof xnonce.InputError && e.code === 'invalid_param_value',
+    )
+  }
+  assert.throws(
+    () => detailed([['k']]),
+    (e) => e.code === 'invalid_param_value',
+  )
+  assert.throws(
+    () => detailed(['k=v']),
+    (e) => e.code === 'invalid_param_value',
+  )
+  assert.throws(
+    () => detailed('k=v'),
+    (e) => e.code === 'invalid_param_value',
+  )
+  assert.throws(
+    () => detailed([[1, 'v']]),
+    (e) => e.code === 'invalid_param_key',
+  )
+})
+
+test('params: pairs, plain objects, Map and URLSearchParams sign alike in their iteration order', () => {
+  const opts = { timestamp: T }
+  const x = (params) => xnonce.sign('v1', 'GET', '/a/b', params, 'svc', SECRET, opts)
+  const expected = x([
+    ['b', '2'],
+    ['a', '1 2'],
+  ])
+  assert.equal(x({ b: 2, a: '1 2' }), expected)
+  assert.equal(
+    x(
+      new Map([
+        ['b', 2],
+        ['a', '1 2'],
+      ]),
+    ),
+    expected,
+  )
+  assert.equal(x(new URLSearchParams('b=2&a=1+2')), expected)
+  assert.notEqual(
+    x([
+      ['a', '1 2'],
+      ['b', '2'],
+    ]),
+    expected,
+    'v1 signs the order',
+  )
+  assert.equal(x(null), x([]))
+  assert.equal(x(undefined), x({}))
+})

@@ -1,0 +1,84 @@
+'use strict'
+// Shared test helpers: the vector files (the one home is conformance/vectors) and a real
+// xnonce-server subprocess on 127.0.0.1.
+
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { spawn, execFileSync } = require('node:child_process')
+const readline = require('node:readline')
+
+const ROOT = path.resolve(__dirname, '..', '..')
+const VECTORS_DIR = path.join(ROOT, 'conformance', 'vectors')
+
+/** Every vector file: conformance/vectors/*.json (sorted) plus XNONCE_EXTRA_VECTORS. */
+function vectorFiles() {
+  const files = fs
+    .readdirSync(VECTORS_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => path.join(VECTORS_DIR, f))
+  for (const extra of (process.env.XNONCE_EXTRA_VECTORS ?? '').split(':')) {
+    if (extra !== '') files.push(path.resolve(extra))
+  }
+  return files
+}
+
+/** [{ file, case }] for every case of every vector file. */
+function loadVectors() {
+  return vectorFiles().flatMap((file) =>
+    JSON.parse(fs.readFileSync(file, 'utf8')).map((v) => ({ file: path.basename(file), v })),
+  )
+}
+
+/** The xnonce-server binary (built by test.sh with `cargo build -p xnonce-server`). */
+function serverBinary() {
+  const target = process.env.CARGO_TARGET_DIR ?? path.join(ROOT, 'target')
+  const bin = process.env.XNONCE_SERVER_BIN ?? path.join(target, 'debug', 'xnonce-server')
+  if (!fs.existsSync(bin)) {
+    throw new Error(`${bin} is missing: run \`cargo build -p xnonce-server\` first`)
+  }
+  return bin
+}
+
+/**
+ * Starts `xnonce-server serve --demo` on a free loopback port with one registered client.
+ * @returns {Promise<{ url: string, host: string, client: string, secret: string, stop: () => Promise<void> }>}
+ */
+async function startServer(client = 'node_client') {
+  const bin = serverBinary()
+  const data = fs.mkdtempSync(path.join(os.tmpdir(), 'xnonce-node-'))
+  const secret = execFileSync(bin, ['client', 'add', client, '--data', data], { encoding: 'utf8' }).trim()
+  const child = spawn(bin, ['serve', '--demo', '--listen', '127.0.0.1:0', '--data', data], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stderr = ''
+  child.stderr.on('data', (d) => (stderr += d))
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start in 20 s: ${stderr}`)), 20000)
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${stderr}`)))
+    readline.createInterface({ input: child.stdout }).once('line', (line) => {
+      clearTimeout(timer)
+      const m = /^xnonce-server listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(line)
+      if (m) resolve(m[1])
+      else reject(new Error(`unexpected first line: ${line}`))
+    })
+  })
+  child.stdout.resume()
+  return {
+    url,
+    host: new URL(url).host,
+    client,
+    secret,
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r))
+        child.kill('SIGTERM')
+        await exited
+      }
+      fs.rmSync(data, { recursive: true, force: true })
+    },
+  }
+}
+
+module.exports = { ROOT, loadVectors, vectorFiles, startServer }
