@@ -102,7 +102,10 @@ pub fn params(p: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<(String, String)>> {
         if len != 2 {
             return Err(not_pairs());
         }
-        out.push((key_text(&item.get_item(0)?)?, value_text(&item.get_item(1)?)?));
+        out.push((
+            key_text(&item.get_item(0)?)?,
+            value_text(&item.get_item(1)?)?,
+        ));
     }
     Ok(out)
 }

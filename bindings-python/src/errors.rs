@@ -120,7 +120,9 @@ pub fn to_py(err: Error) -> PyErr {
 fn build(py: Python<'_>, err: &Error) -> PyResult<PyErr> {
     let text = err.to_string();
     let e = match err.code() {
-        ErrorCode::InvalidParamValue => PyErr::from_value(invalid_param_value_type(py)?.call1((text,))?),
+        ErrorCode::InvalidParamValue => {
+            PyErr::from_value(invalid_param_value_type(py)?.call1((text,))?)
+        }
         code => match code.family() {
             ErrorFamily::Input => InputError::new_err(text),
             ErrorFamily::Format => FormatError::new_err(text),
@@ -155,4 +157,16 @@ impl<T> IntoPyResult<T> for Result<T, Error> {
     fn py_err(self) -> PyResult<T> {
         self.map_err(to_py)
     }
+}
+
+/// Builds (does not raise) the exception for a shared error code, through the same mapping as
+/// every error of this module; e.g. for the `code` of a v2 server's JSON problem body.
+/// Unknown codes raise `ValueError`.
+#[pyfunction]
+#[pyo3(signature = (code, message=""))]
+pub fn error_from_code(py: Python<'_>, code: &str, message: &str) -> PyResult<Py<PyAny>> {
+    let code = ErrorCode::from_code(code).ok_or_else(|| {
+        pyo3::exceptions::PyValueError::new_err(format!("unknown xnonce error code {code:?}"))
+    })?;
+    Ok(to_py(Error::new(code, message)).into_value(py).into_any())
 }

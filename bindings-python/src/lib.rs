@@ -2,12 +2,14 @@
 //!
 //! A thin layer over `xnonce-core`: every byte of every token comes from core. Modules:
 //! [`errors`] (the exception hierarchy and the ONE error mapping), [`convert`] (Python values
-//! → core inputs), [`sign`] (sign, link, headers, ottokens), [`verify`] (`Verifier`).
+//! → core inputs), [`sign`] (sign, link, headers, ottokens), [`verify`] (`Verifier`), [`requester`]
+//! (`Requester`, `AsyncRequester`).
 
 use pyo3::prelude::*;
 
 pub mod convert;
 pub mod errors;
+pub mod requester;
 pub mod sign;
 pub mod verify;
 
@@ -20,6 +22,10 @@ fn _xnonce(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sign::PyHeader>()?;
     m.add_class::<verify::PyVerified>()?;
     m.add_class::<verify::PyVerifier>()?;
+    m.add_class::<requester::PyResponse>()?;
+    m.add_class::<requester::PyRequester>()?;
+    m.add_class::<requester::PyAsyncRequester>()?;
+    m.add_function(wrap_pyfunction!(errors::error_from_code, m)?)?;
     m.add_function(wrap_pyfunction!(sign::sign, m)?)?;
     m.add_function(wrap_pyfunction!(sign::sign_detailed, m)?)?;
     m.add_function(wrap_pyfunction!(sign::link, m)?)?;

@@ -340,9 +340,10 @@ pub fn sign_request(
     let body = convert::body(body)?.unwrap_or_default();
     let is_form = xnonce_core::verify::is_form_content_type(content_type);
     let form = if is_form {
-        Some(std::str::from_utf8(&body).map_err(|_| {
-            coded(ErrorCode::MalformedParams, "form body is not UTF-8")
-        })?)
+        Some(
+            std::str::from_utf8(&body)
+                .map_err(|_| coded(ErrorCode::MalformedParams, "form body is not UTF-8"))?,
+        )
     } else {
         None
     };

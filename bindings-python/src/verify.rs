@@ -160,11 +160,9 @@ fn window_policy(
                     let text: String = key.extract()?;
                     match text.split_once('/') {
                         Some((c, a)) => (c.to_owned(), a.to_owned()),
-                        None => {
-                            return Err(pyo3::exceptions::PyValueError::new_err(
-                                "action_windows keys are (controller, action) or \"controller/action\"",
-                            ))
-                        }
+                        None => return Err(pyo3::exceptions::PyValueError::new_err(
+                            "action_windows keys are (controller, action) or \"controller/action\"",
+                        )),
                     }
                 }
             };
@@ -225,8 +223,11 @@ impl PyVerifier {
         action_windows: Option<&Bound<'_, PyAny>>,
         schemes: Option<Vec<String>>,
     ) -> PyResult<Self> {
-        let mut verifier =
-            Verifier::new().windows(window_policy(window_ms, controller_windows, action_windows)?);
+        let mut verifier = Verifier::new().windows(window_policy(
+            window_ms,
+            controller_windows,
+            action_windows,
+        )?);
         if let Some(schemes) = schemes {
             let parsed: Vec<Scheme> = schemes
                 .iter()

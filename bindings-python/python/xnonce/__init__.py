@@ -6,6 +6,10 @@ adapters (``xnonce.requests.XNonceAuth``, ``xnonce.httpx.XNonceAuth``).
 """
 
 from xnonce._xnonce import (
+    error_from_code,
+    Response,
+    Requester,
+    AsyncRequester,
     ERROR_CODES,
     AuthError,
     FormatError,
@@ -32,6 +36,10 @@ from xnonce._xnonce import (
 )
 
 __all__ = [
+    "error_from_code",
+    "Response",
+    "Requester",
+    "AsyncRequester",
     "ERROR_CODES",
     "AuthError",
     "FormatError",

@@ -1,7 +1,7 @@
 """Type stubs of the compiled extension ``xnonce._xnonce`` (checked by ``mypy.stubtest``)."""
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Final, Union, final
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, Final, TypedDict, Union, final
 
 from typing_extensions import TypeAlias
 
@@ -14,6 +14,15 @@ SecretSource: TypeAlias = Union[
     Mapping[str, Union[str, Sequence[str], None]],
     Callable[[str], Union[str, Sequence[str], None]],
 ]
+
+class RequestOptions(TypedDict, total=False):
+    """em-secure-api's ``options``: all keys optional."""
+
+    timestamp: int | None
+    nonce: str | None
+    extra_params: Params
+    json: Any
+    headers: Mapping[str, str] | Iterable[tuple[str, str]] | None
 
 __version__: Final[str]
 ERROR_CODES: Final[list[str]]
@@ -199,3 +208,62 @@ def parse_header(value: str) -> Header: ...
 def ottoken_encode(header: str) -> str: ...
 def ottoken_decode(token: str) -> str: ...
 def ottoken_query_value(token: str) -> str: ...
+def error_from_code(code: str, message: str = "") -> XNonceError: ...
+
+@final
+class Response:
+    @property
+    def code(self) -> int: ...
+    @property
+    def body(self) -> str: ...
+    @property
+    def data(self) -> Any: ...
+    @property
+    def headers(self) -> list[tuple[str, str]]: ...
+    @property
+    def ok(self) -> bool: ...
+    def header(self, name: str) -> str | None: ...
+
+@final
+class Requester:
+    def __new__(
+        cls,
+        server: str,
+        client: str,
+        secret: str,
+        scheme: str = "v2",
+        timeout: float = 30.0,
+        correct_clock: bool = True,
+    ) -> Requester: ...
+    @property
+    def clock_offset_ms(self) -> int: ...
+    def make_request(
+        self,
+        method: str,
+        params: Params,
+        path: str,
+        controller: str | None = None,
+        options: RequestOptions | None = None,
+    ) -> Response: ...
+
+@final
+class AsyncRequester:
+    def __new__(
+        cls,
+        server: str,
+        client: str,
+        secret: str,
+        scheme: str = "v2",
+        timeout: float = 30.0,
+        correct_clock: bool = True,
+    ) -> AsyncRequester: ...
+    @property
+    def clock_offset_ms(self) -> int: ...
+    def make_request(
+        self,
+        method: str,
+        params: Params,
+        path: str,
+        controller: str | None = None,
+        options: RequestOptions | None = None,
+    ) -> Awaitable[Response]: ...

@@ -1,0 +1,311 @@
+//! `Requester` (blocking, releases the GIL while waiting) and `AsyncRequester` (asyncio
+//! awaitables driven by a shared tokio runtime) over the Rust requester of `client-rs`.
+
+use std::time::Duration;
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyList, PyString, PyTuple};
+use xnonce::RequestOptions;
+
+use crate::convert;
+use crate::errors::IntoPyResult;
+
+/// A server's answer (any status: non-2xx answers are responses, not exceptions).
+#[pyclass(frozen, module = "xnonce", name = "Response")]
+pub struct PyResponse {
+    code: u16,
+    body: String,
+    data: Py<PyAny>,
+    headers: Vec<(String, String)>,
+}
+
+#[pymethods]
+impl PyResponse {
+    /// The HTTP status code.
+    #[getter]
+    fn code(&self) -> u16 {
+        self.code
+    }
+
+    /// The body as text.
+    #[getter]
+    fn body(&self) -> &str {
+        &self.body
+    }
+
+    /// The body parsed as JSON (`None` when it is not JSON).
+    #[getter]
+    fn data(&self, py: Python<'_>) -> Py<PyAny> {
+        self.data.clone_ref(py)
+    }
+
+    /// The response headers as `(name, value)` pairs in the order received; names lower-case.
+    #[getter]
+    fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let items: Vec<Bound<'py, PyTuple>> = self
+            .headers
+            .iter()
+            .map(|(k, v)| PyTuple::new(py, [PyString::new(py, k), PyString::new(py, v)]))
+            .collect::<PyResult<_>>()?;
+        PyList::new(py, items)
+    }
+
+    /// True for a 2xx status.
+    #[getter]
+    fn ok(&self) -> bool {
+        (200..300).contains(&self.code)
+    }
+
+    /// The first header with this name (any case), or `None`.
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Response(code={})", self.code)
+    }
+}
+
+fn json_to_py(py: Python<'_>, v: &serde_json::Value) -> PyResult<Py<PyAny>> {
+    use serde_json::Value;
+    Ok(match v {
+        Value::Null => py.None(),
+        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any().unbind(),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                i.into_pyobject(py)?.into_any().unbind()
+            } else if let Some(u) = n.as_u64() {
+                u.into_pyobject(py)?.into_any().unbind()
+            } else {
+                PyFloat::new(py, n.as_f64().unwrap_or(f64::NAN))
+                    .into_any()
+                    .unbind()
+            }
+        }
+        Value::String(s) => PyString::new(py, s).into_any().unbind(),
+        Value::Array(a) => {
+            let items = a
+                .iter()
+                .map(|x| json_to_py(py, x))
+                .collect::<PyResult<Vec<_>>>()?;
+            PyList::new(py, items)?.into_any().unbind()
+        }
+        Value::Object(o) => {
+            let d = PyDict::new(py);
+            for (k, x) in o {
+                d.set_item(k, json_to_py(py, x)?)?;
+            }
+            d.into_any().unbind()
+        }
+    })
+}
+
+fn response(py: Python<'_>, r: xnonce::Response) -> PyResult<PyResponse> {
+    let data = match &r.data {
+        Some(v) => json_to_py(py, v)?,
+        None => py.None(),
+    };
+    Ok(PyResponse {
+        code: r.code,
+        body: r.body,
+        data,
+        headers: r.headers,
+    })
+}
+
+fn string_pairs(v: Option<Bound<'_, PyAny>>) -> PyResult<Vec<(String, String)>> {
+    match v {
+        None => Ok(Vec::new()),
+        Some(v) => convert::params(Some(&v)),
+    }
+}
+
+/// em-secure-api's `options` hash: `timestamp` (forced ms), `nonce` (v2), `extra_params`
+/// (sent, not signed), `json` (v2 JSON body), `headers`.
+fn options(o: Option<&Bound<'_, PyAny>>) -> PyResult<RequestOptions> {
+    let mut out = RequestOptions::default();
+    let Some(o) = o.filter(|o| !o.is_none()) else {
+        return Ok(out);
+    };
+    let d = o
+        .cast::<PyDict>()
+        .map_err(|_| PyTypeError::new_err("options must be a dict"))?;
+    for (k, v) in d.iter() {
+        let key: String = k.extract()?;
+        let v = Some(v).filter(|v| !v.is_none());
+        match key.as_str() {
+            "timestamp" => {
+                out.timestamp_ms = convert::timestamp(v.map(|v| v.extract()).transpose()?)?
+            }
+            "nonce" => out.nonce = v.map(|v| v.extract()).transpose()?,
+            "extra_params" => out.extra_params = string_pairs(v)?,
+            "headers" => out.headers = string_pairs(v)?,
+            "json" => {
+                if let Some(v) = v {
+                    let py = v.py();
+                    let kwargs = PyDict::new(py);
+                    kwargs.set_item("allow_nan", false)?;
+                    let text: String = py
+                        .import("json")?
+                        .call_method("dumps", (v,), Some(&kwargs))?
+                        .extract()?;
+                    out.json = Some(serde_json::from_str(&text).map_err(|e| {
+                        PyTypeError::new_err(format!("options['json'] is not JSON: {e}"))
+                    })?);
+                }
+            }
+            other => {
+                return Err(PyTypeError::new_err(format!(
+                "unknown option {other:?} (known: timestamp, nonce, extra_params, json, headers)"
+            )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Constructor arguments, checked once for both requesters.
+struct Settings {
+    secret: xnonce::Secret,
+    scheme: xnonce::Scheme,
+    timeout: Duration,
+    correct_clock: bool,
+}
+
+impl Settings {
+    fn new(secret: &str, scheme: &str, timeout: f64, correct_clock: bool) -> PyResult<Self> {
+        Ok(Settings {
+            secret: convert::secret(secret)?,
+            scheme: convert::scheme(scheme)?,
+            timeout: Duration::try_from_secs_f64(timeout)
+                .ok()
+                .filter(|t| !t.is_zero())
+                .ok_or_else(|| {
+                    PyTypeError::new_err("timeout must be a positive number of seconds")
+                })?,
+            correct_clock,
+        })
+    }
+}
+
+/// Signs and sends requests, like em-secure-api's `ReSvcClient::Requester`. Blocking; the GIL
+/// is released while waiting, so other Python threads keep running.
+#[pyclass(frozen, module = "xnonce", name = "Requester")]
+pub struct PyRequester {
+    inner: xnonce::blocking::Requester,
+}
+
+#[pymethods]
+impl PyRequester {
+    #[new]
+    #[pyo3(signature = (server, client, secret, scheme="v2", timeout=30.0, correct_clock=true))]
+    fn new(
+        server: &str,
+        client: &str,
+        secret: &str,
+        scheme: &str,
+        timeout: f64,
+        correct_clock: bool,
+    ) -> PyResult<Self> {
+        let s = Settings::new(secret, scheme, timeout, correct_clock)?;
+        let inner = xnonce::blocking::Requester::builder(server, client, s.secret)
+            .scheme(s.scheme)
+            .timeout(s.timeout)
+            .correct_clock(s.correct_clock)
+            .build()
+            .py_err()?;
+        Ok(PyRequester { inner })
+    }
+
+    /// The clock offset learned from the server's authenticated time hint (ms).
+    #[getter]
+    fn clock_offset_ms(&self) -> i64 {
+        self.inner.clock_offset_ms()
+    }
+
+    /// Signs and sends one request. With `controller`, `path` is the action (`/controller/path`).
+    #[pyo3(signature = (method, params, path, controller=None, options=None))]
+    fn make_request(
+        &self,
+        py: Python<'_>,
+        method: &str,
+        params: Option<&Bound<'_, PyAny>>,
+        path: &str,
+        controller: Option<&str>,
+        options: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyResponse> {
+        let params = convert::params(params)?;
+        let options = self::options(options)?;
+        let result = py.detach(|| {
+            self.inner
+                .make_request(method, params, path, controller, options)
+        });
+        response(py, result.py_err()?)
+    }
+}
+
+/// The asyncio twin of `Requester`: `await requester.make_request(...)`. Requests run on a
+/// shared tokio runtime and complete the awaitable on its event loop; the loop never blocks.
+/// Cancelling the awaitable drops the request.
+#[pyclass(frozen, module = "xnonce", name = "AsyncRequester")]
+pub struct PyAsyncRequester {
+    inner: xnonce::Requester,
+}
+
+#[pymethods]
+impl PyAsyncRequester {
+    #[new]
+    #[pyo3(signature = (server, client, secret, scheme="v2", timeout=30.0, correct_clock=true))]
+    fn new(
+        server: &str,
+        client: &str,
+        secret: &str,
+        scheme: &str,
+        timeout: f64,
+        correct_clock: bool,
+    ) -> PyResult<Self> {
+        let s = Settings::new(secret, scheme, timeout, correct_clock)?;
+        // The HTTP client is made inside the runtime that will drive it.
+        let _guard = pyo3_async_runtimes::tokio::get_runtime().enter();
+        let inner = xnonce::Requester::builder(server, client, s.secret)
+            .scheme(s.scheme)
+            .timeout(s.timeout)
+            .correct_clock(s.correct_clock)
+            .build()
+            .py_err()?;
+        Ok(PyAsyncRequester { inner })
+    }
+
+    /// The clock offset learned from the server's authenticated time hint (ms).
+    #[getter]
+    fn clock_offset_ms(&self) -> i64 {
+        self.inner.clock_offset_ms()
+    }
+
+    /// Signs and sends one request; returns an awaitable of `Response`.
+    #[pyo3(signature = (method, params, path, controller=None, options=None))]
+    fn make_request<'py>(
+        &self,
+        py: Python<'py>,
+        method: String,
+        params: Option<&Bound<'py, PyAny>>,
+        path: String,
+        controller: Option<String>,
+        options: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let params = convert::params(params)?;
+        let options = self::options(options)?;
+        let requester = self.inner.clone();
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            let r = requester
+                .make_request(&method, params, &path, controller.as_deref(), options)
+                .await
+                .py_err()?;
+            Python::attach(|py| response(py, r))
+        })
+    }
+}
