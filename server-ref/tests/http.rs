@@ -91,9 +91,10 @@ fn start(config: Config) -> Running {
 }
 
 fn demo() -> Running {
-    let mut c = Config::default();
-    c.routes = Some(xnonce_core::RouteTable::demo());
-    start(c)
+    start(Config {
+        routes: Some(xnonce_core::RouteTable::demo()),
+        ..Config::default()
+    })
 }
 
 fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -294,7 +295,16 @@ fn ottoken_links_work_once() {
 #[test]
 fn route_rules_and_unknown_routes_answer_like_em_secure_api() {
     let s = demo();
-    let cases: &[(&str, &str, &[(&str, &str)], u16, &str, &str)] = &[
+    // (method, path, params, status, v1 body, v2 code)
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        &'a [(&'a str, &'a str)],
+        u16,
+        &'a str,
+        &'a str,
+    );
+    let cases: &[Case] = &[
         (
             "GET",
             "/controller1/action1",
