@@ -1,0 +1,262 @@
+// Runs every conformance vector (plus XNONCE_EXTRA_VECTORS) and the error checks through the
+// Kotlin bindings on the JVM. Prints `kotlin: N vectors passed`; exits 1 on any failure or
+// when nothing ran. usage: ConformanceTestKt VECTORS_DIR
+package xnonce
+
+import java.io.File
+import java.util.Base64
+import kotlin.system.exitProcess
+
+const val SECRET = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd"
+
+/** A minimal JSON reader (objects, arrays, strings, numbers, booleans, null): no dependency. */
+class Json(private val s: String) {
+    private var i = 0
+
+    fun parse(): Any? = value().also {
+        ws()
+        require(i == s.length) { "trailing data at $i" }
+    }
+
+    private fun ws() {
+        while (i < s.length && s[i].isWhitespace()) i++
+    }
+
+    private fun value(): Any? {
+        ws()
+        require(i < s.length) { "unexpected end" }
+        return when (s[i]) {
+            '{' -> obj()
+            '[' -> arr()
+            '"' -> str()
+            't' -> lit("true", true)
+            'f' -> lit("false", false)
+            'n' -> lit("null", null)
+            else -> num()
+        }
+    }
+
+    private fun lit(word: String, v: Any?): Any? {
+        require(s.startsWith(word, i)) { "bad literal at $i" }
+        i += word.length
+        return v
+    }
+
+    private fun num(): Any {
+        val start = i
+        while (i < s.length && (s[i].isDigit() || s[i] in "+-.eE")) i++
+        val t = s.substring(start, i)
+        return t.toLongOrNull() ?: t.toDouble()
+    }
+
+    private fun str(): String {
+        i++ // opening quote
+        val b = StringBuilder()
+        while (true) {
+            val c = s[i++]
+            when (c) {
+                '"' -> return b.toString()
+                '\\' -> {
+                    when (val e = s[i++]) {
+                        'n' -> b.append('\n')
+                        't' -> b.append('\t')
+                        'r' -> b.append('\r')
+                        'b' -> b.append('\b')
+                        'f' -> b.append('\u000c')
+                        'u' -> {
+                            b.append(s.substring(i, i + 4).toInt(16).toChar())
+                            i += 4
+                        }
+                        else -> b.append(e) // \" \\ \/
+                    }
+                }
+                else -> b.append(c)
+            }
+        }
+    }
+
+    private fun arr(): List<Any?> {
+        i++
+        val out = mutableListOf<Any?>()
+        ws()
+        if (s[i] == ']') return out.also { i++ }
+        while (true) {
+            out.add(value())
+            ws()
+            when (s[i++]) {
+                ',' -> continue
+                ']' -> return out
+                else -> error("expected , or ] at ${i - 1}")
+            }
+        }
+    }
+
+    private fun obj(): Map<String, Any?> {
+        i++
+        val out = LinkedHashMap<String, Any?>()
+        ws()
+        if (s[i] == '}') return out.also { i++ }
+        while (true) {
+            ws()
+            val k = str()
+            ws()
+            require(s[i++] == ':') { "expected : at ${i - 1}" }
+            out[k] = value()
+            ws()
+            when (s[i++]) {
+                ',' -> continue
+                '}' -> return out
+                else -> error("expected , or } at ${i - 1}")
+            }
+        }
+    }
+}
+
+fun vectorFiles(dir: File): List<File> {
+    val files = (dir.listFiles { f -> f.name.endsWith(".json") } ?: emptyArray()).sortedBy { it.name }
+    val extra = (System.getenv("XNONCE_EXTRA_VECTORS") ?: "").split(':').filter { it.isNotEmpty() }.map(::File)
+    return files + extra
+}
+
+fun same(field: String, expected: Any?, got: String): String? =
+    if (expected != null && expected != got) "$field: expected \"$expected\", got \"$got\"" else null
+
+/** One case, as conformance/src/check.rs does it; null when it passes, else why not. */
+fun checkVector(v: Map<String, Any?>): String? {
+    val scheme = when (v["scheme"] ?: "v1") {
+        "v1" -> Scheme.V1
+        "v2" -> Scheme.V2
+        else -> return "unknown scheme ${v["scheme"]}"
+    }
+    val params = (v["params"] as List<*>).map {
+        val pair = it as List<*>
+        if (pair.size != 2) return "params must be [key, value] pairs"
+        Param(pair[0] as String, pair[1] as String)
+    }
+    val body = (v["body"] as String?)?.let { Base64.getDecoder().decode(it) }
+    val method = v["method"] as String
+    val path = v["path"] as String
+    val client = v["client"] as String
+    val secret = v["secret"] as String
+    val ts = (v["timestamp"] as Long).toULong()
+    val nonce = v["nonce"] as String?
+    val host = v["host"] as String?
+    val baseUrl = v["base_url"] as String?
+    val expectedError = v["error"] as String?
+    val signed: Signed
+    var url: String? = null
+    try {
+        // A case with a base URL is linked (which signs, host taken from the URL); others are signed.
+        if (baseUrl != null) {
+            val l = linkDetailed(scheme, method, path, params, client, secret, baseUrl, ts, nonce, host, body)
+            signed = l.signed
+            url = l.url
+        } else {
+            signed = signDetailed(scheme, method, path, params, client, secret, ts, nonce, host, body)
+        }
+    } catch (e: XNonceException) {
+        if (expectedError == null) return "signing failed: ${e.message}"
+        return if (e.code == expectedError) null else "expected error $expectedError, got ${e.code}"
+    }
+    if (expectedError != null) return "expected error $expectedError, but signing succeeded"
+    if (v["x_nonce"] == null) return "case has neither x_nonce nor error"
+    return same("canonical", v["canonical"], signed.canonical)
+        ?: same("x_nonce", v["x_nonce"], signed.xNonce)
+        ?: same("ottoken", v["ottoken"], signed.ottoken)
+        ?: same("ottoken_query_value", v["ottoken_query_value"], ottokenQueryValue(signed.ottoken))
+        ?: url?.let { same("link", v["link"], it) }
+        ?: if (ottokenDecode(signed.ottoken) != signed.xNonce || ottokenEncode(signed.xNonce) != signed.ottoken) {
+            "header/ottoken do not round-trip"
+        } else {
+            val h = parseHeader(signed.xNonce)
+            if (h.client != client || h.timestamp != ts || h.scheme != scheme) "parseHeader disagrees with the inputs" else null
+        }
+}
+
+/** Runs [block], which must throw an XNonceException of type [T] with [code]; returns it. */
+inline fun <reified T : XNonceException> expectError(code: String, block: () -> Unit): T {
+    try {
+        block()
+    } catch (e: XNonceException) {
+        check(e is T) { "expected ${T::class.simpleName}, got ${e::class.simpleName}: ${e.message}" }
+        check(e.code == code) { "expected $code, got ${e.code}" }
+        return e
+    }
+    error("expected $code, but the call succeeded")
+}
+
+/** The error checks; each failed check throws IllegalStateException. Returns how many ran. */
+fun errorChecks(): Int {
+    var n = 0
+    fun ok(cond: Boolean, what: String) {
+        check(cond) { what }
+        n++
+    }
+    val ts = 1_700_000_000_000uL
+    expectError<XNonceException.Input>("invalid_secret") { sign(Scheme.V1, "GET", "/a/b", listOf(), "c", "") }
+    expectError<XNonceException.Input>("invalid_host") { sign(Scheme.V2, "GET", "/a/b", listOf(), "c", SECRET) }
+    expectError<XNonceException.Format>("malformed_header") { parseHeader("not a header") }
+    expectError<XNonceException.Format>("malformed_ottoken") { ottokenDecode("!") }
+    // The base class carries the code too (what most callers catch).
+    val base: XNonceException = expectError<XNonceException.Input>("invalid_client_id") {
+        sign(Scheme.V1, "GET", "/a/b", listOf(), "bad client", SECRET)
+    }
+    ok(base.code == "invalid_client_id" && base.message!!.contains("invalid_client_id"), "base .code / .message")
+    n += 5
+
+    val header = sign(Scheme.V2, "GET", "/admin/status", params("a" to "1"), "svc", SECRET, timestamp = ts, host = "api.test")
+    Verifier(mapOf("svc" to listOf(SECRET))).use { verifier ->
+        val got = verifier.verifyOnce("GET", "/admin/status?a=1", host = "api.test", xNonce = header, now = ts + 1000uL)
+        ok(got.client == "svc" && got.params == params("a" to "1") && got.scheme == Scheme.V2, "verified fields")
+        expectError<XNonceException.Auth>("replayed") {
+            verifier.verifyOnce("GET", "/admin/status?a=1", host = "api.test", xNonce = header, now = ts + 1000uL)
+        }
+        val stale = expectError<XNonceException.Auth>("expired") {
+            verifier.verify("GET", "/admin/status?a=1", host = "api.test", xNonce = header, now = ts + 60_000uL)
+        }
+        ok(stale.serverTime?.split(' ')?.size == 2, "expired carries the server-time hint")
+        expectError<XNonceException.Auth>("signature_mismatch") {
+            verifier.verify("GET", "/admin/status?a=2", host = "api.test", xNonce = header, now = ts)
+        }
+        expectError<XNonceException.Format>("missing_header") { verifier.verify("GET", "/admin/status", now = ts) }
+        n += 4
+    }
+    Verifier(mapOf("other" to listOf(SECRET))).use { stranger ->
+        expectError<XNonceException.Auth>("unknown_client") {
+            stranger.verify("GET", "/admin/status?a=1", host = "api.test", xNonce = header, now = ts)
+        }
+        n++
+    }
+    return n
+}
+
+fun main(args: Array<String>) {
+    val dir = File(args.getOrElse(0) { "conformance/vectors" })
+    var passed = 0
+    val failures = mutableListOf<String>()
+    for (file in vectorFiles(dir)) {
+        @Suppress("UNCHECKED_CAST")
+        val cases = Json(file.readText()).parse() as List<Map<String, Any?>>
+        for (v in cases) {
+            val why = try {
+                checkVector(v)
+            } catch (e: Exception) {
+                "${e::class.simpleName}: ${e.message}"
+            }
+            if (why == null) passed++ else failures.add("${file.name} ${v["id"]}: $why")
+        }
+    }
+    var errorChecks = 0
+    try {
+        errorChecks = errorChecks()
+    } catch (e: Exception) {
+        failures.add("error checks: ${e::class.simpleName}: ${e.message}")
+    }
+    failures.forEach { System.err.println("FAIL $it") }
+    if (failures.isNotEmpty() || passed == 0 || errorChecks == 0) {
+        System.err.println("kotlin: $passed vectors passed, ${failures.size} failures")
+        exitProcess(1)
+    }
+    println("kotlin: $errorChecks error checks passed (codes arrive as XNonceException with .code)")
+    println("kotlin: $passed vectors passed")
+}

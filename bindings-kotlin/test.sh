@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Kotlin/JVM package: proves the committed generated Kotlin is current, compiles it with a
+# pinned kotlinc (npm kotlin-compiler; no Gradle) together with the conformance test program,
+# and runs every vector (plus XNONCE_EXTRA_VECTORS) and the error checks on the JVM against
+# the same libxnonce_uniffi the Swift package uses.
+set -euo pipefail
+export CI=${CI:-true}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+target=${CARGO_TARGET_DIR:-$root/target}
+work=$target/xnonce-kotlin
+mkdir -p "$work"
+
+echo "== tools (JDK, JNA, kotlinc)"
+need=()
+command -v java >/dev/null 2>&1 || need+=(default-jdk-headless)
+[ -f /usr/share/java/jna.jar ] || need+=(libjna-java)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+jna=/usr/share/java/jna.jar
+kotlin_home=$here/tools/node_modules/kotlin-compiler
+if [ ! -x "$kotlin_home/bin/kotlinc" ]; then
+  (cd "$here/tools" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+echo "$(java -version 2>&1 | head -1); kotlinc $(cat "$kotlin_home/build.txt"); $(readlink -f "$jna")"
+
+echo "== generated Kotlin is current"
+bash "$here/regenerate.sh"
+generated=src/main/kotlin/xnonce/xnonce_uniffi.kt
+(cd "$here" && git diff --exit-code -- "$generated") || {
+  echo "FAIL: the committed Kotlin bindings differ from what uniffi-bindgen generates now;" \
+    "run bash bindings-kotlin/regenerate.sh and commit" >&2
+  exit 1
+}
+if [ -n "$(cd "$here" && git ls-files --others --exclude-standard -- "$generated")" ]; then
+  echo "FAIL: $generated is not committed" >&2
+  exit 1
+fi
+echo "generated Kotlin bindings are current"
+
+case "$(uname -s)" in
+  Darwin) lib=$target/debug/libxnonce_uniffi.dylib ;;
+  *) lib=$target/debug/libxnonce_uniffi.so ;;
+esac
+[ -f "$lib" ] || { echo "FAIL: $lib was not built" >&2; exit 1; }
+
+echo "== compile (one kotlinc step; skipped when no source changed)"
+sources=("$here"/src/main/kotlin/xnonce/*.kt "$here"/src/test/kotlin/xnonce/*.kt)
+stamp=$( (cat "${sources[@]}"; cat "$kotlin_home/build.txt") | sha256sum | cut -d' ' -f1)
+jar=$work/xnonce-test.jar
+if [ ! -f "$jar" ] || [ "$(cat "$work/stamp" 2>/dev/null)" != "$stamp" ]; then
+  rm -f "$jar" "$work/stamp"
+  "$kotlin_home/bin/kotlinc" -nowarn -cp "$jna" -d "$jar" "${sources[@]}"
+  echo "$stamp" >"$work/stamp"
+else
+  echo "sources unchanged since the last compile: reusing $jar"
+fi
+
+echo "== run on the JVM"
+java -Djna.library.path="$(dirname "$lib")" \
+  -cp "$jar:$jna:$kotlin_home/lib/kotlin-stdlib.jar" \
+  xnonce.ConformanceTestKt "$root/conformance/vectors"
