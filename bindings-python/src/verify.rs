@@ -147,7 +147,8 @@ fn window_policy(
 ) -> PyResult<WindowPolicy> {
     let mut policy = WindowPolicy::new(window_ms);
     if let Some(c) = controller_windows.filter(|c| !c.is_none()) {
-        for (controller, ms) in c.call_method0("items")?.extract::<Vec<(String, u64)>>()? {
+        for item in c.call_method0("items")?.try_iter()? {
+            let (controller, ms): (String, u64) = item?.extract()?;
             policy = policy.controller(controller, ms);
         }
     }

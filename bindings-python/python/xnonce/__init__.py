@@ -5,6 +5,7 @@ surface: exceptions, the ``Requester``/``AsyncRequester`` and the ``requests``/`
 adapters (``xnonce.requests.XNonceAuth``, ``xnonce.httpx.XNonceAuth``).
 """
 
+from xnonce.types import Body, Params, ParamValue, RequestOptions, SecretSource
 from xnonce._xnonce import (
     error_from_code,
     Response,
@@ -36,6 +37,11 @@ from xnonce._xnonce import (
 )
 
 __all__ = [
+    "Body",
+    "ParamValue",
+    "Params",
+    "RequestOptions",
+    "SecretSource",
     "error_from_code",
     "Response",
     "Requester",

@@ -1,28 +1,9 @@
 """Type stubs of the compiled extension ``xnonce._xnonce`` (checked by ``mypy.stubtest``)."""
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any, Final, TypedDict, Union, final
+from collections.abc import Awaitable
+from typing import Any, Final, final
 
-from typing_extensions import TypeAlias
-
-ParamValue: TypeAlias = Union[str, int, float, bool]
-Params: TypeAlias = Union[
-    Mapping[str, ParamValue], Iterable[tuple[str, ParamValue]], Sequence[Sequence[str]], None
-]
-Body: TypeAlias = Union[bytes, bytearray, str, None]
-SecretSource: TypeAlias = Union[
-    Mapping[str, Union[str, Sequence[str], None]],
-    Callable[[str], Union[str, Sequence[str], None]],
-]
-
-class RequestOptions(TypedDict, total=False):
-    """em-secure-api's ``options``: all keys optional."""
-
-    timestamp: int | None
-    nonce: str | None
-    extra_params: Params
-    json: Any
-    headers: Mapping[str, str] | Iterable[tuple[str, str]] | None
+from xnonce.types import Body, Params, RequestOptions, SecretSource
 
 __version__: Final[str]
 ERROR_CODES: Final[list[str]]

@@ -1,0 +1,118 @@
+"""The requests / httpx auth adapters, checked offline by the Verifier (live: test_live.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+import requests
+
+import xnonce
+import xnonce.httpx
+import xnonce.requests
+
+SECRET = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd"
+VERIFIER = xnonce.Verifier({"svc": SECRET})
+FORM = "application/x-www-form-urlencoded"
+
+
+def check(method: str, url: str, headers: Mapping[str, str], body: bytes | None) -> xnonce.Verified:
+    headers = {k.lower(): v for k, v in headers.items()}
+    parts = urlsplit(url)
+    target = parts.path + ("?" + parts.query if parts.query else "")
+    return VERIFIER.verify(
+        method,
+        target,
+        host=parts.netloc,
+        x_nonce=headers["x-nonce"],
+        content_type=headers.get("content-type"),
+        body=body,
+    )
+
+
+def prepared(scheme: str, **kw: object) -> requests.PreparedRequest:
+    req = requests.Request(auth=xnonce.requests.XNonceAuth("svc", SECRET, scheme=scheme), **kw)  # type: ignore[arg-type]
+    return req.prepare()
+
+
+@pytest.mark.parametrize("scheme", ["v1", "v2"])
+def test_requests_query_and_form(scheme: str) -> None:
+    p = prepared(scheme, method="POST", url="http://API.test:8080/c/a?x=1&y=a b", data={"z": "é", "w": "1"})
+    body = p.body.encode() if isinstance(p.body, str) else p.body
+    v = check("POST", p.url or "", dict(p.headers), body)
+    assert v.scheme == scheme and v.params == [("x", "1"), ("y", "a b"), ("z", "é"), ("w", "1")]
+    g = prepared(scheme, method="GET", url="https://api.test/c/a", params={"q": "1 2"})
+    assert check("GET", g.url or "", dict(g.headers), None).params == [("q", "1 2")]
+
+
+def test_requests_json_body_v2_and_v1_refusal() -> None:
+    p = prepared("v2", method="PUT", url="http://api.test/c/a?k=v", json={"a": [1, 2]})
+    assert isinstance(p.body, bytes)
+    assert check("PUT", p.url or "", dict(p.headers), p.body).params == [("k", "v")]
+    tampered = json.dumps({"a": [1, 3]}).encode()
+    with pytest.raises(xnonce.AuthError):
+        check("PUT", p.url or "", dict(p.headers), tampered)
+    with pytest.raises(xnonce.InputError) as e:
+        prepared("v1", method="PUT", url="http://api.test/c/a", json={"a": 1})
+    assert e.value.code == "invalid_body"
+
+
+def test_requests_streamed_body_is_refused() -> None:
+    def gen() -> Iterator[bytes]:
+        yield b"x"
+
+    with pytest.raises(xnonce.InputError) as e:
+        prepared("v2", method="POST", url="http://api.test/c/a", data=gen())
+    assert e.value.code == "invalid_body"
+
+
+def httpx_signed(scheme: str, request: httpx.Request) -> httpx.Request:
+    flow = xnonce.httpx.XNonceAuth("svc", SECRET, scheme=scheme).sync_auth_flow(request)
+    return next(flow)
+
+
+@pytest.mark.parametrize("scheme", ["v1", "v2"])
+def test_httpx_query_and_form(scheme: str) -> None:
+    r = httpx_signed(scheme, httpx.Request("POST", "http://api.test/c/a?x=1", data={"z": "é z"}))
+    v = check("POST", str(r.url), dict(r.headers), r.content)
+    assert v.params == [("x", "1"), ("z", "é z")]
+
+
+def test_httpx_json_body_and_async_flow() -> None:
+    req = httpx.Request("POST", "http://api.test:8443/c/a", json={"a": 1})
+    assert check("POST", str(req.url), dict(httpx_signed("v2", req).headers), req.content).client == "svc"
+
+    async def run() -> httpx.Request:
+        r = httpx.Request("PATCH", "http://api.test/c/a", content=b"raw bytes")
+        return await xnonce.httpx.XNonceAuth("svc", SECRET).async_auth_flow(r).__anext__()
+
+    r = asyncio.run(run())
+    assert check("PATCH", str(r.url), dict(r.headers), b"raw bytes").scheme == "v2"
+
+
+def test_secret_is_not_in_repr() -> None:
+    for auth in (xnonce.requests.XNonceAuth("svc", SECRET), xnonce.httpx.XNonceAuth("svc", SECRET)):
+        assert SECRET not in repr(auth) and "svc" in repr(auth)
+
+
+def test_adapters_import_without_requests_or_httpx() -> None:
+    code = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("requests", "httpx"):
+            raise ImportError("blocked: " + name)
+sys.meta_path.insert(0, Block())
+import xnonce.requests, xnonce.httpx
+assert "requests" not in sys.modules and "httpx" not in sys.modules
+print(xnonce.requests.XNonceAuth("svc", "s"), xnonce.httpx.XNonceAuth("svc", "s"))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "XNonceAuth(client='svc'" in out.stdout

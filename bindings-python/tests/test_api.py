@@ -1,0 +1,286 @@
+"""The signing, parsing and verifying surface."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+
+import pytest
+
+import xnonce
+
+SECRET = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd"
+OTHER = "0f" * 32
+TS = 1_700_000_000_000
+NONCE = "00112233445566778899aabbccddeeff"
+
+
+def v2(params: object, **kw: object) -> xnonce.Signed:
+    args = {"timestamp": TS, "nonce": NONCE, "host": "api.test", **kw}
+    return xnonce.sign_detailed("v2", "GET", "/c/a", params, "svc", SECRET, **args)  # type: ignore[arg-type]
+
+
+def v1(params: object) -> xnonce.Signed:
+    return xnonce.sign_detailed("v1", "GET", "/c/a", params, "svc", SECRET, timestamp=TS)  # type: ignore[arg-type]
+
+
+# ---- params: shapes, order, native values ----
+
+
+def test_dict_and_pairs_sign_the_same_in_insertion_order() -> None:
+    pairs = [("b", "2"), ("a", "1")]
+    assert v1(dict(pairs)).x_nonce == v1(pairs).x_nonce == v1(tuple(pairs)).x_nonce
+    assert v1(OrderedDict(pairs)).x_nonce == v1(pairs).x_nonce
+    # v1 signs the order; v2 does not.
+    assert v1(pairs).x_nonce != v1(list(reversed(pairs))).x_nonce
+    assert v2(pairs).x_nonce == v2(list(reversed(pairs))).x_nonce
+
+
+def test_generators_and_mappings_are_accepted() -> None:
+    def gen() -> Iterator[tuple[str, str]]:
+        yield ("a", "1")
+
+    assert v1(gen()).x_nonce == v1({"a": "1"}).x_nonce
+    assert v1(None).x_nonce == v1([]).x_nonce == v1({}).x_nonce
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (True, "true"),
+        (False, "false"),
+        (0, "0"),
+        (-42, "-42"),
+        (2**100, str(2**100)),
+        (3.0, "3"),
+        (1.5, "1.5"),
+        (0.1, "0.1"),
+        (-0.0, "0"),
+        (1e21, "1000000000000000000000"),
+        (1e-7, "0.0000001"),
+        ("é x", "é x"),
+    ],
+)
+def test_native_values_become_core_text(value: object, text: str) -> None:
+    assert v2({"k": value}).canonical == v2({"k": text}).canonical
+    assert v1({"k": value}).x_nonce == v1({"k": text}).x_nonce
+
+
+def test_bool_is_not_an_int() -> None:
+    assert v2({"k": True}).canonical != v2({"k": 1}).canonical
+
+
+@pytest.mark.parametrize(
+    "value", [b"x", bytearray(b"x"), None, [1], {"a": 1}, (1, 2), float("nan"), float("inf"), 2**130, object()]
+)
+def test_unsupported_values_are_invalid_param_value(value: object) -> None:
+    with pytest.raises(xnonce.InvalidParamValue) as e:
+        v2({"k": value})
+    assert e.value.code == "invalid_param_value"
+    assert isinstance(e.value, TypeError)
+    assert isinstance(e.value, xnonce.InputError)
+
+
+@pytest.mark.parametrize("params", ["a=1", b"a=1", [("a",)], [("a", "1", "2")], 5])
+def test_params_that_are_not_pairs_are_refused(params: object) -> None:
+    with pytest.raises(xnonce.InvalidParamValue):
+        v2(params)
+
+
+def test_non_str_keys_are_invalid_param_key() -> None:
+    with pytest.raises(xnonce.InputError) as e:
+        v2({1: "x"})
+    assert e.value.code == "invalid_param_key"
+
+
+# ---- sign / sign_detailed / link ----
+
+
+def test_signed_fields() -> None:
+    s = v2({"a": 1})
+    assert s.scheme == "v2" and s.client == "svc" and s.timestamp == TS and s.nonce == NONCE
+    assert s.x_nonce.startswith(f"v2 svc {TS} {NONCE} ")
+    assert str(s) == s.x_nonce and SECRET not in repr(s)
+    assert s.header == xnonce.parse_header(s.x_nonce)
+    assert v1({}).nonce is None
+
+
+def test_random_nonce_and_clock_by_default() -> None:
+    a = xnonce.sign_detailed("v2", "GET", "/c/a", {}, "svc", SECRET, host="h")
+    b = xnonce.sign_detailed("v2", "GET", "/c/a", {}, "svc", SECRET, host="h")
+    assert a.nonce != b.nonce
+    assert a.timestamp > TS
+
+
+def test_keyword_only_options() -> None:
+    with pytest.raises(TypeError):
+        xnonce.sign("v2", "GET", "/c/a", {}, "svc", SECRET, TS)  # type: ignore[misc]
+
+
+def test_body_kinds_sign_the_same() -> None:
+    assert v2({}, body=b"{}").x_nonce == v2({}, body=bytearray(b"{}")).x_nonce == v2({}, body="{}").x_nonce
+    assert v2({}, body=b"").x_nonce == v2({}).x_nonce
+    with pytest.raises(xnonce.InputError) as e:
+        v2({}, body=123)
+    assert e.value.code == "invalid_body"
+
+
+def test_link_and_link_detailed() -> None:
+    url = xnonce.link("v2", "GET", "/c/a", {"q": "a b"}, "svc", SECRET, "https://API.test/", timestamp=TS, nonce=NONCE)
+    assert url.startswith("https://API.test/c/a?q=a%20b&ottoken=")
+    d = xnonce.link_detailed("v2", "GET", "/c/a", {"q": "a b"}, "svc", SECRET, "https://API.test", timestamp=TS, nonce=NONCE)
+    assert d.url == url and str(d) == url
+    assert d.signed.x_nonce == v2({"q": "a b"}).x_nonce  # the host comes from the URL
+    assert xnonce.ottoken_decode(url.rsplit("ottoken=", 1)[1]) == d.signed.x_nonce
+
+
+# ---- headers and ottokens ----
+
+
+def test_parse_header_v1_and_v2() -> None:
+    h2 = xnonce.parse_header(v2({}).x_nonce)
+    assert (h2.scheme, h2.client, h2.timestamp, h2.nonce, h2.request_id) == ("v2", "svc", TS, NONCE, NONCE)
+    assert len(h2.signature) == 64
+    h1 = xnonce.parse_header(v1({}).x_nonce)
+    assert (h1.scheme, h1.nonce, h1.request_id) == ("v1", None, h1.signature)
+    assert h1.to_ottoken() == v1({}).ottoken
+    assert {h1, h2, xnonce.parse_header(str(h1))} == {h1, h2}
+    assert repr(h1).startswith("Header(")
+
+
+def test_ottoken_query_value_escapes_v1_only() -> None:
+    t1, t2 = v1({}).ottoken, v2({}).ottoken
+    assert xnonce.ottoken_query_value(t2) == t2
+    assert "%3D" in xnonce.ottoken_query_value(t1) or "=" not in t1
+
+
+# ---- Verifier ----
+
+
+def verifier(**kw: object) -> xnonce.Verifier:
+    return xnonce.Verifier({"svc": SECRET}, **kw)  # type: ignore[arg-type]
+
+
+def signed_get(params: dict[str, str], ts: int = TS, scheme: str = "v2") -> str:
+    return xnonce.sign(scheme, "GET", "/c/a", params, "svc", SECRET, host="api.test", timestamp=ts)
+
+
+def test_verify_returns_the_verified_request() -> None:
+    h = signed_get({"q": "a b", "n": "1"})
+    v = verifier().verify("GET", "/c/a?q=a%20b&n=1", host="api.test", x_nonce=h, now=TS + 5)
+    assert (v.scheme, v.client, v.timestamp, v.secret_index, v.via_ottoken) == ("v2", "svc", TS, 0, False)
+    assert v.params == [("q", "a b"), ("n", "1")]
+    assert v.replay_key.startswith("v2:svc:")
+    assert v.remember_until == TS + 30_000
+    assert "svc" in repr(v)
+
+
+def test_verify_v1_and_form_bodies() -> None:
+    h = xnonce.sign("v1", "POST", "/c/a", [("a", "1"), ("b", "x y")], "svc", SECRET, timestamp=TS)
+    v = verifier().verify(
+        "POST", "/c/a?a=1", x_nonce=h, content_type="application/x-www-form-urlencoded", body=b"b=x+y", now=TS
+    )
+    assert v.scheme == "v1" and v.params == [("a", "1"), ("b", "x y")]
+
+
+def test_verify_json_body_v2() -> None:
+    body = b'{"x": 1}'
+    h = xnonce.sign("v2", "POST", "/c/a", {}, "svc", SECRET, host="api.test", timestamp=TS, body=body)
+    ok = verifier().verify("POST", "/c/a", host="api.test", x_nonce=h, content_type="application/json", body=body, now=TS)
+    assert ok.client == "svc"
+    with pytest.raises(xnonce.AuthError) as e:
+        verifier().verify("POST", "/c/a", host="api.test", x_nonce=h, content_type="application/json", body=b"{}", now=TS)
+    assert e.value.code == "signature_mismatch"
+
+
+def test_verify_once_refuses_replays() -> None:
+    ver = verifier()
+    h = signed_get({})
+    ver.verify_once("GET", "/c/a", host="api.test", x_nonce=h, now=TS)
+    with pytest.raises(xnonce.AuthError) as e:
+        ver.verify_once("GET", "/c/a", host="api.test", x_nonce=h, now=TS + 1)
+    assert e.value.code == "replayed" and e.value.http_status == 409
+    # verify() alone does not remember; another verifier has its own store.
+    ver.verify("GET", "/c/a", host="api.test", x_nonce=h, now=TS)
+    verifier().verify_once("GET", "/c/a", host="api.test", x_nonce=h, now=TS)
+
+
+def test_verify_via_ottoken_link() -> None:
+    url = xnonce.link("v2", "GET", "/c/a", {"q": "1"}, "svc", SECRET, "http://api.test", timestamp=TS)
+    target = url[len("http://api.test") :]
+    v = verifier().verify_once("GET", target, host="api.test", now=TS)
+    assert v.via_ottoken and v.params == [("q", "1")]
+
+
+def test_expired_carries_an_authentic_server_time() -> None:
+    h = signed_get({}, ts=TS)
+    with pytest.raises(xnonce.AuthError) as e:
+        verifier().verify("GET", "/c/a", host="api.test", x_nonce=h, now=TS + 30_001)
+    err = e.value
+    assert err.code == "expired" and err.server_time == TS + 30_001
+    assert err.server_time_mac is not None and len(err.server_time_mac) == 64
+    assert verifier().verify("GET", "/c/a", host="api.test", x_nonce=h, now=TS + 30_000)
+
+
+def test_windows_per_controller_and_action() -> None:
+    h = signed_get({})
+    ver = verifier(window_ms=1_000, controller_windows={"c": 5_000}, action_windows={("c", "a"): 10_000})
+    ver.verify("GET", "/c/a", host="api.test", x_nonce=h, now=TS + 10_000)
+    ver2 = verifier(window_ms=1_000, controller_windows={"c": 5_000}, action_windows={"c/other": 10_000})
+    with pytest.raises(xnonce.AuthError):
+        ver2.verify("GET", "/c/a", host="api.test", x_nonce=h, now=TS + 6_000)
+
+
+def test_secret_rotation_lists_and_callables() -> None:
+    h = signed_get({})
+    rotating = xnonce.Verifier({"svc": [OTHER, SECRET]})
+    assert rotating.verify("GET", "/c/a", host="api.test", x_nonce=h, now=TS).secret_index == 1
+    looked_up: list[str] = []
+
+    def source(client: str) -> str | None:
+        looked_up.append(client)
+        return SECRET if client == "svc" else None
+
+    assert xnonce.Verifier(source).verify("GET", "/c/a", host="api.test", x_nonce=h, now=TS).client == "svc"
+    assert looked_up == ["svc"]
+
+
+def test_secret_source_errors_propagate() -> None:
+    def broken(client: str) -> str:
+        raise KeyError("database down")
+
+    with pytest.raises(KeyError):
+        xnonce.Verifier(broken).verify("GET", "/c/a", host="api.test", x_nonce=signed_get({}), now=TS)
+    with pytest.raises(xnonce.InputError) as e:
+        xnonce.Verifier({"svc": "has space"}).verify("GET", "/c/a", host="api.test", x_nonce=signed_get({}), now=TS)
+    assert e.value.code == "invalid_secret" and "has space" not in str(e.value)
+
+
+def test_schemes_restrict_what_is_accepted() -> None:
+    h1 = signed_get({}, scheme="v1")
+    with pytest.raises(xnonce.FormatError) as e:
+        verifier(schemes=["v2"]).verify("GET", "/c/a", x_nonce=h1, now=TS)
+    assert e.value.code == "unsupported_scheme"
+    assert verifier(schemes=["v1"]).verify("GET", "/c/a", x_nonce=h1, now=TS).scheme == "v1"
+
+
+# ---- sign_request: as an HTTP client sends it ----
+
+
+def test_sign_request_reads_query_and_form_like_the_verifier() -> None:
+    form = "application/x-www-form-urlencoded; charset=utf-8"
+    for scheme in ("v1", "v2"):
+        h = xnonce.sign_request(scheme, "post", "API.test:443", "/c/a?x=1&y=a+b", "svc", SECRET, content_type=form, body=b"z=%C3%A9")
+        v = verifier().verify("POST", "/c/a?x=1&y=a+b", host="api.test", x_nonce=h, content_type=form, body=b"z=%C3%A9")
+        assert v.params == [("x", "1"), ("y", "a b"), ("z", "é")]
+
+
+def test_sign_request_v1_refuses_non_form_bodies() -> None:
+    with pytest.raises(xnonce.InputError) as e:
+        xnonce.sign_request("v1", "POST", "h", "/c/a", "svc", SECRET, content_type="application/json", body=b"{}")
+    assert e.value.code == "invalid_body"
+
+
+def test_version_and_codes() -> None:
+    assert xnonce.__version__
+    assert "invalid_param_value" in xnonce.ERROR_CODES and "replayed" in xnonce.ERROR_CODES

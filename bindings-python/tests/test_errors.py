@@ -1,0 +1,120 @@
+"""Every shared error code reachable from Python, with the exception class of its family."""
+
+from __future__ import annotations
+
+import socket
+from typing import Callable
+
+import pytest
+
+import xnonce
+
+SECRET = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd"
+TS = 1_700_000_000_000
+
+FAMILY = {
+    "input": xnonce.InputError,
+    "format": xnonce.FormatError,
+    "auth": xnonce.AuthError,
+    "route": xnonce.RouteError,
+    "unavailable": xnonce.UnavailableError,
+}
+
+
+def family_of(code: str) -> str:
+    if code.startswith("invalid_"):
+        return "input"
+    if code.startswith("malformed_") or code in ("missing_header", "unsupported_scheme"):
+        return "format"
+    if code in ("unknown_client", "signature_mismatch", "expired", "replayed"):
+        return "auth"
+    if code in ("missing_param", "excluded_param", "unknown_route"):
+        return "route"
+    return "unavailable"
+
+
+def sign2(**kw: object) -> str:
+    args: dict[str, object] = {"timestamp": TS, "host": "api.test", **kw}
+    return xnonce.sign("v2", "GET", "/c/a", {}, "svc", SECRET, **args)  # type: ignore[arg-type]
+
+
+def verify(target: str = "/c/a", once: bool = False, **kw: object) -> None:
+    ver = xnonce.Verifier({"svc": SECRET})
+    args: dict[str, object] = {"host": "api.test", "now": TS, **kw}
+    ver.verify("GET", target, **args)  # type: ignore[arg-type]
+    if once:
+        ver.verify_once("GET", target, **args)  # type: ignore[arg-type]
+        ver.verify_once("GET", target, **args)  # type: ignore[arg-type]
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# How each code is reached through the public API (no test hooks).
+TRIGGERS: dict[str, Callable[[], object]] = {
+    "invalid_client_id": lambda: xnonce.sign("v1", "GET", "/c/a", {}, "bad client", SECRET),
+    "invalid_param_key": lambda: xnonce.sign("v1", "GET", "/c/a", {"a b": "1"}, "svc", SECRET),
+    "invalid_param_value": lambda: xnonce.sign("v1", "GET", "/c/a", {"a": None}, "svc", SECRET),  # type: ignore[dict-item]
+    "invalid_secret": lambda: xnonce.sign("v2", "GET", "/c/a", {}, "svc", "not-hex", host="h"),
+    "invalid_method": lambda: xnonce.sign("v1", "G3T", "/c/a", {}, "svc", SECRET),
+    "invalid_path": lambda: xnonce.sign("v1", "GET", "c/a", {}, "svc", SECRET),
+    "invalid_host": lambda: xnonce.sign("v2", "GET", "/c/a", {}, "svc", SECRET),
+    "invalid_nonce": lambda: sign2(nonce="xyz"),
+    "invalid_timestamp": lambda: sign2(timestamp=2**60),
+    "invalid_body": lambda: xnonce.sign("v1", "POST", "/c/a", {}, "svc", SECRET, body=b"x"),
+    "invalid_url": lambda: xnonce.link("v1", "GET", "/c/a", {}, "svc", SECRET, "ftp://x"),
+    "malformed_header": lambda: xnonce.parse_header("v2 nope"),
+    "malformed_ottoken": lambda: xnonce.ottoken_decode("!!"),
+    "malformed_params": lambda: verify("/c/a?a=%zz", x_nonce=sign2()),
+    "missing_header": lambda: verify(),
+    "unsupported_scheme": lambda: xnonce.sign("v3", "GET", "/c/a", {}, "svc", SECRET),
+    "unknown_client": lambda: verify(
+        x_nonce=xnonce.sign("v2", "GET", "/c/a", {}, "who", SECRET, host="api.test", timestamp=TS)
+    ),
+    "signature_mismatch": lambda: verify("/c/a?x=1", x_nonce=sign2()),
+    "expired": lambda: verify(x_nonce=sign2(timestamp=TS - 60_000)),
+    "replayed": lambda: verify(once=True, x_nonce=sign2()),
+    "connection_failed": lambda: xnonce.Requester(
+        f"http://127.0.0.1:{closed_port()}", "svc", SECRET, timeout=5
+    ).make_request("GET", {}, "/c/a"),
+}
+# Raised by servers only (route rules, replay stores); reached from Python through the codes
+# a v2 server puts in its JSON problem bodies, mapped by `error_from_code` (see test_live.py).
+SERVER_SIDE = {"missing_param", "excluded_param", "unknown_route", "store_unavailable"}
+
+
+def test_every_code_is_covered() -> None:
+    assert set(xnonce.ERROR_CODES) == set(TRIGGERS) | SERVER_SIDE
+
+
+@pytest.mark.parametrize("code", sorted(TRIGGERS))
+def test_code_is_raised_with_its_family_class(code: str) -> None:
+    with pytest.raises(xnonce.XNonceError) as e:
+        TRIGGERS[code]()
+    err = e.value
+    assert err.code == code, str(err)
+    assert type(err) is (xnonce.InvalidParamValue if code == "invalid_param_value" else FAMILY[family_of(code)])
+    assert str(err).startswith(f"{code}: ") and err.message
+    assert SECRET not in str(err)
+
+
+@pytest.mark.parametrize("code", xnonce.ERROR_CODES)
+def test_error_from_code_uses_the_same_mapping(code: str) -> None:
+    err = xnonce.error_from_code(code, "text")
+    assert isinstance(err, FAMILY[family_of(code)]) and isinstance(err, xnonce.XNonceError)
+    assert (err.code, err.message, str(err)) == (code, "text", f"{code}: text")
+    assert 400 <= err.http_status < 600
+    with pytest.raises(ValueError):
+        xnonce.error_from_code("no_such_code")
+
+
+def test_class_hierarchy_and_defaults() -> None:
+    for cls in FAMILY.values():
+        assert issubclass(cls, xnonce.XNonceError) and issubclass(cls, Exception)
+    assert issubclass(xnonce.InvalidParamValue, TypeError)
+    plain = xnonce.XNonceError("raised by user code")
+    assert plain.server_time is None and plain.server_time_mac is None
+    assert plain.http_status == 500
