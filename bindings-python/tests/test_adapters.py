@@ -12,7 +12,6 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import requests
-
 import xnonce
 import xnonce.httpx
 import xnonce.requests
@@ -37,13 +36,15 @@ def check(method: str, url: str, headers: Mapping[str, str], body: bytes | None)
 
 
 def prepared(scheme: str, **kw: object) -> requests.PreparedRequest:
-    req = requests.Request(auth=xnonce.requests.XNonceAuth("svc", SECRET, scheme=scheme), **kw)  # type: ignore[arg-type]
+    req = requests.Request(auth=xnonce.requests.XNonceAuth("svc", SECRET, scheme=scheme), **kw)
     return req.prepare()
 
 
 @pytest.mark.parametrize("scheme", ["v1", "v2"])
 def test_requests_query_and_form(scheme: str) -> None:
-    p = prepared(scheme, method="POST", url="http://API.test:8080/c/a?x=1&y=a b", data={"z": "é", "w": "1"})
+    p = prepared(
+        scheme, method="POST", url="http://API.test:8080/c/a?x=1&y=a b", data={"z": "é", "w": "1"}
+    )
     body = p.body.encode() if isinstance(p.body, str) else p.body
     v = check("POST", p.url or "", dict(p.headers), body)
     assert v.scheme == scheme and v.params == [("x", "1"), ("y", "a b"), ("z", "é"), ("w", "1")]
@@ -86,7 +87,10 @@ def test_httpx_query_and_form(scheme: str) -> None:
 
 def test_httpx_json_body_and_async_flow() -> None:
     req = httpx.Request("POST", "http://api.test:8443/c/a", json={"a": 1})
-    assert check("POST", str(req.url), dict(httpx_signed("v2", req).headers), req.content).client == "svc"
+    assert (
+        check("POST", str(req.url), dict(httpx_signed("v2", req).headers), req.content).client
+        == "svc"
+    )
 
     async def run() -> httpx.Request:
         r = httpx.Request("PATCH", "http://api.test/c/a", content=b"raw bytes")

@@ -6,7 +6,6 @@ from collections import OrderedDict
 from collections.abc import Iterator
 
 import pytest
-
 import xnonce
 
 SECRET = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd"
@@ -71,7 +70,19 @@ def test_bool_is_not_an_int() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", [b"x", bytearray(b"x"), None, [1], {"a": 1}, (1, 2), float("nan"), float("inf"), 2**130, object()]
+    "value",
+    [
+        b"x",
+        bytearray(b"x"),
+        None,
+        [1],
+        {"a": 1},
+        (1, 2),
+        float("nan"),
+        float("inf"),
+        2**130,
+        object(),
+    ],
 )
 def test_unsupported_values_are_invalid_param_value(value: object) -> None:
     with pytest.raises(xnonce.InvalidParamValue) as e:
@@ -114,11 +125,15 @@ def test_random_nonce_and_clock_by_default() -> None:
 
 def test_keyword_only_options() -> None:
     with pytest.raises(TypeError):
-        xnonce.sign("v2", "GET", "/c/a", {}, "svc", SECRET, TS)  # type: ignore[misc]
+        xnonce.sign("v2", "GET", "/c/a", {}, "svc", SECRET, TS)  # type: ignore[call-arg]
 
 
 def test_body_kinds_sign_the_same() -> None:
-    assert v2({}, body=b"{}").x_nonce == v2({}, body=bytearray(b"{}")).x_nonce == v2({}, body="{}").x_nonce
+    assert (
+        v2({}, body=b"{}").x_nonce
+        == v2({}, body=bytearray(b"{}")).x_nonce
+        == v2({}, body="{}").x_nonce
+    )
     assert v2({}, body=b"").x_nonce == v2({}).x_nonce
     with pytest.raises(xnonce.InputError) as e:
         v2({}, body=123)
@@ -126,9 +141,29 @@ def test_body_kinds_sign_the_same() -> None:
 
 
 def test_link_and_link_detailed() -> None:
-    url = xnonce.link("v2", "GET", "/c/a", {"q": "a b"}, "svc", SECRET, "https://API.test/", timestamp=TS, nonce=NONCE)
+    url = xnonce.link(
+        "v2",
+        "GET",
+        "/c/a",
+        {"q": "a b"},
+        "svc",
+        SECRET,
+        "https://API.test/",
+        timestamp=TS,
+        nonce=NONCE,
+    )
     assert url.startswith("https://API.test/c/a?q=a%20b&ottoken=")
-    d = xnonce.link_detailed("v2", "GET", "/c/a", {"q": "a b"}, "svc", SECRET, "https://API.test", timestamp=TS, nonce=NONCE)
+    d = xnonce.link_detailed(
+        "v2",
+        "GET",
+        "/c/a",
+        {"q": "a b"},
+        "svc",
+        SECRET,
+        "https://API.test",
+        timestamp=TS,
+        nonce=NONCE,
+    )
     assert d.url == url and str(d) == url
     assert d.signed.x_nonce == v2({"q": "a b"}).x_nonce  # the host comes from the URL
     assert xnonce.ottoken_decode(url.rsplit("ottoken=", 1)[1]) == d.signed.x_nonce
@@ -139,7 +174,13 @@ def test_link_and_link_detailed() -> None:
 
 def test_parse_header_v1_and_v2() -> None:
     h2 = xnonce.parse_header(v2({}).x_nonce)
-    assert (h2.scheme, h2.client, h2.timestamp, h2.nonce, h2.request_id) == ("v2", "svc", TS, NONCE, NONCE)
+    assert (h2.scheme, h2.client, h2.timestamp, h2.nonce, h2.request_id) == (
+        "v2",
+        "svc",
+        TS,
+        NONCE,
+        NONCE,
+    )
     assert len(h2.signature) == 64
     h1 = xnonce.parse_header(v1({}).x_nonce)
     assert (h1.scheme, h1.nonce, h1.request_id) == ("v1", None, h1.signature)
@@ -168,7 +209,13 @@ def signed_get(params: dict[str, str], ts: int = TS, scheme: str = "v2") -> str:
 def test_verify_returns_the_verified_request() -> None:
     h = signed_get({"q": "a b", "n": "1"})
     v = verifier().verify("GET", "/c/a?q=a%20b&n=1", host="api.test", x_nonce=h, now=TS + 5)
-    assert (v.scheme, v.client, v.timestamp, v.secret_index, v.via_ottoken) == ("v2", "svc", TS, 0, False)
+    assert (v.scheme, v.client, v.timestamp, v.secret_index, v.via_ottoken) == (
+        "v2",
+        "svc",
+        TS,
+        0,
+        False,
+    )
     assert v.params == [("q", "a b"), ("n", "1")]
     assert v.replay_key.startswith("v2:svc:")
     assert v.remember_until == TS + 30_000
@@ -178,18 +225,41 @@ def test_verify_returns_the_verified_request() -> None:
 def test_verify_v1_and_form_bodies() -> None:
     h = xnonce.sign("v1", "POST", "/c/a", [("a", "1"), ("b", "x y")], "svc", SECRET, timestamp=TS)
     v = verifier().verify(
-        "POST", "/c/a?a=1", x_nonce=h, content_type="application/x-www-form-urlencoded", body=b"b=x+y", now=TS
+        "POST",
+        "/c/a?a=1",
+        x_nonce=h,
+        content_type="application/x-www-form-urlencoded",
+        body=b"b=x+y",
+        now=TS,
     )
     assert v.scheme == "v1" and v.params == [("a", "1"), ("b", "x y")]
 
 
 def test_verify_json_body_v2() -> None:
     body = b'{"x": 1}'
-    h = xnonce.sign("v2", "POST", "/c/a", {}, "svc", SECRET, host="api.test", timestamp=TS, body=body)
-    ok = verifier().verify("POST", "/c/a", host="api.test", x_nonce=h, content_type="application/json", body=body, now=TS)
+    h = xnonce.sign(
+        "v2", "POST", "/c/a", {}, "svc", SECRET, host="api.test", timestamp=TS, body=body
+    )
+    ok = verifier().verify(
+        "POST",
+        "/c/a",
+        host="api.test",
+        x_nonce=h,
+        content_type="application/json",
+        body=body,
+        now=TS,
+    )
     assert ok.client == "svc"
     with pytest.raises(xnonce.AuthError) as e:
-        verifier().verify("POST", "/c/a", host="api.test", x_nonce=h, content_type="application/json", body=b"{}", now=TS)
+        verifier().verify(
+            "POST",
+            "/c/a",
+            host="api.test",
+            x_nonce=h,
+            content_type="application/json",
+            body=b"{}",
+            now=TS,
+        )
     assert e.value.code == "signature_mismatch"
 
 
@@ -206,7 +276,9 @@ def test_verify_once_refuses_replays() -> None:
 
 
 def test_verify_via_ottoken_link() -> None:
-    url = xnonce.link("v2", "GET", "/c/a", {"q": "1"}, "svc", SECRET, "http://api.test", timestamp=TS)
+    url = xnonce.link(
+        "v2", "GET", "/c/a", {"q": "1"}, "svc", SECRET, "http://api.test", timestamp=TS
+    )
     target = url[len("http://api.test") :]
     v = verifier().verify_once("GET", target, host="api.test", now=TS)
     assert v.via_ottoken and v.params == [("q", "1")]
@@ -224,9 +296,13 @@ def test_expired_carries_an_authentic_server_time() -> None:
 
 def test_windows_per_controller_and_action() -> None:
     h = signed_get({})
-    ver = verifier(window_ms=1_000, controller_windows={"c": 5_000}, action_windows={("c", "a"): 10_000})
+    ver = verifier(
+        window_ms=1_000, controller_windows={"c": 5_000}, action_windows={("c", "a"): 10_000}
+    )
     ver.verify("GET", "/c/a", host="api.test", x_nonce=h, now=TS + 10_000)
-    ver2 = verifier(window_ms=1_000, controller_windows={"c": 5_000}, action_windows={"c/other": 10_000})
+    ver2 = verifier(
+        window_ms=1_000, controller_windows={"c": 5_000}, action_windows={"c/other": 10_000}
+    )
     with pytest.raises(xnonce.AuthError):
         ver2.verify("GET", "/c/a", host="api.test", x_nonce=h, now=TS + 6_000)
 
@@ -241,7 +317,10 @@ def test_secret_rotation_lists_and_callables() -> None:
         looked_up.append(client)
         return SECRET if client == "svc" else None
 
-    assert xnonce.Verifier(source).verify("GET", "/c/a", host="api.test", x_nonce=h, now=TS).client == "svc"
+    assert (
+        xnonce.Verifier(source).verify("GET", "/c/a", host="api.test", x_nonce=h, now=TS).client
+        == "svc"
+    )
     assert looked_up == ["svc"]
 
 
@@ -250,9 +329,13 @@ def test_secret_source_errors_propagate() -> None:
         raise KeyError("database down")
 
     with pytest.raises(KeyError):
-        xnonce.Verifier(broken).verify("GET", "/c/a", host="api.test", x_nonce=signed_get({}), now=TS)
+        xnonce.Verifier(broken).verify(
+            "GET", "/c/a", host="api.test", x_nonce=signed_get({}), now=TS
+        )
     with pytest.raises(xnonce.InputError) as e:
-        xnonce.Verifier({"svc": "has space"}).verify("GET", "/c/a", host="api.test", x_nonce=signed_get({}), now=TS)
+        xnonce.Verifier({"svc": "has space"}).verify(
+            "GET", "/c/a", host="api.test", x_nonce=signed_get({}), now=TS
+        )
     assert e.value.code == "invalid_secret" and "has space" not in str(e.value)
 
 
@@ -270,14 +353,32 @@ def test_schemes_restrict_what_is_accepted() -> None:
 def test_sign_request_reads_query_and_form_like_the_verifier() -> None:
     form = "application/x-www-form-urlencoded; charset=utf-8"
     for scheme in ("v1", "v2"):
-        h = xnonce.sign_request(scheme, "post", "API.test:443", "/c/a?x=1&y=a+b", "svc", SECRET, content_type=form, body=b"z=%C3%A9")
-        v = verifier().verify("POST", "/c/a?x=1&y=a+b", host="api.test", x_nonce=h, content_type=form, body=b"z=%C3%A9")
+        h = xnonce.sign_request(
+            scheme,
+            "post",
+            "API.test:443",
+            "/c/a?x=1&y=a+b",
+            "svc",
+            SECRET,
+            content_type=form,
+            body=b"z=%C3%A9",
+        )
+        v = verifier().verify(
+            "POST",
+            "/c/a?x=1&y=a+b",
+            host="api.test",
+            x_nonce=h,
+            content_type=form,
+            body=b"z=%C3%A9",
+        )
         assert v.params == [("x", "1"), ("y", "a b"), ("z", "é")]
 
 
 def test_sign_request_v1_refuses_non_form_bodies() -> None:
     with pytest.raises(xnonce.InputError) as e:
-        xnonce.sign_request("v1", "POST", "h", "/c/a", "svc", SECRET, content_type="application/json", body=b"{}")
+        xnonce.sign_request(
+            "v1", "POST", "h", "/c/a", "svc", SECRET, content_type="application/json", body=b"{}"
+        )
     assert e.value.code == "invalid_body"
 
 

@@ -6,7 +6,6 @@ import socket
 from typing import Callable
 
 import pytest
-
 import xnonce
 
 SECRET = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd"
@@ -57,7 +56,7 @@ def closed_port() -> int:
 TRIGGERS: dict[str, Callable[[], object]] = {
     "invalid_client_id": lambda: xnonce.sign("v1", "GET", "/c/a", {}, "bad client", SECRET),
     "invalid_param_key": lambda: xnonce.sign("v1", "GET", "/c/a", {"a b": "1"}, "svc", SECRET),
-    "invalid_param_value": lambda: xnonce.sign("v1", "GET", "/c/a", {"a": None}, "svc", SECRET),  # type: ignore[dict-item]
+    "invalid_param_value": lambda: xnonce.sign("v1", "GET", "/c/a", {"a": None}, "svc", SECRET),  # type: ignore[arg-type]
     "invalid_secret": lambda: xnonce.sign("v2", "GET", "/c/a", {}, "svc", "not-hex", host="h"),
     "invalid_method": lambda: xnonce.sign("v1", "G3T", "/c/a", {}, "svc", SECRET),
     "invalid_path": lambda: xnonce.sign("v1", "GET", "c/a", {}, "svc", SECRET),
@@ -96,7 +95,9 @@ def test_code_is_raised_with_its_family_class(code: str) -> None:
         TRIGGERS[code]()
     err = e.value
     assert err.code == code, str(err)
-    assert type(err) is (xnonce.InvalidParamValue if code == "invalid_param_value" else FAMILY[family_of(code)])
+    assert type(err) is (
+        xnonce.InvalidParamValue if code == "invalid_param_value" else FAMILY[family_of(code)]
+    )
     assert str(err).startswith(f"{code}: ") and err.message
     assert SECRET not in str(err)
 

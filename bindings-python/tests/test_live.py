@@ -10,13 +10,12 @@ from typing import Any
 import httpx
 import pytest
 import requests
-from conftest import Server
-
 import xnonce
 import xnonce.httpx
 import xnonce.requests
+from conftest import Server
 
-USER = {"username": "u ser", "password": "p&w=d"}
+USER: dict[str, xnonce.ParamValue] = {"username": "u ser", "password": "p&w=d"}
 
 
 def echo(res: xnonce.Response) -> dict[str, Any]:
@@ -29,10 +28,16 @@ def echo(res: xnonce.Response) -> dict[str, Any]:
 @pytest.mark.parametrize("scheme", ["v1", "v2"])
 def test_requester_get_and_post(server: Server, scheme: str) -> None:
     api = xnonce.Requester(server.url, server.client, server.secret, scheme=scheme, timeout=10)
-    got = echo(api.make_request("GET", {**USER, "opt1": 1.5, "opt2": True}, "action1", "controller1"))
+    got = echo(
+        api.make_request("GET", {**USER, "opt1": 1.5, "opt2": True}, "action1", "controller1")
+    )
     assert got["scheme"] == scheme and got["client"] == server.client
     assert got["params"] == {**USER, "opt1": "1.5", "opt2": "true"}
-    posted = echo(api.make_request("POST", [*USER.items(), ("opt1", "é"), ("opt3", 3)], "/controller2/action1"))
+    posted = echo(
+        api.make_request(
+            "POST", [*USER.items(), ("opt1", "é"), ("opt3", 3)], "/controller2/action1"
+        )
+    )
     assert posted["params"]["opt3"] == "3" and posted["method"] == "post"
 
 
@@ -43,15 +48,26 @@ def test_requester_route_and_auth_failures(server: Server) -> None:
     err = xnonce.error_from_code(missing.data["code"], missing.data.get("detail", ""))
     assert isinstance(err, xnonce.RouteError) and err.code == "missing_param"
     unknown = api.make_request("GET", USER, "/nope/nothing")
-    assert unknown.code == 404 and isinstance(xnonce.error_from_code(unknown.data["code"]), xnonce.RouteError)
-    tampered = api.make_request("GET", {**USER, "opt1": "1"}, "/controller1/action1", options={"extra_params": {"opt2": "x"}})
+    assert unknown.code == 404 and isinstance(
+        xnonce.error_from_code(unknown.data["code"]), xnonce.RouteError
+    )
+    tampered = api.make_request(
+        "GET",
+        {**USER, "opt1": "1"},
+        "/controller1/action1",
+        options={"extra_params": {"opt2": "x"}},
+    )
     assert tampered.code == 401 and tampered.data["code"] == "signature_mismatch"
-    stranger = xnonce.Requester(server.url, "nobody", server.secret).make_request("GET", USER, "/admin/status")
-    assert stranger.code == 401 and isinstance(xnonce.error_from_code(stranger.data["code"]), xnonce.AuthError)
+    stranger = xnonce.Requester(server.url, "nobody", server.secret).make_request(
+        "GET", USER, "/admin/status"
+    )
+    assert stranger.code == 401 and isinstance(
+        xnonce.error_from_code(stranger.data["code"]), xnonce.AuthError
+    )
 
 
 def test_requester_options_and_clock_correction(server: Server) -> None:
-    stale = {"timestamp": 1_600_000_000_000}
+    stale: xnonce.RequestOptions = {"timestamp": 1_600_000_000_000}
     params = {**USER, "opt1": "1"}
     strict = xnonce.Requester(server.url, server.client, server.secret, correct_clock=False)
     res = strict.make_request("GET", params, "/controller1/action1", options=stale)
@@ -70,7 +86,7 @@ def test_requester_options_and_clock_correction(server: Server) -> None:
     )
     assert body["params"]["opt3"] == "2"
     with pytest.raises(TypeError):
-        fixing.make_request("GET", params, "/controller1/action1", options={"bogus": 1})  # type: ignore[typeddict-unknown-key]
+        fixing.make_request("GET", params, "/controller1/action1", options={"bogus": 1})  # type: ignore[arg-type]
 
 
 def test_requester_threads_run_concurrently(server: Server) -> None:
@@ -103,7 +119,10 @@ def test_async_requester(server: Server) -> None:
 
         t = asyncio.ensure_future(ticker())
         results = await asyncio.gather(
-            *(api.make_request("GET", {**USER, "opt1": i}, "action1", "controller1") for i in range(10))
+            *(
+                api.make_request("GET", {**USER, "opt1": i}, "action1", "controller1")
+                for i in range(10)
+            )
         )
         done.set()
         await t
@@ -127,11 +146,16 @@ def test_async_requester_errors(server: Server) -> None:
 @pytest.mark.parametrize("scheme", ["v1", "v2"])
 def test_requests_adapter(server: Server, scheme: str) -> None:
     auth = xnonce.requests.XNonceAuth(server.client, server.secret, scheme=scheme)
-    r = requests.get(f"{server.url}/controller1/action1", params={**USER, "opt1": "a b"}, auth=auth, timeout=10)
+    r = requests.get(
+        f"{server.url}/controller1/action1", params={**USER, "opt1": "a b"}, auth=auth, timeout=10
+    )
     assert r.status_code == 200, r.text
     assert r.json()["params"]["opt1"] == "a b"
     r = requests.post(
-        f"{server.url}/controller2/action1?username=x", data={"password": "p", "opt1": "1", "opt3": "é"}, auth=auth, timeout=10
+        f"{server.url}/controller2/action1?username=x",
+        data={"password": "p", "opt1": "1", "opt3": "é"},
+        auth=auth,
+        timeout=10,
     )
     assert r.status_code == 200, r.text
     assert r.json()["params"] == {"username": "x", "password": "p", "opt1": "1", "opt3": "é"}
@@ -141,7 +165,11 @@ def test_requests_json_body_and_replay(server: Server) -> None:
     auth = xnonce.requests.XNonceAuth(server.client, server.secret)
     with requests.Session() as s:
         req = requests.Request(
-            "POST", f"{server.url}/controller2/action1", params={**USER, "opt1": "1", "opt3": "3"}, json={"k": 1}, auth=auth
+            "POST",
+            f"{server.url}/controller2/action1",
+            params={**USER, "opt1": "1", "opt3": "3"},
+            json={"k": 1},
+            auth=auth,
         )
         p = s.prepare_request(req)
         assert s.send(p, timeout=10).status_code == 200
@@ -166,12 +194,20 @@ def test_httpx_adapter_async_json_and_replay(server: Server) -> None:
     async def run() -> list[int]:
         async with httpx.AsyncClient(base_url=server.url, timeout=10) as c:
             req = c.build_request(
-                "POST", "/controller2/action1", params={**USER, "opt1": "1", "opt3": "3"}, json={"a": [1]}
+                "POST",
+                "/controller2/action1",
+                params={**USER, "opt1": "1", "opt3": "3"},
+                json={"a": [1]},
             )
             signed = await auth.async_auth_flow(req).__anext__()
             first = await c.send(signed)
             second = await c.send(signed)
-            third = await c.post("/controller2/action1", params={**USER, "opt1": "1", "opt3": "3"}, json={"a": [1]}, auth=auth)
+            third = await c.post(
+                "/controller2/action1",
+                params={**USER, "opt1": "1", "opt3": "3"},
+                json={"a": [1]},
+                auth=auth,
+            )
             return [first.status_code, second.status_code, third.status_code]
 
     assert asyncio.run(run()) == [200, 409, 200]

@@ -6,9 +6,8 @@ import base64
 from typing import Any
 
 import pytest
-from conftest import load_cases
-
 import xnonce
+from conftest import load_cases
 
 CASES = load_cases()
 

@@ -1,9 +1,37 @@
-"""Type stubs of the compiled extension ``xnonce._xnonce`` (checked by ``mypy.stubtest``)."""
-
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, Final, final
 
 from xnonce.types import Body, Params, RequestOptions, SecretSource
+
+__all__ = [
+    "ERROR_CODES",
+    "AsyncRequester",
+    "AuthError",
+    "FormatError",
+    "Header",
+    "InputError",
+    "InvalidParamValue",
+    "Link",
+    "Requester",
+    "Response",
+    "RouteError",
+    "Signed",
+    "UnavailableError",
+    "Verified",
+    "Verifier",
+    "XNonceError",
+    "__version__",
+    "error_from_code",
+    "link",
+    "link_detailed",
+    "ottoken_decode",
+    "ottoken_encode",
+    "ottoken_query_value",
+    "parse_header",
+    "sign",
+    "sign_detailed",
+    "sign_request",
+]
 
 __version__: Final[str]
 ERROR_CODES: Final[list[str]]
@@ -37,7 +65,7 @@ class Header:
     @property
     def request_id(self) -> str: ...
     def to_ottoken(self) -> str: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final

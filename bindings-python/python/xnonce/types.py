@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Optional, TypedDict, Union
+from typing import Any, TypedDict, Union
 
 __all__ = ["Body", "ParamValue", "Params", "RequestOptions", "SecretSource"]
 
 #: A parameter value: turned into text by the core (``True`` → ``"true"``, ``3.0`` → ``"3"``).
 ParamValue = Union[str, int, float, bool]
 #: Params: a mapping (its order is kept) or ``(key, value)`` pairs; ``None`` for none.
-Params = Union[
-    Mapping[str, ParamValue], Iterable[tuple[str, ParamValue]], None
-]
+Params = Union[Mapping[str, ParamValue], Iterable[tuple[str, ParamValue]], None]
 #: A body: bytes as they are sent, or text (sent as UTF-8).
 Body = Union[bytes, bytearray, str, None]
 #: Where a ``Verifier`` finds a client's secret(s): a mapping or a callable, looked up per request.
@@ -26,12 +24,12 @@ class RequestOptions(TypedDict, total=False):
     """em-secure-api's ``options`` of ``make_request``: every key is optional."""
 
     #: Sign with this timestamp (ms) instead of the clock (em-secure-api's ``force_timestamp``).
-    timestamp: Optional[int]
+    timestamp: int | None
     #: v2: sign with this nonce (32 lower-case hex) instead of a random one.
-    nonce: Optional[str]
+    nonce: str | None
     #: Params sent with the signed ones but not signed.
     extra_params: Params
     #: v2: a JSON body (any ``json.dumps``-able value); the params go in the query.
     json: Any
     #: Extra request headers; a ``Host`` here is the host v2 signs.
-    headers: Union[Mapping[str, str], Iterable[tuple[str, str]], None]
+    headers: Mapping[str, str] | Iterable[tuple[str, str]] | None
