@@ -8,7 +8,6 @@ const errors = require('./errors.js')
 errors.register(native)
 
 const { xnonceFetch } = require('./fetch.js')
-const { Requester } = require('./requester.js')
 
 /** Every shared error code, in the Rust core's order. */
 const ERROR_CODES = Object.freeze(native.errorCodes().map((c) => c.code))
@@ -25,7 +24,7 @@ module.exports = {
   parseHeader: native.parseHeader,
   errorCodes: native.errorCodes,
   Verifier: native.Verifier,
-  Requester,
+  Requester: native.Requester,
   xnonceFetch,
   ERROR_CODES,
   XNonceError: errors.XNonceError,

@@ -12,3 +12,16 @@ export type Params =
   | Iterable<readonly [string, ParamValue]>
   | null
   | undefined
+/** Per-request options of `Requester.makeRequest` (em-secure-api's `options` hash). */
+export interface RequestOptions {
+  /** Sign with this timestamp (ms since the epoch) instead of the clock (`force_timestamp`). */
+  timestamp?: number
+  /** v2: sign with this nonce (32 lower-case hex characters) instead of a random one. */
+  nonce?: string
+  /** Params sent after the signed ones but not signed. */
+  extraParams?: Params
+  /** v2 only: a JSON body (params then go in the query and the body's digest is signed). */
+  json?: unknown
+  /** Extra request headers (a `Host` here is the host v2 signs). */
+  headers?: Params | Headers
+}

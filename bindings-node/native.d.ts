@@ -12,6 +12,34 @@ export type Params =
   | Iterable<readonly [string, ParamValue]>
   | null
   | undefined
+/** Per-request options of `Requester.makeRequest` (em-secure-api's `options` hash). */
+export interface RequestOptions {
+  /** Sign with this timestamp (ms since the epoch) instead of the clock (`force_timestamp`). */
+  timestamp?: number
+  /** v2: sign with this nonce (32 lower-case hex characters) instead of a random one. */
+  nonce?: string
+  /** Params sent after the signed ones but not signed. */
+  extraParams?: Params
+  /** v2 only: a JSON body (params then go in the query and the body's digest is signed). */
+  json?: unknown
+  /** Extra request headers (a `Host` here is the host v2 signs). */
+  headers?: Params | Headers
+}
+
+/**
+ * Signs and sends requests to one server as one client, like em-secure-api's
+ * `ReSvcClient::Requester`.
+ */
+export declare class Requester {
+  /** `server` is `http(s)://host[:port][/prefix]`. */
+  constructor(server: string, client: string, secret: string, options?: RequesterOptions | undefined | null)
+  /**
+   * Signs and sends one request; resolves with the response (any status), rejects with an
+   * `XNonceError` for signing errors and `connection_failed`. With `controller`, `path` is
+   * the action (`/controller/action`); without, it is the full path.
+   */
+  makeRequest(method: string, params: Params, path: string, controller?: string | null, options?: RequestOptions): Promise<RequesterResponse>
+}
 
 /**
  * Verifies signed requests against a table of client secrets; `verifyOnce` also refuses
@@ -92,6 +120,31 @@ export declare function ottokenQueryValue(token: string): string
 
 /** Parses an `X-Nonce` header value of either scheme (`malformed_header`). */
 export declare function parseHeader(value: string): Header
+
+/** Settings of a `Requester`. */
+export interface RequesterOptions {
+  /** `"v1"` or `"v2"` (default `"v2"`). */
+  scheme?: 'v1' | 'v2'
+  /** Time limit of one HTTP exchange in ms (default 30000). */
+  timeoutMs?: number
+  /**
+   * Correct the clock from the server's authenticated time hint and retry a stale request
+   * once (default true).
+   */
+  correctClock?: boolean
+}
+
+/** A server's answer. Non-2xx answers are responses, not errors. */
+export interface RequesterResponse {
+  /** HTTP status code. */
+  code: number
+  /** The body as text. */
+  body: string
+  /** The body parsed as JSON, or `null` when it is not JSON. */
+  data: unknown | null
+  /** Response headers as `[name, value]` pairs (names lower-case), in order received. */
+  headers: Array<[string, string]>
+}
 
 /** What an HTTP stack knows about the request besides method and target. */
 export interface RequestParts {

@@ -8,5 +8,6 @@ pub mod error;
 pub mod header;
 pub mod params;
 pub mod request;
+pub mod requester;
 pub mod sign;
 pub mod verify;

@@ -1,0 +1,140 @@
+'use strict'
+// Requester (the Rust requester on tokio) against a real xnonce-server on 127.0.0.1.
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const net = require('node:net')
+const xnonce = require('..')
+const { startServer } = require('./helpers.js')
+
+let server
+test.before(async () => {
+  server = await startServer()
+})
+test.after(async () => {
+  await server?.stop()
+})
+
+const requester = (scheme, options = {}) =>
+  new xnonce.Requester(server.url, server.client, server.secret, { scheme, timeoutMs: 5000, ...options })
+
+for (const scheme of ['v1', 'v2']) {
+  test(`${scheme}: GET and POST through makeRequest`, async () => {
+    const api = requester(scheme)
+    const get = await api.makeRequest(
+      'GET',
+      { username: 'phil', password: 'hello phil', opt1: 'this' },
+      'action1',
+      'controller1',
+    )
+    assert.equal(get.code, 200, get.body)
+    assert.equal(typeof get.body, 'string')
+    assert.ok(get.data !== null && typeof get.data === 'object', 'JSON echo parsed into data')
+    assert.ok(JSON.stringify(get.data).includes('hello phil'))
+    assert.ok(get.headers.some(([k, v]) => k === 'content-type' && v.includes('json')))
+    const post = await api.makeRequest(
+      'POST',
+      new Map([
+        ['username', 'phil'],
+        ['password', 'pw'],
+        ['opt1', 1],
+        ['opt3', true],
+      ]),
+      '/controller2/action1',
+    )
+    assert.equal(post.code, 200, post.body)
+  })
+
+  test(`${scheme}: a forced timestamp replayed is 409; a missing param is 422; a stale one is refused`, async () => {
+    const api = requester(scheme, { correctClock: false })
+    const params = [
+      ['username', 'phil'],
+      ['password', 'pw'],
+      ['opt1', 'x'],
+    ]
+    const timestamp = Date.now()
+    const nonce = scheme === 'v2' ? '0123456789abcdef0123456789abcdef' : undefined
+    const first = await api.makeRequest('GET', params, 'action1', 'controller1', { timestamp, nonce })
+    assert.equal(first.code, 200, first.body)
+    const again = await api.makeRequest('GET', params, 'action1', 'controller1', { timestamp, nonce })
+    assert.equal(again.code, 409, again.body)
+    const missing = await api.makeRequest('GET', params.slice(0, 2), 'action1', 'controller1')
+    assert.equal(missing.code, 422)
+    const stale = await api.makeRequest('GET', params, 'action1', 'controller1', {
+      timestamp: timestamp - 3600000,
+    })
+    assert.equal(stale.code, 401)
+  })
+}
+
+test('v2: clock correction retries a stale request with the authenticated server time', async () => {
+  const api = requester('v2')
+  const res = await api.makeRequest(
+    'GET',
+    { username: 'a', password: 'b', opt1: 'c' },
+    '/controller1/action1',
+    null,
+    {
+      timestamp: Date.now() - 3600000,
+    },
+  )
+  assert.equal(res.code, 200, res.body)
+})
+
+test('v2: a JSON body and unsigned extra params', async () => {
+  const api = requester('v2')
+  const params = { username: 'phil', password: 'pw', opt1: '1', opt3: '3' }
+  const json = await api.makeRequest('POST', params, 'action1', 'controller2', {
+    json: { hello: ['world', 1] },
+  })
+  assert.equal(json.code, 200, json.body)
+  const tampered = await api.makeRequest('POST', params, 'action1', 'controller2', {
+    extraParams: [['opt2', 'x']],
+  })
+  assert.equal(tampered.code, 401)
+  assert.equal(tampered.data.code, 'signature_mismatch')
+})
+
+test('errors reject with XNonceError: signing errors and connection_failed', async () => {
+  assert.throws(() => new xnonce.Requester(server.url, server.client, 'short', { scheme: 'v2' }), {
+    code: 'invalid_secret',
+  })
+  assert.throws(() => new xnonce.Requester('ftp://x', server.client, server.secret), { code: 'invalid_url' })
+  await assert.rejects(requester('v2').makeRequest('GET', { bad: null }, '/controller1/action1'), (e) => {
+    return e instanceof xnonce.InputError && e.code === 'invalid_param_value'
+  })
+  // A loopback port with nothing listening.
+  const port = await new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = s.address().port
+      s.close(() => resolve(p))
+    })
+  })
+  const dead = new xnonce.Requester(`http://127.0.0.1:${port}`, server.client, server.secret, {
+    timeoutMs: 2000,
+  })
+  await assert.rejects(dead.makeRequest('GET', [], '/admin/status'), (e) => {
+    return (
+      e instanceof xnonce.UnavailableError &&
+      e.code === 'connection_failed' &&
+      !e.message.includes(server.secret)
+    )
+  })
+})
+
+test('makeRequest does not block the event loop', async () => {
+  const api = requester('v2')
+  const params = { username: 'a', password: 'b', opt1: 'c' }
+  for (let i = 0; i < 5; i++) {
+    let settled = false
+    const pending = api.makeRequest('GET', params, '/controller1/action1').finally(() => (settled = true))
+    // One full turn of the event loop: a blocking call would have settled by now.
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.equal(settled, false, 'the request is still in flight after one event-loop turn')
+    assert.equal((await pending).code, 200)
+  }
+  const all = await Promise.all(
+    Array.from({ length: 20 }, () => api.makeRequest('GET', params, '/controller1/action1')),
+  )
+  assert.ok(all.every((r) => r.code === 200))
+})
