@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Server throughput: verified demo route vs the unverified /_xnonce/health of the same
+# release-built xnonce-server, in one run, on 127.0.0.1. Extra arguments go to the load
+# generator (client-rs/examples/loadgen.rs), e.g. --requests 20000 --concurrency 32 --rounds 3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "Building xnonce-server and the load generator (release)..."
+cargo build -q --release -p xnonce-server --bin xnonce-server
+cargo build -q --release -p xnonce --example loadgen
+target_dir="$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
+server="$target_dir/release/xnonce-server"
+loadgen="$target_dir/release/examples/loadgen"
+
+data="$(mktemp -d "${TMPDIR:-/tmp}/xnonce-bench.XXXXXX")"
+server_pid=""
+cleanup() {
+    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    rm -rf "$data"
+}
+trap cleanup EXIT INT TERM
+
+umask 077
+"$server" client add bench --data "$data" > "$data/bench.secret"
+mkfifo "$data/out"
+RUST_LOG="${RUST_LOG:-warn}" "$server" serve --demo --listen 127.0.0.1:0 --data "$data" \
+    > "$data/out" 2> "$data/server.log" &
+server_pid=$!
+exec 3< "$data/out"
+read -r -t 30 first <&3 || { cat "$data/server.log" >&2; exit 1; }
+cat <&3 > /dev/null &
+base_url="${first#xnonce-server listening on }"
+
+echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(uname -sr)"
+"$loadgen" --base-url "$base_url" --client bench --secret-file "$data/bench.secret" "$@"
