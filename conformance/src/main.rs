@@ -129,7 +129,11 @@ fn main() -> ExitCode {
                     }
                 }
             }
-            println!("rust: {passed} vectors passed, {failed} failed");
+            if failed == 0 {
+                println!("rust: {passed} vectors passed");
+            } else {
+                println!("rust: {passed} vectors passed, {failed} failed");
+            }
             if failed == 0 && passed > 0 {
                 ExitCode::SUCCESS
             } else {

@@ -1,1 +1,114 @@
-fn main() {}
+//! Core signing/verifying cost against the raw primitive over the same canonical bytes,
+//! measured in the same run (ratios, not absolute numbers, are what docs/BENCHMARKS.md reports).
+//!
+//! `cargo bench -p xnonce-core --bench signing`
+
+use std::collections::HashMap;
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+use xnonce_core::{
+    sign_header_with, sign_with, FixedEnvironment, Incoming, Scheme, Secret, SignInput, Verifier,
+};
+
+const SECRET: &str = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd";
+const NOW: u64 = 1_384_300_800_123;
+
+fn input(scheme: Scheme) -> SignInput {
+    SignInput::new(scheme, "GET", "/controller1/action1", "test_client-irb")
+        .params([
+            ("username", "phil"),
+            ("password", "hello phil"),
+            ("opt1", "this"),
+        ])
+        .host("api.example.com")
+        .timestamp_ms(NOW)
+        .nonce("00112233445566778899aabbccddeeff")
+}
+
+fn bench(c: &mut Criterion) {
+    let secret = Secret::new(SECRET).unwrap();
+    let env = FixedEnvironment {
+        now_ms: NOW,
+        nonce: [0; 16],
+    };
+    let v1 = sign_with(&input(Scheme::V1), &secret, &env).unwrap();
+    let v2 = sign_with(&input(Scheme::V2), &secret, &env).unwrap();
+    let v1_bytes = v1.canonical().as_bytes().to_vec();
+    let v2_bytes = v2.canonical().as_bytes().to_vec();
+    let key_bytes: Vec<u8> = (0..32)
+        .map(|i| u8::from_str_radix(&SECRET[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+
+    let mut g = c.benchmark_group("core");
+    g.bench_function("raw_sha256_of_v1_canonical", |b| {
+        b.iter(|| Sha256::digest(black_box(&v1_bytes)))
+    });
+    let (in1, in2) = (input(Scheme::V1), input(Scheme::V2));
+    g.bench_function("v1_header", |b| {
+        b.iter(|| {
+            sign_header_with(black_box(&in1), &secret, &env)
+                .unwrap()
+                .to_string()
+        })
+    });
+    g.bench_function("v1_sign_with_ottoken", |b| {
+        b.iter(|| sign_with(black_box(&in1), &secret, &env).unwrap())
+    });
+    g.bench_function("raw_hmac_of_v2_canonical", |b| {
+        b.iter(|| {
+            let mut m = <Hmac<Sha256> as Mac>::new_from_slice(black_box(&key_bytes)).unwrap();
+            m.update(black_box(&v2_bytes));
+            m.finalize()
+        })
+    });
+    g.bench_function("v2_header", |b| {
+        b.iter(|| {
+            sign_header_with(black_box(&in2), &secret, &env)
+                .unwrap()
+                .to_string()
+        })
+    });
+    g.bench_function("v2_sign_with_ottoken", |b| {
+        b.iter(|| sign_with(black_box(&in2), &secret, &env).unwrap())
+    });
+
+    let clients = HashMap::from([("test_client-irb".to_string(), secret.clone())]);
+    let verifier = Verifier::new();
+    let q = "username=phil&password=hello+phil&opt1=this";
+    g.bench_function("v1_verify", |b| {
+        b.iter(|| {
+            let req = Incoming {
+                method: "GET",
+                path: "/controller1/action1",
+                query: q,
+                x_nonce: Some(&v1.x_nonce),
+                ..Default::default()
+            };
+            verifier.verify(black_box(&req), &clients, NOW).unwrap()
+        })
+    });
+    g.bench_function("v2_verify", |b| {
+        b.iter(|| {
+            let req = Incoming {
+                method: "GET",
+                host: Some("api.example.com"),
+                path: "/controller1/action1",
+                query: q,
+                x_nonce: Some(&v2.x_nonce),
+                ..Default::default()
+            };
+            verifier.verify(black_box(&req), &clients, NOW).unwrap()
+        })
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().warm_up_time(std::time::Duration::from_millis(300)).measurement_time(std::time::Duration::from_secs(2));
+    targets = bench
+}
+criterion_main!(benches);

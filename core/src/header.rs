@@ -132,6 +132,40 @@ impl XNonce {
         }
     }
 
+    /// The header value (the same text as `Display`, built without formatting machinery).
+    pub fn value(&self) -> String {
+        let mut out = String::with_capacity(200);
+        match self {
+            XNonce::V1 {
+                token,
+                client,
+                timestamp_ms,
+            } => {
+                out.push_str(token);
+                out.push(' ');
+                out.push_str(client);
+                out.push(' ');
+                crate::canonical::v1::push_u64(&mut out, *timestamp_ms);
+            }
+            XNonce::V2 {
+                client,
+                timestamp_ms,
+                nonce,
+                signature,
+            } => {
+                out.push_str("v2 ");
+                out.push_str(client);
+                out.push(' ');
+                crate::canonical::v1::push_u64(&mut out, *timestamp_ms);
+                out.push(' ');
+                out.push_str(nonce);
+                out.push(' ');
+                out.push_str(signature);
+            }
+        }
+        out
+    }
+
     /// The `ottoken` form of this header (see [`crate::ottoken`]).
     pub fn to_ottoken(&self) -> String {
         crate::ottoken::encode(self)
@@ -152,21 +186,7 @@ pub(crate) fn parse_timestamp(s: &str) -> Option<u64> {
 
 impl fmt::Display for XNonce {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            XNonce::V1 {
-                token,
-                client,
-                timestamp_ms,
-            } => write!(f, "{token} {client} {timestamp_ms}"),
-            XNonce::V2 {
-                client,
-                timestamp_ms,
-                nonce,
-                signature,
-            } => {
-                write!(f, "v2 {client} {timestamp_ms} {nonce} {signature}")
-            }
-        }
+        f.write_str(&self.value())
     }
 }
 

@@ -38,7 +38,7 @@ pub use scheme::Scheme;
 pub use secret::Secret;
 #[cfg(feature = "os")]
 pub use sign::sign;
-pub use sign::{sign_with, SignInput, Signed};
+pub use sign::{sign_header_with, sign_with, SignInput, Signed};
 pub use time_hint::ServerTimeHint;
 pub use verify::{Incoming, SecretSource, Verified, Verifier};
 pub use window::WindowPolicy;

@@ -102,7 +102,10 @@ pub fn link_with(
                     )
                 })
                 .collect();
-            (crate::canonical::path_v2(&input.path)?, pairs.join("&"))
+            (
+                crate::canonical::path_v2(&input.path)?.into_owned(),
+                pairs.join("&"),
+            )
         }
     };
     if !query.is_empty() {

@@ -10,8 +10,19 @@ const UPPER_HEX: &[u8; 16] = b"0123456789ABCDEF";
 
 /// RFC 3986 unreserved: `A-Z a-z 0-9 - . _ ~`.
 pub const fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+    UNRESERVED[b as usize]
 }
+
+const UNRESERVED: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
+        i += 1;
+    }
+    t
+};
 
 fn push_escaped(out: &mut String, b: u8) {
     out.push('%');
@@ -27,16 +38,30 @@ fn push_escaped(out: &mut String, b: u8) {
 /// ```
 pub fn cgi_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + s.len() / 2);
-    for &b in s.as_bytes() {
+    push_cgi_escaped(&mut out, s);
+    out
+}
+
+/// [`cgi_escape`] appending to `out`.
+pub fn push_cgi_escaped(out: &mut String, s: &str) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
         if is_unreserved(b) {
-            out.push(b as char);
-        } else if b == b' ' {
+            continue;
+        }
+        if start < i {
+            // A non-empty run of unreserved ASCII starts and ends on char boundaries.
+            out.push_str(&s[start..i]);
+        }
+        if b == b' ' {
             out.push('+');
         } else {
-            push_escaped(&mut out, b);
+            push_escaped(out, b);
         }
+        start = i + 1;
     }
-    out
+    out.push_str(&s[start..]);
 }
 
 /// RFC 3986 encoding of bytes: unreserved bytes kept, every other byte `%XX` (upper-case hex).
@@ -48,6 +73,15 @@ pub fn encode_rfc3986(bytes: &[u8]) -> String {
     encode_keeping(bytes, |_| false)
 }
 
+/// [`encode_rfc3986`] of text, borrowing it when nothing needs escaping.
+pub fn encode_rfc3986_cow(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.bytes().all(is_unreserved) {
+        std::borrow::Cow::Borrowed(s)
+    } else {
+        std::borrow::Cow::Owned(encode_rfc3986(s.as_bytes()))
+    }
+}
+
 /// Like [`encode_rfc3986`] but also keeps `/` (the v2 canonical path).
 pub fn encode_path(bytes: &[u8]) -> String {
     encode_keeping(bytes, |b| b == b'/')
@@ -55,13 +89,17 @@ pub fn encode_path(bytes: &[u8]) -> String {
 
 fn encode_keeping(bytes: &[u8], also_keep: impl Fn(u8) -> bool) -> String {
     let mut out = String::with_capacity(bytes.len() + bytes.len() / 2);
-    for &b in bytes {
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
         if is_unreserved(b) || also_keep(b) {
-            out.push(b as char);
-        } else {
-            push_escaped(&mut out, b);
+            continue;
         }
+        // Kept bytes are ASCII, so the run is valid UTF-8.
+        out.push_str(std::str::from_utf8(&bytes[start..i]).unwrap_or_default());
+        push_escaped(&mut out, b);
+        start = i + 1;
     }
+    out.push_str(std::str::from_utf8(&bytes[start..]).unwrap_or_default());
     out
 }
 

@@ -26,6 +26,8 @@ pub const MAX_SECRET_LEN: usize = 1024;
 #[derive(Clone, Zeroize, ZeroizeOnDrop, PartialEq, Eq)]
 pub struct Secret {
     text: String,
+    /// The decoded v2 key, when the text is 64 hex characters (decoded once, here).
+    key: Option<[u8; 32]>,
 }
 
 impl Secret {
@@ -48,13 +50,15 @@ impl Secret {
                 "secret contains whitespace or control characters",
             );
         }
-        Ok(Secret { text })
+        let key = decode_key(&text);
+        Ok(Secret { text, key })
     }
 
     /// Builds the canonical 64-hex-character secret from 32 bytes.
     pub fn from_bytes(bytes: [u8; 32]) -> Secret {
         Secret {
             text: crate::hex::encode(&bytes),
+            key: Some(bytes),
         }
     }
 
@@ -76,29 +80,33 @@ impl Secret {
     }
 
     /// The 32-byte HMAC key of v2: the hex text decoded (either case accepted).
-    pub fn v2_key(&self) -> Result<V2Key> {
-        let t = self.text.as_bytes();
-        if t.len() != 64 {
-            return err(
+    pub fn v2_key(&self) -> Result<&[u8; 32]> {
+        match &self.key {
+            Some(k) => Ok(k),
+            None => err(
                 ErrorCode::InvalidSecret,
                 "a v2 secret must be 64 hex characters (32 bytes)",
-            );
+            ),
         }
-        let mut key = [0u8; 32];
-        for (i, pair) in t.chunks(2).enumerate() {
-            match (crate::hex::digit(pair[0]), crate::hex::digit(pair[1])) {
-                (Some(h), Some(l)) => key[i] = (h << 4) | l,
-                _ => {
-                    key.zeroize();
-                    return err(
-                        ErrorCode::InvalidSecret,
-                        "a v2 secret must be 64 hex characters (32 bytes)",
-                    );
-                }
+    }
+}
+
+fn decode_key(text: &str) -> Option<[u8; 32]> {
+    let t = text.as_bytes();
+    if t.len() != 64 {
+        return None;
+    }
+    let mut key = [0u8; 32];
+    for (i, pair) in t.chunks(2).enumerate() {
+        match (crate::hex::digit(pair[0]), crate::hex::digit(pair[1])) {
+            (Some(h), Some(l)) => key[i] = (h << 4) | l,
+            _ => {
+                key.zeroize();
+                return None;
             }
         }
-        Ok(V2Key(key))
     }
+    Some(key)
 }
 
 impl fmt::Debug for Secret {
@@ -113,16 +121,6 @@ impl fmt::Display for Secret {
     }
 }
 
-/// The decoded 32-byte v2 key; zeroized on drop, never printed.
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
-pub struct V2Key(pub(crate) [u8; 32]);
-
-impl fmt::Debug for V2Key {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("V2Key(**redacted**)")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,7 +130,6 @@ mod tests {
         let s = Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")
             .unwrap();
         assert!(!format!("{s:?}{s}").contains("20a6"));
-        assert!(!format!("{:?}", s.v2_key().unwrap()).contains("20"));
     }
 
     #[test]
@@ -146,8 +143,8 @@ mod tests {
             Secret::new(zz).unwrap().v2_key().unwrap_err().code(),
             ErrorCode::InvalidSecret
         );
-        let k = Secret::new("0F".repeat(32)).unwrap().v2_key().unwrap();
-        assert_eq!(k.0, [0x0f; 32]);
+        let k = *Secret::new("0F".repeat(32)).unwrap().v2_key().unwrap();
+        assert_eq!(k, [0x0f; 32]);
     }
 
     #[test]

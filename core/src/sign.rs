@@ -145,6 +145,38 @@ pub fn sign(input: &SignInput, secret: &Secret) -> Result<Signed> {
 
 /// Signs, taking any missing timestamp / nonce from `env`.
 pub fn sign_with(input: &SignInput, secret: &Secret, env: &dyn Environment) -> Result<Signed> {
+    let (header, canonical) = header_and_canonical(input, secret, env)?;
+    Ok(Signed {
+        x_nonce: header.to_string(),
+        ottoken: header.to_ottoken(),
+        header,
+        canonical,
+    })
+}
+
+/// Only the header: what a requester needs per request (no ottoken is built).
+///
+/// ```
+/// use xnonce_core::{sign_header_with, FixedEnvironment, Scheme, Secret, SignInput};
+/// let secret = Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")?;
+/// let env = FixedEnvironment { now_ms: 1384300802123, nonce: [0; 16] };
+/// let h = sign_header_with(&SignInput::new(Scheme::V1, "GET", "/admin/status", "test_client"), &secret, &env)?;
+/// assert!(h.to_string().starts_with("d77ccdaedbd041324e6551a60a46b08a72e2ed128b01359b39c5d2d54b499cbe "));
+/// # Ok::<(), xnonce_core::Error>(())
+/// ```
+pub fn sign_header_with(
+    input: &SignInput,
+    secret: &Secret,
+    env: &dyn Environment,
+) -> Result<XNonce> {
+    header_and_canonical(input, secret, env).map(|(h, _)| h)
+}
+
+fn header_and_canonical(
+    input: &SignInput,
+    secret: &Secret,
+    env: &dyn Environment,
+) -> Result<(XNonce, String)> {
     let timestamp_ms = input.timestamp_ms.unwrap_or_else(|| env.now_ms());
     if timestamp_ms > crate::header::MAX_TIMESTAMP_MS {
         return err(
@@ -173,7 +205,7 @@ pub fn sign_with(input: &SignInput, secret: &Secret, env: &dyn Environment) -> R
                 client: input.client.clone(),
                 timestamp_ms,
             };
-            Ok(finish(header, canonical))
+            Ok((header, canonical))
         }
         Scheme::V2 => {
             let nonce = match &input.nonce {
@@ -201,18 +233,9 @@ pub fn sign_with(input: &SignInput, secret: &Secret, env: &dyn Environment) -> R
                 client: input.client.clone(),
                 timestamp_ms,
                 nonce,
-                signature: crate::mac::hmac_sha256_hex(&key.0, canonical.as_bytes()),
+                signature: crate::mac::hmac_sha256_hex(key, canonical.as_bytes()),
             };
-            Ok(finish(header, canonical))
+            Ok((header, canonical))
         }
-    }
-}
-
-fn finish(header: XNonce, canonical: String) -> Signed {
-    Signed {
-        x_nonce: header.to_string(),
-        ottoken: header.to_ottoken(),
-        header,
-        canonical,
     }
 }

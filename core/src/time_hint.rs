@@ -2,7 +2,8 @@
 //! whose clock is off can correct its offset instead of failing until someone fixes the clock.
 //!
 //! `X-Nonce-Server-Time: <server ms> <mac>` where
-//! `mac = hex HMAC-SHA256(key = UTF-8 bytes of the secret text,
+//! `mac = hex HMAC-SHA256(key = the secret's 32 decoded bytes when it is 64 hex characters,
+//!        else the UTF-8 bytes of its text (v1 legacy secrets),
 //!        "XNONCE-TIME\n<client>\n<request id>\n<server ms>")` and the request id is the v2
 //! nonce or the v1 token of the rejected request. Binding the request id means a hint cannot
 //! be replayed to another request; only a holder of the secret can produce it.
@@ -36,8 +37,12 @@ impl ServerTimeHint {
         request_id: &str,
         server_time_ms: u64,
     ) -> ServerTimeHint {
+        let key: &[u8] = match secret.v2_key() {
+            Ok(k) => k,
+            Err(_) => secret.expose().as_bytes(),
+        };
         let mac = crate::mac::hmac_sha256_hex(
-            secret.expose().as_bytes(),
+            key,
             message(client, request_id, server_time_ms).as_bytes(),
         );
         ServerTimeHint {

@@ -273,7 +273,7 @@ impl Verifier {
                 })?;
                 for (i, s) in live.iter().enumerate() {
                     let Ok(key) = s.v2_key() else { continue };
-                    if mac::constant_time_eq(&mac::hmac_sha256_hex(&key.0, c.as_bytes()), signature)
+                    if mac::constant_time_eq(&mac::hmac_sha256_hex(key, c.as_bytes()), signature)
                         && matched.is_none()
                     {
                         matched = Some(i);

@@ -6,8 +6,9 @@ use std::collections::HashMap;
 /// em-secure-api's default window: 30 seconds either side of the server clock.
 pub const DEFAULT_WINDOW_MS: u64 = 30_000;
 
-/// Windows by route. The controller and action are the first two segments of the path
-/// (`/controller/action`); the most specific override wins.
+/// Windows by route. The path is percent-decoded first (so `/report%73/live` is `/reports/live`)
+/// and split like the route table ([`crate::routes::split_path`]): the action is the last
+/// segment, the controller everything before it. The most specific override wins.
 ///
 /// ```
 /// use xnonce_core::WindowPolicy;
@@ -15,6 +16,7 @@ pub const DEFAULT_WINDOW_MS: u64 = 30_000;
 /// assert_eq!(w.window_for("/reports/live"), 5_000);
 /// assert_eq!(w.window_for("/reports/daily"), 120_000);
 /// assert_eq!(w.window_for("/admin/status"), 30_000);
+/// assert_eq!(w.window_for("/report%73/live"), 5_000);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WindowPolicy {
@@ -63,17 +65,19 @@ impl WindowPolicy {
 
     /// The window that applies to a request path.
     pub fn window_for(&self, path: &str) -> u64 {
-        let mut segments = path.split('/').filter(|s| !s.is_empty());
-        let controller = segments.next().unwrap_or("");
-        let action = segments.next().unwrap_or("");
-        if let Some(ms) = self
-            .actions
-            .get(&(controller.to_string(), action.to_string()))
-        {
+        if self.actions.is_empty() && self.controllers.is_empty() {
+            return self.default_ms;
+        }
+        let decoded = match crate::percent::decode_path(path) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(_) => path.to_string(),
+        };
+        let key = crate::routes::split_path(&decoded);
+        if let Some(ms) = self.actions.get(&key) {
             return *ms;
         }
         self.controllers
-            .get(controller)
+            .get(&key.0)
             .copied()
             .unwrap_or(self.default_ms)
     }

@@ -7,6 +7,8 @@
 pub mod v1;
 pub mod v2;
 
+use std::borrow::Cow;
+
 use crate::error::{err, ErrorCode, Result};
 use crate::percent;
 
@@ -56,16 +58,29 @@ pub fn path_v1(p: &str) -> Result<&str> {
     Ok(p)
 }
 
-/// The v2 canonical path: `%XX` escapes decoded to bytes, then every byte except unreserved
-/// characters and `/` encoded as `%XX` (upper-case hex). So `/a%7eb c` and `/a~b%20c`
-/// have the same canonical form `/a~b%20c`.
+/// The v2 canonical path: split on `/`, each segment's `%XX` escapes decoded to bytes and the
+/// bytes re-encoded with only unreserved characters kept (`%XX`, upper-case hex), segments
+/// joined with `/` again. So `/a%7eb c` and `/a~b%20c` share the canonical form `/a~b%20c`,
+/// while an escaped slash stays distinct from a separator: `/a%2Fb` → `/a%2Fb`, not `/a/b`.
 ///
 /// ```
-/// assert_eq!(xnonce_core::canonical::path_v2("/files/my doc%2etxt").unwrap(), "/files/my%20doc.txt");
+/// use xnonce_core::canonical::path_v2;
+/// assert_eq!(path_v2("/files/my doc%2etxt").unwrap(), "/files/my%20doc.txt");
+/// assert_ne!(path_v2("/a%2Fb").unwrap(), path_v2("/a/b").unwrap());
 /// ```
-pub fn path_v2(p: &str) -> Result<String> {
+pub fn path_v2(p: &str) -> Result<Cow<'_, str>> {
     check_path_shape(p)?;
-    Ok(percent::encode_path(&percent::decode_path(p)?))
+    if p.bytes().all(|b| b == b'/' || percent::is_unreserved(b)) {
+        return Ok(Cow::Borrowed(p)); // already canonical
+    }
+    let mut out = String::with_capacity(p.len() + 8);
+    for (i, segment) in p.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        out.push_str(&percent::encode_rfc3986(&percent::decode_path(segment)?));
+    }
+    Ok(Cow::Owned(out))
 }
 
 /// The v2 canonical host: the authority lower-cased, with a trailing `:80` or `:443` removed.
@@ -75,29 +90,31 @@ pub fn path_v2(p: &str) -> Result<String> {
 /// assert_eq!(xnonce_core::canonical::host("API.Example.com:443").unwrap(), "api.example.com");
 /// assert_eq!(xnonce_core::canonical::host("127.0.0.1:8080").unwrap(), "127.0.0.1:8080");
 /// ```
-pub fn host(h: &str) -> Result<String> {
+pub fn host(h: &str) -> Result<Cow<'_, str>> {
     if h.is_empty() || h.len() > 255 {
         return err(ErrorCode::InvalidHost, "host must be 1 to 255 characters");
     }
-    let lower = h.to_ascii_lowercase();
-    if !lower.bytes().all(|b| {
-        b.is_ascii_lowercase()
-            || b.is_ascii_digit()
-            || matches!(b, b'.' | b'-' | b'_' | b':' | b'[' | b']')
-    }) {
+    if !h
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'[' | b']'))
+    {
         return err(
             ErrorCode::InvalidHost,
             "host may only contain a-z 0-9 . - _ : [ ] (use punycode for IDNs)",
         );
     }
-    let trimmed = lower
+    let trimmed = h
         .strip_suffix(":80")
-        .or_else(|| lower.strip_suffix(":443"))
-        .unwrap_or(&lower);
+        .or_else(|| h.strip_suffix(":443"))
+        .unwrap_or(h);
     if trimmed.is_empty() || trimmed.starts_with(':') {
         return err(ErrorCode::InvalidHost, "host has no name before the port");
     }
-    Ok(trimmed.to_string())
+    if trimmed.bytes().any(|b| b.is_ascii_uppercase()) {
+        Ok(Cow::Owned(trimmed.to_ascii_lowercase()))
+    } else {
+        Ok(Cow::Borrowed(trimmed))
+    }
 }
 
 /// Checks a parameter key for the given scheme: never empty, never `ottoken` (reserved for the
@@ -130,16 +147,22 @@ pub fn param_key(key: &str, scheme: crate::Scheme) -> Result<()> {
 /// assert_eq!(xnonce_core::canonical::params_v2(&p).unwrap(), "a=1&a=x%20y&b=2");
 /// ```
 pub fn params_v2(params: &[(String, String)]) -> Result<String> {
-    let mut encoded: Vec<(String, String)> = Vec::with_capacity(params.len());
+    let mut out = String::new();
+    push_params_v2(&mut out, params)?;
+    Ok(out)
+}
+
+/// [`params_v2`] appending to `out`.
+pub fn push_params_v2(out: &mut String, params: &[(String, String)]) -> Result<()> {
+    let mut encoded: Vec<(Cow<'_, str>, Cow<'_, str>)> = Vec::with_capacity(params.len());
     for (k, v) in params {
         param_key(k, crate::Scheme::V2)?;
         encoded.push((
-            percent::encode_rfc3986(k.as_bytes()),
-            percent::encode_rfc3986(v.as_bytes()),
+            percent::encode_rfc3986_cow(k),
+            percent::encode_rfc3986_cow(v),
         ));
     }
     encoded.sort_unstable();
-    let mut out = String::new();
     for (i, (k, v)) in encoded.iter().enumerate() {
         if i > 0 {
             out.push('&');
@@ -148,5 +171,5 @@ pub fn params_v2(params: &[(String, String)]) -> Result<String> {
         out.push('=');
         out.push_str(v);
     }
-    Ok(out)
+    Ok(())
 }

@@ -9,6 +9,12 @@ use crate::Scheme;
 /// v1 `content`: params in order, `key=CGI.escape(value)`, joined by `&`.
 pub fn content(params: &[(String, String)]) -> Result<String> {
     let mut out = String::new();
+    push_content(&mut out, params)?;
+    Ok(out)
+}
+
+/// [`content`] appending to `out`.
+pub fn push_content(out: &mut String, params: &[(String, String)]) -> Result<()> {
     for (i, (k, v)) in params.iter().enumerate() {
         super::param_key(k, Scheme::V1)?;
         if i > 0 {
@@ -16,9 +22,9 @@ pub fn content(params: &[(String, String)]) -> Result<String> {
         }
         out.push_str(k);
         out.push('=');
-        out.push_str(&crate::percent::cgi_escape(v));
+        crate::percent::push_cgi_escaped(out, v);
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The full v1 canonical string. It contains the secret: never log it.
@@ -37,4 +43,20 @@ pub fn canonical(
     Ok(format!(
         "{method}{path}{content}{client}{secret}{timestamp_ms}"
     ))
+}
+
+/// Appends the decimal form of `n`.
+pub(crate) fn push_u64(out: &mut String, n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
 }

@@ -24,8 +24,15 @@ pub const TAG: &str = "XNONCE-V2";
 /// The lower-case hex SHA-256 of a body (the digest of zero bytes when there is no body or
 /// the body is a form whose fields are signed as params).
 pub fn body_digest(body: &[u8]) -> String {
+    if body.is_empty() {
+        return EMPTY_BODY_DIGEST.to_string();
+    }
     crate::hex::encode(&Sha256::digest(body))
 }
+
+/// SHA-256 of zero bytes, the body digest of requests without a (non-form) body.
+pub const EMPTY_BODY_DIGEST: &str =
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /// Inputs of the v2 canonical string, as given by the caller (not yet normalised).
 #[derive(Debug, Clone, Copy)]
@@ -53,14 +60,28 @@ pub fn canonical(f: &Fields<'_>) -> Result<String> {
     let method = super::method(f.method)?;
     let host = super::host(f.host)?;
     let path = super::path_v2(f.path)?;
-    let params = super::params_v2(f.params)?;
+    for (k, _) in f.params {
+        super::param_key(k, crate::Scheme::V2)?;
+    }
     crate::client_id::validate(f.client)?;
     crate::nonce::validate(f.nonce)?;
-    let body = body_digest(f.body);
-    Ok(format!(
-        "{TAG}\n{method}\n{host}\n{path}\n{params}\n{body}\n{client}\n{ts}\n{nonce}",
-        client = f.client,
-        ts = f.timestamp_ms,
-        nonce = f.nonce
-    ))
+    let mut out = String::with_capacity(160 + host.len() + path.len() + f.params.len() * 24);
+    for field in [TAG, &method, &host, &path] {
+        out.push_str(field);
+        out.push('\n');
+    }
+    super::push_params_v2(&mut out, f.params)?;
+    out.push('\n');
+    if f.body.is_empty() {
+        out.push_str(EMPTY_BODY_DIGEST);
+    } else {
+        out.push_str(&crate::hex::encode(&Sha256::digest(f.body)));
+    }
+    out.push('\n');
+    out.push_str(f.client);
+    out.push('\n');
+    super::v1::push_u64(&mut out, f.timestamp_ms);
+    out.push('\n');
+    out.push_str(f.nonce);
+    Ok(out)
 }

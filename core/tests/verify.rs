@@ -1,0 +1,443 @@
+//! Verifier behaviour: every step of docs/PROTOCOL.md's verification order.
+
+use std::collections::HashMap;
+
+use xnonce_core::percent::cgi_escape;
+use xnonce_core::{
+    link_with, sign_with, ErrorCode, FixedEnvironment, Incoming, MemoryReplayStore, Scheme, Secret,
+    SignInput, Verifier, WindowPolicy,
+};
+
+const S1: &str = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd";
+const S2: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+const NOW: u64 = 1_700_000_000_000;
+
+fn env() -> FixedEnvironment {
+    FixedEnvironment {
+        now_ms: NOW,
+        nonce: [3; 16],
+    }
+}
+
+fn clients() -> HashMap<String, Vec<Secret>> {
+    HashMap::from([
+        ("svc".to_string(), vec![Secret::new(S1).unwrap()]),
+        (
+            "rotating".to_string(),
+            vec![Secret::new(S2).unwrap(), Secret::new(S1).unwrap()],
+        ),
+    ])
+}
+
+fn v2(path: &str) -> SignInput {
+    SignInput::new(Scheme::V2, "GET", path, "svc")
+        .host("api.test")
+        .timestamp_ms(NOW)
+}
+
+fn code(r: Result<xnonce_core::Verified, xnonce_core::Error>) -> &'static str {
+    r.unwrap_err().code().as_str()
+}
+
+#[test]
+fn v1_ground_truth_requests_verify_as_the_ruby_server_reads_them() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../conformance/vectors/em-secure-api-v1.json"
+    ))
+    .unwrap();
+    let cases: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    for c in &cases {
+        let secret = Secret::new(c["secret"].as_str().unwrap()).unwrap();
+        let client = c["client"].as_str().unwrap().to_string();
+        let src = HashMap::from([(client, secret)]);
+        let query: Vec<String> = c["params"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}={}",
+                    p[0].as_str().unwrap(),
+                    cgi_escape(p[1].as_str().unwrap())
+                )
+            })
+            .collect();
+        let target = format!("{}?{}", c["path"].as_str().unwrap(), query.join("&"));
+        let ts = c["timestamp"].as_u64().unwrap();
+        let req = Incoming::new(c["method"].as_str().unwrap(), &target)
+            .x_nonce(c["x_nonce"].as_str().unwrap());
+        let v = Verifier::new()
+            .verify(&req, &src, ts + 1_000)
+            .unwrap_or_else(|e| panic!("{}: {e}", c["id"]));
+        assert_eq!(v.scheme, Scheme::V1);
+        // The same request through its ottoken, in the query.
+        let with_token = format!(
+            "{target}&ottoken={}",
+            c["ottoken_query_value"].as_str().unwrap()
+        );
+        let v = Verifier::new()
+            .verify(
+                &Incoming::new(c["method"].as_str().unwrap(), &with_token),
+                &src,
+                ts,
+            )
+            .unwrap();
+        assert!(v.via_ottoken);
+    }
+}
+
+#[test]
+fn v1_form_params_merge_over_query_like_ruby_hash_merge() {
+    let secret = Secret::new(S1).unwrap();
+    // The server reads query a=1,b=2 then form a=9,c=3 → signed order a=9, b=2, c=3.
+    let input = SignInput::new(Scheme::V1, "POST", "/c/a", "svc")
+        .params([("a", "9"), ("b", "2"), ("c", "3")])
+        .timestamp_ms(NOW);
+    let signed = sign_with(&input, &secret, &env()).unwrap();
+    let req = Incoming::new("POST", "/c/a?a=1&b=2")
+        .x_nonce(&signed.x_nonce)
+        .body(
+            Some("application/x-www-form-urlencoded; charset=utf-8"),
+            b"a=9&c=3",
+        );
+    assert!(Verifier::new().verify(&req, &clients(), NOW).is_ok());
+}
+
+#[test]
+fn rotation_accepts_any_live_secret_and_reports_which() {
+    let for_old = sign_with(
+        &SignInput {
+            client: "rotating".into(),
+            ..v2("/c/a")
+        },
+        &Secret::new(S1).unwrap(),
+        &env(),
+    )
+    .unwrap();
+    let for_new = sign_with(
+        &SignInput {
+            client: "rotating".into(),
+            ..v2("/c/a")
+        },
+        &Secret::new(S2).unwrap(),
+        &env(),
+    )
+    .unwrap();
+    let old = Verifier::new()
+        .verify(
+            &Incoming::new("GET", "/c/a")
+                .host("api.test")
+                .x_nonce(&for_old.x_nonce),
+            &clients(),
+            NOW,
+        )
+        .unwrap();
+    let new = Verifier::new()
+        .verify(
+            &Incoming::new("GET", "/c/a")
+                .host("api.test")
+                .x_nonce(&for_new.x_nonce),
+            &clients(),
+            NOW,
+        )
+        .unwrap();
+    assert_eq!((old.secret_index, new.secret_index), (1, 0));
+}
+
+#[test]
+fn each_step_has_its_code() {
+    let s = sign_with(&v2("/c/a"), &Secret::new(S1).unwrap(), &env()).unwrap();
+    let ok = Incoming::new("GET", "/c/a")
+        .host("api.test")
+        .x_nonce(&s.x_nonce);
+    let v = Verifier::new();
+    assert_eq!(
+        code(v.verify(
+            &Incoming {
+                x_nonce: None,
+                ..ok
+            },
+            &clients(),
+            NOW
+        )),
+        "missing_header"
+    );
+    assert_eq!(
+        code(v.verify(
+            &Incoming {
+                x_nonce: Some("nope"),
+                ..ok
+            },
+            &clients(),
+            NOW
+        )),
+        "malformed_header"
+    );
+    assert_eq!(
+        code(v.verify(
+            &Incoming::new("GET", "/c/a?ottoken=%%%").host("api.test"),
+            &clients(),
+            NOW
+        )),
+        "malformed_ottoken"
+    );
+    assert_eq!(
+        code(
+            Verifier::new()
+                .schemes(&[Scheme::V1])
+                .verify(&ok, &clients(), NOW)
+        ),
+        "unsupported_scheme"
+    );
+    assert_eq!(
+        code(v.verify(
+            &Incoming {
+                query: "a=%zz",
+                ..ok
+            },
+            &clients(),
+            NOW
+        )),
+        "malformed_params"
+    );
+    let stranger = sign_with(
+        &SignInput {
+            client: "stranger".into(),
+            ..v2("/c/a")
+        },
+        &Secret::new(S1).unwrap(),
+        &env(),
+    )
+    .unwrap();
+    assert_eq!(
+        code(v.verify(
+            &Incoming {
+                x_nonce: Some(&stranger.x_nonce),
+                ..ok
+            },
+            &clients(),
+            NOW
+        )),
+        "unknown_client"
+    );
+    assert_eq!(
+        code(v.verify(
+            &Incoming {
+                method: "POST",
+                ..ok
+            },
+            &clients(),
+            NOW
+        )),
+        "signature_mismatch"
+    );
+    assert_eq!(
+        code(v.verify(&Incoming { host: None, ..ok }, &clients(), NOW)),
+        "invalid_host"
+    );
+    assert_eq!(code(v.verify(&ok, &clients(), NOW + 30_001)), "expired");
+    assert_eq!(code(v.verify(&ok, &clients(), NOW - 30_001)), "expired");
+    assert!(v.verify(&ok, &clients(), NOW + 30_000).is_ok());
+    assert!(v.verify(&ok, &clients(), NOW - 30_000).is_ok());
+}
+
+#[test]
+fn stale_rejections_carry_an_authenticated_server_time() {
+    let secret = Secret::new(S1).unwrap();
+    let s = sign_with(&v2("/c/a"), &secret, &env()).unwrap();
+    let req = Incoming::new("GET", "/c/a")
+        .host("api.test")
+        .x_nonce(&s.x_nonce);
+    let err = Verifier::new()
+        .verify(&req, &clients(), NOW + 600_000)
+        .unwrap_err();
+    let hint = err.server_time().expect("hint");
+    assert_eq!(hint.server_time_ms, NOW + 600_000);
+    assert!(hint.authenticate(&secret, "svc", s.header.request_id()));
+    assert!(!hint.authenticate(&Secret::new(S2).unwrap(), "svc", s.header.request_id()));
+    assert!(!hint.authenticate(&secret, "svc", "00000000000000000000000000000000"));
+    let parsed = xnonce_core::ServerTimeHint::parse(&hint.to_string()).unwrap();
+    assert_eq!(&parsed, hint);
+    // Tampered requests get no hint: a signature failure comes first.
+    let bad = Verifier::new()
+        .verify(
+            &Incoming {
+                method: "PUT",
+                ..req
+            },
+            &clients(),
+            NOW + 600_000,
+        )
+        .unwrap_err();
+    assert!(bad.server_time().is_none());
+}
+
+#[test]
+fn windows_follow_controller_and_action_overrides_and_set_the_replay_lifetime() {
+    let verifier = Verifier::new().windows(
+        WindowPolicy::new(30_000)
+            .controller("slow", 120_000)
+            .action("slow", "fast", 1_000),
+    );
+    let secret = Secret::new(S1).unwrap();
+    for (path, window) in [
+        ("/slow/any", 120_000u64),
+        ("/slow/fast", 1_000),
+        ("/other/x", 30_000),
+    ] {
+        let s = sign_with(&v2(path), &secret, &env()).unwrap();
+        let req = Incoming::new("GET", path)
+            .host("api.test")
+            .x_nonce(&s.x_nonce);
+        let v = verifier.verify(&req, &clients(), NOW + window).unwrap();
+        assert_eq!(v.remember_until_ms, NOW + window, "{path}");
+        assert_eq!(
+            code(verifier.verify(&req, &clients(), NOW + window + 1)),
+            "expired",
+            "{path}"
+        );
+    }
+}
+
+#[test]
+fn verify_once_accepts_once_and_links_work_once() {
+    let secret = Secret::new(S1).unwrap();
+    let store = MemoryReplayStore::new();
+    let link = link_with(
+        &v2("/files/fetch").param("name", "a b.pdf"),
+        &secret,
+        "http://api.test",
+        &env(),
+    )
+    .unwrap();
+    let target = link.url.strip_prefix("http://api.test").unwrap();
+    let req = Incoming::new("GET", target).host("api.test");
+    let v = Verifier::new()
+        .verify_once(&req, &clients(), &store, NOW)
+        .unwrap();
+    assert!(v.via_ottoken);
+    assert_eq!(v.params, vec![("name".to_string(), "a b.pdf".to_string())]);
+    assert_eq!(v.replay_key, format!("v2:svc:{}", "03".repeat(16)));
+    assert_eq!(
+        code(Verifier::new().verify_once(&req, &clients(), &store, NOW)),
+        "replayed"
+    );
+}
+
+#[test]
+fn store_failures_fail_closed() {
+    struct Down;
+    impl xnonce_core::ReplayStore for Down {
+        fn insert_if_absent(
+            &self,
+            _: &str,
+            _: u64,
+            _: u64,
+        ) -> Result<bool, xnonce_core::ReplayStoreError> {
+            Err(xnonce_core::ReplayStoreError("connection refused".into()))
+        }
+    }
+    let s = sign_with(&v2("/c/a"), &Secret::new(S1).unwrap(), &env()).unwrap();
+    let req = Incoming::new("GET", "/c/a")
+        .host("api.test")
+        .x_nonce(&s.x_nonce);
+    let e = Verifier::new()
+        .verify_once(&req, &clients(), &Down, NOW)
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::StoreUnavailable);
+    assert_eq!(e.code().http_status(), 503);
+}
+
+#[test]
+fn v2_body_binding_and_form_bodies() {
+    let secret = Secret::new(S1).unwrap();
+    let s = sign_with(
+        &SignInput {
+            method: "POST".into(),
+            ..v2("/c/a")
+        }
+        .body(br#"{"a":1}"#.to_vec()),
+        &secret,
+        &env(),
+    )
+    .unwrap();
+    let ok = Incoming::new("POST", "/c/a")
+        .host("api.test")
+        .x_nonce(&s.x_nonce)
+        .body(Some("application/json"), br#"{"a":1}"#);
+    assert!(Verifier::new().verify(&ok, &clients(), NOW).is_ok());
+    assert_eq!(
+        code(Verifier::new().verify(
+            &Incoming {
+                body: br#"{"a":2}"#,
+                ..ok
+            },
+            &clients(),
+            NOW
+        )),
+        "signature_mismatch"
+    );
+    // A form body's fields are params (its digest is that of zero bytes).
+    let f = sign_with(
+        &SignInput {
+            method: "POST".into(),
+            ..v2("/c/a")
+        }
+        .param("x", "1 2"),
+        &secret,
+        &env(),
+    )
+    .unwrap();
+    let form = Incoming::new("POST", "/c/a")
+        .host("api.test")
+        .x_nonce(&f.x_nonce)
+        .body(Some("application/x-www-form-urlencoded"), b"x=1+2");
+    assert!(Verifier::new().verify(&form, &clients(), NOW).is_ok());
+}
+
+#[test]
+fn errors_never_show_secrets() {
+    let secret = Secret::new(S1).unwrap();
+    let s = sign_with(&v2("/c/a"), &secret, &env()).unwrap();
+    let req = Incoming::new("GET", "/c/a")
+        .host("api.test")
+        .x_nonce(&s.x_nonce);
+    for now in [NOW, NOW + 1_000_000] {
+        if let Err(e) = Verifier::new().verify(
+            &Incoming {
+                method: "PUT",
+                ..req
+            },
+            &clients(),
+            now,
+        ) {
+            let shown = format!("{e} {e:?}");
+            assert!(!shown.contains(S1) && !shown.contains(&S1[..16]));
+        }
+    }
+    assert!(!format!("{s:?}").contains(S1));
+}
+
+#[test]
+fn escaped_paths_get_the_window_of_the_route_they_name() {
+    let verifier =
+        Verifier::new().windows(WindowPolicy::new(30_000).action("reports", "live", 5_000));
+    let secret = Secret::new(S1).unwrap();
+    let s = sign_with(&v2("/report%73/live"), &secret, &env()).unwrap();
+    let req = Incoming::new("GET", "/report%73/live")
+        .host("api.test")
+        .x_nonce(&s.x_nonce);
+    assert_eq!(
+        code(verifier.verify(&req, &clients(), NOW + 10_000)),
+        "expired"
+    );
+}
+
+#[test]
+fn time_hints_do_not_depend_on_the_case_of_the_hex_secret() {
+    let lower = Secret::new(S1).unwrap();
+    let upper = Secret::new(S1.to_uppercase()).unwrap();
+    let hint = xnonce_core::ServerTimeHint::issue(&upper, "svc", "n", 5);
+    assert!(hint.authenticate(&lower, "svc", "n"));
+}
