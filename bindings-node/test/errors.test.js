@@ -190,3 +190,13 @@ test('params: pairs, plain objects, Map and URLSearchParams sign alike in their 
   assert.equal(x(null), x([]))
   assert.equal(x(undefined), x({}))
 })
+
+test('the ErrorCode type of index.d.ts lists exactly the core codes', () => {
+  const dts = require('node:fs').readFileSync(
+    require('node:path').join(__dirname, '..', 'index.d.ts'),
+    'utf8',
+  )
+  const union = /export type ErrorCode =([^]*?)\n\n/.exec(dts)[1]
+  const declared = [...union.matchAll(/'([a-z_]+)'/g)].map((m) => m[1])
+  assert.deepEqual(declared, [...xnonce.ERROR_CODES])
+})

@@ -1,0 +1,128 @@
+// A typed tour of the package, checked by `tsc --noEmit` (npm run typecheck). It is also a
+// runnable example: `node --experimental-strip-types` is not needed; tsc only checks it.
+import xnonce = require('xnonce')
+import {
+  sign,
+  signDetailed,
+  link,
+  linkDetailed,
+  signRequest,
+  parseHeader,
+  ottokenEncode,
+  ottokenDecode,
+  ottokenQueryValue,
+  Verifier,
+  Requester,
+  xnonceFetch,
+  XNonceError,
+  AuthError,
+  ERROR_CODES,
+  type ErrorCode,
+  type Params,
+  type SignedDetails,
+  type Verified,
+  type RequesterResponse,
+  type Header,
+} from 'xnonce'
+
+const secret = '20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd'
+
+// Every params shape is accepted.
+const shapes: Params[] = [
+  [
+    ['username', 'phil'],
+    ['n', 3],
+    ['big', 10n],
+    ['flag', true],
+  ],
+  { username: 'phil', n: 3 },
+  new Map<string, string | number>([['username', 'phil']]),
+  new URLSearchParams('username=phil'),
+  null,
+]
+// @ts-expect-error nested objects are not param values
+const nested: Params = { user: { name: 'phil' } }
+void nested
+
+const header: string = sign('v2', 'GET', '/controller1/action1', shapes[0], 'svc', secret, {
+  host: 'api.example.com',
+  timestamp: 1_700_000_000_000,
+  body: Buffer.from('{}'),
+})
+const details: SignedDetails = signDetailed('v1', 'GET', '/a/b', shapes[1], 'svc', secret)
+const nonce: string | null = details.nonce
+const url: string = link(
+  'v2',
+  'GET',
+  '/files/fetch',
+  { name: 'r.pdf' },
+  'svc',
+  secret,
+  'https://api.example.com',
+)
+const linked: string = linkDetailed('v1', 'GET', '/a/b', [], 'svc', secret, 'https://api.example.com').url
+const raw: string = signRequest('v2', 'POST', '/a/b?x=1', 'svc', secret, {
+  host: 'api.example.com',
+  contentType: 'application/json',
+  body: '{"a":1}',
+})
+const parsed: Header = parseHeader(header)
+const scheme: 'v1' | 'v2' = parsed.scheme
+const token: string = ottokenQueryValue(ottokenEncode(header))
+const back: string = ottokenDecode(ottokenEncode(header))
+// @ts-expect-error the scheme is 'v1' or 'v2'
+sign('v3', 'GET', '/a/b', [], 'svc', secret)
+
+const verifier = new Verifier(
+  { svc: [secret] },
+  { windowMs: 30_000, actionWindows: { 'reports/live': 5_000 }, schemes: ['v2'] },
+)
+try {
+  const ok: Verified = verifier.verifyOnce('GET', '/controller1/action1', {
+    host: 'api.example.com',
+    xNonce: header,
+  })
+  const pairs: Array<[string, string]> = ok.params
+  void pairs
+} catch (e) {
+  if (e instanceof XNonceError) {
+    const code: ErrorCode = e.code
+    if (e instanceof AuthError && e.code === 'expired') {
+      const serverTime: number | undefined = e.serverTime
+      void serverTime
+    }
+    void code
+  }
+}
+
+async function requests(): Promise<void> {
+  const api = new Requester('http://127.0.0.1:8080', 'svc', secret, {
+    scheme: 'v2',
+    timeoutMs: 5_000,
+    correctClock: true,
+  })
+  const res: RequesterResponse = await api.makeRequest(
+    'GET',
+    { username: 'phil' },
+    'action1',
+    'controller1',
+    {
+      timestamp: Date.now(),
+      extraParams: [['trace', 'on']],
+      json: { any: ['json', 1] },
+      headers: { 'x-request-id': 'abc' },
+    },
+  )
+  const code: number = res.code
+  const data: unknown = res.data
+  const headers: Array<[string, string]> = res.headers
+  void [code, data, headers]
+
+  const signedFetch = xnonceFetch({ client: 'svc', secret, scheme: 'v2' })
+  const answer: Response = await signedFetch('http://127.0.0.1:8080/admin/status', { method: 'GET' })
+  void answer.status
+}
+
+const codes: readonly ErrorCode[] = ERROR_CODES
+const viaNamespace: string = xnonce.sign('v1', 'GET', '/a/b', [], 'svc', secret)
+void [details, nonce, url, linked, raw, scheme, token, back, codes, viaNamespace, requests]

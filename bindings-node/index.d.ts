@@ -1,0 +1,115 @@
+// Type declarations of the `xnonce` package's entry points (index.js and index.mjs).
+// The native functions and records are declared in native.d.ts, which napi-rs generates
+// from the Rust sources; this file adds the JavaScript-level parts (errors, xnonceFetch).
+
+export {
+  sign,
+  signDetailed,
+  link,
+  linkDetailed,
+  signRequest,
+  ottokenEncode,
+  ottokenDecode,
+  ottokenQueryValue,
+  parseHeader,
+  errorCodes,
+  Verifier,
+  Requester,
+} from './native'
+export type {
+  ParamValue,
+  Params,
+  SignOptions,
+  SignedDetails,
+  LinkDetails,
+  Header,
+  RequestParts,
+  VerifierOptions,
+  VerifyOptions,
+  Verified,
+  RequesterOptions,
+  RequestOptions,
+  RequesterResponse,
+  ErrorCodeInfo,
+} from './native'
+
+/** The shared error codes (the same strings in every xnonce language). */
+export type ErrorCode =
+  | 'invalid_client_id'
+  | 'invalid_param_key'
+  | 'invalid_param_value'
+  | 'invalid_secret'
+  | 'invalid_method'
+  | 'invalid_path'
+  | 'invalid_host'
+  | 'invalid_nonce'
+  | 'invalid_timestamp'
+  | 'invalid_body'
+  | 'invalid_url'
+  | 'malformed_header'
+  | 'malformed_ottoken'
+  | 'malformed_params'
+  | 'missing_header'
+  | 'unsupported_scheme'
+  | 'unknown_client'
+  | 'signature_mismatch'
+  | 'expired'
+  | 'replayed'
+  | 'missing_param'
+  | 'excluded_param'
+  | 'unknown_route'
+  | 'store_unavailable'
+  | 'connection_failed'
+
+/** The family of a code; each has its own error class. */
+export type ErrorFamily = 'input' | 'format' | 'auth' | 'route' | 'unavailable'
+
+/** Every shared error code, in the Rust core's order. */
+export declare const ERROR_CODES: readonly ErrorCode[]
+
+/** Base class of every error the package throws for xnonce reasons. */
+export declare class XNonceError extends Error {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    extra?: { family?: ErrorFamily; serverTime?: number; serverTimeMac?: string; cause?: unknown },
+  )
+  /** The shared snake_case code. */
+  code: ErrorCode
+  /** The code's family. */
+  family: ErrorFamily
+  /** For `expired`: the server's clock (ms) from an authenticated time hint. */
+  serverTime?: number
+  /** For `expired`: the hint's MAC (hex), checkable with the client's secret. */
+  serverTimeMac?: string
+}
+/** `invalid_*`: the caller passed something that cannot be signed. */
+export declare class InputError extends XNonceError {}
+/** A header, ottoken or parameter string could not be parsed. */
+export declare class FormatError extends XNonceError {}
+/** Unknown client, bad signature, stale or replayed request. */
+export declare class AuthError extends XNonceError {}
+/** A route's parameter rules refused the request. */
+export declare class RouteError extends XNonceError {}
+/** The replay store or the network is unavailable; nothing was accepted. */
+export declare class UnavailableError extends XNonceError {}
+
+/** Options of `xnonceFetch`. */
+export interface XNonceFetchOptions {
+  /** The client id. */
+  client: string
+  /** The client's secret (64 hex characters for v2). */
+  secret: string
+  /** The scheme (default `'v2'`). */
+  scheme?: 'v1' | 'v2'
+  /** The fetch to wrap (default `globalThis.fetch`). */
+  fetch?: (input: string | URL | Request, init?: RequestInit) => Promise<Response>
+}
+
+/**
+ * A fetch-compatible function that signs each request (method, URL host, path and query,
+ * form fields or, for v2, the body digest) and sends it with the `X-Nonce` header.
+ */
+export declare function xnonceFetch(
+  options: XNonceFetchOptions,
+): (input: string | URL | Request, init?: RequestInit) => Promise<Response>
