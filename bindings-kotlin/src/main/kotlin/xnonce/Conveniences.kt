@@ -5,23 +5,25 @@ package xnonce
 
 /** The shared snake_case error code (`"invalid_client_id"`, `"expired"`, ...), the same in every language. */
 val XNonceException.code: String
-    get() = when (this) {
-        is XNonceException.Input -> code
-        is XNonceException.Format -> code
-        is XNonceException.Auth -> code
-        is XNonceException.Route -> code
-        is XNonceException.Unavailable -> code
-    }
+    get() =
+        when (this) {
+            is XNonceException.Input -> code
+            is XNonceException.Format -> code
+            is XNonceException.Auth -> code
+            is XNonceException.Route -> code
+            is XNonceException.Unavailable -> code
+        }
 
 /** The human-readable reason (never contains a secret). */
 val XNonceException.reason: String
-    get() = when (this) {
-        is XNonceException.Input -> reason
-        is XNonceException.Format -> reason
-        is XNonceException.Auth -> reason
-        is XNonceException.Route -> reason
-        is XNonceException.Unavailable -> reason
-    }
+    get() =
+        when (this) {
+            is XNonceException.Input -> reason
+            is XNonceException.Format -> reason
+            is XNonceException.Auth -> reason
+            is XNonceException.Route -> reason
+            is XNonceException.Unavailable -> reason
+        }
 
 /** Ordered params from pairs: `params("username" to "phil", "opt1" to "this")`. */
 fun params(vararg pairs: Pair<String, String>): List<Param> = pairs.map { (k, v) -> Param(k, v) }

@@ -10,13 +10,16 @@ import kotlin.system.exitProcess
 const val SECRET = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd"
 
 /** A minimal JSON reader (objects, arrays, strings, numbers, booleans, null): no dependency. */
-class Json(private val s: String) {
+class Json(
+    private val s: String,
+) {
     private var i = 0
 
-    fun parse(): Any? = value().also {
-        ws()
-        require(i == s.length) { "trailing data at $i" }
-    }
+    fun parse(): Any? =
+        value().also {
+            ws()
+            require(i == s.length) { "trailing data at $i" }
+        }
 
     private fun ws() {
         while (i < s.length && s[i].isWhitespace()) i++
@@ -36,7 +39,10 @@ class Json(private val s: String) {
         }
     }
 
-    private fun lit(word: String, v: Any?): Any? {
+    private fun lit(
+        word: String,
+        v: Any?,
+    ): Any? {
         require(s.startsWith(word, i)) { "bad literal at $i" }
         i += word.length
         return v
@@ -55,22 +61,46 @@ class Json(private val s: String) {
         while (true) {
             val c = s[i++]
             when (c) {
-                '"' -> return b.toString()
+                '"' -> {
+                    return b.toString()
+                }
+
                 '\\' -> {
                     when (val e = s[i++]) {
-                        'n' -> b.append('\n')
-                        't' -> b.append('\t')
-                        'r' -> b.append('\r')
-                        'b' -> b.append('\b')
-                        'f' -> b.append('\u000c')
+                        'n' -> {
+                            b.append('\n')
+                        }
+
+                        't' -> {
+                            b.append('\t')
+                        }
+
+                        'r' -> {
+                            b.append('\r')
+                        }
+
+                        'b' -> {
+                            b.append('\b')
+                        }
+
+                        'f' -> {
+                            b.append('\u000c')
+                        }
+
                         'u' -> {
                             b.append(s.substring(i, i + 4).toInt(16).toChar())
                             i += 4
                         }
-                        else -> b.append(e) // \" \\ \/
+
+                        else -> {
+                            b.append(e)
+                        } // \" \\ \/
                     }
                 }
-                else -> b.append(c)
+
+                else -> {
+                    b.append(c)
+                }
             }
         }
     }
@@ -118,21 +148,26 @@ fun vectorFiles(dir: File): List<File> {
     return files + extra
 }
 
-fun same(field: String, expected: Any?, got: String): String? =
-    if (expected != null && expected != got) "$field: expected \"$expected\", got \"$got\"" else null
+fun same(
+    field: String,
+    expected: Any?,
+    got: String,
+): String? = if (expected != null && expected != got) "$field: expected \"$expected\", got \"$got\"" else null
 
 /** One case, as conformance/src/check.rs does it; null when it passes, else why not. */
 fun checkVector(v: Map<String, Any?>): String? {
-    val scheme = when (v["scheme"] ?: "v1") {
-        "v1" -> Scheme.V1
-        "v2" -> Scheme.V2
-        else -> return "unknown scheme ${v["scheme"]}"
-    }
-    val params = (v["params"] as List<*>).map {
-        val pair = it as List<*>
-        if (pair.size != 2) return "params must be [key, value] pairs"
-        Param(pair[0] as String, pair[1] as String)
-    }
+    val scheme =
+        when (v["scheme"] ?: "v1") {
+            "v1" -> Scheme.V1
+            "v2" -> Scheme.V2
+            else -> return "unknown scheme ${v["scheme"]}"
+        }
+    val params =
+        (v["params"] as List<*>).map {
+            val pair = it as List<*>
+            if (pair.size != 2) return "params must be [key, value] pairs"
+            Param(pair[0] as String, pair[1] as String)
+        }
     val body = (v["body"] as String?)?.let { Base64.getDecoder().decode(it) }
     val method = v["method"] as String
     val path = v["path"] as String
@@ -174,7 +209,10 @@ fun checkVector(v: Map<String, Any?>): String? {
 }
 
 /** Runs [block], which must throw an XNonceException of type [T] with [code]; returns it. */
-inline fun <reified T : XNonceException> expectError(code: String, block: () -> Unit): T {
+inline fun <reified T : XNonceException> expectError(
+    code: String,
+    block: () -> Unit,
+): T {
     try {
         block()
     } catch (e: XNonceException) {
@@ -188,7 +226,11 @@ inline fun <reified T : XNonceException> expectError(code: String, block: () -> 
 /** The error checks; each failed check throws IllegalStateException. Returns how many ran. */
 fun errorChecks(): Int {
     var n = 0
-    fun ok(cond: Boolean, what: String) {
+
+    fun ok(
+        cond: Boolean,
+        what: String,
+    ) {
         check(cond) { what }
         n++
     }
@@ -198,9 +240,10 @@ fun errorChecks(): Int {
     expectError<XNonceException.Format>("malformed_header") { parseHeader("not a header") }
     expectError<XNonceException.Format>("malformed_ottoken") { ottokenDecode("!") }
     // The base class carries the code too (what most callers catch).
-    val base: XNonceException = expectError<XNonceException.Input>("invalid_client_id") {
-        sign(Scheme.V1, "GET", "/a/b", listOf(), "bad client", SECRET)
-    }
+    val base: XNonceException =
+        expectError<XNonceException.Input>("invalid_client_id") {
+            sign(Scheme.V1, "GET", "/a/b", listOf(), "bad client", SECRET)
+        }
     ok(base.code == "invalid_client_id" && base.message!!.contains("invalid_client_id"), "base .code / .message")
     n += 5
 
@@ -211,9 +254,10 @@ fun errorChecks(): Int {
         expectError<XNonceException.Auth>("replayed") {
             verifier.verifyOnce("GET", "/admin/status?a=1", host = "api.test", xNonce = header, now = ts + 1000uL)
         }
-        val stale = expectError<XNonceException.Auth>("expired") {
-            verifier.verify("GET", "/admin/status?a=1", host = "api.test", xNonce = header, now = ts + 60_000uL)
-        }
+        val stale =
+            expectError<XNonceException.Auth>("expired") {
+                verifier.verify("GET", "/admin/status?a=1", host = "api.test", xNonce = header, now = ts + 60_000uL)
+            }
         ok(stale.serverTime?.split(' ')?.size == 2, "expired carries the server-time hint")
         expectError<XNonceException.Auth>("signature_mismatch") {
             verifier.verify("GET", "/admin/status?a=2", host = "api.test", xNonce = header, now = ts)
@@ -238,11 +282,12 @@ fun main(args: Array<String>) {
         @Suppress("UNCHECKED_CAST")
         val cases = Json(file.readText()).parse() as List<Map<String, Any?>>
         for (v in cases) {
-            val why = try {
-                checkVector(v)
-            } catch (e: Exception) {
-                "${e::class.simpleName}: ${e.message}"
-            }
+            val why =
+                try {
+                    checkVector(v)
+                } catch (e: Exception) {
+                    "${e::class.simpleName}: ${e.message}"
+                }
             if (why == null) passed++ else failures.add("${file.name} ${v["id"]}: $why")
         }
     }
