@@ -3,6 +3,7 @@
 // Rust sources with a pinned @napi-rs/cli. A user's install does not get this package's
 // devDependencies, so the CLI comes from `npx --yes` unless a local copy is installed.
 // XNONCE_NODE_PROFILE=debug builds the (faster to compile) debug profile; default: release.
+// XNONCE_NODE_USE_NPX=1 ignores a local CLI (test.sh uses it to prove the user's path).
 
 const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
@@ -13,7 +14,8 @@ const root = path.resolve(__dirname, '..')
 const local = path.join(root, 'node_modules', '.bin', process.platform === 'win32' ? 'napi.cmd' : 'napi')
 const release = process.env.XNONCE_NODE_PROFILE !== 'debug'
 const buildArgs = ['build', ...(release ? ['--release'] : []), '--dts', 'native.d.ts']
-const [command, args] = fs.existsSync(local) ? [local, buildArgs] : ['npx', ['--yes', NAPI_CLI, ...buildArgs]]
+const useLocal = fs.existsSync(local) && process.env.XNONCE_NODE_USE_NPX !== '1'
+const [command, args] = useLocal ? [local, buildArgs] : ['npx', ['--yes', NAPI_CLI, ...buildArgs]]
 
 console.error(`xnonce: building the native addon (${release ? 'release' : 'debug'}); this needs Rust (cargo)`)
 const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' })

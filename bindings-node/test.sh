@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# bindings-node: installs what it needs (npm packages of package-lock.json), builds the addon
+# (debug: fast to compile; users' `npm install` builds release), checks the generated
+# declarations are current, Rust fmt + clippy, tsc --noEmit over the typed examples,
+# prettier --check, then `npm test` (node:test: every vector + XNONCE_EXTRA_VECTORS, every error
+# code, Verifier, xnonceFetch and Requester live against xnonce-server), and finally the
+# user's path: `npm install <this folder>` into a fresh project, then require() and import().
+# Idempotent, non-interactive; exits non-zero on any failure.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+cd "$here"
+export CI=true CARGO_TERM_COLOR=never npm_config_yes=true npm_config_fund=false npm_config_audit=false
+
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "== installing Node.js and npm (Debian packages)"
+  apt-get update -qq && apt-get install -y -qq nodejs npm
+fi
+node -e 'if (+process.versions.node.split(".")[0] < 18) { console.error("Node >= 18 needed, have " + process.version); process.exit(1) }'
+
+echo "== bindings-node: Rust fmt + clippy"
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+(cd "$root" && cargo fmt -p xnonce-node -- --check)
+(cd "$root" && cargo clippy -q -p xnonce-node --all-targets -- -D warnings)
+
+echo "== npm ci (pinned dev tools: @napi-rs/cli, typescript, prettier)"
+timeout 600 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+
+echo "== build the addon (debug) and check native.d.ts is current"
+committed=$(mktemp)
+cp native.d.ts "$committed"
+timeout 1200 npx napi build --dts native.d.ts
+if ! cmp -s "$committed" native.d.ts; then
+  diff -u "$committed" native.d.ts || true
+  echo "native.d.ts is stale: run 'npm run build' in bindings-node and commit it"
+  rm -f "$committed"
+  exit 1
+fi
+rm -f "$committed"
+
+echo "== build xnonce-server for the live tests"
+(cd "$root" && timeout 1200 cargo build -q -p xnonce-server)
+
+echo "== tsc --noEmit (index.d.ts, native.d.ts, examples/typed.ts, examples/typed-esm.mts)"
+npx tsc -p tsconfig.json
+echo "tsc: ok"
+
+echo "== prettier --check"
+npx prettier --check . --log-level=warn
+echo "prettier: ok"
+
+echo "== npm test"
+timeout 600 npm test --silent
+
+echo "== the user's path: npm install $here into a fresh project"
+project=$(mktemp -d)
+trap 'rm -rf "$project"' EXIT
+(
+  cd "$project"
+  npm init -y >/dev/null
+  # The install script fetches its pinned napi CLI with npx (no devDependencies here) and
+  # builds; debug here so that cargo reuses the build above.
+  XNONCE_NODE_PROFILE=debug XNONCE_NODE_USE_NPX=1 timeout 900 npm install --no-audit --no-fund --loglevel=error "$here"
+  node -e '
+    const x = require("xnonce")
+    const h = x.sign("v2", "GET", "/admin/status", { a: 1 }, "svc", "a".repeat(64), { host: "api.test" })
+    if (!h.startsWith("v2 svc ")) throw new Error("bad header " + h)
+    try { x.sign("v2", "GET", "/a/b", [], "svc", "short", { host: "h" }); throw new Error("no error") }
+    catch (e) { if (!(e instanceof x.XNonceError) || e.code !== "invalid_secret") throw e }
+    console.log("require(\"xnonce\"): ok")'
+  node --input-type=module -e '
+    import { sign, XNonceError } from "xnonce"
+    const m = await import("xnonce")
+    if (m.default.sign !== sign || typeof XNonceError !== "function") throw new Error("ESM exports differ")
+    console.log("import(\"xnonce\"): ok")'
+)
+echo "bindings-node: all checks passed"
