@@ -45,8 +45,7 @@ const RFC3986 = Array.from({ length: 256 }, (_, b) =>
 );
 const CGI = RFC3986.slice();
 CGI[0x20] = "+";
-const PATH = RFC3986.slice();
-PATH[0x2f] = "/";
+const PATH_CANONICAL_RE = /^[A-Za-z0-9\-._~/]*$/;
 
 function utf8(text) {
   // Lone surrogates are not Unicode text (§3.6); Buffer would silently replace them.
@@ -337,10 +336,14 @@ export function canonicalHost(host) {
   return lower;
 }
 
-/** §6.3: path-decode, then path-encode. */
+/** §6.3: segment by segment, path-decode then RFC 3986-encode (a decoded '/' is %2F). */
 export function canonicalPathV2(path) {
   checkPathShape(path);
-  return encodeWith(PATH, percentDecode(path, false, "invalid_path"));
+  if (PATH_CANONICAL_RE.test(path)) return path; // already canonical
+  return path
+    .split("/")
+    .map((seg) => encodeWith(RFC3986, percentDecode(seg, false, "invalid_path")))
+    .join("/");
 }
 
 const cmp = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
@@ -549,10 +552,16 @@ export function link(scheme, method, path, params, client, secret, baseUrl, time
 // ---------------------------------------------------------------------------------------
 // §12 server-time hint
 
-/** §12: the MAC of an X-Nonce-Server-Time value (key: the secret text's bytes). */
+/**
+ * §12: the MAC of an X-Nonce-Server-Time value. Key: the 32 hex-decoded bytes of a 64-hex
+ * secret (either case), else the UTF-8 bytes of the secret text (v1 legacy secrets).
+ */
 export function serverTimeMac(secret, client, requestId, serverMs) {
+  const key = /^[0-9A-Fa-f]{64}$/.test(secret)
+    ? Buffer.from(secret, "hex")
+    : Buffer.from(secret, "utf8");
   const msg = `XNONCE-TIME\n${client}\n${requestId}\n${serverMs}`;
-  return createHmac("sha256", Buffer.from(secret, "utf8")).update(msg).digest("hex");
+  return createHmac("sha256", key).update(msg).digest("hex");
 }
 
 /** §12 client side: the server's ms when the hint authenticates, else null. */
@@ -603,17 +612,36 @@ export function selfTest() {
   }
   for (const [p, want] of [["/files/my doc.txt", "/files/my%20doc.txt"],
     ["/files/my%20doc%2Etxt", "/files/my%20doc.txt"], ["/files/résumé", "/files/r%C3%A9sum%C3%A9"],
-    ["/a%7eb", "/a~b"], ["/a+b", "/a%2Bb"], ["/a%2Fb", "/a/b"]]) {
+    ["/a%7eb", "/a~b"], ["/a+b", "/a%2Bb"], ["/a%2Fb", "/a%2Fb"],
+    ["/a%2fb/c%20d", "/a%2Fb/c%20d"], ["/a//b/", "/a//b/"]]) {
     assert(canonicalPathV2(p) === want, p);
+  }
+  // §6.3: an escaped slash is not a separator
+  assert(canonicalPathV2("/a%2Fb") !== canonicalPathV2("/a/b"), "escaped slash");
+  for (const bad of ["/a%2", "/a%zz/b", "/%"]) {
+    try {
+      canonicalPathV2(bad);
+      assert(false, `${bad} accepted`);
+    } catch (e) {
+      assert(e.code === "invalid_path", `${bad}: ${e.message}`);
+    }
   }
   const t = 1700000000000;
   const a = sign("v1", "GET", "/reports/daily", [["page", "2"]], "test_client", s1, t);
   const b = sign("v1", "GET", "/reports/dailypage=2", [], "test_client", s1, t);
   assert(a === b && a.startsWith("4eda283700863d35e4321a6a869a9ace5912d56c"), "v1 collision");
-  const hint = "1700000060000 b34b2885e8bbcf79be7afe4c507125269ea00b8dd29f69a9685e6b13fc51eee7";
+  const hint = "1700000060000 47ea0cf07e4b0cd7fcdcbe4a599a23609b3846ee2ff329a97ace15c1b604acbf";
   const nonce = "00112233445566778899aabbccddeeff";
   assert(authenticateServerTime(hint, s1, "test_client", nonce) === 1700000060000, "hint");
-  assert(authenticateServerTime(hint, s1.toUpperCase(), "test_client", nonce) === null, "hint key");
+  // the key is the decoded bytes, so the case the hex secret is stored in does not matter
+  assert(authenticateServerTime(hint, s1.toUpperCase(), "test_client", nonce) === 1700000060000,
+    "hint key case");
+  assert(authenticateServerTime(hint, s1, "other_client", nonce) === null, "hint client");
+  // a non-hex (v1 legacy) secret keys with its text
+  const legacy = createHmac("sha256", Buffer.from("legacy-secret", "utf8"))
+    .update(`XNONCE-TIME\ntest_client\n${nonce}\n1700000060000`).digest("hex");
+  assert(serverTimeMac("legacy-secret", "test_client", nonce, 1700000060000) === legacy,
+    "legacy hint key");
 }
 
 function vectorFiles() {

@@ -72,8 +72,6 @@ _HEX_ANY = frozenset("0123456789abcdefABCDEF")
 _RFC3986 = [chr(b) if b in _UNRESERVED else "%%%02X" % b for b in range(256)]
 _CGI = list(_RFC3986)
 _CGI[0x20] = "+"
-_PATH = list(_RFC3986)
-_PATH[0x2F] = "/"
 
 
 def _utf8(text: str) -> bytes:
@@ -99,9 +97,14 @@ def rfc3986_encode(data) -> str:
     return "".join(map(_RFC3986.__getitem__, data))
 
 
-def _path_encode(data: bytes) -> str:
-    """§4.3: as rfc3986_encode, but '/' is kept too."""
-    return "".join(map(_PATH.__getitem__, data))
+def _path_encode(path: str) -> str:
+    """§4.3: split on '/', path-decode each segment, rfc3986-encode its bytes, rejoin."""
+    if _UNRESERVED_STR.union("/").issuperset(path):
+        return path  # already canonical
+    return "/".join(
+        "".join(map(_RFC3986.__getitem__, _percent_decode(seg, False, "invalid_path")))
+        for seg in path.split("/")
+    )
 
 
 def _percent_decode(text: str, plus_is_space: bool, code: str) -> bytes:
@@ -362,9 +365,9 @@ def canonical_host(host: str) -> str:
 
 
 def canonical_path_v2(path: str) -> str:
-    """§6.3: path-decode, then path-encode."""
+    """§6.3: segment by segment, path-decode then RFC 3986-encode (a decoded '/' is %2F)."""
     _check_path_shape(path)
-    return _path_encode(_percent_decode(path, False, "invalid_path"))
+    return _path_encode(path)
 
 
 def _params_v2(params) -> str:
@@ -650,9 +653,16 @@ def link(scheme, method, path, params, client, secret, base_url, **kwargs) -> st
 
 
 def server_time_mac(secret: str, client: str, request_id: str, server_ms: int) -> str:
-    """§12: the MAC of an X-Nonce-Server-Time value (key: the secret text's bytes)."""
+    """§12: the MAC of an X-Nonce-Server-Time value.
+
+    Key: the 32 hex-decoded bytes of a 64-hex secret (either case), else the UTF-8 bytes of
+    the secret text (v1 legacy secrets)."""
+    if len(secret) == 64 and _HEX_ANY.issuperset(secret):
+        key = bytes.fromhex(secret)
+    else:
+        key = secret.encode()
     msg = "XNONCE-TIME\n%s\n%s\n%d" % (client, request_id, server_ms)
-    return hmac.digest(secret.encode(), msg.encode(), "sha256").hex()
+    return hmac.digest(key, msg.encode(), "sha256").hex()
 
 
 def authenticate_server_time(value: str, secret: str, client: str, request_id: str):
@@ -721,10 +731,20 @@ def self_test() -> None:
         "/files/résumé": "/files/r%C3%A9sum%C3%A9",
         "/a%7eb": "/a~b",
         "/a+b": "/a%2Bb",
-        "/a%2Fb": "/a/b",
+        "/a%2Fb": "/a%2Fb",
+        "/a%2fb/c%20d": "/a%2Fb/c%20d",
+        "/a//b/": "/a//b/",
     }
     for p, want in paths.items():
         assert canonical_path_v2(p) == want, (p, canonical_path_v2(p))
+    # §6.3: an escaped slash is not a separator
+    assert canonical_path_v2("/a%2Fb") != canonical_path_v2("/a/b")
+    for bad in ("/a%2", "/a%zz/b", "/%"):
+        try:
+            canonical_path_v2(bad)
+            raise AssertionError(f"{bad!r} was accepted")
+        except XNonceError as e:
+            assert e.code == "invalid_path"
     # §14.2: the v1 collision
     t = 1700000000000
     a = sign("v1", "GET", "/reports/daily", [("page", "2")], "test_client", s1, t)
@@ -732,11 +752,24 @@ def self_test() -> None:
     assert a == b and a.startswith("4eda283700863d35e4321a6a869a9ace5912d56c"), a
     # §12: the hint example
     hint = (
-        "1700000060000 b34b2885e8bbcf79be7afe4c507125269ea00b8dd29f69a9685e6b13fc51eee7"
+        "1700000060000 47ea0cf07e4b0cd7fcdcbe4a599a23609b3846ee2ff329a97ace15c1b604acbf"
     )
     nonce = "00112233445566778899aabbccddeeff"
     assert authenticate_server_time(hint, s1, "test_client", nonce) == 1700000060000
-    assert authenticate_server_time(hint, s1.upper(), "test_client", nonce) is None
+    # the key is the decoded bytes, so the case the hex secret is stored in does not matter
+    assert (
+        authenticate_server_time(hint, s1.upper(), "test_client", nonce)
+        == 1700000060000
+    )
+    assert authenticate_server_time(hint, s1, "other_client", nonce) is None
+    # a non-hex (v1 legacy) secret keys with its text
+    legacy = server_time_mac("legacy-secret", "test_client", nonce, 1700000060000)
+    want = hmac.digest(
+        b"legacy-secret",
+        b"XNONCE-TIME\ntest_client\n" + nonce.encode() + b"\n1700000060000",
+        "sha256",
+    ).hex()
+    assert legacy == want
 
 
 def _vector_files():
