@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# bindings-python: builds and installs the `xnonce` package exactly as a user would
+# (`pip install ./bindings-python`), then checks it: rustfmt + clippy, mypy.stubtest of the
+# compiled module against its .pyi, ruff, mypy --strict, and pytest (every vector plus
+# XNONCE_EXTRA_VECTORS, every error code, the verifier, the requests/httpx adapters, and live
+# tests against a real xnonce-server on 127.0.0.1).
+#
+# Env: XNONCE_PY_PROFILE=dev|release (default dev: fast, shares target/debug with cargo);
+#      XNONCE_EXTRA_VECTORS=a.json:b.json (relative paths are taken from the caller's cwd).
+set -euo pipefail
+export CI="${CI:-true}" PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 CARGO_TERM_COLOR=never
+
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(dirname "$here")"
+
+# Extra vector files given relative to where we were called from.
+if [ -n "${XNONCE_EXTRA_VECTORS:-}" ]; then
+  abs=()
+  IFS=':' read -r -a parts <<< "$XNONCE_EXTRA_VECTORS"
+  for p in "${parts[@]}"; do [ -n "$p" ] && abs+=("$(realpath "$p")"); done
+  XNONCE_EXTRA_VECTORS="$(IFS=':'; echo "${abs[*]}")"
+  export XNONCE_EXTRA_VECTORS
+fi
+
+step() { printf '\n--- python: %s\n' "$*"; }
+
+step "tools"
+if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+fi
+venv="$here/.venv"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+py="$venv/bin/python"
+timeout 600 "$py" -m pip install -q -r "$here/requirements-dev.txt"
+
+step "rust: fmt, clippy, and the server for the live tests"
+cd "$repo"
+cargo fmt -p xnonce-python -- --check
+cargo clippy -q -p xnonce-python --all-targets -- -D warnings
+cargo build -q -p xnonce-server
+
+step "pip install ./bindings-python (profile ${XNONCE_PY_PROFILE:-dev})"
+MATURIN_PEP517_ARGS="--profile ${XNONCE_PY_PROFILE:-dev}" \
+  timeout 1200 "$py" -m pip install -q --force-reinstall --no-deps ./bindings-python
+
+step "stubtest, ruff, mypy"
+# From outside the source tree, so that `xnonce` is the installed package.
+(cd "$(mktemp -d)" && "$py" -m mypy.stubtest xnonce._xnonce)
+cd "$here"
+"$venv/bin/ruff" format --check python tests bench examples
+"$venv/bin/ruff" check python tests bench examples
+"$py" -m mypy python/xnonce tests bench examples
+
+step "pytest"
+timeout 600 "$py" -m pytest tests -p no:cacheprovider -q
