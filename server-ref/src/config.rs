@@ -52,6 +52,87 @@ pub struct ConfigFile {
     pub windows: toml::Table,
     /// Controllers: `__default_parameters` and `<action>_<method>` tables of rules.
     pub routes: Option<toml::Table>,
+    /// The replay store.
+    #[serde(default)]
+    pub replay: ReplayFile,
+}
+
+/// The `[replay]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayFile {
+    /// `"memory"` (default) or `"redis"`.
+    pub store: Option<String>,
+    /// Memory store: keep a journal in the data dir so restarts remember (default true).
+    pub persist: Option<bool>,
+    /// Redis store: `redis://host:port/db`.
+    pub redis_url: Option<String>,
+    /// Redis store: key prefix (default `xnonce:replay:`).
+    pub key_prefix: Option<String>,
+    /// Redis store: command / connect timeout in ms (default 2000).
+    pub timeout_ms: Option<u64>,
+}
+
+/// Which replay store the server uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplayConfig {
+    /// In-process; `persist`: journal in the data dir (`replay.journal`).
+    Memory {
+        /// Keep the journal.
+        persist: bool,
+    },
+    /// Shared Redis (see [`crate::redis_store`]).
+    Redis {
+        /// `redis://…` URL (may hold a password: never logged).
+        url: String,
+        /// Key prefix.
+        key_prefix: String,
+        /// Command / connect timeout in ms.
+        timeout_ms: u64,
+    },
+}
+
+impl Default for ReplayConfig {
+    fn default() -> Self {
+        ReplayConfig::Memory { persist: true }
+    }
+}
+
+impl ReplayFile {
+    fn resolve(self) -> Result<ReplayConfig, String> {
+        match self.store.as_deref().unwrap_or("memory") {
+            "memory" => {
+                if self.redis_url.is_some() || self.key_prefix.is_some() {
+                    return Err("replay: redis_url / key_prefix need store = \"redis\"".into());
+                }
+                Ok(ReplayConfig::Memory {
+                    persist: self.persist.unwrap_or(true),
+                })
+            }
+            "redis" => {
+                if self.persist.is_some() {
+                    return Err("replay.persist applies to store = \"memory\" only".into());
+                }
+                let url = self
+                    .redis_url
+                    .ok_or("replay: store = \"redis\" needs redis_url = \"redis://host:port\"")?;
+                let key_prefix = self
+                    .key_prefix
+                    .unwrap_or_else(|| crate::redis_store::DEFAULT_PREFIX.to_string());
+                if key_prefix.contains(['{', '}']) {
+                    return Err("replay.key_prefix must not contain '{' or '}'".into());
+                }
+                Ok(ReplayConfig::Redis {
+                    url,
+                    key_prefix,
+                    timeout_ms: self.timeout_ms.unwrap_or(2000).max(1),
+                })
+            }
+            other => Err(format!(
+                "replay.store: {other:?} is not \"memory\" or \"redis\""
+            )),
+        }
+    }
 }
 
 /// The `[limits]` table.
@@ -77,6 +158,8 @@ pub struct Config {
     pub routes: Option<RouteTable>,
     /// Size limits.
     pub limits: Limits,
+    /// Replay store.
+    pub replay: ReplayConfig,
 }
 
 impl Default for Config {
@@ -87,6 +170,7 @@ impl Default for Config {
             verifier: Verifier::new(),
             routes: None,
             limits: Limits::default(),
+            replay: ReplayConfig::default(),
         }
     }
 }
@@ -119,6 +203,7 @@ impl Config {
         let file: ConfigFile = toml::from_str(text).map_err(|e| e.to_string())?;
         let mut cfg = Config {
             data_dir: file.data_dir,
+            replay: file.replay.resolve()?,
             ..Config::default()
         };
         if let Some(l) = file.listen {
@@ -221,5 +306,25 @@ mod tests {
         assert!(Config::parse("lisen = \"x\"").is_err());
         assert!(Config::parse("schemes = [\"v3\"]").is_err());
         assert!(Config::parse("[windows]\n__default = -1").is_err());
+        assert!(Config::parse("[replay]\nstore = \"redis\"").is_err());
+        assert!(Config::parse("[replay]\nstore = \"disk\"").is_err());
+        assert!(Config::parse("[replay]\nredis_url = \"redis://x\"").is_err());
+    }
+
+    #[test]
+    fn replay_store_choice() {
+        assert_eq!(
+            Config::parse("").unwrap().replay,
+            ReplayConfig::Memory { persist: true }
+        );
+        let c = Config::parse("[replay]\nstore = \"redis\"\nredis_url = \"redis://127.0.0.1:6379\"\nkey_prefix = \"app1:\"").unwrap();
+        assert_eq!(
+            c.replay,
+            ReplayConfig::Redis {
+                url: "redis://127.0.0.1:6379".into(),
+                key_prefix: "app1:".into(),
+                timeout_ms: 2000
+            }
+        );
     }
 }

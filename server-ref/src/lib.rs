@@ -3,7 +3,9 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod journal;
 pub mod layer;
+pub mod redis_store;
 pub mod registry;
 pub mod respond;
 pub mod store;
@@ -18,8 +20,10 @@ use axum::routing::get;
 use axum::{Extension, Router};
 use xnonce_core::{RouteMatch, Verified};
 
-pub use config::Config;
+pub use config::{Config, ReplayConfig};
+pub use journal::JournalStore;
 pub use layer::{scheme_hint, Limits, XNonceLayer, XNonceService};
+pub use redis_store::RedisStore;
 pub use registry::Registry;
 pub use store::{AsyncReplayStore, MemoryStore, SyncStore};
 
@@ -75,7 +79,11 @@ pub fn app(layer: XNonceLayer) -> Router {
 }
 
 /// Builds the reference server's layer from a config, a registry and a replay store.
-pub fn layer_for(config: &Config, registry: Arc<Registry>, store: MemoryStore) -> XNonceLayer {
+pub fn layer_for(
+    config: &Config,
+    registry: Arc<Registry>,
+    store: impl AsyncReplayStore,
+) -> XNonceLayer {
     let mut layer = XNonceLayer::new(SharedRegistry(registry))
         .verifier(config.verifier.clone())
         .limits(config.limits)
@@ -100,20 +108,47 @@ impl xnonce_core::SecretSource for SharedRegistry {
 pub struct Server {
     listener: tokio::net::TcpListener,
     router: Router,
-    store: MemoryStore,
+    evictor: Evictor,
+}
+
+enum Evictor {
+    Memory(MemoryStore),
+    Journal(JournalStore),
+    None,
 }
 
 impl Server {
-    /// Binds `config.listen` and prepares the app over the registry in `data_dir`.
+    /// Binds `config.listen` and prepares the app over the registry in `data_dir` and the
+    /// replay store of `config.replay` (the memory store's journal also lives in `data_dir`).
     pub async fn bind(config: &Config, data_dir: std::path::PathBuf) -> std::io::Result<Server> {
         let listener = tokio::net::TcpListener::bind(&config.listen).await?;
-        let store = MemoryStore::new();
-        let registry = Arc::new(Registry::open(data_dir));
-        let router = app(layer_for(config, registry, store.clone()));
+        let registry = Arc::new(Registry::open(&data_dir));
+        let (router, evictor) = match &config.replay {
+            ReplayConfig::Memory { persist: false } => {
+                let store = MemoryStore::new();
+                let router = app(layer_for(config, registry, store.clone()));
+                (router, Evictor::Memory(store))
+            }
+            ReplayConfig::Memory { persist: true } => {
+                let store = JournalStore::open(&data_dir, now_ms())?;
+                let router = app(layer_for(config, registry, store.clone()));
+                (router, Evictor::Journal(store))
+            }
+            ReplayConfig::Redis {
+                url,
+                key_prefix,
+                timeout_ms,
+            } => {
+                let store = RedisStore::new(url, key_prefix)
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?
+                    .timeout(Duration::from_millis(*timeout_ms));
+                (app(layer_for(config, registry, store)), Evictor::None)
+            }
+        };
         Ok(Server {
             listener,
             router,
-            store,
+            evictor,
         })
     }
 
@@ -127,7 +162,11 @@ impl Server {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let evictor = self.store.spawn_evictor(Duration::from_secs(5));
+        let evictor = match &self.evictor {
+            Evictor::Memory(s) => Some(s.spawn_evictor(Duration::from_secs(5))),
+            Evictor::Journal(s) => Some(s.spawn_evictor(Duration::from_secs(5))),
+            Evictor::None => None,
+        };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
             shutdown.await;
@@ -147,7 +186,9 @@ impl Server {
                 Ok(())
             }
         };
-        evictor.abort();
+        if let Some(e) = evictor {
+            e.abort();
+        }
         result
     }
 }

@@ -194,7 +194,7 @@ fn serve(
         let server = match Server::bind(&cfg, data_dir.clone()).await {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("xnonce-server: cannot listen on {}: {e}", cfg.listen);
+                eprintln!("xnonce-server: cannot start on {}: {e}", cfg.listen);
                 return ExitCode::FAILURE;
             }
         };
