@@ -15,6 +15,7 @@ echo "== tools (JDK, JNA, kotlinc)"
 need=()
 command -v java >/dev/null 2>&1 || need+=(default-jdk-headless)
 [ -f /usr/share/java/jna.jar ] || need+=(libjna-java)
+command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
@@ -33,6 +34,7 @@ echo "$(java -version 2>&1 | head -1); kotlinc $(cat "$kotlin_home/build.txt"); 
 echo "== ktlint (hand-written Kotlin)"
 (cd "$here" && "$ktlint" "src/main/kotlin/xnonce/Conveniences.kt" "src/test/kotlin/**/*.kt")
 echo "ktlint: clean"
+shellcheck "$here"/*.sh
 
 echo "== generated Kotlin is current"
 bash "$here/regenerate.sh"

@@ -16,11 +16,17 @@ target=${CARGO_TARGET_DIR:-$root/target}
 work=$target/xnonce-swift-check
 mkdir -p "$work"
 
-if ! command -v gcc >/dev/null; then
-  apt-get update -qq && apt-get install -y -qq gcc >/dev/null
+need=()
+command -v gcc >/dev/null 2>&1 || need+=(gcc)
+command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
+python3 -c "import venv, ensurepip" 2>/dev/null || need+=(python3-venv)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-echo "== cargo fmt / clippy (xnonce-uniffi)"
+echo "== shellcheck, cargo fmt / clippy / test (xnonce-uniffi)"
+shellcheck "$here"/*.sh "$root"/bindings-uniffi/*.sh
 (cd "$root" && cargo fmt -p xnonce-uniffi -- --check)
 (cd "$root" && cargo clippy -q -p xnonce-uniffi --features cli --all-targets -- -D warnings)
 (cd "$root" && cargo test -q -p xnonce-uniffi --features cli)

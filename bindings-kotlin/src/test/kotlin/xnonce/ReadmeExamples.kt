@@ -1,0 +1,61 @@
+// The README's examples, compiled by test.sh in the same kotlinc step as the test program
+// (they are not run: the first needs a live server). Keep README.md in step with this file.
+package xnonce
+
+import java.io.File
+import java.net.URI
+import java.net.http.HttpClient
+import java.net.http.HttpRequest
+import java.net.http.HttpResponse
+
+fun firstSignedRequest() {
+    val secret = File("demo.secret").readText().trim()
+    // v2 signs the method, host, path, every param, the body digest, time and a random nonce.
+    val header =
+        sign(
+            Scheme.V2,
+            "GET",
+            "/controller1/action1",
+            params("username" to "phil", "password" to "hello phil", "opt1" to "this"),
+            client = "demo_client",
+            secret = secret,
+            host = "127.0.0.1:8080",
+        )
+    val request =
+        HttpRequest
+            .newBuilder(
+                URI("http://127.0.0.1:8080/controller1/action1?username=phil&password=hello%20phil&opt1=this"),
+            ).header("X-Nonce", header)
+            .GET()
+            .build()
+    val response = HttpClient.newHttpClient().send(request, HttpResponse.BodyHandlers.ofString())
+    println("${response.statusCode()} ${response.body()}")
+}
+
+fun verifyExample(
+    secret: String,
+    header: String,
+) {
+    val verifier = Verifier(mapOf("demo_client" to listOf(secret))) // several secrets during rotation
+    val ok =
+        verifier.verifyOnce(
+            "GET",
+            "/controller1/action1?username=phil&password=hello%20phil&opt1=this",
+            host = "127.0.0.1:8080",
+            xNonce = header,
+        )
+    println("${ok.client} ${ok.params}") // verifyOnce refuses a replay
+}
+
+fun errorsExample(secret: String) {
+    try {
+        sign(Scheme.V1, "GET", "/a/b", listOf(), "bad client", secret)
+    } catch (e: XNonceException) {
+        println(e.code) // "invalid_client_id"
+        when (e) {
+            is XNonceException.Input -> println("fix the input: ${e.reason}")
+            is XNonceException.Auth -> println("auth failed; server time: ${e.serverTime}")
+            else -> throw e
+        }
+    }
+}
