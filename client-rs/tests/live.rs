@@ -326,12 +326,16 @@ fn blocking_requester_works_from_plain_and_async_threads() {
         )
         .unwrap();
     assert_eq!(res.code, 200, "{}", res.body);
-    // From other plain threads, sharing the same requester.
+    // From other plain threads, sharing the same requester. (v1 has no nonce: two identical
+    // requests signed in the same millisecond have the same token, so each thread sends a
+    // different param.)
     std::thread::scope(|scope| {
-        for _ in 0..3 {
-            scope.spawn(|| {
+        for i in 0..3 {
+            let api = &api;
+            scope.spawn(move || {
+                let p = pairs(&[("thread", &i.to_string())]);
                 let r = api
-                    .make_request("GET", vec![], "/admin/status", None, Default::default())
+                    .make_request("GET", p, "/admin/status", None, Default::default())
                     .unwrap();
                 assert_eq!(r.code, 200, "{}", r.body);
             });
