@@ -1,0 +1,37 @@
+import Foundation
+import XCTest
+import XNonce
+
+/// The README's examples (without the network call), run by `swift test`. Keep README.md in
+/// step with this file.
+final class ReadmeExamples: XCTestCase {
+    func testSignVerifyAndErrors() throws {
+        let secret = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd"
+        // v2 signs the method, host, path, every param, the body digest, time and a random nonce.
+        let header = try sign(
+            scheme: .v2, method: "GET", path: "/controller1/action1",
+            params: [Param("username", "phil"), Param("password", "hello phil"), Param("opt1", "this")],
+            client: "demo_client", secret: secret, host: "127.0.0.1:8080")
+
+        let verifier = try Verifier(secrets: ["demo_client": [secret]])   // several during rotation
+        let ok = try verifier.verifyOnce(
+            method: "GET", target: "/controller1/action1?username=phil&password=hello%20phil&opt1=this",
+            host: "127.0.0.1:8080", xNonce: header)
+        print(ok.client, ok.params)                 // verifyOnce refuses a replay (in-memory store)
+        XCTAssertEqual(ok.params.count, 3)
+
+        var caught: String?
+        do {
+            _ = try sign(scheme: .v1, method: "GET", path: "/a/b", params: [], client: "bad client", secret: secret)
+        } catch let error as XNonceError {
+            print(error.code)                                     // "invalid_client_id"
+            caught = error.code
+            switch error {
+            case let .Input(code, reason): print("fix the input:", code, reason)
+            case let .Auth(code, _, serverTime): print("auth failed:", code, serverTime ?? "")
+            case .Format, .Route, .Unavailable: throw error
+            }
+        }
+        XCTAssertEqual(caught, "invalid_client_id")
+    }
+}
