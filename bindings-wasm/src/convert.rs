@@ -3,8 +3,9 @@
 //!
 //! Native values become text only through core's `params::text_from_*` functions.
 
-use js_sys::{Array, Object, Reflect, Uint8Array};
-use wasm_bindgen::{JsCast, JsValue};
+use js_sys::{Array, Object, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use xnonce_core::{params, ErrorCode, Scheme, SignInput};
 
 use crate::error::{coded, JsResult};
@@ -67,11 +68,11 @@ fn is_plain_object(value: &JsValue) -> bool {
 /// iterable of pairs (`Map`, `URLSearchParams`), in their iteration order; `undefined` /
 /// `null` mean no params.
 pub fn params(value: &JsValue) -> JsResult<Vec<(String, String)>> {
-    if value.is_undefined() || value.is_null() {
+    if value.is_null_or_undefined() {
         return Ok(Vec::new());
     }
     let pairs = if Array::is_array(value) {
-        Array::from(value)
+        value.clone().unchecked_into::<Array>()
     } else if is_plain_object(value) {
         Object::entries(value.unchecked_ref())
     } else if value.is_object() && js_sys::try_iter(value).ok().flatten().is_some() {
@@ -99,16 +100,19 @@ pub fn params(value: &JsValue) -> JsResult<Vec<(String, String)>> {
     Ok(out)
 }
 
-fn option(options: &JsValue, name: &str) -> JsValue {
-    if options.is_object() {
-        Reflect::get(options, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
-    } else {
-        JsValue::UNDEFINED
-    }
-}
-
-fn present(v: &JsValue) -> bool {
-    !(v.is_undefined() || v.is_null())
+#[wasm_bindgen]
+extern "C" {
+    /// The options object as JS sees it: one property read per getter, `null` and
+    /// `undefined` both arriving as `None`.
+    pub type SignOptionsJs;
+    #[wasm_bindgen(method, getter, structural)]
+    fn timestamp(this: &SignOptionsJs) -> Option<JsValue>;
+    #[wasm_bindgen(method, getter, structural)]
+    fn nonce(this: &SignOptionsJs) -> Option<JsValue>;
+    #[wasm_bindgen(method, getter, structural)]
+    fn host(this: &SignOptionsJs) -> Option<JsValue>;
+    #[wasm_bindgen(method, getter, structural)]
+    fn body(this: &SignOptionsJs) -> Option<JsValue>;
 }
 
 /// A timestamp: a safe non-negative integer number or a bigint (ms since the epoch).
@@ -156,7 +160,7 @@ pub fn sign_input(
     path: &JsValue,
     params_v: &JsValue,
     client: &JsValue,
-    options: &JsValue,
+    options: Option<&JsValue>,
 ) -> JsResult<SignInput> {
     let mut input = SignInput::new(
         scheme(scheme_v)?,
@@ -165,20 +169,20 @@ pub fn sign_input(
         text(client, ErrorCode::InvalidClientId, "client")?,
     );
     input.params = params(params_v)?;
-    let ts = option(options, "timestamp");
-    if present(&ts) {
+    let Some(options) = options else {
+        return Ok(input);
+    };
+    let options: &SignOptionsJs = options.unchecked_ref();
+    if let Some(ts) = options.timestamp() {
         input.timestamp_ms = Some(timestamp(&ts)?);
     }
-    let nonce = option(options, "nonce");
-    if present(&nonce) {
+    if let Some(nonce) = options.nonce() {
         input.nonce = Some(text(&nonce, ErrorCode::InvalidNonce, "nonce")?);
     }
-    let host = option(options, "host");
-    if present(&host) {
+    if let Some(host) = options.host() {
         input.host = Some(text(&host, ErrorCode::InvalidHost, "host")?);
     }
-    let b = option(options, "body");
-    if present(&b) {
+    if let Some(b) = options.body() {
         input.body = Some(body(&b)?);
     }
     Ok(input)

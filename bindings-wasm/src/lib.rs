@@ -14,7 +14,7 @@ mod types;
 
 use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
-use xnonce_core::{link_with, ottoken, sign_with, Secret, Signed, XNonce};
+use xnonce_core::{link_with, ottoken, sign_with, Link, Secret, Signed, XNonce};
 
 use crate::env::JsEnvironment;
 use crate::error::{JsResult, XNonceError};
@@ -24,12 +24,30 @@ fn secret(value: &JsValue) -> JsResult<Secret> {
     Ok(Secret::new(text)?)
 }
 
+thread_local! {
+    /// Field names already made into JS strings (each result object reuses them).
+    static KEYS: std::cell::RefCell<Vec<(&'static str, JsValue)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The JS string of a field name, made once.
+fn key(name: &'static str) -> JsValue {
+    KEYS.with(|keys| {
+        let mut keys = keys.borrow_mut();
+        if let Some((_, v)) = keys.iter().find(|(k, _)| *k == name) {
+            return v.clone();
+        }
+        let v = JsValue::from_str(name);
+        keys.push((name, v.clone()));
+        v
+    })
+}
+
 /// A plain JS object from `(name, value)` fields.
-fn object(fields: &[(&str, JsValue)]) -> JsValue {
+fn object(fields: &[(&'static str, JsValue)]) -> JsValue {
     let obj = Object::new();
     for (k, v) in fields {
         // Defining data properties on a fresh plain object cannot fail.
-        let _ = Reflect::set(&obj, &JsValue::from_str(k), v);
+        let _ = Reflect::set(&obj, &key(k), v);
     }
     obj.into()
 }
@@ -55,15 +73,12 @@ fn signed_object(s: &Signed) -> JsValue {
     ])
 }
 
-fn sign_core(
-    scheme: &JsValue,
-    method: &JsValue,
-    path: &JsValue,
-    params: &JsValue,
-    client: &JsValue,
-    secret_v: &JsValue,
-    options: &JsValue,
-) -> JsResult<Signed> {
+/// The positional arguments every signing call shares: scheme, method, path, params,
+/// client, secret.
+type SignArgs<'a> = [&'a JsValue; 6];
+
+fn sign_core(args: SignArgs, options: Option<&JsValue>) -> JsResult<Signed> {
+    let [scheme, method, path, params, client, secret_v] = args;
     let input = convert::sign_input(scheme, method, path, params, client, options)?;
     Ok(sign_with(&input, &secret(secret_v)?, &JsEnvironment)?)
 }
@@ -79,8 +94,8 @@ pub fn sign(
     #[wasm_bindgen(unchecked_param_type = "string")] secret: JsValue,
     #[wasm_bindgen(unchecked_optional_param_type = "SignOptions")] options: Option<JsValue>,
 ) -> Result<String, XNonceError> {
-    let options = options.unwrap_or(JsValue::UNDEFINED);
-    Ok(sign_core(&scheme, &method, &path, &params, &client, &secret, &options)?.x_nonce)
+    let args = [&scheme, &method, &path, &params, &client, &secret];
+    Ok(sign_core(args, options.as_ref())?.x_nonce)
 }
 
 /// Signs a request; returns every part of the signature (`xNonce`, `ottoken`, `canonical`,
@@ -95,15 +110,14 @@ pub fn sign_detailed(
     #[wasm_bindgen(unchecked_param_type = "string")] secret: JsValue,
     #[wasm_bindgen(unchecked_optional_param_type = "SignOptions")] options: Option<JsValue>,
 ) -> Result<JsValue, XNonceError> {
-    let options = options.unwrap_or(JsValue::UNDEFINED);
-    let signed = sign_core(&scheme, &method, &path, &params, &client, &secret, &options)?;
+    let args = [&scheme, &method, &path, &params, &client, &secret];
+    let signed = sign_core(args, options.as_ref())?;
     Ok(signed_object(&signed))
 }
 
-fn link_core(args: [&JsValue; 7], options: Option<JsValue>) -> JsResult<xnonce_core::Link> {
-    let [scheme, method, path, params, client, secret_v, base_url] = args;
-    let options = options.unwrap_or(JsValue::UNDEFINED);
-    let input = convert::sign_input(scheme, method, path, params, client, &options)?;
+fn link_core(args: SignArgs, base_url: &JsValue, options: Option<&JsValue>) -> JsResult<Link> {
+    let [scheme, method, path, params, client, secret_v] = args;
+    let input = convert::sign_input(scheme, method, path, params, client, options)?;
     let base = convert::text(base_url, xnonce_core::ErrorCode::InvalidUrl, "baseUrl")?;
     Ok(link_with(
         &input,
@@ -127,10 +141,8 @@ pub fn link(
     #[wasm_bindgen(js_name = baseUrl, unchecked_param_type = "string")] base_url: JsValue,
     #[wasm_bindgen(unchecked_optional_param_type = "SignOptions")] options: Option<JsValue>,
 ) -> Result<String, XNonceError> {
-    let args = [
-        &scheme, &method, &path, &params, &client, &secret, &base_url,
-    ];
-    Ok(link_core(args, options)?.url)
+    let args = [&scheme, &method, &path, &params, &client, &secret];
+    Ok(link_core(args, &base_url, options.as_ref())?.url)
 }
 
 /// Like [`link`], returning the URL (`url`) with every part of its signature (see
@@ -147,12 +159,10 @@ pub fn link_detailed(
     #[wasm_bindgen(js_name = baseUrl, unchecked_param_type = "string")] base_url: JsValue,
     #[wasm_bindgen(unchecked_optional_param_type = "SignOptions")] options: Option<JsValue>,
 ) -> Result<JsValue, XNonceError> {
-    let args = [
-        &scheme, &method, &path, &params, &client, &secret, &base_url,
-    ];
-    let l = link_core(args, options)?;
+    let args = [&scheme, &method, &path, &params, &client, &secret];
+    let l = link_core(args, &base_url, options.as_ref())?;
     let obj = signed_object(&l.signed);
-    let _ = Reflect::set(&obj, &JsValue::from_str("url"), &JsValue::from_str(&l.url));
+    let _ = Reflect::set(&obj, &key("url"), &JsValue::from_str(&l.url));
     Ok(obj)
 }
 

@@ -1,5 +1,6 @@
 // Checks in Node: every vector (plus XNONCE_EXTRA_VECTORS) and the JS surface.
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { vectorFiles, here } from "../scripts/serve.mjs";
@@ -18,6 +19,33 @@ export async function nodeTests() {
     for (const f of r.failures) console.log(`  vector failure: ${f}`);
     if (r.failures.length) throw new Error(`${r.failures.length} vector cases failed`);
     console.log(`wasm-node: ${r.passed} vectors passed`);
+  });
+
+  await check("XNONCE_EXTRA_VECTORS: extra files are loaded, and a wrong case fails", () => {
+    const dir = mkdtempSync(join(tmpdir(), "xnonce-wasm-extra-"));
+    try {
+      const base = vectorFiles({})[0];
+      const good = JSON.parse(readFileSync(base, "utf8"))[0];
+      const bad = {
+        ...good,
+        id: "tampered",
+        x_nonce: good.x_nonce.replace(/^./, (c) => (c === "0" ? "1" : "0")),
+      };
+      writeFileSync(join(dir, "a.json"), JSON.stringify([good]));
+      writeFileSync(join(dir, "b.json"), JSON.stringify([bad]));
+      const files = vectorFiles({ XNONCE_EXTRA_VECTORS: `${join(dir, "a.json")}:${join(dir, "b.json")}` });
+      equal(files.length, vectorFiles({}).length + 2, "extra files listed");
+      const r = checkAll(
+        x,
+        files.slice(-2).map((f) => ({ name: f, cases: JSON.parse(readFileSync(f, "utf8")) })),
+      );
+      equal(r.passed, 1, "the copied case passes");
+      equal(r.failures.length, 1, "the tampered case fails");
+      assert(r.failures[0].includes("tampered") && r.failures[0].includes("x_nonce"), r.failures[0]);
+      equal(checkAll(x, []).failures.length, 1, "zero cases is a failure");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   await check("the web build gives the same bytes in Node (initSync)", async () => {

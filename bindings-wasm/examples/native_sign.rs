@@ -1,0 +1,54 @@
+//! Native baseline for `bench/bench-sign.mjs`: signs the same inputs as the WASM benchmark
+//! with `xnonce-core` directly and prints one JSON line per case with nanoseconds per call.
+//!
+//! `cargo run --release -p xnonce-wasm --example native_sign -- [iterations]`
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use xnonce_core::{sign_with, FixedEnvironment, Scheme, Secret, SignInput};
+
+const SECRET: &str = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd";
+
+fn input(scheme: Scheme) -> SignInput {
+    SignInput::new(scheme, "GET", "/controller1/action1", "link-maker")
+        .param("username", "alice")
+        .param("password", "s3cret pass")
+        .param("opt1", "été & co")
+        .host("127.0.0.1:8080")
+        .timestamp_ms(1_700_000_000_000)
+        .nonce("00112233445566778899aabbccddeeff")
+}
+
+fn main() {
+    let iterations: u32 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(200_000);
+    let env = FixedEnvironment {
+        now_ms: 0,
+        nonce: [0; 16],
+    };
+    for (name, scheme) in [("v1", Scheme::V1), ("v2", Scheme::V2)] {
+        let input = input(scheme);
+        // The WASM call converts its arguments and builds the secret each time; so does this.
+        let run = || {
+            let secret = Secret::new(SECRET).expect("valid secret");
+            sign_with(black_box(&input), &secret, &env)
+                .expect("signs")
+                .x_nonce
+        };
+        for _ in 0..iterations / 10 {
+            black_box(run());
+        }
+        let start = Instant::now();
+        for _ in 0..iterations {
+            black_box(run());
+        }
+        let ns = start.elapsed().as_nanos() as f64 / f64::from(iterations);
+        println!(
+            "{{\"case\":\"{name}\",\"ns_per_op\":{ns:.1},\"x_nonce\":\"{}\"}}",
+            run()
+        );
+    }
+}

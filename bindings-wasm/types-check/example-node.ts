@@ -1,0 +1,16 @@
+// A typed Node example, checked by `tsc --noEmit` against the generated pkg/node .d.ts.
+import { sign, signDetailed, type SignOptions } from "../pkg/node/xnonce_wasm.js";
+
+const options: SignOptions = { timestamp: Date.now(), host: "127.0.0.1:8080", body: new Uint8Array([1]) };
+export const header: string = sign(
+  "v2",
+  "POST",
+  "/controller2/action1",
+  { opt1: "x" },
+  "svc",
+  "00".repeat(32),
+  options,
+);
+export const ts: number = signDetailed("v2", "GET", "/a", undefined, "svc", "00".repeat(32), {
+  host: "h",
+}).timestamp;
