@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Multi-instance scale test of xnonce-server (issue 8), all on 127.0.0.1:
+#   redis-server  ←  two `xnonce-server serve --demo` instances ([replay] store = "redis",
+#   the same data dir, so the same client registry)  ←  nginx round-robin  ←  tests/scale.rs
+# which sends 10,000 concurrent replay attempts plus legitimate traffic, stops Redis mid-run
+# (requests must fail closed with 503 store_unavailable) and starts it again (recovery).
+# Installs redis-server and nginx with apt-get when missing. Idempotent, non-interactive,
+# bounded by `timeout`; every process it starts is stopped on exit. Exits non-zero on failure.
+# Prints the test's rows and `N passed, M failed`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CI=true CARGO_TERM_COLOR=never DEBIAN_FRONTEND=noninteractive
+
+need=()
+command -v redis-server >/dev/null && command -v redis-cli >/dev/null || need+=(redis-server)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
+if [ "${#need[@]}" -gt 0 ]; then
+  echo "== installing ${need[*]}"
+  sudo=; [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
+  timeout 600 $sudo apt-get update -q >/dev/null
+  timeout 600 $sudo apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+echo "== building xnonce-server and the scale test"
+timeout 900 cargo build -q -p xnonce-server
+timeout 900 cargo test -q -p xnonce-server --test scale --no-run
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  set +e
+  [ -f "$work/nginx.pid" ] && kill -TERM "$(cat "$work/nginx.pid")" 2>/dev/null
+  [ -f "$work/redis.pid" ] && kill -TERM "$(cat "$work/redis.pid")" 2>/dev/null
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  sleep 0.2
+  [ -f "$work/nginx.pid" ] && kill -KILL "$(cat "$work/nginx.pid")" 2>/dev/null
+  [ -f "$work/redis.pid" ] && kill -KILL "$(cat "$work/redis.pid")" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+redis_port=$(free_port)
+nginx_port=$(free_port)
+
+# Redis: RDB snapshot in the temp dir; the stop command saves it, so replay keys survive the
+# restart (a Redis that forgets its keys would let replays of still-fresh tokens through).
+redis_start="redis-server --bind 127.0.0.1 --port $redis_port --dir $work --dbfilename dump.rdb --save '' --appendonly no --daemonize yes --pidfile $work/redis.pid --logfile $work/redis.log"
+redis_stop="redis-cli -p $redis_port shutdown save >/dev/null"
+eval "$redis_start"
+for _ in $(seq 1 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+redis-cli -p "$redis_port" ping >/dev/null || { echo "redis did not start"; cat "$work/redis.log"; exit 1; }
+
+cat > "$work/server.toml" <<TOML
+[replay]
+store = "redis"
+redis_url = "redis://127.0.0.1:$redis_port/0"
+key_prefix = "xnonce-scale:"
+timeout_ms = 1000
+TOML
+target/debug/xnonce-server client add scale --data "$work/data" > "$work/secret"
+upstreams=
+for i in 1 2; do
+  RUST_LOG=warn target/debug/xnonce-server serve --demo --config "$work/server.toml" \
+    --listen 127.0.0.1:0 --data "$work/data" > "$work/server$i.out" 2> "$work/server$i.log" &
+  pids+=($!)
+  addr=
+  for _ in $(seq 1 100); do
+    addr=$(sed -n 's|^xnonce-server listening on http://||p' "$work/server$i.out" | head -1)
+    [ -n "$addr" ] && break
+    sleep 0.1
+  done
+  [ -n "$addr" ] || { echo "server $i did not start"; cat "$work/server$i.log"; exit 1; }
+  upstreams="$upstreams    server $addr;
+"
+done
+
+mkdir -p "$work/nginx"
+cat > "$work/nginx.conf" <<NGINX
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log warn;
+user $(id -un);
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/body;
+  proxy_temp_path $work/nginx/proxy;
+  fastcgi_temp_path $work/nginx/fastcgi;
+  uwsgi_temp_path $work/nginx/uwsgi;
+  scgi_temp_path $work/nginx/scgi;
+  upstream xnonce {
+$upstreams    keepalive 32;
+  }
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location / {
+      proxy_pass http://xnonce;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$http_host;
+      proxy_next_upstream off;
+      add_header X-Upstream \$upstream_addr always;
+    }
+  }
+}
+NGINX
+"$NGINX" -e "$work/nginx-error.log" -p "$work/nginx" -c "$work/nginx.conf"
+for _ in $(seq 1 50); do [ -f "$work/nginx.pid" ] && break; sleep 0.1; done
+
+echo "== scale test: redis 127.0.0.1:$redis_port, nginx 127.0.0.1:$nginx_port, instances:"
+printf '%s' "$upstreams"
+start=$(date +%s)
+set +e
+XNONCE_SCALE_TEST_NGINX_URL="http://127.0.0.1:$nginx_port" \
+XNONCE_SCALE_TEST_CLIENT=scale \
+XNONCE_SCALE_TEST_SECRET_FILE="$work/secret" \
+XNONCE_SCALE_TEST_REDIS_STOP="$redis_stop" \
+XNONCE_SCALE_TEST_REDIS_START="$redis_start" \
+  timeout 300 cargo test -q -p xnonce-server --test scale
+status=$?
+set -e
+echo "scale test took $(( $(date +%s) - start )) s"
+for i in 1 2; do
+  kill -0 "${pids[$((i-1))]}" 2>/dev/null || { echo "server $i died"; cat "$work/server$i.log"; status=1; }
+  if grep -q "$(cat "$work/secret")" "$work/server$i.log"; then echo "a secret appeared in server $i's log"; status=1; fi
+done
+if [ "$status" -ne 0 ]; then
+  echo "--- nginx errors"; tail -20 "$work/nginx-error.log" 2>/dev/null || true
+  echo "--- server logs"; tail -20 "$work"/server*.log || true
+fi
+exit "$status"
