@@ -1,0 +1,468 @@
+//! Hardening against the real `xnonce-server` binary over loopback:
+//! * restart: a request accepted before a restart (SIGTERM, and `kill -9`) of the default
+//!   (journaled memory store) server is still refused as a replay after it;
+//! * bad-input matrix: hostile or broken requests each get a 4xx (v2: problem document with
+//!   the expected code; v1: em-secure-api's text), never a 5xx, never a panic, and the server
+//!   keeps serving.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use xnonce_conformance::server_suite::http;
+use xnonce_core::{sign, Scheme, Secret, SignInput};
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "xnonce-hardening-{tag}-{}-{}",
+        std::process::id(),
+        xnonce_server::now_ms()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_xnonce-server")
+}
+
+fn add_client(data: &Path, name: &str) -> Secret {
+    let out = Command::new(bin())
+        .args(["client", "add", name, "--data"])
+        .arg(data)
+        .env_remove("XNONCE_DATA")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    Secret::new(String::from_utf8(out.stdout).unwrap().trim()).unwrap()
+}
+
+/// The binary serving `--demo` on a free port; killed on drop. stderr goes to `log`.
+struct Served {
+    child: Child,
+    base: http::BaseUrl,
+    log: PathBuf,
+}
+
+impl Served {
+    fn start(data: &Path, log: &Path) -> Served {
+        let mut child = Command::new(bin())
+            .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .env_remove("XNONCE_DATA")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim_end()
+            .strip_prefix("xnonce-server listening on ")
+            .unwrap_or_else(|| panic!("first line: {line:?}"))
+            .to_string();
+        Served {
+            child,
+            base: http::BaseUrl::parse(&url).unwrap(),
+            log: log.to_path_buf(),
+        }
+    }
+
+    fn signal(&mut self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let start = Instant::now();
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "no exit after {sig}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn alive(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const TARGET: &str = "/controller1/action1?username=phil&password=p&opt1=x";
+
+/// A signed GET of TARGET for `authority` (the Host a v2 token is bound to).
+fn signed(scheme: Scheme, client: &str, secret: &Secret, authority: &str) -> http::Request {
+    let mut input = SignInput::new(scheme, "GET", "/controller1/action1", client);
+    input.params = vec![
+        ("username".into(), "phil".into()),
+        ("password".into(), "p".into()),
+        ("opt1".into(), "x".into()),
+    ];
+    if scheme == Scheme::V2 {
+        input.host = Some(authority.to_string());
+    }
+    let s = sign(&input, secret).unwrap();
+    http::Request::new("GET", TARGET).header("X-Nonce", s.x_nonce)
+}
+
+#[test]
+fn a_request_accepted_before_a_restart_is_refused_after_it() {
+    let root = temp_dir("restart");
+    let data = root.join("data");
+    let secret = add_client(&data, "restart_client");
+    let mut first = Served::start(&data, &root.join("1.log"));
+    // v2 tokens are bound to the Host: keep sending the first server's authority.
+    let authority = first.base.authority.clone();
+    let at = |s: &Served| http::BaseUrl {
+        connect: s.base.connect.clone(),
+        ..first_base(&authority)
+    };
+    let v1 = signed(Scheme::V1, "restart_client", &secret, &authority);
+    let v2 = signed(Scheme::V2, "restart_client", &secret, &authority);
+    for req in [&v1, &v2] {
+        assert_eq!(http::send(&at(&first), req).unwrap().status, 200);
+        assert_eq!(http::send(&at(&first), req).unwrap().status, 409);
+    }
+    first.signal("-TERM");
+
+    let mut second = Served::start(&data, &root.join("2.log"));
+    for req in [&v1, &v2] {
+        let r = http::send(&at(&second), req).unwrap();
+        assert_eq!(r.status, 409, "after SIGTERM restart: {}", r.text());
+    }
+    let v2b = signed(Scheme::V2, "restart_client", &secret, &authority);
+    assert_eq!(http::send(&at(&second), &v2b).unwrap().status, 200);
+    // A crash (no graceful shutdown) forgets nothing either.
+    second.signal("-KILL");
+
+    let third = Served::start(&data, &root.join("3.log"));
+    for req in [&v1, &v2, &v2b] {
+        let r = http::send(&at(&third), req).unwrap();
+        assert_eq!(r.status, 409, "after kill -9 restart: {}", r.text());
+    }
+    let fresh = signed(Scheme::V1, "restart_client", &secret, &authority);
+    assert_eq!(http::send(&at(&third), &fresh).unwrap().status, 200);
+    drop(third);
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+fn first_base(authority: &str) -> http::BaseUrl {
+    http::BaseUrl::parse(&format!("http://{authority}")).unwrap()
+}
+
+/// A matrix row: name, request (built, or raw bytes), expected answer.
+type Case = (&'static str, Result<http::Request, Vec<u8>>, Want);
+
+/// What a case must get.
+#[derive(Debug)]
+enum Want {
+    /// v2 problem document: status and code.
+    V2(u16, &'static str),
+    /// em-secure-api text/plain answer: status and a body prefix.
+    V1(u16, &'static str),
+    /// Accepted (the oddity is outside what is signed).
+    Accepted,
+    /// Refused by the HTTP parser before any handler (the request is not HTTP we can read):
+    /// 4xx without a code.
+    Http4xx,
+}
+
+fn v2_header(client: &str, ts: &str) -> String {
+    format!(
+        "v2 {client} {ts} 00112233445566778899aabbccddeeff {}",
+        "ab".repeat(32)
+    )
+}
+
+fn raw(authority: &str, request_line_target: &[u8], headers: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = b"GET ".to_vec();
+    out.extend_from_slice(request_line_target);
+    out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
+    out.extend_from_slice(authority.as_bytes());
+    out.extend_from_slice(b"\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        out.extend_from_slice(k.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(v);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+#[test]
+fn bad_input_matrix_gets_coded_4xx_and_the_server_survives() {
+    let root = temp_dir("matrix");
+    let data = root.join("data");
+    let secret = add_client(&data, "matrix");
+    let mut s = Served::start(&data, &root.join("server.log"));
+    let a = s.base.authority.clone();
+    let good_v2 = signed(Scheme::V2, "matrix", &secret, &a);
+    let good_v2_value = good_v2.headers[0].1.clone();
+    let now = xnonce_server::now_ms().to_string();
+    let stale = {
+        let mut input = SignInput::new(Scheme::V2, "GET", "/controller1/action1", "matrix");
+        input.params = vec![
+            ("username".into(), "phil".into()),
+            ("password".into(), "p".into()),
+            ("opt1".into(), "x".into()),
+        ];
+        input.host = Some(a.clone());
+        let signed = sign(&input.timestamp_ms(1), &secret).unwrap();
+        http::Request::new("GET", TARGET).header("X-Nonce", signed.x_nonce)
+    };
+    let many_params: String = (0..5000).map(|i| format!("&p{i}=v")).collect();
+    let long_path = format!("/controller1/{}", "a".repeat(60_000));
+    let mid_path = format!("/controller1/{}", "a".repeat(8_000));
+
+    use Want::*;
+    let req = |target: &str| http::Request::new("GET", target);
+    let v2h = |ts: &str| v2_header("matrix", ts);
+    let cases: Vec<Case> = vec![
+        (
+            "missing X-Nonce",
+            Ok(req(TARGET)),
+            V1(401, "Method or nonce not provided"),
+        ),
+        (
+            "empty X-Nonce",
+            Ok(req(TARGET).header("X-Nonce", "")),
+            V1(401, ""),
+        ),
+        (
+            "duplicate X-Nonce (v2)",
+            Ok(req(TARGET)
+                .header("X-Nonce", good_v2_value.clone())
+                .header("X-Nonce", good_v2_value.clone())),
+            V2(400, "malformed_header"),
+        ),
+        (
+            "duplicate X-Nonce (v1)",
+            Ok(req(TARGET)
+                .header("X-Nonce", "aa c 1")
+                .header("X-Nonce", "aa c 1")),
+            V1(401, "Incorrect parameters in validate_ottoken"),
+        ),
+        (
+            "oversized X-Nonce (20 kB)",
+            Ok(req(TARGET).header("X-Nonce", format!("v2 {}", "a".repeat(20_000)))),
+            V2(431, "malformed_header"),
+        ),
+        (
+            "X-Nonce just over the parser's 512 bytes",
+            Ok(req(TARGET).header("X-Nonce", format!("v2 {}", "a".repeat(600)))),
+            V2(400, "malformed_header"),
+        ),
+        (
+            "non-UTF-8 X-Nonce",
+            Ok(req(TARGET).header("X-Nonce", &b"v2 \xff\xfe\xc3"[..])),
+            V1(401, "Incorrect parameters in validate_ottoken"),
+        ),
+        (
+            "non-UTF-8 in another header",
+            Ok(req(TARGET)
+                .header("X-Other", &b"\xff\xfe"[..])
+                .header("X-Nonce", good_v2_value.clone())),
+            Accepted,
+        ),
+        (
+            "raw non-UTF-8 bytes in the query",
+            Err(raw(
+                &a,
+                b"/controller1/action1?username=\xff\xfe&password=p&opt1=x",
+                &[("X-Nonce", &good_v2_value)],
+            )),
+            Http4xx,
+        ),
+        (
+            "raw non-UTF-8 bytes in the path",
+            Err(raw(
+                &a,
+                b"/controller1/\xff\xfe",
+                &[("X-Nonce", &good_v2_value)],
+            )),
+            Http4xx,
+        ),
+        (
+            "percent-encoded non-UTF-8 in the query",
+            Ok(
+                req("/controller1/action1?username=%FF%FE&password=p&opt1=x")
+                    .header("X-Nonce", good_v2_value.clone()),
+            ),
+            V2(400, "malformed_params"),
+        ),
+        (
+            "percent-encoded non-UTF-8 in the path",
+            Ok(req("/controller1/%FF%FE").header("X-Nonce", good_v2_value.clone())),
+            V2(404, "unknown_route"),
+        ),
+        (
+            "bad percent-escape %zz in the query",
+            Ok(req("/controller1/action1?username=%zz&password=p&opt1=x")
+                .header("X-Nonce", good_v2_value.clone())),
+            V2(400, "malformed_params"),
+        ),
+        (
+            "truncated percent-escape in the query",
+            Ok(req("/controller1/action1?username=a&password=p&opt1=x%4")
+                .header("X-Nonce", good_v2_value.clone())),
+            V2(400, "malformed_params"),
+        ),
+        (
+            "bad percent-escape in the ottoken",
+            Ok(req(&format!("{TARGET}&ottoken=%%%"))),
+            V2(400, "malformed_ottoken"),
+        ),
+        (
+            "5,000 params",
+            Ok(req(&format!("{TARGET}{many_params}")).header("X-Nonce", good_v2_value.clone())),
+            V2(401, "signature_mismatch"),
+        ),
+        (
+            "8 kB path",
+            Ok(req(&mid_path).header("X-Nonce", good_v2_value.clone())),
+            V2(404, "unknown_route"),
+        ),
+        (
+            "60 kB path",
+            Ok(req(&long_path).header("X-Nonce", good_v2_value.clone())),
+            Http4xx,
+        ),
+        (
+            "non-numeric timestamp",
+            Ok(req(TARGET).header("X-Nonce", v2h("12ab"))),
+            V2(400, "malformed_header"),
+        ),
+        (
+            "overflowing timestamp",
+            Ok(req(TARGET).header("X-Nonce", v2h("99999999999999999999999999"))),
+            V2(400, "malformed_header"),
+        ),
+        (
+            "timestamp above 2^53",
+            Ok(req(TARGET).header("X-Nonce", v2h("9007199254740993"))),
+            V2(400, "malformed_header"),
+        ),
+        (
+            "negative timestamp",
+            Ok(req(TARGET).header("X-Nonce", v2h("-1"))),
+            V2(400, "malformed_header"),
+        ),
+        (
+            "zero timestamp, unsigned (the MAC is checked first)",
+            Ok(req(TARGET).header("X-Nonce", v2h("0"))),
+            V2(401, "signature_mismatch"),
+        ),
+        (
+            "timestamp 1 ms after the epoch, signed",
+            Ok(stale),
+            V2(401, "expired"),
+        ),
+        (
+            "v1 non-numeric timestamp",
+            Ok(req(TARGET).header("X-Nonce", format!("{} matrix 12x", "ab".repeat(32)))),
+            V1(401, "Incorrect parameters in validate_ottoken"),
+        ),
+        (
+            "wrong scheme tag v3",
+            Ok(req(TARGET).header("X-Nonce", v2h(&now).replacen("v2", "v3", 1))),
+            V1(401, "Incorrect parameters in validate_ottoken"),
+        ),
+        (
+            "wrong scheme tag V2 (case)",
+            Ok(req(TARGET).header("X-Nonce", v2h(&now).replacen("v2", "V2", 1))),
+            V1(401, "Incorrect parameters in validate_ottoken"),
+        ),
+        (
+            "v2 with an extra field",
+            Ok(req(TARGET).header("X-Nonce", format!("{} extra", v2h(&now)))),
+            V2(400, "malformed_header"),
+        ),
+        (
+            "v2 with double spaces",
+            Ok(req(TARGET).header("X-Nonce", v2h(&now).replace(' ', "  "))),
+            V2(400, "malformed_header"),
+        ),
+        (
+            "garbage v2 ottoken",
+            Ok(req(&format!("{TARGET}&ottoken=djIg%00%01"))),
+            V2(400, "malformed_ottoken"),
+        ),
+        (
+            "garbage v1 ottoken",
+            Ok(req(&format!("{TARGET}&ottoken=eyJ!!!"))),
+            V1(401, "Incorrect parameters in validate_ottoken"),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, request, want) in &cases {
+        let r = match request {
+            Ok(r) => http::send(&s.base, r),
+            Err(bytes) => http::send_raw(&s.base.connect, bytes),
+        };
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                failures.push(format!("{name}: no answer ({e})"));
+                continue;
+            }
+        };
+        let ct = r.header("content-type").unwrap_or("").to_string();
+        let ok = match want {
+            V2(status, code) => {
+                let doc: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+                r.status == *status
+                    && ct == "application/problem+json"
+                    && doc["code"] == *code
+                    && doc["status"] == *status
+            }
+            V1(status, prefix) => {
+                r.status == *status
+                    && ct.starts_with("text/plain")
+                    && !r.body.is_empty()
+                    && r.text().starts_with(prefix)
+            }
+            Accepted => r.status == 200,
+            Http4xx => (400..500).contains(&r.status),
+        };
+        if !ok {
+            failures.push(format!(
+                "{name}: wanted {want:?}, got {} {ct} {:?}",
+                r.status,
+                r.text().chars().take(200).collect::<String>()
+            ));
+        }
+    }
+    // Still alive and serving, no panic logged.
+    let fresh = signed(Scheme::V2, "matrix", &secret, &a);
+    let r = http::send(&s.base, &fresh).unwrap();
+    assert_eq!(r.status, 200, "server after the matrix: {}", r.text());
+    assert!(s.alive());
+    let log = s.stderr();
+    assert!(!log.contains("panicked"), "panic in the server log:\n{log}");
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+    drop(s);
+    std::fs::remove_dir_all(root).unwrap();
+}
