@@ -90,7 +90,12 @@ impl JournalStore {
     /// Opens (or creates) `<data_dir>/replay.journal`, keeping the entries still live at
     /// `now_ms`.
     pub fn open(data_dir: &Path, now_ms: u64) -> std::io::Result<JournalStore> {
-        std::fs::create_dir_all(data_dir)?;
+        // Like the registry: the data dir is private to the server's user.
+        let mut dir = std::fs::DirBuilder::new();
+        dir.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
+        dir.create(data_dir)?;
         let path = data_dir.join(JOURNAL_FILE);
         let mut entries = HashMap::new();
         match File::open(&path) {
