@@ -1,35 +1,65 @@
 #!/usr/bin/env bash
-# The one test command (README): installs what it needs, then runs every check in every language.
-# `.ci/run` calls exactly this. Each section prints its own results; any failure stops the run red.
+# The one test command (README): installs what it needs, then runs every check in every
+# language. `.ci/run` calls exactly this. Each part prints its own results; any failure
+# stops the run red. Run one part with `bash scripts/test.sh <part>...` (parts listed below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 
+ALL_PARTS=(rust spec server demo python node wasm swift kotlin)
+parts=("$@")
+[ ${#parts[@]} -gt 0 ] || parts=("${ALL_PARTS[@]}")
+
+started=$SECONDS
+timings=()
 section() { printf '\n===== %s =====\n' "$*"; }
+timed() {
+  local name=$1; shift
+  local t0=$SECONDS
+  section "$name"
+  "$@"
+  timings+=("$(printf '%-8s %4ss' "$name" $((SECONDS - t0)))")
+}
 
-section "rust: format and lints"
-rustup component add rustfmt clippy >/dev/null 2>&1 || true
-cargo fmt --all -- --check
-cargo clippy --workspace --all-targets -- -D warnings
+part_rust() {
+  rustup component add rustfmt clippy >/dev/null 2>&1 || true
+  rustup target add wasm32-unknown-unknown >/dev/null 2>&1 || true
+  echo "-- format and lints (whole workspace, -D warnings)"
+  cargo fmt --all -- --check
+  cargo clippy --workspace --all-targets -- -D warnings
+  echo "-- tests: core, client, server, conformance vectors"
+  local log=/tmp/xnonce-cargo-test.log status
+  set +e
+  cargo test -- --nocapture > "$log" 2>&1
+  status=$?
+  set -e
+  grep -E '^(test result|rust: [0-9]+ vectors)' "$log" || true
+  if [ "$status" -ne 0 ]; then tail -100 "$log"; return "$status"; fi
+  grep -qE '^rust: [0-9]+ vectors passed' "$log"
+  echo "-- generated vectors are current (regenerate and compare)"
+  cargo run -q -p xnonce-conformance -- generate --check
+  echo "-- core builds for wasm32-unknown-unknown"
+  cargo build -q -p xnonce-core --no-default-features --target wasm32-unknown-unknown
+  echo "-- benchmarks compile"
+  cargo bench -q -p xnonce-core --no-run
+}
 
-section "rust: tests (core, client, conformance vectors)"
-set +e
-cargo test -- --nocapture > /tmp/xnonce-cargo-test.log 2>&1
-status=$?
-set -e
-grep -E '^(test result|rust: [0-9]+ vectors)' /tmp/xnonce-cargo-test.log || true
-if [ "$status" -ne 0 ]; then tail -100 /tmp/xnonce-cargo-test.log; exit "$status"; fi
-grep -qE '^rust: [0-9]+ vectors passed' /tmp/xnonce-cargo-test.log
+part_spec() { bash conformance/independent/test.sh; }
+part_server() { bash server-ref/test.sh; }
+part_demo() { bash scripts/demo.sh; }
+part_python() { bash bindings-python/test.sh; }
+part_node() { bash bindings-node/test.sh; }
+part_wasm() { bash bindings-wasm/test.sh; }
+part_swift() { bash bindings-swift/test.sh; }
+part_kotlin() { bash bindings-kotlin/test.sh; }
+part_scale() { bash server-ref/scale-test.sh; }
 
-section "rust: generated vectors are current"
-cargo run -q -p xnonce-conformance -- generate --check
+for p in "${parts[@]}"; do
+  case " ${ALL_PARTS[*]} " in *" $p "*) ;; *) echo "unknown part '$p' (parts: ${ALL_PARTS[*]})"; exit 2 ;; esac
+  timed "$p" "part_$p"
+done
 
-section "rust: core builds for wasm32-unknown-unknown"
-rustup target add wasm32-unknown-unknown >/dev/null 2>&1 || true
-cargo build -q -p xnonce-core --no-default-features --target wasm32-unknown-unknown
-
-section "rust: benchmarks compile"
-cargo bench -q -p xnonce-core --no-run
-
-echo
+section "summary"
+printf '%s\n' "${timings[@]}"
+echo "total    $((SECONDS - started))s"
 echo "all tests passed"

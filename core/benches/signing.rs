@@ -51,7 +51,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             sign_header_with(black_box(&in1), &secret, &env)
                 .unwrap()
-                .to_string()
+                .value()
         })
     });
     g.bench_function("v1_sign_with_ottoken", |b| {
@@ -68,7 +68,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             sign_header_with(black_box(&in2), &secret, &env)
                 .unwrap()
-                .to_string()
+                .value()
         })
     });
     g.bench_function("v2_sign_with_ottoken", |b| {

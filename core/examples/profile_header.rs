@@ -26,7 +26,7 @@ fn main() {
     for _ in 0..20_000 {
         n += sign_header_with(&input, &secret, &env)
             .unwrap()
-            .to_string()
+            .value()
             .len();
     }
     println!("{n}");
