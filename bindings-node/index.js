@@ -13,7 +13,7 @@ const { xnonceFetch } = require('./fetch.js')
 const ERROR_CODES = Object.freeze(native.errorCodes().map((c) => c.code))
 
 module.exports = {
-  sign: native.sign,
+  sign: require('./sign.js').sign,
   signDetailed: native.signDetailed,
   link: native.link,
   linkDetailed: native.linkDetailed,

@@ -200,3 +200,33 @@ test('the ErrorCode type of index.d.ts lists exactly the core codes', () => {
   const declared = [...union.matchAll(/'([a-z_]+)'/g)].map((m) => m[1])
   assert.deepEqual(declared, [...xnonce.ERROR_CODES])
 })
+
+test('sign: the packed fast path and the general path agree, NULs included', () => {
+  const opts = { host: 'api.test', timestamp: T, nonce: V2.nonce }
+  const general = (params, o = opts) =>
+    xnonce.signDetailed('v2', 'GET', '/a/b', params, 'svc', SECRET, o).xNonce
+  for (const params of [
+    [['a', 'x\0y']],
+    [['a\0', 'b']],
+    [
+      ['a', '1'],
+      ['b', ''],
+    ],
+    [],
+    null,
+  ]) {
+    assert.equal(xnonce.sign('v2', 'GET', '/a/b', params, 'svc', SECRET, opts), general(params))
+  }
+  assert.throws(() => xnonce.sign('v1', 'GET', '/a\0b', [], 'svc', SECRET, { timestamp: T }), {
+    code: 'invalid_path',
+  })
+  assert.throws(() => xnonce.sign('v2', 'GET', '/a/b', [], 'svc', SECRET, { ...opts, host: '' }), {
+    code: 'invalid_host',
+  })
+  assert.throws(() => xnonce.sign('v2', 'GET', '/a/b', [], 'svc', SECRET, { ...opts, nonce: '' }), {
+    code: 'invalid_nonce',
+  })
+  assert.throws(() => xnonce.sign('v2', 'GET', '/a/b', [], 'svc', SECRET, { ...opts, timestamp: -1 }), {
+    code: 'invalid_timestamp',
+  })
+})

@@ -22,10 +22,24 @@ function check(v) {
         : xnonce.signDetailed(scheme, v.method, v.path, v.params, v.client, v.secret, options)
   } catch (e) {
     if (!(e instanceof xnonce.XNonceError)) return `threw a non-XNonceError: ${e}`
+    if (v.base_url === undefined) {
+      // `sign` (with its packed fast path) must fail the same way.
+      try {
+        xnonce.sign(scheme, v.method, v.path, v.params, v.client, v.secret, options)
+        return `signDetailed failed with ${e.code} but sign succeeded`
+      } catch (e2) {
+        if (e2.code !== e.code) return `signDetailed failed with ${e.code}, sign with ${e2.code}`
+      }
+    }
     if (v.error === undefined) return `signing failed: ${e.code}: ${e.message}`
     return e.code === v.error ? null : `expected error ${v.error}, got ${e.code}`
   }
   if (v.error !== undefined) return `expected error ${v.error}, but signing succeeded`
+  if (v.base_url === undefined) {
+    // `sign` (with its packed fast path) must give exactly signDetailed's header.
+    const header = xnonce.sign(scheme, v.method, v.path, v.params, v.client, v.secret, options)
+    if (header !== out.xNonce) return `sign gave ${header}, signDetailed ${out.xNonce}`
+  }
   if (v.x_nonce === undefined) return 'case has neither x_nonce nor error'
   const fields = [
     ['canonical', v.canonical, out.canonical],

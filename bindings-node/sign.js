@@ -1,0 +1,59 @@
+'use strict'
+// `sign` with a fast path: when every text input is a string and the params are an array of
+// [string, string] pairs (or absent), the inputs cross into the addon as ONE NUL-joined string
+// (`signPacked`) instead of a dozen napi values, which is most of the cost of a call. Anything
+// else — numbers, Maps, objects, NULs inside a field — takes the general native `sign`, where
+// params.rs converts values; both paths end in the same core call.
+
+const native = require('./xnonce.node')
+
+const isText = (v) => typeof v === 'string'
+
+/** The packed fields, or undefined when the fast path does not apply. */
+function pack(scheme, method, path, params, client, secret, options) {
+  if (!isText(scheme) || !isText(method) || !isText(path) || !isText(client) || !isText(secret))
+    return undefined
+  let nonce = ''
+  let host = ''
+  if (options !== undefined && options !== null) {
+    const n = options.nonce
+    const h = options.host
+    const t = options.timestamp
+    if (n !== undefined) {
+      if (!isText(n)) return undefined
+      nonce = '=' + n
+    }
+    if (h !== undefined) {
+      if (!isText(h)) return undefined
+      host = '=' + h
+    }
+    if (t !== undefined && typeof t !== 'number') return undefined
+  }
+  let packed =
+    scheme + '\0' + method + '\0' + path + '\0' + client + '\0' + secret + '\0' + nonce + '\0' + host
+  if (params === undefined || params === null) return packed
+  if (!Array.isArray(params)) return undefined
+  for (let i = 0; i < params.length; i++) {
+    const pair = params[i]
+    if (!Array.isArray(pair) || pair.length !== 2 || !isText(pair[0]) || !isText(pair[1])) return undefined
+    packed += '\0' + pair[0] + '\0' + pair[1]
+  }
+  return packed
+}
+
+/** Signs a request and returns the `X-Nonce` header value (see native.d.ts `sign`). */
+function sign(scheme, method, path, params, client, secret, options) {
+  const packed = pack(scheme, method, path, params, client, secret, options)
+  if (packed !== undefined) {
+    const header = native.signPacked(
+      packed,
+      params === undefined || params === null ? 0 : params.length,
+      options?.timestamp,
+      options?.body,
+    )
+    if (header !== null) return header
+  }
+  return native.sign(scheme, method, path, params, client, secret, options)
+}
+
+module.exports = { sign }
