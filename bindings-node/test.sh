@@ -23,13 +23,14 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 (cd "$root" && cargo fmt -p xnonce-node -- --check)
 (cd "$root" && cargo clippy -q -p xnonce-node --all-targets -- -D warnings)
 
-echo "== npm ci (pinned dev tools: @napi-rs/cli, typescript, prettier)"
+echo "== npm ci (pinned dev tools: typescript, prettier, @types/node)"
 timeout 600 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 
 echo "== build the addon (debug) and check native.d.ts is current"
 committed=$(mktemp)
 cp native.d.ts "$committed"
-timeout 1200 npx napi build --dts native.d.ts
+# scripts/install.js runs the pinned @napi-rs/cli through npx, as a user's install does.
+timeout 1200 node scripts/install.js --debug
 if ! cmp -s "$committed" native.d.ts; then
   diff -u "$committed" native.d.ts || true
   echo "native.d.ts is stale: run 'npm run build' in bindings-node and commit it"
@@ -53,6 +54,8 @@ echo "== npm test"
 timeout 600 npm test --silent
 
 echo "== the user's path: npm install $here into a fresh project"
+# Remove the addon built above: the install step must build it again.
+rm -f "$here/xnonce.node"
 project=$(mktemp -d)
 trap 'rm -rf "$project"' EXIT
 (
@@ -60,7 +63,7 @@ trap 'rm -rf "$project"' EXIT
   npm init -y >/dev/null
   # The install script fetches its pinned napi CLI with npx (no devDependencies here) and
   # builds; debug here so that cargo reuses the build above.
-  XNONCE_NODE_PROFILE=debug XNONCE_NODE_USE_NPX=1 timeout 900 npm install --no-audit --no-fund --loglevel=error "$here"
+  XNONCE_NODE_PROFILE=debug timeout 900 npm install --no-audit --no-fund --loglevel=error "$here"
   node -e '
     const x = require("xnonce")
     const h = x.sign("v2", "GET", "/admin/status", { a: 1 }, "svc", "a".repeat(64), { host: "api.test" })
