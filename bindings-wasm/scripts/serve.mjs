@@ -31,7 +31,9 @@ export function vectorFiles(env = process.env) {
     .filter((f) => f.endsWith(".json"))
     .sort()
     .map((f) => join(vectorsDir, f));
-  for (const p of (env.XNONCE_EXTRA_VECTORS ?? "").split(":")) if (p) files.push(resolve(p));
+  // Relative paths are relative to where the command was started (npm's INIT_CWD under `npm test`).
+  const cwd = env.INIT_CWD ?? process.cwd();
+  for (const p of (env.XNONCE_EXTRA_VECTORS ?? "").split(":")) if (p) files.push(resolve(cwd, p));
   return files;
 }
 
