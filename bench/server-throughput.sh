@@ -35,4 +35,5 @@ cat <&3 > /dev/null &
 base_url="${first#xnonce-server listening on }"
 
 echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(uname -sr)"
-"$loadgen" --base-url "$base_url" --client bench --secret-file "$data/bench.secret" "$@"
+"$loadgen" --base-url "$base_url" --client bench --secret-file "$data/bench.secret" \
+    --server-pid "$server_pid" "$@"

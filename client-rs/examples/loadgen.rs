@@ -28,6 +28,7 @@ struct Args {
     concurrency: usize,
     rounds: usize,
     max_seconds: u64,
+    server_pid: Option<u32>,
 }
 
 fn args() -> Result<Args, String> {
@@ -40,6 +41,7 @@ fn args() -> Result<Args, String> {
         concurrency: 32,
         rounds: 3,
         max_seconds: 20,
+        server_pid: None,
     };
     let mut secret_file = None;
     let mut it = std::env::args().skip(1);
@@ -55,6 +57,7 @@ fn args() -> Result<Args, String> {
             "--concurrency" => a.concurrency = num(&v)?.clamp(1, 256),
             "--rounds" => a.rounds = num(&v)?.clamp(1, 9),
             "--max-seconds" => a.max_seconds = num(&v)?.clamp(1, 120) as u64,
+            "--server-pid" => a.server_pid = Some(num(&v)? as u32),
             _ => return Err(format!("unknown argument {flag}")),
         }
     }
@@ -98,8 +101,22 @@ fn presign(a: &Args, n: usize, tag: &str) -> Result<Vec<(String, String)>, xnonc
         .collect()
 }
 
+/// The server process's CPU time (user + system, all threads) from `/proc/<pid>/stat`, in
+/// seconds (Linux; clock ticks of 1/100 s).
+fn server_cpu_seconds(pid: Option<u32>) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid?)).ok()?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    // rest[0] is field 3 (state): utime is field 14, stime field 15.
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
 struct Round {
     sent: usize,
+    /// Server CPU seconds spent during the round, when its pid is known.
+    server_cpu: Option<f64>,
     elapsed: Duration,
     statuses: BTreeMap<u16, usize>,
     errors: usize,
@@ -117,6 +134,7 @@ async fn run_round(
     requests: Vec<(String, String)>,
     concurrency: usize,
     deadline: Duration,
+    server_pid: Option<u32>,
 ) -> Round {
     let requests = Arc::new(requests);
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -151,7 +169,9 @@ async fn run_round(
             (statuses, errors)
         }));
     }
+    let cpu_before = server_cpu_seconds(server_pid);
     let mut round = Round {
+        server_cpu: None,
         sent: 0,
         elapsed: Duration::ZERO,
         statuses: BTreeMap::new(),
@@ -168,6 +188,9 @@ async fn run_round(
         }
     }
     round.elapsed = start.elapsed();
+    if let (Some(b), Some(a)) = (cpu_before, server_cpu_seconds(server_pid)) {
+        round.server_cpu = Some(a - b);
+    }
     round
 }
 
@@ -190,10 +213,19 @@ async fn run(a: Args) -> Result<bool, String> {
     );
     // Warm-up: connections, server caches.
     let warm = presign(&a, a.concurrency * 20, "warm").map_err(|e| e.to_string())?;
-    run_round(&http, &health_url, warm.clone(), a.concurrency, deadline).await;
-    run_round(&http, &verified_url, warm, a.concurrency, deadline).await;
+    run_round(
+        &http,
+        &health_url,
+        warm.clone(),
+        a.concurrency,
+        deadline,
+        None,
+    )
+    .await;
+    run_round(&http, &verified_url, warm, a.concurrency, deadline, None).await;
 
     let (mut verified, mut health, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut v_cpu, mut h_cpu): (Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new());
     let mut ok = true;
     for r in 0..a.rounds {
         // Alternate which route goes first, so drift in the machine's load cancels out.
@@ -205,9 +237,19 @@ async fn run(a: Args) -> Result<bool, String> {
         for (name, url) in order {
             let tag = format!("r{r}{}", name.trim());
             let requests = presign(&a, a.requests, &tag).map_err(|e| e.to_string())?;
-            let round = run_round(&http, url, requests, a.concurrency, deadline).await;
+            let round =
+                run_round(&http, url, requests, a.concurrency, deadline, a.server_pid).await;
+            let cpu = round
+                .server_cpu
+                .map(|c| {
+                    format!(
+                        "  server CPU {:>5.1} µs/request",
+                        c * 1e6 / round.sent as f64
+                    )
+                })
+                .unwrap_or_default();
             println!(
-                "  round {} {name} {:>6} requests in {:>6.2} s = {:>8.0} req/s  statuses {:?}  errors {}",
+                "  round {} {name} {:>6} requests in {:>5.2} s = {:>6.0} req/s{cpu}  statuses {:?}  errors {}",
                 r + 1,
                 round.sent,
                 round.elapsed.as_secs_f64(),
@@ -215,6 +257,14 @@ async fn run(a: Args) -> Result<bool, String> {
                 round.statuses,
                 round.errors
             );
+            if let Some(c) = round.server_cpu {
+                let per = c / round.sent as f64;
+                if name == "verified" {
+                    v_cpu.push(per);
+                } else {
+                    h_cpu.push(per);
+                }
+            }
             if round.errors > 0 || round.statuses.keys().any(|&c| c != 200) {
                 ok = false;
             }
@@ -236,6 +286,18 @@ async fn run(a: Args) -> Result<bool, String> {
          check + route rules cost {:.1}% of throughput",
         (1.0 - ratio) * 100.0
     );
+    if !v_cpu.is_empty() && !h_cpu.is_empty() {
+        let (vc, hc) = (median(v_cpu), median(h_cpu));
+        println!(
+            "server CPU per request (median): unverified {:.1} µs, verified {:.1} µs → \
+             verified capacity = {:.3} of unverified: verification + replay check + route \
+             rules cost {:.1}% of server throughput",
+            hc * 1e6,
+            vc * 1e6,
+            hc / vc,
+            (1.0 - hc / vc) * 100.0
+        );
+    }
     if !ok {
         println!("NOTE: some requests were not answered 200 (see statuses above)");
     }
