@@ -1,8 +1,8 @@
 // Signing throughput: the native binding's `sign` against the plain-JS reference signer
 // (conformance/independent/xnonce_spec.mjs, node:crypto) in the same process and run.
 //
-//   node bench/bench-sign.mjs            # ~1 s per case and implementation, 3 rounds
-//   BENCH_MS=300 node bench/bench-sign.mjs
+//   node bench/bench-sign.mjs                  # ~3 s per case
+//   BENCH_ROUNDS=5 BENCH_SLICE_MS=50 node bench/bench-sign.mjs   # quicker, noisier
 //
 // Build the addon in release mode first (`npm run build:release`); a debug addon is slow.
 
@@ -84,22 +84,25 @@ const CASES = [
   },
 ]
 
-const BENCH_MS = Number(process.env.BENCH_MS ?? 1000)
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+// The machine may be shared: each case alternates short slices of both implementations and
+// counts calls per CPU-second of this process (process.cpuUsage), so that time spent
+// descheduled does not count against whichever implementation happened to be running.
+const SLICE_MS = Number(process.env.BENCH_SLICE_MS ?? 100)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15)
 
-/** Calls per second of `fn` over about BENCH_MS. */
+/** Calls per CPU-second of `fn` over one slice of about SLICE_MS wall time. */
 function rate(fn) {
   let sink = 0
   let n = 0
+  const cpu0 = process.cpuUsage()
   const start = performance.now()
-  let now = start
-  while (now - start < BENCH_MS) {
-    for (let i = 0; i < 256; i++) sink += fn().length
-    n += 256
-    now = performance.now()
+  while (performance.now() - start < SLICE_MS) {
+    for (let i = 0; i < 64; i++) sink += fn().length
+    n += 64
   }
+  const cpu = process.cpuUsage(cpu0)
   if (sink === 0) throw new Error('nothing signed')
-  return (n * 1000) / (now - start)
+  return (n * 1e6) / (cpu.user + cpu.system)
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
@@ -109,24 +112,30 @@ for (const c of CASES.slice(0, 4)) {
   if (c.native() !== c.js()) throw new Error(`${c.name}: binding and reference disagree`)
 }
 
-console.log(`node ${process.version}, ${ROUNDS} rounds x ${BENCH_MS} ms per case and implementation (median)`)
-console.log('| case | binding (ops/s) | plain JS (ops/s) | binding / JS |')
+console.log(
+  `node ${process.version}; ${ROUNDS} alternating ${SLICE_MS} ms slices per implementation and case; ` +
+    'calls per CPU-second (median), speed-up = median of per-round ratios',
+)
+console.log('| case | binding (calls/s) | plain JS (calls/s) | binding / JS |')
 console.log('| --- | ---: | ---: | ---: |')
 const ratios = []
+const fmt = (x) => Math.round(x).toLocaleString('en-US')
 for (const c of CASES) {
   rate(c.native) // warm-up
   rate(c.js)
   const native = []
   const js = []
+  const perRound = []
   for (let r = 0; r < ROUNDS; r++) {
-    native.push(rate(c.native))
-    js.push(rate(c.js))
+    const a = rate(c.native)
+    const b = rate(c.js)
+    native.push(a)
+    js.push(b)
+    perRound.push(a / b)
   }
-  const ratio = median(native) / median(js)
+  const ratio = median(perRound)
   ratios.push(ratio)
-  const fmt = (x) => Math.round(x).toLocaleString('en-US')
   console.log(`| ${c.name} | ${fmt(median(native))} | ${fmt(median(js))} | ${ratio.toFixed(2)}x |`)
 }
-console.log(
-  `geometric mean speed-up: ${Math.exp(ratios.reduce((a, r) => a + Math.log(r), 0) / ratios.length).toFixed(2)}x`,
-)
+const geo = Math.exp(ratios.reduce((a, r) => a + Math.log(r), 0) / ratios.length)
+console.log(`geometric mean speed-up: ${geo.toFixed(2)}x`)
