@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 
-ALL_PARTS=(rust spec server demo python node wasm swift kotlin)
+ALL_PARTS=(rust spec server scale demo python node wasm swift kotlin)
 parts=("$@")
 [ ${#parts[@]} -gt 0 ] || parts=("${ALL_PARTS[@]}")
 
