@@ -3,10 +3,59 @@
 //! `invalid_param_value`.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyString};
+use pyo3::types::{
+    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple,
+};
 use xnonce_core::{params, ErrorCode, Scheme, Secret};
 
 use crate::errors::{coded, IntoPyResult};
+
+extern "C" {
+    // Exported by every CPython 3 and part of the stable ABI since 3.10; pyo3 only hides it
+    // under `abi3-py39` because 3.9's *limited* API lacks it. Used for zero-copy `str` access.
+    fn PyUnicode_AsUTF8AndSize(
+        unicode: *mut pyo3::ffi::PyObject,
+        size: *mut pyo3::ffi::Py_ssize_t,
+    ) -> *const std::os::raw::c_char;
+}
+
+/// The UTF-8 text of a `str` object, borrowed from the object's cached UTF-8 form (no copy;
+/// the `abi3-py39` `&str` extraction would allocate a `bytes` object per argument).
+fn utf8<'a>(obj: Borrowed<'a, '_, PyAny>) -> PyResult<&'a str> {
+    obj.cast::<PyString>()?;
+    let mut size: pyo3::ffi::Py_ssize_t = 0;
+    // SAFETY: `obj` is a live `str` (checked above) for 'a; the returned buffer is owned by it.
+    let data = unsafe { PyUnicode_AsUTF8AndSize(obj.as_ptr(), &mut size) };
+    if data.is_null() {
+        // Lone surrogates cannot be encoded: the UnicodeEncodeError is set.
+        return Err(PyErr::fetch(obj.py()));
+    }
+    let len = usize::try_from(size).unwrap_or(0);
+    // SAFETY: CPython returns `size` bytes of valid UTF-8 that live as long as the object.
+    Ok(unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(data.cast(), len)) })
+}
+
+/// A `str` argument, borrowed without copying (see [`utf8`]). Derefs to `&str`.
+pub struct Text<'a>(pub &'a str);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Text<'a> {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        utf8(obj).map(Text)
+    }
+}
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.0
+    }
+}
+
+/// The text of a `str` object (zero-copy).
+pub fn str_of<'a>(s: &'a Bound<'_, PyAny>) -> PyResult<&'a str> {
+    utf8(s.as_borrowed())
+}
 
 /// `"v1"` / `"v2"` → [`Scheme`] (`unsupported_scheme` otherwise).
 pub fn scheme(s: &str) -> PyResult<Scheme> {
@@ -21,19 +70,23 @@ pub fn secret(s: &str) -> PyResult<Secret> {
 /// One parameter value → text: `bool` first (it is an `int` subclass), then `int`, `float`,
 /// `str`. Bytes, `None`, containers and every other type are `invalid_param_value`.
 pub fn value_text(v: &Bound<'_, PyAny>) -> PyResult<String> {
-    if let Ok(s) = v.cast::<PyString>() {
-        return Ok(s.to_cow()?.into_owned());
+    if v.is_instance_of::<PyString>() {
+        return Ok(str_of(v)?.to_owned());
     }
     if let Ok(b) = v.cast::<PyBool>() {
         return Ok(params::text_from_bool(b.is_true()).to_owned());
     }
     if v.is_instance_of::<PyInt>() {
-        let n: i128 = v.extract().map_err(|_| {
-            coded(
-                ErrorCode::InvalidParamValue,
-                "integer parameter value does not fit in 128 bits",
-            )
-        })?;
+        // i64 first: the common case, and a single C call under the stable ABI.
+        let n: i128 = match v.extract::<i64>() {
+            Ok(n) => n.into(),
+            Err(_) => v.extract().map_err(|_| {
+                coded(
+                    ErrorCode::InvalidParamValue,
+                    "integer parameter value does not fit in 128 bits",
+                )
+            })?,
+        };
         return Ok(params::text_from_i128(n));
     }
     if let Ok(f) = v.cast::<PyFloat>() {
@@ -51,8 +104,8 @@ pub fn value_text(v: &Bound<'_, PyAny>) -> PyResult<String> {
 }
 
 fn key_text(k: &Bound<'_, PyAny>) -> PyResult<String> {
-    match k.cast::<PyString>() {
-        Ok(s) => Ok(s.to_cow()?.into_owned()),
+    match str_of(k) {
+        Ok(s) => Ok(s.to_owned()),
         Err(_) => Err(coded(
             ErrorCode::InvalidParamKey,
             "parameter keys must be str",
@@ -73,6 +126,13 @@ pub fn params(p: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<(String, String)>> {
         }
         return Ok(out);
     }
+    // Lists and tuples of pairs: the common shapes, iterated without attribute probes.
+    if let Ok(l) = p.cast::<PyList>() {
+        return pairs(l.iter());
+    }
+    if let Ok(t) = p.cast::<PyTuple>() {
+        return pairs(t.iter());
+    }
     if p.is_instance_of::<PyString>() || p.is_instance_of::<PyBytes>() {
         return Err(coded(
             ErrorCode::InvalidParamValue,
@@ -85,16 +145,27 @@ pub fn params(p: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<(String, String)>> {
     } else {
         p.clone()
     };
-    let not_pairs = || {
-        coded(
-            ErrorCode::InvalidParamValue,
-            "params must be a mapping or a sequence of (key, value) pairs",
-        )
-    };
-    let iter = items.try_iter().map_err(|_| not_pairs())?;
-    let mut out = Vec::new();
-    for item in iter {
-        let item = item?;
+    let items = items.try_iter().map_err(|_| not_pairs())?;
+    pairs(items.collect::<PyResult<Vec<_>>>()?.into_iter())
+}
+
+fn not_pairs() -> PyErr {
+    coded(
+        ErrorCode::InvalidParamValue,
+        "params must be a mapping or a sequence of (key, value) pairs",
+    )
+}
+
+fn pairs<'py>(items: impl Iterator<Item = Bound<'py, PyAny>>) -> PyResult<Vec<(String, String)>> {
+    let mut out = Vec::with_capacity(items.size_hint().0);
+    for item in items {
+        if let Ok(t) = item.cast::<PyTuple>() {
+            if t.len() != 2 {
+                return Err(not_pairs());
+            }
+            out.push((key_text(&t.get_item(0)?)?, value_text(&t.get_item(1)?)?));
+            continue;
+        }
         if item.is_instance_of::<PyString>() || item.is_instance_of::<PyBytes>() {
             return Err(not_pairs());
         }
@@ -122,8 +193,8 @@ pub fn body(b: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<u8>>> {
     if let Ok(ba) = b.cast::<PyByteArray>() {
         return Ok(Some(ba.to_vec()));
     }
-    if let Ok(s) = b.cast::<PyString>() {
-        return Ok(Some(s.to_cow()?.as_bytes().to_vec()));
+    if b.is_instance_of::<PyString>() {
+        return Ok(Some(str_of(b)?.as_bytes().to_vec()));
     }
     Err(coded(
         ErrorCode::InvalidBody,
@@ -131,8 +202,9 @@ pub fn body(b: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<u8>>> {
     ))
 }
 
-/// A millisecond timestamp given as a Python int (`invalid_timestamp` when negative or huge).
-pub fn timestamp(t: Option<i128>) -> PyResult<Option<u64>> {
+/// A millisecond timestamp given as a Python int (`invalid_timestamp` when negative; core
+/// refuses values above 2^53 - 1).
+pub fn timestamp(t: Option<i64>) -> PyResult<Option<u64>> {
     match t {
         None => Ok(None),
         Some(t) => u64::try_from(t).map(Some).map_err(|_| {

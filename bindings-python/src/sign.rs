@@ -4,7 +4,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyString;
 use xnonce_core::{ottoken, ErrorCode, SignInput, Signed, XNonce};
 
-use crate::convert;
+use crate::convert::{self, Text};
 use crate::errors::{coded, IntoPyResult};
 
 /// The result of signing: the `X-Nonce` header value and everything behind it.
@@ -178,7 +178,7 @@ fn input(
     path: &str,
     params: Option<&Bound<'_, PyAny>>,
     client: &str,
-    timestamp: Option<i128>,
+    timestamp: Option<i64>,
     nonce: Option<&str>,
     host: Option<&str>,
     body: Option<&Bound<'_, PyAny>>,
@@ -201,22 +201,36 @@ fn input(
 #[pyo3(signature = (scheme, method, path, params, client, secret, *, timestamp=None, nonce=None, host=None, body=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn sign(
-    scheme: &str,
-    method: &str,
-    path: &str,
+    scheme: Text<'_>,
+    method: Text<'_>,
+    path: Text<'_>,
     params: Option<&Bound<'_, PyAny>>,
-    client: &str,
-    secret: &str,
-    timestamp: Option<i128>,
-    nonce: Option<&str>,
-    host: Option<&str>,
+    client: Text<'_>,
+    secret: Text<'_>,
+    timestamp: Option<i64>,
+    nonce: Option<Text<'_>>,
+    host: Option<Text<'_>>,
     body: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<String> {
     let input = input(
-        scheme, method, path, params, client, timestamp, nonce, host, body,
+        &scheme,
+        &method,
+        &path,
+        params,
+        &client,
+        timestamp,
+        nonce.as_deref(),
+        host.as_deref(),
+        body,
     )?;
-    let secret = convert::secret(secret)?;
-    Ok(xnonce_core::sign(&input, &secret).py_err()?.x_nonce)
+    let secret = convert::secret(&secret)?;
+    header(&input, &secret)
+}
+
+/// Only the header (no ottoken is built): what `sign` and `sign_request` return.
+fn header(input: &SignInput, secret: &xnonce_core::Secret) -> PyResult<String> {
+    let h = xnonce_core::sign_header_with(input, secret, &xnonce_core::SystemEnvironment);
+    Ok(h.py_err()?.to_string())
 }
 
 /// Signs a request and returns everything: header, ottoken, canonical string, timestamp, nonce.
@@ -224,21 +238,29 @@ pub fn sign(
 #[pyo3(signature = (scheme, method, path, params, client, secret, *, timestamp=None, nonce=None, host=None, body=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn sign_detailed(
-    scheme: &str,
-    method: &str,
-    path: &str,
+    scheme: Text<'_>,
+    method: Text<'_>,
+    path: Text<'_>,
     params: Option<&Bound<'_, PyAny>>,
-    client: &str,
-    secret: &str,
-    timestamp: Option<i128>,
-    nonce: Option<&str>,
-    host: Option<&str>,
+    client: Text<'_>,
+    secret: Text<'_>,
+    timestamp: Option<i64>,
+    nonce: Option<Text<'_>>,
+    host: Option<Text<'_>>,
     body: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PySigned> {
     let input = input(
-        scheme, method, path, params, client, timestamp, nonce, host, body,
+        &scheme,
+        &method,
+        &path,
+        params,
+        &client,
+        timestamp,
+        nonce.as_deref(),
+        host.as_deref(),
+        body,
     )?;
-    let secret = convert::secret(secret)?;
+    let secret = convert::secret(&secret)?;
     Ok(PySigned {
         inner: xnonce_core::sign(&input, &secret).py_err()?,
     })
@@ -253,7 +275,7 @@ fn make_link(
     client: &str,
     secret: &str,
     base_url: &str,
-    timestamp: Option<i128>,
+    timestamp: Option<i64>,
     nonce: Option<&str>,
     host: Option<&str>,
     body: Option<&Bound<'_, PyAny>>,
@@ -271,20 +293,30 @@ fn make_link(
 #[pyo3(signature = (scheme, method, path, params, client, secret, base_url, *, timestamp=None, nonce=None, host=None, body=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn link(
-    scheme: &str,
-    method: &str,
-    path: &str,
+    scheme: Text<'_>,
+    method: Text<'_>,
+    path: Text<'_>,
     params: Option<&Bound<'_, PyAny>>,
-    client: &str,
-    secret: &str,
-    base_url: &str,
-    timestamp: Option<i128>,
-    nonce: Option<&str>,
-    host: Option<&str>,
+    client: Text<'_>,
+    secret: Text<'_>,
+    base_url: Text<'_>,
+    timestamp: Option<i64>,
+    nonce: Option<Text<'_>>,
+    host: Option<Text<'_>>,
     body: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<String> {
     Ok(make_link(
-        scheme, method, path, params, client, secret, base_url, timestamp, nonce, host, body,
+        &scheme,
+        &method,
+        &path,
+        params,
+        &client,
+        &secret,
+        &base_url,
+        timestamp,
+        nonce.as_deref(),
+        host.as_deref(),
+        body,
     )?
     .url)
 }
@@ -295,20 +327,30 @@ pub fn link(
 #[allow(clippy::too_many_arguments)]
 pub fn link_detailed(
     py: Python<'_>,
-    scheme: &str,
-    method: &str,
-    path: &str,
+    scheme: Text<'_>,
+    method: Text<'_>,
+    path: Text<'_>,
     params: Option<&Bound<'_, PyAny>>,
-    client: &str,
-    secret: &str,
-    base_url: &str,
-    timestamp: Option<i128>,
-    nonce: Option<&str>,
-    host: Option<&str>,
+    client: Text<'_>,
+    secret: Text<'_>,
+    base_url: Text<'_>,
+    timestamp: Option<i64>,
+    nonce: Option<Text<'_>>,
+    host: Option<Text<'_>>,
     body: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyLink> {
     let l = make_link(
-        scheme, method, path, params, client, secret, base_url, timestamp, nonce, host, body,
+        &scheme,
+        &method,
+        &path,
+        params,
+        &client,
+        &secret,
+        &base_url,
+        timestamp,
+        nonce.as_deref(),
+        host.as_deref(),
+        body,
     )?;
     Ok(PyLink {
         url: l.url,
@@ -324,21 +366,21 @@ pub fn link_detailed(
 #[pyo3(signature = (scheme, method, host, target, client, secret, *, content_type=None, body=None, timestamp=None, nonce=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn sign_request(
-    scheme: &str,
-    method: &str,
-    host: &str,
-    target: &str,
-    client: &str,
-    secret: &str,
-    content_type: Option<&str>,
+    scheme: Text<'_>,
+    method: Text<'_>,
+    host: Text<'_>,
+    target: Text<'_>,
+    client: Text<'_>,
+    secret: Text<'_>,
+    content_type: Option<Text<'_>>,
     body: Option<&Bound<'_, PyAny>>,
-    timestamp: Option<i128>,
-    nonce: Option<&str>,
+    timestamp: Option<i64>,
+    nonce: Option<Text<'_>>,
 ) -> PyResult<String> {
-    let scheme = convert::scheme(scheme)?;
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let scheme = convert::scheme(&scheme)?;
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
     let body = convert::body(body)?.unwrap_or_default();
-    let is_form = xnonce_core::verify::is_form_content_type(content_type);
+    let is_form = xnonce_core::verify::is_form_content_type(content_type.as_deref());
     let form = if is_form {
         Some(
             std::str::from_utf8(&body)
@@ -354,7 +396,7 @@ pub fn sign_request(
         params: xnonce_core::params::from_query_and_form(scheme, query, form).py_err()?,
         client: client.to_owned(),
         timestamp_ms: convert::timestamp(timestamp)?,
-        nonce: nonce.map(str::to_owned),
+        nonce: nonce.map(|n| n.to_owned()),
         host: Some(host.to_owned()),
         body: if is_form || body.is_empty() {
             None
@@ -362,8 +404,8 @@ pub fn sign_request(
             Some(body.clone())
         },
     };
-    let secret = convert::secret(secret)?;
-    Ok(xnonce_core::sign(&input, &secret).py_err()?.x_nonce)
+    let secret = convert::secret(&secret)?;
+    header(&input, &secret)
 }
 
 /// Parses an `X-Nonce` header value (`FormatError` `malformed_header` on any deviation).

@@ -104,7 +104,7 @@ impl PySecrets<'_, '_> {
             return Ok(Vec::new());
         };
         if let Ok(s) = found.cast::<PyString>() {
-            return Ok(vec![convert::secret(&s.to_cow()?)?]);
+            return Ok(vec![convert::secret(convert::str_of(s.as_any())?)?]);
         }
         let mut out = Vec::new();
         for s in found.try_iter()? {
@@ -185,7 +185,7 @@ impl PyVerifier {
         x_nonce: Option<&str>,
         content_type: Option<&str>,
         body: Option<&Bound<'_, PyAny>>,
-        now: Option<i128>,
+        now: Option<i64>,
     ) -> PyResult<PyVerified> {
         let body = convert::body(body)?.unwrap_or_default();
         let now = match convert::timestamp(now)? {
@@ -263,7 +263,7 @@ impl PyVerifier {
         x_nonce: Option<&str>,
         content_type: Option<&str>,
         body: Option<&Bound<'_, PyAny>>,
-        now: Option<i128>,
+        now: Option<i64>,
     ) -> PyResult<PyVerified> {
         self.run(
             py,
@@ -291,7 +291,7 @@ impl PyVerifier {
         x_nonce: Option<&str>,
         content_type: Option<&str>,
         body: Option<&Bound<'_, PyAny>>,
-        now: Option<i128>,
+        now: Option<i64>,
     ) -> PyResult<PyVerified> {
         self.run(
             py,
