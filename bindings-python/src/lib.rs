@@ -5,6 +5,8 @@
 //! → core inputs), [`sign`] (sign, link, headers, ottokens), [`verify`] (`Verifier`), [`requester`]
 //! (`Requester`, `AsyncRequester`).
 
+#![warn(missing_docs)]
+
 use pyo3::prelude::*;
 
 /// Small, short-lived allocations dominate a `sign` call; mimalloc serves them faster than the
