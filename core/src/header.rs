@@ -134,34 +134,19 @@ impl XNonce {
 
     /// The header value (the same text as `Display`, built without formatting machinery).
     pub fn value(&self) -> String {
-        let mut out = String::with_capacity(200);
+        let mut out = String::with_capacity(VALUE_CAPACITY);
         match self {
             XNonce::V1 {
                 token,
                 client,
                 timestamp_ms,
-            } => {
-                out.push_str(token);
-                out.push(' ');
-                out.push_str(client);
-                out.push(' ');
-                crate::canonical::v1::push_u64(&mut out, *timestamp_ms);
-            }
+            } => push_v1(&mut out, token, client, *timestamp_ms),
             XNonce::V2 {
                 client,
                 timestamp_ms,
                 nonce,
                 signature,
-            } => {
-                out.push_str("v2 ");
-                out.push_str(client);
-                out.push(' ');
-                crate::canonical::v1::push_u64(&mut out, *timestamp_ms);
-                out.push(' ');
-                out.push_str(nonce);
-                out.push(' ');
-                out.push_str(signature);
-            }
+            } => push_v2(&mut out, client, *timestamp_ms, nonce, signature),
         }
         out
     }
@@ -170,6 +155,36 @@ impl XNonce {
     pub fn to_ottoken(&self) -> String {
         crate::ottoken::encode(self)
     }
+}
+
+/// Room for any header value with a client id of up to 64 characters.
+pub(crate) const VALUE_CAPACITY: usize = 200;
+
+/// Writes a v1 header value: `<token> <client> <timestamp>`.
+pub(crate) fn push_v1(out: &mut String, token: &str, client: &str, timestamp_ms: u64) {
+    out.push_str(token);
+    out.push(' ');
+    out.push_str(client);
+    out.push(' ');
+    crate::canonical::v1::push_u64(out, timestamp_ms);
+}
+
+/// Writes a v2 header value: `v2 <client> <timestamp> <nonce> <signature>`.
+pub(crate) fn push_v2(
+    out: &mut String,
+    client: &str,
+    timestamp_ms: u64,
+    nonce: &str,
+    signature: &str,
+) {
+    out.push_str("v2 ");
+    out.push_str(client);
+    out.push(' ');
+    crate::canonical::v1::push_u64(out, timestamp_ms);
+    out.push(' ');
+    out.push_str(nonce);
+    out.push(' ');
+    out.push_str(signature);
 }
 
 /// Parses a timestamp: 1 to 16 decimal digits, no leading zero, at most [`MAX_TIMESTAMP_MS`].

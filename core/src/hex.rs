@@ -11,15 +11,28 @@ pub fn encode(bytes: &[u8]) -> String {
 
 /// Appends the lower-case hex of `bytes` to `out`.
 pub fn push_encoded(out: &mut String, bytes: &[u8]) {
-    let mut buf = [0u8; 128];
-    for chunk in bytes.chunks(64) {
-        for (i, b) in chunk.iter().enumerate() {
-            buf[2 * i] = DIGITS[(b >> 4) as usize];
-            buf[2 * i + 1] = DIGITS[(b & 15) as usize];
-        }
-        // Only ASCII hex digits were written.
-        out.push_str(std::str::from_utf8(&buf[..2 * chunk.len()]).unwrap_or_default());
+    for chunk in bytes.chunks(32) {
+        let mut buf = [0u8; 64];
+        let text = encode_into(&mut buf, chunk);
+        out.push_str(text);
     }
+}
+
+/// Writes the hex of up to 32 bytes into `buf` and returns it as text.
+fn encode_into<'a>(buf: &'a mut [u8; 64], bytes: &[u8]) -> &'a str {
+    for (pair, b) in buf.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[(b >> 4) as usize];
+        pair[1] = DIGITS[(b & 15) as usize];
+    }
+    // Only ASCII hex digits were written.
+    std::str::from_utf8(&buf[..2 * bytes.len().min(32)]).unwrap_or_default()
+}
+
+/// The 64 lower-case hex characters of a 32-byte digest, without allocating.
+pub(crate) fn digest_hex(digest: &[u8; 32]) -> [u8; 64] {
+    let mut buf = [0u8; 64];
+    encode_into(&mut buf, digest);
+    buf
 }
 
 /// The value of one hex digit of either case.

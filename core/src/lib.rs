@@ -37,8 +37,8 @@ pub use routes::{ParamRule, RouteMatch, RouteTable};
 pub use scheme::Scheme;
 pub use secret::Secret;
 #[cfg(feature = "os")]
-pub use sign::sign;
-pub use sign::{sign_header_with, sign_with, SignInput, Signed};
+pub use sign::{sign, sign_header_value};
+pub use sign::{sign_header_value_with, sign_header_with, sign_with, SignInput, Signed};
 pub use time_hint::ServerTimeHint;
 pub use verify::{Incoming, SecretSource, Verified, Verifier};
 pub use window::WindowPolicy;

@@ -1,15 +1,118 @@
 //! HMAC-SHA256, SHA-256 and constant-time comparison: the only cryptography xnonce uses.
+//!
+//! [`HmacKey`] keeps the two SHA-256 states that the HMAC key schedule produces (the key
+//! XOR-ed with `ipad` and with `opad`, one block each), so signing with a [`crate::Secret`]
+//! that is used again costs only the compressions of the message itself — what `ring`'s
+//! `hmac::Key` does. The states are as secret as the key: zeroized on drop, never printed.
 
-use hmac::{Hmac, Mac};
+use sha2::digest::generic_array::GenericArray;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
-/// Lower-case hex HMAC-SHA256 of `message` under `key`.
+const BLOCK: usize = 64;
+
+/// SHA-256's initial state (FIPS 180-4, 5.3.3).
+const H0: [u32; 8] = [
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+];
+
+/// An HMAC-SHA256 key with its key schedule done once.
+///
+/// ```
+/// use xnonce_core::mac::HmacKey;
+/// // RFC 4231, test case 2.
+/// let key = HmacKey::new(b"Jefe");
+/// assert_eq!(
+///     xnonce_core::hex::encode(&key.sign(b"what do ya want for nothing?")),
+///     "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+/// );
+/// ```
+#[derive(Clone, Zeroize, ZeroizeOnDrop, PartialEq, Eq)]
+pub struct HmacKey {
+    inner: [u32; 8],
+    outer: [u32; 8],
+}
+
+impl HmacKey {
+    /// Runs the key schedule (keys longer than a block are hashed first, as RFC 2104 says).
+    pub fn new(key: &[u8]) -> HmacKey {
+        let mut padded = [0u8; BLOCK];
+        if key.len() > BLOCK {
+            padded[..32].copy_from_slice(&Sha256::digest(key));
+        } else {
+            padded[..key.len()].copy_from_slice(key);
+        }
+        let mut pad = [0u8; BLOCK];
+        let mut state = |byte: u8| {
+            for (p, k) in pad.iter_mut().zip(padded.iter()) {
+                *p = k ^ byte;
+            }
+            let mut s = H0;
+            compress(&mut s, &pad);
+            s
+        };
+        let key = HmacKey {
+            inner: state(0x36),
+            outer: state(0x5c),
+        };
+        pad.zeroize();
+        padded.zeroize();
+        key
+    }
+
+    /// HMAC-SHA256 of `message`.
+    pub fn sign(&self, message: &[u8]) -> [u8; 32] {
+        let mut inner = finish(self.inner, message);
+        let out = finish(self.outer, &inner);
+        inner.zeroize();
+        out
+    }
+}
+
+impl std::fmt::Debug for HmacKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HmacKey(**redacted**)")
+    }
+}
+
+fn compress(state: &mut [u32; 8], block: &[u8]) {
+    sha2::compress256(state, std::slice::from_ref(GenericArray::from_slice(block)));
+}
+
+/// Finishes SHA-256 from a state that has already absorbed exactly one block.
+fn finish(mut state: [u32; 8], message: &[u8]) -> [u8; 32] {
+    let mut blocks = message.chunks_exact(BLOCK);
+    for block in &mut blocks {
+        compress(&mut state, block);
+    }
+    let rest = blocks.remainder();
+    let mut tail = [0u8; 2 * BLOCK];
+    tail[..rest.len()].copy_from_slice(rest);
+    tail[rest.len()] = 0x80;
+    let tail_len = if rest.len() + 9 <= BLOCK {
+        BLOCK
+    } else {
+        2 * BLOCK
+    };
+    let bits = ((BLOCK + message.len()) as u64) * 8;
+    tail[tail_len - 8..tail_len].copy_from_slice(&bits.to_be_bytes());
+    for block in tail[..tail_len].chunks_exact(BLOCK) {
+        compress(&mut state, block);
+    }
+    tail.zeroize();
+    let mut out = [0u8; 32];
+    for (o, word) in out.chunks_exact_mut(4).zip(state) {
+        o.copy_from_slice(&word.to_be_bytes());
+    }
+    state.zeroize();
+    out
+}
+
+/// Lower-case hex HMAC-SHA256 of `message` under `key` (runs the key schedule every call;
+/// keep an [`HmacKey`] to sign repeatedly).
 pub fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
-    // HMAC accepts keys of any length; `new_from_slice` cannot fail for it.
-    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-    m.update(message);
-    crate::hex::encode(&m.finalize().into_bytes())
+    crate::hex::encode(&HmacKey::new(key).sign(message))
 }
 
 /// Lower-case hex SHA-256 of `message`.
@@ -19,5 +122,50 @@ pub fn sha256_hex(message: &[u8]) -> String {
 
 /// Compares two strings in time independent of where they differ.
 pub fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+    constant_time_eq_bytes(a.as_bytes(), b.as_bytes())
+}
+
+/// [`constant_time_eq`] of bytes.
+pub fn constant_time_eq_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hmac::{Hmac, Mac};
+
+    fn reference(key: &[u8], message: &[u8]) -> Vec<u8> {
+        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap();
+        m.update(message);
+        m.finalize().into_bytes().to_vec()
+    }
+
+    #[test]
+    fn agrees_with_the_hmac_crate_on_every_padding_boundary() {
+        // Message lengths around each block boundary (55/56/63/64 bytes are where the
+        // SHA-256 padding spills into a second block) and key lengths around 64.
+        for key_len in [0usize, 1, 32, 63, 64, 65, 200] {
+            let key: Vec<u8> = (0..key_len).map(|i| (i * 7 + 3) as u8).collect();
+            let hk = HmacKey::new(&key);
+            for len in (0..200).chain([255, 256, 257, 1000]) {
+                let message: Vec<u8> = (0..len).map(|i| (i * 31 + key_len) as u8).collect();
+                assert_eq!(
+                    hk.sign(&message).to_vec(),
+                    reference(&key, &message),
+                    "key {key_len} message {len}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn rfc_4231_case_1() {
+        let key = HmacKey::new(&[0x0b; 20]);
+        assert_eq!(
+            crate::hex::encode(&key.sign(b"Hi There")),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
+        );
+        assert_eq!(format!("{key:?}"), "HmacKey(**redacted**)");
+    }
 }

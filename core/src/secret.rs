@@ -1,10 +1,12 @@
 //! Client secrets: never printed, zeroized on drop.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::error::{err, ErrorCode, Result};
+use crate::mac::HmacKey;
 
 /// The longest secret text accepted (bytes).
 pub const MAX_SECRET_LEN: usize = 1024;
@@ -15,6 +17,9 @@ pub const MAX_SECRET_LEN: usize = 1024;
 /// it is, v2 keys HMAC-SHA256 with the 32 decoded bytes. v1 also accepts any other non-empty
 /// text (legacy em-secure-api deployments), which v2 refuses with `invalid_secret`.
 ///
+/// The v2 key (decoded bytes and HMAC key schedule) is derived on first use and kept, so a
+/// `Secret` that signs many requests pays for it once and a v1-only one never does.
+///
 /// `Debug` and `Display` print `Secret(**redacted**)`; the memory is zeroized on drop.
 ///
 /// ```
@@ -23,11 +28,27 @@ pub const MAX_SECRET_LEN: usize = 1024;
 /// assert_eq!(format!("{s:?}"), "Secret(**redacted**)");
 /// assert!(s.v2_key().is_ok());
 /// ```
-#[derive(Clone, Zeroize, ZeroizeOnDrop, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Secret {
     text: String,
-    /// The decoded v2 key, when the text is 64 hex characters (decoded once, here).
-    key: Option<[u8; 32]>,
+    /// `Some` when the text is 64 hex characters; filled on first use.
+    v2: OnceLock<Option<V2Key>>,
+}
+
+/// The v2 key: the decoded secret and its HMAC key schedule.
+#[derive(Clone, Zeroize)]
+struct V2Key {
+    bytes: [u8; 32],
+    hmac: HmacKey,
+}
+
+impl V2Key {
+    fn new(bytes: [u8; 32]) -> V2Key {
+        V2Key {
+            hmac: HmacKey::new(&bytes),
+            bytes,
+        }
+    }
 }
 
 impl Secret {
@@ -44,21 +65,28 @@ impl Secret {
                 format!("secret is longer than {MAX_SECRET_LEN} bytes"),
             );
         }
-        if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        let bad = if text.is_ascii() {
+            text.bytes().any(|b| b <= b' ' || b == 0x7f)
+        } else {
+            text.chars().any(|c| c.is_whitespace() || c.is_control())
+        };
+        if bad {
             return err(
                 ErrorCode::InvalidSecret,
                 "secret contains whitespace or control characters",
             );
         }
-        let key = decode_key(&text);
-        Ok(Secret { text, key })
+        Ok(Secret {
+            text,
+            v2: OnceLock::new(),
+        })
     }
 
     /// Builds the canonical 64-hex-character secret from 32 bytes.
     pub fn from_bytes(bytes: [u8; 32]) -> Secret {
         Secret {
             text: crate::hex::encode(&bytes),
-            key: Some(bytes),
+            v2: OnceLock::from(Some(V2Key::new(bytes))),
         }
     }
 
@@ -81,7 +109,19 @@ impl Secret {
 
     /// The 32-byte HMAC key of v2: the hex text decoded (either case accepted).
     pub fn v2_key(&self) -> Result<&[u8; 32]> {
-        match &self.key {
+        self.v2().map(|k| &k.bytes)
+    }
+
+    /// The v2 HMAC key, key schedule done (`invalid_secret` unless the text is 64 hex).
+    pub fn v2_hmac(&self) -> Result<&HmacKey> {
+        self.v2().map(|k| &k.hmac)
+    }
+
+    fn v2(&self) -> Result<&V2Key> {
+        match self
+            .v2
+            .get_or_init(|| decode_key(&self.text).map(V2Key::new))
+        {
             Some(k) => Ok(k),
             None => err(
                 ErrorCode::InvalidSecret,
@@ -90,6 +130,26 @@ impl Secret {
         }
     }
 }
+
+impl PartialEq for Secret {
+    /// Equal when the secret texts are equal (compared in constant time).
+    fn eq(&self, other: &Secret) -> bool {
+        crate::mac::constant_time_eq(&self.text, &other.text)
+    }
+}
+
+impl Eq for Secret {}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        self.text.zeroize();
+        if let Some(Some(key)) = self.v2.get_mut() {
+            key.zeroize();
+        }
+    }
+}
+
+impl ZeroizeOnDrop for Secret {}
 
 fn decode_key(text: &str) -> Option<[u8; 32]> {
     let t = text.as_bytes();

@@ -37,14 +37,11 @@ impl ServerTimeHint {
         request_id: &str,
         server_time_ms: u64,
     ) -> ServerTimeHint {
-        let key: &[u8] = match secret.v2_key() {
-            Ok(k) => k,
-            Err(_) => secret.expose().as_bytes(),
+        let message = message(client, request_id, server_time_ms);
+        let mac = match secret.v2_hmac() {
+            Ok(key) => crate::hex::encode(&key.sign(message.as_bytes())),
+            Err(_) => crate::mac::hmac_sha256_hex(secret.expose().as_bytes(), message.as_bytes()),
         };
-        let mac = crate::mac::hmac_sha256_hex(
-            key,
-            message(client, request_id, server_time_ms).as_bytes(),
-        );
         ServerTimeHint {
             server_time_ms,
             mac,

@@ -242,13 +242,13 @@ impl Verifier {
         let mut matched = None;
         match &header {
             XNonce::V1 { token, .. } => {
-                let method = canonical::method(req.method)?;
-                let path = canonical::path_v1(req.path)?;
-                let content = canonical::v1::content(&params)?;
+                let prefix = canonical::v1::prefix(req.method, req.path, &params, client)?;
                 for (i, s) in live.iter().enumerate() {
-                    let c = format!("{method}{path}{content}{client}{}{ts}", s.expose());
-                    if mac::constant_time_eq(&mac::sha256_hex(c.as_bytes()), token)
-                        && matched.is_none()
+                    let expected = canonical::v1::token(&prefix, s.expose(), ts);
+                    if mac::constant_time_eq_bytes(
+                        &crate::hex::digest_hex(&expected),
+                        token.as_bytes(),
+                    ) && matched.is_none()
                     {
                         matched = Some(i);
                     }
@@ -272,9 +272,11 @@ impl Verifier {
                     nonce,
                 })?;
                 for (i, s) in live.iter().enumerate() {
-                    let Ok(key) = s.v2_key() else { continue };
-                    if mac::constant_time_eq(&mac::hmac_sha256_hex(key, c.as_bytes()), signature)
-                        && matched.is_none()
+                    let Ok(key) = s.v2_hmac() else { continue };
+                    if mac::constant_time_eq_bytes(
+                        &crate::hex::digest_hex(&key.sign(c.as_bytes())),
+                        signature.as_bytes(),
+                    ) && matched.is_none()
                     {
                         matched = Some(i);
                     }

@@ -3,8 +3,8 @@
 use proptest::prelude::*;
 use xnonce_core::percent::{decode_form, decode_path};
 use xnonce_core::{
-    canonical, ottoken, params::from_query_and_form, sign_with, FixedEnvironment, Incoming, Scheme,
-    Secret, SignInput, Verifier, XNonce,
+    canonical, ottoken, params::from_query_and_form, sign_header_value_with, sign_header_with,
+    sign_with, FixedEnvironment, Incoming, Scheme, Secret, SignInput, Verifier, XNonce,
 };
 
 const SECRET: &str = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd";
@@ -259,5 +259,26 @@ proptest! {
         };
         let e = Verifier::new().verify(&tampered, &secrets, r.ts).unwrap_err();
         prop_assert_eq!(e.code().as_str(), "signature_mismatch");
+    }
+
+    /// The three signing entry points write the same header for every request, both schemes
+    /// (the header-only paths hash v1's secret in place instead of building the canonical
+    /// string, so they are separate code).
+    #[test]
+    fn header_only_signing_agrees_with_full_signing(r in req(), v1 in any::<bool>()) {
+        let secret = Secret::new(SECRET).unwrap();
+        let scheme = if v1 { Scheme::V1 } else { Scheme::V2 };
+        let input = SignInput::new(scheme, r.method.clone(), r.path.clone(), r.client.clone())
+            .params(r.params.clone()).host(r.host.clone()).timestamp_ms(r.ts).nonce(r.nonce.clone());
+        match sign_with(&input, &secret, &env()) {
+            Ok(full) => {
+                prop_assert_eq!(&sign_header_with(&input, &secret, &env()).unwrap(), &full.header);
+                prop_assert_eq!(sign_header_value_with(&input, &secret, &env()).unwrap(), full.x_nonce);
+            }
+            Err(e) => {
+                prop_assert_eq!(sign_header_with(&input, &secret, &env()).unwrap_err().code(), e.code());
+                prop_assert_eq!(sign_header_value_with(&input, &secret, &env()).unwrap_err().code(), e.code());
+            }
+        }
     }
 }

@@ -18,38 +18,67 @@ use crate::percent;
 /// assert_eq!(xnonce_core::canonical::method("get").unwrap(), "GET");
 /// ```
 pub fn method(m: &str) -> Result<String> {
+    let mut out = String::with_capacity(m.len());
+    push_method(&mut out, m)?;
+    Ok(out)
+}
+
+/// [`method`] appending to `out`.
+pub(crate) fn push_method(out: &mut String, m: &str) -> Result<()> {
     if m.is_empty() || m.len() > 16 || !m.bytes().all(|b| b.is_ascii_alphabetic()) {
         return err(
             ErrorCode::InvalidMethod,
             "method must be 1 to 16 ASCII letters",
         );
     }
-    Ok(m.to_ascii_uppercase())
+    out.extend(m.bytes().map(|b| b.to_ascii_uppercase() as char));
+    Ok(())
 }
 
-fn check_path_shape(p: &str) -> Result<()> {
+/// What a path byte may be: fine, a space (v1 refuses it), or never allowed (`?`, `#`,
+/// control characters).
+const PATH_OK: u8 = 0;
+const PATH_SPACE: u8 = 1;
+const PATH_FORBIDDEN: u8 = 2;
+const PATH_BYTES: [u8; 256] = {
+    let mut t = [PATH_OK; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        if b == b'?' || b == b'#' || b.is_ascii_control() {
+            t[i] = PATH_FORBIDDEN;
+        } else if b == b' ' {
+            t[i] = PATH_SPACE;
+        }
+        i += 1;
+    }
+    t
+};
+
+/// Checks a path's shape in one pass; returns whether it holds a space.
+fn check_path_shape(p: &str) -> Result<bool> {
     if !p.starts_with('/') {
         return err(ErrorCode::InvalidPath, "path must start with '/'");
     }
     if p.len() > 8192 {
         return err(ErrorCode::InvalidPath, "path is longer than 8192 bytes");
     }
-    if p.bytes()
-        .any(|b| b == b'?' || b == b'#' || b.is_ascii_control())
-    {
+    let seen = p
+        .bytes()
+        .fold(PATH_OK, |seen, b| seen | PATH_BYTES[b as usize]);
+    if seen & PATH_FORBIDDEN != 0 {
         return err(
             ErrorCode::InvalidPath,
             "path must not contain '?', '#' or control characters (pass the query as params)",
         );
     }
-    Ok(())
+    Ok(seen & PATH_SPACE != 0)
 }
 
 /// The v1 path: signed exactly as given (em-secure-api signs the routed path as it is),
 /// after checking it starts with `/` and holds no `?`, `#`, space or control character.
 pub fn path_v1(p: &str) -> Result<&str> {
-    check_path_shape(p)?;
-    if p.contains(' ') {
+    if check_path_shape(p)? {
         return err(
             ErrorCode::InvalidPath,
             "a v1 path must not contain spaces (it is signed as sent)",

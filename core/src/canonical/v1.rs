@@ -2,6 +2,12 @@
 //!
 //! `METHOD + path + content + client + secret + timestamp`, no separators, where
 //! `content` is the params in the given order, each `key=CGI.escape(value)`, joined by `&`.
+//!
+//! Signing hashes the part before the secret (the *prefix*), the secret and the timestamp
+//! as three pieces of one SHA-256 ([`token`]), so the secret is never copied into a string
+//! and a verifier trying several live secrets builds the prefix once.
+
+use sha2::{Digest, Sha256};
 
 use crate::error::Result;
 use crate::Scheme;
@@ -27,6 +33,27 @@ pub fn push_content(out: &mut String, params: &[(String, String)]) -> Result<()>
     Ok(())
 }
 
+/// `METHOD + path + content + client`: the canonical string up to the secret, every field
+/// validated (method, path, client id, then param keys).
+pub fn prefix(
+    method: &str,
+    path: &str,
+    params: &[(String, String)],
+    client: &str,
+) -> Result<String> {
+    let params_len: usize = params.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+    // Room for the secret and timestamp too, so `canonical` does not reallocate; escapes in
+    // values may still grow it once.
+    let capacity = method.len() + path.len() + params_len + client.len() + 128;
+    let mut out = String::with_capacity(capacity);
+    super::push_method(&mut out, method)?;
+    out.push_str(super::path_v1(path)?);
+    crate::client_id::validate(client)?;
+    push_content(&mut out, params)?;
+    out.push_str(client);
+    Ok(out)
+}
+
 /// The full v1 canonical string. It contains the secret: never log it.
 pub fn canonical(
     method: &str,
@@ -36,27 +63,23 @@ pub fn canonical(
     secret: &str,
     timestamp_ms: u64,
 ) -> Result<String> {
-    let method = super::method(method)?;
-    let path = super::path_v1(path)?;
-    crate::client_id::validate(client)?;
-    let content = content(params)?;
-    Ok(format!(
-        "{method}{path}{content}{client}{secret}{timestamp_ms}"
-    ))
+    let mut out = prefix(method, path, params, client)?;
+    out.push_str(secret);
+    push_u64(&mut out, timestamp_ms);
+    Ok(out)
+}
+
+/// The v1 token: SHA-256 of `prefix + secret + timestamp` (the canonical string), hashed in
+/// pieces.
+pub fn token(prefix: &str, secret: &str, timestamp_ms: u64) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(prefix.as_bytes());
+    h.update(secret.as_bytes());
+    h.update(itoa::Buffer::new().format(timestamp_ms).as_bytes());
+    h.finalize().into()
 }
 
 /// Appends the decimal form of `n`.
 pub(crate) fn push_u64(out: &mut String, n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
+    out.push_str(itoa::Buffer::new().format(n));
 }

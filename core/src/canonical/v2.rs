@@ -55,27 +55,29 @@ pub struct Fields<'a> {
     pub nonce: &'a str,
 }
 
-/// Builds the v2 canonical string, validating every field.
+/// Builds the v2 canonical string, validating every field (method, host, path, param keys,
+/// client id, nonce, in that order).
 pub fn canonical(f: &Fields<'_>) -> Result<String> {
-    let method = super::method(f.method)?;
-    let host = super::host(f.host)?;
-    let path = super::path_v2(f.path)?;
-    for (k, _) in f.params {
-        super::param_key(k, crate::Scheme::V2)?;
-    }
+    let params_len: usize = f.params.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+    let mut out = String::with_capacity(
+        TAG.len() + f.method.len() + f.host.len() + f.path.len() + params_len + 200,
+    );
+    out.push_str(TAG);
+    out.push('\n');
+    super::push_method(&mut out, f.method)?;
+    out.push('\n');
+    out.push_str(&super::host(f.host)?);
+    out.push('\n');
+    out.push_str(&super::path_v2(f.path)?);
+    out.push('\n');
+    super::push_params_v2(&mut out, f.params)?;
     crate::client_id::validate(f.client)?;
     crate::nonce::validate(f.nonce)?;
-    let mut out = String::with_capacity(160 + host.len() + path.len() + f.params.len() * 24);
-    for field in [TAG, &method, &host, &path] {
-        out.push_str(field);
-        out.push('\n');
-    }
-    super::push_params_v2(&mut out, f.params)?;
     out.push('\n');
     if f.body.is_empty() {
         out.push_str(EMPTY_BODY_DIGEST);
     } else {
-        out.push_str(&crate::hex::encode(&Sha256::digest(f.body)));
+        crate::hex::push_encoded(&mut out, &Sha256::digest(f.body));
     }
     out.push('\n');
     out.push_str(f.client);
