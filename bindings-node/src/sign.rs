@@ -82,7 +82,10 @@ pub fn sign(
 ) -> napi::Result<String> {
     guard(env, || {
         let input = input(env, &scheme, method, path, params, client, options)?;
-        Ok(xnonce_core::sign(&input, &Secret::new(secret)?)?.x_nonce)
+        Ok(xnonce_core::sign_header_value(
+            &input,
+            &Secret::new(secret)?,
+        )?)
     })
 }
 
@@ -236,8 +239,9 @@ pub fn sign_packed(
             timestamp_ms: params::timestamp_ms(timestamp)?,
             body: params::body_bytes(body),
         };
-        Ok(Some(
-            xnonce_core::sign(&input, &Secret::new(fields[4])?)?.x_nonce,
-        ))
+        Ok(Some(xnonce_core::sign_header_value(
+            &input,
+            &Secret::new(fields[4])?,
+        )?))
     })
 }

@@ -229,8 +229,7 @@ pub fn sign(
 
 /// Only the header (no ottoken is built): what `sign` and `sign_request` return.
 fn header(input: &SignInput, secret: &xnonce_core::Secret) -> PyResult<String> {
-    let h = xnonce_core::sign_header_with(input, secret, &xnonce_core::SystemEnvironment);
-    Ok(h.py_err()?.to_string())
+    xnonce_core::sign_header_value(input, secret).py_err()
 }
 
 /// Signs a request and returns everything: header, ottoken, canonical string, timestamp, nonce.

@@ -99,7 +99,10 @@ pub fn sign(
     let input = input(
         scheme, method, path, params, client, timestamp, nonce, host, body,
     );
-    Ok(xnonce_core::sign(&input, &Secret::new(secret)?)?.x_nonce)
+    Ok(xnonce_core::sign_header_value(
+        &input,
+        &Secret::new(secret)?,
+    )?)
 }
 
 /// Signs a request and returns every intermediate (see [`Signed`]).

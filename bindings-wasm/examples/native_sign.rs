@@ -7,7 +7,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use xnonce_core::{sign_with, FixedEnvironment, Scheme, Secret, SignInput};
+use xnonce_core::{sign_header_value_with, FixedEnvironment, Scheme, Secret, SignInput};
 
 const SECRET: &str = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd";
 
@@ -35,9 +35,7 @@ fn main() {
         // The WASM call converts its arguments and builds the secret each time; so does this.
         let run = || {
             let secret = Secret::new(SECRET).expect("valid secret");
-            sign_with(black_box(&input), &secret, &env)
-                .expect("signs")
-                .x_nonce
+            sign_header_value_with(black_box(&input), &secret, &env).expect("signs")
         };
         for _ in 0..iterations / 10 {
             black_box(run());

@@ -14,7 +14,9 @@ mod types;
 
 use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
-use xnonce_core::{link_with, ottoken, sign_with, Link, Secret, Signed, XNonce};
+use xnonce_core::{
+    link_with, ottoken, sign_header_value_with, sign_with, Link, Secret, Signed, XNonce,
+};
 
 use crate::env::JsEnvironment;
 use crate::error::{JsResult, XNonceError};
@@ -83,6 +85,17 @@ fn sign_core(args: SignArgs, options: Option<&JsValue>) -> JsResult<Signed> {
     Ok(sign_with(&input, &secret(secret_v)?, &JsEnvironment)?)
 }
 
+/// Only the header value (no ottoken or canonical string is built).
+fn sign_header(args: SignArgs, options: Option<&JsValue>) -> JsResult<String> {
+    let [scheme, method, path, params, client, secret_v] = args;
+    let input = convert::sign_input(scheme, method, path, params, client, options)?;
+    Ok(sign_header_value_with(
+        &input,
+        &secret(secret_v)?,
+        &JsEnvironment,
+    )?)
+}
+
 /// Signs a request; returns the `X-Nonce` header value.
 #[wasm_bindgen(unchecked_return_type = "string")]
 pub fn sign(
@@ -95,7 +108,7 @@ pub fn sign(
     #[wasm_bindgen(unchecked_optional_param_type = "SignOptions")] options: Option<JsValue>,
 ) -> Result<String, XNonceError> {
     let args = [&scheme, &method, &path, &params, &client, &secret];
-    Ok(sign_core(args, options.as_ref())?.x_nonce)
+    sign_header(args, options.as_ref())
 }
 
 /// Signs a request; returns every part of the signature (`xNonce`, `ottoken`, `canonical`,
