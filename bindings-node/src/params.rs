@@ -150,18 +150,7 @@ fn type_name(t: ValueType) -> &'static str {
 
 /// A timestamp in milliseconds: an integer number in `0..=2^53-1` (`invalid_timestamp`).
 pub(crate) fn timestamp_ms(ms: Option<f64>) -> Outcome<Option<u64>> {
-    match ms {
-        None => Ok(None),
-        Some(t)
-            if t.is_finite() && t >= 0.0 && t.fract() == 0.0 && t <= 9_007_199_254_740_991.0 =>
-        {
-            Ok(Some(t as u64))
-        }
-        Some(_) => fail(
-            ErrorCode::InvalidTimestamp,
-            "timestamp must be an integer number of milliseconds in 0..=2^53-1",
-        ),
-    }
+    Ok(ms.map(xnonce_core::js::timestamp_from_f64).transpose()?)
 }
 
 /// A body: bytes (`Buffer`, `Uint8Array`) or a string (its UTF-8 bytes). Fields of this type

@@ -198,16 +198,10 @@ pub fn link_detailed(
     })
 }
 
-/// The fields `index.js` packs for [`sign_packed`], in order, before the params.
-const PACKED_FIELDS: usize = 7;
-
-/// The fast path of `sign` used by `index.js` (one string crossing instead of a dozen napi
-/// values): `packed` is `scheme, method, path, client, secret, nonce, host, k1, v1, ...`
-/// joined with NUL, where `nonce` and `host` are `""` when absent or `"=" + value` when given,
-/// and `pairs` is the number of `[key, value]` string pairs. Returns `null` when the field
-/// count does not match (a field held a NUL): the caller then uses the general `sign`, so the
-/// result never depends on the path taken. Only string params travel here: every other value
-/// goes through `params.rs`.
+/// The fast path of `sign` used by `sign.js` (one string crossing instead of a dozen napi
+/// values): `packed` is core's packed request (`xnonce_core::js`) holding `pairs` string
+/// params. Returns `null` when the field count does not match (a field held a NUL): the caller
+/// then uses the general `sign`, so the result never depends on the path taken.
 #[napi(
     js_name = "signPacked",
     ts_args_type = "packed: string, pairs: number, timestamp?: number, body?: Uint8Array | string"
@@ -220,28 +214,14 @@ pub fn sign_packed(
     body: Option<Body>,
 ) -> napi::Result<Option<String>> {
     guard(env, || {
-        let fields: Vec<&str> = packed.split('\0').collect();
-        if fields.len() != PACKED_FIELDS + 2 * pairs as usize {
+        let Some((mut input, secret)) = xnonce_core::js::unpack(&packed, pairs as usize)? else {
             return Ok(None);
-        }
-        let optional = |f: &str| f.strip_prefix('=').map(str::to_string);
-        let input = SignInput {
-            scheme: fields[0].parse()?,
-            method: fields[1].to_string(),
-            path: fields[2].to_string(),
-            client: fields[3].to_string(),
-            nonce: optional(fields[5]),
-            host: optional(fields[6]),
-            params: fields[PACKED_FIELDS..]
-                .chunks_exact(2)
-                .map(|kv| (kv[0].to_string(), kv[1].to_string()))
-                .collect(),
-            timestamp_ms: params::timestamp_ms(timestamp)?,
-            body: params::body_bytes(body),
         };
+        input.timestamp_ms = params::timestamp_ms(timestamp)?;
+        input.body = params::body_bytes(body);
         Ok(Some(xnonce_core::sign_header_value(
             &input,
-            &Secret::new(fields[4])?,
+            &Secret::new(secret)?,
         )?))
     })
 }

@@ -137,7 +137,7 @@ fn timestamp(value: &JsValue) -> JsResult<u64> {
 }
 
 /// A body: `Uint8Array`, `ArrayBuffer` or a string (sent as UTF-8).
-fn body(value: &JsValue) -> JsResult<Vec<u8>> {
+pub(crate) fn body(value: &JsValue) -> JsResult<Vec<u8>> {
     if let Some(s) = value.as_string() {
         return Ok(s.into_bytes());
     }

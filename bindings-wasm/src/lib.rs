@@ -111,6 +111,38 @@ pub fn sign(
     sign_header(args, options.as_ref())
 }
 
+/// The fast path of `sign` taken by the package's `xnonce_wasm.js` (see `js/fast_sign.js`):
+/// core's packed request (`xnonce_core::js`), UTF-8 encoded by the caller, crosses into WASM
+/// as ONE byte array instead of a dozen values. `undefined` when the field count does not
+/// match (a field held a NUL): the caller then uses the general `sign`, so the result never
+/// depends on the path taken.
+#[wasm_bindgen(js_name = signPacked, skip_typescript)]
+pub fn sign_packed(
+    packed: &[u8],
+    pairs: u32,
+    timestamp: Option<f64>,
+    body: JsValue,
+) -> Result<Option<String>, XNonceError> {
+    // TextEncoder output is always UTF-8; anything else is not this function's caller.
+    let Ok(packed) = std::str::from_utf8(packed) else {
+        return Ok(None);
+    };
+    let Some((mut input, secret_text)) = xnonce_core::js::unpack(packed, pairs as usize)? else {
+        return Ok(None);
+    };
+    input.timestamp_ms = timestamp
+        .map(xnonce_core::js::timestamp_from_f64)
+        .transpose()?;
+    if !body.is_undefined() {
+        input.body = Some(convert::body(&body)?);
+    }
+    Ok(Some(sign_header_value_with(
+        &input,
+        &Secret::new(secret_text)?,
+        &JsEnvironment,
+    )?))
+}
+
 /// Signs a request; returns every part of the signature (`xNonce`, `ottoken`, `canonical`,
 /// `timestamp`, `nonce`, ...). For v1 `canonical` contains the secret: never log it.
 #[wasm_bindgen(js_name = signDetailed, unchecked_return_type = "Signed")]

@@ -8,15 +8,36 @@ function bodyBytes(b64) {
   return out;
 }
 
-function run(x, v) {
+function inputs(v) {
   const options = { timestamp: v.timestamp };
   if (v.nonce !== undefined) options.nonce = v.nonce;
   if (v.host !== undefined) options.host = v.host;
   if (v.body !== undefined) options.body = bodyBytes(v.body);
-  const args = [v.scheme ?? "v1", v.method, v.path, v.params, v.client, v.secret];
+  return [[v.scheme ?? "v1", v.method, v.path, v.params, v.client, v.secret], options];
+}
+
+function run(x, v) {
+  const [args, options] = inputs(v);
   // A case with a base URL is linked (which signs, host taken from the URL); others are signed.
   if (v.base_url !== undefined) return x.linkDetailed(...args, v.base_url, options);
   return x.signDetailed(...args, options);
+}
+
+/** `sign` (the header only; in the package its one-crossing fast path) must agree too. */
+function checkSign(x, v) {
+  if (v.base_url !== undefined) return;
+  const [args, options] = inputs(v);
+  let header;
+  try {
+    header = x.sign(...args, options);
+  } catch (e) {
+    if (v.error === undefined || e?.name !== "XNonceError" || e.code !== v.error) {
+      throw new Error(`sign: expected ${v.error ?? "a header"}, got ${e?.name} ${e?.code}: ${e?.message}`);
+    }
+    return;
+  }
+  if (v.error !== undefined) throw new Error(`sign: expected error ${v.error}, but signing succeeded`);
+  same("x_nonce (sign)", v.x_nonce, header);
 }
 
 function same(field, expected, got) {
@@ -27,6 +48,7 @@ function same(field, expected, got) {
 
 /** Checks one case; throws an Error naming the first field that differs. */
 export function checkCase(x, v) {
+  checkSign(x, v);
   let out;
   try {
     out = run(x, v);

@@ -50,7 +50,7 @@ export async function nodeTests() {
 
   await check("the web build gives the same bytes in Node (initSync)", async () => {
     const web = await import("../pkg/web/xnonce_wasm.js");
-    web.initSync({ module: readFileSync(join(here, "pkg/web/xnonce_wasm_bg.wasm")) });
+    web.initSync({ module: readFileSync(join(here, "pkg/web/xnonce_wasm_bindgen_bg.wasm")) });
     const args = [
       "v2",
       "GET",

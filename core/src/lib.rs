@@ -8,6 +8,7 @@ pub mod environment;
 pub mod error;
 pub mod header;
 pub mod hex;
+pub mod js;
 pub mod link;
 pub mod mac;
 pub mod nonce;
