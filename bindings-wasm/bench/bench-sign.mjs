@@ -2,10 +2,12 @@
 //  - native: examples/native_sign.rs (cargo, release);
 //  - WASM in Node: pkg/node;
 //  - WASM in headless Chromium: pkg/web, served by scripts/serve.mjs.
-// Every figure is the best of 5 batches (the machine is shared). Prints a Markdown table for
-// docs/BENCHMARKS.md ("WASM binding").
+// The machine is shared and its load swings within seconds, so the three are measured in
+// ROUNDS back to back (native, Node, Chromium; each the best of 5 batches) and every ratio is
+// the median of the per-round ratios. Prints a Markdown table for docs/BENCHMARKS.md
+// ("WASM binding").
 //
-//   npm run build && node bench/bench-sign.mjs [iterations]
+//   npm run build && node bench/bench-sign.mjs [iterations per round] [rounds]
 import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -16,7 +18,8 @@ import { here, serve } from "../scripts/serve.mjs";
 
 const require = createRequire(import.meta.url);
 const x = require("../pkg/node/xnonce_wasm.js");
-const iterations = Number(process.argv[2] ?? 200_000);
+const iterations = Number(process.argv[2] ?? 50_000);
+const rounds = Number(process.argv[3] ?? 7);
 const INPUT = {
   secret: "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd",
   params: [
@@ -44,15 +47,20 @@ function timeSign(x, scheme, iterations, { secret, params, options }) {
   return { ns: best, header: call() };
 }
 
-const native = execFileSync(
-  "cargo",
-  ["run", "-q", "--release", "-p", "xnonce-wasm", "--example", "native_sign", "--", String(iterations)],
-  { cwd: resolve(here, ".."), stdio: ["ignore", "pipe", "inherit"] },
-)
-  .toString()
-  .trim()
-  .split("\n")
-  .map((l) => JSON.parse(l));
+execFileSync("cargo", ["build", "-q", "--release", "-p", "xnonce-wasm", "--example", "native_sign"], {
+  cwd: resolve(here, ".."),
+  stdio: ["ignore", "inherit", "inherit"],
+});
+const targetDir = JSON.parse(
+  execFileSync("cargo", ["metadata", "--format-version", "1", "--no-deps"], { cwd: resolve(here, "..") }),
+).target_directory;
+const nativeRun = () =>
+  execFileSync(join(targetDir, "release", "examples", "native_sign"), [String(iterations)])
+    .toString()
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 
 const { server, url } = await serve(0);
 const profile = mkdtempSync(join(tmpdir(), "xnonce-wasm-bench-"));
@@ -67,23 +75,43 @@ try {
   const page = context.pages()[0] ?? (await context.newPage());
   await page.goto(`${url}/test/vectors.html`);
   await page.waitForFunction(() => window.__vectorResult !== undefined, null, { timeout: 30_000 });
-  for (const n of native) {
-    const node = timeSign(x, n.case, iterations, INPUT);
-    const browser = await page.evaluate(
+  const browserSign = (scheme) =>
+    page.evaluate(
       async ([src, scheme, iterations, input]) => {
         const x = await import("/pkg/web/xnonce_wasm.js");
         await x.default();
         return (0, eval)(`(${src})`)(x, scheme, iterations, input);
       },
-      [timeSign.toString(), n.case, iterations, INPUT],
+      [timeSign.toString(), scheme, iterations, INPUT],
     );
-    for (const [where, r] of [
-      ["Node", node],
-      ["Chromium", browser],
-    ]) {
-      if (r.header !== n.x_nonce) throw new Error(`${n.case} in ${where}: WASM and native headers differ`);
+  const samples = {};
+  for (let round = 0; round < rounds; round++) {
+    for (const n of nativeRun()) {
+      const node = timeSign(x, n.case, iterations, INPUT);
+      const browser = await browserSign(n.case);
+      for (const [where, r] of [
+        ["Node", node],
+        ["Chromium", browser],
+      ]) {
+        if (r.header !== n.x_nonce) throw new Error(`${n.case} in ${where}: WASM and native headers differ`);
+      }
+      const s = (samples[n.case] ??= { native: [], node: [], browser: [], nodeRatio: [], browserRatio: [] });
+      s.native.push(n.ns_per_op);
+      s.node.push(node.ns);
+      s.browser.push(browser.ns);
+      s.nodeRatio.push(node.ns / n.ns_per_op);
+      s.browserRatio.push(browser.ns / n.ns_per_op);
     }
-    rows.push({ scheme: n.case, native: n.ns_per_op, node: node.ns, browser: browser.ns });
+  }
+  for (const [scheme, s] of Object.entries(samples)) {
+    rows.push({
+      scheme,
+      native: median(s.native),
+      node: median(s.node),
+      browser: median(s.browser),
+      nodeRatio: median(s.nodeRatio),
+      browserRatio: median(s.browserRatio),
+    });
   }
 } finally {
   await context.close();
@@ -100,7 +128,7 @@ const chromeVersion = execFileSync("/usr/bin/chromium", ["--version"], {
   .trim();
 console.log(
   `Node ${process.version}, ${chromeVersion}, ${cpus()[0]?.model ?? "?"} (${cpus().length} cores), ` +
-    `best of 5 batches of ${iterations / 5} calls\n`,
+    `${rounds} rounds, each the best of 5 batches of ${iterations / 5} calls; medians over rounds\n`,
 );
 console.log(
   "| sign (3 params, fixed time and nonce) | native core | WASM in Node | ratio | WASM in Chromium | ratio |",
@@ -108,8 +136,8 @@ console.log(
 console.log("| --- | --- | --- | --- | --- | --- |");
 for (const r of rows) {
   console.log(
-    `| ${r.scheme} | ${us(r.native)} | ${us(r.node)} | ${(r.node / r.native).toFixed(1)}× | ` +
-      `${us(r.browser)} | ${(r.browser / r.native).toFixed(1)}× |`,
+    `| ${r.scheme} | ${us(r.native)} | ${us(r.node)} | ${r.nodeRatio.toFixed(1)}× | ` +
+      `${us(r.browser)} | ${r.browserRatio.toFixed(1)}× |`,
   );
 }
 console.log(
