@@ -73,12 +73,38 @@ pub fn encode_rfc3986(bytes: &[u8]) -> String {
     encode_keeping(bytes, |_| false)
 }
 
-/// [`encode_rfc3986`] of text, borrowing it when nothing needs escaping.
-pub fn encode_rfc3986_cow(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.bytes().all(is_unreserved) {
-        std::borrow::Cow::Borrowed(s)
+/// [`encode_rfc3986`] of text, appended to `out`.
+pub fn push_rfc3986(out: &mut String, s: &str) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if is_unreserved(b) {
+            continue;
+        }
+        if start < i {
+            // A non-empty run of unreserved ASCII starts and ends on char boundaries.
+            out.push_str(&s[start..i]);
+        }
+        push_escaped(out, b);
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+}
+
+/// The RFC 3986 encoding of one byte, as comparable bytes: the byte itself when unreserved,
+/// else `%XX`.
+pub(crate) fn encoded_byte(b: u8) -> ([u8; 3], usize) {
+    if is_unreserved(b) {
+        ([b, 0, 0], 1)
     } else {
-        std::borrow::Cow::Owned(encode_rfc3986(s.as_bytes()))
+        (
+            [
+                b'%',
+                UPPER_HEX[(b >> 4) as usize],
+                UPPER_HEX[(b & 15) as usize],
+            ],
+            3,
+        )
     }
 }
 

@@ -1,5 +1,6 @@
 //! Signing: from a request description and a secret to the `X-Nonce` header and `ottoken`.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use crate::canonical;
@@ -213,17 +214,17 @@ pub fn sign_header_value(input: &SignInput, secret: &Secret) -> Result<String> {
 }
 
 /// What signing computed, before it is written out as a header.
-struct Parts {
+struct Parts<'a> {
     timestamp_ms: u64,
     /// v1 token or v2 signature.
     mac: [u8; 32],
-    /// v2 only.
-    nonce: Option<String>,
+    /// v2 only: the caller's nonce, or a fresh one.
+    nonce: Option<Cow<'a, str>>,
     /// Only when asked for (for v1 it holds the secret).
     canonical: Option<String>,
 }
 
-impl Parts {
+impl Parts<'_> {
     fn header(self, input: &SignInput) -> XNonce {
         let mac = crate::hex::encode(&self.mac);
         let client = input.client.clone();
@@ -237,7 +238,7 @@ impl Parts {
             Some(nonce) => XNonce::V2 {
                 client,
                 timestamp_ms,
-                nonce,
+                nonce: nonce.into_owned(),
                 signature: mac,
             },
         }
@@ -246,12 +247,12 @@ impl Parts {
 
 /// Signs; the canonical string is kept only when `keep_canonical` (for v1 it holds the
 /// secret, so the header-only paths never build it: the secret is hashed in place).
-fn sign_parts(
-    input: &SignInput,
+fn sign_parts<'a>(
+    input: &'a SignInput,
     secret: &Secret,
     env: &dyn Environment,
     keep_canonical: bool,
-) -> Result<Parts> {
+) -> Result<Parts<'a>> {
     let timestamp_ms = input.timestamp_ms.unwrap_or_else(|| env.now_ms());
     if timestamp_ms > crate::header::MAX_TIMESTAMP_MS {
         return err(
@@ -284,8 +285,8 @@ fn sign_parts(
         }
         Scheme::V2 => {
             let nonce = match &input.nonce {
-                Some(n) => n.clone(),
-                None => crate::nonce::from_bytes(env.random_nonce()),
+                Some(n) => Cow::Borrowed(n.as_str()),
+                None => Cow::Owned(crate::nonce::from_bytes(env.random_nonce())),
             };
             let host = input.host.as_deref().ok_or_else(|| {
                 crate::Error::new(

@@ -281,4 +281,18 @@ proptest! {
             }
         }
     }
+
+    /// The v2 parameter line sorts by the ENCODED pairs (it compares encodings without
+    /// building them): the same as encoding every pair, sorting, and joining.
+    #[test]
+    fn v2_params_sort_by_their_encodings(
+        params in proptest::collection::vec((key(), any_text()), 0..24),
+    ) {
+        let enc = |s: &str| xnonce_core::percent::encode_rfc3986(s.as_bytes());
+        let mut reference: Vec<(String, String)> =
+            params.iter().map(|(k, v)| (enc(k), enc(v))).collect();
+        reference.sort();
+        let reference: Vec<String> = reference.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        prop_assert_eq!(canonical::params_v2(&params).unwrap(), reference.join("&"));
+    }
 }

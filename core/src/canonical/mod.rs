@@ -181,24 +181,51 @@ pub fn params_v2(params: &[(String, String)]) -> Result<String> {
     Ok(out)
 }
 
-/// [`params_v2`] appending to `out`.
+/// [`params_v2`] appending to `out`, without building the encoded pairs: the order of two
+/// encoded strings is decided at their first differing raw byte (see [`cmp_encoded`]), so the
+/// params are sorted by index and each is encoded once, straight into `out`.
 pub fn push_params_v2(out: &mut String, params: &[(String, String)]) -> Result<()> {
-    let mut encoded: Vec<(Cow<'_, str>, Cow<'_, str>)> = Vec::with_capacity(params.len());
-    for (k, v) in params {
+    for (k, _) in params {
         param_key(k, crate::Scheme::V2)?;
-        encoded.push((
-            percent::encode_rfc3986_cow(k),
-            percent::encode_rfc3986_cow(v),
-        ));
     }
-    encoded.sort_unstable();
-    for (i, (k, v)) in encoded.iter().enumerate() {
+    let by_encoded = |&a: &usize, &b: &usize| {
+        let ((ka, va), (kb, vb)) = (&params[a], &params[b]);
+        cmp_encoded(ka.as_bytes(), kb.as_bytes())
+            .then_with(|| cmp_encoded(va.as_bytes(), vb.as_bytes()))
+    };
+    let mut small = [0usize; 16];
+    let mut large = Vec::new();
+    let order: &mut [usize] = if params.len() <= small.len() {
+        &mut small[..params.len()]
+    } else {
+        large.resize(params.len(), 0);
+        &mut large
+    };
+    for (i, slot) in order.iter_mut().enumerate() {
+        *slot = i;
+    }
+    order.sort_unstable_by(by_encoded);
+    for (i, &ix) in order.iter().enumerate() {
         if i > 0 {
             out.push('&');
         }
-        out.push_str(k);
+        percent::push_rfc3986(out, &params[ix].0);
         out.push('=');
-        out.push_str(v);
+        percent::push_rfc3986(out, &params[ix].1);
     }
     Ok(())
+}
+
+/// Compares the RFC 3986 encodings of two byte strings without encoding them. Equal raw bytes
+/// encode equally, so the order is decided at the first differing byte: by the encodings of
+/// those two bytes (a kept byte is never `%`, and two escapes differ in their hex digits), or,
+/// when one string is a prefix of the other, by length.
+fn cmp_encoded(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    match a.iter().zip(b).position(|(x, y)| x != y) {
+        None => a.len().cmp(&b.len()),
+        Some(i) => {
+            let ((ea, la), (eb, lb)) = (percent::encoded_byte(a[i]), percent::encoded_byte(b[i]));
+            ea[..la].cmp(&eb[..lb])
+        }
+    }
 }
