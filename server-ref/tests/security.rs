@@ -382,7 +382,12 @@ fn a_plaintext_registry_is_served_then_encrypted_by_the_next_write() {
         ),
     )
     .unwrap();
+    assert!(!d.key.exists());
     let s = serve(&d).unwrap();
+    // `serve` created the key (0600, directory 0700) and serves the plaintext registry.
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&d.key), 0o600);
+    assert_eq!(mode(d.key.parent().unwrap()), 0o700);
     assert_eq!(get(Scheme::V2, &s.base, "legacy", &legacy).status, 200);
     assert!(s.log().contains("plaintext"), "{}", s.log());
     let out = cli(&d, &["list"]);
