@@ -3,11 +3,18 @@
 //! ```toml
 //! listen = "127.0.0.1:8080"      # loopback only unless you say otherwise
 //! data_dir = "./xnonce-data"      # client registry (flag --data and XNONCE_DATA win)
+//! key_file = "/etc/xnonce/registry.key"  # registry key, outside the data dir
+//!                                 # (flag --key-file and XNONCE_KEY_FILE win; default
+//!                                 # $XDG_CONFIG_HOME/xnonce/registry.key)
 //! schemes = ["v1", "v2"]          # accepted schemes
 //!
 //! [limits]
 //! max_body_bytes = 1048576        # 413 above
 //! max_header_bytes = 16384        # 431 above
+//!
+//! [rate_limit]                    # optional; see crate::rate_limit
+//! requests_per_second = 50
+//! burst = 100
 //!
 //! [windows]                       # em-secure-api's request_timeout, in ms
 //! __default = 30000
@@ -30,6 +37,7 @@ use serde::Deserialize;
 use xnonce_core::{ParamRule, RouteTable, Scheme, Verifier, WindowPolicy};
 
 use crate::layer::Limits;
+use crate::rate_limit::{Rate, RateLimitConfig};
 
 /// The default listen address: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -42,6 +50,8 @@ pub struct ConfigFile {
     pub listen: Option<String>,
     /// Data dir holding the client registry.
     pub data_dir: Option<PathBuf>,
+    /// The registry key file (outside the data dir).
+    pub key_file: Option<PathBuf>,
     /// Accepted schemes (`"v1"`, `"v2"`); both when absent.
     pub schemes: Option<Vec<String>>,
     /// Size limits.
@@ -55,6 +65,65 @@ pub struct ConfigFile {
     /// The replay store.
     #[serde(default)]
     pub replay: ReplayFile,
+    /// Per-client rate limiting (absent: off).
+    pub rate_limit: Option<RateLimitFile>,
+}
+
+/// The `[rate_limit]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitFile {
+    /// Refill rate of every client without an override (absent: only overrides are limited).
+    pub requests_per_second: Option<f64>,
+    /// Bucket size (default: `requests_per_second` rounded up).
+    pub burst: Option<u32>,
+    /// `[rate_limit.clients.<name>]` overrides.
+    #[serde(default)]
+    pub clients: BTreeMap<String, ClientRateFile>,
+}
+
+/// A `[rate_limit.clients.<name>]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientRateFile {
+    /// This client's refill rate.
+    pub requests_per_second: Option<f64>,
+    /// This client's bucket size.
+    pub burst: Option<u32>,
+    /// Never limit this client.
+    pub unlimited: Option<bool>,
+}
+
+impl RateLimitFile {
+    fn resolve(self) -> Result<RateLimitConfig, String> {
+        let default = match (self.requests_per_second, self.burst) {
+            (Some(r), b) => Some(Rate::new(r, b).map_err(|e| format!("rate_limit: {e}"))?),
+            (None, Some(_)) => return Err("rate_limit.burst needs requests_per_second".into()),
+            (None, None) => None,
+        };
+        let mut clients = BTreeMap::new();
+        for (name, c) in self.clients {
+            let at = format!("rate_limit.clients.{name}");
+            xnonce_core::client_id::validate(&name)
+                .map_err(|e| format!("{at}: {}", e.message()))?;
+            let rate = match (c.unlimited.unwrap_or(false), c.requests_per_second, c.burst) {
+                (true, None, None) => None,
+                (true, _, _) => {
+                    return Err(format!(
+                        "{at}: unlimited = true takes no requests_per_second / burst"
+                    ))
+                }
+                (false, Some(r), b) => Some(Rate::new(r, b).map_err(|e| format!("{at}: {e}"))?),
+                (false, None, _) => {
+                    return Err(format!(
+                        "{at}: needs requests_per_second (or unlimited = true)"
+                    ))
+                }
+            };
+            clients.insert(name, rate);
+        }
+        Ok(RateLimitConfig { default, clients })
+    }
 }
 
 /// The `[replay]` table.
@@ -152,6 +221,11 @@ pub struct Config {
     pub listen: String,
     /// Data dir from the file, if any.
     pub data_dir: Option<PathBuf>,
+    /// Registry key file from the file, if any (`None`: `XNONCE_KEY_FILE`, else the default
+    /// location, see [`crate::registry::key`]).
+    pub key_file: Option<PathBuf>,
+    /// Per-client rate limiting (`None`: off, the default).
+    pub rate_limit: Option<RateLimitConfig>,
     /// Verifier with windows and schemes.
     pub verifier: Verifier,
     /// Routes (`None`: every path is verified and echoed, no route rules).
@@ -167,6 +241,8 @@ impl Default for Config {
         Config {
             listen: DEFAULT_LISTEN.to_string(),
             data_dir: None,
+            key_file: None,
+            rate_limit: None,
             verifier: Verifier::new(),
             routes: None,
             limits: Limits::default(),
@@ -203,6 +279,8 @@ impl Config {
         let file: ConfigFile = toml::from_str(text).map_err(|e| e.to_string())?;
         let mut cfg = Config {
             data_dir: file.data_dir,
+            key_file: file.key_file,
+            rate_limit: file.rate_limit.map(RateLimitFile::resolve).transpose()?,
             replay: file.replay.resolve()?,
             ..Config::default()
         };
@@ -309,6 +387,37 @@ mod tests {
         assert!(Config::parse("[replay]\nstore = \"redis\"").is_err());
         assert!(Config::parse("[replay]\nstore = \"disk\"").is_err());
         assert!(Config::parse("[replay]\nredis_url = \"redis://x\"").is_err());
+    }
+
+    #[test]
+    fn rate_limit_is_off_by_default_and_parsed_with_overrides() {
+        assert_eq!(Config::parse("").unwrap().rate_limit, None);
+        let c = Config::parse(
+            "[rate_limit]\nrequests_per_second = 2\nburst = 5\n\
+             [rate_limit.clients.vip]\nunlimited = true\n\
+             [rate_limit.clients.slow]\nrequests_per_second = 0.5\n",
+        )
+        .unwrap();
+        let rl = c.rate_limit.unwrap();
+        assert_eq!(rl.default, Some(Rate::new(2.0, Some(5)).unwrap()));
+        assert_eq!(rl.rate_for("vip"), None);
+        assert_eq!(rl.rate_for("slow"), Some(Rate::new(0.5, Some(1)).unwrap()));
+        for bad in [
+            "[rate_limit]\nrequests_per_second = 0",
+            "[rate_limit]\nburst = 3",
+            "[rate_limit]\nrequests_per_second = 1\nburst = 0",
+            "[rate_limit]\nrps = 1",
+            "[rate_limit.clients.x]\nburst = 1",
+            "[rate_limit.clients.x]\nunlimited = true\nrequests_per_second = 1",
+            "[rate_limit.clients.\"bad name\"]\nunlimited = true",
+        ] {
+            assert!(Config::parse(bad).is_err(), "{bad}");
+        }
+        let c = Config::parse("key_file = \"/etc/xnonce/registry.key\"").unwrap();
+        assert_eq!(
+            c.key_file.unwrap(),
+            PathBuf::from("/etc/xnonce/registry.key")
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod journal;
 pub mod layer;
+pub mod rate_limit;
 pub mod redis_store;
 pub mod registry;
 pub mod respond;
@@ -23,6 +24,7 @@ use xnonce_core::{RouteMatch, Verified};
 pub use config::{Config, ReplayConfig};
 pub use journal::JournalStore;
 pub use layer::{scheme_hint, Limits, XNonceLayer, XNonceService};
+pub use rate_limit::RateLimitLayer;
 pub use redis_store::RedisStore;
 pub use registry::Registry;
 pub use store::{AsyncReplayStore, MemoryStore, SyncStore};
@@ -72,7 +74,18 @@ pub async fn echo(
 /// The reference app: [`HEALTH_PATH`] unverified, everything else through `layer` to
 /// [`echo`] (with a route table in the layer, only configured routes get that far).
 pub fn app(layer: XNonceLayer) -> Router {
-    let verified = Router::new().fallback(echo).layer(layer);
+    app_with_rate_limit(layer, None)
+}
+
+/// [`app`] with an optional per-client [`RateLimitLayer`] inside the verification layer (so
+/// only verified requests reach a bucket).
+pub fn app_with_rate_limit(layer: XNonceLayer, rate_limit: Option<RateLimitLayer>) -> Router {
+    let handler = Router::new().fallback(echo);
+    let handler = match rate_limit {
+        Some(limit) => handler.layer(limit),
+        None => handler,
+    };
+    let verified = handler.layer(layer);
     Router::new()
         .route(HEALTH_PATH, get(|| async { "ok" }))
         .fallback_service(verified)
@@ -118,11 +131,20 @@ enum Evictor {
 }
 
 impl Server {
-    /// Binds `config.listen` and prepares the app over the registry in `data_dir` and the
+    /// Binds `config.listen` and prepares the app over the registry in `data_dir` (with the
+    /// key file of `config.key_file`, created if needed; refused if unsafe or wrong) and the
     /// replay store of `config.replay` (the memory store's journal also lives in `data_dir`).
     pub async fn bind(config: &Config, data_dir: std::path::PathBuf) -> std::io::Result<Server> {
+        let registry = Arc::new(Registry::open_with_key_file(
+            &data_dir,
+            config.key_file.clone(),
+        ));
+        registry
+            .check(true)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
         let listener = tokio::net::TcpListener::bind(&config.listen).await?;
-        let registry = Arc::new(Registry::open(&data_dir));
+        let limit = config.rate_limit.clone().map(RateLimitLayer::new);
+        let app = |layer| app_with_rate_limit(layer, limit.clone());
         let (router, evictor) = match &config.replay {
             ReplayConfig::Memory { persist: false } => {
                 let store = MemoryStore::new();

@@ -13,7 +13,7 @@ use xnonce_server::{Config, Server};
     name = "xnonce-server",
     version,
     about = "xnonce reference server: verifies X-Nonce requests (em-secure-api v1 and v2)",
-    after_help = "Data dir (client registry): --data DIR, else $XNONCE_DATA, else the config's data_dir, else ./xnonce-data.\nLogs go to stderr; set RUST_LOG (default: info)."
+    after_help = "Data dir (client registry): --data DIR, else $XNONCE_DATA, else the config's data_dir, else ./xnonce-data.\nRegistry key: --key-file PATH, else $XNONCE_KEY_FILE, else the config's key_file, else $XDG_CONFIG_HOME/xnonce/registry.key (~/.config/xnonce/registry.key); it must stay outside the data dir, mode 0600.\nLogs go to stderr; set RUST_LOG (default: info)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -24,7 +24,7 @@ struct Cli {
 enum Command {
     /// Serve HTTP: prints `xnonce-server listening on http://ADDR` once listening.
     Serve {
-        /// TOML config file (routes, windows, schemes, listen address, limits).
+        /// TOML config file (routes, windows, schemes, listen address, limits, rate limits).
         #[arg(long)]
         config: Option<PathBuf>,
         /// Address to listen on (default 127.0.0.1:8080; port 0 picks a free port).
@@ -33,6 +33,10 @@ enum Command {
         /// Data dir holding the client registry.
         #[arg(long, env = registry::DATA_ENV)]
         data: Option<PathBuf>,
+        /// Registry key file, outside the data dir (else the config's key_file, else
+        /// $XDG_CONFIG_HOME/xnonce/registry.key); created 0600 if absent.
+        #[arg(long, env = registry::key::KEY_ENV)]
+        key_file: Option<PathBuf>,
         /// Serve em-secure-api's README example API (replaces the config's routes).
         #[arg(long)]
         demo: bool,
@@ -44,31 +48,55 @@ enum Command {
     },
 }
 
+/// Where the registry is.
+#[derive(clap::Args)]
+struct Store {
+    /// Data dir holding the client registry.
+    #[arg(long, env = registry::DATA_ENV)]
+    data: Option<PathBuf>,
+    /// Registry key file, outside the data dir (default $XDG_CONFIG_HOME/xnonce/registry.key,
+    /// else ~/.config/xnonce/registry.key); created 0600 by the first write if absent.
+    #[arg(long, env = registry::key::KEY_ENV)]
+    key_file: Option<PathBuf>,
+}
+
+impl Store {
+    fn open(self) -> Registry {
+        Registry::open_with_key_file(registry::data_dir(self.data.as_deref()), self.key_file)
+    }
+}
+
 #[derive(Subcommand)]
 enum ClientCommand {
     /// Register a client; prints only its new secret. Refuses an existing NAME.
     Add {
         /// Client id (A-Z a-z 0-9 _ . - ~).
         name: String,
-        /// Data dir holding the client registry.
-        #[arg(long, env = registry::DATA_ENV)]
-        data: Option<PathBuf>,
+        #[command(flatten)]
+        store: Store,
     },
     /// Give a client a new secret (old ones stop working); created if absent. Prints the secret.
     Replace {
         /// Client id.
         name: String,
-        /// Data dir holding the client registry.
-        #[arg(long, env = registry::DATA_ENV)]
-        data: Option<PathBuf>,
+        #[command(flatten)]
+        store: Store,
     },
-    /// Add a second live secret to a client (rotation); prints it. Finish with `replace`.
+    /// Add a new live secret to a client, keeping the old ones (rotation); prints only the
+    /// new secret. Finish with `retire` once every caller uses it.
     Rotate {
         /// Client id.
         name: String,
-        /// Data dir holding the client registry.
-        #[arg(long, env = registry::DATA_ENV)]
-        data: Option<PathBuf>,
+        #[command(flatten)]
+        store: Store,
+    },
+    /// Drop every secret of a client but the newest (end of a rotation); prints what it
+    /// retired (slots and dates, never secrets). Refuses a client with a single secret.
+    Retire {
+        /// Client id.
+        name: String,
+        #[command(flatten)]
+        store: Store,
     },
     /// Remove a client (needs --confirm).
     Delete {
@@ -77,16 +105,19 @@ enum ClientCommand {
         /// Required: deleting cannot be undone.
         #[arg(long)]
         confirm: bool,
-        /// Data dir holding the client registry.
-        #[arg(long, env = registry::DATA_ENV)]
-        data: Option<PathBuf>,
+        #[command(flatten)]
+        store: Store,
     },
     /// List client names, one per line.
     List {
-        /// Data dir holding the client registry.
-        #[arg(long, env = registry::DATA_ENV)]
-        data: Option<PathBuf>,
+        #[command(flatten)]
+        store: Store,
     },
+}
+
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("xnonce-server: {e}");
+    ExitCode::FAILURE
 }
 
 fn print_secret(r: Result<xnonce_core::Secret, registry::RegistryError>) -> ExitCode {
@@ -101,53 +132,72 @@ fn print_secret(r: Result<xnonce_core::Secret, registry::RegistryError>) -> Exit
             }
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("xnonce-server: {e}");
-            ExitCode::FAILURE
-        }
+        Err(e) => fail(e),
     }
 }
 
 fn client(cmd: ClientCommand) -> ExitCode {
     match cmd {
-        ClientCommand::Add { name, data } => {
-            print_secret(Registry::open(registry::data_dir(data.as_deref())).add(&name))
+        ClientCommand::Add { name, store } => print_secret(store.open().add(&name)),
+        ClientCommand::Replace { name, store } => print_secret(store.open().replace(&name)),
+        ClientCommand::Rotate { name, store } => {
+            let code = print_secret(store.open().rotate(&name));
+            if code == ExitCode::SUCCESS {
+                eprintln!(
+                    "xnonce-server: {name} now has several live secrets; once every caller \
+                     uses the new one, run `xnonce-server client retire {name}`"
+                );
+            }
+            code
         }
-        ClientCommand::Replace { name, data } => {
-            print_secret(Registry::open(registry::data_dir(data.as_deref())).replace(&name))
-        }
-        ClientCommand::Rotate { name, data } => {
-            print_secret(Registry::open(registry::data_dir(data.as_deref())).rotate(&name))
-        }
+        ClientCommand::Retire { name, store } => match store.open().retire(&name) {
+            Ok(r) => {
+                let list: Vec<String> = r.retired.iter().map(|i| i.to_string()).collect();
+                println!(
+                    "retired {} secret{} of {name}: {}",
+                    r.retired.len(),
+                    if r.retired.len() == 1 { "" } else { "s" },
+                    list.join(", ")
+                );
+                println!("live: {}", r.kept);
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
         ClientCommand::Delete {
             name,
             confirm,
-            data,
+            store,
         } => {
             if !confirm {
-                eprintln!("xnonce-server: deleting {name:?} cannot be undone; add --confirm");
-                return ExitCode::FAILURE;
+                return fail(format!("deleting {name:?} cannot be undone; add --confirm"));
             }
-            match Registry::open(registry::data_dir(data.as_deref())).delete(&name) {
+            match store.open().delete(&name) {
                 Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("xnonce-server: {e}");
-                    ExitCode::FAILURE
-                }
+                Err(e) => fail(e),
             }
         }
-        ClientCommand::List { data } => {
-            match Registry::open(registry::data_dir(data.as_deref())).list() {
+        ClientCommand::List { store } => {
+            let registry = store.open();
+            let status = match registry.check(false) {
+                Ok(s) => s,
+                Err(e) => return fail(e),
+            };
+            if !status.encrypted && status.clients > 0 {
+                eprintln!(
+                    "xnonce-server: {} is plaintext (version 1); the next add, replace, \
+                     rotate, retire or delete encrypts it",
+                    registry.file().display()
+                );
+            }
+            match registry.list() {
                 Ok(names) => {
                     for n in names {
                         println!("{n}");
                     }
                     ExitCode::SUCCESS
                 }
-                Err(e) => {
-                    eprintln!("xnonce-server: {e}");
-                    ExitCode::FAILURE
-                }
+                Err(e) => fail(e),
             }
         }
     }
@@ -157,6 +207,7 @@ fn serve(
     config: Option<PathBuf>,
     listen: Option<String>,
     data: Option<PathBuf>,
+    key_file: Option<PathBuf>,
     demo: bool,
 ) -> ExitCode {
     let mut cfg = match &config {
@@ -180,6 +231,24 @@ fn serve(
         (None, Some(d)) => d.clone(),
         (None, None) => registry::data_dir(None),
     };
+    if key_file.is_some() {
+        cfg.key_file = key_file;
+    }
+    // Start-up checks: the key file (created if absent, refused if others can read it or it
+    // sits in the data dir) and a registry that decrypts under it.
+    let registry = Registry::open_with_key_file(&data_dir, cfg.key_file.clone());
+    match registry.check(true) {
+        Ok(status) if !status.encrypted && status.clients > 0 => tracing::warn!(
+            file = %registry.file().display(),
+            "the client registry is plaintext (version 1); the next `client` write encrypts it"
+        ),
+        Ok(_) => {}
+        Err(e) => return fail(e),
+    }
+    if let Ok(path) = registry.key_file() {
+        cfg.key_file = Some(path.to_path_buf());
+    }
+    drop(registry);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -213,6 +282,7 @@ fn serve(
         tracing::info!(
             %addr,
             data_dir = %data_dir.display(),
+            key_file = %cfg.key_file.as_deref().map(|p| p.display().to_string()).unwrap_or_default(),
             routes = if cfg.routes.is_some() { "configured" } else { "any (no route rules)" },
             "serving"
         );
@@ -240,8 +310,9 @@ fn main() -> ExitCode {
             config,
             listen,
             data,
+            key_file,
             demo,
-        } => serve(config, listen, data, demo),
+        } => serve(config, listen, data, key_file, demo),
         Command::Client { command } => client(command),
     }
 }

@@ -1,25 +1,52 @@
-//! The client registry: an embedded JSON file in the data dir (no server to install).
+//! The client registry: an embedded JSON file in the data dir (no server to install), its
+//! secrets sealed with XChaCha20-Poly1305 under a key file kept outside the data dir.
 //!
 //! * Location: `<data dir>/clients.json`; the data dir defaults to `./xnonce-data` (override
-//!   with `--data DIR` or the `XNONCE_DATA` environment variable).
+//!   with `--data DIR` or the `XNONCE_DATA` environment variable). The key file: see [`key`].
 //! * Permissions: the dir is created `0700`, the file is written `0600` (to a temporary file
-//!   renamed into place, so readers never see half a file).
-//! * Format: `{"version": 1, "clients": {"<name>": ["<secret>", ...]}}`; several secrets for
-//!   a client are all live (rotation). Secrets are 32 bytes from the OS CSPRNG written as 64
-//!   hex characters ([`Secret::generate`]).
-//! * A running server sees changes at once: [`Registry`] checks the file's modification time,
-//!   size and inode (one `stat`) on each lookup and re-reads it when they changed.
+//!   renamed into place, so readers never see half a file), under a lock file so concurrent
+//!   commands do not lose updates.
+//! * Format (version 2): client names and bookkeeping in clear, each secret sealed on its own:
+//!
+//!   ```json
+//!   { "version": 2, "cipher": "xchacha20poly1305", "key_id": "<16 hex>",
+//!     "registry_id": "<32 hex>",
+//!     "clients": { "svc": [ { "slot": 1, "added": 1700000000,
+//!                             "nonce": "<48 hex>", "sealed": "<hex>" } ] } }
+//!   ```
+//!
+//!   `nonce` is 24 random bytes, fresh for every sealing; the associated data is
+//!   `xnonce-registry-v2 \0 registry_id \0 client \0 slot`, so a sealed secret moved to
+//!   another client, another slot or another registry file no longer opens. `key_id`
+//!   identifies the key (wrong key and tampered file get different errors). `added` is the
+//!   Unix time the secret was made (0: migrated from version 1, unknown).
+//! * Version 1 (`{"version": 1, "clients": {"<name>": ["<64 hex>", ...]}}`, plaintext, what
+//!   earlier releases wrote) is still read, and is rewritten as version 2 by the next write
+//!   (`client add`, `replace`, `rotate`, `retire` or `delete`).
+//! * Secrets are 32 bytes from the OS CSPRNG written as 64 hex characters
+//!   ([`Secret::generate`]); several secrets of a client are all live (rotation), newest last.
+//! * A running server keeps the decrypted secrets in memory ([`Secret`] values, zeroized on
+//!   drop) and checks the file's identity (mtime, ctime, size, inode: one `stat`) at most once
+//!   per [`CHECK_INTERVAL`], re-reading it when it changed: a `client` command run from another
+//!   process takes effect within about a second. Writes made through any [`Registry`] of the
+//!   same process are seen on the next lookup.
 
-use std::collections::BTreeMap;
+pub mod key;
+
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use xnonce_core::{Secret, SecretSource};
+use zeroize::Zeroizing;
+
+pub use key::RegistryKey;
 
 /// The registry file's name inside the data dir.
 pub const FILE_NAME: &str = "clients.json";
@@ -27,18 +54,35 @@ pub const FILE_NAME: &str = "clients.json";
 pub const DEFAULT_DATA_DIR: &str = "./xnonce-data";
 /// The environment variable that overrides the default data dir.
 pub const DATA_ENV: &str = "XNONCE_DATA";
+/// How often a running server checks whether the registry file changed.
+pub const CHECK_INTERVAL: Duration = Duration::from_secs(1);
+/// The most live secrets a client may have (each is tried when verifying).
+pub const MAX_LIVE_SECRETS: usize = 16;
+/// The cipher named in version-2 files.
+pub const CIPHER: &str = "xchacha20poly1305";
 
-/// A registry operation failed.
+/// Bumped by every write in this process, so every [`Registry`] of the process sees it on
+/// its next lookup without waiting for [`CHECK_INTERVAL`].
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// A registry operation failed. Messages name files and clients, never secrets.
 #[derive(Debug)]
 pub enum RegistryError {
     /// `client add` of a name that exists.
     Exists(String),
-    /// `client delete` of a name that does not exist.
+    /// A command on a name that does not exist.
     NotFound(String),
     /// The name is not a valid client id.
     InvalidName(String),
     /// The file could not be read, parsed or written.
     Io(String),
+    /// The key file is missing, unsafe, misplaced, malformed, or not the registry's key.
+    Key(String),
+    /// A sealed secret does not authenticate under the right key: the file was modified.
+    Tampered(String),
+    /// `client retire` of a client with a single secret, or `rotate` past
+    /// [`MAX_LIVE_SECRETS`].
+    Refused(String),
 }
 
 impl std::fmt::Display for RegistryError {
@@ -49,42 +93,228 @@ impl std::fmt::Display for RegistryError {
             }
             RegistryError::NotFound(n) => write!(f, "client {n:?} is not registered"),
             RegistryError::InvalidName(why) => write!(f, "invalid client name: {why}"),
-            RegistryError::Io(why) => f.write_str(why),
+            RegistryError::Io(why)
+            | RegistryError::Key(why)
+            | RegistryError::Tampered(why)
+            | RegistryError::Refused(why) => f.write_str(why),
         }
     }
 }
 
 impl std::error::Error for RegistryError {}
 
-#[derive(Serialize, Deserialize, Default)]
-struct FileFormat {
+/// When a secret was made and where it sits: what `client retire` reports (never the secret).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecretInfo {
+    /// The secret's slot number within its client (grows with each new secret).
+    pub slot: u32,
+    /// Unix time (s) it was made; 0 when unknown (migrated from a version-1 file).
+    pub added: u64,
+}
+
+impl std::fmt::Display for SecretInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.added == 0 {
+            write!(
+                f,
+                "slot {} (added before encryption, time unknown)",
+                self.slot
+            )
+        } else {
+            write!(f, "slot {} (added {})", self.slot, utc(self.added))
+        }
+    }
+}
+
+/// What `client retire` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retired {
+    /// The dropped secrets, oldest first.
+    pub retired: Vec<SecretInfo>,
+    /// The secret that stays live (the newest).
+    pub kept: SecretInfo,
+}
+
+/// What [`Registry::check`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    /// Registered clients.
+    pub clients: usize,
+    /// False while the file is still the plaintext version 1 (or absent).
+    pub encrypted: bool,
+    /// The key file (loaded, or absent and not needed yet).
+    pub key_file: PathBuf,
+}
+
+/// `YYYY-MM-DD HH:MM:SS UTC` of a Unix time.
+fn utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[derive(Deserialize)]
+struct VersionProbe {
     version: u32,
+}
+
+/// Version 1: plaintext secrets.
+#[derive(Deserialize)]
+struct PlainFile {
     clients: BTreeMap<String, Vec<String>>,
+}
+
+/// Version 2: sealed secrets.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SealedFile {
+    version: u32,
+    cipher: String,
+    key_id: String,
+    registry_id: String,
+    clients: BTreeMap<String, Vec<SealedEntry>>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SealedEntry {
+    slot: u32,
+    added: u64,
+    nonce: String,
+    sealed: String,
+}
+
+enum OnDisk {
+    Missing,
+    Plain(PlainFile),
+    Sealed(SealedFile),
+}
+
+/// A decrypted secret with its bookkeeping.
+struct Entry {
+    info: SecretInfo,
+    secret: Secret,
+}
+
+/// The decrypted registry.
+struct Model {
+    registry_id: String,
+    encrypted: bool,
+    clients: BTreeMap<String, Vec<Entry>>,
+}
+
+fn aad(registry_id: &str, client: &str, slot: u32) -> Vec<u8> {
+    format!("xnonce-registry-v2\0{registry_id}\0{client}\0{slot}").into_bytes()
+}
+
+fn random_hex(n: usize) -> Result<String, RegistryError> {
+    let mut b = vec![0u8; n];
+    getrandom::getrandom(&mut b)
+        .map_err(|_| RegistryError::Io("the OS random generator failed".into()))?;
+    Ok(xnonce_core::hex::encode(&b))
+}
+
+impl Model {
+    fn empty() -> Result<Model, RegistryError> {
+        Ok(Model {
+            registry_id: random_hex(16)?,
+            encrypted: false,
+            clients: BTreeMap::new(),
+        })
+    }
+
+    fn next_slot(entries: &[Entry]) -> u32 {
+        entries.iter().map(|e| e.info.slot).max().unwrap_or(0) + 1
+    }
+
+    fn seal(&self, key: &RegistryKey) -> Result<SealedFile, RegistryError> {
+        let mut clients = BTreeMap::new();
+        for (name, entries) in &self.clients {
+            let mut sealed = Vec::with_capacity(entries.len());
+            for e in entries {
+                let (nonce, ct) = key.seal(
+                    &aad(&self.registry_id, name, e.info.slot),
+                    e.secret.expose().as_bytes(),
+                )?;
+                sealed.push(SealedEntry {
+                    slot: e.info.slot,
+                    added: e.info.added,
+                    nonce: xnonce_core::hex::encode(&nonce),
+                    sealed: xnonce_core::hex::encode(&ct),
+                });
+            }
+            clients.insert(name.clone(), sealed);
+        }
+        Ok(SealedFile {
+            version: 2,
+            cipher: CIPHER.into(),
+            key_id: key.id().into(),
+            registry_id: self.registry_id.clone(),
+            clients,
+        })
+    }
 }
 
 /// The file's identity, to notice changes cheaply.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct Stamp {
     modified: Option<SystemTime>,
+    ctime: (i64, i64),
     len: u64,
     ino: u64,
 }
 
-struct Cache {
+/// The in-memory copy the server answers lookups from.
+#[derive(Default)]
+struct Snapshot {
+    /// The stamp of the file last read (or last found unreadable).
     stamp: Option<Stamp>,
-    clients: BTreeMap<String, Vec<Secret>>,
+    loaded: bool,
+    clients: HashMap<String, Vec<Secret>>,
 }
 
 /// The client registry of a data dir; a [`SecretSource`] for the verifier.
 pub struct Registry {
     dir: PathBuf,
-    cache: RwLock<Cache>,
+    key_path: Result<PathBuf, String>,
+    key: Mutex<Option<Arc<RegistryKey>>>,
+    snapshot: RwLock<Snapshot>,
+    /// Serialises reloads; lookups that find a reload due wait for it.
+    reloading: Mutex<()>,
+    /// Milliseconds since `epoch` (+1) of the last check; 0 = never.
+    checked: AtomicU64,
+    /// The [`GENERATION`] seen at the last check.
+    generation: AtomicU64,
+    epoch: Instant,
 }
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Registry")
             .field("dir", &self.dir)
+            .field("key_file", &self.key_path.as_ref().ok())
             .finish_non_exhaustive()
     }
 }
@@ -105,14 +335,24 @@ fn io_err(what: &str, path: &Path, e: io::Error) -> RegistryError {
 }
 
 impl Registry {
-    /// Opens (does not create) the registry of a data dir; a missing file is an empty registry.
+    /// Opens (does not create) the registry of a data dir, with the key file of
+    /// [`key::resolve_path`] (`XNONCE_KEY_FILE`, else the default location); a missing file
+    /// is an empty registry. Nothing is read until first use.
     pub fn open(dir: impl Into<PathBuf>) -> Registry {
+        Registry::open_with_key_file(dir, None)
+    }
+
+    /// Opens the registry of a data dir with an explicit key file (`None`: as [`Registry::open`]).
+    pub fn open_with_key_file(dir: impl Into<PathBuf>, key_file: Option<PathBuf>) -> Registry {
         Registry {
             dir: dir.into(),
-            cache: RwLock::new(Cache {
-                stamp: None,
-                clients: BTreeMap::new(),
-            }),
+            key_path: key::resolve_path(key_file.as_deref()).map_err(|e| e.to_string()),
+            key: Mutex::new(None),
+            snapshot: RwLock::new(Snapshot::default()),
+            reloading: Mutex::new(()),
+            checked: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
+            epoch: Instant::now(),
         }
     }
 
@@ -126,120 +366,379 @@ impl Registry {
         self.dir.join(FILE_NAME)
     }
 
+    /// The key file's path (an error when no location can be determined).
+    pub fn key_file(&self) -> Result<&Path, RegistryError> {
+        self.key_path
+            .as_deref()
+            .map_err(|e| RegistryError::Key(e.clone()))
+    }
+
+    /// The key: the loaded one, else the key file if it exists (checked), else a new key file
+    /// when `create`, else `None`.
+    fn key(&self, create: bool) -> Result<Option<Arc<RegistryKey>>, RegistryError> {
+        let mut slot = self.key.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(k) = &*slot {
+            return Ok(Some(k.clone()));
+        }
+        let path = self.key_file()?;
+        key::check_outside(path, &self.dir)?;
+        let key = if RegistryKey::exists(path) {
+            RegistryKey::load(path, &self.dir)?
+        } else if create {
+            RegistryKey::load_or_create(path, &self.dir)?
+        } else {
+            return Ok(None);
+        };
+        let key = Arc::new(key);
+        *slot = Some(key.clone());
+        Ok(Some(key))
+    }
+
     fn stamp(&self) -> Option<Stamp> {
         fs::metadata(self.file()).ok().map(|m| Stamp {
             modified: m.modified().ok(),
+            ctime: (m.ctime(), m.ctime_nsec()),
             len: m.len(),
             ino: m.ino(),
         })
     }
 
-    fn read_file(&self) -> Result<FileFormat, RegistryError> {
+    fn read_disk(&self) -> Result<OnDisk, RegistryError> {
         let path = self.file();
-        match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                RegistryError::Io(format!("{} is not a valid registry: {e}", path.display()))
-            }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(FileFormat {
-                version: 1,
-                ..Default::default()
-            }),
-            Err(e) => Err(io_err("read", &path, e)),
+        let bytes = match fs::read(&path) {
+            Ok(b) => Zeroizing::new(b),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(OnDisk::Missing),
+            Err(e) => return Err(io_err("read", &path, e)),
+        };
+        let invalid = |e: serde_json::Error| {
+            RegistryError::Io(format!("{} is not a valid registry: {e}", path.display()))
+        };
+        let probe: VersionProbe = serde_json::from_slice(&bytes).map_err(invalid)?;
+        match probe.version {
+            1 => Ok(OnDisk::Plain(
+                serde_json::from_slice(&bytes).map_err(invalid)?,
+            )),
+            2 => Ok(OnDisk::Sealed(
+                serde_json::from_slice(&bytes).map_err(invalid)?,
+            )),
+            v => Err(RegistryError::Io(format!(
+                "{} has version {v}, which this xnonce-server does not know (newer release?)",
+                path.display()
+            ))),
         }
     }
 
-    /// Re-reads the file if its modification time, size or inode changed (one `stat` per
-    /// call). A file that cannot be read keeps the last good contents (and logs a warning).
+    /// Reads and decrypts the file. `create_key`: make the key file if it does not exist and
+    /// the file is not encrypted yet (a write is coming, or the server is starting).
+    fn load_model(&self, create_key: bool) -> Result<Model, RegistryError> {
+        match self.read_disk()? {
+            OnDisk::Missing => {
+                self.key(create_key)?;
+                Model::empty()
+            }
+            OnDisk::Plain(plain) => {
+                self.key(create_key)?;
+                let mut model = Model::empty()?;
+                for (name, texts) in plain.clients {
+                    let mut entries = Vec::new();
+                    for (i, text) in texts.into_iter().enumerate() {
+                        let text = Zeroizing::new(text);
+                        if let Ok(secret) = Secret::new(text.as_str()) {
+                            entries.push(Entry {
+                                info: SecretInfo {
+                                    slot: i as u32 + 1,
+                                    added: 0,
+                                },
+                                secret,
+                            });
+                        }
+                    }
+                    model.clients.insert(name, entries);
+                }
+                Ok(model)
+            }
+            OnDisk::Sealed(file) => {
+                let key = self.key(false)?.ok_or_else(|| {
+                    RegistryError::Key(format!(
+                        "{} is encrypted but the registry key {} does not exist: pass the \
+                         right --key-file (or {}); a lost key means re-adding every client",
+                        self.file().display(),
+                        self.key_file()
+                            .map(|p| p.display().to_string())
+                            .unwrap_or_default(),
+                        key::KEY_ENV
+                    ))
+                })?;
+                self.open_sealed(file, &key)
+            }
+        }
+    }
+
+    fn open_sealed(&self, file: SealedFile, key: &RegistryKey) -> Result<Model, RegistryError> {
+        let path = self.file();
+        if file.cipher != CIPHER {
+            return Err(RegistryError::Io(format!(
+                "{} uses cipher {:?}; this xnonce-server knows {CIPHER:?}",
+                path.display(),
+                file.cipher
+            )));
+        }
+        if file.key_id != key.id() {
+            return Err(RegistryError::Key(format!(
+                "{} was encrypted with another key (key id {}) than the registry key {} \
+                 (key id {}): wrong --key-file or {}?",
+                path.display(),
+                file.key_id,
+                key.path().display(),
+                key.id(),
+                key::KEY_ENV
+            )));
+        }
+        let mut clients = BTreeMap::new();
+        for (name, sealed) in file.clients {
+            let mut entries = Vec::with_capacity(sealed.len());
+            for s in sealed {
+                let tampered = || {
+                    RegistryError::Tampered(format!(
+                        "the secret of client {name:?} in slot {} of {} does not authenticate: \
+                         the file was modified or corrupted (restore it from a backup, or \
+                         `client replace {name}`)",
+                        s.slot,
+                        path.display()
+                    ))
+                };
+                let nonce = key::decode_hex(&s.nonce).ok_or_else(tampered)?;
+                let ct = key::decode_hex(&s.sealed).ok_or_else(tampered)?;
+                let plain = key
+                    .open(&aad(&file.registry_id, &name, s.slot), &nonce, &ct)
+                    .ok_or_else(tampered)?;
+                let text = Zeroizing::new(String::from_utf8_lossy(&plain).into_owned());
+                let secret = Secret::new(text.as_str()).map_err(|_| tampered())?;
+                entries.push(Entry {
+                    info: SecretInfo {
+                        slot: s.slot,
+                        added: s.added,
+                    },
+                    secret,
+                });
+            }
+            entries.sort_by_key(|e| e.info.slot);
+            clients.insert(name, entries);
+        }
+        Ok(Model {
+            registry_id: file.registry_id,
+            encrypted: true,
+            clients,
+        })
+    }
+
+    /// Checks the key file (creating it when `create_key` and the registry is not encrypted
+    /// yet) and that the registry decrypts; loads the in-memory copy. The server calls it at
+    /// start-up and refuses to start on an error.
+    pub fn check(&self, create_key: bool) -> Result<Status, RegistryError> {
+        let stamp = self.stamp();
+        let model = self.load_model(create_key)?;
+        let status = Status {
+            clients: model.clients.len(),
+            encrypted: model.encrypted,
+            key_file: self.key_file()?.to_path_buf(),
+        };
+        self.install(model, stamp);
+        Ok(status)
+    }
+
+    fn install(&self, model: Model, stamp: Option<Stamp>) {
+        let clients = model
+            .clients
+            .into_iter()
+            .map(|(name, entries)| (name, entries.into_iter().map(|e| e.secret).collect()))
+            .collect();
+        let mut snap = self.snapshot.write().unwrap_or_else(|p| p.into_inner());
+        snap.clients = clients;
+        snap.stamp = stamp;
+        snap.loaded = true;
+    }
+
+    /// Re-reads the file if its identity changed. A file that cannot be read or decrypted
+    /// keeps the last good contents (and logs a warning once per change of the file).
     fn refresh(&self) {
         let stamp = self.stamp();
         {
-            let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
-            if cache.stamp.is_some() && stamp == cache.stamp {
+            let snap = self.snapshot.read().unwrap_or_else(|p| p.into_inner());
+            if snap.loaded && stamp == snap.stamp {
                 return;
             }
         }
-        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
-        match self.read_file() {
-            Ok(file) => {
-                let mut clients = BTreeMap::new();
-                for (name, secrets) in file.clients {
-                    let live: Vec<Secret> = secrets
-                        .into_iter()
-                        .filter_map(|s| Secret::new(s).ok())
-                        .collect();
-                    clients.insert(name, live);
-                }
-                cache.clients = clients;
-                cache.stamp = stamp;
+        match self.load_model(false) {
+            Ok(model) => self.install(model, stamp),
+            Err(e) => {
+                tracing::warn!(error = %e, "client registry not reloaded; keeping the last good copy");
+                let mut snap = self.snapshot.write().unwrap_or_else(|p| p.into_inner());
+                snap.stamp = stamp;
+                snap.loaded = true;
             }
-            Err(e) => tracing::warn!(error = %e, "client registry not reloaded"),
         }
     }
 
-    /// The names of the registered clients, sorted.
+    /// Refreshes the in-memory copy when a check is due: first use, [`CHECK_INTERVAL`]
+    /// elapsed, or a write from this process.
+    fn refresh_if_due(&self) {
+        let due = |now: u64| {
+            let last = self.checked.load(Ordering::Acquire);
+            last == 0
+                || now.saturating_sub(last) >= CHECK_INTERVAL.as_millis() as u64
+                || GENERATION.load(Ordering::Acquire) != self.generation.load(Ordering::Acquire)
+        };
+        let now = self.epoch.elapsed().as_millis() as u64 + 1;
+        if !due(now) {
+            return;
+        }
+        let _guard = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
+        if !due(now) {
+            return; // another lookup just did it
+        }
+        self.generation
+            .store(GENERATION.load(Ordering::Acquire), Ordering::Release);
+        self.refresh();
+        self.checked.store(now, Ordering::Release);
+    }
+
+    /// The names of the registered clients, sorted (decrypts the file, to check the key).
     pub fn list(&self) -> Result<Vec<String>, RegistryError> {
-        Ok(self.read_file()?.clients.into_keys().collect())
+        Ok(self.load_model(false)?.clients.into_keys().collect())
+    }
+
+    /// The bookkeeping of a client's live secrets, oldest first.
+    pub fn describe(&self, name: &str) -> Result<Vec<SecretInfo>, RegistryError> {
+        let model = self.load_model(false)?;
+        let entries = model
+            .clients
+            .get(name)
+            .ok_or_else(|| RegistryError::NotFound(name.to_string()))?;
+        Ok(entries.iter().map(|e| e.info).collect())
     }
 
     /// Registers a new client and returns its fresh secret; refuses an existing name.
     pub fn add(&self, name: &str) -> Result<Secret, RegistryError> {
-        self.update(name, |file, secret| {
-            if file.clients.contains_key(name) {
+        self.update(name, |model| {
+            if model.clients.contains_key(name) {
                 return Err(RegistryError::Exists(name.to_string()));
             }
-            file.clients
-                .insert(name.to_string(), vec![secret.expose().to_string()]);
-            Ok(())
+            let secret = fresh()?;
+            model.clients.insert(
+                name.to_string(),
+                vec![Entry {
+                    info: SecretInfo {
+                        slot: 1,
+                        added: unix_now(),
+                    },
+                    secret: secret.clone(),
+                }],
+            );
+            Ok(secret)
         })
     }
 
     /// Gives a client a fresh secret (the old ones stop working); creates it if absent.
     pub fn replace(&self, name: &str) -> Result<Secret, RegistryError> {
-        self.update(name, |file, secret| {
-            file.clients
-                .insert(name.to_string(), vec![secret.expose().to_string()]);
-            Ok(())
+        self.update(name, |model| {
+            let secret = fresh()?;
+            let entries = model.clients.entry(name.to_string()).or_default();
+            let slot = Model::next_slot(entries);
+            *entries = vec![Entry {
+                info: SecretInfo {
+                    slot,
+                    added: unix_now(),
+                },
+                secret: secret.clone(),
+            }];
+            Ok(secret)
         })
     }
 
-    /// Adds a fresh secret to a client while keeping its current ones (rotation: the server
-    /// accepts any of them until the old ones are dropped with [`Registry::replace`]).
+    /// Adds a fresh secret to an existing client while keeping its current ones (rotation:
+    /// the server accepts any of them until [`Registry::retire`] drops the old ones).
     pub fn rotate(&self, name: &str) -> Result<Secret, RegistryError> {
-        self.update(name, |file, secret| {
-            file.clients
-                .entry(name.to_string())
-                .or_default()
-                .push(secret.expose().to_string());
-            Ok(())
+        self.update(name, |model| {
+            let entries = model
+                .clients
+                .get_mut(name)
+                .ok_or_else(|| RegistryError::NotFound(name.to_string()))?;
+            if entries.len() >= MAX_LIVE_SECRETS {
+                return Err(RegistryError::Refused(format!(
+                    "client {name:?} already has {MAX_LIVE_SECRETS} live secrets; \
+                     `client retire {name}` first"
+                )));
+            }
+            let secret = fresh()?;
+            let slot = Model::next_slot(entries);
+            entries.push(Entry {
+                info: SecretInfo {
+                    slot,
+                    added: unix_now(),
+                },
+                secret: secret.clone(),
+            });
+            Ok(secret)
+        })
+    }
+
+    /// Drops every secret of a client but the newest (the end of a rotation); refuses a
+    /// client with a single secret.
+    pub fn retire(&self, name: &str) -> Result<Retired, RegistryError> {
+        self.update(name, |model| {
+            let entries = model
+                .clients
+                .get_mut(name)
+                .ok_or_else(|| RegistryError::NotFound(name.to_string()))?;
+            if entries.len() < 2 {
+                return Err(RegistryError::Refused(format!(
+                    "client {name:?} has a single secret: nothing to retire \
+                     (`client rotate {name}` first)"
+                )));
+            }
+            let kept = entries.split_off(entries.len() - 1);
+            let retired = std::mem::replace(entries, kept);
+            Ok(Retired {
+                retired: retired.iter().map(|e| e.info).collect(),
+                kept: entries[0].info,
+            })
         })
     }
 
     /// Removes a client.
     pub fn delete(&self, name: &str) -> Result<(), RegistryError> {
-        self.update(name, |file, _| {
-            file.clients
+        self.update(name, |model| {
+            model
+                .clients
                 .remove(name)
                 .map(|_| ())
                 .ok_or_else(|| RegistryError::NotFound(name.to_string()))
         })
-        .map(|_| ())
     }
 
-    fn update(
+    /// Read, change, seal and write the registry under the lock file.
+    fn update<T>(
         &self,
         name: &str,
-        change: impl FnOnce(&mut FileFormat, &Secret) -> Result<(), RegistryError>,
-    ) -> Result<Secret, RegistryError> {
+        change: impl FnOnce(&mut Model) -> Result<T, RegistryError>,
+    ) -> Result<T, RegistryError> {
         xnonce_core::client_id::validate(name)
             .map_err(|e| RegistryError::InvalidName(e.message().to_string()))?;
-        let secret = Secret::generate().map_err(|e| RegistryError::Io(e.message().to_string()))?;
+        // An existing key is checked before anything is created.
+        self.key(false)?;
         self.ensure_dir()?;
         let _lock = FileLock::acquire(&self.dir.join(".clients.lock"))?;
-        let mut file = self.read_file()?;
-        file.version = 1;
-        change(&mut file, &secret)?;
+        // Creates the key file only when the registry is not encrypted yet.
+        let mut model = self.load_model(true)?;
+        let out = change(&mut model)?;
+        let key = self
+            .key(true)?
+            .ok_or_else(|| RegistryError::Key("no registry key".into()))?;
+        let file = model.seal(&key)?;
         self.write_file(&file)?;
-        Ok(secret)
+        GENERATION.fetch_add(1, Ordering::AcqRel);
+        Ok(out)
     }
 
     fn ensure_dir(&self) -> Result<(), RegistryError> {
@@ -255,7 +754,7 @@ impl Registry {
         Ok(())
     }
 
-    fn write_file(&self, file: &FileFormat) -> Result<(), RegistryError> {
+    fn write_file(&self, file: &SealedFile) -> Result<(), RegistryError> {
         let path = self.file();
         let tmp = self
             .dir
@@ -282,10 +781,14 @@ impl Registry {
     }
 }
 
+fn fresh() -> Result<Secret, RegistryError> {
+    Secret::generate().map_err(|e| RegistryError::Io(e.message().to_string()))
+}
+
 impl SecretSource for Registry {
     fn secrets(&self, client: &str) -> Vec<Secret> {
-        self.refresh();
-        self.cache
+        self.refresh_if_due();
+        self.snapshot
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clients
@@ -343,8 +846,9 @@ impl Drop for FileLock {
 mod tests {
     use super::*;
 
-    fn tmp() -> PathBuf {
-        let d = std::env::temp_dir().join(format!(
+    /// A fresh `<tmp>/…/data` with its own key file beside it (`<tmp>/…/registry.key`).
+    fn tmp() -> (PathBuf, PathBuf) {
+        let base = std::env::temp_dir().join(format!(
             "xnonce-registry-{}-{}",
             std::process::id(),
             SystemTime::now()
@@ -352,13 +856,17 @@ mod tests {
                 .map(|d| d.as_nanos())
                 .unwrap_or(0)
         ));
-        d.join("data")
+        (base.join("data"), base.join("keys").join("registry.key"))
+    }
+
+    fn open(dir: &Path, key: &Path) -> Registry {
+        Registry::open_with_key_file(dir, Some(key.to_path_buf()))
     }
 
     #[test]
-    fn add_replace_rotate_delete_list() {
-        let dir = tmp();
-        let r = Registry::open(&dir);
+    fn add_replace_rotate_retire_delete_list() {
+        let (dir, key) = tmp();
+        let r = open(&dir, &key);
         let s1 = r.add("svc").unwrap();
         assert_eq!(s1.expose().len(), 64);
         assert!(matches!(r.add("svc"), Err(RegistryError::Exists(_))));
@@ -367,10 +875,24 @@ mod tests {
             Err(RegistryError::InvalidName(_))
         ));
         assert_eq!(r.secrets("svc"), vec![s1.clone()]);
+        assert!(matches!(r.retire("svc"), Err(RegistryError::Refused(_))));
         let s2 = r.rotate("svc").unwrap();
         assert_eq!(r.secrets("svc"), vec![s1.clone(), s2.clone()]);
-        let s3 = r.replace("svc").unwrap();
+        let s3 = r.rotate("svc").unwrap();
+        let retired = r.retire("svc").unwrap();
+        assert_eq!(
+            retired.retired.iter().map(|i| i.slot).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+        assert_eq!(retired.kept.slot, 3);
         assert_eq!(r.secrets("svc"), vec![s3]);
+        let s4 = r.replace("svc").unwrap();
+        assert_eq!(r.secrets("svc"), vec![s4]);
+        assert_eq!(r.describe("svc").unwrap()[0].slot, 4);
+        assert!(matches!(
+            r.rotate("nobody"),
+            Err(RegistryError::NotFound(_))
+        ));
         r.replace("other").unwrap();
         assert_eq!(r.list().unwrap(), vec!["other", "svc"]);
         r.delete("other").unwrap();
@@ -379,16 +901,107 @@ mod tests {
         let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&r.file()), 0o600);
         assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&key), 0o600);
+        // The file holds no secret in clear.
+        let text = fs::read_to_string(r.file()).unwrap();
+        assert!(text.contains("\"version\": 2"), "{text}");
+        assert!(!text.contains(r.secrets("svc")[0].expose()));
         fs::remove_dir_all(dir.parent().unwrap()).unwrap();
     }
 
     #[test]
     fn a_second_handle_sees_new_clients() {
-        let dir = tmp();
-        let server = Registry::open(&dir);
+        let (dir, key) = tmp();
+        let server = open(&dir, &key);
         assert!(server.secrets("late").is_empty());
-        let s = Registry::open(&dir).add("late").unwrap();
+        let s = open(&dir, &key).add("late").unwrap();
         assert_eq!(server.secrets("late"), vec![s]);
         fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_plaintext_registry_is_read_then_encrypted_by_the_next_write() {
+        let (dir, key) = tmp();
+        fs::create_dir_all(&dir).unwrap();
+        let old = "0f".repeat(32);
+        fs::write(
+            dir.join(FILE_NAME),
+            format!("{{\"version\": 1, \"clients\": {{\"legacy\": [\"{old}\"]}}}}"),
+        )
+        .unwrap();
+        let r = open(&dir, &key);
+        assert_eq!(r.secrets("legacy")[0].expose(), old);
+        assert!(!r.check(false).unwrap().encrypted);
+        let new = r.add("fresh").unwrap();
+        let text = fs::read_to_string(r.file()).unwrap();
+        assert!(
+            !text.contains(&old) && !text.contains(new.expose()),
+            "{text}"
+        );
+        let again = open(&dir, &key);
+        assert!(again.check(false).unwrap().encrypted);
+        assert_eq!(again.secrets("legacy")[0].expose(), old);
+        assert_eq!(again.describe("legacy").unwrap()[0].added, 0);
+        fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn wrong_key_and_tampering_are_clear_errors() {
+        let (dir, key) = tmp();
+        let r = open(&dir, &key);
+        r.add("a").unwrap();
+        r.add("b").unwrap();
+        // Another key.
+        let other_key = key.with_file_name("other.key");
+        RegistryKey::load_or_create(&other_key, &dir).unwrap();
+        let e = open(&dir, &other_key).check(true).unwrap_err();
+        assert!(matches!(e, RegistryError::Key(_)), "{e}");
+        assert!(e.to_string().contains("another key"), "{e}");
+        // A missing key for an encrypted registry.
+        let e = open(&dir, &key.with_file_name("absent.key"))
+            .list()
+            .unwrap_err();
+        assert!(e.to_string().contains("does not exist"), "{e}");
+        // Swapping the sealed secrets of two clients.
+        let mut doc: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(r.file()).unwrap()).unwrap();
+        let a = doc["clients"]["a"].take();
+        doc["clients"]["a"] = doc["clients"]["b"].clone();
+        doc["clients"]["b"] = a;
+        fs::write(r.file(), doc.to_string()).unwrap();
+        let e = open(&dir, &key).list().unwrap_err();
+        assert!(matches!(e, RegistryError::Tampered(_)), "{e}");
+        assert!(e.to_string().contains("does not authenticate"), "{e}");
+        // A flipped byte.
+        let mut doc: serde_json::Value = doc;
+        let a = doc["clients"]["b"].take();
+        doc["clients"]["b"] = doc["clients"]["a"].clone();
+        doc["clients"]["a"] = a;
+        let sealed = doc["clients"]["a"][0]["sealed"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let flipped = format!(
+            "{}{}",
+            if &sealed[..1] == "0" { "1" } else { "0" },
+            &sealed[1..]
+        );
+        doc["clients"]["a"][0]["sealed"] = flipped.into();
+        fs::write(r.file(), doc.to_string()).unwrap();
+        assert!(matches!(
+            open(&dir, &key).list(),
+            Err(RegistryError::Tampered(_))
+        ));
+        // Garbage.
+        fs::write(r.file(), "{\"version\": 2, \"clients\": 7}").unwrap();
+        assert!(matches!(open(&dir, &key).list(), Err(RegistryError::Io(_))));
+        fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn dates_are_utc() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(1_700_000_000), "2023-11-14 22:13:20 UTC");
+        assert_eq!(utc(951_827_696), "2000-02-29 12:34:56 UTC");
     }
 }

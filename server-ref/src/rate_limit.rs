@@ -1,0 +1,368 @@
+//! Per-client rate limiting: a token bucket keyed by the **verified** client id.
+//!
+//! [`RateLimitLayer`] goes *inside* [`crate::XNonceLayer`] (the reference server does this
+//! when the config has a `[rate_limit]` table), so it only ever sees requests that were
+//! authenticated, fresh and not replayed. Unsigned, forged or replayed traffic naming a client
+//! is refused before it reaches a bucket and cannot spend that client's budget; the price is
+//! that a refused request (429) has already used its nonce, so a client retries with a newly
+//! signed request (which every requester does anyway).
+//!
+//! Each client has a bucket of `burst` tokens refilled at `requests_per_second`; a request
+//! takes one token, and a request finding less than one token gets
+//! `429 Too Many Requests` with `Retry-After: <seconds until a token is back, rounded up>`:
+//! a v2 request an `application/problem+json` document with code `rate_limited`, a v1 request
+//! the text `Rate limit exceeded`. A bucket that has refilled completely is the same as no
+//! bucket, so such idle buckets are dropped (when the table doubles in size, and at least
+//! once a minute): memory stays proportional to the clients active in the last `burst / rate`
+//! seconds.
+//!
+//! ```toml
+//! [rate_limit]                  # absent: no rate limiting (the default)
+//! requests_per_second = 50      # refill rate (a decimal is fine: 0.5 = one every 2 s)
+//! burst = 100                   # bucket size (default: requests_per_second rounded up)
+//! [rate_limit.clients.batch-job]
+//! requests_per_second = 5       # this client's own limit
+//! [rate_limit.clients.monitoring]
+//! unlimited = true              # never limited
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{header, HeaderValue, Request, Response, StatusCode};
+use futures_util::future::{ready, Either, Ready};
+use tower::{Layer, Service};
+use xnonce_core::{Scheme, Verified};
+
+/// The error code of a 429 answer (the problem document's `code`).
+pub const CODE: &str = "rate_limited";
+/// The v1 (plain text) body of a 429 answer.
+pub const V1_BODY: &str = "Rate limit exceeded";
+/// Idle buckets are swept at least this often.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// The table size below which no size-triggered sweep happens.
+const MIN_SWEEP_LEN: usize = 1024;
+
+/// A token-bucket rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    /// Tokens added per second (> 0).
+    pub per_second: f64,
+    /// Bucket size: the most requests accepted at once after an idle period (≥ 1).
+    pub burst: u32,
+}
+
+impl Rate {
+    /// A rate, checked: `per_second` finite and in (0, 1e9], `burst` ≥ 1 (`None`:
+    /// `per_second` rounded up).
+    pub fn new(per_second: f64, burst: Option<u32>) -> Result<Rate, String> {
+        if !(per_second.is_finite() && per_second > 0.0 && per_second <= 1e9) {
+            return Err("requests_per_second must be a number above 0".into());
+        }
+        if burst == Some(0) {
+            return Err("burst must be at least 1".into());
+        }
+        let burst = burst.unwrap_or(per_second.ceil() as u32).max(1);
+        Ok(Rate { per_second, burst })
+    }
+}
+
+/// Which clients are limited, and how.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RateLimitConfig {
+    /// The rate of clients without an override (`None`: they are not limited).
+    pub default: Option<Rate>,
+    /// Per-client overrides; `None`: never limited.
+    pub clients: BTreeMap<String, Option<Rate>>,
+}
+
+impl RateLimitConfig {
+    /// The rate of a client, if it is limited.
+    pub fn rate_for(&self, client: &str) -> Option<Rate> {
+        match self.clients.get(client) {
+            Some(r) => *r,
+            None => self.default,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    at: Duration,
+}
+
+#[derive(Debug, Default)]
+struct Table {
+    buckets: HashMap<String, Bucket>,
+    sweep_len: usize,
+    swept_at: Duration,
+}
+
+/// The buckets of every client. Cheap to share (`Arc`).
+#[derive(Debug)]
+pub struct RateLimiter {
+    config: RateLimitConfig,
+    table: Mutex<Table>,
+    epoch: Instant,
+}
+
+impl RateLimiter {
+    /// A limiter for a configuration.
+    pub fn new(config: RateLimitConfig) -> RateLimiter {
+        RateLimiter {
+            config,
+            table: Mutex::new(Table {
+                sweep_len: MIN_SWEEP_LEN,
+                ..Table::default()
+            }),
+            epoch: Instant::now(),
+        }
+    }
+
+    /// Takes a token for `client` now: `Ok` to go on, `Err(wait)` until a token is back.
+    pub fn check(&self, client: &str) -> Result<(), Duration> {
+        self.check_at(client, self.epoch.elapsed())
+    }
+
+    /// As [`RateLimiter::check`], at `now` (time since the limiter was made; for tests).
+    pub fn check_at(&self, client: &str, now: Duration) -> Result<(), Duration> {
+        let Some(rate) = self.config.rate_for(client) else {
+            return Ok(());
+        };
+        let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
+        if table.buckets.len() >= table.sweep_len
+            || now.saturating_sub(table.swept_at) >= SWEEP_EVERY
+        {
+            self.sweep(&mut table, now);
+        }
+        let burst = f64::from(rate.burst);
+        let bucket = match table.buckets.get_mut(client) {
+            Some(b) => b,
+            None => table.buckets.entry(client.to_string()).or_insert(Bucket {
+                tokens: burst,
+                at: now,
+            }),
+        };
+        let elapsed = now.saturating_sub(bucket.at).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * rate.per_second).min(burst);
+        bucket.at = bucket.at.max(now);
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64(
+                (1.0 - bucket.tokens) / rate.per_second,
+            ))
+        }
+    }
+
+    /// Drops the buckets that have refilled completely (the same as having none).
+    fn sweep(&self, table: &mut Table, now: Duration) {
+        table
+            .buckets
+            .retain(|client, b| match self.config.rate_for(client) {
+                Some(rate) => {
+                    let elapsed = now.saturating_sub(b.at).as_secs_f64();
+                    b.tokens + elapsed * rate.per_second < f64::from(rate.burst)
+                }
+                None => false,
+            });
+        table.sweep_len = (table.buckets.len() * 2).max(MIN_SWEEP_LEN);
+        table.swept_at = now;
+    }
+
+    /// The number of buckets held (for tests and metrics).
+    pub fn len(&self) -> usize {
+        self.table
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .buckets
+            .len()
+    }
+
+    /// True when no bucket is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// `Retry-After` seconds for a wait: rounded up, at least 1.
+pub fn retry_after_secs(wait: Duration) -> u64 {
+    (wait.as_secs_f64().ceil() as u64).max(1)
+}
+
+/// The 429 answer, in the style of the request's scheme.
+pub fn too_many_requests(scheme: Scheme, retry_after: u64) -> Response<Body> {
+    let (content_type, body) = match scheme {
+        Scheme::V1 => ("text/plain", V1_BODY.to_string()),
+        Scheme::V2 => (
+            "application/problem+json",
+            serde_json::json!({
+                "type": format!("{}{CODE}", crate::respond::PROBLEM_TYPE_BASE),
+                "title": "Too many requests",
+                "status": 429,
+                "code": CODE,
+                "detail": format!("client rate limit exceeded; retry after {retry_after} s"),
+                "retry_after": retry_after,
+            })
+            .to_string(),
+        ),
+    };
+    let mut res = Response::new(Body::from(body));
+    *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    res
+}
+
+/// The rate-limiting layer: put it inside [`crate::XNonceLayer`] (added *before* it with
+/// `Router::layer`, so it runs after it). Requests without a [`Verified`] extension pass
+/// through unlimited.
+#[derive(Debug, Clone)]
+pub struct RateLimitLayer {
+    limiter: Arc<RateLimiter>,
+}
+
+impl RateLimitLayer {
+    /// A layer with its own buckets.
+    pub fn new(config: RateLimitConfig) -> RateLimitLayer {
+        RateLimitLayer {
+            limiter: Arc::new(RateLimiter::new(config)),
+        }
+    }
+
+    /// The shared limiter.
+    pub fn limiter(&self) -> &Arc<RateLimiter> {
+        &self.limiter
+    }
+}
+
+impl<S> Layer<S> for RateLimitLayer {
+    type Service = RateLimitService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        RateLimitService {
+            inner,
+            limiter: self.limiter.clone(),
+        }
+    }
+}
+
+/// The service made by [`RateLimitLayer`].
+#[derive(Debug, Clone)]
+pub struct RateLimitService<S> {
+    inner: S,
+    limiter: Arc<RateLimiter>,
+}
+
+impl<S, B> Service<Request<B>> for RateLimitService<S>
+where
+    S: Service<Request<B>, Response = Response<Body>>,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = Either<S::Future, Ready<Result<Response<Body>, S::Error>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        if let Some(v) = req.extensions().get::<Verified>() {
+            if let Err(wait) = self.limiter.check(&v.client) {
+                let secs = retry_after_secs(wait);
+                tracing::info!(
+                    target: "xnonce",
+                    client = %v.client,
+                    scheme = v.scheme.as_str(),
+                    method = %req.method(),
+                    path = %req.uri().path(),
+                    outcome = CODE,
+                    status = 429,
+                    retry_after = secs,
+                    "request"
+                );
+                return Either::Right(ready(Ok(too_many_requests(v.scheme, secs))));
+            }
+        }
+        Either::Left(self.inner.call(req))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limiter(per_second: f64, burst: u32) -> RateLimiter {
+        RateLimiter::new(RateLimitConfig {
+            default: Some(Rate::new(per_second, Some(burst)).unwrap()),
+            clients: BTreeMap::from([
+                ("vip".to_string(), None),
+                ("slow".to_string(), Some(Rate::new(0.5, Some(1)).unwrap())),
+            ]),
+        })
+    }
+
+    #[test]
+    fn burst_then_refill() {
+        let l = limiter(2.0, 3);
+        let t = Duration::from_secs(10);
+        for _ in 0..3 {
+            assert!(l.check_at("a", t).is_ok());
+        }
+        let wait = l.check_at("a", t).unwrap_err();
+        assert!((wait.as_secs_f64() - 0.5).abs() < 1e-9, "{wait:?}");
+        assert_eq!(retry_after_secs(wait), 1);
+        // Others are unaffected.
+        assert!(l.check_at("b", t).is_ok());
+        // Half a second later one token is back, not two.
+        let t = t + Duration::from_millis(500);
+        assert!(l.check_at("a", t).is_ok());
+        assert!(l.check_at("a", t).is_err());
+    }
+
+    #[test]
+    fn overrides() {
+        let l = limiter(1.0, 1);
+        for _ in 0..100 {
+            assert!(l.check_at("vip", Duration::ZERO).is_ok());
+        }
+        assert!(l.check_at("slow", Duration::ZERO).is_ok());
+        let wait = l.check_at("slow", Duration::ZERO).unwrap_err();
+        assert_eq!(retry_after_secs(wait), 2);
+        assert!(l.is_empty() || l.len() == 1);
+        let off = RateLimiter::new(RateLimitConfig::default());
+        for _ in 0..100 {
+            assert!(off.check_at("any", Duration::ZERO).is_ok());
+        }
+        assert!(off.is_empty());
+    }
+
+    #[test]
+    fn idle_buckets_are_dropped() {
+        let l = limiter(10.0, 10);
+        for i in 0..5000 {
+            let _ = l.check_at(&format!("c{i}"), Duration::from_millis(i));
+        }
+        // Buckets full again after 1 s are swept as the table grows.
+        assert!(l.len() < 2 * MIN_SWEEP_LEN + 100, "{}", l.len());
+        // A minute later, any access sweeps everything idle.
+        let _ = l.check_at("late", Duration::from_secs(120));
+        assert_eq!(l.len(), 1);
+    }
+
+    #[test]
+    fn bad_rates_are_refused() {
+        assert!(Rate::new(0.0, None).is_err());
+        assert!(Rate::new(-1.0, None).is_err());
+        assert!(Rate::new(f64::NAN, None).is_err());
+        assert_eq!(Rate::new(2.5, None).unwrap().burst, 3);
+        assert_eq!(Rate::new(0.1, None).unwrap().burst, 1);
+        assert!(Rate::new(1.0, Some(0)).is_err());
+    }
+}

@@ -1,0 +1,534 @@
+//! Secrets at rest, rotation and rate limiting, over real HTTP on loopback:
+//! * the `xnonce-server` binary with its own key file: start-up refusals (unsafe, misplaced or
+//!   wrong key, tampered registry), plaintext registries still served and encrypted by the
+//!   next write, and `client rotate` / `retire` / `delete` run from another process taking
+//!   effect on the running server within about a second;
+//! * rotation end to end in-process (add → rotate → both live → retire → old refused);
+//! * per-client rate limiting (burst, 429 + `Retry-After`, refill, other clients unaffected,
+//!   forged and replayed requests not counted, off by default).
+
+use std::io::BufRead;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use xnonce_conformance::server_suite::http;
+use xnonce_core::{sign, Scheme, Secret, SignInput};
+use xnonce_server::{Config, Registry, Server};
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// `<tmp>/xnonce-security-…/` with `data/` and `keys/registry.key` (not created).
+struct Dirs {
+    base: PathBuf,
+    data: PathBuf,
+    key: PathBuf,
+}
+
+impl Dirs {
+    fn new(tag: &str) -> Dirs {
+        let base = std::env::temp_dir().join(format!(
+            "xnonce-security-{tag}-{}-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            xnonce_server::now_ms()
+        ));
+        std::fs::create_dir_all(&base).unwrap();
+        Dirs {
+            data: base.join("data"),
+            key: base.join("keys").join("registry.key"),
+            base,
+        }
+    }
+}
+
+impl Drop for Dirs {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.base);
+    }
+}
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_xnonce-server")
+}
+
+/// Runs `xnonce-server client ARGS --data D --key-file K`.
+fn cli(d: &Dirs, args: &[&str]) -> Output {
+    Command::new(bin())
+        .arg("client")
+        .args(args)
+        .arg("--data")
+        .arg(&d.data)
+        .arg("--key-file")
+        .arg(&d.key)
+        .env_remove("XNONCE_DATA")
+        .env_remove("XNONCE_KEY_FILE")
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+fn cli_secret(d: &Dirs, args: &[&str]) -> Secret {
+    let out = cli(d, args);
+    assert!(
+        out.status.success(),
+        "client {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Secret::new(String::from_utf8(out.stdout).unwrap().trim()).unwrap()
+}
+
+fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `xnonce-server serve --demo` on a free port; killed on drop.
+struct Served {
+    child: Child,
+    base: http::BaseUrl,
+    log: PathBuf,
+}
+
+/// Starts the binary with the usual key file.
+fn serve(d: &Dirs) -> Result<Served, String> {
+    serve_with_key(d, &d.key)
+}
+
+/// Starts the binary; `Err(stderr)` when it exits instead of listening.
+fn serve_with_key(d: &Dirs, key: &Path) -> Result<Served, String> {
+    let log = d.base.join(format!(
+        "server-{}.log",
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let mut child = Command::new(bin())
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&d.data)
+        .arg("--key-file")
+        .arg(key)
+        .env_remove("XNONCE_DATA")
+        .env_remove("XNONCE_KEY_FILE")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let Some(url) = line.trim_end().strip_prefix("xnonce-server listening on ") else {
+        let status = child.wait().unwrap();
+        let err = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(!status.success(), "no listening line but exit 0: {err}");
+        return Err(err);
+    };
+    Ok(Served {
+        base: http::BaseUrl::parse(url).unwrap(),
+        child,
+        log,
+    })
+}
+
+impl Served {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A freshly signed GET /admin/status (a demo route without params).
+fn status_request(
+    scheme: Scheme,
+    base: &http::BaseUrl,
+    client: &str,
+    secret: &Secret,
+) -> http::Request {
+    let mut input = SignInput::new(scheme, "GET", "/admin/status", client);
+    if scheme == Scheme::V2 {
+        input.host = Some(base.authority.clone());
+    }
+    let signed = sign(&input, secret).unwrap();
+    http::Request::new("GET", "/admin/status").header("X-Nonce", signed.x_nonce)
+}
+
+fn get(scheme: Scheme, base: &http::BaseUrl, client: &str, secret: &Secret) -> http::Response {
+    http::send(base, &status_request(scheme, base, client, secret)).unwrap()
+}
+
+/// The problem document's `code` of a v2 answer.
+fn code(r: &http::Response) -> String {
+    serde_json::from_slice::<serde_json::Value>(&r.body)
+        .ok()
+        .and_then(|v| v["code"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Polls (fresh signatures each time) until `want` holds; returns how long it took.
+/// Panics after 5 s.
+fn until(what: &str, mut want: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    loop {
+        if want() {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{what}: not seen within 5 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn rotate_and_retire_from_another_process_reach_the_running_server() {
+    let d = Dirs::new("rotate");
+    let old = cli_secret(&d, &["add", "svc"]);
+    let key_mode = std::fs::metadata(&d.key).unwrap().permissions().mode() & 0o777;
+    assert_eq!(key_mode, 0o600);
+    let s = serve(&d).unwrap();
+    for scheme in [Scheme::V1, Scheme::V2] {
+        let r = get(scheme, &s.base, "svc", &old);
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+
+    // Rotate in another process: the new secret works within about a second, the old one
+    // keeps working.
+    let new = cli_secret(&d, &["rotate", "svc"]);
+    assert_ne!(old, new);
+    let took = until("rotated secret accepted", || {
+        get(Scheme::V2, &s.base, "svc", &new).status == 200
+    });
+    assert!(took < Duration::from_millis(2500), "took {took:?}");
+    for secret in [&old, &new] {
+        for scheme in [Scheme::V1, Scheme::V2] {
+            let r = get(scheme, &s.base, "svc", secret);
+            assert_eq!(r.status, 200, "{}", r.text());
+        }
+    }
+
+    // Retire: prints what went, never a secret; the old secret is refused, the new accepted.
+    let out = cli(&d, &["retire", "svc"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let printed = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        printed.contains("retired 1 secret of svc: slot 1"),
+        "{printed}"
+    );
+    assert!(printed.contains("live: slot 2"), "{printed}");
+    assert!(!printed.contains(old.expose()) && !printed.contains(new.expose()));
+    let took = until("retired secret refused", || {
+        get(Scheme::V2, &s.base, "svc", &old).status == 401
+    });
+    assert!(took < Duration::from_millis(2500), "took {took:?}");
+    let r = get(Scheme::V2, &s.base, "svc", &old);
+    assert_eq!((r.status, code(&r).as_str()), (401, "signature_mismatch"));
+    let r = get(Scheme::V1, &s.base, "svc", &old);
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (401, "ottoken does not match")
+    );
+    for scheme in [Scheme::V1, Scheme::V2] {
+        let r = get(scheme, &s.base, "svc", &new);
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+
+    // A second retire has nothing to do.
+    let out = cli(&d, &["retire", "svc"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr_of(&out).contains("single secret"),
+        "{}",
+        stderr_of(&out)
+    );
+
+    // Added and deleted clients also reach the running server.
+    let other = cli_secret(&d, &["add", "other"]);
+    until("added client accepted", || {
+        get(Scheme::V2, &s.base, "other", &other).status == 200
+    });
+    let out = cli(&d, &["delete", "svc", "--confirm"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    until("deleted client refused", || {
+        let r = get(Scheme::V2, &s.base, "svc", &new);
+        r.status == 401 && code(&r) == "unknown_client"
+    });
+
+    // No secret in clear on disk or in the logs.
+    let file = std::fs::read_to_string(d.data.join("clients.json")).unwrap();
+    let log = s.log();
+    for secret in [&old, &new, &other] {
+        assert!(!file.contains(secret.expose()), "secret in clients.json");
+        assert!(!log.contains(secret.expose()), "secret in the log");
+    }
+    assert!(!log.contains("panicked"), "{log}");
+}
+
+#[test]
+fn rotation_end_to_end_in_process() {
+    let d = Dirs::new("inproc");
+    let registry = Registry::open_with_key_file(&d.data, Some(d.key.clone()));
+    let old = registry.add("svc").unwrap();
+    let s = InProcess::start(
+        Config {
+            routes: Some(xnonce_core::RouteTable::demo()),
+            ..Config::default()
+        },
+        &d,
+    );
+    assert_eq!(get(Scheme::V2, &s.base, "svc", &old).status, 200);
+    let new = registry.rotate("svc").unwrap();
+    for secret in [&old, &new] {
+        assert_eq!(get(Scheme::V2, &s.base, "svc", secret).status, 200);
+        assert_eq!(get(Scheme::V1, &s.base, "svc", secret).status, 200);
+    }
+    let retired = registry.retire("svc").unwrap();
+    assert_eq!(retired.retired.len(), 1);
+    // Same process: seen on the next lookup, no waiting.
+    let r = get(Scheme::V2, &s.base, "svc", &old);
+    assert_eq!((r.status, code(&r).as_str()), (401, "signature_mismatch"));
+    assert_eq!(get(Scheme::V2, &s.base, "svc", &new).status, 200);
+    assert!(matches!(
+        registry.retire("svc"),
+        Err(xnonce_server::registry::RegistryError::Refused(_))
+    ));
+}
+
+#[test]
+fn unsafe_misplaced_or_wrong_keys_and_tampered_registries_are_refused() {
+    let d = Dirs::new("refuse");
+    cli_secret(&d, &["add", "svc"]);
+    let key = d.key.display().to_string();
+
+    // Group/other-readable key: the server and every client command refuse, naming the fix.
+    std::fs::set_permissions(&d.key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let err = serve(&d).err().expect("served with a 0644 key");
+    assert!(err.contains(&format!("chmod 600 {key}")), "{err}");
+    for args in [
+        &["list"][..],
+        &["add", "b"],
+        &["rotate", "svc"],
+        &["retire", "svc"],
+        &["replace", "svc"],
+        &["delete", "svc", "--confirm"],
+    ] {
+        let out = cli(&d, args);
+        assert!(!out.status.success(), "{args:?} ran with a 0644 key");
+        assert!(stderr_of(&out).contains("chmod 600"), "{}", stderr_of(&out));
+    }
+    std::fs::set_permissions(&d.key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(cli(&d, &["list"]).stdout, b"svc\n");
+
+    // A key inside the data dir.
+    let inside = d.data.join("registry.key");
+    std::fs::copy(&d.key, &inside).unwrap();
+    let err = serve_with_key(&d, &inside)
+        .err()
+        .expect("served with a key inside the data dir");
+    assert!(err.contains("inside the data dir"), "{err}");
+    std::fs::remove_file(&inside).unwrap();
+
+    // Another key: refused as such (not as tampering).
+    let other = d.base.join("keys").join("other.key");
+    std::fs::write(&other, format!("{}\n", "ab".repeat(32))).unwrap();
+    std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let err = serve_with_key(&d, &other)
+        .err()
+        .expect("served with the wrong key");
+    assert!(err.contains("another key"), "{err}");
+
+    // A tampered sealed secret.
+    let path = d.data.join("clients.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let sealed = doc["clients"]["svc"][0]["sealed"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let flipped = format!(
+        "{}{}",
+        if sealed.starts_with('0') { "1" } else { "0" },
+        &sealed[1..]
+    );
+    doc["clients"]["svc"][0]["sealed"] = flipped.into();
+    std::fs::write(&path, doc.to_string()).unwrap();
+    let err = serve(&d).err().expect("served a tampered registry");
+    assert!(err.contains("does not authenticate"), "{err}");
+    let out = cli(&d, &["list"]);
+    assert!(!out.status.success());
+    assert!(stderr_of(&out).contains("does not authenticate"));
+    for e in [err, stderr_of(&out)] {
+        assert!(!e.contains("panicked"), "{e}");
+    }
+}
+
+#[test]
+fn a_plaintext_registry_is_served_then_encrypted_by_the_next_write() {
+    let d = Dirs::new("migrate");
+    std::fs::create_dir_all(&d.data).unwrap();
+    let legacy = Secret::generate().unwrap();
+    std::fs::write(
+        d.data.join("clients.json"),
+        format!(
+            "{{\"version\": 1, \"clients\": {{\"legacy\": [\"{}\"]}}}}",
+            legacy.expose()
+        ),
+    )
+    .unwrap();
+    assert!(!d.key.exists());
+    let s = serve(&d).unwrap();
+    // `serve` created the key (0600, directory 0700) and serves the plaintext registry.
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&d.key), 0o600);
+    assert_eq!(mode(d.key.parent().unwrap()), 0o700);
+    assert_eq!(get(Scheme::V2, &s.base, "legacy", &legacy).status, 200);
+    assert!(s.log().contains("plaintext"), "{}", s.log());
+    let out = cli(&d, &["list"]);
+    assert_eq!(out.stdout, b"legacy\n");
+    assert!(stderr_of(&out).contains("plaintext"));
+
+    let fresh = cli_secret(&d, &["add", "fresh"]);
+    let file = std::fs::read_to_string(d.data.join("clients.json")).unwrap();
+    assert!(file.contains("\"version\": 2"), "{file}");
+    assert!(!file.contains(legacy.expose()) && !file.contains(fresh.expose()));
+    until("new client accepted", || {
+        get(Scheme::V2, &s.base, "fresh", &fresh).status == 200
+    });
+    assert_eq!(get(Scheme::V2, &s.base, "legacy", &legacy).status, 200);
+    assert!(cli(&d, &["list"]).stderr.is_empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// Rate limiting (in-process server, real HTTP).
+
+/// A server running in-process; stopped on drop.
+struct InProcess {
+    base: http::BaseUrl,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+impl InProcess {
+    fn start(mut config: Config, d: &Dirs) -> InProcess {
+        config.listen = "127.0.0.1:0".into();
+        config.key_file = Some(d.key.clone());
+        let dir = d.data.clone();
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            rt.block_on(async move {
+                let server = Server::bind(&config, dir).await?;
+                addr_tx.send(server.local_addr()?).unwrap();
+                server
+                    .run(async {
+                        let _ = stop_rx.await;
+                    })
+                    .await
+            })
+        });
+        let addr = addr_rx.recv_timeout(Duration::from_secs(20)).unwrap();
+        InProcess {
+            base: http::BaseUrl::parse(&format!("http://{addr}")).unwrap(),
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn limited_server(d: &Dirs, toml: &str) -> (InProcess, Registry) {
+    let registry = Registry::open_with_key_file(&d.data, Some(d.key.clone()));
+    let mut config = Config::parse(toml).unwrap();
+    config.routes = Some(xnonce_core::RouteTable::demo());
+    (InProcess::start(config, d), registry)
+}
+
+#[test]
+fn a_client_over_its_rate_gets_429_with_retry_after_and_others_are_unaffected() {
+    let d = Dirs::new("ratelimit");
+    let registry = Registry::open_with_key_file(&d.data, Some(d.key.clone()));
+    let a = registry.add("a").unwrap();
+    let b = registry.add("b").unwrap();
+    let vip = registry.add("vip").unwrap();
+    let (s, _) = limited_server(
+        &d,
+        "[rate_limit]\nrequests_per_second = 1\nburst = 3\n[rate_limit.clients.vip]\nunlimited = true\n",
+    );
+
+    // Forged and replayed requests naming `a` are refused before the limiter: they do not
+    // spend a's budget.
+    for _ in 0..10 {
+        let r = get(Scheme::V2, &s.base, "a", &b);
+        assert_eq!((r.status, code(&r).as_str()), (401, "signature_mismatch"));
+    }
+    let first = status_request(Scheme::V2, &s.base, "a", &a);
+    assert_eq!(http::send(&s.base, &first).unwrap().status, 200);
+    for _ in 0..5 {
+        assert_eq!(http::send(&s.base, &first).unwrap().status, 409);
+    }
+
+    // The burst (3, one already used), then 429 with Retry-After and a coded problem.
+    for _ in 0..2 {
+        let r = get(Scheme::V2, &s.base, "a", &a);
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let r = get(Scheme::V2, &s.base, "a", &a);
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert_eq!(code(&r), "rate_limited");
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert_eq!(retry, 1);
+    // v1 style answer.
+    let r = get(Scheme::V1, &s.base, "a", &a);
+    assert_eq!((r.status, r.text().as_str()), (429, "Rate limit exceeded"));
+    assert_eq!(r.header("retry-after"), Some("1"));
+
+    // Other clients are unaffected; the unlimited one is never limited.
+    for _ in 0..3 {
+        assert_eq!(get(Scheme::V2, &s.base, "b", &b).status, 200);
+    }
+    for _ in 0..20 {
+        assert_eq!(get(Scheme::V2, &s.base, "vip", &vip).status, 200);
+    }
+
+    // After Retry-After, a is accepted again (one token), then limited again.
+    std::thread::sleep(Duration::from_secs(retry) + Duration::from_millis(50));
+    let r = get(Scheme::V2, &s.base, "a", &a);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(get(Scheme::V2, &s.base, "a", &a).status, 429);
+    // The health route is never limited.
+    let r = http::send(&s.base, &http::Request::new("GET", "/_xnonce/health")).unwrap();
+    assert_eq!(r.status, 200);
+}
+
+#[test]
+fn rate_limiting_is_off_by_default() {
+    let d = Dirs::new("nolimit");
+    let (s, registry) = limited_server(&d, "");
+    let a = registry.add("a").unwrap();
+    for _ in 0..60 {
+        let r = get(Scheme::V2, &s.base, "a", &a);
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+}
