@@ -60,6 +60,7 @@ export type ErrorCode =
   | 'unknown_route'
   | 'store_unavailable'
   | 'connection_failed'
+  | 'rate_limited'
 
 /** The family of a code; each has its own error class. */
 export type ErrorFamily = 'input' | 'format' | 'auth' | 'route' | 'unavailable'

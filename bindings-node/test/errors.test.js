@@ -59,7 +59,7 @@ const TRIGGERS = {
 /** Codes only a server's route table raises (checked against the live server). */
 const ROUTE_CODES = ['missing_param', 'excluded_param', 'unknown_route']
 /** Codes of the client's transport and of a failing replay store. */
-const UNAVAILABLE_CODES = ['store_unavailable', 'connection_failed']
+const UNAVAILABLE_CODES = ['store_unavailable', 'connection_failed', 'rate_limited']
 
 const FAMILY_CLASS = {
   input: xnonce.InputError,

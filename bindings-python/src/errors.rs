@@ -8,7 +8,7 @@
 //! ├── FormatError                   family "format"  (malformed_*, missing_header, ...)
 //! ├── AuthError                     family "auth"    (unknown_client, expired, replayed, ...)
 //! ├── RouteError                    family "route"   (missing_param, excluded_param, unknown_route)
-//! └── UnavailableError              family "unavailable" (store_unavailable, connection_failed)
+//! └── UnavailableError              family "unavailable" (store_unavailable, connection_failed, rate_limited)
 //! ```
 
 use pyo3::create_exception;

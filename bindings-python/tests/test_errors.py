@@ -82,7 +82,13 @@ TRIGGERS: dict[str, Callable[[], object]] = {
 }
 # Raised by servers only (route rules, replay stores); reached from Python through the codes
 # a v2 server puts in its JSON problem bodies, mapped by `error_from_code` (see test_live.py).
-SERVER_SIDE = {"missing_param", "excluded_param", "unknown_route", "store_unavailable"}
+SERVER_SIDE = {
+    "missing_param",
+    "excluded_param",
+    "unknown_route",
+    "store_unavailable",
+    "rate_limited",
+}
 
 
 def test_every_code_is_covered() -> None:

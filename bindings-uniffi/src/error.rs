@@ -45,8 +45,8 @@ pub enum XNonceError {
         /// Human-readable detail (never contains a secret).
         reason: String,
     },
-    /// A dependency is unavailable; nothing was accepted (`store_unavailable`,
-    /// `connection_failed`).
+    /// A dependency or the client's rate budget is unavailable for now; nothing was accepted
+    /// (`store_unavailable`, `connection_failed`, `rate_limited`).
     Unavailable {
         /// The shared error code.
         code: String,

@@ -83,7 +83,8 @@ export type ErrorCode =
   | "excluded_param"
   | "unknown_route"
   | "store_unavailable"
-  | "connection_failed";
+  | "connection_failed"
+  | "rate_limited";
 
 /** The family of an error code. */
 export type ErrorFamily = "input" | "format" | "auth" | "route" | "unavailable";

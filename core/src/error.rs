@@ -61,6 +61,9 @@ pub enum ErrorCode {
     StoreUnavailable,
     /// A requester could not reach the server or read its answer (client side only).
     ConnectionFailed,
+    /// The client sent more requests than its rate limit allows; retry after the server's
+    /// `Retry-After` (nothing was accepted).
+    RateLimited,
 }
 
 impl ErrorCode {
@@ -91,6 +94,7 @@ impl ErrorCode {
         ErrorCode::UnknownRoute,
         ErrorCode::StoreUnavailable,
         ErrorCode::ConnectionFailed,
+        ErrorCode::RateLimited,
     ];
 
     /// The snake_case code string shared by every language.
@@ -121,6 +125,7 @@ impl ErrorCode {
             ErrorCode::UnknownRoute => "unknown_route",
             ErrorCode::StoreUnavailable => "store_unavailable",
             ErrorCode::ConnectionFailed => "connection_failed",
+            ErrorCode::RateLimited => "rate_limited",
         }
     }
 
@@ -140,7 +145,7 @@ impl ErrorCode {
             | UnsupportedScheme => ErrorFamily::Format,
             UnknownClient | SignatureMismatch | Expired | Replayed => ErrorFamily::Auth,
             MissingParam | ExcludedParam | UnknownRoute => ErrorFamily::Route,
-            StoreUnavailable | ConnectionFailed => ErrorFamily::Unavailable,
+            StoreUnavailable | ConnectionFailed | RateLimited => ErrorFamily::Unavailable,
         }
     }
 
@@ -149,6 +154,7 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             Replayed => 409,
+            RateLimited => 429,
             UnknownRoute => 404,
             MissingParam | ExcludedParam => 422,
             StoreUnavailable | ConnectionFailed => 503,
@@ -175,7 +181,8 @@ pub enum ErrorFamily {
     Auth,
     /// The route's parameter rules refused the request.
     Route,
-    /// A dependency (the replay store, the network) is unavailable; nothing was accepted.
+    /// A dependency (the replay store, the network) or the client's rate budget is unavailable
+    /// for now; nothing was accepted.
     Unavailable,
 }
 

@@ -38,7 +38,7 @@ use tower::{Layer, Service};
 use xnonce_core::{Scheme, Verified};
 
 /// The error code of a 429 answer (the problem document's `code`).
-pub const CODE: &str = "rate_limited";
+pub const CODE: &str = xnonce_core::ErrorCode::RateLimited.as_str();
 /// The v1 (plain text) body of a 429 answer.
 pub const V1_BODY: &str = "Rate limit exceeded";
 /// Idle buckets are swept at least this often.

@@ -1521,8 +1521,8 @@ enum XNonceError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          */reason: String
     )
     /**
-     * A dependency is unavailable; nothing was accepted (`store_unavailable`,
-     * `connection_failed`).
+     * A dependency or the client's rate budget is unavailable for now; nothing was accepted
+     * (`store_unavailable`, `connection_failed`, `rate_limited`).
      */
     case Unavailable(
         /**

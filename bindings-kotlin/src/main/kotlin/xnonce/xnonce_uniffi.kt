@@ -2102,8 +2102,8 @@ sealed class XNonceException: kotlin.Exception() {
     }
     
     /**
-     * A dependency is unavailable; nothing was accepted (`store_unavailable`,
-     * `connection_failed`).
+     * A dependency or the client's rate budget is unavailable for now; nothing was accepted
+     * (`store_unavailable`, `connection_failed`, `rate_limited`).
      */
     class Unavailable(
         
