@@ -1,8 +1,15 @@
-//! Runs header signing in a loop, for instruction-count profiling (`valgrind --tool=callgrind`).
-use xnonce_core::{sign_header_value_with, FixedEnvironment, Scheme, Secret, SignInput};
+//! Runs header signing (or, with `verify`, verification) in a loop, for instruction-count
+//! profiling: `valgrind --tool=callgrind target/release/examples/profile_header [v2] [verify]`.
+use std::collections::HashMap;
+
+use xnonce_core::{
+    sign_header_value_with, sign_with, FixedEnvironment, Incoming, Scheme, Secret, SignInput,
+    Verifier,
+};
 
 fn main() {
-    let scheme = if std::env::args().any(|a| a == "v2") {
+    let args: Vec<String> = std::env::args().collect();
+    let scheme = if args.iter().any(|a| a == "v2") {
         Scheme::V2
     } else {
         Scheme::V1
@@ -23,8 +30,29 @@ fn main() {
         .timestamp_ms(1_384_300_800_123)
         .nonce("00112233445566778899aabbccddeeff");
     let mut n = 0;
-    for _ in 0..20_000 {
-        n += sign_header_value_with(&input, &secret, &env).unwrap().len();
+    if args.iter().any(|a| a == "verify") {
+        let header = sign_with(&input, &secret, &env).unwrap().x_nonce;
+        let secrets = HashMap::from([("test_client-irb".to_string(), secret)]);
+        let verifier = Verifier::new();
+        let req = Incoming {
+            method: "GET",
+            host: Some("api.example.com"),
+            path: "/controller1/action1",
+            query: "username=phil&password=hello+phil&opt1=this",
+            x_nonce: Some(&header),
+            ..Default::default()
+        };
+        for _ in 0..20_000 {
+            n += verifier
+                .verify(&req, &secrets, 1_384_300_800_123)
+                .unwrap()
+                .params
+                .len();
+        }
+    } else {
+        for _ in 0..20_000 {
+            n += sign_header_value_with(&input, &secret, &env).unwrap().len();
+        }
     }
     println!("{n}");
 }

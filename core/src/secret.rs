@@ -1,7 +1,7 @@
 //! Client secrets: never printed, zeroized on drop.
 
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
@@ -20,7 +20,9 @@ pub const MAX_SECRET_LEN: usize = 1024;
 /// The v2 key (decoded bytes and HMAC key schedule) is derived on first use and kept, so a
 /// `Secret` that signs many requests pays for it once and a v1-only one never does.
 ///
-/// `Debug` and `Display` print `Secret(**redacted**)`; the memory is zeroized on drop.
+/// Clones share one copy (reference-counted), so handing a client's secrets to every request
+/// is cheap; `Debug` and `Display` print `Secret(**redacted**)`; the memory is zeroized when
+/// the last clone is dropped.
 ///
 /// ```
 /// use xnonce_core::Secret;
@@ -30,6 +32,10 @@ pub const MAX_SECRET_LEN: usize = 1024;
 /// ```
 #[derive(Clone)]
 pub struct Secret {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     text: String,
     /// `Some` when the text is 64 hex characters; filled on first use.
     v2: OnceLock<Option<V2Key>>,
@@ -76,17 +82,20 @@ impl Secret {
                 "secret contains whitespace or control characters",
             );
         }
-        Ok(Secret {
-            text,
-            v2: OnceLock::new(),
-        })
+        Ok(Secret::from_parts(text, OnceLock::new()))
     }
 
     /// Builds the canonical 64-hex-character secret from 32 bytes.
     pub fn from_bytes(bytes: [u8; 32]) -> Secret {
+        Secret::from_parts(
+            crate::hex::encode(&bytes),
+            OnceLock::from(Some(V2Key::new(bytes))),
+        )
+    }
+
+    fn from_parts(text: String, v2: OnceLock<Option<V2Key>>) -> Secret {
         Secret {
-            text: crate::hex::encode(&bytes),
-            v2: OnceLock::from(Some(V2Key::new(bytes))),
+            inner: Arc::new(Inner { text, v2 }),
         }
     }
 
@@ -104,7 +113,7 @@ impl Secret {
 
     /// The secret text, for v1 signing and for storing. Handle with care.
     pub fn expose(&self) -> &str {
-        &self.text
+        &self.inner.text
     }
 
     /// The 32-byte HMAC key of v2: the hex text decoded (either case accepted).
@@ -119,8 +128,9 @@ impl Secret {
 
     fn v2(&self) -> Result<&V2Key> {
         match self
+            .inner
             .v2
-            .get_or_init(|| decode_key(&self.text).map(V2Key::new))
+            .get_or_init(|| decode_key(&self.inner.text).map(V2Key::new))
         {
             Some(k) => Ok(k),
             None => err(
@@ -134,13 +144,13 @@ impl Secret {
 impl PartialEq for Secret {
     /// Equal when the secret texts are equal (compared in constant time).
     fn eq(&self, other: &Secret) -> bool {
-        crate::mac::constant_time_eq(&self.text, &other.text)
+        crate::mac::constant_time_eq(&self.inner.text, &other.inner.text)
     }
 }
 
 impl Eq for Secret {}
 
-impl Drop for Secret {
+impl Drop for Inner {
     fn drop(&mut self) {
         self.text.zeroize();
         if let Some(Some(key)) = self.v2.get_mut() {
