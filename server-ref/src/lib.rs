@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod demo;
 pub mod journal;
 pub mod layer;
 pub mod redis_store;
@@ -78,6 +79,31 @@ pub fn app(layer: XNonceLayer) -> Router {
         .fallback_service(verified)
 }
 
+/// The `--demo` app: [`HEALTH_PATH`] unverified, everything else through `layer` (built with
+/// [`demo::routes`]) to [`demo::handle`], em-secure-api's test implementation.
+pub fn demo_app(layer: XNonceLayer) -> Router {
+    let verified = Router::new().fallback(demo::handle).layer(layer);
+    Router::new()
+        .route(HEALTH_PATH, get(|| async { "ok" }))
+        .fallback_service(verified)
+}
+
+/// The app a config asks for: [`demo_app`] when `config.demo`, else [`app`]; with
+/// `config.bench_mirror`, also [`demo::BENCH_MIRROR_PREFIX`] serving the demo handlers
+/// without the layer (benchmarks only).
+pub fn app_for(config: &Config, layer: XNonceLayer) -> Router {
+    let router = if config.demo {
+        demo_app(layer)
+    } else {
+        app(layer)
+    };
+    if config.bench_mirror {
+        router.nest(demo::BENCH_MIRROR_PREFIX, demo::mirror_router())
+    } else {
+        router
+    }
+}
+
 /// Builds the reference server's layer from a config, a registry and a replay store.
 pub fn layer_for(
     config: &Config,
@@ -126,12 +152,12 @@ impl Server {
         let (router, evictor) = match &config.replay {
             ReplayConfig::Memory { persist: false } => {
                 let store = MemoryStore::new();
-                let router = app(layer_for(config, registry, store.clone()));
+                let router = app_for(config, layer_for(config, registry, store.clone()));
                 (router, Evictor::Memory(store))
             }
             ReplayConfig::Memory { persist: true } => {
                 let store = JournalStore::open(&data_dir, now_ms())?;
-                let router = app(layer_for(config, registry, store.clone()));
+                let router = app_for(config, layer_for(config, registry, store.clone()));
                 (router, Evictor::Journal(store))
             }
             ReplayConfig::Redis {
@@ -142,7 +168,10 @@ impl Server {
                 let store = RedisStore::new(url, key_prefix)
                     .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?
                     .timeout(Duration::from_millis(*timeout_ms));
-                (app(layer_for(config, registry, store)), Evictor::None)
+                (
+                    app_for(config, layer_for(config, registry, store)),
+                    Evictor::None,
+                )
             }
         };
         Ok(Server {

@@ -33,9 +33,14 @@ enum Command {
         /// Data dir holding the client registry.
         #[arg(long, env = registry::DATA_ENV)]
         data: Option<PathBuf>,
-        /// Serve em-secure-api's README example API (replaces the config's routes).
+        /// Serve em-secure-api's test implementation API, its routes and answers (replaces
+        /// the config's routes).
         #[arg(long)]
         demo: bool,
+        /// Benchmarks only: with --demo, also serve the demo handlers WITHOUT verification
+        /// under /_bench/unverified/ (the throughput baseline). Never use in production.
+        #[arg(long, requires = "demo")]
+        bench_mirror: bool,
     },
     /// Manage the client registry.
     Client {
@@ -158,6 +163,7 @@ fn serve(
     listen: Option<String>,
     data: Option<PathBuf>,
     demo: bool,
+    bench_mirror: bool,
 ) -> ExitCode {
     let mut cfg = match &config {
         Some(path) => match Config::load(path) {
@@ -167,13 +173,21 @@ fn serve(
                 return ExitCode::FAILURE;
             }
         },
+        None if demo => Config::demo(),
         None => Config::default(),
     };
     if let Some(l) = listen {
         cfg.listen = l;
     }
     if demo {
-        cfg.routes = Some(xnonce_core::RouteTable::demo());
+        cfg = cfg.with_demo();
+    }
+    if bench_mirror {
+        cfg.bench_mirror = true;
+        tracing::warn!(
+            prefix = xnonce_server::demo::BENCH_MIRROR_PREFIX,
+            "--bench-mirror: the demo handlers are also served WITHOUT verification"
+        );
     }
     let data_dir = match (data, &cfg.data_dir) {
         (Some(d), _) => d,
@@ -241,7 +255,8 @@ fn main() -> ExitCode {
             listen,
             data,
             demo,
-        } => serve(config, listen, data, demo),
+            bench_mirror,
+        } => serve(config, listen, data, demo, bench_mirror),
         Command::Client { command } => client(command),
     }
 }
