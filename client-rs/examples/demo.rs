@@ -158,7 +158,7 @@ async fn walk(a: &Args, scheme: Scheme, check: &mut Check) -> Result<(), xnonce:
         .scheme(scheme)
         .correct_clock(false)
         .build()?;
-    println!("  4. stale: signed by a clock 2 minutes slow (window: 10 s), clock correction off");
+    println!("  4. stale: signed by a clock 2 minutes slow (window: 30 s), clock correction off");
     let res = strict
         .make_request(
             "GET",
@@ -198,7 +198,7 @@ async fn links(a: &Args, check: &mut Check) -> Result<(), xnonce::Error> {
                 ("opt1", "from a link"),
             ]));
         let url = link(&input, &a.secret, &a.base_url)?.url;
-        println!("  {scheme} link (valid for 10 s, once):\n     {url}");
+        println!("  {scheme} link (valid for 30 s, once):\n     {url}");
         for (n, want) in [("opened once ", 200), ("opened twice", 409)] {
             let res = http.get(&url).send().await.map_err(|e| {
                 xnonce::Error::new(xnonce::ErrorCode::ConnectionFailed, e.to_string())

@@ -207,8 +207,8 @@ fn rules(v: &toml::Value, at: &str) -> Result<Vec<(String, ParamRule)>, String> 
 
 impl Config {
     /// `serve --demo` without a config file: em-secure-api's test implementation
-    /// ([`crate::demo::routes`], its handlers) with the windows of its README's example
-    /// configuration ([`crate::demo::windows`]); everything else default.
+    /// ([`crate::demo::routes`], its handlers) and the demo's windows
+    /// ([`crate::demo::windows`]); everything else default.
     pub fn demo() -> Config {
         let mut cfg = Config::default().with_demo();
         cfg.verifier = cfg.verifier.windows(crate::demo::windows());
