@@ -191,10 +191,13 @@ impl Server {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let evictor = match &self.evictor {
-            Evictor::Memory(s) => Some(s.spawn_evictor(Duration::from_secs(5))),
-            Evictor::Journal(s) => Some(s.spawn_evictor(Duration::from_secs(5))),
-            Evictor::None => None,
+        let tasks = match &self.evictor {
+            Evictor::Memory(s) => vec![s.spawn_evictor(Duration::from_secs(5))],
+            Evictor::Journal(s) => vec![
+                s.spawn_evictor(Duration::from_secs(5)),
+                s.spawn_flusher(journal::FLUSH_INTERVAL),
+            ],
+            Evictor::None => Vec::new(),
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
@@ -215,8 +218,14 @@ impl Server {
                 Ok(())
             }
         };
-        if let Some(e) = evictor {
-            e.abort();
+        for t in tasks {
+            t.abort();
+        }
+        if let Evictor::Journal(s) = &self.evictor {
+            // Every request has been answered: write the last buffered journal lines.
+            if let Err(e) = s.flush() {
+                tracing::error!(target: "xnonce", error = %e, "cannot write the replay journal at shutdown");
+            }
         }
         result
     }
