@@ -45,7 +45,6 @@
 //! `@url_params` / `@body_params` (an `ottoken` param is left out of both).
 
 use axum::body::Bytes;
-use axum::extract::{Extension, RawQuery};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use xnonce_core::verify::is_form_content_type;
@@ -338,39 +337,50 @@ pub fn answer(c: &Call<'_>) -> Answer {
 }
 
 /// The axum handler behind the layer for `--demo` (needs the layer's route table, e.g.
-/// [`routes`]: without a [`RouteMatch`] the path is split as em-secure-api does).
-pub async fn handle(
-    Extension(verified): Extension<Verified>,
-    route: Option<Extension<RouteMatch>>,
-    method: axum::http::Method,
-    uri: axum::http::Uri,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Answer {
+/// [`routes`]: without a [`RouteMatch`] the path is split as em-secure-api does). It moves
+/// the [`Verified`] and [`RouteMatch`] out of the request instead of cloning them.
+pub async fn handle(req: axum::extract::Request) -> Answer {
+    let (mut parts, body) = req.into_parts();
+    let Some(verified) = parts.extensions.remove::<Verified>() else {
+        return Answer::text(500, "the demo handler runs behind XNonceLayer");
+    };
+    let route = parts.extensions.remove::<RouteMatch>();
     let split;
     let (controller, action) = match &route {
-        Some(Extension(r)) => (r.controller.as_str(), r.action.as_str()),
+        Some(r) => (r.controller.as_str(), r.action.as_str()),
         None => {
-            split = xnonce_core::routes::split_path(uri.path());
+            split = xnonce_core::routes::split_path(parts.uri.path());
             (split.0.as_str(), split.1.as_str())
         }
     };
-    let method = method.as_str().to_ascii_lowercase();
-    let content_type = headers
+    let lower;
+    let method = match &route {
+        Some(r) => r.method.as_str(),
+        None => {
+            lower = parts.method.as_str().to_ascii_lowercase();
+            lower.as_str()
+        }
+    };
+    let content_type = parts
+        .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let form = if is_form_content_type(content_type) {
-        std::str::from_utf8(&body).ok()
+    // The layer re-attached the body it read: collecting it again copies nothing.
+    let body = if is_form_content_type(content_type) {
+        http_body_util::BodyExt::collect(body)
+            .await
+            .map(|c| c.to_bytes())
+            .unwrap_or_default()
     } else {
-        None
+        Bytes::new()
     };
+    let form = std::str::from_utf8(&body).ok().filter(|_| !body.is_empty());
     answer(&Call {
         controller,
         action,
-        method: &method,
+        method,
         params: &verified.params,
-        query: query.as_deref().unwrap_or(""),
+        query: parts.uri.query().unwrap_or(""),
         form,
     })
 }
