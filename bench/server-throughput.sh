@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Server throughput: verified demo route vs the unverified /_xnonce/health of the same
-# release-built xnonce-server, in one run, on 127.0.0.1. Extra arguments go to the load
-# generator (client-rs/examples/loadgen.rs), e.g. --requests 20000 --concurrency 32 --rounds 3.
+# Server throughput: the verified demo route GET /controller1/action1 vs the same demo handler
+# served without verification (/_bench/unverified/controller1/action1, --bench-mirror) by the
+# same release-built xnonce-server, in one run, on 127.0.0.1: the difference is the
+# XNonceLayer alone. Extra arguments go to the load generator
+# (client-rs/examples/loadgen.rs), e.g. --requests 20000 --concurrency 32 --rounds 3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +28,7 @@ trap cleanup EXIT INT TERM
 umask 077
 "$server" client add bench --data "$data" > "$data/bench.secret"
 mkfifo "$data/out"
-RUST_LOG="${RUST_LOG:-warn}" "$server" serve --demo --listen 127.0.0.1:0 --data "$data" \
+RUST_LOG="${RUST_LOG:-info}" "$server" serve --demo --bench-mirror --listen 127.0.0.1:0 --data "$data" \
     > "$data/out" 2> "$data/server.log" &
 server_pid=$!
 exec 3< "$data/out"

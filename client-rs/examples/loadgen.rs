@@ -1,6 +1,10 @@
-//! Server throughput: validly signed, unique requests against a verified demo route, and the
-//! same requests against the unverified `/_xnonce/health` of the same server, in one run.
-//! The ratio of the two is what verification + the replay check cost the server.
+//! Server throughput: validly signed, unique requests against the verified demo route
+//! `GET /controller1/action1`, and the same requests against the same demo handler served
+//! without verification (`/_bench/unverified/controller1/action1`, from
+//! `xnonce-server serve --demo --bench-mirror`) of the same server, in one run. Both run the
+//! same handler, so the difference is the `XNonceLayer` alone (body collection, route rules,
+//! signature, window, replay check); the unverified mirror reads the params from the query
+//! itself, as any handler without the layer would have to.
 //!
 //! Each round pre-signs its requests (each unique: its own `opt2`, and a v2 nonce) just before sending
 //! them, so the client's signing work is not in the timed loop and both routes receive
@@ -206,7 +210,7 @@ async fn run(a: Args) -> Result<bool, String> {
         .map_err(|e| e.to_string())?;
     let deadline = Duration::from_secs(a.max_seconds);
     let verified_url = format!("{}{PATH}", a.base_url);
-    let health_url = format!("{}/_xnonce/health", a.base_url);
+    let health_url = format!("{}/_bench/unverified{PATH}", a.base_url);
     println!(
         "loadgen: {} ({}), {} requests x {} rounds per route, concurrency {}, ≤ {} s per round",
         a.base_url, a.scheme, a.requests, a.rounds, a.concurrency, a.max_seconds
@@ -229,7 +233,7 @@ async fn run(a: Args) -> Result<bool, String> {
     let mut ok = true;
     for r in 0..a.rounds {
         // Alternate which route goes first, so drift in the machine's load cancels out.
-        let mut order = [("health  ", &health_url), ("verified", &verified_url)];
+        let mut order = [("unverified", &health_url), ("verified  ", &verified_url)];
         if r % 2 == 1 {
             order.reverse();
         }
@@ -259,7 +263,7 @@ async fn run(a: Args) -> Result<bool, String> {
             );
             if let Some(c) = round.server_cpu {
                 let per = c / round.sent as f64;
-                if name == "verified" {
+                if name.trim() == "verified" {
                     v_cpu.push(per);
                 } else {
                     h_cpu.push(per);
@@ -268,7 +272,7 @@ async fn run(a: Args) -> Result<bool, String> {
             if round.errors > 0 || round.statuses.keys().any(|&c| c != 200) {
                 ok = false;
             }
-            if name == "verified" {
+            if name.trim() == "verified" {
                 v_rps = round.rps();
             } else {
                 h_rps = round.rps();
@@ -279,8 +283,8 @@ async fn run(a: Args) -> Result<bool, String> {
         ratios.push(v_rps / h_rps);
     }
     let (v, h, ratio) = (median(verified), median(health), median(ratios));
-    println!("unverified /_xnonce/health      : {h:>8.0} req/s (median of rounds)");
-    println!("verified   {PATH} : {v:>8.0} req/s (median of rounds)");
+    println!("unverified /_bench/unverified{PATH} : {h:>8.0} req/s (median of rounds)");
+    println!("verified   {PATH}                    : {v:>8.0} req/s (median of rounds)");
     println!(
         "verified/unverified = {ratio:.3} (median of per-round ratios): verification + replay \
          check + route rules cost {:.1}% of throughput",

@@ -234,6 +234,12 @@ pub struct Config {
     pub limits: Limits,
     /// Replay store.
     pub replay: ReplayConfig,
+    /// Serve em-secure-api's demo handlers ([`crate::demo`]) instead of the JSON echo.
+    pub demo: bool,
+    /// Also serve the demo handlers without verification under
+    /// [`crate::demo::BENCH_MIRROR_PREFIX`] (the throughput benchmark's baseline; never in
+    /// production).
+    pub bench_mirror: bool,
 }
 
 impl Default for Config {
@@ -247,6 +253,8 @@ impl Default for Config {
             routes: None,
             limits: Limits::default(),
             replay: ReplayConfig::default(),
+            demo: false,
+            bench_mirror: false,
         }
     }
 }
@@ -274,6 +282,23 @@ fn rules(v: &toml::Value, at: &str) -> Result<Vec<(String, ParamRule)>, String> 
 }
 
 impl Config {
+    /// `serve --demo` without a config file: em-secure-api's test implementation
+    /// ([`crate::demo::routes`], its handlers) and the demo's windows
+    /// ([`crate::demo::windows`]); everything else default.
+    pub fn demo() -> Config {
+        let mut cfg = Config::default().with_demo();
+        cfg.verifier = cfg.verifier.windows(crate::demo::windows());
+        cfg
+    }
+
+    /// Turns this config into `serve --demo`'s: em-secure-api's test implementation
+    /// ([`crate::demo::routes`] and its handlers) replaces the configured routes.
+    pub fn with_demo(mut self) -> Config {
+        self.routes = Some(crate::demo::routes());
+        self.demo = true;
+        self
+    }
+
     /// Parses the text of a config file.
     pub fn parse(text: &str) -> Result<Config, String> {
         let file: ConfigFile = toml::from_str(text).map_err(|e| e.to_string())?;

@@ -2,12 +2,27 @@
 //! forget which requests were already accepted.
 //!
 //! Accepted keys live in memory (a 16-byte digest and an expiry each) and every acceptance is
-//! appended to `<data dir>/replay.journal` (`<32 hex digest> <expiry ms>\n`) **before** the
-//! request is answered. At start the journal is read back (expired lines dropped, the file
+//! appended to `<data dir>/replay.journal` (`<32 hex digest> <expiry ms>\n`). Appends are
+//! **buffered**: the line goes to an in-memory buffer when the request is accepted, and the
+//! buffer is written to the file with one `write(2)` every [`FLUSH_INTERVAL`] (by the task of
+//! [`JournalStore::spawn_flusher`]), as soon as it holds [`FLUSH_BYTES`], on graceful
+//! shutdown ([`JournalStore::flush`], which the server calls after draining) and when the
+//! store is dropped. At start the journal is read back (expired lines dropped, the file
 //! rewritten compactly); while running it is rewritten whenever it has grown to more than
-//! twice the live entries. The append is a `write(2)` without `fsync`: it survives a crash or
-//! `kill -9` of the server (the kernel holds the data), not a power loss of the machine.
-//! If the journal cannot be written the request is refused with 503 `store_unavailable`.
+//! twice the live entries.
+//!
+//! Durability, precisely:
+//! * graceful stop (SIGTERM / SIGINT) and restart: every accepted request is remembered;
+//! * crash of the server process (`kill -9`, abort): requests accepted in the last
+//!   [`FLUSH_INTERVAL`] (100 ms) before the crash may be forgotten — a replay of one of them
+//!   inside its window would be accepted once more after the restart; everything accepted
+//!   earlier is remembered (written, the kernel holds it);
+//! * power loss or kernel crash: writes are not `fsync`ed, so what the kernel had not yet
+//!   written back may be lost too.
+//!
+//! A write error is logged and makes the store refuse (503 `store_unavailable`) every request
+//! until a write succeeds again (each refused request retries it), so a broken journal fails
+//! closed.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -24,10 +39,80 @@ use crate::store::{AsyncReplayStore, StoreFuture};
 /// File name of the journal inside the data dir.
 pub const JOURNAL_FILE: &str = "replay.journal";
 
+/// How often buffered appends are written (at most this much is lost on a crash).
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Buffered appends are written at once when they reach this size.
+pub const FLUSH_BYTES: usize = 64 << 10;
+
+/// One journal line: 32 hex digits, a space, up to 20 digits, a newline.
+const MAX_LINE: usize = 32 + 1 + 20 + 1;
+
 struct Inner {
     entries: HashMap<[u8; 16], u64>,
     file: File,
     lines: usize,
+    /// Appended lines not yet written.
+    pending: Vec<u8>,
+    /// The last write failed (refuse until a write succeeds).
+    failed: bool,
+}
+
+impl Inner {
+    /// Writes the pending lines; on failure they stay pending and the store refuses.
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        match self.file.write_all(&self.pending) {
+            Ok(()) => {
+                self.pending.clear();
+                self.failed = false;
+                Ok(())
+            }
+            Err(e) => {
+                // A partial write may leave a torn line: the whole batch is written again on
+                // the next attempt after a newline, so the torn part stays a line of its own
+                // (skipped by open()); duplicate lines are harmless.
+                if self.pending.first() != Some(&b'\n') {
+                    self.pending.insert(0, b'\n');
+                }
+                self.failed = true;
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
+
+/// Appends `<hex digest> <expiry>\n` to `out` without allocating.
+fn push_line(out: &mut Vec<u8>, d: &[u8; 16], expires_at_ms: u64) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut line = [0u8; MAX_LINE];
+    for (i, b) in d.iter().enumerate() {
+        line[2 * i] = HEX[(b >> 4) as usize];
+        line[2 * i + 1] = HEX[(b & 15) as usize];
+    }
+    line[32] = b' ';
+    let mut digits = [0u8; 20];
+    let (mut n, mut k) = (expires_at_ms, digits.len());
+    loop {
+        k -= 1;
+        digits[k] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let len = digits.len() - k;
+    line[33..33 + len].copy_from_slice(&digits[k..]);
+    line[33 + len] = b'\n';
+    out.extend_from_slice(&line[..33 + len + 1]);
 }
 
 /// The persisted in-process replay store (see the module docs). Cheap to clone.
@@ -125,6 +210,8 @@ impl JournalStore {
                 entries,
                 file,
                 lines,
+                pending: Vec::with_capacity(FLUSH_BYTES + MAX_LINE),
+                failed: false,
             })),
         })
     }
@@ -149,10 +236,36 @@ impl JournalStore {
         let mut inner = self.lock();
         inner.entries.retain(|_, exp| *exp >= now_ms);
         if inner.lines > inner.entries.len() * 2 + 4096 {
+            // The rewrite holds every live entry, pending ones included.
             inner.file = rewrite(&self.path, &inner.entries)?;
             inner.lines = inner.entries.len();
+            inner.pending.clear();
+            inner.failed = false;
         }
         Ok(())
+    }
+
+    /// Writes the buffered appends now (graceful shutdown calls this after the last request).
+    pub fn flush(&self) -> std::io::Result<()> {
+        self.lock().flush()
+    }
+
+    /// Spawns a task writing the buffered appends every `every` (see [`FLUSH_INTERVAL`]); it
+    /// stops when the store is dropped everywhere else.
+    pub fn spawn_flusher(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { break };
+                let r = inner.lock().unwrap_or_else(|p| p.into_inner()).flush();
+                if let Err(e) = r {
+                    tracing::error!(target: "xnonce", error = %e, "cannot write the replay journal; refusing requests until it can");
+                }
+            }
+        })
     }
 
     /// Spawns a task evicting and compacting every `every`; it stops when the store is
@@ -183,13 +296,22 @@ impl JournalStore {
         if matches!(inner.entries.get(&d), Some(&exp) if exp >= now_ms) {
             return Ok(false);
         }
-        let line = format!("{} {expires_at_ms}\n", hex(&d));
-        inner
-            .file
-            .write_all(line.as_bytes())
-            .map_err(|e| ReplayStoreError(format!("replay journal: {}", e.kind())))?;
+        let unwritable =
+            |e: std::io::Error| ReplayStoreError(format!("replay journal: {}", e.kind()));
+        if inner.failed {
+            // Fail closed until the journal can be written again.
+            inner.flush().map_err(unwritable)?;
+        }
+        push_line(&mut inner.pending, &d, expires_at_ms);
         inner.lines += 1;
         inner.entries.insert(d, expires_at_ms);
+        if inner.pending.len() >= FLUSH_BYTES {
+            // The request is accepted (its line is buffered); a failure here refuses the
+            // following ones until a write succeeds.
+            if let Err(e) = inner.flush() {
+                tracing::error!(target: "xnonce", error = %e, "cannot write the replay journal; refusing requests until it can");
+            }
+        }
         Ok(true)
     }
 }
@@ -234,6 +356,24 @@ mod tests {
         assert_eq!(s.len(), 1);
         assert_eq!(s.insert("live", 10_000, 2_000), Ok(false));
         assert_eq!(s.insert("old", 3_000, 2_000), Ok(true));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn lines_are_buffered_until_flushed() {
+        let d = dir("buffer");
+        let s = JournalStore::open(&d, 0).unwrap();
+        assert_eq!(s.insert("k", 18_446_744_073_709_551_615, 0), Ok(true));
+        assert_eq!(std::fs::read_to_string(d.join(JOURNAL_FILE)).unwrap(), "");
+        s.flush().unwrap();
+        let text = std::fs::read_to_string(d.join(JOURNAL_FILE)).unwrap();
+        assert_eq!(
+            text,
+            format!("{} 18446744073709551615\n", hex(&key_digest("k")))
+        );
+        let mut v = Vec::new();
+        push_line(&mut v, &[0xab; 16], 0);
+        assert_eq!(v, format!("{} 0\n", "ab".repeat(16)).into_bytes());
         std::fs::remove_dir_all(&d).unwrap();
     }
 

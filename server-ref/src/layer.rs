@@ -13,8 +13,9 @@
 //!    its extensions, and the body re-attached.
 //!
 //! Refusals are written by [`crate::respond`]: em-secure-api's text for v1, a problem
-//! document for v2. Each outcome is logged with `tracing` (client, method, path, outcome
-//! code, status) — never a secret, a token or a parameter value.
+//! document for v2. Each outcome is logged with `tracing` (target `xnonce`: client, method,
+//! path, outcome code, status) — never a secret, a token or a parameter value: refusals at
+//! `info`, accepted requests at `debug` (so the default level spends nothing on them).
 //!
 //! ```no_run
 //! use std::collections::HashMap;
@@ -50,8 +51,8 @@ use http_body_util::BodyExt;
 use tower::{Layer, Service};
 use xnonce_core::verify::is_form_content_type;
 use xnonce_core::{
-    params, Error, ErrorCode, Incoming, RouteMatch, RouteTable, Scheme, SecretSource, Verified,
-    Verifier,
+    params, Error, ErrorCode, Incoming, ParamRule, RouteMatch, RouteTable, Scheme, SecretSource,
+    Verified, Verifier,
 };
 
 use crate::respond::{refusal, Refusal};
@@ -210,6 +211,84 @@ pub fn scheme_hint(x_nonce: Option<&str>, query: &str, form: Option<&str>) -> Sc
     }
 }
 
+/// Checks a route's param rules against the request's param **names** only (values are
+/// decoded, and checked, by the verifier), without allocating: v1 names are compared raw, as
+/// em-secure-api does; v2 names form-decoded. The first failing rule is reported with
+/// em-secure-api's text, as [`RouteMatch::check_params`] does.
+fn check_rules(
+    route: &RouteMatch,
+    scheme: Scheme,
+    query: &str,
+    form: Option<&str>,
+) -> Result<(), Error> {
+    let present = |name: &str| {
+        params::split_raw(query)
+            .chain(form.into_iter().flat_map(params::split_raw))
+            .any(|(k, _)| match scheme {
+                Scheme::V1 => k == name && k != xnonce_core::ottoken::PARAM,
+                _ => param_name_is(k, name) && name != xnonce_core::ottoken::PARAM,
+            })
+    };
+    for (name, rule) in route.rules() {
+        match rule {
+            ParamRule::Required if !present(name) => {
+                return Err(Error::new(
+                    ErrorCode::MissingParam,
+                    format!("Missing required parameter {name}"),
+                ))
+            }
+            ParamRule::Excluded if present(name) => {
+                return Err(Error::new(
+                    ErrorCode::ExcludedParam,
+                    format!("Included invalid parameter {name}"),
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// True when the raw form-encoded `raw` decodes to `name` (`+` is a space, `%XX` a byte; a
+/// malformed escape matches nothing).
+fn param_name_is(raw: &str, name: &str) -> bool {
+    if !raw.contains(['%', '+']) {
+        return raw == name;
+    }
+    let (raw, name) = (raw.as_bytes(), name.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while i < raw.len() {
+        let b = match raw[i] {
+            b'+' => {
+                i += 1;
+                b' '
+            }
+            b'%' => {
+                let hex = |c: u8| (c as char).to_digit(16);
+                match (
+                    raw.get(i + 1).and_then(|&c| hex(c)),
+                    raw.get(i + 2).and_then(|&c| hex(c)),
+                ) {
+                    (Some(h), Some(l)) => {
+                        i += 3;
+                        (h * 16 + l) as u8
+                    }
+                    _ => return false,
+                }
+            }
+            b => {
+                i += 1;
+                b
+            }
+        };
+        if name.get(j) != Some(&b) {
+            return false;
+        }
+        j += 1;
+    }
+    j == name.len()
+}
+
 struct Outcome {
     scheme: Scheme,
     client: Option<String>,
@@ -223,39 +302,44 @@ impl Shared {
         B::Error: Into<BoxError>,
     {
         let (mut parts, body) = req.into_parts();
-        let method = parts.method.as_str().to_string();
-        let path = parts.uri.path().to_string();
         let (outcome, bytes) = self.decide(&parts, body).await;
-        let status = match &outcome.result {
-            Ok(_) => 200,
-            Err(r) => r.status.unwrap_or_else(|| match outcome.scheme {
-                Scheme::V1 => crate::respond::v1_answer(r.error.code(), "").0,
-                Scheme::V2 => r.error.code().http_status(),
-            }),
-        };
-        let code = match &outcome.result {
-            Ok(_) => "accepted",
-            Err(r) => r.error.code().as_str(),
-        };
-        tracing::info!(
-            target: "xnonce",
-            client = outcome.client.as_deref().unwrap_or("-"),
-            scheme = outcome.scheme.as_str(),
-            method = %method,
-            path = %path,
-            outcome = code,
-            status,
-            "request"
-        );
         match outcome.result {
             Ok((verified, route)) => {
+                // Accepted requests are logged at debug: nothing is formatted at the default
+                // level (`info`), so an accepted request costs no logging.
+                tracing::debug!(
+                    target: "xnonce",
+                    client = verified.client.as_str(),
+                    scheme = outcome.scheme.as_str(),
+                    method = parts.method.as_str(),
+                    path = parts.uri.path(),
+                    outcome = "accepted",
+                    status = 200u16,
+                    "request"
+                );
                 parts.extensions.insert(verified);
                 if let Some(route) = route {
                     parts.extensions.insert(route);
                 }
                 Ok(Request::from_parts(parts, Body::from(bytes)))
             }
-            Err(r) => Err(refusal(outcome.scheme, &r)),
+            Err(r) => {
+                let status = r.status.unwrap_or_else(|| match outcome.scheme {
+                    Scheme::V1 => crate::respond::v1_answer(r.error.code(), "").0,
+                    Scheme::V2 => r.error.code().http_status(),
+                });
+                tracing::info!(
+                    target: "xnonce",
+                    client = outcome.client.as_deref().unwrap_or("-"),
+                    scheme = outcome.scheme.as_str(),
+                    method = parts.method.as_str(),
+                    path = parts.uri.path(),
+                    outcome = r.error.code().as_str(),
+                    status,
+                    "request"
+                );
+                Err(refusal(outcome.scheme, &r))
+            }
         }
     }
 
@@ -365,13 +449,12 @@ impl Shared {
         };
         outcome.result = self.check(&incoming, outcome.scheme, form).await;
         if outcome.result.is_err() {
+            // For the refusal's log line (accepted requests log the verified client).
             outcome.client = self
                 .verifier
                 .credential(&incoming)
                 .ok()
                 .map(|(h, _)| h.client().to_string());
-        } else if let Ok((v, _)) = &outcome.result {
-            outcome.client = Some(v.client.clone());
         }
         (outcome, bytes)
     }
@@ -384,8 +467,9 @@ impl Shared {
     ) -> Result<(Verified, Option<RouteMatch>), Refusal> {
         let route = match &self.routes {
             Some(table) => {
-                let params = params::from_query_and_form(scheme, incoming.query, form)?;
-                Some(table.check(incoming.method, incoming.path, &params)?)
+                let route = table.lookup(incoming.method, incoming.path)?;
+                check_rules(&route, scheme, incoming.query, form)?;
+                Some(route)
             }
             None => None,
         };
@@ -402,6 +486,56 @@ impl Shared {
                 tracing::error!(target: "xnonce", error = %e, "replay store unavailable");
                 Err(Error::new(ErrorCode::StoreUnavailable, "replay store unavailable").into())
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn param_names_decode_like_forms() {
+        assert!(param_name_is("opt1", "opt1"));
+        assert!(param_name_is("opt%31", "opt1"));
+        assert!(param_name_is("a+b", "a b"));
+        assert!(param_name_is("%C3%A9", "é"));
+        assert!(!param_name_is("opt%3", "opt"));
+        assert!(!param_name_is("opt%zz", "opt"));
+        assert!(!param_name_is("opt%31", "opt"));
+        assert!(!param_name_is("op", "opt"));
+    }
+
+    #[test]
+    fn rules_are_checked_on_names_as_core_does() {
+        let table = crate::demo::routes();
+        let route = table.lookup("GET", "/controller1/action3").unwrap();
+        let check = |s, q| check_rules(&route, s, q, None);
+        let e = check(Scheme::V1, "username=a&password=b&opt1=c").unwrap_err();
+        assert_eq!(e.message(), "Included invalid parameter password");
+        assert_eq!(e.code(), ErrorCode::ExcludedParam);
+        let e = check(Scheme::V1, "username=a").unwrap_err();
+        assert_eq!(
+            (e.code(), e.message()),
+            (ErrorCode::MissingParam, "Missing required parameter opt1")
+        );
+        assert!(check(Scheme::V1, "username=a&opt1=%zz").is_ok());
+        // v1 names are raw (em-secure-api does not decode them); v2 names are decoded.
+        assert!(check(Scheme::V1, "username=a&opt%31=c").is_err());
+        assert!(check(Scheme::V2, "username=a&opt%31=c").is_ok());
+        for (s, q) in [
+            (Scheme::V1, "username=a&opt1=c&password=x"),
+            (Scheme::V1, "opt1=1"),
+            (Scheme::V2, "ottoken=x&opt1=1&username=u"),
+        ] {
+            let parsed = params::from_query_and_form(s, q, None).unwrap();
+            assert_eq!(
+                check(s, q).map_err(|e| e.message().to_string()),
+                route
+                    .check_params(&parsed)
+                    .map_err(|e| e.message().to_string()),
+                "{q}"
+            );
         }
     }
 }

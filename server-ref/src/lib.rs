@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod demo;
 pub mod journal;
 pub mod layer;
 pub mod rate_limit;
@@ -80,15 +81,43 @@ pub fn app(layer: XNonceLayer) -> Router {
 /// [`app`] with an optional per-client [`RateLimitLayer`] inside the verification layer (so
 /// only verified requests reach a bucket).
 pub fn app_with_rate_limit(layer: XNonceLayer, rate_limit: Option<RateLimitLayer>) -> Router {
-    let handler = Router::new().fallback(echo);
+    verified_app(Router::new().fallback(echo), layer, rate_limit)
+}
+
+/// The `--demo` app: [`HEALTH_PATH`] unverified, everything else through `layer` (built with
+/// [`demo::routes`]) and the optional rate limit to [`demo::handle`], em-secure-api's test
+/// implementation.
+pub fn demo_app(layer: XNonceLayer, rate_limit: Option<RateLimitLayer>) -> Router {
+    verified_app(Router::new().fallback(demo::handle), layer, rate_limit)
+}
+
+/// [`HEALTH_PATH`] unverified; everything else through `layer`, then the rate limit (so only
+/// verified requests reach a bucket), to `handler`.
+fn verified_app(handler: Router, layer: XNonceLayer, rate_limit: Option<RateLimitLayer>) -> Router {
     let handler = match rate_limit {
         Some(limit) => handler.layer(limit),
         None => handler,
     };
-    let verified = handler.layer(layer);
     Router::new()
         .route(HEALTH_PATH, get(|| async { "ok" }))
-        .fallback_service(verified)
+        .fallback_service(handler.layer(layer))
+}
+
+/// The app a config asks for: [`demo_app`] when `config.demo`, else [`app`]; with
+/// `config.bench_mirror`, also [`demo::BENCH_MIRROR_PREFIX`] serving the demo handlers
+/// without the layer (benchmarks only).
+pub fn app_for(config: &Config, layer: XNonceLayer) -> Router {
+    let rate_limit = config.rate_limit.clone().map(RateLimitLayer::new);
+    let router = if config.demo {
+        demo_app(layer, rate_limit)
+    } else {
+        app_with_rate_limit(layer, rate_limit)
+    };
+    if config.bench_mirror {
+        router.nest(demo::BENCH_MIRROR_PREFIX, demo::mirror_router())
+    } else {
+        router
+    }
 }
 
 /// Builds the reference server's layer from a config, a registry and a replay store.
@@ -143,17 +172,15 @@ impl Server {
             .check(true)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
         let listener = tokio::net::TcpListener::bind(&config.listen).await?;
-        let limit = config.rate_limit.clone().map(RateLimitLayer::new);
-        let app = |layer| app_with_rate_limit(layer, limit.clone());
         let (router, evictor) = match &config.replay {
             ReplayConfig::Memory { persist: false } => {
                 let store = MemoryStore::new();
-                let router = app(layer_for(config, registry, store.clone()));
+                let router = app_for(config, layer_for(config, registry, store.clone()));
                 (router, Evictor::Memory(store))
             }
             ReplayConfig::Memory { persist: true } => {
                 let store = JournalStore::open(&data_dir, now_ms())?;
-                let router = app(layer_for(config, registry, store.clone()));
+                let router = app_for(config, layer_for(config, registry, store.clone()));
                 (router, Evictor::Journal(store))
             }
             ReplayConfig::Redis {
@@ -164,7 +191,10 @@ impl Server {
                 let store = RedisStore::new(url, key_prefix)
                     .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?
                     .timeout(Duration::from_millis(*timeout_ms));
-                (app(layer_for(config, registry, store)), Evictor::None)
+                (
+                    app_for(config, layer_for(config, registry, store)),
+                    Evictor::None,
+                )
             }
         };
         Ok(Server {
@@ -184,10 +214,13 @@ impl Server {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let evictor = match &self.evictor {
-            Evictor::Memory(s) => Some(s.spawn_evictor(Duration::from_secs(5))),
-            Evictor::Journal(s) => Some(s.spawn_evictor(Duration::from_secs(5))),
-            Evictor::None => None,
+        let tasks = match &self.evictor {
+            Evictor::Memory(s) => vec![s.spawn_evictor(Duration::from_secs(5))],
+            Evictor::Journal(s) => vec![
+                s.spawn_evictor(Duration::from_secs(5)),
+                s.spawn_flusher(journal::FLUSH_INTERVAL),
+            ],
+            Evictor::None => Vec::new(),
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
@@ -208,8 +241,14 @@ impl Server {
                 Ok(())
             }
         };
-        if let Some(e) = evictor {
-            e.abort();
+        for t in tasks {
+            t.abort();
+        }
+        if let Evictor::Journal(s) = &self.evictor {
+            // Every request has been answered: write the last buffered journal lines.
+            if let Err(e) = s.flush() {
+                tracing::error!(target: "xnonce", error = %e, "cannot write the replay journal at shutdown");
+            }
         }
         result
     }

@@ -37,9 +37,14 @@ enum Command {
         /// $XDG_CONFIG_HOME/xnonce/registry.key); created 0600 if absent.
         #[arg(long, env = registry::key::KEY_ENV)]
         key_file: Option<PathBuf>,
-        /// Serve em-secure-api's README example API (replaces the config's routes).
+        /// Serve em-secure-api's test implementation API, its routes and answers (replaces
+        /// the config's routes).
         #[arg(long)]
         demo: bool,
+        /// Benchmarks only: with --demo, also serve the demo handlers WITHOUT verification
+        /// under /_bench/unverified/ (the throughput baseline). Never use in production.
+        #[arg(long, requires = "demo")]
+        bench_mirror: bool,
     },
     /// Manage the client registry.
     Client {
@@ -209,6 +214,7 @@ fn serve(
     data: Option<PathBuf>,
     key_file: Option<PathBuf>,
     demo: bool,
+    bench_mirror: bool,
 ) -> ExitCode {
     let mut cfg = match &config {
         Some(path) => match Config::load(path) {
@@ -218,13 +224,21 @@ fn serve(
                 return ExitCode::FAILURE;
             }
         },
+        None if demo => Config::demo(),
         None => Config::default(),
     };
     if let Some(l) = listen {
         cfg.listen = l;
     }
     if demo {
-        cfg.routes = Some(xnonce_core::RouteTable::demo());
+        cfg = cfg.with_demo();
+    }
+    if bench_mirror {
+        cfg.bench_mirror = true;
+        tracing::warn!(
+            prefix = xnonce_server::demo::BENCH_MIRROR_PREFIX,
+            "--bench-mirror: the demo handlers are also served WITHOUT verification"
+        );
     }
     let data_dir = match (data, &cfg.data_dir) {
         (Some(d), _) => d,
@@ -312,7 +326,8 @@ fn main() -> ExitCode {
             data,
             key_file,
             demo,
-        } => serve(config, listen, data, key_file, demo),
+            bench_mirror,
+        } => serve(config, listen, data, key_file, demo, bench_mirror),
         Command::Client { command } => client(command),
     }
 }
