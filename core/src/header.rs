@@ -99,10 +99,19 @@ impl XNonce {
                 format!("X-Nonce is longer than {MAX_LEN} bytes"),
             );
         }
-        let fields: Vec<&str> = value.split(' ').collect();
+        // Up to six fields kept (more can match no scheme), without allocating.
+        let mut slots = [""; 6];
+        let mut count = 0;
+        for field in value.split(' ') {
+            if let Some(slot) = slots.get_mut(count) {
+                *slot = field;
+            }
+            count += 1;
+        }
+        let fields = &slots[..count.min(slots.len())];
         let bad = |what: &str| Error::new(ErrorCode::MalformedHeader, format!("X-Nonce: {what}"));
         let client_ok = |c: &str| crate::client_id::validate(c).map_err(|_| bad("bad client id"));
-        match fields.as_slice() {
+        match fields {
             ["v2", client, ts, nonce, sig] => {
                 client_ok(client)?;
                 let timestamp_ms = parse_timestamp(ts).ok_or_else(|| bad("bad timestamp"))?;

@@ -49,9 +49,22 @@ pub fn text_from_f64(x: f64) -> Result<String> {
 /// Splits a raw query string or form body into raw `(key, value)` pairs on `&` and the first
 /// `=`; empty segments are skipped, a segment without `=` has an empty value.
 pub fn split_raw(raw: &str) -> impl Iterator<Item = (&str, &str)> {
-    raw.split('&')
-        .filter(|s| !s.is_empty())
-        .map(|s| s.split_once('=').unwrap_or((s, "")))
+    // Byte searches: `&` and `=` are ASCII, so every cut is on a char boundary.
+    let mut rest = raw;
+    std::iter::from_fn(move || loop {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = rest.bytes().position(|b| b == b'&').unwrap_or(rest.len());
+        let segment = &rest[..end];
+        rest = rest.get(end + 1..).unwrap_or("");
+        if !segment.is_empty() {
+            return Some(match segment.bytes().position(|b| b == b'=') {
+                Some(i) => (&segment[..i], &segment[i + 1..]),
+                None => (segment, ""),
+            });
+        }
+    })
 }
 
 fn utf8(bytes: Vec<u8>) -> Result<String> {

@@ -131,6 +131,12 @@ fn encode_keeping(bytes: &[u8], also_keep: impl Fn(u8) -> bool) -> String {
 
 fn decode(s: &str, plus_is_space: bool, code: ErrorCode) -> Result<Vec<u8>> {
     let bytes = s.as_bytes();
+    if !bytes
+        .iter()
+        .any(|&b| b == b'%' || (plus_is_space && b == b'+'))
+    {
+        return Ok(bytes.to_vec());
+    }
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {

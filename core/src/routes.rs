@@ -31,6 +31,7 @@
 //! assert_eq!(route.rules()[0], ("username".to_string(), ParamRule::Required));
 //! ```
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -170,11 +171,23 @@ pub fn check_rules(rules: &[(String, ParamRule)], params: &[(String, String)]) -
 /// assert_eq!(split_path("/"), (String::new(), String::new()));
 /// ```
 pub fn split_path(path: &str) -> (String, String) {
-    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    match segments.split_last() {
-        Some((action, controller)) => (controller.join("/"), action.to_string()),
-        None => (String::new(), String::new()),
+    let (controller, action) = split_path_borrowed(path);
+    (controller.into_owned(), action.into_owned())
+}
+
+/// [`split_path`] borrowing from `path` unless the controller part holds empty segments
+/// (`/a//b/c`), which are dropped.
+pub fn split_path_borrowed(path: &str) -> (Cow<'_, str>, Cow<'_, str>) {
+    let trimmed = path.trim_matches('/');
+    let (controller, action) = match trimmed.rfind('/') {
+        Some(i) => (trimmed[..i].trim_end_matches('/'), &trimmed[i + 1..]),
+        None => ("", trimmed),
+    };
+    if controller.contains("//") {
+        let segments: Vec<&str> = controller.split('/').filter(|s| !s.is_empty()).collect();
+        return (Cow::Owned(segments.join("/")), Cow::Borrowed(action));
     }
+    (Cow::Borrowed(controller), Cow::Borrowed(action))
 }
 
 fn merge(into: &mut Rules, rules: &[(String, ParamRule)]) {
@@ -318,8 +331,7 @@ impl RouteTable {
     /// Finds the route of a request (`unknown_route`, with em-secure-api's 404 body text:
     /// `controller (<c>) not found` or `action_method (<a>_<m>) not found in controller <c>`).
     pub fn lookup(&self, method: &str, path: &str) -> Result<RouteMatch> {
-        let (controller, action) = split_path(path);
-        let method = method.to_ascii_lowercase();
+        let (controller, action) = split_path_borrowed(path);
         let Some(c) = self.controllers.iter().find(|c| c.name == controller) else {
             return err(
                 ErrorCode::UnknownRoute,
@@ -329,8 +341,9 @@ impl RouteTable {
         let Some(a) = c
             .actions
             .iter()
-            .find(|a| a.name == action && a.method == method)
+            .find(|a| a.name == action && a.method.eq_ignore_ascii_case(method))
         else {
+            let method = method.to_ascii_lowercase();
             return err(
                 ErrorCode::UnknownRoute,
                 format!("action_method ({action}_{method}) not found in controller {controller}"),
@@ -339,9 +352,9 @@ impl RouteTable {
         let mut rules = c.defaults.clone();
         merge(&mut rules, &a.rules);
         Ok(RouteMatch {
-            controller,
-            action,
-            method,
+            controller: controller.into_owned(),
+            action: action.into_owned(),
+            method: a.method.clone(),
             rules,
         })
     }

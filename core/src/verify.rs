@@ -298,7 +298,7 @@ impl Verifier {
             client: client.to_string(),
             timestamp_ms: ts,
             params,
-            replay_key: format!("{}:{}:{}", scheme, client, header.request_id()),
+            replay_key: replay_key(scheme, client, header.request_id()),
             remember_until_ms: ts.saturating_add(window),
             secret_index,
             via_ottoken,
@@ -321,6 +321,19 @@ impl Verifier {
             Err(e) => Err(Error::new(ErrorCode::StoreUnavailable, e.to_string())),
         }
     }
+}
+
+/// `<scheme>:<client>:<request id>`.
+fn replay_key(scheme: Scheme, client: &str, request_id: &str) -> String {
+    let scheme = scheme.as_str();
+    let mut key = String::with_capacity(scheme.len() + client.len() + request_id.len() + 2);
+    for (i, part) in [scheme, client, request_id].into_iter().enumerate() {
+        if i > 0 {
+            key.push(':');
+        }
+        key.push_str(part);
+    }
+    key
 }
 
 fn form_body<'a>(req: &Incoming<'a>) -> Result<Option<&'a str>> {

@@ -1,6 +1,7 @@
 //! How old (or how far in the future) a request may be: a server default with per-controller
 //! and per-action overrides, as em-secure-api's `request_timeout` configuration.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// em-secure-api's default window: 30 seconds either side of the server clock.
@@ -22,7 +23,8 @@ pub const DEFAULT_WINDOW_MS: u64 = 30_000;
 pub struct WindowPolicy {
     default_ms: u64,
     controllers: HashMap<String, u64>,
-    actions: HashMap<(String, String), u64>,
+    /// controller → action → window.
+    actions: HashMap<String, HashMap<String, u64>>,
 }
 
 impl Default for WindowPolicy {
@@ -54,7 +56,10 @@ impl WindowPolicy {
         action: impl Into<String>,
         ms: u64,
     ) -> Self {
-        self.actions.insert((controller.into(), action.into()), ms);
+        self.actions
+            .entry(controller.into())
+            .or_default()
+            .insert(action.into(), ms);
         self
     }
 
@@ -68,16 +73,25 @@ impl WindowPolicy {
         if self.actions.is_empty() && self.controllers.is_empty() {
             return self.default_ms;
         }
-        let decoded = match crate::percent::decode_path(path) {
-            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-            Err(_) => path.to_string(),
+        let decoded: Cow<'_, str> = if path.contains('%') {
+            match crate::percent::decode_path(path) {
+                Ok(bytes) => Cow::Owned(String::from_utf8_lossy(&bytes).into_owned()),
+                Err(_) => Cow::Borrowed(path),
+            }
+        } else {
+            Cow::Borrowed(path)
         };
-        let key = crate::routes::split_path(&decoded);
-        if let Some(ms) = self.actions.get(&key) {
+        let (controller, action) = crate::routes::split_path_borrowed(&decoded);
+        let controller: &str = &controller;
+        if let Some(ms) = self
+            .actions
+            .get(controller)
+            .and_then(|actions| actions.get(action.as_ref()))
+        {
             return *ms;
         }
         self.controllers
-            .get(&key.0)
+            .get(controller)
             .copied()
             .unwrap_or(self.default_ms)
     }

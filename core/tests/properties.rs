@@ -295,4 +295,17 @@ proptest! {
         let reference: Vec<String> = reference.iter().map(|(k, v)| format!("{k}={v}")).collect();
         prop_assert_eq!(canonical::params_v2(&params).unwrap(), reference.join("&"));
     }
+
+    /// The borrowing path splitter agrees with em-secure-api's definition (non-empty segments;
+    /// the last is the action, the rest joined with `/` the controller).
+    #[test]
+    fn path_split_matches_the_segment_definition(path in "[/ab.]{0,12}") {
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let expected = match segments.split_last() {
+            Some((action, controller)) => (controller.join("/"), action.to_string()),
+            None => (String::new(), String::new()),
+        };
+        let (c, a) = xnonce_core::routes::split_path_borrowed(&path);
+        prop_assert_eq!((c.into_owned(), a.into_owned()), expected);
+    }
 }
