@@ -163,9 +163,6 @@ struct Plan {
     nonce: String,
     via_ottoken: bool,
     mutations: Vec<Mutation>,
-    /// The expected header and canonical string (conformance vectors).
-    expect_x_nonce: Option<String>,
-    expect_canonical: Option<String>,
 }
 
 impl Plan {
@@ -193,13 +190,12 @@ impl Plan {
             nonce: hex(&case.nonce),
             via_ottoken: case.via_ottoken,
             mutations: case.mutations.into_iter().take(4).collect(),
-            expect_x_nonce: None,
-            expect_canonical: None,
         }
     }
 
     /// A conformance vector (`conformance/vectors/*.json`, one object): its client gets the
-    /// vector's secret, the server clock is the vector's timestamp.
+    /// vector's secret, the server clock is the vector's timestamp. (Its expected outputs are
+    /// not checked here: the fuzzer mutates them; the conformance suite checks them.)
     fn from_vector(v: &serde_json::Value, live: &mut HashMap<String, Vec<Secret>>) -> Option<Plan> {
         let text = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
         let client = text("client")?;
@@ -234,8 +230,6 @@ impl Plan {
             nonce: text("nonce").unwrap_or_default(),
             via_ottoken: v.get("via_ottoken").and_then(|b| b.as_bool()).unwrap_or(false),
             mutations: Vec::new(),
-            expect_x_nonce: text("x_nonce"),
-            expect_canonical: text("canonical"),
         })
     }
 }
@@ -257,12 +251,6 @@ fn check(plan: &Plan, live: &HashMap<String, Vec<Secret>>) -> Result<Verified, x
     }
     let env = FixedEnvironment { now_ms: plan.now_ms, nonce: [0; 16] };
     let signed = sign_with(&input, &secret, &env).ok();
-    if let (Some(s), Some(x)) = (&signed, &plan.expect_x_nonce) {
-        assert_eq!(&s.x_nonce, x, "core signs a conformance vector differently");
-    }
-    if let (Some(s), Some(c)) = (&signed, &plan.expect_canonical) {
-        assert!(s.canonical() == c, "core's canonical string differs from a conformance vector");
-    }
 
     // The header that travels: the signed one, or (unsignable input) a well-formed forgery.
     let header = match &signed {
