@@ -25,7 +25,8 @@ impl Fields {
         } else {
             self.timestamp
         };
-        let valid = client_id::validate(&client).is_ok() && timestamp_ms <= header::MAX_TIMESTAMP_MS;
+        let valid =
+            client_id::validate(&client).is_ok() && timestamp_ms <= header::MAX_TIMESTAMP_MS;
         let h = if self.v2 {
             XNonce::V2 {
                 client,
@@ -71,7 +72,11 @@ pub fn check_text(s: &str) {
     match XNonce::parse(s) {
         Ok(h) => {
             assert!(s.len() <= header::MAX_LEN);
-            assert_eq!(h.value(), s, "a parsed header does not format back to its text");
+            assert_eq!(
+                h.value(),
+                s,
+                "a parsed header does not format back to its text"
+            );
             assert_eq!(XNonce::parse(&h.value()).ok().as_ref(), Some(&h));
             assert_eq!(ottoken::decode(&h.to_ottoken()).ok().as_ref(), Some(&h));
             assert!(client_id::validate(h.client()).is_ok());

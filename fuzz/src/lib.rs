@@ -27,8 +27,11 @@ pub mod params;
 pub mod pick;
 pub mod verify;
 
+/// A target body: panics when a property fails.
+pub type Target = fn(&[u8]);
+
 /// Every target by name (the names of `fuzz_targets/*.rs` and `corpus/*`).
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("header", header::run),
     ("ottoken", ottoken::run),
     ("params", params::run),

@@ -21,10 +21,16 @@ pub fn run(data: &[u8]) {
         let (h, valid) = f.header();
         if valid {
             let token = ottoken::encode(&h);
-            assert_eq!(ottoken::decode(&token).ok().as_ref(), Some(&h), "decode(encode(h)) != h");
+            assert_eq!(
+                ottoken::decode(&token).ok().as_ref(),
+                Some(&h),
+                "decode(encode(h)) != h"
+            );
             let in_query = ottoken::query_value(&token);
             assert!(
-                in_query.bytes().all(|b| b == b'%' || percent::is_unreserved(b)),
+                in_query
+                    .bytes()
+                    .all(|b| b == b'%' || percent::is_unreserved(b)),
                 "a query-escaped token needs further escaping: {in_query:?}"
             );
             let back = String::from_utf8(percent::decode_form(&in_query).unwrap()).unwrap();

@@ -7,7 +7,9 @@ use xnonce_core::{ottoken, percent, ErrorCode, Scheme};
 
 use crate::pick::Text;
 
-const KEYS: &[&str] = &["a", "username", "opt1", "ottoken", "", "a b", "é", "k=v&x", "x+y"];
+const KEYS: &[&str] = &[
+    "a", "username", "opt1", "ottoken", "", "a b", "é", "k=v&x", "x+y",
+];
 
 /// One parse case: raw text, and pairs to encode and parse back.
 #[derive(Arbitrary, Debug)]
@@ -45,11 +47,17 @@ fn check_raw(scheme: Scheme, query: &str, form: Option<&str>) {
     let segments: Vec<(&str, &str)> = split_raw(query)
         .chain(form.into_iter().flat_map(split_raw))
         .collect();
-    let raw_ottoken = segments.iter().find(|(k, _)| *k == ottoken::PARAM).map(|p| p.1);
+    let raw_ottoken = segments
+        .iter()
+        .find(|(k, _)| *k == ottoken::PARAM)
+        .map(|p| p.1);
     assert_eq!(find_ottoken(query, form), raw_ottoken);
     match from_query_and_form(scheme, query, form) {
         Ok(params) => {
-            assert!(params.iter().all(|(k, _)| k != ottoken::PARAM), "ottoken reached the params");
+            assert!(
+                params.iter().all(|(k, _)| k != ottoken::PARAM),
+                "ottoken reached the params"
+            );
             match scheme {
                 Scheme::V2 => {
                     let expected = segments
@@ -120,7 +128,10 @@ fn check_round_trip(scheme: Scheme, case: &Case) {
             },
         }
     }
-    assert_eq!(got, expected, "params did not survive encoding ({query:?} / {form:?})");
+    assert_eq!(
+        got, expected,
+        "params did not survive encoding ({query:?} / {form:?})"
+    );
 }
 
 fn check_float(x: f64) {

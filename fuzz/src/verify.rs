@@ -7,8 +7,7 @@ use arbitrary::{Arbitrary, Unstructured};
 use base64::Engine as _;
 use xnonce_core::{
     canonical, ottoken, percent, sign_with, ErrorCode, FixedEnvironment, Incoming,
-    MemoryReplayStore, Scheme, Secret, SignInput, Signed, Verified, Verifier, WindowPolicy,
-    XNonce,
+    MemoryReplayStore, Scheme, Secret, SignInput, Signed, Verified, Verifier, WindowPolicy, XNonce,
 };
 
 use crate::pick::{hex, Text, CLIENTS};
@@ -27,12 +26,22 @@ const PATHS: &[&str] = &[
     "/",
     "/report%73/live",
 ];
-const HOSTS: &[&str] = &["api.example.com", "API.Example.com:443", "127.0.0.1:8080", "[::1]:80"];
-const KEYS: &[&str] = &["username", "password", "opt1", "a b", "ottoken", "", "é", "k=v&x"];
+const HOSTS: &[&str] = &[
+    "api.example.com",
+    "API.Example.com:443",
+    "127.0.0.1:8080",
+    "[::1]:80",
+];
+const KEYS: &[&str] = &[
+    "username", "password", "opt1", "a b", "ottoken", "", "é", "k=v&x",
+];
 
 /// The live secrets of the known clients (`beta` is mid-rotation; `legacy` is v1-only text).
 const LIVE: &[(&str, &[&str])] = &[
-    ("test_client", &["20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd"]),
+    (
+        "test_client",
+        &["20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd"],
+    ),
     (
         "beta",
         &[
@@ -110,7 +119,12 @@ impl Request {
 
 fn secrets() -> HashMap<String, Vec<Secret>> {
     LIVE.iter()
-        .map(|(c, ss)| (c.to_string(), ss.iter().map(|s| Secret::new(*s).unwrap()).collect()))
+        .map(|(c, ss)| {
+            (
+                c.to_string(),
+                ss.iter().map(|s| Secret::new(*s).unwrap()).collect(),
+            )
+        })
         .collect()
 }
 
@@ -183,7 +197,11 @@ impl Plan {
             signer: (!attacker).then(|| case.signer as usize % n.max(1)),
             client,
             host: case.host.resolve(HOSTS),
-            body: if case.params_in_form { Vec::new() } else { case.body },
+            body: if case.params_in_form {
+                Vec::new()
+            } else {
+                case.body
+            },
             params_in_form: case.params_in_form,
             timestamp_ms: NOW_MS.saturating_add_signed(case.timestamp_offset_ms as i64),
             now_ms: NOW_MS,
@@ -208,7 +226,12 @@ impl Plan {
             .and_then(|p| p.as_array())
             .map(|a| {
                 a.iter()
-                    .filter_map(|p| Some((p.get(0)?.as_str()?.to_string(), p.get(1)?.as_str()?.to_string())))
+                    .filter_map(|p| {
+                        Some((
+                            p.get(0)?.as_str()?.to_string(),
+                            p.get(1)?.as_str()?.to_string(),
+                        ))
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -216,7 +239,11 @@ impl Plan {
             .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
             .unwrap_or_default();
         Some(Plan {
-            scheme: if text("scheme").as_deref() == Some("v2") { Scheme::V2 } else { Scheme::V1 },
+            scheme: if text("scheme").as_deref() == Some("v2") {
+                Scheme::V2
+            } else {
+                Scheme::V1
+            },
             method: text("method")?,
             path: text("path")?,
             params,
@@ -228,14 +255,27 @@ impl Plan {
             timestamp_ms,
             now_ms: timestamp_ms,
             nonce: text("nonce").unwrap_or_default(),
-            via_ottoken: v.get("via_ottoken").and_then(|b| b.as_bool()).unwrap_or(false),
+            via_ottoken: v
+                .get("via_ottoken")
+                .and_then(|b| b.as_bool())
+                .unwrap_or(false),
             mutations: Vec::new(),
         })
     }
 }
 
 fn check(plan: &Plan, live: &HashMap<String, Vec<Secret>>) -> Result<Verified, xnonce_core::Error> {
-    let Plan { scheme, ref method, ref path, ref params, ref client, ref host, ref body, timestamp_ms, .. } = *plan;
+    let Plan {
+        scheme,
+        ref method,
+        ref path,
+        ref params,
+        ref client,
+        ref host,
+        ref body,
+        timestamp_ms,
+        ..
+    } = *plan;
     let attacker = plan.signer.is_none();
     let secret = match plan.signer {
         Some(i) => live[client][i].clone(),
@@ -249,14 +289,21 @@ fn check(plan: &Plan, live: &HashMap<String, Vec<Secret>>) -> Result<Verified, x
     if !body.is_empty() {
         input = input.body(body.clone());
     }
-    let env = FixedEnvironment { now_ms: plan.now_ms, nonce: [0; 16] };
+    let env = FixedEnvironment {
+        now_ms: plan.now_ms,
+        nonce: [0; 16],
+    };
     let signed = sign_with(&input, &secret, &env).ok();
 
     // The header that travels: the signed one, or (unsignable input) a well-formed forgery.
     let header = match &signed {
         Some(s) => s.header.clone(),
         None => match scheme {
-            Scheme::V1 => XNonce::V1 { token: hex(&[7; 32]), client: client.clone(), timestamp_ms },
+            Scheme::V1 => XNonce::V1 {
+                token: hex(&[7; 32]),
+                client: client.clone(),
+                timestamp_ms,
+            },
             Scheme::V2 => XNonce::V2 {
                 client: client.clone(),
                 timestamp_ms,
@@ -277,42 +324,73 @@ fn check(plan: &Plan, live: &HashMap<String, Vec<Secret>>) -> Result<Verified, x
     let v = verifier();
     let first = v.verify(&mutated.incoming(), live, now_ms);
     let second = v.verify(&mutated.incoming(), live, now_ms);
-    assert_eq!(summary(&first), summary(&second), "verify is not deterministic");
+    assert_eq!(
+        summary(&first),
+        summary(&second),
+        "verify is not deterministic"
+    );
 
     if let Err(e) = &first {
         assert_no_secret(e);
         assert_ne!(e.code(), ErrorCode::StoreUnavailable);
         assert_ne!(e.code(), ErrorCode::Replayed);
         if e.code() == ErrorCode::Expired {
-            let cred = v.credential(&mutated.incoming()).expect("expired implies a credential");
+            let cred = v
+                .credential(&mutated.incoming())
+                .expect("expired implies a credential");
             let hint = e.server_time().expect("expired carries a server-time hint");
             assert_eq!(hint.server_time_ms, now_ms);
             assert!(
-                live[cred.0.client()]
-                    .iter()
-                    .any(|s| hint.authenticate(s, cred.0.client(), cred.0.request_id())),
+                live[cred.0.client()].iter().any(|s| hint.authenticate(
+                    s,
+                    cred.0.client(),
+                    cred.0.request_id()
+                )),
                 "the server-time hint does not authenticate"
             );
         }
     }
 
     if let Ok(ok) = &first {
-        check_accepted(ok, &mutated, now_ms, live, signed.as_ref(), attacker, &secret);
+        check_accepted(
+            ok,
+            &mutated,
+            now_ms,
+            live,
+            signed.as_ref(),
+            attacker,
+            &secret,
+        );
     }
 
     // Every unmodified, fresh, genuinely signed request verifies (except v1 with a repeated
     // key: em-secure-api's server merges repeated keys, so such a v1 request cannot verify).
     let window = v.window_policy().window_for(&req.path);
     let v1_repeats = scheme == Scheme::V1
-        && params.iter().enumerate().any(|(i, (k, _))| params[..i].iter().any(|(e, _)| e == k));
-    if signed.is_some() && !attacker && !changed && timestamp_ms.abs_diff(plan.now_ms) <= window && !v1_repeats {
-        assert!(first.is_ok(), "a genuine fresh request was refused: {first:?}\n{req:?}");
+        && params
+            .iter()
+            .enumerate()
+            .any(|(i, (k, _))| params[..i].iter().any(|(e, _)| e == k));
+    if signed.is_some()
+        && !attacker
+        && !changed
+        && timestamp_ms.abs_diff(plan.now_ms) <= window
+        && !v1_repeats
+    {
+        assert!(
+            first.is_ok(),
+            "a genuine fresh request was refused: {first:?}\n{req:?}"
+        );
     }
 
     // verify_once agrees with verify, and a second copy is a replay in either transport.
     let store = MemoryReplayStore::new();
     let once = v.verify_once(&mutated.incoming(), live, &store, now_ms);
-    assert_eq!(summary(&once), summary(&first), "verify_once differs from verify");
+    assert_eq!(
+        summary(&once),
+        summary(&first),
+        "verify_once differs from verify"
+    );
     if once.is_ok() {
         assert_eq!(store.len(), 1);
         let again = v.verify_once(&mutated.incoming(), live, &store, now_ms);
@@ -342,19 +420,37 @@ fn check_accepted(
     attacker: bool,
     signer: &Secret,
 ) {
-    let (cred, via_ottoken) = verifier().credential(&req.incoming()).expect("accepted without a credential");
+    let (cred, via_ottoken) = verifier()
+        .credential(&req.incoming())
+        .expect("accepted without a credential");
     let signed = signed.expect("accepted a request that core never signed");
-    assert!(!attacker, "accepted a request signed with a secret the client does not have");
-    assert_eq!(cred.mac(), signed.header.mac(), "accepted a signature core did not produce");
+    assert!(
+        !attacker,
+        "accepted a request signed with a secret the client does not have"
+    );
+    assert_eq!(
+        cred.mac(),
+        signed.header.mac(),
+        "accepted a signature core did not produce"
+    );
     assert_eq!(ok.client, cred.client());
     assert_eq!(ok.scheme, cred.scheme());
     assert_eq!(ok.timestamp_ms, cred.timestamp_ms());
     assert_eq!(ok.via_ottoken, via_ottoken);
-    assert!(live[&ok.client][ok.secret_index] == *signer, "wrong secret_index");
+    assert!(
+        live[&ok.client][ok.secret_index] == *signer,
+        "wrong secret_index"
+    );
     let window = verifier().window_policy().window_for(req.path.as_str());
-    assert!(now_ms.abs_diff(ok.timestamp_ms) <= window, "accepted a stale request");
+    assert!(
+        now_ms.abs_diff(ok.timestamp_ms) <= window,
+        "accepted a stale request"
+    );
     assert_eq!(ok.remember_until_ms, ok.timestamp_ms + window);
-    assert_eq!(ok.replay_key, format!("{}:{}:{}", ok.scheme, ok.client, cred.request_id()));
+    assert_eq!(
+        ok.replay_key,
+        format!("{}:{}:{}", ok.scheme, ok.client, cred.request_id())
+    );
     assert!(ok.params.iter().all(|(k, _)| k != ottoken::PARAM));
 
     // Signing what the verifier saw, with the matched secret, gives the presented MAC.
@@ -362,19 +458,36 @@ fn check_accepted(
         .params(ok.params.clone())
         .timestamp_ms(ok.timestamp_ms);
     if let XNonce::V2 { nonce, .. } = &cred {
-        input = input.nonce(nonce.clone()).host(req.host.clone().unwrap_or_default());
+        input = input
+            .nonce(nonce.clone())
+            .host(req.host.clone().unwrap_or_default());
         if !req.incoming().is_form() && !req.body.is_empty() {
             input = input.body(req.body.clone());
         }
     }
-    let env = FixedEnvironment { now_ms, nonce: [0; 16] };
+    let env = FixedEnvironment {
+        now_ms,
+        nonce: [0; 16],
+    };
     let resigned = sign_with(&input, &live[&ok.client][ok.secret_index], &env)
         .unwrap_or_else(|e| panic!("verify accepted what sign refuses: {e}"));
-    assert_eq!(resigned.header.mac(), cred.mac(), "re-signing the verified view differs");
+    assert_eq!(
+        resigned.header.mac(),
+        cred.mac(),
+        "re-signing the verified view differs"
+    );
 }
 
 fn build_request(plan: &Plan, header: &XNonce, via_ottoken: bool) -> Request {
-    let Plan { scheme, ref method, ref path, ref params, ref host, ref body, .. } = *plan;
+    let Plan {
+        scheme,
+        ref method,
+        ref path,
+        ref params,
+        ref host,
+        ref body,
+        ..
+    } = *plan;
     let pairs: Vec<String> = params
         .iter()
         .map(|(k, v)| match scheme {
@@ -408,7 +521,9 @@ fn build_request(plan: &Plan, header: &XNonce, via_ottoken: bool) -> Request {
     }
     // A v2 path travels in its canonical form (as a link writes it); v1 is signed as sent.
     let path = match scheme {
-        Scheme::V2 => canonical::path_v2(path).map(|p| p.into_owned()).unwrap_or_else(|_| path.to_string()),
+        Scheme::V2 => canonical::path_v2(path)
+            .map(|p| p.into_owned())
+            .unwrap_or_else(|_| path.to_string()),
         Scheme::V1 => path.to_string(),
     };
     Request {
@@ -465,6 +580,9 @@ fn summary(r: &Result<Verified, xnonce_core::Error>) -> Result<Verified, (ErrorC
 fn assert_no_secret(e: &xnonce_core::Error) {
     let text = format!("{e} {e:?}");
     for s in LIVE.iter().flat_map(|(_, ss)| ss.iter()).chain([&ATTACKER]) {
-        assert!(!text.contains(s), "an error message holds secret text: {text}");
+        assert!(
+            !text.contains(s),
+            "an error message holds secret text: {text}"
+        );
     }
 }

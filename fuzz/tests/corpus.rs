@@ -7,7 +7,11 @@ use std::path::{Path, PathBuf};
 
 fn files(dir: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = match std::fs::read_dir(dir) {
-        Ok(rd) => rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_file()).collect(),
+        Ok(rd) => rd
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .collect(),
         Err(_) => Vec::new(),
     };
     out.sort();
@@ -17,7 +21,10 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 fn replay(target: &str, run: fn(&[u8])) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let corpus = files(&root.join("corpus").join(target));
-    assert!(!corpus.is_empty(), "no seed corpus for {target}: corpus/{target}/ is empty");
+    assert!(
+        !corpus.is_empty(),
+        "no seed corpus for {target}: corpus/{target}/ is empty"
+    );
     let artifacts = files(&root.join("artifacts").join(target));
     let mut failed = Vec::new();
     for f in corpus.iter().chain(&artifacts) {
@@ -26,8 +33,16 @@ fn replay(target: &str, run: fn(&[u8])) {
             failed.push(f.display().to_string());
         }
     }
-    println!("{target}: {} corpus + {} artifact files replayed", corpus.len(), artifacts.len());
-    assert!(failed.is_empty(), "{target}: {} inputs fail: {failed:#?}", failed.len());
+    println!(
+        "{target}: {} corpus + {} artifact files replayed",
+        corpus.len(),
+        artifacts.len()
+    );
+    assert!(
+        failed.is_empty(),
+        "{target}: {} inputs fail: {failed:#?}",
+        failed.len()
+    );
 }
 
 #[test]
@@ -72,5 +87,8 @@ fn verify_seeds_are_accepted() {
         }
     }
     println!("verify: {accepted} of {vectors} vector seeds accepted");
-    assert!(vectors >= 90 && accepted >= 60, "{accepted} of {vectors} vector seeds accepted");
+    assert!(
+        vectors >= 90 && accepted >= 60,
+        "{accepted} of {vectors} vector seeds accepted"
+    );
 }
