@@ -88,7 +88,7 @@ fi
 
 echo "== corpus regression (stable, no libFuzzer)"
 unset CARGO_TARGET_DIR
-cargo +stable test --manifest-path "$here/Cargo.toml" --no-default-features --locked
+cargo test --manifest-path "$here/Cargo.toml" --no-default-features --locked
 
 if [ "$fuzz_status" -ne 0 ]; then
   echo "FAILED: a fuzz target found a crash or a property failure" >&2
