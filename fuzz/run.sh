@@ -9,6 +9,7 @@
 # into the committed fuzz/corpus/<target>. Without a nightly toolchain the libFuzzer runs are
 # SKIPPED (loudly): exit 0, or 1 with --require. A crash or property failure (a panic) fails
 # the script; libFuzzer leaves the input in fuzz/artifacts/<target>/.
+# XNONCE_FUZZ_TOOLCHAIN picks the nightly toolchain (default: nightly).
 set -euo pipefail
 
 CARGO_FUZZ_VERSION=0.13.2
@@ -34,12 +35,13 @@ done
 if [ -n "$only" ]; then TARGETS=("$only"); fi
 
 export PATH="$HOME/.cargo/bin:$PATH"
+toolchain="${XNONCE_FUZZ_TOOLCHAIN:-nightly}"
 fuzz_status=0
 skipped=0
 
-if ! command -v rustup >/dev/null || ! rustup run nightly rustc --version >/dev/null 2>&1; then
+if ! command -v rustup >/dev/null || ! rustup run "$toolchain" rustc --version >/dev/null 2>&1; then
   echo "=================================================================="
-  echo "SKIPPED: no nightly toolchain (rustup run nightly rustc failed):"
+  echo "SKIPPED: no nightly toolchain (rustup run $toolchain rustc failed):"
   echo "         libFuzzer targets NOT run; only the stable corpus replay."
   echo "=================================================================="
   skipped=1
@@ -50,8 +52,8 @@ else
   fi
   # cargo-fuzz builds into fuzz/target; keep any workspace-wide CARGO_TARGET_DIR out of it.
   unset CARGO_TARGET_DIR
-  echo "== building the fuzz targets ($(rustup run nightly rustc --version))"
-  cargo +nightly fuzz build -O
+  echo "== building the fuzz targets ($(rustup run "$toolchain" rustc --version))"
+  cargo "+$toolchain" fuzz build -O
   summary=()
   for t in "${TARGETS[@]}"; do
     work="target/corpus-work/$t"
@@ -59,7 +61,7 @@ else
     log="target/fuzz-$t.log"
     echo "== fuzzing $t for ${seconds}s"
     set +e
-    cargo +nightly fuzz run -O "$t" "$work" "corpus/$t" -- \
+    cargo "+$toolchain" fuzz run -O "$t" "$work" "corpus/$t" -- \
       -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
       -print_final_stats=1 >"$log" 2>&1
     rc=$?
@@ -78,7 +80,7 @@ else
     summary+=("$line")
     if [ "$update" = 1 ] && [ "$rc" -eq 0 ]; then
       before=$(ls "corpus/$t" | wc -l)
-      cargo +nightly fuzz run -O "$t" "corpus/$t" "$work" -- -merge=1 >"target/merge-$t.log" 2>&1
+      cargo "+$toolchain" fuzz run -O "$t" "corpus/$t" "$work" -- -merge=1 >"target/merge-$t.log" 2>&1
       echo "   $t: committed corpus $before -> $(ls "corpus/$t" | wc -l) files"
     fi
   done
