@@ -1,0 +1,150 @@
+//! Query/form parsing ([`xnonce_core::params::from_query_and_form`], `find_ottoken`) and the
+//! text form of float params.
+
+use arbitrary::{Arbitrary, Unstructured};
+use xnonce_core::params::{find_ottoken, from_query_and_form, split_raw, text_from_f64};
+use xnonce_core::{ottoken, percent, ErrorCode, Scheme};
+
+use crate::pick::Text;
+
+const KEYS: &[&str] = &[
+    "a", "username", "opt1", "ottoken", "", "a b", "é", "k=v&x", "x+y",
+];
+
+/// One parse case: raw text, and pairs to encode and parse back.
+#[derive(Arbitrary, Debug)]
+struct Case {
+    v2: bool,
+    query: String,
+    form: Option<String>,
+    pairs: Vec<(Text, String)>,
+    split: u8,
+    bare_empty: bool,
+    float: f64,
+}
+
+/// The target: UTF-8 input as `<query>[\n<form body>]` for both schemes, then the input
+/// decoded with `arbitrary` as raw text, pairs to round-trip and a float.
+pub fn run(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let (query, form) = match text.split_once('\n') {
+            Some((q, f)) => (q, Some(f)),
+            None => (text, None),
+        };
+        check_raw(Scheme::V1, query, form);
+        check_raw(Scheme::V2, query, form);
+    }
+    let Ok(case) = Case::arbitrary(&mut Unstructured::new(data)) else {
+        return;
+    };
+    let scheme = if case.v2 { Scheme::V2 } else { Scheme::V1 };
+    check_raw(scheme, &case.query, case.form.as_deref());
+    check_round_trip(scheme, &case);
+    check_float(case.float);
+}
+
+fn check_raw(scheme: Scheme, query: &str, form: Option<&str>) {
+    let segments: Vec<(&str, &str)> = split_raw(query)
+        .chain(form.into_iter().flat_map(split_raw))
+        .collect();
+    let raw_ottoken = segments
+        .iter()
+        .find(|(k, _)| *k == ottoken::PARAM)
+        .map(|p| p.1);
+    assert_eq!(find_ottoken(query, form), raw_ottoken);
+    match from_query_and_form(scheme, query, form) {
+        Ok(params) => {
+            assert!(
+                params.iter().all(|(k, _)| k != ottoken::PARAM),
+                "ottoken reached the params"
+            );
+            match scheme {
+                Scheme::V2 => {
+                    let expected = segments
+                        .iter()
+                        .filter(|(k, _)| decoded(k).as_deref() != Some(ottoken::PARAM))
+                        .count();
+                    assert_eq!(params.len(), expected, "v2 must keep every pair");
+                }
+                Scheme::V1 => {
+                    for (i, (k, _)) in params.iter().enumerate() {
+                        assert!(params[..i].iter().all(|(e, _)| e != k), "v1 keys repeat");
+                        assert!(segments.iter().any(|(r, _)| r == k), "v1 keys are raw");
+                    }
+                }
+            }
+        }
+        Err(e) => assert_eq!(e.code(), ErrorCode::MalformedParams, "{e}"),
+    }
+}
+
+fn decoded(s: &str) -> Option<String> {
+    String::from_utf8(percent::decode_form(s).ok()?).ok()
+}
+
+/// Encodes pairs as a client would, splits them between query and form, parses them back and
+/// compares with an independent model of each scheme.
+fn check_round_trip(scheme: Scheme, case: &Case) {
+    let mut pairs: Vec<(String, String)> = case
+        .pairs
+        .iter()
+        .take(16)
+        .map(|(k, v)| (k.resolve(KEYS), v.clone()))
+        .collect();
+    if scheme == Scheme::V1 {
+        // The v1 server reads keys raw: only unreserved keys can travel.
+        pairs.retain(|(k, _)| k.bytes().all(percent::is_unreserved));
+    }
+    let encoded: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| {
+            let k = match scheme {
+                Scheme::V1 => k.clone(),
+                Scheme::V2 => percent::encode_rfc3986(k.as_bytes()),
+            };
+            let v = match scheme {
+                Scheme::V1 => percent::cgi_escape(v),
+                Scheme::V2 => percent::encode_rfc3986(v.as_bytes()),
+            };
+            if v.is_empty() && case.bare_empty && !k.is_empty() {
+                k
+            } else {
+                format!("{k}={v}")
+            }
+        })
+        .collect();
+    let cut = case.split as usize % (encoded.len() + 1);
+    let query = encoded[..cut].join("&");
+    let form = encoded[cut..].join("&");
+    let got = from_query_and_form(scheme, &query, Some(&form))
+        .unwrap_or_else(|e| panic!("client-encoded params refused: {e} ({query:?} / {form:?})"));
+    let mut expected: Vec<(String, String)> = Vec::new();
+    for (k, v) in pairs.into_iter().filter(|(k, _)| k != ottoken::PARAM) {
+        match scheme {
+            Scheme::V2 => expected.push((k, v)),
+            Scheme::V1 => match expected.iter_mut().find(|(e, _)| *e == k) {
+                Some(slot) => slot.1 = v,
+                None => expected.push((k, v)),
+            },
+        }
+    }
+    assert_eq!(
+        got, expected,
+        "params did not survive encoding ({query:?} / {form:?})"
+    );
+}
+
+fn check_float(x: f64) {
+    match text_from_f64(x) {
+        Ok(t) => {
+            assert!(x.is_finite());
+            assert!(!t.contains(['e', 'E']), "exponent form: {t}");
+            let back: f64 = t.parse().unwrap();
+            assert!(back == x, "{x:?} -> {t:?} -> {back:?}");
+        }
+        Err(e) => {
+            assert!(!x.is_finite());
+            assert_eq!(e.code(), ErrorCode::InvalidParamValue);
+        }
+    }
+}
