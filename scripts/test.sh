@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 
-ALL_PARTS=(rust spec server scale demo python node wasm swift kotlin)
+ALL_PARTS=(rust spec server scale fuzz demo python node wasm swift kotlin)
 parts=("$@")
 [ ${#parts[@]} -gt 0 ] || parts=("${ALL_PARTS[@]}")
 
@@ -53,6 +53,7 @@ part_wasm() { bash bindings-wasm/test.sh; }
 part_swift() { bash bindings-swift/test.sh; }
 part_kotlin() { bash bindings-kotlin/test.sh; }
 part_scale() { bash server-ref/scale-test.sh; }
+part_fuzz() { bash fuzz/test.sh; }
 
 for p in "${parts[@]}"; do
   case " ${ALL_PARTS[*]} " in *" $p "*) ;; *) echo "unknown part '$p' (parts: ${ALL_PARTS[*]})"; exit 2 ;; esac
