@@ -8,27 +8,14 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{input, key_bytes, CLIENT, HOST, NOW, PATH, QUERY, SECRET};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use xnonce_core::{
-    sign_header_value_with, sign_with, FixedEnvironment, Incoming, Scheme, Secret, SignInput,
-    Verifier,
+    sign_header_value_with, sign_with, FixedEnvironment, Incoming, Scheme, Secret, Verifier,
 };
-
-const SECRET: &str = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd";
-const NOW: u64 = 1_384_300_800_123;
-
-fn input(scheme: Scheme) -> SignInput {
-    SignInput::new(scheme, "GET", "/controller1/action1", "test_client-irb")
-        .params([
-            ("username", "phil"),
-            ("password", "hello phil"),
-            ("opt1", "this"),
-        ])
-        .host("api.example.com")
-        .timestamp_ms(NOW)
-        .nonce("00112233445566778899aabbccddeeff")
-}
 
 /// Nanoseconds per call of `f` over a slice of about `slice`.
 fn time(f: &mut dyn FnMut(), iters: u64) -> f64 {
@@ -102,9 +89,7 @@ fn main() {
     let v2 = sign_with(&in2, &secret, &env).unwrap();
     let v1_bytes = v1.canonical().as_bytes().to_vec();
     let v2_bytes = v2.canonical().as_bytes().to_vec();
-    let key: Vec<u8> = (0..32)
-        .map(|i| u8::from_str_radix(&SECRET[2 * i..2 * i + 2], 16).unwrap())
-        .collect();
+    let key = key_bytes();
     let mut raw_sha = || {
         black_box(Sha256::digest(black_box(&v1_bytes)));
     };
@@ -120,14 +105,13 @@ fn main() {
     pair("v2 header", rounds, slice, &mut raw_hmac, &mut || {
         black_box(sign_header_value_with(black_box(&in2), &secret, &env).unwrap());
     });
-    let secrets =
-        std::collections::HashMap::from([("test_client-irb".to_string(), secret.clone())]);
+    let secrets = std::collections::HashMap::from([(CLIENT.to_string(), secret.clone())]);
     let verifier = Verifier::new();
-    let q = "username=phil&password=hello+phil&opt1=this";
+    let q = QUERY;
     pair("v1 verify", rounds, slice, &mut raw_sha, &mut || {
         let req = Incoming {
             method: "GET",
-            path: "/controller1/action1",
+            path: PATH,
             query: q,
             x_nonce: Some(&v1.x_nonce),
             ..Default::default()
@@ -137,8 +121,8 @@ fn main() {
     pair("v2 verify", rounds, slice, &mut raw_hmac, &mut || {
         let req = Incoming {
             method: "GET",
-            host: Some("api.example.com"),
-            path: "/controller1/action1",
+            host: Some(HOST),
+            path: PATH,
             query: q,
             x_nonce: Some(&v2.x_nonce),
             ..Default::default()

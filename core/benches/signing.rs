@@ -6,28 +6,15 @@
 use std::collections::HashMap;
 use std::hint::black_box;
 
+mod common;
+
+use common::{input, key_bytes, CLIENT, HOST, NOW, PATH, QUERY, SECRET};
 use criterion::{criterion_group, criterion_main, Criterion};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use xnonce_core::{
-    sign_header_value_with, sign_with, FixedEnvironment, Incoming, Scheme, Secret, SignInput,
-    Verifier,
+    sign_header_value_with, sign_with, FixedEnvironment, Incoming, Scheme, Secret, Verifier,
 };
-
-const SECRET: &str = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd";
-const NOW: u64 = 1_384_300_800_123;
-
-fn input(scheme: Scheme) -> SignInput {
-    SignInput::new(scheme, "GET", "/controller1/action1", "test_client-irb")
-        .params([
-            ("username", "phil"),
-            ("password", "hello phil"),
-            ("opt1", "this"),
-        ])
-        .host("api.example.com")
-        .timestamp_ms(NOW)
-        .nonce("00112233445566778899aabbccddeeff")
-}
 
 fn bench(c: &mut Criterion) {
     let secret = Secret::new(SECRET).unwrap();
@@ -39,9 +26,7 @@ fn bench(c: &mut Criterion) {
     let v2 = sign_with(&input(Scheme::V2), &secret, &env).unwrap();
     let v1_bytes = v1.canonical().as_bytes().to_vec();
     let v2_bytes = v2.canonical().as_bytes().to_vec();
-    let key_bytes: Vec<u8> = (0..32)
-        .map(|i| u8::from_str_radix(&SECRET[2 * i..2 * i + 2], 16).unwrap())
-        .collect();
+    let key_bytes = key_bytes();
 
     let mut g = c.benchmark_group("core");
     g.bench_function("raw_sha256_of_v1_canonical", |b| {
@@ -68,14 +53,14 @@ fn bench(c: &mut Criterion) {
         b.iter(|| sign_with(black_box(&in2), &secret, &env).unwrap())
     });
 
-    let clients = HashMap::from([("test_client-irb".to_string(), secret.clone())]);
+    let clients = HashMap::from([(CLIENT.to_string(), secret.clone())]);
     let verifier = Verifier::new();
-    let q = "username=phil&password=hello+phil&opt1=this";
+    let q = QUERY;
     g.bench_function("v1_verify", |b| {
         b.iter(|| {
             let req = Incoming {
                 method: "GET",
-                path: "/controller1/action1",
+                path: PATH,
                 query: q,
                 x_nonce: Some(&v1.x_nonce),
                 ..Default::default()
@@ -87,8 +72,8 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let req = Incoming {
                 method: "GET",
-                host: Some("api.example.com"),
-                path: "/controller1/action1",
+                host: Some(HOST),
+                path: PATH,
                 query: q,
                 x_nonce: Some(&v2.x_nonce),
                 ..Default::default()

@@ -44,6 +44,12 @@ pub fn cgi_escape(s: &str) -> String {
 
 /// [`cgi_escape`] appending to `out`.
 pub fn push_cgi_escaped(out: &mut String, s: &str) {
+    push_text_escaped(out, s, true);
+}
+
+/// Appends `s` with unreserved bytes kept and every other byte `%XX`, except a space written
+/// as `+` when `space_as_plus` (CGI) rather than `%20` (RFC 3986).
+fn push_text_escaped(out: &mut String, s: &str, space_as_plus: bool) {
     let bytes = s.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
@@ -54,7 +60,7 @@ pub fn push_cgi_escaped(out: &mut String, s: &str) {
             // A non-empty run of unreserved ASCII starts and ends on char boundaries.
             out.push_str(&s[start..i]);
         }
-        if b == b' ' {
+        if b == b' ' && space_as_plus {
             out.push('+');
         } else {
             push_escaped(out, b);
@@ -75,20 +81,7 @@ pub fn encode_rfc3986(bytes: &[u8]) -> String {
 
 /// [`encode_rfc3986`] of text, appended to `out`.
 pub fn push_rfc3986(out: &mut String, s: &str) {
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if is_unreserved(b) {
-            continue;
-        }
-        if start < i {
-            // A non-empty run of unreserved ASCII starts and ends on char boundaries.
-            out.push_str(&s[start..i]);
-        }
-        push_escaped(out, b);
-        start = i + 1;
-    }
-    out.push_str(&s[start..]);
+    push_text_escaped(out, s, false);
 }
 
 /// The RFC 3986 encoding of one byte, as comparable bytes: the byte itself when unreserved,

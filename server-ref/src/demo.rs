@@ -66,48 +66,17 @@ pub const TEXT: &str = "text/plain";
 pub const MISSING_HANDLER_BODY: &str =
     "action_method (actionmissing_get) not found in controller controller1";
 
-/// The routes of em-secure-api's `implementation.rb` (see the module docs).
+/// The routes of em-secure-api's `implementation.rb` (see the module docs): its README
+/// example API ([`RouteTable::demo`]) plus the routes only its test implementation has.
 pub fn routes() -> RouteTable {
     use ParamRule::{Excluded as Exc, Optional as Opt, Required as Req};
-    RouteTable::new()
-        .defaults("controller1", &[("username", Req), ("password", Req)])
-        .route(
-            "controller1",
-            "action1",
-            "get",
-            &[("opt1", Req), ("opt2", Opt)],
-        )
-        .route(
-            "controller1",
-            "action2",
-            "get",
-            &[("opt1", Req), ("opt2", Req), ("password", Opt)],
-        )
-        .route(
-            "controller1",
-            "action3",
-            "get",
-            &[("opt1", Req), ("password", Exc)],
-        )
+    RouteTable::demo()
         .route(
             "controller1",
             "actionmissing",
             "get",
             &[("opt1", Req), ("password", Exc)],
         )
-        .route(
-            "controller2",
-            "action1",
-            "post",
-            &[("opt1", Req), ("opt2", Opt), ("opt3", Req)],
-        )
-        .route(
-            "controller2",
-            "action2",
-            "get",
-            &[("opt1", Req), ("opt2", Req)],
-        )
-        .route("controller2", "action3", "get", &[])
         .route("controller2", "action3", "post", &[])
         .route(
             "controller2",
@@ -117,7 +86,6 @@ pub fn routes() -> RouteTable {
         )
         .route("controller2", "action5", "post", &[])
         .route("controller2", "action6", "post", &[])
-        .route("admin", "status", "get", &[])
 }
 
 /// The demo's request windows: 30 s (em-secure-api's default `request_timeout`), and 5 s for

@@ -253,17 +253,10 @@ impl JournalStore {
     /// Spawns a task writing the buffered appends every `every` (see [`FLUSH_INTERVAL`]); it
     /// stops when the store is dropped everywhere else.
     pub fn spawn_flusher(&self, every: Duration) -> tokio::task::JoinHandle<()> {
-        let weak = Arc::downgrade(&self.inner);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let Some(inner) = weak.upgrade() else { break };
-                let r = inner.lock().unwrap_or_else(|p| p.into_inner()).flush();
-                if let Err(e) = r {
-                    tracing::error!(target: "xnonce", error = %e, "cannot write the replay journal; refusing requests until it can");
-                }
+        crate::store::spawn_while_alive(Arc::downgrade(&self.inner), every, |inner| {
+            let r = inner.lock().unwrap_or_else(|p| p.into_inner()).flush();
+            if let Err(e) = r {
+                tracing::error!(target: "xnonce", error = %e, "cannot write the replay journal; refusing requests until it can");
             }
         })
     }
@@ -271,21 +264,14 @@ impl JournalStore {
     /// Spawns a task evicting and compacting every `every`; it stops when the store is
     /// dropped everywhere else.
     pub fn spawn_evictor(&self, every: Duration) -> tokio::task::JoinHandle<()> {
-        let weak = Arc::downgrade(&self.inner);
         let path = self.path.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let Some(inner) = weak.upgrade() else { break };
-                let store = JournalStore {
-                    path: path.clone(),
-                    inner,
-                };
-                if let Err(e) = store.evict_expired(crate::now_ms()) {
-                    tracing::warn!(target: "xnonce", error = %e, "cannot compact the replay journal");
-                }
+        crate::store::spawn_while_alive(Arc::downgrade(&self.inner), every, move |inner| {
+            let store = JournalStore {
+                path: path.clone(),
+                inner,
+            };
+            if let Err(e) = store.evict_expired(crate::now_ms()) {
+                tracing::warn!(target: "xnonce", error = %e, "cannot compact the replay journal");
             }
         })
     }

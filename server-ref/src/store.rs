@@ -85,17 +85,8 @@ impl MemoryStore {
     /// Spawns (on the current tokio runtime) a task that evicts expired entries every
     /// `every`; it stops when the store is dropped everywhere else.
     pub fn spawn_evictor(&self, every: Duration) -> tokio::task::JoinHandle<()> {
-        let weak = Arc::downgrade(&self.inner);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                match weak.upgrade() {
-                    Some(store) => store.evict_expired(crate::now_ms()),
-                    None => break,
-                }
-            }
+        spawn_while_alive(Arc::downgrade(&self.inner), every, |store| {
+            store.evict_expired(crate::now_ms())
         })
     }
 }
@@ -121,6 +112,26 @@ impl<T: AsyncReplayStore + ?Sized> AsyncReplayStore for Arc<T> {
     ) -> StoreFuture<'a, Result<bool, ReplayStoreError>> {
         (**self).insert_if_absent(key, expires_at_ms, now_ms)
     }
+}
+
+/// Spawns (on the current tokio runtime) a task that runs `work` every `every` (missed ticks
+/// delayed, not bunched) for as long as anything else still holds the value behind `weak`.
+pub(crate) fn spawn_while_alive<T: Send + Sync + 'static>(
+    weak: std::sync::Weak<T>,
+    every: Duration,
+    work: impl Fn(Arc<T>) + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match weak.upgrade() {
+                Some(value) => work(value),
+                None => break,
+            }
+        }
+    })
 }
 
 #[cfg(test)]
