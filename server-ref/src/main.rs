@@ -8,6 +8,10 @@ use clap::{Parser, Subcommand};
 use xnonce_server::registry::{self, Registry};
 use xnonce_server::{Config, Server};
 
+/// Many small, short-lived allocations per request: mimalloc serves them faster than glibc.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "xnonce-server",
