@@ -202,13 +202,10 @@ export interface SignOptions {
 }
 
 /**
- * The fast path of `sign` used by `index.js` (one string crossing instead of a dozen napi
- * values): `packed` is `scheme, method, path, client, secret, nonce, host, k1, v1, ...`
- * joined with NUL, where `nonce` and `host` are `""` when absent or `"=" + value` when given,
- * and `pairs` is the number of `[key, value]` string pairs. Returns `null` when the field
- * count does not match (a field held a NUL): the caller then uses the general `sign`, so the
- * result never depends on the path taken. Only string params travel here: every other value
- * goes through `params.rs`.
+ * The fast path of `sign` used by `sign.js` (one string crossing instead of a dozen napi
+ * values): `packed` is core's packed request (`xnonce_core::js`) holding `pairs` string
+ * params. Returns `null` when the field count does not match (a field held a NUL): the caller
+ * then uses the general `sign`, so the result never depends on the path taken.
  */
 export declare function signPacked(packed: string, pairs: number, timestamp?: number, body?: Uint8Array | string): string | null
 
