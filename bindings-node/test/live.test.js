@@ -36,10 +36,7 @@ for (const scheme of ['v1', 'v2']) {
       body: new URLSearchParams({ password: 'pw', opt1: '1', opt3: 'three & more' }),
     })
     assert.equal(res.status, 200, await res.clone().text())
-    assert.equal(
-      await res.text(),
-      '{"posted":"POSTED!","opt1":"1","opt2":null,"opt3":"three & more"}',
-    )
+    assert.equal(await res.text(), '{"posted":"POSTED!","opt1":"1","opt2":null,"opt3":"three & more"}')
   })
 
   test(`${scheme}: route rules answer missing_param / excluded_param / unknown_route`, async () => {
