@@ -1,4 +1,6 @@
-//! HMAC-SHA256, SHA-256 and constant-time comparison: the only cryptography xnonce uses.
+//! HMAC-SHA256 and constant-time comparison (with SHA-256, hashed where it is used: the v1
+//! token in `canonical::v1`, the body digest in `canonical::v2`): the only cryptography
+//! xnonce uses.
 //!
 //! [`HmacKey`] keeps the two SHA-256 states that the HMAC key schedule produces (the key
 //! XOR-ed with `ipad` and with `opad`, one block each), so signing with a [`crate::Secret`]
@@ -113,11 +115,6 @@ fn finish(mut state: [u32; 8], message: &[u8]) -> [u8; 32] {
 /// keep an [`HmacKey`] to sign repeatedly).
 pub fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
     crate::hex::encode(&HmacKey::new(key).sign(message))
-}
-
-/// Lower-case hex SHA-256 of `message`.
-pub fn sha256_hex(message: &[u8]) -> String {
-    crate::hex::encode(&Sha256::digest(message))
 }
 
 /// Compares two strings in time independent of where they differ.

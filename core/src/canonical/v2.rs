@@ -24,10 +24,18 @@ pub const TAG: &str = "XNONCE-V2";
 /// The lower-case hex SHA-256 of a body (the digest of zero bytes when there is no body or
 /// the body is a form whose fields are signed as params).
 pub fn body_digest(body: &[u8]) -> String {
+    let mut out = String::with_capacity(64);
+    push_body_digest(&mut out, body);
+    out
+}
+
+/// [`body_digest`] appending to `out`.
+fn push_body_digest(out: &mut String, body: &[u8]) {
     if body.is_empty() {
-        return EMPTY_BODY_DIGEST.to_string();
+        out.push_str(EMPTY_BODY_DIGEST);
+    } else {
+        crate::hex::push_encoded(out, &Sha256::digest(body));
     }
-    crate::hex::encode(&Sha256::digest(body))
 }
 
 /// SHA-256 of zero bytes, the body digest of requests without a (non-form) body.
@@ -74,11 +82,7 @@ pub fn canonical(f: &Fields<'_>) -> Result<String> {
     crate::client_id::validate(f.client)?;
     crate::nonce::validate(f.nonce)?;
     out.push('\n');
-    if f.body.is_empty() {
-        out.push_str(EMPTY_BODY_DIGEST);
-    } else {
-        crate::hex::push_encoded(&mut out, &Sha256::digest(f.body));
-    }
+    push_body_digest(&mut out, f.body);
     out.push('\n');
     out.push_str(f.client);
     out.push('\n');
