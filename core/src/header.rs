@@ -93,51 +93,35 @@ impl XNonce {
 
     /// Parses a header value of either scheme (`malformed_header` on any deviation).
     pub fn parse(value: &str) -> Result<XNonce> {
-        if value.len() > MAX_LEN {
-            return err(
-                ErrorCode::MalformedHeader,
-                format!("X-Nonce is longer than {MAX_LEN} bytes"),
-            );
-        }
-        // Up to six fields kept (more can match no scheme), without allocating.
-        let mut slots = [""; 6];
-        let mut count = 0;
-        for field in value.split(' ') {
-            if let Some(slot) = slots.get_mut(count) {
-                *slot = field;
-            }
-            count += 1;
-        }
-        let fields = &slots[..count.min(slots.len())];
-        let bad = |what: &str| Error::new(ErrorCode::MalformedHeader, format!("X-Nonce: {what}"));
-        let client_ok = |c: &str| crate::client_id::validate(c).map_err(|_| bad("bad client id"));
-        match fields {
-            ["v2", client, ts, nonce, sig] => {
-                client_ok(client)?;
-                let timestamp_ms = parse_timestamp(ts).ok_or_else(|| bad("bad timestamp"))?;
-                if !crate::hex::is_lower_hex(nonce, 32) {
-                    return Err(bad("nonce must be 32 lower-case hex characters"));
-                }
-                if !crate::hex::is_lower_hex(sig, 64) {
-                    return Err(bad("signature must be 64 lower-case hex characters"));
-                }
-                Ok(XNonce::V2 {
-                    client: client.to_string(),
-                    timestamp_ms,
-                    nonce: nonce.to_string(),
-                    signature: sig.to_string(),
-                })
-            }
-            [token, client, ts] if crate::hex::is_lower_hex(token, 64) => {
-                client_ok(client)?;
-                let timestamp_ms = parse_timestamp(ts).ok_or_else(|| bad("bad timestamp"))?;
-                Ok(XNonce::V1 { token: token.to_string(), client: client.to_string(), timestamp_ms })
-            }
-            [first, ..] if first.starts_with('v') && first.len() <= 3 => Err(Error::new(
-                ErrorCode::MalformedHeader,
-                "X-Nonce: unknown scheme tag or wrong number of fields",
-            )),
-            _ => Err(bad("expected '<token> <client> <timestamp>' (v1) or 'v2 <client> <timestamp> <nonce> <signature>'")),
+        HeaderRef::parse(value).map(HeaderRef::to_owned)
+    }
+
+    /// This header's fields, borrowed.
+    pub(crate) fn fields(&self) -> HeaderRef<'_> {
+        match self {
+            XNonce::V1 {
+                token,
+                client,
+                timestamp_ms,
+            } => HeaderRef {
+                scheme: Scheme::V1,
+                client,
+                timestamp_ms: *timestamp_ms,
+                request_id: token,
+                mac: token,
+            },
+            XNonce::V2 {
+                client,
+                timestamp_ms,
+                nonce,
+                signature,
+            } => HeaderRef {
+                scheme: Scheme::V2,
+                client,
+                timestamp_ms: *timestamp_ms,
+                request_id: nonce,
+                mac: signature,
+            },
         }
     }
 
@@ -163,6 +147,88 @@ impl XNonce {
     /// The `ottoken` form of this header (see [`crate::ottoken`]).
     pub fn to_ottoken(&self) -> String {
         crate::ottoken::encode(self)
+    }
+}
+
+/// A parsed header value's fields borrowed from the text: what the verifier reads, parsed
+/// without allocating (an [`XNonce`] owns the same fields).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HeaderRef<'a> {
+    pub(crate) scheme: Scheme,
+    pub(crate) client: &'a str,
+    pub(crate) timestamp_ms: u64,
+    /// What identifies the request for replay protection: the v1 token or the v2 nonce.
+    pub(crate) request_id: &'a str,
+    /// The v1 token or the v2 signature.
+    pub(crate) mac: &'a str,
+}
+
+impl<'a> HeaderRef<'a> {
+    /// [`XNonce::parse`] without copying the fields.
+    pub(crate) fn parse(value: &'a str) -> Result<HeaderRef<'a>> {
+        if value.len() > MAX_LEN {
+            return err(
+                ErrorCode::MalformedHeader,
+                format!("X-Nonce is longer than {MAX_LEN} bytes"),
+            );
+        }
+        // Up to six fields kept (more can match no scheme), in one pass over the bytes
+        // (a space is ASCII, so every cut is on a char boundary).
+        let mut slots = [""; 6];
+        let (mut count, mut start) = (0, 0);
+        for (i, b) in value.bytes().chain([b' ']).enumerate() {
+            if b == b' ' {
+                if let Some(slot) = slots.get_mut(count) {
+                    *slot = &value[start..i];
+                }
+                count += 1;
+                start = i + 1;
+            }
+        }
+        let fields = &slots[..count.min(slots.len())];
+        let bad = |what: &str| Error::new(ErrorCode::MalformedHeader, format!("X-Nonce: {what}"));
+        let client_ok = |c: &str| crate::client_id::validate(c).map_err(|_| bad("bad client id"));
+        match *fields {
+            ["v2", client, ts, nonce, sig] => {
+                client_ok(client)?;
+                let timestamp_ms = parse_timestamp(ts).ok_or_else(|| bad("bad timestamp"))?;
+                if !crate::hex::is_lower_hex(nonce, 32) {
+                    return Err(bad("nonce must be 32 lower-case hex characters"));
+                }
+                if !crate::hex::is_lower_hex(sig, 64) {
+                    return Err(bad("signature must be 64 lower-case hex characters"));
+                }
+                Ok(HeaderRef { scheme: Scheme::V2, client, timestamp_ms, request_id: nonce, mac: sig })
+            }
+            [token, client, ts] if crate::hex::is_lower_hex(token, 64) => {
+                client_ok(client)?;
+                let timestamp_ms = parse_timestamp(ts).ok_or_else(|| bad("bad timestamp"))?;
+                Ok(HeaderRef { scheme: Scheme::V1, client, timestamp_ms, request_id: token, mac: token })
+            }
+            [first, ..] if first.starts_with('v') && first.len() <= 3 => Err(Error::new(
+                ErrorCode::MalformedHeader,
+                "X-Nonce: unknown scheme tag or wrong number of fields",
+            )),
+            _ => Err(bad("expected '<token> <client> <timestamp>' (v1) or 'v2 <client> <timestamp> <nonce> <signature>'")),
+        }
+    }
+
+    /// The owned header.
+    pub(crate) fn to_owned(self) -> XNonce {
+        let client = self.client.to_string();
+        match self.scheme {
+            Scheme::V1 => XNonce::V1 {
+                token: self.mac.to_string(),
+                client,
+                timestamp_ms: self.timestamp_ms,
+            },
+            Scheme::V2 => XNonce::V2 {
+                client,
+                timestamp_ms: self.timestamp_ms,
+                nonce: self.request_id.to_string(),
+                signature: self.mac.to_string(),
+            },
+        }
     }
 }
 

@@ -14,6 +14,7 @@
 use std::collections::HashMap;
 
 use crate::error::{Error, ErrorCode, Result};
+use crate::header::HeaderRef;
 use crate::time_hint::ServerTimeHint;
 use crate::{canonical, mac, params, replay::ReplayStore, Scheme, Secret, WindowPolicy, XNonce};
 
@@ -189,10 +190,21 @@ impl Verifier {
 
     /// Reads the credential of a request: header first, else the `ottoken` parameter.
     pub fn credential(&self, req: &Incoming<'_>) -> Result<(XNonce, bool)> {
-        let form = form_body(req)?;
+        let mut from_ottoken = None;
+        let (header, via_ottoken) = self.credential_fields(req, &mut from_ottoken)?;
+        Ok((header.to_owned(), via_ottoken))
+    }
+
+    /// [`Verifier::credential`] borrowing the header's fields: from the `X-Nonce` text, or
+    /// from the header decoded out of an `ottoken` into `holder`.
+    fn credential_fields<'r>(
+        &self,
+        req: &Incoming<'r>,
+        holder: &'r mut Option<XNonce>,
+    ) -> Result<(HeaderRef<'r>, bool)> {
         let (header, via_ottoken) = match req.x_nonce.filter(|h| !h.is_empty()) {
-            Some(h) => (XNonce::parse(h)?, false),
-            None => match params::find_ottoken(req.query, form) {
+            Some(h) => (HeaderRef::parse(h)?, false),
+            None => match params::find_ottoken(req.query, form_body(req)?) {
                 Some(raw) => {
                     let decoded = crate::percent::decode_form(raw)
                         .ok()
@@ -200,7 +212,10 @@ impl Verifier {
                         .ok_or_else(|| {
                             Error::new(ErrorCode::MalformedOttoken, "ottoken: bad escaping")
                         })?;
-                    (crate::ottoken::decode(&decoded)?, true)
+                    (
+                        holder.insert(crate::ottoken::decode(&decoded)?).fields(),
+                        true,
+                    )
                 }
                 None => {
                     return Err(Error::new(
@@ -210,14 +225,14 @@ impl Verifier {
                 }
             },
         };
-        let accepted = match header.scheme() {
+        let accepted = match header.scheme {
             Scheme::V1 => self.accept_v1,
             Scheme::V2 => self.accept_v2,
         };
         if !accepted {
             return Err(Error::new(
                 ErrorCode::UnsupportedScheme,
-                format!("scheme {} is not accepted here", header.scheme()),
+                format!("scheme {} is not accepted here", header.scheme),
             ));
         }
         Ok((header, via_ottoken))
@@ -230,33 +245,32 @@ impl Verifier {
         secrets: &dyn SecretSource,
         now_ms: u64,
     ) -> Result<Verified> {
-        let (header, via_ottoken) = self.credential(req)?;
-        let scheme = header.scheme();
+        let mut from_ottoken = None;
+        let (header, via_ottoken) = self.credential_fields(req, &mut from_ottoken)?;
+        let scheme = header.scheme;
         let params = params::from_query_and_form(scheme, req.query, form_body(req)?)?;
-        let client = header.client();
+        let client = header.client;
         let live = secrets.secrets(client);
         if live.is_empty() {
             return Err(Error::new(ErrorCode::UnknownClient, "client not known"));
         }
-        let ts = header.timestamp_ms();
+        let ts = header.timestamp_ms;
         let mut matched = None;
-        match &header {
-            XNonce::V1 { token, .. } => {
+        match scheme {
+            Scheme::V1 => {
                 let prefix = canonical::v1::prefix(req.method, req.path, &params, client)?;
                 for (i, s) in live.iter().enumerate() {
                     let expected = canonical::v1::token(&prefix, s.expose(), ts);
                     if mac::constant_time_eq_bytes(
                         &crate::hex::digest_hex(&expected),
-                        token.as_bytes(),
+                        header.mac.as_bytes(),
                     ) && matched.is_none()
                     {
                         matched = Some(i);
                     }
                 }
             }
-            XNonce::V2 {
-                nonce, signature, ..
-            } => {
+            Scheme::V2 => {
                 let host = req.host.ok_or_else(|| {
                     Error::new(ErrorCode::InvalidHost, "v2 request without a Host")
                 })?;
@@ -269,13 +283,13 @@ impl Verifier {
                     body,
                     client,
                     timestamp_ms: ts,
-                    nonce,
+                    nonce: header.request_id,
                 })?;
                 for (i, s) in live.iter().enumerate() {
                     let Ok(key) = s.v2_hmac() else { continue };
                     if mac::constant_time_eq_bytes(
                         &crate::hex::digest_hex(&key.sign(c.as_bytes())),
-                        signature.as_bytes(),
+                        header.mac.as_bytes(),
                     ) && matched.is_none()
                     {
                         matched = Some(i);
@@ -288,7 +302,7 @@ impl Verifier {
         let window = self.windows.window_for(req.path);
         if now_ms.abs_diff(ts) > window {
             let hint =
-                ServerTimeHint::issue(&live[secret_index], client, header.request_id(), now_ms);
+                ServerTimeHint::issue(&live[secret_index], client, header.request_id, now_ms);
             return Err(
                 Error::new(ErrorCode::Expired, "Request has timed out").with_server_time(hint)
             );
@@ -298,7 +312,7 @@ impl Verifier {
             client: client.to_string(),
             timestamp_ms: ts,
             params,
-            replay_key: replay_key(scheme, client, header.request_id()),
+            replay_key: replay_key(scheme, client, header.request_id),
             remember_until_ms: ts.saturating_add(window),
             secret_index,
             via_ottoken,
