@@ -67,8 +67,13 @@ pub fn split_raw(raw: &str) -> impl Iterator<Item = (&str, &str)> {
     })
 }
 
-fn utf8(bytes: Vec<u8>) -> Result<String> {
-    String::from_utf8(bytes).map_err(|_| {
+/// One form-encoded component as text: `+` is a space, `%XX` a byte, and the bytes must be
+/// UTF-8 (`malformed_params`). Text without `%` or `+` is copied as it is (it is UTF-8).
+fn form_text(raw: &str) -> Result<String> {
+    if !raw.bytes().any(|b| b == b'%' || b == b'+') {
+        return Ok(raw.to_string());
+    }
+    String::from_utf8(crate::percent::decode_form(raw)?).map_err(|_| {
         crate::Error::new(
             ErrorCode::MalformedParams,
             "parameter is not UTF-8 after decoding",
@@ -91,25 +96,27 @@ fn utf8(bytes: Vec<u8>) -> Result<String> {
 /// ```
 pub fn from_query_and_form(scheme: Scheme, query: &str, form: Option<&str>) -> Result<Params> {
     let pairs = split_raw(query).chain(form.into_iter().flat_map(split_raw));
-    let mut out: Params = Vec::new();
+    // At most one pair per `&`-separated segment.
+    let segments = |raw: &str| raw.bytes().filter(|&b| b == b'&').count() + 1;
+    let mut out: Params = Vec::with_capacity(segments(query) + form.map_or(0, segments));
     for (k, v) in pairs {
         match scheme {
             Scheme::V1 => {
                 if k == crate::ottoken::PARAM {
                     continue;
                 }
-                let v = utf8(crate::percent::decode_form(v)?)?;
+                let v = form_text(v)?;
                 match out.iter_mut().find(|(ek, _)| ek == k) {
                     Some(slot) => slot.1 = v,
                     None => out.push((k.to_string(), v)),
                 }
             }
             Scheme::V2 => {
-                let k = utf8(crate::percent::decode_form(k)?)?;
+                let k = form_text(k)?;
                 if k == crate::ottoken::PARAM {
                     continue;
                 }
-                out.push((k, utf8(crate::percent::decode_form(v)?)?));
+                out.push((k, form_text(v)?));
             }
         }
     }
