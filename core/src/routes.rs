@@ -34,6 +34,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use crate::error::{err, Error, ErrorCode, Result};
 
@@ -92,6 +93,17 @@ struct Action {
     name: String,
     method: String,
     rules: Rules,
+    /// The controller's defaults with `rules` merged over them, made when either changes
+    /// (every match of the route shares them).
+    merged: Arc<Rules>,
+}
+
+impl Action {
+    fn merge_over(&mut self, defaults: &Rules) {
+        let mut merged = defaults.clone();
+        merge(&mut merged, &self.rules);
+        self.merged = Arc::new(merged);
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,7 +128,7 @@ pub struct RouteMatch {
     pub action: String,
     /// The lower-case method.
     pub method: String,
-    rules: Rules,
+    rules: Arc<Rules>,
 }
 
 impl RouteMatch {
@@ -178,12 +190,21 @@ pub fn split_path(path: &str) -> (String, String) {
 /// [`split_path`] borrowing from `path` unless the controller part holds empty segments
 /// (`/a//b/c`), which are dropped.
 pub fn split_path_borrowed(path: &str) -> (Cow<'_, str>, Cow<'_, str>) {
-    let trimmed = path.trim_matches('/');
-    let (controller, action) = match trimmed.rfind('/') {
+    // Byte searches: `/` is ASCII, so every cut is on a char boundary.
+    let b = path.as_bytes();
+    let (mut start, mut end) = (0, b.len());
+    while start < end && b[start] == b'/' {
+        start += 1;
+    }
+    while end > start && b[end - 1] == b'/' {
+        end -= 1;
+    }
+    let trimmed = &path[start..end];
+    let (controller, action) = match trimmed.bytes().rposition(|c| c == b'/') {
         Some(i) => (trimmed[..i].trim_end_matches('/'), &trimmed[i + 1..]),
         None => ("", trimmed),
     };
-    if controller.contains("//") {
+    if controller.as_bytes().windows(2).any(|w| w == b"//") {
         let segments: Vec<&str> = controller.split('/').filter(|s| !s.is_empty()).collect();
         return (Cow::Owned(segments.join("/")), Cow::Borrowed(action));
     }
@@ -283,7 +304,11 @@ impl RouteTable {
 
     /// In-place form of [`RouteTable::defaults`].
     pub fn add_defaults(&mut self, controller: &str, rules: Rules) {
-        merge(&mut self.controller_mut(controller).defaults, &rules);
+        let c = self.controller_mut(controller);
+        merge(&mut c.defaults, &rules);
+        for a in &mut c.actions {
+            a.merge_over(&c.defaults);
+        }
     }
 
     /// In-place form of [`RouteTable::route`].
@@ -292,11 +317,14 @@ impl RouteTable {
         let c = self.controller_mut(controller);
         c.actions
             .retain(|a| !(a.name == action && a.method == method));
-        c.actions.push(Action {
+        let mut a = Action {
             name: action.to_string(),
             method,
             rules,
-        });
+            merged: Arc::default(),
+        };
+        a.merge_over(&c.defaults);
+        c.actions.push(a);
     }
 
     /// Adds a route from em-secure-api's key form `<action>_<method>` (split on the last `_`).
@@ -349,13 +377,11 @@ impl RouteTable {
                 format!("action_method ({action}_{method}) not found in controller {controller}"),
             );
         };
-        let mut rules = c.defaults.clone();
-        merge(&mut rules, &a.rules);
         Ok(RouteMatch {
             controller: controller.into_owned(),
             action: action.into_owned(),
             method: a.method.clone(),
-            rules,
+            rules: a.merged.clone(),
         })
     }
 
