@@ -221,23 +221,46 @@ fn check_rules(
     query: &str,
     form: Option<&str>,
 ) -> Result<(), Error> {
-    let present = |name: &str| {
+    let rules = route.rules();
+    let ottoken = xnonce_core::ottoken::PARAM;
+    // Whether the raw name `raw` (`escaped`: holds `%` or `+`) names the rule's `name`.
+    let matches = |raw: &str, escaped: bool, name: &str| match scheme {
+        Scheme::V1 => raw == name && raw != ottoken,
+        _ if escaped => param_name_is(raw, name) && name != ottoken,
+        _ => raw == name && name != ottoken,
+    };
+    let names = || {
         params::split_raw(query)
             .chain(form.into_iter().flat_map(params::split_raw))
-            .any(|(k, _)| match scheme {
-                Scheme::V1 => k == name && k != xnonce_core::ottoken::PARAM,
-                _ => param_name_is(k, name) && name != xnonce_core::ottoken::PARAM,
-            })
+            .map(|(k, _)| (k, k.bytes().any(|b| b == b'%' || b == b'+')))
     };
-    for (name, rule) in route.rules() {
+    // One pass over the params marks which rules' names are present (a bit per rule); a
+    // route with more rules than bits looks each name up on its own.
+    let mut present_bits = 0u64;
+    if rules.len() <= 64 {
+        for (k, escaped) in names() {
+            for (i, (name, _)) in rules.iter().enumerate() {
+                if matches(k, escaped, name) {
+                    present_bits |= 1 << i;
+                }
+            }
+        }
+    }
+    let present = |i: usize, name: &str| {
+        if rules.len() <= 64 {
+            return present_bits & (1 << i) != 0;
+        }
+        names().any(|(k, escaped)| matches(k, escaped, name))
+    };
+    for (i, (name, rule)) in rules.iter().enumerate() {
         match rule {
-            ParamRule::Required if !present(name) => {
+            ParamRule::Required if !present(i, name) => {
                 return Err(Error::new(
                     ErrorCode::MissingParam,
                     format!("Missing required parameter {name}"),
                 ))
             }
-            ParamRule::Excluded if present(name) => {
+            ParamRule::Excluded if present(i, name) => {
                 return Err(Error::new(
                     ErrorCode::ExcludedParam,
                     format!("Included invalid parameter {name}"),
@@ -252,9 +275,6 @@ fn check_rules(
 /// True when the raw form-encoded `raw` decodes to `name` (`+` is a space, `%XX` a byte; a
 /// malformed escape matches nothing).
 fn param_name_is(raw: &str, name: &str) -> bool {
-    if !raw.contains(['%', '+']) {
-        return raw == name;
-    }
     let (raw, name) = (raw.as_bytes(), name.as_bytes());
     let (mut i, mut j) = (0, 0);
     while i < raw.len() {
@@ -504,6 +524,32 @@ mod tests {
         assert!(!param_name_is("opt%zz", "opt"));
         assert!(!param_name_is("opt%31", "opt"));
         assert!(!param_name_is("op", "opt"));
+    }
+
+    #[test]
+    fn routes_with_more_rules_than_bits_are_checked_alike() {
+        let names: Vec<String> = (0..70).map(|i| format!("p{i}")).collect();
+        let rules: Vec<(&str, ParamRule)> = names
+            .iter()
+            .map(|n| (n.as_str(), ParamRule::Optional))
+            .chain([
+                ("need", ParamRule::Required),
+                ("never", ParamRule::Excluded),
+            ])
+            .collect();
+        let table = RouteTable::new().route("c", "a", "get", &rules);
+        let route = table.lookup("GET", "/c/a").unwrap();
+        assert_eq!(route.rules().len(), 72);
+        for scheme in [Scheme::V1, Scheme::V2] {
+            assert!(check_rules(&route, scheme, "p3=1&need=", None).is_ok());
+            let e = check_rules(&route, scheme, "p3=1", None).unwrap_err();
+            assert_eq!(e.message(), "Missing required parameter need");
+            let e = check_rules(&route, scheme, "need=1", Some("never=2")).unwrap_err();
+            assert_eq!(e.message(), "Included invalid parameter never");
+        }
+        // v2 names are decoded, v1 names are not.
+        assert!(check_rules(&route, Scheme::V2, "ne%65d=1", None).is_ok());
+        assert!(check_rules(&route, Scheme::V1, "ne%65d=1", None).is_err());
     }
 
     #[test]
