@@ -49,7 +49,7 @@ pub struct MemoryReplayStore {
 
 #[derive(Default)]
 struct Inner {
-    entries: HashMap<[u8; 16], u64>,
+    entries: DigestMap,
     sweep_at: usize,
 }
 
@@ -81,6 +81,96 @@ impl MemoryReplayStore {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
+
+/// Builds the hasher of the stores' maps, whose keys are [`key_digest`]s: already uniform
+/// SHA-256 output, so SipHash (the std default) spends its rounds for nothing. Each 8 bytes
+/// are mixed by one folded 64×64→128-bit multiply under a key drawn from std's random
+/// `RandomState` per builder (foldhash's construction), so which digests share a bucket
+/// cannot be worked out from outside.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use xnonce_core::replay::{key_digest, DigestHashBuilder};
+/// let mut m: HashMap<[u8; 16], u64, DigestHashBuilder> = HashMap::default();
+/// m.insert(key_digest("v2:svc:00112233445566778899aabbccddeeff"), 1_700_000_030_000);
+/// assert_eq!(m.len(), 1);
+/// ```
+#[derive(Clone, Copy)]
+pub struct DigestHashBuilder {
+    seed: u64,
+    multiplier: u64,
+}
+
+impl Default for DigestHashBuilder {
+    fn default() -> Self {
+        use std::hash::BuildHasher;
+        let random = std::collections::hash_map::RandomState::new();
+        DigestHashBuilder {
+            seed: random.hash_one(0x5eed_u64),
+            // Odd, so the multiply loses no bits.
+            multiplier: random.hash_one(0x6d75_u64) | 1,
+        }
+    }
+}
+
+impl fmt::Debug for DigestHashBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DigestHashBuilder")
+    }
+}
+
+impl std::hash::BuildHasher for DigestHashBuilder {
+    type Hasher = DigestHasher;
+    fn build_hasher(&self) -> DigestHasher {
+        DigestHasher {
+            state: self.seed,
+            multiplier: self.multiplier,
+        }
+    }
+}
+
+/// The hasher made by [`DigestHashBuilder`].
+#[derive(Debug, Clone)]
+pub struct DigestHasher {
+    state: u64,
+    multiplier: u64,
+}
+
+impl DigestHasher {
+    fn mix(&mut self, word: u64) {
+        let p = u128::from(self.state ^ word) * u128::from(self.multiplier);
+        self.state = (p as u64) ^ ((p >> 64) as u64);
+    }
+}
+
+impl std::hash::Hasher for DigestHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(w);
+            self.mix(u64::from_le_bytes(b));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            // The length tells `ab` from `ab\0`.
+            self.mix(u64::from_le_bytes(b) ^ ((rest.len() as u64) << 59));
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.mix(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.state
+    }
+}
+
+/// The map every in-process store keeps: key digest → expiry (ms).
+pub type DigestMap = HashMap<[u8; 16], u64, DigestHashBuilder>;
 
 /// The 16-byte digest under which a key is stored (SHA-256, truncated).
 pub fn key_digest(key: &str) -> [u8; 16] {
@@ -127,6 +217,32 @@ impl<T: ReplayStore + ?Sized> ReplayStore for std::sync::Arc<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digest_hasher_spreads_digests_and_depends_on_every_byte() {
+        use std::hash::BuildHasher;
+        let b = DigestHashBuilder::default();
+        let d = key_digest("v2:svc:00112233445566778899aabbccddeeff");
+        let h = b.hash_one(d);
+        for i in 0..16 {
+            let mut e = d;
+            e[i] ^= 1;
+            assert_ne!(b.hash_one(e), h, "byte {i}");
+        }
+        // Two builders are keyed differently.
+        assert_ne!(DigestHashBuilder::default().hash_one(d), h);
+        // 4096 digests over 64 buckets (the low bits hashbrown uses): none near empty or full.
+        let mut buckets = [0u32; 64];
+        for i in 0..4096 {
+            buckets[(b.hash_one(key_digest(&format!("k{i}"))) & 63) as usize] += 1;
+        }
+        assert!(
+            buckets.iter().all(|&n| (20..=120).contains(&n)),
+            "{buckets:?}"
+        );
+        // Lengths are part of the hash.
+        assert_ne!(b.hash_one(b"ab".as_slice()), b.hash_one(b"ab\0".as_slice()));
+    }
 
     #[test]
     fn sweeps_keep_memory_bounded() {

@@ -24,14 +24,13 @@
 //! until a write succeeds again (each refused request retries it), so a broken journal fails
 //! closed.
 
-use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use xnonce_core::replay::key_digest;
+use xnonce_core::replay::{key_digest, DigestMap};
 use xnonce_core::ReplayStoreError;
 
 use crate::store::{AsyncReplayStore, StoreFuture};
@@ -49,13 +48,23 @@ pub const FLUSH_BYTES: usize = 64 << 10;
 const MAX_LINE: usize = 32 + 1 + 20 + 1;
 
 struct Inner {
-    entries: HashMap<[u8; 16], u64>,
+    entries: DigestMap,
     file: File,
     lines: usize,
     /// Appended lines not yet written.
     pending: Vec<u8>,
     /// The last write failed (refuse until a write succeeds).
     failed: bool,
+    /// While a compaction writes the new journal: the lines accepted since its snapshot.
+    compaction: Option<Tail>,
+}
+
+/// Lines accepted while a compaction runs: they go to the old journal as usual and here, to
+/// be appended to the new journal before it replaces the old one.
+#[derive(Default)]
+struct Tail {
+    lines: Vec<u8>,
+    count: usize,
 }
 
 impl Inner {
@@ -131,10 +140,6 @@ impl std::fmt::Debug for JournalStore {
     }
 }
 
-fn hex(d: &[u8; 16]) -> String {
-    d.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn unhex(s: &str) -> Option<[u8; 16]> {
     if s.len() != 32 || !s.is_ascii() {
         return None;
@@ -146,29 +151,33 @@ fn unhex(s: &str) -> Option<[u8; 16]> {
     Some(out)
 }
 
-fn open_append(path: &Path) -> std::io::Result<File> {
+/// Writes `entries` as a complete journal at `path` (created 0600, truncated), synced to
+/// disk; returns the file, positioned at its end for further appends.
+fn write_journal(
+    path: &Path,
+    entries: impl IntoIterator<Item = ([u8; 16], u64)>,
+) -> std::io::Result<File> {
     let mut o = OpenOptions::new();
-    o.create(true).append(true);
+    o.create(true).write(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    o.open(path)
+    let mut file = o.open(path)?;
+    let mut buf = Vec::with_capacity(FLUSH_BYTES + MAX_LINE);
+    for (d, exp) in entries {
+        push_line(&mut buf, &d, exp);
+        if buf.len() >= FLUSH_BYTES {
+            file.write_all(&buf)?;
+            buf.clear();
+        }
+    }
+    file.write_all(&buf)?;
+    file.sync_all()?;
+    Ok(file)
 }
 
-fn rewrite(path: &Path, entries: &HashMap<[u8; 16], u64>) -> std::io::Result<File> {
-    let tmp = path.with_extension("journal.tmp");
-    {
-        let mut o = OpenOptions::new();
-        o.create(true).write(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-        let mut w = std::io::BufWriter::new(o.open(&tmp)?);
-        for (d, exp) in entries {
-            writeln!(w, "{} {exp}", hex(d))?;
-        }
-        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    open_append(path)
+/// Where a new journal is written before it replaces the old one.
+fn tmp_path(path: &Path) -> PathBuf {
+    path.with_extension("journal.tmp")
 }
 
 impl JournalStore {
@@ -182,7 +191,7 @@ impl JournalStore {
         std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
         dir.create(data_dir)?;
         let path = data_dir.join(JOURNAL_FILE);
-        let mut entries = HashMap::new();
+        let mut entries = DigestMap::default();
         match File::open(&path) {
             Ok(f) => {
                 for line in BufReader::new(f).lines() {
@@ -202,7 +211,9 @@ impl JournalStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
-        let file = rewrite(&path, &entries)?;
+        let tmp = tmp_path(&path);
+        let file = write_journal(&tmp, entries.iter().map(|(d, exp)| (*d, *exp)))?;
+        std::fs::rename(&tmp, &path)?;
         let lines = entries.len();
         Ok(JournalStore {
             path,
@@ -212,6 +223,7 @@ impl JournalStore {
                 lines,
                 pending: Vec::with_capacity(FLUSH_BYTES + MAX_LINE),
                 failed: false,
+                compaction: None,
             })),
         })
     }
@@ -232,17 +244,52 @@ impl JournalStore {
 
     /// Drops expired entries and compacts the journal when it has grown to more than twice
     /// the live entries (plus 4096 lines).
+    ///
+    /// The lock is held only to drop expired entries and copy the live ones, and again at the
+    /// end for the swap; the new journal is written and synced without it, so requests go on
+    /// being accepted meanwhile (their lines reach the old journal as usual and are appended
+    /// to the new one before it replaces the old). Until the rename the old journal is
+    /// complete; after it the new one is.
     pub fn evict_expired(&self, now_ms: u64) -> std::io::Result<()> {
+        match self.begin_compaction(now_ms) {
+            Some(snapshot) => self.finish_compaction(snapshot),
+            None => Ok(()),
+        }
+    }
+
+    /// Drops expired entries; when the journal needs compacting, starts collecting new lines
+    /// and returns the live entries to write.
+    fn begin_compaction(&self, now_ms: u64) -> Option<Vec<([u8; 16], u64)>> {
         let mut inner = self.lock();
         inner.entries.retain(|_, exp| *exp >= now_ms);
-        if inner.lines > inner.entries.len() * 2 + 4096 {
-            // The rewrite holds every live entry, pending ones included.
-            inner.file = rewrite(&self.path, &inner.entries)?;
-            inner.lines = inner.entries.len();
-            inner.pending.clear();
-            inner.failed = false;
+        if inner.compaction.is_some() || inner.lines <= inner.entries.len() * 2 + 4096 {
+            return None;
         }
-        Ok(())
+        inner.compaction = Some(Tail::default());
+        Some(inner.entries.iter().map(|(d, exp)| (*d, *exp)).collect())
+    }
+
+    /// Writes the snapshot as the new journal, then swaps it in with the lines accepted since.
+    fn finish_compaction(&self, snapshot: Vec<([u8; 16], u64)>) -> std::io::Result<()> {
+        let tmp = tmp_path(&self.path);
+        let live = snapshot.len();
+        let swapped = write_journal(&tmp, snapshot).and_then(|mut file| {
+            let mut inner = self.lock();
+            let tail = inner.compaction.take().unwrap_or_default();
+            // The old journal gets every pending line first: it stays complete if the swap
+            // fails.
+            inner.flush()?;
+            file.write_all(&tail.lines)?;
+            std::fs::rename(&tmp, &self.path)?;
+            inner.file = file;
+            inner.lines = live + tail.count;
+            Ok(())
+        });
+        if swapped.is_err() {
+            self.lock().compaction = None;
+            let _ = std::fs::remove_file(&tmp);
+        }
+        swapped
     }
 
     /// Writes the buffered appends now (graceful shutdown calls this after the last request).
@@ -278,7 +325,8 @@ impl JournalStore {
 
     fn insert(&self, key: &str, expires_at_ms: u64, now_ms: u64) -> Result<bool, ReplayStoreError> {
         let d = key_digest(key);
-        let mut inner = self.lock();
+        let mut guard = self.lock();
+        let inner = &mut *guard;
         if matches!(inner.entries.get(&d), Some(&exp) if exp >= now_ms) {
             return Ok(false);
         }
@@ -289,6 +337,10 @@ impl JournalStore {
             inner.flush().map_err(unwritable)?;
         }
         push_line(&mut inner.pending, &d, expires_at_ms);
+        if let Some(tail) = &mut inner.compaction {
+            push_line(&mut tail.lines, &d, expires_at_ms);
+            tail.count += 1;
+        }
         inner.lines += 1;
         inner.entries.insert(d, expires_at_ms);
         if inner.pending.len() >= FLUSH_BYTES {
@@ -316,6 +368,18 @@ impl AsyncReplayStore for JournalStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn hex(d: &[u8; 16]) -> String {
+        d.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn open_append(path: &Path) -> std::io::Result<File> {
+        let mut o = OpenOptions::new();
+        o.create(true).append(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+        o.open(path)
+    }
 
     fn dir(tag: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!(
@@ -360,6 +424,42 @@ mod tests {
         let mut v = Vec::new();
         push_line(&mut v, &[0xab; 16], 0);
         assert_eq!(v, format!("{} 0\n", "ab".repeat(16)).into_bytes());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn lines_accepted_during_a_compaction_reach_the_new_journal() {
+        let d = dir("compact-live");
+        let s = JournalStore::open(&d, 0).unwrap();
+        for i in 0..6000 {
+            assert_eq!(s.insert(&format!("old{i}"), 10, 0), Ok(true));
+        }
+        for i in 0..10 {
+            assert_eq!(s.insert(&format!("live{i}"), 1_000, 0), Ok(true));
+        }
+        // Everything but live0..9 expires: the journal (6010 lines) needs compacting.
+        let snapshot = s.begin_compaction(11).expect("compaction is due");
+        assert_eq!(snapshot.len(), 10);
+        assert!(s.begin_compaction(11).is_none(), "one compaction at a time");
+        // Accepted while the new journal is being written (without the lock).
+        assert_eq!(s.insert("during", 1_000, 11), Ok(true));
+        s.flush().unwrap();
+        s.finish_compaction(snapshot).unwrap();
+        assert_eq!(s.insert("after", 1_000, 11), Ok(true));
+        assert!(!d.join("replay.journal.tmp").exists());
+        drop(s);
+        let text = std::fs::read_to_string(d.join(JOURNAL_FILE)).unwrap();
+        assert_eq!(
+            text.lines().count(),
+            12,
+            "10 live + during + after, compacted"
+        );
+        let s = JournalStore::open(&d, 11).unwrap();
+        assert_eq!(s.len(), 12);
+        for key in ["live0", "live9", "during", "after"] {
+            assert_eq!(s.insert(key, 1_000, 12), Ok(false), "{key} is remembered");
+        }
+        assert_eq!(s.insert("old0", 1_000, 12), Ok(true));
         std::fs::remove_dir_all(&d).unwrap();
     }
 
