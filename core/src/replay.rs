@@ -1,6 +1,7 @@
 //! Replay protection: a store that remembers accepted request ids until they would be stale
 //! anyway, with an atomic insert-if-absent so that N concurrent copies are accepted once.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
@@ -193,10 +194,15 @@ impl ReplayStore for MemoryReplayStore {
             inner.entries.retain(|_, exp| *exp >= now_ms);
             inner.sweep_at = (inner.entries.len() * 2).max(1024);
         }
-        match inner.entries.get(&digest) {
-            Some(&exp) if exp >= now_ms => Ok(false),
-            _ => {
-                inner.entries.insert(digest, expires_at_ms);
+        // One probe of the map: the entry found is the one written.
+        match inner.entries.entry(digest) {
+            Entry::Occupied(e) if *e.get() >= now_ms => Ok(false),
+            Entry::Occupied(mut e) => {
+                e.insert(expires_at_ms);
+                Ok(true)
+            }
+            Entry::Vacant(e) => {
+                e.insert(expires_at_ms);
                 Ok(true)
             }
         }

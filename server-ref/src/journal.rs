@@ -24,6 +24,7 @@
 //! until a write succeeds again (each refused request retries it), so a broken journal fails
 //! closed.
 
+use std::collections::hash_map::Entry;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -70,25 +71,30 @@ struct Tail {
 impl Inner {
     /// Writes the pending lines; on failure they stay pending and the store refuses.
     fn flush(&mut self) -> std::io::Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
+        write_pending(&mut self.file, &mut self.pending, &mut self.failed)
+    }
+}
+
+/// [`Inner::flush`] on the fields it touches (so a caller may hold an entry of the map).
+fn write_pending(file: &mut File, pending: &mut Vec<u8>, failed: &mut bool) -> std::io::Result<()> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    match file.write_all(pending) {
+        Ok(()) => {
+            pending.clear();
+            *failed = false;
+            Ok(())
         }
-        match self.file.write_all(&self.pending) {
-            Ok(()) => {
-                self.pending.clear();
-                self.failed = false;
-                Ok(())
+        Err(e) => {
+            // A partial write may leave a torn line: the whole batch is written again on the
+            // next attempt after a newline, so the torn part stays a line of its own (skipped
+            // by open()); duplicate lines are harmless.
+            if pending.first() != Some(&b'\n') {
+                pending.insert(0, b'\n');
             }
-            Err(e) => {
-                // A partial write may leave a torn line: the whole batch is written again on
-                // the next attempt after a newline, so the torn part stays a line of its own
-                // (skipped by open()); duplicate lines are harmless.
-                if self.pending.first() != Some(&b'\n') {
-                    self.pending.insert(0, b'\n');
-                }
-                self.failed = true;
-                Err(e)
-            }
+            *failed = true;
+            Err(e)
         }
     }
 }
@@ -327,14 +333,17 @@ impl JournalStore {
         let d = key_digest(key);
         let mut guard = self.lock();
         let inner = &mut *guard;
-        if matches!(inner.entries.get(&d), Some(&exp) if exp >= now_ms) {
-            return Ok(false);
-        }
+        // One probe of the map: the entry found is the one written.
+        let slot = match inner.entries.entry(d) {
+            Entry::Occupied(e) if *e.get() >= now_ms => return Ok(false),
+            slot => slot,
+        };
         let unwritable =
             |e: std::io::Error| ReplayStoreError(format!("replay journal: {}", e.kind()));
         if inner.failed {
             // Fail closed until the journal can be written again.
-            inner.flush().map_err(unwritable)?;
+            write_pending(&mut inner.file, &mut inner.pending, &mut inner.failed)
+                .map_err(unwritable)?;
         }
         push_line(&mut inner.pending, &d, expires_at_ms);
         if let Some(tail) = &mut inner.compaction {
@@ -342,7 +351,14 @@ impl JournalStore {
             tail.count += 1;
         }
         inner.lines += 1;
-        inner.entries.insert(d, expires_at_ms);
+        match slot {
+            Entry::Occupied(mut e) => {
+                e.insert(expires_at_ms);
+            }
+            Entry::Vacant(e) => {
+                e.insert(expires_at_ms);
+            }
+        }
         if inner.pending.len() >= FLUSH_BYTES {
             // The request is accepted (its line is buffered); a failure here refuses the
             // following ones until a write succeeds.
@@ -362,6 +378,15 @@ impl AsyncReplayStore for JournalStore {
         now_ms: u64,
     ) -> StoreFuture<'a, Result<bool, ReplayStoreError>> {
         Box::pin(std::future::ready(self.insert(key, expires_at_ms, now_ms)))
+    }
+
+    fn insert_now(
+        &self,
+        key: &str,
+        expires_at_ms: u64,
+        now_ms: u64,
+    ) -> Option<Result<bool, ReplayStoreError>> {
+        Some(self.insert(key, expires_at_ms, now_ms))
     }
 }
 
