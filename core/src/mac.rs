@@ -122,9 +122,23 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
     constant_time_eq_bytes(a.as_bytes(), b.as_bytes())
 }
 
-/// [`constant_time_eq`] of bytes.
+/// [`constant_time_eq`] of bytes: every byte is compared whatever the earlier ones held
+/// (the differences are OR-ed together 8 bytes at a time, then tested once, behind `subtle`'s
+/// optimisation barrier). Only the lengths are compared early: they are public.
 pub fn constant_time_eq_bytes(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && bool::from(a.ct_eq(b))
+    if a.len() != b.len() {
+        return false;
+    }
+    let word = |c: &[u8]| {
+        let mut w = [0u8; 8];
+        w[..c.len()].copy_from_slice(c);
+        u64::from_ne_bytes(w)
+    };
+    let diff = a
+        .chunks(8)
+        .zip(b.chunks(8))
+        .fold(0u64, |acc, (x, y)| acc | (word(x) ^ word(y)));
+    bool::from(diff.ct_eq(&0))
 }
 
 #[cfg(test)]
@@ -154,6 +168,22 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn constant_time_eq_compares_every_byte() {
+        for len in [0usize, 1, 7, 8, 9, 32, 63, 64, 65] {
+            let a: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            assert!(constant_time_eq_bytes(&a, &a.clone()), "{len}");
+            for i in 0..len {
+                let mut b = a.clone();
+                b[i] ^= 0x80;
+                assert!(!constant_time_eq_bytes(&a, &b), "{len} at {i}");
+            }
+            assert!(!constant_time_eq_bytes(&a, &[a.as_slice(), &[0]].concat()));
+        }
+        assert!(constant_time_eq("abc", "abc"));
+        assert!(!constant_time_eq("abc", "abd"));
     }
 
     #[test]
