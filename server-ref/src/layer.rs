@@ -60,6 +60,10 @@ use crate::store::{AsyncReplayStore, MemoryStore};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The `X-Nonce` header's name, made once (a `&str` name is parsed and lower-cased on every
+/// lookup).
+static X_NONCE: axum::http::HeaderName = axum::http::HeaderName::from_static("x-nonce");
+
 /// Request size limits (oversized requests get a 4xx, never a 5xx).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -369,7 +373,7 @@ impl Shared {
         B::Error: Into<BoxError>,
     {
         let query = parts.uri.query().unwrap_or("");
-        let mut values = parts.headers.get_all(xnonce_core::header::NAME).iter();
+        let mut values = parts.headers.get_all(&X_NONCE).iter();
         let (first, second) = (values.next(), values.next());
         let x_nonce = first.map(|v| v.to_str());
         let raw_hint = first.and_then(|v| v.to_str().ok());
@@ -495,11 +499,12 @@ impl Shared {
         };
         let now = crate::now_ms();
         let verified = self.verifier.verify(incoming, &*self.secrets, now)?;
-        match self
-            .store
-            .insert_if_absent(&verified.replay_key, verified.remember_until_ms, now)
-            .await
-        {
+        let (key, until) = (verified.replay_key.as_str(), verified.remember_until_ms);
+        let recorded = match self.store.insert_now(key, until, now) {
+            Some(answer) => answer,
+            None => self.store.insert_if_absent(key, until, now).await,
+        };
+        match recorded {
             Ok(true) => Ok((verified, route)),
             Ok(false) => Err(Error::new(ErrorCode::Replayed, "ottoken already used").into()),
             Err(e) => {
@@ -513,6 +518,14 @@ impl Shared {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_header_name_is_cores() {
+        assert_eq!(
+            X_NONCE.as_str(),
+            xnonce_core::header::NAME.to_ascii_lowercase()
+        );
+    }
 
     #[test]
     fn param_names_decode_like_forms() {

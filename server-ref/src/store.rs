@@ -26,6 +26,19 @@ pub trait AsyncReplayStore: Send + Sync + 'static {
         expires_at_ms: u64,
         now_ms: u64,
     ) -> StoreFuture<'a, Result<bool, ReplayStoreError>>;
+
+    /// The same answer as [`AsyncReplayStore::insert_if_absent`] when the store can give it
+    /// without waiting (an in-process map), so the caller boxes no future; `None` (the
+    /// default) for a store that must wait, whose answer then comes from the future.
+    fn insert_now(
+        &self,
+        key: &str,
+        expires_at_ms: u64,
+        now_ms: u64,
+    ) -> Option<Result<bool, ReplayStoreError>> {
+        let _ = (key, expires_at_ms, now_ms);
+        None
+    }
 }
 
 /// Any synchronous, in-process core [`ReplayStore`] used as an [`AsyncReplayStore`].
@@ -42,6 +55,15 @@ impl<T: ReplayStore + Send + Sync + 'static> AsyncReplayStore for SyncStore<T> {
     ) -> StoreFuture<'a, Result<bool, ReplayStoreError>> {
         let r = self.0.insert_if_absent(key, expires_at_ms, now_ms);
         Box::pin(std::future::ready(r))
+    }
+
+    fn insert_now(
+        &self,
+        key: &str,
+        expires_at_ms: u64,
+        now_ms: u64,
+    ) -> Option<Result<bool, ReplayStoreError>> {
+        Some(self.0.insert_if_absent(key, expires_at_ms, now_ms))
     }
 }
 
@@ -101,6 +123,15 @@ impl AsyncReplayStore for MemoryStore {
         let r = self.inner.insert_if_absent(key, expires_at_ms, now_ms);
         Box::pin(std::future::ready(r))
     }
+
+    fn insert_now(
+        &self,
+        key: &str,
+        expires_at_ms: u64,
+        now_ms: u64,
+    ) -> Option<Result<bool, ReplayStoreError>> {
+        Some(self.inner.insert_if_absent(key, expires_at_ms, now_ms))
+    }
 }
 
 impl<T: AsyncReplayStore + ?Sized> AsyncReplayStore for Arc<T> {
@@ -111,6 +142,15 @@ impl<T: AsyncReplayStore + ?Sized> AsyncReplayStore for Arc<T> {
         now_ms: u64,
     ) -> StoreFuture<'a, Result<bool, ReplayStoreError>> {
         (**self).insert_if_absent(key, expires_at_ms, now_ms)
+    }
+
+    fn insert_now(
+        &self,
+        key: &str,
+        expires_at_ms: u64,
+        now_ms: u64,
+    ) -> Option<Result<bool, ReplayStoreError>> {
+        (**self).insert_now(key, expires_at_ms, now_ms)
     }
 }
 
@@ -144,6 +184,8 @@ mod tests {
         let now = crate::now_ms();
         assert_eq!(s.insert_if_absent("k", now - 1, now - 2).await, Ok(true));
         assert_eq!(s.insert_if_absent("k", now - 1, now - 2).await, Ok(false));
+        assert_eq!(s.insert_now("k", now - 1, now - 2), Some(Ok(false)));
+        assert_eq!(s.insert_now("k2", now - 1, now - 2), Some(Ok(true)));
         let h = s.spawn_evictor(Duration::from_millis(10));
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(s.is_empty());
