@@ -172,12 +172,13 @@ impl<'a> HeaderRef<'a> {
                 format!("X-Nonce is longer than {MAX_LEN} bytes"),
             );
         }
-        // Up to six fields kept (more can match no scheme), in one pass over the bytes
-        // (a space is ASCII, so every cut is on a char boundary).
+        // Up to six fields kept (more can match no scheme), without allocating; a space is
+        // ASCII, so every cut is on a char boundary.
         let mut slots = [""; 6];
         let (mut count, mut start) = (0, 0);
-        for (i, b) in value.bytes().chain([b' ']).enumerate() {
-            if b == b' ' {
+        let bytes = value.as_bytes();
+        for i in 0..=bytes.len() {
+            if i == bytes.len() || bytes[i] == b' ' {
                 if let Some(slot) = slots.get_mut(count) {
                     *slot = &value[start..i];
                 }

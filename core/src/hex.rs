@@ -47,5 +47,16 @@ pub(crate) fn digit(c: u8) -> Option<u8> {
 
 /// True when `s` is exactly `len` lower-case hex digits.
 pub(crate) fn is_lower_hex(s: &str, len: usize) -> bool {
-    s.len() == len && s.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+    // One table lookup per byte, and every byte looked at (no early exit to branch on).
+    s.len() == len && s.bytes().fold(true, |ok, c| ok & LOWER_HEX[c as usize])
 }
+
+const LOWER_HEX: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = matches!(i as u8, b'0'..=b'9' | b'a'..=b'f');
+        i += 1;
+    }
+    t
+};

@@ -66,9 +66,24 @@ pub struct Fields<'a> {
 /// Builds the v2 canonical string, validating every field (method, host, path, param keys,
 /// client id, nonce, in that order).
 pub fn canonical(f: &Fields<'_>) -> Result<String> {
-    let params_len: usize = f.params.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+    // Room for the longest this can be, so it is never reallocated: every param byte may be
+    // escaped (3 bytes), a path byte too.
+    let params_len: usize = f
+        .params
+        .iter()
+        .map(|(k, v)| 3 * (k.len() + v.len()) + 2)
+        .sum();
     let mut out = String::with_capacity(
-        TAG.len() + f.method.len() + f.host.len() + f.path.len() + params_len + 200,
+        TAG.len()
+            + f.method.len()
+            + f.host.len()
+            + 3 * f.path.len()
+            + params_len
+            + 64 // body digest
+            + f.client.len()
+            + 20 // timestamp
+            + f.nonce.len()
+            + 8, // newlines
     );
     out.push_str(TAG);
     out.push('\n');
