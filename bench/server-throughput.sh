@@ -4,6 +4,12 @@
 # same release-built xnonce-server, in one run, on 127.0.0.1: the difference is the
 # XNonceLayer alone. Extra arguments go to the load generator
 # (client-rs/examples/loadgen.rs), e.g. --requests 20000 --concurrency 32 --rounds 3.
+#
+# With two or more CPUs the server is pinned to CPU 0 and the load generator to CPU 1
+# (taskset), so they do not take each other's time and the generator (raw HTTP/1.1, a few
+# µs per request) keeps the server's core busy: req/s is then the server's throughput.
+# XNONCE_BENCH_SERVER=/path/to/xnonce-server measures another build (e.g. the previous
+# commit's) with the same load generator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,8 +17,12 @@ echo "Building xnonce-server and the load generator (release)..."
 cargo build -q --release -p xnonce-server --bin xnonce-server
 cargo build -q --release -p xnonce --example loadgen
 target_dir="$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
-server="$target_dir/release/xnonce-server"
+server="${XNONCE_BENCH_SERVER:-$target_dir/release/xnonce-server}"
 loadgen="$target_dir/release/examples/loadgen"
+pin_server=() pin_loadgen=()
+if [ -z "${XNONCE_BENCH_NO_PIN:-}" ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+    pin_server=(taskset -c 0) pin_loadgen=(taskset -c 1)
+fi
 
 data="$(mktemp -d "${TMPDIR:-/tmp}/xnonce-bench.XXXXXX")"
 server_pid=""
@@ -28,7 +38,7 @@ trap cleanup EXIT INT TERM
 umask 077
 "$server" client add bench --data "$data" > "$data/bench.secret"
 mkfifo "$data/out"
-RUST_LOG="${RUST_LOG:-info}" "$server" serve --demo --bench-mirror --listen 127.0.0.1:0 --data "$data" \
+RUST_LOG="${RUST_LOG:-info}" "${pin_server[@]}" "$server" serve --demo --bench-mirror --listen 127.0.0.1:0 --data "$data" \
     > "$data/out" 2> "$data/server.log" &
 server_pid=$!
 exec 3< "$data/out"
@@ -37,5 +47,6 @@ cat <&3 > /dev/null &
 base_url="${first#xnonce-server listening on }"
 
 echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(uname -sr)"
-"$loadgen" --base-url "$base_url" --client bench --secret-file "$data/bench.secret" \
+[ ${#pin_server[@]} -eq 0 ] || echo "server pinned to CPU 0, load generator to CPU 1"
+"${pin_loadgen[@]}" "$loadgen" --base-url "$base_url" --client bench --secret-file "$data/bench.secret" \
     --server-pid "$server_pid" "$@"

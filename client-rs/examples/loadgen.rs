@@ -11,6 +11,12 @@
 //! byte-for-byte the same kind of request (same query, an `X-Nonce` header). Rounds
 //! alternate between the routes; the median round is reported. Loopback only.
 //!
+//! `--http raw` (the default) sends each request as HTTP/1.1 text over keep-alive
+//! connections and reads the answer by its `Content-Length`: a few µs per request, so one
+//! core of load saturates a server on the other (what `bench/server-throughput.sh` arranges
+//! with `taskset`) and req/s measures the server. `--http reqwest` uses the Rust requester's
+//! HTTP client instead (≈ 15–20 µs per request: the client then bounds req/s).
+//!
 //! ```sh
 //! bench/server-throughput.sh          # builds in release, starts the server, runs this
 //! ```
@@ -23,7 +29,17 @@ use std::time::{Duration, Instant};
 use xnonce::core::{sign, SignInput};
 use xnonce::{Scheme, Secret};
 
+/// Which HTTP client sends the requests.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Http {
+    Raw,
+    Reqwest,
+}
+
 struct Args {
+    http: Http,
+    /// Only this route (`verified` or `unverified`), for profiling one at a time.
+    only: Option<String>,
     base_url: String,
     client: String,
     secret: Secret,
@@ -37,6 +53,8 @@ struct Args {
 
 fn args() -> Result<Args, String> {
     let mut a = Args {
+        http: Http::Raw,
+        only: None,
         base_url: String::new(),
         client: String::new(),
         secret: Secret::new("unset").map_err(|e| e.to_string())?,
@@ -53,13 +71,22 @@ fn args() -> Result<Args, String> {
         let v = it.next().ok_or(format!("{flag} needs a value"))?;
         let num = |v: &str| v.parse::<usize>().map_err(|e| format!("{flag}: {e}"));
         match flag.as_str() {
+            "--http" => {
+                a.http = match v.as_str() {
+                    "raw" => Http::Raw,
+                    "reqwest" => Http::Reqwest,
+                    _ => return Err("--http is raw or reqwest".into()),
+                }
+            }
+            "--only" if v == "verified" || v == "unverified" => a.only = Some(v),
+            "--only" => return Err("--only is verified or unverified".into()),
             "--base-url" => a.base_url = v,
             "--client" => a.client = v,
             "--secret-file" => secret_file = Some(v),
             "--scheme" => a.scheme = v.parse().map_err(|e: xnonce::Error| e.to_string())?,
             "--requests" => a.requests = num(&v)?.clamp(1, 200_000),
             "--concurrency" => a.concurrency = num(&v)?.clamp(1, 256),
-            "--rounds" => a.rounds = num(&v)?.clamp(1, 9),
+            "--rounds" => a.rounds = num(&v)?.clamp(1, 41),
             "--max-seconds" => a.max_seconds = num(&v)?.clamp(1, 120) as u64,
             "--server-pid" => a.server_pid = Some(num(&v)? as u32),
             _ => return Err(format!("unknown argument {flag}")),
@@ -132,42 +159,140 @@ impl Round {
     }
 }
 
+/// Sends requests over one keep-alive connection as raw HTTP/1.1 and reads each answer by
+/// its `Content-Length` (the demo's answers all have one); `None` on any I/O or framing
+/// error (the connection is then dropped and the error counted).
+struct RawConnection {
+    stream: tokio::net::TcpStream,
+    buf: Vec<u8>,
+}
+
+impl RawConnection {
+    async fn connect(authority: &str) -> std::io::Result<RawConnection> {
+        let stream = tokio::net::TcpStream::connect(authority).await?;
+        stream.set_nodelay(true)?;
+        Ok(RawConnection {
+            stream,
+            buf: Vec::with_capacity(4096),
+        })
+    }
+
+    async fn get(&mut self, request: &[u8]) -> Option<u16> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        self.stream.write_all(request).await.ok()?;
+        self.buf.clear();
+        let head_end = loop {
+            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            let mut chunk = [0u8; 4096];
+            let n = self.stream.read(&mut chunk).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        };
+        let head = std::str::from_utf8(&self.buf[..head_end]).ok()?;
+        let status = head.get(9..12)?.parse::<u16>().ok()?;
+        let length = head.lines().find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse::<usize>().ok())?
+        })?;
+        while self.buf.len() < head_end + length {
+            let mut chunk = [0u8; 4096];
+            let n = self.stream.read(&mut chunk).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+        Some(status)
+    }
+}
+
+/// The HTTP/1.1 text of a GET for the raw client.
+fn raw_request(url: &str, query: &str, x_nonce: &str) -> Vec<u8> {
+    let rest = url.trim_start_matches("http://");
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    format!("GET {path}?{query} HTTP/1.1\r\nHost: {authority}\r\nX-Nonce: {x_nonce}\r\n\r\n")
+        .into_bytes()
+}
+
 async fn run_round(
     http: &reqwest::Client,
+    kind: Http,
     url: &str,
     requests: Vec<(String, String)>,
     concurrency: usize,
     deadline: Duration,
     server_pid: Option<u32>,
 ) -> Round {
-    let requests = Arc::new(requests);
+    // The raw client's request texts are made before the clock starts, like the signatures.
+    let raw: Vec<Vec<u8>> = match kind {
+        Http::Raw => requests
+            .iter()
+            .map(|(q, h)| raw_request(url, q, h))
+            .collect(),
+        Http::Reqwest => Vec::new(),
+    };
+    let authority = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let (requests, raw) = (Arc::new(requests), Arc::new(raw));
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let (http, url, requests, next) = (
+        let (http, url, requests, raw, next, authority) = (
             http.clone(),
             url.to_string(),
             requests.clone(),
+            raw.clone(),
             next.clone(),
+            authority.clone(),
         );
         tasks.push(tokio::spawn(async move {
             let mut statuses: BTreeMap<u16, usize> = BTreeMap::new();
             let mut errors = 0usize;
+            let mut conn: Option<RawConnection> = None;
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 if i >= requests.len() || start.elapsed() > deadline {
                     break;
                 }
-                let (query, x_nonce) = &requests[i];
-                let target = format!("{url}?{query}");
-                match http.get(&target).header("X-Nonce", x_nonce).send().await {
-                    Ok(res) => {
-                        let code = res.status().as_u16();
-                        let _ = res.bytes().await;
-                        *statuses.entry(code).or_default() += 1;
+                let status = match kind {
+                    Http::Raw => {
+                        if conn.is_none() {
+                            conn = RawConnection::connect(&authority).await.ok();
+                        }
+                        match &mut conn {
+                            Some(c) => c.get(&raw[i]).await,
+                            None => None,
+                        }
                     }
-                    Err(_) => errors += 1,
+                    Http::Reqwest => {
+                        let (query, x_nonce) = &requests[i];
+                        let target = format!("{url}?{query}");
+                        match http.get(&target).header("X-Nonce", x_nonce).send().await {
+                            Ok(res) => {
+                                let code = res.status().as_u16();
+                                let _ = res.bytes().await;
+                                Some(code)
+                            }
+                            Err(_) => None,
+                        }
+                    }
+                };
+                match status {
+                    Some(code) => *statuses.entry(code).or_default() += 1,
+                    None => {
+                        errors += 1;
+                        conn = None;
+                    }
                 }
             }
             (statuses, errors)
@@ -212,13 +337,23 @@ async fn run(a: Args) -> Result<bool, String> {
     let verified_url = format!("{}{PATH}", a.base_url);
     let health_url = format!("{}/_bench/unverified{PATH}", a.base_url);
     println!(
-        "loadgen: {} ({}), {} requests x {} rounds per route, concurrency {}, ≤ {} s per round",
-        a.base_url, a.scheme, a.requests, a.rounds, a.concurrency, a.max_seconds
+        "loadgen: {} ({}), {} requests x {} rounds per route, concurrency {}, ≤ {} s per round, {} client",
+        a.base_url,
+        a.scheme,
+        a.requests,
+        a.rounds,
+        a.concurrency,
+        a.max_seconds,
+        match a.http {
+            Http::Raw => "raw HTTP/1.1",
+            Http::Reqwest => "reqwest",
+        }
     );
     // Warm-up: connections, server caches.
     let warm = presign(&a, a.concurrency * 20, "warm").map_err(|e| e.to_string())?;
     run_round(
         &http,
+        a.http,
         &health_url,
         warm.clone(),
         a.concurrency,
@@ -226,9 +361,19 @@ async fn run(a: Args) -> Result<bool, String> {
         None,
     )
     .await;
-    run_round(&http, &verified_url, warm, a.concurrency, deadline, None).await;
+    run_round(
+        &http,
+        a.http,
+        &verified_url,
+        warm,
+        a.concurrency,
+        deadline,
+        None,
+    )
+    .await;
 
     let (mut verified, mut health, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let mut cpu_ratios = Vec::new();
     let (mut v_cpu, mut h_cpu): (Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new());
     let mut ok = true;
     for r in 0..a.rounds {
@@ -239,10 +384,21 @@ async fn run(a: Args) -> Result<bool, String> {
         }
         let (mut h_rps, mut v_rps) = (0.0, 0.0);
         for (name, url) in order {
+            if a.only.as_deref().is_some_and(|only| only != name.trim()) {
+                continue;
+            }
             let tag = format!("r{r}{}", name.trim());
             let requests = presign(&a, a.requests, &tag).map_err(|e| e.to_string())?;
-            let round =
-                run_round(&http, url, requests, a.concurrency, deadline, a.server_pid).await;
+            let round = run_round(
+                &http,
+                a.http,
+                url,
+                requests,
+                a.concurrency,
+                deadline,
+                a.server_pid,
+            )
+            .await;
             let cpu = round
                 .server_cpu
                 .map(|c| {
@@ -278,9 +434,25 @@ async fn run(a: Args) -> Result<bool, String> {
                 h_rps = round.rps();
             }
         }
+        if a.only.is_some() {
+            continue;
+        }
         verified.push(v_rps);
         health.push(h_rps);
         ratios.push(v_rps / h_rps);
+        if let (Some(&v), Some(&h)) = (v_cpu.last(), h_cpu.last()) {
+            cpu_ratios.push(h / v);
+        }
+    }
+    if let Some(only) = &a.only {
+        let cpu = if only == "verified" { &v_cpu } else { &h_cpu };
+        if !cpu.is_empty() {
+            println!(
+                "{only}: server CPU {:.1} µs/request (median of rounds)",
+                median(cpu.clone()) * 1e6
+            );
+        }
+        return Ok(ok);
     }
     let (v, h, ratio) = (median(verified), median(health), median(ratios));
     println!("unverified /_bench/unverified{PATH} : {h:>8.0} req/s (median of rounds)");
@@ -290,16 +462,15 @@ async fn run(a: Args) -> Result<bool, String> {
          check + route rules cost {:.1}% of throughput",
         (1.0 - ratio) * 100.0
     );
-    if !v_cpu.is_empty() && !h_cpu.is_empty() {
-        let (vc, hc) = (median(v_cpu), median(h_cpu));
+    if !cpu_ratios.is_empty() {
+        let (vc, hc, cr) = (median(v_cpu), median(h_cpu), median(cpu_ratios));
         println!(
-            "server CPU per request (median): unverified {:.1} µs, verified {:.1} µs → \
-             verified capacity = {:.3} of unverified: verification + replay check + route \
-             rules cost {:.1}% of server throughput",
+            "server CPU per request (medians): unverified {:.1} µs, verified {:.1} µs; \
+             unverified/verified = {cr:.3} (median of per-round ratios): verification + replay \
+             check + route rules cost {:.1}% of server capacity",
             hc * 1e6,
             vc * 1e6,
-            hc / vc,
-            (1.0 - hc / vc) * 100.0
+            (1.0 - cr) * 100.0
         );
     }
     if !ok {
