@@ -89,6 +89,7 @@ for (const [dir, target] of [
     "--enable-mutable-globals",
     "--enable-reference-types",
     "--enable-multivalue",
+    "--enable-simd", // core's SHA-256 (see .cargo/config.toml)
     file,
     "-o",
     file,

@@ -7,8 +7,6 @@
 //! as three pieces of one SHA-256 ([`token`]), so the secret is never copied into a string
 //! and a verifier trying several live secrets builds the prefix once.
 
-use sha2::{Digest, Sha256};
-
 use crate::error::Result;
 use crate::Scheme;
 
@@ -72,11 +70,11 @@ pub fn canonical(
 /// The v1 token: SHA-256 of `prefix + secret + timestamp` (the canonical string), hashed in
 /// pieces.
 pub fn token(prefix: &str, secret: &str, timestamp_ms: u64) -> [u8; 32] {
-    let mut h = Sha256::new();
+    let mut h = crate::sha256::Sha256::new();
     h.update(prefix.as_bytes());
     h.update(secret.as_bytes());
     h.update(itoa::Buffer::new().format(timestamp_ms).as_bytes());
-    h.finalize().into()
+    h.finalize()
 }
 
 /// Appends the decimal form of `n`.

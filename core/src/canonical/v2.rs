@@ -14,8 +14,6 @@
 //! joined with `\n` (no trailing newline). No field can contain `\n`, so the string is
 //! unambiguous. The secret is not part of it: it keys the HMAC.
 
-use sha2::{Digest, Sha256};
-
 use crate::error::Result;
 
 /// The first line of every v2 canonical string.
@@ -34,7 +32,7 @@ fn push_body_digest(out: &mut String, body: &[u8]) {
     if body.is_empty() {
         out.push_str(EMPTY_BODY_DIGEST);
     } else {
-        crate::hex::push_encoded(out, &Sha256::digest(body));
+        crate::hex::push_encoded(out, &crate::sha256::digest(body));
     }
 }
 
