@@ -40,9 +40,10 @@ fn push_body_digest(out: &mut String, body: &[u8]) {
 pub const EMPTY_BODY_DIGEST: &str =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-/// Inputs of the v2 canonical string, as given by the caller (not yet normalised).
-#[derive(Debug, Clone, Copy)]
-pub struct Fields<'a> {
+/// Inputs of the v2 canonical string, as given by the caller (not yet normalised). The params
+/// are any `(key, value)` pairs of strings: owned (`(String, String)`, the default) or borrowed.
+#[derive(Debug)]
+pub struct Fields<'a, K = String, V = String> {
     /// HTTP method (any case).
     pub method: &'a str,
     /// Authority the request is sent to.
@@ -50,7 +51,7 @@ pub struct Fields<'a> {
     /// Path without query.
     pub path: &'a str,
     /// Query and form params, in any order.
-    pub params: &'a [(String, String)],
+    pub params: &'a [(K, V)],
     /// The raw non-form body (empty when none).
     pub body: &'a [u8],
     /// Client id.
@@ -61,10 +62,22 @@ pub struct Fields<'a> {
     pub nonce: &'a str,
 }
 
+impl<K, V> Clone for Fields<'_, K, V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<K, V> Copy for Fields<'_, K, V> {}
+
 /// Builds the v2 canonical string, validating every field (method, host, path, param keys,
 /// client id, nonce, in that order).
-pub fn canonical(f: &Fields<'_>) -> Result<String> {
-    let params_len: usize = f.params.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+pub fn canonical<K: AsRef<str>, V: AsRef<str>>(f: &Fields<'_, K, V>) -> Result<String> {
+    let params_len: usize = f
+        .params
+        .iter()
+        .map(|(k, v)| k.as_ref().len() + v.as_ref().len() + 2)
+        .sum();
     let mut out = String::with_capacity(
         TAG.len() + f.method.len() + f.host.len() + f.path.len() + params_len + 200,
     );
