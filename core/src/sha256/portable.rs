@@ -105,7 +105,9 @@ pub(crate) fn compress(state: &mut [u32; 8], block: &[u8; BLOCK]) {
     four!(w1, 4, second);
     four!(w2, 8, first);
     four!(w3, 12, second);
-    for t in [16, 32, 48] {
+    // A counted loop: iterating `[16, 32, 48]` compiled to code ~30 % slower in V8.
+    for r in 1..4 {
+        let t = 16 * r;
         w0 = schedule(w0, w1, w2, w3);
         four!(w0, t, first);
         w1 = schedule(w1, w2, w3, w0);
