@@ -9,8 +9,9 @@
 //! general `sign`, which signs the same inputs with the same core call (or throws the
 //! `XNonceError`): the result never depends on the path taken.
 //!
-//! The buffers hold a secret between calls only in the input; it is zeroized after every
-//! call.
+//! The input buffer holds the secret only during a call: it is zeroized before the call
+//! returns. One fast path per module instance (the package's `sign`) owns the buffers: a
+//! second one growing the input buffer would leave the first writing where it was.
 
 use std::cell::RefCell;
 
@@ -62,7 +63,8 @@ pub fn packed_header() -> u32 {
 /// Signs the packed request in the first `len` bytes of the input buffer (`pairs` params;
 /// `body_len` bytes of body right after it, or -1 for none) and returns the length of the
 /// header value left in the header buffer, or 0 when the caller must take the general path.
-/// The input is zeroized before returning (it held the secret).
+/// The packed text is zeroized before returning (it held the secret; the body after it is
+/// the caller's data, as it is in any other buffer the caller passed).
 #[wasm_bindgen(js_name = signPackedInput, skip_typescript)]
 pub fn sign_packed_input(len: u32, pairs: u32, timestamp: Option<f64>, body_len: i32) -> u32 {
     BUFFERS.with(|b| {
@@ -83,7 +85,7 @@ pub fn sign_packed_input(len: u32, pairs: u32, timestamp: Option<f64>, body_len:
             body_len,
             text,
         );
-        input[..used].zeroize();
+        input[..(len as usize).min(used)].zeroize();
         match header.get_mut(..text.len()) {
             Some(out) if ok => {
                 out.copy_from_slice(text.as_bytes());
