@@ -32,7 +32,7 @@ const x = require("../pkg/node/xnonce_wasm.js");
 const glue = require("../pkg/node/xnonce_wasm_bindgen.js");
 const { fastSign } = require("../pkg/node/fast_sign.js");
 const iterations = Number(process.argv[2] ?? 50_000);
-const rounds = Number(process.argv[3] ?? 7);
+const rounds = Number(process.argv[3] ?? 15);
 const BODY_LEN = 65536; // as examples/native_sign.rs
 const INPUT = {
   secret: "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd",
@@ -94,6 +94,11 @@ const nativeRun = () =>
       .map((r) => [r.case, r]),
   );
 const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+/** The middle half of per-round values (25th–75th percentile): how much the load moved them. */
+const quartiles = (v) => {
+  const s = [...v].sort((a, b) => a - b);
+  return `${s[Math.floor((s.length - 1) / 4)].toFixed(1)}–${s[Math.ceil((3 * (s.length - 1)) / 4)].toFixed(1)}`;
+};
 
 /** SHA-256 compressions of one `sign`, from the canonical string's length. */
 function compressions(scheme) {
@@ -187,6 +192,7 @@ try {
 }
 
 const m = (measure, where) => median(samples[measure][where]);
+const q = (measure, where) => quartiles(samples[measure][where]);
 const sizes = JSON.parse(readFileSync(join(here, "pkg", "size.json"), "utf8"));
 const us = (ns) => `${(ns / 1000).toFixed(2)} µs`;
 const chromeVersion = execFileSync("/usr/bin/chromium", ["--version"], {
@@ -200,13 +206,13 @@ console.log(
     `each the best of 5 batches of ${iterations / 5} calls; medians over rounds\n`,
 );
 console.log(
-  "| sign (3 params, fixed time and nonce) | native core | WASM in Node | ratio | WASM in Chromium | ratio |",
+  "| sign (3 params, fixed time and nonce) | native core | WASM in Node | ratio (middle half of rounds) | WASM in Chromium | ratio (middle half) |",
 );
 console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
 for (const s of ["v1", "v2"]) {
   console.log(
-    `| ${s} | ${us(m(s, "native"))} | ${us(m(s, "node"))} | **${m(s, "nodeRatio").toFixed(1)}×** | ` +
-      `${us(m(s, "browser"))} | **${m(s, "browserRatio").toFixed(1)}×** |`,
+    `| ${s} | ${us(m(s, "native"))} | ${us(m(s, "node"))} | **${m(s, "nodeRatio").toFixed(1)}×** (${q(s, "nodeRatio")}) | ` +
+      `${us(m(s, "browser"))} | **${m(s, "browserRatio").toFixed(1)}×** (${q(s, "browserRatio")}) |`,
   );
 }
 console.log("\n| what bounds the ratio | native core | WASM in Node | WASM in Chromium |");
@@ -223,7 +229,8 @@ for (const s of ["v1", "v2"]) {
 for (const s of ["v1", "v2"]) {
   console.log(
     `| ${s}: ${compressions(s)} compressions × WASM block + JS side, / native sign | — | ` +
-      `≥ ${m(`bound:${s}`, "node").toFixed(1)}× | ≥ ${m(`bound:${s}`, "browser").toFixed(1)}× |`,
+      `≥ ${m(`bound:${s}`, "node").toFixed(1)}× (${q(`bound:${s}`, "node")}) | ` +
+      `≥ ${m(`bound:${s}`, "browser").toFixed(1)}× (${q(`bound:${s}`, "browser")}) |`,
   );
 }
 console.log(
