@@ -1,68 +1,130 @@
 // `sign` with a fast path (the package's `xnonce_wasm.js` wraps wasm-bindgen's module with
-// it): when every text input is a string and the params are an array of [string, string]
-// pairs (or absent), the inputs cross into WebAssembly as ONE NUL-joined string, UTF-8 encoded
-// here into a reused buffer (`signPacked`, the packed form of xnonce_core::js), instead of a
-// dozen values, each of which costs a copy and a call across the boundary. Anything else — numbers, Maps, objects, NULs
-// inside a field, a bigint timestamp — takes the general `sign`; both end in the same core call.
-// build.mjs appends the module export (ESM for web/, CommonJS for node/).
+// it): when every text input is a string, the params are an array of [string, string] pairs
+// (or absent) and a body is absent, a string, a Uint8Array or an ArrayBuffer, this joins the
+// text inputs as core's packed request (xnonce_core::js: NUL-separated), UTF-8 encodes it with
+// ONE encodeInto straight into a buffer in the module's memory, makes ONE call
+// (`signPackedInput`, src/packed.rs) with four numbers, then reads the ASCII header from a
+// second buffer there. wasm-bindgen's glue would instead allocate, copy and convert each
+// value (and per-field encodeInto calls, or a charCodeAt loop, measured slower than one
+// concatenation and one encodeInto). Anything else — numbers, Maps, objects, a
+// bigint timestamp — and any input the fast path does not sign (a NUL inside a field, or an
+// error, which only the general path reports) takes the general `sign`; both end in the same
+// core call. build.mjs appends the module export (ESM for web/, CommonJS for node/).
 
-function fastSign(general, signPacked) {
+function fastSign(general, wasm) {
   const isText = (v) => typeof v === "string";
   const encoder = new TextEncoder();
-  let scratch = new Uint8Array(1024);
+  const decoder = new TextDecoder();
+  // In Node a Buffer over the memory decodes the header (latin1 = ASCII here) in about half
+  // the time TextDecoder takes; browsers use TextDecoder.
+  const NodeBuffer = typeof Buffer === "function" && typeof Buffer.from === "function" ? Buffer : undefined;
+  let memory; // the module's WebAssembly.Memory, once instantiated
+  let bytes = new Uint8Array(0); // a view of memory.buffer (empty when detached by growth)
+  let input = 0; // address and size of the input buffer
+  let capacity = 0;
+  let inputBytes = bytes; // the input buffer's part of `bytes`
+  let header = 0; // address of the header buffer
 
-  /** UTF-8 of `text` in the reused buffer (grown when a request does not fit). */
-  function utf8(text) {
-    if (text.length * 3 > scratch.length) scratch = new Uint8Array(text.length * 3);
-    const { written } = encoder.encodeInto(text, scratch);
-    return scratch.subarray(0, written);
+  /** A view of the current memory (growth detaches the old one: its byteLength becomes 0). */
+  function view() {
+    if (bytes.byteLength === 0) {
+      if (memory === undefined) {
+        memory = wasm.packedMemory();
+        header = wasm.packedHeader();
+      }
+      bytes = NodeBuffer ? NodeBuffer.from(memory.buffer) : new Uint8Array(memory.buffer);
+      inputBytes = bytes.subarray(input, input + capacity);
+    }
+    return bytes;
   }
 
-  /** The packed fields, or undefined when the fast path does not apply. */
-  function pack(scheme, method, path, params, client, secret, options) {
-    if (!isText(scheme) || !isText(method) || !isText(path) || !isText(client) || !isText(secret)) {
-      return undefined;
-    }
-    let nonce = "";
-    let host = "";
+  /** The header's length, 0 when the general path must sign. */
+  function signFast(scheme, method, path, params, client, secret, options) {
+    if (!isText(scheme) || !isText(method) || !isText(path) || !isText(client) || !isText(secret)) return 0;
+    let nonce;
+    let host;
+    let timestamp;
+    let body;
     if (options !== undefined && options !== null) {
-      const n = options.nonce;
-      const h = options.host;
-      const t = options.timestamp;
-      if (n !== undefined && n !== null) {
-        if (!isText(n)) return undefined;
-        nonce = "=" + n;
-      }
-      if (h !== undefined && h !== null) {
-        if (!isText(h)) return undefined;
-        host = "=" + h;
-      }
-      if (t !== undefined && t !== null && typeof t !== "number") return undefined;
+      nonce = options.nonce ?? undefined;
+      host = options.host ?? undefined;
+      timestamp = options.timestamp ?? undefined;
+      body = options.body ?? undefined;
+      if (nonce !== undefined && !isText(nonce)) return 0;
+      if (host !== undefined && !isText(host)) return 0;
+      if (timestamp !== undefined && typeof timestamp !== "number") return 0;
     }
+    // Room: at most 3 UTF-8 bytes per UTF-16 unit, the separators and the '=' markers.
+    let units =
+      scheme.length +
+      method.length +
+      path.length +
+      client.length +
+      secret.length +
+      9 +
+      (nonce === undefined ? 0 : nonce.length) +
+      (host === undefined ? 0 : host.length);
+    let pairs = 0;
+    if (params !== undefined && params !== null) {
+      if (!Array.isArray(params)) return 0;
+      pairs = params.length;
+      for (let i = 0; i < pairs; i++) {
+        const pair = params[i];
+        if (!Array.isArray(pair) || pair.length !== 2 || !isText(pair[0]) || !isText(pair[1])) return 0;
+        units += pair[0].length + pair[1].length + 2;
+      }
+    }
+    let room = 3 * units;
+    if (body !== undefined) {
+      if (isText(body)) room += 3 * body.length;
+      else if (body instanceof Uint8Array || body instanceof ArrayBuffer) room += body.byteLength;
+      else return 0;
+    }
+    if (room > capacity) {
+      capacity = Math.max(room, 2 * capacity, 1024);
+      input = wasm.packedInput(capacity);
+      bytes = new Uint8Array(0); // growing may have grown the memory
+    }
+    const b = view();
     let packed =
-      scheme + "\0" + method + "\0" + path + "\0" + client + "\0" + secret + "\0" + nonce + "\0" + host;
-    if (params === undefined || params === null) return packed;
-    if (!Array.isArray(params)) return undefined;
-    for (let i = 0; i < params.length; i++) {
+      scheme +
+      "\0" +
+      method +
+      "\0" +
+      path +
+      "\0" +
+      client +
+      "\0" +
+      secret +
+      "\0" +
+      (nonce === undefined ? "" : "=" + nonce) +
+      "\0" +
+      (host === undefined ? "" : "=" + host);
+    for (let i = 0; i < pairs; i++) {
       const pair = params[i];
-      if (!Array.isArray(pair) || pair.length !== 2 || !isText(pair[0]) || !isText(pair[1])) return undefined;
       packed += "\0" + pair[0] + "\0" + pair[1];
     }
-    return packed;
+    const at = input + encoder.encodeInto(packed, inputBytes).written;
+    const len = at - input;
+    let bodyLen = -1;
+    if (body !== undefined) {
+      if (isText(body)) bodyLen = encoder.encodeInto(body, b.subarray(at)).written;
+      else {
+        const bodyBytes = body instanceof ArrayBuffer ? new Uint8Array(body) : body;
+        b.set(bodyBytes, at);
+        bodyLen = bodyBytes.length;
+      }
+    }
+    return wasm.signPackedInput(len, pairs, timestamp, bodyLen);
   }
 
   return function sign(scheme, method, path, params, client, secret, options) {
-    const packed = pack(scheme, method, path, params, client, secret, options);
-    if (packed !== undefined) {
-      const t = options?.timestamp;
-      const header = signPacked(
-        utf8(packed),
-        params === undefined || params === null ? 0 : params.length,
-        t === null ? undefined : t,
-        options?.body ?? undefined,
-      );
-      if (header !== undefined) return header;
-    }
-    return general(scheme, method, path, params, client, secret, options);
+    const n = signFast(scheme, method, path, params, client, secret, options);
+    if (n === 0) return general(scheme, method, path, params, client, secret, options);
+    // Signing may have grown the memory: view() again.
+    const b = view();
+    return NodeBuffer
+      ? b.toString("latin1", header, header + n)
+      : decoder.decode(b.subarray(header, header + n));
   };
 }

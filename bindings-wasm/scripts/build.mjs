@@ -89,6 +89,7 @@ for (const [dir, target] of [
     "--enable-mutable-globals",
     "--enable-reference-types",
     "--enable-multivalue",
+    "--enable-simd", // core's SHA-256 (see .cargo/config.toml)
     file,
     "-o",
     file,
@@ -106,7 +107,7 @@ writeFileSync(
   banner +
     `import * as glue from "./${GLUE}.js";\nimport { fastSign } from "./fast_sign.js";\n` +
     `export * from "./${GLUE}.js";\nexport { default } from "./${GLUE}.js";\n` +
-    `export const sign = fastSign(glue.sign, glue.signPacked);\n`,
+    `export const sign = fastSign(glue.sign, glue);\n`,
 );
 writeFileSync(
   join(pkg, "web", "xnonce_wasm.d.ts"),
@@ -117,7 +118,7 @@ writeFileSync(
   join(pkg, "node", "xnonce_wasm.js"),
   banner +
     `const glue = require("./${GLUE}.js");\nconst { fastSign } = require("./fast_sign.js");\n` +
-    `module.exports = { ...glue, sign: fastSign(glue.sign, glue.signPacked) };\n`,
+    `module.exports = { ...glue, sign: fastSign(glue.sign, glue) };\n`,
 );
 writeFileSync(join(pkg, "node", "xnonce_wasm.d.ts"), `export * from "./${GLUE}.js";\n`);
 // wasm-bindgen --target nodejs writes CommonJS; the rest of the package is ESM.

@@ -10,6 +10,7 @@
 pub mod convert;
 pub mod env;
 pub mod error;
+pub mod packed;
 mod types;
 
 use js_sys::{Object, Reflect};
@@ -109,38 +110,6 @@ pub fn sign(
 ) -> Result<String, XNonceError> {
     let args = [&scheme, &method, &path, &params, &client, &secret];
     sign_header(args, options.as_ref())
-}
-
-/// The fast path of `sign` taken by the package's `xnonce_wasm.js` (see `js/fast_sign.js`):
-/// core's packed request (`xnonce_core::js`), UTF-8 encoded by the caller, crosses into WASM
-/// as ONE byte array instead of a dozen values. `undefined` when the field count does not
-/// match (a field held a NUL): the caller then uses the general `sign`, so the result never
-/// depends on the path taken.
-#[wasm_bindgen(js_name = signPacked, skip_typescript)]
-pub fn sign_packed(
-    packed: &[u8],
-    pairs: u32,
-    timestamp: Option<f64>,
-    body: JsValue,
-) -> Result<Option<String>, XNonceError> {
-    // TextEncoder output is always UTF-8; anything else is not this function's caller.
-    let Ok(packed) = std::str::from_utf8(packed) else {
-        return Ok(None);
-    };
-    let Some((mut input, secret_text)) = xnonce_core::js::unpack(packed, pairs as usize)? else {
-        return Ok(None);
-    };
-    input.timestamp_ms = timestamp
-        .map(xnonce_core::js::timestamp_from_f64)
-        .transpose()?;
-    if !body.is_undefined() {
-        input.body = Some(convert::body(&body)?);
-    }
-    Ok(Some(sign_header_value_with(
-        &input,
-        &Secret::new(secret_text)?,
-        &JsEnvironment,
-    )?))
 }
 
 /// Signs a request; returns every part of the signature (`xNonce`, `ottoken`, `canonical`,

@@ -1,6 +1,7 @@
 // Checks in Node: every vector (plus XNONCE_EXTRA_VECTORS) and the JS surface.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { createHash, createHmac, randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { vectorFiles, here } from "../scripts/serve.mjs";
@@ -61,6 +62,57 @@ export async function nodeTests() {
       { host: "h", timestamp: 1, nonce: "0".repeat(32) },
     ];
     equal(web.sign(...args), x.sign(...args), "web vs node");
+  });
+
+  await check("SHA-256 and HMAC-SHA256 in WebAssembly agree with node:crypto on every length", () => {
+    // core's own SHA-256 runs in wasm (WebAssembly has no SHA instructions): the v2 body
+    // digest is SHA-256 of the body, the v2 signature HMAC-SHA256 of the canonical string
+    // and the v1 token SHA-256 of its canonical string, so each is checked against Node's
+    // OpenSSL over every padding boundary (lengths 0..=300) and random inputs.
+    const key = Buffer.from(SECRET, "hex");
+    const opts = (body) => ({ host: "h", timestamp: 1, nonce: "0".repeat(32), body });
+    const bodies = [];
+    for (let len = 0; len <= 300; len++)
+      bodies.push(Uint8Array.from({ length: len }, (_, i) => (i * 167 + len) & 255));
+    for (let i = 0; i < 50; i++) bodies.push(new Uint8Array(randomBytes(1 + ((i * 997) % 5000))));
+    for (const body of bodies) {
+      const s = x.signDetailed("v2", "POST", "/a", [], "c", SECRET, opts(body));
+      const lines = s.canonical.split("\n");
+      const digest = body.length
+        ? createHash("sha256").update(body).digest("hex")
+        : createHash("sha256").digest("hex");
+      equal(lines[5], digest, `body digest, ${body.length} bytes`);
+      equal(
+        s.xNonce.split(" ")[4],
+        createHmac("sha256", key).update(s.canonical).digest("hex"),
+        `HMAC, ${body.length}-byte body`,
+      );
+    }
+    for (let len = 0; len <= 300; len++) {
+      const value = "v".repeat(len);
+      const v2 = x.signDetailed("v2", "GET", "/a", [["k", value]], "c", SECRET, opts());
+      equal(
+        v2.xNonce.split(" ")[4],
+        createHmac("sha256", key).update(v2.canonical).digest("hex"),
+        `HMAC, value of ${len}`,
+      );
+      const v1 = x.signDetailed("v1", "GET", "/a", [["k", value]], "c", SECRET, { timestamp: 1 });
+      equal(
+        v1.xNonce.split(" ")[0],
+        createHash("sha256").update(v1.canonical).digest("hex"),
+        `v1 token, value of ${len}`,
+      );
+      equal(
+        x.sign("v1", "GET", "/a", [["k", value]], "c", SECRET, { timestamp: 1 }),
+        v1.xNonce,
+        `v1 sign, value of ${len}`,
+      );
+      equal(
+        x.sign("v2", "GET", "/a", [["k", value]], "c", SECRET, opts()),
+        v2.xNonce,
+        `v2 sign, value of ${len}`,
+      );
+    }
   });
 
   await check("params: pairs, object, Map and URLSearchParams sign alike", () => {

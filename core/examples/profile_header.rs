@@ -1,5 +1,7 @@
 //! Runs header signing (or, with `verify`, verification) in a loop, for instruction-count
-//! profiling: `valgrind --tool=callgrind target/release/examples/profile_header [v2] [verify]`.
+//! profiling: `valgrind --tool=callgrind target/release/examples/profile_header [v2] [verify]`;
+//! `packed` signs core's packed JS request instead (`xnonce_core::js::sign_header_packed`, the
+//! WASM binding's fast path, with the `Secret` made from the packed text on every call).
 use std::collections::HashMap;
 
 #[path = "../benches/common/mod.rs"]
@@ -38,6 +40,26 @@ fn main() {
         };
         for _ in 0..20_000 {
             n += verifier.verify(&req, &secrets, NOW).unwrap().params.len();
+        }
+    } else if args.iter().any(|a| a == "packed") {
+        let mut packed = format!(
+            "{}\0{}\0{}\0{}\0{SECRET}\0={}\0={}",
+            input.scheme.as_str(),
+            input.method,
+            input.path,
+            input.client,
+            input.nonce.as_deref().unwrap_or_default(),
+            input.host.as_deref().unwrap_or_default()
+        );
+        for (k, v) in &input.params {
+            packed.push_str(&format!("\0{k}\0{v}"));
+        }
+        let mut out = String::new();
+        for _ in 0..20_000 {
+            out.clear();
+            let (pairs, ts) = (input.params.len(), input.timestamp_ms);
+            xnonce_core::js::sign_header_packed(&packed, pairs, ts, None, &env, &mut out).unwrap();
+            n += out.len();
         }
     } else {
         for _ in 0..20_000 {

@@ -19,6 +19,7 @@ pub mod replay;
 pub mod routes;
 pub mod scheme;
 pub mod secret;
+mod sha256;
 pub mod sign;
 pub mod time_hint;
 pub mod verify;

@@ -1,23 +1,16 @@
-//! HMAC-SHA256 and constant-time comparison (with SHA-256, hashed where it is used: the v1
-//! token in `canonical::v1`, the body digest in `canonical::v2`): the only cryptography
-//! xnonce uses.
+//! HMAC-SHA256 and constant-time comparison (over SHA-256 from `sha256`, which also hashes
+//! the v1 token in `canonical::v1` and the body digest in `canonical::v2`): the only
+//! cryptography xnonce uses.
 //!
 //! [`HmacKey`] keeps the two SHA-256 states that the HMAC key schedule produces (the key
 //! XOR-ed with `ipad` and with `opad`, one block each), so signing with a [`crate::Secret`]
 //! that is used again costs only the compressions of the message itself — what `ring`'s
 //! `hmac::Key` does. The states are as secret as the key: zeroized on drop, never printed.
 
-use sha2::digest::generic_array::GenericArray;
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-const BLOCK: usize = 64;
-
-/// SHA-256's initial state (FIPS 180-4, 5.3.3).
-const H0: [u32; 8] = [
-    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
-];
+use crate::sha256::{compress, BLOCK, H0};
 
 /// An HMAC-SHA256 key with its key schedule done once.
 ///
@@ -41,7 +34,7 @@ impl HmacKey {
     pub fn new(key: &[u8]) -> HmacKey {
         let mut padded = [0u8; BLOCK];
         if key.len() > BLOCK {
-            padded[..32].copy_from_slice(&Sha256::digest(key));
+            padded[..32].copy_from_slice(&crate::sha256::digest(key));
         } else {
             padded[..key.len()].copy_from_slice(key);
         }
@@ -78,15 +71,11 @@ impl std::fmt::Debug for HmacKey {
     }
 }
 
-fn compress(state: &mut [u32; 8], block: &[u8]) {
-    sha2::compress256(state, std::slice::from_ref(GenericArray::from_slice(block)));
-}
-
 /// Finishes SHA-256 from a state that has already absorbed exactly one block.
 fn finish(mut state: [u32; 8], message: &[u8]) -> [u8; 32] {
     let mut blocks = message.chunks_exact(BLOCK);
     for block in &mut blocks {
-        compress(&mut state, block);
+        compress(&mut state, block.try_into().expect("chunks of 64 bytes"));
     }
     let rest = blocks.remainder();
     let mut tail = [0u8; 2 * BLOCK];
@@ -100,7 +89,7 @@ fn finish(mut state: [u32; 8], message: &[u8]) -> [u8; 32] {
     let bits = ((BLOCK + message.len()) as u64) * 8;
     tail[tail_len - 8..tail_len].copy_from_slice(&bits.to_be_bytes());
     for block in tail[..tail_len].chunks_exact(BLOCK) {
-        compress(&mut state, block);
+        compress(&mut state, block.try_into().expect("chunks of 64 bytes"));
     }
     tail.zeroize();
     let mut out = [0u8; 32];
@@ -145,6 +134,7 @@ pub fn constant_time_eq_bytes(a: &[u8], b: &[u8]) -> bool {
 mod tests {
     use super::*;
     use hmac::{Hmac, Mac};
+    use sha2::Sha256;
 
     fn reference(key: &[u8], message: &[u8]) -> Vec<u8> {
         let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap();

@@ -6,8 +6,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
 
-use sha2::{Digest, Sha256};
-
 /// The replay store could not answer; the request must be refused (fail closed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplayStoreError(pub String);
@@ -175,7 +173,7 @@ pub type DigestMap = HashMap<[u8; 16], u64, DigestHashBuilder>;
 
 /// The 16-byte digest under which a key is stored (SHA-256, truncated).
 pub fn key_digest(key: &str) -> [u8; 16] {
-    let d = Sha256::digest(key.as_bytes());
+    let d = crate::sha256::digest(key.as_bytes());
     let mut out = [0u8; 16];
     out.copy_from_slice(&d[..16]);
     out

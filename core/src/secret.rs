@@ -72,7 +72,9 @@ impl Secret {
             );
         }
         let bad = if text.is_ascii() {
-            text.bytes().any(|b| b <= b' ' || b == 0x7f)
+            // A fold, not `any`: no early exit, so it compiles to a vector loop.
+            text.bytes()
+                .fold(false, |bad, b| bad | (b <= b' ') | (b == 0x7f))
         } else {
             text.chars().any(|c| c.is_whitespace() || c.is_control())
         };
@@ -162,21 +164,7 @@ impl Drop for Inner {
 impl ZeroizeOnDrop for Secret {}
 
 fn decode_key(text: &str) -> Option<[u8; 32]> {
-    let t = text.as_bytes();
-    if t.len() != 64 {
-        return None;
-    }
-    let mut key = [0u8; 32];
-    for (i, pair) in t.chunks(2).enumerate() {
-        match (crate::hex::digit(pair[0]), crate::hex::digit(pair[1])) {
-            (Some(h), Some(l)) => key[i] = (h << 4) | l,
-            _ => {
-                key.zeroize();
-                return None;
-            }
-        }
-    }
-    Some(key)
+    crate::hex::decode::<32>(text.as_bytes())
 }
 
 impl fmt::Debug for Secret {

@@ -146,9 +146,10 @@ pub fn sign(input: &SignInput, secret: &Secret) -> Result<Signed> {
 
 /// Signs, taking any missing timestamp / nonce from `env`.
 pub fn sign_with(input: &SignInput, secret: &Secret, env: &dyn Environment) -> Result<Signed> {
-    let mut parts = sign_parts(input, secret, env, true)?;
+    let fields = SignFields::of(input);
+    let mut parts = sign_parts(&fields, secret, env, true)?;
     let canonical = parts.canonical.take().unwrap_or_default();
-    let header = parts.header(input);
+    let header = parts.header(fields.client);
     Ok(Signed {
         x_nonce: header.value(),
         ottoken: header.to_ottoken(),
@@ -172,7 +173,8 @@ pub fn sign_header_with(
     secret: &Secret,
     env: &dyn Environment,
 ) -> Result<XNonce> {
-    Ok(sign_parts(input, secret, env, false)?.header(input))
+    let fields = SignFields::of(input);
+    Ok(sign_parts(&fields, secret, env, false)?.header(fields.client))
 }
 
 /// Only the `X-Nonce` header value, written straight into one string: the fastest way to
@@ -194,17 +196,58 @@ pub fn sign_header_value_with(
     secret: &Secret,
     env: &dyn Environment,
 ) -> Result<String> {
-    let parts = sign_parts(input, secret, env, false)?;
-    let mac = crate::hex::digest_hex(&parts.mac);
-    let mac = std::str::from_utf8(&mac).unwrap_or_default();
     let mut out = String::with_capacity(crate::header::VALUE_CAPACITY);
-    match &parts.nonce {
-        None => crate::header::push_v1(&mut out, mac, &input.client, parts.timestamp_ms),
-        Some(nonce) => {
-            crate::header::push_v2(&mut out, &input.client, parts.timestamp_ms, nonce, mac)
+    push_header_value(&SignFields::of(input), secret, env, &mut out)?;
+    Ok(out)
+}
+
+/// What is signed, borrowed: from a [`SignInput`], or straight from the text of a packed
+/// JS request ([`crate::js`]) without copying its fields into owned strings.
+#[derive(Debug)]
+pub(crate) struct SignFields<'a, K, V> {
+    pub(crate) scheme: Scheme,
+    pub(crate) method: &'a str,
+    pub(crate) path: &'a str,
+    pub(crate) params: &'a [(K, V)],
+    pub(crate) client: &'a str,
+    pub(crate) timestamp_ms: Option<u64>,
+    pub(crate) nonce: Option<&'a str>,
+    pub(crate) host: Option<&'a str>,
+    pub(crate) body: Option<&'a [u8]>,
+}
+
+impl<'a> SignFields<'a, String, String> {
+    fn of(input: &'a SignInput) -> Self {
+        SignFields {
+            scheme: input.scheme,
+            method: &input.method,
+            path: &input.path,
+            params: &input.params,
+            client: &input.client,
+            timestamp_ms: input.timestamp_ms,
+            nonce: input.nonce.as_deref(),
+            host: input.host.as_deref(),
+            body: input.body.as_deref(),
         }
     }
-    Ok(out)
+}
+
+/// Appends the `X-Nonce` header value of `fields` to `out` (what [`sign_header_value_with`]
+/// returns).
+pub(crate) fn push_header_value<K: AsRef<str>, V: AsRef<str>>(
+    fields: &SignFields<'_, K, V>,
+    secret: &Secret,
+    env: &dyn Environment,
+    out: &mut String,
+) -> Result<()> {
+    let parts = sign_parts(fields, secret, env, false)?;
+    let mac = crate::hex::digest_hex(&parts.mac);
+    let mac = std::str::from_utf8(&mac).unwrap_or_default();
+    match &parts.nonce {
+        None => crate::header::push_v1(out, mac, fields.client, parts.timestamp_ms),
+        Some(nonce) => crate::header::push_v2(out, fields.client, parts.timestamp_ms, nonce, mac),
+    }
+    Ok(())
 }
 
 /// [`sign_header_value_with`] on the system clock and OS random generator.
@@ -225,9 +268,9 @@ struct Parts<'a> {
 }
 
 impl Parts<'_> {
-    fn header(self, input: &SignInput) -> XNonce {
+    fn header(self, client: &str) -> XNonce {
         let mac = crate::hex::encode(&self.mac);
-        let client = input.client.clone();
+        let client = client.to_string();
         let timestamp_ms = self.timestamp_ms;
         match self.nonce {
             None => XNonce::V1 {
@@ -247,8 +290,8 @@ impl Parts<'_> {
 
 /// Signs; the canonical string is kept only when `keep_canonical` (for v1 it holds the
 /// secret, so the header-only paths never build it: the secret is hashed in place).
-fn sign_parts<'a>(
-    input: &'a SignInput,
+fn sign_parts<'a, K: AsRef<str>, V: AsRef<str>>(
+    input: &SignFields<'a, K, V>,
     secret: &Secret,
     env: &dyn Environment,
     keep_canonical: bool,
@@ -269,7 +312,7 @@ fn sign_parts<'a>(
                 );
             }
             let mut prefix =
-                canonical::v1::prefix(&input.method, &input.path, &input.params, &input.client)?;
+                canonical::v1::prefix(input.method, input.path, input.params, input.client)?;
             let mac = canonical::v1::token(&prefix, secret.expose(), timestamp_ms);
             let canonical = keep_canonical.then(|| {
                 prefix.push_str(secret.expose());
@@ -284,23 +327,23 @@ fn sign_parts<'a>(
             })
         }
         Scheme::V2 => {
-            let nonce = match &input.nonce {
-                Some(n) => Cow::Borrowed(n.as_str()),
+            let nonce = match input.nonce {
+                Some(n) => Cow::Borrowed(n),
                 None => Cow::Owned(crate::nonce::from_bytes(env.random_nonce())),
             };
-            let host = input.host.as_deref().ok_or_else(|| {
+            let host = input.host.ok_or_else(|| {
                 crate::Error::new(
                     ErrorCode::InvalidHost,
                     "v2 signs the host: give the authority the request goes to",
                 )
             })?;
             let canonical = canonical::v2::canonical(&canonical::v2::Fields {
-                method: &input.method,
+                method: input.method,
                 host,
-                path: &input.path,
-                params: &input.params,
-                body: input.body.as_deref().unwrap_or(&[]),
-                client: &input.client,
+                path: input.path,
+                params: input.params,
+                body: input.body.unwrap_or(&[]),
+                client: input.client,
                 timestamp_ms,
                 nonce: &nonce,
             })?;

@@ -172,10 +172,12 @@ pub fn param_key(key: &str, scheme: crate::Scheme) -> Result<()> {
 /// (encoded key, encoded value) in byte order, duplicates kept, written `k=v` and joined by `&`.
 ///
 /// ```
-/// let p = vec![("b".into(), "2".into()), ("a".into(), "x y".into()), ("a".into(), "1".into())];
+/// let p = [("b", "2"), ("a", "x y"), ("a", "1")];
 /// assert_eq!(xnonce_core::canonical::params_v2(&p).unwrap(), "a=1&a=x%20y&b=2");
+/// let owned: Vec<(String, String)> = p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+/// assert_eq!(xnonce_core::canonical::params_v2(&owned).unwrap(), "a=1&a=x%20y&b=2");
 /// ```
-pub fn params_v2(params: &[(String, String)]) -> Result<String> {
+pub fn params_v2<K: AsRef<str>, V: AsRef<str>>(params: &[(K, V)]) -> Result<String> {
     let mut out = String::new();
     push_params_v2(&mut out, params)?;
     Ok(out)
@@ -184,14 +186,17 @@ pub fn params_v2(params: &[(String, String)]) -> Result<String> {
 /// [`params_v2`] appending to `out`, without building the encoded pairs: the order of two
 /// encoded strings is decided at their first differing raw byte (see [`cmp_encoded`]), so the
 /// params are sorted by index and each is encoded once, straight into `out`.
-pub fn push_params_v2(out: &mut String, params: &[(String, String)]) -> Result<()> {
+pub fn push_params_v2<K: AsRef<str>, V: AsRef<str>>(
+    out: &mut String,
+    params: &[(K, V)],
+) -> Result<()> {
     for (k, _) in params {
-        param_key(k, crate::Scheme::V2)?;
+        param_key(k.as_ref(), crate::Scheme::V2)?;
     }
     let by_encoded = |&a: &usize, &b: &usize| {
         let ((ka, va), (kb, vb)) = (&params[a], &params[b]);
-        cmp_encoded(ka.as_bytes(), kb.as_bytes())
-            .then_with(|| cmp_encoded(va.as_bytes(), vb.as_bytes()))
+        cmp_encoded(ka.as_ref().as_bytes(), kb.as_ref().as_bytes())
+            .then_with(|| cmp_encoded(va.as_ref().as_bytes(), vb.as_ref().as_bytes()))
     };
     let mut small = [0usize; 16];
     let mut large = Vec::new();
@@ -209,9 +214,9 @@ pub fn push_params_v2(out: &mut String, params: &[(String, String)]) -> Result<(
         if i > 0 {
             out.push('&');
         }
-        percent::push_rfc3986(out, &params[ix].0);
+        percent::push_rfc3986(out, params[ix].0.as_ref());
         out.push('=');
-        percent::push_rfc3986(out, &params[ix].1);
+        percent::push_rfc3986(out, params[ix].1.as_ref());
     }
     Ok(())
 }

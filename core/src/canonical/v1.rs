@@ -7,21 +7,23 @@
 //! as three pieces of one SHA-256 ([`token`]), so the secret is never copied into a string
 //! and a verifier trying several live secrets builds the prefix once.
 
-use sha2::{Digest, Sha256};
-
 use crate::error::Result;
 use crate::Scheme;
 
 /// v1 `content`: params in order, `key=CGI.escape(value)`, joined by `&`.
-pub fn content(params: &[(String, String)]) -> Result<String> {
+pub fn content<K: AsRef<str>, V: AsRef<str>>(params: &[(K, V)]) -> Result<String> {
     let mut out = String::new();
     push_content(&mut out, params)?;
     Ok(out)
 }
 
 /// [`content`] appending to `out`.
-pub fn push_content(out: &mut String, params: &[(String, String)]) -> Result<()> {
+pub fn push_content<K: AsRef<str>, V: AsRef<str>>(
+    out: &mut String,
+    params: &[(K, V)],
+) -> Result<()> {
     for (i, (k, v)) in params.iter().enumerate() {
+        let (k, v) = (k.as_ref(), v.as_ref());
         super::param_key(k, Scheme::V1)?;
         if i > 0 {
             out.push('&');
@@ -35,13 +37,16 @@ pub fn push_content(out: &mut String, params: &[(String, String)]) -> Result<()>
 
 /// `METHOD + path + content + client`: the canonical string up to the secret, every field
 /// validated (method, path, client id, then param keys).
-pub fn prefix(
+pub fn prefix<K: AsRef<str>, V: AsRef<str>>(
     method: &str,
     path: &str,
-    params: &[(String, String)],
+    params: &[(K, V)],
     client: &str,
 ) -> Result<String> {
-    let params_len: usize = params.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+    let params_len: usize = params
+        .iter()
+        .map(|(k, v)| k.as_ref().len() + v.as_ref().len() + 2)
+        .sum();
     // Room for the secret and timestamp too, so `canonical` does not reallocate; escapes in
     // values may still grow it once.
     let capacity = method.len() + path.len() + params_len + client.len() + 128;
@@ -55,10 +60,10 @@ pub fn prefix(
 }
 
 /// The full v1 canonical string. It contains the secret: never log it.
-pub fn canonical(
+pub fn canonical<K: AsRef<str>, V: AsRef<str>>(
     method: &str,
     path: &str,
-    params: &[(String, String)],
+    params: &[(K, V)],
     client: &str,
     secret: &str,
     timestamp_ms: u64,
@@ -72,11 +77,11 @@ pub fn canonical(
 /// The v1 token: SHA-256 of `prefix + secret + timestamp` (the canonical string), hashed in
 /// pieces.
 pub fn token(prefix: &str, secret: &str, timestamp_ms: u64) -> [u8; 32] {
-    let mut h = Sha256::new();
+    let mut h = crate::sha256::Sha256::new();
     h.update(prefix.as_bytes());
     h.update(secret.as_bytes());
     h.update(itoa::Buffer::new().format(timestamp_ms).as_bytes());
-    h.finalize().into()
+    h.finalize()
 }
 
 /// Appends the decimal form of `n`.

@@ -14,8 +14,6 @@
 //! joined with `\n` (no trailing newline). No field can contain `\n`, so the string is
 //! unambiguous. The secret is not part of it: it keys the HMAC.
 
-use sha2::{Digest, Sha256};
-
 use crate::error::Result;
 
 /// The first line of every v2 canonical string.
@@ -34,7 +32,7 @@ fn push_body_digest(out: &mut String, body: &[u8]) {
     if body.is_empty() {
         out.push_str(EMPTY_BODY_DIGEST);
     } else {
-        crate::hex::push_encoded(out, &Sha256::digest(body));
+        crate::hex::push_encoded(out, &crate::sha256::digest(body));
     }
 }
 
@@ -42,9 +40,10 @@ fn push_body_digest(out: &mut String, body: &[u8]) {
 pub const EMPTY_BODY_DIGEST: &str =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-/// Inputs of the v2 canonical string, as given by the caller (not yet normalised).
-#[derive(Debug, Clone, Copy)]
-pub struct Fields<'a> {
+/// Inputs of the v2 canonical string, as given by the caller (not yet normalised). The params
+/// are any `(key, value)` pairs of strings: owned (`(String, String)`, the default) or borrowed.
+#[derive(Debug)]
+pub struct Fields<'a, K = String, V = String> {
     /// HTTP method (any case).
     pub method: &'a str,
     /// Authority the request is sent to.
@@ -52,7 +51,7 @@ pub struct Fields<'a> {
     /// Path without query.
     pub path: &'a str,
     /// Query and form params, in any order.
-    pub params: &'a [(String, String)],
+    pub params: &'a [(K, V)],
     /// The raw non-form body (empty when none).
     pub body: &'a [u8],
     /// Client id.
@@ -63,15 +62,23 @@ pub struct Fields<'a> {
     pub nonce: &'a str,
 }
 
+impl<K, V> Clone for Fields<'_, K, V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<K, V> Copy for Fields<'_, K, V> {}
+
 /// Builds the v2 canonical string, validating every field (method, host, path, param keys,
 /// client id, nonce, in that order).
-pub fn canonical(f: &Fields<'_>) -> Result<String> {
+pub fn canonical<K: AsRef<str>, V: AsRef<str>>(f: &Fields<'_, K, V>) -> Result<String> {
     // Room for the longest this can be, so it is never reallocated: every param byte may be
     // escaped (3 bytes), a path byte too.
     let params_len: usize = f
         .params
         .iter()
-        .map(|(k, v)| 3 * (k.len() + v.len()) + 2)
+        .map(|(k, v)| 3 * (k.as_ref().len() + v.as_ref().len()) + 2)
         .sum();
     let mut out = String::with_capacity(
         TAG.len()
