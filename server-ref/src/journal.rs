@@ -282,13 +282,16 @@ impl JournalStore {
         let swapped = write_journal(&tmp, snapshot).and_then(|mut file| {
             let mut inner = self.lock();
             let tail = inner.compaction.take().unwrap_or_default();
-            // The old journal gets every pending line first: it stays complete if the swap
-            // fails.
-            inner.flush()?;
+            // The old journal gets every pending line first, so it stays complete if the swap
+            // fails; if it cannot be written, the swap goes on (the new journal holds every
+            // pending line: in the snapshot or in the tail) and repairs the store.
+            let _ = inner.flush();
             file.write_all(&tail.lines)?;
             std::fs::rename(&tmp, &self.path)?;
             inner.file = file;
             inner.lines = live + tail.count;
+            inner.pending.clear();
+            inner.failed = false;
             Ok(())
         });
         if swapped.is_err() {
@@ -485,6 +488,32 @@ mod tests {
             assert_eq!(s.insert(key, 1_000, 12), Ok(false), "{key} is remembered");
         }
         assert_eq!(s.insert("old0", 1_000, 12), Ok(true));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_compaction_repairs_a_journal_that_cannot_be_written() {
+        let d = dir("compact-repair");
+        let s = JournalStore::open(&d, 0).unwrap();
+        for i in 0..6000 {
+            assert_eq!(s.insert(&format!("old{i}"), 10, 0), Ok(true));
+        }
+        s.flush().unwrap();
+        // Writes to the journal fail from now on (a read-only handle).
+        s.lock().file = File::open(d.join(JOURNAL_FILE)).unwrap();
+        assert_eq!(s.insert("live", 1_000, 0), Ok(true)); // buffered
+        assert!(s.flush().is_err());
+        assert!(s.insert("refused", 1_000, 0).is_err(), "fails closed");
+        s.evict_expired(11).unwrap();
+        assert_eq!(s.insert("after", 1_000, 11), Ok(true), "repaired");
+        drop(s);
+        let s = JournalStore::open(&d, 11).unwrap();
+        assert_eq!(
+            s.insert("live", 1_000, 12),
+            Ok(false),
+            "the pending line survived"
+        );
+        assert_eq!(s.insert("after", 1_000, 12), Ok(false));
         std::fs::remove_dir_all(&d).unwrap();
     }
 
