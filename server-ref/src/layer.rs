@@ -233,38 +233,31 @@ fn check_rules(
         _ if escaped => param_name_is(raw, name) && name != ottoken,
         _ => raw == name && name != ottoken,
     };
-    let names = || {
-        params::split_raw(query)
-            .chain(form.into_iter().flat_map(params::split_raw))
-            .map(|(k, _)| (k, k.bytes().any(|b| b == b'%' || b == b'+')))
+    // One pass over the params marks which rules' names are present (on the stack for up
+    // to 64 rules).
+    let mut small = [false; 64];
+    let mut large = Vec::new();
+    let present: &mut [bool] = if rules.len() <= small.len() {
+        &mut small[..rules.len()]
+    } else {
+        large.resize(rules.len(), false);
+        &mut large
     };
-    // One pass over the params marks which rules' names are present (a bit per rule); a
-    // route with more rules than bits looks each name up on its own.
-    let mut present_bits = 0u64;
-    if rules.len() <= 64 {
-        for (k, escaped) in names() {
-            for (i, (name, _)) in rules.iter().enumerate() {
-                if matches(k, escaped, name) {
-                    present_bits |= 1 << i;
-                }
-            }
+    for (k, _) in params::split_raw(query).chain(form.into_iter().flat_map(params::split_raw)) {
+        let escaped = k.bytes().any(|b| b == b'%' || b == b'+');
+        for (seen, (name, _)) in present.iter_mut().zip(rules) {
+            *seen |= matches(k, escaped, name);
         }
     }
-    let present = |i: usize, name: &str| {
-        if rules.len() <= 64 {
-            return present_bits & (1 << i) != 0;
-        }
-        names().any(|(k, escaped)| matches(k, escaped, name))
-    };
-    for (i, (name, rule)) in rules.iter().enumerate() {
+    for ((name, rule), &present) in rules.iter().zip(&*present) {
         match rule {
-            ParamRule::Required if !present(i, name) => {
+            ParamRule::Required if !present => {
                 return Err(Error::new(
                     ErrorCode::MissingParam,
                     format!("Missing required parameter {name}"),
                 ))
             }
-            ParamRule::Excluded if present(i, name) => {
+            ParamRule::Excluded if present => {
                 return Err(Error::new(
                     ErrorCode::ExcludedParam,
                     format!("Included invalid parameter {name}"),
