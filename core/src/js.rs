@@ -62,7 +62,7 @@ pub fn timestamp_from_f64(ms: f64) -> Result<u64> {
 /// assert!(unpack("v2\0GET\0/a\0svc\0s3cret\0\0\0k\0v\0extra", 1).unwrap().is_none());
 /// ```
 pub fn unpack(packed: &str, pairs: usize) -> Result<Option<(SignInput, &str)>> {
-    let fields: Vec<&str> = packed.split('\0').collect();
+    let fields: Vec<&str> = Fields::new(packed).collect();
     if Some(fields.len())
         != pairs
             .checked_mul(2)
