@@ -3,7 +3,7 @@
 //! array with the same operations, so the compression function above it is one piece of code.
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-mod imp {
+mod simd128 {
     use core::arch::wasm32::*;
 
     /// Four `u32` lanes in one `v128`.
@@ -93,7 +93,7 @@ mod imp {
 /// pointer, no memory access.
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
-mod imp {
+mod sse2 {
     use core::arch::x86_64::*;
 
     #[derive(Clone, Copy)]
@@ -193,11 +193,15 @@ mod imp {
     }
 }
 
-#[cfg(not(any(
-    all(target_arch = "wasm32", target_feature = "simd128"),
-    target_arch = "x86_64"
-)))]
-mod imp {
+/// Plain arrays: other CPUs (and, in tests, the reference the registers are checked against).
+#[cfg(any(
+    test,
+    not(any(
+        all(target_arch = "wasm32", target_feature = "simd128"),
+        target_arch = "x86_64"
+    ))
+))]
+mod array {
     /// Four `u32` lanes in an array.
     #[derive(Clone, Copy)]
     pub(crate) struct U32x4([u32; 4]);
@@ -267,4 +271,75 @@ mod imp {
     }
 }
 
-pub(crate) use imp::U32x4;
+#[cfg(not(any(
+    all(target_arch = "wasm32", target_feature = "simd128"),
+    target_arch = "x86_64"
+)))]
+pub(crate) use array::U32x4;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub(crate) use simd128::U32x4;
+#[cfg(target_arch = "x86_64")]
+pub(crate) use sse2::U32x4;
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::array::U32x4 as Array;
+    use super::sse2::U32x4 as Sse2;
+
+    fn lanes(v: Sse2) -> [u32; 4] {
+        [v.lane::<0>(), v.lane::<1>(), v.lane::<2>(), v.lane::<3>()]
+    }
+
+    fn array_lanes(v: Array) -> [u32; 4] {
+        [v.lane::<0>(), v.lane::<1>(), v.lane::<2>(), v.lane::<3>()]
+    }
+
+    #[test]
+    fn sse2_lanes_do_what_the_arrays_do() {
+        let words = [
+            [0x0123_4567, 0x89ab_cdef, 0xdead_beef, 0x8000_0001],
+            [0xffff_ffff, 0, 0x7fff_ffff, 0x1357_9bdf],
+        ];
+        let (x, y) = (words[0], words[1]);
+        let s = |w: [u32; 4]| Sse2::new(w[0], w[1], w[2], w[3]);
+        let a = |w: [u32; 4]| Array::new(w[0], w[1], w[2], w[3]);
+        let (sx, sy, ax, ay) = (s(x), s(y), a(x), a(y));
+        let bytes: [u8; 16] = std::array::from_fn(|i| (i * 37 + 5) as u8);
+        assert_eq!(
+            lanes(Sse2::from_be_bytes(&bytes)),
+            array_lanes(Array::from_be_bytes(&bytes))
+        );
+        assert_eq!(lanes(sx.add(sy)), array_lanes(ax.add(ay)));
+        assert_eq!(lanes(sx.xor(sy)), array_lanes(ax.xor(ay)));
+        assert_eq!(lanes(sx.or(sy)), array_lanes(ax.or(ay)));
+        for n in [3, 7, 10, 17, 18, 19, 25, 31] {
+            assert_eq!(lanes(sx.shr(n)), array_lanes(ax.shr(n)), "shr {n}");
+            assert_eq!(lanes(sx.shl(n)), array_lanes(ax.shl(n)), "shl {n}");
+        }
+        // The shapes the message schedule uses, and one picked lane by lane.
+        assert_eq!(
+            lanes(sx.shuffle::<1, 2, 3, 4>(sy)),
+            array_lanes(ax.shuffle::<1, 2, 3, 4>(ay))
+        );
+        assert_eq!(
+            lanes(sx.shuffle::<2, 3, 2, 3>(sy)),
+            array_lanes(ax.shuffle::<2, 3, 2, 3>(ay))
+        );
+        assert_eq!(
+            lanes(sx.shuffle::<0, 1, 0, 1>(sy)),
+            array_lanes(ax.shuffle::<0, 1, 0, 1>(ay))
+        );
+        assert_eq!(
+            lanes(sx.shuffle::<0, 1, 4, 5>(sy)),
+            array_lanes(ax.shuffle::<0, 1, 4, 5>(ay))
+        );
+        assert_eq!(
+            lanes(sx.shuffle::<4, 5, 2, 3>(sy)),
+            array_lanes(ax.shuffle::<4, 5, 2, 3>(ay))
+        );
+        assert_eq!(
+            lanes(sx.shuffle::<7, 0, 5, 2>(sy)),
+            array_lanes(ax.shuffle::<7, 0, 5, 2>(ay))
+        );
+    }
+}
