@@ -455,13 +455,19 @@ mod tests {
         std::fs::remove_dir_all(&d).unwrap();
     }
 
+    /// Accepts 6000 keys (`old0`…) that expire at 10 ms: enough lines that, once they have
+    /// expired, the journal is due for compaction.
+    fn insert_expiring_at_10(s: &JournalStore) {
+        for i in 0..6000 {
+            assert_eq!(s.insert(&format!("old{i}"), 10, 0), Ok(true));
+        }
+    }
+
     #[test]
     fn lines_accepted_during_a_compaction_reach_the_new_journal() {
         let d = dir("compact-live");
         let s = JournalStore::open(&d, 0).unwrap();
-        for i in 0..6000 {
-            assert_eq!(s.insert(&format!("old{i}"), 10, 0), Ok(true));
-        }
+        insert_expiring_at_10(&s);
         for i in 0..10 {
             assert_eq!(s.insert(&format!("live{i}"), 1_000, 0), Ok(true));
         }
@@ -495,9 +501,7 @@ mod tests {
     fn a_compaction_repairs_a_journal_that_cannot_be_written() {
         let d = dir("compact-repair");
         let s = JournalStore::open(&d, 0).unwrap();
-        for i in 0..6000 {
-            assert_eq!(s.insert(&format!("old{i}"), 10, 0), Ok(true));
-        }
+        insert_expiring_at_10(&s);
         s.flush().unwrap();
         // Writes to the journal fail from now on (a read-only handle).
         s.lock().file = File::open(d.join(JOURNAL_FILE)).unwrap();

@@ -286,60 +286,52 @@ mod tests {
     use super::array::U32x4 as Array;
     use super::sse2::U32x4 as Sse2;
 
-    fn lanes(v: Sse2) -> [u32; 4] {
-        [v.lane::<0>(), v.lane::<1>(), v.lane::<2>(), v.lane::<3>()]
-    }
-
-    fn array_lanes(v: Array) -> [u32; 4] {
-        [v.lane::<0>(), v.lane::<1>(), v.lane::<2>(), v.lane::<3>()]
+    /// The four lanes of either implementation.
+    macro_rules! lanes {
+        ($v:expr) => {{
+            let v = $v;
+            [v.lane::<0>(), v.lane::<1>(), v.lane::<2>(), v.lane::<3>()]
+        }};
     }
 
     #[test]
     fn sse2_lanes_do_what_the_arrays_do() {
-        let words = [
+        let (x, y): ([u32; 4], [u32; 4]) = (
             [0x0123_4567, 0x89ab_cdef, 0xdead_beef, 0x8000_0001],
             [0xffff_ffff, 0, 0x7fff_ffff, 0x1357_9bdf],
-        ];
-        let (x, y) = (words[0], words[1]);
-        let s = |w: [u32; 4]| Sse2::new(w[0], w[1], w[2], w[3]);
-        let a = |w: [u32; 4]| Array::new(w[0], w[1], w[2], w[3]);
-        let (sx, sy, ax, ay) = (s(x), s(y), a(x), a(y));
+        );
+        let (sx, sy) = (
+            Sse2::new(x[0], x[1], x[2], x[3]),
+            Sse2::new(y[0], y[1], y[2], y[3]),
+        );
+        let (ax, ay) = (
+            Array::new(x[0], x[1], x[2], x[3]),
+            Array::new(y[0], y[1], y[2], y[3]),
+        );
+        // `op` applied to (x, y) in both implementations gives the same lanes.
+        macro_rules! same {
+            ($($op:tt)+) => {
+                assert_eq!(lanes!(sx.$($op)+(sy)), lanes!(ax.$($op)+(ay)), stringify!($($op)+))
+            };
+        }
         let bytes: [u8; 16] = std::array::from_fn(|i| (i * 37 + 5) as u8);
         assert_eq!(
-            lanes(Sse2::from_be_bytes(&bytes)),
-            array_lanes(Array::from_be_bytes(&bytes))
+            lanes!(Sse2::from_be_bytes(&bytes)),
+            lanes!(Array::from_be_bytes(&bytes))
         );
-        assert_eq!(lanes(sx.add(sy)), array_lanes(ax.add(ay)));
-        assert_eq!(lanes(sx.xor(sy)), array_lanes(ax.xor(ay)));
-        assert_eq!(lanes(sx.or(sy)), array_lanes(ax.or(ay)));
+        same!(add);
+        same!(xor);
+        same!(or);
         for n in [3, 7, 10, 17, 18, 19, 25, 31] {
-            assert_eq!(lanes(sx.shr(n)), array_lanes(ax.shr(n)), "shr {n}");
-            assert_eq!(lanes(sx.shl(n)), array_lanes(ax.shl(n)), "shl {n}");
+            assert_eq!(lanes!(sx.shr(n)), lanes!(ax.shr(n)), "shr {n}");
+            assert_eq!(lanes!(sx.shl(n)), lanes!(ax.shl(n)), "shl {n}");
         }
         // The shapes the message schedule uses, and one picked lane by lane.
-        assert_eq!(
-            lanes(sx.shuffle::<1, 2, 3, 4>(sy)),
-            array_lanes(ax.shuffle::<1, 2, 3, 4>(ay))
-        );
-        assert_eq!(
-            lanes(sx.shuffle::<2, 3, 2, 3>(sy)),
-            array_lanes(ax.shuffle::<2, 3, 2, 3>(ay))
-        );
-        assert_eq!(
-            lanes(sx.shuffle::<0, 1, 0, 1>(sy)),
-            array_lanes(ax.shuffle::<0, 1, 0, 1>(ay))
-        );
-        assert_eq!(
-            lanes(sx.shuffle::<0, 1, 4, 5>(sy)),
-            array_lanes(ax.shuffle::<0, 1, 4, 5>(ay))
-        );
-        assert_eq!(
-            lanes(sx.shuffle::<4, 5, 2, 3>(sy)),
-            array_lanes(ax.shuffle::<4, 5, 2, 3>(ay))
-        );
-        assert_eq!(
-            lanes(sx.shuffle::<7, 0, 5, 2>(sy)),
-            array_lanes(ax.shuffle::<7, 0, 5, 2>(ay))
-        );
+        same!(shuffle::<1, 2, 3, 4>);
+        same!(shuffle::<2, 3, 2, 3>);
+        same!(shuffle::<0, 1, 0, 1>);
+        same!(shuffle::<0, 1, 4, 5>);
+        same!(shuffle::<4, 5, 2, 3>);
+        same!(shuffle::<7, 0, 5, 2>);
     }
 }
