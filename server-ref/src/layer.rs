@@ -186,15 +186,64 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        if req.body().is_end_stream() {
+            // A request without a body (most GETs) is decided right here when the store
+            // answers at once (the in-process stores): no body to read, no state machine,
+            // and the inner service that `poll_ready` readied is the one called.
+            let (parts, _empty) = req.into_parts();
+            let decision = match self.shared.check_head(&parts) {
+                Ok(x_nonce) => self.shared.decide_now(&parts, x_nonce, &Bytes::new()),
+                Err(r) => Decision::Done(head_refusal(&parts, r)),
+            };
+            match decision {
+                Decision::Done(outcome) => {
+                    return match self.shared.conclude(parts, outcome, Bytes::new()) {
+                        Admission::Pass(req) => {
+                            let answer = self.inner.call(req);
+                            Box::pin(async move { answer.await.map(|r| r.map(Body::new)) })
+                        }
+                        Admission::Refuse(res) => Box::pin(std::future::ready(Ok(res))),
+                    };
+                }
+                Decision::Record(pending) => {
+                    let inner = self.take_ready_inner();
+                    let shared = self.shared.clone();
+                    return Box::pin(async move {
+                        let outcome = shared.record(pending).await;
+                        answer(inner, shared.conclude(parts, outcome, Bytes::new())).await
+                    });
+                }
+            }
+        }
+        let inner = self.take_ready_inner();
         let shared = self.shared.clone();
         Box::pin(async move {
-            match shared.admit(req).await {
-                Ok(req) => inner.call(req).await.map(|r| r.map(Body::new)),
-                Err(res) => Ok(res),
-            }
+            let (parts, body) = req.into_parts();
+            let (outcome, bytes) = shared.decide(&parts, body).await;
+            answer(inner, shared.conclude(parts, outcome, bytes)).await
         })
+    }
+}
+
+impl<S: Clone> XNonceService<S> {
+    /// The inner service `poll_ready` readied, for a future that calls it later; a clone
+    /// (not yet readied) takes its place (tower's usual pattern).
+    fn take_ready_inner(&mut self) -> S {
+        let clone = self.inner.clone();
+        std::mem::replace(&mut self.inner, clone)
+    }
+}
+
+/// The inner service's answer to an admitted request, or the refusal.
+async fn answer<S, ResBody>(mut inner: S, admission: Admission) -> Result<Response<Body>, S::Error>
+where
+    S: Service<Request<Body>, Response = Response<ResBody>>,
+    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
+{
+    match admission {
+        Admission::Pass(req) => inner.call(req).await.map(|r| r.map(Body::new)),
+        Admission::Refuse(res) => Ok(res),
     }
 }
 
@@ -312,14 +361,36 @@ struct Outcome {
     result: Result<(Verified, Option<RouteMatch>), Refusal>,
 }
 
+/// What is known once the body is read and the request verified without waiting.
+enum Decision {
+    /// Accepted or refused.
+    Done(Outcome),
+    /// Verified; the replay store's answer must be awaited.
+    Record(Pending),
+}
+
+/// A verified request whose replay key the store has not yet recorded.
+struct Pending {
+    scheme: Scheme,
+    verified: Verified,
+    route: Option<RouteMatch>,
+    now_ms: u64,
+}
+
+type Parts = axum::http::request::Parts;
+
+/// What the layer does with a request.
+enum Admission {
+    /// Pass it on to the inner service.
+    Pass(Request<Body>),
+    /// Answer with this refusal.
+    Refuse(Response<Body>),
+}
+
 impl Shared {
-    async fn admit<B>(&self, req: Request<B>) -> Result<Request<Body>, Response<Body>>
-    where
-        B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<BoxError>,
-    {
-        let (mut parts, body) = req.into_parts();
-        let (outcome, bytes) = self.decide(&parts, body).await;
+    /// The request to pass on (with [`Verified`] and the route in its extensions, the body
+    /// re-attached), or the refusal to send; logs the outcome.
+    fn conclude(&self, mut parts: Parts, outcome: Outcome, bytes: Bytes) -> Admission {
         match outcome.result {
             Ok((verified, route)) => {
                 // Accepted requests are logged at debug: nothing is formatted at the default
@@ -338,7 +409,7 @@ impl Shared {
                 if let Some(route) = route {
                     parts.extensions.insert(route);
                 }
-                Ok(Request::from_parts(parts, Body::from(bytes)))
+                Admission::Pass(Request::from_parts(parts, Body::from(bytes)))
             }
             Err(r) => {
                 let status = r.status.unwrap_or_else(|| match outcome.scheme {
@@ -355,30 +426,54 @@ impl Shared {
                     status,
                     "request"
                 );
-                Err(refusal(outcome.scheme, &r))
+                Admission::Refuse(refusal(outcome.scheme, &r))
             }
         }
     }
 
-    async fn decide<B>(&self, parts: &axum::http::request::Parts, body: B) -> (Outcome, Bytes)
+    /// Reads the body, then decides (awaiting the store if it must).
+    async fn decide<B>(&self, parts: &Parts, body: B) -> (Outcome, Bytes)
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        let query = parts.uri.query().unwrap_or("");
-        let mut values = parts.headers.get_all(&X_NONCE).iter();
-        let (first, second) = (values.next(), values.next());
-        let x_nonce = first.map(|v| v.to_str());
-        let raw_hint = first.and_then(|v| v.to_str().ok());
-        let mut outcome = Outcome {
-            scheme: scheme_hint(raw_hint, query, None),
-            client: None,
-            result: Err(Error::new(ErrorCode::MissingHeader, "").into()),
+        let x_nonce = match self.check_head(parts) {
+            Ok(x_nonce) => x_nonce,
+            Err(r) => return (head_refusal(parts, r), Bytes::new()),
         };
-        let fail = |mut o: Outcome, r: Refusal| {
-            o.result = Err(r);
-            (o, Bytes::new())
+        let bytes = match http_body_util::Limited::new(body, self.limits.max_body_bytes)
+            .collect()
+            .await
+        {
+            Ok(c) => c.to_bytes(),
+            Err(e) => {
+                let r = if e.is::<http_body_util::LengthLimitError>() {
+                    self.body_too_large()
+                } else {
+                    Refusal::with_status(
+                        ErrorCode::InvalidBody,
+                        400,
+                        "the request body could not be read",
+                    )
+                };
+                return (head_refusal(parts, r), Bytes::new());
+            }
         };
+        let outcome = match self.decide_now(parts, x_nonce, &bytes) {
+            Decision::Done(outcome) => outcome,
+            Decision::Record(pending) => self.record(pending).await,
+        };
+        (outcome, bytes)
+    }
+
+    fn body_too_large(&self) -> Refusal {
+        let msg = format!("request body exceeds {} bytes", self.limits.max_body_bytes);
+        Refusal::with_status(ErrorCode::InvalidBody, 413, &msg)
+    }
+
+    /// The checks on the head alone, before any body is read: header size, at most one
+    /// visible-ASCII `X-Nonce` (returned), declared body size.
+    fn check_head<'p>(&self, parts: &'p Parts) -> Result<Option<&'p str>, Refusal> {
         let header_bytes: usize = parts
             .headers
             .iter()
@@ -389,67 +484,45 @@ impl Shared {
                 "request header fields exceed {} bytes",
                 self.limits.max_header_bytes
             );
-            return fail(
-                outcome,
-                Refusal::with_status(ErrorCode::MalformedHeader, 431, &msg),
-            );
+            let r = Refusal::with_status(ErrorCode::MalformedHeader, 431, &msg);
+            return Err(r);
         }
-        let x_nonce = match (x_nonce, second) {
-            (_, Some(_)) => {
-                return fail(
-                    outcome,
-                    Error::new(ErrorCode::MalformedHeader, "more than one X-Nonce header").into(),
-                )
-            }
-            (Some(Err(_)), _) => {
-                return fail(
-                    outcome,
-                    Error::new(ErrorCode::MalformedHeader, "X-Nonce is not visible ASCII").into(),
-                )
-            }
-            (Some(Ok(v)), _) => Some(v),
-            (None, _) => None,
+        let mut values = parts.headers.get_all(&X_NONCE).iter();
+        let x_nonce = match (values.next(), values.next()) {
+            (_, Some(_)) => Err("more than one X-Nonce header"),
+            (Some(v), None) => v
+                .to_str()
+                .map(Some)
+                .map_err(|_| "X-Nonce is not visible ASCII"),
+            (None, None) => Ok(None),
         };
-        let too_large = || {
-            let msg = format!("request body exceeds {} bytes", self.limits.max_body_bytes);
-            Refusal::with_status(ErrorCode::InvalidBody, 413, &msg)
-        };
+        let x_nonce =
+            x_nonce.map_err(|msg| Refusal::from(Error::new(ErrorCode::MalformedHeader, msg)))?;
         let declared = parts
             .headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|n| n > self.limits.max_body_bytes as u64) {
-            return fail(outcome, too_large());
+            return Err(self.body_too_large());
         }
-        let bytes = match http_body_util::Limited::new(body, self.limits.max_body_bytes)
-            .collect()
-            .await
-        {
-            Ok(c) => c.to_bytes(),
-            Err(e) => {
-                let r = if e.is::<http_body_util::LengthLimitError>() {
-                    too_large()
-                } else {
-                    Refusal::with_status(
-                        ErrorCode::InvalidBody,
-                        400,
-                        "the request body could not be read",
-                    )
-                };
-                return fail(outcome, r);
-            }
-        };
+        Ok(x_nonce)
+    }
+
+    /// Everything after the body is read that needs no waiting: route and param rules,
+    /// credential, and the replay record when the store answers at once.
+    fn decide_now(&self, parts: &Parts, x_nonce: Option<&str>, body: &Bytes) -> Decision {
+        let query = parts.uri.query().unwrap_or("");
         let content_type = parts
             .headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok());
         let form = if is_form_content_type(content_type) {
-            std::str::from_utf8(&bytes).ok()
+            std::str::from_utf8(body).ok()
         } else {
             None
         };
-        outcome.scheme = scheme_hint(x_nonce, query, form);
+        let scheme = scheme_hint(x_nonce, query, form);
         let host = parts
             .headers
             .get(header::HOST)
@@ -461,56 +534,220 @@ impl Shared {
             path: parts.uri.path(),
             query,
             content_type,
-            body: &bytes,
+            body,
             x_nonce,
         };
-        outcome.result = self.check(&incoming, outcome.scheme, form).await;
-        if outcome.result.is_err() {
-            // For the refusal's log line (accepted requests log the verified client).
-            outcome.client = self
-                .verifier
-                .credential(&incoming)
-                .ok()
-                .map(|(h, _)| h.client().to_string());
-        }
-        (outcome, bytes)
-    }
-
-    async fn check(
-        &self,
-        incoming: &Incoming<'_>,
-        scheme: Scheme,
-        form: Option<&str>,
-    ) -> Result<(Verified, Option<RouteMatch>), Refusal> {
+        let refused = |r: Refusal| {
+            Decision::Done(Outcome {
+                scheme,
+                // For the refusal's log line (accepted requests log the verified client).
+                client: self
+                    .verifier
+                    .credential(&incoming)
+                    .ok()
+                    .map(|(h, _)| h.client().to_string()),
+                result: Err(r),
+            })
+        };
         let route = match &self.routes {
             Some(table) => {
-                let route = table.lookup(incoming.method, incoming.path)?;
-                check_rules(&route, scheme, incoming.query, form)?;
-                Some(route)
+                let checked = table
+                    .lookup(incoming.method, incoming.path)
+                    .and_then(|route| check_rules(&route, scheme, query, form).map(|()| route));
+                match checked {
+                    Ok(route) => Some(route),
+                    Err(e) => return refused(e.into()),
+                }
             }
             None => None,
         };
-        let now = crate::now_ms();
-        let verified = self.verifier.verify(incoming, &*self.secrets, now)?;
-        let (key, until) = (verified.replay_key.as_str(), verified.remember_until_ms);
-        let recorded = match self.store.insert_now(key, until, now) {
-            Some(answer) => answer,
-            None => self.store.insert_if_absent(key, until, now).await,
+        let now_ms = crate::now_ms();
+        let verified = match self.verifier.verify(&incoming, &*self.secrets, now_ms) {
+            Ok(verified) => verified,
+            Err(e) => return refused(e.into()),
         };
-        match recorded {
-            Ok(true) => Ok((verified, route)),
-            Ok(false) => Err(Error::new(ErrorCode::Replayed, "ottoken already used").into()),
-            Err(e) => {
-                tracing::error!(target: "xnonce", error = %e, "replay store unavailable");
-                Err(Error::new(ErrorCode::StoreUnavailable, "replay store unavailable").into())
-            }
+        let (key, until) = (verified.replay_key.as_str(), verified.remember_until_ms);
+        match self.store.insert_now(key, until, now_ms) {
+            Some(answer) => Decision::Done(recorded(scheme, verified, route, answer)),
+            None => Decision::Record(Pending {
+                scheme,
+                verified,
+                route,
+                now_ms,
+            }),
         }
+    }
+
+    /// Awaits the store's record of a verified request's replay key.
+    async fn record(&self, p: Pending) -> Outcome {
+        let (key, until) = (p.verified.replay_key.as_str(), p.verified.remember_until_ms);
+        let answer = self.store.insert_if_absent(key, until, p.now_ms).await;
+        recorded(p.scheme, p.verified, p.route, answer)
     }
 }
 
+/// A refusal decided from the head alone (its style from the `X-Nonce` header or the query's
+/// `ottoken`).
+fn head_refusal(parts: &Parts, r: Refusal) -> Outcome {
+    let x_nonce = parts.headers.get(&X_NONCE).and_then(|v| v.to_str().ok());
+    Outcome {
+        scheme: scheme_hint(x_nonce, parts.uri.query().unwrap_or(""), None),
+        client: None,
+        result: Err(r),
+    }
+}
+
+/// The outcome of a verified request once the store has answered: accepted the first time,
+/// 409 on a replay, 503 when the store cannot answer.
+fn recorded(
+    scheme: Scheme,
+    verified: Verified,
+    route: Option<RouteMatch>,
+    answer: Result<bool, xnonce_core::ReplayStoreError>,
+) -> Outcome {
+    let refusal: Refusal = match answer {
+        Ok(true) => {
+            return Outcome {
+                scheme,
+                client: None,
+                result: Ok((verified, route)),
+            }
+        }
+        Ok(false) => Error::new(ErrorCode::Replayed, "ottoken already used").into(),
+        Err(e) => {
+            tracing::error!(target: "xnonce", error = %e, "replay store unavailable");
+            Error::new(ErrorCode::StoreUnavailable, "replay store unavailable").into()
+        }
+    };
+    Outcome {
+        scheme,
+        client: Some(verified.client),
+        result: Err(refusal),
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http_body::Body as _;
+    use std::collections::HashMap;
+    use std::convert::Infallible;
+    use tower::ServiceExt;
+    use xnonce_core::{sign, MemoryReplayStore, ReplayStore, ReplayStoreError, Secret, SignInput};
+
+    /// A store that answers only through its future, after yielding to the runtime (as a
+    /// networked store does), or not at all (`down`).
+    #[derive(Default)]
+    struct WaitingStore {
+        keys: MemoryReplayStore,
+        down: bool,
+    }
+
+    impl AsyncReplayStore for WaitingStore {
+        fn insert_if_absent<'a>(
+            &'a self,
+            key: &'a str,
+            expires_at_ms: u64,
+            now_ms: u64,
+        ) -> crate::store::StoreFuture<'a, Result<bool, ReplayStoreError>> {
+            Box::pin(async move {
+                tokio::task::yield_now().await;
+                if self.down {
+                    return Err(ReplayStoreError("down".into()));
+                }
+                self.keys.insert_if_absent(key, expires_at_ms, now_ms)
+            })
+        }
+    }
+
+    /// Status and body of `req` through `layer` in front of a handler answering
+    /// `<verified client>:<body length>`.
+    async fn send(layer: &XNonceLayer, req: Request<Body>) -> (u16, String) {
+        let handler = tower::service_fn(|req: Request<Body>| async move {
+            let client = req.extensions().get::<Verified>().map(|v| v.client.clone());
+            let body = req.into_body().collect().await.unwrap().to_bytes();
+            let text = format!("{}:{}", client.unwrap_or_default(), body.len());
+            Ok::<_, Infallible>(Response::new(Body::from(text)))
+        });
+        let res = layer.layer(handler).oneshot(req).await.unwrap();
+        let status = res.status().as_u16();
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    fn signed_get(secret: &Secret) -> impl Fn() -> Request<Body> {
+        let input = SignInput::new(Scheme::V2, "GET", "/a/b", "svc")
+            .param("x", "1")
+            .host("h.test");
+        let x_nonce = sign(&input, secret).unwrap().x_nonce;
+        move || {
+            Request::get("/a/b?x=1")
+                .header("host", "h.test")
+                .header("x-nonce", x_nonce.as_str())
+                .body(Body::empty())
+                .unwrap()
+        }
+    }
+
+    fn signed_post(secret: &Secret) -> impl Fn() -> Request<Body> {
+        let body = br#"{"k":1}"#;
+        let input = SignInput::new(Scheme::V2, "POST", "/a/b", "svc")
+            .host("h.test")
+            .body(body.to_vec());
+        let x_nonce = sign(&input, secret).unwrap().x_nonce;
+        move || {
+            Request::post("/a/b")
+                .header("host", "h.test")
+                .header("content-type", "application/json")
+                .header("x-nonce", x_nonce.as_str())
+                .body(Body::from(&body[..]))
+                .unwrap()
+        }
+    }
+
+    #[tokio::test]
+    async fn bodiless_and_bodied_requests_are_admitted_once_by_either_kind_of_store() {
+        let secret =
+            Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")
+                .unwrap();
+        let clients = HashMap::from([("svc".to_string(), secret.clone())]);
+        for waiting in [false, true] {
+            let layer = XNonceLayer::new(clients.clone());
+            let layer = if waiting {
+                layer.store(WaitingStore::default())
+            } else {
+                layer
+            };
+            let (get, post) = (signed_get(&secret), signed_post(&secret));
+            assert!(get().body().is_end_stream() && !post().body().is_end_stream());
+            assert_eq!(
+                send(&layer, get()).await,
+                (200, "svc:0".into()),
+                "{waiting}"
+            );
+            assert_eq!(send(&layer, get()).await.0, 409, "{waiting}");
+            assert_eq!(
+                send(&layer, post()).await,
+                (200, "svc:7".into()),
+                "{waiting}"
+            );
+            assert_eq!(send(&layer, post()).await.0, 409, "{waiting}");
+            // Refused before the store is asked: a tampered query, an unsigned request.
+            let mut tampered = get();
+            *tampered.uri_mut() = "/a/b?x=2".parse().unwrap();
+            assert_eq!(send(&layer, tampered).await.0, 401, "{waiting}");
+            let unsigned = Request::get("/a/b").body(Body::empty()).unwrap();
+            assert_eq!(send(&layer, unsigned).await.0, 401, "{waiting}");
+        }
+        let down = XNonceLayer::new(clients).store(WaitingStore {
+            down: true,
+            ..WaitingStore::default()
+        });
+        for req in [signed_get(&secret)(), signed_post(&secret)()] {
+            let (status, body) = send(&down, req).await;
+            assert_eq!(status, 503);
+            assert!(body.contains("store_unavailable"), "{body}");
+        }
+    }
 
     #[test]
     fn the_header_name_is_cores() {
