@@ -172,9 +172,18 @@ impl<'a> HeaderRef<'a> {
                 format!("X-Nonce is longer than {MAX_LEN} bytes"),
             );
         }
+        // The common case first: a well-formed v2 header, found by position (~1,300 → ~400
+        // instructions). Anything it does not accept is parsed, and its error worded, below.
+        if let Some(header) = v2_by_position(value) {
+            return Ok(header);
+        }
+        HeaderRef::parse_fields(value)
+    }
+
+    /// [`HeaderRef::parse`] by splitting on spaces (any input; the errors' wording).
+    fn parse_fields(value: &'a str) -> Result<HeaderRef<'a>> {
         // Up to six fields kept (more can match no scheme), without allocating. `split` finds
-        // the spaces a word at a time: ~450 instructions for a v2 header, where a byte loop
-        // took ~2,000.
+        // the spaces a word at a time, where a byte loop took ~4× the instructions.
         let mut slots = [""; 6];
         let mut count = 0;
         for field in value.split(' ') {
@@ -229,6 +238,39 @@ impl<'a> HeaderRef<'a> {
             },
         }
     }
+}
+
+/// A well-formed `v2 <client> <timestamp> <nonce> <signature>`, read by position: the nonce
+/// and signature have fixed lengths, so only `<client> <timestamp>` is searched for its space.
+/// `None` for anything else, including every malformed v2 header (the caller then splits the
+/// value and words the error); what it accepts, [`HeaderRef::parse_fields`] accepts alike.
+fn v2_by_position(value: &str) -> Option<HeaderRef<'_>> {
+    // ` <nonce> <signature>`: 1 + 32 + 1 + 64 bytes.
+    const TAIL: usize = 98;
+    let head = value.strip_prefix("v2 ")?;
+    let bytes = head.as_bytes();
+    let cut = bytes.len().checked_sub(TAIL)?;
+    if bytes[cut] != b' ' || bytes[cut + 33] != b' ' {
+        return None;
+    }
+    let (front, nonce, signature) = (
+        head.get(..cut)?,
+        head.get(cut + 1..cut + 33)?,
+        head.get(cut + 34..)?,
+    );
+    let space = front.bytes().position(|b| b == b' ')?;
+    let (client, ts) = (&front[..space], &front[space + 1..]);
+    let timestamp_ms = parse_timestamp(ts)?;
+    let valid = crate::client_id::validate(client).is_ok()
+        && crate::hex::is_lower_hex(nonce, 32)
+        && crate::hex::is_lower_hex(signature, 64);
+    valid.then_some(HeaderRef {
+        scheme: Scheme::V2,
+        client,
+        timestamp_ms,
+        request_id: nonce,
+        mac: signature,
+    })
 }
 
 /// Room for any header value with a client id of up to 64 characters.
@@ -289,6 +331,58 @@ impl FromStr for XNonce {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_positional_v2_parse_agrees_with_splitting() {
+        let valid = "v2 svc.a-1 1700000000000 00112233445566778899aabbccddeeff \
+                     0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        let parsed = v2_by_position(valid).expect("the common case is found by position");
+        assert_eq!(Ok(parsed), HeaderRef::parse_fields(valid));
+        // Every one-byte substitution, deletion and insertion of the valid header (and of a v1
+        // one): the positional parse accepts only what splitting accepts, with the same fields,
+        // and parse answers exactly as splitting does (errors worded alike).
+        let v1 = "440f4ddd130532f9f07bbf798b8c273546093a086f0ebcd29e8279c14fb4a49b a 1";
+        let mut cases = Vec::new();
+        for base in [valid, v1] {
+            let chars: Vec<char> = base.chars().collect();
+            for i in 0..=chars.len() {
+                for c in [' ', 'a', 'A', '0', 'g', '.', '%', 'é'] {
+                    let mut inserted = chars.clone();
+                    inserted.insert(i, c);
+                    cases.push(inserted.into_iter().collect::<String>());
+                    if i < chars.len() {
+                        let mut replaced = chars.clone();
+                        replaced[i] = c;
+                        cases.push(replaced.into_iter().collect());
+                    }
+                }
+                if i < chars.len() {
+                    let mut deleted = chars.clone();
+                    deleted.remove(i);
+                    cases.push(deleted.into_iter().collect());
+                }
+            }
+        }
+        fn words(
+            r: Result<HeaderRef<'_>>,
+        ) -> std::result::Result<HeaderRef<'_>, (ErrorCode, String)> {
+            r.map_err(|e| (e.code(), e.message().to_string()))
+        }
+        let mut by_position = 0;
+        for case in &cases {
+            if let Some(h) = v2_by_position(case) {
+                by_position += 1;
+                assert_eq!(Ok(h), HeaderRef::parse_fields(case), "{case:?}");
+            }
+            assert_eq!(
+                words(HeaderRef::parse(case)),
+                words(HeaderRef::parse_fields(case)),
+                "{case:?}"
+            );
+        }
+        // Some mutations stay valid v2 headers (another client, timestamp or hex digit).
+        assert!(by_position > 100, "{by_position}");
+    }
 
     #[test]
     fn refuses_malformed_values() {
