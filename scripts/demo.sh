@@ -11,11 +11,13 @@ cargo_flags=(-q)
 [ "$profile" = release ] && cargo_flags+=(--release)
 
 echo "Building xnonce-server and the demo (cargo build, $profile)..."
-cargo build "${cargo_flags[@]}" -p xnonce-server --bin xnonce-server
-cargo build "${cargo_flags[@]}" -p xnonce --example demo
 target_dir="$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
-server="$target_dir/$profile/xnonce-server"
-demo="$target_dir/$profile/examples/demo"
+# XNONCE_SERVER_BIN / XNONCE_DEMO_BIN: binaries built already (scripts/test.sh passes its
+# rust part's); otherwise built here.
+server="${XNONCE_SERVER_BIN:-$target_dir/$profile/xnonce-server}"
+demo="${XNONCE_DEMO_BIN:-$target_dir/$profile/examples/demo}"
+[ -n "${XNONCE_SERVER_BIN:-}" ] || cargo build "${cargo_flags[@]}" -p xnonce-server --bin xnonce-server
+[ -n "${XNONCE_DEMO_BIN:-}" ] || cargo build "${cargo_flags[@]}" -p xnonce --example demo
 
 data="$(mktemp -d "${TMPDIR:-/tmp}/xnonce-demo.XXXXXX")"
 server_pid=""

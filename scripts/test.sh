@@ -11,6 +11,7 @@ parts=("$@")
 [ ${#parts[@]} -gt 0 ] || parts=("${ALL_PARTS[@]}")
 
 started=$SECONDS
+target_dir="$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
 timings=()
 section() { printf '\n===== %s =====\n' "$*"; }
 timed() {
@@ -28,20 +29,31 @@ part_rust() {
   cargo fmt --all -- --check
   cargo clippy --workspace --all-targets -- -D warnings
   echo "-- tests: core, client, server, conformance vectors"
-  local log=/tmp/xnonce-cargo-test.log status
+  local log status
+  log=$(mktemp "${TMPDIR:-/tmp}/xnonce-cargo-test.XXXXXX")
   set +e
-  cargo test -- --nocapture > "$log" 2>&1
+  # This `cargo test` builds the workspace's binaries (the server's and the conformance
+  # suite's tests run them) before it runs any test, so the client's tests can use that
+  # xnonce-server instead of building one of their own (with other features: ~1 min).
+  XNONCE_SERVER_BIN="$target_dir/debug/xnonce-server" cargo test -- --nocapture > "$log" 2>&1
   status=$?
   set -e
   grep -E '^(test result|rust: [0-9]+ vectors)' "$log" || true
-  if [ "$status" -ne 0 ]; then tail -100 "$log"; return "$status"; fi
+  if [ "$status" -ne 0 ]; then tail -100 "$log"; rm -f "$log"; return "$status"; fi
   grep -qE '^rust: [0-9]+ vectors passed' "$log"
+  rm -f "$log"
   echo "-- generated vectors are current (regenerate and compare)"
-  cargo run -q -p xnonce-conformance -- generate --check
+  "$target_dir/debug/xnonce-conformance" generate --check
   echo "-- core builds for wasm32-unknown-unknown"
   cargo build -q -p xnonce-core --no-default-features --target wasm32-unknown-unknown
-  echo "-- benchmarks compile"
-  cargo bench -q -p xnonce-core --no-run
+  # The benchmarks are compiled (type-checked) by the clippy run above (--all-targets).
+  # The later parts use the binaries this part built and tested instead of building their
+  # own (`cargo build -p xnonce-server` unifies other features: a rebuild of ~1 min), and
+  # skip the per-package fmt/clippy/test this part already ran on the whole workspace.
+  export XNONCE_SERVER_BIN="$target_dir/debug/xnonce-server"
+  export XNONCE_CONFORMANCE_BIN="$target_dir/debug/xnonce-conformance"
+  export XNONCE_DEMO_BIN="$target_dir/debug/examples/demo"
+  export XNONCE_WORKSPACE_TESTED=1
 }
 
 part_spec() { bash conformance/independent/test.sh; }
