@@ -3,7 +3,8 @@
 // pkg/package.json (name xnonce-wasm) and pkg/size.json.
 //
 // The wasm-bindgen CLI must be exactly the wasm-bindgen version in Cargo.lock; it is
-// installed once into <target>/tools/wasm-bindgen-<version> when missing.
+// installed once into <target>/tools/wasm-bindgen-<version> when missing (only that with
+// `--tools-only`).
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -47,6 +48,11 @@ if (!existsSync(bindgen)) {
 }
 const got = execFileSync(bindgen, ["--version"]).toString().trim();
 if (!got.endsWith(` ${bindgenVersion}`)) throw new Error(`${bindgen} is ${got}, need ${bindgenVersion}`);
+// `--tools-only`: stop once the CLI is there (scripts/test.sh builds it early, in the background).
+if (process.argv.includes("--tools-only")) {
+  console.log(`${got} ready at ${bindgen}`);
+  process.exit(0);
+}
 
 // Build the wasm and find the artifact from cargo's own report.
 const out = run("cargo", [
