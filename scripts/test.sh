@@ -30,13 +30,13 @@ part_rust() {
   # With uniffi's generator binary (feature cli), so the swift part need not lint it again.
   cargo clippy --workspace --all-targets --features xnonce-uniffi/cli -- -D warnings
   echo "-- tests: core, client, server, conformance vectors"
-  local log status
+  local log status bin="$target_dir/debug"
   log=$(mktemp "${TMPDIR:-/tmp}/xnonce-cargo-test.XXXXXX")
   set +e
   # This `cargo test` builds the workspace's binaries (the server's and the conformance
   # suite's tests run them) before it runs any test, so the client's tests can use that
   # xnonce-server instead of building one of their own (with other features: ~1 min).
-  XNONCE_SERVER_BIN="$target_dir/debug/xnonce-server" cargo test -- --nocapture > "$log" 2>&1
+  XNONCE_SERVER_BIN="$bin/xnonce-server" cargo test -- --nocapture > "$log" 2>&1
   status=$?
   set -e
   grep -E '^(test result|rust: [0-9]+ vectors)' "$log" || true
@@ -44,16 +44,16 @@ part_rust() {
   grep -qE '^rust: [0-9]+ vectors passed' "$log"
   rm -f "$log"
   echo "-- generated vectors are current (regenerate and compare)"
-  "$target_dir/debug/xnonce-conformance" generate --check
+  "$bin/xnonce-conformance" generate --check
   echo "-- core builds for wasm32-unknown-unknown"
   cargo build -q -p xnonce-core --no-default-features --target wasm32-unknown-unknown
   # The benchmarks are compiled (type-checked) by the clippy run above (--all-targets).
   # The later parts use the binaries this part built and tested instead of building their
   # own (`cargo build -p xnonce-server` unifies other features: a rebuild of ~1 min), and
   # skip the per-package fmt/clippy/test this part already ran on the whole workspace.
-  export XNONCE_SERVER_BIN="$target_dir/debug/xnonce-server"
-  export XNONCE_CONFORMANCE_BIN="$target_dir/debug/xnonce-conformance"
-  export XNONCE_DEMO_BIN="$target_dir/debug/examples/demo"
+  export XNONCE_SERVER_BIN="$bin/xnonce-server"
+  export XNONCE_CONFORMANCE_BIN="$bin/xnonce-conformance"
+  export XNONCE_DEMO_BIN="$bin/examples/demo"
   export XNONCE_WORKSPACE_TESTED=1
 }
 

@@ -192,7 +192,7 @@ where
             // and the inner service that `poll_ready` readied is the one called.
             let (parts, _empty) = req.into_parts();
             let decision = match self.shared.check_head(&parts) {
-                Ok(x_nonce) => self.shared.decide_now(&parts, x_nonce, &Bytes::new()),
+                Ok(x_nonce) => self.shared.decide_now(&parts, x_nonce, &[]),
                 Err(r) => Decision::Done(head_refusal(&parts, r)),
             };
             match decision {
@@ -484,8 +484,7 @@ impl Shared {
                 "request header fields exceed {} bytes",
                 self.limits.max_header_bytes
             );
-            let r = Refusal::with_status(ErrorCode::MalformedHeader, 431, &msg);
-            return Err(r);
+            return Err(Refusal::with_status(ErrorCode::MalformedHeader, 431, &msg));
         }
         let mut values = parts.headers.get_all(&X_NONCE).iter();
         let x_nonce = match (values.next(), values.next()) {
@@ -511,7 +510,7 @@ impl Shared {
 
     /// Everything after the body is read that needs no waiting: route and param rules,
     /// credential, and the replay record when the store answers at once.
-    fn decide_now(&self, parts: &Parts, x_nonce: Option<&str>, body: &Bytes) -> Decision {
+    fn decide_now(&self, parts: &Parts, x_nonce: Option<&str>, body: &[u8]) -> Decision {
         let query = parts.uri.query().unwrap_or("");
         let content_type = parts
             .headers
