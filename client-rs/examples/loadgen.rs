@@ -132,10 +132,28 @@ fn presign(a: &Args, n: usize, tag: &str) -> Result<Vec<(String, String)>, xnonc
         .collect()
 }
 
-/// The server process's CPU time (user + system, all threads) from `/proc/<pid>/stat`, in
-/// seconds (Linux; clock ticks of 1/100 s).
+/// The server process's CPU time (user + system, all threads), in seconds (Linux): the sum of
+/// each thread's `se.sum_exec_runtime` (ns precision) from `/proc/<pid>/task/*/sched`, else
+/// `/proc/<pid>/stat`'s clock ticks (1/100 s: too coarse for rounds under a few seconds).
 fn server_cpu_seconds(pid: Option<u32>) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid?)).ok()?;
+    let pid = pid?;
+    threads_runtime_seconds(pid).or_else(|| stat_cpu_seconds(pid))
+}
+
+fn threads_runtime_seconds(pid: u32) -> Option<f64> {
+    let mut ms = 0.0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let sched = std::fs::read_to_string(task.ok()?.path().join("sched")).ok()?;
+        let line = sched
+            .lines()
+            .find(|l| l.starts_with("se.sum_exec_runtime"))?;
+        ms += line.rsplit(':').next()?.trim().parse::<f64>().ok()?;
+    }
+    Some(ms / 1e3)
+}
+
+fn stat_cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name (which is in parentheses and may hold spaces).
     let rest = &stat[stat.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split(' ').collect();
@@ -403,7 +421,7 @@ async fn run(a: Args) -> Result<bool, String> {
                 .server_cpu
                 .map(|c| {
                     format!(
-                        "  server CPU {:>5.1} µs/request",
+                        "  server CPU {:>6.2} µs/request",
                         c * 1e6 / round.sent as f64
                     )
                 })
@@ -448,7 +466,7 @@ async fn run(a: Args) -> Result<bool, String> {
         let cpu = if only == "verified" { &v_cpu } else { &h_cpu };
         if !cpu.is_empty() {
             println!(
-                "{only}: server CPU {:.1} µs/request (median of rounds)",
+                "{only}: server CPU {:.2} µs/request (median of rounds)",
                 median(cpu.clone()) * 1e6
             );
         }
@@ -465,7 +483,7 @@ async fn run(a: Args) -> Result<bool, String> {
     if !cpu_ratios.is_empty() {
         let (vc, hc, cr) = (median(v_cpu), median(h_cpu), median(cpu_ratios));
         println!(
-            "server CPU per request (medians): unverified {:.1} µs, verified {:.1} µs; \
+            "server CPU per request (medians): unverified {:.2} µs, verified {:.2} µs; \
              unverified/verified = {cr:.3} (median of per-round ratios): verification + replay \
              check + route rules cost {:.1}% of server capacity",
             hc * 1e6,

@@ -14,10 +14,13 @@
 //! callgrind_annotate --inclusive=yes /tmp/layer.cg | head -60
 //! ```
 //!
-//! `profile_layer N` prints ns per request of the layer alone (with the driver's own cost
-//! measured and subtracted: the same requests sent straight to the inner service).
+//! `profile_layer N` prints ns and heap allocations per request of the layer alone (with the
+//! driver's own cost measured and subtracted: the same requests sent straight to the inner
+//! service).
 
+use std::alloc::{GlobalAlloc, Layout};
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -28,9 +31,35 @@ use xnonce_core::{sign, Scheme, SignInput};
 use xnonce_server::journal::JournalStore;
 use xnonce_server::{layer_for, now_ms, Config, Registry};
 
-// The allocator of the `xnonce-server` binary.
+/// The allocator of the `xnonce-server` binary, counting its allocations.
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to mimalloc.
+        unsafe { mimalloc::MiMalloc.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to mimalloc.
+        unsafe { mimalloc::MiMalloc.alloc_zeroed(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged to mimalloc, which made `ptr`.
+        unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to mimalloc, which made `ptr`.
+        unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new_size) }
+    }
+}
+
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: Counting = Counting;
 
 const HOST: &str = "127.0.0.1:8080";
 
@@ -96,22 +125,27 @@ fn main() {
             assert_eq!(res.status(), 200);
         }
         let reqs = requests(scheme, &secret, n, "bare");
+        let allocations = ALLOCATIONS.load(Ordering::Relaxed);
         let start = Instant::now();
         for req in reqs {
             let res = ServiceExt::<Request<Body>>::ready(&mut bare).await.unwrap().call(req).await.unwrap();
             assert_eq!(res.status(), 200);
         }
         let driver = start.elapsed().as_nanos() as f64 / n as f64;
+        let driver_allocations = ALLOCATIONS.load(Ordering::Relaxed) - allocations;
         let reqs = requests(scheme, &secret, n, "run");
+        let allocations = ALLOCATIONS.load(Ordering::Relaxed);
         let start = Instant::now();
         for req in reqs {
             let res = ServiceExt::<Request<Body>>::ready(&mut verified).await.unwrap().call(req).await.unwrap();
             assert_eq!(res.status(), 200, "every request is accepted once");
         }
         let total = start.elapsed().as_nanos() as f64 / n as f64;
+        let layer_allocations = ALLOCATIONS.load(Ordering::Relaxed) - allocations - driver_allocations;
         println!(
-            "{scheme}: layer {:.0} ns/request ({total:.0} through the layer − {driver:.0} driver), {n} requests",
-            total - driver
+            "{scheme}: layer {:.0} ns/request ({total:.0} through the layer − {driver:.0} driver), {:.1} allocations/request, {n} requests",
+            total - driver,
+            layer_allocations as f64 / n as f64
         );
     });
     let _ = std::fs::remove_dir_all(&dir);
