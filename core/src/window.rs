@@ -2,7 +2,7 @@
 //! and per-action overrides, as em-secure-api's `request_timeout` configuration.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 /// em-secure-api's default window: 30 seconds either side of the server clock.
 pub const DEFAULT_WINDOW_MS: u64 = 30_000;
@@ -22,9 +22,11 @@ pub const DEFAULT_WINDOW_MS: u64 = 30_000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WindowPolicy {
     default_ms: u64,
-    controllers: HashMap<String, u64>,
+    // Ordered maps: a lookup is a few string comparisons, where a `HashMap` would run SipHash
+    // over the controller and the action of every request.
+    controllers: BTreeMap<String, u64>,
     /// controller → action → window.
-    actions: HashMap<String, HashMap<String, u64>>,
+    actions: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
 impl Default for WindowPolicy {
@@ -38,8 +40,8 @@ impl WindowPolicy {
     pub fn new(default_ms: u64) -> Self {
         WindowPolicy {
             default_ms,
-            controllers: HashMap::new(),
-            actions: HashMap::new(),
+            controllers: BTreeMap::new(),
+            actions: BTreeMap::new(),
         }
     }
 
