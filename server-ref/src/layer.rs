@@ -179,7 +179,7 @@ where
 {
     type Response = Response<Body>;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, S::Error>> + Send>>;
+    type Future = XNonceFuture<S::Future, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -198,17 +198,14 @@ where
             match decision {
                 Decision::Done(outcome) => {
                     return match self.shared.conclude(parts, outcome, Bytes::new()) {
-                        Admission::Pass(req) => {
-                            let answer = self.inner.call(req);
-                            Box::pin(async move { answer.await.map(|r| r.map(Body::new)) })
-                        }
-                        Admission::Refuse(res) => Box::pin(std::future::ready(Ok(res))),
+                        Admission::Pass(req) => XNonceFuture::inner(self.inner.call(req)),
+                        Admission::Refuse(res) => XNonceFuture::ready(res),
                     };
                 }
                 Decision::Record(pending) => {
                     let inner = self.take_ready_inner();
                     let shared = self.shared.clone();
-                    return Box::pin(async move {
+                    return XNonceFuture::boxed(async move {
                         let outcome = shared.record(pending).await;
                         answer(inner, shared.conclude(parts, outcome, Bytes::new())).await
                     });
@@ -217,11 +214,82 @@ where
         }
         let inner = self.take_ready_inner();
         let shared = self.shared.clone();
-        Box::pin(async move {
+        XNonceFuture::boxed(async move {
             let (parts, body) = req.into_parts();
             let (outcome, bytes) = shared.decide(&parts, body).await;
             answer(inner, shared.conclude(parts, outcome, bytes)).await
         })
+    }
+}
+
+type BoxedAnswer<E> = Pin<Box<dyn Future<Output = Result<Response<Body>, E>> + Send>>;
+
+pin_project_lite::pin_project! {
+    /// The future of [`XNonceService`]: the inner service's answer to a request decided at
+    /// once (no allocation), a refusal, or — for a body to read or a store to wait for — a
+    /// boxed future doing that first.
+    pub struct XNonceFuture<F, E> {
+        #[pin]
+        state: State<F, E>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StateProj]
+    enum State<F, E> {
+        Inner { #[pin] answer: F },
+        Ready { refusal: Option<Response<Body>> },
+        Boxed { future: BoxedAnswer<E> },
+    }
+}
+
+impl<F, E> XNonceFuture<F, E> {
+    fn inner(answer: F) -> Self {
+        XNonceFuture {
+            state: State::Inner { answer },
+        }
+    }
+
+    fn ready(refusal: Response<Body>) -> Self {
+        XNonceFuture {
+            state: State::Ready {
+                refusal: Some(refusal),
+            },
+        }
+    }
+
+    fn boxed(future: impl Future<Output = Result<Response<Body>, E>> + Send + 'static) -> Self {
+        XNonceFuture {
+            state: State::Boxed {
+                future: Box::pin(future),
+            },
+        }
+    }
+}
+
+impl<F, E, ResBody> Future for XNonceFuture<F, E>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
+{
+    type Output = Result<Response<Body>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Inner { answer } => answer.poll(cx).map_ok(|r| r.map(Body::new)),
+            StateProj::Ready { refusal } => match refusal.take() {
+                Some(res) => Poll::Ready(Ok(res)),
+                None => panic!("XNonceFuture polled after completion"),
+            },
+            StateProj::Boxed { future } => future.as_mut().poll(cx),
+        }
+    }
+}
+
+impl<F, E> std::fmt::Debug for XNonceFuture<F, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("XNonceFuture")
     }
 }
 
