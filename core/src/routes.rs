@@ -90,8 +90,8 @@ pub type Rules = Vec<(String, ParamRule)>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Action {
-    name: String,
-    method: String,
+    name: Arc<str>,
+    method: Arc<str>,
     rules: Rules,
     /// The controller's defaults with `rules` merged over them, made when either changes
     /// (every match of the route shares them).
@@ -108,7 +108,7 @@ impl Action {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Controller {
-    name: String,
+    name: Arc<str>,
     defaults: Rules,
     actions: Vec<Action>,
 }
@@ -119,15 +119,16 @@ pub struct RouteTable {
     controllers: Vec<Controller>,
 }
 
-/// A route found by [`RouteTable::lookup`]: names and the merged rules.
+/// A route found by [`RouteTable::lookup`]: names and the merged rules. The names are shared
+/// with the table (a match allocates nothing).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteMatch {
     /// The controller (every path segment but the last, joined with `/`).
-    pub controller: String,
+    pub controller: Arc<str>,
     /// The action (the last path segment).
-    pub action: String,
+    pub action: Arc<str>,
     /// The lower-case method.
-    pub method: String,
+    pub method: Arc<str>,
     rules: Arc<Rules>,
 }
 
@@ -270,11 +271,11 @@ impl RouteTable {
     }
 
     fn controller_mut(&mut self, name: &str) -> &mut Controller {
-        let i = match self.controllers.iter().position(|c| c.name == name) {
+        let i = match self.controllers.iter().position(|c| &*c.name == name) {
             Some(i) => i,
             None => {
                 self.controllers.push(Controller {
-                    name: name.to_string(),
+                    name: name.into(),
                     defaults: Vec::new(),
                     actions: Vec::new(),
                 });
@@ -316,10 +317,10 @@ impl RouteTable {
         let method = method.to_ascii_lowercase();
         let c = self.controller_mut(controller);
         c.actions
-            .retain(|a| !(a.name == action && a.method == method));
+            .retain(|a| !(&*a.name == action && *a.method == *method));
         let mut a = Action {
-            name: action.to_string(),
-            method,
+            name: action.into(),
+            method: method.into(),
             rules,
             merged: Arc::default(),
         };
@@ -352,7 +353,7 @@ impl RouteTable {
         self.controllers.iter().flat_map(|c| {
             c.actions
                 .iter()
-                .map(move |a| (c.name.as_str(), a.name.as_str(), a.method.as_str()))
+                .map(move |a| (&*c.name, &*a.name, &*a.method))
         })
     }
 
@@ -360,7 +361,7 @@ impl RouteTable {
     /// `controller (<c>) not found` or `action_method (<a>_<m>) not found in controller <c>`).
     pub fn lookup(&self, method: &str, path: &str) -> Result<RouteMatch> {
         let (controller, action) = split_path_borrowed(path);
-        let Some(c) = self.controllers.iter().find(|c| c.name == controller) else {
+        let Some(c) = self.controllers.iter().find(|c| *c.name == *controller) else {
             return err(
                 ErrorCode::UnknownRoute,
                 format!("controller ({controller}) not found"),
@@ -369,7 +370,7 @@ impl RouteTable {
         let Some(a) = c
             .actions
             .iter()
-            .find(|a| a.name == action && a.method.eq_ignore_ascii_case(method))
+            .find(|a| *a.name == *action && a.method.eq_ignore_ascii_case(method))
         else {
             let method = method.to_ascii_lowercase();
             return err(
@@ -378,8 +379,8 @@ impl RouteTable {
             );
         };
         Ok(RouteMatch {
-            controller: controller.into_owned(),
-            action: action.into_owned(),
+            controller: c.name.clone(),
+            action: a.name.clone(),
             method: a.method.clone(),
             rules: a.merged.clone(),
         })
@@ -498,7 +499,7 @@ mod tests {
         assert!(t.add_key("c", "nomethod", vec![]).is_err());
         assert!(t.add_key("c", "x_g3t", vec![]).is_err());
         let m = t.lookup("POST", "/c/do_it").unwrap();
-        assert_eq!(m.method, "post");
+        assert_eq!(&*m.method, "post");
         assert_eq!(
             m.check_params(&[]).unwrap_err().message(),
             "Missing required parameter u"

@@ -85,9 +85,37 @@ pub fn is_form_content_type(content_type: Option<&str>) -> bool {
 }
 
 /// Where a verifier finds a client's live secrets (several during rotation; none = unknown).
+///
+/// Implement [`SecretSource::secrets`]; a source that holds its secrets in memory can also
+/// implement [`SecretSource::with_secrets`] to lend them for the length of one verification
+/// instead of copying them (the verifier only calls `with_secrets`).
+///
+/// ```
+/// use xnonce_core::{Secret, SecretSource};
+/// struct One(Secret);
+/// impl SecretSource for One {
+///     fn secrets(&self, client: &str) -> Vec<Secret> {
+///         if client == "svc" { vec![self.0.clone()] } else { Vec::new() }
+///     }
+///     fn with_secrets(&self, client: &str, f: &mut dyn FnMut(&[Secret])) {
+///         f(if client == "svc" { std::slice::from_ref(&self.0) } else { &[] })
+///     }
+/// }
+/// let source = One(Secret::generate()?);
+/// let mut n = 0;
+/// source.with_secrets("svc", &mut |live| n = live.len());
+/// assert_eq!(n, 1);
+/// # Ok::<(), xnonce_core::Error>(())
+/// ```
 pub trait SecretSource {
     /// The client's live secrets; empty when the client is unknown.
     fn secrets(&self, client: &str) -> Vec<Secret>;
+
+    /// Calls `f` once with the client's live secrets (empty when the client is unknown).
+    /// The default lends the result of [`SecretSource::secrets`].
+    fn with_secrets(&self, client: &str, f: &mut dyn FnMut(&[Secret])) {
+        f(&self.secrets(client))
+    }
 }
 
 impl<F: Fn(&str) -> Vec<Secret>> SecretSource for F {
@@ -100,11 +128,19 @@ impl SecretSource for HashMap<String, Vec<Secret>> {
     fn secrets(&self, client: &str) -> Vec<Secret> {
         self.get(client).cloned().unwrap_or_default()
     }
+
+    fn with_secrets(&self, client: &str, f: &mut dyn FnMut(&[Secret])) {
+        f(self.get(client).map_or(&[], Vec::as_slice))
+    }
 }
 
 impl SecretSource for HashMap<String, Secret> {
     fn secrets(&self, client: &str) -> Vec<Secret> {
         self.get(client).cloned().into_iter().collect()
+    }
+
+    fn with_secrets(&self, client: &str, f: &mut dyn FnMut(&[Secret])) {
+        f(self.get(client).map_or(&[], std::slice::from_ref))
     }
 }
 
@@ -250,63 +286,17 @@ impl Verifier {
         let scheme = header.scheme;
         let params = params::from_query_and_form(scheme, req.query, form_body(req)?)?;
         let client = header.client;
-        let live = secrets.secrets(client);
-        if live.is_empty() {
-            return Err(Error::new(ErrorCode::UnknownClient, "client not known"));
-        }
         let ts = header.timestamp_ms;
-        let mut matched = None;
-        match scheme {
-            Scheme::V1 => {
-                let prefix = canonical::v1::prefix(req.method, req.path, &params, client)?;
-                for (i, s) in live.iter().enumerate() {
-                    let expected = canonical::v1::token(&prefix, s.expose(), ts);
-                    if mac::constant_time_eq_bytes(
-                        &crate::hex::digest_hex(&expected),
-                        header.mac.as_bytes(),
-                    ) && matched.is_none()
-                    {
-                        matched = Some(i);
-                    }
-                }
-            }
-            Scheme::V2 => {
-                let host = req.host.ok_or_else(|| {
-                    Error::new(ErrorCode::InvalidHost, "v2 request without a Host")
-                })?;
-                let body: &[u8] = if req.is_form() { &[] } else { req.body };
-                let c = canonical::v2::canonical(&canonical::v2::Fields {
-                    method: req.method,
-                    host,
-                    path: req.path,
-                    params: &params,
-                    body,
-                    client,
-                    timestamp_ms: ts,
-                    nonce: header.request_id,
-                })?;
-                for (i, s) in live.iter().enumerate() {
-                    let Ok(key) = s.v2_hmac() else { continue };
-                    if mac::constant_time_eq_bytes(
-                        &crate::hex::digest_hex(&key.sign(c.as_bytes())),
-                        header.mac.as_bytes(),
-                    ) && matched.is_none()
-                    {
-                        matched = Some(i);
-                    }
-                }
-            }
-        }
-        let secret_index = matched
-            .ok_or_else(|| Error::new(ErrorCode::SignatureMismatch, "ottoken does not match"))?;
         let window = self.windows.window_for(req.path);
-        if now_ms.abs_diff(ts) > window {
-            let hint =
-                ServerTimeHint::issue(&live[secret_index], client, header.request_id, now_ms);
-            return Err(
-                Error::new(ErrorCode::Expired, "Request has timed out").with_server_time(hint)
-            );
-        }
+        // `None` while no secret was lent: the client is unknown.
+        let mut outcome = None;
+        secrets.with_secrets(client, &mut |live| {
+            if !live.is_empty() {
+                outcome = Some(authenticate(req, &header, &params, live, now_ms, window));
+            }
+        });
+        let secret_index = outcome
+            .unwrap_or_else(|| Err(Error::new(ErrorCode::UnknownClient, "client not known")))?;
         Ok(Verified {
             scheme,
             client: client.to_string(),
@@ -337,17 +327,71 @@ impl Verifier {
     }
 }
 
+/// Steps 4 and 5 with the client's live secrets (not empty): which secret signed the
+/// request, and whether it is fresh.
+fn authenticate(
+    req: &Incoming<'_>,
+    header: &HeaderRef<'_>,
+    params: &[(String, String)],
+    live: &[Secret],
+    now_ms: u64,
+    window: u64,
+) -> Result<usize> {
+    let (client, ts) = (header.client, header.timestamp_ms);
+    let mut matched = None;
+    match header.scheme {
+        Scheme::V1 => {
+            let prefix = canonical::v1::prefix(req.method, req.path, params, client)?;
+            for (i, s) in live.iter().enumerate() {
+                let expected = canonical::v1::token(&prefix, s.expose(), ts);
+                if mac::constant_time_eq_bytes(
+                    &crate::hex::digest_hex(&expected),
+                    header.mac.as_bytes(),
+                ) && matched.is_none()
+                {
+                    matched = Some(i);
+                }
+            }
+        }
+        Scheme::V2 => {
+            let host = req
+                .host
+                .ok_or_else(|| Error::new(ErrorCode::InvalidHost, "v2 request without a Host"))?;
+            let body: &[u8] = if req.is_form() { &[] } else { req.body };
+            let c = canonical::v2::canonical(&canonical::v2::Fields {
+                method: req.method,
+                host,
+                path: req.path,
+                params,
+                body,
+                client,
+                timestamp_ms: ts,
+                nonce: header.request_id,
+            })?;
+            for (i, s) in live.iter().enumerate() {
+                let Ok(key) = s.v2_hmac() else { continue };
+                if mac::constant_time_eq_bytes(
+                    &crate::hex::digest_hex(&key.sign(c.as_bytes())),
+                    header.mac.as_bytes(),
+                ) && matched.is_none()
+                {
+                    matched = Some(i);
+                }
+            }
+        }
+    }
+    let secret_index = matched
+        .ok_or_else(|| Error::new(ErrorCode::SignatureMismatch, "ottoken does not match"))?;
+    if now_ms.abs_diff(ts) > window {
+        let hint = ServerTimeHint::issue(&live[secret_index], client, header.request_id, now_ms);
+        return Err(Error::new(ErrorCode::Expired, "Request has timed out").with_server_time(hint));
+    }
+    Ok(secret_index)
+}
+
 /// `<scheme>:<client>:<request id>`.
 fn replay_key(scheme: Scheme, client: &str, request_id: &str) -> String {
-    let scheme = scheme.as_str();
-    let mut key = String::with_capacity(scheme.len() + client.len() + request_id.len() + 2);
-    for (i, part) in [scheme, client, request_id].into_iter().enumerate() {
-        if i > 0 {
-            key.push(':');
-        }
-        key.push_str(part);
-    }
-    key
+    [scheme.as_str(), ":", client, ":", request_id].concat()
 }
 
 fn form_body<'a>(req: &Incoming<'a>) -> Result<Option<&'a str>> {

@@ -441,3 +441,50 @@ fn time_hints_do_not_depend_on_the_case_of_the_hex_secret() {
     let hint = xnonce_core::ServerTimeHint::issue(&upper, "svc", "n", 5);
     assert!(hint.authenticate(&lower, "svc", "n"));
 }
+
+/// A source that only implements `secrets` (so the verifier goes through the default
+/// `with_secrets`) verifies exactly like the map that lends its secrets: same matched secret
+/// during rotation, same refusals.
+#[test]
+fn sources_that_copy_and_sources_that_lend_verify_alike() {
+    struct Copying(HashMap<String, Vec<Secret>>);
+    impl xnonce_core::SecretSource for Copying {
+        fn secrets(&self, client: &str) -> Vec<Secret> {
+            self.0.get(client).cloned().unwrap_or_default()
+        }
+    }
+    let lending = clients();
+    let copying = Copying(clients());
+    let v = Verifier::new();
+    for (client, secret) in [
+        ("svc", S1),
+        ("rotating", S1),
+        ("rotating", S2),
+        ("nobody", S1),
+    ] {
+        let signed = sign_with(
+            &SignInput {
+                client: client.into(),
+                ..v2("/c/a")
+            },
+            &Secret::new(secret).unwrap(),
+            &env(),
+        )
+        .unwrap();
+        let req = Incoming::new("GET", "/c/a")
+            .host("api.test")
+            .x_nonce(&signed.x_nonce);
+        let (a, b) = (v.verify(&req, &lending, NOW), v.verify(&req, &copying, NOW));
+        match (&a, &b) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b),
+            (Err(a), Err(b)) => assert_eq!(a.code(), b.code()),
+            _ => panic!("{client}: {a:?} vs {b:?}"),
+        }
+        if client == "rotating" {
+            assert_eq!(a.unwrap().secret_index, usize::from(secret == S1));
+        }
+        if client == "nobody" {
+            assert_eq!(b.unwrap_err().code(), ErrorCode::UnknownClient);
+        }
+    }
+}

@@ -321,7 +321,7 @@ pub async fn handle(req: axum::extract::Request) -> Answer {
     let route = parts.extensions.remove::<RouteMatch>();
     let split;
     let (controller, action) = match &route {
-        Some(r) => (r.controller.as_str(), r.action.as_str()),
+        Some(r) => (&*r.controller, &*r.action),
         None => {
             split = xnonce_core::routes::split_path(parts.uri.path());
             (split.0.as_str(), split.1.as_str())
@@ -329,7 +329,7 @@ pub async fn handle(req: axum::extract::Request) -> Answer {
     };
     let lower;
     let method = match &route {
-        Some(r) => r.method.as_str(),
+        Some(r) => &*r.method,
         None => {
             lower = parts.method.as_str().to_ascii_lowercase();
             lower.as_str()

@@ -49,7 +49,7 @@ pub async fn echo(
     uri: axum::http::Uri,
 ) -> Response {
     let (controller, action) = match route {
-        Some(Extension(r)) => (r.controller, r.action),
+        Some(Extension(r)) => (r.controller.to_string(), r.action.to_string()),
         None => xnonce_core::routes::split_path(uri.path()),
     };
     let mut params = serde_json::Map::new();
@@ -143,6 +143,10 @@ pub struct SharedRegistry(pub Arc<Registry>);
 impl xnonce_core::SecretSource for SharedRegistry {
     fn secrets(&self, client: &str) -> Vec<xnonce_core::Secret> {
         self.0.secrets(client)
+    }
+
+    fn with_secrets(&self, client: &str, f: &mut dyn FnMut(&[xnonce_core::Secret])) {
+        self.0.with_secrets(client, f)
     }
 }
 
