@@ -197,27 +197,26 @@ where
             };
             match decision {
                 Decision::Done(outcome) => {
-                    return match self.shared.conclude(parts, outcome, Bytes::new()) {
-                        Admission::Pass(req) => XNonceFuture::inner(self.inner.call(req)),
-                        Admission::Refuse(res) => XNonceFuture::ready(res),
-                    };
+                    let admission = self.shared.conclude(parts, outcome, Bytes::new());
+                    return XNonceFuture::admit(&mut self.inner, admission);
                 }
                 Decision::Record(pending) => {
-                    let inner = self.take_ready_inner();
+                    let mut inner = self.take_ready_inner();
                     let shared = self.shared.clone();
                     return XNonceFuture::boxed(async move {
                         let outcome = shared.record(pending).await;
-                        answer(inner, shared.conclude(parts, outcome, Bytes::new())).await
+                        let admission = shared.conclude(parts, outcome, Bytes::new());
+                        XNonceFuture::admit(&mut inner, admission).await
                     });
                 }
             }
         }
-        let inner = self.take_ready_inner();
+        let mut inner = self.take_ready_inner();
         let shared = self.shared.clone();
         XNonceFuture::boxed(async move {
             let (parts, body) = req.into_parts();
             let (outcome, bytes) = shared.decide(&parts, body).await;
-            answer(inner, shared.conclude(parts, outcome, bytes)).await
+            XNonceFuture::admit(&mut inner, shared.conclude(parts, outcome, bytes)).await
         })
     }
 }
@@ -244,18 +243,18 @@ pin_project_lite::pin_project! {
 }
 
 impl<F, E> XNonceFuture<F, E> {
-    fn inner(answer: F) -> Self {
-        XNonceFuture {
-            state: State::Inner { answer },
-        }
-    }
-
-    fn ready(refusal: Response<Body>) -> Self {
-        XNonceFuture {
-            state: State::Ready {
-                refusal: Some(refusal),
+    /// The inner service's answer to an admitted request, or the refusal.
+    fn admit<S>(inner: &mut S, admission: Admission) -> Self
+    where
+        S: Service<Request<Body>, Future = F, Error = E>,
+    {
+        let state = match admission {
+            Admission::Pass(req) => State::Inner {
+                answer: inner.call(req),
             },
-        }
+            Admission::Refuse(res) => State::Ready { refusal: Some(res) },
+        };
+        XNonceFuture { state }
     }
 
     fn boxed(future: impl Future<Output = Result<Response<Body>, E>> + Send + 'static) -> Self {
@@ -299,19 +298,6 @@ impl<S: Clone> XNonceService<S> {
     fn take_ready_inner(&mut self) -> S {
         let clone = self.inner.clone();
         std::mem::replace(&mut self.inner, clone)
-    }
-}
-
-/// The inner service's answer to an admitted request, or the refusal.
-async fn answer<S, ResBody>(mut inner: S, admission: Admission) -> Result<Response<Body>, S::Error>
-where
-    S: Service<Request<Body>, Response = Response<ResBody>>,
-    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
-    ResBody::Error: Into<BoxError>,
-{
-    match admission {
-        Admission::Pass(req) => inner.call(req).await.map(|r| r.map(Body::new)),
-        Admission::Refuse(res) => Ok(res),
     }
 }
 

@@ -787,14 +787,9 @@ fn fresh() -> Result<Secret, RegistryError> {
 
 impl SecretSource for Registry {
     fn secrets(&self, client: &str) -> Vec<Secret> {
-        self.refresh_if_due();
-        self.snapshot
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clients
-            .get(client)
-            .cloned()
-            .unwrap_or_default()
+        let mut copy = Vec::new();
+        self.with_secrets(client, &mut |live| copy = live.to_vec());
+        copy
     }
 
     /// Lends the snapshot's secrets under its read lock (no copy): a reload waits for the
