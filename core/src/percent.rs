@@ -84,23 +84,6 @@ pub fn push_rfc3986(out: &mut String, s: &str) {
     push_text_escaped(out, s, false);
 }
 
-/// The RFC 3986 encoding of one byte, as comparable bytes: the byte itself when unreserved,
-/// else `%XX`.
-pub(crate) fn encoded_byte(b: u8) -> ([u8; 3], usize) {
-    if is_unreserved(b) {
-        ([b, 0, 0], 1)
-    } else {
-        (
-            [
-                b'%',
-                UPPER_HEX[(b >> 4) as usize],
-                UPPER_HEX[(b & 15) as usize],
-            ],
-            3,
-        )
-    }
-}
-
 /// Like [`encode_rfc3986`] but also keeps `/` (the v2 canonical path).
 pub fn encode_path(bytes: &[u8]) -> String {
     encode_keeping(bytes, |b| b == b'/')

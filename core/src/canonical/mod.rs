@@ -223,14 +223,35 @@ pub fn push_params_v2<K: AsRef<str>, V: AsRef<str>>(
 
 /// Compares the RFC 3986 encodings of two byte strings without encoding them. Equal raw bytes
 /// encode equally, so the order is decided at the first differing byte: by the encodings of
-/// those two bytes (a kept byte is never `%`, and two escapes differ in their hex digits), or,
-/// when one string is a prefix of the other, by length.
+/// those two bytes, or, when one string is a prefix of the other, by length. Two differing
+/// bytes' encodings compare by their first characters — the byte itself when kept, `%` when
+/// escaped (a kept byte is never `%`) — and, when both are escaped, by their upper-case hex
+/// digits, which sort as the byte values do.
 fn cmp_encoded(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    let first = |x: u8| if percent::is_unreserved(x) { x } else { b'%' };
     match a.iter().zip(b).position(|(x, y)| x != y) {
         None => a.len().cmp(&b.len()),
-        Some(i) => {
-            let ((ea, la), (eb, lb)) = (percent::encoded_byte(a[i]), percent::encoded_byte(b[i]));
-            ea[..la].cmp(&eb[..lb])
+        Some(i) => first(a[i]).cmp(&first(b[i])).then(a[i].cmp(&b[i])),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every pair of bytes, alone and after a shared prefix, orders as its encodings do.
+    #[test]
+    fn raw_bytes_order_as_their_encodings() {
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                let (ea, eb) = (percent::encode_rfc3986(&[a]), percent::encode_rfc3986(&[b]));
+                assert_eq!(cmp_encoded(&[a], &[b]), ea.cmp(&eb), "{a:#04x} {b:#04x}");
+                assert_eq!(
+                    cmp_encoded(&[b'k', a, b'z'], &[b'k', b]),
+                    format!("k{ea}z").cmp(&format!("k{eb}")),
+                    "{a:#04x} {b:#04x}"
+                );
+            }
         }
     }
 }
