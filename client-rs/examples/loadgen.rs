@@ -498,7 +498,7 @@ async fn run(a: Args) -> Result<bool, String> {
             "layer cost: {:.2} µs of server CPU per request (median of per-round differences); \
              10 % of an unverified request is {:.2} µs",
             median(cpu_costs) * 1e6,
-            hc * 1e5
+            0.10 * hc * 1e6
         );
     }
     if !ok {
