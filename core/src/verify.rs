@@ -281,9 +281,40 @@ impl Verifier {
         secrets: &dyn SecretSource,
         now_ms: u64,
     ) -> Result<Verified> {
+        self.verify_with_hint(req, secrets, now_ms, &mut |_| {})
+    }
+
+    /// [`Verifier::verify`], calling `hint` with the request's replay key as soon as the
+    /// credential is read: before the params are parsed and the signature is checked, so the
+    /// key is **not yet authenticated** — use it only to prepare, e.g. to let a replay store
+    /// fetch the memory it will probe ([`ReplayStore::prefetch`]) while the HMAC is computed.
+    /// Not called when the credential itself is refused.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use xnonce_core::{sign_with, FixedEnvironment, Incoming, Scheme, Secret, SignInput, Verifier};
+    /// let secret = Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")?;
+    /// let env = FixedEnvironment { now_ms: 1_700_000_000_000, nonce: [1; 16] };
+    /// let signed = sign_with(&SignInput::new(Scheme::V2, "GET", "/admin/status", "svc").host("api.test"), &secret, &env)?;
+    /// let req = Incoming { method: "GET", host: Some("api.test"), path: "/admin/status", x_nonce: Some(&signed.x_nonce), ..Default::default() };
+    /// let clients = HashMap::from([("svc".to_string(), secret)]);
+    /// let mut hinted = String::new();
+    /// let v = Verifier::new().verify_with_hint(&req, &clients, env.now_ms, &mut |key| hinted = key.to_string())?;
+    /// assert_eq!(hinted, v.replay_key);
+    /// # Ok::<(), xnonce_core::Error>(())
+    /// ```
+    pub fn verify_with_hint(
+        &self,
+        req: &Incoming<'_>,
+        secrets: &dyn SecretSource,
+        now_ms: u64,
+        hint: &mut dyn FnMut(&str),
+    ) -> Result<Verified> {
         let mut from_ottoken = None;
         let (header, via_ottoken) = self.credential_fields(req, &mut from_ottoken)?;
         let scheme = header.scheme;
+        let replay_key = replay_key(scheme, header.client, header.request_id);
+        hint(&replay_key);
         let params = params::from_query_and_form(scheme, req.query, form_body(req)?)?;
         let client = header.client;
         let ts = header.timestamp_ms;
@@ -302,7 +333,7 @@ impl Verifier {
             client: client.to_string(),
             timestamp_ms: ts,
             params,
-            replay_key: replay_key(scheme, client, header.request_id),
+            replay_key,
             remember_until_ms: ts.saturating_add(window),
             secret_index,
             via_ottoken,
@@ -318,7 +349,8 @@ impl Verifier {
         store: &dyn ReplayStore,
         now_ms: u64,
     ) -> Result<Verified> {
-        let verified = self.verify(req, secrets, now_ms)?;
+        let verified =
+            self.verify_with_hint(req, secrets, now_ms, &mut |key| store.prefetch(key))?;
         match store.insert_if_absent(&verified.replay_key, verified.remember_until_ms, now_ms) {
             Ok(true) => Ok(verified),
             Ok(false) => Err(Error::new(ErrorCode::Replayed, "ottoken already used")),

@@ -24,14 +24,13 @@
 //! until a write succeeds again (each refused request retries it), so a broken journal fails
 //! closed.
 
-use std::collections::hash_map::Entry;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use xnonce_core::replay::{key_digest, DigestMap};
+use xnonce_core::replay::{key_digest, DigestTable, Prefetcher, EVICTION_PART};
 use xnonce_core::ReplayStoreError;
 
 use crate::store::{AsyncReplayStore, StoreFuture};
@@ -49,7 +48,7 @@ pub const FLUSH_BYTES: usize = 64 << 10;
 const MAX_LINE: usize = 32 + 1 + 20 + 1;
 
 struct Inner {
-    entries: DigestMap,
+    entries: DigestTable,
     file: File,
     lines: usize,
     /// Appended lines not yet written.
@@ -135,6 +134,7 @@ fn push_line(out: &mut Vec<u8>, d: &[u8; 16], expires_at_ms: u64) {
 pub struct JournalStore {
     path: PathBuf,
     inner: Arc<Mutex<Inner>>,
+    prefetcher: Prefetcher,
 }
 
 impl std::fmt::Debug for JournalStore {
@@ -197,7 +197,7 @@ impl JournalStore {
         std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
         dir.create(data_dir)?;
         let path = data_dir.join(JOURNAL_FILE);
-        let mut entries = DigestMap::default();
+        let mut entries = DigestTable::new();
         match File::open(&path) {
             Ok(f) => {
                 for line in BufReader::new(f).lines() {
@@ -208,8 +208,7 @@ impl JournalStore {
                     };
                     if let (Some(d), Ok(exp)) = (unhex(d), exp.parse::<u64>()) {
                         if exp >= now_ms {
-                            let e = entries.entry(d).or_insert(exp);
-                            *e = (*e).max(exp);
+                            entries.remember(d, exp);
                         }
                     }
                 }
@@ -218,11 +217,12 @@ impl JournalStore {
             Err(e) => return Err(e),
         }
         let tmp = tmp_path(&path);
-        let file = write_journal(&tmp, entries.iter().map(|(d, exp)| (*d, *exp)))?;
+        let file = write_journal(&tmp, entries.iter())?;
         std::fs::rename(&tmp, &path)?;
         let lines = entries.len();
         Ok(JournalStore {
             path,
+            prefetcher: entries.prefetcher(),
             inner: Arc::new(Mutex::new(Inner {
                 entries,
                 file,
@@ -266,13 +266,21 @@ impl JournalStore {
     /// Drops expired entries; when the journal needs compacting, starts collecting new lines
     /// and returns the live entries to write.
     fn begin_compaction(&self, now_ms: u64) -> Option<Vec<([u8; 16], u64)>> {
+        // In parts, releasing the lock between them: requests wait at most for one part.
+        let mut from = 0;
+        while let Some(next) = self
+            .lock()
+            .entries
+            .evict_expired_part(from, EVICTION_PART, now_ms)
+        {
+            from = next;
+        }
         let mut inner = self.lock();
-        inner.entries.retain(|_, exp| *exp >= now_ms);
         if inner.compaction.is_some() || inner.lines <= inner.entries.len() * 2 + 4096 {
             return None;
         }
         inner.compaction = Some(Tail::default());
-        Some(inner.entries.iter().map(|(d, exp)| (*d, *exp)).collect())
+        Some(inner.entries.iter().collect())
     }
 
     /// Writes the snapshot as the new journal, then swaps it in with the lines accepted since.
@@ -320,11 +328,12 @@ impl JournalStore {
     /// Spawns a task evicting and compacting every `every`; it stops when the store is
     /// dropped everywhere else.
     pub fn spawn_evictor(&self, every: Duration) -> tokio::task::JoinHandle<()> {
-        let path = self.path.clone();
+        let (path, prefetcher) = (self.path.clone(), self.prefetcher.clone());
         crate::store::spawn_while_alive(Arc::downgrade(&self.inner), every, move |inner| {
             let store = JournalStore {
                 path: path.clone(),
                 inner,
+                prefetcher: prefetcher.clone(),
             };
             if let Err(e) = store.evict_expired(crate::now_ms()) {
                 tracing::warn!(target: "xnonce", error = %e, "cannot compact the replay journal");
@@ -336,17 +345,18 @@ impl JournalStore {
         let d = key_digest(key);
         let mut guard = self.lock();
         let inner = &mut *guard;
-        // One probe of the map: the entry found is the one written.
-        let slot = match inner.entries.entry(d) {
-            Entry::Occupied(e) if *e.get() >= now_ms => return Ok(false),
-            slot => slot,
-        };
         let unwritable =
             |e: std::io::Error| ReplayStoreError(format!("replay journal: {}", e.kind()));
         if inner.failed {
+            if inner.entries.is_live(&d, now_ms) {
+                return Ok(false);
+            }
             // Fail closed until the journal can be written again.
             write_pending(&mut inner.file, &mut inner.pending, &mut inner.failed)
                 .map_err(unwritable)?;
+        }
+        if !inner.entries.insert_if_absent(d, expires_at_ms, now_ms) {
+            return Ok(false);
         }
         push_line(&mut inner.pending, &d, expires_at_ms);
         if let Some(tail) = &mut inner.compaction {
@@ -354,14 +364,6 @@ impl JournalStore {
             tail.count += 1;
         }
         inner.lines += 1;
-        match slot {
-            Entry::Occupied(mut e) => {
-                e.insert(expires_at_ms);
-            }
-            Entry::Vacant(e) => {
-                e.insert(expires_at_ms);
-            }
-        }
         if inner.pending.len() >= FLUSH_BYTES {
             // The request is accepted (its line is buffered); a failure here refuses the
             // following ones until a write succeeds.
@@ -374,6 +376,10 @@ impl JournalStore {
 }
 
 impl AsyncReplayStore for JournalStore {
+    fn prefetch(&self, key: &str) {
+        self.prefetcher.prefetch(&key_digest(key));
+    }
+
     fn insert_if_absent<'a>(
         &'a self,
         key: &'a str,

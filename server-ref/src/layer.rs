@@ -622,7 +622,13 @@ impl Shared {
             None => None,
         };
         let now_ms = crate::now_ms();
-        let verified = match self.verifier.verify(&incoming, &*self.secrets, now_ms) {
+        // The store may fetch the replay key's slot while the signature is checked.
+        let store = &self.store;
+        let hint = &mut |key: &str| store.prefetch(key);
+        let verified = match self
+            .verifier
+            .verify_with_hint(&incoming, &*self.secrets, now_ms, hint)
+        {
             Ok(verified) => verified,
             Err(e) => return refused(e.into()),
         };

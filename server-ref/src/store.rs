@@ -39,6 +39,13 @@ pub trait AsyncReplayStore: Send + Sync + 'static {
         let _ = (key, expires_at_ms, now_ms);
         None
     }
+
+    /// A hint that `key` will soon be inserted, given before the request's signature is
+    /// checked (the key is not yet authenticated): an in-process store may start fetching
+    /// the memory it will probe. Changes nothing; the default does nothing.
+    fn prefetch(&self, key: &str) {
+        let _ = key;
+    }
 }
 
 /// Any synchronous, in-process core [`ReplayStore`] used as an [`AsyncReplayStore`].
@@ -64,6 +71,10 @@ impl<T: ReplayStore + Send + Sync + 'static> AsyncReplayStore for SyncStore<T> {
         now_ms: u64,
     ) -> Option<Result<bool, ReplayStoreError>> {
         Some(self.0.insert_if_absent(key, expires_at_ms, now_ms))
+    }
+
+    fn prefetch(&self, key: &str) {
+        self.0.prefetch(key)
     }
 }
 
@@ -132,6 +143,10 @@ impl AsyncReplayStore for MemoryStore {
     ) -> Option<Result<bool, ReplayStoreError>> {
         Some(self.inner.insert_if_absent(key, expires_at_ms, now_ms))
     }
+
+    fn prefetch(&self, key: &str) {
+        self.inner.prefetch(key)
+    }
 }
 
 impl<T: AsyncReplayStore + ?Sized> AsyncReplayStore for Arc<T> {
@@ -151,6 +166,10 @@ impl<T: AsyncReplayStore + ?Sized> AsyncReplayStore for Arc<T> {
         now_ms: u64,
     ) -> Option<Result<bool, ReplayStoreError>> {
         (**self).insert_now(key, expires_at_ms, now_ms)
+    }
+
+    fn prefetch(&self, key: &str) {
+        (**self).prefetch(key)
     }
 }
 

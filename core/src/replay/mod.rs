@@ -1,10 +1,16 @@
 //! Replay protection: a store that remembers accepted request ids until they would be stale
 //! anyway, with an atomic insert-if-absent so that N concurrent copies are accepted once.
 
-use std::collections::hash_map::Entry;
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
+
+mod table;
+
+pub use table::{DigestTable, Prefetcher};
+
+/// How many slots of a [`DigestTable`] a store's periodic eviction scans per hold of its lock
+/// (1.5 MiB of slots: a fraction of a millisecond).
+pub const EVICTION_PART: usize = 1 << 16;
 
 /// The replay store could not answer; the request must be refused (fail closed).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,11 +34,20 @@ pub trait ReplayStore {
         expires_at_ms: u64,
         now_ms: u64,
     ) -> Result<bool, ReplayStoreError>;
+
+    /// A hint that `key` will soon be inserted: an in-process store may start fetching the
+    /// memory it will probe (the verifier calls this as soon as it has read the credential,
+    /// before checking the signature, so the key is not yet authenticated). Changes nothing;
+    /// the default does nothing.
+    fn prefetch(&self, key: &str) {
+        let _ = key;
+    }
 }
 
-/// An in-process store: 16-byte key digests and their expiry under one mutex.
-/// Expired entries are swept whenever the map has doubled since the last sweep, so memory
-/// stays proportional to the number of live (unexpired) keys.
+/// An in-process store: 16-byte key digests and their expiry in a [`DigestTable`] under one
+/// mutex. Expired entries are dropped as the table fills up, so memory stays proportional to
+/// the number of live (unexpired) keys; [`ReplayStore::prefetch`] fetches a key's slot
+/// without taking the lock.
 ///
 /// ```
 /// use xnonce_core::{MemoryReplayStore, ReplayStore};
@@ -41,15 +56,19 @@ pub trait ReplayStore {
 /// assert_eq!(store.insert_if_absent("v2:c:n", 2_000, 1_500), Ok(false));
 /// assert_eq!(store.insert_if_absent("v2:c:n", 4_000, 2_001), Ok(true)); // expired, new again
 /// ```
-#[derive(Default)]
 pub struct MemoryReplayStore {
-    inner: Mutex<Inner>,
+    entries: Mutex<DigestTable>,
+    prefetcher: Prefetcher,
 }
 
-#[derive(Default)]
-struct Inner {
-    entries: DigestMap,
-    sweep_at: usize,
+impl Default for MemoryReplayStore {
+    fn default() -> Self {
+        let entries = DigestTable::new();
+        MemoryReplayStore {
+            prefetcher: entries.prefetcher(),
+            entries: Mutex::new(entries),
+        }
+    }
 }
 
 impl MemoryReplayStore {
@@ -60,7 +79,7 @@ impl MemoryReplayStore {
 
     /// Number of remembered keys (expired ones may linger until the next sweep).
     pub fn len(&self) -> usize {
-        self.lock().entries.len()
+        self.lock().len()
     }
 
     /// True when nothing is remembered.
@@ -69,15 +88,19 @@ impl MemoryReplayStore {
     }
 
     /// Drops every entry expired at `now_ms`.
+    ///
+    /// The table is scanned in parts of [`EVICTION_PART`] slots, the lock released between
+    /// them, so inserts wait at most for one part.
     pub fn evict_expired(&self, now_ms: u64) {
-        let mut inner = self.lock();
-        inner.entries.retain(|_, exp| *exp >= now_ms);
-        inner.sweep_at = (inner.entries.len() * 2).max(1024);
+        let mut from = 0;
+        while let Some(next) = self.lock().evict_expired_part(from, EVICTION_PART, now_ms) {
+            from = next;
+        }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        // A panic while holding the lock cannot leave the map half-written; keep serving.
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, DigestTable> {
+        // The table's operations do not panic midway; keep serving after a poisoned lock.
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -168,9 +191,6 @@ impl std::hash::Hasher for DigestHasher {
     }
 }
 
-/// The map every in-process store keeps: key digest → expiry (ms).
-pub type DigestMap = HashMap<[u8; 16], u64, DigestHashBuilder>;
-
 /// The 16-byte digest under which a key is stored (SHA-256, truncated).
 pub fn key_digest(key: &str) -> [u8; 16] {
     let d = crate::sha256::digest(key.as_bytes());
@@ -187,23 +207,11 @@ impl ReplayStore for MemoryReplayStore {
         now_ms: u64,
     ) -> Result<bool, ReplayStoreError> {
         let digest = key_digest(key);
-        let mut inner = self.lock();
-        if inner.entries.len() >= inner.sweep_at {
-            inner.entries.retain(|_, exp| *exp >= now_ms);
-            inner.sweep_at = (inner.entries.len() * 2).max(1024);
-        }
-        // One probe of the map: the entry found is the one written.
-        match inner.entries.entry(digest) {
-            Entry::Occupied(e) if *e.get() >= now_ms => Ok(false),
-            Entry::Occupied(mut e) => {
-                e.insert(expires_at_ms);
-                Ok(true)
-            }
-            Entry::Vacant(e) => {
-                e.insert(expires_at_ms);
-                Ok(true)
-            }
-        }
+        Ok(self.lock().insert_if_absent(digest, expires_at_ms, now_ms))
+    }
+
+    fn prefetch(&self, key: &str) {
+        self.prefetcher.prefetch(&key_digest(key));
     }
 }
 
@@ -215,6 +223,10 @@ impl<T: ReplayStore + ?Sized> ReplayStore for std::sync::Arc<T> {
         now_ms: u64,
     ) -> Result<bool, ReplayStoreError> {
         (**self).insert_if_absent(key, expires_at_ms, now_ms)
+    }
+
+    fn prefetch(&self, key: &str) {
+        (**self).prefetch(key)
     }
 }
 
@@ -235,7 +247,7 @@ mod tests {
         }
         // Two builders are keyed differently.
         assert_ne!(DigestHashBuilder::default().hash_one(d), h);
-        // 4096 digests over 64 buckets (the low bits hashbrown uses): none near empty or full.
+        // 4096 digests over 64 slots (the low bits a `DigestTable` uses): none near empty or full.
         let mut buckets = [0u32; 64];
         for i in 0..4096 {
             buckets[(b.hash_one(key_digest(&format!("k{i}"))) & 63) as usize] += 1;
