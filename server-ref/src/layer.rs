@@ -706,6 +706,8 @@ mod tests {
     struct WaitingStore {
         keys: MemoryReplayStore,
         down: bool,
+        /// The keys the layer announced through `prefetch`.
+        hinted: std::sync::Mutex<Vec<String>>,
     }
 
     impl AsyncReplayStore for WaitingStore {
@@ -723,6 +725,39 @@ mod tests {
                 self.keys.insert_if_absent(key, expires_at_ms, now_ms)
             })
         }
+
+        fn prefetch(&self, key: &str) {
+            self.hinted.lock().unwrap().push(key.to_string());
+        }
+    }
+
+    #[tokio::test]
+    async fn the_store_is_told_the_replay_key_before_it_records_it() {
+        let secret =
+            Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")
+                .unwrap();
+        let store = Arc::new(WaitingStore::default());
+        let layer = XNonceLayer::new(HashMap::from([("svc".to_string(), secret.clone())]))
+            .store(store.clone());
+        let get = signed_get(&secret);
+        let nonce = get().headers()["x-nonce"]
+            .to_str()
+            .unwrap()
+            .split(' ')
+            .nth(3)
+            .unwrap()
+            .to_string();
+        assert_eq!(send(&layer, get()).await.0, 200);
+        assert_eq!(send(&layer, get()).await.0, 409);
+        let key = format!("v2:svc:{nonce}");
+        assert_eq!(*store.hinted.lock().unwrap(), [key.clone(), key]);
+        // A request refused at its credential announces nothing.
+        let unsigned = Request::get("/a/b?x=1")
+            .header("host", "h.test")
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(send(&layer, unsigned).await.0, 401);
+        assert_eq!(store.hinted.lock().unwrap().len(), 2);
     }
 
     /// Status and body of `req` through `layer` in front of a handler answering
