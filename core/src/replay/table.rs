@@ -50,6 +50,23 @@ struct Location {
     mask: AtomicUsize,
 }
 
+impl Location {
+    /// The slot a probe for `digest` starts at, in a table of `mask + 1` slots.
+    fn home(&self, digest: &[u8; 16], mask: usize) -> usize {
+        (self.hasher.hash_one(digest) as usize) & mask
+    }
+}
+
+/// What a probe for a digest found, walking from its home to the first empty slot.
+struct Probe {
+    /// The slot holding the digest (live or expired), if any: the walk stops there.
+    found: Option<usize>,
+    /// The first slot on the way holding an expired entry.
+    first_expired: Option<usize>,
+    /// The empty slot that ended the walk (meaningless when `found`).
+    empty: usize,
+}
+
 /// Replay keys' digests and their expiry (see the module docs).
 ///
 /// ```
@@ -120,76 +137,82 @@ impl DigestTable {
     }
 
     fn home(&self, digest: &[u8; 16]) -> usize {
-        (self.location.hasher.hash_one(digest) as usize) & self.mask()
+        self.location.home(digest, self.mask())
+    }
+
+    /// The one walk every lookup makes: from the digest's home to the digest or to the first
+    /// empty slot (there is one: at most 3/4 of the slots are ever used).
+    fn probe(&self, digest: &[u8; 16], now_ms: u64) -> Probe {
+        let mask = self.mask();
+        let mut i = self.home(digest);
+        let mut first_expired = None;
+        while !self.slots[i].is_empty() {
+            if self.slots[i].digest == *digest {
+                return Probe {
+                    found: Some(i),
+                    first_expired,
+                    empty: i,
+                };
+            }
+            if first_expired.is_none() && !self.slots[i].is_live(now_ms) {
+                first_expired = Some(i);
+            }
+            i = (i + 1) & mask;
+        }
+        Probe {
+            found: None,
+            first_expired,
+            empty: i,
+        }
+    }
+
+    /// Puts `slot` into the empty slot `i`; true when the table is then 3/4 used.
+    fn occupy(&mut self, i: usize, slot: Slot) -> bool {
+        self.slots[i] = slot;
+        self.used += 1;
+        self.used * 4 >= self.slots.len() * 3
     }
 
     /// Records `digest` until `expires_at_ms` unless it is recorded and still live at
     /// `now_ms` (then `false`: a replay). An expiry of `u64::MAX` is kept as `u64::MAX − 1`.
     pub fn insert_if_absent(&mut self, digest: [u8; 16], expires_at_ms: u64, now_ms: u64) -> bool {
-        let until = expires_at_ms.saturating_add(1);
-        let mask = self.mask();
-        let mut i = self.home(&digest);
-        let mut reusable = None;
-        // The table is never full (at most 3/4 of its slots used): an empty slot ends the probe.
-        while !self.slots[i].is_empty() {
-            let slot = &mut self.slots[i];
-            let live = slot.is_live(now_ms);
-            if slot.digest == digest {
-                if live {
-                    return false;
+        let slot = Slot {
+            digest,
+            until: expires_at_ms.saturating_add(1),
+        };
+        let probe = self.probe(&digest, now_ms);
+        match (probe.found, probe.first_expired) {
+            (Some(i), _) if self.slots[i].is_live(now_ms) => return false,
+            (Some(i), _) => self.slots[i] = slot,
+            // Absent from its whole probe sequence: an expired slot on the way is as good a
+            // place as the empty one ending it (every slot before it stays non-empty for
+            // other probes).
+            (None, Some(i)) => self.slots[i] = slot,
+            (None, None) => {
+                if self.occupy(probe.empty, slot) {
+                    self.make_room(now_ms);
                 }
-                slot.until = until;
-                return true;
             }
-            if !live && reusable.is_none() {
-                reusable = Some(i);
-            }
-            i = (i + 1) & mask;
-        }
-        // Absent from its whole probe sequence: an expired slot on the way is as good a place
-        // as the empty one ending it (every slot before it stays non-empty for other probes).
-        if let Some(r) = reusable {
-            self.slots[r] = Slot { digest, until };
-            return true;
-        }
-        self.slots[i] = Slot { digest, until };
-        self.used += 1;
-        if self.used * 4 >= self.slots.len() * 3 {
-            self.make_room(now_ms);
         }
         true
     }
 
     /// True when `digest` is recorded and still live at `now_ms`.
     pub fn is_live(&self, digest: &[u8; 16], now_ms: u64) -> bool {
-        let mask = self.mask();
-        let mut i = self.home(digest);
-        while !self.slots[i].is_empty() {
-            if self.slots[i].digest == *digest {
-                return self.slots[i].is_live(now_ms);
-            }
-            i = (i + 1) & mask;
-        }
-        false
+        let probe = self.probe(digest, now_ms);
+        probe.found.is_some_and(|i| self.slots[i].is_live(now_ms))
     }
 
     /// Records `digest` until `expires_at_ms`, or until its recorded expiry if that is later
     /// (for loading saved entries, where the same key may appear more than once).
     pub fn remember(&mut self, digest: [u8; 16], expires_at_ms: u64) {
         let until = expires_at_ms.saturating_add(1);
-        let mask = self.mask();
-        let mut i = self.home(&digest);
-        while !self.slots[i].is_empty() {
-            if self.slots[i].digest == digest {
-                self.slots[i].until = self.slots[i].until.max(until);
-                return;
-            }
-            i = (i + 1) & mask;
-        }
-        self.slots[i] = Slot { digest, until };
-        self.used += 1;
-        if self.used * 4 >= self.slots.len() * 3 {
-            self.make_room(0);
+        let probe = self.probe(&digest, 0);
+        if let Some(i) = probe.found {
+            self.slots[i].until = self.slots[i].until.max(until);
+        } else if self.occupy(probe.empty, Slot { digest, until }) {
+            // Nothing is expired at time 0: grow at once.
+            self.resize(self.slots.len() * 2);
         }
     }
 
@@ -283,15 +306,12 @@ impl DigestTable {
     /// Moves every entry into a table of `n` slots (a power of two above the entries held).
     fn resize(&mut self, n: usize) {
         let old = std::mem::replace(&mut self.slots, vec![Slot::default(); n]);
-        let mask = self.mask();
         for slot in old.into_iter().filter(|s| !s.is_empty()) {
-            let mut i = self.home(&slot.digest);
-            while !self.slots[i].is_empty() {
-                i = (i + 1) & mask;
-            }
+            // Digests are distinct: the probe ends at an empty slot.
+            let i = self.probe(&slot.digest, 0).empty;
             self.slots[i] = slot;
         }
-        self.location.mask.store(mask, Relaxed);
+        self.location.mask.store(self.mask(), Relaxed);
         self.location
             .base
             .store(self.slots.as_ptr() as usize, Relaxed);
@@ -320,7 +340,7 @@ impl Prefetcher {
     pub fn prefetch(&self, digest: &[u8; 16]) {
         let loc = &*self.0;
         let (base, mask) = (loc.base.load(Relaxed), loc.mask.load(Relaxed));
-        let i = (loc.hasher.hash_one(digest) as usize) & mask;
+        let i = loc.home(digest, mask);
         let at = base.wrapping_add(i.wrapping_mul(std::mem::size_of::<Slot>()));
         // A slot may straddle two cache lines.
         prefetch_line(at);
