@@ -74,7 +74,7 @@ impl From<CoreVerified> for Verified {
             client: v.client,
             timestamp: v.timestamp_ms as f64,
             params: v.params.into_iter().map(|(k, v)| vec![k, v]).collect(),
-            replay_key: v.replay_key,
+            replay_key: v.replay_key.into_string(),
             remember_until: v.remember_until_ms as f64,
             secret_index: v.secret_index as u32,
             via_ottoken: v.via_ottoken,

@@ -53,7 +53,7 @@ impl PyVerified {
     /// The replay key: `v1:<client>:<token>` or `v2:<client>:<nonce>`.
     #[getter]
     fn replay_key(&self) -> &str {
-        &self.inner.replay_key
+        self.inner.replay_key.as_str()
     }
 
     /// Until when the replay key must be remembered (ms): the request's timestamp + window.

@@ -60,7 +60,7 @@ impl From<xnonce_core::Verified> for Verified {
                 .into_iter()
                 .map(|(key, value)| Param { key, value })
                 .collect(),
-            replay_key: v.replay_key,
+            replay_key: v.replay_key.into_string(),
             remember_until_ms: v.remember_until_ms,
             secret_index: u32::try_from(v.secret_index).unwrap_or(u32::MAX),
             via_ottoken: v.via_ottoken,

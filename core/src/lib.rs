@@ -35,7 +35,7 @@ pub use header::XNonce;
 pub use link::link;
 pub use link::{link_with, Link};
 pub use params::Params;
-pub use replay::{MemoryReplayStore, ReplayStore, ReplayStoreError};
+pub use replay::{MemoryReplayStore, ReplayKey, ReplayStore, ReplayStoreError};
 pub use routes::{ParamRule, RouteMatch, RouteTable};
 pub use scheme::Scheme;
 pub use secret::Secret;

@@ -15,8 +15,9 @@ use std::collections::HashMap;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::header::HeaderRef;
+use crate::replay::{ReplayKey, ReplayStore};
 use crate::time_hint::ServerTimeHint;
-use crate::{canonical, mac, params, replay::ReplayStore, Scheme, Secret, WindowPolicy, XNonce};
+use crate::{canonical, mac, params, Scheme, Secret, WindowPolicy, XNonce};
 
 /// What the server received.
 #[derive(Debug, Clone, Copy, Default)]
@@ -155,8 +156,9 @@ pub struct Verified {
     pub timestamp_ms: u64,
     /// The signed params (decoded, `ottoken` left out).
     pub params: Vec<(String, String)>,
-    /// The replay key: `v1:<client>:<token>` or `v2:<client>:<nonce>`.
-    pub replay_key: String,
+    /// The replay key: `v1:<client>:<token>` or `v2:<client>:<nonce>` (with its digest,
+    /// computed once for the stores that record digests).
+    pub replay_key: ReplayKey,
     /// Until when the replay key must be remembered: timestamp + window.
     pub remember_until_ms: u64,
     /// Which of the client's secrets matched (index into the source's list).
@@ -288,7 +290,8 @@ impl Verifier {
     /// credential is read: before the params are parsed and the signature is checked, so the
     /// key is **not yet authenticated** — use it only to prepare, e.g. to let a replay store
     /// fetch the memory it will probe ([`ReplayStore::prefetch`]) while the HMAC is computed.
-    /// Not called when the credential itself is refused.
+    /// Not called when the credential itself is refused. The key is the one the result
+    /// carries: a digest the hint computes is not computed again for the insert.
     ///
     /// ```
     /// use std::collections::HashMap;
@@ -300,7 +303,7 @@ impl Verifier {
     /// let clients = HashMap::from([("svc".to_string(), secret)]);
     /// let mut hinted = String::new();
     /// let v = Verifier::new().verify_with_hint(&req, &clients, env.now_ms, &mut |key| hinted = key.to_string())?;
-    /// assert_eq!(hinted, v.replay_key);
+    /// assert_eq!(v.replay_key, hinted);
     /// # Ok::<(), xnonce_core::Error>(())
     /// ```
     pub fn verify_with_hint(
@@ -308,7 +311,7 @@ impl Verifier {
         req: &Incoming<'_>,
         secrets: &dyn SecretSource,
         now_ms: u64,
-        hint: &mut dyn FnMut(&str),
+        hint: &mut dyn FnMut(&ReplayKey),
     ) -> Result<Verified> {
         let mut from_ottoken = None;
         let (header, via_ottoken) = self.credential_fields(req, &mut from_ottoken)?;
@@ -422,8 +425,8 @@ fn authenticate(
 }
 
 /// `<scheme>:<client>:<request id>`.
-fn replay_key(scheme: Scheme, client: &str, request_id: &str) -> String {
-    [scheme.as_str(), ":", client, ":", request_id].concat()
+fn replay_key(scheme: Scheme, client: &str, request_id: &str) -> ReplayKey {
+    ReplayKey::new([scheme.as_str(), ":", client, ":", request_id].concat())
 }
 
 fn form_body<'a>(req: &Incoming<'a>) -> Result<Option<&'a str>> {

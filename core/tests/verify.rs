@@ -331,7 +331,7 @@ fn store_failures_fail_closed() {
     impl xnonce_core::ReplayStore for Down {
         fn insert_if_absent(
             &self,
-            _: &str,
+            _: &xnonce_core::ReplayKey,
             _: u64,
             _: u64,
         ) -> Result<bool, xnonce_core::ReplayStoreError> {

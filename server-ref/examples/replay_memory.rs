@@ -16,7 +16,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
-use xnonce_core::{MemoryReplayStore, ReplayStore};
+use xnonce_core::{MemoryReplayStore, ReplayKey, ReplayStore};
 use xnonce_server::{AsyncReplayStore, JournalStore, MemoryStore};
 
 struct Counting;
@@ -140,7 +140,10 @@ fn main() {
     rows.push(measure("core MemoryReplayStore", || {
         let s = MemoryReplayStore::new();
         insert_keys(n, |k, exp| {
-            assert_eq!(s.insert_if_absent(k, exp, NOW_MS), Ok(true))
+            assert_eq!(
+                s.insert_if_absent(&ReplayKey::from(k), exp, NOW_MS),
+                Ok(true)
+            )
         });
         assert_eq!(s.len(), n);
         Box::new(s)
@@ -148,7 +151,11 @@ fn main() {
     rows.push(measure("server MemoryStore (persist = false)", || {
         let s = MemoryStore::new();
         insert_keys(n, |k, exp| {
-            let r = futures_util::FutureExt::now_or_never(s.insert_if_absent(k, exp, NOW_MS));
+            let r = futures_util::FutureExt::now_or_never(s.insert_if_absent(
+                &ReplayKey::from(k),
+                exp,
+                NOW_MS,
+            ));
             assert_eq!(r, Some(Ok(true)));
         });
         assert_eq!(s.len(), n);
@@ -159,7 +166,11 @@ fn main() {
         || {
             let s = JournalStore::open(&dir, NOW_MS).expect("journal in the temp dir");
             insert_keys(n, |k, exp| {
-                let r = futures_util::FutureExt::now_or_never(s.insert_if_absent(k, exp, NOW_MS));
+                let r = futures_util::FutureExt::now_or_never(s.insert_if_absent(
+                    &ReplayKey::from(k),
+                    exp,
+                    NOW_MS,
+                ));
                 assert_eq!(r, Some(Ok(true)));
             });
             assert_eq!(s.len(), n);

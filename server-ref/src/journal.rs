@@ -30,8 +30,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use xnonce_core::replay::{key_digest, DigestTable, Prefetcher, EVICTION_PART};
-use xnonce_core::ReplayStoreError;
+use xnonce_core::replay::{DigestTable, Prefetcher, EVICTION_PART};
+use xnonce_core::{ReplayKey, ReplayStoreError};
 
 use crate::store::{AsyncReplayStore, StoreFuture};
 
@@ -341,8 +341,13 @@ impl JournalStore {
         })
     }
 
-    fn insert(&self, key: &str, expires_at_ms: u64, now_ms: u64) -> Result<bool, ReplayStoreError> {
-        let d = key_digest(key);
+    fn insert(
+        &self,
+        key: &ReplayKey,
+        expires_at_ms: u64,
+        now_ms: u64,
+    ) -> Result<bool, ReplayStoreError> {
+        let d = *key.digest();
         let mut guard = self.lock();
         let inner = &mut *guard;
         let unwritable =
@@ -376,13 +381,13 @@ impl JournalStore {
 }
 
 impl AsyncReplayStore for JournalStore {
-    fn prefetch(&self, key: &str) {
-        self.prefetcher.prefetch(&key_digest(key));
+    fn prefetch(&self, key: &ReplayKey) {
+        self.prefetcher.prefetch(key.digest());
     }
 
     fn insert_if_absent<'a>(
         &'a self,
-        key: &'a str,
+        key: &'a ReplayKey,
         expires_at_ms: u64,
         now_ms: u64,
     ) -> StoreFuture<'a, Result<bool, ReplayStoreError>> {
@@ -391,7 +396,7 @@ impl AsyncReplayStore for JournalStore {
 
     fn insert_now(
         &self,
-        key: &str,
+        key: &ReplayKey,
         expires_at_ms: u64,
         now_ms: u64,
     ) -> Option<Result<bool, ReplayStoreError>> {
@@ -429,17 +434,17 @@ mod tests {
     fn reopened_store_remembers_live_keys_and_forgets_expired_ones() {
         let d = dir("reopen");
         let s = JournalStore::open(&d, 1_000).unwrap();
-        assert_eq!(s.insert("live", 10_000, 1_000), Ok(true));
-        assert_eq!(s.insert("old", 1_500, 1_000), Ok(true));
-        assert_eq!(s.insert("live", 10_000, 1_001), Ok(false));
+        assert_eq!(s.insert(&"live".into(), 10_000, 1_000), Ok(true));
+        assert_eq!(s.insert(&"old".into(), 1_500, 1_000), Ok(true));
+        assert_eq!(s.insert(&"live".into(), 10_000, 1_001), Ok(false));
         drop(s);
         // A torn line from a crash is ignored.
         let mut f = open_append(&d.join(JOURNAL_FILE)).unwrap();
         f.write_all(b"abc").unwrap();
         let s = JournalStore::open(&d, 2_000).unwrap();
         assert_eq!(s.len(), 1);
-        assert_eq!(s.insert("live", 10_000, 2_000), Ok(false));
-        assert_eq!(s.insert("old", 3_000, 2_000), Ok(true));
+        assert_eq!(s.insert(&"live".into(), 10_000, 2_000), Ok(false));
+        assert_eq!(s.insert(&"old".into(), 3_000, 2_000), Ok(true));
         std::fs::remove_dir_all(&d).unwrap();
     }
 
@@ -447,13 +452,19 @@ mod tests {
     fn lines_are_buffered_until_flushed() {
         let d = dir("buffer");
         let s = JournalStore::open(&d, 0).unwrap();
-        assert_eq!(s.insert("k", 18_446_744_073_709_551_615, 0), Ok(true));
+        assert_eq!(
+            s.insert(&"k".into(), 18_446_744_073_709_551_615, 0),
+            Ok(true)
+        );
         assert_eq!(std::fs::read_to_string(d.join(JOURNAL_FILE)).unwrap(), "");
         s.flush().unwrap();
         let text = std::fs::read_to_string(d.join(JOURNAL_FILE)).unwrap();
         assert_eq!(
             text,
-            format!("{} 18446744073709551615\n", hex(&key_digest("k")))
+            format!(
+                "{} 18446744073709551615\n",
+                hex(ReplayKey::from("k").digest())
+            )
         );
         let mut v = Vec::new();
         push_line(&mut v, &[0xab; 16], 0);
@@ -465,7 +476,10 @@ mod tests {
     /// expired, the journal is due for compaction.
     fn insert_expiring_at_10(s: &JournalStore) {
         for i in 0..6000 {
-            assert_eq!(s.insert(&format!("old{i}"), 10, 0), Ok(true));
+            assert_eq!(
+                s.insert(&ReplayKey::new(format!("old{i}")), 10, 0),
+                Ok(true)
+            );
         }
     }
 
@@ -475,17 +489,20 @@ mod tests {
         let s = JournalStore::open(&d, 0).unwrap();
         insert_expiring_at_10(&s);
         for i in 0..10 {
-            assert_eq!(s.insert(&format!("live{i}"), 1_000, 0), Ok(true));
+            assert_eq!(
+                s.insert(&ReplayKey::new(format!("live{i}")), 1_000, 0),
+                Ok(true)
+            );
         }
         // Everything but live0..9 expires: the journal (6010 lines) needs compacting.
         let snapshot = s.begin_compaction(11).expect("compaction is due");
         assert_eq!(snapshot.len(), 10);
         assert!(s.begin_compaction(11).is_none(), "one compaction at a time");
         // Accepted while the new journal is being written (without the lock).
-        assert_eq!(s.insert("during", 1_000, 11), Ok(true));
+        assert_eq!(s.insert(&"during".into(), 1_000, 11), Ok(true));
         s.flush().unwrap();
         s.finish_compaction(snapshot).unwrap();
-        assert_eq!(s.insert("after", 1_000, 11), Ok(true));
+        assert_eq!(s.insert(&"after".into(), 1_000, 11), Ok(true));
         assert!(!d.join("replay.journal.tmp").exists());
         drop(s);
         let text = std::fs::read_to_string(d.join(JOURNAL_FILE)).unwrap();
@@ -497,9 +514,13 @@ mod tests {
         let s = JournalStore::open(&d, 11).unwrap();
         assert_eq!(s.len(), 12);
         for key in ["live0", "live9", "during", "after"] {
-            assert_eq!(s.insert(key, 1_000, 12), Ok(false), "{key} is remembered");
+            assert_eq!(
+                s.insert(&ReplayKey::from(key), 1_000, 12),
+                Ok(false),
+                "{key} is remembered"
+            );
         }
-        assert_eq!(s.insert("old0", 1_000, 12), Ok(true));
+        assert_eq!(s.insert(&"old0".into(), 1_000, 12), Ok(true));
         std::fs::remove_dir_all(&d).unwrap();
     }
 
@@ -511,19 +532,22 @@ mod tests {
         s.flush().unwrap();
         // Writes to the journal fail from now on (a read-only handle).
         s.lock().file = File::open(d.join(JOURNAL_FILE)).unwrap();
-        assert_eq!(s.insert("live", 1_000, 0), Ok(true)); // buffered
+        assert_eq!(s.insert(&"live".into(), 1_000, 0), Ok(true)); // buffered
         assert!(s.flush().is_err());
-        assert!(s.insert("refused", 1_000, 0).is_err(), "fails closed");
+        assert!(
+            s.insert(&"refused".into(), 1_000, 0).is_err(),
+            "fails closed"
+        );
         s.evict_expired(11).unwrap();
-        assert_eq!(s.insert("after", 1_000, 11), Ok(true), "repaired");
+        assert_eq!(s.insert(&"after".into(), 1_000, 11), Ok(true), "repaired");
         drop(s);
         let s = JournalStore::open(&d, 11).unwrap();
         assert_eq!(
-            s.insert("live", 1_000, 12),
+            s.insert(&"live".into(), 1_000, 12),
             Ok(false),
             "the pending line survived"
         );
-        assert_eq!(s.insert("after", 1_000, 12), Ok(false));
+        assert_eq!(s.insert(&"after".into(), 1_000, 12), Ok(false));
         std::fs::remove_dir_all(&d).unwrap();
     }
 
@@ -532,7 +556,7 @@ mod tests {
         let d = dir("compact");
         let s = JournalStore::open(&d, 0).unwrap();
         for i in 0..5000 {
-            assert_eq!(s.insert(&format!("k{i}"), 10, 0), Ok(true));
+            assert_eq!(s.insert(&ReplayKey::new(format!("k{i}")), 10, 0), Ok(true));
         }
         s.evict_expired(11).unwrap();
         assert!(s.is_empty());

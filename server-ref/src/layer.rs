@@ -51,8 +51,8 @@ use http_body_util::BodyExt;
 use tower::{Layer, Service};
 use xnonce_core::verify::is_form_content_type;
 use xnonce_core::{
-    params, Error, ErrorCode, Incoming, ParamRule, RouteMatch, RouteTable, Scheme, SecretSource,
-    Verified, Verifier,
+    params, Error, ErrorCode, Incoming, ParamRule, ReplayKey, RouteMatch, RouteTable, Scheme,
+    SecretSource, Verified, Verifier,
 };
 
 use crate::respond::{refusal, Refusal};
@@ -624,7 +624,7 @@ impl Shared {
         let now_ms = crate::now_ms();
         // The store may fetch the replay key's slot while the signature is checked.
         let store = &self.store;
-        let hint = &mut |key: &str| store.prefetch(key);
+        let hint = &mut |key: &ReplayKey| store.prefetch(key);
         let verified = match self
             .verifier
             .verify_with_hint(&incoming, &*self.secrets, now_ms, hint)
@@ -632,7 +632,7 @@ impl Shared {
             Ok(verified) => verified,
             Err(e) => return refused(e.into()),
         };
-        let (key, until) = (verified.replay_key.as_str(), verified.remember_until_ms);
+        let (key, until) = (&verified.replay_key, verified.remember_until_ms);
         match self.store.insert_now(key, until, now_ms) {
             Some(answer) => Decision::Done(recorded(scheme, verified, route, answer)),
             None => Decision::Record(Pending {
@@ -646,7 +646,7 @@ impl Shared {
 
     /// Awaits the store's record of a verified request's replay key.
     async fn record(&self, p: Pending) -> Outcome {
-        let (key, until) = (p.verified.replay_key.as_str(), p.verified.remember_until_ms);
+        let (key, until) = (&p.verified.replay_key, p.verified.remember_until_ms);
         let answer = self.store.insert_if_absent(key, until, p.now_ms).await;
         recorded(p.scheme, p.verified, p.route, answer)
     }
@@ -713,7 +713,7 @@ mod tests {
     impl AsyncReplayStore for WaitingStore {
         fn insert_if_absent<'a>(
             &'a self,
-            key: &'a str,
+            key: &'a ReplayKey,
             expires_at_ms: u64,
             now_ms: u64,
         ) -> crate::store::StoreFuture<'a, Result<bool, ReplayStoreError>> {
@@ -726,7 +726,7 @@ mod tests {
             })
         }
 
-        fn prefetch(&self, key: &str) {
+        fn prefetch(&self, key: &ReplayKey) {
             self.hinted.lock().unwrap().push(key.to_string());
         }
     }

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::OnceCell;
-use xnonce_core::ReplayStoreError;
+use xnonce_core::{ReplayKey, ReplayStoreError};
 
 use crate::store::{AsyncReplayStore, StoreFuture};
 
@@ -102,7 +102,7 @@ impl RedisStore {
 impl AsyncReplayStore for RedisStore {
     fn insert_if_absent<'a>(
         &'a self,
-        key: &'a str,
+        key: &'a ReplayKey,
         expires_at_ms: u64,
         now_ms: u64,
     ) -> StoreFuture<'a, Result<bool, ReplayStoreError>> {
@@ -111,7 +111,11 @@ impl AsyncReplayStore for RedisStore {
             // PXAT in the past would store nothing; keep the key for at least 1 ms.
             let at = expires_at_ms.max(now_ms.saturating_add(1));
             let mut cmd = redis::cmd("SET");
-            cmd.arg(self.key(key)).arg(1).arg("NX").arg("PXAT").arg(at);
+            cmd.arg(self.key(key.as_str()))
+                .arg(1)
+                .arg("NX")
+                .arg("PXAT")
+                .arg(at);
             let reply: Option<String> =
                 tokio::time::timeout(self.timeout, cmd.query_async(&mut conn))
                     .await
@@ -142,7 +146,7 @@ mod tests {
             .unwrap()
             .timeout(Duration::from_millis(500));
         let t0 = std::time::Instant::now();
-        let r = s.insert_if_absent("v2:c:n", 10_000, 1_000).await;
+        let r = s.insert_if_absent(&"v2:c:n".into(), 10_000, 1_000).await;
         assert!(r.is_err(), "{r:?}");
         assert!(t0.elapsed() < Duration::from_secs(5));
     }

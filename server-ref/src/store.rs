@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use xnonce_core::{MemoryReplayStore, ReplayStore, ReplayStoreError};
+use xnonce_core::{MemoryReplayStore, ReplayKey, ReplayStore, ReplayStoreError};
 
 /// A boxed, `Send` future (what [`AsyncReplayStore`] methods return).
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -22,7 +22,7 @@ pub trait AsyncReplayStore: Send + Sync + 'static {
     /// `now_ms`. `Ok(true)`: first time, accept. `Ok(false)`: replay. `Err`: refuse (503).
     fn insert_if_absent<'a>(
         &'a self,
-        key: &'a str,
+        key: &'a ReplayKey,
         expires_at_ms: u64,
         now_ms: u64,
     ) -> StoreFuture<'a, Result<bool, ReplayStoreError>>;
@@ -32,7 +32,7 @@ pub trait AsyncReplayStore: Send + Sync + 'static {
     /// default) for a store that must wait, whose answer then comes from the future.
     fn insert_now(
         &self,
-        key: &str,
+        key: &ReplayKey,
         expires_at_ms: u64,
         now_ms: u64,
     ) -> Option<Result<bool, ReplayStoreError>> {
@@ -43,7 +43,7 @@ pub trait AsyncReplayStore: Send + Sync + 'static {
     /// A hint that `key` will soon be inserted, given before the request's signature is
     /// checked (the key is not yet authenticated): an in-process store may start fetching
     /// the memory it will probe. Changes nothing; the default does nothing.
-    fn prefetch(&self, key: &str) {
+    fn prefetch(&self, key: &ReplayKey) {
         let _ = key;
     }
 }
@@ -56,7 +56,7 @@ pub struct SyncStore<T>(pub T);
 impl<T: ReplayStore + Send + Sync + 'static> AsyncReplayStore for SyncStore<T> {
     fn insert_if_absent<'a>(
         &'a self,
-        key: &'a str,
+        key: &'a ReplayKey,
         expires_at_ms: u64,
         now_ms: u64,
     ) -> StoreFuture<'a, Result<bool, ReplayStoreError>> {
@@ -66,14 +66,14 @@ impl<T: ReplayStore + Send + Sync + 'static> AsyncReplayStore for SyncStore<T> {
 
     fn insert_now(
         &self,
-        key: &str,
+        key: &ReplayKey,
         expires_at_ms: u64,
         now_ms: u64,
     ) -> Option<Result<bool, ReplayStoreError>> {
         Some(self.0.insert_if_absent(key, expires_at_ms, now_ms))
     }
 
-    fn prefetch(&self, key: &str) {
+    fn prefetch(&self, key: &ReplayKey) {
         self.0.prefetch(key)
     }
 }
@@ -127,7 +127,7 @@ impl MemoryStore {
 impl AsyncReplayStore for MemoryStore {
     fn insert_if_absent<'a>(
         &'a self,
-        key: &'a str,
+        key: &'a ReplayKey,
         expires_at_ms: u64,
         now_ms: u64,
     ) -> StoreFuture<'a, Result<bool, ReplayStoreError>> {
@@ -137,14 +137,14 @@ impl AsyncReplayStore for MemoryStore {
 
     fn insert_now(
         &self,
-        key: &str,
+        key: &ReplayKey,
         expires_at_ms: u64,
         now_ms: u64,
     ) -> Option<Result<bool, ReplayStoreError>> {
         Some(self.inner.insert_if_absent(key, expires_at_ms, now_ms))
     }
 
-    fn prefetch(&self, key: &str) {
+    fn prefetch(&self, key: &ReplayKey) {
         self.inner.prefetch(key)
     }
 }
@@ -152,7 +152,7 @@ impl AsyncReplayStore for MemoryStore {
 impl<T: AsyncReplayStore + ?Sized> AsyncReplayStore for Arc<T> {
     fn insert_if_absent<'a>(
         &'a self,
-        key: &'a str,
+        key: &'a ReplayKey,
         expires_at_ms: u64,
         now_ms: u64,
     ) -> StoreFuture<'a, Result<bool, ReplayStoreError>> {
@@ -161,14 +161,14 @@ impl<T: AsyncReplayStore + ?Sized> AsyncReplayStore for Arc<T> {
 
     fn insert_now(
         &self,
-        key: &str,
+        key: &ReplayKey,
         expires_at_ms: u64,
         now_ms: u64,
     ) -> Option<Result<bool, ReplayStoreError>> {
         (**self).insert_now(key, expires_at_ms, now_ms)
     }
 
-    fn prefetch(&self, key: &str) {
+    fn prefetch(&self, key: &ReplayKey) {
         (**self).prefetch(key)
     }
 }
@@ -201,10 +201,16 @@ mod tests {
     async fn evictor_empties_expired_entries() {
         let s = MemoryStore::new();
         let now = crate::now_ms();
-        assert_eq!(s.insert_if_absent("k", now - 1, now - 2).await, Ok(true));
-        assert_eq!(s.insert_if_absent("k", now - 1, now - 2).await, Ok(false));
-        assert_eq!(s.insert_now("k", now - 1, now - 2), Some(Ok(false)));
-        assert_eq!(s.insert_now("k2", now - 1, now - 2), Some(Ok(true)));
+        assert_eq!(
+            s.insert_if_absent(&"k".into(), now - 1, now - 2).await,
+            Ok(true)
+        );
+        assert_eq!(
+            s.insert_if_absent(&"k".into(), now - 1, now - 2).await,
+            Ok(false)
+        );
+        assert_eq!(s.insert_now(&"k".into(), now - 1, now - 2), Some(Ok(false)));
+        assert_eq!(s.insert_now(&"k2".into(), now - 1, now - 2), Some(Ok(true)));
         let h = s.spawn_evictor(Duration::from_millis(10));
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(s.is_empty());

@@ -4,8 +4,10 @@
 use std::fmt;
 use std::sync::Mutex;
 
+mod key;
 mod table;
 
+pub use key::{key_digest, ReplayKey};
 pub use table::{DigestTable, Prefetcher};
 
 /// How many slots of a [`DigestTable`] a store's periodic eviction scans per hold of its lock
@@ -25,12 +27,15 @@ impl fmt::Display for ReplayStoreError {
 impl std::error::Error for ReplayStoreError {}
 
 /// A store of accepted replay keys.
+///
+/// Keys come as [`ReplayKey`]s: a store shared between servers records the text, an
+/// in-process one its [`ReplayKey::digest`] (computed once per key, however often asked).
 pub trait ReplayStore {
     /// Atomically records `key` until `expires_at_ms` unless it is already recorded (and not
     /// yet expired at `now_ms`). `Ok(true)`: first time, accept. `Ok(false)`: replay.
     fn insert_if_absent(
         &self,
-        key: &str,
+        key: &ReplayKey,
         expires_at_ms: u64,
         now_ms: u64,
     ) -> Result<bool, ReplayStoreError>;
@@ -39,7 +44,7 @@ pub trait ReplayStore {
     /// memory it will probe (the verifier calls this as soon as it has read the credential,
     /// before checking the signature, so the key is not yet authenticated). Changes nothing;
     /// the default does nothing.
-    fn prefetch(&self, key: &str) {
+    fn prefetch(&self, key: &ReplayKey) {
         let _ = key;
     }
 }
@@ -50,11 +55,12 @@ pub trait ReplayStore {
 /// without taking the lock.
 ///
 /// ```
-/// use xnonce_core::{MemoryReplayStore, ReplayStore};
+/// use xnonce_core::{MemoryReplayStore, ReplayKey, ReplayStore};
 /// let store = MemoryReplayStore::new();
-/// assert_eq!(store.insert_if_absent("v2:c:n", 2_000, 1_000), Ok(true));
-/// assert_eq!(store.insert_if_absent("v2:c:n", 2_000, 1_500), Ok(false));
-/// assert_eq!(store.insert_if_absent("v2:c:n", 4_000, 2_001), Ok(true)); // expired, new again
+/// let key = ReplayKey::new("v2:c:n");
+/// assert_eq!(store.insert_if_absent(&key, 2_000, 1_000), Ok(true));
+/// assert_eq!(store.insert_if_absent(&key, 2_000, 1_500), Ok(false));
+/// assert_eq!(store.insert_if_absent(&key, 4_000, 2_001), Ok(true)); // expired, new again
 /// ```
 pub struct MemoryReplayStore {
     entries: Mutex<DigestTable>,
@@ -191,41 +197,33 @@ impl std::hash::Hasher for DigestHasher {
     }
 }
 
-/// The 16-byte digest under which a key is stored (SHA-256, truncated).
-pub fn key_digest(key: &str) -> [u8; 16] {
-    let d = crate::sha256::digest(key.as_bytes());
-    let mut out = [0u8; 16];
-    out.copy_from_slice(&d[..16]);
-    out
-}
-
 impl ReplayStore for MemoryReplayStore {
     fn insert_if_absent(
         &self,
-        key: &str,
+        key: &ReplayKey,
         expires_at_ms: u64,
         now_ms: u64,
     ) -> Result<bool, ReplayStoreError> {
-        let digest = key_digest(key);
+        let digest = *key.digest();
         Ok(self.lock().insert_if_absent(digest, expires_at_ms, now_ms))
     }
 
-    fn prefetch(&self, key: &str) {
-        self.prefetcher.prefetch(&key_digest(key));
+    fn prefetch(&self, key: &ReplayKey) {
+        self.prefetcher.prefetch(key.digest());
     }
 }
 
 impl<T: ReplayStore + ?Sized> ReplayStore for std::sync::Arc<T> {
     fn insert_if_absent(
         &self,
-        key: &str,
+        key: &ReplayKey,
         expires_at_ms: u64,
         now_ms: u64,
     ) -> Result<bool, ReplayStoreError> {
         (**self).insert_if_absent(key, expires_at_ms, now_ms)
     }
 
-    fn prefetch(&self, key: &str) {
+    fn prefetch(&self, key: &ReplayKey) {
         (**self).prefetch(key)
     }
 }
@@ -264,7 +262,10 @@ mod tests {
     fn sweeps_keep_memory_bounded() {
         let s = MemoryReplayStore::new();
         for i in 0..10_000u64 {
-            assert_eq!(s.insert_if_absent(&format!("k{i}"), i + 10, i), Ok(true));
+            assert_eq!(
+                s.insert_if_absent(&ReplayKey::new(format!("k{i}")), i + 10, i),
+                Ok(true)
+            );
         }
         assert!(s.len() < 3_000, "expired keys were not swept: {}", s.len());
     }
@@ -278,7 +279,7 @@ mod tests {
                     let s = s.clone();
                     scope.spawn(move || {
                         (0..100)
-                            .filter(|_| s.insert_if_absent("same", 1_000, 1).unwrap())
+                            .filter(|_| s.insert_if_absent(&"same".into(), 1_000, 1).unwrap())
                             .count()
                     })
                 })
