@@ -292,6 +292,8 @@ fn serve(
                 return ExitCode::FAILURE;
             }
         };
+        // Signal handlers first: from the line below on, SIGTERM is a graceful stop.
+        let shutdown = xnonce_server::shutdown_signal();
         {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "xnonce-server listening on http://{addr}");
@@ -304,7 +306,7 @@ fn serve(
             routes = if cfg.routes.is_some() { "configured" } else { "any (no route rules)" },
             "serving"
         );
-        match server.run(xnonce_server::shutdown_signal()).await {
+        match server.run(shutdown).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("xnonce-server: {e}");

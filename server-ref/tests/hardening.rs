@@ -1,6 +1,7 @@
 //! Hardening against the real `xnonce-server` binary over loopback:
 //! * restart: a request accepted before a restart (SIGTERM, and `kill -9`) of the default
 //!   (journaled memory store) server is still refused as a replay after it;
+//! * SIGTERM at any moment after the server says it listens is a graceful stop (exit 0);
 //! * bad-input matrix: hostile or broken requests each get a 4xx (v2: problem document with
 //!   the expected code; v1: em-secure-api's text), never a 5xx, never a panic, and the server
 //!   keeps serving.
@@ -72,14 +73,18 @@ impl Served {
         }
     }
 
-    fn signal(&mut self, sig: &str) {
+    /// Sends `sig` and waits for the exit; returns how the process ended.
+    fn signal(&mut self, sig: &str) -> std::process::ExitStatus {
         let ok = Command::new("kill")
             .args([sig, &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(ok.success());
         let start = Instant::now();
-        while self.child.try_wait().unwrap().is_none() {
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
             assert!(
                 start.elapsed() < Duration::from_secs(15),
                 "no exit after {sig}"
@@ -139,7 +144,12 @@ fn a_request_accepted_before_a_restart_is_refused_after_it() {
         assert_eq!(http::send(&at(&first), req).unwrap().status, 200);
         assert_eq!(http::send(&at(&first), req).unwrap().status, 409);
     }
-    first.signal("-TERM");
+    let stopped = first.signal("-TERM");
+    assert!(
+        stopped.success(),
+        "SIGTERM must stop the server gracefully (journal flushed): {stopped:?}; {}",
+        first.stderr()
+    );
 
     let mut second = Served::start(&data, &root.join("2.log"));
     for req in [&v1, &v2] {
@@ -162,6 +172,26 @@ fn a_request_accepted_before_a_restart_is_refused_after_it() {
     let fresh = signed(Scheme::V1, "restart_client", &secret, &authority);
     assert_eq!(http::send(&at(&third), &fresh).unwrap().status, 200);
     drop(third);
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn a_sigterm_as_soon_as_the_server_listens_is_a_graceful_stop() {
+    // A supervisor may stop a server the moment it is up: the handlers must be installed by
+    // then, or the default action kills the process with accepted requests' journal lines
+    // still buffered (and so forgotten across the restart).
+    let root = temp_dir("early-term");
+    let data = root.join("data");
+    add_client(&data, "early");
+    for i in 0..10 {
+        let mut s = Served::start(&data, &root.join(format!("{i}.log")));
+        let status = s.signal("-TERM");
+        assert!(
+            status.success(),
+            "run {i}: SIGTERM right after the listening line: {status:?}; {}",
+            s.stderr()
+        );
+    }
     std::fs::remove_dir_all(root).unwrap();
 }
 
