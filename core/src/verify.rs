@@ -437,3 +437,47 @@ fn form_body<'a>(req: &Incoming<'a>) -> Result<Option<&'a str>> {
         .map(Some)
         .map_err(|_| Error::new(ErrorCode::MalformedParams, "form body is not UTF-8"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{sign_with, FixedEnvironment, SignInput};
+
+    #[test]
+    fn the_digest_a_hint_computes_travels_with_the_verified_key() {
+        let secret =
+            Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")
+                .unwrap();
+        let env = FixedEnvironment {
+            now_ms: 1_700_000_000_000,
+            nonce: [7; 16],
+        };
+        let input = SignInput::new(Scheme::V2, "GET", "/c/a", "svc").host("api.test");
+        let signed = sign_with(&input, &secret, &env).unwrap();
+        let req = Incoming::new("GET", "/c/a")
+            .host("api.test")
+            .x_nonce(&signed.x_nonce);
+        let clients = HashMap::from([("svc".to_string(), secret)]);
+        let verifier = Verifier::new();
+
+        // A store's prefetch asks for the digest: the key the result carries already has it,
+        // so the insert that follows does not hash the key again.
+        let mut hinted = 0;
+        let v = verifier
+            .verify_with_hint(&req, &clients, env.now_ms, &mut |key| {
+                key.digest();
+                hinted += 1;
+            })
+            .unwrap();
+        assert_eq!(hinted, 1);
+        assert!(v.replay_key.has_digest());
+        assert_eq!(
+            v.replay_key.digest(),
+            &crate::replay::key_digest(v.replay_key.as_str())
+        );
+
+        // Without a store nothing asks for it, and nothing computes it.
+        let v = verifier.verify(&req, &clients, env.now_ms).unwrap();
+        assert!(!v.replay_key.has_digest());
+    }
+}
