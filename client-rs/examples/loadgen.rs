@@ -184,6 +184,11 @@ impl Round {
     fn rps(&self) -> f64 {
         self.sent as f64 / self.elapsed.as_secs_f64()
     }
+
+    /// Every request sent was answered, and answered 200.
+    fn all_accepted(&self) -> bool {
+        self.errors == 0 && self.statuses.keys().all(|&c| c == 200)
+    }
 }
 
 /// Sends requests over one keep-alive connection as raw HTTP/1.1 and reads each answer by
@@ -456,7 +461,7 @@ async fn run(a: Args) -> Result<bool, String> {
                     h_cpu.push(per);
                 }
             }
-            if round.errors > 0 || round.statuses.keys().any(|&c| c != 200) {
+            if !round.all_accepted() {
                 ok = false;
             }
             if name.trim() == "verified" {
@@ -533,7 +538,7 @@ async fn fill(
         let n = a.requests.min(a.fill - sent);
         let requests = presign(a, n, &format!("fill{chunk}")).map_err(|e| e.to_string())?;
         let round = run_round(http, a.http, url, requests, a.concurrency, deadline, None).await;
-        if round.sent == 0 || round.errors > 0 || round.statuses.keys().any(|&c| c != 200) {
+        if round.sent == 0 || !round.all_accepted() {
             return Err(format!(
                 "--fill: not every request was accepted: {:?}, {} errors",
                 round.statuses, round.errors
