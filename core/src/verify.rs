@@ -117,6 +117,19 @@ pub trait SecretSource {
     fn with_secrets(&self, client: &str, f: &mut dyn FnMut(&[Secret])) {
         f(&self.secrets(client))
     }
+
+    /// Brings the source up to date now, for a source that can change behind the verifier's
+    /// back (a file that another process writes) and otherwise checks for changes only from
+    /// time to time. Returns `true` when the live secrets may have changed.
+    ///
+    /// The verifier calls it after a request whose client is unknown or whose signature
+    /// matches none of the client's live secrets, and checks that request once more when it
+    /// returns `true`: a client just added, or just given a new secret, by another process
+    /// is accepted from its first request. Accepted requests never call it. The default
+    /// returns `false` (nothing to bring up to date).
+    fn refresh(&self) -> bool {
+        false
+    }
 }
 
 impl<F: Fn(&str) -> Vec<Secret>> SecretSource for F {
@@ -322,15 +335,28 @@ impl Verifier {
         let client = header.client;
         let ts = header.timestamp_ms;
         let window = self.windows.window_for(req.path);
-        // `None` while no secret was lent: the client is unknown.
-        let mut outcome = None;
-        secrets.with_secrets(client, &mut |live| {
-            if !live.is_empty() {
-                outcome = Some(authenticate(req, &header, &params, live, now_ms, window));
+        let lookup = || {
+            // `None` while no secret was lent: the client is unknown.
+            let mut outcome = None;
+            secrets.with_secrets(client, &mut |live| {
+                if !live.is_empty() {
+                    outcome = Some(authenticate(req, &header, &params, live, now_ms, window));
+                }
+            });
+            outcome.unwrap_or_else(|| Err(Error::new(ErrorCode::UnknownClient, "client not known")))
+        };
+        let mut secret_index = lookup();
+        // A client added or given a new secret since the source last looked counts at once.
+        if let Err(e) = &secret_index {
+            let unknown_secret = matches!(
+                e.code(),
+                ErrorCode::UnknownClient | ErrorCode::SignatureMismatch
+            );
+            if unknown_secret && secrets.refresh() {
+                secret_index = lookup();
             }
-        });
-        let secret_index = outcome
-            .unwrap_or_else(|| Err(Error::new(ErrorCode::UnknownClient, "client not known")))?;
+        }
+        let secret_index = secret_index?;
         Ok(Verified {
             scheme,
             client: client.to_string(),

@@ -488,3 +488,77 @@ fn sources_that_copy_and_sources_that_lend_verify_alike() {
         }
     }
 }
+
+/// A source that changes behind the verifier's back (a file another process writes): a
+/// request that matches no secret it holds makes the verifier call `refresh` and check the
+/// request once more, so a client just added or given a new secret counts from its first
+/// request. Accepted requests, and requests refused for anything else, never call it.
+#[test]
+fn a_request_that_matches_no_secret_refreshes_the_source_once() {
+    use std::cell::{Cell, RefCell};
+    struct Behind {
+        /// What the verifier sees.
+        seen: RefCell<HashMap<String, Vec<Secret>>>,
+        /// What the source would find if it looked now.
+        latest: RefCell<HashMap<String, Vec<Secret>>>,
+        refreshes: Cell<u32>,
+    }
+    impl xnonce_core::SecretSource for Behind {
+        fn secrets(&self, client: &str) -> Vec<Secret> {
+            self.seen.borrow().get(client).cloned().unwrap_or_default()
+        }
+        fn refresh(&self) -> bool {
+            self.refreshes.set(self.refreshes.get() + 1);
+            let latest = self.latest.borrow().clone();
+            let changed = *self.seen.borrow() != latest;
+            *self.seen.borrow_mut() = latest;
+            changed
+        }
+    }
+    let one = |s: &str| HashMap::from([("svc".to_string(), vec![Secret::new(s).unwrap()])]);
+    let source = Behind {
+        seen: RefCell::new(HashMap::new()),
+        latest: RefCell::new(one(S1)),
+        refreshes: Cell::new(0),
+    };
+    let v = Verifier::new();
+    let request = |secret: &str, path: &str| {
+        sign_with(&v2(path), &Secret::new(secret).unwrap(), &env())
+            .unwrap()
+            .x_nonce
+    };
+    let verify = |x_nonce: &str| {
+        let req = Incoming::new("GET", "/c/a")
+            .host("api.test")
+            .x_nonce(x_nonce);
+        v.verify(&req, &source, NOW)
+    };
+
+    // Added since the source last looked: accepted on the first request, one refresh.
+    let added = request(S1, "/c/a");
+    assert_eq!(verify(&added).unwrap().secret_index, 0);
+    assert_eq!(source.refreshes.get(), 1);
+    // Accepted requests do not refresh.
+    verify(&added).unwrap();
+    assert_eq!(source.refreshes.get(), 1);
+    // Given a new secret (`replace`): the new one is accepted at once, the old one refused
+    // after a refresh that found nothing new.
+    *source.latest.borrow_mut() = one(S2);
+    let replaced = request(S2, "/c/a");
+    assert!(verify(&replaced).is_ok());
+    assert_eq!(source.refreshes.get(), 2);
+    assert_eq!(code(verify(&added)), "signature_mismatch");
+    assert_eq!(source.refreshes.get(), 3);
+    // Removed: a secret still held keeps matching until the source's own next check (called
+    // here directly); then the request is refused as unknown, one refresh per request.
+    source.latest.borrow_mut().clear();
+    assert!(verify(&replaced).is_ok());
+    assert!(xnonce_core::SecretSource::refresh(&source));
+    assert_eq!(code(verify(&replaced)), "unknown_client");
+    assert_eq!(source.refreshes.get(), 5);
+    assert_eq!(code(verify(&replaced)), "unknown_client");
+    assert_eq!(source.refreshes.get(), 6);
+    // Refusals before the secrets are looked at (a malformed header) do not refresh.
+    assert_eq!(code(verify("not a header")), "malformed_header");
+    assert_eq!(source.refreshes.get(), 6);
+}

@@ -148,6 +148,10 @@ impl xnonce_core::SecretSource for SharedRegistry {
     fn with_secrets(&self, client: &str, f: &mut dyn FnMut(&[xnonce_core::Secret])) {
         self.0.with_secrets(client, f)
     }
+
+    fn refresh(&self) -> bool {
+        self.0.refresh()
+    }
 }
 
 /// A server bound to its address, ready to run.

@@ -27,9 +27,12 @@
 //!   ([`Secret::generate`]); several secrets of a client are all live (rotation), newest last.
 //! * A running server keeps the decrypted secrets in memory ([`Secret`] values, zeroized on
 //!   drop) and checks the file's identity (mtime, ctime, size, inode: one `stat`) at most once
-//!   per [`CHECK_INTERVAL`], re-reading it when it changed: a `client` command run from another
-//!   process takes effect within about a second. Writes made through any [`Registry`] of the
-//!   same process are seen on the next lookup.
+//!   per [`CHECK_INTERVAL`], re-reading it when it changed. A request that matches no secret
+//!   in memory (unknown client, or a signature none of its secrets made) checks the file at
+//!   once ([`SecretSource::refresh`]): a client that a `client add` or `replace` run from
+//!   another process just registered is accepted from its first request. A `delete` or
+//!   `retire` from another process takes effect within about a second. Writes made through
+//!   any [`Registry`] of the same process are seen on the next lookup.
 
 pub mod key;
 
@@ -561,21 +564,26 @@ impl Registry {
 
     /// Re-reads the file if its identity changed. A file that cannot be read or decrypted
     /// keeps the last good contents (and logs a warning once per change of the file).
-    fn refresh(&self) {
+    /// Returns whether new contents were installed.
+    fn reload_if_changed(&self) -> bool {
         let stamp = self.stamp();
         {
             let snap = self.snapshot.read().unwrap_or_else(|p| p.into_inner());
             if snap.loaded && stamp == snap.stamp {
-                return;
+                return false;
             }
         }
         match self.load_model(false) {
-            Ok(model) => self.install(model, stamp),
+            Ok(model) => {
+                self.install(model, stamp);
+                true
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "client registry not reloaded; keeping the last good copy");
                 let mut snap = self.snapshot.write().unwrap_or_else(|p| p.into_inner());
                 snap.stamp = stamp;
                 snap.loaded = true;
+                false
             }
         }
     }
@@ -597,10 +605,16 @@ impl Registry {
         if !due(now) {
             return; // another lookup just did it
         }
+        self.check_locked(now);
+    }
+
+    /// Checks the file now (under the `reloading` lock); whether new contents were installed.
+    fn check_locked(&self, now: u64) -> bool {
         self.generation
             .store(GENERATION.load(Ordering::Acquire), Ordering::Release);
-        self.refresh();
+        let changed = self.reload_if_changed();
         self.checked.store(now, Ordering::Release);
+        changed
     }
 
     /// The names of the registered clients, sorted (decrypts the file, to check the key).
@@ -798,6 +812,15 @@ impl SecretSource for Registry {
         self.refresh_if_due();
         let snapshot = self.snapshot.read().unwrap_or_else(|p| p.into_inner());
         f(snapshot.clients.get(client).map_or(&[], Vec::as_slice))
+    }
+
+    /// Checks the file at once (one `stat`, and a re-read only when it changed), without
+    /// waiting for [`CHECK_INTERVAL`]: the verifier asks after a request that matched no
+    /// secret in memory, so a client another process just added or replaced is accepted
+    /// from its first request.
+    fn refresh(&self) -> bool {
+        let _guard = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
+        self.check_locked(self.epoch.elapsed().as_millis() as u64 + 1)
     }
 }
 
