@@ -128,6 +128,9 @@ impl RequesterBuilder {
             .timeout(self.timeout)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("xnonce-rs/", env!("CARGO_PKG_VERSION")))
+            // `X-Nonce`, not `x-nonce`, on HTTP/1: em-secure-api's server looks the header
+            // up by its exact name (EventMachine's HTTP server keeps names as sent).
+            .http1_title_case_headers()
             .build()
             .map_err(|e| {
                 Error::new(

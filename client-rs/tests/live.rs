@@ -385,3 +385,49 @@ fn health_is_unverified() {
         .unwrap();
     assert_eq!(res.code, 200, "{}", res.body);
 }
+
+/// On the wire the header is named `X-Nonce` exactly, as em-secure-api's requester sends it:
+/// the original server looks it up by that exact name (EventMachine's HTTP server keeps
+/// header names as sent), so `x-nonce` would get `401 Method or nonce not provided` there.
+#[tokio::test]
+async fn the_header_goes_out_as_x_nonce_in_both_schemes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    for scheme in [Scheme::V1, Scheme::V2] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let raw = tokio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut head = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = conn.read(&mut buf).await.unwrap();
+                assert!(n > 0, "connection closed before the end of the head");
+                head.extend_from_slice(&buf[..n]);
+            }
+            conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}")
+                .await
+                .unwrap();
+            String::from_utf8(head).unwrap()
+        });
+        let secret = xnonce::Secret::generate().unwrap();
+        let api = Requester::builder(&base, "svc", secret)
+            .scheme(scheme)
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        let res = api
+            .make_request(
+                "GET",
+                login(),
+                "/controller1/action1",
+                None,
+                Default::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(res.code, 200);
+        let head = raw.await.unwrap();
+        assert!(head.contains("\r\nX-Nonce: "), "{scheme}: {head}");
+        assert!(!head.contains("\r\nx-nonce: "), "{scheme}: {head}");
+    }
+}
