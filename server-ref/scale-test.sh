@@ -70,6 +70,9 @@ TOML
 "$server" client add scale --data "$work/data" > "$work/secret"
 upstreams=
 for i in 1 2; do
+  # Created here, not by the background job's redirection: the loop below may read the file
+  # before that job has opened it (a missing file fails `sed` and, under set -e, the script).
+  : > "$work/server$i.out"
   RUST_LOG=warn "$server" serve --demo --config "$work/server.toml" \
     --listen 127.0.0.1:0 --data "$work/data" > "$work/server$i.out" 2> "$work/server$i.log" &
   pids+=($!)

@@ -41,6 +41,9 @@ cleanup() {
 }
 trap cleanup EXIT
 "$server" client add conformance --data "$work/data" > "$work/secret"
+# Created before the server starts: the loop below may read it before the background job
+# has opened it (a missing file fails `sed` and, under set -e, the script).
+: > "$work/stdout"
 "$server" serve --demo --listen 127.0.0.1:0 --data "$work/data" \
   > "$work/stdout" 2> "$work/server.log" &
 server_pid=$!
