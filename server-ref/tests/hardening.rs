@@ -156,12 +156,23 @@ fn a_request_accepted_before_a_restart_is_refused_after_it() {
         let r = http::send(&at(&second), req).unwrap();
         assert_eq!(r.status, 409, "after SIGTERM restart: {}", r.text());
     }
+    let journal = data.join(xnonce_server::journal::JOURNAL_FILE);
+    let journal_len = || std::fs::metadata(&journal).map(|m| m.len()).unwrap_or(0);
+    let before = journal_len();
     let v2b = signed(Scheme::V2, "restart_client", &secret, &authority);
     assert_eq!(http::send(&at(&second), &v2b).unwrap().status, 200);
-    // A crash (no graceful shutdown) forgets nothing accepted more than the journal's flush
-    // interval (100 ms) before it: appends are buffered and written every interval (see
-    // src/journal.rs for the trade-off).
-    std::thread::sleep(xnonce_server::journal::FLUSH_INTERVAL * 3);
+    // A crash (no graceful shutdown) forgets nothing the journal has written: appends are
+    // buffered and written every FLUSH_INTERVAL (100 ms; see src/journal.rs for the
+    // trade-off). Wait for that write rather than for a fixed time, which a loaded CI machine
+    // can overrun.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while journal_len() <= before {
+        assert!(
+            Instant::now() < deadline,
+            "the accepted request never reached the journal (10 s)"
+        );
+        std::thread::sleep(xnonce_server::journal::FLUSH_INTERVAL / 4);
+    }
     second.signal("-KILL");
 
     let third = Served::start(&data, &root.join("3.log"));
