@@ -4,6 +4,9 @@
 // sends it with the `X-Nonce` header, for users who keep their own HTTP stack.
 
 const native = require('./xnonce.node')
+const { guard } = require('./arguments.js')
+
+const signRequest = guard(native.signRequest)
 
 /**
  * @param {{ client: string, secret: string, scheme?: 'v1' | 'v2', fetch?: typeof fetch }} options
@@ -18,7 +21,7 @@ function xnonceFetch({ client, secret, scheme = 'v2', fetch: baseFetch = globalT
     const url = new URL(request.url)
     const body = request.body === null ? undefined : new Uint8Array(await request.arrayBuffer())
     const headers = new Headers(request.headers)
-    const header = native.signRequest(scheme, request.method, url.pathname + url.search, client, secret, {
+    const header = signRequest(scheme, request.method, url.pathname + url.search, client, secret, {
       host: url.host,
       contentType: headers.get('content-type') ?? undefined,
       body,

@@ -1,9 +1,11 @@
 'use strict'
 // CommonJS entry point of the `xnonce` package: the native addon (built from ../core by
-// `npm install`), its error classes, and the JavaScript helpers built on it.
+// `npm install`), its error classes, and the JavaScript helpers built on it. Entry points
+// throw TypeError for arguments of the wrong JavaScript type (arguments.js).
 
 const native = require('./xnonce.node')
 const errors = require('./errors.js')
+const { guard, guardClass } = require('./arguments.js')
 
 errors.register(native)
 
@@ -14,17 +16,17 @@ const ERROR_CODES = Object.freeze(native.errorCodes().map((c) => c.code))
 
 module.exports = {
   sign: require('./sign.js').sign,
-  signDetailed: native.signDetailed,
-  link: native.link,
-  linkDetailed: native.linkDetailed,
-  signRequest: native.signRequest,
-  ottokenEncode: native.ottokenEncode,
-  ottokenDecode: native.ottokenDecode,
-  ottokenQueryValue: native.ottokenQueryValue,
-  parseHeader: native.parseHeader,
+  signDetailed: guard(native.signDetailed),
+  link: guard(native.link),
+  linkDetailed: guard(native.linkDetailed),
+  signRequest: guard(native.signRequest),
+  ottokenEncode: guard(native.ottokenEncode),
+  ottokenDecode: guard(native.ottokenDecode),
+  ottokenQueryValue: guard(native.ottokenQueryValue),
+  parseHeader: guard(native.parseHeader),
   errorCodes: native.errorCodes,
-  Verifier: native.Verifier,
-  Requester: native.Requester,
+  Verifier: guardClass(native.Verifier),
+  Requester: guardClass(native.Requester, ['makeRequest']),
   xnonceFetch,
   ERROR_CODES,
   XNonceError: errors.XNonceError,

@@ -6,6 +6,7 @@
 // params.rs converts values; both paths end in the same core call.
 
 const native = require('./xnonce.node')
+const { asTypeError } = require('./arguments.js')
 
 const isText = (v) => typeof v === 'string'
 
@@ -43,17 +44,21 @@ function pack(scheme, method, path, params, client, secret, options) {
 
 /** Signs a request and returns the `X-Nonce` header value (see native.d.ts `sign`). */
 function sign(scheme, method, path, params, client, secret, options) {
-  const packed = pack(scheme, method, path, params, client, secret, options)
-  if (packed !== undefined) {
-    const header = native.signPacked(
-      packed,
-      params === undefined || params === null ? 0 : params.length,
-      options?.timestamp,
-      options?.body,
-    )
-    if (header !== null) return header
+  try {
+    const packed = pack(scheme, method, path, params, client, secret, options)
+    if (packed !== undefined) {
+      const header = native.signPacked(
+        packed,
+        params === undefined || params === null ? 0 : params.length,
+        options?.timestamp,
+        options?.body,
+      )
+      if (header !== null) return header
+    }
+    return native.sign(scheme, method, path, params, client, secret, options)
+  } catch (error) {
+    throw asTypeError(error)
   }
-  return native.sign(scheme, method, path, params, client, secret, options)
 }
 
 module.exports = { sign }

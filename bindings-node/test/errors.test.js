@@ -191,6 +191,50 @@ test('params: pairs, plain objects, Map and URLSearchParams sign alike in their 
   assert.equal(x(undefined), x({}))
 })
 
+test('arguments of the wrong JavaScript type throw TypeError, keeping the napi status as .code', async () => {
+  const v = verifier()
+  const calls = {
+    'sign (packed path)': () => sign('v2', 'GET', '/a/b', [], 'svc', 5, V2),
+    'sign (general path)': () =>
+      sign('v2', 'GET', '/a/b', [['k', 'v']], 'svc', SECRET, { ...V2, timestamp: 'x' }),
+    signDetailed: () => xnonce.signDetailed('v2', 7, '/a/b', [], 'svc', SECRET, V2),
+    link: () => xnonce.link('v2', 'GET', '/a/b', [], 'svc', SECRET, 42, V2),
+    linkDetailed: () => xnonce.linkDetailed('v2', 'GET', '/a/b', [], 'svc', SECRET, null, V2),
+    signRequest: () => xnonce.signRequest('v2', 'GET', '/a/b', 'svc', SECRET, { host: 5 }),
+    ottokenEncode: () => xnonce.ottokenEncode(1),
+    ottokenDecode: () => xnonce.ottokenDecode(null),
+    ottokenQueryValue: () => xnonce.ottokenQueryValue({}),
+    parseHeader: () => xnonce.parseHeader(5),
+    'new Verifier': () => new xnonce.Verifier({ svc: SECRET }, { windowMs: '30000' }),
+    'Verifier#verify': () => v.verify(5, '/a/b'),
+    'Verifier#verifyOnce': () => v.verifyOnce('GET', '/a/b', { host: 5 }),
+    'new Requester': () => new xnonce.Requester(7, 'svc', SECRET),
+  }
+  for (const [name, call] of Object.entries(calls)) {
+    assert.throws(call, (e) => {
+      assert.ok(e instanceof TypeError, `${name}: ${e} is a TypeError`)
+      assert.ok(!(e instanceof xnonce.XNonceError), `${name}: not an XNonceError`)
+      assert.match(e.code, /Expected$|^InvalidArg$/, name)
+      assert.equal(e.cause.code, e.code)
+      return true
+    })
+  }
+  const requester = new xnonce.Requester('http://127.0.0.1:9', 'svc', SECRET)
+  assert.ok(requester instanceof xnonce.Requester)
+  let promise
+  assert.doesNotThrow(() => {
+    promise = requester.makeRequest(5, [], '/a/b')
+  }, 'a Promise-returning method rejects instead of throwing')
+  await assert.rejects(promise, (e) => e instanceof TypeError && e.code === 'StringExpected')
+  const fetchFailing = xnonce.xnonceFetch({ client: 5, secret: SECRET, fetch: async () => new Response('') })
+  await assert.rejects(
+    fetchFailing('http://api.test/a/b'),
+    (e) => e instanceof TypeError && e.code === 'StringExpected',
+  )
+  assert.ok(v instanceof xnonce.Verifier)
+  assert.equal(xnonce.Verifier.name, 'Verifier')
+})
+
 test('the ErrorCode type of index.d.ts lists exactly the core codes', () => {
   const dts = require('node:fs').readFileSync(
     require('node:path').join(__dirname, '..', 'index.d.ts'),

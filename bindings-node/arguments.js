@@ -1,0 +1,83 @@
+'use strict'
+// Wrong-typed arguments. napi-rs reports a JS value it cannot convert to the declared type (a
+// number passed as the secret, a string as `timestamp`) as a plain Error whose `.code` is a
+// napi status such as `StringExpected`. JavaScript's own functions throw a TypeError for that,
+// so the package's entry points go through `guard` / `guardClass`, which turn exactly those
+// errors into a TypeError (same message and `.code`, the original as `.cause`). Errors about
+// the values themselves stay XNonceErrors with the shared codes (errors.js).
+
+/** napi statuses that mean "this argument has the wrong JavaScript type". */
+const TYPE_STATUSES = new Set([
+  'InvalidArg',
+  'ObjectExpected',
+  'StringExpected',
+  'NameExpected',
+  'FunctionExpected',
+  'NumberExpected',
+  'BooleanExpected',
+  'ArrayExpected',
+  'BigintExpected',
+  'DateExpected',
+  'ArrayBufferExpected',
+  'DetachableArraybufferExpected',
+])
+
+/** The TypeError for a napi conversion failure; any other value unchanged. */
+function asTypeError(error) {
+  if (!(error instanceof Error) || error instanceof TypeError || !TYPE_STATUSES.has(error.code)) return error
+  const typeError = new TypeError(error.message, { cause: error })
+  typeError.code = error.code
+  return typeError
+}
+
+/** `fn` with napi conversion failures thrown as TypeError. */
+function guard(fn) {
+  const guarded = {
+    [fn.name](...args) {
+      try {
+        return fn.apply(this, args)
+      } catch (error) {
+        throw asTypeError(error)
+      }
+    },
+  }[fn.name]
+  return guarded
+}
+
+/**
+ * A subclass of the native class whose constructor and methods throw TypeError for napi
+ * conversion failures; methods named in `asyncMethods` return a rejected Promise instead of
+ * throwing, as a Promise-returning function should.
+ */
+function guardClass(NativeClass, asyncMethods = []) {
+  const Guarded = {
+    [NativeClass.name]: class extends NativeClass {
+      constructor(...args) {
+        try {
+          super(...args)
+        } catch (error) {
+          throw asTypeError(error)
+        }
+      }
+    },
+  }[NativeClass.name]
+  for (const name of Object.getOwnPropertyNames(NativeClass.prototype)) {
+    const method = NativeClass.prototype[name]
+    if (name === 'constructor' || typeof method !== 'function') continue
+    const rejects = asyncMethods.includes(name)
+    const guarded = {
+      [name](...args) {
+        try {
+          return method.apply(this, args)
+        } catch (error) {
+          if (rejects) return Promise.reject(asTypeError(error))
+          throw asTypeError(error)
+        }
+      },
+    }[name]
+    Object.defineProperty(Guarded.prototype, name, { value: guarded, writable: true, configurable: true })
+  }
+  return Guarded
+}
+
+module.exports = { asTypeError, guard, guardClass }
