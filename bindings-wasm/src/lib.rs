@@ -16,14 +16,14 @@ mod types;
 use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
 use xnonce_core::{
-    link_with, ottoken, sign_header_value_with, sign_with, Link, Secret, Signed, XNonce,
+    link_with, ottoken, sign_header_value_with, sign_with, ErrorCode, Link, Secret, Signed, XNonce,
 };
 
 use crate::env::JsEnvironment;
 use crate::error::{JsResult, XNonceError};
 
 fn secret(value: &JsValue) -> JsResult<Secret> {
-    let text = convert::text(value, xnonce_core::ErrorCode::InvalidSecret, "secret")?;
+    let text = convert::text(value, ErrorCode::InvalidSecret, "secret")?;
     Ok(Secret::new(text)?)
 }
 
@@ -132,7 +132,7 @@ pub fn sign_detailed(
 fn link_core(args: SignArgs, base_url: &JsValue, options: Option<&JsValue>) -> JsResult<Link> {
     let [scheme, method, path, params, client, secret_v] = args;
     let input = convert::sign_input(scheme, method, path, params, client, options)?;
-    let base = convert::text(base_url, xnonce_core::ErrorCode::InvalidUrl, "baseUrl")?;
+    let base = convert::text(base_url, ErrorCode::InvalidUrl, "baseUrl")?;
     Ok(link_with(
         &input,
         &secret(secret_v)?,
@@ -180,28 +180,44 @@ pub fn link_detailed(
     Ok(obj)
 }
 
-/// The `ottoken` form of an `X-Nonce` header value (`malformed_header` if it does not parse).
+/// The `ottoken` form of an `X-Nonce` header value (`malformed_header` if it does not parse
+/// or is not a string).
 #[wasm_bindgen(js_name = ottokenEncode)]
-pub fn ottoken_encode(header: &str) -> Result<String, XNonceError> {
-    Ok(ottoken::encode(&XNonce::parse(header)?))
+pub fn ottoken_encode(
+    #[wasm_bindgen(unchecked_param_type = "string")] header: JsValue,
+) -> Result<String, XNonceError> {
+    let header = convert::text(&header, ErrorCode::MalformedHeader, "header")?;
+    Ok(ottoken::encode(&XNonce::parse(&header)?))
 }
 
-/// The `X-Nonce` header value an `ottoken` carries (`malformed_ottoken` otherwise).
+/// The `X-Nonce` header value an `ottoken` carries (`malformed_ottoken` otherwise, a
+/// non-string included).
 #[wasm_bindgen(js_name = ottokenDecode)]
-pub fn ottoken_decode(token: &str) -> Result<String, XNonceError> {
-    Ok(ottoken::decode(token)?.to_string())
+pub fn ottoken_decode(
+    #[wasm_bindgen(unchecked_param_type = "string")] token: JsValue,
+) -> Result<String, XNonceError> {
+    let token = convert::text(&token, ErrorCode::MalformedOttoken, "token")?;
+    Ok(ottoken::decode(&token)?.to_string())
 }
 
-/// The `ottoken` as written in a URL query (form-encoded; only v1 tokens change).
+/// The `ottoken` as written in a URL query (form-encoded; only v1 tokens change;
+/// `malformed_ottoken` for a non-string).
 #[wasm_bindgen(js_name = ottokenQueryValue)]
-pub fn ottoken_query_value(token: &str) -> String {
-    ottoken::query_value(token)
+pub fn ottoken_query_value(
+    #[wasm_bindgen(unchecked_param_type = "string")] token: JsValue,
+) -> Result<String, XNonceError> {
+    let token = convert::text(&token, ErrorCode::MalformedOttoken, "token")?;
+    Ok(ottoken::query_value(&token))
 }
 
-/// Parses an `X-Nonce` header value of either scheme into its fields.
+/// Parses an `X-Nonce` header value of either scheme into its fields (`malformed_header`
+/// otherwise, a non-string included).
 #[wasm_bindgen(js_name = parseHeader, unchecked_return_type = "Header")]
-pub fn parse_header(value: &str) -> Result<JsValue, XNonceError> {
-    Ok(match XNonce::parse(value)? {
+pub fn parse_header(
+    #[wasm_bindgen(unchecked_param_type = "string")] value: JsValue,
+) -> Result<JsValue, XNonceError> {
+    let value = convert::text(&value, ErrorCode::MalformedHeader, "header")?;
+    Ok(match XNonce::parse(&value)? {
         XNonce::V1 {
             token,
             client,
@@ -230,7 +246,7 @@ pub fn parse_header(value: &str) -> Result<JsValue, XNonceError> {
 /// Every shared error code, in core's order (for `switch` exhaustiveness and tests).
 #[wasm_bindgen(js_name = errorCodes, unchecked_return_type = "ErrorCode[]")]
 pub fn error_codes() -> Vec<String> {
-    xnonce_core::ErrorCode::ALL
+    ErrorCode::ALL
         .iter()
         .map(|c| c.as_str().to_string())
         .collect()
