@@ -213,6 +213,12 @@ fn verifier_of(o: VerifierOptions) -> Outcome<xnonce_core::Verifier> {
 
 /// Reads `{ client: secret | [secrets] }` or a `Map` of the same.
 fn secrets_of(env: &Env, value: Unknown<'_>) -> Outcome<HashMap<String, Vec<Secret>>> {
+    if value.get_type()? != ValueType::Object {
+        return fail(
+            ErrorCode::InvalidSecret,
+            "secrets must be an object or a Map of client id -> secret (or array of secrets)",
+        );
+    }
     let mut out = HashMap::new();
     for (client, secrets) in params::entries(env, Some(value), ErrorCode::InvalidSecret)? {
         let list = if secrets.get_type()? == ValueType::Object && secrets.is_array()? {

@@ -191,6 +191,21 @@ test('params: pairs, plain objects, Map and URLSearchParams sign alike in their 
   assert.equal(x(undefined), x({}))
 })
 
+test('a Verifier needs its secrets as an object or Map: anything else is invalid_secret', () => {
+  for (const bad of [undefined, null, 5, 'svc', true]) {
+    assert.throws(
+      () => new xnonce.Verifier(bad),
+      (e) =>
+        e instanceof xnonce.InputError && e.code === 'invalid_secret' && /secrets must be/.test(e.message),
+      String(bad),
+    )
+  }
+  assert.throws(
+    () => new xnonce.Verifier({ svc: 5 }),
+    (e) => e.code === 'invalid_secret' && /a secret must be a string/.test(e.message),
+  )
+})
+
 test('arguments of the wrong JavaScript type throw TypeError, keeping the napi status as .code', async () => {
   const v = verifier()
   const calls = {
