@@ -2,6 +2,7 @@
 
 use std::cell::RefCell;
 
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use xnonce_core::{
@@ -224,6 +225,12 @@ impl PyVerifier {
         action_windows: Option<&Bound<'_, PyAny>>,
         schemes: Option<Vec<String>>,
     ) -> PyResult<Self> {
+        if !(secrets.cast::<PyDict>().is_ok() || secrets.hasattr("get")? || secrets.is_callable()) {
+            return Err(PyTypeError::new_err(format!(
+                "secrets must be a mapping client -> secret(s) or a callable, not {}",
+                secrets.get_type().name()?
+            )));
+        }
         let mut verifier = Verifier::new().windows(window_policy(
             window_ms,
             controller_windows,

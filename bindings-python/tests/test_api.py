@@ -339,6 +339,16 @@ def test_secret_source_errors_propagate() -> None:
     assert e.value.code == "invalid_secret" and "has space" not in str(e.value)
 
 
+def test_a_secret_source_of_the_wrong_type_fails_at_construction() -> None:
+    for bad in (None, 5, "svc", b"svc", [("svc", SECRET)]):
+        with pytest.raises(TypeError, match="secrets must be a mapping"):
+            xnonce.Verifier(bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        xnonce.Verifier({"svc": 5}).verify(  # type: ignore[dict-item]
+            "GET", "/c/a", host="api.test", x_nonce=signed_get({}), now=TS
+        )
+
+
 def test_schemes_restrict_what_is_accepted() -> None:
     h1 = signed_get({}, scheme="v1")
     with pytest.raises(xnonce.FormatError) as e:
