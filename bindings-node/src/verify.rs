@@ -206,7 +206,7 @@ fn verifier_of(o: VerifierOptions) -> Outcome<xnonce_core::Verifier> {
             .iter()
             .map(|s| s.parse())
             .collect::<Result<Vec<Scheme>, _>>()?;
-        verifier = verifier.schemes(&schemes);
+        verifier = verifier.schemes(&schemes)?;
     }
     Ok(verifier)
 }

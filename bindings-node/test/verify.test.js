@@ -144,6 +144,10 @@ test('windows per controller and action; accepted schemes', () => {
   assert.throws(() => new xnonce.Verifier({ svc: SECRET }, { schemes: ['v9'] }), {
     code: 'unsupported_scheme',
   })
+  assert.throws(() => new xnonce.Verifier({ svc: SECRET }, { schemes: [] }), {
+    code: 'unsupported_scheme',
+    message: /at least one scheme/,
+  })
 })
 
 test('verify defaults to the system clock', () => {

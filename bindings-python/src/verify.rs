@@ -6,12 +6,12 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use xnonce_core::{
-    Environment, ErrorCode, Incoming, MemoryReplayStore, Scheme, Secret, SecretSource, Verified,
-    Verifier, WindowPolicy,
+    Environment, Incoming, MemoryReplayStore, Scheme, Secret, SecretSource, Verified, Verifier,
+    WindowPolicy,
 };
 
 use crate::convert;
-use crate::errors::{coded, IntoPyResult};
+use crate::errors::IntoPyResult;
 
 /// A verified request.
 #[pyclass(frozen, module = "xnonce", name = "Verified")]
@@ -241,13 +241,7 @@ impl PyVerifier {
                 .iter()
                 .map(|s| convert::scheme(s))
                 .collect::<PyResult<_>>()?;
-            if parsed.is_empty() {
-                return Err(coded(
-                    ErrorCode::UnsupportedScheme,
-                    "a verifier must accept at least one scheme",
-                ));
-            }
-            verifier = verifier.schemes(&parsed);
+            verifier = verifier.schemes(&parsed).py_err()?;
         }
         Ok(PyVerifier {
             verifier,

@@ -355,6 +355,9 @@ def test_schemes_restrict_what_is_accepted() -> None:
         verifier(schemes=["v2"]).verify("GET", "/c/a", x_nonce=h1, now=TS)
     assert e.value.code == "unsupported_scheme"
     assert verifier(schemes=["v1"]).verify("GET", "/c/a", x_nonce=h1, now=TS).scheme == "v1"
+    with pytest.raises(xnonce.FormatError, match="at least one scheme") as e:
+        verifier(schemes=[])
+    assert e.value.code == "unsupported_scheme"
 
 
 # ---- sign_request: as an HTTP client sends it ----

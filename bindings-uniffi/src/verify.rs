@@ -114,7 +114,7 @@ impl Verifier {
         let mut inner = xnonce_core::Verifier::new().windows(windows);
         if let Some(schemes) = schemes {
             let schemes: Vec<xnonce_core::Scheme> = schemes.into_iter().map(Into::into).collect();
-            inner = inner.schemes(&schemes);
+            inner = inner.schemes(&schemes)?;
         }
         let secrets = secrets
             .into_iter()

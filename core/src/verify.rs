@@ -227,11 +227,36 @@ impl Verifier {
         self
     }
 
-    /// Sets which schemes are accepted.
-    pub fn schemes(mut self, schemes: &[Scheme]) -> Self {
+    /// Sets which schemes are accepted; a request in another scheme is `unsupported_scheme`.
+    ///
+    /// An empty list is refused (`unsupported_scheme`): a verifier that accepts no scheme
+    /// would reject every request, which is never what a configuration means.
+    ///
+    /// ```
+    /// use xnonce_core::{Scheme, Verifier};
+    /// let v2_only = Verifier::new().schemes(&[Scheme::V2])?;
+    /// assert!(v2_only.accepts(Scheme::V2) && !v2_only.accepts(Scheme::V1));
+    /// assert_eq!(Verifier::new().schemes(&[]).unwrap_err().code().as_str(), "unsupported_scheme");
+    /// # Ok::<(), xnonce_core::Error>(())
+    /// ```
+    pub fn schemes(mut self, schemes: &[Scheme]) -> Result<Self> {
+        if schemes.is_empty() {
+            return Err(Error::new(
+                ErrorCode::UnsupportedScheme,
+                "a verifier must accept at least one scheme",
+            ));
+        }
         self.accept_v1 = schemes.contains(&Scheme::V1);
         self.accept_v2 = schemes.contains(&Scheme::V2);
-        self
+        Ok(self)
+    }
+
+    /// Whether requests in `scheme` are accepted.
+    pub fn accepts(&self, scheme: Scheme) -> bool {
+        match scheme {
+            Scheme::V1 => self.accept_v1,
+            Scheme::V2 => self.accept_v2,
+        }
     }
 
     /// The window policy.
@@ -276,11 +301,7 @@ impl Verifier {
                 }
             },
         };
-        let accepted = match header.scheme {
-            Scheme::V1 => self.accept_v1,
-            Scheme::V2 => self.accept_v2,
-        };
-        if !accepted {
+        if !self.accepts(header.scheme) {
             return Err(Error::new(
                 ErrorCode::UnsupportedScheme,
                 format!("scheme {} is not accepted here", header.scheme),

@@ -186,6 +186,7 @@ fn each_step_has_its_code() {
         code(
             Verifier::new()
                 .schemes(&[Scheme::V1])
+                .unwrap()
                 .verify(&ok, &clients(), NOW)
         ),
         "unsupported_scheme"

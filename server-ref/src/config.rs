@@ -322,9 +322,6 @@ impl Config {
                     .map_err(|e| format!("schemes: {}", e.message()))?,
             );
         }
-        if schemes.is_empty() {
-            return Err("schemes: accept at least one scheme".into());
-        }
         let mut windows = WindowPolicy::default();
         let mut per_controller: BTreeMap<String, toml::Table> = BTreeMap::new();
         for (k, v) in &file.windows {
@@ -348,7 +345,10 @@ impl Config {
                 }
             }
         }
-        cfg.verifier = Verifier::new().windows(windows).schemes(&schemes);
+        cfg.verifier = Verifier::new()
+            .windows(windows)
+            .schemes(&schemes)
+            .map_err(|e| format!("schemes: {}", e.message()))?;
         if let Some(routes) = file.routes {
             let mut table = RouteTable::new();
             for (c, actions) in &routes {
@@ -408,6 +408,11 @@ mod tests {
         assert!(e.contains("routes.c.x_get.a"), "{e}");
         assert!(Config::parse("lisen = \"x\"").is_err());
         assert!(Config::parse("schemes = [\"v3\"]").is_err());
+        let e = Config::parse("schemes = []").unwrap_err();
+        assert!(
+            e.contains("schemes") && e.contains("at least one scheme"),
+            "{e}"
+        );
         assert!(Config::parse("[windows]\n__default = -1").is_err());
         assert!(Config::parse("[replay]\nstore = \"redis\"").is_err());
         assert!(Config::parse("[replay]\nstore = \"disk\"").is_err());

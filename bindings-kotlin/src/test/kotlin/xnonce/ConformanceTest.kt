@@ -271,6 +271,16 @@ fun errorChecks(): Int {
         }
         n++
     }
+    Verifier(mapOf("svc" to listOf(SECRET)), schemes = listOf(Scheme.V1)).use { v1Only ->
+        expectError<XNonceException.Format>("unsupported_scheme") {
+            v1Only.verify("GET", "/admin/status?a=1", host = "api.test", xNonce = header, now = ts)
+        }
+        n++
+    }
+    expectError<XNonceException.Format>("unsupported_scheme") {
+        Verifier(mapOf("svc" to listOf(SECRET)), schemes = listOf()).close()
+    }
+    n++
     return n
 }
 
