@@ -2,6 +2,7 @@
 //! `params::text_from_*` (never re-implemented here); anything else is refused with
 //! `invalid_param_value`.
 
+use pyo3::exceptions::PyOverflowError;
 use pyo3::prelude::*;
 use pyo3::types::{
     PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple,
@@ -202,16 +203,31 @@ pub fn body(b: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<u8>>> {
     ))
 }
 
-/// A millisecond timestamp given as a Python int (`invalid_timestamp` when negative; core
-/// refuses values above 2^53 - 1).
-pub fn timestamp(t: Option<i64>) -> PyResult<Option<u64>> {
-    match t {
-        None => Ok(None),
-        Some(t) => u64::try_from(t).map(Some).map_err(|_| {
+/// A millisecond timestamp argument (`timestamp`, `now`): a Python int. Negative ints and
+/// ints beyond 64 bits are `invalid_timestamp` (core refuses values above 2^53 - 1 too), so
+/// every out-of-range timestamp is the same `InputError`; a value that is not an int stays
+/// a `TypeError`.
+#[derive(Clone, Copy)]
+pub struct Millis(pub u64);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Millis {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        let out_of_range = || {
             coded(
                 ErrorCode::InvalidTimestamp,
-                "timestamp must be a non-negative number of milliseconds",
+                "timestamp must be an integer number of milliseconds in 0..=2^53-1",
             )
-        }),
+        };
+        match obj.extract::<i64>() {
+            Ok(t) => u64::try_from(t).map(Millis).map_err(|_| out_of_range()),
+            Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => Err(out_of_range()),
+            Err(e) => Err(e),
+        }
     }
+}
+
+/// The milliseconds of an optional [`Millis`] argument.
+pub fn millis(t: Option<Millis>) -> Option<u64> {
+    t.map(|Millis(ms)| ms)
 }

@@ -138,9 +138,7 @@ fn options(o: Option<&Bound<'_, PyAny>>) -> PyResult<RequestOptions> {
         let key: String = k.extract()?;
         let v = Some(v).filter(|v| !v.is_none());
         match key.as_str() {
-            "timestamp" => {
-                out.timestamp_ms = convert::timestamp(v.map(|v| v.extract()).transpose()?)?
-            }
+            "timestamp" => out.timestamp_ms = convert::millis(v.map(|v| v.extract()).transpose()?),
             "nonce" => out.nonce = v.map(|v| v.extract()).transpose()?,
             "extra_params" => out.extra_params = string_pairs(v)?,
             "headers" => out.headers = string_pairs(v)?,

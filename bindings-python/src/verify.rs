@@ -186,10 +186,10 @@ impl PyVerifier {
         x_nonce: Option<&str>,
         content_type: Option<&str>,
         body: Option<&Bound<'_, PyAny>>,
-        now: Option<i64>,
+        now: Option<convert::Millis>,
     ) -> PyResult<PyVerified> {
         let body = convert::body(body)?.unwrap_or_default();
-        let now = match convert::timestamp(now)? {
+        let now = match convert::millis(now) {
             Some(t) => t,
             None => xnonce_core::SystemEnvironment.now_ms(),
         };
@@ -264,7 +264,7 @@ impl PyVerifier {
         x_nonce: Option<&str>,
         content_type: Option<&str>,
         body: Option<&Bound<'_, PyAny>>,
-        now: Option<i64>,
+        now: Option<convert::Millis>,
     ) -> PyResult<PyVerified> {
         self.run(
             py,
@@ -292,7 +292,7 @@ impl PyVerifier {
         x_nonce: Option<&str>,
         content_type: Option<&str>,
         body: Option<&Bound<'_, PyAny>>,
-        now: Option<i64>,
+        now: Option<convert::Millis>,
     ) -> PyResult<PyVerified> {
         self.run(
             py,

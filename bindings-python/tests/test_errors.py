@@ -125,3 +125,23 @@ def test_class_hierarchy_and_defaults() -> None:
     plain = xnonce.XNonceError("raised by user code")
     assert plain.server_time is None and plain.server_time_mac is None
     assert plain.http_status == 500
+
+
+@pytest.mark.parametrize("bad", [-1, 2**53, 2**63, 10**30, -(10**30)])
+def test_every_out_of_range_timestamp_is_invalid_timestamp(bad: int) -> None:
+    calls: list[Callable[[], object]] = [
+        lambda: xnonce.sign("v1", "GET", "/c/a", [], "svc", SECRET, timestamp=bad),
+        lambda: xnonce.sign_request("v1", "GET", "h", "/c/a", "svc", SECRET, timestamp=bad),
+    ]
+    if bad < 0 or bad >= 2**63:  # a verifier's clock is refused only where no u64 holds it
+        calls.append(lambda: xnonce.Verifier({"svc": SECRET}).verify("GET", "/c/a", now=bad))
+    for call in calls:
+        with pytest.raises(xnonce.InputError) as e:
+            call()
+        assert e.value.code == "invalid_timestamp"
+
+
+def test_a_timestamp_that_is_not_an_int_is_a_type_error() -> None:
+    for bad in (1.5, "1700000000000", [1]):
+        with pytest.raises(TypeError, match="timestamp"):
+            xnonce.sign("v1", "GET", "/c/a", [], "svc", SECRET, timestamp=bad)  # type: ignore[arg-type]
