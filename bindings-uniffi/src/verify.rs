@@ -90,7 +90,7 @@ impl std::fmt::Debug for Verifier {
 impl Verifier {
     /// A verifier for `secrets` (client id → its live secrets, several during rotation),
     /// a default window (30 s either side), per-controller and per-action overrides, and
-    /// the accepted schemes (`None`: both).
+    /// the accepted schemes (`None`: both; an empty list is `unsupported_scheme`).
     #[uniffi::constructor(default(
         window_ms = 30000,
         controller_windows = [],

@@ -650,7 +650,7 @@ open class Verifier: VerifierProtocol, @unchecked Sendable {
     /**
      * A verifier for `secrets` (client id → its live secrets, several during rotation),
      * a default window (30 s either side), per-controller and per-action overrides, and
-     * the accepted schemes (`None`: both).
+     * the accepted schemes (`None`: both; an empty list is `unsupported_scheme`).
      */
 public convenience init(secrets: [String: [String]], windowMs: UInt64 = UInt64(30000), controllerWindows: [ControllerWindow] = [], actionWindows: [ActionWindow] = [], schemes: [Scheme]? = nil)throws  {
     let handle =
@@ -2063,7 +2063,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_xnonce_uniffi_checksum_method_verifier_verify_once() != 20736) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_xnonce_uniffi_checksum_constructor_verifier_new() != 45203) {
+    if (uniffi_xnonce_uniffi_checksum_constructor_verifier_new() != 17525) {
         return InitializationResult.apiChecksumMismatch
     }
 
