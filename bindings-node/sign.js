@@ -17,6 +17,7 @@ function pack(scheme, method, path, params, client, secret, options) {
   let nonce = ''
   let host = ''
   if (options !== undefined && options !== null) {
+    if (typeof options !== 'object') return undefined // the native sign says TypeError
     const n = options.nonce
     const h = options.host
     const t = options.timestamp

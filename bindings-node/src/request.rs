@@ -30,6 +30,7 @@ pub struct RequestParts {
 
 /// Signs a raw request (`target` = `/path?query`, as sent) and returns the `X-Nonce` value.
 #[napi(
+    strict,
     js_name = "signRequest",
     ts_args_type = "scheme: 'v1' | 'v2', method: string, target: string, client: string, secret: string, parts?: RequestParts"
 )]

@@ -62,7 +62,7 @@ pub struct Requester {
 #[napi]
 impl Requester {
     /// `server` is `http(s)://host[:port][/prefix]`.
-    #[napi(constructor)]
+    #[napi(constructor, strict)]
     pub fn new(
         env: &Env,
         server: String,
@@ -92,6 +92,7 @@ impl Requester {
     /// `XNonceError` for signing errors and `connection_failed`. With `controller`, `path` is
     /// the action (`/controller/action`); without, it is the full path.
     #[napi(
+        strict,
         js_name = "makeRequest",
         ts_args_type = "method: string, params: Params, path: string, controller?: string | null, options?: RequestOptions",
         ts_return_type = "Promise<RequesterResponse>"

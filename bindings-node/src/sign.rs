@@ -67,6 +67,7 @@ pub(crate) fn input(
 
 /// Signs a request and returns the `X-Nonce` header value.
 #[napi(
+    strict,
     ts_args_type = "scheme: 'v1' | 'v2', method: string, path: string, params: Params, client: string, secret: string, options?: SignOptions"
 )]
 #[allow(clippy::too_many_arguments)]
@@ -91,6 +92,7 @@ pub fn sign(
 
 /// Signs a request and returns the header, ottoken, canonical string, timestamp and nonce.
 #[napi(
+    strict,
     js_name = "signDetailed",
     ts_args_type = "scheme: 'v1' | 'v2', method: string, path: string, params: Params, client: string, secret: string, options?: SignOptions"
 )]
@@ -129,6 +131,7 @@ pub(crate) fn details(signed: xnonce_core::Signed) -> SignedDetails {
 /// Signs a request and returns a link (`baseUrl + path + ?params&ottoken=...`) that carries
 /// its params and the `ottoken`. For v2 the signed host is the base URL's authority.
 #[napi(
+    strict,
     ts_args_type = "scheme: 'v1' | 'v2', method: string, path: string, params: Params, client: string, secret: string, baseUrl: string, options?: SignOptions"
 )]
 #[allow(clippy::too_many_arguments)]
@@ -168,6 +171,7 @@ pub struct LinkDetails {
 
 /// Like `link`, and also returns the header, ottoken, canonical string, timestamp and nonce.
 #[napi(
+    strict,
     js_name = "linkDetailed",
     ts_args_type = "scheme: 'v1' | 'v2', method: string, path: string, params: Params, client: string, secret: string, baseUrl: string, options?: SignOptions"
 )]

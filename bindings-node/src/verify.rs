@@ -97,6 +97,7 @@ impl Verifier {
     /// a plain object or a `Map`.
     #[napi(
         constructor,
+        strict,
         ts_args_type = "secrets: Record<string, string | string[]> | Map<string, string | string[]>, options?: VerifierOptions"
     )]
     pub fn new(
@@ -114,7 +115,10 @@ impl Verifier {
     }
 
     /// Checks authenticity and freshness; does not record the request.
-    #[napi(ts_args_type = "method: string, target: string, options?: VerifyOptions")]
+    #[napi(
+        strict,
+        ts_args_type = "method: string, target: string, options?: VerifyOptions"
+    )]
     pub fn verify(
         &self,
         env: &Env,
@@ -127,6 +131,7 @@ impl Verifier {
 
     /// Like `verify`, then remembers the request: a second copy fails with `replayed`.
     #[napi(
+        strict,
         js_name = "verifyOnce",
         ts_args_type = "method: string, target: string, options?: VerifyOptions"
     )]
