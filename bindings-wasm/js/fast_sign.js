@@ -46,6 +46,7 @@ function fastSign(general, wasm) {
     let timestamp;
     let body;
     if (options !== undefined && options !== null) {
+      if (typeof options !== "object") return 0; // the general path throws the TypeError
       nonce = options.nonce ?? undefined;
       host = options.host ?? undefined;
       timestamp = options.timestamp ?? undefined;

@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use xnonce_core::{params, ErrorCode, Scheme, SignInput};
 
-use crate::error::{coded, JsResult};
+use crate::error::{coded, JsResult, XNonceError};
 
 /// A required text argument; anything but a JS string fails with `code`.
 pub fn text(value: &JsValue, code: ErrorCode, what: &str) -> JsResult<String> {
@@ -169,9 +169,12 @@ pub fn sign_input(
         text(client, ErrorCode::InvalidClientId, "client")?,
     );
     input.params = params(params_v)?;
-    let Some(options) = options else {
+    let Some(options) = options.filter(|o| !o.is_undefined() && !o.is_null()) else {
         return Ok(input);
     };
+    if !options.is_object() {
+        return Err(XNonceError::Type("options must be an object"));
+    }
     let options: &SignOptionsJs = options.unchecked_ref();
     if let Some(ts) = options.timestamp() {
         input.timestamp_ms = Some(timestamp(&ts)?);

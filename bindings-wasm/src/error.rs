@@ -2,8 +2,10 @@
 //!
 //! Every failure of this package reaches JS as an `Error` whose `name` is `"XNonceError"`,
 //! whose `code` is the shared snake_case code of [`xnonce_core::ErrorCode`] and whose
-//! `family` is the code's [`xnonce_core::ErrorFamily`] (`"input"`, `"format"`, ...).
-//! Messages come from core (or from this crate's argument checks) and never hold a secret.
+//! `family` is the code's [`xnonce_core::ErrorFamily`] (`"input"`, `"format"`, ...) — except
+//! an `options` argument that is not an object, which is a plain JS `TypeError` (no field of
+//! the request is wrong; the call is). Messages come from core (or from this crate's argument
+//! checks) and never hold a secret.
 
 use wasm_bindgen::JsValue;
 use xnonce_core::{Error, ErrorCode};
@@ -11,19 +13,27 @@ use xnonce_core::{Error, ErrorCode};
 /// The JS `name` of every error this package throws.
 pub const ERROR_NAME: &str = "XNonceError";
 
-/// A core error on its way to JS; `?` converts core errors into it.
+/// An error on its way to JS; `?` converts core errors into it.
 #[derive(Debug)]
-pub struct XNonceError(pub Error);
+pub enum XNonceError {
+    /// A core error (or one of this crate's argument checks): a coded `XNonceError` in JS.
+    Coded(Error),
+    /// A call whose shape is wrong (options that are not an object): a JS `TypeError`.
+    Type(&'static str),
+}
 
 impl From<Error> for XNonceError {
     fn from(e: Error) -> Self {
-        XNonceError(e)
+        XNonceError::Coded(e)
     }
 }
 
 impl From<XNonceError> for JsValue {
     fn from(e: XNonceError) -> JsValue {
-        to_js(&e.0)
+        match e {
+            XNonceError::Coded(e) => to_js(&e),
+            XNonceError::Type(message) => js_sys::TypeError::new(message).into(),
+        }
     }
 }
 
@@ -32,7 +42,7 @@ pub type JsResult<T> = Result<T, XNonceError>;
 
 /// An error with a shared code raised by this crate's own argument checks.
 pub fn coded(code: ErrorCode, message: impl Into<String>) -> XNonceError {
-    XNonceError(Error::new(code, message))
+    XNonceError::Coded(Error::new(code, message))
 }
 
 /// Builds the JS `Error` object: `name`, `message`, `code`, `family`.

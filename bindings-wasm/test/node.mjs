@@ -177,19 +177,40 @@ export async function nodeTests() {
     assert(x.errorCodes().includes("replayed"), "replayed is a code");
   });
 
-  await check("arguments of the wrong type are XNonceErrors, never a WebAssembly trap", () => {
-    const header = x.sign("v1", "GET", "/a", [], "c", SECRET, { timestamp: 1 });
-    for (const bad of [5, 5n, null, undefined, {}, [], Symbol("s"), new Uint8Array(4)]) {
-      throwsCode(() => x.parseHeader(bad), "malformed_header");
-      throwsCode(() => x.ottokenEncode(bad), "malformed_header");
-      throwsCode(() => x.ottokenDecode(bad), "malformed_ottoken");
-      throwsCode(() => x.ottokenQueryValue(bad), "malformed_ottoken");
-      throwsCode(() => x.sign("v1", "GET", "/a", [], bad, SECRET, { timestamp: 1 }), "invalid_client_id");
-      throwsCode(() => x.link("v2", "GET", "/a", [], "c", SECRET, bad), "invalid_url");
-    }
-    equal(x.parseHeader(header).client, "c", "the module still works afterwards");
-    equal(x.ottokenDecode(x.ottokenEncode(header)), header, "ottoken round trip afterwards");
-  });
+  await check(
+    "arguments of the wrong type: XNonceErrors (options: TypeError), never a WebAssembly trap",
+    () => {
+      const header = x.sign("v1", "GET", "/a", [], "c", SECRET, { timestamp: 1 });
+      for (const bad of [5, 5n, null, undefined, {}, [], Symbol("s"), new Uint8Array(4)]) {
+        throwsCode(() => x.parseHeader(bad), "malformed_header");
+        throwsCode(() => x.ottokenEncode(bad), "malformed_header");
+        throwsCode(() => x.ottokenDecode(bad), "malformed_ottoken");
+        throwsCode(() => x.ottokenQueryValue(bad), "malformed_ottoken");
+        throwsCode(() => x.sign("v1", "GET", "/a", [], bad, SECRET, { timestamp: 1 }), "invalid_client_id");
+        throwsCode(() => x.link("v2", "GET", "/a", [], "c", SECRET, bad), "invalid_url");
+      }
+      for (const options of [5, "host", true, () => ({ host: "h" })]) {
+        for (const call of [
+          () => x.sign("v1", "GET", "/a", [], "c", SECRET, options),
+          () => x.signDetailed("v2", "GET", "/a", [], "c", SECRET, options),
+          () => x.link("v2", "GET", "/a", [], "c", SECRET, "http://h", options),
+          () => x.linkDetailed("v1", "GET", "/a", [], "c", SECRET, "http://h", options),
+        ]) {
+          let thrown;
+          try {
+            call();
+          } catch (e) {
+            thrown = e;
+          }
+          assert(thrown instanceof TypeError, `options ${String(options)}: a TypeError, got ${thrown}`);
+          equal(thrown.message, "options must be an object", "TypeError message");
+        }
+      }
+      equal(x.sign("v1", "GET", "/a", [], "c", SECRET, null).split(" ").length, 3, "null options are none");
+      equal(x.parseHeader(header).client, "c", "the module still works afterwards");
+      equal(x.ottokenDecode(x.ottokenEncode(header)), header, "ottoken round trip afterwards");
+    },
+  );
 
   await check("defaults: Date.now() and crypto.getRandomValues", () => {
     const before = Date.now();
