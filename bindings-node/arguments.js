@@ -30,24 +30,27 @@ function asTypeError(error) {
   return typeError
 }
 
-/** `fn` with napi conversion failures thrown as TypeError. */
-function guard(fn) {
-  const guarded = {
+/**
+ * `fn` (a function or a method: `this` is passed on) with napi conversion failures thrown as
+ * TypeError, or, with `rejects`, returned as a rejected Promise, as a Promise-returning
+ * function should.
+ */
+function guard(fn, { rejects = false } = {}) {
+  return {
     [fn.name](...args) {
       try {
         return fn.apply(this, args)
       } catch (error) {
+        if (rejects) return Promise.reject(asTypeError(error))
         throw asTypeError(error)
       }
     },
   }[fn.name]
-  return guarded
 }
 
 /**
  * A subclass of the native class whose constructor and methods throw TypeError for napi
- * conversion failures; methods named in `asyncMethods` return a rejected Promise instead of
- * throwing, as a Promise-returning function should.
+ * conversion failures; methods named in `asyncMethods` reject instead (see `guard`).
  */
 function guardClass(NativeClass, asyncMethods = []) {
   const Guarded = {
@@ -64,17 +67,7 @@ function guardClass(NativeClass, asyncMethods = []) {
   for (const name of Object.getOwnPropertyNames(NativeClass.prototype)) {
     const method = NativeClass.prototype[name]
     if (name === 'constructor' || typeof method !== 'function') continue
-    const rejects = asyncMethods.includes(name)
-    const guarded = {
-      [name](...args) {
-        try {
-          return method.apply(this, args)
-        } catch (error) {
-          if (rejects) return Promise.reject(asTypeError(error))
-          throw asTypeError(error)
-        }
-      },
-    }[name]
+    const guarded = guard(method, { rejects: asyncMethods.includes(name) })
     Object.defineProperty(Guarded.prototype, name, { value: guarded, writable: true, configurable: true })
   }
   return Guarded
