@@ -85,21 +85,50 @@ impl PyVerified {
     }
 }
 
+/// How a secret source is asked for a client's secrets, decided once when the verifier is
+/// built.
+#[derive(Clone, Copy)]
+enum Lookup {
+    /// A `dict` (or subclass): `source[client]`, absent → none.
+    Dict,
+    /// Another mapping, or any object with `.get`: `source.get(client)`.
+    Get,
+    /// A callable: `source(client)`.
+    Call,
+}
+
+impl Lookup {
+    /// The lookup for `source`; a `TypeError` if it is neither a mapping nor a callable.
+    fn of(source: &Bound<'_, PyAny>) -> PyResult<Lookup> {
+        if source.cast::<PyDict>().is_ok() {
+            Ok(Lookup::Dict)
+        } else if source.hasattr("get")? {
+            Ok(Lookup::Get)
+        } else if source.is_callable() {
+            Ok(Lookup::Call)
+        } else {
+            Err(PyTypeError::new_err(format!(
+                "secrets must be a mapping client -> secret(s) or a callable, not {}",
+                source.get_type().name()?
+            )))
+        }
+    }
+}
+
 /// Secrets looked up live in a Python mapping or callable. A lookup that raises is kept and
 /// re-raised after verification (the core trait cannot carry Python errors).
 struct PySecrets<'a, 'py> {
     source: &'a Bound<'py, PyAny>,
+    lookup: Lookup,
     failure: RefCell<Option<PyErr>>,
 }
 
 impl PySecrets<'_, '_> {
     fn lookup(&self, client: &str) -> PyResult<Vec<Secret>> {
-        let found = if let Ok(d) = self.source.cast::<PyDict>() {
-            d.get_item(client)?
-        } else if self.source.hasattr("get")? {
-            Some(self.source.call_method1("get", (client,))?)
-        } else {
-            Some(self.source.call1((client,))?)
+        let found = match self.lookup {
+            Lookup::Dict => self.source.cast::<PyDict>()?.get_item(client)?,
+            Lookup::Get => Some(self.source.call_method1("get", (client,))?),
+            Lookup::Call => Some(self.source.call1((client,))?),
         };
         let Some(found) = found.filter(|f| !f.is_none()) else {
             return Ok(Vec::new());
@@ -138,6 +167,7 @@ impl SecretSource for PySecrets<'_, '_> {
 pub struct PyVerifier {
     verifier: Verifier,
     secrets: Py<PyAny>,
+    lookup: Lookup,
     store: MemoryReplayStore,
 }
 
@@ -201,6 +231,7 @@ impl PyVerifier {
         let source = self.secrets.bind(py);
         let secrets = PySecrets {
             source,
+            lookup: self.lookup,
             failure: RefCell::new(None),
         };
         let result = if once {
@@ -225,12 +256,7 @@ impl PyVerifier {
         action_windows: Option<&Bound<'_, PyAny>>,
         schemes: Option<Vec<String>>,
     ) -> PyResult<Self> {
-        if !(secrets.cast::<PyDict>().is_ok() || secrets.hasattr("get")? || secrets.is_callable()) {
-            return Err(PyTypeError::new_err(format!(
-                "secrets must be a mapping client -> secret(s) or a callable, not {}",
-                secrets.get_type().name()?
-            )));
-        }
+        let lookup = Lookup::of(&secrets)?;
         let mut verifier = Verifier::new().windows(window_policy(
             window_ms,
             controller_windows,
@@ -246,6 +272,7 @@ impl PyVerifier {
         Ok(PyVerifier {
             verifier,
             secrets: secrets.unbind(),
+            lookup,
             store: MemoryReplayStore::new(),
         })
     }
