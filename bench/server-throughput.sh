@@ -6,8 +6,10 @@
 # (client-rs/examples/loadgen.rs), e.g. --requests 20000 --concurrency 32 --rounds 3.
 #
 # With two or more CPUs the server is pinned to CPU 0 and the load generator to CPU 1
-# (taskset), so they do not take each other's time and the generator (raw HTTP/1.1, a few
-# µs per request) keeps the server's core busy: req/s is then the server's throughput.
+# (taskset), so they do not take each other's time and the generator (raw HTTP/1.1 from a
+# thread that busy-polls its sockets, a few µs per request) keeps the server's core busy:
+# req/s is then the server's throughput. Unpinned, the generator uses its sleeping client
+# (--http raw) so as not to take the server's CPU.
 # XNONCE_BENCH_SERVER=/path/to/xnonce-server measures another build (e.g. the previous
 # commit's) with the same load generator.
 set -euo pipefail
@@ -19,9 +21,12 @@ cargo build -q --release -p xnonce --example loadgen
 target_dir="$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
 server="${XNONCE_BENCH_SERVER:-$target_dir/release/xnonce-server}"
 loadgen="$target_dir/release/examples/loadgen"
-pin_server=() pin_loadgen=()
+pin_server=() pin_loadgen=() client_args=()
 if [ -z "${XNONCE_BENCH_NO_PIN:-}" ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
     pin_server=(taskset -c 0) pin_loadgen=(taskset -c 1)
+else
+    # The default client busy-polls: without a CPU of its own it would take the server's.
+    client_args=(--http raw)
 fi
 
 data="$(mktemp -d "${TMPDIR:-/tmp}/xnonce-bench.XXXXXX")"
@@ -49,4 +54,4 @@ base_url="${first#xnonce-server listening on }"
 echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(uname -sr)"
 [ ${#pin_server[@]} -eq 0 ] || echo "server pinned to CPU 0, load generator to CPU 1"
 "${pin_loadgen[@]}" "$loadgen" --base-url "$base_url" --client bench --secret-file "$data/bench.secret" \
-    --server-pid "$server_pid" "$@"
+    --server-pid "$server_pid" "${client_args[@]}" "$@"

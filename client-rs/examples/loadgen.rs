@@ -16,11 +16,16 @@
 //! key is kept for the 30 s window: ≈ 3.6 M keys at 120,000 verified requests a second)
 //! and the rounds measure a store of that size instead of one still growing from empty.
 //!
-//! `--http raw` (the default) sends each request as HTTP/1.1 text over keep-alive
-//! connections and reads the answer by its `Content-Length`: a few µs per request, so one
-//! core of load saturates a server on the other (what `bench/server-throughput.sh` arranges
-//! with `taskset`) and req/s measures the server. `--http reqwest` uses the Rust requester's
-//! HTTP client instead (≈ 15–20 µs per request: the client then bounds req/s).
+//! `--http spin` (the default) sends each request as HTTP/1.1 text over keep-alive
+//! connections and reads the answer by its `Content-Length`, from one thread that polls
+//! non-blocking sockets and never sleeps: a few µs per request, so one core of load saturates
+//! a server on the other (what `bench/server-throughput.sh` arranges with `taskset`) and
+//! req/s measures the server. Because the generator is never asleep, the server's sends never
+//! pay for waking it: on loopback the receiver's wake-up runs on the sender's CPU, and the
+//! slower of two routes would find a sleeping generator more often, a cost a server with
+//! remote clients does not have. It needs a CPU of its own. `--http raw` is the same client
+//! on tokio (it sleeps in `epoll_wait` when nothing has arrived); `--http reqwest` uses the
+//! Rust requester's HTTP client (≈ 15–20 µs per request: the client then bounds req/s).
 //!
 //! ```sh
 //! bench/server-throughput.sh          # builds in release, starts the server, runs this
@@ -38,6 +43,8 @@ use xnonce::{Scheme, Secret};
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Http {
     Raw,
+    /// Raw HTTP/1.1 from one thread that never sleeps: non-blocking sockets polled in a loop.
+    Spin,
     Reqwest,
 }
 
@@ -60,7 +67,7 @@ struct Args {
 
 fn args() -> Result<Args, String> {
     let mut a = Args {
-        http: Http::Raw,
+        http: Http::Spin,
         only: None,
         base_url: String::new(),
         client: String::new(),
@@ -82,8 +89,9 @@ fn args() -> Result<Args, String> {
             "--http" => {
                 a.http = match v.as_str() {
                     "raw" => Http::Raw,
+                    "spin" => Http::Spin,
                     "reqwest" => Http::Reqwest,
-                    _ => return Err("--http is raw or reqwest".into()),
+                    _ => return Err("--http is raw, spin or reqwest".into()),
                 }
             }
             "--only" if v == "verified" || v == "unverified" => a.only = Some(v),
@@ -243,6 +251,129 @@ impl RawConnection {
     }
 }
 
+/// One connection of the busy-polling client: the request being answered and what has
+/// arrived of its answer.
+struct SpinConnection {
+    stream: std::net::TcpStream,
+    /// Index of the request in flight, and how many of its bytes are written.
+    in_flight: Option<(usize, usize)>,
+    buf: Vec<u8>,
+}
+
+/// The status of a complete HTTP/1.1 answer at the start of `buf` (framed by its
+/// `Content-Length`), `Some(None)` when more bytes are needed, `None` when it cannot be read.
+fn complete_answer(buf: &[u8]) -> Option<Option<u16>> {
+    let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return Some(None);
+    };
+    let head = std::str::from_utf8(&buf[..i + 4]).ok()?;
+    let status = head.get(9..12)?.parse::<u16>().ok()?;
+    let length = head.lines().find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.eq_ignore_ascii_case("content-length")
+            .then(|| value.trim().parse::<usize>().ok())?
+    })?;
+    Some((buf.len() >= i + 4 + length).then_some(status))
+}
+
+/// The `--http spin` round: `concurrency` keep-alive connections served by this thread, which
+/// polls non-blocking sockets in a loop and never sleeps. With the generator never asleep,
+/// the server's sends never have to wake it (on loopback the receiver's wake-up is paid on
+/// the sender's CPU, and the slower route would find the generator asleep more often).
+fn spin_round(
+    authority: &str,
+    raw: &[Vec<u8>],
+    concurrency: usize,
+    deadline: Duration,
+    server_pid: Option<u32>,
+) -> Round {
+    use std::io::{ErrorKind, Read, Write};
+    let mut round = Round {
+        server_cpu: None,
+        sent: 0,
+        elapsed: Duration::ZERO,
+        statuses: BTreeMap::new(),
+        errors: 0,
+    };
+    let cpu_before = server_cpu_seconds(server_pid);
+    let start = Instant::now();
+    let mut conns: Vec<SpinConnection> = Vec::new();
+    for _ in 0..concurrency {
+        let Ok(stream) = std::net::TcpStream::connect(authority) else {
+            round.errors += 1;
+            continue;
+        };
+        if stream
+            .set_nodelay(true)
+            .and(stream.set_nonblocking(true))
+            .is_err()
+        {
+            round.errors += 1;
+            continue;
+        }
+        conns.push(SpinConnection {
+            stream,
+            in_flight: None,
+            buf: Vec::with_capacity(4096),
+        });
+    }
+    let mut next = 0usize;
+    let mut chunk = [0u8; 4096];
+    while !conns.is_empty() && start.elapsed() <= deadline {
+        let mut i = 0;
+        while i < conns.len() {
+            let c = &mut conns[i];
+            let mut failed = false;
+            if c.in_flight.is_none() && next < raw.len() {
+                c.in_flight = Some((next, 0));
+                c.buf.clear();
+                next += 1;
+            }
+            if let Some((r, written)) = c.in_flight {
+                if written < raw[r].len() {
+                    match c.stream.write(&raw[r][written..]) {
+                        Ok(n) => c.in_flight = Some((r, written + n)),
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                        Err(_) => failed = true,
+                    }
+                } else {
+                    match c.stream.read(&mut chunk) {
+                        Ok(0) => failed = true,
+                        Ok(n) => {
+                            c.buf.extend_from_slice(&chunk[..n]);
+                            match complete_answer(&c.buf) {
+                                Some(Some(status)) => {
+                                    *round.statuses.entry(status).or_default() += 1;
+                                    round.sent += 1;
+                                    c.in_flight = None;
+                                }
+                                Some(None) => {}
+                                None => failed = true,
+                            }
+                        }
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                        Err(_) => failed = true,
+                    }
+                }
+            }
+            if failed {
+                round.errors += 1;
+                round.sent += 1;
+                conns.swap_remove(i);
+            } else if c.in_flight.is_none() && next >= raw.len() {
+                conns.swap_remove(i);
+            } else {
+                i += 1;
+            }
+        }
+    }
+    round.elapsed = start.elapsed();
+    if let (Some(b), Some(a)) = (cpu_before, server_cpu_seconds(server_pid)) {
+        round.server_cpu = Some(a - b);
+    }
+    round
+}
+
 /// The HTTP/1.1 text of a GET for the raw client.
 fn raw_request(url: &str, query: &str, x_nonce: &str) -> Vec<u8> {
     let rest = url.trim_start_matches("http://");
@@ -262,7 +393,7 @@ async fn run_round(
 ) -> Round {
     // The raw client's request texts are made before the clock starts, like the signatures.
     let raw: Vec<Vec<u8>> = match kind {
-        Http::Raw => requests
+        Http::Raw | Http::Spin => requests
             .iter()
             .map(|(q, h)| raw_request(url, q, h))
             .collect(),
@@ -274,6 +405,9 @@ async fn run_round(
         .next()
         .unwrap_or_default()
         .to_string();
+    if kind == Http::Spin {
+        return spin_round(&authority, &raw, concurrency, deadline, server_pid);
+    }
     let (requests, raw) = (Arc::new(requests), Arc::new(raw));
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let start = Instant::now();
@@ -297,7 +431,7 @@ async fn run_round(
                     break;
                 }
                 let status = match kind {
-                    Http::Raw => {
+                    Http::Raw | Http::Spin => {
                         if conn.is_none() {
                             conn = RawConnection::connect(&authority).await.ok();
                         }
@@ -378,6 +512,7 @@ async fn run(a: Args) -> Result<bool, String> {
         a.max_seconds,
         match a.http {
             Http::Raw => "raw HTTP/1.1",
+            Http::Spin => "raw HTTP/1.1, busy-polling",
             Http::Reqwest => "reqwest",
         }
     );
