@@ -11,6 +11,9 @@
 //! [limits]
 //! max_body_bytes = 1048576        # 413 above
 //! max_header_bytes = 16384        # 431 above
+//! body_timeout_ms = 30000         # 408 when a body takes longer to arrive
+//! header_timeout_ms = 30000       # a request head (or, idle, the next one) within this
+//! max_connections = 1024          # open at once; more wait in the listen backlog
 //!
 //! [rate_limit]                    # optional; see crate::rate_limit
 //! requests_per_second = 50
@@ -36,6 +39,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use xnonce_core::{ParamRule, RouteTable, Scheme, Verifier, WindowPolicy};
 
+use crate::connections::ConnectionLimits;
 use crate::layer::Limits;
 use crate::rate_limit::{Rate, RateLimitConfig};
 
@@ -212,6 +216,12 @@ pub struct LimitsFile {
     pub max_body_bytes: Option<usize>,
     /// Largest total header size in bytes.
     pub max_header_bytes: Option<usize>,
+    /// How long a request body may take to arrive, in ms.
+    pub body_timeout_ms: Option<u64>,
+    /// How long a request head may take to arrive (and an idle connection may wait), in ms.
+    pub header_timeout_ms: Option<u64>,
+    /// Most connections open at once.
+    pub max_connections: Option<usize>,
 }
 
 /// A configuration ready to serve.
@@ -230,8 +240,10 @@ pub struct Config {
     pub verifier: Verifier,
     /// Routes (`None`: every path is verified and echoed, no route rules).
     pub routes: Option<RouteTable>,
-    /// Size limits.
+    /// Size and time limits of a request.
     pub limits: Limits,
+    /// Limits of the connections the server accepts.
+    pub connections: ConnectionLimits,
     /// Replay store.
     pub replay: ReplayConfig,
     /// Serve em-secure-api's demo handlers ([`crate::demo`]) instead of the JSON echo.
@@ -252,6 +264,7 @@ impl Default for Config {
             verifier: Verifier::new(),
             routes: None,
             limits: Limits::default(),
+            connections: ConnectionLimits::default(),
             replay: ReplayConfig::default(),
             demo: false,
             bench_mirror: false,
@@ -364,15 +377,33 @@ impl Config {
             }
             cfg.routes = Some(table);
         }
+        let limits = &file.limits;
+        let (default, default_connections) = (Limits::default(), ConnectionLimits::default());
+        let positive = |v: Option<u64>, name: &str, default: std::time::Duration| match v {
+            None => Ok(default),
+            Some(0) => Err(format!("limits.{name}: must be at least 1 (ms)")),
+            Some(ms) => Ok(std::time::Duration::from_millis(ms)),
+        };
         cfg.limits = Limits {
-            max_body_bytes: file
-                .limits
-                .max_body_bytes
-                .unwrap_or(Limits::default().max_body_bytes),
-            max_header_bytes: file
-                .limits
-                .max_header_bytes
-                .unwrap_or(Limits::default().max_header_bytes),
+            max_body_bytes: limits.max_body_bytes.unwrap_or(default.max_body_bytes),
+            max_header_bytes: limits.max_header_bytes.unwrap_or(default.max_header_bytes),
+            body_timeout: positive(
+                limits.body_timeout_ms,
+                "body_timeout_ms",
+                default.body_timeout,
+            )?,
+        };
+        cfg.connections = ConnectionLimits {
+            header_timeout: positive(
+                limits.header_timeout_ms,
+                "header_timeout_ms",
+                default_connections.header_timeout,
+            )?,
+            max_connections: match limits.max_connections {
+                None => default_connections.max_connections,
+                Some(0) => return Err("limits.max_connections: must be at least 1".into()),
+                Some(n) => n,
+            },
         };
         Ok(cfg)
     }

@@ -34,7 +34,10 @@
 //!     }))
 //!     .layer(XNonceLayer::new(clients));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! axum::serve(listener, app).await?;
+//! // Or axum::serve(listener, app): without a deadline for request heads (see
+//! // crate::connections).
+//! let limits = xnonce_server::ConnectionLimits::default();
+//! xnonce_server::connections::serve(listener, app, limits, xnonce_server::shutdown_signal()).await;
 //! # Ok(())
 //! # }
 //! ```
@@ -64,7 +67,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// lookup).
 static X_NONCE: axum::http::HeaderName = axum::http::HeaderName::from_static("x-nonce");
 
-/// Request size limits (oversized requests get a 4xx, never a 5xx).
+/// Request size and time limits (oversized or too slow requests get a 4xx, never a 5xx).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Largest body accepted, in bytes (413 above). Default 1 MiB.
@@ -72,6 +75,9 @@ pub struct Limits {
     /// Largest total size of the header fields (names + values), in bytes (431 above).
     /// Default 16 KiB. hyper also refuses request heads over ~400 KiB with 431.
     pub max_header_bytes: usize,
+    /// How long the body may take to arrive once the head has (408, `invalid_body`, after
+    /// it), so that a client trickling a body cannot hold a request open. Default 30 s.
+    pub body_timeout: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -79,6 +85,7 @@ impl Default for Limits {
         Limits {
             max_body_bytes: 1 << 20,
             max_header_bytes: 16 << 10,
+            body_timeout: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -502,12 +509,22 @@ impl Shared {
             Ok(x_nonce) => x_nonce,
             Err(r) => return (head_refusal(parts, r), Bytes::new()),
         };
-        let bytes = match http_body_util::Limited::new(body, self.limits.max_body_bytes)
-            .collect()
-            .await
-        {
-            Ok(c) => c.to_bytes(),
-            Err(e) => {
+        let collected = tokio::time::timeout(
+            self.limits.body_timeout,
+            http_body_util::Limited::new(body, self.limits.max_body_bytes).collect(),
+        )
+        .await;
+        let bytes = match collected {
+            Ok(Ok(c)) => c.to_bytes(),
+            Err(_elapsed) => {
+                let r = Refusal::with_status(
+                    ErrorCode::InvalidBody,
+                    408,
+                    "the request body did not arrive in time",
+                );
+                return (head_refusal(parts, r), Bytes::new());
+            }
+            Ok(Err(e)) => {
                 let r = if e.is::<http_body_util::LengthLimitError>() {
                     self.body_too_large()
                 } else {

@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod connections;
 pub mod demo;
 pub mod journal;
 pub mod layer;
@@ -23,6 +24,7 @@ use axum::{Extension, Router};
 use xnonce_core::{RouteMatch, Verified};
 
 pub use config::{Config, ReplayConfig};
+pub use connections::ConnectionLimits;
 pub use journal::JournalStore;
 pub use layer::{scheme_hint, Limits, XNonceLayer, XNonceService};
 pub use rate_limit::RateLimitLayer;
@@ -159,6 +161,7 @@ pub struct Server {
     listener: tokio::net::TcpListener,
     router: Router,
     evictor: Evictor,
+    connections: ConnectionLimits,
 }
 
 enum Evictor {
@@ -209,6 +212,7 @@ impl Server {
             listener,
             router,
             evictor,
+            connections: config.connections,
         })
     }
 
@@ -217,7 +221,8 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests (at most 10 s).
+    /// Serves until `shutdown` completes, then finishes in-flight requests (at most 10 s),
+    /// with the config's [`ConnectionLimits`].
     pub async fn run(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -230,25 +235,7 @@ impl Server {
             ],
             Evictor::None => Vec::new(),
         };
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = tx.send(());
-        });
-        let drain_deadline = async move {
-            if rx.await.is_ok() {
-                tokio::time::sleep(Duration::from_secs(10)).await;
-            } else {
-                std::future::pending::<()>().await;
-            }
-        };
-        let result = tokio::select! {
-            r = serve => r,
-            _ = drain_deadline => {
-                tracing::warn!("connections still open 10 s after shutdown; closing them");
-                Ok(())
-            }
-        };
+        connections::serve(self.listener, self.router, self.connections, shutdown).await;
         for t in tasks {
             t.abort();
         }
@@ -258,7 +245,7 @@ impl Server {
                 tracing::error!(target: "xnonce", error = %e, "cannot write the replay journal at shutdown");
             }
         }
-        result
+        Ok(())
     }
 }
 

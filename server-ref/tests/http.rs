@@ -462,6 +462,144 @@ fn malformed_and_oversized_requests_get_4xx() {
     assert_eq!(r.status, 413);
 }
 
+/// What arrives on `stream` before it closes or `wait` passes: `Ok(bytes)` when the server
+/// closed the connection (after sending `bytes`), `Err(bytes)` when it was still open.
+fn read_until_closed(stream: &mut std::net::TcpStream, wait: Duration) -> Result<Vec<u8>, Vec<u8>> {
+    use std::io::Read;
+    let deadline = std::time::Instant::now() + wait;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(got);
+        }
+        stream.set_read_timeout(Some(left)).unwrap();
+        match stream.read(&mut buf) {
+            Ok(0) => return Ok(got),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(got),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(got)
+            }
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+}
+
+#[test]
+fn slow_and_idle_clients_do_not_hold_connections() {
+    use std::io::Write;
+    let cfg = Config::parse("[limits]\nheader_timeout_ms = 300\nbody_timeout_ms = 300\n").unwrap();
+    let s = start(Config {
+        routes: Some(xnonce_core::RouteTable::demo()),
+        ..cfg
+    });
+    let connect = || std::net::TcpStream::connect(&s.base.connect).unwrap();
+    // Closed well after the deadline's 300 ms: the server must have closed them itself.
+    let wait = Duration::from_secs(10);
+
+    // Half a request head, never finished.
+    let mut half = connect();
+    half.write_all(b"GET /controller1/action1?username=a HTTP/1.1\r\nHost: x\r\nX-Non")
+        .unwrap();
+    // A connection that never says anything.
+    let mut silent = connect();
+    // A keep-alive connection, idle after its first answer.
+    let mut idle = connect();
+    idle.write_all(
+        format!(
+            "GET /_xnonce/health HTTP/1.1\r\nHost: {}\r\n\r\n",
+            s.base.authority
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    // A body announced and never sent whole: the layer answers 408 (in v2's problem form,
+    // as the credential says v2).
+    let mut trickle = connect();
+    trickle
+        .write_all(
+            format!(
+                "POST /controller2/action1 HTTP/1.1\r\nHost: {}\r\nX-Nonce: v2 test_client\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"a\":",
+                s.base.authority
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+
+    let half = read_until_closed(&mut half, wait).expect("half a head held the connection");
+    let text = String::from_utf8_lossy(&half);
+    assert!(
+        half.is_empty() || text.starts_with("HTTP/1.1 408"),
+        "{text}"
+    );
+    let silent = read_until_closed(&mut silent, wait).expect("a silent client held the connection");
+    assert!(silent.is_empty() || silent.starts_with(b"HTTP/1.1 408"));
+    let idle = read_until_closed(&mut idle, wait).expect("an idle keep-alive connection was held");
+    let text = String::from_utf8_lossy(&idle);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    let trickle = match read_until_closed(&mut trickle, wait) {
+        Ok(b) | Err(b) => String::from_utf8_lossy(&b).into_owned(),
+    };
+    assert!(trickle.starts_with("HTTP/1.1 408"), "{trickle}");
+    assert!(trickle.contains("invalid_body"), "{trickle}");
+
+    // The server still answers.
+    let r = s.send(&http::Request::new("GET", "/_xnonce/health"));
+    assert_eq!(r.status, 200);
+}
+
+#[test]
+fn connections_beyond_the_limit_wait_for_a_free_one() {
+    use std::io::Write;
+    let s = start(Config::parse("[limits]\nmax_connections = 2\n").unwrap());
+    let connect = || std::net::TcpStream::connect(&s.base.connect).unwrap();
+    let held = [connect(), connect()];
+    // Give the server time to accept both before the third arrives.
+    std::thread::sleep(Duration::from_millis(200));
+    let mut third = connect();
+    third
+        .write_all(
+            format!(
+                "GET /_xnonce/health HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+                s.base.authority
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    // Not accepted while two are open: no answer (the kernel's backlog holds it).
+    let before = read_until_closed(&mut third, Duration::from_millis(700));
+    assert_eq!(before, Err(Vec::new()), "answered beyond max_connections");
+    drop(held);
+    let after = read_until_closed(&mut third, Duration::from_secs(10))
+        .expect("the waiting connection was served once one closed");
+    assert!(
+        after.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&after)
+    );
+}
+
+#[test]
+fn limits_of_zero_are_refused() {
+    for (line, name) in [
+        ("header_timeout_ms = 0", "limits.header_timeout_ms"),
+        ("body_timeout_ms = 0", "limits.body_timeout_ms"),
+        ("max_connections = 0", "limits.max_connections"),
+    ] {
+        let e = Config::parse(&format!("[limits]\n{line}\n")).unwrap_err();
+        assert!(e.contains(name), "{e}");
+    }
+    let e = Config::parse("[limits]\nheader_timeout = 5\n").unwrap_err();
+    assert!(e.contains("header_timeout"), "{e}");
+}
+
 #[test]
 fn health_route_is_unverified() {
     let s = demo();

@@ -1,0 +1,116 @@
+//! Accepting connections: HTTP/1.1 on each accepted TCP connection, with a deadline for every
+//! request head, a bound on the connections open at once, and a graceful shutdown.
+//!
+//! `axum::serve` sets no timer, so hyper's head deadline never fires: a client that sends half
+//! a request head, or opens a keep-alive connection and says nothing, holds a connection (and
+//! a file descriptor) for as long as it likes, and a few thousand such clients exhaust the
+//! process. Here each connection gets hyper's head deadline ([`ConnectionLimits::header_timeout`]),
+//! which also bounds how long an idle keep-alive connection waits for its next request, and
+//! the server stops accepting while [`ConnectionLimits::max_connections`] are open (further
+//! clients wait in the kernel's listen backlog). Slow bodies are the layer's concern
+//! ([`crate::Limits::body_timeout`]).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+/// How long in-flight requests may take to finish once shutdown has begun.
+pub const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Per-connection limits of [`serve`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// How long a client may take to send a request head, counted from when the server starts
+    /// waiting for it: from the connection's opening, and on a keep-alive connection from the
+    /// previous answer (so it is also the idle timeout). The connection is closed when it
+    /// passes. Default 30 s.
+    pub header_timeout: Duration,
+    /// Most connections open at once; while this many are open the server accepts no more.
+    /// Default 1024.
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            header_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+        }
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown` completes; then stops accepting, lets open
+/// connections finish their requests (idle keep-alive connections are closed at once) and
+/// returns when all are closed or after [`DRAIN_DEADLINE`].
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let graceful = GracefulShutdown::new();
+    let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = open.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break, // the semaphore is never closed
+            },
+            () = &mut shutdown => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    accept_failed(&e).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Answers are small and written whole: send them without waiting for an ACK.
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(router.clone());
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection closed with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(DRAIN_DEADLINE) => {
+            tracing::warn!("connections still open 10 s after shutdown; closing them");
+        }
+    }
+}
+
+/// After a failed `accept`: a connection that failed before it was accepted is nothing to
+/// wait for; anything else (out of file descriptors, of memory) is logged and the loop backs
+/// off for a moment instead of spinning.
+async fn accept_failed(e: &std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(error = %e, "cannot accept connections; retrying in 100 ms");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
