@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use xnonce_server::registry::{self, Registry};
 use xnonce_server::{Config, Server};
 
@@ -17,11 +17,27 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
     name = "xnonce-server",
     version,
     about = "xnonce reference server: verifies X-Nonce requests (em-secure-api v1 and v2)",
-    after_help = "Data dir (client registry): --data DIR, else $XNONCE_DATA, else the config's data_dir, else ./xnonce-data.\nRegistry key: --key-file PATH, else $XNONCE_KEY_FILE, else the config's key_file, else $XDG_CONFIG_HOME/xnonce/registry.key (~/.config/xnonce/registry.key); it must stay outside the data dir, mode 0600.\nLogs go to stderr; set RUST_LOG (default: info)."
+    after_help = "Data dir (client registry): --data DIR, else $XNONCE_DATA, else the config's data_dir, else ./xnonce-data.\nRegistry key: --key-file PATH, else $XNONCE_KEY_FILE, else the config's key_file, else $XDG_CONFIG_HOME/xnonce/registry.key (~/.config/xnonce/registry.key); it must stay outside the data dir, mode 0600.\nLogs go to stderr, one line per event (--log-format json: one JSON object per line); set RUST_LOG (default: info)."
 )]
 struct Cli {
+    /// How log lines on stderr are written: `text` (key=value fields) or `json` (one object
+    /// per line, its fields under "fields", for log collectors).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "XNONCE_LOG_FORMAT",
+        default_value = "text"
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -317,15 +333,19 @@ fn serve(
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
-    match Cli::parse().command {
+        .with_env_filter(filter);
+    match cli.log_format {
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => logs.json().with_ansi(false).init(),
+    }
+    match cli.command {
         Command::Serve {
             config,
             listen,

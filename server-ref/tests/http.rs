@@ -751,6 +751,80 @@ fn registry_commands() {
 }
 
 #[test]
+fn json_logs_are_one_object_per_line_without_secrets() {
+    use std::io::BufRead;
+    let root = temp_dir("json-logs");
+    let data = root.join("data");
+    let secret = String::from_utf8(cli(&data, &["client", "add", "svc"]).stdout).unwrap();
+    let secret = Secret::new(secret.trim()).unwrap();
+    let log = root.join("stderr.log");
+    let mut child = std::process::Command::new(bin())
+        .args([
+            "serve",
+            "--demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--data",
+        ])
+        .arg(&data)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim_end()
+        .strip_prefix("xnonce-server listening on ")
+        .unwrap();
+    let base = http::BaseUrl::parse(url).unwrap();
+    // A tampered request: refused, so logged at the default level.
+    let mut input = SignInput::new(Scheme::V2, "GET", "/controller1/action1", "svc")
+        .host(base.authority.clone());
+    input.params = pairs(&[("username", "u"), ("password", "p"), ("opt1", "o")]);
+    let signed = sign(&input, &secret).unwrap();
+    let r = http::send(
+        &base,
+        &http::Request::new(
+            "GET",
+            "/controller1/action1?username=u&password=p&opt1=TAMPERED",
+        )
+        .header("X-Nonce", signed.x_nonce.clone()),
+    )
+    .unwrap();
+    assert_eq!(r.status, 401);
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert!(child.wait().unwrap().success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let refused = lines
+        .iter()
+        .find(|l| l["fields"]["outcome"] == "signature_mismatch")
+        .unwrap_or_else(|| panic!("no refusal logged:\n{text}"));
+    assert_eq!(refused["fields"]["client"], "svc");
+    assert_eq!(refused["fields"]["status"], 401);
+    assert_eq!(refused["level"], "INFO");
+    let mac = signed.x_nonce.rsplit(' ').next().unwrap();
+    assert!(
+        !text.contains(secret.expose()) && !text.contains(mac),
+        "{text}"
+    );
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
 fn serve_prints_its_address_sees_new_clients_and_stops_on_sigterm() {
     use std::io::BufRead;
     let root = temp_dir("serve");
