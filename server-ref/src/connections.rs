@@ -56,7 +56,9 @@ pub async fn serve(
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
+    warn_if_descriptors_run_out(limits.max_connections);
     let graceful = GracefulShutdown::new();
+    let mut accept_errors = AcceptErrors::default();
     let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -74,7 +76,7 @@ pub async fn serve(
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
                 Err(e) => {
-                    accept_failed(&e).await;
+                    accept_errors.failed(&e).await;
                     continue;
                 }
             },
@@ -100,17 +102,90 @@ pub async fn serve(
     }
 }
 
-/// After a failed `accept`: a connection that failed before it was accepted is nothing to
-/// wait for; anything else (out of file descriptors, of memory) is logged and the loop backs
-/// off for a moment instead of spinning.
-async fn accept_failed(e: &std::io::Error) {
-    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
-    if matches!(
-        e.kind(),
-        ConnectionAborted | ConnectionRefused | ConnectionReset
-    ) {
-        return;
+/// Failed `accept`s: a connection that failed before it was accepted is nothing to wait for;
+/// anything else (out of file descriptors, of memory) is logged — once per 10 s while it
+/// lasts, not on every retry — and the loop backs off for a moment instead of spinning.
+#[derive(Default)]
+struct AcceptErrors {
+    last_logged: Option<std::time::Instant>,
+    since_logged: u64,
+}
+
+impl AcceptErrors {
+    async fn failed(&mut self, e: &std::io::Error) {
+        use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+        if matches!(
+            e.kind(),
+            ConnectionAborted | ConnectionRefused | ConnectionReset
+        ) {
+            return;
+        }
+        let now = std::time::Instant::now();
+        let due = match self.last_logged {
+            None => true,
+            Some(t) => now.duration_since(t) >= Duration::from_secs(10),
+        };
+        if due {
+            tracing::error!(
+                error = %e,
+                repeated = self.since_logged,
+                "cannot accept connections; retrying every 100 ms"
+            );
+            self.last_logged = Some(now);
+            self.since_logged = 0;
+        } else {
+            self.since_logged += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    tracing::error!(error = %e, "cannot accept connections; retrying in 100 ms");
-    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+/// Warns at start when the process's file-descriptor limit (`ulimit -n`, read from
+/// `/proc/self/limits` where there is one) cannot hold `max_connections` connections plus the
+/// files the server itself keeps open: the connections beyond it would wait in the backlog
+/// while `accept` fails.
+fn warn_if_descriptors_run_out(max_connections: usize) {
+    let Some(limit) = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|text| open_files_limit(&text))
+    else {
+        return;
+    };
+    let needed = max_connections as u64 + 32;
+    if limit < needed {
+        tracing::warn!(
+            max_connections,
+            open_files_limit = limit,
+            "the open-files limit is below max_connections + 32: raise it (ulimit -n, \
+             LimitNOFILE=) or lower limits.max_connections"
+        );
+    }
+}
+
+/// The soft "Max open files" limit of a `/proc/<pid>/limits` text (`None`: unlimited or
+/// not found).
+fn open_files_limit(limits: &str) -> Option<u64> {
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line["Max open files".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_soft_open_files_limit() {
+        let text = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                    Max processes             63458                63458                processes \n\
+                    Max open files            1024                 524288               files     \n";
+        assert_eq!(open_files_limit(text), Some(1024));
+        let unlimited =
+            "Max open files            unlimited            unlimited            files\n";
+        assert_eq!(open_files_limit(unlimited), None);
+        assert_eq!(open_files_limit(""), None);
+    }
 }
