@@ -103,6 +103,7 @@ http {
   scgi_temp_path $work/nginx/scgi;
   upstream xnonce {
 $upstreams    keepalive 32;
+    keepalive_timeout 20s;  # below the instances' header_timeout_ms (30 s): nginx closes idle ones first
   }
   server {
     listen 127.0.0.1:$nginx_port;
