@@ -221,25 +221,10 @@ impl RawConnection {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         self.stream.write_all(request).await.ok()?;
         self.buf.clear();
-        let head_end = loop {
-            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
+        loop {
+            if let Some(status) = complete_answer(&self.buf)? {
+                return Some(status);
             }
-            let mut chunk = [0u8; 4096];
-            let n = self.stream.read(&mut chunk).await.ok()?;
-            if n == 0 {
-                return None;
-            }
-            self.buf.extend_from_slice(&chunk[..n]);
-        };
-        let head = std::str::from_utf8(&self.buf[..head_end]).ok()?;
-        let status = head.get(9..12)?.parse::<u16>().ok()?;
-        let length = head.lines().find_map(|l| {
-            let (name, value) = l.split_once(':')?;
-            name.eq_ignore_ascii_case("content-length")
-                .then(|| value.trim().parse::<usize>().ok())?
-        })?;
-        while self.buf.len() < head_end + length {
             let mut chunk = [0u8; 4096];
             let n = self.stream.read(&mut chunk).await.ok()?;
             if n == 0 {
@@ -247,7 +232,6 @@ impl RawConnection {
             }
             self.buf.extend_from_slice(&chunk[..n]);
         }
-        Some(status)
     }
 }
 

@@ -750,28 +750,21 @@ fn registry_commands() {
     std::fs::remove_dir_all(root).unwrap();
 }
 
-#[test]
-fn json_logs_are_one_object_per_line_without_secrets() {
+/// `xnonce-server serve --demo --listen 127.0.0.1:0 --data DATA EXTRA...` with its stderr to
+/// `stderr` (and `RUST_LOG` unset), and the URL its first stdout line announces.
+fn spawn_serve(
+    data: &Path,
+    extra: &[&str],
+    stderr: std::process::Stdio,
+) -> (std::process::Child, String) {
     use std::io::BufRead;
-    let root = temp_dir("json-logs");
-    let data = root.join("data");
-    let secret = String::from_utf8(cli(&data, &["client", "add", "svc"]).stdout).unwrap();
-    let secret = Secret::new(secret.trim()).unwrap();
-    let log = root.join("stderr.log");
     let mut child = std::process::Command::new(bin())
-        .args([
-            "serve",
-            "--demo",
-            "--listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-            "--data",
-        ])
-        .arg(&data)
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .args(extra)
         .env_remove("RUST_LOG")
         .stdout(std::process::Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut line = String::new();
@@ -781,8 +774,24 @@ fn json_logs_are_one_object_per_line_without_secrets() {
     let url = line
         .trim_end()
         .strip_prefix("xnonce-server listening on ")
-        .unwrap();
-    let base = http::BaseUrl::parse(url).unwrap();
+        .unwrap_or_else(|| panic!("first line: {line:?}"))
+        .to_string();
+    (child, url)
+}
+
+#[test]
+fn json_logs_are_one_object_per_line_without_secrets() {
+    let root = temp_dir("json-logs");
+    let data = root.join("data");
+    let secret = String::from_utf8(cli(&data, &["client", "add", "svc"]).stdout).unwrap();
+    let secret = Secret::new(secret.trim()).unwrap();
+    let log = root.join("stderr.log");
+    let (mut child, url) = spawn_serve(
+        &data,
+        &["--log-format", "json"],
+        std::fs::File::create(&log).unwrap().into(),
+    );
+    let base = http::BaseUrl::parse(&url).unwrap();
     // A tampered request: refused, so logged at the default level.
     let mut input = SignInput::new(Scheme::V2, "GET", "/controller1/action1", "svc")
         .host(base.authority.clone());
@@ -826,25 +835,9 @@ fn json_logs_are_one_object_per_line_without_secrets() {
 
 #[test]
 fn serve_prints_its_address_sees_new_clients_and_stops_on_sigterm() {
-    use std::io::BufRead;
     let root = temp_dir("serve");
     let data = root.join("data");
-    let mut child = std::process::Command::new(bin())
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data"])
-        .arg(&data)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim_end()
-        .strip_prefix("xnonce-server listening on ")
-        .unwrap_or_else(|| panic!("first line: {line:?}"))
-        .to_string();
+    let (mut child, url) = spawn_serve(&data, &[], std::process::Stdio::null());
     assert!(url.starts_with("http://127.0.0.1:"));
     let secret = String::from_utf8(cli(&data, &["client", "add", "later"]).stdout).unwrap();
     let secret = Secret::new(secret.trim()).unwrap();
