@@ -12,8 +12,19 @@
 # (--http raw) so as not to take the server's CPU.
 # XNONCE_BENCH_SERVER=/path/to/xnonce-server measures another build (e.g. the previous
 # commit's) with the same load generator.
+#
+# --wrk [ROUNDS]: the same comparison with wrk (Debian's package, installed if missing) as the
+# load generator instead, a cross-check by a tool this project did not write: per round the
+# load generator only signs (loadgen --emit) a file of unique requests per route, and wrk
+# (1 thread, 32 connections, 1 s, bench/wrk-presigned.lua) sends each once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+wrk_rounds=""
+if [ "${1:-}" = "--wrk" ]; then
+    wrk_rounds="${2:-11}"
+    command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+fi
 
 echo "Building xnonce-server and the load generator (release)..."
 cargo build -q --release -p xnonce-server --bin xnonce-server
@@ -53,5 +64,57 @@ base_url="${first#xnonce-server listening on }"
 
 echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(uname -sr)"
 [ ${#pin_server[@]} -eq 0 ] || echo "server pinned to CPU 0, load generator to CPU 1"
-"${pin_loadgen[@]}" "$loadgen" --base-url "$base_url" --client bench --secret-file "$data/bench.secret" \
-    --server-pid "$server_pid" "${client_args[@]}" "$@"
+if [ -z "$wrk_rounds" ]; then
+    "${pin_loadgen[@]}" "$loadgen" --base-url "$base_url" --client bench --secret-file "$data/bench.secret" \
+        --server-pid "$server_pid" "${client_args[@]}" "$@"
+    exit
+fi
+
+# Server CPU time so far, in ns: the sum of its threads' se.sum_exec_runtime (ms).
+server_cpu_ns() {
+    cat /proc/"$server_pid"/task/*/sched 2>/dev/null |
+        awk '/^se.sum_exec_runtime/ { s += $3 } END { printf "%.0f", s * 1e6 }'
+}
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+path=/controller1/action1
+# One route for one second: prints "req/s server-µs-per-request"; fails on any non-2xx answer
+# or socket error (a run that ran out of signed requests, or a refusal).
+wrk_route() {
+    local prefix=$1 file=$2 before after out n rps
+    before=$(server_cpu_ns)
+    out=$("${pin_loadgen[@]}" wrk -t1 -c32 -d1s -s bench/wrk-presigned.lua "$base_url" -- "$prefix$path" "$file")
+    after=$(server_cpu_ns)
+    if grep -q -E "Non-2xx|Socket errors" <<<"$out"; then
+        echo "wrk: not every answer was 2xx on $prefix$path:" >&2
+        echo "$out" >&2
+        return 1
+    fi
+    n=$(awk '/requests in/ { print $1 }' <<<"$out")
+    rps=$(awk '/^Requests\/sec/ { print $2 }' <<<"$out")
+    awk -v r="$rps" -v c="$((after - before))" -v n="$n" 'BEGIN { printf "%.0f %.2f\n", r, c / n / 1000 }'
+}
+echo "wrk: $wrk_rounds rounds of 1 s per route (1 thread, 32 connections), unique pre-signed v2 requests"
+ratios=() cpu_ratios=() costs=()
+for r in $(seq 1 "$wrk_rounds"); do
+    for route in unverified verified; do
+        # 300,000 for a second of wrk: more than this server answers, so none is sent twice.
+        "$loadgen" --base-url "$base_url" --client bench --secret-file "$data/bench.secret" \
+            --requests 300000 --emit "$data/$route.txt"
+    done
+    order=(unverified verified)
+    [ $((r % 2)) -eq 0 ] && order=(verified unverified)
+    for route in "${order[@]}"; do
+        prefix=""
+        [ "$route" = unverified ] && prefix=/_bench/unverified
+        read -r rps cpu < <(wrk_route "$prefix" "$data/$route.txt") || exit 1
+        printf '  round %2d %-10s %8.0f req/s  server CPU %6.2f µs/request\n' "$r" "$route" "$rps" "$cpu"
+        declare "${route}_rps=$rps" "${route}_cpu=$cpu"
+    done
+    ratios+=("$(awk -v v="$verified_rps" -v u="$unverified_rps" 'BEGIN { print 1 - v / u }')")
+    cpu_ratios+=("$(awk -v v="$verified_cpu" -v u="$unverified_cpu" 'BEGIN { print 1 - u / v }')")
+    costs+=("$(awk -v v="$verified_cpu" -v u="$unverified_cpu" 'BEGIN { print v - u }')")
+done
+printf 'wrk: verification + replay check + route rules cost %.1f%% of throughput, %.1f%% of server capacity (medians of per-round ratios); layer cost %.2f µs of server CPU per request\n' \
+    "$(printf '%s\n' "${ratios[@]}" | median | awk '{ print $1 * 100 }')" \
+    "$(printf '%s\n' "${cpu_ratios[@]}" | median | awk '{ print $1 * 100 }')" \
+    "$(printf '%s\n' "${costs[@]}" | median)"

@@ -27,6 +27,10 @@
 //! on tokio (it sleeps in `epoll_wait` when nothing has arrived); `--http reqwest` uses the
 //! Rust requester's HTTP client (≈ 15–20 µs per request: the client then bounds req/s).
 //!
+//! `--emit FILE` only signs: it writes `--requests` unique requests, one `query<TAB>X-Nonce`
+//! line each, for another load generator (`bench/server-throughput.sh --wrk` feeds them to
+//! wrk through `bench/wrk-presigned.lua`).
+//!
 //! ```sh
 //! bench/server-throughput.sh          # builds in release, starts the server, runs this
 //! ```
@@ -63,6 +67,8 @@ struct Args {
     rounds: usize,
     max_seconds: u64,
     server_pid: Option<u32>,
+    /// Write `requests` pre-signed requests to this file and exit (`--emit`).
+    emit: Option<String>,
 }
 
 fn args() -> Result<Args, String> {
@@ -79,6 +85,7 @@ fn args() -> Result<Args, String> {
         rounds: 3,
         max_seconds: 20,
         server_pid: None,
+        emit: None,
     };
     let mut secret_file = None;
     let mut it = std::env::args().skip(1);
@@ -100,12 +107,13 @@ fn args() -> Result<Args, String> {
             "--client" => a.client = v,
             "--secret-file" => secret_file = Some(v),
             "--scheme" => a.scheme = v.parse().map_err(|e: xnonce::Error| e.to_string())?,
-            "--requests" => a.requests = num(&v)?.clamp(1, 200_000),
+            "--requests" => a.requests = num(&v)?.clamp(1, 1_000_000),
             "--fill" => a.fill = num(&v)?.min(10_000_000),
             "--concurrency" => a.concurrency = num(&v)?.clamp(1, 256),
             "--rounds" => a.rounds = num(&v)?.clamp(1, 41),
             "--max-seconds" => a.max_seconds = num(&v)?.clamp(1, 120) as u64,
             "--server-pid" => a.server_pid = Some(num(&v)? as u32),
+            "--emit" => a.emit = Some(v),
             _ => return Err(format!("unknown argument {flag}")),
         }
     }
@@ -673,6 +681,24 @@ async fn fill(
     Ok(())
 }
 
+/// `--emit FILE`: `requests` pre-signed requests, one `query<TAB>X-Nonce` line each, for
+/// another load generator (`bench/wrk-presigned.lua`); each file's `opt2` values carry the
+/// time they were made, so requests of two files never repeat each other.
+fn emit(a: &Args, file: &str) -> Result<(), String> {
+    use std::io::Write;
+    let tag = format!(
+        "e{}",
+        xnonce::core::Environment::now_ms(&xnonce::core::SystemEnvironment)
+    );
+    let requests = presign(a, a.requests, &tag).map_err(|e| e.to_string())?;
+    let out = std::fs::File::create(file).map_err(|e| format!("{file}: {e}"))?;
+    let mut out = std::io::BufWriter::new(out);
+    for (query, x_nonce) in requests {
+        writeln!(out, "{query}\t{x_nonce}").map_err(|e| format!("{file}: {e}"))?;
+    }
+    out.flush().map_err(|e| format!("{file}: {e}"))
+}
+
 fn main() -> ExitCode {
     let a = match args() {
         Ok(a) => a,
@@ -691,6 +717,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(file) = a.emit.clone() {
+        return match emit(&a, &file) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("loadgen: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match rt.block_on(run(a)) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
