@@ -50,6 +50,38 @@ impl Default for ConnectionLimits {
 /// Serves `router` on `listener` until `shutdown` completes; then stops accepting, lets open
 /// connections finish their requests (idle keep-alive connections are closed at once) and
 /// returns when all are closed or after [`DRAIN_DEADLINE`].
+///
+/// ```
+/// use std::time::Duration;
+/// use axum::{routing::get, Router};
+/// use xnonce_server::{connections, ConnectionLimits};
+///
+/// # fn main() -> std::io::Result<()> {
+/// tokio::runtime::Runtime::new()?.block_on(async {
+///     let app = Router::new().route("/", get(|| async { "ok" }));
+///     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+///     let addr = listener.local_addr()?;
+///     let limits = ConnectionLimits {
+///         header_timeout: Duration::from_secs(10),
+///         ..ConnectionLimits::default()
+///     };
+///     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+///     let server = tokio::spawn(connections::serve(listener, app, limits, async {
+///         let _ = stopped.await;
+///     }));
+///     // A request over a real connection, then a graceful stop.
+///     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+///     let mut conn = tokio::net::TcpStream::connect(addr).await?;
+///     conn.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await?;
+///     let mut answer = String::new();
+///     conn.read_to_string(&mut answer).await?;
+///     assert!(answer.starts_with("HTTP/1.1 200") && answer.ends_with("ok"));
+///     let _ = stop.send(());
+///     server.await.expect("the server task ends");
+///     Ok(())
+/// })
+/// # }
+/// ```
 pub async fn serve(
     listener: TcpListener,
     router: Router,
