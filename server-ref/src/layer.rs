@@ -77,6 +77,8 @@ pub struct Limits {
     pub max_header_bytes: usize,
     /// How long the body may take to arrive once the head has (408, `invalid_body`, after
     /// it), so that a client trickling a body cannot hold a request open. Default 30 s.
+    /// Uses Tokio's timer: the runtime must have time enabled (`#[tokio::main]`,
+    /// `Runtime::new()` and `Builder::enable_all()` do).
     pub body_timeout: std::time::Duration,
 }
 
