@@ -15,7 +15,7 @@ export type Params =
 /** Per-request options of `Requester.makeRequest` (em-secure-api's `options` hash). */
 export interface RequestOptions {
   /** Sign with this timestamp (ms since the epoch) instead of the clock (`force_timestamp`). */
-  timestamp?: number
+  timestamp?: number | bigint
   /** v2: sign with this nonce (32 lower-case hex characters) instead of a random one. */
   nonce?: string
   /** Params sent after the signed ones but not signed. */

@@ -15,7 +15,7 @@ export type Params =
 /** Per-request options of `Requester.makeRequest` (em-secure-api's `options` hash). */
 export interface RequestOptions {
   /** Sign with this timestamp (ms since the epoch) instead of the clock (`force_timestamp`). */
-  timestamp?: number
+  timestamp?: number | bigint
   /** v2: sign with this nonce (32 lower-case hex characters) instead of a random one. */
   nonce?: string
   /** Params sent after the signed ones but not signed. */
@@ -154,8 +154,8 @@ export interface RequestParts {
   contentType?: string
   /** The raw body. */
   body?: Uint8Array | string
-  /** Milliseconds since the epoch (default: the system clock). */
-  timestamp?: number
+  /** Milliseconds since the epoch, a number or a bigint (default: the system clock). */
+  timestamp?: number | bigint
   /** v2 nonce (default: random). */
   nonce?: string
 }
@@ -191,8 +191,8 @@ export interface SignedDetails {
  * the OS random generator.
  */
 export interface SignOptions {
-  /** Milliseconds since the Unix epoch (an integer number). */
-  timestamp?: number
+  /** Milliseconds since the Unix epoch (an integer number or a bigint). */
+  timestamp?: number | bigint
   /** v2: the nonce, 32 lower-case hex characters (random when absent). Ignored by v1. */
   nonce?: string
   /** v2: the authority the request goes to (`host[:port]`); required by v2 `sign`. */
@@ -207,7 +207,7 @@ export interface SignOptions {
  * params. Returns `null` when the field count does not match (a field held a NUL): the caller
  * then uses the general `sign`, so the result never depends on the path taken.
  */
-export declare function signPacked(packed: string, pairs: number, timestamp?: number, body?: Uint8Array | string): string | null
+export declare function signPacked(packed: string, pairs: number, timestamp?: number | bigint, body?: Uint8Array | string): string | null
 
 /** Signs a raw request (`target` = `/path?query`, as sent) and returns the `X-Nonce` value. */
 export declare function signRequest(scheme: 'v1' | 'v2', method: string, target: string, client: string, secret: string, parts?: RequestParts): string
@@ -254,6 +254,6 @@ export interface VerifyOptions {
   contentType?: string
   /** The raw body. */
   body?: Uint8Array | string
-  /** The server clock in ms (default: the system clock). */
-  now?: number
+  /** The server clock in ms, a number or a bigint (default: the system clock). */
+  now?: number | bigint
 }

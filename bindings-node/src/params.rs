@@ -148,9 +148,20 @@ fn type_name(t: ValueType) -> &'static str {
     }
 }
 
-/// A timestamp in milliseconds: an integer number in `0..=2^53-1` (`invalid_timestamp`).
-pub(crate) fn timestamp_ms(ms: Option<f64>) -> Outcome<Option<u64>> {
-    Ok(ms.map(xnonce_core::js::timestamp_from_f64).transpose()?)
+/// A timestamp as JS gives it: a number or a bigint (`number | bigint` in TypeScript).
+pub type Millis = Either<f64, BigInt>;
+
+/// A timestamp in milliseconds: an integer number or a bigint in `0..=2^53-1`
+/// (`invalid_timestamp`), by core's rules for JS timestamps.
+pub(crate) fn timestamp_ms(ms: Option<Millis>) -> Outcome<Option<u64>> {
+    let ms = ms.map(|ms| match ms {
+        Either::A(number) => xnonce_core::js::timestamp_from_f64(number),
+        Either::B(bigint) => {
+            let (value, lossless) = bigint.get_i128();
+            xnonce_core::js::timestamp_from_i128(if lossless { value } else { i128::MAX })
+        }
+    });
+    Ok(ms.transpose()?)
 }
 
 /// A body: bytes (`Buffer`, `Uint8Array`) or a string (its UTF-8 bytes). Fields of this type

@@ -22,8 +22,9 @@ pub struct RequestParts {
     /// The raw body.
     #[napi(ts_type = "Uint8Array | string")]
     pub body: Option<Body>,
-    /// Milliseconds since the epoch (default: the system clock).
-    pub timestamp: Option<f64>,
+    /// Milliseconds since the epoch, a number or a bigint (default: the system clock).
+    #[napi(ts_type = "number | bigint")]
+    pub timestamp: Option<crate::params::Millis>,
     /// v2 nonce (default: random).
     pub nonce: Option<String>,
 }

@@ -76,7 +76,8 @@ impl Requester {
             if let Some(scheme) = o.scheme {
                 builder = builder.scheme(scheme.parse::<Scheme>()?);
             }
-            if let Some(ms) = params::timestamp_ms(o.timeout_ms)? {
+            if let Some(ms) = o.timeout_ms {
+                let ms = xnonce_core::js::timestamp_from_f64(ms)?;
                 builder = builder.timeout(Duration::from_millis(ms));
             }
             if let Some(on) = o.correct_clock {
@@ -128,7 +129,7 @@ fn request_options(env: &Env, options: Option<Object<'_>>) -> Outcome<RequestOpt
     let Some(o) = options else {
         return Ok(RequestOptions::default());
     };
-    let timestamp: Option<f64> = o.get_named_property("timestamp")?;
+    let timestamp: Option<params::Millis> = o.get_named_property("timestamp")?;
     let nonce: Option<String> = o.get_named_property("nonce")?;
     let extra: Unknown = o.get_named_property("extraParams")?;
     let headers: Unknown = o.get_named_property("headers")?;

@@ -13,8 +13,9 @@ use crate::params::{self, Body};
 #[napi(object)]
 #[derive(Default)]
 pub struct SignOptions {
-    /// Milliseconds since the Unix epoch (an integer number).
-    pub timestamp: Option<f64>,
+    /// Milliseconds since the Unix epoch (an integer number or a bigint).
+    #[napi(ts_type = "number | bigint")]
+    pub timestamp: Option<params::Millis>,
     /// v2: the nonce, 32 lower-case hex characters (random when absent). Ignored by v1.
     pub nonce: Option<String>,
     /// v2: the authority the request goes to (`host[:port]`); required by v2 `sign`.
@@ -208,13 +209,13 @@ pub fn link_detailed(
 /// then uses the general `sign`, so the result never depends on the path taken.
 #[napi(
     js_name = "signPacked",
-    ts_args_type = "packed: string, pairs: number, timestamp?: number, body?: Uint8Array | string"
+    ts_args_type = "packed: string, pairs: number, timestamp?: number | bigint, body?: Uint8Array | string"
 )]
 pub fn sign_packed(
     env: &Env,
     packed: String,
     pairs: u32,
-    timestamp: Option<f64>,
+    timestamp: Option<params::Millis>,
     body: Option<Body>,
 ) -> napi::Result<Option<String>> {
     guard(env, || {

@@ -40,8 +40,9 @@ pub struct VerifyOptions {
     /// The raw body.
     #[napi(ts_type = "Uint8Array | string")]
     pub body: Option<Body>,
-    /// The server clock in ms (default: the system clock).
-    pub now: Option<f64>,
+    /// The server clock in ms, a number or a bigint (default: the system clock).
+    #[napi(ts_type = "number | bigint")]
+    pub now: Option<crate::params::Millis>,
 }
 
 /// A verified request.
@@ -179,7 +180,7 @@ fn now_ms() -> u64 {
 }
 
 fn window(ms: f64) -> Outcome<u64> {
-    match params::timestamp_ms(Some(ms)) {
+    match xnonce_core::js::timestamp_from_f64(ms).map(Some) {
         Ok(Some(ms)) => Ok(ms),
         _ => fail(
             ErrorCode::InvalidTimestamp,

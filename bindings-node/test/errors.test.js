@@ -298,3 +298,52 @@ test('sign: the packed fast path and the general path agree, NULs included', () 
     code: 'invalid_timestamp',
   })
 })
+
+test('timestamps: a bigint signs and verifies like the same number; out of range is invalid_timestamp', () => {
+  const TB = BigInt(T)
+  const v2 = { ...V2, timestamp: TB }
+  assert.equal(sign('v2', 'GET', '/a/b', [], 'svc', SECRET, v2), signedGet())
+  assert.equal(
+    sign('v2', 'GET', '/a/b', [['k', 'v']], 'svc', SECRET, v2),
+    sign('v2', 'GET', '/a/b', [['k', 'v']], 'svc', SECRET, V2),
+  )
+  assert.equal(xnonce.signDetailed('v1', 'GET', '/a/b', [], 'svc', SECRET, { timestamp: TB }).timestamp, T)
+  assert.equal(
+    xnonce.link('v2', 'GET', '/a/b', [], 'svc', SECRET, 'https://api.test', v2),
+    xnonce.link('v2', 'GET', '/a/b', [], 'svc', SECRET, 'https://api.test', V2),
+  )
+  assert.equal(
+    xnonce.signRequest('v2', 'GET', '/a/b?k=v', 'svc', SECRET, {
+      host: 'api.test',
+      timestamp: TB,
+      nonce: V2.nonce,
+    }),
+    xnonce.signRequest('v2', 'GET', '/a/b?k=v', 'svc', SECRET, {
+      host: 'api.test',
+      timestamp: T,
+      nonce: V2.nonce,
+    }),
+  )
+  const ok = verifier().verify('GET', '/a/b', { host: 'api.test', xNonce: signedGet(), now: TB + 1000n })
+  assert.equal(ok.timestamp, T)
+  for (const bad of [-1n, 2n ** 53n, 2n ** 64n, -(2n ** 64n), 2n ** 200n]) {
+    assert.throws(() => sign('v2', 'GET', '/a/b', [], 'svc', SECRET, { ...V2, timestamp: bad }), {
+      code: 'invalid_timestamp',
+    })
+    assert.throws(
+      () => verifier().verify('GET', '/a/b', { host: 'api.test', xNonce: signedGet(), now: bad }),
+      {
+        code: 'invalid_timestamp',
+      },
+    )
+  }
+  assert.equal(
+    sign('v1', 'GET', '/a/b', [], 'svc', SECRET, { timestamp: 2n ** 53n - 1n }).split(' ')[2],
+    '9007199254740991',
+  )
+  // Neither a number nor a bigint: a TypeError, as for any wrongly typed argument.
+  assert.throws(
+    () => sign('v2', 'GET', '/a/b', [], 'svc', SECRET, { ...V2, timestamp: String(T) }),
+    TypeError,
+  )
+})

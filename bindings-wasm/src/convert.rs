@@ -115,25 +115,21 @@ extern "C" {
     fn body(this: &SignOptionsJs) -> Option<JsValue>;
 }
 
-/// A timestamp: a safe non-negative integer number or a bigint (ms since the epoch).
+/// A timestamp: a safe non-negative integer number or a bigint (ms since the epoch), by
+/// core's rules for JS timestamps (`invalid_timestamp` outside `0..=2^53-1`).
 fn timestamp(value: &JsValue) -> JsResult<u64> {
-    let bad = || {
-        coded(
-            ErrorCode::InvalidTimestamp,
-            "timestamp must be a non-negative integer number of milliseconds",
-        )
-    };
     if let Some(n) = value.as_f64() {
-        if n.is_finite() && n >= 0.0 && n.fract() == 0.0 {
-            // Values above 2^53 - 1 saturate here and are refused by core.
-            return Ok(n as u64);
-        }
-        return Err(bad());
+        return Ok(xnonce_core::js::timestamp_from_f64(n)?);
     }
     if value.is_bigint() {
-        return u64::try_from(value.clone()).map_err(|_| bad());
+        // A bigint beyond i128 is out of range like any above 2^53 - 1.
+        let ms = i128::try_from(value.clone()).unwrap_or(i128::MAX);
+        return Ok(xnonce_core::js::timestamp_from_i128(ms)?);
     }
-    Err(bad())
+    Err(coded(
+        ErrorCode::InvalidTimestamp,
+        "timestamp must be an integer number of milliseconds in 0..=2^53-1",
+    ))
 }
 
 /// A body: `Uint8Array`, `ArrayBuffer` or a string (sent as UTF-8).

@@ -169,6 +169,9 @@ export async function nodeTests() {
     throwsCode(() => x.sign("v1", "GET", "/a", [], "c", SECRET, { timestamp: -1 }), "invalid_timestamp");
     throwsCode(() => x.sign("v1", "GET", "/a", [], "c", SECRET, { timestamp: 1.5 }), "invalid_timestamp");
     throwsCode(() => x.sign("v1", "GET", "/a", [], "c", SECRET, { timestamp: 2 ** 53 }), "invalid_timestamp");
+    for (const bad of [-1n, 2n ** 53n, 2n ** 64n, -(2n ** 64n), 2n ** 200n, "1700000000000"]) {
+      throwsCode(() => x.sign("v1", "GET", "/a", [], "c", SECRET, { timestamp: bad }), "invalid_timestamp");
+    }
     throwsCode(() => x.link("v2", "GET", "/a", [], "c", SECRET, "ftp://h"), "invalid_url");
     throwsCode(() => x.parseHeader("nonsense"), "malformed_header");
     throwsCode(() => x.ottokenDecode("!!"), "malformed_ottoken");
