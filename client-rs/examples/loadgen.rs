@@ -187,6 +187,7 @@ fn stat_cpu_seconds(pid: u32) -> Option<f64> {
     Some(ticks as f64 / 100.0)
 }
 
+#[derive(Default)]
 struct Round {
     sent: usize,
     /// Server CPU seconds spent during the round, when its pid is known.
@@ -197,6 +198,15 @@ struct Round {
 }
 
 impl Round {
+    /// Records the round's time since `start` and the server CPU spent since `cpu_before`.
+    fn finish(mut self, start: Instant, cpu_before: Option<f64>, server_pid: Option<u32>) -> Round {
+        self.elapsed = start.elapsed();
+        if let (Some(b), Some(a)) = (cpu_before, server_cpu_seconds(server_pid)) {
+            self.server_cpu = Some(a - b);
+        }
+        self
+    }
+
     fn rps(&self) -> f64 {
         self.sent as f64 / self.elapsed.as_secs_f64()
     }
@@ -280,13 +290,7 @@ fn spin_round(
     server_pid: Option<u32>,
 ) -> Round {
     use std::io::{ErrorKind, Read, Write};
-    let mut round = Round {
-        server_cpu: None,
-        sent: 0,
-        elapsed: Duration::ZERO,
-        statuses: BTreeMap::new(),
-        errors: 0,
-    };
+    let mut round = Round::default();
     let cpu_before = server_cpu_seconds(server_pid);
     let start = Instant::now();
     let mut conns: Vec<SpinConnection> = Vec::new();
@@ -359,11 +363,7 @@ fn spin_round(
             }
         }
     }
-    round.elapsed = start.elapsed();
-    if let (Some(b), Some(a)) = (cpu_before, server_cpu_seconds(server_pid)) {
-        round.server_cpu = Some(a - b);
-    }
-    round
+    round.finish(start, cpu_before, server_pid)
 }
 
 /// The HTTP/1.1 text of a GET for the raw client.
@@ -457,13 +457,7 @@ async fn run_round(
         }));
     }
     let cpu_before = server_cpu_seconds(server_pid);
-    let mut round = Round {
-        server_cpu: None,
-        sent: 0,
-        elapsed: Duration::ZERO,
-        statuses: BTreeMap::new(),
-        errors: 0,
-    };
+    let mut round = Round::default();
     for t in tasks {
         if let Ok((s, e)) = t.await {
             for (k, v) in s {
@@ -474,11 +468,7 @@ async fn run_round(
             round.sent += e;
         }
     }
-    round.elapsed = start.elapsed();
-    if let (Some(b), Some(a)) = (cpu_before, server_cpu_seconds(server_pid)) {
-        round.server_cpu = Some(a - b);
-    }
-    round
+    round.finish(start, cpu_before, server_pid)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
