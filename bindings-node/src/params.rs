@@ -158,7 +158,7 @@ pub(crate) fn timestamp_ms(ms: Option<Millis>) -> Outcome<Option<u64>> {
         Either::A(number) => xnonce_core::js::timestamp_from_f64(number),
         Either::B(bigint) => {
             let (value, lossless) = bigint.get_i128();
-            xnonce_core::js::timestamp_from_i128(if lossless { value } else { i128::MAX })
+            xnonce_core::header::timestamp_from_i128(if lossless { value } else { i128::MAX })
         }
     });
     Ok(ms.transpose()?)

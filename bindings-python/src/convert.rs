@@ -203,9 +203,9 @@ pub fn body(b: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<u8>>> {
     ))
 }
 
-/// A millisecond timestamp argument (`timestamp`, `now`): a Python int. Negative ints and
-/// ints beyond 64 bits are `invalid_timestamp` (core refuses values above 2^53 - 1 too), so
-/// every out-of-range timestamp is the same `InputError`; a value that is not an int stays
+/// A millisecond timestamp argument (`timestamp`, `now`): a Python int in `0..=2^53-1` by
+/// core's rule for integer timestamps, so every out-of-range timestamp (ints beyond 64 bits
+/// included) is the same `invalid_timestamp` `InputError`; a value that is not an int stays
 /// a `TypeError`.
 #[derive(Clone, Copy)]
 pub struct Millis(pub u64);
@@ -213,17 +213,14 @@ pub struct Millis(pub u64);
 impl<'a, 'py> FromPyObject<'a, 'py> for Millis {
     type Error = PyErr;
     fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
-        let out_of_range = || {
-            coded(
-                ErrorCode::InvalidTimestamp,
-                "timestamp must be an integer number of milliseconds in 0..=2^53-1",
-            )
+        let ms = match obj.extract::<i64>() {
+            Ok(t) => i128::from(t),
+            Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => i128::MAX,
+            Err(e) => return Err(e),
         };
-        match obj.extract::<i64>() {
-            Ok(t) => u64::try_from(t).map(Millis).map_err(|_| out_of_range()),
-            Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => Err(out_of_range()),
-            Err(e) => Err(e),
-        }
+        xnonce_core::header::timestamp_from_i128(ms)
+            .map(Millis)
+            .py_err()
     }
 }
 

@@ -124,12 +124,9 @@ fn timestamp(value: &JsValue) -> JsResult<u64> {
     if value.is_bigint() {
         // A bigint beyond i128 is out of range like any above 2^53 - 1.
         let ms = i128::try_from(value.clone()).unwrap_or(i128::MAX);
-        return Ok(xnonce_core::js::timestamp_from_i128(ms)?);
+        return Ok(xnonce_core::header::timestamp_from_i128(ms)?);
     }
-    Err(coded(
-        ErrorCode::InvalidTimestamp,
-        "timestamp must be an integer number of milliseconds in 0..=2^53-1",
-    ))
+    Err(xnonce_core::header::invalid_timestamp().into())
 }
 
 /// A body: `Uint8Array`, `ArrayBuffer` or a string (sent as UTF-8).

@@ -18,6 +18,32 @@ pub const MAX_LEN: usize = 512;
 /// The largest timestamp accepted (2^53 − 1: exact in every language's numbers).
 pub const MAX_TIMESTAMP_MS: u64 = (1 << 53) - 1;
 
+/// A timestamp a binding was given as an integer (a JS bigint, a Python int), checked to
+/// `0..=`[`MAX_TIMESTAMP_MS`] (`invalid_timestamp`). Pass `i128::MAX` for an integer beyond
+/// the `i128` range: it is out of range too.
+///
+/// ```
+/// use xnonce_core::header::timestamp_from_i128;
+/// assert_eq!(timestamp_from_i128(1_700_000_000_000).unwrap(), 1_700_000_000_000);
+/// assert!(timestamp_from_i128(-1).is_err());
+/// assert!(timestamp_from_i128(1 << 53).is_err());
+/// ```
+pub fn timestamp_from_i128(ms: i128) -> Result<u64> {
+    match u64::try_from(ms) {
+        Ok(ms) if ms <= MAX_TIMESTAMP_MS => Ok(ms),
+        _ => Err(invalid_timestamp()),
+    }
+}
+
+/// The `invalid_timestamp` error for a timestamp given as a value that is not an integer in
+/// `0..=`[`MAX_TIMESTAMP_MS`], the one message every binding uses.
+pub fn invalid_timestamp() -> Error {
+    Error::new(
+        ErrorCode::InvalidTimestamp,
+        "timestamp must be an integer number of milliseconds in 0..=2^53-1",
+    )
+}
+
 /// A parsed `X-Nonce` header value.
 ///
 /// ```

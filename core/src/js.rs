@@ -1,5 +1,6 @@
 //! What the JavaScript bindings (Node's napi addon and WASM) hand to core, defined once:
-//! a timestamp that arrives as a JS number or bigint, and the *packed* request — every text input of
+//! a timestamp that arrives as a JS number (a bigint is an integer:
+//! [`crate::header::timestamp_from_i128`]), and the *packed* request — every text input of
 //! `sign` joined into one string, so a call crosses the JS/native boundary once instead of a
 //! dozen times (each crossing costs more than the signature itself).
 //!
@@ -12,7 +13,7 @@
 //! borrowed, never copied into a [`SignInput`]); [`unpack`] makes the owned input.
 
 use crate::environment::Environment;
-use crate::error::{err, ErrorCode, Result};
+use crate::error::Result;
 use crate::sign::SignFields;
 use crate::{Scheme, Secret, SignInput};
 
@@ -38,31 +39,8 @@ pub fn timestamp_from_f64(ms: f64) -> Result<u64> {
     {
         Ok(ms as u64)
     } else {
-        invalid_timestamp()
+        Err(crate::header::invalid_timestamp())
     }
-}
-
-/// A timestamp given as a JS bigint: in `0..=2^53-1` like a number (`invalid_timestamp`).
-/// A bigint beyond the `i128` range is out of range too: pass `i128::MAX` for it.
-///
-/// ```
-/// use xnonce_core::js::timestamp_from_i128;
-/// assert_eq!(timestamp_from_i128(1_700_000_000_000).unwrap(), 1_700_000_000_000);
-/// assert!(timestamp_from_i128(-1).is_err());
-/// assert!(timestamp_from_i128(1 << 53).is_err());
-/// ```
-pub fn timestamp_from_i128(ms: i128) -> Result<u64> {
-    match u64::try_from(ms) {
-        Ok(ms) if ms <= crate::header::MAX_TIMESTAMP_MS => Ok(ms),
-        _ => invalid_timestamp(),
-    }
-}
-
-fn invalid_timestamp() -> Result<u64> {
-    err(
-        ErrorCode::InvalidTimestamp,
-        "timestamp must be an integer number of milliseconds in 0..=2^53-1",
-    )
 }
 
 /// Unpacks a packed request holding `pairs` params into the input to sign and the secret
