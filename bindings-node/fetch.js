@@ -3,10 +3,7 @@
 // `signRequest` (method, URL host, path and query, form fields or the body digest) and
 // sends it with the `X-Nonce` header, for users who keep their own HTTP stack.
 
-const native = require('./xnonce.node')
-const { guard } = require('./arguments.js')
-
-const signRequest = guard(native.signRequest)
+const { signRequest } = require('./sign.js')
 
 /**
  * @param {{ client: string, secret: string, scheme?: 'v1' | 'v2', fetch?: typeof fetch }} options

@@ -16,10 +16,10 @@ const ERROR_CODES = Object.freeze(native.errorCodes().map((c) => c.code))
 
 module.exports = {
   sign: require('./sign.js').sign,
+  signRequest: require('./sign.js').signRequest,
   signDetailed: guard(native.signDetailed),
   link: guard(native.link),
   linkDetailed: guard(native.linkDetailed),
-  signRequest: guard(native.signRequest),
   ottokenEncode: guard(native.ottokenEncode),
   ottokenDecode: guard(native.ottokenDecode),
   ottokenQueryValue: guard(native.ottokenQueryValue),

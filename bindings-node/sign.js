@@ -6,7 +6,7 @@
 // params.rs converts values; both paths end in the same core call.
 
 const native = require('./xnonce.node')
-const { asTypeError } = require('./arguments.js')
+const { asTypeError, guard } = require('./arguments.js')
 
 const isText = (v) => typeof v === 'string'
 
@@ -62,4 +62,7 @@ function sign(scheme, method, path, params, client, secret, options) {
   }
 }
 
-module.exports = { sign }
+/** Signs a raw request (see native.d.ts `signRequest`); index.js and fetch.js share it. */
+const signRequest = guard(native.signRequest)
+
+module.exports = { sign, signRequest }

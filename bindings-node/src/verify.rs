@@ -180,13 +180,12 @@ fn now_ms() -> u64 {
 }
 
 fn window(ms: f64) -> Outcome<u64> {
-    match xnonce_core::js::timestamp_from_f64(ms).map(Some) {
-        Ok(Some(ms)) => Ok(ms),
-        _ => fail(
+    xnonce_core::js::timestamp_from_f64(ms).or_else(|_| {
+        fail(
             ErrorCode::InvalidTimestamp,
             "a window must be a whole number of milliseconds",
-        ),
-    }
+        )
+    })
 }
 
 fn verifier_of(o: VerifierOptions) -> Outcome<xnonce_core::Verifier> {
