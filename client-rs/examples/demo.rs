@@ -150,14 +150,14 @@ async fn walk(a: &Args, scheme: Scheme, check: &mut Check) -> Result<(), xnonce:
     check.expect("tampered", &res, 401);
 
     // 4. stale: a clock two minutes slow. First without correction, then with it.
-    let slow = RequestOptions {
-        timestamp_ms: Some(now_ms() - 120_000),
-        ..Default::default()
+    let slow_clock = |correct: bool| {
+        Requester::builder(&a.base_url, &a.client, a.secret.clone())
+            .scheme(scheme)
+            .correct_clock(correct)
+            .clock_offset_ms(-120_000)
+            .build()
     };
-    let strict = Requester::builder(&a.base_url, &a.client, a.secret.clone())
-        .scheme(scheme)
-        .correct_clock(false)
-        .build()?;
+    let strict = slow_clock(false)?;
     println!("  4. stale: signed by a clock 2 minutes slow (window: 30 s), clock correction off");
     let res = strict
         .make_request(
@@ -165,7 +165,7 @@ async fn walk(a: &Args, scheme: Scheme, check: &mut Check) -> Result<(), xnonce:
             login.clone(),
             "/controller1/action1",
             None,
-            slow.clone(),
+            Default::default(),
         )
         .await?;
     check.expect("stale", &res, 401);
@@ -173,15 +173,22 @@ async fn walk(a: &Args, scheme: Scheme, check: &mut Check) -> Result<(), xnonce:
         let ms = hint.split(' ').next().unwrap_or("?");
         println!("     the answer carries X-Nonce-Server-Time: {ms} <HMAC with our secret>");
     }
-    println!("     the same slow request with clock correction on (the default):");
-    let res = api
-        .make_request("GET", login, "/controller1/action1", None, slow)
+    println!("     the same slow clock with clock correction on (the default):");
+    let fixing = slow_clock(true)?;
+    let res = fixing
+        .make_request(
+            "GET",
+            login,
+            "/controller1/action1",
+            None,
+            Default::default(),
+        )
         .await?;
     println!(
         "     (401 first; the hint authenticated with our secret, so the requester re-signed \
-         once with the server's time.\n      Learned offset: {:+} ms: server and demo share \
-         this machine's clock; a clock 2 minutes slow would learn about +120000 ms.)",
-        api.clock_offset_ms()
+         once with the server's time.\n      Offset: -120000 ms before, {:+} ms learned: \
+         server and demo share this machine's clock.)",
+        fixing.clock_offset_ms()
     );
     check.expect("stale-corrected", &res, 200);
     Ok(())

@@ -42,6 +42,12 @@ impl RequesterBuilder {
         RequesterBuilder(self.0.correct_clock(on))
     }
 
+    /// The clock offset to start from (server − local, ms; default 0); see
+    /// [`crate::RequesterBuilder::clock_offset_ms`].
+    pub fn clock_offset_ms(self, offset_ms: i64) -> Self {
+        RequesterBuilder(self.0.clock_offset_ms(offset_ms))
+    }
+
     /// Checks the settings, starts the runtime and builds the requester.
     pub fn build(self) -> Result<Requester, Error> {
         let rt = tokio::runtime::Builder::new_current_thread()

@@ -28,7 +28,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// ```
 #[derive(Default, Clone, Debug)]
 pub struct RequestOptions {
-    /// Sign with this timestamp (ms since the epoch) instead of the clock.
+    /// Sign with this timestamp (ms since the epoch) instead of the clock. A forced timestamp
+    /// is sent as given: a stale answer is returned, not retried with the corrected clock
+    /// (the offset is still learned from its hint).
     pub timestamp_ms: Option<u64>,
     /// v2: sign with this nonce (32 lower-case hex characters) instead of a random one.
     pub nonce: Option<String>,
@@ -78,6 +80,7 @@ pub struct RequesterBuilder {
     scheme: Scheme,
     timeout: Duration,
     correct_clock: bool,
+    clock_offset_ms: i64,
 }
 
 impl fmt::Debug for RequesterBuilder {
@@ -88,6 +91,7 @@ impl fmt::Debug for RequesterBuilder {
             .field("scheme", &self.scheme)
             .field("timeout", &self.timeout)
             .field("correct_clock", &self.correct_clock)
+            .field("clock_offset_ms", &self.clock_offset_ms)
             .finish_non_exhaustive()
     }
 }
@@ -109,6 +113,15 @@ impl RequesterBuilder {
     /// stale request once (default `true`).
     pub fn correct_clock(mut self, on: bool) -> Self {
         self.correct_clock = on;
+        self
+    }
+
+    /// The clock offset to start from (server − local, ms; default 0): for a machine whose
+    /// clock is known to be off, or to keep an offset learned earlier
+    /// ([`Requester::clock_offset_ms`]) across runs. Correction, when on, replaces it with
+    /// the server's authenticated time.
+    pub fn clock_offset_ms(mut self, offset_ms: i64) -> Self {
+        self.clock_offset_ms = offset_ms;
         self
     }
 
@@ -147,7 +160,7 @@ impl RequesterBuilder {
                 secret: self.secret,
                 scheme: self.scheme,
                 correct_clock: self.correct_clock,
-                offset_ms: AtomicI64::new(0),
+                offset_ms: AtomicI64::new(self.clock_offset_ms),
             }),
         })
     }
@@ -250,6 +263,7 @@ impl Requester {
             scheme: Scheme::V2,
             timeout: DEFAULT_TIMEOUT,
             correct_clock: true,
+            clock_offset_ms: 0,
         }
     }
 
@@ -258,8 +272,9 @@ impl Requester {
         self.inner.scheme
     }
 
-    /// The clock offset learned from the server (server − local, ms); 0 until a stale answer
-    /// carried an authentic hint.
+    /// The clock offset in use (server − local, ms): the builder's
+    /// [`clock_offset_ms`](RequesterBuilder::clock_offset_ms) (default 0) until a stale answer
+    /// carries an authentic hint.
     pub fn clock_offset_ms(&self) -> i64 {
         self.inner.offset_ms.load(Ordering::Relaxed)
     }
@@ -274,7 +289,9 @@ impl Requester {
     ///   the same unless `options.json` is given (params in the query, JSON body signed).
     /// * On a stale answer (401) with an `X-Nonce-Server-Time` hint that authenticates with
     ///   this client's secret, the offset is stored and the request re-signed and sent once
-    ///   more (when clock correction is on). A hint that does not authenticate is ignored.
+    ///   more (when clock correction is on), unless `options.timestamp_ms` forced the
+    ///   timestamp: that answer is returned as it is. A hint that does not authenticate is
+    ///   ignored.
     ///
     /// Non-2xx answers are `Ok(Response)`. `Err` only for signing errors (their codes) and
     /// transport failures (`connection_failed`).
@@ -316,6 +333,11 @@ impl Requester {
         let local = SystemEnvironment.now_ms();
         let offset = hint.server_time_ms as i64 - local as i64;
         inner.offset_ms.store(offset, Ordering::Relaxed);
+        if options.timestamp_ms.is_some() {
+            // A forced timestamp is what the caller asked to send (em-secure-api's
+            // :force_timestamp, used to test timeouts): its answer stands.
+            return Ok(res);
+        }
         let (retry, _) = self
             .send_signed(&layout, self.now_ms(), options.nonce, &options.headers)
             .await?;

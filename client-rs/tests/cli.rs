@@ -262,19 +262,28 @@ fn request_round_trips() {
         assert_eq!(out.status.code(), Some(0), "{scheme}: {}", stderr(&out));
         assert!(stdout(&out).contains("a+b = c & d"), "{}", stdout(&out));
 
-        // Stale: refused without correction, accepted with it.
-        let mut stale = with_params(
+        // A clock 120 s behind: refused without correction, accepted with it.
+        let mut behind = with_params(
             request_args(&s, scheme, client, "GET", "/controller1/action1"),
             LOGIN,
         );
-        stale.push(format!("--timestamp={}", now_ms() - 120_000));
-        let mut strict = stale.clone();
+        behind.push("--clock-offset=-120000".into());
+        let mut strict = behind.clone();
         strict.push("--no-clock-correction".into());
         let out = xnonce(&strict);
         assert_eq!(out.status.code(), Some(1));
         assert!(stderr(&out).contains("401"), "{}", stderr(&out));
-        let out = xnonce(&stale);
+        let out = xnonce(&behind);
         assert_eq!(out.status.code(), Some(0), "{scheme}: {}", stderr(&out));
+        // A forced stale timestamp is sent as given, and its refusal stands.
+        let mut forced = with_params(
+            request_args(&s, scheme, client, "GET", "/controller1/action1"),
+            LOGIN,
+        );
+        forced.push(format!("--timestamp={}", now_ms() - 120_000));
+        let out = xnonce(&forced);
+        assert_eq!(out.status.code(), Some(1), "{scheme}: {}", stdout(&out));
+        assert!(stderr(&out).contains("401"), "{}", stderr(&out));
 
         // Missing required params: the route rules answer 422.
         let out = xnonce(&request_args(

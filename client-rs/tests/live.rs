@@ -150,17 +150,24 @@ async fn tampering_is_refused_in_both_schemes() {
 async fn stale_requests_are_corrected_once_from_the_authentic_hint() {
     let s = server();
     for (client, scheme) in [(V1, Scheme::V1), (V2, Scheme::V2)] {
-        let skewed = RequestOptions {
-            timestamp_ms: Some(now_ms() - 100_000),
-            ..Default::default()
+        // A clock 100 s behind the server's.
+        let behind = |correct: bool| {
+            Requester::builder(&s.base_url, client, s.secret(client))
+                .scheme(scheme)
+                .correct_clock(correct)
+                .clock_offset_ms(-100_000)
+                .build()
+                .unwrap()
         };
-        let strict = Requester::builder(&s.base_url, client, s.secret(client))
-            .scheme(scheme)
-            .correct_clock(false)
-            .build()
-            .unwrap();
+        let strict = behind(false);
         let stale = strict
-            .make_request("GET", login(), "/controller1/action1", None, skewed.clone())
+            .make_request(
+                "GET",
+                login(),
+                "/controller1/action1",
+                None,
+                Default::default(),
+            )
             .await
             .unwrap();
         assert_eq!(stale.code, 401, "{scheme}: {}", stale.body);
@@ -172,15 +179,48 @@ async fn stale_requests_are_corrected_once_from_the_authentic_hint() {
             stale.header("x-nonce-server-time").is_some(),
             "{scheme}: stale answer without a time hint"
         );
-        assert_eq!(strict.clock_offset_ms(), 0);
+        assert_eq!(strict.clock_offset_ms(), -100_000);
 
-        let api = requester(&s, client, scheme);
+        let api = behind(true);
         let fixed = api
-            .make_request("GET", login(), "/controller1/action1", None, skewed)
+            .make_request(
+                "GET",
+                login(),
+                "/controller1/action1",
+                None,
+                Default::default(),
+            )
             .await
             .unwrap();
         assert_eq!(fixed.code, 200, "{scheme}: {}", fixed.body);
         // Same machine: the learned offset is the request's round trip, not 100 s.
+        assert!(
+            api.clock_offset_ms().abs() < 5_000,
+            "{}",
+            api.clock_offset_ms()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_forced_stale_timestamp_is_not_retried() {
+    let s = server();
+    for (client, scheme) in [(V1, Scheme::V1), (V2, Scheme::V2)] {
+        let api = Requester::builder(&s.base_url, client, s.secret(client))
+            .scheme(scheme)
+            .clock_offset_ms(-100_000)
+            .build()
+            .unwrap();
+        let forced = RequestOptions {
+            timestamp_ms: Some(now_ms() - 100_000),
+            ..Default::default()
+        };
+        let res = api
+            .make_request("GET", login(), "/controller1/action1", None, forced)
+            .await
+            .unwrap();
+        assert_eq!(res.code, 401, "{scheme}: {}", res.body);
+        // The hint was authentic, so the offset is learned even though nothing was resent.
         assert!(
             api.clock_offset_ms().abs() < 5_000,
             "{}",

@@ -65,8 +65,18 @@ pub struct RequestArgs {
     #[arg(long, value_name = "URL")]
     pub base_url: String,
     /// Do not correct the clock from the server's time hint (no retry of stale requests).
+    /// A forced --timestamp is never retried.
     #[arg(long)]
     pub no_clock_correction: bool,
+    /// Start from this clock offset in ms (server time − local time), e.g. when this
+    /// machine's clock is known to be off.
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 0,
+        allow_negative_numbers = true
+    )]
+    pub clock_offset: i64,
     /// Time limit of the HTTP exchange in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub timeout: u64,

@@ -60,6 +60,7 @@ fn send(a: &RequestArgs) -> Result<crate::Response, Error> {
     let requester = Requester::builder(&a.base_url, &input.client, secret)
         .scheme(input.scheme)
         .correct_clock(!a.no_clock_correction)
+        .clock_offset_ms(a.clock_offset)
         .timeout(Duration::from_secs(a.timeout.max(1)))
         .build()?;
     requester.make_request(&input.method, input.params, &input.path, None, options)
