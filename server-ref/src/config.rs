@@ -32,6 +32,12 @@
 //!
 //! Windows are per action (core's [`WindowPolicy`] does not split by method), so
 //! `action3_get = 60000` sets the window of every method of `action3`.
+//!
+//! Values that would break every request are refused, naming the key: a window outside 1 ..=
+//! [`MAX_WINDOW_MS`], a size or time limit of 0, a rate outside
+//! [`crate::rate_limit::MIN_PER_SECOND`] ..= [`crate::rate_limit::MAX_PER_SECOND`], a
+//! `[replay] timeout_ms` outside 1 ..= [`MAX_REDIS_TIMEOUT_MS`], a `rediss://` URL (TLS is not
+//! supported).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -45,6 +51,15 @@ use crate::rate_limit::{Rate, RateLimitConfig};
 
 /// The default listen address: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// The longest window a config may set: 24 h (86,400,000 ms). A window is how far a request's
+/// timestamp may be from the server clock, and how long its replay key is remembered; a longer
+/// one keeps captured requests usable for longer than any clock skew calls for (and, large
+/// enough, overflows the Redis store's expiry times).
+pub const MAX_WINDOW_MS: u64 = 86_400_000;
+
+/// The longest `[replay] timeout_ms` (Redis command / connection timeout): 60 s.
+pub const MAX_REDIS_TIMEOUT_MS: u64 = 60_000;
 
 /// The file as written.
 #[derive(Debug, Default, Deserialize)]
@@ -101,7 +116,7 @@ pub struct ClientRateFile {
 impl RateLimitFile {
     fn resolve(self) -> Result<RateLimitConfig, String> {
         let default = match (self.requests_per_second, self.burst) {
-            (Some(r), b) => Some(Rate::new(r, b).map_err(|e| format!("rate_limit: {e}"))?),
+            (Some(r), b) => Some(Rate::new(r, b).map_err(|e| format!("rate_limit.{e}"))?),
             (None, Some(_)) => return Err("rate_limit.burst needs requests_per_second".into()),
             (None, None) => None,
         };
@@ -117,7 +132,7 @@ impl RateLimitFile {
                         "{at}: unlimited = true takes no requests_per_second / burst"
                     ))
                 }
-                (false, Some(r), b) => Some(Rate::new(r, b).map_err(|e| format!("{at}: {e}"))?),
+                (false, Some(r), b) => Some(Rate::new(r, b).map_err(|e| format!("{at}.{e}"))?),
                 (false, None, _) => {
                     return Err(format!(
                         "{at}: needs requests_per_second (or unlimited = true)"
@@ -175,8 +190,13 @@ impl ReplayFile {
     fn resolve(self) -> Result<ReplayConfig, String> {
         match self.store.as_deref().unwrap_or("memory") {
             "memory" => {
-                if self.redis_url.is_some() || self.key_prefix.is_some() {
-                    return Err("replay: redis_url / key_prefix need store = \"redis\"".into());
+                if self.redis_url.is_some()
+                    || self.key_prefix.is_some()
+                    || self.timeout_ms.is_some()
+                {
+                    return Err(
+                        "replay: redis_url / key_prefix / timeout_ms need store = \"redis\"".into(),
+                    );
                 }
                 Ok(ReplayConfig::Memory {
                     persist: self.persist.unwrap_or(true),
@@ -195,10 +215,21 @@ impl ReplayFile {
                 if key_prefix.contains(['{', '}']) {
                     return Err("replay.key_prefix must not contain '{' or '}'".into());
                 }
+                crate::redis_store::check_url(&url)
+                    .map_err(|e| format!("replay.redis_url: {e}"))?;
+                let timeout_ms = match self.timeout_ms {
+                    None => 2000,
+                    Some(ms @ 1..=MAX_REDIS_TIMEOUT_MS) => ms,
+                    Some(ms) => {
+                        return Err(format!(
+                            "replay.timeout_ms: must be from 1 to {MAX_REDIS_TIMEOUT_MS} (ms), got {ms}"
+                        ))
+                    }
+                };
                 Ok(ReplayConfig::Redis {
                     url,
                     key_prefix,
-                    timeout_ms: self.timeout_ms.unwrap_or(2000).max(1),
+                    timeout_ms,
                 })
             }
             other => Err(format!(
@@ -272,10 +303,20 @@ impl Default for Config {
     }
 }
 
+/// A window in ms: an integer from 1 to [`MAX_WINDOW_MS`].
 fn ms(v: &toml::Value, at: &str) -> Result<u64, String> {
     v.as_integer()
         .and_then(|i| u64::try_from(i).ok())
-        .ok_or_else(|| format!("{at}: a window is a non-negative integer of milliseconds"))
+        .filter(|ms| (1..=MAX_WINDOW_MS).contains(ms))
+        .ok_or_else(|| {
+            let got = v
+                .as_integer()
+                .map_or_else(|| format!("a {}", v.type_str()), |i| i.to_string());
+            format!(
+                "{at}: a window is an integer of milliseconds from 1 to {MAX_WINDOW_MS} (24 h), \
+                 got {got}"
+            )
+        })
 }
 
 fn rules(v: &toml::Value, at: &str) -> Result<Vec<(String, ParamRule)>, String> {
@@ -384,9 +425,22 @@ impl Config {
             Some(0) => Err(format!("limits.{name}: must be at least 1 (ms)")),
             Some(ms) => Ok(std::time::Duration::from_millis(ms)),
         };
+        let bytes = |v: Option<usize>, name: &str, default: usize| match v {
+            None => Ok(default),
+            Some(0) => Err(format!("limits.{name}: must be at least 1 (bytes)")),
+            Some(n) => Ok(n),
+        };
         cfg.limits = Limits {
-            max_body_bytes: limits.max_body_bytes.unwrap_or(default.max_body_bytes),
-            max_header_bytes: limits.max_header_bytes.unwrap_or(default.max_header_bytes),
+            max_body_bytes: bytes(
+                limits.max_body_bytes,
+                "max_body_bytes",
+                default.max_body_bytes,
+            )?,
+            max_header_bytes: bytes(
+                limits.max_header_bytes,
+                "max_header_bytes",
+                default.max_header_bytes,
+            )?,
             body_timeout: positive(
                 limits.body_timeout_ms,
                 "body_timeout_ms",
@@ -445,6 +499,40 @@ mod tests {
             "{e}"
         );
         assert!(Config::parse("[windows]\n__default = -1").is_err());
+        for (text, key) in [
+            ("[windows]\n__default = 0", "windows.__default"),
+            ("[windows]\n__default = 86400001", "windows.__default"),
+            ("[windows.c]\n__default = 0", "windows.c.__default"),
+            (
+                "[windows.c]\na_get = 9223372036854775807",
+                "windows.c.a_get",
+            ),
+            ("[windows.c]\na_get = \"1s\"", "windows.c.a_get"),
+            ("[limits]\nmax_body_bytes = 0", "limits.max_body_bytes"),
+            ("[limits]\nmax_header_bytes = 0", "limits.max_header_bytes"),
+            (
+                "[replay]\nstore = \"redis\"\nredis_url = \"redis://h\"\ntimeout_ms = 0",
+                "replay.timeout_ms",
+            ),
+            (
+                "[replay]\nstore = \"redis\"\nredis_url = \"redis://h\"\ntimeout_ms = 60001",
+                "replay.timeout_ms",
+            ),
+            (
+                "[replay]\ntimeout_ms = 5",
+                "replay: redis_url / key_prefix / timeout_ms",
+            ),
+            (
+                "[replay]\nstore = \"redis\"\nredis_url = \"rediss://h\"",
+                "replay.redis_url: TLS",
+            ),
+        ] {
+            let e = Config::parse(text).unwrap_err();
+            assert!(e.starts_with(key), "{text}: {e}");
+        }
+        let c =
+            Config::parse("[windows]\n__default = 86400000\n[windows.c]\n__default = 1").unwrap();
+        assert_eq!(c.verifier.window_policy().window_for("/x/y"), MAX_WINDOW_MS);
         assert!(Config::parse("[replay]\nstore = \"redis\"").is_err());
         assert!(Config::parse("[replay]\nstore = \"disk\"").is_err());
         assert!(Config::parse("[replay]\nredis_url = \"redis://x\"").is_err());

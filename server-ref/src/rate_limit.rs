@@ -45,6 +45,16 @@ pub const V1_BODY: &str = "Rate limit exceeded";
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// The table size below which no size-triggered sweep happens.
 const MIN_SWEEP_LEN: usize = 1024;
+/// The lowest `requests_per_second` [`Rate::new`] accepts: one request every 10,000 s
+/// (about 2.8 h). Lower rates are almost certainly a typo, and would make `Retry-After`
+/// absurd.
+pub const MIN_PER_SECOND: f64 = 1e-4;
+/// The highest `requests_per_second` [`Rate::new`] accepts.
+pub const MAX_PER_SECOND: f64 = 1e9;
+/// The longest wait a 429 announces (`Retry-After`), whatever the rate: a day. With a checked
+/// [`Rate`] the wait is at most `1 / MIN_PER_SECOND` (10,000 s); this bounds a `Rate` built
+/// by hand.
+pub const MAX_WAIT: Duration = Duration::from_secs(86_400);
 
 /// A token-bucket rate.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -56,14 +66,18 @@ pub struct Rate {
 }
 
 impl Rate {
-    /// A rate, checked: `per_second` finite and in (0, 1e9], `burst` ≥ 1 (`None`:
-    /// `per_second` rounded up).
+    /// A rate, checked: `per_second` a number in [[`MIN_PER_SECOND`], [`MAX_PER_SECOND`]],
+    /// `burst` ≥ 1 (`None`: `per_second` rounded up). The error names the key
+    /// (`requests_per_second: …` / `burst: …`).
     pub fn new(per_second: f64, burst: Option<u32>) -> Result<Rate, String> {
-        if !(per_second.is_finite() && per_second > 0.0 && per_second <= 1e9) {
-            return Err("requests_per_second must be a number above 0".into());
+        if !(per_second.is_finite() && (MIN_PER_SECOND..=MAX_PER_SECOND).contains(&per_second)) {
+            return Err(format!(
+                "requests_per_second: must be a number from {MIN_PER_SECOND} (one request every \
+                 10000 s) to {MAX_PER_SECOND}, got {per_second:?}"
+            ));
         }
         if burst == Some(0) {
-            return Err("burst must be at least 1".into());
+            return Err("burst: must be at least 1".into());
         }
         let burst = burst.unwrap_or(per_second.ceil() as u32).max(1);
         Ok(Rate { per_second, burst })
@@ -154,9 +168,7 @@ impl RateLimiter {
             bucket.tokens -= 1.0;
             Ok(())
         } else {
-            Err(Duration::from_secs_f64(
-                (1.0 - bucket.tokens) / rate.per_second,
-            ))
+            Err(wait_for(1.0 - bucket.tokens, rate.per_second))
         }
     }
 
@@ -188,6 +200,14 @@ impl RateLimiter {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// How long `missing` tokens take to come back at `per_second`, at most [`MAX_WAIT`]. Never
+/// panics: a rate built by hand (the fields are public) may be tiny, zero or not a number.
+fn wait_for(missing: f64, per_second: f64) -> Duration {
+    Duration::try_from_secs_f64(missing / per_second)
+        .unwrap_or(MAX_WAIT)
+        .min(MAX_WAIT)
 }
 
 /// `Retry-After` seconds for a wait: rounded up, at least 1.
@@ -357,7 +377,37 @@ mod tests {
     }
 
     #[test]
+    fn absurd_rates_built_by_hand_give_a_bounded_wait_not_a_panic() {
+        // Rate::new refuses these; the fields are public, so check_at must survive them.
+        for per_second in [1e-20, 1e-300, 0.0, -1.0, f64::MIN_POSITIVE] {
+            let l = RateLimiter::new(RateLimitConfig {
+                default: Some(Rate {
+                    per_second,
+                    burst: 1,
+                }),
+                clients: BTreeMap::new(),
+            });
+            let t = Duration::from_secs(1);
+            let _ = l.check_at("a", t);
+            let wait = l.check_at("a", t).unwrap_err();
+            assert!(wait <= MAX_WAIT, "{per_second}: {wait:?}");
+            assert_eq!(retry_after_secs(wait), MAX_WAIT.as_secs(), "{per_second}");
+        }
+        // The slowest rate Rate::new accepts: one token every 10,000 s.
+        let l = limiter(MIN_PER_SECOND, 1);
+        assert!(l.check_at("a", Duration::ZERO).is_ok());
+        let wait = l.check_at("a", Duration::ZERO).unwrap_err();
+        assert_eq!(retry_after_secs(wait), 10_000);
+    }
+
+    #[test]
     fn bad_rates_are_refused() {
+        for bad in [1e-20, 5e-5, 2e9, f64::INFINITY] {
+            let e = Rate::new(bad, None).unwrap_err();
+            assert!(e.starts_with("requests_per_second: "), "{e}");
+        }
+        assert!(Rate::new(MIN_PER_SECOND, None).is_ok());
+        assert!(Rate::new(MAX_PER_SECOND, None).is_ok());
         assert!(Rate::new(0.0, None).is_err());
         assert!(Rate::new(-1.0, None).is_err());
         assert!(Rate::new(f64::NAN, None).is_err());
