@@ -577,6 +577,16 @@ impl Shared {
         };
         let x_nonce =
             x_nonce.map_err(|msg| Refusal::from(Error::new(ErrorCode::MalformedHeader, msg)))?;
+        // RFC 9112 §3.2: a request with more than one Host field line is a 400, whatever the
+        // scheme (which one would a v2 signature be bound to?).
+        let mut hosts = parts.headers.get_all(header::HOST).iter();
+        if hosts.next().is_some() && hosts.next().is_some() {
+            return Err(Refusal::with_status(
+                ErrorCode::InvalidHost,
+                400,
+                "more than one Host header field",
+            ));
+        }
         let declared = parts
             .headers
             .get(header::CONTENT_LENGTH)
@@ -596,17 +606,22 @@ impl Shared {
             .headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok());
-        let form = if is_form_content_type(content_type) {
+        let is_form = is_form_content_type(content_type);
+        let form = if is_form {
             std::str::from_utf8(body).ok()
         } else {
             None
         };
         let scheme = scheme_hint(x_nonce, query, form);
-        let host = parts
-            .headers
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .or_else(|| parts.uri.authority().map(|a| a.as_str()));
+        // RFC 9112 §3.2.2: with an absolute-form target (`GET http://host/path`) the target's
+        // authority is the host, and the Host header is ignored.
+        let host = match parts.uri.authority() {
+            Some(authority) => Some(authority.as_str()),
+            None => parts
+                .headers
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok()),
+        };
         let incoming = Incoming {
             method: parts.method.as_str(),
             host,
@@ -628,6 +643,13 @@ impl Shared {
                 result: Err(r),
             })
         };
+        if is_form && form.is_none() {
+            // Verification refuses it too (malformed_params); refused here, before the route
+            // rules, so that they are not checked against a body they cannot read.
+            return refused(
+                Error::new(ErrorCode::MalformedParams, "the form body is not UTF-8").into(),
+            );
+        }
         let route = match &self.routes {
             Some(table) => {
                 let checked = table

@@ -112,9 +112,14 @@ pub fn refusal(scheme: Scheme, r: &Refusal) -> Response<Body> {
         }
         Scheme::V2 => {
             let status = r.status.unwrap_or(code.http_status());
+            // Any header field can make the head too large, not only X-Nonce.
+            let title = match r.status {
+                Some(431) => "Request header fields too large",
+                _ => title(code),
+            };
             let mut doc = serde_json::json!({
                 "type": format!("{PROBLEM_TYPE_BASE}{}", code.as_str()),
-                "title": title(code),
+                "title": title,
                 "status": status,
                 "code": code.as_str(),
                 "detail": r.error.message(),

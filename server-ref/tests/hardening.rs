@@ -510,3 +510,136 @@ fn bad_input_matrix_gets_coded_4xx_and_the_server_survives() {
     drop(s);
     std::fs::remove_dir_all(root).unwrap();
 }
+
+/// Raw request bytes: `GET <target> HTTP/1.1`, then `headers` as given (no Host added).
+fn raw_head(target: &str, headers: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = format!("GET {target} HTTP/1.1\r\nConnection: close\r\n").into_bytes();
+    for (k, v) in headers {
+        out.extend_from_slice(k.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(v);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+fn problem_code(r: &http::Response) -> String {
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/problem+json"),
+        "{} {}",
+        r.status,
+        r.text()
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    doc["code"].as_str().unwrap_or_default().to_string()
+}
+
+#[test]
+fn the_host_is_the_absolute_targets_authority_and_two_hosts_are_refused() {
+    // RFC 9112 §3.2.2: with an absolute-form target the server MUST ignore Host and use the
+    // target's authority; §3.2: more than one Host field line is a 400.
+    let root = temp_dir("host");
+    let data = root.join("data");
+    let secret = add_client(&data, "host");
+    let s = Served::start(&data, &root.join("server.log"));
+    let a = s.base.authority.clone();
+    let absolute = format!("http://evil.example{TARGET}");
+    let x_nonce = |r: &http::Request| r.headers[0].1.clone();
+    let send = |bytes: Vec<u8>| http::send_raw(&s.base.connect, &bytes).unwrap();
+
+    // Signed for the Host header's authority, sent to another one in absolute form: the
+    // signature is checked against evil.example, and fails.
+    let for_a = signed(Scheme::V2, "host", &secret, &a);
+    let r = send(raw_head(
+        &absolute,
+        &[("Host", a.as_bytes()), ("X-Nonce", &x_nonce(&for_a))],
+    ));
+    assert_eq!(
+        (r.status, problem_code(&r).as_str()),
+        (401, "signature_mismatch")
+    );
+    // Signed for the target's authority: accepted, whatever the Host header says.
+    let for_evil = signed(Scheme::V2, "host", &secret, "evil.example");
+    let r = send(raw_head(
+        &absolute,
+        &[("Host", a.as_bytes()), ("X-Nonce", &x_nonce(&for_evil))],
+    ));
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // Two Host lines (the first the signed one): 400, in either scheme, even when equal.
+    for second in [a.as_str(), "evil.example"] {
+        let v2 = signed(Scheme::V2, "host", &secret, &a);
+        let r = send(raw_head(
+            TARGET,
+            &[
+                ("Host", a.as_bytes()),
+                ("Host", second.as_bytes()),
+                ("X-Nonce", &x_nonce(&v2)),
+            ],
+        ));
+        assert_eq!((r.status, problem_code(&r).as_str()), (400, "invalid_host"));
+        // Refused before anything is recorded: the same token is accepted once, alone.
+        let r = send(raw_head(
+            TARGET,
+            &[("Host", a.as_bytes()), ("X-Nonce", &x_nonce(&v2))],
+        ));
+        assert_eq!(r.status, 200, "{}", r.text());
+        let v1 = signed(Scheme::V1, "host", &secret, &a);
+        let r = send(raw_head(
+            TARGET,
+            &[
+                ("Host", a.as_bytes()),
+                ("Host", second.as_bytes()),
+                ("X-Nonce", &x_nonce(&v1)),
+            ],
+        ));
+        assert_eq!(r.status, 400, "{}", r.text());
+        assert_eq!(r.header("content-type"), Some("text/plain"));
+        assert!(r.text().contains("more than one Host"), "{}", r.text());
+    }
+    drop(s);
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn oversized_heads_and_unreadable_forms_get_their_own_answers() {
+    let root = temp_dir("nits");
+    let data = root.join("data");
+    add_client(&data, "nits");
+    let mut s = Served::start(&data, &root.join("server.log"));
+    let now = xnonce_server::now_ms().to_string();
+    // A large header that is not X-Nonce: 431 with a title that does not blame X-Nonce.
+    let r = http::send(
+        &s.base,
+        &http::Request::new("GET", TARGET)
+            .header("X-Nonce", v2_header("nits", &now))
+            .header("X-Pad", "p".repeat(20_000)),
+    )
+    .unwrap();
+    assert_eq!(r.status, 431, "{}", r.text());
+    let doc: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(doc["title"], "Request header fields too large");
+    // A form body that is not UTF-8 on a route with rules (opt1, opt3 required), opt1 present:
+    // malformed params, not a missing opt1.
+    let form = |x_nonce: String| {
+        http::Request::new("POST", "/controller2/action1")
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("X-Nonce", x_nonce)
+            .body(&b"opt1=\xff\xfe&opt3=x"[..])
+    };
+    let r = http::send(&s.base, &form(v2_header("nits", &now))).unwrap();
+    assert_eq!(
+        (r.status, problem_code(&r).as_str()),
+        (400, "malformed_params")
+    );
+    let r = http::send(&s.base, &form(format!("{} nits {now}", "ab".repeat(32)))).unwrap();
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (400, "the form body is not UTF-8")
+    );
+    assert!(s.alive());
+    drop(s);
+    std::fs::remove_dir_all(root).unwrap();
+}
