@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # xnonce-server: format, lints, unit + loopback HTTP tests, then the black-box suite
 # (`xnonce-conformance server`) against a real `xnonce-server serve --demo` subprocess with a
-# temporary data dir and a client added through the CLI. Needs only Rust (cargo).
+# temporary data dir and a client added through the CLI. Needs Rust (cargo); installs
+# redis-server (apt-get) for the Redis store's test.
 # Idempotent, non-interactive; exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,13 +19,20 @@ else
   cargo fmt -p xnonce-server -p xnonce-conformance -- --check
   cargo clippy -q -p xnonce-server -p xnonce-conformance --all-targets -- -D warnings
 
+  if ! command -v redis-server >/dev/null; then
+    # tests/redis.rs runs a real redis-server.
+    echo "== installing redis-server (apt-get)"
+    sudo=; [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
+    timeout 600 $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+    timeout 600 $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends redis-server >/dev/null
+  fi
   echo "== xnonce-server: cargo test"
   log=$(mktemp)
   set +e
   timeout 900 cargo test -p xnonce-server > "$log" 2>&1
   status=$?
   set -e
-  grep -E '^test result|^SKIPPED' "$log" || true
+  grep -E '^test result|^SKIPPED|^[0-9]+ passed, [0-9]+ failed$' "$log" || true
   if [ "$status" -ne 0 ]; then tail -80 "$log"; exit "$status"; fi
 fi
 

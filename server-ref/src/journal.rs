@@ -23,6 +23,27 @@
 //! A write error is logged and makes the store refuse (503 `store_unavailable`) every request
 //! until a write succeeds again (each refused request retries it), so a broken journal fails
 //! closed.
+//!
+//! Reading it back at start:
+//! * a **torn** line — the beginning of a line (`<hex digits>[ <digits>]`, possibly followed by
+//!   NUL bytes, or nothing at all) — is what a crash or a failed write leaves; it is skipped
+//!   (a failed write is retried whole, so the torn line's key is on a later line; a crash
+//!   forgets at most the last [`FLUSH_INTERVAL`], as above);
+//! * any other line (bytes that are not the journal's ASCII, a line too long, an expiry that
+//!   is not a number) was not written by this store: the journal is **damaged** and
+//!   [`JournalStore::open`] fails, naming the file and the line. Skipping the line would
+//!   forget the request it recorded, whose replay would then be accepted; so the server does
+//!   not start until someone restores the file, or moves it away once every request it
+//!   recorded has expired (twice the longest window after the last server using it stopped:
+//!   a key is remembered until its request's timestamp plus the window, and a timestamp may
+//!   be up to a window ahead of the clock).
+//!
+//! One server per journal: [`JournalStore::open`] takes an exclusive `flock(2)` on
+//! `<data dir>/replay.journal.lock` ([`LOCK_FILE`]) and holds it while the store lives; a
+//! second store (in another server, or in the same process) on the same data dir fails to
+//! open instead of sharing the journal — two such servers would each accept the same request
+//! once. The lock file stays in the data dir (empty); the kernel drops the lock when the
+//! process ends, even on a crash.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -37,6 +58,9 @@ use crate::store::{AsyncReplayStore, StoreFuture};
 
 /// File name of the journal inside the data dir.
 pub const JOURNAL_FILE: &str = "replay.journal";
+
+/// File name of the lock file inside the data dir (see the module docs).
+pub const LOCK_FILE: &str = "replay.journal.lock";
 
 /// How often buffered appends are written (at most this much is lost on a crash).
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
@@ -57,6 +81,8 @@ struct Inner {
     failed: bool,
     /// While a compaction writes the new journal: the lines accepted since its snapshot.
     compaction: Option<Tail>,
+    /// The data dir's lock file, locked (`flock`) while the store lives.
+    _lock: File,
 }
 
 /// Lines accepted while a compaction runs: they go to the old journal as usual and here, to
@@ -146,15 +172,131 @@ impl std::fmt::Debug for JournalStore {
     }
 }
 
-fn unhex(s: &str) -> Option<[u8; 16]> {
-    if s.len() != 32 || !s.is_ascii() {
-        return None;
+/// One line of a journal as read back.
+#[derive(Debug, PartialEq, Eq)]
+enum Line {
+    /// A key digest and its expiry.
+    Entry([u8; 16], u64),
+    /// The beginning of a line (a crash or failed write), or an empty line: skipped.
+    Torn,
+    /// Not something this store writes: why.
+    Damaged(&'static str),
+}
+
+/// Reads one line (without its `\n`); see the module docs for torn and damaged lines.
+fn parse_line(line: &[u8]) -> Line {
+    // A crash can leave NUL bytes where the kernel had not written the data yet.
+    let end = line.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    let (line, nul_padded) = (&line[..end], end < line.len());
+    if line.len() > MAX_LINE - 1 {
+        return Line::Damaged("longer than a journal line");
     }
-    let mut out = [0u8; 16];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+    let (hex, expiry) = match line.iter().position(|&b| b == b' ') {
+        Some(i) => (&line[..i], Some(&line[i + 1..])),
+        None => (line, None),
+    };
+    if hex.len() > 32 || !hex.iter().all(u8::is_ascii_hexdigit) {
+        return Line::Damaged("not <32 hex digits> <expiry ms>");
     }
-    Some(out)
+    let Some(expiry) = expiry else {
+        return Line::Torn;
+    };
+    if expiry.len() > 20 || !expiry.iter().all(u8::is_ascii_digit) {
+        return Line::Damaged("not <32 hex digits> <expiry ms>");
+    }
+    if hex.len() < 32 || expiry.is_empty() || nul_padded {
+        return Line::Torn;
+    }
+    let mut d = [0u8; 16];
+    for (i, o) in d.iter_mut().enumerate() {
+        let pair = std::str::from_utf8(&hex[2 * i..2 * i + 2]).unwrap_or("");
+        match u8::from_str_radix(pair, 16) {
+            Ok(b) => *o = b,
+            Err(_) => return Line::Damaged("not <32 hex digits> <expiry ms>"),
+        }
+    }
+    match std::str::from_utf8(expiry)
+        .ok()
+        .and_then(|e| e.parse().ok())
+    {
+        Some(exp) => Line::Entry(d, exp),
+        None => Line::Damaged("expiry out of range"),
+    }
+}
+
+/// An `io::Error` of the same kind with a message naming what failed.
+fn named(e: &std::io::Error, message: String) -> std::io::Error {
+    std::io::Error::new(e.kind(), message)
+}
+
+/// Reads the journal at `path` (absent: empty), keeping the entries live at `now_ms`.
+fn read_journal(path: &Path, now_ms: u64) -> std::io::Result<DigestTable> {
+    let mut entries = DigestTable::new();
+    let cannot_read = |e: std::io::Error| {
+        named(
+            &e,
+            format!("cannot read the replay journal {}: {e}", path.display()),
+        )
+    };
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(entries),
+        Err(e) => return Err(cannot_read(e)),
+    };
+    for (i, line) in BufReader::new(file).split(b'\n').enumerate() {
+        match parse_line(&line.map_err(cannot_read)?) {
+            Line::Entry(d, exp) if exp >= now_ms => entries.remember(d, exp),
+            Line::Entry(..) | Line::Torn => {}
+            Line::Damaged(why) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "the replay journal {} is damaged at line {} ({why}); this server does \
+                         not write such lines. Refusing to start: the requests it recorded could \
+                         be replayed. Restore the file, or move it away once every request it \
+                         recorded has expired (twice the longest window after the last server \
+                         using it stopped)",
+                        path.display(),
+                        i + 1
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(entries)
+}
+
+/// Creates (if needed) and locks `<data_dir>/`[`LOCK_FILE`]: one store per data dir.
+fn lock_data_dir(data_dir: &Path) -> std::io::Result<File> {
+    let path = data_dir.join(LOCK_FILE);
+    let mut o = OpenOptions::new();
+    o.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    let file = o.open(&path).map_err(|e| {
+        named(
+            &e,
+            format!("cannot open the lock file {}: {e}", path.display()),
+        )
+    })?;
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(file),
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Err(std::io::Error::new(
+            std::io::ErrorKind::WouldBlock,
+            format!(
+                "the data dir {} is in use by another xnonce-server with the memory replay \
+                 store (it holds the lock on {}): two servers sharing one replay journal would \
+                 each accept the same request. Give each server its own --data, or use \
+                 [replay] store = \"redis\" for several instances",
+                data_dir.display(),
+                path.display()
+            ),
+        )),
+        Err(e) => {
+            let e = std::io::Error::from(e);
+            Err(named(&e, format!("cannot lock {}: {e}", path.display())))
+        }
+    }
 }
 
 /// Writes `entries` as a complete journal at `path` (created 0600, truncated), synced to
@@ -189,36 +331,39 @@ fn tmp_path(path: &Path) -> PathBuf {
 impl JournalStore {
     /// Opens (or creates) `<data_dir>/replay.journal`, keeping the entries still live at
     /// `now_ms`.
+    ///
+    /// Fails — with a message naming the file and what to do — when another store holds the
+    /// data dir's lock ([`LOCK_FILE`]), when the journal cannot be read or written, and when
+    /// it is damaged (see the module docs).
     pub fn open(data_dir: &Path, now_ms: u64) -> std::io::Result<JournalStore> {
         // Like the registry: the data dir is private to the server's user.
         let mut dir = std::fs::DirBuilder::new();
         dir.recursive(true);
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
-        dir.create(data_dir)?;
+        dir.create(data_dir).map_err(|e| {
+            named(
+                &e,
+                format!("cannot create the data dir {}: {e}", data_dir.display()),
+            )
+        })?;
+        let lock = lock_data_dir(data_dir)?;
         let path = data_dir.join(JOURNAL_FILE);
-        let mut entries = DigestTable::new();
-        match File::open(&path) {
-            Ok(f) => {
-                for line in BufReader::new(f).lines() {
-                    let line = line?;
-                    // A torn last line (crash mid-write) is skipped.
-                    let Some((d, exp)) = line.split_once(' ') else {
-                        continue;
-                    };
-                    if let (Some(d), Ok(exp)) = (unhex(d), exp.parse::<u64>()) {
-                        if exp >= now_ms {
-                            entries.remember(d, exp);
-                        }
-                    }
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
+        let entries = read_journal(&path, now_ms)?;
         let tmp = tmp_path(&path);
-        let file = write_journal(&tmp, entries.iter())?;
-        std::fs::rename(&tmp, &path)?;
+        let file = write_journal(&tmp, entries.iter()).map_err(|e| {
+            named(
+                &e,
+                format!("cannot write the replay journal {}: {e}", tmp.display()),
+            )
+        })?;
+        std::fs::rename(&tmp, &path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            named(
+                &e,
+                format!("cannot replace the replay journal {}: {e}", path.display()),
+            )
+        })?;
         let lines = entries.len();
         Ok(JournalStore {
             path,
@@ -230,6 +375,7 @@ impl JournalStore {
                 pending: Vec::with_capacity(FLUSH_BYTES + MAX_LINE),
                 failed: false,
                 compaction: None,
+                _lock: lock,
             })),
         })
     }
@@ -445,6 +591,90 @@ mod tests {
         assert_eq!(s.len(), 1);
         assert_eq!(s.insert(&"live".into(), 10_000, 2_000), Ok(false));
         assert_eq!(s.insert(&"old".into(), 3_000, 2_000), Ok(true));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn torn_lines_are_skipped_and_damaged_ones_are_named() {
+        let hex32 = "ab".repeat(16);
+        for torn in [
+            String::new(),
+            "abc".into(),
+            hex32.clone(),
+            format!("{hex32} "),
+            format!("{} 12", &hex32[..10]),
+            format!("{hex32} 17\0\0\0"),
+            "\0\0\0\0".into(),
+        ] {
+            assert_eq!(parse_line(torn.as_bytes()), Line::Torn, "{torn:?}");
+        }
+        assert_eq!(
+            parse_line(format!("{hex32} 42").as_bytes()),
+            Line::Entry([0xab; 16], 42)
+        );
+        for damaged in [
+            &b"\xff\xfe"[..],
+            b"hello world",
+            b"abcd 12x",
+            format!("{hex32} 99999999999999999999").as_bytes(),
+            format!("{hex32}00 1").as_bytes(),
+            format!("{hex32} 1 2").as_bytes(),
+        ] {
+            assert!(
+                matches!(parse_line(damaged), Line::Damaged(_)),
+                "{:?}",
+                String::from_utf8_lossy(damaged)
+            );
+        }
+    }
+
+    #[test]
+    fn a_damaged_journal_refuses_to_open_naming_the_file_and_the_line() {
+        let d = dir("damaged");
+        let s = JournalStore::open(&d, 0).unwrap();
+        assert_eq!(s.insert(&"k".into(), 10_000, 0), Ok(true));
+        drop(s);
+        let path = d.join(JOURNAL_FILE);
+        open_append(&path)
+            .unwrap()
+            .write_all(b"\xff\xfe\n")
+            .unwrap();
+        let e = JournalStore::open(&d, 0).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
+        let msg = e.to_string();
+        assert!(
+            msg.contains(&path.display().to_string()) && msg.contains("line 2"),
+            "{msg}"
+        );
+        // Refused, not rewritten: the file is as it was.
+        assert!(std::fs::read(&path).unwrap().ends_with(b"\xff\xfe\n"));
+        // A journal that is a directory: named too.
+        std::fs::remove_file(&path).unwrap();
+        std::fs::create_dir(&path).unwrap();
+        let msg = JournalStore::open(&d, 0).unwrap_err().to_string();
+        assert!(
+            msg.contains("replay journal") && msg.contains(&path.display().to_string()),
+            "{msg}"
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn one_store_per_data_dir() {
+        let d = dir("lock");
+        let s = JournalStore::open(&d, 0).unwrap();
+        let e = JournalStore::open(&d, 0).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
+        assert!(
+            e.to_string().contains("in use by another xnonce-server"),
+            "{e}"
+        );
+        // A clone shares the lock; the lock goes with the last one.
+        let clone = s.clone();
+        drop(s);
+        assert!(JournalStore::open(&d, 0).is_err());
+        drop(clone);
+        JournalStore::open(&d, 0).unwrap();
         std::fs::remove_dir_all(&d).unwrap();
     }
 

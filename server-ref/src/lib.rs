@@ -173,7 +173,14 @@ enum Evictor {
 impl Server {
     /// Binds `config.listen` and prepares the app over the registry in `data_dir` (with the
     /// key file of `config.key_file`, created if needed; refused if unsafe or wrong) and the
-    /// replay store of `config.replay` (the memory store's journal also lives in `data_dir`).
+    /// replay store of `config.replay` (the memory store's journal also lives in `data_dir`,
+    /// locked: one such server per data dir). An existing data dir open to group or others is
+    /// made `0700` when it is ours ([`registry::secure_dir`]; logged).
+    ///
+    /// Errors say what failed and name it (the registry, the journal and its path, Redis's
+    /// refusal, `cannot listen on ADDR: …`). A Redis store is tried once: a Redis that answers
+    /// and refuses (wrong password, bad DB index) is an error; an unreachable one is logged
+    /// and the server starts (its requests get 503 until Redis answers).
     pub async fn bind(config: &Config, data_dir: std::path::PathBuf) -> std::io::Result<Server> {
         let registry = Arc::new(Registry::open_with_key_file(
             &data_dir,
@@ -182,7 +189,7 @@ impl Server {
         registry
             .check(true)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
-        let listener = tokio::net::TcpListener::bind(&config.listen).await?;
+        registry::log_secure_dir(&data_dir, &registry::secure_dir(&data_dir));
         let (router, evictor) = match &config.replay {
             ReplayConfig::Memory { persist: false } => {
                 let store = MemoryStore::new();
@@ -202,12 +209,35 @@ impl Server {
                 let store = RedisStore::new(url, key_prefix)
                     .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?
                     .timeout(Duration::from_millis(*timeout_ms));
+                match store.check().await {
+                    Ok(()) => {}
+                    Err(e @ redis_store::CheckError::Refused(_)) => {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::PermissionDenied,
+                            format!(
+                                "replay store: {e}; check replay.redis_url (password, user, DB \
+                                 index)"
+                            ),
+                        ))
+                    }
+                    Err(e) => tracing::warn!(
+                        target: "xnonce",
+                        error = %e,
+                        "replay store unreachable at start; requests get 503 \
+                         store_unavailable until it answers"
+                    ),
+                }
                 (
                     app_for(config, layer_for(config, registry, store)),
                     Evictor::None,
                 )
             }
         };
+        let listener = tokio::net::TcpListener::bind(&config.listen)
+            .await
+            .map_err(|e| {
+                std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", config.listen))
+            })?;
         Ok(Server {
             listener,
             router,

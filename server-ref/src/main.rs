@@ -17,7 +17,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
     name = "xnonce-server",
     version,
     about = "xnonce reference server: verifies X-Nonce requests (em-secure-api v1 and v2)",
-    after_help = "Data dir (client registry): --data DIR, else $XNONCE_DATA, else the config's data_dir, else ./xnonce-data.\nRegistry key: --key-file PATH, else $XNONCE_KEY_FILE, else the config's key_file, else $XDG_CONFIG_HOME/xnonce/registry.key (~/.config/xnonce/registry.key); it must stay outside the data dir, mode 0600.\nLogs go to stderr, one line per event (--log-format json: one JSON object per line); set RUST_LOG (default: info)."
+    after_help = "Data dir (client registry): --data DIR, else $XNONCE_DATA, else the config's data_dir (--config FILE, for serve and client commands alike), else ./xnonce-data.\nRegistry key: --key-file PATH, else $XNONCE_KEY_FILE, else the config's key_file, else $XDG_CONFIG_HOME/xnonce/registry.key (~/.config/xnonce/registry.key); it must stay outside the data dir, mode 0600.\nLogs go to stderr, one line per event (--log-format json: one JSON object per line); set RUST_LOG (default: info)."
 )]
 struct Cli {
     /// How log lines on stderr are written: `text` (key=value fields) or `json` (one object
@@ -76,18 +76,35 @@ enum Command {
 /// Where the registry is.
 #[derive(clap::Args)]
 struct Store {
+    /// The server's TOML config file: its data_dir and key_file apply (after --data /
+    /// $XNONCE_DATA and --key-file / $XNONCE_KEY_FILE), as for `serve --config`.
+    #[arg(long)]
+    config: Option<PathBuf>,
     /// Data dir holding the client registry.
     #[arg(long, env = registry::DATA_ENV)]
     data: Option<PathBuf>,
-    /// Registry key file, outside the data dir (default $XDG_CONFIG_HOME/xnonce/registry.key,
-    /// else ~/.config/xnonce/registry.key); created 0600 by the first write if absent.
+    /// Registry key file, outside the data dir (else the config's key_file, else
+    /// $XDG_CONFIG_HOME/xnonce/registry.key, else ~/.config/xnonce/registry.key); created
+    /// 0600 by the first write if absent.
     #[arg(long, env = registry::key::KEY_ENV)]
     key_file: Option<PathBuf>,
 }
 
 impl Store {
-    fn open(self) -> Registry {
-        Registry::open_with_key_file(registry::data_dir(self.data.as_deref()), self.key_file)
+    /// The registry, found in the same order as `serve` finds it.
+    fn open(self) -> Result<Registry, String> {
+        let config = match &self.config {
+            Some(path) => Config::load(path)?,
+            None => Config::default(),
+        };
+        let data = match (self.data, config.data_dir) {
+            (Some(d), _) | (None, Some(d)) => d,
+            (None, None) => registry::data_dir(None),
+        };
+        Ok(Registry::open_with_key_file(
+            data,
+            self.key_file.or(config.key_file),
+        ))
     }
 }
 
@@ -100,7 +117,8 @@ enum ClientCommand {
         #[command(flatten)]
         store: Store,
     },
-    /// Give a client a new secret (old ones stop working); created if absent. Prints the secret.
+    /// Give a client a new secret (old ones stop working: a running server stops accepting
+    /// them within about a second); created if absent. Prints the secret.
     Replace {
         /// Client id.
         name: String,
@@ -162,11 +180,20 @@ fn print_secret(r: Result<xnonce_core::Secret, registry::RegistryError>) -> Exit
 }
 
 fn client(cmd: ClientCommand) -> ExitCode {
+    /// The registry of a command's `Store` args, or the exit on a bad `--config`.
+    macro_rules! open {
+        ($store:expr) => {
+            match $store.open() {
+                Ok(r) => r,
+                Err(e) => return fail(e),
+            }
+        };
+    }
     match cmd {
-        ClientCommand::Add { name, store } => print_secret(store.open().add(&name)),
-        ClientCommand::Replace { name, store } => print_secret(store.open().replace(&name)),
+        ClientCommand::Add { name, store } => print_secret(open!(store).add(&name)),
+        ClientCommand::Replace { name, store } => print_secret(open!(store).replace(&name)),
         ClientCommand::Rotate { name, store } => {
-            let code = print_secret(store.open().rotate(&name));
+            let code = print_secret(open!(store).rotate(&name));
             if code == ExitCode::SUCCESS {
                 eprintln!(
                     "xnonce-server: {name} now has several live secrets; once every caller \
@@ -175,7 +202,7 @@ fn client(cmd: ClientCommand) -> ExitCode {
             }
             code
         }
-        ClientCommand::Retire { name, store } => match store.open().retire(&name) {
+        ClientCommand::Retire { name, store } => match open!(store).retire(&name) {
             Ok(r) => {
                 let list: Vec<String> = r.retired.iter().map(|i| i.to_string()).collect();
                 println!(
@@ -197,13 +224,13 @@ fn client(cmd: ClientCommand) -> ExitCode {
             if !confirm {
                 return fail(format!("deleting {name:?} cannot be undone; add --confirm"));
             }
-            match store.open().delete(&name) {
+            match open!(store).delete(&name) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(e),
             }
         }
         ClientCommand::List { store } => {
-            let registry = store.open();
+            let registry = open!(store);
             let status = match registry.check(false) {
                 Ok(s) => s,
                 Err(e) => return fail(e),
@@ -297,7 +324,8 @@ fn serve(
         let server = match Server::bind(&cfg, data_dir.clone()).await {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("xnonce-server: cannot start on {}: {e}", cfg.listen);
+                // The error says what failed (the listen address, the journal, Redis…).
+                eprintln!("xnonce-server: cannot start: {e}");
                 return ExitCode::FAILURE;
             }
         };

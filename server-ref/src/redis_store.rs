@@ -10,10 +10,22 @@
 //! timeout) the store returns an error and the layer refuses the request with 503
 //! `store_unavailable`. The connection manager reconnects in the background, so requests are
 //! accepted again as soon as Redis is back.
+//!
+//! Until the first connection succeeds, each attempt starts with one plain connection (and a
+//! `PING`), so the error logged is Redis's own — `WRONGPASS …`, `DB index is out of range`,
+//! `Connection refused` — rather than a timeout, and arrives at once. [`RedisStore::check`]
+//! runs that attempt at start-up: the reference server refuses to start when Redis answers but
+//! refuses it ([`CheckError::Refused`]: wrong password, bad DB index, not a Redis), and starts
+//! with a warning when Redis cannot be reached ([`CheckError::Unreachable`]). Messages never
+//! hold the URL or its password.
+//!
+//! TLS (`rediss://`) is not supported (the crate is built without a TLS stack): reach Redis on
+//! a trusted network or through a local TLS tunnel.
 
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::AsyncConnectionConfig;
 use tokio::sync::OnceCell;
 use xnonce_core::{ReplayKey, ReplayStoreError};
 
@@ -43,6 +55,56 @@ fn unavailable(e: impl std::fmt::Display) -> ReplayStoreError {
     ReplayStoreError(format!("redis: {e}"))
 }
 
+/// Why [`RedisStore::check`] could not use Redis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckError {
+    /// No connection or no answer in time (down, restarting, network): may recover by
+    /// itself, and the store reconnects when it does.
+    Unreachable(String),
+    /// Redis answered and refused: wrong password or user, a DB index it does not have, not a
+    /// Redis server… — a configuration error that waiting does not fix.
+    Refused(String),
+}
+
+impl std::fmt::Display for CheckError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CheckError::Unreachable(e) => write!(f, "redis unreachable: {e}"),
+            CheckError::Refused(e) => write!(f, "redis refused the connection: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for CheckError {}
+
+/// Checks a Redis URL as [`RedisStore::new`] does (the message does not repeat the URL).
+pub fn check_url(url: &str) -> Result<(), String> {
+    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    if matches!(scheme.as_deref(), Some("rediss" | "valkeys")) {
+        return Err(
+            "TLS (rediss://) is not supported; use redis:// to a Redis on a trusted \
+                    network, or a local TLS tunnel (e.g. stunnel) in front of Redis"
+                .into(),
+        );
+    }
+    redis::Client::open(url).map(drop).map_err(|_| {
+        "not a valid Redis URL (redis://[:password@]host:port/db or redis+unix:///path)".into()
+    })
+}
+
+/// True for errors that waiting may fix (Redis down or busy), false for refusals.
+fn transient(e: &redis::RedisError) -> bool {
+    use redis::ErrorKind::*;
+    e.is_io_error()
+        || e.is_timeout()
+        || e.is_connection_refusal()
+        || e.is_connection_dropped()
+        || matches!(
+            e.kind(),
+            BusyLoadingError | TryAgain | ClusterDown | MasterDown
+        )
+}
+
 impl RedisStore {
     /// A store for `url` (`redis://host:port/db`, `redis+unix:///path`). Nothing is connected
     /// yet: the first request connects, and a server whose Redis is down still starts (and
@@ -51,9 +113,9 @@ impl RedisStore {
         if prefix.contains(['{', '}']) {
             return Err("replay.key_prefix must not contain '{' or '}' (used as hash tags)".into());
         }
-        let client = redis::Client::open(url).map_err(|_| {
-            "replay.redis_url is not a valid Redis URL (redis://host:port/db)".to_string()
-        })?;
+        check_url(url).map_err(|e| format!("replay.redis_url: {e}"))?;
+        let client = redis::Client::open(url)
+            .map_err(|_| "replay.redis_url: not a valid Redis URL".to_string())?;
         Ok(RedisStore {
             client,
             prefix: prefix.to_string(),
@@ -77,22 +139,67 @@ impl RedisStore {
         format!("{}{{{}}}", self.prefix, tag)
     }
 
+    /// A Redis error as text, without the URL's password (should a message ever quote it).
+    fn describe(&self, e: &redis::RedisError) -> String {
+        let text = e.to_string();
+        match self.client.get_connection_info().redis.password.as_deref() {
+            Some(pw) if !pw.is_empty() => text.replace(pw, "***"),
+            _ => text,
+        }
+    }
+
+    /// One connection attempt and a `PING`, within the timeout: `Ok` when Redis answers,
+    /// else why not ([`CheckError::Refused`] when it answered with an error). The server runs
+    /// this at start-up; the store runs it before its first connection, so that connection's
+    /// errors are Redis's own, at once, not a timeout.
+    pub async fn check(&self) -> Result<(), CheckError> {
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(self.timeout)
+            .set_response_timeout(self.timeout);
+        let attempt = async {
+            let mut conn = self
+                .client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await?;
+            redis::cmd("PING").query_async::<String>(&mut conn).await
+        };
+        match tokio::time::timeout(self.timeout, attempt).await {
+            Ok(Ok(_pong)) => Ok(()),
+            Ok(Err(e)) if transient(&e) => Err(CheckError::Unreachable(self.describe(&e))),
+            Ok(Err(e)) => Err(CheckError::Refused(self.describe(&e))),
+            Err(_elapsed) => Err(CheckError::Unreachable(format!(
+                "no answer within {} ms",
+                self.timeout.as_millis()
+            ))),
+        }
+    }
+
     async fn connection(&self) -> Result<ConnectionManager, ReplayStoreError> {
         let conn = self
             .conn
             .get_or_try_init(|| async {
+                // The manager retries a failed first connection and its errors would end as a
+                // timeout below: one plain attempt first reports the real error, at once.
+                self.check()
+                    .await
+                    .map_err(|e| ReplayStoreError(e.to_string()))?;
                 let config = ConnectionManagerConfig::new()
                     .set_connection_timeout(self.timeout)
                     .set_response_timeout(self.timeout)
                     .set_number_of_retries(2)
                     .set_max_delay(500);
                 tokio::time::timeout(
-                    self.timeout * 2,
+                    self.timeout.saturating_mul(2),
                     ConnectionManager::new_with_config(self.client.clone(), config),
                 )
                 .await
-                .map_err(|_| unavailable("connection timed out"))?
-                .map_err(unavailable)
+                .map_err(|_| {
+                    unavailable(format!(
+                        "no connection within {} ms",
+                        self.timeout.saturating_mul(2).as_millis()
+                    ))
+                })?
+                .map_err(|e| unavailable(self.describe(&e)))
             })
             .await?;
         Ok(conn.clone())
@@ -119,8 +226,10 @@ impl AsyncReplayStore for RedisStore {
             let reply: Option<String> =
                 tokio::time::timeout(self.timeout, cmd.query_async(&mut conn))
                     .await
-                    .map_err(|_| unavailable("command timed out"))?
-                    .map_err(unavailable)?;
+                    .map_err(|_| {
+                        unavailable(format!("no answer within {} ms", self.timeout.as_millis()))
+                    })?
+                    .map_err(|e| unavailable(self.describe(&e)))?;
             Ok(reply.is_some())
         })
     }
@@ -137,6 +246,21 @@ mod tests {
         assert_eq!(s.key("v2:c:a}b{"), "app:{v2:c:a_b_}");
         assert!(RedisStore::new("redis://127.0.0.1:1/", "a{b}").is_err());
         assert!(RedisStore::new("not a url", "p").is_err());
+    }
+
+    #[test]
+    fn tls_urls_are_refused_as_such_and_messages_hold_no_url() {
+        for url in ["rediss://:pw@127.0.0.1:6379/0", "REDISS://h:1/"] {
+            let e = RedisStore::new(url, "p").unwrap_err();
+            assert!(e.contains("TLS") && e.contains("not supported"), "{e}");
+            assert!(!e.contains("pw@"), "{e}");
+        }
+        let e = check_url("redis://:hunter2@[bad/0").unwrap_err();
+        assert!(
+            e.contains("not a valid Redis URL") && !e.contains("hunter2"),
+            "{e}"
+        );
+        assert!(check_url("redis://:pw@127.0.0.1:6379/3").is_ok());
     }
 
     #[tokio::test]

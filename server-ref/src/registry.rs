@@ -3,9 +3,10 @@
 //!
 //! * Location: `<data dir>/clients.json`; the data dir defaults to `./xnonce-data` (override
 //!   with `--data DIR` or the `XNONCE_DATA` environment variable). The key file: see [`key`].
-//! * Permissions: the dir is created `0700`, the file is written `0600` (to a temporary file
-//!   renamed into place, so readers never see half a file), under a lock file so concurrent
-//!   commands do not lose updates.
+//! * Permissions: the dir is created `0700` (an existing one open to group or others is set
+//!   to `0700` by every write and by the server's start when it is ours, see [`secure_dir`]),
+//!   the file is written `0600` (to a temporary file renamed into place, so readers never see
+//!   half a file), under a lock file so concurrent commands do not lose updates.
 //! * Format (version 2): client names and bookkeeping in clear, each secret sealed on its own:
 //!
 //!   ```json
@@ -30,8 +31,10 @@
 //!   per [`CHECK_INTERVAL`], re-reading it when it changed. A request that matches no secret
 //!   in memory (unknown client, or a signature none of its secrets made) checks the file at
 //!   once ([`SecretSource::refresh`]): a client that a `client add` or `replace` run from
-//!   another process just registered is accepted from its first request. A `delete` or
-//!   `retire` from another process takes effect within about a second. Writes made through
+//!   another process just registered is accepted from its first request. A `delete`, a
+//!   `retire` or the end of a `replace`'s old secrets, from another process, takes effect
+//!   within about a second (a request signed with a just-replaced secret matches the copy in
+//!   memory, so it triggers no check). Writes made through
 //!   any [`Registry`] of the same process are seen on the next lookup.
 
 pub mod key;
@@ -330,6 +333,57 @@ pub fn data_dir(flag: Option<&Path>) -> PathBuf {
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+    }
+}
+
+/// What [`secure_dir`] found and did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DirMode {
+    /// Absent, or already private (no group / other permission bits).
+    Private,
+    /// Ours and open to group or others: set to `0700`; its mode before.
+    Tightened(u32),
+    /// Open to group or others and left so (not ours, shared — sticky or world-writable —, or
+    /// the change failed): why, for a warning.
+    Open(u32, String),
+}
+
+/// Makes an existing data dir private (`0700`) when it is open to group or others and is
+/// ours; a shared directory (sticky bit or world-writable, such as `/tmp`) or someone
+/// else's is left alone. The caller logs the outcome (see [`DirMode`]).
+pub fn secure_dir(dir: &Path) -> DirMode {
+    let Ok(meta) = fs::metadata(dir) else {
+        return DirMode::Private;
+    };
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o077 == 0 {
+        return DirMode::Private;
+    }
+    if mode & 0o1002 != 0 {
+        return DirMode::Open(mode, "a shared directory (sticky or world-writable)".into());
+    }
+    if meta.uid() != rustix::process::geteuid().as_raw() {
+        return DirMode::Open(mode, format!("owned by uid {}, not this user", meta.uid()));
+    }
+    match fs::set_permissions(dir, fs::Permissions::from_mode(0o700)) {
+        Ok(()) => DirMode::Tightened(mode),
+        Err(e) => DirMode::Open(mode, format!("cannot change its mode: {e}")),
+    }
+}
+
+/// Logs what [`secure_dir`] did to `dir` (a warning unless it was already private).
+pub fn log_secure_dir(dir: &Path, outcome: &DirMode) {
+    match outcome {
+        DirMode::Private => {}
+        DirMode::Tightened(old) => tracing::warn!(
+            data_dir = %dir.display(),
+            "the data dir was mode {old:04o} (open to group or others); set it to 0700"
+        ),
+        DirMode::Open(mode, why) => tracing::warn!(
+            data_dir = %dir.display(),
+            "the data dir is mode {mode:04o}: other users may list (or change) it; left as it \
+             is ({why}). Use a private directory (mode 0700) as the data dir"
+        ),
     }
 }
 
@@ -764,6 +818,8 @@ impl Registry {
                 .map_err(|e| io_err("create", &self.dir, e))?;
             fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700))
                 .map_err(|e| io_err("set permissions of", &self.dir, e))?;
+        } else {
+            log_secure_dir(&self.dir, &secure_dir(&self.dir));
         }
         Ok(())
     }

@@ -1,0 +1,355 @@
+//! The Redis replay store against a real `redis-server` (started here on a free 127.0.0.1
+//! port with a password, in a temporary dir; stopped on exit) and the real binary:
+//!
+//! 1. a wrong password, no password, or a DB index Redis does not have: `serve` refuses to
+//!    start at once (exit 1) with Redis's own error — never the password, never a timeout;
+//! 2. the right password: requests accepted once, then 409;
+//! 3. the store itself, before its first connection: a refusal is reported as such, at once
+//!    (it used to be `connection timed out` after twice `timeout_ms`, for every request);
+//! 4. a Redis that cannot be reached at start: `serve` starts, warns, and answers 503
+//!    `store_unavailable` without waiting twice the timeout.
+//!
+//! A plain program (`harness = false`), like `tests/scale.rs`: one row per check, then
+//! `N passed, M failed`; exit status 1 on any failure. Without `redis-server` on `PATH` it prints
+//! SKIPPED (nothing counted as passed) and exits 0: `apt-get install redis-server`.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use xnonce_conformance::server_suite::http;
+use xnonce_core::{sign, Scheme, Secret, SignInput};
+use xnonce_server::redis_store::{CheckError, RedisStore};
+use xnonce_server::AsyncReplayStore;
+
+const PASSWORD: &str = "right-pass-4c1d";
+const WRONG: &str = "NotThePassword-7f3a";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `redis-server` on a free port with [`PASSWORD`]; killed on drop.
+struct Redis {
+    child: Child,
+    port: u16,
+}
+
+impl Redis {
+    fn start(dir: &Path) -> Option<Redis> {
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args([
+                "--requirepass",
+                PASSWORD,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .arg("--dir")
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let mut redis = Redis { child, port };
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = redis.child.try_wait() {
+                panic!("redis-server exited: {status}");
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "redis-server did not listen"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(redis)
+    }
+
+    fn url(&self, password: Option<&str>, db: u32) -> String {
+        match password {
+            Some(pw) => format!("redis://:{pw}@127.0.0.1:{}/{db}", self.port),
+            None => format!("redis://127.0.0.1:{}/{db}", self.port),
+        }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Ctx {
+    dir: PathBuf,
+    data: PathBuf,
+    key: PathBuf,
+    secret: Secret,
+    n: std::cell::Cell<u32>,
+}
+
+/// How `serve` went: listening (killed on drop), or exited with its status and stderr.
+enum Start {
+    Listening(Child, http::BaseUrl, PathBuf),
+    Exited(Option<i32>, String, Duration),
+}
+
+impl Drop for Start {
+    fn drop(&mut self) {
+        if let Start::Listening(child, ..) = self {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Ctx {
+    fn serve(&self, redis_url: &str, timeout_ms: u64) -> Start {
+        let n = self.n.get();
+        self.n.set(n + 1);
+        let config = self.dir.join(format!("config-{n}.toml"));
+        std::fs::write(
+            &config,
+            format!(
+                "[replay]\nstore = \"redis\"\nredis_url = \"{redis_url}\"\ntimeout_ms = {timeout_ms}\n"
+            ),
+        )
+        .unwrap();
+        let log = self.dir.join(format!("server-{n}.log"));
+        let t0 = Instant::now();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_xnonce-server"))
+            .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&config)
+            .arg("--data")
+            .arg(&self.data)
+            .arg("--key-file")
+            .arg(&self.key)
+            .env_remove("XNONCE_DATA")
+            .env_remove("XNONCE_KEY_FILE")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        match line.trim_end().strip_prefix("xnonce-server listening on ") {
+            Some(url) => Start::Listening(child, http::BaseUrl::parse(url).unwrap(), log),
+            None => {
+                let status = child.wait().unwrap();
+                let err = std::fs::read_to_string(&log).unwrap_or_default();
+                Start::Exited(status.code(), err, t0.elapsed())
+            }
+        }
+    }
+
+    fn request(&self, base: &http::BaseUrl) -> http::Request {
+        let input =
+            SignInput::new(Scheme::V2, "GET", "/admin/status", "svc").host(base.authority.clone());
+        let x_nonce = sign(&input, &self.secret).unwrap().x_nonce;
+        http::Request::new("GET", "/admin/status").header("X-Nonce", x_nonce)
+    }
+}
+
+type Check = Result<(), String>;
+
+macro_rules! ensure {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(format!($($msg)+));
+        }
+    };
+}
+
+/// `serve` must exit 1 within 5 s, its stderr holding `want` and neither password.
+fn refused_at_start(ctx: &Ctx, url: &str, want: &str) -> Check {
+    match &ctx.serve(url, 2000) {
+        Start::Listening(..) => Err("the server started".into()),
+        Start::Exited(code, err, took) => {
+            ensure!(*code == Some(1), "exit {code:?}: {err}");
+            ensure!(*took < Duration::from_secs(5), "took {took:?}: {err}");
+            ensure!(err.contains(want), "no {want:?} in: {err}");
+            ensure!(
+                !err.contains(WRONG) && !err.contains(PASSWORD),
+                "a password in: {err}"
+            );
+            ensure!(!err.contains("timed out"), "{err}");
+            Ok(())
+        }
+    }
+}
+
+fn wrong_password(ctx: &Ctx, redis: &Redis) -> Check {
+    refused_at_start(
+        ctx,
+        &redis.url(Some(WRONG), 0),
+        "redis refused the connection",
+    )?;
+    refused_at_start(ctx, &redis.url(Some(WRONG), 0), "uthentication")
+}
+
+fn no_password(ctx: &Ctx, redis: &Redis) -> Check {
+    refused_at_start(ctx, &redis.url(None, 0), "NOAUTH")
+}
+
+fn bad_db_index(ctx: &Ctx, redis: &Redis) -> Check {
+    refused_at_start(
+        ctx,
+        &redis.url(Some(PASSWORD), 99),
+        "DB index is out of range",
+    )
+}
+
+fn right_password_accepts_once(ctx: &Ctx, redis: &Redis) -> Check {
+    let Start::Listening(_, base, log) = &ctx.serve(&redis.url(Some(PASSWORD), 0), 2000) else {
+        return Err("did not start".into());
+    };
+    let req = ctx.request(base);
+    let first = http::send(base, &req).map_err(|e| e.to_string())?;
+    ensure!(first.status == 200, "{} {}", first.status, first.text());
+    let again = http::send(base, &req).map_err(|e| e.to_string())?;
+    ensure!(again.status == 409, "{} {}", again.status, again.text());
+    let log = std::fs::read_to_string(log).unwrap_or_default();
+    ensure!(!log.contains(PASSWORD), "the password in the log: {log}");
+    Ok(())
+}
+
+fn the_store_reports_a_refusal_at_once(redis: &Redis) -> Check {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store =
+            RedisStore::new(&redis.url(Some(WRONG), 0), "t:")?.timeout(Duration::from_millis(2000));
+        ensure!(
+            matches!(store.check().await, Err(CheckError::Refused(_))),
+            "check: {:?}",
+            store.check().await
+        );
+        let t0 = Instant::now();
+        let e = store
+            .insert_if_absent(&"v2:svc:n".into(), u64::MAX / 2, 1)
+            .await
+            .err()
+            .ok_or("accepted with a wrong password")?;
+        let (took, msg) = (t0.elapsed(), e.0);
+        ensure!(took < Duration::from_millis(1500), "took {took:?}: {msg}");
+        ensure!(msg.contains("refused the connection"), "{msg}");
+        ensure!(!msg.contains(WRONG), "{msg}");
+        let down = RedisStore::new(&format!("redis://127.0.0.1:{}/0", free_port()), "t:")?;
+        ensure!(
+            matches!(down.check().await, Err(CheckError::Unreachable(_))),
+            "unreachable: {:?}",
+            down.check().await
+        );
+        let good = RedisStore::new(&redis.url(Some(PASSWORD), 0), "t:")?;
+        ensure!(good.check().await.is_ok(), "{:?}", good.check().await);
+        Ok(())
+    })
+}
+
+fn unreachable_at_start_serves_503(ctx: &Ctx) -> Check {
+    let url = format!("redis://127.0.0.1:{}/0", free_port());
+    let Start::Listening(_, base, log) = &ctx.serve(&url, 1000) else {
+        return Err("a server whose Redis is down must still start".into());
+    };
+    let t0 = Instant::now();
+    let r = http::send(base, &ctx.request(base)).map_err(|e| e.to_string())?;
+    let took = t0.elapsed();
+    ensure!(r.status == 503, "{} {}", r.status, r.text());
+    ensure!(r.text().contains("store_unavailable"), "{}", r.text());
+    ensure!(took < Duration::from_millis(1500), "took {took:?}");
+    let log = std::fs::read_to_string(log).unwrap_or_default();
+    ensure!(log.contains("unreachable"), "no warning: {log}");
+    Ok(())
+}
+
+fn main() {
+    let found = Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        println!(
+            "SKIPPED (not counted as passed): tests/redis.rs needs redis-server on PATH \
+             (apt-get install redis-server)"
+        );
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!(
+        "xnonce-redis-test-{}-{}",
+        std::process::id(),
+        xnonce_server::now_ms()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let redis = Redis::start(&dir).expect("redis-server");
+    let (data, key) = (dir.join("data"), dir.join("keys").join("registry.key"));
+    let out = Command::new(env!("CARGO_BIN_EXE_xnonce-server"))
+        .args(["client", "add", "svc", "--data"])
+        .arg(&data)
+        .arg("--key-file")
+        .arg(&key)
+        .env_remove("XNONCE_DATA")
+        .env_remove("XNONCE_KEY_FILE")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let ctx = Ctx {
+        secret: Secret::new(String::from_utf8(out.stdout).unwrap().trim()).unwrap(),
+        dir: dir.clone(),
+        data,
+        key,
+        n: std::cell::Cell::new(0),
+    };
+    let checks: Vec<(&str, Check)> = vec![
+        (
+            "wrong password: refused at start, Redis's error",
+            wrong_password(&ctx, &redis),
+        ),
+        (
+            "no password: refused at start (NOAUTH)",
+            no_password(&ctx, &redis),
+        ),
+        ("DB index 99: refused at start", bad_db_index(&ctx, &redis)),
+        (
+            "right password: accepted once, then 409",
+            right_password_accepts_once(&ctx, &redis),
+        ),
+        (
+            "store: a refusal reported at once, as such",
+            the_store_reports_a_refusal_at_once(&redis),
+        ),
+        (
+            "Redis unreachable at start: starts, warns, 503 at once",
+            unreachable_at_start_serves_503(&ctx),
+        ),
+    ];
+    let mut failed = 0;
+    for (name, result) in &checks {
+        match result {
+            Ok(()) => println!("{name:<58} PASS"),
+            Err(e) => {
+                failed += 1;
+                println!("{name:<58} FAIL: {e}");
+            }
+        }
+    }
+    println!("{} passed, {failed} failed", checks.len() - failed);
+    drop(redis);
+    let _ = std::fs::remove_dir_all(&dir);
+    if failed > 0 {
+        std::process::exit(1);
+    }
+}

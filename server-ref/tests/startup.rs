@@ -1,0 +1,401 @@
+//! Start-up against the real `xnonce-server` binary: what it refuses, and how it says so.
+//! * config values that would break every request (or panic) are refused at load, naming the
+//!   key, exit status 1;
+//! * a damaged replay journal, or a journal path that is a directory, is refused naming the
+//!   journal (not the listen address);
+//! * two servers with the memory store cannot share a data dir (the second exits non-zero);
+//! * an existing data dir open to others is made private (0700);
+//! * `client … --config FILE` uses the config's data dir and key file, like `serve --config`.
+
+use std::io::BufRead;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use xnonce_conformance::server_suite::http;
+use xnonce_core::{sign, Scheme, Secret, SignInput};
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// `<tmp>/xnonce-startup-…/` with `data/` and `keys/registry.key` (not created); removed on
+/// drop.
+struct Dirs {
+    base: PathBuf,
+    data: PathBuf,
+    key: PathBuf,
+}
+
+impl Dirs {
+    fn new(tag: &str) -> Dirs {
+        let base = std::env::temp_dir().join(format!(
+            "xnonce-startup-{tag}-{}-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            xnonce_server::now_ms()
+        ));
+        std::fs::create_dir_all(&base).unwrap();
+        Dirs {
+            data: base.join("data"),
+            key: base.join("keys").join("registry.key"),
+            base,
+        }
+    }
+
+    /// Writes `text` as a config file in the base dir; its path.
+    fn config(&self, text: &str) -> PathBuf {
+        let path = self.base.join(format!(
+            "config-{}.toml",
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+impl Drop for Dirs {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.base);
+    }
+}
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_xnonce-server")
+}
+
+fn command(d: &Dirs, args: &[&str]) -> Command {
+    let mut c = Command::new(bin());
+    c.args(args)
+        .env_remove("XNONCE_DATA")
+        .env_remove("XNONCE_KEY_FILE")
+        .env_remove("XNONCE_LOG_FORMAT")
+        .env("RUST_LOG", "info")
+        .current_dir(&d.base);
+    c
+}
+
+/// `client ARGS --data D --key-file K`, which must succeed; stdout (the secret).
+fn client(d: &Dirs, args: &[&str]) -> Secret {
+    let out = command(d, &["client"])
+        .args(args)
+        .arg("--data")
+        .arg(&d.data)
+        .arg("--key-file")
+        .arg(&d.key)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "client {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Secret::new(String::from_utf8(out.stdout).unwrap().trim()).unwrap()
+}
+
+/// A `serve` that listens (killed on drop).
+struct Served {
+    child: Child,
+    base: http::BaseUrl,
+    log: PathBuf,
+}
+
+impl Served {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM, and the exit status.
+    fn stop(mut self) -> ExitStatus {
+        let ok = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let start = Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            assert!(start.elapsed() < Duration::from_secs(15), "no exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `serve --demo --listen 127.0.0.1:0 EXTRA…`: `Ok` when it listens, else `Err((exit
+/// status, stderr))` once it has exited.
+fn serve(d: &Dirs, extra: &[&str]) -> Result<Served, (ExitStatus, String)> {
+    let log = d.base.join(format!(
+        "server-{}.log",
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let mut child = command(d, &["serve", "--demo", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    match line.trim_end().strip_prefix("xnonce-server listening on ") {
+        Some(url) => Ok(Served {
+            base: http::BaseUrl::parse(url).unwrap(),
+            child,
+            log,
+        }),
+        None => {
+            let status = child.wait().unwrap();
+            Err((status, std::fs::read_to_string(&log).unwrap_or_default()))
+        }
+    }
+}
+
+/// `serve` with the usual data dir and key file.
+fn serve_data(d: &Dirs, extra: &[&str]) -> Result<Served, (ExitStatus, String)> {
+    let (data, key) = (d.data.display().to_string(), d.key.display().to_string());
+    let mut args = vec!["--data", &data, "--key-file", &key];
+    args.extend_from_slice(extra);
+    serve(d, &args)
+}
+
+/// The server must refuse to start: exit status 1 and its stderr, checked for no panic.
+fn refused(d: &Dirs, extra: &[&str]) -> String {
+    match serve_data(d, extra) {
+        Ok(s) => panic!("{extra:?}: the server started: {}", s.log()),
+        Err((status, err)) => {
+            assert_eq!(status.code(), Some(1), "{extra:?}: {status:?}; {err}");
+            assert!(!err.contains("panicked"), "{err}");
+            err
+        }
+    }
+}
+
+/// A fresh signed GET /admin/status.
+fn status(base: &http::BaseUrl, client: &str, secret: &Secret) -> http::Response {
+    let input =
+        SignInput::new(Scheme::V2, "GET", "/admin/status", client).host(base.authority.clone());
+    let x_nonce = sign(&input, secret).unwrap().x_nonce;
+    http::send(
+        base,
+        &http::Request::new("GET", "/admin/status").header("X-Nonce", x_nonce),
+    )
+    .unwrap()
+}
+
+#[test]
+fn config_values_that_would_break_every_request_are_refused_naming_the_key() {
+    let d = Dirs::new("config");
+    client(&d, &["add", "svc"]);
+    for (text, key) in [
+        // Accepted before: the second limited request panicked (Duration from 1e20 s).
+        (
+            "[rate_limit]\nrequests_per_second = 1e-20\n",
+            "rate_limit.requests_per_second",
+        ),
+        (
+            "[rate_limit.clients.svc]\nrequests_per_second = 0.00001\n",
+            "rate_limit.clients.svc.requests_per_second",
+        ),
+        // Accepted before: every request then got 431 / 413.
+        ("[limits]\nmax_header_bytes = 0\n", "limits.max_header_bytes"),
+        ("[limits]\nmax_body_bytes = 0\n", "limits.max_body_bytes"),
+        // Windows: 0, and more than a day (i64::MAX made every Redis request a 503).
+        ("[windows]\n__default = 0\n", "windows.__default"),
+        ("[windows]\n__default = 86400001\n", "windows.__default"),
+        (
+            "[windows.controller1]\naction1_get = 9223372036854775807\n",
+            "windows.controller1.action1_get",
+        ),
+        ("[windows.admin]\n__default = 0\n", "windows.admin.__default"),
+        // Silently 1 ms before.
+        (
+            "[replay]\nstore = \"redis\"\nredis_url = \"redis://127.0.0.1:1/0\"\ntimeout_ms = 0\n",
+            "replay.timeout_ms",
+        ),
+        (
+            "[replay]\nstore = \"redis\"\nredis_url = \"redis://127.0.0.1:1/0\"\ntimeout_ms = 9223372036854775807\n",
+            "replay.timeout_ms",
+        ),
+        // "not a valid Redis URL" before: TLS is not supported, and the message says so.
+        (
+            "[replay]\nstore = \"redis\"\nredis_url = \"rediss://:pw@127.0.0.1:6379/0\"\n",
+            "TLS (rediss://) is not supported",
+        ),
+    ] {
+        let path = d.config(text);
+        let err = refused(&d, &["--config", path.to_str().unwrap()]);
+        assert!(err.contains(key), "{text:?}: {err}");
+        assert!(err.contains(&path.display().to_string()), "{err}");
+        assert!(!err.contains("pw@"), "{err}");
+    }
+    // The bounds themselves are accepted.
+    let path = d.config(
+        "[windows]\n__default = 86400000\n[windows.admin]\n__default = 1\n\
+         [rate_limit]\nrequests_per_second = 0.0001\n[limits]\nmax_header_bytes = 1\n",
+    );
+    let s = serve_data(&d, &["--config", path.to_str().unwrap()]).unwrap();
+    assert!(s.stop().success());
+}
+
+#[test]
+fn a_damaged_or_unreadable_journal_is_refused_naming_the_journal() {
+    let d = Dirs::new("journal");
+    let secret = client(&d, &["add", "svc"]);
+    let s = serve_data(&d, &[]).unwrap();
+    assert_eq!(status(&s.base, "svc", &secret).status, 200);
+    assert!(s.stop().success());
+    let journal = d.data.join("replay.journal");
+    let before = std::fs::read(&journal).unwrap();
+    assert!(!before.is_empty(), "the accepted request was journaled");
+
+    // Bytes this server never writes (before: "cannot start on 127.0.0.1:0: stream did not
+    // contain valid UTF-8").
+    let mut damaged = before.clone();
+    damaged.extend_from_slice(b"\xff\xfe\n");
+    std::fs::write(&journal, &damaged).unwrap();
+    let err = refused(&d, &[]);
+    assert!(
+        err.contains(&journal.display().to_string()) && err.contains("damaged at line 2"),
+        "{err}"
+    );
+    assert!(!err.contains("127.0.0.1:0"), "{err}");
+    assert_eq!(std::fs::read(&journal).unwrap(), damaged, "left as it was");
+
+    // A torn line (a crash mid-write) is still skipped, and the journaled request remembered.
+    let mut torn = before.clone();
+    torn.extend_from_slice(b"0123abc");
+    std::fs::write(&journal, &torn).unwrap();
+    let s = serve_data(&d, &[]).unwrap();
+    assert_eq!(status(&s.base, "svc", &secret).status, 200);
+    assert!(s.stop().success());
+
+    // A directory where the journal goes (before: "cannot start on …: Is a directory").
+    std::fs::remove_file(&journal).unwrap();
+    std::fs::create_dir(&journal).unwrap();
+    let err = refused(&d, &[]);
+    assert!(
+        err.contains(&format!("replay journal {}", journal.display()))
+            && err.contains("Is a directory"),
+        "{err}"
+    );
+    assert!(!err.contains("127.0.0.1:0"), "{err}");
+
+    // A listen error still names the address.
+    std::fs::remove_dir(&journal).unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = command(&d, &["serve", "--demo", "--listen", &addr, "--data"])
+        .arg(&d.data)
+        .arg("--key-file")
+        .arg(&d.key)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
+}
+
+#[test]
+fn two_memory_store_servers_cannot_share_a_data_dir() {
+    let d = Dirs::new("lock");
+    let secret = client(&d, &["add", "svc"]);
+    let first = serve_data(&d, &[]).unwrap();
+    let err = refused(&d, &[]);
+    assert!(
+        err.contains("in use by another xnonce-server")
+            && err.contains(&d.data.display().to_string()),
+        "{err}"
+    );
+    // The first one serves on, alone.
+    assert_eq!(status(&first.base, "svc", &secret).status, 200);
+    assert!(first.stop().success());
+    // Once it has stopped (or crashed), the data dir is free again.
+    let second = serve_data(&d, &[]).unwrap();
+    drop(second); // kill -9: the kernel drops the lock
+    let third = serve_data(&d, &[]).unwrap();
+    assert!(third.stop().success());
+    // Servers with persist = false keep no journal: no lock either.
+    let path = d.config("[replay]\npersist = false\n");
+    let a = serve_data(&d, &["--config", path.to_str().unwrap()]).unwrap();
+    let b = serve_data(&d, &["--config", path.to_str().unwrap()]).unwrap();
+    drop((a, b));
+}
+
+#[test]
+fn an_existing_data_dir_open_to_others_is_made_private() {
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let d = Dirs::new("mode");
+    std::fs::create_dir_all(&d.data).unwrap();
+    std::fs::set_permissions(&d.data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = command(&d, &["client", "add", "svc", "--data"])
+        .arg(&d.data)
+        .arg("--key-file")
+        .arg(&d.key)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(mode(&d.data), 0o700);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("0755") && err.contains("0700"), "{err}");
+
+    std::fs::set_permissions(&d.data, std::fs::Permissions::from_mode(0o750)).unwrap();
+    let s = serve_data(&d, &[]).unwrap();
+    assert_eq!(mode(&d.data), 0o700);
+    assert!(s.log().contains("0750"), "{}", s.log());
+    assert!(s.stop().success());
+}
+
+#[test]
+fn client_commands_take_the_servers_config() {
+    let d = Dirs::new("client-config");
+    let data = d.base.join("from-config");
+    let config = d.config(&format!(
+        "data_dir = {:?}\nkey_file = {:?}\n",
+        data.display().to_string(),
+        d.key.display().to_string()
+    ));
+    let config = config.to_str().unwrap();
+    let out = command(&d, &["client", "add", "svc", "--config", config])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let secret = Secret::new(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
+    assert!(data.join("clients.json").exists());
+    assert!(!d.data.exists() && !d.base.join("xnonce-data").exists());
+    let out = command(&d, &["client", "list", "--config", config])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "svc\n");
+    // `serve --config` finds the same registry.
+    let s = serve(&d, &["--config", config]).unwrap();
+    assert_eq!(status(&s.base, "svc", &secret).status, 200);
+    assert!(s.stop().success());
+    // --data still wins over the config's data_dir.
+    let out = command(&d, &["client", "list", "--config", config, "--data"])
+        .arg(&d.data)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    // A bad config is an error of the command, naming the file.
+    let bad = d.config("lisen = 1\n");
+    let out = command(&d, &["client", "list", "--config", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&bad.display().to_string()));
+}
