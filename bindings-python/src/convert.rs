@@ -2,14 +2,16 @@
 //! `params::text_from_*` (never re-implemented here); anything else is refused with
 //! `invalid_param_value`.
 
-use pyo3::exceptions::PyOverflowError;
+use std::marker::PhantomData;
+
+use pyo3::exceptions::{PyOverflowError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{
     PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple,
 };
 use xnonce_core::{params, ErrorCode, Scheme, Secret};
 
-use crate::errors::{coded, IntoPyResult};
+use crate::errors::{coded, to_py, IntoPyResult};
 
 extern "C" {
     // Exported by every CPython 3 and part of the stable ABI since 3.10; pyo3 only hides it
@@ -22,40 +24,189 @@ extern "C" {
 
 /// The UTF-8 text of a `str` object, borrowed from the object's cached UTF-8 form (no copy;
 /// the `abi3-py39` `&str` extraction would allocate a `bytes` object per argument).
-fn utf8<'a>(obj: Borrowed<'a, '_, PyAny>) -> PyResult<&'a str> {
-    obj.cast::<PyString>()?;
+///
+/// A `str` that UTF-8 cannot encode (a lone surrogate, e.g. a stray byte read through
+/// `os.environ`'s `surrogateescape`) is refused with `code`: Python's own `UnicodeEncodeError`
+/// is dropped unseen, because its `repr` quotes the whole string, which may be a secret. Any
+/// other type is a `TypeError` naming the type only.
+fn utf8<'a>(obj: Borrowed<'a, '_, PyAny>, code: ErrorCode, what: &str) -> PyResult<&'a str> {
+    if !obj.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err(format!(
+            "{what} must be str, not {}",
+            type_name(&obj)
+        )));
+    }
     let mut size: pyo3::ffi::Py_ssize_t = 0;
     // SAFETY: `obj` is a live `str` (checked above) for 'a; the returned buffer is owned by it.
     let data = unsafe { PyUnicode_AsUTF8AndSize(obj.as_ptr(), &mut size) };
     if data.is_null() {
-        // Lone surrogates cannot be encoded: the UnicodeEncodeError is set.
-        return Err(PyErr::fetch(obj.py()));
+        // Lone surrogates cannot be encoded. The pending UnicodeEncodeError holds the text:
+        // take it and drop it, and say which input was refused, never what it held.
+        drop(PyErr::take(obj.py()));
+        return Err(coded(
+            code,
+            format!("{what} is not valid Unicode text (it holds a lone surrogate)"),
+        ));
     }
     let len = usize::try_from(size).unwrap_or(0);
     // SAFETY: CPython returns `size` bytes of valid UTF-8 that live as long as the object.
     Ok(unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(data.cast(), len)) })
 }
 
-/// A `str` argument, borrowed without copying (see [`utf8`]). Derefs to `&str`.
-pub struct Text<'a>(pub &'a str);
+/// The name of an object's type, for messages.
+pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".into())
+}
 
-impl<'a, 'py> FromPyObject<'a, 'py> for Text<'a> {
-    type Error = PyErr;
-    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
-        utf8(obj).map(Text)
+/// Which input a `str` is: the error code a non-encodable `str` gets, and its name in messages.
+pub trait Field {
+    /// The code of the error raised for a `str` that is not valid Unicode text.
+    const CODE: ErrorCode;
+    /// How messages name the input.
+    const NAME: &'static str;
+}
+
+/// The [`Field`]s: one marker type per kind of text input, with the code core uses for it.
+pub mod field {
+    use super::Field;
+    use xnonce_core::ErrorCode;
+
+    macro_rules! fields {
+        ($($(#[$doc:meta])* $name:ident => $code:ident, $what:literal;)*) => {$(
+            $(#[$doc])*
+            pub struct $name;
+            impl Field for $name {
+                const CODE: ErrorCode = ErrorCode::$code;
+                const NAME: &'static str = $what;
+            }
+        )*};
+    }
+
+    fields! {
+        /// `scheme` (`"v1"` / `"v2"`).
+        Scheme => UnsupportedScheme, "scheme";
+        /// An HTTP method.
+        Method => InvalidMethod, "method";
+        /// A path, a controller or an action name.
+        Path => InvalidPath, "path";
+        /// A request target (`/path?query`).
+        Target => InvalidPath, "target";
+        /// A client id.
+        Client => InvalidClientId, "client";
+        /// A secret.
+        Secret => InvalidSecret, "secret";
+        /// A v2 nonce.
+        Nonce => InvalidNonce, "nonce";
+        /// A host (authority).
+        Host => InvalidHost, "host";
+        /// A base URL or server URL.
+        Url => InvalidUrl, "url";
+        /// A body's `Content-Type`.
+        ContentType => InvalidBody, "content_type";
+        /// An `X-Nonce` header value.
+        Header => MalformedHeader, "header";
+        /// An `ottoken`.
+        Ottoken => MalformedOttoken, "ottoken";
     }
 }
 
-impl std::ops::Deref for Text<'_> {
+/// A `str` argument of kind `F`, borrowed without copying (see [`utf8`]). Derefs to `&str`.
+pub struct Text<'a, F: Field>(pub &'a str, PhantomData<F>);
+
+impl<'a, 'py, F: Field> FromPyObject<'a, 'py> for Text<'a, F> {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        utf8(obj, F::CODE, F::NAME).map(|s| Text(s, PhantomData))
+    }
+}
+
+impl<F: Field> std::ops::Deref for Text<'_, F> {
     type Target = str;
     fn deref(&self) -> &str {
         self.0
     }
 }
 
-/// The text of a `str` object (zero-copy).
-pub fn str_of<'a>(s: &'a Bound<'_, PyAny>) -> PyResult<&'a str> {
-    utf8(s.as_borrowed())
+impl<F: Field> Text<'static, F> {
+    /// A literal, for argument defaults.
+    pub const fn lit(s: &'static str) -> Self {
+        Text(s, PhantomData)
+    }
+}
+
+/// The text of a `str` object, if it is one that UTF-8 can encode (errors are dropped).
+pub fn try_str<'a>(s: &'a Bound<'_, PyAny>) -> Option<&'a str> {
+    utf8(s.as_borrowed(), ErrorCode::InvalidParamKey, "text").ok()
+}
+
+/// The text of a `str` object of kind `F` (zero-copy).
+pub fn text<'a, F: Field>(s: &'a Bound<'_, PyAny>) -> PyResult<&'a str> {
+    utf8(s.as_borrowed(), F::CODE, F::NAME)
+}
+
+/// A secret as a caller passes it: a `str`, or an `xnonce.Secret` holding one already checked.
+/// Turned into a core [`Secret`] by [`SecretArg::secret`], where the signer checks it.
+pub enum SecretArg<'a> {
+    /// A `str`, not yet checked.
+    Text(&'a str),
+    /// The secret inside an `xnonce.Secret`.
+    Native(Secret),
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for SecretArg<'a> {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        if let Ok(s) = obj.cast::<PySecret>() {
+            return Ok(SecretArg::Native(s.get().inner.clone()));
+        }
+        if !obj.is_instance_of::<PyString>() {
+            return Err(PyTypeError::new_err(format!(
+                "secret must be str or xnonce.Secret, not {}",
+                type_name(&obj)
+            )));
+        }
+        utf8(obj, ErrorCode::InvalidSecret, "secret").map(SecretArg::Text)
+    }
+}
+
+impl SecretArg<'_> {
+    /// The core secret (`invalid_secret` on empty/whitespace/too long).
+    pub fn secret(&self) -> PyResult<Secret> {
+        match self {
+            SecretArg::Text(s) => secret(s),
+            SecretArg::Native(s) => Ok(s.clone()),
+        }
+    }
+}
+
+/// A client secret held by the extension, so that Python objects (auth adapters, config)
+/// never keep it as a plain `str`: `repr`, `str`, `vars()` of its holder show no secret.
+/// Accepted wherever a secret is.
+#[pyclass(frozen, module = "xnonce", name = "Secret")]
+pub struct PySecret {
+    inner: Secret,
+}
+
+#[pymethods]
+impl PySecret {
+    /// Checks the text (`invalid_secret` when empty, whitespace or too long) and keeps it.
+    #[new]
+    fn new(secret: SecretArg<'_>) -> PyResult<Self> {
+        Ok(PySecret {
+            inner: secret.secret()?,
+        })
+    }
+
+    fn __repr__(&self) -> &'static str {
+        "Secret(<redacted>)"
+    }
+
+    fn __reduce__(&self) -> PyResult<()> {
+        Err(PyTypeError::new_err("an xnonce.Secret cannot be pickled"))
+    }
 }
 
 /// `"v1"` / `"v2"` → [`Scheme`] (`unsupported_scheme` otherwise).
@@ -72,7 +223,12 @@ pub fn secret(s: &str) -> PyResult<Secret> {
 /// `str`. Bytes, `None`, containers and every other type are `invalid_param_value`.
 pub fn value_text(v: &Bound<'_, PyAny>) -> PyResult<String> {
     if v.is_instance_of::<PyString>() {
-        return Ok(str_of(v)?.to_owned());
+        return Ok(utf8(
+            v.as_borrowed(),
+            ErrorCode::InvalidParamValue,
+            "parameter value",
+        )?
+        .to_owned());
     }
     if let Ok(b) = v.cast::<PyBool>() {
         return Ok(params::text_from_bool(b.is_true()).to_owned());
@@ -93,11 +249,7 @@ pub fn value_text(v: &Bound<'_, PyAny>) -> PyResult<String> {
     if let Ok(f) = v.cast::<PyFloat>() {
         return params::text_from_f64(f.value()).py_err();
     }
-    let kind = v
-        .get_type()
-        .name()
-        .map(|n| n.to_string())
-        .unwrap_or_else(|_| "?".into());
+    let kind = type_name(v);
     Err(coded(
         ErrorCode::InvalidParamValue,
         format!("parameter values must be str, int, float or bool, not {kind}"),
@@ -105,13 +257,13 @@ pub fn value_text(v: &Bound<'_, PyAny>) -> PyResult<String> {
 }
 
 fn key_text(k: &Bound<'_, PyAny>) -> PyResult<String> {
-    match str_of(k) {
-        Ok(s) => Ok(s.to_owned()),
-        Err(_) => Err(coded(
+    if !k.is_instance_of::<PyString>() {
+        return Err(coded(
             ErrorCode::InvalidParamKey,
             "parameter keys must be str",
-        )),
+        ));
     }
+    Ok(utf8(k.as_borrowed(), ErrorCode::InvalidParamKey, "parameter key")?.to_owned())
 }
 
 /// Params: `None`, a mapping (its iteration order is kept) or an iterable of `(key, value)`
@@ -195,7 +347,11 @@ pub fn body(b: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<u8>>> {
         return Ok(Some(ba.to_vec()));
     }
     if b.is_instance_of::<PyString>() {
-        return Ok(Some(str_of(b)?.as_bytes().to_vec()));
+        return Ok(Some(
+            utf8(b.as_borrowed(), ErrorCode::InvalidBody, "body")?
+                .as_bytes()
+                .to_vec(),
+        ));
     }
     Err(coded(
         ErrorCode::InvalidBody,
@@ -203,9 +359,11 @@ pub fn body(b: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<u8>>> {
     ))
 }
 
-/// A millisecond timestamp argument (`timestamp`, `now`): a Python int in `0..=2^53-1` by
-/// core's rule for integer timestamps, so every out-of-range timestamp (ints beyond 64 bits
-/// included) is the same `invalid_timestamp` `InputError`; a value that is not an int stays
+/// A millisecond timestamp argument (`timestamp`, `now`, `options["timestamp"]`): a Python
+/// `int` in `0..=2^53-1` by core's rule for integer timestamps. Every other number is the same
+/// `invalid_timestamp` `InputError`: ints out of range (beyond 64 bits included), every
+/// `float` (even an integral one: in Python a timestamp is an `int`; NaN too) and `bool`
+/// (an `int` subclass, but `True` is no timestamp). A value that is not a number at all stays
 /// a `TypeError`.
 #[derive(Clone, Copy)]
 pub struct Millis(pub u64);
@@ -213,6 +371,9 @@ pub struct Millis(pub u64);
 impl<'a, 'py> FromPyObject<'a, 'py> for Millis {
     type Error = PyErr;
     fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        if obj.is_instance_of::<PyBool>() || obj.is_instance_of::<PyFloat>() {
+            return Err(to_py(xnonce_core::header::invalid_timestamp()));
+        }
         let ms = match obj.extract::<i64>() {
             Ok(t) => i128::from(t),
             Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => i128::MAX,

@@ -3,7 +3,7 @@
 //! A thin layer over `xnonce-core`: every byte of every token comes from core. Modules:
 //! [`errors`] (the exception hierarchy and the ONE error mapping), [`convert`] (Python values
 //! → core inputs), [`sign`] (sign, link, headers, ottokens), [`verify`] (`Verifier`), [`requester`]
-//! (`Requester`, `AsyncRequester`).
+//! (`Requester`, `AsyncRequester`), [`bridge`] (Rust futures as asyncio awaitables).
 
 #![warn(missing_docs)]
 
@@ -14,6 +14,7 @@ use pyo3::prelude::*;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+pub mod bridge;
 pub mod convert;
 pub mod errors;
 pub mod requester;
@@ -24,6 +25,8 @@ pub mod verify;
 #[pymodule]
 fn _xnonce(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
+    bridge::register(m)?;
+    m.add_class::<convert::PySecret>()?;
     m.add_class::<sign::PySigned>()?;
     m.add_class::<sign::PyLink>()?;
     m.add_class::<sign::PyHeader>()?;

@@ -1,14 +1,16 @@
 //! `Requester` (blocking, releases the GIL while waiting) and `AsyncRequester` (asyncio
-//! awaitables driven by a shared tokio runtime) over the Rust requester of `client-rs`.
+//! awaitables driven by a shared tokio runtime, see [`crate::bridge`]) over the Rust requester
+//! of `client-rs`.
 
 use std::time::Duration;
 
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyList, PyString, PyTuple};
 use xnonce::RequestOptions;
 
-use crate::convert;
+use crate::bridge;
+use crate::convert::{self, field, SecretArg, Text};
 use crate::errors::IntoPyResult;
 
 /// A server's answer (any status: non-2xx answers are responses, not exceptions).
@@ -131,15 +133,43 @@ fn options(o: Option<&Bound<'_, PyAny>>) -> PyResult<RequestOptions> {
     let Some(o) = o.filter(|o| !o.is_none()) else {
         return Ok(out);
     };
-    let d = o
-        .cast::<PyDict>()
-        .map_err(|_| PyTypeError::new_err("options must be a dict"))?;
+    let d = o.cast::<PyDict>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "options must be a dict, not {}",
+            convert::type_name(o)
+        ))
+    })?;
     for (k, v) in d.iter() {
-        let key: String = k.extract()?;
+        let key = convert::try_str(&k)
+            .ok_or_else(|| unknown_option(&k))?
+            .to_owned();
         let v = Some(v).filter(|v| !v.is_none());
         match key.as_str() {
-            "timestamp" => out.timestamp_ms = convert::millis(v.map(|v| v.extract()).transpose()?),
-            "nonce" => out.nonce = v.map(|v| v.extract()).transpose()?,
+            "timestamp" => {
+                out.timestamp_ms = match v {
+                    None => None,
+                    Some(v) => Some(
+                        v.extract::<convert::Millis>()
+                            .map_err(|e| {
+                                if e.get_type(v.py()).is(v.py().get_type::<PyTypeError>()) {
+                                    PyTypeError::new_err(format!(
+                                        "options['timestamp']: {}",
+                                        e.value(v.py())
+                                    ))
+                                } else {
+                                    e
+                                }
+                            })?
+                            .0,
+                    ),
+                }
+            }
+            "nonce" => {
+                out.nonce = match v {
+                    None => None,
+                    Some(v) => Some(convert::text::<field::Nonce>(&v)?.to_owned()),
+                }
+            }
             "extra_params" => out.extra_params = string_pairs(v)?,
             "headers" => out.headers = string_pairs(v)?,
             "json" => {
@@ -147,6 +177,7 @@ fn options(o: Option<&Bound<'_, PyAny>>) -> PyResult<RequestOptions> {
                     let py = v.py();
                     let kwargs = PyDict::new(py);
                     kwargs.set_item("allow_nan", false)?;
+                    // json.dumps' own TypeError / ValueError (not serialisable, NaN) propagate.
                     let text: String = py
                         .import("json")?
                         .call_method("dumps", (v,), Some(&kwargs))?
@@ -156,14 +187,19 @@ fn options(o: Option<&Bound<'_, PyAny>>) -> PyResult<RequestOptions> {
                     })?);
                 }
             }
-            other => {
-                return Err(PyTypeError::new_err(format!(
-                "unknown option {other:?} (known: timestamp, nonce, extra_params, json, headers)"
-            )))
-            }
+            _ => return Err(unknown_option(&k)),
         }
     }
     Ok(out)
+}
+
+fn unknown_option(key: &Bound<'_, PyAny>) -> PyErr {
+    let shown = convert::try_str(key)
+        .map(|k| format!("{k:?}"))
+        .unwrap_or_else(|| format!("(a {} that is not valid text)", convert::type_name(key)));
+    PyTypeError::new_err(format!(
+        "unknown option {shown} (known: timestamp, nonce, extra_params, json, headers)"
+    ))
 }
 
 /// Constructor arguments, checked once for both requesters.
@@ -172,20 +208,28 @@ struct Settings {
     scheme: xnonce::Scheme,
     timeout: Duration,
     correct_clock: bool,
+    clock_offset_ms: i64,
 }
 
 impl Settings {
-    fn new(secret: &str, scheme: &str, timeout: f64, correct_clock: bool) -> PyResult<Self> {
+    fn new(
+        secret: &SecretArg<'_>,
+        scheme: &str,
+        timeout: f64,
+        correct_clock: bool,
+        clock_offset_ms: i64,
+    ) -> PyResult<Self> {
         Ok(Settings {
-            secret: convert::secret(secret)?,
+            secret: secret.secret()?,
             scheme: convert::scheme(scheme)?,
             timeout: Duration::try_from_secs_f64(timeout)
                 .ok()
                 .filter(|t| !t.is_zero())
                 .ok_or_else(|| {
-                    PyTypeError::new_err("timeout must be a positive number of seconds")
+                    PyValueError::new_err("timeout must be a positive number of seconds")
                 })?,
             correct_clock,
+            clock_offset_ms,
         })
     }
 }
@@ -200,20 +244,25 @@ pub struct PyRequester {
 #[pymethods]
 impl PyRequester {
     #[new]
-    #[pyo3(signature = (server, client, secret, scheme="v2", timeout=30.0, correct_clock=true))]
+    #[pyo3(
+        signature = (server, client, secret, scheme=Text::lit("v2"), timeout=30.0, correct_clock=true, clock_offset_ms=0),
+        text_signature = "(server, client, secret, scheme='v2', timeout=30.0, correct_clock=True, clock_offset_ms=0)"
+    )]
     fn new(
-        server: &str,
-        client: &str,
-        secret: &str,
-        scheme: &str,
+        server: Text<'_, field::Url>,
+        client: Text<'_, field::Client>,
+        secret: SecretArg<'_>,
+        scheme: Text<'_, field::Scheme>,
         timeout: f64,
         correct_clock: bool,
+        clock_offset_ms: i64,
     ) -> PyResult<Self> {
-        let s = Settings::new(secret, scheme, timeout, correct_clock)?;
-        let inner = xnonce::blocking::Requester::builder(server, client, s.secret)
+        let s = Settings::new(&secret, &scheme, timeout, correct_clock, clock_offset_ms)?;
+        let inner = xnonce::blocking::Requester::builder(&*server, &*client, s.secret)
             .scheme(s.scheme)
             .timeout(s.timeout)
             .correct_clock(s.correct_clock)
+            .clock_offset_ms(s.clock_offset_ms)
             .build()
             .py_err()?;
         Ok(PyRequester { inner })
@@ -230,14 +279,15 @@ impl PyRequester {
     fn make_request(
         &self,
         py: Python<'_>,
-        method: &str,
+        method: Text<'_, field::Method>,
         params: Option<&Bound<'_, PyAny>>,
-        path: &str,
-        controller: Option<&str>,
+        path: Text<'_, field::Path>,
+        controller: Option<Text<'_, field::Path>>,
         options: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyResponse> {
         let params = convert::params(params)?;
         let options = self::options(options)?;
+        let (method, path, controller) = (&*method, &*path, controller.as_deref());
         let result = py.detach(|| {
             self.inner
                 .make_request(method, params, path, controller, options)
@@ -248,31 +298,46 @@ impl PyRequester {
 
 /// The asyncio twin of `Requester`: `await requester.make_request(...)`. Requests run on a
 /// shared tokio runtime and complete the awaitable on its event loop; the loop never blocks.
-/// Cancelling the awaitable drops the request.
+/// Cancelling the awaitable aborts the request.
 #[pyclass(frozen, module = "xnonce", name = "AsyncRequester")]
 pub struct PyAsyncRequester {
     inner: xnonce::Requester,
 }
 
+/// The outcome of one async request, turned into Python objects on the event loop's thread.
+struct Answer(xnonce_core::Result<xnonce::Response>);
+
+impl bridge::Outcome for Answer {
+    fn into_py(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let r = self.0.py_err()?;
+        Ok(Py::new(py, response(py, r)?)?.into_any())
+    }
+}
+
 #[pymethods]
 impl PyAsyncRequester {
     #[new]
-    #[pyo3(signature = (server, client, secret, scheme="v2", timeout=30.0, correct_clock=true))]
+    #[pyo3(
+        signature = (server, client, secret, scheme=Text::lit("v2"), timeout=30.0, correct_clock=true, clock_offset_ms=0),
+        text_signature = "(server, client, secret, scheme='v2', timeout=30.0, correct_clock=True, clock_offset_ms=0)"
+    )]
     fn new(
-        server: &str,
-        client: &str,
-        secret: &str,
-        scheme: &str,
+        server: Text<'_, field::Url>,
+        client: Text<'_, field::Client>,
+        secret: SecretArg<'_>,
+        scheme: Text<'_, field::Scheme>,
         timeout: f64,
         correct_clock: bool,
+        clock_offset_ms: i64,
     ) -> PyResult<Self> {
-        let s = Settings::new(secret, scheme, timeout, correct_clock)?;
+        let s = Settings::new(&secret, &scheme, timeout, correct_clock, clock_offset_ms)?;
         // The HTTP client is made inside the runtime that will drive it.
         let _guard = pyo3_async_runtimes::tokio::get_runtime().enter();
-        let inner = xnonce::Requester::builder(server, client, s.secret)
+        let inner = xnonce::Requester::builder(&*server, &*client, s.secret)
             .scheme(s.scheme)
             .timeout(s.timeout)
             .correct_clock(s.correct_clock)
+            .clock_offset_ms(s.clock_offset_ms)
             .build()
             .py_err()?;
         Ok(PyAsyncRequester { inner })
@@ -284,26 +349,29 @@ impl PyAsyncRequester {
         self.inner.clock_offset_ms()
     }
 
-    /// Signs and sends one request; returns an awaitable of `Response`.
+    /// Signs and sends one request; returns an awaitable of `Response` (an `asyncio.Future`
+    /// of the running loop).
     #[pyo3(signature = (method, params, path, controller=None, options=None))]
     fn make_request<'py>(
         &self,
         py: Python<'py>,
-        method: String,
+        method: Text<'_, field::Method>,
         params: Option<&Bound<'py, PyAny>>,
-        path: String,
-        controller: Option<String>,
+        path: Text<'_, field::Path>,
+        controller: Option<Text<'_, field::Path>>,
         options: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let params = convert::params(params)?;
         let options = self::options(options)?;
         let requester = self.inner.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            let r = requester
-                .make_request(&method, params, &path, controller.as_deref(), options)
-                .await
-                .py_err()?;
-            Python::attach(|py| response(py, r))
+        let (method, path) = (method.to_owned(), path.to_owned());
+        let controller = controller.map(|c| c.to_owned());
+        bridge::future_into_py(py, async move {
+            Answer(
+                requester
+                    .make_request(&method, params, &path, controller.as_deref(), options)
+                    .await,
+            )
         })
     }
 }

@@ -4,7 +4,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyString;
 use xnonce_core::{ottoken, ErrorCode, SignInput, Signed, XNonce};
 
-use crate::convert::{self, Text};
+use crate::convert::{self, field, SecretArg, Text};
 use crate::errors::{coded, IntoPyResult};
 
 /// The result of signing: the `X-Nonce` header value and everything behind it.
@@ -201,15 +201,15 @@ fn input(
 #[pyo3(signature = (scheme, method, path, params, client, secret, *, timestamp=None, nonce=None, host=None, body=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn sign(
-    scheme: Text<'_>,
-    method: Text<'_>,
-    path: Text<'_>,
+    scheme: Text<'_, field::Scheme>,
+    method: Text<'_, field::Method>,
+    path: Text<'_, field::Path>,
     params: Option<&Bound<'_, PyAny>>,
-    client: Text<'_>,
-    secret: Text<'_>,
+    client: Text<'_, field::Client>,
+    secret: SecretArg<'_>,
     timestamp: Option<convert::Millis>,
-    nonce: Option<Text<'_>>,
-    host: Option<Text<'_>>,
+    nonce: Option<Text<'_, field::Nonce>>,
+    host: Option<Text<'_, field::Host>>,
     body: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<String> {
     let input = input(
@@ -223,7 +223,7 @@ pub fn sign(
         host.as_deref(),
         body,
     )?;
-    let secret = convert::secret(&secret)?;
+    let secret = secret.secret()?;
     header(&input, &secret)
 }
 
@@ -237,15 +237,15 @@ fn header(input: &SignInput, secret: &xnonce_core::Secret) -> PyResult<String> {
 #[pyo3(signature = (scheme, method, path, params, client, secret, *, timestamp=None, nonce=None, host=None, body=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn sign_detailed(
-    scheme: Text<'_>,
-    method: Text<'_>,
-    path: Text<'_>,
+    scheme: Text<'_, field::Scheme>,
+    method: Text<'_, field::Method>,
+    path: Text<'_, field::Path>,
     params: Option<&Bound<'_, PyAny>>,
-    client: Text<'_>,
-    secret: Text<'_>,
+    client: Text<'_, field::Client>,
+    secret: SecretArg<'_>,
     timestamp: Option<convert::Millis>,
-    nonce: Option<Text<'_>>,
-    host: Option<Text<'_>>,
+    nonce: Option<Text<'_, field::Nonce>>,
+    host: Option<Text<'_, field::Host>>,
     body: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PySigned> {
     let input = input(
@@ -259,7 +259,7 @@ pub fn sign_detailed(
         host.as_deref(),
         body,
     )?;
-    let secret = convert::secret(&secret)?;
+    let secret = secret.secret()?;
     Ok(PySigned {
         inner: xnonce_core::sign(&input, &secret).py_err()?,
     })
@@ -272,7 +272,7 @@ fn make_link(
     path: &str,
     params: Option<&Bound<'_, PyAny>>,
     client: &str,
-    secret: &str,
+    secret: &SecretArg<'_>,
     base_url: &str,
     timestamp: Option<convert::Millis>,
     nonce: Option<&str>,
@@ -282,7 +282,7 @@ fn make_link(
     let input = input(
         scheme, method, path, params, client, timestamp, nonce, host, body,
     )?;
-    let secret = convert::secret(secret)?;
+    let secret = secret.secret()?;
     xnonce_core::link(&input, &secret, base_url).py_err()
 }
 
@@ -292,16 +292,16 @@ fn make_link(
 #[pyo3(signature = (scheme, method, path, params, client, secret, base_url, *, timestamp=None, nonce=None, host=None, body=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn link(
-    scheme: Text<'_>,
-    method: Text<'_>,
-    path: Text<'_>,
+    scheme: Text<'_, field::Scheme>,
+    method: Text<'_, field::Method>,
+    path: Text<'_, field::Path>,
     params: Option<&Bound<'_, PyAny>>,
-    client: Text<'_>,
-    secret: Text<'_>,
-    base_url: Text<'_>,
+    client: Text<'_, field::Client>,
+    secret: SecretArg<'_>,
+    base_url: Text<'_, field::Url>,
     timestamp: Option<convert::Millis>,
-    nonce: Option<Text<'_>>,
-    host: Option<Text<'_>>,
+    nonce: Option<Text<'_, field::Nonce>>,
+    host: Option<Text<'_, field::Host>>,
     body: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<String> {
     Ok(make_link(
@@ -326,16 +326,16 @@ pub fn link(
 #[allow(clippy::too_many_arguments)]
 pub fn link_detailed(
     py: Python<'_>,
-    scheme: Text<'_>,
-    method: Text<'_>,
-    path: Text<'_>,
+    scheme: Text<'_, field::Scheme>,
+    method: Text<'_, field::Method>,
+    path: Text<'_, field::Path>,
     params: Option<&Bound<'_, PyAny>>,
-    client: Text<'_>,
-    secret: Text<'_>,
-    base_url: Text<'_>,
+    client: Text<'_, field::Client>,
+    secret: SecretArg<'_>,
+    base_url: Text<'_, field::Url>,
     timestamp: Option<convert::Millis>,
-    nonce: Option<Text<'_>>,
-    host: Option<Text<'_>>,
+    nonce: Option<Text<'_, field::Nonce>>,
+    host: Option<Text<'_, field::Host>>,
     body: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyLink> {
     let l = make_link(
@@ -365,16 +365,16 @@ pub fn link_detailed(
 #[pyo3(signature = (scheme, method, host, target, client, secret, *, content_type=None, body=None, timestamp=None, nonce=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn sign_request(
-    scheme: Text<'_>,
-    method: Text<'_>,
-    host: Text<'_>,
-    target: Text<'_>,
-    client: Text<'_>,
-    secret: Text<'_>,
-    content_type: Option<Text<'_>>,
+    scheme: Text<'_, field::Scheme>,
+    method: Text<'_, field::Method>,
+    host: Text<'_, field::Host>,
+    target: Text<'_, field::Target>,
+    client: Text<'_, field::Client>,
+    secret: SecretArg<'_>,
+    content_type: Option<Text<'_, field::ContentType>>,
     body: Option<&Bound<'_, PyAny>>,
     timestamp: Option<convert::Millis>,
-    nonce: Option<Text<'_>>,
+    nonce: Option<Text<'_, field::Nonce>>,
 ) -> PyResult<String> {
     let scheme = convert::scheme(&scheme)?;
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
@@ -403,32 +403,35 @@ pub fn sign_request(
             Some(body.clone())
         },
     };
-    let secret = convert::secret(&secret)?;
+    let secret = secret.secret()?;
     header(&input, &secret)
 }
 
 /// Parses an `X-Nonce` header value (`FormatError` `malformed_header` on any deviation).
 #[pyfunction]
-pub fn parse_header(value: &str) -> PyResult<PyHeader> {
+pub fn parse_header(value: Text<'_, field::Header>) -> PyResult<PyHeader> {
     Ok(PyHeader {
-        inner: XNonce::parse(value).py_err()?,
+        inner: XNonce::parse(&value).py_err()?,
     })
 }
 
 /// The `ottoken` form of a header value.
 #[pyfunction]
-pub fn ottoken_encode(header: &str) -> PyResult<String> {
-    Ok(XNonce::parse(header).py_err()?.to_ottoken())
+pub fn ottoken_encode(header: Text<'_, field::Header>) -> PyResult<String> {
+    Ok(XNonce::parse(&header).py_err()?.to_ottoken())
 }
 
 /// The header value inside an `ottoken` (`FormatError` `malformed_ottoken` on any deviation).
 #[pyfunction]
-pub fn ottoken_decode(token: &str) -> PyResult<String> {
-    Ok(ottoken::decode(token).py_err()?.to_string())
+pub fn ottoken_decode(token: Text<'_, field::Ottoken>) -> PyResult<String> {
+    Ok(ottoken::decode(&token).py_err()?.to_string())
 }
 
 /// The `ottoken` as written in a URL query (form-encoded; only v1 tokens change).
 #[pyfunction]
-pub fn ottoken_query_value<'py>(py: Python<'py>, token: &str) -> Bound<'py, PyString> {
-    PyString::new(py, &ottoken::query_value(token))
+pub fn ottoken_query_value<'py>(
+    py: Python<'py>,
+    token: Text<'_, field::Ottoken>,
+) -> Bound<'py, PyString> {
+    PyString::new(py, &ottoken::query_value(&token))
 }

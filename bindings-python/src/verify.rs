@@ -10,7 +10,7 @@ use xnonce_core::{
     WindowPolicy,
 };
 
-use crate::convert;
+use crate::convert::{self, field, SecretArg, Text};
 use crate::errors::IntoPyResult;
 
 /// A verified request.
@@ -133,12 +133,20 @@ impl PySecrets<'_, '_> {
         let Some(found) = found.filter(|f| !f.is_none()) else {
             return Ok(Vec::new());
         };
-        if let Ok(s) = found.cast::<PyString>() {
-            return Ok(vec![convert::secret(convert::str_of(s.as_any())?)?]);
+        // One secret (a `str` or an `xnonce.Secret`), or an iterable of them.
+        if found.is_instance_of::<PyString>() || found.is_instance_of::<convert::PySecret>() {
+            return Ok(vec![found.extract::<SecretArg<'_>>()?.secret()?]);
         }
+        let items = found.try_iter().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "a secrets lookup must give a secret (str or xnonce.Secret), a list of them \
+                 or None, not {}",
+                convert::type_name(&found)
+            ))
+        })?;
         let mut out = Vec::new();
-        for s in found.try_iter()? {
-            out.push(convert::secret(&s?.extract::<String>()?)?);
+        for s in items {
+            out.push(s?.extract::<SecretArg<'_>>()?.secret()?);
         }
         Ok(out)
     }
@@ -179,17 +187,20 @@ fn window_policy(
     let mut policy = WindowPolicy::new(window_ms);
     if let Some(c) = controller_windows.filter(|c| !c.is_none()) {
         for item in c.call_method0("items")?.try_iter()? {
-            let (controller, ms): (String, u64) = item?.extract()?;
-            policy = policy.controller(controller, ms);
+            let (controller, ms): (Bound<'_, PyAny>, u64) = item?.extract()?;
+            policy = policy.controller(convert::text::<field::Path>(&controller)?, ms);
         }
     }
     if let Some(a) = action_windows.filter(|a| !a.is_none()) {
         for item in a.call_method0("items")?.try_iter()? {
             let (key, ms): (Bound<'_, PyAny>, u64) = item?.extract()?;
-            let (controller, action) = match key.extract::<(String, String)>() {
-                Ok(pair) => pair,
+            let (controller, action) = match key.extract::<(Bound<'_, PyAny>, Bound<'_, PyAny>)>() {
+                Ok((c, a)) => (
+                    convert::text::<field::Path>(&c)?.to_owned(),
+                    convert::text::<field::Path>(&a)?.to_owned(),
+                ),
                 Err(_) => {
-                    let text: String = key.extract()?;
+                    let text = convert::text::<field::Path>(&key)?;
                     match text.split_once('/') {
                         Some((c, a)) => (c.to_owned(), a.to_owned()),
                         None => return Err(pyo3::exceptions::PyValueError::new_err(
@@ -254,7 +265,7 @@ impl PyVerifier {
         window_ms: u64,
         controller_windows: Option<&Bound<'_, PyAny>>,
         action_windows: Option<&Bound<'_, PyAny>>,
-        schemes: Option<Vec<String>>,
+        schemes: Option<Vec<Bound<'_, PyAny>>>,
     ) -> PyResult<Self> {
         let lookup = Lookup::of(&secrets)?;
         let mut verifier = Verifier::new().windows(window_policy(
@@ -265,7 +276,7 @@ impl PyVerifier {
         if let Some(schemes) = schemes {
             let parsed: Vec<Scheme> = schemes
                 .iter()
-                .map(|s| convert::scheme(s))
+                .map(|s| convert::scheme(convert::text::<field::Scheme>(s)?))
                 .collect::<PyResult<_>>()?;
             verifier = verifier.schemes(&parsed).py_err()?;
         }
@@ -285,22 +296,22 @@ impl PyVerifier {
     fn verify(
         &self,
         py: Python<'_>,
-        method: &str,
-        target: &str,
-        host: Option<&str>,
-        x_nonce: Option<&str>,
-        content_type: Option<&str>,
+        method: Text<'_, field::Method>,
+        target: Text<'_, field::Target>,
+        host: Option<Text<'_, field::Host>>,
+        x_nonce: Option<Text<'_, field::Header>>,
+        content_type: Option<Text<'_, field::ContentType>>,
         body: Option<&Bound<'_, PyAny>>,
         now: Option<convert::Millis>,
     ) -> PyResult<PyVerified> {
         self.run(
             py,
             false,
-            method,
-            target,
-            host,
-            x_nonce,
-            content_type,
+            &method,
+            &target,
+            host.as_deref(),
+            x_nonce.as_deref(),
+            content_type.as_deref(),
             body,
             now,
         )
@@ -313,22 +324,22 @@ impl PyVerifier {
     fn verify_once(
         &self,
         py: Python<'_>,
-        method: &str,
-        target: &str,
-        host: Option<&str>,
-        x_nonce: Option<&str>,
-        content_type: Option<&str>,
+        method: Text<'_, field::Method>,
+        target: Text<'_, field::Target>,
+        host: Option<Text<'_, field::Host>>,
+        x_nonce: Option<Text<'_, field::Header>>,
+        content_type: Option<Text<'_, field::ContentType>>,
         body: Option<&Bound<'_, PyAny>>,
         now: Option<convert::Millis>,
     ) -> PyResult<PyVerified> {
         self.run(
             py,
             true,
-            method,
-            target,
-            host,
-            x_nonce,
-            content_type,
+            &method,
+            &target,
+            host.as_deref(),
+            x_nonce.as_deref(),
+            content_type.as_deref(),
             body,
             now,
         )

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
+import subprocess
+import sys
 import threading
 from typing import Any
 
@@ -68,15 +72,23 @@ def test_requester_route_and_auth_failures(server: Server) -> None:
 
 
 def test_requester_options_and_clock_correction(server: Server) -> None:
-    stale: xnonce.RequestOptions = {"timestamp": 1_600_000_000_000}
     params = {**USER, "opt1": "1"}
-    strict = xnonce.Requester(server.url, server.client, server.secret, correct_clock=False)
-    res = strict.make_request("GET", params, "/controller1/action1", options=stale)
+    # A clock two minutes slow (the window is 30 s), without and with correction.
+    slow = -120_000
+    strict = xnonce.Requester(
+        server.url, server.client, server.secret, correct_clock=False, clock_offset_ms=slow
+    )
+    res = strict.make_request("GET", params, "/controller1/action1")
     assert res.code == 401 and res.data["code"] == "expired"
     assert res.header("X-Nonce-Server-Time") is not None
-    fixing = xnonce.Requester(server.url, server.client, server.secret)
-    assert answer(fixing.make_request("GET", params, "/controller1/action1", options=stale))
-    assert abs(fixing.clock_offset_ms) < 60_000
+    assert strict.clock_offset_ms == slow
+    fixing = xnonce.Requester(server.url, server.client, server.secret, clock_offset_ms=slow)
+    assert answer(fixing.make_request("GET", params, "/controller1/action1"))
+    assert abs(fixing.clock_offset_ms) < 60_000  # learned from the authenticated hint
+    # A forced timestamp (em-secure-api's force_timestamp) is sent as given, never retried.
+    stale: xnonce.RequestOptions = {"timestamp": 1_600_000_000_000}
+    res = fixing.make_request("GET", params, "/controller1/action1", options=stale)
+    assert res.code == 401 and res.data["code"] == "expired"
     body = answer(
         fixing.make_request(
             "POST",
@@ -132,6 +144,102 @@ def test_async_requester(server: Server) -> None:
     codes, ticks = asyncio.run(run())
     assert codes == [200] * 10
     assert ticks > 0  # the event loop kept running while the requests were in flight
+
+
+def test_async_requester_clock_offset(server: Server) -> None:
+    async def run() -> tuple[int, int]:
+        api = xnonce.AsyncRequester(
+            server.url, server.client, server.secret, correct_clock=False, clock_offset_ms=-120_000
+        )
+        res = await api.make_request("GET", {**USER, "opt1": 1}, "/controller1/action1")
+        return res.code, api.clock_offset_ms
+
+    assert asyncio.run(run()) == (401, -120_000)
+
+
+# Run in a fresh interpreter: what matters is how it exits. `mode` "cancel": the awaitable is
+# cancelled right after it starts; "abandon": requests are left in flight when the loop and the
+# program end (one to a server that never answers).
+EXIT_SCRIPT = """
+import asyncio, os, socket, sys
+import xnonce
+
+mode, url, client = sys.argv[1:4]
+secret = os.environ["XNONCE_TEST_SECRET"]
+params = {"username": "u", "password": "p", "opt1": 1}
+mute = socket.socket()
+mute.bind(("127.0.0.1", 0))
+mute.listen(8)
+
+async def main():
+    api = xnonce.AsyncRequester(url, client, secret, timeout=10)
+    if mode == "cancel":
+        t = asyncio.ensure_future(api.make_request("GET", params, "/controller1/action1"))
+        await asyncio.sleep(0)
+        t.cancel()
+        try:
+            await t
+        except asyncio.CancelledError:
+            print("cancelled")
+    else:
+        silent = xnonce.AsyncRequester(f"http://127.0.0.1:{mute.getsockname()[1]}", client, secret)
+        pending = [silent.make_request("GET", params, "/c/a") for _ in range(3)]
+        pending += [api.make_request("GET", params, "/controller1/action1") for _ in range(3)]
+        await asyncio.sleep(0)
+        print("abandoned", len(pending))
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("mode", ["cancel", "abandon"])
+def test_async_requests_cancelled_or_in_flight_at_exit_end_cleanly(
+    server: Server, mode: str
+) -> None:
+    env = {**os.environ, "XNONCE_TEST_SECRET": server.secret}
+    for _ in range(5):
+        out = subprocess.run(
+            [sys.executable, "-c", EXIT_SCRIPT, mode, server.url, server.client],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 0, out.stderr
+        assert "panicked" not in out.stderr and "Fatal Python error" not in out.stderr, out.stderr
+        assert out.stderr == ""
+        assert out.stdout.split()[0] == ("cancelled" if mode == "cancel" else "abandoned")
+
+
+def test_cancelling_an_async_request_aborts_it() -> None:
+    """A cancelled awaitable drops its request: the connection is closed at once."""
+    mute = socket.socket()
+    mute.bind(("127.0.0.1", 0))
+    mute.listen(1)
+    mute.settimeout(10)
+
+    async def run() -> bytes:
+        api = xnonce.AsyncRequester(
+            f"http://127.0.0.1:{mute.getsockname()[1]}", "svc", "0f" * 32, timeout=30
+        )
+        t = asyncio.ensure_future(api.make_request("GET", {}, "/c/a"))
+        conn, _ = await asyncio.get_running_loop().run_in_executor(None, mute.accept)
+        with conn:
+            conn.settimeout(10)
+            request = await asyncio.get_running_loop().run_in_executor(None, conn.recv, 65536)
+            t.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await t
+            # The server side sees the client close the connection (EOF), long before the
+            # request's 30 s timeout.
+            rest = await asyncio.get_running_loop().run_in_executor(None, conn.recv, 65536)
+        assert rest == b""
+        return request
+
+    try:
+        assert asyncio.run(run()).startswith(b"GET /c/a")
+    finally:
+        mute.close()
 
 
 def test_async_requester_errors(server: Server) -> None:

@@ -3,6 +3,12 @@ from typing import Any, Final, final
 
 from xnonce.types import Body, Params, RequestOptions, SecretSource
 
+# Text arguments: a `str` that UTF-8 cannot encode (a lone surrogate) raises the XNonceError of
+# that input (`invalid_secret`, `invalid_path`, `invalid_param_value`, ...); a value that is not
+# a `str` at all raises TypeError. Timestamps (`timestamp`, `now`, options["timestamp"]) are
+# `int`s in 0..=2**53-1 (ms); any other number (a float, even 1.0; NaN; a bool) raises
+# InputError `invalid_timestamp`, a non-number raises TypeError.
+
 __all__ = [
     "ERROR_CODES",
     "AsyncRequester",
@@ -15,6 +21,7 @@ __all__ = [
     "Requester",
     "Response",
     "RouteError",
+    "Secret",
     "Signed",
     "UnavailableError",
     "Verified",
@@ -49,6 +56,12 @@ class AuthError(XNonceError): ...
 class RouteError(XNonceError): ...
 class UnavailableError(XNonceError): ...
 class InvalidParamValue(InputError, TypeError): ...
+
+# A secret held by the extension: `repr`/`str` are redacted, it cannot be pickled. Accepted
+# wherever a secret is (sign*, link*, sign_request, Requester, AsyncRequester, Verifier sources).
+@final
+class Secret:
+    def __new__(cls, secret: str | Secret) -> Secret: ...
 
 @final
 class Header:
@@ -152,7 +165,7 @@ def sign(
     path: str,
     params: Params,
     client: str,
-    secret: str,
+    secret: str | Secret,
     *,
     timestamp: int | None = None,
     nonce: str | None = None,
@@ -165,7 +178,7 @@ def sign_detailed(
     path: str,
     params: Params,
     client: str,
-    secret: str,
+    secret: str | Secret,
     *,
     timestamp: int | None = None,
     nonce: str | None = None,
@@ -178,7 +191,7 @@ def link(
     path: str,
     params: Params,
     client: str,
-    secret: str,
+    secret: str | Secret,
     base_url: str,
     *,
     timestamp: int | None = None,
@@ -192,7 +205,7 @@ def link_detailed(
     path: str,
     params: Params,
     client: str,
-    secret: str,
+    secret: str | Secret,
     base_url: str,
     *,
     timestamp: int | None = None,
@@ -206,7 +219,7 @@ def sign_request(
     host: str,
     target: str,
     client: str,
-    secret: str,
+    secret: str | Secret,
     *,
     content_type: str | None = None,
     body: Body = None,
@@ -239,10 +252,11 @@ class Requester:
         cls,
         server: str,
         client: str,
-        secret: str,
+        secret: str | Secret,
         scheme: str = "v2",
         timeout: float = 30.0,
         correct_clock: bool = True,
+        clock_offset_ms: int = 0,
     ) -> Requester: ...
     @property
     def clock_offset_ms(self) -> int: ...
@@ -261,10 +275,11 @@ class AsyncRequester:
         cls,
         server: str,
         client: str,
-        secret: str,
+        secret: str | Secret,
         scheme: str = "v2",
         timeout: float = 30.0,
         correct_clock: bool = True,
+        clock_offset_ms: int = 0,
     ) -> AsyncRequester: ...
     @property
     def clock_offset_ms(self) -> int: ...

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypedDict, Union
 
+from xnonce._xnonce import Secret
+
 __all__ = ["Body", "ParamValue", "Params", "RequestOptions", "SecretSource"]
 
 #: A parameter value: turned into text by the core (``True`` → ``"true"``, ``3.0`` → ``"3"``).
@@ -14,20 +16,24 @@ Params = Union[Mapping[str, ParamValue], Iterable[tuple[str, ParamValue]], None]
 #: A body: bytes as they are sent, or text (sent as UTF-8).
 Body = Union[bytes, bytearray, str, None]
 #: Where a ``Verifier`` finds a client's secret(s): a mapping or a callable, looked up per request.
+#: A secret: text, or an ``xnonce.Secret`` holding it (redacted ``repr``).
 SecretSource = Union[
-    Mapping[str, Union[str, Sequence[str], None]],
-    Callable[[str], Union[str, Sequence[str], None]],
+    Mapping[str, Union[str, Secret, Sequence[Union[str, Secret]], None]],
+    Callable[[str], Union[str, Secret, Sequence[Union[str, Secret]], None]],
 ]
 
 
 class RequestOptions(TypedDict, total=False):
     """em-secure-api's ``options`` of ``make_request``: every key is optional."""
 
-    #: Sign with this timestamp (ms) instead of the clock (em-secure-api's ``force_timestamp``).
+    #: Sign with this timestamp (ms, an ``int``; a float or bool is ``invalid_timestamp``)
+    #: instead of the clock (em-secure-api's ``force_timestamp``). Sent as given: a stale
+    #: answer is returned, never retried with a corrected clock.
     timestamp: int | None
     #: v2: sign with this nonce (32 lower-case hex) instead of a random one.
     nonce: str | None
-    #: Params sent with the signed ones but not signed.
+    #: Params sent but NOT signed: a verifying server refuses the request (401). Meant for
+    #: testing tamper detection, as em-secure-api's option was.
     extra_params: Params
     #: v2: a JSON body (any ``json.dumps``-able value); the params go in the query.
     json: Any

@@ -1,0 +1,270 @@
+"""Text that UTF-8 cannot encode, timestamps that are not ints, and secrets kept out of sight.
+
+A `str` with a lone surrogate (e.g. a stray byte read through `os.environ`, which decodes with
+`surrogateescape`) is refused with the code of the input it was given as, and the message
+(and `repr`) never holds the text: for a secret that would leak it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pickle
+import subprocess
+import sys
+from typing import Any, Callable
+
+import pytest
+import requests
+import xnonce
+import xnonce.httpx
+import xnonce.requests
+
+SECRET = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd"
+# What os.environ gives for XNONCE_SECRET=<secret with a stray \xff byte>.
+BAD_SECRET = SECRET[:-2] + "\udcff"
+LONE = "a\udcffb"
+TS = 1_700_000_000_000
+HEADER = xnonce.sign("v2", "GET", "/c/a", {}, "svc", SECRET, host="h", timestamp=TS)
+
+
+def v2(**kw: Any) -> Callable[[], object]:
+    args: dict[str, Any] = {
+        "scheme": "v2",
+        "method": "GET",
+        "path": "/c/a",
+        "params": {},
+        "client": "svc",
+        "secret": SECRET,
+        "host": "h",
+        **kw,
+    }
+    return lambda: xnonce.sign(**args)
+
+
+def verify(**kw: Any) -> Callable[[], object]:
+    secrets = kw.pop("secrets", {"svc": SECRET})
+    args: dict[str, Any] = {"host": "h", "x_nonce": HEADER, "now": TS, **kw}
+    method, target = args.pop("method", "GET"), args.pop("target", "/c/a")
+    return lambda: xnonce.Verifier(secrets).verify(method, target, **args)
+
+
+def request(*, ctor: dict[str, Any] | None = None, **kw: Any) -> Callable[[], object]:
+    args: dict[str, Any] = {"method": "GET", "params": {}, "path": "/c/a", **kw}
+    c: dict[str, Any] = {"server": "http://127.0.0.1:9", "client": "svc", "secret": SECRET}
+    c.update(ctor or {})
+    return lambda: xnonce.Requester(**c).make_request(**args)
+
+
+LONE_SURROGATES: dict[str, tuple[Callable[[], object], str]] = {
+    "param value": (v2(params={"k": LONE}), "invalid_param_value"),
+    "param value in pairs": (v2(params=[("k", LONE)]), "invalid_param_value"),
+    "param key": (v2(params={LONE: "v"}), "invalid_param_key"),
+    "param key in pairs": (v2(params=[(LONE, "v")]), "invalid_param_key"),
+    "body": (v2(body=LONE), "invalid_body"),
+    "path": (v2(path="/c/" + LONE), "invalid_path"),
+    "client": (v2(client=LONE), "invalid_client_id"),
+    "secret": (v2(secret=BAD_SECRET), "invalid_secret"),
+    "host": (v2(host=LONE), "invalid_host"),
+    "nonce": (v2(nonce=LONE), "invalid_nonce"),
+    "method": (v2(method=LONE), "invalid_method"),
+    "scheme": (v2(scheme=LONE), "unsupported_scheme"),
+    "sign_detailed secret": (
+        lambda: xnonce.sign_detailed("v1", "GET", "/c/a", {}, "svc", BAD_SECRET),
+        "invalid_secret",
+    ),
+    "link secret": (
+        lambda: xnonce.link("v2", "GET", "/c/a", {}, "svc", BAD_SECRET, "http://h"),
+        "invalid_secret",
+    ),
+    "link base_url": (
+        lambda: xnonce.link("v2", "GET", "/c/a", {}, "svc", SECRET, "http://" + LONE),
+        "invalid_url",
+    ),
+    "sign_request secret": (
+        lambda: xnonce.sign_request("v2", "GET", "h", "/c/a", "svc", BAD_SECRET),
+        "invalid_secret",
+    ),
+    "sign_request target": (
+        lambda: xnonce.sign_request("v2", "GET", "h", "/c/a?" + LONE, "svc", SECRET),
+        "invalid_path",
+    ),
+    "sign_request content_type": (
+        lambda: xnonce.sign_request("v2", "POST", "h", "/c/a", "svc", SECRET, content_type=LONE),
+        "invalid_body",
+    ),
+    "verifier secret": (verify(secrets={"svc": BAD_SECRET}), "invalid_secret"),
+    "verifier secret list": (verify(secrets={"svc": [BAD_SECRET, SECRET]}), "invalid_secret"),
+    "verifier secret callable": (verify(secrets=lambda c: BAD_SECRET), "invalid_secret"),
+    "verifier x_nonce": (verify(x_nonce=LONE), "malformed_header"),
+    "verifier target": (verify(target="/c/" + LONE), "invalid_path"),
+    "verifier host": (verify(host=LONE), "invalid_host"),
+    "verifier method": (verify(method=LONE), "invalid_method"),
+    "verifier body": (verify(body=LONE), "invalid_body"),
+    "Requester secret": (request(ctor={"secret": BAD_SECRET}), "invalid_secret"),
+    "Requester server": (request(ctor={"server": "http://" + LONE}), "invalid_url"),
+    "Requester client": (request(ctor={"client": LONE}), "invalid_client_id"),
+    "Requester method": (request(method=LONE), "invalid_method"),
+    "Requester path": (request(path="/c/" + LONE), "invalid_path"),
+    "Requester controller": (request(controller=LONE), "invalid_path"),
+    "Requester params": (request(params={"k": LONE}), "invalid_param_value"),
+    "Requester options nonce": (request(options={"nonce": LONE}), "invalid_nonce"),
+    "Requester options extra_params": (
+        request(options={"extra_params": {LONE: "1"}}),
+        "invalid_param_key",
+    ),
+    "AsyncRequester secret": (
+        lambda: xnonce.AsyncRequester("http://127.0.0.1:9", "svc", BAD_SECRET),
+        "invalid_secret",
+    ),
+    "AsyncRequester path": (
+        lambda: asyncio.run(_async_request(path="/c/" + LONE)),
+        "invalid_path",
+    ),
+    "Secret": (lambda: xnonce.Secret(BAD_SECRET), "invalid_secret"),
+    "requests adapter secret": (
+        lambda: xnonce.requests.XNonceAuth("svc", BAD_SECRET),
+        "invalid_secret",
+    ),
+    "httpx adapter secret": (
+        lambda: xnonce.httpx.XNonceAuth("svc", BAD_SECRET),
+        "invalid_secret",
+    ),
+    "requests adapter client": (
+        lambda: requests.Request(
+            "GET", "http://h/c/a", auth=xnonce.requests.XNonceAuth(LONE, SECRET)
+        ).prepare(),
+        "invalid_client_id",
+    ),
+    "parse_header": (lambda: xnonce.parse_header(LONE), "malformed_header"),
+    "ottoken_decode": (lambda: xnonce.ottoken_decode(LONE), "malformed_ottoken"),
+}
+
+
+async def _async_request(**kw: Any) -> object:
+    api = xnonce.AsyncRequester("http://127.0.0.1:9", "svc", SECRET)
+    return await api.make_request(kw.pop("method", "GET"), {}, kw.pop("path", "/c/a"), **kw)
+
+
+@pytest.mark.parametrize("case", sorted(LONE_SURROGATES))
+def test_text_utf8_cannot_encode_is_the_inputs_coded_error(case: str) -> None:
+    call, code = LONE_SURROGATES[case]
+    with pytest.raises(xnonce.XNonceError) as e:
+        call()
+    err = e.value
+    assert err.code == code, repr(err)
+    assert not isinstance(err, UnicodeError)
+    for text in (str(err), repr(err), err.message, repr(err.args)):
+        assert "\udcff" not in text and SECRET[:-2] not in text
+    assert err.__context__ is None and err.__cause__ is None
+
+
+def test_a_secret_from_the_environment_with_a_stray_byte_never_shows() -> None:
+    # The real path: a secret with a non-UTF-8 byte in the environment.
+    code = """
+import os, xnonce
+s = os.environ["XNONCE_SECRET"]
+try:
+    xnonce.sign("v2", "GET", "/c/a", {}, "svc", s, host="h")
+except xnonce.XNonceError as e:
+    print(e.code, repr(e), e.__context__)
+"""
+    env = {**os.environ, "XNONCE_SECRET": "x"}
+    envb = {k.encode(): v.encode() for k, v in env.items()}
+    envb[b"XNONCE_SECRET"] = SECRET[:-2].encode() + b"\xff"
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=envb, capture_output=True, timeout=60, check=True
+    )
+    assert out.stdout.startswith(b"invalid_secret ")
+    assert SECRET[:-2].encode() not in out.stdout + out.stderr
+
+
+# ---- timestamps ----
+
+NOT_INTS = [1.5, 1.0, -0.0, 1.7e12, float("nan"), float("inf"), True, False]
+
+
+@pytest.mark.parametrize("bad", NOT_INTS, ids=repr)
+def test_a_timestamp_that_is_a_float_or_bool_is_invalid_timestamp(bad: object) -> None:
+    calls: list[Callable[[], object]] = [
+        v2(timestamp=bad),
+        lambda: xnonce.sign_detailed("v1", "GET", "/c/a", [], "svc", SECRET, timestamp=bad),  # type: ignore[arg-type]
+        lambda: xnonce.sign_request("v1", "GET", "h", "/c/a", "svc", SECRET, timestamp=bad),  # type: ignore[arg-type]
+        lambda: xnonce.link("v1", "GET", "/c/a", [], "svc", SECRET, "http://h", timestamp=bad),  # type: ignore[arg-type]
+        verify(now=bad),
+        request(options={"timestamp": bad}),
+    ]
+    for call in calls:
+        with pytest.raises(xnonce.InputError) as e:
+            call()
+        assert e.value.code == "invalid_timestamp"
+
+
+def test_a_timestamp_that_is_not_a_number_is_a_type_error() -> None:
+    for bad in ("1700000000000", [1], b"1"):
+        with pytest.raises(TypeError, match="timestamp"):
+            v2(timestamp=bad)()
+        with pytest.raises(TypeError, match="timestamp"):
+            request(options={"timestamp": bad})()
+        with pytest.raises(TypeError, match="now"):
+            verify(now=bad)()
+
+
+def test_int_timestamps_still_work() -> None:
+    assert xnonce.parse_header(v2(timestamp=TS)()).timestamp == TS  # type: ignore[arg-type]
+
+    class Index:
+        def __index__(self) -> int:
+            return TS
+
+    assert xnonce.parse_header(v2(timestamp=Index())()).timestamp == TS  # type: ignore[arg-type]
+
+
+# ---- wrong types: TypeError, naming the type, never the value ----
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        v2(secret=None),
+        v2(secret=b"secret-bytes"),
+        v2(path=None),
+        v2(client=3),
+        verify(target=None),
+        request(ctor={"secret": 12}),
+    ],
+)
+def test_wrong_types_are_type_errors(call: Callable[[], object]) -> None:
+    with pytest.raises(TypeError) as e:
+        call()
+    assert not isinstance(e.value, xnonce.XNonceError)
+    assert "secret-bytes" not in str(e.value)
+
+
+# ---- xnonce.Secret ----
+
+
+def test_secret_object_signs_like_its_text_and_never_shows_it() -> None:
+    s = xnonce.Secret(SECRET)
+    assert SECRET not in repr(s) and SECRET not in str(s) and "redacted" in repr(s)
+    assert xnonce.Secret(s) is not s
+    args = ("v2", "GET", "/c/a", {"k": "v"}, "svc")
+    kw: dict[str, Any] = {"host": "h", "timestamp": TS, "nonce": "0" * 32}
+    assert xnonce.sign(*args, s, **kw) == xnonce.sign(*args, SECRET, **kw)
+    assert xnonce.Verifier({"svc": s}).verify("GET", "/c/a", host="h", x_nonce=HEADER, now=TS)
+    assert (
+        xnonce.Verifier({"svc": [xnonce.Secret("0f" * 32), s]})
+        .verify("GET", "/c/a", host="h", x_nonce=HEADER, now=TS)
+        .secret_index
+        == 1
+    )
+    with pytest.raises(TypeError):
+        pickle.dumps(s)
+    with pytest.raises(xnonce.InputError):
+        xnonce.Secret("   ")
+
+
+def test_adapters_keep_the_secret_out_of_their_attributes() -> None:
+    for auth in (xnonce.requests.XNonceAuth("svc", SECRET), xnonce.httpx.XNonceAuth("svc", SECRET)):
+        assert SECRET not in repr(auth) and SECRET not in repr(vars(auth))
+        assert SECRET not in str([repr(v) for v in vars(auth).values()])
