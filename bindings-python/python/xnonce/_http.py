@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from xnonce._xnonce import sign_request
+from xnonce._xnonce import Secret, sign_request
 
 HEADER = "X-Nonce"
+#: Statuses after which HTTP clients follow ``Location`` (the credential must not follow).
+REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
 
 
 def authority_and_target(url: str) -> tuple[str, str]:
@@ -22,7 +24,7 @@ def authority_and_target(url: str) -> tuple[str, str]:
 def sign_target(
     scheme: str,
     client: str,
-    secret: str,
+    secret: str | Secret,
     method: str,
     host: str,
     target: str,

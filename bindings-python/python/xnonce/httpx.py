@@ -5,10 +5,11 @@ Importable without ``httpx`` installed (the class then has no ``httpx`` base cla
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import TYPE_CHECKING
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from typing import TYPE_CHECKING, Any
 
-from xnonce._http import HEADER, sign_target
+from xnonce._http import HEADER, REDIRECT_STATUSES, sign_target
+from xnonce._xnonce import Secret
 
 if TYPE_CHECKING:
     from httpx import Auth as _Auth
@@ -21,6 +22,22 @@ else:
 
 __all__ = ["XNonceAuth"]
 
+_HEADERS_RECEIVED = (
+    "http11.receive_response_headers.complete",
+    "http2.receive_response_headers.complete",
+)
+
+
+def _status(name: str, info: dict[str, Any]) -> int | None:
+    """The status of a ``*.receive_response_headers.complete`` trace event, else ``None``."""
+    if name not in _HEADERS_RECEIVED:
+        return None
+    value = info.get("return_value")
+    # http11: (http_version, status, reason, headers); http2: (status, headers).
+    if isinstance(value, tuple):
+        return next((v for v in value if isinstance(v, int)), None)
+    return None
+
 
 class XNonceAuth(_Auth):
     """Signs every request and sets the ``X-Nonce`` header.
@@ -29,16 +46,28 @@ class XNonceAuth(_Auth):
     (``application/x-www-form-urlencoded``) are signed; with v2 any other body (JSON, ...) is
     signed by its SHA-256 digest. v1 cannot sign a non-form body (``InputError``
     ``invalid_body``).
+
+    Redirects: httpx runs an auth flow once per request, not once per redirect hop, and builds
+    each hop from the signed request's headers. So when the transport reports response headers
+    with a redirect status (httpx's ``trace`` request extension, which the default httpcore
+    transports report), ``X-Nonce`` is removed from the request before httpx copies it: the
+    credential never reaches a redirect target, on any origin, and a redirect followed by a
+    client with ``follow_redirects=True`` arrives unsigned (a verifying server answers 401).
+    Keep ``follow_redirects=False`` (httpx's default) and, to follow one signed, send
+    ``response.next_request`` through a client that has this auth: it is signed afresh. With a
+    custom transport that does not report ``trace`` events, never use ``follow_redirects=True``.
+
+    The secret is kept in an ``xnonce.Secret`` (its ``repr`` is redacted).
     """
 
     requires_request_body = True
 
-    def __init__(self, client: str, secret: str, scheme: str = "v2") -> None:
+    def __init__(self, client: str, secret: str | Secret, scheme: str = "v2") -> None:
         self.client = client
-        self._secret = secret
+        self._secret = secret if isinstance(secret, Secret) else Secret(secret)
         self.scheme = scheme
 
-    def auth_flow(self, request: Request) -> Generator[Request, Response, None]:
+    def _sign(self, request: Request) -> None:
         request.headers[HEADER] = sign_target(
             self.scheme,
             self.client,
@@ -49,7 +78,36 @@ class XNonceAuth(_Auth):
             request.headers.get("Content-Type"),
             request.content,
         )
+
+    def auth_flow(self, request: Request) -> Generator[Request, Response, None]:
+        self._sign(request)
         yield request
+
+    def sync_auth_flow(self, request: Request) -> Generator[Request, Response, None]:
+        previous: Callable[[str, dict[str, Any]], Any] | None = request.extensions.get("trace")
+
+        def trace(name: str, info: dict[str, Any]) -> None:
+            if _status(name, info) in REDIRECT_STATUSES:
+                request.headers.pop(HEADER, None)
+            if previous is not None:
+                previous(name, info)
+
+        request.extensions = {**request.extensions, "trace": trace}
+        return super().sync_auth_flow(request)
+
+    def async_auth_flow(self, request: Request) -> AsyncGenerator[Request, Response]:
+        previous: Callable[[str, dict[str, Any]], Awaitable[None]] | None = request.extensions.get(
+            "trace"
+        )
+
+        async def trace(name: str, info: dict[str, Any]) -> None:
+            if _status(name, info) in REDIRECT_STATUSES:
+                request.headers.pop(HEADER, None)
+            if previous is not None:
+                await previous(name, info)
+
+        request.extensions = {**request.extensions, "trace": trace}
+        return super().async_auth_flow(request)
 
     def __repr__(self) -> str:
         return f"XNonceAuth(client={self.client!r}, scheme={self.scheme!r})"

@@ -5,12 +5,13 @@ Importable without ``requests`` installed (the class then has no ``requests`` ba
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from xnonce._http import HEADER, authority_and_target, sign_target
+from xnonce._xnonce import Secret
 
 if TYPE_CHECKING:
-    from requests import PreparedRequest
+    from requests import PreparedRequest, Response
     from requests.auth import AuthBase as _AuthBase
 else:
     try:
@@ -28,11 +29,20 @@ class XNonceAuth(_AuthBase):
     (``application/x-www-form-urlencoded``) are signed; with v2 any other body (JSON, ...) is
     signed by its SHA-256 digest. v1 cannot sign a non-form body (``InputError``
     ``invalid_body``).
+
+    Redirects: a signature is for one URL, and ``requests`` copies the signed request's headers
+    to every redirect it follows. So a redirect response removes ``X-Nonce`` from the request
+    before ``requests`` copies it (a response hook): the credential never reaches the
+    redirect target, on any origin. A followed redirect therefore arrives unsigned (a verifying
+    server answers 401). To follow one signed, pass ``allow_redirects=False`` and send
+    ``auth(response.next)``: it is signed afresh for its own URL.
+
+    The secret is kept in an ``xnonce.Secret`` (its ``repr`` is redacted).
     """
 
-    def __init__(self, client: str, secret: str, scheme: str = "v2") -> None:
+    def __init__(self, client: str, secret: str | Secret, scheme: str = "v2") -> None:
         self.client = client
-        self._secret = secret
+        self._secret = secret if isinstance(secret, Secret) else Secret(secret)
         self.scheme = scheme
 
     def __call__(self, r: PreparedRequest) -> PreparedRequest:
@@ -47,6 +57,16 @@ class XNonceAuth(_AuthBase):
             r.headers.get("Content-Type"),
             r.body,
         )
+        hooks = r.hooks.setdefault("response", [])
+        if self._unsign_redirect not in hooks:
+            hooks.append(self._unsign_redirect)
+        return r
+
+    @staticmethod
+    def _unsign_redirect(r: Response, **_: Any) -> Response:
+        # Runs before `requests` builds the redirect from a copy of `r.request`.
+        if r.is_redirect and r.request is not None:
+            r.request.headers.pop(HEADER, None)
         return r
 
     def __repr__(self) -> str:

@@ -1,0 +1,67 @@
+"""The README's Python snippets: every module they use is imported, and the signing and
+Requester snippets run (the latter against the live server). The Flask app is run for real by
+test_examples.py."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+from typing import Any
+
+from conftest import Server
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+MODULES = {"os", "sys", "json", "asyncio", "requests", "httpx", "xnonce", "flask", "fastapi"}
+SECRET = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd"
+
+
+def snippets() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+
+
+def snippet_with(text: str) -> str:
+    (found,) = [s for s in snippets() if text in s]
+    return found
+
+
+def test_every_snippet_parses_and_imports_the_modules_it_uses() -> None:
+    assert len(snippets()) >= 8
+    for code in snippets():
+        tree = ast.parse(code)
+        imported = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                imported |= {a.asname or a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                imported |= {a.asname or a.name for a in node.names}
+        used = {
+            n.value.id
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+        }
+        # A snippet with imports is a complete one: it imports every module it uses.
+        # (Fragments without any import only show calls.)
+        if imported:
+            assert not (used & MODULES) - imported, ((used & MODULES) - imported, code)
+
+
+def test_signing_by_hand_snippet_runs() -> None:
+    ns: dict[str, Any] = {"secret": SECRET}
+    exec(snippet_with("sign_detailed("), ns)
+    assert ns["header"].startswith("v2 billing ")
+    assert ns["s"].nonce is None and ns["s"].timestamp == 1384300802123
+
+
+def test_requester_snippet_runs_against_the_server(server: Server) -> None:
+    code = snippet_with("xnonce.Requester(")
+    code = code.replace("http://127.0.0.1:8080", server.url).replace(
+        '"billing"', repr(server.client)
+    )
+    ns: dict[str, Any] = {
+        "secret": server.secret,
+        "params": {"username": "alice", "password": "pw", "opt1": "1", "opt3": "3"},
+    }
+    exec("import xnonce\n" + code, ns)
+    assert ns["res"].code == 200, ns["res"].body
+    assert ns["res"].data["opt3"] == "3"
