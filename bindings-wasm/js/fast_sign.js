@@ -7,12 +7,22 @@
 // second buffer there. wasm-bindgen's glue would instead allocate, copy and convert each
 // value (and per-field encodeInto calls, or a charCodeAt loop, measured slower than one
 // concatenation and one encodeInto). Anything else — numbers, Maps, objects, a
-// bigint timestamp — and any input the fast path does not sign (a NUL inside a field, or an
-// error, which only the general path reports) takes the general `sign`; both end in the same
-// core call. build.mjs appends the module export (ESM for web/, CommonJS for node/).
+// bigint timestamp — and any input the fast path does not sign (a NUL inside a field, text
+// that is not well-formed, or an error, which only the general path reports) takes the general
+// `sign`; both end in the same core call. build.mjs appends the module export (ESM for web/,
+// CommonJS for node/).
+
+/** A lone UTF-16 surrogate (for engines without String.prototype.isWellFormed). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?:^|[^\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 function fastSign(general, wasm) {
   const isText = (v) => typeof v === "string";
+  // encodeInto writes a lone surrogate as U+FFFD: such text goes to the general path, which
+  // refuses it with the field's code (it is not text, and would sign something else).
+  const wellFormed =
+    typeof String.prototype.isWellFormed === "function"
+      ? (s) => s.isWellFormed()
+      : (s) => !LONE_SURROGATE.test(s);
   const encoder = new TextEncoder();
   const decoder = new TextDecoder();
   // In Node a Buffer over the memory decodes the header (latin1 = ASCII here) in about half
@@ -77,8 +87,10 @@ function fastSign(general, wasm) {
     }
     let room = 3 * units;
     if (body !== undefined) {
-      if (isText(body)) room += 3 * body.length;
-      else if (body instanceof Uint8Array || body instanceof ArrayBuffer) room += body.byteLength;
+      if (isText(body)) {
+        if (!wellFormed(body)) return 0;
+        room += 3 * body.length;
+      } else if (body instanceof Uint8Array || body instanceof ArrayBuffer) room += body.byteLength;
       else return 0;
     }
     if (room > capacity) {
@@ -105,6 +117,7 @@ function fastSign(general, wasm) {
       const pair = params[i];
       packed += "\0" + pair[0] + "\0" + pair[1];
     }
+    if (!wellFormed(packed)) return 0;
     const at = input + encoder.encodeInto(packed, inputBytes).written;
     const len = at - input;
     let bodyLen = -1;

@@ -6,6 +6,7 @@
 // installed once into <target>/tools/wasm-bindgen-<version> when missing (only that with
 // `--tools-only`).
 import { execFileSync } from "node:child_process";
+import { createRequire } from "node:module";
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -119,16 +120,28 @@ writeFileSync(
   join(pkg, "web", "xnonce_wasm.d.ts"),
   `export * from "./${GLUE}.js";\nexport { default } from "./${GLUE}.js";\n`,
 );
+// wasm-bindgen --target nodejs writes CommonJS; the rest of the package is ESM.
+writeFileSync(join(pkg, "node", "package.json"), JSON.stringify({ type: "commonjs" }, null, 2) + "\n");
 writeFileSync(join(pkg, "node", "fast_sign.js"), fastSign + "\nmodule.exports = { fastSign };\n");
+// One `exports.name = ...` line per export: Node's ESM loader finds a CommonJS module's named
+// exports by reading its source (cjs-module-lexer), which sees such assignments but not the
+// keys of `module.exports = { ...glue }`; so `import { sign, link } from "xnonce-wasm"`
+// works in Node as README shows. The names are the glue's own exports, read from it here.
+const glueExports = Object.keys(createRequire(import.meta.url)(join(pkg, "node", `${GLUE}.js`)));
+if (!glueExports.includes("sign") || !glueExports.includes("link")) {
+  throw new Error(`unexpected exports of the Node glue: ${glueExports.join(", ")}`);
+}
 writeFileSync(
   join(pkg, "node", "xnonce_wasm.js"),
   banner +
-    `const glue = require("./${GLUE}.js");\nconst { fastSign } = require("./fast_sign.js");\n` +
-    `module.exports = { ...glue, sign: fastSign(glue.sign, glue) };\n`,
+    `"use strict";\nconst glue = require("./${GLUE}.js");\nconst { fastSign } = require("./fast_sign.js");\n` +
+    glueExports
+      .map((name) =>
+        name === "sign" ? `exports.sign = fastSign(glue.sign, glue);\n` : `exports.${name} = glue.${name};\n`,
+      )
+      .join(""),
 );
 writeFileSync(join(pkg, "node", "xnonce_wasm.d.ts"), `export * from "./${GLUE}.js";\n`);
-// wasm-bindgen --target nodejs writes CommonJS; the rest of the package is ESM.
-writeFileSync(join(pkg, "node", "package.json"), JSON.stringify({ type: "commonjs" }, null, 2) + "\n");
 
 const version = JSON.parse(run("cargo", ["metadata", "--format-version", "1", "--no-deps"])).packages.find(
   (p) => p.name === "xnonce-wasm",

@@ -1,20 +1,38 @@
 //! JavaScript values to core inputs: params (pairs, plain object or `Map`), options
-//! (`timestamp`, `nonce`, `host`, `body`) and the text arguments.
+//! (`timestamp`, `nonce`, `host`, `body`; `null` and absent alike) and the text arguments,
+//! each of which must be well-formed text (a lone surrogate is refused with the field's code).
 //!
 //! Native values become text only through core's `params::text_from_*` functions.
 
-use js_sys::{Array, Object, Uint8Array};
+use js_sys::{Array, JsString, Object, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use xnonce_core::{params, ErrorCode, Scheme, SignInput};
 
 use crate::error::{coded, JsResult, XNonceError};
 
-/// A required text argument; anything but a JS string fails with `code`.
+/// A required text argument; anything but a JS string fails with `code`, and so does a
+/// string that is not well-formed (see [`well_formed`]).
 pub fn text(value: &JsValue, code: ErrorCode, what: &str) -> JsResult<String> {
-    value
+    let text = value
         .as_string()
-        .ok_or_else(|| coded(code, format!("{what} must be a string")))
+        .ok_or_else(|| coded(code, format!("{what} must be a string")))?;
+    well_formed(value, text, code, what)
+}
+
+/// `text`, read from the JS string `value`, when that string was well-formed UTF-16; else
+/// `code` (PROTOCOL §3.6: text that is not valid Unicode cannot be signed). wasm-bindgen reads
+/// a lone surrogate (`'\ud800'`) as U+FFFD, which would sign text the caller never passed (a
+/// different secret, even); so a string holding U+FFFD — only such a string: the common case
+/// costs one scan — is checked unit by unit. The message never shows the text.
+fn well_formed(value: &JsValue, text: String, code: ErrorCode, what: &str) -> JsResult<String> {
+    if text.contains('\u{FFFD}') && !value.unchecked_ref::<JsString>().is_valid_utf16() {
+        return Err(coded(
+            code,
+            format!("{what} is not well-formed Unicode (it holds a lone UTF-16 surrogate)"),
+        ));
+    }
+    Ok(text)
 }
 
 /// `"v1"` / `"v2"` (core's parser; `unsupported_scheme` otherwise).
@@ -32,7 +50,7 @@ fn key_text(key: &JsValue) -> JsResult<String> {
 /// anything else (null, undefined, objects, arrays, bytes, symbols) is `invalid_param_value`.
 fn value_text(value: &JsValue) -> JsResult<String> {
     if let Some(s) = value.as_string() {
-        return Ok(s);
+        return well_formed(value, s, ErrorCode::InvalidParamValue, "a parameter value");
     }
     if let Some(b) = value.as_bool() {
         return Ok(params::text_from_bool(b).to_string());
@@ -132,7 +150,7 @@ fn timestamp(value: &JsValue) -> JsResult<u64> {
 /// A body: `Uint8Array`, `ArrayBuffer` or a string (sent as UTF-8).
 pub(crate) fn body(value: &JsValue) -> JsResult<Vec<u8>> {
     if let Some(s) = value.as_string() {
-        return Ok(s.into_bytes());
+        return Ok(well_formed(value, s, ErrorCode::InvalidBody, "the body")?.into_bytes());
     }
     if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
         return Ok(bytes.to_vec());

@@ -19,16 +19,16 @@ export type Params =
   | ReadonlyMap<string, ParamValue>
   | URLSearchParams;
 
-/** Optional inputs of `sign`, `signDetailed` and `link`. */
+/** Optional inputs of `sign`, `signDetailed` and `link` (`null` counts as absent). */
 export interface SignOptions {
   /** Milliseconds since the epoch; default `Date.now()`. */
-  timestamp?: number | bigint;
+  timestamp?: number | bigint | null;
   /** v2: 32 lower-case hex characters; default 16 bytes from `crypto.getRandomValues`. */
-  nonce?: string;
+  nonce?: string | null;
   /** v2: the authority the request goes to (`host[:port]`); `link` takes it from the URL. */
-  host?: string;
+  host?: string | null;
   /** v2: a non-form body (its SHA-256 is signed). Strings are sent as UTF-8. */
-  body?: Uint8Array | ArrayBuffer | string;
+  body?: Uint8Array | ArrayBuffer | string | null;
 }
 
 /** Everything `signDetailed` returns. */

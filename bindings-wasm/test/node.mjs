@@ -1,8 +1,9 @@
 // Checks in Node: every vector (plus XNONCE_EXTRA_VECTORS) and the JS surface.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
+import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { vectorFiles, here } from "../scripts/serve.mjs";
 import { checkAll } from "./check.mjs";
@@ -234,6 +235,129 @@ export async function nodeTests() {
     equal(x.sign("v2", "POST", "/a", [], "c", SECRET, opts(bytes.buffer)), want, "ArrayBuffer");
     throwsCode(() => x.sign("v2", "POST", "/a", [], "c", SECRET, opts(42)), "invalid_body");
     throwsCode(() => x.sign("v1", "POST", "/a", [], "c", SECRET, { body: "x" }), "invalid_body");
+  });
+
+  await check("README's Node import: named ESM import and require() of the installed package", () => {
+    // A project with the package in node_modules, as `npm install .../pkg` leaves it.
+    const project = mkdtempSync(join(tmpdir(), "xnonce-wasm-import-"));
+    try {
+      mkdirSync(join(project, "node_modules"));
+      symlinkSync(join(here, "pkg"), join(project, "node_modules", "xnonce-wasm"), "dir");
+      const readme = readFileSync(join(here, "README.md"), "utf8");
+      const node = readme.slice(readme.indexOf("## Use it in Node"));
+      const importLine = /^import \{[^}]+\} from "xnonce-wasm";.*$/m.exec(node)?.[0];
+      assert(importLine, "README's Node section imports named exports");
+      const names = /\{([^}]+)\}/
+        .exec(importLine)[1]
+        .split(",")
+        .map((n) => n.trim());
+      const args = `"v2", "GET", "/a", [["k", "v"]], "c", "${SECRET}", { host: "h", timestamp: 1, nonce: "${"0".repeat(32)}" }`;
+      const esm =
+        `${importLine}\n` +
+        `console.log(JSON.stringify({ types: [${names.join(", ")}].map((f) => typeof f), header: sign(${args}) }));\n`;
+      const run = (flags, code) =>
+        JSON.parse(
+          execFileSync(process.execPath, [...flags, "-e", code], { cwd: project, encoding: "utf8" }),
+        );
+      const fromEsm = run(["--input-type=module"], esm);
+      equal(fromEsm.types.join(), names.map(() => "function").join(), `named exports ${names}`);
+      const cjs = `const x = require("xnonce-wasm");\nconsole.log(JSON.stringify({ header: x.sign(${args}), names: Object.keys(x) }));\n`;
+      const fromCjs = run([], cjs);
+      const want = x.sign("v2", "GET", "/a", [["k", "v"]], "c", SECRET, {
+        host: "h",
+        timestamp: 1,
+        nonce: "0".repeat(32),
+      });
+      equal(fromEsm.header, want, "ESM sign");
+      equal(fromCjs.header, want, "CJS sign");
+      for (const name of ["sign", "signDetailed", "link", "linkDetailed", "parseHeader", "errorCodes"]) {
+        assert(fromCjs.names.includes(name), `require() has ${name}`);
+      }
+      // Every export of require() is a named export of import (the default export aside).
+      const all = run(
+        ["--input-type=module"],
+        `import * as m from "xnonce-wasm";\nconsole.log(JSON.stringify(Object.keys(m).filter((k) => k !== "default")));\n`,
+      );
+      equal(all.sort().join(), [...fromCjs.names].sort().join(), "ESM named exports = CommonJS exports");
+    } finally {
+      rmSync(project, { recursive: true, force: true });
+    }
+  });
+
+  await check("text that is not well-formed (a lone surrogate) is refused with the field's code", () => {
+    const V2 = { host: "h", timestamp: 1, nonce: "0".repeat(32) };
+    const base = { method: "GET", path: "/a/b", params: [["k", "v"]], client: "c", secret: SECRET };
+    const argsOf = (over) => {
+      const a = { ...base, ...over };
+      return ["v2", a.method, a.path, a.params, a.client, a.secret, { ...V2, ...over.options }];
+    };
+    for (const lone of ["\ud800", "\udfff", "a\udc00b", "x\ud83d"]) {
+      const fields = [
+        ["method", { method: "GE" + lone }, "invalid_method"],
+        ["path", { path: "/a/" + lone }, "invalid_path"],
+        ["client", { client: "c" + lone }, "invalid_client_id"],
+        ["secret", { secret: SECRET.slice(0, 63) + lone }, "invalid_secret"],
+        ["key", { params: [["k" + lone, "v"]] }, "invalid_param_key"],
+        ["value", { params: [["k", "v" + lone]] }, "invalid_param_value"],
+        ["host", { options: { host: "h" + lone } }, "invalid_host"],
+        ["nonce", { options: { nonce: lone + "0".repeat(31) } }, "invalid_nonce"],
+        ["body", { method: "POST", options: { body: '{"a":"' + lone + '"}' } }, "invalid_body"],
+      ];
+      for (const [name, over, code] of fields) {
+        const a = argsOf(over);
+        // sign's fast path (string pairs), its general path (a Map), and the other calls.
+        const e = throwsCode(() => x.sign(...a), code);
+        assert(!e.message.includes(SECRET.slice(0, 60)), `${name}: no secret in the message`);
+        throwsCode(() => x.sign(...a.slice(0, 3), new Map(a[3]), ...a.slice(4)), code);
+        throwsCode(() => x.signDetailed(...a), code);
+        if (name !== "host" && name !== "body") {
+          throwsCode(() => x.link(...a.slice(0, 6), "https://h", a[6]), code);
+          throwsCode(() => x.linkDetailed(...a.slice(0, 6), "https://h", a[6]), code);
+        }
+      }
+      throwsCode(() => x.sign("v1", "GET", "/a", [], "c", "pass" + lone, { timestamp: 1 }), "invalid_secret");
+      throwsCode(() => x.sign("v2", "GET", "/a", { [lone]: "v" }, "c", SECRET, V2), "invalid_param_key");
+      throwsCode(() => x.link("v2", "GET", "/a", [], "c", SECRET, "https://h/" + lone), "invalid_url");
+    }
+    // Well-formed text is signed as it is: a real U+FFFD and a surrogate pair.
+    const canonical = (v) =>
+      x.signDetailed("v1", "GET", "/a", [["k", v]], "c", SECRET, { timestamp: 1 }).canonical;
+    equal(canonical("\ufffd\ud83d\ude00"), `GET/ak=%EF%BF%BD%F0%9F%98%80c${SECRET}1`, "well-formed text");
+    const header = (v) => x.sign("v2", "GET", "/a", [["k", v]], "c", SECRET, V2);
+    equal(header("\ufffd"), x.sign("v2", "GET", "/a", new Map([["k", "\ufffd"]]), "c", SECRET, V2), "U+FFFD");
+  });
+
+  await check("the fast path refuses lone surrogates without String.prototype.isWellFormed too", () => {
+    // Engines before it (Node 19, older browsers) take the regular-expression fallback.
+    const code = `
+      delete String.prototype.isWellFormed;
+      const x = require(${JSON.stringify(join(here, "pkg", "node", "xnonce_wasm.js"))});
+      const o = { host: "h", timestamp: 1, nonce: "${"0".repeat(32)}" };
+      const out = [];
+      for (const v of ["\\ud800", "a\\udc00", "\\ud83d\\ude00x", "\\ud83d\\ude00\\ud83d"]) {
+        try { out.push(x.sign("v2", "GET", "/a", [["k", v]], "c", "${SECRET}", o)); }
+        catch (e) { out.push(e.code); }
+      }
+      console.log(JSON.stringify(out));`;
+    const out = JSON.parse(execFileSync(process.execPath, ["-e", code], { encoding: "utf8" }));
+    const o = { host: "h", timestamp: 1, nonce: "0".repeat(32) };
+    equal(out[0], "invalid_param_value", "lone high");
+    equal(out[1], "invalid_param_value", "lone low");
+    equal(out[2], x.sign("v2", "GET", "/a", [["k", "\ud83d\ude00x"]], "c", SECRET, o), "a pair signs");
+    equal(out[3], "invalid_param_value", "pair then lone high");
+  });
+
+  await check("an option that is null is absent, on both sign paths (as in the Node package)", () => {
+    const V2 = { host: "h", timestamp: 1, nonce: "0".repeat(32) };
+    const want = x.sign("v2", "GET", "/a", [["k", "v"]], "c", SECRET, V2);
+    for (const params of [[["k", "v"]], new Map([["k", "v"]]), { k: "v" }]) {
+      equal(x.sign("v2", "GET", "/a", params, "c", SECRET, { ...V2, body: null }), want, "body: null");
+      const h = x.parseHeader(
+        x.sign("v2", "GET", "/a", params, "c", SECRET, { host: "h", timestamp: null, nonce: null }),
+      );
+      assert(Math.abs(h.timestamp - Date.now()) < 60000 && h.nonce !== V2.nonce, "defaults for null");
+    }
+    throwsCode(() => x.sign("v2", "GET", "/a", [], "c", SECRET, { ...V2, host: null }), "invalid_host");
   });
 
   await check("parseHeader, ottoken round trip, linkDetailed", () => {

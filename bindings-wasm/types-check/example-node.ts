@@ -13,4 +13,5 @@ export const header: string = sign(
 );
 export const ts: number = signDetailed("v2", "GET", "/a", undefined, "svc", "00".repeat(32), {
   host: "h",
+  nonce: null, // null counts as absent
 }).timestamp;
