@@ -65,7 +65,8 @@ function guardClass(NativeClass, asyncMethods = []) {
     },
   }[NativeClass.name]
   for (const name of Object.getOwnPropertyNames(NativeClass.prototype)) {
-    const method = NativeClass.prototype[name]
+    // Read the descriptor: a getter (`clockOffsetMs`) must not run on the prototype itself.
+    const method = Object.getOwnPropertyDescriptor(NativeClass.prototype, name).value
     if (name === 'constructor' || typeof method !== 'function') continue
     const guarded = guard(method, { rejects: asyncMethods.includes(name) })
     Object.defineProperty(Guarded.prototype, name, { value: guarded, writable: true, configurable: true })

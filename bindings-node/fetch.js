@@ -2,8 +2,40 @@
 // xnonceFetch: a fetch-compatible function that signs every request with the native
 // `signRequest` (method, URL host, path and query, form fields or the body digest) and
 // sends it with the `X-Nonce` header, for users who keep their own HTTP stack.
+//
+// Redirects are followed here, not by the underlying fetch (it is always called with
+// `redirect: 'manual'`): its own following would resend the X-Nonce header to the new URL —
+// to another origin that is a leak of a still-unused credential (replayable against the
+// original server within the window), and on the same origin it fails anyway, since the
+// header was signed for the old path. So each hop on the request's own origin is signed again
+// (fresh nonce and timestamp, the new path), and a hop to another origin is sent without
+// X-Nonce (nor Authorization, Proxy-Authorization, Cookie, as fetch itself drops them); after
+// such a hop nothing is signed again. Methods and bodies change as the Fetch standard says.
 
 const { signRequest } = require('./sign.js')
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308])
+/** The Fetch standard's redirect limit. */
+const MAX_REDIRECTS = 20
+/** Headers that describe the body: dropped when a redirect drops the body. */
+const BODY_HEADERS = [
+  'content-type',
+  'content-length',
+  'content-encoding',
+  'content-language',
+  'content-location',
+]
+/** Credentials never sent to another origin. */
+const CREDENTIAL_HEADERS = ['x-nonce', 'authorization', 'proxy-authorization', 'cookie']
+
+/** Frees a redirect response's connection (its body is never read). */
+async function discard(response) {
+  try {
+    await response.body?.cancel()
+  } catch {
+    // Nothing to free.
+  }
+}
 
 /**
  * @param {{ client: string, secret: string, scheme?: 'v1' | 'v2', fetch?: typeof fetch }} options
@@ -15,27 +47,72 @@ function xnonceFetch({ client, secret, scheme = 'v2', fetch: baseFetch = globalT
   }
   return async function signedFetch(input, init) {
     const request = new Request(input, init)
-    const url = new URL(request.url)
-    const body = request.body === null ? undefined : new Uint8Array(await request.arrayBuffer())
+    const mode = request.redirect
+    const origin = new URL(request.url).origin
+    let url = new URL(request.url)
+    let method = request.method
+    let body = request.body === null ? undefined : new Uint8Array(await request.arrayBuffer())
     const headers = new Headers(request.headers)
-    const header = signRequest(scheme, request.method, url.pathname + url.search, client, secret, {
-      host: url.host,
-      contentType: headers.get('content-type') ?? undefined,
-      body,
-    })
-    headers.set('X-Nonce', header)
-    return baseFetch(url, {
-      method: request.method,
-      headers,
-      body,
-      redirect: request.redirect,
-      signal: request.signal,
-      credentials: request.credentials,
-      cache: request.cache,
-      referrerPolicy: request.referrerPolicy,
-      integrity: request.integrity,
-      keepalive: request.keepalive,
-    })
+    // True while every hop so far stayed on the request's origin: only then is a hop signed.
+    let signing = true
+    for (let redirects = 0; ; redirects++) {
+      headers.delete('x-nonce')
+      if (signing) {
+        const header = signRequest(scheme, method, url.pathname + url.search, client, secret, {
+          host: url.host,
+          contentType: headers.get('content-type') ?? undefined,
+          body,
+        })
+        headers.set('X-Nonce', header)
+      }
+      const response = await baseFetch(url, {
+        method,
+        headers,
+        body,
+        redirect: 'manual',
+        signal: request.signal,
+        credentials: request.credentials,
+        cache: request.cache,
+        referrerPolicy: request.referrerPolicy,
+        integrity: request.integrity,
+        keepalive: request.keepalive,
+      })
+      // A browser-style fetch answers 'manual' with an opaque redirect (status 0): returned as is.
+      const location = response.headers.get('location')
+      if (mode === 'manual' || !REDIRECT_STATUSES.has(response.status) || location === null) {
+        return response
+      }
+      await discard(response)
+      if (mode === 'error') {
+        throw new TypeError(`xnonceFetch: ${response.status} redirect with redirect: 'error'`)
+      }
+      if (redirects === MAX_REDIRECTS) {
+        throw new TypeError(`xnonceFetch: more than ${MAX_REDIRECTS} redirects`)
+      }
+      let next
+      try {
+        next = new URL(location, url)
+      } catch (cause) {
+        throw new TypeError('xnonceFetch: a redirect with an invalid Location', { cause })
+      }
+      if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+        throw new TypeError(`xnonceFetch: a redirect to a ${next.protocol} URL`)
+      }
+      const status = response.status
+      if (
+        (status === 303 && method !== 'GET' && method !== 'HEAD') ||
+        ((status === 301 || status === 302) && method === 'POST')
+      ) {
+        method = 'GET'
+        body = undefined
+        for (const name of BODY_HEADERS) headers.delete(name)
+      }
+      if (next.origin !== origin) {
+        signing = false
+        for (const name of CREDENTIAL_HEADERS) headers.delete(name)
+      }
+      url = next
+    }
   }
 }
 

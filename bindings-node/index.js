@@ -10,6 +10,7 @@ const { guard, guardClass } = require('./arguments.js')
 errors.register(native)
 
 const { xnonceFetch } = require('./fetch.js')
+const { Requester } = require('./requester.js')
 
 /** Every shared error code, in the Rust core's order. */
 const ERROR_CODES = Object.freeze(native.errorCodes().map((c) => c.code))
@@ -26,7 +27,7 @@ module.exports = {
   parseHeader: guard(native.parseHeader),
   errorCodes: native.errorCodes,
   Verifier: guardClass(native.Verifier),
-  Requester: guardClass(native.Requester, ['makeRequest']),
+  Requester,
   xnonceFetch,
   ERROR_CODES,
   XNonceError: errors.XNonceError,

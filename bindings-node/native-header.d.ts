@@ -12,15 +12,22 @@ export type Params =
   | Iterable<readonly [string, ParamValue]>
   | null
   | undefined
-/** Per-request options of `Requester.makeRequest` (em-secure-api's `options` hash). */
+/** Per-request options of `Requester.makeRequest` (em-secure-api's `options` hash; `null` counts as absent). */
 export interface RequestOptions {
   /** Sign with this timestamp (ms since the epoch) instead of the clock (`force_timestamp`). */
-  timestamp?: number | bigint
+  timestamp?: number | bigint | null
   /** v2: sign with this nonce (32 lower-case hex characters) instead of a random one. */
-  nonce?: string
-  /** Params sent after the signed ones but not signed. */
+  nonce?: string | null
+  /**
+   * Params sent after the signed ones but NOT signed: a verifying server refuses the request
+   * (`signature_mismatch`, 401). Meant for testing tamper detection, as em-secure-api's option was.
+   */
   extraParams?: Params
-  /** v2 only: a JSON body (params then go in the query and the body's digest is signed). */
+  /**
+   * v2 only: a JSON body, serialised with `JSON.stringify` (a cycle or a bigint rejects with its
+   * TypeError; more than 128 levels of nesting with `invalid_body`). The params then go in the
+   * query and the body's digest is signed.
+   */
   json?: unknown
   /** Extra request headers (a `Host` here is the host v2 signs). */
   headers?: Params | Headers

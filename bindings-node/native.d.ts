@@ -12,15 +12,22 @@ export type Params =
   | Iterable<readonly [string, ParamValue]>
   | null
   | undefined
-/** Per-request options of `Requester.makeRequest` (em-secure-api's `options` hash). */
+/** Per-request options of `Requester.makeRequest` (em-secure-api's `options` hash; `null` counts as absent). */
 export interface RequestOptions {
   /** Sign with this timestamp (ms since the epoch) instead of the clock (`force_timestamp`). */
-  timestamp?: number | bigint
+  timestamp?: number | bigint | null
   /** v2: sign with this nonce (32 lower-case hex characters) instead of a random one. */
-  nonce?: string
-  /** Params sent after the signed ones but not signed. */
+  nonce?: string | null
+  /**
+   * Params sent after the signed ones but NOT signed: a verifying server refuses the request
+   * (`signature_mismatch`, 401). Meant for testing tamper detection, as em-secure-api's option was.
+   */
   extraParams?: Params
-  /** v2 only: a JSON body (params then go in the query and the body's digest is signed). */
+  /**
+   * v2 only: a JSON body, serialised with `JSON.stringify` (a cycle or a bigint rejects with its
+   * TypeError; more than 128 levels of nesting with `invalid_body`). The params then go in the
+   * query and the body's digest is signed.
+   */
   json?: unknown
   /** Extra request headers (a `Host` here is the host v2 signs). */
   headers?: Params | Headers
@@ -33,6 +40,11 @@ export interface RequestOptions {
 export declare class Requester {
   /** `server` is `http(s)://host[:port][/prefix]`. */
   constructor(server: string, client: string, secret: string, options?: RequesterOptions | undefined | null)
+  /**
+   * The clock offset in use (server − local, ms): the one given, or the one learned from
+   * the server's last authenticated time hint.
+   */
+  get clockOffsetMs(): number
   /**
    * Signs and sends one request; resolves with the response (any status), rejects with an
    * `XNonceError` for signing errors and `connection_failed`. With `controller`, `path` is
@@ -121,17 +133,27 @@ export declare function ottokenQueryValue(token: string): string
 /** Parses an `X-Nonce` header value of either scheme (`malformed_header`). */
 export declare function parseHeader(value: string): Header
 
-/** Settings of a `Requester`. */
+/** Settings of a `Requester` (`null` counts as absent). */
 export interface RequesterOptions {
   /** `"v1"` or `"v2"` (default `"v2"`). */
-  scheme?: 'v1' | 'v2'
-  /** Time limit of one HTTP exchange in ms (default 30000). */
-  timeoutMs?: number
+  scheme?: 'v1' | 'v2' | null
+  /**
+   * Time limit of one HTTP exchange in ms (default 30000): a positive number up to
+   * `Number.MAX_SAFE_INTEGER`; anything else (0, negative, NaN, Infinity) throws a
+   * `RangeError` with code `ERR_OUT_OF_RANGE`.
+   */
+  timeoutMs?: number | null
   /**
    * Correct the clock from the server's authenticated time hint and retry a stale request
-   * once (default true).
+   * once (default true). A request whose `timestamp` was forced is never retried.
    */
-  correctClock?: boolean
+  correctClock?: boolean | null
+  /**
+   * The clock offset to start from (server − local, ms; default 0): an integer number of
+   * ms within ±`Number.MAX_SAFE_INTEGER` (else a `RangeError`), e.g. the `clockOffsetMs`
+   * a previous `Requester` learned.
+   */
+  clockOffsetMs?: number | null
 }
 
 /** A server's answer. Non-2xx answers are responses, not errors. */
@@ -146,18 +168,21 @@ export interface RequesterResponse {
   headers: Array<[string, string]>
 }
 
-/** What an HTTP stack knows about the request besides method and target. */
+/**
+ * What an HTTP stack knows about the request besides method and target (`null` counts as
+ * absent).
+ */
 export interface RequestParts {
   /** The authority the request goes to (`host[:port]`); required by v2. */
-  host?: string
+  host?: string | null
   /** The `Content-Type` header. */
-  contentType?: string
+  contentType?: string | null
   /** The raw body. */
-  body?: Uint8Array | string
+  body?: Uint8Array | string | null
   /** Milliseconds since the epoch, a number or a bigint (default: the system clock). */
-  timestamp?: number | bigint
+  timestamp?: number | bigint | null
   /** v2 nonce (default: random). */
-  nonce?: string
+  nonce?: string | null
 }
 
 /**
@@ -188,26 +213,28 @@ export interface SignedDetails {
 
 /**
  * Optional inputs of signing. Missing `timestamp` / `nonce` come from the system clock and
- * the OS random generator.
+ * the OS random generator. `null` counts as absent, as in every options object of the package
+ * (and of xnonce-wasm).
  */
 export interface SignOptions {
   /** Milliseconds since the Unix epoch (an integer number or a bigint). */
-  timestamp?: number | bigint
+  timestamp?: number | bigint | null
   /** v2: the nonce, 32 lower-case hex characters (random when absent). Ignored by v1. */
-  nonce?: string
+  nonce?: string | null
   /** v2: the authority the request goes to (`host[:port]`); required by v2 `sign`. */
-  host?: string
+  host?: string | null
   /** v2: the raw non-form body (`Buffer`, `Uint8Array` or a UTF-8 string). */
-  body?: Uint8Array | string
+  body?: Uint8Array | string | null
 }
 
 /**
  * The fast path of `sign` used by `sign.js` (one string crossing instead of a dozen napi
  * values): `packed` is core's packed request (`xnonce_core::js`) holding `pairs` string
- * params. Returns `null` when the field count does not match (a field held a NUL): the caller
- * then uses the general `sign`, so the result never depends on the path taken.
+ * params. Returns `null` when the field count does not match (a field held a NUL) or a field
+ * is not well-formed text: the caller then uses the general `sign` (which reports the field),
+ * so the result never depends on the path taken.
  */
-export declare function signPacked(packed: string, pairs: number, timestamp?: number | bigint, body?: Uint8Array | string): string | null
+export declare function signPacked(packed: string, pairs: number, timestamp?: number | bigint | null, body?: Uint8Array | string | null): string | null
 
 /** Signs a raw request (`target` = `/path?query`, as sent) and returns the `X-Nonce` value. */
 export declare function signRequest(scheme: 'v1' | 'v2', method: string, target: string, client: string, secret: string, parts?: RequestParts): string
@@ -232,28 +259,28 @@ export interface Verified {
   viaOttoken: boolean
 }
 
-/** How a `Verifier` judges freshness and which schemes it accepts. */
+/** How a `Verifier` judges freshness and which schemes it accepts (`null` counts as absent). */
 export interface VerifierOptions {
   /** The server-wide window either side of the server clock (ms; default 30000). */
-  windowMs?: number
+  windowMs?: number | null
   /** Per-controller windows: `{ reports: 120000 }`. */
-  controllerWindows?: Record<string, number>
+  controllerWindows?: Record<string, number> | null
   /** Per-action windows keyed `"controller/action"`: `{ "reports/live": 5000 }`. */
-  actionWindows?: Record<string, number>
+  actionWindows?: Record<string, number> | null
   /** Accepted schemes (default both): `["v2"]`. */
-  schemes?: Array<'v1' | 'v2'>
+  schemes?: Array<'v1' | 'v2'> | null
 }
 
-/** What the server received besides the method and target. */
+/** What the server received besides the method and target (`null` counts as absent). */
 export interface VerifyOptions {
   /** The `Host` header (v2 signs it). */
-  host?: string
+  host?: string | null
   /** The `X-Nonce` header, if any (else the `ottoken` parameter is used). */
-  xNonce?: string
+  xNonce?: string | null
   /** The `Content-Type` header; a form body's fields are params. */
-  contentType?: string
+  contentType?: string | null
   /** The raw body. */
-  body?: Uint8Array | string
+  body?: Uint8Array | string | null
   /** The server clock in ms, a number or a bigint (default: the system clock). */
-  now?: number | bigint
+  now?: number | bigint | null
 }

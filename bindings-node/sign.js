@@ -2,8 +2,10 @@
 // `sign` with a fast path: when every text input is a string and the params are an array of
 // [string, string] pairs (or absent), the inputs cross into the addon as ONE NUL-joined string
 // (`signPacked`) instead of a dozen napi values, which is most of the cost of a call. Anything
-// else — numbers, Maps, objects, NULs inside a field — takes the general native `sign`, where
-// params.rs converts values; both paths end in the same core call.
+// else — numbers, Maps, objects, NULs inside a field, text that is not well-formed (a lone
+// surrogate) — takes the general native `sign`, where params.rs converts values and says which
+// field is wrong; both paths end in the same core call. An option that is `null` is absent on
+// both paths.
 
 const native = require('./xnonce.node')
 const { asTypeError, guard } = require('./arguments.js')
@@ -21,15 +23,15 @@ function pack(scheme, method, path, params, client, secret, options) {
     const n = options.nonce
     const h = options.host
     const t = options.timestamp
-    if (n !== undefined) {
+    if (n !== undefined && n !== null) {
       if (!isText(n)) return undefined
       nonce = '=' + n
     }
-    if (h !== undefined) {
+    if (h !== undefined && h !== null) {
       if (!isText(h)) return undefined
       host = '=' + h
     }
-    if (t !== undefined && typeof t !== 'number') return undefined
+    if (t !== undefined && t !== null && typeof t !== 'number') return undefined
   }
   let packed =
     scheme + '\0' + method + '\0' + path + '\0' + client + '\0' + secret + '\0' + nonce + '\0' + host

@@ -100,7 +100,9 @@ async function requests(): Promise<void> {
     scheme: 'v2',
     timeoutMs: 5_000,
     correctClock: true,
+    clockOffsetMs: 0,
   })
+  const offset: number = api.clockOffsetMs
   const res: RequesterResponse = await api.makeRequest(
     'GET',
     { username: 'phil' },
@@ -108,15 +110,26 @@ async function requests(): Promise<void> {
     'controller1',
     {
       timestamp: Date.now(),
-      extraParams: [['trace', 'on']],
+      nonce: null, // null counts as absent: a random nonce
       json: { any: ['json', 1] },
       headers: { 'x-request-id': 'abc' },
     },
   )
+  // extraParams are sent but NOT signed: a verifying server answers 401 (a tamper test).
+  const tampered: RequesterResponse = await api.makeRequest(
+    'GET',
+    { username: 'phil' },
+    '/admin/status',
+    null,
+    {
+      extraParams: [['trace', 'on']],
+    },
+  )
+  void tampered
   const code: number = res.code
   const data: unknown = res.data
   const headers: Array<[string, string]> = res.headers
-  void [code, data, headers]
+  void [code, data, headers, offset]
 
   const signedFetch = xnonceFetch({ client: 'svc', secret, scheme: 'v2' })
   const answer: Response = await signedFetch('http://127.0.0.1:8080/admin/status', { method: 'GET' })

@@ -5,6 +5,10 @@
 //!   `URLSearchParams`, ...) in iteration order, or a plain object in property order;
 //!   `null`/`undefined` mean no params;
 //! * keys: strings only (`invalid_param_key` otherwise);
+//! * text: every JS string that is signed must be well-formed UTF-16 (no lone surrogate,
+//!   which napi would silently turn into U+FFFD): [`Text`] carries the check, and each field
+//!   refuses ill-formed text with its own code (`invalid_param_key`, `invalid_param_value`,
+//!   `invalid_path`, `invalid_secret`, ...; PROTOCOL §3.6);
 //! * values: strings as they are; numbers through core's `text_from_f64` (`3` → `"3"`);
 //!   bigints through `text_from_i128`; booleans through `text_from_bool`; anything else
 //!   (`null`, `undefined`, objects, arrays, buffers, symbols, functions) is
@@ -12,9 +16,9 @@
 
 use napi::bindgen_prelude::{
     Array, BigInt, Either, FnArgs, FromNapiValue, Function, JsObjectValue, JsValue, Object,
-    Uint8Array, Unknown,
+    TypeName, Uint8Array, Unknown, ValidateNapiValue,
 };
-use napi::{Env, ValueType};
+use napi::{sys, Env, JsString, ValueType};
 use xnonce_core::{params, ErrorCode, Params};
 
 use crate::error::{fail, Outcome};
@@ -80,13 +84,15 @@ fn from_pairs<'env>(
     Ok(out)
 }
 
-/// Reads a plain object's enumerable string-keyed properties in property order.
+/// Reads a plain object's enumerable string-keyed properties in property order. Each key is
+/// read (and checked as text) from its JS string, and its value looked up with that string.
 fn from_record<'env>(object: &Object<'env>) -> Outcome<Vec<(String, Unknown<'env>)>> {
-    let keys = Object::keys(object)?;
-    let mut out = Vec::with_capacity(keys.len());
-    for key in keys {
-        let value: Unknown = object.get_named_property(&key)?;
-        out.push((key, value));
+    let keys = Array::from_unknown(object.get_property_names()?.to_unknown())?;
+    let mut out = Vec::with_capacity(keys.len() as usize);
+    for i in 0..keys.len() {
+        let key: Unknown = keys.get_element(i)?;
+        let value: Unknown = object.get_property(key)?;
+        out.push((key_text(key)?, value));
     }
     Ok(out)
 }
@@ -110,14 +116,23 @@ fn key_text(key: Unknown<'_>) -> Outcome<String> {
     if key.get_type()? != ValueType::String {
         return fail(ErrorCode::InvalidParamKey, "a param key must be a string");
     }
-    Ok(String::from_unknown(key)?)
+    Text::from_unknown(key)?.check(ErrorCode::InvalidParamKey, "a param key")
 }
 
 /// The text of one param value (see the module docs). The value itself never appears in the
 /// error message; the key does.
 pub(crate) fn value_text(key: &str, value: Unknown<'_>) -> Outcome<String> {
     match value.get_type()? {
-        ValueType::String => Ok(String::from_unknown(value)?),
+        ValueType::String => {
+            let text = Text::from_unknown(value)?;
+            if !text.well_formed {
+                return fail(
+                    ErrorCode::InvalidParamValue,
+                    format!("param {key:?}: {ILL_FORMED}"),
+                );
+            }
+            Ok(text.text)
+        }
         ValueType::Number => Ok(params::text_from_f64(f64::from_unknown(value)?)?),
         ValueType::Boolean => Ok(params::text_from_bool(bool::from_unknown(value)?).to_string()),
         ValueType::BigInt => match BigInt::from_unknown(value)?.get_i128() {
@@ -166,12 +181,110 @@ pub(crate) fn timestamp_ms(ms: Option<Millis>) -> Outcome<Option<u64>> {
 
 /// A body: bytes (`Buffer`, `Uint8Array`) or a string (its UTF-8 bytes). Fields of this type
 /// are declared `Uint8Array | string` in TypeScript.
-pub type Body = Either<Uint8Array, String>;
+pub type Body = Either<Uint8Array, Text>;
 
-/// The bytes of a body.
-pub(crate) fn body_bytes(body: Option<Body>) -> Option<Vec<u8>> {
+/// The bytes of a body (`invalid_body` for a string that is not well-formed).
+pub(crate) fn body_bytes(body: Option<Body>) -> Outcome<Option<Vec<u8>>> {
     body.map(|b| match b {
-        Either::A(bytes) => bytes.to_vec(),
-        Either::B(text) => text.into_bytes(),
+        Either::A(bytes) => Ok(bytes.to_vec()),
+        Either::B(text) => Ok(text.check(ErrorCode::InvalidBody, "the body")?.into_bytes()),
     })
+    .transpose()
+}
+
+/// An optional text field (`null` and absent alike), refused with `code` when not well-formed.
+pub(crate) fn optional_text(
+    value: Option<Option<Text>>,
+    code: ErrorCode,
+    what: &str,
+) -> Outcome<Option<String>> {
+    value.flatten().map(|t| t.check(code, what)).transpose()
+}
+
+/// What every message about ill-formed text says (never the text itself: it may be a secret).
+const ILL_FORMED: &str = "not well-formed Unicode (it holds a lone UTF-16 surrogate)";
+
+/// A JS string as text to sign: its UTF-8 and whether the JS string was well-formed UTF-16.
+/// napi reads a lone surrogate (`'\ud800'`) as U+FFFD, which would sign text the caller never
+/// passed (a different secret, even), so every signed field checks `well_formed` through
+/// [`Text::check`]. Reading costs one scan for U+FFFD; only a string holding one is read
+/// again as UTF-16 to tell a real U+FFFD from a replaced surrogate. Declared `string` in
+/// TypeScript.
+pub struct Text {
+    text: String,
+    well_formed: bool,
+    /// UTF-16 index of the first lone surrogate (napi's U+FFFD replacement keeps indexes).
+    lone_at: Option<usize>,
+}
+
+impl Text {
+    /// The text, or `code` when it was not well-formed (`what` names the field; the text is
+    /// never in the message).
+    pub(crate) fn check(self, code: ErrorCode, what: &str) -> Outcome<String> {
+        if self.well_formed {
+            Ok(self.text)
+        } else {
+            fail(code, format!("{what} is {ILL_FORMED}"))
+        }
+    }
+
+    /// The text, whether or not it was well-formed (for the callers that split it first).
+    pub(crate) fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// UTF-16 index of the first lone surrogate, `None` when well-formed.
+    pub(crate) fn lone_surrogate_at(&self) -> Option<usize> {
+        self.lone_at
+    }
+
+    /// The text when well-formed, else `None` (the fast path then takes the general one).
+    pub(crate) fn into_well_formed(self) -> Option<String> {
+        self.well_formed.then_some(self.text)
+    }
+}
+
+impl TypeName for Text {
+    fn type_name() -> &'static str {
+        "String"
+    }
+
+    fn value_type() -> ValueType {
+        ValueType::String
+    }
+}
+
+impl ValidateNapiValue for Text {}
+
+impl FromNapiValue for Text {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+        // SAFETY: forwarded from the caller (a valid env and value).
+        let text = unsafe { String::from_napi_value(env, value)? };
+        let lone_at = if text.contains('\u{FFFD}') {
+            // SAFETY: as above; `String::from_napi_value` has checked that it is a string.
+            let js = unsafe { JsString::from_napi_value(env, value)? };
+            let utf16 = js.into_utf16()?;
+            lone_surrogate(utf16.as_slice())
+        } else {
+            None
+        };
+        Ok(Text {
+            text,
+            well_formed: lone_at.is_none(),
+            lone_at,
+        })
+    }
+}
+
+/// Index of the first unpaired surrogate of UTF-16 `units`.
+fn lone_surrogate(units: &[u16]) -> Option<usize> {
+    let mut i = 0;
+    while i < units.len() {
+        match units[i] {
+            0xD800..=0xDBFF if matches!(units.get(i + 1), Some(0xDC00..=0xDFFF)) => i += 2,
+            0xD800..=0xDFFF => return Some(i),
+            _ => i += 1,
+        }
+    }
+    None
 }

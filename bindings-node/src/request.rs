@@ -6,27 +6,31 @@
 use napi::Env;
 use napi_derive::napi;
 use xnonce_core::verify::is_form_content_type;
-use xnonce_core::{ErrorCode, Scheme, Secret, SignInput};
+use xnonce_core::{ErrorCode, Scheme, SignInput};
 
 use crate::error::{fail, guard};
-use crate::params::{self, Body};
+use crate::params::{self, Body, Text};
 
-/// What an HTTP stack knows about the request besides method and target.
-#[napi(object)]
+/// What an HTTP stack knows about the request besides method and target (`null` counts as
+/// absent).
+#[napi(object, object_to_js = false)]
 #[derive(Default)]
 pub struct RequestParts {
     /// The authority the request goes to (`host[:port]`); required by v2.
-    pub host: Option<String>,
+    #[napi(ts_type = "string | null")]
+    pub host: Option<Option<Text>>,
     /// The `Content-Type` header.
-    pub content_type: Option<String>,
+    #[napi(ts_type = "string | null")]
+    pub content_type: Option<Option<String>>,
     /// The raw body.
-    #[napi(ts_type = "Uint8Array | string")]
-    pub body: Option<Body>,
+    #[napi(ts_type = "Uint8Array | string | null")]
+    pub body: Option<Option<Body>>,
     /// Milliseconds since the epoch, a number or a bigint (default: the system clock).
-    #[napi(ts_type = "number | bigint")]
-    pub timestamp: Option<crate::params::Millis>,
+    #[napi(ts_type = "number | bigint | null")]
+    pub timestamp: Option<Option<crate::params::Millis>>,
     /// v2 nonce (default: random).
-    pub nonce: Option<String>,
+    #[napi(ts_type = "string | null")]
+    pub nonce: Option<Option<Text>>,
 }
 
 /// Signs a raw request (`target` = `/path?query`, as sent) and returns the `X-Nonce` value.
@@ -38,21 +42,39 @@ pub struct RequestParts {
 pub fn sign_request(
     env: &Env,
     scheme: String,
-    method: String,
-    target: String,
-    client: String,
-    secret: String,
+    method: Text,
+    target: Text,
+    client: Text,
+    secret: Text,
     parts: Option<RequestParts>,
 ) -> napi::Result<String> {
     guard(env, || {
         let scheme: Scheme = scheme.parse()?;
         let parts = parts.unwrap_or_default();
-        let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+        let method = method.check(ErrorCode::InvalidMethod, "the method")?;
+        let (path, query) = target
+            .as_str()
+            .split_once('?')
+            .unwrap_or((target.as_str(), ""));
+        if let Some(at) = target.lone_surrogate_at() {
+            // napi's U+FFFD stands for the surrogate, one UTF-16 unit for one: same index.
+            return match at < path.encode_utf16().count() {
+                true => fail(
+                    ErrorCode::InvalidPath,
+                    "the path is not well-formed Unicode",
+                ),
+                false => fail(
+                    ErrorCode::MalformedParams,
+                    "the query is not well-formed Unicode",
+                ),
+            };
+        }
         if path.contains('#') || query.contains('#') {
             return fail(ErrorCode::InvalidPath, "a request target has no fragment");
         }
-        let body = params::body_bytes(parts.body).unwrap_or_default();
-        let form = is_form_content_type(parts.content_type.as_deref());
+        let body = params::body_bytes(parts.body.flatten())?.unwrap_or_default();
+        let content_type = parts.content_type.flatten();
+        let form = is_form_content_type(content_type.as_deref());
         let form_text = match form {
             true => Some(std::str::from_utf8(&body).map_err(|_| {
                 xnonce_core::Error::new(ErrorCode::MalformedParams, "form body is not UTF-8")
@@ -64,12 +86,12 @@ pub fn sign_request(
             method,
             path: path.to_string(),
             params: xnonce_core::params::from_query_and_form(scheme, query, form_text)?,
-            client,
-            timestamp_ms: params::timestamp_ms(parts.timestamp)?,
-            nonce: parts.nonce,
-            host: parts.host,
+            client: client.check(ErrorCode::InvalidClientId, "the client id")?,
+            timestamp_ms: params::timestamp_ms(parts.timestamp.flatten())?,
+            nonce: params::optional_text(parts.nonce, ErrorCode::InvalidNonce, "the nonce")?,
+            host: params::optional_text(parts.host, ErrorCode::InvalidHost, "the host")?,
             body: (!form && !body.is_empty()).then_some(body.clone()),
         };
-        Ok(xnonce_core::sign(&input, &Secret::new(secret)?)?.x_nonce)
+        Ok(xnonce_core::sign(&input, &crate::sign::secret_of(secret)?)?.x_nonce)
     })
 }

@@ -4,26 +4,85 @@
 use std::time::Duration;
 
 use napi::bindgen_prelude::{JsObjectValue, Object, PromiseRaw, Unknown};
-use napi::{Env, ValueType};
+use napi::{Env, JsRangeError};
 use napi_derive::napi;
 use xnonce::RequestOptions;
-use xnonce_core::{Scheme, Secret};
+use xnonce_core::{ErrorCode, Scheme};
 
-use crate::error::{guard, to_js, Failure, Outcome};
-use crate::params;
+use crate::error::{fail, guard, to_js, Failure, Outcome};
+use crate::params::{self, Text};
 
-/// Settings of a `Requester`.
-#[napi(object)]
+/// Settings of a `Requester` (`null` counts as absent).
+#[napi(object, object_to_js = false)]
 #[derive(Default)]
 pub struct RequesterOptions {
     /// `"v1"` or `"v2"` (default `"v2"`).
-    #[napi(ts_type = "'v1' | 'v2'")]
-    pub scheme: Option<String>,
-    /// Time limit of one HTTP exchange in ms (default 30000).
-    pub timeout_ms: Option<f64>,
+    #[napi(ts_type = "'v1' | 'v2' | null")]
+    pub scheme: Option<Option<String>>,
+    /// Time limit of one HTTP exchange in ms (default 30000): a positive number up to
+    /// `Number.MAX_SAFE_INTEGER`; anything else (0, negative, NaN, Infinity) throws a
+    /// `RangeError` with code `ERR_OUT_OF_RANGE`.
+    #[napi(ts_type = "number | null")]
+    pub timeout_ms: Option<Option<f64>>,
     /// Correct the clock from the server's authenticated time hint and retry a stale request
-    /// once (default true).
-    pub correct_clock: Option<bool>,
+    /// once (default true). A request whose `timestamp` was forced is never retried.
+    #[napi(ts_type = "boolean | null")]
+    pub correct_clock: Option<Option<bool>>,
+    /// The clock offset to start from (server − local, ms; default 0): an integer number of
+    /// ms within ±`Number.MAX_SAFE_INTEGER` (else a `RangeError`), e.g. the `clockOffsetMs`
+    /// a previous `Requester` learned.
+    #[napi(ts_type = "number | null")]
+    pub clock_offset_ms: Option<Option<f64>>,
+}
+
+/// `Number.MAX_SAFE_INTEGER`: the bound of `timeoutMs` and `clockOffsetMs`.
+const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
+
+/// `timeoutMs` as a duration: a positive number of ms up to `Number.MAX_SAFE_INTEGER`.
+fn timeout(env: &Env, ms: f64) -> Outcome<Duration> {
+    (ms > 0.0 && ms <= MAX_SAFE_INTEGER)
+        .then(|| Duration::try_from_secs_f64(ms / 1000.0).ok())
+        .flatten()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| out_of_range(env, "timeoutMs", "a positive number of milliseconds", ms))
+}
+
+/// `clockOffsetMs`: an integer number of ms within ±`Number.MAX_SAFE_INTEGER`.
+fn clock_offset(env: &Env, ms: f64) -> Outcome<i64> {
+    match ms.fract() == 0.0 && ms.abs() <= MAX_SAFE_INTEGER {
+        true => Ok(ms as i64),
+        false => Err(out_of_range(
+            env,
+            "clockOffsetMs",
+            "an integer number of milliseconds",
+            ms,
+        )),
+    }
+}
+
+/// The `RangeError` (code `ERR_OUT_OF_RANGE`, as Node's own APIs say it) for an option out of
+/// range. Not an `XNonceError`: no request field is wrong, only a setting (Python's
+/// `Requester` refuses a timeout that is not positive with its built-in `ValueError`).
+fn out_of_range(env: &Env, option: &str, what: &str, value: f64) -> Failure {
+    let message = format!(
+        "The value of \"{option}\" is out of range. It must be {what}, at most \
+         {MAX_SAFE_INTEGER} in size. Received {}",
+        js_number(value)
+    );
+    let error = napi::Error::new("ERR_OUT_OF_RANGE".to_string(), message);
+    Failure::Napi(napi::Error::from(
+        JsRangeError::from(error).into_unknown(*env),
+    ))
+}
+
+/// A number as JavaScript writes the common cases (`-1`, `0.5`, `NaN`, `Infinity`).
+fn js_number(ms: f64) -> String {
+    match ms {
+        _ if ms.is_nan() => "NaN".to_string(),
+        f64::INFINITY => "Infinity".to_string(),
+        f64::NEG_INFINITY => "-Infinity".to_string(),
+        _ => format!("{ms}"),
+    }
 }
 
 /// A server's answer. Non-2xx answers are responses, not errors.
@@ -62,26 +121,35 @@ pub struct Requester {
 #[napi]
 impl Requester {
     /// `server` is `http(s)://host[:port][/prefix]`.
-    #[napi(constructor, strict)]
+    #[napi(
+        constructor,
+        strict,
+        ts_args_type = "server: string, client: string, secret: string, options?: RequesterOptions | undefined | null"
+    )]
     pub fn new(
         env: &Env,
-        server: String,
-        client: String,
-        secret: String,
+        server: Text,
+        client: Text,
+        secret: Text,
         options: Option<RequesterOptions>,
     ) -> napi::Result<Self> {
         guard(env, || {
             let o = options.unwrap_or_default();
-            let mut builder = xnonce::Requester::builder(server, client, Secret::new(secret)?);
-            if let Some(scheme) = o.scheme {
+            let server = server.check(ErrorCode::InvalidUrl, "the server URL")?;
+            let client = client.check(ErrorCode::InvalidClientId, "the client id")?;
+            let secret = crate::sign::secret_of(secret)?;
+            let mut builder = xnonce::Requester::builder(server, client, secret);
+            if let Some(scheme) = o.scheme.flatten() {
                 builder = builder.scheme(scheme.parse::<Scheme>()?);
             }
-            if let Some(ms) = o.timeout_ms {
-                let ms = xnonce_core::js::timestamp_from_f64(ms)?;
-                builder = builder.timeout(Duration::from_millis(ms));
+            if let Some(ms) = o.timeout_ms.flatten() {
+                builder = builder.timeout(timeout(env, ms)?);
             }
-            if let Some(on) = o.correct_clock {
+            if let Some(on) = o.correct_clock.flatten() {
                 builder = builder.correct_clock(on);
+            }
+            if let Some(ms) = o.clock_offset_ms.flatten() {
+                builder = builder.clock_offset_ms(clock_offset(env, ms)?);
             }
             Ok(Requester {
                 inner: builder.build()?,
@@ -89,29 +157,48 @@ impl Requester {
         })
     }
 
+    /// The clock offset in use (server − local, ms): the one given, or the one learned from
+    /// the server's last authenticated time hint.
+    #[napi(getter, js_name = "clockOffsetMs")]
+    pub fn clock_offset_ms(&self) -> f64 {
+        self.inner.clock_offset_ms() as f64
+    }
+
     /// Signs and sends one request; resolves with the response (any status), rejects with an
     /// `XNonceError` for signing errors and `connection_failed`. With `controller`, `path` is
     /// the action (`/controller/action`); without, it is the full path.
+    // `options.json` is serialised by requester.js (JSON.stringify, which refuses cycles) and
+    // arrives as the extra argument `json_text`: no JS value is ever read recursively here.
     #[napi(
         strict,
         js_name = "makeRequest",
         ts_args_type = "method: string, params: Params, path: string, controller?: string | null, options?: RequestOptions",
         ts_return_type = "Promise<RequesterResponse>"
     )]
+    #[allow(clippy::too_many_arguments)]
     pub fn make_request<'env>(
         &self,
         env: &'env Env,
-        method: String,
+        method: Text,
         params: Option<Unknown<'_>>,
-        path: String,
-        controller: Option<String>,
+        path: Text,
+        controller: Option<Text>,
         options: Option<Object<'_>>,
+        json_text: Option<String>,
     ) -> napi::Result<PromiseRaw<'env, Response>> {
-        let prepared =
-            params::collect(env, params).and_then(|p| Ok((p, request_options(env, options)?)));
+        let prepared = (|| {
+            let method = method.check(ErrorCode::InvalidMethod, "the method")?;
+            let path = path.check(ErrorCode::InvalidPath, "the path")?;
+            let controller = controller
+                .map(|c| c.check(ErrorCode::InvalidPath, "the controller"))
+                .transpose()?;
+            let params = params::collect(env, params)?;
+            let options = request_options(env, options, json_text)?;
+            Ok::<_, Failure>((method, path, controller, params, options))
+        })();
         let requester = self.inner.clone();
         let future = async move {
-            let (params, options) = prepared?;
+            let (method, path, controller, params, options) = prepared?;
             let res = requester
                 .make_request(&method, params, &path, controller.as_deref(), options)
                 .await?;
@@ -124,25 +211,40 @@ impl Requester {
     }
 }
 
-/// Reads `{ timestamp, nonce, extraParams, json, headers }`.
-fn request_options(env: &Env, options: Option<Object<'_>>) -> Outcome<RequestOptions> {
+/// Reads `{ timestamp, nonce, extraParams, headers }` (`null` and absent alike) and the JSON
+/// body's text (`options.json` serialised by `index.js`).
+fn request_options(
+    env: &Env,
+    options: Option<Object<'_>>,
+    json_text: Option<String>,
+) -> Outcome<RequestOptions> {
+    let json = json_text.map(|text| json_value(&text)).transpose()?;
     let Some(o) = options else {
-        return Ok(RequestOptions::default());
+        return Ok(RequestOptions {
+            json,
+            ..RequestOptions::default()
+        });
     };
     let timestamp: Option<params::Millis> = o.get_named_property("timestamp")?;
-    let nonce: Option<String> = o.get_named_property("nonce")?;
+    let nonce: Option<Text> = o.get_named_property("nonce")?;
     let extra: Unknown = o.get_named_property("extraParams")?;
     let headers: Unknown = o.get_named_property("headers")?;
-    let json: Unknown = o.get_named_property("json")?;
-    let json = match json.get_type()? {
-        ValueType::Undefined | ValueType::Null => None,
-        _ => Some(env.from_js_value::<serde_json::Value, _>(json)?),
-    };
     Ok(RequestOptions {
         timestamp_ms: params::timestamp_ms(timestamp)?,
-        nonce,
+        nonce: params::optional_text(Some(nonce), ErrorCode::InvalidNonce, "the nonce")?,
         extra_params: params::collect(env, Some(extra))?,
         json,
         headers: params::collect(env, Some(headers))?,
+    })
+}
+
+/// The JSON body from its text. serde_json parses at most 128 levels of nesting (it never
+/// recurses without bound); deeper JSON is `invalid_body`.
+fn json_value(text: &str) -> Outcome<serde_json::Value> {
+    serde_json::from_str(text).or_else(|e| {
+        fail(
+            ErrorCode::InvalidBody,
+            format!("options.json cannot be sent: {e} (at most 128 levels of nesting)"),
+        )
     })
 }

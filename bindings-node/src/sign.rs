@@ -1,28 +1,33 @@
 //! `sign`, `signDetailed` and `link`: a request description and a secret in, tokens out.
 
-use napi::bindgen_prelude::Unknown;
+use napi::bindgen_prelude::{Either, Unknown};
 use napi::Env;
 use napi_derive::napi;
 use xnonce_core::{Scheme, Secret, SignInput, XNonce};
 
+use xnonce_core::ErrorCode;
+
 use crate::error::{guard, Outcome};
-use crate::params::{self, Body};
+use crate::params::{self, Body, Text};
 
 /// Optional inputs of signing. Missing `timestamp` / `nonce` come from the system clock and
-/// the OS random generator.
-#[napi(object)]
+/// the OS random generator. `null` counts as absent, as in every options object of the package
+/// (and of xnonce-wasm).
+#[napi(object, object_to_js = false)]
 #[derive(Default)]
 pub struct SignOptions {
     /// Milliseconds since the Unix epoch (an integer number or a bigint).
-    #[napi(ts_type = "number | bigint")]
-    pub timestamp: Option<params::Millis>,
+    #[napi(ts_type = "number | bigint | null")]
+    pub timestamp: Option<Option<params::Millis>>,
     /// v2: the nonce, 32 lower-case hex characters (random when absent). Ignored by v1.
-    pub nonce: Option<String>,
+    #[napi(ts_type = "string | null")]
+    pub nonce: Option<Option<Text>>,
     /// v2: the authority the request goes to (`host[:port]`); required by v2 `sign`.
-    pub host: Option<String>,
+    #[napi(ts_type = "string | null")]
+    pub host: Option<Option<Text>>,
     /// v2: the raw non-form body (`Buffer`, `Uint8Array` or a UTF-8 string).
-    #[napi(ts_type = "Uint8Array | string")]
-    pub body: Option<Body>,
+    #[napi(ts_type = "Uint8Array | string | null")]
+    pub body: Option<Option<Body>>,
 }
 
 /// What `signDetailed` returns.
@@ -40,30 +45,38 @@ pub struct SignedDetails {
     pub nonce: Option<String>,
 }
 
-/// Builds core's input from the JS arguments (params converted in `params.rs`).
+/// Builds core's input from the JS arguments (params converted in `params.rs`). Every text
+/// field must be well-formed, each refused with its own code.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn input(
     env: &Env,
     scheme: &str,
-    method: String,
-    path: String,
+    method: Text,
+    path: Text,
     params: Option<Unknown<'_>>,
-    client: String,
+    client: Text,
     options: Option<SignOptions>,
 ) -> Outcome<SignInput> {
     let scheme: Scheme = scheme.parse()?;
     let options = options.unwrap_or_default();
     Ok(SignInput {
         scheme,
-        method,
-        path,
+        method: method.check(ErrorCode::InvalidMethod, "the method")?,
+        path: path.check(ErrorCode::InvalidPath, "the path")?,
         params: params::collect(env, params)?,
-        client,
-        timestamp_ms: params::timestamp_ms(options.timestamp)?,
-        nonce: options.nonce,
-        host: options.host,
-        body: params::body_bytes(options.body),
+        client: client.check(ErrorCode::InvalidClientId, "the client id")?,
+        timestamp_ms: params::timestamp_ms(options.timestamp.flatten())?,
+        nonce: params::optional_text(options.nonce, ErrorCode::InvalidNonce, "the nonce")?,
+        host: params::optional_text(options.host, ErrorCode::InvalidHost, "the host")?,
+        body: params::body_bytes(options.body.flatten())?,
     })
+}
+
+/// The secret (`invalid_secret`, never showing it).
+pub(crate) fn secret_of(text: Text) -> Outcome<Secret> {
+    Ok(Secret::new(
+        text.check(ErrorCode::InvalidSecret, "the secret")?,
+    )?)
 }
 
 /// Signs a request and returns the `X-Nonce` header value.
@@ -75,19 +88,16 @@ pub(crate) fn input(
 pub fn sign(
     env: &Env,
     scheme: String,
-    method: String,
-    path: String,
+    method: Text,
+    path: Text,
     params: Option<Unknown<'_>>,
-    client: String,
-    secret: String,
+    client: Text,
+    secret: Text,
     options: Option<SignOptions>,
 ) -> napi::Result<String> {
     guard(env, || {
         let input = input(env, &scheme, method, path, params, client, options)?;
-        Ok(xnonce_core::sign_header_value(
-            &input,
-            &Secret::new(secret)?,
-        )?)
+        Ok(xnonce_core::sign_header_value(&input, &secret_of(secret)?)?)
     })
 }
 
@@ -101,18 +111,23 @@ pub fn sign(
 pub fn sign_detailed(
     env: &Env,
     scheme: String,
-    method: String,
-    path: String,
+    method: Text,
+    path: Text,
     params: Option<Unknown<'_>>,
-    client: String,
-    secret: String,
+    client: Text,
+    secret: Text,
     options: Option<SignOptions>,
 ) -> napi::Result<SignedDetails> {
     guard(env, || {
         let input = input(env, &scheme, method, path, params, client, options)?;
-        let signed = xnonce_core::sign(&input, &Secret::new(secret)?)?;
+        let signed = xnonce_core::sign(&input, &secret_of(secret)?)?;
         Ok(details(signed))
     })
+}
+
+/// A link's base URL (`invalid_url`).
+fn url(base_url: Text) -> Outcome<String> {
+    base_url.check(ErrorCode::InvalidUrl, "the base URL")
 }
 
 pub(crate) fn details(signed: xnonce_core::Signed) -> SignedDetails {
@@ -139,17 +154,17 @@ pub(crate) fn details(signed: xnonce_core::Signed) -> SignedDetails {
 pub fn link(
     env: &Env,
     scheme: String,
-    method: String,
-    path: String,
+    method: Text,
+    path: Text,
     params: Option<Unknown<'_>>,
-    client: String,
-    secret: String,
-    base_url: String,
+    client: Text,
+    secret: Text,
+    base_url: Text,
     options: Option<SignOptions>,
 ) -> napi::Result<String> {
     guard(env, || {
         let input = input(env, &scheme, method, path, params, client, options)?;
-        Ok(xnonce_core::link(&input, &Secret::new(secret)?, &base_url)?.url)
+        Ok(xnonce_core::link(&input, &secret_of(secret)?, &url(base_url)?)?.url)
     })
 }
 
@@ -180,17 +195,17 @@ pub struct LinkDetails {
 pub fn link_detailed(
     env: &Env,
     scheme: String,
-    method: String,
-    path: String,
+    method: Text,
+    path: Text,
     params: Option<Unknown<'_>>,
-    client: String,
-    secret: String,
-    base_url: String,
+    client: Text,
+    secret: Text,
+    base_url: Text,
     options: Option<SignOptions>,
 ) -> napi::Result<LinkDetails> {
     guard(env, || {
         let input = input(env, &scheme, method, path, params, client, options)?;
-        let link = xnonce_core::link(&input, &Secret::new(secret)?, &base_url)?;
+        let link = xnonce_core::link(&input, &secret_of(secret)?, &url(base_url)?)?;
         let d = details(link.signed);
         Ok(LinkDetails {
             url: link.url,
@@ -205,25 +220,32 @@ pub fn link_detailed(
 
 /// The fast path of `sign` used by `sign.js` (one string crossing instead of a dozen napi
 /// values): `packed` is core's packed request (`xnonce_core::js`) holding `pairs` string
-/// params. Returns `null` when the field count does not match (a field held a NUL): the caller
-/// then uses the general `sign`, so the result never depends on the path taken.
+/// params. Returns `null` when the field count does not match (a field held a NUL) or a field
+/// is not well-formed text: the caller then uses the general `sign` (which reports the field),
+/// so the result never depends on the path taken.
 #[napi(
     js_name = "signPacked",
-    ts_args_type = "packed: string, pairs: number, timestamp?: number | bigint, body?: Uint8Array | string"
+    ts_args_type = "packed: string, pairs: number, timestamp?: number | bigint | null, body?: Uint8Array | string | null"
 )]
 pub fn sign_packed(
     env: &Env,
-    packed: String,
+    packed: Text,
     pairs: u32,
     timestamp: Option<params::Millis>,
     body: Option<Body>,
 ) -> napi::Result<Option<String>> {
     guard(env, || {
+        // Text that is not well-formed: the general path says which field and code.
+        let ill_formed_body =
+            matches!(&body, Some(Either::B(text)) if text.lone_surrogate_at().is_some());
+        let Some(packed) = packed.into_well_formed().filter(|_| !ill_formed_body) else {
+            return Ok(None);
+        };
         let Some((mut input, secret)) = xnonce_core::js::unpack(&packed, pairs as usize)? else {
             return Ok(None);
         };
         input.timestamp_ms = params::timestamp_ms(timestamp)?;
-        input.body = params::body_bytes(body);
+        input.body = params::body_bytes(body)?;
         Ok(Some(xnonce_core::sign_header_value(
             &input,
             &Secret::new(secret)?,

@@ -10,39 +10,45 @@ use xnonce_core::{
 };
 
 use crate::error::{fail, guard, Outcome};
-use crate::params::{self, Body};
+use crate::params::{self, Body, Text};
 
-/// How a `Verifier` judges freshness and which schemes it accepts.
-#[napi(object)]
+/// How a `Verifier` judges freshness and which schemes it accepts (`null` counts as absent).
+#[napi(object, object_to_js = false)]
 #[derive(Default)]
 pub struct VerifierOptions {
     /// The server-wide window either side of the server clock (ms; default 30000).
-    pub window_ms: Option<f64>,
+    #[napi(ts_type = "number | null")]
+    pub window_ms: Option<Option<f64>>,
     /// Per-controller windows: `{ reports: 120000 }`.
-    pub controller_windows: Option<HashMap<String, f64>>,
+    #[napi(ts_type = "Record<string, number> | null")]
+    pub controller_windows: Option<Option<HashMap<String, f64>>>,
     /// Per-action windows keyed `"controller/action"`: `{ "reports/live": 5000 }`.
-    pub action_windows: Option<HashMap<String, f64>>,
+    #[napi(ts_type = "Record<string, number> | null")]
+    pub action_windows: Option<Option<HashMap<String, f64>>>,
     /// Accepted schemes (default both): `["v2"]`.
-    #[napi(ts_type = "Array<'v1' | 'v2'>")]
-    pub schemes: Option<Vec<String>>,
+    #[napi(ts_type = "Array<'v1' | 'v2'> | null")]
+    pub schemes: Option<Option<Vec<String>>>,
 }
 
-/// What the server received besides the method and target.
-#[napi(object)]
+/// What the server received besides the method and target (`null` counts as absent).
+#[napi(object, object_to_js = false)]
 #[derive(Default)]
 pub struct VerifyOptions {
     /// The `Host` header (v2 signs it).
-    pub host: Option<String>,
+    #[napi(ts_type = "string | null")]
+    pub host: Option<Option<String>>,
     /// The `X-Nonce` header, if any (else the `ottoken` parameter is used).
-    pub x_nonce: Option<String>,
+    #[napi(ts_type = "string | null")]
+    pub x_nonce: Option<Option<String>>,
     /// The `Content-Type` header; a form body's fields are params.
-    pub content_type: Option<String>,
+    #[napi(ts_type = "string | null")]
+    pub content_type: Option<Option<String>>,
     /// The raw body.
-    #[napi(ts_type = "Uint8Array | string")]
-    pub body: Option<Body>,
+    #[napi(ts_type = "Uint8Array | string | null")]
+    pub body: Option<Option<Body>>,
     /// The server clock in ms, a number or a bigint (default: the system clock).
-    #[napi(ts_type = "number | bigint")]
-    pub now: Option<crate::params::Millis>,
+    #[napi(ts_type = "number | bigint | null")]
+    pub now: Option<Option<crate::params::Millis>>,
 }
 
 /// A verified request.
@@ -156,11 +162,16 @@ impl Verifier {
         once: bool,
     ) -> Outcome<Verified> {
         let o = options.unwrap_or_default();
-        let body = params::body_bytes(o.body).unwrap_or_default();
-        let mut req = Incoming::new(method, target).body(o.content_type.as_deref(), &body);
-        req.host = o.host.as_deref();
-        req.x_nonce = o.x_nonce.as_deref();
-        let now = match params::timestamp_ms(o.now)? {
+        let body = params::body_bytes(o.body.flatten())?.unwrap_or_default();
+        let (content_type, host, x_nonce) = (
+            o.content_type.flatten(),
+            o.host.flatten(),
+            o.x_nonce.flatten(),
+        );
+        let mut req = Incoming::new(method, target).body(content_type.as_deref(), &body);
+        req.host = host.as_deref();
+        req.x_nonce = x_nonce.as_deref();
+        let now = match params::timestamp_ms(o.now.flatten())? {
             Some(now) => now,
             None => now_ms(),
         };
@@ -189,14 +200,14 @@ fn window(ms: f64) -> Outcome<u64> {
 }
 
 fn verifier_of(o: VerifierOptions) -> Outcome<xnonce_core::Verifier> {
-    let mut windows = WindowPolicy::new(match o.window_ms {
+    let mut windows = WindowPolicy::new(match o.window_ms.flatten() {
         Some(ms) => window(ms)?,
         None => xnonce_core::window::DEFAULT_WINDOW_MS,
     });
-    for (controller, ms) in o.controller_windows.unwrap_or_default() {
+    for (controller, ms) in o.controller_windows.flatten().unwrap_or_default() {
         windows = windows.controller(controller, window(ms)?);
     }
-    for (route, ms) in o.action_windows.unwrap_or_default() {
+    for (route, ms) in o.action_windows.flatten().unwrap_or_default() {
         let Some((controller, action)) = route.split_once('/') else {
             return fail(
                 ErrorCode::InvalidPath,
@@ -206,7 +217,7 @@ fn verifier_of(o: VerifierOptions) -> Outcome<xnonce_core::Verifier> {
         windows = windows.action(controller, action, window(ms)?);
     }
     let mut verifier = xnonce_core::Verifier::new().windows(windows);
-    if let Some(names) = o.schemes {
+    if let Some(names) = o.schemes.flatten() {
         let schemes = names
             .iter()
             .map(|s| s.parse())
@@ -243,5 +254,6 @@ fn secret_of(value: Unknown<'_>) -> Outcome<Secret> {
     if value.get_type()? != ValueType::String {
         return fail(ErrorCode::InvalidSecret, "a secret must be a string");
     }
-    Ok(Secret::new(String::from_unknown(value)?)?)
+    let text = Text::from_unknown(value)?.check(ErrorCode::InvalidSecret, "a secret")?;
+    Ok(Secret::new(text)?)
 }

@@ -347,3 +347,229 @@ test('timestamps: a bigint signs and verifies like the same number; out of range
     TypeError,
   )
 })
+
+test('text that is not well-formed Unicode (a lone surrogate) is refused with the field its code, never signed as U+FFFD', async () => {
+  const LONE = ['\ud800', '\udfff', 'a\udc00b', 'x\ud83d']
+  const opts = { ...V2 }
+  const args = (over = {}) => {
+    const a = { method: 'GET', path: '/a/b', params: [['k', 'v']], client: 'svc', secret: SECRET, ...over }
+    return ['v2', a.method, a.path, a.params, a.client, a.secret, { ...opts, ...over.options }]
+  }
+  const refuses = (call, code, name) =>
+    assert.throws(call, (e) => {
+      assert.ok(e instanceof xnonce.InputError || e instanceof xnonce.FormatError, `${name}: ${e}`)
+      assert.equal(e.code, code, `${name}: ${e.message}`)
+      assert.ok(!e.message.includes(SECRET.slice(8)), `${name}: no secret in the message`)
+      return true
+    })
+  for (const lone of LONE) {
+    const fields = {
+      method: [{ method: 'GE' + lone }, 'invalid_method'],
+      path: [{ path: '/a/' + lone }, 'invalid_path'],
+      client: [{ client: 'svc' + lone }, 'invalid_client_id'],
+      secret: [{ secret: SECRET.slice(0, 63) + lone }, 'invalid_secret'],
+      'param key': [{ params: [['k' + lone, 'v']] }, 'invalid_param_key'],
+      'param value': [{ params: [['k', 'v' + lone]] }, 'invalid_param_value'],
+      host: [{ options: { host: 'api.test' + lone } }, 'invalid_host'],
+      nonce: [{ options: { nonce: lone + V2.nonce.slice(1) } }, 'invalid_nonce'],
+      'body string': [{ method: 'POST', options: { body: '{"a":"' + lone + '"}' } }, 'invalid_body'],
+    }
+    for (const [name, [over, code]] of Object.entries(fields)) {
+      const a = args(over)
+      // sign: the packed fast path (pairs of strings) and the general path (a Map).
+      refuses(() => xnonce.sign(...a), code, `sign ${name}`)
+      refuses(() => xnonce.sign(...a.slice(0, 3), new Map(a[3]), ...a.slice(4)), code, `sign(Map) ${name}`)
+      refuses(() => xnonce.signDetailed(...a), code, `signDetailed ${name}`)
+      if (name !== 'body string' && name !== 'host') {
+        const linkArgs = [...a.slice(0, 6), 'https://api.test', a[6]]
+        refuses(() => xnonce.link(...linkArgs), code, `link ${name}`)
+        refuses(() => xnonce.linkDetailed(...linkArgs), code, `linkDetailed ${name}`)
+      }
+    }
+    // A secret that differs from the one passed must never sign (v1 takes any text as a secret).
+    refuses(
+      () => sign('v1', 'GET', '/a/b', [], 'svc', 'pass' + lone, { timestamp: T }),
+      'invalid_secret',
+      'v1',
+    )
+    refuses(
+      () => xnonce.link('v2', 'GET', '/a/b', [], 'svc', SECRET, 'https://api.test/' + lone, V2),
+      'invalid_url',
+      'link base URL',
+    )
+    const request = (target, parts = {}, over = {}) =>
+      xnonce.signRequest('v2', over.method ?? 'GET', target, over.client ?? 'svc', over.secret ?? SECRET, {
+        ...V2,
+        ...parts,
+      })
+    refuses(() => request('/a/' + lone + '?k=v'), 'invalid_path', 'signRequest path')
+    refuses(() => request('/a/b?k=' + lone), 'malformed_params', 'signRequest query')
+    refuses(() => request('/a/b', { host: lone }), 'invalid_host', 'signRequest host')
+    refuses(() => request('/a/b', { nonce: lone }), 'invalid_nonce', 'signRequest nonce')
+    refuses(() => request('/a/b', { body: lone }), 'invalid_body', 'signRequest body')
+    refuses(() => request('/a/b', {}, { method: lone }), 'invalid_method', 'signRequest method')
+    refuses(() => request('/a/b', {}, { client: lone }), 'invalid_client_id', 'signRequest client')
+    refuses(() => request('/a/b', {}, { secret: SECRET + lone }), 'invalid_secret', 'signRequest secret')
+    refuses(() => new xnonce.Verifier({ svc: SECRET.slice(1) + lone }), 'invalid_secret', 'Verifier secret')
+    refuses(
+      () => new xnonce.Requester('http://127.0.0.1:9', 'svc' + lone, SECRET),
+      'invalid_client_id',
+      'Requester',
+    )
+    refuses(
+      () => new xnonce.Requester('http://127.0.0.1:9', 'svc', lone + SECRET),
+      'invalid_secret',
+      'Requester',
+    )
+    refuses(
+      () => new xnonce.Requester('http://127.0.0.1:9/' + lone, 'svc', SECRET),
+      'invalid_url',
+      'Requester',
+    )
+    const api = new xnonce.Requester('http://127.0.0.1:9', 'svc', SECRET, { timeoutMs: 1000 })
+    for (const [call, code] of [
+      [() => api.makeRequest('GET', [['k', lone]], '/a/b'), 'invalid_param_value'],
+      [() => api.makeRequest('GET', { [lone]: 'v' }, '/a/b'), 'invalid_param_key'],
+      [() => api.makeRequest('GET', [], '/a/' + lone), 'invalid_path'],
+      [() => api.makeRequest('GET', [], 'b', lone), 'invalid_path'],
+      [() => api.makeRequest(lone, [], '/a/b'), 'invalid_method'],
+      [() => api.makeRequest('GET', [], '/a/b', null, { nonce: lone }), 'invalid_nonce'],
+    ]) {
+      await assert.rejects(call(), (e) => e instanceof xnonce.InputError && e.code === code)
+    }
+  }
+  // Well-formed text is unchanged: a real U+FFFD and a surrogate pair sign, differently.
+  const header = (value) => xnonce.sign(...args({ params: [['k', value]] }))
+  assert.notEqual(header('\ufffd'), header('\ud83d\ude00'))
+  assert.equal(header('\ud83d\ude00'), xnonce.sign(...args({ params: new Map([['k', '😀']]) })))
+  assert.equal(
+    xnonce.signDetailed('v1', 'GET', '/a/b', [['k', '\ufffd😀']], 'svc', SECRET, { timestamp: T }).canonical,
+    `GET/a/bk=%EF%BF%BD%F0%9F%98%80svc${SECRET}${T}`,
+  )
+})
+
+test('an option that is null is absent, on every path and in every options object', () => {
+  const base = { host: 'api.test', timestamp: T, nonce: V2.nonce }
+  const nulls = { body: null }
+  const pairs = [['k', 'v']]
+  const want = xnonce.sign('v2', 'GET', '/a/b', pairs, 'svc', SECRET, base)
+  for (const params of [pairs, new Map(pairs), { k: 'v' }]) {
+    assert.equal(xnonce.sign('v2', 'GET', '/a/b', params, 'svc', SECRET, { ...base, ...nulls }), want)
+    assert.equal(
+      xnonce.signDetailed('v2', 'GET', '/a/b', params, 'svc', SECRET, { ...base, ...nulls }).xNonce,
+      want,
+    )
+  }
+  // timestamp: null and nonce: null are the defaults (the clock, a random nonce) on both paths.
+  for (const params of [pairs, new Map(pairs)]) {
+    const d = xnonce.parseHeader(
+      xnonce.sign('v2', 'GET', '/a/b', params, 'svc', SECRET, { host: 'h', timestamp: null, nonce: null }),
+    )
+    assert.ok(Math.abs(d.timestamp - Date.now()) < 60000, 'timestamp from the clock')
+    assert.match(d.nonce, /^[0-9a-f]{32}$/)
+    assert.notEqual(d.nonce, V2.nonce)
+  }
+  assert.throws(() => xnonce.sign('v2', 'GET', '/a/b', pairs, 'svc', SECRET, { ...V2, host: null }), {
+    code: 'invalid_host',
+  })
+  assert.equal(
+    xnonce.link('v2', 'GET', '/a/b', pairs, 'svc', SECRET, 'https://api.test', {
+      ...base,
+      host: null,
+      body: null,
+    }),
+    xnonce.link('v2', 'GET', '/a/b', pairs, 'svc', SECRET, 'https://api.test', base),
+  )
+  const parts = { host: 'api.test', timestamp: T, nonce: V2.nonce }
+  assert.equal(
+    xnonce.signRequest('v2', 'GET', '/a/b?k=v', 'svc', SECRET, { ...parts, contentType: null, body: null }),
+    want,
+  )
+  const v = new xnonce.Verifier(
+    { svc: SECRET },
+    { windowMs: null, controllerWindows: null, actionWindows: null, schemes: null },
+  )
+  const ok = v.verify('GET', '/a/b?k=v', {
+    host: 'api.test',
+    xNonce: want,
+    contentType: null,
+    body: null,
+    now: T,
+  })
+  assert.equal(ok.client, 'svc')
+  assert.throws(() => v.verify('GET', '/a/b?k=v', { host: 'api.test', xNonce: want, now: null }), {
+    code: 'expired',
+  })
+  assert.ok(
+    new xnonce.Requester('http://h', 'svc', SECRET, { scheme: null, timeoutMs: null, correctClock: null }),
+  )
+})
+
+test('Requester timeoutMs (a positive number of ms) and clockOffsetMs (an integer): else a RangeError, not a timestamp error', () => {
+  const make = (timeoutMs) => new xnonce.Requester('http://127.0.0.1:9', 'svc', SECRET, { timeoutMs })
+  for (const bad of [0, -0, -1, -0.5, NaN, Infinity, -Infinity, 1e20, 2 ** 53, Number.MIN_VALUE]) {
+    assert.throws(
+      () => make(bad),
+      (e) => {
+        assert.ok(e instanceof RangeError, `${bad}: ${e}`)
+        assert.ok(!(e instanceof xnonce.XNonceError), `${bad}: not an XNonceError`)
+        assert.equal(e.code, 'ERR_OUT_OF_RANGE')
+        assert.match(e.message, /"timeoutMs" is out of range/)
+        assert.doesNotMatch(e.message, /timestamp/)
+        return true
+      },
+    )
+  }
+  for (const good of [1, 0.5, 5000, 2 ** 53 - 1])
+    assert.ok(make(good) instanceof xnonce.Requester, String(good))
+  assert.throws(() => make('5000'), TypeError)
+  const offset = (clockOffsetMs) =>
+    new xnonce.Requester('http://127.0.0.1:9', 'svc', SECRET, { clockOffsetMs }).clockOffsetMs
+  for (const good of [0, -5, 3600000, -(2 ** 53 - 1)]) assert.equal(offset(good), good)
+  for (const bad of [0.5, NaN, Infinity, 2 ** 53, -1e20]) {
+    assert.throws(
+      () => offset(bad),
+      (e) => e instanceof RangeError && e.code === 'ERR_OUT_OF_RANGE' && /"clockOffsetMs"/.test(e.message),
+    )
+  }
+})
+
+test('makeRequest json: a cycle or a bigint rejects with TypeError, too deep with invalid_body; never a crash', () => {
+  // In a child process: before the fix these calls overflowed the native stack (exit 139).
+  const script = `
+    const x = require(${JSON.stringify(require('node:path').join(__dirname, '..'))})
+    const api = new x.Requester('http://127.0.0.1:9', 'c', '00'.repeat(32), { timeoutMs: 1000 })
+    const cyc = {}; cyc.self = cyc
+    const list = [1]; list.push(list)
+    let deep = {}; for (let i = 0; i < 100000; i++) deep = { a: deep }
+    let nested = []; for (let i = 0; i < 200; i++) nested = [nested]
+    const cases = { cyc, list, deep, nested, big: { n: 1n }, fn: () => 1 }
+    ;(async () => {
+      const out = {}
+      for (const [name, json] of Object.entries(cases)) {
+        try {
+          const p = api.makeRequest('POST', [], '/a/b', null, { json })
+          out[name] = p instanceof Promise ? 'promise' : 'not a promise'
+          await p
+          out[name] += ' resolved'
+        } catch (e) {
+          out[name] += ' ' + e.constructor.name + ' ' + (e.code ?? '')
+        }
+      }
+      console.log(JSON.stringify(out))
+    })()`
+  const child = require('node:child_process').spawnSync(process.execPath, ['-e', script], {
+    encoding: 'utf8',
+    timeout: 60000,
+  })
+  assert.equal(child.signal, null, `killed by ${child.signal}: ${child.stderr}`)
+  assert.equal(child.status, 0, child.stderr)
+  assert.deepEqual(JSON.parse(child.stdout), {
+    cyc: 'promise TypeError ',
+    list: 'promise TypeError ',
+    deep: 'promise InputError invalid_body',
+    nested: 'promise InputError invalid_body',
+    big: 'promise TypeError ',
+    fn: 'promise TypeError ',
+  })
+})

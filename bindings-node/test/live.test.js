@@ -110,3 +110,211 @@ function xnonceFetch(scheme) {
     },
   })
 }
+
+// ---- Redirects: xnonceFetch follows them itself (redirect: 'manual' underneath).
+
+/** Starts a node http server on 127.0.0.1; `handle(req, body)` returns { status, headers, body }. */
+async function nodeServer(handle) {
+  const http = require('node:http')
+  const srv = http.createServer(async (req, res) => {
+    const chunks = []
+    for await (const c of req) chunks.push(c)
+    const out = await handle(req, Buffer.concat(chunks))
+    res.writeHead(out.status, out.headers ?? {})
+    res.end(out.body ?? '')
+  })
+  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve))
+  const url = `http://127.0.0.1:${srv.address().port}`
+  return { url, host: new URL(url).host, close: () => new Promise((resolve) => srv.close(resolve)) }
+}
+
+/**
+ * A server that verifies every request with a real Verifier (once: a reused nonce is refused)
+ * and redirects `/r/<status>/<target...>` to `/<target...>` after verifying.
+ */
+async function verifyingServer() {
+  const verifier = new xnonce.Verifier({ [server.client]: server.secret })
+  const seen = []
+  const srv = await nodeServer((req, body) => {
+    let verified
+    try {
+      verified = verifier.verifyOnce(req.method, req.url, {
+        host: req.headers.host,
+        xNonce: req.headers['x-nonce'],
+        contentType: req.headers['content-type'],
+        body,
+      })
+    } catch (e) {
+      seen.push({ url: req.url, code: e.code })
+      return {
+        status: 401,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ code: e.code }),
+      }
+    }
+    const nonce = req.headers['x-nonce']
+    seen.push({ url: req.url, method: req.method, nonce, body: body.toString() })
+    const m = /^\/r\/(\d+)(\/.*)$/.exec(req.url)
+    if (m) return { status: Number(m[1]), headers: { location: m[2] } }
+    const answer = { url: req.url, method: req.method, body: body.toString(), params: verified.params }
+    return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(answer) }
+  })
+  return { ...srv, seen }
+}
+
+/** A server that records the headers and body of every request and answers 200. */
+async function recordingServer() {
+  const requests = []
+  const srv = await nodeServer((req, body) => {
+    requests.push({ url: req.url, method: req.method, headers: req.headers, body: body.toString() })
+    return { status: 200, body: 'recorded' }
+  })
+  return { ...srv, requests }
+}
+
+/** A server on another origin that answers every request with `status` and `location`. */
+const redirector = (status, location) => nodeServer(() => ({ status, headers: { location } }))
+
+test('same-origin redirects are signed again for the new URL (fresh nonce), and verify', async () => {
+  const target = await verifyingServer()
+  try {
+    for (const scheme of ['v1', 'v2']) {
+      const signedFetch = xnonce.xnonceFetch({ ...creds(), scheme })
+      target.seen.length = 0
+      const res = await signedFetch(`${target.url}/r/302/r/301/new/path?k=v`)
+      assert.equal(res.status, 200, await res.clone().text())
+      assert.deepEqual(await res.json(), {
+        url: '/new/path?k=v',
+        method: 'GET',
+        body: '',
+        params: [['k', 'v']],
+      })
+      assert.equal(target.seen.length, 3)
+      const nonces = new Set(target.seen.map((s) => s.nonce))
+      assert.equal(nonces.size, 3, 'each hop has its own X-Nonce')
+    }
+  } finally {
+    await target.close()
+  }
+})
+
+test('redirect methods and bodies follow the Fetch standard, re-signed', async () => {
+  const target = await verifyingServer()
+  const signedFetch = xnonce.xnonceFetch({ ...creds(), scheme: 'v2' })
+  const post = (path, body, type = 'application/json') =>
+    signedFetch(`${target.url}${path}`, { method: 'POST', body, headers: { 'content-type': type } })
+  try {
+    for (const status of [307, 308]) {
+      const res = await post(`/r/${status}/kept`, '{"a":1}')
+      assert.equal(res.status, 200, await res.clone().text())
+      assert.deepEqual(await res.json(), { url: '/kept', method: 'POST', body: '{"a":1}', params: [] })
+    }
+    // A form body keeps its fields (signed as params) through a 307.
+    const form = await post('/r/307/form', 'opt1=a+b', 'application/x-www-form-urlencoded')
+    assert.deepEqual((await form.json()).params, [['opt1', 'a b']])
+    for (const status of [301, 302, 303]) {
+      const res = await post(`/r/${status}/got`, '{"a":1}')
+      assert.equal(res.status, 200, await res.clone().text())
+      assert.deepEqual(await res.json(), { url: '/got', method: 'GET', body: '', params: [] })
+    }
+    // 303 turns a PUT into a GET too; 301/302 keep a PUT and its body.
+    const put303 = await signedFetch(`${target.url}/r/303/x`, { method: 'PUT', body: 'b' })
+    assert.equal((await put303.json()).method, 'GET')
+    const put302 = await signedFetch(`${target.url}/r/302/x`, { method: 'PUT', body: 'b' })
+    assert.deepEqual(await put302.json(), { url: '/x', method: 'PUT', body: 'b', params: [] })
+  } finally {
+    await target.close()
+  }
+})
+
+test('a redirect to another origin never carries the X-Nonce (nor other credentials)', async () => {
+  const recorder = await recordingServer()
+  const signedFetch = xnonce.xnonceFetch({ ...creds(), scheme: 'v2' })
+  try {
+    for (const status of [301, 302, 303, 307, 308]) {
+      const hop = await redirector(status, `${recorder.url}/landed?s=${status}`)
+      try {
+        recorder.requests.length = 0
+        const res = await signedFetch(`${hop.url}/start?x=1`, {
+          method: 'POST',
+          body: 'payload',
+          headers: { 'content-type': 'text/plain', authorization: 'Bearer t', 'x-other': 'kept' },
+        })
+        assert.equal(res.status, 200)
+        assert.equal(await res.text(), 'recorded')
+        assert.equal(recorder.requests.length, 1)
+        const [seen] = recorder.requests
+        assert.equal(seen.url, `/landed?s=${status}`)
+        assert.equal(seen.headers['x-nonce'], undefined, `${status}: no X-Nonce sent to another origin`)
+        assert.equal(seen.headers.authorization, undefined, `${status}: no Authorization either`)
+        assert.equal(seen.headers['x-other'], 'kept')
+        const keeps = status === 307 || status === 308
+        assert.equal(seen.method, keeps ? 'POST' : 'GET', String(status))
+        assert.equal(seen.body, keeps ? 'payload' : '', String(status))
+      } finally {
+        await hop.close()
+      }
+    }
+    // Once the chain has left the origin, coming back to it is not signed either.
+    let backUrl
+    const home = await nodeServer((req) =>
+      req.url === '/start'
+        ? { status: 302, headers: { location: `${backUrl}/away` } }
+        : { status: 200, body: String(req.headers['x-nonce']) },
+    )
+    const back = await redirector(302, `${home.url}/end`)
+    backUrl = back.url
+    try {
+      const res = await signedFetch(`${home.url}/start`)
+      assert.equal(res.status, 200)
+      assert.equal(await res.text(), 'undefined', 'no X-Nonce after the chain left the origin')
+    } finally {
+      await back.close()
+      await home.close()
+    }
+  } finally {
+    await recorder.close()
+  }
+})
+
+test('the real xnonce-server behind a cross-origin redirect sees no credential (missing_header)', async () => {
+  const target = `${server.url}/controller1/action1?username=phil&password=pw&opt1=x`
+  const hop = await redirector(302, target)
+  try {
+    for (const scheme of ['v1', 'v2']) {
+      const res = await xnonce.xnonceFetch({ ...creds(), scheme })(`${hop.url}/controller1/action1`)
+      assert.equal(res.status, 401)
+      assert.equal(await res.text(), 'Method or nonce not provided')
+    }
+  } finally {
+    await hop.close()
+  }
+})
+
+test("redirect: 'manual' returns the 3xx, 'error' rejects, more than 20 redirects reject", async () => {
+  const target = await verifyingServer()
+  const loop = await nodeServer((req) => ({ status: 302, headers: { location: req.url } }))
+  let hits = 0
+  const counted = xnonce.xnonceFetch({
+    ...creds(),
+    fetch: (url, init) => {
+      hits++
+      return fetch(url, init)
+    },
+  })
+  const signedFetch = xnonce.xnonceFetch({ ...creds(), scheme: 'v2' })
+  try {
+    const manual = await signedFetch(`${target.url}/r/302/next`, { redirect: 'manual' })
+    assert.equal(manual.status, 302)
+    assert.equal(manual.headers.get('location'), '/next')
+    await assert.rejects(signedFetch(`${target.url}/r/307/next`, { redirect: 'error' }), TypeError)
+    await assert.rejects(
+      counted(`${loop.url}/again`),
+      (e) => e instanceof TypeError && /20 redirects/.test(e.message),
+    )
+    assert.equal(hits, 21, 'the first request and 20 redirects')
+  } finally {
+    await target.close()
+    await loop.close()
+  }
+})

@@ -72,18 +72,56 @@ for (const scheme of ['v1', 'v2']) {
   })
 }
 
-test('v2: clock correction retries a stale request with the authenticated server time', async () => {
-  const api = requester('v2')
-  const res = await api.makeRequest(
-    'GET',
-    { username: 'a', password: 'b', opt1: 'c' },
-    '/controller1/action1',
-    null,
-    {
-      timestamp: Date.now() - 3600000,
-    },
-  )
+test('v2: clock correction retries a stale request once with the authenticated server time; a forced timestamp is never retried', async () => {
+  const params = { username: 'a', password: 'b', opt1: 'c' }
+  const HOUR = 3600000
+  // A clock an hour slow: refused without correction, corrected and retried with it.
+  const strict = requester('v2', { clockOffsetMs: -HOUR, correctClock: false })
+  assert.equal(strict.clockOffsetMs, -HOUR)
+  const refused = await strict.makeRequest('GET', params, '/controller1/action1')
+  assert.equal(refused.code, 401, refused.body)
+  assert.equal(refused.data.code, 'expired')
+  assert.equal(strict.clockOffsetMs, -HOUR, 'no correction when it is off')
+  const fixing = requester('v2', { clockOffsetMs: -HOUR })
+  const res = await fixing.makeRequest('GET', params, '/controller1/action1')
   assert.equal(res.code, 200, res.body)
+  assert.ok(Math.abs(fixing.clockOffsetMs) < 60000, `learned offset ${fixing.clockOffsetMs}`)
+  // em-secure-api's force_timestamp is sent as given: its stale answer stands.
+  const forced = await requester('v2').makeRequest('GET', params, '/controller1/action1', null, {
+    timestamp: Date.now() - HOUR,
+  })
+  assert.equal(forced.code, 401, forced.body)
+  assert.equal(forced.data.code, 'expired')
+  assert.ok(forced.headers.some(([k]) => k === 'x-nonce-server-time'))
+})
+
+test("the README's per-request options example is accepted; extraParams alone make it 401", async () => {
+  const { randomBytes } = require('node:crypto')
+  const api = requester('v2')
+  const params = { username: 'phil', password: 'pw', opt1: '1', opt3: '3' }
+  const options = () => ({
+    timestamp: Date.now(),
+    nonce: randomBytes(16).toString('hex'),
+    json: { items: ['a', 1], when: new Date(0), skipped: undefined },
+    headers: { 'x-request-id': 'abc' },
+  })
+  const posted = await api.makeRequest('POST', params, 'action1', 'controller2', options())
+  assert.equal(posted.code, 200, posted.body)
+  const tampered = await api.makeRequest('POST', params, 'action1', 'controller2', {
+    ...options(),
+    extraParams: [['opt2', 'x']],
+  })
+  assert.equal(tampered.code, 401, tampered.body)
+  assert.equal(tampered.data.code, 'signature_mismatch')
+  // null options are absent: the clock and a random nonce.
+  const nulls = await api.makeRequest('POST', params, 'action1', 'controller2', {
+    timestamp: null,
+    nonce: null,
+    json: null,
+    extraParams: null,
+    headers: null,
+  })
+  assert.equal(nulls.code, 200, nulls.body)
 })
 
 test('v2: a JSON body and unsigned extra params', async () => {

@@ -1,0 +1,53 @@
+'use strict'
+// Requester: the native class (errors of argument types as TypeError, arguments.js) whose
+// `makeRequest` serialises `options.json` here, with JSON.stringify, and hands the native
+// method the text. JSON.stringify is what JavaScript means by "a JSON body" (toJSON, Dates,
+// undefined properties left out) and it refuses what cannot be JSON — a cycle or a bigint is a
+// TypeError, as in any other JSON.stringify call — so no JS value is ever walked recursively
+// in native code (where a cycle or very deep nesting would overflow the stack and kill the
+// process). JSON nested too deeply to send (more than 128 levels) is an `invalid_body` error.
+
+const native = require('./xnonce.node')
+const { guardClass } = require('./arguments.js')
+const { InputError } = require('./errors.js')
+
+const TOO_DEEP = 'options.json nests too deeply to be sent (at most 128 levels)'
+
+/** The text of `options.json`, or undefined when there is none (`undefined` or `null`). */
+function jsonText(options) {
+  // Options that are not an object: the native method throws the TypeError.
+  if (options === null || typeof options !== 'object') return undefined
+  const json = options.json
+  if (json === undefined || json === null) return undefined
+  let text
+  try {
+    text = JSON.stringify(json)
+  } catch (error) {
+    // JSON.stringify runs out of stack on very deep (or endlessly nested toJSON) values.
+    if (error instanceof RangeError && /call stack/i.test(error.message)) {
+      throw new InputError('invalid_body', TOO_DEEP, { cause: error })
+    }
+    throw error
+  }
+  if (text === undefined) {
+    throw new TypeError(`options.json is not serialisable as JSON (JSON.stringify of a ${typeof json})`)
+  }
+  return text
+}
+
+const GuardedRequester = guardClass(native.Requester, ['makeRequest'])
+
+/** See native.d.ts `Requester`. */
+class Requester extends GuardedRequester {
+  makeRequest(method, params, path, controller, options) {
+    let text
+    try {
+      text = jsonText(options)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return super.makeRequest(method, params, path, controller, options, text)
+  }
+}
+
+module.exports = { Requester }
