@@ -13,7 +13,6 @@
 //! `N passed, M failed`; exit status 1 on any failure. Without `redis-server` on `PATH` it prints
 //! SKIPPED (nothing counted as passed) and exits 0: `apt-get install redis-server`.
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -22,6 +21,10 @@ use xnonce_conformance::server_suite::http;
 use xnonce_core::{sign, Scheme, Secret, SignInput};
 use xnonce_server::redis_store::{CheckError, RedisStore};
 use xnonce_server::AsyncReplayStore;
+
+mod common;
+
+use common::{command, spawn_serve, Exited, Served};
 
 const PASSWORD: &str = "right-pass-4c1d";
 const WRONG: &str = "NotThePassword-7f3a";
@@ -97,23 +100,9 @@ struct Ctx {
     n: std::cell::Cell<u32>,
 }
 
-/// How `serve` went: listening (killed on drop), or exited with its status and stderr.
-enum Start {
-    Listening(Child, http::BaseUrl, PathBuf),
-    Exited(Option<i32>, String, Duration),
-}
-
-impl Drop for Start {
-    fn drop(&mut self) {
-        if let Start::Listening(child, ..) = self {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
 impl Ctx {
-    fn serve(&self, redis_url: &str, timeout_ms: u64) -> Start {
+    /// `serve --demo` over Redis at `redis_url`: listening, or exited.
+    fn serve(&self, redis_url: &str, timeout_ms: u64) -> Result<Served, Exited> {
         let n = self.n.get();
         self.n.set(n + 1);
         let config = self.dir.join(format!("config-{n}.toml"));
@@ -124,34 +113,13 @@ impl Ctx {
             ),
         )
         .unwrap();
-        let log = self.dir.join(format!("server-{n}.log"));
-        let t0 = Instant::now();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_xnonce-server"))
-            .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--config"])
-            .arg(&config)
+        let mut cmd = command(&["serve", "--demo", "--listen", "127.0.0.1:0", "--config"]);
+        cmd.arg(&config)
             .arg("--data")
             .arg(&self.data)
             .arg("--key-file")
-            .arg(&self.key)
-            .env_remove("XNONCE_DATA")
-            .env_remove("XNONCE_KEY_FILE")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        match line.trim_end().strip_prefix("xnonce-server listening on ") {
-            Some(url) => Start::Listening(child, http::BaseUrl::parse(url).unwrap(), log),
-            None => {
-                let status = child.wait().unwrap();
-                let err = std::fs::read_to_string(&log).unwrap_or_default();
-                Start::Exited(status.code(), err, t0.elapsed())
-            }
-        }
+            .arg(&self.key);
+        spawn_serve(cmd, &self.dir.join(format!("server-{n}.log")))
     }
 
     fn request(&self, base: &http::BaseUrl) -> http::Request {
@@ -175,9 +143,14 @@ macro_rules! ensure {
 /// `serve` must exit 1 within 5 s, its stderr holding `want` and neither password.
 fn refused_at_start(ctx: &Ctx, url: &str, want: &str) -> Check {
     match &ctx.serve(url, 2000) {
-        Start::Listening(..) => Err("the server started".into()),
-        Start::Exited(code, err, took) => {
-            ensure!(*code == Some(1), "exit {code:?}: {err}");
+        Ok(_) => Err("the server started".into()),
+        Err(Exited {
+            status,
+            stderr: err,
+            after: took,
+        }) => {
+            let code = status.code();
+            ensure!(code == Some(1), "exit {code:?}: {err}");
             ensure!(*took < Duration::from_secs(5), "took {took:?}: {err}");
             ensure!(err.contains(want), "no {want:?} in: {err}");
             ensure!(
@@ -212,7 +185,7 @@ fn bad_db_index(ctx: &Ctx, redis: &Redis) -> Check {
 }
 
 fn right_password_accepts_once(ctx: &Ctx, redis: &Redis) -> Check {
-    let Start::Listening(_, base, log) = &ctx.serve(&redis.url(Some(PASSWORD), 0), 2000) else {
+    let Ok(Served { base, log, .. }) = &ctx.serve(&redis.url(Some(PASSWORD), 0), 2000) else {
         return Err("did not start".into());
     };
     let req = ctx.request(base);
@@ -262,7 +235,7 @@ fn the_store_reports_a_refusal_at_once(redis: &Redis) -> Check {
 
 fn unreachable_at_start_serves_503(ctx: &Ctx) -> Check {
     let url = format!("redis://127.0.0.1:{}/0", free_port());
-    let Start::Listening(_, base, log) = &ctx.serve(&url, 1000) else {
+    let Ok(Served { base, log, .. }) = &ctx.serve(&url, 1000) else {
         return Err("a server whose Redis is down must still start".into());
     };
     let t0 = Instant::now();

@@ -7,64 +7,27 @@
 //! * per-client rate limiting (burst, 429 + `Retry-After`, refill, other clients unaffected,
 //!   forged and replayed requests not counted, off by default).
 
-use std::io::BufRead;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use xnonce_conformance::server_suite::http;
 use xnonce_core::{sign, Scheme, Secret, SignInput};
 use xnonce_server::{Config, Registry, Server};
 
-static COUNTER: AtomicU64 = AtomicU64::new(0);
+mod common;
 
-/// `<tmp>/xnonce-security-…/` with `data/` and `keys/registry.key` (not created).
-struct Dirs {
-    base: PathBuf,
-    data: PathBuf,
-    key: PathBuf,
-}
-
-impl Dirs {
-    fn new(tag: &str) -> Dirs {
-        let base = std::env::temp_dir().join(format!(
-            "xnonce-security-{tag}-{}-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed),
-            xnonce_server::now_ms()
-        ));
-        std::fs::create_dir_all(&base).unwrap();
-        Dirs {
-            data: base.join("data"),
-            key: base.join("keys").join("registry.key"),
-            base,
-        }
-    }
-}
-
-impl Drop for Dirs {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.base);
-    }
-}
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_xnonce-server")
-}
+use common::{command, spawn_serve, Dirs, Served};
 
 /// Runs `xnonce-server client ARGS --data D --key-file K`.
 fn cli(d: &Dirs, args: &[&str]) -> Output {
-    Command::new(bin())
-        .arg("client")
+    command(&["client"])
         .args(args)
         .arg("--data")
         .arg(&d.data)
         .arg("--key-file")
         .arg(&d.key)
-        .env_remove("XNONCE_DATA")
-        .env_remove("XNONCE_KEY_FILE")
         .env("RUST_LOG", "warn")
         .output()
         .unwrap()
@@ -84,13 +47,6 @@ fn stderr_of(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// `xnonce-server serve --demo` on a free port; killed on drop.
-struct Served {
-    child: Child,
-    base: http::BaseUrl,
-    log: PathBuf,
-}
-
 /// Starts the binary with the usual key file.
 fn serve(d: &Dirs) -> Result<Served, String> {
     serve_with_key(d, &d.key)
@@ -98,50 +54,16 @@ fn serve(d: &Dirs) -> Result<Served, String> {
 
 /// Starts the binary; `Err(stderr)` when it exits instead of listening.
 fn serve_with_key(d: &Dirs, key: &Path) -> Result<Served, String> {
-    let log = d.base.join(format!(
-        "server-{}.log",
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let mut child = Command::new(bin())
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data"])
-        .arg(&d.data)
-        .arg("--key-file")
-        .arg(key)
-        .env_remove("XNONCE_DATA")
-        .env_remove("XNONCE_KEY_FILE")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let Some(url) = line.trim_end().strip_prefix("xnonce-server listening on ") else {
-        let status = child.wait().unwrap();
-        let err = std::fs::read_to_string(&log).unwrap_or_default();
-        assert!(!status.success(), "no listening line but exit 0: {err}");
-        return Err(err);
-    };
-    Ok(Served {
-        base: http::BaseUrl::parse(url).unwrap(),
-        child,
-        log,
+    let mut cmd = command(&["serve", "--demo", "--listen", "127.0.0.1:0", "--data"]);
+    cmd.arg(&d.data).arg("--key-file").arg(key);
+    spawn_serve(cmd, &d.fresh("server", "log")).map_err(|e| {
+        assert!(
+            !e.status.success(),
+            "no listening line but exit 0: {}",
+            e.stderr
+        );
+        e.stderr
     })
-}
-
-impl Served {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A freshly signed GET /admin/status (a demo route without params).

@@ -7,77 +7,34 @@
 //! * an existing data dir open to others is made private (0700);
 //! * `client … --config FILE` uses the config's data dir and key file, like `serve --config`.
 
-use std::io::BufRead;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitStatus};
 
 use xnonce_conformance::server_suite::http;
 use xnonce_core::{sign, Scheme, Secret, SignInput};
 
-static COUNTER: AtomicU64 = AtomicU64::new(0);
+mod common;
 
-/// `<tmp>/xnonce-startup-…/` with `data/` and `keys/registry.key` (not created); removed on
-/// drop.
-struct Dirs {
-    base: PathBuf,
-    data: PathBuf,
-    key: PathBuf,
+use common::{command, spawn_serve, Dirs, Served};
+
+/// Writes `text` as a config file in the base dir; its path.
+fn write_config(d: &Dirs, text: &str) -> PathBuf {
+    let path = d.fresh("config", "toml");
+    std::fs::write(&path, text).unwrap();
+    path
 }
 
-impl Dirs {
-    fn new(tag: &str) -> Dirs {
-        let base = std::env::temp_dir().join(format!(
-            "xnonce-startup-{tag}-{}-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed),
-            xnonce_server::now_ms()
-        ));
-        std::fs::create_dir_all(&base).unwrap();
-        Dirs {
-            data: base.join("data"),
-            key: base.join("keys").join("registry.key"),
-            base,
-        }
-    }
-
-    /// Writes `text` as a config file in the base dir; its path.
-    fn config(&self, text: &str) -> PathBuf {
-        let path = self.base.join(format!(
-            "config-{}.toml",
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-}
-
-impl Drop for Dirs {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.base);
-    }
-}
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_xnonce-server")
-}
-
-fn command(d: &Dirs, args: &[&str]) -> Command {
-    let mut c = Command::new(bin());
-    c.args(args)
-        .env_remove("XNONCE_DATA")
-        .env_remove("XNONCE_KEY_FILE")
-        .env_remove("XNONCE_LOG_FORMAT")
-        .env("RUST_LOG", "info")
-        .current_dir(&d.base);
+/// `command(ARGS)` run from the base dir.
+fn command_in(d: &Dirs, args: &[&str]) -> Command {
+    let mut c = command(args);
+    c.current_dir(&d.base);
     c
 }
 
 /// `client ARGS --data D --key-file K`, which must succeed; stdout (the secret).
 fn client(d: &Dirs, args: &[&str]) -> Secret {
-    let out = command(d, &["client"])
+    let out = command_in(d, &["client"])
         .args(args)
         .arg("--data")
         .arg(&d.data)
@@ -93,71 +50,12 @@ fn client(d: &Dirs, args: &[&str]) -> Secret {
     Secret::new(String::from_utf8(out.stdout).unwrap().trim()).unwrap()
 }
 
-/// A `serve` that listens (killed on drop).
-struct Served {
-    child: Child,
-    base: http::BaseUrl,
-    log: PathBuf,
-}
-
-impl Served {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGTERM, and the exit status.
-    fn stop(mut self) -> ExitStatus {
-        let ok = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(ok.success());
-        let start = Instant::now();
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return s;
-            }
-            assert!(start.elapsed() < Duration::from_secs(15), "no exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// `serve --demo --listen 127.0.0.1:0 EXTRA…`: `Ok` when it listens, else `Err((exit
 /// status, stderr))` once it has exited.
 fn serve(d: &Dirs, extra: &[&str]) -> Result<Served, (ExitStatus, String)> {
-    let log = d.base.join(format!(
-        "server-{}.log",
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let mut child = command(d, &["serve", "--demo", "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    match line.trim_end().strip_prefix("xnonce-server listening on ") {
-        Some(url) => Ok(Served {
-            base: http::BaseUrl::parse(url).unwrap(),
-            child,
-            log,
-        }),
-        None => {
-            let status = child.wait().unwrap();
-            Err((status, std::fs::read_to_string(&log).unwrap_or_default()))
-        }
-    }
+    let mut cmd = command_in(d, &["serve", "--demo", "--listen", "127.0.0.1:0"]);
+    cmd.args(extra);
+    spawn_serve(cmd, &d.fresh("server", "log")).map_err(|e| (e.status, e.stderr))
 }
 
 /// `serve` with the usual data dir and key file.
@@ -232,14 +130,15 @@ fn config_values_that_would_break_every_request_are_refused_naming_the_key() {
             "TLS (rediss://) is not supported",
         ),
     ] {
-        let path = d.config(text);
+        let path = write_config(&d, text);
         let err = refused(&d, &["--config", path.to_str().unwrap()]);
         assert!(err.contains(key), "{text:?}: {err}");
         assert!(err.contains(&path.display().to_string()), "{err}");
         assert!(!err.contains("pw@"), "{err}");
     }
     // The bounds themselves are accepted.
-    let path = d.config(
+    let path = write_config(
+        &d,
         "[windows]\n__default = 86400000\n[windows.admin]\n__default = 1\n\
          [rate_limit]\nrequests_per_second = 0.0001\n[limits]\nmax_header_bytes = 1\n",
     );
@@ -294,7 +193,7 @@ fn a_damaged_or_unreadable_journal_is_refused_naming_the_journal() {
     std::fs::remove_dir(&journal).unwrap();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let out = command(&d, &["serve", "--demo", "--listen", &addr, "--data"])
+    let out = command_in(&d, &["serve", "--demo", "--listen", &addr, "--data"])
         .arg(&d.data)
         .arg("--key-file")
         .arg(&d.key)
@@ -325,7 +224,7 @@ fn two_memory_store_servers_cannot_share_a_data_dir() {
     let third = serve_data(&d, &[]).unwrap();
     assert!(third.stop().success());
     // Servers with persist = false keep no journal: no lock either.
-    let path = d.config("[replay]\npersist = false\n");
+    let path = write_config(&d, "[replay]\npersist = false\n");
     let a = serve_data(&d, &["--config", path.to_str().unwrap()]).unwrap();
     let b = serve_data(&d, &["--config", path.to_str().unwrap()]).unwrap();
     drop((a, b));
@@ -337,7 +236,7 @@ fn an_existing_data_dir_open_to_others_is_made_private() {
     let d = Dirs::new("mode");
     std::fs::create_dir_all(&d.data).unwrap();
     std::fs::set_permissions(&d.data, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let out = command(&d, &["client", "add", "svc", "--data"])
+    let out = command_in(&d, &["client", "add", "svc", "--data"])
         .arg(&d.data)
         .arg("--key-file")
         .arg(&d.key)
@@ -359,13 +258,16 @@ fn an_existing_data_dir_open_to_others_is_made_private() {
 fn client_commands_take_the_servers_config() {
     let d = Dirs::new("client-config");
     let data = d.base.join("from-config");
-    let config = d.config(&format!(
-        "data_dir = {:?}\nkey_file = {:?}\n",
-        data.display().to_string(),
-        d.key.display().to_string()
-    ));
+    let config = write_config(
+        &d,
+        &format!(
+            "data_dir = {:?}\nkey_file = {:?}\n",
+            data.display().to_string(),
+            d.key.display().to_string()
+        ),
+    );
     let config = config.to_str().unwrap();
-    let out = command(&d, &["client", "add", "svc", "--config", config])
+    let out = command_in(&d, &["client", "add", "svc", "--config", config])
         .output()
         .unwrap();
     assert!(
@@ -376,7 +278,7 @@ fn client_commands_take_the_servers_config() {
     let secret = Secret::new(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
     assert!(data.join("clients.json").exists());
     assert!(!d.data.exists() && !d.base.join("xnonce-data").exists());
-    let out = command(&d, &["client", "list", "--config", config])
+    let out = command_in(&d, &["client", "list", "--config", config])
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "svc\n");
@@ -385,15 +287,15 @@ fn client_commands_take_the_servers_config() {
     assert_eq!(status(&s.base, "svc", &secret).status, 200);
     assert!(s.stop().success());
     // --data still wins over the config's data_dir.
-    let out = command(&d, &["client", "list", "--config", config, "--data"])
+    let out = command_in(&d, &["client", "list", "--config", config, "--data"])
         .arg(&d.data)
         .output()
         .unwrap();
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout), "");
     // A bad config is an error of the command, naming the file.
-    let bad = d.config("lisen = 1\n");
-    let out = command(&d, &["client", "list", "--config", bad.to_str().unwrap()])
+    let bad = write_config(&d, "lisen = 1\n");
+    let out = command_in(&d, &["client", "list", "--config", bad.to_str().unwrap()])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

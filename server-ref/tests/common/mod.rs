@@ -1,0 +1,152 @@
+//! What the integration tests that run the real `xnonce-server` binary share: private
+//! temporary dirs, the command with a clean environment, and a `serve` that is known to be
+//! listening (or to have exited, with its status and stderr).
+//!
+//! Each test file compiles this module on its own and uses part of it.
+#![allow(dead_code)]
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use xnonce_conformance::server_suite::http;
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A number unique in this test process (file names).
+pub fn unique() -> u64 {
+    COUNTER.fetch_add(1, Ordering::Relaxed)
+}
+
+/// `<tmp>/xnonce-<tag>-…/` with the paths `data/` and `keys/registry.key` (neither created);
+/// removed on drop.
+pub struct Dirs {
+    pub base: PathBuf,
+    pub data: PathBuf,
+    pub key: PathBuf,
+}
+
+impl Dirs {
+    pub fn new(tag: &str) -> Dirs {
+        let base = std::env::temp_dir().join(format!(
+            "xnonce-{tag}-{}-{}-{}",
+            std::process::id(),
+            unique(),
+            xnonce_server::now_ms()
+        ));
+        std::fs::create_dir_all(&base).unwrap();
+        Dirs {
+            data: base.join("data"),
+            key: base.join("keys").join("registry.key"),
+            base,
+        }
+    }
+
+    /// A new file name in the base dir: `<stem>-<n>.<ext>`.
+    pub fn fresh(&self, stem: &str, ext: &str) -> PathBuf {
+        self.base.join(format!("{stem}-{}.{ext}", unique()))
+    }
+}
+
+impl Drop for Dirs {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.base);
+    }
+}
+
+/// The binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_xnonce-server")
+}
+
+/// `xnonce-server ARGS`, with no data dir, key file or log format from the environment and
+/// `RUST_LOG=info`.
+pub fn command(args: &[&str]) -> Command {
+    let mut c = Command::new(bin());
+    c.args(args)
+        .env_remove("XNONCE_DATA")
+        .env_remove("XNONCE_KEY_FILE")
+        .env_remove("XNONCE_LOG_FORMAT")
+        .env("RUST_LOG", "info");
+    c
+}
+
+/// A `serve` that printed its listening line; killed on drop.
+pub struct Served {
+    pub child: Child,
+    pub base: http::BaseUrl,
+    /// Its stderr.
+    pub log: PathBuf,
+}
+
+/// A `serve` that exited instead of listening.
+#[derive(Debug)]
+pub struct Exited {
+    pub status: ExitStatus,
+    pub stderr: String,
+    /// From the start to the exit.
+    pub after: Duration,
+}
+
+/// Starts `serve` (a `command` with its args), stderr to `log`, and waits for its first line
+/// on stdout: the listening line, or the end of stdout when it exits.
+pub fn spawn_serve(mut cmd: Command, log: &Path) -> Result<Served, Exited> {
+    let t0 = Instant::now();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    match line.trim_end().strip_prefix("xnonce-server listening on ") {
+        Some(url) => Ok(Served {
+            base: http::BaseUrl::parse(url).unwrap(),
+            child,
+            log: log.to_path_buf(),
+        }),
+        None => {
+            let status = child.wait().unwrap();
+            Err(Exited {
+                status,
+                stderr: std::fs::read_to_string(log).unwrap_or_default(),
+                after: t0.elapsed(),
+            })
+        }
+    }
+}
+
+impl Served {
+    /// Its stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM, and the exit status (fails after 15 s).
+    pub fn stop(mut self) -> ExitStatus {
+        let ok = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let start = Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            assert!(start.elapsed() < Duration::from_secs(15), "no exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
