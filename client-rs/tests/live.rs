@@ -146,30 +146,28 @@ async fn tampering_is_refused_in_both_schemes() {
     assert_eq!(res.code, 200, "{}", res.body);
 }
 
+/// A requester whose clock is 100 s behind the server's.
+fn slow_clock(s: &Server, client: &str, scheme: Scheme, correct: bool) -> Requester {
+    Requester::builder(&s.base_url, client, s.secret(client))
+        .scheme(scheme)
+        .correct_clock(correct)
+        .clock_offset_ms(-100_000)
+        .build()
+        .unwrap()
+}
+
+async fn get_login(api: &Requester, options: RequestOptions) -> xnonce::Response {
+    api.make_request("GET", login(), "/controller1/action1", None, options)
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn stale_requests_are_corrected_once_from_the_authentic_hint() {
     let s = server();
     for (client, scheme) in [(V1, Scheme::V1), (V2, Scheme::V2)] {
-        // A clock 100 s behind the server's.
-        let behind = |correct: bool| {
-            Requester::builder(&s.base_url, client, s.secret(client))
-                .scheme(scheme)
-                .correct_clock(correct)
-                .clock_offset_ms(-100_000)
-                .build()
-                .unwrap()
-        };
-        let strict = behind(false);
-        let stale = strict
-            .make_request(
-                "GET",
-                login(),
-                "/controller1/action1",
-                None,
-                Default::default(),
-            )
-            .await
-            .unwrap();
+        let strict = slow_clock(&s, client, scheme, false);
+        let stale = get_login(&strict, Default::default()).await;
         assert_eq!(stale.code, 401, "{scheme}: {}", stale.body);
         match scheme {
             Scheme::V1 => assert_eq!(stale.body, "Request has timed out"),
@@ -181,17 +179,8 @@ async fn stale_requests_are_corrected_once_from_the_authentic_hint() {
         );
         assert_eq!(strict.clock_offset_ms(), -100_000);
 
-        let api = behind(true);
-        let fixed = api
-            .make_request(
-                "GET",
-                login(),
-                "/controller1/action1",
-                None,
-                Default::default(),
-            )
-            .await
-            .unwrap();
+        let api = slow_clock(&s, client, scheme, true);
+        let fixed = get_login(&api, Default::default()).await;
         assert_eq!(fixed.code, 200, "{scheme}: {}", fixed.body);
         // Same machine: the learned offset is the request's round trip, not 100 s.
         assert!(
@@ -206,19 +195,12 @@ async fn stale_requests_are_corrected_once_from_the_authentic_hint() {
 async fn a_forced_stale_timestamp_is_not_retried() {
     let s = server();
     for (client, scheme) in [(V1, Scheme::V1), (V2, Scheme::V2)] {
-        let api = Requester::builder(&s.base_url, client, s.secret(client))
-            .scheme(scheme)
-            .clock_offset_ms(-100_000)
-            .build()
-            .unwrap();
+        let api = slow_clock(&s, client, scheme, true);
         let forced = RequestOptions {
             timestamp_ms: Some(now_ms() - 100_000),
             ..Default::default()
         };
-        let res = api
-            .make_request("GET", login(), "/controller1/action1", None, forced)
-            .await
-            .unwrap();
+        let res = get_login(&api, forced).await;
         assert_eq!(res.code, 401, "{scheme}: {}", res.body);
         // The hint was authentic, so the offset is learned even though nothing was resent.
         assert!(
