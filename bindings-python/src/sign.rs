@@ -144,7 +144,14 @@ impl PyHeader {
         }
     }
 
-    /// The v1 token or the v2 signature, as presented (lower-case hex).
+    /// The v1 token or the v2 signature, as presented (lower-case hex): `mac`, as in every
+    /// xnonce package.
+    #[getter]
+    fn mac(&self) -> &str {
+        self.inner.mac()
+    }
+
+    /// The same as `mac` (the v1 token or the v2 signature).
     #[getter]
     fn signature(&self) -> &str {
         self.inner.mac()

@@ -184,6 +184,9 @@ def test_parse_header_v1_and_v2() -> None:
     assert len(h2.signature) == 64
     h1 = xnonce.parse_header(v1({}).x_nonce)
     assert (h1.scheme, h1.nonce, h1.request_id) == ("v1", None, h1.signature)
+    # `mac` (the name every package uses) and `signature`: v1's first field, v2's last.
+    assert h1.mac == h1.signature == v1({}).x_nonce.split(" ")[0]
+    assert h2.mac == h2.signature == v2({}).x_nonce.split(" ")[-1]
     assert h1.to_ottoken() == v1({}).ottoken
     assert {h1, h2, xnonce.parse_header(str(h1))} == {h1, h2}
     assert repr(h1).startswith("Header(")

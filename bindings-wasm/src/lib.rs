@@ -211,7 +211,8 @@ pub fn ottoken_query_value(
 }
 
 /// Parses an `X-Nonce` header value of either scheme into its fields (`malformed_header`
-/// otherwise, a non-string included).
+/// otherwise, a non-string included). `mac` is the v1 token or the v2 signature, under the
+/// name every xnonce package uses; `token` (v1) and `signature` (v2) are the same value.
 #[wasm_bindgen(js_name = parseHeader, unchecked_return_type = "Header")]
 pub fn parse_header(
     #[wasm_bindgen(unchecked_param_type = "string")] value: JsValue,
@@ -224,7 +225,8 @@ pub fn parse_header(
             timestamp_ms,
         } => object(&[
             ("scheme", "v1".into()),
-            ("token", token.into()),
+            ("token", token.as_str().into()),
+            ("mac", token.into()),
             ("client", client.into()),
             ("timestamp", ts(timestamp_ms)),
         ]),
@@ -238,7 +240,8 @@ pub fn parse_header(
             ("client", client.into()),
             ("timestamp", ts(timestamp_ms)),
             ("nonce", nonce.into()),
-            ("signature", signature.into()),
+            ("signature", signature.as_str().into()),
+            ("mac", signature.into()),
         ]),
     })
 }

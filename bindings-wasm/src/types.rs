@@ -52,10 +52,13 @@ export interface SignedLink extends Signed {
   url: string;
 }
 
-/** A parsed `X-Nonce` header value. */
+/**
+ * A parsed `X-Nonce` header value. `mac` is the v1 token or the v2 signature (lower-case hex),
+ * as in every xnonce package; `token` (v1) and `signature` (v2) hold the same value.
+ */
 export type Header =
-  | { scheme: "v1"; token: string; client: string; timestamp: number }
-  | { scheme: "v2"; client: string; timestamp: number; nonce: string; signature: string };
+  | { scheme: "v1"; token: string; mac: string; client: string; timestamp: number }
+  | { scheme: "v2"; client: string; timestamp: number; nonce: string; signature: string; mac: string };
 
 /** The shared error codes (the same strings in every xnonce language). */
 export type ErrorCode =

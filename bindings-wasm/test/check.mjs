@@ -71,6 +71,12 @@ export function checkCase(x, v) {
   if (header.client !== v.client || header.timestamp !== v.timestamp) {
     throw new Error("own header does not parse back to its client and timestamp");
   }
+  // The mac is v1's first field ("<token> <client> <ms>") and v2's last.
+  const fields = out.xNonce.split(" ");
+  const mac = header.scheme === "v1" ? fields[0] : fields[fields.length - 1];
+  if (header.mac !== mac || (header.token ?? header.signature) !== mac) {
+    throw new Error("parseHeader's mac (and token/signature) is not the header's mac field");
+  }
   if (x.ottokenDecode(out.ottoken) !== out.xNonce || x.ottokenEncode(out.xNonce) !== out.ottoken) {
     throw new Error("header/ottoken do not round-trip");
   }
