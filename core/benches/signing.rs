@@ -82,6 +82,26 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    // Reading params for verification, before the client is known: v1's Hash#merge against
+    // v2's plain list over the same query. Their ratio stays near 1 as the count grows when
+    // v1's merge is linear (it was quadratic before 2026-12-03: 10,000 keys took 0.4 s).
+    let mut g = c.benchmark_group("params");
+    for n in [4usize, 1_000, 10_000] {
+        let query: String = (0..n)
+            .map(|i| format!("key{i}=value{i}"))
+            .collect::<Vec<_>>()
+            .join("&");
+        for scheme in [Scheme::V1, Scheme::V2] {
+            g.bench_function(format!("{scheme}_read_{n}_keys"), |b| {
+                b.iter(|| {
+                    xnonce_core::params::from_query_and_form(scheme, black_box(&query), None)
+                        .unwrap()
+                })
+            });
+        }
+    }
+    g.finish();
 }
 
 criterion_group! {
