@@ -278,9 +278,12 @@ impl Verifier {
         req: &Incoming<'r>,
         holder: &'r mut Option<XNonce>,
     ) -> Result<(HeaderRef<'r>, bool)> {
+        // §11.1 step 1 comes first: a form body that is not UTF-8 is `malformed_params`,
+        // whatever the credential.
+        let form = form_body(req)?;
         let (header, via_ottoken) = match req.x_nonce.filter(|h| !h.is_empty()) {
             Some(h) => (HeaderRef::parse(h)?, false),
-            None => match params::find_ottoken(req.query, form_body(req)?) {
+            None => match params::find_ottoken(req.query, form) {
                 Some(raw) => {
                     let decoded = crate::percent::decode_form(raw)
                         .ok()
@@ -489,6 +492,25 @@ fn form_body<'a>(req: &Incoming<'a>) -> Result<Option<&'a str>> {
 mod tests {
     use super::*;
     use crate::{sign_with, FixedEnvironment, SignInput};
+
+    #[test]
+    fn a_form_body_that_is_not_utf8_is_refused_before_the_credential() {
+        // PROTOCOL §11.1: step 1 (form body) before step 2 (credential) and 3 (scheme).
+        let verifier = Verifier::new().schemes(&[Scheme::V1]).unwrap();
+        let secrets: HashMap<String, Secret> = HashMap::new();
+        for x_nonce in [Some("v2 garbage"), Some("v2 c 1 00 11"), None] {
+            let req = Incoming {
+                method: "POST",
+                path: "/a/b",
+                x_nonce,
+                content_type: Some("application/x-www-form-urlencoded"),
+                body: b"a=\xff",
+                ..Default::default()
+            };
+            let e = verifier.verify(&req, &secrets, 1).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::MalformedParams, "{x_nonce:?}: {e}");
+        }
+    }
 
     #[test]
     fn the_digest_a_hint_computes_travels_with_the_verified_key() {
