@@ -83,7 +83,8 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/pip" install -q --disable-pip-version-check "tree-sitter==0.26.1" "tree-sitter-swift==0.7.4"
 "$venv/bin/python" "$here/ffi-check/swift_syntax.py" "$here/Package.swift" \
-  "$here/Sources/XNonce/XNonceError+Code.swift" "$here"/Tests/XNonceTests/*.swift
+  "$here/Sources/XNonce/XNonceError+Code.swift" "$here/Sources/XNonce/Signed+Redaction.swift" \
+  "$here"/Tests/XNonceTests/*.swift
 
 echo "== XCTest"
 if command -v swift >/dev/null 2>&1; then

@@ -1,6 +1,6 @@
-"""Runs every vector and the error checks through uniffi's Python bindings of the very
-library the Swift package links (libxnonce_uniffi), and proves that every Rust FFI function
-the generated Swift calls was exercised.
+"""Runs every vector, the error checks and the redaction checks through uniffi's Python
+bindings of the very library the Swift package links (libxnonce_uniffi), and proves that
+every Rust FFI function the generated Swift calls was exercised.
 
 usage: python3 check_uniffi_python.py GENERATED_PY_DIR VECTORS_DIR SWIFT_SOURCE
 
@@ -139,6 +139,32 @@ def error_checks(x):
     del verifier, only_v1, strict  # frees the Rust objects (the free_ FFI function)
 
 
+# A known secret (64 hex: valid for v1 and v2) that no hash or token will contain by chance.
+LEAK_CANARY_SECRET = "c0ffee00" * 8
+
+
+def redaction_checks(x):
+    """Printing Signed / SignedLink never shows the secret (a v1 canonical string holds it).
+
+    The generated Swift's `description` / `debugDescription` are these very Rust `Display` /
+    `Debug` functions, here Python's str() / repr()."""
+    ts = 1_700_000_000_000
+    params = [x.Param(key="user", value="phil")]
+    signed = x.sign_detailed(x.Scheme.V1, "GET", "/admin/status", params, "svc", LEAK_CANARY_SECRET, timestamp=ts)
+    signed_link = x.link_detailed(x.Scheme.V1, "GET", "/admin/status", params, "svc", LEAK_CANARY_SECRET,
+                                  "https://api.test", timestamp=ts)
+    # Meaningful only because the secret is in the canonical string, still readable explicitly.
+    assert signed.canonical == f"GET/admin/statususer=philsvc{LEAK_CANARY_SECRET}{ts}", signed.canonical
+    assert signed_link.signed.canonical == signed.canonical
+    for value in (signed, signed_link):
+        for text in (str(value), repr(value), f"{value}", str([value])):
+            assert LEAK_CANARY_SECRET not in text, f"{type(value).__name__} printed the secret: {text}"
+            assert "<redacted>" in text and signed.x_nonce in text, text
+    assert str(signed).startswith("Signed(xNonce=") and "canonical=<redacted>" in str(signed), str(signed)
+    assert repr(signed).startswith("Signed { x_nonce: ") and "canonical: <redacted>" in repr(signed), repr(signed)
+    assert str(signed_link).startswith(f"SignedLink(url={signed_link.url}, signed=Signed("), str(signed_link)
+
+
 def main():
     gen_dir, vectors_dir, swift_source = sys.argv[1:4]
     sys.path.insert(0, gen_dir)
@@ -164,6 +190,10 @@ def main():
         error_checks(x)
     except Exception as e:
         failures.append(f"error checks: {e}")
+    try:
+        redaction_checks(x)
+    except Exception as e:
+        failures.append(f"redaction checks: {e}")
     import gc
 
     gc.collect()

@@ -1,5 +1,7 @@
 //! Signing and links: thin wrappers over [`xnonce_core::sign`] and [`xnonce_core::link`].
 
+use std::fmt;
+
 use xnonce_core::{Secret, SignInput};
 
 use crate::XNonceError;
@@ -41,7 +43,13 @@ pub struct Param {
 }
 
 /// Everything [`sign_detailed`] produced.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+///
+/// Printing it never shows `canonical` (for v1 it holds the secret): `Debug` and `Display`
+/// write `<redacted>` in its place, and both are exported, so Kotlin's `toString()` and
+/// Swift's `description` / `debugDescription` are these redacted forms, not the default
+/// field-by-field ones. Read the canonical string only explicitly, as `canonical`.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Display, Debug)]
 pub struct Signed {
     /// The `X-Nonce` header value.
     pub x_nonce: String,
@@ -53,6 +61,38 @@ pub struct Signed {
     pub timestamp: u64,
     /// The v2 nonce (`None` for v1).
     pub nonce: Option<String>,
+}
+
+/// What printing shows instead of the canonical string.
+const REDACTED: &str = "<redacted>";
+
+impl fmt::Debug for Signed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Signed")
+            .field("x_nonce", &self.x_nonce)
+            .field("ottoken", &self.ottoken)
+            .field("canonical", &format_args!("{REDACTED}"))
+            .field("timestamp", &self.timestamp)
+            .field("nonce", &self.nonce)
+            .finish()
+    }
+}
+
+/// `Signed(xNonce=…, ottoken=…, canonical=<redacted>, timestamp=…, nonce=…)`: the shape of a
+/// Kotlin data class's `toString()`, field names as the Kotlin and Swift bindings spell them
+/// (`nonce` only for v2, so no language's word for "nothing" is needed).
+impl fmt::Display for Signed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Signed(xNonce={}, ottoken={}, canonical={REDACTED}, timestamp={}",
+            self.x_nonce, self.ottoken, self.timestamp
+        )?;
+        if let Some(nonce) = &self.nonce {
+            write!(f, ", nonce={nonce}")?;
+        }
+        f.write_str(")")
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -164,12 +204,23 @@ pub fn link(
 }
 
 /// A signed link and the signature behind it.
+///
+/// Printed like [`Signed`] (its `Debug` and `Display` redact the canonical string), and the
+/// same two traits are exported for the same reason.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Display, Debug)]
 pub struct SignedLink {
     /// The full URL.
     pub url: String,
     /// The signature behind it.
     pub signed: Signed,
+}
+
+/// `SignedLink(url=…, signed=Signed(…))`, the canonical string redacted.
+impl fmt::Display for SignedLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SignedLink(url={}, signed={})", self.url, self.signed)
+    }
 }
 
 /// Like [`link`], returning the URL and every intermediate of the signature.
@@ -243,6 +294,81 @@ mod tests {
         assert_eq!(s.nonce.as_ref().map(String::len), Some(32));
         assert!(s.timestamp > 1_600_000_000_000);
         assert!(s.x_nonce.starts_with("v2 svc "));
+    }
+
+    /// Printing never shows the v1 canonical string, which holds the secret.
+    #[test]
+    fn debug_and_display_redact_the_canonical() {
+        let l = link_detailed(
+            Scheme::V1,
+            "GET".into(),
+            "/admin/status".into(),
+            vec![Param {
+                key: "user".into(),
+                value: "phil".into(),
+            }],
+            "svc".into(),
+            SECRET.into(),
+            "https://api.test".into(),
+            Some(1_700_000_000_000),
+            None,
+            None,
+            None,
+        )
+        .unwrap();
+        let s = &l.signed;
+        // Meaningful only because the secret is in there, and still readable explicitly.
+        assert!(s.canonical.contains(SECRET));
+        assert_eq!(
+            s.canonical,
+            format!("GET/admin/statususer=philsvc{SECRET}1700000000000")
+        );
+        for (what, text) in [
+            ("Signed {:?}", format!("{s:?}")),
+            ("Signed {:#?}", format!("{s:#?}")),
+            ("Signed {}", s.to_string()),
+            ("SignedLink {:?}", format!("{l:?}")),
+            ("SignedLink {:#?}", format!("{l:#?}")),
+            ("SignedLink {}", l.to_string()),
+        ] {
+            assert!(!text.contains(SECRET), "{what} shows the secret: {text}");
+            assert!(text.contains(&s.x_nonce), "{what} lost x_nonce: {text}");
+            assert!(text.contains("<redacted>"), "{what}: {text}");
+        }
+        assert_eq!(
+            format!("{s:?}"),
+            format!(
+                "Signed {{ x_nonce: {:?}, ottoken: {:?}, canonical: <redacted>, \
+                 timestamp: 1700000000000, nonce: None }}",
+                s.x_nonce, s.ottoken
+            )
+        );
+        assert_eq!(
+            l.to_string(),
+            format!(
+                "SignedLink(url={}, signed=Signed(xNonce={}, ottoken={}, \
+                 canonical=<redacted>, timestamp=1700000000000))",
+                l.url, s.x_nonce, s.ottoken
+            )
+        );
+        // v2: the nonce is shown, the canonical (no secret in it, same rule) is not.
+        let v2 = sign_detailed(
+            Scheme::V2,
+            "GET".into(),
+            "/a/b".into(),
+            vec![],
+            "svc".into(),
+            SECRET.into(),
+            Some(1_700_000_000_000),
+            Some("00112233445566778899aabbccddeeff".into()),
+            Some("api.test".into()),
+            None,
+        )
+        .unwrap();
+        assert!(v2
+            .to_string()
+            .ends_with(", canonical=<redacted>, timestamp=1700000000000, nonce=00112233445566778899aabbccddeeff)"));
+        assert!(!format!("{v2:?}").contains(&v2.canonical));
     }
 
     #[test]

@@ -1085,8 +1085,13 @@ public func FfiConverterTypeParam_lower(_ value: Param) -> RustBuffer {
 
 /**
  * Everything [`sign_detailed`] produced.
+ *
+ * Printing it never shows `canonical` (for v1 it holds the secret): `Debug` and `Display`
+ * write `<redacted>` in its place, and both are exported, so Kotlin's `toString()` and
+ * Swift's `description` / `debugDescription` are these redacted forms, not the default
+ * field-by-field ones. Read the canonical string only explicitly, as `canonical`.
  */
-public struct Signed: Equatable, Hashable {
+public struct Signed: Equatable, Hashable, CustomDebugStringConvertible, CustomStringConvertible {
     /**
      * The `X-Nonce` header value.
      */
@@ -1136,6 +1141,28 @@ public struct Signed: Equatable, Hashable {
     
 
     
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_xnonce_uniffi_fn_method_signed_uniffi_trait_debug(
+            FfiConverterTypeSigned_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
+// The local Rust `Display` implementation.
+public var description: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_xnonce_uniffi_fn_method_signed_uniffi_trait_display(
+            FfiConverterTypeSigned_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
 }
 
 #if compiler(>=6)
@@ -1184,8 +1211,11 @@ public func FfiConverterTypeSigned_lower(_ value: Signed) -> RustBuffer {
 
 /**
  * A signed link and the signature behind it.
+ *
+ * Printed like [`Signed`] (its `Debug` and `Display` redact the canonical string), and the
+ * same two traits are exported for the same reason.
  */
-public struct SignedLink: Equatable, Hashable {
+public struct SignedLink: Equatable, Hashable, CustomDebugStringConvertible, CustomStringConvertible {
     /**
      * The full URL.
      */
@@ -1211,6 +1241,28 @@ public struct SignedLink: Equatable, Hashable {
     
 
     
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_xnonce_uniffi_fn_method_signedlink_uniffi_trait_debug(
+            FfiConverterTypeSignedLink_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
+// The local Rust `Display` implementation.
+public var description: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_xnonce_uniffi_fn_method_signedlink_uniffi_trait_display(
+            FfiConverterTypeSignedLink_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
 }
 
 #if compiler(>=6)

@@ -13,6 +13,13 @@ final class ReadmeExamples: XCTestCase {
             params: [Param("username", "phil"), Param("password", "hello phil"), Param("opt1", "this")],
             client: "demo_client", secret: secret, host: "127.0.0.1:8080")
 
+        let signed = try signDetailed(scheme: .v1, method: "GET", path: "/a/b", params: [],
+                                      client: "demo_client", secret: secret, timestamp: 1_700_000_000_000)
+        print(signed)   // Signed(xNonce=… demo_client 1700000000000, ottoken=…, canonical=<redacted>, timestamp=1700000000000)
+        let hashed = signed.canonical   // the real string: never log it
+        XCTAssertFalse("\(signed)".contains(secret))
+        XCTAssertTrue(hashed.contains(secret))
+
         let verifier = try Verifier(secrets: ["demo_client": [secret]])   // several during rotation
         let ok = try verifier.verifyOnce(
             method: "GET", target: "/controller1/action1?username=phil&password=hello%20phil&opt1=this",

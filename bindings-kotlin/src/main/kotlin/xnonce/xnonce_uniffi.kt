@@ -727,6 +727,14 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_xnonce_uniffi_fn_method_verifier_verify_once(`ptr`: Long,`method`: RustBuffer.ByValue,`target`: RustBuffer.ByValue,`host`: RustBuffer.ByValue,`xNonce`: RustBuffer.ByValue,`contentType`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,`now`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_xnonce_uniffi_fn_method_signed_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_xnonce_uniffi_fn_method_signed_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_xnonce_uniffi_fn_method_signedlink_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_xnonce_uniffi_fn_method_signedlink_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_xnonce_uniffi_fn_func_ottoken_decode(`token`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_xnonce_uniffi_fn_func_ottoken_encode(`header`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1749,6 +1757,11 @@ public object FfiConverterTypeParam: FfiConverterRustBuffer<Param> {
 
 /**
  * Everything [`sign_detailed`] produced.
+ *
+ * Printing it never shows `canonical` (for v1 it holds the secret): `Debug` and `Display`
+ * write `<redacted>` in its place, and both are exported, so Kotlin's `toString()` and
+ * Swift's `description` / `debugDescription` are these redacted forms, not the default
+ * field-by-field ones. Read the canonical string only explicitly, as `canonical`.
  */
 data class Signed (
     /**
@@ -1781,6 +1794,15 @@ data class Signed (
 
     
 
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_xnonce_uniffi_fn_method_signed_uniffi_trait_display(FfiConverterTypeSigned.lower(this),
+        _status)
+}
+    )
+    }
     
     companion object
 }
@@ -1820,6 +1842,9 @@ public object FfiConverterTypeSigned: FfiConverterRustBuffer<Signed> {
 
 /**
  * A signed link and the signature behind it.
+ *
+ * Printed like [`Signed`] (its `Debug` and `Display` redact the canonical string), and the
+ * same two traits are exported for the same reason.
  */
 data class SignedLink (
     /**
@@ -1837,6 +1862,15 @@ data class SignedLink (
 
     
 
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_xnonce_uniffi_fn_method_signedlink_uniffi_trait_display(FfiConverterTypeSignedLink.lower(this),
+        _status)
+}
+    )
+    }
     
     companion object
 }

@@ -1,6 +1,7 @@
-// Runs every conformance vector (plus XNONCE_EXTRA_VECTORS) and the error checks through the
-// Kotlin bindings on the JVM. Prints `kotlin: N vectors passed`; exits 1 on any failure or
-// when nothing ran. usage: ConformanceTestKt VECTORS_DIR
+// Runs every conformance vector (plus XNONCE_EXTRA_VECTORS), the error checks and the
+// redaction checks (RedactionTest.kt) through the Kotlin bindings on the JVM. Prints
+// `kotlin: N vectors passed`; exits 1 on any failure or when nothing ran.
+// usage: ConformanceTestKt VECTORS_DIR
 package xnonce
 
 import java.io.File
@@ -307,11 +308,18 @@ fun main(args: Array<String>) {
     } catch (e: Exception) {
         failures.add("error checks: ${e::class.simpleName}: ${e.message}")
     }
+    var redactionChecks = 0
+    try {
+        redactionChecks = redactionChecks()
+    } catch (e: Exception) {
+        failures.add("redaction checks: ${e::class.simpleName}: ${e.message}")
+    }
     failures.forEach { System.err.println("FAIL $it") }
-    if (failures.isNotEmpty() || passed == 0 || errorChecks == 0) {
+    if (failures.isNotEmpty() || passed == 0 || errorChecks == 0 || redactionChecks == 0) {
         System.err.println("kotlin: $passed vectors passed, ${failures.size} failures")
         exitProcess(1)
     }
     println("kotlin: $errorChecks error checks passed (codes arrive as XNonceException with .code)")
+    println("kotlin: $redactionChecks redaction checks passed (toString never shows the secret)")
     println("kotlin: $passed vectors passed")
 }

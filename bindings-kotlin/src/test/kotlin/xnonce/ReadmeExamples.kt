@@ -32,6 +32,13 @@ fun firstSignedRequest() {
     println("${response.statusCode()} ${response.body()}")
 }
 
+fun signedExample(secret: String) {
+    val signed = signDetailed(Scheme.V1, "GET", "/a/b", listOf(), "demo_client", secret, timestamp = 1700000000000uL)
+    println(signed) // Signed(xNonce=… demo_client 1700000000000, ottoken=…, canonical=<redacted>, timestamp=1700000000000)
+    val hashed = signed.canonical // the real string: never log it
+    check(hashed.isNotEmpty())
+}
+
 fun verifyExample(
     secret: String,
     header: String,
