@@ -235,6 +235,7 @@ fn request_options(
         extra_params: params::collect(env, Some(extra))?,
         json,
         headers: params::collect(env, Some(headers))?,
+        ..RequestOptions::default()
     })
 }
 

@@ -26,21 +26,54 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// };
 /// assert!(opts.json.is_none());
 /// ```
-#[derive(Default, Clone, Debug)]
+///
+/// Its `Debug` output shows header names but not their values (an `Authorization` header is
+/// a credential).
+#[derive(Default, Clone)]
 pub struct RequestOptions {
     /// Sign with this timestamp (ms since the epoch) instead of the clock. A forced timestamp
     /// is sent as given: a stale answer is returned, not retried with the corrected clock
     /// (the offset is still learned from its hint).
     pub timestamp_ms: Option<u64>,
-    /// v2: sign with this nonce (32 lower-case hex characters) instead of a random one.
+    /// v2: sign with this nonce (32 lower-case hex characters) instead of a random one. A
+    /// forced nonce is sent once: a stale answer is returned, not retried (a retry must carry
+    /// a fresh nonce, PROTOCOL §12); the offset is still learned from its hint, so the next
+    /// request uses the corrected clock.
     pub nonce: Option<String>,
     /// Params sent after the signed ones, in the same place, but not signed (a server that
     /// verifies every param refuses them: this is how a tampered request looks).
     pub extra_params: Vec<(String, String)>,
-    /// v2 only: a JSON body; the params then go in the query and the body's digest is signed.
+    /// v2 only: a JSON body, serialised by `serde_json` (compact; object keys in
+    /// `serde_json::Map`'s order); the params then go in the query and the body's digest is
+    /// signed. To send a document byte for byte, use [`json_raw`](Self::json_raw).
     pub json: Option<serde_json::Value>,
+    /// v2 only: a JSON body sent exactly as these bytes (key order, spacing and number
+    /// spelling kept), after checking that they are JSON (`invalid_body` otherwise); the
+    /// params then go in the query and the digest of these bytes is signed. Give either this
+    /// or [`json`](Self::json), not both (`invalid_body`).
+    pub json_raw: Option<Vec<u8>>,
     /// Extra request headers. A `Host` header here is the host that v2 signs.
     pub headers: Vec<(String, String)>,
+}
+
+impl fmt::Debug for RequestOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let header_names: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("RequestOptions")
+            .field("timestamp_ms", &self.timestamp_ms)
+            .field("nonce", &self.nonce)
+            .field("extra_params", &self.extra_params)
+            .field("json", &self.json)
+            .field(
+                "json_raw",
+                &self
+                    .json_raw
+                    .as_ref()
+                    .map(|b| format!("<{} bytes>", b.len())),
+            )
+            .field("header_names", &header_names)
+            .finish()
+    }
 }
 
 /// A server's answer (any status: non-2xx answers are responses, not errors).
@@ -131,7 +164,11 @@ impl RequesterBuilder {
     /// `invalid_secret` (v2 needs 64 hex characters), `invalid_host`, `connection_failed`
     /// (the HTTP stack could not start).
     pub fn build(self) -> Result<Requester, Error> {
-        let (base, authority) = split_server(&self.server)?;
+        let Server {
+            base,
+            base_path,
+            authority,
+        } = split_server(&self.server)?;
         client_id::validate(&self.client)?;
         if self.scheme == Scheme::V2 {
             self.secret.v2_key()?;
@@ -155,6 +192,7 @@ impl RequesterBuilder {
             inner: Arc::new(Inner {
                 http,
                 base,
+                base_path,
                 authority,
                 client: self.client,
                 secret: self.secret,
@@ -166,8 +204,19 @@ impl RequesterBuilder {
     }
 }
 
-/// `http(s)://authority[/prefix]` → (base without trailing `/`, authority as sent in `Host`).
-fn split_server(server: &str) -> Result<(String, String), Error> {
+/// A server URL taken apart.
+#[derive(Debug, PartialEq, Eq)]
+struct Server {
+    /// The URL as the URL parser writes it, without trailing `/`.
+    base: String,
+    /// Its path prefix (`/api`), without trailing `/`; empty for none.
+    base_path: String,
+    /// The authority, as sent in `Host`.
+    authority: String,
+}
+
+/// `http(s)://authority[/prefix]` → its [`Server`] parts.
+fn split_server(server: &str) -> Result<Server, Error> {
     let bad = |why: &str| Error::new(ErrorCode::InvalidUrl, format!("server URL: {why}"));
     let url = reqwest::Url::parse(server).map_err(|e| bad(&e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") {
@@ -184,13 +233,63 @@ fn split_server(server: &str) -> Result<(String, String), Error> {
         Some(port) => format!("{host}:{port}"),
         None => host.to_string(),
     };
-    let base = url.as_str().trim_end_matches('/').to_string();
-    Ok((base, authority))
+    Ok(Server {
+        base: url.as_str().trim_end_matches('/').to_string(),
+        base_path: url.path().trim_end_matches('/').to_string(),
+        authority,
+    })
+}
+
+/// Parses the URL a request goes to and checks that the URL parser kept the path as it was
+/// signed: it removes dot segments (`.`, `..`, `%2e`), turns `\` into `/` and (v1 paths,
+/// sent as given) percent-encodes non-ASCII characters and `"` `<` `>` `` ` `` `{` `}`. A
+/// request whose path it changes could never verify: `invalid_path`, naming what it would
+/// become. v2 compares canonical forms (§6.3), so an escape the parser adds is no change.
+fn wire_url(
+    base: &str,
+    base_path: &str,
+    scheme: Scheme,
+    signed_path: &str,
+    target: &str,
+) -> Result<reqwest::Url, Error> {
+    let url = reqwest::Url::parse(&format!("{base}{target}")).map_err(|e| {
+        Error::new(
+            ErrorCode::InvalidPath,
+            format!("path {signed_path:?} does not make a valid URL: {e}"),
+        )
+    })?;
+    let wire_path = target.split_once('?').map_or(target, |(p, _)| p);
+    let expected = format!("{base_path}{wire_path}");
+    let sent = url.path();
+    let same = match scheme {
+        Scheme::V1 => sent == expected,
+        Scheme::V2 => {
+            // The wire path is canonical, so the expected side cannot fail.
+            let canon = |p: &str| canonical::path_v2(p).map(|c| c.into_owned()).ok();
+            matches!((canon(sent), canon(&expected)), (Some(a), Some(b)) if a == b)
+        }
+    };
+    if same {
+        return Ok(url);
+    }
+    let becomes = sent
+        .strip_prefix(base_path)
+        .filter(|rest| rest.starts_with('/'))
+        .unwrap_or(sent);
+    Err(Error::new(
+        ErrorCode::InvalidPath,
+        format!(
+            "path {signed_path:?} would be sent as {becomes:?} (URLs remove dot segments, turn \\ \
+             into / and escape some characters), so its signature could not verify; sign the \
+             path as it is sent"
+        ),
+    ))
 }
 
 struct Inner {
     http: reqwest::Client,
     base: String,
+    base_path: String,
     authority: String,
     client: String,
     secret: Secret,
@@ -289,9 +388,13 @@ impl Requester {
     ///   the same unless `options.json` is given (params in the query, JSON body signed).
     /// * On a stale answer (401) with an `X-Nonce-Server-Time` hint that authenticates with
     ///   this client's secret, the offset is stored and the request re-signed and sent once
-    ///   more (when clock correction is on), unless `options.timestamp_ms` forced the
-    ///   timestamp: that answer is returned as it is. A hint that does not authenticate is
-    ///   ignored.
+    ///   more (when clock correction is on), unless `options.timestamp_ms` or `options.nonce`
+    ///   forced the timestamp or nonce: that answer is returned as it is (the offset is
+    ///   still learned). A hint that does not authenticate is ignored.
+    /// * The path must reach the server as it was signed. One that the URL parser would
+    ///   change (dot segments `.` `..` `%2e`, a `\` turned into `/`, and for v1, whose path
+    ///   is sent as given, non-ASCII characters and `"` `<` `>` `` ` `` `{` `}` escaped) is
+    ///   refused with `invalid_path`, naming what it would become.
     ///
     /// Non-2xx answers are `Ok(Response)`. `Err` only for signing errors (their codes) and
     /// transport failures (`connection_failed`).
@@ -318,11 +421,25 @@ impl Requester {
             params: &params,
             extra_params: &options.extra_params,
             json: options.json.as_ref(),
+            json_raw: options.json_raw.as_deref(),
             host: host_override.unwrap_or(&inner.authority),
         })?;
+        let url = wire_url(
+            &inner.base,
+            &inner.base_path,
+            inner.scheme,
+            &path,
+            &layout.target,
+        )?;
         let first_ts = options.timestamp_ms.unwrap_or_else(|| self.now_ms());
         let (res, request_id) = self
-            .send_signed(&layout, first_ts, options.nonce.clone(), &options.headers)
+            .send_signed(
+                &layout,
+                &url,
+                first_ts,
+                options.nonce.clone(),
+                &options.headers,
+            )
             .await?;
         if !inner.correct_clock {
             return Ok(res);
@@ -333,13 +450,15 @@ impl Requester {
         let local = SystemEnvironment.now_ms();
         let offset = hint.server_time_ms as i64 - local as i64;
         inner.offset_ms.store(offset, Ordering::Relaxed);
-        if options.timestamp_ms.is_some() {
+        if options.timestamp_ms.is_some() || options.nonce.is_some() {
             // A forced timestamp is what the caller asked to send (em-secure-api's
-            // :force_timestamp, used to test timeouts): its answer stands.
+            // :force_timestamp, used to test timeouts): its answer stands. So does a forced
+            // nonce's: a retry must carry a fresh nonce (PROTOCOL §12), which the caller has
+            // ruled out.
             return Ok(res);
         }
         let (retry, _) = self
-            .send_signed(&layout, self.now_ms(), options.nonce, &options.headers)
+            .send_signed(&layout, &url, self.now_ms(), None, &options.headers)
             .await?;
         Ok(retry)
     }
@@ -355,6 +474,7 @@ impl Requester {
     async fn send_signed(
         &self,
         layout: &wire::Layout,
+        url: &reqwest::Url,
         timestamp_ms: u64,
         nonce: Option<String>,
         headers: &[(String, String)],
@@ -366,10 +486,9 @@ impl Requester {
         let signed = sign(&input, &inner.secret)?;
         let method = reqwest::Method::from_bytes(layout.method.as_bytes())
             .map_err(|_| Error::new(ErrorCode::InvalidMethod, "not an HTTP method"))?;
-        let url = format!("{}{}", inner.base, layout.target);
         let mut req = inner
             .http
-            .request(method, &url)
+            .request(method, url.clone())
             .header(xnonce_core::header::NAME, &signed.x_nonce);
         if let Some((content_type, bytes)) = &layout.body {
             req = req
@@ -469,12 +588,22 @@ mod tests {
     fn server_urls() {
         assert_eq!(
             split_server("http://127.0.0.1:8080/").unwrap(),
-            ("http://127.0.0.1:8080".into(), "127.0.0.1:8080".into())
+            Server {
+                base: "http://127.0.0.1:8080".into(),
+                base_path: String::new(),
+                authority: "127.0.0.1:8080".into()
+            }
         );
         assert_eq!(
-            split_server("https://API.example.com:443").unwrap().1,
+            split_server("https://API.example.com:443")
+                .unwrap()
+                .authority,
             "api.example.com"
         );
+        let prefixed = split_server("http://[0:0::1]:018434/api/").unwrap();
+        assert_eq!(prefixed.base, "http://[::1]:18434/api");
+        assert_eq!(prefixed.base_path, "/api");
+        assert_eq!(prefixed.authority, "[::1]:18434");
         for bad in ["ftp://x", "http://u:p@x", "http://x/?q", "nonsense"] {
             assert_eq!(
                 split_server(bad).unwrap_err().code(),
@@ -482,6 +611,49 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn the_url_must_keep_the_signed_path() {
+        let url = |scheme, path: &str, target: &str| {
+            wire_url("http://h:1/api", "/api", scheme, path, target).map(|u| u.to_string())
+        };
+        assert_eq!(
+            url(Scheme::V1, "/a/b%31", "/a/b%31?x=1").unwrap(),
+            "http://h:1/api/a/b%31?x=1"
+        );
+        assert_eq!(
+            url(Scheme::V2, "/a/é", "/a/%C3%A9").unwrap(),
+            "http://h:1/api/a/%C3%A9"
+        );
+        for (scheme, path, becomes) in [
+            (Scheme::V1, "/a/./b", "/a/b"),
+            (Scheme::V2, "/a/./b", "/a/b"),
+            (Scheme::V1, "/a/%2E%2e/b", "/b"),
+            (Scheme::V1, "/a\\b", "/a/b"),
+            (Scheme::V1, "/é", "/%C3%A9"),
+            (Scheme::V1, "/{x}", "/%7Bx%7D"),
+        ] {
+            let e = url(scheme, path, path).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::InvalidPath, "{path}");
+            assert!(e.message().contains(&format!("{becomes:?}")), "{e}");
+        }
+        // Climbing out of the prefix: what is shown is the whole path.
+        let e = url(Scheme::V2, "/../b", "/../b").unwrap_err();
+        assert!(e.message().contains("\"/b\""), "{e}");
+    }
+
+    #[test]
+    fn request_options_debug_hides_header_values() {
+        let opts = RequestOptions {
+            headers: vec![("Authorization".into(), "Bearer s3cr3t-t0ken".into())],
+            json_raw: Some(b"{}".to_vec()),
+            ..Default::default()
+        };
+        let debug = format!("{opts:?}");
+        assert!(debug.contains("Authorization"), "{debug}");
+        assert!(!debug.contains("s3cr3t"), "{debug}");
+        assert!(debug.contains("<2 bytes>"), "{debug}");
     }
 
     #[test]

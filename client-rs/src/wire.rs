@@ -2,15 +2,20 @@
 //!
 //! * v1 follows em-secure-api's `ReSvcClient::Requester#make_request`, which handed the params
 //!   to `HTTPClient` (2.3.4.1): the query string for GET/DELETE (and any other method without
-//!   a body), an `application/x-www-form-urlencoded` body for POST/PUT/PATCH; keys and values
-//!   written with HTTPClient's `escape` (see [`escape_v1`]). The path is sent as signed.
+//!   a body), an `application/x-www-form-urlencoded` body for POST/PUT/PATCH; values written
+//!   with HTTPClient's `escape` (see [`escape_v1`]). Keys are written with `CGI.escape`, which
+//!   keeps every unreserved byte: the v1 server reads keys raw, and HTTPClient's `%7E` for a
+//!   `~` (a key v1 may sign) would never verify. The path is sent as signed.
 //! * v2 puts the params in the same places, RFC 3986-encoded, unless a JSON body is given:
 //!   then the params go in the query and the body's SHA-256 is signed. The path is sent in
 //!   its canonical form, so what the server reads is what was signed.
 //!
+//! The requester then checks that the URL parser leaves the path as it was signed (dot
+//! segments, backslashes, v1 percent-encoding: see `Requester::make_request`).
+//!
 //! Extra (unsigned) params are appended after the signed ones, in the same place.
 
-use xnonce_core::percent::{encode_rfc3986, is_unreserved};
+use xnonce_core::percent::{cgi_escape, encode_rfc3986, is_unreserved};
 use xnonce_core::{canonical, Error, ErrorCode, Scheme, SignInput};
 
 /// The content type of a form body, as HTTPClient sent it.
@@ -39,7 +44,8 @@ pub(crate) fn resolve_path(action: &str, controller: Option<&str>) -> String {
 /// HTTPClient 2.3's `escape` (used for both query strings and form bodies): keeps
 /// `A-Z a-z 0-9 _ . -`, writes a space as `+` and every other byte as `%XX` (upper-case).
 /// It differs from Ruby 3's `CGI.escape` only for `~` (sent as `%7E`), which the server
-/// unescapes to the same value.
+/// unescapes to the same value — in a value. Keys are read raw, so they are not written with
+/// it (see [`encode_pairs`]).
 pub(crate) fn escape_v1(s: &str) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(s.len() + s.len() / 2);
@@ -57,25 +63,32 @@ pub(crate) fn escape_v1(s: &str) -> String {
     out
 }
 
-/// Writes `k=v&k=v` with the scheme's encoding.
+/// Writes `k=v&k=v` with the scheme's encoding: v1 keys `CGI.escape`d (a signed v1 key is
+/// all unreserved, so it goes out raw, as the v1 server reads it) and values with
+/// HTTPClient's [`escape_v1`]; v2 keys and values RFC 3986-encoded.
 pub(crate) fn encode_pairs<'a>(
     scheme: Scheme,
     pairs: impl IntoIterator<Item = &'a (String, String)>,
 ) -> String {
-    let enc = match scheme {
-        Scheme::V1 => escape_v1,
-        Scheme::V2 => |s: &str| encode_rfc3986(s.as_bytes()),
+    type Encode = fn(&str) -> String;
+    let (key, value): (Encode, Encode) = match scheme {
+        Scheme::V1 => (cgi_escape, escape_v1),
+        Scheme::V2 => (rfc3986, rfc3986),
     };
     let mut out = String::new();
     for (k, v) in pairs {
         if !out.is_empty() {
             out.push('&');
         }
-        out.push_str(&enc(k));
+        out.push_str(&key(k));
         out.push('=');
-        out.push_str(&enc(v));
+        out.push_str(&value(v));
     }
     out
+}
+
+fn rfc3986(s: &str) -> String {
+    encode_rfc3986(s.as_bytes())
 }
 
 /// True when the params travel as a form body (POST, PUT, PATCH), as HTTPClient did.
@@ -105,8 +118,35 @@ pub(crate) struct Parts<'a> {
     pub params: &'a [(String, String)],
     pub extra_params: &'a [(String, String)],
     pub json: Option<&'a serde_json::Value>,
+    /// v2 only: a JSON body sent exactly as these bytes (checked to be JSON).
+    pub json_raw: Option<&'a [u8]>,
     /// v2: the authority that is signed (and sent as `Host`).
     pub host: &'a str,
+}
+
+/// The bytes of the JSON body, if one is given: `json` serialised, or `json_raw` as it is
+/// once it is known to be JSON. v1 cannot sign a body; both kinds at once are refused.
+fn json_body(p: &Parts<'_>) -> Result<Option<Vec<u8>>, Error> {
+    let bad = |msg: String| Err(Error::new(ErrorCode::InvalidBody, msg));
+    if p.json.is_none() && p.json_raw.is_none() {
+        return Ok(None);
+    }
+    if p.scheme == Scheme::V1 {
+        return bad("scheme v1 cannot sign a JSON body; send params or use v2".into());
+    }
+    match (p.json, p.json_raw) {
+        (Some(_), Some(_)) => {
+            bad("give either a JSON value or raw JSON bytes as the body, not both".into())
+        }
+        (Some(json), None) => serde_json::to_vec(json)
+            .map(Some)
+            .or_else(|e| bad(format!("JSON body: {e}"))),
+        (None, Some(raw)) => match serde_json::from_slice::<serde_json::Value>(raw) {
+            Ok(_) => Ok(Some(raw.to_vec())),
+            Err(e) => bad(format!("the raw JSON body is not JSON: {e}")),
+        },
+        (None, None) => Ok(None),
+    }
 }
 
 /// Lays a request out: where params go, how they are encoded, the body, what is signed.
@@ -122,16 +162,8 @@ pub(crate) fn layout(p: &Parts<'_>) -> Result<Layout, Error> {
         }
     };
     let all = p.params.iter().chain(p.extra_params.iter());
-    let (query, body) = match (p.json, method_has_form_body(&method)) {
-        (Some(json), _) => {
-            if p.scheme == Scheme::V1 {
-                return Err(Error::new(
-                    ErrorCode::InvalidBody,
-                    "scheme v1 cannot sign a JSON body; send params or use v2",
-                ));
-            }
-            let bytes = serde_json::to_vec(json)
-                .map_err(|e| Error::new(ErrorCode::InvalidBody, format!("JSON body: {e}")))?;
+    let (query, body) = match (json_body(p)?, method_has_form_body(&method)) {
+        (Some(bytes), _) => {
             input.body = Some(bytes.clone());
             (encode_pairs(p.scheme, all), Some((JSON, bytes)))
         }
@@ -176,6 +208,16 @@ mod tests {
         assert_eq!(escape_v1("A-z_0.9"), "A-z_0.9");
     }
 
+    #[test]
+    fn v1_keys_go_out_as_the_server_reads_them() {
+        let pairs = [("a~b".to_string(), "c~d e".to_string())];
+        assert_eq!(encode_pairs(Scheme::V1, &pairs), "a~b=c%7Ed+e");
+        assert_eq!(encode_pairs(Scheme::V2, &pairs), "a~b=c~d%20e");
+        // Unsigned extra keys that need escaping are still escaped (not signable in v1).
+        let extra = [("a&b".to_string(), "1".to_string())];
+        assert_eq!(encode_pairs(Scheme::V1, &extra), "a%26b=1");
+    }
+
     fn parts<'a>(
         scheme: Scheme,
         method: &'a str,
@@ -190,6 +232,7 @@ mod tests {
             params,
             extra_params: &[],
             json,
+            json_raw: None,
             host: "127.0.0.1:9",
         }
     }

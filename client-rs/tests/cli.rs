@@ -354,3 +354,297 @@ async fn links_open_once() {
         assert_eq!(second.status().as_u16(), 409, "{scheme}: second open");
     }
 }
+
+fn xnonce_env(args: &[String], env: &[(&str, &std::ffi::OsStr)]) -> Output {
+    let mut cmd = Command::new(xnonce_bin());
+    cmd.args(args).env_remove("XNONCE_SECRET");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run xnonce")
+}
+
+const SECRET: &str = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd";
+
+fn sign_args(scheme: &str) -> Vec<String> {
+    vec![
+        "sign".into(),
+        format!("--scheme={scheme}"),
+        "--path=/controller1/action1".into(),
+        "--client=test_client".into(),
+        "--timestamp=1700000000000".into(),
+        "--nonce=00112233445566778899aabbccddeeff".into(),
+        "--host=api.example.com".into(),
+        "--param=opt1=this".into(),
+    ]
+}
+
+/// A key holding `~` (unreserved, so v1 may sign it) goes out raw and verifies.
+#[test]
+fn a_v1_tilde_key_verifies() {
+    let s = Server::start(&["cli_tilde"]);
+    for method in ["GET", "POST"] {
+        let path = if method == "GET" {
+            "/admin/status"
+        } else {
+            "/controller2/action5"
+        };
+        let a = with_params(
+            request_args(&s, "v1", "cli_tilde", method, path),
+            &[("a~b", "1~2")],
+        );
+        let out = xnonce(&a);
+        assert_eq!(out.status.code(), Some(0), "{method}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn request_refuses_a_path_the_url_parser_would_change() {
+    let s = Server::start(&["cli_path"]);
+    for scheme in ["v1", "v2"] {
+        let a = with_params(
+            request_args(&s, scheme, "cli_path", "GET", "/controller1/./action1"),
+            LOGIN,
+        );
+        let out = xnonce(&a);
+        assert_eq!(out.status.code(), Some(2), "{scheme}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("invalid_path"), "{err}");
+        assert!(err.contains("\"/controller1/action1\""), "{err}");
+    }
+}
+
+/// `--body-file` is sent byte for byte and signed as `sign --body-file` signs it.
+#[test]
+fn body_file_is_sent_and_signed_byte_for_byte() {
+    let tmp = TempDir::new("body");
+    let file = tmp.path().join("body.json");
+    let body = b"{\"z\": 12345678901234567890123, \"a\": [1.50]}\n";
+    std::fs::write(&file, body).unwrap();
+    let secret = tmp.path().join("secret");
+    std::fs::write(&secret, SECRET).unwrap();
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let authority = listener.local_addr().unwrap().to_string();
+    let capture = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut data = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = conn.read(&mut buf).unwrap();
+            assert!(n > 0, "connection closed early");
+            data.extend_from_slice(&buf[..n]);
+            let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") else {
+                continue;
+            };
+            let head = String::from_utf8_lossy(&data[..end]).to_ascii_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map_or(0, |v| v.trim().parse().unwrap());
+            if data.len() >= end + 4 + len {
+                conn.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}",
+                )
+                .unwrap();
+                let head = String::from_utf8(data[..end + 4].to_vec()).unwrap();
+                return (head, data[end + 4..end + 4 + len].to_vec());
+            }
+        }
+    });
+    let common = vec![
+        "--scheme=v2".to_string(),
+        "--method=POST".into(),
+        "--path=/controller2/action5".into(),
+        "--client=svc".into(),
+        format!("--secret-file={}", secret.display()),
+        "--timestamp=1700000000000".into(),
+        "--nonce=00112233445566778899aabbccddeeff".into(),
+        format!("--body-file={}", file.display()),
+    ];
+    let mut request = vec![
+        "request".to_string(),
+        format!("--base-url=http://{authority}"),
+    ];
+    request.extend(common.clone());
+    let out = xnonce(&request);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (head, sent) = capture.join().unwrap();
+    assert_eq!(sent, body, "{head}");
+
+    let mut sign = vec!["sign".to_string(), format!("--host={authority}")];
+    sign.extend(common);
+    let out = xnonce(&sign);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let header = stdout(&out);
+    assert!(
+        head.contains(&format!("\r\nX-Nonce: {}\r\n", header.trim_end())),
+        "{head}\nsign printed {header}"
+    );
+
+    // The real server verifies it; a file that is not JSON is refused before sending.
+    let s = Server::start(&["cli_body"]);
+    let mut a = request_args(&s, "v2", "cli_body", "POST", "/controller2/action5");
+    a.push(format!("--body-file={}", file.display()));
+    let out = xnonce(&a);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    std::fs::write(&file, b"{\"a\": ").unwrap();
+    let out = xnonce(&a);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("invalid_body"), "{}", stderr(&out));
+}
+
+/// A UTF-8 byte-order mark at the start of a secret file is not part of the secret.
+#[test]
+fn a_bom_in_the_secret_file_is_ignored() {
+    let tmp = TempDir::new("bom");
+    let file = tmp.path().join("secret");
+    std::fs::write(&file, format!("\u{feff}{SECRET}\r\n")).unwrap();
+    for scheme in ["v1", "v2"] {
+        let mut with_flag = sign_args(scheme);
+        with_flag.push(format!("--secret={SECRET}"));
+        let want = xnonce(&with_flag);
+        assert!(want.status.success(), "{}", stderr(&want));
+        let mut with_file = sign_args(scheme);
+        with_file.push(format!("--secret-file={}", file.display()));
+        let got = xnonce(&with_file);
+        assert!(got.status.success(), "{scheme}: {}", stderr(&got));
+        assert_eq!(stdout(&got), stdout(&want), "{scheme}");
+    }
+}
+
+/// Flags beat the environment; a set but unusable XNONCE_SECRET gets a precise error.
+#[test]
+fn secret_flags_beat_the_environment() {
+    use std::ffi::OsStr;
+    let tmp = TempDir::new("precedence");
+    let file = tmp.path().join("secret");
+    std::fs::write(&file, SECRET).unwrap();
+    let mut want_args = sign_args("v1");
+    want_args.push(format!("--secret={SECRET}"));
+    let want = stdout(&xnonce(&want_args));
+    assert!(want.len() > 64, "{want}");
+
+    let flag = format!("--secret={SECRET}");
+    let file_flag = format!("--secret-file={}", file.display());
+    for env in [OsStr::new("deadbeef"), OsStr::new(""), OsStr::new("  ")] {
+        for extra in [&flag, &file_flag] {
+            let mut a = sign_args("v1");
+            a.push(extra.clone());
+            let out = xnonce_env(&a, &[("XNONCE_SECRET", env)]);
+            assert!(out.status.success(), "{env:?} {extra}: {}", stderr(&out));
+            assert_eq!(stdout(&out), want, "{env:?} {extra}");
+            assert_eq!(
+                stderr(&out).contains("process list"),
+                extra == &flag,
+                "{}",
+                stderr(&out)
+            );
+        }
+    }
+    // The environment alone.
+    let out = xnonce_env(&sign_args("v1"), &[("XNONCE_SECRET", OsStr::new(SECRET))]);
+    assert_eq!(stdout(&out), want);
+    let out = xnonce_env(&sign_args("v1"), &[("XNONCE_SECRET", OsStr::new(" "))]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("invalid_secret")
+            && stderr(&out).contains("XNONCE_SECRET is set but empty"),
+        "{}",
+        stderr(&out)
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let out = xnonce_env(
+            &sign_args("v1"),
+            &[("XNONCE_SECRET", OsStr::from_bytes(b"\xff\xfe"))],
+        );
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            stderr(&out).contains("XNONCE_SECRET is set but is not valid UTF-8"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    let out = xnonce(&sign_args("v1"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no secret"), "{}", stderr(&out));
+    // --secret and --secret-file together are a usage error.
+    let mut both = sign_args("v1");
+    both.push(flag);
+    both.push(file_flag);
+    let out = xnonce(&both);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("cannot be used with"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_zero_timeout_is_refused() {
+    let mut a = vec![
+        "request".to_string(),
+        "--path=/admin/status".into(),
+        "--client=c".into(),
+        format!("--secret={SECRET}"),
+        "--base-url=http://127.0.0.1:9".into(),
+        "--timeout=0".into(),
+    ];
+    let out = xnonce(&a);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("at least 1"), "{}", stderr(&out));
+    a.pop();
+    a.push("--timeout=1".into());
+    // A valid timeout gets as far as the network (nothing listens on port 9).
+    let out = xnonce(&a);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+}
+
+/// Links that browsers and `fetch` would change before sending (dot segments in the path,
+/// a v2 authority not in the form they send) are refused, naming the problem; the normal
+/// form opens once.
+#[tokio::test]
+async fn links_that_url_clients_would_change_are_refused() {
+    let s = Server::start(&["cli_link2"]);
+    let port = s.authority().rsplit_once(':').unwrap().1.to_string();
+    let link = |scheme: &str, path: &str, base: &str| {
+        let mut a = vec![
+            "link".to_string(),
+            format!("--scheme={scheme}"),
+            format!("--path={path}"),
+            "--client=cli_link2".into(),
+            format!("--secret-file={}", s.secret_file("cli_link2").display()),
+            format!("--base-url={base}"),
+        ];
+        a.extend(LOGIN.iter().map(|(k, v)| format!("--param={k}={v}")));
+        xnonce(&a)
+    };
+    for scheme in ["v1", "v2"] {
+        let out = link(scheme, "/controller1/./action1", &s.base_url);
+        assert_eq!(out.status.code(), Some(2), "{scheme}: {}", stdout(&out));
+        assert!(stderr(&out).contains("invalid_path"), "{}", stderr(&out));
+    }
+    for base in [
+        format!("http://127.1:{port}"),
+        format!("http://127.0.0.1:0{port}"),
+    ] {
+        let out = link("v2", "/controller1/action1", &base);
+        assert_eq!(out.status.code(), Some(2), "{base}: {}", stdout(&out));
+        let err = stderr(&out);
+        assert!(err.contains("invalid_url"), "{err}");
+        assert!(err.contains(&format!("\"127.0.0.1:{port}\"")), "{err}");
+    }
+    let out = link(
+        "v2",
+        "/controller1/action1",
+        &format!("http://127.0.0.1:{port}"),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let url = stdout(&out).trim().to_string();
+    let res = reqwest::get(&url).await.unwrap();
+    assert_eq!(res.status().as_u16(), 200, "{url}");
+}

@@ -453,3 +453,294 @@ async fn the_header_goes_out_as_x_nonce_in_both_schemes() {
         assert!(!head.contains("\r\nx-nonce: "), "{scheme}: {head}");
     }
 }
+
+/// Printable ASCII, one character at a time.
+fn printable_ascii() -> impl Iterator<Item = char> {
+    (0x20u8..=0x7e).map(char::from)
+}
+
+/// Every printable ASCII character in a key and in a value, v1 and v2, GET (query) and POST
+/// (form), against the real server: what is sent verifies. v1 keys outside the unreserved
+/// set are refused before sending (`invalid_param_key`): the v1 server reads keys raw.
+#[tokio::test]
+async fn every_printable_ascii_key_and_value_verifies() {
+    let s = server();
+    for (client, scheme) in [(V1, Scheme::V1), (V2, Scheme::V2)] {
+        let api = requester(&s, client, scheme);
+        for (method, path) in [("GET", "/admin/status"), ("POST", "/controller2/action5")] {
+            for c in printable_ascii() {
+                let (key, value) = (format!("k{c}k"), format!("v{c}v"));
+                let res = api
+                    .make_request(
+                        method,
+                        vec![(key.clone(), value.clone()), ("a~b".into(), format!("{c}"))],
+                        path,
+                        None,
+                        Default::default(),
+                    )
+                    .await;
+                let unreserved = c.is_ascii_alphanumeric() || "-._~".contains(c);
+                if scheme == Scheme::V1 && !unreserved {
+                    let e = res.expect_err("a v1 key that needs escaping is refused");
+                    assert_eq!(e.code(), ErrorCode::InvalidParamKey, "{key:?}");
+                    continue;
+                }
+                let res = res.unwrap();
+                assert!(
+                    res.is_success(),
+                    "{scheme} {method} {key:?}={value:?}: {} {}",
+                    res.code,
+                    res.body
+                );
+                if method == "POST" {
+                    // action5 echoes the form params as em-secure-api's server read them:
+                    // values decoded, keys raw (as sent: a v2 key RFC 3986-encoded).
+                    let data = res.data.expect("JSON answer");
+                    let sent_key = match scheme {
+                        Scheme::V1 => key.clone(),
+                        _ => xnonce::core::percent::encode_rfc3986(key.as_bytes()),
+                    };
+                    assert_eq!(data["body_params"][&sent_key], value, "{scheme}: {data}");
+                    assert_eq!(
+                        data["body_params"]["a~b"],
+                        c.to_string(),
+                        "{scheme}: {data}"
+                    );
+                }
+            }
+        }
+        // All of them at once, values only (every key unreserved).
+        let all: String = printable_ascii().collect();
+        let res = api
+            .make_request(
+                "GET",
+                vec![("a~b".into(), all.clone()), ("x".into(), all)],
+                "/admin/status",
+                None,
+                Default::default(),
+            )
+            .await
+            .unwrap();
+        assert!(res.is_success(), "{scheme}: {} {}", res.code, res.body);
+    }
+}
+
+/// Paths that URL normalisation (dot segments, backslashes, v1 percent-encoding) would
+/// change are refused with `invalid_path` before anything is sent, naming what they would
+/// become; equivalent spellings that survive the URL parser are still sent and verify.
+#[tokio::test]
+async fn paths_changed_by_url_normalisation_are_refused() {
+    let s = server();
+    let refused: &[(Scheme, &str, &str)] = &[
+        (Scheme::V1, "/controller1/./action1", "/controller1/action1"),
+        (Scheme::V2, "/controller1/./action1", "/controller1/action1"),
+        (
+            Scheme::V1,
+            "/a/../controller1/action1",
+            "/controller1/action1",
+        ),
+        (
+            Scheme::V2,
+            "/a/../controller1/action1",
+            "/controller1/action1",
+        ),
+        (
+            Scheme::V1,
+            "/x/%2e%2E/controller1/action1",
+            "/controller1/action1",
+        ),
+        (
+            Scheme::V2,
+            "/x/%2e%2E/controller1/action1",
+            "/controller1/action1",
+        ),
+        (
+            Scheme::V2,
+            "/controller1/.%2e/controller1/action1",
+            "/controller1/action1",
+        ),
+        (Scheme::V1, "/controller1\\action1", "/controller1/action1"),
+        (
+            Scheme::V1,
+            "/controller1/actioné",
+            "/controller1/action%C3%A9",
+        ),
+        (Scheme::V1, "/c/\"<>`{}", "/c/%22%3C%3E%60%7B%7D"),
+    ];
+    for &(scheme, path, becomes) in refused {
+        let client = if scheme == Scheme::V1 { V1 } else { V2 };
+        let e = requester(&s, client, scheme)
+            .make_request("GET", login(), path, None, Default::default())
+            .await
+            .expect_err(path);
+        assert_eq!(e.code(), ErrorCode::InvalidPath, "{scheme} {path}: {e}");
+        assert!(e.message().contains(becomes), "{scheme} {path}: {e}");
+    }
+    // An escape that v2's canonical form removes is fine: sent canonical, it verifies.
+    let res = requester(&s, V2, Scheme::V2)
+        .make_request(
+            "GET",
+            login(),
+            "/controller1/action%31",
+            None,
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.code, 200, "{}", res.body);
+    // v2 sends its canonical path: a backslash travels as %5C and a non-ASCII character
+    // escaped, so neither is changed by the URL parser (the signature holds; no such route).
+    for path in ["/controller1\\action1", "/controller1/actioné"] {
+        let res = requester(&s, V2, Scheme::V2)
+            .make_request("GET", login(), path, None, Default::default())
+            .await
+            .unwrap();
+        assert_eq!(res.code, 404, "{path}: {}", res.body);
+    }
+}
+
+#[tokio::test]
+async fn a_forced_nonce_is_not_retried() {
+    let s = server();
+    let api = slow_clock(&s, V2, Scheme::V2, true);
+    let forced = RequestOptions {
+        nonce: Some("00112233445566778899aabbccddeeff".into()),
+        ..Default::default()
+    };
+    let res = get_login(&api, forced.clone()).await;
+    assert_eq!(res.code, 401, "{}", res.body);
+    assert_eq!(problem_code(&res).as_deref(), Some("expired"));
+    // The hint was authentic: the offset is learned, so the same forced nonce now goes
+    // through once, on the corrected clock.
+    assert!(
+        api.clock_offset_ms().abs() < 5_000,
+        "{}",
+        api.clock_offset_ms()
+    );
+    assert_eq!(get_login(&api, forced.clone()).await.code, 200);
+    assert_eq!(get_login(&api, forced).await.code, 409);
+}
+
+/// Accepts one HTTP/1.1 request on `listener`, answers 200 `{}`, returns (head, body).
+async fn capture_one(listener: tokio::net::TcpListener) -> (String, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut conn, _) = listener.accept().await.unwrap();
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = conn.read(&mut buf).await.unwrap();
+        assert!(n > 0, "connection closed before the end of the head");
+        data.extend_from_slice(&buf[..n]);
+    };
+    let head = String::from_utf8(data[..head_end].to_vec()).unwrap();
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().unwrap())
+        })
+        .unwrap_or(0);
+    while data.len() < head_end + len {
+        let n = conn.read(&mut buf).await.unwrap();
+        assert!(n > 0, "connection closed before the end of the body");
+        data.extend_from_slice(&buf[..n]);
+    }
+    conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}")
+        .await
+        .unwrap();
+    (head, data[head_end..head_end + len].to_vec())
+}
+
+/// A raw JSON body goes out byte for byte (key order, spacing and big numbers kept), its
+/// digest is what is signed, and the server verifies it.
+#[tokio::test]
+async fn a_raw_json_body_is_sent_byte_for_byte() {
+    let body = b"{ \"z\": 12345678901234567890123,\n  \"a\": [1.50, \"\\u00e9\"] }\n".to_vec();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let capture = tokio::spawn(capture_one(listener));
+    let secret = xnonce::Secret::generate().unwrap();
+    let opts = RequestOptions {
+        json_raw: Some(body.clone()),
+        timestamp_ms: Some(1_700_000_000_000),
+        nonce: Some("00112233445566778899aabbccddeeff".into()),
+        ..Default::default()
+    };
+    Requester::builder(&base, "svc", secret.clone())
+        .build()
+        .unwrap()
+        .make_request("POST", vec![], "/controller2/action5", None, opts)
+        .await
+        .unwrap();
+    let (head, sent) = capture.await.unwrap();
+    assert_eq!(sent, body, "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("\r\ncontent-type: application/json\r\n"),
+        "{head}"
+    );
+    let want = xnonce::core::sign(
+        &xnonce::core::SignInput::new(Scheme::V2, "POST", "/controller2/action5", "svc")
+            .host(base.trim_start_matches("http://"))
+            .timestamp_ms(1_700_000_000_000)
+            .nonce("00112233445566778899aabbccddeeff")
+            .body(body.clone()),
+        &secret,
+    )
+    .unwrap();
+    assert!(
+        head.contains(&format!("\r\nX-Nonce: {}\r\n", want.x_nonce)),
+        "{head}"
+    );
+
+    // Against the real server: verified (action5 answers 200).
+    let s = server();
+    let api = requester(&s, V2, Scheme::V2);
+    let raw = RequestOptions {
+        json_raw: Some(body.clone()),
+        ..Default::default()
+    };
+    let res = api
+        .make_request("POST", vec![], "/controller2/action5", None, raw)
+        .await
+        .unwrap();
+    assert_eq!(res.code, 200, "{}", res.body);
+    // Not JSON, both kinds of body, or v1: refused before sending.
+    for (scheme, client, opts) in [
+        (
+            Scheme::V2,
+            V2,
+            RequestOptions {
+                json_raw: Some(b"{\"a\":".to_vec()),
+                ..Default::default()
+            },
+        ),
+        (
+            Scheme::V2,
+            V2,
+            RequestOptions {
+                json_raw: Some(body.clone()),
+                json: Some(serde_json::json!({})),
+                ..Default::default()
+            },
+        ),
+        (
+            Scheme::V1,
+            V1,
+            RequestOptions {
+                json_raw: Some(body.clone()),
+                ..Default::default()
+            },
+        ),
+    ] {
+        let e = requester(&s, client, scheme)
+            .make_request("POST", vec![], "/controller2/action5", None, opts)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidBody, "{e}");
+    }
+}

@@ -3,6 +3,8 @@
 use crate::environment::Environment;
 use crate::error::{err, ErrorCode, Result};
 use crate::sign::{sign_with, SignInput, Signed};
+use std::net::{Ipv4Addr, Ipv6Addr};
+
 use crate::{percent, Scheme, Secret};
 
 /// A signed link.
@@ -15,7 +17,9 @@ pub struct Link {
 }
 
 /// Splits `http(s)://authority[/prefix]` into (authority, base without trailing `/`).
-fn split_base_url(base_url: &str) -> Result<(&str, &str)> {
+/// For v2, whose signature binds the authority, it must be written as WHATWG URL clients
+/// (browsers, `fetch`) send it ([`check_authority`]).
+fn split_base_url(base_url: &str, scheme: Scheme) -> Result<(&str, &str)> {
     let rest = base_url
         .strip_prefix("https://")
         .or_else(|| base_url.strip_prefix("http://"))
@@ -27,21 +31,251 @@ fn split_base_url(base_url: &str) -> Result<(&str, &str)> {
         })?;
     if base_url
         .bytes()
-        .any(|b| matches!(b, b'?' | b'#' | b' ') || b.is_ascii_control())
+        .any(|b| matches!(b, b'?' | b'#' | b' ' | b'\\') || b.is_ascii_control())
     {
         return err(
             ErrorCode::InvalidUrl,
-            "base URL must not contain a query, fragment, space or control character",
+            "base URL must not contain a query, fragment, backslash, space or control character",
         );
     }
-    let authority = rest.split('/').next().unwrap_or("");
+    let (authority, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     if authority.is_empty() || authority.contains('@') {
         return err(
             ErrorCode::InvalidUrl,
             "base URL needs a host and no user info",
         );
     }
+    if let Some(dots) = prefix.split('/').find(|s| dot_segment(s)) {
+        return Err(crate::Error::new(
+            ErrorCode::InvalidUrl,
+            format!(
+                "base URL's path must not contain the dot segment {dots:?} (URL clients remove it)"
+            ),
+        ));
+    }
+    if scheme == Scheme::V2 {
+        check_authority(authority)?;
+    }
     Ok((authority, base_url.trim_end_matches('/')))
+}
+
+/// True for a segment that WHATWG URL parsers treat as `.` or `..` and remove:
+/// `.`, `..`, and the same with any dot written `%2e` / `%2E`.
+fn dot_segment(segment: &str) -> bool {
+    let rest = segment
+        .strip_prefix('.')
+        .or_else(|| strip_escaped_dot(segment));
+    match rest {
+        Some("") => true,
+        Some(r) => r == "." || strip_escaped_dot(r) == Some(""),
+        None => false,
+    }
+}
+
+fn strip_escaped_dot(s: &str) -> Option<&str> {
+    let head = s.get(..3)?;
+    head.eq_ignore_ascii_case("%2e").then(|| &s[3..])
+}
+
+/// Refuses a link path that WHATWG URL clients change before sending it, so that the
+/// server would verify another path than the one signed: a dot segment (removed), a
+/// backslash (turned into `/`), and — only possible in v1, whose path is written as given —
+/// a byte they percent-encode (non-ASCII, `"` `<` `>` `^` `` ` `` `{` `}`; not every
+/// client escapes `^`, so it is refused too).
+fn check_link_path(path: &str) -> Result<()> {
+    let refuse = |why: String| {
+        Err(crate::Error::new(
+            ErrorCode::InvalidPath,
+            format!("a link's path {why}, which browsers and other URL clients change before sending it, so the signature would not verify"),
+        ))
+    };
+    if let Some(dots) = path.split('/').find(|s| dot_segment(s)) {
+        return refuse(format!("must not contain the dot segment {dots:?}"));
+    }
+    if path.contains('\\') {
+        return refuse("must not contain a backslash".into());
+    }
+    if let Some(c) = path
+        .chars()
+        .find(|&c| !c.is_ascii() || matches!(c, '"' | '<' | '>' | '^' | '`' | '{' | '}'))
+    {
+        return refuse(format!(
+            "must not contain {c:?} (write it percent-encoded as the server routes it)"
+        ));
+    }
+    Ok(())
+}
+
+/// v2: the base URL's authority must be what a WHATWG URL parser (browsers, `fetch`) writes
+/// in the `Host` header, since the signature binds it and the server compares what it
+/// receives: an IPv6 literal in its normal form (lower-case hex, leading zeros dropped, the
+/// longest run of two or more zero groups — the first of equal runs — written `::`, no
+/// embedded IPv4), a host ending in a number as a dotted-decimal IPv4 address (`127.1`,
+/// `0x7f.0.0.1`, `0177.0.0.1` and `127.0.0.1.` are all rewritten `127.0.0.1`), a port of
+/// decimal digits without leading zeros and at most 65535, no empty port. Case and the
+/// default ports are left alone: the canonical host (§6.2) already ignores them.
+fn check_authority(authority: &str) -> Result<()> {
+    let lower = authority.to_ascii_lowercase();
+    let not_normal = |normal: String| {
+        Err(crate::Error::new(
+            ErrorCode::InvalidUrl,
+            format!(
+                "base URL authority {authority:?} is not written as browsers and other URL clients send it (the v2 signature binds it): write {normal:?}"
+            ),
+        ))
+    };
+    let invalid = |why: String| {
+        Err(crate::Error::new(
+            ErrorCode::InvalidUrl,
+            format!("base URL authority {authority:?}: {why}"),
+        ))
+    };
+    let (host, port) = if lower.starts_with('[') {
+        let Some(end) = lower.find(']') else {
+            return invalid("an IPv6 literal needs a closing ']'".into());
+        };
+        match &lower[end + 1..] {
+            "" => (&lower[..=end], None),
+            rest => match rest.strip_prefix(':') {
+                Some(port) => (&lower[..=end], Some(port)),
+                None => return invalid("only ':port' may follow an IPv6 literal".into()),
+            },
+        }
+    } else {
+        match lower.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (lower.as_str(), None),
+        }
+    };
+    let normal_port = match port {
+        None => None,
+        Some("") => None, // URL clients drop an empty port
+        Some(p) if !p.bytes().all(|b| b.is_ascii_digit()) => {
+            return invalid(format!("the port {p:?} must be decimal digits"))
+        }
+        Some(p) => match p.trim_start_matches('0') {
+            "" => Some("0"),
+            d if d.len() > 5 || d.parse::<u32>().map_or(true, |n| n > 65535) => {
+                return invalid(format!("the port {p} is out of range (0 to 65535)"))
+            }
+            d => Some(d),
+        },
+    };
+    let normal_host = if let Some(inner) = host.strip_prefix('[') {
+        let inner = inner.strip_suffix(']').unwrap_or(inner);
+        match inner.parse::<Ipv6Addr>() {
+            Ok(addr) => format!("[{}]", whatwg_ipv6(&addr)),
+            Err(_) => return invalid(format!("{host} is not an IPv6 address")),
+        }
+    } else {
+        match whatwg_ipv4(host) {
+            None => host.to_string(),
+            Some(Some(addr)) => addr.to_string(),
+            Some(None) => {
+                return invalid(format!(
+                    "{host:?} ends in a number, so URL clients read it as an IPv4 address, and it is not one"
+                ))
+            }
+        }
+    };
+    let normal = match normal_port {
+        Some(p) => format!("{normal_host}:{p}"),
+        None => normal_host,
+    };
+    if normal == lower {
+        Ok(())
+    } else {
+        not_normal(normal)
+    }
+}
+
+/// An IPv6 address as the WHATWG URL standard serialises it (RFC 5952 without its
+/// dotted-quad form for IPv4-mapped addresses, which `Ipv6Addr`'s `Display` uses).
+fn whatwg_ipv6(addr: &Ipv6Addr) -> String {
+    let groups = addr.segments();
+    // The longest run of at least two zero groups; the first of equally long ones.
+    let (mut best, mut run) = (None::<(usize, usize)>, None::<(usize, usize)>);
+    for (i, &g) in groups.iter().enumerate() {
+        run = match (g, run) {
+            (0, Some((start, len))) => Some((start, len + 1)),
+            (0, None) => Some((i, 1)),
+            _ => None,
+        };
+        if let Some((start, len)) = run {
+            if len >= 2 && best.map_or(true, |(_, l)| len > l) {
+                best = Some((start, len));
+            }
+        }
+    }
+    let hex = |gs: &[u16]| {
+        gs.iter()
+            .map(|g| format!("{g:x}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    };
+    match best {
+        Some((start, len)) => format!("{}::{}", hex(&groups[..start]), hex(&groups[start + len..])),
+        None => hex(&groups),
+    }
+}
+
+/// The WHATWG URL standard's reading of a host that ends in a number: `None` when the host
+/// does not end in a number (a domain name), `Some(None)` when it does but is not a valid
+/// IPv4 address (URL clients refuse it), else the address.
+fn whatwg_ipv4(host: &str) -> Option<Option<Ipv4Addr>> {
+    let mut parts: Vec<&str> = host.split('.').collect();
+    if parts.len() > 1 && parts.last() == Some(&"") {
+        parts.pop();
+    }
+    let last = parts.last()?;
+    let ends_in_number = (!last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()))
+        || ipv4_number(last).is_some();
+    if !ends_in_number {
+        return None;
+    }
+    if parts.len() > 4 {
+        return Some(None);
+    }
+    let Some(numbers) = parts
+        .iter()
+        .map(|p| ipv4_number(p))
+        .collect::<Option<Vec<u64>>>()
+    else {
+        return Some(None);
+    };
+    let (last, init) = numbers.split_last()?;
+    if init.iter().any(|&n| n > 255) || *last >= 256u64.pow(5 - numbers.len() as u32) {
+        return Some(None);
+    }
+    let mut addr = *last;
+    for (i, &n) in init.iter().enumerate() {
+        addr += n << (8 * (3 - i));
+    }
+    Some(u32::try_from(addr).ok().map(Ipv4Addr::from))
+}
+
+/// One part of a WHATWG IPv4 address: decimal, `0x` hex or `0`-prefixed octal; `None` on
+/// anything else (or a number too large to matter).
+fn ipv4_number(part: &str) -> Option<u64> {
+    if part.is_empty() {
+        return None;
+    }
+    let (digits, radix) =
+        if let Some(hex) = part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
+            (hex, 16)
+        } else if part.len() > 1 && part.starts_with('0') {
+            (&part[1..], 8)
+        } else {
+            (part, 10)
+        };
+    if digits.is_empty() {
+        return Some(0);
+    }
+    if !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    // More than 2^32 is refused by the caller whatever its exact value.
+    Some(u64::from_str_radix(digits, radix).unwrap_or(u64::MAX))
 }
 
 /// Signs `input` and builds the link under `base_url` (`http(s)://authority[/prefix]`).
@@ -50,6 +284,14 @@ fn split_base_url(base_url: &str) -> Result<(&str, &str)> {
 /// The params keep the given order: v1 writes `key=CGI.escape(value)`, v2 RFC 3986-encodes
 /// keys and values; the path is written as signed (v2: its canonical form); `ottoken` comes
 /// last. A body cannot travel in a link (`invalid_body`).
+///
+/// A link must reach the server as it was signed, so what browsers and other WHATWG URL
+/// clients rewrite before sending is refused: a path with a dot segment (`.`, `..`, with any
+/// dot written `%2e`), or for v1 (path written as given) a backslash, a non-ASCII character
+/// or one of `"` `<` `>` `^` `` ` `` `{` `}` (`invalid_path`); a base URL with a backslash or
+/// a dot segment in its prefix, and for v2 an authority not written as those clients send it
+/// (`[0:0::1]` for `[::1]`, `127.1` for `127.0.0.1`, port `08080` for `8080`): `invalid_url`,
+/// naming the form to write.
 ///
 /// ```
 /// use xnonce_core::{link_with, FixedEnvironment, Scheme, Secret, SignInput};
@@ -67,7 +309,7 @@ pub fn link_with(
     base_url: &str,
     env: &dyn Environment,
 ) -> Result<Link> {
-    let (authority, base) = split_base_url(base_url)?;
+    let (authority, base) = split_base_url(base_url, input.scheme)?;
     if input.body.as_ref().is_some_and(|b| !b.is_empty()) {
         return err(ErrorCode::InvalidBody, "a link cannot carry a body");
     }
@@ -108,6 +350,7 @@ pub fn link_with(
             )
         }
     };
+    check_link_path(&path)?;
     if !query.is_empty() {
         query.push('&');
     }
@@ -128,4 +371,169 @@ pub fn link(input: &SignInput, secret: &Secret, base_url: &str) -> Result<Link> 
         base_url,
         &crate::environment::SystemEnvironment,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::environment::FixedEnvironment;
+
+    const SECRET: &str = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd";
+
+    fn link_of(scheme: Scheme, path: &str, base_url: &str) -> Result<Link> {
+        let secret = Secret::new(SECRET).unwrap();
+        let input = SignInput::new(scheme, "GET", path, "test_client")
+            .param("a", "b")
+            .timestamp_ms(1_700_000_000_000);
+        let env = FixedEnvironment {
+            now_ms: 0,
+            nonce: [7; 16],
+        };
+        link_with(&input, &secret, base_url, &env)
+    }
+
+    #[test]
+    fn dot_segments_in_every_spelling() {
+        for s in [".", "..", "%2e", "%2E", ".%2e", "%2E.", "%2e%2E"] {
+            assert!(dot_segment(s), "{s}");
+        }
+        for s in [
+            "",
+            "...",
+            ".a",
+            "a.",
+            "%2e%2e%2e",
+            "%2",
+            "%2f",
+            "..%2f",
+            "%2ex",
+        ] {
+            assert!(!dot_segment(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn paths_that_url_clients_change_are_refused() {
+        for scheme in [Scheme::V1, Scheme::V2] {
+            for path in [
+                "/controller1/./action1",
+                "/a/../controller1/action1",
+                "/controller1/%2e%2E/x",
+                "/controller1/.%2e",
+                "/controller1/action1/.",
+            ] {
+                let e = link_of(scheme, path, "http://127.0.0.1:8080").unwrap_err();
+                assert_eq!(e.code(), ErrorCode::InvalidPath, "{scheme} {path}");
+                assert!(e.message().contains("dot segment"), "{e}");
+            }
+        }
+        // v1 writes the path as given: what URL clients turn or escape is refused.
+        for path in ["/a\\b", "/a/é", "/a\"b", "/<a>", "/a^b", "/a`b", "/{a}"] {
+            let e = link_of(Scheme::V1, path, "http://127.0.0.1:8080").unwrap_err();
+            assert_eq!(e.code(), ErrorCode::InvalidPath, "{path}");
+        }
+        // v2 writes its canonical path, where all of those are escaped: accepted.
+        for path in [
+            "/a\\b",
+            "/a/é",
+            "/a\"b",
+            "/<a>",
+            "/a^b",
+            "/a`b",
+            "/{a}",
+            "/a/..b/c.",
+        ] {
+            let l = link_of(Scheme::V2, path, "http://127.0.0.1:8080").unwrap();
+            assert!(l.url.starts_with("http://127.0.0.1:8080/"), "{}", l.url);
+        }
+        // Paths URL clients keep are still fine in v1.
+        for path in ["/a/..b/c.", "/a/%C3%A9", "/a|b[1]", "/a%2e%2e"] {
+            link_of(Scheme::V1, path, "http://127.0.0.1:8080").unwrap();
+        }
+    }
+
+    #[test]
+    fn base_urls_that_url_clients_change_are_refused() {
+        for scheme in [Scheme::V1, Scheme::V2] {
+            for base in ["http://h\\x", "http://h/api/../x", "http://h/%2e/"] {
+                let e = link_of(scheme, "/a/b", base).unwrap_err();
+                assert_eq!(e.code(), ErrorCode::InvalidUrl, "{scheme} {base}");
+            }
+        }
+    }
+
+    #[test]
+    fn v2_authorities_must_be_as_url_clients_send_them() {
+        let refused = [
+            ("http://[0:0::1]:18434", Some("[::1]:18434")),
+            ("http://[::1]:018434", Some("[::1]:18434")),
+            ("http://[::1]:", Some("[::1]")),
+            ("http://[1:0:0:0:0:0:0:1]", Some("[1::1]")),
+            ("http://[::FFFF:1.2.3.4]", Some("[::ffff:102:304]")),
+            ("http://[0:0:1:0:0:0:1:0]", Some("[0:0:1::1:0]")),
+            ("http://[1:0:0:2:0:0:3:4]", Some("[1::2:0:0:3:4]")),
+            ("http://127.1:8080", Some("127.0.0.1:8080")),
+            ("http://0x7f.0.0.1", Some("127.0.0.1")),
+            ("http://0177.0.0.1", Some("127.0.0.1")),
+            ("http://127.000.000.001", Some("127.0.0.1")),
+            ("http://127.0.0.1.", Some("127.0.0.1")),
+            ("http://2130706433", Some("127.0.0.1")),
+            ("http://h:080", Some("h:80")),
+            ("http://h:", Some("h")),
+            ("http://h:65536", None),
+            ("http://h:99999999999999999999", None),
+            ("http://h:8a", None),
+            ("http://h:1:2", None),
+            ("http://1.2.3.4.5", None),
+            ("http://256.1.1.1", None),
+            ("http://example.123", None),
+            ("http://[::1", None),
+            ("http://[::1]x", None),
+            ("http://[12345::]", None),
+        ];
+        for (base, normal) in refused {
+            let e = link_of(Scheme::V2, "/a/b", base).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::InvalidUrl, "{base}: {e}");
+            if let Some(n) = normal {
+                assert!(e.message().contains(&format!("write {n:?}")), "{base}: {e}");
+            }
+            // v1 does not sign the authority: left as typed.
+            link_of(Scheme::V1, "/a/b", base).unwrap();
+        }
+        for base in [
+            "http://[::1]:18434",
+            "http://[::ffff:102:304]",
+            "http://[1::1]",
+            "http://[::]",
+            "https://[2001:db8::1]/api",
+            "http://127.0.0.1:8080",
+            "http://0.0.0.0:0",
+            "http://h:65535",
+            "https://API.Example.com:443/",
+            "http://example.com.",
+            "http://a.b-c_d.example",
+            "http://1.2.3.4.example",
+        ] {
+            let l = link_of(Scheme::V2, "/a/b", base).unwrap_or_else(|e| panic!("{base}: {e}"));
+            assert!(l.url.starts_with(base.trim_end_matches('/')), "{}", l.url);
+        }
+    }
+
+    #[test]
+    fn ipv6_normal_form_matches_std_except_for_embedded_ipv4() {
+        for text in [
+            "::",
+            "::1",
+            "1::",
+            "1:2:3:4:5:6:7:8",
+            "1::2:0:0:3",
+            "0:0:1::",
+            "fe80::1:0:0:1",
+        ] {
+            let a: Ipv6Addr = text.parse().unwrap();
+            assert_eq!(whatwg_ipv6(&a), a.to_string(), "{text}");
+        }
+        let mapped: Ipv6Addr = "::ffff:1.2.3.4".parse().unwrap();
+        assert_eq!(whatwg_ipv6(&mapped), "::ffff:102:304");
+    }
 }

@@ -23,10 +23,12 @@ pub struct SignArgs {
     /// Client id.
     #[arg(long)]
     pub client: String,
-    /// File holding the secret (surrounding whitespace ignored).
-    #[arg(long, value_name = "FILE")]
+    /// File holding the secret (a leading UTF-8 byte-order mark and surrounding whitespace
+    /// ignored). Takes precedence over XNONCE_SECRET.
+    #[arg(long, value_name = "FILE", conflicts_with = "secret")]
     pub secret_file: Option<PathBuf>,
-    /// The secret itself. For tests only: it shows in the process list.
+    /// The secret itself. For tests only: it shows in the process list. Takes precedence
+    /// over XNONCE_SECRET.
     #[arg(long, hide = true)]
     pub secret: Option<String>,
     /// Timestamp in ms since the epoch (default: now).
@@ -38,7 +40,7 @@ pub struct SignArgs {
     /// v2 host (authority) the request goes to.
     #[arg(long)]
     pub host: Option<String>,
-    /// v2 body file whose SHA-256 is signed.
+    /// v2 body file whose SHA-256 is signed (its exact bytes).
     #[arg(long, value_name = "FILE")]
     pub body_file: Option<PathBuf>,
 }
@@ -58,14 +60,14 @@ pub struct LinkArgs {
 #[derive(Args, Debug, Clone)]
 pub struct RequestArgs {
     /// The signature's inputs (`--host` is sent as the `Host` header; `--body-file` must
-    /// hold JSON and is sent as a v2 JSON body).
+    /// hold JSON and is sent byte for byte as a v2 JSON body).
     #[command(flatten)]
     pub sign: SignArgs,
     /// Where the API lives, e.g. http://127.0.0.1:8080 (its authority is the v2 host).
     #[arg(long, value_name = "URL")]
     pub base_url: String,
     /// Do not correct the clock from the server's time hint (no retry of stale requests).
-    /// A forced --timestamp is never retried.
+    /// A forced --timestamp or --nonce is never retried.
     #[arg(long)]
     pub no_clock_correction: bool,
     /// Start from this clock offset in ms (server time − local time), e.g. when this
@@ -77,17 +79,30 @@ pub struct RequestArgs {
         allow_negative_numbers = true
     )]
     pub clock_offset: i64,
-    /// Time limit of the HTTP exchange in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    /// Time limit of the HTTP exchange in seconds (at least 1).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = parse_timeout)]
     pub timeout: u64,
 }
+
+/// `--timeout`: whole seconds, at least 1.
+fn parse_timeout(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(0) => Err("the timeout must be at least 1 second".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("not a whole number of seconds: {e}")),
+    }
+}
+
+/// The environment variable that may hold the secret.
+pub const SECRET_ENV: &str = "XNONCE_SECRET";
 
 fn input_error(code: ErrorCode, msg: String) -> Error {
     Error::new(code, msg)
 }
 
 impl SignArgs {
-    /// Reads the secret: `--secret-file`, else `XNONCE_SECRET`, else `--secret` (with a warning).
+    /// Reads the secret: `--secret-file`, else `--secret` (with a warning), else
+    /// `XNONCE_SECRET` — an explicit flag beats the environment.
     pub fn secret(&self) -> Result<Secret, Error> {
         if let Some(path) = &self.secret_file {
             let text = std::fs::read_to_string(path).map_err(|e| {
@@ -96,19 +111,30 @@ impl SignArgs {
                     format!("cannot read secret file {}: {e}", path.display()),
                 )
             })?;
-            return Secret::new(text.trim().to_string());
-        }
-        if let Ok(text) = std::env::var("XNONCE_SECRET") {
+            // Editors on Windows may start a UTF-8 file with a byte-order mark; it is not
+            // part of the secret (and `trim` does not remove it: U+FEFF is not whitespace).
+            let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
             return Secret::new(text.trim().to_string());
         }
         if let Some(text) = &self.secret {
-            eprintln!("xnonce: warning: --secret shows in the process list; use --secret-file or XNONCE_SECRET");
+            eprintln!("xnonce: warning: --secret shows in the process list; use --secret-file or {SECRET_ENV}");
             return Secret::new(text.clone());
         }
-        Err(input_error(
-            ErrorCode::InvalidSecret,
-            "no secret: pass --secret-file FILE or set XNONCE_SECRET".into(),
-        ))
+        match std::env::var(SECRET_ENV) {
+            Ok(text) if text.trim().is_empty() => Err(input_error(
+                ErrorCode::InvalidSecret,
+                format!("{SECRET_ENV} is set but empty; put the secret in it or pass --secret-file FILE"),
+            )),
+            Ok(text) => Secret::new(text.trim().to_string()),
+            Err(std::env::VarError::NotUnicode(_)) => Err(input_error(
+                ErrorCode::InvalidSecret,
+                format!("{SECRET_ENV} is set but is not valid UTF-8; a secret is text (64 hex characters)"),
+            )),
+            Err(std::env::VarError::NotPresent) => Err(input_error(
+                ErrorCode::InvalidSecret,
+                format!("no secret: pass --secret-file FILE or set {SECRET_ENV}"),
+            )),
+        }
     }
 
     /// The core input and the secret.

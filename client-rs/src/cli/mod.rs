@@ -19,7 +19,8 @@ use args::{LinkArgs, RequestArgs, SignArgs};
     about = "Sign API requests and one-time links with xnonce (v1: em-secure-api compatible, v2: HMAC)",
     long_about = "Sign API requests and one-time links with xnonce.\n\n\
         The secret comes from --secret-file FILE or the XNONCE_SECRET environment variable \
-        (never from the command line in production: --secret shows in the process list).\n\n\
+        (never from the command line in production: --secret shows in the process list); \
+        a flag, when given, wins over the variable.\n\n\
         Examples:\n  \
         XNONCE_SECRET=... xnonce sign --scheme v2 --method GET --path /admin/status --client svc --host api.example.com\n  \
         xnonce link --scheme v1 --secret-file key.txt --client svc --method GET --path /reports/get \\\n      \

@@ -48,20 +48,22 @@ fn send(a: &RequestArgs) -> Result<crate::Response, Error> {
     if let Some(host) = &input.host {
         options.headers.push(("Host".into(), host.clone()));
     }
-    if let Some(body) = &input.body {
-        let json = serde_json::from_slice(body).map_err(|e| {
-            Error::new(
+    if let Some(body) = input.body {
+        // Sent byte for byte, so that it is what `xnonce sign --body-file` signs: parsing
+        // and re-serialising would reorder keys and round big numbers.
+        if let Err(e) = serde_json::from_slice::<serde_json::Value>(&body) {
+            return Err(Error::new(
                 ErrorCode::InvalidBody,
                 format!("--body-file must hold JSON (sent as a v2 JSON body): {e}"),
-            )
-        })?;
-        options.json = Some(json);
+            ));
+        }
+        options.json_raw = Some(body);
     }
     let requester = Requester::builder(&a.base_url, &input.client, secret)
         .scheme(input.scheme)
         .correct_clock(!a.no_clock_correction)
         .clock_offset_ms(a.clock_offset)
-        .timeout(Duration::from_secs(a.timeout.max(1)))
+        .timeout(Duration::from_secs(a.timeout))
         .build()?;
     requester.make_request(&input.method, input.params, &input.path, None, options)
 }
