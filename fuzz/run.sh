@@ -13,7 +13,7 @@
 set -euo pipefail
 
 CARGO_FUZZ_VERSION=0.13.2
-TARGETS=(header ottoken params verify)
+TARGETS=(header link ottoken params verify)
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here"

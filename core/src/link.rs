@@ -45,12 +45,12 @@ fn split_base_url(base_url: &str, scheme: Scheme) -> Result<(&str, &str)> {
             "base URL needs a host and no user info",
         );
     }
-    if let Some(dots) = prefix.split('/').find(|s| dot_segment(s)) {
+    // The prefix is written as given in either scheme: what a link's path may not hold,
+    // it may not hold either.
+    if let Err(e) = check_link_path(prefix) {
         return Err(crate::Error::new(
             ErrorCode::InvalidUrl,
-            format!(
-                "base URL's path must not contain the dot segment {dots:?} (URL clients remove it)"
-            ),
+            format!("base URL's path: {}", e.message()),
         ));
     }
     if scheme == Scheme::V2 {
@@ -147,6 +147,9 @@ fn check_authority(authority: &str) -> Result<()> {
             None => (lower.as_str(), None),
         }
     };
+    if !host.starts_with('[') && host.contains(['[', ']']) {
+        return invalid("'[' and ']' may only enclose an IPv6 literal".into());
+    }
     let normal_port = match port {
         None => None,
         Some("") => None, // URL clients drop an empty port
@@ -455,7 +458,13 @@ mod tests {
     #[test]
     fn base_urls_that_url_clients_change_are_refused() {
         for scheme in [Scheme::V1, Scheme::V2] {
-            for base in ["http://h\\x", "http://h/api/../x", "http://h/%2e/"] {
+            for base in [
+                "http://h\\x",
+                "http://h/api/../x",
+                "http://h/%2e/",
+                "http://h/pre<fix",
+                "http://h/pré",
+            ] {
                 let e = link_of(scheme, "/a/b", base).unwrap_err();
                 assert_eq!(e.code(), ErrorCode::InvalidUrl, "{scheme} {base}");
             }
@@ -489,6 +498,8 @@ mod tests {
             ("http://example.123", None),
             ("http://[::1", None),
             ("http://[::1]x", None),
+            ("http://1xj]", None),
+            ("http://a[b]", None),
             ("http://[12345::]", None),
         ];
         for (base, normal) in refused {

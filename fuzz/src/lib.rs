@@ -12,6 +12,8 @@
 //!   every rejection is `malformed_ottoken`.
 //! * [`params`]: query/form parsing against an independent model (encode pairs, parse them
 //!   back; v1 `Hash#merge` semantics), `ottoken` never reaches the params, float text reads back.
+//! * [`link`]: links against a WHATWG URL parser (the `url` crate): a link is refused with an
+//!   input error, or a browser sends its host (v2), path and query exactly as signed.
 //! * [`verify`]: requests signed by core (with the right secret, a rotated one, a legacy one or
 //!   an attacker's), then mutated: verify is deterministic, never accepts a signature that no
 //!   live secret of the client produced, accepts every unmodified genuine fresh request, agrees
@@ -22,6 +24,7 @@
 #![warn(missing_docs)]
 
 pub mod header;
+pub mod link;
 pub mod ottoken;
 pub mod params;
 pub mod pick;
@@ -33,6 +36,7 @@ pub type Target = fn(&[u8]);
 /// Every target by name (the names of `fuzz_targets/*.rs` and `corpus/*`).
 pub const TARGETS: &[(&str, Target)] = &[
     ("header", header::run),
+    ("link", link::run),
     ("ottoken", ottoken::run),
     ("params", params::run),
     ("verify", verify::run),

@@ -51,6 +51,11 @@ fn header() {
 }
 
 #[test]
+fn link() {
+    replay("link", xnonce_fuzz::link::run);
+}
+
+#[test]
 fn ottoken() {
     replay("ottoken", xnonce_fuzz::ottoken::run);
 }
@@ -68,7 +73,25 @@ fn verify() {
 #[test]
 fn every_target_has_a_test() {
     let names: Vec<&str> = xnonce_fuzz::TARGETS.iter().map(|(n, _)| *n).collect();
-    assert_eq!(names, ["header", "ottoken", "params", "verify"]);
+    assert_eq!(names, ["header", "link", "ottoken", "params", "verify"]);
+}
+
+/// The link seeds reach both ends: links built in each scheme (so the WHATWG comparisons
+/// run on every CI run) and links refused.
+#[test]
+fn link_seeds_build_and_refuse_links() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/link");
+    let (mut v1, mut v2, mut refused) = (0, 0, 0);
+    for f in files(&dir) {
+        match xnonce_fuzz::link::outcome(&std::fs::read(&f).unwrap()) {
+            Some((xnonce_core::Scheme::V1, Ok(_))) => v1 += 1,
+            Some((_, Ok(_))) => v2 += 1,
+            Some((_, Err(_))) => refused += 1,
+            None => {}
+        }
+    }
+    println!("link: {v1} v1 and {v2} v2 links built, {refused} refused");
+    assert!(v1 >= 3 && v2 >= 3 && refused >= 3, "{v1} {v2} {refused}");
 }
 
 /// The verify seeds reach the deep end: most conformance vectors are signed, sent and accepted
