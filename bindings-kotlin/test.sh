@@ -2,7 +2,8 @@
 # Kotlin/JVM package: proves the committed generated Kotlin is current, compiles it with a
 # pinned kotlinc (npm kotlin-compiler; no Gradle) together with the conformance test program,
 # and runs every vector (plus XNONCE_EXTRA_VECTORS) and the error checks on the JVM against
-# the same libxnonce_uniffi the Swift package uses.
+# the same libxnonce_uniffi the Swift package uses, then the Requester live against a real
+# `xnonce-server serve --demo` on 127.0.0.1.
 set -euo pipefail
 export CI=${CI:-true}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -72,3 +73,37 @@ echo "== run on the JVM"
 java -Djna.library.path="$(dirname "$lib")" \
   -cp "$jar:$jna:$kotlin_home/lib/kotlin-stdlib.jar" \
   xnonce.ConformanceTestKt "$root/conformance/vectors"
+
+echo "== Requester live against xnonce-server (serve --demo on 127.0.0.1)"
+# XNONCE_SERVER_BIN: a server built already (scripts/test.sh passes its rust part's).
+[ -n "${XNONCE_SERVER_BIN:-}" ] || (cd "$root" && cargo build -q -p xnonce-server)
+server_bin=${XNONCE_SERVER_BIN:-$target/debug/xnonce-server}
+live=$(mktemp -d)
+server_pid=
+stop_server() {
+  if [ -n "$server_pid" ]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  rm -rf "$live"
+}
+trap stop_server EXIT
+# The registry key outside the data dir, both in this run's temp dir.
+server_args=(--data "$live/data" --key-file "$live/registry.key")
+secret=$("$server_bin" client add kotlin_client "${server_args[@]}" 2>>"$live/stderr")
+"$server_bin" serve --demo --listen 127.0.0.1:0 "${server_args[@]}" >"$live/stdout" 2>"$live/stderr" &
+server_pid=$!
+url=
+for _ in $(seq 300); do
+  url=$(sed -n 's|^xnonce-server listening on \(http://127\.0\.0\.1:[0-9]*\).*|\1|p' "$live/stdout")
+  [ -n "$url" ] && break
+  kill -0 "$server_pid" 2>/dev/null || {
+    echo "FAIL: xnonce-server exited: $(cat "$live/stderr")" >&2
+    exit 1
+  }
+  sleep 0.1
+done
+[ -n "$url" ] || { echo "FAIL: xnonce-server did not say where it listens in 30 s" >&2; exit 1; }
+XNONCE_LIVE_URL=$url XNONCE_LIVE_CLIENT=kotlin_client XNONCE_LIVE_SECRET=$secret \
+  java -Djna.library.path="$(dirname "$lib")" \
+  -cp "$jar:$jna:$kotlin_home/lib/kotlin-stdlib.jar" xnonce.RequesterLiveTestKt

@@ -243,6 +243,31 @@ typedef void (*UniffiForeignFutureCompleteVoid)(uint64_t, UniffiForeignFutureRes
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_CLONE_REQUESTER
+#define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_CLONE_REQUESTER
+uint64_t uniffi_xnonce_uniffi_fn_clone_requester(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_FREE_REQUESTER
+#define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_FREE_REQUESTER
+void uniffi_xnonce_uniffi_fn_free_requester(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_CONSTRUCTOR_REQUESTER_NEW
+#define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_CONSTRUCTOR_REQUESTER_NEW
+uint64_t uniffi_xnonce_uniffi_fn_constructor_requester_new(RustBuffer server, RustBuffer client, RustBuffer secret, RustBuffer scheme, uint64_t timeout_ms, int8_t correct_clock, int64_t clock_offset_ms, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_METHOD_REQUESTER_CLOCK_OFFSET_MS
+#define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_METHOD_REQUESTER_CLOCK_OFFSET_MS
+int64_t uniffi_xnonce_uniffi_fn_method_requester_clock_offset_ms(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_METHOD_REQUESTER_MAKE_REQUEST
+#define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_METHOD_REQUESTER_MAKE_REQUEST
+RustBuffer uniffi_xnonce_uniffi_fn_method_requester_make_request(uint64_t ptr, RustBuffer method, RustBuffer params, RustBuffer path, RustBuffer controller, RustBuffer options, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_CLONE_VERIFIER
 #define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_CLONE_VERIFIER
 uint64_t uniffi_xnonce_uniffi_fn_clone_verifier(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -266,6 +291,16 @@ RustBuffer uniffi_xnonce_uniffi_fn_method_verifier_verify(uint64_t ptr, RustBuff
 #ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_METHOD_VERIFIER_VERIFY_ONCE
 #define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_METHOD_VERIFIER_VERIFY_ONCE
 RustBuffer uniffi_xnonce_uniffi_fn_method_verifier_verify_once(uint64_t ptr, RustBuffer method, RustBuffer target, RustBuffer host, RustBuffer x_nonce, RustBuffer content_type, RustBuffer body, RustBuffer now, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_METHOD_REQUESTOPTIONS_UNIFFI_TRAIT_DEBUG
+#define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_METHOD_REQUESTOPTIONS_UNIFFI_TRAIT_DEBUG
+RustBuffer uniffi_xnonce_uniffi_fn_method_requestoptions_uniffi_trait_debug(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_METHOD_REQUESTOPTIONS_UNIFFI_TRAIT_DISPLAY
+#define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_METHOD_REQUESTOPTIONS_UNIFFI_TRAIT_DISPLAY
+RustBuffer uniffi_xnonce_uniffi_fn_method_requestoptions_uniffi_trait_display(RustBuffer ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_METHOD_SIGNED_UNIFFI_TRAIT_DEBUG
@@ -636,6 +671,18 @@ uint16_t uniffi_xnonce_uniffi_checksum_func_sign_detailed(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_METHOD_REQUESTER_CLOCK_OFFSET_MS
+#define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_METHOD_REQUESTER_CLOCK_OFFSET_MS
+uint16_t uniffi_xnonce_uniffi_checksum_method_requester_clock_offset_ms(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_METHOD_REQUESTER_MAKE_REQUEST
+#define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_METHOD_REQUESTER_MAKE_REQUEST
+uint16_t uniffi_xnonce_uniffi_checksum_method_requester_make_request(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_METHOD_VERIFIER_VERIFY
 #define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_METHOD_VERIFIER_VERIFY
 uint16_t uniffi_xnonce_uniffi_checksum_method_verifier_verify(void
@@ -645,6 +692,12 @@ uint16_t uniffi_xnonce_uniffi_checksum_method_verifier_verify(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_METHOD_VERIFIER_VERIFY_ONCE
 #define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_METHOD_VERIFIER_VERIFY_ONCE
 uint16_t uniffi_xnonce_uniffi_checksum_method_verifier_verify_once(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_CONSTRUCTOR_REQUESTER_NEW
+#define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_CONSTRUCTOR_REQUESTER_NEW
+uint16_t uniffi_xnonce_uniffi_checksum_constructor_requester_new(void
     
 );
 #endif

@@ -1,6 +1,7 @@
-"""Runs every vector, the error checks and the redaction checks through uniffi's Python
-bindings of the very library the Swift package links (libxnonce_uniffi), and proves that
-every Rust FFI function the generated Swift calls was exercised.
+"""Runs every vector, the error checks, the redaction checks and the (serverless) Requester
+checks through uniffi's Python bindings of the very library the Swift package links
+(libxnonce_uniffi), and proves that every Rust FFI function the generated Swift calls was
+exercised.
 
 usage: python3 check_uniffi_python.py GENERATED_PY_DIR VECTORS_DIR SWIFT_SOURCE
 
@@ -165,6 +166,36 @@ def redaction_checks(x):
     assert str(signed_link).startswith(f"SignedLink(url={signed_link.url}, signed=Signed("), str(signed_link)
 
 
+def requester_checks(x):
+    """The Requester without a server: the checks that need one run live in the Kotlin test
+    (bindings-kotlin/test.sh) over the same FFI functions. Here: construction errors, the
+    clock offset getter, `invalid_body` for JSON text that is not JSON, `connection_failed`
+    for a loopback port with nothing listening, and printing that shows no secret."""
+    import socket
+
+    expect_error(x, "Input", "invalid_url", x.Requester, "ftp://x", "svc", SECRET)
+    expect_error(x, "Input", "invalid_secret", x.Requester, "http://127.0.0.1:1", "svc", "short")
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    api = x.Requester(f"http://127.0.0.1:{port}", "svc", LEAK_CANARY_SECRET, timeout_ms=2000, clock_offset_ms=-7)
+    assert api.clock_offset_ms() == -7, api.clock_offset_ms()
+    v1 = x.Requester(f"http://127.0.0.1:{port}", "svc", "legacy", scheme=x.Scheme.V1)
+    assert v1.clock_offset_ms() == 0
+    params = [x.Param(key="username", value="phil")]
+    expect_error(x, "Input", "invalid_body", api.make_request, "POST", params, "/controller2/action1",
+                 options=x.RequestOptions(json="{nope"))
+    expect_error(x, "Input", "invalid_body", v1.make_request, "POST", params, "/controller2/action1",
+                 options=x.RequestOptions(json='{"v1": "has no JSON bodies"}'))
+    expect_error(x, "Unavailable", "connection_failed", api.make_request, "GET", params, "action1", "controller1")
+    options = x.RequestOptions(timestamp=1, headers=[x.HttpHeader(name="Authorization", value="Bearer s3cr3t")])
+    assert str(options) == "RequestOptions(timestamp=1, extraParams=[], headerNames=[Authorization])", str(options)
+    assert repr(options).startswith("RequestOptions { timestamp: Some(1)"), repr(options)
+    for text in (str(options), repr(options), str(api), repr(api)):
+        assert "s3cr3t" not in text and LEAK_CANARY_SECRET not in text, text
+    del api, v1  # frees the Rust objects
+
+
 def main():
     gen_dir, vectors_dir, swift_source = sys.argv[1:4]
     sys.path.insert(0, gen_dir)
@@ -194,6 +225,10 @@ def main():
         redaction_checks(x)
     except Exception as e:
         failures.append(f"redaction checks: {e}")
+    try:
+        requester_checks(x)
+    except Exception as e:
+        failures.append(f"requester checks: {e}")
     import gc
 
     gc.collect()

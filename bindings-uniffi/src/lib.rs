@@ -5,10 +5,12 @@ uniffi::setup_scaffolding!("xnonce_uniffi");
 
 mod error;
 mod header;
+mod requester;
 mod sign;
 mod verify;
 
 pub use error::XNonceError;
 pub use header::{ottoken_decode, ottoken_encode, ottoken_query_value, parse_header, Header};
+pub use requester::{HttpHeader, RequestOptions, Requester, Response};
 pub use sign::{link, link_detailed, sign, sign_detailed, Param, Scheme, Signed, SignedLink};
 pub use verify::{ActionWindow, ControllerWindow, Verified, Verifier};

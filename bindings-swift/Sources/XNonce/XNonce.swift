@@ -465,6 +465,22 @@ fileprivate final class UniffiHandleMap<T>: @unchecked Sendable {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt16: FfiConverterPrimitive {
+    typealias FfiType = UInt16
+    typealias SwiftType = UInt16
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt16 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
     typealias FfiType = UInt32
     typealias SwiftType = UInt32
@@ -490,6 +506,22 @@ fileprivate struct FfiConverterUInt64: FfiConverterPrimitive {
     }
 
     public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterInt64: FfiConverterPrimitive {
+    typealias FfiType = Int64
+    typealias SwiftType = Int64
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Int64 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: Int64, into buf: inout [UInt8]) {
         writeInt(&buf, lower(value))
     }
 }
@@ -581,6 +613,206 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
         writeBytes(&buf, value)
     }
 }
+
+
+
+
+/**
+ * Signs and sends requests, like em-secure-api's `ReSvcClient::Requester` (client-rs's
+ * blocking requester inside). Thread-safe; every call blocks the calling thread until the
+ * answer is in, so call it off the UI thread.
+ *
+ * Printing it never shows the secret (it holds it only inside client-rs).
+ */
+public protocol RequesterProtocol: AnyObject, Sendable {
+    
+    /**
+     * The clock offset in use (server − local, ms): the constructor's `clock_offset_ms`
+     * until a stale answer carries an authentic server-time hint.
+     */
+    func clockOffsetMs()  -> Int64
+    
+    /**
+     * Signs and sends one request, like em-secure-api's
+     * `make_request(method, params, action, controller, options)`: with a `controller`,
+     * `path` is the action (`/controller/path`); without, the full path. Blocks until the
+     * answer is in.
+     *
+     * Non-2xx answers are responses. Errors: signing errors (their codes), `invalid_body`
+     * (`options.json` is not JSON, or given with v1) and `connection_failed` (refused,
+     * timed out, or any other transport failure).
+     */
+    func makeRequest(method: String, params: [Param], path: String, controller: String?, options: RequestOptions) throws  -> Response
+    
+}
+/**
+ * Signs and sends requests, like em-secure-api's `ReSvcClient::Requester` (client-rs's
+ * blocking requester inside). Thread-safe; every call blocks the calling thread until the
+ * answer is in, so call it off the UI thread.
+ *
+ * Printing it never shows the secret (it holds it only inside client-rs).
+ */
+open class Requester: RequesterProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_xnonce_uniffi_fn_clone_requester(self.handle, $0) }
+    }
+    /**
+     * A requester for `server` (`http(s)://host[:port][/prefix]`) signing as `client` with
+     * `secret`. `scheme`: `None` is v2. `timeout_ms`: the time limit of one HTTP exchange
+     * (0 lets every request time out). `correct_clock`: learn the clock offset from the
+     * server's authenticated time hint and retry a stale request once. `clock_offset_ms`:
+     * the offset to start from (server − local), e.g. one a previous requester learned.
+     *
+     * Errors: `invalid_url`, `invalid_client_id`, `invalid_secret` (v2 needs 64 hex
+     * characters), `invalid_host`, `connection_failed` (the HTTP stack could not start).
+     */
+public convenience init(server: String, client: String, secret: String, scheme: Scheme? = nil, timeoutMs: UInt64 = UInt64(30000), correctClock: Bool = true, clockOffsetMs: Int64 = Int64(0))throws  {
+    let handle =
+        try rustCallWithError(FfiConverterTypeXNonceError_lift) {
+        uniffiCallStatus in
+    uniffi_xnonce_uniffi_fn_constructor_requester_new(
+        FfiConverterString.lower(server),
+        FfiConverterString.lower(client),
+        FfiConverterString.lower(secret),
+        FfiConverterOptionTypeScheme.lower(scheme),
+        FfiConverterUInt64.lower(timeoutMs),
+        FfiConverterBool.lower(correctClock),
+        FfiConverterInt64.lower(clockOffsetMs),uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_xnonce_uniffi_fn_free_requester(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The clock offset in use (server − local, ms): the constructor's `clock_offset_ms`
+     * until a stale answer carries an authentic server-time hint.
+     */
+open func clockOffsetMs() -> Int64  {
+    return try!  FfiConverterInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_xnonce_uniffi_fn_method_requester_clock_offset_ms(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Signs and sends one request, like em-secure-api's
+     * `make_request(method, params, action, controller, options)`: with a `controller`,
+     * `path` is the action (`/controller/path`); without, the full path. Blocks until the
+     * answer is in.
+     *
+     * Non-2xx answers are responses. Errors: signing errors (their codes), `invalid_body`
+     * (`options.json` is not JSON, or given with v1) and `connection_failed` (refused,
+     * timed out, or any other transport failure).
+     */
+open func makeRequest(method: String, params: [Param], path: String, controller: String? = nil, options: RequestOptions = RequestOptions())throws  -> Response  {
+    return try  FfiConverterTypeResponse_lift(try rustCallWithError(FfiConverterTypeXNonceError_lift) {
+        uniffiCallStatus in
+    uniffi_xnonce_uniffi_fn_method_requester_make_request(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(method),
+        FfiConverterSequenceTypeParam.lower(params),
+        FfiConverterString.lower(path),
+        FfiConverterOptionString.lower(controller),
+        FfiConverterTypeRequestOptions_lower(options),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRequester: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = Requester
+
+    public static func lift(_ handle: UInt64) throws -> Requester {
+        return Requester(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: Requester) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Requester {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: Requester, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRequester_lift(_ handle: UInt64) throws -> Requester {
+    return try FfiConverterTypeRequester.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRequester_lower(_ value: Requester) -> UInt64 {
+    return FfiConverterTypeRequester.lower(value)
+}
+
+
 
 
 
@@ -1015,6 +1247,75 @@ public func FfiConverterTypeHeader_lower(_ value: Header) -> RustBuffer {
 
 
 /**
+ * One HTTP header: a name and its value.
+ */
+public struct HttpHeader: Equatable, Hashable {
+    /**
+     * The header name (response headers: lower-case).
+     */
+    public var name: String
+    /**
+     * The header value.
+     */
+    public var value: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The header name (response headers: lower-case).
+         */name: String, 
+        /**
+         * The header value.
+         */value: String) {
+        self.name = name
+        self.value = value
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension HttpHeader: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHttpHeader: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HttpHeader {
+        return
+            try HttpHeader(
+                name: FfiConverterString.read(from: &buf), 
+                value: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: HttpHeader, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.value, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpHeader_lift(_ buf: RustBuffer) throws -> HttpHeader {
+    return try FfiConverterTypeHttpHeader.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpHeader_lower(_ value: HttpHeader) -> RustBuffer {
+    return FfiConverterTypeHttpHeader.lower(value)
+}
+
+
+/**
  * One query/form parameter. Parameters are an ordered list: v1 signs their order.
  */
 public struct Param: Equatable, Hashable {
@@ -1080,6 +1381,234 @@ public func FfiConverterTypeParam_lift(_ buf: RustBuffer) throws -> Param {
 #endif
 public func FfiConverterTypeParam_lower(_ value: Param) -> RustBuffer {
     return FfiConverterTypeParam.lower(value)
+}
+
+
+/**
+ * Per-request options, as em-secure-api's `options` hash (the same names as the Python and
+ * Node requesters: `timestamp`, `nonce`, `extra_params`, `json`, `headers`). Every field
+ * has a default, so `RequestOptions()` is "none".
+ *
+ * Printing it shows header names but not their values (an `Authorization` header is a
+ * credential): `Debug` and `Display` are exported, so Kotlin's `toString()` and Swift's
+ * `description` are these forms.
+ */
+public struct RequestOptions: Equatable, Hashable, CustomDebugStringConvertible, CustomStringConvertible {
+    /**
+     * Sign with this timestamp (ms since the epoch) instead of the clock (em-secure-api's
+     * `:force_timestamp`). Sent as given: a stale answer is returned, not retried.
+     */
+    public var timestamp: UInt64?
+    /**
+     * v2: sign with this nonce (32 lower-case hex characters) instead of a random one. Sent
+     * once: a stale answer is returned, not retried.
+     */
+    public var nonce: String?
+    /**
+     * Params sent after the signed ones, in the same place, but not signed (a server that
+     * verifies every param refuses them: this is how a tampered request looks).
+     */
+    public var extraParams: [Param]
+    /**
+     * v2 only: a JSON body, as JSON text (`"{\"a\": [1, 2]}"`). It is parsed (not JSON:
+     * `invalid_body`) and then sent exactly as given, key order, spacing and numbers kept;
+     * the params then go in the query and the digest of these bytes is signed.
+     */
+    public var json: String?
+    /**
+     * Extra request headers. A `Host` header here is the host that v2 signs.
+     */
+    public var headers: [HttpHeader]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Sign with this timestamp (ms since the epoch) instead of the clock (em-secure-api's
+         * `:force_timestamp`). Sent as given: a stale answer is returned, not retried.
+         */timestamp: UInt64? = nil, 
+        /**
+         * v2: sign with this nonce (32 lower-case hex characters) instead of a random one. Sent
+         * once: a stale answer is returned, not retried.
+         */nonce: String? = nil, 
+        /**
+         * Params sent after the signed ones, in the same place, but not signed (a server that
+         * verifies every param refuses them: this is how a tampered request looks).
+         */extraParams: [Param] = [], 
+        /**
+         * v2 only: a JSON body, as JSON text (`"{\"a\": [1, 2]}"`). It is parsed (not JSON:
+         * `invalid_body`) and then sent exactly as given, key order, spacing and numbers kept;
+         * the params then go in the query and the digest of these bytes is signed.
+         */json: String? = nil, 
+        /**
+         * Extra request headers. A `Host` header here is the host that v2 signs.
+         */headers: [HttpHeader] = []) {
+        self.timestamp = timestamp
+        self.nonce = nonce
+        self.extraParams = extraParams
+        self.json = json
+        self.headers = headers
+    }
+
+    
+
+    
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_xnonce_uniffi_fn_method_requestoptions_uniffi_trait_debug(
+            FfiConverterTypeRequestOptions_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
+// The local Rust `Display` implementation.
+public var description: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_xnonce_uniffi_fn_method_requestoptions_uniffi_trait_display(
+            FfiConverterTypeRequestOptions_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
+}
+
+#if compiler(>=6)
+extension RequestOptions: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRequestOptions: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RequestOptions {
+        return
+            try RequestOptions(
+                timestamp: FfiConverterOptionUInt64.read(from: &buf), 
+                nonce: FfiConverterOptionString.read(from: &buf), 
+                extraParams: FfiConverterSequenceTypeParam.read(from: &buf), 
+                json: FfiConverterOptionString.read(from: &buf), 
+                headers: FfiConverterSequenceTypeHttpHeader.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RequestOptions, into buf: inout [UInt8]) {
+        FfiConverterOptionUInt64.write(value.timestamp, into: &buf)
+        FfiConverterOptionString.write(value.nonce, into: &buf)
+        FfiConverterSequenceTypeParam.write(value.extraParams, into: &buf)
+        FfiConverterOptionString.write(value.json, into: &buf)
+        FfiConverterSequenceTypeHttpHeader.write(value.headers, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRequestOptions_lift(_ buf: RustBuffer) throws -> RequestOptions {
+    return try FfiConverterTypeRequestOptions.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRequestOptions_lower(_ value: RequestOptions) -> RustBuffer {
+    return FfiConverterTypeRequestOptions.lower(value)
+}
+
+
+/**
+ * A server's answer (any status: non-2xx answers are responses, not errors).
+ */
+public struct Response: Equatable, Hashable {
+    /**
+     * The HTTP status code.
+     */
+    public var code: UInt16
+    /**
+     * The body as text (invalid UTF-8 replaced).
+     */
+    public var body: String
+    /**
+     * The body when it is JSON, as JSON text (exactly as received: parse it with your JSON
+     * library); `None` when the body is empty or not JSON. The `data` of the other languages.
+     */
+    public var dataJson: String?
+    /**
+     * Response headers in the order received; names lower-case.
+     */
+    public var headers: [HttpHeader]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The HTTP status code.
+         */code: UInt16, 
+        /**
+         * The body as text (invalid UTF-8 replaced).
+         */body: String, 
+        /**
+         * The body when it is JSON, as JSON text (exactly as received: parse it with your JSON
+         * library); `None` when the body is empty or not JSON. The `data` of the other languages.
+         */dataJson: String?, 
+        /**
+         * Response headers in the order received; names lower-case.
+         */headers: [HttpHeader]) {
+        self.code = code
+        self.body = body
+        self.dataJson = dataJson
+        self.headers = headers
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Response: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Response {
+        return
+            try Response(
+                code: FfiConverterUInt16.read(from: &buf), 
+                body: FfiConverterString.read(from: &buf), 
+                dataJson: FfiConverterOptionString.read(from: &buf), 
+                headers: FfiConverterSequenceTypeHttpHeader.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Response, into buf: inout [UInt8]) {
+        FfiConverterUInt16.write(value.code, into: &buf)
+        FfiConverterString.write(value.body, into: &buf)
+        FfiConverterOptionString.write(value.dataJson, into: &buf)
+        FfiConverterSequenceTypeHttpHeader.write(value.headers, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeResponse_lift(_ buf: RustBuffer) throws -> Response {
+    return try FfiConverterTypeResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeResponse_lower(_ value: Response) -> RustBuffer {
+    return FfiConverterTypeResponse.lower(value)
 }
 
 
@@ -1770,6 +2299,30 @@ fileprivate struct FfiConverterOptionData: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeScheme: FfiConverterRustBuffer {
+    typealias SwiftType = Scheme?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeScheme.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeScheme.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionSequenceTypeScheme: FfiConverterRustBuffer {
     typealias SwiftType = [Scheme]?
 
@@ -1861,6 +2414,31 @@ fileprivate struct FfiConverterSequenceTypeControllerWindow: FfiConverterRustBuf
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeControllerWindow.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeHttpHeader: FfiConverterRustBuffer {
+    typealias SwiftType = [HttpHeader]
+
+    public static func write(_ value: [HttpHeader], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeHttpHeader.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [HttpHeader] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [HttpHeader]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeHttpHeader.read(from: &buf))
         }
         return seq
     }
@@ -2109,10 +2687,19 @@ private let initializationResult: InitializationResult = {
     if (uniffi_xnonce_uniffi_checksum_func_sign_detailed() != 21976) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_xnonce_uniffi_checksum_method_requester_clock_offset_ms() != 34140) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_xnonce_uniffi_checksum_method_requester_make_request() != 19604) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_xnonce_uniffi_checksum_method_verifier_verify() != 24637) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_xnonce_uniffi_checksum_method_verifier_verify_once() != 20736) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_xnonce_uniffi_checksum_constructor_requester_new() != 51150) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_xnonce_uniffi_checksum_constructor_verifier_new() != 17525) {

@@ -5,6 +5,32 @@ import XNonce
 /// The README's examples (without the network call), run by `swift test`. Keep README.md in
 /// step with this file.
 final class ReadmeExamples: XCTestCase {
+    /// The README's first request (compiled, not run: it needs `xnonce-server serve --demo`).
+    func firstRequesterRequest() throws {
+        let secret = try String(contentsOfFile: "demo.secret", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        // Scheme .v2 unless told otherwise. makeRequest blocks: call it off the main thread.
+        let api = try Requester(server: "http://127.0.0.1:8080", client: "demo_client", secret: secret)
+        let res = try api.makeRequest(
+            method: "GET",
+            params: [Param("username", "phil"), Param("password", "hello phil"), Param("opt1", "this")],
+            path: "action1", controller: "controller1")
+        print(res.code, res.dataJson ?? "")   // 200 {"opt1":"THIS","opt2":null}
+        if let json = res.dataJson, let data = json.data(using: .utf8) {
+            let object = try JSONSerialization.jsonObject(with: data)
+            print(object)
+        }
+        let posted = try api.makeRequest(
+            method: "POST",
+            params: [Param("username", "phil"), Param("password", "pw"), Param("opt1", "1"), Param("opt3", "3")],
+            path: "/controller2/action1",
+            options: RequestOptions(
+                timestamp: UInt64(Date().timeIntervalSince1970 * 1000),   // em-secure-api's force_timestamp
+                json: #"{"items": ["a", 1]}"#,                              // v2: a JSON body, as JSON text
+                headers: [HttpHeader(name: "X-Request-Id", value: "abc")]))
+        print(posted.code, posted.headers.first { $0.name == "content-type" }?.value ?? "")
+    }
+
     func testSignVerifyAndErrors() throws {
         let secret = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd"
         // v2 signs the method, host, path, every param, the body digest, time and a random nonce.

@@ -691,9 +691,15 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_xnonce_uniffi_checksum_func_sign_detailed(
     ): Int
+    external fun uniffi_xnonce_uniffi_checksum_method_requester_clock_offset_ms(
+    ): Int
+    external fun uniffi_xnonce_uniffi_checksum_method_requester_make_request(
+    ): Int
     external fun uniffi_xnonce_uniffi_checksum_method_verifier_verify(
     ): Int
     external fun uniffi_xnonce_uniffi_checksum_method_verifier_verify_once(
+    ): Int
+    external fun uniffi_xnonce_uniffi_checksum_constructor_requester_new(
     ): Int
     external fun uniffi_xnonce_uniffi_checksum_constructor_verifier_new(
     ): Int
@@ -717,6 +723,16 @@ internal object UniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_xnonce_uniffi_fn_clone_requester(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_xnonce_uniffi_fn_free_requester(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_xnonce_uniffi_fn_constructor_requester_new(`server`: RustBuffer.ByValue,`client`: RustBuffer.ByValue,`secret`: RustBuffer.ByValue,`scheme`: RustBuffer.ByValue,`timeoutMs`: Long,`correctClock`: Byte,`clockOffsetMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_xnonce_uniffi_fn_method_requester_clock_offset_ms(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_xnonce_uniffi_fn_method_requester_make_request(`ptr`: Long,`method`: RustBuffer.ByValue,`params`: RustBuffer.ByValue,`path`: RustBuffer.ByValue,`controller`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_xnonce_uniffi_fn_clone_verifier(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_xnonce_uniffi_fn_free_verifier(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -726,6 +742,10 @@ internal object UniffiLib {
     external fun uniffi_xnonce_uniffi_fn_method_verifier_verify(`ptr`: Long,`method`: RustBuffer.ByValue,`target`: RustBuffer.ByValue,`host`: RustBuffer.ByValue,`xNonce`: RustBuffer.ByValue,`contentType`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,`now`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_xnonce_uniffi_fn_method_verifier_verify_once(`ptr`: Long,`method`: RustBuffer.ByValue,`target`: RustBuffer.ByValue,`host`: RustBuffer.ByValue,`xNonce`: RustBuffer.ByValue,`contentType`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,`now`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_xnonce_uniffi_fn_method_requestoptions_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_xnonce_uniffi_fn_method_requestoptions_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_xnonce_uniffi_fn_method_signed_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -894,10 +914,19 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_xnonce_uniffi_checksum_func_sign_detailed() and 0xFFFF) != 21976) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_xnonce_uniffi_checksum_method_requester_clock_offset_ms() and 0xFFFF) != 34140) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_xnonce_uniffi_checksum_method_requester_make_request() and 0xFFFF) != 19604) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_xnonce_uniffi_checksum_method_verifier_verify() and 0xFFFF) != 24637) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_xnonce_uniffi_checksum_method_verifier_verify_once() and 0xFFFF) != 20736) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_xnonce_uniffi_checksum_constructor_requester_new() and 0xFFFF) != 51150) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_xnonce_uniffi_checksum_constructor_verifier_new() and 0xFFFF) != 17525) {
@@ -1063,6 +1092,33 @@ private class JavaLangRefCleanable(
 /**
  * @suppress
  */
+public object FfiConverterUShort: FfiConverter<UShort, Short> {
+    override fun lift(value: Short): UShort {
+        return value.toUShort()
+    }
+
+    fun lift(value: Int): UShort {
+        return value.toUShort()
+    }
+
+    override fun read(buf: ByteBuffer): UShort {
+        return lift(buf.getShort())
+    }
+
+    override fun lower(value: UShort): Short {
+        return value.toShort()
+    }
+
+    override fun allocationSize(value: UShort) = 2UL
+
+    override fun write(value: UShort, buf: ByteBuffer) {
+        buf.putShort(value.toShort())
+    }
+}
+
+/**
+ * @suppress
+ */
 public object FfiConverterUInt: FfiConverter<UInt, Int> {
     override fun lift(value: Int): UInt {
         return value.toUInt()
@@ -1103,6 +1159,29 @@ public object FfiConverterULong: FfiConverter<ULong, Long> {
 
     override fun write(value: ULong, buf: ByteBuffer) {
         buf.putLong(value.toLong())
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterLong: FfiConverter<Long, Long> {
+    override fun lift(value: Long): Long {
+        return value
+    }
+
+    override fun read(buf: ByteBuffer): Long {
+        return buf.getLong()
+    }
+
+    override fun lower(value: Long): Long {
+        return value
+    }
+
+    override fun allocationSize(value: Long) = 8UL
+
+    override fun write(value: Long, buf: ByteBuffer) {
+        buf.putLong(value)
     }
 }
 
@@ -1202,6 +1281,349 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
     override fun write(value: ByteArray, buf: ByteBuffer) {
         buf.putInt(value.size)
         buf.put(value)
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Signs and sends requests, like em-secure-api's `ReSvcClient::Requester` (client-rs's
+ * blocking requester inside). Thread-safe; every call blocks the calling thread until the
+ * answer is in, so call it off the UI thread.
+ *
+ * Printing it never shows the secret (it holds it only inside client-rs).
+ */
+public interface RequesterInterface {
+    
+    /**
+     * The clock offset in use (server − local, ms): the constructor's `clock_offset_ms`
+     * until a stale answer carries an authentic server-time hint.
+     */
+    fun `clockOffsetMs`(): kotlin.Long
+    
+    /**
+     * Signs and sends one request, like em-secure-api's
+     * `make_request(method, params, action, controller, options)`: with a `controller`,
+     * `path` is the action (`/controller/path`); without, the full path. Blocks until the
+     * answer is in.
+     *
+     * Non-2xx answers are responses. Errors: signing errors (their codes), `invalid_body`
+     * (`options.json` is not JSON, or given with v1) and `connection_failed` (refused,
+     * timed out, or any other transport failure).
+     */
+    fun `makeRequest`(`method`: kotlin.String, `params`: List<Param>, `path`: kotlin.String, `controller`: kotlin.String? = null, `options`: RequestOptions = RequestOptions()): Response
+    
+    companion object
+}
+
+/**
+ * Signs and sends requests, like em-secure-api's `ReSvcClient::Requester` (client-rs's
+ * blocking requester inside). Thread-safe; every call blocks the calling thread until the
+ * answer is in, so call it off the UI thread.
+ *
+ * Printing it never shows the secret (it holds it only inside client-rs).
+ */
+open class Requester: Disposable, AutoCloseable, RequesterInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+    /**
+     * A requester for `server` (`http(s)://host[:port][/prefix]`) signing as `client` with
+     * `secret`. `scheme`: `None` is v2. `timeout_ms`: the time limit of one HTTP exchange
+     * (0 lets every request time out). `correct_clock`: learn the clock offset from the
+     * server's authenticated time hint and retry a stale request once. `clock_offset_ms`:
+     * the offset to start from (server − local), e.g. one a previous requester learned.
+     *
+     * Errors: `invalid_url`, `invalid_client_id`, `invalid_secret` (v2 needs 64 hex
+     * characters), `invalid_host`, `connection_failed` (the HTTP stack could not start).
+     */
+    constructor(`server`: kotlin.String, `client`: kotlin.String, `secret`: kotlin.String, `scheme`: Scheme? = null, `timeoutMs`: kotlin.ULong = 30000uL, `correctClock`: kotlin.Boolean = true, `clockOffsetMs`: kotlin.Long = 0L) :
+        this(UniffiWithHandle, 
+    uniffiRustCallWithError(XNonceException) { _status ->
+    UniffiLib.uniffi_xnonce_uniffi_fn_constructor_requester_new(
+    
+        
+        FfiConverterString.lower(`server`),
+        FfiConverterString.lower(`client`),
+        FfiConverterString.lower(`secret`),
+        FfiConverterOptionalTypeScheme.lower(`scheme`),
+        FfiConverterULong.lower(`timeoutMs`),
+        FfiConverterBoolean.lower(`correctClock`),
+        FfiConverterLong.lower(`clockOffsetMs`),_status)
+}
+    )
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_xnonce_uniffi_fn_free_requester(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_xnonce_uniffi_fn_clone_requester(handle, status)
+        }
+    }
+
+    
+    /**
+     * The clock offset in use (server − local, ms): the constructor's `clock_offset_ms`
+     * until a stale answer carries an authentic server-time hint.
+     */override fun `clockOffsetMs`(): kotlin.Long {
+            return FfiConverterLong.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_xnonce_uniffi_fn_method_requester_clock_offset_ms(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Signs and sends one request, like em-secure-api's
+     * `make_request(method, params, action, controller, options)`: with a `controller`,
+     * `path` is the action (`/controller/path`); without, the full path. Blocks until the
+     * answer is in.
+     *
+     * Non-2xx answers are responses. Errors: signing errors (their codes), `invalid_body`
+     * (`options.json` is not JSON, or given with v1) and `connection_failed` (refused,
+     * timed out, or any other transport failure).
+     */
+    @Throws(XNonceException::class)override fun `makeRequest`(`method`: kotlin.String, `params`: List<Param>, `path`: kotlin.String, `controller`: kotlin.String?, `options`: RequestOptions): Response {
+            return FfiConverterTypeResponse.lift(
+    callWithHandle {
+    uniffiRustCallWithError(XNonceException) { _status ->
+    UniffiLib.uniffi_xnonce_uniffi_fn_method_requester_make_request(
+        it,
+        
+        FfiConverterString.lower(`method`),
+        FfiConverterSequenceTypeParam.lower(`params`),
+        FfiConverterString.lower(`path`),
+        FfiConverterOptionalString.lower(`controller`),
+        FfiConverterTypeRequestOptions.lower(`options`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRequester: FfiConverter<Requester, Long> {
+    override fun lower(value: Requester): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): Requester {
+        return Requester(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): Requester {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: Requester) = 8UL
+
+    override fun write(value: Requester, buf: ByteBuffer) {
+        buf.putLong(lower(value))
     }
 }
 
@@ -1709,6 +2131,53 @@ public object FfiConverterTypeHeader: FfiConverterRustBuffer<Header> {
 
 
 /**
+ * One HTTP header: a name and its value.
+ */
+data class HttpHeader (
+    /**
+     * The header name (response headers: lower-case).
+     */
+    var `name`: kotlin.String
+    , 
+    /**
+     * The header value.
+     */
+    var `value`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHttpHeader: FfiConverterRustBuffer<HttpHeader> {
+    override fun read(buf: ByteBuffer): HttpHeader {
+        return HttpHeader(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: HttpHeader) = (
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`value`)
+    )
+
+    override fun write(value: HttpHeader, buf: ByteBuffer) {
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterString.write(value.`value`, buf)
+    }
+}
+
+
+
+/**
  * One query/form parameter. Parameters are an ordered list: v1 signs their order.
  */
 data class Param (
@@ -1750,6 +2219,161 @@ public object FfiConverterTypeParam: FfiConverterRustBuffer<Param> {
     override fun write(value: Param, buf: ByteBuffer) {
             FfiConverterString.write(value.`key`, buf)
             FfiConverterString.write(value.`value`, buf)
+    }
+}
+
+
+
+/**
+ * Per-request options, as em-secure-api's `options` hash (the same names as the Python and
+ * Node requesters: `timestamp`, `nonce`, `extra_params`, `json`, `headers`). Every field
+ * has a default, so `RequestOptions()` is "none".
+ *
+ * Printing it shows header names but not their values (an `Authorization` header is a
+ * credential): `Debug` and `Display` are exported, so Kotlin's `toString()` and Swift's
+ * `description` are these forms.
+ */
+data class RequestOptions (
+    /**
+     * Sign with this timestamp (ms since the epoch) instead of the clock (em-secure-api's
+     * `:force_timestamp`). Sent as given: a stale answer is returned, not retried.
+     */
+    var `timestamp`: kotlin.ULong? = null 
+    , 
+    /**
+     * v2: sign with this nonce (32 lower-case hex characters) instead of a random one. Sent
+     * once: a stale answer is returned, not retried.
+     */
+    var `nonce`: kotlin.String? = null 
+    , 
+    /**
+     * Params sent after the signed ones, in the same place, but not signed (a server that
+     * verifies every param refuses them: this is how a tampered request looks).
+     */
+    var `extraParams`: List<Param> = listOf() 
+    , 
+    /**
+     * v2 only: a JSON body, as JSON text (`"{\"a\": [1, 2]}"`). It is parsed (not JSON:
+     * `invalid_body`) and then sent exactly as given, key order, spacing and numbers kept;
+     * the params then go in the query and the digest of these bytes is signed.
+     */
+    var `json`: kotlin.String? = null 
+    , 
+    /**
+     * Extra request headers. A `Host` header here is the host that v2 signs.
+     */
+    var `headers`: List<HttpHeader> = listOf() 
+    
+){
+    
+
+    
+
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_xnonce_uniffi_fn_method_requestoptions_uniffi_trait_display(FfiConverterTypeRequestOptions.lower(this),
+        _status)
+}
+    )
+    }
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRequestOptions: FfiConverterRustBuffer<RequestOptions> {
+    override fun read(buf: ByteBuffer): RequestOptions {
+        return RequestOptions(
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceTypeParam.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceTypeHttpHeader.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RequestOptions) = (
+            FfiConverterOptionalULong.allocationSize(value.`timestamp`) +
+            FfiConverterOptionalString.allocationSize(value.`nonce`) +
+            FfiConverterSequenceTypeParam.allocationSize(value.`extraParams`) +
+            FfiConverterOptionalString.allocationSize(value.`json`) +
+            FfiConverterSequenceTypeHttpHeader.allocationSize(value.`headers`)
+    )
+
+    override fun write(value: RequestOptions, buf: ByteBuffer) {
+            FfiConverterOptionalULong.write(value.`timestamp`, buf)
+            FfiConverterOptionalString.write(value.`nonce`, buf)
+            FfiConverterSequenceTypeParam.write(value.`extraParams`, buf)
+            FfiConverterOptionalString.write(value.`json`, buf)
+            FfiConverterSequenceTypeHttpHeader.write(value.`headers`, buf)
+    }
+}
+
+
+
+/**
+ * A server's answer (any status: non-2xx answers are responses, not errors).
+ */
+data class Response (
+    /**
+     * The HTTP status code.
+     */
+    var `code`: kotlin.UShort
+    , 
+    /**
+     * The body as text (invalid UTF-8 replaced).
+     */
+    var `body`: kotlin.String
+    , 
+    /**
+     * The body when it is JSON, as JSON text (exactly as received: parse it with your JSON
+     * library); `None` when the body is empty or not JSON. The `data` of the other languages.
+     */
+    var `dataJson`: kotlin.String?
+    , 
+    /**
+     * Response headers in the order received; names lower-case.
+     */
+    var `headers`: List<HttpHeader>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeResponse: FfiConverterRustBuffer<Response> {
+    override fun read(buf: ByteBuffer): Response {
+        return Response(
+            FfiConverterUShort.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceTypeHttpHeader.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Response) = (
+            FfiConverterUShort.allocationSize(value.`code`) +
+            FfiConverterString.allocationSize(value.`body`) +
+            FfiConverterOptionalString.allocationSize(value.`dataJson`) +
+            FfiConverterSequenceTypeHttpHeader.allocationSize(value.`headers`)
+    )
+
+    override fun write(value: Response, buf: ByteBuffer) {
+            FfiConverterUShort.write(value.`code`, buf)
+            FfiConverterString.write(value.`body`, buf)
+            FfiConverterOptionalString.write(value.`dataJson`, buf)
+            FfiConverterSequenceTypeHttpHeader.write(value.`headers`, buf)
     }
 }
 
@@ -2375,6 +2999,38 @@ public object FfiConverterOptionalByteArray: FfiConverterRustBuffer<kotlin.ByteA
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeScheme: FfiConverterRustBuffer<Scheme?> {
+    override fun read(buf: ByteBuffer): Scheme? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeScheme.read(buf)
+    }
+
+    override fun allocationSize(value: Scheme?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeScheme.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Scheme?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeScheme.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalSequenceTypeScheme: FfiConverterRustBuffer<List<Scheme>?> {
     override fun read(buf: ByteBuffer): List<Scheme>? {
         if (buf.get().toInt() == 0) {
@@ -2481,6 +3137,34 @@ public object FfiConverterSequenceTypeControllerWindow: FfiConverterRustBuffer<L
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeControllerWindow.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeHttpHeader: FfiConverterRustBuffer<List<HttpHeader>> {
+    override fun read(buf: ByteBuffer): List<HttpHeader> {
+        val len = buf.getInt()
+        return List<HttpHeader>(len) {
+            FfiConverterTypeHttpHeader.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<HttpHeader>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeHttpHeader.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<HttpHeader>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeHttpHeader.write(it, buf)
         }
     }
 }

@@ -8,6 +8,38 @@ import java.net.http.HttpClient
 import java.net.http.HttpRequest
 import java.net.http.HttpResponse
 
+fun firstRequesterRequest() {
+    val secret = File("demo.secret").readText().trim()
+    // Scheme.V2 unless told otherwise; makeRequest blocks: call it off the UI thread
+    // (a thread of your own, an executor, or withContext(Dispatchers.IO) { ... }).
+    val api = Requester("http://127.0.0.1:8080", "demo_client", secret)
+    val res =
+        api.makeRequest(
+            "GET",
+            params("username" to "phil", "password" to "hello phil", "opt1" to "this"),
+            "action1",
+            controller = "controller1",
+        )
+    println("${res.code} ${res.dataJson}") // 200 {"opt1":"THIS","opt2":null}
+}
+
+fun requestOptionsExample(api: Requester) {
+    val res =
+        api.makeRequest(
+            "POST",
+            params("username" to "phil", "password" to "pw", "opt1" to "1", "opt3" to "3"),
+            "/controller2/action1",
+            options =
+                RequestOptions(
+                    timestamp = System.currentTimeMillis().toULong(), // em-secure-api's force_timestamp
+                    json = """{"items": ["a", 1]}""", // v2: a JSON body, as JSON text
+                    headers = listOf(HttpHeader("X-Request-Id", "abc")),
+                ),
+        )
+    if (res.code.toInt() != 200) println("refused: ${res.body}")
+    println(res.headers.firstOrNull { it.name == "content-type" }?.value)
+}
+
 fun firstSignedRequest() {
     val secret = File("demo.secret").readText().trim()
     // v2 signs the method, host, path, every param, the body digest, time and a random nonce.

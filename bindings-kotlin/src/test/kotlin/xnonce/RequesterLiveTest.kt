@@ -1,0 +1,157 @@
+// Requester (client-rs's blocking requester through uniffi) against a real
+// `xnonce-server serve --demo` on 127.0.0.1, started by test.sh, which passes the server and a
+// registered client in XNONCE_LIVE_URL / XNONCE_LIVE_CLIENT / XNONCE_LIVE_SECRET. Prints one
+// `kotlin live: ...` line per check and `kotlin live: N requester checks passed`; exits 1 on
+// any failure.
+package xnonce
+
+import java.net.ServerSocket
+import kotlin.system.exitProcess
+
+private fun env(name: String): String = System.getenv(name) ?: throw IllegalStateException("$name is not set (run test.sh)")
+
+private fun dataOf(res: Response): Any? {
+    val text = res.dataJson ?: throw AssertionError("no JSON in the answer ${res.code}: ${res.body}")
+    return Json(text).parse()
+}
+
+private fun expectCode(
+    res: Response,
+    code: Int,
+    what: String,
+) {
+    if (res.code.toInt() != code) throw AssertionError("$what: expected $code, got ${res.code}: ${res.body}")
+}
+
+private fun expectThrows(
+    code: String,
+    what: String,
+    block: () -> Unit,
+): XNonceException {
+    try {
+        block()
+    } catch (e: XNonceException) {
+        if (e.code != code) throw AssertionError("$what: expected $code, got ${e.code}: ${e.reason}")
+        return e
+    }
+    throw AssertionError("$what: expected $code, but the call succeeded")
+}
+
+/** A loopback port with nothing listening on it. */
+private fun deadPort(): Int = ServerSocket(0).use { it.localPort }
+
+fun main() {
+    val url = env("XNONCE_LIVE_URL")
+    val client = env("XNONCE_LIVE_CLIENT")
+    val secret = env("XNONCE_LIVE_SECRET")
+    val action1 = params("username" to "phil", "password" to "hello phil", "opt1" to "this")
+    val checks =
+        listOf<Pair<String, () -> String>>(
+            "v1 and v2 GET accepted" to {
+                val seen = mutableListOf<String>()
+                for (scheme in listOf(Scheme.V1, Scheme.V2)) {
+                    val api = Requester(url, client, secret, scheme = scheme, timeoutMs = 5000uL)
+                    val res = api.makeRequest("GET", action1, "action1", controller = "controller1")
+                    expectCode(res, 200, "$scheme GET")
+                    // em-secure-api's controller1_action1_get echoes opt1 upper-cased.
+                    val data = dataOf(res)
+                    check(data == mapOf("opt1" to "THIS", "opt2" to null)) { "$scheme data: $data" }
+                    check(res.headers.any { it.name == "content-type" && "json" in it.value }) { "${res.headers}" }
+                    seen.add("$scheme ${res.code} ${res.dataJson}")
+                }
+                seen.joinToString("; ")
+            },
+            "v2 JSON body (JSON text) accepted" to {
+                val api = Requester(url, client, secret)
+                val res =
+                    api.makeRequest(
+                        "POST",
+                        params("username" to "phil", "password" to "pw", "opt1" to "1", "opt3" to "3"),
+                        "/controller2/action1",
+                        options = RequestOptions(json = """{"items": ["a", 1], "ok": true}"""),
+                    )
+                expectCode(res, 200, "POST with JSON")
+                "POST ${res.code} ${res.dataJson}"
+            },
+            "replay refused" to {
+                val api = Requester(url, client, secret, correctClock = false)
+                val forced =
+                    RequestOptions(
+                        timestamp = System.currentTimeMillis().toULong(),
+                        nonce = "0123456789abcdef0123456789abcdef",
+                    )
+                val first = api.makeRequest("GET", action1, "/controller1/action1", options = forced)
+                expectCode(first, 200, "first")
+                val again = api.makeRequest("GET", action1, "/controller1/action1", options = forced)
+                expectCode(again, 409, "replay")
+                "same forced timestamp + nonce twice: ${first.code} then ${again.code}"
+            },
+            "tampering refused" to {
+                val api = Requester(url, client, secret)
+                val extra = listOf(Param("opt2", "x"))
+                val res = api.makeRequest("GET", action1, "/controller1/action1", options = RequestOptions(extraParams = extra))
+                expectCode(res, 401, "extra unsigned param")
+                val code = (dataOf(res) as Map<*, *>)["code"]
+                check(code == "signature_mismatch") { "tamper code: $code" }
+                "unsigned extra param: ${res.code} $code"
+            },
+            "unknown client refused" to {
+                val api = Requester(url, "nobody_registered", secret)
+                val res = api.makeRequest("GET", action1, "/controller1/action1")
+                expectCode(res, 401, "unknown client")
+                val code = (dataOf(res) as Map<*, *>)["code"]
+                check(code == "unknown_client") { "unknown client code: $code" }
+                "unknown client: ${res.code} $code"
+            },
+            "clock correction" to {
+                val hour = 3_600_000L
+                val api = Requester(url, client, secret, clockOffsetMs = -hour)
+                check(api.clockOffsetMs() == -hour)
+                val res = api.makeRequest("GET", action1, "/controller1/action1")
+                expectCode(res, 200, "corrected")
+                val learned = api.clockOffsetMs()
+                check(kotlin.math.abs(learned) < 60_000) { "learned offset $learned" }
+                "an hour slow: ${res.code} after one corrected retry, clockOffsetMs ${-hour} -> $learned"
+            },
+            "connection refused" to {
+                val api = Requester("http://127.0.0.1:${deadPort()}", client, secret, timeoutMs = 2000uL)
+                val e = expectThrows("connection_failed", "dead port") { api.makeRequest("GET", action1, "/controller1/action1") }
+                check(e is XNonceException.Unavailable) { "family: ${e::class.simpleName}" }
+                "nothing listening: XNonceException.Unavailable ${e.code}"
+            },
+            "invalid JSON refused" to {
+                val api = Requester(url, client, secret)
+                val e =
+                    expectThrows("invalid_body", "bad JSON") {
+                        api.makeRequest("POST", action1, "/controller2/action1", options = RequestOptions(json = "{nope"))
+                    }
+                check(e is XNonceException.Input) { "family: ${e::class.simpleName}" }
+                "json = \"{nope\": XNonceException.Input ${e.code}"
+            },
+            "printing hides secrets" to {
+                val api = Requester(url, client, secret)
+                val options = RequestOptions(headers = listOf(HttpHeader("Authorization", "Bearer s3cr3t-t0ken")))
+                for (text in listOf(api.toString(), "$options")) {
+                    check(secret !in text && "s3cr3t" !in text) { "printed a secret: $text" }
+                }
+                check("$options" == "RequestOptions(extraParams=[], headerNames=[Authorization])") { "$options" }
+                "Requester and RequestOptions toString(): no secret, no header value"
+            },
+        )
+    var passed = 0
+    val failures = mutableListOf<String>()
+    for ((name, check) in checks) {
+        try {
+            println("kotlin live: $name: ${check()}")
+            passed++
+        } catch (e: Throwable) {
+            failures.add("$name: ${e::class.simpleName}: ${e.message}")
+        }
+    }
+    failures.forEach { System.err.println("FAIL live $it") }
+    if (failures.isNotEmpty() || passed == 0) {
+        System.err.println("kotlin live: $passed requester checks passed, ${failures.size} failures")
+        exitProcess(1)
+    }
+    println("kotlin live: $passed requester checks passed against xnonce-server at $url")
+}

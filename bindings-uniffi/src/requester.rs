@@ -1,0 +1,360 @@
+//! The requester: a thin wrapper over client-rs's blocking [`xnonce::blocking::Requester`]
+//! (DESIGN §7, em-secure-api's `make_request`).
+//!
+//! Blocking on purpose: uniffi's async methods would make the generated Kotlin depend on
+//! kotlinx-coroutines (for every user, even one who only signs). Kotlin callers run
+//! `makeRequest` on their own thread (`Dispatchers.IO`, an executor); Swift callers off the
+//! main thread. The Rust side owns a small tokio runtime per requester.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use xnonce_core::Secret;
+
+use crate::{Param, Scheme, XNonceError};
+
+/// One HTTP header: a name and its value.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+pub struct HttpHeader {
+    /// The header name (response headers: lower-case).
+    pub name: String,
+    /// The header value.
+    pub value: String,
+}
+
+impl fmt::Debug for HttpHeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}: {:?}", self.name, self.value)
+    }
+}
+
+/// Per-request options, as em-secure-api's `options` hash (the same names as the Python and
+/// Node requesters: `timestamp`, `nonce`, `extra_params`, `json`, `headers`). Every field
+/// has a default, so `RequestOptions()` is "none".
+///
+/// Printing it shows header names but not their values (an `Authorization` header is a
+/// credential): `Debug` and `Display` are exported, so Kotlin's `toString()` and Swift's
+/// `description` are these forms.
+#[derive(Clone, Default, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Display, Debug)]
+pub struct RequestOptions {
+    /// Sign with this timestamp (ms since the epoch) instead of the clock (em-secure-api's
+    /// `:force_timestamp`). Sent as given: a stale answer is returned, not retried.
+    #[uniffi(default = None)]
+    pub timestamp: Option<u64>,
+    /// v2: sign with this nonce (32 lower-case hex characters) instead of a random one. Sent
+    /// once: a stale answer is returned, not retried.
+    #[uniffi(default = None)]
+    pub nonce: Option<String>,
+    /// Params sent after the signed ones, in the same place, but not signed (a server that
+    /// verifies every param refuses them: this is how a tampered request looks).
+    #[uniffi(default = [])]
+    pub extra_params: Vec<Param>,
+    /// v2 only: a JSON body, as JSON text (`"{\"a\": [1, 2]}"`). It is parsed (not JSON:
+    /// `invalid_body`) and then sent exactly as given, key order, spacing and numbers kept;
+    /// the params then go in the query and the digest of these bytes is signed.
+    #[uniffi(default = None)]
+    pub json: Option<String>,
+    /// Extra request headers. A `Host` header here is the host that v2 signs.
+    #[uniffi(default = [])]
+    pub headers: Vec<HttpHeader>,
+}
+
+impl RequestOptions {
+    fn header_names(&self) -> Vec<&str> {
+        self.headers.iter().map(|h| h.name.as_str()).collect()
+    }
+}
+
+impl fmt::Debug for RequestOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestOptions")
+            .field("timestamp", &self.timestamp)
+            .field("nonce", &self.nonce)
+            .field("extra_params", &self.extra_params)
+            .field("json", &self.json)
+            .field("header_names", &self.header_names())
+            .finish()
+    }
+}
+
+/// `RequestOptions(timestamp=…, nonce=…, extraParams=[k=v, …], json=…, headerNames=[…])`,
+/// field names as the Kotlin and Swift bindings spell them; absent options are left out.
+impl fmt::Display for RequestOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut fields = Vec::new();
+        if let Some(ts) = self.timestamp {
+            fields.push(format!("timestamp={ts}"));
+        }
+        if let Some(nonce) = &self.nonce {
+            fields.push(format!("nonce={nonce}"));
+        }
+        let extra: Vec<String> = self
+            .extra_params
+            .iter()
+            .map(|p| format!("{}={}", p.key, p.value))
+            .collect();
+        fields.push(format!("extraParams=[{}]", extra.join(", ")));
+        if let Some(json) = &self.json {
+            fields.push(format!("json={json}"));
+        }
+        fields.push(format!("headerNames=[{}]", self.header_names().join(", ")));
+        write!(f, "RequestOptions({})", fields.join(", "))
+    }
+}
+
+/// A server's answer (any status: non-2xx answers are responses, not errors).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Response {
+    /// The HTTP status code.
+    pub code: u16,
+    /// The body as text (invalid UTF-8 replaced).
+    pub body: String,
+    /// The body when it is JSON, as JSON text (exactly as received: parse it with your JSON
+    /// library); `None` when the body is empty or not JSON. The `data` of the other languages.
+    pub data_json: Option<String>,
+    /// Response headers in the order received; names lower-case.
+    pub headers: Vec<HttpHeader>,
+}
+
+impl From<xnonce::Response> for Response {
+    fn from(r: xnonce::Response) -> Self {
+        Response {
+            code: r.code,
+            // `data` is set exactly when the body parses as JSON: hand over the body itself,
+            // so no number or key order is changed by a round trip through serde_json.
+            data_json: r.data.is_some().then(|| r.body.clone()),
+            body: r.body,
+            headers: r
+                .headers
+                .into_iter()
+                .map(|(name, value)| HttpHeader { name, value })
+                .collect(),
+        }
+    }
+}
+
+/// Signs and sends requests, like em-secure-api's `ReSvcClient::Requester` (client-rs's
+/// blocking requester inside). Thread-safe; every call blocks the calling thread until the
+/// answer is in, so call it off the UI thread.
+///
+/// Printing it never shows the secret (it holds it only inside client-rs).
+#[derive(uniffi::Object)]
+pub struct Requester {
+    inner: xnonce::blocking::Requester,
+}
+
+impl fmt::Debug for Requester {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // client-rs's Debug: server, client, scheme, clock settings; never the secret.
+        fmt::Debug::fmt(&self.inner, f)
+    }
+}
+
+#[uniffi::export]
+impl Requester {
+    /// A requester for `server` (`http(s)://host[:port][/prefix]`) signing as `client` with
+    /// `secret`. `scheme`: `None` is v2. `timeout_ms`: the time limit of one HTTP exchange
+    /// (0 lets every request time out). `correct_clock`: learn the clock offset from the
+    /// server's authenticated time hint and retry a stale request once. `clock_offset_ms`:
+    /// the offset to start from (server − local), e.g. one a previous requester learned.
+    ///
+    /// Errors: `invalid_url`, `invalid_client_id`, `invalid_secret` (v2 needs 64 hex
+    /// characters), `invalid_host`, `connection_failed` (the HTTP stack could not start).
+    #[uniffi::constructor(default(
+        scheme = None,
+        timeout_ms = 30000,
+        correct_clock = true,
+        clock_offset_ms = 0
+    ))]
+    pub fn new(
+        server: String,
+        client: String,
+        secret: String,
+        scheme: Option<Scheme>,
+        timeout_ms: u64,
+        correct_clock: bool,
+        clock_offset_ms: i64,
+    ) -> Result<Arc<Self>, XNonceError> {
+        let inner = xnonce::blocking::Requester::builder(server, client, Secret::new(secret)?)
+            .scheme(scheme.unwrap_or(Scheme::V2).into())
+            .timeout(Duration::from_millis(timeout_ms))
+            .correct_clock(correct_clock)
+            .clock_offset_ms(clock_offset_ms)
+            .build()?;
+        Ok(Arc::new(Requester { inner }))
+    }
+
+    /// Signs and sends one request, like em-secure-api's
+    /// `make_request(method, params, action, controller, options)`: with a `controller`,
+    /// `path` is the action (`/controller/path`); without, the full path. Blocks until the
+    /// answer is in.
+    ///
+    /// Non-2xx answers are responses. Errors: signing errors (their codes), `invalid_body`
+    /// (`options.json` is not JSON, or given with v1) and `connection_failed` (refused,
+    /// timed out, or any other transport failure).
+    #[uniffi::method(default(controller = None, options))]
+    pub fn make_request(
+        &self,
+        method: String,
+        params: Vec<Param>,
+        path: String,
+        controller: Option<String>,
+        options: RequestOptions,
+    ) -> Result<Response, XNonceError> {
+        let pairs = |list: Vec<Param>| list.into_iter().map(|p| (p.key, p.value)).collect();
+        let options = xnonce::RequestOptions {
+            timestamp_ms: options.timestamp,
+            nonce: options.nonce,
+            extra_params: pairs(options.extra_params),
+            // Sent byte for byte (key order, spacing and number spelling kept) once client-rs
+            // has parsed it with serde_json: text that is not JSON is `invalid_body`.
+            json_raw: options.json.map(String::into_bytes),
+            headers: options
+                .headers
+                .into_iter()
+                .map(|h| (h.name, h.value))
+                .collect(),
+            ..Default::default()
+        };
+        let res = self.inner.make_request(
+            &method,
+            pairs(params),
+            &path,
+            controller.as_deref(),
+            options,
+        )?;
+        Ok(res.into())
+    }
+
+    /// The clock offset in use (server − local, ms): the constructor's `clock_offset_ms`
+    /// until a stale answer carries an authentic server-time hint.
+    pub fn clock_offset_ms(&self) -> i64 {
+        self.inner.clock_offset_ms()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd";
+
+    fn requester(scheme: Option<Scheme>) -> Arc<Requester> {
+        Requester::new(
+            "http://127.0.0.1:1".into(),
+            "svc".into(),
+            SECRET.into(),
+            scheme,
+            1000,
+            true,
+            -5,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn builds_checks_inputs_and_never_prints_the_secret() {
+        let r = requester(None);
+        assert_eq!(r.clock_offset_ms(), -5);
+        let debug = format!("{r:?}");
+        assert!(debug.contains("V2") && !debug.contains(SECRET), "{debug}");
+        let e = Requester::new(
+            "ftp://x".into(),
+            "svc".into(),
+            SECRET.into(),
+            None,
+            1000,
+            true,
+            0,
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "invalid_url");
+        let e = Requester::new(
+            "http://h".into(),
+            "svc".into(),
+            "short".into(),
+            Some(Scheme::V2),
+            1000,
+            true,
+            0,
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "invalid_secret");
+    }
+
+    #[test]
+    fn invalid_json_is_refused_before_anything_is_sent() {
+        let e = requester(None)
+            .make_request(
+                "POST".into(),
+                vec![],
+                "/a/b".into(),
+                None,
+                RequestOptions {
+                    json: Some("{not json".into()),
+                    ..Default::default()
+                },
+            )
+            .unwrap_err();
+        assert_eq!(e.code(), "invalid_body");
+        assert!(matches!(e, XNonceError::Input { .. }));
+    }
+
+    #[test]
+    fn nothing_listening_is_connection_failed() {
+        let e = requester(Some(Scheme::V1))
+            .make_request(
+                "GET".into(),
+                vec![],
+                "/a/b".into(),
+                None,
+                RequestOptions::default(),
+            )
+            .unwrap_err();
+        assert_eq!(e.code(), "connection_failed");
+        assert!(matches!(e, XNonceError::Unavailable { .. }));
+    }
+
+    #[test]
+    fn printing_options_hides_header_values() {
+        let o = RequestOptions {
+            timestamp: Some(1),
+            headers: vec![HttpHeader {
+                name: "Authorization".into(),
+                value: "Bearer s3cr3t".into(),
+            }],
+            ..Default::default()
+        };
+        for text in [format!("{o:?}"), o.to_string()] {
+            assert!(
+                text.contains("Authorization") && !text.contains("s3cr3t"),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            o.to_string(),
+            "RequestOptions(timestamp=1, extraParams=[], headerNames=[Authorization])"
+        );
+    }
+
+    #[test]
+    fn data_json_is_the_body_when_it_is_json() {
+        let r = Response::from(xnonce::Response {
+            code: 200,
+            body: "{\"b\": 1.50, \"a\": null}".into(),
+            data: Some(serde_json::json!({"a": null, "b": 1.5})),
+            headers: vec![("content-type".into(), "application/json".into())],
+        });
+        assert_eq!(r.data_json.as_deref(), Some("{\"b\": 1.50, \"a\": null}"));
+        assert_eq!(r.headers[0].name, "content-type");
+        let r = Response::from(xnonce::Response {
+            code: 500,
+            body: "oops".into(),
+            data: None,
+            headers: vec![],
+        });
+        assert_eq!(r.data_json, None);
+    }
+}
