@@ -267,20 +267,21 @@ impl Verifier {
     /// Reads the credential of a request: header first, else the `ottoken` parameter.
     pub fn credential(&self, req: &Incoming<'_>) -> Result<(XNonce, bool)> {
         let mut from_ottoken = None;
-        let (header, via_ottoken) = self.credential_fields(req, &mut from_ottoken)?;
+        let form = form_body(req)?;
+        let (header, via_ottoken) = self.credential_fields(req, form, &mut from_ottoken)?;
         Ok((header.to_owned(), via_ottoken))
     }
 
     /// [`Verifier::credential`] borrowing the header's fields: from the `X-Nonce` text, or
-    /// from the header decoded out of an `ottoken` into `holder`.
+    /// from the header decoded out of an `ottoken` into `holder`. `form` is the request's
+    /// [`form_body`], read by the caller first (§11.1 step 1: a form body that is not UTF-8
+    /// is `malformed_params`, whatever the credential).
     fn credential_fields<'r>(
         &self,
         req: &Incoming<'r>,
+        form: Option<&'r str>,
         holder: &'r mut Option<XNonce>,
     ) -> Result<(HeaderRef<'r>, bool)> {
-        // §11.1 step 1 comes first: a form body that is not UTF-8 is `malformed_params`,
-        // whatever the credential.
-        let form = form_body(req)?;
         let (header, via_ottoken) = match req.x_nonce.filter(|h| !h.is_empty()) {
             Some(h) => (HeaderRef::parse(h)?, false),
             None => match params::find_ottoken(req.query, form) {
@@ -351,11 +352,12 @@ impl Verifier {
         hint: &mut dyn FnMut(&ReplayKey),
     ) -> Result<Verified> {
         let mut from_ottoken = None;
-        let (header, via_ottoken) = self.credential_fields(req, &mut from_ottoken)?;
+        let form = form_body(req)?;
+        let (header, via_ottoken) = self.credential_fields(req, form, &mut from_ottoken)?;
         let scheme = header.scheme;
         let replay_key = replay_key(scheme, header.client, header.request_id);
         hint(&replay_key);
-        let params = params::from_query_and_form(scheme, req.query, form_body(req)?)?;
+        let params = params::from_query_and_form(scheme, req.query, form)?;
         let client = header.client;
         let ts = header.timestamp_ms;
         let window = self.windows.window_for(req.path);
