@@ -6,13 +6,15 @@
 //!   the expected code; v1: em-secure-api's text), never a 5xx, never a panic, and the server
 //!   keeps serving.
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use xnonce_conformance::server_suite::http;
 use xnonce_core::{sign, Scheme, Secret, SignInput};
+
+mod common;
+
+use common::{command, spawn_serve, Served};
 
 fn temp_dir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!(
@@ -24,15 +26,9 @@ fn temp_dir(tag: &str) -> PathBuf {
     d
 }
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_xnonce-server")
-}
-
 fn add_client(data: &Path, name: &str) -> Secret {
-    let out = Command::new(bin())
-        .args(["client", "add", name, "--data"])
+    let out = command(&["client", "add", name, "--data"])
         .arg(data)
-        .env_remove("XNONCE_DATA")
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -40,73 +36,10 @@ fn add_client(data: &Path, name: &str) -> Secret {
 }
 
 /// The binary serving `--demo` on a free port; killed on drop. stderr goes to `log`.
-struct Served {
-    child: Child,
-    base: http::BaseUrl,
-    log: PathBuf,
-}
-
-impl Served {
-    fn start(data: &Path, log: &Path) -> Served {
-        let mut child = Command::new(bin())
-            .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data"])
-            .arg(data)
-            .env_remove("XNONCE_DATA")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim_end()
-            .strip_prefix("xnonce-server listening on ")
-            .unwrap_or_else(|| panic!("first line: {line:?}"))
-            .to_string();
-        Served {
-            child,
-            base: http::BaseUrl::parse(&url).unwrap(),
-            log: log.to_path_buf(),
-        }
-    }
-
-    /// Sends `sig` and waits for the exit; returns how the process ended.
-    fn signal(&mut self, sig: &str) -> std::process::ExitStatus {
-        let ok = Command::new("kill")
-            .args([sig, &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(ok.success());
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(15),
-                "no exit after {sig}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn alive(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn start(data: &Path, log: &Path) -> Served {
+    let mut cmd = command(&["serve", "--demo", "--listen", "127.0.0.1:0", "--data"]);
+    cmd.arg(data).env("RUST_LOG", "warn");
+    spawn_serve(cmd, log).unwrap_or_else(|e| panic!("did not start: {e:?}"))
 }
 
 const TARGET: &str = "/controller1/action1?username=phil&password=p&opt1=x";
@@ -131,7 +64,7 @@ fn a_request_accepted_before_a_restart_is_refused_after_it() {
     let root = temp_dir("restart");
     let data = root.join("data");
     let secret = add_client(&data, "restart_client");
-    let mut first = Served::start(&data, &root.join("1.log"));
+    let mut first = start(&data, &root.join("1.log"));
     // v2 tokens are bound to the Host: keep sending the first server's authority.
     let authority = first.base.authority.clone();
     let at = |s: &Served| http::BaseUrl {
@@ -148,10 +81,10 @@ fn a_request_accepted_before_a_restart_is_refused_after_it() {
     assert!(
         stopped.success(),
         "SIGTERM must stop the server gracefully (journal flushed): {stopped:?}; {}",
-        first.stderr()
+        first.log()
     );
 
-    let mut second = Served::start(&data, &root.join("2.log"));
+    let mut second = start(&data, &root.join("2.log"));
     for req in [&v1, &v2] {
         let r = http::send(&at(&second), req).unwrap();
         assert_eq!(r.status, 409, "after SIGTERM restart: {}", r.text());
@@ -175,7 +108,7 @@ fn a_request_accepted_before_a_restart_is_refused_after_it() {
     }
     second.signal("-KILL");
 
-    let third = Served::start(&data, &root.join("3.log"));
+    let third = start(&data, &root.join("3.log"));
     for req in [&v1, &v2, &v2b] {
         let r = http::send(&at(&third), req).unwrap();
         assert_eq!(r.status, 409, "after kill -9 restart: {}", r.text());
@@ -195,12 +128,12 @@ fn a_sigterm_as_soon_as_the_server_listens_is_a_graceful_stop() {
     let data = root.join("data");
     add_client(&data, "early");
     for i in 0..10 {
-        let mut s = Served::start(&data, &root.join(format!("{i}.log")));
+        let mut s = start(&data, &root.join(format!("{i}.log")));
         let status = s.signal("-TERM");
         assert!(
             status.success(),
             "run {i}: SIGTERM right after the listening line: {status:?}; {}",
-            s.stderr()
+            s.log()
         );
     }
     std::fs::remove_dir_all(root).unwrap();
@@ -255,7 +188,7 @@ fn bad_input_matrix_gets_coded_4xx_and_the_server_survives() {
     let root = temp_dir("matrix");
     let data = root.join("data");
     let secret = add_client(&data, "matrix");
-    let mut s = Served::start(&data, &root.join("server.log"));
+    let mut s = start(&data, &root.join("server.log"));
     let a = s.base.authority.clone();
     let good_v2 = signed(Scheme::V2, "matrix", &secret, &a);
     let good_v2_value = good_v2.headers[0].1.clone();
@@ -498,7 +431,7 @@ fn bad_input_matrix_gets_coded_4xx_and_the_server_survives() {
     let r = http::send(&s.base, &fresh).unwrap();
     assert_eq!(r.status, 200, "server after the matrix: {}", r.text());
     assert!(s.alive());
-    let log = s.stderr();
+    let log = s.log();
     assert!(!log.contains("panicked"), "panic in the server log:\n{log}");
     assert!(
         failures.is_empty(),
@@ -543,7 +476,7 @@ fn the_host_is_the_absolute_targets_authority_and_two_hosts_are_refused() {
     let root = temp_dir("host");
     let data = root.join("data");
     let secret = add_client(&data, "host");
-    let s = Served::start(&data, &root.join("server.log"));
+    let s = start(&data, &root.join("server.log"));
     let a = s.base.authority.clone();
     let absolute = format!("http://evil.example{TARGET}");
     let x_nonce = |r: &http::Request| r.headers[0].1.clone();
@@ -608,7 +541,7 @@ fn oversized_heads_and_unreadable_forms_get_their_own_answers() {
     let root = temp_dir("nits");
     let data = root.join("data");
     add_client(&data, "nits");
-    let mut s = Served::start(&data, &root.join("server.log"));
+    let mut s = start(&data, &root.join("server.log"));
     let now = xnonce_server::now_ms().to_string();
     // A large header that is not X-Nonce: 431 with a title that does not blame X-Nonce.
     let r = http::send(

@@ -10,6 +10,10 @@ use xnonce_conformance::server_suite::{self, encode_params, http};
 use xnonce_core::{link, sign, Scheme, Secret, ServerTimeHint, SignInput};
 use xnonce_server::{Config, Registry, Server};
 
+mod common;
+
+use common::{command, spawn_serve, Served};
+
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn temp_dir(tag: &str) -> PathBuf {
@@ -691,18 +695,8 @@ fn the_layer_guards_any_axum_app() {
 
 // ---- the binary ----
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_xnonce-server")
-}
-
 fn cli(data: &Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(bin())
-        .args(args)
-        .arg("--data")
-        .arg(data)
-        .env_remove("XNONCE_DATA")
-        .output()
-        .unwrap()
+    command(args).arg("--data").arg(data).output().unwrap()
 }
 
 #[test]
@@ -741,8 +735,7 @@ fn registry_commands() {
     assert_eq!(mode(&data.join("clients.json")), 0o600);
     assert_eq!(mode(&data), 0o700);
     // XNONCE_DATA overrides the default dir.
-    let out = std::process::Command::new(bin())
-        .args(["client", "list"])
+    let out = command(&["client", "list"])
         .env("XNONCE_DATA", &data)
         .output()
         .unwrap();
@@ -750,33 +743,12 @@ fn registry_commands() {
     std::fs::remove_dir_all(root).unwrap();
 }
 
-/// `xnonce-server serve --demo --listen 127.0.0.1:0 --data DATA EXTRA...` with its stderr to
-/// `stderr` (and `RUST_LOG` unset), and the URL its first stdout line announces.
-fn spawn_serve(
-    data: &Path,
-    extra: &[&str],
-    stderr: std::process::Stdio,
-) -> (std::process::Child, String) {
-    use std::io::BufRead;
-    let mut child = std::process::Command::new(bin())
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data"])
-        .arg(data)
-        .args(extra)
-        .env_remove("RUST_LOG")
-        .stdout(std::process::Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim_end()
-        .strip_prefix("xnonce-server listening on ")
-        .unwrap_or_else(|| panic!("first line: {line:?}"))
-        .to_string();
-    (child, url)
+/// `xnonce-server serve --demo --listen 127.0.0.1:0 --data DATA EXTRA...`, listening, with its
+/// stderr to `log`.
+fn serve(data: &Path, extra: &[&str], log: &Path) -> Served {
+    let mut cmd = command(&["serve", "--demo", "--listen", "127.0.0.1:0", "--data"]);
+    cmd.arg(data).args(extra);
+    spawn_serve(cmd, log).unwrap_or_else(|e| panic!("did not start: {e:?}"))
 }
 
 #[test]
@@ -786,12 +758,8 @@ fn json_logs_are_one_object_per_line_without_secrets() {
     let secret = String::from_utf8(cli(&data, &["client", "add", "svc"]).stdout).unwrap();
     let secret = Secret::new(secret.trim()).unwrap();
     let log = root.join("stderr.log");
-    let (mut child, url) = spawn_serve(
-        &data,
-        &["--log-format", "json"],
-        std::fs::File::create(&log).unwrap().into(),
-    );
-    let base = http::BaseUrl::parse(&url).unwrap();
+    let served = serve(&data, &["--log-format", "json"], &log);
+    let base = served.base.clone();
     // A tampered request: refused, so logged at the default level.
     let mut input = SignInput::new(Scheme::V2, "GET", "/controller1/action1", "svc")
         .host(base.authority.clone());
@@ -807,12 +775,7 @@ fn json_logs_are_one_object_per_line_without_secrets() {
     )
     .unwrap();
     assert_eq!(r.status, 401);
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    assert!(child.wait().unwrap().success());
+    assert!(served.stop().success());
     let text = std::fs::read_to_string(&log).unwrap();
     let lines: Vec<serde_json::Value> = text
         .lines()
@@ -837,11 +800,15 @@ fn json_logs_are_one_object_per_line_without_secrets() {
 fn serve_prints_its_address_sees_new_clients_and_stops_on_sigterm() {
     let root = temp_dir("serve");
     let data = root.join("data");
-    let (mut child, url) = spawn_serve(&data, &[], std::process::Stdio::null());
-    assert!(url.starts_with("http://127.0.0.1:"));
+    let served = serve(&data, &[], &root.join("stderr.log"));
+    let base = served.base.clone();
+    assert!(
+        base.authority.starts_with("127.0.0.1:"),
+        "{}",
+        base.authority
+    );
     let secret = String::from_utf8(cli(&data, &["client", "add", "later"]).stdout).unwrap();
     let secret = Secret::new(secret.trim()).unwrap();
-    let base = http::BaseUrl::parse(&url).unwrap();
     let signed = sign(
         &SignInput::new(Scheme::V1, "GET", "/admin/status", "later"),
         &secret,
@@ -853,22 +820,7 @@ fn serve_prints_its_address_sees_new_clients_and_stops_on_sigterm() {
     )
     .unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let start = std::time::Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "no exit after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = served.stop();
     assert!(status.success(), "{status:?}");
     std::fs::remove_dir_all(root).unwrap();
 }

@@ -128,8 +128,14 @@ impl Served {
 
     /// SIGTERM, and the exit status (fails after 15 s).
     pub fn stop(mut self) -> ExitStatus {
+        self.signal("-TERM")
+    }
+
+    /// Sends `sig` (`-TERM`, `-KILL`…) and waits for the exit (fails after 15 s); how the
+    /// process ended.
+    pub fn signal(&mut self, sig: &str) -> ExitStatus {
         let ok = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([sig, &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(ok.success());
@@ -138,9 +144,17 @@ impl Served {
             if let Some(s) = self.child.try_wait().unwrap() {
                 return s;
             }
-            assert!(start.elapsed() < Duration::from_secs(15), "no exit");
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "no exit after {sig}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// True while the process runs.
+    pub fn alive(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
     }
 }
 
