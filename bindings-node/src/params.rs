@@ -126,10 +126,11 @@ pub(crate) fn value_text(key: &str, value: Unknown<'_>) -> Outcome<String> {
         ValueType::String => {
             let text = Text::from_unknown(value)?;
             if !text.well_formed {
-                return fail(
+                return Err(xnonce_core::Error::ill_formed_text(
                     ErrorCode::InvalidParamValue,
-                    format!("param {key:?}: {ILL_FORMED}"),
-                );
+                    &format!("param {key:?}"),
+                )
+                .into());
             }
             Ok(text.text)
         }
@@ -201,9 +202,6 @@ pub(crate) fn optional_text(
     value.flatten().map(|t| t.check(code, what)).transpose()
 }
 
-/// What every message about ill-formed text says (never the text itself: it may be a secret).
-const ILL_FORMED: &str = "not well-formed Unicode (it holds a lone UTF-16 surrogate)";
-
 /// A JS string as text to sign: its UTF-8 and whether the JS string was well-formed UTF-16.
 /// napi reads a lone surrogate (`'\ud800'`) as U+FFFD, which would sign text the caller never
 /// passed (a different secret, even), so every signed field checks `well_formed` through
@@ -224,7 +222,7 @@ impl Text {
         if self.well_formed {
             Ok(self.text)
         } else {
-            fail(code, format!("{what} is {ILL_FORMED}"))
+            Err(xnonce_core::Error::ill_formed_text(code, what).into())
         }
     }
 

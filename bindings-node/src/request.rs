@@ -58,16 +58,11 @@ pub fn sign_request(
             .unwrap_or((target.as_str(), ""));
         if let Some(at) = target.lone_surrogate_at() {
             // napi's U+FFFD stands for the surrogate, one UTF-16 unit for one: same index.
-            return match at < path.encode_utf16().count() {
-                true => fail(
-                    ErrorCode::InvalidPath,
-                    "the path is not well-formed Unicode",
-                ),
-                false => fail(
-                    ErrorCode::MalformedParams,
-                    "the query is not well-formed Unicode",
-                ),
+            let (code, what) = match at < path.encode_utf16().count() {
+                true => (ErrorCode::InvalidPath, "the path"),
+                false => (ErrorCode::MalformedParams, "the query"),
             };
+            return Err(xnonce_core::Error::ill_formed_text(code, what).into());
         }
         if path.contains('#') || query.contains('#') {
             return fail(ErrorCode::InvalidPath, "a request target has no fragment");

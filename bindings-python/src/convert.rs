@@ -43,10 +43,7 @@ fn utf8<'a>(obj: Borrowed<'a, '_, PyAny>, code: ErrorCode, what: &str) -> PyResu
         // Lone surrogates cannot be encoded. The pending UnicodeEncodeError holds the text:
         // take it and drop it, and say which input was refused, never what it held.
         drop(PyErr::take(obj.py()));
-        return Err(coded(
-            code,
-            format!("{what} is not valid Unicode text (it holds a lone surrogate)"),
-        ));
+        return Err(to_py(xnonce_core::Error::ill_formed_text(code, what)));
     }
     let len = usize::try_from(size).unwrap_or(0);
     // SAFETY: CPython returns `size` bytes of valid UTF-8 that live as long as the object.

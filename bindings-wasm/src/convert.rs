@@ -27,10 +27,7 @@ pub fn text(value: &JsValue, code: ErrorCode, what: &str) -> JsResult<String> {
 /// costs one scan — is checked unit by unit. The message never shows the text.
 fn well_formed(value: &JsValue, text: String, code: ErrorCode, what: &str) -> JsResult<String> {
     if text.contains('\u{FFFD}') && !value.unchecked_ref::<JsString>().is_valid_utf16() {
-        return Err(coded(
-            code,
-            format!("{what} is not well-formed Unicode (it holds a lone UTF-16 surrogate)"),
-        ));
+        return Err(xnonce_core::Error::ill_formed_text(code, what).into());
     }
     Ok(text)
 }

@@ -209,6 +209,24 @@ pub struct Error {
 }
 
 impl Error {
+    /// The refusal of text that is not valid Unicode — a string holding a lone UTF-16
+    /// surrogate, which JavaScript and Python strings can — for the input named `what`, with
+    /// that input's `code` (PROTOCOL §3.6). The one message every binding uses; it names the
+    /// input, never its content (which may be a secret).
+    ///
+    /// ```
+    /// use xnonce_core::{Error, ErrorCode};
+    /// let e = Error::ill_formed_text(ErrorCode::InvalidSecret, "the secret");
+    /// assert_eq!(e.code(), ErrorCode::InvalidSecret);
+    /// assert_eq!(e.message(), "the secret is not valid Unicode text (it holds a lone surrogate)");
+    /// ```
+    pub fn ill_formed_text(code: ErrorCode, what: &str) -> Self {
+        Error::new(
+            code,
+            format!("{what} is not valid Unicode text (it holds a lone surrogate)"),
+        )
+    }
+
     /// Makes an error with a code and message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Error {
