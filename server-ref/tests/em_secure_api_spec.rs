@@ -7,74 +7,36 @@
 //! The original's requester never corrects its clock from a server-time hint, so clock
 //! correction is off here.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use xnonce::{RequestOptions, Requester, Scheme};
-use xnonce_server::{Config, Registry, Server};
+use xnonce_server::{Config, Registry};
 
-/// A demo server running in-process on its own runtime; stopped on drop.
+mod common;
+
+use common::{Dirs, InProcess};
+
+/// The demo server running in-process with its own data dir.
 struct Demo {
-    url: String,
-    data: PathBuf,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-        let _ = std::fs::remove_dir_all(&self.data);
-    }
+    // Declared first: the server stops before its data dir is removed.
+    server: InProcess,
+    dirs: Dirs,
 }
 
 impl Demo {
     fn start(tag: &str) -> Demo {
-        let data = std::env::temp_dir().join(format!(
-            "xnonce-spec-{tag}-{}-{}",
-            std::process::id(),
-            xnonce_server::now_ms()
-        ));
-        std::fs::create_dir_all(&data).unwrap();
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let dir = data.clone();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()?;
-            rt.block_on(async move {
-                let mut config = Config::demo();
-                config.listen = "127.0.0.1:0".into();
-                let server = Server::bind(&config, dir).await?;
-                addr_tx.send(server.local_addr()?).unwrap();
-                server
-                    .run(async {
-                        let _ = stop_rx.await;
-                    })
-                    .await
-            })
-        });
-        let addr = addr_rx.recv_timeout(Duration::from_secs(20)).unwrap();
+        let dirs = Dirs::new(&format!("spec-{tag}"));
         Demo {
-            url: format!("http://{addr}"),
-            data,
-            stop: Some(stop_tx),
-            thread: Some(thread),
+            server: InProcess::start(Config::demo(), dirs.data.clone()),
+            dirs,
         }
     }
 
     /// `SecureApi::ClientSecret.create(name, :replace_client=>true)` and
     /// `ReSvcClient::Requester.new $server, name, secret`.
     fn requester(&self, client: &str) -> Spec {
-        let secret = Registry::open(&self.data).replace(client).unwrap();
-        let api = Requester::builder(&self.url, client, secret)
+        let secret = Registry::open(&self.dirs.data).replace(client).unwrap();
+        let api = Requester::builder(&self.server.url, client, secret)
             .scheme(Scheme::V1)
             .correct_clock(false)
             .timeout(Duration::from_secs(10))
@@ -543,7 +505,7 @@ async fn implementation_rb_routes_the_spec_does_not_reach() {
     );
 
     let stranger = Requester::builder(
-        &server.url,
+        &server.server.url,
         "nobody",
         xnonce::Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")
             .unwrap(),

@@ -6,7 +6,7 @@
 //!   the expected code; v1: em-secure-api's text), never a 5xx, never a panic, and the server
 //!   keeps serving.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use xnonce_conformance::server_suite::http;
@@ -14,17 +14,7 @@ use xnonce_core::{sign, Scheme, Secret, SignInput};
 
 mod common;
 
-use common::{command, spawn_serve, Served};
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "xnonce-hardening-{tag}-{}-{}",
-        std::process::id(),
-        xnonce_server::now_ms()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use common::{command, spawn_serve, Dirs, Served};
 
 fn add_client(data: &Path, name: &str) -> Secret {
     let out = command(&["client", "add", name, "--data"])
@@ -61,8 +51,8 @@ fn signed(scheme: Scheme, client: &str, secret: &Secret, authority: &str) -> htt
 
 #[test]
 fn a_request_accepted_before_a_restart_is_refused_after_it() {
-    let root = temp_dir("restart");
-    let data = root.join("data");
+    let d = Dirs::new("hardening-restart");
+    let (root, data) = (d.base.clone(), d.data.clone());
     let secret = add_client(&data, "restart_client");
     let mut first = start(&data, &root.join("1.log"));
     // v2 tokens are bound to the Host: keep sending the first server's authority.
@@ -116,7 +106,6 @@ fn a_request_accepted_before_a_restart_is_refused_after_it() {
     let fresh = signed(Scheme::V1, "restart_client", &secret, &authority);
     assert_eq!(http::send(&at(&third), &fresh).unwrap().status, 200);
     drop(third);
-    std::fs::remove_dir_all(root).unwrap();
 }
 
 #[test]
@@ -124,8 +113,8 @@ fn a_sigterm_as_soon_as_the_server_listens_is_a_graceful_stop() {
     // A supervisor may stop a server the moment it is up: the handlers must be installed by
     // then, or the default action kills the process with accepted requests' journal lines
     // still buffered (and so forgotten across the restart).
-    let root = temp_dir("early-term");
-    let data = root.join("data");
+    let d = Dirs::new("hardening-early-term");
+    let (root, data) = (d.base.clone(), d.data.clone());
     add_client(&data, "early");
     for i in 0..10 {
         let mut s = start(&data, &root.join(format!("{i}.log")));
@@ -136,7 +125,6 @@ fn a_sigterm_as_soon_as_the_server_listens_is_a_graceful_stop() {
             s.log()
         );
     }
-    std::fs::remove_dir_all(root).unwrap();
 }
 
 fn first_base(authority: &str) -> http::BaseUrl {
@@ -185,8 +173,8 @@ fn raw(authority: &str, request_line_target: &[u8], headers: &[(&str, &[u8])]) -
 
 #[test]
 fn bad_input_matrix_gets_coded_4xx_and_the_server_survives() {
-    let root = temp_dir("matrix");
-    let data = root.join("data");
+    let d = Dirs::new("hardening-matrix");
+    let (root, data) = (d.base.clone(), d.data.clone());
     let secret = add_client(&data, "matrix");
     let mut s = start(&data, &root.join("server.log"));
     let a = s.base.authority.clone();
@@ -441,7 +429,6 @@ fn bad_input_matrix_gets_coded_4xx_and_the_server_survives() {
         failures.join("\n")
     );
     drop(s);
-    std::fs::remove_dir_all(root).unwrap();
 }
 
 /// Raw request bytes: `GET <target> HTTP/1.1`, then `headers` as given (no Host added).
@@ -473,8 +460,8 @@ fn problem_code(r: &http::Response) -> String {
 fn the_host_is_the_absolute_targets_authority_and_two_hosts_are_refused() {
     // RFC 9112 §3.2.2: with an absolute-form target the server MUST ignore Host and use the
     // target's authority; §3.2: more than one Host field line is a 400.
-    let root = temp_dir("host");
-    let data = root.join("data");
+    let d = Dirs::new("hardening-host");
+    let (root, data) = (d.base.clone(), d.data.clone());
     let secret = add_client(&data, "host");
     let s = start(&data, &root.join("server.log"));
     let a = s.base.authority.clone();
@@ -533,13 +520,12 @@ fn the_host_is_the_absolute_targets_authority_and_two_hosts_are_refused() {
         assert!(r.text().contains("more than one Host"), "{}", r.text());
     }
     drop(s);
-    std::fs::remove_dir_all(root).unwrap();
 }
 
 #[test]
 fn oversized_heads_and_unreadable_forms_get_their_own_answers() {
-    let root = temp_dir("nits");
-    let data = root.join("data");
+    let d = Dirs::new("hardening-nits");
+    let (root, data) = (d.base.clone(), d.data.clone());
     add_client(&data, "nits");
     let mut s = start(&data, &root.join("server.log"));
     let now = xnonce_server::now_ms().to_string();
@@ -574,5 +560,4 @@ fn oversized_heads_and_unreadable_forms_get_their_own_answers() {
     );
     assert!(s.alive());
     drop(s);
-    std::fs::remove_dir_all(root).unwrap();
 }

@@ -2,95 +2,39 @@
 //! the `xnonce-server` binary for the CLI tests), requests signed with core and sent with a
 //! plain HTTP/1.1 client.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 use std::time::Duration;
 
 use xnonce_conformance::server_suite::{self, encode_params, http};
 use xnonce_core::{link, sign, Scheme, Secret, ServerTimeHint, SignInput};
-use xnonce_server::{Config, Registry, Server};
+use xnonce_server::{Config, Registry};
 
 mod common;
 
-use common::{command, spawn_serve, Served};
-
-static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let d = std::env::temp_dir().join(format!(
-        "xnonce-server-test-{tag}-{}-{n}-{}",
-        std::process::id(),
-        xnonce_server::now_ms()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use common::{command, spawn_serve, Dirs, InProcess, Served};
 
 fn unique(what: &str) -> String {
-    format!(
-        "{what}-{}-{}",
-        COUNTER.fetch_add(1, Ordering::Relaxed),
-        xnonce_server::now_ms()
-    )
+    format!("{what}-{}-{}", common::unique(), xnonce_server::now_ms())
 }
 
-/// A server running in-process on its own runtime; stopped on drop.
+/// A server running in-process with its own data dir and one client, `test_client`.
 struct Running {
-    base: http::BaseUrl,
-    url: String,
-    data: PathBuf,
+    // Declared first: the server stops before its data dir is removed.
+    server: InProcess,
+    dirs: Dirs,
     client: String,
     secret: Secret,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-        let _ = std::fs::remove_dir_all(&self.data);
-    }
 }
 
 fn start(config: Config) -> Running {
-    let data = temp_dir("data");
-    let secret = Registry::open(&data).add("test_client").unwrap();
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let dir = data.clone();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()?;
-        rt.block_on(async move {
-            let mut config = config;
-            config.listen = "127.0.0.1:0".into();
-            let server = Server::bind(&config, dir).await?;
-            addr_tx.send(server.local_addr()?).unwrap();
-            server
-                .run(async {
-                    let _ = stop_rx.await;
-                })
-                .await
-        })
-    });
-    let addr = addr_rx.recv_timeout(Duration::from_secs(20)).unwrap();
-    let url = format!("http://{addr}");
+    let dirs = Dirs::new("server-test");
+    let secret = Registry::open(&dirs.data).add("test_client").unwrap();
+    let server = InProcess::start(config, dirs.data.clone());
     Running {
-        base: http::BaseUrl::parse(&url).unwrap(),
-        url,
-        data,
+        server,
+        dirs,
         client: "test_client".into(),
         secret,
-        stop: Some(stop_tx),
-        thread: Some(thread),
     }
 }
 
@@ -112,7 +56,7 @@ impl Running {
         let mut i = SignInput::new(s, method, path, &self.client);
         i.params = params.to_vec();
         if s == Scheme::V2 {
-            i.host = Some(self.base.authority.clone());
+            i.host = Some(self.server.base.authority.clone());
         }
         i
     }
@@ -134,7 +78,7 @@ impl Running {
     }
 
     fn send(&self, req: &http::Request) -> http::Response {
-        http::send(&self.base, req).unwrap()
+        http::send(&self.server.base, req).unwrap()
     }
 
     fn get_params(&self) -> Vec<(String, String)> {
@@ -287,8 +231,8 @@ fn ottoken_links_work_once() {
     for scheme in [Scheme::V1, Scheme::V2] {
         let mut input = SignInput::new(scheme, "GET", "/controller1/action1", &s.client);
         input.params = s.get_params();
-        let l = link(&input, &s.secret, &s.url).unwrap();
-        let target = l.url.strip_prefix(&s.url).unwrap();
+        let l = link(&input, &s.secret, &s.server.url).unwrap();
+        let target = l.url.strip_prefix(&s.server.url).unwrap();
         let req = http::Request::new("GET", target);
         assert_eq!(s.send(&req).status, 200);
         let again = s.send(&req);
@@ -383,7 +327,7 @@ fn concurrent_identical_requests_are_accepted_exactly_once() {
         let (req, _) = s.request(&s.input(scheme, "GET", "/controller1/action1", &s.get_params()));
         let statuses: Vec<u16> = std::thread::scope(|scope| {
             let hs: Vec<_> = (0..24)
-                .map(|_| scope.spawn(|| http::send(&s.base, &req).unwrap().status))
+                .map(|_| scope.spawn(|| http::send(&s.server.base, &req).unwrap().status))
                 .collect();
             hs.into_iter().map(|h| h.join().unwrap()).collect()
         });
@@ -459,10 +403,10 @@ fn malformed_and_oversized_requests_get_4xx() {
     // A body sent in chunks without a length is limited too.
     let raw = format!(
         "POST /controller2/action1 HTTP/1.1\r\nHost: {}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n800\r\n{}\r\n0\r\n\r\n",
-        s.base.authority,
+        s.server.base.authority,
         "y".repeat(0x800)
     );
-    let r = http::send_raw(&s.base.connect, raw.as_bytes()).unwrap();
+    let r = http::send_raw(&s.server.base.connect, raw.as_bytes()).unwrap();
     assert_eq!(r.status, 413);
 }
 
@@ -504,7 +448,7 @@ fn slow_and_idle_clients_do_not_hold_connections() {
         routes: Some(xnonce_core::RouteTable::demo()),
         ..cfg
     });
-    let connect = || std::net::TcpStream::connect(&s.base.connect).unwrap();
+    let connect = || std::net::TcpStream::connect(&s.server.base.connect).unwrap();
     // Closed well after the deadline's 300 ms: the server must have closed them itself.
     let wait = Duration::from_secs(10);
 
@@ -519,7 +463,7 @@ fn slow_and_idle_clients_do_not_hold_connections() {
     idle.write_all(
         format!(
             "GET /_xnonce/health HTTP/1.1\r\nHost: {}\r\n\r\n",
-            s.base.authority
+            s.server.base.authority
         )
         .as_bytes(),
     )
@@ -531,7 +475,7 @@ fn slow_and_idle_clients_do_not_hold_connections() {
         .write_all(
             format!(
                 "POST /controller2/action1 HTTP/1.1\r\nHost: {}\r\nX-Nonce: v2 test_client\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"a\":",
-                s.base.authority
+                s.server.base.authority
             )
             .as_bytes(),
         )
@@ -563,7 +507,7 @@ fn slow_and_idle_clients_do_not_hold_connections() {
 fn connections_beyond_the_limit_wait_for_a_free_one() {
     use std::io::Write;
     let s = start(Config::parse("[limits]\nmax_connections = 2\n").unwrap());
-    let connect = || std::net::TcpStream::connect(&s.base.connect).unwrap();
+    let connect = || std::net::TcpStream::connect(&s.server.base.connect).unwrap();
     let held = [connect(), connect()];
     // Give the server time to accept both before the third arrives.
     std::thread::sleep(Duration::from_millis(200));
@@ -572,7 +516,7 @@ fn connections_beyond_the_limit_wait_for_a_free_one() {
         .write_all(
             format!(
                 "GET /_xnonce/health HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-                s.base.authority
+                s.server.base.authority
             )
             .as_bytes(),
         )
@@ -614,14 +558,14 @@ fn health_route_is_unverified() {
 #[test]
 fn clients_added_or_rotated_while_running_are_seen() {
     let s = demo();
-    let late = Registry::open(&s.data).add("late_client").unwrap();
+    let late = Registry::open(&s.dirs.data).add("late_client").unwrap();
     let mut input = s.input(Scheme::V2, "GET", "/admin/status", &[]);
     input.client = "late_client".into();
     let signed = sign(&input, &late).unwrap();
     let r = s.send(&http::Request::new("GET", "/admin/status").header("X-Nonce", signed.x_nonce));
     assert_eq!(r.status, 200, "{}", r.text());
     // Rotation: both secrets are live until `replace`.
-    let new = Registry::open(&s.data).rotate("late_client").unwrap();
+    let new = Registry::open(&s.dirs.data).rotate("late_client").unwrap();
     for secret in [&late, &new] {
         let signed = sign(&input, secret).unwrap();
         let r =
@@ -647,7 +591,7 @@ fn windows_follow_the_config() {
 #[test]
 fn the_black_box_suite_passes() {
     let s = demo();
-    let opts = server_suite::Options::new(&s.url, &s.client, s.secret.clone());
+    let opts = server_suite::Options::new(&s.server.url, &s.client, s.secret.clone());
     let results = server_suite::run(&opts).unwrap();
     let mut out = Vec::new();
     server_suite::print_table(&results, &mut out).unwrap();
@@ -702,9 +646,9 @@ fn cli(data: &Path, args: &[&str]) -> std::process::Output {
 #[test]
 fn registry_commands() {
     use std::os::unix::fs::PermissionsExt;
-    let root = temp_dir("cli");
-    let data = root.join("data");
-    let out = cli(&data, &["client", "add", "alice"]);
+    let d = Dirs::new("cli");
+    let data = &d.data;
+    let out = cli(data, &["client", "add", "alice"]);
     assert!(out.status.success());
     let secret = String::from_utf8(out.stdout).unwrap();
     assert_eq!(secret.len(), 65, "{secret:?}");
@@ -712,35 +656,34 @@ fn registry_commands() {
         .trim_end()
         .bytes()
         .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
-    assert!(!cli(&data, &["client", "add", "alice"]).status.success());
-    assert!(!cli(&data, &["client", "add", "bad name"]).status.success());
-    let replaced = String::from_utf8(cli(&data, &["client", "replace", "alice"]).stdout).unwrap();
+    assert!(!cli(data, &["client", "add", "alice"]).status.success());
+    assert!(!cli(data, &["client", "add", "bad name"]).status.success());
+    let replaced = String::from_utf8(cli(data, &["client", "replace", "alice"]).stdout).unwrap();
     assert_eq!(replaced.len(), 65);
     assert_ne!(replaced, secret);
-    assert!(cli(&data, &["client", "replace", "bob"]).status.success());
-    let list = String::from_utf8(cli(&data, &["client", "list"]).stdout).unwrap();
+    assert!(cli(data, &["client", "replace", "bob"]).status.success());
+    let list = String::from_utf8(cli(data, &["client", "list"]).stdout).unwrap();
     assert_eq!(list, "alice\nbob\n");
-    assert!(!cli(&data, &["client", "delete", "bob"]).status.success());
-    assert!(cli(&data, &["client", "delete", "bob", "--confirm"])
+    assert!(!cli(data, &["client", "delete", "bob"]).status.success());
+    assert!(cli(data, &["client", "delete", "bob", "--confirm"])
         .status
         .success());
-    assert!(!cli(&data, &["client", "delete", "bob", "--confirm"])
+    assert!(!cli(data, &["client", "delete", "bob", "--confirm"])
         .status
         .success());
     assert_eq!(
-        String::from_utf8(cli(&data, &["client", "list"]).stdout).unwrap(),
+        String::from_utf8(cli(data, &["client", "list"]).stdout).unwrap(),
         "alice\n"
     );
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&data.join("clients.json")), 0o600);
-    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(data), 0o700);
     // XNONCE_DATA overrides the default dir.
     let out = command(&["client", "list"])
-        .env("XNONCE_DATA", &data)
+        .env("XNONCE_DATA", data)
         .output()
         .unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap(), "alice\n");
-    std::fs::remove_dir_all(root).unwrap();
 }
 
 /// `xnonce-server serve --demo --listen 127.0.0.1:0 --data DATA EXTRA...`, listening, with its
@@ -753,12 +696,12 @@ fn serve(data: &Path, extra: &[&str], log: &Path) -> Served {
 
 #[test]
 fn json_logs_are_one_object_per_line_without_secrets() {
-    let root = temp_dir("json-logs");
-    let data = root.join("data");
-    let secret = String::from_utf8(cli(&data, &["client", "add", "svc"]).stdout).unwrap();
+    let d = Dirs::new("json-logs");
+    let (root, data) = (&d.base, &d.data);
+    let secret = String::from_utf8(cli(data, &["client", "add", "svc"]).stdout).unwrap();
     let secret = Secret::new(secret.trim()).unwrap();
     let log = root.join("stderr.log");
-    let served = serve(&data, &["--log-format", "json"], &log);
+    let served = serve(data, &["--log-format", "json"], &log);
     let base = served.base.clone();
     // A tampered request: refused, so logged at the default level.
     let mut input = SignInput::new(Scheme::V2, "GET", "/controller1/action1", "svc")
@@ -793,21 +736,20 @@ fn json_logs_are_one_object_per_line_without_secrets() {
         !text.contains(secret.expose()) && !text.contains(mac),
         "{text}"
     );
-    std::fs::remove_dir_all(root).unwrap();
 }
 
 #[test]
 fn serve_prints_its_address_sees_new_clients_and_stops_on_sigterm() {
-    let root = temp_dir("serve");
-    let data = root.join("data");
-    let served = serve(&data, &[], &root.join("stderr.log"));
+    let d = Dirs::new("serve");
+    let (root, data) = (&d.base, &d.data);
+    let served = serve(data, &[], &root.join("stderr.log"));
     let base = served.base.clone();
     assert!(
         base.authority.starts_with("127.0.0.1:"),
         "{}",
         base.authority
     );
-    let secret = String::from_utf8(cli(&data, &["client", "add", "later"]).stdout).unwrap();
+    let secret = String::from_utf8(cli(data, &["client", "add", "later"]).stdout).unwrap();
     let secret = Secret::new(secret.trim()).unwrap();
     let signed = sign(
         &SignInput::new(Scheme::V1, "GET", "/admin/status", "later"),
@@ -822,5 +764,4 @@ fn serve_prints_its_address_sees_new_clients_and_stops_on_sigterm() {
     assert_eq!(r.status, 200, "{}", r.text());
     let status = served.stop();
     assert!(status.success(), "{status:?}");
-    std::fs::remove_dir_all(root).unwrap();
 }

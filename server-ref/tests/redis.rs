@@ -24,7 +24,7 @@ use xnonce_server::AsyncReplayStore;
 
 mod common;
 
-use common::{command, spawn_serve, Exited, Served};
+use common::{command, spawn_serve, Dirs, Exited, Served};
 
 const PASSWORD: &str = "right-pass-4c1d";
 const WRONG: &str = "NotThePassword-7f3a";
@@ -261,14 +261,9 @@ fn main() {
         );
         return;
     }
-    let dir = std::env::temp_dir().join(format!(
-        "xnonce-redis-test-{}-{}",
-        std::process::id(),
-        xnonce_server::now_ms()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let redis = Redis::start(&dir).expect("redis-server");
-    let (data, key) = (dir.join("data"), dir.join("keys").join("registry.key"));
+    let dirs = Dirs::new("redis-test");
+    let redis = Redis::start(&dirs.base).expect("redis-server");
+    let (data, key) = (dirs.data.clone(), dirs.key.clone());
     let out = Command::new(env!("CARGO_BIN_EXE_xnonce-server"))
         .args(["client", "add", "svc", "--data"])
         .arg(&data)
@@ -281,7 +276,7 @@ fn main() {
     assert!(out.status.success());
     let ctx = Ctx {
         secret: Secret::new(String::from_utf8(out.stdout).unwrap().trim()).unwrap(),
-        dir: dir.clone(),
+        dir: dirs.base.clone(),
         data,
         key,
         n: std::cell::Cell::new(0),
@@ -321,7 +316,7 @@ fn main() {
     }
     println!("{} passed, {failed} failed", checks.len() - failed);
     drop(redis);
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(dirs);
     if failed > 0 {
         std::process::exit(1);
     }

@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 
 use xnonce_conformance::server_suite::http;
 use xnonce_core::{sign, Scheme, Secret, SignInput};
-use xnonce_server::{Config, Registry, Server};
+use xnonce_server::{Config, Registry};
 
 mod common;
 
-use common::{command, spawn_serve, Dirs, Served};
+use common::{command, spawn_serve, Dirs, InProcess, Served};
 
 /// Runs `xnonce-server client ARGS --data D --key-file K`.
 fn cli(d: &Dirs, args: &[&str]) -> Output {
@@ -206,9 +206,10 @@ fn rotation_end_to_end_in_process() {
     let s = InProcess::start(
         Config {
             routes: Some(xnonce_core::RouteTable::demo()),
+            key_file: Some(d.key.clone()),
             ..Config::default()
         },
-        &d,
+        d.data.clone(),
     );
     assert_eq!(get(Scheme::V2, &s.base, "svc", &old).status, 200);
     let new = registry.rotate("svc").unwrap();
@@ -335,60 +336,12 @@ fn a_plaintext_registry_is_served_then_encrypted_by_the_next_write() {
 // ---------------------------------------------------------------------------------------
 // Rate limiting (in-process server, real HTTP).
 
-/// A server running in-process; stopped on drop.
-struct InProcess {
-    base: http::BaseUrl,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
-}
-
-impl InProcess {
-    fn start(mut config: Config, d: &Dirs) -> InProcess {
-        config.listen = "127.0.0.1:0".into();
-        config.key_file = Some(d.key.clone());
-        let dir = d.data.clone();
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()?;
-            rt.block_on(async move {
-                let server = Server::bind(&config, dir).await?;
-                addr_tx.send(server.local_addr()?).unwrap();
-                server
-                    .run(async {
-                        let _ = stop_rx.await;
-                    })
-                    .await
-            })
-        });
-        let addr = addr_rx.recv_timeout(Duration::from_secs(20)).unwrap();
-        InProcess {
-            base: http::BaseUrl::parse(&format!("http://{addr}")).unwrap(),
-            stop: Some(stop_tx),
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for InProcess {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 fn limited_server(d: &Dirs, toml: &str) -> (InProcess, Registry) {
     let registry = Registry::open_with_key_file(&d.data, Some(d.key.clone()));
     let mut config = Config::parse(toml).unwrap();
     config.routes = Some(xnonce_core::RouteTable::demo());
-    (InProcess::start(config, d), registry)
+    config.key_file = Some(d.key.clone());
+    (InProcess::start(config, d.data.clone()), registry)
 }
 
 #[test]

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use xnonce_conformance::server_suite::http;
+use xnonce_server::{Config, Server};
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -162,5 +163,58 @@ impl Drop for Served {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A server running in-process on its own two-thread runtime, listening on 127.0.0.1:0;
+/// stopped, and its thread joined, on drop.
+pub struct InProcess {
+    pub base: http::BaseUrl,
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+impl InProcess {
+    /// Serves `config` (its `listen` replaced) with the data dir `data`.
+    pub fn start(mut config: Config, data: PathBuf) -> InProcess {
+        config.listen = "127.0.0.1:0".into();
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            rt.block_on(async move {
+                let server = Server::bind(&config, data).await?;
+                addr_tx.send(server.local_addr()?).unwrap();
+                server
+                    .run(async {
+                        let _ = stop_rx.await;
+                    })
+                    .await
+            })
+        });
+        let addr = addr_rx.recv_timeout(Duration::from_secs(20)).unwrap();
+        let url = format!("http://{addr}");
+        InProcess {
+            base: http::BaseUrl::parse(&url).unwrap(),
+            url,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
