@@ -35,10 +35,13 @@ enum Command {
         dir: PathBuf,
     },
     /// Black-box suite against a running server that exposes em-secure-api's demo API
-    /// (`xnonce-server serve --demo`). Plain http:// only (https is not supported).
+    /// (`xnonce-server serve --demo`: its routes, rules and 30 s window). Plain http:// only
+    /// (https is not supported); the server's clock must agree with this machine's well
+    /// within the 30 s window.
     /// Prints a table and `N passed, M failed`; exits 1 on any failure.
     Server {
-        /// Base URL of the server, `http://host:port[/prefix]` (https is not supported).
+        /// Base URL of the server, `http://host:port[/prefix]` (https is not supported). A
+        /// prefix is sent but not signed: the server must see the paths without it.
         #[arg(long)]
         base_url: String,
         /// A client registered on the server.
