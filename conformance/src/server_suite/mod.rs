@@ -23,6 +23,7 @@
 
 pub mod http;
 
+use std::collections::BTreeMap;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -188,6 +189,9 @@ fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
 }
+
+/// How many copies of one request the concurrency check sends at once.
+const SIMULTANEOUS: usize = 8;
 
 struct Runner<'a> {
     opts: &'a Options,
@@ -378,6 +382,54 @@ impl<'a> Runner<'a> {
         }
     }
 
+    /// The same signed request sent by [`SIMULTANEOUS`] threads at once: exactly one may be
+    /// accepted and every other answered 409 (the replay check must be atomic). A race can
+    /// slip past a black-box check now and then; a server that never serializes it fails.
+    fn accepted_once_concurrently(&mut self, name: String, req: Result<Request, String>) {
+        let expected = format!("1 × 200, {} × 409", SIMULTANEOUS - 1);
+        let (got, passed) = match req {
+            Err(e) => (format!("error: {e}"), false),
+            Ok(req) => {
+                let start = std::sync::Barrier::new(SIMULTANEOUS);
+                let answers: Vec<Result<Response, String>> = std::thread::scope(|scope| {
+                    let sent: Vec<_> = (0..SIMULTANEOUS)
+                        .map(|_| {
+                            scope.spawn(|| {
+                                start.wait();
+                                self.send(&req)
+                            })
+                        })
+                        .collect();
+                    sent.into_iter()
+                        .map(|t| t.join().unwrap_or_else(|_| Err("thread panicked".into())))
+                        .collect()
+                });
+                let mut tally: BTreeMap<String, usize> = BTreeMap::new();
+                for a in &answers {
+                    let key = match a {
+                        Ok(r) => r.status.to_string(),
+                        Err(e) => format!("error ({e})"),
+                    };
+                    *tally.entry(key).or_default() += 1;
+                }
+                let accepted = tally.get("200").copied().unwrap_or(0);
+                let replayed = tally.get("409").copied().unwrap_or(0);
+                let got = tally
+                    .iter()
+                    .map(|(k, n)| format!("{n} × {k}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                (got, accepted == 1 && replayed == SIMULTANEOUS - 1)
+            }
+        };
+        self.results.push(CheckResult {
+            name,
+            expected,
+            got,
+            passed,
+        });
+    }
+
     fn scheme_checks(&mut self, s: Scheme) {
         let sn = s.as_str();
         let get = self.opts.get_path.clone();
@@ -390,6 +442,11 @@ impl<'a> Runner<'a> {
             .signed_request(s, "GET", &get, &p, &p, &How::default())
             .map(|r| r.0);
         self.accepted_once(&format!("{sn} GET"), req, s);
+        let p = self.get_params();
+        let req = self
+            .signed_request(s, "GET", &get, &p, &p, &How::default())
+            .map(|r| r.0);
+        self.accepted_once_concurrently(format!("{sn} GET sent {SIMULTANEOUS} times at once"), req);
         let p = self.post_params();
         let req = self
             .signed_request(s, "POST", &post, &p, &p, &How::default())
