@@ -1,6 +1,6 @@
-"""The README's Python snippets: every module they use is imported, and the signing and
-Requester snippets run (the latter against the live server). The Flask app is run for real by
-test_examples.py."""
+"""The README's Python snippets: every module they use is imported, and the signing,
+Requester and Flask snippets run (the Requester against the live server, the Flask app through
+Flask's test client; test_examples.py runs the fuller examples/flask_app.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import xnonce
 from conftest import Server
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -65,3 +66,32 @@ def test_requester_snippet_runs_against_the_server(server: Server) -> None:
     exec("import xnonce\n" + code, ns)
     assert ns["res"].code == 200, ns["res"].body
     assert ns["res"].data["opt3"] == "3"
+
+
+def test_flask_snippet_accepts_a_signed_request_once(monkeypatch: Any) -> None:
+    monkeypatch.setenv("BILLING_SECRET", SECRET)
+    ns: dict[str, Any] = {"__name__": "readme_flask_app"}
+    exec(snippet_with("from flask import"), ns)
+    client = ns["app"].test_client()
+
+    def signed(timestamp: int | None = None) -> dict[str, str]:
+        header = xnonce.sign_request(
+            "v2",
+            "POST",
+            "localhost",
+            "/reports/create?kind=monthly",
+            "billing",
+            SECRET,
+            timestamp=timestamp,
+        )
+        return {"X-Nonce": header}
+
+    headers = signed()
+    ok = client.post("/reports/create?kind=monthly", headers=headers)
+    assert ok.status_code == 200, ok.get_data(as_text=True)
+    assert ok.json == {"client": "billing", "params": {"kind": "monthly"}}
+    replay = client.post("/reports/create?kind=monthly", headers=headers)
+    assert (replay.status_code, replay.get_json()["code"]) == (409, "replayed")
+    stale = client.post("/reports/create?kind=monthly", headers=signed(timestamp=1))
+    assert (stale.status_code, stale.get_json()["code"]) == (401, "expired")
+    assert len(stale.headers["X-Nonce-Server-Time"].split(" ")) == 2
