@@ -119,6 +119,9 @@ def error_checks(x):
     expect_error(x, "Auth", "replayed", verifier.verify_once, now=ts + 1000, **req)
     stale = expect_error(x, "Auth", "expired", verifier.verify, now=ts + 60_000, **req)
     assert stale.server_time and len(stale.server_time.split(" ")) == 2, stale
+    # `httpStatus` in Swift reads `httpStatusOf(code:)`.
+    statuses = {c: x.http_status_of(c) for c in ("expired", "replayed", "missing_param", "invalid_url", "nope")}
+    assert statuses == {"expired": 401, "replayed": 409, "missing_param": 422, "invalid_url": 400, "nope": None}, statuses
     expect_error(x, "Auth", "signature_mismatch", verifier.verify, "GET", "/admin/status?a=2",
                  host="api.test", x_nonce=header, now=ts)
     expect_error(x, "Format", "missing_header", verifier.verify, "GET", "/admin/status", now=ts)

@@ -68,6 +68,15 @@ impl XNonceError {
     }
 }
 
+/// The HTTP status a server answers a refusal with, by its shared code (`"expired"` → 401,
+/// `"replayed"` → 409, `"missing_param"` → 422, ...: PROTOCOL §13, what `xnonce-server`
+/// answers); `None` for a string that is not one of the codes. The Kotlin and Swift packages
+/// read it as the error's `httpStatus`.
+#[uniffi::export]
+pub fn http_status_of(code: &str) -> Option<u16> {
+    xnonce_core::ErrorCode::from_code(code).map(xnonce_core::ErrorCode::http_status)
+}
+
 impl std::fmt::Display for XNonceError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let (XNonceError::Input { code, reason }
@@ -119,5 +128,19 @@ mod tests {
             assert_eq!(family, c.family());
             assert_eq!(e.to_string(), format!("{}: m", c.as_str()));
         }
+    }
+
+    #[test]
+    fn http_status_of_reads_each_code() {
+        let status = |c: &str| http_status_of(c);
+        assert_eq!(status("expired"), Some(401));
+        assert_eq!(status("signature_mismatch"), Some(401));
+        assert_eq!(status("replayed"), Some(409));
+        assert_eq!(status("missing_param"), Some(422));
+        assert_eq!(status("unknown_route"), Some(404));
+        assert_eq!(status("invalid_client_id"), Some(400));
+        assert_eq!(status("store_unavailable"), Some(503));
+        assert_eq!(status("Expired"), None);
+        assert_eq!(status(""), None);
     }
 }

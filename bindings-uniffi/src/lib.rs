@@ -9,7 +9,7 @@ mod requester;
 mod sign;
 mod verify;
 
-pub use error::XNonceError;
+pub use error::{http_status_of, XNonceError};
 pub use header::{ottoken_decode, ottoken_encode, ottoken_query_value, parse_header, Header};
 pub use requester::{HttpHeader, RequestOptions, Requester, Response};
 pub use sign::{link, link_detailed, sign, sign_detailed, Param, Scheme, Signed, SignedLink};

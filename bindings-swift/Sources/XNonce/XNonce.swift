@@ -2227,6 +2227,30 @@ public func FfiConverterTypeXNonceError_lower(_ value: XNonceError) -> RustBuffe
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionUInt16: FfiConverterRustBuffer {
+    typealias SwiftType = UInt16?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt16.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt16.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
     typealias SwiftType = UInt64?
 
@@ -2520,6 +2544,20 @@ fileprivate struct FfiConverterDictionaryStringSequenceString: FfiConverterRustB
     }
 }
 /**
+ * The HTTP status a server answers a refusal with, by its shared code (`"expired"` → 401,
+ * `"replayed"` → 409, `"missing_param"` → 422, ...: PROTOCOL §13, what `xnonce-server`
+ * answers); `None` for a string that is not one of the codes. The Kotlin and Swift packages
+ * read it as the error's `httpStatus`.
+ */
+public func httpStatusOf(code: String) -> UInt16?  {
+    return try!  FfiConverterOptionUInt16.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_xnonce_uniffi_fn_func_http_status_of(
+        FfiConverterString.lower(code),uniffiCallStatus
+    )
+})
+}
+/**
  * The header value an `ottoken` carries (`malformed_ottoken`).
  */
 public func ottokenDecode(token: String)throws  -> String  {
@@ -2662,6 +2700,9 @@ private let initializationResult: InitializationResult = {
     let scaffolding_contract_version = ffi_xnonce_uniffi_uniffi_contract_version()
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
+    }
+    if (uniffi_xnonce_uniffi_checksum_func_http_status_of() != 42536) {
+        return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_xnonce_uniffi_checksum_func_ottoken_decode() != 52581) {
         return InitializationResult.apiChecksumMismatch

@@ -13,6 +13,15 @@ extension XNonceError {
         }
     }
 
+    /// The HTTP status a server answers this refusal with (`expired` 401, `replayed` 409,
+    /// `missing_param` 422, ...: what `xnonce-server` answers, PROTOCOL §13).
+    public var httpStatus: Int {
+        guard let status = httpStatusOf(code: code) else {
+            preconditionFailure("not an xnonce error code: \(code)")
+        }
+        return Int(status)
+    }
+
     /// The human-readable reason (never contains a secret).
     public var reason: String {
         switch self {

@@ -38,12 +38,14 @@ final class ErrorTests: XCTestCase {
                                                      xNonce: header, now: ts + 1000)) { error in
             guard case let XNonceError.Auth(code, _, _) = error else { return XCTFail("\(error)") }
             XCTAssertEqual(code, "replayed")
+            XCTAssertEqual((error as? XNonceError)?.httpStatus, 409)
         }
         XCTAssertThrowsError(try verifier.verify(method: "GET", target: "/admin/status?a=1", host: "api.test",
                                                  xNonce: header, now: ts + 60_000)) { error in
             guard case let XNonceError.Auth(code, _, serverTime) = error else { return XCTFail("\(error)") }
             XCTAssertEqual(code, "expired")
             XCTAssertNotNil(serverTime)
+            XCTAssertEqual((error as? XNonceError)?.httpStatus, 401)
         }
         XCTAssertThrowsError(try verifier.verify(method: "GET", target: "/admin/status?a=2", host: "api.test",
                                                  xNonce: header, now: ts)) { error in

@@ -14,6 +14,13 @@ val XNonceException.code: String
             is XNonceException.Unavailable -> code
         }
 
+/**
+ * The HTTP status a server answers this refusal with (`expired` 401, `replayed` 409,
+ * `missing_param` 422, ...: what `xnonce-server` answers, PROTOCOL §13).
+ */
+val XNonceException.httpStatus: Int
+    get() = checkNotNull(httpStatusOf(code)) { "not an xnonce error code: $code" }.toInt()
+
 /** The human-readable reason (never contains a secret). */
 val XNonceException.reason: String
     get() =

@@ -675,6 +675,8 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_xnonce_uniffi_checksum_func_http_status_of(
+    ): Int
     external fun uniffi_xnonce_uniffi_checksum_func_ottoken_decode(
     ): Int
     external fun uniffi_xnonce_uniffi_checksum_func_ottoken_encode(
@@ -754,6 +756,8 @@ internal object UniffiLib {
     external fun uniffi_xnonce_uniffi_fn_method_signedlink_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_xnonce_uniffi_fn_method_signedlink_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_xnonce_uniffi_fn_func_http_status_of(`code`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_xnonce_uniffi_fn_func_ottoken_decode(`token`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -890,6 +894,9 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
+    if ((lib.uniffi_xnonce_uniffi_checksum_func_http_status_of() and 0xFFFF) != 42536) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_xnonce_uniffi_checksum_func_ottoken_decode() and 0xFFFF) != 52581) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -2903,6 +2910,38 @@ public object FfiConverterTypeXNonceError : FfiConverterRustBuffer<XNonceExcepti
 /**
  * @suppress
  */
+public object FfiConverterOptionalUShort: FfiConverterRustBuffer<kotlin.UShort?> {
+    override fun read(buf: ByteBuffer): kotlin.UShort? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterUShort.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.UShort?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterUShort.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.UShort?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterUShort.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalULong: FfiConverterRustBuffer<kotlin.ULong?> {
     override fun read(buf: ByteBuffer): kotlin.ULong? {
         if (buf.get().toInt() == 0) {
@@ -3263,6 +3302,23 @@ public object FfiConverterMapStringSequenceString: FfiConverterRustBuffer<Map<ko
         }
     }
 }
+        /**
+         * The HTTP status a server answers a refusal with, by its shared code (`"expired"` → 401,
+         * `"replayed"` → 409, `"missing_param"` → 422, ...: PROTOCOL §13, what `xnonce-server`
+         * answers); `None` for a string that is not one of the codes. The Kotlin and Swift packages
+         * read it as the error's `httpStatus`.
+         */ fun `httpStatusOf`(`code`: kotlin.String): kotlin.UShort? {
+            return FfiConverterOptionalUShort.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_xnonce_uniffi_fn_func_http_status_of(
+    
+        
+        FfiConverterString.lower(`code`),_status)
+}
+    )
+    }
+    
+
         /**
          * The header value an `ottoken` carries (`malformed_ottoken`).
          */

@@ -246,20 +246,24 @@ fun errorChecks(): Int {
             sign(Scheme.V1, "GET", "/a/b", listOf(), "bad client", SECRET)
         }
     ok(base.code == "invalid_client_id" && base.message!!.contains("invalid_client_id"), "base .code / .message")
+    ok(base.httpStatus == 400, "invalid_client_id .httpStatus 400")
     n += 5
 
     val header = sign(Scheme.V2, "GET", "/admin/status", params("a" to "1"), "svc", SECRET, timestamp = ts, host = "api.test")
     Verifier(mapOf("svc" to listOf(SECRET))).use { verifier ->
         val got = verifier.verifyOnce("GET", "/admin/status?a=1", host = "api.test", xNonce = header, now = ts + 1000uL)
         ok(got.client == "svc" && got.params == params("a" to "1") && got.scheme == Scheme.V2, "verified fields")
-        expectError<XNonceException.Auth>("replayed") {
-            verifier.verifyOnce("GET", "/admin/status?a=1", host = "api.test", xNonce = header, now = ts + 1000uL)
-        }
+        val replayed =
+            expectError<XNonceException.Auth>("replayed") {
+                verifier.verifyOnce("GET", "/admin/status?a=1", host = "api.test", xNonce = header, now = ts + 1000uL)
+            }
+        ok(replayed.httpStatus == 409, "replayed .httpStatus 409")
         val stale =
             expectError<XNonceException.Auth>("expired") {
                 verifier.verify("GET", "/admin/status?a=1", host = "api.test", xNonce = header, now = ts + 60_000uL)
             }
         ok(stale.serverTime?.split(' ')?.size == 2, "expired carries the server-time hint")
+        ok(stale.httpStatus == 401, "expired .httpStatus 401")
         expectError<XNonceException.Auth>("signature_mismatch") {
             verifier.verify("GET", "/admin/status?a=2", host = "api.test", xNonce = header, now = ts)
         }
