@@ -230,10 +230,12 @@ fn verifier_of(o: VerifierOptions) -> Outcome<xnonce_core::Verifier> {
 /// Reads `{ client: secret | [secrets] }` or a `Map` of the same.
 fn secrets_of(env: &Env, value: Unknown<'_>) -> Outcome<HashMap<String, Vec<Secret>>> {
     if value.get_type()? != ValueType::Object {
-        return fail(
-            ErrorCode::InvalidSecret,
+        // A wrong JavaScript type: a TypeError (arguments.js), as for any other argument.
+        return Err(napi::Error::new(
+            napi::Status::ObjectExpected,
             "secrets must be an object or a Map of client id -> secret (or array of secrets)",
-        );
+        )
+        .into());
     }
     let mut out = HashMap::new();
     for (client, secrets) in params::entries(env, Some(value), ErrorCode::InvalidSecret)? {
@@ -252,7 +254,9 @@ fn secrets_of(env: &Env, value: Unknown<'_>) -> Outcome<HashMap<String, Vec<Secr
 
 fn secret_of(value: Unknown<'_>) -> Outcome<Secret> {
     if value.get_type()? != ValueType::String {
-        return fail(ErrorCode::InvalidSecret, "a secret must be a string");
+        return Err(
+            napi::Error::new(napi::Status::StringExpected, "a secret must be a string").into(),
+        );
     }
     let text = Text::from_unknown(value)?.check(ErrorCode::InvalidSecret, "a secret")?;
     Ok(Secret::new(text)?)

@@ -191,19 +191,24 @@ test('params: pairs, plain objects, Map and URLSearchParams sign alike in their 
   assert.equal(x(undefined), x({}))
 })
 
-test('a Verifier needs its secrets as an object or Map: anything else is invalid_secret', () => {
+test('a Verifier needs its secrets as an object or Map of strings: other types are a TypeError', () => {
   for (const bad of [undefined, null, 5, 'svc', true]) {
     assert.throws(
       () => new xnonce.Verifier(bad),
-      (e) =>
-        e instanceof xnonce.InputError && e.code === 'invalid_secret' && /secrets must be/.test(e.message),
+      (e) => e instanceof TypeError && e.code === 'ObjectExpected' && /secrets must be/.test(e.message),
       String(bad),
     )
   }
-  assert.throws(
-    () => new xnonce.Verifier({ svc: 5 }),
-    (e) => e.code === 'invalid_secret' && /a secret must be a string/.test(e.message),
-  )
+  for (const bad of [5, undefined, null, [5], ['ok', {}]]) {
+    assert.throws(
+      () => new xnonce.Verifier({ svc: bad }),
+      (e) =>
+        e instanceof TypeError && e.code === 'StringExpected' && /a secret must be a string/.test(e.message),
+      String(bad),
+    )
+  }
+  // A string that is not a valid secret is a value error, with the shared code.
+  assert.throws(() => new xnonce.Verifier({ svc: 'not hex' }), { code: 'invalid_secret' })
 })
 
 test('arguments of the wrong JavaScript type throw TypeError, keeping the napi status as .code', async () => {
