@@ -95,3 +95,15 @@ def test_flask_snippet_accepts_a_signed_request_once(monkeypatch: Any) -> None:
     stale = client.post("/reports/create?kind=monthly", headers=signed(timestamp=1))
     assert (stale.status_code, stale.get_json()["code"]) == (401, "expired")
     assert len(stale.headers["X-Nonce-Server-Time"].split(" ")) == 2
+
+
+def test_first_request_snippet_runs_against_the_server(
+    server: Server, monkeypatch: Any, capsys: Any
+) -> None:
+    code = snippet_with("print(r.status_code, r.json())")
+    code = code.replace("http://127.0.0.1:8080", server.url).replace(
+        '"billing"', repr(server.client)
+    )
+    monkeypatch.setenv("XNONCE_SECRET", server.secret)
+    exec(code, {})
+    assert capsys.readouterr().out == "200 {'opt1': '1', 'opt2': None}\n"

@@ -1,0 +1,104 @@
+'use strict'
+// The README's two complete programs, run as a user would save them (ES modules importing
+// 'xnonce'): the first signed request against a real xnonce-server, and the node:http
+// verifying server answering signed, replayed, tampered and stale requests.
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const net = require('node:net')
+const path = require('node:path')
+const { execFile, spawn } = require('node:child_process')
+const { promisify } = require('node:util')
+const xnonce = require('..')
+const { startServer } = require('./helpers.js')
+
+const README = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8')
+const blocks = [...README.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1])
+const block = (marker) => {
+  const found = blocks.filter((b) => b.includes(marker))
+  assert.equal(found.length, 1, `exactly one README block with ${marker}`)
+  return found[0]
+}
+
+// Inside the package folder, so that `import ... from 'xnonce'` resolves to this package.
+let dir
+let server
+test.before(async () => {
+  dir = fs.mkdtempSync(path.join(__dirname, '.readme-'))
+  server = await startServer('readme_client')
+})
+test.after(async () => {
+  await server?.stop()
+  fs.rmSync(dir, { recursive: true, force: true })
+})
+
+function save(name, code) {
+  const file = path.join(dir, name)
+  fs.writeFileSync(file, code)
+  return file
+}
+
+test('README: the first signed request prints the demo server answer', async () => {
+  const code = block("new Requester('http://127.0.0.1:8080'")
+    .replace('http://127.0.0.1:8080', server.url)
+    .replace("'my_client'", `'${server.client}'`)
+  const { stdout } = await promisify(execFile)(process.execPath, [save('first.mjs', code)], {
+    env: { ...process.env, XNONCE_SECRET: server.secret },
+    timeout: 20000,
+  })
+  assert.equal(stdout, "200 { opt1: 'THIS', opt2: null }\n")
+})
+
+async function freePort() {
+  const probe = net.createServer().listen(0, '127.0.0.1')
+  await new Promise((r) => probe.once('listening', r))
+  const { port } = probe.address()
+  await new Promise((r) => probe.close(r))
+  return port
+}
+
+async function listening(port, child) {
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`server.mjs exited with ${child.exitCode}`)
+    const up = await new Promise((r) => {
+      const s = net.connect(port, '127.0.0.1', () => r(s.end() && true)).on('error', () => r(false))
+    })
+    if (up) return
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error('server.mjs did not listen within 10 s')
+}
+
+test('README: the node:http server accepts once and answers refusals with their status', async () => {
+  const secret = server.secret
+  const port = await freePort()
+  const code = block("import http from 'node:http'").replace('.listen(8080,', `.listen(${port},`)
+  const child = spawn(process.execPath, [save('server.mjs', code)], {
+    env: { ...process.env, XNONCE_SECRET: secret },
+    stdio: 'ignore',
+  })
+  try {
+    await listening(port, child)
+    const base = `http://127.0.0.1:${port}`
+    const get = (target, header) => fetch(base + target, { headers: header ? { 'X-Nonce': header } : {} })
+    const signed = (target, opts = {}) =>
+      xnonce.signRequest('v2', 'GET', target, 'my_client', secret, { host: `127.0.0.1:${port}`, ...opts })
+
+    const header = signed('/reports?day=1')
+    const ok = await get('/reports?day=1', header)
+    assert.equal(ok.status, 200)
+    assert.deepEqual(await ok.json(), { client: 'my_client', params: [['day', '1']] })
+    const replay = await get('/reports?day=1', header)
+    assert.deepEqual([replay.status, (await replay.json()).code], [409, 'replayed'])
+    const tampered = await get('/reports?day=2', signed('/reports?day=1'))
+    assert.deepEqual([tampered.status, (await tampered.json()).code], [401, 'signature_mismatch'])
+    const unsigned = await get('/reports')
+    assert.deepEqual([unsigned.status, (await unsigned.json()).code], [401, 'missing_header'])
+    const stale = await get('/reports', signed('/reports', { timestamp: 1 }))
+    assert.deepEqual([stale.status, (await stale.json()).code], [401, 'expired'])
+    assert.equal(stale.headers.get('x-nonce-server-time').split(' ').length, 2)
+  } finally {
+    child.kill('SIGTERM')
+  }
+})
