@@ -36,6 +36,7 @@ echo "== ktlint (hand-written Kotlin)"
 (cd "$here" && "$ktlint" "src/main/kotlin/xnonce/Conveniences.kt" "src/test/kotlin/**/*.kt")
 echo "ktlint: clean"
 shellcheck "$here"/*.sh
+python3 "$here/readme-examples-check.py"
 
 echo "== generated Kotlin is current"
 bash "$here/regenerate.sh"

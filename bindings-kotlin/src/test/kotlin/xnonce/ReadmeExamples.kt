@@ -1,5 +1,6 @@
 // The README's examples, compiled by test.sh in the same kotlinc step as the test program
-// (they are not run: the first needs a live server). Keep README.md in step with this file.
+// (they are not run: the first needs a live server). Every Kotlin block of README.md must
+// stand here, comments and layout aside: readme-examples-check.py checks it.
 package xnonce
 
 import java.io.File
