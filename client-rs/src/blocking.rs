@@ -1,5 +1,6 @@
 //! A blocking [`Requester`] for code that is not async (scripts, the `xnonce` command, the
-//! Python and Node bindings). It owns a current-thread tokio runtime.
+//! Python binding's `Requester`, the uniffi binding behind Kotlin and Swift). It owns a
+//! current-thread tokio runtime.
 
 use std::fmt;
 use std::sync::Arc;

@@ -77,6 +77,18 @@ impl fmt::Debug for RequestOptions {
 }
 
 /// A server's answer (any status: non-2xx answers are responses, not errors).
+///
+/// ```
+/// let res = xnonce::Response {
+///     code: 409,
+///     body: r#"{"code":"replayed"}"#.into(),
+///     data: Some(serde_json::json!({"code": "replayed"})),
+///     headers: vec![("content-type".into(), "application/problem+json".into())],
+/// };
+/// assert!(!res.is_success());
+/// assert_eq!(res.header("Content-Type"), Some("application/problem+json"));
+/// assert_eq!(res.data.as_ref().and_then(|d| d["code"].as_str()), Some("replayed"));
+/// ```
 #[derive(Clone, Debug)]
 pub struct Response {
     /// HTTP status code.
@@ -105,6 +117,23 @@ impl Response {
 }
 
 /// Configures a [`Requester`]; made by [`Requester::builder`].
+///
+/// ```
+/// use std::time::Duration;
+/// use xnonce::{Requester, Scheme, Secret};
+/// let secret = Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")?;
+/// let api = Requester::builder("https://api.example.com/v1", "svc", secret)
+///     .scheme(Scheme::V2)                  // the default
+///     .timeout(Duration::from_secs(10))    // per HTTP exchange; default 30 s
+///     .correct_clock(true)                 // learn the offset from stale answers; the default
+///     .clock_offset_ms(-1_500)             // e.g. one learned by an earlier run
+///     .build()?;
+/// assert_eq!((api.scheme(), api.clock_offset_ms()), (Scheme::V2, -1_500));
+/// // Settings that could never sign are refused when building.
+/// let bad = Requester::builder("ftp://x", "svc", Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")?).build();
+/// assert_eq!(bad.unwrap_err().code().as_str(), "invalid_url");
+/// # Ok::<(), xnonce::Error>(())
+/// ```
 #[must_use]
 pub struct RequesterBuilder {
     server: String,

@@ -1,6 +1,26 @@
 //! Where time and randomness come from. The core never reads them itself: signing takes an
 //! [`Environment`] so that tests and vectors are deterministic and so that targets without a
 //! system clock (wasm32) can supply their own (`Date.now`, `crypto.getRandomValues`).
+//!
+//! ```
+//! use xnonce_core::{sign_header_value_with, Environment, FixedEnvironment, Scheme, Secret, SignInput, SystemEnvironment};
+//! // A clock of your own (here: one that lags a second behind the system's).
+//! struct Lagging;
+//! impl Environment for Lagging {
+//!     fn now_ms(&self) -> u64 { SystemEnvironment.now_ms() - 1_000 }
+//!     fn random_nonce(&self) -> [u8; 16] { SystemEnvironment.random_nonce() }
+//! }
+//! let secret = Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")?;
+//! let input = SignInput::new(Scheme::V2, "GET", "/admin/status", "svc").host("api.test");
+//! assert!(sign_header_value_with(&input, &secret, &Lagging)?.starts_with("v2 svc "));
+//! // Reproducible output: a fixed clock and nonce.
+//! let fixed = FixedEnvironment { now_ms: 1_700_000_000_000, nonce: [0xab; 16] };
+//! assert_eq!(
+//!     sign_header_value_with(&input, &secret, &fixed)?,
+//!     sign_header_value_with(&input, &secret, &fixed)?
+//! );
+//! # Ok::<(), xnonce_core::Error>(())
+//! ```
 
 /// A source of the current time and of nonces.
 pub trait Environment {

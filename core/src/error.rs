@@ -2,6 +2,25 @@
 //!
 //! Every language binding maps [`Error`] to its native exception carrying the same
 //! snake_case [`ErrorCode::as_str`] string as `.code`.
+//!
+//! ```
+//! use xnonce_core::{Error, ErrorCode, ErrorFamily};
+//! let e = Error::new(ErrorCode::Replayed, "ottoken already used");
+//! assert_eq!((e.code().as_str(), e.message()), ("replayed", "ottoken already used"));
+//! assert_eq!(e.code().family(), ErrorFamily::Auth);
+//! assert_eq!(ErrorFamily::Auth.as_str(), "auth"); // a binding's `AuthError`
+//! assert_eq!(e.code().http_status(), 409);
+//! assert!(e.server_time().is_none()); // only stale (`expired`) rejections carry one
+//! assert_eq!(ErrorCode::from_code("replayed"), Some(ErrorCode::Replayed));
+//! assert_eq!(e.to_string(), "replayed: ottoken already used");
+//!
+//! // A server's stale answer: the hint lets the client correct its clock.
+//! use xnonce_core::{Secret, ServerTimeHint};
+//! let secret = Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd").unwrap();
+//! let hint = ServerTimeHint::issue(&secret, "svc", "00112233445566778899aabbccddeeff", 1_700_000_000_000);
+//! let stale = Error::new(ErrorCode::Expired, "Request has timed out").with_server_time(hint.clone());
+//! assert_eq!(stale.server_time(), Some(&hint));
+//! ```
 
 use std::fmt;
 

@@ -47,11 +47,17 @@ pub fn invalid_timestamp() -> Error {
 /// A parsed `X-Nonce` header value.
 ///
 /// ```
-/// use xnonce_core::XNonce;
+/// use xnonce_core::{Scheme, XNonce};
 /// let h: XNonce = "v2 svc 1700000000000 00112233445566778899aabbccddeeff \
 ///     0000000000000000000000000000000000000000000000000000000000000000".parse().unwrap();
 /// assert_eq!(h.client(), "svc");
+/// assert_eq!((h.scheme(), h.timestamp_ms()), (Scheme::V2, 1_700_000_000_000));
+/// assert_eq!(h.request_id(), "00112233445566778899aabbccddeeff"); // v1: the token
+/// assert_eq!(h.mac(), "0".repeat(64));
+/// assert_eq!(XNonce::parse(&h.value()).unwrap(), h);
 /// assert_eq!(h.to_string().parse::<XNonce>().unwrap(), h);
+/// assert_eq!(xnonce_core::ottoken::decode(&h.to_ottoken()).unwrap(), h);
+/// assert_eq!(XNonce::parse("v2 svc").unwrap_err().code().as_str(), "malformed_header");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum XNonce {

@@ -1,4 +1,13 @@
 //! Links: a URL that carries the params and the `ottoken`, for a browser to open once.
+//!
+//! ```
+//! use xnonce_core::{link, Link, Scheme, Secret, SignInput};
+//! let secret = Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")?;
+//! let input = SignInput::new(Scheme::V2, "GET", "/files/fetch", "svc").param("name", "q1.pdf");
+//! let Link { url, signed } = link(&input, &secret, "https://api.example.com")?;
+//! assert_eq!(url, format!("https://api.example.com/files/fetch?name=q1.pdf&ottoken={}", signed.ottoken));
+//! # Ok::<(), xnonce_core::Error>(())
+//! ```
 
 use crate::environment::Environment;
 use crate::error::{err, ErrorCode, Result};

@@ -114,6 +114,21 @@ struct Controller {
 }
 
 /// A table of controllers, their `__default_parameters` and their `<action>_<method>` routes.
+///
+/// ```
+/// use xnonce_core::{ParamRule, RouteMatch, RouteTable};
+/// let mut table = RouteTable::new()
+///     .defaults("reports", &[("account", ParamRule::Required)])
+///     .route("reports", "daily", "GET", &[("day", ParamRule::Required), ("tz", ParamRule::Optional)]);
+/// table.add_key("reports", "purge_post", vec![("day".into(), ParamRule::Excluded)])?; // config form
+/// let params = vec![("account".to_string(), "7".to_string()), ("day".to_string(), "2024-01-01".to_string())];
+/// let m: RouteMatch = table.check("GET", "/reports/daily", &params)?;
+/// assert_eq!((&*m.controller, m.key()), ("reports", "daily_get".to_string()));
+/// assert_eq!(table.check("POST", "/reports/purge", &params).unwrap_err().message(),
+///            "Included invalid parameter day");
+/// assert_eq!(ParamRule::Excluded.as_str(), "exc");
+/// # Ok::<(), xnonce_core::Error>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RouteTable {
     controllers: Vec<Controller>,

@@ -6,6 +6,14 @@ use std::str::FromStr;
 use crate::error::{Error, ErrorCode};
 
 /// Which scheme signs a request.
+///
+/// ```
+/// use xnonce_core::Scheme;
+/// assert_eq!("v2".parse::<Scheme>()?, Scheme::V2);
+/// assert_eq!(Scheme::V1.as_str(), "v1");
+/// assert_eq!("v3".parse::<Scheme>().unwrap_err().code().as_str(), "unsupported_scheme");
+/// # Ok::<(), xnonce_core::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Scheme {
     /// em-secure-api's legacy SHA-256 token (byte-compatible; legacy deployments only).

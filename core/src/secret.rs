@@ -29,6 +29,15 @@ pub const MAX_SECRET_LEN: usize = 1024;
 /// let s = Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd").unwrap();
 /// assert_eq!(format!("{s:?}"), "Secret(**redacted**)");
 /// assert!(s.v2_key().is_ok());
+/// assert_eq!(Secret::from_bytes(*s.v2_key()?), s); // the same 64 hex characters
+/// assert!(s.v2_hmac().is_ok()); // key schedule derived once, shared by clones
+/// let fresh = Secret::generate()?; // 32 bytes from the OS CSPRNG
+/// assert_eq!(fresh.expose().len(), 64); // the text to store or hand to the client
+/// // v1 also signs legacy non-hex secrets, which v2 refuses.
+/// let legacy = Secret::new("correct-horse-battery")?;
+/// assert_eq!(legacy.v2_key().unwrap_err().code().as_str(), "invalid_secret");
+/// assert!(Secret::new("has space").is_err());
+/// # Ok::<(), xnonce_core::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct Secret {

@@ -1,4 +1,22 @@
 //! Signing: from a request description and a secret to the `X-Nonce` header and `ottoken`.
+//!
+//! ```
+//! use xnonce_core::{sign_with, FixedEnvironment, Scheme, Secret, SignInput, Signed};
+//! let secret = Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")?;
+//! let input = SignInput::new(Scheme::V2, "post", "/reports/upload", "svc")
+//!     .host("api.example.com")
+//!     .param("b", "2")
+//!     .params([("a", "1")]) // v2 signs them sorted
+//!     .body(&b"{\"n\":1}"[..])
+//!     .timestamp_ms(1_700_000_000_000)
+//!     .nonce("00112233445566778899aabbccddeeff");
+//! let env = FixedEnvironment { now_ms: 0, nonce: [0; 16] }; // unused: both are given
+//! let signed: Signed = sign_with(&input, &secret, &env)?;
+//! assert!(signed.x_nonce.starts_with("v2 svc 1700000000000 00112233445566778899aabbccddeeff "));
+//! assert_eq!(signed.timestamp_ms(), 1_700_000_000_000);
+//! assert!(signed.canonical().starts_with("XNONCE-V2\nPOST\napi.example.com\n/reports/upload\na=1&b=2\n"));
+//! # Ok::<(), xnonce_core::Error>(())
+//! ```
 
 use std::borrow::Cow;
 use std::fmt;
@@ -139,6 +157,16 @@ impl fmt::Debug for Signed {
 }
 
 /// Signs with the system clock and OS random generator.
+///
+/// ```
+/// use xnonce_core::{sign, Scheme, Secret, SignInput};
+/// let secret = Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")?;
+/// let input = SignInput::new(Scheme::V2, "GET", "/admin/status", "svc").host("api.example.com");
+/// let signed = sign(&input, &secret)?;
+/// assert!(signed.x_nonce.starts_with("v2 svc ")); // send as the `X-Nonce` header
+/// assert!(!signed.ottoken.is_empty()); // or as `?ottoken=` in a link
+/// # Ok::<(), xnonce_core::Error>(())
+/// ```
 #[cfg(feature = "os")]
 pub fn sign(input: &SignInput, secret: &Secret) -> Result<Signed> {
     sign_with(input, secret, &crate::environment::SystemEnvironment)
@@ -251,6 +279,15 @@ pub(crate) fn push_header_value<K: AsRef<str>, V: AsRef<str>>(
 }
 
 /// [`sign_header_value_with`] on the system clock and OS random generator.
+///
+/// ```
+/// use xnonce_core::{sign_header_value, Scheme, Secret, SignInput};
+/// let secret = Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")?;
+/// let input = SignInput::new(Scheme::V1, "GET", "/admin/status", "test_client");
+/// let value = sign_header_value(&input, &secret)?; // `<64 hex token> test_client <now ms>`
+/// assert_eq!(value.split(' ').nth(1), Some("test_client"));
+/// # Ok::<(), xnonce_core::Error>(())
+/// ```
 #[cfg(feature = "os")]
 pub fn sign_header_value(input: &SignInput, secret: &Secret) -> Result<String> {
     sign_header_value_with(input, secret, &crate::environment::SystemEnvironment)

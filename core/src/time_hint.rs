@@ -17,6 +17,20 @@ use crate::Secret;
 pub const HEADER: &str = "X-Nonce-Server-Time";
 
 /// A server time with its MAC.
+///
+/// ```
+/// use xnonce_core::{Secret, ServerTimeHint};
+/// let secret = Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")?;
+/// let (client, nonce) = ("svc", "00112233445566778899aabbccddeeff");
+/// // Server: answers a stale request with `X-Nonce-Server-Time: <this>`.
+/// let sent = ServerTimeHint::issue(&secret, client, nonce, 1_700_000_000_000).to_string();
+/// // Client: trusts the time only if the hint was made for its own request.
+/// let hint = ServerTimeHint::parse(&sent)?;
+/// assert!(hint.authenticate(&secret, client, nonce));
+/// assert!(!hint.authenticate(&secret, client, "ffeeddccbbaa99887766554433221100"));
+/// assert_eq!(hint.server_time_ms, 1_700_000_000_000);
+/// # Ok::<(), xnonce_core::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerTimeHint {
     /// The server's clock when it rejected the request (ms since epoch).

@@ -20,6 +20,16 @@ use crate::time_hint::ServerTimeHint;
 use crate::{canonical, mac, params, Scheme, Secret, WindowPolicy, XNonce};
 
 /// What the server received.
+///
+/// ```
+/// use xnonce_core::Incoming;
+/// let req = Incoming::new("POST", "/controller2/action1?opt2=x")
+///     .host("api.example.com")
+///     .x_nonce("v2 svc …")
+///     .body(Some("application/x-www-form-urlencoded; charset=utf-8"), b"opt1=this&opt3=go");
+/// assert_eq!((req.path, req.query), ("/controller2/action1", "opt2=x"));
+/// assert!(req.is_form()); // the body's fields are params too
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Incoming<'a> {
     /// HTTP method.
@@ -315,6 +325,31 @@ impl Verifier {
     }
 
     /// Verifies authenticity and freshness (steps 1–5); does not touch a replay store.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use xnonce_core::{sign_with, FixedEnvironment, Incoming, Scheme, Secret, SignInput, Verifier, WindowPolicy};
+    /// let secret = Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")?;
+    /// let env = FixedEnvironment { now_ms: 1_700_000_000_000, nonce: [1; 16] };
+    /// let input = SignInput::new(Scheme::V1, "POST", "/controller2/action1", "svc")
+    ///     .param("opt1", "this").param("opt3", "go");
+    /// let signed = sign_with(&input, &secret, &env)?;
+    /// let req = Incoming::new("POST", "/controller2/action1")
+    ///     .x_nonce(&signed.x_nonce)
+    ///     .body(Some("application/x-www-form-urlencoded"), b"opt1=this&opt3=go");
+    /// let clients = HashMap::from([("svc".to_string(), vec![secret])]);
+    /// let verifier = Verifier::new().windows(WindowPolicy::new(60_000));
+    /// assert_eq!(verifier.credential(&req)?.0.client(), "svc"); // read, not yet checked
+    /// let v = verifier.verify(&req, &clients, env.now_ms)?;
+    /// assert_eq!((v.scheme, v.client.as_str(), v.secret_index), (Scheme::V1, "svc", 0));
+    /// assert_eq!(v.params, vec![("opt1".into(), "this".into()), ("opt3".into(), "go".into())]);
+    /// assert_eq!(v.remember_until_ms, env.now_ms + verifier.window_policy().default_ms());
+    /// // Two minutes later (more than the 60 s window) the same request is stale.
+    /// let late = verifier.verify(&req, &clients, env.now_ms + 120_000).unwrap_err();
+    /// assert_eq!(late.code().as_str(), "expired");
+    /// assert!(late.server_time().is_some());
+    /// # Ok::<(), xnonce_core::Error>(())
+    /// ```
     pub fn verify(
         &self,
         req: &Incoming<'_>,

@@ -18,6 +18,7 @@ pub const DEFAULT_WINDOW_MS: u64 = 30_000;
 /// assert_eq!(w.window_for("/reports/daily"), 120_000);
 /// assert_eq!(w.window_for("/admin/status"), 30_000);
 /// assert_eq!(w.window_for("/report%73/live"), 5_000);
+/// assert_eq!(WindowPolicy::new(10_000).default_ms(), 10_000);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WindowPolicy {

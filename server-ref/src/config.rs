@@ -256,6 +256,35 @@ pub struct LimitsFile {
 }
 
 /// A configuration ready to serve.
+///
+/// ```
+/// use xnonce_core::Scheme;
+/// use xnonce_server::{Config, ReplayConfig};
+/// let config = Config::parse(r#"
+///     listen = "0.0.0.0:8080"
+///     schemes = ["v2"]
+///     [windows]
+///     __default = 10000
+///     [routes.reports]
+///     daily_get = { day = "req" }
+///     [replay]
+///     store = "redis"
+///     redis_url = "redis://127.0.0.1:6379/0"
+/// "#)?;
+/// assert_eq!(config.verifier.window_policy().default_ms(), 10_000);
+/// assert!(!config.verifier.accepts(Scheme::V1));
+/// assert!(matches!(config.replay, ReplayConfig::Redis { ref key_prefix, .. } if key_prefix == "xnonce:replay:"));
+/// assert!(Config::parse("[limits]\nmax_body_bytes = 0").unwrap_err().contains("limits.max_body_bytes"));
+/// // `serve --demo`: em-secure-api's demo API, with or without a config file.
+/// assert!(Config::demo().demo);
+/// assert!(config.with_demo().routes.unwrap().lookup("GET", "/controller1/action1").is_ok());
+/// // `serve --config FILE`:
+/// let file = std::env::temp_dir().join(format!("xnonce-doc-config-{}.toml", std::process::id()));
+/// std::fs::write(&file, "listen = \"127.0.0.1:0\"").map_err(|e| e.to_string())?;
+/// assert_eq!(Config::load(&file)?.listen, "127.0.0.1:0");
+/// # std::fs::remove_file(&file).ok();
+/// # Ok::<(), String>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Listen address.

@@ -156,6 +156,35 @@ fn push_line(out: &mut Vec<u8>, d: &[u8; 16], expires_at_ms: u64) {
 }
 
 /// The persisted in-process replay store (see the module docs). Cheap to clone.
+///
+/// ```
+/// use std::time::Duration;
+/// use xnonce_core::ReplayKey;
+/// use xnonce_server::{journal::FLUSH_INTERVAL, now_ms, AsyncReplayStore, JournalStore};
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// let data_dir = std::env::temp_dir().join(format!("xnonce-doc-journal-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&data_dir);
+/// std::fs::create_dir_all(&data_dir)?;
+/// let key = ReplayKey::new("v2:svc:00112233445566778899aabbccddeeff");
+/// let now = now_ms();
+/// {
+///     let store = JournalStore::open(&data_dir, now)?; // one store per data dir (locked)
+///     let _flusher = store.spawn_flusher(FLUSH_INTERVAL);
+///     let _evictor = store.spawn_evictor(Duration::from_secs(5));
+///     assert_eq!(store.insert_if_absent(&key, now + 30_000, now).await, Ok(true));
+///     store.flush()?; // what a graceful shutdown does
+/// }
+/// // After a restart the key is still remembered: the replay is refused.
+/// let store = JournalStore::open(&data_dir, now)?;
+/// assert_eq!(store.len(), 1);
+/// assert_eq!(store.insert_if_absent(&key, now + 30_000, now + 1).await, Ok(false));
+/// store.evict_expired(now + 30_001)?; // expired after `now + 30_000`
+/// assert!(store.is_empty());
+/// # drop(store);
+/// # std::fs::remove_dir_all(&data_dir)?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct JournalStore {
     path: PathBuf,

@@ -102,6 +102,37 @@ struct Shared {
 }
 
 /// The verification layer. Cheap to clone; every clone shares the same replay store.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use axum::{body::Body, http::Request, routing::get, Router};
+/// use tower::ServiceExt; // oneshot: a request through the app without a socket
+/// use xnonce_core::{sign, ParamRule, RouteTable, Scheme, Secret, SignInput, Verifier, WindowPolicy};
+/// use xnonce_server::{Limits, MemoryStore, XNonceLayer};
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let secret = Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")?;
+/// let store = MemoryStore::new();
+/// let layer = XNonceLayer::new(HashMap::from([("svc".to_string(), secret.clone())]))
+///     .verifier(Verifier::new().windows(WindowPolicy::new(60_000)).schemes(&[Scheme::V2])?)
+///     .routes(RouteTable::new().route("reports", "daily", "GET", &[("day", ParamRule::Required)]))
+///     .limits(Limits { max_body_bytes: 64 << 10, ..Limits::default() })
+///     .store(store.clone());
+/// let app = Router::new().route("/reports/daily", get(|| async { "ok" })).layer(layer);
+///
+/// let input = SignInput::new(Scheme::V2, "GET", "/reports/daily", "svc").host("api.test");
+/// let x_nonce = sign(&input.param("day", "2024-01-01"), &secret)?.x_nonce;
+/// let request = || {
+///     Request::get("/reports/daily?day=2024-01-01")
+///         .header("host", "api.test")
+///         .header("x-nonce", &x_nonce)
+///         .body(Body::empty())
+/// };
+/// assert_eq!(app.clone().oneshot(request()?).await?.status(), 200);
+/// assert_eq!(app.clone().oneshot(request()?).await?.status(), 409); // replayed
+/// assert_eq!(store.len(), 1);
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct XNonceLayer {
     shared: Arc<Shared>,
@@ -313,6 +344,14 @@ impl<S: Clone> XNonceService<S> {
 /// Which scheme a request's credential looks like, to choose the refusal style: an `X-Nonce`
 /// header starting with `v2 `, or an `ottoken` that is not v1's base64 JSON (`eyJ…`), is v2;
 /// anything else (including no credential) is answered like em-secure-api.
+///
+/// ```
+/// use xnonce_core::Scheme;
+/// use xnonce_server::scheme_hint;
+/// assert_eq!(scheme_hint(Some("v2 svc 1700000000000 …"), "", None), Scheme::V2);
+/// assert_eq!(scheme_hint(None, "a=1&ottoken=djIgc3Zj", None), Scheme::V2);
+/// assert_eq!(scheme_hint(None, "a=1", Some("b=2")), Scheme::V1); // no credential: v1's 401 text
+/// ```
 pub fn scheme_hint(x_nonce: Option<&str>, query: &str, form: Option<&str>) -> Scheme {
     if let Some(h) = x_nonce.filter(|h| !h.is_empty()) {
         return if h.starts_with("v2 ") {

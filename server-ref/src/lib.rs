@@ -36,6 +36,10 @@ pub use store::{AsyncReplayStore, MemoryStore, SyncStore};
 pub const HEALTH_PATH: &str = "/_xnonce/health";
 
 /// Milliseconds since the Unix epoch from the system clock.
+///
+/// ```
+/// assert!(xnonce_server::now_ms() > 1_700_000_000_000);
+/// ```
 pub fn now_ms() -> u64 {
     use xnonce_core::Environment;
     xnonce_core::SystemEnvironment.now_ms()
@@ -76,6 +80,33 @@ pub async fn echo(
 
 /// The reference app: [`HEALTH_PATH`] unverified, everything else through `layer` to
 /// [`echo`] (with a route table in the layer, only configured routes get that far).
+///
+/// ```
+/// use std::collections::HashMap;
+/// use axum::{body::Body, http::Request};
+/// use tower::ServiceExt; // oneshot: a request through the app without a socket
+/// use xnonce_core::{sign, Scheme, Secret, SignInput};
+/// use xnonce_server::{app, XNonceLayer, HEALTH_PATH};
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let secret = Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")?;
+/// let router = app(XNonceLayer::new(HashMap::from([("svc".to_string(), secret.clone())])));
+/// let health = Request::get(HEALTH_PATH).body(Body::empty())?;
+/// assert_eq!(router.clone().oneshot(health).await?.status(), 200);
+///
+/// let input = SignInput::new(Scheme::V2, "GET", "/reports/daily", "svc").host("api.test");
+/// let x_nonce = sign(&input.param("day", "mon"), &secret)?.x_nonce;
+/// let req = Request::get("/reports/daily?day=mon")
+///     .header("host", "api.test")
+///     .header("x-nonce", x_nonce)
+///     .body(Body::empty())?;
+/// let res = router.oneshot(req).await?;
+/// assert_eq!(res.status(), 200);
+/// let echo: serde_json::Value = serde_json::from_slice(&axum::body::to_bytes(res.into_body(), 1 << 16).await?)?;
+/// assert_eq!(echo["client"], "svc");
+/// assert_eq!((&echo["controller"], &echo["action"], &echo["params"]["day"]), (&"reports".into(), &"daily".into(), &"mon".into()));
+/// # Ok(()) }
+/// ```
 pub fn app(layer: XNonceLayer) -> Router {
     app_with_rate_limit(layer, None)
 }
@@ -108,6 +139,18 @@ fn verified_app(handler: Router, layer: XNonceLayer, rate_limit: Option<RateLimi
 /// The app a config asks for: [`demo_app`] when `config.demo`, else [`app`]; with
 /// `config.bench_mirror`, also [`demo::BENCH_MIRROR_PREFIX`] serving the demo handlers
 /// without the layer (benchmarks only).
+///
+/// What [`Server::bind`] serves, for an app of your own to listen with:
+///
+/// ```
+/// use std::sync::Arc;
+/// use xnonce_server::{app_for, layer_for, Config, MemoryStore, Registry};
+/// let base = std::env::temp_dir().join(format!("xnonce-doc-app-for-{}", std::process::id()));
+/// let registry = Registry::open_with_key_file(base.join("data"), Some(base.join("keys").join("registry.key")));
+/// let config = Config::demo(); // em-secure-api's demo routes and handlers
+/// let router: axum::Router = app_for(&config, layer_for(&config, Arc::new(registry), MemoryStore::new()));
+/// // serve it: xnonce_server::connections::serve(listener, router, config.connections, shutdown)
+/// ```
 pub fn app_for(config: &Config, layer: XNonceLayer) -> Router {
     let rate_limit = config.rate_limit.clone().map(RateLimitLayer::new);
     let router = if config.demo {
@@ -122,7 +165,8 @@ pub fn app_for(config: &Config, layer: XNonceLayer) -> Router {
     }
 }
 
-/// Builds the reference server's layer from a config, a registry and a replay store.
+/// Builds the reference server's layer from a config, a registry and a replay store (example:
+/// [`app_for`]).
 pub fn layer_for(
     config: &Config,
     registry: Arc<Registry>,
@@ -156,7 +200,35 @@ impl xnonce_core::SecretSource for SharedRegistry {
     }
 }
 
-/// A server bound to its address, ready to run.
+/// A server bound to its address, ready to run: what `xnonce-server serve` does.
+///
+/// ```
+/// use xnonce::{RequestOptions, Requester};
+/// use xnonce_server::{Config, Registry, Server};
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let base = std::env::temp_dir().join(format!("xnonce-doc-server-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&base);
+/// let (data_dir, key_file) = (base.join("data"), base.join("keys").join("registry.key"));
+/// let mut config = Config::parse(r#"listen = "127.0.0.1:0""#)?; // any free port
+/// config.key_file = Some(key_file.clone());
+/// let secret = Registry::open_with_key_file(&data_dir, Some(key_file)).add("svc")?;
+///
+/// let server = Server::bind(&config, data_dir).await?;
+/// let url = format!("http://{}", server.local_addr()?);
+/// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+/// let running = tokio::spawn(server.run(async { stopped.await.ok(); })); // or shutdown_signal()
+///
+/// let api = Requester::builder(url, "svc", secret).build()?;
+/// let params = vec![("day".to_string(), "mon".to_string())];
+/// let res = api.make_request("GET", params, "/reports/daily", None, RequestOptions::default()).await?;
+/// assert_eq!((res.code, res.data.unwrap()["client"].as_str()), (200, Some("svc"))); // the echo
+///
+/// stop.send(()).ok();
+/// running.await??; // in-flight requests answered, the replay journal written
+/// # std::fs::remove_dir_all(&base)?;
+/// # Ok(()) }
+/// ```
 pub struct Server {
     listener: tokio::net::TcpListener,
     router: Router,

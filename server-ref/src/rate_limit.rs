@@ -244,6 +244,21 @@ pub fn too_many_requests(scheme: Scheme, retry_after: u64) -> Response<Body> {
 /// The rate-limiting layer: put it inside [`crate::XNonceLayer`] (added *before* it with
 /// `Router::layer`, so it runs after it). Requests without a [`Verified`] extension pass
 /// through unlimited.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use xnonce_server::rate_limit::{Rate, RateLimitConfig};
+/// use xnonce_server::{app_with_rate_limit, RateLimitLayer, XNonceLayer};
+/// let config = RateLimitConfig {
+///     default: Some(Rate::new(50.0, Some(100))?), // 50 requests/s, bursts of 100
+///     clients: [("batch".to_string(), None)].into(), // never limited
+/// };
+/// let limit = RateLimitLayer::new(config);
+/// assert!(limit.limiter().check("svc").is_ok()); // a token left: the request goes on
+/// let clients: HashMap<String, xnonce_core::Secret> = HashMap::new();
+/// let app = app_with_rate_limit(XNonceLayer::new(clients), Some(limit)); // limit inside the layer
+/// # Ok::<(), String>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct RateLimitLayer {
     limiter: Arc<RateLimiter>,

@@ -35,6 +35,21 @@ use crate::store::{AsyncReplayStore, StoreFuture};
 pub const DEFAULT_PREFIX: &str = "xnonce:replay:";
 
 /// Replay keys in Redis (see the module docs).
+///
+/// ```
+/// use std::collections::HashMap;
+/// use std::time::Duration;
+/// use xnonce_server::{redis_store::DEFAULT_PREFIX, RedisStore, XNonceLayer};
+/// let store = RedisStore::new("redis://127.0.0.1:6379/0", DEFAULT_PREFIX)? // connects on first use
+///     .timeout(Duration::from_millis(500));
+/// assert_eq!(store.key("v2:svc:0011"), "xnonce:replay:{v2:svc:0011}");
+/// assert!(RedisStore::new("rediss://cache:6380", DEFAULT_PREFIX).is_err()); // no TLS
+/// // Every instance whose layer uses the same Redis accepts a request once.
+/// let clients: HashMap<String, xnonce_core::Secret> = HashMap::new();
+/// let layer = XNonceLayer::new(clients).store(store);
+/// // At start-up, `store.check().await` tells a refusing Redis from an unreachable one.
+/// # Ok::<(), String>(())
+/// ```
 pub struct RedisStore {
     client: redis::Client,
     prefix: String,

@@ -302,6 +302,31 @@ struct Snapshot {
 }
 
 /// The client registry of a data dir; a [`SecretSource`] for the verifier.
+///
+/// What `xnonce-server client …` does, as a library:
+///
+/// ```
+/// use xnonce_core::SecretSource;
+/// use xnonce_server::Registry;
+/// let base = std::env::temp_dir().join(format!("xnonce-doc-registry-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&base);
+/// let key_file = base.join("keys").join("registry.key"); // outside the data dir
+/// let registry = Registry::open_with_key_file(base.join("data"), Some(key_file.clone()));
+/// let first = registry.add("svc")?; // a fresh secret to hand to the client (key file made now)
+/// assert_eq!(registry.list()?, ["svc"]);
+/// let second = registry.rotate("svc")?; // both live until `retire`
+/// assert_eq!(registry.secrets("svc"), [first, second.clone()]);
+/// assert_eq!(registry.retire("svc")?.retired.len(), 1);
+/// assert_eq!(registry.describe("svc")?.len(), 1);
+/// let third = registry.replace("svc")?; // the old secret stops at once
+/// assert_eq!(registry.secrets("svc"), [third]);
+/// assert!(registry.check(false)?.encrypted);
+/// assert_eq!((registry.file(), registry.key_file()?), (base.join("data").join("clients.json"), key_file.as_path()));
+/// registry.delete("svc")?;
+/// assert!(registry.list()?.is_empty() && registry.dir().ends_with("data"));
+/// # std::fs::remove_dir_all(&base).unwrap();
+/// # Ok::<(), xnonce_server::registry::RegistryError>(())
+/// ```
 pub struct Registry {
     dir: PathBuf,
     key_path: Result<PathBuf, String>,

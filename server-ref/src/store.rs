@@ -1,10 +1,30 @@
 //! Replay stores for an async server.
 //!
-//! [`AsyncReplayStore`] is the server's seam: the default [`MemoryStore`] answers at once; a
-//! shared store (Redis, issue 8) implements the same trait with a real network round trip
-//! (`SET key 1 NX PX <ttl>` is the atomic insert-if-absent). A store that cannot answer must
-//! return an error: the request is then refused with `store_unavailable` (503), never
-//! accepted unverified.
+//! [`AsyncReplayStore`] is the server's seam: the layer's default [`MemoryStore`] answers at
+//! once, as does the reference server's default [`crate::JournalStore`] (which also keeps a
+//! journal); a shared store ([`crate::RedisStore`]) implements the same trait with a real
+//! network round trip (`SET key 1 NX PXAT <expiry>` is the atomic insert-if-absent). A store
+//! that cannot answer must return an error: the request is then refused with
+//! `store_unavailable` (503), never accepted unverified.
+//!
+//! ```
+//! use xnonce_core::{MemoryReplayStore, ReplayKey};
+//! use xnonce_server::{AsyncReplayStore, MemoryStore, SyncStore};
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let store = MemoryStore::new();
+//! let _sweeper = store.spawn_evictor(std::time::Duration::from_secs(5)); // bounded when idle
+//! let key = ReplayKey::new("v2:svc:00112233445566778899aabbccddeeff");
+//! assert_eq!(store.insert_if_absent(&key, 31_000, 1_000).await, Ok(true));
+//! assert_eq!(store.insert_if_absent(&key, 31_000, 2_000).await, Ok(false)); // a replay: 409
+//! assert_eq!(store.len(), 1);
+//! store.evict_expired(31_001); // the key expired after 31_000
+//! assert!(store.is_empty());
+//! // Any in-process core `ReplayStore` as the layer's store (`XNonceLayer::store`):
+//! let sync = SyncStore(MemoryReplayStore::new());
+//! assert_eq!(sync.insert_if_absent(&key, 31_000, 1_000).await, Ok(true));
+//! # }
+//! ```
 
 use std::future::Future;
 use std::pin::Pin;

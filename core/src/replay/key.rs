@@ -22,6 +22,7 @@ use std::sync::OnceLock;
 /// assert_eq!(key.as_str(), "v2:svc:00112233445566778899aabbccddeeff");
 /// assert_eq!(key.digest(), &key_digest(key.as_str()));
 /// assert_eq!(key, ReplayKey::from("v2:svc:00112233445566778899aabbccddeeff"));
+/// assert_eq!(key.into_string(), "v2:svc:00112233445566778899aabbccddeeff");
 /// ```
 #[derive(Clone)]
 pub struct ReplayKey {

@@ -30,6 +30,30 @@ impl std::error::Error for ReplayStoreError {}
 ///
 /// Keys come as [`ReplayKey`]s: a store shared between servers records the text, an
 /// in-process one its [`ReplayKey::digest`] (computed once per key, however often asked).
+///
+/// ```
+/// use std::collections::HashMap;
+/// use std::sync::Mutex;
+/// use xnonce_core::{ReplayKey, ReplayStore, ReplayStoreError};
+/// // A store of your own: key text → expiry (a shared store does this in one atomic call).
+/// struct MyStore(Mutex<HashMap<String, u64>>);
+/// impl ReplayStore for MyStore {
+///     fn insert_if_absent(&self, key: &ReplayKey, expires_at_ms: u64, now_ms: u64) -> Result<bool, ReplayStoreError> {
+///         let mut map = self.0.lock().map_err(|_| ReplayStoreError("poisoned".into()))?;
+///         match map.get(key.as_str()) {
+///             Some(&until) if until > now_ms => Ok(false),
+///             _ => {
+///                 map.insert(key.to_string(), expires_at_ms);
+///                 Ok(true)
+///             }
+///         }
+///     }
+/// }
+/// let store = MyStore(Mutex::default());
+/// let key = ReplayKey::new("v2:svc:00112233445566778899aabbccddeeff");
+/// assert_eq!(store.insert_if_absent(&key, 31_000, 1_000), Ok(true));
+/// assert_eq!(store.insert_if_absent(&key, 31_000, 2_000), Ok(false)); // `replayed`
+/// ```
 pub trait ReplayStore {
     /// Atomically records `key` until `expires_at_ms` unless it is already recorded (and not
     /// yet expired at `now_ms`). `Ok(true)`: first time, accept. `Ok(false)`: replay.
@@ -61,6 +85,9 @@ pub trait ReplayStore {
 /// assert_eq!(store.insert_if_absent(&key, 2_000, 1_000), Ok(true));
 /// assert_eq!(store.insert_if_absent(&key, 2_000, 1_500), Ok(false));
 /// assert_eq!(store.insert_if_absent(&key, 4_000, 2_001), Ok(true)); // expired, new again
+/// assert_eq!(store.len(), 1);
+/// store.evict_expired(4_001); // what a server's periodic sweep calls
+/// assert!(store.is_empty());
 /// ```
 pub struct MemoryReplayStore {
     entries: Mutex<DigestTable>,
