@@ -14,8 +14,9 @@
 //!
 //! Refusals are written by [`crate::respond`]: em-secure-api's text for v1, a problem
 //! document for v2. Each outcome is logged with `tracing` (target `xnonce`: client, method,
-//! path, outcome code, status) — never a secret, a token or a parameter value: refusals at
-//! `info`, accepted requests at `debug` (so the default level spends nothing on them).
+//! path, outcome code, and a refusal's status) — never a secret, a token or a parameter value:
+//! refusals at `info`, accepted requests at `debug` (so the default level spends nothing on
+//! them; their status is the inner service's, which answers after the line is written).
 //!
 //! ```no_run
 //! use std::collections::HashMap;
@@ -503,7 +504,8 @@ impl Shared {
         match outcome.result {
             Ok((verified, route)) => {
                 // Accepted requests are logged at debug: nothing is formatted at the default
-                // level (`info`), so an accepted request costs no logging.
+                // level (`info`), so an accepted request costs no logging. No status: the
+                // inner service has not answered yet (it may answer 204, 404, 429...).
                 tracing::debug!(
                     target: "xnonce",
                     client = verified.client.as_str(),
@@ -511,7 +513,6 @@ impl Shared {
                     method = parts.method.as_str(),
                     path = parts.uri.path(),
                     outcome = "accepted",
-                    status = 200u16,
                     "request"
                 );
                 parts.extensions.insert(verified);
