@@ -1,0 +1,170 @@
+//! The app `xnonce-server` serves: the health route, the verification layer built from a
+//! config and a registry, and behind it the JSON echo or em-secure-api's demo handlers.
+
+use std::sync::Arc;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Router};
+use xnonce_core::{RouteMatch, Verified};
+
+use crate::{demo, AsyncReplayStore, Config, RateLimitLayer, Registry, XNonceLayer};
+
+/// The unverified health route (the throughput benchmark's baseline).
+pub const HEALTH_PATH: &str = "/_xnonce/health";
+
+/// The reference handler behind the layer: a JSON echo of what was verified,
+/// `{"client", "scheme", "controller", "action", "method", "params": {k: v}}`
+/// (a repeated v2 param keeps its last value).
+pub async fn echo(
+    Extension(verified): Extension<Verified>,
+    route: Option<Extension<RouteMatch>>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+) -> Response {
+    let (controller, action) = match route {
+        Some(Extension(r)) => (r.controller.to_string(), r.action.to_string()),
+        None => xnonce_core::routes::split_path(uri.path()),
+    };
+    let mut params = serde_json::Map::new();
+    for (k, v) in &verified.params {
+        params.insert(k.clone(), v.clone().into());
+    }
+    let doc = serde_json::json!({
+        "client": verified.client,
+        "scheme": verified.scheme.as_str(),
+        "controller": controller,
+        "action": action,
+        "method": method.as_str().to_ascii_lowercase(),
+        "params": params,
+    });
+    let mut res = (StatusCode::OK, doc.to_string()).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
+/// The reference app: [`HEALTH_PATH`] unverified, everything else through `layer` to
+/// [`echo`] (with a route table in the layer, only configured routes get that far).
+///
+/// ```
+/// use std::collections::HashMap;
+/// use axum::{body::Body, http::Request};
+/// use tower::ServiceExt; // oneshot: a request through the app without a socket
+/// use xnonce_core::{sign, Scheme, Secret, SignInput};
+/// use xnonce_server::{app, XNonceLayer, HEALTH_PATH};
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let secret = Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")?;
+/// let router = app(XNonceLayer::new(HashMap::from([("svc".to_string(), secret.clone())])));
+/// let health = Request::get(HEALTH_PATH).body(Body::empty())?;
+/// assert_eq!(router.clone().oneshot(health).await?.status(), 200);
+///
+/// let input = SignInput::new(Scheme::V2, "GET", "/reports/daily", "svc").host("api.test");
+/// let x_nonce = sign(&input.param("day", "mon"), &secret)?.x_nonce;
+/// let req = Request::get("/reports/daily?day=mon")
+///     .header("host", "api.test")
+///     .header("x-nonce", x_nonce)
+///     .body(Body::empty())?;
+/// let res = router.oneshot(req).await?;
+/// assert_eq!(res.status(), 200);
+/// let echo: serde_json::Value = serde_json::from_slice(&axum::body::to_bytes(res.into_body(), 1 << 16).await?)?;
+/// assert_eq!(echo["client"], "svc");
+/// assert_eq!((&echo["controller"], &echo["action"], &echo["params"]["day"]), (&"reports".into(), &"daily".into(), &"mon".into()));
+/// # Ok(()) }
+/// ```
+pub fn app(layer: XNonceLayer) -> Router {
+    app_with_rate_limit(layer, None)
+}
+
+/// [`app`] with an optional per-client [`RateLimitLayer`] inside the verification layer (so
+/// only verified requests reach a bucket).
+pub fn app_with_rate_limit(layer: XNonceLayer, rate_limit: Option<RateLimitLayer>) -> Router {
+    verified_app(Router::new().fallback(echo), layer, rate_limit)
+}
+
+/// The `--demo` app: [`HEALTH_PATH`] unverified, everything else through `layer` (built with
+/// [`demo::routes`]) and the optional rate limit to [`demo::handle`], em-secure-api's test
+/// implementation.
+pub fn demo_app(layer: XNonceLayer, rate_limit: Option<RateLimitLayer>) -> Router {
+    verified_app(Router::new().fallback(demo::handle), layer, rate_limit)
+}
+
+/// [`HEALTH_PATH`] unverified; everything else through `layer`, then the rate limit (so only
+/// verified requests reach a bucket), to `handler`.
+fn verified_app(handler: Router, layer: XNonceLayer, rate_limit: Option<RateLimitLayer>) -> Router {
+    let handler = match rate_limit {
+        Some(limit) => handler.layer(limit),
+        None => handler,
+    };
+    Router::new()
+        .route(HEALTH_PATH, get(|| async { "ok" }))
+        .fallback_service(handler.layer(layer))
+}
+
+/// The app a config asks for: [`demo_app`] when `config.demo`, else [`app`]; with
+/// `config.bench_mirror`, also [`demo::BENCH_MIRROR_PREFIX`] serving the demo handlers
+/// without the layer (benchmarks only).
+///
+/// What [`Server::bind`](crate::Server::bind) serves, for an app of your own to listen with:
+///
+/// ```
+/// use std::sync::Arc;
+/// use xnonce_server::{app_for, layer_for, Config, MemoryStore, Registry};
+/// let base = std::env::temp_dir().join(format!("xnonce-doc-app-for-{}", std::process::id()));
+/// let registry = Registry::open_with_key_file(base.join("data"), Some(base.join("keys").join("registry.key")));
+/// let config = Config::demo(); // em-secure-api's demo routes and handlers
+/// let router: axum::Router = app_for(&config, layer_for(&config, Arc::new(registry), MemoryStore::new()));
+/// // serve it: xnonce_server::connections::serve(listener, router, config.connections, shutdown)
+/// ```
+pub fn app_for(config: &Config, layer: XNonceLayer) -> Router {
+    let rate_limit = config.rate_limit.clone().map(RateLimitLayer::new);
+    let router = if config.demo {
+        demo_app(layer, rate_limit)
+    } else {
+        app_with_rate_limit(layer, rate_limit)
+    };
+    if config.bench_mirror {
+        router.nest(demo::BENCH_MIRROR_PREFIX, demo::mirror_router())
+    } else {
+        router
+    }
+}
+
+/// Builds the reference server's layer from a config, a registry and a replay store (example:
+/// [`app_for`]).
+pub fn layer_for(
+    config: &Config,
+    registry: Arc<Registry>,
+    store: impl AsyncReplayStore,
+) -> XNonceLayer {
+    let mut layer = XNonceLayer::new(SharedRegistry(registry))
+        .verifier(config.verifier.clone())
+        .limits(config.limits)
+        .store(store);
+    if let Some(routes) = &config.routes {
+        layer = layer.routes(routes.clone());
+    }
+    layer
+}
+
+/// An `Arc<Registry>` as a secret source.
+#[derive(Debug, Clone)]
+pub struct SharedRegistry(pub Arc<Registry>);
+
+impl xnonce_core::SecretSource for SharedRegistry {
+    fn secrets(&self, client: &str) -> Vec<xnonce_core::Secret> {
+        self.0.secrets(client)
+    }
+
+    fn with_secrets(&self, client: &str, f: &mut dyn FnMut(&[xnonce_core::Secret])) {
+        self.0.with_secrets(client, f)
+    }
+
+    fn refresh(&self) -> bool {
+        self.0.refresh()
+    }
+}

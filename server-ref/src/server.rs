@@ -1,0 +1,191 @@
+//! [`Server`]: what `xnonce-server serve` runs — the registry and replay store of a config,
+//! bound to its address, served until a shutdown signal, then drained.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+
+use crate::{
+    app_for, connections, journal, layer_for, now_ms, redis_store, registry, Config,
+    ConnectionLimits, JournalStore, MemoryStore, RedisStore, Registry, ReplayConfig,
+};
+
+/// A server bound to its address, ready to run: what `xnonce-server serve` does.
+///
+/// ```
+/// use xnonce::{RequestOptions, Requester};
+/// use xnonce_server::{Config, Registry, Server};
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let base = std::env::temp_dir().join(format!("xnonce-doc-server-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&base);
+/// let (data_dir, key_file) = (base.join("data"), base.join("keys").join("registry.key"));
+/// let mut config = Config::parse(r#"listen = "127.0.0.1:0""#)?; // any free port
+/// config.key_file = Some(key_file.clone());
+/// let secret = Registry::open_with_key_file(&data_dir, Some(key_file)).add("svc")?;
+///
+/// let server = Server::bind(&config, data_dir).await?;
+/// let url = format!("http://{}", server.local_addr()?);
+/// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+/// let running = tokio::spawn(server.run(async { stopped.await.ok(); })); // or shutdown_signal()
+///
+/// let api = Requester::builder(url, "svc", secret).build()?;
+/// let params = vec![("day".to_string(), "mon".to_string())];
+/// let res = api.make_request("GET", params, "/reports/daily", None, RequestOptions::default()).await?;
+/// assert_eq!((res.code, res.data.unwrap()["client"].as_str()), (200, Some("svc"))); // the echo
+///
+/// stop.send(()).ok();
+/// running.await??; // in-flight requests answered, the replay journal written
+/// # std::fs::remove_dir_all(&base)?;
+/// # Ok(()) }
+/// ```
+pub struct Server {
+    listener: tokio::net::TcpListener,
+    router: Router,
+    evictor: Evictor,
+    connections: ConnectionLimits,
+}
+
+enum Evictor {
+    Memory(MemoryStore),
+    Journal(JournalStore),
+    None,
+}
+
+impl Server {
+    /// Binds `config.listen` and prepares the app over the registry in `data_dir` (with the
+    /// key file of `config.key_file`, created if needed; refused if unsafe or wrong) and the
+    /// replay store of `config.replay` (the memory store's journal also lives in `data_dir`,
+    /// locked: one such server per data dir). An existing data dir open to group or others is
+    /// made `0700` when it is ours ([`registry::secure_dir`]; logged).
+    ///
+    /// Errors say what failed and name it (the registry, the journal and its path, Redis's
+    /// refusal, `cannot listen on ADDR: …`). A Redis store is tried once: a Redis that answers
+    /// and refuses (wrong password, bad DB index) is an error; an unreachable one is logged
+    /// and the server starts (its requests get 503 until Redis answers).
+    pub async fn bind(config: &Config, data_dir: std::path::PathBuf) -> std::io::Result<Server> {
+        let registry = Arc::new(Registry::open_with_key_file(
+            &data_dir,
+            config.key_file.clone(),
+        ));
+        registry
+            .check(true)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
+        registry::log_secure_dir(&data_dir, &registry::secure_dir(&data_dir));
+        let (router, evictor) = match &config.replay {
+            ReplayConfig::Memory { persist: false } => {
+                let store = MemoryStore::new();
+                let router = app_for(config, layer_for(config, registry, store.clone()));
+                (router, Evictor::Memory(store))
+            }
+            ReplayConfig::Memory { persist: true } => {
+                let store = JournalStore::open(&data_dir, now_ms())?;
+                let router = app_for(config, layer_for(config, registry, store.clone()));
+                (router, Evictor::Journal(store))
+            }
+            ReplayConfig::Redis {
+                url,
+                key_prefix,
+                timeout_ms,
+            } => {
+                let store = RedisStore::new(url, key_prefix)
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?
+                    .timeout(Duration::from_millis(*timeout_ms));
+                match store.check().await {
+                    Ok(()) => {}
+                    Err(e @ redis_store::CheckError::Refused(_)) => {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::PermissionDenied,
+                            format!(
+                                "replay store: {e}; check replay.redis_url (password, user, DB \
+                                 index)"
+                            ),
+                        ))
+                    }
+                    Err(e) => tracing::warn!(
+                        target: "xnonce",
+                        error = %e,
+                        "replay store unreachable at start; requests get 503 \
+                         store_unavailable until it answers"
+                    ),
+                }
+                (
+                    app_for(config, layer_for(config, registry, store)),
+                    Evictor::None,
+                )
+            }
+        };
+        let listener = tokio::net::TcpListener::bind(&config.listen)
+            .await
+            .map_err(|e| {
+                std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", config.listen))
+            })?;
+        Ok(Server {
+            listener,
+            router,
+            evictor,
+            connections: config.connections,
+        })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests (at most 10 s),
+    /// with the config's [`ConnectionLimits`].
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let tasks = match &self.evictor {
+            Evictor::Memory(s) => vec![s.spawn_evictor(Duration::from_secs(5))],
+            Evictor::Journal(s) => vec![
+                s.spawn_evictor(Duration::from_secs(5)),
+                s.spawn_flusher(journal::FLUSH_INTERVAL),
+            ],
+            Evictor::None => Vec::new(),
+        };
+        connections::serve(self.listener, self.router, self.connections, shutdown).await;
+        for t in tasks {
+            t.abort();
+        }
+        if let Evictor::Journal(s) = &self.evictor {
+            // Every request has been answered: write the last buffered journal lines.
+            if let Err(e) = s.flush() {
+                tracing::error!(target: "xnonce", error = %e, "cannot write the replay journal at shutdown");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+///
+/// The handlers are installed when this is called, not when the future is first polled: a
+/// server that calls it before announcing that it listens stops gracefully (in-flight
+/// requests answered, the replay journal written) on a signal sent at any moment after the
+/// announcement. Until then a signal has its default action. Call it inside the runtime.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{signal, Signal, SignalKind};
+    let term = signal(SignalKind::terminate()).ok();
+    let interrupt = signal(SignalKind::interrupt()).ok();
+    async fn received(s: Option<Signal>) {
+        match s {
+            Some(mut s) => {
+                s.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    }
+    async move {
+        tokio::select! {
+            _ = received(term) => {},
+            _ = received(interrupt) => {},
+        }
+        tracing::info!("shutting down");
+    }
+}
