@@ -4,7 +4,7 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const xnonce = require('..')
-const { startServer } = require('./helpers.js')
+const { startServer } = require('./server.js')
 
 let server
 test.before(async () => {

@@ -11,7 +11,7 @@ const path = require('node:path')
 const { execFile, spawn } = require('node:child_process')
 const { promisify } = require('node:util')
 const xnonce = require('..')
-const { startServer } = require('./helpers.js')
+const { startServer } = require('./server.js')
 
 const README = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8')
 const blocks = [...README.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1])

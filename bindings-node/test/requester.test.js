@@ -5,7 +5,7 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const net = require('node:net')
 const xnonce = require('..')
-const { startServer } = require('./helpers.js')
+const { startServer } = require('./server.js')
 
 let server
 test.before(async () => {

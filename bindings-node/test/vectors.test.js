@@ -5,7 +5,7 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const xnonce = require('..')
-const { loadVectors } = require('./helpers.js')
+const { loadVectors } = require('./vectors.js')
 
 /** Runs one case; returns a failure description or null. */
 function check(v) {

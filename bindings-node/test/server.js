@@ -1,35 +1,12 @@
 'use strict'
-// Shared test helpers: the vector files (the one home is conformance/vectors) and a real
-// xnonce-server subprocess on 127.0.0.1.
+// A real `xnonce-server serve --demo` subprocess on 127.0.0.1, for the live tests.
 
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { spawn, execFileSync } = require('node:child_process')
 const readline = require('node:readline')
-
-const ROOT = path.resolve(__dirname, '..', '..')
-const VECTORS_DIR = path.join(ROOT, 'conformance', 'vectors')
-
-/** Every vector file: conformance/vectors/*.json (sorted) plus XNONCE_EXTRA_VECTORS. */
-function vectorFiles() {
-  const files = fs
-    .readdirSync(VECTORS_DIR)
-    .filter((f) => f.endsWith('.json'))
-    .sort()
-    .map((f) => path.join(VECTORS_DIR, f))
-  for (const extra of (process.env.XNONCE_EXTRA_VECTORS ?? '').split(':')) {
-    if (extra !== '') files.push(path.resolve(extra))
-  }
-  return files
-}
-
-/** [{ file, case }] for every case of every vector file. */
-function loadVectors() {
-  return vectorFiles().flatMap((file) =>
-    JSON.parse(fs.readFileSync(file, 'utf8')).map((v) => ({ file: path.basename(file), v })),
-  )
-}
+const { ROOT } = require('./vectors.js')
 
 /** The xnonce-server binary (built by test.sh with `cargo build -p xnonce-server`). */
 function serverBinary() {
@@ -81,4 +58,4 @@ async function startServer(client = 'node_client') {
   }
 }
 
-module.exports = { ROOT, loadVectors, vectorFiles, startServer }
+module.exports = { startServer }
