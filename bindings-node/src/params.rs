@@ -171,7 +171,7 @@ pub type Millis = Either<f64, BigInt>;
 /// (`invalid_timestamp`), by core's rules for JS timestamps.
 pub(crate) fn timestamp_ms(ms: Option<Millis>) -> Outcome<Option<u64>> {
     let ms = ms.map(|ms| match ms {
-        Either::A(number) => xnonce_core::js::timestamp_from_f64(number),
+        Either::A(number) => xnonce_core::header::timestamp_from_f64(number),
         Either::B(bigint) => {
             let (value, lossless) = bigint.get_i128();
             xnonce_core::header::timestamp_from_i128(if lossless { value } else { i128::MAX })

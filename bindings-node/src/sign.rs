@@ -219,7 +219,7 @@ pub fn link_detailed(
 }
 
 /// The fast path of `sign` used by `sign.js` (one string crossing instead of a dozen napi
-/// values): `packed` is core's packed request (`xnonce_core::js`) holding `pairs` string
+/// values): `packed` is core's packed request (`xnonce_core::packed`) holding `pairs` string
 /// params. Returns `null` when the field count does not match (a field held a NUL) or a field
 /// is not well-formed text: the caller then uses the general `sign` (which reports the field),
 /// so the result never depends on the path taken.
@@ -241,7 +241,8 @@ pub fn sign_packed(
         let Some(packed) = packed.into_well_formed().filter(|_| !ill_formed_body) else {
             return Ok(None);
         };
-        let Some((mut input, secret)) = xnonce_core::js::unpack(&packed, pairs as usize)? else {
+        let Some((mut input, secret)) = xnonce_core::packed::unpack(&packed, pairs as usize)?
+        else {
             return Ok(None);
         };
         input.timestamp_ms = params::timestamp_ms(timestamp)?;

@@ -191,7 +191,7 @@ fn now_ms() -> u64 {
 }
 
 fn window(ms: f64) -> Outcome<u64> {
-    xnonce_core::js::timestamp_from_f64(ms).or_else(|_| {
+    xnonce_core::header::timestamp_from_f64(ms).or_else(|_| {
         fail(
             ErrorCode::InvalidTimestamp,
             "a window must be a whole number of milliseconds",

@@ -134,7 +134,7 @@ extern "C" {
 /// core's rules for JS timestamps (`invalid_timestamp` outside `0..=2^53-1`).
 fn timestamp(value: &JsValue) -> JsResult<u64> {
     if let Some(n) = value.as_f64() {
-        return Ok(xnonce_core::js::timestamp_from_f64(n)?);
+        return Ok(xnonce_core::header::timestamp_from_f64(n)?);
     }
     if value.is_bigint() {
         // A bigint beyond i128 is out of range like any above 2^53 - 1.

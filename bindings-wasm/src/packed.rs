@@ -1,6 +1,6 @@
-//! The fast path of `sign` (see `js/fast_sign.js`): core's packed request (`xnonce_core::js`)
+//! The fast path of `sign` (see `js/fast_sign.js`): core's packed request (`xnonce_core::packed`)
 //! is written by JS straight into a buffer in this module's memory, signed in place
-//! ([`xnonce_core::js::sign_header_packed`], no owned copies of the fields), and the header
+//! ([`xnonce_core::packed::sign_header_packed`], no owned copies of the fields), and the header
 //! is left in a second buffer for JS to read. One call with three numbers crosses the
 //! boundary; no value is converted by wasm-bindgen on the way in or out.
 //!
@@ -116,13 +116,13 @@ fn sign(
         return false;
     };
     let Ok(timestamp) = timestamp
-        .map(xnonce_core::js::timestamp_from_f64)
+        .map(xnonce_core::header::timestamp_from_f64)
         .transpose()
     else {
         return false;
     };
     matches!(
-        xnonce_core::js::sign_header_packed(
+        xnonce_core::packed::sign_header_packed(
             packed,
             pairs as usize,
             timestamp,

@@ -1,6 +1,6 @@
 //! Runs header signing (or, with `verify`, verification) in a loop, for instruction-count
 //! profiling: `valgrind --tool=callgrind target/release/examples/profile_header [v2] [verify]`;
-//! `packed` signs core's packed JS request instead (`xnonce_core::js::sign_header_packed`, the
+//! `packed` signs core's packed JS request instead (`xnonce_core::packed::sign_header_packed`, the
 //! WASM binding's fast path, with the `Secret` made from the packed text on every call).
 use std::collections::HashMap;
 
@@ -58,7 +58,8 @@ fn main() {
         for _ in 0..20_000 {
             out.clear();
             let (pairs, ts) = (input.params.len(), input.timestamp_ms);
-            xnonce_core::js::sign_header_packed(&packed, pairs, ts, None, &env, &mut out).unwrap();
+            xnonce_core::packed::sign_header_packed(&packed, pairs, ts, None, &env, &mut out)
+                .unwrap();
             n += out.len();
         }
     } else {

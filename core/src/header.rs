@@ -35,6 +35,23 @@ pub fn timestamp_from_i128(ms: i128) -> Result<u64> {
     }
 }
 
+/// A timestamp given as a floating-point number (JavaScript's numbers): an integer in
+/// `0..=`[`MAX_TIMESTAMP_MS`], else `invalid_timestamp` (a bigint: [`timestamp_from_i128`]).
+///
+/// ```
+/// use xnonce_core::header::timestamp_from_f64;
+/// assert_eq!(timestamp_from_f64(1_700_000_000_000.0).unwrap(), 1_700_000_000_000);
+/// assert!(timestamp_from_f64(1.5).is_err());
+/// assert!(timestamp_from_f64(-1.0).is_err());
+/// ```
+pub fn timestamp_from_f64(ms: f64) -> Result<u64> {
+    if ms.is_finite() && ms >= 0.0 && ms.fract() == 0.0 && ms <= MAX_TIMESTAMP_MS as f64 {
+        Ok(ms as u64)
+    } else {
+        Err(invalid_timestamp())
+    }
+}
+
 /// The `invalid_timestamp` error for a timestamp given as a value that is not an integer in
 /// `0..=`[`MAX_TIMESTAMP_MS`], the one message every binding uses.
 pub fn invalid_timestamp() -> Error {

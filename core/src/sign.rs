@@ -230,7 +230,7 @@ pub fn sign_header_value_with(
 }
 
 /// What is signed, borrowed: from a [`SignInput`], or straight from the text of a packed
-/// JS request ([`crate::js`]) without copying its fields into owned strings.
+/// JS request ([`crate::packed`]) without copying its fields into owned strings.
 #[derive(Debug)]
 pub(crate) struct SignFields<'a, K, V> {
     pub(crate) scheme: Scheme,

@@ -1,8 +1,7 @@
-//! What the JavaScript bindings (Node's napi addon and WASM) hand to core, defined once:
-//! a timestamp that arrives as a JS number (a bigint is an integer:
-//! [`crate::header::timestamp_from_i128`]), and the *packed* request — every text input of
-//! `sign` joined into one string, so a call crosses the JS/native boundary once instead of a
-//! dozen times (each crossing costs more than the signature itself).
+//! The *packed* sign request of the JavaScript bindings (Node's napi addon and WASM): every
+//! text input of `sign` joined into one string, so a call crosses the JS/native boundary once
+//! instead of a dozen times (each crossing costs more than the signature itself). Defined
+//! once, here, for both.
 //!
 //! The packed form is `scheme, method, path, client, secret, nonce, host, k1, v1, k2, v2, ...`
 //! joined with NUL (`\0`), where `nonce` and `host` are `""` when absent and `"=" + value` when
@@ -11,7 +10,6 @@
 //!
 //! [`sign_header_packed`] signs a packed request straight from its text (the fields are
 //! borrowed, never copied into a [`SignInput`]); [`unpack`] makes the owned input.
-
 use crate::environment::Environment;
 use crate::error::Result;
 use crate::sign::SignFields;
@@ -23,33 +21,13 @@ pub const PACKED_FIELDS: usize = 7;
 /// The packed form's index of the secret (kept out of [`SignInput`]).
 const SECRET: usize = 4;
 
-/// A timestamp given as a JS number: an integer in `0..=2^53-1` (`invalid_timestamp`).
-///
-/// ```
-/// use xnonce_core::js::timestamp_from_f64;
-/// assert_eq!(timestamp_from_f64(1_700_000_000_000.0).unwrap(), 1_700_000_000_000);
-/// assert!(timestamp_from_f64(1.5).is_err());
-/// assert!(timestamp_from_f64(-1.0).is_err());
-/// ```
-pub fn timestamp_from_f64(ms: f64) -> Result<u64> {
-    if ms.is_finite()
-        && ms >= 0.0
-        && ms.fract() == 0.0
-        && ms <= crate::header::MAX_TIMESTAMP_MS as f64
-    {
-        Ok(ms as u64)
-    } else {
-        Err(crate::header::invalid_timestamp())
-    }
-}
-
 /// Unpacks a packed request holding `pairs` params into the input to sign and the secret
 /// text. `Ok(None)` when the field count does not match (a field held a NUL): the caller then
 /// takes its general path, so the result never depends on the path taken. An unknown scheme
 /// is `unsupported_scheme`; every other field is validated when signed.
 ///
 /// ```
-/// use xnonce_core::js::unpack;
+/// use xnonce_core::packed::unpack;
 /// let (input, secret) = unpack("v2\0GET\0/a\0svc\0s3cret\0\0=api.example.com\0k\0v", 1)
 ///     .unwrap()
 ///     .unwrap();
@@ -95,7 +73,7 @@ const STACK_PAIRS: usize = 16;
 /// match (see [`unpack`]).
 ///
 /// ```
-/// use xnonce_core::js::sign_header_packed;
+/// use xnonce_core::packed::sign_header_packed;
 /// use xnonce_core::FixedEnvironment;
 /// let env = FixedEnvironment { now_ms: 1384300802123, nonce: [0; 16] };
 /// let secret = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd";
