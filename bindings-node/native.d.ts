@@ -229,7 +229,7 @@ export interface SignOptions {
 
 /**
  * The fast path of `sign` used by `sign.js` (one string crossing instead of a dozen napi
- * values): `packed` is core's packed request (`xnonce_core::js`) holding `pairs` string
+ * values): `packed` is core's packed request (`xnonce_core::packed`) holding `pairs` string
  * params. Returns `null` when the field count does not match (a field held a NUL) or a field
  * is not well-formed text: the caller then uses the general `sign` (which reports the field),
  * so the result never depends on the path taken.
