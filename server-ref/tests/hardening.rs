@@ -155,20 +155,11 @@ fn v2_header(client: &str, ts: &str) -> String {
     )
 }
 
+/// Raw request bytes for `target` (any bytes) with a `Host` line, then `headers`.
 fn raw(authority: &str, request_line_target: &[u8], headers: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut out = b"GET ".to_vec();
-    out.extend_from_slice(request_line_target);
-    out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
-    out.extend_from_slice(authority.as_bytes());
-    out.extend_from_slice(b"\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        out.extend_from_slice(k.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(v);
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b"\r\n");
-    out
+    let mut all = vec![("Host", authority.as_bytes())];
+    all.extend_from_slice(headers);
+    raw_head(request_line_target, &all)
 }
 
 #[test]
@@ -432,8 +423,10 @@ fn bad_input_matrix_gets_coded_4xx_and_the_server_survives() {
 }
 
 /// Raw request bytes: `GET <target> HTTP/1.1`, then `headers` as given (no Host added).
-fn raw_head(target: &str, headers: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut out = format!("GET {target} HTTP/1.1\r\nConnection: close\r\n").into_bytes();
+fn raw_head(target: impl AsRef<[u8]>, headers: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = b"GET ".to_vec();
+    out.extend_from_slice(target.as_ref());
+    out.extend_from_slice(b" HTTP/1.1\r\nConnection: close\r\n");
     for (k, v) in headers {
         out.extend_from_slice(k.as_bytes());
         out.extend_from_slice(b": ");
