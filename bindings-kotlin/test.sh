@@ -36,7 +36,8 @@ echo "== ktlint (hand-written Kotlin)"
 (cd "$here" && "$ktlint" "src/main/kotlin/xnonce/Conveniences.kt" "src/test/kotlin/**/*.kt")
 echo "ktlint: clean"
 shellcheck "$here"/*.sh
-python3 "$here/readme-examples-check.py"
+python3 "$root/scripts/readme-examples-check.py" kotlin "$here/README.md" \
+  "$here/src/test/kotlin/xnonce/ReadmeExamples.kt"
 
 echo "== generated Kotlin is current"
 bash "$here/regenerate.sh"

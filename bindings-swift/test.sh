@@ -5,7 +5,8 @@
 #  3. uniffi's Python bindings, generated from the SAME compiled library, run every vector
 #     (plus XNONCE_EXTRA_VECTORS) and the error checks, calling every FFI function the Swift
 #     code calls;
-#  4. the hand-written Swift parses (tree-sitter);
+#  4. every Swift block of README.md stands in Tests/XNonceTests/ReadmeExamples.swift, and the
+#     hand-written Swift parses (tree-sitter);
 #  5. `swift test` (XCTest, every vector) where a Swift toolchain exists; otherwise one loud
 #     SKIPPED line, never counted as passed.
 set -euo pipefail
@@ -75,6 +76,10 @@ bash "$root/bindings-uniffi/generate.sh" python "$py" >/dev/null
 ln -sf "$lib" "$py/$(basename "$lib")"
 python3 "$here/ffi-check/check_uniffi_python.py" "$py" "$root/conformance/vectors" \
   "$here/Sources/XNonce/XNonce.swift"
+
+echo "== README's Swift stands in the compiled examples"
+python3 "$root/scripts/readme-examples-check.py" swift "$here/README.md" \
+  "$here/Tests/XNonceTests/ReadmeExamples.swift"
 
 echo "== hand-written Swift parses"
 venv=$work/venv

@@ -1,9 +1,13 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import XCTest
 import XNonce
 
-/// The README's examples (without the network call), run by `swift test`. Keep README.md in
-/// step with this file.
+/// The README's examples, run by `swift test` (those that need a running server are compiled,
+/// not run). `scripts/readme-examples-check.py` fails the tests when a README block is not
+/// here.
 final class ReadmeExamples: XCTestCase {
     /// The README's first request (compiled, not run: it needs `xnonce-server serve --demo`).
     func firstRequesterRequest() throws {
@@ -31,6 +35,36 @@ final class ReadmeExamples: XCTestCase {
         print(posted.code, posted.headers.first { $0.name == "content-type" }?.value ?? "")
     }
 
+    /// The README's request signed by hand and sent with URLSession (compiled, not run).
+    func signedURLSessionRequest() async throws {
+        let secret = try String(contentsOfFile: "demo.secret", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let header = try sign(
+            scheme: .v2, method: "GET", path: "/controller1/action1",
+            params: [Param("username", "phil"), Param("password", "hello phil"), Param("opt1", "this")],
+            client: "demo_client", secret: secret, host: "127.0.0.1:8080")
+
+        var request = URLRequest(url: URL(string:
+            "http://127.0.0.1:8080/controller1/action1?username=phil&password=hello%20phil&opt1=this")!)
+        request.setValue(header, forHTTPHeaderField: "X-Nonce")
+        let (body, response) = try await URLSession.shared.data(for: request)
+        print((response as! HTTPURLResponse).statusCode, String(decoding: body, as: UTF8.self))
+    }
+
+    /// The README's error handling, as written there: an input error is printed, not thrown.
+    func readmeErrorHandling(secret: String) throws {
+        do {
+            _ = try sign(scheme: .v1, method: "GET", path: "/a/b", params: [], client: "bad client", secret: secret)
+        } catch let error as XNonceError {
+            print(error.code)                                     // "invalid_client_id"
+            switch error {
+            case let .Input(code, reason): print("fix the input:", code, reason)
+            case let .Auth(code, _, serverTime): print("auth failed:", code, serverTime ?? "")
+            case .Format, .Route, .Unavailable: throw error
+            }
+        }
+    }
+
     func testSignVerifyAndErrors() throws {
         let secret = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd"
         // v2 signs the method, host, path, every param, the body digest, time and a random nonce.
@@ -53,18 +87,12 @@ final class ReadmeExamples: XCTestCase {
         print(ok.client, ok.params)                 // verifyOnce refuses a replay (in-memory store)
         XCTAssertEqual(ok.params.count, 3)
 
-        var caught: String?
-        do {
-            _ = try sign(scheme: .v1, method: "GET", path: "/a/b", params: [], client: "bad client", secret: secret)
-        } catch let error as XNonceError {
-            print(error.code)                                     // "invalid_client_id"
-            caught = error.code
-            switch error {
-            case let .Input(code, reason): print("fix the input:", code, reason)
-            case let .Auth(code, _, serverTime): print("auth failed:", code, serverTime ?? "")
-            case .Format, .Route, .Unavailable: throw error
-            }
+        XCTAssertThrowsError(
+            try sign(scheme: .v1, method: "GET", path: "/a/b", params: [], client: "bad client", secret: secret)
+        ) { error in
+            XCTAssertEqual((error as? XNonceError)?.code, "invalid_client_id")
+            guard case .Input = error as? XNonceError else { return XCTFail("not an Input error: \(error)") }
         }
-        XCTAssertEqual(caught, "invalid_client_id")
+        XCTAssertNoThrow(try readmeErrorHandling(secret: secret))   // caught and printed, not rethrown
     }
 }
