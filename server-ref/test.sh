@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # xnonce-server: format, lints, unit + loopback HTTP tests, then the black-box suite
 # (`xnonce-conformance server`) against a real `xnonce-server serve --demo` subprocess with a
-# temporary data dir and a client added through the CLI. Needs Rust (cargo); installs
+# temporary data dir and two clients added through the CLI. Needs Rust (cargo); installs
 # redis-server (apt-get) for the Redis store's test.
 # Idempotent, non-interactive; exits non-zero on any failure.
 set -euo pipefail
@@ -49,6 +49,8 @@ cleanup() {
 }
 trap cleanup EXIT
 "$server" client add conformance --data "$work/data" > "$work/secret"
+# A second client: the suite's cross-client replay checks run only with one.
+"$server" client add conformance2 --data "$work/data" > "$work/secret2"
 # Created before the server starts: the loop below may read it before the background job
 # has opened it (a missing file fails `sed` and, under set -e, the script).
 : > "$work/stdout"
@@ -64,7 +66,10 @@ for _ in $(seq 1 100); do
 done
 [ -n "$url" ] || { echo "server did not start"; cat "$work/server.log"; exit 1; }
 timeout 300 "$conformance" server --base-url "$url" --client conformance \
-  --secret-file "$work/secret"
+  --secret-file "$work/secret" --second-client conformance2 --second-secret-file "$work/secret2" \
+  | tee "$work/suite"
+# Every check ran: none reported as skipped.
+if grep -q SKIPPED "$work/suite"; then echo "the black-box suite skipped checks"; exit 1; fi
 
 # Graceful shutdown: SIGTERM must end the server with exit status 0.
 kill -TERM "$server_pid"
@@ -74,5 +79,7 @@ rc=$?
 set -e
 server_pid=
 if [ "$rc" -ne 0 ]; then echo "xnonce-server exited $rc after SIGTERM"; exit 1; fi
-if grep -q "$(cat "$work/secret")" "$work/server.log"; then echo "a secret appeared in the logs"; exit 1; fi
+for f in secret secret2; do
+  if grep -q "$(cat "$work/$f")" "$work/server.log"; then echo "a secret appeared in the logs"; exit 1; fi
+done
 echo "xnonce-server: all checks passed"

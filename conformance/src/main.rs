@@ -38,7 +38,15 @@ enum Command {
     /// (`xnonce-server serve --demo`: its routes, rules and 30 s window). Plain http:// only
     /// (https is not supported); the server's clock must agree with this machine's well
     /// within the 30 s window.
-    /// Prints a table and `N passed, M failed`; exits 1 on any failure.
+    ///
+    /// With a second registered client (--second-client, --second-secret-file) it also checks
+    /// that the replay key holds the client: a request of the second client that reuses the
+    /// first's nonce must be accepted, and the first's secret must not sign for the second.
+    /// Without one, those checks are not run: their rows say SKIP and the last line counts
+    /// them (`N passed, M failed, K SKIPPED (...)`).
+    ///
+    /// Prints a table and `N passed, M failed`; exits 1 on any failure (skipped checks alone
+    /// do not fail).
     Server {
         /// Base URL of the server, `http://host:port[/prefix]` (https is not supported). A
         /// prefix is sent but not signed: the server must see the paths without it.
@@ -59,6 +67,13 @@ enum Command {
         /// POST route with the rules of the demo's /controller2/action1.
         #[arg(long, default_value = "/controller2/action1")]
         post_path: String,
+        /// A second client registered on the server, other than --client (enables the
+        /// cross-client checks; without it they are reported as SKIP).
+        #[arg(long, requires = "second_secret_file")]
+        second_client: Option<String>,
+        /// File holding the second client's secret (surrounding whitespace ignored).
+        #[arg(long, requires = "second_client")]
+        second_secret_file: Option<PathBuf>,
     },
 }
 
@@ -71,6 +86,8 @@ fn main() -> ExitCode {
             schemes,
             get_path,
             post_path,
+            second_client,
+            second_secret_file,
         } => xnonce_conformance::server_suite::main(
             &base_url,
             &client,
@@ -78,6 +95,7 @@ fn main() -> ExitCode {
             &schemes,
             &get_path,
             &post_path,
+            second_client.as_deref().zip(second_secret_file.as_deref()),
         ),
         Command::Generate { out, check } => {
             let mut stale = false;

@@ -591,14 +591,21 @@ fn windows_follow_the_config() {
 #[test]
 fn the_black_box_suite_passes() {
     let s = demo();
-    let opts = server_suite::Options::new(&s.server.url, &s.client, s.secret.clone());
+    // A second client, so the cross-client rows (a nonce reused by another client) run.
+    let second = Registry::open(&s.dirs.data).add("second_client").unwrap();
+    let opts = server_suite::Options::new(&s.server.url, &s.client, s.secret.clone())
+        .with_second_client("second_client", second);
     let results = server_suite::run(&opts).unwrap();
     let mut out = Vec::new();
     server_suite::print_table(&results, &mut out).unwrap();
     let table = String::from_utf8(out).unwrap();
     println!("{table}");
     assert!(results.len() > 40);
-    assert!(results.iter().all(|r| r.passed), "{table}");
+    assert!(results.iter().all(|r| r.passed && !r.skipped), "{table}");
+    assert!(
+        results.iter().any(|r| r.name.contains("second client")),
+        "{table}"
+    );
 }
 
 #[test]

@@ -15,6 +15,12 @@
 //! and compares the status (and, for v1, em-secure-api's exact body; for v2, the problem
 //! document's `code`). Each signed request uses a fresh `opt1` value so checks never collide.
 //!
+//! With a second registered client (`--second-client C2 --second-secret-file F2`) it also
+//! checks that the replay key holds the client (PROTOCOL §11.4: `v2:<client>:<nonce>`): the
+//! second client's request that reuses the first's nonce is accepted (then refused as a
+//! replay), and a request in the second client's name signed with the first's secret is
+//! refused. Without it those rows are reported `SKIP`, never as passed.
+//!
 //! It also assumes the demo's 30 s window on the GET route (timestamps 120 s off must be
 //! refused), a server clock that agrees with the suite's well within that window (valid
 //! requests are signed with the suite's clock), and, with a path prefix in the base URL, a
@@ -48,6 +54,9 @@ pub struct Options {
     pub get_path: String,
     /// The POST route with em-secure-api's `controller2/action1` rules.
     pub post_path: String,
+    /// A second registered client (id and secret), distinct from `client`; the checks that
+    /// need it are reported as skipped without it.
+    pub second_client: Option<(String, Secret)>,
 }
 
 impl Options {
@@ -60,7 +69,14 @@ impl Options {
             schemes: vec![Scheme::V1, Scheme::V2],
             get_path: "/controller1/action1".into(),
             post_path: "/controller2/action1".into(),
+            second_client: None,
         }
+    }
+
+    /// The same options with a second registered client.
+    pub fn with_second_client(mut self, client: &str, secret: Secret) -> Options {
+        self.second_client = Some((client.to_string(), secret));
+        self
     }
 }
 
@@ -73,9 +89,14 @@ pub struct CheckResult {
     pub expected: String,
     /// What came back.
     pub got: String,
-    /// Whether it matched.
+    /// Whether it matched (never for a skipped check).
     pub passed: bool,
+    /// Not run (it needs an option that was not given; `got` says which).
+    pub skipped: bool,
 }
+
+/// What a check that needs the second client shows when there is none.
+const NEEDS_SECOND_CLIENT: &str = "SKIPPED: needs --second-client";
 
 #[derive(Clone, Copy)]
 enum Status {
@@ -128,6 +149,18 @@ fn alter_mac(scheme: Scheme, x_nonce: &str) -> String {
     let mut b = x_nonce.as_bytes().to_vec();
     b[at] = if b[at] == b'0' { b'1' } else { b'0' };
     String::from_utf8_lossy(&b).into_owned()
+}
+
+/// The `expected` column.
+fn describe(exp: &Expect) -> String {
+    match (exp.status, &exp.detail) {
+        (Status::Is(s), Some(d)) => match &exp.or_code {
+            Some(c) => format!("{s} {d} | {c}"),
+            None => format!("{s} {d}"),
+        },
+        (Status::Is(s), None) => s.to_string(),
+        (Status::Any4xx, _) => "4xx".to_string(),
+    }
 }
 
 fn problem_code(r: &Response) -> Option<String> {
@@ -205,7 +238,9 @@ struct Runner<'a> {
 #[derive(Default, Clone)]
 struct How {
     timestamp_ms: Option<u64>,
+    nonce: Option<String>,
     client: Option<String>,
+    secret: Option<Secret>,
     host: Option<String>,
     body: Option<Vec<u8>>,
     method: Option<String>,
@@ -254,6 +289,7 @@ impl<'a> Runner<'a> {
         );
         input.params = params.to_vec();
         input.timestamp_ms = how.timestamp_ms;
+        input.nonce = how.nonce.clone();
         if scheme == Scheme::V2 {
             input.host = Some(
                 how.host
@@ -262,7 +298,8 @@ impl<'a> Runner<'a> {
             );
             input.body = how.body.clone();
         }
-        sign(&input, &self.opts.secret).map_err(|e| format!("cannot sign: {e}"))
+        let secret = how.secret.as_ref().unwrap_or(&self.opts.secret);
+        sign(&input, secret).map_err(|e| format!("cannot sign: {e}"))
     }
 
     /// A signed request; params go in the query (GET) or a form body (POST without a body).
@@ -295,14 +332,7 @@ impl<'a> Runner<'a> {
         got: Result<Response, String>,
         extra: impl FnOnce(&Response) -> Result<(), String>,
     ) {
-        let expected = match (exp.status, &exp.detail) {
-            (Status::Is(s), Some(d)) => match &exp.or_code {
-                Some(c) => format!("{s} {d} | {c}"),
-                None => format!("{s} {d}"),
-            },
-            (Status::Is(s), None) => s.to_string(),
-            (Status::Any4xx, _) => "4xx".to_string(),
-        };
+        let expected = describe(exp);
         let (got, passed) = match got {
             Err(e) => (format!("error: {e}"), false),
             Ok(r) => {
@@ -345,6 +375,18 @@ impl<'a> Runner<'a> {
             expected,
             got,
             passed,
+            skipped: false,
+        });
+    }
+
+    /// A row for a check that was not run (`why` starts with `SKIPPED:`).
+    fn skip(&mut self, name: String, exp: &Expect, why: &str) {
+        self.results.push(CheckResult {
+            name,
+            expected: describe(exp),
+            got: why.to_string(),
+            passed: false,
+            skipped: true,
         });
     }
 
@@ -427,6 +469,7 @@ impl<'a> Runner<'a> {
             expected,
             got,
             passed,
+            skipped: false,
         });
     }
 
@@ -600,6 +643,7 @@ impl<'a> Runner<'a> {
             expect(Some(s), 401, "client not known", "unknown_client"),
             req,
         );
+        self.second_client_checks(s);
 
         // ottoken link, accepted once.
         let p = self.get_params();
@@ -659,6 +703,34 @@ impl<'a> Runner<'a> {
             got,
             |_| Ok(()),
         );
+
+        // The nonce of an accepted request signed again with a newer timestamp, inside the
+        // window: the replay key is (client, nonce), not (client, nonce, timestamp) nor the
+        // signature (PROTOCOL §11.4). v1 has no nonce: its request id is the token.
+        if s == Scheme::V2 {
+            let p = self.get_params();
+            let earlier = How {
+                timestamp_ms: Some(now_ms() - 5_000),
+                ..How::default()
+            };
+            let got = self
+                .signed_request(s, "GET", &get, &p, &p, &earlier)
+                .and_then(|(req, signed)| {
+                    let first = self.send(&req)?;
+                    if first.status != 200 {
+                        return Err(format!("the original got {}", summary(&first)));
+                    }
+                    let later = How {
+                        timestamp_ms: Some(signed.timestamp_ms() + 5_000),
+                        nonce: Some(signed.header.request_id().to_string()),
+                        ..How::default()
+                    };
+                    let (again, _) = self.signed_request(s, "GET", &get, &p, &p, &later)?;
+                    self.send(&again)
+                });
+            let exp = expect(Some(s), 409, "ottoken already used", "replayed");
+            self.record("v2 same nonce, new timestamp".into(), &exp, got, |_| Ok(()));
+        }
 
         // Route param rules.
         let u = self.unique("rules");
@@ -732,6 +804,71 @@ impl<'a> Runner<'a> {
             .signed_request(s, "POST", "/controller1/action3", &p, &p, &How::default())
             .map(|r| r.0);
         self.check(format!("{sn} unknown method"), unknown_route(s), req);
+    }
+
+    /// The checks a second registered client makes possible; each is a `SKIP` row without one.
+    fn second_client_checks(&mut self, s: Scheme) {
+        let sn = s.as_str();
+        let get = self.opts.get_path.clone();
+        let mismatch = || expect(Some(s), 401, "ottoken does not match", "signature_mismatch");
+        // Only v2: a v1 request id is the token, which hashes the client, so two clients' v1
+        // replay keys never meet; a v2 nonce is the client's choice and travels in clear.
+        let reuse = "v2 GET by second client with first client's nonce";
+        let other_secret = format!("{sn} second client's id, first client's secret");
+        let Some((second, second_secret)) = self.opts.second_client.clone() else {
+            if s == Scheme::V2 {
+                self.skip(
+                    format!("{reuse} accepted"),
+                    &Self::ok(),
+                    NEEDS_SECOND_CLIENT,
+                );
+                let exp = expect(Some(s), 409, "ottoken already used", "replayed");
+                self.skip(format!("{reuse} replayed"), &exp, NEEDS_SECOND_CLIENT);
+            }
+            self.skip(other_secret, &mismatch(), NEEDS_SECOND_CLIENT);
+            return;
+        };
+
+        // The replay key holds the client (PROTOCOL §11.4): the second client's request with
+        // the first's nonce (same route, params and timestamp) is its own, accepted once.
+        // A store keyed by the nonce alone refuses it: anyone who sees a nonce could then
+        // burn it for every other client.
+        if s == Scheme::V2 {
+            let p = self.get_params();
+            let req = self
+                .signed_request(s, "GET", &get, &p, &p, &How::default())
+                .and_then(|(req, signed)| {
+                    let first = self.send(&req)?;
+                    if first.status != 200 {
+                        return Err(format!(
+                            "the first client's request got {}",
+                            summary(&first)
+                        ));
+                    }
+                    let how = How {
+                        timestamp_ms: Some(signed.timestamp_ms()),
+                        nonce: Some(signed.header.request_id().to_string()),
+                        client: Some(second.clone()),
+                        secret: Some(second_secret),
+                        ..How::default()
+                    };
+                    self.signed_request(s, "GET", &get, &p, &p, &how)
+                        .map(|r| r.0)
+                });
+            self.accepted_once(reuse, req, s);
+        }
+
+        // The secret is the named client's (PROTOCOL §11.1 step 6): another registered
+        // client's secret does not sign for it.
+        let p = self.get_params();
+        let how = How {
+            client: Some(second),
+            ..How::default()
+        };
+        let req = self
+            .signed_request(s, "GET", &get, &p, &p, &how)
+            .map(|r| r.0);
+        self.check(other_secret, mismatch(), req);
     }
 
     fn header_checks(&mut self) {
@@ -820,6 +957,13 @@ pub fn now_ms() -> u64 {
 /// Runs every check and returns one row per check.
 pub fn run(opts: &Options) -> Result<Vec<CheckResult>, String> {
     let base = BaseUrl::parse(&opts.base_url)?;
+    if let Some((second, _)) = &opts.second_client {
+        if *second == opts.client {
+            return Err(format!(
+                "the second client must differ from the first (both are {second})"
+            ));
+        }
+    }
     let mut runner = Runner {
         opts,
         base,
@@ -834,7 +978,8 @@ pub fn run(opts: &Options) -> Result<Vec<CheckResult>, String> {
     Ok(runner.results)
 }
 
-/// Writes the table and the last line `N passed, M failed`.
+/// Writes the table and the last line `N passed, M failed`, followed by `, K SKIPPED (not
+/// run: why)` when some checks were not run.
 pub fn print_table(results: &[CheckResult], out: &mut dyn io::Write) -> io::Result<()> {
     let w = |f: fn(&CheckResult) -> usize, h: &str| {
         results.iter().map(f).max().unwrap_or(0).max(h.len())
@@ -857,15 +1002,44 @@ pub fn print_table(results: &[CheckResult], out: &mut dyn io::Write) -> io::Resu
             r.name,
             r.expected,
             r.got,
-            if r.passed { "PASS" } else { "FAIL" }
+            if r.skipped {
+                "SKIP"
+            } else if r.passed {
+                "PASS"
+            } else {
+                "FAIL"
+            }
         )?;
     }
     let passed = results.iter().filter(|r| r.passed).count();
-    writeln!(out, "{passed} passed, {} failed", results.len() - passed)
+    let skipped: Vec<&CheckResult> = results.iter().filter(|r| r.skipped).collect();
+    let failed = results.len() - passed - skipped.len();
+    if skipped.is_empty() {
+        return writeln!(out, "{passed} passed, {failed} failed");
+    }
+    let mut why: Vec<&str> = skipped
+        .iter()
+        .map(|r| r.got.trim_start_matches("SKIPPED: "))
+        .collect();
+    why.sort_unstable();
+    why.dedup();
+    writeln!(
+        out,
+        "{passed} passed, {failed} failed, {} SKIPPED (not run: {})",
+        skipped.len(),
+        why.join("; ")
+    )
 }
 
-/// The `xnonce-conformance server` command: reads the secret file, runs, prints, and
-/// returns the exit code (failure on any failed check or on bad arguments).
+/// The exit status's rule: no check failed (skipped ones are not failures) and at least one
+/// passed.
+pub fn all_passed(results: &[CheckResult]) -> bool {
+    results.iter().any(|r| r.passed) && results.iter().all(|r| r.passed || r.skipped)
+}
+
+/// The `xnonce-conformance server` command: reads the secret file(s), runs, prints, and
+/// returns the exit code (failure on any failed check or on bad arguments; skipped checks
+/// alone do not fail).
 pub fn main(
     base_url: &str,
     client: &str,
@@ -873,12 +1047,15 @@ pub fn main(
     schemes: &[String],
     get_path: &str,
     post_path: &str,
+    second_client: Option<(&str, &std::path::Path)>,
 ) -> std::process::ExitCode {
     use std::process::ExitCode;
-    let secret = match std::fs::read_to_string(secret_file)
-        .map_err(|e| format!("cannot read {}: {e}", secret_file.display()))
-        .and_then(|t| Secret::new(t.trim()).map_err(|e| e.to_string()))
-    {
+    let read_secret = |file: &std::path::Path| {
+        std::fs::read_to_string(file)
+            .map_err(|e| format!("cannot read {}: {e}", file.display()))
+            .and_then(|t| Secret::new(t.trim()).map_err(|e| e.to_string()))
+    };
+    let secret = match read_secret(secret_file) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("xnonce-conformance: {e}");
@@ -886,6 +1063,15 @@ pub fn main(
         }
     };
     let mut opts = Options::new(base_url, client, secret);
+    if let Some((second, file)) = second_client {
+        match read_secret(file) {
+            Ok(s) => opts = opts.with_second_client(second, s),
+            Err(e) => {
+                eprintln!("xnonce-conformance: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     opts.get_path = get_path.to_string();
     opts.post_path = post_path.to_string();
     opts.schemes.clear();
@@ -901,7 +1087,7 @@ pub fn main(
     match run(&opts) {
         Ok(results) => {
             let _ = print_table(&results, &mut io::stdout().lock());
-            if !results.is_empty() && results.iter().all(|r| r.passed) {
+            if all_passed(&results) {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
@@ -911,5 +1097,63 @@ pub fn main(
             eprintln!("xnonce-conformance: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(name: &str, passed: bool, skipped: bool) -> CheckResult {
+        CheckResult {
+            name: name.into(),
+            expected: "200".into(),
+            got: if skipped {
+                NEEDS_SECOND_CLIENT.into()
+            } else {
+                "200".into()
+            },
+            passed,
+            skipped,
+        }
+    }
+
+    fn table(results: &[CheckResult]) -> String {
+        let mut out = Vec::new();
+        print_table(results, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn skipped_checks_are_shown_and_counted_but_never_passed() {
+        let results = [row("a", true, false), row("b", false, true)];
+        let t = table(&results);
+        assert!(t.contains("SKIPPED: needs --second-client  SKIP\n"), "{t}");
+        assert!(
+            t.ends_with("1 passed, 0 failed, 1 SKIPPED (not run: needs --second-client)\n"),
+            "{t}"
+        );
+        // Skips alone do not fail the run; a failure does; skips alone are no pass.
+        assert!(all_passed(&results));
+        assert!(!all_passed(&[
+            row("a", true, false),
+            row("c", false, false)
+        ]));
+        assert!(!all_passed(&[row("b", false, true)]));
+        assert!(!all_passed(&[]));
+    }
+
+    #[test]
+    fn without_skips_the_last_line_is_unchanged() {
+        let t = table(&[row("a", true, false), row("c", false, false)]);
+        assert!(t.ends_with("\n1 passed, 1 failed\n"), "{t}");
+    }
+
+    #[test]
+    fn the_second_client_must_differ_from_the_first() {
+        let secret = Secret::generate().unwrap();
+        let opts =
+            Options::new("http://127.0.0.1:1", "c", secret.clone()).with_second_client("c", secret);
+        assert!(run(&opts).unwrap_err().contains("must differ"));
     }
 }
