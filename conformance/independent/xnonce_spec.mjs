@@ -499,26 +499,107 @@ export function sign(scheme, method, path, params, client, secret, timestamp, no
     .x_nonce;
 }
 
+// §9 step 6: a dot segment is ".", ".." with any dot possibly written %2e (any case).
+const DOT_SEGMENT_RE = /^(\.|%2e){1,2}$/i;
+// v1 paths (and base-URL prefixes) are written as given: no '\', non-ASCII or "<>^`{}.
+const V1_REFUSED_RE = /[\\"<>^`{}]|[^\x00-\x7f]/u;
+
+/** §9 step 6: why URL clients would not send `path` unchanged, or null. */
+function urlClientsChange(path, v1Rules) {
+  const dots = path.split("/").find((seg) => DOT_SEGMENT_RE.test(seg));
+  if (dots !== undefined) return `dot segment ${JSON.stringify(dots)}`;
+  const m = v1Rules ? V1_REFUSED_RE.exec(path) : null;
+  return m ? `character ${JSON.stringify(m[0])}` : null;
+}
+
+/** An IPv6 literal (lower-case, no brackets) as 8 numbers, or null (RFC 4291 text, hex only). */
+function ipv6Numbers(text) {
+  const sides = text.split("::");
+  if (sides.length > 2) return null;
+  const groupsOf = (side) => (side === "" ? [] : side.split(":"));
+  const [head, tail = null] = sides.map(groupsOf);
+  const all = tail === null ? head : head.concat(tail);
+  if (!all.every((g) => /^[0-9a-f]{1,4}$/.test(g))) return null;
+  if (tail === null ? all.length !== 8 : all.length > 7) return null;
+  const nums = all.map((g) => parseInt(g, 16));
+  if (tail === null) return nums;
+  const zeros = new Array(8 - all.length).fill(0);
+  return head.map((g) => parseInt(g, 16)).concat(zeros, tail.map((g) => parseInt(g, 16)));
+}
+
+/** The normal form of §9 step 1: no leading zeros, first longest run (>= 2) of zeros as "::". */
+function ipv6Normal(nums) {
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    let j = i;
+    while (j < 8 && nums[j] === 0) j += 1;
+    if (j - i > bestLen) [best, bestLen] = [i, j - i];
+    i = j === i ? i + 1 : j;
+  }
+  const hex = (ns) => ns.map((n) => n.toString(16)).join(":");
+  if (best < 0) return hex(nums);
+  return `${hex(nums.slice(0, best))}::${hex(nums.slice(best + bestLen))}`;
+}
+
+// Four decimal parts 0-255 without leading zeros: the only IPv4 form URL clients send as given.
+const OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
+const DOTTED_DECIMAL_RE = new RegExp(`^${OCTET}(?:\\.${OCTET}){3}$`);
+
+/** §9 step 1, v2: the authority as WHATWG URL clients send it (ASCII case aside). */
+function checkV2Authority(authority) {
+  const bad = (why) =>
+    new XNonceError("invalid_url", `base URL authority ${JSON.stringify(authority)}: ${why}`);
+  const a = authority.replace(/[A-Z]/g, (c) => c.toLowerCase());
+  let rest;
+  if (a.startsWith("[")) {
+    const m = /^\[([^\]]*)\](.*)$/s.exec(a);
+    const nums = m && ipv6Numbers(m[1]);
+    if (!nums || ipv6Normal(nums) !== m[1]) throw bad("not an IPv6 address in normal form");
+    rest = m[2];
+  } else {
+    const colon = a.indexOf(":");
+    const host = colon < 0 ? a : a.slice(0, colon);
+    rest = colon < 0 ? "" : a.slice(colon);
+    if (/[[\]]/.test(host)) throw bad("'[' and ']' may only enclose an IPv6 literal");
+    // The last label, one empty trailing label dropped: a number makes it an IPv4 host.
+    const last = host.replace(/(.)\.$/s, "$1").split(".").pop();
+    if (/^(?:[0-9]+|0x[0-9a-f]*)$/.test(last) && !DOTTED_DECIMAL_RE.test(host)) {
+      throw bad("ends in a number but is not a dotted-decimal IPv4 address");
+    }
+  }
+  if (rest !== "") {
+    const port = /^:(0|[1-9][0-9]{0,4})$/.exec(rest);
+    if (!port || Number(port[1]) > 65535) {
+      throw bad("only ':port' may follow the host, 0 to 65535 without leading zeros");
+    }
+  }
+}
+
 /** §9 step 1: [authority, base without trailing '/']. */
-function splitBaseUrl(baseUrl) {
+function splitBaseUrl(baseUrl, scheme) {
   let rest;
   if (baseUrl.startsWith("https://")) rest = baseUrl.slice(8);
   else if (baseUrl.startsWith("http://")) rest = baseUrl.slice(7);
   else throw new XNonceError("invalid_url", "base URL must start with http:// or https://");
-  if (/[?# \x00-\x1f\x7f]/.test(baseUrl)) {
-    throw new XNonceError("invalid_url", "no query, fragment, space or control char");
+  if (/[?#\\ \x00-\x1f\x7f]/.test(baseUrl)) {
+    throw new XNonceError("invalid_url", "no query, fragment, backslash, space or control char");
   }
-  const authority = rest.split("/")[0];
+  const slash = rest.indexOf("/");
+  const authority = slash < 0 ? rest : rest.slice(0, slash);
   if (authority === "" || authority.includes("@")) {
     throw new XNonceError("invalid_url", "base URL needs a host and no user info");
   }
+  const why = urlClientsChange(slash < 0 ? "" : rest.slice(slash), true);
+  if (why) throw new XNonceError("invalid_url", `the base URL's path prefix holds a ${why}`);
+  if (scheme === "v2") checkV2Authority(authority);
   return [authority, baseUrl.replace(/\/+$/, "")];
 }
 
 /** §9: signDetailed's fields plus `link`. */
 export function linkDetailed(scheme, method, path, params, client, secret, baseUrl, timestamp, nonce, host, body) {
   checkSecret(secret);
-  const [authority, base] = splitBaseUrl(baseUrl);
+  const [authority, base] = splitBaseUrl(baseUrl, scheme);
   if (body != null && body.length) throw new XNonceError("invalid_body", "a link cannot carry a body");
   if (scheme === "v2") {
     const fromUrl = canonicalHost(authority);
@@ -538,6 +619,8 @@ export function linkDetailed(scheme, method, path, params, client, secret, baseU
     shownPath = canonicalPathV2(path);
     query = pairs.map(([k, v]) => rfc3986Encode(k) + "=" + rfc3986Encode(v)).join("&");
   }
+  const why = urlClientsChange(shownPath, scheme === "v1");
+  if (why) throw new XNonceError("invalid_path", `URL clients would change the path's ${why}`);
   if (query) query += "&";
   out.link = `${base}${shownPath}?${query}ottoken=${ottokenQueryValue(out.ottoken)}`;
   return out;

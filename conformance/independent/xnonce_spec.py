@@ -577,7 +577,113 @@ def canonical(*args, **kwargs) -> str:
     return sign_detailed(*args, **kwargs)["canonical"]
 
 
-def _split_base_url(base_url: str):
+# §9 step 6: what WHATWG URL clients (browsers, fetch) would change in a link's path.
+_DOT_SEGMENTS = frozenset((".", "..", "%2e", ".%2e", "%2e.", "%2e%2e"))
+_V1_PATH_REFUSED = frozenset('\\"<>^`{}')
+
+
+def _url_clients_change(path: str, v1_rules: bool):
+    """§9 step 6: why URL clients would not send `path` unchanged, or None."""
+    for segment in path.split("/"):
+        if segment.translate(_ASCII_LOWER) in _DOT_SEGMENTS:
+            return f"dot segment {segment!r}"
+    if v1_rules:
+        for c in path:
+            if c in _V1_PATH_REFUSED or ord(c) > 0x7F:
+                return f"character {c!r}"
+    return None
+
+
+_HEX_GROUP = re.compile("0|[1-9a-f][0-9a-f]{0,3}")
+
+
+def _ipv6_groups(part: str):
+    """The groups of one side of '::' (or of a whole literal); None if one is not normal."""
+    if part == "":
+        return []
+    groups = part.split(":")
+    if not all(_HEX_GROUP.fullmatch(g) for g in groups):
+        return None  # empty group (':::'), leading zero, too long, not hex, dotted IPv4
+    return groups
+
+
+def _zero_runs(groups):
+    """Lengths of the runs of "0" groups."""
+    runs, n = [], 0
+    for g in groups + ["x"]:
+        if g == "0":
+            n += 1
+        elif n:
+            runs.append(n)
+            n = 0
+    return runs
+
+
+def _ipv6_normal(literal: str) -> bool:
+    """§9 step 1: the (lower-cased) text inside '[' ']' is an IPv6 address in normal form."""
+    halves = literal.split("::")
+    if len(halves) > 2:
+        return False
+    if len(halves) == 1:  # no compression: 8 groups, no run of two zero groups left
+        groups = _ipv6_groups(literal)
+        return (
+            groups is not None
+            and len(groups) == 8
+            and max(_zero_runs(groups), default=0) < 2
+        )
+    left, right = _ipv6_groups(halves[0]), _ipv6_groups(halves[1])
+    if left is None or right is None or len(left) + len(right) > 6:
+        return False  # '::' must stand for two or more groups
+    hidden = 8 - len(left) - len(right)
+    if left[-1:] == ["0"] or right[:1] == ["0"]:
+        return False  # a zero group next to '::' belongs in it
+    # '::' is the longest run, and the first of equally long ones
+    return all(n < hidden for n in _zero_runs(left)) and all(
+        n <= hidden for n in _zero_runs(right)
+    )
+
+
+_DEC_PART = re.compile("0|[1-9][0-9]{0,2}")
+_ENDS_IN_NUMBER = re.compile("[0-9]+|0x[0-9a-f]*")
+_PORT = re.compile("0|[1-9][0-9]{0,4}")
+
+
+def _check_v2_authority(authority: str) -> None:
+    """§9 step 1, v2: the authority as WHATWG URL clients send it (ASCII case aside)."""
+
+    def bad(why):
+        return XNonceError("invalid_url", f"base URL authority {authority!r}: {why}")
+
+    a = authority.translate(_ASCII_LOWER)
+    if a.startswith("["):
+        end = a.find("]")
+        if end < 0 or not _ipv6_normal(a[1:end]):
+            raise bad("not an IPv6 address in normal form")
+        host, after = a[: end + 1], a[end + 1 :]
+        if after and not after.startswith(":"):
+            raise bad("only ':port' may follow an IPv6 literal")
+    else:
+        host, colon, after = a.partition(":")
+        after = colon + after
+        if "[" in host or "]" in host:
+            raise bad("'[' and ']' may only enclose an IPv6 literal")
+        labels = host.split(".")
+        if len(labels) > 1 and labels[-1] == "":
+            labels.pop()
+        if _ENDS_IN_NUMBER.fullmatch(labels[-1]):  # read as IPv4 by URL clients
+            parts = host.split(".")
+            if not (
+                len(parts) == 4
+                and all(_DEC_PART.fullmatch(x) and int(x) <= 255 for x in parts)
+            ):
+                raise bad("ends in a number but is not a dotted-decimal IPv4 address")
+    if after:  # ':' then the port, up to the end
+        port = after[1:]
+        if not _PORT.fullmatch(port) or int(port) > 65535:
+            raise bad("the port must be 0 to 65535 without leading zeros")
+
+
+def _split_base_url(base_url: str, scheme: str):
     """§9 step 1: (authority, base without trailing '/')."""
     if base_url.startswith("https://"):
         rest = base_url[8:]
@@ -585,11 +691,18 @@ def _split_base_url(base_url: str):
         rest = base_url[7:]
     else:
         raise XNonceError("invalid_url", "base URL must start with http:// or https://")
-    if any(c in "?# " or ord(c) <= 0x1F or ord(c) == 0x7F for c in base_url):
-        raise XNonceError("invalid_url", "no query, fragment, space or control char")
-    authority = rest.split("/", 1)[0]
+    if any(c in "?#\\ " or ord(c) <= 0x1F or ord(c) == 0x7F for c in base_url):
+        raise XNonceError(
+            "invalid_url", "no query, fragment, backslash, space or control char"
+        )
+    authority, slash, prefix = rest.partition("/")
     if not authority or "@" in authority:
         raise XNonceError("invalid_url", "base URL needs a host and no user info")
+    why = _url_clients_change(slash + prefix, True)
+    if why:
+        raise XNonceError("invalid_url", f"the base URL's path prefix holds a {why}")
+    if scheme == "v2":
+        _check_v2_authority(authority)
     return authority, base_url.rstrip("/")
 
 
@@ -608,7 +721,7 @@ def link_detailed(
 ) -> dict:
     """§9: sign_detailed's fields plus `link`."""
     _check_secret(secret)
-    authority, base = _split_base_url(base_url)
+    authority, base = _split_base_url(base_url, scheme)
     if body:
         raise XNonceError("invalid_body", "a link cannot carry a body")
     if scheme == "v2":
@@ -628,6 +741,9 @@ def link_detailed(
     else:
         shown_path = canonical_path_v2(path)
         query = "&".join(rfc3986_encode(k) + "=" + rfc3986_encode(v) for k, v in pairs)
+    why = _url_clients_change(shown_path, scheme == "v1")
+    if why:
+        raise XNonceError("invalid_path", f"URL clients would change the path's {why}")
     if query:
         query += "&"
     out["link"] = (

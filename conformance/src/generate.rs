@@ -84,7 +84,7 @@ pub fn v2_inputs() -> Vec<Vector> {
         ("password", "hello phil"),
         ("opt1", "this"),
     ];
-    vec![
+    let mut cases = vec![
         v2("v2-get-basic", "GET", "/controller1/action1", &demo),
         v2(
             "v2-get-reordered",
@@ -431,7 +431,124 @@ pub fn v2_inputs() -> Vec<Vector> {
             ),
             "invalid_host",
         ),
-    ]
+    ];
+    cases.extend(v2_link_rule_inputs());
+    cases
+}
+
+/// A v2 link whose signed host is the base URL's authority alone.
+fn v2_link(id: &str, path: &str, url: &str) -> Vector {
+    link(with(v2(id, "GET", path, &[]), |v| v.host = None), url)
+}
+
+/// v2 cases of PROTOCOL §9's rules on base URLs (step 1) and link paths (step 6).
+fn v2_link_rule_inputs() -> Vec<Vector> {
+    let mut cases = vec![
+        // Accepted: authorities as WHATWG URL clients send them (ASCII case aside).
+        v2_link("v2-link-ipv6-port", "/admin/status", "http://[::1]:8080"),
+        v2_link(
+            "v2-link-ipv6-upper-prefix",
+            "/admin/status",
+            "https://[2001:DB8::1]/api/",
+        ),
+        v2_link(
+            "v2-link-ipv6-mapped",
+            "/admin/status",
+            "http://[::ffff:102:304]:9000",
+        ),
+        v2_link("v2-link-ipv4", "/admin/status", "http://127.0.0.1"),
+        link(
+            v2("v2-link-default-port", "GET", "/admin/status", &[]),
+            "https://API.Example.com:443/",
+        ),
+        v2_link("v2-link-port-zero", "/admin/status", "http://0.0.0.0:0"),
+        v2_link(
+            "v2-link-port-max",
+            "/admin/status",
+            "http://localhost:65535",
+        ),
+        v2_link(
+            "v2-link-numeric-labels",
+            "/admin/status",
+            "http://1.2.3.4.example",
+        ),
+        // Dots that are not dot segments, and what the canonical path escapes, are kept.
+        v2_link(
+            "v2-link-dots-kept",
+            "/a/..b/c.",
+            "https://example.com/v1.2/..api",
+        ),
+        v2_link(
+            "v2-link-path-escaped",
+            "/files/{id}/a\\b\"c",
+            "https://api.example.com",
+        ),
+    ];
+    // Refused: the base URL (step 1).
+    let bad_urls = [
+        ("v2-err-link-ipv6-zeros", "http://[0:0::1]:18434"),
+        ("v2-err-link-ipv6-uncompressed", "http://[1:0:0:0:0:0:0:1]"),
+        ("v2-err-link-ipv6-leading-zero", "https://[2001:0db8::1]"),
+        ("v2-err-link-ipv6-later-run", "http://[1:0:0:2::3:4]"),
+        ("v2-err-link-ipv6-one-zero", "http://[1::2:3:4:5:6:7]"),
+        ("v2-err-link-ipv6-dotted", "http://[::ffff:1.2.3.4]"),
+        ("v2-err-link-ipv6-unclosed", "http://[::1"),
+        ("v2-err-link-bracket-name", "http://a[b]"),
+        ("v2-err-link-ipv4-short", "http://127.1:8080"),
+        ("v2-err-link-ipv4-hex", "http://0x7f.0.0.1"),
+        ("v2-err-link-ipv4-octal", "http://0177.0.0.1"),
+        ("v2-err-link-ipv4-trailing-dot", "http://127.0.0.1."),
+        ("v2-err-link-ipv4-five-parts", "http://1.2.3.4.5"),
+        ("v2-err-link-ipv4-range", "http://256.1.1.1"),
+        ("v2-err-link-ends-in-number", "http://example.123"),
+        ("v2-err-link-ends-in-hex", "http://example.0x1f"),
+        ("v2-err-link-port-leading-zero", "http://127.0.0.1:018434"),
+        ("v2-err-link-port-empty", "http://api.example.com:"),
+        ("v2-err-link-port-range", "http://api.example.com:65536"),
+        ("v2-err-link-port-two", "http://api.example.com:80:80"),
+        ("v2-err-link-prefix-dot", "https://api.example.com/./"),
+        (
+            "v2-err-link-prefix-escaped-dots",
+            "https://api.example.com/a/%2E%2e/",
+        ),
+        ("v2-err-link-prefix-char", "https://api.example.com/{v}"),
+        ("v2-err-link-backslash", "https://api.example.com\\api"),
+    ];
+    for (id, url) in bad_urls {
+        cases.push(error(v2_link(id, "/admin/status", url), "invalid_url"));
+    }
+    cases.extend([
+        // Step 1 leaves the name to §6.2 (step 3).
+        error(
+            v2_link("v2-err-link-empty-name", "/admin/status", "http://:8080"),
+            "invalid_host",
+        ),
+        // Step 6: the canonical path must have no dot segment, escaped or not.
+        error(
+            v2_link("v2-err-link-path-dot", "/a/./b", "https://api.example.com"),
+            "invalid_path",
+        ),
+        error(
+            v2_link(
+                "v2-err-link-path-escaped-dots",
+                "/a/%2E%2e/b",
+                "https://api.example.com",
+            ),
+            "invalid_path",
+        ),
+        // ... checked after signing (§10 step 6): a bad key is reported first.
+        error(
+            link(
+                with(
+                    v2("v2-err-link-path-after-key", "GET", "/a/../b", &[("", "x")]),
+                    |v| v.host = None,
+                ),
+                "https://api.example.com",
+            ),
+            "invalid_param_key",
+        ),
+    ]);
+    cases
 }
 
 /// Extra v1 cases: links and errors (the ground-truth file has neither).
@@ -441,7 +558,7 @@ pub fn v1_extra_inputs() -> Vec<Vector> {
         ("password", "hello phil"),
         ("opt1", "this"),
     ];
-    vec![
+    let mut cases = vec![
         link(
             v1("v1x-link-basic", "GET", "/controller1/action1", &demo),
             "http://127.0.0.1:8080",
@@ -522,7 +639,74 @@ pub fn v1_extra_inputs() -> Vec<Vector> {
             ),
             "invalid_url",
         ),
-    ]
+    ];
+    cases.extend(v1_link_rule_inputs());
+    cases
+}
+
+/// v1 cases of PROTOCOL §9's rules on base URLs (step 1) and link paths (step 6).
+fn v1_link_rule_inputs() -> Vec<Vector> {
+    let v1_link = |id: &str, path: &str, url: &str| link(v1(id, "GET", path, &[]), url);
+    let mut cases = vec![
+        // v1 does not sign the authority: it is left as typed.
+        v1_link(
+            "v1x-link-authority-as-typed",
+            "/admin/status",
+            "http://127.1:08080",
+        ),
+        v1_link(
+            "v1x-link-dots-kept",
+            "/a/..b/c.",
+            "https://api.example.com/v1.2/",
+        ),
+        v1_link(
+            "v1x-link-path-escaped",
+            "/files/r%C3%A9sum%C3%A9/%7Bid%7D",
+            "http://localhost:3000",
+        ),
+    ];
+    // Refused: the path as given (step 6).
+    let bad_paths = [
+        ("v1x-err-link-path-dot", "/controller1/./action1"),
+        ("v1x-err-link-path-escaped-dots", "/a/.%2E/b"),
+        ("v1x-err-link-path-quote", "/a\"b"),
+        ("v1x-err-link-path-brace", "/files/{id}"),
+        ("v1x-err-link-path-caret", "/a^b"),
+        ("v1x-err-link-path-unicode", "/files/résumé"),
+        ("v1x-err-link-path-backslash", "/a\\b"),
+    ];
+    for (id, path) in bad_paths {
+        cases.push(error(
+            v1_link(id, path, "http://localhost:3000"),
+            "invalid_path",
+        ));
+    }
+    // Refused: the base URL (step 1); its prefix follows the same rules.
+    let bad_urls = [
+        ("v1x-err-link-prefix-dot", "http://localhost:3000/api/.."),
+        (
+            "v1x-err-link-prefix-escaped-dot",
+            "http://localhost:3000/%2e/",
+        ),
+        ("v1x-err-link-prefix-char", "http://localhost:3000/pré"),
+        ("v1x-err-link-backslash", "http://localhost:3000\\api"),
+    ];
+    for (id, url) in bad_urls {
+        cases.push(error(v1_link(id, "/admin/status", url), "invalid_url"));
+    }
+    // The path is checked after signing (§10 step 6): a bad client id is reported first.
+    cases.push(error(
+        with(
+            v1_link(
+                "v1x-err-link-path-after-client",
+                "/a/./b",
+                "http://localhost:3000",
+            ),
+            |v| v.client = "a b".into(),
+        ),
+        "invalid_client_id",
+    ));
+    cases
 }
 
 /// Fills a case's outputs from core (error cases keep only their code).
