@@ -450,4 +450,68 @@ mod tests {
             assert_eq!(XNonce::parse(bad).unwrap_err().code(), ErrorCode::MalformedHeader, "{bad:?}");
         }
     }
+
+    #[test]
+    fn a_v1_token_is_64_lower_case_hex_characters() {
+        let hex = "440f4ddd130532f9f07bbf798b8c273546093a086f0ebcd29e8279c14fb4a49b";
+        assert_eq!(
+            XNonce::parse(&format!("{hex} a 1")).unwrap().scheme(),
+            Scheme::V1
+        );
+        for token in ["nope", &hex[1..], &hex.to_uppercase(), &format!("{hex}0")] {
+            let value = format!("{token} a 1");
+            assert_eq!(
+                XNonce::parse(&value).unwrap_err().code(),
+                ErrorCode::MalformedHeader,
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn timestamps_are_plain_decimal_up_to_2_pow_53_minus_1() {
+        const NONCE: &str = "00112233445566778899aabbccddeeff";
+        let sig = "0".repeat(64);
+        for template in [format!("v2 a {{}} {NONCE} {sig}"), format!("{sig} a {{}}")] {
+            let with = |ts: &str| template.replace("{}", ts);
+            for (ts, ms) in [("0", 0), ("9007199254740991", 9_007_199_254_740_991)] {
+                assert_eq!(XNonce::parse(&with(ts)).unwrap().timestamp_ms(), ms, "{ts}");
+            }
+            for ts in ["9007199254740992", "+1", "1e3", "01"] {
+                let e = XNonce::parse(&with(ts)).unwrap_err();
+                assert_eq!(e.code(), ErrorCode::MalformedHeader, "{ts}");
+            }
+        }
+    }
+
+    #[test]
+    fn values_past_512_bytes_are_refused_by_length_others_by_form() {
+        for (value, because) in [
+            ("a".repeat(513), "X-Nonce is longer than 512 bytes"),
+            (
+                "a".repeat(512),
+                "X-Nonce: expected '<token> <client> <timestamp>'",
+            ),
+            (
+                "v3 a 1 b c".into(),
+                "X-Nonce: unknown scheme tag or wrong number of fields",
+            ),
+            (
+                "v2 a 1".into(),
+                "X-Nonce: unknown scheme tag or wrong number of fields",
+            ),
+            (
+                "vv12 a".into(),
+                "X-Nonce: expected '<token> <client> <timestamp>'",
+            ),
+            (
+                "x a".into(),
+                "X-Nonce: expected '<token> <client> <timestamp>'",
+            ),
+        ] {
+            let e = XNonce::parse(&value).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::MalformedHeader);
+            assert!(e.message().starts_with(because), "{value:?}: {e}");
+        }
+    }
 }

@@ -177,6 +177,18 @@ mod tests {
     }
 
     #[test]
+    fn differences_in_several_words_do_not_cancel_out() {
+        // The same difference in two 8-byte words, and in every word of a 32-byte MAC.
+        let a = [0u8; 32];
+        let mut b = [0u8; 32];
+        b[0] = 1;
+        b[8] = 1;
+        assert!(!constant_time_eq_bytes(&a, &b));
+        assert!(!constant_time_eq_bytes(&a, &[0xff; 32]));
+        assert!(!constant_time_eq(&"0".repeat(64), &"1".repeat(64)));
+    }
+
+    #[test]
     fn rfc_4231_case_1() {
         let key = HmacKey::new(&[0x0b; 20]);
         assert_eq!(
@@ -184,5 +196,9 @@ mod tests {
             "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
         );
         assert_eq!(format!("{key:?}"), "HmacKey(**redacted**)");
+        assert_eq!(
+            hmac_sha256_hex(&[0x0b; 20], b"Hi There"),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
+        );
     }
 }

@@ -74,3 +74,22 @@ pub fn decode(token: &str) -> Result<XNonce> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_refused_when_empty_or_longer_than_1024_characters() {
+        for (token, because) in [
+            (String::new(), "ottoken: empty or too long"),
+            ("a".repeat(1025), "ottoken: empty or too long"),
+            // At the limit the length passes (768 × "a", encoded); the contents are what is wrong.
+            ("YWFh".repeat(256), "ottoken: does not hold a v2 header"),
+        ] {
+            let e = decode(&token).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::MalformedOttoken);
+            assert_eq!(e.message(), because, "{} characters", token.len());
+        }
+    }
+}

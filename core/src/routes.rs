@@ -522,5 +522,54 @@ mod tests {
         assert_eq!(t.routes().collect::<Vec<_>>(), vec![("c", "do_it", "post")]);
         assert_eq!("exc".parse::<ParamRule>().unwrap(), ParamRule::Excluded);
         assert!("maybe".parse::<ParamRule>().is_err());
+        // A key needs both an action and a method around its last `_`.
+        for key in ["_get", "do_", "_"] {
+            assert_eq!(
+                t.add_key("c", key, vec![]).unwrap_err().code(),
+                ErrorCode::UnknownRoute,
+                "{key}"
+            );
+        }
+        assert_eq!(t.routes().count(), 1);
+    }
+
+    #[test]
+    fn rules_read_and_print_in_both_spellings() {
+        for (rule, short, long) in [
+            (ParamRule::Required, "req", "required"),
+            (ParamRule::Optional, "opt", "optional"),
+            (ParamRule::Excluded, "exc", "excluded"),
+        ] {
+            assert_eq!(short.parse::<ParamRule>().unwrap(), rule);
+            assert_eq!(long.parse::<ParamRule>().unwrap(), rule);
+            assert_eq!(rule.as_str(), short);
+            assert_eq!(rule.to_string(), short);
+        }
+    }
+
+    #[test]
+    fn excluded_params_are_refused_only_when_present() {
+        let t = RouteTable::demo();
+        let base = [("username", "phil"), ("opt1", "x")];
+        assert!(t.check("GET", "/controller1/action3", &p(&base)).is_ok());
+        let with_password = p(&[base[0], base[1], ("password", "")]);
+        let e = t
+            .check("GET", "/controller1/action3", &with_password)
+            .unwrap_err();
+        assert_eq!(e.code(), ErrorCode::ExcludedParam);
+    }
+
+    #[test]
+    fn a_route_added_again_replaces_only_the_one_of_its_method() {
+        let t = RouteTable::new()
+            .route("c", "a", "GET", &[("x", ParamRule::Required)])
+            .route("c", "a", "POST", &[])
+            .route("c", "a", "get", &[("y", ParamRule::Required)]);
+        assert_eq!(
+            t.lookup("GET", "/c/a").unwrap().rules(),
+            &[("y".to_string(), ParamRule::Required)]
+        );
+        assert!(t.lookup("POST", "/c/a").unwrap().rules().is_empty());
+        assert_eq!(t.routes().count(), 2);
     }
 }

@@ -94,3 +94,64 @@ impl fmt::Display for ServerTimeHint {
         write!(f, "{} {}", self.server_time_ms, self.mac)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hmac::{Hmac, Mac};
+    use sha2::Sha256;
+
+    /// The module docs' MAC, computed with the `hmac` crate.
+    fn reference(key: &[u8], client: &str, request_id: &str, ms: u64) -> String {
+        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap();
+        m.update(format!("XNONCE-TIME\n{client}\n{request_id}\n{ms}").as_bytes());
+        crate::hex::encode(&m.finalize().into_bytes())
+    }
+
+    #[test]
+    fn legacy_secrets_key_the_mac_with_their_text() {
+        let legacy = Secret::new("correct-horse-battery").unwrap();
+        let hint = ServerTimeHint::issue(&legacy, "svc", "n1", 5);
+        assert_eq!(
+            hint.mac,
+            reference(b"correct-horse-battery", "svc", "n1", 5)
+        );
+        assert!(hint.authenticate(&legacy, "svc", "n1"));
+        assert!(!hint.authenticate(&legacy, "svc", "n2"));
+        assert!(!hint.authenticate(&legacy, "other", "n1"));
+    }
+
+    #[test]
+    fn hex_secrets_key_the_mac_with_their_bytes() {
+        let hex = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd";
+        let bytes: Vec<u8> = (0..32)
+            .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        let hint = ServerTimeHint::issue(&Secret::new(hex).unwrap(), "svc", "n1", 5);
+        assert_eq!(hint.mac, reference(&bytes, "svc", "n1", 5));
+    }
+
+    #[test]
+    fn parse_wants_a_time_and_64_lower_case_hex_characters() {
+        let mac = "0123456789abcdef".repeat(4);
+        assert_eq!(
+            ServerTimeHint::parse(&format!("5 {mac}")).unwrap(),
+            ServerTimeHint {
+                server_time_ms: 5,
+                mac: mac.clone()
+            }
+        );
+        for bad in [
+            format!("5 {}", &mac[1..]),
+            format!("5 {}", mac.to_uppercase()),
+            format!("5 {mac}0"),
+            format!("5 {mac} x"),
+            format!("05 {mac}"),
+            format!("x {mac}"),
+            "5".to_string(),
+        ] {
+            let e = ServerTimeHint::parse(&bad).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::MalformedHeader, "{bad:?}");
+        }
+    }
+}

@@ -563,3 +563,117 @@ fn a_request_that_matches_no_secret_refreshes_the_source_once() {
     assert_eq!(code(verify("not a header")), "malformed_header");
     assert_eq!(source.refreshes.get(), 6);
 }
+
+/// The v1 token is checked like the v2 signature: a request whose method, path, params or
+/// timestamp differ from what was signed, or that another secret signed, is refused; during
+/// rotation the secret that signed it is the one reported.
+#[test]
+fn v1_requests_signed_otherwise_are_refused() {
+    let input = SignInput::new(Scheme::V1, "GET", "/c/a", "svc")
+        .param("a", "1")
+        .timestamp_ms(NOW);
+    let signed = sign_with(&input, &Secret::new(S1).unwrap(), &env()).unwrap();
+    let ok = Incoming::new("GET", "/c/a?a=1").x_nonce(&signed.x_nonce);
+    let v = Verifier::new().verify(&ok, &clients(), NOW).unwrap();
+    assert_eq!((v.scheme, v.secret_index), (Scheme::V1, 0));
+
+    let by_s2 = sign_with(&input, &Secret::new(S2).unwrap(), &env()).unwrap();
+    let later = format!("{} svc {}", signed.header.mac(), NOW + 1);
+    for (what, req) in [
+        (
+            "method",
+            Incoming {
+                method: "POST",
+                ..ok
+            },
+        ),
+        ("path", Incoming { path: "/c/b", ..ok }),
+        ("param", Incoming { query: "a=2", ..ok }),
+        (
+            "timestamp",
+            Incoming {
+                x_nonce: Some(&later),
+                ..ok
+            },
+        ),
+        (
+            "secret",
+            Incoming {
+                x_nonce: Some(&by_s2.x_nonce),
+                ..ok
+            },
+        ),
+    ] {
+        assert_eq!(
+            code(Verifier::new().verify(&req, &clients(), NOW)),
+            "signature_mismatch",
+            "{what}"
+        );
+    }
+
+    // "rotating" holds [S2, S1]: signed with S1, it matches the second.
+    let rotating = sign_with(
+        &SignInput {
+            client: "rotating".into(),
+            ..input
+        },
+        &Secret::new(S1).unwrap(),
+        &env(),
+    )
+    .unwrap();
+    let req = Incoming::new("GET", "/c/a?a=1").x_nonce(&rotating.x_nonce);
+    let v = Verifier::new().verify(&req, &clients(), NOW).unwrap();
+    assert_eq!(v.secret_index, 1);
+}
+
+/// The maps' `secrets` (what a caller of the trait gets; the verifier itself borrows through
+/// `with_secrets`) return the client's live secrets in order, and nothing for a stranger.
+#[test]
+fn map_sources_return_the_clients_secrets() {
+    use xnonce_core::SecretSource;
+    let exposed = |v: Vec<Secret>| v.iter().map(|s| s.expose().to_string()).collect::<Vec<_>>();
+    let many = clients();
+    assert_eq!(exposed(many.secrets("rotating")), [S2, S1]);
+    assert!(many.secrets("nobody").is_empty());
+    let one = HashMap::from([("svc".to_string(), Secret::new(S1).unwrap())]);
+    assert_eq!(exposed(one.secrets("svc")), [S1]);
+    assert!(one.secrets("nobody").is_empty());
+}
+
+/// A source that keeps the default `refresh` ("nothing to bring up to date") is looked up
+/// once per request, also when the client is unknown or the signature matches nothing.
+#[test]
+fn a_source_without_refresh_is_looked_up_once_per_request() {
+    use std::cell::Cell;
+    struct Counting(HashMap<String, Vec<Secret>>, Cell<u32>);
+    impl xnonce_core::SecretSource for Counting {
+        fn secrets(&self, client: &str) -> Vec<Secret> {
+            self.1.set(self.1.get() + 1);
+            self.0.get(client).cloned().unwrap_or_default()
+        }
+    }
+    let source = Counting(clients(), Cell::new(0));
+    let v = Verifier::new();
+    for (client, secret, expected) in [
+        ("svc", S1, None),
+        ("svc", S2, Some("signature_mismatch")),
+        ("nobody", S1, Some("unknown_client")),
+    ] {
+        let signed = sign_with(
+            &SignInput {
+                client: client.into(),
+                ..v2("/c/a")
+            },
+            &Secret::new(secret).unwrap(),
+            &env(),
+        )
+        .unwrap();
+        let req = Incoming::new("GET", "/c/a")
+            .host("api.test")
+            .x_nonce(&signed.x_nonce);
+        source.1.set(0);
+        let r = v.verify(&req, &source, NOW);
+        assert_eq!(r.err().map(|e| e.code().as_str()), expected, "{client}");
+        assert_eq!(source.1.get(), 1, "{client} with {secret}");
+    }
+}

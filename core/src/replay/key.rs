@@ -172,6 +172,28 @@ mod tests {
         assert_eq!(format!("{key}"), "v1:c:abc");
         assert_eq!(format!("{key:?}"), "\"v1:c:abc\"");
         assert_eq!(key, "v1:c:abc");
+        assert_ne!(key, "v1:c:abd");
+        assert_eq!(key, *"v1:c:abc");
+        assert_ne!(key, *"v1:c:abd");
+        assert_eq!(key, "v1:c:abc".to_string());
+        assert_ne!(key, "v1:c:abd".to_string());
+        assert_eq!(AsRef::<str>::as_ref(&key), "v1:c:abc");
         assert_eq!(String::from(key), "v1:c:abc");
+    }
+
+    #[test]
+    fn hashes_as_its_text() {
+        use std::hash::BuildHasher;
+        let state = std::collections::hash_map::RandomState::new();
+        let key = ReplayKey::new("v2:svc:00112233445566778899aabbccddeeff");
+        assert_eq!(
+            state.hash_one(&key),
+            state.hash_one(key.as_str().to_string())
+        );
+        key.digest();
+        assert_eq!(
+            state.hash_one(&key),
+            state.hash_one(key.as_str().to_string())
+        );
     }
 }

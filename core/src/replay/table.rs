@@ -463,16 +463,27 @@ mod tests {
     #[test]
     fn grows_keeps_every_live_entry_and_shrinks_when_they_expire() {
         let mut t = DigestTable::new();
+        assert!(t.is_empty());
+        assert_eq!(format!("{t:?}"), "DigestTable { entries: 0, slots: 1024 }");
+        // The first 20,000 live longer.
         for i in 0..100_000 {
-            assert!(t.insert_if_absent(d(i), 1_000, 0));
+            assert!(t.insert_if_absent(d(i), if i < 20_000 { 2_000 } else { 1_000 }, 0));
         }
         check_invariants(&t);
         assert_eq!(t.len(), 100_000);
+        assert!(!t.is_empty());
         assert!(t.slots.len() * 3 > 100_000 * 4);
         for i in 0..100_000 {
             assert!(!t.insert_if_absent(d(i), 1_000, 999), "key {i} forgotten");
         }
+        // Less than an eighth used: shrinks to a quarter full (80,000 → 2^17 slots).
         t.evict_expired(1_001);
+        check_invariants(&t);
+        assert_eq!((t.len(), t.slots.len()), (20_000, 1 << 17));
+        for i in 0..20_000 {
+            assert!(t.is_live(&d(i), 1_001), "key {i} forgotten");
+        }
+        t.evict_expired(2_001);
         assert!(t.is_empty());
         assert_eq!(t.slots.len(), MIN_SLOTS);
         check_invariants(&t);
@@ -488,6 +499,56 @@ mod tests {
         assert_eq!(t.slots.len(), MIN_SLOTS);
         assert!(t.len() < MIN_SLOTS * 3 / 4, "{}", t.len());
         check_invariants(&t);
+    }
+
+    #[test]
+    fn grows_only_while_5_8_stays_used_and_shrinks_below_an_eighth() {
+        let mut t = DigestTable::new();
+        for i in 0..400 {
+            assert!(t.insert_if_absent(d(i), 1_000, 0));
+        }
+        for i in 400..767 {
+            assert!(t.insert_if_absent(d(i), 10, 0));
+        }
+        // The 768th entry (3/4 of 1024), at 20 on a probe past no expired slot: the 367
+        // expired entries are dropped and 401 stay, less than 5/8: no growth.
+        let k = (767..)
+            .map(d)
+            .find(|k| {
+                let p = t.probe(k, 20);
+                p.found.is_none() && p.first_expired.is_none()
+            })
+            .unwrap();
+        assert!(t.insert_if_absent(k, 2_000, 20));
+        assert_eq!((t.len(), t.slots.len()), (401, 1024));
+        // 367 more live ones: 3/4 used, nothing expired: it doubles.
+        for i in 0..367 {
+            let until = if i < 255 { 2_000 } else { 1_000 };
+            assert!(t.insert_if_absent(d(1_000_000 + i), until, 20));
+        }
+        assert_eq!((t.len(), t.slots.len()), (768, 2048));
+        // More than an eighth used: evicting keeps the size.
+        t.evict_expired(20);
+        assert_eq!((t.len(), t.slots.len()), (768, 2048));
+        // Exactly an eighth (256 of 2048) is not less than an eighth.
+        t.evict_expired(1_500);
+        assert_eq!((t.len(), t.slots.len()), (256, 2048));
+        t.evict_expired(2_500);
+        assert_eq!((t.len(), t.slots.len()), (0, 1024));
+        check_invariants(&t);
+    }
+
+    #[test]
+    fn remember_grows_to_hold_every_saved_entry() {
+        let mut t = DigestTable::new();
+        for i in 0..5_000 {
+            t.remember(d(i), 1_000);
+        }
+        check_invariants(&t);
+        assert_eq!(t.len(), 5_000);
+        for i in 0..5_000 {
+            assert!(t.is_live(&d(i), 1_000), "key {i} forgotten");
+        }
     }
 
     #[test]
@@ -539,6 +600,7 @@ mod tests {
     fn prefetching_any_table_state_is_harmless() {
         let mut t = DigestTable::new();
         let p = t.prefetcher();
+        assert_eq!(format!("{p:?}"), "Prefetcher");
         for i in 0..10_000 {
             p.prefetch(&d(i));
             t.insert_if_absent(d(i), 10, 0);
