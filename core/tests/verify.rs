@@ -29,6 +29,17 @@ fn clients() -> HashMap<String, Vec<Secret>> {
     ])
 }
 
+/// The `X-Nonce` of a v2 `GET /c/a` for host `api.test`, in `client`'s name, signed with `secret`.
+fn signed_get_c_a(client: &str, secret: &str) -> String {
+    let input = SignInput {
+        client: client.into(),
+        ..v2("/c/a")
+    };
+    sign_with(&input, &Secret::new(secret).unwrap(), &env())
+        .unwrap()
+        .x_nonce
+}
+
 fn v2(path: &str) -> SignInput {
     SignInput::new(Scheme::V2, "GET", path, "svc")
         .host("api.test")
@@ -463,18 +474,10 @@ fn sources_that_copy_and_sources_that_lend_verify_alike() {
         ("rotating", S2),
         ("nobody", S1),
     ] {
-        let signed = sign_with(
-            &SignInput {
-                client: client.into(),
-                ..v2("/c/a")
-            },
-            &Secret::new(secret).unwrap(),
-            &env(),
-        )
-        .unwrap();
+        let x_nonce = signed_get_c_a(client, secret);
         let req = Incoming::new("GET", "/c/a")
             .host("api.test")
-            .x_nonce(&signed.x_nonce);
+            .x_nonce(&x_nonce);
         let (a, b) = (v.verify(&req, &lending, NOW), v.verify(&req, &copying, NOW));
         match (&a, &b) {
             (Ok(a), Ok(b)) => assert_eq!(a, b),
@@ -659,18 +662,10 @@ fn a_source_without_refresh_is_looked_up_once_per_request() {
         ("svc", S2, Some("signature_mismatch")),
         ("nobody", S1, Some("unknown_client")),
     ] {
-        let signed = sign_with(
-            &SignInput {
-                client: client.into(),
-                ..v2("/c/a")
-            },
-            &Secret::new(secret).unwrap(),
-            &env(),
-        )
-        .unwrap();
+        let x_nonce = signed_get_c_a(client, secret);
         let req = Incoming::new("GET", "/c/a")
             .host("api.test")
-            .x_nonce(&signed.x_nonce);
+            .x_nonce(&x_nonce);
         source.1.set(0);
         let r = v.verify(&req, &source, NOW);
         assert_eq!(r.err().map(|e| e.code().as_str()), expected, "{client}");
