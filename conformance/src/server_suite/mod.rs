@@ -510,31 +510,27 @@ impl<'a> Runner<'a> {
             self.accepted_once("v2 POST JSON body", req, s);
         }
 
-        // Tampering.
-        let p = self.get_params();
-        let mut sent = p.clone();
-        sent[0].1 = "mallory".into();
-        let req = self
-            .signed_request(s, "GET", &get, &p, &sent, &How::default())
-            .map(|r| r.0);
-        self.check(format!("{sn} tampered param value"), mismatch(), req);
-
-        let p = self.get_params();
-        let mut sent = p.clone();
-        sent.push(("nope".into(), "bad".into()));
-        let req = self
-            .signed_request(s, "GET", &get, &p, &sent, &How::default())
-            .map(|r| r.0);
-        self.check(format!("{sn} added param"), mismatch(), req);
-
-        // A second value for a signed key (v1 reads the last one, v2 signs both).
-        let p = self.get_params();
-        let mut sent = p.clone();
-        sent.push(("opt1".into(), "mallory".into()));
-        let req = self
-            .signed_request(s, "GET", &get, &p, &sent, &How::default())
-            .map(|r| r.0);
-        self.check(format!("{sn} duplicated param"), mismatch(), req);
+        // Tampering: the params sent differ from the params signed.
+        type Tamper = fn(&mut Vec<(String, String)>);
+        let tamperings: [(&str, Tamper); 3] = [
+            ("tampered param value", |sent| sent[0].1 = "mallory".into()),
+            ("added param", |sent| {
+                sent.push(("nope".into(), "bad".into()))
+            }),
+            // A second value for a signed key (v1 reads the last one, v2 signs both).
+            ("duplicated param", |sent| {
+                sent.push(("opt1".into(), "mallory".into()))
+            }),
+        ];
+        for (what, tamper) in tamperings {
+            let p = self.get_params();
+            let mut sent = p.clone();
+            tamper(&mut sent);
+            let req = self
+                .signed_request(s, "GET", &get, &p, &sent, &How::default())
+                .map(|r| r.0);
+            self.check(format!("{sn} {what}"), mismatch(), req);
+        }
 
         // The last hex digit of the token / signature changed (catches prefix comparisons).
         let p = self.get_params();
