@@ -424,6 +424,29 @@ impl<'a> Runner<'a> {
         }
     }
 
+    /// A signed GET of `p` (signed as `first` says), sent and required to be accepted, then a
+    /// second GET of the same params that reuses its nonce, signed as `again` says given the
+    /// first's timestamp. The second is returned, not sent.
+    fn reusing_accepted_nonce(
+        &self,
+        s: Scheme,
+        p: &[(String, String)],
+        first: &How,
+        again: impl FnOnce(u64) -> How,
+    ) -> Result<Request, String> {
+        let get = &self.opts.get_path;
+        let (req, signed) = self.signed_request(s, "GET", get, p, p, first)?;
+        let answer = self.send(&req)?;
+        if answer.status != 200 {
+            return Err(format!("the first request got {}", summary(&answer)));
+        }
+        let how = How {
+            nonce: Some(signed.header.request_id().to_string()),
+            ..again(signed.timestamp_ms())
+        };
+        self.signed_request(s, "GET", get, p, p, &how).map(|r| r.0)
+    }
+
     /// The same signed request sent by [`SIMULTANEOUS`] threads at once: exactly one may be
     /// accepted and every other answered 409 (the replay check must be atomic). A race can
     /// slip past a black-box check now and then; a server that never serializes it fails.
@@ -710,20 +733,11 @@ impl<'a> Runner<'a> {
                 ..How::default()
             };
             let got = self
-                .signed_request(s, "GET", &get, &p, &p, &earlier)
-                .and_then(|(req, signed)| {
-                    let first = self.send(&req)?;
-                    if first.status != 200 {
-                        return Err(format!("the original got {}", summary(&first)));
-                    }
-                    let later = How {
-                        timestamp_ms: Some(signed.timestamp_ms() + 5_000),
-                        nonce: Some(signed.header.request_id().to_string()),
-                        ..How::default()
-                    };
-                    let (again, _) = self.signed_request(s, "GET", &get, &p, &p, &later)?;
-                    self.send(&again)
-                });
+                .reusing_accepted_nonce(s, &p, &earlier, |t| How {
+                    timestamp_ms: Some(t + 5_000),
+                    ..How::default()
+                })
+                .and_then(|again| self.send(&again));
             let exp = expect(Some(s), 409, "ottoken already used", "replayed");
             self.record("v2 same nonce, new timestamp".into(), &exp, got, |_| Ok(()));
         }
@@ -831,26 +845,12 @@ impl<'a> Runner<'a> {
         // burn it for every other client.
         if s == Scheme::V2 {
             let p = self.get_params();
-            let req = self
-                .signed_request(s, "GET", &get, &p, &p, &How::default())
-                .and_then(|(req, signed)| {
-                    let first = self.send(&req)?;
-                    if first.status != 200 {
-                        return Err(format!(
-                            "the first client's request got {}",
-                            summary(&first)
-                        ));
-                    }
-                    let how = How {
-                        timestamp_ms: Some(signed.timestamp_ms()),
-                        nonce: Some(signed.header.request_id().to_string()),
-                        client: Some(second.clone()),
-                        secret: Some(second_secret),
-                        ..How::default()
-                    };
-                    self.signed_request(s, "GET", &get, &p, &p, &how)
-                        .map(|r| r.0)
-                });
+            let req = self.reusing_accepted_nonce(s, &p, &How::default(), |t| How {
+                timestamp_ms: Some(t),
+                client: Some(second.clone()),
+                secret: Some(second_secret),
+                ..How::default()
+            });
             self.accepted_once(reuse, req, s);
         }
 
