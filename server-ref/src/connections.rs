@@ -145,31 +145,62 @@ struct AcceptErrors {
 
 impl AcceptErrors {
     async fn failed(&mut self, e: &std::io::Error) {
+        match self.decide(e.kind(), std::time::Instant::now()) {
+            AcceptFailure::Ignore => {}
+            AcceptFailure::BackOff { log_repeated } => {
+                if let Some(repeated) = log_repeated {
+                    tracing::error!(
+                        error = %e,
+                        repeated,
+                        "cannot accept connections; retrying every 100 ms"
+                    );
+                }
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+            }
+        }
+    }
+
+    /// What a failed `accept` of this kind at `now` calls for.
+    fn decide(&mut self, kind: std::io::ErrorKind, now: std::time::Instant) -> AcceptFailure {
         use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
         if matches!(
-            e.kind(),
+            kind,
             ConnectionAborted | ConnectionRefused | ConnectionReset
         ) {
-            return;
+            return AcceptFailure::Ignore;
         }
-        let now = std::time::Instant::now();
         let due = match self.last_logged {
             None => true,
-            Some(t) => now.duration_since(t) >= Duration::from_secs(10),
+            Some(t) => now.duration_since(t) >= ACCEPT_ERROR_LOG_INTERVAL,
         };
         if due {
-            tracing::error!(
-                error = %e,
-                repeated = self.since_logged,
-                "cannot accept connections; retrying every 100 ms"
-            );
+            let repeated = self.since_logged;
             self.last_logged = Some(now);
             self.since_logged = 0;
+            AcceptFailure::BackOff {
+                log_repeated: Some(repeated),
+            }
         } else {
             self.since_logged += 1;
+            AcceptFailure::BackOff { log_repeated: None }
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// How long the accept loop waits after a failed `accept` that is not the peer's doing.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// At most one log line per this long while `accept` keeps failing.
+const ACCEPT_ERROR_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// [`AcceptErrors::decide`]'s answer.
+#[derive(Debug, PartialEq, Eq)]
+enum AcceptFailure {
+    /// The connection failed before it was accepted: nothing to wait for.
+    Ignore,
+    /// Wait [`ACCEPT_BACKOFF`]; log first when `log_repeated` is `Some` (how many failures
+    /// went unlogged since the last line).
+    BackOff { log_repeated: Option<u64> },
 }
 
 /// Warns at start when the process's file-descriptor limit (`ulimit -n`, read from
@@ -219,5 +250,41 @@ mod tests {
             "Max open files            unlimited            unlimited            files\n";
         assert_eq!(open_files_limit(unlimited), None);
         assert_eq!(open_files_limit(""), None);
+    }
+
+    #[test]
+    fn failed_accepts_back_off_and_are_logged_once_per_interval() {
+        use std::io::ErrorKind;
+        let mut errors = AcceptErrors::default();
+        let t0 = std::time::Instant::now();
+        for kind in [
+            ErrorKind::ConnectionAborted,
+            ErrorKind::ConnectionRefused,
+            ErrorKind::ConnectionReset,
+        ] {
+            assert_eq!(errors.decide(kind, t0), AcceptFailure::Ignore);
+        }
+        // Out of file descriptors (EMFILE's kind has no stable name; any kind but the three
+        // above is treated alike).
+        let emfile = ErrorKind::Other;
+        let backoff = |log_repeated| AcceptFailure::BackOff { log_repeated };
+        assert_eq!(errors.decide(emfile, t0), backoff(Some(0)));
+        let soon = t0 + Duration::from_secs(1);
+        assert_eq!(errors.decide(emfile, soon), backoff(None));
+        assert_eq!(errors.decide(ErrorKind::OutOfMemory, soon), backoff(None));
+        // The peer's failures in between are neither counted nor logged.
+        assert_eq!(
+            errors.decide(ErrorKind::ConnectionReset, soon),
+            AcceptFailure::Ignore
+        );
+        let before = t0 + ACCEPT_ERROR_LOG_INTERVAL - Duration::from_millis(1);
+        assert_eq!(errors.decide(emfile, before), backoff(None));
+        let later = t0 + ACCEPT_ERROR_LOG_INTERVAL;
+        assert_eq!(errors.decide(emfile, later), backoff(Some(3)));
+        assert_eq!(errors.decide(emfile, later), backoff(None));
+        assert_eq!(
+            errors.decide(emfile, later + ACCEPT_ERROR_LOG_INTERVAL),
+            backoff(Some(1))
+        );
     }
 }

@@ -5,18 +5,21 @@
 //!   journal (not the listen address);
 //! * two servers with the memory store cannot share a data dir (the second exits non-zero);
 //! * an existing data dir open to others is made private (0700);
-//! * `client … --config FILE` uses the config's data dir and key file, like `serve --config`.
+//! * `client … --config FILE` uses the config's data dir and key file, like `serve --config`;
+//! * with too few file descriptors for its connection limit it warns at start; out of them, it
+//!   logs once, backs off instead of spinning, and serves again when connections close.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
+use std::time::Duration;
 
 use xnonce_conformance::server_suite::http;
 use xnonce_core::{sign, Scheme, Secret, SignInput};
 
 mod common;
 
-use common::{command, spawn_serve, Dirs, Served};
+use common::{bin, command, spawn_serve, Dirs, Served};
 
 /// Writes `text` as a config file in the base dir; its path.
 fn write_config(d: &Dirs, text: &str) -> PathBuf {
@@ -300,4 +303,80 @@ fn client_commands_take_the_servers_config() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains(&bad.display().to_string()));
+}
+
+/// User + system CPU time of process `pid` so far (from `/proc/<pid>/stat`, in clock ticks of
+/// 1/100 s on Linux).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command name (which is in parentheses and may hold spaces).
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn out_of_file_descriptors_the_server_backs_off_and_recovers() {
+    let d = Dirs::new("descriptors");
+    let secret = client(&d, &["add", "fd_client"]);
+    // A 48-descriptor limit (set by the shell, then `exec`) with the default 1024 connections.
+    let mut cmd = Command::new("sh");
+    cmd.current_dir(&d.base)
+        .args(["-c", "ulimit -n 48 && exec \"$0\" \"$@\"", bin()])
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&d.data)
+        .arg("--key-file")
+        .arg(&d.key)
+        .env_remove("XNONCE_DATA")
+        .env_remove("XNONCE_KEY_FILE")
+        .env_remove("XNONCE_LOG_FORMAT")
+        .env("RUST_LOG", "info");
+    let s = spawn_serve(cmd, &d.fresh("server", "log")).expect("the server starts");
+    // The accept loop starts, and warns, right after the listening line.
+    let warned = || {
+        s.log()
+            .contains("open-files limit is below max_connections")
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !warned() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(warned(), "no warning at start: {}", s.log());
+    // More connections than descriptors: the kernel's backlog takes them all, `accept` fails
+    // once the server's descriptors run out.
+    let held: Vec<std::net::TcpStream> = (0..64)
+        .map(|_| std::net::TcpStream::connect(&s.base.connect).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let before = cpu_ticks(s.child.id());
+    std::thread::sleep(Duration::from_secs(2));
+    let used = cpu_ticks(s.child.id()) - before;
+    // A loop retrying `accept` at once would use the whole 2 s (200 ticks); backing off
+    // 100 ms between tries uses next to nothing.
+    assert!(
+        used < 50,
+        "{used} ticks of CPU in 2 s while out of descriptors"
+    );
+    let log = s.log();
+    assert_eq!(
+        log.matches("cannot accept connections").count(),
+        1,
+        "logged once per 10 s: {log}"
+    );
+    assert!(log.contains("Too many open files"), "{log}");
+    drop(held);
+    // Descriptors free again: the closed connections are accepted and dropped, then a new
+    // request is served.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match http::send(&s.base, &http::Request::new("GET", "/_xnonce/health")) {
+            Ok(r) if r.status == 200 => break,
+            other => assert!(
+                std::time::Instant::now() < deadline,
+                "not served after the connections closed: {other:?}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(status(&s.base, "fd_client", &secret).status, 200);
 }
