@@ -641,6 +641,18 @@ mod tests {
             parse_line(format!("{hex32} 42").as_bytes()),
             Line::Entry([0xab; 16], 42)
         );
+        // The longest line the store writes (a 20-digit expiry) is read back...
+        let longest = format!("{hex32} {}", u64::MAX);
+        assert_eq!(longest.len(), MAX_LINE - 1);
+        assert_eq!(
+            parse_line(longest.as_bytes()),
+            Line::Entry([0xab; 16], u64::MAX)
+        );
+        // ...and one byte more is not a journal line.
+        assert_eq!(
+            parse_line(format!("{longest}0").as_bytes()),
+            Line::Damaged("longer than a journal line")
+        );
         for damaged in [
             &b"\xff\xfe"[..],
             b"hello world",
@@ -761,6 +773,11 @@ mod tests {
         assert_eq!(s.insert(&"during".into(), 1_000, 11), Ok(true));
         s.flush().unwrap();
         s.finish_compaction(snapshot).unwrap();
+        assert_eq!(
+            s.lock().lines,
+            11,
+            "the new journal's lines: 10 live + during"
+        );
         assert_eq!(s.insert(&"after".into(), 1_000, 11), Ok(true));
         assert!(!d.join("replay.journal.tmp").exists());
         drop(s);
@@ -780,6 +797,36 @@ mod tests {
             );
         }
         assert_eq!(s.insert(&"old0".into(), 1_000, 12), Ok(true));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_batch_that_failed_is_written_again_on_a_line_of_its_own() {
+        let d = dir("retry");
+        let path = d.join(JOURNAL_FILE);
+        let key = ReplayKey::new("v2:c:retried");
+        let mut line = Vec::new();
+        push_line(&mut line, key.digest(), 1_000);
+        // A torn write: part of the line reached the file, then writing failed.
+        std::fs::write(&path, &line[..10]).unwrap();
+        let (mut pending, mut failed) = (line.clone(), false);
+        let mut read_only = File::open(&path).unwrap();
+        for _ in 0..2 {
+            assert!(write_pending(&mut read_only, &mut pending, &mut failed).is_err());
+            assert!(failed);
+        }
+        let mut expected = vec![b'\n'];
+        expected.extend_from_slice(&line);
+        assert_eq!(
+            pending, expected,
+            "one newline first, however many failures"
+        );
+        write_pending(&mut open_append(&path).unwrap(), &mut pending, &mut failed).unwrap();
+        assert!(pending.is_empty() && !failed);
+        // The torn part is a line of its own (skipped), and the key is remembered.
+        let s = JournalStore::open(&d, 0).unwrap();
+        assert_eq!(s.insert(&key, 1_000, 0), Ok(false));
+        drop(s);
         std::fs::remove_dir_all(&d).unwrap();
     }
 
@@ -811,12 +858,68 @@ mod tests {
     }
 
     #[test]
+    fn compaction_is_due_past_twice_the_live_entries_plus_4096_lines() {
+        let d = dir("compact-due");
+        let s = JournalStore::open(&d, 0).unwrap();
+        let lines_on_disk = || {
+            s.flush().unwrap();
+            let text = std::fs::read_to_string(d.join(JOURNAL_FILE)).unwrap();
+            text.lines().count()
+        };
+        for i in 0..1000 {
+            assert_eq!(
+                s.insert(&ReplayKey::new(format!("live{i}")), 1_000, 0),
+                Ok(true)
+            );
+        }
+        // 1000 live entries: due beyond 2 × 1000 + 4096 = 6096 lines.
+        for i in 0..5096 {
+            assert_eq!(
+                s.insert(&ReplayKey::new(format!("old{i}")), 10, 0),
+                Ok(true)
+            );
+        }
+        s.evict_expired(11).unwrap();
+        assert_eq!(
+            (s.len(), lines_on_disk()),
+            (1000, 6096),
+            "not due at 6096 lines"
+        );
+        assert_eq!(s.insert(&"one more".into(), 20, 11), Ok(true));
+        s.evict_expired(21).unwrap();
+        assert_eq!(
+            (s.len(), lines_on_disk()),
+            (1000, 1000),
+            "compacted at 6097"
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_journal_that_cannot_be_opened_is_refused_not_taken_as_empty() {
+        let d = dir("loop");
+        // A symlink to itself: opening it fails (ELOOP), and not because it is missing.
+        std::os::unix::fs::symlink(JOURNAL_FILE, d.join(JOURNAL_FILE)).unwrap();
+        let e = JournalStore::open(&d, 0).unwrap_err().to_string();
+        assert!(e.contains("cannot read the replay journal"), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
     fn the_journal_is_compacted() {
         let d = dir("compact");
         let s = JournalStore::open(&d, 0).unwrap();
         for i in 0..5000 {
             assert_eq!(s.insert(&ReplayKey::new(format!("k{i}")), 10, 0), Ok(true));
         }
+        assert!(!s.is_empty());
+        let debug = format!("{s:?}");
+        assert!(debug.contains("entries: 5000"), "{debug}");
+        assert!(
+            !debug.contains(&hex(ReplayKey::from("k0").digest())),
+            "{debug}"
+        );
         s.evict_expired(11).unwrap();
         assert!(s.is_empty());
         let text = std::fs::read_to_string(d.join(JOURNAL_FILE)).unwrap();
