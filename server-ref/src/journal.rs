@@ -728,6 +728,13 @@ mod tests {
             Ok(true)
         );
         assert_eq!(std::fs::read_to_string(d.join(JOURNAL_FILE)).unwrap(), "");
+        // It answers at once (the layer then decides a bodiless request without a future).
+        let store: &dyn AsyncReplayStore = &s;
+        assert_eq!(
+            store.insert_now(&"k".into(), u64::MAX, 0),
+            Some(Ok(false)),
+            "already remembered"
+        );
         s.flush().unwrap();
         let text = std::fs::read_to_string(d.join(JOURNAL_FILE)).unwrap();
         assert_eq!(

@@ -849,6 +849,40 @@ mod tests {
         assert_eq!(store.hinted.lock().unwrap().len(), 2);
     }
 
+    #[test]
+    fn the_layer_is_ready_when_its_inner_service_is_and_prints_no_secret() {
+        let secret =
+            Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")
+                .unwrap();
+        let layer = XNonceLayer::new(HashMap::from([("svc".to_string(), secret.clone())]));
+        let debug = format!("{layer:?}");
+        assert!(debug.starts_with("XNonceLayer {"), "{debug}");
+        assert!(debug.contains("max_body_bytes"), "{debug}");
+        assert!(!debug.contains(secret.expose()), "{debug}");
+
+        /// An inner service that is never ready (a full queue, a concurrency limit).
+        #[derive(Clone)]
+        struct Busy;
+        impl tower::Service<Request<Body>> for Busy {
+            type Response = Response<Body>;
+            type Error = Infallible;
+            type Future = std::future::Ready<Result<Response<Body>, Infallible>>;
+            fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+                Poll::Pending
+            }
+            fn call(&mut self, _: Request<Body>) -> Self::Future {
+                unreachable!("called before it was ready")
+            }
+        }
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut busy = layer.layer(Busy);
+        assert!(tower::Service::<Request<Body>>::poll_ready(&mut busy, &mut cx).is_pending());
+        let mut ready = layer.layer(tower::service_fn(|_: Request<Body>| async {
+            Ok::<_, Infallible>(Response::new(Body::empty()))
+        }));
+        assert!(tower::Service::<Request<Body>>::poll_ready(&mut ready, &mut cx).is_ready());
+    }
+
     /// Status and body of `req` through `layer` in front of a handler answering
     /// `<verified client>:<body length>`.
     async fn send(layer: &XNonceLayer, req: Request<Body>) -> (u16, String) {
