@@ -73,8 +73,9 @@ static X_NONCE: axum::http::HeaderName = axum::http::HeaderName::from_static("x-
 pub struct Limits {
     /// Largest body accepted, in bytes (413 above). Default 1 MiB.
     pub max_body_bytes: usize,
-    /// Largest total size of the header fields (names + values), in bytes (431 above).
-    /// Default 16 KiB. hyper also refuses request heads over ~400 KiB with 431.
+    /// Largest total size of the header fields, in bytes (431 above), each field line counted
+    /// as sent: name, `: `, value and CRLF. Default 16 KiB. hyper also refuses request heads
+    /// over ~400 KiB with 431.
     pub max_header_bytes: usize,
     /// How long the body may take to arrive once the head has (408, `invalid_body`, after
     /// it), so that a client trickling a body cannot hold a request open. Default 30 s.
@@ -934,33 +935,30 @@ mod tests {
             Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")
                 .unwrap();
         let clients = HashMap::from([("svc".to_string(), secret.clone())]);
-        for waiting in [false, true] {
-            let layer = XNonceLayer::new(clients.clone());
-            let layer = if waiting {
+        type WithStore = fn(XNonceLayer) -> XNonceLayer;
+        let stores: [(&str, WithStore); 3] = [
+            ("the default memory store", |layer| layer),
+            ("a core store in a SyncStore", |layer| {
+                layer.store(crate::SyncStore(MemoryReplayStore::new()))
+            }),
+            ("a store that answers later", |layer| {
                 layer.store(WaitingStore::default())
-            } else {
-                layer
-            };
+            }),
+        ];
+        for (store, with_store) in stores {
+            let layer = with_store(XNonceLayer::new(clients.clone()));
             let (get, post) = (signed_get(&secret), signed_post(&secret));
             assert!(get().body().is_end_stream() && !post().body().is_end_stream());
-            assert_eq!(
-                send(&layer, get()).await,
-                (200, "svc:0".into()),
-                "{waiting}"
-            );
-            assert_eq!(send(&layer, get()).await.0, 409, "{waiting}");
-            assert_eq!(
-                send(&layer, post()).await,
-                (200, "svc:7".into()),
-                "{waiting}"
-            );
-            assert_eq!(send(&layer, post()).await.0, 409, "{waiting}");
+            assert_eq!(send(&layer, get()).await, (200, "svc:0".into()), "{store}");
+            assert_eq!(send(&layer, get()).await.0, 409, "{store}");
+            assert_eq!(send(&layer, post()).await, (200, "svc:7".into()), "{store}");
+            assert_eq!(send(&layer, post()).await.0, 409, "{store}");
             // Refused before the store is asked: a tampered query, an unsigned request.
             let mut tampered = get();
             *tampered.uri_mut() = "/a/b?x=2".parse().unwrap();
-            assert_eq!(send(&layer, tampered).await.0, 401, "{waiting}");
+            assert_eq!(send(&layer, tampered).await.0, 401, "{store}");
             let unsigned = Request::get("/a/b").body(Body::empty()).unwrap();
-            assert_eq!(send(&layer, unsigned).await.0, 401, "{waiting}");
+            assert_eq!(send(&layer, unsigned).await.0, 401, "{store}");
         }
         let down = XNonceLayer::new(clients).store(WaitingStore {
             down: true,
@@ -971,6 +969,75 @@ mod tests {
             assert_eq!(status, 503);
             assert!(body.contains("store_unavailable"), "{body}");
         }
+    }
+
+    #[tokio::test]
+    async fn size_limits_admit_exactly_the_limit() {
+        let secret =
+            Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")
+                .unwrap();
+        let clients = HashMap::from([("svc".to_string(), secret.clone())]);
+        let post = signed_post(&secret);
+        // The head as sent: `name: value\r\n` per field line.
+        let mut head = Vec::new();
+        for (name, value) in post().headers() {
+            head.extend_from_slice(format!("{name}: ").as_bytes());
+            head.extend_from_slice(value.as_bytes());
+            head.extend_from_slice(b"\r\n");
+        }
+        let body_len = br#"{"k":1}"#.len();
+        let with_limits = |max_header_bytes, max_body_bytes| {
+            XNonceLayer::new(clients.clone()).limits(Limits {
+                max_header_bytes,
+                max_body_bytes,
+                ..Limits::default()
+            })
+        };
+        let exact = with_limits(head.len(), body_len);
+        assert_eq!(send(&exact, post()).await.0, 200);
+        let (status, body) = send(&with_limits(head.len() - 1, body_len), post()).await;
+        assert_eq!(status, 431, "{body}");
+        assert_eq!(
+            send(&with_limits(head.len(), body_len - 1), post()).await.0,
+            413
+        );
+        // A declared length (checked before the body is read) of exactly the limit is admitted.
+        let mut declared = post();
+        declared
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, body_len.into());
+        let layer = with_limits(head.len() + "content-length: 7\r\n".len(), body_len);
+        assert_eq!(send(&layer, declared).await.0, 200);
+        let mut declared = post();
+        declared
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, (body_len + 1).into());
+        let layer = with_limits(head.len() + "content-length: 8\r\n".len(), body_len);
+        assert_eq!(
+            send(&layer, declared).await.0,
+            413,
+            "refused before reading"
+        );
+    }
+
+    #[tokio::test]
+    async fn repeated_field_names_other_than_host_are_admitted() {
+        let secret =
+            Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")
+                .unwrap();
+        let layer = XNonceLayer::new(HashMap::from([("svc".to_string(), secret.clone())]));
+        let get = signed_get(&secret);
+        let mut req = get();
+        for value in ["text/plain", "application/json"] {
+            req.headers_mut()
+                .append(header::ACCEPT, value.parse().unwrap());
+        }
+        assert_eq!(send(&layer, req).await.0, 200, "two Accept lines");
+        let mut req = get();
+        req.headers_mut()
+            .append(header::HOST, "h.test".parse().unwrap());
+        let (status, body) = send(&layer, req).await;
+        assert_eq!(status, 400, "two Host lines: {body}");
     }
 
     #[test]

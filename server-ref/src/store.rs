@@ -231,6 +231,7 @@ mod tests {
         );
         assert_eq!(s.insert_now(&"k".into(), now - 1, now - 2), Some(Ok(false)));
         assert_eq!(s.insert_now(&"k2".into(), now - 1, now - 2), Some(Ok(true)));
+        assert_eq!((s.len(), s.is_empty()), (2, false));
         let h = s.spawn_evictor(Duration::from_millis(10));
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(s.is_empty());
