@@ -697,10 +697,15 @@ mod tests {
             .build()
             .unwrap_err();
         assert_eq!(e.code(), ErrorCode::InvalidSecret);
-        let ok = Requester::builder("http://127.0.0.1:1", "c", Secret::new("legacy").unwrap())
-            .scheme(Scheme::V1)
-            .build()
-            .unwrap();
+        let builder = Requester::builder("http://127.0.0.1:1", "c", Secret::new("legacy").unwrap())
+            .scheme(Scheme::V1);
+        let debug = format!("{builder:?}");
+        assert!(
+            debug.contains("http://127.0.0.1:1") && debug.contains("V1"),
+            "{debug}"
+        );
+        assert!(!debug.contains("legacy"), "{debug}");
+        let ok = builder.build().unwrap();
         assert!(!format!("{ok:?}").contains("legacy"));
     }
 

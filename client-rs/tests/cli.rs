@@ -5,6 +5,7 @@ mod common;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
+use std::time::Duration;
 
 use base64::Engine as _;
 use common::{now_ms, xnonce_bin, Server, TempDir};
@@ -428,7 +429,7 @@ fn body_file_is_sent_and_signed_byte_for_byte() {
     let authority = listener.local_addr().unwrap().to_string();
     let capture = std::thread::spawn(move || {
         use std::io::{Read, Write};
-        let (mut conn, _) = listener.accept().unwrap();
+        let mut conn = accept_within(&listener, Duration::from_secs(20));
         let mut data = Vec::new();
         let mut buf = [0u8; 4096];
         loop {
@@ -493,6 +494,30 @@ fn body_file_is_sent_and_signed_byte_for_byte() {
     let out = xnonce(&a);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("invalid_body"), "{}", stderr(&out));
+}
+
+/// The first connection to `listener`, failing the test (instead of waiting forever) when
+/// none arrives within `limit`; reads on it time out after `limit` too.
+fn accept_within(listener: &std::net::TcpListener, limit: Duration) -> std::net::TcpStream {
+    listener.set_nonblocking(true).unwrap();
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        match listener.accept() {
+            Ok((conn, _)) => {
+                conn.set_nonblocking(false).unwrap();
+                conn.set_read_timeout(Some(limit)).unwrap();
+                return conn;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "nothing connected within {limit:?}"
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("accept: {e}"),
+        }
+    }
 }
 
 /// A UTF-8 byte-order mark at the start of a secret file is not part of the secret.

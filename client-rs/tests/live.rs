@@ -393,6 +393,38 @@ fn blocking_requester_works_from_plain_and_async_threads() {
         )
         .unwrap();
     assert_eq!(res.code, 200, "{}", res.body);
+    // Its settings and what it learns are the async requester's: a clock 100 s slow is
+    // corrected from the stale answer's hint, and the offset it learned is readable.
+    let slow = xnonce::blocking::Requester::builder(&s.base_url, V2, s.secret(V2))
+        .clock_offset_ms(-100_000)
+        .build()
+        .unwrap();
+    assert_eq!(slow.clock_offset_ms(), -100_000);
+    let res = slow
+        .make_request(
+            "GET",
+            login(),
+            "/controller1/action1",
+            None,
+            Default::default(),
+        )
+        .unwrap();
+    assert_eq!(res.code, 200, "{}", res.body);
+    assert!(
+        slow.clock_offset_ms().abs() < 5_000,
+        "{}",
+        slow.clock_offset_ms()
+    );
+    let debug = format!("{slow:?}");
+    assert!(debug.contains(V2) && debug.contains(&s.base_url), "{debug}");
+    assert!(!debug.contains(&s.secret_text(V2)), "{debug}");
+    // The last clone dropped inside async code: its runtime is shut down without the panic
+    // ("Cannot drop a runtime in a context where blocking is not allowed") tokio gives.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move { drop((api, slow, v2)) });
 }
 
 #[test]
