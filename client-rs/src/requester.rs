@@ -633,7 +633,15 @@ mod tests {
         assert_eq!(prefixed.base, "http://[::1]:18434/api");
         assert_eq!(prefixed.base_path, "/api");
         assert_eq!(prefixed.authority, "[::1]:18434");
-        for bad in ["ftp://x", "http://u:p@x", "http://x/?q", "nonsense"] {
+        for bad in [
+            "ftp://x",
+            "http://u:p@x",
+            "http://u@x",
+            "http://:p@x",
+            "http://x/?q",
+            "http://x/#f",
+            "nonsense",
+        ] {
             assert_eq!(
                 split_server(bad).unwrap_err().code(),
                 ErrorCode::InvalidUrl,

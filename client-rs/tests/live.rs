@@ -776,3 +776,72 @@ async fn a_raw_json_body_is_sent_byte_for_byte() {
         assert_eq!(e.code(), ErrorCode::InvalidBody, "{e}");
     }
 }
+
+/// A server whose clock is an hour ahead of this machine's: the requester learns the offset
+/// (server − local) from the stale answer's authentic hint and resends at the server's time.
+#[tokio::test]
+async fn the_offset_learned_is_the_servers_clock_minus_the_local_one() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use xnonce::core::time_hint::{ServerTimeHint, HEADER};
+    const AHEAD_MS: u64 = 3_600_000;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let secret = xnonce::Secret::generate().unwrap();
+    let server_secret = secret.clone();
+    // Answers the first request 401 with a hint at its own (later) time, the second 200;
+    // returns the two requests' signed timestamps.
+    let server = tokio::spawn(async move {
+        let mut timestamps = Vec::new();
+        for _ in 0..2 {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut data = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !data.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = conn.read(&mut buf).await.unwrap();
+                assert!(n > 0, "connection closed before the end of the head");
+                data.extend_from_slice(&buf[..n]);
+            }
+            let head = String::from_utf8(data).unwrap();
+            let x_nonce = head
+                .lines()
+                .find_map(|l| l.strip_prefix("X-Nonce: "))
+                .expect("an X-Nonce header");
+            // v2 <client> <timestamp> <nonce> <signature>
+            let fields: Vec<&str> = x_nonce.split(' ').collect();
+            timestamps.push(fields[2].parse::<i64>().unwrap());
+            let answer = if timestamps.len() == 1 {
+                let hint =
+                    ServerTimeHint::issue(&server_secret, "svc", fields[3], now_ms() + AHEAD_MS);
+                format!(
+                    "HTTP/1.1 401 Unauthorized\r\n{HEADER}: {} {}\r\ncontent-length: 0\r\n\
+                     connection: close\r\n\r\n",
+                    hint.server_time_ms, hint.mac
+                )
+            } else {
+                "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}".to_string()
+            };
+            conn.write_all(answer.as_bytes()).await.unwrap();
+        }
+        timestamps
+    });
+    let api = Requester::builder(&base, "svc", secret).build().unwrap();
+    let res = api
+        .make_request("GET", vec![], "/a/b", None, Default::default())
+        .await
+        .unwrap();
+    assert_eq!(res.code, 200, "{}", res.body);
+    let offset = api.clock_offset_ms();
+    assert!(
+        (offset - AHEAD_MS as i64).abs() < 5_000,
+        "learned {offset} ms"
+    );
+    let sent = tokio::time::timeout(Duration::from_secs(20), server)
+        .await
+        .expect("both requests arrived")
+        .unwrap();
+    let resent_ahead_by = sent[1] - sent[0];
+    assert!(
+        (resent_ahead_by - AHEAD_MS as i64).abs() < 5_000,
+        "timestamps sent: {sent:?}"
+    );
+}
