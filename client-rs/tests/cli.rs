@@ -240,8 +240,13 @@ fn request_round_trips() {
         }
         let out = xnonce(&get);
         assert_eq!(out.status.code(), Some(0), "{scheme}: {}", stderr(&out));
-        let body: Value = serde_json::from_str(&stdout(&out)).expect("JSON answer on stdout");
+        let text = stdout(&out);
+        let body: Value = serde_json::from_str(&text).expect("JSON answer on stdout");
         assert_eq!(body["opt1"], "THIS", "{body}");
+        assert!(
+            text.ends_with("}\n"),
+            "the body then one newline (as a shell prints it): {text:?}"
+        );
         let out = xnonce(&get);
         assert_eq!(out.status.code(), Some(1), "{scheme}: replay must fail");
         assert!(stderr(&out).contains("409"), "{}", stderr(&out));
