@@ -782,7 +782,7 @@ fn more_than_one_host(headers: &axum::http::HeaderMap) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use http_body::Body as _;
     use std::collections::HashMap;
@@ -850,6 +850,23 @@ mod tests {
         assert_eq!(store.hinted.lock().unwrap().len(), 2);
     }
 
+    /// An inner service that is never ready (a full queue, a concurrency limit): the layers
+    /// in front of it must not be ready either (tower's back-pressure).
+    #[derive(Clone)]
+    pub(crate) struct Busy;
+
+    impl tower::Service<Request<Body>> for Busy {
+        type Response = Response<Body>;
+        type Error = Infallible;
+        type Future = std::future::Ready<Result<Response<Body>, Infallible>>;
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Pending
+        }
+        fn call(&mut self, _: Request<Body>) -> Self::Future {
+            unreachable!("called before it was ready")
+        }
+    }
+
     #[test]
     fn the_layer_is_ready_when_its_inner_service_is_and_prints_no_secret() {
         let secret =
@@ -861,20 +878,6 @@ mod tests {
         assert!(debug.contains("max_body_bytes"), "{debug}");
         assert!(!debug.contains(secret.expose()), "{debug}");
 
-        /// An inner service that is never ready (a full queue, a concurrency limit).
-        #[derive(Clone)]
-        struct Busy;
-        impl tower::Service<Request<Body>> for Busy {
-            type Response = Response<Body>;
-            type Error = Infallible;
-            type Future = std::future::Ready<Result<Response<Body>, Infallible>>;
-            fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-                Poll::Pending
-            }
-            fn call(&mut self, _: Request<Body>) -> Self::Future {
-                unreachable!("called before it was ready")
-            }
-        }
         let mut cx = Context::from_waker(std::task::Waker::noop());
         let mut busy = layer.layer(Busy);
         assert!(tower::Service::<Request<Body>>::poll_ready(&mut busy, &mut cx).is_pending());

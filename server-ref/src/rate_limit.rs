@@ -370,7 +370,8 @@ mod tests {
         assert!(l.check_at("slow", Duration::ZERO).is_ok());
         let wait = l.check_at("slow", Duration::ZERO).unwrap_err();
         assert_eq!(retry_after_secs(wait), 2);
-        assert!(l.is_empty() || l.len() == 1);
+        // "vip" is unlimited (no bucket kept), "slow" holds one.
+        assert_eq!((l.len(), l.is_empty()), (1, false));
         let off = RateLimiter::new(RateLimitConfig::default());
         for _ in 0..100 {
             assert!(off.check_at("any", Duration::ZERO).is_ok());
@@ -389,6 +390,57 @@ mod tests {
         // A minute later, any access sweeps everything idle.
         let _ = l.check_at("late", Duration::from_secs(120));
         assert_eq!(l.len(), 1);
+
+        // Between the timed sweeps, the table is swept when it has doubled since the last
+        // sweep: 2000 buckets in use at 1000 s (the sweep at 1024 finds none idle)...
+        let l = limiter(10.0, 10);
+        let t = Duration::from_secs(1000);
+        for i in 0..2000 {
+            assert!(l.check_at(&format!("c{i}"), t).is_ok());
+        }
+        assert_eq!(l.len(), 2000);
+        // ...all full again a second later, kept until the table reaches 2 × 1024 buckets...
+        let t = t + Duration::from_secs(1);
+        for i in 0..40 {
+            assert!(l.check_at(&format!("d{i}"), t).is_ok());
+        }
+        assert_eq!(l.len(), 2040, "swept before the table doubled");
+        // ...then swept, leaving the buckets still refilling.
+        for i in 40..100 {
+            assert!(l.check_at(&format!("d{i}"), t).is_ok());
+        }
+        assert_eq!(l.len(), 100);
+    }
+
+    #[test]
+    fn the_layer_is_ready_when_its_inner_service_is() {
+        use axum::body::Body;
+        use axum::http::Request;
+        let layer = RateLimitLayer::new(RateLimitConfig::default());
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut busy = layer.layer(crate::layer::tests::Busy);
+        assert!(Service::<Request<Body>>::poll_ready(&mut busy, &mut cx).is_pending());
+    }
+
+    #[test]
+    fn a_sweep_drops_exactly_the_buckets_that_are_full_again() {
+        // One token every 64 s (exact in binary), two at most.
+        let l = limiter(1.0 / 64.0, 2);
+        let t = Duration::from_secs(100);
+        assert!(l.check_at("one left", t).is_ok());
+        assert!(l.check_at("none left", t).is_ok());
+        assert!(l.check_at("none left", t).is_ok());
+        assert!(l.check_at("none left", t).is_err());
+        // 64 s later (a timed sweep is due): "one left" is full again (1 + 1 = 2 tokens) and
+        // dropped; "none left" has one token, and keeps its bucket.
+        let t = t + Duration::from_secs(64);
+        assert!(l.check_at("new", t).is_ok());
+        assert_eq!(l.len(), 2, "\"none left\" and \"new\"");
+        assert!(l.check_at("none left", t).is_ok());
+        assert!(
+            l.check_at("none left", t).is_err(),
+            "one token, not a fresh bucket"
+        );
     }
 
     #[test]

@@ -1116,5 +1116,11 @@ mod tests {
         assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(utc(1_700_000_000), "2023-11-14 22:13:20 UTC");
         assert_eq!(utc(951_827_696), "2000-02-29 12:34:56 UTC");
+        let info = |added| SecretInfo { slot: 2, added }.to_string();
+        assert_eq!(
+            info(1_700_000_000),
+            "slot 2 (added 2023-11-14 22:13:20 UTC)"
+        );
+        assert_eq!(info(0), "slot 2 (added before encryption, time unknown)");
     }
 }
