@@ -1116,6 +1116,17 @@ mod tests {
         assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(utc(1_700_000_000), "2023-11-14 22:13:20 UTC");
         assert_eq!(utc(951_827_696), "2000-02-29 12:34:56 UTC");
+        // Century and era boundaries (expected values from Python's datetime).
+        for (secs, date) in [
+            (946_684_799, "1999-12-31 23:59:59 UTC"),
+            (2_147_483_647, "2038-01-19 03:14:07 UTC"),
+            (4_107_542_399, "2100-02-28 23:59:59 UTC"),
+            (4_107_542_400, "2100-03-01 00:00:00 UTC"),
+            (13_574_563_200, "2400-02-29 00:00:00 UTC"),
+            (253_402_300_799, "9999-12-31 23:59:59 UTC"),
+        ] {
+            assert_eq!(utc(secs), date, "{secs}");
+        }
         let info = |added| SecretInfo { slot: 2, added }.to_string();
         assert_eq!(
             info(1_700_000_000),
