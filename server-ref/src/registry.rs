@@ -1112,6 +1112,54 @@ mod tests {
     }
 
     #[test]
+    fn a_sealed_secret_moved_to_another_registry_does_not_open() {
+        // Two registries under one key: each has its own random id, bound to every secret.
+        let (dir, key) = tmp();
+        let other_dir = dir.with_file_name("other-data");
+        let (a, b) = (open(&dir, &key), open(&other_dir, &key));
+        a.add("svc").unwrap();
+        b.add("svc").unwrap();
+        let read = |r: &Registry| -> serde_json::Value {
+            serde_json::from_str(&fs::read_to_string(r.file()).unwrap()).unwrap()
+        };
+        let (doc_a, mut doc_b) = (read(&a), read(&b));
+        let id = |doc: &serde_json::Value| doc["registry_id"].as_str().unwrap().to_string();
+        let hex32 =
+            |t: &str| t.len() == 32 && t.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        assert!(hex32(&id(&doc_a)), "{}", id(&doc_a));
+        assert_ne!(id(&doc_a), id(&doc_b));
+        doc_b["clients"]["svc"] = doc_a["clients"]["svc"].clone();
+        fs::write(b.file(), doc_b.to_string()).unwrap();
+        let e = open(&other_dir, &key).list().unwrap_err();
+        assert!(matches!(e, RegistryError::Tampered(_)), "{e}");
+        fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn only_an_own_data_dir_open_to_others_is_made_private() {
+        let (dir, _) = tmp();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        let set = |p: &Path, m: u32| fs::set_permissions(p, fs::Permissions::from_mode(m));
+        assert_eq!(secure_dir(&dir), DirMode::Private, "absent");
+        fs::create_dir_all(&dir).unwrap();
+        set(&dir, 0o700).unwrap();
+        assert_eq!(secure_dir(&dir), DirMode::Private);
+        set(&dir, 0o750).unwrap();
+        assert_eq!(secure_dir(&dir), DirMode::Tightened(0o750));
+        assert_eq!(mode(&dir), 0o700);
+        // Shared directories (sticky, or world-writable) are left alone.
+        for shared in [0o1777, 0o1770, 0o777] {
+            set(&dir, shared).unwrap();
+            assert!(
+                matches!(secure_dir(&dir), DirMode::Open(m, _) if m == shared),
+                "{shared:o}"
+            );
+            assert_eq!(mode(&dir), shared);
+        }
+        fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
+
+    #[test]
     fn dates_are_utc() {
         assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(utc(1_700_000_000), "2023-11-14 22:13:20 UTC");
