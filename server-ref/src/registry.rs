@@ -1036,10 +1036,10 @@ mod tests {
     fn a_plaintext_registry_is_read_then_encrypted_by_the_next_write() {
         let (dir, key) = tmp();
         fs::create_dir_all(&dir).unwrap();
-        let old = "0f".repeat(32);
+        let (old, older) = ("0f".repeat(32), "e1".repeat(32));
         fs::write(
             dir.join(FILE_NAME),
-            format!("{{\"version\": 1, \"clients\": {{\"legacy\": [\"{old}\"]}}}}"),
+            format!("{{\"version\": 1, \"clients\": {{\"legacy\": [\"{old}\", \"{older}\"]}}}}"),
         )
         .unwrap();
         let r = open(&dir, &key);
@@ -1054,7 +1054,24 @@ mod tests {
         let again = open(&dir, &key);
         assert!(again.check(false).unwrap().encrypted);
         assert_eq!(again.secrets("legacy")[0].expose(), old);
-        assert_eq!(again.describe("legacy").unwrap()[0].added, 0);
+        assert_eq!(again.secrets("legacy")[1].expose(), older);
+        // Migrated secrets are numbered from 1 in file order, their time unknown.
+        let info = |slot| SecretInfo { slot, added: 0 };
+        assert_eq!(again.describe("legacy").unwrap(), [info(1), info(2)]);
+        fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_registry_file_that_cannot_be_read_is_an_error_not_an_empty_registry() {
+        let (dir, key) = tmp();
+        fs::create_dir_all(&dir).unwrap();
+        // A symlink to itself: reading fails (ELOOP), and not because it is missing.
+        std::os::unix::fs::symlink(FILE_NAME, dir.join(FILE_NAME)).unwrap();
+        let r = open(&dir, &key);
+        let e = r.list().unwrap_err();
+        assert!(matches!(e, RegistryError::Io(_)), "{e}");
+        assert!(r.add("svc").is_err(), "a new registry written over it");
         fs::remove_dir_all(dir.parent().unwrap()).unwrap();
     }
 
