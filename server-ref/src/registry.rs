@@ -1177,6 +1177,26 @@ mod tests {
     }
 
     #[test]
+    fn concurrent_writers_wait_for_each_other_and_lose_no_update() {
+        let (dir, key) = tmp();
+        open(&dir, &key).add("first").unwrap();
+        std::thread::scope(|scope| {
+            for i in 0..8 {
+                let (dir, key) = (&dir, &key);
+                scope.spawn(move || open(dir, key).add(&format!("c{i}")).unwrap());
+            }
+        });
+        assert_eq!(open(&dir, &key).list().unwrap().len(), 9);
+        // A lock left by a crashed command (older than 10 s) is taken over.
+        let lock = fs::File::create(dir.join(".clients.lock")).unwrap();
+        let long_ago = SystemTime::now() - Duration::from_secs(60);
+        lock.set_modified(long_ago).unwrap();
+        open(&dir, &key).add("after_a_crash").unwrap();
+        assert!(!dir.join(".clients.lock").exists());
+        fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
+
+    #[test]
     fn dates_are_utc() {
         assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(utc(1_700_000_000), "2023-11-14 22:13:20 UTC");
