@@ -340,15 +340,18 @@ fn blocking_requester_works_from_plain_and_async_threads() {
         .scheme(Scheme::V1)
         .build()
         .unwrap();
-    let res = api
-        .make_request(
+    // GET /controller1/action1 with the login params, through a blocking requester.
+    let get_login = |api: &xnonce::blocking::Requester| {
+        api.make_request(
             "GET",
             login(),
             "/controller1/action1",
             None,
             Default::default(),
         )
-        .unwrap();
+        .unwrap()
+    };
+    let res = get_login(&api);
     assert_eq!(res.code, 200, "{}", res.body);
     // From other plain threads, sharing the same requester. (v1 has no nonce: two identical
     // requests signed in the same millisecond have the same token, so each thread sends a
@@ -400,15 +403,7 @@ fn blocking_requester_works_from_plain_and_async_threads() {
         .build()
         .unwrap();
     assert_eq!(slow.clock_offset_ms(), -100_000);
-    let res = slow
-        .make_request(
-            "GET",
-            login(),
-            "/controller1/action1",
-            None,
-            Default::default(),
-        )
-        .unwrap();
+    let res = get_login(&slow);
     assert_eq!(res.code, 200, "{}", res.body);
     assert!(
         slow.clock_offset_ms().abs() < 5_000,
