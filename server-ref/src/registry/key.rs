@@ -393,8 +393,28 @@ mod tests {
         let mut bad = sealed.clone();
         bad[0] ^= 1;
         assert!(k2.open(b"aad", &nonce, &bad).is_none());
-        assert!(!format!("{k1:?}").contains(&fs::read_to_string(&path).unwrap()[..16]));
+        let debug = format!("{k1:?}");
+        assert!(
+            debug.starts_with("RegistryKey {") && debug.contains(k1.id()),
+            "{debug}"
+        );
+        assert!(!debug.contains(&fs::read_to_string(&path).unwrap()[..16]));
         fs::remove_dir_all(base).unwrap();
+    }
+
+    #[test]
+    fn hex_decodes_to_the_bytes_it_spells() {
+        let text = "00ff10a5C3".repeat(6) + "0123";
+        let mut want = [0x00, 0xff, 0x10, 0xa5, 0xc3].repeat(6);
+        want.extend([0x01, 0x23]);
+        assert_eq!(&*decode_hex32(&text).unwrap(), &want[..]);
+        assert_eq!(decode_hex(&text).unwrap(), want);
+        assert_eq!(decode_hex("").unwrap(), Vec::<u8>::new());
+        for bad in ["0", "0g", "+1", "é0"] {
+            assert!(decode_hex(bad).is_none(), "{bad}");
+        }
+        assert!(decode_hex32(&text[..62]).is_none());
+        assert!(decode_hex32(&(text[..62].to_string() + "zz")).is_none());
     }
 
     #[test]
