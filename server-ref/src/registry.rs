@@ -976,6 +976,14 @@ mod tests {
         let r = open(&dir, &key);
         let s1 = r.add("svc").unwrap();
         assert_eq!(s1.expose().len(), 64);
+        let [made] = r.describe("svc").unwrap()[..] else {
+            panic!("one secret")
+        };
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        assert!(made.slot == 1 && now.abs_diff(made.added) < 60, "{made:?}");
         assert!(matches!(r.add("svc"), Err(RegistryError::Exists(_))));
         assert!(matches!(
             r.add("bad name"),
