@@ -790,6 +790,16 @@ pub(crate) mod tests {
     use tower::ServiceExt;
     use xnonce_core::{sign, MemoryReplayStore, ReplayStore, ReplayStoreError, Secret, SignInput};
 
+    /// The secret of "svc", the client every test here signs for.
+    fn svc_secret() -> Secret {
+        Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd").unwrap()
+    }
+
+    /// "svc" and its secret, as the layer's secret source.
+    fn svc_clients(secret: &Secret) -> HashMap<String, Secret> {
+        HashMap::from([("svc".to_string(), secret.clone())])
+    }
+
     /// A store that answers only through its future, after yielding to the runtime (as a
     /// networked store does), or not at all (`down`).
     #[derive(Default)]
@@ -823,12 +833,9 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn the_store_is_told_the_replay_key_before_it_records_it() {
-        let secret =
-            Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")
-                .unwrap();
+        let secret = svc_secret();
         let store = Arc::new(WaitingStore::default());
-        let layer = XNonceLayer::new(HashMap::from([("svc".to_string(), secret.clone())]))
-            .store(store.clone());
+        let layer = XNonceLayer::new(svc_clients(&secret)).store(store.clone());
         let get = signed_get(&secret);
         let nonce = get().headers()["x-nonce"]
             .to_str()
@@ -869,10 +876,8 @@ pub(crate) mod tests {
 
     #[test]
     fn the_layer_is_ready_when_its_inner_service_is_and_prints_no_secret() {
-        let secret =
-            Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")
-                .unwrap();
-        let layer = XNonceLayer::new(HashMap::from([("svc".to_string(), secret.clone())]));
+        let secret = svc_secret();
+        let layer = XNonceLayer::new(svc_clients(&secret));
         let debug = format!("{layer:?}");
         assert!(debug.starts_with("XNonceLayer {"), "{debug}");
         assert!(debug.contains("max_body_bytes"), "{debug}");
@@ -934,10 +939,8 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn bodiless_and_bodied_requests_are_admitted_once_by_either_kind_of_store() {
-        let secret =
-            Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")
-                .unwrap();
-        let clients = HashMap::from([("svc".to_string(), secret.clone())]);
+        let secret = svc_secret();
+        let clients = svc_clients(&secret);
         type WithStore = fn(XNonceLayer) -> XNonceLayer;
         let stores: [(&str, WithStore); 3] = [
             ("the default memory store", |layer| layer),
@@ -976,10 +979,8 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn size_limits_admit_exactly_the_limit() {
-        let secret =
-            Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")
-                .unwrap();
-        let clients = HashMap::from([("svc".to_string(), secret.clone())]);
+        let secret = svc_secret();
+        let clients = svc_clients(&secret);
         let post = signed_post(&secret);
         // The head as sent: `name: value\r\n` per field line.
         let mut head = Vec::new();
@@ -1025,10 +1026,8 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn repeated_field_names_other_than_host_are_admitted() {
-        let secret =
-            Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")
-                .unwrap();
-        let layer = XNonceLayer::new(HashMap::from([("svc".to_string(), secret.clone())]));
+        let secret = svc_secret();
+        let layer = XNonceLayer::new(svc_clients(&secret));
         let get = signed_get(&secret);
         let mut req = get();
         for value in ["text/plain", "application/json"] {

@@ -19,7 +19,7 @@ use xnonce_core::{sign, Scheme, Secret, SignInput};
 
 mod common;
 
-use common::{bin, command, spawn_serve, Dirs, Served};
+use common::{bin, command, server_env, spawn_serve, Dirs, Served};
 
 /// Writes `text` as a config file in the base dir; its path.
 fn write_config(d: &Dirs, text: &str) -> PathBuf {
@@ -321,16 +321,13 @@ fn out_of_file_descriptors_the_server_backs_off_and_recovers() {
     let secret = client(&d, &["add", "fd_client"]);
     // A 48-descriptor limit (set by the shell, then `exec`) with the default 1024 connections.
     let mut cmd = Command::new("sh");
-    cmd.current_dir(&d.base)
+    server_env(&mut cmd)
+        .current_dir(&d.base)
         .args(["-c", "ulimit -n 48 && exec \"$0\" \"$@\"", bin()])
         .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data"])
         .arg(&d.data)
         .arg("--key-file")
-        .arg(&d.key)
-        .env_remove("XNONCE_DATA")
-        .env_remove("XNONCE_KEY_FILE")
-        .env_remove("XNONCE_LOG_FORMAT")
-        .env("RUST_LOG", "info");
+        .arg(&d.key);
     let s = spawn_serve(cmd, &d.fresh("server", "log")).expect("the server starts");
     // The accept loop starts, and warns, right after the listening line.
     let warned = || {

@@ -62,16 +62,20 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_xnonce-server")
 }
 
-/// `xnonce-server ARGS`, with no data dir, key file or log format from the environment and
-/// `RUST_LOG=info`.
+/// `xnonce-server ARGS`, in the environment of [`server_env`].
 pub fn command(args: &[&str]) -> Command {
     let mut c = Command::new(bin());
-    c.args(args)
-        .env_remove("XNONCE_DATA")
+    server_env(&mut c).args(args);
+    c
+}
+
+/// No data dir, key file or log format from the environment, and `RUST_LOG=info`: what a
+/// command that runs the server needs (also one that runs it through a shell).
+pub fn server_env(c: &mut Command) -> &mut Command {
+    c.env_remove("XNONCE_DATA")
         .env_remove("XNONCE_KEY_FILE")
         .env_remove("XNONCE_LOG_FORMAT")
-        .env("RUST_LOG", "info");
-    c
+        .env("RUST_LOG", "info")
 }
 
 /// A `serve` that printed its listening line; killed on drop.
