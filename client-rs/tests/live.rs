@@ -440,19 +440,14 @@ fn health_is_unverified() {
 /// header names as sent), so `x-nonce` would get `401 Method or nonce not provided` there.
 #[tokio::test]
 async fn the_header_goes_out_as_x_nonce_in_both_schemes() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     for scheme in [Scheme::V1, Scheme::V2] {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let raw = tokio::spawn(async move {
             let (mut conn, _) = listener.accept().await.unwrap();
             let mut head = Vec::new();
-            let mut buf = [0u8; 4096];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                let n = conn.read(&mut buf).await.unwrap();
-                assert!(n > 0, "connection closed before the end of the head");
-                head.extend_from_slice(&buf[..n]);
-            }
+            read_head(&mut conn, &mut head).await;
             conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}")
                 .await
                 .unwrap();
@@ -648,20 +643,28 @@ async fn a_forced_nonce_is_not_retried() {
     assert_eq!(get_login(&api, forced).await.code, 409);
 }
 
+/// Reads from `conn` into `data` until a request head has arrived; the head's length, blank
+/// line included (anything read after it stays in `data`).
+async fn read_head(conn: &mut tokio::net::TcpStream, data: &mut Vec<u8>) -> usize {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Some(i) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            return i + 4;
+        }
+        let n = conn.read(&mut buf).await.unwrap();
+        assert!(n > 0, "connection closed before the end of the head");
+        data.extend_from_slice(&buf[..n]);
+    }
+}
+
 /// Accepts one HTTP/1.1 request on `listener`, answers 200 `{}`, returns (head, body).
 async fn capture_one(listener: tokio::net::TcpListener) -> (String, Vec<u8>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let (mut conn, _) = listener.accept().await.unwrap();
     let mut data = Vec::new();
+    let head_end = read_head(&mut conn, &mut data).await;
     let mut buf = [0u8; 4096];
-    let head_end = loop {
-        if let Some(i) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        let n = conn.read(&mut buf).await.unwrap();
-        assert!(n > 0, "connection closed before the end of the head");
-        data.extend_from_slice(&buf[..n]);
-    };
     let head = String::from_utf8(data[..head_end].to_vec()).unwrap();
     let len: usize = head
         .lines()
@@ -776,7 +779,7 @@ async fn a_raw_json_body_is_sent_byte_for_byte() {
 /// (server − local) from the stale answer's authentic hint and resends at the server's time.
 #[tokio::test]
 async fn the_offset_learned_is_the_servers_clock_minus_the_local_one() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     use xnonce::core::time_hint::{ServerTimeHint, HEADER};
     const AHEAD_MS: u64 = 3_600_000;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -790,12 +793,7 @@ async fn the_offset_learned_is_the_servers_clock_minus_the_local_one() {
         for _ in 0..2 {
             let (mut conn, _) = listener.accept().await.unwrap();
             let mut data = Vec::new();
-            let mut buf = [0u8; 4096];
-            while !data.windows(4).any(|w| w == b"\r\n\r\n") {
-                let n = conn.read(&mut buf).await.unwrap();
-                assert!(n > 0, "connection closed before the end of the head");
-                data.extend_from_slice(&buf[..n]);
-            }
+            read_head(&mut conn, &mut data).await;
             let head = String::from_utf8(data).unwrap();
             let x_nonce = head
                 .lines()
