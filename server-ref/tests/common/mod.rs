@@ -5,14 +5,16 @@
 //! Each test file compiles this module on its own and uses part of it.
 #![allow(dead_code)]
 
+use std::future::Future;
 use std::io::BufRead;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use xnonce_conformance::server_suite::http;
-use xnonce_server::{Config, Server};
+use xnonce_server::{Config, ConnectionLimits, Server};
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -184,6 +186,30 @@ impl InProcess {
     /// Serves `config` (its `listen` replaced) with the data dir `data`.
     pub fn start(mut config: Config, data: PathBuf) -> InProcess {
         config.listen = "127.0.0.1:0".into();
+        InProcess::launch(move |addr, stop| async move {
+            let server = Server::bind(&config, data).await?;
+            addr.send(server.local_addr()?).unwrap();
+            server.run(stop).await
+        })
+    }
+
+    /// Serves `router` as the server does (its accept loop, with `limits`).
+    pub fn serve(router: axum::Router, limits: ConnectionLimits) -> InProcess {
+        InProcess::launch(move |addr, stop| async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            addr.send(listener.local_addr()?).unwrap();
+            xnonce_server::connections::serve(listener, router, limits, stop).await;
+            Ok(())
+        })
+    }
+
+    /// Runs `run` on a new runtime in a new thread: it sends the address it listens on, then
+    /// serves until the future it is given (the stop signal) completes.
+    fn launch<F, Fut>(run: F) -> InProcess
+    where
+        F: FnOnce(std::sync::mpsc::Sender<SocketAddr>, StopSignal) -> Fut + Send + 'static,
+        Fut: Future<Output = std::io::Result<()>>,
+    {
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -191,15 +217,12 @@ impl InProcess {
                 .worker_threads(2)
                 .enable_all()
                 .build()?;
-            rt.block_on(async move {
-                let server = Server::bind(&config, data).await?;
-                addr_tx.send(server.local_addr()?).unwrap();
-                server
-                    .run(async {
-                        let _ = stop_rx.await;
-                    })
-                    .await
-            })
+            rt.block_on(run(
+                addr_tx,
+                Box::pin(async {
+                    let _ = stop_rx.await;
+                }),
+            ))
         });
         let addr = addr_rx.recv_timeout(Duration::from_secs(20)).unwrap();
         let url = format!("http://{addr}");
@@ -211,6 +234,9 @@ impl InProcess {
         }
     }
 }
+
+/// What stops an [`InProcess`] server: completes when it is dropped.
+type StopSignal = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
 
 impl Drop for InProcess {
     fn drop(&mut self) {

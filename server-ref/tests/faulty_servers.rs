@@ -1,0 +1,369 @@
+//! The black-box suite (`xnonce-conformance server`) against deliberately faulty servers.
+//!
+//! That the suite passes against `xnonce-server` (tests/http.rs, and CI against the binary)
+//! means something only if it fails servers that get the protocol wrong. Each test here
+//! serves the demo API in-process over loopback, built from the reference server's own parts
+//! with one defect a real server could have — a replay store that forgets, one keyed by the
+//! nonce alone, one that checks and inserts in two steps, windows too wide, no route rules,
+//! the layer left off, answers changed on their way out — runs the whole suite against it
+//! with two clients, and checks that exactly the rows covering that defect fail.
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::Response;
+use axum::Router;
+use xnonce_conformance::server_suite::{self, CheckResult};
+use xnonce_core::{ReplayKey, ReplayStoreError, Secret, WindowPolicy};
+use xnonce_server::store::StoreFuture;
+use xnonce_server::{app_for, layer_for, AsyncReplayStore, Config, MemoryStore, Registry};
+
+mod common;
+
+use common::{Dirs, InProcess};
+
+/// A faulty server and the two clients registered with it.
+struct Faulty {
+    // Declared first: the server stops before its data dir is removed.
+    server: InProcess,
+    dirs: Dirs,
+    first: Secret,
+    second: Secret,
+}
+
+/// The demo API as `serve --demo` builds it from `config` (demo handlers, routes unless
+/// `config.routes` was cleared), with `store` as its replay store and `wrap` applied to the
+/// finished router.
+fn serve(
+    config: Config,
+    store: impl AsyncReplayStore,
+    wrap: impl FnOnce(Router) -> Router,
+) -> Faulty {
+    let dirs = Dirs::new("faulty");
+    let registry = Registry::open_with_key_file(&dirs.data, Some(dirs.key.clone()));
+    let first = registry.add("first").unwrap();
+    let second = registry.add("second").unwrap();
+    let router = app_for(&config, layer_for(&config, Arc::new(registry), store));
+    Faulty {
+        server: InProcess::serve(wrap(router), config.connections),
+        dirs,
+        first,
+        second,
+    }
+}
+
+impl Faulty {
+    /// Every row of the suite, run against the server's URL followed by `prefix`.
+    fn run_suite_at(&self, prefix: &str) -> Vec<CheckResult> {
+        let opts = server_suite::Options::new(
+            &format!("{}{prefix}", self.server.url),
+            "first",
+            self.first.clone(),
+        )
+        .with_second_client("second", self.second.clone());
+        let results = server_suite::run(&opts).unwrap();
+        let mut out = Vec::new();
+        server_suite::print_table(&results, &mut out).unwrap();
+        println!("{}", String::from_utf8_lossy(&out));
+        assert!(
+            results.len() > 40,
+            "the suite ran only {} rows",
+            results.len()
+        );
+        assert!(results.iter().all(|r| !r.skipped), "rows were skipped");
+        assert!(!server_suite::all_passed(&results));
+        results
+    }
+
+    /// The names of the rows that failed.
+    fn failures(&self) -> BTreeSet<String> {
+        failed(&self.run_suite_at(""))
+    }
+}
+
+fn failed(results: &[CheckResult]) -> BTreeSet<String> {
+    results
+        .iter()
+        .filter(|r| !r.passed)
+        .map(|r| r.name.clone())
+        .collect()
+}
+
+fn names(list: &[&str]) -> BTreeSet<String> {
+    list.iter().map(|n| n.to_string()).collect()
+}
+
+/// The rows that send a request already accepted (or its nonce again) and expect `409`.
+const REPLAY_ROWS: [&str; 13] = [
+    "v1 GET replayed",
+    "v1 GET sent 8 times at once",
+    "v1 POST form replayed",
+    "v1 ottoken link replayed",
+    "v1 replay with re-encoded query",
+    "v2 GET replayed",
+    "v2 GET sent 8 times at once",
+    "v2 POST form replayed",
+    "v2 POST JSON body replayed",
+    "v2 ottoken link replayed",
+    "v2 replay with re-encoded query",
+    "v2 same nonce, new timestamp",
+    "v2 GET by second client with first client's nonce replayed",
+];
+
+/// Accepts every request: a store that was never wired up, or lost its entries.
+struct NeverRefuses;
+
+impl AsyncReplayStore for NeverRefuses {
+    fn insert_if_absent<'a>(
+        &'a self,
+        _key: &'a ReplayKey,
+        _expires_at_ms: u64,
+        _now_ms: u64,
+    ) -> StoreFuture<'a, Result<bool, ReplayStoreError>> {
+        Box::pin(async { Ok(true) })
+    }
+}
+
+#[test]
+fn a_store_that_never_refuses_fails_every_replay_row_and_the_command() {
+    let server = serve(Config::demo(), NeverRefuses, |r| r);
+    assert_eq!(server.failures(), names(&REPLAY_ROWS));
+
+    // The command a CI job runs exits non-zero.
+    let secret_file = server.dirs.fresh("secret", "txt");
+    std::fs::write(&secret_file, format!("{}\n", server.first.expose())).unwrap();
+    let code = server_suite::main(
+        &server.server.url,
+        "first",
+        &secret_file,
+        &["v1".into(), "v2".into()],
+        "/controller1/action1",
+        "/controller2/action1",
+        None,
+    );
+    assert_eq!(code, std::process::ExitCode::FAILURE);
+}
+
+/// Keeps replay keys in a set — with `client_blind`, the keys without their client. With a
+/// `pause`, in two steps: whether the key was seen, then, `pause` later, the key added.
+struct SetStore {
+    seen: Mutex<HashSet<String>>,
+    pause: Duration,
+    client_blind: bool,
+}
+
+impl SetStore {
+    fn new(pause: Duration, client_blind: bool) -> SetStore {
+        SetStore {
+            seen: Mutex::new(HashSet::new()),
+            pause,
+            client_blind,
+        }
+    }
+}
+
+impl AsyncReplayStore for SetStore {
+    fn insert_if_absent<'a>(
+        &'a self,
+        key: &'a ReplayKey,
+        _expires_at_ms: u64,
+        _now_ms: u64,
+    ) -> StoreFuture<'a, Result<bool, ReplayStoreError>> {
+        // `<scheme>:<client>:<request id>` (PROTOCOL §11.4); client ids hold no `:`.
+        let text = key.as_str();
+        let key = match text.splitn(3, ':').collect::<Vec<_>>()[..] {
+            [scheme, _client, id] if self.client_blind => format!("{scheme}:{id}"),
+            _ => text.to_string(),
+        };
+        Box::pin(async move {
+            if self.pause.is_zero() {
+                return Ok(self.seen.lock().unwrap().insert(key));
+            }
+            // Two steps: whoever checks while another waits to insert is accepted too.
+            if self.seen.lock().unwrap().contains(&key) {
+                return Ok(false);
+            }
+            tokio::time::sleep(self.pause).await;
+            self.seen.lock().unwrap().insert(key);
+            Ok(true)
+        })
+    }
+}
+
+#[test]
+fn a_store_keyed_by_the_nonce_alone_fails_the_second_clients_row() {
+    let server = serve(Config::demo(), SetStore::new(Duration::ZERO, true), |r| r);
+    assert_eq!(
+        server.failures(),
+        names(&["v2 GET by second client with first client's nonce accepted"])
+    );
+}
+
+#[test]
+fn a_store_that_checks_then_inserts_fails_the_simultaneous_rows() {
+    // 200 ms between the check and the insert: the eight copies sent at once all pass the
+    // check (each answer still comes from the insert, so a lucky loser could be refused —
+    // never all seven).
+    let server = serve(
+        Config::demo(),
+        SetStore::new(Duration::from_millis(200), false),
+        |r| r,
+    );
+    assert_eq!(
+        server.failures(),
+        names(&["v1 GET sent 8 times at once", "v2 GET sent 8 times at once"])
+    );
+}
+
+#[test]
+fn windows_of_five_minutes_fail_the_stale_and_future_rows() {
+    let mut config = Config::demo();
+    config.verifier = config.verifier.windows(WindowPolicy::new(300_000));
+    let server = serve(config, MemoryStore::new(), |r| r);
+    assert_eq!(
+        server.failures(),
+        names(&[
+            "v1 future timestamp",
+            "v1 stale timestamp",
+            "v2 future timestamp",
+            "v2 stale timestamp",
+        ])
+    );
+}
+
+#[test]
+fn no_route_table_fails_the_param_rule_and_unknown_route_rows() {
+    let mut config = Config::demo();
+    config.routes = None;
+    let server = serve(config, MemoryStore::new(), |r| r);
+    let rows = |names: &[&str]| {
+        ["v1", "v2"]
+            .iter()
+            .flat_map(|s| names.iter().map(move |n| format!("{s} {n}")))
+            .collect::<BTreeSet<_>>()
+    };
+    assert_eq!(
+        server.failures(),
+        rows(&[
+            "missing required param",
+            "missing required action param",
+            "excluded param",
+            "unknown action",
+            "unknown controller",
+            "unknown method",
+        ])
+    );
+}
+
+#[test]
+fn demo_handlers_without_the_layer_fail_every_row_that_expects_a_refusal() {
+    let mut config = Config::demo();
+    config.bench_mirror = true;
+    let server = serve(config, MemoryStore::new(), |r| r);
+    // The handlers are mounted under the prefix; the suite sends it unsigned, as for links.
+    let results = server.run_suite_at(xnonce_server::demo::BENCH_MIRROR_PREFIX);
+    let mut refusals: BTreeSet<String> = results
+        .iter()
+        .filter(|r| r.expected != "200")
+        .map(|r| r.name.clone())
+        .collect();
+    // The HTTP server itself refuses these before any handler runs.
+    for refused_by_http in ["oversized headers (1 MiB)", "header line without a colon"] {
+        assert!(refusals.remove(refused_by_http), "{refused_by_http}");
+    }
+    assert!(refusals.len() > 40, "{refusals:?}");
+    assert_eq!(failed(&results), refusals);
+}
+
+/// The router with `f` applied to every answer it gives.
+fn rewriting(router: Router, f: fn(Response<Body>) -> Response<Body>) -> Router {
+    router.layer(axum::middleware::map_response(
+        move |r: Response<Body>| async move { f(r) },
+    ))
+}
+
+#[test]
+fn stale_answers_without_the_server_time_hint_fail_those_rows() {
+    let server = serve(Config::demo(), MemoryStore::new(), |r| {
+        rewriting(r, |mut r| {
+            r.headers_mut().remove(xnonce_core::time_hint::HEADER);
+            r
+        })
+    });
+    assert_eq!(
+        server.failures(),
+        names(&[
+            "v1 future timestamp",
+            "v1 stale timestamp",
+            "v2 future timestamp",
+            "v2 stale timestamp",
+        ])
+    );
+}
+
+#[test]
+fn server_errors_for_malformed_requests_fail_those_rows() {
+    let server = serve(Config::demo(), MemoryStore::new(), |r| {
+        rewriting(r, |mut r| {
+            if r.status() == 400 || r.status() == 431 {
+                *r.status_mut() = axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+            }
+            r
+        })
+    });
+    assert_eq!(
+        server.failures(),
+        names(&[
+            "X-Nonce over 512 bytes",
+            "malformed X-Nonce (v2 fields)",
+            "malformed ottoken (bad escape)",
+            "malformed ottoken (v2 garbage)",
+            "oversized header (64 KiB)",
+        ])
+    );
+}
+
+#[test]
+fn v1_refusals_without_em_secure_apis_texts_fail_those_rows() {
+    let server = serve(Config::demo(), MemoryStore::new(), |r| {
+        rewriting(r, |r| {
+            let is_text = r
+                .headers()
+                .get("content-type")
+                .is_some_and(|c| c.as_bytes().starts_with(b"text/plain"));
+            if r.status().is_client_error() && is_text {
+                let (mut parts, _) = r.into_parts();
+                parts.headers.remove("content-length");
+                Response::from_parts(parts, Body::from("Unauthorized"))
+            } else {
+                r
+            }
+        })
+    });
+    // Every v1 refusal the suite checks by its text, and the answer to no credential at all.
+    let v1_texts = [
+        "GET replayed",
+        "POST form replayed",
+        "tampered param value",
+        "added param",
+        "duplicated param",
+        "signature last digit changed",
+        "tampered path",
+        "tampered method",
+        "stale timestamp",
+        "future timestamp",
+        "unknown client",
+        "second client's id, first client's secret",
+        "ottoken link replayed",
+        "ottoken with tampered param",
+        "replay with re-encoded query",
+        "missing required param",
+        "missing required action param",
+        "excluded param",
+    ];
+    let mut expected: BTreeSet<String> = v1_texts.iter().map(|n| format!("v1 {n}")).collect();
+    expected.insert("no credential".into());
+    assert_eq!(server.failures(), expected);
+}
