@@ -44,3 +44,76 @@ fn v1_ground_truth_is_present_and_complete() {
         .iter()
         .all(|c| c.x_nonce.is_some() && c.ottoken.is_some() && c.canonical.is_some()));
 }
+
+/// The checker itself: a case that differs from core's output in any expected field fails,
+/// naming the field — a checker that passed everything would pass `every_vector_passes` too.
+#[test]
+fn a_case_that_differs_fails_naming_the_field() {
+    let cases = vector::load(&vector::vectors_dir().join("xnonce-v2.json")).unwrap();
+    let by_id = |id: &str| cases.iter().find(|c| c.id == id).unwrap().clone();
+    let link = by_id("v2-link-basic");
+    assert_eq!(check::check(&link), Ok(()));
+    let flip = |s: &str| {
+        let last = if s.ends_with('0') { '1' } else { '0' };
+        format!("{}{last}", &s[..s.len() - 1])
+    };
+    type Field = fn(&mut vector::Vector) -> &mut Option<String>;
+    let fields: [(&str, Field); 5] = [
+        ("canonical", |v| &mut v.canonical),
+        ("x_nonce", |v| &mut v.x_nonce),
+        ("ottoken", |v| &mut v.ottoken),
+        ("ottoken_query_value", |v| &mut v.ottoken_query_value),
+        ("link", |v| &mut v.link),
+    ];
+    // v1 ground truth has `ottoken_query_value`; the v2 link case has `link`.
+    let v1 = vector::load(&vector::vectors_dir().join("em-secure-api-v1.json")).unwrap()[0].clone();
+    let mut flipped = Vec::new();
+    for case in [&link, &v1] {
+        for (name, field) in fields {
+            let mut wrong = case.clone();
+            let Some(value) = field(&mut wrong).as_deref().map(flip) else {
+                continue;
+            };
+            *field(&mut wrong) = Some(value);
+            let why = check::check(&wrong).unwrap_err();
+            assert!(
+                why.starts_with(&format!("{name}: expected")),
+                "{name}: {why}"
+            );
+            flipped.push(name);
+        }
+    }
+    for (name, _) in fields {
+        assert!(flipped.contains(&name), "{name} was never changed");
+    }
+
+    // A field left out is not checked; x_nonce cannot be left out.
+    let mut partial = link.clone();
+    (partial.canonical, partial.ottoken, partial.link) = (None, None, None);
+    assert_eq!(check::check(&partial), Ok(()));
+    partial.x_nonce = None;
+    assert_eq!(
+        check::check(&partial),
+        Err("case has neither x_nonce nor error".into())
+    );
+
+    // Error cases: the exact code, and signing must fail.
+    let err = by_id("v2-err-short-nonce");
+    assert_eq!(check::check(&err), Ok(()));
+    let mut other_code = err.clone();
+    other_code.error = Some("bad_host".into());
+    assert!(check::check(&other_code)
+        .unwrap_err()
+        .starts_with("expected error bad_host, got "));
+    let mut expects_error = link.clone();
+    expects_error.error = Some("bad_nonce".into());
+    assert_eq!(
+        check::check(&expects_error),
+        Err("expected error bad_nonce, but signing succeeded".into())
+    );
+    let mut no_error = err;
+    no_error.error = None;
+    assert!(check::check(&no_error)
+        .unwrap_err()
+        .starts_with("signing failed: "));
+}
