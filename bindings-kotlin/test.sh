@@ -35,7 +35,7 @@ echo "$(java -version 2>&1 | head -1); kotlinc $(cat "$kotlin_home/build.txt"); 
 echo "== ktlint (hand-written Kotlin)"
 (cd "$here" && "$ktlint" "src/main/kotlin/xnonce/Conveniences.kt" "src/test/kotlin/**/*.kt")
 echo "ktlint: clean"
-shellcheck "$here"/*.sh
+shellcheck -x "$here"/*.sh
 python3 "$root/scripts/readme-examples-check.py" kotlin "$here/README.md" \
   "$here/src/test/kotlin/xnonce/ReadmeExamples.kt"
 
@@ -72,9 +72,15 @@ else
 fi
 
 echo "== run on the JVM"
-java -Djna.library.path="$(dirname "$lib")" \
-  -cp "$jar:$jna:$kotlin_home/lib/kotlin-stdlib.jar" \
-  xnonce.ConformanceTestKt "$root/conformance/vectors"
+conformance=(java -Djna.library.path="$(dirname "$lib")"
+  -cp "$jar:$jna:$kotlin_home/lib/kotlin-stdlib.jar"
+  xnonce.ConformanceTestKt "$root/conformance/vectors")
+"${conformance[@]}"
+
+echo "== extra-vectors hook (DESIGN §3): extra cases counted, a wrong case fails"
+# shellcheck source=SCRIPTDIR/../conformance/hook/check.sh
+source "$root/conformance/hook/check.sh"
+hook_check kotlin timeout 300 "${conformance[@]}"
 
 echo "== Requester live against xnonce-server (serve --demo on 127.0.0.1)"
 # XNONCE_SERVER_BIN: a server built already (scripts/test.sh passes its rust part's).

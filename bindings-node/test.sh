@@ -54,6 +54,11 @@ echo "prettier: ok"
 echo "== npm test"
 timeout 600 npm test --silent
 
+echo "== extra-vectors hook (DESIGN §3): extra cases counted, a wrong case fails"
+# shellcheck source=SCRIPTDIR/../conformance/hook/check.sh
+source "$root/conformance/hook/check.sh"
+hook_check node timeout 300 node --test test/vectors.test.js
+
 echo "== the user's path: npm install $here into a fresh project"
 # Remove the addon built above: the install step must build it again.
 rm -f "$here/xnonce.node"

@@ -54,3 +54,8 @@ cd "$here"
 
 step "pytest"
 timeout 600 "$py" -m pytest tests -p no:cacheprovider -q
+
+step "extra-vectors hook (DESIGN §3): extra cases counted, a wrong case fails"
+# shellcheck source=SCRIPTDIR/../conformance/hook/check.sh
+source "$repo/conformance/hook/check.sh"
+hook_check python timeout 300 "$py" -m pytest tests/test_vectors.py -p no:cacheprovider -q

@@ -27,7 +27,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 echo "== shellcheck, cargo fmt / clippy / test (xnonce-uniffi)"
-shellcheck "$here"/*.sh "$root"/bindings-uniffi/*.sh
+shellcheck -x "$here"/*.sh "$root"/bindings-uniffi/*.sh "$root"/conformance/hook/check.sh
 if [ -n "${XNONCE_WORKSPACE_TESTED:-}" ]; then
   # scripts/test.sh's rust part formatted and linted the whole workspace, this crate with its
   # `cli` feature included.
@@ -74,8 +74,13 @@ py=$work/python
 rm -rf "$py"
 bash "$root/bindings-uniffi/generate.sh" python "$py" >/dev/null
 ln -sf "$lib" "$py/$(basename "$lib")"
-python3 "$here/ffi-check/check_uniffi_python.py" "$py" "$root/conformance/vectors" \
-  "$here/Sources/XNonce/XNonce.swift"
+uniffi_python=(python3 "$here/ffi-check/check_uniffi_python.py" "$py" "$root/conformance/vectors"
+  "$here/Sources/XNonce/XNonce.swift")
+"${uniffi_python[@]}"
+echo "== extra-vectors hook (DESIGN §3): extra cases counted, a wrong case fails"
+# shellcheck source=SCRIPTDIR/../conformance/hook/check.sh
+source "$root/conformance/hook/check.sh"
+hook_check uniffi-python timeout 300 "${uniffi_python[@]}"
 
 echo "== README's Swift stands in the compiled examples"
 python3 "$root/scripts/readme-examples-check.py" swift "$here/README.md" \

@@ -46,6 +46,11 @@ timeout 300 npx prettier --check . --log-level warn
 step "npm test (Node, headless Chromium, end to end)"
 timeout 600 npm test -s
 
+step "extra-vectors hook (DESIGN §3): counted in Node and Chromium, a wrong case fails"
+# shellcheck source=SCRIPTDIR/../conformance/hook/check.sh
+source "$root/conformance/hook/check.sh"
+hook_check wasm-node,wasm-browser timeout 300 node test/run.mjs --vectors-only
+
 node -e '
 const s = require("./pkg/size.json");
 console.log(`xnonce-wasm .wasm size: ${s.web_bindgen} bytes before wasm-opt, ${s.web_opt} bytes after (${(100 * (1 - s.web_opt / s.web_bindgen)).toFixed(0)}% smaller)`);

@@ -52,6 +52,10 @@ part_rust() {
   rm -f "$log"
   echo "-- generated vectors are current (regenerate and compare)"
   "$bin/xnonce-conformance" generate --check
+  echo "-- extra-vectors hook (DESIGN §3): extra cases counted, a wrong case fails"
+  # shellcheck source=SCRIPTDIR/../conformance/hook/check.sh
+  source conformance/hook/check.sh
+  hook_check rust "$bin/xnonce-conformance" vectors
   echo "-- core builds for wasm32-unknown-unknown"
   cargo build -q -p xnonce-core --no-default-features --target wasm32-unknown-unknown
   # The benchmarks are compiled (type-checked) by the clippy run above (--all-targets).

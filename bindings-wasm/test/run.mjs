@@ -1,4 +1,6 @@
 // npm test: Node checks, then real headless Chromium (vectors + the end-to-end link test).
+// `node test/run.mjs --vectors-only`: only the two vector checks (Node, Chromium), for the
+// extra-vectors hook check (conformance/hook/check.sh).
 import { nodeTests } from "./node.mjs";
 import { browserTests } from "./browser.mjs";
 import { summary } from "./harness.mjs";
@@ -9,6 +11,7 @@ setTimeout(() => {
   process.exit(1);
 }, LIMIT_MS).unref();
 
-await nodeTests();
-await browserTests();
+const vectorsOnly = process.argv.includes("--vectors-only");
+await nodeTests({ vectorsOnly });
+await browserTests({ vectorsOnly });
 process.exit(summary());

@@ -18,3 +18,9 @@ node --check xnonce_spec.mjs
 
 timeout 300 python3 xnonce_spec.py
 timeout 300 node xnonce_spec.mjs
+
+# The extra-vectors hook (DESIGN §3): extra cases counted, a wrong case fails.
+# shellcheck source=SCRIPTDIR/../hook/check.sh
+source ../hook/check.sh
+hook_check spec-python timeout 300 python3 xnonce_spec.py
+hook_check spec-js timeout 300 node xnonce_spec.mjs

@@ -1,0 +1,60 @@
+# shellcheck shell=bash
+# Sourced by each language's test script: proves that its vector check honours the
+# extra-vectors hook (DESIGN §3) instead of trusting that it does.
+#
+#   hook_check LABELS CMD [ARGS...]
+#
+# runs CMD (that language's vector check, already built) twice with XNONCE_EXTRA_VECTORS set:
+#
+# * extra.json (two valid cases copied from the project's files under new ids): CMD must
+#   succeed and print `<label>: <N> vectors passed` for each comma-separated label in LABELS,
+#   N being the project's case count plus two — the extra file was read and every case run;
+# * wrong.json (one case whose X-Nonce has its last hex digit changed): CMD must fail and its
+#   output must name the case (`hook-wrong-x-nonce`).
+#
+# Needs python3 (to count the project's cases).
+
+hook_check() {
+  local labels=$1
+  shift
+  local here vectors base extra expected out status label
+  here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+  vectors="$here/../vectors"
+  base=$(python3 -c 'import glob, json, sys
+print(sum(len(json.load(open(f, encoding="utf-8"))) for f in glob.glob(sys.argv[1] + "/*.json")))' "$vectors")
+  extra=$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1], encoding="utf-8"))))' "$here/extra.json")
+  expected=$((base + extra))
+
+  set +e
+  out=$(XNONCE_EXTRA_VECTORS="$here/extra.json" "$@" 2>&1)
+  status=$?
+  set -e
+  if [ "$status" -ne 0 ]; then
+    printf '%s\n' "$out" | tail -40
+    echo "FAIL hook: $labels failed with XNONCE_EXTRA_VECTORS=$here/extra.json (exit $status)" >&2
+    return 1
+  fi
+  for label in ${labels//,/ }; do
+    if ! printf '%s\n' "$out" | grep -qE "(^|[[:space:]#])$label: $expected vectors passed"; then
+      printf '%s\n' "$out" | grep -E 'vectors passed' || true
+      echo "FAIL hook: no '$label: $expected vectors passed' with the two extra cases" >&2
+      return 1
+    fi
+  done
+
+  set +e
+  out=$(XNONCE_EXTRA_VECTORS="$here/wrong.json" "$@" 2>&1)
+  status=$?
+  set -e
+  if [ "$status" -eq 0 ]; then
+    printf '%s\n' "$out" | tail -20
+    echo "FAIL hook: $labels passed a vector whose X-Nonce is wrong ($here/wrong.json)" >&2
+    return 1
+  fi
+  if ! printf '%s\n' "$out" | grep -q 'hook-wrong-x-nonce'; then
+    printf '%s\n' "$out" | tail -40
+    echo "FAIL hook: $labels failed on $here/wrong.json without naming the case" >&2
+    return 1
+  fi
+  echo "hook: $labels count the extra vectors ($expected) and fail on a wrong one, naming it"
+}
