@@ -218,8 +218,14 @@ fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<Respon
         }
     };
     if chunked {
-        while find(&body, b"0\r\n\r\n").is_none() && read_more(&mut body)? {}
-        body = dechunk(&body)?;
+        // Until the last chunk: "0\r\n\r\n" may also stand inside a chunk's data.
+        body = loop {
+            match dechunk(&body)? {
+                Some(data) => break data,
+                None if read_more(&mut body)? => {}
+                None => return Err(bad("connection closed inside a chunked body")),
+            }
+        };
     } else if let Some(len) = length {
         while body.len() < len && read_more(&mut body)? {}
         body.truncate(len);
@@ -233,19 +239,28 @@ fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<Respon
     })
 }
 
-fn dechunk(mut data: &[u8]) -> io::Result<Vec<u8>> {
+/// The data of a chunked body; `None` while its last chunk has not arrived.
+fn dechunk(mut data: &[u8]) -> io::Result<Option<Vec<u8>>> {
     let mut out = Vec::new();
     loop {
-        let i = find(data, b"\r\n").ok_or_else(|| bad("bad chunk"))?;
+        let Some(i) = find(data, b"\r\n") else {
+            return Ok(None);
+        };
         let size_text = std::str::from_utf8(&data[..i]).map_err(|_| bad("bad chunk size"))?;
         let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
             .map_err(|_| bad("bad chunk size"))?;
         data = &data[i + 2..];
         if size == 0 {
-            return Ok(out);
+            // The last chunk: trailer fields, if any, then an empty line.
+            return Ok(find(data, b"\r\n\r\n")
+                .or_else(|| data.starts_with(b"\r\n").then_some(0))
+                .map(|_| out));
         }
         if data.len() < size + 2 {
-            return Err(bad("truncated chunk"));
+            return Ok(None);
+        }
+        if &data[size..size + 2] != b"\r\n" {
+            return Err(bad("chunk data not followed by CRLF"));
         }
         out.extend_from_slice(&data[..size]);
         data = &data[size + 2..];
@@ -272,9 +287,93 @@ mod tests {
 
     #[test]
     fn chunks() {
+        let whole = b"3\r\nabc\r\n1\r\nd\r\n0\r\n\r\n";
+        assert_eq!(dechunk(whole).unwrap().unwrap(), b"abcd");
+        // Every cut short of the end needs more data.
+        for cut in 0..whole.len() {
+            assert_eq!(dechunk(&whole[..cut]).unwrap(), None, "{cut}");
+        }
+        // A trailer field after the last chunk.
         assert_eq!(
-            dechunk(b"3\r\nabc\r\n1\r\nd\r\n0\r\n\r\n").unwrap(),
-            b"abcd"
+            dechunk(b"2\r\nab\r\n0\r\nX-T: 1\r\n\r\n").unwrap().unwrap(),
+            b"ab"
         );
+        assert!(dechunk(b"zz\r\nab\r\n").is_err());
+        assert!(dechunk(b"2\r\nabc\r\n").is_err());
+    }
+
+    /// Serves `parts` (written one by one, 20 ms apart) to the first connection, then closes
+    /// it — or, with `keep_open`, waits for the client to close it; the response the client
+    /// reads.
+    fn answer(parts: &'static [&'static [u8]], keep_open: bool) -> io::Result<Response> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut request = [0u8; 1024];
+            let _ = conn.read(&mut request);
+            for p in parts {
+                conn.write_all(p).unwrap();
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if keep_open {
+                // Until the client closes: a client that waited for our close would time out.
+                conn.set_read_timeout(Some(Duration::from_secs(30)))
+                    .unwrap();
+                let _ = conn.read(&mut request);
+            }
+        });
+        let got = send_raw(&addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        server.join().unwrap();
+        got
+    }
+
+    #[test]
+    fn responses_arriving_in_pieces() {
+        // Chunked, with the last chunk's bytes inside the data and the head split.
+        let r = answer(
+            &[
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r",
+                b"\nX-A: b\r\n\r\n7\r\nx0\r\n\r\ny\r\n",
+                b"2\r\nzz\r\n0\r\n\r\n",
+            ],
+            true,
+        )
+        .unwrap();
+        assert_eq!((r.status, r.header("x-a")), (200, Some("b")));
+        assert_eq!(r.body, b"x0\r\n\r\nyzz");
+        // Content-Length: read to the length, not to the close.
+        let r = answer(
+            &[
+                b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 5\r\n\r\nab",
+                b"cde",
+            ],
+            true,
+        )
+        .unwrap();
+        assert_eq!((r.status, r.text().as_str()), (401, "abcde"));
+        // Neither: read to the close.
+        let r = answer(&[b"HTTP/1.1 200 OK\r\n\r\none ", b"two"], false).unwrap();
+        assert_eq!(r.text(), "one two");
+        // 204 has no body: no wait for one.
+        let r = answer(&[b"HTTP/1.1 204 No Content\r\n\r\n"], true).unwrap();
+        assert_eq!((r.status, r.body.len()), (204, 0));
+    }
+
+    #[test]
+    fn incomplete_responses_are_errors() {
+        let e = answer(&[b"HTTP/1.1 200 OK\r\nContent-"], false).unwrap_err();
+        assert!(
+            e.to_string().contains("before a complete response head"),
+            "{e}"
+        );
+        let e = answer(
+            &[b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab"],
+            false,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("inside a chunked body"), "{e}");
+        let e = answer(&[b"HTTP/1.1 abc\r\n\r\n"], false).unwrap_err();
+        assert!(e.to_string().contains("bad status line"), "{e}");
     }
 }
