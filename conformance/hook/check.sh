@@ -56,5 +56,5 @@ print(sum(len(json.load(open(f, encoding="utf-8"))) for f in glob.glob(sys.argv[
     echo "FAIL hook: $labels failed on $here/wrong.json without naming the case" >&2
     return 1
   fi
-  echo "hook: $labels count the extra vectors ($expected) and fail on a wrong one, naming it"
+  echo "hook: $labels: the extra vectors counted ($expected), a wrong one fails by name"
 }
