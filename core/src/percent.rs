@@ -47,6 +47,24 @@ pub fn push_cgi_escaped(out: &mut String, s: &str) {
     push_text_escaped(out, s, true);
 }
 
+/// [`push_cgi_escaped`] as Ruby's `CGI.escape` wrote it before Ruby 2.5: `~` as `%7E` too.
+/// Only for verifying v1 requests signed on such Ruby versions (PROTOCOL §11.1); xnonce never
+/// signs this way.
+///
+/// ```
+/// let mut out = String::new();
+/// xnonce_core::percent::push_cgi_escaped_before_ruby_2_5(&mut out, "~a b~");
+/// assert_eq!(out, "%7Ea+b%7E");
+/// ```
+pub fn push_cgi_escaped_before_ruby_2_5(out: &mut String, s: &str) {
+    for (i, part) in s.split('~').enumerate() {
+        if i > 0 {
+            out.push_str("%7E");
+        }
+        push_cgi_escaped(out, part);
+    }
+}
+
 /// Appends `s` with unreserved bytes kept and every other byte `%XX`, except a space written
 /// as `+` when `space_as_plus` (CGI) rather than `%20` (RFC 3986).
 fn push_text_escaped(out: &mut String, s: &str, space_as_plus: bool) {

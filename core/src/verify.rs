@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 
+use crate::canonical::v1::Tilde;
 use crate::error::{Error, ErrorCode, Result};
 use crate::header::HeaderRef;
 use crate::replay::{ReplayKey, ReplayStore};
@@ -463,15 +464,25 @@ fn authenticate(
     let mut matched = None;
     match header.scheme {
         Scheme::V1 => {
-            let prefix = canonical::v1::prefix(req.method, req.path, params, client)?;
-            for (i, s) in live.iter().enumerate() {
-                let expected = canonical::v1::token(&prefix, s.expose(), ts);
-                if mac::constant_time_eq_bytes(
-                    &crate::hex::digest_hex(&expected),
-                    header.mac.as_bytes(),
-                ) && matched.is_none()
-                {
-                    matched = Some(i);
+            // Values holding `~` may also have been signed the way Ruby's CGI.escape wrote
+            // it before Ruby 2.5, as `%7E` (PROTOCOL §11.1 step 6): the same decoded params.
+            let tildes: &[Tilde] = if params.iter().any(|(_, v)| v.contains('~')) {
+                &[Tilde::Kept, Tilde::Escaped]
+            } else {
+                &[Tilde::Kept]
+            };
+            for &tilde in tildes {
+                let prefix =
+                    canonical::v1::prefix_with(req.method, req.path, params, client, tilde)?;
+                for (i, s) in live.iter().enumerate() {
+                    let expected = canonical::v1::token(&prefix, s.expose(), ts);
+                    if mac::constant_time_eq_bytes(
+                        &crate::hex::digest_hex(&expected),
+                        header.mac.as_bytes(),
+                    ) && matched.is_none()
+                    {
+                        matched = Some(i);
+                    }
                 }
             }
         }

@@ -629,6 +629,62 @@ fn v1_requests_signed_otherwise_are_refused() {
     assert_eq!(v.secret_index, 1);
 }
 
+/// em-secure-api's requesters of 2013 ran on Ruby 1.9–2.4, whose `CGI.escape` wrote `~` as
+/// `%7E`: their v1 requests with `~` in a value are accepted too (PROTOCOL §11.1 step 6), as
+/// the same decoded params, and nothing else is.
+#[test]
+fn v1_values_with_tilde_verify_as_ruby_before_2_5_signed_them() {
+    use sha2::{Digest, Sha256};
+    // The token as such a requester computes it: values CGI-escaped with `~` as `%7E`.
+    let old_ruby = |content: &str, client: &str, secret: &str| {
+        let canonical = format!("GET/c/a{content}{client}{secret}{NOW}");
+        let token: String = Sha256::digest(canonical.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("{token} {client} {NOW}")
+    };
+    let header = old_ruby("a=x%7Ey&b=p+q", "svc", S1);
+    for query in ["a=x~y&b=p+q", "a=x%7Ey&b=p%20q", "a=x%7ey&b=p+q"] {
+        let target = format!("/c/a?{query}");
+        let req = Incoming::new("GET", &target).x_nonce(&header);
+        let v = Verifier::new().verify(&req, &clients(), NOW).unwrap();
+        assert_eq!((v.scheme, v.secret_index), (Scheme::V1, 0), "{query}");
+        assert_eq!(v.replay_key.as_str(), format!("v1:svc:{}", &header[..64]));
+    }
+    // What xnonce signs for the same request (`~` kept) verifies as before.
+    let input = SignInput::new(Scheme::V1, "GET", "/c/a", "svc")
+        .param("a", "x~y")
+        .param("b", "p q")
+        .timestamp_ms(NOW);
+    let signed = sign_with(&input, &Secret::new(S1).unwrap(), &env()).unwrap();
+    assert_ne!(signed.x_nonce, header);
+    let req = Incoming::new("GET", "/c/a?a=x~y&b=p+q").x_nonce(&signed.x_nonce);
+    assert!(Verifier::new().verify(&req, &clients(), NOW).is_ok());
+
+    // Either spelling with each live secret: "rotating" holds [S2, S1].
+    let rotating = old_ruby("a=x%7Ey&b=p+q", "rotating", S1);
+    let req = Incoming::new("GET", "/c/a?a=x~y&b=p+q").x_nonce(&rotating);
+    let v = Verifier::new().verify(&req, &clients(), NOW).unwrap();
+    assert_eq!(v.secret_index, 1);
+
+    // Other params than signed are refused, whatever the spelling; and a key's `~` was
+    // never escaped (Ruby escaped values only), so `%7E` in a key's place does not verify.
+    for (query, header) in [
+        ("a=x~z&b=p+q", header.clone()),
+        ("a=x~y&b=p+q&c=1", header.clone()),
+        ("a~b=1", old_ruby("a%7Eb=1", "svc", S1)),
+    ] {
+        let target = format!("/c/a?{query}");
+        let req = Incoming::new("GET", &target).x_nonce(&header);
+        assert_eq!(
+            code(Verifier::new().verify(&req, &clients(), NOW)),
+            "signature_mismatch",
+            "{query}"
+        );
+    }
+}
+
 /// The maps' `secrets` (what a caller of the trait gets; the verifier itself borrows through
 /// `with_secrets`) return the client's live secrets in order, and nothing for a stranger.
 #[test]

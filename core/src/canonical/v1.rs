@@ -22,6 +22,27 @@ pub fn push_content<K: AsRef<str>, V: AsRef<str>>(
     out: &mut String,
     params: &[(K, V)],
 ) -> Result<()> {
+    push_content_with(out, params, Tilde::Kept)
+}
+
+/// How a `~` in a value is written in `content`.
+///
+/// Ruby's `CGI.escape` keeps `~` since Ruby 2.5 (what em-secure-api's ground-truth vectors,
+/// and xnonce, sign with); before, it wrote `%7E`, so a requester of 2013 on Ruby 1.9–2.4
+/// signed values holding `~` that way. A verifier accepts both (PROTOCOL §11.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tilde {
+    /// `~` kept (Ruby ≥ 2.5; what xnonce signs).
+    Kept,
+    /// `~` written `%7E` (Ruby ≤ 2.4; only ever verified).
+    Escaped,
+}
+
+fn push_content_with<K: AsRef<str>, V: AsRef<str>>(
+    out: &mut String,
+    params: &[(K, V)],
+    tilde: Tilde,
+) -> Result<()> {
     for (i, (k, v)) in params.iter().enumerate() {
         let (k, v) = (k.as_ref(), v.as_ref());
         super::param_key(k, Scheme::V1)?;
@@ -30,7 +51,10 @@ pub fn push_content<K: AsRef<str>, V: AsRef<str>>(
         }
         out.push_str(k);
         out.push('=');
-        crate::percent::push_cgi_escaped(out, v);
+        match tilde {
+            Tilde::Kept => crate::percent::push_cgi_escaped(out, v),
+            Tilde::Escaped => crate::percent::push_cgi_escaped_before_ruby_2_5(out, v),
+        }
     }
     Ok(())
 }
@@ -43,6 +67,24 @@ pub fn prefix<K: AsRef<str>, V: AsRef<str>>(
     params: &[(K, V)],
     client: &str,
 ) -> Result<String> {
+    prefix_with(method, path, params, client, Tilde::Kept)
+}
+
+/// [`prefix`] with values' `~` written as `tilde` says.
+///
+/// ```
+/// use xnonce_core::canonical::v1::{prefix_with, Tilde};
+/// let p = [("q", "a~b")];
+/// assert_eq!(prefix_with("get", "/c/a", &p, "cl", Tilde::Kept).unwrap(), "GET/c/aq=a~bcl");
+/// assert_eq!(prefix_with("get", "/c/a", &p, "cl", Tilde::Escaped).unwrap(), "GET/c/aq=a%7Ebcl");
+/// ```
+pub fn prefix_with<K: AsRef<str>, V: AsRef<str>>(
+    method: &str,
+    path: &str,
+    params: &[(K, V)],
+    client: &str,
+    tilde: Tilde,
+) -> Result<String> {
     let params_len: usize = params
         .iter()
         .map(|(k, v)| k.as_ref().len() + v.as_ref().len() + 2)
@@ -54,7 +96,7 @@ pub fn prefix<K: AsRef<str>, V: AsRef<str>>(
     super::push_method(&mut out, method)?;
     out.push_str(super::path_v1(path)?);
     crate::client_id::validate(client)?;
-    push_content(&mut out, params)?;
+    push_content_with(&mut out, params, tilde)?;
     out.push_str(client);
     Ok(out)
 }
