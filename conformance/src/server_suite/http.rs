@@ -33,15 +33,26 @@ impl BaseUrl {
         if authority.is_empty() || authority.contains('@') {
             return Err(format!("base URL needs a host and no user info: {url:?}"));
         }
-        let has_port = authority
-            .rsplit_once(':')
-            .is_some_and(|(_, p)| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-            && !authority.ends_with(']');
-        let connect = if has_port {
-            authority.to_string()
-        } else {
-            format!("{authority}:80")
+        // The host, and the port after it (an IPv6 literal's `:` are inside its brackets).
+        let (host, port) = match authority.strip_prefix('[') {
+            Some(rest) => {
+                let close = rest
+                    .find(']')
+                    .ok_or_else(|| format!("base URL has an unclosed '[': {url:?}"))?;
+                let after = &rest[close + 1..];
+                let port = match after.strip_prefix(':') {
+                    Some(p) => p,
+                    None if after.is_empty() => "",
+                    None => return Err(format!("base URL has a bad port: {url:?}")),
+                };
+                (&authority[..close + 2], port)
+            }
+            None => authority.rsplit_once(':').unwrap_or((authority, "")),
         };
+        if host.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("base URL has a bad host or port: {url:?}"));
+        }
+        let connect = format!("{host}:{}", if port.is_empty() { "80" } else { port });
         Ok(BaseUrl {
             authority: authority.to_string(),
             connect,
@@ -283,6 +294,23 @@ mod tests {
         );
         assert!(BaseUrl::parse("https://x").is_err());
         assert!(BaseUrl::parse("ftp://x").is_err());
+        assert!(BaseUrl::parse("http://user@example.test").is_err());
+        assert!(BaseUrl::parse("http:///prefix").is_err());
+        // A port is digits after the last ':' outside an IPv6 literal's brackets.
+        let connect = |url: &str| BaseUrl::parse(url).unwrap().connect;
+        assert_eq!(connect("http://[::1]:8080/x"), "[::1]:8080");
+        assert_eq!(connect("http://[::1]"), "[::1]:80");
+        assert_eq!(connect("http://h:"), "h:80");
+        assert_eq!(connect("http://[::1]:"), "[::1]:80");
+        for bad in [
+            "http://h:8a",
+            "http://[::1]x",
+            "http://[::1",
+            "http://:80",
+            "http://h:-1",
+        ] {
+            assert!(BaseUrl::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -1120,6 +1120,47 @@ mod tests {
         String::from_utf8(out).unwrap()
     }
 
+    fn response(status: u16, content_type: &str, body: &str) -> Response {
+        Response {
+            status,
+            headers: vec![("content-type".into(), content_type.into())],
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn the_got_column_summarises_answers() {
+        let problem = response(409, "application/problem+json", r#"{"code":"replayed"}"#);
+        assert_eq!(summary(&problem), "409 replayed");
+        let no_code = response(401, "application/problem+json", "{}");
+        assert_eq!(summary(&no_code), "401 ?");
+        let text = response(401, "text/plain", "ottoken does not match\r\n");
+        assert_eq!(summary(&text), "401 ottoken does not match");
+        // Long texts are cut to 57 bytes (on a char boundary) and marked.
+        let long = "é".repeat(40);
+        let cut = summary(&response(200, "text/plain", &long));
+        assert_eq!(cut, format!("200 {}...", "é".repeat(28)));
+        let exactly_60 = "a".repeat(60);
+        assert_eq!(
+            summary(&response(200, "text/plain", &exactly_60)),
+            format!("200 {exactly_60}")
+        );
+    }
+
+    #[test]
+    fn each_signed_request_gets_its_own_value() {
+        let opts = Options::new("http://127.0.0.1:9", "c", Secret::new("s").unwrap());
+        let runner = Runner {
+            opts: &opts,
+            base: BaseUrl::parse(&opts.base_url).unwrap(),
+            results: Vec::new(),
+            counter: AtomicU64::new(0),
+            run_id: 42,
+        };
+        let (a, b) = (runner.unique("get"), runner.unique("get"));
+        assert_eq!((a.as_str(), b.as_str()), ("get-42-0", "get-42-1"));
+    }
+
     #[test]
     fn skipped_checks_are_shown_and_counted_but_never_passed() {
         let results = [row("a", true, false), row("b", false, true)];
