@@ -63,10 +63,8 @@ impl Faulty {
             self.first.clone(),
         )
         .with_second_client("second", self.second.clone());
+        // Not printed: these tables are meant to show failures (a mismatch names the rows).
         let results = server_suite::run(&opts).unwrap();
-        let mut out = Vec::new();
-        server_suite::print_table(&results, &mut out).unwrap();
-        println!("{}", String::from_utf8_lossy(&out));
         assert!(
             results.len() > 40,
             "the suite ran only {} rows",
