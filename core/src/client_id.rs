@@ -30,3 +30,19 @@ pub fn validate(client: &str) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn length_is_checked_at_its_edges() {
+        assert!(validate(&"c".repeat(MAX_CLIENT_ID_LEN)).is_ok());
+        let too_long = "c".repeat(MAX_CLIENT_ID_LEN + 1);
+        assert_eq!(
+            validate(&too_long).unwrap_err().code(),
+            ErrorCode::InvalidClientId
+        );
+        assert_eq!(validate("").unwrap_err().code(), ErrorCode::InvalidClientId);
+    }
+}

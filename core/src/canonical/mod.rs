@@ -239,6 +239,53 @@ fn cmp_encoded(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
 mod tests {
     use super::*;
 
+    fn code<T: std::fmt::Debug>(r: Result<T>) -> ErrorCode {
+        r.unwrap_err().code()
+    }
+
+    /// Each field's length limit holds exactly at its edge.
+    #[test]
+    fn field_lengths_are_checked_at_their_edges() {
+        assert_eq!(method(&"g".repeat(16)).unwrap(), "G".repeat(16));
+        assert_eq!(code(method(&"g".repeat(17))), ErrorCode::InvalidMethod);
+        assert_eq!(code(method("")), ErrorCode::InvalidMethod);
+
+        let longest = format!("/{}", "a".repeat(8191));
+        assert_eq!(path_v1(&longest).unwrap(), longest);
+        assert_eq!(path_v2(&longest).unwrap(), longest);
+        let too_long = format!("{longest}a");
+        assert_eq!(code(path_v1(&too_long)), ErrorCode::InvalidPath);
+        assert_eq!(code(path_v2(&too_long)), ErrorCode::InvalidPath);
+
+        let longest = "h".repeat(255);
+        assert_eq!(host(&longest).unwrap(), longest);
+        assert_eq!(code(host(&format!("{longest}h"))), ErrorCode::InvalidHost);
+        assert_eq!(code(host("")), ErrorCode::InvalidHost);
+    }
+
+    /// `?`, `#` and control characters are refused in both schemes' paths; spaces only in
+    /// v1's, however many there are.
+    #[test]
+    fn paths_refuse_what_cannot_be_sent_as_a_path() {
+        for bad in [
+            "/a?b",
+            "/a#b",
+            "/a\nb",
+            "/a\0b",
+            "/a\u{7f}b",
+            "/a?b#c",
+            "/a\tb\rc",
+        ] {
+            assert_eq!(code(path_v1(bad)), ErrorCode::InvalidPath, "{bad:?}");
+            assert_eq!(code(path_v2(bad)), ErrorCode::InvalidPath, "{bad:?}");
+        }
+        for spaced in ["/a b", "/a b c", "/a  b c"] {
+            assert_eq!(code(path_v1(spaced)), ErrorCode::InvalidPath, "{spaced:?}");
+        }
+        assert_eq!(path_v2("/a b c").unwrap(), "/a%20b%20c");
+        assert_eq!(code(path_v1("a/b")), ErrorCode::InvalidPath);
+    }
+
     /// Every pair of bytes, alone and after a shared prefix, orders as its encodings do.
     #[test]
     fn raw_bytes_order_as_their_encodings() {
