@@ -481,6 +481,17 @@ mod tests {
     }
 
     #[test]
+    fn base_urls_need_a_host_and_no_user_info() {
+        for scheme in [Scheme::V1, Scheme::V2] {
+            for base in ["http://", "http:///api", "http://u@h", "https://u:p@h/api"] {
+                let e = link_of(scheme, "/a/b", base).unwrap_err();
+                assert_eq!(e.code(), ErrorCode::InvalidUrl, "{scheme} {base}");
+                assert!(e.message().contains("needs a host"), "{scheme} {base}: {e}");
+            }
+        }
+    }
+
+    #[test]
     fn v2_authorities_must_be_as_url_clients_send_them() {
         let refused = [
             ("http://[0:0::1]:18434", Some("[::1]:18434")),
@@ -501,6 +512,14 @@ mod tests {
             ("http://h:65536", None),
             ("http://h:99999999999999999999", None),
             ("http://h:8a", None),
+            ("http://h:+80", None),
+            ("http://1.256.1.1", None),
+            ("http://1.2.3.256", None),
+            ("http://1.2.65536", None),
+            ("http://4294967296", None),
+            ("http://1.65536", Some("1.1.0.0")),
+            ("http://1.2.258", Some("1.2.1.2")),
+            ("http://0x1.0x2.0x3.0x4", Some("1.2.3.4")),
             ("http://h:1:2", None),
             ("http://1.2.3.4.5", None),
             ("http://256.1.1.1", None),
@@ -514,8 +533,9 @@ mod tests {
         for (base, normal) in refused {
             let e = link_of(Scheme::V2, "/a/b", base).unwrap_err();
             assert_eq!(e.code(), ErrorCode::InvalidUrl, "{base}: {e}");
-            if let Some(n) = normal {
-                assert!(e.message().contains(&format!("write {n:?}")), "{base}: {e}");
+            match normal {
+                Some(n) => assert!(e.message().contains(&format!("write {n:?}")), "{base}: {e}"),
+                None => assert!(!e.message().contains("write "), "{base}: {e}"),
             }
             // v1 does not sign the authority: left as typed.
             link_of(Scheme::V1, "/a/b", base).unwrap();
@@ -527,6 +547,8 @@ mod tests {
             "http://[::]",
             "https://[2001:db8::1]/api",
             "http://127.0.0.1:8080",
+            "http://1.2.3.4",
+            "http://255.255.255.255",
             "http://0.0.0.0:0",
             "http://h:65535",
             "https://API.Example.com:443/",
