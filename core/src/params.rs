@@ -162,6 +162,31 @@ pub fn find_ottoken<'a>(query: &'a str, form: Option<&'a str>) -> Option<&'a str
 mod tests {
     use super::*;
 
+    /// A value made only of `+` or `%` is decoded like any other.
+    #[test]
+    fn lone_escape_characters_are_decoded() {
+        for scheme in [Scheme::V1, Scheme::V2] {
+            let p = from_query_and_form(scheme, "k=+&j=%2B", None).unwrap();
+            assert_eq!(p, [("k".into(), " ".into()), ("j".into(), "+".into())]);
+            let e = from_query_and_form(scheme, "k=%", None).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::MalformedParams, "{scheme}");
+        }
+        let p = from_query_and_form(Scheme::V2, "+=1", None).unwrap();
+        assert_eq!(p, [(" ".into(), "1".into())]);
+    }
+
+    #[test]
+    fn bool_and_integer_text_is_fixed() {
+        assert_eq!(text_from_bool(true), "true");
+        assert_eq!(text_from_bool(false), "false");
+        assert_eq!(text_from_i128(0), "0");
+        assert_eq!(text_from_i128(-42), "-42");
+        assert_eq!(
+            text_from_i128(i128::MIN),
+            "-170141183460469231731687303715884105728"
+        );
+    }
+
     #[test]
     fn float_text_is_fixed() {
         assert_eq!(text_from_f64(1e21).unwrap(), "1000000000000000000000");

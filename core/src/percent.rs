@@ -94,24 +94,10 @@ fn push_text_escaped(out: &mut String, s: &str, space_as_plus: bool) {
 /// assert_eq!(xnonce_core::percent::encode_rfc3986("a+b c/é".as_bytes()), "a%2Bb%20c%2F%C3%A9");
 /// ```
 pub fn encode_rfc3986(bytes: &[u8]) -> String {
-    encode_keeping(bytes, |_| false)
-}
-
-/// [`encode_rfc3986`] of text, appended to `out`.
-pub fn push_rfc3986(out: &mut String, s: &str) {
-    push_text_escaped(out, s, false);
-}
-
-/// Like [`encode_rfc3986`] but also keeps `/` (the v2 canonical path).
-pub fn encode_path(bytes: &[u8]) -> String {
-    encode_keeping(bytes, |b| b == b'/')
-}
-
-fn encode_keeping(bytes: &[u8], also_keep: impl Fn(u8) -> bool) -> String {
     let mut out = String::with_capacity(bytes.len() + bytes.len() / 2);
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        if is_unreserved(b) || also_keep(b) {
+        if is_unreserved(b) {
             continue;
         }
         // Kept bytes are ASCII, so the run is valid UTF-8.
@@ -121,6 +107,11 @@ fn encode_keeping(bytes: &[u8], also_keep: impl Fn(u8) -> bool) -> String {
     }
     out.push_str(std::str::from_utf8(&bytes[start..]).unwrap_or_default());
     out
+}
+
+/// [`encode_rfc3986`] of text, appended to `out`.
+pub fn push_rfc3986(out: &mut String, s: &str) {
+    push_text_escaped(out, s, false);
 }
 
 fn decode(s: &str, plus_is_space: bool, code: ErrorCode) -> Result<Vec<u8>> {
@@ -198,5 +189,18 @@ mod tests {
             decode_path("/%").unwrap_err().code(),
             ErrorCode::InvalidPath
         );
+    }
+
+    /// Text made only of `%` or `+` takes the decoding path too.
+    #[test]
+    fn lone_escape_characters_are_decoded() {
+        assert_eq!(decode_form("+").unwrap(), b" ");
+        assert_eq!(decode_form("++").unwrap(), b"  ");
+        assert_eq!(decode_path("+").unwrap(), b"+");
+        assert_eq!(
+            decode_form("%").unwrap_err().code(),
+            ErrorCode::MalformedParams
+        );
+        assert_eq!(decode_path("%").unwrap_err().code(), ErrorCode::InvalidPath);
     }
 }
