@@ -197,6 +197,15 @@ mod tests {
         let s = Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")
             .unwrap();
         assert!(!format!("{s:?}{s}").contains("20a6"));
+        assert_eq!(format!("{s:?}"), "Secret(**redacted**)");
+        assert_eq!(format!("{s}"), "**redacted**");
+    }
+
+    #[test]
+    fn secrets_are_equal_when_their_texts_are() {
+        let text = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd";
+        assert_eq!(Secret::new(text).unwrap(), Secret::new(text).unwrap());
+        assert_ne!(Secret::new(text).unwrap(), Secret::new(&text[1..]).unwrap());
     }
 
     #[test]

@@ -348,14 +348,11 @@ fn sign_parts<'a, K: AsRef<str>, V: AsRef<str>>(
                     "scheme v1 cannot sign a body; send params or use v2",
                 );
             }
-            let mut prefix =
+            let prefix =
                 canonical::v1::prefix(input.method, input.path, input.params, input.client)?;
             let mac = canonical::v1::token(&prefix, secret.expose(), timestamp_ms);
-            let canonical = keep_canonical.then(|| {
-                prefix.push_str(secret.expose());
-                canonical::v1::push_u64(&mut prefix, timestamp_ms);
-                prefix
-            });
+            let canonical = keep_canonical
+                .then(|| canonical::v1::complete(prefix, secret.expose(), timestamp_ms));
             Ok(Parts {
                 timestamp_ms,
                 mac,
@@ -391,6 +388,42 @@ fn sign_parts<'a, K: AsRef<str>, V: AsRef<str>>(
                 nonce: Some(nonce),
                 canonical: keep_canonical.then_some(canonical),
             })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::FixedEnvironment;
+
+    /// `Signed` reports the signed timestamp, and its `Debug` shows the header and the
+    /// ottoken but never the canonical string (for v1 it holds the secret).
+    #[test]
+    fn signed_reports_its_timestamp_and_hides_its_canonical_string() {
+        let secret =
+            Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")
+                .unwrap();
+        let env = FixedEnvironment {
+            now_ms: 1_700_000_000_000,
+            nonce: [7; 16],
+        };
+        for scheme in [Scheme::V1, Scheme::V2] {
+            let input = SignInput::new(scheme, "GET", "/a/b", "svc").host("api.test");
+            let signed = sign_with(&input, &secret, &env).unwrap();
+            assert_eq!(signed.timestamp_ms(), 1_700_000_000_000);
+            let forced = sign_with(
+                &input.clone().timestamp_ms(1_600_000_000_001),
+                &secret,
+                &env,
+            );
+            assert_eq!(forced.unwrap().timestamp_ms(), 1_600_000_000_001);
+
+            let debug = format!("{signed:?}");
+            assert!(debug.contains(&signed.x_nonce), "{debug}");
+            assert!(debug.contains(&signed.ottoken), "{debug}");
+            assert!(!debug.contains("20a6250f"), "{debug}");
+            assert!(!debug.contains(signed.canonical()), "{debug}");
         }
     }
 }

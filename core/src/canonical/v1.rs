@@ -110,10 +110,18 @@ pub fn canonical<K: AsRef<str>, V: AsRef<str>>(
     secret: &str,
     timestamp_ms: u64,
 ) -> Result<String> {
-    let mut out = prefix(method, path, params, client)?;
-    out.push_str(secret);
-    push_u64(&mut out, timestamp_ms);
-    Ok(out)
+    Ok(complete(
+        prefix(method, path, params, client)?,
+        secret,
+        timestamp_ms,
+    ))
+}
+
+/// The canonical string from its [`prefix`]: `prefix + secret + timestamp`.
+pub(crate) fn complete(mut prefix: String, secret: &str, timestamp_ms: u64) -> String {
+    prefix.push_str(secret);
+    push_u64(&mut prefix, timestamp_ms);
+    prefix
 }
 
 /// The v1 token: SHA-256 of `prefix + secret + timestamp` (the canonical string), hashed in
@@ -129,4 +137,41 @@ pub fn token(prefix: &str, secret: &str, timestamp_ms: u64) -> [u8; 32] {
 /// Appends the decimal form of `n`.
 pub(crate) fn push_u64(out: &mut String, n: u64) {
     out.push_str(itoa::Buffer::new().format(n));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// em1-public-001 of the vectors made by running em-secure-api's Ruby code
+    /// (PROTOCOL §5.4).
+    #[test]
+    fn canonical_and_token_match_em_secure_api() {
+        let secret = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd";
+        let params = [
+            ("username", "phil"),
+            ("password", "hello phil"),
+            ("opt1", "this"),
+        ];
+        let timestamp = 1_384_300_800_123;
+        let c = canonical(
+            "GET",
+            "/controller1/action1",
+            &params,
+            "test_client-irb",
+            secret,
+            timestamp,
+        )
+        .unwrap();
+        assert_eq!(
+            c,
+            "GET/controller1/action1username=phil&password=hello+phil&opt1=thistest_client-irb\
+             20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd1384300800123"
+        );
+        let prefix = prefix("GET", "/controller1/action1", &params, "test_client-irb").unwrap();
+        assert_eq!(
+            crate::hex::encode(&token(&prefix, secret, timestamp)),
+            "440f4ddd130532f9f07bbf798b8c273546093a086f0ebcd29e8279c14fb4a49b"
+        );
+    }
 }
