@@ -7,6 +7,8 @@ pub mod canonical;
 pub mod client_id;
 pub mod environment;
 pub mod error;
+#[cfg(test)]
+mod fixtures;
 pub mod header;
 pub mod hex;
 pub mod link;

@@ -390,10 +390,8 @@ mod tests {
     use super::*;
     use crate::environment::FixedEnvironment;
 
-    const SECRET: &str = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd";
-
     fn link_of(scheme: Scheme, path: &str, base_url: &str) -> Result<Link> {
-        let secret = Secret::new(SECRET).unwrap();
+        let secret = crate::fixtures::secret();
         let input = SignInput::new(scheme, "GET", path, "test_client")
             .param("a", "b")
             .timestamp_ms(1_700_000_000_000);

@@ -212,7 +212,7 @@ mod tests {
     use super::*;
     use crate::FixedEnvironment;
 
-    const SECRET: &str = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd";
+    use crate::fixtures::SECRET;
 
     fn via_unpack(packed: &str, pairs: usize, env: &FixedEnvironment) -> Result<Option<String>> {
         let Some((input, secret)) = unpack(packed, pairs)? else {

@@ -194,8 +194,7 @@ mod tests {
 
     #[test]
     fn debug_and_display_never_show_the_secret() {
-        let s = Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")
-            .unwrap();
+        let s = crate::fixtures::secret();
         assert!(!format!("{s:?}{s}").contains("20a6"));
         assert_eq!(format!("{s:?}"), "Secret(**redacted**)");
         assert_eq!(format!("{s}"), "**redacted**");
@@ -203,7 +202,7 @@ mod tests {
 
     #[test]
     fn secrets_are_equal_when_their_texts_are() {
-        let text = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd";
+        let text = crate::fixtures::SECRET;
         assert_eq!(Secret::new(text).unwrap(), Secret::new(text).unwrap());
         assert_ne!(Secret::new(text).unwrap(), Secret::new(&text[1..]).unwrap());
     }

@@ -395,19 +395,13 @@ fn sign_parts<'a, K: AsRef<str>, V: AsRef<str>>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::FixedEnvironment;
+    use crate::fixtures::{env, secret, SECRET};
 
     /// `Signed` reports the signed timestamp, and its `Debug` shows the header and the
     /// ottoken but never the canonical string (for v1 it holds the secret).
     #[test]
     fn signed_reports_its_timestamp_and_hides_its_canonical_string() {
-        let secret =
-            Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")
-                .unwrap();
-        let env = FixedEnvironment {
-            now_ms: 1_700_000_000_000,
-            nonce: [7; 16],
-        };
+        let (secret, env) = (secret(), env());
         for scheme in [Scheme::V1, Scheme::V2] {
             let input = SignInput::new(scheme, "GET", "/a/b", "svc").host("api.test");
             let signed = sign_with(&input, &secret, &env).unwrap();
@@ -422,7 +416,7 @@ mod tests {
             let debug = format!("{signed:?}");
             assert!(debug.contains(&signed.x_nonce), "{debug}");
             assert!(debug.contains(&signed.ottoken), "{debug}");
-            assert!(!debug.contains("20a6250f"), "{debug}");
+            assert!(!debug.contains(SECRET), "{debug}");
             assert!(!debug.contains(signed.canonical()), "{debug}");
         }
     }

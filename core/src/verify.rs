@@ -539,7 +539,7 @@ fn form_body<'a>(req: &Incoming<'a>) -> Result<Option<&'a str>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{sign_with, FixedEnvironment, SignInput};
+    use crate::{sign_with, SignInput};
 
     #[test]
     fn a_form_body_that_is_not_utf8_is_refused_before_the_credential() {
@@ -562,13 +562,7 @@ mod tests {
 
     #[test]
     fn the_digest_a_hint_computes_travels_with_the_verified_key() {
-        let secret =
-            Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")
-                .unwrap();
-        let env = FixedEnvironment {
-            now_ms: 1_700_000_000_000,
-            nonce: [7; 16],
-        };
+        let (secret, env) = (crate::fixtures::secret(), crate::fixtures::env());
         let input = SignInput::new(Scheme::V2, "GET", "/c/a", "svc").host("api.test");
         let signed = sign_with(&input, &secret, &env).unwrap();
         let req = Incoming::new("GET", "/c/a")

@@ -147,7 +147,7 @@ mod tests {
     /// (PROTOCOL §5.4).
     #[test]
     fn canonical_and_token_match_em_secure_api() {
-        let secret = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd";
+        let secret = crate::fixtures::SECRET;
         let params = [
             ("username", "phil"),
             ("password", "hello phil"),
