@@ -168,3 +168,27 @@ impl xnonce_core::SecretSource for SharedRegistry {
         self.0.refresh()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xnonce_core::SecretSource;
+
+    /// The registry as the verifier sees it: a client's live secrets, by both of the
+    /// source's methods.
+    #[test]
+    fn shared_registry_lends_the_registrys_secrets() {
+        let base = std::env::temp_dir().join(format!("xnonce-app-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let key_file = Some(base.join("registry.key"));
+        let registry = Arc::new(Registry::open_with_key_file(base.join("data"), key_file));
+        let secret = registry.add("svc").unwrap();
+        let source = SharedRegistry(registry);
+        assert_eq!(source.secrets("svc"), std::slice::from_ref(&secret));
+        assert!(source.secrets("other").is_empty());
+        let mut lent = Vec::new();
+        source.with_secrets("svc", &mut |s| lent = s.to_vec());
+        assert_eq!(lent, [secret]);
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+}

@@ -147,6 +147,34 @@ pub fn refusal(scheme: Scheme, r: &Refusal) -> Response<Body> {
 mod tests {
     use super::*;
 
+    /// Every code a client can be refused with for its credential, params or route has a
+    /// title of its own; only the field-level `invalid_*` codes share the generic one.
+    #[test]
+    fn refusals_have_titles_of_their_own() {
+        use ErrorCode::*;
+        let own = [
+            MissingHeader,
+            MalformedHeader,
+            MalformedOttoken,
+            MalformedParams,
+            UnsupportedScheme,
+            UnknownClient,
+            SignatureMismatch,
+            Expired,
+            Replayed,
+            MissingParam,
+            ExcludedParam,
+            UnknownRoute,
+            StoreUnavailable,
+            InvalidBody,
+        ];
+        let titles: std::collections::BTreeSet<_> = own.iter().map(|&c| title(c)).collect();
+        assert_eq!(titles.len(), own.len(), "{titles:?}");
+        assert!(!titles.contains("Invalid request"), "{titles:?}");
+        assert_eq!(title(Replayed), "Request already used");
+        assert_eq!(title(InvalidPath), "Invalid request");
+    }
+
     #[test]
     fn v1_bodies_are_the_originals() {
         assert_eq!(
