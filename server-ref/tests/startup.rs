@@ -83,12 +83,28 @@ fn refused(d: &Dirs, extra: &[&str]) -> String {
 
 /// A fresh signed GET /admin/status.
 fn status(base: &http::BaseUrl, client: &str, secret: &Secret) -> http::Response {
-    let input =
-        SignInput::new(Scheme::V2, "GET", "/admin/status", client).host(base.authority.clone());
+    signed_get(base, "/admin/status", client, secret, 0)
+}
+
+/// A signed v2 GET of `path`, timestamped `age_ms` ago.
+fn signed_get(
+    base: &http::BaseUrl,
+    path: &str,
+    client: &str,
+    secret: &Secret,
+    age_ms: u64,
+) -> http::Response {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let input = SignInput::new(Scheme::V2, "GET", path, client)
+        .host(base.authority.clone())
+        .timestamp_ms(now_ms - age_ms);
     let x_nonce = sign(&input, secret).unwrap().x_nonce;
     http::send(
         base,
-        &http::Request::new("GET", "/admin/status").header("X-Nonce", x_nonce),
+        &http::Request::new("GET", path).header("X-Nonce", x_nonce),
     )
     .unwrap()
 }
@@ -303,6 +319,83 @@ fn client_commands_take_the_servers_config() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains(&bad.display().to_string()));
+}
+
+/// `serve --demo` serves em-secure-api's routes with the demo's windows (5 s for
+/// `admin/status`); `serve` without `--demo` or a config serves the echo app on every path
+/// with the default 30 s window. Neither calls a fresh data dir's empty registry plaintext.
+#[test]
+fn serve_with_and_without_demo() {
+    let d = Dirs::new("demo-or-not");
+    let fresh = serve_data(&d, &[]).unwrap();
+    assert!(!fresh.log().contains("plaintext"), "{}", fresh.log());
+    assert!(fresh.stop().success());
+    let out = command_in(&d, &["client", "list", "--data"])
+        .arg(&d.data)
+        .arg("--key-file")
+        .arg(&d.key)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !err.contains("plaintext"), "{err}");
+
+    let secret = client(&d, &["add", "svc"]);
+    let demo = serve_data(&d, &[]).unwrap();
+    assert_eq!(
+        signed_get(&demo.base, "/admin/status", "svc", &secret, 0).status,
+        200
+    );
+    let stale = signed_get(&demo.base, "/admin/status", "svc", &secret, 6_000);
+    assert_eq!(stale.status, 401, "{}", stale.text());
+    assert_eq!(
+        signed_get(&demo.base, "/no/route", "svc", &secret, 0).status,
+        404
+    );
+    assert!(demo.stop().success());
+
+    let (data, key) = (d.data.display().to_string(), d.key.display().to_string());
+    let args = [
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data",
+        &data,
+        "--key-file",
+        &key,
+    ];
+    let echo = spawn_serve(command_in(&d, &args), &d.fresh("server", "log")).unwrap();
+    assert_eq!(
+        signed_get(&echo.base, "/admin/status", "svc", &secret, 6_000).status,
+        200
+    );
+    assert_eq!(
+        signed_get(&echo.base, "/no/route", "svc", &secret, 0).status,
+        200
+    );
+    assert!(echo.stop().success());
+}
+
+/// `client rotate` says how to retire the old secret, and only when it rotated one.
+#[test]
+fn rotate_tells_how_to_retire_the_old_secret() {
+    let d = Dirs::new("rotate");
+    client(&d, &["add", "svc"]);
+    let rotate = |name: &str| {
+        command_in(&d, &["client", "rotate", name, "--data"])
+            .arg(&d.data)
+            .arg("--key-file")
+            .arg(&d.key)
+            .output()
+            .unwrap()
+    };
+    let out = rotate("svc");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("client retire svc"), "{err}");
+    let out = rotate("nobody");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains("retire"), "{err}");
 }
 
 /// User + system CPU time of process `pid` so far (from `/proc/<pid>/stat`, in clock ticks of
