@@ -406,6 +406,18 @@ async fn mirror(
 mod tests {
     use super::*;
 
+    /// Strings are written as Ruby's `to_json` writes them: the short escapes where JSON has
+    /// one, `\u00XX` (lower-case hex) for the other control characters, everything else as is.
+    #[test]
+    fn json_strings_escape_as_ruby_does() {
+        let mut out = String::new();
+        push_str(&mut out, "a\u{1}b\u{1f}\"\\\n\r\t\u{8}\u{c} é\u{7f}");
+        assert_eq!(
+            out,
+            concat!(r#""a\u0001b\u001f\"\\\n\r\t\b\f é"#, "\u{7f}\"")
+        );
+    }
+
     fn call<'a>(
         controller: &'a str,
         action: &'a str,
@@ -457,6 +469,11 @@ mod tests {
     fn hooks_and_empty_handlers() {
         let a = call("controller2", "action2", "get", &p(&[("username", "")]));
         assert_eq!(a, Answer::text(404, "no such record"));
+        let a = call("controller2", "action2", "get", &p(&[("username", "phil")]));
+        assert_eq!(
+            a,
+            Answer::json(r#"{"opt1":null,"opt2":null,"username":"phil"}"#.into())
+        );
         let a = call("controller2", "action3", "post", &p(&[("password", "")]));
         assert_eq!(a, Answer::text(400, "This password is not secret."));
         let a = call("controller2", "action3", "post", &[]);

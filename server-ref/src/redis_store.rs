@@ -278,6 +278,26 @@ mod tests {
         assert!(check_url("redis://:pw@127.0.0.1:6379/3").is_ok());
     }
 
+    /// Neither `Debug` nor an error's description shows the URL's password; a URL without
+    /// one leaves descriptions as Redis wrote them.
+    #[test]
+    fn the_password_stays_out_of_debug_and_descriptions() {
+        let s = RedisStore::new("redis://:hunter2@127.0.0.1:1/0", "app:").unwrap();
+        assert_eq!(format!("{s:?}"), r#"RedisStore { prefix: "app:", .. }"#);
+        let e = redis::RedisError::from((
+            redis::ErrorKind::AuthenticationFailed,
+            "auth",
+            "password hunter2 refused".to_string(),
+        ));
+        let described = s.describe(&e);
+        assert!(described.contains("password *** refused"), "{described}");
+        assert!(!described.contains("hunter2"), "{described}");
+        for url in ["redis://127.0.0.1:1/0", "redis://:@127.0.0.1:1/0"] {
+            let s = RedisStore::new(url, "app:").unwrap();
+            assert_eq!(s.describe(&e), e.to_string(), "{url}");
+        }
+    }
+
     #[tokio::test]
     async fn an_unreachable_redis_fails_closed_quickly() {
         // Port 1 on loopback: connection refused at once.
