@@ -35,14 +35,16 @@ fn command_in(d: &Dirs, args: &[&str]) -> Command {
     c
 }
 
+/// `ARGS --data D --key-file K` run from the base dir.
+fn command_with_data(d: &Dirs, args: &[&str]) -> Command {
+    let mut c = command_in(d, args);
+    c.arg("--data").arg(&d.data).arg("--key-file").arg(&d.key);
+    c
+}
+
 /// `client ARGS --data D --key-file K`, which must succeed; stdout (the secret).
 fn client(d: &Dirs, args: &[&str]) -> Secret {
-    let out = command_in(d, &["client"])
-        .args(args)
-        .arg("--data")
-        .arg(&d.data)
-        .arg("--key-file")
-        .arg(&d.key)
+    let out = command_with_data(d, &[&["client"], args].concat())
         .output()
         .unwrap();
     assert!(
@@ -212,10 +214,7 @@ fn a_damaged_or_unreadable_journal_is_refused_naming_the_journal() {
     std::fs::remove_dir(&journal).unwrap();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let out = command_in(&d, &["serve", "--demo", "--listen", &addr, "--data"])
-        .arg(&d.data)
-        .arg("--key-file")
-        .arg(&d.key)
+    let out = command_with_data(&d, &["serve", "--demo", "--listen", &addr])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
@@ -255,10 +254,7 @@ fn an_existing_data_dir_open_to_others_is_made_private() {
     let d = Dirs::new("mode");
     std::fs::create_dir_all(&d.data).unwrap();
     std::fs::set_permissions(&d.data, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let out = command_in(&d, &["client", "add", "svc", "--data"])
-        .arg(&d.data)
-        .arg("--key-file")
-        .arg(&d.key)
+    let out = command_with_data(&d, &["client", "add", "svc"])
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -330,12 +326,7 @@ fn serve_with_and_without_demo() {
     let fresh = serve_data(&d, &[]).unwrap();
     assert!(!fresh.log().contains("plaintext"), "{}", fresh.log());
     assert!(fresh.stop().success());
-    let out = command_in(&d, &["client", "list", "--data"])
-        .arg(&d.data)
-        .arg("--key-file")
-        .arg(&d.key)
-        .output()
-        .unwrap();
+    let out = command_with_data(&d, &["client", "list"]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && !err.contains("plaintext"), "{err}");
 
@@ -353,17 +344,8 @@ fn serve_with_and_without_demo() {
     );
     assert!(demo.stop().success());
 
-    let (data, key) = (d.data.display().to_string(), d.key.display().to_string());
-    let args = [
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--data",
-        &data,
-        "--key-file",
-        &key,
-    ];
-    let echo = spawn_serve(command_in(&d, &args), &d.fresh("server", "log")).unwrap();
+    let plain = command_with_data(&d, &["serve", "--listen", "127.0.0.1:0"]);
+    let echo = spawn_serve(plain, &d.fresh("server", "log")).unwrap();
     assert_eq!(
         signed_get(&echo.base, "/admin/status", "svc", &secret, 6_000).status,
         200
@@ -381,10 +363,7 @@ fn rotate_tells_how_to_retire_the_old_secret() {
     let d = Dirs::new("rotate");
     client(&d, &["add", "svc"]);
     let rotate = |name: &str| {
-        command_in(&d, &["client", "rotate", name, "--data"])
-            .arg(&d.data)
-            .arg("--key-file")
-            .arg(&d.key)
+        command_with_data(&d, &["client", "rotate", name])
             .output()
             .unwrap()
     };
