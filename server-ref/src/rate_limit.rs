@@ -223,7 +223,7 @@ pub fn too_many_requests(scheme: Scheme, retry_after: u64) -> Response<Body> {
             "application/problem+json",
             serde_json::json!({
                 "type": format!("{}{CODE}", crate::respond::PROBLEM_TYPE_BASE),
-                "title": "Too many requests",
+                "title": crate::respond::title(xnonce_core::ErrorCode::RateLimited),
                 "status": 429,
                 "code": CODE,
                 "detail": format!("client rate limit exceeded; retry after {retry_after} s"),
