@@ -139,22 +139,9 @@ fn check_authority(authority: &str) -> Result<()> {
             format!("base URL authority {authority:?}: {why}"),
         ))
     };
-    let (host, port) = if lower.starts_with('[') {
-        let Some(end) = lower.find(']') else {
-            return invalid("an IPv6 literal needs a closing ']'".into());
-        };
-        match &lower[end + 1..] {
-            "" => (&lower[..=end], None),
-            rest => match rest.strip_prefix(':') {
-                Some(port) => (&lower[..=end], Some(port)),
-                None => return invalid("only ':port' may follow an IPv6 literal".into()),
-            },
-        }
-    } else {
-        match lower.split_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (lower.as_str(), None),
-        }
+    let (host, port) = match split_authority(&lower) {
+        Ok(parts) => parts,
+        Err(why) => return invalid(why.into()),
     };
     if !host.starts_with('[') && host.contains(['[', ']']) {
         return invalid("'[' and ']' may only enclose an IPv6 literal".into());
@@ -198,6 +185,37 @@ fn check_authority(authority: &str) -> Result<()> {
         Ok(())
     } else {
         not_normal(normal)
+    }
+}
+
+/// Splits a URL's authority (without user info) into its host and the text after the
+/// host's `:`, if any: an IPv6 literal keeps its brackets and may only be followed by
+/// `:port`; any other host ends at its first `:`. The port is not checked.
+///
+/// ```
+/// use xnonce_core::link::split_authority;
+/// assert_eq!(split_authority("[::1]:8080"), Ok(("[::1]", Some("8080"))));
+/// assert_eq!(split_authority("h:"), Ok(("h", Some(""))));
+/// assert_eq!(split_authority("h"), Ok(("h", None)));
+/// assert!(split_authority("[::1]x").is_err());
+/// ```
+pub fn split_authority(authority: &str) -> std::result::Result<(&str, Option<&str>), &'static str> {
+    if authority.starts_with('[') {
+        let end = authority
+            .find(']')
+            .ok_or("an IPv6 literal needs a closing ']'")?;
+        match &authority[end + 1..] {
+            "" => Ok((&authority[..=end], None)),
+            rest => match rest.strip_prefix(':') {
+                Some(port) => Ok((&authority[..=end], Some(port))),
+                None => Err("only ':port' may follow an IPv6 literal"),
+            },
+        }
+    } else {
+        Ok(match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        })
     }
 }
 

@@ -33,22 +33,9 @@ impl BaseUrl {
         if authority.is_empty() || authority.contains('@') {
             return Err(format!("base URL needs a host and no user info: {url:?}"));
         }
-        // The host, and the port after it (an IPv6 literal's `:` are inside its brackets).
-        let (host, port) = match authority.strip_prefix('[') {
-            Some(rest) => {
-                let close = rest
-                    .find(']')
-                    .ok_or_else(|| format!("base URL has an unclosed '[': {url:?}"))?;
-                let after = &rest[close + 1..];
-                let port = match after.strip_prefix(':') {
-                    Some(p) => p,
-                    None if after.is_empty() => "",
-                    None => return Err(format!("base URL has a bad port: {url:?}")),
-                };
-                (&authority[..close + 2], port)
-            }
-            None => authority.rsplit_once(':').unwrap_or((authority, "")),
-        };
+        let (host, port) = xnonce_core::link::split_authority(authority)
+            .map_err(|why| format!("base URL: {why}: {url:?}"))?;
+        let port = port.unwrap_or("");
         if host.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
             return Err(format!("base URL has a bad host or port: {url:?}"));
         }
