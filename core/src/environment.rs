@@ -69,3 +69,36 @@ impl Environment for FixedEnvironment {
         self.nonce
     }
 }
+
+#[cfg(all(test, feature = "os"))]
+mod tests {
+    use super::*;
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    fn system_ms() -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64
+    }
+
+    #[test]
+    fn the_system_clock_reads_milliseconds_since_the_epoch() {
+        let before = system_ms();
+        let now = SystemEnvironment.now_ms();
+        let after = system_ms();
+        assert!(before <= now && now <= after, "{before} ≤ {now} ≤ {after}");
+    }
+
+    #[test]
+    fn system_nonces_come_from_a_random_generator() {
+        let nonces: std::collections::HashSet<[u8; 16]> =
+            (0..64).map(|_| SystemEnvironment.random_nonce()).collect();
+        assert_eq!(nonces.len(), 64, "64 draws, 64 different nonces");
+        // Every byte position takes more than one value across the draws.
+        for i in 0..16 {
+            let values: std::collections::HashSet<u8> = nonces.iter().map(|n| n[i]).collect();
+            assert!(values.len() > 1, "byte {i} never changes");
+        }
+    }
+}

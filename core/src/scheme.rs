@@ -51,3 +51,30 @@ impl FromStr for Scheme {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_schemes_read_in_either_case_and_print_as_written_on_the_wire() {
+        for (text, scheme) in [
+            ("v1", Scheme::V1),
+            ("V1", Scheme::V1),
+            ("v2", Scheme::V2),
+            ("V2", Scheme::V2),
+        ] {
+            assert_eq!(text.parse::<Scheme>().unwrap(), scheme, "{text}");
+        }
+        assert_eq!(Scheme::V1.to_string(), "v1");
+        assert_eq!(Scheme::V2.to_string(), "v2");
+    }
+
+    #[test]
+    fn anything_else_is_an_unsupported_scheme() {
+        for text in ["", "v3", "v", "1", " v1", "v1 ", "v01"] {
+            let e = text.parse::<Scheme>().unwrap_err();
+            assert_eq!(e.code(), ErrorCode::UnsupportedScheme, "{text:?}");
+        }
+    }
+}

@@ -333,5 +333,6 @@ mod tests {
         same!(shuffle::<0, 1, 4, 5>);
         same!(shuffle::<4, 5, 2, 3>);
         same!(shuffle::<7, 0, 5, 2>);
+        same!(shuffle::<4, 3, 6, 1>);
     }
 }
