@@ -283,7 +283,7 @@ pub fn params(p: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<(String, String)>> {
     if let Ok(t) = p.cast::<PyTuple>() {
         return pairs(t.iter());
     }
-    if p.is_instance_of::<PyString>() || p.is_instance_of::<PyBytes>() {
+    if is_text(p) {
         return Err(coded(
             ErrorCode::InvalidParamValue,
             "params must be a mapping or a sequence of (key, value) pairs, not text",
@@ -297,6 +297,14 @@ pub fn params(p: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<(String, String)>> {
     };
     let items = items.try_iter().map_err(|_| not_pairs())?;
     pairs(items.collect::<PyResult<Vec<_>>>()?.into_iter())
+}
+
+/// `str`, `bytes` or `bytearray`: sequences, but never of (key, value) pairs — a two-character
+/// string must not read as one pair.
+fn is_text(obj: &Bound<'_, PyAny>) -> bool {
+    obj.is_instance_of::<PyString>()
+        || obj.is_instance_of::<PyBytes>()
+        || obj.is_instance_of::<PyByteArray>()
 }
 
 fn not_pairs() -> PyErr {
@@ -316,7 +324,7 @@ fn pairs<'py>(items: impl Iterator<Item = Bound<'py, PyAny>>) -> PyResult<Vec<(S
             out.push((key_text(&t.get_item(0)?)?, value_text(&t.get_item(1)?)?));
             continue;
         }
-        if item.is_instance_of::<PyString>() || item.is_instance_of::<PyBytes>() {
+        if is_text(&item) {
             return Err(not_pairs());
         }
         let len = item.len().map_err(|_| not_pairs())?;

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterator
+from types import MappingProxyType
 
 import pytest
 import xnonce
@@ -41,6 +42,20 @@ def test_generators_and_mappings_are_accepted() -> None:
 
     assert v1(gen()).x_nonce == v1({"a": "1"}).x_nonce
     assert v1(None).x_nonce == v1([]).x_nonce == v1({}).x_nonce
+    # A mapping that is not a dict is read through its items().
+    assert v1(MappingProxyType({"a": "1"})).x_nonce == v1({"a": "1"}).x_nonce
+
+
+def test_an_iterable_of_pairs_with_a_keys_method_is_still_read_as_pairs() -> None:
+    # Only an object with both keys() and items() is a mapping (as for `dict(x)`).
+    class Pairs:
+        def __iter__(self) -> Iterator[tuple[str, str]]:
+            yield ("a", "1")
+
+        def keys(self) -> list[str]:
+            return ["not", "these"]
+
+    assert v1(Pairs()).x_nonce == v1({"a": "1"}).x_nonce
 
 
 @pytest.mark.parametrize(
@@ -92,10 +107,28 @@ def test_unsupported_values_are_invalid_param_value(value: object) -> None:
     assert isinstance(e.value, xnonce.InputError)
 
 
-@pytest.mark.parametrize("params", ["a=1", b"a=1", [("a",)], [("a", "1", "2")], 5])
+@pytest.mark.parametrize("value", [b"x", bytearray(b"x"), None, [1], object()])
+def test_the_refusal_of_a_value_names_its_type(value: object) -> None:
+    with pytest.raises(xnonce.InvalidParamValue) as e:
+        v2({"k": value})
+    assert str(e.value).endswith(f"must be str, int, float or bool, not {type(value).__name__}")
+
+
+@pytest.mark.parametrize(
+    "params",
+    ["a=1", b"a=1", [("a",)], [("a", "1", "2")], 5, ["ab"], [b"ab"], [bytearray(b"ab")]],
+)
 def test_params_that_are_not_pairs_are_refused(params: object) -> None:
+    # A two-character string is not a (key, value) pair.
     with pytest.raises(xnonce.InvalidParamValue):
         v2(params)
+
+
+@pytest.mark.parametrize("params", ["a=1", b"a=1", bytearray(b"a=1")])
+def test_text_given_as_params_is_refused_as_text(params: object) -> None:
+    with pytest.raises(xnonce.InvalidParamValue) as e:
+        v2(params)
+    assert str(e.value).endswith("sequence of (key, value) pairs, not text")
 
 
 def test_non_str_keys_are_invalid_param_key() -> None:
