@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from typing import Any
 
 import httpx
@@ -159,7 +160,7 @@ def test_async_requester_clock_offset(server: Server) -> None:
 
 # Run in a fresh interpreter: what matters is how it exits. `mode` "cancel": the awaitable is
 # cancelled right after it starts; "abandon": requests are left in flight when the loop and the
-# program end (one to a server that never answers).
+# program end (one to a server that never answers); "complete": one request answered.
 EXIT_SCRIPT = """
 import asyncio, os, socket, sys
 import xnonce
@@ -181,6 +182,9 @@ async def main():
             await t
         except asyncio.CancelledError:
             print("cancelled")
+    elif mode == "complete":
+        res = await api.make_request("GET", params, "/controller1/action1")
+        print("completed", res.code)
     else:
         silent = xnonce.AsyncRequester(f"http://127.0.0.1:{mute.getsockname()[1]}", client, secret)
         pending = [silent.make_request("GET", params, "/c/a") for _ in range(3)]
@@ -209,6 +213,24 @@ def test_async_requests_cancelled_or_in_flight_at_exit_end_cleanly(
         assert "panicked" not in out.stderr and "Fatal Python error" not in out.stderr, out.stderr
         assert out.stderr == ""
         assert out.stdout.split()[0] == ("cancelled" if mode == "cancel" else "abandoned")
+
+
+def test_the_interpreter_exits_at_once_after_async_requests_finish(server: Server) -> None:
+    # At exit the module waits (up to 10 s) for Rust threads still handing results to Python;
+    # a thread that has handed its result over must no longer count.
+    env = {**os.environ, "XNONCE_TEST_SECRET": server.secret}
+    started = time.monotonic()
+    out = subprocess.run(
+        [sys.executable, "-c", EXIT_SCRIPT, "complete", server.url, server.client],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    took = time.monotonic() - started
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["completed", "200"]
+    assert took < 8, f"the exit waited {took:.1f} s for threads that had left"
 
 
 def test_cancelling_an_async_request_aborts_it() -> None:
