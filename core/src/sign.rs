@@ -24,7 +24,8 @@ use std::fmt;
 use crate::canonical;
 use crate::environment::Environment;
 use crate::error::{err, ErrorCode, Result};
-use crate::{Scheme, Secret, XNonce};
+use crate::params;
+use crate::{Incoming, Scheme, Secret, XNonce};
 
 /// Everything that is signed, before signing. Missing `timestamp_ms` / `nonce` are filled
 /// from an [`Environment`] by [`sign_with`] (or from the system by [`sign`]).
@@ -120,6 +121,52 @@ impl SignInput {
     pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
         self.body = Some(body.into());
         self
+    }
+
+    /// The input that signs `req`, a request as an HTTP client is about to send it, exactly as
+    /// a [`Verifier`](crate::Verifier) will read it: the params from its raw query and, when
+    /// the body is `application/x-www-form-urlencoded`, from the body's fields; any other
+    /// non-empty body is signed as the body (v2; v1 refuses it, `invalid_body`). An empty path
+    /// is sent as `/` (RFC 9110 §4.2.1). A target holding a fragment (`#`) is `invalid_path`,
+    /// a form body that is not UTF-8 `malformed_params`, a bad `%` escape in the query or the
+    /// form `malformed_params`. Time and nonce come from the environment unless set afterwards.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use xnonce_core::{sign_with, FixedEnvironment, Incoming, Scheme, Secret, SignInput, Verifier};
+    /// let secret = Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")?;
+    /// let req = Incoming::new("POST", "/reports/upload?day=mon")
+    ///     .host("api.test")
+    ///     .body(Some("application/x-www-form-urlencoded"), b"format=csv+gz");
+    /// let input = SignInput::for_request(Scheme::V2, &req, "svc")?;
+    /// assert_eq!(input.params, [("day".into(), "mon".into()), ("format".into(), "csv gz".into())]);
+    /// let env = FixedEnvironment { now_ms: 1_700_000_000_000, nonce: [7; 16] };
+    /// let signed = sign_with(&input, &secret, &env)?;
+    /// let clients = HashMap::from([("svc".to_string(), secret)]);
+    /// let ok = Verifier::new().verify(&req.x_nonce(&signed.x_nonce), &clients, env.now_ms)?;
+    /// assert_eq!(ok.params, input.params);
+    /// # Ok::<(), xnonce_core::Error>(())
+    /// ```
+    pub fn for_request(
+        scheme: Scheme,
+        req: &Incoming<'_>,
+        client: impl Into<String>,
+    ) -> Result<SignInput> {
+        if req.path.contains('#') || req.query.contains('#') {
+            return err(ErrorCode::InvalidPath, "a request target has no fragment");
+        }
+        let form = req.form_text()?;
+        Ok(SignInput {
+            scheme,
+            method: req.method.to_owned(),
+            path: if req.path.is_empty() { "/" } else { req.path }.to_owned(),
+            params: params::from_query_and_form(scheme, req.query, form)?,
+            client: client.into(),
+            timestamp_ms: None,
+            nonce: None,
+            host: req.host.map(str::to_owned),
+            body: (form.is_none() && !req.body.is_empty()).then(|| req.body.to_vec()),
+        })
     }
 }
 
@@ -396,6 +443,55 @@ fn sign_parts<'a, K: AsRef<str>, V: AsRef<str>>(
 mod tests {
     use super::*;
     use crate::fixtures::{env, secret, SECRET};
+
+    fn from_target(
+        scheme: Scheme,
+        target: &str,
+        ct: Option<&str>,
+        body: &[u8],
+    ) -> Result<SignInput> {
+        let req = Incoming::new("POST", target)
+            .host("api.test")
+            .body(ct, body);
+        SignInput::for_request(scheme, &req, "svc")
+    }
+
+    const FORM: Option<&str> = Some("application/x-www-form-urlencoded; charset=utf-8");
+
+    #[test]
+    fn a_request_target_signs_its_query_and_form_fields_or_its_body() {
+        let form = from_target(Scheme::V1, "/c/a?b=2&a=1%201", FORM, b"z=+").unwrap();
+        assert_eq!((form.method.as_str(), form.path.as_str()), ("POST", "/c/a"));
+        assert_eq!(
+            form.params,
+            [("b", "2"), ("a", "1 1"), ("z", " ")].map(|(k, v)| (k.to_string(), v.to_string()))
+        );
+        assert_eq!((form.body, form.host.as_deref()), (None, Some("api.test")));
+        let json = from_target(Scheme::V2, "/c/a", Some("application/json"), b"{}").unwrap();
+        assert_eq!(
+            (json.params.len(), json.body.as_deref()),
+            (0, Some(&b"{}"[..]))
+        );
+        // No body, or an empty one, is no body; an empty path is sent as "/".
+        let empty = from_target(Scheme::V2, "?x=1", Some("application/json"), b"").unwrap();
+        assert_eq!((empty.path.as_str(), empty.body), ("/", None));
+    }
+
+    #[test]
+    fn a_request_target_with_a_fragment_or_a_bad_form_is_refused() {
+        for target in ["/c/a#f", "/c/a?x=1#f", "/c/a?x=#"] {
+            let e = from_target(Scheme::V2, target, None, b"").unwrap_err();
+            assert_eq!(e.code(), ErrorCode::InvalidPath, "{target}");
+        }
+        let e = from_target(Scheme::V2, "/c/a", FORM, b"x=\xff").unwrap_err();
+        assert_eq!(e.code(), ErrorCode::MalformedParams);
+        let e = from_target(Scheme::V2, "/c/a?x=%zz", None, b"").unwrap_err();
+        assert_eq!(e.code(), ErrorCode::MalformedParams);
+        // v1 cannot sign a body: refused when signed, not when read.
+        let v1 = from_target(Scheme::V1, "/c/a", Some("text/plain"), b"x").unwrap();
+        let e = sign_with(&v1, &secret(), &env()).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidBody);
+    }
 
     /// `Signed` reports the signed timestamp, and its `Debug` shows the header and the
     /// ottoken but never the canonical string (for v1 it holds the secret).

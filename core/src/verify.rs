@@ -84,6 +84,17 @@ impl<'a> Incoming<'a> {
     pub fn is_form(&self) -> bool {
         is_form_content_type(self.content_type)
     }
+
+    /// The form body's text when the body is a form (`None` otherwise); a form body that is
+    /// not UTF-8 is `malformed_params`. Signing and verifying read it alike.
+    pub(crate) fn form_text(&self) -> Result<Option<&'a str>> {
+        if !self.is_form() {
+            return Ok(None);
+        }
+        std::str::from_utf8(self.body)
+            .map(Some)
+            .map_err(|_| Error::new(ErrorCode::MalformedParams, "form body is not UTF-8"))
+    }
 }
 
 /// True for `application/x-www-form-urlencoded` (any case, parameters ignored).
@@ -278,14 +289,14 @@ impl Verifier {
     /// Reads the credential of a request: header first, else the `ottoken` parameter.
     pub fn credential(&self, req: &Incoming<'_>) -> Result<(XNonce, bool)> {
         let mut from_ottoken = None;
-        let form = form_body(req)?;
+        let form = req.form_text()?;
         let (header, via_ottoken) = self.credential_fields(req, form, &mut from_ottoken)?;
         Ok((header.to_owned(), via_ottoken))
     }
 
     /// [`Verifier::credential`] borrowing the header's fields: from the `X-Nonce` text, or
     /// from the header decoded out of an `ottoken` into `holder`. `form` is the request's
-    /// [`form_body`], read by the caller first (§11.1 step 1: a form body that is not UTF-8
+    /// [`Incoming::form_text`], read by the caller first (§11.1 step 1: a form body that is not UTF-8
     /// is `malformed_params`, whatever the credential).
     fn credential_fields<'r>(
         &self,
@@ -388,7 +399,7 @@ impl Verifier {
         hint: &mut dyn FnMut(&ReplayKey),
     ) -> Result<Verified> {
         let mut from_ottoken = None;
-        let form = form_body(req)?;
+        let form = req.form_text()?;
         let (header, via_ottoken) = self.credential_fields(req, form, &mut from_ottoken)?;
         let scheme = header.scheme;
         let replay_key = replay_key(scheme, header.client, header.request_id);
@@ -525,15 +536,6 @@ fn authenticate(
 /// `<scheme>:<client>:<request id>`.
 fn replay_key(scheme: Scheme, client: &str, request_id: &str) -> ReplayKey {
     ReplayKey::new([scheme.as_str(), ":", client, ":", request_id].concat())
-}
-
-fn form_body<'a>(req: &Incoming<'a>) -> Result<Option<&'a str>> {
-    if !req.is_form() {
-        return Ok(None);
-    }
-    std::str::from_utf8(req.body)
-        .map(Some)
-        .map_err(|_| Error::new(ErrorCode::MalformedParams, "form body is not UTF-8"))
 }
 
 #[cfg(test)]
