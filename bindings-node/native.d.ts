@@ -236,7 +236,10 @@ export interface SignOptions {
  */
 export declare function signPacked(packed: string, pairs: number, timestamp?: number | bigint | null, body?: Uint8Array | string | null): string | null
 
-/** Signs a raw request (`target` = `/path?query`, as sent) and returns the `X-Nonce` value. */
+/**
+ * Signs a raw request (`target` = `/path?query`, as sent) and returns the `X-Nonce` value.
+ * A target with a fragment (`#`) is `invalid_path`; an empty path is sent as `/`.
+ */
 export declare function signRequest(scheme: 'v1' | 'v2', method: string, target: string, client: string, secret: string, parts?: RequestParts): string
 
 /** A verified request. */

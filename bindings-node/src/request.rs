@@ -5,10 +5,9 @@
 
 use napi::Env;
 use napi_derive::napi;
-use xnonce_core::verify::is_form_content_type;
-use xnonce_core::{ErrorCode, Scheme, SignInput};
+use xnonce_core::{ErrorCode, Incoming, Scheme, SignInput};
 
-use crate::error::{fail, guard};
+use crate::error::guard;
 use crate::params::{self, Body, Text};
 
 /// What an HTTP stack knows about the request besides method and target (`null` counts as
@@ -34,6 +33,7 @@ pub struct RequestParts {
 }
 
 /// Signs a raw request (`target` = `/path?query`, as sent) and returns the `X-Nonce` value.
+/// A target with a fragment (`#`) is `invalid_path`; an empty path is sent as `/`.
 #[napi(
     strict,
     js_name = "signRequest",
@@ -52,41 +52,24 @@ pub fn sign_request(
         let scheme: Scheme = scheme.parse()?;
         let parts = parts.unwrap_or_default();
         let method = method.check(ErrorCode::InvalidMethod, "the method")?;
-        let (path, query) = target
-            .as_str()
-            .split_once('?')
-            .unwrap_or((target.as_str(), ""));
         if let Some(at) = target.lone_surrogate_at() {
             // napi's U+FFFD stands for the surrogate, one UTF-16 unit for one: same index.
+            let path = Incoming::new("", target.as_str()).path;
             let (code, what) = match at < path.encode_utf16().count() {
                 true => (ErrorCode::InvalidPath, "the path"),
                 false => (ErrorCode::MalformedParams, "the query"),
             };
             return Err(xnonce_core::Error::ill_formed_text(code, what).into());
         }
-        if path.contains('#') || query.contains('#') {
-            return fail(ErrorCode::InvalidPath, "a request target has no fragment");
-        }
         let body = params::body_bytes(parts.body.flatten())?.unwrap_or_default();
         let content_type = parts.content_type.flatten();
-        let form = is_form_content_type(content_type.as_deref());
-        let form_text = match form {
-            true => Some(std::str::from_utf8(&body).map_err(|_| {
-                xnonce_core::Error::new(ErrorCode::MalformedParams, "form body is not UTF-8")
-            })?),
-            false => None,
-        };
-        let input = SignInput {
-            scheme,
-            method,
-            path: path.to_string(),
-            params: xnonce_core::params::from_query_and_form(scheme, query, form_text)?,
-            client: client.check(ErrorCode::InvalidClientId, "the client id")?,
-            timestamp_ms: params::timestamp_ms(parts.timestamp.flatten())?,
-            nonce: params::optional_text(parts.nonce, ErrorCode::InvalidNonce, "the nonce")?,
-            host: params::optional_text(parts.host, ErrorCode::InvalidHost, "the host")?,
-            body: (!form && !body.is_empty()).then_some(body.clone()),
-        };
+        let host = params::optional_text(parts.host, ErrorCode::InvalidHost, "the host")?;
+        let mut req = Incoming::new(&method, target.as_str()).body(content_type.as_deref(), &body);
+        req.host = host.as_deref();
+        let client = client.check(ErrorCode::InvalidClientId, "the client id")?;
+        let mut input = SignInput::for_request(scheme, &req, client)?;
+        input.timestamp_ms = params::timestamp_ms(parts.timestamp.flatten())?;
+        input.nonce = params::optional_text(parts.nonce, ErrorCode::InvalidNonce, "the nonce")?;
         Ok(xnonce_core::sign(&input, &crate::sign::secret_of(secret)?)?.x_nonce)
     })
 }

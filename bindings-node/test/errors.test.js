@@ -143,6 +143,21 @@ test('param values: numbers, bigints and booleans become core text; other values
       (e) => e instanceof xnonce.InputError && e.code === 'invalid_param_value',
     )
   }
+  // The refusal names the key and the type, never the value.
+  for (const [bad, kind] of [
+    [null, 'null'],
+    [undefined, 'undefined'],
+    [{}, 'an object'],
+    [Symbol('s'), 'a symbol'],
+    [() => 1, 'a function'],
+  ]) {
+    assert.throws(
+      () => detailed([['k', bad]]),
+      (e) =>
+        e.message.endsWith(`param "k": a value must be a string, number, bigint or boolean, not ${kind}`),
+      kind,
+    )
+  }
   assert.throws(
     () => detailed([['k']]),
     (e) => e.code === 'invalid_param_value',
@@ -159,6 +174,17 @@ test('param values: numbers, bigints and booleans become core text; other values
     () => detailed([[1, 'v']]),
     (e) => e.code === 'invalid_param_key',
   )
+  // Entries that are objects but not arrays, array-likes included, are not pairs.
+  for (const entry of ['k=v', {}, { 0: 'k', 1: 'v', length: 2 }, new Map([['k', 'v']])]) {
+    assert.throws(
+      () => detailed([['a', 'b'], entry]),
+      (e) =>
+        e instanceof xnonce.InputError &&
+        e.code === 'invalid_param_value' &&
+        e.message.includes('entry 1 is not a [key, value] pair'),
+      String(entry),
+    )
+  }
 })
 
 test('params: pairs, plain objects, Map and URLSearchParams sign alike in their iteration order', () => {
@@ -199,7 +225,7 @@ test('a Verifier needs its secrets as an object or Map of strings: other types a
       String(bad),
     )
   }
-  for (const bad of [5, undefined, null, [5], ['ok', {}]]) {
+  for (const bad of [5, undefined, null, {}, [5], ['ok', {}]]) {
     assert.throws(
       () => new xnonce.Verifier({ svc: bad }),
       (e) =>
@@ -248,6 +274,10 @@ test('arguments of the wrong JavaScript type throw TypeError, keeping the napi s
       return true
     })
   }
+  // The message says which type a text argument must have.
+  assert.throws(() => xnonce.signDetailed('v2', 7, '/a/b', [], 'svc', SECRET, V2), {
+    message: /to be String, but received Number/,
+  })
   const requester = new xnonce.Requester('http://127.0.0.1:9', 'svc', SECRET)
   assert.ok(requester instanceof xnonce.Requester)
   let promise
@@ -290,6 +320,15 @@ test('sign: the packed fast path and the general path agree, NULs included', () 
   ]) {
     assert.equal(xnonce.sign('v2', 'GET', '/a/b', params, 'svc', SECRET, opts), general(params))
   }
+  // The fast path itself answers for well-formed text (sign.js would otherwise fall back to
+  // the general path unnoticed), and declines a lone surrogate or a field count that a NUL
+  // inside a field has changed.
+  const native = require('../xnonce.node')
+  const packed = (path) =>
+    ['v2', 'GET', path, 'svc', SECRET, '=' + V2.nonce, '=api.test', 'a', '1'].join('\0')
+  assert.equal(native.signPacked(packed('/a/b'), 1, T), general([['a', '1']]))
+  assert.equal(native.signPacked(packed('/a/\ud800'), 1, T), null)
+  assert.equal(native.signPacked(packed('/a\0b'), 1, T), null)
   assert.throws(() => xnonce.sign('v1', 'GET', '/a\0b', [], 'svc', SECRET, { timestamp: T }), {
     code: 'invalid_path',
   })
@@ -328,6 +367,18 @@ test('timestamps: a bigint signs and verifies like the same number; out of range
       timestamp: T,
       nonce: V2.nonce,
     }),
+  )
+  // A fragment is never part of a request target; an empty path is sent as "/".
+  for (const target of ['/a/b#f', '/a/b?k=v#f']) {
+    assert.throws(() => xnonce.signRequest('v2', 'GET', target, 'svc', SECRET, { host: 'api.test' }), {
+      code: 'invalid_path',
+      message: /no fragment/,
+    })
+  }
+  const parts = { host: 'api.test', timestamp: T, nonce: V2.nonce }
+  assert.equal(
+    xnonce.signRequest('v2', 'GET', '?k=v', 'svc', SECRET, parts),
+    xnonce.signRequest('v2', 'GET', '/?k=v', 'svc', SECRET, parts),
   )
   const ok = verifier().verify('GET', '/a/b', { host: 'api.test', xNonce: signedGet(), now: TB + 1000n })
   assert.equal(ok.timestamp, T)
@@ -523,6 +574,21 @@ test('Requester timeoutMs (a positive number of ms) and clockOffsetMs (an intege
         assert.doesNotMatch(e.message, /timestamp/)
         return true
       },
+    )
+  }
+  // The value received, written as Node's own range errors write it.
+  for (const [bad, text] of [
+    [-0, '-0'],
+    [-0.5, '-0.5'],
+    [NaN, 'NaN'],
+    [Infinity, 'Infinity'],
+    [-Infinity, '-Infinity'],
+    [2 ** 53, '9007199254740992'],
+  ]) {
+    assert.throws(
+      () => make(bad),
+      (e) => e.message.endsWith(`Received ${text}`),
+      text,
     )
   }
   for (const good of [1, 0.5, 5000, 2 ** 53 - 1])

@@ -2,10 +2,10 @@
 
 use pyo3::prelude::*;
 use pyo3::types::PyString;
-use xnonce_core::{ottoken, ErrorCode, SignInput, Signed, XNonce};
+use xnonce_core::{ottoken, Incoming, SignInput, Signed, XNonce};
 
 use crate::convert::{self, field, SecretArg, Text};
-use crate::errors::{coded, IntoPyResult};
+use crate::errors::IntoPyResult;
 
 /// The result of signing: the `X-Nonce` header value and everything behind it.
 #[pyclass(frozen, module = "xnonce", name = "Signed")]
@@ -367,7 +367,9 @@ pub fn link_detailed(
 /// Signs a request as an HTTP client is about to send it: the params are read from the raw
 /// query of `target` (`/path?query`) and, for an `application/x-www-form-urlencoded`
 /// `content_type`, from the form body, exactly as the scheme's verifier reads them; any other
-/// body is signed as a body (v2) or refused (v1, `invalid_body`). Returns the header value.
+/// body is signed as a body (v2) or refused (v1, `invalid_body`); a target with a fragment
+/// (`#`) is `invalid_path`, an empty path is sent as `/` (core's `SignInput::for_request`).
+/// Returns the header value.
 #[pyfunction]
 #[pyo3(signature = (scheme, method, host, target, client, secret, *, content_type=None, body=None, timestamp=None, nonce=None))]
 #[allow(clippy::too_many_arguments)]
@@ -384,32 +386,13 @@ pub fn sign_request(
     nonce: Option<Text<'_, field::Nonce>>,
 ) -> PyResult<String> {
     let scheme = convert::scheme(&scheme)?;
-    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
     let body = convert::body(body)?.unwrap_or_default();
-    let is_form = xnonce_core::verify::is_form_content_type(content_type.as_deref());
-    let form = if is_form {
-        Some(
-            std::str::from_utf8(&body)
-                .map_err(|_| coded(ErrorCode::MalformedParams, "form body is not UTF-8"))?,
-        )
-    } else {
-        None
-    };
-    let input = SignInput {
-        scheme,
-        method: method.to_owned(),
-        path: if path.is_empty() { "/" } else { path }.to_owned(),
-        params: xnonce_core::params::from_query_and_form(scheme, query, form).py_err()?,
-        client: client.to_owned(),
-        timestamp_ms: convert::millis(timestamp),
-        nonce: nonce.map(|n| n.to_owned()),
-        host: Some(host.to_owned()),
-        body: if is_form || body.is_empty() {
-            None
-        } else {
-            Some(body.clone())
-        },
-    };
+    let req = Incoming::new(&method, &target)
+        .host(&host)
+        .body(content_type.as_deref(), &body);
+    let mut input = SignInput::for_request(scheme, &req, &*client).py_err()?;
+    input.timestamp_ms = convert::millis(timestamp);
+    input.nonce = nonce.map(|n| n.to_owned());
     let secret = secret.secret()?;
     header(&input, &secret)
 }

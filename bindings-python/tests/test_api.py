@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterator
 from types import MappingProxyType
+from typing import Any
 
 import pytest
 import xnonce
@@ -429,6 +430,20 @@ def test_sign_request_v1_refuses_non_form_bodies() -> None:
             "v1", "POST", "h", "/c/a", "svc", SECRET, content_type="application/json", body=b"{}"
         )
     assert e.value.code == "invalid_body"
+
+
+@pytest.mark.parametrize("target", ["/c/a#f", "/c/a?x=1#f"])
+def test_sign_request_refuses_a_fragment(target: str) -> None:
+    with pytest.raises(xnonce.InputError, match="no fragment") as e:
+        xnonce.sign_request("v2", "GET", "api.test", target, "svc", SECRET)
+    assert e.value.code == "invalid_path"
+
+
+def test_sign_request_sends_an_empty_path_as_slash() -> None:
+    kw: dict[str, Any] = {"timestamp": TS, "nonce": NONCE}
+    assert xnonce.sign_request(
+        "v2", "GET", "h", "?x=1", "svc", SECRET, **kw
+    ) == xnonce.sign_request("v2", "GET", "h", "/?x=1", "svc", SECRET, **kw)
 
 
 def test_version_and_codes() -> None:
