@@ -146,6 +146,9 @@ def test_signed_fields() -> None:
     assert s.scheme == "v2" and s.client == "svc" and s.timestamp == TS and s.nonce == NONCE
     assert s.x_nonce.startswith(f"v2 svc {TS} {NONCE} ")
     assert str(s) == s.x_nonce and SECRET not in repr(s)
+    assert repr(s) == f'Signed(x_nonce="{s.x_nonce}")'
+    # v1's canonical string holds the secret: repr shows the header only.
+    assert repr(v1({})) == f'Signed(x_nonce="{v1({}).x_nonce}")'
     assert s.header == xnonce.parse_header(s.x_nonce)
     assert v1({}).nonce is None
 
@@ -199,6 +202,7 @@ def test_link_and_link_detailed() -> None:
         nonce=NONCE,
     )
     assert d.url == url and str(d) == url
+    assert repr(d) == f'Link(url="{url}")'
     assert d.signed.x_nonce == v2({"q": "a b"}).x_nonce  # the host comes from the URL
     assert xnonce.ottoken_decode(url.rsplit("ottoken=", 1)[1]) == d.signed.x_nonce
 

@@ -25,9 +25,10 @@ USER: dict[str, xnonce.ParamValue] = {"username": "u ser", "password": "p&w=d"}
 
 
 def answer(res: xnonce.Response) -> dict[str, Any]:
-    assert res.code == 200, res.body
+    assert res.code == 200 and res.ok, res.body
     data = res.data
     assert isinstance(data, dict)
+    assert json.loads(res.body) == data
     return data
 
 
@@ -45,6 +46,17 @@ def test_requester_get_and_post(server: Server, scheme: str) -> None:
         )
     )
     assert posted == {"posted": "POSTED!", "opt1": "é", "opt2": None, "opt3": "3"}
+
+
+def test_a_response_s_headers_and_repr(server: Server) -> None:
+    api = xnonce.Requester(server.url, server.client, server.secret, timeout=10)
+    res = api.make_request("GET", {**USER, "opt1": 1}, "/controller1/action1")
+    assert repr(res) == "Response(code=200)"
+    # The demo answers with em-secure-api's content type.
+    assert ("content-type", "text/json") in res.headers
+    # Any case finds the first header of that name; an absent one is None.
+    assert res.header("Content-Type") == res.header("content-type") == "text/json"
+    assert res.header("x-not-sent") is None
 
 
 def test_requester_route_and_auth_failures(server: Server) -> None:
