@@ -344,6 +344,8 @@ def test_windows_per_controller_and_action() -> None:
     ver2 = verifier(
         window_ms=1_000, controller_windows={"c": 5_000}, action_windows={"c/other": 10_000}
     )
+    # /c/a has no action window here: the controller's 5 s, not the default 1 s.
+    assert ver2.verify("GET", "/c/a", host="api.test", x_nonce=h, now=TS + 4_000).client == "svc"
     with pytest.raises(xnonce.AuthError):
         ver2.verify("GET", "/c/a", host="api.test", x_nonce=h, now=TS + 6_000)
 
