@@ -48,7 +48,7 @@ def test_requester_get_and_post(server: Server, scheme: str) -> None:
     assert posted == {"posted": "POSTED!", "opt1": "é", "opt2": None, "opt3": "3"}
 
 
-def test_a_response_s_headers_and_repr(server: Server) -> None:
+def test_response_headers_and_repr(server: Server) -> None:
     api = xnonce.Requester(server.url, server.client, server.secret, timeout=10)
     res = api.make_request("GET", {**USER, "opt1": 1}, "/controller1/action1")
     assert repr(res) == "Response(code=200)"
