@@ -317,6 +317,66 @@ mod tests {
         assert!(matches!(e, XNonceError::Unavailable { .. }));
     }
 
+    /// A loopback peer that reads one request head and answers 200; returns its URL and
+    /// the request text it received.
+    fn one_shot_peer() -> (String, std::thread::JoinHandle<String>) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let peer = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = conn.read(&mut buf).unwrap();
+                assert!(n > 0, "the peer closed before a full request head");
+                seen.extend_from_slice(&buf[..n]);
+            }
+            conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                .unwrap();
+            String::from_utf8(seen).unwrap()
+        });
+        (url, peer)
+    }
+
+    #[test]
+    fn the_options_timestamp_and_headers_are_sent() {
+        let (url, peer) = one_shot_peer();
+        let r = Requester::new(url, "svc".into(), SECRET.into(), None, 5000, false, 0).unwrap();
+        let res = r
+            .make_request(
+                "GET".into(),
+                vec![],
+                "/a/b".into(),
+                None,
+                RequestOptions {
+                    timestamp: Some(1_700_000_000_000),
+                    headers: vec![HttpHeader {
+                        name: "X-Request-Id".into(),
+                        value: "abc".into(),
+                    }],
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(res.code, 200);
+        let head = peer.join().unwrap().to_ascii_lowercase();
+        assert!(head.contains("\r\nx-request-id: abc\r\n"), "{head}");
+        assert!(
+            head.contains("\r\nx-nonce: v2 svc 1700000000000 "),
+            "{head}"
+        );
+    }
+
+    #[test]
+    fn a_header_prints_as_name_and_value() {
+        let h = HttpHeader {
+            name: "content-type".into(),
+            value: "text/json".into(),
+        };
+        assert_eq!(format!("{h:?}"), "\"content-type\": \"text/json\"");
+    }
+
     #[test]
     fn printing_options_hides_header_values() {
         let o = RequestOptions {

@@ -214,6 +214,24 @@ mod tests {
     const SECRET: &str = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd";
 
     #[test]
+    fn printing_a_verifier_counts_its_clients_and_never_shows_a_secret() {
+        let v = Verifier::new(
+            HashMap::from([("svc".to_string(), vec![SECRET.to_string()])]),
+            30_000,
+            vec![],
+            vec![],
+            None,
+        )
+        .unwrap();
+        let debug = format!("{v:?}");
+        assert!(debug.starts_with("Verifier { inner: Verifier {"), "{debug}");
+        assert!(
+            debug.contains("clients: 1") && !debug.contains(SECRET),
+            "{debug}"
+        );
+    }
+
+    #[test]
     fn verifies_once_then_refuses_replay() {
         let header = crate::sign(
             Scheme::V2,
