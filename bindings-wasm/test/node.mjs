@@ -362,6 +362,62 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
     throwsCode(() => x.sign("v2", "GET", "/a", [], "c", SECRET, { ...V2, host: null }), "invalid_host");
   });
 
+  await check("sign's fast path signs by itself; the general path gets only what it declines", () => {
+    const glue = require("../pkg/node/xnonce_wasm_bindgen.js");
+    const { fastSign } = require("../pkg/node/fast_sign.js");
+    const asked = [];
+    const sign = fastSign((...args) => {
+      asked.push(args[2]);
+      return glue.sign(...args);
+    }, glue);
+    const V2 = { host: "h", timestamp: 1, nonce: "0".repeat(32) };
+    const pairs = [
+      ["k", "v"],
+      ["é", "a b"],
+    ];
+    equal(
+      sign("v2", "GET", "/a", pairs, "c", SECRET, V2),
+      glue.sign("v2", "GET", "/a", pairs, "c", SECRET, V2),
+    );
+    const body = { ...V2, body: '{"n":1}' };
+    equal(
+      sign("v2", "POST", "/b", [], "c", SECRET, body),
+      glue.sign("v2", "POST", "/b", [], "c", SECRET, body),
+    );
+    equal(asked.length, 0, "the fast path signed both");
+    // A NUL inside a field, or a timestamp that is not an integer: the general path says why.
+    throwsCode(() => sign("v2", "GET", "/a\0b", [], "c", SECRET, V2), "invalid_path");
+    throwsCode(
+      () => sign("v2", "GET", "/c", [], "c", SECRET, { ...V2, timestamp: 1.5 }),
+      "invalid_timestamp",
+    );
+    equal(asked.join(","), "/a\0b,/c", "declined");
+  });
+
+  await check("params as text and options given as undefined", () => {
+    for (const params of ["k=v", 5, true]) {
+      let message = "";
+      try {
+        x.signDetailed("v1", "GET", "/a", params, "c", SECRET);
+      } catch (e) {
+        equal(e.code, "invalid_param_value", String(params));
+        message = e.message;
+      }
+      assert(message.includes("params must be an array of [key, value] pairs"), `${params}: ${message}`);
+    }
+    // undefined options are no options, as null are.
+    assert(
+      x.signDetailed("v1", "GET", "/a", [], "c", SECRET, undefined).xNonce.split(" ")[1] === "c",
+      "signDetailed",
+    );
+    assert(
+      x
+        .linkDetailed("v1", "GET", "/a", [], "c", SECRET, "https://h", undefined)
+        .url.startsWith("https://h/a?"),
+      "link",
+    );
+  });
+
   await check("parseHeader, ottoken round trip, linkDetailed", () => {
     const s = x.signDetailed("v1", "GET", "/admin/status", [], "test_client", SECRET, {
       timestamp: 1384300802123,
