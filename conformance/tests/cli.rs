@@ -1,0 +1,132 @@
+//! The `xnonce-conformance` command's `vectors` and `generate` modes, run as a user runs them:
+//! what they print and how they exit.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn run(args: &[&str], extra_vectors: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xnonce-conformance"));
+    cmd.args(args).env_remove("XNONCE_EXTRA_VECTORS");
+    if let Some(extra) = extra_vectors {
+        cmd.env("XNONCE_EXTRA_VECTORS", extra);
+    }
+    cmd.output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn vectors_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors")
+}
+
+/// A fresh empty folder under the target dir.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The cases of the committed files, counted from the JSON itself.
+fn committed_cases() -> Vec<serde_json::Value> {
+    let mut cases = Vec::new();
+    for entry in std::fs::read_dir(vectors_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|x| x == "json") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let list: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+            cases.extend(list);
+        }
+    }
+    cases
+}
+
+#[test]
+fn vectors_counts_every_committed_case_and_exits_0() {
+    let out = run(&["vectors"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let n = committed_cases().len();
+    assert_eq!(text(&out.stdout), format!("rust: {n} vectors passed\n"));
+}
+
+#[test]
+fn vectors_names_a_wrong_case_and_exits_1() {
+    let dir = scratch("cli-wrong-case");
+    let good = committed_cases()
+        .into_iter()
+        .find(|c| c["x_nonce"].is_string())
+        .unwrap();
+    let mut bad = good.clone();
+    bad["id"] = "tampered-case".into();
+    let x = bad["x_nonce"].as_str().unwrap().to_string();
+    bad["x_nonce"] = format!("{x}0").into();
+    let file = dir.join("mixed.json");
+    std::fs::write(&file, serde_json::to_string(&[good, bad]).unwrap()).unwrap();
+    let out = run(&["vectors", "--dir", dir.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout), "rust: 1 vectors passed, 1 failed\n");
+    assert!(
+        text(&out.stderr).contains("FAIL tampered-case"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn vectors_without_any_case_fails() {
+    let dir = scratch("cli-empty");
+    let out = run(&["vectors", "--dir", dir.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout), "rust: 0 vectors passed\n");
+}
+
+#[test]
+fn extra_vector_files_are_counted_and_empty_entries_skipped() {
+    let dir = scratch("cli-extra");
+    let one = committed_cases().into_iter().next().unwrap();
+    let file = dir.join("one.json");
+    std::fs::write(&file, serde_json::to_string(&[one]).unwrap()).unwrap();
+    let extra = format!(":{}:", file.display());
+    let out = run(&["vectors"], Some(&extra));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let n = committed_cases().len() + 1;
+    assert_eq!(text(&out.stdout), format!("rust: {n} vectors passed\n"));
+}
+
+#[test]
+fn generate_writes_the_committed_files_and_check_finds_a_stale_one() {
+    // The committed generated files are current.
+    let out = run(&["generate", "--check"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Written afresh, they are byte for byte the committed ones.
+    let dir = scratch("cli-generate");
+    let out = run(&["generate", "--out", dir.to_str().unwrap()], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for name in ["xnonce-v2.json", "xnonce-v1-extra.json"] {
+        let fresh = std::fs::read_to_string(dir.join(name)).unwrap();
+        let committed = std::fs::read_to_string(vectors_dir().join(name)).unwrap();
+        assert!(fresh == committed, "{name} differs from the committed file");
+    }
+    // A changed file is reported by name, and nothing is written.
+    let stale = dir.join("xnonce-v2.json");
+    std::fs::write(&stale, "[]\n").unwrap();
+    let out = run(
+        &["generate", "--check", "--out", dir.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("xnonce-v2.json is not what the generator makes"));
+    assert_eq!(std::fs::read_to_string(&stale).unwrap(), "[]\n");
+}
+
+#[test]
+fn a_file_that_is_not_a_vector_list_counts_as_a_failure() {
+    let dir = scratch("cli-broken");
+    std::fs::write(dir.join("broken.json"), "{").unwrap();
+    let out = run(&["vectors", "--dir", dir.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout), "rust: 0 vectors passed, 1 failed\n");
+    assert!(text(&out.stderr).contains("FAIL ") && text(&out.stderr).contains("broken.json"));
+}
