@@ -127,7 +127,7 @@ impl SignInput {
     /// a [`Verifier`](crate::Verifier) will read it: the params from its raw query and, when
     /// the body is `application/x-www-form-urlencoded`, from the body's fields; any other
     /// non-empty body is signed as the body (v2; v1 refuses it, `invalid_body`). An empty path
-    /// is sent as `/` (RFC 9110 §4.2.1). A target holding a fragment (`#`) is `invalid_path`,
+    /// is sent as `/` (RFC 9112 §3.2.1). A target holding a fragment (`#`) is `invalid_path`,
     /// a form body that is not UTF-8 `malformed_params`, a bad `%` escape in the query or the
     /// form `malformed_params`. Time and nonce come from the environment unless set afterwards.
     ///
