@@ -213,16 +213,21 @@ mod tests {
 
     const SECRET: &str = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd";
 
-    #[test]
-    fn printing_a_verifier_counts_its_clients_and_never_shows_a_secret() {
-        let v = Verifier::new(
+    /// A verifier for the one client `svc`, default window, no overrides.
+    fn one_client() -> Arc<Verifier> {
+        Verifier::new(
             HashMap::from([("svc".to_string(), vec![SECRET.to_string()])]),
             30_000,
             vec![],
             vec![],
             None,
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn printing_a_verifier_counts_its_clients_and_never_shows_a_secret() {
+        let v = one_client();
         let debug = format!("{v:?}");
         assert!(debug.starts_with("Verifier { inner: Verifier {"), "{debug}");
         assert!(
@@ -246,14 +251,7 @@ mod tests {
             None,
         )
         .unwrap();
-        let v = Verifier::new(
-            HashMap::from([("svc".to_string(), vec![SECRET.to_string()])]),
-            30_000,
-            vec![],
-            vec![],
-            None,
-        )
-        .unwrap();
+        let v = one_client();
         let call = || {
             v.verify_once(
                 "GET".into(),
