@@ -5,6 +5,7 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const xnonce = require('..')
 const { startServer } = require('./server.js')
+const { nodeServer, recordingServer } = require('./peers.js')
 
 let server
 test.before(async () => {
@@ -113,21 +114,6 @@ function xnonceFetch(scheme) {
 
 // ---- Redirects: xnonceFetch follows them itself (redirect: 'manual' underneath).
 
-/** Starts a node http server on 127.0.0.1; `handle(req, body)` returns { status, headers, body }. */
-async function nodeServer(handle) {
-  const http = require('node:http')
-  const srv = http.createServer(async (req, res) => {
-    const chunks = []
-    for await (const c of req) chunks.push(c)
-    const out = await handle(req, Buffer.concat(chunks))
-    res.writeHead(out.status, out.headers ?? {})
-    res.end(out.body ?? '')
-  })
-  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve))
-  const url = `http://127.0.0.1:${srv.address().port}`
-  return { url, host: new URL(url).host, close: () => new Promise((resolve) => srv.close(resolve)) }
-}
-
 /**
  * A server that verifies every request with a real Verifier (once: a reused nonce is refused)
  * and redirects `/r/<status>/<target...>` to `/<target...>` after verifying.
@@ -160,16 +146,6 @@ async function verifyingServer() {
     return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(answer) }
   })
   return { ...srv, seen }
-}
-
-/** A server that records the headers and body of every request and answers 200. */
-async function recordingServer() {
-  const requests = []
-  const srv = await nodeServer((req, body) => {
-    requests.push({ url: req.url, method: req.method, headers: req.headers, body: body.toString() })
-    return { status: 200, body: 'recorded' }
-  })
-  return { ...srv, requests }
 }
 
 /** A server on another origin that answers every request with `status` and `location`. */

@@ -6,6 +6,7 @@ const assert = require('node:assert/strict')
 const net = require('node:net')
 const xnonce = require('..')
 const { startServer } = require('./server.js')
+const { nodeServer, recordingServer } = require('./peers.js')
 
 let server
 test.before(async () => {
@@ -138,28 +139,8 @@ test('v2: a JSON body and unsigned extra params', async () => {
   assert.equal(tampered.data.code, 'signature_mismatch')
 })
 
-/** A loopback HTTP server that records each request and answers `answer` (or never, when null). */
-async function capturing(answer = '{}') {
-  const http = require('node:http')
-  const seen = []
-  const s = http.createServer((req, res) => {
-    const chunks = []
-    req.on('data', (c) => chunks.push(c))
-    req.on('end', () => {
-      seen.push({ method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks) })
-      if (answer !== null) res.writeHead(200, { 'content-type': 'application/json' }).end(answer)
-    })
-  })
-  await new Promise((resolve) => s.listen(0, '127.0.0.1', resolve))
-  return {
-    url: `http://127.0.0.1:${s.address().port}`,
-    seen,
-    close: () => new Promise((resolve) => s.closeAllConnections() || s.close(resolve)),
-  }
-}
-
 test('v2: the JSON body and extra headers are sent as given, and the X-Nonce signs that body', async () => {
-  const peer = await capturing()
+  const peer = await recordingServer()
   try {
     const api = new xnonce.Requester(peer.url, 'svc', server.secret, { scheme: 'v2', timeoutMs: 5000 })
     const res = await api.makeRequest('POST', { a: '1' }, '/c/a', null, {
@@ -167,8 +148,8 @@ test('v2: the JSON body and extra headers are sent as given, and the X-Nonce sig
       headers: { 'x-request-id': 'abc' },
     })
     assert.equal(res.code, 200)
-    const [req] = peer.seen
-    assert.equal(req.body.toString(), '{"hello":["world",1]}')
+    const [req] = peer.requests
+    assert.equal(req.body, '{"hello":["world",1]}')
     assert.match(req.headers['content-type'], /^application\/json/)
     assert.equal(req.headers['x-request-id'], 'abc')
     const v = new xnonce.Verifier({ svc: server.secret })
@@ -179,7 +160,7 @@ test('v2: the JSON body and extra headers are sent as given, and the X-Nonce sig
       body: req.body,
     })
     assert.deepEqual(ok.params, [['a', '1']])
-    const other = Buffer.from('{"hello":["world",2]}')
+    const other = '{"hello":["world",2]}'
     assert.throws(
       () =>
         v.verify(req.method, req.url, {
@@ -192,20 +173,25 @@ test('v2: the JSON body and extra headers are sent as given, and the X-Nonce sig
     )
     // Without options, the JSON given alone is sent too.
     await api.makeRequest('POST', [], '/c/a', null, { json: [1, 2] })
-    assert.equal(peer.seen[1].body.toString(), '[1,2]')
+    assert.equal(peer.requests[1].body, '[1,2]')
   } finally {
     await peer.close()
   }
 })
 
 test('timeoutMs bounds a request to a server that never answers', { timeout: 20000 }, async () => {
-  const silent = await capturing(null)
+  let arrived = 0
+  // Counts each request and never answers it.
+  const silent = await nodeServer(() => {
+    arrived++
+    return new Promise(() => {})
+  })
   try {
     const api = new xnonce.Requester(silent.url, 'svc', server.secret, { timeoutMs: 300 })
     await assert.rejects(api.makeRequest('GET', [], '/c/a'), (e) => {
       return e instanceof xnonce.UnavailableError && e.code === 'connection_failed'
     })
-    assert.equal(silent.seen.length, 1, 'the request arrived and was not answered')
+    assert.equal(arrived, 1, 'the request arrived and was not answered')
   } finally {
     await silent.close()
   }

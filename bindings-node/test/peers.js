@@ -1,0 +1,36 @@
+'use strict'
+// Loopback HTTP peers written in Node, for tests that need to see what a client sent (or to
+// answer in a way xnonce-server never would).
+
+/** Starts a node http server on 127.0.0.1; `handle(req, body)` returns { status, headers, body }. */
+async function nodeServer(handle) {
+  const http = require('node:http')
+  const srv = http.createServer(async (req, res) => {
+    const chunks = []
+    for await (const c of req) chunks.push(c)
+    const out = await handle(req, Buffer.concat(chunks))
+    res.writeHead(out.status, out.headers ?? {})
+    res.end(out.body ?? '')
+  })
+  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve))
+  const url = `http://127.0.0.1:${srv.address().port}`
+  // Closing also drops open connections (a handler that never answers keeps one open).
+  const close = () =>
+    new Promise((resolve) => {
+      srv.closeAllConnections()
+      srv.close(resolve)
+    })
+  return { url, host: new URL(url).host, close }
+}
+
+/** A server that records the headers and body of every request and answers 200. */
+async function recordingServer() {
+  const requests = []
+  const srv = await nodeServer((req, body) => {
+    requests.push({ url: req.url, method: req.method, headers: req.headers, body: body.toString() })
+    return { status: 200, body: 'recorded' }
+  })
+  return { ...srv, requests }
+}
+
+module.exports = { nodeServer, recordingServer }
