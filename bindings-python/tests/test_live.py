@@ -208,19 +208,23 @@ asyncio.run(main())
 """
 
 
+def run_exit_script(server: Server, mode: str) -> subprocess.CompletedProcess[str]:
+    """EXIT_SCRIPT in a fresh interpreter, in `mode`, against the live server."""
+    return subprocess.run(
+        [sys.executable, "-c", EXIT_SCRIPT, mode, server.url, server.client],
+        env={**os.environ, "XNONCE_TEST_SECRET": server.secret},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 @pytest.mark.parametrize("mode", ["cancel", "abandon"])
 def test_async_requests_cancelled_or_in_flight_at_exit_end_cleanly(
     server: Server, mode: str
 ) -> None:
-    env = {**os.environ, "XNONCE_TEST_SECRET": server.secret}
     for _ in range(5):
-        out = subprocess.run(
-            [sys.executable, "-c", EXIT_SCRIPT, mode, server.url, server.client],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        out = run_exit_script(server, mode)
         assert out.returncode == 0, out.stderr
         assert "panicked" not in out.stderr and "Fatal Python error" not in out.stderr, out.stderr
         assert out.stderr == ""
@@ -230,15 +234,8 @@ def test_async_requests_cancelled_or_in_flight_at_exit_end_cleanly(
 def test_the_interpreter_exits_at_once_after_async_requests_finish(server: Server) -> None:
     # At exit the module waits (up to 10 s) for Rust threads still handing results to Python;
     # a thread that has handed its result over must no longer count.
-    env = {**os.environ, "XNONCE_TEST_SECRET": server.secret}
     started = time.monotonic()
-    out = subprocess.run(
-        [sys.executable, "-c", EXIT_SCRIPT, "complete", server.url, server.client],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out = run_exit_script(server, "complete")
     took = time.monotonic() - started
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["completed", "200"]
