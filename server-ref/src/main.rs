@@ -117,8 +117,8 @@ enum ClientCommand {
         #[command(flatten)]
         store: Store,
     },
-    /// Give a client a new secret (old ones stop working: a running server stops accepting
-    /// them within about a second); created if absent. Prints the secret.
+    /// Give a client a new secret (old ones stop working: running servers of this host stop
+    /// accepting them before the command returns); created if absent. Prints the secret.
     Replace {
         /// Client id.
         name: String,

@@ -27,17 +27,19 @@
 //! * Secrets are 32 bytes from the OS CSPRNG written as 64 hex characters
 //!   ([`Secret::generate`]); several secrets of a client are all live (rotation), newest last.
 //! * A running server keeps the decrypted secrets in memory ([`Secret`] values, zeroized on
-//!   drop) and checks the file's identity (mtime, ctime, size, inode: one `stat`) at most once
-//!   per [`CHECK_INTERVAL`], re-reading it when it changed. A request that matches no secret
-//!   in memory (unknown client, or a signature none of its secrets made) checks the file at
-//!   once ([`SecretSource::refresh`]): a client that a `client add` or `replace` run from
-//!   another process just registered is accepted from its first request. A `delete`, a
-//!   `retire` or the end of a `replace`'s old secrets, from another process, takes effect
-//!   within about a second (a request signed with a just-replaced secret matches the copy in
-//!   memory, so it triggers no check). Writes made through
-//!   any [`Registry`] of the same process are seen on the next lookup.
+//!   drop). Every write (`add`, `replace`, `rotate`, `retire`, `delete`) from another process
+//!   asks the running servers of the data dir to re-read the file, over a Unix socket each
+//!   listens on, and returns once they have ([`reload`]): when `client delete` returns, those
+//!   servers refuse the client. Besides, a server checks the file's identity (mtime, ctime,
+//!   size, inode: one `stat`) at most once per [`CHECK_INTERVAL`], re-reading it when it
+//!   changed — how a change reaches a server that did not answer, or that runs on another
+//!   host of a shared data dir — and at once when a request matches no secret in memory
+//!   (unknown client, or a signature none of its secrets made; [`SecretSource::refresh`]), so
+//!   a client just added or replaced from another host is accepted from its first request.
+//!   Writes made through any [`Registry`] of the same process are seen on the next lookup.
 
 pub mod key;
+pub mod reload;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
@@ -696,6 +698,23 @@ impl Registry {
         changed
     }
 
+    /// Re-reads and decrypts the file now, whether or not it looks changed, and installs
+    /// it; on an error the last good copy stays. What a server does when a `client` command
+    /// of another process asks it to ([`reload`]).
+    pub fn reload(&self) -> Result<(), RegistryError> {
+        let _guard = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
+        let stamp = self.stamp();
+        let model = self.load_model(false)?;
+        self.install(model, stamp);
+        self.generation
+            .store(GENERATION.load(Ordering::Acquire), Ordering::Release);
+        self.checked.store(
+            self.epoch.elapsed().as_millis() as u64 + 1,
+            Ordering::Release,
+        );
+        Ok(())
+    }
+
     /// The names of the registered clients, sorted (decrypts the file, to check the key).
     pub fn list(&self) -> Result<Vec<String>, RegistryError> {
         Ok(self.load_model(false)?.clients.into_keys().collect())
@@ -821,7 +840,7 @@ impl Registry {
         // An existing key is checked before anything is created.
         self.key(false)?;
         self.ensure_dir()?;
-        let _lock = FileLock::acquire(&self.dir.join(".clients.lock"))?;
+        let lock = FileLock::acquire(&self.dir.join(".clients.lock"))?;
         // Creates the key file only when the registry is not encrypted yet.
         let mut model = self.load_model(true)?;
         let out = change(&mut model)?;
@@ -831,6 +850,21 @@ impl Registry {
         let file = model.seal(&key)?;
         self.write_file(&file)?;
         GENERATION.fetch_add(1, Ordering::AcqRel);
+        drop(lock);
+        let notified = reload::notify_servers(&self.dir);
+        tracing::debug!(
+            servers = notified.reloaded,
+            "running servers re-read the client registry"
+        );
+        for (socket, why) in &notified.unanswered {
+            tracing::warn!(
+                socket = %socket.display(),
+                error = %why,
+                "a running server did not confirm that it re-read the client registry; it \
+                 will see the change within {} s",
+                CHECK_INTERVAL.as_secs()
+            );
+        }
         Ok(out)
     }
 
@@ -954,7 +988,7 @@ mod tests {
     use super::*;
 
     /// A fresh `<tmp>/…/data` with its own key file beside it (`<tmp>/…/registry.key`).
-    fn tmp() -> (PathBuf, PathBuf) {
+    pub(super) fn tmp() -> (PathBuf, PathBuf) {
         let base = std::env::temp_dir().join(format!(
             "xnonce-registry-{}-{}",
             std::process::id(),
@@ -966,7 +1000,7 @@ mod tests {
         (base.join("data"), base.join("keys").join("registry.key"))
     }
 
-    fn open(dir: &Path, key: &Path) -> Registry {
+    pub(super) fn open(dir: &Path, key: &Path) -> Registry {
         Registry::open_with_key_file(dir, Some(key.to_path_buf()))
     }
 

@@ -46,6 +46,9 @@ pub struct Server {
     router: Router,
     evictor: Evictor,
     connections: ConnectionLimits,
+    /// `None` when the socket could not be bound (logged): writes from other processes then
+    /// reach this server at its next periodic check.
+    _reloads: Option<registry::reload::ReloadListener>,
 }
 
 enum Evictor {
@@ -74,6 +77,18 @@ impl Server {
             .check(true)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
         registry::log_secure_dir(&data_dir, &registry::secure_dir(&data_dir));
+        let reloads = match registry::reload::ReloadListener::bind(registry.clone()) {
+            Ok(listener) => Some(listener),
+            Err(e) => {
+                tracing::warn!(
+                    error = %e,
+                    "`client` commands of other processes cannot tell this server to re-read \
+                     the registry; it sees their changes within {} s",
+                    registry::CHECK_INTERVAL.as_secs()
+                );
+                None
+            }
+        };
         let (router, evictor) = match &config.replay {
             ReplayConfig::Memory { persist: false } => {
                 let store = MemoryStore::new();
@@ -127,6 +142,7 @@ impl Server {
             router,
             evictor,
             connections: config.connections,
+            _reloads: reloads,
         })
     }
 

@@ -2,7 +2,7 @@
 //! * the `xnonce-server` binary with its own key file: start-up refusals (unsafe, misplaced or
 //!   wrong key, tampered registry), plaintext registries still served and encrypted by the
 //!   next write, and `client rotate` / `retire` / `delete` run from another process taking
-//!   effect on the running server within about a second;
+//!   effect on the running server before the command returns;
 //! * rotation end to end in-process (add → rotate → both live → retire → old refused);
 //! * per-client rate limiting (burst, 429 + `Retry-After`, refill, other clients unaffected,
 //!   forged and replayed requests not counted, off by default).
@@ -10,7 +10,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Output;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use xnonce_conformance::server_suite::http;
 use xnonce_core::{sign, Scheme, Secret, SignInput};
@@ -93,22 +93,6 @@ fn code(r: &http::Response) -> String {
         .unwrap_or_default()
 }
 
-/// Polls (fresh signatures each time) until `want` holds; returns how long it took.
-/// Panics after 5 s.
-fn until(what: &str, mut want: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    loop {
-        if want() {
-            return start.elapsed();
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "{what}: not seen within 5 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn rotate_and_retire_from_another_process_reach_the_running_server() {
     let d = Dirs::new("rotate");
@@ -142,10 +126,8 @@ fn rotate_and_retire_from_another_process_reach_the_running_server() {
     );
     assert!(printed.contains("live: slot 2"), "{printed}");
     assert!(!printed.contains(old.expose()) && !printed.contains(new.expose()));
-    let took = until("retired secret refused", || {
-        get(Scheme::V2, &s.base, "svc", &old).status == 401
-    });
-    assert!(took < Duration::from_millis(2500), "took {took:?}");
+    // The command returned after the server re-read the registry: refused at once (the
+    // periodic check would take up to a second).
     let r = get(Scheme::V2, &s.base, "svc", &old);
     assert_eq!((r.status, code(&r).as_str()), (401, "signature_mismatch"));
     let r = get(Scheme::V1, &s.base, "svc", &old);
@@ -183,10 +165,8 @@ fn rotate_and_retire_from_another_process_reach_the_running_server() {
     assert_eq!((r.status, code(&r).as_str()), (401, "signature_mismatch"));
     let out = cli(&d, &["delete", "svc", "--confirm"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
-    until("deleted client refused", || {
-        let r = get(Scheme::V2, &s.base, "svc", &new);
-        r.status == 401 && code(&r) == "unknown_client"
-    });
+    let r = get(Scheme::V2, &s.base, "svc", &new);
+    assert_eq!((r.status, code(&r).as_str()), (401, "unknown_client"));
 
     // No secret in clear on disk or in the logs.
     let file = std::fs::read_to_string(d.data.join("clients.json")).unwrap();
@@ -326,9 +306,7 @@ fn a_plaintext_registry_is_served_then_encrypted_by_the_next_write() {
     let file = std::fs::read_to_string(d.data.join("clients.json")).unwrap();
     assert!(file.contains("\"version\": 2"), "{file}");
     assert!(!file.contains(legacy.expose()) && !file.contains(fresh.expose()));
-    until("new client accepted", || {
-        get(Scheme::V2, &s.base, "fresh", &fresh).status == 200
-    });
+    assert_eq!(get(Scheme::V2, &s.base, "fresh", &fresh).status, 200);
     assert_eq!(get(Scheme::V2, &s.base, "legacy", &legacy).status, 200);
     assert!(cli(&d, &["list"]).stderr.is_empty());
 }

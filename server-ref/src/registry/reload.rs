@@ -1,0 +1,344 @@
+//! Registry writes reach running servers at once: each server listens on a Unix socket in
+//! the data dir, and every write of a [`Registry`] asks those servers to
+//! re-read the file and waits until they have.
+//!
+//! * A running server (`xnonce-server serve`, or [`Server`](crate::Server) in an app) binds
+//!   `<data dir>/servers/<host name>/<16 hex>.sock` (the dirs `0700`, the socket `0600`) and
+//!   removes it when it stops. Unix sockets connect only on their own host, so on a data dir
+//!   shared by several hosts (NFS) each host's servers and writers keep to their own folder.
+//! * After every `add`, `replace`, `rotate`, `retire` or `delete`, the writer connects to
+//!   each socket there, sends `reload\n`, and waits up to [`ANSWER_TIMEOUT`] for `ok\n`. A
+//!   server answers only once it has re-read and installed the registry. So when
+//!   `xnonce-server client delete svc --confirm` returns, every server it reached refuses
+//!   `svc`, and every server it reached refuses a retired or replaced secret.
+//! * A socket that nobody listens on (left by a server that was killed) is removed. A server
+//!   that does not answer in time is named in a warning: it still sees the change at its
+//!   next periodic check, within [`CHECK_INTERVAL`](super::CHECK_INTERVAL). So does a server
+//!   that could not bind its socket, for example because the data dir's path is too long for
+//!   a Unix socket address (about 100 bytes); it logs a warning at start.
+//!
+//! Only processes that can open the data dir (`0700`, the owner's) can connect.
+
+use std::collections::BTreeSet;
+use std::ffi::{OsStr, OsString};
+use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+
+use super::Registry;
+
+/// The folder of the data dir that holds the running servers' sockets, one folder per host.
+pub const SOCKETS_DIR: &str = "servers";
+/// How long a writer waits for each server's answer.
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+
+const REQUEST: &str = "reload";
+
+/// What a registry write's notification reached.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Notified {
+    /// Servers that re-read the registry before answering.
+    pub reloaded: usize,
+    /// Sockets of servers that did not answer `ok` in time (each with what went wrong).
+    pub unanswered: Vec<(PathBuf, String)>,
+}
+
+/// The sockets this process listens on (file names): a write of this process does not ask
+/// them, since every [`Registry`] of the process sees its writes on its next lookup anyway
+/// (and asking would block a runtime's thread on a task of the same runtime).
+static OWN: Mutex<BTreeSet<OsString>> = Mutex::new(BTreeSet::new());
+
+fn own() -> std::sync::MutexGuard<'static, BTreeSet<OsString>> {
+    OWN.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Asks every server listening in `dir`'s [`SOCKETS_DIR`], other than this process's own, to
+/// re-read the registry, and waits for their answers. Sockets nobody listens on are removed.
+pub fn notify_servers(dir: &Path) -> Notified {
+    notify(dir, |name| own().contains(name))
+}
+
+/// This host's folder of sockets in `dir`: `servers/<host name>`, the name cut to 32 bytes
+/// of `A-Z a-z 0-9 - _` (anything else as `_`).
+fn host_dir(dir: &Path) -> PathBuf {
+    let uname = rustix::system::uname();
+    let name: String = uname
+        .nodename()
+        .to_bytes()
+        .iter()
+        .take(32)
+        .map(|&b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => b as char,
+            _ => '_',
+        })
+        .collect();
+    let name = if name.is_empty() { "_".into() } else { name };
+    dir.join(SOCKETS_DIR).join(name)
+}
+
+fn notify(dir: &Path, skip: impl Fn(&OsStr) -> bool) -> Notified {
+    let mut notified = Notified::default();
+    let Ok(entries) = std::fs::read_dir(host_dir(dir)) else {
+        return notified; // no server has run here
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension() != Some("sock".as_ref()) || skip(&entry.file_name()) {
+            continue;
+        }
+        match ask(&path) {
+            Ok(()) => notified.reloaded += 1,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionRefused | io::ErrorKind::NotFound
+                ) =>
+            {
+                let _ = std::fs::remove_file(&path); // its server is gone
+            }
+            Err(e) => notified.unanswered.push((path, e.to_string())),
+        }
+    }
+    notified
+}
+
+fn ask(path: &Path) -> io::Result<()> {
+    let mut stream = UnixStream::connect(path)?;
+    stream.set_read_timeout(Some(ANSWER_TIMEOUT))?;
+    stream.set_write_timeout(Some(ANSWER_TIMEOUT))?;
+    stream.write_all(format!("{REQUEST}\n").as_bytes())?;
+    let mut answer = String::new();
+    // An answer is `ok` or `error: <message>`: a short line.
+    BufReader::new(io::Read::take(stream, 4096)).read_line(&mut answer)?;
+    match answer.trim_end() {
+        "ok" => Ok(()),
+        "" => Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "closed without answering",
+        )),
+        other => Err(io::Error::other(format!("answered {other:?}"))),
+    }
+}
+
+/// A running server's socket: answers reload requests until dropped, then removes the
+/// socket file.
+#[derive(Debug)]
+pub struct ReloadListener {
+    path: PathBuf,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ReloadListener {
+    /// Binds a new socket in `registry`'s data dir (creating its host's folder in
+    /// [`SOCKETS_DIR`], `0700`) and
+    /// serves reload requests on the current tokio runtime: each re-reads the registry (on a
+    /// blocking thread) and answers `ok`, or `error: <message>` when the file cannot be read
+    /// or decrypted (the last good copy is kept then).
+    pub fn bind(registry: Arc<Registry>) -> io::Result<ReloadListener> {
+        let dir = host_dir(registry.dir());
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)?;
+        let name = super::random_hex(8).map_err(|e| io::Error::other(e.to_string()))?;
+        let path = dir.join(format!("{name}.sock"));
+        let listener = tokio::net::UnixListener::bind(&path).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot listen on {}: {e}", path.display()),
+            )
+        })?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        own().insert(format!("{name}.sock").into());
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
+                tokio::spawn(answer(stream, registry.clone()));
+            }
+        });
+        Ok(ReloadListener { path, task })
+    }
+
+    /// The socket's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+async fn answer(stream: tokio::net::UnixStream, registry: Arc<Registry>) {
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    let mut read = tokio::io::BufReader::new(tokio::io::AsyncReadExt::take(read, 64));
+    let asked = tokio::time::timeout(ANSWER_TIMEOUT, read.read_line(&mut line)).await;
+    if !matches!(asked, Ok(Ok(_))) || line.trim_end() != REQUEST {
+        return;
+    }
+    let reloaded = tokio::task::spawn_blocking(move || registry.reload()).await;
+    let reply = match reloaded {
+        Ok(Ok(())) => "ok\n".to_string(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "client registry not reloaded; keeping the last good copy");
+            format!("error: {e}\n")
+        }
+        Err(e) => format!("error: {e}\n"),
+    };
+    let _ = write.write_all(reply.as_bytes()).await;
+}
+
+impl Drop for ReloadListener {
+    fn drop(&mut self) {
+        self.task.abort();
+        let _ = std::fs::remove_file(&self.path);
+        if let Some(name) = self.path.file_name() {
+            own().remove(name);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::tests::{open, tmp};
+    use xnonce_core::SecretSource;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_listening_server_rereads_the_registry_before_it_answers() {
+        let (dir, key) = tmp();
+        let writer = open(&dir, &key);
+        let secret = writer.add("svc").unwrap();
+        let rt = runtime();
+        let server = Arc::new(open(&dir, &key));
+        assert_eq!(server.secrets("svc"), [secret]);
+        let listener = rt
+            .block_on(async { ReloadListener::bind(server.clone()) })
+            .unwrap();
+        let path = listener.path().to_path_buf();
+        let host = path.parent().unwrap();
+        assert_eq!(host.parent().unwrap(), dir.join(SOCKETS_DIR));
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(
+            (mode(&path), mode(host), mode(host.parent().unwrap())),
+            (0o600, 0o700, 0o700)
+        );
+
+        // Another handle deletes the client. Its write does not ask this process's own
+        // server (a lookup notices the write anyway); asked over the socket as another
+        // process would, the server re-reads the file before it answers. (Its snapshot is
+        // read directly: a lookup would see the write without the socket.)
+        open(&dir, &key).delete("svc").unwrap();
+        assert!(server.snapshot.read().unwrap().clients.contains_key("svc"));
+        let every = |_: &OsStr| false;
+        let reloaded = notify(&dir, every);
+        assert_eq!(
+            reloaded,
+            Notified {
+                reloaded: 1,
+                unanswered: vec![]
+            }
+        );
+        assert!(!server.snapshot.read().unwrap().clients.contains_key("svc"));
+        assert_eq!(
+            notify_servers(&dir),
+            Notified::default(),
+            "its own server asked"
+        );
+
+        // A file that no longer decrypts: the server keeps its copy and says why.
+        std::fs::write(writer.file(), b"{\"version\": 7}").unwrap();
+        let refused = notify(&dir, every);
+        assert_eq!(refused.reloaded, 0);
+        let [(socket, why)] = &refused.unanswered[..] else {
+            panic!("{refused:?}")
+        };
+        assert_eq!(socket, &path);
+        assert!(
+            why.contains("error: ") && why.contains("version 7"),
+            "{why}"
+        );
+
+        // Stopped: the socket is gone, and nothing is left to notify.
+        drop(listener);
+        assert!(!path.exists());
+        assert_eq!(notify(&dir, every), Notified::default());
+        assert!(!own().contains(path.file_name().unwrap()));
+        std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn sockets_nobody_listens_on_are_removed_and_other_files_and_hosts_left() {
+        let (dir, _) = tmp();
+        let sockets = host_dir(&dir);
+        std::fs::create_dir_all(&sockets).unwrap();
+        let elsewhere = dir.join(SOCKETS_DIR).join("another-host");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        let theirs = elsewhere.join("0123456789abcdef.sock");
+        drop(std::os::unix::net::UnixListener::bind(&theirs).unwrap()); // not connectable here
+        let stale = sockets.join("0123456789abcdef.sock");
+        drop(std::os::unix::net::UnixListener::bind(&stale).unwrap()); // a killed server's
+        let note = sockets.join("README");
+        std::fs::write(&note, "not a socket").unwrap();
+        assert!(stale.exists());
+        assert_eq!(notify_servers(&dir), Notified::default());
+        assert!(!stale.exists());
+        assert!(note.exists() && theirs.exists());
+        std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_peer_that_closes_or_answers_otherwise_is_unanswered() {
+        let (dir, _) = tmp();
+        let sockets = host_dir(&dir);
+        std::fs::create_dir_all(&sockets).unwrap();
+        let peer = std::os::unix::net::UnixListener::bind(sockets.join("a.sock")).unwrap();
+        let answers = std::thread::spawn(move || {
+            for reply in [&b""[..], b"later\n"] {
+                let (mut s, _) = peer.accept().unwrap();
+                let mut line = String::new();
+                BufReader::new(&mut s).read_line(&mut line).unwrap();
+                assert_eq!(line, "reload\n");
+                s.write_all(reply).unwrap();
+            }
+        });
+        let closed = notify_servers(&dir);
+        assert!(
+            closed.unanswered[0].1.contains("closed without answering"),
+            "{closed:?}"
+        );
+        let other = notify_servers(&dir);
+        assert!(
+            other.unanswered[0].1.contains("answered \"later\""),
+            "{other:?}"
+        );
+        answers.join().unwrap();
+        std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_data_dir_too_long_for_a_socket_address_is_an_error_naming_the_socket() {
+        let (dir, key) = tmp();
+        let deep = dir.join("d".repeat(120));
+        let rt = runtime();
+        let e = rt
+            .block_on(async { ReloadListener::bind(Arc::new(open(&deep, &key))) })
+            .unwrap_err();
+        assert!(e.to_string().starts_with("cannot listen on "), "{e}");
+        assert!(e.to_string().contains(SOCKETS_DIR), "{e}");
+        std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
+}
