@@ -3,7 +3,8 @@
 #   redis-server  ←  two `xnonce-server serve --demo` instances ([replay] store = "redis",
 #   the same data dir, so the same client registry)  ←  nginx round-robin  ←  tests/scale.rs
 # which sends 10,000 concurrent replay attempts plus legitimate traffic, stops Redis mid-run
-# (requests must fail closed with 503 store_unavailable) and starts it again (recovery).
+# (requests must fail closed with 503 store_unavailable), starts it again (recovery), and adds
+# then deletes a client with `xnonce-server client` (both instances follow at once).
 # Installs redis-server and nginx with apt-get when missing. Idempotent, non-interactive,
 # bounded by `timeout`; every process it starts is stopped on exit. Exits non-zero on failure.
 # Prints the test's rows and `N passed, M failed`.
@@ -130,6 +131,7 @@ XNONCE_SCALE_TEST_CLIENT=scale \
 XNONCE_SCALE_TEST_SECRET_FILE="$work/secret" \
 XNONCE_SCALE_TEST_REDIS_STOP="$redis_stop" \
 XNONCE_SCALE_TEST_REDIS_START="$redis_start" \
+XNONCE_SCALE_TEST_CLIENT_CMD="$server client {} --data $work/data" \
   timeout 300 cargo test -q --test scale
 status=$?
 set -e
@@ -139,7 +141,7 @@ for i in 1 2; do
   if grep -q "$(cat "$work/secret")" "$work/server$i.log"; then echo "a secret appeared in server $i's log"; status=1; fi
 done
 if [ "$status" -ne 0 ]; then
-  echo "--- nginx errors"; tail -20 "$work/nginx-error.log" 2>/dev/null || true
-  echo "--- server logs"; tail -20 "$work"/server*.log || true
+  echo "--- nginx errors"; tail -n 20 "$work/nginx-error.log" 2>/dev/null || true
+  echo "--- server logs"; tail -n 20 "$work"/server*.log || true
 fi
 exit "$status"

@@ -9,9 +9,14 @@
 //!    document with code `store_unavailable`), none 2xx.
 //! 3. Redis started again (`XNONCE_SCALE_TEST_REDIS_START`) → requests accepted again, and a
 //!    token accepted before the outage is still refused as a replay.
+//! 4. A client added with `xnonce-server client add` (`XNONCE_SCALE_TEST_CLIENT_CMD`) is
+//!    accepted by both instances from its first requests; deleted with `client delete`, it
+//!    is refused by both from the first request sent after the command returned (the
+//!    command waits until the instances of the host have re-read the registry).
 //!
 //! Environment: `XNONCE_SCALE_TEST_NGINX_URL` (http://127.0.0.1:PORT), `…_CLIENT`,
-//! `…_SECRET_FILE`, `…_REDIS_STOP`, `…_REDIS_START` (shell commands). Without the URL the
+//! `…_SECRET_FILE`, `…_REDIS_STOP`, `…_REDIS_START`, `…_CLIENT_CMD` (shell commands; `{}` in
+//! the last one stands for the `client` subcommand and its args). Without the URL the
 //! program prints that it is SKIPPED and exits 0 (nothing is counted as passed).
 
 use std::collections::BTreeMap;
@@ -38,8 +43,13 @@ struct Ctx {
 impl Ctx {
     /// A fresh signed GET of the demo API.
     fn request(&self, scheme: Scheme) -> http::Request {
+        self.request_as(scheme, &self.client, &self.secret)
+    }
+
+    /// The same, signed by another client.
+    fn request_as(&self, scheme: Scheme, client: &str, secret: &Secret) -> http::Request {
         let n = self.seq.fetch_add(1, Ordering::Relaxed);
-        let mut input = SignInput::new(scheme, "GET", PATH, &self.client);
+        let mut input = SignInput::new(scheme, "GET", PATH, client);
         input.params = vec![
             ("username".into(), "phil".into()),
             ("password".into(), "hello phil".into()),
@@ -48,7 +58,7 @@ impl Ctx {
         if scheme == Scheme::V2 {
             input.host = Some(self.base.authority.clone());
         }
-        let signed = sign(&input, &self.secret).expect("signing");
+        let signed = sign(&input, secret).expect("signing");
         let q = encode_params(scheme, &input.params);
         http::Request::new("GET", &format!("{PATH}?{q}")).header("X-Nonce", signed.x_nonce)
     }
@@ -342,6 +352,67 @@ fn main() {
             "{status} ({:.1} s after signing)",
             signed_before.elapsed().as_secs_f64()
         ),
+    );
+
+    // 4. Registry changes made by another process reach both instances before it returns.
+    let client_cmd = env("XNONCE_SCALE_TEST_CLIENT_CMD");
+    let added = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(client_cmd.replace("{}", "add scale_late"))
+        .output()
+        .unwrap();
+    let late = Secret::new(String::from_utf8_lossy(&added.stdout).trim());
+    report.check(
+        "client add from another process",
+        added.status.success() && late.is_ok(),
+        &String::from_utf8_lossy(&added.stderr),
+    );
+    let late = late.unwrap_or_else(|_| Secret::generate().unwrap());
+    // Sent one after another, so nginx's round robin gives each instance half of them.
+    let answers = |n: usize| -> Vec<(u16, String, String)> {
+        (0..n)
+            .map(|i| {
+                let scheme = if i % 2 == 0 { Scheme::V2 } else { Scheme::V1 };
+                match ctx.send(&ctx.request_as(scheme, "scale_late", &late)) {
+                    // v2: the problem's code; v1: em-secure-api's text body.
+                    Ok(r) if r.status == 200 => (200, upstream(&r), String::new()),
+                    Ok(r) if scheme == Scheme::V2 => (r.status, upstream(&r), code(&r)),
+                    Ok(r) => (r.status, upstream(&r), r.text()),
+                    Err(e) => (0, String::new(), e),
+                }
+            })
+            .collect()
+    };
+    let summary = |rs: &[(u16, String, String)]| {
+        let mut by: BTreeMap<String, usize> = BTreeMap::new();
+        for (status, up, code) in rs {
+            *by.entry(format!("{status} {code} from {up}")).or_default() += 1;
+        }
+        format!("{by:?}")
+    };
+    let both = |rs: &[(u16, String, String)]| {
+        rs.iter()
+            .map(|r| r.1.as_str())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+            == 2
+    };
+    let first = answers(8);
+    report.check(
+        "added client accepted by both instances from its first requests",
+        first.iter().all(|r| r.0 == 200) && both(&first),
+        &summary(&first),
+    );
+    let deleted = shell(&client_cmd.replace("{}", "delete scale_late --confirm"));
+    let after = answers(8);
+    report.check(
+        "deleted client refused by both instances as soon as `client delete` returned",
+        deleted
+            && after.iter().all(|r| {
+                r.0 == 401 && matches!(r.2.as_str(), "unknown_client" | "client not known")
+            })
+            && both(&after),
+        &summary(&after),
     );
 
     println!(
