@@ -3,6 +3,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod answer;
 pub mod canonical;
 pub mod client_id;
 pub mod environment;

@@ -85,6 +85,19 @@ impl<'a> Incoming<'a> {
         is_form_content_type(self.content_type)
     }
 
+    /// The scheme whose style a refusal of this request answers in
+    /// ([`crate::answer::refusal_scheme`]: its `X-Nonce` header, else its `ottoken` param).
+    ///
+    /// ```
+    /// use xnonce_core::{Incoming, Scheme};
+    /// assert_eq!(Incoming::new("GET", "/a?ottoken=djIgc3Zj").refusal_scheme(), Scheme::V2);
+    /// assert_eq!(Incoming::new("GET", "/a").refusal_scheme(), Scheme::V1); // em-secure-api's text
+    /// ```
+    pub fn refusal_scheme(&self) -> crate::Scheme {
+        let form = self.form_text().ok().flatten();
+        crate::answer::refusal_scheme(self.x_nonce, self.query, form)
+    }
+
     /// The form body's text when the body is a form (`None` otherwise); a form body that is
     /// not UTF-8 is `malformed_params`. Signing and verifying read it alike.
     pub(crate) fn form_text(&self) -> Result<Option<&'a str>> {

@@ -343,30 +343,10 @@ impl<S: Clone> XNonceService<S> {
     }
 }
 
-/// Which scheme a request's credential looks like, to choose the refusal style: an `X-Nonce`
-/// header starting with `v2 `, or an `ottoken` that is not v1's base64 JSON (`eyJ…`), is v2;
-/// anything else (including no credential) is answered like em-secure-api.
-///
-/// ```
-/// use xnonce_core::Scheme;
-/// use xnonce_server::scheme_hint;
-/// assert_eq!(scheme_hint(Some("v2 svc 1700000000000 …"), "", None), Scheme::V2);
-/// assert_eq!(scheme_hint(None, "a=1&ottoken=djIgc3Zj", None), Scheme::V2);
-/// assert_eq!(scheme_hint(None, "a=1", Some("b=2")), Scheme::V1); // no credential: v1's 401 text
-/// ```
-pub fn scheme_hint(x_nonce: Option<&str>, query: &str, form: Option<&str>) -> Scheme {
-    if let Some(h) = x_nonce.filter(|h| !h.is_empty()) {
-        return if h.starts_with("v2 ") {
-            Scheme::V2
-        } else {
-            Scheme::V1
-        };
-    }
-    match params::find_ottoken(query, form) {
-        Some(t) if !t.is_empty() && !t.starts_with("eyJ") => Scheme::V2,
-        _ => Scheme::V1,
-    }
-}
+/// Which scheme a request's credential looks like, to choose the refusal style: core's
+/// [`refusal_scheme`](xnonce_core::answer::refusal_scheme), under the name this crate gave it
+/// first.
+pub use xnonce_core::answer::refusal_scheme as scheme_hint;
 
 /// Checks a route's param rules against the request's param **names** only (values are
 /// decoded, and checked, by the verifier), without allocating: v1 names are compared raw, as

@@ -1,0 +1,310 @@
+//! How a server answers a refused request, so that every server built on xnonce (the
+//! reference server, and apps using a binding's verifier) answers with the same bytes:
+//! em-secure-api's plain-text answers for v1 requests (and for any request whose credential is
+//! not recognisably v2, [`refusal_scheme`]), an RFC 9457 problem document for v2.
+//!
+//! v1 (status, `text/plain` body), as the original server answers:
+//!
+//! | code | status | body |
+//! | --- | --- | --- |
+//! | `missing_header` | 401 | `Method or nonce not provided` |
+//! | `malformed_header`, `malformed_ottoken` | 401 | `Incorrect parameters in validate_ottoken` |
+//! | `unknown_client` | 401 | `client not known` |
+//! | `signature_mismatch` and `invalid_*` | 401 | `ottoken does not match` |
+//! | `expired` | 401 | `Request has timed out` |
+//! | `replayed` | 409 | `ottoken already used` |
+//! | `missing_param` / `excluded_param` | 422 | `Missing required parameter <k>` / `Included invalid parameter <k>` |
+//! | `unknown_route` | 404 | `controller (<c>) not found` / `action_method (<a>_<m>) not found in controller <c>` |
+//! | others | [`ErrorCode::http_status`] | the error message |
+//!
+//! v2: `application/problem+json` with
+//! `{"type":"https://xnonce.dev/errors/<code>","title":…,"status":N,"code":"<code>","detail":…}`
+//! and status [`ErrorCode::http_status`]. Stale answers of both schemes carry
+//! `X-Nonce-Server-Time: <ms> <mac>` ([`crate::time_hint`]); v2 bodies also `server_time` and
+//! `server_time_mac`.
+//!
+//! ```
+//! use xnonce_core::{answer::Answer, Incoming, Verifier};
+//! use std::collections::HashMap;
+//! let clients: HashMap<String, xnonce_core::Secret> = HashMap::new();
+//! let req = Incoming::new("GET", "/reports?day=mon").x_nonce("v2 svc 1700000000000 00 00");
+//! let err = Verifier::default().verify(&req, &clients, 1_700_000_000_000).unwrap_err();
+//! let answer = Answer::refusal(&err, req.refusal_scheme());
+//! assert_eq!((answer.status, answer.content_type), (400, "application/problem+json"));
+//! assert!(answer.body.contains(r#""code":"malformed_header""#));
+//!
+//! // The same refusal to an em-secure-api (v1) client: the original's text.
+//! let header = format!("{} svc 1700000000000", "0".repeat(64));
+//! let v1 = Incoming::new("GET", "/reports?day=mon").x_nonce(&header);
+//! let err = Verifier::default().verify(&v1, &clients, 1_700_000_000_000).unwrap_err();
+//! let answer = Answer::refusal(&err, v1.refusal_scheme());
+//! assert_eq!((answer.status, answer.body.as_str()), (401, "client not known"));
+//! ```
+
+use crate::error::{Error, ErrorCode, ErrorFamily};
+use crate::params;
+use crate::scheme::Scheme;
+use crate::time_hint;
+
+/// The `type` URI prefix of problem documents.
+pub const PROBLEM_TYPE_BASE: &str = "https://xnonce.dev/errors/";
+/// The media type of v1 answers.
+pub const V1_CONTENT_TYPE: &str = "text/plain";
+/// The media type of v2 answers.
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+/// The HTTP answer to a refused request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// The status code.
+    pub status: u16,
+    /// The `Content-Type`: [`V1_CONTENT_TYPE`] or [`PROBLEM_CONTENT_TYPE`].
+    pub content_type: &'static str,
+    /// The body.
+    pub body: String,
+    /// The `X-Nonce-Server-Time` header's value, for stale (`expired`) answers.
+    pub server_time: Option<String>,
+}
+
+impl Answer {
+    /// The answer to a request refused with `error`, in the style of `scheme` (the
+    /// request's [`refusal_scheme`]).
+    pub fn refusal(error: &Error, scheme: Scheme) -> Answer {
+        Answer::refusal_with_status(error, scheme, None)
+    }
+
+    /// The same with a status that overrides the code's own: what a server that refuses
+    /// a request before verifying it answers (413 for an oversized body, 431 for oversized
+    /// headers); the body is then the error's message in v1.
+    pub fn refusal_with_status(error: &Error, scheme: Scheme, status: Option<u16>) -> Answer {
+        let code = error.code();
+        let hint = error.server_time();
+        let (status, content_type, body) = match scheme {
+            Scheme::V1 => {
+                let (status, body) = match status {
+                    Some(status) => (status, error.message().to_string()),
+                    None => v1_answer(code, error.message()),
+                };
+                (status, V1_CONTENT_TYPE, body)
+            }
+            Scheme::V2 => {
+                let status = status.unwrap_or(code.http_status());
+                // Any header field can make the head too large, not only X-Nonce.
+                let title = match status {
+                    431 => "Request header fields too large",
+                    _ => title(code),
+                };
+                let mut doc = serde_json::json!({
+                    "type": format!("{PROBLEM_TYPE_BASE}{}", code.as_str()),
+                    "title": title,
+                    "status": status,
+                    "code": code.as_str(),
+                    "detail": error.message(),
+                });
+                if let Some(h) = hint {
+                    doc["server_time"] = h.server_time_ms.into();
+                    doc["server_time_mac"] = h.mac.clone().into();
+                }
+                (status, PROBLEM_CONTENT_TYPE, doc.to_string())
+            }
+        };
+        Answer {
+            status,
+            content_type,
+            body,
+            server_time: hint.map(|h| h.to_string()),
+        }
+    }
+
+    /// The answer's header fields: `Content-Type`, and `X-Nonce-Server-Time` when stale.
+    ///
+    /// ```
+    /// use xnonce_core::{answer::Answer, Error, ErrorCode, Scheme};
+    /// let answer = Answer::refusal(&Error::new(ErrorCode::Replayed, "again"), Scheme::V1);
+    /// assert_eq!(answer.headers(), [("Content-Type", "text/plain".to_string())]);
+    /// assert_eq!((answer.status, answer.body.as_str()), (409, "ottoken already used"));
+    /// ```
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        let mut headers = vec![("Content-Type", self.content_type.to_string())];
+        if let Some(t) = &self.server_time {
+            headers.push((time_hint::HEADER, t.clone()));
+        }
+        headers
+    }
+}
+
+/// A short human title for a code (the problem document's `title`).
+pub fn title(code: ErrorCode) -> &'static str {
+    use ErrorCode::*;
+    match code {
+        MissingHeader => "No X-Nonce header or ottoken parameter",
+        MalformedHeader => "Malformed X-Nonce header",
+        MalformedOttoken => "Malformed ottoken",
+        MalformedParams => "Malformed parameters",
+        UnsupportedScheme => "Scheme not accepted",
+        UnknownClient => "Unknown client",
+        SignatureMismatch => "Signature does not match",
+        Expired => "Request timestamp outside the window",
+        Replayed => "Request already used",
+        MissingParam => "Missing required parameter",
+        ExcludedParam => "Excluded parameter present",
+        UnknownRoute => "Unknown route",
+        StoreUnavailable => "Replay store unavailable",
+        InvalidBody => "Request body refused",
+        RateLimited => "Too many requests",
+        _ => "Invalid request",
+    }
+}
+
+/// em-secure-api's (status, body) for a v1 refusal with `code` (`message`: the error's
+/// message, the body of route refusals and of codes the original did not have).
+pub fn v1_answer(code: ErrorCode, message: &str) -> (u16, String) {
+    use ErrorCode::*;
+    let fixed = |s: u16, b: &str| (s, b.to_string());
+    match code {
+        MissingHeader => fixed(401, "Method or nonce not provided"),
+        MalformedHeader | MalformedOttoken => {
+            fixed(401, "Incorrect parameters in validate_ottoken")
+        }
+        UnknownClient => fixed(401, "client not known"),
+        SignatureMismatch => fixed(401, "ottoken does not match"),
+        Expired => fixed(401, "Request has timed out"),
+        Replayed => fixed(409, "ottoken already used"),
+        MissingParam | ExcludedParam => (422, message.to_string()),
+        UnknownRoute => (404, message.to_string()),
+        c if c.family() == ErrorFamily::Input => fixed(401, "ottoken does not match"),
+        c => (c.http_status(), message.to_string()),
+    }
+}
+
+/// Which scheme a request's credential looks like, to choose the style of its refusal: an
+/// `X-Nonce` header starting with `v2 `, or an `ottoken` param (in the query, else in the
+/// form body `form`) that is not v1's base64 JSON (`eyJ…`), is v2; anything else (including
+/// no credential) is answered like em-secure-api.
+///
+/// ```
+/// use xnonce_core::{answer::refusal_scheme, Scheme};
+/// assert_eq!(refusal_scheme(Some("v2 svc 1700000000000 …"), "", None), Scheme::V2);
+/// assert_eq!(refusal_scheme(None, "a=1&ottoken=djIgc3Zj", None), Scheme::V2);
+/// assert_eq!(refusal_scheme(None, "a=1", Some("b=2")), Scheme::V1); // no credential: v1's 401 text
+/// ```
+pub fn refusal_scheme(x_nonce: Option<&str>, query: &str, form: Option<&str>) -> Scheme {
+    if let Some(h) = x_nonce.filter(|h| !h.is_empty()) {
+        return if h.starts_with("v2 ") {
+            Scheme::V2
+        } else {
+            Scheme::V1
+        };
+    }
+    match params::find_ottoken(query, form) {
+        Some(t) if !t.is_empty() && !t.starts_with("eyJ") => Scheme::V2,
+        _ => Scheme::V1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ServerTimeHint;
+
+    /// Every code a server refuses a request with has a title of its own; only the
+    /// field-level `invalid_*` codes (and the client-side `connection_failed`) share the
+    /// generic one.
+    #[test]
+    fn refusals_have_titles_of_their_own() {
+        use ErrorCode::*;
+        let generic = |c: ErrorCode| {
+            (c.as_str().starts_with("invalid_") && c != InvalidBody) || c == ConnectionFailed
+        };
+        let (shared, own): (Vec<ErrorCode>, Vec<ErrorCode>) =
+            ErrorCode::ALL.iter().partition(|&&c| generic(c));
+        let titles: std::collections::BTreeSet<_> = own.iter().map(|&c| title(c)).collect();
+        assert_eq!(titles.len(), own.len(), "{titles:?}");
+        assert!(!titles.contains("Invalid request"), "{titles:?}");
+        assert!(shared.iter().all(|&c| title(c) == "Invalid request"));
+        assert_eq!(title(Replayed), "Request already used");
+    }
+
+    #[test]
+    fn v1_bodies_are_the_originals() {
+        assert_eq!(
+            v1_answer(ErrorCode::Replayed, "x"),
+            (409, "ottoken already used".into())
+        );
+        assert_eq!(
+            v1_answer(ErrorCode::InvalidPath, "x"),
+            (401, "ottoken does not match".into())
+        );
+        assert_eq!(
+            v1_answer(ErrorCode::MissingParam, "Missing required parameter a"),
+            (422, "Missing required parameter a".into())
+        );
+        assert_eq!(v1_answer(ErrorCode::StoreUnavailable, "down").0, 503);
+    }
+
+    #[test]
+    fn every_code_has_a_non_5xx_status_except_unavailable() {
+        for c in ErrorCode::ALL {
+            let s = v1_answer(*c, "m").0;
+            assert!((400..500).contains(&s) || s == 503, "{c}: {s}");
+        }
+    }
+
+    #[test]
+    fn a_v2_answer_is_a_problem_document_and_a_stale_one_carries_the_time() {
+        let hint = ServerTimeHint {
+            server_time_ms: 1_700_000_000_000,
+            mac: "ab".repeat(32),
+        };
+        let stale = Error::new(ErrorCode::Expired, "too old").with_server_time(hint.clone());
+        let answer = Answer::refusal(&stale, Scheme::V2);
+        let doc: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+        assert_eq!(
+            doc,
+            serde_json::json!({
+                "type": "https://xnonce.dev/errors/expired",
+                "title": "Request timestamp outside the window",
+                "status": 401,
+                "code": "expired",
+                "detail": "too old",
+                "server_time": 1_700_000_000_000u64,
+                "server_time_mac": "ab".repeat(32),
+            })
+        );
+        assert_eq!(
+            answer.headers(),
+            [
+                ("Content-Type", PROBLEM_CONTENT_TYPE.to_string()),
+                ("X-Nonce-Server-Time", hint.to_string()),
+            ]
+        );
+        let v1 = Answer::refusal(&stale, Scheme::V1);
+        assert_eq!(
+            (v1.status, v1.body.as_str(), v1.server_time),
+            (401, "Request has timed out", Some(hint.to_string()))
+        );
+    }
+
+    #[test]
+    fn an_overriding_status_keeps_the_code_and_names_oversized_heads() {
+        let big = Error::new(ErrorCode::MalformedHeader, "X-Nonce too long");
+        let v2 = Answer::refusal_with_status(&big, Scheme::V2, Some(431));
+        assert_eq!(v2.status, 431);
+        assert!(v2
+            .body
+            .contains(r#""title":"Request header fields too large""#));
+        assert!(v2.body.contains(r#""code":"malformed_header""#));
+        let v1 = Answer::refusal_with_status(&big, Scheme::V1, Some(413));
+        assert_eq!((v1.status, v1.body.as_str()), (413, "X-Nonce too long"));
+        assert_eq!(v1.server_time, None);
+    }
+
+    #[test]
+    fn the_refusal_scheme_follows_the_credential() {
+        assert_eq!(refusal_scheme(Some("v1 x"), "", None), Scheme::V1);
+        assert_eq!(refusal_scheme(Some(""), "ottoken=djI", None), Scheme::V2);
+        assert_eq!(refusal_scheme(None, "ottoken=eyJhIjoxfQ", None), Scheme::V1);
+        assert_eq!(refusal_scheme(None, "ottoken=", None), Scheme::V1);
+        assert_eq!(refusal_scheme(None, "", Some("ottoken=djI")), Scheme::V2);
+    }
+}
