@@ -94,18 +94,7 @@ impl Answer {
                     431 => "Request header fields too large",
                     _ => title(code),
                 };
-                let mut doc = serde_json::json!({
-                    "type": format!("{PROBLEM_TYPE_BASE}{}", code.as_str()),
-                    "title": title,
-                    "status": status,
-                    "code": code.as_str(),
-                    "detail": error.message(),
-                });
-                if let Some(h) = hint {
-                    doc["server_time"] = h.server_time_ms.into();
-                    doc["server_time_mac"] = h.mac.clone().into();
-                }
-                (status, PROBLEM_CONTENT_TYPE, doc.to_string())
+                (status, PROBLEM_CONTENT_TYPE, problem(error, status, title))
             }
         };
         Answer {
@@ -114,6 +103,18 @@ impl Answer {
             body,
             server_time: hint.map(|h| h.to_string()),
         }
+    }
+
+    /// The answer to a request whose body is larger than `limit` bytes, refused (413,
+    /// `invalid_body`) before the body is read.
+    ///
+    /// ```
+    /// use xnonce_core::{answer::Answer, Scheme};
+    /// let answer = Answer::body_too_large(1_048_576, Scheme::V1);
+    /// assert_eq!((answer.status, answer.body.as_str()), (413, "request body exceeds 1048576 bytes"));
+    /// ```
+    pub fn body_too_large(limit: usize, scheme: Scheme) -> Answer {
+        Answer::refusal_with_status(&body_too_large(limit), scheme, Some(413))
     }
 
     /// The answer's header fields: `Content-Type`, and `X-Nonce-Server-Time` when stale.
@@ -131,6 +132,36 @@ impl Answer {
         }
         headers
     }
+}
+
+/// The problem document, its members always in this order (whatever features a build gives
+/// `serde_json`): `type`, `title`, `status`, `code`, `detail`, then `server_time` and
+/// `server_time_mac` when stale.
+fn problem(error: &Error, status: u16, title: &str) -> String {
+    let text = |s: &str| serde_json::Value::from(s).to_string(); // a JSON string, escaped
+    let code = error.code().as_str();
+    let mut doc = format!(
+        "{{\"type\":\"{PROBLEM_TYPE_BASE}{code}\",\"title\":{},\"status\":{status},\"code\":\"{code}\",\"detail\":{}",
+        text(title),
+        text(error.message()),
+    );
+    if let Some(h) = error.server_time() {
+        doc.push_str(&format!(
+            ",\"server_time\":{},\"server_time_mac\":{}",
+            h.server_time_ms,
+            text(&h.mac)
+        ));
+    }
+    doc.push('}');
+    doc
+}
+
+/// The error of a body larger than `limit` bytes (`invalid_body`; answered 413).
+pub fn body_too_large(limit: usize) -> Error {
+    Error::new(
+        ErrorCode::InvalidBody,
+        format!("request body exceeds {limit} bytes"),
+    )
 }
 
 /// A short human title for a code (the problem document's `title`).
@@ -258,6 +289,9 @@ mod tests {
         };
         let stale = Error::new(ErrorCode::Expired, "too old").with_server_time(hint.clone());
         let answer = Answer::refusal(&stale, Scheme::V2);
+        assert!(answer.body.starts_with(
+            r#"{"type":"https://xnonce.dev/errors/expired","title":"Request timestamp outside the window","status":401,"code":"expired","detail":"too old","server_time":1700000000000,"#
+        ), "{}", answer.body);
         let doc: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
         assert_eq!(
             doc,
@@ -283,6 +317,18 @@ mod tests {
             (v1.status, v1.body.as_str(), v1.server_time),
             (401, "Request has timed out", Some(hint.to_string()))
         );
+    }
+
+    #[test]
+    fn messages_are_escaped_as_json_strings() {
+        let odd = Error::new(
+            ErrorCode::MissingParam,
+            "Missing required parameter \"a\\b\"\n",
+        );
+        let answer = Answer::refusal(&odd, Scheme::V2);
+        let doc: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+        assert_eq!(doc["detail"], "Missing required parameter \"a\\b\"\n");
+        assert_eq!((doc["status"].as_u64(), answer.status), (Some(422), 422));
     }
 
     #[test]

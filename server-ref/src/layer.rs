@@ -568,8 +568,10 @@ impl Shared {
     }
 
     fn body_too_large(&self) -> Refusal {
-        let msg = format!("request body exceeds {} bytes", self.limits.max_body_bytes);
-        Refusal::with_status(ErrorCode::InvalidBody, 413, &msg)
+        Refusal {
+            error: xnonce_core::answer::body_too_large(self.limits.max_body_bytes),
+            status: Some(413),
+        }
     }
 
     /// The checks on the head alone, before any body is read: header size, at most one
