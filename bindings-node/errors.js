@@ -1,15 +1,21 @@
 'use strict'
 // The JavaScript error classes. The native addon builds every xnonce error through the
 // factory registered in index.js, so each failure is an instance of XNonceError (and of its
-// family's subclass) with `.code`, `.family` and, for stale requests, `.serverTime` and
-// `.serverTimeMac`. Codes and families come from the Rust core (`errorCodes()`).
+// family's subclass) with `.code`, `.family`, for stale requests `.serverTime` and
+// `.serverTimeMac`, and for a request a Verifier refused `.answer` (the HTTP answer to send,
+// built by the Rust core). Codes and families come from the Rust core (`errorCodes()`).
+
+/**
+ * The HTTP answer to a refused request: `{ status, headers, body }`, header names lower-case.
+ * @typedef {{ status: number, headers: Record<string, string>, body: string }} Answer
+ */
 
 /** Base class of every xnonce error. */
 class XNonceError extends Error {
   /**
    * @param {string} code shared snake_case code (`invalid_secret`, `replayed`, ...)
    * @param {string} message human-readable text (never contains a secret)
-   * @param {{ family?: string, serverTime?: number, serverTimeMac?: string, cause?: unknown }} [extra]
+   * @param {{ family?: string, serverTime?: number, serverTimeMac?: string, answer?: Answer, cause?: unknown }} [extra]
    */
   constructor(code, message, extra = {}) {
     super(message, extra.cause === undefined ? undefined : { cause: extra.cause })
@@ -20,6 +26,7 @@ class XNonceError extends Error {
       this.serverTime = extra.serverTime
       this.serverTimeMac = extra.serverTimeMac
     }
+    if (extra.answer !== undefined && extra.answer !== null) this.answer = extra.answer
   }
 }
 
@@ -49,9 +56,9 @@ const FAMILY_OF = new Map()
  * Builds the error for a code (the one factory the addon calls).
  * @returns {XNonceError}
  */
-function createError(code, family, message, serverTime, serverTimeMac) {
+function createError(code, family, message, serverTime, serverTimeMac, answer) {
   const Class = CLASS_OF_FAMILY.get(family) ?? XNonceError
-  return new Class(code, message, { family, serverTime, serverTimeMac })
+  return new Class(code, message, { family, serverTime, serverTimeMac, answer })
 }
 
 /** Wires the addon's error factory and code table (called once by index.js). */

@@ -31,7 +31,9 @@ export type {
   RequestOptions,
   RequesterResponse,
   ErrorCodeInfo,
+  Answer,
 } from './native'
+import type { Answer } from './native'
 
 /** The shared error codes (the same strings in every xnonce language). */
 export type ErrorCode =
@@ -73,7 +75,13 @@ export declare class XNonceError extends Error {
   constructor(
     code: ErrorCode,
     message: string,
-    extra?: { family?: ErrorFamily; serverTime?: number; serverTimeMac?: string; cause?: unknown },
+    extra?: {
+      family?: ErrorFamily
+      serverTime?: number
+      serverTimeMac?: string
+      answer?: Answer
+      cause?: unknown
+    },
   )
   /** The shared snake_case code. */
   code: ErrorCode
@@ -83,6 +91,11 @@ export declare class XNonceError extends Error {
   serverTime?: number
   /** For `expired`: the hint's MAC (hex), checkable with the client's secret. */
   serverTimeMac?: string
+  /**
+   * For a request `Verifier.verify` / `verifyOnce` refused: the HTTP answer to send (status,
+   * lower-case header names, body), the bytes the reference server sends. Absent otherwise.
+   */
+  answer?: Answer
 }
 /** `invalid_*`: the caller passed something that cannot be signed. */
 export declare class InputError extends XNonceError {}

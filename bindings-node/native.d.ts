@@ -63,11 +63,40 @@ export declare class Verifier {
    * a plain object or a `Map`.
    */
   constructor(secrets: Record<string, string | string[]> | Map<string, string | string[]>, options?: VerifierOptions)
-  /** Checks authenticity and freshness; does not record the request. */
+  /**
+   * Checks authenticity and freshness; does not record the request. A refusal throws an
+   * `XNonceError` whose `.answer` is the HTTP answer to send.
+   */
   verify(method: string, target: string, options?: VerifyOptions): Verified
-  /** Like `verify`, then remembers the request: a second copy fails with `replayed`. */
+  /**
+   * Like `verify`, then remembers the request: a second copy fails with `replayed` (its
+   * `.answer`: 409).
+   */
   verifyOnce(method: string, target: string, options?: VerifyOptions): Verified
 }
+
+/**
+ * The HTTP answer to a refused request, as the reference server sends it: em-secure-api's
+ * plain text for v1-style requests, an RFC 9457 problem document for v2.
+ */
+export interface Answer {
+  /** The status code (`401`, `409`, `413`, ...). */
+  status: number
+  /**
+   * The header fields, names lower-case: `content-type`, and `x-nonce-server-time` (the
+   * server's authenticated time) for a stale request.
+   */
+  headers: Record<string, string>
+  /** The body. */
+  body: string
+}
+
+/**
+ * The 413 answer (`invalid_body`) to a request whose body is larger than `limit` bytes,
+ * refused before its body is read, in the style of the request's credential: what the
+ * reference server answers. `limit`: a whole number of bytes (else a `RangeError`).
+ */
+export declare function bodyTooLargeAnswer(limit: number, request?: RefusedRequest): Answer
 
 /** One shared error code, as listed by `errorCodes()`. */
 export interface ErrorCodeInfo {
@@ -133,6 +162,17 @@ export declare function ottokenQueryValue(token: string): string
 /** Parses an `X-Nonce` header value of either scheme (`malformed_header`). */
 export declare function parseHeader(value: string): Header
 
+/**
+ * What `bodyTooLargeAnswer` reads of the request to choose the answer's style (`null` counts
+ * as absent).
+ */
+export interface RefusedRequest {
+  /** The request target (`/path?query`, as received): an `ottoken` in its query. */
+  target?: string | null
+  /** The `X-Nonce` header, if any. */
+  xNonce?: string | null
+}
+
 /** Settings of a `Requester` (`null` counts as absent). */
 export interface RequesterOptions {
   /** `"v1"` or `"v2"` (default `"v2"`). */
@@ -187,9 +227,10 @@ export interface RequestParts {
 
 /**
  * Registers the function that builds the JS error for an xnonce failure:
- * `(code, family, message, serverTime?, serverTimeMac?) => Error`. Called once by `index.js`.
+ * `(code, family, message, serverTime?, serverTimeMac?, answer?) => Error`. Called once by
+ * `index.js`.
  */
-export declare function setErrorFactory(factory: (code: string, family: string, message: string, serverTime?: number, serverTimeMac?: string) => Error): void
+export declare function setErrorFactory(factory: (code: string, family: string, message: string, serverTime?: number, serverTimeMac?: string, answer?: Answer) => Error): void
 
 /** Signs a request and returns the `X-Nonce` header value. */
 export declare function sign(scheme: 'v1' | 'v2', method: string, path: string, params: Params, client: string, secret: string, options?: SignOptions): string

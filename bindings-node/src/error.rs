@@ -3,21 +3,33 @@
 //! Every `#[napi]` entry point runs its body through [`guard`] (or, for promises, calls
 //! [`to_js`] on the JS thread), so every [`xnonce_core::Error`] becomes the same kind of
 //! JavaScript error: an instance of the package's `XNonceError` family class (registered by
-//! `index.js` through [`set_error_factory`]) with `.code`, `.family` and, for stale requests,
-//! `.serverTime` / `.serverTimeMac`. When no factory is registered (the addon loaded without
-//! `index.js`), a plain `Error` with the same properties is thrown instead.
+//! `index.js` through [`set_error_factory`]) with `.code`, `.family`, for stale requests
+//! `.serverTime` / `.serverTimeMac`, and, for a request a `Verifier` refused
+//! ([`Failure::Refused`]), `.answer`: core's HTTP answer to it ([`Answer`]). When no factory is
+//! registered (the addon loaded without `index.js`), a plain `Error` with the same properties
+//! is thrown instead.
 
 use std::cell::RefCell;
 
 use napi::bindgen_prelude::{
     FnArgs, FromNapiValue, Function, FunctionRef, JsObjectValue, JsValue, Object, Unknown,
 };
-use napi::{Env, JsError};
+use napi::{Env, JsError, JsRangeError};
 use napi_derive::napi;
 use xnonce_core::{Error as CoreError, ErrorCode};
 
-/// Arguments of the JS error factory: `(code, family, message, serverTime?, serverTimeMac?)`.
-type FactoryArgs = FnArgs<(String, String, String, Option<f64>, Option<String>)>;
+use crate::answer::Answer;
+
+/// Arguments of the JS error factory:
+/// `(code, family, message, serverTime?, serverTimeMac?, answer?)`.
+type FactoryArgs = FnArgs<(
+    String,
+    String,
+    String,
+    Option<f64>,
+    Option<String>,
+    Option<Answer>,
+)>;
 type Factory = FunctionRef<FactoryArgs, Unknown<'static>>;
 
 thread_local! {
@@ -25,10 +37,13 @@ thread_local! {
     static FACTORY: RefCell<Option<Factory>> = const { RefCell::new(None) };
 }
 
-/// Why a binding call failed: an xnonce error (mapped to `XNonceError`) or a napi failure
-/// (wrong argument type, a throwing getter, ...) passed through unchanged.
+/// Why a binding call failed: an xnonce error (mapped to `XNonceError`), a request a
+/// verifier refused (an `XNonceError` that also carries core's answer to it), or a napi
+/// failure (wrong argument type, a throwing getter, ...) passed through unchanged.
 pub(crate) enum Failure {
     Core(CoreError),
+    /// Verification refused the request; the answer is core's `Answer::refusal` for it.
+    Refused(CoreError, Box<xnonce_core::answer::Answer>),
     Napi(napi::Error),
 }
 
@@ -52,6 +67,26 @@ pub(crate) fn fail<T>(code: ErrorCode, message: impl Into<String>) -> Outcome<T>
     Err(Failure::Core(CoreError::new(code, message)))
 }
 
+/// The `RangeError` (code `ERR_OUT_OF_RANGE`, as Node's own APIs say it) for an option out of
+/// range. Not an `XNonceError`: no request field is wrong, only a setting.
+pub(crate) fn out_of_range(env: &Env, message: String) -> Failure {
+    let error = napi::Error::new("ERR_OUT_OF_RANGE".to_string(), message);
+    Failure::Napi(napi::Error::from(
+        JsRangeError::from(error).into_unknown(*env),
+    ))
+}
+
+/// A number as JavaScript writes the common cases (`-1`, `0.5`, `NaN`, `Infinity`), for the
+/// `Received …` of a `RangeError`.
+pub(crate) fn js_number(n: f64) -> String {
+    match n {
+        _ if n.is_nan() => "NaN".to_string(),
+        f64::INFINITY => "Infinity".to_string(),
+        f64::NEG_INFINITY => "-Infinity".to_string(),
+        _ => format!("{n}"),
+    }
+}
+
 /// Runs a binding body and maps its failure to a JS error.
 pub(crate) fn guard<T>(env: &Env, body: impl FnOnce() -> Outcome<T>) -> napi::Result<T> {
     body().map_err(|f| to_js(env, f))
@@ -61,11 +96,14 @@ pub(crate) fn guard<T>(env: &Env, body: impl FnOnce() -> Outcome<T>) -> napi::Re
 pub(crate) fn to_js(env: &Env, failure: Failure) -> napi::Error {
     match failure {
         Failure::Napi(e) => e,
-        Failure::Core(e) => xnonce_error(env, &e).unwrap_or_else(|napi_err| napi_err),
+        Failure::Core(e) => xnonce_error(env, &e, None).unwrap_or_else(|napi_err| napi_err),
+        Failure::Refused(e, answer) => {
+            xnonce_error(env, &e, Some(Answer::from(*answer))).unwrap_or_else(|napi_err| napi_err)
+        }
     }
 }
 
-fn xnonce_error(env: &Env, e: &CoreError) -> napi::Result<napi::Error> {
+fn xnonce_error(env: &Env, e: &CoreError, answer: Option<Answer>) -> napi::Result<napi::Error> {
     let code = e.code();
     let family = code.family().as_str();
     let hint = e.server_time();
@@ -79,6 +117,7 @@ fn xnonce_error(env: &Env, e: &CoreError) -> napi::Result<napi::Error> {
             e.message().to_string(),
             time,
             mac,
+            answer,
         );
         let value = factory?.call(FnArgs::from(args))?;
         return Ok(napi::Error::from(value));
@@ -92,14 +131,18 @@ fn xnonce_error(env: &Env, e: &CoreError) -> napi::Result<napi::Error> {
         object.set_named_property("serverTime", time)?;
         object.set_named_property("serverTimeMac", mac)?;
     }
+    if let Some(answer) = answer {
+        object.set_named_property("answer", answer)?;
+    }
     Ok(napi::Error::from(object.to_unknown()))
 }
 
 /// Registers the function that builds the JS error for an xnonce failure:
-/// `(code, family, message, serverTime?, serverTimeMac?) => Error`. Called once by `index.js`.
+/// `(code, family, message, serverTime?, serverTimeMac?, answer?) => Error`. Called once by
+/// `index.js`.
 #[napi(
     js_name = "setErrorFactory",
-    ts_args_type = "factory: (code: string, family: string, message: string, serverTime?: number, serverTimeMac?: string) => Error"
+    ts_args_type = "factory: (code: string, family: string, message: string, serverTime?: number, serverTimeMac?: string, answer?: Answer) => Error"
 )]
 pub fn set_error_factory(factory: Function<'_, FactoryArgs, Unknown<'static>>) -> napi::Result<()> {
     let reference = factory.create_ref()?;

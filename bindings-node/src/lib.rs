@@ -4,6 +4,7 @@
 //! converts JavaScript values (in [`params`]) and maps errors (in [`error`]), each in one place.
 #![deny(missing_docs)]
 
+pub mod answer;
 pub mod error;
 pub mod header;
 pub mod params;

@@ -4,12 +4,12 @@
 use std::time::Duration;
 
 use napi::bindgen_prelude::{JsObjectValue, Object, PromiseRaw, Unknown};
-use napi::{Env, JsRangeError};
+use napi::Env;
 use napi_derive::napi;
 use xnonce::RequestOptions;
 use xnonce_core::{ErrorCode, Scheme};
 
-use crate::error::{fail, guard, to_js, Failure, Outcome};
+use crate::error::{self, fail, guard, to_js, Failure, Outcome};
 use crate::params::{self, Text};
 
 /// Settings of a `Requester` (`null` counts as absent).
@@ -67,22 +67,9 @@ fn out_of_range(env: &Env, option: &str, what: &str, value: f64) -> Failure {
     let message = format!(
         "The value of \"{option}\" is out of range. It must be {what}, at most \
          {MAX_SAFE_INTEGER} in size. Received {}",
-        js_number(value)
+        error::js_number(value)
     );
-    let error = napi::Error::new("ERR_OUT_OF_RANGE".to_string(), message);
-    Failure::Napi(napi::Error::from(
-        JsRangeError::from(error).into_unknown(*env),
-    ))
-}
-
-/// A number as JavaScript writes the common cases (`-1`, `0.5`, `NaN`, `Infinity`).
-fn js_number(ms: f64) -> String {
-    match ms {
-        _ if ms.is_nan() => "NaN".to_string(),
-        f64::INFINITY => "Infinity".to_string(),
-        f64::NEG_INFINITY => "-Infinity".to_string(),
-        _ => format!("{ms}"),
-    }
+    error::out_of_range(env, message)
 }
 
 /// A server's answer. Non-2xx answers are responses, not errors.

@@ -5,11 +5,12 @@ use std::collections::HashMap;
 use napi::bindgen_prelude::{Array, FromNapiValue, JsObjectValue, JsValue, Unknown};
 use napi::{Env, ValueType};
 use napi_derive::napi;
+use xnonce_core::answer::Answer;
 use xnonce_core::{
     ErrorCode, Incoming, MemoryReplayStore, Scheme, Secret, Verified as CoreVerified, WindowPolicy,
 };
 
-use crate::error::{fail, guard, Outcome};
+use crate::error::{fail, guard, Failure, Outcome};
 use crate::params::{self, Body, Text};
 
 /// How a `Verifier` judges freshness and which schemes it accepts (`null` counts as absent).
@@ -121,7 +122,8 @@ impl Verifier {
         })
     }
 
-    /// Checks authenticity and freshness; does not record the request.
+    /// Checks authenticity and freshness; does not record the request. A refusal throws an
+    /// `XNonceError` whose `.answer` is the HTTP answer to send.
     #[napi(
         strict,
         ts_args_type = "method: string, target: string, options?: VerifyOptions"
@@ -136,7 +138,8 @@ impl Verifier {
         guard(env, || self.check(&method, &target, options, false))
     }
 
-    /// Like `verify`, then remembers the request: a second copy fails with `replayed`.
+    /// Like `verify`, then remembers the request: a second copy fails with `replayed` (its
+    /// `.answer`: 409).
     #[napi(
         strict,
         js_name = "verifyOnce",
@@ -177,11 +180,15 @@ impl Verifier {
         };
         let verified = if once {
             self.verifier
-                .verify_once(&req, &self.secrets, &self.store, now)?
+                .verify_once(&req, &self.secrets, &self.store, now)
         } else {
-            self.verifier.verify(&req, &self.secrets, now)?
+            self.verifier.verify(&req, &self.secrets, now)
         };
-        Ok(verified.into())
+        // A refusal carries core's answer to it, in the style the request calls for.
+        verified.map(Verified::from).map_err(|e| {
+            let answer = Answer::refusal(&e, req.refusal_scheme());
+            Failure::Refused(e, Box::new(answer))
+        })
     }
 }
 

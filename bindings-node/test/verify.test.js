@@ -157,3 +157,105 @@ test('verify defaults to the system clock', () => {
     'svc',
   )
 })
+
+test("a refusal carries core's answer: v1 text for v1 requests, a problem document for v2", () => {
+  const v = new xnonce.Verifier({ svc: SECRET })
+  const refusal = (call) => {
+    try {
+      call()
+    } catch (e) {
+      assert.ok(e instanceof xnonce.XNonceError, String(e))
+      return e
+    }
+    assert.fail('no refusal')
+  }
+  const v2 = {
+    host: 'h.test',
+    xNonce: xnonce.sign('v2', 'GET', '/a/b', [], 'svc', SECRET, { host: 'h.test', timestamp: T }),
+    now: T,
+  }
+  v.verifyOnce('GET', '/a/b', v2)
+  const replayed = refusal(() => v.verifyOnce('GET', '/a/b', v2))
+  assert.equal(replayed.code, 'replayed')
+  assert.deepEqual(replayed.answer, {
+    status: 409,
+    headers: { 'content-type': 'application/problem+json' },
+    body: JSON.stringify({
+      type: 'https://xnonce.dev/errors/replayed',
+      title: 'Request already used',
+      status: 409,
+      code: 'replayed',
+      detail: 'ottoken already used',
+    }),
+  })
+
+  const v1 = { xNonce: xnonce.sign('v1', 'GET', '/a/b', [], 'svc', SECRET, { timestamp: T }), now: T }
+  v.verifyOnce('GET', '/a/b', v1)
+  assert.deepEqual(refusal(() => v.verifyOnce('GET', '/a/b', v1)).answer, {
+    status: 409,
+    headers: { 'content-type': 'text/plain' },
+    body: 'ottoken already used',
+  })
+  // No credential at all: em-secure-api's answer; a v2 ottoken in the query: a problem document.
+  assert.deepEqual(refusal(() => v.verify('GET', '/a/b', { now: T })).answer, {
+    status: 401,
+    headers: { 'content-type': 'text/plain' },
+    body: 'Method or nonce not provided',
+  })
+  const link = new URL(
+    xnonce.link('v2', 'GET', '/a/b', [], 'svc', NEW_SECRET, 'https://h.test', { timestamp: T }),
+  )
+  const mismatch = refusal(() => v.verify('GET', link.pathname + link.search, { host: link.host, now: T }))
+  assert.equal(mismatch.answer.status, 401)
+  assert.equal(JSON.parse(mismatch.answer.body).code, 'signature_mismatch')
+
+  // Stale: the server's time rides in the header (and, for v2, in the document).
+  const stale = refusal(() => v.verify('GET', '/a/b', { ...v2, now: T + 60000 }))
+  assert.equal(stale.answer.status, 401)
+  assert.deepEqual(Object.keys(stale.answer.headers), ['content-type', 'x-nonce-server-time'])
+  assert.equal(stale.answer.headers['x-nonce-server-time'], `${T + 60000} ${stale.serverTimeMac}`)
+  const doc = JSON.parse(stale.answer.body)
+  assert.deepEqual(
+    [doc.code, doc.server_time, doc.server_time_mac],
+    ['expired', T + 60000, stale.serverTimeMac],
+  )
+  const staleV1 = refusal(() => v.verify('GET', '/a/b', { ...v1, now: T + 60000 }))
+  assert.equal(staleV1.answer.body, 'Request has timed out')
+  assert.equal(staleV1.answer.headers['x-nonce-server-time'], `${T + 60000} ${staleV1.serverTimeMac}`)
+})
+
+test('errors that are not a refused request have no answer', () => {
+  const v = new xnonce.Verifier({ svc: SECRET })
+  const errors = [
+    () => xnonce.sign('v2', 'GET', '/a/b', [], 'svc', 'not-hex', { host: 'h.test' }),
+    () => xnonce.parseHeader('v2 nope'),
+    () => new xnonce.Verifier({ svc: 'not hex' }),
+    // The caller's own arguments, refused before any verification.
+    () => v.verify('GET', '/a/b', { xNonce: 'v2 nope', now: -1 }),
+    () => v.verifyOnce('POST', '/a/b', { xNonce: 'v2 nope', body: '\ud800' }),
+  ]
+  for (const call of errors) {
+    assert.throws(call, (e) => e instanceof xnonce.XNonceError && e.answer === undefined && !('answer' in e))
+  }
+})
+
+test('without index.js the addon throws plain errors that carry the answer too', () => {
+  const { execFileSync } = require('node:child_process')
+  const out = execFileSync(
+    process.execPath,
+    [
+      '-e',
+      `const n = require(${JSON.stringify(require.resolve('../xnonce.node'))})
+       try { new n.Verifier({}).verify('GET', '/a/b') } catch (e) {
+         console.log(JSON.stringify([e instanceof Error, e.code, e.family, e.answer]))
+       }`,
+    ],
+    { encoding: 'utf8' },
+  )
+  assert.deepEqual(JSON.parse(out), [
+    true,
+    'missing_header',
+    'format',
+    { status: 401, headers: { 'content-type': 'text/plain' }, body: 'Method or nonce not provided' },
+  ])
+})

@@ -1,0 +1,102 @@
+//! Core's HTTP answer to a refused request (`xnonce_core::answer`), as JavaScript sees it:
+//! the `Answer` record on a refused verification's `XNonceError.answer` (built in
+//! [`crate::error`]), and `bodyTooLargeAnswer`, the 413 the server adapter (`middleware.js`)
+//! answers before any verification. Every byte comes from core; this module only converts.
+
+use std::collections::BTreeMap;
+
+use napi::Env;
+use napi_derive::napi;
+use xnonce_core::{Error as CoreError, ErrorCode, Incoming};
+
+use crate::error::{guard, js_number, out_of_range, Outcome};
+
+/// The HTTP answer to a refused request, as the reference server sends it: em-secure-api's
+/// plain text for v1-style requests, an RFC 9457 problem document for v2.
+#[napi(object, object_from_js = false)]
+pub struct Answer {
+    /// The status code (`401`, `409`, `413`, ...).
+    pub status: u32,
+    /// The header fields, names lower-case: `content-type`, and `x-nonce-server-time` (the
+    /// server's authenticated time) for a stale request.
+    #[napi(ts_type = "Record<string, string>")]
+    pub headers: BTreeMap<String, String>,
+    /// The body.
+    pub body: String,
+}
+
+impl From<xnonce_core::answer::Answer> for Answer {
+    fn from(a: xnonce_core::answer::Answer) -> Self {
+        Answer {
+            status: u32::from(a.status),
+            headers: a
+                .headers()
+                .into_iter()
+                .map(|(name, value)| (name.to_ascii_lowercase(), value))
+                .collect(),
+            body: a.body,
+        }
+    }
+}
+
+/// What `bodyTooLargeAnswer` reads of the request to choose the answer's style (`null` counts
+/// as absent).
+#[napi(object, object_to_js = false)]
+#[derive(Default)]
+pub struct RefusedRequest {
+    /// The request target (`/path?query`, as received): an `ottoken` in its query.
+    #[napi(ts_type = "string | null")]
+    pub target: Option<Option<String>>,
+    /// The `X-Nonce` header, if any.
+    #[napi(ts_type = "string | null")]
+    pub x_nonce: Option<Option<String>>,
+}
+
+/// The 413 answer (`invalid_body`) to a request whose body is larger than `limit` bytes,
+/// refused before its body is read, in the style of the request's credential: what the
+/// reference server answers. `limit`: a whole number of bytes (else a `RangeError`).
+#[napi(
+    js_name = "bodyTooLargeAnswer",
+    strict,
+    ts_args_type = "limit: number, request?: RefusedRequest"
+)]
+pub fn body_too_large_answer(
+    env: &Env,
+    limit: f64,
+    request: Option<RefusedRequest>,
+) -> napi::Result<Answer> {
+    guard(env, || {
+        let limit = byte_count(env, limit)?;
+        let request = request.unwrap_or_default();
+        let target = request.target.flatten().unwrap_or_default();
+        let x_nonce = request.x_nonce.flatten();
+        let mut incoming = Incoming::new("POST", &target);
+        incoming.x_nonce = x_nonce.as_deref();
+        let error = CoreError::new(
+            ErrorCode::InvalidBody,
+            format!("request body exceeds {limit} bytes"),
+        );
+        let answer = xnonce_core::answer::Answer::refusal_with_status(
+            &error,
+            incoming.refusal_scheme(),
+            Some(413),
+        );
+        Ok(answer.into())
+    })
+}
+
+/// A body limit: a whole, non-negative number of bytes.
+fn byte_count(env: &Env, n: f64) -> Outcome<u64> {
+    const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
+    if n.fract() == 0.0 && (0.0..=MAX_SAFE_INTEGER).contains(&n) {
+        return Ok(n as u64);
+    }
+    Err(out_of_range(
+        env,
+        format!(
+            "The value of \"limit\" is out of range. It must be a whole number of bytes, at \
+             most {MAX_SAFE_INTEGER}. Received {}",
+            js_number(n)
+        ),
+    ))
+}
