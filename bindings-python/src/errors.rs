@@ -2,7 +2,7 @@
 //! Python exception.
 //!
 //! ```text
-//! XNonceError(Exception)   .code .message .http_status .server_time .server_time_mac
+//! XNonceError(Exception)   .code .message .http_status .server_time .server_time_mac .answer
 //! ├── InputError                    family "input"   (invalid_*)
 //! │   └── InvalidParamValue(InputError, TypeError)   code "invalid_param_value"
 //! ├── FormatError                   family "format"  (malformed_*, missing_header, ...)
@@ -94,6 +94,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     base.setattr("server_time", py.None())?;
     base.setattr("server_time_mac", py.None())?;
     base.setattr("http_status", 500)?;
+    base.setattr("answer", py.None())?;
     m.add("XNonceError", base)?;
     m.add("InputError", py.get_type::<InputError>())?;
     m.add("FormatError", py.get_type::<FormatError>())?;
@@ -140,6 +141,18 @@ fn build(py: Python<'_>, err: &Error) -> PyResult<PyErr> {
         value.setattr("server_time_mac", hint.mac.as_str())?;
     }
     Ok(e)
+}
+
+/// A verification's refusal: the error mapped by [`to_py`], with the HTTP answer a server
+/// sends for it as `.answer`.
+pub fn refusal_to_py(err: Error, answer: crate::answer::PyAnswer) -> PyErr {
+    Python::attach(|py| {
+        let e = to_py(err);
+        match Py::new(py, answer).and_then(|a| e.value(py).setattr("answer", a)) {
+            Ok(()) => e,
+            Err(failed) => failed,
+        }
+    })
 }
 
 /// Shorthand: a coded error raised by the binding itself (argument checks), mapped like any other.

@@ -2,7 +2,8 @@
 //!
 //! A thin layer over `xnonce-core`: every byte of every token comes from core. Modules:
 //! [`errors`] (the exception hierarchy and the ONE error mapping), [`convert`] (Python values
-//! → core inputs), [`sign`] (sign, link, headers, ottokens), [`verify`] (`Verifier`), [`requester`]
+//! → core inputs), [`sign`] (sign, link, headers, ottokens), [`verify`] (`Verifier`), [`answer`]
+//! (the HTTP answer to a refusal), [`requester`]
 //! (`Requester`, `AsyncRequester`), [`bridge`] (Rust futures as asyncio awaitables).
 
 #![warn(missing_docs)]
@@ -14,6 +15,7 @@ use pyo3::prelude::*;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+pub mod answer;
 pub mod bridge;
 pub mod convert;
 pub mod errors;
@@ -32,6 +34,7 @@ fn _xnonce(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sign::PyHeader>()?;
     m.add_class::<verify::PyVerified>()?;
     m.add_class::<verify::PyVerifier>()?;
+    m.add_class::<answer::PyAnswer>()?;
     m.add_class::<requester::PyResponse>()?;
     m.add_class::<requester::PyRequester>()?;
     m.add_class::<requester::PyAsyncRequester>()?;

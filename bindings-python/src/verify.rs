@@ -10,8 +10,9 @@ use xnonce_core::{
     WindowPolicy,
 };
 
+use crate::answer::PyAnswer;
 use crate::convert::{self, field, SecretArg, Text};
-use crate::errors::IntoPyResult;
+use crate::errors::{refusal_to_py, IntoPyResult};
 
 /// A verified request.
 #[pyclass(frozen, module = "xnonce", name = "Verified")]
@@ -151,13 +152,23 @@ impl PySecrets<'_, '_> {
         Ok(out)
     }
 
-    fn finish(self, result: xnonce_core::Result<Verified>) -> PyResult<PyVerified> {
+    /// The verification's outcome: a failed secrets lookup first, then a refusal (with the
+    /// answer to send for `req`), else the verified request.
+    fn finish(
+        self,
+        req: &Incoming<'_>,
+        result: xnonce_core::Result<Verified>,
+    ) -> PyResult<PyVerified> {
         if let Some(e) = self.failure.into_inner() {
             return Err(e);
         }
-        Ok(PyVerified {
-            inner: result.py_err()?,
-        })
+        match result {
+            Ok(inner) => Ok(PyVerified { inner }),
+            Err(e) => {
+                let answer = PyAnswer::for_refusal(&e, req);
+                Err(refusal_to_py(e, answer))
+            }
+        }
     }
 }
 
@@ -250,7 +261,7 @@ impl PyVerifier {
         } else {
             self.verifier.verify(&req, &secrets, now)
         };
-        secrets.finish(result)
+        secrets.finish(&req, result)
     }
 }
 

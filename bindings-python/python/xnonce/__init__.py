@@ -1,12 +1,14 @@
 """xnonce: sign and verify HTTP requests (em-secure-api v1 and the hardened v2 scheme).
 
 Every token is computed by the Rust core (``xnonce._xnonce``); this package adds the Python
-surface: exceptions, the ``Requester``/``AsyncRequester`` and the ``requests``/``httpx`` auth
-adapters (``xnonce.requests.XNonceAuth``, ``xnonce.httpx.XNonceAuth``).
+surface: exceptions, the ``Requester``/``AsyncRequester``, the ``requests``/``httpx`` auth
+adapters (``xnonce.requests.XNonceAuth``, ``xnonce.httpx.XNonceAuth``) and the server-side
+middleware (``xnonce.wsgi.XNonceMiddleware``, ``xnonce.asgi.XNonceMiddleware``).
 """
 
 from xnonce._xnonce import (
     ERROR_CODES,
+    Answer,
     AsyncRequester,
     AuthError,
     FormatError,
@@ -39,6 +41,7 @@ from xnonce.types import Body, Params, ParamValue, RequestOptions, SecretSource
 
 __all__ = [
     "ERROR_CODES",
+    "Answer",
     "AsyncRequester",
     "AuthError",
     "Body",

@@ -11,6 +11,7 @@ from xnonce.types import Body, Params, RequestOptions, SecretSource
 
 __all__ = [
     "ERROR_CODES",
+    "Answer",
     "AsyncRequester",
     "AuthError",
     "FormatError",
@@ -49,6 +50,31 @@ class XNonceError(Exception):
     http_status: int
     server_time: int | None
     server_time_mac: str | None
+    # Set on the refusals of `Verifier.verify` / `verify_once`: what to answer the client
+    # (the reference server's bytes). None on every other error.
+    answer: Answer | None
+
+# The HTTP answer to a refused request: em-secure-api's text for v1 requests, an RFC 9457
+# problem document for v2 (the style follows the request's credential).
+@final
+class Answer:
+    @property
+    def status(self) -> int: ...
+    # "text/plain" (v1) or "application/problem+json" (v2).
+    @property
+    def content_type(self) -> str: ...
+    # ("Content-Type", ...) and, when stale, ("X-Nonce-Server-Time", "<ms> <mac>").
+    @property
+    def headers(self) -> list[tuple[str, str]]: ...
+    @property
+    def body(self) -> str: ...
+    @property
+    def body_bytes(self) -> bytes: ...
+    # 413 for a body over `limit` bytes, refused before it is read.
+    @staticmethod
+    def body_too_large(
+        limit: int, *, target: str | None = None, x_nonce: str | None = None
+    ) -> Answer: ...
 
 class InputError(XNonceError): ...
 class FormatError(XNonceError): ...

@@ -1,0 +1,84 @@
+//! `Answer`: the HTTP answer to a refused request, as core writes it (em-secure-api's text
+//! for v1 requests, a problem document for v2), so a Python server answers with the same
+//! bytes as the reference server. Verification errors carry one (`XNonceError.answer`).
+
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use xnonce_core::answer::Answer;
+use xnonce_core::{Error, Incoming};
+
+use crate::convert::{field, Text};
+
+/// The HTTP answer to a refused request.
+#[pyclass(frozen, module = "xnonce", name = "Answer")]
+pub struct PyAnswer {
+    inner: Answer,
+}
+
+impl PyAnswer {
+    /// The answer to a request refused with `error`, styled by the request's credential.
+    pub fn for_refusal(error: &Error, req: &Incoming<'_>) -> PyAnswer {
+        PyAnswer {
+            inner: Answer::refusal(error, req.refusal_scheme()),
+        }
+    }
+}
+
+#[pymethods]
+impl PyAnswer {
+    /// The HTTP status.
+    #[getter]
+    fn status(&self) -> u16 {
+        self.inner.status
+    }
+
+    /// `"text/plain"` (v1) or `"application/problem+json"` (v2).
+    #[getter]
+    fn content_type(&self) -> &'static str {
+        self.inner.content_type
+    }
+
+    /// The header fields: `Content-Type`, and `X-Nonce-Server-Time` when stale.
+    #[getter]
+    fn headers(&self) -> Vec<(&'static str, String)> {
+        self.inner.headers()
+    }
+
+    /// The body as text.
+    #[getter]
+    fn body(&self) -> &str {
+        &self.inner.body
+    }
+
+    /// The body as UTF-8 bytes, ready to send.
+    #[getter]
+    fn body_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, self.inner.body.as_bytes())
+    }
+
+    /// The answer to a request whose body is larger than `limit` bytes (413), refused before
+    /// the body is read, in the style of the request's credential: its `x_nonce` header, else
+    /// an `ottoken` in `target`'s query.
+    #[staticmethod]
+    #[pyo3(signature = (limit, *, target=None, x_nonce=None))]
+    fn body_too_large(
+        limit: usize,
+        target: Option<Text<'_, field::Target>>,
+        x_nonce: Option<Text<'_, field::Header>>,
+    ) -> PyAnswer {
+        let req = Incoming {
+            x_nonce: x_nonce.as_deref(),
+            ..Incoming::new("", target.as_deref().unwrap_or(""))
+        };
+        PyAnswer {
+            inner: Answer::body_too_large(limit, req.refusal_scheme()),
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Answer(status={}, content_type={:?}, body={:?})",
+            self.inner.status, self.inner.content_type, self.inner.body
+        )
+    }
+}
