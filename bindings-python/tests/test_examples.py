@@ -32,8 +32,10 @@ def test_flask_example_accepts_signed_requests_once() -> None:
     assert ok.json == {"client": "billing", "params": {"kind": "monthly"}, "json": {"year": 2026}}
     replay = client.post("/reports/create?kind=monthly", data=body, headers=headers)
     assert replay.status_code == 409 and replay.get_json()["code"] == "replayed"
+    assert replay.headers["Content-Type"] == "application/problem+json"
+    # No credential: answered like em-secure-api (the style a v1 client expects).
     unsigned = client.post("/reports/create")
-    assert unsigned.status_code == 401 and unsigned.get_json()["code"] == "missing_header"
+    assert (unsigned.status_code, unsigned.text) == (401, "Method or nonce not provided")
 
 
 def test_flask_example_sends_the_server_time_when_stale() -> None:

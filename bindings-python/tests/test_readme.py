@@ -107,3 +107,22 @@ def test_first_request_snippet_runs_against_the_server(
     monkeypatch.setenv("XNONCE_SECRET", server.secret)
     exec(code, {})
     assert capsys.readouterr().out == "200 {'opt1': '1', 'opt2': None}\n"
+
+
+def test_by_hand_snippet_answers_refusals_with_the_servers_bytes() -> None:
+    code = snippet_with("def handle(method, target, headers, body):")
+    ns: dict[str, Any] = {}
+    exec(code.replace("<64 hex secret>", SECRET), ns)
+    target = "/reports/create?kind=monthly"
+    header = xnonce.sign_request("v1", "POST", "api.test", target, "billing", SECRET)
+    headers = {"Host": "api.test", "X-Nonce": header}
+    assert ns["handle"]("POST", target, headers, b"") == (
+        200,
+        [("Content-Type", "text/plain")],
+        b"hello billing",
+    )
+    assert ns["handle"]("POST", target, headers, b"") == (
+        409,
+        [("Content-Type", "text/plain")],
+        b"ottoken already used",
+    )

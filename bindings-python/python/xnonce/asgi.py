@@ -1,0 +1,146 @@
+"""ASGI middleware: only signed requests reach the app (FastAPI, Starlette, any ASGI app).
+
+```python
+from fastapi import FastAPI, Request
+import xnonce
+from xnonce.asgi import XNonceMiddleware
+
+app = FastAPI()
+verifier = xnonce.Verifier({"billing": os.environ["BILLING_SECRET"]})
+app.add_middleware(XNonceMiddleware, verifier=verifier)
+
+@app.post("/reports/create")
+async def create(request: Request):
+    v = request.scope["xnonce.verified"]
+    return {"client": v.client, "params": dict(v.params)}
+```
+
+A refused request never reaches the app: the middleware answers with
+``XNonceError.answer`` (the reference server's bytes: em-secure-api's text for v1 clients,
+a problem document for v2). An accepted one reaches it with ``scope["xnonce.verified"]`` (an
+``xnonce.Verified``; also ``request.state.xnonce`` in Starlette and FastAPI) and its body,
+which the middleware read to verify it, handed on unchanged. Other scopes (``lifespan``,
+``websocket``) pass through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import quote
+
+from xnonce._server import MAX_BODY, check
+from xnonce._xnonce import Answer, Verifier
+
+__all__ = ["SCOPE_KEY", "XNonceMiddleware", "request_target"]
+
+#: Where an accepted request's ``xnonce.Verified`` is put in the ASGI scope.
+SCOPE_KEY = "xnonce.verified"
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def request_target(scope: Scope) -> str:
+    """The request target as the client sent it (``/path?query``, still percent-encoded):
+    ``raw_path`` when the server gives it, else ``root_path + path`` encoded again."""
+    raw = scope.get("raw_path")
+    if raw:
+        path = raw.decode("latin-1")
+    else:
+        path = quote(scope.get("root_path", "") + scope.get("path", ""), safe="/;=,:@!$&'()*+~")
+    query = scope.get("query_string", b"").decode("latin-1")
+    return (path or "/") + ("?" + query if query else "")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+async def _send(send: Send, refusal: Answer) -> None:
+    body = refusal.body_bytes
+    headers = [(k.lower().encode(), v.encode("latin-1")) for k, v in refusal.headers]
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": refusal.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class XNonceMiddleware:
+    """Verifies every HTTP request with ``verifier`` before ``app`` sees it.
+
+    ``once=True`` (the default) uses ``Verifier.verify_once``: a second copy of a request is
+    refused (409). ``max_body`` bounds the body read for verification (default 1 MiB, as
+    the reference server); a larger one is refused with 413 (by its ``Content-Length``
+    before it is read, else as soon as it grows past the limit).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        verifier: Verifier,
+        *,
+        once: bool = True,
+        max_body: int = MAX_BODY,
+    ) -> None:
+        self.app = app
+        self.verifier = verifier
+        self.once = once
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        target = request_target(scope)
+        x_nonce = _header(scope, b"x-nonce")
+        too_large = Answer.body_too_large(self.max_body, target=target, x_nonce=x_nonce)
+        length = _header(scope, b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            await _send(send, too_large)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the client is gone: nothing to answer
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                await _send(send, too_large)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        outcome = check(
+            self.verifier,
+            self.once,
+            scope.get("method", "GET"),
+            target,
+            _header(scope, b"host"),
+            x_nonce,
+            _header(scope, b"content-type"),
+            body,
+        )
+        if isinstance(outcome, Answer):
+            await _send(send, outcome)
+            return
+        scope[SCOPE_KEY] = outcome
+        scope.setdefault("state", {})["xnonce"] = outcome
+        replayed = False
+
+        async def replay_body() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # after the body: the disconnect, when it comes
+
+        await self.app(scope, replay_body, send)

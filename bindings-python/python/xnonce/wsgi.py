@@ -1,0 +1,136 @@
+"""WSGI middleware: only signed requests reach the app (Flask, Django, any WSGI app).
+
+```python
+from flask import Flask, request
+import xnonce
+from xnonce.wsgi import XNonceMiddleware
+
+app = Flask(__name__)
+verifier = xnonce.Verifier({"billing": os.environ["BILLING_SECRET"]})
+app.wsgi_app = XNonceMiddleware(app.wsgi_app, verifier)
+
+@app.post("/reports/create")
+def create():
+    v = request.environ["xnonce.verified"]
+    return {"client": v.client, "params": dict(v.params)}
+```
+
+A refused request never reaches the app: the middleware answers with
+``XNonceError.answer`` (the reference server's bytes: em-secure-api's text for v1 clients,
+a problem document for v2). An accepted one reaches it with ``environ["xnonce.verified"]``
+(an ``xnonce.Verified``) and its body readable again from ``environ["wsgi.input"]``.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+from xnonce._server import MAX_BODY, check
+from xnonce._xnonce import Answer, Verifier
+
+__all__ = ["ENVIRON_KEY", "XNonceMiddleware", "request_target"]
+
+#: Where an accepted request's ``xnonce.Verified`` is put in the WSGI environ.
+ENVIRON_KEY = "xnonce.verified"
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+def request_target(environ: dict[str, Any]) -> str:
+    """The request target as the client sent it (``/path?query``, still percent-encoded).
+
+    ``RAW_URI`` (gunicorn, Werkzeug) or ``REQUEST_URI`` (uWSGI, Werkzeug) when the server
+    gives it; otherwise ``SCRIPT_NAME + PATH_INFO`` (which WSGI servers have percent-decoded)
+    encoded again, and ``QUERY_STRING`` as received.
+    """
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw:
+        return str(raw)
+    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+    # PEP 3333: the path's bytes, each as one latin-1 character.
+    path = quote(path.encode("latin-1"), safe="/;=,:@!$&'()*+~")
+    query = environ.get("QUERY_STRING", "")
+    return (path or "/") + ("?" + query if query else "")
+
+
+def _read_body(environ: dict[str, Any], limit: int) -> bytes | None:
+    """The body (at most ``limit`` bytes), or None when it is larger (or its length unreadable).
+
+    By ``CONTENT_LENGTH``; without one, a chunked body the server marks
+    ``wsgi.input_terminated`` is read to its end.
+    """
+    stream = environ["wsgi.input"]
+    length_text = environ.get("CONTENT_LENGTH") or ""
+    if not length_text:
+        if not environ.get("wsgi.input_terminated"):
+            return b""
+        body: bytes = stream.read(limit + 1)
+        return body if len(body) <= limit else None
+    try:
+        length = int(length_text)
+    except ValueError:
+        return None
+    if length > limit or length < 0:
+        return None
+    return stream.read(length) if length else b""
+
+
+def _send(start_response: StartResponse, refusal: Answer) -> list[bytes]:
+    body = refusal.body_bytes
+    headers = [*refusal.headers, ("Content-Length", str(len(body)))]
+    try:
+        reason = HTTPStatus(refusal.status).phrase
+    except ValueError:
+        reason = "Refused"
+    start_response(f"{refusal.status} {reason}", headers)
+    return [body]
+
+
+class XNonceMiddleware:
+    """Verifies every request with ``verifier`` before ``app`` sees it.
+
+    ``once=True`` (the default) uses ``Verifier.verify_once``: a second copy of a request is
+    refused (409). ``max_body`` bounds the body read for verification (default 1 MiB, as
+    the reference server); a larger one is refused with 413 before it is read.
+    """
+
+    def __init__(
+        self,
+        app: WSGIApp,
+        verifier: Verifier,
+        *,
+        once: bool = True,
+        max_body: int = MAX_BODY,
+    ) -> None:
+        self.app = app
+        self.verifier = verifier
+        self.once = once
+        self.max_body = max_body
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        target = request_target(environ)
+        x_nonce = environ.get("HTTP_X_NONCE")
+        body = _read_body(environ, self.max_body)
+        if body is None:
+            too_large = Answer.body_too_large(self.max_body, target=target, x_nonce=x_nonce)
+            return _send(start_response, too_large)
+        outcome = check(
+            self.verifier,
+            self.once,
+            environ.get("REQUEST_METHOD", "GET"),
+            target,
+            environ.get("HTTP_HOST") or environ.get("SERVER_NAME"),
+            x_nonce,
+            environ.get("CONTENT_TYPE") or None,
+            body,
+        )
+        if isinstance(outcome, Answer):
+            return _send(start_response, outcome)
+        environ[ENVIRON_KEY] = outcome
+        environ["wsgi.input"] = io.BytesIO(body)
+        return self.app(environ, start_response)

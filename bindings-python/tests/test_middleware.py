@@ -1,0 +1,311 @@
+"""The WSGI and ASGI middleware over real HTTP on 127.0.0.1 (Werkzeug's server, uvicorn), with
+requests signed by the ``requests`` adapter and raw HTTP for what a client library would not
+send. The refusals' bytes are the ones docs/PROTOCOL.md (and em-secure-api, for v1) name."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import pytest
+import requests
+import uvicorn
+import xnonce
+from werkzeug.serving import make_server
+from xnonce.asgi import XNonceMiddleware as AsgiMiddleware
+from xnonce.requests import XNonceAuth
+from xnonce.wsgi import XNonceMiddleware as WsgiMiddleware
+from xnonce.wsgi import request_target
+
+SECRET = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd"
+
+
+def echo_wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """Answers what the middleware handed on: the verified request and the body it read."""
+    v: xnonce.Verified = environ["xnonce.verified"]
+    body = environ["wsgi.input"].read()
+    doc = {"client": v.client, "scheme": v.scheme, "params": v.params, "body": body.decode()}
+    out = json.dumps(doc).encode()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [out]
+
+
+async def echo_asgi(scope: Any, receive: Any, send: Any) -> None:
+    v: xnonce.Verified = scope["xnonce.verified"]
+    assert scope["state"]["xnonce"] is v
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    doc = {"client": v.client, "scheme": v.scheme, "params": v.params, "body": body.decode()}
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": json.dumps(doc).encode()})
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(params=["wsgi", "asgi"])
+def base(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A server on 127.0.0.1 whose app sits behind the middleware (body limit 1 KiB)."""
+    verifier = xnonce.Verifier({"billing": SECRET})
+    if request.param == "wsgi":
+        # Werkzeug's server (Flask's), which gives the raw target (`RAW_URI`) as gunicorn
+        # and uWSGI do, and marks chunked input `wsgi.input_terminated`.
+        httpd = make_server(
+            "127.0.0.1", 0, WsgiMiddleware(echo_wsgi, verifier, max_body=1024), threaded=True
+        )
+        thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+        thread.start()
+        yield f"http://127.0.0.1:{httpd.server_port}"
+        httpd.shutdown()
+        httpd.server_close()
+        return
+    port = free_port()
+    config = uvicorn.Config(
+        AsgiMiddleware(echo_asgi, verifier, max_body=1024),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.01)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(5)
+
+
+def test_a_signed_request_reaches_the_app_once(base: str) -> None:
+    for scheme in ("v1", "v2"):
+        auth = XNonceAuth("billing", SECRET, scheme=scheme)
+        req = requests.Request("POST", f"{base}/reports/create?kind=monthly", auth=auth)
+        if scheme == "v2":
+            req.json = {"year": 2026}
+        else:
+            req.data = {"year": "2026"}
+        prepared = req.prepare()
+        with requests.Session() as s:
+            ok = s.send(prepared)
+            assert ok.status_code == 200, ok.text
+            doc = ok.json()
+            assert (doc["client"], doc["scheme"]) == ("billing", scheme)
+            if scheme == "v2":
+                assert doc["params"] == [["kind", "monthly"]]
+                assert json.loads(doc["body"]) == {"year": 2026}  # the body, handed on
+            else:
+                assert sorted(map(tuple, doc["params"])) == [("kind", "monthly"), ("year", "2026")]
+                assert doc["body"] == "year=2026"
+            again = s.send(prepared)
+        assert again.status_code == 409
+        if scheme == "v1":  # em-secure-api's answer, byte for byte
+            assert again.headers["Content-Type"].startswith("text/plain")
+            assert again.text == "ottoken already used"
+        else:
+            assert again.headers["Content-Type"] == "application/problem+json"
+            assert again.json() == {
+                "type": "https://xnonce.dev/errors/replayed",
+                "title": "Request already used",
+                "status": 409,
+                "code": "replayed",
+                "detail": again.json()["detail"],
+            }
+
+
+def test_refusals_are_answered_in_the_style_of_the_credential(base: str) -> None:
+    unsigned = requests.get(f"{base}/reports/daily")
+    assert (unsigned.status_code, unsigned.text) == (401, "Method or nonce not provided")
+
+    other = XNonceAuth("nobody", SECRET, scheme="v1")
+    unknown = requests.get(f"{base}/reports/daily", auth=other)
+    assert (unknown.status_code, unknown.text) == (401, "client not known")
+    wrong = XNonceAuth("billing", "00" * 32, scheme="v2")
+    mismatch = requests.get(f"{base}/reports/daily?a=1", auth=wrong)
+    assert mismatch.status_code == 401
+    assert mismatch.json()["code"] == "signature_mismatch"
+
+    stale = xnonce.sign_request(
+        "v2", "GET", base.removeprefix("http://"), "/reports/daily", "billing", SECRET, timestamp=1
+    )
+    old = requests.get(f"{base}/reports/daily", headers={"X-Nonce": stale})
+    assert old.status_code == 401
+    problem = old.json()
+    assert problem["code"] == "expired"
+    ms, mac = old.headers["X-Nonce-Server-Time"].split(" ")
+    assert (int(ms), mac) == (problem["server_time"], problem["server_time_mac"])
+    assert abs(int(ms) - time.time() * 1000) < 60_000
+
+    malformed = requests.get(f"{base}/reports/daily", headers={"X-Nonce": "v2 billing"})
+    assert malformed.status_code == 400
+    assert malformed.json()["code"] == "malformed_header"
+
+
+def test_a_percent_encoded_path_verifies_as_sent(base: str) -> None:
+    auth = XNonceAuth("billing", SECRET, scheme="v2")
+    ok = requests.get(f"{base}/files/a%20b%2Fc/d?q=%C3%A9t%C3%A9", auth=auth)
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["params"] == [["q", "été"]]
+
+
+def test_a_body_over_the_limit_is_refused_before_the_app(base: str) -> None:
+    auth = XNonceAuth("billing", SECRET, scheme="v2")
+    big = requests.post(f"{base}/upload", data=b"x" * 2048, auth=auth)
+    assert big.status_code == 413
+    assert big.json()["code"] == "invalid_body"
+    assert big.json()["detail"] == "request body exceeds 1024 bytes"
+    # v1 style for a v1 credential (the header alone decides: the body is never read).
+    v1 = XNonceAuth("billing", SECRET, scheme="v1")
+    big = requests.post(f"{base}/upload", data={"a": "x" * 2048}, auth=v1)
+    assert (big.status_code, big.text) == (413, "request body exceeds 1024 bytes")
+
+
+def test_a_chunked_body_is_read_to_its_end_within_the_limit(base: str) -> None:
+    auth = XNonceAuth("billing", SECRET, scheme="v2")
+
+    def chunked(parts: int) -> requests.Response:
+        req = requests.Request("POST", f"{base}/upload", data=b"x" * 256 * parts, auth=auth)
+        prepared = req.prepare()
+        body = prepared.body
+        assert isinstance(body, bytes)
+        # A generator body: requests sends it chunked (its stubs type `body` as bytes/str).
+        prepared.body = (body[i : i + 256] for i in range(0, len(body), 256))  # type: ignore[assignment]
+        del prepared.headers["Content-Length"]
+        prepared.headers["Transfer-Encoding"] = "chunked"
+        with requests.Session() as s:
+            return s.send(prepared)
+
+    ok = chunked(3)
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["body"] == "x" * 768
+    big = chunked(8)
+    assert big.status_code == 413
+    assert big.json()["detail"] == "request body exceeds 1024 bytes"
+
+
+def test_wsgi_reads_a_terminated_input_without_a_length() -> None:
+    verifier = xnonce.Verifier({"billing": SECRET})
+    body = b"chunked body"
+    header = xnonce.sign_request(
+        "v2", "POST", "api.test", "/up", "billing", SECRET, content_type="text/plain", body=body
+    )
+    seen: list[Any] = []
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        seen.append(environ["wsgi.input"].read())
+        start_response("200 OK", [])
+        return [b""]
+
+    def environ(data: bytes) -> dict[str, Any]:
+        return {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": "/up",
+            "HTTP_HOST": "api.test",
+            "HTTP_X_NONCE": header,
+            "CONTENT_TYPE": "text/plain",
+            "wsgi.input": io.BytesIO(data),
+            "wsgi.input_terminated": True,
+        }
+
+    statuses: list[str] = []
+    middleware = WsgiMiddleware(app, verifier, max_body=16)
+    middleware(environ(body), lambda status, headers: statuses.append(status))
+    assert seen == [body] and statuses == ["200 OK"]
+    middleware(environ(b"y" * 17), lambda status, headers: statuses.append(status))
+    assert statuses[-1] == "413 Request Entity Too Large" or statuses[-1].startswith("413 ")
+    assert seen == [body]
+
+
+def test_an_error_that_is_not_a_refusal_is_not_answered_as_one() -> None:
+    def broken(client: str) -> str:
+        raise RuntimeError("secrets backend down")
+
+    verifier = xnonce.Verifier(broken)
+    header = xnonce.sign_request("v2", "GET", "api.test", "/a", "billing", SECRET)
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/a",
+        "HTTP_HOST": "api.test",
+        "HTTP_X_NONCE": header,
+        "wsgi.input": None,
+    }
+    with pytest.raises(RuntimeError, match="secrets backend down"):
+        WsgiMiddleware(echo_wsgi, verifier)(environ, lambda *a: None)
+
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/a",
+        "raw_path": b"/a",
+        "query_string": b"",
+        "headers": [(b"host", b"api.test"), (b"x-nonce", header.encode())],
+    }
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        raise AssertionError(f"answered {message}")
+
+    with pytest.raises(RuntimeError, match="secrets backend down"):
+        asyncio.run(AsgiMiddleware(echo_asgi, verifier)(scope, receive, send))
+
+
+def test_other_asgi_scopes_pass_through() -> None:
+    seen: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope["type"])
+
+    async def never() -> dict[str, Any]:
+        raise AssertionError("read")
+
+    async def nowhere(message: Any) -> None:
+        raise AssertionError("sent")
+
+    middleware = AsgiMiddleware(app, xnonce.Verifier({}))
+    asyncio.run(middleware({"type": "lifespan"}, never, nowhere))
+    assert seen == ["lifespan"]
+
+
+def test_the_wsgi_target_is_the_one_sent() -> None:
+    assert request_target({"RAW_URI": "/a%20b?x=1", "PATH_INFO": "/a b"}) == "/a%20b?x=1"
+    assert request_target({"REQUEST_URI": "/r?y"}) == "/r?y"
+    # Without the raw target: the decoded path (latin-1 characters for its bytes) re-encoded.
+    environ = {"SCRIPT_NAME": "/api", "PATH_INFO": "/caf\xc3\xa9 x", "QUERY_STRING": "q=1"}
+    assert request_target(environ) == "/api/caf%C3%A9%20x?q=1"
+    assert request_target({}) == "/"
+
+
+def test_answer_objects() -> None:
+    a = xnonce.Answer.body_too_large(10, target="/a?ottoken=djIgc3Zj")
+    assert (a.status, a.content_type) == (413, "application/problem+json")
+    assert a.headers == [("Content-Type", "application/problem+json")]
+    assert a.body_bytes == a.body.encode()
+    assert repr(a).startswith("Answer(status=413, content_type=")
+    v1 = xnonce.Answer.body_too_large(10)
+    assert (v1.status, v1.body, v1.content_type) == (
+        413,
+        "request body exceeds 10 bytes",
+        "text/plain",
+    )
+    # Errors other than a verification's refusal carry no answer.
+    with pytest.raises(xnonce.XNonceError) as info:
+        xnonce.sign("v2", "GET", "/a", [], "billing", "not a secret")
+    assert info.value.answer is None
+    assert xnonce.error_from_code("replayed").answer is None
