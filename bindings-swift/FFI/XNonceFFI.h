@@ -323,6 +323,11 @@ RustBuffer uniffi_xnonce_uniffi_fn_method_signedlink_uniffi_trait_debug(RustBuff
 RustBuffer uniffi_xnonce_uniffi_fn_method_signedlink_uniffi_trait_display(RustBuffer ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_FUNC_REFUSAL_ANSWER
+#define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_FUNC_REFUSAL_ANSWER
+RustBuffer uniffi_xnonce_uniffi_fn_func_refusal_answer(RustBuffer error, RustBuffer target, RustBuffer x_nonce, RustBuffer content_type, RustBuffer body, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_FUNC_HTTP_STATUS_OF
 #define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_FUNC_HTTP_STATUS_OF
 RustBuffer uniffi_xnonce_uniffi_fn_func_http_status_of(RustBuffer code, RustCallStatus *_Nonnull out_status
@@ -626,6 +631,12 @@ void ffi_xnonce_uniffi_rust_future_free_void(uint64_t handle
 #ifndef UNIFFI_FFIDEF_FFI_XNONCE_UNIFFI_RUST_FUTURE_COMPLETE_VOID
 #define UNIFFI_FFIDEF_FFI_XNONCE_UNIFFI_RUST_FUTURE_COMPLETE_VOID
 void ffi_xnonce_uniffi_rust_future_complete_void(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_FUNC_REFUSAL_ANSWER
+#define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_FUNC_REFUSAL_ANSWER
+uint16_t uniffi_xnonce_uniffi_checksum_func_refusal_answer(void
+    
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_FUNC_HTTP_STATUS_OF

@@ -116,9 +116,18 @@ def error_checks(x):
     req = dict(method="GET", target="/admin/status?a=1", host="api.test", x_nonce=header)
     ok = verifier.verify_once(now=ts + 1000, **req)
     assert (ok.client, ok.scheme, ok.params) == ("svc", x.Scheme.V2, [x.Param(key="a", value="1")]), ok
-    expect_error(x, "Auth", "replayed", verifier.verify_once, now=ts + 1000, **req)
+    replayed = expect_error(x, "Auth", "replayed", verifier.verify_once, now=ts + 1000, **req)
     stale = expect_error(x, "Auth", "expired", verifier.verify, now=ts + 60_000, **req)
     assert stale.server_time and len(stale.server_time.split(" ")) == 2, stale
+    # `refusalAnswer(error:target:xNonce:...)`: what a Swift server sends back.
+    answer = x.refusal_answer(replayed, req["target"], x_nonce=header)
+    assert answer.status == 409, answer
+    assert answer.headers == [x.HttpHeader(name="Content-Type", value="application/problem+json")]
+    assert answer.body.startswith('{"type":"https://xnonce.dev/errors/replayed",'), answer.body
+    late = x.refusal_answer(stale, req["target"], x_nonce=header)
+    assert x.HttpHeader(name="X-Nonce-Server-Time", value=stale.server_time) in late.headers
+    v1 = x.refusal_answer(replayed, req["target"], x_nonce="0" * 64 + " svc 1700000000000")
+    assert (v1.status, v1.body) == (409, "ottoken already used"), v1
     # `httpStatus` in Swift reads `httpStatusOf(code:)`.
     statuses = {c: x.http_status_of(c) for c in ("expired", "replayed", "missing_param", "invalid_url", "nope")}
     assert statuses == {"expired": 401, "replayed": 409, "missing_param": 422, "invalid_url": 400, "nope": None}, statuses

@@ -56,6 +56,17 @@ pub enum XNonceError {
 }
 
 impl XNonceError {
+    /// The human-readable detail of any variant.
+    pub fn reason(&self) -> &str {
+        match self {
+            XNonceError::Input { reason, .. }
+            | XNonceError::Format { reason, .. }
+            | XNonceError::Auth { reason, .. }
+            | XNonceError::Route { reason, .. }
+            | XNonceError::Unavailable { reason, .. } => reason,
+        }
+    }
+
     /// The shared error code of any variant.
     pub fn code(&self) -> &str {
         match self {
@@ -79,12 +90,7 @@ pub fn http_status_of(code: &str) -> Option<u16> {
 
 impl std::fmt::Display for XNonceError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (XNonceError::Input { code, reason }
-        | XNonceError::Format { code, reason }
-        | XNonceError::Auth { code, reason, .. }
-        | XNonceError::Route { code, reason }
-        | XNonceError::Unavailable { code, reason }) = self;
-        write!(f, "{code}: {reason}")
+        write!(f, "{}: {}", self.code(), self.reason())
     }
 }
 

@@ -3,12 +3,14 @@
 
 uniffi::setup_scaffolding!("xnonce_uniffi");
 
+mod answer;
 mod error;
 mod header;
 mod requester;
 mod sign;
 mod verify;
 
+pub use answer::{refusal_answer, Answer};
 pub use error::{http_status_of, XNonceError};
 pub use header::{ottoken_decode, ottoken_encode, ottoken_query_value, parse_header, Header};
 pub use requester::{HttpHeader, RequestOptions, Requester, Response};

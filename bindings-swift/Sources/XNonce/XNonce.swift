@@ -1079,6 +1079,85 @@ public func FfiConverterTypeActionWindow_lower(_ value: ActionWindow) -> RustBuf
 
 
 /**
+ * What to send back for a refused request.
+ */
+public struct Answer: Equatable, Hashable {
+    /**
+     * The HTTP status.
+     */
+    public var status: UInt16
+    /**
+     * `Content-Type`, and `X-Nonce-Server-Time` when stale.
+     */
+    public var headers: [HttpHeader]
+    /**
+     * The body (`text/plain` for v1, `application/problem+json` for v2).
+     */
+    public var body: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The HTTP status.
+         */status: UInt16, 
+        /**
+         * `Content-Type`, and `X-Nonce-Server-Time` when stale.
+         */headers: [HttpHeader], 
+        /**
+         * The body (`text/plain` for v1, `application/problem+json` for v2).
+         */body: String) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Answer: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAnswer: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Answer {
+        return
+            try Answer(
+                status: FfiConverterUInt16.read(from: &buf), 
+                headers: FfiConverterSequenceTypeHttpHeader.read(from: &buf), 
+                body: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Answer, into buf: inout [UInt8]) {
+        FfiConverterUInt16.write(value.status, into: &buf)
+        FfiConverterSequenceTypeHttpHeader.write(value.headers, into: &buf)
+        FfiConverterString.write(value.body, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAnswer_lift(_ buf: RustBuffer) throws -> Answer {
+    return try FfiConverterTypeAnswer.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAnswer_lower(_ value: Answer) -> RustBuffer {
+    return FfiConverterTypeAnswer.lower(value)
+}
+
+
+/**
  * A per-controller window override (`/controller/...`).
  */
 public struct ControllerWindow: Equatable, Hashable {
@@ -2544,6 +2623,24 @@ fileprivate struct FfiConverterDictionaryStringSequenceString: FfiConverterRustB
     }
 }
 /**
+ * The answer to the request that `Verifier.verify` / `verify_once` refused with `error`,
+ * given the same `target`, `x_nonce`, `content_type` and `body`: its credential decides the
+ * style (em-secure-api's v1 text, or a v2 problem document). An error whose code is not one
+ * of the shared codes (made by hand) is answered as `malformed_header`.
+ */
+public func refusalAnswer(error: XNonceError, target: String, xNonce: String? = nil, contentType: String? = nil, body: Data? = nil) -> Answer  {
+    return try!  FfiConverterTypeAnswer_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_xnonce_uniffi_fn_func_refusal_answer(
+        FfiConverterTypeXNonceError_lower(error),
+        FfiConverterString.lower(target),
+        FfiConverterOptionString.lower(xNonce),
+        FfiConverterOptionString.lower(contentType),
+        FfiConverterOptionData.lower(body),uniffiCallStatus
+    )
+})
+}
+/**
  * The HTTP status a server answers a refusal with, by its shared code (`"expired"` → 401,
  * `"replayed"` → 409, `"missing_param"` → 422, ...: PROTOCOL §13, what `xnonce-server`
  * answers); `None` for a string that is not one of the codes. The Kotlin and Swift packages
@@ -2700,6 +2797,9 @@ private let initializationResult: InitializationResult = {
     let scaffolding_contract_version = ffi_xnonce_uniffi_uniffi_contract_version()
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
+    }
+    if (uniffi_xnonce_uniffi_checksum_func_refusal_answer() != 10024) {
+        return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_xnonce_uniffi_checksum_func_http_status_of() != 42536) {
         return InitializationResult.apiChecksumMismatch

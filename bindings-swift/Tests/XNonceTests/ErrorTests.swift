@@ -39,6 +39,15 @@ final class ErrorTests: XCTestCase {
             guard case let XNonceError.Auth(code, _, _) = error else { return XCTFail("\(error)") }
             XCTAssertEqual(code, "replayed")
             XCTAssertEqual((error as? XNonceError)?.httpStatus, 409)
+            // What a Swift server sends back: the reference server's bytes, in the credential's style.
+            guard let refused = error as? XNonceError else { return XCTFail("\(error)") }
+            let answer = refusalAnswer(error: refused, target: "/admin/status?a=1", xNonce: header)
+            XCTAssertEqual(answer.status, 409)
+            XCTAssertEqual(answer.headers, [HttpHeader(name: "Content-Type", value: "application/problem+json")])
+            XCTAssertTrue(answer.body.hasPrefix("{\"type\":\"https://xnonce.dev/errors/replayed\","))
+            let v1 = refusalAnswer(error: refused, target: "/admin/status?a=1",
+                                   xNonce: String(repeating: "0", count: 64) + " svc 1700000000000")
+            XCTAssertEqual(v1.body, "ottoken already used")
         }
         XCTAssertThrowsError(try verifier.verify(method: "GET", target: "/admin/status?a=1", host: "api.test",
                                                  xNonce: header, now: ts + 60_000)) { error in

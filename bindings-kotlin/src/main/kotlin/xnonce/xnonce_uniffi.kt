@@ -675,6 +675,8 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_xnonce_uniffi_checksum_func_refusal_answer(
+    ): Int
     external fun uniffi_xnonce_uniffi_checksum_func_http_status_of(
     ): Int
     external fun uniffi_xnonce_uniffi_checksum_func_ottoken_decode(
@@ -756,6 +758,8 @@ internal object UniffiLib {
     external fun uniffi_xnonce_uniffi_fn_method_signedlink_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_xnonce_uniffi_fn_method_signedlink_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_xnonce_uniffi_fn_func_refusal_answer(`error`: RustBuffer.ByValue,`target`: RustBuffer.ByValue,`xNonce`: RustBuffer.ByValue,`contentType`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_xnonce_uniffi_fn_func_http_status_of(`code`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -894,6 +898,9 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
+    if ((lib.uniffi_xnonce_uniffi_checksum_func_refusal_answer() and 0xFFFF) != 10024) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_xnonce_uniffi_checksum_func_http_status_of() and 0xFFFF) != 42536) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -2014,6 +2021,61 @@ public object FfiConverterTypeActionWindow: FfiConverterRustBuffer<ActionWindow>
             FfiConverterString.write(value.`controller`, buf)
             FfiConverterString.write(value.`action`, buf)
             FfiConverterULong.write(value.`windowMs`, buf)
+    }
+}
+
+
+
+/**
+ * What to send back for a refused request.
+ */
+data class Answer (
+    /**
+     * The HTTP status.
+     */
+    var `status`: kotlin.UShort
+    , 
+    /**
+     * `Content-Type`, and `X-Nonce-Server-Time` when stale.
+     */
+    var `headers`: List<HttpHeader>
+    , 
+    /**
+     * The body (`text/plain` for v1, `application/problem+json` for v2).
+     */
+    var `body`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAnswer: FfiConverterRustBuffer<Answer> {
+    override fun read(buf: ByteBuffer): Answer {
+        return Answer(
+            FfiConverterUShort.read(buf),
+            FfiConverterSequenceTypeHttpHeader.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Answer) = (
+            FfiConverterUShort.allocationSize(value.`status`) +
+            FfiConverterSequenceTypeHttpHeader.allocationSize(value.`headers`) +
+            FfiConverterString.allocationSize(value.`body`)
+    )
+
+    override fun write(value: Answer, buf: ByteBuffer) {
+            FfiConverterUShort.write(value.`status`, buf)
+            FfiConverterSequenceTypeHttpHeader.write(value.`headers`, buf)
+            FfiConverterString.write(value.`body`, buf)
     }
 }
 
@@ -3302,6 +3364,27 @@ public object FfiConverterMapStringSequenceString: FfiConverterRustBuffer<Map<ko
         }
     }
 }
+        /**
+         * The answer to the request that `Verifier.verify` / `verify_once` refused with `error`,
+         * given the same `target`, `x_nonce`, `content_type` and `body`: its credential decides the
+         * style (em-secure-api's v1 text, or a v2 problem document). An error whose code is not one
+         * of the shared codes (made by hand) is answered as `malformed_header`.
+         */ fun `refusalAnswer`(`error`: XNonceException, `target`: kotlin.String, `xNonce`: kotlin.String? = null, `contentType`: kotlin.String? = null, `body`: kotlin.ByteArray? = null): Answer {
+            return FfiConverterTypeAnswer.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_xnonce_uniffi_fn_func_refusal_answer(
+    
+        
+        FfiConverterTypeXNonceError.lower(`error`),
+        FfiConverterString.lower(`target`),
+        FfiConverterOptionalString.lower(`xNonce`),
+        FfiConverterOptionalString.lower(`contentType`),
+        FfiConverterOptionalByteArray.lower(`body`),_status)
+}
+    )
+    }
+    
+
         /**
          * The HTTP status a server answers a refusal with, by its shared code (`"expired"` → 401,
          * `"replayed"` → 409, `"missing_param"` → 422, ...: PROTOCOL §13, what `xnonce-server`

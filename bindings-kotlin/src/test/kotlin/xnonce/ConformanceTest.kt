@@ -264,6 +264,18 @@ fun errorChecks(): Int {
             }
         ok(stale.serverTime?.split(' ')?.size == 2, "expired carries the server-time hint")
         ok(stale.httpStatus == 401, "expired .httpStatus 401")
+        // What a server sends back: the reference server's bytes, in the credential's style.
+        val again = refusalAnswer(replayed, "/admin/status?a=1", xNonce = header)
+        ok(again.status.toInt() == 409, "replayed answer 409")
+        ok(again.headers == listOf(HttpHeader("Content-Type", "application/problem+json")), "problem headers")
+        ok(again.body.startsWith("{\"type\":\"https://xnonce.dev/errors/replayed\",\"title\":\"Request already used\""), again.body)
+        val staleAnswer = refusalAnswer(stale, "/admin/status?a=1", xNonce = header)
+        ok(staleAnswer.headers.any { it.name == "X-Nonce-Server-Time" && it.value == stale.serverTime }, "stale answer's time header")
+        ok(staleAnswer.body.contains("\"server_time_mac\""), "stale problem document's MAC")
+        val v1 = refusalAnswer(replayed, "/admin/status?a=1", xNonce = "${"0".repeat(64)} svc 1700000000000")
+        ok(v1.status.toInt() == 409 && v1.body == "ottoken already used", "v1 answer: em-secure-api's text")
+        val none = refusalAnswer(XNonceException.Format("missing_header", "no credential"), "/admin/status")
+        ok(none.status.toInt() == 401 && none.body == "Method or nonce not provided", "no credential: v1 text")
         expectError<XNonceException.Auth>("signature_mismatch") {
             verifier.verify("GET", "/admin/status?a=2", host = "api.test", xNonce = header, now = ts)
         }
