@@ -1,35 +1,57 @@
-"""What the WSGI and ASGI middleware share: the body limit and the verification call."""
+"""What the WSGI and ASGI middleware share: their settings and the verification call."""
 
 from __future__ import annotations
+
+from typing import Generic, TypeVar
 
 from xnonce._xnonce import Answer, Verified, Verifier, XNonceError
 
 #: The largest body read for verification by default (1 MiB, as the reference server).
 MAX_BODY = 1024 * 1024
 
+App = TypeVar("App")
 
-def check(
-    verifier: Verifier,
-    once: bool,
-    method: str,
-    target: str,
-    host: str | None,
-    x_nonce: str | None,
-    content_type: str | None,
-    body: bytes,
-) -> Verified | Answer:
-    """The verified request, or the answer to send for its refusal."""
-    verify = verifier.verify_once if once else verifier.verify
-    try:
-        return verify(
-            method,
-            target,
-            host=host,
-            x_nonce=x_nonce,
-            content_type=content_type,
-            body=body,
-        )
-    except XNonceError as e:
-        if e.answer is None:  # not a refusal of this request: the caller's bug, not the client's
-            raise
-        return e.answer
+
+class VerifyingMiddleware(Generic[App]):
+    """An app behind a verifier: ``once`` picks ``verify_once`` (replays refused) over
+    ``verify``; ``max_body`` bounds the body read for verification."""
+
+    def __init__(
+        self,
+        app: App,
+        verifier: Verifier,
+        *,
+        once: bool = True,
+        max_body: int = MAX_BODY,
+    ) -> None:
+        self.app = app
+        self.verifier = verifier
+        self.once = once
+        self.max_body = max_body
+
+    def check(
+        self,
+        method: str,
+        target: str,
+        host: str | None,
+        x_nonce: str | None,
+        content_type: str | None,
+        body: bytes,
+    ) -> Verified | Answer:
+        """The verified request, or the answer to send for its refusal."""
+        verify = self.verifier.verify_once if self.once else self.verifier.verify
+        try:
+            return verify(
+                method,
+                target,
+                host=host,
+                x_nonce=x_nonce,
+                content_type=content_type,
+                body=body,
+            )
+        except XNonceError as e:
+            if (
+                e.answer is None
+            ):  # not a refusal of this request: the caller's bug, not the client's
+                raise
+            return e.answer

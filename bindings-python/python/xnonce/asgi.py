@@ -29,8 +29,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import quote
 
-from xnonce._server import MAX_BODY, check
-from xnonce._xnonce import Answer, Verifier
+from xnonce._server import VerifyingMiddleware
+from xnonce._xnonce import Answer
 
 __all__ = ["SCOPE_KEY", "XNonceMiddleware", "request_target"]
 
@@ -71,7 +71,7 @@ async def _send(send: Send, refusal: Answer) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-class XNonceMiddleware:
+class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
     """Verifies every HTTP request with ``verifier`` before ``app`` sees it.
 
     ``once=True`` (the default) uses ``Verifier.verify_once``: a second copy of a request is
@@ -79,19 +79,6 @@ class XNonceMiddleware:
     the reference server); a larger one is refused with 413 (by its ``Content-Length``
     before it is read, else as soon as it grows past the limit).
     """
-
-    def __init__(
-        self,
-        app: ASGIApp,
-        verifier: Verifier,
-        *,
-        once: bool = True,
-        max_body: int = MAX_BODY,
-    ) -> None:
-        self.app = app
-        self.verifier = verifier
-        self.once = once
-        self.max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -119,9 +106,7 @@ class XNonceMiddleware:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        outcome = check(
-            self.verifier,
-            self.once,
+        outcome = self.check(
             scope.get("method", "GET"),
             target,
             _header(scope, b"host"),

@@ -29,8 +29,8 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
 
-from xnonce._server import MAX_BODY, check
-from xnonce._xnonce import Answer, Verifier
+from xnonce._server import VerifyingMiddleware
+from xnonce._xnonce import Answer
 
 __all__ = ["ENVIRON_KEY", "XNonceMiddleware", "request_target"]
 
@@ -91,26 +91,13 @@ def _send(start_response: StartResponse, refusal: Answer) -> list[bytes]:
     return [body]
 
 
-class XNonceMiddleware:
+class XNonceMiddleware(VerifyingMiddleware[WSGIApp]):
     """Verifies every request with ``verifier`` before ``app`` sees it.
 
     ``once=True`` (the default) uses ``Verifier.verify_once``: a second copy of a request is
     refused (409). ``max_body`` bounds the body read for verification (default 1 MiB, as
     the reference server); a larger one is refused with 413 before it is read.
     """
-
-    def __init__(
-        self,
-        app: WSGIApp,
-        verifier: Verifier,
-        *,
-        once: bool = True,
-        max_body: int = MAX_BODY,
-    ) -> None:
-        self.app = app
-        self.verifier = verifier
-        self.once = once
-        self.max_body = max_body
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         target = request_target(environ)
@@ -119,9 +106,7 @@ class XNonceMiddleware:
         if body is None:
             too_large = Answer.body_too_large(self.max_body, target=target, x_nonce=x_nonce)
             return _send(start_response, too_large)
-        outcome = check(
-            self.verifier,
-            self.once,
+        outcome = self.check(
             environ.get("REQUEST_METHOD", "GET"),
             target,
             environ.get("HTTP_HOST") or environ.get("SERVER_NAME"),
