@@ -1,6 +1,9 @@
 // Type declarations of the `xnonce` package's entry points (index.js and index.mjs).
 // The native functions and records are declared in native.d.ts, which napi-rs generates
-// from the Rust sources; this file adds the JavaScript-level parts (errors, xnonceFetch).
+// from the Rust sources; this file adds the JavaScript-level parts (errors, xnonceFetch,
+// middleware).
+
+import type { IncomingMessage, ServerResponse } from 'node:http'
 
 export {
   sign,
@@ -33,7 +36,7 @@ export type {
   ErrorCodeInfo,
   Answer,
 } from './native'
-import type { Answer } from './native'
+import type { Answer, Verified, Verifier } from './native'
 
 /** The shared error codes (the same strings in every xnonce language). */
 export type ErrorCode =
@@ -127,3 +130,49 @@ export interface XNonceFetchOptions {
 export declare function xnonceFetch(
   options: XNonceFetchOptions,
 ): (input: string | URL | Request, init?: RequestInit) => Promise<Response>
+
+/** Options of `middleware` (`null` counts as absent). */
+export interface MiddlewareOptions {
+  /** `true` (default): `verifyOnce`, a second copy of a request is refused; `false`: `verify`. */
+  once?: boolean | null
+  /**
+   * The largest body accepted, in bytes (default 1048576, 1 MiB, as the reference server); a
+   * larger one is answered 413 (`invalid_body`) without being read. A whole number ≥ 0, else a
+   * `RangeError` with code `ERR_OUT_OF_RANGE`.
+   */
+  limit?: number | null
+  /**
+   * The handler of verified requests, instead of `next()`: what makes the middleware a complete
+   * node:http handler, `http.createServer(middleware(verifier, { then }))`. Awaited; what it
+   * throws or rejects with is handled like any error that is not a refusal.
+   */
+  then?: ((req: VerifiedRequest, res: ServerResponse) => unknown) | null
+}
+
+/** A request the middleware verified. */
+export type VerifiedRequest<Req extends IncomingMessage = IncomingMessage> = Req & {
+  /** What `verify` / `verifyOnce` returned. */
+  xnonce: Verified
+  /** The body as received (the stream itself is consumed). */
+  rawBody: Buffer
+}
+
+/**
+ * The middleware: verifies the request, then calls `then(req, res)` if given, else `next()`.
+ * A refusal is answered with core's answer (`next` is not called). Any other error goes to
+ * `next(error)`; without `next`, it is answered 500 without details and the returned promise
+ * rejects with it.
+ */
+export type XNonceMiddleware = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  next?: (error?: unknown) => void,
+) => Promise<void>
+
+/**
+ * A server adapter for Express, Connect and node:http: reads the body (at most `limit` bytes),
+ * verifies the request (method, `req.originalUrl ?? req.url`, `Host`, `X-Nonce`,
+ * `Content-Type`, body) and sets `req.xnonce` and `req.rawBody`; answers refusals as the
+ * reference server does. Mount it before any body parser.
+ */
+export declare function middleware(verifier: Verifier, options?: MiddlewareOptions): XNonceMiddleware

@@ -11,6 +11,7 @@ errors.register(native)
 
 const { xnonceFetch } = require('./fetch.js')
 const { Requester } = require('./requester.js')
+const { middleware } = require('./middleware.js')
 
 /** Every shared error code, in the Rust core's order. */
 const ERROR_CODES = Object.freeze(native.errorCodes().map((c) => c.code))
@@ -29,6 +30,7 @@ module.exports = {
   Verifier: guardClass(native.Verifier),
   Requester,
   xnonceFetch,
+  middleware,
   ERROR_CODES,
   XNonceError: errors.XNonceError,
   InputError: errors.InputError,

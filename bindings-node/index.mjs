@@ -17,6 +17,7 @@ export const {
   Verifier,
   Requester,
   xnonceFetch,
+  middleware,
   ERROR_CODES,
   XNonceError,
   InputError,

@@ -1,5 +1,6 @@
 // A typed tour of the package, checked by `tsc --noEmit` (npm run typecheck). It is also a
 // runnable example: `node --experimental-strip-types` is not needed; tsc only checks it.
+import http = require('node:http')
 import xnonce = require('xnonce')
 import {
   sign,
@@ -14,6 +15,7 @@ import {
   Verifier,
   Requester,
   xnonceFetch,
+  middleware,
   XNonceError,
   AuthError,
   ERROR_CODES,
@@ -23,6 +25,9 @@ import {
   type Verified,
   type RequesterResponse,
   type Header,
+  type Answer,
+  type VerifiedRequest,
+  type XNonceMiddleware,
 } from 'xnonce'
 
 const secret = '20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd'
@@ -91,9 +96,40 @@ try {
       const serverTime: number | undefined = e.serverTime
       void serverTime
     }
+    const answer: Answer | undefined = e.answer
+    if (answer) {
+      const status: number = answer.status
+      const contentType: string | undefined = answer.headers['content-type']
+      const body: string = answer.body
+      void [status, contentType, body]
+    }
     void code
   }
 }
+
+// The server adapter: a complete node:http handler with `then`, or Express-style with `next`.
+const server = http.createServer(
+  middleware(verifier, {
+    once: true,
+    limit: 64 * 1024,
+    then(req: VerifiedRequest, res: http.ServerResponse) {
+      const client: string = req.xnonce.client
+      const raw: Buffer = req.rawBody
+      res.end(`${client} ${raw.length}`)
+    },
+  }),
+)
+const guard: XNonceMiddleware = middleware(verifier)
+const viaNext: Promise<void> = guard(
+  new http.IncomingMessage(null as never),
+  {} as http.ServerResponse,
+  (error) => {
+    void error
+  },
+)
+// @ts-expect-error limit is a number of bytes
+middleware(verifier, { limit: '1mb' })
+void [server, viaNext]
 
 async function requests(): Promise<void> {
   const api = new Requester('http://127.0.0.1:8080', 'svc', secret, {

@@ -1,17 +1,22 @@
 'use strict'
 // Loopback HTTP peers written in Node, for tests that need to see what a client sent (or to
-// answer in a way xnonce-server never would).
+// answer in a way xnonce-server never would), and to run the server adapter (middleware.js).
 
 /** Starts a node http server on 127.0.0.1; `handle(req, body)` returns { status, headers, body }. */
 async function nodeServer(handle) {
-  const http = require('node:http')
-  const srv = http.createServer(async (req, res) => {
+  return listen(async (req, res) => {
     const chunks = []
     for await (const c of req) chunks.push(c)
     const out = await handle(req, Buffer.concat(chunks))
     res.writeHead(out.status, out.headers ?? {})
     res.end(out.body ?? '')
   })
+}
+
+/** Starts a node http server on 127.0.0.1 with a plain `(req, res)` request listener. */
+async function listen(listener) {
+  const http = require('node:http')
+  const srv = http.createServer(listener)
   await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve))
   const url = `http://127.0.0.1:${srv.address().port}`
   // Closing also drops open connections (a handler that never answers keeps one open).
@@ -33,4 +38,4 @@ async function recordingServer() {
   return { ...srv, requests }
 }
 
-module.exports = { nodeServer, recordingServer }
+module.exports = { nodeServer, recordingServer, listen }

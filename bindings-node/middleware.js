@@ -1,0 +1,150 @@
+'use strict'
+// The server adapter: `middleware(verifier, options)` returns `(req, res, next?)` for Express,
+// Connect and plain node:http. It reads the body (bounded by `limit`), verifies the request
+// with the native Verifier and, on a refusal, writes the answer the Rust core built for it
+// (`XNonceError.answer`; the 413 of an oversized body from `bodyTooLargeAnswer`): this file
+// never writes an answer's bytes itself, so a Node server answers as the reference server does.
+
+const http = require('node:http')
+const native = require('./xnonce.node')
+const { XNonceError } = require('./errors.js')
+
+/** The default body limit, as the reference server's (`max_body_bytes`): 1 MiB. */
+const DEFAULT_LIMIT = 1 << 20
+
+/** Outcomes of reading a body that are not its bytes. */
+const TOO_LARGE = Symbol('too large')
+const GONE = Symbol('gone')
+
+/** The TypeError Node's own APIs throw for an argument of the wrong type. */
+function typeError(message) {
+  const error = new TypeError(message)
+  error.code = 'ERR_INVALID_ARG_TYPE'
+  return error
+}
+
+/** The options, checked once when the middleware is made (`null` counts as absent). */
+function settings(options) {
+  if (options === undefined || options === null) options = {}
+  if (typeof options !== 'object') throw typeError('The "options" argument must be an object')
+  const once = options.once ?? true
+  const limit = options.limit ?? DEFAULT_LIMIT
+  const then = options.then ?? undefined
+  if (typeof once !== 'boolean') throw typeError('The "once" option must be a boolean')
+  if (typeof limit !== 'number') throw typeError('The "limit" option must be a number')
+  if (!Number.isSafeInteger(limit) || limit < 0) {
+    const error = new RangeError(
+      `The value of "limit" is out of range. It must be a whole number of bytes, at most ` +
+        `${Number.MAX_SAFE_INTEGER}. Received ${limit}`,
+    )
+    error.code = 'ERR_OUT_OF_RANGE'
+    throw error
+  }
+  if (then !== undefined && typeof then !== 'function')
+    throw typeError('The "then" option must be a function')
+  return { once, limit, then }
+}
+
+/**
+ * Verifies each request before the app sees it. See README.md ("Verifying (server side)").
+ * @param {import('./index').Verifier} verifier
+ * @param {import('./index').MiddlewareOptions} [options]
+ * @returns {import('./index').XNonceMiddleware}
+ */
+function middleware(verifier, options) {
+  if (!(verifier instanceof native.Verifier)) throw typeError('The "verifier" argument must be a Verifier')
+  const { once, limit, then } = settings(options)
+  const check = once ? verifier.verifyOnce : verifier.verify
+
+  return async function xnonceMiddleware(req, res, next) {
+    const pass = typeof next === 'function' ? next : undefined
+    // Any error that is not a refusal: Express's error handling when there is a `next`; else a
+    // 500 without details, and the returned promise rejects with the error.
+    const fail = (error) => {
+      if (pass) return pass(error)
+      if (!res.headersSent) {
+        res.statusCode = 500
+        res.setHeader('content-type', 'text/plain')
+        res.end(http.STATUS_CODES[500])
+      } else if (!res.writableEnded) {
+        res.destroy()
+      }
+      throw error
+    }
+
+    let body
+    try {
+      if (req.readableEnded) {
+        throw new Error(
+          'xnonce middleware: the request body was already read; mount it before any body parser ' +
+            '(the verified body is then req.rawBody)',
+        )
+      }
+      // Express strips the mount path from req.url; the client signed the whole target.
+      const target = req.originalUrl ?? req.url
+      const xNonce = req.headers['x-nonce']
+      const declared = req.headers['content-length']
+      body = declared !== undefined && Number(declared) > limit ? TOO_LARGE : await readBody(req, limit)
+      if (body === GONE) {
+        // The client went away mid-body: nobody to answer, nothing for the app.
+        res.destroy()
+        return
+      }
+      if (body === TOO_LARGE) {
+        // The rest of the body is not read: the connection closes after the answer.
+        res.setHeader('connection', 'close')
+        return send(res, native.bodyTooLargeAnswer(limit, { target, xNonce }))
+      }
+      req.xnonce = check.call(verifier, req.method, target, {
+        host: req.headers.host,
+        xNonce,
+        contentType: req.headers['content-type'],
+        body,
+      })
+    } catch (error) {
+      if (error instanceof XNonceError && error.answer) return send(res, error.answer)
+      return fail(error)
+    }
+    req.rawBody = body
+    if (then) {
+      try {
+        await then(req, res)
+      } catch (error) {
+        return fail(error)
+      }
+    } else if (pass) {
+      pass()
+    } else {
+      return fail(new Error('xnonce middleware: called without `next` and without a `then` handler'))
+    }
+  }
+}
+
+/** The body as one Buffer, TOO_LARGE past `limit` bytes, or GONE when the client went away. */
+function readBody(req, limit) {
+  return new Promise((resolve) => {
+    const chunks = []
+    let size = 0
+    const finish = (outcome) => {
+      req.off('data', onData).off('end', onEnd).off('error', onGone).off('close', onGone)
+      resolve(outcome)
+    }
+    const onData = (chunk) => {
+      size += chunk.length
+      if (size > limit) finish(TOO_LARGE)
+      else chunks.push(chunk)
+    }
+    const onEnd = () => finish(Buffer.concat(chunks, size))
+    const onGone = () => finish(GONE)
+    req.on('data', onData).on('end', onEnd).on('error', onGone).on('close', onGone)
+  })
+}
+
+/** Writes an answer the core built: status, header fields, body. */
+function send(res, answer) {
+  res.statusCode = answer.status
+  for (const [name, value] of Object.entries(answer.headers)) res.setHeader(name, value)
+  res.end(answer.body)
+}
+
+module.exports = { middleware, DEFAULT_LIMIT }

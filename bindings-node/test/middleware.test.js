@@ -1,0 +1,442 @@
+'use strict'
+// The server adapter (middleware.js) over real HTTP on 127.0.0.1: its refusals are the bytes
+// the reference server (a live `xnonce-server serve --demo`) sends for the same requests, in
+// both styles; verified requests reach the handler with req.xnonce and req.rawBody; bodies are
+// bounded; errors that are not refusals reach `next` or reject.
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const http = require('node:http')
+const x = require('..')
+const { listen } = require('./peers.js')
+const { startServer } = require('./server.js')
+
+const CLIENT = 'mw_client'
+const OTHER_SECRET = 'b'.repeat(64)
+
+/** One HTTP exchange on a fresh connection: { status, headers, body }. */
+function exchange(url, { method = 'GET', target = '/', headers = {}, body, declare } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url + target, { method, headers, agent: false }, (res) => {
+      const chunks = []
+      res.on('data', (c) => chunks.push(c))
+      res.on('end', () => {
+        resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() })
+        // A request whose declared body was never sent ends here.
+        if (declare !== undefined) req.destroy()
+      })
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    // A missing answer fails the test instead of hanging it.
+    req.setTimeout(10000, () => req.destroy(new Error(`no answer to ${method} ${target} within 10 s`)))
+    if (declare !== undefined) {
+      // A declared length and no body: the answer must come from the head alone.
+      req.setHeader('content-length', declare)
+      req.flushHeaders()
+      return
+    }
+    req.end(body)
+  })
+}
+
+let reference
+let verifier
+let app
+/** Every request the app's handler saw. */
+const seen = []
+
+test.before(async () => {
+  reference = await startServer(CLIENT)
+  verifier = new x.Verifier({ [CLIENT]: reference.secret })
+  app = await listen(
+    x.middleware(verifier, {
+      then(req, res) {
+        seen.push(req)
+        res.setHeader('content-type', 'application/json')
+        res.end(JSON.stringify({ xnonce: req.xnonce, rawBody: req.rawBody.toString('base64') }))
+      },
+    }),
+  )
+})
+test.after(async () => {
+  await app?.close()
+  await reference?.stop()
+})
+
+/** The `X-Nonce` of a GET of `target` to `peer`, signed by `scheme`. */
+function signed(peer, scheme, target, { client = CLIENT, secret = reference.secret, ...parts } = {}) {
+  return x.signRequest(scheme, 'GET', target, client, secret, { host: peer.host, ...parts })
+}
+
+/**
+ * Requests refused in the same way by both servers: each `(peer) => requests`, of which the
+ * last one's answer is compared. /admin/status: the demo server's route without param rules.
+ */
+const REFUSALS = {
+  'v2 replayed': (peer) => {
+    const header = signed(peer, 'v2', '/admin/status')
+    return [{ 'x-nonce': header }, { 'x-nonce': header }]
+  },
+  'v1 replayed': (peer) => {
+    const header = signed(peer, 'v1', '/admin/status')
+    return [{ 'x-nonce': header }, { 'x-nonce': header }]
+  },
+  'v2 ottoken replayed': (peer) => {
+    const link = new URL(x.link('v2', 'GET', '/admin/status', [], CLIENT, reference.secret, peer.url))
+    const target = link.pathname + link.search
+    return [{ target }, { target }]
+  },
+  'v2 stale': (peer) => [{ 'x-nonce': signed(peer, 'v2', '/admin/status', { timestamp: 1 }) }],
+  'v1 stale': (peer) => [{ 'x-nonce': signed(peer, 'v1', '/admin/status', { timestamp: 1 }) }],
+  'v2 unknown client': (peer) => [
+    { 'x-nonce': signed(peer, 'v2', '/admin/status', { client: 'nobody', secret: OTHER_SECRET }) },
+  ],
+  'v1 unknown client': (peer) => [
+    { 'x-nonce': signed(peer, 'v1', '/admin/status', { client: 'nobody', secret: OTHER_SECRET }) },
+  ],
+  'v2 signature mismatch': (peer) => [
+    { 'x-nonce': signed(peer, 'v2', '/admin/status', { secret: OTHER_SECRET }) },
+  ],
+  'v2 malformed header': () => [{ 'x-nonce': 'v2 nope' }],
+  'v1 malformed header': () => [{ 'x-nonce': 'nope' }],
+  'no credential': () => [{}],
+}
+
+/** What must match between the servers: status, content type, body; the server time masked. */
+function comparable(answer) {
+  const time = answer.headers['x-nonce-server-time']
+  let body = answer.body
+  if (time !== undefined) {
+    assert.match(time, /^\d+ [0-9a-f]{64}$/)
+    if (answer.headers['content-type'] === 'application/problem+json') {
+      const doc = JSON.parse(body)
+      assert.equal(`${doc.server_time} ${doc.server_time_mac}`, time, 'the document carries the header time')
+      body = body.replace(String(doc.server_time), '<ms>').replace(doc.server_time_mac, '<mac>')
+    }
+  }
+  return {
+    status: answer.status,
+    contentType: answer.headers['content-type'],
+    serverTime: time !== undefined,
+    body,
+  }
+}
+
+async function lastAnswer(peer, requests) {
+  let answer
+  for (const { target = '/admin/status', ...headers } of requests) {
+    answer = await exchange(peer.url, { target, headers })
+  }
+  return answer
+}
+
+for (const [name, requests] of Object.entries(REFUSALS)) {
+  test(`refusal ${name}: the reference server's bytes`, async () => {
+    const before = seen.length
+    const ours = await lastAnswer(app, requests(app))
+    const theirs = await lastAnswer(reference, requests(reference))
+    assert.notEqual(ours.status, 200, ours.body)
+    assert.ok(ours.body.length > 0, 'an answer has a body')
+    assert.deepEqual(comparable(ours), comparable(theirs))
+    if (requests(app).length === 1) assert.equal(seen.length, before, 'the handler did not run')
+    else assert.equal(seen.length, before + 1, 'only the first copy reached the handler')
+  })
+}
+
+test('the refusals named by the protocol: 409 replayed, 401 stale with the server time', async () => {
+  const v1 = await lastAnswer(app, REFUSALS['v1 replayed'](app))
+  assert.deepEqual(
+    [v1.status, v1.headers['content-type'], v1.body],
+    [409, 'text/plain', 'ottoken already used'],
+  )
+  const v2 = await lastAnswer(app, REFUSALS['v2 replayed'](app))
+  assert.deepEqual([v2.status, v2.headers['content-type']], [409, 'application/problem+json'])
+  assert.deepEqual(JSON.parse(v2.body), {
+    type: 'https://xnonce.dev/errors/replayed',
+    title: 'Request already used',
+    status: 409,
+    code: 'replayed',
+    detail: 'ottoken already used',
+  })
+  const stale = await lastAnswer(app, REFUSALS['v2 stale'](app))
+  assert.equal(stale.status, 401)
+  assert.equal(JSON.parse(stale.body).code, 'expired')
+  const [ms] = stale.headers['x-nonce-server-time'].split(' ')
+  assert.ok(Math.abs(Number(ms) - Date.now()) < 60000, 'the server time is the clock')
+  const unknown = await lastAnswer(app, REFUSALS['v1 unknown client'](app))
+  assert.deepEqual([unknown.status, unknown.body], [401, 'client not known'])
+  const malformed = await lastAnswer(app, REFUSALS['v2 malformed header'](app))
+  assert.deepEqual([malformed.status, JSON.parse(malformed.body).code], [400, 'malformed_header'])
+})
+
+test('a verified request reaches the handler with req.xnonce and req.rawBody', async () => {
+  // Bytes that are not UTF-8 too: the body is passed on as received.
+  const body = Buffer.concat([Buffer.from('{"items":["a",1]}'), Buffer.from([0xff, 0xfe, 0])])
+  const header = x.signRequest('v2', 'POST', '/reports/daily?day=mon', CLIENT, reference.secret, {
+    host: app.host,
+    contentType: 'application/json',
+    body,
+  })
+  const res = await exchange(app.url, {
+    method: 'POST',
+    target: '/reports/daily?day=mon',
+    headers: { 'x-nonce': header, 'content-type': 'application/json' },
+    body,
+  })
+  assert.equal(res.status, 200, res.body)
+  const { xnonce, rawBody } = JSON.parse(res.body)
+  assert.deepEqual([xnonce.scheme, xnonce.client, xnonce.params], ['v2', CLIENT, [['day', 'mon']]])
+  assert.equal(xnonce.replayKey, `v2:${CLIENT}:${x.parseHeader(header).nonce}`)
+  assert.equal(rawBody, body.toString('base64'))
+  assert.ok(Buffer.isBuffer(seen.at(-1).rawBody))
+
+  // A v1 form POST: the form fields are params.
+  const form = 'opt1=1&opt3=a+b'
+  const v1 = x.signRequest('v1', 'POST', '/controller2/action1', CLIENT, reference.secret, {
+    contentType: 'application/x-www-form-urlencoded',
+    body: form,
+  })
+  const posted = await exchange(app.url, {
+    method: 'POST',
+    target: '/controller2/action1',
+    headers: { 'x-nonce': v1, 'content-type': 'application/x-www-form-urlencoded' },
+    body: form,
+  })
+  assert.equal(posted.status, 200, posted.body)
+  assert.deepEqual(JSON.parse(posted.body).xnonce.params, [
+    ['opt1', '1'],
+    ['opt3', 'a b'],
+  ])
+  // The same body changed in flight is refused.
+  const tampered = await exchange(app.url, {
+    method: 'POST',
+    target: '/reports/daily?day=mon',
+    headers: {
+      'x-nonce': header.replace(/ [0-9a-f]{32} /, ` ${'0'.repeat(32)} `),
+      'content-type': 'application/json',
+    },
+    body,
+  })
+  assert.deepEqual([tampered.status, JSON.parse(tampered.body).code], [401, 'signature_mismatch'])
+})
+
+test('an oversized body is answered 413 in the request style, as the reference server does', async () => {
+  const big = 2 << 20
+  for (const headers of [{ 'x-nonce': signed(app, 'v2', '/admin/status') }, {}]) {
+    const ours = await exchange(app.url, { method: 'POST', target: '/admin/status', headers, declare: big })
+    const theirs = await exchange(reference.url, {
+      method: 'POST',
+      target: '/admin/status',
+      headers,
+      declare: big,
+    })
+    assert.equal(ours.status, 413)
+    assert.deepEqual(comparable(ours), comparable(theirs))
+  }
+  const v1 = await exchange(app.url, { method: 'POST', target: '/admin/status', declare: big })
+  assert.equal(v1.body, 'request body exceeds 1048576 bytes')
+})
+
+test('limit: a body of exactly `limit` bytes passes, one more is 413 (counted when not declared)', async () => {
+  const small = await listen(
+    x.middleware(new x.Verifier({ [CLIENT]: reference.secret }), {
+      limit: 16,
+      then: (req, res) => res.end(`ok ${req.rawBody.length}`),
+    }),
+  )
+  try {
+    const post = (size, chunked) => {
+      const body = Buffer.alloc(size, 'a')
+      const target = '/upload'
+      const header = x.signRequest('v2', 'POST', target, CLIENT, reference.secret, {
+        host: small.host,
+        contentType: 'application/octet-stream',
+        body,
+      })
+      const headers = { 'x-nonce': header, 'content-type': 'application/octet-stream' }
+      if (chunked) headers['transfer-encoding'] = 'chunked'
+      return exchange(small.url, { method: 'POST', target, headers, body })
+    }
+    for (const chunked of [false, true]) {
+      const fits = await post(16, chunked)
+      assert.deepEqual([fits.status, fits.body], [200, 'ok 16'])
+      const over = await post(17, chunked)
+      assert.equal(over.status, 413)
+      assert.deepEqual(JSON.parse(over.body), {
+        type: 'https://xnonce.dev/errors/invalid_body',
+        title: 'Request body refused',
+        status: 413,
+        code: 'invalid_body',
+        detail: 'request body exceeds 16 bytes',
+      })
+    }
+  } finally {
+    await small.close()
+  }
+})
+
+test('Express-style: req.originalUrl is verified, next() continues, a refusal does not call next', async () => {
+  const calls = []
+  const guard = x.middleware(new x.Verifier({ [CLIENT]: reference.secret }))
+  const express = await listen((req, res) => {
+    // What Express does for app.use('/api', guard): the mount path leaves req.url.
+    req.originalUrl = req.url
+    req.url = req.url.slice('/api'.length) || '/'
+    guard(req, res, (error) => {
+      calls.push(error)
+      if (error) res.writeHead(500).end(`next(${error.message})`)
+      else res.end(`${req.xnonce.client} ${req.url}`)
+    })
+  })
+  try {
+    const header = signed(express, 'v2', '/api/reports?day=1')
+    const ok = await exchange(express.url, { target: '/api/reports?day=1', headers: { 'x-nonce': header } })
+    assert.deepEqual([ok.status, ok.body], [200, `${CLIENT} /reports?day=1`])
+    assert.deepEqual(calls, [undefined])
+    const replay = await exchange(express.url, {
+      target: '/api/reports?day=1',
+      headers: { 'x-nonce': header },
+    })
+    assert.equal(replay.status, 409)
+    assert.equal(calls.length, 1, 'a refusal is answered, next is not called')
+  } finally {
+    await express.close()
+  }
+})
+
+test('once: false verifies without remembering (a second copy passes)', async () => {
+  const open = await listen(
+    x.middleware(new x.Verifier({ [CLIENT]: reference.secret }), {
+      once: false,
+      then: (req, res) => res.end('ok'),
+    }),
+  )
+  try {
+    const header = signed(open, 'v2', '/a/b')
+    for (let i = 0; i < 2; i++) {
+      const res = await exchange(open.url, { target: '/a/b', headers: { 'x-nonce': header } })
+      assert.deepEqual([res.status, res.body], [200, 'ok'])
+    }
+  } finally {
+    await open.close()
+  }
+})
+
+test('errors that are not refusals go to next(error), or are answered 500 and reject', async () => {
+  const v = new x.Verifier({ [CLIENT]: reference.secret })
+  const boom = new Error('boom: secret detail')
+  const outcomes = []
+  const withNext = x.middleware(v, {
+    then() {
+      throw boom
+    },
+  })
+  const withoutNext = x.middleware(v, { then: async () => Promise.reject(boom) })
+  const bare = x.middleware(v)
+  const peer = await listen((req, res) => {
+    const which = req.url.split('?')[0]
+    if (which === '/next') {
+      withNext(req, res, (error) => {
+        outcomes.push(['next', error])
+        res.writeHead(502).end('from next')
+      })
+    } else if (which === '/parsed') {
+      // A body parser mounted before: the stream is consumed.
+      req.resume()
+      req.on('end', () =>
+        bare(req, res, (error) => {
+          outcomes.push(['next', error])
+          res.writeHead(502).end('from next')
+        }),
+      )
+    } else {
+      const run = which === '/bare' ? bare : withoutNext
+      run(req, res).then(
+        () => outcomes.push(['resolved']),
+        (error) => outcomes.push(['rejected', error]),
+      )
+    }
+  })
+  try {
+    const get = (target) => exchange(peer.url, { target, headers: { 'x-nonce': signed(peer, 'v2', target) } })
+
+    const viaNext = await get('/next')
+    assert.deepEqual([viaNext.status, viaNext.body], [502, 'from next'])
+    assert.deepEqual(outcomes.splice(0), [['next', boom]])
+
+    const rejected = await get('/reject')
+    assert.deepEqual([rejected.status, rejected.body], [500, 'Internal Server Error'])
+    assert.ok(!rejected.body.includes('boom'))
+    await new Promise((r) => setImmediate(r))
+    assert.deepEqual(outcomes.splice(0), [['rejected', boom]])
+
+    const parsed = await exchange(peer.url, { method: 'POST', target: '/parsed', body: 'a=1' })
+    assert.equal(parsed.status, 502)
+    const [[kind, error]] = outcomes.splice(0)
+    assert.equal(kind, 'next')
+    assert.ok(!(error instanceof x.XNonceError))
+    assert.match(error.message, /already read.*before any body parser/)
+
+    const noHandler = await get('/bare')
+    assert.equal(noHandler.status, 500)
+    await new Promise((r) => setImmediate(r))
+    const [[outcome, missing]] = outcomes.splice(0)
+    assert.equal(outcome, 'rejected')
+    assert.match(missing.message, /without `next` and without a `then` handler/)
+  } finally {
+    await peer.close()
+  }
+})
+
+test('a client that goes away mid-body is dropped: no handler, no error', async () => {
+  const outcomes = []
+  const handled = []
+  const mw = x.middleware(new x.Verifier({ [CLIENT]: reference.secret }), {
+    then: (req, res) => {
+      handled.push(req)
+      res.end()
+    },
+  })
+  let arrived
+  const started = new Promise((r) => (arrived = r))
+  const peer = await listen((req, res) => {
+    arrived()
+    mw(req, res).then(
+      () => outcomes.push('resolved'),
+      (e) => outcomes.push(e),
+    )
+  })
+  try {
+    const req = http.request(peer.url + '/a/b', {
+      method: 'POST',
+      headers: { 'content-length': 100 },
+      agent: false,
+    })
+    req.on('error', () => {})
+    req.write('only some of it')
+    await started
+    req.destroy()
+    for (let i = 0; i < 100 && outcomes.length === 0; i++) await new Promise((r) => setTimeout(r, 10))
+    assert.deepEqual(outcomes, ['resolved'])
+    assert.equal(handled.length, 0)
+  } finally {
+    await peer.close()
+  }
+})
+
+test('middleware options are checked when it is made', () => {
+  const v = new x.Verifier({ [CLIENT]: 'a'.repeat(64) })
+  for (const bad of [undefined, null, {}, { verifyOnce() {} }]) {
+    assert.throws(() => x.middleware(bad), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' })
+  }
+  for (const options of [5, { once: 'yes' }, { limit: '1mb' }, { then: 'handler' }]) {
+    assert.throws(() => x.middleware(v, options), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' })
+  }
+  for (const limit of [-1, 1.5, NaN, Infinity, 2 ** 53]) {
+    assert.throws(() => x.middleware(v, { limit }), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' })
+  }
+  // null counts as absent.
+  assert.equal(typeof x.middleware(v, { once: null, limit: null, then: null }), 'function')
+  assert.equal(typeof x.middleware(v, null), 'function')
+})
