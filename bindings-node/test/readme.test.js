@@ -1,7 +1,8 @@
 'use strict'
 // The README's two complete programs, run as a user would save them (ES modules importing
-// 'xnonce'): the first signed request against a real xnonce-server, and the node:http
-// verifying server answering signed, replayed, tampered and stale requests.
+// 'xnonce'): the first signed request against a real xnonce-server, and the two node:http
+// verifying servers (the middleware, and verifyOnce by hand) answering signed, replayed,
+// tampered, unsigned and stale requests.
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
@@ -70,10 +71,12 @@ async function listening(port, child) {
   throw new Error('server.mjs did not listen within 10 s')
 }
 
-test('README: the node:http server accepts once and answers refusals with their status', async () => {
+/** Runs a README server block (`server.mjs`) and checks its answers to signed, replayed, tampered, unsigned and stale requests. */
+async function checkServer(marker) {
   const secret = server.secret
   const port = await freePort()
-  const code = block("import http from 'node:http'").replace('.listen(8080,', `.listen(${port},`)
+  const code = block(marker).replace('.listen(8080,', `.listen(${port},`)
+  assert.notEqual(code, block(marker), 'the block listens on 8080')
   const child = spawn(process.execPath, [save('server.mjs', code)], {
     env: { ...process.env, XNONCE_SECRET: secret },
     stdio: 'ignore',
@@ -84,21 +87,41 @@ test('README: the node:http server accepts once and answers refusals with their 
     const get = (target, header) => fetch(base + target, { headers: header ? { 'X-Nonce': header } : {} })
     const signed = (target, opts = {}) =>
       xnonce.signRequest('v2', 'GET', target, 'my_client', secret, { host: `127.0.0.1:${port}`, ...opts })
+    const problem = async (res) => {
+      assert.equal(res.headers.get('content-type'), 'application/problem+json')
+      return [res.status, (await res.json()).code]
+    }
 
     const header = signed('/reports?day=1')
     const ok = await get('/reports?day=1', header)
     assert.equal(ok.status, 200)
     assert.deepEqual(await ok.json(), { client: 'my_client', params: [['day', '1']] })
     const replay = await get('/reports?day=1', header)
-    assert.deepEqual([replay.status, (await replay.json()).code], [409, 'replayed'])
+    assert.deepEqual(await problem(replay), [409, 'replayed'])
     const tampered = await get('/reports?day=2', signed('/reports?day=1'))
-    assert.deepEqual([tampered.status, (await tampered.json()).code], [401, 'signature_mismatch'])
+    assert.deepEqual(await problem(tampered), [401, 'signature_mismatch'])
     const unsigned = await get('/reports')
-    assert.deepEqual([unsigned.status, (await unsigned.json()).code], [401, 'missing_header'])
+    assert.deepEqual(
+      [unsigned.status, unsigned.headers.get('content-type'), await unsigned.text()],
+      [401, 'text/plain', 'Method or nonce not provided'],
+    )
+    const v1 = xnonce.signRequest('v1', 'GET', '/reports', 'my_client', secret)
+    assert.equal((await get('/reports', v1)).status, 200)
+    const v1Replay = await get('/reports', v1)
+    assert.deepEqual([v1Replay.status, await v1Replay.text()], [409, 'ottoken already used'])
     const stale = await get('/reports', signed('/reports', { timestamp: 1 }))
-    assert.deepEqual([stale.status, (await stale.json()).code], [401, 'expired'])
-    assert.equal(stale.headers.get('x-nonce-server-time').split(' ').length, 2)
+    const serverTime = stale.headers.get('x-nonce-server-time')
+    assert.deepEqual(await problem(stale), [401, 'expired'])
+    assert.match(serverTime, /^\d+ [0-9a-f]{64}$/)
   } finally {
     child.kill('SIGTERM')
   }
+}
+
+test('README: the middleware server accepts once and answers refusals as the reference server', async () => {
+  await checkServer('x.middleware(verifier, {')
+})
+
+test('README: the manual server (verifyOnce and e.answer) answers the same', async () => {
+  await checkServer('verifier.verifyOnce(req.method')
 })
