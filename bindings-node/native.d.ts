@@ -93,8 +93,9 @@ export interface Answer {
 
 /**
  * The 413 answer (`invalid_body`) to a request whose body is larger than `limit` bytes,
- * refused before its body is read, in the style of the request's credential: what the
- * reference server answers. `limit`: a whole number of bytes (else a `RangeError`).
+ * refused before its body is read, in the style of the request's credential: core's
+ * `Answer::body_too_large`, what the reference server answers. `limit`: a whole number of
+ * bytes (else a `RangeError`).
  */
 export declare function bodyTooLargeAnswer(limit: number, request?: RefusedRequest): Answer
 

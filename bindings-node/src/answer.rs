@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use napi::Env;
 use napi_derive::napi;
-use xnonce_core::{Error as CoreError, ErrorCode, Incoming};
+use xnonce_core::Incoming;
 
 use crate::error::{guard, js_number, out_of_range, Outcome};
 
@@ -53,8 +53,9 @@ pub struct RefusedRequest {
 }
 
 /// The 413 answer (`invalid_body`) to a request whose body is larger than `limit` bytes,
-/// refused before its body is read, in the style of the request's credential: what the
-/// reference server answers. `limit`: a whole number of bytes (else a `RangeError`).
+/// refused before its body is read, in the style of the request's credential: core's
+/// `Answer::body_too_large`, what the reference server answers. `limit`: a whole number of
+/// bytes (else a `RangeError`).
 #[napi(
     js_name = "bodyTooLargeAnswer",
     strict,
@@ -72,24 +73,18 @@ pub fn body_too_large_answer(
         let x_nonce = request.x_nonce.flatten();
         let mut incoming = Incoming::new("POST", &target);
         incoming.x_nonce = x_nonce.as_deref();
-        let error = CoreError::new(
-            ErrorCode::InvalidBody,
-            format!("request body exceeds {limit} bytes"),
-        );
-        let answer = xnonce_core::answer::Answer::refusal_with_status(
-            &error,
-            incoming.refusal_scheme(),
-            Some(413),
-        );
+        let answer = xnonce_core::answer::Answer::body_too_large(limit, incoming.refusal_scheme());
         Ok(answer.into())
     })
 }
 
 /// A body limit: a whole, non-negative number of bytes.
-fn byte_count(env: &Env, n: f64) -> Outcome<u64> {
+fn byte_count(env: &Env, n: f64) -> Outcome<usize> {
     const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
     if n.fract() == 0.0 && (0.0..=MAX_SAFE_INTEGER).contains(&n) {
-        return Ok(n as u64);
+        if let Ok(n) = usize::try_from(n as u64) {
+            return Ok(n);
+        }
     }
     Err(out_of_range(
         env,

@@ -440,3 +440,22 @@ test('middleware options are checked when it is made', () => {
   assert.equal(typeof x.middleware(v, { once: null, limit: null, then: null }), 'function')
   assert.equal(typeof x.middleware(v, null), 'function')
 })
+
+test("bodyTooLargeAnswer (native): core's 413 in the style of the request's credential", () => {
+  const native = require('../xnonce.node')
+  const v1 = native.bodyTooLargeAnswer(10)
+  assert.deepEqual(v1, {
+    status: 413,
+    headers: { 'content-type': 'text/plain' },
+    body: 'request body exceeds 10 bytes',
+  })
+  assert.deepEqual(native.bodyTooLargeAnswer(10, { xNonce: 'v1 x', target: '/a' }), v1)
+  for (const request of [{ xNonce: 'v2 x' }, { target: '/a?b=1&ottoken=djIgc3Zj' }]) {
+    const v2 = native.bodyTooLargeAnswer(10, request)
+    assert.equal(v2.headers['content-type'], 'application/problem+json')
+    assert.deepEqual([v2.status, JSON.parse(v2.body).code], [413, 'invalid_body'])
+  }
+  for (const limit of [-1, 0.5, NaN, Infinity]) {
+    assert.throws(() => native.bodyTooLargeAnswer(limit), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' })
+  }
+})
