@@ -643,30 +643,39 @@ impl Registry {
         snap.loaded = true;
     }
 
-    /// Re-reads the file if its identity changed. A file that cannot be read or decrypted
-    /// keeps the last good contents (and logs a warning once per change of the file).
-    /// Returns whether new contents were installed.
-    fn reload_if_changed(&self) -> bool {
+    /// Re-reads the file, under the `reloading` lock, when `force` or when its identity
+    /// changed; whether new contents were installed. A file that cannot be read or decrypted
+    /// keeps the last good contents and is the error; its identity is noted, so an unchanged
+    /// bad file is not read again at every check.
+    fn reload_locked(&self, force: bool) -> Result<bool, RegistryError> {
+        self.generation
+            .store(GENERATION.load(Ordering::Acquire), Ordering::Release);
         let stamp = self.stamp();
-        {
+        let unchanged = {
             let snap = self.snapshot.read().unwrap_or_else(|p| p.into_inner());
-            if snap.loaded && stamp == snap.stamp {
-                return false;
+            snap.loaded && stamp == snap.stamp
+        };
+        let outcome = if unchanged && !force {
+            Ok(false)
+        } else {
+            match self.load_model(false) {
+                Ok(model) => {
+                    self.install(model, stamp);
+                    Ok(true)
+                }
+                Err(e) => {
+                    let mut snap = self.snapshot.write().unwrap_or_else(|p| p.into_inner());
+                    snap.stamp = stamp;
+                    snap.loaded = true;
+                    Err(e)
+                }
             }
-        }
-        match self.load_model(false) {
-            Ok(model) => {
-                self.install(model, stamp);
-                true
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "client registry not reloaded; keeping the last good copy");
-                let mut snap = self.snapshot.write().unwrap_or_else(|p| p.into_inner());
-                snap.stamp = stamp;
-                snap.loaded = true;
-                false
-            }
-        }
+        };
+        self.checked.store(
+            self.epoch.elapsed().as_millis() as u64 + 1,
+            Ordering::Release,
+        );
+        outcome
     }
 
     /// Refreshes the in-memory copy when a check is due: first use, [`CHECK_INTERVAL`]
@@ -686,16 +695,15 @@ impl Registry {
         if !due(now) {
             return; // another lookup just did it
         }
-        self.check_locked(now);
+        self.check_locked();
     }
 
     /// Checks the file now (under the `reloading` lock); whether new contents were installed.
-    fn check_locked(&self, now: u64) -> bool {
-        self.generation
-            .store(GENERATION.load(Ordering::Acquire), Ordering::Release);
-        let changed = self.reload_if_changed();
-        self.checked.store(now, Ordering::Release);
-        changed
+    fn check_locked(&self) -> bool {
+        self.reload_locked(false).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "client registry not reloaded; keeping the last good copy");
+            false
+        })
     }
 
     /// Re-reads and decrypts the file now, whether or not it looks changed, and installs
@@ -703,16 +711,7 @@ impl Registry {
     /// of another process asks it to ([`reload`]).
     pub fn reload(&self) -> Result<(), RegistryError> {
         let _guard = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
-        let stamp = self.stamp();
-        let model = self.load_model(false)?;
-        self.install(model, stamp);
-        self.generation
-            .store(GENERATION.load(Ordering::Acquire), Ordering::Release);
-        self.checked.store(
-            self.epoch.elapsed().as_millis() as u64 + 1,
-            Ordering::Release,
-        );
-        Ok(())
+        self.reload_locked(true).map(|_| ())
     }
 
     /// The names of the registered clients, sorted (decrypts the file, to check the key).
@@ -935,7 +934,7 @@ impl SecretSource for Registry {
     /// from its first request.
     fn refresh(&self) -> bool {
         let _guard = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
-        self.check_locked(self.epoch.elapsed().as_millis() as u64 + 1)
+        self.check_locked()
     }
 }
 
