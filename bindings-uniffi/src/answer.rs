@@ -37,13 +37,8 @@ pub fn refusal_answer(
         ..
     } = error
     {
-        if let Some((ms, mac)) = hint.split_once(' ') {
-            if let Ok(server_time_ms) = ms.parse() {
-                core = core.with_server_time(ServerTimeHint {
-                    server_time_ms,
-                    mac: mac.to_string(),
-                });
-            }
+        if let Ok(hint) = ServerTimeHint::parse(hint) {
+            core = core.with_server_time(hint);
         }
     }
     let mut req = Incoming::new("", &target)
