@@ -9,7 +9,7 @@ use napi::Env;
 use napi_derive::napi;
 use xnonce_core::Incoming;
 
-use crate::error::{guard, js_number, out_of_range, Outcome};
+use crate::error::{guard, out_of_range, Outcome, MAX_SAFE_INTEGER};
 
 /// The HTTP answer to a refused request, as the reference server sends it: em-secure-api's
 /// plain text for v1-style requests, an RFC 9457 problem document for v2.
@@ -80,18 +80,10 @@ pub fn body_too_large_answer(
 
 /// A body limit: a whole, non-negative number of bytes.
 fn byte_count(env: &Env, n: f64) -> Outcome<usize> {
-    const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
     if n.fract() == 0.0 && (0.0..=MAX_SAFE_INTEGER).contains(&n) {
         if let Ok(n) = usize::try_from(n as u64) {
             return Ok(n);
         }
     }
-    Err(out_of_range(
-        env,
-        format!(
-            "The value of \"limit\" is out of range. It must be a whole number of bytes, at \
-             most {MAX_SAFE_INTEGER}. Received {}",
-            js_number(n)
-        ),
-    ))
+    Err(out_of_range(env, "limit", "a whole number of bytes", n))
 }

@@ -67,9 +67,20 @@ pub(crate) fn fail<T>(code: ErrorCode, message: impl Into<String>) -> Outcome<T>
     Err(Failure::Core(CoreError::new(code, message)))
 }
 
-/// The `RangeError` (code `ERR_OUT_OF_RANGE`, as Node's own APIs say it) for an option out of
-/// range. Not an `XNonceError`: no request field is wrong, only a setting.
-pub(crate) fn out_of_range(env: &Env, message: String) -> Failure {
+/// `Number.MAX_SAFE_INTEGER`: the bound of the numeric options (`timeoutMs`, `clockOffsetMs`,
+/// a body `limit`).
+pub(crate) const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
+
+/// The `RangeError` (code `ERR_OUT_OF_RANGE`, as Node's own APIs say it) for an `option` whose
+/// `value` is not `what` it must be. Not an `XNonceError`: no request field is wrong, only a
+/// setting (Python's `Requester` refuses a timeout that is not positive with its built-in
+/// `ValueError`).
+pub(crate) fn out_of_range(env: &Env, option: &str, what: &str, value: f64) -> Failure {
+    let message = format!(
+        "The value of \"{option}\" is out of range. It must be {what}, at most \
+         {MAX_SAFE_INTEGER} in size. Received {}",
+        js_number(value)
+    );
     let error = napi::Error::new("ERR_OUT_OF_RANGE".to_string(), message);
     Failure::Napi(napi::Error::from(
         JsRangeError::from(error).into_unknown(*env),
@@ -78,7 +89,7 @@ pub(crate) fn out_of_range(env: &Env, message: String) -> Failure {
 
 /// A number as JavaScript writes the common cases (`-1`, `0.5`, `NaN`, `Infinity`), for the
 /// `Received …` of a `RangeError`.
-pub(crate) fn js_number(n: f64) -> String {
+fn js_number(n: f64) -> String {
     match n {
         _ if n.is_nan() => "NaN".to_string(),
         f64::INFINITY => "Infinity".to_string(),

@@ -9,7 +9,7 @@ use napi_derive::napi;
 use xnonce::RequestOptions;
 use xnonce_core::{ErrorCode, Scheme};
 
-use crate::error::{self, fail, guard, to_js, Failure, Outcome};
+use crate::error::{fail, guard, out_of_range, to_js, Failure, Outcome, MAX_SAFE_INTEGER};
 use crate::params::{self, Text};
 
 /// Settings of a `Requester` (`null` counts as absent).
@@ -35,9 +35,6 @@ pub struct RequesterOptions {
     pub clock_offset_ms: Option<Option<f64>>,
 }
 
-/// `Number.MAX_SAFE_INTEGER`: the bound of `timeoutMs` and `clockOffsetMs`.
-const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
-
 /// `timeoutMs` as a duration: a positive number of ms up to `Number.MAX_SAFE_INTEGER`.
 fn timeout(env: &Env, ms: f64) -> Outcome<Duration> {
     (ms > 0.0 && ms <= MAX_SAFE_INTEGER)
@@ -58,18 +55,6 @@ fn clock_offset(env: &Env, ms: f64) -> Outcome<i64> {
             ms,
         )),
     }
-}
-
-/// The `RangeError` (code `ERR_OUT_OF_RANGE`, as Node's own APIs say it) for an option out of
-/// range. Not an `XNonceError`: no request field is wrong, only a setting (Python's
-/// `Requester` refuses a timeout that is not positive with its built-in `ValueError`).
-fn out_of_range(env: &Env, option: &str, what: &str, value: f64) -> Failure {
-    let message = format!(
-        "The value of \"{option}\" is out of range. It must be {what}, at most \
-         {MAX_SAFE_INTEGER} in size. Received {}",
-        error::js_number(value)
-    );
-    error::out_of_range(env, message)
 }
 
 /// A server's answer. Non-2xx answers are responses, not errors.
