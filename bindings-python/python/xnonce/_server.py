@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Generic, TypeVar
+from urllib.parse import quote
 
 from xnonce._xnonce import Answer, Verified, Verifier, XNonceError
 
@@ -10,6 +11,17 @@ from xnonce._xnonce import Answer, Verified, Verifier, XNonceError
 MAX_BODY = 1024 * 1024
 
 App = TypeVar("App")
+
+
+def encode_path(path: str | bytes) -> str:
+    """A path a server has percent-decoded, encoded again (``str``: as UTF-8); what RFC 3986
+    allows in a path segment, and ``/``, stays as it is."""
+    return quote(path, safe="/;=,:@!$&'()*+~")
+
+
+def join_target(path: str, query: str) -> str:
+    """``/path?query`` (``/`` for an empty path; no ``?`` without a query)."""
+    return (path or "/") + ("?" + query if query else "")
 
 
 class VerifyingMiddleware(Generic[App]):

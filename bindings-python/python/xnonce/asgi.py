@@ -27,9 +27,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import quote
 
-from xnonce._server import VerifyingMiddleware
+from xnonce._server import VerifyingMiddleware, encode_path, join_target
 from xnonce._xnonce import Answer
 
 __all__ = ["SCOPE_KEY", "XNonceMiddleware", "request_target"]
@@ -51,9 +50,9 @@ def request_target(scope: Scope) -> str:
     if raw:
         path = raw.decode("latin-1")
     else:
-        path = quote(scope.get("root_path", "") + scope.get("path", ""), safe="/;=,:@!$&'()*+~")
+        path = encode_path(scope.get("root_path", "") + scope.get("path", ""))
     query = scope.get("query_string", b"").decode("latin-1")
-    return (path or "/") + ("?" + query if query else "")
+    return join_target(path, query)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

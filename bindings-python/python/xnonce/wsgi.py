@@ -27,9 +27,8 @@ import io
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import quote
 
-from xnonce._server import VerifyingMiddleware
+from xnonce._server import VerifyingMiddleware, encode_path, join_target
 from xnonce._xnonce import Answer
 
 __all__ = ["ENVIRON_KEY", "XNonceMiddleware", "request_target"]
@@ -53,9 +52,9 @@ def request_target(environ: dict[str, Any]) -> str:
         return str(raw)
     path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
     # PEP 3333: the path's bytes, each as one latin-1 character.
-    path = quote(path.encode("latin-1"), safe="/;=,:@!$&'()*+~")
+    path = encode_path(path.encode("latin-1"))
     query = environ.get("QUERY_STRING", "")
-    return (path or "/") + ("?" + query if query else "")
+    return join_target(path, query)
 
 
 def _read_body(environ: dict[str, Any], limit: int) -> bytes | None:
