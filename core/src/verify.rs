@@ -35,7 +35,8 @@ use crate::{canonical, mac, params, Scheme, Secret, WindowPolicy, XNonce};
 pub struct Incoming<'a> {
     /// HTTP method.
     pub method: &'a str,
-    /// The `Host` header (authority); v2 signs it.
+    /// The host (authority); v2 signs it. The `Host` header, or the target's authority when
+    /// the target is in absolute form (see [`Incoming::new`]).
     pub host: Option<&'a str>,
     /// The path as received (still percent-encoded), without the query.
     pub path: &'a str,
@@ -50,20 +51,57 @@ pub struct Incoming<'a> {
 }
 
 impl<'a> Incoming<'a> {
-    /// Starts from a method and a request target (`/path?query`).
+    /// Starts from a method and a request target as received: origin form (`/path?query`)
+    /// or absolute form (`http://host/path?query`, RFC 9112 §3.2.2, which a client sends to
+    /// a proxy and a server must accept). In absolute form the target's authority is the
+    /// host, and its path is the path (`/` when empty).
+    ///
+    /// ```
+    /// use xnonce_core::Incoming;
+    /// let req = Incoming::new("GET", "http://api.example.com/reports?day=mon");
+    /// assert_eq!((req.host, req.path, req.query), (Some("api.example.com"), "/reports", "day=mon"));
+    /// // The Host header field is then ignored (RFC 9112 §3.2.2):
+    /// assert_eq!(req.host_header(Some("other.test")).host, Some("api.example.com"));
+    /// ```
     pub fn new(method: &'a str, target: &'a str) -> Self {
-        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let (authority, rest) = match absolute_form(target) {
+            Some((authority, rest)) => (Some(authority), rest),
+            None => (None, target),
+        };
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
         Incoming {
             method,
-            path,
+            host: authority,
+            path: if authority.is_some() && path.is_empty() {
+                "/"
+            } else {
+                path
+            },
             query,
             ..Default::default()
         }
     }
 
-    /// Sets the `Host` header.
+    /// Sets the host (the `Host` header's value, or whatever authority the request was for).
     pub fn host(mut self, host: &'a str) -> Self {
         self.host = Some(host);
+        self
+    }
+
+    /// Takes the `Host` header field as received (`None`: the request had none) as the host,
+    /// unless the host is already known: an absolute-form target's authority takes
+    /// precedence over the field (RFC 9112 §3.2.2). What a server adapter calls with the
+    /// header it received; [`Incoming::host`] sets the host unconditionally.
+    ///
+    /// ```
+    /// use xnonce_core::Incoming;
+    /// let req = Incoming::new("GET", "/reports").host_header(Some("api.example.com"));
+    /// assert_eq!(req.host, Some("api.example.com"));
+    /// ```
+    pub fn host_header(mut self, value: Option<&'a str>) -> Self {
+        if self.host.is_none() {
+            self.host = value;
+        }
         self
     }
 
@@ -108,6 +146,21 @@ impl<'a> Incoming<'a> {
             .map(Some)
             .map_err(|_| Error::new(ErrorCode::MalformedParams, "form body is not UTF-8"))
     }
+}
+
+/// An absolute-form target split into its authority and the rest (`/path?query`, `?query`
+/// or empty): `scheme "://" authority rest`, with a scheme of RFC 3986 §3.1's characters.
+/// `None` for any other form (origin form starts with `/`).
+fn absolute_form(target: &str) -> Option<(&str, &str)> {
+    let (scheme, after) = target.split_once("://")?;
+    let mut chars = scheme.bytes();
+    let scheme_ok = chars.next().is_some_and(|b| b.is_ascii_alphabetic())
+        && chars.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    if !scheme_ok {
+        return None;
+    }
+    let end = after.find(['/', '?', '#']).unwrap_or(after.len());
+    Some(after.split_at(end))
 }
 
 /// True for `application/x-www-form-urlencoded` (any case, parameters ignored).
@@ -572,6 +625,67 @@ mod tests {
             };
             let e = verifier.verify(&req, &secrets, 1).unwrap_err();
             assert_eq!(e.code(), ErrorCode::MalformedParams, "{x_nonce:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn an_absolute_form_target_gives_the_host_path_and_query() {
+        // (target, host, path, query): RFC 9112 §3.2.2 for the absolute form; anything else
+        // is origin form (or garbage that verification refuses as a path).
+        let cases = [
+            ("http://api.test/c/a?x=1", Some("api.test"), "/c/a", "x=1"),
+            (
+                "HTTPS://api.test:8443/c/a",
+                Some("api.test:8443"),
+                "/c/a",
+                "",
+            ),
+            ("http://api.test", Some("api.test"), "/", ""),
+            ("http://api.test?x=1", Some("api.test"), "/", "x=1"),
+            ("svn+ssh.x-y://h/p", Some("h"), "/p", ""),
+            ("/c/a?next=http://x/y", None, "/c/a", "next=http://x/y"),
+            ("/p://x", None, "/p://x", ""),
+            ("1http://h/p", None, "1http://h/p", ""),
+            ("://h/p", None, "://h/p", ""),
+            ("ht tp://h/p", None, "ht tp://h/p", ""),
+            ("urn:x", None, "urn:x", ""),
+        ];
+        for (target, host, path, query) in cases {
+            let req = Incoming::new("GET", target);
+            assert_eq!(
+                (req.host, req.path, req.query),
+                (host, path, query),
+                "{target}"
+            );
+            let with_field = req.host_header(Some("field.test")).host;
+            assert_eq!(with_field, host.or(Some("field.test")), "{target}");
+        }
+        assert_eq!(Incoming::new("GET", "/").host_header(None).host, None);
+    }
+
+    #[test]
+    fn a_request_signed_for_a_host_verifies_in_absolute_form_whatever_the_host_field() {
+        let (secret, env) = (crate::fixtures::secret(), crate::fixtures::env());
+        let input = SignInput::new(Scheme::V2, "GET", "/c/a", "svc")
+            .host("api.test")
+            .param("x", "1");
+        let signed = sign_with(&input, &secret, &env).unwrap();
+        let clients = HashMap::from([("svc".to_string(), secret)]);
+        let verify = |target: &str, field: Option<&str>| {
+            let req = Incoming::new("GET", target)
+                .host_header(field)
+                .x_nonce(&signed.x_nonce);
+            Verifier::new().verify(&req, &clients, env.now_ms)
+        };
+        assert!(verify("http://api.test/c/a?x=1", Some("proxy.test")).is_ok());
+        assert!(verify("/c/a?x=1", Some("api.test")).is_ok());
+        for (target, field) in [
+            ("http://other.test/c/a?x=1", Some("api.test")),
+            ("/c/a?x=1", Some("proxy.test")),
+            ("http://api.test/c/b?x=1", Some("api.test")),
+        ] {
+            let e = verify(target, field).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::SignatureMismatch, "{target}");
         }
     }
 
