@@ -318,7 +318,10 @@ export interface VerifierOptions {
 
 /** What the server received besides the method and target (`null` counts as absent). */
 export interface VerifyOptions {
-  /** The `Host` header (v2 signs it). */
+  /**
+   * The `Host` header, or HTTP/2's `:authority` (v2 signs it). Ignored when the target is
+   * in absolute form (`http://host/path?query`): its authority is the host.
+   */
   host?: string | null
   /** The `X-Nonce` header, if any (else the `ottoken` parameter is used). */
   xNonce?: string | null

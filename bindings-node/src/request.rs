@@ -64,8 +64,9 @@ pub fn sign_request(
         let body = params::body_bytes(parts.body.flatten())?.unwrap_or_default();
         let content_type = parts.content_type.flatten();
         let host = params::optional_text(parts.host, ErrorCode::InvalidHost, "the host")?;
-        let mut req = Incoming::new(&method, target.as_str()).body(content_type.as_deref(), &body);
-        req.host = host.as_deref();
+        let req = Incoming::new(&method, target.as_str())
+            .host_header(host.as_deref())
+            .body(content_type.as_deref(), &body);
         let client = client.check(ErrorCode::InvalidClientId, "the client id")?;
         let mut input = SignInput::for_request(scheme, &req, client)?;
         input.timestamp_ms = params::timestamp_ms(parts.timestamp.flatten())?;

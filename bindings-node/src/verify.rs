@@ -35,7 +35,8 @@ pub struct VerifierOptions {
 #[napi(object, object_to_js = false)]
 #[derive(Default)]
 pub struct VerifyOptions {
-    /// The `Host` header (v2 signs it).
+    /// The `Host` header, or HTTP/2's `:authority` (v2 signs it). Ignored when the target is
+    /// in absolute form (`http://host/path?query`): its authority is the host.
     #[napi(ts_type = "string | null")]
     pub host: Option<Option<String>>,
     /// The `X-Nonce` header, if any (else the `ottoken` parameter is used).
@@ -171,8 +172,9 @@ impl Verifier {
             o.host.flatten(),
             o.x_nonce.flatten(),
         );
-        let mut req = Incoming::new(method, target).body(content_type.as_deref(), &body);
-        req.host = host.as_deref();
+        let mut req = Incoming::new(method, target)
+            .host_header(host.as_deref())
+            .body(content_type.as_deref(), &body);
         req.x_nonce = x_nonce.as_deref();
         let now = match params::timestamp_ms(o.now.flatten())? {
             Some(now) => now,

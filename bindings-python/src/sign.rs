@@ -388,7 +388,7 @@ pub fn sign_request(
     let scheme = convert::scheme(&scheme)?;
     let body = convert::body(body)?.unwrap_or_default();
     let req = Incoming::new(&method, &target)
-        .host(&host)
+        .host_header(Some(&host))
         .body(content_type.as_deref(), &body);
     let mut input = SignInput::for_request(scheme, &req, &*client).py_err()?;
     input.timestamp_ms = convert::millis(timestamp);

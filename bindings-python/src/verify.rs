@@ -246,9 +246,10 @@ impl PyVerifier {
             None => xnonce_core::SystemEnvironment.now_ms(),
         };
         let req = Incoming {
-            host,
             x_nonce,
-            ..Incoming::new(method, target).body(content_type, &body)
+            ..Incoming::new(method, target)
+                .host_header(host)
+                .body(content_type, &body)
         };
         let source = self.secrets.bind(py);
         let secrets = PySecrets {
@@ -300,8 +301,9 @@ impl PyVerifier {
     }
 
     /// Verifies authenticity and freshness; raises an `XNonceError` subclass otherwise.
-    /// `target` is the request target as received (`/path?query`, still percent-encoded);
-    /// `now` (ms) defaults to the system clock.
+    /// `target` is the request target as received (`/path?query`, still percent-encoded; in
+    /// absolute form, `http://host/path?query`, its authority is the host and `host` is
+    /// ignored); `now` (ms) defaults to the system clock.
     #[pyo3(signature = (method, target, *, host=None, x_nonce=None, content_type=None, body=None, now=None))]
     #[allow(clippy::too_many_arguments)]
     fn verify(

@@ -5,6 +5,7 @@ send. The refusals' bytes are the ones docs/PROTOCOL.md (and em-secure-api, for 
 from __future__ import annotations
 
 import asyncio
+import http.client
 import io
 import json
 import socket
@@ -161,6 +162,22 @@ def test_a_percent_encoded_path_verifies_as_sent(base: str) -> None:
     ok = requests.get(f"{base}/files/a%20b%2Fc/d?q=%C3%A9t%C3%A9", auth=auth)
     assert ok.status_code == 200, ok.text
     assert ok.json()["params"] == [["q", "été"]]
+
+
+def test_an_absolute_form_target_verifies_with_its_authority(base: str) -> None:
+    # RFC 9112 §3.2.2: what a client sends to a proxy, which an origin server must accept.
+    # http.client writes the target as given, and a Host field equal to its authority.
+    authority = base.removeprefix("http://")
+    header = xnonce.sign_request("v2", "GET", authority, "/c/a?x=1", "billing", SECRET)
+    conn = http.client.HTTPConnection(authority, timeout=10)
+    try:
+        conn.request("GET", f"http://{authority}/c/a?x=1", headers={"X-Nonce": header})
+        answer = conn.getresponse()
+        body = answer.read()
+    finally:
+        conn.close()
+    assert answer.status == 200, body
+    assert json.loads(body)["params"] == [["x", "1"]]
 
 
 def test_a_body_over_the_limit_is_refused_before_the_app(base: str) -> None:

@@ -133,7 +133,8 @@ impl Verifier {
         }))
     }
 
-    /// Checks authenticity and freshness of a request (`target` is `/path?query`).
+    /// Checks authenticity and freshness of a request (`target` is `/path?query`; in absolute
+    /// form, `http://host/path?query`, its authority is the host and `host` is ignored).
     /// `now` defaults to the system clock. Does not record the request: see `verify_once`.
     #[uniffi::method(default(
         host = None,
@@ -201,8 +202,8 @@ fn incoming<'a>(
     body: &'a Option<Vec<u8>>,
 ) -> Incoming<'a> {
     let mut req = Incoming::new(method, target)
+        .host_header(host.as_deref())
         .body(content_type.as_deref(), body.as_deref().unwrap_or_default());
-    req.host = host.as_deref();
     req.x_nonce = x_nonce.as_deref();
     req
 }

@@ -824,7 +824,8 @@ public func FfiConverterTypeRequester_lower(_ value: Requester) -> UInt64 {
 public protocol VerifierProtocol: AnyObject, Sendable {
     
     /**
-     * Checks authenticity and freshness of a request (`target` is `/path?query`).
+     * Checks authenticity and freshness of a request (`target` is `/path?query`; in absolute
+     * form, `http://host/path?query`, its authority is the host and `host` is ignored).
      * `now` defaults to the system clock. Does not record the request: see `verify_once`.
      */
     func verify(method: String, target: String, host: String?, xNonce: String?, contentType: String?, body: Data?, now: UInt64?) throws  -> Verified
@@ -912,7 +913,8 @@ public convenience init(secrets: [String: [String]], windowMs: UInt64 = UInt64(3
 
     
     /**
-     * Checks authenticity and freshness of a request (`target` is `/path?query`).
+     * Checks authenticity and freshness of a request (`target` is `/path?query`; in absolute
+     * form, `http://host/path?query`, its authority is the host and `host` is ignored).
      * `now` defaults to the system clock. Does not record the request: see `verify_once`.
      */
 open func verify(method: String, target: String, host: String? = nil, xNonce: String? = nil, contentType: String? = nil, body: Data? = nil, now: UInt64? = nil)throws  -> Verified  {
@@ -2834,7 +2836,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_xnonce_uniffi_checksum_method_requester_make_request() != 19604) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_xnonce_uniffi_checksum_method_verifier_verify() != 24637) {
+    if (uniffi_xnonce_uniffi_checksum_method_verifier_verify() != 1248) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_xnonce_uniffi_checksum_method_verifier_verify_once() != 20736) {

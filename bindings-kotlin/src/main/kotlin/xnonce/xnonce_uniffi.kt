@@ -934,7 +934,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_xnonce_uniffi_checksum_method_requester_make_request() and 0xFFFF) != 19604) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_xnonce_uniffi_checksum_method_verifier_verify() and 0xFFFF) != 24637) {
+    if ((lib.uniffi_xnonce_uniffi_checksum_method_verifier_verify() and 0xFFFF) != 1248) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_xnonce_uniffi_checksum_method_verifier_verify_once() and 0xFFFF) != 20736) {
@@ -1744,7 +1744,8 @@ public object FfiConverterTypeRequester: FfiConverter<Requester, Long> {
 public interface VerifierInterface {
     
     /**
-     * Checks authenticity and freshness of a request (`target` is `/path?query`).
+     * Checks authenticity and freshness of a request (`target` is `/path?query`; in absolute
+     * form, `http://host/path?query`, its authority is the host and `host` is ignored).
      * `now` defaults to the system clock. Does not record the request: see `verify_once`.
      */
     fun `verify`(`method`: kotlin.String, `target`: kotlin.String, `host`: kotlin.String? = null, `xNonce`: kotlin.String? = null, `contentType`: kotlin.String? = null, `body`: kotlin.ByteArray? = null, `now`: kotlin.ULong? = null): Verified
@@ -1883,7 +1884,8 @@ open class Verifier: Disposable, AutoCloseable, VerifierInterface
 
     
     /**
-     * Checks authenticity and freshness of a request (`target` is `/path?query`).
+     * Checks authenticity and freshness of a request (`target` is `/path?query`; in absolute
+     * form, `http://host/path?query`, its authority is the host and `host` is ignored).
      * `now` defaults to the system clock. Does not record the request: see `verify_once`.
      */
     @Throws(XNonceException::class)override fun `verify`(`method`: kotlin.String, `target`: kotlin.String, `host`: kotlin.String?, `xNonce`: kotlin.String?, `contentType`: kotlin.String?, `body`: kotlin.ByteArray?, `now`: kotlin.ULong?): Verified {
