@@ -80,7 +80,8 @@ function middleware(verifier, options) {
             '(the verified body is then req.rawBody)',
         )
       }
-      // Express strips the mount path from req.url; the client signed the whole target.
+      // Express strips the mount path from req.url; the client signed the whole target (in
+      // absolute form, `http://host/path?query`, core takes its authority as the host).
       const target = req.originalUrl ?? req.url
       const xNonce = req.headers['x-nonce']
       const declared = req.headers['content-length']
@@ -91,12 +92,14 @@ function middleware(verifier, options) {
         return
       }
       if (body === TOO_LARGE) {
-        // The rest of the body is not read: the connection closes after the answer.
-        res.setHeader('connection', 'close')
+        // The rest of the body is not read: the connection closes after the answer (HTTP/2
+        // has no such field: the stream is reset once the answer is sent).
+        if (req.httpVersionMajor < 2) res.setHeader('connection', 'close')
         return send(res, native.bodyTooLargeAnswer(limit, { target, xNonce }))
       }
       req.xnonce = check.call(verifier, req.method, target, {
-        host: req.headers.host,
+        // HTTP/2 and HTTP/3 carry the host as `:authority` (RFC 9113 §8.3.1).
+        host: req.headers[':authority'] ?? req.headers.host,
         xNonce,
         contentType: req.headers['content-type'],
         body,

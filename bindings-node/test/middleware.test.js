@@ -425,6 +425,97 @@ test('a client that goes away mid-body is dropped: no handler, no error', async 
   }
 })
 
+/** Sends `head` (an HTTP/1.1 request head, CRLFs included) on a raw connection; the answer. */
+function rawExchange(peer, head) {
+  const net = require('node:net')
+  const { port } = new URL(peer.url)
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), '127.0.0.1', () => socket.end(head))
+    const chunks = []
+    socket.on('data', (c) => chunks.push(c))
+    socket.on('error', reject)
+    socket.on('end', () => {
+      const text = Buffer.concat(chunks).toString()
+      resolve({ status: Number(text.split(' ')[1]), body: text.slice(text.indexOf('\r\n\r\n') + 4) })
+    })
+    socket.setTimeout(10000, () => socket.destroy(new Error('no answer within 10 s')))
+  })
+}
+
+test("an absolute-form target is verified with its authority as the host, not the Host field's", async () => {
+  // RFC 9112 §3.2.2: what a client sends to a proxy; the origin must accept it too.
+  const head = (authority, host, header) =>
+    `GET http://${authority}/admin/status?day=mon HTTP/1.1\r\nHost: ${host}\r\n` +
+    `X-Nonce: ${header}\r\nConnection: close\r\n\r\n`
+  const before = seen.length
+  const ok = await rawExchange(
+    app,
+    head(app.host, 'proxy.invalid', signed(app, 'v2', '/admin/status?day=mon')),
+  )
+  assert.equal(ok.status, 200, ok.body)
+  assert.deepEqual(JSON.parse(ok.body).xnonce.params, [['day', 'mon']])
+  assert.equal(seen.at(-1).url, `http://${app.host}/admin/status?day=mon`)
+  // Signed for the Host field's value, sent in absolute form for another authority: refused.
+  const header = signed(app, 'v2', '/admin/status?day=mon')
+  const other = await rawExchange(app, head('other.invalid', app.host, header))
+  assert.deepEqual([other.status, JSON.parse(other.body).code], [401, 'signature_mismatch'])
+  assert.equal(seen.length, before + 1)
+})
+
+test('HTTP/2: the host is :authority; refusals and the 413 are answered on the stream', async () => {
+  const http2 = require('node:http2')
+  const handled = []
+  const mw = x.middleware(new x.Verifier({ [CLIENT]: reference.secret }), {
+    limit: 16,
+    then: (req, res) => {
+      handled.push(req)
+      res.setHeader('content-type', 'application/json')
+      res.end(JSON.stringify({ client: req.xnonce.client, rawBody: req.rawBody.toString() }))
+    },
+  })
+  const server = http2.createServer((req, res) => mw(req, res))
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const authority = `127.0.0.1:${server.address().port}`
+  const session = http2.connect(`http://${authority}`)
+  /** One request on the session: { status, body }. */
+  const h2 = (headers, body) =>
+    new Promise((resolve, reject) => {
+      const stream = session.request({ ':method': 'GET', ':path': '/admin/status', ...headers })
+      let status
+      const chunks = []
+      stream.on('response', (h) => (status = h[':status']))
+      stream.on('data', (c) => chunks.push(c))
+      stream.on('end', () => resolve({ status, body: Buffer.concat(chunks).toString() }))
+      stream.on('error', reject)
+      stream.end(body)
+    })
+  try {
+    const sign = (parts, method = 'GET') =>
+      x.signRequest('v2', method, '/admin/status', CLIENT, reference.secret, { host: authority, ...parts })
+    const ok = await h2({ 'x-nonce': sign() })
+    assert.deepEqual([ok.status, JSON.parse(ok.body).client], [200, CLIENT])
+    assert.equal(handled.at(-1).headers[':authority'], authority)
+    // The same kind of request for another authority: the signature binds the host.
+    const elsewhere = await h2({ ':authority': 'other.invalid', 'x-nonce': sign() })
+    assert.deepEqual([elsewhere.status, JSON.parse(elsewhere.body).code], [401, 'signature_mismatch'])
+    // Over the limit: core's 413, without HTTP/1.1's `connection: close` (forbidden in HTTP/2).
+    const big = 'x'.repeat(17)
+    const tooLarge = await h2(
+      {
+        ':method': 'POST',
+        'x-nonce': sign({ contentType: 'text/plain', body: big }, 'POST'),
+        'content-type': 'text/plain',
+      },
+      big,
+    )
+    assert.deepEqual([tooLarge.status, JSON.parse(tooLarge.body).code], [413, 'invalid_body'])
+    assert.equal(handled.length, 1)
+  } finally {
+    session.close()
+    await new Promise((resolve) => server.close(resolve))
+  }
+})
+
 test('middleware options are checked when it is made', () => {
   const v = new x.Verifier({ [CLIENT]: 'a'.repeat(64) })
   for (const bad of [undefined, null, {}, { verifyOnce() {} }]) {
