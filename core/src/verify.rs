@@ -643,6 +643,8 @@ mod tests {
             ("http://api.test", Some("api.test"), "/", ""),
             ("http://api.test?x=1", Some("api.test"), "/", "x=1"),
             ("svn+ssh.x-y://h/p", Some("h"), "/p", ""),
+            // A fragment ends the authority too (and is then refused as a path).
+            ("http://api.test#f", Some("api.test"), "#f", ""),
             ("/c/a?next=http://x/y", None, "/c/a", "next=http://x/y"),
             ("/p://x", None, "/p://x", ""),
             ("1http://h/p", None, "1http://h/p", ""),
