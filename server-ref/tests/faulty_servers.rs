@@ -116,15 +116,17 @@ fn scheme_rows(schemes: &[&str], rows: &[&str]) -> BTreeSet<String> {
 }
 
 /// The rows that send a request already accepted (or its nonce again) and expect `409`.
-const REPLAY_ROWS: [&str; 13] = [
+const REPLAY_ROWS: [&str; 15] = [
     "v1 GET replayed",
     "v1 GET sent 8 times at once",
     "v1 POST form replayed",
+    "v1 GET in absolute form replayed",
     "v1 ottoken link replayed",
     "v1 replay with re-encoded query",
     "v2 GET replayed",
     "v2 GET sent 8 times at once",
     "v2 POST form replayed",
+    "v2 GET in absolute form replayed",
     "v2 POST JSON body replayed",
     "v2 ottoken link replayed",
     "v2 replay with re-encoded query",
@@ -374,6 +376,28 @@ fn demo_handlers_without_the_layer_fail_every_row_that_expects_a_refusal() {
     assert_eq!(failed(&results), refusals);
 }
 
+#[test]
+fn a_server_that_refuses_absolute_form_targets_fails_those_rows() {
+    // RFC 9112 §3.2.2: a server must accept `GET http://host/path` (what proxies are sent).
+    let server = wrapped(|r| {
+        r.layer(axum::middleware::from_fn(
+            |req: axum::extract::Request, next: axum::middleware::Next| async move {
+                if req.uri().authority().is_some() {
+                    return axum::response::IntoResponse::into_response(
+                        axum::http::StatusCode::BAD_REQUEST,
+                    );
+                }
+                next.run(req).await
+            },
+        ))
+    });
+    let rows = [
+        "GET in absolute form accepted",
+        "GET in absolute form replayed",
+    ];
+    assert_eq!(server.failures(), scheme_rows(&["v1", "v2"], &rows));
+}
+
 /// The router with `f` applied to every answer it gives.
 fn rewriting(router: Router, f: fn(Response<Body>) -> Response<Body>) -> Router {
     router.layer(axum::middleware::map_response(
@@ -453,6 +477,7 @@ fn v2_refusals_with_a_generic_code_fail_those_rows() {
     let v2_codes = [
         "GET replayed",
         "POST form replayed",
+        "GET in absolute form replayed",
         "POST JSON body replayed",
         "tampered param value",
         "added param",
@@ -516,6 +541,7 @@ fn v1_refusals_without_em_secure_apis_texts_fail_those_rows() {
     let v1_texts = [
         "GET replayed",
         "POST form replayed",
+        "GET in absolute form replayed",
         "tampered param value",
         "added param",
         "duplicated param",

@@ -62,6 +62,9 @@ pub struct Request {
     pub body: Vec<u8>,
     /// Do not add `Host`/`Content-Length`/`Connection` headers.
     pub raw_headers: bool,
+    /// Send the target in absolute form, `http://authority/prefix/target` (RFC 9112 §3.2.2:
+    /// what a client sends to a proxy, and what a server must accept).
+    pub absolute: bool,
 }
 
 impl Request {
@@ -119,6 +122,9 @@ pub fn send(base: &BaseUrl, req: &Request) -> io::Result<Response> {
     let mut head = Vec::new();
     head.extend_from_slice(req.method.as_bytes());
     head.push(b' ');
+    if req.absolute {
+        head.extend_from_slice(format!("http://{}", base.authority).as_bytes());
+    }
     head.extend_from_slice(base.prefix.as_bytes());
     head.extend_from_slice(req.target.as_bytes());
     head.extend_from_slice(b" HTTP/1.1\r\n");

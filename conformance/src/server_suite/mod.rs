@@ -518,6 +518,14 @@ impl<'a> Runner<'a> {
             .signed_request(s, "POST", &post, &p, &p, &How::default())
             .map(|r| r.0);
         self.accepted_once(&format!("{sn} POST form"), req, s);
+        let p = self.get_params();
+        let req = self
+            .signed_request(s, "GET", &get, &p, &p, &How::default())
+            .map(|(r, _)| Request {
+                absolute: true,
+                ..r
+            });
+        self.accepted_once(&format!("{sn} GET in absolute form"), req, s);
         if s == Scheme::V2 {
             let p = self.post_params();
             let how = How {
