@@ -232,7 +232,7 @@ fn whatwg_ipv6(addr: &Ipv6Addr) -> String {
             _ => None,
         };
         if let Some((start, len)) = run {
-            if len >= 2 && best.map_or(true, |(_, l)| len > l) {
+            if len >= 2 && best.is_none_or(|(_, l)| len > l) {
                 best = Some((start, len));
             }
         }

@@ -166,7 +166,7 @@ fn main() {
             s.spawn(|| {
                 let mut i = 0usize;
                 while !done.load(Ordering::Relaxed) {
-                    let scheme = if i % 2 == 0 { Scheme::V2 } else { Scheme::V1 };
+                    let scheme = if i.is_multiple_of(2) { Scheme::V2 } else { Scheme::V1 };
                     i += 1;
                     let r = ctx.send(&ctx.request(scheme));
                     let mut l = legit.lock().unwrap();
@@ -183,7 +183,7 @@ fn main() {
             // A quarter of the tokens are v1 (em-secure-api), the rest v2.
             let reqs: Vec<http::Request> = (0..GROUP)
                 .map(|t| {
-                    ctx.request(if (group * GROUP + t) % 4 == 0 {
+                    ctx.request(if (group * GROUP + t).is_multiple_of(4) {
                         Scheme::V1
                     } else {
                         Scheme::V2

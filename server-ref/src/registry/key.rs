@@ -204,7 +204,7 @@ fn decode_hex32(text: &str) -> Option<Zeroizing<[u8; 32]>> {
 /// Decodes hex (either case); `None` on any other character or an odd length.
 pub(crate) fn decode_hex(text: &str) -> Option<Vec<u8>> {
     let t = text.as_bytes();
-    if t.len() % 2 != 0 {
+    if !t.len().is_multiple_of(2) {
         return None;
     }
     t.chunks(2)
