@@ -18,7 +18,10 @@ def clients_from_env() -> dict[str, str]:
     return {name: secret for name, secret in pairs}
 
 
-def create_app(secrets: xnonce.SecretSource) -> Flask:
+def create_app(secrets: xnonce.SecretSource | None = None) -> Flask:
+    """The app; its clients are ``secrets``, else ``XNONCE_CLIENTS`` (what ``flask --app`` uses)."""
+    if secrets is None:
+        secrets = clients_from_env()
     app = Flask(__name__)
     # One Verifier per process: it holds the replay store that refuses a second copy. The
     # middleware answers refusals itself, as the reference server does.
@@ -38,4 +41,4 @@ def create_app(secrets: xnonce.SecretSource) -> Flask:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    create_app(clients_from_env()).run()
+    create_app().run()

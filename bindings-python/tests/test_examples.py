@@ -4,6 +4,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import xnonce
 
@@ -46,3 +50,20 @@ def test_flask_example_sends_the_server_time_when_stale() -> None:
     res = client.post("/reports/create", headers={"X-Nonce": stale})
     assert res.status_code == 401 and res.get_json()["code"] == "expired"
     assert len(res.headers["X-Nonce-Server-Time"].split(" ")) == 2
+
+
+def test_the_documented_flask_command_finds_the_app() -> None:
+    # The docstring's `flask --app flask_app run`, with `routes` in place of `run`: Flask
+    # calls `create_app()` without arguments, so the clients come from XNONCE_CLIENTS.
+    env = {**os.environ, "XNONCE_CLIENTS": f"billing={SECRET}"}
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    done = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "flask_app", "routes"],
+        cwd=examples,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "/reports/create" in done.stdout
