@@ -75,8 +75,8 @@ async function listening(port, child) {
 async function checkServer(marker) {
   const secret = server.secret
   const port = await freePort()
-  const code = block(marker).replace('.listen(8080,', `.listen(${port},`)
-  assert.notEqual(code, block(marker), 'the block listens on 8080')
+  const code = block(marker).replace('.listen(8081,', `.listen(${port},`)
+  assert.notEqual(code, block(marker), 'the block listens on 8081')
   const child = spawn(process.execPath, [save('server.mjs', code)], {
     env: { ...process.env, XNONCE_SECRET: secret },
     stdio: 'ignore',
