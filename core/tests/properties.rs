@@ -261,6 +261,19 @@ proptest! {
         prop_assert_eq!(e.code().as_str(), "signature_mismatch");
     }
 
+    /// A target in absolute form reads as the same request in origin form sent to its
+    /// authority, whatever the Host field says (RFC 9112 §3.2.2).
+    #[test]
+    fn absolute_form_reads_as_origin_form_to_its_authority(
+        r in req(), query in "[a-z=&:/?%.]{0,16}", https in any::<bool>(),
+    ) {
+        let origin = if query.is_empty() { r.path.clone() } else { format!("{}?{query}", r.path) };
+        let absolute = format!("{}://{}{origin}", if https { "https" } else { "http" }, r.host);
+        let a = Incoming::new(&r.method, &absolute).host_header(Some("field.invalid"));
+        let o = Incoming::new(&r.method, &origin).host_header(Some(&r.host));
+        prop_assert_eq!((a.host, a.path, a.query), (o.host, o.path, o.query));
+    }
+
     /// The three signing entry points write the same header for every request, both schemes
     /// (the header-only paths hash v1's secret in place instead of building the canonical
     /// string, so they are separate code).

@@ -166,7 +166,11 @@ fn main() {
             s.spawn(|| {
                 let mut i = 0usize;
                 while !done.load(Ordering::Relaxed) {
-                    let scheme = if i.is_multiple_of(2) { Scheme::V2 } else { Scheme::V1 };
+                    let scheme = if i.is_multiple_of(2) {
+                        Scheme::V2
+                    } else {
+                        Scheme::V1
+                    };
                     i += 1;
                     let r = ctx.send(&ctx.request(scheme));
                     let mut l = legit.lock().unwrap();
