@@ -264,6 +264,9 @@ fun errorChecks(): Int {
             }
         ok(stale.serverTime?.split(' ')?.size == 2, "expired carries the server-time hint")
         ok(stale.httpStatus == 401, "expired .httpStatus 401")
+        // RFC 9112 §3.2.2: an absolute-form target's authority is the host, not the Host field.
+        val absolute = verifier.verify("GET", "http://api.test/admin/status?a=1", host = "proxy.test", xNonce = header, now = ts + 1000uL)
+        ok(absolute.params == params("a" to "1"), "absolute-form target verified with its authority")
         // What a server sends back: the reference server's bytes, in the credential's style.
         val again = refusalAnswer(replayed, "/admin/status?a=1", xNonce = header)
         ok(again.status.toInt() == 409, "replayed answer 409")
