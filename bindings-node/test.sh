@@ -9,6 +9,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
+# shellcheck source=SCRIPTDIR/../conformance/hook/absolute-paths.sh
+source "$root/conformance/hook/absolute-paths.sh"
 cd "$here"
 export CI=true CARGO_TERM_COLOR=never npm_config_yes=true npm_config_fund=false npm_config_audit=false
 

@@ -13,14 +13,8 @@ export CI="${CI:-true}" PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 CARGO_TER
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(dirname "$here")"
 
-# Extra vector files given relative to where we were called from.
-if [ -n "${XNONCE_EXTRA_VECTORS:-}" ]; then
-  abs=()
-  IFS=':' read -r -a parts <<< "$XNONCE_EXTRA_VECTORS"
-  for p in "${parts[@]}"; do [ -n "$p" ] && abs+=("$(realpath "$p")"); done
-  XNONCE_EXTRA_VECTORS="$(IFS=':'; echo "${abs[*]}")"
-  export XNONCE_EXTRA_VECTORS
-fi
+# shellcheck source=SCRIPTDIR/../conformance/hook/absolute-paths.sh
+source "$repo/conformance/hook/absolute-paths.sh"
 
 step() { printf '\n--- python: %s\n' "$*"; }
 

@@ -13,6 +13,8 @@ set -euo pipefail
 export CI=${CI:-true}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
+# shellcheck source=SCRIPTDIR/../conformance/hook/absolute-paths.sh
+source "$root/conformance/hook/absolute-paths.sh"
 target=${CARGO_TARGET_DIR:-$root/target}
 work=$target/xnonce-swift-check
 mkdir -p "$work"

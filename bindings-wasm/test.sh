@@ -6,6 +6,8 @@ set -euo pipefail
 export CI=true
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
+# shellcheck source=SCRIPTDIR/../conformance/hook/absolute-paths.sh
+source "$root/conformance/hook/absolute-paths.sh"
 cd "$here"
 
 step() { printf '\n== xnonce-wasm: %s\n' "$*"; }

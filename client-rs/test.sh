@@ -3,6 +3,8 @@
 # xnonce-server processes on 127.0.0.1, the CLI through every shared vector).
 # Needs only Rust (cargo); the tests build xnonce-server themselves.
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/../conformance/hook/absolute-paths.sh
+source "$(dirname "$0")/../conformance/hook/absolute-paths.sh"
 cd "$(dirname "$0")/.."
 export CI=true CARGO_TERM_COLOR=never
 rustup component add rustfmt clippy >/dev/null 2>&1 || true

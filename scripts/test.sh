@@ -3,6 +3,8 @@
 # language. `.ci/run` calls exactly this. Each part prints its own results; any failure
 # stops the run red. Run one part with `bash scripts/test.sh <part>...` (parts listed below).
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/../conformance/hook/absolute-paths.sh
+source "$(dirname "$0")/../conformance/hook/absolute-paths.sh"
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 

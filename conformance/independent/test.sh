@@ -3,6 +3,8 @@
 # against every conformance vector (plus XNONCE_EXTRA_VECTORS). Needs only python3 (>= 3.9)
 # and node (>= 18); installs nothing. Exits non-zero on any failure.
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/../hook/absolute-paths.sh
+source "$(dirname "$0")/../hook/absolute-paths.sh"
 cd "$(dirname "$0")"
 
 command -v python3 >/dev/null || { echo "independent: python3 is required" >&2; exit 1; }
