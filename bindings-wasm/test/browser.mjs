@@ -23,8 +23,16 @@ function serverBinary() {
 }
 
 /** Starts `xnonce-server serve --demo` on a free port; resolves to `{ proc, url }`. */
+/**
+ * The server's data dir and registry key, side by side in the test's temporary dir: the
+ * test never creates nor reads the user's own key (the key must stay outside the data dir).
+ */
+function store(dir) {
+  return ["--data", join(dir, "data"), "--key-file", join(dir, "registry.key")];
+}
+
 function startServer(bin, data) {
-  const proc = spawn(bin, ["serve", "--demo", "--listen", "127.0.0.1:0", "--data", data], {
+  const proc = spawn(bin, ["serve", "--demo", "--listen", "127.0.0.1:0", ...store(data)], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   return new Promise((ok, fail) => {
@@ -70,7 +78,7 @@ export async function browserTests({ vectorsOnly = false } = {}) {
     await check("end to end: the page's link opens once against xnonce-server", async () => {
       const bin = serverBinary();
       assert(existsSync(bin), `${bin} exists (build it: cargo build -p xnonce-server)`);
-      const secret = execFileSync(bin, ["client", "add", "link-maker", "--data", data], {
+      const secret = execFileSync(bin, ["client", "add", "link-maker", ...store(data)], {
         timeout: STEP_MS,
       })
         .toString()
