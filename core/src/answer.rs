@@ -117,6 +117,31 @@ impl Answer {
         Answer::refusal_with_status(&body_too_large(limit), scheme, Some(413))
     }
 
+    /// The answer to a request whose body could not be read (a malformed chunked body, a
+    /// stream that failed): 400, `invalid_body`.
+    ///
+    /// ```
+    /// use xnonce_core::{answer::Answer, Scheme};
+    /// let answer = Answer::body_unreadable(Scheme::V1);
+    /// assert_eq!((answer.status, answer.body.as_str()), (400, "the request body could not be read"));
+    /// ```
+    pub fn body_unreadable(scheme: Scheme) -> Answer {
+        Answer::refusal_with_status(&body_unreadable(), scheme, Some(400))
+    }
+
+    /// The answer to a request with more than one `Host` field line (RFC 9112 §3.2: 400,
+    /// whatever the scheme; which host would a v2 signature be bound to?): `invalid_host`.
+    ///
+    /// ```
+    /// use xnonce_core::{answer::Answer, Scheme};
+    /// let answer = Answer::repeated_host(Scheme::V2);
+    /// assert_eq!(answer.status, 400);
+    /// assert!(answer.body.contains(r#""code":"invalid_host""#));
+    /// ```
+    pub fn repeated_host(scheme: Scheme) -> Answer {
+        Answer::refusal_with_status(&repeated_host(), scheme, Some(400))
+    }
+
     /// The answer's header fields: `Content-Type`, and `X-Nonce-Server-Time` when stale.
     ///
     /// ```
@@ -162,6 +187,17 @@ pub fn body_too_large(limit: usize) -> Error {
         ErrorCode::InvalidBody,
         format!("request body exceeds {limit} bytes"),
     )
+}
+
+/// The error of a body that could not be read (`invalid_body`; answered 400).
+pub fn body_unreadable() -> Error {
+    Error::new(ErrorCode::InvalidBody, "the request body could not be read")
+}
+
+/// The error of a request with more than one `Host` field line (`invalid_host`; answered
+/// 400).
+pub fn repeated_host() -> Error {
+    Error::new(ErrorCode::InvalidHost, "more than one Host header field")
 }
 
 /// A short human title for a code (the problem document's `title`).

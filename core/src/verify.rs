@@ -163,12 +163,20 @@ fn absolute_form(target: &str) -> Option<(&str, &str)> {
     Some(after.split_at(end))
 }
 
-/// True for `application/x-www-form-urlencoded` (any case, parameters ignored).
+/// True for `application/x-www-form-urlencoded` (any case, parameters ignored, spaces and
+/// tabs around the media type ignored: HTTP's whitespace, not Unicode's).
+///
+/// ```
+/// use xnonce_core::verify::is_form_content_type;
+/// assert!(is_form_content_type(Some(" Application/X-WWW-Form-Urlencoded\t; charset=utf-8")));
+/// // A server that reads header bytes as Latin-1 hands over U+00A0 for a 0xA0 byte.
+/// assert!(!is_form_content_type(Some("application/x-www-form-urlencoded\u{a0}")));
+/// ```
 pub fn is_form_content_type(content_type: Option<&str>) -> bool {
     content_type
         .and_then(|ct| ct.split(';').next())
         .is_some_and(|mt| {
-            mt.trim()
+            mt.trim_matches([' ', '\t'])
                 .eq_ignore_ascii_case("application/x-www-form-urlencoded")
         })
 }

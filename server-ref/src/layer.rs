@@ -551,11 +551,10 @@ impl Shared {
                 let r = if e.is::<http_body_util::LengthLimitError>() {
                     self.body_too_large()
                 } else {
-                    Refusal::with_status(
-                        ErrorCode::InvalidBody,
-                        400,
-                        "the request body could not be read",
-                    )
+                    Refusal {
+                        error: xnonce_core::answer::body_unreadable(),
+                        status: Some(400),
+                    }
                 };
                 return (head_refusal(parts, r), Bytes::new());
             }
@@ -605,11 +604,10 @@ impl Shared {
         // field name repeats (values ≠ names: two field reads), so the usual request pays no
         // lookup.
         if parts.headers.len() != parts.headers.keys_len() && more_than_one_host(&parts.headers) {
-            return Err(Refusal::with_status(
-                ErrorCode::InvalidHost,
-                400,
-                "more than one Host header field",
-            ));
+            return Err(Refusal {
+                error: xnonce_core::answer::repeated_host(),
+                status: Some(400),
+            });
         }
         let declared = parts
             .headers
