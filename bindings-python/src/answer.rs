@@ -5,7 +5,7 @@
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use xnonce_core::answer::Answer;
-use xnonce_core::{Error, Incoming};
+use xnonce_core::{Error, Incoming, Scheme};
 
 use crate::convert::{field, Text};
 
@@ -66,12 +66,22 @@ impl PyAnswer {
         target: Option<Text<'_, field::Target>>,
         x_nonce: Option<Text<'_, field::Header>>,
     ) -> PyAnswer {
-        let req = Incoming {
-            x_nonce: x_nonce.as_deref(),
-            ..Incoming::new("", target.as_deref().unwrap_or(""))
-        };
         PyAnswer {
-            inner: Answer::body_too_large(limit, req.refusal_scheme()),
+            inner: Answer::body_too_large(limit, style(target, x_nonce)),
+        }
+    }
+
+    /// The answer to a request whose body could not be read (400, `invalid_body`: a
+    /// malformed chunked body, a stream that failed), in the style of the request's
+    /// credential as for `body_too_large`.
+    #[staticmethod]
+    #[pyo3(signature = (*, target=None, x_nonce=None))]
+    fn body_unreadable(
+        target: Option<Text<'_, field::Target>>,
+        x_nonce: Option<Text<'_, field::Header>>,
+    ) -> PyAnswer {
+        PyAnswer {
+            inner: Answer::body_unreadable(style(target, x_nonce)),
         }
     }
 
@@ -81,4 +91,17 @@ impl PyAnswer {
             self.inner.status, self.inner.content_type, self.inner.body
         )
     }
+}
+
+/// The style of a refusal made before verification: the request's `X-Nonce` header, else
+/// an `ottoken` in the target's query (core's `Incoming::refusal_scheme`).
+fn style(
+    target: Option<Text<'_, field::Target>>,
+    x_nonce: Option<Text<'_, field::Header>>,
+) -> Scheme {
+    let req = Incoming {
+        x_nonce: x_nonce.as_deref(),
+        ..Incoming::new("", target.as_deref().unwrap_or(""))
+    };
+    req.refusal_scheme()
 }

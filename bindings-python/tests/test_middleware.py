@@ -180,6 +180,57 @@ def test_an_absolute_form_target_verifies_with_its_authority(base: str) -> None:
     assert json.loads(body)["params"] == [["x", "1"]]
 
 
+def raw_exchange(
+    base: str, request: bytes, *, half_close: bool = False
+) -> tuple[int | None, bytes]:
+    """Sends raw bytes (optionally closing our side after them); the status (None: no
+    answer) and the whole answer."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(request)
+        if half_close:
+            conn.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    return (int(answer.split(b" ", 2)[1]) if answer else None), answer
+
+
+def test_malformed_chunked_bodies_are_400_and_the_server_stays_up(base: str) -> None:
+    authority = base.removeprefix("http://")
+    header = xnonce.sign_request("v2", "POST", authority, "/upload", "billing", SECRET)
+    head = (
+        f"POST /upload HTTP/1.1\r\nHost: {authority}\r\nX-Nonce: {header}\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+    # A chunk size that is not hex: 400 (from the middleware, or uvicorn's own).
+    status, answer = raw_exchange(base, head + b"zz\r\nabc\r\n0\r\n\r\n")
+    assert status == 400, answer
+    if b"problem+json" in answer:
+        assert b'"code":"invalid_body"' in answer, answer
+    # A chunk that ends before its size, then the client stops sending: Werkzeug's chunked
+    # input handed over memory it never wrote for that (or crashed the interpreter). A 400,
+    # or no answer at all (uvicorn reports a client that went away).
+    status, answer = raw_exchange(base, head + b"ffff\r\nabc", half_close=True)
+    assert status in (400, None), answer
+    # Still serving.
+    ok = requests.get(f"{base}/c/a", auth=XNonceAuth("billing", SECRET))
+    assert ok.status_code == 200, ok.text
+
+
+def test_two_x_nonce_lines_are_refused_even_when_the_first_is_valid(base: str) -> None:
+    authority = base.removeprefix("http://")
+    header = xnonce.sign_request("v2", "GET", authority, "/c/a", "billing", SECRET)
+    for second in (header, "garbage"):
+        request = (
+            f"GET /c/a HTTP/1.1\r\nHost: {authority}\r\nX-Nonce: {header}\r\n"
+            f"X-Nonce: {second}\r\nConnection: close\r\n\r\n"
+        ).encode()
+        status, answer = raw_exchange(base, request)
+        assert status is not None and 400 <= status < 500, answer
+
+
 def test_a_body_over_the_limit_is_refused_before_the_app(base: str) -> None:
     auth = XNonceAuth("billing", SECRET, scheme="v2")
     big = requests.post(f"{base}/upload", data=b"x" * 2048, auth=auth)
@@ -315,6 +366,11 @@ def test_answer_objects() -> None:
     assert a.headers == [("Content-Type", "application/problem+json")]
     assert a.body_bytes == a.body.encode()
     assert repr(a).startswith("Answer(status=413, content_type=")
+    unreadable = xnonce.Answer.body_unreadable(x_nonce="v1 x")
+    assert (unreadable.status, unreadable.body) == (400, "the request body could not be read")
+    assert xnonce.Answer.body_unreadable().content_type == "text/plain"
+    v2 = xnonce.Answer.body_unreadable(target="/a?ottoken=djIgc3Zj")
+    assert (v2.status, json.loads(v2.body)["code"]) == (400, "invalid_body")
     v1 = xnonce.Answer.body_too_large(10)
     assert (v1.status, v1.body, v1.content_type) == (
         413,

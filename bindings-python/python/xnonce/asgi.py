@@ -56,10 +56,13 @@ def request_target(scope: Scope) -> str:
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key.lower() == name:
-            return str(value.decode("latin-1"))
-    return None
+    """The field's value; several lines of it joined with ``", "`` (RFC 9110 §5.3), as WSGI
+    servers and Node hand them over: two ``X-Nonce`` lines are then one malformed value,
+    refused, never the first one alone."""
+    values = [v for k, v in scope.get("headers", ()) if k.lower() == name]
+    if not values:
+        return None
+    return ", ".join(bytes(v).decode("latin-1") for v in values)
 
 
 async def _send(send: Send, refusal: Answer) -> None:
@@ -86,8 +89,10 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
         target = request_target(scope)
         x_nonce = _header(scope, b"x-nonce")
         too_large = Answer.body_too_large(self.max_body, target=target, x_nonce=x_nonce)
+        # The server has checked the framing; a declared length over the limit is refused
+        # before the body is read (repeated lines, "5, 5", are left to the count below).
         length = _header(scope, b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+        if length is not None and length.isdigit() and int(length) > self.max_body:
             await _send(send, too_large)
             return
         chunks: list[bytes] = []

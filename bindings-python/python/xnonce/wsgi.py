@@ -68,7 +68,7 @@ def _read_body(environ: dict[str, Any], limit: int) -> bytes | None:
     if not length_text:
         if not environ.get("wsgi.input_terminated"):
             return b""
-        body: bytes = stream.read(limit + 1)
+        body = _read_at_most(stream, limit + 1)
         return body if len(body) <= limit else None
     try:
         length = int(length_text)
@@ -77,6 +77,33 @@ def _read_body(environ: dict[str, Any], limit: int) -> bytes | None:
     if length > limit or length < 0:
         return None
     return stream.read(length) if length else b""
+
+
+#: How much of a body of unknown length is read at a time.
+_PIECE = 64 * 1024
+
+
+def _read_at_most(stream: Any, size: int) -> bytes:
+    """Up to ``size`` bytes of a stream of unknown length (a chunked body), to its end.
+
+    Through ``readinto`` over a memoryview when the stream has one: a ``readinto`` that
+    writes fewer bytes than it reports (Werkzeug's chunked input when a chunk ends early,
+    which through ``read`` hands over memory it never wrote, or crashes the interpreter)
+    then raises ``ValueError``, answered as an unreadable body.
+    """
+    readinto = getattr(stream, "readinto", None)
+    if readinto is None:
+        return bytes(stream.read(size))
+    pieces = []
+    buffer = memoryview(bytearray(min(size, _PIECE)))
+    got = 0
+    while got < size:
+        n = readinto(buffer[: min(len(buffer), size - got)])
+        if not n:
+            break
+        pieces.append(bytes(buffer[:n]))
+        got += n
+    return b"".join(pieces)
 
 
 def _send(start_response: StartResponse, refusal: Answer) -> list[bytes]:
@@ -101,7 +128,12 @@ class XNonceMiddleware(VerifyingMiddleware[WSGIApp]):
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         target = request_target(environ)
         x_nonce = environ.get("HTTP_X_NONCE")
-        body = _read_body(environ, self.max_body)
+        try:
+            body = _read_body(environ, self.max_body)
+        except (OSError, ValueError):
+            # Malformed chunked framing, a stream that failed: the reference server's 400.
+            unreadable = Answer.body_unreadable(target=target, x_nonce=x_nonce)
+            return _send(start_response, unreadable)
         if body is None:
             too_large = Answer.body_too_large(self.max_body, target=target, x_nonce=x_nonce)
             return _send(start_response, too_large)
