@@ -84,6 +84,11 @@ function middleware(verifier, options) {
       // absolute form, `http://host/path?query`, core takes its authority as the host).
       const target = req.originalUrl ?? req.url
       const xNonce = req.headers['x-nonce']
+      // RFC 9112 §3.2: more than one Host line is a 400, as from the reference server (Node
+      // keeps the first in req.headers.host; the raw lines still show them all).
+      if (req.httpVersionMajor < 2 && hostLines(req.rawHeaders) > 1) {
+        return send(res, native.repeatedHostAnswer({ target, xNonce }))
+      }
       const declared = req.headers['content-length']
       body = declared !== undefined && Number(declared) > limit ? TOO_LARGE : await readBody(req, limit)
       if (body === GONE) {
@@ -121,6 +126,13 @@ function middleware(verifier, options) {
       return fail(new Error('xnonce middleware: called without `next` and without a `then` handler'))
     }
   }
+}
+
+/** How many `Host` field lines a request has (`rawHeaders`: name, value, name, value, ...). */
+function hostLines(rawHeaders) {
+  let n = 0
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i].toLowerCase() === 'host') n++
+  return n
 }
 
 /** The body as one Buffer, TOO_LARGE past `limit` bytes, or GONE when the client went away. */

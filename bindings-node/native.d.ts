@@ -164,8 +164,8 @@ export declare function ottokenQueryValue(token: string): string
 export declare function parseHeader(value: string): Header
 
 /**
- * What `bodyTooLargeAnswer` reads of the request to choose the answer's style (`null` counts
- * as absent).
+ * What `bodyTooLargeAnswer` and `repeatedHostAnswer` read of the request to choose the
+ * answer's style (`null` counts as absent).
  */
 export interface RefusedRequest {
   /** The request target (`/path?query`, as received): an `ottoken` in its query. */
@@ -173,6 +173,13 @@ export interface RefusedRequest {
   /** The `X-Nonce` header, if any. */
   xNonce?: string | null
 }
+
+/**
+ * The 400 answer (`invalid_host`) to a request with more than one `Host` field line (RFC
+ * 9112 §3.2), in the style of the request's credential: core's `Answer::repeated_host`,
+ * what the reference server answers.
+ */
+export declare function repeatedHostAnswer(request?: RefusedRequest): Answer
 
 /** Settings of a `Requester` (`null` counts as absent). */
 export interface RequesterOptions {

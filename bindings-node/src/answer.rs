@@ -1,13 +1,14 @@
 //! Core's HTTP answer to a refused request (`xnonce_core::answer`), as JavaScript sees it:
 //! the `Answer` record on a refused verification's `XNonceError.answer` (built in
-//! [`crate::error`]), and `bodyTooLargeAnswer`, the 413 the server adapter (`middleware.js`)
-//! answers before any verification. Every byte comes from core; this module only converts.
+//! [`crate::error`]), and `bodyTooLargeAnswer` (413) and `repeatedHostAnswer` (400), what the
+//! server adapter (`middleware.js`) answers before any verification. Every byte comes from
+//! core; this module only converts.
 
 use std::collections::BTreeMap;
 
 use napi::Env;
 use napi_derive::napi;
-use xnonce_core::Incoming;
+use xnonce_core::{Incoming, Scheme};
 
 use crate::error::{guard, out_of_range, Outcome, MAX_SAFE_INTEGER};
 
@@ -39,8 +40,8 @@ impl From<xnonce_core::answer::Answer> for Answer {
     }
 }
 
-/// What `bodyTooLargeAnswer` reads of the request to choose the answer's style (`null` counts
-/// as absent).
+/// What `bodyTooLargeAnswer` and `repeatedHostAnswer` read of the request to choose the
+/// answer's style (`null` counts as absent).
 #[napi(object, object_to_js = false)]
 #[derive(Default)]
 pub struct RefusedRequest {
@@ -68,14 +69,32 @@ pub fn body_too_large_answer(
 ) -> napi::Result<Answer> {
     guard(env, || {
         let limit = byte_count(env, limit)?;
-        let request = request.unwrap_or_default();
-        let target = request.target.flatten().unwrap_or_default();
-        let x_nonce = request.x_nonce.flatten();
-        let mut incoming = Incoming::new("POST", &target);
-        incoming.x_nonce = x_nonce.as_deref();
-        let answer = xnonce_core::answer::Answer::body_too_large(limit, incoming.refusal_scheme());
+        let answer = xnonce_core::answer::Answer::body_too_large(limit, style(request));
         Ok(answer.into())
     })
+}
+
+/// The 400 answer (`invalid_host`) to a request with more than one `Host` field line (RFC
+/// 9112 §3.2), in the style of the request's credential: core's `Answer::repeated_host`,
+/// what the reference server answers.
+#[napi(
+    js_name = "repeatedHostAnswer",
+    strict,
+    ts_args_type = "request?: RefusedRequest"
+)]
+pub fn repeated_host_answer(request: Option<RefusedRequest>) -> Answer {
+    xnonce_core::answer::Answer::repeated_host(style(request)).into()
+}
+
+/// The style of a refusal made before verification: the request's `X-Nonce` header, else an
+/// `ottoken` in its target's query (core's `Incoming::refusal_scheme`).
+fn style(request: Option<RefusedRequest>) -> Scheme {
+    let request = request.unwrap_or_default();
+    let target = request.target.flatten().unwrap_or_default();
+    let x_nonce = request.x_nonce.flatten();
+    let mut incoming = Incoming::new("POST", &target);
+    incoming.x_nonce = x_nonce.as_deref();
+    incoming.refusal_scheme()
 }
 
 /// A body limit: a whole, non-negative number of bytes.

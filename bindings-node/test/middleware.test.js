@@ -425,12 +425,16 @@ test('a client that goes away mid-body is dropped: no handler, no error', async 
   }
 })
 
-/** Sends `head` (an HTTP/1.1 request head, CRLFs included) on a raw connection; the answer. */
+/**
+ * Sends `head` (an HTTP/1.1 request head with `Connection: close`, CRLFs included) on a raw
+ * connection and reads until the server closes it; the answer. Our side stays open: hyper
+ * (the reference server) drops a request whose client half-closes before the answer.
+ */
 function rawExchange(peer, head) {
   const net = require('node:net')
   const { port } = new URL(peer.url)
   return new Promise((resolve, reject) => {
-    const socket = net.connect(Number(port), '127.0.0.1', () => socket.end(head))
+    const socket = net.connect(Number(port), '127.0.0.1', () => socket.write(head))
     const chunks = []
     socket.on('data', (c) => chunks.push(c))
     socket.on('error', reject)
@@ -460,6 +464,30 @@ test("an absolute-form target is verified with its authority as the host, not th
   const other = await rawExchange(app, head('other.invalid', app.host, header))
   assert.deepEqual([other.status, JSON.parse(other.body).code], [401, 'signature_mismatch'])
   assert.equal(seen.length, before + 1)
+})
+
+test("two Host lines are a 400 in the credential's style, the reference server's bytes", async () => {
+  // RFC 9112 §3.2. Node keeps the first line in req.headers.host: a v2 request signed for it
+  // was accepted with a second, other Host line until the middleware counted raw lines.
+  const before = seen.length
+  for (const [scheme, second] of [
+    ['v2', 'evil.invalid:1'],
+    ['v2', null],
+    ['v1', 'evil.invalid:1'],
+  ]) {
+    const answers = []
+    for (const peer of [app, reference]) {
+      const header = signed(peer, scheme, '/admin/status')
+      const head =
+        `GET /admin/status HTTP/1.1\r\nHost: ${peer.host}\r\nX-Nonce: ${header}\r\n` +
+        `Host: ${second ?? peer.host}\r\nConnection: close\r\n\r\n`
+      answers.push(await rawExchange(peer, head))
+    }
+    const [ours, theirs] = answers
+    assert.equal(ours.status, 400, ours.body)
+    assert.deepEqual(ours, theirs, `${scheme}, second Host ${second}`)
+  }
+  assert.equal(seen.length, before, 'the handler did not run')
 })
 
 test('HTTP/2: the host is :authority; refusals and the 413 are answered on the stream', async () => {
