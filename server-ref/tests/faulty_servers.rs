@@ -437,6 +437,7 @@ fn server_errors_for_malformed_requests_fail_those_rows() {
             "malformed ottoken (bad escape)",
             "malformed ottoken (v2 garbage)",
             "oversized header (64 KiB)",
+            "v2 second Host line",
         ])
     );
 }

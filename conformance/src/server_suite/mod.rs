@@ -610,6 +610,14 @@ impl<'a> Runner<'a> {
                 .map(|r| r.0);
             self.check("v2 tampered host".into(), mismatch(), req);
 
+            // Signed for the first of two Host lines: RFC 9112 §3.2 makes it a 400; a server
+            // that keeps the first line (Node's http does) and verifies it accepts it.
+            let p = self.get_params();
+            let req = self
+                .signed_request(s, "GET", &get, &p, &p, &How::default())
+                .map(|(r, _)| r.header("Host", "second.example"));
+            self.check("v2 second Host line".into(), any_4xx(), req);
+
             let p = self.post_params();
             let how = How {
                 body: Some(br#"{"amount":1}"#.to_vec()),
