@@ -85,6 +85,19 @@ impl PyAnswer {
         }
     }
 
+    /// The answer to a request with more than one `Host` field line (400, `invalid_host`,
+    /// RFC 9112 §3.2), in the style of the request's credential as for `body_too_large`.
+    #[staticmethod]
+    #[pyo3(signature = (*, target=None, x_nonce=None))]
+    fn repeated_host(
+        target: Option<Text<'_, field::Target>>,
+        x_nonce: Option<Text<'_, field::Header>>,
+    ) -> PyAnswer {
+        PyAnswer {
+            inner: Answer::repeated_host(style(target, x_nonce)),
+        }
+    }
+
     fn __repr__(&self) -> String {
         format!(
             "Answer(status={}, content_type={:?}, body={:?})",

@@ -231,6 +231,53 @@ def test_two_x_nonce_lines_are_refused_even_when_the_first_is_valid(base: str) -
         assert status is not None and 400 <= status < 500, answer
 
 
+def test_two_host_lines_are_a_400_whatever_the_scheme(base: str) -> None:
+    # RFC 9112 §3.2, as the reference server answers (v1 does not sign the host at all).
+    authority = base.removeprefix("http://")
+    for scheme in ("v1", "v2"):
+        header = xnonce.sign_request(scheme, "GET", authority, "/c/a", "billing", SECRET)
+        request = (
+            f"GET /c/a HTTP/1.1\r\nHost: {authority}\r\nX-Nonce: {header}\r\n"
+            f"Host: {authority}\r\nConnection: close\r\n\r\n"
+        ).encode()
+        status, answer = raw_exchange(base, request)
+        assert status == 400, answer
+        if b"Invalid HTTP request" in answer:
+            continue  # uvicorn's own 400: the middleware never sees it (see the next test)
+        if scheme == "v1":
+            assert answer.endswith(b"more than one Host header field"), answer
+        else:
+            assert b'"code":"invalid_host"' in answer, answer
+
+
+def test_asgi_two_host_lines_from_a_server_that_passes_them_on() -> None:
+    # uvicorn refuses them itself; an ASGI server that hands both lines over gets the 400.
+    header = xnonce.sign_request("v2", "GET", "api.test", "/c/a", "billing", SECRET)
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/c/a",
+        "raw_path": b"/c/a",
+        "query_string": b"",
+        "headers": [(b"host", b"api.test"), (b"x-nonce", header.encode()), (b"host", b"b.test")],
+    }
+    sent: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("the app ran")
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    middleware = AsgiMiddleware(app, xnonce.Verifier({"billing": SECRET}))
+    asyncio.run(middleware(scope, receive, send))
+    assert sent[0]["status"] == 400
+    assert json.loads(sent[1]["body"])["code"] == "invalid_host"
+
+
 def test_a_body_over_the_limit_is_refused_before_the_app(base: str) -> None:
     auth = XNonceAuth("billing", SECRET, scheme="v2")
     big = requests.post(f"{base}/upload", data=b"x" * 2048, auth=auth)
@@ -371,6 +418,8 @@ def test_answer_objects() -> None:
     assert xnonce.Answer.body_unreadable().content_type == "text/plain"
     v2 = xnonce.Answer.body_unreadable(target="/a?ottoken=djIgc3Zj")
     assert (v2.status, json.loads(v2.body)["code"]) == (400, "invalid_body")
+    host = xnonce.Answer.repeated_host(x_nonce="v2 x")
+    assert (host.status, json.loads(host.body)["code"]) == (400, "invalid_host")
     v1 = xnonce.Answer.body_too_large(10)
     assert (v1.status, v1.body, v1.content_type) == (
         413,

@@ -88,6 +88,10 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
             return
         target = request_target(scope)
         x_nonce = _header(scope, b"x-nonce")
+        if sum(1 for k, _ in scope.get("headers", ()) if k.lower() == b"host") > 1:
+            # RFC 9112 §3.2: a 400, as from the reference server.
+            await _send(send, Answer.repeated_host(target=target, x_nonce=x_nonce))
+            return
         too_large = Answer.body_too_large(self.max_body, target=target, x_nonce=x_nonce)
         # The server has checked the framing; a declared length over the limit is refused
         # before the body is read (repeated lines, "5, 5", are left to the count below).

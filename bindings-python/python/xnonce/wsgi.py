@@ -128,6 +128,11 @@ class XNonceMiddleware(VerifyingMiddleware[WSGIApp]):
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         target = request_target(environ)
         x_nonce = environ.get("HTTP_X_NONCE")
+        host = environ.get("HTTP_HOST")
+        if host is not None and "," in host:
+            # Two Host lines, which WSGI servers join with "," (no host holds one): a 400, as
+            # from the reference server (RFC 9112 §3.2).
+            return _send(start_response, Answer.repeated_host(target=target, x_nonce=x_nonce))
         try:
             body = _read_body(environ, self.max_body)
         except (OSError, ValueError):
@@ -140,7 +145,7 @@ class XNonceMiddleware(VerifyingMiddleware[WSGIApp]):
         outcome = self.check(
             environ.get("REQUEST_METHOD", "GET"),
             target,
-            environ.get("HTTP_HOST") or environ.get("SERVER_NAME"),
+            host or environ.get("SERVER_NAME"),
             x_nonce,
             environ.get("CONTENT_TYPE") or None,
             body,
