@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use napi::Env;
 use napi_derive::napi;
+use xnonce_core::answer::refusal_scheme;
 use xnonce_core::{Incoming, Scheme};
 
 use crate::error::{guard, out_of_range, Outcome, MAX_SAFE_INTEGER};
@@ -86,15 +87,13 @@ pub fn repeated_host_answer(request: Option<RefusedRequest>) -> Answer {
     xnonce_core::answer::Answer::repeated_host(style(request)).into()
 }
 
-/// The style of a refusal made before verification: the request's `X-Nonce` header, else an
-/// `ottoken` in its target's query (core's `Incoming::refusal_scheme`).
+/// The style of a refusal made before verification (core's `refusal_scheme`; no form body
+/// read yet).
 fn style(request: Option<RefusedRequest>) -> Scheme {
     let request = request.unwrap_or_default();
     let target = request.target.flatten().unwrap_or_default();
     let x_nonce = request.x_nonce.flatten();
-    let mut incoming = Incoming::new("POST", &target);
-    incoming.x_nonce = x_nonce.as_deref();
-    incoming.refusal_scheme()
+    refusal_scheme(x_nonce.as_deref(), Incoming::new("", &target).query, None)
 }
 
 /// A body limit: a whole, non-negative number of bytes.

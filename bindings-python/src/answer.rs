@@ -4,7 +4,7 @@
 
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
-use xnonce_core::answer::Answer;
+use xnonce_core::answer::{refusal_scheme, Answer};
 use xnonce_core::{Error, Incoming, Scheme};
 
 use crate::convert::{field, Text};
@@ -106,15 +106,12 @@ impl PyAnswer {
     }
 }
 
-/// The style of a refusal made before verification: the request's `X-Nonce` header, else
-/// an `ottoken` in the target's query (core's `Incoming::refusal_scheme`).
+/// The style of a refusal made before verification (core's `refusal_scheme`; no form body
+/// read yet).
 fn style(
     target: Option<Text<'_, field::Target>>,
     x_nonce: Option<Text<'_, field::Header>>,
 ) -> Scheme {
-    let req = Incoming {
-        x_nonce: x_nonce.as_deref(),
-        ..Incoming::new("", target.as_deref().unwrap_or(""))
-    };
-    req.refusal_scheme()
+    let query = Incoming::new("", target.as_deref().unwrap_or("")).query;
+    refusal_scheme(x_nonce.as_deref(), query, None)
 }
