@@ -94,7 +94,7 @@ export interface Answer {
 /**
  * The 413 answer (`invalid_body`) to a request whose body is larger than `limit` bytes,
  * refused before its body is read, in the style of the request's credential: core's
- * `Answer::body_too_large`, what the reference server answers. `limit`: a whole number of
+ * `Refusal::body_too_large`, what the reference server answers. `limit`: a whole number of
  * bytes (else a `RangeError`).
  */
 export declare function bodyTooLargeAnswer(limit: number, request?: RefusedRequest): Answer
@@ -176,7 +176,7 @@ export interface RefusedRequest {
 
 /**
  * The 400 answer (`invalid_host`) to a request with more than one `Host` field line (RFC
- * 9112 §3.2), in the style of the request's credential: core's `Answer::repeated_host`,
+ * 9112 §3.2), in the style of the request's credential: core's `Refusal::repeated_host`,
  * what the reference server answers.
  */
 export declare function repeatedHostAnswer(request?: RefusedRequest): Answer

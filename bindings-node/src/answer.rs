@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use napi::Env;
 use napi_derive::napi;
-use xnonce_core::answer::refusal_scheme;
+use xnonce_core::answer::{refusal_scheme, Refusal};
 use xnonce_core::{Incoming, Scheme};
 
 use crate::error::{guard, out_of_range, Outcome, MAX_SAFE_INTEGER};
@@ -56,7 +56,7 @@ pub struct RefusedRequest {
 
 /// The 413 answer (`invalid_body`) to a request whose body is larger than `limit` bytes,
 /// refused before its body is read, in the style of the request's credential: core's
-/// `Answer::body_too_large`, what the reference server answers. `limit`: a whole number of
+/// `Refusal::body_too_large`, what the reference server answers. `limit`: a whole number of
 /// bytes (else a `RangeError`).
 #[napi(
     js_name = "bodyTooLargeAnswer",
@@ -70,13 +70,12 @@ pub fn body_too_large_answer(
 ) -> napi::Result<Answer> {
     guard(env, || {
         let limit = byte_count(env, limit)?;
-        let answer = xnonce_core::answer::Answer::body_too_large(limit, style(request));
-        Ok(answer.into())
+        Ok(Refusal::body_too_large(limit).answer(style(request)).into())
     })
 }
 
 /// The 400 answer (`invalid_host`) to a request with more than one `Host` field line (RFC
-/// 9112 §3.2), in the style of the request's credential: core's `Answer::repeated_host`,
+/// 9112 §3.2), in the style of the request's credential: core's `Refusal::repeated_host`,
 /// what the reference server answers.
 #[napi(
     js_name = "repeatedHostAnswer",
@@ -84,7 +83,7 @@ pub fn body_too_large_answer(
     ts_args_type = "request?: RefusedRequest"
 )]
 pub fn repeated_host_answer(request: Option<RefusedRequest>) -> Answer {
-    xnonce_core::answer::Answer::repeated_host(style(request)).into()
+    Refusal::repeated_host().answer(style(request)).into()
 }
 
 /// The style of a refusal made before verification (core's `refusal_scheme`; no form body

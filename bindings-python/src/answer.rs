@@ -4,7 +4,7 @@
 
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
-use xnonce_core::answer::{refusal_scheme, Answer};
+use xnonce_core::answer::{refusal_scheme, Answer, Refusal};
 use xnonce_core::{Error, Incoming, Scheme};
 
 use crate::convert::{field, Text};
@@ -67,7 +67,7 @@ impl PyAnswer {
         x_nonce: Option<Text<'_, field::Header>>,
     ) -> PyAnswer {
         PyAnswer {
-            inner: Answer::body_too_large(limit, style(target, x_nonce)),
+            inner: Refusal::body_too_large(limit).answer(style(target, x_nonce)),
         }
     }
 
@@ -81,7 +81,7 @@ impl PyAnswer {
         x_nonce: Option<Text<'_, field::Header>>,
     ) -> PyAnswer {
         PyAnswer {
-            inner: Answer::body_unreadable(style(target, x_nonce)),
+            inner: Refusal::body_unreadable().answer(style(target, x_nonce)),
         }
     }
 
@@ -94,7 +94,7 @@ impl PyAnswer {
         x_nonce: Option<Text<'_, field::Header>>,
     ) -> PyAnswer {
         PyAnswer {
-            inner: Answer::repeated_host(style(target, x_nonce)),
+            inner: Refusal::repeated_host().answer(style(target, x_nonce)),
         }
     }
 

@@ -105,43 +105,6 @@ impl Answer {
         }
     }
 
-    /// The answer to a request whose body is larger than `limit` bytes, refused (413,
-    /// `invalid_body`) before the body is read.
-    ///
-    /// ```
-    /// use xnonce_core::{answer::Answer, Scheme};
-    /// let answer = Answer::body_too_large(1_048_576, Scheme::V1);
-    /// assert_eq!((answer.status, answer.body.as_str()), (413, "request body exceeds 1048576 bytes"));
-    /// ```
-    pub fn body_too_large(limit: usize, scheme: Scheme) -> Answer {
-        Answer::refusal_with_status(&body_too_large(limit), scheme, Some(413))
-    }
-
-    /// The answer to a request whose body could not be read (a malformed chunked body, a
-    /// stream that failed): 400, `invalid_body`.
-    ///
-    /// ```
-    /// use xnonce_core::{answer::Answer, Scheme};
-    /// let answer = Answer::body_unreadable(Scheme::V1);
-    /// assert_eq!((answer.status, answer.body.as_str()), (400, "the request body could not be read"));
-    /// ```
-    pub fn body_unreadable(scheme: Scheme) -> Answer {
-        Answer::refusal_with_status(&body_unreadable(), scheme, Some(400))
-    }
-
-    /// The answer to a request with more than one `Host` field line (RFC 9112 §3.2: 400,
-    /// whatever the scheme; which host would a v2 signature be bound to?): `invalid_host`.
-    ///
-    /// ```
-    /// use xnonce_core::{answer::Answer, Scheme};
-    /// let answer = Answer::repeated_host(Scheme::V2);
-    /// assert_eq!(answer.status, 400);
-    /// assert!(answer.body.contains(r#""code":"invalid_host""#));
-    /// ```
-    pub fn repeated_host(scheme: Scheme) -> Answer {
-        Answer::refusal_with_status(&repeated_host(), scheme, Some(400))
-    }
-
     /// The answer's header fields: `Content-Type`, and `X-Nonce-Server-Time` when stale.
     ///
     /// ```
@@ -181,23 +144,82 @@ fn problem(error: &Error, status: u16, title: &str) -> String {
     doc
 }
 
-/// The error of a body larger than `limit` bytes (`invalid_body`; answered 413).
-pub fn body_too_large(limit: usize) -> Error {
-    Error::new(
-        ErrorCode::InvalidBody,
-        format!("request body exceeds {limit} bytes"),
-    )
+/// A refusal: the coded error, and a status that overrides the code's own when the request
+/// is refused before it can be verified (413 for an oversized body, 431 for oversized
+/// headers, 400 for framing RFC 9112 forbids). What the reference server and the bindings'
+/// server adapters answer such requests with, so that they answer with the same bytes.
+///
+/// ```
+/// use xnonce_core::{answer::Refusal, Scheme};
+/// let answer = Refusal::body_too_large(1_048_576).answer(Scheme::V1);
+/// assert_eq!((answer.status, answer.body.as_str()), (413, "request body exceeds 1048576 bytes"));
+/// let answer = Refusal::body_unreadable().answer(Scheme::V1);
+/// assert_eq!((answer.status, answer.body.as_str()), (400, "the request body could not be read"));
+/// let answer = Refusal::repeated_host().answer(Scheme::V2);
+/// assert_eq!(answer.status, 400);
+/// assert!(answer.body.contains(r#""code":"invalid_host""#));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// The coded error.
+    pub error: Error,
+    /// Overrides [`ErrorCode::http_status`] when set.
+    pub status: Option<u16>,
 }
 
-/// The error of a body that could not be read (`invalid_body`; answered 400).
-pub fn body_unreadable() -> Error {
-    Error::new(ErrorCode::InvalidBody, "the request body could not be read")
+impl From<Error> for Refusal {
+    fn from(error: Error) -> Self {
+        Refusal {
+            error,
+            status: None,
+        }
+    }
 }
 
-/// The error of a request with more than one `Host` field line (`invalid_host`; answered
-/// 400).
-pub fn repeated_host() -> Error {
-    Error::new(ErrorCode::InvalidHost, "more than one Host header field")
+impl Refusal {
+    /// A refusal with an explicit status.
+    pub fn with_status(code: ErrorCode, status: u16, message: &str) -> Self {
+        Refusal {
+            error: Error::new(code, message),
+            status: Some(status),
+        }
+    }
+
+    /// A body larger than `limit` bytes, refused before it is read: 413, `invalid_body`.
+    pub fn body_too_large(limit: usize) -> Self {
+        Refusal {
+            error: Error::new(
+                ErrorCode::InvalidBody,
+                format!("request body exceeds {limit} bytes"),
+            ),
+            status: Some(413),
+        }
+    }
+
+    /// A body that could not be read (malformed chunked framing, a stream that failed): 400,
+    /// `invalid_body`.
+    pub fn body_unreadable() -> Self {
+        Refusal::with_status(
+            ErrorCode::InvalidBody,
+            400,
+            "the request body could not be read",
+        )
+    }
+
+    /// More than one `Host` field line (RFC 9112 §3.2: 400 whatever the scheme; which host
+    /// would a v2 signature be bound to?): `invalid_host`.
+    pub fn repeated_host() -> Self {
+        Refusal::with_status(
+            ErrorCode::InvalidHost,
+            400,
+            "more than one Host header field",
+        )
+    }
+
+    /// The answer, in the style of `scheme` (the request's [`refusal_scheme`]).
+    pub fn answer(&self, scheme: Scheme) -> Answer {
+        Answer::refusal_with_status(&self.error, scheme, self.status)
+    }
 }
 
 /// A short human title for a code (the problem document's `title`).

@@ -551,10 +551,7 @@ impl Shared {
                 let r = if e.is::<http_body_util::LengthLimitError>() {
                     self.body_too_large()
                 } else {
-                    Refusal {
-                        error: xnonce_core::answer::body_unreadable(),
-                        status: Some(400),
-                    }
+                    Refusal::body_unreadable()
                 };
                 return (head_refusal(parts, r), Bytes::new());
             }
@@ -567,10 +564,7 @@ impl Shared {
     }
 
     fn body_too_large(&self) -> Refusal {
-        Refusal {
-            error: xnonce_core::answer::body_too_large(self.limits.max_body_bytes),
-            status: Some(413),
-        }
+        Refusal::body_too_large(self.limits.max_body_bytes)
     }
 
     /// The checks on the head alone, before any body is read: header size, at most one
@@ -604,10 +598,7 @@ impl Shared {
         // field name repeats (values ≠ names: two field reads), so the usual request pays no
         // lookup.
         if parts.headers.len() != parts.headers.keys_len() && more_than_one_host(&parts.headers) {
-            return Err(Refusal {
-                error: xnonce_core::answer::repeated_host(),
-                status: Some(400),
-            });
+            return Err(Refusal::repeated_host());
         }
         let declared = parts
             .headers
