@@ -24,6 +24,15 @@ def join_target(path: str, query: str) -> str:
     return (path or "/") + ("?" + query if query else "")
 
 
+def repeated_host(target: str, host: str | None, x_nonce: str | None) -> Answer | None:
+    """The 400 for a request with two ``Host`` lines (RFC 9112 §3.2, as from the reference
+    server), which arrive joined with ``,`` (by WSGI servers; by the ASGI adapter's header
+    read): no host holds a comma. ``None`` otherwise."""
+    if host is not None and "," in host:
+        return Answer.repeated_host(target=target, x_nonce=x_nonce)
+    return None
+
+
 class VerifyingMiddleware(Generic[App]):
     """An app behind a verifier: ``once`` picks ``verify_once`` (replays refused) over
     ``verify``; ``max_body`` bounds the body read for verification."""
@@ -62,8 +71,7 @@ class VerifyingMiddleware(Generic[App]):
                 body=body,
             )
         except XNonceError as e:
-            if (
-                e.answer is None
-            ):  # not a refusal of this request: the caller's bug, not the client's
+            # No answer: not a refusal of this request, but the caller's bug.
+            if e.answer is None:
                 raise
             return e.answer

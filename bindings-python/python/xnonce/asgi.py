@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from xnonce._server import VerifyingMiddleware, encode_path, join_target
+from xnonce._server import VerifyingMiddleware, encode_path, join_target, repeated_host
 from xnonce._xnonce import Answer
 
 __all__ = ["SCOPE_KEY", "XNonceMiddleware", "request_target"]
@@ -88,9 +88,10 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
             return
         target = request_target(scope)
         x_nonce = _header(scope, b"x-nonce")
-        if sum(1 for k, _ in scope.get("headers", ()) if k.lower() == b"host") > 1:
-            # RFC 9112 §3.2: a 400, as from the reference server.
-            await _send(send, Answer.repeated_host(target=target, x_nonce=x_nonce))
+        host = _header(scope, b"host")
+        refused = repeated_host(target, host, x_nonce)
+        if refused is not None:
+            await _send(send, refused)
             return
         too_large = Answer.body_too_large(self.max_body, target=target, x_nonce=x_nonce)
         # The server has checked the framing; a declared length over the limit is refused
@@ -117,7 +118,7 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
         outcome = self.check(
             scope.get("method", "GET"),
             target,
-            _header(scope, b"host"),
+            host,
             x_nonce,
             _header(scope, b"content-type"),
             body,

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 
-from xnonce._server import VerifyingMiddleware, encode_path, join_target
+from xnonce._server import VerifyingMiddleware, encode_path, join_target, repeated_host
 from xnonce._xnonce import Answer
 
 __all__ = ["ENVIRON_KEY", "XNonceMiddleware", "request_target"]
@@ -129,10 +129,9 @@ class XNonceMiddleware(VerifyingMiddleware[WSGIApp]):
         target = request_target(environ)
         x_nonce = environ.get("HTTP_X_NONCE")
         host = environ.get("HTTP_HOST")
-        if host is not None and "," in host:
-            # Two Host lines, which WSGI servers join with "," (no host holds one): a 400, as
-            # from the reference server (RFC 9112 §3.2).
-            return _send(start_response, Answer.repeated_host(target=target, x_nonce=x_nonce))
+        refused = repeated_host(target, host, x_nonce)
+        if refused is not None:
+            return _send(start_response, refused)
         try:
             body = _read_body(environ, self.max_body)
         except (OSError, ValueError):
