@@ -626,24 +626,23 @@ impl Shared {
             None
         };
         let scheme = scheme_hint(x_nonce, query, form);
-        // RFC 9112 §3.2.2: with an absolute-form target (`GET http://host/path`) the target's
-        // authority is the host, and the Host header is ignored.
-        let host = match parts.uri.authority() {
-            Some(authority) => Some(authority.as_str()),
-            None => parts
-                .headers
-                .get(header::HOST)
-                .and_then(|v| v.to_str().ok()),
-        };
+        // RFC 9112 §3.2.2: an absolute-form target's authority (`GET http://host/path`) is
+        // the host, and the Host header is then ignored (core's `Incoming::host_header`).
         let incoming = Incoming {
             method: parts.method.as_str(),
-            host,
+            host: parts.uri.authority().map(|a| a.as_str()),
             path: parts.uri.path(),
             query,
             content_type,
             body,
             x_nonce,
-        };
+        }
+        .host_header(
+            parts
+                .headers
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok()),
+        );
         let refused = |r: Refusal| {
             Decision::Done(Outcome {
                 scheme,
