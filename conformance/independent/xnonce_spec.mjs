@@ -298,8 +298,11 @@ function checkPathShape(path) {
 /** §5.2 */
 function contentV1(pairs) {
   const parts = [];
+  const seen = new Set();
   for (const [k, v] of pairs) {
     checkKey(k, "v1");
+    if (seen.has(k)) throw new XNonceError("invalid_param_key", "a v1 key may not repeat");
+    seen.add(k);
     parts.push(k + "=" + cgiEscape(v));
   }
   return parts.join("&");

@@ -322,8 +322,12 @@ def _check_path_shape(path: str) -> None:
 def _content_v1(params) -> str:
     """§5.2."""
     parts = []
+    seen = set()
     for k, v in params:
         _check_key(k, "v1")
+        if k in seen:
+            raise XNonceError("invalid_param_key", "a v1 key may not repeat")
+        seen.add(k)
         parts.append(k + "=" + cgi_escape(v))
     return "&".join(parts)
 

@@ -595,6 +595,15 @@ pub fn v1_extra_inputs() -> Vec<Vector> {
         ),
         error(
             v1(
+                "v1x-err-key-repeated",
+                "GET",
+                "/search/q",
+                &[("tag", "a"), ("n", "1"), ("tag", "b")],
+            ),
+            "invalid_param_key",
+        ),
+        error(
+            v1(
                 "v1x-err-key-ottoken",
                 "GET",
                 "/search/q",

@@ -184,6 +184,12 @@ proptest! {
             sign_with(&input, &secret, &env()).unwrap().x_nonce
         };
         prop_assert_eq!(mk(Scheme::V2, &params), mk(Scheme::V2, &shuffled));
+        // v1 refuses a repeated key (PROTOCOL §3.6): number the keys apart.
+        let distinct = |p: &Vec<(String, String)>| -> Vec<(String, String)> {
+            p.iter().enumerate().map(|(i, (k, v))| (format!("{k}{i}"), v.clone())).collect()
+        };
+        let (params, mut shuffled) = (distinct(&params), distinct(&params));
+        shuffled.rotate_left(rotate % params.len());
         if shuffled != params {
             prop_assert_ne!(mk(Scheme::V1, &params), mk(Scheme::V1, &shuffled));
         }

@@ -33,9 +33,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use xnonce_core::{
-    canonical, link, percent, sign, Scheme, Secret, ServerTimeHint, SignInput, Signed,
-};
+use xnonce_core::{link, percent, sign, Scheme, Secret, ServerTimeHint, SignInput, Signed};
 
 use http::{BaseUrl, Request, Response};
 
@@ -194,7 +192,13 @@ fn summary(r: &Response) -> String {
 /// The query string (or form body) a scheme's requester writes for params.
 pub fn encode_params(scheme: Scheme, params: &[(String, String)]) -> String {
     match scheme {
-        Scheme::V1 => canonical::v1::content(params).unwrap_or_default(),
+        // Keys raw and values CGI-escaped, as the v1 content (PROTOCOL §5.2), but written
+        // without its key checks: tamper rows send what a signer would refuse (a repeated key).
+        Scheme::V1 => params
+            .iter()
+            .map(|(k, v)| format!("{k}={}", percent::cgi_escape(v)))
+            .collect::<Vec<_>>()
+            .join("&"),
         Scheme::V2 => params
             .iter()
             .map(|(k, v)| {

@@ -43,9 +43,19 @@ fn push_content_with<K: AsRef<str>, V: AsRef<str>>(
     params: &[(K, V)],
     tilde: Tilde,
 ) -> Result<()> {
+    let mut seen = SeenKeys::new(params.len());
     for (i, (k, v)) in params.iter().enumerate() {
         let (k, v) = (k.as_ref(), v.as_ref());
         super::param_key(k, Scheme::V1)?;
+        if seen.repeated(k, &params[..i]) {
+            return Err(crate::Error::new(
+                crate::ErrorCode::InvalidParamKey,
+                format!(
+                    "v1 parameter key '{k}' is given twice; a v1 server keeps one value per key \
+                     (em-secure-api's params are a Hash), so the request could never verify"
+                ),
+            ));
+        }
         if i > 0 {
             out.push('&');
         }
@@ -57,6 +67,34 @@ fn push_content_with<K: AsRef<str>, V: AsRef<str>>(
         }
     }
     Ok(())
+}
+
+/// Which keys came before: a scan of the earlier params for a few, a set for many (a request
+/// may carry thousands).
+enum SeenKeys<'a> {
+    Scan,
+    Set(std::collections::HashSet<&'a str>),
+}
+
+impl<'a> SeenKeys<'a> {
+    /// Up to this many params the earlier ones are scanned (no allocation).
+    const SCAN_UP_TO: usize = 16;
+
+    fn new(len: usize) -> Self {
+        if len <= Self::SCAN_UP_TO {
+            SeenKeys::Scan
+        } else {
+            SeenKeys::Set(std::collections::HashSet::with_capacity(len))
+        }
+    }
+
+    /// True when `key` is among the keys of `earlier` (the params before it); records it.
+    fn repeated<K: AsRef<str>, V>(&mut self, key: &'a str, earlier: &[(K, V)]) -> bool {
+        match self {
+            SeenKeys::Scan => earlier.iter().any(|(k, _)| k.as_ref() == key),
+            SeenKeys::Set(set) => !set.insert(key),
+        }
+    }
 }
 
 /// `METHOD + path + content + client`: the canonical string up to the secret, every field
@@ -173,5 +211,28 @@ mod tests {
             crate::hex::encode(&token(&prefix, secret, timestamp)),
             "440f4ddd130532f9f07bbf798b8c273546093a086f0ebcd29e8279c14fb4a49b"
         );
+    }
+
+    /// A repeated key is refused at its second occurrence, for a few params (scanned) and for
+    /// many (a set), since the v1 server would merge it away (PROTOCOL §3.6).
+    #[test]
+    fn repeated_keys_are_refused() {
+        let few = [("tag", "a"), ("n", "1"), ("tag", "b")];
+        let e = content(&few).unwrap_err();
+        assert_eq!(e.code(), crate::ErrorCode::InvalidParamKey);
+        assert!(e.to_string().contains("'tag' is given twice"), "{e}");
+
+        let mut many: Vec<(String, String)> =
+            (0..40).map(|i| (format!("k{i}"), i.to_string())).collect();
+        assert!(content(&many).is_ok(), "distinct keys pass");
+        many.push(("k7".into(), "again".into()));
+        let e = content(&many).unwrap_err();
+        assert!(e.to_string().contains("'k7' is given twice"), "{e}");
+
+        // The key's own checks come first: an invalid repeated key reports its invalidity.
+        let e = content(&[("a b", "1"), ("a b", "2")]).unwrap_err();
+        assert!(e.to_string().contains("may only contain"), "{e}");
+        // Keys that differ only in case are different keys.
+        assert!(content(&[("a", "1"), ("A", "2")]).is_ok());
     }
 }
