@@ -52,7 +52,11 @@ pub struct RequestOptions {
     /// params then go in the query and the digest of these bytes is signed. Give either this
     /// or [`json`](Self::json), not both (`invalid_body`).
     pub json_raw: Option<Vec<u8>>,
-    /// Extra request headers. A `Host` header here is the host that v2 signs.
+    /// Extra request headers. A `Host` header here is the host that v2 signs. `X-Nonce` and
+    /// `Content-Length` are the requester's own and refused here (`malformed_header`); a
+    /// `Content-Type` replaces the requester's, but must keep the body's kind (a form body
+    /// stays a form type, a JSON body any other type), or the server would read the body
+    /// otherwise than it was signed (`malformed_header`).
     pub headers: Vec<(String, String)>,
 }
 
@@ -425,8 +429,10 @@ impl Requester {
     ///   is sent as given, non-ASCII characters and `"` `<` `>` `` ` `` `{` `}` escaped) is
     ///   refused with `invalid_path`, naming what it would become.
     ///
-    /// Non-2xx answers are `Ok(Response)`. `Err` only for signing errors (their codes) and
-    /// transport failures (`connection_failed`).
+    /// Non-2xx answers are `Ok(Response)`. `Err` only for signing errors (their codes), a
+    /// request the HTTP stack cannot send (`invalid_url`, e.g. a URL over 64 KiB), refused
+    /// options (`malformed_header`, `invalid_body`, `invalid_method` for CONNECT) and transport
+    /// failures (`connection_failed`). Messages name the server and path, never the query.
     pub async fn make_request(
         &self,
         method: &str,
@@ -453,6 +459,7 @@ impl Requester {
             json_raw: options.json_raw.as_deref(),
             host: host_override.unwrap_or(&inner.authority),
         })?;
+        check_caller_headers(&options.headers, layout.body.as_ref().map(|(t, _)| *t))?;
         let url = wire_url(
             &inner.base,
             &inner.base_path,
@@ -479,7 +486,8 @@ impl Requester {
         let local = SystemEnvironment.now_ms();
         let offset = hint.server_time_ms as i64 - local as i64;
         inner.offset_ms.store(offset, Ordering::Relaxed);
-        if options.timestamp_ms.is_some() || options.nonce.is_some() {
+        let forced_nonce = options.nonce.is_some() && inner.scheme == Scheme::V2;
+        if options.timestamp_ms.is_some() || forced_nonce {
             // A forced timestamp is what the caller asked to send (em-secure-api's
             // :force_timestamp, used to test timeouts): its answer stands. So does a forced
             // nonce's: a retry must carry a fresh nonce (PROTOCOL §12), which the caller has
@@ -519,10 +527,14 @@ impl Requester {
             .http
             .request(method, url.clone())
             .header(xnonce_core::header::NAME, &signed.x_nonce);
+        let caller_type = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-type"));
         if let Some((content_type, bytes)) = &layout.body {
-            req = req
-                .header(reqwest::header::CONTENT_TYPE, *content_type)
-                .body(bytes.clone());
+            if caller_type.is_none() {
+                req = req.header(reqwest::header::CONTENT_TYPE, *content_type);
+            }
+            req = req.body(bytes.clone());
         }
         for (k, v) in headers {
             let name = reqwest::header::HeaderName::from_bytes(k.as_bytes());
@@ -569,6 +581,38 @@ impl Requester {
     }
 }
 
+/// Refuses caller headers that would undo the signature: `X-Nonce` and `Content-Length` are
+/// the requester's own, and a `Content-Type` (which replaces the requester's) must keep the
+/// body's kind, since a server reads a form body as params and any other body as bytes.
+fn check_caller_headers(
+    headers: &[(String, String)],
+    body_type: Option<&str>,
+) -> Result<(), Error> {
+    for (name, value) in headers {
+        if name.eq_ignore_ascii_case(xnonce_core::header::NAME)
+            || name.eq_ignore_ascii_case("content-length")
+        {
+            return Err(Error::new(
+                ErrorCode::MalformedHeader,
+                format!("request header {name} is set by the requester, not by the caller"),
+            ));
+        }
+        if let Some(ours) = body_type.filter(|_| name.eq_ignore_ascii_case("content-type")) {
+            let form = |t: &str| xnonce_core::verify::is_form_content_type(Some(t));
+            if form(value) != form(ours) {
+                return Err(Error::new(
+                    ErrorCode::MalformedHeader,
+                    format!(
+                        "request header Content-Type {value:?} would change how the server reads \
+                         the body ({ours} was signed)"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The server-time hint of a stale answer (401), if it authenticates with this client's
 /// secret and the rejected request's id; anything else (no hint, bad MAC, another request's
 /// hint, another status) is ignored.
@@ -587,22 +631,35 @@ fn authentic_hint(
 }
 
 fn transport(e: reqwest::Error) -> Error {
-    // reqwest's message names the URL (path and params, never the secret or the header).
-    let what = if e.is_timeout() {
-        "timed out"
+    // reqwest's message would name the whole URL: its query holds the params (a password, a
+    // megabyte of data). Only the scheme, authority and (shortened) path are kept.
+    let target = e.url().map(|u| {
+        let path: String = u.path().chars().take(200).collect();
+        let cut = if path.len() < u.path().len() {
+            "…"
+        } else {
+            ""
+        };
+        format!(" ({}{path}{cut})", u.origin().ascii_serialization())
+    });
+    let (code, what) = if e.is_builder() {
+        (ErrorCode::InvalidUrl, "cannot build the request")
+    } else if e.is_timeout() {
+        (ErrorCode::ConnectionFailed, "timed out")
     } else if e.is_connect() {
-        "cannot connect"
+        (ErrorCode::ConnectionFailed, "cannot connect")
     } else {
-        "request failed"
+        (ErrorCode::ConnectionFailed, "request failed")
     };
-    let mut msg = format!("{what}: {e}");
+    let e = e.without_url();
+    let mut msg = format!("{what}{}: {e}", target.unwrap_or_default());
     let mut source = std::error::Error::source(&e);
     while let Some(s) = source {
         msg.push_str(": ");
         msg.push_str(&s.to_string());
         source = s.source();
     }
-    Error::new(ErrorCode::ConnectionFailed, msg)
+    Error::new(code, msg)
 }
 
 #[cfg(test)]
@@ -611,6 +668,42 @@ mod tests {
 
     fn secret() -> Secret {
         Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd").unwrap()
+    }
+
+    /// Caller headers may not replace the credential or the length, nor turn a form body
+    /// into bytes or bytes into a form; another JSON type is fine.
+    #[test]
+    fn caller_headers_that_would_undo_the_signature_are_refused() {
+        let h = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
+        for (headers, body) in [
+            (h("x-nonce", "forged"), None),
+            (h("Content-Length", "3"), Some(wire::JSON)),
+            (h("content-type", "text/plain"), Some(wire::FORM)),
+            (
+                h("Content-Type", "application/x-www-form-urlencoded"),
+                Some(wire::JSON),
+            ),
+        ] {
+            let e = check_caller_headers(&headers, body).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::MalformedHeader, "{headers:?}");
+        }
+        for (headers, body) in [
+            (
+                h("Content-Type", "application/merge-patch+json"),
+                Some(wire::JSON),
+            ),
+            (
+                h(
+                    "content-type",
+                    "application/x-www-form-urlencoded; charset=utf-8",
+                ),
+                Some(wire::FORM),
+            ),
+            (h("Content-Type", "text/plain"), None),
+            (h("Authorization", "Bearer t"), Some(wire::FORM)),
+        ] {
+            assert!(check_caller_headers(&headers, body).is_ok(), "{headers:?}");
+        }
     }
 
     #[test]

@@ -152,6 +152,14 @@ fn json_body(p: &Parts<'_>) -> Result<Option<Vec<u8>>, Error> {
 /// Lays a request out: where params go, how they are encoded, the body, what is signed.
 pub(crate) fn layout(p: &Parts<'_>) -> Result<Layout, Error> {
     let method = canonical::method(p.method)?;
+    if method == "CONNECT" {
+        // Its request target is `host:port` (RFC 9110 §9.3.6): the signed path and params
+        // would never reach the server.
+        return Err(Error::new(
+            ErrorCode::InvalidMethod,
+            "a CONNECT request carries an authority, not a path and params: it cannot be sent signed",
+        ));
+    }
     let mut input = SignInput::new(p.scheme, method.clone(), p.path, p.client);
     input.params = p.params.to_vec();
     let wire_path = match p.scheme {
