@@ -678,3 +678,191 @@ async fn links_that_url_clients_would_change_are_refused() {
     let res = reqwest::get(&url).await.unwrap();
     assert_eq!(res.status().as_u16(), 200, "{url}");
 }
+
+/// `request` refuses what `sign` refuses before anything is sent: a path without its
+/// leading '/', a repeated v1 key (its server would merge it away), CONNECT (whose target
+/// is an authority). Nothing listens on port 9: reaching the network would exit 1.
+#[test]
+fn request_refuses_unsendable_inputs_before_the_network() {
+    let base = |scheme: &str, method: &str, path: &str| {
+        vec![
+            "request".to_string(),
+            format!("--scheme={scheme}"),
+            format!("--method={method}"),
+            format!("--path={path}"),
+            "--client=c".into(),
+            format!("--secret={SECRET}"),
+            "--base-url=http://127.0.0.1:9".into(),
+        ]
+    };
+    for scheme in ["v1", "v2"] {
+        for path in ["y", ""] {
+            let out = xnonce(&base(scheme, "GET", path));
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{scheme} {path:?}: {}",
+                stderr(&out)
+            );
+            assert!(stderr(&out).contains("invalid_path"), "{}", stderr(&out));
+        }
+        let out = xnonce(&base(scheme, "CONNECT", "/x/y"));
+        assert_eq!(out.status.code(), Some(2), "{scheme}: {}", stderr(&out));
+        assert!(stderr(&out).contains("invalid_method"), "{}", stderr(&out));
+    }
+    let mut a = base("v1", "GET", "/x/y");
+    a.extend(["--param=tag=1".into(), "--param=tag=2".into()]);
+    let out = xnonce(&a);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("'tag' is given twice"),
+        "{}",
+        stderr(&out)
+    );
+    // v2 signs both values.
+    a[1] = "--scheme=v2".into();
+    let out = xnonce(&a);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "reaches the network: {}",
+        stderr(&out)
+    );
+}
+
+/// A URL the HTTP stack cannot send is an input error, reported without the query (which
+/// holds the params: here a password).
+#[test]
+fn an_unsendable_url_is_an_input_error_without_the_query() {
+    let long = "a".repeat(70_000);
+    let a = vec![
+        "request".to_string(),
+        "--path=/x/y".into(),
+        "--client=c".into(),
+        format!("--secret={SECRET}"),
+        "--base-url=http://127.0.0.1:9".into(),
+        "--param=password=hunter2".into(),
+        format!("--param=k={long}"),
+    ];
+    let out = xnonce(&a);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("invalid_url") && err.contains("http://127.0.0.1:9/x/y"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2") && err.len() < 1000, "{err}");
+}
+
+/// Output that cannot be written is a failure, not a panic nor a success.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_stdout_fails_cleanly() {
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    let mut a = sign_args("v2");
+    a.push(format!("--secret={SECRET}"));
+    let out = Command::new(xnonce_bin())
+        .args(&a)
+        .stdout(full())
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("cannot write the output") && !err.contains("panicked"),
+        "{err}"
+    );
+
+    let s = Server::start(&["cli_full"]);
+    let a = request_args(&s, "v2", "cli_full", "GET", "/admin/status");
+    let out = Command::new(xnonce_bin())
+        .args(&a)
+        .stdout(full())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot write the output"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// The secret stays out of the parsed command line's `Debug` output.
+#[test]
+fn debug_output_of_the_command_line_hides_the_secret() {
+    use clap::Parser;
+    let mut a = vec!["xnonce".to_string()];
+    a.extend(sign_args("v2"));
+    a.push(format!("--secret={SECRET}"));
+    let cli = xnonce::cli::Cli::parse_from(&a);
+    let shown = format!("{cli:?}");
+    assert!(
+        !shown.contains(SECRET) && shown.contains("<redacted>"),
+        "{shown}"
+    );
+}
+
+/// A secret file that is far too long is refused without reading it all; the environment
+/// variable drops a byte-order mark as the file does.
+#[test]
+fn secret_sources_are_read_alike_and_bounded() {
+    use std::ffi::OsStr;
+    let tmp = TempDir::new("bounded");
+    let file = tmp.path().join("secret");
+    std::fs::write(&file, "0".repeat(70_000)).unwrap();
+    let mut a = sign_args("v1");
+    a.push(format!("--secret-file={}", file.display()));
+    let out = xnonce(&a);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("more than 64 KiB"),
+        "{}",
+        stderr(&out)
+    );
+
+    let mut want_args = sign_args("v1");
+    want_args.push(format!("--secret={SECRET}"));
+    let want = stdout(&xnonce(&want_args));
+    let bom = format!("\u{feff}{SECRET}\n");
+    let out = xnonce_env(&sign_args("v1"), &[("XNONCE_SECRET", OsStr::new(&bom))]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), want);
+}
+
+/// A redirect is not followed (a signature is for one URL); where it points is said.
+#[test]
+fn a_redirect_names_its_location() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let stub = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let mut conn = accept_within(&listener, Duration::from_secs(20));
+        let mut buf = [0u8; 4096];
+        let _ = conn.read(&mut buf);
+        conn.write_all(
+            b"HTTP/1.1 302 Found\r\nLocation: https://elsewhere.test/x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+    });
+    let a = vec![
+        "request".to_string(),
+        "--path=/x/y".into(),
+        "--client=c".into(),
+        format!("--secret={SECRET}"),
+        format!("--base-url=http://127.0.0.1:{port}"),
+    ];
+    let out = xnonce(&a);
+    stub.join().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("HTTP 302 (Location: https://elsewhere.test/x)"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -1,5 +1,6 @@
 //! Arguments shared by `sign`, `link` and `request`, and how they become a [`SignInput`].
 
+use std::io::Read;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -17,7 +18,8 @@ pub struct SignArgs {
     /// Path without query, e.g. /controller1/action1.
     #[arg(long)]
     pub path: String,
-    /// A parameter KEY=VALUE (split on the first '='); repeat it, order is kept.
+    /// A parameter KEY=VALUE (split on the first '='); repeat it, order is kept. A
+    /// parameter starting with '-' is written --param=-KEY=VALUE.
     #[arg(long = "param", value_name = "KEY=VALUE")]
     pub params: Vec<String>,
     /// Client id.
@@ -29,18 +31,20 @@ pub struct SignArgs {
     pub secret_file: Option<PathBuf>,
     /// The secret itself. For tests only: it shows in the process list. Takes precedence
     /// over XNONCE_SECRET.
-    #[arg(long, hide = true)]
-    pub secret: Option<String>,
+    #[arg(long, hide = true, value_parser = parse_secret_text)]
+    pub secret: Option<SecretText>,
     /// Timestamp in ms since the epoch (default: now).
     #[arg(long, value_name = "MS")]
     pub timestamp: Option<u64>,
     /// v2 nonce, 32 lower-case hex characters (default: random).
     #[arg(long)]
     pub nonce: Option<String>,
-    /// v2 host (authority) the request goes to.
+    /// v2 host (authority) the request goes to; `request` sends it as the Host header (in
+    /// v1 too, where it is not signed).
     #[arg(long)]
     pub host: Option<String>,
-    /// v2 body file whose SHA-256 is signed (its exact bytes).
+    /// v2 body file whose SHA-256 is signed (its exact bytes); `request` sends it as an
+    /// application/json body, so it must hold JSON.
     #[arg(long, value_name = "FILE")]
     pub body_file: Option<PathBuf>,
 }
@@ -79,7 +83,8 @@ pub struct RequestArgs {
         allow_negative_numbers = true
     )]
     pub clock_offset: i64,
-    /// Time limit of the HTTP exchange in seconds (at least 1).
+    /// Time limit of each HTTP exchange in seconds (at least 1); with the clock-correction
+    /// retry a request may take two.
     #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = parse_timeout)]
     pub timeout: u64,
 }
@@ -96,6 +101,32 @@ fn parse_timeout(s: &str) -> Result<u64, String> {
 /// The environment variable that may hold the secret.
 pub const SECRET_ENV: &str = "XNONCE_SECRET";
 
+/// The most a secret file may hold: a secret is at most 1024 bytes (PROTOCOL §3.1), so
+/// anything much longer is the wrong file (or `/dev/zero`), not read to the end.
+const SECRET_FILE_LIMIT: u64 = 64 * 1024;
+
+/// The text given to `--secret`, kept out of `Debug` output.
+#[derive(Clone)]
+pub struct SecretText(String);
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretText(<redacted>)")
+    }
+}
+
+fn parse_secret_text(s: &str) -> Result<SecretText, String> {
+    Ok(SecretText(s.to_string()))
+}
+
+/// A secret as written in a file or a variable: a leading UTF-8 byte-order mark (which
+/// Windows editors add; `trim` keeps it, U+FEFF not being whitespace) and surrounding
+/// whitespace are not part of it.
+fn secret_from_text(text: &str) -> Result<Secret, Error> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    Secret::new(text.trim().to_string())
+}
+
 fn input_error(code: ErrorCode, msg: String) -> Error {
     Error::new(code, msg)
 }
@@ -105,18 +136,29 @@ impl SignArgs {
     /// `XNONCE_SECRET` — an explicit flag beats the environment.
     pub fn secret(&self) -> Result<Secret, Error> {
         if let Some(path) = &self.secret_file {
-            let text = std::fs::read_to_string(path).map_err(|e| {
+            let cannot = |e: std::io::Error| {
                 input_error(
                     ErrorCode::InvalidSecret,
                     format!("cannot read secret file {}: {e}", path.display()),
                 )
-            })?;
-            // Editors on Windows may start a UTF-8 file with a byte-order mark; it is not
-            // part of the secret (and `trim` does not remove it: U+FEFF is not whitespace).
-            let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-            return Secret::new(text.trim().to_string());
+            };
+            let mut text = String::new();
+            std::fs::File::open(path)
+                .and_then(|f| f.take(SECRET_FILE_LIMIT + 1).read_to_string(&mut text))
+                .map_err(cannot)?;
+            if text.len() as u64 > SECRET_FILE_LIMIT {
+                return Err(input_error(
+                    ErrorCode::InvalidSecret,
+                    format!(
+                        "secret file {} holds more than {} KiB: a secret is at most 1024 bytes",
+                        path.display(),
+                        SECRET_FILE_LIMIT / 1024
+                    ),
+                ));
+            }
+            return secret_from_text(&text);
         }
-        if let Some(text) = &self.secret {
+        if let Some(SecretText(text)) = &self.secret {
             eprintln!("xnonce: warning: --secret shows in the process list; use --secret-file or {SECRET_ENV}");
             return Secret::new(text.clone());
         }
@@ -125,7 +167,7 @@ impl SignArgs {
                 ErrorCode::InvalidSecret,
                 format!("{SECRET_ENV} is set but empty; put the secret in it or pass --secret-file FILE"),
             )),
-            Ok(text) => Secret::new(text.trim().to_string()),
+            Ok(text) => secret_from_text(&text),
             Err(std::env::VarError::NotUnicode(_)) => Err(input_error(
                 ErrorCode::InvalidSecret,
                 format!("{SECRET_ENV} is set but is not valid UTF-8; a secret is text (64 hex characters)"),

@@ -41,8 +41,9 @@ pub enum Command {
     Sign(SignArgs),
     /// Print a full URL with the params and a one-time ottoken.
     Link(LinkArgs),
-    /// Sign and send the request; print the body (exit 0 on 2xx, 1 otherwise with the
-    /// status and body on stderr).
+    /// Sign and send the request; print the body (exit 0 on 2xx; 1 on another status, with
+    /// the status and body on stderr, or when the server cannot be reached; 2 when the
+    /// inputs cannot be signed).
     Request(RequestArgs),
 }
 
@@ -61,13 +62,30 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Request(a) => return request::run(&a),
     };
     match result {
-        Ok(out) => {
-            println!("{out}");
-            ExitCode::SUCCESS
+        Ok(mut out) => {
+            out.push('\n');
+            write_stdout(out.as_bytes())
         }
         Err(e) => {
             eprintln!("xnonce: {e}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// Writes the command's output: success, or exit 1 when stdout cannot take it (a full disk,
+/// a closed pipe), since what was asked for was not delivered. A closed pipe (`xnonce sign |
+/// head -c 10`) is said nowhere: the reader chose to stop.
+fn write_stdout(bytes: &[u8]) -> ExitCode {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                eprintln!("xnonce: cannot write the output: {e}");
+            }
+            ExitCode::from(1)
         }
     }
 }

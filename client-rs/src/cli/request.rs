@@ -1,10 +1,9 @@
 //! `xnonce request`: sign, send, print the body.
 
-use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use xnonce_core::{Error, ErrorCode};
+use xnonce_core::{canonical, Error, ErrorCode, Scheme};
 
 use super::args::RequestArgs;
 use crate::blocking::Requester;
@@ -15,15 +14,20 @@ use crate::RequestOptions;
 pub(super) fn run(a: &RequestArgs) -> ExitCode {
     match send(a) {
         Ok(res) if res.is_success() => {
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(res.body.as_bytes());
-            if !res.body.ends_with('\n') {
-                let _ = out.write_all(b"\n");
+            let mut body = res.body;
+            if !body.ends_with('\n') {
+                body.push('\n');
             }
-            ExitCode::SUCCESS
+            super::write_stdout(body.as_bytes())
         }
         Ok(res) => {
-            eprintln!("xnonce: HTTP {}", res.code);
+            match res.header("location") {
+                // Redirects are not followed (a signature is for one URL): say where to.
+                Some(to) if (300..400).contains(&res.code) => {
+                    eprintln!("xnonce: HTTP {} (Location: {to})", res.code)
+                }
+                _ => eprintln!("xnonce: HTTP {}", res.code),
+            }
             eprintln!("{}", res.body.trim_end_matches('\n'));
             ExitCode::from(1)
         }
@@ -40,6 +44,12 @@ pub(super) fn run(a: &RequestArgs) -> ExitCode {
 
 fn send(a: &RequestArgs) -> Result<crate::Response, Error> {
     let (input, secret) = a.sign.input()?;
+    // The path as `xnonce sign` takes it: the requester alone would read one without its
+    // leading '/' as em-secure-api's action name and send `/<path>`.
+    match input.scheme {
+        Scheme::V1 => canonical::path_v1(&input.path).map(drop)?,
+        Scheme::V2 => canonical::path_v2(&input.path).map(drop)?,
+    }
     let mut options = RequestOptions {
         timestamp_ms: input.timestamp_ms,
         nonce: input.nonce.clone(),
