@@ -136,9 +136,9 @@ pub(crate) fn value_text(key: &str, value: Unknown<'_>) -> Outcome<String> {
         }
         ValueType::Number => Ok(params::text_from_f64(f64::from_unknown(value)?)?),
         ValueType::Boolean => Ok(params::text_from_bool(bool::from_unknown(value)?).to_string()),
-        ValueType::BigInt => match BigInt::from_unknown(value)?.get_i128() {
-            (n, true) => Ok(params::text_from_i128(n)),
-            (_, false) => fail(
+        ValueType::BigInt => match bigint_i128(&BigInt::from_unknown(value)?) {
+            Some(n) => Ok(params::text_from_i128(n)),
+            None => fail(
                 ErrorCode::InvalidParamValue,
                 format!("param {key:?}: bigint does not fit in 128 bits"),
             ),
@@ -164,6 +164,24 @@ fn type_name(t: ValueType) -> &'static str {
     }
 }
 
+/// A bigint as an `i128`, `None` outside `-2^127..=2^127-1`. (napi's `BigInt::get_i128`
+/// reports `-2^127`, which fits, as lossy.)
+fn bigint_i128(b: &BigInt) -> Option<i128> {
+    let magnitude = match b.words.as_slice() {
+        [] => 0,
+        [low] => u128::from(*low),
+        [low, high, rest @ ..] if rest.iter().all(|&w| w == 0) => {
+            u128::from(*low) | (u128::from(*high) << 64)
+        }
+        _ => return None,
+    };
+    if b.sign_bit {
+        0i128.checked_sub_unsigned(magnitude)
+    } else {
+        i128::try_from(magnitude).ok()
+    }
+}
+
 /// A timestamp as JS gives it: a number or a bigint (`number | bigint` in TypeScript).
 pub type Millis = Either<f64, BigInt>;
 
@@ -173,8 +191,7 @@ pub(crate) fn timestamp_ms(ms: Option<Millis>) -> Outcome<Option<u64>> {
     let ms = ms.map(|ms| match ms {
         Either::A(number) => xnonce_core::header::timestamp_from_f64(number),
         Either::B(bigint) => {
-            let (value, lossless) = bigint.get_i128();
-            xnonce_core::header::timestamp_from_i128(if lossless { value } else { i128::MAX })
+            xnonce_core::header::timestamp_from_i128(bigint_i128(&bigint).unwrap_or(i128::MAX))
         }
     });
     Ok(ms.transpose()?)

@@ -124,7 +124,17 @@ test('param values: numbers, bigints and booleans become core text; other values
     /n=3&f=1\.5&b=true&i=1000000000000000000000000000000&z=0svc/,
   )
   assert.match(detailed({ big: 1e21, small: 1e-7 }), /big=1000000000000000000000&small=0\.0000001svc/)
+  // The whole signed 128-bit range, both ends included (PROTOCOL §3.6.1), and no further.
+  assert.match(
+    detailed([
+      ['lo', -(2n ** 127n)],
+      ['hi', 2n ** 127n - 1n],
+    ]),
+    /lo=-170141183460469231731687303715884105728&hi=170141183460469231731687303715884105727svc/,
+  )
   for (const bad of [
+    2n ** 127n,
+    -(2n ** 127n) - 1n,
     NaN,
     Infinity,
     -Infinity,

@@ -97,6 +97,8 @@ def test_bool_is_not_an_int() -> None:
         float("nan"),
         float("inf"),
         2**130,
+        2**127,
+        -(2**127) - 1,
         object(),
     ],
 )
@@ -455,3 +457,9 @@ def test_sign_request_sends_an_empty_path_as_slash() -> None:
 def test_version_and_codes() -> None:
     assert xnonce.__version__
     assert "invalid_param_value" in xnonce.ERROR_CODES and "replayed" in xnonce.ERROR_CODES
+
+
+def test_integers_cover_the_signed_128_bit_range() -> None:
+    """Both ends of -2**127..=2**127-1 sign as plain decimals (PROTOCOL §3.6.1)."""
+    for n in (-(2**127), 2**127 - 1):
+        assert v2({"k": n}).x_nonce == v2({"k": str(n)}).x_nonce

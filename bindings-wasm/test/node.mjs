@@ -149,8 +149,22 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
     equal(text(-0), text("0"), "-0");
     equal(text(1e21), text("1000000000000000000000"), "1e21");
     equal(text(10n ** 20n), text("100000000000000000000"), "bigint");
+    equal(text(-(2n ** 127n)), text("-170141183460469231731687303715884105728"), "-2^127");
+    equal(text(2n ** 127n - 1n), text("170141183460469231731687303715884105727"), "2^127-1");
     equal(text(true), text("true"), "true");
-    for (const bad of [NaN, Infinity, null, undefined, {}, [1], new Uint8Array(1), Symbol("s"), 2n ** 200n]) {
+    for (const bad of [
+      NaN,
+      Infinity,
+      null,
+      undefined,
+      {},
+      [1],
+      new Uint8Array(1),
+      Symbol("s"),
+      2n ** 200n,
+      2n ** 127n,
+      -(2n ** 127n) - 1n,
+    ]) {
       throwsCode(() => text(bad), "invalid_param_value");
     }
     throwsCode(
