@@ -393,6 +393,7 @@ impl Config {
             ..Config::default()
         };
         if let Some(l) = file.listen {
+            check_listen(&l).map_err(|e| format!("listen: {e}"))?;
             cfg.listen = l;
         }
         let mut schemes = Vec::new();
@@ -418,13 +419,26 @@ impl Config {
             }
         }
         for (c, t) in per_controller {
+            check_controller(&c).map_err(|e| format!("windows.{c}: {e}"))?;
+            // A window is per action, whatever the method in its key: the first key for an
+            // action, to tell a conflicting second one where the first is.
+            let mut actions: BTreeMap<&str, (&str, u64)> = BTreeMap::new();
             for (k, v) in &t {
                 let at = format!("windows.{c}.{k}");
+                let window = ms(v, &at)?;
                 if k == "__default" {
-                    windows = windows.controller(&c, ms(v, &at)?);
-                } else {
-                    let action = k.rsplit_once('_').map(|(a, _)| a).unwrap_or(k);
-                    windows = windows.action(&c, action, ms(v, &at)?);
+                    windows = windows.controller(&c, window);
+                    continue;
+                }
+                let (action, _method) = route_key(k).map_err(|e| format!("{at}: {e}"))?;
+                match actions.insert(action, (k, window)) {
+                    Some((first, w)) if w != window => {
+                        return Err(format!(
+                            "{at}: action {action} already has a window of {w} ms from \
+                             windows.{c}.{first}; a window is per action, for every method"
+                        ))
+                    }
+                    _ => windows = windows.action(&c, action, window),
                 }
             }
         }
@@ -435,11 +449,24 @@ impl Config {
         if let Some(routes) = file.routes {
             let mut table = RouteTable::new();
             for (c, actions) in &routes {
+                check_controller(c).map_err(|e| format!("routes.{c}: {e}"))?;
                 let actions = actions
                     .as_table()
                     .ok_or_else(|| format!("routes.{c}: expected a table"))?;
+                // Methods are case-insensitive: `a_get` and `a_GET` are one route, and the
+                // second would silently replace the first's rules.
+                let mut seen: BTreeMap<(String, String), &str> = BTreeMap::new();
                 for (key, v) in actions {
                     let at = format!("routes.{c}.{key}");
+                    if let Ok((action, method)) = route_key(key) {
+                        let route = (action.to_string(), method.to_ascii_lowercase());
+                        if let Some(first) = seen.insert(route, key) {
+                            return Err(format!(
+                                "{at}: the same route as routes.{c}.{first} (methods are \
+                                 case-insensitive)"
+                            ));
+                        }
+                    }
                     table
                         .add_key(c, key, rules(v, &at)?)
                         .map_err(|e| format!("{at}: {}", e.message()))?;
@@ -484,8 +511,12 @@ impl Config {
             )?,
             max_connections: match limits.max_connections {
                 None => default_connections.max_connections,
-                Some(0) => return Err("limits.max_connections: must be at least 1".into()),
-                Some(n) => n,
+                Some(n) if (1..=MAX_CONNECTIONS).contains(&n) => n,
+                Some(_) => {
+                    return Err(format!(
+                        "limits.max_connections: must be from 1 to {MAX_CONNECTIONS}"
+                    ))
+                }
             },
         };
         Ok(cfg)
@@ -497,6 +528,46 @@ impl Config {
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         Config::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
+}
+
+/// The most connections `limits.max_connections` may allow (each holds a file descriptor;
+/// far beyond any process's descriptor limit).
+pub const MAX_CONNECTIONS: usize = 1_000_000;
+
+/// A route or window key `<action>_<method>` (split on the last `_`), as core's route table
+/// reads it.
+fn route_key(key: &str) -> Result<(&str, &str), String> {
+    match key.rsplit_once('_') {
+        Some((action, method)) if !action.is_empty() && !method.is_empty() => {
+            xnonce_core::canonical::method(method).map_err(|e| e.message().to_string())?;
+            Ok((action, method))
+        }
+        _ => Err(format!("{key:?} is not <action>_<method> (or __default)")),
+    }
+}
+
+/// A controller name as paths hold it (PROTOCOL §16: every segment before the action, joined
+/// with `/`): no empty segment, so no leading, trailing or doubled `/` (such a table could
+/// never match a request).
+fn check_controller(name: &str) -> Result<(), String> {
+    if name.split('/').any(str::is_empty) {
+        return Err(format!(
+            "controller {name:?} has an empty path segment (no leading, trailing or double '/')"
+        ));
+    }
+    Ok(())
+}
+
+/// A listen address `host:port` (an IPv6 host in brackets), checked before anything is
+/// created on disk; whether it can be bound is known only when it is.
+pub fn check_listen(addr: &str) -> Result<(), String> {
+    let bad = || format!("{addr:?} is not host:port (e.g. 127.0.0.1:8080 or [::1]:8080)");
+    let (host, port) = addr.rsplit_once(':').ok_or_else(bad)?;
+    let bracketed = host.starts_with('[') && host.ends_with(']');
+    if host.is_empty() || (host.contains(':') && !bracketed) || port.parse::<u16>().is_err() {
+        return Err(bad());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -565,6 +636,53 @@ mod tests {
         assert!(Config::parse("[replay]\nstore = \"redis\"").is_err());
         assert!(Config::parse("[replay]\nstore = \"disk\"").is_err());
         assert!(Config::parse("[replay]\nredis_url = \"redis://x\"").is_err());
+    }
+
+    /// Keys that would silently lose a rule or a window, or never match, are refused with
+    /// their place (found by an audit: each of these was accepted).
+    #[test]
+    fn ambiguous_routes_and_windows_are_refused() {
+        for (text, want) in [
+            (
+                "[windows.c]\na_get = 1000\na_post = 50000",
+                "windows.c.a_post: action a already has a window of 1000 ms",
+            ),
+            (
+                "[windows.c]\nfoo = 1000",
+                "windows.c.foo: \"foo\" is not <action>_<method>",
+            ),
+            (
+                "[routes.f]\na_get = { x = \"req\" }\na_GET = {}",
+                "routes.f.a_GET: the same route as routes.f.a_get",
+            ),
+            (
+                "[routes.\"/e\"]\na_get = {}",
+                "routes./e: controller \"/e\" has an empty",
+            ),
+            ("[windows.\"c//d\"]\na_get = 1", "windows.c//d: controller"),
+            (
+                "[limits]\nmax_connections = 9223372036854775807",
+                "limits.max_connections",
+            ),
+            (
+                "[limits]\nmax_connections = 1000001",
+                "limits.max_connections: must be from 1",
+            ),
+            ("listen = \"8080\"", "listen: \"8080\" is not host:port"),
+            ("listen = \"::1:8080\"", "listen:"),
+            ("listen = \"127.0.0.1:99999\"", "listen:"),
+        ] {
+            let e = Config::parse(text).unwrap_err();
+            assert!(e.starts_with(want), "{text}: {e}");
+        }
+        // The same window under two methods is one window; nested controllers are fine.
+        let c = Config::parse(
+            "listen = \"[::1]:0\"\n[windows.c]\na_get = 1000\na_post = 1000\n\
+             [routes.\"c/d\"]\na_get = {}\na_post = {}\n[limits]\nmax_connections = 1000000",
+        )
+        .unwrap();
+        assert_eq!(c.verifier.window_policy().window_for("/c/a"), 1000);
+        assert!(c.routes.unwrap().lookup("POST", "/c/d/a").is_ok());
     }
 
     #[test]

@@ -275,6 +275,10 @@ fn serve(
         None => Config::default(),
     };
     if let Some(l) = listen {
+        if let Err(e) = xnonce_server::config::check_listen(&l) {
+            eprintln!("xnonce-server: --listen: {e}");
+            return ExitCode::FAILURE;
+        }
         cfg.listen = l;
     }
     if demo {

@@ -449,3 +449,22 @@ fn out_of_file_descriptors_the_server_backs_off_and_recovers() {
     }
     assert_eq!(status(&s.base, "fd_client", &secret).status, 200);
 }
+
+/// A listen address that is not `host:port` is refused before the data dir or the key file
+/// is created.
+#[test]
+fn a_malformed_listen_address_creates_nothing() {
+    let d = Dirs::new("listen");
+    for addr in ["8080", "localhost", "127.0.0.1:http"] {
+        let out = command_with_data(&d, &["serve", "--listen", addr])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{addr}: {err}");
+        assert!(
+            err.contains("--listen") && err.contains("host:port"),
+            "{err}"
+        );
+        assert!(!d.data.exists() && !d.key.exists(), "{addr}: created files");
+    }
+}
