@@ -518,6 +518,7 @@ impl Config {
                     ))
                 }
             },
+            max_head_bytes: ConnectionLimits::head_bytes_for(cfg.limits.max_header_bytes),
         };
         Ok(cfg)
     }

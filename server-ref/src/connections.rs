@@ -36,13 +36,36 @@ pub struct ConnectionLimits {
     /// Most connections open at once; while this many are open the server accepts no more.
     /// Default 1024.
     pub max_connections: usize,
+    /// Most bytes buffered while a request head (request line and header fields) arrives; a
+    /// head that does not fit is answered `431` by hyper (a request target over 64 KiB, `414`)
+    /// and the connection closed. At least 8192. Default 88 KiB: the layer's default 16 KiB of
+    /// header fields ([`crate::Limits::max_header_bytes`], whose own `431` names the limit)
+    /// plus a 64 KiB target and the request line. It bounds what a slow, never-finished head
+    /// holds in memory per connection (hyper's own default is about 400 KiB).
+    pub max_head_bytes: usize,
 }
+
+impl ConnectionLimits {
+    /// [`max_head_bytes`](Self::max_head_bytes) for a layer that accepts `max_header_bytes`
+    /// of header fields: room for those, a 64 KiB request target and the request line.
+    pub fn head_bytes_for(max_header_bytes: usize) -> usize {
+        max_header_bytes
+            .saturating_add(72 * 1024)
+            .max(MIN_HEAD_BYTES)
+    }
+}
+
+/// hyper's smallest read buffer.
+const MIN_HEAD_BYTES: usize = 8192;
 
 impl Default for ConnectionLimits {
     fn default() -> Self {
         ConnectionLimits {
             header_timeout: Duration::from_secs(30),
             max_connections: 1024,
+            max_head_bytes: ConnectionLimits::head_bytes_for(
+                crate::Limits::default().max_header_bytes,
+            ),
         }
     }
 }
@@ -94,7 +117,8 @@ pub async fn serve(
     let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout);
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(limits.max_head_bytes.max(MIN_HEAD_BYTES));
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -104,9 +128,9 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     accept_errors.failed(&e).await;
                     continue;
@@ -119,8 +143,18 @@ pub async fn serve(
         let service = TowerToHyperService::new(router.clone());
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "connection closed with an error");
+            match connection.await {
+                // hyper refused the request before the layer saw it, and answered it itself
+                // (400, 414 or 431): logged like the layer's refusals, with what is known.
+                Err(e) if e.is_parse() || e.is_parse_too_large() => tracing::info!(
+                    target: "xnonce",
+                    peer = %peer,
+                    outcome = "http_parse_error",
+                    error = %e,
+                    "request refused by the HTTP parser"
+                ),
+                Err(e) => tracing::debug!(error = %e, "connection closed with an error"),
+                Ok(()) => {}
             }
             drop(permit);
         });

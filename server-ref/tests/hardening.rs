@@ -554,3 +554,75 @@ fn oversized_heads_and_unreadable_forms_get_their_own_answers() {
     assert!(s.alive());
     drop(s);
 }
+
+/// Requests hyper refuses before the layer sees them (a head over the read buffer, more than
+/// 100 header lines, a control byte in a header value) get hyper's 4xx and an info log line
+/// with the peer and the reason. The read buffer follows the layer's header limit (88 KiB by
+/// default), not hyper's ~400 KiB, so an unfinished 200 KB head is refused at once.
+#[test]
+fn refusals_by_the_http_parser_are_answered_and_logged() {
+    let d = Dirs::new("hardening-parser");
+    let (root, data) = (d.base.clone(), d.data.clone());
+    add_client(&data, "parser");
+    let mut cmd = command(&["serve", "--demo", "--listen", "127.0.0.1:0", "--data"]);
+    cmd.arg(&data).env("RUST_LOG", "info");
+    let log = root.join("server.log");
+    let mut s = spawn_serve(cmd, &log).unwrap_or_else(|e| panic!("did not start: {e:?}"));
+    let a = s.base.authority.clone();
+    let big = "p".repeat(200_000);
+    let many: Vec<(String, Vec<u8>)> = (0..120)
+        .map(|i| (format!("X-H{i}"), b"v".to_vec()))
+        .collect();
+    let many: Vec<(&str, &[u8])> = many
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_slice()))
+        .collect();
+    for (what, bytes, status) in [
+        (
+            "a 200 KB header",
+            raw(&a, TARGET.as_bytes(), &[("X-Pad", big.as_bytes())]),
+            431,
+        ),
+        ("120 header lines", raw(&a, TARGET.as_bytes(), &many), 431),
+        (
+            "a control byte",
+            raw(&a, TARGET.as_bytes(), &[("X-C", b"a\x1bb")]),
+            400,
+        ),
+    ] {
+        let r = http::send_raw(&s.base.connect, &bytes).unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(r.status, status, "{what}");
+    }
+    // An unfinished head of 200 KB: answered 431 without waiting for the rest.
+    let mut head = format!("GET {TARGET} HTTP/1.1\r\nHost: {a}\r\nX-Pad: ").into_bytes();
+    head.extend_from_slice(big.as_bytes());
+    let mut conn = std::net::TcpStream::connect(&s.base.connect).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    use std::io::{Read, Write};
+    let _ = conn.write_all(&head);
+    let mut answer = [0u8; 12];
+    conn.read_exact(&mut answer).unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 431");
+    drop(conn);
+    assert!(s.alive());
+    // Logged when hyper gives the connection up, just after its answer.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut log = s.log();
+    while log.matches("http_parse_error").count() < 4 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        log = s.log();
+    }
+    assert!(
+        log.matches("http_parse_error").count() == 4 && log.contains("peer=127.0.0.1:"),
+        "{log}"
+    );
+    // The test's own config home keys the registry, not the user's ~/.config.
+    let key = common::config_home().join("xnonce").join("registry.key");
+    assert!(
+        log.contains(&format!("key_file={}", key.display())),
+        "{log}"
+    );
+    assert!(!log.contains("panicked"), "{log}");
+    drop(s);
+}

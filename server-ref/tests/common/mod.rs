@@ -71,13 +71,26 @@ pub fn command(args: &[&str]) -> Command {
     c
 }
 
-/// No data dir, key file or log format from the environment, and `RUST_LOG=info`: what a
-/// command that runs the server needs (also one that runs it through a shell).
+/// No data dir, key file or log format from the environment, `RUST_LOG=info`, and a config
+/// home of this test process's own: what a command that runs the server needs (also one
+/// that runs it through a shell). A command without `--key-file` then keys its registry
+/// with `<that home>/xnonce/registry.key`, never the user's `~/.config/xnonce/registry.key`.
 pub fn server_env(c: &mut Command) -> &mut Command {
     c.env_remove("XNONCE_DATA")
         .env_remove("XNONCE_KEY_FILE")
         .env_remove("XNONCE_LOG_FORMAT")
+        .env("XDG_CONFIG_HOME", config_home())
         .env("RUST_LOG", "info")
+}
+
+/// `target/tmp/xnonce-config-<pid>` (cargo's scratch dir for integration tests, which `cargo
+/// clean` removes), shared by every command of this test process: a registry made by
+/// `client add` is served by a later `serve` with the same default key.
+pub fn config_home() -> &'static Path {
+    static HOME: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    HOME.get_or_init(|| {
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("xnonce-config-{}", std::process::id()))
+    })
 }
 
 /// A `serve` that printed its listening line; killed on drop.
