@@ -52,9 +52,10 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 umask 077
-"$server" client add bench --data "$data" > "$data/bench.secret"
+registry=(--data "$data/registry" --key-file "$data/registry.key")   # nothing in ~/.config
+"$server" client add bench "${registry[@]}" > "$data/bench.secret"
 mkfifo "$data/out"
-RUST_LOG="${RUST_LOG:-info}" "${pin_server[@]}" "$server" serve --demo --bench-mirror --listen 127.0.0.1:0 --data "$data" \
+RUST_LOG="${RUST_LOG:-info}" "${pin_server[@]}" "$server" serve --demo --bench-mirror --listen 127.0.0.1:0 "${registry[@]}" \
     > "$data/out" 2> "$data/server.log" &
 server_pid=$!
 exec 3< "$data/out"

@@ -32,11 +32,14 @@ trap cleanup EXIT INT TERM
 
 # Register the demo client; the secret goes to a 0600 file, never to the terminal.
 umask 077
-"$server" client add demo --data "$data" > "$data/demo.secret"
+# The registry and its key both live in the temporary dir: the demo leaves nothing behind
+# (no ~/.config/xnonce/registry.key).
+registry=(--data "$data/registry" --key-file "$data/registry.key")
+"$server" client add demo "${registry[@]}" > "$data/demo.secret"
 
 # Start the server on a free loopback port and read its address from the first stdout line.
 mkfifo "$data/out"
-"$server" serve --demo --listen 127.0.0.1:0 --data "$data" > "$data/out" 2> "$data/server.log" &
+"$server" serve --demo --listen 127.0.0.1:0 "${registry[@]}" > "$data/out" 2> "$data/server.log" &
 server_pid=$!
 exec 3< "$data/out"
 if ! read -r -t 30 first <&3; then
@@ -46,7 +49,7 @@ if ! read -r -t 30 first <&3; then
 fi
 cat <&3 > /dev/null &   # keep draining the server's stdout
 base_url="${first#xnonce-server listening on }"
-echo "Started: $first  (data dir $data, client 'demo' registered)"
+echo "Started: $first  (data dir $data/registry, client 'demo' registered)"
 
 "$demo" --base-url "$base_url" --client demo --secret-file "$data/demo.secret"
 

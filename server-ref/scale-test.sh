@@ -68,14 +68,15 @@ redis_url = "redis://127.0.0.1:$redis_port/0"
 key_prefix = "xnonce-scale:"
 timeout_ms = 1000
 TOML
-"$server" client add scale --data "$work/data" > "$work/secret"
+registry=(--data "$work/data" --key-file "$work/registry.key")   # nothing in ~/.config
+"$server" client add scale "${registry[@]}" > "$work/secret"
 upstreams=
 for i in 1 2; do
   # Created here, not by the background job's redirection: the loop below may read the file
   # before that job has opened it (a missing file fails `sed` and, under set -e, the script).
   : > "$work/server$i.out"
   RUST_LOG=warn "$server" serve --demo --config "$work/server.toml" \
-    --listen 127.0.0.1:0 --data "$work/data" > "$work/server$i.out" 2> "$work/server$i.log" &
+    --listen 127.0.0.1:0 "${registry[@]}" > "$work/server$i.out" 2> "$work/server$i.log" &
   pids+=($!)
   addr=
   for _ in $(seq 1 100); do

@@ -24,9 +24,12 @@ function serverBinary() {
  */
 async function startServer(client = 'node_client') {
   const bin = serverBinary()
-  const data = fs.mkdtempSync(path.join(os.tmpdir(), 'xnonce-node-'))
-  const secret = execFileSync(bin, ['client', 'add', client, '--data', data], { encoding: 'utf8' }).trim()
-  const child = spawn(bin, ['serve', '--demo', '--listen', '127.0.0.1:0', '--data', data], {
+  // The data dir and, beside it, the registry key: never the user's ~/.config/xnonce key.
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'xnonce-node-'))
+  const data = path.join(base, 'data')
+  const registry = ['--data', data, '--key-file', path.join(base, 'registry.key')]
+  const secret = execFileSync(bin, ['client', 'add', client, ...registry], { encoding: 'utf8' }).trim()
+  const child = spawn(bin, ['serve', '--demo', '--listen', '127.0.0.1:0', ...registry], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stderr = ''
@@ -53,7 +56,7 @@ async function startServer(client = 'node_client') {
         child.kill('SIGTERM')
         await exited
       }
-      fs.rmSync(data, { recursive: true, force: true })
+      fs.rmSync(base, { recursive: true, force: true })
     },
   }
 }

@@ -77,17 +77,19 @@ def _server_binary() -> str:
 @pytest.fixture(scope="session")
 def server() -> Iterator[Server]:
     binary = _server_binary()
-    data = tempfile.mkdtemp(prefix="xnonce-py-")
+    # The data dir and, beside it, the registry key: never the user's ~/.config/xnonce key.
+    base = tempfile.mkdtemp(prefix="xnonce-py-")
+    registry = ["--data", str(Path(base, "data")), "--key-file", str(Path(base, "registry.key"))]
     try:
         secret = subprocess.run(
-            [binary, "client", "add", "py_client", "--data", data],
+            [binary, "client", "add", "py_client", *registry],
             check=True,
             capture_output=True,
             text=True,
             timeout=30,
         ).stdout.strip()
         proc = subprocess.Popen(
-            [binary, "serve", "--demo", "--listen", "127.0.0.1:0", "--data", data],
+            [binary, "serve", "--demo", "--listen", "127.0.0.1:0", *registry],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             stdin=subprocess.DEVNULL,
@@ -119,4 +121,4 @@ def server() -> Iterator[Server]:
                 proc.kill()
                 proc.wait()
     finally:
-        shutil.rmtree(data, ignore_errors=True)
+        shutil.rmtree(base, ignore_errors=True)

@@ -91,6 +91,17 @@ pub struct Server {
     clients: Vec<(String, String)>,
 }
 
+/// `--data <dir>/data --key-file <dir>/registry.key`: the registry and its key in the test's
+/// own temporary dir, never the user's `~/.config/xnonce/registry.key`.
+fn registry_args(dir: &TempDir) -> [std::ffi::OsString; 4] {
+    [
+        "--data".into(),
+        dir.path().join("data").into(),
+        "--key-file".into(),
+        dir.path().join("registry.key").into(),
+    ]
+}
+
 impl Server {
     /// Registers `clients`, then starts `xnonce-server serve --demo` on 127.0.0.1:0.
     pub fn start(clients: &[&str]) -> Server {
@@ -99,8 +110,8 @@ impl Server {
         let mut registered = Vec::new();
         for name in clients {
             let out = Command::new(&bin)
-                .args(["client", "add", name, "--data"])
-                .arg(data.path())
+                .args(["client", "add", name])
+                .args(registry_args(&data))
                 .output()
                 .expect("run xnonce-server client add");
             assert!(
@@ -114,8 +125,8 @@ impl Server {
         }
         let log = std::fs::File::create(data.path().join("server.log")).unwrap();
         let mut child = Command::new(&bin)
-            .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data"])
-            .arg(data.path())
+            .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+            .args(registry_args(&data))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
