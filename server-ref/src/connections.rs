@@ -22,6 +22,8 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use crate::log_throttle::LogThrottle;
+
 /// How long in-flight requests may take to finish once shutdown has begun.
 pub const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 
@@ -171,10 +173,16 @@ pub async fn serve(
 /// Failed `accept`s: a connection that failed before it was accepted is nothing to wait for;
 /// anything else (out of file descriptors, of memory) is logged — once per 10 s while it
 /// lasts, not on every retry — and the loop backs off for a moment instead of spinning.
-#[derive(Default)]
 struct AcceptErrors {
-    last_logged: Option<std::time::Instant>,
-    since_logged: u64,
+    log: LogThrottle,
+}
+
+impl Default for AcceptErrors {
+    fn default() -> Self {
+        AcceptErrors {
+            log: LogThrottle::new(ACCEPT_ERROR_LOG_INTERVAL),
+        }
+    }
 }
 
 impl AcceptErrors {
@@ -203,20 +211,8 @@ impl AcceptErrors {
         ) {
             return AcceptFailure::Ignore;
         }
-        let due = match self.last_logged {
-            None => true,
-            Some(t) => now.duration_since(t) >= ACCEPT_ERROR_LOG_INTERVAL,
-        };
-        if due {
-            let repeated = self.since_logged;
-            self.last_logged = Some(now);
-            self.since_logged = 0;
-            AcceptFailure::BackOff {
-                log_repeated: Some(repeated),
-            }
-        } else {
-            self.since_logged += 1;
-            AcceptFailure::BackOff { log_repeated: None }
+        AcceptFailure::BackOff {
+            log_repeated: self.log.failed(now),
         }
     }
 }

@@ -46,7 +46,7 @@
 //! process ends, even on a crash.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -54,6 +54,7 @@ use std::time::Duration;
 use xnonce_core::replay::{DigestTable, Prefetcher, EVICTION_PART};
 use xnonce_core::{ReplayKey, ReplayStoreError};
 
+use crate::log_throttle::LogThrottle;
 use crate::store::{AsyncReplayStore, StoreFuture};
 
 /// File name of the journal inside the data dir.
@@ -212,6 +213,10 @@ enum Line {
     Damaged(&'static str),
 }
 
+/// The longest line [`read_journal`] reads (a torn line's NUL padding included); longer is
+/// damage.
+const READ_LIMIT: usize = 1 << 20;
+
 /// Reads one line (without its `\n`); see the module docs for torn and damaged lines.
 fn parse_line(line: &[u8]) -> Line {
     // A crash can leave NUL bytes where the kernel had not written the data yet.
@@ -272,8 +277,29 @@ fn read_journal(path: &Path, now_ms: u64) -> std::io::Result<DigestTable> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(entries),
         Err(e) => return Err(cannot_read(e)),
     };
-    for (i, line) in BufReader::new(file).split(b'\n').enumerate() {
-        match parse_line(&line.map_err(cannot_read)?) {
+    let mut reader = BufReader::new(file);
+    let mut line = Vec::new();
+    for i in 0.. {
+        line.clear();
+        // A line is at most MAX_LINE bytes; a torn one may trail NUL padding. Anything longer
+        // than READ_LIMIT (a journal replaced by /dev/zero, a huge binary) is damage, and is
+        // not read whole.
+        let read = (&mut reader)
+            .take(READ_LIMIT as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(cannot_read)?;
+        if read == 0 {
+            break;
+        }
+        let parsed = if line.len() > READ_LIMIT {
+            Line::Damaged("a line longer than 1 MiB")
+        } else {
+            if line.last() == Some(&b'\n') {
+                line.pop();
+            }
+            parse_line(&line)
+        };
+        match parsed {
             Line::Entry(d, exp) if exp >= now_ms => entries.remember(d, exp),
             Line::Entry(..) | Line::Torn => {}
             Line::Damaged(why) => {
@@ -492,10 +518,22 @@ impl JournalStore {
     /// Spawns a task writing the buffered appends every `every` (see [`FLUSH_INTERVAL`]); it
     /// stops when the store is dropped everywhere else.
     pub fn spawn_flusher(&self, every: Duration) -> tokio::task::JoinHandle<()> {
-        crate::store::spawn_while_alive(Arc::downgrade(&self.inner), every, |inner| {
+        // A full disk fails every flush: one line when it starts, then one per 10 s.
+        let log = std::sync::Mutex::new(LogThrottle::new(Duration::from_secs(10)));
+        crate::store::spawn_while_alive(Arc::downgrade(&self.inner), every, move |inner| {
             let r = inner.lock().unwrap_or_else(|p| p.into_inner()).flush();
-            if let Err(e) = r {
-                tracing::error!(target: "xnonce", error = %e, "cannot write the replay journal; refusing requests until it can");
+            let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+            match r {
+                Err(e) => {
+                    if let Some(repeated) = log.failed(std::time::Instant::now()) {
+                        tracing::error!(target: "xnonce", error = %e, repeated, "cannot write the replay journal; refusing requests until it can");
+                    }
+                }
+                Ok(()) => {
+                    if log.succeeded() {
+                        tracing::info!(target: "xnonce", "the replay journal is written again; accepting requests");
+                    }
+                }
             }
         })
     }
@@ -689,6 +727,20 @@ mod tests {
         );
         // Refused, not rewritten: the file is as it was.
         assert!(std::fs::read(&path).unwrap().ends_with(b"\xff\xfe\n"));
+        // An endless line (a journal linked to /dev/zero) is damage, found without reading
+        // it all; a torn line's NUL padding of a few KiB is not.
+        std::fs::remove_file(&path).unwrap();
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
+            let msg = JournalStore::open(&d, 0).unwrap_err().to_string();
+            assert!(msg.contains("line 1 (a line longer than 1 MiB)"), "{msg}");
+            std::fs::remove_file(&path).unwrap();
+        }
+        let mut torn = b"0123".to_vec();
+        torn.resize(8192, 0);
+        std::fs::write(&path, [&torn[..], b"\n"].concat()).unwrap();
+        drop(JournalStore::open(&d, 0).unwrap());
         // A journal that is a directory: named too.
         std::fs::remove_file(&path).unwrap();
         std::fs::create_dir(&path).unwrap();

@@ -8,6 +8,7 @@ pub mod connections;
 pub mod demo;
 pub mod journal;
 pub mod layer;
+mod log_throttle;
 pub mod rate_limit;
 pub mod redis_store;
 pub mod registry;
