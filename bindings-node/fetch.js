@@ -41,7 +41,11 @@ async function discard(response) {
  * @param {{ client: string, secret: string, scheme?: 'v1' | 'v2', fetch?: typeof fetch }} options
  * @returns {typeof fetch}
  */
-function xnonceFetch({ client, secret, scheme = 'v2', fetch: baseFetch = globalThis.fetch }) {
+function xnonceFetch(options) {
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError('xnonceFetch: pass options { client, secret, scheme?, fetch? }')
+  }
+  const { client, secret, scheme = 'v2', fetch: baseFetch = globalThis.fetch } = options
   if (typeof baseFetch !== 'function') {
     throw new TypeError('xnonceFetch: no fetch implementation (pass options.fetch)')
   }
@@ -66,6 +70,9 @@ function xnonceFetch({ client, secret, scheme = 'v2', fetch: baseFetch = globalT
         headers.set('X-Nonce', header)
       }
       const response = await baseFetch(url, {
+        // What the fetch implementation alone understands (undici's `dispatcher` for a proxy
+        // or custom TLS, node-fetch's `agent`, `priority`...) goes through untouched.
+        ...init,
         method,
         headers,
         body,

@@ -87,6 +87,34 @@ test('Request objects and URL inputs are signed too', async () => {
   assert.equal((await signedFetch(new Request(url, { method: 'GET' }))).status, 200)
 })
 
+test("init options xnonceFetch does not use itself reach the fetch underneath (a proxy's dispatcher)", async () => {
+  let seen
+  const spy = xnonce.xnonceFetch({
+    ...creds(),
+    fetch: (url, init) => {
+      seen = init
+      return fetch(url, init)
+    },
+  })
+  const url = `${server.url}/controller1/action1?username=phil&password=pw&opt1=x`
+  const agent = { keepAlive: true }
+  assert.equal((await spy(url, { agent, priority: 'high' })).status, 200)
+  assert.equal(seen.agent, agent)
+  assert.equal(seen.priority, 'high')
+  assert.equal(seen.redirect, 'manual', 'redirects are still followed by xnonceFetch itself')
+  // With the global fetch (undici), a dispatcher routes the request: here one that refuses.
+  const dispatcher = {
+    dispatch() {
+      throw new Error('the dispatcher was used')
+    },
+  }
+  const signedFetch = xnonce.xnonceFetch(creds())
+  await assert.rejects(signedFetch(url, { dispatcher }), (e) =>
+    /the dispatcher was used/.test(String(e.cause ?? e)),
+  )
+  assert.throws(() => xnonce.xnonceFetch(), /pass options \{ client, secret/)
+})
+
 test('signing errors reject the returned promise with an XNonceError', async () => {
   const signedFetch = xnonce.xnonceFetch({ ...creds(), scheme: 'v1' })
   await assert.rejects(
