@@ -100,6 +100,44 @@ def test_httpx_json_body_and_async_flow() -> None:
     assert check("PATCH", str(r.url), dict(r.headers), b"raw bytes").scheme == "v2"
 
 
+def test_a_host_header_is_the_host_signed() -> None:
+    """v2 binds the Host that goes out: a caller's Host header, not the URL's authority."""
+    url, host = "http://127.0.0.1:8080/c/a", "api.example.com"
+    p = prepared("v2", method="GET", url=url, headers={"Host": host})
+    r = httpx_signed("v2", httpx.Request("GET", url, headers={"Host": host}))
+    for x_nonce in (p.headers["X-Nonce"], r.headers["X-Nonce"]):
+        assert VERIFIER.verify("GET", "/c/a", host=host, x_nonce=x_nonce).client == "svc"
+        with pytest.raises(xnonce.AuthError):
+            VERIFIER.verify("GET", "/c/a", host="127.0.0.1:8080", x_nonce=x_nonce)
+
+
+def test_header_values_as_sent() -> None:
+    """A bytes Content-Type (requests sends it as is) signs like its text; of two
+    Content-Type lines (httpx sends both) the first is signed, as the reference server reads."""
+    p = prepared(
+        "v2",
+        method="POST",
+        url="http://api.test/c/a",
+        data=b"a=1",
+        headers={"Content-Type": FORM.encode()},
+    )
+    assert isinstance(p.body, bytes)
+    assert check(
+        "POST", p.url or "", {"X-Nonce": p.headers["X-Nonce"], "Content-Type": FORM}, p.body
+    ).params == [("a", "1")]
+    r = httpx_signed(
+        "v2",
+        httpx.Request(
+            "POST",
+            "http://api.test/c/a",
+            headers=[("Content-Type", FORM), ("Content-Type", "text/plain")],
+            content=b"a=1",
+        ),
+    )
+    v = check("POST", str(r.url), {"X-Nonce": r.headers["X-Nonce"], "Content-Type": FORM}, b"a=1")
+    assert v.params == [("a", "1")]
+
+
 def test_secret_is_not_in_repr() -> None:
     for auth in (xnonce.requests.XNonceAuth("svc", SECRET), xnonce.httpx.XNonceAuth("svc", SECRET)):
         assert SECRET not in repr(auth) and "svc" in repr(auth)

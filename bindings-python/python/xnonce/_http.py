@@ -21,6 +21,12 @@ def authority_and_target(url: str) -> tuple[str, str]:
     return parts.netloc.rpartition("@")[2], target
 
 
+def header_text(value: str | bytes | None) -> str | None:
+    """A header value as the HTTP library will send it: ``requests`` takes ``bytes`` too,
+    written as is (latin-1, as ``http.client`` does)."""
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
 def sign_target(
     scheme: str,
     client: str,

@@ -68,14 +68,17 @@ class XNonceAuth(_Auth):
         self.scheme = scheme
 
     def _sign(self, request: Request) -> None:
+        # httpx sets Host from the URL unless the caller did: either way, what goes out. Of
+        # several Content-Type lines the first, as the reference server reads them.
+        content_types = request.headers.get_list("Content-Type")
         request.headers[HEADER] = sign_target(
             self.scheme,
             self.client,
             self._secret,
             request.method,
-            request.url.netloc.decode("ascii"),
+            request.headers.get("Host") or request.url.netloc.decode("ascii"),
             request.url.raw_path.decode("ascii"),
-            request.headers.get("Content-Type"),
+            content_types[0] if content_types else None,
             request.content,
         )
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from xnonce._http import HEADER, authority_and_target, sign_target
+from xnonce._http import HEADER, authority_and_target, header_text, sign_target
 from xnonce._xnonce import Secret
 
 if TYPE_CHECKING:
@@ -46,7 +46,9 @@ class XNonceAuth(_AuthBase):
         self.scheme = scheme
 
     def __call__(self, r: PreparedRequest) -> PreparedRequest:
-        host, target = authority_and_target(r.url or "")
+        url_host, target = authority_and_target(r.url or "")
+        # A Host header set by the caller (or the session) is what goes out, and what v2 binds.
+        host = header_text(r.headers.get("Host")) or url_host
         r.headers[HEADER] = sign_target(
             self.scheme,
             self.client,
@@ -54,7 +56,7 @@ class XNonceAuth(_AuthBase):
             r.method or "GET",
             host,
             target,
-            r.headers.get("Content-Type"),
+            header_text(r.headers.get("Content-Type")),
             r.body,
         )
         hooks = r.hooks.setdefault("response", [])
