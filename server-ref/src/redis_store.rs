@@ -1,10 +1,14 @@
 //! A Redis replay store shared by several server instances.
 //!
-//! Each accepted request is one `SET <prefix>{<replay key>} 1 NX PXAT <remember_until_ms>`:
-//! Redis inserts the key only if it is absent (atomic across every instance) and drops it by
-//! itself when the request would be stale anyway. The key carries a hash tag (`{…}` around the
-//! replay key), so on Redis Cluster each key lands on a slot chosen by the request alone and the
-//! prefix never concentrates all keys on one node. Needs Redis ≥ 6.2 (`PXAT`).
+//! Each accepted request is one `SET <prefix>{<replay key>} 1 NX PX <ms>`: Redis inserts the
+//! key only if it is absent (atomic across every instance) and drops it by itself when the
+//! request would be stale anyway. `<ms>` is the rest of the request's window on the instance's
+//! clock (`timestamp + window − now`) plus [`CLOCK_MARGIN_MS`]: a relative expiry, which Redis
+//! counts on its own clock, so a Redis whose clock differs from the instance's still keeps the
+//! key for the whole window. Instances must agree on the time (NTP) to within the margin, and
+//! share the same windows. The key carries a hash tag (`{…}` around the replay key), so on
+//! Redis Cluster each key lands on a slot chosen by the request alone and the
+//! prefix never concentrates all keys on one node.
 //!
 //! Failures fail closed: when Redis cannot be reached (or does not answer within the response
 //! timeout) the store returns an error and the layer refuses the request with 503
@@ -33,6 +37,30 @@ use crate::store::{AsyncReplayStore, StoreFuture};
 
 /// The default key prefix.
 pub const DEFAULT_PREFIX: &str = "xnonce:replay:";
+
+/// How much longer than its request's `timestamp + window` Redis keeps a replay key: 1 s.
+///
+/// An instance accepts a request until `timestamp + window` *on its own clock*. If another
+/// instance's clock is behind the one that recorded the key, it would accept the same
+/// request again between the key's expiry and `timestamp + window` on its slower clock; the
+/// margin closes that gap for instances whose clocks differ by up to this much (what NTP
+/// keeps them well within). Instances whose clocks differ by more are not covered: keep
+/// every instance's clock synchronised. Costs about `margin / window` more keys in Redis
+/// (≈ 3 % with a 30 s window).
+pub const CLOCK_MARGIN_MS: u64 = 1_000;
+
+/// The `PX` of a key to be remembered until `expires_at_ms`, read at `now_ms` on this
+/// instance's clock: the rest of the window plus [`CLOCK_MARGIN_MS`] (at least 1 ms).
+///
+/// Relative, so Redis counts it on its own clock: an absolute `PXAT` from this instance's
+/// clock would already be past for a Redis whose clock is ahead, which then stores nothing
+/// and lets every copy of the request through.
+fn ttl_ms(expires_at_ms: u64, now_ms: u64) -> u64 {
+    expires_at_ms
+        .saturating_sub(now_ms)
+        .saturating_add(CLOCK_MARGIN_MS)
+        .max(1)
+}
 
 /// Replay keys in Redis (see the module docs).
 ///
@@ -230,14 +258,12 @@ impl AsyncReplayStore for RedisStore {
     ) -> StoreFuture<'a, Result<bool, ReplayStoreError>> {
         Box::pin(async move {
             let mut conn = self.connection().await?;
-            // PXAT in the past would store nothing; keep the key for at least 1 ms.
-            let at = expires_at_ms.max(now_ms.saturating_add(1));
             let mut cmd = redis::cmd("SET");
             cmd.arg(self.key(key.as_str()))
                 .arg(1)
                 .arg("NX")
-                .arg("PXAT")
-                .arg(at);
+                .arg("PX")
+                .arg(ttl_ms(expires_at_ms, now_ms));
             let reply: Option<String> =
                 tokio::time::timeout(self.timeout, cmd.query_async(&mut conn))
                     .await
@@ -261,6 +287,18 @@ mod tests {
         assert_eq!(s.key("v2:c:a}b{"), "app:{v2:c:a_b_}");
         assert!(RedisStore::new("redis://127.0.0.1:1/", "a{b}").is_err());
         assert!(RedisStore::new("not a url", "p").is_err());
+    }
+
+    /// The expiry sent is relative: the rest of the window plus the margin, whatever the
+    /// clock reads; a key whose window already ended (never from the layer, which refuses
+    /// stale requests first) is still kept for the margin.
+    #[test]
+    fn the_ttl_is_the_rest_of_the_window_plus_the_margin() {
+        assert_eq!(ttl_ms(31_000, 1_000), 30_000 + CLOCK_MARGIN_MS);
+        assert_eq!(ttl_ms(1_000, 1_000), CLOCK_MARGIN_MS);
+        assert_eq!(ttl_ms(1_000, 5_000), CLOCK_MARGIN_MS);
+        assert_eq!(ttl_ms(u64::MAX, 0), u64::MAX);
+        assert!(ttl_ms(0, u64::MAX) >= 1);
     }
 
     #[test]

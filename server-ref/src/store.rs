@@ -3,7 +3,7 @@
 //! [`AsyncReplayStore`] is the server's seam: the layer's default [`MemoryStore`] answers at
 //! once, as does the reference server's default [`crate::JournalStore`] (which also keeps a
 //! journal); a shared store ([`crate::RedisStore`]) implements the same trait with a real
-//! network round trip (`SET key 1 NX PXAT <expiry>` is the atomic insert-if-absent). A store
+//! network round trip (`SET key 1 NX PX <ms>` is the atomic insert-if-absent). A store
 //! that cannot answer must return an error: the request is then refused with
 //! `store_unavailable` (503), never accepted unverified.
 //!

@@ -18,8 +18,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use xnonce_conformance::server_suite::http;
-use xnonce_core::{sign, Scheme, Secret, SignInput};
-use xnonce_server::redis_store::{CheckError, RedisStore};
+use xnonce_core::{sign, ReplayKey, Scheme, Secret, SignInput};
+use xnonce_server::redis_store::{CheckError, RedisStore, CLOCK_MARGIN_MS};
 use xnonce_server::AsyncReplayStore;
 
 mod common;
@@ -233,6 +233,56 @@ fn the_store_reports_a_refusal_at_once(redis: &Redis) -> Check {
     })
 }
 
+/// A plain connection to `redis` as its admin (for checks and `CONFIG SET`).
+fn admin(redis: &Redis) -> Result<redis::Connection, String> {
+    redis::Client::open(redis.url(Some(PASSWORD), 0))
+        .and_then(|c| c.get_connection())
+        .map_err(|e| format!("admin connection: {e}"))
+}
+
+/// An instance whose clock is an hour behind Redis's (`now` an hour before the real time):
+/// the key is still kept for the rest of the window on Redis's clock (`PX`, not an absolute
+/// `PXAT` that Redis would find already past and store nothing), so the copy is refused.
+fn the_expiry_does_not_depend_on_the_instance_clock(redis: &Redis) -> Check {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut admin = admin(redis)?;
+    let real_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    for (name, now) in [
+        ("behind", real_now - 3_600_000),
+        ("ahead", real_now + 3_600_000),
+    ] {
+        let store = RedisStore::new(&redis.url(Some(PASSWORD), 0), "skew:")?;
+        let replay_key = format!("v2:svc:clock-{name}");
+        let key = ReplayKey::new(replay_key.clone());
+        let (first, again) = rt.block_on(async {
+            let first = store.insert_if_absent(&key, now + 30_000, now).await;
+            let again = store.insert_if_absent(&key, now + 30_000, now + 500).await;
+            (first, again)
+        });
+        ensure!(first == Ok(true), "{name}: first insert {first:?}");
+        ensure!(
+            again == Ok(false),
+            "{name}: the copy was accepted: {again:?}"
+        );
+        let pttl: i64 = redis::cmd("PTTL")
+            .arg(store.key(&replay_key))
+            .query(&mut admin)
+            .map_err(|e| e.to_string())?;
+        let most = (30_000 + CLOCK_MARGIN_MS) as i64;
+        ensure!(
+            (20_000..=most).contains(&pttl),
+            "{name}: PTTL {pttl} ms, want the rest of the window (≤ {most})"
+        );
+    }
+    Ok(())
+}
+
 fn unreachable_at_start_serves_503(ctx: &Ctx) -> Check {
     let url = format!("redis://127.0.0.1:{}/0", free_port());
     let Ok(Served { base, log, .. }) = &ctx.serve(&url, 1000) else {
@@ -298,6 +348,10 @@ fn main() {
         (
             "store: a refusal reported at once, as such",
             the_store_reports_a_refusal_at_once(&redis),
+        ),
+        (
+            "store: the key's expiry is relative to Redis's clock",
+            the_expiry_does_not_depend_on_the_instance_clock(&redis),
         ),
         (
             "Redis unreachable at start: starts, warns, 503 at once",
