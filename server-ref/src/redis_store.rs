@@ -10,27 +10,31 @@
 //! Redis Cluster each key lands on a slot chosen by the request alone and the
 //! prefix never concentrates all keys on one node.
 //!
-//! Failures fail closed: when Redis cannot be reached (or does not answer within the response
-//! timeout) the store returns an error and the layer refuses the request with 503
-//! `store_unavailable`. The connection manager reconnects in the background, so requests are
-//! accepted again as soon as Redis is back.
+//! Failures fail closed: when Redis cannot be reached (or does not answer within the timeout)
+//! the store returns an error and the layer refuses the request with 503 `store_unavailable`.
 //!
-//! Until the first connection succeeds, each attempt starts with one plain connection (and a
-//! `PING`), so the error logged is Redis's own — `WRONGPASS …`, `DB index is out of range`,
-//! `Connection refused` — rather than a timeout, and arrives at once. [`RedisStore::check`]
-//! runs that attempt at start-up: the reference server refuses to start when Redis answers but
-//! refuses it ([`CheckError::Refused`]: wrong password, bad DB index, not a Redis), and starts
-//! with a warning when Redis cannot be reached ([`CheckError::Unreachable`]). Messages never
-//! hold the URL or its password.
+//! **Connections.** The store sends every command on one multiplexed connection. It keeps it
+//! while Redis answers, errors included (`OOM`, `LOADING`…, which refuse that one request);
+//! any other failure — an I/O error, a timeout, `NOAUTH`, `READONLY` — drops it, and the next
+//! request connects anew, so the store recovers from anything that a new connection fixes (a
+//! restarted Redis, a password changed and changed back, a failover behind the same name)
+//! without a restart of the server. Each connection is one plain attempt and a `PING`, so a
+//! failed one reports Redis's own error — `WRONGPASS …`, `DB index is out of range`,
+//! `Connection refused` — at once, rather than a timeout.
+//!
+//! [`RedisStore::check`] makes that attempt at start-up: the reference server refuses to start
+//! when Redis answers but refuses it ([`CheckError::Refused`]: wrong password, bad DB index,
+//! not a Redis), and starts with a warning when Redis cannot be reached
+//! ([`CheckError::Unreachable`]). Messages never hold the URL or its password.
 //!
 //! TLS (`rediss://`) is not supported (the crate is built without a TLS stack): reach Redis on
 //! a trusted network or through a local TLS tunnel.
 
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::MultiplexedConnection;
 use redis::AsyncConnectionConfig;
-use tokio::sync::OnceCell;
 use xnonce_core::{ReplayKey, ReplayStoreError};
 
 use crate::store::{AsyncReplayStore, StoreFuture};
@@ -82,7 +86,19 @@ pub struct RedisStore {
     client: redis::Client,
     prefix: String,
     timeout: Duration,
-    conn: OnceCell<ConnectionManager>,
+    link: Mutex<Link>,
+    /// Held by the one connection attempt in progress.
+    connecting: tokio::sync::Mutex<()>,
+}
+
+/// The connection the store uses.
+#[derive(Default)]
+struct Link {
+    /// The connection in use, with its number: a request whose command failed drops the
+    /// connection it used, never a newer one another request has made since.
+    conn: Option<(u64, MultiplexedConnection)>,
+    /// Connections made so far (the last one's number).
+    made: u64,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -135,6 +151,21 @@ pub fn check_url(url: &str) -> Result<(), String> {
     })
 }
 
+/// True when `e` is Redis's own answer to a command, given on a connection that works (an
+/// `ERR`, `OOM`, `LOADING`, `NOPERM`… reply): the connection stays in use. Anything else — an
+/// I/O error, a timeout, a reply that cannot be read, `NOAUTH` (the connection lost its
+/// login), `READONLY` (the host became a replica after a failover) — drops it, and the next
+/// request connects anew.
+fn answered(e: &redis::RedisError) -> bool {
+    use redis::ErrorKind::*;
+    match e.kind() {
+        ResponseError | ExecAbortError | BusyLoadingError | NoScriptError | Moved | Ask
+        | TryAgain | ClusterDown | CrossSlot | MasterDown | NotBusy | NoSub => true,
+        ExtensionError => !matches!(e.code(), Some("NOAUTH" | "WRONGPASS")),
+        _ => false,
+    }
+}
+
 /// True for errors that waiting may fix (Redis down or busy), false for refusals.
 fn transient(e: &redis::RedisError) -> bool {
     use redis::ErrorKind::*;
@@ -163,7 +194,8 @@ impl RedisStore {
             client,
             prefix: prefix.to_string(),
             timeout: Duration::from_secs(2),
-            conn: OnceCell::new(),
+            link: Mutex::new(Link::default()),
+            connecting: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -193,9 +225,15 @@ impl RedisStore {
 
     /// One connection attempt and a `PING`, within the timeout: `Ok` when Redis answers,
     /// else why not ([`CheckError::Refused`] when it answered with an error). The server runs
-    /// this at start-up; the store runs it before its first connection, so that connection's
-    /// errors are Redis's own, at once, not a timeout.
+    /// this at start-up; the store makes each of its connections the same way, so a failed
+    /// one reports Redis's own error (`WRONGPASS …`, `Connection refused`) at once, not a
+    /// timeout.
     pub async fn check(&self) -> Result<(), CheckError> {
+        self.connect().await.map(drop)
+    }
+
+    /// A new connection that has answered `PING`, within the timeout.
+    async fn connect(&self) -> Result<MultiplexedConnection, CheckError> {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(self.timeout)
             .set_response_timeout(self.timeout);
@@ -204,10 +242,11 @@ impl RedisStore {
                 .client
                 .get_multiplexed_async_connection_with_config(&config)
                 .await?;
-            redis::cmd("PING").query_async::<String>(&mut conn).await
+            redis::cmd("PING").query_async::<String>(&mut conn).await?;
+            Ok::<_, redis::RedisError>(conn)
         };
         match tokio::time::timeout(self.timeout, attempt).await {
-            Ok(Ok(_pong)) => Ok(()),
+            Ok(Ok(conn)) => Ok(conn),
             Ok(Err(e)) if transient(&e) => Err(CheckError::Unreachable(self.describe(&e))),
             Ok(Err(e)) => Err(CheckError::Refused(self.describe(&e))),
             Err(_elapsed) => Err(CheckError::Unreachable(format!(
@@ -217,35 +256,39 @@ impl RedisStore {
         }
     }
 
-    async fn connection(&self) -> Result<ConnectionManager, ReplayStoreError> {
+    fn link(&self) -> MutexGuard<'_, Link> {
+        // Nothing panics while holding it; a poisoned lock still holds a consistent Link.
+        self.link
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The connection to send a command on, with its number (for
+    /// [`RedisStore::drop_connection`]). One attempt to connect at a time.
+    async fn connection(&self) -> Result<(u64, MultiplexedConnection), ReplayStoreError> {
+        if let Some((n, conn)) = &self.link().conn {
+            return Ok((*n, conn.clone()));
+        }
+        let _attempt = self.connecting.lock().await;
+        if let Some((n, conn)) = &self.link().conn {
+            return Ok((*n, conn.clone()));
+        }
         let conn = self
-            .conn
-            .get_or_try_init(|| async {
-                // The manager retries a failed first connection and its errors would end as a
-                // timeout below: one plain attempt first reports the real error, at once.
-                self.check()
-                    .await
-                    .map_err(|e| ReplayStoreError(e.to_string()))?;
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(self.timeout)
-                    .set_response_timeout(self.timeout)
-                    .set_number_of_retries(2)
-                    .set_max_delay(500);
-                tokio::time::timeout(
-                    self.timeout.saturating_mul(2),
-                    ConnectionManager::new_with_config(self.client.clone(), config),
-                )
-                .await
-                .map_err(|_| {
-                    unavailable(format!(
-                        "no connection within {} ms",
-                        self.timeout.saturating_mul(2).as_millis()
-                    ))
-                })?
-                .map_err(|e| unavailable(self.describe(&e)))
-            })
-            .await?;
-        Ok(conn.clone())
+            .connect()
+            .await
+            .map_err(|e| ReplayStoreError(e.to_string()))?;
+        let mut link = self.link();
+        link.made += 1;
+        link.conn = Some((link.made, conn.clone()));
+        Ok((link.made, conn))
+    }
+
+    /// Stops using connection `n` (if still in use): the next request connects anew.
+    fn drop_connection(&self, n: u64) {
+        let mut link = self.link();
+        if matches!(link.conn, Some((current, _)) if current == n) {
+            link.conn = None;
+        }
     }
 }
 
@@ -257,21 +300,32 @@ impl AsyncReplayStore for RedisStore {
         now_ms: u64,
     ) -> StoreFuture<'a, Result<bool, ReplayStoreError>> {
         Box::pin(async move {
-            let mut conn = self.connection().await?;
+            let (n, mut conn) = self.connection().await?;
             let mut cmd = redis::cmd("SET");
             cmd.arg(self.key(key.as_str()))
                 .arg(1)
                 .arg("NX")
                 .arg("PX")
                 .arg(ttl_ms(expires_at_ms, now_ms));
-            let reply: Option<String> =
-                tokio::time::timeout(self.timeout, cmd.query_async(&mut conn))
-                    .await
-                    .map_err(|_| {
-                        unavailable(format!("no answer within {} ms", self.timeout.as_millis()))
-                    })?
-                    .map_err(|e| unavailable(self.describe(&e)))?;
-            Ok(reply.is_some())
+            let answer =
+                tokio::time::timeout(self.timeout, cmd.query_async::<Option<String>>(&mut conn))
+                    .await;
+            match answer {
+                Ok(Ok(reply)) => Ok(reply.is_some()),
+                Ok(Err(e)) => {
+                    if !answered(&e) {
+                        self.drop_connection(n);
+                    }
+                    Err(unavailable(self.describe(&e)))
+                }
+                Err(_elapsed) => {
+                    self.drop_connection(n);
+                    Err(unavailable(format!(
+                        "no answer within {} ms",
+                        self.timeout.as_millis()
+                    )))
+                }
+            }
         })
     }
 }

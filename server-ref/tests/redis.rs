@@ -249,10 +249,7 @@ fn the_expiry_does_not_depend_on_the_instance_clock(redis: &Redis) -> Check {
         .build()
         .unwrap();
     let mut admin = admin(redis)?;
-    let real_now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
+    let real_now = xnonce_server::now_ms();
     for (name, now) in [
         ("behind", real_now - 3_600_000),
         ("ahead", real_now + 3_600_000),
@@ -280,6 +277,78 @@ fn the_expiry_does_not_depend_on_the_instance_clock(redis: &Redis) -> Check {
             "{name}: PTTL {pttl} ms, want the rest of the window (≤ {most})"
         );
     }
+    Ok(())
+}
+
+/// A reconnect that Redis refuses (its password changed, then changed back; the audit's
+/// repro) must not stick: once the password is back, requests are accepted again without a
+/// restart (they stayed 503 for good while the store kept one connection manager, which
+/// retries only after I/O errors). Uses a Redis of its own, since it changes the password.
+fn a_refused_reconnect_does_not_stick(dir: &Path) -> Check {
+    const TEMP: &str = "tempPW-91b2";
+    let redis = Redis::start(dir).ok_or("redis-server did not start")?;
+    let mut admin = admin(&redis)?;
+    let mut sh = |args: &[&str]| -> Check {
+        let mut cmd = redis::cmd(args[0]);
+        for a in &args[1..] {
+            cmd.arg(*a);
+        }
+        cmd.query::<redis::Value>(&mut admin)
+            .map(drop)
+            .map_err(|e| format!("{args:?}: {e}"))
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let store = RedisStore::new(&redis.url(Some(PASSWORD), 0), "reauth:")?
+        .timeout(Duration::from_millis(500));
+    let insert = |n: u32| {
+        let key = ReplayKey::new(format!("v2:svc:reauth-{n}"));
+        let now = xnonce_server::now_ms();
+        rt.block_on(store.insert_if_absent(&key, now + 30_000, now))
+    };
+    let first = insert(0);
+    ensure!(first == Ok(true), "before: {first:?}");
+    sh(&["CONFIG", "SET", "requirepass", TEMP])?;
+    sh(&["CLIENT", "KILL", "TYPE", "normal"])?;
+    // The killed connection fails; the reconnects are refused (WRONGPASS) for as long as the
+    // password differs: 1.5 s of requests, all 503.
+    let mut errors = Vec::new();
+    for n in 1..=15 {
+        match insert(n) {
+            Ok(v) => return Err(format!("accepted ({v}) while the password is wrong")),
+            Err(e) => errors.push(e.0),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    sh(&["CONFIG", "SET", "requirepass", PASSWORD])?;
+    let t0 = Instant::now();
+    let mut n = 100;
+    loop {
+        n += 1;
+        match insert(n) {
+            Ok(true) => break,
+            other if t0.elapsed() > Duration::from_secs(5) => {
+                return Err(format!(
+                    "still {other:?} 5 s after the password was restored"
+                ))
+            }
+            _ => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+    let again = insert(n);
+    ensure!(again == Ok(false), "the copy after recovery: {again:?}");
+    ensure!(
+        errors.iter().any(|e| e.contains("refused the connection")),
+        "no reconnect reported as refused: {errors:?}"
+    );
+    ensure!(
+        !errors
+            .iter()
+            .any(|e| e.contains(PASSWORD) || e.contains(TEMP)),
+        "a password in: {errors:?}"
+    );
     Ok(())
 }
 
@@ -352,6 +421,10 @@ fn main() {
         (
             "store: the key's expiry is relative to Redis's clock",
             the_expiry_does_not_depend_on_the_instance_clock(&redis),
+        ),
+        (
+            "store: recovers once a refused reconnect would succeed",
+            a_refused_reconnect_does_not_stick(&dirs.base),
         ),
         (
             "Redis unreachable at start: starts, warns, 503 at once",
