@@ -20,7 +20,12 @@
 //! restarted Redis, a password changed and changed back, a failover behind the same name)
 //! without a restart of the server. Each connection is one plain attempt and a `PING`, so a
 //! failed one reports Redis's own error — `WRONGPASS …`, `DB index is out of range`,
-//! `Connection refused` — at once, rather than a timeout.
+//! `Connection refused` — at once, rather than a timeout. One attempt runs at a time: a
+//! request that finds one in progress waits for it (at most the timeout) and gets its outcome,
+//! and a failed attempt is reported to every request for the next timeout (at most 1 s)
+//! before another is made. So a request waits about one timeout for a connection (two at
+//! worst, when the attempt it waited for was abandoned), however many arrive together, and a
+//! Redis that is down gets about one attempt per second, not one per request.
 //!
 //! [`RedisStore::check`] makes that attempt at start-up: the reference server refuses to start
 //! when Redis answers but refuses it ([`CheckError::Refused`]: wrong password, bad DB index,
@@ -31,7 +36,7 @@
 //! a trusted network or through a local TLS tunnel.
 
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use redis::aio::MultiplexedConnection;
 use redis::AsyncConnectionConfig;
@@ -91,7 +96,7 @@ pub struct RedisStore {
     connecting: tokio::sync::Mutex<()>,
 }
 
-/// The connection the store uses.
+/// The connection the store uses, and the last attempt to make one that failed.
 #[derive(Default)]
 struct Link {
     /// The connection in use, with its number: a request whose command failed drops the
@@ -99,6 +104,8 @@ struct Link {
     conn: Option<(u64, MultiplexedConnection)>,
     /// Connections made so far (the last one's number).
     made: u64,
+    /// When the last connection attempt failed, and why (cleared by a success).
+    failed: Option<(Instant, String)>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -200,7 +207,8 @@ impl RedisStore {
     }
 
     /// How long one Redis command (or connection attempt) may take before the request is
-    /// refused with 503. Default 2 s.
+    /// refused with 503. Default 2 s. A request also waits at most this long for another
+    /// request's connection attempt (see the module docs).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -263,24 +271,65 @@ impl RedisStore {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// How long a failed connection attempt is reported to every request instead of making
+    /// another: the timeout, at most 1 s (Redis back up is noticed within a second).
+    fn retry_after(&self) -> Duration {
+        self.timeout.min(Duration::from_secs(1))
+    }
+
+    /// The connection in use; else the failure of an attempt that ended after `asked` (the
+    /// one this request waited for) or within [`RedisStore::retry_after`]; else `None`: time
+    /// for a new attempt.
+    fn cached(
+        &self,
+        asked: Instant,
+    ) -> Option<Result<(u64, MultiplexedConnection), ReplayStoreError>> {
+        let link = self.link();
+        if let Some((n, conn)) = &link.conn {
+            return Some(Ok((*n, conn.clone())));
+        }
+        match &link.failed {
+            Some((at, why)) if *at >= asked || at.elapsed() < self.retry_after() => {
+                Some(Err(ReplayStoreError(why.clone())))
+            }
+            _ => None,
+        }
+    }
+
     /// The connection to send a command on, with its number (for
-    /// [`RedisStore::drop_connection`]). One attempt to connect at a time.
+    /// [`RedisStore::drop_connection`]). One attempt to connect at a time: a request that
+    /// finds one in progress waits for it (at most the timeout) and shares its outcome, so a
+    /// Redis that takes connections but never answers costs each request about one timeout,
+    /// not one per request queued ahead of it.
     async fn connection(&self) -> Result<(u64, MultiplexedConnection), ReplayStoreError> {
-        if let Some((n, conn)) = &self.link().conn {
-            return Ok((*n, conn.clone()));
+        let asked = Instant::now();
+        if let Some(found) = self.cached(asked) {
+            return found;
         }
-        let _attempt = self.connecting.lock().await;
-        if let Some((n, conn)) = &self.link().conn {
-            return Ok((*n, conn.clone()));
+        let Ok(_attempt) = tokio::time::timeout(self.timeout, self.connecting.lock()).await else {
+            return Err(unavailable(format!(
+                "no connection within {} ms (a connection attempt is in progress)",
+                self.timeout.as_millis()
+            )));
+        };
+        if let Some(found) = self.cached(asked) {
+            return found;
         }
-        let conn = self
-            .connect()
-            .await
-            .map_err(|e| ReplayStoreError(e.to_string()))?;
+        let made = self.connect().await;
         let mut link = self.link();
-        link.made += 1;
-        link.conn = Some((link.made, conn.clone()));
-        Ok((link.made, conn))
+        match made {
+            Ok(conn) => {
+                link.made += 1;
+                link.conn = Some((link.made, conn.clone()));
+                link.failed = None;
+                Ok((link.made, conn))
+            }
+            Err(e) => {
+                let why = e.to_string();
+                link.failed = Some((Instant::now(), why.clone()));
+                Err(ReplayStoreError(why))
+            }
+        }
     }
 
     /// Stops using connection `n` (if still in use): the next request connects anew.
@@ -388,6 +437,40 @@ mod tests {
             let s = RedisStore::new(url, "app:").unwrap();
             assert_eq!(s.describe(&e), e.to_string(), "{url}");
         }
+    }
+
+    /// A "Redis" that takes connections and never answers (a listener nobody reads from, as
+    /// a stopped or wedged Redis looks): 20 requests at once each get their 503 within about
+    /// one timeout — they share one connection attempt — not one timeout per request queued
+    /// ahead of them (20 × 500 ms before). The next ones, right after, fail at once.
+    #[tokio::test]
+    async fn requests_do_not_queue_behind_a_silent_redis() {
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("redis://{}/0", silent.local_addr().unwrap());
+        let timeout = Duration::from_millis(500);
+        let s = RedisStore::new(&url, DEFAULT_PREFIX)
+            .unwrap()
+            .timeout(timeout);
+        let bound = timeout * 3 + Duration::from_secs(1);
+        let keys: Vec<ReplayKey> = (0..20).map(|i| format!("v2:c:{i}").into()).collect();
+        let t0 = Instant::now();
+        let answers = futures_util::future::join_all(keys.iter().map(|k| async {
+            let r = s.insert_if_absent(k, 10_000, 1_000).await;
+            (r, t0.elapsed())
+        }))
+        .await;
+        for (r, took) in &answers {
+            let e = r.as_ref().expect_err("a silent Redis accepted a request");
+            assert!(e.0.contains("unreachable") || e.0.contains("within"), "{e}");
+            assert!(*took < bound, "took {took:?}: {e}");
+        }
+        let t1 = Instant::now();
+        let again = s
+            .insert_if_absent(&"v2:c:again".into(), 10_000, 1_000)
+            .await;
+        assert!(again.is_err(), "{again:?}");
+        assert!(t1.elapsed() < bound, "{:?}", t1.elapsed());
+        drop(silent);
     }
 
     #[tokio::test]

@@ -352,6 +352,69 @@ fn a_refused_reconnect_does_not_stick(dir: &Path) -> Check {
     Ok(())
 }
 
+/// Redis stopped (SIGSTOP: connections stay open, nothing answers) under 20 concurrent
+/// requests, twice (the first round on the open connection, the second connecting anew):
+/// every request gets its error within a few timeouts, not one timeout per request queued
+/// ahead of it (20 s with `timeout_ms = 1000` before); once Redis runs again (SIGCONT),
+/// requests are accepted again.
+fn a_stopped_redis_does_not_queue_requests(dir: &Path) -> Check {
+    let redis = Redis::start(dir).ok_or("redis-server did not start")?;
+    let signal = |sig: &str| -> Check {
+        let ok = Command::new("kill")
+            .args([sig, &redis.child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        ensure!(ok, "kill {sig} failed");
+        Ok(())
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let timeout = Duration::from_millis(500);
+    let bound = timeout * 3 + Duration::from_secs(1);
+    let store = RedisStore::new(&redis.url(Some(PASSWORD), 0), "stop:")?.timeout(timeout);
+    let now = xnonce_server::now_ms();
+    let first = rt.block_on(store.insert_if_absent(&"v2:svc:stop-0".into(), now + 30_000, now));
+    ensure!(first == Ok(true), "before: {first:?}");
+    signal("-STOP")?;
+    let outcome = (|| {
+        for round in 0..2 {
+            let keys: Vec<ReplayKey> = (0..20)
+                .map(|i| format!("v2:svc:stop-{round}-{i}").into())
+                .collect();
+            let t0 = Instant::now();
+            let answers = rt.block_on(futures_util::future::join_all(keys.iter().map(|k| {
+                let store = &store;
+                async move {
+                    let r = store.insert_if_absent(k, now + 30_000, now).await;
+                    (r, t0.elapsed())
+                }
+            })));
+            for (r, took) in answers {
+                ensure!(r.is_err(), "round {round}: accepted while Redis is stopped");
+                ensure!(took < bound, "round {round}: took {took:?}: {r:?}");
+            }
+        }
+        Ok(())
+    })();
+    signal("-CONT")?;
+    outcome?;
+    let t0 = Instant::now();
+    let mut n = 0;
+    loop {
+        n += 1;
+        let key = ReplayKey::new(format!("v2:svc:stop-after-{n}"));
+        match rt.block_on(store.insert_if_absent(&key, now + 30_000, now)) {
+            Ok(true) => return Ok(()),
+            other if t0.elapsed() > Duration::from_secs(5) => {
+                return Err(format!("still {other:?} 5 s after SIGCONT"))
+            }
+            _ => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
 fn unreachable_at_start_serves_503(ctx: &Ctx) -> Check {
     let url = format!("redis://127.0.0.1:{}/0", free_port());
     let Ok(Served { base, log, .. }) = &ctx.serve(&url, 1000) else {
@@ -425,6 +488,10 @@ fn main() {
         (
             "store: recovers once a refused reconnect would succeed",
             a_refused_reconnect_does_not_stick(&dirs.base),
+        ),
+        (
+            "store: a stopped Redis fails requests without queueing",
+            a_stopped_redis_does_not_queue_requests(&dirs.base),
         ),
         (
             "Redis unreachable at start: starts, warns, 503 at once",
