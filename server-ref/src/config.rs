@@ -145,8 +145,8 @@ impl RateLimitFile {
     }
 }
 
-/// The `[replay]` table.
-#[derive(Debug, Default, Deserialize)]
+/// The `[replay]` table (its `Debug` hides the Redis URL's password).
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReplayFile {
     /// `"memory"` (default) or `"redis"`.
@@ -161,8 +161,26 @@ pub struct ReplayFile {
     pub timeout_ms: Option<u64>,
 }
 
-/// Which replay store the server uses.
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl std::fmt::Debug for ReplayFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplayFile")
+            .field("store", &self.store)
+            .field("persist", &self.persist)
+            .field(
+                "redis_url",
+                &self
+                    .redis_url
+                    .as_deref()
+                    .map(crate::redis_store::redact_url),
+            )
+            .field("key_prefix", &self.key_prefix)
+            .field("timeout_ms", &self.timeout_ms)
+            .finish()
+    }
+}
+
+/// Which replay store the server uses (its `Debug` hides the Redis URL's password).
+#[derive(Clone, PartialEq, Eq)]
 pub enum ReplayConfig {
     /// In-process; `persist`: journal in the data dir (`replay.journal`).
     Memory {
@@ -178,6 +196,26 @@ pub enum ReplayConfig {
         /// Command / connect timeout in ms.
         timeout_ms: u64,
     },
+}
+
+impl std::fmt::Debug for ReplayConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReplayConfig::Memory { persist } => {
+                f.debug_struct("Memory").field("persist", persist).finish()
+            }
+            ReplayConfig::Redis {
+                url,
+                key_prefix,
+                timeout_ms,
+            } => f
+                .debug_struct("Redis")
+                .field("url", &crate::redis_store::redact_url(url))
+                .field("key_prefix", key_prefix)
+                .field("timeout_ms", timeout_ms)
+                .finish(),
+        }
+    }
 }
 
 impl Default for ReplayConfig {
@@ -232,9 +270,8 @@ impl ReplayFile {
                     timeout_ms,
                 })
             }
-            other => Err(format!(
-                "replay.store: {other:?} is not \"memory\" or \"redis\""
-            )),
+            // The value is not repeated: it may be a misplaced URL with its password.
+            _ => Err("replay.store: must be \"memory\" or \"redis\"".into()),
         }
     }
 }
@@ -332,6 +369,57 @@ impl Default for Config {
     }
 }
 
+/// A TOML or type error as `line L, column C: <what>`, never quoting the file: any line may
+/// hold a secret (the Redis URL's password), and the error's own text shows the line it
+/// stopped at (`redis_url = redis://:pw@h/0`, unquoted; `redis_ur = "…"`, a typo). Its
+/// message alone may still quote a value (`invalid type: string "…"`) or a key (`unknown
+/// field `…``): quoted values are elided, and keys shown only when they are bare TOML keys.
+fn syntax_error(text: &str, e: &toml::de::Error) -> String {
+    let what = elide_quoted(e.message().trim()).replace('\n', "; ");
+    let Some(span) = e.span() else {
+        return what;
+    };
+    let before = text.get(..span.start).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    format!("line {line}, column {column}: {what}")
+}
+
+/// `message` with every `"…"` string emptied to `"…"`, and every `` `…` `` that is not a bare
+/// key (letters, digits, `_`, `-`) or a single punctuation mark emptied to `` `…` ``.
+fn elide_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut chars = message.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                // A Rust-escaped string (serde's `{:?}`): up to the next unescaped quote.
+                let mut escaped = false;
+                for c in chars.by_ref() {
+                    match (escaped, c) {
+                        (false, '\\') => escaped = true,
+                        (false, '"') => break,
+                        _ => escaped = false,
+                    }
+                }
+                out.push_str("\"…\"");
+            }
+            '`' => {
+                let quoted: String = chars.by_ref().take_while(|&c| c != '`').collect();
+                let bare = quoted
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                let mark = quoted.chars().count() == 1;
+                out.push('`');
+                out.push_str(if bare || mark { &quoted } else { "…" });
+                out.push('`');
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// A window in ms: an integer from 1 to [`MAX_WINDOW_MS`].
 fn ms(v: &toml::Value, at: &str) -> Result<u64, String> {
     v.as_integer()
@@ -384,7 +472,7 @@ impl Config {
 
     /// Parses the text of a config file.
     pub fn parse(text: &str) -> Result<Config, String> {
-        let file: ConfigFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        let file: ConfigFile = toml::from_str(text).map_err(|e| syntax_error(text, &e))?;
         let mut cfg = Config {
             data_dir: file.data_dir,
             key_file: file.key_file,
@@ -684,6 +772,88 @@ mod tests {
         .unwrap();
         assert_eq!(c.verifier.window_policy().window_for("/c/a"), 1000);
         assert!(c.routes.unwrap().lookup("POST", "/c/d/a").is_ok());
+    }
+
+    /// No config error repeats the file's text: a password on any line (here `hunter2`)
+    /// stays out of them, whatever the mistake; each names its line and column.
+    #[test]
+    fn errors_never_quote_the_file() {
+        for (text, want) in [
+            // Unquoted URL: the parser's own error showed the line.
+            (
+                "[replay]\nstore = \"redis\"\nredis_url = redis://:hunter2@h/0\n",
+                "line 3, column 13: invalid string",
+            ),
+            // A typo in the key: the unknown one is named (bare), the line is not shown.
+            (
+                "[replay]\nredis_ur = \"redis://:hunter2@h/0\"\n",
+                "line 2, column 1: unknown field `redis_ur`, expected one of `store`",
+            ),
+            // A value of the wrong type: serde quotes it.
+            (
+                "[replay]\ntimeout_ms = \"redis://:hunter2@h/0\"\n",
+                "line 2, column 14: invalid type: string \"…\", expected u64",
+            ),
+            (
+                "[replay]\npersist = \"hun\\\"ter2\"\n",
+                "line 2, column 11: invalid type: string \"…\", expected a boolean",
+            ),
+            // A quoted key holding the secret.
+            (
+                "[replay]\n\"redis://:hunter2@h\" = 1\n",
+                "line 2, column 1: unknown field `…`, expected one of",
+            ),
+            (
+                "[replay]\nredis_url = \"redis://:hunter2@h/0\n",
+                "line 2, column 34",
+            ),
+            (
+                "listen = \"x\"\nhunter2 hunter2\n",
+                "line 2, column 9: expected `.`, `=`",
+            ),
+            (
+                "[replay]\nredis_url = \"a\"\nredis_url = \"redis://:hunter2@h/0\"\n",
+                "line 3, column 1: duplicate key `redis_url`",
+            ),
+            (
+                "[replay]\nstore = \"redis://:hunter2@h/0\"\n",
+                "replay.store: must be \"memory\" or \"redis\"",
+            ),
+            ("schemes = [\"hunter2\"]\n", "schemes: "),
+        ] {
+            let e = Config::parse(text).unwrap_err();
+            assert!(e.starts_with(want), "{text:?}: {e}");
+            assert!(!e.contains("hunter2") && !e.contains("hun\\\"ter2"), "{e}");
+            assert!(!e.contains('\n'), "one line: {e:?}");
+        }
+        assert_eq!(
+            elide_quoted("a `b c` `\"` \"d\\\"e\" f"),
+            "a `…` `\"` \"…\" f"
+        );
+    }
+
+    /// `Debug` of the config (and of the file as parsed) shows the Redis URL without its
+    /// password.
+    #[test]
+    fn debug_hides_the_redis_password() {
+        let text = "[replay]\nstore = \"redis\"\nredis_url = \"redis://app:hunter2@h:6379/0\"\n";
+        let config = Config::parse(text).unwrap();
+        let file: ConfigFile = toml::from_str(text).unwrap();
+        for shown in [
+            format!("{config:?}"),
+            format!("{:?}", config.replay),
+            format!("{file:?}"),
+        ] {
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(shown.contains("redis://app:***@h:6379/0"), "{shown}");
+        }
+        let unparsed: ConfigFile =
+            toml::from_str("[replay]\nredis_url = \"hunter2://:x@[\"\n").unwrap();
+        assert!(!format!("{unparsed:?}").contains("hunter2"));
+        assert_eq!(
+            format!("{:?}", ReplayConfig::default()),
+            "Memory { persist: true }"
+        );
     }
 
     #[test]

@@ -158,6 +158,31 @@ pub fn check_url(url: &str) -> Result<(), String> {
     })
 }
 
+/// `url` fit to show (`Debug` of the config): its password — the `:password@` of the
+/// authority, or the `pass=` of a `redis+unix://` URL — replaced by `***`. A URL that does
+/// not parse as a Redis URL is not shown at all (where its password is cannot be told).
+pub(crate) fn redact_url(url: &str) -> String {
+    const HIDDEN: &str = "<not a valid Redis URL: not shown>";
+    let Some(mut parsed) = redis::parse_redis_url(url) else {
+        return HIDDEN.into();
+    };
+    if parsed.password().is_some() && parsed.set_password(Some("***")).is_err() {
+        return HIDDEN.into();
+    }
+    if parsed.query().is_some() {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| {
+                let secret = matches!(&*k, "pass" | "password");
+                let v = if secret { "***".into() } else { v.into_owned() };
+                (k.into_owned(), v)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
+}
+
 /// True when `e` is Redis's own answer to a command, given on a connection that works (an
 /// `ERR`, `OOM`, `LOADING`, `NOPERM`… reply): the connection stays in use. Anything else — an
 /// I/O error, a timeout, a reply that cannot be read, `NOAUTH` (the connection lost its
@@ -402,6 +427,30 @@ mod tests {
         assert_eq!(ttl_ms(1_000, 5_000), CLOCK_MARGIN_MS);
         assert_eq!(ttl_ms(u64::MAX, 0), u64::MAX);
         assert!(ttl_ms(0, u64::MAX) >= 1);
+    }
+
+    #[test]
+    fn redacted_urls_keep_everything_but_the_password() {
+        for (url, shown) in [
+            ("redis://:hunter2@h:6379/0", "redis://:***@h:6379/0"),
+            ("redis://app:hunter2@h/3", "redis://app:***@h/3"),
+            ("redis://h:6379/0", "redis://h:6379/0"),
+            ("redis://app@h/0", "redis://app@h/0"),
+            (
+                "redis+unix:///run/redis.sock?db=2&pass=hunter2",
+                "redis+unix:///run/redis.sock?db=2&pass=***",
+            ),
+            ("redis://:hun%40ter2@h/0", "redis://:***@h/0"),
+            (
+                "redis://:hunter2@[bad/0",
+                "<not a valid Redis URL: not shown>",
+            ),
+            ("hunter2", "<not a valid Redis URL: not shown>"),
+        ] {
+            let r = redact_url(url);
+            assert_eq!(r, shown, "{url}");
+            assert!(!r.contains("hunter2") && !r.contains("hun%40ter2"), "{r}");
+        }
     }
 
     #[test]

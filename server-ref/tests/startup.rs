@@ -167,6 +167,29 @@ fn config_values_that_would_break_every_request_are_refused_naming_the_key() {
     assert!(s.stop().success());
 }
 
+/// A config mistake on a line that holds the Redis password — the URL unquoted, a typo in
+/// its key — is reported by line and column; the password never reaches stderr (the TOML
+/// parser's own error quoted the line).
+#[test]
+fn config_errors_never_print_the_line_that_holds_the_password() {
+    let d = Dirs::new("config-secret");
+    for (text, at) in [
+        (
+            "[replay]\nstore = \"redis\"\nredis_url = redis://:hunter2@h/0\n",
+            "line 3, column 13",
+        ),
+        (
+            "[replay]\nstore = \"redis\"\nredis_ur = \"redis://:hunter2@h/0\"\n",
+            "line 3, column 1: unknown field `redis_ur`",
+        ),
+    ] {
+        let path = write_config(&d, text);
+        let err = refused(&d, &["--config", path.to_str().unwrap()]);
+        assert!(err.contains(at), "{text:?}: {err}");
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+}
+
 #[test]
 fn a_damaged_or_unreadable_journal_is_refused_naming_the_journal() {
     let d = Dirs::new("journal");
