@@ -6,9 +6,16 @@
 //! clock (`timestamp + window − now`) plus [`CLOCK_MARGIN_MS`]: a relative expiry, which Redis
 //! counts on its own clock, so a Redis whose clock differs from the instance's still keeps the
 //! key for the whole window. Instances must agree on the time (NTP) to within the margin, and
-//! share the same windows. The key carries a hash tag (`{…}` around the replay key), so on
-//! Redis Cluster each key lands on a slot chosen by the request alone and the
-//! prefix never concentrates all keys on one node.
+//! share the same windows.
+//!
+//! **One Redis, not a Cluster.** Use a single Redis, or a primary with replicas reached
+//! through one address. Redis Cluster is not supported: the store sends every command to the
+//! one server of its URL and does not follow `MOVED` redirections, so on a cluster most
+//! requests would be refused. Each connection checks `INFO cluster` and refuses a cluster node
+//! ([`CheckError::Unsupported`]), so the reference server does not start on one. The key's
+//! hash tag (`{…}` around the replay key) is kept anyway: it changes nothing on a single
+//! Redis, and changing the key format would let a request through once on an old and once on
+//! a new instance during a rolling upgrade, as neither would see the other's key.
 //!
 //! Failures fail closed: when Redis cannot be reached (or does not answer within the timeout)
 //! the store returns an error and the layer refuses the request with 503 `store_unavailable`.
@@ -29,8 +36,9 @@
 //!
 //! [`RedisStore::check`] makes that attempt at start-up: the reference server refuses to start
 //! when Redis answers but refuses it ([`CheckError::Refused`]: wrong password, bad DB index,
-//! not a Redis), and starts with a warning when Redis cannot be reached
-//! ([`CheckError::Unreachable`]). Messages never hold the URL or its password.
+//! not a Redis) or is a cluster node ([`CheckError::Unsupported`]), and starts with a warning
+//! when Redis cannot be reached ([`CheckError::Unreachable`]). Messages never hold the URL or
+//! its password.
 //!
 //! TLS (`rediss://`) is not supported (the crate is built without a TLS stack): reach Redis on
 //! a trusted network or through a local TLS tunnel.
@@ -130,6 +138,9 @@ pub enum CheckError {
     /// Redis answered and refused: wrong password or user, a DB index it does not have, not a
     /// Redis server… — a configuration error that waiting does not fix.
     Refused(String),
+    /// Redis answered, but is of a kind the store cannot use safely: a Redis Cluster node
+    /// (`cluster_enabled:1`), whose redirections the store does not follow.
+    Unsupported(String),
 }
 
 impl std::fmt::Display for CheckError {
@@ -137,6 +148,7 @@ impl std::fmt::Display for CheckError {
         match self {
             CheckError::Unreachable(e) => write!(f, "redis unreachable: {e}"),
             CheckError::Refused(e) => write!(f, "redis refused the connection: {e}"),
+            CheckError::Unsupported(e) => write!(f, "redis not supported: {e}"),
         }
     }
 }
@@ -239,7 +251,8 @@ impl RedisStore {
         self
     }
 
-    /// The Redis key of a replay key: `<prefix>{<replay key>}`.
+    /// The Redis key of a replay key: `<prefix>{<replay key>}` (the hash tag is kept so key
+    /// names stay the same across versions; see the module docs).
     pub fn key(&self, replay_key: &str) -> String {
         // A `}` inside the replay key would end the hash tag early; replay keys are
         // `scheme:client:id` with URL-safe characters, but keep the tag well formed anyway.
@@ -257,7 +270,8 @@ impl RedisStore {
     }
 
     /// One connection attempt and a `PING`, within the timeout: `Ok` when Redis answers,
-    /// else why not ([`CheckError::Refused`] when it answered with an error). The server runs
+    /// else why not ([`CheckError::Refused`] when it answered with an error,
+    /// [`CheckError::Unsupported`] for a Redis Cluster node). The server runs
     /// this at start-up; the store makes each of its connections the same way, so a failed
     /// one reports Redis's own error (`WRONGPASS …`, `Connection refused`) at once, not a
     /// timeout.
@@ -265,7 +279,8 @@ impl RedisStore {
         self.connect().await.map(drop)
     }
 
-    /// A new connection that has answered `PING`, within the timeout.
+    /// A new connection that has answered `PING` and is not to a Redis Cluster node, within
+    /// the timeout.
     async fn connect(&self) -> Result<MultiplexedConnection, CheckError> {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(self.timeout)
@@ -276,10 +291,26 @@ impl RedisStore {
                 .get_multiplexed_async_connection_with_config(&config)
                 .await?;
             redis::cmd("PING").query_async::<String>(&mut conn).await?;
-            Ok::<_, redis::RedisError>(conn)
+            // A Redis that does not let us read INFO (an ACL without it, a proxy) answers
+            // with an error: taken as not a cluster.
+            let cluster = match redis::cmd("INFO")
+                .arg("cluster")
+                .query_async::<String>(&mut conn)
+                .await
+            {
+                Ok(info) => info.lines().any(|l| l.trim() == "cluster_enabled:1"),
+                Err(e) if answered(&e) => false,
+                Err(e) => return Err(e),
+            };
+            Ok::<_, redis::RedisError>((conn, cluster))
         };
         match tokio::time::timeout(self.timeout, attempt).await {
-            Ok(Ok(conn)) => Ok(conn),
+            Ok(Ok((_, true))) => Err(CheckError::Unsupported(
+                "this is a Redis Cluster node (cluster_enabled:1); Redis Cluster is not \
+                 supported: use a single Redis, or a primary with replicas"
+                    .into(),
+            )),
+            Ok(Ok((conn, false))) => Ok(conn),
             Ok(Err(e)) if transient(&e) => Err(CheckError::Unreachable(self.describe(&e))),
             Ok(Err(e)) => Err(CheckError::Refused(self.describe(&e))),
             Err(_elapsed) => Err(CheckError::Unreachable(format!(

@@ -66,8 +66,9 @@ impl Server {
     ///
     /// Errors say what failed and name it (the registry, the journal and its path, Redis's
     /// refusal, `cannot listen on ADDR: …`). A Redis store is tried once: a Redis that answers
-    /// and refuses (wrong password, bad DB index) is an error; an unreachable one is logged
-    /// and the server starts (its requests get 503 until Redis answers).
+    /// and refuses (wrong password, bad DB index) or is a Redis Cluster node is an error; an
+    /// unreachable one is logged and the server starts (its requests get 503 until Redis
+    /// answers).
     pub async fn bind(config: &Config, data_dir: std::path::PathBuf) -> std::io::Result<Server> {
         let registry = Arc::new(Registry::open_with_key_file(
             &data_dir,
@@ -117,6 +118,12 @@ impl Server {
                                 "replay store: {e}; check replay.redis_url (password, user, DB \
                                  index)"
                             ),
+                        ))
+                    }
+                    Err(e @ redis_store::CheckError::Unsupported(_)) => {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::Unsupported,
+                            format!("replay store: {e}"),
                         ))
                     }
                     Err(e) => tracing::warn!(

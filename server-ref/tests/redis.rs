@@ -6,7 +6,14 @@
 //! 2. the right password: requests accepted once, then 409;
 //! 3. the store itself, before its first connection: a refusal is reported as such, at once
 //!    (it used to be `connection timed out` after twice `timeout_ms`, for every request);
-//! 4. a Redis that cannot be reached at start: `serve` starts, warns, and answers 503
+//! 4. the key's expiry is relative (`PX`): an instance whose clock is an hour off still has
+//!    its key kept for the rest of the window;
+//! 5. a reconnect Redis refused (password changed, clients killed) does not stick once the
+//!    password is back;
+//! 6. a stopped Redis (SIGSTOP) fails 20 concurrent requests within a few timeouts, not one
+//!    timeout per request queued ahead;
+//! 7. a Redis Cluster node: refused by `check` and at start;
+//! 8. a Redis that cannot be reached at start: `serve` starts, warns, and answers 503
 //!    `store_unavailable` without waiting twice the timeout.
 //!
 //! A plain program (`harness = false`), like `tests/scale.rs`: one row per check, then
@@ -45,7 +52,13 @@ struct Redis {
 
 impl Redis {
     fn start(dir: &Path) -> Option<Redis> {
+        Redis::start_with(dir, &[])
+    }
+
+    /// With `extra` arguments after the usual ones (`{port}` in them: the port).
+    fn start_with(dir: &Path, extra: &[&str]) -> Option<Redis> {
         let port = free_port();
+        let extra = extra.iter().map(|a| a.replace("{port}", &port.to_string()));
         let child = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
             .args([
@@ -58,6 +71,7 @@ impl Redis {
             ])
             .arg("--dir")
             .arg(dir)
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -415,6 +429,43 @@ fn a_stopped_redis_does_not_queue_requests(dir: &Path) -> Check {
     }
 }
 
+/// A Redis Cluster node (the store does not follow MOVED): `check` says so, `serve` refuses to
+/// start with that message, and the store refuses requests rather than send them there.
+fn a_cluster_node_is_refused(ctx: &Ctx) -> Check {
+    let redis = Redis::start_with(
+        &ctx.dir,
+        &[
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes-{port}.conf",
+        ],
+    )
+    .ok_or("redis-server did not start")?;
+    let url = redis.url(Some(PASSWORD), 0);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let store = RedisStore::new(&url, "cluster:")?;
+    let checked = rt.block_on(store.check());
+    ensure!(
+        matches!(&checked, Err(CheckError::Unsupported(e)) if e.contains("Redis Cluster is not supported")),
+        "check: {checked:?}"
+    );
+    let now = xnonce_server::now_ms();
+    let r = rt.block_on(store.insert_if_absent(&"v2:svc:cluster".into(), now + 30_000, now));
+    ensure!(
+        matches!(&r, Err(e) if e.0.contains("Redis Cluster")),
+        "insert: {r:?}"
+    );
+    refused_at_start(
+        ctx,
+        &url,
+        "redis not supported: this is a Redis Cluster node",
+    )
+}
+
 fn unreachable_at_start_serves_503(ctx: &Ctx) -> Check {
     let url = format!("redis://127.0.0.1:{}/0", free_port());
     let Ok(Served { base, log, .. }) = &ctx.serve(&url, 1000) else {
@@ -492,6 +543,10 @@ fn main() {
         (
             "store: a stopped Redis fails requests without queueing",
             a_stopped_redis_does_not_queue_requests(&dirs.base),
+        ),
+        (
+            "a Redis Cluster node: refused at start, as such",
+            a_cluster_node_is_refused(&ctx),
         ),
         (
             "Redis unreachable at start: starts, warns, 503 at once",
