@@ -279,6 +279,24 @@ impl RedisStore {
         self.connect().await.map(drop)
     }
 
+    /// Redis's `maxmemory-policy` (`CONFIG GET`), or `None` when it cannot be read (Redis
+    /// unreachable, or `CONFIG` forbidden, as managed services often do). Any policy but
+    /// `noeviction` lets Redis evict replay keys that are still live when its memory is full
+    /// — each one a request whose copies are then accepted — where `noeviction` refuses the
+    /// new key instead (503, fail closed). The reference server warns at start about any
+    /// other policy.
+    pub async fn maxmemory_policy(&self) -> Option<String> {
+        let mut conn = self.connect().await.ok()?;
+        let mut get = redis::cmd("CONFIG");
+        get.arg("GET").arg("maxmemory-policy");
+        let query = get.query_async::<Vec<String>>(&mut conn);
+        let pair = tokio::time::timeout(self.timeout, query).await.ok()?.ok()?;
+        match pair.as_slice() {
+            [name, policy] if name == "maxmemory-policy" => Some(policy.clone()),
+            _ => None,
+        }
+    }
+
     /// A new connection that has answered `PING` and is not to a Redis Cluster node, within
     /// the timeout.
     async fn connect(&self) -> Result<MultiplexedConnection, CheckError> {

@@ -110,7 +110,17 @@ impl Server {
                     .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?
                     .timeout(Duration::from_millis(*timeout_ms));
                 match store.check().await {
-                    Ok(()) => {}
+                    Ok(()) => match store.maxmemory_policy().await {
+                        Some(policy) if policy != "noeviction" => tracing::warn!(
+                            target: "xnonce",
+                            maxmemory_policy = %policy,
+                            "Redis may evict live replay keys when its memory is full, and \
+                             each evicted key lets a copy of its request through: set \
+                             maxmemory-policy noeviction (a full Redis then refuses requests \
+                             with 503)"
+                        ),
+                        _ => {}
+                    },
                     Err(e @ redis_store::CheckError::Refused(_)) => {
                         return Err(std::io::Error::new(
                             std::io::ErrorKind::PermissionDenied,

@@ -13,7 +13,9 @@
 //! 6. a stopped Redis (SIGSTOP) fails 20 concurrent requests within a few timeouts, not one
 //!    timeout per request queued ahead;
 //! 7. a Redis Cluster node: refused by `check` and at start;
-//! 8. a Redis that cannot be reached at start: `serve` starts, warns, and answers 503
+//! 8. a Redis whose `maxmemory-policy` may evict keys: `serve` warns at start (and a user
+//!    without `CONFIG` or `INFO` is served without a warning);
+//! 9. a Redis that cannot be reached at start: `serve` starts, warns, and answers 503
 //!    `store_unavailable` without waiting twice the timeout.
 //!
 //! A plain program (`harness = false`), like `tests/scale.rs`: one row per check, then
@@ -209,6 +211,10 @@ fn right_password_accepts_once(ctx: &Ctx, redis: &Redis) -> Check {
     ensure!(again.status == 409, "{} {}", again.status, again.text());
     let log = std::fs::read_to_string(log).unwrap_or_default();
     ensure!(!log.contains(PASSWORD), "the password in the log: {log}");
+    ensure!(
+        !log.contains("maxmemory-policy"),
+        "a warning about Redis's default noeviction: {log}"
+    );
     Ok(())
 }
 
@@ -466,6 +472,62 @@ fn a_cluster_node_is_refused(ctx: &Ctx) -> Check {
     )
 }
 
+/// A Redis that may evict keys (`allkeys-lru`): `maxmemory_policy` reads it and `serve` warns
+/// at start. A user who may not run `CONFIG` or `INFO` (as on managed Redis) gets no answer
+/// and no warning, and the store works for it all the same.
+fn an_evicting_redis_is_warned_about(ctx: &Ctx) -> Check {
+    const LIMITED: &str = "limited-pw-5e0c";
+    let redis = Redis::start_with(&ctx.dir, &["--maxmemory-policy", "allkeys-lru"])
+        .ok_or("redis-server did not start")?;
+    let url = redis.url(Some(PASSWORD), 0);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let policy = rt.block_on(RedisStore::new(&url, "evict:")?.maxmemory_policy());
+    ensure!(
+        policy.as_deref() == Some("allkeys-lru"),
+        "policy: {policy:?}"
+    );
+    let Ok(Served { log, .. }) = &ctx.serve(&url, 2000) else {
+        return Err("did not start".into());
+    };
+    let log = std::fs::read_to_string(log).unwrap_or_default();
+    ensure!(
+        log.contains("allkeys-lru") && log.contains("set maxmemory-policy noeviction"),
+        "no warning: {log}"
+    );
+    ensure!(!log.contains(PASSWORD), "the password in the log: {log}");
+
+    let password = format!(">{LIMITED}");
+    let acl = [
+        "SETUSER", "limited", "on", &password, "~*", "+@all", "-config", "-info",
+    ];
+    redis::cmd("ACL")
+        .arg(&acl[..])
+        .query::<()>(&mut admin(&redis)?)
+        .map_err(|e| format!("ACL SETUSER: {e}"))?;
+    let limited_url = format!("redis://limited:{LIMITED}@127.0.0.1:{}/0", redis.port);
+    let limited = RedisStore::new(&limited_url, "evict:")?;
+    let (checked, policy, inserted) = rt.block_on(async {
+        let now = xnonce_server::now_ms();
+        (
+            limited.check().await,
+            limited.maxmemory_policy().await,
+            limited
+                .insert_if_absent(&"v2:svc:limited".into(), now + 30_000, now)
+                .await,
+        )
+    });
+    ensure!(checked.is_ok(), "check without CONFIG/INFO: {checked:?}");
+    ensure!(policy.is_none(), "policy without CONFIG: {policy:?}");
+    ensure!(
+        inserted == Ok(true),
+        "insert without CONFIG/INFO: {inserted:?}"
+    );
+    Ok(())
+}
+
 fn unreachable_at_start_serves_503(ctx: &Ctx) -> Check {
     let url = format!("redis://127.0.0.1:{}/0", free_port());
     let Ok(Served { base, log, .. }) = &ctx.serve(&url, 1000) else {
@@ -547,6 +609,10 @@ fn main() {
         (
             "a Redis Cluster node: refused at start, as such",
             a_cluster_node_is_refused(&ctx),
+        ),
+        (
+            "an evicting Redis: warned about at start",
+            an_evicting_redis_is_warned_about(&ctx),
         ),
         (
             "Redis unreachable at start: starts, warns, 503 at once",
