@@ -734,7 +734,8 @@ fn recorded(
         }
         Ok(false) => Error::new(ErrorCode::Replayed, "ottoken already used").into(),
         Err(e) => {
-            tracing::error!(target: "xnonce", error = %e, "replay store unavailable");
+            // `e.0`: the store's own words (`e` itself reads "replay store unavailable: …").
+            tracing::error!(target: "xnonce", error = %e.0, "replay store unavailable; refused with 503");
             Error::new(ErrorCode::StoreUnavailable, "replay store unavailable").into()
         }
     };

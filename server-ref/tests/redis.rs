@@ -541,6 +541,14 @@ fn unreachable_at_start_serves_503(ctx: &Ctx) -> Check {
     ensure!(took < Duration::from_millis(1500), "took {took:?}");
     let log = std::fs::read_to_string(log).unwrap_or_default();
     ensure!(log.contains("unreachable"), "no warning: {log}");
+    let refusal = log
+        .lines()
+        .find(|l| l.contains("refused with 503"))
+        .ok_or_else(|| format!("the 503 is not logged: {log}"))?;
+    ensure!(
+        refusal.matches("replay store unavailable").count() == 1,
+        "said twice: {refusal}"
+    );
     Ok(())
 }
 
