@@ -6,7 +6,8 @@
 //! * Permissions: the dir is created `0700` (an existing one open to group or others is set
 //!   to `0700` by every write and by the server's start when it is ours, see [`secure_dir`]),
 //!   the file is written `0600` (to a temporary file renamed into place, so readers never see
-//!   half a file), under a lock file so concurrent commands do not lose updates.
+//!   half a file), under an exclusive `flock` on `.clients.lock` so concurrent commands do
+//!   not lose updates (see [`lock`]).
 //! * Format (version 2): client names and bookkeeping in clear, each secret sealed on its own:
 //!
 //!   ```json
@@ -39,6 +40,7 @@
 //!   Writes made through any [`Registry`] of the same process are seen on the next lookup.
 
 pub mod key;
+pub mod lock;
 pub mod reload;
 
 use std::collections::{BTreeMap, HashMap};
@@ -839,7 +841,7 @@ impl Registry {
         // An existing key is checked before anything is created.
         self.key(false)?;
         self.ensure_dir()?;
-        let lock = FileLock::acquire(&self.dir.join(".clients.lock"))?;
+        let lock = lock::FileLock::acquire(&self.dir, lock::LOCK_WAIT)?;
         // Creates the key file only when the registry is not encrypted yet.
         let mut model = self.load_model(true)?;
         let out = change(&mut model)?;
@@ -900,12 +902,36 @@ impl Registry {
             f.write_all(text.as_bytes())?;
             f.write_all(b"\n")?;
             f.sync_all()?;
+            #[cfg(debug_assertions)]
+            pause_for_tests();
             fs::rename(&tmp, &path)
         };
         write().map_err(|e| {
             let _ = fs::remove_file(&tmp);
             io_err("write", &path, e)
         })
+    }
+}
+
+/// Test-only, and read by debug builds only: when this names a path, a registry write that
+/// has written and synced its temporary file (holding the lock) creates that file and waits
+/// until it is removed, at most 60 s, before renaming — a slow write for the tests of the
+/// lock (`tests/registry_cli.rs`).
+#[cfg(debug_assertions)]
+const PAUSE_ENV: &str = "XNONCE_TEST_PAUSE_BEFORE_RENAME";
+
+#[cfg(debug_assertions)]
+fn pause_for_tests() {
+    let Some(flag) = std::env::var_os(PAUSE_ENV).filter(|v| !v.is_empty()) else {
+        return;
+    };
+    let flag = PathBuf::from(flag);
+    if fs::write(&flag, std::process::id().to_string()).is_err() {
+        return;
+    }
+    let start = Instant::now();
+    while flag.exists() && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -935,50 +961,6 @@ impl SecretSource for Registry {
     fn refresh(&self) -> bool {
         let _guard = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
         self.check_locked()
-    }
-}
-
-/// A lock file created exclusively, so concurrent `client` commands do not lose updates.
-struct FileLock(PathBuf);
-
-impl FileLock {
-    fn acquire(path: &Path) -> Result<FileLock, RegistryError> {
-        let start = Instant::now();
-        loop {
-            match fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
-            {
-                Ok(_) => return Ok(FileLock(path.to_path_buf())),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    // A lock older than 10 s is left over from a crashed command.
-                    let stale = fs::metadata(path)
-                        .and_then(|m| m.modified())
-                        .ok()
-                        .and_then(|t| t.elapsed().ok())
-                        .is_some_and(|age| age > Duration::from_secs(10));
-                    if stale {
-                        let _ = fs::remove_file(path);
-                    } else if start.elapsed() > Duration::from_secs(15) {
-                        return Err(RegistryError::Io(format!(
-                            "the registry is locked by {}",
-                            path.display()
-                        )));
-                    } else {
-                        std::thread::sleep(Duration::from_millis(20));
-                    }
-                }
-                Err(e) => return Err(io_err("lock", path, e)),
-            }
-        }
-    }
-}
-
-impl Drop for FileLock {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.0);
     }
 }
 
@@ -1228,12 +1210,8 @@ mod tests {
             }
         });
         assert_eq!(open(&dir, &key).list().unwrap().len(), 9);
-        // A lock left by a crashed command (older than 10 s) is taken over.
-        let lock = fs::File::create(dir.join(".clients.lock")).unwrap();
-        let long_ago = SystemTime::now() - Duration::from_secs(60);
-        lock.set_modified(long_ago).unwrap();
-        open(&dir, &key).add("after_a_crash").unwrap();
-        assert!(!dir.join(".clients.lock").exists());
+        // The lock file stays (the lock is the kernel's, released with its holder).
+        assert!(dir.join(lock::LOCK_FILE).exists());
         fs::remove_dir_all(dir.parent().unwrap()).unwrap();
     }
 

@@ -63,9 +63,13 @@ pub fn notify_servers(dir: &Path) -> Notified {
     notify(dir, |name| own().contains(name))
 }
 
-/// This host's folder of sockets in `dir`: `servers/<host name>`, the name cut to 32 bytes
-/// of `A-Z a-z 0-9 - _` (anything else as `_`).
+/// This host's folder of sockets in `dir`: `servers/<host name>` ([`host_name`]).
 fn host_dir(dir: &Path) -> PathBuf {
+    dir.join(SOCKETS_DIR).join(host_name())
+}
+
+/// This host's name cut to 32 bytes of `A-Z a-z 0-9 - _` (anything else as `_`).
+pub(crate) fn host_name() -> String {
     let uname = rustix::system::uname();
     let name: String = uname
         .nodename()
@@ -77,8 +81,11 @@ fn host_dir(dir: &Path) -> PathBuf {
             _ => '_',
         })
         .collect();
-    let name = if name.is_empty() { "_".into() } else { name };
-    dir.join(SOCKETS_DIR).join(name)
+    if name.is_empty() {
+        "_".into()
+    } else {
+        name
+    }
 }
 
 fn notify(dir: &Path, skip: impl Fn(&OsStr) -> bool) -> Notified {

@@ -1,0 +1,129 @@
+//! The registry commands as separate `xnonce-server client …` processes on one data dir, each
+//! with its own key file in a temporary dir:
+//! * a write that holds the registry's lock long (paused through the debug build's test
+//!   hook, with the lock file made to look old) keeps it: a second write waits, says so,
+//!   and neither update is lost.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use xnonce_core::{Secret, SecretSource};
+use xnonce_server::Registry;
+
+mod common;
+
+use common::{command, Dirs};
+
+/// The debug build's hook: a write pauses before its rename until this file is removed.
+const PAUSE_ENV: &str = "XNONCE_TEST_PAUSE_BEFORE_RENAME";
+
+/// `xnonce-server client ARGS --data D --key-file K`, warnings and errors on stderr.
+fn client(d: &Dirs, args: &[&str]) -> Command {
+    let mut c = command(&["client"]);
+    c.args(args)
+        .arg("--data")
+        .arg(&d.data)
+        .arg("--key-file")
+        .arg(&d.key)
+        .env("RUST_LOG", "warn");
+    c
+}
+
+fn spawn(mut c: Command) -> Child {
+    c.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The secret a successful `add` printed.
+fn secret_of(out: &Output) -> Secret {
+    assert!(out.status.success(), "{}", stderr_of(out));
+    Secret::new(String::from_utf8(out.stdout.clone()).unwrap().trim()).unwrap()
+}
+
+/// Waits until `path` exists (the paused write says it holds the lock); fails after 60 s.
+fn wait_for(path: &Path, child: &mut Child) {
+    let start = Instant::now();
+    while !path.exists() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("exited ({status}) before pausing");
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "never paused");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Reads `child`'s stderr until a line contains `needle`; that line (fails at its end).
+fn stderr_line_with(child: &mut Child, needle: &str) -> String {
+    let mut lines = BufReader::new(child.stderr.as_mut().unwrap()).lines();
+    loop {
+        match lines.next() {
+            Some(line) => {
+                let line = line.unwrap();
+                if line.contains(needle) {
+                    return line;
+                }
+            }
+            None => panic!("stderr ended without {needle:?}"),
+        }
+    }
+}
+
+fn paused_hook_available() -> bool {
+    if !cfg!(debug_assertions) {
+        eprintln!("SKIPPED: the pause hook is read by debug builds only");
+    }
+    cfg!(debug_assertions)
+}
+
+/// The audit's lost update: a write stalled past 10 s (a slow `fsync`, Ctrl-Z) had its lock
+/// judged stale and taken by the next write, whose client the stalled write then renamed
+/// away. Here the first write holds the lock, its lock file as old as a stale one was; the
+/// second waits for it and both clients are there at the end.
+#[test]
+fn a_write_holding_the_lock_long_is_waited_for_and_no_update_is_lost() {
+    if !paused_hook_available() {
+        return;
+    }
+    let d = Dirs::new("lock-slow");
+    secret_of(&client(&d, &["add", "first"]).output().unwrap());
+    let flag = d.base.join("paused");
+    let mut cmd = client(&d, &["add", "slowX"]);
+    cmd.env(PAUSE_ENV, &flag);
+    let mut slow = spawn(cmd);
+    wait_for(&flag, &mut slow);
+
+    // What the old rule judged stale: a lock file not modified for an hour.
+    let lock = d.data.join(".clients.lock");
+    std::fs::File::options()
+        .write(true)
+        .open(&lock)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - Duration::from_secs(3600))
+        .unwrap();
+    let mut fast = spawn(client(&d, &["add", "fastY"]));
+    let waiting = stderr_line_with(&mut fast, "waiting for another client command");
+    assert!(
+        waiting.contains(&format!("pid {} on ", slow.id())) && waiting.contains("120 s"),
+        "{waiting}"
+    );
+    // It waits: still running, nothing written (slow's copy is not renamed yet either).
+    assert!(fast.try_wait().unwrap().is_none());
+    let registry = Registry::open_with_key_file(&d.data, Some(d.key.clone()));
+    assert_eq!(registry.list().unwrap(), ["first"]);
+
+    std::fs::remove_file(&flag).unwrap();
+    let slow_secret = secret_of(&slow.wait_with_output().unwrap());
+    let fast_secret = secret_of(&fast.wait_with_output().unwrap());
+    assert_eq!(registry.list().unwrap(), ["fastY", "first", "slowX"]);
+    assert_eq!(registry.secrets("slowX"), [slow_secret]);
+    assert_eq!(registry.secrets("fastY"), [fast_secret]);
+    assert!(lock.exists(), "the lock file is never deleted");
+}
