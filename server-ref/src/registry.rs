@@ -7,7 +7,9 @@
 //!   to `0700` by every write and by the server's start when it is ours, see [`secure_dir`]),
 //!   the file is written `0600` (to a temporary file renamed into place, so readers never see
 //!   half a file), under an exclusive `flock` on `.clients.lock` so concurrent commands do
-//!   not lose updates (see [`lock`]).
+//!   not lose updates (see [`lock`]). The temporary file is `.clients.json.<pid>.tmp`; one
+//!   left by a write that was killed before its rename is removed by the next write, which
+//!   holds the lock.
 //! * Format (version 2): client names and bookkeeping in clear, each secret sealed on its own:
 //!
 //!   ```json
@@ -842,6 +844,7 @@ impl Registry {
         self.key(false)?;
         self.ensure_dir()?;
         let lock = lock::FileLock::acquire(&self.dir, lock::LOCK_WAIT)?;
+        remove_leftover_temps(&self.dir);
         // Creates the key file only when the registry is not encrypted yet.
         let mut model = self.load_model(true)?;
         let out = change(&mut model)?;
@@ -932,6 +935,39 @@ fn pause_for_tests() {
     let start = Instant::now();
     while flag.exists() && start.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Whether `name` is a write's temporary file: `.clients.json.<pid>.tmp`.
+fn is_temp_name(name: &str) -> bool {
+    name.strip_prefix(".")
+        .and_then(|n| n.strip_prefix(FILE_NAME))
+        .and_then(|n| n.strip_prefix("."))
+        .and_then(|n| n.strip_suffix(".tmp"))
+        .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Removes the temporary files (`.clients.json.<pid>.tmp`, sealed, `0600`) of writes that
+/// ended before their rename (`kill -9`, a crash). Called holding the lock: only its holder
+/// writes such a file, so any there then is a leftover, whatever its pid.
+fn remove_leftover_temps(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let temp = entry.file_name().to_str().is_some_and(is_temp_name)
+            && entry.file_type().is_ok_and(|t| t.is_file());
+        if temp && fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        tracing::info!(
+            data_dir = %dir.display(),
+            removed,
+            "removed temporary files left by interrupted registry writes"
+        );
     }
 }
 
@@ -1212,6 +1248,35 @@ mod tests {
         assert_eq!(open(&dir, &key).list().unwrap().len(), 9);
         // The lock file stays (the lock is the kernel's, released with its holder).
         assert!(dir.join(lock::LOCK_FILE).exists());
+        fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn leftover_temporary_files_are_removed_by_the_next_write_and_nothing_else() {
+        let (dir, key) = tmp();
+        fs::create_dir_all(&dir).unwrap();
+        let leftovers = [".clients.json.4242.tmp", ".clients.json.1.tmp"];
+        let others = [
+            ".clients.json.tmp",
+            ".clients.json.12ab.tmp",
+            "clients.json.7.tmp",
+            ".clients.json.7.tmp.bak",
+            ".other.json.7.tmp",
+        ];
+        for name in leftovers.iter().chain(&others) {
+            fs::write(dir.join(name), "x").unwrap();
+        }
+        fs::create_dir(dir.join(".clients.json.99.tmp")).unwrap();
+        // A read leaves them (it takes no lock); a write removes the leftovers only.
+        open(&dir, &key).list().unwrap();
+        assert!(dir.join(leftovers[0]).exists());
+        open(&dir, &key).add("svc").unwrap();
+        for name in leftovers {
+            assert!(!dir.join(name).exists(), "{name}");
+        }
+        for name in others.iter().chain(&[".clients.json.99.tmp"]) {
+            assert!(dir.join(name).exists(), "{name}");
+        }
         fs::remove_dir_all(dir.parent().unwrap()).unwrap();
     }
 

@@ -2,7 +2,9 @@
 //! with its own key file in a temporary dir:
 //! * a write that holds the registry's lock long (paused through the debug build's test
 //!   hook, with the lock file made to look old) keeps it: a second write waits, says so,
-//!   and neither update is lost.
+//!   and neither update is lost;
+//! * a write killed (`kill -9`) before its rename leaves no lock, and the next write removes
+//!   its temporary file.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -126,4 +128,37 @@ fn a_write_holding_the_lock_long_is_waited_for_and_no_update_is_lost() {
     assert_eq!(registry.secrets("slowX"), [slow_secret]);
     assert_eq!(registry.secrets("fastY"), [fast_secret]);
     assert!(lock.exists(), "the lock file is never deleted");
+}
+
+/// `kill -9` of a write that has written its temporary copy (sealed, `0600`) but not renamed
+/// it: the lock dies with the process, and the next write removes the leftover.
+#[test]
+fn a_killed_write_leaves_no_lock_and_its_temporary_file_is_removed_by_the_next() {
+    if !paused_hook_available() {
+        return;
+    }
+    let d = Dirs::new("lock-killed");
+    secret_of(&client(&d, &["add", "first"]).output().unwrap());
+    let flag = d.base.join("paused");
+    let mut cmd = client(&d, &["add", "killed"]);
+    cmd.env(PAUSE_ENV, &flag);
+    let mut killed = spawn(cmd);
+    wait_for(&flag, &mut killed);
+    let temp = d.data.join(format!(".clients.json.{}.tmp", killed.id()));
+    assert!(temp.exists());
+    killed.kill().unwrap(); // SIGKILL
+    killed.wait().unwrap();
+
+    let out = client(&d, &["add", "next"]).output().unwrap();
+    secret_of(&out);
+    assert!(!stderr_of(&out).contains("waiting"), "{}", stderr_of(&out));
+    assert!(!temp.exists(), "the killed write's temporary file is left");
+    let registry = Registry::open_with_key_file(&d.data, Some(d.key.clone()));
+    assert_eq!(registry.list().unwrap(), ["first", "next"]);
+    let leftovers: Vec<_> = std::fs::read_dir(&d.data)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }
