@@ -25,8 +25,11 @@
 //!   identifies the key (wrong key and tampered file get different errors). `added` is the
 //!   Unix time the secret was made (0: migrated from version 1, unknown).
 //! * Version 1 (`{"version": 1, "clients": {"<name>": ["<64 hex>", ...]}}`, plaintext, what
-//!   earlier releases wrote) is still read, and is rewritten as version 2 by the next write
-//!   (`client add`, `replace`, `rotate`, `retire` or `delete`).
+//!   earlier releases wrote) is still read, and is rewritten as version 2 by a starting
+//!   server or the next write (`client add`, `replace`, `rotate`, `retire` or `delete`).
+//! * The registry records its key (`key_id`) from the start: a starting server writes an
+//!   empty sealed registry when there is none ([`Registry::check`]), so a `client` command
+//!   with another key file is refused rather than sealing a registry the server cannot read.
 //! * Secrets are 32 bytes from the OS CSPRNG written as 64 hex characters
 //!   ([`Secret::generate`]); several secrets of a client are all live (rotation), newest last.
 //! * A running server keeps the decrypted secrets in memory ([`Secret`] values, zeroized on
@@ -70,6 +73,9 @@ pub const DATA_ENV: &str = "XNONCE_DATA";
 pub const CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// The most live secrets a client may have (each is tried when verifying).
 pub const MAX_LIVE_SECRETS: usize = 16;
+/// How long a starting server waits for another write's lock to record its key in a
+/// registry that records none yet ([`Registry::check`]); it starts without doing so after.
+pub const START_LOCK_WAIT: Duration = Duration::from_secs(10);
 /// The cipher named in version-2 files.
 pub const CIPHER: &str = "xchacha20poly1305";
 
@@ -519,7 +525,12 @@ impl Registry {
     /// Reads and decrypts the file. `create_key`: make the key file if it does not exist and
     /// the file is not encrypted yet (a write is coming, or the server is starting).
     fn load_model(&self, create_key: bool) -> Result<Model, RegistryError> {
-        match self.read_disk()? {
+        self.model_of(self.read_disk()?, create_key)
+    }
+
+    /// Decrypts what [`Registry::read_disk`] read (see [`Registry::load_model`]).
+    fn model_of(&self, disk: OnDisk, create_key: bool) -> Result<Model, RegistryError> {
+        match disk {
             OnDisk::Missing => {
                 self.key(create_key)?;
                 Model::empty()
@@ -620,10 +631,21 @@ impl Registry {
         })
     }
 
-    /// Checks the key file (creating it when `create_key` and the registry is not encrypted
-    /// yet) and that the registry decrypts; loads the in-memory copy. The server calls it at
-    /// start-up and refuses to start on an error.
+    /// Checks the key file and that the registry decrypts; loads the in-memory copy. The
+    /// server calls it at start-up with `create_key` and refuses to start on an error.
+    ///
+    /// With `create_key`, a registry that records no key yet (no file, or the plaintext
+    /// version 1) gets one: the key file is created if absent, and the registry is written
+    /// sealed under it — empty, or the version-1 clients encrypted. From then on a `client`
+    /// command run with another key file (or none, so the default one) is refused ("…
+    /// encrypted with another key …") instead of sealing the registry under its own key,
+    /// which this server could not read. When the registry cannot be written (a read-only
+    /// data dir, or another write holding the lock for [`START_LOCK_WAIT`]) that is logged
+    /// and the check goes on as without it.
     pub fn check(&self, create_key: bool) -> Result<Status, RegistryError> {
+        if create_key {
+            self.record_key()?;
+        }
         let stamp = self.stamp();
         let model = self.load_model(create_key)?;
         let status = Status {
@@ -633,6 +655,66 @@ impl Registry {
         };
         self.install(model, stamp);
         Ok(status)
+    }
+
+    /// [`Registry::check`]'s recording of the key in a registry that records none yet.
+    fn record_key(&self) -> Result<(), RegistryError> {
+        if matches!(self.read_disk()?, OnDisk::Sealed(_)) {
+            return Ok(()); // its key is checked by the load that follows
+        }
+        let key = self
+            .key(true)?
+            .ok_or_else(|| RegistryError::Key("no registry key".into()))?;
+        let not_recorded = |why: String| {
+            tracing::warn!(
+                file = %self.file().display(),
+                error = %why,
+                "the registry key could not be recorded in the registry; until a `client` \
+                 command writes it, a command run with another key file would seal it under \
+                 that key, which this server cannot read"
+            );
+            Ok(())
+        };
+        if !self.dir.exists() {
+            if let Err(e) = fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&self.dir)
+            {
+                return not_recorded(format!("cannot create {}: {e}", self.dir.display()));
+            }
+        }
+        let _lock = match lock::FileLock::acquire(&self.dir, START_LOCK_WAIT) {
+            Ok(lock) => lock,
+            Err(e) => return not_recorded(e.to_string()),
+        };
+        remove_leftover_temps(&self.dir);
+        // Again under the lock: a write may have sealed it meanwhile (under which key, the
+        // load says).
+        let disk = self.read_disk()?;
+        let plain = matches!(disk, OnDisk::Plain(_));
+        let model = self.model_of(disk, true)?;
+        if model.encrypted {
+            return Ok(());
+        }
+        if let Err(e) = self.write_file(&model.seal(&key)?) {
+            return not_recorded(e.to_string());
+        }
+        GENERATION.fetch_add(1, Ordering::AcqRel);
+        if plain {
+            tracing::info!(
+                file = %self.file().display(),
+                clients = model.clients.len(),
+                "encrypted the plaintext registry (version 1) under the registry key"
+            );
+        } else {
+            tracing::info!(
+                file = %self.file().display(),
+                "wrote an empty registry sealed under the registry key: `client` commands \
+                 must use the same key file"
+            );
+        }
+        Ok(())
     }
 
     fn install(&self, model: Model, stamp: Option<Stamp>) {
@@ -1248,6 +1330,75 @@ mod tests {
         assert_eq!(open(&dir, &key).list().unwrap().len(), 9);
         // The lock file stays (the lock is the kernel's, released with its holder).
         assert!(dir.join(lock::LOCK_FILE).exists());
+        fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_starting_server_records_its_key_so_writes_with_another_key_are_refused() {
+        let (dir, key) = tmp();
+        let server = open(&dir, &key);
+        let status = server.check(true).unwrap();
+        assert!(status.encrypted && status.clients == 0, "{status:?}");
+        let doc: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(server.file()).unwrap()).unwrap();
+        let id = RegistryKey::load(&key, &dir).unwrap().id().to_string();
+        assert_eq!(
+            (doc["version"].as_u64(), doc["key_id"].as_str()),
+            (Some(2), Some(&*id))
+        );
+        assert_eq!(doc["clients"], serde_json::json!({}));
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&server.file()), 0o600);
+        let before = fs::read(server.file()).unwrap();
+
+        // Another key file: refused, naming it; nothing written.
+        let other = key.with_file_name("other.key");
+        RegistryKey::load_or_create(&other, &dir).unwrap();
+        let e = open(&dir, &other).add("foo").unwrap_err();
+        assert!(matches!(e, RegistryError::Key(_)), "{e}");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("another key") && msg.contains(&other.display().to_string()),
+            "{msg}"
+        );
+        // A key file that does not exist (a forgotten --key-file): refused, not created.
+        let absent = key.with_file_name("absent.key");
+        let e = open(&dir, &absent).add("foo").unwrap_err();
+        assert!(e.to_string().contains("does not exist"), "{e}");
+        assert!(!absent.exists());
+        assert_eq!(fs::read(server.file()).unwrap(), before);
+
+        // Checked again: already recorded, left as it is. The server's key writes.
+        server.check(true).unwrap();
+        assert_eq!(fs::read(server.file()).unwrap(), before);
+        let s = open(&dir, &key).add("foo").unwrap();
+        assert_eq!(server.secrets("foo"), [s]);
+        // A check without `create_key` (`client list`) writes nothing.
+        let (bare, bare_key) = tmp();
+        assert!(!open(&bare, &bare_key).check(false).unwrap().encrypted);
+        assert!(!bare.exists() && !bare_key.exists());
+        fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_starting_server_encrypts_a_plaintext_registry() {
+        let (dir, key) = tmp();
+        fs::create_dir_all(&dir).unwrap();
+        let old = "5a".repeat(32);
+        let plain = format!("{{\"version\": 1, \"clients\": {{\"legacy\": [\"{old}\"]}}}}");
+        fs::write(dir.join(FILE_NAME), &plain).unwrap();
+        assert!(!open(&dir, &key).check(false).unwrap().encrypted);
+        assert_eq!(fs::read_to_string(dir.join(FILE_NAME)).unwrap(), plain);
+        let server = open(&dir, &key);
+        let status = server.check(true).unwrap();
+        assert!(status.encrypted && status.clients == 1, "{status:?}");
+        let text = fs::read_to_string(server.file()).unwrap();
+        assert!(
+            text.contains("\"version\": 2") && !text.contains(&old),
+            "{text}"
+        );
+        assert_eq!(server.secrets("legacy")[0].expose(), old);
+        assert_eq!(open(&dir, &key).describe("legacy").unwrap()[0].added, 0);
         fs::remove_dir_all(dir.parent().unwrap()).unwrap();
     }
 

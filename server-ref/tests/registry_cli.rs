@@ -4,31 +4,39 @@
 //!   hook, with the lock file made to look old) keeps it: a second write waits, says so,
 //!   and neither update is lost;
 //! * a write killed (`kill -9`) before its rename leaves no lock, and the next write removes
-//!   its temporary file.
+//!   its temporary file;
+//! * `serve` on a fresh data dir records its key, so `client add` with another key file, or
+//!   without `--key-file` (the default key), is refused and the server keeps working.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use xnonce_core::{Secret, SecretSource};
+use xnonce_conformance::server_suite::http;
+use xnonce_core::{sign, Scheme, Secret, SecretSource, SignInput};
 use xnonce_server::Registry;
 
 mod common;
 
-use common::{command, Dirs};
+use common::{command, spawn_serve, Dirs, Served};
 
 /// The debug build's hook: a write pauses before its rename until this file is removed.
 const PAUSE_ENV: &str = "XNONCE_TEST_PAUSE_BEFORE_RENAME";
 
 /// `xnonce-server client ARGS --data D --key-file K`, warnings and errors on stderr.
 fn client(d: &Dirs, args: &[&str]) -> Command {
+    client_with_key(d, &d.key, args)
+}
+
+/// `xnonce-server client ARGS --data D --key-file KEY`, warnings and errors on stderr.
+fn client_with_key(d: &Dirs, key: &Path, args: &[&str]) -> Command {
     let mut c = command(&["client"]);
     c.args(args)
         .arg("--data")
         .arg(&d.data)
         .arg("--key-file")
-        .arg(&d.key)
+        .arg(key)
         .env("RUST_LOG", "warn");
     c
 }
@@ -161,4 +169,87 @@ fn a_killed_write_leaves_no_lock_and_its_temporary_file_is_removed_by_the_next()
         .filter(|n| n.ends_with(".tmp"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// `serve --demo` on `d`'s data dir with `key`, listening.
+fn serve(d: &Dirs, key: &Path) -> Served {
+    let mut cmd = command(&["serve", "--demo", "--listen", "127.0.0.1:0", "--data"]);
+    cmd.arg(&d.data).arg("--key-file").arg(key);
+    spawn_serve(cmd, &d.fresh("server", "log")).unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+/// The status of a signed v2 `GET /admin/status` (a demo route without params).
+fn status(base: &http::BaseUrl, client: &str, secret: &Secret) -> u16 {
+    let input =
+        SignInput::new(Scheme::V2, "GET", "/admin/status", client).host(base.authority.clone());
+    let signed = sign(&input, secret).unwrap();
+    let request = http::Request::new("GET", "/admin/status").header("X-Nonce", signed.x_nonce);
+    http::send(base, &request).unwrap().status
+}
+
+/// The audit's repro: `serve` with k1 on a fresh data dir, then `client add` with k2 (or with
+/// no `--key-file`, so the default key) printed a secret and exited 0, sealing the first
+/// registry file under a key the server refused; `foo` got 401 and the next `serve` with k1
+/// exited 1.
+#[test]
+fn a_write_with_another_key_than_the_servers_is_refused() {
+    let d = Dirs::new("other-key");
+    let mut s = serve(&d, &d.key);
+    assert!(s
+        .log()
+        .contains("wrote an empty registry sealed under the registry key"));
+    let before = std::fs::read(d.data.join("clients.json")).unwrap();
+
+    let k2 = d.base.join("k2").join("registry.key");
+    let home = d.base.join("home");
+    let mut default_key = command(&["client", "add", "foo", "--data"]);
+    default_key
+        .arg(&d.data)
+        .env("HOME", &home)
+        .env_remove("XDG_CONFIG_HOME")
+        .env("RUST_LOG", "warn");
+    for (out, key) in [
+        (
+            client_with_key(&d, &k2, &["add", "foo"]).output().unwrap(),
+            k2.clone(),
+        ),
+        (
+            default_key.output().unwrap(),
+            home.join(".config/xnonce/registry.key"),
+        ),
+    ] {
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(out.stdout.is_empty(), "a secret printed");
+        assert!(
+            err.contains("is encrypted but the registry key")
+                && err.contains(&key.display().to_string())
+                && err.contains("does not exist"),
+            "{err}"
+        );
+        assert!(!key.exists(), "{} created", key.display());
+    }
+    // An existing other key: refused as such, naming both key ids and the key file.
+    std::fs::create_dir_all(k2.parent().unwrap()).unwrap();
+    std::fs::write(&k2, format!("{}\n", "ab".repeat(32))).unwrap();
+    std::fs::set_permissions(&k2, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let out = client_with_key(&d, &k2, &["add", "foo"]).output().unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        out.stdout.is_empty()
+            && err.contains("was encrypted with another key")
+            && err.contains(&k2.display().to_string()),
+        "{err}"
+    );
+    assert!(!err.contains(&"ab".repeat(32)), "the key in an error");
+    assert_eq!(std::fs::read(d.data.join("clients.json")).unwrap(), before);
+
+    // With the server's key: served from the first request; a restart serves it too.
+    let foo = secret_of(&client(&d, &["add", "foo"]).output().unwrap());
+    assert_eq!(status(&s.base, "foo", &foo), 200);
+    assert!(!s.log().contains("another key"), "{}", s.log());
+    assert!(s.signal("-TERM").success());
+    let again = serve(&d, &d.key);
+    assert_eq!(status(&again.base, "foo", &foo), 200);
 }

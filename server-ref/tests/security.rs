@@ -1,7 +1,7 @@
 //! Secrets at rest, rotation and rate limiting, over real HTTP on loopback:
 //! * the `xnonce-server` binary with its own key file: start-up refusals (unsafe, misplaced or
-//!   wrong key, tampered registry), plaintext registries still served and encrypted by the
-//!   next write, and `client rotate` / `retire` / `delete` run from another process taking
+//!   wrong key, tampered registry), plaintext registries encrypted by `serve` at start and
+//!   still served, and `client rotate` / `retire` / `delete` run from another process taking
 //!   effect on the running server before the command returns;
 //! * rotation end to end in-process (add → rotate → both live → retire → old refused);
 //! * per-client rate limiting (burst, 429 + `Retry-After`, refill, other clients unaffected,
@@ -278,37 +278,57 @@ fn unsafe_misplaced_or_wrong_keys_and_tampered_registries_are_refused() {
 }
 
 #[test]
-fn a_plaintext_registry_is_served_then_encrypted_by_the_next_write() {
+fn a_plaintext_registry_is_encrypted_by_serve_and_still_served() {
     let d = Dirs::new("migrate");
     std::fs::create_dir_all(&d.data).unwrap();
     let legacy = Secret::generate().unwrap();
-    std::fs::write(
+    let plain = format!(
+        "{{\"version\": 1, \"clients\": {{\"legacy\": [\"{}\"]}}}}",
+        legacy.expose()
+    );
+    std::fs::write(d.data.join("clients.json"), &plain).unwrap();
+    std::fs::set_permissions(
         d.data.join("clients.json"),
-        format!(
-            "{{\"version\": 1, \"clients\": {{\"legacy\": [\"{}\"]}}}}",
-            legacy.expose()
-        ),
+        std::fs::Permissions::from_mode(0o600),
     )
     .unwrap();
+    // `client list` reads it as it is, with a note; it writes nothing, not even a key.
+    let out = cli(&d, &["list"]);
+    assert_eq!(out.stdout, b"legacy\n");
+    assert!(stderr_of(&out).contains("plaintext"), "{}", stderr_of(&out));
     assert!(!d.key.exists());
+    assert_eq!(
+        std::fs::read_to_string(d.data.join("clients.json")).unwrap(),
+        plain
+    );
+
     let s = serve(&d).unwrap();
-    // `serve` created the key (0600, directory 0700) and serves the plaintext registry.
+    // `serve` created the key (0600, directory 0700), encrypted the registry under it, and
+    // serves its client.
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&d.key), 0o600);
     assert_eq!(mode(d.key.parent().unwrap()), 0o700);
+    assert!(
+        s.log()
+            .contains("encrypted the plaintext registry (version 1)"),
+        "{}",
+        s.log()
+    );
+    let file = std::fs::read_to_string(d.data.join("clients.json")).unwrap();
+    assert!(file.contains("\"version\": 2"), "{file}");
+    assert!(!file.contains(legacy.expose()));
+    assert_eq!(mode(&d.data.join("clients.json")), 0o600);
     assert_eq!(get(Scheme::V2, &s.base, "legacy", &legacy).status, 200);
-    assert!(s.log().contains("plaintext"), "{}", s.log());
     let out = cli(&d, &["list"]);
     assert_eq!(out.stdout, b"legacy\n");
-    assert!(stderr_of(&out).contains("plaintext"));
+    assert!(out.stderr.is_empty(), "{}", stderr_of(&out));
 
     let fresh = cli_secret(&d, &["add", "fresh"]);
     let file = std::fs::read_to_string(d.data.join("clients.json")).unwrap();
-    assert!(file.contains("\"version\": 2"), "{file}");
     assert!(!file.contains(legacy.expose()) && !file.contains(fresh.expose()));
     assert_eq!(get(Scheme::V2, &s.base, "fresh", &fresh).status, 200);
     assert_eq!(get(Scheme::V2, &s.base, "legacy", &legacy).status, 200);
-    assert!(cli(&d, &["list"]).stderr.is_empty());
+    assert!(!s.log().contains(legacy.expose()) && !s.log().contains(fresh.expose()));
 }
 
 // ---------------------------------------------------------------------------------------
