@@ -101,6 +101,10 @@ pub enum RegistryError {
     /// `client retire` of a client with a single secret, or `rotate` past
     /// [`MAX_LIVE_SECRETS`].
     Refused(String),
+    /// The write was made, but a running server of the data dir answered that it could not
+    /// re-read the registry ([`reload`]): it keeps serving its previous copy. The message
+    /// names the server's socket, its reason and what to do.
+    NotReloaded(String),
 }
 
 impl std::fmt::Display for RegistryError {
@@ -114,12 +118,55 @@ impl std::fmt::Display for RegistryError {
             RegistryError::Io(why)
             | RegistryError::Key(why)
             | RegistryError::Tampered(why)
-            | RegistryError::Refused(why) => f.write_str(why),
+            | RegistryError::Refused(why)
+            | RegistryError::NotReloaded(why) => f.write_str(why),
         }
     }
 }
 
 impl std::error::Error for RegistryError {}
+
+/// Which write [`Registry::update`] makes: what a failed reload message says.
+#[derive(Clone, Copy)]
+enum Op {
+    Add,
+    Replace,
+    Rotate,
+    Retire,
+    Delete,
+}
+
+impl Op {
+    /// What the write did, what a server that could not re-read it still does, and the way
+    /// out once it reads the registry again.
+    fn not_reloaded(self, name: &str) -> String {
+        let again = "once the registry is read there again (fix what the server reports, or \
+                     restart it), run";
+        match self {
+            Op::Add => format!(
+                "Client {name:?} was added but is unknown there, and its new secret was not \
+                 printed: {again} `xnonce-server client replace {name}` for a secret"
+            ),
+            Op::Replace => format!(
+                "Client {name:?} got a new secret, but its old ones are still accepted there, \
+                 and the new one was not printed: {again} `xnonce-server client replace \
+                 {name}` again"
+            ),
+            Op::Rotate => format!(
+                "Client {name:?} got a new secret, which was not printed: {again} \
+                 `xnonce-server client rotate {name}` again"
+            ),
+            Op::Retire => format!(
+                "The old secrets of client {name:?} were retired, but are still accepted \
+                 there until the registry is read there again"
+            ),
+            Op::Delete => format!(
+                "Client {name:?} was deleted, but is still accepted there until the registry \
+                 is read there again"
+            ),
+        }
+    }
+}
 
 /// When a secret was made and where it sits: what `client retire` reports (never the secret).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -817,7 +864,7 @@ impl Registry {
 
     /// Registers a new client and returns its fresh secret; refuses an existing name.
     pub fn add(&self, name: &str) -> Result<Secret, RegistryError> {
-        self.update(name, |model| {
+        self.update(Op::Add, name, |model| {
             if model.clients.contains_key(name) {
                 return Err(RegistryError::Exists(name.to_string()));
             }
@@ -838,7 +885,7 @@ impl Registry {
 
     /// Gives a client a fresh secret (the old ones stop working); creates it if absent.
     pub fn replace(&self, name: &str) -> Result<Secret, RegistryError> {
-        self.update(name, |model| {
+        self.update(Op::Replace, name, |model| {
             let secret = fresh()?;
             let entries = model.clients.entry(name.to_string()).or_default();
             let slot = Model::next_slot(entries);
@@ -856,7 +903,7 @@ impl Registry {
     /// Adds a fresh secret to an existing client while keeping its current ones (rotation:
     /// the server accepts any of them until [`Registry::retire`] drops the old ones).
     pub fn rotate(&self, name: &str) -> Result<Secret, RegistryError> {
-        self.update(name, |model| {
+        self.update(Op::Rotate, name, |model| {
             let entries = model
                 .clients
                 .get_mut(name)
@@ -883,7 +930,7 @@ impl Registry {
     /// Drops every secret of a client but the newest (the end of a rotation); refuses a
     /// client with a single secret.
     pub fn retire(&self, name: &str) -> Result<Retired, RegistryError> {
-        self.update(name, |model| {
+        self.update(Op::Retire, name, |model| {
             let entries = model
                 .clients
                 .get_mut(name)
@@ -905,7 +952,7 @@ impl Registry {
 
     /// Removes a client.
     pub fn delete(&self, name: &str) -> Result<(), RegistryError> {
-        self.update(name, |model| {
+        self.update(Op::Delete, name, |model| {
             model
                 .clients
                 .remove(name)
@@ -914,9 +961,11 @@ impl Registry {
         })
     }
 
-    /// Read, change, seal and write the registry under the lock file.
+    /// Read, change, seal and write the registry under the lock, then ask the running
+    /// servers to re-read it: [`RegistryError::NotReloaded`] when one answers that it cannot.
     fn update<T>(
         &self,
+        op: Op,
         name: &str,
         change: impl FnOnce(&mut Model) -> Result<T, RegistryError>,
     ) -> Result<T, RegistryError> {
@@ -950,6 +999,27 @@ impl Registry {
                  will see the change within {} s",
                 CHECK_INTERVAL.as_secs()
             );
+        }
+        if !notified.refused.is_empty() {
+            let servers: Vec<String> = notified
+                .refused
+                .iter()
+                .map(|(socket, why)| format!("the server listening on {}: {why}", socket.display()))
+                .collect();
+            return Err(RegistryError::NotReloaded(format!(
+                "{} was written, but {} could not re-read it and {} serving {} previous \
+                 copy ({}). {}",
+                self.file().display(),
+                if servers.len() == 1 {
+                    "a running server".to_string()
+                } else {
+                    format!("{} running servers", servers.len())
+                },
+                if servers.len() == 1 { "keeps" } else { "keep" },
+                if servers.len() == 1 { "its" } else { "their" },
+                servers.join("; "),
+                op.not_reloaded(name)
+            )));
         }
         Ok(out)
     }

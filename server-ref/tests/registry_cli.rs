@@ -6,7 +6,9 @@
 //! * a write killed (`kill -9`) before its rename leaves no lock, and the next write removes
 //!   its temporary file;
 //! * `serve` on a fresh data dir records its key, so `client add` with another key file, or
-//!   without `--key-file` (the default key), is refused and the server keeps working.
+//!   without `--key-file` (the default key), is refused and the server keeps working;
+//! * a write that a running server answers it cannot re-read fails (exit 1), naming the
+//!   server's socket and reason.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -252,4 +254,47 @@ fn a_write_with_another_key_than_the_servers_is_refused() {
     assert!(s.signal("-TERM").success());
     let again = serve(&d, &d.key);
     assert_eq!(status(&again.base, "foo", &foo), 200);
+}
+
+/// A running server that answers `error: …` to the reload request could not read the new
+/// registry and keeps its last good copy: the command exits 1 and says so, rather than
+/// warning that the server "will see the change within 1 s". Here the registry file was
+/// removed behind the server's back and made anew by a command with another key.
+#[test]
+fn a_write_the_running_server_cannot_read_fails_naming_the_server() {
+    let d = Dirs::new("not-reloaded");
+    let s = serve(&d, &d.key);
+    let svc = secret_of(&client(&d, &["add", "svc"]).output().unwrap());
+    std::fs::remove_file(d.data.join("clients.json")).unwrap();
+    let k2 = d.base.join("k2").join("registry.key");
+
+    let out = client_with_key(&d, &k2, &["add", "foo"]).output().unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(out.stdout.is_empty(), "a secret printed");
+    assert!(
+        err.contains("was written, but a running server could not re-read it")
+            && err.contains(&format!(
+                "listening on {}",
+                d.data.join("servers").display()
+            ))
+            && err.contains("was encrypted with another key")
+            && err.contains("client replace foo"),
+        "{err}"
+    );
+    assert!(!err.contains("within 1 s"), "{err}");
+    // The server kept its last good copy; the file holds the write.
+    assert_eq!(status(&s.base, "svc", &svc), 200);
+    let registry = Registry::open_with_key_file(&d.data, Some(k2.clone()));
+    assert_eq!(registry.list().unwrap(), ["foo"]);
+
+    let out = client_with_key(&d, &k2, &["delete", "foo", "--confirm"])
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("was deleted, but is still accepted there"),
+        "{err}"
+    );
 }

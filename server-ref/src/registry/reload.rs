@@ -11,6 +11,11 @@
 //!   server answers only once it has re-read and installed the registry. So when
 //!   `xnonce-server client delete svc --confirm` returns, every server it reached refuses
 //!   `svc`, and every server it reached refuses a retired or replaced secret.
+//! * A server that answers `error: <message>` re-read the file and could not use it (another
+//!   key, a modified or unreadable file): it keeps serving its last good copy and will not
+//!   see the change. The write then fails with
+//!   [`RegistryError::NotReloaded`](super::RegistryError::NotReloaded), naming the server's
+//!   socket and its message (the file stays written).
 //! * A socket that nobody listens on (left by a server that was killed) is removed. A server
 //!   that does not answer in time is named in a warning: it still sees the change at its
 //!   next periodic check, within [`CHECK_INTERVAL`](super::CHECK_INTERVAL). So does a server
@@ -44,8 +49,20 @@ const REQUEST: &str = "reload";
 pub struct Notified {
     /// Servers that re-read the registry before answering.
     pub reloaded: usize,
-    /// Sockets of servers that did not answer `ok` in time (each with what went wrong).
+    /// Sockets of servers that answered `error: <message>`: they could not re-read the
+    /// registry and keep serving their last good copy (each with its message).
+    pub refused: Vec<(PathBuf, String)>,
+    /// Sockets of servers that did not answer in time, or answered something else (each with
+    /// what went wrong).
     pub unanswered: Vec<(PathBuf, String)>,
+}
+
+/// A server's answer to `reload`.
+enum Answer {
+    /// `ok`: re-read and installed.
+    Reloaded,
+    /// `error: <message>`: could not re-read it.
+    Refused(String),
 }
 
 /// The sockets this process listens on (file names): a write of this process does not ask
@@ -99,7 +116,8 @@ fn notify(dir: &Path, skip: impl Fn(&OsStr) -> bool) -> Notified {
             continue;
         }
         match ask(&path) {
-            Ok(()) => notified.reloaded += 1,
+            Ok(Answer::Reloaded) => notified.reloaded += 1,
+            Ok(Answer::Refused(why)) => notified.refused.push((path, why)),
             Err(e)
                 if matches!(
                     e.kind(),
@@ -114,7 +132,7 @@ fn notify(dir: &Path, skip: impl Fn(&OsStr) -> bool) -> Notified {
     notified
 }
 
-fn ask(path: &Path) -> io::Result<()> {
+fn ask(path: &Path) -> io::Result<Answer> {
     let mut stream = UnixStream::connect(path)?;
     stream.set_read_timeout(Some(ANSWER_TIMEOUT))?;
     stream.set_write_timeout(Some(ANSWER_TIMEOUT))?;
@@ -123,12 +141,18 @@ fn ask(path: &Path) -> io::Result<()> {
     // An answer is `ok` or `error: <message>`: a short line.
     BufReader::new(io::Read::take(stream, 4096)).read_line(&mut answer)?;
     match answer.trim_end() {
-        "ok" => Ok(()),
+        "ok" => Ok(Answer::Reloaded),
         "" => Err(io::Error::new(
             io::ErrorKind::UnexpectedEof,
             "closed without answering",
         )),
-        other => Err(io::Error::other(format!("answered {other:?}"))),
+        other => match other.strip_prefix("error: ") {
+            // Printable only: the message goes to a terminal.
+            Some(why) => Ok(Answer::Refused(
+                why.chars().filter(|c| !c.is_control()).collect(),
+            )),
+            None => Err(io::Error::other(format!("answered {other:?}"))),
+        },
     }
 }
 
@@ -256,7 +280,7 @@ mod tests {
             reloaded,
             Notified {
                 reloaded: 1,
-                unanswered: vec![]
+                ..Notified::default()
             }
         );
         assert!(!server.snapshot.read().unwrap().clients.contains_key("svc"));
@@ -269,13 +293,13 @@ mod tests {
         // A file that no longer decrypts: the server keeps its copy and says why.
         std::fs::write(writer.file(), b"{\"version\": 7}").unwrap();
         let refused = notify(&dir, every);
-        assert_eq!(refused.reloaded, 0);
-        let [(socket, why)] = &refused.unanswered[..] else {
+        assert_eq!((refused.reloaded, refused.unanswered.len()), (0, 0));
+        let [(socket, why)] = &refused.refused[..] else {
             panic!("{refused:?}")
         };
         assert_eq!(socket, &path);
         assert!(
-            why.contains("error: ") && why.contains("version 7"),
+            why.starts_with(&format!("{} has version 7", writer.file().display())),
             "{why}"
         );
 
@@ -308,13 +332,13 @@ mod tests {
     }
 
     #[test]
-    fn a_peer_that_closes_or_answers_otherwise_is_unanswered() {
+    fn a_peer_that_closes_or_answers_otherwise_is_unanswered_and_an_error_is_a_refusal() {
         let (dir, _) = tmp();
         let sockets = host_dir(&dir);
         std::fs::create_dir_all(&sockets).unwrap();
         let peer = std::os::unix::net::UnixListener::bind(sockets.join("a.sock")).unwrap();
         let answers = std::thread::spawn(move || {
-            for reply in [&b""[..], b"later\n"] {
+            for reply in [&b""[..], b"later\n", b"error: cannot\x1b[2J read\n"] {
                 let (mut s, _) = peer.accept().unwrap();
                 let mut line = String::new();
                 BufReader::new(&mut s).read_line(&mut line).unwrap();
@@ -332,7 +356,57 @@ mod tests {
             other.unanswered[0].1.contains("answered \"later\""),
             "{other:?}"
         );
+        let refused = notify_servers(&dir);
+        assert_eq!(
+            refused.refused,
+            [(sockets.join("a.sock"), "cannot[2J read".to_string())]
+        );
+        assert!(refused.unanswered.is_empty(), "{refused:?}");
         answers.join().unwrap();
+        std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_write_that_a_server_cannot_reread_is_an_error_naming_it_and_stays_written() {
+        let (dir, key) = tmp();
+        let writer = open(&dir, &key);
+        writer.add("svc").unwrap();
+        let sockets = host_dir(&dir);
+        std::fs::create_dir_all(&sockets).unwrap();
+        let socket = sockets.join("b.sock");
+        let peer = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let answers = std::thread::spawn(move || {
+            for _ in 0..2 {
+                let (mut s, _) = peer.accept().unwrap();
+                let mut line = String::new();
+                BufReader::new(&mut s).read_line(&mut line).unwrap();
+                s.write_all(b"error: cannot read the registry\n").unwrap();
+            }
+        });
+        let e = writer.add("new").unwrap_err();
+        assert!(
+            matches!(e, super::super::RegistryError::NotReloaded(_)),
+            "{e}"
+        );
+        let msg = e.to_string();
+        assert!(
+            msg.contains(&format!(
+                "could not re-read it and keeps serving its previous copy (the server \
+                 listening on {}: cannot read the registry)",
+                socket.display()
+            )) && msg.contains("`xnonce-server client replace new` for a secret"),
+            "{msg}"
+        );
+        assert!(!msg.contains("within"), "{msg}");
+        // The write stands.
+        assert_eq!(writer.list().unwrap(), ["new", "svc"]);
+        let e = writer.delete("svc").unwrap_err().to_string();
+        assert!(
+            e.contains("Client \"svc\" was deleted, but is still accepted there"),
+            "{e}"
+        );
+        answers.join().unwrap();
+        assert_eq!(writer.list().unwrap(), ["new"]);
         std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
     }
 
