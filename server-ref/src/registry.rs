@@ -273,7 +273,8 @@ struct SealedEntry {
 
 enum OnDisk {
     Missing,
-    Plain(PlainFile),
+    /// With the file's mode (permission bits).
+    Plain(PlainFile, u32),
     Sealed(SealedFile),
 }
 
@@ -546,18 +547,33 @@ impl Registry {
 
     fn read_disk(&self) -> Result<OnDisk, RegistryError> {
         let path = self.file();
-        let bytes = match fs::read(&path) {
-            Ok(b) => Zeroizing::new(b),
+        let mut file = match fs::File::open(&path) {
+            Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(OnDisk::Missing),
             Err(e) => return Err(io_err("read", &path, e)),
         };
+        let meta = file.metadata().map_err(|e| io_err("read", &path, e))?;
+        // Sized up front: no reallocation leaves a copy of a plaintext file behind.
+        let mut bytes = Zeroizing::new(Vec::with_capacity(meta.len() as usize + 1));
+        io::Read::read_to_end(&mut file, &mut bytes).map_err(|e| io_err("read", &path, e))?;
         let invalid = |e: serde_json::Error| {
             RegistryError::Io(format!("{} is not a valid registry: {e}", path.display()))
         };
         let probe: VersionProbe = serde_json::from_slice(&bytes).map_err(invalid)?;
         match probe.version {
+            // serde's message may quote a value, here a secret in clear: only where.
             1 => Ok(OnDisk::Plain(
-                serde_json::from_slice(&bytes).map_err(invalid)?,
+                serde_json::from_slice(&bytes).map_err(|e| {
+                    RegistryError::Io(format!(
+                        "{} is not a valid plaintext registry (version 1): line {}, column {} \
+                         is not part of {{\"version\": 1, \"clients\": {{\"<name>\": \
+                         [\"<secret>\", …]}}}}",
+                        path.display(),
+                        e.line(),
+                        e.column()
+                    ))
+                })?,
+                meta.mode() & 0o7777,
             )),
             2 => Ok(OnDisk::Sealed(
                 serde_json::from_slice(&bytes).map_err(invalid)?,
@@ -582,25 +598,36 @@ impl Registry {
                 self.key(create_key)?;
                 Model::empty()
             }
-            OnDisk::Plain(plain) => {
-                self.key(create_key)?;
+            OnDisk::Plain(plain, mode) => {
+                warn_open_plaintext(&self.file(), mode);
                 let mut model = Model::empty()?;
                 for (name, texts) in plain.clients {
                     let mut entries = Vec::new();
                     for (i, text) in texts.into_iter().enumerate() {
                         let text = Zeroizing::new(text);
-                        if let Ok(secret) = Secret::new(text.as_str()) {
-                            entries.push(Entry {
-                                info: SecretInfo {
-                                    slot: i as u32 + 1,
-                                    added: 0,
-                                },
-                                secret,
-                            });
-                        }
+                        // Refused whole, not served without it: a client would lose a secret
+                        // it may use (or all of them) without a word.
+                        let secret = Secret::new(text.as_str()).map_err(|e| {
+                            RegistryError::Io(format!(
+                                "{}: secret {} of client {name:?} is not a valid secret ({}); \
+                                 the plaintext registry (version 1) is refused rather than \
+                                 read without it. Correct or remove that entry",
+                                self.file().display(),
+                                i + 1,
+                                e.message()
+                            ))
+                        })?;
+                        entries.push(Entry {
+                            info: SecretInfo {
+                                slot: i as u32 + 1,
+                                added: 0,
+                            },
+                            secret,
+                        });
                     }
                     model.clients.insert(name, entries);
                 }
+                self.key(create_key)?;
                 Ok(model)
             }
             OnDisk::Sealed(file) => {
@@ -706,9 +733,12 @@ impl Registry {
 
     /// [`Registry::check`]'s recording of the key in a registry that records none yet.
     fn record_key(&self) -> Result<(), RegistryError> {
-        if matches!(self.read_disk()?, OnDisk::Sealed(_)) {
+        let disk = self.read_disk()?;
+        if matches!(disk, OnDisk::Sealed(_)) {
             return Ok(()); // its key is checked by the load that follows
         }
+        // A plaintext registry that does not read is the error, before any key is made.
+        self.model_of(disk, false)?;
         let key = self
             .key(true)?
             .ok_or_else(|| RegistryError::Key("no registry key".into()))?;
@@ -739,7 +769,7 @@ impl Registry {
         // Again under the lock: a write may have sealed it meanwhile (under which key, the
         // load says).
         let disk = self.read_disk()?;
-        let plain = matches!(disk, OnDisk::Plain(_));
+        let plain = matches!(disk, OnDisk::Plain(..));
         let model = self.model_of(disk, true)?;
         if model.encrypted {
             return Ok(());
@@ -1088,6 +1118,30 @@ fn pause_for_tests() {
     while flag.exists() && start.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// The plaintext (version 1) files already warned about by this process.
+static WARNED_OPEN: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Warns, once per file and process, that a plaintext (version 1) registry is open to group
+/// or others. A warning, not a refusal, as for a data dir open to others ([`secure_dir`]):
+/// refusing would not take back what others may have read, and the way out — sealing the
+/// registry (0600), which `serve` and every write do, then rotating — needs it read.
+fn warn_open_plaintext(file: &Path, mode: u32) {
+    if mode & 0o077 == 0 {
+        return;
+    }
+    let mut warned = WARNED_OPEN.lock().unwrap_or_else(|p| p.into_inner());
+    if warned.iter().any(|p| p == file) {
+        return;
+    }
+    warned.push(file.to_path_buf());
+    tracing::warn!(
+        file = %file.display(),
+        "the plaintext registry (version 1) is mode {mode:04o}: other users may have read \
+         (or changed) the secrets in it. `serve` or the next `client` write encrypts it \
+         (mode 0600); then rotate every client's secret (`client rotate`, then `retire`)"
+    );
 }
 
 /// Whether `name` is a write's temporary file: `.clients.json.<pid>.tmp`.
@@ -1469,6 +1523,48 @@ mod tests {
         );
         assert_eq!(server.secrets("legacy")[0].expose(), old);
         assert_eq!(open(&dir, &key).describe("legacy").unwrap()[0].added, 0);
+        fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_plaintext_entry_that_is_no_secret_is_refused_naming_its_client_and_not_the_text() {
+        let (dir, key) = tmp();
+        fs::create_dir_all(&dir).unwrap();
+        let file = dir.join(FILE_NAME);
+        let good = "3c".repeat(32);
+        for (bad, why) in [("", "empty"), ("two words", "whitespace")] {
+            let text = format!(
+                "{{\"version\": 1, \"clients\": {{\"ok\": [\"{good}\"], \
+                 \"broken\": [\"{good}\", \"{bad}\"]}}}}"
+            );
+            fs::write(&file, &text).unwrap();
+            let e = open(&dir, &key).list().unwrap_err();
+            assert!(matches!(e, RegistryError::Io(_)), "{e}");
+            let msg = e.to_string();
+            assert!(
+                msg.contains("secret 2 of client \"broken\" is not a valid secret")
+                    && msg.contains(why),
+                "{msg}"
+            );
+            assert!(!msg.contains(&good) && (bad.is_empty() || !msg.contains(bad)));
+            // Neither a starting server nor a write goes on without it; nothing is made.
+            assert!(open(&dir, &key).check(true).is_err());
+            assert!(open(&dir, &key).add("new").is_err());
+            assert_eq!(fs::read_to_string(&file).unwrap(), text);
+            assert!(!key.exists());
+        }
+        // A secret where a list belongs: the error says where, not what.
+        fs::write(
+            &file,
+            format!("{{\"version\": 1, \"clients\": {{\"broken\": \"{good}\"}}}}"),
+        )
+        .unwrap();
+        let msg = open(&dir, &key).list().unwrap_err().to_string();
+        assert!(
+            msg.contains("not a valid plaintext registry (version 1): line 1, column"),
+            "{msg}"
+        );
+        assert!(!msg.contains(&good), "{msg}");
         fs::remove_dir_all(dir.parent().unwrap()).unwrap();
     }
 

@@ -8,7 +8,9 @@
 //! * `serve` on a fresh data dir records its key, so `client add` with another key file, or
 //!   without `--key-file` (the default key), is refused and the server keeps working;
 //! * a write that a running server answers it cannot re-read fails (exit 1), naming the
-//!   server's socket and reason.
+//!   server's socket and reason;
+//! * a plaintext (version 1) registry open to others is warned about, then encrypted `0600`
+//!   by `serve`.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -297,4 +299,45 @@ fn a_write_the_running_server_cannot_read_fails_naming_the_server() {
         err.contains("was deleted, but is still accepted there"),
         "{err}"
     );
+}
+
+#[test]
+fn a_plaintext_registry_open_to_others_is_warned_about_then_encrypted_by_serve() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = Dirs::new("plain-open");
+    std::fs::create_dir_all(&d.data).unwrap();
+    let file = d.data.join("clients.json");
+    let legacy = Secret::generate().unwrap();
+    std::fs::write(
+        &file,
+        format!(
+            "{{\"version\": 1, \"clients\": {{\"legacy\": [\"{}\"]}}}}",
+            legacy.expose()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+
+    let out = client(&d, &["list"]).output().unwrap();
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(out.stdout, b"legacy\n");
+    assert_eq!(err.matches("is mode 0644").count(), 1, "{err}");
+    assert!(err.contains("rotate every client's secret"), "{err}");
+    assert!(!err.contains(legacy.expose()));
+    assert_eq!(mode(&file), 0o644, "a read changes nothing");
+
+    let s = serve(&d, &d.key);
+    let log = s.log();
+    assert!(
+        log.contains("is mode 0644") && log.contains("encrypted the plaintext registry"),
+        "{log}"
+    );
+    assert_eq!(mode(&file), 0o600);
+    assert!(!std::fs::read_to_string(&file)
+        .unwrap()
+        .contains(legacy.expose()));
+    assert_eq!(status(&s.base, "legacy", &legacy), 200);
+    assert!(!s.log().contains(legacy.expose()));
 }
