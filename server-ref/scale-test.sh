@@ -25,7 +25,7 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 echo "== building xnonce-server and the scale test"
 # XNONCE_SERVER_BIN: a server built already (scripts/test.sh passes its rust part's).
-server=${XNONCE_SERVER_BIN:-target/debug/xnonce-server}
+server=${XNONCE_SERVER_BIN:-$PWD/target/debug/xnonce-server}   # absolute: cargo test runs in server-ref/
 [ -n "${XNONCE_SERVER_BIN:-}" ] || timeout 900 cargo build -q -p xnonce-server
 # From the workspace root without -p: the features `cargo test` of the workspace uses, so
 # after it this builds nothing.
@@ -132,7 +132,7 @@ XNONCE_SCALE_TEST_CLIENT=scale \
 XNONCE_SCALE_TEST_SECRET_FILE="$work/secret" \
 XNONCE_SCALE_TEST_REDIS_STOP="$redis_stop" \
 XNONCE_SCALE_TEST_REDIS_START="$redis_start" \
-XNONCE_SCALE_TEST_CLIENT_CMD="$server client {} --data $work/data" \
+XNONCE_SCALE_TEST_CLIENT_CMD="$server client {} ${registry[*]}" \
   timeout 300 cargo test -q --test scale
 status=$?
 set -e

@@ -1,6 +1,6 @@
-//! How a refusal is written: core's [`Answer`] (em-secure-api's plain-text answers for v1
-//! requests, an RFC 9457 problem document for v2; the table is in [`xnonce_core::answer`])
-//! as an HTTP response.
+//! How a refusal is written: core's [`Answer`](xnonce_core::answer::Answer) (em-secure-api's
+//! plain-text answers for v1 requests, an RFC 9457 problem document for v2; the table is in
+//! [`xnonce_core::answer`]) as an HTTP response.
 
 use axum::body::Body;
 use axum::http::{header, HeaderValue, Response, StatusCode};

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use xnonce::{RequestOptions, Requester, Scheme};
-use xnonce_server::{Config, Registry};
+use xnonce_server::Config;
 
 mod common;
 
@@ -26,8 +26,12 @@ struct Demo {
 impl Demo {
     fn start(tag: &str) -> Demo {
         let dirs = Dirs::new(&format!("spec-{tag}"));
+        let config = Config {
+            key_file: Some(dirs.key.clone()),
+            ..Config::demo()
+        };
         Demo {
-            server: InProcess::start(Config::demo(), dirs.data.clone()),
+            server: InProcess::start(config, dirs.data.clone()),
             dirs,
         }
     }
@@ -35,7 +39,7 @@ impl Demo {
     /// `SecureApi::ClientSecret.create(name, :replace_client=>true)` and
     /// `ReSvcClient::Requester.new $server, name, secret`.
     fn requester(&self, client: &str) -> Spec {
-        let secret = Registry::open(&self.dirs.data).replace(client).unwrap();
+        let secret = self.dirs.registry().replace(client).unwrap();
         let api = Requester::builder(&self.server.url, client, secret)
             .scheme(Scheme::V1)
             .correct_clock(false)

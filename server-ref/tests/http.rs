@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use xnonce_conformance::server_suite::{self, encode_params, http};
 use xnonce_core::{link, sign, Scheme, Secret, ServerTimeHint, SignInput};
-use xnonce_server::{Config, Registry};
+use xnonce_server::Config;
 
 mod common;
 
@@ -26,9 +26,10 @@ struct Running {
     secret: Secret,
 }
 
-fn start(config: Config) -> Running {
+fn start(mut config: Config) -> Running {
     let dirs = Dirs::new("server-test");
-    let secret = Registry::open(&dirs.data).add("test_client").unwrap();
+    let secret = dirs.registry().add("test_client").unwrap();
+    config.key_file = Some(dirs.key.clone());
     let server = InProcess::start(config, dirs.data.clone());
     Running {
         server,
@@ -558,14 +559,14 @@ fn health_route_is_unverified() {
 #[test]
 fn clients_added_or_rotated_while_running_are_seen() {
     let s = demo();
-    let late = Registry::open(&s.dirs.data).add("late_client").unwrap();
+    let late = s.dirs.registry().add("late_client").unwrap();
     let mut input = s.input(Scheme::V2, "GET", "/admin/status", &[]);
     input.client = "late_client".into();
     let signed = sign(&input, &late).unwrap();
     let r = s.send(&http::Request::new("GET", "/admin/status").header("X-Nonce", signed.x_nonce));
     assert_eq!(r.status, 200, "{}", r.text());
     // Rotation: both secrets are live until `replace`.
-    let new = Registry::open(&s.dirs.data).rotate("late_client").unwrap();
+    let new = s.dirs.registry().rotate("late_client").unwrap();
     for secret in [&late, &new] {
         let signed = sign(&input, secret).unwrap();
         let r =
@@ -592,7 +593,7 @@ fn windows_follow_the_config() {
 fn the_black_box_suite_passes() {
     let s = demo();
     // A second client, so the cross-client rows (a nonce reused by another client) run.
-    let second = Registry::open(&s.dirs.data).add("second_client").unwrap();
+    let second = s.dirs.registry().add("second_client").unwrap();
     let opts = server_suite::Options::new(&s.server.url, &s.client, s.secret.clone())
         .with_second_client("second_client", second);
     let results = server_suite::run(&opts).unwrap();

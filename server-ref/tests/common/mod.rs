@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use xnonce_conformance::server_suite::http;
-use xnonce_server::{Config, ConnectionLimits, Server};
+use xnonce_server::{Config, ConnectionLimits, Registry, Server};
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -45,6 +45,11 @@ impl Dirs {
             key: base.join("keys").join("registry.key"),
             base,
         }
+    }
+
+    /// The registry of `data`, keyed with `key` (never the user's default key).
+    pub fn registry(&self) -> Registry {
+        Registry::open_with_key_file(&self.data, Some(self.key.clone()))
     }
 
     /// A new file name in the base dir: `<stem>-<n>.<ext>`.
