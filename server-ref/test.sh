@@ -48,13 +48,14 @@ cleanup() {
   rm -rf "$work" ${log:+"$log"}
 }
 trap cleanup EXIT
-"$server" client add conformance --data "$work/data" > "$work/secret"
+registry=(--data "$work/data" --key-file "$work/registry.key")   # nothing in ~/.config
+"$server" client add conformance "${registry[@]}" > "$work/secret"
 # A second client: the suite's cross-client replay checks run only with one.
-"$server" client add conformance2 --data "$work/data" > "$work/secret2"
+"$server" client add conformance2 "${registry[@]}" > "$work/secret2"
 # Created before the server starts: the loop below may read it before the background job
 # has opened it (a missing file fails `sed` and, under set -e, the script).
 : > "$work/stdout"
-"$server" serve --demo --listen 127.0.0.1:0 --data "$work/data" \
+"$server" serve --demo --listen 127.0.0.1:0 "${registry[@]}" \
   > "$work/stdout" 2> "$work/server.log" &
 server_pid=$!
 url=
