@@ -95,7 +95,7 @@ fn bench(c: &mut Criterion) {
         for scheme in [Scheme::V1, Scheme::V2] {
             g.bench_function(format!("{scheme}_read_{n}_keys"), |b| {
                 b.iter(|| {
-                    xnonce_core::params::from_query_and_form(scheme, black_box(&query), None)
+                    xnonce_core::params::from_query_and_form(scheme, black_box(&query), None, true)
                         .unwrap()
                 })
             });

@@ -87,19 +87,30 @@ fn form_text(raw: &str) -> Result<String> {
 }
 
 /// Reads the signed params of a request from its raw query string and raw form body, as the
-/// given scheme's server does, leaving out every `ottoken` parameter:
+/// given scheme's server does (PROTOCOL §11.1 step 4):
 ///
-/// * v1 (em-secure-api): keys taken raw, values form-decoded; query params first, then form
-///   params merged over them like a Ruby `Hash#merge` (a repeated key keeps its first
-///   position and takes the last value).
-/// * v2: keys and values form-decoded, every pair kept (duplicates too); order is irrelevant.
+/// * v1 (em-secure-api): every pair whose raw key is `ottoken` left out; keys taken raw,
+///   values form-decoded; query params first, then form params merged over them like a Ruby
+///   `Hash#merge` (a repeated key keeps its first position and takes the last value).
+/// * v2: keys and values form-decoded, every pair kept (duplicates too; order is irrelevant)
+///   but the credential's own: with `credential_pair` (the credential was read from the first
+///   pair whose raw key is `ottoken`, query first), that pair is left out. Any other pair
+///   whose key is `ottoken` stays, and no signature can cover it (a v2 key may not be
+///   `ottoken`): an `ottoken` param never rides along unsigned.
 ///
 /// ```
 /// use xnonce_core::{params::from_query_and_form, Scheme};
-/// let p = from_query_and_form(Scheme::V1, "a=1&b=x+y&ottoken=zz", Some("a=2&c=3")).unwrap();
+/// let p = from_query_and_form(Scheme::V1, "a=1&b=x+y&ottoken=zz", Some("a=2&c=3"), true).unwrap();
 /// assert_eq!(p, vec![("a".into(), "2".into()), ("b".into(), "x y".into()), ("c".into(), "3".into())]);
+/// let p = from_query_and_form(Scheme::V2, "a=1&ottoken=zz&ottoke%6E=x", None, true).unwrap();
+/// assert_eq!(p, vec![("a".into(), "1".into()), ("ottoken".into(), "x".into())]);
 /// ```
-pub fn from_query_and_form(scheme: Scheme, query: &str, form: Option<&str>) -> Result<Params> {
+pub fn from_query_and_form(
+    scheme: Scheme,
+    query: &str,
+    form: Option<&str>,
+    credential_pair: bool,
+) -> Result<Params> {
     let pairs = split_raw(query).chain(form.into_iter().flat_map(split_raw));
     // At most one pair per `&`-separated segment.
     let segments = |raw: &str| raw.bytes().filter(|&b| b == b'&').count() + 1;
@@ -108,6 +119,7 @@ pub fn from_query_and_form(scheme: Scheme, query: &str, form: Option<&str>) -> R
     // allocation for the usual handful), a map from V1_INDEX_FROM keys on, so that a request
     // with n params costs O(n), not O(n²) — params are read before the client is known.
     let mut index: Option<HashMap<String, usize>> = None;
+    let mut credential_left_out = !credential_pair;
     for (k, v) in pairs {
         match scheme {
             Scheme::V1 => {
@@ -139,11 +151,11 @@ pub fn from_query_and_form(scheme: Scheme, query: &str, form: Option<&str>) -> R
                 }
             }
             Scheme::V2 => {
-                let k = form_text(k)?;
-                if k == crate::ottoken::PARAM {
+                if !credential_left_out && k == crate::ottoken::PARAM {
+                    credential_left_out = true;
                     continue;
                 }
-                out.push((k, form_text(v)?));
+                out.push((form_text(k)?, form_text(v)?));
             }
         }
     }
@@ -166,12 +178,12 @@ mod tests {
     #[test]
     fn lone_escape_characters_are_decoded() {
         for scheme in [Scheme::V1, Scheme::V2] {
-            let p = from_query_and_form(scheme, "k=+&j=%2B", None).unwrap();
+            let p = from_query_and_form(scheme, "k=+&j=%2B", None, false).unwrap();
             assert_eq!(p, [("k".into(), " ".into()), ("j".into(), "+".into())]);
-            let e = from_query_and_form(scheme, "k=%", None).unwrap_err();
+            let e = from_query_and_form(scheme, "k=%", None, false).unwrap_err();
             assert_eq!(e.code(), ErrorCode::MalformedParams, "{scheme}");
         }
-        let p = from_query_and_form(Scheme::V2, "+=1", None).unwrap();
+        let p = from_query_and_form(Scheme::V2, "+=1", None, false).unwrap();
         assert_eq!(p, [(" ".into(), "1".into())]);
     }
 
@@ -226,7 +238,7 @@ mod tests {
             let query: Vec<String> = (0..n).map(|i| format!("{}=q{i}", keys(i))).collect();
             let form: Vec<String> = (0..n).map(|i| format!("{}=f{i}", keys(i * 3))).collect();
             let (query, form) = (query.join("&") + "&ottoken=x", form.join("&"));
-            let got = from_query_and_form(Scheme::V1, &query, Some(&form)).unwrap();
+            let got = from_query_and_form(Scheme::V1, &query, Some(&form), false).unwrap();
             let all: Vec<(String, String)> = split_raw(&query)
                 .chain(split_raw(&form))
                 .filter(|(k, _)| *k != crate::ottoken::PARAM)
@@ -236,9 +248,44 @@ mod tests {
         }
     }
 
+    /// v2 leaves out the credential's own pair only (the first raw `ottoken`, query before
+    /// form); v1 leaves out every raw `ottoken`, as em-secure-api did.
+    #[test]
+    fn only_the_credential_pair_is_left_out_of_v2_params() {
+        let (query, form) = ("a=1&ottoken=t1&ottoke%6E=x", Some("ottoken=t2&b=2"));
+        let v2 = |credential_pair| from_query_and_form(Scheme::V2, query, form, credential_pair);
+        let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+        assert_eq!(
+            v2(true).unwrap(),
+            [
+                pair("a", "1"),
+                pair("ottoken", "x"),
+                pair("ottoken", "t2"),
+                pair("b", "2")
+            ]
+        );
+        assert_eq!(
+            v2(false).unwrap(),
+            [
+                pair("a", "1"),
+                pair("ottoken", "t1"),
+                pair("ottoken", "x"),
+                pair("ottoken", "t2"),
+                pair("b", "2")
+            ]
+        );
+        // The credential in the form body: the query's ottoken-named pairs stay.
+        let p = from_query_and_form(Scheme::V2, "ottoke%6E=x", Some("ottoken=t2"), true).unwrap();
+        assert_eq!(p, [pair("ottoken", "x")]);
+        for credential_pair in [true, false] {
+            let p = from_query_and_form(Scheme::V1, query, form, credential_pair).unwrap();
+            assert_eq!(p, [pair("a", "1"), pair("ottoke%6E", "x"), pair("b", "2")]);
+        }
+    }
+
     #[test]
     fn v2_keeps_duplicates_and_decodes_keys() {
-        let p = from_query_and_form(Scheme::V2, "a%20b=1&a%20b=2&&x", None).unwrap();
+        let p = from_query_and_form(Scheme::V2, "a%20b=1&a%20b=2&&x", None, false).unwrap();
         assert_eq!(
             p,
             vec![
@@ -248,13 +295,13 @@ mod tests {
             ]
         );
         assert_eq!(
-            from_query_and_form(Scheme::V2, "a=%ff", None)
+            from_query_and_form(Scheme::V2, "a=%ff", None, false)
                 .unwrap_err()
                 .code(),
             ErrorCode::MalformedParams
         );
         assert_eq!(
-            from_query_and_form(Scheme::V2, "a=%f", None)
+            from_query_and_form(Scheme::V2, "a=%f", None, false)
                 .unwrap_err()
                 .code(),
             ErrorCode::MalformedParams

@@ -129,7 +129,9 @@ impl SignInput {
     /// non-empty body is signed as the body (v2; v1 refuses it, `invalid_body`). An empty path
     /// is sent as `/` (RFC 9112 §3.2.1). A target holding a fragment (`#`) is `invalid_path`,
     /// a form body that is not UTF-8 `malformed_params`, a bad `%` escape in the query or the
-    /// form `malformed_params`. Time and nonce come from the environment unless set afterwards.
+    /// form `malformed_params`. An `ottoken` param is left out in v1 (its server reads none)
+    /// and kept in v2, where it cannot be signed (`invalid_param_key`): a link is sent as it
+    /// is, not signed again. Time and nonce come from the environment unless set afterwards.
     ///
     /// ```
     /// use std::collections::HashMap;
@@ -160,7 +162,7 @@ impl SignInput {
             scheme,
             method: req.method.to_owned(),
             path: if req.path.is_empty() { "/" } else { req.path }.to_owned(),
-            params: params::from_query_and_form(scheme, req.query, form)?,
+            params: params::from_query_and_form(scheme, req.query, form, false)?,
             client: client.into(),
             timestamp_ms: None,
             nonce: None,

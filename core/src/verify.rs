@@ -3,7 +3,8 @@
 //! Steps, in this order (the first failure is returned):
 //! 1. credential: the `X-Nonce` header, else the `ottoken` parameter (`missing_header`,
 //!    `malformed_header`, `malformed_ottoken`); the scheme must be accepted (`unsupported_scheme`);
-//! 2. params read from the query and form body per scheme, `ottoken` left out (`malformed_params`);
+//! 2. params read from the query and form body per scheme, the credential's `ottoken` left out
+//!    (v1: every `ottoken`) (`malformed_params`);
 //! 3. the client's live secrets (`unknown_client`);
 //! 4. the token recomputed with each secret and compared in constant time (`signature_mismatch`;
 //!    malformed request fields give their `invalid_*` code);
@@ -263,7 +264,7 @@ pub struct Verified {
     pub client: String,
     /// The signed timestamp.
     pub timestamp_ms: u64,
-    /// The signed params (decoded, `ottoken` left out).
+    /// The signed params (decoded; the `ottoken` the credential came from left out).
     pub params: Vec<(String, String)>,
     /// The replay key: `v1:<client>:<token>` or `v2:<client>:<nonce>` (with its digest,
     /// computed once for the stores that record digests).
@@ -478,7 +479,7 @@ impl Verifier {
         let scheme = header.scheme;
         let replay_key = replay_key(scheme, header.client, header.request_id);
         hint(&replay_key);
-        let params = params::from_query_and_form(scheme, req.query, form)?;
+        let params = params::from_query_and_form(scheme, req.query, form, via_ottoken)?;
         let client = header.client;
         let ts = header.timestamp_ms;
         let window = self.windows.window_for(req.path);
@@ -729,5 +730,60 @@ mod tests {
         // Without a store nothing asks for it, and nothing computes it.
         let v = verifier.verify(&req, &clients, env.now_ms).unwrap();
         assert!(!v.replay_key.has_digest());
+    }
+
+    /// v2: only the credential's own `ottoken` pair is left out of the params, so an
+    /// `ottoken` param added to a signed request is refused (`invalid_param_key`); v1 ignores
+    /// such params, as em-secure-api did.
+    #[test]
+    fn an_added_ottoken_param_is_refused_in_v2_and_ignored_in_v1() {
+        let (secret, env) = (crate::fixtures::secret(), crate::fixtures::env());
+        let clients = HashMap::from([("svc".to_string(), secret.clone())]);
+        let verifier = Verifier::new();
+        let input = |scheme| {
+            SignInput::new(scheme, "GET", "/c/a", "svc")
+                .param("q", "1")
+                .host("api.test")
+        };
+        let verify = |target: &str, x_nonce: Option<&str>| {
+            let req = Incoming::new("GET", target).host("api.test");
+            let req = match x_nonce {
+                Some(h) => req.x_nonce(h),
+                None => req,
+            };
+            verifier.verify(&req, &clients, env.now_ms)
+        };
+        for scheme in [Scheme::V1, Scheme::V2] {
+            let header = sign_with(&input(scheme), &secret, &env).unwrap().x_nonce;
+            let link = crate::link_with(&input(scheme), &secret, "http://api.test", &env)
+                .unwrap()
+                .url;
+            let link = link.strip_prefix("http://api.test").unwrap();
+            assert_eq!(verify("/c/a?q=1", Some(&header)).unwrap().params.len(), 1);
+            assert!(verify(link, None).unwrap().via_ottoken);
+            for (target, x_nonce) in [
+                ("/c/a?q=1&ottoken=eyJ4", Some(header.as_str())),
+                (&*format!("{link}&ottoken=djIg"), None),
+                (&*format!("{link}&ottoke%6E=x"), None),
+                ("/c/a?ottoke%6E=x&q=1", Some(header.as_str())),
+            ] {
+                let got = verify(target, x_nonce);
+                match scheme {
+                    Scheme::V2 => assert_eq!(
+                        got.unwrap_err().code(),
+                        ErrorCode::InvalidParamKey,
+                        "{target}"
+                    ),
+                    // v1 keys are raw: `ottoke%6E` is a key of its own, which the token does
+                    // not cover; a raw `ottoken` is ignored.
+                    Scheme::V1 if target.contains("ottoke%6E") => assert_eq!(
+                        got.unwrap_err().code(),
+                        ErrorCode::InvalidParamKey,
+                        "{target}"
+                    ),
+                    Scheme::V1 => assert_eq!(got.unwrap().params.len(), 1, "{target}"),
+                }
+            }
+        }
     }
 }

@@ -221,8 +221,8 @@ proptest! {
     fn parsers_never_panic(s in any::<String>(), bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
         let _ = XNonce::parse(&s);
         let _ = ottoken::decode(&s);
-        let _ = from_query_and_form(Scheme::V1, &s, Some(&s));
-        let _ = from_query_and_form(Scheme::V2, &s, Some(&s));
+        let _ = from_query_and_form(Scheme::V1, &s, Some(&s), true);
+        let _ = from_query_and_form(Scheme::V2, &s, Some(&s), true);
         let _ = canonical::host(&s);
         let _ = canonical::path_v2(&s);
         let lossy = String::from_utf8_lossy(&bytes).into_owned();

@@ -52,21 +52,36 @@ fn check_raw(scheme: Scheme, query: &str, form: Option<&str>) {
         .find(|(k, _)| *k == ottoken::PARAM)
         .map(|p| p.1);
     assert_eq!(find_ottoken(query, form), raw_ottoken);
-    match from_query_and_form(scheme, query, form) {
+    // As a verifier reads them after a credential from the ottoken pair.
+    match from_query_and_form(scheme, query, form, true) {
         Ok(params) => {
-            assert!(
-                params.iter().all(|(k, _)| k != ottoken::PARAM),
-                "ottoken reached the params"
-            );
             match scheme {
                 Scheme::V2 => {
-                    let expected = segments
+                    // Every pair but the credential's own (the first raw `ottoken`).
+                    let expected = segments.len() - usize::from(raw_ottoken.is_some());
+                    assert_eq!(params.len(), expected, "v2 must keep every other pair");
+                    let others = segments
                         .iter()
-                        .filter(|(k, _)| decoded(k).as_deref() != Some(ottoken::PARAM))
-                        .count();
-                    assert_eq!(params.len(), expected, "v2 must keep every pair");
+                        .filter(|(k, _)| decoded(k).as_deref() == Some(ottoken::PARAM))
+                        .count()
+                        - usize::from(raw_ottoken.is_some());
+                    let kept = params.iter().filter(|(k, _)| k == ottoken::PARAM).count();
+                    assert_eq!(kept, others, "other ottoken-named pairs are kept");
+                    // For signing nothing is left out; only the credential pair's value,
+                    // decoded then as a param, can make the text fail.
+                    match from_query_and_form(scheme, query, form, false) {
+                        Ok(all) => assert_eq!(all.len(), segments.len(), "nothing left out"),
+                        Err(e) => assert!(
+                            raw_ottoken.is_some() && e.code() == ErrorCode::MalformedParams,
+                            "{e}"
+                        ),
+                    }
                 }
                 Scheme::V1 => {
+                    assert!(
+                        params.iter().all(|(k, _)| k != ottoken::PARAM),
+                        "ottoken reached the v1 params"
+                    );
                     for (i, (k, _)) in params.iter().enumerate() {
                         assert!(params[..i].iter().all(|(e, _)| e != k), "v1 keys repeat");
                         assert!(segments.iter().any(|(r, _)| r == k), "v1 keys are raw");
@@ -116,10 +131,12 @@ fn check_round_trip(scheme: Scheme, case: &Case) {
     let cut = case.split as usize % (encoded.len() + 1);
     let query = encoded[..cut].join("&");
     let form = encoded[cut..].join("&");
-    let got = from_query_and_form(scheme, &query, Some(&form))
+    // As a signer reads them (no credential pair): v1 still drops any `ottoken`, v2 keeps it.
+    let got = from_query_and_form(scheme, &query, Some(&form), false)
         .unwrap_or_else(|e| panic!("client-encoded params refused: {e} ({query:?} / {form:?})"));
     let mut expected: Vec<(String, String)> = Vec::new();
-    for (k, v) in pairs.into_iter().filter(|(k, _)| k != ottoken::PARAM) {
+    let dropped = |k: &String| scheme == Scheme::V1 && k == ottoken::PARAM;
+    for (k, v) in pairs.into_iter().filter(|(k, _)| !dropped(k)) {
         match scheme {
             Scheme::V2 => expected.push((k, v)),
             Scheme::V1 => match expected.iter_mut().find(|(e, _)| *e == k) {

@@ -250,7 +250,8 @@ fn handler(c: &Call<'_>) -> Handled {
         ]),
         ("controller2", "action5", "post") => {
             let read = |raw: &str| {
-                xnonce_core::params::from_query_and_form(Scheme::V1, raw, None).unwrap_or_default()
+                xnonce_core::params::from_query_and_form(Scheme::V1, raw, None, true)
+                    .unwrap_or_default()
             };
             let url = read(c.query);
             let body = read(c.form.unwrap_or(""));
@@ -388,7 +389,7 @@ async fn mirror(
     } else {
         None
     };
-    let params = match xnonce_core::params::from_query_and_form(Scheme::V1, query, form) {
+    let params = match xnonce_core::params::from_query_and_form(Scheme::V1, query, form, true) {
         Ok(p) => p,
         Err(e) => return Answer::text(400, e.message()),
     };

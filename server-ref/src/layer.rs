@@ -1081,7 +1081,7 @@ pub(crate) mod tests {
             (Scheme::V1, "opt1=1"),
             (Scheme::V2, "ottoken=x&opt1=1&username=u"),
         ] {
-            let parsed = params::from_query_and_form(s, q, None).unwrap();
+            let parsed = params::from_query_and_form(s, q, None, true).unwrap();
             assert_eq!(
                 check(s, q).map_err(|e| e.message().to_string()),
                 route

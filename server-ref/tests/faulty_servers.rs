@@ -398,6 +398,43 @@ fn a_server_that_refuses_absolute_form_targets_fails_those_rows() {
     assert_eq!(server.failures(), scheme_rows(&["v1", "v2"], &rows));
 }
 
+#[test]
+fn a_server_that_ignores_unsigned_ottoken_params_fails_those_rows() {
+    // What v2 verifiers did before PROTOCOL §11.1 step 4 kept every pair but the
+    // credential's: every `ottoken`-named pair but a link's first one was left out unsigned.
+    let server = wrapped(|r| {
+        r.layer(axum::middleware::from_fn(
+            |mut req: axum::extract::Request, next: axum::middleware::Next| async move {
+                if let Some(query) = req.uri().query() {
+                    let header = req.headers().contains_key("x-nonce");
+                    let mut credential_seen = header;
+                    let kept: Vec<&str> = query
+                        .split('&')
+                        .filter(|pair| {
+                            let key = pair.split('=').next().unwrap_or("");
+                            let named = key == "ottoken" || key.eq_ignore_ascii_case("ottoke%6E");
+                            if key == "ottoken" && !credential_seen {
+                                credential_seen = true;
+                                return true;
+                            }
+                            !named
+                        })
+                        .collect();
+                    let target = format!("{}?{}", req.uri().path(), kept.join("&"));
+                    *req.uri_mut() = target.parse().unwrap();
+                }
+                next.run(req).await
+            },
+        ))
+    });
+    let rows = [
+        "ottoken param beside the header",
+        "link with a second ottoken",
+        "link with an ottoke%6E param",
+    ];
+    assert_eq!(server.failures(), scheme_rows(&["v2"], &rows));
+}
+
 /// The router with `f` applied to every answer it gives.
 fn rewriting(router: Router, f: fn(Response<Body>) -> Response<Body>) -> Router {
     router.layer(axum::middleware::map_response(
@@ -438,6 +475,9 @@ fn server_errors_for_malformed_requests_fail_those_rows() {
             "malformed ottoken (v2 garbage)",
             "oversized header (64 KiB)",
             "v2 second Host line",
+            "v2 ottoken param beside the header",
+            "v2 link with a second ottoken",
+            "v2 link with an ottoke%6E param",
         ])
     );
 }
@@ -497,6 +537,9 @@ fn v2_refusals_with_a_generic_code_fail_those_rows() {
         "ottoken with tampered param",
         "replay with re-encoded query",
         "same nonce, new timestamp",
+        "ottoken param beside the header",
+        "link with a second ottoken",
+        "link with an ottoke%6E param",
     ];
     let rows = [&v2_codes[..], &RULE_AND_ROUTE_ROWS[..]].concat();
     assert_eq!(server.failures(), scheme_rows(&["v2"], &rows));

@@ -716,6 +716,10 @@ impl<'a> Runner<'a> {
             });
         self.check(format!("{sn} ottoken with tampered param"), mismatch(), req);
 
+        if s == Scheme::V2 {
+            self.unsigned_ottoken_params(&get, &base);
+        }
+
         // A replay whose query spells a value differently (`+` / `%20`, the same params).
         let p = self.get_params();
         let got = self
@@ -834,6 +838,42 @@ impl<'a> Runner<'a> {
             .signed_request(s, "POST", "/controller1/action3", &p, &p, &How::default())
             .map(|r| r.0);
         self.check(format!("{sn} unknown method"), unknown_route(s), req);
+    }
+
+    /// v2 leaves out of the params only the pair its credential came from (PROTOCOL §11.1
+    /// step 4): an `ottoken` param added to a signed request (beside the header, a second one
+    /// in a link, or spelled `ottoke%6E`) is kept, and refused as `invalid_param_key`.
+    fn unsigned_ottoken_params(&mut self, get: &str, base: &str) {
+        let s = Scheme::V2;
+        let refused = || expect(Some(s), 400, "", "invalid_param_key");
+        let p = self.get_params();
+        let with_header = self
+            .signed_request(s, "GET", get, &p, &p, &How::default())
+            .map(|(mut r, _)| {
+                r.target.push_str("&ottoken=eyJ4Ijoi");
+                r
+            });
+        self.check(
+            "v2 ottoken param beside the header".into(),
+            refused(),
+            with_header,
+        );
+        for (what, extra) in [
+            ("v2 link with a second ottoken", "&ottoken=djIg"),
+            ("v2 link with an ottoke%6E param", "&ottoke%6E=x"),
+        ] {
+            let mut input = SignInput::new(s, "GET", get, &self.opts.client);
+            input.params = self.get_params();
+            let req = link(&input, &self.opts.secret, base)
+                .map_err(|e| format!("cannot link: {e}"))
+                .and_then(|l| {
+                    l.url
+                        .strip_prefix(base)
+                        .map(|t| Request::new("GET", &format!("{t}{extra}")))
+                        .ok_or_else(|| "link outside the base URL".to_string())
+                });
+            self.check(what.into(), refused(), req);
+        }
     }
 
     /// The checks a second registered client makes possible; each is a `SKIP` row without one.
