@@ -218,11 +218,16 @@ fn right_password_accepts_once(ctx: &Ctx, redis: &Redis) -> Check {
     Ok(())
 }
 
-fn the_store_reports_a_refusal_at_once(redis: &Redis) -> Check {
-    let rt = tokio::runtime::Builder::new_current_thread()
+/// A runtime to drive the store from a plain test function.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+fn the_store_reports_a_refusal_at_once(redis: &Redis) -> Check {
+    let rt = runtime();
     rt.block_on(async {
         let store =
             RedisStore::new(&redis.url(Some(WRONG), 0), "t:")?.timeout(Duration::from_millis(2000));
@@ -264,10 +269,7 @@ fn admin(redis: &Redis) -> Result<redis::Connection, String> {
 /// the key is still kept for the rest of the window on Redis's clock (`PX`, not an absolute
 /// `PXAT` that Redis would find already past and store nothing), so the copy is refused.
 fn the_expiry_does_not_depend_on_the_instance_clock(redis: &Redis) -> Check {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let mut admin = admin(redis)?;
     let real_now = xnonce_server::now_ms();
     for (name, now) in [
@@ -317,10 +319,7 @@ fn a_refused_reconnect_does_not_stick(dir: &Path) -> Check {
             .map(drop)
             .map_err(|e| format!("{args:?}: {e}"))
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let store = RedisStore::new(&redis.url(Some(PASSWORD), 0), "reauth:")?
         .timeout(Duration::from_millis(500));
     let insert = |n: u32| {
@@ -387,10 +386,7 @@ fn a_stopped_redis_does_not_queue_requests(dir: &Path) -> Check {
         ensure!(ok, "kill {sig} failed");
         Ok(())
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let timeout = Duration::from_millis(500);
     let bound = timeout * 3 + Duration::from_secs(1);
     let store = RedisStore::new(&redis.url(Some(PASSWORD), 0), "stop:")?.timeout(timeout);
@@ -449,10 +445,7 @@ fn a_cluster_node_is_refused(ctx: &Ctx) -> Check {
     )
     .ok_or("redis-server did not start")?;
     let url = redis.url(Some(PASSWORD), 0);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let store = RedisStore::new(&url, "cluster:")?;
     let checked = rt.block_on(store.check());
     ensure!(
@@ -480,10 +473,7 @@ fn an_evicting_redis_is_warned_about(ctx: &Ctx) -> Check {
     let redis = Redis::start_with(&ctx.dir, &["--maxmemory-policy", "allkeys-lru"])
         .ok_or("redis-server did not start")?;
     let url = redis.url(Some(PASSWORD), 0);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let policy = rt.block_on(RedisStore::new(&url, "evict:")?.maxmemory_policy());
     ensure!(
         policy.as_deref() == Some("allkeys-lru"),
