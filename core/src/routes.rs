@@ -240,6 +240,28 @@ fn to_rules(rules: &[(&str, ParamRule)]) -> Rules {
     rules.iter().map(|(k, r)| (k.to_string(), *r)).collect()
 }
 
+/// em-secure-api's route key `<action>_<method>`, split on the last `_`: the action and the
+/// method (a valid HTTP method token, any case). Anything else is `unknown_route`.
+///
+/// ```
+/// use xnonce_core::routes::split_key;
+/// assert_eq!(split_key("action3_get").unwrap(), ("action3", "get"));
+/// assert_eq!(split_key("my_action_POST").unwrap(), ("my_action", "POST"));
+/// assert!(split_key("status").is_err());
+/// ```
+pub fn split_key(key: &str) -> Result<(&str, &str)> {
+    match key.rsplit_once('_') {
+        Some((action, method)) if !action.is_empty() && !method.is_empty() => {
+            crate::canonical::method(method)?;
+            Ok((action, method))
+        }
+        _ => err(
+            ErrorCode::UnknownRoute,
+            format!("key {key:?} is not <action>_<method>"),
+        ),
+    }
+}
+
 impl RouteTable {
     /// An empty table (every request is an unknown route).
     pub fn new() -> Self {
@@ -343,24 +365,16 @@ impl RouteTable {
         c.actions.push(a);
     }
 
-    /// Adds a route from em-secure-api's key form `<action>_<method>` (split on the last `_`).
+    /// Adds a route from em-secure-api's key form `<action>_<method>` ([`split_key`]).
     /// `__default_parameters` sets the controller's defaults instead.
     pub fn add_key(&mut self, controller: &str, key: &str, rules: Rules) -> Result<()> {
         if key == DEFAULT_PARAMETERS {
             self.add_defaults(controller, rules);
             return Ok(());
         }
-        match key.rsplit_once('_') {
-            Some((action, method)) if !action.is_empty() && !method.is_empty() => {
-                crate::canonical::method(method)?;
-                self.add_route(controller, action, method, rules);
-                Ok(())
-            }
-            _ => err(
-                ErrorCode::UnknownRoute,
-                format!("route key {key:?} is not <action>_<method>"),
-            ),
-        }
+        let (action, method) = split_key(key)?;
+        self.add_route(controller, action, method, rules);
+        Ok(())
     }
 
     /// Every route as `(controller, action, method)`, in insertion order.

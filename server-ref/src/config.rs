@@ -623,16 +623,9 @@ impl Config {
 /// far beyond any process's descriptor limit).
 pub const MAX_CONNECTIONS: usize = 1_000_000;
 
-/// A route or window key `<action>_<method>` (split on the last `_`), as core's route table
-/// reads it.
+/// A route or window key `<action>_<method>`, as core's route table reads it.
 fn route_key(key: &str) -> Result<(&str, &str), String> {
-    match key.rsplit_once('_') {
-        Some((action, method)) if !action.is_empty() && !method.is_empty() => {
-            xnonce_core::canonical::method(method).map_err(|e| e.message().to_string())?;
-            Ok((action, method))
-        }
-        _ => Err(format!("{key:?} is not <action>_<method> (or __default)")),
-    }
+    xnonce_core::routes::split_key(key).map_err(|e| format!("{} (or __default)", e.message()))
 }
 
 /// A controller name as paths hold it (PROTOCOL §16: every segment before the action, joined
@@ -738,7 +731,7 @@ mod tests {
             ),
             (
                 "[windows.c]\nfoo = 1000",
-                "windows.c.foo: \"foo\" is not <action>_<method>",
+                "windows.c.foo: key \"foo\" is not <action>_<method>",
             ),
             (
                 "[routes.f]\na_get = { x = \"req\" }\na_GET = {}",
