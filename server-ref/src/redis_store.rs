@@ -274,9 +274,11 @@ impl RedisStore {
     /// [`CheckError::Unsupported`] for a Redis Cluster node). The server runs
     /// this at start-up; the store makes each of its connections the same way, so a failed
     /// one reports Redis's own error (`WRONGPASS …`, `Connection refused`) at once, not a
-    /// timeout.
+    /// timeout. A connection that answers becomes the store's: the first request uses it.
     pub async fn check(&self) -> Result<(), CheckError> {
-        self.connect().await.map(drop)
+        let conn = self.connect().await?;
+        self.adopt(conn);
+        Ok(())
     }
 
     /// Redis's `maxmemory-policy` (`CONFIG GET`), or `None` when it cannot be read (Redis
@@ -286,7 +288,7 @@ impl RedisStore {
     /// new key instead (503, fail closed). The reference server warns at start about any
     /// other policy.
     pub async fn maxmemory_policy(&self) -> Option<String> {
-        let mut conn = self.connect().await.ok()?;
+        let (_, mut conn) = self.connection().await.ok()?;
         let mut get = redis::cmd("CONFIG");
         get.arg("GET").arg("maxmemory-policy");
         let query = get.query_async::<Vec<String>>(&mut conn);
@@ -389,21 +391,23 @@ impl RedisStore {
         if let Some(found) = self.cached(asked) {
             return found;
         }
-        let made = self.connect().await;
-        let mut link = self.link();
-        match made {
-            Ok(conn) => {
-                link.made += 1;
-                link.conn = Some((link.made, conn.clone()));
-                link.failed = None;
-                Ok((link.made, conn))
-            }
+        match self.connect().await {
+            Ok(conn) => Ok(self.adopt(conn)),
             Err(e) => {
                 let why = e.to_string();
-                link.failed = Some((Instant::now(), why.clone()));
+                self.link().failed = Some((Instant::now(), why.clone()));
                 Err(ReplayStoreError(why))
             }
         }
+    }
+
+    /// Makes `conn` the connection in use (and forgets any failed attempt); its number.
+    fn adopt(&self, conn: MultiplexedConnection) -> (u64, MultiplexedConnection) {
+        let mut link = self.link();
+        link.made += 1;
+        link.conn = Some((link.made, conn.clone()));
+        link.failed = None;
+        (link.made, conn)
     }
 
     /// Stops using connection `n` (if still in use): the next request connects anew.
