@@ -753,12 +753,8 @@ impl Registry {
             Ok(())
         };
         if !self.dir.exists() {
-            if let Err(e) = fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(&self.dir)
-            {
-                return not_recorded(format!("cannot create {}: {e}", self.dir.display()));
+            if let Err(e) = self.ensure_dir() {
+                return not_recorded(e.to_string());
             }
         }
         let _lock = match lock::FileLock::acquire(&self.dir, START_LOCK_WAIT) {
