@@ -6,8 +6,10 @@ use std::collections::HashMap;
 use crate::error::{err, ErrorCode, Result};
 use crate::Scheme;
 
-/// From this many distinct keys on, v1's merge finds keys through a map instead of a scan.
-const V1_INDEX_FROM: usize = 16;
+/// From this many keys on, v1 looks keys up through a map instead of a scan of the earlier
+/// ones: the merge of a request's params, and the repeated-key check of signing
+/// (`canonical::v1`).
+pub(crate) const V1_INDEX_FROM: usize = 16;
 
 /// Ordered `(key, value)` pairs. Order is signed by v1 and irrelevant to v2.
 pub type Params = Vec<(String, String)>;

@@ -77,11 +77,10 @@ enum SeenKeys<'a> {
 }
 
 impl<'a> SeenKeys<'a> {
-    /// Up to this many params the earlier ones are scanned (no allocation).
-    const SCAN_UP_TO: usize = 16;
-
+    /// Below [`crate::params::V1_INDEX_FROM`] params the earlier ones are scanned (no
+    /// allocation).
     fn new(len: usize) -> Self {
-        if len <= Self::SCAN_UP_TO {
+        if len < crate::params::V1_INDEX_FROM {
             SeenKeys::Scan
         } else {
             SeenKeys::Set(std::collections::HashSet::with_capacity(len))
