@@ -184,7 +184,7 @@ pub fn params_v2<K: AsRef<str>, V: AsRef<str>>(params: &[(K, V)]) -> Result<Stri
 }
 
 /// [`params_v2`] appending to `out`, without building the encoded pairs: the order of two
-/// encoded strings is decided at their first differing raw byte (see [`cmp_encoded`]), so the
+/// encoded strings is decided at their first differing raw byte (see `cmp_encoded`), so the
 /// params are sorted by index and each is encoded once, straight into `out`.
 pub fn push_params_v2<K: AsRef<str>, V: AsRef<str>>(
     out: &mut String,
