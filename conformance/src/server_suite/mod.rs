@@ -685,18 +685,7 @@ impl<'a> Runner<'a> {
         self.second_client_checks(s);
 
         // ottoken link, accepted once.
-        let p = self.get_params();
-        let mut input = SignInput::new(s, "GET", &get, &self.opts.client);
-        input.params = p;
-        let base = format!("http://{}{}", self.base.authority, self.base.prefix);
-        let req = link(&input, &self.opts.secret, &base)
-            .map_err(|e| format!("cannot link: {e}"))
-            .and_then(|l| {
-                l.url
-                    .strip_prefix(&base)
-                    .map(|t| Request::new("GET", t))
-                    .ok_or_else(|| "link outside the base URL".to_string())
-            });
+        let req = self.link_request(s, &get, "");
         self.accepted_once(&format!("{sn} ottoken link"), req, s);
 
         // An ottoken whose request had a param changed.
@@ -717,7 +706,7 @@ impl<'a> Runner<'a> {
         self.check(format!("{sn} ottoken with tampered param"), mismatch(), req);
 
         if s == Scheme::V2 {
-            self.unsigned_ottoken_params(&get, &base);
+            self.unsigned_ottoken_params(&get);
         }
 
         // A replay whose query spells a value differently (`+` / `%20`, the same params).
@@ -843,7 +832,7 @@ impl<'a> Runner<'a> {
     /// v2 leaves out of the params only the pair its credential came from (PROTOCOL §11.1
     /// step 4): an `ottoken` param added to a signed request (beside the header, a second one
     /// in a link, or spelled `ottoke%6E`) is kept, and refused as `invalid_param_key`.
-    fn unsigned_ottoken_params(&mut self, get: &str, base: &str) {
+    fn unsigned_ottoken_params(&mut self, get: &str) {
         let s = Scheme::V2;
         let refused = || expect(Some(s), 400, "", "invalid_param_key");
         let p = self.get_params();
@@ -862,18 +851,22 @@ impl<'a> Runner<'a> {
             ("v2 link with a second ottoken", "&ottoken=djIg"),
             ("v2 link with an ottoke%6E param", "&ottoke%6E=x"),
         ] {
-            let mut input = SignInput::new(s, "GET", get, &self.opts.client);
-            input.params = self.get_params();
-            let req = link(&input, &self.opts.secret, base)
-                .map_err(|e| format!("cannot link: {e}"))
-                .and_then(|l| {
-                    l.url
-                        .strip_prefix(base)
-                        .map(|t| Request::new("GET", &format!("{t}{extra}")))
-                        .ok_or_else(|| "link outside the base URL".to_string())
-                });
+            let req = self.link_request(s, get, extra);
             self.check(what.into(), refused(), req);
         }
+    }
+
+    /// A GET of a fresh link to `get` with the suite's params, `extra` appended to its query.
+    fn link_request(&mut self, s: Scheme, get: &str, extra: &str) -> Result<Request, String> {
+        let mut input = SignInput::new(s, "GET", get, &self.opts.client);
+        input.params = self.get_params();
+        let base = format!("http://{}{}", self.base.authority, self.base.prefix);
+        let url = link(&input, &self.opts.secret, &base)
+            .map_err(|e| format!("cannot link: {e}"))?
+            .url;
+        url.strip_prefix(&base)
+            .map(|t| Request::new("GET", &format!("{t}{extra}")))
+            .ok_or_else(|| "link outside the base URL".to_string())
     }
 
     /// The checks a second registered client makes possible; each is a `SKIP` row without one.
