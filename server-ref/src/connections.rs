@@ -113,6 +113,22 @@ pub async fn serve(
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
+    serve_until(listener, router, limits, shutdown, std::future::pending()).await;
+}
+
+/// [`serve`], with a way to cut the drain short: once `shutdown` has completed, open
+/// connections are closed as soon as `stop_draining` completes too (or the
+/// [`DRAIN_DEADLINE`] passes), their requests unanswered. `xnonce-server` passes a second
+/// SIGINT/SIGTERM ([`crate::shutdown_signals`]). Either way every connection's task has ended
+/// when this returns, so nothing is answered after the caller's clean-up (the replay
+/// journal's last write).
+pub async fn serve_until(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    stop_draining: impl Future<Output = ()> + Send + 'static,
+) {
     warn_if_descriptors_run_out(limits.max_connections);
     let graceful = GracefulShutdown::new();
     let mut accept_errors = AcceptErrors::default();
@@ -121,8 +137,11 @@ pub async fn serve(
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
         .max_buf_size(limits.max_head_bytes.max(MIN_HEAD_BYTES));
+    let mut tasks = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
     loop {
+        // Reap the tasks of closed connections (the set holds only open ones).
+        while tasks.try_join_next().is_some() {}
         let permit = tokio::select! {
             permit = open.clone().acquire_owned() => match permit {
                 Ok(permit) => permit,
@@ -144,7 +163,7 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(router.clone());
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-        tokio::spawn(async move {
+        tasks.spawn(async move {
             match connection.await {
                 // hyper refused the request before the layer saw it, and answered it itself
                 // (400, 414 or 431): logged like the layer's refusals, with what is known.
@@ -167,7 +186,12 @@ pub async fn serve(
         () = tokio::time::sleep(DRAIN_DEADLINE) => {
             tracing::warn!("connections still open 10 s after shutdown; closing them");
         }
+        () = stop_draining => {
+            tracing::warn!("stopping now: closing the open connections without waiting for their requests");
+        }
     }
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
 }
 
 /// Failed `accept`s: a connection that failed before it was accepted is nothing to wait for;

@@ -26,7 +26,7 @@ pub use layer::{scheme_hint, Limits, XNonceLayer, XNonceService};
 pub use rate_limit::RateLimitLayer;
 pub use redis_store::RedisStore;
 pub use registry::Registry;
-pub use server::{shutdown_signal, Server};
+pub use server::{shutdown_signal, shutdown_signals, Server};
 pub use store::{AsyncReplayStore, MemoryStore, SyncStore};
 
 /// Milliseconds since the Unix epoch from the system clock.

@@ -341,7 +341,7 @@ fn serve(
             }
         };
         // Signal handlers first: from the line below on, SIGTERM is a graceful stop.
-        let shutdown = xnonce_server::shutdown_signal();
+        let (shutdown, stop_draining) = xnonce_server::shutdown_signals();
         {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "xnonce-server listening on http://{addr}");
@@ -354,7 +354,7 @@ fn serve(
             routes = if cfg.routes.is_some() { "configured" } else { "any (no route rules)" },
             "serving"
         );
-        match server.run(shutdown).await {
+        match server.run_until(shutdown, stop_draining).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("xnonce-server: {e}");

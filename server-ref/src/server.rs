@@ -174,6 +174,18 @@ impl Server {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        self.run_until(shutdown, std::future::pending()).await
+    }
+
+    /// [`Server::run`], whose drain after `shutdown` also ends as soon as `stop_draining`
+    /// completes: open connections are closed, their requests unanswered, and the replay
+    /// journal is written as after any drain. `xnonce-server serve` passes the second of
+    /// [`shutdown_signals`].
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+        stop_draining: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let tasks = match &self.evictor {
             Evictor::Memory(s) => vec![s.spawn_evictor(Duration::from_secs(5))],
             Evictor::Journal(s) => vec![
@@ -182,7 +194,14 @@ impl Server {
             ],
             Evictor::None => Vec::new(),
         };
-        connections::serve(self.listener, self.router, self.connections, shutdown).await;
+        connections::serve_until(
+            self.listener,
+            self.router,
+            self.connections,
+            shutdown,
+            stop_draining,
+        )
+        .await;
         for t in tasks {
             t.abort();
         }
@@ -203,22 +222,63 @@ impl Server {
 /// requests answered, the replay journal written) on a signal sent at any moment after the
 /// announcement. Until then a signal has its default action. Call it inside the runtime.
 pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
-    use tokio::signal::unix::{signal, Signal, SignalKind};
-    let term = signal(SignalKind::terminate()).ok();
-    let interrupt = signal(SignalKind::interrupt()).ok();
-    async fn received(s: Option<Signal>) {
-        match s {
-            Some(mut s) => {
-                s.recv().await;
-            }
-            None => std::future::pending::<()>().await,
+    let mut signals = StopSignals::install();
+    async move {
+        signals.recv().await;
+        tracing::info!("shutting down");
+    }
+}
+
+/// Two futures over SIGINT and SIGTERM, for [`Server::run_until`]: the first completes on
+/// the first signal (a graceful stop, as [`shutdown_signal`]), the second on the signal after
+/// it (stop without waiting for open requests: what an operator who presses Ctrl-C twice
+/// means). Installed when called, as [`shutdown_signal`]'s; call it inside the runtime.
+pub fn shutdown_signals() -> (
+    impl std::future::Future<Output = ()> + Send + 'static,
+    impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    // Each handle sees every signal delivered after it was made.
+    let (mut first, mut second) = (StopSignals::install(), StopSignals::install());
+    let graceful = async move {
+        first.recv().await;
+        tracing::info!("shutting down (a second SIGINT or SIGTERM stops without waiting)");
+    };
+    let now = async move {
+        second.recv().await;
+        second.recv().await;
+    };
+    (graceful, now)
+}
+
+/// Handlers for SIGINT and SIGTERM (either one stops a server). A handler that cannot be
+/// installed never fires.
+struct StopSignals {
+    term: Option<tokio::signal::unix::Signal>,
+    interrupt: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn install() -> Self {
+        use tokio::signal::unix::{signal, SignalKind};
+        StopSignals {
+            term: signal(SignalKind::terminate()).ok(),
+            interrupt: signal(SignalKind::interrupt()).ok(),
         }
     }
-    async move {
-        tokio::select! {
-            _ = received(term) => {},
-            _ = received(interrupt) => {},
+
+    /// The next SIGINT or SIGTERM.
+    async fn recv(&mut self) {
+        async fn received(s: Option<&mut tokio::signal::unix::Signal>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
         }
-        tracing::info!("shutting down");
+        tokio::select! {
+            () = received(self.term.as_mut()) => {},
+            () = received(self.interrupt.as_mut()) => {},
+        }
     }
 }

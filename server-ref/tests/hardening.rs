@@ -2,6 +2,7 @@
 //! * restart: a request accepted before a restart (SIGTERM, and `kill -9`) of the default
 //!   (journaled memory store) server is still refused as a replay after it;
 //! * SIGTERM at any moment after the server says it listens is a graceful stop (exit 0);
+//!   a second one during the drain stops at once, with the journal still written;
 //! * bad-input matrix: hostile or broken requests each get a 4xx (v2: problem document with
 //!   the expected code; v1: em-secure-api's text), never a 5xx, never a panic, and the server
 //!   keeps serving.
@@ -125,6 +126,72 @@ fn a_sigterm_as_soon_as_the_server_listens_is_a_graceful_stop() {
             s.log()
         );
     }
+}
+
+#[test]
+fn a_second_sigterm_cuts_the_drain_short_and_the_journal_is_still_written() {
+    let d = Dirs::new("hardening-second-term");
+    let (root, data) = (d.base.clone(), d.data.clone());
+    let secret = add_client(&data, "twice");
+    let mut s = start(&data, &root.join("1.log"));
+    let authority = s.base.authority.clone();
+    let at = |s: &Served| http::BaseUrl {
+        connect: s.base.connect.clone(),
+        ..first_base(&authority)
+    };
+    let accepted = signed(Scheme::V2, "twice", &secret, &authority);
+    assert_eq!(http::send(&at(&s), &accepted).unwrap().status, 200);
+    // A request whose body never finishes: the drain would wait for it until its 10 s
+    // deadline.
+    use std::io::Write;
+    let mut stuck = std::net::TcpStream::connect(&s.base.connect).unwrap();
+    stuck
+        .write_all(
+            format!(
+                "POST /controller1/action1 HTTP/1.1\r\nHost: {authority}\r\n\
+                 X-Nonce: {}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+                 Content-Length: 100\r\n\r\nusername=",
+                v2_header("twice", &xnonce_server::now_ms().to_string())
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+
+    let kill = |sig: &str, pid: u32| {
+        let ok = std::process::Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    };
+    kill("-TERM", s.child.id());
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        s.alive(),
+        "one SIGTERM waits for the open request: {}",
+        s.log()
+    );
+    let second = Instant::now();
+    let status = s.signal("-TERM");
+    assert!(status.success(), "{status:?}; {}", s.log());
+    assert!(
+        second.elapsed() < Duration::from_secs(5),
+        "the second SIGTERM must not wait for the drain's 10 s deadline ({:?}); {}",
+        second.elapsed(),
+        s.log()
+    );
+    assert!(s.log().contains("stopping now"), "{}", s.log());
+    drop(stuck);
+
+    let again = start(&data, &root.join("2.log"));
+    let r = http::send(&at(&again), &accepted).unwrap();
+    assert_eq!(
+        r.status,
+        409,
+        "accepted before the forced stop: {}",
+        r.text()
+    );
 }
 
 fn first_base(authority: &str) -> http::BaseUrl {
