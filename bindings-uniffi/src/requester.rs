@@ -404,6 +404,7 @@ mod tests {
         let r = Response::from(xnonce::Response {
             code: 200,
             body: "{\"b\": 1.50, \"a\": null}".into(),
+            bytes: b"{\"b\": 1.50, \"a\": null}".to_vec(),
             data: Some(serde_json::json!({"a": null, "b": 1.5})),
             headers: vec![("content-type".into(), "application/json".into())],
         });
@@ -412,6 +413,7 @@ mod tests {
         let r = Response::from(xnonce::Response {
             code: 500,
             body: "oops".into(),
+            bytes: b"oops".to_vec(),
             data: None,
             headers: vec![],
         });

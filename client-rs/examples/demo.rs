@@ -211,11 +211,13 @@ async fn links(a: &Args, check: &mut Check) -> Result<(), xnonce::Error> {
                 xnonce::Error::new(xnonce::ErrorCode::ConnectionFailed, e.to_string())
             })?;
             let code = res.status().as_u16();
-            let body = res.text().await.unwrap_or_default();
+            let bytes = res.bytes().await.unwrap_or_default().to_vec();
+            let body = String::from_utf8_lossy(&bytes).into_owned();
             let answer = Response {
                 code,
                 data: serde_json::from_str(&body).ok(),
                 body,
+                bytes,
                 headers: Vec::new(),
             };
             println!("     {n} → {}", outcome(&answer));

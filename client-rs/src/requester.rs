@@ -83,9 +83,11 @@ impl fmt::Debug for RequestOptions {
 /// A server's answer (any status: non-2xx answers are responses, not errors).
 ///
 /// ```
+/// let body = r#"{"code":"replayed"}"#;
 /// let res = xnonce::Response {
 ///     code: 409,
-///     body: r#"{"code":"replayed"}"#.into(),
+///     body: body.into(),
+///     bytes: body.into(),
 ///     data: Some(serde_json::json!({"code": "replayed"})),
 ///     headers: vec![("content-type".into(), "application/problem+json".into())],
 /// };
@@ -99,6 +101,8 @@ pub struct Response {
     pub code: u16,
     /// The body as text (invalid UTF-8 replaced).
     pub body: String,
+    /// The body byte for byte, as received.
+    pub bytes: Vec<u8>,
     /// The body parsed as JSON, when it is JSON.
     pub data: Option<serde_json::Value>,
     /// Response headers in order received; names lower-case.
@@ -561,7 +565,7 @@ impl Requester {
                 )
             })
             .collect();
-        let bytes = res.bytes().await.map_err(transport)?;
+        let bytes = res.bytes().await.map_err(transport)?.to_vec();
         let body = String::from_utf8_lossy(&bytes).into_owned();
         let data = if body.trim().is_empty() {
             None
@@ -573,6 +577,7 @@ impl Requester {
             Response {
                 code,
                 body,
+                bytes,
                 data,
                 headers,
             },
@@ -817,6 +822,7 @@ mod tests {
         let res = |code: u16, value: String| Response {
             code,
             body: "Request has timed out".into(),
+            bytes: b"Request has timed out".to_vec(),
             data: None,
             headers: vec![("x-nonce-server-time".into(), value)],
         };

@@ -866,3 +866,36 @@ fn a_redirect_names_its_location() {
         stderr(&out)
     );
 }
+
+/// A 2xx body goes to stdout byte for byte: a binary one unchanged (no replacement
+/// characters, no added line end), a text one with the line end a terminal needs.
+#[test]
+fn a_body_is_printed_byte_for_byte() {
+    let binary: &[u8] = b"\x89PNG\r\n\x1a\n\x00\xff\xfe";
+    for (body, want) in [(binary, binary.to_vec()), (b"ok", b"ok\n".to_vec())] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stub = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let mut conn = accept_within(&listener, Duration::from_secs(20));
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            conn.write_all(&[head.as_bytes(), body].concat()).unwrap();
+        });
+        let a = vec![
+            "request".to_string(),
+            "--path=/x/y".into(),
+            "--client=c".into(),
+            format!("--secret={SECRET}"),
+            format!("--base-url=http://127.0.0.1:{port}"),
+        ];
+        let out = xnonce(&a);
+        stub.join().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(out.stdout, want);
+    }
+}

@@ -14,11 +14,13 @@ use crate::RequestOptions;
 pub(super) fn run(a: &RequestArgs) -> ExitCode {
     match send(a) {
         Ok(res) if res.is_success() => {
-            let mut body = res.body;
-            if !body.ends_with('\n') {
-                body.push('\n');
+            // Byte for byte; a text body gets the line end a terminal needs, a binary one
+            // (not UTF-8) nothing, so that `> file` keeps it whole.
+            let mut body = res.bytes;
+            if std::str::from_utf8(&body).is_ok() && !body.ends_with(b"\n") {
+                body.push(b'\n');
             }
-            super::write_stdout(body.as_bytes())
+            super::write_stdout(&body)
         }
         Ok(res) => {
             match res.header("location") {
