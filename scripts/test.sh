@@ -31,6 +31,8 @@ part_rust() {
   cargo fmt --all -- --check
   # With uniffi's generator binary (feature cli), so the swift part need not lint it again.
   cargo clippy --workspace --all-targets --features xnonce-uniffi/cli -- -D warnings
+  echo "-- rustdoc (whole workspace, -D warnings: broken links, bare URLs)"
+  RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps --workspace
   # The server's Redis test (server-ref/tests/redis.rs) runs a real redis-server.
   if ! command -v redis-server >/dev/null; then
     echo "-- installing redis-server (apt-get)"

@@ -7,6 +7,9 @@
 //! (`Requester`, `AsyncRequester`), [`bridge`] (Rust futures as asyncio awaitables).
 
 #![warn(missing_docs)]
+// Not a Rust API (its users call it from Python): its docs describe its internals and may
+// link private items.
+#![allow(rustdoc::private_intra_doc_links)]
 
 use pyo3::prelude::*;
 

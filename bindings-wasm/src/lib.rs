@@ -6,6 +6,9 @@
 //! shared `.code` (see [`error`]). The JS surface is documented in `bindings-wasm/README.md`.
 
 #![warn(missing_docs)]
+// Not a Rust API (its users call it from JavaScript): its docs describe its internals and may
+// link private items.
+#![allow(rustdoc::private_intra_doc_links)]
 
 pub mod convert;
 pub mod env;

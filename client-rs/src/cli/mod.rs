@@ -1,6 +1,8 @@
 //! The `xnonce` command (DESIGN §4): argument parsing and the `sign`, `link` and `request`
 //! commands.
 
+// The args' doc comments are also their `--help` texts, where a URL reads best bare.
+#[allow(rustdoc::bare_urls)]
 pub mod args;
 mod request;
 
