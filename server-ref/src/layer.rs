@@ -12,6 +12,10 @@
 //! 5. passes the request on with [`Verified`] (and the [`RouteMatch`], with a route table) in
 //!    its extensions, and the body re-attached.
 //!
+//! It verifies the request target the client sent (what it signed): inside axum's
+//! `Router::nest`, where the URI has lost the nesting prefix, that is axum's
+//! [`OriginalUri`](axum::extract::OriginalUri), and route tables name the full path too.
+//!
 //! Refusals are written by [`crate::respond`]: em-secure-api's text for v1, a problem
 //! document for v2. Each outcome is logged with `tracing` (target `xnonce`: client, method,
 //! path, outcome code, and a refusal's status) — never a secret, a token or a parameter value:
@@ -492,7 +496,7 @@ impl Shared {
                     client = verified.client.as_str(),
                     scheme = outcome.scheme.as_str(),
                     method = parts.method.as_str(),
-                    path = parts.uri.path(),
+                    path = sent_target(&parts).path(),
                     outcome = "accepted",
                     "request"
                 );
@@ -512,7 +516,7 @@ impl Shared {
                     client = outcome.client.as_deref().unwrap_or("-"),
                     scheme = outcome.scheme.as_str(),
                     method = parts.method.as_str(),
-                    path = parts.uri.path(),
+                    path = sent_target(&parts).path(),
                     outcome = r.error.code().as_str(),
                     status,
                     "request"
@@ -614,7 +618,8 @@ impl Shared {
     /// Everything after the body is read that needs no waiting: route and param rules,
     /// credential, and the replay record when the store answers at once.
     fn decide_now(&self, parts: &Parts, x_nonce: Option<&str>, body: &[u8]) -> Decision {
-        let query = parts.uri.query().unwrap_or("");
+        let target = sent_target(parts);
+        let query = target.query().unwrap_or("");
         let content_type = parts
             .headers
             .get(header::CONTENT_TYPE)
@@ -630,8 +635,8 @@ impl Shared {
         // the host, and the Host header is then ignored (core's `Incoming::host_header`).
         let incoming = Incoming {
             method: parts.method.as_str(),
-            host: parts.uri.authority().map(|a| a.as_str()),
-            path: parts.uri.path(),
+            host: target.authority().map(|a| a.as_str()),
+            path: target.path(),
             query,
             content_type,
             body,
@@ -710,7 +715,7 @@ impl Shared {
 fn head_refusal(parts: &Parts, r: Refusal) -> Outcome {
     let x_nonce = parts.headers.get(&X_NONCE).and_then(|v| v.to_str().ok());
     Outcome {
-        scheme: scheme_hint(x_nonce, parts.uri.query().unwrap_or(""), None),
+        scheme: scheme_hint(x_nonce, sent_target(parts).query().unwrap_or(""), None),
         client: None,
         result: Err(r),
     }
@@ -747,6 +752,16 @@ fn recorded(
 }
 
 /// True when `headers` holds more than one `Host` field line.
+/// The request target as the client sent it, which is what it signed: inside a router
+/// nested with axum's `Router::nest` (or `nest_service`) the request's URI has lost the
+/// prefix, and axum keeps the original as [`OriginalUri`](axum::extract::OriginalUri).
+fn sent_target(parts: &Parts) -> &axum::http::Uri {
+    match parts.extensions.get::<axum::extract::OriginalUri>() {
+        Some(original) => &original.0,
+        None => &parts.uri,
+    }
+}
+
 fn more_than_one_host(headers: &axum::http::HeaderMap) -> bool {
     let mut hosts = headers.get_all(header::HOST).iter();
     hosts.next().is_some() && hosts.next().is_some()
@@ -946,6 +961,45 @@ pub(crate) mod tests {
             assert_eq!(status, 503);
             assert!(body.contains("store_unavailable"), "{body}");
         }
+    }
+
+    /// Inside `Router::nest("/a", …)` the inner router sees `/b`; the client signed `/a/b`,
+    /// and that is what the layer verifies (and matches its routes against).
+    #[tokio::test]
+    async fn inside_a_nested_router_the_sent_path_is_verified() {
+        let secret = svc_secret();
+        let layer = XNonceLayer::new(svc_clients(&secret)).routes(RouteTable::new().route(
+            "a",
+            "b",
+            "GET",
+            &[("x", ParamRule::Required)],
+        ));
+        let inner = axum::Router::new()
+            .route("/b", axum::routing::get(|| async { "ok" }))
+            .layer(layer);
+        let app = axum::Router::new().nest("/a", inner);
+        let request = signed_get(&secret);
+        let answer = |req: Request<Body>| async {
+            let res = app.clone().oneshot(req).await.unwrap();
+            let status = res.status().as_u16();
+            let body = res.into_body().collect().await.unwrap().to_bytes();
+            (status, String::from_utf8(body.to_vec()).unwrap())
+        };
+        assert_eq!(answer(request()).await, (200, "ok".to_string()));
+        assert_eq!(answer(request()).await.0, 409, "replayed");
+        // Signed for the path the nested router sees: not what was sent.
+        let input = SignInput::new(Scheme::V2, "GET", "/b", "svc")
+            .param("x", "1")
+            .host("h.test");
+        let x_nonce = sign(&input, &secret).unwrap().x_nonce;
+        let inner_path = Request::get("/a/b?x=1")
+            .header("host", "h.test")
+            .header("x-nonce", x_nonce)
+            .body(Body::empty())
+            .unwrap();
+        let (status, body) = answer(inner_path).await;
+        assert_eq!(status, 401, "{body}");
+        assert!(body.contains("signature_mismatch"), "{body}");
     }
 
     #[tokio::test]

@@ -422,6 +422,10 @@ fn a_server_that_ignores_unsigned_ottoken_params_fails_those_rows() {
                         .collect();
                     let target = format!("{}?{}", req.uri().path(), kept.join("&"));
                     *req.uri_mut() = target.parse().unwrap();
+                    // The layer verifies the target as sent (axum's OriginalUri): rewrite
+                    // that too, as such a verifier would read it.
+                    let sent = axum::extract::OriginalUri(req.uri().clone());
+                    req.extensions_mut().insert(sent);
                 }
                 next.run(req).await
             },
