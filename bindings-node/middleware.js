@@ -102,7 +102,8 @@ function middleware(verifier, options) {
         if (req.httpVersionMajor < 2) res.setHeader('connection', 'close')
         return send(res, native.bodyTooLargeAnswer(limit, { target, xNonce }))
       }
-      req.xnonce = check.call(verifier, req.method, target, {
+      // Express's method-override rewrites req.method; the client signed the one it sent.
+      req.xnonce = check.call(verifier, req.originalMethod ?? req.method, target, {
         // HTTP/2 and HTTP/3 carry the host as `:authority` (RFC 9113 §8.3.1).
         host: req.headers[':authority'] ?? req.headers.host,
         xNonce,
@@ -135,23 +136,41 @@ function hostLines(rawHeaders) {
   return n
 }
 
-/** The body as one Buffer, TOO_LARGE past `limit` bytes, or GONE when the client went away. */
+/**
+ * The body as one Buffer, TOO_LARGE past `limit` bytes, or GONE when the client went away.
+ *
+ * The body stays readable for what runs after the middleware (express.json(), multer,
+ * Fastify's parsers): it is read in paused mode and, once the stream has all of it, put back
+ * with `unshift` before the stream emits 'end' (which `unshift` allows: Node checks for "one
+ * last unshift" before it emits 'end'). The next reader gets the same Buffer, uncopied.
+ */
 function readBody(req, limit) {
   return new Promise((resolve) => {
     const chunks = []
     let size = 0
     const finish = (outcome) => {
-      req.off('data', onData).off('end', onEnd).off('error', onGone).off('close', onGone)
+      req.off('readable', onReadable).off('error', onGone).off('close', onGone)
       resolve(outcome)
     }
-    const onData = (chunk) => {
-      size += chunk.length
-      if (size > limit) finish(TOO_LARGE)
-      else chunks.push(chunk)
+    function onReadable() {
+      if (req.destroyed) return finish(GONE)
+      let chunk
+      while ((chunk = req.read()) !== null) {
+        size += chunk.length
+        if (size > limit) return finish(TOO_LARGE)
+        chunks.push(chunk)
+      }
+      // The stream has been told the body is complete (the 'end' it will emit next is
+      // what `unshift` must come before). `complete` is node:http's public flag; HTTP/2's
+      // compatibility request has no early one, so its readable state is asked.
+      if (req.complete === true || req._readableState?.ended === true) {
+        const body = Buffer.concat(chunks, size)
+        if (size > 0) req.unshift(body)
+        finish(body)
+      }
     }
-    const onEnd = () => finish(Buffer.concat(chunks, size))
     const onGone = () => finish(GONE)
-    req.on('data', onData).on('end', onEnd).on('error', onGone).on('close', onGone)
+    req.on('readable', onReadable).on('error', onGone).on('close', onGone)
   })
 }
 

@@ -51,10 +51,20 @@ test.before(async () => {
   verifier = new x.Verifier({ [CLIENT]: reference.secret })
   app = await listen(
     x.middleware(verifier, {
-      then(req, res) {
+      async then(req, res) {
         seen.push(req)
+        // The stream still holds the body for a parser after the middleware (express.json(),
+        // multer, Fastify's): the same bytes.
+        const streamed = []
+        for await (const chunk of req) streamed.push(chunk)
         res.setHeader('content-type', 'application/json')
-        res.end(JSON.stringify({ xnonce: req.xnonce, rawBody: req.rawBody.toString('base64') }))
+        res.end(
+          JSON.stringify({
+            xnonce: req.xnonce,
+            rawBody: req.rawBody.toString('base64'),
+            streamed: Buffer.concat(streamed).toString('base64'),
+          }),
+        )
       },
     }),
   )
@@ -185,10 +195,11 @@ test('a verified request reaches the handler with req.xnonce and req.rawBody', a
     body,
   })
   assert.equal(res.status, 200, res.body)
-  const { xnonce, rawBody } = JSON.parse(res.body)
+  const { xnonce, rawBody, streamed } = JSON.parse(res.body)
   assert.deepEqual([xnonce.scheme, xnonce.client, xnonce.params], ['v2', CLIENT, [['day', 'mon']]])
   assert.equal(xnonce.replayKey, `v2:${CLIENT}:${x.parseHeader(header).nonce}`)
   assert.equal(rawBody, body.toString('base64'))
+  assert.equal(streamed, rawBody, 'the body is still readable after the middleware')
   assert.ok(Buffer.isBuffer(seen.at(-1).rawBody))
 
   // A v1 form POST: the form fields are params.
@@ -283,6 +294,9 @@ test('Express-style: req.originalUrl is verified, next() continues, a refusal do
     // What Express does for app.use('/api', guard): the mount path leaves req.url.
     req.originalUrl = req.url
     req.url = req.url.slice('/api'.length) || '/'
+    // And what method-override does with `X-HTTP-Method-Override: DELETE`.
+    req.originalMethod = req.method
+    req.method = 'DELETE'
     guard(req, res, (error) => {
       calls.push(error)
       if (error) res.writeHead(500).end(`next(${error.message})`)
@@ -495,10 +509,18 @@ test('HTTP/2: the host is :authority; refusals and the 413 are answered on the s
   const handled = []
   const mw = x.middleware(new x.Verifier({ [CLIENT]: reference.secret }), {
     limit: 16,
-    then: (req, res) => {
+    then: async (req, res) => {
       handled.push(req)
+      const streamed = []
+      for await (const chunk of req) streamed.push(chunk)
       res.setHeader('content-type', 'application/json')
-      res.end(JSON.stringify({ client: req.xnonce.client, rawBody: req.rawBody.toString() }))
+      res.end(
+        JSON.stringify({
+          client: req.xnonce.client,
+          rawBody: req.rawBody.toString(),
+          streamed: Buffer.concat(streamed).toString(),
+        }),
+      )
     },
   })
   const server = http2.createServer((req, res) => mw(req, res))
@@ -526,6 +548,18 @@ test('HTTP/2: the host is :authority; refusals and the 413 are answered on the s
     // The same kind of request for another authority: the signature binds the host.
     const elsewhere = await h2({ ':authority': 'other.invalid', 'x-nonce': sign() })
     assert.deepEqual([elsewhere.status, JSON.parse(elsewhere.body).code], [401, 'signature_mismatch'])
+    // A body: verified, and still readable from the stream after the middleware.
+    const small = 'small body'
+    const posted = await h2(
+      {
+        ':method': 'POST',
+        'x-nonce': sign({ contentType: 'text/plain', body: small }, 'POST'),
+        'content-type': 'text/plain',
+      },
+      small,
+    )
+    assert.equal(posted.status, 200, posted.body)
+    assert.deepEqual(JSON.parse(posted.body), { client: CLIENT, rawBody: small, streamed: small })
     // Over the limit: core's 413, without HTTP/1.1's `connection: close` (forbidden in HTTP/2).
     const big = 'x'.repeat(17)
     const tooLarge = await h2(
@@ -537,7 +571,7 @@ test('HTTP/2: the host is :authority; refusals and the 413 are answered on the s
       big,
     )
     assert.deepEqual([tooLarge.status, JSON.parse(tooLarge.body).code], [413, 'invalid_body'])
-    assert.equal(handled.length, 1)
+    assert.equal(handled.length, 2)
   } finally {
     session.close()
     await new Promise((resolve) => server.close(resolve))
