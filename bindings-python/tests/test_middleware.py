@@ -20,6 +20,7 @@ import uvicorn
 import xnonce
 from werkzeug.serving import make_server
 from xnonce.asgi import XNonceMiddleware as AsgiMiddleware
+from xnonce.asgi import request_target as asgi_request_target
 from xnonce.requests import XNonceAuth
 from xnonce.wsgi import XNonceMiddleware as WsgiMiddleware
 from xnonce.wsgi import request_target
@@ -322,7 +323,8 @@ def test_wsgi_reads_a_terminated_input_without_a_length() -> None:
     seen: list[Any] = []
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        seen.append(environ["wsgi.input"].read())
+        # As Django reads a body: CONTENT_LENGTH bytes, nothing without it.
+        seen.append(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
         start_response("200 OK", [])
         return [b""]
 
@@ -344,6 +346,76 @@ def test_wsgi_reads_a_terminated_input_without_a_length() -> None:
     middleware(environ(b"y" * 17), lambda status, headers: statuses.append(status))
     assert statuses[-1] == "413 Request Entity Too Large" or statuses[-1].startswith("413 ")
     assert seen == [body]
+
+
+def test_a_v2_request_without_a_host_line_is_refused_not_verified_against_server_name() -> None:
+    header = xnonce.sign_request("v2", "GET", "127.0.0.1", "/a", "billing", SECRET)
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/a",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PROTOCOL": "HTTP/1.0",
+        "HTTP_X_NONCE": header,
+        "wsgi.input": io.BytesIO(b""),
+    }
+    statuses: list[str] = []
+    middleware = WsgiMiddleware(echo_wsgi, xnonce.Verifier({"billing": SECRET}))
+    body = b"".join(middleware(environ, lambda status, headers: statuses.append(status)))
+    assert statuses[0].startswith("400 ")
+    assert json.loads(body)["code"] == "invalid_host"
+
+
+def test_the_asgi_target_without_raw_path_is_the_path_which_holds_root_path() -> None:
+    scope = {"root_path": "/app", "path": "/app/caf\u00e9 x", "query_string": b"q=1"}
+    assert asgi_request_target(scope) == "/app/caf%C3%A9%20x?q=1"
+    assert asgi_request_target({"raw_path": b"/app/x", "path": "/ignored"}) == "/app/x"
+
+
+async def ws_echo(scope: Any, receive: Any, send: Any) -> None:
+    """A WebSocket app that says who was verified."""
+    assert scope["type"] == "websocket"
+    await receive()
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.send", "text": scope["xnonce.verified"].client})
+    await send({"type": "websocket.close", "code": 1000})
+
+
+def test_websocket_handshakes_are_verified_like_gets() -> None:
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    port = free_port()
+    config = uvicorn.Config(
+        AsgiMiddleware(ws_echo, xnonce.Verifier({"billing": SECRET})),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        ws="websockets-sansio",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.01)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        url = xnonce.link("v2", "GET", "/ws/admin", {"room": "1"}, "billing", SECRET, base)
+        ws_url = "ws" + url[len("http") :]
+        with connect(ws_url) as ws:
+            assert ws.recv(timeout=10) == "billing"
+        # The same link again: a replay, refused before the app runs.
+        with pytest.raises(InvalidStatus) as replayed:
+            connect(ws_url).close()
+        assert replayed.value.response.status_code == 409
+        with pytest.raises(InvalidStatus) as unsigned:
+            connect(f"ws://127.0.0.1:{port}/ws/admin?room=1").close()
+        assert unsigned.value.response.status_code in (401, 403)
+    finally:
+        server.should_exit = True
+        thread.join(5)
 
 
 def test_an_error_that_is_not_a_refusal_is_not_answered_as_one() -> None:

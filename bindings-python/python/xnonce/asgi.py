@@ -19,8 +19,8 @@ A refused request never reaches the app: the middleware answers with
 ``XNonceError.answer`` (the reference server's bytes: em-secure-api's text for v1 clients,
 a problem document for v2). An accepted one reaches it with ``scope["xnonce.verified"]`` (an
 ``xnonce.Verified``; also ``request.state.xnonce`` in Starlette and FastAPI) and its body,
-which the middleware read to verify it, handed on unchanged. Other scopes (``lifespan``,
-``websocket``) pass through.
+which the middleware read to verify it, handed on unchanged. WebSocket handshakes are
+verified as GETs (a browser puts an ``ottoken`` in the URL); ``lifespan`` passes through.
 """
 
 from __future__ import annotations
@@ -45,12 +45,13 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 def request_target(scope: Scope) -> str:
     """The request target as the client sent it (``/path?query``, still percent-encoded):
-    ``raw_path`` when the server gives it, else ``root_path + path`` encoded again."""
+    ``raw_path`` when the server gives it, else ``path`` (which holds ``root_path``) encoded
+    again."""
     raw = scope.get("raw_path")
     if raw:
         path = raw.decode("latin-1")
     else:
-        path = encode_path(scope.get("root_path", "") + scope.get("path", ""))
+        path = encode_path(scope.get("path", ""))
     query = scope.get("query_string", b"").decode("latin-1")
     return join_target(path, query)
 
@@ -65,12 +66,14 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return ", ".join(bytes(v).decode("latin-1") for v in values)
 
 
-async def _send(send: Send, refusal: Answer) -> None:
+async def _send(send: Send, refusal: Answer, kind: str = "http.response") -> None:
+    """Sends ``refusal`` as an HTTP answer (``kind``: ``websocket.http.response`` for the
+    refusal of a WebSocket handshake)."""
     body = refusal.body_bytes
     headers = [(k.lower().encode(), v.encode("latin-1")) for k, v in refusal.headers]
     headers.append((b"content-length", str(len(body)).encode()))
-    await send({"type": "http.response.start", "status": refusal.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": f"{kind}.start", "status": refusal.status, "headers": headers})
+    await send({"type": f"{kind}.body", "body": body})
 
 
 class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
@@ -83,6 +86,9 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
     """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -138,3 +144,28 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
             return await receive()  # after the body: the disconnect, when it comes
 
         await self.app(scope, replay_body, send)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket handshake is a GET without a body: verified like one (a browser, which
+        cannot set ``X-Nonce`` on it, puts an ``ottoken`` in the URL). Refused, it never
+        reaches the app: the refusal's HTTP answer when the server supports the
+        ``websocket.http.response`` extension, else a close before accepting, which the
+        server answers 403."""
+        target = request_target(scope)
+        x_nonce = _header(scope, b"x-nonce")
+        host = _header(scope, b"host")
+        refused = repeated_host(target, host, x_nonce)
+        if refused is None:
+            outcome = self.check("GET", target, host, x_nonce, None, b"")
+        else:
+            outcome = refused
+        if isinstance(outcome, Answer):
+            await receive()  # websocket.connect: the handshake, answered now
+            if "websocket.http.response" in (scope.get("extensions") or {}):
+                await _send(send, outcome, "websocket.http.response")
+            else:
+                await send({"type": "websocket.close", "code": 1008})
+            return
+        scope[SCOPE_KEY] = outcome
+        scope.setdefault("state", {})["xnonce"] = outcome
+        await self.app(scope, receive, send)

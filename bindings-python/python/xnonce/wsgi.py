@@ -144,7 +144,9 @@ class XNonceMiddleware(VerifyingMiddleware[WSGIApp]):
         outcome = self.check(
             environ.get("REQUEST_METHOD", "GET"),
             target,
-            host or environ.get("SERVER_NAME"),
+            # Not SERVER_NAME: a v2 request without a Host line is refused (PROTOCOL §11.1),
+            # not verified against the server's own name.
+            host,
             x_nonce,
             environ.get("CONTENT_TYPE") or None,
             body,
@@ -153,4 +155,7 @@ class XNonceMiddleware(VerifyingMiddleware[WSGIApp]):
             return _send(start_response, outcome)
         environ[ENVIRON_KEY] = outcome
         environ["wsgi.input"] = io.BytesIO(body)
+        # The length of what was verified: an app that reads CONTENT_LENGTH bytes (Django
+        # does, and reads nothing without it) gets a chunked body too.
+        environ["CONTENT_LENGTH"] = str(len(body))
         return self.app(environ, start_response)
