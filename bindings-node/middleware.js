@@ -89,6 +89,13 @@ function middleware(verifier, options) {
       if (req.httpVersionMajor < 2 && hostLines(req.rawHeaders) > 1) {
         return send(res, native.repeatedHostAnswer({ target, xNonce }))
       }
+      // HTTP/2: the signature covers :authority; a Host field naming another host is
+      // malformed (RFC 9113 §8.3.1), and an app reading it would act on an unsigned host.
+      const authority = req.headers[':authority']
+      if (authority !== undefined && req.headers.host !== undefined) {
+        const conflict = native.hostConflictAnswer(authority, req.headers.host, { target, xNonce })
+        if (conflict) return send(res, conflict)
+      }
       const declared = req.headers['content-length']
       body = declared !== undefined && Number(declared) > limit ? TOO_LARGE : await readBody(req, limit)
       if (body === GONE) {

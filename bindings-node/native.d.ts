@@ -127,6 +127,14 @@ export interface Header {
 }
 
 /**
+ * The 400 answer (`invalid_host`) to an HTTP/2 request whose `Host` field names another
+ * host than its `:authority` (RFC 9113 §8.3.1), in the style of the request's credential,
+ * or `null` when the two name the same host: core's `host_conflict` and
+ * `Refusal::host_conflict`, what the reference server answers.
+ */
+export declare function hostConflictAnswer(authority: string, host: string, request?: RefusedRequest): Answer | null
+
+/**
  * Signs a request and returns a link (`baseUrl + path + ?params&ottoken=...`) that carries
  * its params and the `ottoken`. For v2 the signed host is the base URL's authority.
  */
@@ -164,7 +172,7 @@ export declare function ottokenQueryValue(token: string): string
 export declare function parseHeader(value: string): Header
 
 /**
- * What `bodyTooLargeAnswer` and `repeatedHostAnswer` read of the request to choose the
+ * What `bodyTooLargeAnswer`, `repeatedHostAnswer` and `hostConflictAnswer` read of the request to choose the
  * answer's style (`null` counts as absent).
  */
 export interface RefusedRequest {

@@ -1,7 +1,8 @@
 //! Core's HTTP answer to a refused request (`xnonce_core::answer`), as JavaScript sees it:
 //! the `Answer` record on a refused verification's `XNonceError.answer` (built in
-//! [`crate::error`]), and `bodyTooLargeAnswer` (413) and `repeatedHostAnswer` (400), what the
-//! server adapter (`middleware.js`) answers before any verification. Every byte comes from
+//! [`crate::error`]), and `bodyTooLargeAnswer` (413), `repeatedHostAnswer` and
+//! `hostConflictAnswer` (400), what the server adapter (`middleware.js`) answers before any
+//! verification. Every byte comes from
 //! core; this module only converts.
 
 use std::collections::BTreeMap;
@@ -41,7 +42,7 @@ impl From<xnonce_core::answer::Answer> for Answer {
     }
 }
 
-/// What `bodyTooLargeAnswer` and `repeatedHostAnswer` read of the request to choose the
+/// What `bodyTooLargeAnswer`, `repeatedHostAnswer` and `hostConflictAnswer` read of the request to choose the
 /// answer's style (`null` counts as absent).
 #[napi(object, object_to_js = false)]
 #[derive(Default)]
@@ -84,6 +85,24 @@ pub fn body_too_large_answer(
 )]
 pub fn repeated_host_answer(request: Option<RefusedRequest>) -> Answer {
     Refusal::repeated_host().answer(style(request)).into()
+}
+
+/// The 400 answer (`invalid_host`) to an HTTP/2 request whose `Host` field names another
+/// host than its `:authority` (RFC 9113 §8.3.1), in the style of the request's credential,
+/// or `null` when the two name the same host: core's `host_conflict` and
+/// `Refusal::host_conflict`, what the reference server answers.
+#[napi(
+    js_name = "hostConflictAnswer",
+    strict,
+    ts_args_type = "authority: string, host: string, request?: RefusedRequest"
+)]
+pub fn host_conflict_answer(
+    authority: String,
+    host: String,
+    request: Option<RefusedRequest>,
+) -> Option<Answer> {
+    xnonce_core::answer::host_conflict(&authority, &host)
+        .then(|| Refusal::host_conflict().answer(style(request)).into())
 }
 
 /// The style of a refusal made before verification (core's `refusal_scheme`; no form body

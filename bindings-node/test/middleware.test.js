@@ -548,6 +548,12 @@ test('HTTP/2: the host is :authority; refusals and the 413 are answered on the s
     // The same kind of request for another authority: the signature binds the host.
     const elsewhere = await h2({ ':authority': 'other.invalid', 'x-nonce': sign() })
     assert.deepEqual([elsewhere.status, JSON.parse(elsewhere.body).code], [401, 'signature_mismatch'])
+    // A Host field naming another host than :authority (which the signature covers): 400;
+    // naming the same host (case, default port aside): verified.
+    const conflicting = await h2({ ':authority': authority, host: 'other.invalid', 'x-nonce': sign() })
+    assert.deepEqual([conflicting.status, JSON.parse(conflicting.body).code], [400, 'invalid_host'])
+    const same = await h2({ ':authority': authority, host: authority.toUpperCase(), 'x-nonce': sign() })
+    assert.equal(same.status, 200, same.body)
     // A body: verified, and still readable from the stream after the middleware.
     const small = 'small body'
     const posted = await h2(
@@ -571,7 +577,7 @@ test('HTTP/2: the host is :authority; refusals and the 413 are answered on the s
       big,
     )
     assert.deepEqual([tooLarge.status, JSON.parse(tooLarge.body).code], [413, 'invalid_body'])
-    assert.equal(handled.length, 2)
+    assert.equal(handled.length, 3)
   } finally {
     session.close()
     await new Promise((resolve) => server.close(resolve))

@@ -216,9 +216,43 @@ impl Refusal {
         )
     }
 
+    /// An HTTP/2 or HTTP/3 request whose `Host` field names another host than its
+    /// `:authority` (RFC 9113 §8.3.1, RFC 9114 §4.3.1: malformed): 400, `invalid_host`. A v2
+    /// signature is bound to `:authority`; an app reading `Host` would act on a host that was
+    /// never signed. [`host_conflict`] tells when.
+    ///
+    /// ```
+    /// use xnonce_core::{answer::{host_conflict, Refusal}, Scheme};
+    /// assert!(host_conflict("api.test", "other.test"));
+    /// assert!(!host_conflict("API.test:443", "api.test"));
+    /// let answer = Refusal::host_conflict().answer(Scheme::V2);
+    /// assert_eq!(answer.status, 400);
+    /// assert!(answer.body.contains(r#""code":"invalid_host""#));
+    /// ```
+    pub fn host_conflict() -> Self {
+        Refusal::with_status(
+            ErrorCode::InvalidHost,
+            400,
+            "the Host header field differs from :authority",
+        )
+    }
+
     /// The answer, in the style of `scheme` (the request's [`refusal_scheme`]).
     pub fn answer(&self, scheme: Scheme) -> Answer {
         Answer::refusal_with_status(&self.error, scheme, self.status)
+    }
+}
+
+/// True when an HTTP/2 or HTTP/3 request's `Host` field names another host than its
+/// `:authority` ([`Refusal::host_conflict`]): their canonical forms (PROTOCOL §6.2: case and
+/// default port aside) differ, or, when either is not a valid host, their texts differ.
+pub fn host_conflict(authority: &str, host_header: &str) -> bool {
+    match (
+        crate::canonical::host(authority),
+        crate::canonical::host(host_header),
+    ) {
+        (Ok(a), Ok(h)) => a != h,
+        _ => !authority.eq_ignore_ascii_case(host_header),
     }
 }
 

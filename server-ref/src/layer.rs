@@ -57,6 +57,7 @@ use axum::http::{header, Request, Response};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use tower::{Layer, Service};
+use xnonce_core::answer::host_conflict;
 use xnonce_core::verify::is_form_content_type;
 use xnonce_core::{
     params, Error, ErrorCode, Incoming, ParamRule, ReplayKey, RouteMatch, RouteTable, Scheme,
@@ -604,6 +605,18 @@ impl Shared {
         if parts.headers.len() != parts.headers.keys_len() && more_than_one_host(&parts.headers) {
             return Err(Refusal::repeated_host());
         }
+        // HTTP/2 and HTTP/3: a Host field naming another host than :authority (which the
+        // signature covers) is malformed (RFC 9113 §8.3.1). HTTP/1.1's absolute form, whose
+        // authority overrides Host (RFC 9112 §3.2.2), is not such a conflict.
+        if parts.version >= axum::http::Version::HTTP_2 {
+            let authority = sent_target(parts).authority().map(|a| a.as_str());
+            let host = parts.headers.get(header::HOST).map(|v| v.to_str());
+            if let (Some(authority), Some(host)) = (authority, host) {
+                if host.map_or(true, |host| host_conflict(authority, host)) {
+                    return Err(Refusal::host_conflict());
+                }
+            }
+        }
         let declared = parts
             .headers
             .get(header::CONTENT_LENGTH)
@@ -1000,6 +1013,41 @@ pub(crate) mod tests {
         let (status, body) = answer(inner_path).await;
         assert_eq!(status, 401, "{body}");
         assert!(body.contains("signature_mismatch"), "{body}");
+    }
+
+    /// HTTP/2: the signature covers `:authority` (the URI's authority); a `Host` field
+    /// naming another host is a 400, one naming the same host (any case, default port) is
+    /// not. HTTP/1.1's absolute form, whose authority overrides `Host`, is no conflict.
+    #[tokio::test]
+    async fn over_http2_a_host_field_other_than_the_authority_is_refused() {
+        let secret = svc_secret();
+        let layer = XNonceLayer::new(svc_clients(&secret));
+        let input = SignInput::new(Scheme::V2, "GET", "/a/b", "svc")
+            .param("x", "1")
+            .host("h.test");
+        let request = |version, host: &str| {
+            let x_nonce = sign(&input, &secret).unwrap().x_nonce;
+            Request::get("http://h.test/a/b?x=1")
+                .version(version)
+                .header("host", host)
+                .header("x-nonce", x_nonce)
+                .body(Body::empty())
+                .unwrap()
+        };
+        use axum::http::Version;
+        let (status, body) = send(&layer, request(Version::HTTP_2, "other.test")).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains("invalid_host"), "{body}");
+        assert_eq!(
+            send(&layer, request(Version::HTTP_2, "H.test:443")).await.0,
+            200
+        );
+        assert_eq!(
+            send(&layer, request(Version::HTTP_11, "other.test"))
+                .await
+                .0,
+            200
+        );
     }
 
     #[tokio::test]
