@@ -388,6 +388,15 @@ impl RouteTable {
 
     /// Finds the route of a request (`unknown_route`, with em-secure-api's 404 body text:
     /// `controller (<c>) not found` or `action_method (<a>_<m>) not found in controller <c>`).
+    /// A `HEAD` without a route of its own takes its action's `GET` route (RFC 9110 §9.3.2:
+    /// a `HEAD` is the `GET` without the body).
+    ///
+    /// ```
+    /// use xnonce_core::{ParamRule, RouteTable};
+    /// let table = RouteTable::new().route("reports", "daily", "GET", &[("day", ParamRule::Required)]);
+    /// assert_eq!(&*table.lookup("HEAD", "/reports/daily").unwrap().method, "get");
+    /// assert!(table.lookup("POST", "/reports/daily").is_err());
+    /// ```
     pub fn lookup(&self, method: &str, path: &str) -> Result<RouteMatch> {
         let (controller, action) = split_path_borrowed(path);
         let Some(c) = self.controllers.iter().find(|c| *c.name == *controller) else {
@@ -396,11 +405,16 @@ impl RouteTable {
                 format!("controller ({controller}) not found"),
             );
         };
-        let Some(a) = c
-            .actions
-            .iter()
-            .find(|a| *a.name == *action && a.method.eq_ignore_ascii_case(method))
-        else {
+        let route = |method: &str| {
+            c.actions
+                .iter()
+                .find(|a| *a.name == *action && a.method.eq_ignore_ascii_case(method))
+        };
+        let found = match route(method) {
+            None if method.eq_ignore_ascii_case("HEAD") => route("GET"),
+            found => found,
+        };
+        let Some(a) = found else {
             let method = method.to_ascii_lowercase();
             return err(
                 ErrorCode::UnknownRoute,
