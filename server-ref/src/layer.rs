@@ -555,6 +555,10 @@ impl Shared {
             Ok(Err(e)) => {
                 let r = if e.is::<http_body_util::LengthLimitError>() {
                     self.body_too_large()
+                } else if over_an_outer_limit(&*e) {
+                    // A limit of an outer layer (tower-http's RequestBodyLimitLayer), whose
+                    // error axum wraps: a 413 too, without this layer's limit in it.
+                    Refusal::with_status(ErrorCode::InvalidBody, 413, "request body too large")
                 } else {
                     Refusal::body_unreadable()
                 };
@@ -773,6 +777,13 @@ fn sent_target(parts: &Parts) -> &axum::http::Uri {
         Some(original) => &original.0,
         None => &parts.uri,
     }
+}
+
+/// True when the body's error comes from a length limit of some outer layer (its
+/// `LengthLimitError` wrapped, by axum, in another error).
+fn over_an_outer_limit(e: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(e), |e| e.source())
+        .any(|e| e.is::<http_body_util::LengthLimitError>())
 }
 
 fn more_than_one_host(headers: &axum::http::HeaderMap) -> bool {
@@ -1048,6 +1059,21 @@ pub(crate) mod tests {
                 .0,
             200
         );
+    }
+
+    /// A body cut short by an outer length limit (tower-http's `RequestBodyLimitLayer`: its
+    /// error reaches the layer wrapped by axum) is a 413, not an unreadable body's 400.
+    #[tokio::test]
+    async fn an_outer_body_limit_is_a_413() {
+        let limited = http_body_util::Limited::new(Body::from("0123456789"), 4);
+        let req = Request::post("/a/b")
+            .header("host", "h.test")
+            .header("content-type", "text/plain")
+            .body(Body::new(limited))
+            .unwrap();
+        let (status, body) = send(&XNonceLayer::new(svc_clients(&svc_secret())), req).await;
+        assert_eq!(status, 413, "{body}");
+        assert!(body.contains("request body too large"), "{body}");
     }
 
     #[tokio::test]
