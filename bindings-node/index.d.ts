@@ -4,6 +4,7 @@
 // middleware).
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 
 export {
   sign,
@@ -131,8 +132,23 @@ export declare function xnonceFetch(
   options: XNonceFetchOptions,
 ): (input: string | URL | Request, init?: RequestInit) => Promise<Response>
 
-/** Options of `middleware` (`null` counts as absent). */
-export interface MiddlewareOptions {
+/**
+ * The requests the middleware serves: node:http's, and node:http2's compatibility API's
+ * (Express's `Request` extends `IncomingMessage`).
+ */
+export type ServerRequest = IncomingMessage | Http2ServerRequest
+/** The responses that go with them. */
+export type ServerResponseLike = ServerResponse | Http2ServerResponse
+
+/**
+ * Options of `middleware` (`null` counts as absent). `Req` and `Res` are the server's request
+ * and response types (Express's `Request` and `Response`, node:http2's), inferred from
+ * `then`'s parameters or from where the middleware is passed.
+ */
+export interface MiddlewareOptions<
+  Req extends ServerRequest = IncomingMessage,
+  Res extends ServerResponseLike = ServerResponse,
+> {
   /** `true` (default): `verifyOnce`, a second copy of a request is refused; `false`: `verify`. */
   once?: boolean | null
   /**
@@ -146,33 +162,41 @@ export interface MiddlewareOptions {
    * node:http handler, `http.createServer(middleware(verifier, { then }))`. Awaited; what it
    * throws or rejects with is handled like any error that is not a refusal.
    */
-  then?: ((req: VerifiedRequest, res: ServerResponse) => unknown) | null
+  then?: ((req: VerifiedRequest<Req>, res: Res) => unknown) | null
+  /**
+   * Called with an error that is not a refusal (a throwing `then`, a body already read) when
+   * there is no `next` to pass it to, after the request is answered 500 without details.
+   * Default: logged with `console.error`. (The middleware's promise then resolves: node:http
+   * does not await a request listener, and a rejection nobody handles ends the process.)
+   */
+  onError?: ((error: unknown, req: Req) => void) | null
 }
 
 /** A request the middleware verified. */
-export type VerifiedRequest<Req extends IncomingMessage = IncomingMessage> = Req & {
+export type VerifiedRequest<Req extends ServerRequest = IncomingMessage> = Req & {
   /** What `verify` / `verifyOnce` returned. */
   xnonce: Verified
-  /** The body as received (the stream itself is consumed). */
+  /** The verified body as received (also left in the request stream for a body parser). */
   rawBody: Buffer
 }
 
 /**
  * The middleware: verifies the request, then calls `then(req, res)` if given, else `next()`.
  * A refusal is answered with core's answer (`next` is not called). Any other error goes to
- * `next(error)`; without `next`, it is answered 500 without details and the returned promise
- * rejects with it.
+ * `next(error)`; without `next`, it is answered 500 without details and given to `onError`.
  */
-export type XNonceMiddleware = (
-  req: IncomingMessage,
-  res: ServerResponse,
-  next?: (error?: unknown) => void,
-) => Promise<void>
+export type XNonceMiddleware<
+  Req extends ServerRequest = IncomingMessage,
+  Res extends ServerResponseLike = ServerResponse,
+> = (req: Req, res: Res, next?: (error?: unknown) => void) => Promise<void>
 
 /**
- * A server adapter for Express, Connect and node:http: reads the body (at most `limit` bytes),
- * verifies the request (method, `req.originalUrl ?? req.url`, `Host`, `X-Nonce`,
- * `Content-Type`, body) and sets `req.xnonce` and `req.rawBody`; answers refusals as the
- * reference server does. Mount it before any body parser.
+ * A server adapter for Express, Connect, node:http and node:http2: reads the body (at most
+ * `limit` bytes), verifies the request (method, `req.originalUrl ?? req.url`, the host,
+ * `X-Nonce`, `Content-Type`, body) and sets `req.xnonce` and `req.rawBody`; answers refusals
+ * as the reference server does. Mount it before any body parser.
  */
-export declare function middleware(verifier: Verifier, options?: MiddlewareOptions): XNonceMiddleware
+export declare function middleware<
+  Req extends ServerRequest = IncomingMessage,
+  Res extends ServerResponseLike = ServerResponse,
+>(verifier: Verifier, options?: MiddlewareOptions<Req, Res>): XNonceMiddleware<Req, Res>

@@ -30,6 +30,7 @@ function settings(options) {
   const once = options.once ?? true
   const limit = options.limit ?? DEFAULT_LIMIT
   const then = options.then ?? undefined
+  const onError = options.onError ?? reportError
   if (typeof once !== 'boolean') throw typeError('The "once" option must be a boolean')
   if (typeof limit !== 'number') throw typeError('The "limit" option must be a number')
   if (!Number.isSafeInteger(limit) || limit < 0) {
@@ -42,7 +43,8 @@ function settings(options) {
   }
   if (then !== undefined && typeof then !== 'function')
     throw typeError('The "then" option must be a function')
-  return { once, limit, then }
+  if (typeof onError !== 'function') throw typeError('The "onError" option must be a function')
+  return { once, limit, then, onError }
 }
 
 /**
@@ -53,13 +55,14 @@ function settings(options) {
  */
 function middleware(verifier, options) {
   if (!(verifier instanceof native.Verifier)) throw typeError('The "verifier" argument must be a Verifier')
-  const { once, limit, then } = settings(options)
+  const { once, limit, then, onError } = settings(options)
   const check = once ? verifier.verifyOnce : verifier.verify
 
   return async function xnonceMiddleware(req, res, next) {
     const pass = typeof next === 'function' ? next : undefined
     // Any error that is not a refusal: Express's error handling when there is a `next`; else a
-    // 500 without details, and the returned promise rejects with the error.
+    // 500 without details, and `onError` (by default logged: a rejection nobody awaits, as
+    // node:http leaves a listener's, would end the process).
     const fail = (error) => {
       if (pass) return pass(error)
       if (!res.headersSent) {
@@ -69,7 +72,7 @@ function middleware(verifier, options) {
       } else if (!res.writableEnded) {
         res.destroy()
       }
-      throw error
+      onError(error, req)
     }
 
     let body
@@ -134,6 +137,11 @@ function middleware(verifier, options) {
       return fail(new Error('xnonce middleware: called without `next` and without a `then` handler'))
     }
   }
+}
+
+/** The default `onError`: the error on stderr, as Express's default error handler does. */
+function reportError(error) {
+  console.error('xnonce middleware: error answered 500:', error)
 }
 
 /** How many `Host` field lines a request has (`rawHeaders`: name, value, name, value, ...). */

@@ -1,6 +1,7 @@
 // A typed tour of the package, checked by `tsc --noEmit` (npm run typecheck). It is also a
 // runnable example: `node --experimental-strip-types` is not needed; tsc only checks it.
 import http = require('node:http')
+import http2 = require('node:http2')
 import xnonce = require('xnonce')
 import {
   sign,
@@ -130,6 +131,37 @@ const viaNext: Promise<void> = guard(
 // @ts-expect-error limit is a number of bytes
 middleware(verifier, { limit: '1mb' })
 void [server, viaNext]
+
+// A framework's own request and response types (as Express's extend node:http's) flow
+// through `then`, and the middleware takes them.
+interface AppRequest extends http.IncomingMessage {
+  session: string
+}
+interface AppResponse extends http.ServerResponse {
+  json(value: unknown): void
+}
+const typedGuard: (req: AppRequest, res: AppResponse) => Promise<void> = middleware(verifier, {
+  then(req: VerifiedRequest<AppRequest>, res: AppResponse) {
+    res.json({ client: req.xnonce.client, session: req.session })
+  },
+})
+// node:http2's compatibility API: inferred from createServer, explicit where overloads hide it.
+const h2 = http2.createServer(
+  middleware(verifier, {
+    then(req, res) {
+      res.end(req.xnonce.client + req.headers[':authority'])
+    },
+  }),
+)
+const h2s = http2.createSecureServer(
+  {},
+  middleware<http2.Http2ServerRequest, http2.Http2ServerResponse>(verifier, {
+    then(req, res) {
+      res.end(req.xnonce.client)
+    },
+  }),
+)
+void [typedGuard, h2, h2s]
 
 async function requests(): Promise<void> {
   const api = new Requester('http://127.0.0.1:8080', 'svc', secret, {
