@@ -5,6 +5,7 @@ send. The refusals' bytes are the ones docs/PROTOCOL.md (and em-secure-api, for 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import io
 import json
@@ -74,13 +75,16 @@ def base(request: pytest.FixtureRequest) -> Iterator[str]:
         httpd.shutdown()
         httpd.server_close()
         return
+    with uvicorn_serving(AsgiMiddleware(echo_asgi, verifier, max_body=1024)) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def uvicorn_serving(app: Any, **options: Any) -> Iterator[str]:
+    """``app`` served by uvicorn on a free port of 127.0.0.1, for the block; its base URL."""
     port = free_port()
     config = uvicorn.Config(
-        AsgiMiddleware(echo_asgi, verifier, max_body=1024),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="off",
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", **options
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -89,9 +93,11 @@ def base(request: pytest.FixtureRequest) -> Iterator[str]:
     while not server.started:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(5)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(5)
 
 
 def test_a_signed_request_reaches_the_app_once(base: str) -> None:
@@ -384,24 +390,8 @@ def test_websocket_handshakes_are_verified_like_gets() -> None:
     from websockets.exceptions import InvalidStatus
     from websockets.sync.client import connect
 
-    port = free_port()
-    config = uvicorn.Config(
-        AsgiMiddleware(ws_echo, xnonce.Verifier({"billing": SECRET})),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="off",
-        ws="websockets-sansio",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    try:
-        base = f"http://127.0.0.1:{port}"
+    app = AsgiMiddleware(ws_echo, xnonce.Verifier({"billing": SECRET}))
+    with uvicorn_serving(app, ws="websockets-sansio") as base:
         url = xnonce.link("v2", "GET", "/ws/admin", {"room": "1"}, "billing", SECRET, base)
         ws_url = "ws" + url[len("http") :]
         with connect(ws_url) as ws:
@@ -411,11 +401,8 @@ def test_websocket_handshakes_are_verified_like_gets() -> None:
             connect(ws_url).close()
         assert replayed.value.response.status_code == 409
         with pytest.raises(InvalidStatus) as unsigned:
-            connect(f"ws://127.0.0.1:{port}/ws/admin?room=1").close()
+            connect("ws" + base[len("http") :] + "/ws/admin?room=1").close()
         assert unsigned.value.response.status_code in (401, 403)
-    finally:
-        server.should_exit = True
-        thread.join(5)
 
 
 def test_an_error_that_is_not_a_refusal_is_not_answered_as_one() -> None:

@@ -835,9 +835,9 @@ fn secret_sources_are_read_alike_and_bounded() {
     assert_eq!(stdout(&out), want);
 }
 
-/// A redirect is not followed (a signature is for one URL); where it points is said.
-#[test]
-fn a_redirect_names_its_location() {
+/// `xnonce request` of `/x/y` to a one-shot server on 127.0.0.1 that reads the request and
+/// answers `answer` (bytes, as sent).
+fn request_to_stub(answer: Vec<u8>) -> std::process::Output {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let stub = std::thread::spawn(move || {
@@ -845,10 +845,7 @@ fn a_redirect_names_its_location() {
         let mut conn = accept_within(&listener, Duration::from_secs(20));
         let mut buf = [0u8; 4096];
         let _ = conn.read(&mut buf);
-        conn.write_all(
-            b"HTTP/1.1 302 Found\r\nLocation: https://elsewhere.test/x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-        )
-        .unwrap();
+        conn.write_all(&answer).unwrap();
     });
     let a = vec![
         "request".to_string(),
@@ -859,6 +856,15 @@ fn a_redirect_names_its_location() {
     ];
     let out = xnonce(&a);
     stub.join().unwrap();
+    out
+}
+
+/// A redirect is not followed (a signature is for one URL); where it points is said.
+#[test]
+fn a_redirect_names_its_location() {
+    let out = request_to_stub(
+        b"HTTP/1.1 302 Found\r\nLocation: https://elsewhere.test/x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+    );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("HTTP 302 (Location: https://elsewhere.test/x)"),
@@ -873,28 +879,11 @@ fn a_redirect_names_its_location() {
 fn a_body_is_printed_byte_for_byte() {
     let binary: &[u8] = b"\x89PNG\r\n\x1a\n\x00\xff\xfe";
     for (body, want) in [(binary, binary.to_vec()), (b"ok", b"ok\n".to_vec())] {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stub = std::thread::spawn(move || {
-            use std::io::{Read, Write};
-            let mut conn = accept_within(&listener, Duration::from_secs(20));
-            let mut buf = [0u8; 4096];
-            let _ = conn.read(&mut buf);
-            let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            conn.write_all(&[head.as_bytes(), body].concat()).unwrap();
-        });
-        let a = vec![
-            "request".to_string(),
-            "--path=/x/y".into(),
-            "--client=c".into(),
-            format!("--secret={SECRET}"),
-            format!("--base-url=http://127.0.0.1:{port}"),
-        ];
-        let out = xnonce(&a);
-        stub.join().unwrap();
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let out = request_to_stub([head.as_bytes(), body].concat());
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         assert_eq!(out.stdout, want);
     }
