@@ -2,8 +2,9 @@
 # bindings-python: builds and installs the `xnonce` package exactly as a user would
 # (`pip install ./bindings-python`), then checks it: rustfmt + clippy, mypy.stubtest of the
 # compiled module against its .pyi, ruff, mypy --strict, and pytest (every vector plus
-# XNONCE_EXTRA_VECTORS, every error code, the verifier, the requests/httpx adapters, and live
-# tests against a real xnonce-server on 127.0.0.1).
+# XNONCE_EXTRA_VECTORS, every error code, the verifier, the requests/httpx adapters, the
+# middleware under Werkzeug and uvicorn, the Redis replay store against a real redis-server,
+# and live tests against a real xnonce-server on 127.0.0.1).
 #
 # Env: XNONCE_PY_PROFILE=dev|release (default dev: fast, shares target/debug with cargo);
 #      XNONCE_EXTRA_VECTORS=a.json:b.json (relative paths are taken from the caller's cwd).
@@ -21,6 +22,12 @@ step() { printf '\n--- python: %s\n' "$*"; }
 step "tools"
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+fi
+# tests/test_replay_store.py runs xnonce.redis against a real redis-server.
+if ! command -v redis-server >/dev/null; then
+  sudo=; [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
+  timeout 600 $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+  timeout 600 $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends redis-server >/dev/null
 fi
 venv="$here/.venv"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"

@@ -1,4 +1,5 @@
-//! Verification on the server side: `Verifier` with an in-memory replay store.
+//! Verification on the server side: `Verifier`, with an in-memory replay store or one the
+//! caller gives (an object with `insert_if_absent`, e.g. over Redis, shared by processes).
 
 use std::cell::RefCell;
 
@@ -6,8 +7,8 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use xnonce_core::{
-    Environment, Incoming, MemoryReplayStore, Scheme, Secret, SecretSource, Verified, Verifier,
-    WindowPolicy,
+    Environment, Incoming, MemoryReplayStore, ReplayKey, ReplayStore, ReplayStoreError, Scheme,
+    Secret, SecretSource, Verified, Verifier, WindowPolicy,
 };
 
 use crate::answer::PyAnswer;
@@ -181,13 +182,48 @@ impl SecretSource for PySecrets<'_, '_> {
     }
 }
 
+/// A replay store written in Python: `store.insert_if_absent(key, expires_at_ms, now_ms)`,
+/// true when the key was recorded (first copy), false when it already was (replay). What it
+/// raises is kept, to be the cause of the `store_unavailable` refusal.
+struct PyStore<'a, 'py> {
+    store: &'a Bound<'py, PyAny>,
+    failure: &'a RefCell<Option<PyErr>>,
+}
+
+impl ReplayStore for PyStore<'_, '_> {
+    fn insert_if_absent(
+        &self,
+        key: &ReplayKey,
+        expires_at_ms: u64,
+        now_ms: u64,
+    ) -> Result<bool, ReplayStoreError> {
+        let answer = self
+            .store
+            .call_method1("insert_if_absent", (key.as_str(), expires_at_ms, now_ms))
+            .and_then(|recorded| recorded.is_truthy());
+        answer.map_err(|e| {
+            self.failure.borrow_mut().get_or_insert(e);
+            // Not the exception's text: the answer to the client says only this.
+            ReplayStoreError("the replay store did not answer".into())
+        })
+    }
+}
+
+/// Where `verify_once` records requests.
+enum Store {
+    /// This verifier's own, in this process.
+    Memory(MemoryReplayStore),
+    /// The caller's (`replay_store=`).
+    Python(Py<PyAny>),
+}
+
 /// Verifies signed requests (both schemes by default) against a client → secret(s) source.
 #[pyclass(frozen, module = "xnonce", name = "Verifier")]
 pub struct PyVerifier {
     verifier: Verifier,
     secrets: Py<PyAny>,
     lookup: Lookup,
-    store: MemoryReplayStore,
+    store: Store,
 }
 
 fn window_policy(
@@ -257,28 +293,53 @@ impl PyVerifier {
             lookup: self.lookup,
             failure: RefCell::new(None),
         };
-        let result = if once {
-            self.verifier.verify_once(&req, &secrets, &self.store, now)
-        } else {
-            self.verifier.verify(&req, &secrets, now)
+        let store_failure = RefCell::new(None);
+        let result = match (&self.store, once) {
+            (_, false) => self.verifier.verify(&req, &secrets, now),
+            (Store::Memory(store), true) => self.verifier.verify_once(&req, &secrets, store, now),
+            (Store::Python(store), true) => {
+                let store = PyStore {
+                    store: store.bind(py),
+                    failure: &store_failure,
+                };
+                self.verifier.verify_once(&req, &secrets, &store, now)
+            }
         };
-        secrets.finish(&req, result)
+        match (secrets.finish(&req, result), store_failure.into_inner()) {
+            (Err(refusal), Some(cause)) => {
+                refusal.set_cause(py, Some(cause));
+                Err(refusal)
+            }
+            (outcome, _) => outcome,
+        }
     }
 }
 
 #[pymethods]
 impl PyVerifier {
     /// `secrets`: a mapping client → secret or list of secrets (several during rotation), or a
-    /// callable `client -> secret | list | None`; looked up on every request.
+    /// callable `client -> secret | list | None`; looked up on every request. `replay_store`:
+    /// where `verify_once` records requests, an object with `insert_if_absent(key,
+    /// expires_at_ms, now_ms) -> bool` (shared by several processes, e.g.
+    /// `xnonce.redis.RedisReplayStore`); by default this verifier's own memory.
     #[new]
-    #[pyo3(signature = (secrets, window_ms=30_000, controller_windows=None, action_windows=None, schemes=None))]
+    #[pyo3(signature = (secrets, window_ms=30_000, controller_windows=None, action_windows=None, schemes=None, replay_store=None))]
     fn new(
         secrets: Bound<'_, PyAny>,
         window_ms: u64,
         controller_windows: Option<&Bound<'_, PyAny>>,
         action_windows: Option<&Bound<'_, PyAny>>,
         schemes: Option<Vec<Bound<'_, PyAny>>>,
+        replay_store: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        let store =
+            match replay_store.filter(|s| !s.is_none()) {
+                Some(s) if s.hasattr("insert_if_absent")? => Store::Python(s.unbind()),
+                Some(_) => return Err(PyTypeError::new_err(
+                    "replay_store must have an insert_if_absent(key, expires_at_ms, now_ms) method",
+                )),
+                None => Store::Memory(MemoryReplayStore::new()),
+            };
         let lookup = Lookup::of(&secrets)?;
         let mut verifier = Verifier::new().windows(window_policy(
             window_ms,
@@ -296,7 +357,7 @@ impl PyVerifier {
             verifier,
             secrets: secrets.unbind(),
             lookup,
-            store: MemoryReplayStore::new(),
+            store,
         })
     }
 
@@ -330,8 +391,10 @@ impl PyVerifier {
         )
     }
 
-    /// [`verify`], then records the request in this verifier's in-memory replay store: a
-    /// second copy raises `AuthError` with code `replayed`.
+    /// [`verify`], then records the request in the replay store (this verifier's memory, or
+    /// its `replay_store`): a second copy raises `AuthError` with code `replayed`; a store
+    /// that raises gives an `XNonceError` with code `store_unavailable` (answer 503) whose
+    /// `__cause__` is what it raised.
     #[pyo3(signature = (method, target, *, host=None, x_nonce=None, content_type=None, body=None, now=None))]
     #[allow(clippy::too_many_arguments)]
     fn verify_once(

@@ -3,7 +3,8 @@
 Every token is computed by the Rust core (``xnonce._xnonce``); this package adds the Python
 surface: exceptions, the ``Requester``/``AsyncRequester``, the ``requests``/``httpx`` auth
 adapters (``xnonce.requests.XNonceAuth``, ``xnonce.httpx.XNonceAuth``) and the server-side
-middleware (``xnonce.wsgi.XNonceMiddleware``, ``xnonce.asgi.XNonceMiddleware``).
+middleware (``xnonce.wsgi.XNonceMiddleware``, ``xnonce.asgi.XNonceMiddleware``) and a replay
+store that several processes share (``xnonce.redis.RedisReplayStore``).
 """
 
 from xnonce._xnonce import (
@@ -37,7 +38,7 @@ from xnonce._xnonce import (
     sign_detailed,
     sign_request,
 )
-from xnonce.types import Body, Params, ParamValue, RequestOptions, SecretSource
+from xnonce.types import Body, Params, ParamValue, ReplayStore, RequestOptions, SecretSource
 
 __all__ = [
     "ERROR_CODES",
@@ -52,6 +53,7 @@ __all__ = [
     "Link",
     "ParamValue",
     "Params",
+    "ReplayStore",
     "RequestOptions",
     "Requester",
     "Response",

@@ -1,7 +1,7 @@
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, Final, final
 
-from xnonce.types import Body, Params, RequestOptions, SecretSource
+from xnonce.types import Body, Params, ReplayStore, RequestOptions, SecretSource
 
 # Text arguments: a `str` that UTF-8 cannot encode (a lone surrogate) raises the XNonceError of
 # that input (`invalid_secret`, `invalid_path`, `invalid_param_value`, ...); a value that is not
@@ -171,6 +171,7 @@ class Verifier:
         controller_windows: Mapping[str, int] | None = None,
         action_windows: Mapping[tuple[str, str], int] | Mapping[str, int] | None = None,
         schemes: Sequence[str] | None = None,
+        replay_store: ReplayStore | None = None,
     ) -> Verifier: ...
     def verify(
         self,

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, TypedDict, Union
+from typing import Any, Protocol, TypedDict, Union
 
 from xnonce._xnonce import Secret
 
-__all__ = ["Body", "ParamValue", "Params", "RequestOptions", "SecretSource"]
+__all__ = ["Body", "ParamValue", "Params", "ReplayStore", "RequestOptions", "SecretSource"]
 
 #: A parameter value: turned into text by the core (``True`` → ``"true"``, ``3.0`` → ``"3"``).
 ParamValue = Union[str, int, float, bool]
@@ -21,6 +21,20 @@ SecretSource = Union[
     Mapping[str, Union[str, Secret, Sequence[Union[str, Secret]], None]],
     Callable[[str], Union[str, Secret, Sequence[Union[str, Secret]], None]],
 ]
+
+
+class ReplayStore(Protocol):
+    """Where ``Verifier.verify_once`` records accepted requests (``Verifier(...,
+    replay_store=...)``): shared by every process that verifies for one API, so that a copy
+    of a request sent to another process is refused too. ``xnonce.redis.RedisReplayStore``
+    is one over Redis."""
+
+    def insert_if_absent(self, key: str, expires_at_ms: int, now_ms: int) -> object:
+        """Records ``key`` until ``expires_at_ms`` (ms since the epoch) unless it is recorded
+        and unexpired at ``now_ms``, atomically: true (any truthy value) the first time,
+        false (falsy) for a replay. What it raises refuses the request with
+        ``store_unavailable`` (503)."""
+        ...
 
 
 class RequestOptions(TypedDict, total=False):

@@ -1,0 +1,54 @@
+"""A replay store in Redis, for several processes verifying for one API (``gunicorn -w 4``,
+``uvicorn --workers 4``, several hosts): each accepted request is recorded once for all of
+them, as the reference server's Redis store does (same keys, so Python processes and
+``xnonce-server`` instances can share one Redis).
+
+```python
+import redis
+import xnonce
+from xnonce.redis import RedisReplayStore
+
+store = RedisReplayStore(redis.Redis(host="127.0.0.1", port=6379))
+verifier = xnonce.Verifier({"billing": secret}, replay_store=store)
+```
+
+Needs ``redis`` (redis-py: ``pip install redis``), which this module does not import: pass a
+client. Set Redis's ``maxmemory-policy`` to ``noeviction`` (an evicted key is a request that
+can be replayed) and keep the processes' clocks synchronised (NTP).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["CLOCK_MARGIN_MS", "DEFAULT_PREFIX", "RedisReplayStore"]
+
+#: The reference server's key prefix (``[replay] key_prefix``).
+DEFAULT_PREFIX = "xnonce:replay:"
+
+#: How much longer than ``expires_at_ms`` a key is kept: 1 s, as the reference server does, so
+#: that a process whose clock is up to that much behind still finds it.
+CLOCK_MARGIN_MS = 1_000
+
+
+class RedisReplayStore:
+    """``insert_if_absent`` as one ``SET <prefix>{<key>} 1 NX PX <ms>`` on a redis-py client
+    (``redis.Redis``, or a ``RedisCluster``: the key's hash tag keeps it on one slot). The
+    expiry is relative (the rest of the window plus ``CLOCK_MARGIN_MS``), so Redis counts it
+    on its own clock. A Redis error propagates: ``verify_once`` then refuses the request
+    with ``store_unavailable`` (503), the error as its ``__cause__``."""
+
+    def __init__(self, client: Any, prefix: str = DEFAULT_PREFIX) -> None:
+        if "{" in prefix or "}" in prefix:
+            raise ValueError("prefix must not contain '{' or '}' (the key's hash tag)")
+        self.client = client
+        self.prefix = prefix
+
+    def key(self, replay_key: str) -> str:
+        """The Redis key of a replay key: ``<prefix>{<replay key>}``."""
+        tag = replay_key.replace("{", "_").replace("}", "_")
+        return f"{self.prefix}{{{tag}}}"
+
+    def insert_if_absent(self, key: str, expires_at_ms: int, now_ms: int) -> bool:
+        ttl_ms = max(expires_at_ms - now_ms, 0) + CLOCK_MARGIN_MS
+        return bool(self.client.set(self.key(key), 1, nx=True, px=ttl_ms))

@@ -1,0 +1,134 @@
+"""``Verifier(replay_store=...)``: a store shared by several verifiers (as by the processes of a
+``gunicorn -w 4`` app), here ``xnonce.redis.RedisReplayStore`` over a real redis-server on
+127.0.0.1 (bindings-python/test.sh installs it), and the contract any store meets."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+import xnonce
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+from xnonce.redis import RedisReplayStore
+
+SECRET = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    server = shutil.which("redis-server")
+    assert server, "redis-server is not installed (bindings-python/test.sh installs it)"
+    port = free_port()
+    process = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=5)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+    try:
+        yield client
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def signed() -> tuple[str, str]:
+    """A fresh signed GET of /reports/daily for api.test: (header, nonce)."""
+    header = xnonce.sign_request("v2", "GET", "api.test", "/reports/daily", "billing", SECRET)
+    nonce = xnonce.parse_header(header).nonce
+    assert nonce is not None
+    return header, nonce
+
+
+def test_a_request_accepted_by_one_verifier_is_a_replay_for_another(
+    redis_client: redis.Redis,
+) -> None:
+    # Two verifiers, as two worker processes each have one, sharing one Redis.
+    workers = [
+        xnonce.Verifier({"billing": SECRET}, replay_store=RedisReplayStore(redis_client))
+        for _ in range(2)
+    ]
+    header, nonce = signed()
+    v = workers[0].verify_once("GET", "/reports/daily", host="api.test", x_nonce=header)
+    assert v.client == "billing"
+    with pytest.raises(xnonce.AuthError) as replayed:
+        workers[1].verify_once("GET", "/reports/daily", host="api.test", x_nonce=header)
+    assert replayed.value.code == "replayed"
+    assert replayed.value.answer is not None and replayed.value.answer.status == 409
+    # The reference server's key, kept for the rest of the window plus the 1 s margin.
+    key = f"xnonce:replay:{{v2:billing:{nonce}}}"
+    assert redis_client.get(key) == b"1"
+    assert 29_000 < redis_client.pttl(key) <= 31_000
+    # Without the shared store each verifier would accept it (its own memory).
+    alone = xnonce.Verifier({"billing": SECRET})
+    assert alone.verify_once("GET", "/reports/daily", host="api.test", x_nonce=header)
+
+
+def test_a_store_that_fails_refuses_with_503_and_keeps_the_cause() -> None:
+    port = free_port()  # Redis down: nothing listens there
+    # One try: the refusal, not redis-py's back-off, is under test.
+    gone = redis.Redis(
+        host="127.0.0.1", port=port, socket_timeout=1, retry=Retry(NoBackoff(), retries=0)
+    )
+    verifier = xnonce.Verifier({"billing": SECRET}, replay_store=RedisReplayStore(gone))
+    header, _ = signed()
+    with pytest.raises(xnonce.UnavailableError) as down:
+        verifier.verify_once("GET", "/reports/daily", host="api.test", x_nonce=header)
+    assert down.value.code == "store_unavailable"
+    assert isinstance(down.value.__cause__, redis.ConnectionError)
+    answer = down.value.answer
+    assert answer is not None and answer.status == 503
+    assert str(port) not in answer.body and "Connection" not in answer.body
+    # verify (no replay check) does not touch the store.
+    assert verifier.verify("GET", "/reports/daily", host="api.test", x_nonce=header)
+
+
+def test_any_object_with_insert_if_absent_is_a_store() -> None:
+    class Recording:
+        def __init__(self) -> None:
+            self.calls: list[tuple[str, int, int]] = []
+
+        def insert_if_absent(self, key: str, expires_at_ms: int, now_ms: int) -> Any:
+            self.calls.append((key, expires_at_ms, now_ms))
+            return None if len(self.calls) > 1 else "OK"  # truthy, then falsy
+
+    store = Recording()
+    verifier = xnonce.Verifier({"billing": SECRET}, replay_store=store)
+    header, nonce = signed()
+    ts = xnonce.parse_header(header).timestamp
+    verifier.verify_once("GET", "/reports/daily", host="api.test", x_nonce=header, now=ts)
+    with pytest.raises(xnonce.AuthError) as replayed:
+        verifier.verify_once("GET", "/reports/daily", host="api.test", x_nonce=header, now=ts)
+    assert replayed.value.code == "replayed"
+    assert store.calls[0] == (f"v2:billing:{nonce}", ts + 30_000, ts)
+    # A refusal before the replay check never reaches the store.
+    with pytest.raises(xnonce.AuthError):
+        verifier.verify_once("GET", "/reports/other", host="api.test", x_nonce=header, now=ts)
+    assert len(store.calls) == 2
+
+
+def test_a_store_without_insert_if_absent_is_refused() -> None:
+    with pytest.raises(TypeError, match="insert_if_absent"):
+        xnonce.Verifier({"billing": SECRET}, replay_store=object())  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="prefix"):
+        RedisReplayStore(object(), prefix="a{b}")
