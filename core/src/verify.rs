@@ -528,11 +528,9 @@ impl Verifier {
     ) -> Result<Verified> {
         let verified =
             self.verify_with_hint(req, secrets, now_ms, &mut |key| store.prefetch(key))?;
-        match store.insert_if_absent(&verified.replay_key, verified.remember_until_ms, now_ms) {
-            Ok(true) => Ok(verified),
-            Ok(false) => Err(Error::new(ErrorCode::Replayed, "ottoken already used")),
-            Err(e) => Err(Error::new(ErrorCode::StoreUnavailable, e.to_string())),
-        }
+        let answer =
+            store.insert_if_absent(&verified.replay_key, verified.remember_until_ms, now_ms);
+        crate::replay::recorded(answer).map(|()| verified)
     }
 }
 

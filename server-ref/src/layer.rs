@@ -746,25 +746,21 @@ fn recorded(
     route: Option<RouteMatch>,
     answer: Result<bool, xnonce_core::ReplayStoreError>,
 ) -> Outcome {
-    let refusal: Refusal = match answer {
-        Ok(true) => {
-            return Outcome {
-                scheme,
-                client: None,
-                result: Ok((verified, route)),
-            }
-        }
-        Ok(false) => Error::new(ErrorCode::Replayed, "ottoken already used").into(),
-        Err(e) => {
-            // `e.0`: the store's own words (`e` itself reads "replay store unavailable: …").
-            tracing::error!(target: "xnonce", error = %e.0, "replay store unavailable; refused with 503");
-            Error::new(ErrorCode::StoreUnavailable, "replay store unavailable").into()
-        }
-    };
-    Outcome {
-        scheme,
-        client: Some(verified.client),
-        result: Err(refusal),
+    if let Err(e) = &answer {
+        // `e.0`: the store's own words, which the refusal does not repeat.
+        tracing::error!(target: "xnonce", error = %e.0, "replay store unavailable; refused with 503");
+    }
+    match xnonce_core::replay::recorded(answer) {
+        Ok(()) => Outcome {
+            scheme,
+            client: None,
+            result: Ok((verified, route)),
+        },
+        Err(e) => Outcome {
+            scheme,
+            client: Some(verified.client),
+            result: Err(e.into()),
+        },
     }
 }
 

@@ -26,6 +26,35 @@ impl fmt::Display for ReplayStoreError {
 
 impl std::error::Error for ReplayStoreError {}
 
+/// What a replay store's answer about a verified request means: `Ok(true)` (recorded: the
+/// first copy) accepts it; `Ok(false)` (recorded before) refuses it `replayed`; a store that
+/// could not answer refuses it `store_unavailable`, whose message does not repeat the store's
+/// own words (they may name hosts, or hold credentials): log those where the store is known.
+/// [`Verifier::verify_once`](crate::Verifier::verify_once) and servers that await a store
+/// (the reference server's Redis, the Node middleware's `store`) answer alike.
+///
+/// ```
+/// use xnonce_core::{replay::recorded, ErrorCode, ReplayStoreError};
+/// assert!(recorded(Ok(true)).is_ok());
+/// assert_eq!(recorded(Ok(false)).unwrap_err().code(), ErrorCode::Replayed);
+/// let down = recorded(Err(ReplayStoreError("redis://:pw@10.0.0.5 refused".into()))).unwrap_err();
+/// assert_eq!(down.code(), ErrorCode::StoreUnavailable);
+/// assert!(!down.message().contains("10.0.0.5"));
+/// ```
+pub fn recorded(answer: Result<bool, ReplayStoreError>) -> crate::Result<()> {
+    match answer {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(crate::Error::new(
+            crate::ErrorCode::Replayed,
+            "ottoken already used",
+        )),
+        Err(_) => Err(crate::Error::new(
+            crate::ErrorCode::StoreUnavailable,
+            "replay store unavailable",
+        )),
+    }
+}
+
 /// A store of accepted replay keys.
 ///
 /// Keys come as [`ReplayKey`]s: a store shared between servers records the text, an
