@@ -170,7 +170,41 @@ export interface MiddlewareOptions<
    * does not await a request listener, and a rejection nobody handles ends the process.)
    */
   onError?: ((error: unknown, req: Req) => void) | null
+  /**
+   * Where accepted requests are recorded (with `once`), instead of the verifier's memory: a
+   * store every process of the API shares (cluster workers, several hosts), such as Redis.
+   * A request it reports recorded before is answered 409 (`replayed`); one it fails on, 503
+   * (`store_unavailable`), the failure going to `onError`.
+   */
+  store?: ReplayStore | null
 }
+
+/**
+ * A replay store for the middleware: atomically records `key` until `expiresAtMs` (ms since
+ * the epoch) unless it is recorded and unexpired at `nowMs`; `true` the first time, `false`
+ * for a copy. With Redis: `SET <prefix>{<key>} 1 NX PX <expiresAtMs − nowMs + 1000>` (the
+ * reference server's keys: `xnonce:replay:{<key>}`).
+ */
+export interface ReplayStore {
+  insertIfAbsent(key: string, expiresAtMs: number, nowMs: number): boolean | Promise<boolean>
+}
+
+/**
+ * A `ReplayStore` over a connected node-redis client (`createClient()` of the `redis`
+ * package, v5 or later): each accepted request is one `SET <prefix>{<key>} 1 NX PX <ms>`, with the
+ * reference server's keys (`prefix` default `xnonce:replay:`) and expiry (the rest of the
+ * window plus 1 s), so Node processes and `xnonce-server` instances can share one Redis.
+ */
+export declare function redisReplayStore(
+  client: {
+    set(
+      key: string,
+      value: string,
+      options: { expiration: { type: 'PX'; value: number }; condition: 'NX' },
+    ): Promise<unknown>
+  },
+  options?: { prefix?: string | null } | null,
+): ReplayStore & { key(replayKey: string): string }
 
 /** A request the middleware verified. */
 export type VerifiedRequest<Req extends ServerRequest = IncomingMessage> = Req & {

@@ -12,6 +12,7 @@ errors.register(native)
 const { xnonceFetch } = require('./fetch.js')
 const { Requester } = require('./requester.js')
 const { middleware } = require('./middleware.js')
+const { redisReplayStore } = require('./replay-store.js')
 
 /** Every shared error code, in the Rust core's order. */
 const ERROR_CODES = Object.freeze(native.errorCodes().map((c) => c.code))
@@ -31,6 +32,7 @@ module.exports = {
   Requester,
   xnonceFetch,
   middleware,
+  redisReplayStore,
   ERROR_CODES,
   XNonceError: errors.XNonceError,
   InputError: errors.InputError,

@@ -18,6 +18,7 @@ export const {
   Requester,
   xnonceFetch,
   middleware,
+  redisReplayStore,
   ERROR_CODES,
   XNonceError,
   InputError,

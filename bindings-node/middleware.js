@@ -31,6 +31,7 @@ function settings(options) {
   const limit = options.limit ?? DEFAULT_LIMIT
   const then = options.then ?? undefined
   const onError = options.onError ?? reportError
+  const store = options.store ?? undefined
   if (typeof once !== 'boolean') throw typeError('The "once" option must be a boolean')
   if (typeof limit !== 'number') throw typeError('The "limit" option must be a number')
   if (!Number.isSafeInteger(limit) || limit < 0) {
@@ -44,7 +45,9 @@ function settings(options) {
   if (then !== undefined && typeof then !== 'function')
     throw typeError('The "then" option must be a function')
   if (typeof onError !== 'function') throw typeError('The "onError" option must be a function')
-  return { once, limit, then, onError }
+  if (store !== undefined && (typeof store !== 'object' || typeof store.insertIfAbsent !== 'function'))
+    throw typeError('The "store" option must be an object with an insertIfAbsent method')
+  return { once, limit, then, onError, store }
 }
 
 /**
@@ -55,8 +58,10 @@ function settings(options) {
  */
 function middleware(verifier, options) {
   if (!(verifier instanceof native.Verifier)) throw typeError('The "verifier" argument must be a Verifier')
-  const { once, limit, then, onError } = settings(options)
-  const check = once ? verifier.verifyOnce : verifier.verify
+  const { once, limit, then, onError, store } = settings(options)
+  // With a store of the caller's (shared by processes), the replay check is its own.
+  const shared = once && store !== undefined
+  const check = once && !shared ? verifier.verifyOnce : verifier.verify
 
   return async function xnonceMiddleware(req, res, next) {
     const pass = typeof next === 'function' ? next : undefined
@@ -75,6 +80,10 @@ function middleware(verifier, options) {
       onError(error, req)
     }
 
+    // Express strips the mount path from req.url; the client signed the whole target (in
+    // absolute form, `http://host/path?query`, core takes its authority as the host).
+    const target = req.originalUrl ?? req.url
+    const xNonce = req.headers['x-nonce']
     let body
     try {
       if (req.readableEnded) {
@@ -83,10 +92,6 @@ function middleware(verifier, options) {
             '(the verified body is then req.rawBody)',
         )
       }
-      // Express strips the mount path from req.url; the client signed the whole target (in
-      // absolute form, `http://host/path?query`, core takes its authority as the host).
-      const target = req.originalUrl ?? req.url
-      const xNonce = req.headers['x-nonce']
       // RFC 9112 §3.2: more than one Host line is a 400, as from the reference server (Node
       // keeps the first in req.headers.host; the raw lines still show them all).
       if (req.httpVersionMajor < 2 && hostLines(req.rawHeaders) > 1) {
@@ -123,6 +128,18 @@ function middleware(verifier, options) {
     } catch (error) {
       if (error instanceof XNonceError && error.answer) return send(res, error.answer)
       return fail(error)
+    }
+    if (shared) {
+      let recorded
+      try {
+        const { replayKey, rememberUntil } = req.xnonce
+        recorded = Boolean(await store.insertIfAbsent(replayKey, rememberUntil, Date.now()))
+      } catch (error) {
+        recorded = null // refused 503; the store's own words go to onError, not to the client
+        onError(error, req)
+      }
+      const refusal = native.replayStoreAnswer(recorded, { target, xNonce })
+      if (refusal) return send(res, refusal)
     }
     req.rawBody = body
     if (then) {

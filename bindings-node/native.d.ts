@@ -189,6 +189,14 @@ export interface RefusedRequest {
  */
 export declare function repeatedHostAnswer(request?: RefusedRequest): Answer
 
+/**
+ * The answer to a verified request once a replay store the caller awaits has answered
+ * (the middleware's `store`): `null` when `recorded` is `true` (the first copy: accept it),
+ * the 409 (`replayed`) when `false`, the 503 (`store_unavailable`) when `null` (the store
+ * failed). Core's `replay::recorded`, as `verifyOnce` and the reference server answer.
+ */
+export declare function replayStoreAnswer(recorded: boolean | null, request?: RefusedRequest): Answer | null
+
 /** Settings of a `Requester` (`null` counts as absent). */
 export interface RequesterOptions {
   /** `"v1"` or `"v2"` (default `"v2"`). */

@@ -20,6 +20,14 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 fi
 node -e 'if (+process.versions.node.split(".")[0] < 18) { console.error("Node >= 18 needed, have " + process.version); process.exit(1) }'
 
+# test/replay-store.test.js runs redisReplayStore against a real redis-server.
+if ! command -v redis-server >/dev/null; then
+  echo "== installing redis-server (apt-get)"
+  sudo=; [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
+  timeout 600 $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+  timeout 600 $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends redis-server >/dev/null
+fi
+
 echo "== bindings-node: Rust fmt + clippy"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 (cd "$root" && cargo fmt -p xnonce-node -- --check)

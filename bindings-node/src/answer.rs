@@ -2,7 +2,7 @@
 //! the `Answer` record on a refused verification's `XNonceError.answer` (built in
 //! [`crate::error`]), and `bodyTooLargeAnswer` (413), `repeatedHostAnswer` and
 //! `hostConflictAnswer` (400), what the server adapter (`middleware.js`) answers before any
-//! verification. Every byte comes from
+//! verification, and `replayStoreAnswer` (409, 503), after its own store. Every byte comes from
 //! core; this module only converts.
 
 use std::collections::BTreeMap;
@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use napi::Env;
 use napi_derive::napi;
 use xnonce_core::answer::{refusal_scheme, Refusal};
-use xnonce_core::{Incoming, Scheme};
+use xnonce_core::{Incoming, ReplayStoreError, Scheme};
 
 use crate::error::{guard, out_of_range, Outcome, MAX_SAFE_INTEGER};
 
@@ -103,6 +103,24 @@ pub fn host_conflict_answer(
 ) -> Option<Answer> {
     xnonce_core::answer::host_conflict(&authority, &host)
         .then(|| Refusal::host_conflict().answer(style(request)).into())
+}
+
+/// The answer to a verified request once a replay store the caller awaits has answered
+/// (the middleware's `store`): `null` when `recorded` is `true` (the first copy: accept it),
+/// the 409 (`replayed`) when `false`, the 503 (`store_unavailable`) when `null` (the store
+/// failed). Core's `replay::recorded`, as `verifyOnce` and the reference server answer.
+#[napi(
+    js_name = "replayStoreAnswer",
+    strict,
+    ts_args_type = "recorded: boolean | null, request?: RefusedRequest"
+)]
+pub fn replay_store_answer(
+    recorded: Option<bool>,
+    request: Option<RefusedRequest>,
+) -> Option<Answer> {
+    let answer = recorded.ok_or_else(|| ReplayStoreError(String::new()));
+    let refused = xnonce_core::replay::recorded(answer).err()?;
+    Some(xnonce_core::answer::Answer::refusal(&refused, style(request)).into())
 }
 
 /// The style of a refusal made before verification (core's `refusal_scheme`; no form body

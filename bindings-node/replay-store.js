@@ -1,0 +1,45 @@
+'use strict'
+// A replay store in Redis for the middleware's `store` option: every process of an API (cluster
+// workers, several hosts) records accepted requests in one place, with the reference server's
+// keys and expiry, so that Node processes and `xnonce-server` instances can share one Redis.
+
+/** The reference server's key prefix (`[replay] key_prefix`). */
+const DEFAULT_PREFIX = 'xnonce:replay:'
+
+/**
+ * How much longer than `expiresAtMs` a key is kept: 1 s, as the reference server does, so that
+ * a process whose clock is up to that much behind still finds it.
+ */
+const CLOCK_MARGIN_MS = 1000
+
+/**
+ * A store over a connected node-redis client (`redis` package v5 or later, `createClient()`): each accepted
+ * request is one `SET <prefix>{<key>} 1 NX PX <ms>`, its expiry relative (the rest of the
+ * window plus CLOCK_MARGIN_MS) so that Redis counts it on its own clock. A Redis error rejects:
+ * the middleware then answers 503 (`store_unavailable`).
+ * @param {{ set(key: string, value: string, options: { expiration: { type: 'PX', value: number }, condition: 'NX' }): Promise<unknown> }} client
+ * @param {{ prefix?: string }} [options]
+ * @returns {import('./index').ReplayStore & { key(replayKey: string): string }}
+ */
+function redisReplayStore(client, options) {
+  if (client === null || typeof client !== 'object' || typeof client.set !== 'function') {
+    const error = new TypeError('The "client" argument must be a node-redis client')
+    error.code = 'ERR_INVALID_ARG_TYPE'
+    throw error
+  }
+  const prefix = options?.prefix ?? DEFAULT_PREFIX
+  if (typeof prefix !== 'string' || /[{}]/.test(prefix)) {
+    throw new TypeError("The \"prefix\" option must be a string without '{' or '}' (the key's hash tag)")
+  }
+  const key = (replayKey) => `${prefix}{${replayKey.replace(/[{}]/g, '_')}}`
+  return {
+    key,
+    async insertIfAbsent(replayKey, expiresAtMs, nowMs) {
+      const px = Math.max(expiresAtMs - nowMs, 0) + CLOCK_MARGIN_MS
+      const options = { expiration: { type: 'PX', value: px }, condition: 'NX' }
+      return (await client.set(key(replayKey), '1', options)) !== null
+    },
+  }
+}
+
+module.exports = { redisReplayStore, DEFAULT_PREFIX, CLOCK_MARGIN_MS }

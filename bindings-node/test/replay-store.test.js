@@ -1,0 +1,136 @@
+'use strict'
+// The middleware's `store`: accepted requests recorded where every process of an API sees
+// them. Two middlewares with their own Verifiers (as two cluster workers have) share
+// redisReplayStore over a real redis-server on 127.0.0.1 (test.sh installs it), and a plain
+// object store shows the contract: 409 for a copy, 503 when the store fails.
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const http = require('node:http')
+const net = require('node:net')
+const { spawn } = require('node:child_process')
+const { createClient } = require('redis')
+const x = require('..')
+const { listen } = require('./peers.js')
+
+const SECRET = '20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd'
+const secrets = { billing: SECRET }
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address()
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+/** GET `target` from `peer` with `xNonce` and `Host: api.test` (the API's name, whichever
+ * worker answers): { status, body }. */
+function get(peer, target, xNonce) {
+  const headers = { 'x-nonce': xNonce, host: 'api.test' }
+  return new Promise((resolve, reject) => {
+    const req = http.request(peer.url + target, { headers, agent: false }, (res) => {
+      const chunks = []
+      res.on('data', (c) => chunks.push(c))
+      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+/** A worker: its own Verifier, the shared `store`, answering its verified client. */
+function worker(store, options = {}) {
+  return listen(
+    x.middleware(new x.Verifier(secrets), {
+      store,
+      then: (req, res) => res.end(req.xnonce.client),
+      ...options,
+    }),
+  )
+}
+
+test('two workers sharing redisReplayStore accept a request once', async () => {
+  const port = await freePort()
+  const server = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  )
+  const client = createClient({ socket: { host: '127.0.0.1', port, reconnectStrategy: false } })
+  const workers = []
+  try {
+    for (let i = 0; ; i++) {
+      try {
+        await client.connect()
+        break
+      } catch (error) {
+        if (i > 100) throw error
+        await new Promise((r) => setTimeout(r, 50))
+      }
+    }
+    const store = x.redisReplayStore(client)
+    workers.push(await worker(store), await worker(store))
+    const [a, b] = workers
+    const header = x.signRequest('v2', 'GET', '/reports/daily', 'billing', SECRET, { host: 'api.test' })
+    const first = await get(a, '/reports/daily', header)
+    assert.deepEqual([first.status, first.body], [200, 'billing'])
+    // The same request at the other worker: a replay, refused from the shared store.
+    const copy = await get(b, '/reports/daily', header)
+    assert.deepEqual([copy.status, JSON.parse(copy.body).code], [409, 'replayed'])
+    // The reference server's key, kept for the rest of the window plus 1 s.
+    const replayKey = `v2:billing:${x.parseHeader(header).nonce}`
+    const key = `xnonce:replay:{${replayKey}}`
+    assert.equal(store.key(replayKey), key)
+    assert.equal(await client.get(key), '1')
+    const ttl = await client.pTTL(key)
+    assert.ok(ttl > 29_000 && ttl <= 31_000, `PTTL ${ttl}`)
+    // Without the shared store, the other worker would have accepted it again.
+    const alone = await listen(x.middleware(new x.Verifier(secrets), { then: (req, res) => res.end('ok') }))
+    workers.push(alone)
+    assert.equal((await get(alone, '/reports/daily', header)).status, 200)
+  } finally {
+    for (const w of workers) await w.close()
+    await client.quit().catch(() => {})
+    server.kill()
+  }
+})
+
+test('a store answers 409 for a copy and 503 when it fails, the failure to onError', async () => {
+  const seen = new Set()
+  const failures = []
+  let down = false
+  const store = {
+    async insertIfAbsent(key, expiresAtMs, nowMs) {
+      assert.ok(expiresAtMs > nowMs)
+      if (down) throw new Error('redis://:hunter2@10.0.0.5 refused')
+      if (seen.has(key)) return false
+      seen.add(key)
+      return true
+    },
+  }
+  const peer = await worker(store, { onError: (error) => failures.push(error.message) })
+  try {
+    const header = x.signRequest('v2', 'GET', '/r', 'billing', SECRET, { host: 'api.test' })
+    assert.equal((await get(peer, '/r', header)).status, 200)
+    const copy = await get(peer, '/r', header)
+    assert.deepEqual([copy.status, JSON.parse(copy.body).code], [409, 'replayed'])
+    // v1's answer is em-secure-api's.
+    const v1 = x.signRequest('v1', 'GET', '/r', 'billing', SECRET)
+    assert.equal((await get(peer, '/r', v1)).status, 200)
+    assert.deepEqual(await get(peer, '/r', v1), { status: 409, body: 'ottoken already used' })
+    down = true
+    const fresh = x.signRequest('v2', 'GET', '/r', 'billing', SECRET, { host: 'api.test' })
+    const unavailable = await get(peer, '/r', fresh)
+    assert.deepEqual([unavailable.status, JSON.parse(unavailable.body).code], [503, 'store_unavailable'])
+    assert.ok(!unavailable.body.includes('hunter2') && !unavailable.body.includes('10.0.0.5'))
+    assert.deepEqual(failures, ['redis://:hunter2@10.0.0.5 refused'])
+  } finally {
+    await peer.close()
+  }
+  assert.throws(() => x.middleware(new x.Verifier(secrets), { store: {} }), { code: 'ERR_INVALID_ARG_TYPE' })
+  assert.throws(() => x.redisReplayStore(null), { code: 'ERR_INVALID_ARG_TYPE' })
+})
