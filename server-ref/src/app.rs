@@ -9,6 +9,7 @@ use axum::routing::get;
 use axum::{Extension, Router};
 use xnonce_core::{RouteMatch, Verified};
 
+use crate::upstream::Upstream;
 use crate::{demo, AsyncReplayStore, Config, RateLimitLayer, Registry, XNonceLayer};
 
 /// The unverified health route (the throughput benchmark's baseline).
@@ -93,6 +94,20 @@ pub fn demo_app(layer: XNonceLayer, rate_limit: Option<RateLimitLayer>) -> Route
     verified_app(Router::new().fallback(demo::handle), layer, rate_limit)
 }
 
+/// The gateway app (`[upstream]`): [`HEALTH_PATH`] unverified, everything else through
+/// `layer` and the optional rate limit, then forwarded to `upstream` ([`crate::upstream`]).
+pub fn gateway_app(
+    upstream: Upstream,
+    layer: XNonceLayer,
+    rate_limit: Option<RateLimitLayer>,
+) -> Router {
+    let forward = move |req: axum::extract::Request| {
+        let upstream = upstream.clone();
+        async move { upstream.forward(req).await }
+    };
+    verified_app(Router::new().fallback(forward), layer, rate_limit)
+}
+
 /// [`HEALTH_PATH`] unverified; everything else through `layer`, then the rate limit (so only
 /// verified requests reach a bucket), to `handler`.
 fn verified_app(handler: Router, layer: XNonceLayer, rate_limit: Option<RateLimitLayer>) -> Router {
@@ -105,7 +120,8 @@ fn verified_app(handler: Router, layer: XNonceLayer, rate_limit: Option<RateLimi
         .fallback_service(handler.layer(layer))
 }
 
-/// The app a config asks for: [`demo_app`] when `config.demo`, else [`app`]; with
+/// The app a config asks for: [`demo_app`] when `config.demo`, [`gateway_app`] with an
+/// `[upstream]`, else [`app`]; with
 /// `config.bench_mirror`, also [`demo::BENCH_MIRROR_PREFIX`] serving the demo handlers
 /// without the layer (benchmarks only).
 ///
@@ -124,6 +140,8 @@ pub fn app_for(config: &Config, layer: XNonceLayer) -> Router {
     let rate_limit = config.rate_limit.clone().map(RateLimitLayer::new);
     let router = if config.demo {
         demo_app(layer, rate_limit)
+    } else if let Some(upstream) = &config.upstream {
+        gateway_app(upstream.clone(), layer, rate_limit)
     } else {
         app_with_rate_limit(layer, rate_limit)
     };

@@ -86,6 +86,18 @@ pub struct ConfigFile {
     pub replay: ReplayFile,
     /// Per-client rate limiting (absent: off).
     pub rate_limit: Option<RateLimitFile>,
+    /// The API verified requests are forwarded to (absent: the JSON echo answers them).
+    pub upstream: Option<UpstreamFile>,
+}
+
+/// The `[upstream]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamFile {
+    /// `http://host:port[/prefix]`.
+    pub url: String,
+    /// How long the upstream may take to start its answer, in ms (default 30,000).
+    pub timeout_ms: Option<u64>,
 }
 
 /// The `[rate_limit]` table.
@@ -112,6 +124,25 @@ pub struct ClientRateFile {
     /// Never limit this client.
     pub unlimited: Option<bool>,
 }
+
+impl UpstreamFile {
+    fn resolve(self) -> Result<crate::upstream::Upstream, String> {
+        let timeout = match self.timeout_ms {
+            None => crate::upstream::DEFAULT_TIMEOUT,
+            Some(ms @ 1..=MAX_UPSTREAM_TIMEOUT_MS) => std::time::Duration::from_millis(ms),
+            Some(_) => {
+                return Err(format!(
+                    "upstream.timeout_ms: must be from 1 to {MAX_UPSTREAM_TIMEOUT_MS} (ms)"
+                ))
+            }
+        };
+        // The error never quotes the URL back.
+        crate::upstream::Upstream::new(&self.url, timeout).map_err(|e| format!("upstream.url: {e}"))
+    }
+}
+
+/// The longest `[upstream] timeout_ms`: 10 minutes.
+pub const MAX_UPSTREAM_TIMEOUT_MS: u64 = 600_000;
 
 impl RateLimitFile {
     fn resolve(self) -> Result<RateLimitConfig, String> {
@@ -349,6 +380,8 @@ pub struct Config {
     /// [`crate::demo::BENCH_MIRROR_PREFIX`] (the throughput benchmark's baseline; never in
     /// production).
     pub bench_mirror: bool,
+    /// Forward verified requests to this API instead of answering them with the echo.
+    pub upstream: Option<crate::upstream::Upstream>,
 }
 
 impl Default for Config {
@@ -365,6 +398,7 @@ impl Default for Config {
             replay: ReplayConfig::default(),
             demo: false,
             bench_mirror: false,
+            upstream: None,
         }
     }
 }
@@ -467,6 +501,8 @@ impl Config {
     pub fn with_demo(mut self) -> Config {
         self.routes = Some(crate::demo::routes());
         self.demo = true;
+        // The demo handlers answer; nothing is forwarded.
+        self.upstream = None;
         self
     }
 
@@ -478,6 +514,7 @@ impl Config {
             key_file: file.key_file,
             rate_limit: file.rate_limit.map(RateLimitFile::resolve).transpose()?,
             replay: file.replay.resolve()?,
+            upstream: file.upstream.map(UpstreamFile::resolve).transpose()?,
             ..Config::default()
         };
         if let Some(l) = file.listen {

@@ -15,6 +15,7 @@ pub mod registry;
 pub mod respond;
 pub mod server;
 pub mod store;
+pub mod upstream;
 
 pub use app::{
     app, app_for, app_with_rate_limit, demo_app, echo, layer_for, SharedRegistry, HEALTH_PATH,

@@ -352,6 +352,11 @@ fn serve(
             data_dir = %data_dir.display(),
             key_file = %cfg.key_file.as_deref().map(|p| p.display().to_string()).unwrap_or_default(),
             routes = if cfg.routes.is_some() { "configured" } else { "any (no route rules)" },
+            answered_by = match (&cfg.upstream, cfg.demo) {
+                (_, true) => "the demo handlers",
+                (Some(_), false) => "the upstream",
+                (None, false) => "the JSON echo",
+            },
             "serving"
         );
         match server.run_until(shutdown, stop_draining).await {

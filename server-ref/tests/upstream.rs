@@ -1,0 +1,253 @@
+//! `[upstream]`: the real `xnonce-server` binary as a verifying gateway in front of an API (an
+//! axum app on 127.0.0.1 that records what reaches it), over loopback. Verified requests reach
+//! the API unchanged but for the hop-by-hop fields and the verified client's headers (which a
+//! client cannot set itself); refused ones never do; an API that is down is a 502, a slow one
+//! a 504.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::Request;
+use axum::http::{HeaderMap, StatusCode};
+use xnonce_conformance::server_suite::http;
+use xnonce_core::{sign, Scheme, Secret, SignInput};
+
+mod common;
+
+use common::{command, spawn_serve, Dirs, InProcess, Served};
+
+/// What the API saw of one request.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    target: String,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+/// The API: records each request and answers 201 with `api:<target>` and an `x-api` field
+/// (and a hop-by-hop `Keep-Alive` that must not reach the client); `/slow` takes 3 s.
+fn api(seen: Arc<Mutex<Vec<Seen>>>) -> InProcess {
+    let handler = move |req: Request| {
+        let seen = seen.clone();
+        async move {
+            let (parts, body) = req.into_parts();
+            let body = axum::body::to_bytes(body, 1 << 20)
+                .await
+                .unwrap_or_default();
+            let target = parts.uri.to_string();
+            if target.ends_with("/slow") {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+            }
+            seen.lock().unwrap().push(Seen {
+                method: parts.method.to_string(),
+                target: target.clone(),
+                headers: parts.headers,
+                body,
+            });
+            (
+                StatusCode::CREATED,
+                [("x-api", "yes"), ("keep-alive", "timeout=5")],
+                format!("api:{target}"),
+            )
+        }
+    };
+    InProcess::serve(
+        axum::Router::new().fallback(handler),
+        xnonce_server::ConnectionLimits::default(),
+    )
+}
+
+fn add_client(d: &Dirs, name: &str) -> Secret {
+    let out = command(&["client", "add", name, "--data"])
+        .arg(&d.data)
+        .arg("--key-file")
+        .arg(&d.key)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    Secret::new(String::from_utf8(out.stdout).unwrap().trim()).unwrap()
+}
+
+/// The gateway: `serve --config` with `[upstream] url = <url>`.
+fn gateway(d: &Dirs, url: &str) -> Served {
+    let config = d.fresh("gateway", "toml");
+    let toml = format!("[upstream]\nurl = \"{url}\"\ntimeout_ms = 1000\n");
+    std::fs::write(&config, toml).unwrap();
+    let mut cmd = command(&["serve", "--listen", "127.0.0.1:0", "--config"]);
+    cmd.arg(&config)
+        .arg("--data")
+        .arg(&d.data)
+        .arg("--key-file")
+        .arg(&d.key);
+    spawn_serve(cmd, &d.fresh("gateway", "log")).unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+/// A signed request of `scheme` for the gateway at `authority`.
+fn signed(
+    scheme: Scheme,
+    method: &str,
+    path: &str,
+    params: &[(&str, &str)],
+    body: Option<&[u8]>,
+    secret: &Secret,
+    authority: &str,
+) -> http::Request {
+    let mut input = SignInput::new(scheme, method, path, "shop").params(params.iter().copied());
+    if scheme == Scheme::V2 {
+        input = input.host(authority);
+    }
+    if let Some(body) = body {
+        input = input.body(body.to_vec());
+    }
+    let x_nonce = sign(&input, secret).unwrap().x_nonce;
+    let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let target = match query.is_empty() {
+        true => path.to_string(),
+        false => format!("{path}?{}", query.join("&")),
+    };
+    let req = http::Request::new(method, &target).header("X-Nonce", x_nonce);
+    match body {
+        Some(body) => req.header("Content-Type", "application/json").body(body),
+        None => req,
+    }
+}
+
+#[test]
+fn verified_requests_reach_the_api_with_the_client_and_refused_ones_never_do() {
+    let d = Dirs::new("upstream");
+    let secret = add_client(&d, "shop");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let api = api(seen.clone());
+    let gw = gateway(&d, &format!("{}/v1", api.url));
+    let a = gw.base.authority.clone();
+
+    // A v2 GET with a query, a client that claims to be someone else, and a private field
+    // its Connection line names: forwarded with the verified client instead, the field dropped.
+    let get = signed(
+        Scheme::V2,
+        "GET",
+        "/orders/list",
+        &[("day", "mon")],
+        None,
+        &secret,
+        &a,
+    )
+    .header("X-XNonce-Client", "admin")
+    .header("Connection", "x-private")
+    .header("X-Private", "1");
+    let r = http::send(&gw.base, &get).unwrap();
+    assert_eq!(
+        (r.status, r.text()),
+        (201, "api:/v1/orders/list?day=mon".into())
+    );
+    assert_eq!(
+        r.header("x-api"),
+        Some("yes"),
+        "the API's own fields come back"
+    );
+    assert_eq!(r.header("keep-alive"), None, "hop-by-hop fields do not");
+    let first = seen.lock().unwrap()[0].clone();
+    assert_eq!(
+        (first.method.as_str(), first.target.as_str()),
+        ("GET", "/v1/orders/list?day=mon")
+    );
+    assert_eq!(first.headers["x-xnonce-client"], "shop");
+    assert_eq!(first.headers["x-xnonce-scheme"], "v2");
+    assert_eq!(first.headers.get_all("x-xnonce-client").iter().count(), 1);
+    assert_eq!(first.headers.get("x-private"), None);
+    assert_eq!(
+        first.headers["host"],
+        a.as_str(),
+        "the Host the client signed"
+    );
+    assert!(first.headers.contains_key("x-nonce"));
+
+    // Replayed, unsigned, tampered: refused by the gateway, never forwarded.
+    assert_eq!(http::send(&gw.base, &get).unwrap().status, 409);
+    let unsigned = http::Request::new("GET", "/orders/list?day=mon");
+    assert_eq!(http::send(&gw.base, &unsigned).unwrap().status, 401);
+    assert_eq!(seen.lock().unwrap().len(), 1);
+
+    // A v2 JSON body arrives byte for byte; a v1 request too, with its scheme.
+    let body = br#"{"item": "x", "n": 1.50}"#;
+    let post = signed(
+        Scheme::V2,
+        "POST",
+        "/orders/new",
+        &[],
+        Some(body),
+        &secret,
+        &a,
+    );
+    assert_eq!(http::send(&gw.base, &post).unwrap().status, 201);
+    let v1 = signed(
+        Scheme::V1,
+        "GET",
+        "/orders/list",
+        &[("day", "tue")],
+        None,
+        &secret,
+        &a,
+    );
+    assert_eq!(http::send(&gw.base, &v1).unwrap().status, 201);
+    let seen_now = seen.lock().unwrap().clone();
+    assert_eq!(
+        (seen_now[1].method.as_str(), &seen_now[1].body[..]),
+        ("POST", &body[..])
+    );
+    assert_eq!(seen_now[2].headers["x-xnonce-scheme"], "v1");
+
+    // Slower than the 1 s timeout: 504; the API gone: 502.
+    let slow = signed(Scheme::V2, "GET", "/slow", &[], None, &secret, &a);
+    let r = http::send(&gw.base, &slow).unwrap();
+    assert_eq!(
+        (r.status, r.text()),
+        (504, "the upstream did not answer in time".into())
+    );
+    drop(api);
+    let down = signed(
+        Scheme::V2,
+        "GET",
+        "/orders/list",
+        &[("day", "wed")],
+        None,
+        &secret,
+        &a,
+    );
+    let r = http::send(&gw.base, &down).unwrap();
+    assert_eq!(
+        (r.status, r.text()),
+        (502, "the upstream could not be reached".into())
+    );
+    assert!(!gw.log().contains(secret.expose()), "no secret in the log");
+}
+
+#[test]
+fn an_upstream_url_that_cannot_be_served_is_refused_at_start() {
+    let d = Dirs::new("upstream-bad");
+    for (url, says) in [
+        ("https://api.internal", "must start with http://"),
+        (
+            "http://user:token@api.internal",
+            "must not hold credentials",
+        ),
+        ("http://127.0.0.1:9/?q=1", "must not have a query"),
+    ] {
+        let config = d.fresh("bad", "toml");
+        std::fs::write(&config, format!("[upstream]\nurl = \"{url}\"\n")).unwrap();
+        let mut cmd = command(&["serve", "--listen", "127.0.0.1:0", "--config"]);
+        cmd.arg(&config)
+            .arg("--data")
+            .arg(&d.data)
+            .arg("--key-file")
+            .arg(&d.key);
+        let exited = spawn_serve(cmd, &d.fresh("bad", "log"))
+            .err()
+            .expect("refused");
+        assert!(!exited.status.success());
+        assert!(exited.stderr.contains(says), "{url}: {}", exited.stderr);
+        assert!(!exited.stderr.contains("token"), "{}", exited.stderr);
+    }
+}
