@@ -15,7 +15,7 @@ use xnonce_core::{sign, Scheme, Secret, SignInput};
 
 mod common;
 
-use common::{command, spawn_serve, Dirs, InProcess, Served};
+use common::{command, spawn_serve, Dirs, Exited, InProcess, Served};
 
 /// What the API saw of one request.
 #[derive(Debug, Clone)]
@@ -70,10 +70,9 @@ fn add_client(d: &Dirs, name: &str) -> Secret {
     Secret::new(String::from_utf8(out.stdout).unwrap().trim()).unwrap()
 }
 
-/// The gateway: `serve --config` with `[upstream] url = <url>`.
-fn gateway(d: &Dirs, url: &str) -> Served {
+/// `serve --config` with a config file holding `toml`.
+fn serve_with(d: &Dirs, toml: &str) -> Result<Served, Exited> {
     let config = d.fresh("gateway", "toml");
-    let toml = format!("[upstream]\nurl = \"{url}\"\ntimeout_ms = 1000\n");
     std::fs::write(&config, toml).unwrap();
     let mut cmd = command(&["serve", "--listen", "127.0.0.1:0", "--config"]);
     cmd.arg(&config)
@@ -81,7 +80,13 @@ fn gateway(d: &Dirs, url: &str) -> Served {
         .arg(&d.data)
         .arg("--key-file")
         .arg(&d.key);
-    spawn_serve(cmd, &d.fresh("gateway", "log")).unwrap_or_else(|e| panic!("{e:?}"))
+    spawn_serve(cmd, &d.fresh("gateway", "log"))
+}
+
+/// The gateway: `[upstream] url = <url>`, a 1 s timeout.
+fn gateway(d: &Dirs, url: &str) -> Served {
+    let toml = format!("[upstream]\nurl = \"{url}\"\ntimeout_ms = 1000\n");
+    serve_with(d, &toml).unwrap_or_else(|e| panic!("{e:?}"))
 }
 
 /// A signed request of `scheme` for the gateway at `authority`.
@@ -235,15 +240,7 @@ fn an_upstream_url_that_cannot_be_served_is_refused_at_start() {
         ),
         ("http://127.0.0.1:9/?q=1", "must not have a query"),
     ] {
-        let config = d.fresh("bad", "toml");
-        std::fs::write(&config, format!("[upstream]\nurl = \"{url}\"\n")).unwrap();
-        let mut cmd = command(&["serve", "--listen", "127.0.0.1:0", "--config"]);
-        cmd.arg(&config)
-            .arg("--data")
-            .arg(&d.data)
-            .arg("--key-file")
-            .arg(&d.key);
-        let exited = spawn_serve(cmd, &d.fresh("bad", "log"))
+        let exited = serve_with(&d, &format!("[upstream]\nurl = \"{url}\"\n"))
             .err()
             .expect("refused");
         assert!(!exited.status.success());
