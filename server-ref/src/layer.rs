@@ -764,11 +764,10 @@ fn recorded(
     }
 }
 
-/// True when `headers` holds more than one `Host` field line.
 /// The request target as the client sent it, which is what it signed: inside a router
 /// nested with axum's `Router::nest` (or `nest_service`) the request's URI has lost the
 /// prefix, and axum keeps the original as [`OriginalUri`](axum::extract::OriginalUri).
-fn sent_target(parts: &Parts) -> &axum::http::Uri {
+pub(crate) fn sent_target(parts: &Parts) -> &axum::http::Uri {
     match parts.extensions.get::<axum::extract::OriginalUri>() {
         Some(original) => &original.0,
         None => &parts.uri,
@@ -782,6 +781,7 @@ fn over_an_outer_limit(e: &(dyn std::error::Error + 'static)) -> bool {
         .any(|e| e.is::<http_body_util::LengthLimitError>())
 }
 
+/// True when `headers` holds more than one `Host` field line.
 fn more_than_one_host(headers: &axum::http::HeaderMap) -> bool {
     let mut hosts = headers.get_all(header::HOST).iter();
     hosts.next().is_some() && hosts.next().is_some()

@@ -17,7 +17,6 @@
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::OriginalUri;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
@@ -87,10 +86,7 @@ impl Upstream {
     /// it) and returns the upstream's answer, or a `502` / `504`.
     pub async fn forward(&self, req: Request<Body>) -> Response<Body> {
         let (mut parts, body) = req.into_parts();
-        let target = parts
-            .extensions
-            .get::<OriginalUri>()
-            .map_or(&parts.uri, |o| &o.0)
+        let target = crate::layer::sent_target(&parts)
             .path_and_query()
             .map_or("/", |p| p.as_str());
         let uri = format!("{}{}{}", self.origin, self.prefix, target);
