@@ -68,6 +68,20 @@ fn split_base_url(base_url: &str, scheme: Scheme) -> Result<(&str, &str)> {
     Ok((authority, base_url.trim_end_matches('/')))
 }
 
+/// True when a path (no query) has a segment that WHATWG URL parsers and path-normalising
+/// servers treat as `.` or `..`: `.`, `..`, and the same with any dot written `%2e` /
+/// `%2E`. A gateway that puts a prefix before a verified path must not forward such a one
+/// (`/api` + `/../admin` would leave the prefix).
+///
+/// ```
+/// use xnonce_core::link::has_dot_segment;
+/// assert!(has_dot_segment("/../admin/x") && has_dot_segment("/a/%2E%2e/b") && has_dot_segment("/a/."));
+/// assert!(!has_dot_segment("/a/..b/.c/x.y"));
+/// ```
+pub fn has_dot_segment(path: &str) -> bool {
+    path.split('/').any(dot_segment)
+}
+
 /// True for a segment that WHATWG URL parsers treat as `.` or `..` and remove:
 /// `.`, `..`, and the same with any dot written `%2e` / `%2E`.
 fn dot_segment(segment: &str) -> bool {

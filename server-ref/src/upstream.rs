@@ -5,9 +5,12 @@
 //! and query as the client sent them), header fields, body — except that the hop-by-hop
 //! fields (RFC 9110 §7.6.1: `Connection` and the fields it names, `Keep-Alive`,
 //! `Proxy-Connection`, `TE`, `Trailer`, `Transfer-Encoding`, `Upgrade`) are dropped, and the
-//! verified client and scheme are added as [`CLIENT_HEADER`] and [`SCHEME_HEADER`], replacing
-//! any the client sent (a client cannot name itself). The upstream's answer comes back the
-//! same way. Refused requests never reach the upstream.
+//! verified client and scheme are added as [`CLIENT_HEADER`] and [`SCHEME_HEADER`], after
+//! every `X-XNonce-*` field the client sent is dropped (also spelled with `_`: a client cannot
+//! name itself). An absolute-form target's authority, the host it was verified for, is sent
+//! as `Host`; a path with `.` or `..` segments is refused (400), since it could leave the
+//! URL's prefix. The upstream's answer comes back the same way. Refused requests never reach
+//! the upstream.
 //!
 //! An upstream that cannot be reached is answered `502`, one that has not answered within
 //! its timeout `504`, both `text/plain` (they are not refusals of the request: it was
@@ -53,6 +56,9 @@ impl Upstream {
     /// assert!(Upstream::new("http://127.0.0.1:9000/?x=1", Duration::from_secs(5)).is_err());
     /// ```
     pub fn new(url: &str, timeout: Duration) -> Result<Upstream, String> {
+        if url.contains('#') {
+            return Err("must not have a fragment".into());
+        }
         let uri: Uri = url
             .parse()
             .map_err(|_| "not a URL of the form http://host:port[/prefix]".to_string())?;
@@ -68,6 +74,16 @@ impl Upstream {
         };
         if authority.as_str().contains('@') {
             return Err("must not hold credentials".into());
+        }
+        // `Uri` reads any digits as a port; a connection needs one from 1 to 65535.
+        let port_text = authority.as_str().rsplit_once(':').map(|(_, p)| p);
+        let bracketed_host_only = authority.as_str().ends_with(']');
+        if !bracketed_host_only {
+            if let Some(p) = port_text {
+                if !matches!(p.parse::<u16>(), Ok(1..)) {
+                    return Err("has a port outside 1 to 65535".into());
+                }
+            }
         }
         if uri.query().is_some() {
             return Err("must not have a query".into());
@@ -86,9 +102,21 @@ impl Upstream {
     /// it) and returns the upstream's answer, or a `502` / `504`.
     pub async fn forward(&self, req: Request<Body>) -> Response<Body> {
         let (mut parts, body) = req.into_parts();
-        let target = crate::layer::sent_target(&parts)
-            .path_and_query()
-            .map_or("/", |p| p.as_str());
+        let sent = crate::layer::sent_target(&parts);
+        if xnonce_core::link::has_dot_segment(sent.path()) {
+            // Under the URL's prefix, `/../admin` would reach outside it on any upstream
+            // that normalises paths.
+            return failure(
+                StatusCode::BAD_REQUEST,
+                "a path with . or .. segments is not forwarded",
+            );
+        }
+        // An absolute-form target's authority is the host the request was verified for
+        // (RFC 9112 §3.2.2): the upstream gets that as Host, not the unverified field.
+        let host = sent
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok());
+        let target = sent.path_and_query().map_or("/", |p| p.as_str());
         let uri = format!("{}{}{}", self.origin, self.prefix, target);
         let Ok(uri) = uri.parse::<Uri>() else {
             return failure(
@@ -99,8 +127,10 @@ impl Upstream {
         let verified = parts.extensions.remove::<Verified>();
         let mut headers = std::mem::take(&mut parts.headers);
         strip_hop_by_hop(&mut headers);
-        headers.remove(CLIENT_HEADER);
-        headers.remove(SCHEME_HEADER);
+        strip_gateway_fields(&mut headers);
+        if let Some(host) = host {
+            headers.insert(header::HOST, host);
+        }
         if let Some(v) = &verified {
             // Client ids and schemes are visible ASCII (core validates them).
             if let Ok(client) = HeaderValue::from_str(&v.client) {
@@ -113,6 +143,12 @@ impl Upstream {
         *forwarded.uri_mut() = uri;
         *forwarded.headers_mut() = headers;
         match tokio::time::timeout(self.timeout, self.client.request(forwarded)).await {
+            // A final 1xx (a 101 to an upgrade this gateway does not forward) would leave
+            // the client's connection in another protocol.
+            Ok(Ok(answer)) if answer.status().is_informational() => {
+                tracing::warn!(target: "xnonce", upstream = %self.origin, status = answer.status().as_u16(), "upstream answered 1xx; answered 502");
+                failure(StatusCode::BAD_GATEWAY, "the upstream could not be reached")
+            }
             Ok(Ok(answer)) => {
                 let (mut parts, body) = answer.into_parts();
                 strip_hop_by_hop(&mut parts.headers);
@@ -159,6 +195,27 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// Removes every field a client could pass off as the gateway's: any name that, with `_`
+/// read as `-` (as CGI-style servers merge them into `HTTP_X_XNONCE_…`), starts with
+/// `x-xnonce-`.
+fn strip_gateway_fields(headers: &mut HeaderMap) {
+    let theirs: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| {
+            let name = name.as_str().as_bytes();
+            name.len() >= 9
+                && name[..9]
+                    .iter()
+                    .map(|&b| if b == b'_' { b'-' } else { b })
+                    .eq(b"x-xnonce-".iter().copied())
+        })
+        .cloned()
+        .collect();
+    for name in theirs {
+        headers.remove(name);
+    }
+}
+
 fn failure(status: StatusCode, text: &'static str) -> Response<Body> {
     let mut res = Response::new(Body::from(text));
     *res.status_mut() = status;
@@ -192,6 +249,25 @@ mod tests {
     }
 
     #[test]
+    fn every_field_passing_for_the_gateways_is_dropped() {
+        let mut h = HeaderMap::new();
+        for k in [
+            "x-xnonce-client",
+            "x_xnonce_client",
+            "x-xnonce_scheme",
+            "x-xnonce-verified",
+            "x-xnonce",
+            "x-nonce",
+        ] {
+            h.append(k, HeaderValue::from_static("admin"));
+        }
+        strip_gateway_fields(&mut h);
+        let mut left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+        left.sort_unstable();
+        assert_eq!(left, ["x-nonce", "x-xnonce"]);
+    }
+
+    #[test]
     fn urls_that_are_not_a_plain_http_origin_are_refused() {
         let t = DEFAULT_TIMEOUT;
         for bad in [
@@ -201,9 +277,14 @@ mod tests {
             "http://u:p@h:1",
             "h:80",
             "http://h/?q",
+            "http://h:1#frag",
+            "http://127.0.0.1:99999",
+            "http://127.0.0.1:0",
         ] {
             assert!(Upstream::new(bad, t).is_err(), "{bad}");
         }
+        assert!(Upstream::new("http://[::1]:8080", t).is_ok());
+        assert!(Upstream::new("http://[::1]", t).is_ok());
         let u = Upstream::new("http://127.0.0.1:9000/api/", t).unwrap();
         assert_eq!(
             (u.origin.as_str(), u.prefix.as_str()),

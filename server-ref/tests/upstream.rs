@@ -204,6 +204,55 @@ fn verified_requests_reach_the_api_with_the_client_and_refused_ones_never_do() {
     );
     assert_eq!(seen_now[2].headers["x-xnonce-scheme"], "v1");
 
+    // A client's own X-XNonce-* fields, even spelled with `_` (which CGI-style servers
+    // merge into HTTP_X_XNONCE_CLIENT), never reach the API.
+    let spoof = signed(
+        Scheme::V2,
+        "GET",
+        "/orders/list",
+        &[("day", "thu")],
+        None,
+        &secret,
+        &a,
+    )
+    .header("X_XNonce_Client", "admin")
+    .header("X-XNonce-Verified", "yes");
+    assert_eq!(http::send(&gw.base, &spoof).unwrap().status, 201);
+    let last = seen.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(last.headers["x-xnonce-client"], "shop");
+    assert!(!last.headers.contains_key("x_xnonce_client"));
+    assert!(!last.headers.contains_key("x-xnonce-verified"));
+
+    // An absolute-form target: verified for its authority, which the API gets as Host (not
+    // the Host line the client added).
+    let mut absolute = signed(
+        Scheme::V2,
+        "GET",
+        "/orders/list",
+        &[("day", "fri")],
+        None,
+        &secret,
+        &a,
+    )
+    .header("Host", "admin.internal")
+    .header("Connection", "close");
+    absolute.absolute = true;
+    absolute.raw_headers = true;
+    assert_eq!(http::send(&gw.base, &absolute).unwrap().status, 201);
+    let last = seen.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(last.headers["host"], a.as_str());
+
+    // A signed path with a `..` segment would leave the URL's /v1 prefix: not forwarded.
+    let before = seen.lock().unwrap().len();
+    let escape = signed(Scheme::V2, "GET", "/../admin/x", &[], None, &secret, &a);
+    let r = http::send(&gw.base, &escape).unwrap();
+    let refused = (
+        400,
+        "a path with . or .. segments is not forwarded".to_string(),
+    );
+    assert_eq!((r.status, r.text()), refused);
+    assert_eq!(seen.lock().unwrap().len(), before);
+
     // Slower than the 1 s timeout: 504; the API gone: 502.
     let slow = signed(Scheme::V2, "GET", "/slow", &[], None, &secret, &a);
     let r = http::send(&gw.base, &slow).unwrap();
