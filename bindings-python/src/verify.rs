@@ -200,7 +200,21 @@ impl ReplayStore for PyStore<'_, '_> {
         let answer = self
             .store
             .call_method1("insert_if_absent", (key.as_str(), expires_at_ms, now_ms))
-            .and_then(|recorded| recorded.is_truthy());
+            .and_then(|recorded| {
+                // A coroutine (an `async def` store, redis.asyncio) is truthy but has
+                // recorded nothing: never read it as "first copy".
+                if recorded.hasattr("__await__")? {
+                    // Closed, so that Python does not also warn it was never awaited.
+                    if recorded.hasattr("close")? {
+                        recorded.call_method0("close")?;
+                    }
+                    return Err(PyTypeError::new_err(
+                        "replay_store.insert_if_absent returned an awaitable: the store must \
+                         answer synchronously (redis.Redis, not redis.asyncio.Redis)",
+                    ));
+                }
+                recorded.is_truthy()
+            });
         answer.map_err(|e| {
             self.failure.borrow_mut().get_or_insert(e);
             // Not the exception's text: the answer to the client says only this.
@@ -306,6 +320,10 @@ impl PyVerifier {
             }
         };
         match (secrets.finish(&req, result), store_failure.into_inner()) {
+            // KeyboardInterrupt, SystemExit: not the store's failure, the process's.
+            (Err(_), Some(cause)) if !cause.is_instance_of::<pyo3::exceptions::PyException>(py) => {
+                Err(cause)
+            }
             (Err(refusal), Some(cause)) => {
                 refusal.set_cause(py, Some(cause));
                 Err(refusal)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import redis
+import redis.asyncio
 import xnonce
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -125,6 +126,33 @@ def test_any_object_with_insert_if_absent_is_a_store() -> None:
     with pytest.raises(xnonce.AuthError):
         verifier.verify_once("GET", "/reports/other", host="api.test", x_nonce=header, now=ts)
     assert len(store.calls) == 2
+
+
+def test_an_async_store_is_a_failure_not_a_first_copy() -> None:
+    class Async:
+        async def insert_if_absent(self, key: str, expires_at_ms: int, now_ms: int) -> bool:
+            return False
+
+    verifier = xnonce.Verifier({"billing": SECRET}, replay_store=Async())
+    header, _ = signed()
+    with pytest.raises(xnonce.UnavailableError) as refused:
+        verifier.verify_once("GET", "/reports/daily", host="api.test", x_nonce=header)
+    assert refused.value.code == "store_unavailable"
+    assert isinstance(refused.value.__cause__, TypeError)
+    assert "synchronously" in str(refused.value.__cause__)
+    with pytest.raises(TypeError, match="synchronous client"):
+        RedisReplayStore(redis.asyncio.Redis())
+
+
+def test_an_interrupt_in_the_store_is_raised_as_it_is() -> None:
+    class Interrupted:
+        def insert_if_absent(self, key: str, expires_at_ms: int, now_ms: int) -> bool:
+            raise KeyboardInterrupt
+
+    verifier = xnonce.Verifier({"billing": SECRET}, replay_store=Interrupted())
+    header, _ = signed()
+    with pytest.raises(KeyboardInterrupt):
+        verifier.verify_once("GET", "/reports/daily", host="api.test", x_nonce=header)
 
 
 def test_a_store_without_insert_if_absent_is_refused() -> None:

@@ -19,6 +19,7 @@ can be replayed) and keep the processes' clocks synchronised (NTP).
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 __all__ = ["CLOCK_MARGIN_MS", "DEFAULT_PREFIX", "RedisReplayStore"]
@@ -41,6 +42,16 @@ class RedisReplayStore:
     def __init__(self, client: Any, prefix: str = DEFAULT_PREFIX) -> None:
         if "{" in prefix or "}" in prefix:
             raise ValueError("prefix must not contain '{' or '}' (the key's hash tag)")
+        # redis.asyncio's commands are plain methods returning awaitables of its async
+        # execute_command.
+        if any(
+            inspect.iscoroutinefunction(getattr(client, name, None))
+            for name in ("set", "execute_command")
+        ):
+            raise TypeError(
+                "RedisReplayStore needs a synchronous client (redis.Redis, not "
+                "redis.asyncio.Redis): Verifier.verify_once calls the store synchronously"
+            )
         self.client = client
         self.prefix = prefix
 
