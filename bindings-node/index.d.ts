@@ -171,7 +171,7 @@ export interface MiddlewareOptions<
    */
   onError?: ((error: unknown, req: Req) => void) | null
   /**
-   * Where accepted requests are recorded (with `once`), instead of the verifier's memory: a
+   * Where accepted requests are recorded (needs `once`), instead of the verifier's memory: a
    * store every process of the API shares (cluster workers, several hosts), such as Redis.
    * A request it reports recorded before is answered 409 (`replayed`); one it fails on, 503
    * (`store_unavailable`), the failure going to `onError`.
@@ -193,7 +193,9 @@ export interface ReplayStore {
  * A `ReplayStore` over a connected node-redis client (`createClient()` of the `redis`
  * package, v5 or later): each accepted request is one `SET <prefix>{<key>} 1 NX PX <ms>`, with the
  * reference server's keys (`prefix` default `xnonce:replay:`) and expiry (the rest of the
- * window plus 1 s), so Node processes and `xnonce-server` instances can share one Redis.
+ * window plus 1 s), so Node processes and `xnonce-server` instances can share one Redis. A
+ * command that has not answered within `timeoutMs` (default 2000; node-redis queues commands
+ * while it reconnects) rejects, and the middleware answers 503.
  */
 export declare function redisReplayStore(
   client: {
@@ -203,7 +205,7 @@ export declare function redisReplayStore(
       options: { expiration: { type: 'PX'; value: number }; condition: 'NX' },
     ): Promise<unknown>
   },
-  options?: { prefix?: string | null } | null,
+  options?: { prefix?: string | null; timeoutMs?: number | null } | null,
 ): ReplayStore & { key(replayKey: string): string }
 
 /** A request the middleware verified. */

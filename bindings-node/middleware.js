@@ -47,6 +47,8 @@ function settings(options) {
   if (typeof onError !== 'function') throw typeError('The "onError" option must be a function')
   if (store !== undefined && (typeof store !== 'object' || typeof store.insertIfAbsent !== 'function'))
     throw typeError('The "store" option must be an object with an insertIfAbsent method')
+  if (store !== undefined && !once)
+    throw typeError('The "store" option records accepted requests: it needs "once" (true)')
   return { once, limit, then, onError, store }
 }
 
@@ -60,8 +62,16 @@ function middleware(verifier, options) {
   if (!(verifier instanceof native.Verifier)) throw typeError('The "verifier" argument must be a Verifier')
   const { once, limit, then, onError, store } = settings(options)
   // With a store of the caller's (shared by processes), the replay check is its own.
-  const shared = once && store !== undefined
+  const shared = store !== undefined
   const check = once && !shared ? verifier.verifyOnce : verifier.verify
+  // onError must not undo an answer already sent: what it throws is only logged.
+  const report = (error, req) => {
+    try {
+      onError(error, req)
+    } catch (thrown) {
+      reportError(thrown)
+    }
+  }
 
   return async function xnonceMiddleware(req, res, next) {
     const pass = typeof next === 'function' ? next : undefined
@@ -77,7 +87,7 @@ function middleware(verifier, options) {
       } else if (!res.writableEnded) {
         res.destroy()
       }
-      onError(error, req)
+      report(error, req)
     }
 
     // Express strips the mount path from req.url; the client signed the whole target (in
@@ -131,15 +141,20 @@ function middleware(verifier, options) {
     }
     if (shared) {
       let recorded
+      let failure
       try {
         const { replayKey, rememberUntil } = req.xnonce
         recorded = Boolean(await store.insertIfAbsent(replayKey, rememberUntil, Date.now()))
       } catch (error) {
         recorded = null // refused 503; the store's own words go to onError, not to the client
-        onError(error, req)
+        failure = error
       }
       const refusal = native.replayStoreAnswer(recorded, { target, xNonce })
-      if (refusal) return send(res, refusal)
+      if (refusal) {
+        send(res, refusal)
+        if (failure !== undefined) report(failure, req)
+        return
+      }
     }
     req.rawBody = body
     if (then) {
@@ -158,7 +173,7 @@ function middleware(verifier, options) {
 
 /** The default `onError`: the error on stderr, as Express's default error handler does. */
 function reportError(error) {
-  console.error('xnonce middleware: error answered 500:', error)
+  console.error('xnonce middleware:', error)
 }
 
 /** How many `Host` field lines a request has (`rawHeaders`: name, value, name, value, ...). */

@@ -12,13 +12,18 @@ const DEFAULT_PREFIX = 'xnonce:replay:'
  */
 const CLOCK_MARGIN_MS = 1000
 
+/** How long a command may take by default before the request is refused 503: 2 s, as the
+ * reference server's Redis store (`[replay] timeout_ms`). */
+const DEFAULT_TIMEOUT_MS = 2000
+
 /**
  * A store over a connected node-redis client (`redis` package v5 or later, `createClient()`): each accepted
  * request is one `SET <prefix>{<key>} 1 NX PX <ms>`, its expiry relative (the rest of the
- * window plus CLOCK_MARGIN_MS) so that Redis counts it on its own clock. A Redis error rejects:
- * the middleware then answers 503 (`store_unavailable`).
+ * window plus CLOCK_MARGIN_MS) so that Redis counts it on its own clock. A Redis error, or no
+ * answer within `timeoutMs` (node-redis queues commands while it reconnects), rejects: the
+ * middleware then answers 503 (`store_unavailable`).
  * @param {{ set(key: string, value: string, options: { expiration: { type: 'PX', value: number }, condition: 'NX' }): Promise<unknown> }} client
- * @param {{ prefix?: string }} [options]
+ * @param {{ prefix?: string, timeoutMs?: number }} [options]
  * @returns {import('./index').ReplayStore & { key(replayKey: string): string }}
  */
 function redisReplayStore(client, options) {
@@ -31,15 +36,31 @@ function redisReplayStore(client, options) {
   if (typeof prefix !== 'string' || /[{}]/.test(prefix)) {
     throw new TypeError("The \"prefix\" option must be a string without '{' or '}' (the key's hash tag)")
   }
+  const timeoutMs = options?.timeoutMs ?? DEFAULT_TIMEOUT_MS
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1) {
+    const error = new RangeError(
+      `The "timeoutMs" option must be a whole number of ms, at least 1. Received ${timeoutMs}`,
+    )
+    error.code = 'ERR_OUT_OF_RANGE'
+    throw error
+  }
   const key = (replayKey) => `${prefix}{${replayKey.replace(/[{}]/g, '_')}}`
   return {
     key,
     async insertIfAbsent(replayKey, expiresAtMs, nowMs) {
       const px = Math.max(expiresAtMs - nowMs, 0) + CLOCK_MARGIN_MS
       const options = { expiration: { type: 'PX', value: px }, condition: 'NX' }
-      return (await client.set(key(replayKey), '1', options)) !== null
+      let timer
+      const late = new Promise((resolve, reject) => {
+        timer = setTimeout(() => reject(new Error(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs)
+      })
+      try {
+        return (await Promise.race([client.set(key(replayKey), '1', options), late])) !== null
+      } finally {
+        clearTimeout(timer)
+      }
     },
   }
 }
 
-module.exports = { redisReplayStore, DEFAULT_PREFIX, CLOCK_MARGIN_MS }
+module.exports = { redisReplayStore, DEFAULT_PREFIX, CLOCK_MARGIN_MS, DEFAULT_TIMEOUT_MS }
