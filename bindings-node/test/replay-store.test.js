@@ -136,13 +136,9 @@ test('a store answers 409 for a copy and 503 when it fails, the failure to onErr
   assert.throws(() => x.redisReplayStore(null), { code: 'ERR_INVALID_ARG_TYPE' })
 })
 
-test('a store failure is answered before onError runs, and an onError that throws changes nothing', async () => {
-  const store = { insertIfAbsent: async () => Promise.reject(new Error('down')) }
-  const peer = await worker(store, {
-    onError() {
-      throw new Error('onError broke')
-    },
-  })
+/** A signed request to a worker with `store` and `onError` is answered 503. */
+async function assertUnavailable(store, onError) {
+  const peer = await worker(store, { onError })
   try {
     const header = x.signRequest('v2', 'GET', '/r', 'billing', SECRET, { host: 'api.test' })
     const res = await get(peer, '/r', header)
@@ -150,18 +146,19 @@ test('a store failure is answered before onError runs, and an onError that throw
   } finally {
     await peer.close()
   }
+}
+
+test('a store failure is answered before onError runs, and an onError that throws changes nothing', async () => {
+  const store = { insertIfAbsent: async () => Promise.reject(new Error('down')) }
+  const onError = () => {
+    throw new Error('onError broke')
+  }
+  await assertUnavailable(store, onError)
 })
 
 test('redisReplayStore: a Redis that does not answer in time is a 503, not a hung request', async () => {
   // What node-redis does while it reconnects: the command waits in its offline queue.
   const waiting = { set: () => new Promise(() => {}) }
-  const peer = await worker(x.redisReplayStore(waiting, { timeoutMs: 50 }), { onError() {} })
-  try {
-    const header = x.signRequest('v2', 'GET', '/r', 'billing', SECRET, { host: 'api.test' })
-    const res = await get(peer, '/r', header)
-    assert.deepEqual([res.status, JSON.parse(res.body).code], [503, 'store_unavailable'])
-  } finally {
-    await peer.close()
-  }
+  await assertUnavailable(x.redisReplayStore(waiting, { timeoutMs: 50 }), () => {})
   assert.throws(() => x.redisReplayStore(waiting, { timeoutMs: 0 }), { code: 'ERR_OUT_OF_RANGE' })
 })
