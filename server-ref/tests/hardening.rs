@@ -58,10 +58,7 @@ fn a_request_accepted_before_a_restart_is_refused_after_it() {
     let mut first = start(&data, &root.join("1.log"));
     // v2 tokens are bound to the Host: keep sending the first server's authority.
     let authority = first.base.authority.clone();
-    let at = |s: &Served| http::BaseUrl {
-        connect: s.base.connect.clone(),
-        ..first_base(&authority)
-    };
+    let at = |s: &Served| same_host(s, &authority);
     let v1 = signed(Scheme::V1, "restart_client", &secret, &authority);
     let v2 = signed(Scheme::V2, "restart_client", &secret, &authority);
     for req in [&v1, &v2] {
@@ -135,10 +132,7 @@ fn a_second_sigterm_cuts_the_drain_short_and_the_journal_is_still_written() {
     let secret = add_client(&data, "twice");
     let mut s = start(&data, &root.join("1.log"));
     let authority = s.base.authority.clone();
-    let at = |s: &Served| http::BaseUrl {
-        connect: s.base.connect.clone(),
-        ..first_base(&authority)
-    };
+    let at = |s: &Served| same_host(s, &authority);
     let accepted = signed(Scheme::V2, "twice", &secret, &authority);
     assert_eq!(http::send(&at(&s), &accepted).unwrap().status, 200);
     // A request whose body never finishes: the drain would wait for it until its 10 s
@@ -158,14 +152,7 @@ fn a_second_sigterm_cuts_the_drain_short_and_the_journal_is_still_written() {
         .unwrap();
     std::thread::sleep(Duration::from_millis(200));
 
-    let kill = |sig: &str, pid: u32| {
-        let ok = std::process::Command::new("kill")
-            .args([sig, &pid.to_string()])
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    };
-    kill("-TERM", s.child.id());
+    s.send_signal("-TERM");
     std::thread::sleep(Duration::from_millis(500));
     assert!(
         s.alive(),
@@ -194,8 +181,13 @@ fn a_second_sigterm_cuts_the_drain_short_and_the_journal_is_still_written() {
     );
 }
 
-fn first_base(authority: &str) -> http::BaseUrl {
-    http::BaseUrl::parse(&format!("http://{authority}")).unwrap()
+/// `served`'s address, with `authority` as the Host (v2 tokens are bound to it: a restarted
+/// server on another port is still sent the first one's).
+fn same_host(served: &Served, authority: &str) -> http::BaseUrl {
+    http::BaseUrl {
+        connect: served.base.connect.clone(),
+        ..http::BaseUrl::parse(&format!("http://{authority}")).unwrap()
+    }
 }
 
 /// A matrix row: name, request (built, or raw bytes), expected answer.

@@ -159,11 +159,7 @@ impl Served {
     /// Sends `sig` (`-TERM`, `-KILL`…) and waits for the exit (fails after 15 s); how the
     /// process ended.
     pub fn signal(&mut self, sig: &str) -> ExitStatus {
-        let ok = Command::new("kill")
-            .args([sig, &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(ok.success());
+        self.send_signal(sig);
         let start = Instant::now();
         loop {
             if let Some(s) = self.child.try_wait().unwrap() {
@@ -175,6 +171,15 @@ impl Served {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Sends `sig` (`-TERM`, `-KILL`…) without waiting for anything.
+    pub fn send_signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
     }
 
     /// True while the process runs.
