@@ -75,14 +75,11 @@ impl Upstream {
         if authority.as_str().contains('@') {
             return Err("must not hold credentials".into());
         }
-        // `Uri` reads any digits as a port; a connection needs one from 1 to 65535.
-        let port_text = authority.as_str().rsplit_once(':').map(|(_, p)| p);
-        let bracketed_host_only = authority.as_str().ends_with(']');
-        if !bracketed_host_only {
-            if let Some(p) = port_text {
-                if !matches!(p.parse::<u16>(), Ok(1..)) {
-                    return Err("has a port outside 1 to 65535".into());
-                }
+        // `Uri` reads any digits as a port; a connection needs one from 1 to 65535. What
+        // follows the host (an IPv6 one with its brackets) is `:port`, or nothing.
+        if let Some(port) = authority.as_str()[authority.host().len()..].strip_prefix(':') {
+            if !matches!(port.parse::<u16>(), Ok(1..)) {
+                return Err("has a port outside 1 to 65535".into());
             }
         }
         if uri.query().is_some() {
@@ -280,6 +277,7 @@ mod tests {
             "http://h:1#frag",
             "http://127.0.0.1:99999",
             "http://127.0.0.1:0",
+            "http://h:",
         ] {
             assert!(Upstream::new(bad, t).is_err(), "{bad}");
         }
