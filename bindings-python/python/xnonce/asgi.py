@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from xnonce._server import VerifyingMiddleware, encode_path, join_target, repeated_host
-from xnonce._xnonce import Answer
+from xnonce._xnonce import Answer, Verified
 
 __all__ = ["SCOPE_KEY", "XNonceMiddleware", "request_target"]
 
@@ -64,6 +64,13 @@ def _header(scope: Scope, name: bytes) -> str | None:
     if not values:
         return None
     return ", ".join(bytes(v).decode("latin-1") for v in values)
+
+
+def _admit(scope: Scope, verified: Verified) -> None:
+    """Hands the verified request to the app: ``scope[SCOPE_KEY]`` and, for Starlette and
+    FastAPI, ``request.state.xnonce``."""
+    scope[SCOPE_KEY] = verified
+    scope.setdefault("state", {})["xnonce"] = verified
 
 
 async def _send(send: Send, refusal: Answer, kind: str = "http.response") -> None:
@@ -132,8 +139,7 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
         if isinstance(outcome, Answer):
             await _send(send, outcome)
             return
-        scope[SCOPE_KEY] = outcome
-        scope.setdefault("state", {})["xnonce"] = outcome
+        _admit(scope, outcome)
         replayed = False
 
         async def replay_body() -> Message:
@@ -166,6 +172,5 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
             else:
                 await send({"type": "websocket.close", "code": 1008})
             return
-        scope[SCOPE_KEY] = outcome
-        scope.setdefault("state", {})["xnonce"] = outcome
+        _admit(scope, outcome)
         await self.app(scope, receive, send)
