@@ -1,8 +1,9 @@
 //! A Redis replay store shared by several server instances.
 //!
-//! Each accepted request is one `SET <prefix>{<replay key>} 1 NX PX <ms>`: Redis inserts the
-//! key only if it is absent (atomic across every instance) and drops it by itself when the
-//! request would be stale anyway. `<ms>` is the rest of the request's window on the instance's
+//! Each accepted request is one `SET <prefix>{<replay key>} 1 NX PX <ms>`, the key and expiry
+//! of core's [`replay::shared`](xnonce_core::replay::shared): Redis inserts the key only if it
+//! is absent (atomic across every instance) and drops it by itself when the request would be
+//! stale anyway. `<ms>` is the rest of the request's window on the instance's
 //! clock (`timestamp + window − now`) plus [`CLOCK_MARGIN_MS`]: a relative expiry, which Redis
 //! counts on its own clock, so a Redis whose clock differs from the instance's still keeps the
 //! key for the whole window. Instances must agree on the time (NTP) to within the margin, and
@@ -48,36 +49,17 @@ use std::time::{Duration, Instant};
 
 use redis::aio::MultiplexedConnection;
 use redis::AsyncConnectionConfig;
+use xnonce_core::replay::shared::SharedKeys;
 use xnonce_core::{ReplayKey, ReplayStoreError};
 
 use crate::store::{AsyncReplayStore, StoreFuture};
 
-/// The default key prefix.
-pub const DEFAULT_PREFIX: &str = "xnonce:replay:";
+/// The default key prefix (core's [`replay::shared::DEFAULT_PREFIX`](xnonce_core::replay::shared::DEFAULT_PREFIX)).
+pub use xnonce_core::replay::shared::DEFAULT_PREFIX;
 
-/// How much longer than its request's `timestamp + window` Redis keeps a replay key: 1 s.
-///
-/// An instance accepts a request until `timestamp + window` *on its own clock*. If another
-/// instance's clock is behind the one that recorded the key, it would accept the same
-/// request again between the key's expiry and `timestamp + window` on its slower clock; the
-/// margin closes that gap for instances whose clocks differ by up to this much (what NTP
-/// keeps them well within). Instances whose clocks differ by more are not covered: keep
-/// every instance's clock synchronised. Costs about `margin / window` more keys in Redis
-/// (≈ 3 % with a 30 s window).
-pub const CLOCK_MARGIN_MS: u64 = 1_000;
-
-/// The `PX` of a key to be remembered until `expires_at_ms`, read at `now_ms` on this
-/// instance's clock: the rest of the window plus [`CLOCK_MARGIN_MS`] (at least 1 ms).
-///
-/// Relative, so Redis counts it on its own clock: an absolute `PXAT` from this instance's
-/// clock would already be past for a Redis whose clock is ahead, which then stores nothing
-/// and lets every copy of the request through.
-fn ttl_ms(expires_at_ms: u64, now_ms: u64) -> u64 {
-    expires_at_ms
-        .saturating_sub(now_ms)
-        .saturating_add(CLOCK_MARGIN_MS)
-        .max(1)
-}
+/// How much longer than its request's `timestamp + window` Redis keeps a replay key (core's
+/// [`replay::shared::CLOCK_MARGIN_MS`](xnonce_core::replay::shared::CLOCK_MARGIN_MS), which says why).
+pub use xnonce_core::replay::shared::CLOCK_MARGIN_MS;
 
 /// Replay keys in Redis (see the module docs).
 ///
@@ -97,7 +79,7 @@ fn ttl_ms(expires_at_ms: u64, now_ms: u64) -> u64 {
 /// ```
 pub struct RedisStore {
     client: redis::Client,
-    prefix: String,
+    keys: SharedKeys,
     timeout: Duration,
     link: Mutex<Link>,
     /// Held by the one connection attempt in progress.
@@ -120,7 +102,7 @@ impl std::fmt::Debug for RedisStore {
     // The URL may carry a password: never print it.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisStore")
-            .field("prefix", &self.prefix)
+            .field("prefix", &self.keys.prefix())
             .finish_non_exhaustive()
     }
 }
@@ -228,15 +210,13 @@ impl RedisStore {
     /// yet: the first request connects, and a server whose Redis is down still starts (and
     /// answers 503 until Redis is up). `prefix` must not contain `{` or `}`.
     pub fn new(url: &str, prefix: &str) -> Result<RedisStore, String> {
-        if prefix.contains(['{', '}']) {
-            return Err("replay.key_prefix must not contain '{' or '}' (used as hash tags)".into());
-        }
+        let keys = SharedKeys::new(prefix).map_err(|e| format!("replay.key_prefix: {e}"))?;
         check_url(url).map_err(|e| format!("replay.redis_url: {e}"))?;
         let client = redis::Client::open(url)
             .map_err(|_| "replay.redis_url: not a valid Redis URL".to_string())?;
         Ok(RedisStore {
             client,
-            prefix: prefix.to_string(),
+            keys,
             timeout: Duration::from_secs(2),
             link: Mutex::new(Link::default()),
             connecting: tokio::sync::Mutex::new(()),
@@ -251,13 +231,9 @@ impl RedisStore {
         self
     }
 
-    /// The Redis key of a replay key: `<prefix>{<replay key>}` (the hash tag is kept so key
-    /// names stay the same across versions; see the module docs).
+    /// The Redis key of a replay key: core's [`SharedKeys::key`], `<prefix>{<replay key>}`.
     pub fn key(&self, replay_key: &str) -> String {
-        // A `}` inside the replay key would end the hash tag early; replay keys are
-        // `scheme:client:id` with URL-safe characters, but keep the tag well formed anyway.
-        let tag = replay_key.replace(['{', '}'], "_");
-        format!("{}{{{}}}", self.prefix, tag)
+        self.keys.key(replay_key)
     }
 
     /// A Redis error as text, without the URL's password (should a message ever quote it).
@@ -433,7 +409,7 @@ impl AsyncReplayStore for RedisStore {
                 .arg(1)
                 .arg("NX")
                 .arg("PX")
-                .arg(ttl_ms(expires_at_ms, now_ms));
+                .arg(self.keys.ttl_ms(expires_at_ms, now_ms));
             let answer =
                 tokio::time::timeout(self.timeout, cmd.query_async::<Option<String>>(&mut conn))
                     .await;
@@ -468,18 +444,6 @@ mod tests {
         assert_eq!(s.key("v2:c:a}b{"), "app:{v2:c:a_b_}");
         assert!(RedisStore::new("redis://127.0.0.1:1/", "a{b}").is_err());
         assert!(RedisStore::new("not a url", "p").is_err());
-    }
-
-    /// The expiry sent is relative: the rest of the window plus the margin, whatever the
-    /// clock reads; a key whose window already ended (never from the layer, which refuses
-    /// stale requests first) is still kept for the margin.
-    #[test]
-    fn the_ttl_is_the_rest_of_the_window_plus_the_margin() {
-        assert_eq!(ttl_ms(31_000, 1_000), 30_000 + CLOCK_MARGIN_MS);
-        assert_eq!(ttl_ms(1_000, 1_000), CLOCK_MARGIN_MS);
-        assert_eq!(ttl_ms(1_000, 5_000), CLOCK_MARGIN_MS);
-        assert_eq!(ttl_ms(u64::MAX, 0), u64::MAX);
-        assert!(ttl_ms(0, u64::MAX) >= 1);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Mutex;
 
 mod key;
+pub mod shared;
 mod table;
 
 pub use key::{key_digest, ReplayKey};
