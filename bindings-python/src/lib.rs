@@ -3,7 +3,7 @@
 //! A thin layer over `xnonce-core`: every byte of every token comes from core. Modules:
 //! [`errors`] (the exception hierarchy and the ONE error mapping), [`convert`] (Python values
 //! → core inputs), [`sign`] (sign, link, headers, ottokens), [`verify`] (`Verifier`), [`answer`]
-//! (the HTTP answer to a refusal), [`requester`]
+//! (the HTTP answer to a refusal), [`replay`] (a shared store's keys), [`requester`]
 //! (`Requester`, `AsyncRequester`), [`bridge`] (Rust futures as asyncio awaitables).
 
 #![warn(missing_docs)]
@@ -22,6 +22,7 @@ pub mod answer;
 pub mod bridge;
 pub mod convert;
 pub mod errors;
+pub mod replay;
 pub mod requester;
 pub mod sign;
 pub mod verify;
@@ -38,6 +39,7 @@ fn _xnonce(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<verify::PyVerified>()?;
     m.add_class::<verify::PyVerifier>()?;
     m.add_class::<answer::PyAnswer>()?;
+    m.add_class::<replay::PySharedKeys>()?;
     m.add_class::<requester::PyResponse>()?;
     m.add_class::<requester::PyRequester>()?;
     m.add_class::<requester::PyAsyncRequester>()?;

@@ -17,7 +17,7 @@ import redis.asyncio
 import xnonce
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from xnonce.redis import RedisReplayStore
+from xnonce.redis import RedisReplayStore, SharedKeys
 
 SECRET = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd"
 
@@ -160,3 +160,20 @@ def test_a_store_without_insert_if_absent_is_refused() -> None:
         xnonce.Verifier({"billing": SECRET}, replay_store=object())  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="prefix"):
         RedisReplayStore(object(), prefix="a{b}")
+
+
+def test_shared_keys_are_the_reference_servers_key_names_and_expiries() -> None:
+    # The values xnonce-server's RedisStore writes (server-ref/src/redis_store.rs).
+    keys = SharedKeys("app:")
+    assert keys.prefix == "app:"
+    assert keys.key("v2:c:abc") == "app:{v2:c:abc}"
+    assert keys.key("v2:c:a}b{") == "app:{v2:c:a_b_}"
+    assert keys.ttl_ms(31_000, 1_000) == 31_000
+    assert keys.ttl_ms(1_000, 5_000) == 1_000
+    assert SharedKeys().key("v1:c:n") == "xnonce:replay:{v1:c:n}"
+    assert (SharedKeys.DEFAULT_PREFIX, SharedKeys.CLOCK_MARGIN_MS) == ("xnonce:replay:", 1_000)
+    assert RedisReplayStore(object(), prefix="app:").key("v2:c:abc") == "app:{v2:c:abc}"
+    with pytest.raises(ValueError, match="hash tag"):
+        SharedKeys("}")
+    with pytest.raises(OverflowError):
+        keys.ttl_ms(-1, 0)

@@ -1,5 +1,5 @@
 from collections.abc import Awaitable, Mapping, Sequence
-from typing import Any, Final, final
+from typing import Any, ClassVar, Final, final
 
 from xnonce.types import Body, Params, ReplayStore, RequestOptions, SecretSource
 
@@ -23,6 +23,7 @@ __all__ = [
     "Response",
     "RouteError",
     "Secret",
+    "SharedKeys",
     "Signed",
     "UnavailableError",
     "Verified",
@@ -195,6 +196,17 @@ class Verifier:
         body: Body = None,
         now: int | None = None,
     ) -> Verified: ...
+
+# The key names and expiries of a replay store shared by processes (xnonce.redis).
+@final
+class SharedKeys:
+    DEFAULT_PREFIX: ClassVar[str]
+    CLOCK_MARGIN_MS: ClassVar[int]
+    def __new__(cls, prefix: str = ...) -> SharedKeys: ...
+    @property
+    def prefix(self) -> str: ...
+    def key(self, replay_key: str) -> str: ...
+    def ttl_ms(self, expires_at_ms: int, now_ms: int) -> int: ...
 
 def sign(
     scheme: str,

@@ -22,26 +22,29 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-__all__ = ["CLOCK_MARGIN_MS", "DEFAULT_PREFIX", "RedisReplayStore"]
+from xnonce._xnonce import SharedKeys
+
+__all__ = ["CLOCK_MARGIN_MS", "DEFAULT_PREFIX", "RedisReplayStore", "SharedKeys"]
 
 #: The reference server's key prefix (``[replay] key_prefix``).
-DEFAULT_PREFIX = "xnonce:replay:"
+DEFAULT_PREFIX: str = SharedKeys.DEFAULT_PREFIX
 
 #: How much longer than ``expires_at_ms`` a key is kept: 1 s, as the reference server does, so
 #: that a process whose clock is up to that much behind still finds it.
-CLOCK_MARGIN_MS = 1_000
+CLOCK_MARGIN_MS: int = SharedKeys.CLOCK_MARGIN_MS
 
 
 class RedisReplayStore:
     """``insert_if_absent`` as one ``SET <prefix>{<key>} 1 NX PX <ms>`` on a redis-py client
     (``redis.Redis``, or a ``RedisCluster``: the key's hash tag keeps it on one slot). The
-    expiry is relative (the rest of the window plus ``CLOCK_MARGIN_MS``), so Redis counts it
-    on its own clock. A Redis error propagates: ``verify_once`` then refuses the request
-    with ``store_unavailable`` (503), the error as its ``__cause__``."""
+    key and its expiry are the core's ``SharedKeys``, as every language's store writes them;
+    the expiry is relative (the rest of the window plus ``CLOCK_MARGIN_MS``), so Redis counts
+    it on its own clock. A Redis error propagates: ``verify_once`` then refuses the request
+    with ``store_unavailable`` (503), the error as its ``__cause__``. A prefix holding ``{``
+    or ``}`` raises ``ValueError``."""
 
     def __init__(self, client: Any, prefix: str = DEFAULT_PREFIX) -> None:
-        if "{" in prefix or "}" in prefix:
-            raise ValueError("prefix must not contain '{' or '}' (the key's hash tag)")
+        keys = SharedKeys(prefix)
         # redis.asyncio's commands are plain methods returning awaitables of its async
         # execute_command.
         if any(
@@ -53,13 +56,13 @@ class RedisReplayStore:
                 "redis.asyncio.Redis): Verifier.verify_once calls the store synchronously"
             )
         self.client = client
+        self.keys = keys
         self.prefix = prefix
 
     def key(self, replay_key: str) -> str:
         """The Redis key of a replay key: ``<prefix>{<replay key>}``."""
-        tag = replay_key.replace("{", "_").replace("}", "_")
-        return f"{self.prefix}{{{tag}}}"
+        return self.keys.key(replay_key)
 
     def insert_if_absent(self, key: str, expires_at_ms: int, now_ms: int) -> bool:
-        ttl_ms = max(expires_at_ms - now_ms, 0) + CLOCK_MARGIN_MS
-        return bool(self.client.set(self.key(key), 1, nx=True, px=ttl_ms))
+        ttl_ms = self.keys.ttl_ms(expires_at_ms, now_ms)
+        return bool(self.client.set(self.keys.key(key), 1, nx=True, px=ttl_ms))
