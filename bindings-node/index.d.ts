@@ -19,6 +19,7 @@ export {
   errorCodes,
   Verifier,
   Requester,
+  SharedKeys,
 } from './native'
 export type {
   ParamValue,
@@ -183,7 +184,8 @@ export interface MiddlewareOptions<
  * A replay store for the middleware: atomically records `key` until `expiresAtMs` (ms since
  * the epoch) unless it is recorded and unexpired at `nowMs`; `true` the first time, `false`
  * for a copy. With Redis: `SET <prefix>{<key>} 1 NX PX <expiresAtMs − nowMs + 1000>` (the
- * reference server's keys: `xnonce:replay:{<key>}`).
+ * reference server's keys: `xnonce:replay:{<key>}`); a store over another client names them
+ * with `new SharedKeys(prefix)` (`.key(key)`, `.ttlMs(expiresAtMs, nowMs)`).
  */
 export interface ReplayStore {
   insertIfAbsent(key: string, expiresAtMs: number, nowMs: number): boolean | Promise<boolean>

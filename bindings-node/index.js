@@ -12,7 +12,7 @@ errors.register(native)
 const { xnonceFetch } = require('./fetch.js')
 const { Requester } = require('./requester.js')
 const { middleware } = require('./middleware.js')
-const { redisReplayStore } = require('./replay-store.js')
+const { redisReplayStore, SharedKeys } = require('./replay-store.js')
 
 /** Every shared error code, in the Rust core's order. */
 const ERROR_CODES = Object.freeze(native.errorCodes().map((c) => c.code))
@@ -33,6 +33,7 @@ module.exports = {
   xnonceFetch,
   middleware,
   redisReplayStore,
+  SharedKeys,
   ERROR_CODES,
   XNonceError: errors.XNonceError,
   InputError: errors.InputError,

@@ -19,6 +19,7 @@ export const {
   xnonceFetch,
   middleware,
   redisReplayStore,
+  SharedKeys,
   ERROR_CODES,
   XNonceError,
   InputError,

@@ -54,6 +54,28 @@ export declare class Requester {
 }
 
 /**
+ * The shared replay store's key names under one prefix, and their expiries (core's
+ * `replay::shared`).
+ */
+export declare class SharedKeys {
+  /**
+   * Keys under `prefix` (default `"xnonce:replay:"`); a prefix holding `{` or `}` throws a
+   * `TypeError` (`ERR_INVALID_ARG_VALUE`).
+   */
+  constructor(prefix?: string | undefined | null)
+  /** The prefix. */
+  get prefix(): string
+  /** The shared key of a replay key: `<prefix>{<replay key>}`. */
+  key(replayKey: string): string
+  /**
+   * How long (ms) to keep the key of a request remembered until `expiresAtMs`, at `nowMs`:
+   * the rest of the window plus `CLOCK_MARGIN_MS`. Timestamps as the verifier gives them
+   * (`invalid_timestamp` otherwise).
+   */
+  ttlMs(expiresAtMs: number | bigint, nowMs: number | bigint): number
+}
+
+/**
  * Verifies signed requests against a table of client secrets; `verifyOnce` also refuses
  * replays with an in-memory store (one process; use core's `ReplayStore` for a shared one).
  */
@@ -255,6 +277,12 @@ export interface RequestParts {
  * `index.js`.
  */
 export declare function setErrorFactory(factory: (code: string, family: string, message: string, serverTime?: number, serverTimeMac?: string, answer?: Answer) => Error): void
+
+/** How much longer than its request's window a shared key is kept (ms). */
+export declare const SHARED_KEYS_CLOCK_MARGIN_MS: number
+
+/** The reference server's key prefix (`[replay] key_prefix`), the default of `SharedKeys`. */
+export declare const SHARED_KEYS_DEFAULT_PREFIX: string
 
 /** Signs a request and returns the `X-Nonce` header value. */
 export declare function sign(scheme: 'v1' | 'v2', method: string, path: string, params: Params, client: string, secret: string, options?: SignOptions): string

@@ -1,16 +1,23 @@
 'use strict'
 // A replay store in Redis for the middleware's `store` option: every process of an API (cluster
 // workers, several hosts) records accepted requests in one place, with the reference server's
-// keys and expiry, so that Node processes and `xnonce-server` instances can share one Redis.
+// keys and expiry (core's `SharedKeys`), so that Node processes, Python processes and
+// `xnonce-server` instances can share one Redis.
+
+const native = require('./xnonce.node')
+const { guardClass } = require('./arguments.js')
+
+/** The key names and expiries of a shared replay store (core's `replay::shared`). */
+const SharedKeys = guardClass(native.SharedKeys)
 
 /** The reference server's key prefix (`[replay] key_prefix`). */
-const DEFAULT_PREFIX = 'xnonce:replay:'
+const DEFAULT_PREFIX = native.SHARED_KEYS_DEFAULT_PREFIX
 
 /**
  * How much longer than `expiresAtMs` a key is kept: 1 s, as the reference server does, so that
  * a process whose clock is up to that much behind still finds it.
  */
-const CLOCK_MARGIN_MS = 1000
+const CLOCK_MARGIN_MS = native.SHARED_KEYS_CLOCK_MARGIN_MS
 
 /** How long a command may take by default before the request is refused 503: 2 s, as the
  * reference server's Redis store (`[replay] timeout_ms`). */
@@ -32,10 +39,7 @@ function redisReplayStore(client, options) {
     error.code = 'ERR_INVALID_ARG_TYPE'
     throw error
   }
-  const prefix = options?.prefix ?? DEFAULT_PREFIX
-  if (typeof prefix !== 'string' || /[{}]/.test(prefix)) {
-    throw new TypeError("The \"prefix\" option must be a string without '{' or '}' (the key's hash tag)")
-  }
+  const keys = new SharedKeys(options?.prefix)
   const timeoutMs = options?.timeoutMs ?? DEFAULT_TIMEOUT_MS
   if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1) {
     const error = new RangeError(
@@ -44,11 +48,11 @@ function redisReplayStore(client, options) {
     error.code = 'ERR_OUT_OF_RANGE'
     throw error
   }
-  const key = (replayKey) => `${prefix}{${replayKey.replace(/[{}]/g, '_')}}`
+  const key = (replayKey) => keys.key(replayKey)
   return {
     key,
     async insertIfAbsent(replayKey, expiresAtMs, nowMs) {
-      const px = Math.max(expiresAtMs - nowMs, 0) + CLOCK_MARGIN_MS
+      const px = keys.ttlMs(expiresAtMs, nowMs)
       const options = { expiration: { type: 'PX', value: px }, condition: 'NX' }
       let timer
       const late = new Promise((resolve, reject) => {
@@ -63,4 +67,4 @@ function redisReplayStore(client, options) {
   }
 }
 
-module.exports = { redisReplayStore, DEFAULT_PREFIX, CLOCK_MARGIN_MS, DEFAULT_TIMEOUT_MS }
+module.exports = { redisReplayStore, SharedKeys, DEFAULT_PREFIX, CLOCK_MARGIN_MS, DEFAULT_TIMEOUT_MS }

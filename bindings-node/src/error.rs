@@ -14,7 +14,7 @@ use std::cell::RefCell;
 use napi::bindgen_prelude::{
     FnArgs, FromNapiValue, Function, FunctionRef, JsObjectValue, JsValue, Object, Unknown,
 };
-use napi::{Env, JsError, JsRangeError};
+use napi::{Env, JsError, JsRangeError, JsTypeError};
 use napi_derive::napi;
 use xnonce_core::{Error as CoreError, ErrorCode};
 
@@ -84,6 +84,17 @@ pub(crate) fn out_of_range(env: &Env, option: &str, what: &str, value: f64) -> F
     let error = napi::Error::new("ERR_OUT_OF_RANGE".to_string(), message);
     Failure::Napi(napi::Error::from(
         JsRangeError::from(error).into_unknown(*env),
+    ))
+}
+
+/// The `TypeError` (code `ERR_INVALID_ARG_VALUE`, as Node's own APIs say it) for an argument
+/// of the right type whose value a setting cannot take (a key prefix holding `{`). Not an
+/// `XNonceError`, as with [`out_of_range`].
+pub(crate) fn invalid_arg_value(env: &Env, argument: &str, why: impl std::fmt::Display) -> Failure {
+    let message = format!("The argument \"{argument}\" is invalid: {why}");
+    let error = napi::Error::new("ERR_INVALID_ARG_VALUE".to_string(), message);
+    Failure::Napi(napi::Error::from(
+        JsTypeError::from(error).into_unknown(*env),
     ))
 }
 

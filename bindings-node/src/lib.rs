@@ -11,6 +11,7 @@ pub mod answer;
 pub mod error;
 pub mod header;
 pub mod params;
+pub mod replay;
 pub mod request;
 pub mod requester;
 pub mod sign;

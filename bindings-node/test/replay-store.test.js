@@ -162,3 +162,23 @@ test('redisReplayStore: a Redis that does not answer in time is a 503, not a hun
   await assertUnavailable(x.redisReplayStore(waiting, { timeoutMs: 50 }), () => {})
   assert.throws(() => x.redisReplayStore(waiting, { timeoutMs: 0 }), { code: 'ERR_OUT_OF_RANGE' })
 })
+
+test("SharedKeys: the reference server's key names and expiries, a prefix checked", () => {
+  // The values xnonce-server's RedisStore writes (server-ref/src/redis_store.rs).
+  const keys = new x.SharedKeys('app:')
+  assert.equal(keys.prefix, 'app:')
+  assert.equal(keys.key('v2:c:abc'), 'app:{v2:c:abc}')
+  assert.equal(keys.key('v2:c:a}b{'), 'app:{v2:c:a_b_}')
+  assert.equal(keys.ttlMs(31_000, 1_000), 31_000)
+  assert.equal(keys.ttlMs(1_000, 5_000), 1_000)
+  assert.equal(new x.SharedKeys().key('v1:c:n'), 'xnonce:replay:{v1:c:n}')
+  assert.equal(x.redisReplayStore({ set() {} }, { prefix: 'app:' }).key('v2:c:abc'), 'app:{v2:c:abc}')
+  assert.throws(() => keys.ttlMs(-1, 0), { name: 'InputError', code: 'invalid_timestamp' })
+  for (const make of [
+    () => new x.SharedKeys('a{b'),
+    () => x.redisReplayStore({ set() {} }, { prefix: '}' }),
+  ]) {
+    assert.throws(make, { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE', message: /hash tag/ })
+  }
+  assert.throws(() => x.redisReplayStore({ set() {} }, { prefix: 7 }), { name: 'TypeError' })
+})
