@@ -178,6 +178,12 @@ export interface MiddlewareOptions<
    * (`store_unavailable`), the failure going to `onError`.
    */
   store?: ReplayStore | null
+  /**
+   * How long `store` may take to answer before the request is refused 503
+   * (`store_unavailable`, a timeout error going to `onError`): a whole number of ms, default
+   * 2000, as the reference server's Redis store.
+   */
+  storeTimeoutMs?: number | null
 }
 
 /**

@@ -8,6 +8,7 @@
 const http = require('node:http')
 const native = require('./xnonce.node')
 const { XNonceError } = require('./errors.js')
+const { DEFAULT_TIMEOUT_MS, timeoutMs, within } = require('./deadline.js')
 
 /** The default body limit, as the reference server's (`max_body_bytes`): 1 MiB. */
 const DEFAULT_LIMIT = 1 << 20
@@ -32,6 +33,7 @@ function settings(options) {
   const then = options.then ?? undefined
   const onError = options.onError ?? reportError
   const store = options.store ?? undefined
+  const storeTimeoutMs = timeoutMs('storeTimeoutMs', options.storeTimeoutMs ?? DEFAULT_TIMEOUT_MS)
   if (typeof once !== 'boolean') throw typeError('The "once" option must be a boolean')
   if (typeof limit !== 'number') throw typeError('The "limit" option must be a number')
   if (!Number.isSafeInteger(limit) || limit < 0) {
@@ -49,7 +51,7 @@ function settings(options) {
     throw typeError('The "store" option must be an object with an insertIfAbsent method')
   if (store !== undefined && !once)
     throw typeError('The "store" option records accepted requests: it needs "once" (true)')
-  return { once, limit, then, onError, store }
+  return { once, limit, then, onError, store, storeTimeoutMs }
 }
 
 /**
@@ -60,7 +62,7 @@ function settings(options) {
  */
 function middleware(verifier, options) {
   if (!(verifier instanceof native.Verifier)) throw typeError('The "verifier" argument must be a Verifier')
-  const { once, limit, then, onError, store } = settings(options)
+  const { once, limit, then, onError, store, storeTimeoutMs } = settings(options)
   // With a store of the caller's (shared by processes), the replay check is its own.
   const shared = store !== undefined
   const check = once && !shared ? verifier.verifyOnce : verifier.verify
@@ -144,7 +146,9 @@ function middleware(verifier, options) {
       let failure
       try {
         const { replayKey, rememberUntil } = req.xnonce
-        recorded = Boolean(await store.insertIfAbsent(replayKey, rememberUntil, Date.now()))
+        const answer = store.insertIfAbsent(replayKey, rememberUntil, Date.now())
+        const late = `the replay store did not answer within ${storeTimeoutMs} ms`
+        recorded = Boolean(await within(answer, storeTimeoutMs, late))
       } catch (error) {
         recorded = null // refused 503; the store's own words go to onError, not to the client
         failure = error

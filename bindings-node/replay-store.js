@@ -6,6 +6,7 @@
 
 const native = require('./xnonce.node')
 const { guardClass } = require('./arguments.js')
+const { DEFAULT_TIMEOUT_MS, timeoutMs: checkedTimeout, within } = require('./deadline.js')
 
 /** The key names and expiries of a shared replay store (core's `replay::shared`). */
 const SharedKeys = guardClass(native.SharedKeys)
@@ -18,10 +19,6 @@ const DEFAULT_PREFIX = native.SHARED_KEYS_DEFAULT_PREFIX
  * a process whose clock is up to that much behind still finds it.
  */
 const CLOCK_MARGIN_MS = native.SHARED_KEYS_CLOCK_MARGIN_MS
-
-/** How long a command may take by default before the request is refused 503: 2 s, as the
- * reference server's Redis store (`[replay] timeout_ms`). */
-const DEFAULT_TIMEOUT_MS = 2000
 
 /**
  * A store over a connected node-redis client (`redis` package v5 or later, `createClient()`): each accepted
@@ -40,29 +37,19 @@ function redisReplayStore(client, options) {
     throw error
   }
   const keys = new SharedKeys(options?.prefix)
-  const timeoutMs = options?.timeoutMs ?? DEFAULT_TIMEOUT_MS
-  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1) {
-    const error = new RangeError(
-      `The "timeoutMs" option must be a whole number of ms, at least 1. Received ${timeoutMs}`,
-    )
-    error.code = 'ERR_OUT_OF_RANGE'
-    throw error
-  }
+  const timeoutMs = checkedTimeout('timeoutMs', options?.timeoutMs ?? DEFAULT_TIMEOUT_MS)
   const key = (replayKey) => keys.key(replayKey)
   return {
     key,
     async insertIfAbsent(replayKey, expiresAtMs, nowMs) {
       const px = keys.ttlMs(expiresAtMs, nowMs)
       const options = { expiration: { type: 'PX', value: px }, condition: 'NX' }
-      let timer
-      const late = new Promise((resolve, reject) => {
-        timer = setTimeout(() => reject(new Error(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs)
-      })
-      try {
-        return (await Promise.race([client.set(key(replayKey), '1', options), late])) !== null
-      } finally {
-        clearTimeout(timer)
-      }
+      const answer = within(
+        client.set(key(replayKey), '1', options),
+        timeoutMs,
+        `Redis did not answer within ${timeoutMs} ms`,
+      )
+      return (await answer) !== null
     },
   }
 }

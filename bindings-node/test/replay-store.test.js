@@ -136,9 +136,9 @@ test('a store answers 409 for a copy and 503 when it fails, the failure to onErr
   assert.throws(() => x.redisReplayStore(null), { code: 'ERR_INVALID_ARG_TYPE' })
 })
 
-/** A signed request to a worker with `store` and `onError` is answered 503. */
-async function assertUnavailable(store, onError) {
-  const peer = await worker(store, { onError })
+/** A signed request to a worker with `store`, `onError` and other `options` is answered 503. */
+async function assertUnavailable(store, onError, options = {}) {
+  const peer = await worker(store, { onError, ...options })
   try {
     const header = x.signRequest('v2', 'GET', '/r', 'billing', SECRET, { host: 'api.test' })
     const res = await get(peer, '/r', header)
@@ -154,6 +154,17 @@ test('a store failure is answered before onError runs, and an onError that throw
     throw new Error('onError broke')
   }
   await assertUnavailable(store, onError)
+})
+
+test('a store that does not answer within storeTimeoutMs is a 503, not a hung request', async () => {
+  const silent = { insertIfAbsent: () => new Promise(() => {}) }
+  const failures = []
+  await assertUnavailable(silent, (error) => failures.push(error.message), { storeTimeoutMs: 50 })
+  assert.deepEqual(failures, ['the replay store did not answer within 50 ms'])
+  const make = (storeTimeoutMs) => x.middleware(new x.Verifier(secrets), { store: silent, storeTimeoutMs })
+  assert.throws(() => make(0), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' })
+  assert.throws(() => make(1.5), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' })
+  assert.throws(() => make('50'), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' })
 })
 
 test('redisReplayStore: a Redis that does not answer in time is a 503, not a hung request', async () => {
