@@ -9,17 +9,20 @@
 //! every `X-XNonce-*` field the client sent is dropped (also spelled with `_`: a client cannot
 //! name itself). An absolute-form target's authority, the host it was verified for, is sent
 //! as `Host`; a path with `.` or `..` segments is refused (400), since it could leave the
-//! URL's prefix. The upstream's answer comes back the same way. Refused requests never reach
-//! the upstream.
+//! URL's prefix. The peer's address is appended to `X-Forwarded-For`. The upstream's answer
+//! comes back the same way, a `Location` that names the upstream's own address rewritten to
+//! the gateway's path (see [`Upstream::forward`]). Refused requests never reach the upstream.
 //!
 //! An upstream that cannot be reached is answered `502`, one that has not answered within
 //! its timeout `504`, both `text/plain` (they are not refusals of the request: it was
 //! verified, and recorded as seen). The upstream is plain HTTP (`http://host:port[/prefix]`):
 //! the API on the same host or a private network; TLS is the front's job.
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
@@ -29,6 +32,9 @@ use xnonce_core::Verified;
 pub const CLIENT_HEADER: &str = "x-xnonce-client";
 /// The verified request's scheme (`v1` or `v2`), as the upstream receives it.
 pub const SCHEME_HEADER: &str = "x-xnonce-scheme";
+
+/// The client's address as the API receives it, after any the client's side sent.
+pub const X_FORWARDED_FOR: &str = "x-forwarded-for";
 
 /// How long the upstream may take to start its answer, by default: 30 s.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -96,7 +102,13 @@ impl Upstream {
     }
 
     /// Sends a verified request on (with [`Verified`] in its extensions, as the layer leaves
-    /// it) and returns the upstream's answer, or a `502` / `504`.
+    /// it, and the peer's [`ConnectInfo`] if known) and returns the upstream's answer, or a
+    /// `502` / `504`.
+    ///
+    /// An answer's `Location` on the upstream's origin (`http://127.0.0.1:9000/api/items/7`
+    /// for the URL `http://127.0.0.1:9000/api`) or, under a prefix, a path below it
+    /// (`/api/items/7`) is rewritten to the path the client asks the gateway for
+    /// (`/items/7`), as a reverse proxy's default redirect rewriting does.
     pub async fn forward(&self, req: Request<Body>) -> Response<Body> {
         let (mut parts, body) = req.into_parts();
         let sent = crate::layer::sent_target(&parts);
@@ -128,6 +140,9 @@ impl Upstream {
         if let Some(host) = host {
             headers.insert(header::HOST, host);
         }
+        if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+            add_forwarded_for(&mut headers, peer.ip());
+        }
         if let Some(v) = &verified {
             // Client ids and schemes are visible ASCII (core validates them).
             if let Ok(client) = HeaderValue::from_str(&v.client) {
@@ -149,6 +164,15 @@ impl Upstream {
             Ok(Ok(answer)) => {
                 let (mut parts, body) = answer.into_parts();
                 strip_hop_by_hop(&mut parts.headers);
+                let relocated = parts
+                    .headers
+                    .get(header::LOCATION)
+                    .and_then(|l| l.to_str().ok())
+                    .and_then(|l| self.relocated(l))
+                    .and_then(|l| HeaderValue::from_str(&l).ok());
+                if let Some(location) = relocated {
+                    parts.headers.insert(header::LOCATION, location);
+                }
                 Response::from_parts(parts, Body::new(body))
             }
             Ok(Err(e)) => {
@@ -163,6 +187,53 @@ impl Upstream {
                 )
             }
         }
+    }
+
+    /// The `Location` a client can follow for one the upstream sent, when it names a place
+    /// behind the gateway by the upstream's own address: an absolute URL on the upstream's
+    /// origin (`http://127.0.0.1:9000/api/items/7`) or, under a URL prefix, a path below it
+    /// (`/api/items/7`) becomes the path the client asks the gateway for (`/items/7`). Any
+    /// other `Location` (another host, a path outside the prefix, a relative one) is left as
+    /// it is (`None`).
+    fn relocated(&self, location: &str) -> Option<String> {
+        let path = match location.get(..self.origin.len()) {
+            Some(origin) if origin.eq_ignore_ascii_case(&self.origin) => {
+                &location[self.origin.len()..]
+            }
+            // A path-absolute reference (not `//host…`), which needs a prefix to change.
+            _ if location.starts_with('/')
+                && !location.starts_with("//")
+                && !self.prefix.is_empty() =>
+            {
+                location
+            }
+            _ => return None,
+        };
+        let rest = path.strip_prefix(self.prefix.as_str())?;
+        match rest.as_bytes().first() {
+            None => Some("/".into()),
+            Some(b'/') => Some(rest.into()),
+            Some(b'?' | b'#') => Some(format!("/{rest}")),
+            // `/apix` is not under `/api`; `http://host:9000x` not on the origin.
+            Some(_) => None,
+        }
+    }
+}
+
+/// Appends the peer's address to `X-Forwarded-For`, after what the client (or a proxy in
+/// front) sent, as a proxy does: the API can trust the last entry, and earlier ones only as
+/// far as it trusts what stands in front of the gateway.
+fn add_forwarded_for(headers: &mut HeaderMap, peer: IpAddr) {
+    let mut chain: Vec<String> = headers
+        .get_all(X_FORWARDED_FOR)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .collect();
+    chain.push(peer.to_canonical().to_string());
+    if let Ok(value) = HeaderValue::from_str(&chain.join(", ")) {
+        headers.insert(X_FORWARDED_FOR, value);
     }
 }
 
@@ -262,6 +333,45 @@ mod tests {
         let mut left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
         left.sort_unstable();
         assert_eq!(left, ["x-nonce", "x-xnonce"]);
+    }
+
+    #[test]
+    fn locations_on_the_upstreams_address_become_gateway_paths() {
+        let t = DEFAULT_TIMEOUT;
+        let prefixed = Upstream::new("http://127.0.0.1:9000/api", t).unwrap();
+        for (location, client) in [
+            ("http://127.0.0.1:9000/api/items/7", Some("/items/7")),
+            ("HTTP://127.0.0.1:9000/api?page=2", Some("/?page=2")),
+            ("http://127.0.0.1:9000/api", Some("/")),
+            ("http://127.0.0.1:9000/api#top", Some("/#top")),
+            ("/api/items/7", Some("/items/7")),
+            ("http://127.0.0.1:9000/other", None),
+            ("http://127.0.0.1:90001/api/x", None),
+            ("/apix", None),
+            ("//127.0.0.1:9000/api/x", None),
+            ("items/7", None),
+            ("https://example.com/api/x", None),
+        ] {
+            assert_eq!(
+                prefixed.relocated(location).as_deref(),
+                client,
+                "{location}"
+            );
+        }
+        let bare = Upstream::new("http://[::1]:9000", t).unwrap();
+        assert_eq!(bare.relocated("http://[::1]:9000/x").as_deref(), Some("/x"));
+        assert_eq!(bare.relocated("/x"), None, "nothing to change");
+    }
+
+    #[test]
+    fn the_peer_is_appended_to_x_forwarded_for() {
+        let mut h = HeaderMap::new();
+        add_forwarded_for(&mut h, "192.0.2.1".parse().unwrap());
+        assert_eq!(h[X_FORWARDED_FOR], "192.0.2.1");
+        h.append(X_FORWARDED_FOR, HeaderValue::from_static("198.51.100.2 "));
+        add_forwarded_for(&mut h, "::ffff:192.0.2.3".parse().unwrap());
+        assert_eq!(h[X_FORWARDED_FOR], "192.0.2.1, 198.51.100.2, 192.0.2.3");
+        assert_eq!(h.get_all(X_FORWARDED_FOR).iter().count(), 1);
     }
 
     #[test]

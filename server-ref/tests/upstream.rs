@@ -10,6 +10,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 use xnonce_conformance::server_suite::http;
 use xnonce_core::{sign, Scheme, Secret, SignInput};
 
@@ -27,7 +28,8 @@ struct Seen {
 }
 
 /// The API: records each request and answers 201 with `api:<target>` and an `x-api` field
-/// (and a hop-by-hop `Keep-Alive` that must not reach the client); `/slow` takes 3 s.
+/// (and a hop-by-hop `Keep-Alive` that must not reach the client); `/slow` takes 3 s;
+/// `…/moved?to=<location>` answers 303 to `<location>`.
 fn api(seen: Arc<Mutex<Vec<Seen>>>) -> InProcess {
     let handler = move |req: Request| {
         let seen = seen.clone();
@@ -46,11 +48,15 @@ fn api(seen: Arc<Mutex<Vec<Seen>>>) -> InProcess {
                 headers: parts.headers,
                 body,
             });
+            if let Some((_, to)) = target.split_once("/moved?to=") {
+                return (StatusCode::SEE_OTHER, [("location", to.to_string())]).into_response();
+            }
             (
                 StatusCode::CREATED,
                 [("x-api", "yes"), ("keep-alive", "timeout=5")],
                 format!("api:{target}"),
             )
+                .into_response()
         }
     };
     InProcess::serve(
@@ -168,6 +174,10 @@ fn verified_requests_reach_the_api_with_the_client_and_refused_ones_never_do() {
         "the Host the client signed"
     );
     assert!(first.headers.contains_key("x-nonce"));
+    assert_eq!(
+        first.headers["x-forwarded-for"], "127.0.0.1",
+        "the client's address"
+    );
 
     // Replayed, unsigned, tampered: refused by the gateway, never forwarded.
     assert_eq!(http::send(&gw.base, &get).unwrap().status, 409);
@@ -276,6 +286,48 @@ fn verified_requests_reach_the_api_with_the_client_and_refused_ones_never_do() {
         (502, "the upstream could not be reached".into())
     );
     assert!(!gw.log().contains(secret.expose()), "no secret in the log");
+}
+
+/// What the API's redirects and the client's address look like through the gateway: a
+/// `Location` on the API's own address (absolute, or a path under the URL's prefix) becomes
+/// the gateway path a client can follow; any other is left alone. `X-Forwarded-For` gets the
+/// peer appended to what the client's side sent.
+#[test]
+fn redirects_name_the_gateway_and_the_api_learns_the_clients_address() {
+    let d = Dirs::new("upstream-moved");
+    let secret = add_client(&d, "shop");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let api = api(seen.clone());
+    let gw = gateway(&d, &format!("{}/v1", api.url));
+    let a = gw.base.authority.clone();
+    let own = format!("{}/v1/orders/7?x=1", api.url);
+    for (to, location) in [
+        (own.as_str(), "/orders/7?x=1"),
+        ("/v1/orders/8", "/orders/8"),
+        ("/v1", "/"),
+        ("/v1x/orders", "/v1x/orders"),
+        ("/other/9", "/other/9"),
+        ("https://elsewhere.example/x", "https://elsewhere.example/x"),
+    ] {
+        let moved = signed(
+            Scheme::V2,
+            "GET",
+            "/moved",
+            &[("to", to)],
+            None,
+            &secret,
+            &a,
+        )
+        .header("X-Forwarded-For", "203.0.113.9");
+        let r = http::send(&gw.base, &moved).unwrap();
+        assert_eq!(
+            (r.status, r.header("location")),
+            (303, Some(location)),
+            "{to}"
+        );
+    }
+    let last = seen.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(last.headers["x-forwarded-for"], "203.0.113.9, 127.0.0.1");
 }
 
 #[test]
