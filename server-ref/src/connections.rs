@@ -8,7 +8,8 @@
 //! which also bounds how long an idle keep-alive connection waits for its next request, and
 //! the server stops accepting while [`ConnectionLimits::max_connections`] are open (further
 //! clients wait in the kernel's listen backlog). Slow bodies are the layer's concern
-//! ([`crate::Limits::body_timeout`]).
+//! ([`crate::Limits::body_timeout`]). Connections may switch protocols (the gateway's
+//! WebSocket tunnels, axum's `WebSocketUpgrade`): see [`OpenConnection`].
 
 use std::future::Future;
 use std::sync::Arc;
@@ -18,10 +19,9 @@ use axum::extract::ConnectInfo;
 use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt;
 
 use crate::log_throttle::LogThrottle;
@@ -132,7 +132,9 @@ pub async fn serve_until(
     stop_draining: impl Future<Output = ()> + Send + 'static,
 ) {
     warn_if_descriptors_run_out(limits.max_connections);
-    let graceful = GracefulShutdown::new();
+    // Set when shutdown begins: connections finish their request and close, upgraded ones
+    // (tunnels) close.
+    let (closing, _) = watch::channel(false);
     let mut accept_errors = AcceptErrors::default();
     let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let mut http = http1::Builder::new();
@@ -163,17 +165,36 @@ pub async fn serve_until(
         };
         // Answers are small and written whole: send them without waiting for an ACK.
         let _ = stream.set_nodelay(true);
-        // The peer's address, for whoever asks (`ConnectInfo`, as `axum::serve` gives it):
-        // the gateway's `X-Forwarded-For`.
+        // What a request knows of its connection: the peer's address (`ConnectInfo`, as
+        // `axum::serve` gives it: the gateway's `X-Forwarded-For`), and a hold on its slot
+        // for a protocol upgrade that outlives the connection's HTTP part.
+        let permit = Arc::new(permit);
+        let open_connection = OpenConnection {
+            _slot: permit.clone(),
+            closing: closing.subscribe(),
+        };
         let service = TowerToHyperService::new(router.clone().map_request(
             move |mut req: axum::extract::Request<hyper::body::Incoming>| {
                 req.extensions_mut().insert(ConnectInfo(peer));
+                req.extensions_mut().insert(open_connection.clone());
                 req
             },
         ));
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let connection = http
+            .serve_connection(TokioIo::new(stream), service)
+            .with_upgrades();
+        let mut shut_down = closing.subscribe();
         tasks.spawn(async move {
-            match connection.await {
+            tokio::pin!(connection);
+            let ended = tokio::select! {
+                ended = connection.as_mut() => ended,
+                () = async { let _ = shut_down.wait_for(|&closing| closing).await; } => {
+                    // Finish the request in progress, if any, then close.
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            match ended {
                 // hyper refused the request before the layer saw it, and answered it itself
                 // (400, 414 or 431): logged like the layer's refusals, with what is known.
                 Err(e) if e.is_parse() || e.is_parse_too_large() => tracing::info!(
@@ -190,8 +211,9 @@ pub async fn serve_until(
         });
     }
     drop(listener);
+    let _ = closing.send(true);
     tokio::select! {
-        () = graceful.shutdown() => {}
+        () = async { while tasks.join_next().await.is_some() {} } => {}
         () = tokio::time::sleep(DRAIN_DEADLINE) => {
             tracing::warn!("connections still open 10 s after shutdown; closing them");
         }
@@ -201,6 +223,24 @@ pub async fn serve_until(
     }
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
+}
+
+/// The connection a request came on, in the request's extensions: a handler that takes the
+/// connection over after a protocol upgrade (the gateway's WebSocket tunnels) keeps a clone
+/// while it uses it, so that the connection still counts toward
+/// [`ConnectionLimits::max_connections`], and ends it at [`OpenConnection::closing`].
+#[derive(Clone, Debug)]
+pub struct OpenConnection {
+    _slot: Arc<OwnedSemaphorePermit>,
+    closing: watch::Receiver<bool>,
+}
+
+impl OpenConnection {
+    /// Completes once the server has begun to shut down.
+    pub async fn closing(&mut self) {
+        // An error means the server is gone: closing too.
+        let _ = self.closing.wait_for(|&closing| closing).await;
+    }
 }
 
 /// Failed `accept`s: a connection that failed before it was accepted is nothing to wait for;
