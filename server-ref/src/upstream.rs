@@ -13,6 +13,12 @@
 //! comes back the same way, a `Location` that names the upstream's own address rewritten to
 //! the gateway's path (see [`Upstream::forward`]). Refused requests never reach the upstream.
 //!
+//! A WebSocket handshake (`Connection: upgrade`, `Upgrade: websocket`), verified like any
+//! `GET` (browsers put the token in the URL: an `ottoken` link), is forwarded with its
+//! upgrade; once the upstream answers `101`, the gateway carries bytes both ways until either
+//! side closes or the server shuts down. No other upgrade is forwarded: a protocol such as
+//! `h2c` would carry further requests through the tunnel that the gateway never verifies.
+//!
 //! An upstream that cannot be reached is answered `502`, one that has not answered within
 //! its timeout `504`, both `text/plain` (they are not refusals of the request: it was
 //! verified, and recorded as seen). The upstream is plain HTTP (`http://host:port[/prefix]`):
@@ -24,9 +30,12 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
+use hyper::upgrade::OnUpgrade;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use xnonce_core::Verified;
+
+use crate::connections::OpenConnection;
 
 /// The verified client's id, as the upstream receives it.
 pub const CLIENT_HEADER: &str = "x-xnonce-client";
@@ -135,8 +144,18 @@ impl Upstream {
         };
         let verified = parts.extensions.remove::<Verified>();
         let mut headers = std::mem::take(&mut parts.headers);
+        // A WebSocket handshake (verified like any GET) keeps its upgrade, and the client's
+        // connection once the upstream has switched.
+        let websocket = match is_websocket_upgrade(&headers) {
+            true => parts.extensions.remove::<OnUpgrade>(),
+            false => None,
+        }
+        .map(|client| (client, parts.extensions.remove::<OpenConnection>()));
         strip_hop_by_hop(&mut headers);
         strip_gateway_fields(&mut headers);
+        if websocket.is_some() {
+            switch_to_websocket(&mut headers);
+        }
         if let Some(host) = host {
             headers.insert(header::HOST, host);
         }
@@ -155,8 +174,23 @@ impl Upstream {
         *forwarded.uri_mut() = uri;
         *forwarded.headers_mut() = headers;
         match tokio::time::timeout(self.timeout, self.client.request(forwarded)).await {
-            // A final 1xx (a 101 to an upgrade this gateway does not forward) would leave
-            // the client's connection in another protocol.
+            Ok(Ok(mut answer))
+                if answer.status() == StatusCode::SWITCHING_PROTOCOLS
+                    && is_websocket_upgrade(answer.headers()) =>
+            {
+                let Some((client, connection)) = websocket else {
+                    tracing::warn!(target: "xnonce", upstream = %self.origin, "upstream switched protocols unasked; answered 502");
+                    return failure(StatusCode::BAD_GATEWAY, "the upstream could not be reached");
+                };
+                let upstream = hyper::upgrade::on(&mut answer);
+                tokio::spawn(tunnel(client, upstream, connection));
+                let (mut parts, _) = answer.into_parts();
+                strip_hop_by_hop(&mut parts.headers);
+                switch_to_websocket(&mut parts.headers);
+                Response::from_parts(parts, Body::empty())
+            }
+            // Any other final 1xx (a 101 to another protocol, which could carry requests
+            // the gateway never verifies) would leave the client's connection in it.
             Ok(Ok(answer)) if answer.status().is_informational() => {
                 tracing::warn!(target: "xnonce", upstream = %self.origin, status = answer.status().as_u16(), "upstream answered 1xx; answered 502");
                 failure(StatusCode::BAD_GATEWAY, "the upstream could not be reached")
@@ -217,6 +251,56 @@ impl Upstream {
             // `/apix` is not under `/api`; `http://host:9000x` not on the origin.
             Some(_) => None,
         }
+    }
+}
+
+/// Whether `headers` ask to switch to, or switch to, WebSocket (`Connection: upgrade` and
+/// `Upgrade: websocket`): the one upgrade the gateway forwards. Another protocol, such as
+/// `h2c`, could carry further requests through the tunnel, unverified.
+fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
+    let Some(Ok(upgrade)) = headers.get(header::UPGRADE).map(|v| v.to_str()) else {
+        return false;
+    };
+    let asked = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
+    asked && upgrade.trim().eq_ignore_ascii_case("websocket")
+}
+
+/// Puts back the two hop-by-hop fields of a WebSocket handshake.
+fn switch_to_websocket(headers: &mut HeaderMap) {
+    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+}
+
+/// Carries bytes both ways between the client's and the upstream's switched connections
+/// until either side closes or the server begins to shut down. While it runs, the client's
+/// connection counts toward the server's open connections.
+async fn tunnel(client: OnUpgrade, upstream: OnUpgrade, connection: Option<OpenConnection>) {
+    let (client, upstream) = match tokio::join!(client, upstream) {
+        (Ok(client), Ok(upstream)) => (client, upstream),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::debug!(error = %e, "websocket upgrade failed");
+            return;
+        }
+    };
+    let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
+    let closing = async move {
+        match connection {
+            Some(mut connection) => connection.closing().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        copied = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {
+            if let Err(e) = copied {
+                tracing::debug!(error = %e, "websocket tunnel closed with an error");
+            }
+        }
+        () = closing => {}
     }
 }
 

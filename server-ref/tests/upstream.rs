@@ -4,6 +4,8 @@
 //! client cannot set itself); refused ones never do; an API that is down is a 502, a slow one
 //! a 504.
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,6 +13,8 @@ use axum::body::Bytes;
 use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
 use xnonce_conformance::server_suite::http;
 use xnonce_core::{sign, Scheme, Secret, SignInput};
 
@@ -29,16 +33,22 @@ struct Seen {
 
 /// The API: records each request and answers 201 with `api:<target>` and an `x-api` field
 /// (and a hop-by-hop `Keep-Alive` that must not reach the client); `/slow` takes 3 s;
-/// `…/moved?to=<location>` answers 303 to `<location>`.
+/// `…/moved?to=<location>` answers 303 to `<location>`; a WebSocket handshake is answered 101
+/// and its connection echoes what it receives.
 fn api(seen: Arc<Mutex<Vec<Seen>>>) -> InProcess {
     let handler = move |req: Request| {
         let seen = seen.clone();
         async move {
-            let (parts, body) = req.into_parts();
+            let (mut parts, body) = req.into_parts();
+            let upgrade = parts.extensions.remove::<OnUpgrade>();
             let body = axum::body::to_bytes(body, 1 << 20)
                 .await
                 .unwrap_or_default();
             let target = parts.uri.to_string();
+            let websocket = parts
+                .headers
+                .get("upgrade")
+                .is_some_and(|u| u == "websocket");
             if target.ends_with("/slow") {
                 tokio::time::sleep(Duration::from_secs(3)).await;
             }
@@ -48,6 +58,11 @@ fn api(seen: Arc<Mutex<Vec<Seen>>>) -> InProcess {
                 headers: parts.headers,
                 body,
             });
+            if let (true, Some(upgrade)) = (websocket, upgrade) {
+                tokio::spawn(echo(upgrade));
+                let switch = [("connection", "upgrade"), ("upgrade", "websocket")];
+                return (StatusCode::SWITCHING_PROTOCOLS, switch).into_response();
+            }
             if let Some((_, to)) = target.split_once("/moved?to=") {
                 return (StatusCode::SEE_OTHER, [("location", to.to_string())]).into_response();
             }
@@ -63,6 +78,14 @@ fn api(seen: Arc<Mutex<Vec<Seen>>>) -> InProcess {
         axum::Router::new().fallback(handler),
         xnonce_server::ConnectionLimits::default(),
     )
+}
+
+/// Sends back every byte of a switched connection until the other side closes.
+async fn echo(upgrade: OnUpgrade) {
+    if let Ok(upgraded) = upgrade.await {
+        let (mut reader, mut writer) = tokio::io::split(TokioIo::new(upgraded));
+        let _ = tokio::io::copy(&mut reader, &mut writer).await;
+    }
 }
 
 fn add_client(d: &Dirs, name: &str) -> Secret {
@@ -328,6 +351,90 @@ fn redirects_name_the_gateway_and_the_api_learns_the_clients_address() {
     }
     let last = seen.lock().unwrap().last().cloned().unwrap();
     assert_eq!(last.headers["x-forwarded-for"], "203.0.113.9, 127.0.0.1");
+}
+
+/// Sends `head` (a request head, `Host` and `X-Nonce` added) on a new connection to `base`;
+/// returns the connection and the answer's head.
+fn handshake(base: &http::BaseUrl, head: &str, x_nonce: Option<&str>) -> (TcpStream, String) {
+    let mut conn = TcpStream::connect(&base.authority).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let x_nonce = x_nonce.map_or(String::new(), |x| format!("X-Nonce: {x}\r\n"));
+    let request = format!("{head}Host: {}\r\n{x_nonce}\r\n", base.authority);
+    conn.write_all(request.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let mut byte = [0u8; 1];
+    while !answer.ends_with(b"\r\n\r\n") {
+        assert_eq!(conn.read(&mut byte).unwrap(), 1, "the head ends");
+        answer.push(byte[0]);
+    }
+    (
+        conn,
+        String::from_utf8(answer).unwrap().to_ascii_lowercase(),
+    )
+}
+
+/// A WebSocket handshake, verified like any GET, switches the client's connection through to
+/// the API; an unsigned one never reaches it; another upgrade (`h2c`, whose tunnel would carry
+/// requests the gateway never verifies) is forwarded as a plain request.
+#[test]
+fn websocket_handshakes_are_verified_and_switched_through() {
+    let d = Dirs::new("upstream-ws");
+    let secret = add_client(&d, "shop");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let api = api(seen.clone());
+    let gw = gateway(&d, &format!("{}/v1", api.url));
+    let a = gw.base.authority.clone();
+    let x_nonce = |path: &str| {
+        let input = SignInput::new(Scheme::V2, "GET", path, "shop").host(&a);
+        sign(&input, &secret).unwrap().x_nonce
+    };
+    let ws = "GET /chat HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+              Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+
+    let (mut conn, head) = handshake(&gw.base, ws, Some(&x_nonce("/chat")));
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    assert!(head.contains("upgrade: websocket"), "{head}");
+    for message in [&b"ping"[..], b"\x81\x05hello"] {
+        conn.write_all(message).unwrap();
+        let mut back = vec![0u8; message.len()];
+        conn.read_exact(&mut back).unwrap();
+        assert_eq!(back, message, "the API echoes through the gateway");
+    }
+    let at_api = seen.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(at_api.target, "/v1/chat");
+    assert_eq!(at_api.headers["upgrade"], "websocket");
+    assert_eq!(at_api.headers["x-xnonce-client"], "shop");
+    assert_eq!(
+        at_api.headers["sec-websocket-key"],
+        "dGhlIHNhbXBsZSBub25jZQ=="
+    );
+    drop(conn);
+
+    let before = seen.lock().unwrap().len();
+    let (_, head) = handshake(&gw.base, ws, None);
+    assert!(head.starts_with("http/1.1 401"), "{head}");
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        before,
+        "an unsigned handshake is not forwarded"
+    );
+
+    let h2c = "GET /chat HTTP/1.1\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n\
+               HTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n";
+    let (_, head) = handshake(&gw.base, h2c, Some(&x_nonce("/chat")));
+    assert!(head.starts_with("http/1.1 201"), "{head}");
+    let at_api = seen.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(at_api.headers.get("upgrade"), None);
+    assert_eq!(at_api.headers.get("http2-settings"), None);
+
+    // A tunnel open when the gateway stops is closed, and the gateway exits.
+    let (mut conn, head) = handshake(&gw.base, ws, Some(&x_nonce("/chat")));
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    let mut gw = gw;
+    assert!(gw.signal("-TERM").success());
+    let mut rest = Vec::new();
+    conn.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty());
 }
 
 #[test]
