@@ -5,7 +5,7 @@
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use xnonce_core::answer::{refusal_scheme, Answer, Refusal};
-use xnonce_core::{Error, Incoming, Scheme};
+use xnonce_core::{Error, Incoming, ReplayStoreError, Scheme};
 
 use crate::convert::{field, Text};
 
@@ -96,6 +96,25 @@ impl PyAnswer {
         PyAnswer {
             inner: Refusal::repeated_host().answer(style(target, x_nonce)),
         }
+    }
+
+    /// The answer to a verified request once a replay store the caller awaits has answered
+    /// (the ASGI middleware's `replay_store`): `None` when `recorded` is true (the first copy:
+    /// accept it), the 409 (`replayed`) when false, the 503 (`store_unavailable`) when `None`
+    /// (the store failed), in the style of the request's credential as for `body_too_large`.
+    /// Core's `replay::recorded`, as `verify_once` answers.
+    #[staticmethod]
+    #[pyo3(signature = (recorded, *, target=None, x_nonce=None))]
+    fn replay_store(
+        recorded: Option<bool>,
+        target: Option<Text<'_, field::Target>>,
+        x_nonce: Option<Text<'_, field::Header>>,
+    ) -> Option<PyAnswer> {
+        let answer = recorded.ok_or_else(|| ReplayStoreError(String::new()));
+        let refused = xnonce_core::replay::recorded(answer).err()?;
+        Some(PyAnswer {
+            inner: Answer::refusal(&refused, style(target, x_nonce)),
+        })
     }
 
     fn __repr__(&self) -> String {

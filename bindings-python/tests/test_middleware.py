@@ -5,7 +5,6 @@ send. The refusals' bytes are the ones docs/PROTOCOL.md (and em-secure-api, for 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import http.client
 import io
 import json
@@ -17,8 +16,8 @@ from typing import Any
 
 import pytest
 import requests
-import uvicorn
 import xnonce
+from serving import uvicorn_serving
 from werkzeug.serving import make_server
 from xnonce.asgi import XNonceMiddleware as AsgiMiddleware
 from xnonce.asgi import request_target as asgi_request_target
@@ -53,12 +52,6 @@ async def echo_asgi(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": json.dumps(doc).encode()})
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(params=["wsgi", "asgi"])
 def base(request: pytest.FixtureRequest) -> Iterator[str]:
     """A server on 127.0.0.1 whose app sits behind the middleware (body limit 1 KiB)."""
@@ -77,27 +70,6 @@ def base(request: pytest.FixtureRequest) -> Iterator[str]:
         return
     with uvicorn_serving(AsgiMiddleware(echo_asgi, verifier, max_body=1024)) as url:
         yield url
-
-
-@contextlib.contextmanager
-def uvicorn_serving(app: Any, **options: Any) -> Iterator[str]:
-    """``app`` served by uvicorn on a free port of 127.0.0.1, for the block; its base URL."""
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", **options
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(5)
 
 
 def test_a_signed_request_reaches_the_app_once(base: str) -> None:

@@ -1,11 +1,13 @@
 """``Verifier(replay_store=...)``: a store shared by several verifiers (as by the processes of a
 ``gunicorn -w 4`` app), here ``xnonce.redis.RedisReplayStore`` over a real redis-server on
-127.0.0.1 (bindings-python/test.sh installs it), and the contract any store meets."""
+127.0.0.1 (bindings-python/test.sh installs it), and the contract any store meets; and the
+ASGI middleware's own ``replay_store``, awaited (``AsyncRedisReplayStore``), under uvicorn."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -14,18 +16,16 @@ from typing import Any
 import pytest
 import redis
 import redis.asyncio
+import requests
 import xnonce
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from xnonce.redis import RedisReplayStore, SharedKeys
+from serving import free_port, uvicorn_serving
+from xnonce.asgi import XNonceMiddleware
+from xnonce.redis import AsyncRedisReplayStore, RedisReplayStore, SharedKeys
+from xnonce.types import AsyncReplayStore
 
 SECRET = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -177,3 +177,84 @@ def test_shared_keys_are_the_reference_servers_key_names_and_expiries() -> None:
         SharedKeys("}")
     with pytest.raises(OverflowError):
         keys.ttl_ms(-1, 0)
+
+
+async def client_asgi(scope: Any, receive: Any, send: Any) -> None:
+    """Answers 200 with the verified client."""
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": scope["xnonce.verified"].client.encode()})
+
+
+def get(base: str, header: str) -> requests.Response:
+    return requests.get(
+        f"{base}/reports/daily", headers={"X-Nonce": header, "Host": "api.test"}, timeout=10
+    )
+
+
+def test_asgi_workers_sharing_an_async_redis_store_accept_a_request_once(
+    redis_client: redis.Redis,
+) -> None:
+    # Two uvicorn workers, each with its own verifier and its own redis.asyncio client (bound
+    # to its event loop), as two processes have.
+    port = redis_client.connection_pool.connection_kwargs["port"]
+
+    def worker() -> Any:
+        store = AsyncRedisReplayStore(redis.asyncio.Redis(host="127.0.0.1", port=port))
+        verifier = xnonce.Verifier({"billing": SECRET})
+        return uvicorn_serving(XNonceMiddleware(client_asgi, verifier, replay_store=store))
+
+    with worker() as first, worker() as second:
+        header, nonce = signed()
+        accepted = get(first, header)
+        assert (accepted.status_code, accepted.text) == (200, "billing")
+        copy = get(second, header)
+        assert (copy.status_code, copy.json()["code"]) == (409, "replayed")
+        assert get(first, header).status_code == 409
+        key = f"xnonce:replay:{{v2:billing:{nonce}}}"
+        assert 29_000 < redis_client.pttl(key) <= 31_000
+        v1 = xnonce.sign_request("v1", "GET", "api.test", "/reports/daily", "billing", SECRET)
+        assert get(second, v1).status_code == 200
+        assert (get(first, v1).status_code, get(first, v1).text) == (409, "ottoken already used")
+
+
+def test_an_asgi_store_that_fails_or_is_late_is_a_503_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Failing:
+        async def insert_if_absent(self, key: str, expires_at_ms: int, now_ms: int) -> bool:
+            raise ConnectionError("redis://:hunter2@10.0.0.5 refused")
+
+    class Silent:
+        async def insert_if_absent(self, key: str, expires_at_ms: int, now_ms: int) -> bool:
+            await asyncio.sleep(60)
+            return True
+
+    verifier = xnonce.Verifier({"billing": SECRET})
+    stores: list[tuple[AsyncReplayStore, type[Exception]]] = [
+        (Failing(), ConnectionError),
+        (Silent(), asyncio.TimeoutError),
+    ]
+    for store, cause in stores:
+        app = XNonceMiddleware(client_asgi, verifier, replay_store=store, store_timeout=0.05)
+        caplog.clear()
+        with caplog.at_level(logging.ERROR, logger="xnonce"), uvicorn_serving(app) as base:
+            refused = get(base, signed()[0])
+        assert (refused.status_code, refused.json()["code"]) == (503, "store_unavailable")
+        assert "hunter2" not in refused.text and "10.0.0.5" not in refused.text
+        [record] = caplog.records
+        assert record.exc_info is not None and isinstance(record.exc_info[1], cause)
+
+
+def test_an_asgi_replay_store_is_checked_when_the_middleware_is_made() -> None:
+    verifier = xnonce.Verifier({"billing": SECRET})
+    store = AsyncRedisReplayStore(redis.asyncio.Redis())
+    with pytest.raises(ValueError, match="once=True"):
+        XNonceMiddleware(client_asgi, verifier, replay_store=store, once=False)
+    with pytest.raises(TypeError, match="insert_if_absent"):
+        XNonceMiddleware(client_asgi, verifier, replay_store=object())  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="store_timeout"):
+        XNonceMiddleware(client_asgi, verifier, replay_store=store, store_timeout=0)
+    with pytest.raises(TypeError, match=r"redis\.asyncio"):
+        AsyncRedisReplayStore(redis.Redis())
+    with pytest.raises(TypeError, match="AsyncRedisReplayStore"):
+        RedisReplayStore(redis.asyncio.Redis())

@@ -58,9 +58,13 @@ class VerifyingMiddleware(Generic[App]):
         x_nonce: str | None,
         content_type: str | None,
         body: bytes,
+        *,
+        once: bool | None = None,
     ) -> Verified | Answer:
-        """The verified request, or the answer to send for its refusal."""
-        verify = self.verifier.verify_once if self.once else self.verifier.verify
+        """The verified request, or the answer to send for its refusal; ``once`` (default:
+        the middleware's) picks ``verify_once``."""
+        once = self.once if once is None else once
+        verify = self.verifier.verify_once if once else self.verifier.verify
         try:
             return verify(
                 method,

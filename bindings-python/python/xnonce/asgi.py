@@ -25,16 +25,29 @@ verified as GETs (a browser puts an ``ottoken`` in the URL); ``lifespan`` passes
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+import logging
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, TypeVar
 
-from xnonce._server import VerifyingMiddleware, encode_path, join_target, repeated_host
-from xnonce._xnonce import Answer, Verified
+from xnonce._server import MAX_BODY, VerifyingMiddleware, encode_path, join_target, repeated_host
+from xnonce._xnonce import Answer, Verified, Verifier
+from xnonce.types import AsyncReplayStore, ReplayStore
 
-__all__ = ["SCOPE_KEY", "XNonceMiddleware", "request_target"]
+__all__ = ["SCOPE_KEY", "STORE_TIMEOUT", "XNonceMiddleware", "request_target"]
 
 #: Where an accepted request's ``xnonce.Verified`` is put in the ASGI scope.
 SCOPE_KEY = "xnonce.verified"
+
+#: How long (s) a ``replay_store`` may take by default before the request is refused 503:
+#: 2 s, as the reference server's Redis store.
+STORE_TIMEOUT = 2.0
+
+logger = logging.getLogger("xnonce")
+
+T = TypeVar("T")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -73,6 +86,16 @@ def _admit(scope: Scope, verified: Verified) -> None:
     scope.setdefault("state", {})["xnonce"] = verified
 
 
+async def _within(answer: Awaitable[T], timeout: float) -> T:
+    """``await answer``, for at most ``timeout`` seconds under asyncio (``TimeoutError``);
+    under another event loop (trio), as it comes."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return await answer
+    return await asyncio.wait_for(answer, timeout)
+
+
 async def _send(send: Send, refusal: Answer, kind: str = "http.response") -> None:
     """Sends ``refusal`` as an HTTP answer (``kind``: ``websocket.http.response`` for the
     refusal of a WebSocket handshake)."""
@@ -90,7 +113,64 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
     refused (409). ``max_body`` bounds the body read for verification (default 1 MiB, as
     the reference server); a larger one is refused with 413 (by its ``Content-Length``
     before it is read, else as soon as it grows past the limit).
+
+    ``replay_store`` records accepted requests where every process of the API sees them
+    (``xnonce.redis.AsyncRedisReplayStore``), instead of the verifier's memory: the
+    middleware verifies, then awaits the store's ``insert_if_absent`` (a synchronous store
+    is called as it is). A copy is refused 409; a store that fails, or has not answered
+    within ``store_timeout`` seconds, 503 (``store_unavailable``), the error logged on the
+    ``xnonce`` logger.
     """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        verifier: Verifier,
+        *,
+        once: bool = True,
+        max_body: int = MAX_BODY,
+        replay_store: AsyncReplayStore | ReplayStore | None = None,
+        store_timeout: float = STORE_TIMEOUT,
+    ) -> None:
+        super().__init__(app, verifier, once=once, max_body=max_body)
+        if replay_store is not None:
+            if not callable(getattr(replay_store, "insert_if_absent", None)):
+                raise TypeError("replay_store must have an insert_if_absent method")
+            if not once:
+                raise ValueError("replay_store records accepted requests: it needs once=True")
+        if not store_timeout > 0:
+            raise ValueError(f"store_timeout must be a positive number of seconds: {store_timeout}")
+        self.replay_store = replay_store
+        self.store_timeout = store_timeout
+
+    async def _verify(
+        self,
+        method: str,
+        target: str,
+        host: str | None,
+        x_nonce: str | None,
+        content_type: str | None,
+        body: bytes,
+    ) -> Verified | Answer:
+        """The verified request, or the answer to its refusal: ``check``, then, with a
+        ``replay_store``, the store's record of it."""
+        store = self.replay_store
+        once = self.once and store is None
+        outcome = self.check(method, target, host, x_nonce, content_type, body, once=once)
+        if store is None or isinstance(outcome, Answer):
+            return outcome
+        recorded: bool | None
+        try:
+            now_ms = time.time_ns() // 1_000_000
+            answer = store.insert_if_absent(outcome.replay_key, outcome.remember_until, now_ms)
+            if inspect.isawaitable(answer):
+                answer = await _within(answer, self.store_timeout)
+            recorded = bool(answer)
+        except Exception:
+            logger.exception("replay store failed; the request was refused 503")
+            recorded = None
+        refusal = Answer.replay_store(recorded, target=target, x_nonce=x_nonce)
+        return outcome if refusal is None else refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -128,7 +208,7 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        outcome = self.check(
+        outcome = await self._verify(
             scope.get("method", "GET"),
             target,
             host,
@@ -162,7 +242,7 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
         host = _header(scope, b"host")
         refused = repeated_host(target, host, x_nonce)
         if refused is None:
-            outcome = self.check("GET", target, host, x_nonce, None, b"")
+            outcome = await self._verify("GET", target, host, x_nonce, None, b"")
         else:
             outcome = refused
         if isinstance(outcome, Answer):

@@ -12,6 +12,18 @@ store = RedisReplayStore(redis.Redis(host="127.0.0.1", port=6379))
 verifier = xnonce.Verifier({"billing": secret}, replay_store=store)
 ```
 
+Under ASGI, ``AsyncRedisReplayStore`` over ``redis.asyncio`` is awaited by the middleware,
+so the event loop goes on serving while Redis answers:
+
+```python
+import redis.asyncio
+from xnonce.asgi import XNonceMiddleware
+from xnonce.redis import AsyncRedisReplayStore
+
+store = AsyncRedisReplayStore(redis.asyncio.Redis(host="127.0.0.1", port=6379))
+app.add_middleware(XNonceMiddleware, verifier=xnonce.Verifier(secrets), replay_store=store)
+```
+
 Needs ``redis`` (redis-py: ``pip install redis``), which this module does not import: pass a
 client. Set Redis's ``maxmemory-policy`` to ``noeviction`` (an evicted key is a request that
 can be replayed) and keep the processes' clocks synchronised (NTP).
@@ -24,7 +36,13 @@ from typing import Any
 
 from xnonce._xnonce import SharedKeys
 
-__all__ = ["CLOCK_MARGIN_MS", "DEFAULT_PREFIX", "RedisReplayStore", "SharedKeys"]
+__all__ = [
+    "CLOCK_MARGIN_MS",
+    "DEFAULT_PREFIX",
+    "AsyncRedisReplayStore",
+    "RedisReplayStore",
+    "SharedKeys",
+]
 
 #: The reference server's key prefix (``[replay] key_prefix``).
 DEFAULT_PREFIX: str = SharedKeys.DEFAULT_PREFIX
@@ -34,7 +52,34 @@ DEFAULT_PREFIX: str = SharedKeys.DEFAULT_PREFIX
 CLOCK_MARGIN_MS: int = SharedKeys.CLOCK_MARGIN_MS
 
 
-class RedisReplayStore:
+def _is_async(client: Any) -> bool:
+    """Whether ``client`` is a ``redis.asyncio`` one: its commands are plain methods that
+    return awaitables of its async ``execute_command``."""
+    return any(
+        inspect.iscoroutinefunction(getattr(client, name, None))
+        for name in ("set", "execute_command")
+    )
+
+
+class _RedisKeys:
+    """What both stores share: the client, and the core's ``SharedKeys`` under ``prefix``
+    (``ValueError`` if it holds ``{`` or ``}``)."""
+
+    def __init__(self, client: Any, prefix: str) -> None:
+        self.keys = SharedKeys(prefix)
+        self.client = client
+        self.prefix = prefix
+
+    def key(self, replay_key: str) -> str:
+        """The Redis key of a replay key: ``<prefix>{<replay key>}``."""
+        return self.keys.key(replay_key)
+
+    def _set_args(self, key: str, expires_at_ms: int, now_ms: int) -> tuple[str, dict[str, Any]]:
+        """The key and options of the ``SET … 1 NX PX <ms>`` that records ``key``."""
+        return self.keys.key(key), {"nx": True, "px": self.keys.ttl_ms(expires_at_ms, now_ms)}
+
+
+class RedisReplayStore(_RedisKeys):
     """``insert_if_absent`` as one ``SET <prefix>{<key>} 1 NX PX <ms>`` on a redis-py client
     (``redis.Redis``, or a ``RedisCluster``: the key's hash tag keeps it on one slot). The
     key and its expiry are the core's ``SharedKeys``, as every language's store writes them;
@@ -44,25 +89,33 @@ class RedisReplayStore:
     or ``}`` raises ``ValueError``."""
 
     def __init__(self, client: Any, prefix: str = DEFAULT_PREFIX) -> None:
-        keys = SharedKeys(prefix)
-        # redis.asyncio's commands are plain methods returning awaitables of its async
-        # execute_command.
-        if any(
-            inspect.iscoroutinefunction(getattr(client, name, None))
-            for name in ("set", "execute_command")
-        ):
+        super().__init__(client, prefix)
+        if _is_async(client):
             raise TypeError(
                 "RedisReplayStore needs a synchronous client (redis.Redis, not "
-                "redis.asyncio.Redis): Verifier.verify_once calls the store synchronously"
+                "redis.asyncio.Redis): Verifier.verify_once calls the store synchronously; "
+                "under ASGI, give AsyncRedisReplayStore to the middleware"
             )
-        self.client = client
-        self.keys = keys
-        self.prefix = prefix
-
-    def key(self, replay_key: str) -> str:
-        """The Redis key of a replay key: ``<prefix>{<replay key>}``."""
-        return self.keys.key(replay_key)
 
     def insert_if_absent(self, key: str, expires_at_ms: int, now_ms: int) -> bool:
-        ttl_ms = self.keys.ttl_ms(expires_at_ms, now_ms)
-        return bool(self.client.set(self.keys.key(key), 1, nx=True, px=ttl_ms))
+        name, options = self._set_args(key, expires_at_ms, now_ms)
+        return bool(self.client.set(name, 1, **options))
+
+
+class AsyncRedisReplayStore(_RedisKeys):
+    """``RedisReplayStore`` on a ``redis.asyncio`` client, for the ASGI middleware's
+    ``replay_store`` (which awaits it, within its ``store_timeout``): the same keys and
+    expiries. A Redis error propagates: the middleware refuses the request with
+    ``store_unavailable`` (503) and logs the error."""
+
+    def __init__(self, client: Any, prefix: str = DEFAULT_PREFIX) -> None:
+        super().__init__(client, prefix)
+        if not _is_async(client):
+            raise TypeError(
+                "AsyncRedisReplayStore needs a redis.asyncio client; give a synchronous "
+                "redis.Redis to RedisReplayStore"
+            )
+
+    async def insert_if_absent(self, key: str, expires_at_ms: int, now_ms: int) -> bool:
+        name, options = self._set_args(key, expires_at_ms, now_ms)
+        return bool(await self.client.set(name, 1, **options))

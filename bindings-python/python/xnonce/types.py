@@ -7,7 +7,15 @@ from typing import Any, Protocol, TypedDict, Union
 
 from xnonce._xnonce import Secret
 
-__all__ = ["Body", "ParamValue", "Params", "ReplayStore", "RequestOptions", "SecretSource"]
+__all__ = [
+    "AsyncReplayStore",
+    "Body",
+    "ParamValue",
+    "Params",
+    "ReplayStore",
+    "RequestOptions",
+    "SecretSource",
+]
 
 #: A parameter value: turned into text by the core (``True`` → ``"true"``, ``3.0`` → ``"3"``).
 ParamValue = Union[str, int, float, bool]
@@ -34,6 +42,17 @@ class ReplayStore(Protocol):
         and unexpired at ``now_ms``, atomically: true (any truthy value) the first time,
         false (falsy) for a replay. What it raises refuses the request with
         ``store_unavailable`` (503)."""
+        ...
+
+
+class AsyncReplayStore(Protocol):
+    """A replay store the ASGI middleware awaits (``XNonceMiddleware(...,
+    replay_store=...)``), as ``ReplayStore`` but asynchronous: the event loop goes on
+    serving while the store answers. ``xnonce.redis.AsyncRedisReplayStore`` is one over
+    ``redis.asyncio``."""
+
+    async def insert_if_absent(self, key: str, expires_at_ms: int, now_ms: int) -> object:
+        """As ``ReplayStore.insert_if_absent``, awaited."""
         ...
 
 
