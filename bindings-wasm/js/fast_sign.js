@@ -94,9 +94,14 @@ function fastSign(general, wasm) {
       else return 0;
     }
     if (room > capacity) {
-      capacity = Math.max(room, 2 * capacity, 1024);
-      input = wasm.packedInput(capacity);
+      // The new buffer first: until it exists the old address and capacity stay true (a
+      // call that throws, e.g. before init(), changes nothing).
+      const grown = Math.max(room, 2 * capacity, 1024);
+      const at = wasm.packedInput(grown);
       bytes = new Uint8Array(0); // growing may have grown the memory
+      // 0: the module had no room for it (the old buffer is gone too): general path.
+      [input, capacity] = at === 0 ? [0, 0] : [at, grown];
+      if (at === 0) return 0;
     }
     const b = view();
     let packed =

@@ -40,15 +40,26 @@ thread_local! {
     });
 }
 
-/// The address of the input buffer, grown to at least `capacity` bytes. The address stays
-/// valid until a call that grows it (JS keeps it with the capacity it asked for).
+/// The address of the input buffer, grown to at least `capacity` bytes, or 0 when the
+/// module's memory has no room for it (the buffer is then empty, and the caller takes the
+/// general path). The address stays valid until a call that grows it (JS keeps it with the
+/// capacity it asked for).
+///
+/// The old buffer is freed before the new one is asked for, and a failed allocation is
+/// reported rather than aborting: an abort would leave `BUFFERS` borrowed, and every later
+/// call trapping.
 #[wasm_bindgen(js_name = packedInput, skip_typescript)]
 pub fn packed_input(capacity: u32) -> u32 {
     BUFFERS.with(|b| {
         let input = &mut b.borrow_mut().input;
-        if input.len() < capacity as usize {
+        let capacity = capacity as usize;
+        if input.len() < capacity {
             input.zeroize();
-            *input = vec![0; capacity as usize];
+            *input = Vec::new();
+            if input.try_reserve_exact(capacity).is_err() {
+                return 0;
+            }
+            input.resize(capacity, 0);
         }
         input.as_ptr() as u32
     })

@@ -408,6 +408,41 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
     equal(asked.join(","), "/a\0b,/c", "declined");
   });
 
+  await check("the fast path survives a buffer it could not get, and one the module had no room for", () => {
+    // A fresh process (the fast path owns the module's buffers): a packedInput that throws
+    // (as before init) leaves the old buffer in use; one the module cannot allocate (0)
+    // sends that call to the general path and the next one gets a new buffer.
+    const code =
+      `const glue = require("./pkg/node/xnonce_wasm_bindgen.js");\n` +
+      `const { fastSign } = require("./pkg/node/fast_sign.js");\n` +
+      `const asked = [];\n` +
+      `let mode = "throw";\n` +
+      `const wasm = { ...glue, packedInput(n) {\n` +
+      `  if (mode === "throw") { mode = "ok"; throw new Error("not ready"); }\n` +
+      `  if (mode === "full") { mode = "ok"; return glue.packedInput(0xfff00000); }\n` +
+      `  return glue.packedInput(n);\n` +
+      `} };\n` +
+      `const sign = fastSign((...a) => { asked.push(a[2]); return glue.sign(...a); }, wasm);\n` +
+      `const V2 = { host: "h", timestamp: 1, nonce: "${"0".repeat(32)}" };\n` +
+      `const out = { headers: [], want: [] };\n` +
+      `try { sign("v2", "GET", "/early", [], "c", "${SECRET}", V2); } catch (e) { out.early = e.message; }\n` +
+      `for (const [path, next] of [["/a", "full"], ["/big", "ok"], ["/after", "ok"]]) {\n` +
+      `  const params = path === "/big" ? [["k", "x".repeat(5000)]] : [];\n` +
+      `  out.headers.push(sign("v2", "GET", path, params, "c", "${SECRET}", V2));\n` +
+      `  out.want.push(glue.sign("v2", "GET", path, params, "c", "${SECRET}", V2));\n` +
+      `  mode = next;\n` +
+      `}\n` +
+      `out.asked = asked;\n` +
+      `console.log(JSON.stringify(out));\n`;
+    const out = JSON.parse(execFileSync(process.execPath, ["-e", code], { cwd: here, encoding: "utf8" }));
+    equal(out.early, "not ready");
+    equal(out.headers.join(), out.want.join(), "every header is core's");
+    // "/a" is signed fast on the first buffer (before the fix its address was lost with the
+    // throw); "/big" needs a larger one, which the module has no room for: general path;
+    // "/after" gets a new buffer and is signed fast again.
+    equal(out.asked.join(), "/big", "only the call without a buffer took the general path");
+  });
+
   await check("params as text and options given as undefined", () => {
     for (const params of ["k=v", 5, true]) {
       let message = "";
