@@ -294,7 +294,20 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
         ["--input-type=module"],
         `import * as m from "xnonce-wasm";\nconsole.log(JSON.stringify(Object.keys(m).filter((k) => k !== "default")));\n`,
       );
-      equal(all.sort().join(), [...fromCjs.names].sort().join(), "ESM named exports = CommonJS exports");
+      // import adds initSync (and a default init), no-ops in Node, for code shared with browsers.
+      equal(all.sort().join(), [...fromCjs.names, "initSync"].sort().join(), "ESM named exports");
+      for (const name of ["packedInput", "packedHeader", "packedMemory", "signPackedInput"]) {
+        assert(!fromCjs.names.includes(name), `the fast path's own ${name} is not exported`);
+      }
+      // The page's code (README "Use it in a page") runs in Node unchanged: SSR, vitest.
+      const shared = run(
+        ["--input-type=module"],
+        `import init, { sign } from "xnonce-wasm";\nawait init();\n` +
+          `console.log(JSON.stringify({ header: sign(${args}) }));\n`,
+      );
+      equal(shared.header, want, "init() then sign, in Node");
+      const manifest = run([], `console.log(JSON.stringify(require("xnonce-wasm/package.json")))`);
+      equal(manifest.name, "xnonce-wasm", "package.json is exported");
     } finally {
       rmSync(project, { recursive: true, force: true });
     }
@@ -406,6 +419,32 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
       "invalid_timestamp",
     );
     equal(asked.join(","), "/a\0b,/c", "declined");
+  });
+
+  await check("the web build says when init() has not run yet, and signs once it has", () => {
+    // A fresh process: the web module of this one is initialised already.
+    const code =
+      `import { readFileSync } from "node:fs";\n` +
+      `import { initSync, sign, link } from "./pkg/web/xnonce_wasm.js";\n` +
+      `const early = [];\n` +
+      `for (const f of [() => sign("v1", "GET", "/a", [], "c", "s"), () => link("v1", "GET", "/a", [], "c", "s", "http://h")]) {\n` +
+      `  try { f(); early.push("signed"); } catch (e) { early.push(e.message); }\n` +
+      `}\n` +
+      `initSync({ module: readFileSync("pkg/web/xnonce_wasm_bindgen_bg.wasm") });\n` +
+      `const header = sign("v2", "GET", "/a", [["k", "v"]], "c", "${SECRET}", { host: "h", timestamp: 1, nonce: "${"0".repeat(32)}" });\n` +
+      `console.log(JSON.stringify({ early, header }));\n`;
+    const out = JSON.parse(
+      execFileSync(process.execPath, ["--input-type=module", "-e", code], { cwd: here, encoding: "utf8" }),
+    );
+    for (const message of out.early) assert(/not initialised: await init\(\)/.test(message), message);
+    equal(
+      out.header,
+      x.sign("v2", "GET", "/a", [["k", "v"]], "c", SECRET, {
+        host: "h",
+        timestamp: 1,
+        nonce: "0".repeat(32),
+      }),
+    );
   });
 
   await check("the fast path survives a buffer it could not get, and one the module had no room for", () => {
