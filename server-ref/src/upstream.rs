@@ -16,8 +16,9 @@
 //! A WebSocket handshake (`Connection: upgrade`, `Upgrade: websocket`), verified like any
 //! `GET` (browsers put the token in the URL: an `ottoken` link), is forwarded with its
 //! upgrade; once the upstream answers `101`, the gateway carries bytes both ways until either
-//! side closes or the server shuts down. No other upgrade is forwarded: a protocol such as
-//! `h2c` would carry further requests through the tunnel that the gateway never verifies.
+//! side closes (the other then has [`HALF_CLOSED_GRACE`] to) or the server shuts down. No
+//! other upgrade is forwarded: a protocol such as `h2c` would carry further requests through
+//! the tunnel that the gateway never verifies.
 //!
 //! An upstream that cannot be reached is answered `502`, one that has not answered within
 //! its timeout `504`, both `text/plain` (they are not refusals of the request: it was
@@ -246,6 +247,9 @@ impl Upstream {
         let rest = path.strip_prefix(self.prefix.as_str())?;
         match rest.as_bytes().first() {
             None => Some("/".into()),
+            // `//host/…` (and `/\host/…`, which browsers read alike) would name another
+            // host: left as the API wrote it.
+            Some(b'/') if matches!(rest.as_bytes().get(1), Some(b'/' | b'\\')) => None,
             Some(b'/') => Some(rest.into()),
             Some(b'?' | b'#') => Some(format!("/{rest}")),
             // `/apix` is not under `/api`; `http://host:9000x` not on the origin.
@@ -276,9 +280,15 @@ fn switch_to_websocket(headers: &mut HeaderMap) {
     headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
 }
 
-/// Carries bytes both ways between the client's and the upstream's switched connections
-/// until either side closes or the server begins to shut down. While it runs, the client's
-/// connection counts toward the server's open connections.
+/// How long a tunnel stays open once one side has closed its direction: time for the other
+/// side to finish its close handshake, not to hold the connection (and its
+/// `max_connections` slot) for as long as it likes.
+pub const HALF_CLOSED_GRACE: Duration = Duration::from_secs(5);
+
+/// Carries bytes both ways between the client's and the upstream's switched connections.
+/// When one side closes, the other is told (its write side shut down) and has
+/// [`HALF_CLOSED_GRACE`] to close too; the tunnel also ends when the server begins to shut
+/// down. While it runs, the client's connection counts toward the server's open connections.
 async fn tunnel(client: OnUpgrade, upstream: OnUpgrade, connection: Option<OpenConnection>) {
     let (client, upstream) = match tokio::join!(client, upstream) {
         (Ok(client), Ok(upstream)) => (client, upstream),
@@ -287,7 +297,21 @@ async fn tunnel(client: OnUpgrade, upstream: OnUpgrade, connection: Option<OpenC
             return;
         }
     };
-    let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
+    let (mut client_in, mut client_out) = tokio::io::split(TokioIo::new(client));
+    let (mut upstream_in, mut upstream_out) = tokio::io::split(TokioIo::new(upstream));
+    let to_upstream = pipe(&mut client_in, &mut upstream_out);
+    let to_client = pipe(&mut upstream_in, &mut client_out);
+    tokio::pin!(to_upstream, to_client);
+    let both = async {
+        tokio::select! {
+            () = &mut to_upstream => {
+                let _ = tokio::time::timeout(HALF_CLOSED_GRACE, &mut to_client).await;
+            }
+            () = &mut to_client => {
+                let _ = tokio::time::timeout(HALF_CLOSED_GRACE, &mut to_upstream).await;
+            }
+        }
+    };
     let closing = async move {
         match connection {
             Some(mut connection) => connection.closing().await,
@@ -295,13 +319,22 @@ async fn tunnel(client: OnUpgrade, upstream: OnUpgrade, connection: Option<OpenC
         }
     };
     tokio::select! {
-        copied = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {
-            if let Err(e) = copied {
-                tracing::debug!(error = %e, "websocket tunnel closed with an error");
-            }
-        }
+        () = both => {}
         () = closing => {}
     }
+}
+
+/// Copies `from` to `to` until `from` ends, then shuts `to`'s write side down (the other end
+/// reads the end of the stream).
+async fn pipe<R, W>(from: &mut R, to: &mut W)
+where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    if let Err(e) = tokio::io::copy(from, to).await {
+        tracing::debug!(error = %e, "websocket tunnel closed with an error");
+    }
+    let _ = tokio::io::AsyncWriteExt::shutdown(to).await;
 }
 
 /// Appends the peer's address to `X-Forwarded-For`, after what the client (or a proxy in
@@ -316,8 +349,10 @@ fn add_forwarded_for(headers: &mut HeaderMap, peer: IpAddr) {
         .filter(|v| !v.is_empty())
         .collect();
     chain.push(peer.to_canonical().to_string());
+    // Removed and appended: the field comes last, whatever position the client's had.
+    headers.remove(X_FORWARDED_FOR);
     if let Ok(value) = HeaderValue::from_str(&chain.join(", ")) {
-        headers.insert(X_FORWARDED_FOR, value);
+        headers.append(X_FORWARDED_FOR, value);
     }
 }
 
@@ -330,6 +365,11 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        // What the request was verified with, and what its body means, stays: `Connection:
+        // Host` would otherwise hand the API the upstream's own host instead of the signed one.
+        .filter(|name| {
+            ![header::HOST, header::CONTENT_TYPE, header::CONTENT_ENCODING].contains(name)
+        })
         .collect();
     for name in named {
         headers.remove(name);
@@ -349,17 +389,21 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 
 /// Removes every field a client could pass off as the gateway's: any name that, with `_`
 /// read as `-` (as CGI-style servers merge them into `HTTP_X_XNONCE_…`), starts with
-/// `x-xnonce-`.
+/// `x-xnonce-`, and `X-Forwarded-For` spelled with a `_` (`X_Forwarded_For`, which such a
+/// server would merge after the gateway's entry).
 fn strip_gateway_fields(headers: &mut HeaderMap) {
+    let dashed = |name: &[u8]| -> Vec<u8> {
+        name.iter()
+            .map(|&b| if b == b'_' { b'-' } else { b })
+            .collect()
+    };
     let theirs: Vec<HeaderName> = headers
         .keys()
         .filter(|name| {
             let name = name.as_str().as_bytes();
-            name.len() >= 9
-                && name[..9]
-                    .iter()
-                    .map(|&b| if b == b'_' { b'-' } else { b })
-                    .eq(b"x-xnonce-".iter().copied())
+            let read = dashed(name);
+            read.starts_with(b"x-xnonce-")
+                || (read == X_FORWARDED_FOR.as_bytes() && name != X_FORWARDED_FOR.as_bytes())
         })
         .cloned()
         .collect();
@@ -391,13 +435,17 @@ mod tests {
             ("upgrade", "h2c"),
             ("content-type", "application/json"),
             ("x-nonce", "v2 ..."),
+            ("connection", "host, content-type, Content-Encoding"),
+            ("host", "api.test"),
+            ("content-encoding", "gzip"),
         ] {
             h.append(k, HeaderValue::from_static(v));
         }
         strip_hop_by_hop(&mut h);
         let mut left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
         left.sort_unstable();
-        assert_eq!(left, ["content-type", "x-nonce"]);
+        let kept = ["content-encoding", "content-type", "host", "x-nonce"];
+        assert_eq!(left, kept, "what the request was verified with stays");
     }
 
     #[test]
@@ -410,13 +458,16 @@ mod tests {
             "x-xnonce-verified",
             "x-xnonce",
             "x-nonce",
+            "x_forwarded_for",
+            "x-forwarded_for",
+            "x-forwarded-for",
         ] {
             h.append(k, HeaderValue::from_static("admin"));
         }
         strip_gateway_fields(&mut h);
         let mut left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
         left.sort_unstable();
-        assert_eq!(left, ["x-nonce", "x-xnonce"]);
+        assert_eq!(left, ["x-forwarded-for", "x-nonce", "x-xnonce"]);
     }
 
     #[test]
@@ -435,6 +486,9 @@ mod tests {
             ("//127.0.0.1:9000/api/x", None),
             ("items/7", None),
             ("https://example.com/api/x", None),
+            ("/api//evil.example/x", None),
+            ("/api/\\evil.example/", None),
+            ("http://127.0.0.1:9000/api//evil.example/", None),
         ] {
             assert_eq!(
                 prefixed.relocated(location).as_deref(),
@@ -445,6 +499,7 @@ mod tests {
         let bare = Upstream::new("http://[::1]:9000", t).unwrap();
         assert_eq!(bare.relocated("http://[::1]:9000/x").as_deref(), Some("/x"));
         assert_eq!(bare.relocated("/x"), None, "nothing to change");
+        assert_eq!(bare.relocated("http://[::1]:9000//evil.example/x"), None);
     }
 
     #[test]
@@ -453,9 +508,12 @@ mod tests {
         add_forwarded_for(&mut h, "192.0.2.1".parse().unwrap());
         assert_eq!(h[X_FORWARDED_FOR], "192.0.2.1");
         h.append(X_FORWARDED_FOR, HeaderValue::from_static("198.51.100.2 "));
+        h.append("x-after", HeaderValue::from_static("1"));
         add_forwarded_for(&mut h, "::ffff:192.0.2.3".parse().unwrap());
         assert_eq!(h[X_FORWARDED_FOR], "192.0.2.1, 198.51.100.2, 192.0.2.3");
         assert_eq!(h.get_all(X_FORWARDED_FOR).iter().count(), 1);
+        let last = h.keys().last().map(|k| k.as_str());
+        assert_eq!(last, Some(X_FORWARDED_FOR), "after every other field");
     }
 
     #[test]

@@ -34,7 +34,7 @@ struct Seen {
 /// The API: records each request and answers 201 with `api:<target>` and an `x-api` field
 /// (and a hop-by-hop `Keep-Alive` that must not reach the client); `/slow` takes 3 s;
 /// `…/moved?to=<location>` answers 303 to `<location>`; a WebSocket handshake is answered 101
-/// and its connection echoes what it receives.
+/// and its connection echoes what it receives (on `…/bye`: says `bye` and closes).
 fn api(seen: Arc<Mutex<Vec<Seen>>>) -> InProcess {
     let handler = move |req: Request| {
         let seen = seen.clone();
@@ -59,7 +59,11 @@ fn api(seen: Arc<Mutex<Vec<Seen>>>) -> InProcess {
                 body,
             });
             if let (true, Some(upgrade)) = (websocket, upgrade) {
-                tokio::spawn(echo(upgrade));
+                if target.ends_with("/bye") {
+                    tokio::spawn(bye(upgrade));
+                } else {
+                    tokio::spawn(echo(upgrade));
+                }
                 let switch = [("connection", "upgrade"), ("upgrade", "websocket")];
                 return (StatusCode::SWITCHING_PROTOCOLS, switch).into_response();
             }
@@ -85,6 +89,14 @@ async fn echo(upgrade: OnUpgrade) {
     if let Ok(upgraded) = upgrade.await {
         let (mut reader, mut writer) = tokio::io::split(TokioIo::new(upgraded));
         let _ = tokio::io::copy(&mut reader, &mut writer).await;
+    }
+}
+
+/// Says `bye` on a switched connection and closes it.
+async fn bye(upgrade: OnUpgrade) {
+    if let Ok(upgraded) = upgrade.await {
+        let mut io = TokioIo::new(upgraded);
+        let _ = tokio::io::AsyncWriteExt::write_all(&mut io, b"bye").await;
     }
 }
 
@@ -435,6 +447,34 @@ fn websocket_handshakes_are_verified_and_switched_through() {
     let mut rest = Vec::new();
     conn.read_to_end(&mut rest).unwrap();
     assert!(rest.is_empty());
+}
+
+/// A tunnel whose API has closed is closed once the grace period has passed, even if the
+/// client keeps its end open: it does not hold the gateway's connection slot.
+#[test]
+fn a_tunnel_half_closed_by_the_api_frees_its_connection() {
+    let d = Dirs::new("upstream-ws-bye");
+    let secret = add_client(&d, "shop");
+    let api = api(Arc::new(Mutex::new(Vec::new())));
+    let toml = format!(
+        "[upstream]\nurl = \"{}\"\n[limits]\nmax_connections = 1\n",
+        api.url
+    );
+    let gw = serve_with(&d, &toml).unwrap_or_else(|e| panic!("{e:?}"));
+    let a = gw.base.authority.clone();
+    let input = SignInput::new(Scheme::V2, "GET", "/bye", "shop").host(&a);
+    let x_nonce = sign(&input, &secret).unwrap().x_nonce;
+    let ws = "GET /bye HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n";
+    let (mut held, head) = handshake(&gw.base, ws, Some(&x_nonce));
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    let mut said = Vec::new();
+    held.read_to_end(&mut said).unwrap();
+    assert_eq!(said, b"bye", "the API's words, then the end of its stream");
+    // `held` stays open; the one connection slot frees within the grace period, so a
+    // request waiting for it is answered (before the 10 s read timeout of `send`).
+    let next = signed(Scheme::V2, "GET", "/after", &[], None, &secret, &a);
+    assert_eq!(http::send(&gw.base, &next).unwrap().status, 201);
+    drop(held);
 }
 
 #[test]
