@@ -9,14 +9,17 @@ import asyncio
 import logging
 import shutil
 import subprocess
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 import redis
 import redis.asyncio
 import requests
+import trio
 import xnonce
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -230,19 +233,96 @@ def test_an_asgi_store_that_fails_or_is_late_is_a_503_and_logged(
             return True
 
     verifier = xnonce.Verifier({"billing": SECRET})
-    stores: list[tuple[AsyncReplayStore, type[Exception]]] = [
-        (Failing(), ConnectionError),
-        (Silent(), asyncio.TimeoutError),
+    stores: list[tuple[AsyncReplayStore, str]] = [
+        (Failing(), "replay store failed (ConnectionError: "),
+        (Silent(), "replay store did not answer within 0.05 s"),
     ]
-    for store, cause in stores:
+    for store, logged in stores:
         app = XNonceMiddleware(client_asgi, verifier, replay_store=store, store_timeout=0.05)
         caplog.clear()
         with caplog.at_level(logging.ERROR, logger="xnonce"), uvicorn_serving(app) as base:
             refused = get(base, signed()[0])
         assert (refused.status_code, refused.json()["code"]) == (503, "store_unavailable")
         assert "hunter2" not in refused.text and "10.0.0.5" not in refused.text
-        [record] = caplog.records
-        assert record.exc_info is not None and isinstance(record.exc_info[1], cause)
+        [record] = caplog.records  # one line per refusal, no traceback at ERROR
+        assert record.getMessage().startswith(logged), record.getMessage()
+        assert record.exc_info is None
+
+
+def test_a_synchronous_store_under_asgi_runs_off_the_event_loop() -> None:
+    # A store that blocks (a paused Redis under redis-py): the request is refused 503 after
+    # store_timeout, and the worker answers other requests meanwhile.
+    release = threading.Event()
+
+    class Blocking:
+        def insert_if_absent(self, key: str, expires_at_ms: int, now_ms: int) -> bool:
+            release.wait(30)
+            return True
+
+    verifier = xnonce.Verifier({"billing": SECRET})
+    app = XNonceMiddleware(client_asgi, verifier, replay_store=Blocking(), store_timeout=1.0)
+    try:
+        with uvicorn_serving(app) as base, ThreadPoolExecutor(2) as pool:
+            blocked = pool.submit(get, base, signed()[0])
+            time.sleep(0.2)
+            unsigned = requests.get(f"{base}/reports/daily", timeout=0.8)
+            assert unsigned.status_code == 401, "answered while the store blocks"
+            refused = blocked.result(10)
+            assert (refused.status_code, refused.json()["code"]) == (503, "store_unavailable")
+    finally:
+        release.set()
+
+
+def test_under_trio_the_store_is_bounded_too() -> None:
+    # Hypercorn's trio worker: no asyncio loop; the bound and the worker thread come from anyio.
+    class Slow:
+        async def insert_if_absent(self, key: str, expires_at_ms: int, now_ms: int) -> bool:
+            await trio.sleep(60)
+            return True
+
+    class Synchronous:
+        def __init__(self) -> None:
+            self.keys: set[str] = set()
+
+        def insert_if_absent(self, key: str, expires_at_ms: int, now_ms: int) -> bool:
+            first = key not in self.keys
+            self.keys.add(key)
+            return first
+
+    verifier = xnonce.Verifier({"billing": SECRET})
+
+    async def status(app: XNonceMiddleware, header: str) -> int:
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": "/reports/daily",
+            "raw_path": b"/reports/daily",
+            "query_string": b"",
+            "headers": [(b"host", b"api.test"), (b"x-nonce", header.encode())],
+        }
+        sent: list[MutableMapping[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            sent.append(message)
+
+        await app(scope, receive, send)
+        return int(sent[0]["status"])
+
+    async def main() -> list[int]:
+        slow = XNonceMiddleware(client_asgi, verifier, replay_store=Slow(), store_timeout=0.05)
+        plain = XNonceMiddleware(client_asgi, verifier, replay_store=Synchronous())
+        header = signed()[0]
+        with trio.fail_after(10):
+            return [
+                await status(slow, signed()[0]),
+                await status(plain, header),
+                await status(plain, header),
+            ]
+
+    assert trio.run(main) == [503, 200, 409]
 
 
 def test_an_asgi_replay_store_is_checked_when_the_middleware_is_made() -> None:
@@ -252,8 +332,14 @@ def test_an_asgi_replay_store_is_checked_when_the_middleware_is_made() -> None:
         XNonceMiddleware(client_asgi, verifier, replay_store=store, once=False)
     with pytest.raises(TypeError, match="insert_if_absent"):
         XNonceMiddleware(client_asgi, verifier, replay_store=object())  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="store_timeout"):
-        XNonceMiddleware(client_asgi, verifier, replay_store=store, store_timeout=0)
+    for seconds in (0, -1, float("inf"), float("nan"), 10**400):
+        with pytest.raises(ValueError, match="store_timeout"):
+            XNonceMiddleware(client_asgi, verifier, replay_store=store, store_timeout=seconds)
+    for wrong in (True, "2", None):
+        with pytest.raises(TypeError, match="store_timeout"):
+            XNonceMiddleware(client_asgi, verifier, replay_store=store, store_timeout=wrong)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="insert_if_absent"):
+        XNonceMiddleware(client_asgi, verifier, replay_store=AsyncRedisReplayStore)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"redis\.asyncio"):
         AsyncRedisReplayStore(redis.Redis())
     with pytest.raises(TypeError, match="AsyncRedisReplayStore"):

@@ -25,13 +25,10 @@ verified as GETs (a browser puts an ``ottoken`` in the URL); ``lifespan`` passes
 
 from __future__ import annotations
 
-import asyncio
-import inspect
-import logging
-import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, TypeVar
+from typing import Any
 
+from xnonce._replay import checked_store, checked_timeout, record
 from xnonce._server import MAX_BODY, VerifyingMiddleware, encode_path, join_target, repeated_host
 from xnonce._xnonce import Answer, Verified, Verifier
 from xnonce.types import AsyncReplayStore, ReplayStore
@@ -44,10 +41,6 @@ SCOPE_KEY = "xnonce.verified"
 #: How long (s) a ``replay_store`` may take by default before the request is refused 503:
 #: 2 s, as the reference server's Redis store.
 STORE_TIMEOUT = 2.0
-
-logger = logging.getLogger("xnonce")
-
-T = TypeVar("T")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -86,16 +79,6 @@ def _admit(scope: Scope, verified: Verified) -> None:
     scope.setdefault("state", {})["xnonce"] = verified
 
 
-async def _within(answer: Awaitable[T], timeout: float) -> T:
-    """``await answer``, for at most ``timeout`` seconds under asyncio (``TimeoutError``);
-    under another event loop (trio), as it comes."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return await answer
-    return await asyncio.wait_for(answer, timeout)
-
-
 async def _send(send: Send, refusal: Answer, kind: str = "http.response") -> None:
     """Sends ``refusal`` as an HTTP answer (``kind``: ``websocket.http.response`` for the
     refusal of a WebSocket handshake)."""
@@ -116,10 +99,10 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
 
     ``replay_store`` records accepted requests where every process of the API sees them
     (``xnonce.redis.AsyncRedisReplayStore``), instead of the verifier's memory: the
-    middleware verifies, then awaits the store's ``insert_if_absent`` (a synchronous store
-    is called as it is). A copy is refused 409; a store that fails, or has not answered
-    within ``store_timeout`` seconds, 503 (``store_unavailable``), the error logged on the
-    ``xnonce`` logger.
+    middleware verifies, then awaits the store's ``insert_if_absent`` (a synchronous one,
+    such as ``RedisReplayStore``, runs in a worker thread). A copy is refused 409; a store
+    that fails, or has not answered within ``store_timeout`` seconds, 503
+    (``store_unavailable``), the error logged on the ``xnonce`` logger (one line).
     """
 
     def __init__(
@@ -134,14 +117,11 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
     ) -> None:
         super().__init__(app, verifier, once=once, max_body=max_body)
         if replay_store is not None:
-            if not callable(getattr(replay_store, "insert_if_absent", None)):
-                raise TypeError("replay_store must have an insert_if_absent method")
+            replay_store = checked_store(replay_store)
             if not once:
                 raise ValueError("replay_store records accepted requests: it needs once=True")
-        if not store_timeout > 0:
-            raise ValueError(f"store_timeout must be a positive number of seconds: {store_timeout}")
         self.replay_store = replay_store
-        self.store_timeout = store_timeout
+        self.store_timeout = checked_timeout(store_timeout)
 
     async def _verify(
         self,
@@ -159,16 +139,7 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
         outcome = self.check(method, target, host, x_nonce, content_type, body, once=once)
         if store is None or isinstance(outcome, Answer):
             return outcome
-        recorded: bool | None
-        try:
-            now_ms = time.time_ns() // 1_000_000
-            answer = store.insert_if_absent(outcome.replay_key, outcome.remember_until, now_ms)
-            if inspect.isawaitable(answer):
-                answer = await _within(answer, self.store_timeout)
-            recorded = bool(answer)
-        except Exception:
-            logger.exception("replay store failed; the request was refused 503")
-            recorded = None
+        recorded = await record(store, outcome, self.store_timeout)
         refusal = Answer.replay_store(recorded, target=target, x_nonce=x_nonce)
         return outcome if refusal is None else refusal
 

@@ -20,9 +20,13 @@ import redis.asyncio
 from xnonce.asgi import XNonceMiddleware
 from xnonce.redis import AsyncRedisReplayStore
 
-store = AsyncRedisReplayStore(redis.asyncio.Redis(host="127.0.0.1", port=6379))
+pool = redis.asyncio.BlockingConnectionPool(host="127.0.0.1", port=6379, max_connections=50)
+store = AsyncRedisReplayStore(redis.asyncio.Redis(connection_pool=pool))
 app.add_middleware(XNonceMiddleware, verifier=xnonce.Verifier(secrets), replay_store=store)
 ```
+
+(A blocking pool: with redis-py's default one, requests beyond 100 at once fail with
+``MaxConnectionsError`` and are refused 503 while Redis is healthy.)
 
 Needs ``redis`` (redis-py: ``pip install redis``), which this module does not import: pass a
 client. Set Redis's ``maxmemory-policy`` to ``noeviction`` (an evicted key is a request that
@@ -106,7 +110,9 @@ class AsyncRedisReplayStore(_RedisKeys):
     """``RedisReplayStore`` on a ``redis.asyncio`` client, for the ASGI middleware's
     ``replay_store`` (which awaits it, within its ``store_timeout``): the same keys and
     expiries. A Redis error propagates: the middleware refuses the request with
-    ``store_unavailable`` (503) and logs the error."""
+    ``store_unavailable`` (503) and logs the error. Give the client a
+    ``redis.asyncio.BlockingConnectionPool`` (see the module's example); asyncio only (under
+    trio, give the middleware the synchronous ``RedisReplayStore``)."""
 
     def __init__(self, client: Any, prefix: str = DEFAULT_PREFIX) -> None:
         super().__init__(client, prefix)

@@ -1,0 +1,93 @@
+"""A replay store the ASGI middleware awaits: its answer about a verified request, within a
+time bound, without holding the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+from xnonce._xnonce import Verified
+from xnonce.types import AsyncReplayStore, ReplayStore
+
+logger = logging.getLogger("xnonce")
+
+
+def checked_store(store: object) -> AsyncReplayStore | ReplayStore:
+    """``store`` if it can be one: an object (not a class) with ``insert_if_absent``."""
+    if inspect.isclass(store) or not callable(getattr(store, "insert_if_absent", None)):
+        raise TypeError("replay_store must be an object with an insert_if_absent method")
+    return store  # type: ignore[return-value]
+
+
+def checked_timeout(seconds: object) -> float:
+    """``seconds`` as a timeout: a positive, finite number of seconds."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise TypeError(f"store_timeout must be a number of seconds, not {type(seconds).__name__}")
+    try:
+        value = float(seconds)
+    except OverflowError:
+        value = math.inf
+    if not (0 < value < math.inf):
+        raise ValueError(f"store_timeout must be a positive, finite number of seconds: {seconds}")
+    return value
+
+
+async def record(
+    store: AsyncReplayStore | ReplayStore, verified: Verified, timeout: float
+) -> bool | None:
+    """``store.insert_if_absent`` for ``verified``: true (recorded: the first copy), false (a
+    copy), or ``None`` when the store failed or had not answered within ``timeout`` seconds
+    (logged on the ``xnonce`` logger, one line; the traceback at DEBUG).
+
+    An ``async def`` method is awaited; a synchronous one runs in a worker thread, so a slow
+    store never holds the event loop. Under asyncio the bound is ``asyncio.wait_for``; under
+    another event loop (trio) it is ``anyio.fail_after``, which needs anyio (Starlette and
+    FastAPI bring it): without it the store is awaited unbounded, as it comes."""
+    method: Callable[..., Any] = store.insert_if_absent
+    args = (verified.replay_key, verified.remember_until, time.time_ns() // 1_000_000)
+    asynchronous = inspect.iscoroutinefunction(method)
+
+    async def answer(to_thread: Callable[..., Any]) -> object:
+        result = await method(*args) if asynchronous else await to_thread(method, *args)
+        return await result if inspect.isawaitable(result) else result
+
+    try:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return bool(await _elsewhere(answer, timeout))
+        return bool(await asyncio.wait_for(answer(asyncio.to_thread), timeout))
+    except (asyncio.TimeoutError, TimeoutError):
+        logger.error(
+            "replay store did not answer within %s s; the request was refused 503", timeout
+        )
+    except Exception as e:
+        logger.error(
+            "replay store failed (%s: %s); the request was refused 503", type(e).__name__, e
+        )
+        logger.debug("replay store failure", exc_info=e)
+    return None
+
+
+async def _elsewhere(answer: Callable[[Callable[..., Any]], Any], timeout: float) -> object:
+    """``answer`` under an event loop other than asyncio, through anyio when it is there."""
+    try:
+        import anyio
+        import anyio.to_thread
+    except ImportError:
+        return await answer(_inline)
+
+    async def to_thread(function: Callable[..., Any], *args: Any) -> Any:
+        return await anyio.to_thread.run_sync(lambda: function(*args), abandon_on_cancel=True)
+
+    with anyio.fail_after(timeout):
+        return await answer(to_thread)
+
+
+async def _inline(function: Callable[..., Any], *args: Any) -> Any:
+    return function(*args)
