@@ -6,7 +6,10 @@
  * reference server's Redis store (`[replay] timeout_ms`). */
 const DEFAULT_TIMEOUT_MS = 2000
 
-/** `value` of the option `name` as a timeout: a whole number of ms, at least 1; else a
+/** The longest delay setTimeout keeps (2^31 − 1 ms, about 24.8 days): above it, it fires at once. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1
+
+/** `value` of the option `name` as a timeout: a whole number of ms, 1 to MAX_TIMEOUT_MS; else a
  * TypeError (not a number) or a RangeError (code `ERR_OUT_OF_RANGE`), as Node's own APIs say. */
 function timeoutMs(name, value) {
   if (typeof value !== 'number') {
@@ -14,9 +17,9 @@ function timeoutMs(name, value) {
     error.code = 'ERR_INVALID_ARG_TYPE'
     throw error
   }
-  if (Number.isSafeInteger(value) && value >= 1) return value
+  if (Number.isSafeInteger(value) && value >= 1 && value <= MAX_TIMEOUT_MS) return value
   const error = new RangeError(
-    `The "${name}" option must be a whole number of ms, at least 1. Received ${value}`,
+    `The "${name}" option must be a whole number of ms from 1 to ${MAX_TIMEOUT_MS}. Received ${value}`,
   )
   error.code = 'ERR_OUT_OF_RANGE'
   throw error
@@ -35,4 +38,4 @@ async function within(promise, ms, message) {
   }
 }
 
-module.exports = { DEFAULT_TIMEOUT_MS, timeoutMs, within }
+module.exports = { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS, timeoutMs, within }

@@ -180,8 +180,8 @@ export interface MiddlewareOptions<
   store?: ReplayStore | null
   /**
    * How long `store` may take to answer before the request is refused 503
-   * (`store_unavailable`, a timeout error going to `onError`): a whole number of ms, default
-   * 2000, as the reference server's Redis store.
+   * (`store_unavailable`, a timeout error going to `onError`): a whole number of ms from 1 to
+   * 2^31 − 1 (setTimeout's limit), default 2000, as the reference server's Redis store.
    */
   storeTimeoutMs?: number | null
 }

@@ -164,6 +164,10 @@ test('a store that does not answer within storeTimeoutMs is a 503, not a hung re
   const make = (storeTimeoutMs) => x.middleware(new x.Verifier(secrets), { store: silent, storeTimeoutMs })
   assert.throws(() => make(0), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' })
   assert.throws(() => make(1.5), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' })
+  // setTimeout fires at once above 2^31 - 1 ms: every request would be refused.
+  assert.throws(() => make(2 ** 31), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' })
+  assert.throws(() => x.redisReplayStore({ set() {} }, { timeoutMs: 2 ** 31 }), { code: 'ERR_OUT_OF_RANGE' })
+  make(2 ** 31 - 1)
   assert.throws(() => make('50'), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' })
 })
 
