@@ -1,6 +1,9 @@
 //! A blocking [`Requester`] for code that is not async (scripts, the `xnonce` command, the
-//! Python binding's `Requester`, the uniffi binding behind Kotlin and Swift). It owns a
-//! current-thread tokio runtime.
+//! Python binding's `Requester`, the uniffi binding behind Kotlin and Swift). It owns a tokio
+//! runtime with one worker thread, which keeps the connection pool's connections driven
+//! between calls: a connection the server closed while idle is seen closed and dropped,
+//! not used for the next request (a runtime that only ran inside `make_request` sent the
+//! next request on the dead socket, failing it).
 
 use std::fmt;
 use std::sync::Arc;
@@ -51,7 +54,9 @@ impl RequesterBuilder {
 
     /// Checks the settings, starts the runtime and builds the requester.
     pub fn build(self) -> Result<Requester, Error> {
-        let rt = tokio::runtime::Builder::new_current_thread()
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("xnonce-requester")
             .enable_all()
             .build()
             .map_err(|e| {
@@ -122,7 +127,8 @@ impl Requester {
         self.inner.clock_offset_ms()
     }
 
-    /// The async requester inside (shares the pool and clock offset).
+    /// The async requester inside (shares the pool and clock offset), to await in any tokio
+    /// runtime.
     pub fn as_async(&self) -> &crate::Requester {
         &self.inner
     }

@@ -422,6 +422,68 @@ fn blocking_requester_works_from_plain_and_async_threads() {
     rt.block_on(async move { drop((api, slow, v2)) });
 }
 
+/// A server that answers each request on a keep-alive connection, then closes the
+/// connection `close_after` later (as servers close idle connections): its address.
+fn closing_server(close_after: Duration) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if conn.read(&mut byte).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let _ = conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+                std::thread::sleep(close_after);
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// The blocking requester after the server closed an idle connection: the pool must have
+/// seen the close (its runtime keeps running between calls), not send on the dead socket.
+/// Likewise its async requester, awaited elsewhere after a blocking call.
+#[test]
+fn the_blocking_requester_sees_idle_connections_closed_between_calls() {
+    let base = closing_server(Duration::from_millis(100));
+    let secret = xnonce::Secret::new("00".repeat(32)).unwrap();
+    let api = xnonce::blocking::Requester::builder(&base, "c", secret)
+        .timeout(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    let get = || api.make_request("GET", vec![], "/x", None, RequestOptions::default());
+    for call in 0..4 {
+        let res = get().unwrap_or_else(|e| panic!("call {call}: {e}"));
+        assert_eq!(res.code, 200);
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let res = rt.block_on(api.as_async().make_request(
+        "GET",
+        vec![],
+        "/y",
+        None,
+        RequestOptions::default(),
+    ));
+    assert_eq!(res.unwrap().code, 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
 #[test]
 fn health_is_unverified() {
     let s = server();
