@@ -52,6 +52,12 @@ impl RequesterBuilder {
         RequesterBuilder(self.0.clock_offset_ms(offset_ms))
     }
 
+    /// Also trusts the certificate authorities in `pem`; see
+    /// [`crate::RequesterBuilder::root_certificates_pem`].
+    pub fn root_certificates_pem(self, pem: impl Into<Vec<u8>>) -> Self {
+        RequesterBuilder(self.0.root_certificates_pem(pem))
+    }
+
     /// Checks the settings, starts the runtime and builds the requester.
     pub fn build(self) -> Result<Requester, Error> {
         let rt = tokio::runtime::Builder::new_multi_thread()

@@ -151,6 +151,7 @@ pub struct RequesterBuilder {
     timeout: Duration,
     correct_clock: bool,
     clock_offset_ms: i64,
+    root_certificates: Vec<Vec<u8>>,
 }
 
 impl fmt::Debug for RequesterBuilder {
@@ -162,6 +163,7 @@ impl fmt::Debug for RequesterBuilder {
             .field("timeout", &self.timeout)
             .field("correct_clock", &self.correct_clock)
             .field("clock_offset_ms", &self.clock_offset_ms)
+            .field("root_certificates", &self.root_certificates.len())
             .finish_non_exhaustive()
     }
 }
@@ -195,11 +197,29 @@ impl RequesterBuilder {
         self
     }
 
+    /// Also trusts the certificate authorities in `pem` (one or more PEM `CERTIFICATE`
+    /// blocks), besides the bundled Mozilla roots: for a server whose certificate an internal
+    /// CA issued, or a TLS-inspecting proxy. Read by [`build`](Self::build).
+    ///
+    /// ```
+    /// use xnonce::{Requester, Secret};
+    /// let secret = Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")?;
+    /// let not_pem = Requester::builder("https://api.internal", "svc", secret)
+    ///     .root_certificates_pem(b"not a certificate".to_vec())
+    ///     .build();
+    /// assert!(not_pem.unwrap_err().message().contains("root certificates"));
+    /// # Ok::<(), xnonce::Error>(())
+    /// ```
+    pub fn root_certificates_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_certificates.push(pem.into());
+        self
+    }
+
     /// Checks the settings and builds the requester.
     ///
     /// Errors: `invalid_url` (server not `http(s)://authority[/prefix]`), `invalid_client_id`,
     /// `invalid_secret` (v2 needs 64 hex characters), `invalid_host`, `connection_failed`
-    /// (the HTTP stack could not start).
+    /// (the HTTP stack could not start, or root certificates that are not PEM).
     pub fn build(self) -> Result<Requester, Error> {
         let Server {
             base,
@@ -211,7 +231,22 @@ impl RequesterBuilder {
             self.secret.v2_key()?;
             canonical::host(&authority)?;
         }
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder();
+        for pem in &self.root_certificates {
+            let certificates = reqwest::Certificate::from_pem_bundle(pem)
+                .ok()
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorCode::ConnectionFailed,
+                        "cannot read the root certificates: not PEM CERTIFICATE blocks",
+                    )
+                })?;
+            for certificate in certificates {
+                http = http.add_root_certificate(certificate);
+            }
+        }
+        let http = http
             .timeout(self.timeout)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("xnonce-rs/", env!("CARGO_PKG_VERSION")))
@@ -374,8 +409,9 @@ impl fmt::Debug for Requester {
 }
 
 impl Requester {
-    /// Starts configuring a requester for `server` (`http(s)://host[:port]`), signing as
-    /// `client` with `secret`.
+    /// Starts configuring a requester for `server` (`http(s)://host[:port]`, optionally with a
+    /// path prefix that is sent before each path but not signed, for a proxy that strips it),
+    /// signing as `client` with `secret`.
     ///
     /// ```
     /// use xnonce::{Requester, Scheme, Secret};
@@ -398,6 +434,7 @@ impl Requester {
             secret,
             scheme: Scheme::V2,
             timeout: DEFAULT_TIMEOUT,
+            root_certificates: Vec::new(),
             correct_clock: true,
             clock_offset_ms: 0,
         }

@@ -281,6 +281,15 @@ fn request_round_trips() {
         assert!(stderr(&out).contains("401"), "{}", stderr(&out));
         let out = xnonce(&behind);
         assert_eq!(out.status.code(), Some(0), "{scheme}: {}", stderr(&out));
+        // The offset it learned is said, for the next run to start from.
+        let said = stderr(&out);
+        let learned: i64 = said
+            .split("--clock-offset ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no learned offset in {said:?}"));
+        assert!(learned.abs() < 5_000, "{said}");
         // A forced stale timestamp is sent as given, and its refusal stands.
         let mut forced = with_params(
             request_args(&s, scheme, client, "GET", "/controller1/action1"),
@@ -545,6 +554,31 @@ fn a_bom_in_the_secret_file_is_ignored() {
 }
 
 /// Flags beat the environment; a set but unusable XNONCE_SECRET gets a precise error.
+/// `--secret-file -` reads the secret from standard input (`pass show api | xnonce …`).
+#[test]
+fn a_secret_file_of_dash_is_standard_input() {
+    use std::io::Write;
+    let mut want_args = sign_args("v2");
+    want_args.push(format!("--secret={SECRET}"));
+    let want = stdout(&xnonce(&want_args));
+    let mut a = sign_args("v2");
+    a.push("--secret-file=-".into());
+    let mut child = Command::new(xnonce_bin())
+        .args(&a)
+        .env_remove("XNONCE_SECRET")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(format!("{SECRET}\n").as_bytes()).unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), want);
+}
+
 #[test]
 fn secret_flags_beat_the_environment() {
     use std::ffi::OsStr;

@@ -25,8 +25,8 @@ pub struct SignArgs {
     /// Client id.
     #[arg(long)]
     pub client: String,
-    /// File holding the secret (a leading UTF-8 byte-order mark and surrounding whitespace
-    /// ignored). Takes precedence over XNONCE_SECRET.
+    /// File holding the secret, or - for standard input (a leading UTF-8 byte-order mark and
+    /// surrounding whitespace ignored). Takes precedence over XNONCE_SECRET.
     #[arg(long, value_name = "FILE", conflicts_with = "secret")]
     pub secret_file: Option<PathBuf>,
     /// The secret itself. For tests only: it shows in the process list. Takes precedence
@@ -67,9 +67,15 @@ pub struct RequestArgs {
     /// hold JSON and is sent byte for byte as a v2 JSON body).
     #[command(flatten)]
     pub sign: SignArgs,
-    /// Where the API lives, e.g. http://127.0.0.1:8080 (its authority is the v2 host).
+    /// Where the API lives, e.g. http://127.0.0.1:8080 (its authority is the v2 host). A
+    /// path after the authority (/prefix) is sent before --path but not signed: for a proxy
+    /// that strips it before the verifying server.
     #[arg(long, value_name = "URL")]
     pub base_url: String,
+    /// PEM file of certificate authorities to trust besides the bundled roots (an internal
+    /// CA's certificate); repeat it for several files.
+    #[arg(long = "ca-file", value_name = "FILE")]
+    pub ca_files: Vec<PathBuf>,
     /// Do not correct the clock from the server's time hint (no retry of stale requests).
     /// A forced --timestamp or --nonce is never retried.
     #[arg(long)]
@@ -143,8 +149,13 @@ impl SignArgs {
                 )
             };
             let mut text = String::new();
-            std::fs::File::open(path)
-                .and_then(|f| f.take(SECRET_FILE_LIMIT + 1).read_to_string(&mut text))
+            let source: Box<dyn Read> = match path.as_os_str() == "-" {
+                true => Box::new(std::io::stdin()),
+                false => Box::new(std::fs::File::open(path).map_err(cannot)?),
+            };
+            source
+                .take(SECRET_FILE_LIMIT + 1)
+                .read_to_string(&mut text)
                 .map_err(cannot)?;
             if text.len() as u64 > SECRET_FILE_LIMIT {
                 return Err(input_error(

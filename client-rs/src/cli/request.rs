@@ -71,11 +71,26 @@ fn send(a: &RequestArgs) -> Result<crate::Response, Error> {
         }
         options.json_raw = Some(body);
     }
-    let requester = Requester::builder(&a.base_url, &input.client, secret)
+    let mut builder = Requester::builder(&a.base_url, &input.client, secret)
         .scheme(input.scheme)
         .correct_clock(!a.no_clock_correction)
         .clock_offset_ms(a.clock_offset)
-        .timeout(Duration::from_secs(a.timeout))
-        .build()?;
-    requester.make_request(&input.method, input.params, &input.path, None, options)
+        .timeout(Duration::from_secs(a.timeout));
+    for path in &a.ca_files {
+        let pem = std::fs::read(path).map_err(|e| {
+            Error::new(
+                ErrorCode::ConnectionFailed,
+                format!("cannot read --ca-file {}: {e}", path.display()),
+            )
+        })?;
+        builder = builder.root_certificates_pem(pem);
+    }
+    let requester = builder.build()?;
+    let answer = requester.make_request(&input.method, input.params, &input.path, None, options);
+    // A run learns the offset anew each time: say it, so that a script can start from it.
+    let learned = requester.clock_offset_ms();
+    if learned != a.clock_offset {
+        eprintln!("xnonce: corrected the clock by the server's time: pass --clock-offset {learned} to start from it");
+    }
+    answer
 }
