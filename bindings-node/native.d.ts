@@ -240,6 +240,11 @@ export interface RequesterOptions {
    * a previous `Requester` learned.
    */
   clockOffsetMs?: number | null
+  /**
+   * Certificate authorities (PEM, text or bytes) to trust besides the bundled roots: for a
+   * server whose certificate an internal CA issued. Not PEM: a `connection_failed` error.
+   */
+  caPem?: string | Uint8Array | null
 }
 
 /** A server's answer. Non-2xx answers are responses, not errors. */

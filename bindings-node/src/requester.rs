@@ -33,6 +33,10 @@ pub struct RequesterOptions {
     /// a previous `Requester` learned.
     #[napi(ts_type = "number | null")]
     pub clock_offset_ms: Option<Option<f64>>,
+    /// Certificate authorities (PEM, text or bytes) to trust besides the bundled roots: for a
+    /// server whose certificate an internal CA issued. Not PEM: a `connection_failed` error.
+    #[napi(ts_type = "string | Uint8Array | null")]
+    pub ca_pem: Option<Option<params::Body>>,
 }
 
 /// `timeoutMs` as a duration: a positive number of ms up to `Number.MAX_SAFE_INTEGER`.
@@ -122,6 +126,9 @@ impl Requester {
             }
             if let Some(ms) = o.clock_offset_ms.flatten() {
                 builder = builder.clock_offset_ms(clock_offset(env, ms)?);
+            }
+            if let Some(pem) = params::body_bytes(o.ca_pem.flatten())? {
+                builder = builder.root_certificates_pem(pem);
             }
             Ok(Requester {
                 inner: builder.build()?,

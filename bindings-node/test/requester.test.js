@@ -240,3 +240,42 @@ test('makeRequest does not block the event loop', async () => {
   )
   assert.ok(all.every((r) => r.code === 200))
 })
+
+test('caPem: an internal CA is trusted only when given', async () => {
+  const https = require('node:https')
+  const fs = require('node:fs')
+  const path = require('node:path')
+  const tls = path.join(__dirname, '..', '..', 'client-rs', 'tests', 'fixtures', 'tls')
+  const server = https.createServer(
+    {
+      key: fs.readFileSync(path.join(tls, 'server.key')),
+      cert: fs.readFileSync(path.join(tls, 'server.pem')),
+    },
+    (req, res) => res.end('ok'),
+  )
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const base = `https://localhost:${server.address().port}`
+  const secret = '20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd'
+  try {
+    await assert.rejects(new xnonce.Requester(base, 'svc', secret).makeRequest('GET', null, '/status'), {
+      code: 'connection_failed',
+      message: /certificate/,
+    })
+    const ca = fs.readFileSync(path.join(tls, 'ca.pem'))
+    for (const caPem of [ca, ca.toString()]) {
+      const res = await new xnonce.Requester(base, 'svc', secret, { caPem }).makeRequest(
+        'GET',
+        null,
+        '/status',
+      )
+      assert.deepEqual([res.code, res.body], [200, 'ok'])
+    }
+    assert.throws(() => new xnonce.Requester(base, 'svc', secret, { caPem: 'not PEM' }), {
+      code: 'connection_failed',
+      message: /root certificates/,
+    })
+  } finally {
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  }
+})

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyList, PyString, PyTuple};
 use xnonce::RequestOptions;
 
 use crate::bridge;
@@ -209,6 +209,8 @@ struct Settings {
     timeout: Duration,
     correct_clock: bool,
     clock_offset_ms: i64,
+    /// PEM certificate authorities to trust besides the bundled roots (`ca_pem`).
+    ca_pem: Option<Vec<u8>>,
 }
 
 impl Settings {
@@ -218,8 +220,23 @@ impl Settings {
         timeout: f64,
         correct_clock: bool,
         clock_offset_ms: i64,
+        ca_pem: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        let ca_pem = match ca_pem {
+            None => None,
+            Some(pem) if pem.is_none() => None,
+            Some(pem) => match (pem.extract::<String>(), pem.cast::<PyBytes>()) {
+                (Ok(text), _) => Some(text.into_bytes()),
+                (_, Ok(bytes)) => Some(bytes.as_bytes().to_vec()),
+                _ => {
+                    return Err(PyTypeError::new_err(
+                        "ca_pem must be str or bytes (PEM certificates)",
+                    ))
+                }
+            },
+        };
         Ok(Settings {
+            ca_pem,
             secret: secret.secret()?,
             scheme: convert::scheme(scheme)?,
             timeout: Duration::try_from_secs_f64(timeout)
@@ -234,6 +251,21 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// A builder for `server`, signing as `client`, with these settings.
+    fn builder(self, server: &str, client: &str) -> xnonce::RequesterBuilder {
+        let builder = xnonce::Requester::builder(server, client, self.secret)
+            .scheme(self.scheme)
+            .timeout(self.timeout)
+            .correct_clock(self.correct_clock)
+            .clock_offset_ms(self.clock_offset_ms);
+        match self.ca_pem {
+            Some(pem) => builder.root_certificates_pem(pem),
+            None => builder,
+        }
+    }
+}
+
 /// Signs and sends requests, like em-secure-api's `ReSvcClient::Requester`. Blocking; the GIL
 /// is released while waiting, so other Python threads keep running.
 #[pyclass(frozen, module = "xnonce", name = "Requester")]
@@ -245,9 +277,10 @@ pub struct PyRequester {
 impl PyRequester {
     #[new]
     #[pyo3(
-        signature = (server, client, secret, scheme=Text::lit("v2"), timeout=30.0, correct_clock=true, clock_offset_ms=0),
-        text_signature = "(server, client, secret, scheme='v2', timeout=30.0, correct_clock=True, clock_offset_ms=0)"
+        signature = (server, client, secret, scheme=Text::lit("v2"), timeout=30.0, correct_clock=true, clock_offset_ms=0, ca_pem=None),
+        text_signature = "(server, client, secret, scheme='v2', timeout=30.0, correct_clock=True, clock_offset_ms=0, ca_pem=None)"
     )]
+    #[allow(clippy::too_many_arguments)] // Python keyword arguments
     fn new(
         server: Text<'_, field::Url>,
         client: Text<'_, field::Client>,
@@ -256,15 +289,18 @@ impl PyRequester {
         timeout: f64,
         correct_clock: bool,
         clock_offset_ms: i64,
+        ca_pem: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let s = Settings::new(&secret, &scheme, timeout, correct_clock, clock_offset_ms)?;
-        let inner = xnonce::blocking::Requester::builder(&*server, &*client, s.secret)
-            .scheme(s.scheme)
-            .timeout(s.timeout)
-            .correct_clock(s.correct_clock)
-            .clock_offset_ms(s.clock_offset_ms)
-            .build()
-            .py_err()?;
+        let s = Settings::new(
+            &secret,
+            &scheme,
+            timeout,
+            correct_clock,
+            clock_offset_ms,
+            ca_pem.as_ref(),
+        )?;
+        let builder = xnonce::blocking::RequesterBuilder::from(s.builder(&server, &client));
+        let inner = builder.build().py_err()?;
         Ok(PyRequester { inner })
     }
 
@@ -318,9 +354,10 @@ impl bridge::Outcome for Answer {
 impl PyAsyncRequester {
     #[new]
     #[pyo3(
-        signature = (server, client, secret, scheme=Text::lit("v2"), timeout=30.0, correct_clock=true, clock_offset_ms=0),
-        text_signature = "(server, client, secret, scheme='v2', timeout=30.0, correct_clock=True, clock_offset_ms=0)"
+        signature = (server, client, secret, scheme=Text::lit("v2"), timeout=30.0, correct_clock=true, clock_offset_ms=0, ca_pem=None),
+        text_signature = "(server, client, secret, scheme='v2', timeout=30.0, correct_clock=True, clock_offset_ms=0, ca_pem=None)"
     )]
+    #[allow(clippy::too_many_arguments)] // Python keyword arguments
     fn new(
         server: Text<'_, field::Url>,
         client: Text<'_, field::Client>,
@@ -329,17 +366,19 @@ impl PyAsyncRequester {
         timeout: f64,
         correct_clock: bool,
         clock_offset_ms: i64,
+        ca_pem: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let s = Settings::new(&secret, &scheme, timeout, correct_clock, clock_offset_ms)?;
+        let s = Settings::new(
+            &secret,
+            &scheme,
+            timeout,
+            correct_clock,
+            clock_offset_ms,
+            ca_pem.as_ref(),
+        )?;
         // The HTTP client is made inside the runtime that will drive it.
         let _guard = pyo3_async_runtimes::tokio::get_runtime().enter();
-        let inner = xnonce::Requester::builder(&*server, &*client, s.secret)
-            .scheme(s.scheme)
-            .timeout(s.timeout)
-            .correct_clock(s.correct_clock)
-            .clock_offset_ms(s.clock_offset_ms)
-            .build()
-            .py_err()?;
+        let inner = s.builder(&server, &client).build().py_err()?;
         Ok(PyAsyncRequester { inner })
     }
 

@@ -30,6 +30,14 @@ impl Drop for Runtime {
 #[derive(Debug)]
 pub struct RequesterBuilder(crate::RequesterBuilder);
 
+/// The same settings, for a blocking requester (bindings that make both kinds configure one
+/// builder).
+impl From<crate::RequesterBuilder> for RequesterBuilder {
+    fn from(builder: crate::RequesterBuilder) -> Self {
+        RequesterBuilder(builder)
+    }
+}
+
 impl RequesterBuilder {
     /// The signing scheme (default [`Scheme::V2`]).
     pub fn scheme(self, scheme: Scheme) -> Self {

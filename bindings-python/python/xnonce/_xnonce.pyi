@@ -312,6 +312,7 @@ class Requester:
         timeout: float = 30.0,
         correct_clock: bool = True,
         clock_offset_ms: int = 0,
+        ca_pem: str | bytes | None = None,
     ) -> Requester: ...
     @property
     def clock_offset_ms(self) -> int: ...
@@ -335,6 +336,7 @@ class AsyncRequester:
         timeout: float = 30.0,
         correct_clock: bool = True,
         clock_offset_ms: int = 0,
+        ca_pem: str | bytes | None = None,
     ) -> AsyncRequester: ...
     @property
     def clock_offset_ms(self) -> int: ...
