@@ -116,6 +116,9 @@ pub struct Response {
     pub data_json: Option<String>,
     /// Response headers in the order received; names lower-case.
     pub headers: Vec<HttpHeader>,
+    /// The body's bytes exactly as received (`body` replaces invalid UTF-8; an image or a
+    /// body in another charset is read from here).
+    pub bytes: Vec<u8>,
 }
 
 impl From<xnonce::Response> for Response {
@@ -126,6 +129,7 @@ impl From<xnonce::Response> for Response {
             // so no number or key order is changed by a round trip through serde_json.
             data_json: r.data.is_some().then(|| r.body.clone()),
             body: r.body,
+            bytes: r.bytes,
             headers: r
                 .headers
                 .into_iter()
@@ -159,15 +163,20 @@ impl Requester {
     /// (0 lets every request time out). `correct_clock`: learn the clock offset from the
     /// server's authenticated time hint and retry a stale request once. `clock_offset_ms`:
     /// the offset to start from (server − local), e.g. one a previous requester learned.
+    /// `ca_pem`: certificate authorities (PEM) to trust besides the bundled roots, for a
+    /// server whose certificate an internal CA issued.
     ///
     /// Errors: `invalid_url`, `invalid_client_id`, `invalid_secret` (v2 needs 64 hex
-    /// characters), `invalid_host`, `connection_failed` (the HTTP stack could not start).
+    /// characters), `invalid_host`, `connection_failed` (the HTTP stack could not start, or
+    /// `ca_pem` is not PEM certificates).
     #[uniffi::constructor(default(
         scheme = None,
         timeout_ms = 30000,
         correct_clock = true,
-        clock_offset_ms = 0
+        clock_offset_ms = 0,
+        ca_pem = None
     ))]
+    #[allow(clippy::too_many_arguments)] // Kotlin/Swift arguments with defaults
     pub fn new(
         server: String,
         client: String,
@@ -176,14 +185,20 @@ impl Requester {
         timeout_ms: u64,
         correct_clock: bool,
         clock_offset_ms: i64,
+        ca_pem: Option<String>,
     ) -> Result<Arc<Self>, XNonceError> {
-        let inner = xnonce::blocking::Requester::builder(server, client, Secret::new(secret)?)
-            .scheme(scheme.unwrap_or(Scheme::V2).into())
-            .timeout(Duration::from_millis(timeout_ms))
-            .correct_clock(correct_clock)
-            .clock_offset_ms(clock_offset_ms)
-            .build()?;
-        Ok(Arc::new(Requester { inner }))
+        let mut builder =
+            xnonce::blocking::Requester::builder(server, client, Secret::new(secret)?)
+                .scheme(scheme.unwrap_or(Scheme::V2).into())
+                .timeout(Duration::from_millis(timeout_ms))
+                .correct_clock(correct_clock)
+                .clock_offset_ms(clock_offset_ms);
+        if let Some(pem) = ca_pem {
+            builder = builder.root_certificates_pem(pem);
+        }
+        Ok(Arc::new(Requester {
+            inner: builder.build()?,
+        }))
     }
 
     /// Signs and sends one request, like em-secure-api's
@@ -250,6 +265,7 @@ mod tests {
             1000,
             true,
             -5,
+            None,
         )
         .unwrap()
     }
@@ -268,6 +284,7 @@ mod tests {
             1000,
             true,
             0,
+            None,
         )
         .unwrap_err();
         assert_eq!(e.code(), "invalid_url");
@@ -279,9 +296,23 @@ mod tests {
             1000,
             true,
             0,
+            None,
         )
         .unwrap_err();
         assert_eq!(e.code(), "invalid_secret");
+        let e = Requester::new(
+            "https://h".into(),
+            "svc".into(),
+            SECRET.into(),
+            None,
+            1000,
+            true,
+            0,
+            Some("not PEM".into()),
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "connection_failed");
+        assert!(e.to_string().contains("root certificates"), "{e}");
     }
 
     #[test]
@@ -342,7 +373,8 @@ mod tests {
     #[test]
     fn the_options_timestamp_and_headers_are_sent() {
         let (url, peer) = one_shot_peer();
-        let r = Requester::new(url, "svc".into(), SECRET.into(), None, 5000, false, 0).unwrap();
+        let r =
+            Requester::new(url, "svc".into(), SECRET.into(), None, 5000, false, 0, None).unwrap();
         let res = r
             .make_request(
                 "GET".into(),

@@ -697,11 +697,14 @@ open class Requester: RequesterProtocol, @unchecked Sendable {
      * (0 lets every request time out). `correct_clock`: learn the clock offset from the
      * server's authenticated time hint and retry a stale request once. `clock_offset_ms`:
      * the offset to start from (server − local), e.g. one a previous requester learned.
+     * `ca_pem`: certificate authorities (PEM) to trust besides the bundled roots, for a
+     * server whose certificate an internal CA issued.
      *
      * Errors: `invalid_url`, `invalid_client_id`, `invalid_secret` (v2 needs 64 hex
-     * characters), `invalid_host`, `connection_failed` (the HTTP stack could not start).
+     * characters), `invalid_host`, `connection_failed` (the HTTP stack could not start, or
+     * `ca_pem` is not PEM certificates).
      */
-public convenience init(server: String, client: String, secret: String, scheme: Scheme? = nil, timeoutMs: UInt64 = UInt64(30000), correctClock: Bool = true, clockOffsetMs: Int64 = Int64(0))throws  {
+public convenience init(server: String, client: String, secret: String, scheme: Scheme? = nil, timeoutMs: UInt64 = UInt64(30000), correctClock: Bool = true, clockOffsetMs: Int64 = Int64(0), caPem: String? = nil)throws  {
     let handle =
         try rustCallWithError(FfiConverterTypeXNonceError_lift) {
         uniffiCallStatus in
@@ -712,7 +715,8 @@ public convenience init(server: String, client: String, secret: String, scheme: 
         FfiConverterOptionTypeScheme.lower(scheme),
         FfiConverterUInt64.lower(timeoutMs),
         FfiConverterBool.lower(correctClock),
-        FfiConverterInt64.lower(clockOffsetMs),uniffiCallStatus
+        FfiConverterInt64.lower(clockOffsetMs),
+        FfiConverterOptionString.lower(caPem),uniffiCallStatus
     )
 }
     self.init(unsafeFromHandle: handle)
@@ -1623,6 +1627,11 @@ public struct Response: Equatable, Hashable {
      * Response headers in the order received; names lower-case.
      */
     public var headers: [HttpHeader]
+    /**
+     * The body's bytes exactly as received (`body` replaces invalid UTF-8; an image or a
+     * body in another charset is read from here).
+     */
+    public var bytes: Data
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1639,11 +1648,16 @@ public struct Response: Equatable, Hashable {
          */dataJson: String?, 
         /**
          * Response headers in the order received; names lower-case.
-         */headers: [HttpHeader]) {
+         */headers: [HttpHeader], 
+        /**
+         * The body's bytes exactly as received (`body` replaces invalid UTF-8; an image or a
+         * body in another charset is read from here).
+         */bytes: Data) {
         self.code = code
         self.body = body
         self.dataJson = dataJson
         self.headers = headers
+        self.bytes = bytes
     }
 
     
@@ -1665,7 +1679,8 @@ public struct FfiConverterTypeResponse: FfiConverterRustBuffer {
                 code: FfiConverterUInt16.read(from: &buf), 
                 body: FfiConverterString.read(from: &buf), 
                 dataJson: FfiConverterOptionString.read(from: &buf), 
-                headers: FfiConverterSequenceTypeHttpHeader.read(from: &buf)
+                headers: FfiConverterSequenceTypeHttpHeader.read(from: &buf), 
+                bytes: FfiConverterData.read(from: &buf)
         )
     }
 
@@ -1674,6 +1689,7 @@ public struct FfiConverterTypeResponse: FfiConverterRustBuffer {
         FfiConverterString.write(value.body, into: &buf)
         FfiConverterOptionString.write(value.dataJson, into: &buf)
         FfiConverterSequenceTypeHttpHeader.write(value.headers, into: &buf)
+        FfiConverterData.write(value.bytes, into: &buf)
     }
 }
 
@@ -2842,7 +2858,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_xnonce_uniffi_checksum_method_verifier_verify_once() != 20736) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_xnonce_uniffi_checksum_constructor_requester_new() != 51150) {
+    if (uniffi_xnonce_uniffi_checksum_constructor_requester_new() != 16810) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_xnonce_uniffi_checksum_constructor_verifier_new() != 17525) {

@@ -731,7 +731,7 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_xnonce_uniffi_fn_free_requester(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_xnonce_uniffi_fn_constructor_requester_new(`server`: RustBuffer.ByValue,`client`: RustBuffer.ByValue,`secret`: RustBuffer.ByValue,`scheme`: RustBuffer.ByValue,`timeoutMs`: Long,`correctClock`: Byte,`clockOffsetMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_xnonce_uniffi_fn_constructor_requester_new(`server`: RustBuffer.ByValue,`client`: RustBuffer.ByValue,`secret`: RustBuffer.ByValue,`scheme`: RustBuffer.ByValue,`timeoutMs`: Long,`correctClock`: Byte,`clockOffsetMs`: Long,`caPem`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_xnonce_uniffi_fn_method_requester_clock_offset_ms(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -940,7 +940,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_xnonce_uniffi_checksum_method_verifier_verify_once() and 0xFFFF) != 20736) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_xnonce_uniffi_checksum_constructor_requester_new() and 0xFFFF) != 51150) {
+    if ((lib.uniffi_xnonce_uniffi_checksum_constructor_requester_new() and 0xFFFF) != 16810) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_xnonce_uniffi_checksum_constructor_verifier_new() and 0xFFFF) != 17525) {
@@ -1461,11 +1461,14 @@ open class Requester: Disposable, AutoCloseable, RequesterInterface
      * (0 lets every request time out). `correct_clock`: learn the clock offset from the
      * server's authenticated time hint and retry a stale request once. `clock_offset_ms`:
      * the offset to start from (server − local), e.g. one a previous requester learned.
+     * `ca_pem`: certificate authorities (PEM) to trust besides the bundled roots, for a
+     * server whose certificate an internal CA issued.
      *
      * Errors: `invalid_url`, `invalid_client_id`, `invalid_secret` (v2 needs 64 hex
-     * characters), `invalid_host`, `connection_failed` (the HTTP stack could not start).
+     * characters), `invalid_host`, `connection_failed` (the HTTP stack could not start, or
+     * `ca_pem` is not PEM certificates).
      */
-    constructor(`server`: kotlin.String, `client`: kotlin.String, `secret`: kotlin.String, `scheme`: Scheme? = null, `timeoutMs`: kotlin.ULong = 30000uL, `correctClock`: kotlin.Boolean = true, `clockOffsetMs`: kotlin.Long = 0L) :
+    constructor(`server`: kotlin.String, `client`: kotlin.String, `secret`: kotlin.String, `scheme`: Scheme? = null, `timeoutMs`: kotlin.ULong = 30000uL, `correctClock`: kotlin.Boolean = true, `clockOffsetMs`: kotlin.Long = 0L, `caPem`: kotlin.String? = null) :
         this(UniffiWithHandle, 
     uniffiRustCallWithError(XNonceException) { _status ->
     UniffiLib.uniffi_xnonce_uniffi_fn_constructor_requester_new(
@@ -1477,7 +1480,8 @@ open class Requester: Disposable, AutoCloseable, RequesterInterface
         FfiConverterOptionalTypeScheme.lower(`scheme`),
         FfiConverterULong.lower(`timeoutMs`),
         FfiConverterBoolean.lower(`correctClock`),
-        FfiConverterLong.lower(`clockOffsetMs`),_status)
+        FfiConverterLong.lower(`clockOffsetMs`),
+        FfiConverterOptionalString.lower(`caPem`),_status)
 }
     )
 
@@ -1980,17 +1984,17 @@ data class ActionWindow (
     /**
      * The first path segment.
      */
-    var `controller`: kotlin.String
+    val `controller`: kotlin.String
     , 
     /**
      * The second path segment.
      */
-    var `action`: kotlin.String
+    val `action`: kotlin.String
     , 
     /**
      * Allowed clock difference in milliseconds, either side.
      */
-    var `windowMs`: kotlin.ULong
+    val `windowMs`: kotlin.ULong
     
 ){
     
@@ -2035,17 +2039,17 @@ data class Answer (
     /**
      * The HTTP status.
      */
-    var `status`: kotlin.UShort
+    val `status`: kotlin.UShort
     , 
     /**
      * `Content-Type`, and `X-Nonce-Server-Time` when stale.
      */
-    var `headers`: List<HttpHeader>
+    val `headers`: List<HttpHeader>
     , 
     /**
      * The body (`text/plain` for v1, `application/problem+json` for v2).
      */
-    var `body`: kotlin.String
+    val `body`: kotlin.String
     
 ){
     
@@ -2090,12 +2094,12 @@ data class ControllerWindow (
     /**
      * The first path segment.
      */
-    var `controller`: kotlin.String
+    val `controller`: kotlin.String
     , 
     /**
      * Allowed clock difference in milliseconds, either side.
      */
-    var `windowMs`: kotlin.ULong
+    val `windowMs`: kotlin.ULong
     
 ){
     
@@ -2137,27 +2141,27 @@ data class Header (
     /**
      * The scheme (`v1` headers have no tag; `v2` ones start with `v2`).
      */
-    var `scheme`: Scheme
+    val `scheme`: Scheme
     , 
     /**
      * Client id.
      */
-    var `client`: kotlin.String
+    val `client`: kotlin.String
     , 
     /**
      * Milliseconds since the epoch.
      */
-    var `timestamp`: kotlin.ULong
+    val `timestamp`: kotlin.ULong
     , 
     /**
      * The v2 nonce (`None` for v1).
      */
-    var `nonce`: kotlin.String?
+    val `nonce`: kotlin.String?
     , 
     /**
      * The v1 token or the v2 signature (lower-case hex).
      */
-    var `mac`: kotlin.String
+    val `mac`: kotlin.String
     
 ){
     
@@ -2208,12 +2212,12 @@ data class HttpHeader (
     /**
      * The header name (response headers: lower-case).
      */
-    var `name`: kotlin.String
+    val `name`: kotlin.String
     , 
     /**
      * The header value.
      */
-    var `value`: kotlin.String
+    val `value`: kotlin.String
     
 ){
     
@@ -2255,12 +2259,12 @@ data class Param (
     /**
      * The key.
      */
-    var `key`: kotlin.String
+    val `key`: kotlin.String
     , 
     /**
      * The value, as text.
      */
-    var `value`: kotlin.String
+    val `value`: kotlin.String
     
 ){
     
@@ -2309,31 +2313,31 @@ data class RequestOptions (
      * Sign with this timestamp (ms since the epoch) instead of the clock (em-secure-api's
      * `:force_timestamp`). Sent as given: a stale answer is returned, not retried.
      */
-    var `timestamp`: kotlin.ULong? = null 
+    val `timestamp`: kotlin.ULong? = null 
     , 
     /**
      * v2: sign with this nonce (32 lower-case hex characters) instead of a random one. Sent
      * once: a stale answer is returned, not retried.
      */
-    var `nonce`: kotlin.String? = null 
+    val `nonce`: kotlin.String? = null 
     , 
     /**
      * Params sent after the signed ones, in the same place, but not signed (a server that
      * verifies every param refuses them: this is how a tampered request looks).
      */
-    var `extraParams`: List<Param> = listOf() 
+    val `extraParams`: List<Param> = listOf() 
     , 
     /**
      * v2 only: a JSON body, as JSON text (`"{\"a\": [1, 2]}"`). It is parsed (not JSON:
      * `invalid_body`) and then sent exactly as given, key order, spacing and numbers kept;
      * the params then go in the query and the digest of these bytes is signed.
      */
-    var `json`: kotlin.String? = null 
+    val `json`: kotlin.String? = null 
     , 
     /**
      * Extra request headers. A `Host` header here is the host that v2 signs.
      */
-    var `headers`: List<HttpHeader> = listOf() 
+    val `headers`: List<HttpHeader> = listOf() 
     
 ){
     
@@ -2393,23 +2397,29 @@ data class Response (
     /**
      * The HTTP status code.
      */
-    var `code`: kotlin.UShort
+    val `code`: kotlin.UShort
     , 
     /**
      * The body as text (invalid UTF-8 replaced).
      */
-    var `body`: kotlin.String
+    val `body`: kotlin.String
     , 
     /**
      * The body when it is JSON, as JSON text (exactly as received: parse it with your JSON
      * library); `None` when the body is empty or not JSON. The `data` of the other languages.
      */
-    var `dataJson`: kotlin.String?
+    val `dataJson`: kotlin.String?
     , 
     /**
      * Response headers in the order received; names lower-case.
      */
-    var `headers`: List<HttpHeader>
+    val `headers`: List<HttpHeader>
+    , 
+    /**
+     * The body's bytes exactly as received (`body` replaces invalid UTF-8; an image or a
+     * body in another charset is read from here).
+     */
+    val `bytes`: kotlin.ByteArray
     
 ){
     
@@ -2430,6 +2440,7 @@ public object FfiConverterTypeResponse: FfiConverterRustBuffer<Response> {
             FfiConverterString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterSequenceTypeHttpHeader.read(buf),
+            FfiConverterByteArray.read(buf),
         )
     }
 
@@ -2437,7 +2448,8 @@ public object FfiConverterTypeResponse: FfiConverterRustBuffer<Response> {
             FfiConverterUShort.allocationSize(value.`code`) +
             FfiConverterString.allocationSize(value.`body`) +
             FfiConverterOptionalString.allocationSize(value.`dataJson`) +
-            FfiConverterSequenceTypeHttpHeader.allocationSize(value.`headers`)
+            FfiConverterSequenceTypeHttpHeader.allocationSize(value.`headers`) +
+            FfiConverterByteArray.allocationSize(value.`bytes`)
     )
 
     override fun write(value: Response, buf: ByteBuffer) {
@@ -2445,6 +2457,7 @@ public object FfiConverterTypeResponse: FfiConverterRustBuffer<Response> {
             FfiConverterString.write(value.`body`, buf)
             FfiConverterOptionalString.write(value.`dataJson`, buf)
             FfiConverterSequenceTypeHttpHeader.write(value.`headers`, buf)
+            FfiConverterByteArray.write(value.`bytes`, buf)
     }
 }
 
@@ -2462,27 +2475,27 @@ data class Signed (
     /**
      * The `X-Nonce` header value.
      */
-    var `xNonce`: kotlin.String
+    val `xNonce`: kotlin.String
     , 
     /**
      * The `ottoken` (escape it for a query with `ottoken_query_value`).
      */
-    var `ottoken`: kotlin.String
+    val `ottoken`: kotlin.String
     , 
     /**
      * The exact string that was hashed. For v1 it CONTAINS THE SECRET: never log it.
      */
-    var `canonical`: kotlin.String
+    val `canonical`: kotlin.String
     , 
     /**
      * The signed timestamp (milliseconds since the epoch).
      */
-    var `timestamp`: kotlin.ULong
+    val `timestamp`: kotlin.ULong
     , 
     /**
      * The v2 nonce (`None` for v1).
      */
-    var `nonce`: kotlin.String?
+    val `nonce`: kotlin.String?
     
 ){
     
@@ -2545,12 +2558,12 @@ data class SignedLink (
     /**
      * The full URL.
      */
-    var `url`: kotlin.String
+    val `url`: kotlin.String
     , 
     /**
      * The signature behind it.
      */
-    var `signed`: Signed
+    val `signed`: Signed
     
 ){
     
@@ -2601,42 +2614,42 @@ data class Verified (
     /**
      * The scheme it was signed with.
      */
-    var `scheme`: Scheme
+    val `scheme`: Scheme
     , 
     /**
      * The authenticated client id.
      */
-    var `client`: kotlin.String
+    val `client`: kotlin.String
     , 
     /**
      * The signed timestamp.
      */
-    var `timestamp`: kotlin.ULong
+    val `timestamp`: kotlin.ULong
     , 
     /**
      * The signed params (decoded, `ottoken` left out).
      */
-    var `params`: List<Param>
+    val `params`: List<Param>
     , 
     /**
      * The replay key: `v1:<client>:<token>` or `v2:<client>:<nonce>`.
      */
-    var `replayKey`: kotlin.String
+    val `replayKey`: kotlin.String
     , 
     /**
      * Until when the replay key must be remembered: timestamp + window.
      */
-    var `rememberUntilMs`: kotlin.ULong
+    val `rememberUntilMs`: kotlin.ULong
     , 
     /**
      * Which of the client's secrets matched (index into its list).
      */
-    var `secretIndex`: kotlin.UInt
+    val `secretIndex`: kotlin.UInt
     , 
     /**
      * True when the credential came from an `ottoken` parameter.
      */
-    var `viaOttoken`: kotlin.Boolean
+    val `viaOttoken`: kotlin.Boolean
     
 ){
     

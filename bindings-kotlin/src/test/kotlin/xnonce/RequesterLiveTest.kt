@@ -71,6 +71,7 @@ fun main() {
                         options = RequestOptions(json = """{"items": ["a", 1], "ok": true}"""),
                     )
                 expectCode(res, 200, "POST with JSON")
+                check(String(res.bytes, Charsets.UTF_8) == res.body) { "bytes are the body as received" }
                 "POST ${res.code} ${res.dataJson}"
             },
             "replay refused" to {
