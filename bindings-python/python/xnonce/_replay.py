@@ -82,8 +82,15 @@ async def _elsewhere(answer: Callable[[Callable[..., Any]], Any], timeout: float
     except ImportError:
         return await answer(_inline)
 
+    # Abandoned on timeout (the thread finishes on its own): `abandon_on_cancel` since anyio
+    # 4.1, `cancellable` before.
+    known = inspect.signature(anyio.to_thread.run_sync).parameters
+    abandon = "abandon_on_cancel" if "abandon_on_cancel" in known else "cancellable"
+
+    run_sync: Callable[..., Any] = anyio.to_thread.run_sync
+
     async def to_thread(function: Callable[..., Any], *args: Any) -> Any:
-        return await anyio.to_thread.run_sync(lambda: function(*args), abandon_on_cancel=True)
+        return await run_sync(lambda: function(*args), **{abandon: True})
 
     with anyio.fail_after(timeout):
         return await answer(to_thread)
