@@ -265,13 +265,18 @@ fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
     let Some(Ok(upgrade)) = headers.get(header::UPGRADE).map(|v| v.to_str()) else {
         return false;
     };
-    let asked = headers
+    let asked = connection_options(headers).any(|token| token.eq_ignore_ascii_case("upgrade"));
+    asked && upgrade.trim().eq_ignore_ascii_case("websocket")
+}
+
+/// The options of every `Connection` line (`keep-alive, Upgrade`), trimmed.
+fn connection_options(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
-    asked && upgrade.trim().eq_ignore_ascii_case("websocket")
+        .map(str::trim)
 }
 
 /// Puts back the two hop-by-hop fields of a WebSocket handshake.
@@ -359,12 +364,8 @@ fn add_forwarded_for(headers: &mut HeaderMap, peer: IpAddr) {
 /// Removes the fields that belong to one connection (RFC 9110 §7.6.1): `Connection`, those
 /// it names, and the others defined as such.
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+    let named: Vec<HeaderName> = connection_options(headers)
+        .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
         // What the request was verified with, and what its body means, stays: `Connection:
         // Host` would otherwise hand the API the upstream's own host instead of the signed one.
         .filter(|name| {
