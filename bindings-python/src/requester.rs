@@ -202,68 +202,48 @@ fn unknown_option(key: &Bound<'_, PyAny>) -> PyErr {
     ))
 }
 
-/// Constructor arguments, checked once for both requesters.
-struct Settings {
-    secret: xnonce::Secret,
-    scheme: xnonce::Scheme,
-    timeout: Duration,
+/// The builder both requesters start from: their constructor arguments, checked once (in
+/// this order: `ca_pem`'s type, secret, scheme, timeout).
+#[allow(clippy::too_many_arguments)] // the Python constructor's arguments
+fn builder(
+    server: &str,
+    client: &str,
+    secret: &SecretArg<'_>,
+    scheme: &str,
+    timeout: f64,
     correct_clock: bool,
     clock_offset_ms: i64,
-    /// PEM certificate authorities to trust besides the bundled roots (`ca_pem`).
-    ca_pem: Option<Vec<u8>>,
-}
-
-impl Settings {
-    fn new(
-        secret: &SecretArg<'_>,
-        scheme: &str,
-        timeout: f64,
-        correct_clock: bool,
-        clock_offset_ms: i64,
-        ca_pem: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Self> {
-        let ca_pem = match ca_pem {
-            None => None,
-            Some(pem) if pem.is_none() => None,
-            Some(pem) => match (pem.extract::<String>(), pem.cast::<PyBytes>()) {
-                (Ok(text), _) => Some(text.into_bytes()),
-                (_, Ok(bytes)) => Some(bytes.as_bytes().to_vec()),
-                _ => {
-                    return Err(PyTypeError::new_err(
-                        "ca_pem must be str or bytes (PEM certificates)",
-                    ))
-                }
-            },
-        };
-        Ok(Settings {
-            ca_pem,
-            secret: secret.secret()?,
-            scheme: convert::scheme(scheme)?,
-            timeout: Duration::try_from_secs_f64(timeout)
-                .ok()
-                .filter(|t| !t.is_zero())
-                .ok_or_else(|| {
-                    PyValueError::new_err("timeout must be a positive number of seconds")
-                })?,
-            correct_clock,
-            clock_offset_ms,
-        })
-    }
-}
-
-impl Settings {
-    /// A builder for `server`, signing as `client`, with these settings.
-    fn builder(self, server: &str, client: &str) -> xnonce::RequesterBuilder {
-        let builder = xnonce::Requester::builder(server, client, self.secret)
-            .scheme(self.scheme)
-            .timeout(self.timeout)
-            .correct_clock(self.correct_clock)
-            .clock_offset_ms(self.clock_offset_ms);
-        match self.ca_pem {
-            Some(pem) => builder.root_certificates_pem(pem),
-            None => builder,
-        }
-    }
+    ca_pem: Option<&Bound<'_, PyAny>>,
+) -> PyResult<xnonce::RequesterBuilder> {
+    // PEM certificate authorities to trust besides the bundled roots.
+    let ca_pem = match ca_pem {
+        None => None,
+        Some(pem) if pem.is_none() => None,
+        Some(pem) => match (pem.extract::<String>(), pem.cast::<PyBytes>()) {
+            (Ok(text), _) => Some(text.into_bytes()),
+            (_, Ok(bytes)) => Some(bytes.as_bytes().to_vec()),
+            _ => {
+                return Err(PyTypeError::new_err(
+                    "ca_pem must be str or bytes (PEM certificates)",
+                ))
+            }
+        },
+    };
+    let secret = secret.secret()?;
+    let scheme = convert::scheme(scheme)?;
+    let timeout = Duration::try_from_secs_f64(timeout)
+        .ok()
+        .filter(|t| !t.is_zero())
+        .ok_or_else(|| PyValueError::new_err("timeout must be a positive number of seconds"))?;
+    let builder = xnonce::Requester::builder(server, client, secret)
+        .scheme(scheme)
+        .timeout(timeout)
+        .correct_clock(correct_clock)
+        .clock_offset_ms(clock_offset_ms);
+    Ok(match ca_pem {
+        Some(pem) => builder.root_certificates_pem(pem),
+        None => builder,
+    })
 }
 
 /// Signs and sends requests, like em-secure-api's `ReSvcClient::Requester`. Blocking; the GIL
@@ -291,7 +271,9 @@ impl PyRequester {
         clock_offset_ms: i64,
         ca_pem: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let s = Settings::new(
+        let builder = builder(
+            &server,
+            &client,
             &secret,
             &scheme,
             timeout,
@@ -299,8 +281,9 @@ impl PyRequester {
             clock_offset_ms,
             ca_pem.as_ref(),
         )?;
-        let builder = xnonce::blocking::RequesterBuilder::from(s.builder(&server, &client));
-        let inner = builder.build().py_err()?;
+        let inner = xnonce::blocking::RequesterBuilder::from(builder)
+            .build()
+            .py_err()?;
         Ok(PyRequester { inner })
     }
 
@@ -368,7 +351,9 @@ impl PyAsyncRequester {
         clock_offset_ms: i64,
         ca_pem: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let s = Settings::new(
+        let builder = builder(
+            &server,
+            &client,
             &secret,
             &scheme,
             timeout,
@@ -378,7 +363,7 @@ impl PyAsyncRequester {
         )?;
         // The HTTP client is made inside the runtime that will drive it.
         let _guard = pyo3_async_runtimes::tokio::get_runtime().enter();
-        let inner = s.builder(&server, &client).build().py_err()?;
+        let inner = builder.build().py_err()?;
         Ok(PyAsyncRequester { inner })
     }
 
