@@ -130,6 +130,17 @@ fn gateway(d: &Dirs, url: &str) -> Served {
     serve_with(d, &toml).unwrap_or_else(|e| panic!("{e:?}"))
 }
 
+/// Fresh dirs named `name` with the client `shop` (its secret), the recording API (what it
+/// saw) and the gateway in front of it under the URL prefix `/v1`.
+fn gateway_before_api(name: &str) -> (Dirs, Secret, Arc<Mutex<Vec<Seen>>>, InProcess, Served) {
+    let d = Dirs::new(name);
+    let secret = add_client(&d, "shop");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let api = api(seen.clone());
+    let gw = gateway(&d, &format!("{}/v1", api.url));
+    (d, secret, seen, api, gw)
+}
+
 /// A signed request of `scheme` for the gateway at `authority`.
 fn signed(
     scheme: Scheme,
@@ -162,11 +173,7 @@ fn signed(
 
 #[test]
 fn verified_requests_reach_the_api_with_the_client_and_refused_ones_never_do() {
-    let d = Dirs::new("upstream");
-    let secret = add_client(&d, "shop");
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let api = api(seen.clone());
-    let gw = gateway(&d, &format!("{}/v1", api.url));
+    let (_dirs, secret, seen, api, gw) = gateway_before_api("upstream");
     let a = gw.base.authority.clone();
 
     // A v2 GET with a query, a client that claims to be someone else, and a private field
@@ -329,11 +336,7 @@ fn verified_requests_reach_the_api_with_the_client_and_refused_ones_never_do() {
 /// peer appended to what the client's side sent.
 #[test]
 fn redirects_name_the_gateway_and_the_api_learns_the_clients_address() {
-    let d = Dirs::new("upstream-moved");
-    let secret = add_client(&d, "shop");
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let api = api(seen.clone());
-    let gw = gateway(&d, &format!("{}/v1", api.url));
+    let (_dirs, secret, seen, api, gw) = gateway_before_api("upstream-moved");
     let a = gw.base.authority.clone();
     let own = format!("{}/v1/orders/7?x=1", api.url);
     for (to, location) in [
@@ -390,11 +393,7 @@ fn handshake(base: &http::BaseUrl, head: &str, x_nonce: Option<&str>) -> (TcpStr
 /// requests the gateway never verifies) is forwarded as a plain request.
 #[test]
 fn websocket_handshakes_are_verified_and_switched_through() {
-    let d = Dirs::new("upstream-ws");
-    let secret = add_client(&d, "shop");
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let api = api(seen.clone());
-    let gw = gateway(&d, &format!("{}/v1", api.url));
+    let (_dirs, secret, seen, _api, gw) = gateway_before_api("upstream-ws");
     let a = gw.base.authority.clone();
     let x_nonce = |path: &str| {
         let input = SignInput::new(Scheme::V2, "GET", path, "shop").host(&a);
