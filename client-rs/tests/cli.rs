@@ -422,7 +422,7 @@ fn request_refuses_a_path_the_url_parser_would_change() {
             LOGIN,
         );
         let out = xnonce(&a);
-        assert_eq!(out.status.code(), Some(2), "{scheme}: {}", stderr(&out));
+        assert_eq!(out.status.code(), Some(1), "{scheme}: {}", stderr(&out));
         let err = stderr(&out);
         assert!(err.contains("invalid_path"), "{err}");
         assert!(err.contains("\"/controller1/action1\""), "{err}");
@@ -506,7 +506,7 @@ fn body_file_is_sent_and_signed_byte_for_byte() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     std::fs::write(&file, b"{\"a\": ").unwrap();
     let out = xnonce(&a);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("invalid_body"), "{}", stderr(&out));
 }
 
@@ -715,7 +715,8 @@ async fn links_that_url_clients_would_change_are_refused() {
 
 /// `request` refuses what `sign` refuses before anything is sent: a path without its
 /// leading '/', a repeated v1 key (its server would merge it away), CONNECT (whose target
-/// is an authority). Nothing listens on port 9: reaching the network would exit 1.
+/// is an authority). Nothing listens on port 9: reaching the network would say
+/// `connection_failed`. Every failure exits 1 (DESIGN §4: "1 otherwise").
 #[test]
 fn request_refuses_unsendable_inputs_before_the_network() {
     let base = |scheme: &str, method: &str, path: &str| {
@@ -734,31 +735,36 @@ fn request_refuses_unsendable_inputs_before_the_network() {
             let out = xnonce(&base(scheme, "GET", path));
             assert_eq!(
                 out.status.code(),
-                Some(2),
+                Some(1),
                 "{scheme} {path:?}: {}",
                 stderr(&out)
             );
             assert!(stderr(&out).contains("invalid_path"), "{}", stderr(&out));
         }
         let out = xnonce(&base(scheme, "CONNECT", "/x/y"));
-        assert_eq!(out.status.code(), Some(2), "{scheme}: {}", stderr(&out));
+        assert_eq!(out.status.code(), Some(1), "{scheme}: {}", stderr(&out));
         assert!(stderr(&out).contains("invalid_method"), "{}", stderr(&out));
     }
     let mut a = base("v1", "GET", "/x/y");
     a.extend(["--param=tag=1".into(), "--param=tag=2".into()]);
     let out = xnonce(&a);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("'tag' is given twice"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !stderr(&out).contains("connection_failed"),
         "{}",
         stderr(&out)
     );
     // v2 signs both values.
     a[1] = "--scheme=v2".into();
     let out = xnonce(&a);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("connection_failed"),
         "reaches the network: {}",
         stderr(&out)
     );
@@ -780,7 +786,7 @@ fn an_unsendable_url_is_an_input_error_without_the_query() {
     ];
     let out = xnonce(&a);
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
         err.contains("invalid_url") && err.contains("http://127.0.0.1:9/x/y"),
         "{err}"

@@ -43,9 +43,9 @@ pub enum Command {
     Sign(SignArgs),
     /// Print a full URL with the params and a one-time ottoken.
     Link(LinkArgs),
-    /// Sign and send the request; print the body (exit 0 on 2xx; 1 on another status, with
-    /// the status and body on stderr, or when the server cannot be reached; 2 when the
-    /// inputs cannot be signed).
+    /// Sign and send the request; print the body (exit 0 on 2xx; 1 otherwise: another
+    /// status, with the status and body on stderr, a server that cannot be reached, or
+    /// inputs that cannot be signed or sent).
     Request(RequestArgs),
 }
 

@@ -9,8 +9,10 @@ use super::args::RequestArgs;
 use crate::blocking::Requester;
 use crate::RequestOptions;
 
-/// Runs `xnonce request`: exit 0 on 2xx (body on stdout), 1 on another status (status and
-/// body on stderr) or when the server cannot be reached, 2 when the inputs cannot be signed.
+/// Runs `xnonce request`: exit 0 on 2xx (body on stdout), 1 otherwise (DESIGN §4): another
+/// status (status and body on stderr), a server that cannot be reached, or inputs that
+/// cannot be signed or sent (the error on stderr). Only a command line that cannot be parsed
+/// exits 2, as for every command.
 pub(super) fn run(a: &RequestArgs) -> ExitCode {
     match send(a) {
         Ok(res) if res.is_success() => {
@@ -33,13 +35,9 @@ pub(super) fn run(a: &RequestArgs) -> ExitCode {
             eprintln!("{}", res.body.trim_end_matches('\n'));
             ExitCode::from(1)
         }
-        Err(e) if e.code() == ErrorCode::ConnectionFailed => {
-            eprintln!("xnonce: {e}");
-            ExitCode::from(1)
-        }
         Err(e) => {
             eprintln!("xnonce: {e}");
-            ExitCode::from(2)
+            ExitCode::from(1)
         }
     }
 }
