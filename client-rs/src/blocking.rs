@@ -66,6 +66,12 @@ impl RequesterBuilder {
         RequesterBuilder(self.0.root_certificates_pem(pem))
     }
 
+    /// The largest answer body to read (default [`crate::DEFAULT_MAX_RESPONSE_BYTES`]); see
+    /// [`crate::RequesterBuilder::max_response_bytes`].
+    pub fn max_response_bytes(self, limit: usize) -> Self {
+        RequesterBuilder(self.0.max_response_bytes(limit))
+    }
+
     /// Checks the settings, starts the runtime and builds the requester.
     pub fn build(self) -> Result<Requester, Error> {
         let rt = tokio::runtime::Builder::new_multi_thread()

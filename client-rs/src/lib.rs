@@ -10,4 +10,7 @@ pub mod cli;
 mod requester;
 mod wire;
 
-pub use requester::{RequestOptions, Requester, RequesterBuilder, Response, DEFAULT_TIMEOUT};
+pub use requester::{
+    RequestOptions, Requester, RequesterBuilder, Response, DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_TIMEOUT,
+};

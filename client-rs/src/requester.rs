@@ -16,6 +16,11 @@ use crate::wire;
 /// The default time limit of one HTTP exchange.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The default size limit of an answer's body: 64 MiB. The requester keeps a whole body in
+/// memory ([`Response::bytes`], [`Response::body`], [`Response::data`]), so without a limit a
+/// server (or anything posing as one) could make it take all of it.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+
 /// Per-request options, as em-secure-api's `options` hash.
 ///
 /// ```
@@ -152,6 +157,7 @@ pub struct RequesterBuilder {
     correct_clock: bool,
     clock_offset_ms: i64,
     root_certificates: Vec<Vec<u8>>,
+    max_response_bytes: usize,
 }
 
 impl fmt::Debug for RequesterBuilder {
@@ -164,6 +170,7 @@ impl fmt::Debug for RequesterBuilder {
             .field("correct_clock", &self.correct_clock)
             .field("clock_offset_ms", &self.clock_offset_ms)
             .field("root_certificates", &self.root_certificates.len())
+            .field("max_response_bytes", &self.max_response_bytes)
             .finish_non_exhaustive()
     }
 }
@@ -212,6 +219,23 @@ impl RequesterBuilder {
     /// ```
     pub fn root_certificates_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.root_certificates.push(pem.into());
+        self
+    }
+
+    /// The largest answer body to read, in bytes (default [`DEFAULT_MAX_RESPONSE_BYTES`]).
+    /// A longer body fails the call with `connection_failed` ("larger than … bytes"), read no
+    /// further than the limit; a `Content-Length` over it fails before reading anything.
+    ///
+    /// ```
+    /// use xnonce::{Requester, Secret};
+    /// let secret = Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")?;
+    /// let api = Requester::builder("https://files.example.com", "svc", secret)
+    ///     .max_response_bytes(1 << 30) // answers of up to 1 GiB
+    ///     .build()?;
+    /// # Ok::<(), xnonce::Error>(())
+    /// ```
+    pub fn max_response_bytes(mut self, limit: usize) -> Self {
+        self.max_response_bytes = limit;
         self
     }
 
@@ -271,6 +295,7 @@ impl RequesterBuilder {
                 scheme: self.scheme,
                 correct_clock: self.correct_clock,
                 offset_ms: AtomicI64::new(self.clock_offset_ms),
+                max_response_bytes: self.max_response_bytes,
             }),
         })
     }
@@ -368,6 +393,7 @@ struct Inner {
     scheme: Scheme,
     correct_clock: bool,
     offset_ms: AtomicI64,
+    max_response_bytes: usize,
 }
 
 /// Signs and sends requests to one server as one client. Cheap to clone: clones share the
@@ -437,6 +463,7 @@ impl Requester {
             root_certificates: Vec::new(),
             correct_clock: true,
             clock_offset_ms: 0,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 
@@ -590,7 +617,7 @@ impl Requester {
                 }
             }
         }
-        let res = req.send().await.map_err(transport)?;
+        let mut res = req.send().await.map_err(transport)?;
         let code = res.status().as_u16();
         let headers: Vec<(String, String)> = res
             .headers()
@@ -602,7 +629,7 @@ impl Requester {
                 )
             })
             .collect();
-        let bytes = res.bytes().await.map_err(transport)?.to_vec();
+        let bytes = read_body(&mut res, inner.max_response_bytes).await?;
         let body = String::from_utf8_lossy(&bytes).into_owned();
         let data = if body.trim().is_empty() {
             None
@@ -672,18 +699,47 @@ fn authentic_hint(
         .then_some(hint)
 }
 
+/// Reads an answer's body, refusing one over `limit` bytes: by its `Content-Length` before
+/// reading, or as soon as the chunks read pass the limit (a chunked or close-delimited body).
+async fn read_body(res: &mut reqwest::Response, limit: usize) -> Result<Vec<u8>, Error> {
+    let too_large = |res: &reqwest::Response| {
+        Error::new(
+            ErrorCode::ConnectionFailed,
+            format!(
+                "the answer{} is larger than the {limit}-byte limit (max_response_bytes)",
+                target(res.url())
+            ),
+        )
+    };
+    let declared = res.content_length().unwrap_or(0);
+    if declared > limit as u64 {
+        return Err(too_large(res));
+    }
+    let mut bytes = Vec::with_capacity(declared as usize);
+    while let Some(chunk) = res.chunk().await.map_err(transport)? {
+        if chunk.len() > limit - bytes.len() {
+            return Err(too_large(res));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+/// ` (origin/path)` of a URL for a message: reqwest's own would name the whole URL, whose
+/// query holds the params (a password, a megabyte of data), so only the scheme, authority and
+/// (shortened) path are kept.
+fn target(u: &reqwest::Url) -> String {
+    let path: String = u.path().chars().take(200).collect();
+    let cut = if path.len() < u.path().len() {
+        "…"
+    } else {
+        ""
+    };
+    format!(" ({}{path}{cut})", u.origin().ascii_serialization())
+}
+
 fn transport(e: reqwest::Error) -> Error {
-    // reqwest's message would name the whole URL: its query holds the params (a password, a
-    // megabyte of data). Only the scheme, authority and (shortened) path are kept.
-    let target = e.url().map(|u| {
-        let path: String = u.path().chars().take(200).collect();
-        let cut = if path.len() < u.path().len() {
-            "…"
-        } else {
-            ""
-        };
-        format!(" ({}{path}{cut})", u.origin().ascii_serialization())
-    });
+    let target = e.url().map(target);
     let (code, what) = if e.is_builder() {
         (ErrorCode::InvalidUrl, "cannot build the request")
     } else if e.is_timeout() {

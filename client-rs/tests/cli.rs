@@ -267,6 +267,17 @@ fn request_round_trips() {
         let out = xnonce(&post);
         assert_eq!(out.status.code(), Some(0), "{scheme}: {}", stderr(&out));
         assert!(stdout(&out).contains("a+b = c & d"), "{}", stdout(&out));
+        // The same request with a limit below its answer's size: accepted, but not printed.
+        let mut small = post.clone();
+        small.push("--max-response-bytes=20".into());
+        let out = xnonce(&small);
+        assert_eq!(out.status.code(), Some(1), "{scheme}: {}", stdout(&out));
+        assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+        assert!(
+            stderr(&out).contains("larger than the 20-byte limit"),
+            "{}",
+            stderr(&out)
+        );
 
         // A clock 120 s behind: refused without correction, accepted with it.
         let mut behind = with_params(

@@ -900,3 +900,87 @@ async fn the_offset_learned_is_the_servers_clock_minus_the_local_one() {
         "timestamps sent: {sent:?}"
     );
 }
+
+/// A server that answers every request by its path: `/declared` a `Content-Length` over
+/// 4 KiB, `/chunked` 4 KiB + 1 in chunks, `/exact` exactly 4 KiB in chunks, `/endless`
+/// chunks until the client goes away, `/close` 8 KiB delimited by the connection's close.
+async fn oversized_answers() -> String {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                let mut data = Vec::new();
+                let head_end = read_head(&mut conn, &mut data).await;
+                let head = String::from_utf8_lossy(&data[..head_end]).into_owned();
+                let path = head.split(' ').nth(1).unwrap_or("").to_string();
+                let chunk = |n: usize| format!("{n:x}\r\n{}\r\n", "a".repeat(n)).into_bytes();
+                let chunked = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+                let answer: Vec<u8> = match path.as_str() {
+                    "/declared" => b"HTTP/1.1 200 OK\r\ncontent-length: 4097\r\n\r\n".to_vec(),
+                    "/chunked" => [chunked, chunk(4000), chunk(97), b"0\r\n\r\n".to_vec()].concat(),
+                    "/exact" => [chunked, chunk(4000), chunk(96), b"0\r\n\r\n".to_vec()].concat(),
+                    "/close" => [
+                        b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n".to_vec(),
+                        vec![b'a'; 8192],
+                    ]
+                    .concat(),
+                    _ => {
+                        // Endless: 1 KiB chunks until the write fails (the client hung up).
+                        if conn.write_all(&chunked).await.is_err() {
+                            return;
+                        }
+                        while conn.write_all(&chunk(1024)).await.is_ok() {}
+                        return;
+                    }
+                };
+                let _ = conn.write_all(&answer).await;
+            });
+        }
+    });
+    base
+}
+
+/// A body over `max_response_bytes` fails the call (`connection_failed`, saying so), whether
+/// its length is declared, chunked or delimited by the close; an endless one is cut at the
+/// limit, not read until the timeout; a body of exactly the limit is read whole.
+#[tokio::test]
+async fn answers_over_the_size_limit_are_refused() {
+    let base = oversized_answers().await;
+    let secret = xnonce::Secret::new("00".repeat(32)).unwrap();
+    let api = Requester::builder(&base, "c", secret)
+        .timeout(Duration::from_secs(20))
+        .max_response_bytes(4096)
+        .build()
+        .unwrap();
+    for path in ["/declared", "/chunked", "/close", "/endless"] {
+        let started = std::time::Instant::now();
+        let err = api
+            .make_request("GET", vec![], path, None, RequestOptions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::ConnectionFailed, "{path}: {err}");
+        assert!(
+            err.message().contains("larger than the 4096-byte limit"),
+            "{path}: {err}"
+        );
+        assert!(err.message().contains(&format!("{base}{path}")), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(10), "{path}");
+    }
+    let res = api
+        .make_request("GET", vec![], "/exact", None, RequestOptions::default())
+        .await
+        .unwrap();
+    assert_eq!((res.code, res.bytes.len()), (200, 4096));
+    // The default limit reads the 8 KiB that 4 KiB refused.
+    let secret = xnonce::Secret::new("00".repeat(32)).unwrap();
+    let api = Requester::builder(&base, "c", secret).build().unwrap();
+    let res = api
+        .make_request("GET", vec![], "/close", None, RequestOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(res.bytes, vec![b'a'; 8192]);
+    assert_eq!(xnonce::DEFAULT_MAX_RESPONSE_BYTES, 64 << 20);
+}

@@ -93,6 +93,10 @@ pub struct RequestArgs {
     /// retry a request may take two.
     #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = parse_timeout)]
     pub timeout: u64,
+    /// The largest answer body to accept, in bytes; a longer one fails the command (exit 1)
+    /// without being read further.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::DEFAULT_MAX_RESPONSE_BYTES)]
+    pub max_response_bytes: usize,
 }
 
 /// `--timeout`: whole seconds, at least 1.

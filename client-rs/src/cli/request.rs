@@ -73,7 +73,8 @@ fn send(a: &RequestArgs) -> Result<crate::Response, Error> {
         .scheme(input.scheme)
         .correct_clock(!a.no_clock_correction)
         .clock_offset_ms(a.clock_offset)
-        .timeout(Duration::from_secs(a.timeout));
+        .timeout(Duration::from_secs(a.timeout))
+        .max_response_bytes(a.max_response_bytes);
     for path in &a.ca_files {
         let pem = std::fs::read(path).map_err(|e| {
             Error::new(
