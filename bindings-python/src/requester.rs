@@ -202,8 +202,11 @@ fn unknown_option(key: &Bound<'_, PyAny>) -> PyErr {
     ))
 }
 
+/// [`xnonce::DEFAULT_MAX_RESPONSE_BYTES`], as the constructors' default.
+const DEFAULT_MAX_RESPONSE_BYTES: i64 = xnonce::DEFAULT_MAX_RESPONSE_BYTES as i64;
+
 /// The builder both requesters start from: their constructor arguments, checked once (in
-/// this order: `ca_pem`'s type, secret, scheme, timeout).
+/// this order: `ca_pem`'s type, secret, scheme, timeout, `max_response_bytes`).
 #[allow(clippy::too_many_arguments)] // the Python constructor's arguments
 fn builder(
     server: &str,
@@ -214,6 +217,7 @@ fn builder(
     correct_clock: bool,
     clock_offset_ms: i64,
     ca_pem: Option<&Bound<'_, PyAny>>,
+    max_response_bytes: i64,
 ) -> PyResult<xnonce::RequesterBuilder> {
     // PEM certificate authorities to trust besides the bundled roots.
     let ca_pem = match ca_pem {
@@ -235,11 +239,15 @@ fn builder(
         .ok()
         .filter(|t| !t.is_zero())
         .ok_or_else(|| PyValueError::new_err("timeout must be a positive number of seconds"))?;
+    let max_response_bytes = u64::try_from(max_response_bytes).map_err(|_| {
+        PyValueError::new_err("max_response_bytes must be a number of bytes, not negative")
+    })?;
     let builder = xnonce::Requester::builder(server, client, secret)
         .scheme(scheme)
         .timeout(timeout)
         .correct_clock(correct_clock)
-        .clock_offset_ms(clock_offset_ms);
+        .clock_offset_ms(clock_offset_ms)
+        .max_response_bytes(usize::try_from(max_response_bytes).unwrap_or(usize::MAX));
     Ok(match ca_pem {
         Some(pem) => builder.root_certificates_pem(pem),
         None => builder,
@@ -257,8 +265,8 @@ pub struct PyRequester {
 impl PyRequester {
     #[new]
     #[pyo3(
-        signature = (server, client, secret, scheme=Text::lit("v2"), timeout=30.0, correct_clock=true, clock_offset_ms=0, ca_pem=None),
-        text_signature = "(server, client, secret, scheme='v2', timeout=30.0, correct_clock=True, clock_offset_ms=0, ca_pem=None)"
+        signature = (server, client, secret, scheme=Text::lit("v2"), timeout=30.0, correct_clock=true, clock_offset_ms=0, ca_pem=None, max_response_bytes=DEFAULT_MAX_RESPONSE_BYTES),
+        text_signature = "(server, client, secret, scheme='v2', timeout=30.0, correct_clock=True, clock_offset_ms=0, ca_pem=None, max_response_bytes=67108864)"
     )]
     #[allow(clippy::too_many_arguments)] // Python keyword arguments
     fn new(
@@ -270,6 +278,7 @@ impl PyRequester {
         correct_clock: bool,
         clock_offset_ms: i64,
         ca_pem: Option<Bound<'_, PyAny>>,
+        max_response_bytes: i64,
     ) -> PyResult<Self> {
         let builder = builder(
             &server,
@@ -280,6 +289,7 @@ impl PyRequester {
             correct_clock,
             clock_offset_ms,
             ca_pem.as_ref(),
+            max_response_bytes,
         )?;
         let inner = xnonce::blocking::RequesterBuilder::from(builder)
             .build()
@@ -337,8 +347,8 @@ impl bridge::Outcome for Answer {
 impl PyAsyncRequester {
     #[new]
     #[pyo3(
-        signature = (server, client, secret, scheme=Text::lit("v2"), timeout=30.0, correct_clock=true, clock_offset_ms=0, ca_pem=None),
-        text_signature = "(server, client, secret, scheme='v2', timeout=30.0, correct_clock=True, clock_offset_ms=0, ca_pem=None)"
+        signature = (server, client, secret, scheme=Text::lit("v2"), timeout=30.0, correct_clock=true, clock_offset_ms=0, ca_pem=None, max_response_bytes=DEFAULT_MAX_RESPONSE_BYTES),
+        text_signature = "(server, client, secret, scheme='v2', timeout=30.0, correct_clock=True, clock_offset_ms=0, ca_pem=None, max_response_bytes=67108864)"
     )]
     #[allow(clippy::too_many_arguments)] // Python keyword arguments
     fn new(
@@ -350,6 +360,7 @@ impl PyAsyncRequester {
         correct_clock: bool,
         clock_offset_ms: i64,
         ca_pem: Option<Bound<'_, PyAny>>,
+        max_response_bytes: i64,
     ) -> PyResult<Self> {
         let builder = builder(
             &server,
@@ -360,6 +371,7 @@ impl PyAsyncRequester {
             correct_clock,
             clock_offset_ms,
             ca_pem.as_ref(),
+            max_response_bytes,
         )?;
         // The HTTP client is made inside the runtime that will drive it.
         let _guard = pyo3_async_runtimes::tokio::get_runtime().enter();

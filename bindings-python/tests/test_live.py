@@ -283,6 +283,35 @@ def test_async_requester_errors(server: Server) -> None:
     assert e.value.code == "connection_failed"
 
 
+def test_answers_over_max_response_bytes_raise(server: Server) -> None:
+    """The demo's answer (~60 bytes) is over a 20-byte limit: UnavailableError, saying so,
+    from both requesters; the default limit reads it. A negative limit is a ValueError."""
+    params = {**USER, "opt1": 1}
+    small = xnonce.Requester(server.url, server.client, server.secret, max_response_bytes=20)
+    with pytest.raises(xnonce.UnavailableError) as e:
+        small.make_request("GET", params, "/controller1/action1")
+    assert e.value.code == "connection_failed"
+    assert "larger than the 20-byte limit" in str(e.value)
+
+    async def run(limit: int) -> xnonce.Response:
+        api = xnonce.AsyncRequester(
+            server.url, server.client, server.secret, max_response_bytes=limit
+        )
+        return await api.make_request("GET", params, "/controller1/action1")
+
+    with pytest.raises(xnonce.UnavailableError, match="larger than the 20-byte limit"):
+        asyncio.run(run(20))
+    assert asyncio.run(run(64)).code == 200
+    assert (
+        xnonce.Requester(server.url, server.client, server.secret)
+        .make_request("GET", params, "/controller1/action1")
+        .ok
+    )
+    for cls in (xnonce.Requester, xnonce.AsyncRequester):
+        with pytest.raises(ValueError, match="max_response_bytes"):
+            cls(server.url, server.client, server.secret, max_response_bytes=-1)
+
+
 @pytest.mark.parametrize("scheme", ["v1", "v2"])
 def test_requests_adapter(server: Server, scheme: str) -> None:
     auth = xnonce.requests.XNonceAuth(server.client, server.secret, scheme=scheme)

@@ -313,6 +313,7 @@ class Requester:
         correct_clock: bool = True,
         clock_offset_ms: int = 0,
         ca_pem: str | bytes | None = None,
+        max_response_bytes: int = 67108864,
     ) -> Requester: ...
     @property
     def clock_offset_ms(self) -> int: ...
@@ -337,6 +338,7 @@ class AsyncRequester:
         correct_clock: bool = True,
         clock_offset_ms: int = 0,
         ca_pem: str | bytes | None = None,
+        max_response_bytes: int = 67108864,
     ) -> AsyncRequester: ...
     @property
     def clock_offset_ms(self) -> int: ...
