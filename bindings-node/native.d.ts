@@ -245,6 +245,12 @@ export interface RequesterOptions {
    * server whose certificate an internal CA issued. Not PEM: a `connection_failed` error.
    */
   caPem?: string | Uint8Array | null
+  /**
+   * The largest answer body to read, in bytes (default 64 MiB): a whole number from 0 to
+   * `Number.MAX_SAFE_INTEGER` (else a `RangeError`). A longer answer rejects with
+   * `connection_failed`, read no further than the limit.
+   */
+  maxResponseBytes?: number | null
 }
 
 /** A server's answer. Non-2xx answers are responses, not errors. */

@@ -37,6 +37,11 @@ pub struct RequesterOptions {
     /// server whose certificate an internal CA issued. Not PEM: a `connection_failed` error.
     #[napi(ts_type = "string | Uint8Array | null")]
     pub ca_pem: Option<Option<params::Body>>,
+    /// The largest answer body to read, in bytes (default 64 MiB): a whole number from 0 to
+    /// `Number.MAX_SAFE_INTEGER` (else a `RangeError`). A longer answer rejects with
+    /// `connection_failed`, read no further than the limit.
+    #[napi(ts_type = "number | null")]
+    pub max_response_bytes: Option<Option<f64>>,
 }
 
 /// `timeoutMs` as a duration: a positive number of ms up to `Number.MAX_SAFE_INTEGER`.
@@ -57,6 +62,19 @@ fn clock_offset(env: &Env, ms: f64) -> Outcome<i64> {
             "clockOffsetMs",
             "an integer number of milliseconds",
             ms,
+        )),
+    }
+}
+
+/// `maxResponseBytes`: a whole number of bytes from 0 to `Number.MAX_SAFE_INTEGER`.
+fn max_response_bytes(env: &Env, bytes: f64) -> Outcome<usize> {
+    match bytes.fract() == 0.0 && (0.0..=MAX_SAFE_INTEGER).contains(&bytes) {
+        true => Ok(usize::try_from(bytes as u64).unwrap_or(usize::MAX)),
+        false => Err(out_of_range(
+            env,
+            "maxResponseBytes",
+            "a whole number of bytes",
+            bytes,
         )),
     }
 }
@@ -129,6 +147,9 @@ impl Requester {
             }
             if let Some(pem) = params::body_bytes(o.ca_pem.flatten())? {
                 builder = builder.root_certificates_pem(pem);
+            }
+            if let Some(bytes) = o.max_response_bytes.flatten() {
+                builder = builder.max_response_bytes(max_response_bytes(env, bytes)?);
             }
             Ok(Requester {
                 inner: builder.build()?,

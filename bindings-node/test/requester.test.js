@@ -197,6 +197,35 @@ test('timeoutMs bounds a request to a server that never answers', { timeout: 200
   }
 })
 
+test('maxResponseBytes: a longer answer rejects with connection_failed; out-of-range limits throw', async () => {
+  const params = { username: 'phil', password: 'pw', opt1: 'this' }
+  // The demo's answer ({"opt1":"THIS","opt2":null}) is 27 bytes.
+  await assert.rejects(
+    requester('v2', { maxResponseBytes: 20 }).makeRequest('GET', params, '/controller1/action1'),
+    (e) => {
+      return (
+        e instanceof xnonce.UnavailableError &&
+        e.code === 'connection_failed' &&
+        e.message.includes('larger than the 20-byte limit')
+      )
+    },
+  )
+  for (const maxResponseBytes of [27, null, undefined]) {
+    const res = await requester('v2', { maxResponseBytes }).makeRequest('GET', params, '/controller1/action1')
+    assert.equal(res.code, 200, res.body)
+  }
+  for (const maxResponseBytes of [-1, 1.5, NaN, Infinity, 2 ** 53]) {
+    assert.throws(
+      () => requester('v2', { maxResponseBytes }),
+      (e) => {
+        return (
+          e instanceof RangeError && e.code === 'ERR_OUT_OF_RANGE' && e.message.includes('maxResponseBytes')
+        )
+      },
+    )
+  }
+})
+
 test('errors reject with XNonceError: signing errors and connection_failed', async () => {
   assert.throws(() => new xnonce.Requester(server.url, server.client, 'short', { scheme: 'v2' }), {
     code: 'invalid_secret',
