@@ -738,6 +738,20 @@ fn target(u: &reqwest::Url) -> String {
     format!(" ({}{path}{cut})", u.origin().ascii_serialization())
 }
 
+/// The environment variable naming the proxy that requests to `scheme` URLs go through,
+/// as reqwest reads them (lower case first, then upper; `ALL_PROXY` for both schemes), if
+/// one is set.
+fn proxy_variable(scheme: &str) -> Option<&'static str> {
+    let candidates: &[&'static str] = match scheme {
+        "https" => &["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"],
+        _ => &["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"],
+    };
+    candidates
+        .iter()
+        .copied()
+        .find(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()))
+}
+
 fn transport(e: reqwest::Error) -> Error {
     let target = e.url().map(target);
     let (code, what) = if e.is_builder() {
@@ -749,8 +763,17 @@ fn transport(e: reqwest::Error) -> Error {
     } else {
         (ErrorCode::ConnectionFailed, "request failed")
     };
+    // A proxy from the environment fails under the target's name: say it was in the way
+    // (by the variable's name only: its value may hold the proxy's password).
+    let proxy = match e.url().map(reqwest::Url::scheme) {
+        Some(scheme) if e.is_connect() || e.is_timeout() => proxy_variable(scheme),
+        _ => None,
+    };
+    let proxy = proxy
+        .map(|var| format!(" (through the proxy in {var}, unless NO_PROXY excludes this host)"))
+        .unwrap_or_default();
     let e = e.without_url();
-    let mut msg = format!("{what}{}: {e}", target.unwrap_or_default());
+    let mut msg = format!("{what}{}{proxy}: {e}", target.unwrap_or_default());
     let mut source = std::error::Error::source(&e);
     while let Some(s) = source {
         msg.push_str(": ");

@@ -939,3 +939,56 @@ fn a_body_is_printed_byte_for_byte() {
         assert_eq!(out.stdout, want);
     }
 }
+
+/// A proxy from the environment that cannot be reached is named by its variable (never its
+/// value, which may hold a password) in the failure, which would otherwise blame the target.
+#[test]
+fn a_failing_proxy_from_the_environment_is_named() {
+    use std::ffi::OsStr;
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = format!("http://user:pr0xy-pw@{}", dead.local_addr().unwrap());
+    drop(dead);
+    let a = vec![
+        "request".to_string(),
+        "--path=/admin/status".into(),
+        "--client=c".into(),
+        format!("--secret={SECRET}"),
+        "--base-url=http://api.example.invalid".into(),
+        "--timeout=5".into(),
+    ];
+    let no_proxy = [
+        "http_proxy",
+        "HTTP_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+        "no_proxy",
+        "NO_PROXY",
+    ];
+    let run = |var: Option<&str>| {
+        let mut cmd = Command::new(xnonce_bin());
+        cmd.args(&a).env_remove("XNONCE_SECRET");
+        for v in no_proxy {
+            cmd.env_remove(v);
+        }
+        if let Some(var) = var {
+            cmd.env(var, OsStr::new(&proxy));
+        }
+        cmd.output().expect("run xnonce")
+    };
+    for var in ["HTTP_PROXY", "all_proxy"] {
+        let out = run(Some(var));
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains(&format!("through the proxy in {var}")),
+            "{var}: {err}"
+        );
+        assert!(!err.contains("pr0xy-pw"), "{err}");
+    }
+    // Without one, the target's name alone (its lookup fails: `.invalid` never resolves).
+    let err = stderr(&run(None));
+    assert!(
+        err.contains("api.example.invalid") && !err.contains("proxy"),
+        "{err}"
+    );
+}
