@@ -255,7 +255,7 @@ void uniffi_xnonce_uniffi_fn_free_requester(uint64_t handle, RustCallStatus *_No
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_CONSTRUCTOR_REQUESTER_NEW
 #define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_CONSTRUCTOR_REQUESTER_NEW
-uint64_t uniffi_xnonce_uniffi_fn_constructor_requester_new(RustBuffer server, RustBuffer client, RustBuffer secret, RustBuffer scheme, uint64_t timeout_ms, int8_t correct_clock, int64_t clock_offset_ms, RustBuffer ca_pem, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_xnonce_uniffi_fn_constructor_requester_new(RustBuffer server, RustBuffer client, RustBuffer secret, RustBuffer scheme, uint64_t timeout_ms, int8_t correct_clock, int64_t clock_offset_ms, RustBuffer ca_pem, uint64_t max_response_bytes, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_METHOD_REQUESTER_CLOCK_OFFSET_MS

@@ -156,6 +156,9 @@ impl fmt::Debug for Requester {
     }
 }
 
+// The constructor's default `max_response_bytes` (uniffi defaults are literals).
+const _: () = assert!(xnonce::DEFAULT_MAX_RESPONSE_BYTES == 67108864);
+
 #[uniffi::export]
 impl Requester {
     /// A requester for `server` (`http(s)://host[:port][/prefix]`) signing as `client` with
@@ -164,7 +167,9 @@ impl Requester {
     /// server's authenticated time hint and retry a stale request once. `clock_offset_ms`:
     /// the offset to start from (server − local), e.g. one a previous requester learned.
     /// `ca_pem`: certificate authorities (PEM) to trust besides the bundled roots, for a
-    /// server whose certificate an internal CA issued.
+    /// server whose certificate an internal CA issued. `max_response_bytes`: the largest
+    /// answer body to read (default 64 MiB); a longer one fails the request with
+    /// `connection_failed`, read no further.
     ///
     /// Errors: `invalid_url`, `invalid_client_id`, `invalid_secret` (v2 needs 64 hex
     /// characters), `invalid_host`, `connection_failed` (the HTTP stack could not start, or
@@ -174,7 +179,8 @@ impl Requester {
         timeout_ms = 30000,
         correct_clock = true,
         clock_offset_ms = 0,
-        ca_pem = None
+        ca_pem = None,
+        max_response_bytes = 67108864
     ))]
     #[allow(clippy::too_many_arguments)] // Kotlin/Swift arguments with defaults
     pub fn new(
@@ -186,13 +192,15 @@ impl Requester {
         correct_clock: bool,
         clock_offset_ms: i64,
         ca_pem: Option<String>,
+        max_response_bytes: u64,
     ) -> Result<Arc<Self>, XNonceError> {
         let mut builder =
             xnonce::blocking::Requester::builder(server, client, Secret::new(secret)?)
                 .scheme(scheme.unwrap_or(Scheme::V2).into())
                 .timeout(Duration::from_millis(timeout_ms))
                 .correct_clock(correct_clock)
-                .clock_offset_ms(clock_offset_ms);
+                .clock_offset_ms(clock_offset_ms)
+                .max_response_bytes(usize::try_from(max_response_bytes).unwrap_or(usize::MAX));
         if let Some(pem) = ca_pem {
             builder = builder.root_certificates_pem(pem);
         }
@@ -266,6 +274,7 @@ mod tests {
             true,
             -5,
             None,
+            1 << 20,
         )
         .unwrap()
     }
@@ -285,6 +294,7 @@ mod tests {
             true,
             0,
             None,
+            1 << 20,
         )
         .unwrap_err();
         assert_eq!(e.code(), "invalid_url");
@@ -297,6 +307,7 @@ mod tests {
             true,
             0,
             None,
+            1 << 20,
         )
         .unwrap_err();
         assert_eq!(e.code(), "invalid_secret");
@@ -309,6 +320,7 @@ mod tests {
             true,
             0,
             Some("not PEM".into()),
+            1 << 20,
         )
         .unwrap_err();
         assert_eq!(e.code(), "connection_failed");
@@ -373,8 +385,18 @@ mod tests {
     #[test]
     fn the_options_timestamp_and_headers_are_sent() {
         let (url, peer) = one_shot_peer();
-        let r =
-            Requester::new(url, "svc".into(), SECRET.into(), None, 5000, false, 0, None).unwrap();
+        let r = Requester::new(
+            url,
+            "svc".into(),
+            SECRET.into(),
+            None,
+            5000,
+            false,
+            0,
+            None,
+            1 << 20,
+        )
+        .unwrap();
         let res = r
             .make_request(
                 "GET".into(),

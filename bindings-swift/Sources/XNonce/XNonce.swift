@@ -698,13 +698,15 @@ open class Requester: RequesterProtocol, @unchecked Sendable {
      * server's authenticated time hint and retry a stale request once. `clock_offset_ms`:
      * the offset to start from (server − local), e.g. one a previous requester learned.
      * `ca_pem`: certificate authorities (PEM) to trust besides the bundled roots, for a
-     * server whose certificate an internal CA issued.
+     * server whose certificate an internal CA issued. `max_response_bytes`: the largest
+     * answer body to read (default 64 MiB); a longer one fails the request with
+     * `connection_failed`, read no further.
      *
      * Errors: `invalid_url`, `invalid_client_id`, `invalid_secret` (v2 needs 64 hex
      * characters), `invalid_host`, `connection_failed` (the HTTP stack could not start, or
      * `ca_pem` is not PEM certificates).
      */
-public convenience init(server: String, client: String, secret: String, scheme: Scheme? = nil, timeoutMs: UInt64 = UInt64(30000), correctClock: Bool = true, clockOffsetMs: Int64 = Int64(0), caPem: String? = nil)throws  {
+public convenience init(server: String, client: String, secret: String, scheme: Scheme? = nil, timeoutMs: UInt64 = UInt64(30000), correctClock: Bool = true, clockOffsetMs: Int64 = Int64(0), caPem: String? = nil, maxResponseBytes: UInt64 = UInt64(67108864))throws  {
     let handle =
         try rustCallWithError(FfiConverterTypeXNonceError_lift) {
         uniffiCallStatus in
@@ -716,7 +718,8 @@ public convenience init(server: String, client: String, secret: String, scheme: 
         FfiConverterUInt64.lower(timeoutMs),
         FfiConverterBool.lower(correctClock),
         FfiConverterInt64.lower(clockOffsetMs),
-        FfiConverterOptionString.lower(caPem),uniffiCallStatus
+        FfiConverterOptionString.lower(caPem),
+        FfiConverterUInt64.lower(maxResponseBytes),uniffiCallStatus
     )
 }
     self.init(unsafeFromHandle: handle)
@@ -2858,7 +2861,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_xnonce_uniffi_checksum_method_verifier_verify_once() != 20736) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_xnonce_uniffi_checksum_constructor_requester_new() != 16810) {
+    if (uniffi_xnonce_uniffi_checksum_constructor_requester_new() != 10998) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_xnonce_uniffi_checksum_constructor_verifier_new() != 17525) {

@@ -731,7 +731,7 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_xnonce_uniffi_fn_free_requester(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_xnonce_uniffi_fn_constructor_requester_new(`server`: RustBuffer.ByValue,`client`: RustBuffer.ByValue,`secret`: RustBuffer.ByValue,`scheme`: RustBuffer.ByValue,`timeoutMs`: Long,`correctClock`: Byte,`clockOffsetMs`: Long,`caPem`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_xnonce_uniffi_fn_constructor_requester_new(`server`: RustBuffer.ByValue,`client`: RustBuffer.ByValue,`secret`: RustBuffer.ByValue,`scheme`: RustBuffer.ByValue,`timeoutMs`: Long,`correctClock`: Byte,`clockOffsetMs`: Long,`caPem`: RustBuffer.ByValue,`maxResponseBytes`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_xnonce_uniffi_fn_method_requester_clock_offset_ms(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -940,7 +940,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_xnonce_uniffi_checksum_method_verifier_verify_once() and 0xFFFF) != 20736) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_xnonce_uniffi_checksum_constructor_requester_new() and 0xFFFF) != 16810) {
+    if ((lib.uniffi_xnonce_uniffi_checksum_constructor_requester_new() and 0xFFFF) != 10998) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_xnonce_uniffi_checksum_constructor_verifier_new() and 0xFFFF) != 17525) {
@@ -1462,13 +1462,15 @@ open class Requester: Disposable, AutoCloseable, RequesterInterface
      * server's authenticated time hint and retry a stale request once. `clock_offset_ms`:
      * the offset to start from (server − local), e.g. one a previous requester learned.
      * `ca_pem`: certificate authorities (PEM) to trust besides the bundled roots, for a
-     * server whose certificate an internal CA issued.
+     * server whose certificate an internal CA issued. `max_response_bytes`: the largest
+     * answer body to read (default 64 MiB); a longer one fails the request with
+     * `connection_failed`, read no further.
      *
      * Errors: `invalid_url`, `invalid_client_id`, `invalid_secret` (v2 needs 64 hex
      * characters), `invalid_host`, `connection_failed` (the HTTP stack could not start, or
      * `ca_pem` is not PEM certificates).
      */
-    constructor(`server`: kotlin.String, `client`: kotlin.String, `secret`: kotlin.String, `scheme`: Scheme? = null, `timeoutMs`: kotlin.ULong = 30000uL, `correctClock`: kotlin.Boolean = true, `clockOffsetMs`: kotlin.Long = 0L, `caPem`: kotlin.String? = null) :
+    constructor(`server`: kotlin.String, `client`: kotlin.String, `secret`: kotlin.String, `scheme`: Scheme? = null, `timeoutMs`: kotlin.ULong = 30000uL, `correctClock`: kotlin.Boolean = true, `clockOffsetMs`: kotlin.Long = 0L, `caPem`: kotlin.String? = null, `maxResponseBytes`: kotlin.ULong = 67108864uL) :
         this(UniffiWithHandle, 
     uniffiRustCallWithError(XNonceException) { _status ->
     UniffiLib.uniffi_xnonce_uniffi_fn_constructor_requester_new(
@@ -1481,7 +1483,8 @@ open class Requester: Disposable, AutoCloseable, RequesterInterface
         FfiConverterULong.lower(`timeoutMs`),
         FfiConverterBoolean.lower(`correctClock`),
         FfiConverterLong.lower(`clockOffsetMs`),
-        FfiConverterOptionalString.lower(`caPem`),_status)
+        FfiConverterOptionalString.lower(`caPem`),
+        FfiConverterULong.lower(`maxResponseBytes`),_status)
 }
     )
 

@@ -114,6 +114,15 @@ fun main() {
                 check(kotlin.math.abs(learned) < 60_000) { "learned offset $learned" }
                 "an hour slow: ${res.code} after one corrected retry, clockOffsetMs ${-hour} -> $learned"
             },
+            "answer over maxResponseBytes" to {
+                // The demo's answer ({"opt1":"THIS","opt2":null}) is 27 bytes.
+                val small = Requester(url, client, secret, maxResponseBytes = 20uL)
+                val e = expectThrows("connection_failed", "20-byte limit") { small.makeRequest("GET", action1, "/controller1/action1") }
+                check("larger than the 20-byte limit" in e.reason) { "reason: ${e.reason}" }
+                val res = Requester(url, client, secret, maxResponseBytes = 27uL).makeRequest("GET", action1, "/controller1/action1")
+                expectCode(res, 200, "27-byte limit")
+                "20-byte limit: ${e::class.simpleName}; 27-byte limit: ${res.code}"
+            },
             "connection refused" to {
                 val api = Requester("http://127.0.0.1:${deadPort()}", client, secret, timeoutMs = 2000uL)
                 val e = expectThrows("connection_failed", "dead port") { api.makeRequest("GET", action1, "/controller1/action1") }
