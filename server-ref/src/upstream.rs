@@ -55,6 +55,8 @@ pub struct Upstream {
     client: Client<HttpConnector, Body>,
     /// `http://authority`.
     origin: String,
+    /// The same, parsed: what a `Location` is resolved against.
+    origin_url: url::Url,
     /// The URL's path without its trailing `/`: put before every target.
     prefix: String,
     timeout: Duration,
@@ -101,11 +103,15 @@ impl Upstream {
         if uri.query().is_some() {
             return Err("must not have a query".into());
         }
+        let origin = format!("http://{authority}");
+        let origin_url = url::Url::parse(&origin)
+            .map_err(|_| "not a URL of the form http://host:port[/prefix]".to_string())?;
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         Ok(Upstream {
             client: Client::builder(TokioExecutor::new()).build(connector),
-            origin: format!("http://{authority}"),
+            origin,
+            origin_url,
             prefix: uri.path().trim_end_matches('/').to_string(),
             timeout,
         })
@@ -225,24 +231,28 @@ impl Upstream {
     }
 
     /// The `Location` a client can follow for one the upstream sent, when it names a place
-    /// behind the gateway by the upstream's own address: an absolute URL on the upstream's
-    /// origin (`http://127.0.0.1:9000/api/items/7`) or, under a URL prefix, a path below it
-    /// (`/api/items/7`) becomes the path the client asks the gateway for (`/items/7`). Any
-    /// other `Location` (another host, a path outside the prefix, a relative one) is left as
-    /// it is (`None`).
+    /// behind the gateway by the upstream's own address: a URL on the upstream's origin
+    /// (`http://127.0.0.1:9000/api/items/7`, in any spelling a browser reads alike: upper
+    /// case, the default port written out, `//authority/…`, user info, another spelling of
+    /// an IPv6 address) or, under a URL prefix, a path below it (`/api/items/7`) becomes the
+    /// path the client asks the gateway for (`/items/7`). Any other `Location` (another
+    /// host, a path outside the prefix, a relative one) is left as it is (`None`).
     fn relocated(&self, location: &str) -> Option<String> {
-        let path = match location.get(..self.origin.len()) {
-            Some(origin) if origin.eq_ignore_ascii_case(&self.origin) => {
-                &location[self.origin.len()..]
+        let resolved;
+        let path = if names_an_authority(location) {
+            // Resolved as a browser resolves it, then compared by origin (scheme, host,
+            // port); its path with dot segments removed, as the browser would follow it.
+            let url = self.origin_url.join(location).ok()?;
+            if url.origin() != self.origin_url.origin() {
+                return None;
             }
-            // A path-absolute reference (not `//host…`), which needs a prefix to change.
-            _ if location.starts_with('/')
-                && !location.starts_with("//")
-                && !self.prefix.is_empty() =>
-            {
-                location
-            }
-            _ => return None,
+            resolved = url[url::Position::BeforePath..].to_string();
+            resolved.as_str()
+        } else if location.starts_with('/') && !self.prefix.is_empty() {
+            // A path-absolute reference, which needs a prefix to change.
+            location
+        } else {
+            return None;
         };
         let rest = path.strip_prefix(self.prefix.as_str())?;
         match rest.as_bytes().first() {
@@ -252,10 +262,25 @@ impl Upstream {
             Some(b'/') if matches!(rest.as_bytes().get(1), Some(b'/' | b'\\')) => None,
             Some(b'/') => Some(rest.into()),
             Some(b'?' | b'#') => Some(format!("/{rest}")),
-            // `/apix` is not under `/api`; `http://host:9000x` not on the origin.
+            // `/apix` is not under `/api`.
             Some(_) => None,
         }
     }
+}
+
+/// Whether a URL reference names its own authority: it has a scheme (`http:…`), or starts
+/// with `//` (or `/\`, which browsers read alike).
+fn names_an_authority(reference: &str) -> bool {
+    let reference = reference.trim_start_matches(|c: char| c <= ' ');
+    if matches!(reference.as_bytes(), [b'/', b'/' | b'\\', ..]) {
+        return true;
+    }
+    reference.split_once(':').is_some_and(|(scheme, _)| {
+        scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+    })
 }
 
 /// Whether `headers` ask to switch to, or switch to, WebSocket (`Connection: upgrade` and
@@ -484,7 +509,17 @@ mod tests {
             ("http://127.0.0.1:9000/other", None),
             ("http://127.0.0.1:90001/api/x", None),
             ("/apix", None),
-            ("//127.0.0.1:9000/api/x", None),
+            ("//127.0.0.1:9000/api/x", Some("/x")),
+            ("/\\127.0.0.1:9000/api/x", Some("/x")),
+            ("http://127.0.0.1:9000/api/a/../b?q#f", Some("/b?q#f")),
+            ("http://127.0.0.1:9000/api/../admin", None),
+            ("http://user:pw@127.0.0.1:9000/api/x", Some("/x")),
+            (" http://127.0.0.1:9000/api/x", Some("/x")),
+            ("https://127.0.0.1:9000/api/x", None),
+            ("http://localhost:9000/api/x", None),
+            ("//evil.example/api/x", None),
+            ("/\\evil.example/api/x", None),
+            ("mailto:a@127.0.0.1", None),
             ("items/7", None),
             ("https://example.com/api/x", None),
             ("/api//evil.example/x", None),
@@ -499,6 +534,14 @@ mod tests {
         }
         let bare = Upstream::new("http://[::1]:9000", t).unwrap();
         assert_eq!(bare.relocated("http://[::1]:9000/x").as_deref(), Some("/x"));
+        assert_eq!(
+            bare.relocated("http://[0:0::1]:9000/x").as_deref(),
+            Some("/x")
+        );
+        let default_port = Upstream::new("http://127.0.0.1/api", t).unwrap();
+        for location in ["http://127.0.0.1:80/api/x", "http://127.0.0.1/api/x"] {
+            assert_eq!(default_port.relocated(location).as_deref(), Some("/x"));
+        }
         assert_eq!(bare.relocated("/x"), None, "nothing to change");
         assert_eq!(bare.relocated("http://[::1]:9000//evil.example/x"), None);
     }
