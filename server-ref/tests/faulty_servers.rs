@@ -439,6 +439,24 @@ fn a_server_that_ignores_unsigned_ottoken_params_fails_those_rows() {
     assert_eq!(server.failures(), scheme_rows(&["v2"], &rows));
 }
 
+#[test]
+fn a_server_that_reads_the_first_x_nonce_line_only_fails_those_rows() {
+    // PROTOCOL §7: more than one `X-Nonce` line is malformed, whatever the first holds.
+    let server = wrapped(|r| {
+        r.layer(axum::middleware::from_fn(
+            |mut req: axum::extract::Request, next: axum::middleware::Next| async move {
+                let headers = req.headers_mut();
+                if let Some(first) = headers.get("x-nonce").cloned() {
+                    headers.insert("x-nonce", first);
+                }
+                next.run(req).await
+            },
+        ))
+    });
+    let rows = ["second, empty X-Nonce line"];
+    assert_eq!(server.failures(), scheme_rows(&["v1", "v2"], &rows));
+}
+
 /// The router with `f` applied to every answer it gives.
 fn rewriting(router: Router, f: fn(Response<Body>) -> Response<Body>) -> Router {
     router.layer(axum::middleware::map_response(
@@ -479,6 +497,7 @@ fn server_errors_for_malformed_requests_fail_those_rows() {
             "malformed ottoken (v2 garbage)",
             "oversized header (64 KiB)",
             "v2 second Host line",
+            "v2 second, empty X-Nonce line",
             "v2 ottoken param beside the header",
             "v2 link with a second ottoken",
             "v2 link with an ottoke%6E param",
@@ -528,6 +547,7 @@ fn v2_refusals_with_a_generic_code_fail_those_rows() {
         "added param",
         "duplicated param",
         "signature last digit changed",
+        "second, empty X-Nonce line",
         "tampered path",
         "tampered method",
         "tampered host",
@@ -594,6 +614,7 @@ fn v1_refusals_without_em_secure_apis_texts_fail_those_rows() {
         "added param",
         "duplicated param",
         "signature last digit changed",
+        "second, empty X-Nonce line",
         "tampered path",
         "tampered method",
         "stale timestamp",

@@ -166,11 +166,14 @@ fn problem_code(r: &Response) -> Option<String> {
     v.get("code")?.as_str().map(str::to_string)
 }
 
+/// Whether an answer is a problem document (RFC 9457), as v2-style refusals are.
+fn is_problem(r: &Response) -> bool {
+    r.header("content-type")
+        .is_some_and(|c| c.contains("problem+json"))
+}
+
 fn summary(r: &Response) -> String {
-    let is_problem = r
-        .header("content-type")
-        .is_some_and(|c| c.contains("problem+json"));
-    if is_problem {
+    if is_problem(r) {
         return format!(
             "{} {}",
             r.status,
@@ -347,10 +350,7 @@ impl<'a> Runner<'a> {
                 let detail_ok = match &exp.detail {
                     None => true,
                     Some(d) => {
-                        let is_problem = r
-                            .header("content-type")
-                            .is_some_and(|c| c.contains("problem+json"));
-                        if is_problem {
+                        if is_problem(&r) {
                             let code = problem_code(&r);
                             code.as_deref() == Some(d.as_str())
                                 || (code.is_some() && code == exp.or_code)
@@ -360,6 +360,15 @@ impl<'a> Runner<'a> {
                     }
                 };
                 let mut got = summary(&r);
+                if status_ok && !detail_ok && !is_problem(&r) {
+                    // What the summary's one line hides: line ends, trailing spaces, and a
+                    // problem document under another media type.
+                    let body: String = r.text().chars().take(200).collect();
+                    got.push_str(&format!(
+                        " (body {body:?}, Content-Type {:?})",
+                        r.header("content-type").unwrap_or("")
+                    ));
+                }
                 let extra_ok = if status_ok && detail_ok {
                     match extra(&r) {
                         Ok(()) => true,
@@ -580,6 +589,22 @@ impl<'a> Runner<'a> {
             mismatch(),
             req,
         );
+
+        // A valid credential and then a second, empty `X-Nonce` line: more than one line is
+        // `malformed_header` (PROTOCOL §7), whatever the first holds; a server that reads
+        // only the first line accepts it.
+        let p = self.get_params();
+        let req = self
+            .signed_request(s, "GET", &get, &p, &p, &How::default())
+            .map(|(r, _)| r.header("X-Nonce", ""));
+        let status = if s == Scheme::V1 { 401 } else { 400 };
+        let malformed = expect(
+            Some(s),
+            status,
+            "Incorrect parameters in validate_ottoken",
+            "malformed_header",
+        );
+        self.check(format!("{sn} second, empty X-Nonce line"), malformed, req);
 
         // Signed for the GET route, sent to controller1/action2 (whose rules the params meet).
         let mut p = self.get_params();
@@ -1200,18 +1225,67 @@ mod tests {
         );
     }
 
-    #[test]
-    fn each_signed_request_gets_its_own_value() {
-        let opts = Options::new("http://127.0.0.1:9", "c", Secret::new("s").unwrap());
-        let runner = Runner {
-            opts: &opts,
+    fn runner(opts: &Options) -> Runner<'_> {
+        Runner {
+            opts,
             base: BaseUrl::parse(&opts.base_url).unwrap(),
             results: Vec::new(),
             counter: AtomicU64::new(0),
             run_id: 42,
-        };
+        }
+    }
+
+    #[test]
+    fn each_signed_request_gets_its_own_value() {
+        let opts = Options::new("http://127.0.0.1:9", "c", Secret::new("s").unwrap());
+        let runner = runner(&opts);
         let (a, b) = (runner.unique("get"), runner.unique("get"));
         assert_eq!((a.as_str(), b.as_str()), ("get-42-0", "get-42-1"));
+    }
+
+    /// A refusal whose one-line summary reads like the expected one (a v1 text with a line
+    /// end, a v2 problem under another media type) says what differs.
+    #[test]
+    fn a_failure_the_summary_would_hide_shows_the_body_and_its_type() {
+        let opts = Options::new("http://127.0.0.1:9", "c", Secret::new("s").unwrap());
+        let mut runner = runner(&opts);
+        let v1 = expect(Some(Scheme::V1), 409, "ottoken already used", "replayed");
+        let v2 = expect(Some(Scheme::V2), 409, "ottoken already used", "replayed");
+        let answers = [
+            (&v1, response(409, "text/plain", "ottoken already used\n")),
+            (
+                &v2,
+                response(409, "application/json", r#"{"code":"replayed"}"#),
+            ),
+            (&v1, response(409, "text/plain", "ottoken already used")),
+            (
+                &v2,
+                response(409, "application/problem+json", r#"{"code":"replayed"}"#),
+            ),
+        ];
+        for (exp, answer) in answers {
+            runner.record("row".into(), exp, Ok(answer), |_| Ok(()));
+        }
+        let got: Vec<(&str, bool)> = runner
+            .results
+            .iter()
+            .map(|r| (r.got.as_str(), r.passed))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    r#"409 ottoken already used (body "ottoken already used\n", Content-Type "text/plain")"#,
+                    false
+                ),
+                (
+                    r#"409 {"code":"replayed"} (body "{\"code\":\"replayed\"}", Content-Type "application/json")"#,
+                    false
+                ),
+                ("409 ottoken already used", true),
+                ("409 replayed", true),
+            ]
+        );
     }
 
     #[test]
