@@ -52,6 +52,8 @@ pub const PROBLEM_TYPE_BASE: &str = "https://xnonce.dev/errors/";
 pub const V1_CONTENT_TYPE: &str = "text/plain";
 /// The media type of v2 answers.
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+/// The v1 body of a `429` answer ([`Answer::rate_limited`]).
+pub const RATE_LIMITED_V1_BODY: &str = "Rate limit exceeded";
 
 /// The HTTP answer to a refused request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,6 +105,37 @@ impl Answer {
             body,
             server_time: hint.map(|h| h.to_string()),
         }
+    }
+
+    /// The answer to an authenticated request over its client's rate limit (PROTOCOL §16):
+    /// `429`, in v1 [`RATE_LIMITED_V1_BODY`], in v2 the `rate_limited` problem document with
+    /// a `retry_after` member (whole seconds) after `detail`. The caller also sends
+    /// `Retry-After` with the same seconds.
+    ///
+    /// ```
+    /// use xnonce_core::{answer::Answer, Scheme};
+    /// let v2 = Answer::rate_limited(Scheme::V2, 2);
+    /// assert_eq!(v2.status, 429);
+    /// assert!(v2.body.starts_with(r#"{"type":"https://xnonce.dev/errors/rate_limited","title":"Too many requests","status":429,"code":"rate_limited""#));
+    /// assert!(v2.body.ends_with(r#""retry_after":2}"#));
+    /// assert_eq!(Answer::rate_limited(Scheme::V1, 2).body, "Rate limit exceeded");
+    /// ```
+    pub fn rate_limited(scheme: Scheme, retry_after_secs: u64) -> Answer {
+        let error = Error::new(
+            ErrorCode::RateLimited,
+            format!("client rate limit exceeded; retry after {retry_after_secs} s"),
+        );
+        let mut answer = Answer::refusal(&error, scheme);
+        match scheme {
+            Scheme::V1 => answer.body = RATE_LIMITED_V1_BODY.to_string(),
+            Scheme::V2 => {
+                answer.body.pop(); // the document's closing `}`
+                answer
+                    .body
+                    .push_str(&format!(",\"retry_after\":{retry_after_secs}}}"));
+            }
+        }
+        answer
     }
 
     /// The answer's header fields: `Content-Type`, and `X-Nonce-Server-Time` when stale.

@@ -40,7 +40,7 @@ use xnonce_core::{Scheme, Verified};
 /// The error code of a 429 answer (the problem document's `code`).
 pub const CODE: &str = xnonce_core::ErrorCode::RateLimited.as_str();
 /// The v1 (plain text) body of a 429 answer.
-pub const V1_BODY: &str = "Rate limit exceeded";
+pub const V1_BODY: &str = xnonce_core::answer::RATE_LIMITED_V1_BODY;
 /// Idle buckets are swept at least this often.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// The table size below which no size-triggered sweep happens.
@@ -215,27 +215,16 @@ pub fn retry_after_secs(wait: Duration) -> u64 {
     (wait.as_secs_f64().ceil() as u64).max(1)
 }
 
-/// The 429 answer, in the style of the request's scheme.
+/// The 429 answer, in the style of the request's scheme (core's
+/// [`Answer::rate_limited`](xnonce_core::answer::Answer::rate_limited)).
 pub fn too_many_requests(scheme: Scheme, retry_after: u64) -> Response<Body> {
-    let (content_type, body) = match scheme {
-        Scheme::V1 => ("text/plain", V1_BODY.to_string()),
-        Scheme::V2 => (
-            "application/problem+json",
-            serde_json::json!({
-                "type": format!("{}{CODE}", crate::respond::PROBLEM_TYPE_BASE),
-                "title": crate::respond::title(xnonce_core::ErrorCode::RateLimited),
-                "status": 429,
-                "code": CODE,
-                "detail": format!("client rate limit exceeded; retry after {retry_after} s"),
-                "retry_after": retry_after,
-            })
-            .to_string(),
-        ),
-    };
-    let mut res = Response::new(Body::from(body));
+    let answer = xnonce_core::answer::Answer::rate_limited(scheme, retry_after);
+    let mut res = Response::new(Body::from(answer.body));
     *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-    res.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(answer.content_type),
+    );
     res.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
     res

@@ -377,6 +377,13 @@ fn a_client_over_its_rate_gets_429_with_retry_after_and_others_are_unaffected() 
     assert_eq!(r.header("content-type"), Some("application/problem+json"));
     let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
     assert_eq!(retry, 1);
+    // Members in PROTOCOL §16's order, as every other problem document, then retry_after.
+    let text = r.text();
+    assert!(
+        text.starts_with(r#"{"type":"https://xnonce.dev/errors/rate_limited","title":"Too many requests","status":429,"code":"rate_limited","detail":"#)
+            && text.ends_with(r#","retry_after":1}"#),
+        "{text}"
+    );
     // v1 style answer.
     let r = get(Scheme::V1, &s.base, "a", &a);
     assert_eq!((r.status, r.text().as_str()), (429, "Rate limit exceeded"));
