@@ -236,30 +236,29 @@ impl Upstream {
     /// case, the default port written out, `//authority/…`, user info, another spelling of
     /// an IPv6 address) or, under a URL prefix, a path below it (`/api/items/7`) becomes the
     /// path the client asks the gateway for (`/items/7`). Any other `Location` (another
-    /// host, a path outside the prefix, a relative one) is left as it is (`None`).
+    /// host, a path outside the prefix, a relative one, a scheme without `//`) is left as it
+    /// is (`None`): the gateway never writes a redirect the API did not.
     fn relocated(&self, location: &str) -> Option<String> {
-        let resolved;
-        let path = if names_an_authority(location) {
-            // Resolved as a browser resolves it, then compared by origin (scheme, host,
-            // port); its path with dot segments removed, as the browser would follow it.
-            let url = self.origin_url.join(location).ok()?;
-            if url.origin() != self.origin_url.origin() {
-                return None;
-            }
-            resolved = url[url::Position::BeforePath..].to_string();
-            resolved.as_str()
-        } else if location.starts_with('/') && !self.prefix.is_empty() {
-            // A path-absolute reference, which needs a prefix to change.
-            location
-        } else {
-            return None;
+        let candidate = match Reference::of(location) {
+            Reference::WithAuthority => true,
+            // A path needs a prefix to change.
+            Reference::PathAbsolute => !self.prefix.is_empty(),
+            Reference::Other => false,
         };
-        let rest = path.strip_prefix(self.prefix.as_str())?;
+        if !candidate {
+            return None;
+        }
+        // Resolved as a browser resolves it (tabs and newlines dropped, `\` read as `/`, dot
+        // segments removed), then compared by origin (scheme, host, port).
+        let url = self.origin_url.join(location).ok()?;
+        if url.origin() != self.origin_url.origin() {
+            return None;
+        }
+        let rest = url[url::Position::BeforePath..].strip_prefix(self.prefix.as_str())?;
         match rest.as_bytes().first() {
             None => Some("/".into()),
-            // `//host/…` (and `/\host/…`, which browsers read alike) would name another
-            // host: left as the API wrote it.
-            Some(b'/') if matches!(rest.as_bytes().get(1), Some(b'/' | b'\\')) => None,
+            // `//host/…` would name another host: left as the API wrote it.
+            Some(b'/') if rest.as_bytes().get(1) == Some(&b'/') => None,
             Some(b'/') => Some(rest.into()),
             Some(b'?' | b'#') => Some(format!("/{rest}")),
             // `/apix` is not under `/api`.
@@ -268,19 +267,46 @@ impl Upstream {
     }
 }
 
-/// Whether a URL reference names its own authority: it has a scheme (`http:…`), or starts
-/// with `//` (or `/\`, which browsers read alike).
-fn names_an_authority(reference: &str) -> bool {
-    let reference = reference.trim_start_matches(|c: char| c <= ' ');
-    if matches!(reference.as_bytes(), [b'/', b'/' | b'\\', ..]) {
-        return true;
+/// What kind of URL reference a `Location` is, read as a browser reads it (WHATWG URL:
+/// leading spaces and controls ignored, tabs and newlines dropped anywhere, `\` as `/`).
+#[derive(Debug, PartialEq, Eq)]
+enum Reference {
+    /// `scheme://…` or `//…`: names its own authority.
+    WithAuthority,
+    /// `/path…`: on the origin of the page it came from.
+    PathAbsolute,
+    /// Relative (`items/7`), or a scheme without `//` (`http:7`, `mailto:…`), whose
+    /// meaning depends on a base URL the gateway does not know.
+    Other,
+}
+
+impl Reference {
+    fn of(location: &str) -> Reference {
+        let read: Vec<u8> = location
+            .trim_start_matches(|c: char| c <= ' ')
+            .bytes()
+            .filter(|b| !matches!(b, b'\t' | b'\n' | b'\r'))
+            .collect();
+        let slash = |b: &u8| matches!(b, b'/' | b'\\');
+        let two_slashes = |s: &[u8]| s.len() >= 2 && slash(&s[0]) && slash(&s[1]);
+        if two_slashes(&read) {
+            return Reference::WithAuthority;
+        }
+        if read.first().is_some_and(slash) {
+            return Reference::PathAbsolute;
+        }
+        let is_scheme = |s: &[u8]| {
+            s.first().is_some_and(u8::is_ascii_alphabetic)
+                && s.iter()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+        };
+        match read.iter().position(|&b| b == b':') {
+            Some(end) if is_scheme(&read[..end]) && two_slashes(&read[end + 1..]) => {
+                Reference::WithAuthority
+            }
+            _ => Reference::Other,
+        }
     }
-    reference.split_once(':').is_some_and(|(scheme, _)| {
-        scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-            && scheme
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
-    })
 }
 
 /// Whether `headers` ask to switch to, or switch to, WebSocket (`Connection: upgrade` and
@@ -544,6 +570,70 @@ mod tests {
         }
         assert_eq!(bare.relocated("/x"), None, "nothing to change");
         assert_eq!(bare.relocated("http://[::1]:9000//evil.example/x"), None);
+        // A scheme without `//` is relative to a base the gateway does not know.
+        assert_eq!(bare.relocated("http:7"), None);
+    }
+
+    /// Whatever the upstream's `Location`, what the gateway writes in its place takes a
+    /// browser (WHATWG URL, which drops tabs and newlines anywhere and reads `\` as `/`) to
+    /// the gateway, never elsewhere.
+    #[test]
+    fn relocations_never_leave_the_gateway() {
+        let up = Upstream::new("http://127.0.0.1:9000/api", DEFAULT_TIMEOUT).unwrap();
+        let gateway = url::Url::parse("https://gateway.example/items/").unwrap();
+        let mut rewritten = Vec::new();
+        for location in [
+            "/api/\t/evil.example/x",
+            "/api/\t\\evil.example/x",
+            "/api/\t\t/evil.example/x",
+            "/api/\n/evil.example/x",
+            "\t/api//evil.example/x",
+            "\\api\\x",
+            "http://127.0.0.1:9000/api/\t/evil.example/x",
+            "//127.0.0.1:9000/api/\t/evil.example/x",
+            "http:/api/x",
+            "http:api/x",
+            "http:\\\\127.0.0.1:9000/api/x",
+            "HTTP://127.0.0.1:9000/api/x",
+            "http://127.0.0.%31:9000/api/x",
+            "http://127.0.0.1:09000/api/x",
+            "http://[::1%25eth0]:9000/api/x",
+            "http://127.0.0.1:9000@evil.example/api/x",
+            "http://evil.example@127.0.0.1:9000/api/x",
+            "http://127.0.0.1:9000\\@evil.example/api/x",
+            "/api/../admin",
+            "/api/%2e%2e/admin",
+        ] {
+            // What `forward` does with the upstream's header.
+            let Some(out) = HeaderValue::from_str(location)
+                .ok()
+                .and_then(|l| up.relocated(l.to_str().ok()?))
+            else {
+                continue;
+            };
+            let followed = gateway.join(&out).unwrap();
+            assert_eq!(
+                followed.origin(),
+                gateway.origin(),
+                "{location:?} -> {out:?} -> {followed}"
+            );
+            rewritten.push((location, out));
+        }
+        // Those on the upstream's origin under /api were rewritten, not merely dropped; the
+        // rest (another host once tabs are dropped, a scheme without `//`, outside the
+        // prefix) are left as the API wrote them.
+        let x = |l| (l, "/x".to_string());
+        assert_eq!(
+            rewritten,
+            [
+                x("\\api\\x"),
+                x("http:\\\\127.0.0.1:9000/api/x"),
+                x("HTTP://127.0.0.1:9000/api/x"),
+                x("http://127.0.0.%31:9000/api/x"),
+                x("http://127.0.0.1:09000/api/x"),
+                x("http://evil.example@127.0.0.1:9000/api/x"),
+            ]
+        );
     }
 
     #[test]
