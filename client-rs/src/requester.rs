@@ -715,7 +715,9 @@ async fn read_body(res: &mut reqwest::Response, limit: usize) -> Result<Vec<u8>,
     if declared > limit as u64 {
         return Err(too_large(res));
     }
-    let mut bytes = Vec::with_capacity(declared as usize);
+    // The declared length sizes at most a first 1 MiB: a server can declare far more than
+    // it sends, and an allocation that fails aborts the process.
+    let mut bytes = Vec::with_capacity(declared.min(1 << 20) as usize);
     while let Some(chunk) = res.chunk().await.map_err(transport)? {
         if chunk.len() > limit - bytes.len() {
             return Err(too_large(res));
@@ -738,18 +740,25 @@ fn target(u: &reqwest::Url) -> String {
     format!(" ({}{path}{cut})", u.origin().ascii_serialization())
 }
 
-/// The environment variable naming the proxy that requests to `scheme` URLs go through,
-/// as reqwest reads them (lower case first, then upper; `ALL_PROXY` for both schemes), if
-/// one is set.
+/// The environment variable naming the proxy that requests to `scheme` URLs go through, read
+/// as reqwest's HTTP stack (hyper-util 0.1's proxy matcher) reads them: upper case before
+/// lower case, the first one set decides (an empty one means none, and `ALL_PROXY` is then
+/// used), and none at all under CGI (`REQUEST_METHOD` set).
 fn proxy_variable(scheme: &str) -> Option<&'static str> {
-    let candidates: &[&'static str] = match scheme {
-        "https" => &["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"],
-        _ => &["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"],
+    if std::env::var_os("REQUEST_METHOD").is_some() {
+        return None;
+    }
+    let first_set = |names: [&'static str; 2]| {
+        names
+            .into_iter()
+            .find(|name| std::env::var(name).is_ok())
+            .filter(|name| std::env::var(name).is_ok_and(|v| !v.trim().is_empty()))
     };
-    candidates
-        .iter()
-        .copied()
-        .find(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()))
+    let own = match scheme {
+        "https" => first_set(["HTTPS_PROXY", "https_proxy"]),
+        _ => first_set(["HTTP_PROXY", "http_proxy"]),
+    };
+    own.or_else(|| first_set(["ALL_PROXY", "all_proxy"]))
 }
 
 fn transport(e: reqwest::Error) -> Error {

@@ -956,39 +956,54 @@ fn a_failing_proxy_from_the_environment_is_named() {
         "--base-url=http://api.example.invalid".into(),
         "--timeout=5".into(),
     ];
-    let no_proxy = [
+    let proxy_env = [
         "http_proxy",
         "HTTP_PROXY",
         "all_proxy",
         "ALL_PROXY",
         "no_proxy",
         "NO_PROXY",
+        "REQUEST_METHOD",
     ];
-    let run = |var: Option<&str>| {
+    let run = |env: &[(&str, &str)]| {
         let mut cmd = Command::new(xnonce_bin());
         cmd.args(&a).env_remove("XNONCE_SECRET");
-        for v in no_proxy {
+        for v in proxy_env {
             cmd.env_remove(v);
         }
-        if let Some(var) = var {
-            cmd.env(var, OsStr::new(&proxy));
+        for (k, v) in env {
+            cmd.env(k, OsStr::new(v));
         }
-        cmd.output().expect("run xnonce")
-    };
-    for var in ["HTTP_PROXY", "all_proxy"] {
-        let out = run(Some(var));
+        let out = cmd.output().expect("run xnonce");
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
         let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(1), "{err}");
-        assert!(
-            err.contains(&format!("through the proxy in {var}")),
-            "{var}: {err}"
-        );
         assert!(!err.contains("pr0xy-pw"), "{err}");
+        err
+    };
+    let p = proxy.as_str();
+    for (env, named) in [
+        (vec![("HTTP_PROXY", p)], "HTTP_PROXY"),
+        (vec![("all_proxy", p)], "all_proxy"),
+        // Upper case first, as reqwest reads them.
+        (vec![("HTTP_PROXY", p), ("http_proxy", p)], "HTTP_PROXY"),
+        // An empty one means none: ALL_PROXY is used.
+        (vec![("HTTP_PROXY", ""), ("ALL_PROXY", p)], "ALL_PROXY"),
+    ] {
+        let err = run(&env);
+        // Named, and really used: the dead proxy refused the connection.
+        assert!(
+            err.contains(&format!("through the proxy in {named}"))
+                && err.contains("Connection refused"),
+            "{env:?}: {err}"
+        );
     }
-    // Without one, the target's name alone (its lookup fails: `.invalid` never resolves).
-    let err = stderr(&run(None));
-    assert!(
-        err.contains("api.example.invalid") && !err.contains("proxy"),
-        "{err}"
-    );
+    // Without one, or under CGI (where reqwest ignores them), the target's name alone (its
+    // lookup fails: `.invalid` never resolves).
+    for env in [vec![], vec![("HTTP_PROXY", p), ("REQUEST_METHOD", "GET")]] {
+        let err = run(&env);
+        assert!(
+            err.contains("api.example.invalid") && !err.contains("proxy"),
+            "{env:?}: {err}"
+        );
+    }
 }

@@ -903,7 +903,8 @@ async fn the_offset_learned_is_the_servers_clock_minus_the_local_one() {
 
 /// A server that answers every request by its path: `/declared` a `Content-Length` over
 /// 4 KiB, `/chunked` 4 KiB + 1 in chunks, `/exact` exactly 4 KiB in chunks, `/endless`
-/// chunks until the client goes away, `/close` 8 KiB delimited by the connection's close.
+/// chunks until the client goes away, `/close` 8 KiB delimited by the connection's close,
+/// `/lying` a `Content-Length` of 2^62 before 3 bytes and the close.
 async fn oversized_answers() -> String {
     use tokio::io::AsyncWriteExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -920,6 +921,10 @@ async fn oversized_answers() -> String {
                 let chunked = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
                 let answer: Vec<u8> = match path.as_str() {
                     "/declared" => b"HTTP/1.1 200 OK\r\ncontent-length: 4097\r\n\r\n".to_vec(),
+                    "/lying" => {
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 4611686018427387904\r\n\r\nabc"
+                            .to_vec()
+                    }
                     "/chunked" => [chunked, chunk(4000), chunk(97), b"0\r\n\r\n".to_vec()].concat(),
                     "/exact" => [chunked, chunk(4000), chunk(96), b"0\r\n\r\n".to_vec()].concat(),
                     "/close" => [
@@ -983,4 +988,16 @@ async fn answers_over_the_size_limit_are_refused() {
         .unwrap();
     assert_eq!(res.bytes, vec![b'a'; 8192]);
     assert_eq!(xnonce::DEFAULT_MAX_RESPONSE_BYTES, 64 << 20);
+    // Under a limit above what it declares, a lying length is a failed read, not an
+    // allocation of 2^62 bytes (which would abort the process).
+    let secret = xnonce::Secret::new("00".repeat(32)).unwrap();
+    let api = Requester::builder(&base, "c", secret)
+        .max_response_bytes(usize::MAX)
+        .build()
+        .unwrap();
+    let err = api
+        .make_request("GET", vec![], "/lying", None, RequestOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::ConnectionFailed, "{err}");
 }
