@@ -462,3 +462,90 @@ def test_answer_objects() -> None:
         xnonce.sign("v2", "GET", "/a", [], "billing", "not a secret")
     assert info.value.answer is None
     assert xnonce.error_from_code("replayed").answer is None
+
+
+class SharedStore:
+    """A synchronous replay store two middlewares' verifiers share (as a Redis store is)."""
+
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+
+    def insert_if_absent(self, key: str, expires_at_ms: int, now_ms: int) -> bool:
+        if key in self.keys:
+            return False
+        self.keys.add(key)
+        return True
+
+
+class AsyncSharedStore(SharedStore):
+    async def insert_if_absent(  # type: ignore[override]
+        self, key: str, expires_at_ms: int, now_ms: int
+    ) -> bool:
+        return SharedStore.insert_if_absent(self, key, expires_at_ms, now_ms)
+
+
+def test_a_request_an_outer_middleware_accepted_is_not_its_own_replay() -> None:
+    """Two middlewares on one request (an app's and a mounted sub-app's), with one verifier,
+    with verifiers sharing a store, or (ASGI) with a shared awaited store: the inner one
+    verifies again but does not record the key the outer one recorded, so the request is
+    accepted once and its replay refused."""
+    one = xnonce.Verifier({"billing": SECRET})
+    store = SharedStore()
+
+    def sharing() -> xnonce.Verifier:
+        return xnonce.Verifier({"billing": SECRET}, replay_store=store)
+
+    wsgi_apps = {
+        "one verifier": WsgiMiddleware(WsgiMiddleware(echo_wsgi, one), one),
+        "a shared store": WsgiMiddleware(WsgiMiddleware(echo_wsgi, sharing()), sharing()),
+    }
+    header = xnonce.sign_request("v2", "GET", "api.test", "/a?x=1", "billing", SECRET)
+
+    def wsgi_status(app: WsgiMiddleware) -> str:
+        statuses: list[str] = []
+        environ = {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": "/a",
+            "QUERY_STRING": "x=1",
+            "HTTP_HOST": "api.test",
+            "HTTP_X_NONCE": header,
+            "wsgi.input": io.BytesIO(b""),
+        }
+        b"".join(app(environ, lambda status, headers: statuses.append(status)))
+        return statuses[0][:3]
+
+    for what, app in wsgi_apps.items():
+        assert [wsgi_status(app), wsgi_status(app)] == ["200", "409"], what
+
+    awaited = AsyncSharedStore()
+    asgi_apps = {
+        "one verifier": AsgiMiddleware(AsgiMiddleware(echo_asgi, one), one),
+        "a shared awaited store": AsgiMiddleware(
+            AsgiMiddleware(echo_asgi, one, replay_store=awaited), one, replay_store=awaited
+        ),
+    }
+    signed = xnonce.sign_request("v2", "GET", "api.test", "/b?x=1", "billing", SECRET)
+
+    def asgi_status(asgi: AsgiMiddleware) -> int:
+        got: list[int] = []
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": "/b",
+            "raw_path": b"/b",
+            "query_string": b"x=1",
+            "headers": [(b"host", b"api.test"), (b"x-nonce", signed.encode())],
+        }
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                got.append(message["status"])
+
+        asyncio.run(asgi(scope, receive, send))
+        return got[0]
+
+    for what, asgi in asgi_apps.items():
+        assert [asgi_status(asgi), asgi_status(asgi)] == [200, 409], what

@@ -33,6 +33,14 @@ def repeated_host(target: str, host: str | None, x_nonce: str | None) -> Answer 
     return None
 
 
+def accepted_before(outer: object, verified: Verified) -> bool:
+    """Whether an outer xnonce middleware accepted this very request: ``outer`` is what it
+    left in the environ or scope (only server code can put a ``Verified`` there), with the
+    same replay key. That middleware recorded the key; recording it again would refuse the
+    request as its own replay, and a replay of it meets that middleware first."""
+    return isinstance(outer, Verified) and outer.replay_key == verified.replay_key
+
+
 class VerifyingMiddleware(Generic[App]):
     """An app behind a verifier: ``once`` picks ``verify_once`` (replays refused) over
     ``verify``; ``max_body`` bounds the body read for verification."""
@@ -60,13 +68,16 @@ class VerifyingMiddleware(Generic[App]):
         body: bytes,
         *,
         once: bool | None = None,
+        outer: object = None,
     ) -> Verified | Answer:
         """The verified request, or the answer to send for its refusal; ``once`` (default:
-        the middleware's) picks ``verify_once``."""
+        the middleware's) picks ``verify_once``, except for a request an outer middleware
+        accepted (``outer``, ``accepted_before``), which is verified but not recorded again."""
         once = self.once if once is None else once
-        verify = self.verifier.verify_once if once else self.verifier.verify
+        again = once and isinstance(outer, Verified)
+        verify = self.verifier.verify_once if once and not again else self.verifier.verify
         try:
-            return verify(
+            outcome = verify(
                 method,
                 target,
                 host=host,
@@ -79,3 +90,7 @@ class VerifyingMiddleware(Generic[App]):
             if e.answer is None:
                 raise
             return e.answer
+        if again and not accepted_before(outer, outcome):
+            # Another request than the one the outer middleware accepted: recorded here.
+            return self.check(method, target, host, x_nonce, content_type, body, once=True)
+        return outcome

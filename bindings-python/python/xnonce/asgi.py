@@ -29,7 +29,14 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from xnonce._replay import checked_store, checked_timeout, record
-from xnonce._server import MAX_BODY, VerifyingMiddleware, encode_path, join_target, repeated_host
+from xnonce._server import (
+    MAX_BODY,
+    VerifyingMiddleware,
+    accepted_before,
+    encode_path,
+    join_target,
+    repeated_host,
+)
 from xnonce._xnonce import Answer, Verified, Verifier
 from xnonce.types import AsyncReplayStore, ReplayStore
 
@@ -131,13 +138,17 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
         x_nonce: str | None,
         content_type: str | None,
         body: bytes,
+        outer: object,
     ) -> Verified | Answer:
         """The verified request, or the answer to its refusal: ``check``, then, with a
-        ``replay_store``, the store's record of it."""
+        ``replay_store``, the store's record of it (not for a request an outer middleware
+        accepted: ``outer``, its ``Verified``, ``accepted_before``)."""
         store = self.replay_store
         once = self.once and store is None
-        outcome = self.check(method, target, host, x_nonce, content_type, body, once=once)
-        if store is None or isinstance(outcome, Answer):
+        outcome = self.check(
+            method, target, host, x_nonce, content_type, body, once=once, outer=outer
+        )
+        if store is None or isinstance(outcome, Answer) or accepted_before(outer, outcome):
             return outcome
         recorded = await record(store, outcome, self.store_timeout)
         refusal = Answer.replay_store(recorded, target=target, x_nonce=x_nonce)
@@ -186,6 +197,7 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
             x_nonce,
             _header(scope, b"content-type"),
             body,
+            scope.get(SCOPE_KEY),
         )
         if isinstance(outcome, Answer):
             await _send(send, outcome)
@@ -213,7 +225,9 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
         host = _header(scope, b"host")
         refused = repeated_host(target, host, x_nonce)
         if refused is None:
-            outcome = await self._verify("GET", target, host, x_nonce, None, b"")
+            outcome = await self._verify(
+                "GET", target, host, x_nonce, None, b"", scope.get(SCOPE_KEY)
+            )
         else:
             outcome = refused
         if isinstance(outcome, Answer):

@@ -150,6 +150,7 @@ class XNonceMiddleware(VerifyingMiddleware[WSGIApp]):
             x_nonce,
             environ.get("CONTENT_TYPE") or None,
             body,
+            outer=environ.get(ENVIRON_KEY),
         )
         if isinstance(outcome, Answer):
             return _send(start_response, outcome)
