@@ -96,9 +96,12 @@ function middleware(verifier, options) {
     // absolute form, `http://host/path?query`, core takes its authority as the host).
     const target = req.originalUrl ?? req.url
     const xNonce = req.headers['x-nonce']
+    // What an outer xnonce middleware left on this request (only server code sets it): it
+    // accepted and recorded the request, and read its body.
+    const outer = Buffer.isBuffer(req.rawBody) ? req.xnonce?.replayKey : undefined
     let body
     try {
-      if (req.readableEnded) {
+      if (outer === undefined && req.readableEnded) {
         throw new Error(
           'xnonce middleware: the request body was already read; mount it before any body parser ' +
             '(the verified body is then req.rawBody)',
@@ -117,7 +120,8 @@ function middleware(verifier, options) {
         if (conflict) return send(res, conflict)
       }
       const declared = req.headers['content-length']
-      body = declared !== undefined && Number(declared) > limit ? TOO_LARGE : await readBody(req, limit)
+      if (outer !== undefined) body = req.rawBody.length > limit ? TOO_LARGE : req.rawBody
+      else body = declared !== undefined && Number(declared) > limit ? TOO_LARGE : await readBody(req, limit)
       if (body === GONE) {
         // The client went away mid-body: nobody to answer, nothing for the app.
         res.destroy()
@@ -130,18 +134,24 @@ function middleware(verifier, options) {
         return send(res, native.bodyTooLargeAnswer(limit, { target, xNonce }))
       }
       // Express's method-override rewrites req.method; the client signed the one it sent.
-      req.xnonce = check.call(verifier, req.originalMethod ?? req.method, target, {
-        // HTTP/2 and HTTP/3 carry the host as `:authority` (RFC 9113 §8.3.1).
-        host: req.headers[':authority'] ?? req.headers.host,
-        xNonce,
-        contentType: req.headers['content-type'],
-        body,
-      })
+      const verify = (how) =>
+        how.call(verifier, req.originalMethod ?? req.method, target, {
+          // HTTP/2 and HTTP/3 carry the host as `:authority` (RFC 9113 §8.3.1).
+          host: req.headers[':authority'] ?? req.headers.host,
+          xNonce,
+          contentType: req.headers['content-type'],
+          body,
+        })
+      // A request the outer middleware accepted is verified again (this verifier's clients
+      // and settings), but its replay key is not recorded a second time: that would refuse
+      // it as its own replay, and a replay of it meets the outer middleware first.
+      req.xnonce = verify(outer === undefined ? check : verifier.verify)
+      if (outer !== undefined && req.xnonce.replayKey !== outer) req.xnonce = verify(check)
     } catch (error) {
       if (error instanceof XNonceError && error.answer) return send(res, error.answer)
       return fail(error)
     }
-    if (shared) {
+    if (shared && req.xnonce.replayKey !== outer) {
       let recorded
       let failure
       try {
