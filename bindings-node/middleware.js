@@ -15,6 +15,12 @@ const DEFAULT_LIMIT = 1 << 20
 
 /** Outcomes of reading a body that are not its bytes. */
 const TOO_LARGE = Symbol('too large')
+/**
+ * Set on a request the middleware admitted, for a second xnonce middleware on the same
+ * request (an app's and a router's): `{ body, recordedKey }`. A registered symbol, so copies
+ * of the package see each other's; nothing a client sends can set it.
+ */
+const ADMITTED = Symbol.for('xnonce.admitted')
 const GONE = Symbol('gone')
 
 /** The TypeError Node's own APIs throw for an argument of the wrong type. */
@@ -96,10 +102,12 @@ function middleware(verifier, options) {
     // absolute form, `http://host/path?query`, core takes its authority as the host).
     const target = req.originalUrl ?? req.url
     const xNonce = req.headers['x-nonce']
-    // What an outer xnonce middleware left on this request (only server code sets it): it
-    // accepted and recorded the request, and read its body.
-    const outer = Buffer.isBuffer(req.rawBody) ? req.xnonce?.replayKey : undefined
+    // What an outer xnonce middleware that admitted this request left on it: the body it
+    // read and verified, and the replay key it recorded (none with `once: false`).
+    const outer = req[ADMITTED]
     let body
+    // The replay key an outer middleware recorded for this very request, if any.
+    let recordedBefore
     try {
       if (outer === undefined && req.readableEnded) {
         throw new Error(
@@ -120,7 +128,7 @@ function middleware(verifier, options) {
         if (conflict) return send(res, conflict)
       }
       const declared = req.headers['content-length']
-      if (outer !== undefined) body = req.rawBody.length > limit ? TOO_LARGE : req.rawBody
+      if (outer !== undefined) body = outer.body.length > limit ? TOO_LARGE : outer.body
       else body = declared !== undefined && Number(declared) > limit ? TOO_LARGE : await readBody(req, limit)
       if (body === GONE) {
         // The client went away mid-body: nobody to answer, nothing for the app.
@@ -145,13 +153,17 @@ function middleware(verifier, options) {
       // A request the outer middleware accepted is verified again (this verifier's clients
       // and settings), but its replay key is not recorded a second time: that would refuse
       // it as its own replay, and a replay of it meets the outer middleware first.
-      req.xnonce = verify(outer === undefined ? check : verifier.verify)
-      if (outer !== undefined && req.xnonce.replayKey !== outer) req.xnonce = verify(check)
+      recordedBefore = outer?.recordedKey
+      req.xnonce = verify(recordedBefore === undefined ? check : verifier.verify)
+      if (recordedBefore !== undefined && req.xnonce.replayKey !== recordedBefore) {
+        recordedBefore = undefined
+        req.xnonce = verify(check)
+      }
     } catch (error) {
       if (error instanceof XNonceError && error.answer) return send(res, error.answer)
       return fail(error)
     }
-    if (shared && req.xnonce.replayKey !== outer) {
+    if (shared && recordedBefore === undefined) {
       let recorded
       let failure
       try {
@@ -171,6 +183,7 @@ function middleware(verifier, options) {
       }
     }
     req.rawBody = body
+    req[ADMITTED] = { body, recordedKey: once ? req.xnonce.replayKey : recordedBefore }
     if (then) {
       try {
         await then(req, res)

@@ -320,12 +320,16 @@ test('Express-style: req.originalUrl is verified, next() continues, a refusal do
 })
 
 test('a request an outer xnonce middleware accepted is verified again, not refused as its own replay', async () => {
-  // An app's middleware and a router's, with one verifier, or with a shared store.
+  // An app's middleware and a router's, with one verifier, or with a shared store; the
+  // replay is refused by whichever recorded the request.
   const keys = new Set()
   const store = { insertIfAbsent: async (key) => !keys.has(key) && Boolean(keys.add(key)) }
   const one = new x.Verifier({ [CLIENT]: reference.secret })
+  const two = new x.Verifier({ [CLIENT]: reference.secret })
   const pairs = {
     'one verifier': [x.middleware(one), x.middleware(one)],
+    // An outer middleware that records nothing leaves the replay check to the inner one.
+    'an outer once: false': [x.middleware(two, { once: false }), x.middleware(two)],
     'a shared store': [
       x.middleware(new x.Verifier({ [CLIENT]: reference.secret }), { store }),
       x.middleware(new x.Verifier({ [CLIENT]: reference.secret }), { store }),

@@ -488,8 +488,9 @@ def test_a_request_an_outer_middleware_accepted_is_not_its_own_replay() -> None:
     """Two middlewares on one request (an app's and a mounted sub-app's), with one verifier,
     with verifiers sharing a store, or (ASGI) with a shared awaited store: the inner one
     verifies again but does not record the key the outer one recorded, so the request is
-    accepted once and its replay refused."""
-    one = xnonce.Verifier({"billing": SECRET})
+    accepted once and its replay refused. An outer one with ``once=False`` records nothing:
+    the inner one does, and refuses the replay."""
+    one, two, three, four = (xnonce.Verifier({"billing": SECRET}) for _ in range(4))
     store = SharedStore()
 
     def sharing() -> xnonce.Verifier:
@@ -498,6 +499,7 @@ def test_a_request_an_outer_middleware_accepted_is_not_its_own_replay() -> None:
     wsgi_apps = {
         "one verifier": WsgiMiddleware(WsgiMiddleware(echo_wsgi, one), one),
         "a shared store": WsgiMiddleware(WsgiMiddleware(echo_wsgi, sharing()), sharing()),
+        "an outer once=False": WsgiMiddleware(WsgiMiddleware(echo_wsgi, two), two, once=False),
     }
     header = xnonce.sign_request("v2", "GET", "api.test", "/a?x=1", "billing", SECRET)
 
@@ -519,10 +521,11 @@ def test_a_request_an_outer_middleware_accepted_is_not_its_own_replay() -> None:
 
     awaited = AsyncSharedStore()
     asgi_apps = {
-        "one verifier": AsgiMiddleware(AsgiMiddleware(echo_asgi, one), one),
+        "one verifier": AsgiMiddleware(AsgiMiddleware(echo_asgi, three), three),
         "a shared awaited store": AsgiMiddleware(
-            AsgiMiddleware(echo_asgi, one, replay_store=awaited), one, replay_store=awaited
+            AsgiMiddleware(echo_asgi, four, replay_store=awaited), four, replay_store=awaited
         ),
+        "an outer once=False": AsgiMiddleware(AsgiMiddleware(echo_asgi, two), two, once=False),
     }
     signed = xnonce.sign_request("v2", "GET", "api.test", "/b?x=1", "billing", SECRET)
 

@@ -33,12 +33,18 @@ def repeated_host(target: str, host: str | None, x_nonce: str | None) -> Answer 
     return None
 
 
+#: Where a middleware that recorded a request's replay key (``once=True``) leaves it, in the
+#: WSGI environ or the ASGI scope, for an inner one.
+RECORDED_KEY = "xnonce.recorded"
+
+
 def accepted_before(outer: object, verified: Verified) -> bool:
-    """Whether an outer xnonce middleware accepted this very request: ``outer`` is what it
-    left in the environ or scope (only server code can put a ``Verified`` there), with the
-    same replay key. That middleware recorded the key; recording it again would refuse the
-    request as its own replay, and a replay of it meets that middleware first."""
-    return isinstance(outer, Verified) and outer.replay_key == verified.replay_key
+    """Whether an outer xnonce middleware accepted and recorded this very request: ``outer``
+    is the replay key it left under ``RECORDED_KEY`` (only server code can put it there).
+    Recording it again would refuse the request as its own replay, and a replay of it meets
+    that middleware first. An outer middleware with ``once=False`` records nothing and leaves
+    nothing: the inner one records as usual."""
+    return isinstance(outer, str) and outer == verified.replay_key
 
 
 class VerifyingMiddleware(Generic[App]):
@@ -74,7 +80,7 @@ class VerifyingMiddleware(Generic[App]):
         the middleware's) picks ``verify_once``, except for a request an outer middleware
         accepted (``outer``, ``accepted_before``), which is verified but not recorded again."""
         once = self.once if once is None else once
-        again = once and isinstance(outer, Verified)
+        again = once and isinstance(outer, str)
         verify = self.verifier.verify_once if once and not again else self.verifier.verify
         try:
             outcome = verify(

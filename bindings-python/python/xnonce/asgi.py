@@ -31,6 +31,7 @@ from typing import Any
 from xnonce._replay import checked_store, checked_timeout, record
 from xnonce._server import (
     MAX_BODY,
+    RECORDED_KEY,
     VerifyingMiddleware,
     accepted_before,
     encode_path,
@@ -79,10 +80,13 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return ", ".join(bytes(v).decode("latin-1") for v in values)
 
 
-def _admit(scope: Scope, verified: Verified) -> None:
+def _admit(scope: Scope, verified: Verified, recorded: bool) -> None:
     """Hands the verified request to the app: ``scope[SCOPE_KEY]`` and, for Starlette and
-    FastAPI, ``request.state.xnonce``."""
+    FastAPI, ``request.state.xnonce``; and, when its replay key was recorded, the key for
+    an inner middleware (``RECORDED_KEY``)."""
     scope[SCOPE_KEY] = verified
+    if recorded:
+        scope[RECORDED_KEY] = verified.replay_key
     scope.setdefault("state", {})["xnonce"] = verified
 
 
@@ -142,7 +146,7 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
     ) -> Verified | Answer:
         """The verified request, or the answer to its refusal: ``check``, then, with a
         ``replay_store``, the store's record of it (not for a request an outer middleware
-        accepted: ``outer``, its ``Verified``, ``accepted_before``)."""
+        recorded: ``outer``, the replay key it left, ``accepted_before``)."""
         store = self.replay_store
         once = self.once and store is None
         outcome = self.check(
@@ -197,12 +201,12 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
             x_nonce,
             _header(scope, b"content-type"),
             body,
-            scope.get(SCOPE_KEY),
+            scope.get(RECORDED_KEY),
         )
         if isinstance(outcome, Answer):
             await _send(send, outcome)
             return
-        _admit(scope, outcome)
+        _admit(scope, outcome, self.once)
         replayed = False
 
         async def replay_body() -> Message:
@@ -226,7 +230,7 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
         refused = repeated_host(target, host, x_nonce)
         if refused is None:
             outcome = await self._verify(
-                "GET", target, host, x_nonce, None, b"", scope.get(SCOPE_KEY)
+                "GET", target, host, x_nonce, None, b"", scope.get(RECORDED_KEY)
             )
         else:
             outcome = refused
@@ -237,5 +241,5 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
             else:
                 await send({"type": "websocket.close", "code": 1008})
             return
-        _admit(scope, outcome)
+        _admit(scope, outcome, self.once)
         await self.app(scope, receive, send)
