@@ -15,12 +15,6 @@ const DEFAULT_LIMIT = 1 << 20
 
 /** Outcomes of reading a body that are not its bytes. */
 const TOO_LARGE = Symbol('too large')
-/**
- * Set on a request the middleware admitted, for a second xnonce middleware on the same
- * request (an app's and a router's): `{ body, recordedKey }`. A registered symbol, so copies
- * of the package see each other's; nothing a client sends can set it.
- */
-const ADMITTED = Symbol.for('xnonce.admitted')
 const GONE = Symbol('gone')
 
 /** The TypeError Node's own APIs throw for an argument of the wrong type. */
@@ -102,14 +96,9 @@ function middleware(verifier, options) {
     // absolute form, `http://host/path?query`, core takes its authority as the host).
     const target = req.originalUrl ?? req.url
     const xNonce = req.headers['x-nonce']
-    // What an outer xnonce middleware that admitted this request left on it: the body it
-    // read and verified, and the replay key it recorded (none with `once: false`).
-    const outer = req[ADMITTED]
     let body
-    // The replay key an outer middleware recorded for this very request, if any.
-    let recordedBefore
     try {
-      if (outer === undefined && req.readableEnded) {
+      if (req.readableEnded) {
         throw new Error(
           'xnonce middleware: the request body was already read; mount it before any body parser ' +
             '(the verified body is then req.rawBody)',
@@ -128,8 +117,7 @@ function middleware(verifier, options) {
         if (conflict) return send(res, conflict)
       }
       const declared = req.headers['content-length']
-      if (outer !== undefined) body = outer.body.length > limit ? TOO_LARGE : outer.body
-      else body = declared !== undefined && Number(declared) > limit ? TOO_LARGE : await readBody(req, limit)
+      body = declared !== undefined && Number(declared) > limit ? TOO_LARGE : await readBody(req, limit)
       if (body === GONE) {
         // The client went away mid-body: nobody to answer, nothing for the app.
         res.destroy()
@@ -142,28 +130,18 @@ function middleware(verifier, options) {
         return send(res, native.bodyTooLargeAnswer(limit, { target, xNonce }))
       }
       // Express's method-override rewrites req.method; the client signed the one it sent.
-      const verify = (how) =>
-        how.call(verifier, req.originalMethod ?? req.method, target, {
-          // HTTP/2 and HTTP/3 carry the host as `:authority` (RFC 9113 §8.3.1).
-          host: req.headers[':authority'] ?? req.headers.host,
-          xNonce,
-          contentType: req.headers['content-type'],
-          body,
-        })
-      // A request the outer middleware accepted is verified again (this verifier's clients
-      // and settings), but its replay key is not recorded a second time: that would refuse
-      // it as its own replay, and a replay of it meets the outer middleware first.
-      recordedBefore = outer?.recordedKey
-      req.xnonce = verify(recordedBefore === undefined ? check : verifier.verify)
-      if (recordedBefore !== undefined && req.xnonce.replayKey !== recordedBefore) {
-        recordedBefore = undefined
-        req.xnonce = verify(check)
-      }
+      req.xnonce = check.call(verifier, req.originalMethod ?? req.method, target, {
+        // HTTP/2 and HTTP/3 carry the host as `:authority` (RFC 9113 §8.3.1).
+        host: req.headers[':authority'] ?? req.headers.host,
+        xNonce,
+        contentType: req.headers['content-type'],
+        body,
+      })
     } catch (error) {
       if (error instanceof XNonceError && error.answer) return send(res, error.answer)
       return fail(error)
     }
-    if (shared && recordedBefore === undefined) {
+    if (shared) {
       let recorded
       let failure
       try {
@@ -183,7 +161,6 @@ function middleware(verifier, options) {
       }
     }
     req.rawBody = body
-    req[ADMITTED] = { body, recordedKey: once ? req.xnonce.replayKey : recordedBefore }
     if (then) {
       try {
         await then(req, res)

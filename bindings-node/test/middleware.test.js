@@ -319,42 +319,6 @@ test('Express-style: req.originalUrl is verified, next() continues, a refusal do
   }
 })
 
-test('a request an outer xnonce middleware accepted is verified again, not refused as its own replay', async () => {
-  // An app's middleware and a router's, with one verifier, or with a shared store; the
-  // replay is refused by whichever recorded the request.
-  const keys = new Set()
-  const store = { insertIfAbsent: async (key) => !keys.has(key) && Boolean(keys.add(key)) }
-  const one = new x.Verifier({ [CLIENT]: reference.secret })
-  const two = new x.Verifier({ [CLIENT]: reference.secret })
-  const pairs = {
-    'one verifier': [x.middleware(one), x.middleware(one)],
-    // An outer middleware that records nothing leaves the replay check to the inner one.
-    'an outer once: false': [x.middleware(two, { once: false }), x.middleware(two)],
-    'a shared store': [
-      x.middleware(new x.Verifier({ [CLIENT]: reference.secret }), { store }),
-      x.middleware(new x.Verifier({ [CLIENT]: reference.secret }), { store }),
-    ],
-  }
-  for (const [what, [outer, inner]] of Object.entries(pairs)) {
-    const peer = await listen((req, res) => {
-      outer(req, res, () => inner(req, res, () => res.end(`${req.xnonce.client} ${req.rawBody}`)))
-    })
-    try {
-      const header = x.signRequest('v2', 'POST', '/a/b', CLIENT, reference.secret, {
-        host: peer.host,
-        body: '{"n":1}',
-      })
-      const headers = { 'x-nonce': header, 'content-type': 'application/json' }
-      const first = await exchange(peer.url, { method: 'POST', target: '/a/b', headers, body: '{"n":1}' })
-      assert.deepEqual([first.status, first.body], [200, `${CLIENT} {"n":1}`], what)
-      const replay = await exchange(peer.url, { method: 'POST', target: '/a/b', headers, body: '{"n":1}' })
-      assert.equal(replay.status, 409, what)
-    } finally {
-      await peer.close()
-    }
-  }
-})
-
 test('once: false verifies without remembering (a second copy passes)', async () => {
   const open = await listen(
     x.middleware(new x.Verifier({ [CLIENT]: reference.secret }), {

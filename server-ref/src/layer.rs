@@ -707,14 +707,6 @@ impl Shared {
             Ok(verified) => verified,
             Err(e) => return refused(e.into()),
         };
-        // Accepted by an outer `XNonceLayer` already (its `Verified` is in the extensions,
-        // which only server code sets): that layer recorded this replay key, so recording it
-        // again would refuse the request as its own replay. A replay of it meets that outer
-        // layer first.
-        let outer = parts.extensions.get::<Verified>();
-        if outer.is_some_and(|outer| outer.replay_key == verified.replay_key) {
-            return Decision::Done(recorded(scheme, verified, route, Ok(true)));
-        }
         let (key, until) = (&verified.replay_key, verified.remember_until_ms);
         match self.store.insert_now(key, until, now_ms) {
             Some(answer) => Decision::Done(recorded(scheme, verified, route, answer)),
@@ -988,40 +980,6 @@ pub(crate) mod tests {
             let (status, body) = send(&down, req).await;
             assert_eq!(status, 503);
             assert!(body.contains("store_unavailable"), "{body}");
-        }
-    }
-
-    /// Two layers on one route (one on the app, one on a nested router): the inner one sees
-    /// the outer's `Verified` for the same request and does not record its replay key again,
-    /// so a request is accepted once, not refused as its own replay; a replay still is, by
-    /// the outer layer. With a shared store or with a store each.
-    #[tokio::test]
-    async fn a_request_accepted_by_an_outer_layer_is_not_its_own_replay() {
-        let secret = svc_secret();
-        let shared = Arc::new(crate::SyncStore(MemoryReplayStore::new()));
-        let pairs = [
-            (
-                "a shared store",
-                XNonceLayer::new(svc_clients(&secret)).store(shared.clone()),
-                XNonceLayer::new(svc_clients(&secret)).store(shared),
-            ),
-            (
-                "a store each",
-                XNonceLayer::new(svc_clients(&secret)),
-                XNonceLayer::new(svc_clients(&secret)),
-            ),
-        ];
-        for (stores, outer, inner) in pairs {
-            let handler = tower::service_fn(|req: Request<Body>| async move {
-                let client = req.extensions().get::<Verified>().map(|v| v.client.clone());
-                Ok::<_, Infallible>(Response::new(Body::from(client.unwrap_or_default())))
-            });
-            let app = outer.layer(inner.layer(handler));
-            let get = signed_get(&secret);
-            for (want, what) in [(200, "first"), (409, "replay")] {
-                let res = app.clone().oneshot(get()).await.unwrap();
-                assert_eq!(res.status().as_u16(), want, "{stores}: {what}");
-            }
         }
     }
 

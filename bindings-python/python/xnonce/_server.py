@@ -33,20 +33,6 @@ def repeated_host(target: str, host: str | None, x_nonce: str | None) -> Answer 
     return None
 
 
-#: Where a middleware that recorded a request's replay key (``once=True``) leaves it, in the
-#: WSGI environ or the ASGI scope, for an inner one.
-RECORDED_KEY = "xnonce.recorded"
-
-
-def accepted_before(outer: object, verified: Verified) -> bool:
-    """Whether an outer xnonce middleware accepted and recorded this very request: ``outer``
-    is the replay key it left under ``RECORDED_KEY`` (only server code can put it there).
-    Recording it again would refuse the request as its own replay, and a replay of it meets
-    that middleware first. An outer middleware with ``once=False`` records nothing and leaves
-    nothing: the inner one records as usual."""
-    return isinstance(outer, str) and outer == verified.replay_key
-
-
 class VerifyingMiddleware(Generic[App]):
     """An app behind a verifier: ``once`` picks ``verify_once`` (replays refused) over
     ``verify``; ``max_body`` bounds the body read for verification."""
@@ -74,16 +60,13 @@ class VerifyingMiddleware(Generic[App]):
         body: bytes,
         *,
         once: bool | None = None,
-        outer: object = None,
     ) -> Verified | Answer:
         """The verified request, or the answer to send for its refusal; ``once`` (default:
-        the middleware's) picks ``verify_once``, except for a request an outer middleware
-        accepted (``outer``, ``accepted_before``), which is verified but not recorded again."""
+        the middleware's) picks ``verify_once``."""
         once = self.once if once is None else once
-        again = once and isinstance(outer, str)
-        verify = self.verifier.verify_once if once and not again else self.verifier.verify
+        verify = self.verifier.verify_once if once else self.verifier.verify
         try:
-            outcome = verify(
+            return verify(
                 method,
                 target,
                 host=host,
@@ -96,7 +79,3 @@ class VerifyingMiddleware(Generic[App]):
             if e.answer is None:
                 raise
             return e.answer
-        if again and not accepted_before(outer, outcome):
-            # Another request than the one the outer middleware accepted: recorded here.
-            return self.check(method, target, host, x_nonce, content_type, body, once=True)
-        return outcome

@@ -29,15 +29,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from xnonce._replay import checked_store, checked_timeout, record
-from xnonce._server import (
-    MAX_BODY,
-    RECORDED_KEY,
-    VerifyingMiddleware,
-    accepted_before,
-    encode_path,
-    join_target,
-    repeated_host,
-)
+from xnonce._server import MAX_BODY, VerifyingMiddleware, encode_path, join_target, repeated_host
 from xnonce._xnonce import Answer, Verified, Verifier
 from xnonce.types import AsyncReplayStore, ReplayStore
 
@@ -80,13 +72,10 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return ", ".join(bytes(v).decode("latin-1") for v in values)
 
 
-def _admit(scope: Scope, verified: Verified, recorded: bool) -> None:
+def _admit(scope: Scope, verified: Verified) -> None:
     """Hands the verified request to the app: ``scope[SCOPE_KEY]`` and, for Starlette and
-    FastAPI, ``request.state.xnonce``; and, when its replay key was recorded, the key for
-    an inner middleware (``RECORDED_KEY``)."""
+    FastAPI, ``request.state.xnonce``."""
     scope[SCOPE_KEY] = verified
-    if recorded:
-        scope[RECORDED_KEY] = verified.replay_key
     scope.setdefault("state", {})["xnonce"] = verified
 
 
@@ -142,17 +131,13 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
         x_nonce: str | None,
         content_type: str | None,
         body: bytes,
-        outer: object,
     ) -> Verified | Answer:
         """The verified request, or the answer to its refusal: ``check``, then, with a
-        ``replay_store``, the store's record of it (not for a request an outer middleware
-        recorded: ``outer``, the replay key it left, ``accepted_before``)."""
+        ``replay_store``, the store's record of it."""
         store = self.replay_store
         once = self.once and store is None
-        outcome = self.check(
-            method, target, host, x_nonce, content_type, body, once=once, outer=outer
-        )
-        if store is None or isinstance(outcome, Answer) or accepted_before(outer, outcome):
+        outcome = self.check(method, target, host, x_nonce, content_type, body, once=once)
+        if store is None or isinstance(outcome, Answer):
             return outcome
         recorded = await record(store, outcome, self.store_timeout)
         refusal = Answer.replay_store(recorded, target=target, x_nonce=x_nonce)
@@ -201,12 +186,11 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
             x_nonce,
             _header(scope, b"content-type"),
             body,
-            scope.get(RECORDED_KEY),
         )
         if isinstance(outcome, Answer):
             await _send(send, outcome)
             return
-        _admit(scope, outcome, self.once)
+        _admit(scope, outcome)
         replayed = False
 
         async def replay_body() -> Message:
@@ -229,9 +213,7 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
         host = _header(scope, b"host")
         refused = repeated_host(target, host, x_nonce)
         if refused is None:
-            outcome = await self._verify(
-                "GET", target, host, x_nonce, None, b"", scope.get(RECORDED_KEY)
-            )
+            outcome = await self._verify("GET", target, host, x_nonce, None, b"")
         else:
             outcome = refused
         if isinstance(outcome, Answer):
@@ -241,5 +223,5 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
             else:
                 await send({"type": "websocket.close", "code": 1008})
             return
-        _admit(scope, outcome, self.once)
+        _admit(scope, outcome)
         await self.app(scope, receive, send)

@@ -28,13 +28,7 @@ from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 
-from xnonce._server import (
-    RECORDED_KEY,
-    VerifyingMiddleware,
-    encode_path,
-    join_target,
-    repeated_host,
-)
+from xnonce._server import VerifyingMiddleware, encode_path, join_target, repeated_host
 from xnonce._xnonce import Answer
 
 __all__ = ["ENVIRON_KEY", "XNonceMiddleware", "request_target"]
@@ -156,13 +150,10 @@ class XNonceMiddleware(VerifyingMiddleware[WSGIApp]):
             x_nonce,
             environ.get("CONTENT_TYPE") or None,
             body,
-            outer=environ.get(RECORDED_KEY),
         )
         if isinstance(outcome, Answer):
             return _send(start_response, outcome)
         environ[ENVIRON_KEY] = outcome
-        if self.once:
-            environ[RECORDED_KEY] = outcome.replay_key
         environ["wsgi.input"] = io.BytesIO(body)
         # The length of what was verified: an app that reads CONTENT_LENGTH bytes (Django
         # does, and reads nothing without it) gets a chunked body too.
