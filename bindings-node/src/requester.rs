@@ -67,9 +67,9 @@ fn clock_offset(env: &Env, ms: f64) -> Outcome<i64> {
 }
 
 /// `maxResponseBytes`: a whole number of bytes from 0 to `Number.MAX_SAFE_INTEGER`.
-fn max_response_bytes(env: &Env, bytes: f64) -> Outcome<usize> {
+fn max_response_bytes(env: &Env, bytes: f64) -> Outcome<u64> {
     match bytes.fract() == 0.0 && (0.0..=MAX_SAFE_INTEGER).contains(&bytes) {
-        true => Ok(usize::try_from(bytes as u64).unwrap_or(usize::MAX)),
+        true => Ok(bytes as u64),
         false => Err(out_of_range(
             env,
             "maxResponseBytes",

@@ -247,7 +247,7 @@ fn builder(
         .timeout(timeout)
         .correct_clock(correct_clock)
         .clock_offset_ms(clock_offset_ms)
-        .max_response_bytes(usize::try_from(max_response_bytes).unwrap_or(usize::MAX));
+        .max_response_bytes(max_response_bytes);
     Ok(match ca_pem {
         Some(pem) => builder.root_certificates_pem(pem),
         None => builder,

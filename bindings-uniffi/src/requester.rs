@@ -200,7 +200,7 @@ impl Requester {
                 .timeout(Duration::from_millis(timeout_ms))
                 .correct_clock(correct_clock)
                 .clock_offset_ms(clock_offset_ms)
-                .max_response_bytes(usize::try_from(max_response_bytes).unwrap_or(usize::MAX));
+                .max_response_bytes(max_response_bytes);
         if let Some(pem) = ca_pem {
             builder = builder.root_certificates_pem(pem);
         }

@@ -68,7 +68,7 @@ impl RequesterBuilder {
 
     /// The largest answer body to read (default [`crate::DEFAULT_MAX_RESPONSE_BYTES`]); see
     /// [`crate::RequesterBuilder::max_response_bytes`].
-    pub fn max_response_bytes(self, limit: usize) -> Self {
+    pub fn max_response_bytes(self, limit: u64) -> Self {
         RequesterBuilder(self.0.max_response_bytes(limit))
     }
 

@@ -19,7 +19,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// The default size limit of an answer's body: 64 MiB. The requester keeps a whole body in
 /// memory ([`Response::bytes`], [`Response::body`], [`Response::data`]), so without a limit a
 /// server (or anything posing as one) could make it take all of it.
-pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Per-request options, as em-secure-api's `options` hash.
 ///
@@ -157,7 +157,7 @@ pub struct RequesterBuilder {
     correct_clock: bool,
     clock_offset_ms: i64,
     root_certificates: Vec<Vec<u8>>,
-    max_response_bytes: usize,
+    max_response_bytes: u64,
 }
 
 impl fmt::Debug for RequesterBuilder {
@@ -234,7 +234,9 @@ impl RequesterBuilder {
     ///     .build()?;
     /// # Ok::<(), xnonce::Error>(())
     /// ```
-    pub fn max_response_bytes(mut self, limit: usize) -> Self {
+    /// A body's size is a `u64`, as `Content-Length` is: any value is a limit on every
+    /// platform.
+    pub fn max_response_bytes(mut self, limit: u64) -> Self {
         self.max_response_bytes = limit;
         self
     }
@@ -393,7 +395,7 @@ struct Inner {
     scheme: Scheme,
     correct_clock: bool,
     offset_ms: AtomicI64,
-    max_response_bytes: usize,
+    max_response_bytes: u64,
 }
 
 /// Signs and sends requests to one server as one client. Cheap to clone: clones share the
@@ -701,7 +703,7 @@ fn authentic_hint(
 
 /// Reads an answer's body, refusing one over `limit` bytes: by its `Content-Length` before
 /// reading, or as soon as the chunks read pass the limit (a chunked or close-delimited body).
-async fn read_body(res: &mut reqwest::Response, limit: usize) -> Result<Vec<u8>, Error> {
+async fn read_body(res: &mut reqwest::Response, limit: u64) -> Result<Vec<u8>, Error> {
     let too_large = |res: &reqwest::Response| {
         Error::new(
             ErrorCode::ConnectionFailed,
@@ -712,14 +714,14 @@ async fn read_body(res: &mut reqwest::Response, limit: usize) -> Result<Vec<u8>,
         )
     };
     let declared = res.content_length().unwrap_or(0);
-    if declared > limit as u64 {
+    if declared > limit {
         return Err(too_large(res));
     }
     // The declared length sizes at most a first 1 MiB: a server can declare far more than
     // it sends, and an allocation that fails aborts the process.
     let mut bytes = Vec::with_capacity(declared.min(1 << 20) as usize);
     while let Some(chunk) = res.chunk().await.map_err(transport)? {
-        if chunk.len() > limit - bytes.len() {
+        if chunk.len() as u64 > limit - bytes.len() as u64 {
             return Err(too_large(res));
         }
         bytes.extend_from_slice(&chunk);

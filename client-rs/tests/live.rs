@@ -992,7 +992,7 @@ async fn answers_over_the_size_limit_are_refused() {
     // allocation of 2^62 bytes (which would abort the process).
     let secret = xnonce::Secret::new("00".repeat(32)).unwrap();
     let api = Requester::builder(&base, "c", secret)
-        .max_response_bytes(usize::MAX)
+        .max_response_bytes(u64::MAX)
         .build()
         .unwrap();
     let err = api

@@ -96,7 +96,7 @@ pub struct RequestArgs {
     /// The largest answer body to accept, in bytes; a longer one fails the command (exit 1)
     /// without being read further.
     #[arg(long, value_name = "BYTES", default_value_t = crate::DEFAULT_MAX_RESPONSE_BYTES)]
-    pub max_response_bytes: usize,
+    pub max_response_bytes: u64,
 }
 
 /// `--timeout`: whole seconds, at least 1.
