@@ -751,10 +751,10 @@ fn proxy_variable(scheme: &str) -> Option<&'static str> {
         return None;
     }
     let first_set = |names: [&'static str; 2]| {
-        names
+        let (name, value) = names
             .into_iter()
-            .find(|name| std::env::var(name).is_ok())
-            .filter(|name| std::env::var(name).is_ok_and(|v| !v.trim().is_empty()))
+            .find_map(|name| Some((name, std::env::var(name).ok()?)))?;
+        (!value.trim().is_empty()).then_some(name)
     };
     let own = match scheme {
         "https" => first_set(["HTTPS_PROXY", "https_proxy"]),
