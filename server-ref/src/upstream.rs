@@ -444,18 +444,23 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// `x-xnonce-`, and `X-Forwarded-For` spelled with a `_` (`X_Forwarded_For`, which such a
 /// server would merge after the gateway's entry).
 fn strip_gateway_fields(headers: &mut HeaderMap) {
-    let dashed = |name: &[u8]| -> Vec<u8> {
-        name.iter()
-            .map(|&b| if b == b'_' { b'-' } else { b })
-            .collect()
+    // Whether `name`, with `_` read as `-`, starts with `prefix` (without a copy per field).
+    let starts_as = |name: &[u8], prefix: &[u8]| {
+        name.len() >= prefix.len()
+            && name
+                .iter()
+                .zip(prefix)
+                .all(|(&b, &p)| if b == b'_' { p == b'-' } else { b == p })
     };
+    let forwarded_for = X_FORWARDED_FOR.as_bytes();
     let theirs: Vec<HeaderName> = headers
         .keys()
         .filter(|name| {
             let name = name.as_str().as_bytes();
-            let read = dashed(name);
-            read.starts_with(b"x-xnonce-")
-                || (read == X_FORWARDED_FOR.as_bytes() && name != X_FORWARDED_FOR.as_bytes())
+            starts_as(name, b"x-xnonce-")
+                || (name.len() == forwarded_for.len()
+                    && starts_as(name, forwarded_for)
+                    && name != forwarded_for)
         })
         .cloned()
         .collect();
