@@ -39,8 +39,6 @@ use xnonce_core::{Scheme, Verified};
 
 /// The error code of a 429 answer (the problem document's `code`).
 pub const CODE: &str = xnonce_core::ErrorCode::RateLimited.as_str();
-/// The v1 (plain text) body of a 429 answer.
-pub const V1_BODY: &str = xnonce_core::answer::RATE_LIMITED_V1_BODY;
 /// Idle buckets are swept at least this often.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// The table size below which no size-triggered sweep happens.
