@@ -55,7 +55,7 @@ use xnonce_core::replay::{DigestTable, Prefetcher, EVICTION_PART};
 use xnonce_core::{ReplayKey, ReplayStoreError};
 
 use crate::log_throttle::LogThrottle;
-use crate::store::{AsyncReplayStore, StoreFuture};
+use crate::store::{AsyncReplayStore, StoreFuture, StoreId};
 
 /// File name of the journal inside the data dir.
 pub const JOURNAL_FILE: &str = "replay.journal";
@@ -191,6 +191,7 @@ pub struct JournalStore {
     path: PathBuf,
     inner: Arc<Mutex<Inner>>,
     prefetcher: Prefetcher,
+    id: StoreId,
 }
 
 impl std::fmt::Debug for JournalStore {
@@ -422,6 +423,7 @@ impl JournalStore {
         let lines = entries.len();
         Ok(JournalStore {
             path,
+            id: StoreId::new(),
             prefetcher: entries.prefetcher(),
             inner: Arc::new(Mutex::new(Inner {
                 entries,
@@ -541,12 +543,13 @@ impl JournalStore {
     /// Spawns a task evicting and compacting every `every`; it stops when the store is
     /// dropped everywhere else.
     pub fn spawn_evictor(&self, every: Duration) -> tokio::task::JoinHandle<()> {
-        let (path, prefetcher) = (self.path.clone(), self.prefetcher.clone());
+        let (path, prefetcher, id) = (self.path.clone(), self.prefetcher.clone(), self.id);
         crate::store::spawn_while_alive(Arc::downgrade(&self.inner), every, move |inner| {
             let store = JournalStore {
                 path: path.clone(),
                 inner,
                 prefetcher: prefetcher.clone(),
+                id,
             };
             if let Err(e) = store.evict_expired(crate::now_ms()) {
                 tracing::warn!(target: "xnonce", error = %e, "cannot compact the replay journal");
@@ -614,6 +617,10 @@ impl AsyncReplayStore for JournalStore {
         now_ms: u64,
     ) -> Option<Result<bool, ReplayStoreError>> {
         Some(self.insert(key, expires_at_ms, now_ms))
+    }
+
+    fn id(&self) -> Option<StoreId> {
+        Some(self.id)
     }
 }
 

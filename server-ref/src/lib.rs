@@ -28,7 +28,7 @@ pub use rate_limit::RateLimitLayer;
 pub use redis_store::RedisStore;
 pub use registry::Registry;
 pub use server::{shutdown_signal, shutdown_signals, Server};
-pub use store::{AsyncReplayStore, MemoryStore, SyncStore};
+pub use store::{AsyncReplayStore, MemoryStore, StoreId, SyncStore};
 
 /// Milliseconds since the Unix epoch from the system clock.
 ///

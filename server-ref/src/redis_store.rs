@@ -52,7 +52,7 @@ use redis::AsyncConnectionConfig;
 use xnonce_core::replay::shared::SharedKeys;
 use xnonce_core::{ReplayKey, ReplayStoreError};
 
-use crate::store::{AsyncReplayStore, StoreFuture};
+use crate::store::{AsyncReplayStore, StoreFuture, StoreId};
 
 /// The default key prefix (core's [`replay::shared::DEFAULT_PREFIX`](xnonce_core::replay::shared::DEFAULT_PREFIX)).
 pub use xnonce_core::replay::shared::DEFAULT_PREFIX;
@@ -84,6 +84,9 @@ pub struct RedisStore {
     link: Mutex<Link>,
     /// Held by the one connection attempt in progress.
     connecting: tokio::sync::Mutex<()>,
+    /// Shared by the layers given this store through an `Arc` (not by another `RedisStore`
+    /// on the same Redis: see [`AsyncReplayStore::id`]).
+    id: StoreId,
 }
 
 /// The connection the store uses, and the last attempt to make one that failed.
@@ -220,6 +223,7 @@ impl RedisStore {
             timeout: Duration::from_secs(2),
             link: Mutex::new(Link::default()),
             connecting: tokio::sync::Mutex::new(()),
+            id: StoreId::new(),
         })
     }
 
@@ -430,6 +434,10 @@ impl AsyncReplayStore for RedisStore {
                 }
             }
         })
+    }
+
+    fn id(&self) -> Option<StoreId> {
+        Some(self.id)
     }
 }
 

@@ -28,6 +28,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -65,6 +66,36 @@ pub trait AsyncReplayStore: Send + Sync + 'static {
     /// the memory it will probe. Changes nothing; the default does nothing.
     fn prefetch(&self, key: &ReplayKey) {
         let _ = key;
+    }
+
+    /// Which records this handle writes to: handles with the same id share their records (a
+    /// store and its clones). Two [`crate::XNonceLayer`]s on one request (one on the app, one
+    /// on a nested router) use it to tell whether the outer one already recorded the
+    /// request's key in this very store, so that the inner one does not refuse the request
+    /// as its own replay. `None` (the default): unknown, so every layer records.
+    fn id(&self) -> Option<StoreId> {
+        None
+    }
+}
+
+/// The identity of a replay store's records ([`AsyncReplayStore::id`]): made once per store
+/// with [`StoreId::new`] and shared by its clones; never equal to another store's, even one
+/// made after this one is dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StoreId(u64);
+
+impl StoreId {
+    /// An id unequal to every other this process has made.
+    pub fn new() -> StoreId {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        StoreId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+impl Default for StoreId {
+    /// A new id ([`StoreId::new`]).
+    fn default() -> Self {
+        StoreId::new()
     }
 }
 
@@ -104,6 +135,7 @@ impl<T: ReplayStore + Send + Sync + 'static> AsyncReplayStore for SyncStore<T> {
 #[derive(Clone, Default)]
 pub struct MemoryStore {
     inner: Arc<MemoryReplayStore>,
+    id: StoreId,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -167,6 +199,10 @@ impl AsyncReplayStore for MemoryStore {
     fn prefetch(&self, key: &ReplayKey) {
         self.inner.prefetch(key)
     }
+
+    fn id(&self) -> Option<StoreId> {
+        Some(self.id)
+    }
 }
 
 impl<T: AsyncReplayStore + ?Sized> AsyncReplayStore for Arc<T> {
@@ -190,6 +226,10 @@ impl<T: AsyncReplayStore + ?Sized> AsyncReplayStore for Arc<T> {
 
     fn prefetch(&self, key: &ReplayKey) {
         (**self).prefetch(key)
+    }
+
+    fn id(&self) -> Option<StoreId> {
+        (**self).id()
     }
 }
 
