@@ -8,7 +8,8 @@
 //! 3. verifies the credential (`X-Nonce` header or `ottoken` parameter) with core's
 //!    [`Verifier`] against a [`SecretSource`] (401 on failure);
 //! 4. records the replay key in the [`AsyncReplayStore`] (409 on a replay, 503 if the store
-//!    cannot answer);
+//!    cannot answer) — unless an outer `XNonceLayer` on the same request recorded it in this
+//!    very store ([`AsyncReplayStore::id`]);
 //! 5. passes the request on with [`Verified`] (and the [`RouteMatch`], with a route table) in
 //!    its extensions, and the body re-attached.
 //!
@@ -65,7 +66,7 @@ use xnonce_core::{
 };
 
 use crate::respond::{refusal, Refusal};
-use crate::store::{AsyncReplayStore, MemoryStore};
+use crate::store::{AsyncReplayStore, MemoryStore, StoreId};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -475,6 +476,45 @@ struct Pending {
 
 type Parts = axum::http::request::Parts;
 
+/// The replay records an `XNonceLayer` made for this request, left in its extensions for a
+/// second layer on the same request (one on the app, one on a nested router): that layer
+/// verifies the request again but does not record a key that this very store
+/// ([`AsyncReplayStore::id`]) already holds for it, which would refuse the request as its own
+/// replay. A layer on another store records as usual, so a replay sent to another instance
+/// still meets every store. Private to this module: nothing else can make one.
+#[derive(Clone)]
+struct RecordedIn {
+    store: StoreId,
+    /// The replay key's digest ([`ReplayKey::digest`]).
+    key: [u8; 16],
+    /// A record of an earlier layer on another store, or of another key.
+    earlier: Option<Box<RecordedIn>>,
+}
+
+impl RecordedIn {
+    /// Whether `key` is recorded in `store` for this request.
+    fn holds(&self, store: StoreId, key: &ReplayKey) -> bool {
+        std::iter::successors(Some(self), |r| r.earlier.as_deref())
+            .any(|r| r.store == store && r.key == *key.digest())
+    }
+
+    /// Notes in `extensions` that `key` is recorded in `store` (kept with earlier records).
+    fn note(extensions: &mut axum::http::Extensions, store: StoreId, key: &ReplayKey) {
+        if extensions
+            .get::<RecordedIn>()
+            .is_some_and(|r| r.holds(store, key))
+        {
+            return;
+        }
+        let earlier = extensions.remove::<RecordedIn>().map(Box::new);
+        extensions.insert(RecordedIn {
+            store,
+            key: *key.digest(),
+            earlier,
+        });
+    }
+}
+
 /// What the layer does with a request.
 enum Admission {
     /// Pass it on to the inner service.
@@ -501,6 +541,9 @@ impl Shared {
                     outcome = "accepted",
                     "request"
                 );
+                if let Some(store) = self.store.id() {
+                    RecordedIn::note(&mut parts.extensions, store, &verified.replay_key);
+                }
                 parts.extensions.insert(verified);
                 if let Some(route) = route {
                     parts.extensions.insert(route);
@@ -708,6 +751,11 @@ impl Shared {
             Err(e) => return refused(e.into()),
         };
         let (key, until) = (&verified.replay_key, verified.remember_until_ms);
+        let recorded_here = |r: &RecordedIn| self.store.id().is_some_and(|id| r.holds(id, key));
+        if parts.extensions.get().is_some_and(recorded_here) {
+            // An outer layer recorded this very key in this very store for this request.
+            return Decision::Done(recorded(scheme, verified, route, Ok(true)));
+        }
         match self.store.insert_now(key, until, now_ms) {
             Some(answer) => Decision::Done(recorded(scheme, verified, route, answer)),
             None => Decision::Record(Pending {
@@ -793,7 +841,7 @@ pub(crate) mod tests {
     use http_body::Body as _;
     use std::collections::HashMap;
     use std::convert::Infallible;
-    use tower::ServiceExt;
+    use tower::{service_fn, ServiceExt};
     use xnonce_core::{sign, MemoryReplayStore, ReplayStore, ReplayStoreError, Secret, SignInput};
 
     /// The secret of "svc", the client every test here signs for.
@@ -814,6 +862,8 @@ pub(crate) mod tests {
         down: bool,
         /// The keys the layer announced through `prefetch`.
         hinted: std::sync::Mutex<Vec<String>>,
+        /// What `id` answers (`None`: an unknown store).
+        id: Option<StoreId>,
     }
 
     impl AsyncReplayStore for WaitingStore {
@@ -834,6 +884,10 @@ pub(crate) mod tests {
 
         fn prefetch(&self, key: &ReplayKey) {
             self.hinted.lock().unwrap().push(key.to_string());
+        }
+
+        fn id(&self) -> Option<StoreId> {
+            self.id
         }
     }
 
@@ -898,16 +952,13 @@ pub(crate) mod tests {
         assert!(tower::Service::<Request<Body>>::poll_ready(&mut ready, &mut cx).is_ready());
     }
 
-    /// Status and body of `req` through `layer` in front of a handler answering
-    /// `<verified client>:<body length>`.
+    /// Status and body of `req` through `layer` in front of `client_and_body`.
     async fn send(layer: &XNonceLayer, req: Request<Body>) -> (u16, String) {
-        let handler = tower::service_fn(|req: Request<Body>| async move {
-            let client = req.extensions().get::<Verified>().map(|v| v.client.clone());
-            let body = req.into_body().collect().await.unwrap().to_bytes();
-            let text = format!("{}:{}", client.unwrap_or_default(), body.len());
-            Ok::<_, Infallible>(Response::new(Body::from(text)))
-        });
-        let res = layer.layer(handler).oneshot(req).await.unwrap();
+        let res = layer
+            .layer(service_fn(client_and_body))
+            .oneshot(req)
+            .await
+            .unwrap();
         let status = res.status().as_u16();
         let body = res.into_body().collect().await.unwrap().to_bytes();
         (status, String::from_utf8(body.to_vec()).unwrap())
@@ -981,6 +1032,103 @@ pub(crate) mod tests {
             assert_eq!(status, 503);
             assert!(body.contains("store_unavailable"), "{body}");
         }
+    }
+
+    /// Two layers on one request (one on the app, one on a nested router). The inner one
+    /// verifies the request again, but does not record a key the outer one recorded in the
+    /// same store (its `id`), which would refuse the request as its own replay; a replay is
+    /// refused. Layers on different stores each record.
+    #[tokio::test]
+    async fn a_second_layer_on_the_same_store_does_not_refuse_the_request_as_its_replay() {
+        let secret = svc_secret();
+        let layer = || XNonceLayer::new(svc_clients(&secret));
+        let memory = MemoryStore::new();
+        let waiting = Arc::new(WaitingStore {
+            id: Some(StoreId::new()),
+            ..WaitingStore::default()
+        });
+        let pairs = [
+            (
+                "one memory store",
+                layer().store(memory.clone()),
+                layer().store(memory),
+            ),
+            ("a store each", layer(), layer()),
+            (
+                "one store that answers later",
+                layer().store(waiting.clone()),
+                layer().store(waiting),
+            ),
+        ];
+        for (stores, outer, inner) in pairs {
+            let app = outer.layer(inner.layer(service_fn(client_and_body)));
+            let (get, post) = (signed_get(&secret), signed_post(&secret));
+            for req in [&get as &dyn Fn() -> Request<Body>, &post] {
+                let res = app.clone().oneshot(req()).await.unwrap();
+                assert_eq!(res.status(), 200, "{stores}: first");
+                let res = app.clone().oneshot(req()).await.unwrap();
+                assert_eq!(res.status(), 409, "{stores}: replay");
+            }
+        }
+    }
+
+    /// Every layer records a request in its own store unless that very store holds it for
+    /// this request. Two instances, each with its own store on the app and one shared store
+    /// on a nested router: a request accepted by the first and replayed to the second is
+    /// new to the second's own store but not to the shared one, so it is refused.
+    #[tokio::test]
+    async fn a_replay_to_another_instance_meets_the_store_they_share() {
+        let secret = svc_secret();
+        let shared = MemoryStore::new();
+        let instance = || {
+            let inner = XNonceLayer::new(svc_clients(&secret)).store(shared.clone());
+            XNonceLayer::new(svc_clients(&secret)).layer(inner.layer(service_fn(client_and_body)))
+        };
+        let (first, second) = (instance(), instance());
+        let get = signed_get(&secret);
+        assert_eq!(first.oneshot(get()).await.unwrap().status(), 200);
+        assert_eq!(shared.len(), 1);
+        assert_eq!(second.oneshot(get()).await.unwrap().status(), 409);
+    }
+
+    /// A store whose records cannot be told apart from another's (`id` is `None`: a core
+    /// store in a `SyncStore`) is recorded in by every layer, so two layers on it refuse
+    /// the request as its own replay rather than guess.
+    #[tokio::test]
+    async fn layers_on_a_store_without_an_id_each_record() {
+        let secret = svc_secret();
+        let shared = Arc::new(crate::SyncStore(MemoryReplayStore::new()));
+        let outer = XNonceLayer::new(svc_clients(&secret)).store(shared.clone());
+        let inner = XNonceLayer::new(svc_clients(&secret)).store(shared);
+        let app = outer.layer(inner.layer(service_fn(client_and_body)));
+        let res = app.oneshot(signed_get(&secret)()).await.unwrap();
+        assert_eq!(res.status(), 409);
+    }
+
+    /// The records of three layers: each (store, key) pair is held, no other pair is, and
+    /// a pair already noted is not noted twice.
+    #[test]
+    fn recorded_in_holds_each_layers_store_and_key() {
+        let (a, b, c) = (StoreId::new(), StoreId::new(), StoreId::new());
+        let (k1, k2) = (ReplayKey::new("v2:svc:1"), ReplayKey::new("v2:svc:2"));
+        let mut ext = axum::http::Extensions::new();
+        RecordedIn::note(&mut ext, a, &k1);
+        RecordedIn::note(&mut ext, b, &k1);
+        RecordedIn::note(&mut ext, a, &k1);
+        RecordedIn::note(&mut ext, c, &k2);
+        let r = ext.get::<RecordedIn>().unwrap();
+        assert!(r.holds(a, &k1) && r.holds(b, &k1) && r.holds(c, &k2));
+        assert!(!r.holds(a, &k2) && !r.holds(b, &k2) && !r.holds(c, &k1));
+        let depth = std::iter::successors(Some(r), |r| r.earlier.as_deref()).count();
+        assert_eq!(depth, 3);
+    }
+
+    /// A handler answering `<verified client>:<body length>`.
+    async fn client_and_body(req: Request<Body>) -> Result<Response<Body>, Infallible> {
+        let client = req.extensions().get::<Verified>().map(|v| v.client.clone());
+        let body = req.into_body().collect().await.unwrap().to_bytes();
+        let text = format!("{}:{}", client.unwrap_or_default(), body.len());
+        Ok(Response::new(Body::from(text)))
     }
 
     /// Inside `Router::nest("/a", …)` the inner router sees `/b`; the client signed `/a/b`,
