@@ -379,6 +379,17 @@ impl PyVerifier {
         })
     }
 
+    /// The `replay_store` this verifier was built with, `None` for its own memory: what the
+    /// middlewares compare (by identity) to skip a record an earlier one made in this very
+    /// store for the same request. Not public API.
+    #[getter(_replay_store)]
+    fn replay_store_object(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        match &self.store {
+            Store::Memory(_) => None,
+            Store::Python(store) => Some(store.clone_ref(py)),
+        }
+    }
+
     /// Verifies authenticity and freshness; raises an `XNonceError` subclass otherwise.
     /// `target` is the request target as received (`/path?query`, still percent-encoded; in
     /// absolute form, `http://host/path?query`, its authority is the host and `host` is

@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ import requests
 import xnonce
 from serving import uvicorn_serving
 from werkzeug.serving import make_server
+from werkzeug.test import EnvironBuilder
 from xnonce.asgi import XNonceMiddleware as AsgiMiddleware
 from xnonce.asgi import request_target as asgi_request_target
 from xnonce.requests import XNonceAuth
@@ -462,3 +464,193 @@ def test_answer_objects() -> None:
         xnonce.sign("v2", "GET", "/a", [], "billing", "not a secret")
     assert info.value.answer is None
     assert xnonce.error_from_code("replayed").answer is None
+
+
+@dataclass
+class SharedStore:
+    """A replay store two middlewares can share (as a Redis store is). Two of them with one
+    ``name`` are equal (``==``) yet distinct stores: only the very object that recorded a
+    key holds it."""
+
+    name: str = "shared"
+    keys: set[str] = field(default_factory=set, compare=False)
+    failing: bool = field(default=False, compare=False)
+
+    def insert_if_absent(self, key: str, expires_at_ms: int, now_ms: int) -> bool:
+        if self.failing:
+            raise ConnectionError("store down")
+        if key in self.keys:
+            return False
+        self.keys.add(key)
+        return True
+
+
+class AsyncSharedStore(SharedStore):
+    async def insert_if_absent(  # type: ignore[override]
+        self, key: str, expires_at_ms: int, now_ms: int
+    ) -> bool:
+        return SharedStore.insert_if_absent(self, key, expires_at_ms, now_ms)
+
+
+class Stacked:
+    """Two xnonce middlewares on one request (an app's and a mounted sub-app's), WSGI or ASGI,
+    called in process with one signed GET (the WSGI environ built by Werkzeug, as its server
+    builds it: a header becomes an ``HTTP_*`` key)."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.header = xnonce.sign_request("v2", "GET", "api.test", "/a", "billing", SECRET)
+        verifier = xnonce.Verifier({"billing": SECRET})
+        self.replay_key = verifier.verify(
+            "GET", "/a", host="api.test", x_nonce=self.header
+        ).replay_key
+
+    def app(
+        self,
+        outer: xnonce.Verifier,
+        inner: xnonce.Verifier,
+        *,
+        outer_once: bool = True,
+        outer_store: SharedStore | None = None,
+        inner_store: SharedStore | None = None,
+    ) -> Any:
+        """``inner`` on the app, ``outer`` around it; ``*_store``: an ASGI middleware's
+        ``replay_store``."""
+        if self.kind == "wsgi":
+            assert outer_store is None and inner_store is None
+            return WsgiMiddleware(WsgiMiddleware(echo_wsgi, inner), outer, once=outer_once)
+        sub_app = AsgiMiddleware(echo_asgi, inner, replay_store=inner_store)
+        return AsgiMiddleware(sub_app, outer, once=outer_once, replay_store=outer_store)
+
+    def status(self, app: Any, headers: dict[str, str] | None = None) -> int:
+        """The status ``app`` answers the signed GET with (and ``headers``)."""
+        headers = {"X-Nonce": self.header, **(headers or {})}
+        if self.kind == "wsgi":
+            builder = EnvironBuilder(
+                path="/a", base_url="http://api.test", headers=[*headers.items()]
+            )
+            statuses: list[str] = []
+            b"".join(app(builder.get_environ(), lambda status, _: statuses.append(status)))
+            return int(statuses[0][:3])
+        got: list[int] = []
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": "/a",
+            "raw_path": b"/a",
+            "query_string": b"",
+            "headers": [(b"host", b"api.test")]
+            + [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        }
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                got.append(message["status"])
+
+        asyncio.run(app(scope, receive, send))
+        return got[0]
+
+
+@pytest.fixture(params=["wsgi", "asgi"])
+def stacked(request: pytest.FixtureRequest) -> Stacked:
+    return Stacked(request.param)
+
+
+def billing(replay_store: SharedStore | None = None) -> xnonce.Verifier:
+    return xnonce.Verifier({"billing": SECRET}, replay_store=replay_store)
+
+
+def test_stacked_middlewares_on_one_store_record_a_request_once(stacked: Stacked) -> None:
+    """An app's middleware and a mounted sub-app's that record in the very same store (one
+    verifier; verifiers sharing a ``replay_store``): the inner one verifies again but does not
+    record the key again, so the request is accepted once and its replay refused."""
+    one = billing()
+    store = SharedStore()
+    apps = {
+        "one verifier": stacked.app(one, one),
+        "one replay_store": stacked.app(billing(store), billing(store)),
+    }
+    for what, app in apps.items():
+        assert [stacked.status(app), stacked.status(app)] == [200, 409], what
+    assert store.keys == {stacked.replay_key}
+
+
+def test_asgi_stacked_middlewares_on_one_awaited_store_record_a_request_once() -> None:
+    """The same with the ASGI middleware's own (awaited) ``replay_store``: shared by both, or
+    the outer's being the inner verifier's ``replay_store``."""
+    stacked = Stacked("asgi")
+    awaited, store = AsyncSharedStore(), SharedStore()
+    apps = {
+        "a shared awaited store": stacked.app(
+            billing(), billing(), outer_store=awaited, inner_store=awaited
+        ),
+        "the outer's store, the inner verifier's": stacked.app(
+            billing(), billing(store), outer_store=store
+        ),
+    }
+    for what, app in apps.items():
+        assert [stacked.status(app), stacked.status(app)] == [200, 409], what
+
+
+def test_after_an_outer_once_false_the_inner_middleware_records(stacked: Stacked) -> None:
+    """An outer middleware with ``once=False`` records nothing and leaves no record: the
+    inner one, on the same verifier, records the request and refuses its replay."""
+    one = billing()
+    app = stacked.app(one, one, outer_once=False)
+    assert [stacked.status(app), stacked.status(app)] == [200, 409]
+
+
+def test_a_replay_sent_to_another_instance_meets_the_shared_store(stacked: Stacked) -> None:
+    """Two instances of one API: an app-wide middleware on each instance's own memory, and a
+    sub-app's on one store they share (as Redis is). The first instance's outer record does
+    not stop its inner one recording in the shared store, so the same request sent to the
+    second instance, new to its memory, is refused there."""
+    store, awaited = SharedStore(), AsyncSharedStore()
+    pairs = {
+        "verifiers sharing a replay_store": [
+            stacked.app(billing(), billing(store)),
+            stacked.app(billing(), billing(store)),
+        ],
+    }
+    if stacked.kind == "asgi":
+        pairs["an awaited replay_store"] = [
+            stacked.app(billing(), billing(), inner_store=awaited),
+            stacked.app(billing(), billing(), inner_store=awaited),
+        ]
+    for what, (first, second) in pairs.items():
+        assert [stacked.status(first), stacked.status(second)] == [200, 409], what
+    assert store.keys == {stacked.replay_key}
+
+
+def test_stacked_middlewares_on_different_stores_each_record(stacked: Stacked) -> None:
+    """Two stores, equal (``==``) but not the same object: each middleware records in its
+    own, so the inner's store holds the key after the first request; a store that fails is
+    a 503 even though the outer middleware accepted the request."""
+    outer, inner = SharedStore(), SharedStore()
+    assert outer == inner
+    app = stacked.app(billing(outer), billing(inner))
+    assert stacked.status(app) == 200
+    assert outer.keys == inner.keys == {stacked.replay_key}
+    assert stacked.status(app) == 409
+    down = SharedStore(failing=True)
+    assert stacked.status(stacked.app(billing(), billing(down))) == 503
+
+
+def test_a_client_cannot_make_a_middleware_skip_its_record(stacked: Stacked) -> None:
+    """A header named like the record (``X-Nonce-Recorded``, ``xnonce.recorded``), holding
+    the request's replay key, arrives as a header (``HTTP_*``, ``scope["headers"]``), never
+    as the record: the replay is still refused, by one middleware or by stacked ones on
+    different stores."""
+    forged = {"X-Nonce-Recorded": stacked.replay_key, "xnonce.recorded": stacked.replay_key}
+    store = SharedStore()
+    apps = {
+        "one that records": stacked.app(billing(), billing(), outer_once=False),
+        "different stores": stacked.app(billing(), billing(store)),
+    }
+    for what, app in apps.items():
+        assert stacked.status(app, forged) == 200, what
+        assert stacked.status(app, forged) == 409, what
+    assert store.keys == {stacked.replay_key}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from collections.abc import Callable, MutableMapping
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 from xnonce._xnonce import Answer, Verified, Verifier, XNonceError
@@ -33,6 +34,48 @@ def repeated_host(target: str, host: str | None, x_nonce: str | None) -> Answer 
     return None
 
 
+#: Where a middleware that recorded a request's replay key leaves ``(store, replay_key)``, in
+#: the WSGI environ or the ASGI scope, for a later xnonce middleware on the same request (an
+#: app's and a mounted sub-app's): a list, one entry per record. ``store`` is the object that
+#: holds the records: the ASGI middleware's ``replay_store``, else the verifier's
+#: ``replay_store``, else the verifier itself (its own memory). A client cannot set it: its
+#: headers arrive as ``HTTP_*`` keys (WSGI) or in ``scope["headers"]`` (ASGI).
+RECORDS_KEY = "xnonce.recorded"
+
+#: A WSGI environ or an ASGI scope.
+Request = MutableMapping[str, Any]
+
+
+def verifier_store(verifier: Verifier) -> object:
+    """The object ``verifier.verify_once`` records in: its ``replay_store``, else its own
+    memory, which only this verifier holds, so the verifier stands for it."""
+    store = verifier._replay_store
+    return verifier if store is None else store
+
+
+def recorded_keys(request: Request, store: object) -> list[str]:
+    """The replay keys an earlier middleware recorded in ``store`` for this request: only in
+    this very object (``is``), since a key recorded elsewhere (another process's memory) does
+    not stop a replay sent where that record is not."""
+    records = request.get(RECORDS_KEY)
+    if not isinstance(records, list):
+        return []
+    return [
+        entry[1]
+        for entry in records
+        if isinstance(entry, tuple) and len(entry) == 2 and entry[0] is store
+        if isinstance(entry[1], str)
+    ]
+
+
+def leave_record(request: Request, store: object, replay_key: str) -> None:
+    """Tells a later middleware on this request that ``store`` holds ``replay_key`` now."""
+    records = request.get(RECORDS_KEY)
+    if not isinstance(records, list):
+        records = request[RECORDS_KEY] = []
+    records.append((store, replay_key))
+
+
 class VerifyingMiddleware(Generic[App]):
     """An app behind a verifier: ``once`` picks ``verify_once`` (replays refused) over
     ``verify``; ``max_body`` bounds the body read for verification."""
@@ -52,6 +95,7 @@ class VerifyingMiddleware(Generic[App]):
 
     def check(
         self,
+        request: Request,
         method: str,
         target: str,
         host: str | None,
@@ -61,19 +105,34 @@ class VerifyingMiddleware(Generic[App]):
         *,
         once: bool | None = None,
     ) -> Verified | Answer:
-        """The verified request, or the answer to send for its refusal; ``once`` (default:
-        the middleware's) picks ``verify_once``."""
+        """The verified request, or the answer to send for its refusal. ``once`` (default: the
+        middleware's) records it in the verifier's store (``verify_once``) and leaves the
+        record on ``request``; unless an earlier middleware on it recorded its replay key in
+        that very store (``recorded_keys``): recording it again would refuse it as its own
+        replay, while a replay of it meets that earlier middleware first."""
         once = self.once if once is None else once
-        verify = self.verifier.verify_once if once else self.verifier.verify
+        fields = {"host": host, "x_nonce": x_nonce, "content_type": content_type, "body": body}
+        if not once:
+            return self._answer(self.verifier.verify, method, target, fields)
+        store = verifier_store(self.verifier)
+        earlier = recorded_keys(request, store)
+        if earlier:
+            # Verified in full all the same: this verifier's clients, windows and schemes.
+            outcome = self._answer(self.verifier.verify, method, target, fields)
+            if isinstance(outcome, Answer) or outcome.replay_key in earlier:
+                return outcome
+        outcome = self._answer(self.verifier.verify_once, method, target, fields)
+        if not isinstance(outcome, Answer):
+            leave_record(request, store, outcome.replay_key)
+        return outcome
+
+    @staticmethod
+    def _answer(
+        verify: Callable[..., Verified], method: str, target: str, fields: dict[str, Any]
+    ) -> Verified | Answer:
+        """``verify``'s verified request, or the answer to send for its refusal."""
         try:
-            return verify(
-                method,
-                target,
-                host=host,
-                x_nonce=x_nonce,
-                content_type=content_type,
-                body=body,
-            )
+            return verify(method, target, **fields)
         except XNonceError as e:
             # No answer: not a refusal of this request, but the caller's bug.
             if e.answer is None:

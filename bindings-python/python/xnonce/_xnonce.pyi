@@ -180,6 +180,9 @@ class Verifier:
         schemes: Sequence[str] | None = None,
         replay_store: ReplayStore | None = None,
     ) -> Verifier: ...
+    # The replay_store it was built with, None for its own memory (for the middlewares).
+    @property
+    def _replay_store(self) -> ReplayStore | None: ...
     def verify(
         self,
         method: str,

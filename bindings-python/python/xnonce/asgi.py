@@ -29,11 +29,20 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from xnonce._replay import checked_store, checked_timeout, record
-from xnonce._server import MAX_BODY, VerifyingMiddleware, encode_path, join_target, repeated_host
+from xnonce._server import (
+    MAX_BODY,
+    RECORDS_KEY,
+    VerifyingMiddleware,
+    encode_path,
+    join_target,
+    leave_record,
+    recorded_keys,
+    repeated_host,
+)
 from xnonce._xnonce import Answer, Verified, Verifier
 from xnonce.types import AsyncReplayStore, ReplayStore
 
-__all__ = ["SCOPE_KEY", "STORE_TIMEOUT", "XNonceMiddleware", "request_target"]
+__all__ = ["RECORDS_KEY", "SCOPE_KEY", "STORE_TIMEOUT", "XNonceMiddleware", "request_target"]
 
 #: Where an accepted request's ``xnonce.Verified`` is put in the ASGI scope.
 SCOPE_KEY = "xnonce.verified"
@@ -103,6 +112,9 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
     such as ``RedisReplayStore``, runs in a worker thread). A copy is refused 409; a store
     that fails, or has not answered within ``store_timeout`` seconds, 503
     (``store_unavailable``), the error logged on the ``xnonce`` logger (one line).
+
+    Behind another xnonce middleware (an app's, around a mounted sub-app's), a request that
+    one recorded in this very store (``scope[RECORDS_KEY]``) is verified again, not recorded.
     """
 
     def __init__(
@@ -125,6 +137,7 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
 
     async def _verify(
         self,
+        scope: Scope,
         method: str,
         target: str,
         host: str | None,
@@ -133,15 +146,20 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
         body: bytes,
     ) -> Verified | Answer:
         """The verified request, or the answer to its refusal: ``check``, then, with a
-        ``replay_store``, the store's record of it."""
+        ``replay_store``, the store's record of it, left on ``scope``; unless an earlier
+        middleware on this request recorded it in this very store (``recorded_keys``)."""
         store = self.replay_store
-        once = self.once and store is None
-        outcome = self.check(method, target, host, x_nonce, content_type, body, once=once)
-        if store is None or isinstance(outcome, Answer):
+        if store is None:
+            return self.check(scope, method, target, host, x_nonce, content_type, body)
+        outcome = self.check(scope, method, target, host, x_nonce, content_type, body, once=False)
+        if isinstance(outcome, Answer) or outcome.replay_key in recorded_keys(scope, store):
             return outcome
         recorded = await record(store, outcome, self.store_timeout)
         refusal = Answer.replay_store(recorded, target=target, x_nonce=x_nonce)
-        return outcome if refusal is None else refusal
+        if refusal is not None:
+            return refusal
+        leave_record(scope, store, outcome.replay_key)
+        return outcome
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -180,6 +198,7 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
                 break
         body = b"".join(chunks)
         outcome = await self._verify(
+            scope,
             scope.get("method", "GET"),
             target,
             host,
@@ -213,7 +232,7 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
         host = _header(scope, b"host")
         refused = repeated_host(target, host, x_nonce)
         if refused is None:
-            outcome = await self._verify("GET", target, host, x_nonce, None, b"")
+            outcome = await self._verify(scope, "GET", target, host, x_nonce, None, b"")
         else:
             outcome = refused
         if isinstance(outcome, Answer):

@@ -28,10 +28,16 @@ from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 
-from xnonce._server import VerifyingMiddleware, encode_path, join_target, repeated_host
+from xnonce._server import (
+    RECORDS_KEY,
+    VerifyingMiddleware,
+    encode_path,
+    join_target,
+    repeated_host,
+)
 from xnonce._xnonce import Answer
 
-__all__ = ["ENVIRON_KEY", "XNonceMiddleware", "request_target"]
+__all__ = ["ENVIRON_KEY", "RECORDS_KEY", "XNonceMiddleware", "request_target"]
 
 #: Where an accepted request's ``xnonce.Verified`` is put in the WSGI environ.
 ENVIRON_KEY = "xnonce.verified"
@@ -123,6 +129,9 @@ class XNonceMiddleware(VerifyingMiddleware[WSGIApp]):
     ``once=True`` (the default) uses ``Verifier.verify_once``: a second copy of a request is
     refused (409). ``max_body`` bounds the body read for verification (default 1 MiB, as
     the reference server); a larger one is refused with 413 before it is read.
+
+    Behind another xnonce middleware (an app's, around a mounted sub-app's), a request that
+    one recorded in this very store (``environ[RECORDS_KEY]``) is verified again, not recorded.
     """
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -142,6 +151,7 @@ class XNonceMiddleware(VerifyingMiddleware[WSGIApp]):
             too_large = Answer.body_too_large(self.max_body, target=target, x_nonce=x_nonce)
             return _send(start_response, too_large)
         outcome = self.check(
+            environ,
             environ.get("REQUEST_METHOD", "GET"),
             target,
             # Not SERVER_NAME: a v2 request without a Host line is refused (PROTOCOL §11.1),
