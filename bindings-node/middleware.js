@@ -17,6 +17,16 @@ const DEFAULT_LIMIT = 1 << 20
 const TOO_LARGE = Symbol('too large')
 const GONE = Symbol('gone')
 
+/**
+ * Left on a request this module's middleware accepted, for a later one on the same request
+ * (an app's and a router's): `{ body, records }`, the body it read and verified (the stream
+ * is consumed) and a list of `{ store, key }`, each replay key recorded and the very object
+ * that holds it (the `store` option's object, or the verifier for its own memory). A later
+ * middleware skips its record only when that same store already holds its replay key.
+ * Module-private (not `Symbol.for`): no other code, and nothing a client sends, can make one.
+ */
+const ACCEPTED = Symbol('xnonce accepted')
+
 /** The TypeError Node's own APIs throw for an argument of the wrong type. */
 function typeError(message) {
   const error = new TypeError(message)
@@ -66,6 +76,9 @@ function middleware(verifier, options) {
   // With a store of the caller's (shared by processes), the replay check is its own.
   const shared = store !== undefined
   const check = once && !shared ? verifier.verifyOnce : verifier.verify
+  // The object that holds what this middleware records: compared by identity with what an
+  // earlier middleware on the same request recorded (none with `once: false`).
+  const recordsInto = !once ? undefined : shared ? store : verifier
   // onError must not undo an answer already sent: what it throws is only logged.
   const report = (error, req) => {
     try {
@@ -96,9 +109,14 @@ function middleware(verifier, options) {
     // absolute form, `http://host/path?query`, core takes its authority as the host).
     const target = req.originalUrl ?? req.url
     const xNonce = req.headers['x-nonce']
+    // What an earlier xnonce middleware that accepted this request left on it (only this
+    // module can: not req.rawBody, nor anything else app code or a client could set).
+    const earlier = req[ACCEPTED]
     let body
+    // This middleware's replay key is already in its store, recorded for this very request.
+    let recordedBefore = false
     try {
-      if (req.readableEnded) {
+      if (earlier === undefined && req.readableEnded) {
         throw new Error(
           'xnonce middleware: the request body was already read; mount it before any body parser ' +
             '(the verified body is then req.rawBody)',
@@ -117,7 +135,8 @@ function middleware(verifier, options) {
         if (conflict) return send(res, conflict)
       }
       const declared = req.headers['content-length']
-      body = declared !== undefined && Number(declared) > limit ? TOO_LARGE : await readBody(req, limit)
+      if (earlier !== undefined) body = earlier.body.length > limit ? TOO_LARGE : earlier.body
+      else body = declared !== undefined && Number(declared) > limit ? TOO_LARGE : await readBody(req, limit)
       if (body === GONE) {
         // The client went away mid-body: nobody to answer, nothing for the app.
         res.destroy()
@@ -130,18 +149,30 @@ function middleware(verifier, options) {
         return send(res, native.bodyTooLargeAnswer(limit, { target, xNonce }))
       }
       // Express's method-override rewrites req.method; the client signed the one it sent.
-      req.xnonce = check.call(verifier, req.originalMethod ?? req.method, target, {
-        // HTTP/2 and HTTP/3 carry the host as `:authority` (RFC 9113 §8.3.1).
-        host: req.headers[':authority'] ?? req.headers.host,
-        xNonce,
-        contentType: req.headers['content-type'],
-        body,
-      })
+      const verify = (how) =>
+        how.call(verifier, req.originalMethod ?? req.method, target, {
+          // HTTP/2 and HTTP/3 carry the host as `:authority` (RFC 9113 §8.3.1).
+          host: req.headers[':authority'] ?? req.headers.host,
+          xNonce,
+          contentType: req.headers['content-type'],
+          body,
+        })
+      const records = earlier?.records.filter((record) => record.store === recordsInto) ?? []
+      if (records.length === 0) {
+        req.xnonce = verify(check)
+      } else {
+        // Verified in full, without recording; then recorded as usual unless this very
+        // store already holds this very key (recording it again would refuse the request
+        // as its own replay).
+        req.xnonce = verify(verifier.verify)
+        recordedBefore = records.some((record) => record.key === req.xnonce.replayKey)
+        if (!recordedBefore && !shared) req.xnonce = verify(check)
+      }
     } catch (error) {
       if (error instanceof XNonceError && error.answer) return send(res, error.answer)
       return fail(error)
     }
-    if (shared) {
+    if (shared && !recordedBefore) {
       let recorded
       let failure
       try {
@@ -161,6 +192,14 @@ function middleware(verifier, options) {
       }
     }
     req.rawBody = body
+    const records = earlier?.records ?? []
+    const mine =
+      once && !recordedBefore ? [Object.freeze({ store: recordsInto, key: req.xnonce.replayKey })] : []
+    // Not enumerable: a copy of the request (`{ ...req }`) does not carry it.
+    Object.defineProperty(req, ACCEPTED, {
+      value: Object.freeze({ body, records: Object.freeze([...records, ...mine]) }),
+      configurable: true,
+    })
     if (then) {
       try {
         await then(req, res)

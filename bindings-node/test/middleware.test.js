@@ -337,6 +337,238 @@ test('once: false verifies without remembering (a second copy passes)', async ()
   }
 })
 
+/** A replay store over a Set (as a shared one, such as Redis): its keys and how often it was asked. */
+function setStore() {
+  const keys = new Set()
+  const store = {
+    keys,
+    calls: 0,
+    async insertIfAbsent(key) {
+      store.calls++
+      return !keys.has(key) && Boolean(keys.add(key))
+    },
+  }
+  return store
+}
+
+/** A listener running `layers` (xnonce middlewares, as an app's and a router's) in turn, then `handle`. */
+function stacked(layers, handle) {
+  return (req, res) => {
+    const run = (i) => (error) => {
+      if (error) return res.writeHead(500).end(`next(${error.message})`)
+      if (i === layers.length) return handle(req, res)
+      layers[i](req, res, run(i + 1))
+    }
+    run(0)()
+  }
+}
+
+/** A signed JSON POST of `body` to `target` on `peer`: exchange()'s options, to send again as a replay. */
+function signedPost(peer, target, body) {
+  const header = x.signRequest('v2', 'POST', target, CLIENT, reference.secret, {
+    host: peer.host,
+    contentType: 'application/json',
+    body,
+  })
+  return { method: 'POST', target, headers: { 'x-nonce': header, 'content-type': 'application/json' }, body }
+}
+
+test('stacked middlewares on one store: the request passes both, its replay is 409', async () => {
+  const one = new x.Verifier({ [CLIENT]: reference.secret })
+  const shared = setStore()
+  const two = new x.Verifier({ [CLIENT]: reference.secret })
+  const pairs = {
+    'one verifier twice': [x.middleware(one), x.middleware(one)],
+    'two verifiers, one store': [
+      x.middleware(new x.Verifier({ [CLIENT]: reference.secret }), { store: shared }),
+      x.middleware(new x.Verifier({ [CLIENT]: reference.secret }), { store: shared }),
+    ],
+    // Records nothing: the inner one records, and refuses the replay.
+    'an outer once: false': [x.middleware(two, { once: false }), x.middleware(two)],
+  }
+  for (const [what, layers] of Object.entries(pairs)) {
+    const peer = await listen(stacked(layers, (req, res) => res.end(`${req.xnonce.client} ${req.rawBody}`)))
+    try {
+      // A GET (its empty body: the stream has ended for the inner one) and a POST.
+      const get = { target: '/a/b', headers: { 'x-nonce': signed(peer, 'v2', '/a/b') } }
+      const post = signedPost(peer, '/a/c', '{"n":1}')
+      for (const [request, body] of [
+        [get, ''],
+        [post, '{"n":1}'],
+      ]) {
+        const first = await exchange(peer.url, request)
+        assert.deepEqual([first.status, first.body], [200, `${CLIENT} ${body}`], what)
+        const replay = await exchange(peer.url, request)
+        assert.equal(replay.status, 409, what)
+      }
+    } finally {
+      await peer.close()
+    }
+  }
+  assert.equal(shared.keys.size, 2, 'each request recorded once in the shared store')
+})
+
+test('stacked middlewares: a POST body reaches both and the handler, and stays readable', async () => {
+  const one = new x.Verifier({ [CLIENT]: reference.secret })
+  const outer = x.middleware(one)
+  const inner = x.middleware(one)
+  const bodies = []
+  const peer = await listen(
+    stacked(
+      [
+        outer,
+        (req, res, next) => {
+          bodies.push(req.rawBody.toString())
+          next()
+        },
+        inner,
+      ],
+      async (req, res) => {
+        bodies.push(req.rawBody.toString())
+        const streamed = []
+        for await (const chunk of req) streamed.push(chunk)
+        res.end(Buffer.concat(streamed))
+      },
+    ),
+  )
+  try {
+    const first = await exchange(peer.url, signedPost(peer, '/upload', '{"items":[1,2]}'))
+    assert.deepEqual([first.status, first.body], [200, '{"items":[1,2]}'], 'a parser after them reads it')
+    assert.deepEqual(bodies, ['{"items":[1,2]}', '{"items":[1,2]}'])
+  } finally {
+    await peer.close()
+  }
+})
+
+test('stacked middlewares, two instances on one shared store: a replay sent to the other instance is 409', async () => {
+  const shared = setStore()
+  // Two instances of one API: each an app-wide middleware on its own memory, then a router's
+  // on the store they share.
+  const instances = []
+  for (let i = 0; i < 2; i++) {
+    const layers = [
+      x.middleware(new x.Verifier({ [CLIENT]: reference.secret })),
+      x.middleware(new x.Verifier({ [CLIENT]: reference.secret }), { store: shared }),
+    ]
+    instances.push(await listen(stacked(layers, (req, res) => res.end('ok'))))
+  }
+  const [one, two] = instances
+  try {
+    // Both are signed for one host: the same request can reach either instance.
+    const request = { target: '/a/b', headers: { 'x-nonce': signed(one, 'v2', '/a/b'), host: one.host } }
+    const first = await exchange(one.url, request)
+    assert.deepEqual([first.status, first.body], [200, 'ok'])
+    assert.equal(shared.keys.size, 1, 'the shared store recorded it')
+    const replay = await exchange(two.url, request)
+    assert.equal(replay.status, 409, 'the replay sent to the other instance')
+    assert.equal(JSON.parse(replay.body).code, 'replayed')
+  } finally {
+    await one.close()
+    await two.close()
+  }
+})
+
+test('stacked middlewares on different stores: each records in its own', async () => {
+  // Two shared-style stores, and two verifiers' memories.
+  const first = setStore()
+  const second = setStore()
+  const outerOwn = new x.Verifier({ [CLIENT]: reference.secret })
+  const innerOwn = new x.Verifier({ [CLIENT]: reference.secret })
+  const layers = {
+    stores: [x.middleware(outerOwn, { store: first }), x.middleware(innerOwn, { store: second })],
+    memories: [x.middleware(outerOwn), x.middleware(innerOwn)],
+    // The inner one alone: whether it recorded what it passed when stacked.
+    inner: [x.middleware(innerOwn)],
+  }
+  // A header picks the stack (the signature does not cover it).
+  const ok = (req, res) => res.end('ok')
+  const peer = await listen((req, res) => stacked(layers[req.headers['x-stack']], ok)(req, res))
+  try {
+    const header = signed(peer, 'v2', '/a/b')
+    const stores = await exchange(peer.url, {
+      target: '/a/b',
+      headers: { 'x-nonce': header, 'x-stack': 'stores' },
+    })
+    assert.equal(stores.status, 200)
+    const key = `v2:${CLIENT}:${x.parseHeader(header).nonce}`
+    assert.deepEqual([[...first.keys], [...second.keys]], [[key], [key]])
+    assert.deepEqual([first.calls, second.calls], [1, 1])
+
+    const other = signed(peer, 'v2', '/a/b')
+    const memories = await exchange(peer.url, {
+      target: '/a/b',
+      headers: { 'x-nonce': other, 'x-stack': 'memories' },
+    })
+    assert.equal(memories.status, 200)
+    const alone = await exchange(peer.url, {
+      target: '/a/b',
+      headers: { 'x-nonce': other, 'x-stack': 'inner' },
+    })
+    assert.equal(alone.status, 409, "the inner verifier's memory recorded it")
+  } finally {
+    await peer.close()
+  }
+})
+
+test("lookalikes an app sets before the middleware (req.rawBody, Symbol.for('xnonce.admitted')) are not a record", async () => {
+  const own = new x.Verifier({ [CLIENT]: reference.secret })
+  const shared = setStore()
+  const layers = {
+    own: x.middleware(own),
+    store: x.middleware(new x.Verifier({ [CLIENT]: reference.secret }), { store: shared }),
+  }
+  const peer = await listen((req, res) => {
+    const header = req.headers['x-nonce']
+    const key = `v2:${CLIENT}:${x.parseHeader(header).nonce}`
+    // What the reverted version took for an outer acceptance, and what this one's would look
+    // like: the real body (sent in x-body), the very key, the very stores.
+    const body = Buffer.from(req.headers['x-body'] ?? '')
+    const records = [
+      { store: own, key },
+      { store: shared, key },
+    ]
+    req[Symbol.for('xnonce.admitted')] = { body, recordedKey: key, records }
+    req[Symbol.for('xnonce.accepted')] = { body, records }
+    req.rawBody = Buffer.from('forged')
+    req.xnonce = { client: CLIENT, replayKey: key }
+    layers[req.headers['x-stack']](req, res, () => res.end(`${req.xnonce.client} ${req.rawBody}`))
+  })
+  try {
+    for (const stack of ['own', 'store']) {
+      const request = signedPost(peer, '/a/b', '{"n":1}')
+      Object.assign(request.headers, { 'x-stack': stack, 'x-body': '{"n":1}' })
+      const first = await exchange(peer.url, request)
+      assert.deepEqual([first.status, first.body], [200, `${CLIENT} {"n":1}`], `${stack}: the body it read`)
+      const replay = await exchange(peer.url, request)
+      assert.equal(replay.status, 409, `${stack}: recorded, so the replay is refused`)
+    }
+    assert.equal(shared.calls, 2, 'the store was asked each time')
+  } finally {
+    await peer.close()
+  }
+})
+
+test('stacked middlewares: an inner one with a smaller limit refuses a body over it 413', async () => {
+  const one = new x.Verifier({ [CLIENT]: reference.secret })
+  let reached = 0
+  const peer = await listen(
+    stacked([x.middleware(one), x.middleware(one, { limit: 8 })], (req, res) => {
+      reached++
+      res.end(`ok ${req.rawBody.length}`)
+    }),
+  )
+  try {
+    const fits = await exchange(peer.url, signedPost(peer, '/upload', '{"n":12}'))
+    assert.deepEqual([fits.status, fits.body], [200, 'ok 8'])
+    const over = await exchange(peer.url, signedPost(peer, '/upload', '{"n":123}'))
+    assert.equal(over.status, 413)
+    assert.equal(JSON.parse(over.body).detail, 'request body exceeds 8 bytes')
+    assert.equal(reached, 1, 'the handler did not run')
+  } finally {
+    await peer.close()
+  }
+})
+
 test('errors that are not refusals go to next(error), or are answered 500 and given to onError', async () => {
   const v = new x.Verifier({ [CLIENT]: reference.secret })
   const boom = new Error('boom: secret detail')
