@@ -479,37 +479,47 @@ type Parts = axum::http::request::Parts;
 /// The replay records an `XNonceLayer` made for this request, left in its extensions for a
 /// second layer on the same request (one on the app, one on a nested router): that layer
 /// verifies the request again but does not record a key that this very store
-/// ([`AsyncReplayStore::id`]) already holds for it, which would refuse the request as its own
-/// replay. A layer on another store records as usual, so a replay sent to another instance
-/// still meets every store. Private to this module: nothing else can make one.
+/// ([`AsyncReplayStore::id`]) already holds for it, until at least the time it would keep it
+/// itself; recording it again would refuse the request as its own replay. A layer on another
+/// store records as usual, so a replay sent to another instance still meets every store; and
+/// an inner layer with a longer window than the outer one on the same store records too (and
+/// so refuses): the store keeps the key only until the outer one's time, after which an
+/// instance without the outer layer would accept a replay. Private to this module: nothing
+/// else can make one.
 #[derive(Clone)]
 struct RecordedIn {
     store: StoreId,
     /// The replay key's digest ([`ReplayKey::digest`]).
     key: [u8; 16],
+    /// Until when the store keeps it ([`Verified::remember_until_ms`]).
+    until_ms: u64,
     /// A record of an earlier layer on another store, or of another key.
     earlier: Option<Box<RecordedIn>>,
 }
 
 impl RecordedIn {
-    /// Whether `key` is recorded in `store` for this request.
-    fn holds(&self, store: StoreId, key: &ReplayKey) -> bool {
+    /// Whether `store` holds `verified`'s replay key for this request until at least
+    /// `verified.remember_until_ms`.
+    fn holds(&self, store: StoreId, verified: &Verified) -> bool {
+        let key = verified.replay_key.digest();
         std::iter::successors(Some(self), |r| r.earlier.as_deref())
-            .any(|r| r.store == store && r.key == *key.digest())
+            .any(|r| r.store == store && r.key == *key && r.until_ms >= verified.remember_until_ms)
     }
 
-    /// Notes in `extensions` that `key` is recorded in `store` (kept with earlier records).
-    fn note(extensions: &mut axum::http::Extensions, store: StoreId, key: &ReplayKey) {
+    /// Notes in `extensions` that `store` holds `verified`'s replay key (kept with earlier
+    /// records).
+    fn note(extensions: &mut axum::http::Extensions, store: StoreId, verified: &Verified) {
         if extensions
             .get::<RecordedIn>()
-            .is_some_and(|r| r.holds(store, key))
+            .is_some_and(|r| r.holds(store, verified))
         {
             return;
         }
         let earlier = extensions.remove::<RecordedIn>().map(Box::new);
         extensions.insert(RecordedIn {
             store,
-            key: *key.digest(),
+            key: *verified.replay_key.digest(),
+            until_ms: verified.remember_until_ms,
             earlier,
         });
     }
@@ -542,7 +552,7 @@ impl Shared {
                     "request"
                 );
                 if let Some(store) = self.store.id() {
-                    RecordedIn::note(&mut parts.extensions, store, &verified.replay_key);
+                    RecordedIn::note(&mut parts.extensions, store, &verified);
                 }
                 parts.extensions.insert(verified);
                 if let Some(route) = route {
@@ -750,12 +760,13 @@ impl Shared {
             Ok(verified) => verified,
             Err(e) => return refused(e.into()),
         };
-        let (key, until) = (&verified.replay_key, verified.remember_until_ms);
-        let recorded_here = |r: &RecordedIn| self.store.id().is_some_and(|id| r.holds(id, key));
+        let recorded_here =
+            |r: &RecordedIn| (self.store.id()).is_some_and(|id| r.holds(id, &verified));
         if parts.extensions.get().is_some_and(recorded_here) {
             // An outer layer recorded this very key in this very store for this request.
             return Decision::Done(recorded(scheme, verified, route, Ok(true)));
         }
+        let (key, until) = (&verified.replay_key, verified.remember_until_ms);
         match self.store.insert_now(key, until, now_ms) {
             Some(answer) => Decision::Done(recorded(scheme, verified, route, answer)),
             None => Decision::Record(Pending {
@@ -1105,12 +1116,22 @@ pub(crate) mod tests {
         assert_eq!(res.status(), 409);
     }
 
-    /// The records of three layers: each (store, key) pair is held, no other pair is, and
-    /// a pair already noted is not noted twice.
+    /// The records of three layers: each (store, key) pair is held until its time, no other
+    /// pair is, and a pair already noted is not noted twice.
     #[test]
-    fn recorded_in_holds_each_layers_store_and_key() {
+    fn recorded_in_holds_each_layers_store_and_key_until_its_time() {
         let (a, b, c) = (StoreId::new(), StoreId::new(), StoreId::new());
-        let (k1, k2) = (ReplayKey::new("v2:svc:1"), ReplayKey::new("v2:svc:2"));
+        let verified = |key: &str, until_ms| Verified {
+            scheme: Scheme::V2,
+            client: "svc".into(),
+            timestamp_ms: 1_000,
+            params: vec![],
+            replay_key: ReplayKey::new(key),
+            remember_until_ms: until_ms,
+            secret_index: 0,
+            via_ottoken: false,
+        };
+        let (k1, k2) = (verified("v2:svc:1", 31_000), verified("v2:svc:2", 31_000));
         let mut ext = axum::http::Extensions::new();
         RecordedIn::note(&mut ext, a, &k1);
         RecordedIn::note(&mut ext, b, &k1);
@@ -1119,8 +1140,37 @@ pub(crate) mod tests {
         let r = ext.get::<RecordedIn>().unwrap();
         assert!(r.holds(a, &k1) && r.holds(b, &k1) && r.holds(c, &k2));
         assert!(!r.holds(a, &k2) && !r.holds(b, &k2) && !r.holds(c, &k1));
+        // Kept by `a` until 31 s: enough for a layer keeping it until then or sooner, not
+        // for one that would keep it longer.
+        assert!(r.holds(a, &verified("v2:svc:1", 11_000)));
+        assert!(!r.holds(a, &verified("v2:svc:1", 31_001)));
         let depth = std::iter::successors(Some(r), |r| r.earlier.as_deref()).count();
         assert_eq!(depth, 3);
+    }
+
+    /// An inner layer with a longer window than the outer one on the same store records the
+    /// key itself (and so refuses the request as its replay): the store keeps the key only
+    /// until the outer one's time, after which an instance without the outer layer would
+    /// accept a copy. With the longer window outside, the inner one skips.
+    #[tokio::test]
+    async fn an_inner_layer_keeping_a_key_longer_on_the_same_store_records_it() {
+        let secret = svc_secret();
+        let windowed = |ms| {
+            let verifier = Verifier::new().windows(xnonce_core::WindowPolicy::new(ms));
+            XNonceLayer::new(svc_clients(&secret)).verifier(verifier)
+        };
+        for (outer_ms, inner_ms, want) in [(1_000, 60_000, 409), (60_000, 1_000, 200)] {
+            let shared = MemoryStore::new();
+            let outer = windowed(outer_ms).store(shared.clone());
+            let inner = windowed(inner_ms).store(shared);
+            let app = outer.layer(inner.layer(service_fn(client_and_body)));
+            let res = app.oneshot(signed_get(&secret)()).await.unwrap();
+            assert_eq!(
+                res.status(),
+                want,
+                "outer {outer_ms} ms, inner {inner_ms} ms"
+            );
+        }
     }
 
     /// A handler answering `<verified client>:<body length>`.

@@ -73,6 +73,10 @@ pub trait AsyncReplayStore: Send + Sync + 'static {
     /// on a nested router) use it to tell whether the outer one already recorded the
     /// request's key in this very store, so that the inner one does not refuse the request
     /// as its own replay. `None` (the default): unknown, so every layer records.
+    ///
+    /// A store that wraps another may return the inner store's id only if every record it
+    /// makes is in that inner store (a local cache in front of Redis must have an id of its
+    /// own, or a layer would take the cache's record for Redis's).
     fn id(&self) -> Option<StoreId> {
         None
     }
