@@ -654,3 +654,20 @@ def test_a_client_cannot_make_a_middleware_skip_its_record(stacked: Stacked) -> 
         assert stacked.status(app, forged) == 200, what
         assert stacked.status(app, forged) == 409, what
     assert store.keys == {stacked.replay_key}
+
+
+def test_an_inner_middleware_keeping_a_key_longer_on_the_same_store_records_it(
+    stacked: Stacked,
+) -> None:
+    """On one store, an inner middleware whose window is longer than the outer one's records
+    the key itself (and so refuses the request as its replay): the store keeps the key only
+    until the outer one's time, after which a process without the outer middleware would
+    accept a copy. With the longer window outside, the inner one skips its record."""
+    for outer_ms, inner_ms, want in [(1_000, 60_000, 409), (60_000, 1_000, 200)]:
+        store = SharedStore()
+
+        def windowed(window_ms: int, store: SharedStore = store) -> xnonce.Verifier:
+            return xnonce.Verifier({"billing": SECRET}, window_ms=window_ms, replay_store=store)
+
+        app = stacked.app(windowed(outer_ms), windowed(inner_ms))
+        assert stacked.status(app) == want, (outer_ms, inner_ms)

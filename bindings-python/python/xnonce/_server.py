@@ -34,12 +34,13 @@ def repeated_host(target: str, host: str | None, x_nonce: str | None) -> Answer 
     return None
 
 
-#: Where a middleware that recorded a request's replay key leaves ``(store, replay_key)``, in
-#: the WSGI environ or the ASGI scope, for a later xnonce middleware on the same request (an
-#: app's and a mounted sub-app's): a list, one entry per record. ``store`` is the object that
-#: holds the records: the ASGI middleware's ``replay_store``, else the verifier's
-#: ``replay_store``, else the verifier itself (its own memory). A client cannot set it: its
-#: headers arrive as ``HTTP_*`` keys (WSGI) or in ``scope["headers"]`` (ASGI).
+#: Where a middleware that recorded a request's replay key leaves ``(store, replay_key,
+#: remember_until)``, in the WSGI environ or the ASGI scope, for a later xnonce middleware on
+#: the same request (an app's and a mounted sub-app's): a list, one entry per record.
+#: ``store`` is the object that holds the records: the ASGI middleware's ``replay_store``,
+#: else the verifier's ``replay_store``, else the verifier itself (its own memory). A client
+#: cannot set it: its headers arrive as ``HTTP_*`` keys (WSGI) or in ``scope["headers"]``
+#: (ASGI).
 RECORDS_KEY = "xnonce.recorded"
 
 #: A WSGI environ or an ASGI scope.
@@ -53,27 +54,37 @@ def verifier_store(verifier: Verifier) -> object:
     return verifier if store is None else store
 
 
-def recorded_keys(request: Request, store: object) -> list[str]:
-    """The replay keys an earlier middleware recorded in ``store`` for this request: only in
-    this very object (``is``), since a key recorded elsewhere (another process's memory) does
-    not stop a replay sent where that record is not."""
+def records_in(request: Request, store: object) -> list[tuple[str, int]]:
+    """The ``(replay_key, remember_until)`` pairs an earlier middleware recorded in ``store``
+    for this request: only in this very object (``is``), since a key recorded elsewhere
+    (another process's memory) does not stop a replay sent where that record is not."""
     records = request.get(RECORDS_KEY)
     if not isinstance(records, list):
         return []
     return [
-        entry[1]
+        (entry[1], entry[2])
         for entry in records
-        if isinstance(entry, tuple) and len(entry) == 2 and entry[0] is store
-        if isinstance(entry[1], str)
+        if isinstance(entry, tuple) and len(entry) == 3 and entry[0] is store
+        if isinstance(entry[1], str) and isinstance(entry[2], int)
     ]
 
 
-def leave_record(request: Request, store: object, replay_key: str) -> None:
-    """Tells a later middleware on this request that ``store`` holds ``replay_key`` now."""
+def held(records: list[tuple[str, int]], verified: Verified) -> bool:
+    """Whether ``records`` (``records_in``) keep ``verified``'s replay key at least until this
+    middleware would: a store that drops it sooner (an outer middleware's shorter window)
+    would let a copy through, after that, wherever the outer middleware is not."""
+    return any(
+        key == verified.replay_key and until >= verified.remember_until for key, until in records
+    )
+
+
+def leave_record(request: Request, store: object, verified: Verified) -> None:
+    """Tells a later middleware on this request that ``store`` holds ``verified``'s replay key
+    now, until ``verified.remember_until``."""
     records = request.get(RECORDS_KEY)
     if not isinstance(records, list):
         records = request[RECORDS_KEY] = []
-    records.append((store, replay_key))
+    records.append((store, verified.replay_key, verified.remember_until))
 
 
 class VerifyingMiddleware(Generic[App]):
@@ -108,22 +119,22 @@ class VerifyingMiddleware(Generic[App]):
         """The verified request, or the answer to send for its refusal. ``once`` (default: the
         middleware's) records it in the verifier's store (``verify_once``) and leaves the
         record on ``request``; unless an earlier middleware on it recorded its replay key in
-        that very store (``recorded_keys``): recording it again would refuse it as its own
-        replay, while a replay of it meets that earlier middleware first."""
+        that very store for at least as long (``records_in``, ``held``): recording it again
+        would refuse it as its own replay, while a replay of it meets that store first."""
         once = self.once if once is None else once
         fields = {"host": host, "x_nonce": x_nonce, "content_type": content_type, "body": body}
         if not once:
             return self._answer(self.verifier.verify, method, target, fields)
         store = verifier_store(self.verifier)
-        earlier = recorded_keys(request, store)
+        earlier = records_in(request, store)
         if earlier:
             # Verified in full all the same: this verifier's clients, windows and schemes.
             outcome = self._answer(self.verifier.verify, method, target, fields)
-            if isinstance(outcome, Answer) or outcome.replay_key in earlier:
+            if isinstance(outcome, Answer) or held(earlier, outcome):
                 return outcome
         outcome = self._answer(self.verifier.verify_once, method, target, fields)
         if not isinstance(outcome, Answer):
-            leave_record(request, store, outcome.replay_key)
+            leave_record(request, store, outcome)
         return outcome
 
     @staticmethod

@@ -34,9 +34,10 @@ from xnonce._server import (
     RECORDS_KEY,
     VerifyingMiddleware,
     encode_path,
+    held,
     join_target,
     leave_record,
-    recorded_keys,
+    records_in,
     repeated_host,
 )
 from xnonce._xnonce import Answer, Verified, Verifier
@@ -147,18 +148,19 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
     ) -> Verified | Answer:
         """The verified request, or the answer to its refusal: ``check``, then, with a
         ``replay_store``, the store's record of it, left on ``scope``; unless an earlier
-        middleware on this request recorded it in this very store (``recorded_keys``)."""
+        middleware on this request recorded it in this very store for at least as long
+        (``records_in``, ``held``)."""
         store = self.replay_store
         if store is None:
             return self.check(scope, method, target, host, x_nonce, content_type, body)
         outcome = self.check(scope, method, target, host, x_nonce, content_type, body, once=False)
-        if isinstance(outcome, Answer) or outcome.replay_key in recorded_keys(scope, store):
+        if isinstance(outcome, Answer) or held(records_in(scope, store), outcome):
             return outcome
         recorded = await record(store, outcome, self.store_timeout)
         refusal = Answer.replay_store(recorded, target=target, x_nonce=x_nonce)
         if refusal is not None:
             return refusal
-        leave_record(scope, store, outcome.replay_key)
+        leave_record(scope, store, outcome)
         return outcome
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
