@@ -20,9 +20,12 @@ const GONE = Symbol('gone')
 /**
  * Left on a request this module's middleware accepted, for a later one on the same request
  * (an app's and a router's): `{ body, records }`, the body it read and verified (the stream
- * is consumed) and a list of `{ store, key }`, each replay key recorded and the very object
- * that holds it (the `store` option's object, or the verifier for its own memory). A later
- * middleware skips its record only when that same store already holds its replay key.
+ * is consumed) and a list of `{ store, key, until }`, each replay key recorded, the very
+ * object that holds it (the `store` option's object, or the verifier for its own memory) and
+ * until when (`rememberUntil`). A later middleware skips its record only when that same store
+ * already holds its replay key until at least the time it would keep it itself (a store that
+ * drops it sooner, at an outer middleware's shorter window, would then let a copy through
+ * wherever that outer middleware is not).
  * Module-private (not `Symbol.for`): no other code, and nothing a client sends, can make one.
  */
 const ACCEPTED = Symbol('xnonce accepted')
@@ -165,7 +168,8 @@ function middleware(verifier, options) {
         // store already holds this very key (recording it again would refuse the request
         // as its own replay).
         req.xnonce = verify(verifier.verify)
-        recordedBefore = records.some((record) => record.key === req.xnonce.replayKey)
+        const { replayKey, rememberUntil } = req.xnonce
+        recordedBefore = records.some((r) => r.key === replayKey && r.until >= rememberUntil)
         if (!recordedBefore && !shared) req.xnonce = verify(check)
       }
     } catch (error) {
@@ -194,7 +198,9 @@ function middleware(verifier, options) {
     req.rawBody = body
     const records = earlier?.records ?? []
     const mine =
-      once && !recordedBefore ? [Object.freeze({ store: recordsInto, key: req.xnonce.replayKey })] : []
+      once && !recordedBefore
+        ? [Object.freeze({ store: recordsInto, key: req.xnonce.replayKey, until: req.xnonce.rememberUntil })]
+        : []
     // Not enumerable: a copy of the request (`{ ...req }`) does not carry it.
     Object.defineProperty(req, ACCEPTED, {
       value: Object.freeze({ body, records: Object.freeze([...records, ...mine]) }),

@@ -523,12 +523,15 @@ test("lookalikes an app sets before the middleware (req.rawBody, Symbol.for('xno
     // What the reverted version took for an outer acceptance, and what this one's would look
     // like: the real body (sent in x-body), the very key, the very stores.
     const body = Buffer.from(req.headers['x-body'] ?? '')
+    const until = Number.MAX_SAFE_INTEGER
     const records = [
-      { store: own, key },
-      { store: shared, key },
+      { store: own, key, until },
+      { store: shared, key, until },
     ]
     req[Symbol.for('xnonce.admitted')] = { body, recordedKey: key, records }
     req[Symbol.for('xnonce.accepted')] = { body, records }
+    // The module's own symbol's description, registered: another symbol all the same.
+    req[Symbol.for('xnonce accepted')] = { body, records }
     req.rawBody = Buffer.from('forged')
     req.xnonce = { client: CLIENT, replayKey: key }
     layers[req.headers['x-stack']](req, res, () => res.end(`${req.xnonce.client} ${req.rawBody}`))
@@ -566,6 +569,47 @@ test('stacked middlewares: an inner one with a smaller limit refuses a body over
     assert.equal(reached, 1, 'the handler did not run')
   } finally {
     await peer.close()
+  }
+})
+
+test('stacked middlewares: the inner one verifies the body the outer one read, not req.rawBody', async () => {
+  const one = new x.Verifier({ [CLIENT]: reference.secret })
+  const rewrite = (req, res, next) => {
+    req.rawBody = Buffer.from('{"n":2}')
+    next()
+  }
+  const peer = await listen(
+    stacked([x.middleware(one), rewrite, x.middleware(one)], (req, res) => res.end(req.rawBody)),
+  )
+  try {
+    const first = await exchange(peer.url, signedPost(peer, '/upload', '{"n":1}'))
+    assert.deepEqual([first.status, first.body], [200, '{"n":1}'])
+  } finally {
+    await peer.close()
+  }
+})
+
+test('stacked middlewares on one store: an inner one keeping the key longer records it (409)', async () => {
+  // The store would keep the key only until the outer one's time; after that a process
+  // without the outer middleware would accept a copy. With the longer window outside, the
+  // inner one skips its record.
+  for (const [outerMs, innerMs, want] of [
+    [1_000, 60_000, 409],
+    [60_000, 1_000, 200],
+  ]) {
+    const shared = setStore()
+    const windowed = (windowMs) =>
+      x.middleware(new x.Verifier({ [CLIENT]: reference.secret }, { windowMs }), { store: shared })
+    const peer = await listen(stacked([windowed(outerMs), windowed(innerMs)], (req, res) => res.end('ok')))
+    try {
+      const got = await exchange(peer.url, {
+        target: '/a/b',
+        headers: { 'x-nonce': signed(peer, 'v2', '/a/b') },
+      })
+      assert.equal(got.status, want, `outer ${outerMs} ms, inner ${innerMs} ms`)
+    } finally {
+      await peer.close()
+    }
   }
 })
 
