@@ -26,7 +26,8 @@ use tower::ServiceExt;
 
 use crate::log_throttle::LogThrottle;
 
-/// How long in-flight requests may take to finish once shutdown has begun.
+/// How long in-flight requests may take to finish, and switched connections (the gateway's
+/// WebSocket tunnels) to close, once shutdown has begun.
 pub const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 
 /// Per-connection limits of [`serve`].
@@ -212,8 +213,15 @@ pub async fn serve_until(
     }
     drop(listener);
     let _ = closing.send(true);
+    let slots = u32::try_from(limits.max_connections.max(1)).unwrap_or(u32::MAX);
+    let all_closed = async {
+        while tasks.join_next().await.is_some() {}
+        // An upgraded connection (a gateway's WebSocket tunnel) holds its slot past its
+        // task, until it has said goodbye.
+        let _ = open.acquire_many(slots).await;
+    };
     tokio::select! {
-        () = async { while tasks.join_next().await.is_some() {} } => {}
+        () = all_closed => {}
         () = tokio::time::sleep(DRAIN_DEADLINE) => {
             tracing::warn!("connections still open 10 s after shutdown; closing them");
         }
