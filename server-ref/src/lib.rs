@@ -16,6 +16,7 @@ pub mod respond;
 pub mod server;
 pub mod store;
 pub mod upstream;
+pub mod websocket;
 
 pub use app::{
     app, app_for, app_with_rate_limit, demo_app, echo, layer_for, SharedRegistry, HEALTH_PATH,

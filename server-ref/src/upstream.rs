@@ -16,7 +16,8 @@
 //! A WebSocket handshake (`Connection: upgrade`, `Upgrade: websocket`), verified like any
 //! `GET` (browsers put the token in the URL: an `ottoken` link), is forwarded with its
 //! upgrade; once the upstream answers `101`, the gateway carries bytes both ways until either
-//! side closes (the other then has [`HALF_CLOSED_GRACE`] to) or the server shuts down. No
+//! side closes or the server shuts down, which each side hears as a Close frame "going away"
+//! ([`crate::websocket`]). No
 //! other upgrade is forwarded: a protocol such as `h2c` would carry further requests through
 //! the tunnel that the gateway never verifies.
 //!
@@ -33,7 +34,7 @@ use axum::extract::ConnectInfo;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
 use xnonce_core::Verified;
 
 use crate::connections::OpenConnection;
@@ -190,7 +191,7 @@ impl Upstream {
                     return failure(StatusCode::BAD_GATEWAY, "the upstream could not be reached");
                 };
                 let upstream = hyper::upgrade::on(&mut answer);
-                tokio::spawn(tunnel(client, upstream, connection));
+                tokio::spawn(crate::websocket::tunnel(client, upstream, connection));
                 let (mut parts, _) = answer.into_parts();
                 strip_hop_by_hop(&mut parts.headers);
                 switch_to_websocket(&mut parts.headers);
@@ -334,63 +335,6 @@ fn connection_options(headers: &HeaderMap) -> impl Iterator<Item = &str> {
 fn switch_to_websocket(headers: &mut HeaderMap) {
     headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
     headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-}
-
-/// How long a tunnel stays open once one side has closed its direction: time for the other
-/// side to finish its close handshake, not to hold the connection (and its
-/// `max_connections` slot) for as long as it likes.
-pub const HALF_CLOSED_GRACE: Duration = Duration::from_secs(5);
-
-/// Carries bytes both ways between the client's and the upstream's switched connections.
-/// When one side closes, the other is told (its write side shut down) and has
-/// [`HALF_CLOSED_GRACE`] to close too; the tunnel also ends when the server begins to shut
-/// down. While it runs, the client's connection counts toward the server's open connections.
-async fn tunnel(client: OnUpgrade, upstream: OnUpgrade, connection: Option<OpenConnection>) {
-    let (client, upstream) = match tokio::join!(client, upstream) {
-        (Ok(client), Ok(upstream)) => (client, upstream),
-        (Err(e), _) | (_, Err(e)) => {
-            tracing::debug!(error = %e, "websocket upgrade failed");
-            return;
-        }
-    };
-    let (mut client_in, mut client_out) = tokio::io::split(TokioIo::new(client));
-    let (mut upstream_in, mut upstream_out) = tokio::io::split(TokioIo::new(upstream));
-    let to_upstream = pipe(&mut client_in, &mut upstream_out);
-    let to_client = pipe(&mut upstream_in, &mut client_out);
-    tokio::pin!(to_upstream, to_client);
-    let both = async {
-        tokio::select! {
-            () = &mut to_upstream => {
-                let _ = tokio::time::timeout(HALF_CLOSED_GRACE, &mut to_client).await;
-            }
-            () = &mut to_client => {
-                let _ = tokio::time::timeout(HALF_CLOSED_GRACE, &mut to_upstream).await;
-            }
-        }
-    };
-    let closing = async move {
-        match connection {
-            Some(mut connection) => connection.closing().await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        () = both => {}
-        () = closing => {}
-    }
-}
-
-/// Copies `from` to `to` until `from` ends, then shuts `to`'s write side down (the other end
-/// reads the end of the stream).
-async fn pipe<R, W>(from: &mut R, to: &mut W)
-where
-    R: tokio::io::AsyncRead + Unpin,
-    W: tokio::io::AsyncWrite + Unpin,
-{
-    if let Err(e) = tokio::io::copy(from, to).await {
-        tracing::debug!(error = %e, "websocket tunnel closed with an error");
-    }
-    let _ = tokio::io::AsyncWriteExt::shutdown(to).await;
 }
 
 /// Appends the peer's address to `X-Forwarded-For`, after what the client (or a proxy in

@@ -34,7 +34,8 @@ struct Seen {
 /// The API: records each request and answers 201 with `api:<target>` and an `x-api` field
 /// (and a hop-by-hop `Keep-Alive` that must not reach the client); `/slow` takes 3 s;
 /// `…/moved?to=<location>` answers 303 to `<location>`; a WebSocket handshake is answered 101
-/// and its connection echoes what it receives (on `…/bye`: says `bye` and closes).
+/// and its connection echoes what it receives (on `…/bye`: says `bye` and closes; on
+/// `…/listen`: echoes to the end, then records what it read as a request `WS …/listen`).
 fn api(seen: Arc<Mutex<Vec<Seen>>>) -> InProcess {
     let handler = move |req: Request| {
         let seen = seen.clone();
@@ -61,6 +62,8 @@ fn api(seen: Arc<Mutex<Vec<Seen>>>) -> InProcess {
             if let (true, Some(upgrade)) = (websocket, upgrade) {
                 if target.ends_with("/bye") {
                     tokio::spawn(bye(upgrade));
+                } else if target.ends_with("/listen") {
+                    tokio::spawn(listen(upgrade, target.clone(), seen));
                 } else {
                     tokio::spawn(echo(upgrade));
                 }
@@ -89,6 +92,25 @@ async fn echo(upgrade: OnUpgrade) {
     if let Ok(upgraded) = upgrade.await {
         let (mut reader, mut writer) = tokio::io::split(TokioIo::new(upgraded));
         let _ = tokio::io::copy(&mut reader, &mut writer).await;
+    }
+}
+
+/// Echoes a switched connection to its end, then records what it read.
+async fn listen(upgrade: OnUpgrade, target: String, seen: Arc<Mutex<Vec<Seen>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if let Ok(upgraded) = upgrade.await {
+        let mut io = TokioIo::new(upgraded);
+        let (mut read, mut buf) = (Vec::new(), [0u8; 1024]);
+        while let Ok(n @ 1..) = io.read(&mut buf).await {
+            read.extend_from_slice(&buf[..n]);
+            let _ = io.write_all(&buf[..n]).await;
+        }
+        seen.lock().unwrap().push(Seen {
+            method: "WS".into(),
+            target,
+            headers: HeaderMap::new(),
+            body: read.into(),
+        });
     }
 }
 
@@ -438,14 +460,45 @@ fn websocket_handshakes_are_verified_and_switched_through() {
     assert_eq!(at_api.headers.get("upgrade"), None);
     assert_eq!(at_api.headers.get("http2-settings"), None);
 
-    // A tunnel open when the gateway stops is closed, and the gateway exits.
-    let (mut conn, head) = handshake(&gw.base, ws, Some(&x_nonce("/chat")));
+    // A tunnel open when the gateway stops is closed, each side hearing a Close frame with
+    // status 1001 "going away" (masked to the API, as from a client), and the gateway exits.
+    let listen = ws.replace("/chat", "/listen");
+    let (mut conn, head) = handshake(&gw.base, &listen, Some(&x_nonce("/listen")));
     assert!(head.starts_with("http/1.1 101"), "{head}");
+    let text = [0x81, 0x82, 1, 2, 3, 4, b'h' ^ 1, b'i' ^ 2]; // "hi", masked
+    conn.write_all(&text).unwrap();
+    let mut echoed = [0u8; 8];
+    conn.read_exact(&mut echoed).unwrap();
+    assert_eq!(echoed, text, "the tunnel is up");
     let mut gw = gw;
     assert!(gw.signal("-TERM").success());
     let mut rest = Vec::new();
     conn.read_to_end(&mut rest).unwrap();
-    assert!(rest.is_empty());
+    assert_eq!(
+        rest,
+        [0x88, 0x02, 0x03, 0xe9],
+        "a Close frame, 1001, then the end"
+    );
+    let heard = (0..50)
+        .find_map(|_| {
+            let found = seen
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|s| s.method == "WS")
+                .cloned();
+            found.or_else(|| {
+                std::thread::sleep(Duration::from_millis(100));
+                None
+            })
+        })
+        .expect("the API read its connection to the end");
+    let (sent, close) = heard.body.split_at(text.len());
+    assert_eq!(sent, text, "what the client sent, then the gateway's Close");
+    assert_eq!(close[..2], [0x88, 0x82], "{close:?}");
+    let key = &close[2..6];
+    assert_eq!([close[6] ^ key[0], close[7] ^ key[1]], [0x03, 0xe9]);
+    assert_eq!(close.len(), 8);
 }
 
 /// A tunnel whose API has closed is closed once the grace period has passed, even if the
