@@ -74,6 +74,31 @@ def base(request: pytest.FixtureRequest) -> Iterator[str]:
         yield url
 
 
+def asgi_get(
+    app: Any, path: str, headers: list[tuple[bytes, bytes]], sent: list[Any] | None = None
+) -> list[Any]:
+    """The messages ``app`` sends (appended to ``sent``) for a bodiless GET of ``path`` with
+    ``headers``, called in process as an ASGI server would."""
+    sent = [] if sent is None else sent
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": headers,
+    }
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    return sent
+
+
 def test_a_signed_request_reaches_the_app_once(base: str) -> None:
     for scheme in ("v1", "v2"):
         auth = XNonceAuth("billing", SECRET, scheme=scheme)
@@ -234,27 +259,13 @@ def test_two_host_lines_are_a_400_whatever_the_scheme(base: str) -> None:
 def test_asgi_two_host_lines_from_a_server_that_passes_them_on() -> None:
     # uvicorn refuses them itself; an ASGI server that hands both lines over gets the 400.
     header = xnonce.sign_request("v2", "GET", "api.test", "/c/a", "billing", SECRET)
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "path": "/c/a",
-        "raw_path": b"/c/a",
-        "query_string": b"",
-        "headers": [(b"host", b"api.test"), (b"x-nonce", header.encode()), (b"host", b"b.test")],
-    }
-    sent: list[Any] = []
+    headers = [(b"host", b"api.test"), (b"x-nonce", header.encode()), (b"host", b"b.test")]
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         raise AssertionError("the app ran")
 
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Any) -> None:
-        sent.append(message)
-
     middleware = AsgiMiddleware(app, xnonce.Verifier({"billing": SECRET}))
-    asyncio.run(middleware(scope, receive, send))
+    sent = asgi_get(middleware, "/c/a", headers)
     assert sent[0]["status"] == 400
     assert json.loads(sent[1]["body"])["code"] == "invalid_host"
 
@@ -395,23 +406,11 @@ def test_an_error_that_is_not_a_refusal_is_not_answered_as_one() -> None:
     with pytest.raises(RuntimeError, match="secrets backend down"):
         WsgiMiddleware(echo_wsgi, verifier)(environ, lambda *a: None)
 
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "path": "/a",
-        "raw_path": b"/a",
-        "query_string": b"",
-        "headers": [(b"host", b"api.test"), (b"x-nonce", header.encode())],
-    }
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Any) -> None:
-        raise AssertionError(f"answered {message}")
-
+    headers = [(b"host", b"api.test"), (b"x-nonce", header.encode())]
+    sent: list[Any] = []
     with pytest.raises(RuntimeError, match="secrets backend down"):
-        asyncio.run(AsgiMiddleware(echo_asgi, verifier)(scope, receive, send))
+        asgi_get(AsgiMiddleware(echo_asgi, verifier), "/a", headers, sent)
+    assert sent == [], "not answered"
 
 
 def test_other_asgi_scopes_pass_through() -> None:
@@ -532,26 +531,9 @@ class Stacked:
             statuses: list[str] = []
             b"".join(app(builder.get_environ(), lambda status, _: statuses.append(status)))
             return int(statuses[0][:3])
-        got: list[int] = []
-        scope = {
-            "type": "http",
-            "method": "GET",
-            "path": "/a",
-            "raw_path": b"/a",
-            "query_string": b"",
-            "headers": [(b"host", b"api.test")]
-            + [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-        }
-
-        async def receive() -> dict[str, Any]:
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        async def send(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                got.append(message["status"])
-
-        asyncio.run(app(scope, receive, send))
-        return got[0]
+        fields = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        sent = asgi_get(app, "/a", [(b"host", b"api.test"), *fields])
+        return int(sent[0]["status"])
 
 
 @pytest.fixture(params=["wsgi", "asgi"])
