@@ -761,7 +761,7 @@ impl Shared {
             Err(e) => return refused(e.into()),
         };
         let recorded_here =
-            |r: &RecordedIn| (self.store.id()).is_some_and(|id| r.holds(id, &verified));
+            |r: &RecordedIn| self.store.id().is_some_and(|id| r.holds(id, &verified));
         if parts.extensions.get().is_some_and(recorded_here) {
             // An outer layer recorded this very key in this very store for this request.
             return Decision::Done(recorded(scheme, verified, route, Ok(true)));
