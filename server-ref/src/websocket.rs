@@ -7,8 +7,10 @@
 //! never reads or changes a payload) and sends its receiver a Close frame with status 1001
 //! "going away" (§7.4.1) — unmasked to the client, masked to the upstream, as each expects
 //! from its peer — so that both ends see a clean close they can reconnect after instead of a
-//! dropped connection (1006). A frame that has not ended within [`SHUTDOWN_GRACE`] (a peer
-//! that stopped sending, or one not reading) is cut without a Close frame.
+//! dropped connection (1006); a side whose peer has already sent its own Close gets none
+//! (nothing may follow a Close, §5.5.1). A frame that has not ended within
+//! [`SHUTDOWN_GRACE`] (a peer that stopped sending, or one not reading) is cut without a
+//! Close frame.
 
 use std::future::Future;
 use std::time::Duration;
@@ -16,6 +18,7 @@ use std::time::Duration;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::Instant;
 
 use crate::connections::OpenConnection;
 
@@ -95,8 +98,9 @@ fn masked(frame: [u8; 4]) -> Vec<u8> {
 
 /// Copies `from` to `to` until `from` ends, then shuts `to`'s write side down (the other end
 /// reads the end of the stream). Once `closing` completes: ends the frame in flight, writes
-/// `close` to `to`, and reads what `from` still sends (its answering Close) until it ends,
-/// all within [`SHUTDOWN_GRACE`].
+/// `close` to `to` (unless `from` has sent a Close of its own: nothing may follow one),
+/// shuts `to`'s write side down, and reads what `from` still sends (its answering Close)
+/// until it ends, all within [`SHUTDOWN_GRACE`].
 async fn pipe<R, W>(from: &mut R, to: &mut W, closing: impl Future<Output = ()>, close: Vec<u8>)
 where
     R: AsyncRead + Unpin,
@@ -105,10 +109,10 @@ where
     let mut frames = Frames::default();
     let mut buf = vec![0u8; 16 << 10];
     tokio::pin!(closing);
-    loop {
+    let deadline = loop {
         let n = tokio::select! {
             biased;
-            () = &mut closing => break,
+            () = &mut closing => break Instant::now() + SHUTDOWN_GRACE,
             read = from.read(&mut buf) => match read {
                 Ok(0) => return end(to).await,
                 Ok(n) => n,
@@ -118,17 +122,28 @@ where
                 }
             },
         };
-        let written = tokio::select! {
+        let write = to.write_all(&buf[..n]);
+        tokio::pin!(write);
+        let (written, shutting_down) = tokio::select! {
             biased;
-            // Closing while a peer does not read: where the frame stands is not known.
-            () = &mut closing => return,
-            written = to.write_all(&buf[..n]) => written,
+            written = &mut write => (written, None),
+            // Closing while the receiver is slow to read: the write may still end in time.
+            () = &mut closing => {
+                let deadline = Instant::now() + SHUTDOWN_GRACE;
+                match tokio::time::timeout_at(deadline, write).await {
+                    Ok(written) => (written, Some(deadline)),
+                    Err(_) => return,
+                }
+            }
         };
         if written.is_err() {
             return;
         }
         frames.pass(&buf[..n], false);
-    }
+        if let Some(deadline) = shutting_down {
+            break deadline;
+        }
+    };
     let goodbye = async {
         while !frames.at_boundary() {
             let n = from.read(&mut buf).await?;
@@ -138,13 +153,15 @@ where
             let n = frames.pass(&buf[..n], true);
             to.write_all(&buf[..n]).await?;
         }
-        to.write_all(&close).await?;
+        if !frames.closed {
+            to.write_all(&close).await?;
+        }
         to.shutdown().await?;
         // The peer's answering Close (and anything it sent before reading ours).
         while from.read(&mut buf).await? != 0 {}
         Ok::<(), std::io::Error>(())
     };
-    let _ = tokio::time::timeout(SHUTDOWN_GRACE, goodbye).await;
+    let _ = tokio::time::timeout_at(deadline, goodbye).await;
 }
 
 /// Shuts `to`'s write side down.
@@ -162,6 +179,8 @@ struct Frames {
     got: usize,
     /// What is left of the current frame's payload.
     payload_left: u64,
+    /// A Close frame (opcode 8) has begun: the sender says nothing after it.
+    closed: bool,
 }
 
 impl Frames {
@@ -186,6 +205,7 @@ impl Frames {
             i += 1;
             if self.header_len() == Some(self.got) {
                 self.payload_left = self.payload_len();
+                self.closed |= self.header[0] & 0x0f == 0x8;
                 self.got = 0;
             }
         }
@@ -294,6 +314,23 @@ mod tests {
         }
     }
 
+    /// Extended lengths are read whole: 16 bits, and 64 bits past 2^32.
+    #[test]
+    fn extended_lengths_are_read_in_full() {
+        for (header, len) in [
+            (vec![0x82, 126, 0xff, 0xfe], 0xfffe),
+            (vec![0x82, 127, 0, 0, 0, 1, 0, 0, 0, 5], (1 << 32) + 5),
+            (
+                vec![0x82, 0xff, 0, 0, 0, 1, 0, 0, 0, 5, 9, 9, 9, 9],
+                (1 << 32) + 5,
+            ),
+        ] {
+            let mut frames = Frames::default();
+            assert_eq!(frames.pass(&header, false), header.len());
+            assert_eq!(frames.payload_left, len, "{header:?}");
+        }
+    }
+
     #[test]
     fn the_close_to_the_upstream_is_masked() {
         let frame = masked(GOING_AWAY);
@@ -302,67 +339,139 @@ mod tests {
         assert_eq!([frame[6] ^ key[0], frame[7] ^ key[1]], [0x03, 0xe9]);
     }
 
-    /// At shutdown a pipe ends the frame in flight (and no more), says goodbye, and reads
-    /// its peer's answer; without a shutdown it copies everything.
+    /// A `pipe` between two in-memory streams, with `capacity` bytes of buffer on its way
+    /// out: what its sender writes, what its receiver reads, and its shutdown's trigger.
+    struct Piped {
+        /// `None` once hung up (the end of the pipe's input).
+        sender: Option<tokio::io::DuplexStream>,
+        receiver: tokio::io::DuplexStream,
+        shut_down: Option<tokio::sync::oneshot::Sender<()>>,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl Piped {
+        fn new(capacity: usize) -> Piped {
+            let (sender, mut from) = tokio::io::duplex(1 << 16);
+            let (mut to, receiver) = tokio::io::duplex(capacity);
+            let (shut_down, closing) = tokio::sync::oneshot::channel::<()>();
+            let closing = async move {
+                let _ = closing.await;
+            };
+            let task = tokio::spawn(async move {
+                pipe(&mut from, &mut to, closing, GOING_AWAY.to_vec()).await;
+            });
+            Piped {
+                sender: Some(sender),
+                receiver,
+                shut_down: Some(shut_down),
+                task,
+            }
+        }
+
+        /// Begins the shutdown, once what was sent so far has been taken in.
+        async fn shut_down(&mut self) {
+            tokio::task::yield_now().await;
+            self.shut_down.take().unwrap().send(()).unwrap();
+            tokio::task::yield_now().await;
+        }
+
+        /// Writes `bytes` to the pipe's input.
+        async fn send(&mut self, bytes: &[u8]) {
+            self.sender
+                .as_mut()
+                .unwrap()
+                .write_all(bytes)
+                .await
+                .unwrap();
+        }
+
+        /// Ends the pipe's input.
+        fn hang_up(&mut self) {
+            self.sender = None;
+        }
+
+        /// Waits for the pipe to end, within `within`.
+        async fn ended(&mut self, within: Duration) {
+            tokio::time::timeout(within, &mut self.task)
+                .await
+                .expect("the pipe ends")
+                .unwrap();
+        }
+    }
+
+    /// Everything the receiver reads until the end of its stream (which must come soon).
+    async fn read_all(receiver: &mut tokio::io::DuplexStream) -> Vec<u8> {
+        let mut got = vec![];
+        tokio::time::timeout(Duration::from_millis(500), receiver.read_to_end(&mut got))
+            .await
+            .expect("the end of the stream")
+            .unwrap();
+        got
+    }
+
+    /// At shutdown a pipe ends the frame in flight (and no more), then says goodbye.
     #[tokio::test]
     async fn at_shutdown_the_frame_in_flight_ends_then_a_close_frame_follows() {
-        let first = client_text(b"hello, world");
-        let second = client_text(b"not sent");
-        let (mut sender, mut from) = tokio::io::duplex(1 << 16);
-        let (mut to, mut receiver) = tokio::io::duplex(1 << 16);
-        let (close_tx, close_rx) = tokio::sync::oneshot::channel::<()>();
-        let closing = async move {
-            let _ = close_rx.await;
-        };
-        let piped = tokio::spawn(async move {
-            pipe(&mut from, &mut to, closing, GOING_AWAY.to_vec()).await;
-        });
-        // Half of the first frame, then the shutdown begins.
-        sender.write_all(&first[..5]).await.unwrap();
-        let mut got = vec![0u8; 5];
-        receiver.read_exact(&mut got).await.unwrap();
-        close_tx.send(()).unwrap();
-        tokio::task::yield_now().await;
+        let (first, second) = (client_text(b"hello, world"), client_text(b"not sent"));
+        let mut p = Piped::new(1 << 16);
+        p.send(&first[..5]).await;
+        p.shut_down().await;
         // The rest of the frame, and the start of another, in one write.
-        sender
-            .write_all(&[&first[5..], &second[..]].concat())
-            .await
-            .unwrap();
-        drop(sender);
-        piped.await.unwrap();
-        let mut rest = vec![];
-        receiver.read_to_end(&mut rest).await.unwrap();
-        got.extend(rest);
+        let rest = [&first[5..], &second[..]].concat();
+        p.send(&rest).await;
+        p.hang_up();
+        p.ended(Duration::from_millis(500)).await;
+        let got = read_all(&mut p.receiver).await;
         assert_eq!(got, [&first[..], &GOING_AWAY].concat());
+    }
+
+    /// The Close is followed by the end of the stream at once (not at the end of the grace),
+    /// and the pipe reads its sender's answer until the sender ends.
+    #[tokio::test]
+    async fn after_its_close_a_pipe_ends_its_output_and_reads_the_answer() {
+        let mut p = Piped::new(1 << 16);
+        p.shut_down().await;
+        assert_eq!(read_all(&mut p.receiver).await, GOING_AWAY);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!p.task.is_finished(), "still reading the answer");
+        p.send(&client_text(b"late")).await;
+        p.hang_up();
+        p.ended(Duration::from_millis(500)).await;
+    }
+
+    /// A sender that has sent its own Close is not sent another (nothing may follow one).
+    #[tokio::test]
+    async fn after_a_close_of_its_own_a_sender_gets_no_second_one() {
+        let peer_close = [0x88, 0x02, 0x03, 0xe8];
+        let mut p = Piped::new(1 << 16);
+        p.send(&peer_close).await;
+        p.shut_down().await;
+        p.hang_up();
+        p.ended(Duration::from_millis(500)).await;
+        assert_eq!(read_all(&mut p.receiver).await, peer_close);
+    }
+
+    /// A receiver slow to read when the shutdown begins still gets the whole frame, then the
+    /// Close.
+    #[tokio::test]
+    async fn a_slow_receiver_gets_the_frame_in_flight_then_the_close() {
+        let frame = client_text(&[7; 96]);
+        let mut p = Piped::new(16);
+        p.send(&frame).await;
+        p.shut_down().await;
+        p.hang_up();
+        let got = read_all(&mut p.receiver).await;
+        assert_eq!(got, [&frame[..], &GOING_AWAY].concat());
     }
 
     /// A frame that does not end within the grace is cut without a Close frame.
     #[tokio::test]
     async fn a_frame_that_never_ends_is_cut_without_a_close_frame() {
         let first = client_text(b"hello, world");
-        let (mut sender, mut from) = tokio::io::duplex(1 << 16);
-        let (mut to, mut receiver) = tokio::io::duplex(1 << 16);
-        sender.write_all(&first[..5]).await.unwrap();
-        let (close_tx, close_rx) = tokio::sync::oneshot::channel::<()>();
-        let piped = tokio::spawn(async move {
-            pipe(
-                &mut from,
-                &mut to,
-                async move {
-                    let _ = close_rx.await;
-                },
-                GOING_AWAY.to_vec(),
-            )
-            .await;
-        });
-        let mut got = vec![0u8; 5];
-        receiver.read_exact(&mut got).await.unwrap();
-        close_tx.send(()).unwrap();
-        piped.await.unwrap();
-        let mut rest = vec![];
-        receiver.read_to_end(&mut rest).await.unwrap();
-        assert_eq!(got, first[..5]);
-        assert!(rest.is_empty(), "{rest:?}");
-        drop(sender);
+        let mut p = Piped::new(1 << 16);
+        p.send(&first[..5]).await;
+        p.shut_down().await;
+        p.ended(SHUTDOWN_GRACE * 3).await;
+        assert_eq!(read_all(&mut p.receiver).await, first[..5]);
     }
 }
