@@ -137,7 +137,9 @@ pub async fn serve_until(
     // (tunnels) close.
     let (closing, _) = watch::channel(false);
     let mut accept_errors = AcceptErrors::default();
-    let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    // At most u32::MAX, so that the drain below can wait for every slot at once.
+    let slots = limits.max_connections.clamp(1, u32::MAX as usize);
+    let open = Arc::new(Semaphore::new(slots));
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
@@ -213,15 +215,11 @@ pub async fn serve_until(
     }
     drop(listener);
     let _ = closing.send(true);
-    let slots = u32::try_from(limits.max_connections.max(1)).unwrap_or(u32::MAX);
-    let all_closed = async {
-        while tasks.join_next().await.is_some() {}
-        // An upgraded connection (a gateway's WebSocket tunnel) holds its slot past its
-        // task, until it has said goodbye.
-        let _ = open.acquire_many(slots).await;
-    };
+    // Every slot back: each connection's task holds its slot to its end, and an upgraded
+    // connection (a gateway's WebSocket tunnel) past its task, until it has said goodbye.
+    let all_closed = open.acquire_many(slots as u32);
     tokio::select! {
-        () = all_closed => {}
+        _ = all_closed => {}
         () = tokio::time::sleep(DRAIN_DEADLINE) => {
             tracing::warn!("connections still open 10 s after shutdown; closing them");
         }
