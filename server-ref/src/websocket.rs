@@ -60,18 +60,8 @@ pub(crate) async fn tunnel(
     };
     let (mut client_in, mut client_out) = tokio::io::split(TokioIo::new(client));
     let (mut upstream_in, mut upstream_out) = tokio::io::split(TokioIo::new(upstream));
-    let to_upstream = pipe(
-        &mut client_in,
-        &mut upstream_out,
-        closing(),
-        masked(GOING_AWAY),
-    );
-    let to_client = pipe(
-        &mut upstream_in,
-        &mut client_out,
-        closing(),
-        GOING_AWAY.to_vec(),
-    );
+    let to_upstream = pipe(&mut client_in, &mut upstream_out, closing(), To::Upstream);
+    let to_client = pipe(&mut upstream_in, &mut client_out, closing(), To::Client);
     tokio::pin!(to_upstream, to_client);
     tokio::select! {
         () = &mut to_upstream => {
@@ -82,6 +72,25 @@ pub(crate) async fn tunnel(
         }
     }
     drop(connection);
+}
+
+/// Where a pipe writes, which says how its Close frame is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum To {
+    /// Unmasked, as from a server.
+    Client,
+    /// Masked, as from a client.
+    Upstream,
+}
+
+impl To {
+    /// The Close frame "going away" for this side.
+    fn going_away(self) -> Vec<u8> {
+        match self {
+            To::Client => GOING_AWAY.to_vec(),
+            To::Upstream => masked(GOING_AWAY),
+        }
+    }
 }
 
 /// `frame` as a client sends it: masked with a random key (RFC 6455 §5.3).
@@ -98,10 +107,11 @@ fn masked(frame: [u8; 4]) -> Vec<u8> {
 
 /// Copies `from` to `to` until `from` ends, then shuts `to`'s write side down (the other end
 /// reads the end of the stream). Once `closing` completes: ends the frame in flight, writes
-/// `close` to `to` (unless `from` has sent a Close of its own: nothing may follow one),
+/// a Close "going away" to `to` as `side` expects it (unless `from` has sent a Close of its
+/// own: nothing may follow one),
 /// shuts `to`'s write side down, and reads what `from` still sends (its answering Close)
 /// until it ends, all within [`SHUTDOWN_GRACE`].
-async fn pipe<R, W>(from: &mut R, to: &mut W, closing: impl Future<Output = ()>, close: Vec<u8>)
+async fn pipe<R, W>(from: &mut R, to: &mut W, closing: impl Future<Output = ()>, side: To)
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -154,7 +164,7 @@ where
             to.write_all(&buf[..n]).await?;
         }
         if !frames.closed {
-            to.write_all(&close).await?;
+            to.write_all(&side.going_away()).await?;
         }
         to.shutdown().await?;
         // The peer's answering Close (and anything it sent before reading ours).
@@ -333,7 +343,8 @@ mod tests {
 
     #[test]
     fn the_close_to_the_upstream_is_masked() {
-        let frame = masked(GOING_AWAY);
+        assert_eq!(To::Client.going_away(), GOING_AWAY);
+        let frame = To::Upstream.going_away();
         assert_eq!(frame[..2], [0x88, 0x82]);
         let key = &frame[2..6];
         assert_eq!([frame[6] ^ key[0], frame[7] ^ key[1]], [0x03, 0xe9]);
@@ -358,7 +369,7 @@ mod tests {
                 let _ = closing.await;
             };
             let task = tokio::spawn(async move {
-                pipe(&mut from, &mut to, closing, GOING_AWAY.to_vec()).await;
+                pipe(&mut from, &mut to, closing, To::Client).await;
             });
             Piped {
                 sender: Some(sender),
@@ -439,9 +450,9 @@ mod tests {
         p.ended(Duration::from_millis(500)).await;
     }
 
-    /// A sender that has sent its own Close is not sent another (nothing may follow one).
+    /// After a sender's own Close its receiver gets no second one (nothing may follow one).
     #[tokio::test]
-    async fn after_a_close_of_its_own_a_sender_gets_no_second_one() {
+    async fn after_a_senders_close_its_receiver_gets_no_second_one() {
         let peer_close = [0x88, 0x02, 0x03, 0xe8];
         let mut p = Piped::new(1 << 16);
         p.send(&peer_close).await;
