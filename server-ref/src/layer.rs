@@ -9,7 +9,7 @@
 //!    [`Verifier`] against a [`SecretSource`] (401 on failure);
 //! 4. records the replay key in the [`AsyncReplayStore`] (409 on a replay, 503 if the store
 //!    cannot answer) — unless an outer `XNonceLayer` on the same request recorded it in this
-//!    very store ([`AsyncReplayStore::id`]);
+//!    very store ([`AsyncReplayStore::id`]) until at least the time this layer would keep it;
 //! 5. passes the request on with [`Verified`] (and the [`RouteMatch`], with a route table) in
 //!    its extensions, and the body re-attached.
 //!

@@ -115,7 +115,8 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
     (``store_unavailable``), the error logged on the ``xnonce`` logger (one line).
 
     Behind another xnonce middleware (an app's, around a mounted sub-app's), a request that
-    one recorded in this very store (``scope[RECORDS_KEY]``) is verified again, not recorded.
+    one recorded in this very store (``scope[RECORDS_KEY]``) for at least as long as this one
+    would is verified again, not recorded.
     """
 
     def __init__(

@@ -131,7 +131,8 @@ class XNonceMiddleware(VerifyingMiddleware[WSGIApp]):
     the reference server); a larger one is refused with 413 before it is read.
 
     Behind another xnonce middleware (an app's, around a mounted sub-app's), a request that
-    one recorded in this very store (``environ[RECORDS_KEY]``) is verified again, not recorded.
+    one recorded in this very store (``environ[RECORDS_KEY]``) for at least as long as this one
+    would is verified again, not recorded.
     """
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
