@@ -108,9 +108,8 @@ fn masked(frame: [u8; 4]) -> Vec<u8> {
 /// Copies `from` to `to` until `from` ends, then shuts `to`'s write side down (the other end
 /// reads the end of the stream). Once `closing` completes: ends the frame in flight, writes
 /// a Close "going away" to `to` as `side` expects it (unless `from` has sent a Close of its
-/// own: nothing may follow one),
-/// shuts `to`'s write side down, and reads what `from` still sends (its answering Close)
-/// until it ends, all within [`SHUTDOWN_GRACE`].
+/// own: nothing may follow one), shuts `to`'s write side down, and reads what `from` still
+/// sends (its answering Close) until it ends, all within [`SHUTDOWN_GRACE`].
 async fn pipe<R, W>(from: &mut R, to: &mut W, closing: impl Future<Output = ()>, side: To)
 where
     R: AsyncRead + Unpin,
