@@ -129,10 +129,9 @@ impl Answer {
         match scheme {
             Scheme::V1 => answer.body = RATE_LIMITED_V1_BODY.to_string(),
             Scheme::V2 => {
-                answer.body.pop(); // the document's closing `}`
-                answer
-                    .body
-                    .push_str(&format!(",\"retry_after\":{retry_after_secs}}}"));
+                let mut doc = problem_members(&error, answer.status, title(error.code()));
+                doc.push_str(&format!(",\"retry_after\":{retry_after_secs}}}"));
+                answer.body = doc;
             }
         }
         answer
@@ -159,6 +158,13 @@ impl Answer {
 /// `serde_json`): `type`, `title`, `status`, `code`, `detail`, then `server_time` and
 /// `server_time_mac` when stale.
 fn problem(error: &Error, status: u16, title: &str) -> String {
+    let mut doc = problem_members(error, status, title);
+    doc.push('}');
+    doc
+}
+
+/// The problem document's members, without its closing `}`: for an answer that adds its own.
+fn problem_members(error: &Error, status: u16, title: &str) -> String {
     let text = |s: &str| serde_json::Value::from(s).to_string(); // a JSON string, escaped
     let code = error.code().as_str();
     let mut doc = format!(
@@ -173,7 +179,6 @@ fn problem(error: &Error, status: u16, title: &str) -> String {
             text(&h.mac)
         ));
     }
-    doc.push('}');
     doc
 }
 
@@ -362,6 +367,20 @@ pub fn refusal_scheme(x_nonce: Option<&str>, query: &str, form: Option<&str>) ->
 mod tests {
     use super::*;
     use crate::ServerTimeHint;
+
+    /// The v2 429 is the `rate_limited` problem document, whole, with `retry_after` last.
+    #[test]
+    fn rate_limited_v2_is_one_problem_document() {
+        let answer = Answer::rate_limited(Scheme::V2, 7);
+        let doc: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+        assert_eq!(doc["status"], 429);
+        assert_eq!(doc["code"], "rate_limited");
+        assert_eq!(doc["title"], title(ErrorCode::RateLimited));
+        assert_eq!(doc["detail"], "client rate limit exceeded; retry after 7 s");
+        assert_eq!(doc["retry_after"], 7);
+        assert_eq!(doc.as_object().unwrap().len(), 6);
+        assert!(answer.body.ends_with(",\"retry_after\":7}"));
+    }
 
     /// Every code a server refuses a request with has a title of its own; only the
     /// field-level `invalid_*` codes (and the client-side `connection_failed`) share the
