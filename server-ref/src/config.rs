@@ -88,6 +88,16 @@ pub struct ConfigFile {
     pub rate_limit: Option<RateLimitFile>,
     /// The API verified requests are forwarded to (absent: the JSON echo answers them).
     pub upstream: Option<UpstreamFile>,
+    /// Prometheus metrics (absent: off).
+    pub metrics: Option<MetricsFile>,
+}
+
+/// The `[metrics]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsFile {
+    /// `host:port` the metrics are served on (`GET /metrics`), apart from the API.
+    pub listen: String,
 }
 
 /// The `[upstream]` table.
@@ -382,6 +392,8 @@ pub struct Config {
     pub bench_mirror: bool,
     /// Forward verified requests to this API instead of answering them with the echo.
     pub upstream: Option<crate::upstream::Upstream>,
+    /// Serve Prometheus metrics ([`crate::metrics`]) on this address (`None`: off).
+    pub metrics_listen: Option<String>,
 }
 
 impl Default for Config {
@@ -399,6 +411,7 @@ impl Default for Config {
             demo: false,
             bench_mirror: false,
             upstream: None,
+            metrics_listen: None,
         }
     }
 }
@@ -520,6 +533,10 @@ impl Config {
         if let Some(l) = file.listen {
             check_listen(&l).map_err(|e| format!("listen: {e}"))?;
             cfg.listen = l;
+        }
+        if let Some(m) = file.metrics {
+            check_listen(&m.listen).map_err(|e| format!("metrics.listen: {e}"))?;
+            cfg.metrics_listen = Some(m.listen);
         }
         let mut schemes = Vec::new();
         for s in file
@@ -745,6 +762,7 @@ mod tests {
                 "[replay]\nstore = \"redis\"\nredis_url = \"rediss://h\"",
                 "replay.redis_url: TLS",
             ),
+            ("[metrics]\nlisten = \"9464\"", "metrics.listen"),
         ] {
             let e = Config::parse(text).unwrap_err();
             assert!(e.starts_with(key), "{text}: {e}");
@@ -755,6 +773,10 @@ mod tests {
         assert!(Config::parse("[replay]\nstore = \"redis\"").is_err());
         assert!(Config::parse("[replay]\nstore = \"disk\"").is_err());
         assert!(Config::parse("[replay]\nredis_url = \"redis://x\"").is_err());
+        assert!(Config::parse("[metrics]\nport = 9464").is_err());
+        let c = Config::parse("[metrics]\nlisten = \"127.0.0.1:9464\"").unwrap();
+        assert_eq!(c.metrics_listen.as_deref(), Some("127.0.0.1:9464"));
+        assert_eq!(Config::parse("").unwrap().metrics_listen, None);
     }
 
     /// Keys that would silently lose a rule or a window, or never match, are refused with

@@ -25,6 +25,7 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt;
 
 use crate::log_throttle::LogThrottle;
+use crate::metrics::Metrics;
 
 /// How long in-flight requests may take to finish, and switched connections (the gateway's
 /// WebSocket tunnels) to close, once shutdown has begun.
@@ -132,6 +133,18 @@ pub async fn serve_until(
     shutdown: impl Future<Output = ()> + Send + 'static,
     stop_draining: impl Future<Output = ()> + Send + 'static,
 ) {
+    serve_counted(listener, router, limits, None, shutdown, stop_draining).await;
+}
+
+/// [`serve_until`], counting open connections and the HTTP parser's refusals in `metrics`.
+pub(crate) async fn serve_counted(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    metrics: Option<Arc<Metrics>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    stop_draining: impl Future<Output = ()> + Send + 'static,
+) {
     warn_if_descriptors_run_out(limits.max_connections);
     // Set when shutdown begins: connections finish their request and close, upgraded ones
     // (tunnels) close.
@@ -171,7 +184,7 @@ pub async fn serve_until(
         // What a request knows of its connection: the peer's address (`ConnectInfo`, as
         // `axum::serve` gives it: the gateway's `X-Forwarded-For`), and a hold on its slot
         // for a protocol upgrade that outlives the connection's HTTP part.
-        let permit = Arc::new(permit);
+        let permit = Arc::new(Slot::taken(permit, metrics.clone()));
         let open_connection = OpenConnection {
             _slot: permit.clone(),
             closing: closing.subscribe(),
@@ -187,6 +200,7 @@ pub async fn serve_until(
             .serve_connection(TokioIo::new(stream), service)
             .with_upgrades();
         let mut shut_down = closing.subscribe();
+        let metrics = metrics.clone();
         tasks.spawn(async move {
             tokio::pin!(connection);
             let ended = tokio::select! {
@@ -200,13 +214,18 @@ pub async fn serve_until(
             match ended {
                 // hyper refused the request before the layer saw it, and answered it itself
                 // (400, 414 or 431): logged like the layer's refusals, with what is known.
-                Err(e) if e.is_parse() || e.is_parse_too_large() => tracing::info!(
-                    target: "xnonce",
-                    peer = %peer,
-                    outcome = "http_parse_error",
-                    error = %e,
-                    "request refused by the HTTP parser"
-                ),
+                Err(e) if e.is_parse() || e.is_parse_too_large() => {
+                    tracing::info!(
+                        target: "xnonce",
+                        peer = %peer,
+                        outcome = "http_parse_error",
+                        error = %e,
+                        "request refused by the HTTP parser"
+                    );
+                    if let Some(metrics) = &metrics {
+                        metrics.http_parse_error();
+                    }
+                }
                 Err(e) => tracing::debug!(error = %e, "connection closed with an error"),
                 Ok(()) => {}
             }
@@ -237,8 +256,36 @@ pub async fn serve_until(
 /// [`ConnectionLimits::max_connections`], and ends it at [`OpenConnection::closing`].
 #[derive(Clone, Debug)]
 pub struct OpenConnection {
-    _slot: Arc<OwnedSemaphorePermit>,
+    _slot: Arc<Slot>,
     closing: watch::Receiver<bool>,
+}
+
+/// A connection's hold on one of [`ConnectionLimits::max_connections`], counted open in the
+/// metrics while held.
+#[derive(Debug)]
+struct Slot {
+    _permit: OwnedSemaphorePermit,
+    metrics: Option<Arc<Metrics>>,
+}
+
+impl Slot {
+    fn taken(permit: OwnedSemaphorePermit, metrics: Option<Arc<Metrics>>) -> Slot {
+        if let Some(metrics) = &metrics {
+            metrics.connection_opened();
+        }
+        Slot {
+            _permit: permit,
+            metrics,
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some(metrics) = &self.metrics {
+            metrics.connection_closed();
+        }
+    }
 }
 
 impl OpenConnection {

@@ -65,6 +65,7 @@ use xnonce_core::{
     SecretSource, Verified, Verifier,
 };
 
+use crate::metrics::Metrics;
 use crate::respond::{refusal, Refusal};
 use crate::store::{AsyncReplayStore, MemoryStore, StoreId};
 
@@ -107,6 +108,7 @@ struct Shared {
     store: Arc<dyn AsyncReplayStore>,
     routes: Option<Arc<RouteTable>>,
     limits: Limits,
+    metrics: Option<Arc<Metrics>>,
 }
 
 /// The verification layer. Cheap to clone; every clone shares the same replay store.
@@ -168,6 +170,7 @@ impl XNonceLayer {
                 store: Arc::new(MemoryStore::new()),
                 routes: None,
                 limits: Limits::default(),
+                metrics: None,
             }),
         }
     }
@@ -195,6 +198,11 @@ impl XNonceLayer {
     /// Sets the request size limits.
     pub fn limits(self, limits: Limits) -> Self {
         self.edit(|s| s.limits = limits)
+    }
+
+    /// Counts each request's outcome in `metrics` (accepted, or the refusal's code).
+    pub fn metrics(self, metrics: Arc<Metrics>) -> Self {
+        self.edit(|s| s.metrics = Some(metrics))
     }
 }
 
@@ -551,6 +559,9 @@ impl Shared {
                     outcome = "accepted",
                     "request"
                 );
+                if let Some(metrics) = &self.metrics {
+                    metrics.decided(outcome.scheme, None);
+                }
                 if let Some(store) = self.store.id() {
                     RecordedIn::note(&mut parts.extensions, store, &verified);
                 }
@@ -575,6 +586,9 @@ impl Shared {
                     status,
                     "request"
                 );
+                if let Some(metrics) = &self.metrics {
+                    metrics.decided(outcome.scheme, Some(r.error.code()));
+                }
                 Admission::Refuse(refusal(outcome.scheme, &r))
             }
         }

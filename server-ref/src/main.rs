@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use xnonce_server::registry::{self, Registry};
-use xnonce_server::{Config, Server};
+use xnonce_server::{metrics, Config, Server};
 
 /// Many small, short-lived allocations per request: mimalloc serves them faster than glibc.
 #[global_allocator]
@@ -43,6 +43,9 @@ enum LogFormat {
 #[derive(Subcommand)]
 enum Command {
     /// Serve HTTP: prints `xnonce-server listening on http://ADDR` once listening.
+    ///
+    /// With a `[metrics]` table in the config, a second line follows:
+    /// `xnonce-server metrics on http://ADDR/metrics`.
     Serve {
         /// TOML config file (routes, windows, schemes, listen address, limits, rate limits).
         #[arg(long)]
@@ -333,9 +336,9 @@ fn serve(
                 return ExitCode::FAILURE;
             }
         };
-        let addr = match server.local_addr() {
-            Ok(a) => a,
-            Err(e) => {
+        let (addr, metrics_addr) = match (server.local_addr(), server.metrics_addr().transpose()) {
+            (Ok(a), Ok(m)) => (a, m),
+            (Err(e), _) | (_, Err(e)) => {
                 eprintln!("xnonce-server: {e}");
                 return ExitCode::FAILURE;
             }
@@ -345,6 +348,9 @@ fn serve(
         {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "xnonce-server listening on http://{addr}");
+            if let Some(m) = metrics_addr {
+                let _ = writeln!(out, "xnonce-server metrics on http://{m}{}", metrics::PATH);
+            }
             let _ = out.flush();
         }
         tracing::info!(

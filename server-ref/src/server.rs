@@ -8,8 +8,8 @@ use std::time::Duration;
 use axum::Router;
 
 use crate::{
-    app_for, connections, journal, layer_for, now_ms, redis_store, registry, Config,
-    ConnectionLimits, JournalStore, MemoryStore, RedisStore, Registry, ReplayConfig,
+    app_for, connections, journal, layer_for, metrics, now_ms, redis_store, registry, Config,
+    ConnectionLimits, JournalStore, MemoryStore, Metrics, RedisStore, Registry, ReplayConfig,
 };
 
 /// A server bound to its address, ready to run: what `xnonce-server serve` does.
@@ -46,6 +46,8 @@ pub struct Server {
     router: Router,
     evictor: Evictor,
     connections: ConnectionLimits,
+    /// With `[metrics]`: the counts, the metrics listener and its app.
+    metrics: Option<(Arc<Metrics>, tokio::net::TcpListener, Router)>,
     /// `None` when the socket could not be bound (logged): writes from other processes then
     /// reach this server at its next periodic check.
     _reloads: Option<registry::reload::ReloadListener>,
@@ -57,18 +59,44 @@ enum Evictor {
     None,
 }
 
+impl Evictor {
+    /// How many keys the in-process store holds, for the metrics.
+    fn replay_keys(&self) -> Option<metrics::ReplayKeys> {
+        match self {
+            Evictor::Memory(s) => {
+                let s = s.clone();
+                Some(Arc::new(move || s.len()))
+            }
+            Evictor::Journal(s) => {
+                let s = s.clone();
+                Some(Arc::new(move || s.len()))
+            }
+            Evictor::None => None,
+        }
+    }
+}
+
+/// Binds `addr`, with an error that names it (`what`: which of the config's addresses it is,
+/// when not the API's).
+async fn listen(addr: &str, what: &str) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}{what}: {e}")))
+}
+
 impl Server {
-    /// Binds `config.listen` and prepares the app over the registry in `data_dir` (with the
-    /// key file of `config.key_file`, created if needed; refused if unsafe or wrong) and the
-    /// replay store of `config.replay` (the memory store's journal also lives in `data_dir`,
-    /// locked: one such server per data dir). An existing data dir open to group or others is
-    /// made `0700` when it is ours ([`registry::secure_dir`]; logged).
+    /// Binds `config.listen` (and `config.metrics_listen`, if set) and prepares the app over
+    /// the registry in `data_dir` (with the key file of `config.key_file`, created if needed;
+    /// refused if unsafe or wrong) and the replay store of `config.replay` (the memory store's
+    /// journal also lives in `data_dir`, locked: one such server per data dir). An existing
+    /// data dir open to group or others is made `0700` when it is ours
+    /// ([`registry::secure_dir`]; logged).
     ///
     /// Errors say what failed and name it (the registry, the journal and its path, Redis's
-    /// refusal, `cannot listen on ADDR: …`). A Redis store is tried once: a Redis that answers
-    /// and refuses (wrong password, bad DB index) or is a Redis Cluster node is an error; an
-    /// unreachable one is logged and the server starts (its requests get 503 until Redis
-    /// answers).
+    /// refusal, `cannot listen on ADDR: …`, `cannot listen on ADDR (metrics.listen): …`). A
+    /// Redis store is tried once: a Redis that answers and refuses (wrong password, bad DB
+    /// index) or is a Redis Cluster node is an error; an unreachable one is logged and the
+    /// server starts (its requests get 503 until Redis answers).
     pub async fn bind(config: &Config, data_dir: std::path::PathBuf) -> std::io::Result<Server> {
         let registry = Arc::new(Registry::open_with_key_file(
             &data_dir,
@@ -90,16 +118,16 @@ impl Server {
                 None
             }
         };
-        let (router, evictor) = match &config.replay {
+        let (layer, evictor) = match &config.replay {
             ReplayConfig::Memory { persist: false } => {
                 let store = MemoryStore::new();
-                let router = app_for(config, layer_for(config, registry, store.clone()));
-                (router, Evictor::Memory(store))
+                let layer = layer_for(config, registry, store.clone());
+                (layer, Evictor::Memory(store))
             }
             ReplayConfig::Memory { persist: true } => {
                 let store = JournalStore::open(&data_dir, now_ms())?;
-                let router = app_for(config, layer_for(config, registry, store.clone()));
-                (router, Evictor::Journal(store))
+                let layer = layer_for(config, registry, store.clone());
+                (layer, Evictor::Journal(store))
             }
             ReplayConfig::Redis {
                 url,
@@ -143,22 +171,27 @@ impl Server {
                          store_unavailable until it answers"
                     ),
                 }
-                (
-                    app_for(config, layer_for(config, registry, store)),
-                    Evictor::None,
-                )
+                (layer_for(config, registry, store), Evictor::None)
             }
         };
-        let listener = tokio::net::TcpListener::bind(&config.listen)
-            .await
-            .map_err(|e| {
-                std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", config.listen))
-            })?;
+        let (router, metrics) = match &config.metrics_listen {
+            None => (app_for(config, layer), None),
+            Some(addr) => {
+                let counts = Arc::new(Metrics::default());
+                let router = app_for(config, layer.metrics(counts.clone()));
+                let router = metrics::count_answers(router, counts.clone());
+                let listener = listen(addr, " (metrics.listen)").await?;
+                let scrape = metrics::router(counts.clone(), evictor.replay_keys());
+                (router, Some((counts, listener, scrape)))
+            }
+        };
+        let listener = listen(&config.listen, "").await?;
         Ok(Server {
             listener,
             router,
             evictor,
             connections: config.connections,
+            metrics,
             _reloads: reloads,
         })
     }
@@ -166,6 +199,13 @@ impl Server {
     /// The bound address (useful with port 0).
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The metrics listener's bound address, with `[metrics]` ([`crate::metrics`]).
+    pub fn metrics_addr(&self) -> Option<std::io::Result<SocketAddr>> {
+        self.metrics
+            .as_ref()
+            .map(|(_, listener, _)| listener.local_addr())
     }
 
     /// Serves until `shutdown` completes, then finishes in-flight requests (at most 10 s),
@@ -186,7 +226,7 @@ impl Server {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
         stop_draining: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let tasks = match &self.evictor {
+        let mut tasks = match &self.evictor {
             Evictor::Memory(s) => vec![s.spawn_evictor(Duration::from_secs(5))],
             Evictor::Journal(s) => vec![
                 s.spawn_evictor(Duration::from_secs(5)),
@@ -194,10 +234,23 @@ impl Server {
             ],
             Evictor::None => Vec::new(),
         };
-        connections::serve_until(
+        let counts = match self.metrics {
+            Some((counts, listener, scrape)) => {
+                // Scraped until the API's connections are drained.
+                let limits = ConnectionLimits::default();
+                let stop = std::future::pending();
+                tasks.push(tokio::spawn(connections::serve(
+                    listener, scrape, limits, stop,
+                )));
+                Some(counts)
+            }
+            None => None,
+        };
+        connections::serve_counted(
             self.listener,
             self.router,
             self.connections,
+            counts,
             shutdown,
             stop_draining,
         )

@@ -773,3 +773,90 @@ fn serve_prints_its_address_sees_new_clients_and_stops_on_sigterm() {
     let status = served.stop();
     assert!(status.success(), "{status:?}");
 }
+
+/// With `[metrics]`, the metrics listener (never the API's address) counts what the layer
+/// decided, by scheme and outcome, what the server answered, the HTTP parser's refusals and
+/// the connections open.
+#[test]
+fn metrics_count_outcomes_answers_and_connections() {
+    let s = start(Config {
+        routes: Some(xnonce_core::RouteTable::demo()),
+        metrics_listen: Some("127.0.0.1:0".into()),
+        ..Config::default()
+    });
+    let metrics = s.server.metrics.clone().expect("a metrics listener");
+    let scrape = || {
+        let r = http::send(&metrics, &http::Request::new("GET", "/metrics")).unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            r.header("content-type"),
+            Some("text/plain; version=0.0.4; charset=utf-8")
+        );
+        r.text()
+    };
+    let value = |text: &str, series: &str| -> Option<u64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+    };
+    let requests = |scheme: &str, outcome: &str| {
+        format!("xnonce_requests_total{{scheme=\"{scheme}\",outcome=\"{outcome}\"}}")
+    };
+    let before = scrape();
+    assert_eq!(value(&before, &requests("v2", "accepted")), Some(0));
+    assert_eq!(value(&before, "xnonce_replay_keys"), Some(0));
+
+    for scheme in [Scheme::V1, Scheme::V2] {
+        let (req, _) = s.request(&s.input(scheme, "GET", "/controller1/action1", &s.get_params()));
+        assert_eq!(s.send(&req).status, 200);
+        assert_eq!(s.send(&req).status, 409);
+    }
+    let (req, _) = s.request(&s.input(Scheme::V2, "GET", "/controller1/nowhere", &[]));
+    assert_eq!(s.send(&req).status, 404);
+    // The API's address does not serve the metrics: an unknown route there.
+    assert_eq!(s.send(&http::Request::new("GET", "/metrics")).status, 404);
+    let bad = http::send_raw(
+        &s.server.base.connect,
+        b"GET / HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n",
+    );
+    assert_eq!(bad.unwrap().status, 400);
+
+    let after = scrape();
+    for (series, n) in [
+        (requests("v1", "accepted"), 1),
+        (requests("v1", "replayed"), 1),
+        (requests("v2", "accepted"), 1),
+        (requests("v2", "replayed"), 1),
+        (requests("v2", "unknown_route"), 1),
+        // Unsigned: answered in em-secure-api's style, so counted under v1.
+        (requests("v1", "unknown_route"), 1),
+        (requests("v2", "signature_mismatch"), 0),
+        ("xnonce_responses_total{status=\"200\"}".into(), 2),
+        ("xnonce_responses_total{status=\"409\"}".into(), 2),
+        ("xnonce_responses_total{status=\"404\"}".into(), 2),
+        ("xnonce_replay_keys".into(), 2),
+    ] {
+        assert_eq!(value(&after, &series), Some(n), "{series} in\n{after}");
+    }
+    // hyper's own 400 never reached the app: not among the answers the app sent.
+    let hypers = "xnonce_responses_total{status=\"400\"}";
+    assert_eq!(value(&after, hypers), None);
+
+    // Counted when its connection ends, which may be just after the answer was read; and a
+    // connection counts while it is open.
+    let wait_for = |series: &str, want: u64| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while value(&scrape(), series) != Some(want) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{series} never {want}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait_for("xnonce_http_parse_errors_total", 1);
+    wait_for("xnonce_connections_open", 0);
+    let idle = std::net::TcpStream::connect(&s.server.base.connect).unwrap();
+    wait_for("xnonce_connections_open", 1);
+    drop(idle);
+    wait_for("xnonce_connections_open", 0);
+}

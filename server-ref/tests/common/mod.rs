@@ -201,6 +201,8 @@ pub struct InProcess {
     pub base: http::BaseUrl,
     /// `http://127.0.0.1:<port>`.
     pub url: String,
+    /// The metrics listener's, with `Config::metrics_listen`.
+    pub metrics: Option<http::BaseUrl>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
 }
@@ -209,9 +211,13 @@ impl InProcess {
     /// Serves `config` (its `listen` replaced) with the data dir `data`.
     pub fn start(mut config: Config, data: PathBuf) -> InProcess {
         config.listen = "127.0.0.1:0".into();
+        if config.metrics_listen.is_some() {
+            config.metrics_listen = Some("127.0.0.1:0".into());
+        }
         InProcess::launch(move |addr, stop| async move {
             let server = Server::bind(&config, data).await?;
-            addr.send(server.local_addr()?).unwrap();
+            let metrics = server.metrics_addr().transpose()?;
+            addr.send((server.local_addr()?, metrics)).unwrap();
             server.run(stop).await
         })
     }
@@ -220,17 +226,20 @@ impl InProcess {
     pub fn serve(router: axum::Router, limits: ConnectionLimits) -> InProcess {
         InProcess::launch(move |addr, stop| async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-            addr.send(listener.local_addr()?).unwrap();
+            addr.send((listener.local_addr()?, None)).unwrap();
             xnonce_server::connections::serve(listener, router, limits, stop).await;
             Ok(())
         })
     }
 
-    /// Runs `run` on a new runtime in a new thread: it sends the address it listens on, then
-    /// serves until the future it is given (the stop signal) completes.
+    /// Runs `run` on a new runtime in a new thread: it sends the addresses it listens on (the
+    /// API's, the metrics'), then serves until the future it is given (the stop signal)
+    /// completes.
     fn launch<F, Fut>(run: F) -> InProcess
     where
-        F: FnOnce(std::sync::mpsc::Sender<SocketAddr>, StopSignal) -> Fut + Send + 'static,
+        F: FnOnce(std::sync::mpsc::Sender<(SocketAddr, Option<SocketAddr>)>, StopSignal) -> Fut
+            + Send
+            + 'static,
         Fut: Future<Output = std::io::Result<()>>,
     {
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
@@ -247,10 +256,11 @@ impl InProcess {
                 }),
             ))
         });
-        let addr = addr_rx.recv_timeout(Duration::from_secs(20)).unwrap();
+        let (addr, metrics) = addr_rx.recv_timeout(Duration::from_secs(20)).unwrap();
         let url = format!("http://{addr}");
         InProcess {
             base: http::BaseUrl::parse(&url).unwrap(),
+            metrics: metrics.map(|m| http::BaseUrl::parse(&format!("http://{m}")).unwrap()),
             url,
             stop: Some(stop_tx),
             thread: Some(thread),
