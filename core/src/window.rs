@@ -4,8 +4,56 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use crate::{Error, ErrorCode, Result};
+
 /// em-secure-api's default window: 30 seconds either side of the server clock.
 pub const DEFAULT_WINDOW_MS: u64 = 30_000;
+
+/// The longest window a binding or a config accepts: one day. A longer one would barely check
+/// freshness, and every accepted request's replay key would be kept for that long.
+pub const MAX_WINDOW_MS: u64 = 86_400_000;
+
+/// A window a binding was given as an integer (a Python int, a Kotlin `ULong`, a JS bigint),
+/// checked to `0..=`[`MAX_WINDOW_MS`], else `invalid_timestamp`, the one error every binding
+/// gives for it. Pass `i128::MAX` for an integer beyond the `i128` range.
+///
+/// ```
+/// use xnonce_core::window::{window_from_i128, MAX_WINDOW_MS};
+/// assert_eq!(window_from_i128(30_000).unwrap(), 30_000);
+/// assert!(window_from_i128(-1).is_err());
+/// assert!(window_from_i128(i128::from(MAX_WINDOW_MS) + 1).is_err());
+/// ```
+pub fn window_from_i128(ms: i128) -> Result<u64> {
+    match u64::try_from(ms) {
+        Ok(ms) if ms <= MAX_WINDOW_MS => Ok(ms),
+        _ => Err(invalid_window()),
+    }
+}
+
+/// A window given as a floating-point number (JavaScript's numbers): an integer in
+/// `0..=`[`MAX_WINDOW_MS`], else `invalid_timestamp`.
+///
+/// ```
+/// use xnonce_core::window::window_from_f64;
+/// assert_eq!(window_from_f64(5_000.0).unwrap(), 5_000);
+/// assert!(window_from_f64(1.5).is_err());
+/// assert!(window_from_f64(f64::NAN).is_err());
+/// assert!(window_from_f64(1e300).is_err());
+/// ```
+pub fn window_from_f64(ms: f64) -> Result<u64> {
+    if ms.is_finite() && ms >= 0.0 && ms.fract() == 0.0 && ms <= MAX_WINDOW_MS as f64 {
+        Ok(ms as u64)
+    } else {
+        Err(invalid_window())
+    }
+}
+
+fn invalid_window() -> Error {
+    Error::new(
+        ErrorCode::InvalidTimestamp,
+        "a window must be an integer number of milliseconds in 0..=86400000 (one day)",
+    )
+}
 
 /// Windows by route. The path is percent-decoded first (so `/report%73/live` is `/reports/live`)
 /// and split like the route table ([`crate::routes::split_path`]): the action is the last

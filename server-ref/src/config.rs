@@ -56,7 +56,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// timestamp may be from the server clock, and how long its replay key is remembered; a longer
 /// one keeps captured requests usable for longer than any clock skew calls for (and, large
 /// enough, overflows the Redis store's expiry times).
-pub const MAX_WINDOW_MS: u64 = 86_400_000;
+pub const MAX_WINDOW_MS: u64 = xnonce_core::window::MAX_WINDOW_MS;
 
 /// The longest `[replay] timeout_ms` (Redis command / connection timeout): 60 s.
 pub const MAX_REDIS_TIMEOUT_MS: u64 = 60_000;
