@@ -13,6 +13,7 @@
 //! max_header_bytes = 16384        # 431 above
 //! body_timeout_ms = 30000         # 408 when a body takes longer to arrive
 //! header_timeout_ms = 30000       # a request head (or, idle, the next one) within this
+//! write_timeout_ms = 30000        # an answer the client takes no byte of for this long: closed
 //! max_connections = 1024          # open at once; more wait in the listen backlog
 //!
 //! [rate_limit]                    # optional; see crate::rate_limit
@@ -329,6 +330,8 @@ pub struct LimitsFile {
     pub body_timeout_ms: Option<u64>,
     /// How long a request head may take to arrive (and an idle connection may wait), in ms.
     pub header_timeout_ms: Option<u64>,
+    /// How long an answer may wait for the client to read any of it, in ms.
+    pub write_timeout_ms: Option<u64>,
     /// Most connections open at once.
     pub max_connections: Option<usize>,
 }
@@ -661,6 +664,11 @@ impl Config {
                 }
             },
             max_head_bytes: ConnectionLimits::head_bytes_for(cfg.limits.max_header_bytes),
+            write_timeout: positive(
+                limits.write_timeout_ms,
+                "write_timeout_ms",
+                default_connections.write_timeout,
+            )?,
         };
         Ok(cfg)
     }
@@ -746,6 +754,7 @@ mod tests {
             ("[windows.c]\na_get = \"1s\"", "windows.c.a_get"),
             ("[limits]\nmax_body_bytes = 0", "limits.max_body_bytes"),
             ("[limits]\nmax_header_bytes = 0", "limits.max_header_bytes"),
+            ("[limits]\nwrite_timeout_ms = 0", "limits.write_timeout_ms"),
             (
                 "[replay]\nstore = \"redis\"\nredis_url = \"redis://h\"\ntimeout_ms = 0",
                 "replay.timeout_ms",

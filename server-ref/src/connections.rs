@@ -26,6 +26,7 @@ use tower::ServiceExt;
 
 use crate::log_throttle::LogThrottle;
 use crate::metrics::Metrics;
+use crate::write_deadline::WriteDeadline;
 
 /// How long in-flight requests may take to finish, and switched connections (the gateway's
 /// WebSocket tunnels) to close, once shutdown has begun.
@@ -49,6 +50,11 @@ pub struct ConnectionLimits {
     /// plus a 64 KiB target and the request line. It bounds what a slow, never-finished head
     /// holds in memory per connection (hyper's own default is about 400 KiB).
     pub max_head_bytes: usize,
+    /// How long an answer (or a WebSocket tunnel's data) may wait for the client to read any
+    /// of it: a client that stops reading, with answers queued (pipelined requests), has its
+    /// connection closed when this passes. A slow reader that keeps reading is never cut.
+    /// Default 30 s.
+    pub write_timeout: Duration,
 }
 
 impl ConnectionLimits {
@@ -72,6 +78,7 @@ impl Default for ConnectionLimits {
             max_head_bytes: ConnectionLimits::head_bytes_for(
                 crate::Limits::default().max_header_bytes,
             ),
+            write_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -197,7 +204,10 @@ pub(crate) async fn serve_counted(
             },
         ));
         let connection = http
-            .serve_connection(TokioIo::new(stream), service)
+            .serve_connection(
+                TokioIo::new(WriteDeadline::new(stream, limits.write_timeout)),
+                service,
+            )
             .with_upgrades();
         let mut shut_down = closing.subscribe();
         let metrics = metrics.clone();

@@ -18,6 +18,7 @@ pub mod server;
 pub mod store;
 pub mod upstream;
 pub mod websocket;
+mod write_deadline;
 
 pub use app::{
     app, app_for, app_with_rate_limit, demo_app, echo, layer_for, SharedRegistry, HEALTH_PATH,

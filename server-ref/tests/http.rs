@@ -504,6 +504,52 @@ fn slow_and_idle_clients_do_not_hold_connections() {
     assert_eq!(r.status, 200);
 }
 
+/// A client that pipelines requests and never reads their answers fills the socket's buffers,
+/// and the server then waits to write, with no head deadline running: without the write
+/// deadline it held its connection (here the only one) for as long as it liked.
+#[test]
+fn a_client_that_stops_reading_does_not_hold_its_connection() {
+    use std::io::Write;
+    let limits = "[limits]\nmax_connections = 1\nwrite_timeout_ms = 500\n";
+    let s = start(Config {
+        routes: Some(xnonce_core::RouteTable::demo()),
+        ..Config::parse(limits).unwrap()
+    });
+    // Each answer (a 404 naming the unknown controller) is ~60 KB.
+    let request = format!(
+        "GET /{}/x HTTP/1.1\r\nHost: {}\r\n\r\n",
+        "c".repeat(60_000),
+        s.server.base.authority
+    );
+    let mut stalled = std::net::TcpStream::connect(&s.server.base.connect).unwrap();
+    stalled
+        .set_write_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut sent = 0;
+    while sent < 2_000 && stalled.write_all(request.as_bytes()).is_ok() {
+        sent += 1;
+    }
+    assert!(sent < 2_000, "the server kept reading: nothing stalled");
+    // The only slot is held; a second client is served once the server gives up writing.
+    let mut next = std::net::TcpStream::connect(&s.server.base.connect).unwrap();
+    next.write_all(
+        format!(
+            "GET /_xnonce/health HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            s.server.base.authority
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let answer = read_until_closed(&mut next, Duration::from_secs(10))
+        .expect("a client that stopped reading held the only connection");
+    assert!(
+        answer.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    drop(stalled);
+}
+
 #[test]
 fn connections_beyond_the_limit_wait_for_a_free_one() {
     use std::io::Write;
@@ -541,6 +587,7 @@ fn limits_of_zero_are_refused() {
         ("header_timeout_ms = 0", "limits.header_timeout_ms"),
         ("body_timeout_ms = 0", "limits.body_timeout_ms"),
         ("max_connections = 0", "limits.max_connections"),
+        ("write_timeout_ms = 0", "limits.write_timeout_ms"),
     ] {
         let e = Config::parse(&format!("[limits]\n{line}\n")).unwrap_err();
         assert!(e.contains(name), "{e}");
