@@ -129,7 +129,7 @@ impl Upstream {
     pub async fn forward(&self, req: Request<Body>) -> Response<Body> {
         let (mut parts, body) = req.into_parts();
         let sent = crate::layer::sent_target(&parts);
-        if xnonce_core::link::has_dot_segment(sent.path()) {
+        if may_leave_prefix(sent.path()) {
             // Under the URL's prefix, `/../admin` would reach outside it on any upstream
             // that normalises paths.
             return failure(
@@ -161,6 +161,9 @@ impl Upstream {
         .map(|client| (client, parts.extensions.remove::<OpenConnection>()));
         strip_hop_by_hop(&mut headers);
         strip_gateway_fields(&mut headers);
+        // The gateway has answered any `100-continue` and holds the whole body.
+        headers.remove(header::EXPECT);
+        keep_first(&mut headers, header::CONTENT_TYPE);
         if websocket.is_some() {
             switch_to_websocket(&mut headers);
         }
@@ -178,7 +181,7 @@ impl Upstream {
             headers.insert(SCHEME_HEADER, HeaderValue::from_static(v.scheme.as_str()));
         }
         let mut forwarded = Request::new(body);
-        *forwarded.method_mut() = parts.method;
+        *forwarded.method_mut() = signed_method(parts.method);
         *forwarded.uri_mut() = uri;
         *forwarded.headers_mut() = headers;
         match tokio::time::timeout(self.timeout, self.client.request(forwarded)).await {
@@ -383,10 +386,31 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// Fields that frameworks behind a proxy read in place of the request's own host, method,
+/// target or address (axum's `Host` extractor, Django's `USE_X_FORWARDED_HOST`, Rails and
+/// Express with a trusted proxy, IIS and Symfony's `X-Original-URL`): sent by a client
+/// through the gateway, they would change what the API acts on without touching what was
+/// verified. The gateway is the proxy that would set them, and it vouches only for
+/// `X-Forwarded-For` (the peer's address appended) and `Host` (the verified authority).
+const OVERRIDES: [&str; 11] = [
+    "forwarded",
+    "x-forwarded-host",
+    "x-forwarded-server",
+    "x-forwarded-prefix",
+    "x-original-url",
+    "x-rewrite-url",
+    "x-original-method",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+    "x-real-ip",
+];
+
 /// Removes every field a client could pass off as the gateway's: any name that, with `_`
 /// read as `-` (as CGI-style servers merge them into `HTTP_X_XNONCE_…`), starts with
-/// `x-xnonce-`, and `X-Forwarded-For` spelled with a `_` (`X_Forwarded_For`, which such a
-/// server would merge after the gateway's entry).
+/// `x-xnonce-`, is one of the [`OVERRIDES`] of the verified host, method, target or address
+/// (in either spelling), or is `X-Forwarded-For` spelled with a `_` (`X_Forwarded_For`, which
+/// such a server would merge after the gateway's entry).
 fn strip_gateway_fields(headers: &mut HeaderMap) {
     // Whether `name`, with `_` read as `-`, starts with `prefix` (without a copy per field).
     let starts_as = |name: &[u8], prefix: &[u8]| {
@@ -396,20 +420,62 @@ fn strip_gateway_fields(headers: &mut HeaderMap) {
                 .zip(prefix)
                 .all(|(&b, &p)| if b == b'_' { p == b'-' } else { b == p })
     };
+    let spelled_as =
+        |name: &[u8], field: &str| name.len() == field.len() && starts_as(name, field.as_bytes());
     let forwarded_for = X_FORWARDED_FOR.as_bytes();
     let theirs: Vec<HeaderName> = headers
         .keys()
         .filter(|name| {
             let name = name.as_str().as_bytes();
             starts_as(name, b"x-xnonce-")
-                || (name.len() == forwarded_for.len()
-                    && starts_as(name, forwarded_for)
-                    && name != forwarded_for)
+                || OVERRIDES.iter().any(|field| spelled_as(name, field))
+                || (spelled_as(name, X_FORWARDED_FOR) && name != forwarded_for)
         })
         .cloned()
         .collect();
     for name in theirs {
         headers.remove(name);
+    }
+}
+
+/// True when a path has a segment some upstream reads as `.` or `..`, and so could step out
+/// of the URL's prefix: core's dot segments ([`xnonce_core::link::has_dot_segment`]), and the
+/// same once decoded (`%2e`, an encoded `/` or `\` as a separator: `/x/..%2fadmin`), split
+/// at `\` too (Windows servers) and cut at `;` (Tomcat and Jetty read `/..;/` as `/../`).
+fn may_leave_prefix(path: &str) -> bool {
+    if xnonce_core::link::has_dot_segment(path) {
+        return true;
+    }
+    let decoded = match xnonce_core::percent::decode_path(path) {
+        Ok(bytes) => bytes,
+        // Not forwardable as a path either way; the layer verified it as given.
+        Err(_) => return true,
+    };
+    decoded
+        .split(|&b| b == b'/' || b == b'\\')
+        .map(|segment| segment.split(|&b| b == b';').next().unwrap_or(segment))
+        .any(|segment| segment == b"." || segment == b"..")
+}
+
+/// The method as it was signed, upper-cased (PROTOCOL §3.3): `delete` verifies as `DELETE`,
+/// and methods are case-sensitive (RFC 9110 §9.1), so the upstream gets the one verified.
+fn signed_method(method: axum::http::Method) -> axum::http::Method {
+    let name = method.as_str();
+    if !name.bytes().any(|b| b.is_ascii_lowercase()) {
+        return method;
+    }
+    axum::http::Method::from_bytes(name.to_ascii_uppercase().as_bytes()).unwrap_or(method)
+}
+
+/// Keeps only the first line of a field that has one value (RFC 9110 §5.3): what the layer
+/// read (its `Content-Type` decided whether the body was a form), not another line the
+/// upstream might read instead.
+fn keep_first(headers: &mut HeaderMap, name: HeaderName) {
+    if let header::Entry::Occupied(mut lines) = headers.entry(name) {
+        if lines.iter().nth(1).is_some() {
+            let first = lines.get().clone();
+            lines.insert(first);
+        }
     }
 }
 
@@ -462,13 +528,94 @@ mod tests {
             "x_forwarded_for",
             "x-forwarded_for",
             "x-forwarded-for",
+            "forwarded",
+            "x-forwarded-host",
+            "x_forwarded_host",
+            "x-forwarded-server",
+            "x-forwarded-prefix",
+            "x-original-url",
+            "x_original_url",
+            "x-rewrite-url",
+            "x-original-method",
+            "x-http-method-override",
+            "x-http-method",
+            "x-method-override",
+            "x-real-ip",
+            "x-forwarded-proto",
+            "x-forwarded-hostname",
         ] {
             h.append(k, HeaderValue::from_static("admin"));
         }
         strip_gateway_fields(&mut h);
         let mut left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
         left.sort_unstable();
-        assert_eq!(left, ["x-forwarded-for", "x-nonce", "x-xnonce"]);
+        let kept = [
+            "x-forwarded-for",
+            "x-forwarded-hostname",
+            "x-forwarded-proto",
+            "x-nonce",
+            "x-xnonce",
+        ];
+        assert_eq!(left, kept);
+    }
+
+    #[test]
+    fn paths_that_may_step_out_of_the_prefix_are_caught() {
+        for path in [
+            "/../admin",
+            "/x/%2e%2E/admin",
+            "/x/..%2fadmin",
+            "/x/..%2Fadmin",
+            "/x/..%5cadmin",
+            "/x/..\\admin",
+            "/x/..;/admin",
+            "/x/..;jsessionid=1/admin",
+            "/x/.;/admin",
+            "/x/%2e%2e%3b/admin",
+            "/x/%zz",
+        ] {
+            assert!(may_leave_prefix(path), "{path}");
+        }
+        for path in [
+            "/",
+            "/a/b",
+            "/a/..b/.c/x.y",
+            "/a/b;v=1",
+            "/a%2fb",
+            "/.well-known/x",
+            "/a/...",
+            "/a/%2e%2e%2e",
+        ] {
+            assert!(!may_leave_prefix(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn the_upstream_gets_the_signed_method_and_one_content_type() {
+        use axum::http::Method;
+        assert_eq!(
+            signed_method(Method::from_bytes(b"delete").unwrap()),
+            Method::DELETE
+        );
+        assert_eq!(
+            signed_method(Method::from_bytes(b"Patch").unwrap()),
+            Method::PATCH
+        );
+        assert_eq!(signed_method(Method::GET), Method::GET);
+        let mut h = HeaderMap::new();
+        h.append(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        h.append(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        keep_first(&mut h, header::CONTENT_TYPE);
+        let left: Vec<_> = h.get_all(header::CONTENT_TYPE).iter().collect();
+        assert_eq!(left, ["application/x-www-form-urlencoded"]);
+        keep_first(&mut h, header::EXPECT); // absent: nothing happens
+        assert_eq!(h.len(), 1);
     }
 
     #[test]

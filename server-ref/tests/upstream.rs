@@ -95,7 +95,8 @@ async fn echo(upgrade: OnUpgrade) {
     }
 }
 
-/// Echoes a switched connection to its end, then records what it read.
+/// Echoes a switched connection to its end (answering a Close frame as a WebSocket server
+/// does), then records what it read.
 async fn listen(upgrade: OnUpgrade, target: String, seen: Arc<Mutex<Vec<Seen>>>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     if let Ok(upgraded) = upgrade.await {
@@ -103,7 +104,7 @@ async fn listen(upgrade: OnUpgrade, target: String, seen: Arc<Mutex<Vec<Seen>>>)
         let (mut read, mut buf) = (Vec::new(), [0u8; 1024]);
         while let Ok(n @ 1..) = io.read(&mut buf).await {
             read.extend_from_slice(&buf[..n]);
-            let _ = io.write_all(&buf[..n]).await;
+            let _ = io.write_all(&echo_of(&buf[..n])).await;
         }
         seen.lock().unwrap().push(Seen {
             method: "WS".into(),
@@ -111,6 +112,23 @@ async fn listen(upgrade: OnUpgrade, target: String, seen: Arc<Mutex<Vec<Seen>>>)
             headers: HeaderMap::new(),
             body: read.into(),
         });
+    }
+}
+
+/// What a WebSocket server sends back for `bytes` (whole frames): the same bytes, but for a
+/// client's Close frame (masked) its own, unmasked, with the same status (RFC 6455 §5.5.1) —
+/// never a masked frame, which the gateway would pass on to the client as it is.
+fn echo_of(bytes: &[u8]) -> Vec<u8> {
+    match bytes {
+        [0x88, len, m0, m1, m2, m3, payload @ ..]
+            if len & 0x80 != 0 && payload.len() == usize::from(len & 0x7f) =>
+        {
+            let key = [*m0, *m1, *m2, *m3];
+            let mut frame = vec![0x88, len & 0x7f];
+            frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+            frame
+        }
+        _ => bytes.to_vec(),
     }
 }
 
@@ -352,6 +370,73 @@ fn verified_requests_reach_the_api_with_the_client_and_refused_ones_never_do() {
     assert!(!gw.log().contains(secret.expose()), "no secret in the log");
 }
 
+/// What an intermediary could add to a verified request to change what the API acts on
+/// (its host, method, target or the client's address, as frameworks behind a proxy read
+/// them) never reaches the API; the API gets the method as signed and one `Content-Type`
+/// (the one verified); paths that some upstream reads as leaving the prefix and
+/// `CONNECT` are refused.
+#[test]
+fn what_would_override_the_verified_request_never_reaches_the_api() {
+    let (_dirs, secret, seen, _api, gw) = gateway_before_api("upstream-overrides");
+    let a = gw.base.authority.clone();
+    let body = br#"{"n":1}"#;
+    let post = signed(
+        Scheme::V2,
+        "delete",
+        "/orders/7",
+        &[],
+        Some(body),
+        &secret,
+        &a,
+    )
+    .header("X-Forwarded-Host", "evil.example")
+    .header("Forwarded", "host=evil.example;for=10.0.0.1")
+    .header("X-HTTP-Method-Override", "PUT")
+    .header("X-Original-URL", "/admin/delete_all")
+    .header("X_Rewrite_URL", "/admin")
+    .header("X-Real-IP", "10.0.0.1")
+    .header("X-Forwarded-Proto", "https")
+    .header("Content-Type", "text/plain");
+    let r = http::send(&gw.base, &post).unwrap();
+    assert_eq!(r.status, 201, "{}", r.text());
+    let last = seen.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(last.method, "DELETE", "the method as signed");
+    assert_eq!(&last.body[..], &body[..]);
+    for name in [
+        "x-forwarded-host",
+        "forwarded",
+        "x-http-method-override",
+        "x-original-url",
+        "x_rewrite_url",
+        "x-real-ip",
+    ] {
+        assert!(!last.headers.contains_key(name), "{name} reached the API");
+    }
+    assert_eq!(
+        last.headers["x-forwarded-proto"], "https",
+        "kept: no override"
+    );
+    let types: Vec<_> = last.headers.get_all("content-type").iter().collect();
+    assert_eq!(types, ["application/json"], "the first line, as verified");
+    assert_eq!(last.headers["host"], a.as_str());
+
+    let before = seen.lock().unwrap().len();
+    for path in ["/x/..%2fadmin", "/x/..;/admin", "/x/..%5cadmin"] {
+        let escape = signed(Scheme::V2, "GET", path, &[], None, &secret, &a);
+        assert_eq!(http::send(&gw.base, &escape).unwrap().status, 400, "{path}");
+    }
+    let mut connect = signed(Scheme::V2, "CONNECT", "/a/b", &[], None, &secret, &a);
+    connect.absolute = true;
+    let r = http::send(&gw.base, &connect).unwrap();
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("invalid_method"), "{}", r.text());
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        before,
+        "none of them was forwarded"
+    );
+}
+
 /// What the API's redirects and the client's address look like through the gateway: a
 /// `Location` on the API's own address (absolute, or a path under the URL's prefix) becomes
 /// the gateway path a client can follow; any other is left alone. `X-Forwarded-For` gets the
@@ -462,6 +547,8 @@ fn websocket_handshakes_are_verified_and_switched_through() {
 
     // A tunnel open when the gateway stops is closed, each side hearing a Close frame with
     // status 1001 "going away" (masked to the API, as from a client), and the gateway exits.
+    // (The client hears the gateway's, or the API's answer to its own, when that comes
+    // first: the same frame.)
     let listen = ws.replace("/chat", "/listen");
     let (mut conn, head) = handshake(&gw.base, &listen, Some(&x_nonce("/listen")));
     assert!(head.starts_with("http/1.1 101"), "{head}");
