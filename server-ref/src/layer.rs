@@ -555,7 +555,7 @@ impl Shared {
                     client = verified.client.as_str(),
                     scheme = outcome.scheme.as_str(),
                     method = parts.method.as_str(),
-                    path = sent_target(&parts).path(),
+                    path = &*logged_path(sent_target(&parts).path()),
                     outcome = "accepted",
                     "request"
                 );
@@ -581,7 +581,7 @@ impl Shared {
                     client = outcome.client.as_deref().unwrap_or("-"),
                     scheme = outcome.scheme.as_str(),
                     method = parts.method.as_str(),
-                    path = sent_target(&parts).path(),
+                    path = &*logged_path(sent_target(&parts).path()),
                     outcome = r.error.code().as_str(),
                     status,
                     "request"
@@ -646,6 +646,12 @@ impl Shared {
     /// The checks on the head alone, before any body is read: header size, at most one
     /// visible-ASCII `X-Nonce` (returned), declared body size.
     fn check_head<'p>(&self, parts: &'p Parts) -> Result<Option<&'p str>, Refusal> {
+        // CONNECT asks for a tunnel: nothing in it is an API call to verify, and a 2xx from
+        // the service behind would turn the connection into that tunnel.
+        if parts.method == axum::http::Method::CONNECT {
+            let msg = "CONNECT opens a tunnel; it is not a request to verify";
+            return Err(Refusal::from(Error::new(ErrorCode::InvalidMethod, msg)));
+        }
         let header_bytes: usize = parts
             .headers
             .iter()
@@ -802,6 +808,22 @@ impl Shared {
 
 /// A refusal decided from the head alone (its style from the `X-Nonce` header or the query's
 /// `ottoken`).
+/// The longest path a log line holds: a request target may be 64 KiB, and a refusal costs a
+/// client nothing, so a full one would let it write 64 KiB of log per request.
+const LOGGED_PATH_BYTES: usize = 256;
+
+/// `path` for a log line: its first [`LOGGED_PATH_BYTES`] (at a character boundary), then `…`.
+pub(crate) fn logged_path(path: &str) -> std::borrow::Cow<'_, str> {
+    if path.len() <= LOGGED_PATH_BYTES {
+        return path.into();
+    }
+    let mut end = LOGGED_PATH_BYTES;
+    while !path.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &path[..end]).into()
+}
+
 fn head_refusal(parts: &Parts, r: Refusal) -> Outcome {
     let x_nonce = parts.headers.get(&X_NONCE).and_then(|v| v.to_str().ok());
     Outcome {
@@ -914,6 +936,36 @@ pub(crate) mod tests {
         fn id(&self) -> Option<StoreId> {
             self.id
         }
+    }
+
+    #[test]
+    fn long_paths_are_cut_in_log_lines() {
+        assert_eq!(logged_path("/a/b"), "/a/b");
+        let long = format!("/{}", "c".repeat(10_000));
+        assert_eq!(
+            logged_path(&long),
+            format!("{}…", &long[..LOGGED_PATH_BYTES])
+        );
+        let wide = format!("/{}", "é".repeat(1_000)); // 2 bytes each: 256 is mid-character
+        let cut = logged_path(&wide);
+        assert!(cut.ends_with('…') && cut.len() <= LOGGED_PATH_BYTES + '…'.len_utf8());
+    }
+
+    /// A signed CONNECT (absolute form, so it has a path to sign) is refused before it is
+    /// verified: a 2xx to it would open a tunnel.
+    #[tokio::test]
+    async fn connect_is_refused() {
+        let secret = svc_secret();
+        let layer = XNonceLayer::new(svc_clients(&secret));
+        let input = SignInput::new(Scheme::V2, "CONNECT", "/a/b", "svc").host("h.test");
+        let x_nonce = sign(&input, &secret).unwrap().x_nonce;
+        let connect = Request::connect("http://h.test/a/b")
+            .header("x-nonce", x_nonce)
+            .body(Body::empty())
+            .unwrap();
+        let (status, body) = send(&layer, connect).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains(r#""code":"invalid_method""#), "{body}");
     }
 
     #[tokio::test]

@@ -303,7 +303,7 @@ where
                     client = %v.client,
                     scheme = v.scheme.as_str(),
                     method = %req.method(),
-                    path = %req.uri().path(),
+                    path = &*crate::layer::logged_path(req.uri().path()),
                     outcome = CODE,
                     status = 429,
                     retry_after = secs,
