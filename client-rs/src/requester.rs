@@ -58,7 +58,8 @@ pub struct RequestOptions {
     /// or [`json`](Self::json), not both (`invalid_body`).
     pub json_raw: Option<Vec<u8>>,
     /// Extra request headers. A `Host` header here is the host that v2 signs. `X-Nonce` and
-    /// `Content-Length` are the requester's own and refused here (`malformed_header`); a
+    /// `Content-Length` are the requester's own and refused here (`malformed_header`), and so
+    /// is a second `Host` or `Content-Type` (a request has one of each); a
     /// `Content-Type` replaces the requester's, but must keep the body's kind (a form body
     /// stays a form type, a JSON body any other type), or the server would read the body
     /// otherwise than it was signed (`malformed_header`).
@@ -659,6 +660,20 @@ fn check_caller_headers(
     headers: &[(String, String)],
     body_type: Option<&str>,
 ) -> Result<(), Error> {
+    // Fields with one value (RFC 9110 §5.3): a server refuses two Host lines (RFC 9112
+    // §3.2), and v2 would sign only one of them; two Content-Type lines leave the body's kind
+    // to whichever the server reads.
+    for single in ["host", "content-type"] {
+        let lines = headers
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case(single));
+        if lines.count() > 1 {
+            return Err(Error::new(
+                ErrorCode::MalformedHeader,
+                format!("request header {single} is given more than once; a request has one"),
+            ));
+        }
+    }
     for (name, value) in headers {
         if name.eq_ignore_ascii_case(xnonce_core::header::NAME)
             || name.eq_ignore_ascii_case("content-length")
@@ -815,6 +830,15 @@ mod tests {
                 h("Content-Type", "application/x-www-form-urlencoded"),
                 Some(wire::JSON),
             ),
+            ([h("Host", "a.test"), h("host", "b.test")].concat(), None),
+            (
+                [
+                    h("Content-Type", "text/plain"),
+                    h("content-type", "text/csv"),
+                ]
+                .concat(),
+                None,
+            ),
         ] {
             let e = check_caller_headers(&headers, body).unwrap_err();
             assert_eq!(e.code(), ErrorCode::MalformedHeader, "{headers:?}");
@@ -833,6 +857,10 @@ mod tests {
             ),
             (h("Content-Type", "text/plain"), None),
             (h("Authorization", "Bearer t"), Some(wire::FORM)),
+            (
+                [h("Host", "a.test"), h("Accept", "a/b"), h("Accept", "c/d")].concat(),
+                None,
+            ),
         ] {
             assert!(check_caller_headers(&headers, body).is_ok(), "{headers:?}");
         }
