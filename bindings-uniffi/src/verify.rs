@@ -89,8 +89,9 @@ impl std::fmt::Debug for Verifier {
 #[uniffi::export]
 impl Verifier {
     /// A verifier for `secrets` (client id → its live secrets, several during rotation),
-    /// a default window (30 s either side), per-controller and per-action overrides, and
-    /// the accepted schemes (`None`: both; an empty list is `unsupported_scheme`).
+    /// a default window (30 s either side), per-controller and per-action overrides (each at
+    /// most one day, 86,400,000 ms: `invalid_timestamp` past it), and the accepted schemes
+    /// (`None`: both; an empty list is `unsupported_scheme`).
     #[uniffi::constructor(default(
         window_ms = 30000,
         controller_windows = [],
@@ -104,12 +105,13 @@ impl Verifier {
         action_windows: Vec<ActionWindow>,
         schemes: Option<Vec<Scheme>>,
     ) -> Result<Arc<Self>, XNonceError> {
-        let mut windows = WindowPolicy::new(window_ms);
+        let window = |ms: u64| xnonce_core::window::window_from_i128(i128::from(ms));
+        let mut windows = WindowPolicy::new(window(window_ms)?);
         for w in controller_windows {
-            windows = windows.controller(w.controller, w.window_ms);
+            windows = windows.controller(w.controller, window(w.window_ms)?);
         }
         for w in action_windows {
-            windows = windows.action(w.controller, w.action, w.window_ms);
+            windows = windows.action(w.controller, w.action, window(w.window_ms)?);
         }
         let mut inner = xnonce_core::Verifier::new().windows(windows);
         if let Some(schemes) = schemes {
@@ -157,7 +159,7 @@ impl Verifier {
         let req = incoming(&method, &target, &host, &x_nonce, &content_type, &body);
         Ok(self
             .inner
-            .verify(&req, &self.secrets, now_or_clock(now))?
+            .verify(&req, &self.secrets, now_or_clock(now)?)?
             .into())
     }
 
@@ -184,13 +186,17 @@ impl Verifier {
         let req = incoming(&method, &target, &host, &x_nonce, &content_type, &body);
         let verified =
             self.inner
-                .verify_once(&req, &self.secrets, &self.store, now_or_clock(now))?;
+                .verify_once(&req, &self.secrets, &self.store, now_or_clock(now)?)?;
         Ok(verified.into())
     }
 }
 
-fn now_or_clock(now: Option<u64>) -> u64 {
-    now.unwrap_or_else(|| xnonce_core::SystemEnvironment.now_ms())
+/// `now` (checked as any timestamp: `invalid_timestamp` past 2^53 − 1), else the clock.
+fn now_or_clock(now: Option<u64>) -> Result<u64, xnonce_core::Error> {
+    match now {
+        Some(ms) => xnonce_core::header::timestamp_from_i128(i128::from(ms)),
+        None => Ok(xnonce_core::SystemEnvironment.now_ms()),
+    }
 }
 
 fn incoming<'a>(
@@ -235,6 +241,46 @@ mod tests {
             debug.contains("clients: 1") && !debug.contains(SECRET),
             "{debug}"
         );
+    }
+
+    /// Windows past a day, and a `now` past 2^53 − 1, are refused as in every binding
+    /// (a `ULong.MAX_VALUE` window would switch freshness off).
+    #[test]
+    fn windows_and_now_out_of_range_are_refused() {
+        let secrets = || HashMap::from([("svc".to_string(), vec![SECRET.to_string()])]);
+        let too_long = xnonce_core::window::MAX_WINDOW_MS + 1;
+        let controller = ControllerWindow {
+            controller: "admin".into(),
+            window_ms: u64::MAX,
+        };
+        let action = ActionWindow {
+            controller: "admin".into(),
+            action: "status".into(),
+            window_ms: too_long,
+        };
+        for (window, controllers, actions) in [
+            (u64::MAX, vec![], vec![]),
+            (30_000, vec![controller], vec![]),
+            (30_000, vec![], vec![action]),
+        ] {
+            let e = Verifier::new(secrets(), window, controllers, actions, None).unwrap_err();
+            assert_eq!(e.code(), "invalid_timestamp");
+        }
+        let v = one_client();
+        for now in [1 << 53, u64::MAX] {
+            let e = v
+                .verify(
+                    "GET".into(),
+                    "/a/b".into(),
+                    None,
+                    None,
+                    None,
+                    None,
+                    Some(now),
+                )
+                .unwrap_err();
+            assert_eq!(e.code(), "invalid_timestamp");
+        }
     }
 
     #[test]

@@ -889,8 +889,9 @@ open class Verifier: VerifierProtocol, @unchecked Sendable {
     }
     /**
      * A verifier for `secrets` (client id → its live secrets, several during rotation),
-     * a default window (30 s either side), per-controller and per-action overrides, and
-     * the accepted schemes (`None`: both; an empty list is `unsupported_scheme`).
+     * a default window (30 s either side), per-controller and per-action overrides (each at
+     * most one day, 86,400,000 ms: `invalid_timestamp` past it), and the accepted schemes
+     * (`None`: both; an empty list is `unsupported_scheme`).
      */
 public convenience init(secrets: [String: [String]], windowMs: UInt64 = UInt64(30000), controllerWindows: [ControllerWindow] = [], actionWindows: [ActionWindow] = [], schemes: [Scheme]? = nil)throws  {
     let handle =
@@ -2864,7 +2865,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_xnonce_uniffi_checksum_constructor_requester_new() != 10998) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_xnonce_uniffi_checksum_constructor_verifier_new() != 17525) {
+    if (uniffi_xnonce_uniffi_checksum_constructor_verifier_new() != 41454) {
         return InitializationResult.apiChecksumMismatch
     }
 

@@ -943,7 +943,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_xnonce_uniffi_checksum_constructor_requester_new() and 0xFFFF) != 10998) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_xnonce_uniffi_checksum_constructor_verifier_new() and 0xFFFF) != 17525) {
+    if ((lib.uniffi_xnonce_uniffi_checksum_constructor_verifier_new() and 0xFFFF) != 41454) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -1796,8 +1796,9 @@ open class Verifier: Disposable, AutoCloseable, VerifierInterface
     }
     /**
      * A verifier for `secrets` (client id → its live secrets, several during rotation),
-     * a default window (30 s either side), per-controller and per-action overrides, and
-     * the accepted schemes (`None`: both; an empty list is `unsupported_scheme`).
+     * a default window (30 s either side), per-controller and per-action overrides (each at
+     * most one day, 86,400,000 ms: `invalid_timestamp` past it), and the accepted schemes
+     * (`None`: both; an empty list is `unsupported_scheme`).
      */
     constructor(`secrets`: Map<kotlin.String, List<kotlin.String>>, `windowMs`: kotlin.ULong = 30000uL, `controllerWindows`: List<ControllerWindow> = listOf(), `actionWindows`: List<ActionWindow> = listOf(), `schemes`: List<Scheme>? = null) :
         this(UniffiWithHandle, 
