@@ -166,20 +166,77 @@ fn fail(e: impl std::fmt::Display) -> ExitCode {
     ExitCode::FAILURE
 }
 
-fn print_secret(r: Result<xnonce_core::Secret, registry::RegistryError>) -> ExitCode {
-    match r {
-        Ok(secret) => {
-            let mut out = std::io::stdout().lock();
-            if writeln!(out, "{}", secret.expose())
-                .and_then(|_| out.flush())
-                .is_err()
-            {
-                return ExitCode::FAILURE;
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => fail(e),
+/// Standard output as a file of its own (a copy of fd 1), for a new secret; or why it cannot
+/// take one. std's `Stdout` counts a write that fails with EBADF (fd 1 open for reading
+/// only) as done, and std reopens an fd 1 that was closed at start (`>&-`) on /dev/null, read
+/// and write (a shell's `> /dev/null` is write-only): either way the only copy of the secret
+/// would be gone and the command would exit 0.
+fn secret_output() -> Result<std::fs::File, String> {
+    use rustix::fs::OFlags;
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let fd = std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| format!("stdout is closed ({e})"))?;
+    let access = rustix::fs::fcntl_getfl(&fd).map_err(|e| format!("cannot check stdout: {e}"))?
+        & OFlags::RWMODE;
+    if access == OFlags::RDONLY {
+        return Err("stdout is open for reading only".into());
     }
+    let out = std::fs::File::from(fd);
+    let device = |m: std::fs::Metadata| m.file_type().is_char_device().then(|| m.rdev());
+    let null = std::fs::metadata("/dev/null").ok().and_then(device);
+    if access == OFlags::RDWR && null.is_some() && out.metadata().ok().and_then(device) == null {
+        return Err("stdout is closed (or /dev/null opened read-write)".into());
+    }
+    Ok(out)
+}
+
+/// Makes a new secret for `name` with `make` and prints it on stdout, its only copy. A stdout
+/// that cannot take it ([`secret_output`]) is refused before the registry is touched; one
+/// that fails the write (a full disk, a closed pipe) leaves a secret in the registry that
+/// nobody has, so the error says so and what to do (`again`). The secret goes nowhere else.
+fn new_secret(
+    name: &str,
+    store: Store,
+    again: &str,
+    make: impl FnOnce(&Registry) -> Result<xnonce_core::Secret, registry::RegistryError>,
+) -> ExitCode {
+    let mut out = match secret_output() {
+        Ok(out) => out,
+        Err(why) => {
+            return fail(format!(
+                "{why}: the new secret of client {name:?} would be lost, so nothing was \
+                 changed; run the command again with stdout to a terminal, a file or a pipe"
+            ))
+        }
+    };
+    let registry = match store.open() {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let secret = match make(&registry) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    // One write, as std's line-buffered stdout made; sized up front, so no reallocation
+    // leaves a copy of the secret behind.
+    let mut line = zeroize::Zeroizing::new(String::with_capacity(secret.expose().len() + 1));
+    line.push_str(secret.expose());
+    line.push('\n');
+    match out.write_all(line.as_bytes()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(format!(
+            "client {name:?} was written to the registry, but its new secret could not be \
+             shown (cannot write to stdout: {e}), so nobody has it: {again}"
+        )),
+    }
+}
+
+/// The way to a usable secret after `add` or `replace` wrote one that was not shown.
+fn replace_again(name: &str) -> String {
+    format!("run `xnonce-server client replace {name}` with stdout working for a usable secret")
 }
 
 fn client(cmd: ClientCommand) -> ExitCode {
@@ -193,10 +250,18 @@ fn client(cmd: ClientCommand) -> ExitCode {
         };
     }
     match cmd {
-        ClientCommand::Add { name, store } => print_secret(open!(store).add(&name)),
-        ClientCommand::Replace { name, store } => print_secret(open!(store).replace(&name)),
+        ClientCommand::Add { name, store } => {
+            new_secret(&name, store, &replace_again(&name), |r| r.add(&name))
+        }
+        ClientCommand::Replace { name, store } => {
+            new_secret(&name, store, &replace_again(&name), |r| r.replace(&name))
+        }
         ClientCommand::Rotate { name, store } => {
-            let code = print_secret(open!(store).rotate(&name));
+            let again = format!(
+                "run `xnonce-server client rotate {name}` again with stdout working (the lost \
+                 secret goes with the other old ones at `client retire {name}`)"
+            );
+            let code = new_secret(&name, store, &again, |r| r.rotate(&name));
             if code == ExitCode::SUCCESS {
                 eprintln!(
                     "xnonce-server: {name} now has several live secrets; once every caller \

@@ -10,7 +10,9 @@
 //! * a write that a running server answers it cannot re-read fails (exit 1), naming the
 //!   server's socket and reason;
 //! * a plaintext (version 1) registry open to others is warned about, then encrypted `0600`
-//!   by `serve`.
+//!   by `serve`;
+//! * a new secret that stdout cannot take is never lost without a word: a closed or read-only
+//!   stdout changes nothing, a failed write says the client was written and what to run.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -340,4 +342,106 @@ fn a_plaintext_registry_open_to_others_is_warned_about_then_encrypted_by_serve()
         .contains(legacy.expose()));
     assert_eq!(status(&s.base, "legacy", &legacy), 200);
     assert!(!s.log().contains(legacy.expose()));
+}
+
+/// `c` run through `sh` with its stdout closed (`>&-`), as a shell user may.
+fn with_stdout_closed(c: &Command) -> Command {
+    let mut sh = Command::new("sh");
+    sh.arg("-c")
+        .arg("exec \"$0\" \"$@\" >&-")
+        .arg(c.get_program())
+        .args(c.get_args());
+    for (name, value) in c.get_envs() {
+        match value {
+            Some(v) => sh.env(name, v),
+            None => sh.env_remove(name),
+        };
+    }
+    sh
+}
+
+/// The audit's repro: `client add foo > /dev/full` exited 1 saying nothing, `foo` registered
+/// with a secret nobody had, and with stdout closed (`>&-`) or open for reading only the
+/// secret went nowhere with exit status 0. A stdout that cannot take a secret is now refused
+/// before anything is written; a write to stdout that fails says the client was written and
+/// how to get a usable secret, never showing the lost one.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_new_secret_that_cannot_be_printed_is_never_lost_silently() {
+    let d = Dirs::new("secret-out");
+    let old = secret_of(&client(&d, &["add", "svc"]).output().unwrap());
+
+    // Refused before the registry is touched: `replace` keeps the working secret.
+    for (args, name) in [
+        (&["add", "closed"][..], "closed"),
+        (&["replace", "svc"], "svc"),
+    ] {
+        let out = with_stdout_closed(&client(&d, args)).output().unwrap();
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("stdout is closed")
+                && err.contains(&format!("client {name:?}"))
+                && err.contains("nothing was changed"),
+            "{err}"
+        );
+    }
+    let read_only = std::fs::File::open("/dev/null").unwrap();
+    let out = client(&d, &["rotate", "svc"])
+        .stdout(read_only)
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("stdout is open for reading only"), "{err}");
+    assert_eq!(d.registry().list().unwrap(), ["svc"]);
+    assert_eq!(d.registry().secrets("svc"), std::slice::from_ref(&old));
+
+    // Written, then not shown: said so, with the way to a usable secret.
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    for (args, name, again) in [
+        (
+            &["add", "foo"][..],
+            "foo",
+            "`xnonce-server client replace foo`",
+        ),
+        (
+            &["replace", "svc"],
+            "svc",
+            "`xnonce-server client replace svc`",
+        ),
+        (
+            &["rotate", "svc"],
+            "svc",
+            "`xnonce-server client rotate svc` again",
+        ),
+    ] {
+        let out = client(&d, args).stdout(full()).output().unwrap();
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains(&format!(
+                "client {name:?} was written to the registry, but its new secret could not \
+                 be shown (cannot write to stdout: No space left on device"
+            )) && err.contains(again),
+            "{err}"
+        );
+        let lost = d.registry().secrets(name);
+        assert!(!lost.is_empty() && !lost.contains(&old), "{args:?}");
+        for s in lost {
+            assert!(!err.contains(s.expose()), "a secret on stderr");
+        }
+        assert!(!err.contains("several live secrets"), "{err}");
+    }
+    assert_eq!(d.registry().list().unwrap(), ["foo", "svc"]);
+    assert_eq!(
+        d.registry().secrets("svc").len(),
+        2,
+        "replaced, then rotated"
+    );
 }
