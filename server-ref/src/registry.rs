@@ -4,7 +4,8 @@
 //! * Location: `<data dir>/clients.json`; the data dir defaults to `./xnonce-data` (override
 //!   with `--data DIR` or the `XNONCE_DATA` environment variable). The key file: see [`key`].
 //! * Permissions: the dir is created `0700` (an existing one open to group or others is set
-//!   to `0700` by every write and by the server's start when it is ours, see [`secure_dir`]),
+//!   to `0700` by every write and by the server's start when it is ours, see [`secure_dir`];
+//!   a data dir that is not a directory is refused, its mode untouched),
 //!   the file is written `0600` (to a temporary file renamed into place, so readers never see
 //!   half a file), under an exclusive `flock` on `.clients.lock` so concurrent commands do
 //!   not lose updates (see [`lock`]). The temporary file is `.clients.json.<pid>.tmp`; one
@@ -431,15 +432,23 @@ pub enum DirMode {
     /// Open to group or others and left so (not ours, shared — sticky or world-writable —, or
     /// the change failed): why, for a warning.
     Open(u32, String),
+    /// Not a directory (a file given as the data dir): left as it is.
+    NotADirectory,
 }
 
 /// Makes an existing data dir private (`0700`) when it is open to group or others and is
 /// ours; a shared directory (sticky bit or world-writable, such as `/tmp`) or someone
-/// else's is left alone. The caller logs the outcome (see [`DirMode`]).
+/// else's is left alone, and so is anything that is neither a directory nor a symlink to
+/// one: `--data ~/.bashrc` must not make that file executable. The caller logs the outcome (see
+/// [`DirMode`]).
 pub fn secure_dir(dir: &Path) -> DirMode {
+    // Follows a symlink: one to the real data dir is a usual setup.
     let Ok(meta) = fs::metadata(dir) else {
         return DirMode::Private;
     };
+    if !meta.is_dir() {
+        return DirMode::NotADirectory;
+    }
     let mode = meta.permissions().mode() & 0o7777;
     if mode & 0o077 == 0 {
         return DirMode::Private;
@@ -469,11 +478,19 @@ pub fn log_secure_dir(dir: &Path, outcome: &DirMode) {
             "the data dir is mode {mode:04o}: other users may list (or change) it; left as it \
              is ({why}). Use a private directory (mode 0700) as the data dir"
         ),
+        DirMode::NotADirectory => tracing::warn!(
+            data_dir = %dir.display(),
+            "the data dir is not a directory; its mode is left as it is"
+        ),
     }
 }
 
 fn io_err(what: &str, path: &Path, e: io::Error) -> RegistryError {
     RegistryError::Io(format!("cannot {what} {}: {e}", path.display()))
+}
+
+fn not_a_dir(dir: &Path) -> RegistryError {
+    RegistryError::Io(format!("data dir {} is not a directory", dir.display()))
 }
 
 impl Registry {
@@ -550,6 +567,7 @@ impl Registry {
         let mut file = match fs::File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(OnDisk::Missing),
+            Err(e) if e.kind() == io::ErrorKind::NotADirectory => return Err(not_a_dir(&self.dir)),
             Err(e) => return Err(io_err("read", &path, e)),
         };
         let meta = file.metadata().map_err(|e| io_err("read", &path, e))?;
@@ -1050,17 +1068,21 @@ impl Registry {
         Ok(out)
     }
 
+    /// Creates the data dir `0700`, or makes an existing one private ([`secure_dir`]); a
+    /// data dir that is not a directory (nor a symlink to one) is the error.
     fn ensure_dir(&self) -> Result<(), RegistryError> {
-        if !self.dir.exists() {
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(&self.dir)
-                .map_err(|e| io_err("create", &self.dir, e))?;
-            fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700))
-                .map_err(|e| io_err("set permissions of", &self.dir, e))?;
-        } else {
-            log_secure_dir(&self.dir, &secure_dir(&self.dir));
+        match fs::metadata(&self.dir) {
+            Ok(meta) if meta.is_dir() => log_secure_dir(&self.dir, &secure_dir(&self.dir)),
+            Ok(_) => return Err(not_a_dir(&self.dir)),
+            Err(_) => {
+                fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(&self.dir)
+                    .map_err(|e| io_err("create", &self.dir, e))?;
+                fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700))
+                    .map_err(|e| io_err("set permissions of", &self.dir, e))?;
+            }
         }
         Ok(())
     }
@@ -1435,6 +1457,44 @@ mod tests {
             assert_eq!(mode(&dir), shared);
         }
         fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
+
+    /// The audit's repro: `client add x --data f1` with `f1` a regular file set it to 0700
+    /// (then failed to lock `f1/.clients.lock`).
+    #[test]
+    fn a_data_dir_that_is_not_a_directory_keeps_its_mode_and_is_refused() {
+        let (dir, key) = tmp();
+        let base = dir.parent().unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        let set = |p: &Path, m: u32| fs::set_permissions(p, fs::Permissions::from_mode(m));
+        fs::create_dir_all(base).unwrap();
+        let file = base.join("bashrc");
+        fs::write(&file, "x").unwrap();
+        set(&file, 0o644).unwrap();
+        let to_file = base.join("to-file");
+        std::os::unix::fs::symlink(&file, &to_file).unwrap();
+        for data in [&file, &to_file] {
+            assert_eq!(secure_dir(data), DirMode::NotADirectory);
+            for e in [
+                open(data, &key).add("x").unwrap_err(),
+                open(data, &key).list().unwrap_err(),
+                open(data, &key).check(true).unwrap_err(),
+            ] {
+                let expected = format!("data dir {} is not a directory", data.display());
+                assert_eq!(e.to_string(), expected);
+            }
+            assert_eq!(mode(&file), 0o644);
+        }
+        // A symlink to a directory is a data dir: made private, written through.
+        fs::create_dir(&dir).unwrap();
+        set(&dir, 0o750).unwrap();
+        let to_dir = base.join("to-dir");
+        std::os::unix::fs::symlink(&dir, &to_dir).unwrap();
+        assert_eq!(secure_dir(&to_dir), DirMode::Tightened(0o750));
+        assert_eq!(mode(&dir), 0o700);
+        open(&to_dir, &key).add("svc").unwrap();
+        assert_eq!(open(&dir, &key).list().unwrap(), ["svc"]);
+        fs::remove_dir_all(base).unwrap();
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //! * a plaintext (version 1) registry open to others is warned about, then encrypted `0600`
 //!   by `serve`;
 //! * a new secret that stdout cannot take is never lost without a word: a closed or read-only
-//!   stdout changes nothing, a failed write says the client was written and what to run.
+//!   stdout changes nothing, a failed write says the client was written and what to run;
+//! * a data dir that is a file is refused by `client add` and `serve`, its mode unchanged.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -444,4 +445,34 @@ fn a_new_secret_that_cannot_be_printed_is_never_lost_silently() {
         2,
         "replaced, then rotated"
     );
+}
+
+/// The audit's repro: `client add x --data f1`, `f1` a regular file, logged "the data dir was
+/// mode 0644 …; set it to 0700", failed on `f1/.clients.lock`, and left `f1` executable. Now
+/// `client add` and `serve` refuse it, naming it, and its mode stays.
+#[test]
+fn a_data_dir_that_is_a_file_is_refused_and_keeps_its_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = Dirs::new("data-file");
+    let file = d.base.join("f1");
+    std::fs::write(&file, "not a registry\n").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let on_file = |c: &mut Command| {
+        let out = c.arg("--data").arg(&file).output().unwrap();
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains(&format!("data dir {} is not a directory", file.display())),
+            "{err}"
+        );
+        assert!(
+            !err.contains("set it to 0700") && out.stdout.is_empty(),
+            "{err}"
+        );
+    };
+    on_file(command(&["client", "add", "x", "--key-file"]).arg(&d.key));
+    on_file(command(&["serve", "--listen", "127.0.0.1:0", "--key-file"]).arg(&d.key));
+    let meta = std::fs::metadata(&file).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o7777, 0o644);
+    assert_eq!(std::fs::read(&file).unwrap(), b"not a registry\n");
 }
