@@ -154,7 +154,8 @@ enum ClientCommand {
         #[command(flatten)]
         store: Store,
     },
-    /// List client names, one per line.
+    /// List client names, one per line (none, with a note on stderr, when the data dir holds
+    /// no registry).
     List {
         #[command(flatten)]
         store: Store,
@@ -309,6 +310,22 @@ fn client(cmd: ClientCommand) -> ExitCode {
                      rotate, retire or delete encrypts it",
                     registry.file().display()
                 );
+            }
+            // A mistyped data dir lists nothing, as an empty registry does: say that there is
+            // no registry there. On stderr, so that scripts still read an empty list; nothing
+            // is created to list it.
+            if let Ok(false) = registry.file().try_exists() {
+                match registry.dir().try_exists() {
+                    Ok(false) => eprintln!(
+                        "xnonce-server: no registry at {}: the data dir does not exist (no \
+                         clients yet)",
+                        registry.dir().display()
+                    ),
+                    _ => eprintln!(
+                        "xnonce-server: no registry at {} (no clients yet)",
+                        registry.file().display()
+                    ),
+                }
             }
             match registry.list() {
                 Ok(names) => {

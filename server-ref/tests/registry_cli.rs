@@ -13,7 +13,8 @@
 //!   by `serve`;
 //! * a new secret that stdout cannot take is never lost without a word: a closed or read-only
 //!   stdout changes nothing, a failed write says the client was written and what to run;
-//! * a data dir that is a file is refused by `client add` and `serve`, its mode unchanged.
+//! * a data dir that is a file is refused by `client add` and `serve`, its mode unchanged;
+//! * `client list` where there is no registry says so on stderr, lists nothing, exits 0.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -475,4 +476,43 @@ fn a_data_dir_that_is_a_file_is_refused_and_keeps_its_mode() {
     let meta = std::fs::metadata(&file).unwrap();
     assert_eq!(meta.permissions().mode() & 0o7777, 0o644);
     assert_eq!(std::fs::read(&file).unwrap(), b"not a registry\n");
+}
+
+/// The audit's repro: `client list --data nonexistent` printed nothing and exited 0, as for
+/// an empty registry, so a mistyped data dir went unnoticed. It still lists nothing and exits
+/// 0 (scripts read the list), with a note on stderr, and creates nothing.
+#[test]
+fn client_list_without_a_registry_says_so_and_creates_nothing() {
+    let d = Dirs::new("list-none");
+    let list = |note: Option<String>| {
+        let out = client(&d, &["list"]).output().unwrap();
+        let err = stderr_of(&out);
+        assert!(out.status.success(), "{err}");
+        match note {
+            Some(note) => {
+                assert!(out.stdout.is_empty() && err.contains(&note), "{err}");
+            }
+            None => assert!(!err.contains("no registry"), "{err}"),
+        }
+        out.stdout
+    };
+    list(Some(format!(
+        "no registry at {}: the data dir does not exist (no clients yet)",
+        d.data.display()
+    )));
+    assert!(!d.data.exists() && !d.key.exists());
+    std::fs::create_dir(&d.data).unwrap();
+    list(Some(format!(
+        "no registry at {} (no clients yet)",
+        d.data.join("clients.json").display()
+    )));
+    assert!(!d.key.exists());
+    secret_of(&client(&d, &["add", "svc"]).output().unwrap());
+    assert_eq!(list(None), b"svc\n");
+    // An empty registry is one: nothing to say.
+    let out = client(&d, &["delete", "svc", "--confirm"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(list(None), b"");
 }
