@@ -1,4 +1,4 @@
-//! JavaScript values to core inputs: params (pairs, plain object or `Map`), options
+//! JavaScript values to core inputs: params (pairs, any iterable of pairs, plain object), options
 //! (`timestamp`, `nonce`, `host`, `body`; `null` and absent alike) and the text arguments,
 //! each of which must be well-formed text (a lone surrogate is refused with the field's code).
 //!
@@ -79,24 +79,46 @@ fn is_plain_object(value: &JsValue) -> bool {
     proto.is_null() || proto == Object::get_prototype_of(&Object::new())
 }
 
-/// Params as ordered pairs: an array of `[key, value]` pairs, a plain object, or any other
-/// iterable of pairs (`Map`, `URLSearchParams`), in their iteration order; `undefined` /
-/// `null` mean no params.
+#[wasm_bindgen]
+extern "C" {
+    /// `Array.from(value)`; a throw of the caller's iterator comes back as `Err`.
+    #[wasm_bindgen(js_namespace = Array, js_name = from, catch)]
+    fn array_from(value: &JsValue) -> Result<Array, JsValue>;
+    /// `Object.entries(value)`; a throw of the caller's getter comes back as `Err`.
+    #[wasm_bindgen(js_namespace = Object, js_name = entries, catch)]
+    fn object_entries(value: &JsValue) -> Result<Array, JsValue>;
+}
+
+/// Whether the object `value` has a `Symbol.iterator` method (as the Node package asks:
+/// a value that is not a function there does not make it iterable).
+fn is_iterable(value: &JsValue) -> JsResult<bool> {
+    let method =
+        js_sys::Reflect::get(value, &js_sys::Symbol::iterator()).map_err(XNonceError::Thrown)?;
+    Ok(method.is_function())
+}
+
+/// Params as ordered pairs: an array of `[key, value]` pairs, any other iterable of pairs
+/// (`Map`, `URLSearchParams`, a generator, any object with a `Symbol.iterator` method, plain
+/// or not) in iteration order, or a plain object (no `Symbol.iterator`) in property order;
+/// `undefined` / `null` mean no params. Other objects (class instances, `Date`, ...) are
+/// refused rather than read as records. The iterator is asked first: `Object.entries`
+/// ignores symbol keys, so an iterable plain object read as a record would silently lose
+/// its params. A throw of the caller's iterator or getter reaches the caller unchanged.
 pub fn params(value: &JsValue) -> JsResult<Vec<(String, String)>> {
     if value.is_null_or_undefined() {
         return Ok(Vec::new());
     }
     let pairs = if Array::is_array(value) {
         value.clone().unchecked_into::<Array>()
+    } else if value.is_object() && is_iterable(value)? {
+        array_from(value).map_err(XNonceError::Thrown)?
     } else if is_plain_object(value) {
-        Object::entries(value.unchecked_ref())
-    } else if value.is_object() && js_sys::try_iter(value).ok().flatten().is_some() {
-        // Map, URLSearchParams, ...: Array.from gives their [key, value] entries in order.
-        Array::from(value)
+        object_entries(value).map_err(XNonceError::Thrown)?
     } else {
         return Err(coded(
             ErrorCode::InvalidParamValue,
-            "params must be an array of [key, value] pairs, a plain object or a Map",
+            "params must be an array of [key, value] pairs, an iterable of pairs (Map, \
+             URLSearchParams) or a plain object",
         ));
     };
     let mut out = Vec::with_capacity(pairs.length() as usize);

@@ -4,8 +4,9 @@
 //! whose `code` is the shared snake_case code of [`xnonce_core::ErrorCode`] and whose
 //! `family` is the code's [`xnonce_core::ErrorFamily`] (`"input"`, `"format"`, ...) — except
 //! an `options` argument that is not an object, which is a plain JS `TypeError` (no field of
-//! the request is wrong; the call is). Messages come from core (or from this crate's argument
-//! checks) and never hold a secret.
+//! the request is wrong; the call is) — and an exception the caller's own code throws while
+//! an argument is read (a params iterator or getter), which is thrown on as it is. Messages
+//! come from core (or from this crate's argument checks) and never hold a secret.
 
 use wasm_bindgen::JsValue;
 use xnonce_core::{Error, ErrorCode};
@@ -20,6 +21,9 @@ pub enum XNonceError {
     Coded(Error),
     /// A call whose shape is wrong (options that are not an object): a JS `TypeError`.
     Type(&'static str),
+    /// An exception thrown by the caller's own code while this package read an argument (a
+    /// params iterator or getter): thrown on to the caller unchanged.
+    Thrown(JsValue),
 }
 
 impl From<Error> for XNonceError {
@@ -33,6 +37,7 @@ impl From<XNonceError> for JsValue {
         match e {
             XNonceError::Coded(e) => to_js(&e),
             XNonceError::Type(message) => js_sys::TypeError::new(message).into(),
+            XNonceError::Thrown(value) => value,
         }
     }
 }

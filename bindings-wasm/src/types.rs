@@ -12,12 +12,17 @@ export type Scheme = "v1" | "v2";
 /** A parameter value; numbers, bigints and booleans become text by xnonce's shared rules. */
 export type ParamValue = string | number | bigint | boolean;
 
-/** Ordered `[key, value]` pairs, a plain object or a Map (iteration order is kept). */
+/**
+ * `[key, value]` pairs: an array, a Map, URLSearchParams or any iterable of pairs (an object
+ * with a `Symbol.iterator` method is always iterated), in iteration order; or a plain object,
+ * in property order. Other objects (class instances, `Date`, ...) are refused.
+ */
 export type Params =
   | ReadonlyArray<readonly [string, ParamValue]>
   | Readonly<Record<string, ParamValue>>
   | ReadonlyMap<string, ParamValue>
-  | URLSearchParams;
+  | URLSearchParams
+  | Iterable<readonly [string, ParamValue]>;
 
 /** Optional inputs of `sign`, `signDetailed` and `link` (`null` counts as absent). */
 export interface SignOptions {

@@ -141,6 +141,117 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
     );
   });
 
+  await check(
+    "params: an object with Symbol.iterator is iterated (as Node does), not read as a record",
+    () => {
+      const V2 = { timestamp: 1, nonce: "0".repeat(32), host: "h" };
+      const v2 = (params) => x.sign("v2", "GET", "/a", params, "svc", SECRET, V2);
+      const v1 = (params) => x.sign("v1", "GET", "/a", params, "svc", SECRET, { timestamp: 1 });
+      const pairs = [
+        ["b", "2"],
+        ["a", "1"],
+      ];
+      // A plain object whose only key is the symbol: its pairs were silently dropped.
+      const it = {
+        *[Symbol.iterator]() {
+          yield* pairs;
+        },
+      };
+      equal(v2(it), v2(pairs), "v2: the iterated pairs are signed");
+      assert(v2(it) !== v2([]), "v2: not the header of no params");
+      equal(v1(it), v1(pairs), "v1: in iteration order");
+      // Own enumerable keys too: the iterator wins, as in the Node package.
+      equal(v1({ z: "9", [Symbol.iterator]: it[Symbol.iterator] }), v1(pairs), "iterator over own keys");
+      // Generators, and class instances that are iterable.
+      equal(
+        v1(
+          (function* () {
+            yield* pairs;
+          })(),
+        ),
+        v1(pairs),
+        "generator object",
+      );
+      class Iterable {
+        *[Symbol.iterator]() {
+          yield* pairs;
+        }
+      }
+      equal(v1(new Iterable()), v1(pairs), "iterable class instance");
+      // The other calls read params the same way.
+      const d = x.signDetailed("v1", "GET", "/a", it, "svc", SECRET, { timestamp: 1 });
+      equal(d.xNonce, v1(pairs), "signDetailed");
+      equal(
+        x.link("v2", "GET", "/a", it, "svc", SECRET, "https://h", V2),
+        x.link("v2", "GET", "/a", pairs, "svc", SECRET, "https://h", V2),
+        "link",
+      );
+      // What the iterator yields is checked like pairs.
+      const yields = (...items) => ({
+        *[Symbol.iterator]() {
+          yield* items;
+        },
+      });
+      throwsCode(() => v1(yields(["k"])), "invalid_param_value");
+      throwsCode(() => v1(yields([1, "v"])), "invalid_param_key");
+      throwsCode(() => v1(yields(["k", null])), "invalid_param_value");
+      // A throw of the caller's iterator (or getter) reaches the caller as it is.
+      const boom = new RangeError("iterator failed");
+      const throwing = {
+        *[Symbol.iterator]() {
+          yield ["a", "1"];
+          throw boom;
+        },
+      };
+      for (const bad of [
+        throwing,
+        {
+          get a() {
+            throw boom;
+          },
+        },
+      ]) {
+        let thrown;
+        try {
+          v1(bad);
+        } catch (e) {
+          thrown = e;
+        }
+        equal(thrown, boom, "the caller's own exception");
+      }
+      // Symbol.iterator returning a non-object is not iterable: Array.from's TypeError.
+      let thrown;
+      try {
+        v1({ [Symbol.iterator]: () => 5, a: "1" });
+      } catch (e) {
+        thrown = e;
+      }
+      assert(thrown instanceof TypeError, `a broken iterator: TypeError, got ${thrown}`);
+      // A Symbol.iterator that is not a function does not make an object iterable (as in Node).
+      equal(v1({ [Symbol.iterator]: 5, b: "2", a: "1" }), v1(pairs), "non-function Symbol.iterator");
+      equal(v1(pairs), v1([...pairs]), "the module works afterwards");
+    },
+  );
+
+  await check("params: other objects (class instances, Date, ...) are refused, not read as records", () => {
+    // Documented (README): the Node package reads their enumerable properties; WASM refuses.
+    class Form {
+      constructor() {
+        this.a = "1";
+      }
+    }
+    for (const bad of [new Form(), new Date(0), /a/, new Uint8Array(2), Promise.resolve()]) {
+      throwsCode(() => x.sign("v1", "GET", "/a", bad, "c", SECRET, { timestamp: 1 }), "invalid_param_value");
+    }
+    const bare = Object.create(null);
+    bare.a = "1";
+    equal(
+      x.sign("v1", "GET", "/a", bare, "c", SECRET, { timestamp: 1 }),
+      x.sign("v1", "GET", "/a", [["a", "1"]], "c", SECRET, { timestamp: 1 }),
+      "a null-prototype object is a plain object",
+    );
+  });
+
   await check("params: numbers, bigints and booleans become core's text", () => {
     const opts = { timestamp: 1700000000000 };
     const text = (v) => x.signDetailed("v1", "GET", "/c/a", [["k", v]], "cl", SECRET, opts).canonical;

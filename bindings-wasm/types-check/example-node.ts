@@ -15,3 +15,8 @@ export const ts: number = signDetailed("v2", "GET", "/a", undefined, "svc", "00"
   host: "h",
   nonce: null, // null counts as absent
 }).timestamp;
+// Any iterable of pairs is Params (a generator here).
+function* pairs(): Generator<[string, string]> {
+  yield ["opt1", "x"];
+}
+export const fromIterable: string = sign("v1", "GET", "/a", pairs(), "svc", "pw", { timestamp: 1 });
