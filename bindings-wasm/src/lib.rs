@@ -63,20 +63,49 @@ fn ts(ms: u64) -> JsValue {
     JsValue::from_f64(ms as f64)
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// `String.prototype.valueOf`: bound to a string, a getter that returns it.
+    #[wasm_bindgen(thread_local_v2, js_namespace = ["String", "prototype"], js_name = valueOf)]
+    static STRING_VALUE_OF: js_sys::Function;
+}
+
+/// Adds `canonical` to a result object as a non-enumerable getter: `.canonical` reads it, but
+/// `JSON.stringify`, `Object.keys`, spreading, `console.log` and Node's `util.inspect` (even
+/// with `showHidden`, which shows `[Getter]`) leave it out, and browser consoles show it only
+/// when clicked. For v1 it holds the secret (the v1 token is the SHA-256 of it), so a
+/// logged or serialized result must not carry it. The getter is `String.prototype.valueOf`
+/// bound to the string: no closure to free and no code compiled at run time (CSP).
+fn define_canonical(obj: &JsValue, canonical: &str) {
+    let getter = STRING_VALUE_OF.with(|f| f.bind0(&JsValue::from_str(canonical)));
+    let descriptor = Object::new();
+    // Plain data properties on a fresh object: cannot fail.
+    let _ = Reflect::set(&descriptor, &"get".into(), &getter);
+    let _ = Reflect::set(&descriptor, &"configurable".into(), &JsValue::TRUE);
+    // `enumerable` is absent: false. Defining a new property on a fresh extensible object
+    // cannot fail.
+    Object::define_property(
+        obj.unchecked_ref::<Object>(),
+        &key("canonical"),
+        &descriptor,
+    );
+}
+
 fn signed_object(s: &Signed) -> JsValue {
     let nonce = match &s.header {
         XNonce::V2 { nonce, .. } => JsValue::from_str(nonce),
         XNonce::V1 { .. } => JsValue::NULL,
     };
-    object(&[
+    let obj = object(&[
         ("scheme", s.header.scheme().as_str().into()),
         ("client", s.header.client().into()),
         ("xNonce", s.x_nonce.as_str().into()),
         ("ottoken", s.ottoken.as_str().into()),
-        ("canonical", s.canonical().into()),
         ("timestamp", ts(s.timestamp_ms())),
         ("nonce", nonce),
-    ])
+    ]);
+    define_canonical(&obj, s.canonical());
+    obj
 }
 
 /// The positional arguments every signing call shares: scheme, method, path, params,
@@ -116,7 +145,8 @@ pub fn sign(
 }
 
 /// Signs a request; returns every part of the signature (`xNonce`, `ottoken`, `canonical`,
-/// `timestamp`, `nonce`, ...). For v1 `canonical` contains the secret: never log it.
+/// `timestamp`, `nonce`, ...). For v1 `canonical` contains the secret: it is a non-enumerable
+/// getter (left out of JSON and `console.log`); never log or display its value.
 #[wasm_bindgen(js_name = signDetailed, unchecked_return_type = "Signed")]
 pub fn sign_detailed(
     #[wasm_bindgen(unchecked_param_type = "Scheme")] scheme: JsValue,

@@ -44,8 +44,12 @@ export interface Signed {
   xNonce: string;
   /** The header as a link parameter (escape it with `ottokenQueryValue`). */
   ottoken: string;
-  /** The exact signed string. For v1 it CONTAINS THE SECRET: never log or display it. */
-  canonical: string;
+  /**
+   * The exact signed string. For v1 it CONTAINS THE SECRET: never log or display it. A
+   * non-enumerable getter, so that `JSON.stringify`, `console.log` / `util.inspect`,
+   * `Object.keys` and `{ ...result }` leave it out (and do not copy it): read it by name.
+   */
+  readonly canonical: string;
   timestamp: number;
   /** The v2 nonce; `null` for v1. */
   nonce: string | null;

@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
+import { inspect } from "node:util";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { vectorFiles, here } from "../scripts/serve.mjs";
@@ -340,6 +341,50 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
       equal(x.sign("v1", "GET", "/a", [], "c", SECRET, null).split(" ").length, 3, "null options are none");
       equal(x.parseHeader(header).client, "c", "the module still works afterwards");
       equal(x.ottokenDecode(x.ottokenEncode(header)), header, "ottoken round trip afterwards");
+    },
+  );
+
+  await check(
+    "signDetailed/linkDetailed: canonical (v1: holds the secret) stays out of JSON and inspect",
+    () => {
+      const pw = "hunter2-the-v1-secret";
+      const results = [
+        ["signDetailed v1", x.signDetailed("v1", "GET", "/a", [["k", "v"]], "c", pw, { timestamp: 1 })],
+        [
+          "linkDetailed v1",
+          x.linkDetailed("v1", "GET", "/a", [["k", "v"]], "c", pw, "https://h", { timestamp: 1 }),
+        ],
+        ["signDetailed v2", x.signDetailed("v2", "GET", "/a", [], "c", SECRET, { host: "h", timestamp: 1 })],
+      ];
+      for (const [name, s] of results) {
+        const secret = name.endsWith("v1") ? pw : SECRET;
+        // Still there to read, as before.
+        assert(
+          s.canonical.includes(name.endsWith("v1") ? `c${pw}1` : "\nh\n"),
+          `${name}: .canonical readable`,
+        );
+        assert("canonical" in s, `${name}: "canonical" in result`);
+        // Not enumerable: JSON, Object.keys, spread and console.log / util.inspect leave it out.
+        const shown = [
+          JSON.stringify(s),
+          JSON.stringify({ result: s }),
+          inspect(s),
+          inspect(s, { showHidden: true, depth: Infinity }),
+          JSON.stringify({ ...s }),
+          JSON.stringify(Object.entries(s)),
+        ];
+        for (const text of shown) {
+          assert(!text.includes(secret), `${name}: the secret is not shown`);
+          assert(!text.includes(s.canonical), `${name}: the canonical string is not shown`);
+        }
+        assert(!Object.keys(s).includes("canonical"), `${name}: not among Object.keys`);
+        equal(Object.getOwnPropertyDescriptor(s, "canonical").enumerable, false, `${name}: enumerable`);
+        // Every other field is still listed.
+        const keys = ["scheme", "client", "xNonce", "ottoken", "timestamp", "nonce"];
+        if (name.startsWith("link")) keys.push("url");
+        equal(Object.keys(s).join(), keys.join(), `${name}: the other fields`);
+        equal(JSON.parse(JSON.stringify(s)).xNonce, s.xNonce, `${name}: JSON keeps xNonce`);
+      }
     },
   );
 
