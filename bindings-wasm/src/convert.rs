@@ -1,6 +1,7 @@
 //! JavaScript values to core inputs: params (pairs, any iterable of pairs, plain object), options
 //! (`timestamp`, `nonce`, `host`, `body`; `null` and absent alike) and the text arguments,
-//! each of which must be well-formed text (a lone surrogate is refused with the field's code).
+//! each of which must be a string (a `TypeError` otherwise) holding well-formed text (a lone
+//! surrogate is refused with the field's code).
 //!
 //! Native values become text only through core's `params::text_from_*` functions.
 
@@ -9,14 +10,15 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use xnonce_core::{params, ErrorCode, Scheme, SignInput};
 
-use crate::error::{coded, JsResult, XNonceError};
+use crate::error::{coded, wrong_type, JsResult, XNonceError};
 
-/// A required text argument; anything but a JS string fails with `code`, and so does a
-/// string that is not well-formed (see [`well_formed`]).
+/// A required text argument: anything but a JS string is a `TypeError` (a wrong JS type, as
+/// in the Node and Python packages); a string that is not well-formed fails with `code` (see
+/// [`well_formed`]).
 pub fn text(value: &JsValue, code: ErrorCode, what: &str) -> JsResult<String> {
     let text = value
         .as_string()
-        .ok_or_else(|| coded(code, format!("{what} must be a string")))?;
+        .ok_or_else(|| wrong_type(what, "a string", value))?;
     well_formed(value, text, code, what)
 }
 
@@ -38,9 +40,17 @@ pub fn scheme(value: &JsValue) -> JsResult<Scheme> {
     Ok(s.parse::<Scheme>()?)
 }
 
-/// A parameter key: a JS string (`invalid_param_key` otherwise).
+/// A parameter key: a JS string (`invalid_param_key` otherwise, a key of another type
+/// included, as in the Node and Python packages).
 fn key_text(key: &JsValue) -> JsResult<String> {
-    text(key, ErrorCode::InvalidParamKey, "a parameter key")
+    let what = "a parameter key";
+    let text = key.as_string().ok_or_else(|| {
+        coded(
+            ErrorCode::InvalidParamKey,
+            format!("{what} must be a string"),
+        )
+    })?;
+    well_formed(key, text, ErrorCode::InvalidParamKey, what)
 }
 
 /// A parameter value: string as is; boolean, number and bigint through core's text rules;
@@ -153,7 +163,8 @@ extern "C" {
 }
 
 /// A timestamp: a safe non-negative integer number or a bigint (ms since the epoch), by
-/// core's rules for JS timestamps (`invalid_timestamp` outside `0..=2^53-1`).
+/// core's rules for JS timestamps (`invalid_timestamp` outside `0..=2^53-1`); any other type
+/// (a string, a boolean, a `Date`) is a `TypeError`.
 fn timestamp(value: &JsValue) -> JsResult<u64> {
     if let Some(n) = value.as_f64() {
         return Ok(xnonce_core::header::timestamp_from_f64(n)?);
@@ -163,10 +174,11 @@ fn timestamp(value: &JsValue) -> JsResult<u64> {
         let ms = i128::try_from(value.clone()).unwrap_or(i128::MAX);
         return Ok(xnonce_core::header::timestamp_from_i128(ms)?);
     }
-    Err(xnonce_core::header::invalid_timestamp().into())
+    Err(wrong_type("timestamp", "a number or a bigint", value))
 }
 
-/// A body: `Uint8Array`, `ArrayBuffer` or a string (sent as UTF-8).
+/// A body: `Uint8Array`, `ArrayBuffer` or a string (sent as UTF-8); another type is a
+/// `TypeError`.
 pub(crate) fn body(value: &JsValue) -> JsResult<Vec<u8>> {
     if let Some(s) = value.as_string() {
         return Ok(well_formed(value, s, ErrorCode::InvalidBody, "the body")?.into_bytes());
@@ -177,9 +189,10 @@ pub(crate) fn body(value: &JsValue) -> JsResult<Vec<u8>> {
     if value.is_instance_of::<js_sys::ArrayBuffer>() {
         return Ok(Uint8Array::new(value).to_vec());
     }
-    Err(coded(
-        ErrorCode::InvalidBody,
-        "body must be a Uint8Array, an ArrayBuffer or a string",
+    Err(wrong_type(
+        "body",
+        "a Uint8Array, an ArrayBuffer or a string",
+        value,
     ))
 }
 
@@ -203,7 +216,7 @@ pub fn sign_input(
         return Ok(input);
     };
     if !options.is_object() {
-        return Err(XNonceError::Type("options must be an object"));
+        return Err(XNonceError::Type("options must be an object".into()));
     }
     let options: &SignOptionsJs = options.unchecked_ref();
     if let Some(ts) = options.timestamp() {

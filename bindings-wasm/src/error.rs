@@ -3,10 +3,14 @@
 //! Every failure of this package reaches JS as an `Error` whose `name` is `"XNonceError"`,
 //! whose `code` is the shared snake_case code of [`xnonce_core::ErrorCode`] and whose
 //! `family` is the code's [`xnonce_core::ErrorFamily`] (`"input"`, `"format"`, ...) — except
-//! an `options` argument that is not an object, which is a plain JS `TypeError` (no field of
-//! the request is wrong; the call is) — and an exception the caller's own code throws while
-//! an argument is read (a params iterator or getter), which is thrown on as it is. Messages
-//! come from core (or from this crate's argument checks) and never hold a secret.
+//! an argument of the wrong JavaScript type (a number where text is expected, a timestamp
+//! that is neither a number nor a bigint, options that are not an object, ...), which is a
+//! plain JS `TypeError` as in the Node and Python packages (no value of the request is wrong;
+//! the call is), and an exception the caller's own code throws while an argument is read (a
+//! params iterator or getter), which is thrown on as it is. Params keep their codes for every
+//! kind of wrong entry (`invalid_param_key`, `invalid_param_value`), as in Node and Python.
+//! Messages come from core (or from this crate's argument checks) and never hold a secret:
+//! a `TypeError` names the argument and the type it got, never the value.
 
 use wasm_bindgen::JsValue;
 use xnonce_core::{Error, ErrorCode};
@@ -19,8 +23,8 @@ pub const ERROR_NAME: &str = "XNonceError";
 pub enum XNonceError {
     /// A core error (or one of this crate's argument checks): a coded `XNonceError` in JS.
     Coded(Error),
-    /// A call whose shape is wrong (options that are not an object): a JS `TypeError`.
-    Type(&'static str),
+    /// An argument of the wrong JavaScript type: a JS `TypeError` with this message.
+    Type(String),
     /// An exception thrown by the caller's own code while this package read an argument (a
     /// params iterator or getter): thrown on to the caller unchanged.
     Thrown(JsValue),
@@ -36,7 +40,7 @@ impl From<XNonceError> for JsValue {
     fn from(e: XNonceError) -> JsValue {
         match e {
             XNonceError::Coded(e) => to_js(&e),
-            XNonceError::Type(message) => js_sys::TypeError::new(message).into(),
+            XNonceError::Type(message) => js_sys::TypeError::new(&message).into(),
             XNonceError::Thrown(value) => value,
         }
     }
@@ -44,6 +48,21 @@ impl From<XNonceError> for JsValue {
 
 /// Shorthand for the results of exported functions.
 pub type JsResult<T> = Result<T, XNonceError>;
+
+/// The `TypeError` for an argument `what` of the wrong JavaScript type: `"<what> must be
+/// <expected>, not <typeof value>"`, never showing the value itself.
+pub fn wrong_type(what: &str, expected: &str, value: &JsValue) -> XNonceError {
+    XNonceError::Type(format!("{what} must be {expected}, not {}", type_of(value)))
+}
+
+/// `typeof value`, with `null` said as such.
+fn type_of(value: &JsValue) -> String {
+    if value.is_null() {
+        "null".to_string()
+    } else {
+        value.js_typeof().as_string().unwrap_or_default()
+    }
+}
 
 /// An error with a shared code raised by this crate's own argument checks.
 pub fn coded(code: ErrorCode, message: impl Into<String>) -> XNonceError {

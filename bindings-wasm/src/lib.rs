@@ -213,8 +213,8 @@ pub fn link_detailed(
     Ok(obj)
 }
 
-/// The `ottoken` form of an `X-Nonce` header value (`malformed_header` if it does not parse
-/// or is not a string).
+/// The `ottoken` form of an `X-Nonce` header value (`malformed_header` if it does not parse,
+/// a `TypeError` if it is not a string).
 #[wasm_bindgen(js_name = ottokenEncode)]
 pub fn ottoken_encode(
     #[wasm_bindgen(unchecked_param_type = "string")] header: JsValue,
@@ -223,8 +223,8 @@ pub fn ottoken_encode(
     Ok(ottoken::encode(&XNonce::parse(&header)?))
 }
 
-/// The `X-Nonce` header value an `ottoken` carries (`malformed_ottoken` otherwise, a
-/// non-string included).
+/// The `X-Nonce` header value an `ottoken` carries (`malformed_ottoken` otherwise; a
+/// `TypeError` for a non-string).
 #[wasm_bindgen(js_name = ottokenDecode)]
 pub fn ottoken_decode(
     #[wasm_bindgen(unchecked_param_type = "string")] token: JsValue,
@@ -233,8 +233,8 @@ pub fn ottoken_decode(
     Ok(ottoken::decode(&token)?.to_string())
 }
 
-/// The `ottoken` as written in a URL query (form-encoded; only v1 tokens change;
-/// `malformed_ottoken` for a non-string).
+/// The `ottoken` as written in a URL query (form-encoded; only v1 tokens change; a
+/// `TypeError` for a non-string).
 #[wasm_bindgen(js_name = ottokenQueryValue)]
 pub fn ottoken_query_value(
     #[wasm_bindgen(unchecked_param_type = "string")] token: JsValue,
@@ -244,8 +244,9 @@ pub fn ottoken_query_value(
 }
 
 /// Parses an `X-Nonce` header value of either scheme into its fields (`malformed_header`
-/// otherwise, a non-string included). `mac` is the v1 token or the v2 signature, under the
-/// name every xnonce package uses; `token` (v1) and `signature` (v2) are the same value.
+/// otherwise; a `TypeError` for a non-string). `mac` is the v1 token or the v2 signature,
+/// under the name every xnonce package uses; `token` (v1) and `signature` (v2) are the same
+/// value.
 #[wasm_bindgen(js_name = parseHeader, unchecked_return_type = "Header")]
 pub fn parse_header(
     #[wasm_bindgen(unchecked_param_type = "string")] value: JsValue,

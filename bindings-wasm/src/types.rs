@@ -101,7 +101,10 @@ export type ErrorCode =
 /** The family of an error code. */
 export type ErrorFamily = "input" | "format" | "auth" | "route" | "unavailable";
 
-/** What every function of this package throws: an `Error` named `"XNonceError"`. */
+/**
+ * What this package throws for a value it cannot sign or parse: an `Error` named
+ * `"XNonceError"`. An argument of the wrong JavaScript type is a plain `TypeError` instead.
+ */
 export interface XNonceError extends Error {
   name: "XNonceError";
   code: ErrorCode;

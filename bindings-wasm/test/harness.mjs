@@ -43,3 +43,17 @@ export function throwsCode(fn, code) {
   }
   throw new Error(`expected an XNonceError ${code}, nothing was thrown`);
 }
+
+/** Asserts that `fn` throws a plain TypeError (no XNonceError `code`) whose message matches `pattern`. */
+export function throwsType(fn, pattern) {
+  try {
+    fn();
+  } catch (e) {
+    assert(e instanceof TypeError, `thrown value is a TypeError (${e?.name} ${e?.code}: ${e?.message})`);
+    equal(e.name, "TypeError", "error name");
+    equal(e.code, undefined, "no XNonceError code");
+    assert(pattern.test(e.message), `message ${JSON.stringify(e.message)} matches ${pattern}`);
+    return e;
+  }
+  throw new Error(`expected a TypeError, nothing was thrown`);
+}

@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { vectorFiles, here } from "../scripts/serve.mjs";
 import { checkAll } from "./check.mjs";
-import { assert, check, equal, throwsCode } from "./harness.mjs";
+import { assert, check, equal, throwsCode, throwsType } from "./harness.mjs";
 
 const require = createRequire(import.meta.url);
 const SECRET = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd";
@@ -293,12 +293,11 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
     equal(e.family, "input", "family");
     assert(!e.message.includes(secret), "message does not show the secret");
     throwsCode(() => x.sign("v3", "GET", "/a", [], "c", SECRET), "unsupported_scheme");
-    throwsCode(() => x.sign("v2", 7, "/a", [], "c", SECRET), "invalid_method");
     throwsCode(() => x.sign("v2", "GET", "/a", [], "c", SECRET), "invalid_host");
     throwsCode(() => x.sign("v1", "GET", "/a", [], "c", SECRET, { timestamp: -1 }), "invalid_timestamp");
     throwsCode(() => x.sign("v1", "GET", "/a", [], "c", SECRET, { timestamp: 1.5 }), "invalid_timestamp");
     throwsCode(() => x.sign("v1", "GET", "/a", [], "c", SECRET, { timestamp: 2 ** 53 }), "invalid_timestamp");
-    for (const bad of [-1n, 2n ** 53n, 2n ** 64n, -(2n ** 64n), 2n ** 200n, "1700000000000"]) {
+    for (const bad of [-1n, 2n ** 53n, 2n ** 64n, -(2n ** 64n), 2n ** 200n, NaN, Infinity]) {
       throwsCode(() => x.sign("v1", "GET", "/a", [], "c", SECRET, { timestamp: bad }), "invalid_timestamp");
     }
     throwsCode(() => x.link("v2", "GET", "/a", [], "c", SECRET, "ftp://h"), "invalid_url");
@@ -310,33 +309,90 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
   });
 
   await check(
-    "arguments of the wrong type: XNonceErrors (options: TypeError), never a WebAssembly trap",
+    "arguments of the wrong JS type: TypeError (as in Node and Python), never a WebAssembly trap",
     () => {
       const header = x.sign("v1", "GET", "/a", [], "c", SECRET, { timestamp: 1 });
-      for (const bad of [5, 5n, null, undefined, {}, [], Symbol("s"), new Uint8Array(4)]) {
-        throwsCode(() => x.parseHeader(bad), "malformed_header");
-        throwsCode(() => x.ottokenEncode(bad), "malformed_header");
-        throwsCode(() => x.ottokenDecode(bad), "malformed_ottoken");
-        throwsCode(() => x.ottokenQueryValue(bad), "malformed_ottoken");
-        throwsCode(() => x.sign("v1", "GET", "/a", [], bad, SECRET, { timestamp: 1 }), "invalid_client_id");
-        throwsCode(() => x.link("v2", "GET", "/a", [], "c", SECRET, bad), "invalid_url");
-      }
-      for (const options of [5, "host", true, () => ({ host: "h" })]) {
-        for (const call of [
-          () => x.sign("v1", "GET", "/a", [], "c", SECRET, options),
-          () => x.signDetailed("v2", "GET", "/a", [], "c", SECRET, options),
-          () => x.link("v2", "GET", "/a", [], "c", SECRET, "http://h", options),
-          () => x.linkDetailed("v1", "GET", "/a", [], "c", SECRET, "http://h", options),
-        ]) {
-          let thrown;
-          try {
-            call();
-          } catch (e) {
-            thrown = e;
-          }
-          assert(thrown instanceof TypeError, `options ${String(options)}: a TypeError, got ${thrown}`);
-          equal(thrown.message, "options must be an object", "TypeError message");
+      const V2 = { host: "h", timestamp: 1, nonce: "0".repeat(32) };
+      const args = ["v2", "GET", "/a", [["k", "v"]], "c", SECRET];
+      // Each text argument, on every call that takes it; sign both on its fast path's
+      // fallback (pairs) and its general path (a Map).
+      const calls = (a, options = V2) => [
+        () => x.sign(...a, options),
+        () => x.sign(...a.slice(0, 3), new Map(a[3]), ...a.slice(4), options),
+        () => x.signDetailed(...a, options),
+        () => x.link(...a, "https://h", options),
+        () => x.linkDetailed(...a, "https://h", options),
+      ];
+      const wrong = [5, 5n, true, null, undefined, {}, [], Symbol("s"), new Uint8Array(4), () => "v2"];
+      for (const bad of wrong) {
+        const type = bad === null ? "null" : Array.isArray(bad) ? "object" : typeof bad;
+        for (const [i, name] of ["scheme", "method", "path", null, "client", "secret"].entries()) {
+          if (name === null) continue;
+          const a = [...args];
+          a[i] = bad;
+          for (const call of calls(a))
+            throwsType(call, new RegExp(`^${name} must be a string, not ${type}$`));
         }
+        throwsType(() => x.link(...args, bad, V2), /^baseUrl must be a string/);
+        throwsType(() => x.linkDetailed(...args, bad, V2), /^baseUrl must be a string/);
+        throwsType(() => x.parseHeader(bad), /^header must be a string/);
+        throwsType(() => x.ottokenEncode(bad), /^header must be a string/);
+        throwsType(() => x.ottokenDecode(bad), /^token must be a string/);
+        throwsType(() => x.ottokenQueryValue(bad), /^token must be a string/);
+        if (bad === null || bad === undefined) continue; // an option set to null is absent
+        for (const [field, pattern] of [
+          ["nonce", /^nonce must be a string/],
+          ["host", /^host must be a string/],
+        ]) {
+          for (const call of calls(args, { ...V2, [field]: bad })) throwsType(call, pattern);
+        }
+        if (typeof bad !== "number" && typeof bad !== "bigint") {
+          for (const call of calls(args, { ...V2, timestamp: bad })) {
+            throwsType(call, /^timestamp must be a number or a bigint/);
+          }
+        }
+        if (!(bad instanceof Uint8Array)) {
+          for (const call of calls(
+            args.map((v, i) => (i === 1 ? "POST" : v)),
+            { ...V2, body: bad },
+          )) {
+            throwsType(call, /^body must be a Uint8Array, an ArrayBuffer or a string/);
+          }
+        }
+      }
+      // The findings: sign(null, ...) and timestamp: true are TypeErrors, as in Node.
+      throwsType(() => x.sign(null, "GET", "/a", [], "c", SECRET, V2), /^scheme must be a string, not null$/);
+      throwsType(() => x.sign("v1", "GET", "/a", [], "c", SECRET, { timestamp: true }), /^timestamp must be/);
+      throwsType(
+        () => x.sign("v1", "GET", "/a", [], "c", SECRET, { timestamp: "1700000000000" }),
+        /^timestamp/,
+      );
+      // The message names the type, never the value (a secret of the wrong type included).
+      const e = throwsType(() => x.sign("v2", "GET", "/a", [], "c", new String(SECRET), V2), /^secret/);
+      assert(!e.message.includes(SECRET.slice(0, 16)), "no secret in the message");
+      // Right type, wrong value: still the XNonceError with the field's code.
+      throwsCode(() => x.sign("v3", "GET", "/a", [], "c", SECRET, V2), "unsupported_scheme");
+      throwsCode(() => x.sign("v2", "GET", "/a", [], "c", "zz", V2), "invalid_secret");
+      throwsCode(() => x.sign("v2", "GET", "/a", [], "c", SECRET, { ...V2, nonce: "x" }), "invalid_nonce");
+      throwsCode(() => x.sign("v1", "GET", "/a", [], "c", SECRET, { timestamp: 1.5 }), "invalid_timestamp");
+      throwsCode(() => x.sign("v1", "GET", "/a", [], "c", SECRET, { timestamp: -1n }), "invalid_timestamp");
+      throwsCode(
+        () => x.sign("v1", "POST", "/a", [], "c", SECRET, { body: new Uint8Array(1) }),
+        "invalid_body",
+      );
+      throwsCode(() => x.link(...args, "ftp://h", V2), "invalid_url");
+      throwsCode(() => x.parseHeader("v2 x"), "malformed_header");
+      throwsCode(() => x.ottokenDecode("!!"), "malformed_ottoken");
+      // Params keep their codes (as in Node and Python): a container, key or value of a wrong type.
+      throwsCode(() => x.sign(...args.slice(0, 3), "k=v", ...args.slice(4), V2), "invalid_param_value");
+      throwsCode(() => x.sign(...args.slice(0, 3), [[1, "v"]], ...args.slice(4), V2), "invalid_param_key");
+      throwsCode(
+        () => x.sign(...args.slice(0, 3), [["k", null]], ...args.slice(4), V2),
+        "invalid_param_value",
+      );
+      // An options argument that is not an object, as before.
+      for (const options of [5, "host", true, () => ({ host: "h" })]) {
+        for (const call of calls(args, options)) throwsType(call, /^options must be an object$/);
       }
       equal(x.sign("v1", "GET", "/a", [], "c", SECRET, null).split(" ").length, 3, "null options are none");
       equal(x.parseHeader(header).client, "c", "the module still works afterwards");
@@ -405,7 +461,7 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
     const want = x.sign("v2", "POST", "/a", [], "c", SECRET, opts(bytes));
     equal(x.sign("v2", "POST", "/a", [], "c", SECRET, opts('{"a":"é"}')), want, "string");
     equal(x.sign("v2", "POST", "/a", [], "c", SECRET, opts(bytes.buffer)), want, "ArrayBuffer");
-    throwsCode(() => x.sign("v2", "POST", "/a", [], "c", SECRET, opts(42)), "invalid_body");
+    throwsType(() => x.sign("v2", "POST", "/a", [], "c", SECRET, opts(42)), /^body must be/);
     throwsCode(() => x.sign("v1", "POST", "/a", [], "c", SECRET, { body: "x" }), "invalid_body");
   });
 
