@@ -35,7 +35,11 @@ umask 077
 # The registry and its key both live in the temporary dir: the demo leaves nothing behind
 # (no ~/.config/xnonce/registry.key).
 registry=(--data "$data/registry" --key-file "$data/registry.key")
-"$server" client add demo "${registry[@]}" > "$data/demo.secret"
+# Its log (a new registry key made in the temporary dir) is shown only if it fails.
+if ! "$server" client add demo "${registry[@]}" > "$data/demo.secret" 2> "$data/client-add.log"; then
+    cat "$data/client-add.log" >&2
+    exit 1
+fi
 
 # Start the server on a free loopback port and read its address from the first stdout line.
 mkfifo "$data/out"
