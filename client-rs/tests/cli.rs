@@ -301,6 +301,7 @@ fn request_round_trips() {
             .and_then(|n| n.parse().ok())
             .unwrap_or_else(|| panic!("no learned offset in {said:?}"));
         assert!(learned.abs() < 5_000, "{said}");
+        assert!(said.contains("re-signed once"), "{said}");
         // A forced stale timestamp is sent as given, and its refusal stands.
         let mut forced = with_params(
             request_args(&s, scheme, client, "GET", "/controller1/action1"),
@@ -310,6 +311,7 @@ fn request_round_trips() {
         let out = xnonce(&forced);
         assert_eq!(out.status.code(), Some(1), "{scheme}: {}", stdout(&out));
         assert!(stderr(&out).contains("401"), "{}", stderr(&out));
+        assert!(stderr(&out).contains("not re-signed"), "{}", stderr(&out));
 
         // Missing required params: the route rules answer 422.
         let out = xnonce(&request_args(

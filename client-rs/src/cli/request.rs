@@ -50,6 +50,8 @@ fn send(a: &RequestArgs) -> Result<crate::Response, Error> {
         Scheme::V1 => canonical::path_v1(&input.path).map(drop)?,
         Scheme::V2 => canonical::path_v2(&input.path).map(drop)?,
     }
+    // A forced timestamp or nonce is sent as it is, never re-signed.
+    let forced = input.timestamp_ms.is_some() || input.nonce.is_some();
     let mut options = RequestOptions {
         timestamp_ms: input.timestamp_ms,
         nonce: input.nonce.clone(),
@@ -89,7 +91,14 @@ fn send(a: &RequestArgs) -> Result<crate::Response, Error> {
     // A run learns the offset anew each time: say it, so that a script can start from it.
     let learned = requester.clock_offset_ms();
     if learned != a.clock_offset {
-        eprintln!("xnonce: corrected the clock by the server's time: pass --clock-offset {learned} to start from it");
+        let done = match forced {
+            true => "not re-signed: its timestamp or nonce was forced",
+            false => "re-signed once with the server's time",
+        };
+        eprintln!(
+            "xnonce: the server found the request stale ({done}); its clock is {learned:+} ms \
+             from this one: pass --clock-offset {learned} to start from it"
+        );
     }
     answer
 }
