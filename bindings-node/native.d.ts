@@ -59,13 +59,16 @@ export declare class Requester {
  */
 export declare class SharedKeys {
   /**
-   * Keys under `prefix` (default `"xnonce:replay:"`); a prefix holding `{` or `}` throws a
-   * `TypeError` (`ERR_INVALID_ARG_VALUE`).
+   * Keys under `prefix` (default `"xnonce:replay:"`); a prefix holding `{` or `}`, or a
+   * lone surrogate, throws a `TypeError` (`ERR_INVALID_ARG_VALUE`).
    */
   constructor(prefix?: string | undefined | null)
   /** The prefix. */
   get prefix(): string
-  /** The shared key of a replay key: `<prefix>{<replay key>}`. */
+  /**
+   * The shared key of a replay key: `<prefix>{<replay key>}`. A replay key holding a lone
+   * surrogate throws a `TypeError` (`ERR_INVALID_ARG_VALUE`).
+   */
   key(replayKey: string): string
   /**
    * How long (ms) to keep the key of a request remembered until `expiresAtMs`, at `nowMs`:
@@ -187,7 +190,10 @@ export declare function ottokenDecode(token: string): string
 /** The `ottoken` of a header value (`malformed_header` when the value does not parse). */
 export declare function ottokenEncode(header: string): string
 
-/** The `ottoken` as written in a URL query (form-encoded; only v1 tokens change). */
+/**
+ * The `ottoken` as written in a URL query (form-encoded; only v1 tokens change);
+ * `malformed_ottoken` when it is not well-formed text.
+ */
 export declare function ottokenQueryValue(token: string): string
 
 /** Parses an `X-Nonce` header value of either scheme (`malformed_header`). */

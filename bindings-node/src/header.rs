@@ -2,9 +2,10 @@
 
 use napi::Env;
 use napi_derive::napi;
-use xnonce_core::{ottoken, XNonce};
+use xnonce_core::{ottoken, ErrorCode, XNonce};
 
-use crate::error::guard;
+use crate::error::{guard, Outcome};
+use crate::params::Text;
 
 /// A parsed `X-Nonce` header value.
 #[napi(object, use_nullable = true)]
@@ -37,26 +38,43 @@ impl From<&XNonce> for Header {
     }
 }
 
+/// An `X-Nonce` header value as text (`malformed_header` when it is not well-formed).
+pub(crate) fn header_text(value: Text) -> Outcome<String> {
+    value.check(ErrorCode::MalformedHeader, "the X-Nonce header")
+}
+
+/// An `ottoken` as text (`malformed_ottoken` when it is not well-formed).
+fn ottoken_text(token: Text) -> Outcome<String> {
+    token.check(ErrorCode::MalformedOttoken, "the ottoken")
+}
+
 /// Parses an `X-Nonce` header value of either scheme (`malformed_header`).
-#[napi(js_name = "parseHeader")]
-pub fn parse_header(env: &Env, value: String) -> napi::Result<Header> {
-    guard(env, || Ok(Header::from(&XNonce::parse(&value)?)))
+#[napi(js_name = "parseHeader", strict, ts_args_type = "value: string")]
+pub fn parse_header(env: &Env, value: Text) -> napi::Result<Header> {
+    guard(env, || {
+        Ok(Header::from(&XNonce::parse(&header_text(value)?)?))
+    })
 }
 
 /// The `ottoken` of a header value (`malformed_header` when the value does not parse).
-#[napi(js_name = "ottokenEncode")]
-pub fn ottoken_encode(env: &Env, header: String) -> napi::Result<String> {
-    guard(env, || Ok(ottoken::encode(&XNonce::parse(&header)?)))
+#[napi(js_name = "ottokenEncode", strict, ts_args_type = "header: string")]
+pub fn ottoken_encode(env: &Env, header: Text) -> napi::Result<String> {
+    guard(env, || {
+        Ok(ottoken::encode(&XNonce::parse(&header_text(header)?)?))
+    })
 }
 
 /// The header value held by an `ottoken` (`malformed_ottoken`).
-#[napi(js_name = "ottokenDecode")]
-pub fn ottoken_decode(env: &Env, token: String) -> napi::Result<String> {
-    guard(env, || Ok(ottoken::decode(&token)?.to_string()))
+#[napi(js_name = "ottokenDecode", strict, ts_args_type = "token: string")]
+pub fn ottoken_decode(env: &Env, token: Text) -> napi::Result<String> {
+    guard(env, || {
+        Ok(ottoken::decode(&ottoken_text(token)?)?.to_string())
+    })
 }
 
-/// The `ottoken` as written in a URL query (form-encoded; only v1 tokens change).
-#[napi(js_name = "ottokenQueryValue")]
-pub fn ottoken_query_value(token: String) -> String {
-    ottoken::query_value(&token)
+/// The `ottoken` as written in a URL query (form-encoded; only v1 tokens change);
+/// `malformed_ottoken` when it is not well-formed text.
+#[napi(js_name = "ottokenQueryValue", strict, ts_args_type = "token: string")]
+pub fn ottoken_query_value(env: &Env, token: Text) -> napi::Result<String> {
+    guard(env, || Ok(ottoken::query_value(&ottoken_text(token)?)))
 }

@@ -4,11 +4,12 @@
 //! * containers: an array of `[key, value]` pairs, any iterable of pairs (`Map`,
 //!   `URLSearchParams`, ...) in iteration order, or a plain object in property order;
 //!   `null`/`undefined` mean no params;
-//! * keys: strings only (`invalid_param_key` otherwise);
-//! * text: every JS string that is signed must be well-formed UTF-16 (no lone surrogate,
-//!   which napi would silently turn into U+FFFD): [`Text`] carries the check, and each field
+//! * keys: strings only (`invalid_param_key` otherwise; [`Keys`] for other tables);
+//! * text: every JS string the binding reads (signed, verified, parsed, a key name) must be
+//!   well-formed UTF-16 (no lone surrogate, which napi would silently turn into U+FFFD):
+//!   [`Text`] carries the check, so no argument or option is a plain `String`, and each field
 //!   refuses ill-formed text with its own code (`invalid_param_key`, `invalid_param_value`,
-//!   `invalid_path`, `invalid_secret`, ...; PROTOCOL §3.6);
+//!   `invalid_path`, `invalid_secret`, `malformed_header`, ...; PROTOCOL §3.6);
 //! * values: strings as they are; numbers through core's `text_from_f64` (`3` → `"3"`);
 //!   bigints through `text_from_i128`; booleans through `text_from_bool`; anything else
 //!   (`null`, `undefined`, objects, arrays, buffers, symbols, functions) is
@@ -23,9 +24,25 @@ use xnonce_core::{params, ErrorCode, Params};
 
 use crate::error::{fail, Outcome};
 
+/// What the keys of a keyed container are, for the errors about them: the code a key that is
+/// not a string or not well-formed text gets, and how messages name a key.
+#[derive(Clone, Copy)]
+pub(crate) struct Keys {
+    /// The code of a key that is not a string, or not well-formed text.
+    pub code: ErrorCode,
+    /// How messages name one key (`"a param key"`).
+    pub what: &'static str,
+}
+
+/// The keys of params (and of `extraParams` and `headers`).
+pub(crate) const PARAM_KEYS: Keys = Keys {
+    code: ErrorCode::InvalidParamKey,
+    what: "a param key",
+};
+
 /// Reads a params container (see the module docs) into text pairs.
 pub(crate) fn collect(env: &Env, value: Option<Unknown<'_>>) -> Outcome<Params> {
-    let pairs = entries(env, value, ErrorCode::InvalidParamValue)?;
+    let pairs = entries(env, value, ErrorCode::InvalidParamValue, PARAM_KEYS)?;
     let mut out = Vec::with_capacity(pairs.len());
     for (key, value) in pairs {
         let text = value_text(&key, value)?;
@@ -36,11 +53,13 @@ pub(crate) fn collect(env: &Env, value: Option<Unknown<'_>>) -> Outcome<Params> 
 
 /// Reads any keyed container into `(key, raw value)` entries, in its iteration order: an
 /// array of `[key, value]` pairs, an iterable of pairs (`Map`, `URLSearchParams`), or a plain
-/// object; `null`/`undefined` are empty. `shape_error` is the code for a bad container.
+/// object; `null`/`undefined` are empty. `shape_error` is the code for a bad container, `keys`
+/// says what its keys are (each must be a string of well-formed text).
 pub(crate) fn entries<'env>(
     env: &'env Env,
     value: Option<Unknown<'env>>,
     shape_error: ErrorCode,
+    keys: Keys,
 ) -> Outcome<Vec<(String, Unknown<'env>)>> {
     let Some(value) = value else {
         return Ok(Vec::new());
@@ -48,13 +67,13 @@ pub(crate) fn entries<'env>(
     match value.get_type()? {
         ValueType::Undefined | ValueType::Null => Ok(Vec::new()),
         ValueType::Object if value.is_array()? => {
-            from_pairs(&Array::from_unknown(value)?, shape_error)
+            from_pairs(&Array::from_unknown(value)?, shape_error, keys)
         }
         ValueType::Object => {
             let object = Object::from_unknown(value)?;
             match iterable_to_array(env, &object)? {
-                Some(array) => from_pairs(&array, shape_error),
-                None => from_record(&object),
+                Some(array) => from_pairs(&array, shape_error, keys),
+                None => from_record(&object, keys),
             }
         }
         _ => fail(
@@ -68,6 +87,7 @@ pub(crate) fn entries<'env>(
 fn from_pairs<'env>(
     array: &Array<'env>,
     shape_error: ErrorCode,
+    keys: Keys,
 ) -> Outcome<Vec<(String, Unknown<'env>)>> {
     let mut out = Vec::with_capacity(array.len() as usize);
     for i in 0..array.len() {
@@ -79,20 +99,20 @@ fn from_pairs<'env>(
         if pair.len() != 2 {
             return fail(shape_error, format!("entry {i} is not a [key, value] pair"));
         }
-        out.push((key_text(pair.get_element(0)?)?, pair.get_element(1)?));
+        out.push((key_text(pair.get_element(0)?, keys)?, pair.get_element(1)?));
     }
     Ok(out)
 }
 
 /// Reads a plain object's enumerable string-keyed properties in property order. Each key is
 /// read (and checked as text) from its JS string, and its value looked up with that string.
-fn from_record<'env>(object: &Object<'env>) -> Outcome<Vec<(String, Unknown<'env>)>> {
-    let keys = Array::from_unknown(object.get_property_names()?.to_unknown())?;
-    let mut out = Vec::with_capacity(keys.len() as usize);
-    for i in 0..keys.len() {
-        let key: Unknown = keys.get_element(i)?;
+fn from_record<'env>(object: &Object<'env>, keys: Keys) -> Outcome<Vec<(String, Unknown<'env>)>> {
+    let names = Array::from_unknown(object.get_property_names()?.to_unknown())?;
+    let mut out = Vec::with_capacity(names.len() as usize);
+    for i in 0..names.len() {
+        let key: Unknown = names.get_element(i)?;
         let value: Unknown = object.get_property(key)?;
-        out.push((key_text(key)?, value));
+        out.push((key_text(key, keys)?, value));
     }
     Ok(out)
 }
@@ -112,11 +132,11 @@ fn iterable_to_array<'env>(env: &'env Env, object: &Object<'env>) -> Outcome<Opt
     Ok(Some(from.call(FnArgs::from((object.to_unknown(),)))?))
 }
 
-fn key_text(key: Unknown<'_>) -> Outcome<String> {
+fn key_text(key: Unknown<'_>, keys: Keys) -> Outcome<String> {
     if key.get_type()? != ValueType::String {
-        return fail(ErrorCode::InvalidParamKey, "a param key must be a string");
+        return fail(keys.code, format!("{} must be a string", keys.what));
     }
-    Text::from_unknown(key)?.check(ErrorCode::InvalidParamKey, "a param key")
+    Text::from_unknown(key)?.check(keys.code, keys.what)
 }
 
 /// The text of one param value (see the module docs). The value itself never appears in the

@@ -6,7 +6,11 @@ use napi_derive::napi;
 use xnonce_core::replay::shared::{self, CLOCK_MARGIN_MS, DEFAULT_PREFIX};
 
 use crate::error::{guard, invalid_arg_value};
-use crate::params::{timestamp_ms, Millis};
+use crate::params::{timestamp_ms, Millis, Text};
+
+/// Why a prefix or replay key with a lone surrogate is refused (napi would read it as
+/// U+FFFD, and two different keys would then name one Redis key).
+const ILL_FORMED: &str = "it is not valid Unicode text (it holds a lone surrogate)";
 
 /// The reference server's key prefix (`[replay] key_prefix`), the default of `SharedKeys`.
 #[napi(js_name = "SHARED_KEYS_DEFAULT_PREFIX")]
@@ -25,14 +29,23 @@ pub struct SharedKeys {
 
 #[napi]
 impl SharedKeys {
-    /// Keys under `prefix` (default `"xnonce:replay:"`); a prefix holding `{` or `}` throws a
-    /// `TypeError` (`ERR_INVALID_ARG_VALUE`).
-    #[napi(constructor, strict)]
-    pub fn new(env: &Env, prefix: Option<String>) -> napi::Result<Self> {
-        let prefix = prefix.as_deref().unwrap_or(DEFAULT_PREFIX);
+    /// Keys under `prefix` (default `"xnonce:replay:"`); a prefix holding `{` or `}`, or a
+    /// lone surrogate, throws a `TypeError` (`ERR_INVALID_ARG_VALUE`).
+    #[napi(
+        constructor,
+        strict,
+        ts_args_type = "prefix?: string | undefined | null"
+    )]
+    pub fn new(env: &Env, prefix: Option<Text>) -> napi::Result<Self> {
         guard(env, || {
-            let inner =
-                shared::SharedKeys::new(prefix).map_err(|e| invalid_arg_value(env, "prefix", e))?;
+            let prefix = match prefix {
+                Some(text) => text
+                    .into_well_formed()
+                    .ok_or_else(|| invalid_arg_value(env, "prefix", ILL_FORMED))?,
+                None => DEFAULT_PREFIX.to_string(),
+            };
+            let inner = shared::SharedKeys::new(&prefix)
+                .map_err(|e| invalid_arg_value(env, "prefix", e))?;
             Ok(SharedKeys { inner })
         })
     }
@@ -43,10 +56,16 @@ impl SharedKeys {
         self.inner.prefix().to_string()
     }
 
-    /// The shared key of a replay key: `<prefix>{<replay key>}`.
-    #[napi(strict)]
-    pub fn key(&self, replay_key: String) -> String {
-        self.inner.key(&replay_key)
+    /// The shared key of a replay key: `<prefix>{<replay key>}`. A replay key holding a lone
+    /// surrogate throws a `TypeError` (`ERR_INVALID_ARG_VALUE`).
+    #[napi(strict, ts_args_type = "replayKey: string")]
+    pub fn key(&self, env: &Env, replay_key: Text) -> napi::Result<String> {
+        guard(env, || {
+            let replay_key = replay_key
+                .into_well_formed()
+                .ok_or_else(|| invalid_arg_value(env, "replayKey", ILL_FORMED))?;
+            Ok(self.inner.key(&replay_key))
+        })
     }
 
     /// How long (ms) to keep the key of a request remembered until `expiresAtMs`, at `nowMs`:

@@ -20,7 +20,7 @@ pub struct RequestParts {
     pub host: Option<Option<Text>>,
     /// The `Content-Type` header.
     #[napi(ts_type = "string | null")]
-    pub content_type: Option<Option<String>>,
+    pub content_type: Option<Option<Text>>,
     /// The raw body.
     #[napi(ts_type = "Uint8Array | string | null")]
     pub body: Option<Option<Body>>,
@@ -62,7 +62,11 @@ pub fn sign_request(
             return Err(xnonce_core::Error::ill_formed_text(code, what).into());
         }
         let body = params::body_bytes(parts.body.flatten())?.unwrap_or_default();
-        let content_type = parts.content_type.flatten();
+        let content_type = params::optional_text(
+            parts.content_type,
+            ErrorCode::InvalidBody,
+            "the content type",
+        )?;
         let host = params::optional_text(parts.host, ErrorCode::InvalidHost, "the host")?;
         let req = Incoming::new(&method, target.as_str())
             .host_header(host.as_deref())

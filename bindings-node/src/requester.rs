@@ -18,7 +18,7 @@ use crate::params::{self, Text};
 pub struct RequesterOptions {
     /// `"v1"` or `"v2"` (default `"v2"`).
     #[napi(ts_type = "'v1' | 'v2' | null")]
-    pub scheme: Option<Option<String>>,
+    pub scheme: Option<Option<Text>>,
     /// Time limit of one HTTP exchange in ms (default 30000): a positive number up to
     /// `Number.MAX_SAFE_INTEGER`; anything else (0, negative, NaN, Infinity) throws a
     /// `RangeError` with code `ERR_OUT_OF_RANGE`.
@@ -133,7 +133,9 @@ impl Requester {
             let client = client.check(ErrorCode::InvalidClientId, "the client id")?;
             let secret = crate::sign::secret_of(secret)?;
             let mut builder = xnonce::Requester::builder(server, client, secret);
-            if let Some(scheme) = o.scheme.flatten() {
+            if let Some(scheme) =
+                params::optional_text(o.scheme, ErrorCode::UnsupportedScheme, "the scheme")?
+            {
                 builder = builder.scheme(scheme.parse::<Scheme>()?);
             }
             if let Some(ms) = o.timeout_ms.flatten() {

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use napi::bindgen_prelude::{Array, FromNapiValue, JsObjectValue, JsValue, Unknown};
+use napi::bindgen_prelude::{Array, FromNapiValue, JsObjectValue, JsValue, Object, Unknown};
 use napi::{Env, ValueType};
 use napi_derive::napi;
 use xnonce_core::answer::Answer;
@@ -11,24 +11,25 @@ use xnonce_core::{
 };
 
 use crate::error::{fail, guard, Failure, Outcome};
+use crate::header::header_text;
 use crate::params::{self, Body, Text};
 
 /// How a `Verifier` judges freshness and which schemes it accepts (`null` counts as absent).
 #[napi(object, object_to_js = false)]
 #[derive(Default)]
-pub struct VerifierOptions {
+pub struct VerifierOptions<'env> {
     /// The server-wide window either side of the server clock (ms; default 30000).
     #[napi(ts_type = "number | null")]
     pub window_ms: Option<Option<f64>>,
     /// Per-controller windows: `{ reports: 120000 }`.
     #[napi(ts_type = "Record<string, number> | null")]
-    pub controller_windows: Option<Option<HashMap<String, f64>>>,
+    pub controller_windows: Option<Option<Object<'env>>>,
     /// Per-action windows keyed `"controller/action"`: `{ "reports/live": 5000 }`.
     #[napi(ts_type = "Record<string, number> | null")]
-    pub action_windows: Option<Option<HashMap<String, f64>>>,
+    pub action_windows: Option<Option<Object<'env>>>,
     /// Accepted schemes (default both): `["v2"]`.
     #[napi(ts_type = "Array<'v1' | 'v2'> | null")]
-    pub schemes: Option<Option<Vec<String>>>,
+    pub schemes: Option<Option<Vec<Text>>>,
 }
 
 /// What the server received besides the method and target (`null` counts as absent).
@@ -38,13 +39,13 @@ pub struct VerifyOptions {
     /// The `Host` header, or HTTP/2's `:authority` (v2 signs it). Ignored when the target is
     /// in absolute form (`http://host/path?query`): its authority is the host.
     #[napi(ts_type = "string | null")]
-    pub host: Option<Option<String>>,
+    pub host: Option<Option<Text>>,
     /// The `X-Nonce` header, if any (else the `ottoken` parameter is used).
     #[napi(ts_type = "string | null")]
-    pub x_nonce: Option<Option<String>>,
+    pub x_nonce: Option<Option<Text>>,
     /// The `Content-Type` header; a form body's fields are params.
     #[napi(ts_type = "string | null")]
-    pub content_type: Option<Option<String>>,
+    pub content_type: Option<Option<Text>>,
     /// The raw body.
     #[napi(ts_type = "Uint8Array | string | null")]
     pub body: Option<Option<Body>>,
@@ -112,11 +113,11 @@ impl Verifier {
     pub fn new(
         env: &Env,
         secrets: Unknown<'_>,
-        options: Option<VerifierOptions>,
+        options: Option<VerifierOptions<'_>>,
     ) -> napi::Result<Self> {
         guard(env, || {
             Ok(Verifier {
-                verifier: verifier_of(options.unwrap_or_default())?,
+                verifier: verifier_of(env, options.unwrap_or_default())?,
                 secrets: secrets_of(env, secrets)?,
                 store: MemoryReplayStore::new(),
             })
@@ -132,11 +133,11 @@ impl Verifier {
     pub fn verify(
         &self,
         env: &Env,
-        method: String,
-        target: String,
+        method: Text,
+        target: Text,
         options: Option<VerifyOptions>,
     ) -> napi::Result<Verified> {
-        guard(env, || self.check(&method, &target, options, false))
+        guard(env, || self.check(method, target, options, false))
     }
 
     /// Like `verify`, then remembers the request: a second copy fails with `replayed` (its
@@ -149,30 +150,33 @@ impl Verifier {
     pub fn verify_once(
         &self,
         env: &Env,
-        method: String,
-        target: String,
+        method: Text,
+        target: Text,
         options: Option<VerifyOptions>,
     ) -> napi::Result<Verified> {
-        guard(env, || self.check(&method, &target, options, true))
+        guard(env, || self.check(method, target, options, true))
     }
 }
 
 impl Verifier {
+    /// Verifies; every text the caller passed must be well-formed, each refused with its
+    /// field's code (before any verification: such an error has no `.answer`).
     fn check(
         &self,
-        method: &str,
-        target: &str,
+        method: Text,
+        target: Text,
         options: Option<VerifyOptions>,
         once: bool,
     ) -> Outcome<Verified> {
         let o = options.unwrap_or_default();
+        let method = method.check(ErrorCode::InvalidMethod, "the method")?;
+        let target = target.check(ErrorCode::InvalidPath, "the target")?;
+        let host = params::optional_text(o.host, ErrorCode::InvalidHost, "the host")?;
+        let x_nonce = o.x_nonce.flatten().map(header_text).transpose()?;
+        let content_type =
+            params::optional_text(o.content_type, ErrorCode::InvalidBody, "the content type")?;
         let body = params::body_bytes(o.body.flatten())?.unwrap_or_default();
-        let (content_type, host, x_nonce) = (
-            o.content_type.flatten(),
-            o.host.flatten(),
-            o.x_nonce.flatten(),
-        );
-        let mut req = Incoming::new(method, target)
+        let mut req = Incoming::new(&method, &target)
             .host_header(host.as_deref())
             .body(content_type.as_deref(), &body);
         req.x_nonce = x_nonce.as_deref();
@@ -208,32 +212,73 @@ fn window(ms: f64) -> Outcome<u64> {
     })
 }
 
-fn verifier_of(o: VerifierOptions) -> Outcome<xnonce_core::Verifier> {
+fn verifier_of(env: &Env, o: VerifierOptions<'_>) -> Outcome<xnonce_core::Verifier> {
     let mut windows = WindowPolicy::new(match o.window_ms.flatten() {
         Some(ms) => window(ms)?,
         None => xnonce_core::window::DEFAULT_WINDOW_MS,
     });
-    for (controller, ms) in o.controller_windows.flatten().unwrap_or_default() {
-        windows = windows.controller(controller, window(ms)?);
+    for (controller, ms) in windows_of(
+        env,
+        o.controller_windows,
+        "controllerWindows",
+        "a controllerWindows key",
+    )? {
+        windows = windows.controller(controller, ms);
     }
-    for (route, ms) in o.action_windows.flatten().unwrap_or_default() {
+    for (route, ms) in windows_of(
+        env,
+        o.action_windows,
+        "actionWindows",
+        "an actionWindows key",
+    )? {
         let Some((controller, action)) = route.split_once('/') else {
             return fail(
                 ErrorCode::InvalidPath,
                 format!("action window key {route:?} must be \"controller/action\""),
             );
         };
-        windows = windows.action(controller, action, window(ms)?);
+        windows = windows.action(controller, action, ms);
     }
     let mut verifier = xnonce_core::Verifier::new().windows(windows);
     if let Some(names) = o.schemes.flatten() {
         let schemes = names
-            .iter()
-            .map(|s| s.parse())
-            .collect::<Result<Vec<Scheme>, _>>()?;
+            .into_iter()
+            .map(|s| Ok(s.check(ErrorCode::UnsupportedScheme, "a scheme")?.parse()?))
+            .collect::<Outcome<Vec<Scheme>>>()?;
         verifier = verifier.schemes(&schemes)?;
     }
     Ok(verifier)
+}
+
+/// The windows of `controllerWindows` / `actionWindows` (`option` names it in messages,
+/// `key` one of its keys): `{ key: ms }`, in property order. A key is a path (`invalid_path`
+/// when it is not well-formed text); a value that is not a number is a `TypeError`.
+fn windows_of(
+    env: &Env,
+    windows: Option<Option<Object<'_>>>,
+    option: &str,
+    key: &'static str,
+) -> Outcome<Vec<(String, u64)>> {
+    let Some(object) = windows.flatten() else {
+        return Ok(Vec::new());
+    };
+    let keys = params::Keys {
+        code: ErrorCode::InvalidPath,
+        what: key,
+    };
+    let entries = params::entries(env, Some(object.to_unknown()), ErrorCode::InvalidPath, keys)?;
+    let mut out = Vec::with_capacity(entries.len());
+    for (key, value) in entries {
+        if value.get_type()? != ValueType::Number {
+            return Err(napi::Error::new(
+                napi::Status::NumberExpected,
+                format!("{option}[{key:?}] must be a number of milliseconds"),
+            )
+            .into());
+        }
+        out.push((key, window(f64::from_unknown(value)?)?));
+    }
+    Ok(out)
 }
 
 /// Reads `{ client: secret | [secrets] }` or a `Map` of the same.
@@ -247,7 +292,12 @@ fn secrets_of(env: &Env, value: Unknown<'_>) -> Outcome<HashMap<String, Vec<Secr
         .into());
     }
     let mut out = HashMap::new();
-    for (client, secrets) in params::entries(env, Some(value), ErrorCode::InvalidSecret)? {
+    for (client, secrets) in params::entries(
+        env,
+        Some(value),
+        ErrorCode::InvalidSecret,
+        params::PARAM_KEYS,
+    )? {
         let list = if secrets.get_type()? == ValueType::Object && secrets.is_array()? {
             let array = Array::from_unknown(secrets)?;
             (0..array.len())

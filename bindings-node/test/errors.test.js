@@ -514,6 +514,89 @@ test('text that is not well-formed Unicode (a lone surrogate) is refused with th
   )
 })
 
+test('a lone surrogate in any other text argument is refused with its field code, never read as U+FFFD', () => {
+  const LONE = ['\ud800', 'a\udc00b', 'x\ud83d']
+  const refuses = (call, code, name) =>
+    assert.throws(call, (e) => {
+      assert.ok(e instanceof xnonce.XNonceError, `${name}: ${e}`)
+      assert.equal(e.code, code, `${name}: ${e.message}`)
+      assert.match(e.message, /not valid Unicode text/, name)
+      assert.equal(e.answer, undefined, `${name}: the caller's argument, not a refused request`)
+      return true
+    })
+  // The audit's case: a request signed over a real U+FFFD must not verify a lone surrogate.
+  const h = sign('v2', 'GET', '/a/b', [['x', '\ufffd']], 'svc', SECRET, V2)
+  const v = verifier()
+  const req = { host: 'api.test', xNonce: h, now: T }
+  assert.deepEqual(v.verify('GET', '/a/b?x=\ufffd', req).params, [['x', '\ufffd']])
+  for (const lone of LONE) {
+    for (const how of ['verify', 'verifyOnce']) {
+      const check = (method, target, options) => () => v[how](method, target, { ...req, ...options })
+      refuses(check('GET', '/a/b?x=' + lone), 'invalid_path', `${how} target (query)`)
+      refuses(check('GET', '/a/' + lone), 'invalid_path', `${how} target (path)`)
+      refuses(check('GE' + lone, '/a/b'), 'invalid_method', `${how} method`)
+      refuses(check('GET', '/a/b', { host: 'api.test' + lone }), 'invalid_host', `${how} host`)
+      refuses(check('GET', '/a/b', { xNonce: h + lone }), 'malformed_header', `${how} xNonce`)
+      refuses(
+        check('POST', '/a/b', { contentType: 'text/plain' + lone, body: 'x' }),
+        'invalid_body',
+        `${how} contentType`,
+      )
+    }
+    refuses(() => xnonce.parseHeader(h + lone), 'malformed_header', 'parseHeader')
+    refuses(() => xnonce.ottokenEncode(h + lone), 'malformed_header', 'ottokenEncode')
+    refuses(() => xnonce.ottokenDecode(xnonce.ottokenEncode(h) + lone), 'malformed_ottoken', 'ottokenDecode')
+    refuses(() => xnonce.ottokenQueryValue('abc' + lone), 'malformed_ottoken', 'ottokenQueryValue')
+    refuses(
+      () =>
+        xnonce.signRequest('v2', 'POST', '/a/b', 'svc', SECRET, {
+          ...V2,
+          contentType: 'application/json' + lone,
+          body: '{}',
+        }),
+      'invalid_body',
+      'signRequest contentType',
+    )
+    refuses(
+      () => new xnonce.Verifier({ svc: SECRET }, { controllerWindows: { ['reports' + lone]: 1000 } }),
+      'invalid_path',
+      'controllerWindows key',
+    )
+    refuses(
+      () => new xnonce.Verifier({ svc: SECRET }, { actionWindows: { ['reports/live' + lone]: 1000 } }),
+      'invalid_path',
+      'actionWindows key',
+    )
+    refuses(
+      () => new xnonce.Verifier({ svc: SECRET }, { schemes: ['v2' + lone] }),
+      'unsupported_scheme',
+      'schemes',
+    )
+    refuses(
+      () => new xnonce.Requester('http://127.0.0.1:9', 'svc', SECRET, { scheme: 'v2' + lone }),
+      'unsupported_scheme',
+      'Requester scheme',
+    )
+    // SharedKeys: settings, not request fields: a TypeError, as for a prefix holding `{`.
+    for (const [call, argument] of [
+      [() => new xnonce.SharedKeys('app' + lone), 'prefix'],
+      [() => new xnonce.SharedKeys().key('v2:svc:' + lone), 'replayKey'],
+    ]) {
+      assert.throws(call, (e) => {
+        assert.ok(e instanceof TypeError, `${argument}: ${e}`)
+        assert.equal(e.code, 'ERR_INVALID_ARG_VALUE')
+        assert.match(e.message, new RegExp(`"${argument}" is invalid: .*lone surrogate`))
+        return true
+      })
+    }
+  }
+  // Well-formed text is unchanged: distinct replay keys keep distinct shared keys.
+  const keys = new xnonce.SharedKeys('app:')
+  assert.equal(keys.key('v2:svc:\ufffd'), 'app:{v2:svc:\ufffd}')
+  assert.equal(keys.key('v2:svc:😀'), 'app:{v2:svc:😀}')
+  assert.equal(xnonce.parseHeader(h).client, 'svc')
+})
+
 test('an option that is null is absent, on every path and in every options object', () => {
   const base = { host: 'api.test', timestamp: T, nonce: V2.nonce }
   const nulls = { body: null }
