@@ -294,6 +294,16 @@ impl ValidateNapiValue for Text {}
 impl FromNapiValue for Text {
     unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
         // SAFETY: forwarded from the caller (a valid env and value).
+        let received = unsafe { Unknown::from_raw_unchecked(env, value) }.get_type()?;
+        if received != ValueType::String {
+            // napi's own String conversion error quotes the value (an object as JSON), which
+            // may hold a secret: name the types only. napi adds the field (`on SignOptions.host`).
+            return Err(napi::Error::new(
+                napi::Status::StringExpected,
+                format!("Expect value to be String, but received {received}"),
+            ));
+        }
+        // SAFETY: forwarded from the caller (a valid env and value).
         let text = unsafe { String::from_napi_value(env, value)? };
         let lone_at = if text.contains('\u{FFFD}') {
             // SAFETY: as above; `String::from_napi_value` has checked that it is a string.

@@ -597,6 +597,66 @@ test('a lone surrogate in any other text argument is refused with its field code
   assert.equal(xnonce.parseHeader(h).client, 'svc')
 })
 
+test('a value of the wrong type is never quoted in the TypeError (it may hold a secret)', async () => {
+  const leaky = { p: SECRET }
+  const v = verifier()
+  const api = new xnonce.Requester('http://127.0.0.1:9', 'svc', SECRET, { timeoutMs: 1000 })
+  const calls = {
+    parseHeader: [() => xnonce.parseHeader(leaky)],
+    ottokenEncode: [() => xnonce.ottokenEncode(leaky)],
+    ottokenDecode: [() => xnonce.ottokenDecode(leaky)],
+    ottokenQueryValue: [() => xnonce.ottokenQueryValue(leaky)],
+    'verify xNonce': [() => v.verify('GET', '/a/b', { xNonce: leaky }), 'VerifyOptions.xNonce'],
+    'verifyOnce host': [() => v.verifyOnce('GET', '/a/b', { host: leaky }), 'VerifyOptions.host'],
+    'verify contentType': [
+      () => v.verify('GET', '/a/b', { contentType: leaky }),
+      'VerifyOptions.contentType',
+    ],
+    'sign host': [
+      () => sign('v2', 'GET', '/a/b', [], 'svc', SECRET, { ...V2, host: leaky }),
+      'SignOptions.host',
+    ],
+    'sign nonce (Map params)': [
+      () => sign('v2', 'GET', '/a/b', new Map(), 'svc', SECRET, { ...V2, nonce: leaky }),
+      'SignOptions.nonce',
+    ],
+    'signDetailed nonce': [
+      () => xnonce.signDetailed('v2', 'GET', '/a/b', [], 'svc', SECRET, { ...V2, nonce: leaky }),
+      'SignOptions.nonce',
+    ],
+    'signRequest host': [
+      () => xnonce.signRequest('v2', 'GET', '/a/b', 'svc', SECRET, { host: leaky }),
+      'RequestParts.host',
+    ],
+    'signRequest contentType': [
+      () => xnonce.signRequest('v2', 'GET', '/a/b', 'svc', SECRET, { ...V2, contentType: leaky }),
+      'RequestParts.contentType',
+    ],
+    'signRequest nonce': [
+      () => xnonce.signRequest('v2', 'GET', '/a/b', 'svc', SECRET, { ...V2, nonce: leaky }),
+      'RequestParts.nonce',
+    ],
+    'Verifier schemes': [() => verifier({ schemes: [leaky] }), 'VerifierOptions.schemes'],
+    'Requester scheme': [
+      () => new xnonce.Requester('http://127.0.0.1:9', 'svc', SECRET, { scheme: leaky }),
+      'RequesterOptions.scheme',
+    ],
+    'sign secret': [() => sign('v2', 'GET', '/a/b', [], 'svc', leaky, V2)],
+  }
+  const check = (name, field) => (e) => {
+    assert.ok(e instanceof TypeError, `${name}: ${e}`)
+    assert.ok(!e.message.includes(SECRET.slice(0, 8)), `${name}: the value is not quoted: ${e.message}`)
+    assert.match(e.message, /Expect value to be (Option<)?String>?, but received Object/, name)
+    if (field) assert.ok(e.message.endsWith(` on ${field}`), `${name} names the field: ${e.message}`)
+    return true
+  }
+  for (const [name, [call, field]] of Object.entries(calls)) assert.throws(call, check(name, field), name)
+  await assert.rejects(api.makeRequest('GET', [], '/a/b', null, { nonce: leaky }), (e) => {
+    assert.ok(e instanceof Error && !e.message.includes(SECRET.slice(0, 8)), e.message)
+    return true
+  })
+})
+
 test('an option that is null is absent, on every path and in every options object', () => {
   const base = { host: 'api.test', timestamp: T, nonce: V2.nonce }
   const nulls = { body: null }
