@@ -239,17 +239,15 @@ pub(crate) fn optional_text(
     value.flatten().map(|t| t.check(code, what)).transpose()
 }
 
-/// A JS string as text to sign: its UTF-8 and whether the JS string was well-formed UTF-16.
-/// napi reads a lone surrogate (`'\ud800'`) as U+FFFD, which would sign text the caller never
-/// passed (a different secret, even), so every signed field checks `well_formed` through
-/// [`Text::check`]. Reading costs one scan for U+FFFD; only a string holding one is read
+/// A JS string as text: its UTF-8 and whether the JS string was well-formed UTF-16. napi
+/// reads a lone surrogate (`'\ud800'`) as U+FFFD, which would sign or accept text the caller
+/// never passed (a different secret, even), so every text field checks `well_formed` through
+/// [`Text::check`]; a value that is not a string is a `TypeError` naming its type only. Reading costs one scan for U+FFFD; only a string holding one is read
 /// again as UTF-16 to tell a real U+FFFD from a replaced surrogate. Declared `string` in
 /// TypeScript.
 pub struct Text {
     text: String,
     well_formed: bool,
-    /// UTF-16 index of the first lone surrogate (napi's U+FFFD replacement keeps indexes).
-    lone_at: Option<usize>,
 }
 
 impl Text {
@@ -263,14 +261,9 @@ impl Text {
         }
     }
 
-    /// The text, whether or not it was well-formed (for the callers that split it first).
-    pub(crate) fn as_str(&self) -> &str {
-        &self.text
-    }
-
-    /// UTF-16 index of the first lone surrogate, `None` when well-formed.
-    pub(crate) fn lone_surrogate_at(&self) -> Option<usize> {
-        self.lone_at
+    /// Whether the JS string was well-formed UTF-16 (no lone surrogate).
+    pub(crate) fn is_well_formed(&self) -> bool {
+        self.well_formed
     }
 
     /// The text when well-formed, else `None` (the fast path then takes the general one).
@@ -305,31 +298,24 @@ impl FromNapiValue for Text {
         }
         // SAFETY: forwarded from the caller (a valid env and value).
         let text = unsafe { String::from_napi_value(env, value)? };
-        let lone_at = if text.contains('\u{FFFD}') {
+        let well_formed = !text.contains('\u{FFFD}') || {
             // SAFETY: as above; `String::from_napi_value` has checked that it is a string.
             let js = unsafe { JsString::from_napi_value(env, value)? };
-            let utf16 = js.into_utf16()?;
-            lone_surrogate(utf16.as_slice())
-        } else {
-            None
+            !has_lone_surrogate(js.into_utf16()?.as_slice())
         };
-        Ok(Text {
-            text,
-            well_formed: lone_at.is_none(),
-            lone_at,
-        })
+        Ok(Text { text, well_formed })
     }
 }
 
-/// Index of the first unpaired surrogate of UTF-16 `units`.
-fn lone_surrogate(units: &[u16]) -> Option<usize> {
+/// Whether UTF-16 `units` hold an unpaired surrogate.
+fn has_lone_surrogate(units: &[u16]) -> bool {
     let mut i = 0;
     while i < units.len() {
         match units[i] {
             0xD800..=0xDBFF if matches!(units.get(i + 1), Some(0xDC00..=0xDFFF)) => i += 2,
-            0xD800..=0xDFFF => return Some(i),
+            0xD800..=0xDFFF => return true,
             _ => i += 1,
         }
     }
-    None
+    false
 }

@@ -52,15 +52,9 @@ pub fn sign_request(
         let scheme: Scheme = scheme.parse()?;
         let parts = parts.unwrap_or_default();
         let method = method.check(ErrorCode::InvalidMethod, "the method")?;
-        if let Some(at) = target.lone_surrogate_at() {
-            // napi's U+FFFD stands for the surrogate, one UTF-16 unit for one: same index.
-            let path = Incoming::new("", target.as_str()).path;
-            let (code, what) = match at < path.encode_utf16().count() {
-                true => (ErrorCode::InvalidPath, "the path"),
-                false => (ErrorCode::MalformedParams, "the query"),
-            };
-            return Err(xnonce_core::Error::ill_formed_text(code, what).into());
-        }
+        // A lone surrogate anywhere in the target is `invalid_path`, as in Python (and as the
+        // verifier says of the same target).
+        let target = target.check(ErrorCode::InvalidPath, "the target")?;
         let body = params::body_bytes(parts.body.flatten())?.unwrap_or_default();
         let content_type = params::optional_text(
             parts.content_type,
@@ -68,7 +62,7 @@ pub fn sign_request(
             "the content type",
         )?;
         let host = params::optional_text(parts.host, ErrorCode::InvalidHost, "the host")?;
-        let req = Incoming::new(&method, target.as_str())
+        let req = Incoming::new(&method, &target)
             .host_header(host.as_deref())
             .body(content_type.as_deref(), &body);
         let client = client.check(ErrorCode::InvalidClientId, "the client id")?;

@@ -236,8 +236,7 @@ pub fn sign_packed(
 ) -> napi::Result<Option<String>> {
     guard(env, || {
         // Text that is not well-formed: the general path says which field and code.
-        let ill_formed_body =
-            matches!(&body, Some(Either::B(text)) if text.lone_surrogate_at().is_some());
+        let ill_formed_body = matches!(&body, Some(Either::B(text)) if !text.is_well_formed());
         let Some(packed) = packed.into_well_formed().filter(|_| !ill_formed_body) else {
             return Ok(None);
         };

@@ -469,7 +469,15 @@ test('text that is not well-formed Unicode (a lone surrogate) is refused with th
         ...parts,
       })
     refuses(() => request('/a/' + lone + '?k=v'), 'invalid_path', 'signRequest path')
-    refuses(() => request('/a/b?k=' + lone), 'malformed_params', 'signRequest query')
+    // Anywhere in the target, the path or the query: invalid_path, as Python's sign_request and
+    // the verifier say it.
+    refuses(() => request('/a/b?k=' + lone), 'invalid_path', 'signRequest query')
+    refuses(() => request('/a/b?k=v&' + lone + '=1'), 'invalid_path', 'signRequest query key')
+    refuses(
+      () => verifier().verify('GET', '/a/b?k=' + lone, { host: 'api.test' }),
+      'invalid_path',
+      'verify query',
+    )
     refuses(() => request('/a/b', { host: lone }), 'invalid_host', 'signRequest host')
     refuses(() => request('/a/b', { nonce: lone }), 'invalid_nonce', 'signRequest nonce')
     refuses(() => request('/a/b', { body: lone }), 'invalid_body', 'signRequest body')
