@@ -281,6 +281,12 @@ fn windows_of(
     Ok(out)
 }
 
+/// The keys of a secrets table: client ids (`invalid_client_id`).
+const CLIENT_IDS: params::Keys = params::Keys {
+    code: ErrorCode::InvalidClientId,
+    what: "a client id in the secrets table",
+};
+
 /// Reads `{ client: secret | [secrets] }` or a `Map` of the same.
 fn secrets_of(env: &Env, value: Unknown<'_>) -> Outcome<HashMap<String, Vec<Secret>>> {
     if value.get_type()? != ValueType::Object {
@@ -292,12 +298,9 @@ fn secrets_of(env: &Env, value: Unknown<'_>) -> Outcome<HashMap<String, Vec<Secr
         .into());
     }
     let mut out = HashMap::new();
-    for (client, secrets) in params::entries(
-        env,
-        Some(value),
-        ErrorCode::InvalidSecret,
-        params::PARAM_KEYS,
-    )? {
+    for (client, secrets) in
+        params::entries(env, Some(value), ErrorCode::InvalidSecret, CLIENT_IDS)?
+    {
         let list = if secrets.get_type()? == ValueType::Object && secrets.is_array()? {
             let array = Array::from_unknown(secrets)?;
             (0..array.len())

@@ -245,6 +245,23 @@ test('a Verifier needs its secrets as an object or Map of strings: other types a
   }
   // A string that is not a valid secret is a value error, with the shared code.
   assert.throws(() => new xnonce.Verifier({ svc: 'not hex' }), { code: 'invalid_secret' })
+  // A client id that is not a string (a Map's key) or not well-formed text: invalid_client_id,
+  // said of the secrets table (not of params).
+  for (const [secrets, what] of [
+    [new Map([[5, SECRET]]), 'must be a string'],
+    [new Map([[Symbol('svc'), SECRET]]), 'must be a string'],
+    [{ ['svc\ud800']: SECRET }, 'is not valid Unicode text'],
+    [new Map([['\udc00svc', SECRET]]), 'is not valid Unicode text'],
+  ]) {
+    assert.throws(
+      () => new xnonce.Verifier(secrets),
+      (e) =>
+        e instanceof xnonce.InputError &&
+        e.code === 'invalid_client_id' &&
+        e.message.startsWith(`a client id in the secrets table ${what}`),
+      what,
+    )
+  }
 })
 
 test('arguments of the wrong JavaScript type throw TypeError, keeping the napi status as .code', async () => {
