@@ -248,7 +248,8 @@ export interface RequesterOptions {
   clockOffsetMs?: number | null
   /**
    * Certificate authorities (PEM, text or bytes) to trust besides the bundled roots: for a
-   * server whose certificate an internal CA issued. Not PEM: a `connection_failed` error.
+   * server whose certificate an internal CA issued. Not PEM: a `connection_failed` error;
+   * text holding a lone surrogate: `invalid_body` ("caPem is not valid Unicode text").
    */
   caPem?: string | Uint8Array | null
   /**

@@ -223,11 +223,22 @@ pub type Body = Either<Uint8Array, Text>;
 
 /// The bytes of a body (`invalid_body` for a string that is not well-formed).
 pub(crate) fn body_bytes(body: Option<Body>) -> Outcome<Option<Vec<u8>>> {
-    body.map(|b| match b {
-        Either::A(bytes) => Ok(bytes.to_vec()),
-        Either::B(text) => Ok(text.check(ErrorCode::InvalidBody, "the body")?.into_bytes()),
-    })
-    .transpose()
+    bytes_of(body, ErrorCode::InvalidBody, "the body")
+}
+
+/// The bytes of bytes or text (its UTF-8), refused with `code` when a string is not
+/// well-formed (`what` names the field).
+pub(crate) fn bytes_of(
+    value: Option<Body>,
+    code: ErrorCode,
+    what: &str,
+) -> Outcome<Option<Vec<u8>>> {
+    value
+        .map(|b| match b {
+            Either::A(bytes) => Ok(bytes.to_vec()),
+            Either::B(text) => Ok(text.check(code, what)?.into_bytes()),
+        })
+        .transpose()
 }
 
 /// An optional text field (`null` and absent alike), refused with `code` when not well-formed.

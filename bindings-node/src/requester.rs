@@ -34,7 +34,8 @@ pub struct RequesterOptions {
     #[napi(ts_type = "number | null")]
     pub clock_offset_ms: Option<Option<f64>>,
     /// Certificate authorities (PEM, text or bytes) to trust besides the bundled roots: for a
-    /// server whose certificate an internal CA issued. Not PEM: a `connection_failed` error.
+    /// server whose certificate an internal CA issued. Not PEM: a `connection_failed` error;
+    /// text holding a lone surrogate: `invalid_body` ("caPem is not valid Unicode text").
     #[napi(ts_type = "string | Uint8Array | null")]
     pub ca_pem: Option<Option<params::Body>>,
     /// The largest answer body to read, in bytes (default 64 MiB): a whole number from 0 to
@@ -147,7 +148,11 @@ impl Requester {
             if let Some(ms) = o.clock_offset_ms.flatten() {
                 builder = builder.clock_offset_ms(clock_offset(env, ms)?);
             }
-            if let Some(pem) = params::body_bytes(o.ca_pem.flatten())? {
+            // Text that is not well-formed: invalid_body, as any text given for bytes, said of
+            // caPem (no shared code names a setting).
+            if let Some(pem) =
+                params::bytes_of(o.ca_pem.flatten(), ErrorCode::InvalidBody, "caPem")?
+            {
                 builder = builder.root_certificates_pem(pem);
             }
             if let Some(bytes) = o.max_response_bytes.flatten() {

@@ -517,6 +517,14 @@ test('text that is not well-formed Unicode (a lone surrogate) is refused with th
       'invalid_url',
       'Requester',
     )
+    assert.throws(
+      () => new xnonce.Requester('http://127.0.0.1:9', 'svc', SECRET, { caPem: '-----BEGIN' + lone }),
+      (e) =>
+        e instanceof xnonce.InputError &&
+        e.code === 'invalid_body' &&
+        e.message === 'caPem is not valid Unicode text (it holds a lone surrogate)',
+      'Requester caPem',
+    )
     const api = new xnonce.Requester('http://127.0.0.1:9', 'svc', SECRET, { timeoutMs: 1000 })
     for (const [call, code] of [
       [() => api.makeRequest('GET', [['k', lone]], '/a/b'), 'invalid_param_value'],
