@@ -375,11 +375,14 @@ export interface Verified {
 
 /** How a `Verifier` judges freshness and which schemes it accepts (`null` counts as absent). */
 export interface VerifierOptions {
-  /** The server-wide window either side of the server clock (ms; default 30000). */
+  /**
+   * The server-wide window either side of the server clock (ms; default 30000). Every
+   * window is an integer from 0 to 86400000 (one day), else `invalid_timestamp`.
+   */
   windowMs?: number | null
-  /** Per-controller windows: `{ reports: 120000 }`. */
+  /** Per-controller windows (ms): `{ reports: 120000 }`. */
   controllerWindows?: Record<string, number> | null
-  /** Per-action windows keyed `"controller/action"`: `{ "reports/live": 5000 }`. */
+  /** Per-action windows (ms) keyed `"controller/action"`: `{ "reports/live": 5000 }`. */
   actionWindows?: Record<string, number> | null
   /** Accepted schemes (default both): `["v2"]`. */
   schemes?: Array<'v1' | 'v2'> | null

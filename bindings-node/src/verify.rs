@@ -18,13 +18,14 @@ use crate::params::{self, Body, Text};
 #[napi(object, object_to_js = false)]
 #[derive(Default)]
 pub struct VerifierOptions<'env> {
-    /// The server-wide window either side of the server clock (ms; default 30000).
+    /// The server-wide window either side of the server clock (ms; default 30000). Every
+    /// window is an integer from 0 to 86400000 (one day), else `invalid_timestamp`.
     #[napi(ts_type = "number | null")]
     pub window_ms: Option<Option<f64>>,
-    /// Per-controller windows: `{ reports: 120000 }`.
+    /// Per-controller windows (ms): `{ reports: 120000 }`.
     #[napi(ts_type = "Record<string, number> | null")]
     pub controller_windows: Option<Option<Object<'env>>>,
-    /// Per-action windows keyed `"controller/action"`: `{ "reports/live": 5000 }`.
+    /// Per-action windows (ms) keyed `"controller/action"`: `{ "reports/live": 5000 }`.
     #[napi(ts_type = "Record<string, number> | null")]
     pub action_windows: Option<Option<Object<'env>>>,
     /// Accepted schemes (default both): `["v2"]`.
@@ -203,13 +204,10 @@ fn now_ms() -> u64 {
     xnonce_core::SystemEnvironment.now_ms()
 }
 
+/// A window in ms: core's bound for every binding, an integer in `0..=86400000` (one day),
+/// else `invalid_timestamp`.
 fn window(ms: f64) -> Outcome<u64> {
-    xnonce_core::header::timestamp_from_f64(ms).or_else(|_| {
-        fail(
-            ErrorCode::InvalidTimestamp,
-            "a window must be a whole number of milliseconds",
-        )
-    })
+    Ok(xnonce_core::window::window_from_f64(ms)?)
 }
 
 fn verifier_of(env: &Env, o: VerifierOptions<'_>) -> Outcome<xnonce_core::Verifier> {

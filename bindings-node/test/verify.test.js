@@ -259,3 +259,37 @@ test('without index.js the addon throws plain errors that carry the answer too',
     { status: 401, headers: { 'content-type': 'text/plain' }, body: 'Method or nonce not provided' },
   ])
 })
+
+test("windows: core's bound for every binding, 0 to one day (86400000 ms), else invalid_timestamp", () => {
+  const DAY = 86400000
+  const make = (options) => new xnonce.Verifier({ svc: SECRET }, options)
+  const each = (ms) => [
+    { windowMs: ms },
+    { controllerWindows: { reports: ms } },
+    { actionWindows: { 'reports/live': ms } },
+  ]
+  for (const ms of [0, 1, 30000, DAY]) for (const options of each(ms)) make(options)
+  for (const ms of [DAY + 1, 2 ** 53 - 1, -1, 1.5, NaN, Infinity]) {
+    for (const options of each(ms)) {
+      assert.throws(
+        () => make(options),
+        (e) =>
+          e instanceof xnonce.InputError &&
+          e.code === 'invalid_timestamp' &&
+          /0\.\.=86400000 \(one day\)/.test(e.message),
+        `${JSON.stringify(options)} (${ms})`,
+      )
+    }
+  }
+  // A value that is not a number is a TypeError that names the option and key.
+  assert.throws(() => make({ controllerWindows: { reports: '5000' } }), {
+    name: 'TypeError',
+    message: /controllerWindows\["reports"\] must be a number/,
+  })
+  // The longest window keeps a key for a time SharedKeys accepts, exactly.
+  const v = make({ windowMs: DAY })
+  const xNonce = xnonce.sign('v2', 'GET', '/a/b', [], 'svc', SECRET, { host: 'h.test', timestamp: T })
+  const ok = v.verify('GET', '/a/b', { host: 'h.test', xNonce, now: T - DAY })
+  assert.equal(ok.rememberUntil, T + DAY)
+  assert.equal(new xnonce.SharedKeys().ttlMs(ok.rememberUntil, T - DAY), 2 * DAY + 1000)
+})
