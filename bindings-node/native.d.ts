@@ -73,7 +73,8 @@ export declare class SharedKeys {
   /**
    * How long (ms) to keep the key of a request remembered until `expiresAtMs`, at `nowMs`:
    * the rest of the window plus `CLOCK_MARGIN_MS`. Timestamps as the verifier gives them
-   * (`invalid_timestamp` otherwise).
+   * (`invalid_timestamp` otherwise, and when the time to keep exceeds 2^53-1 ms, which a
+   * number cannot hold exactly).
    */
   ttlMs(expiresAtMs: number | bigint, nowMs: number | bigint): number
 }

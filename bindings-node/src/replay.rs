@@ -3,9 +3,11 @@
 
 use napi::Env;
 use napi_derive::napi;
+use xnonce_core::header::MAX_TIMESTAMP_MS;
 use xnonce_core::replay::shared::{self, CLOCK_MARGIN_MS, DEFAULT_PREFIX};
+use xnonce_core::ErrorCode;
 
-use crate::error::{guard, invalid_arg_value};
+use crate::error::{fail, guard, invalid_arg_value};
 use crate::params::{timestamp_ms, Millis, Text};
 
 /// Why a prefix or replay key with a lone surrogate is refused (napi would read it as
@@ -70,7 +72,8 @@ impl SharedKeys {
 
     /// How long (ms) to keep the key of a request remembered until `expiresAtMs`, at `nowMs`:
     /// the rest of the window plus `CLOCK_MARGIN_MS`. Timestamps as the verifier gives them
-    /// (`invalid_timestamp` otherwise).
+    /// (`invalid_timestamp` otherwise, and when the time to keep exceeds 2^53-1 ms, which a
+    /// number cannot hold exactly).
     #[napi(
         strict,
         ts_args_type = "expiresAtMs: number | bigint, nowMs: number | bigint"
@@ -79,7 +82,15 @@ impl SharedKeys {
         guard(env, || {
             let expires_at_ms = timestamp_ms(Some(expires_at_ms))?.unwrap_or_default();
             let now_ms = timestamp_ms(Some(now_ms))?.unwrap_or_default();
-            Ok(self.inner.ttl_ms(expires_at_ms, now_ms) as f64)
+            let ttl = self.inner.ttl_ms(expires_at_ms, now_ms);
+            // A number holds it exactly up to 2^53-1 only: refused beyond, never rounded.
+            if ttl > MAX_TIMESTAMP_MS {
+                return fail(
+                    ErrorCode::InvalidTimestamp,
+                    "expiresAtMs is too far after nowMs: the time to keep the key is beyond 2^53-1 ms",
+                );
+            }
+            Ok(ttl as f64)
         })
     }
 }

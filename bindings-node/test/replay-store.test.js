@@ -189,6 +189,22 @@ test("SharedKeys: the reference server's key names and expiries, a prefix checke
   assert.equal(new x.SharedKeys().key('v1:c:n'), 'xnonce:replay:{v1:c:n}')
   assert.equal(x.redisReplayStore({ set() {} }, { prefix: 'app:' }).key('v2:c:abc'), 'app:{v2:c:abc}')
   assert.throws(() => keys.ttlMs(-1, 0), { name: 'InputError', code: 'invalid_timestamp' })
+  // Exact or refused: a number holds integers exactly up to 2^53-1 only.
+  const MAX = Number.MAX_SAFE_INTEGER
+  assert.equal(keys.ttlMs(MAX - 1000, 0), MAX)
+  assert.equal(keys.ttlMs(MAX, 1000), MAX)
+  assert.equal(keys.ttlMs(2n ** 53n - 1n, 1000n), MAX)
+  for (const [expires, now] of [
+    [MAX, 0],
+    [MAX - 999, 0],
+    [2n ** 53n - 1n, 0n],
+  ]) {
+    assert.throws(() => keys.ttlMs(expires, now), {
+      name: 'InputError',
+      code: 'invalid_timestamp',
+      message: /beyond 2\^53-1/,
+    })
+  }
   for (const make of [
     () => new x.SharedKeys('a{b'),
     () => x.redisReplayStore({ set() {} }, { prefix: '}' }),
