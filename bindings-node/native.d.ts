@@ -177,7 +177,11 @@ export interface LinkDetails {
   xNonce: string
   /** The `ottoken` (not yet escaped for a query). */
   ottoken: string
-  /** The exact string that was signed. For v1 it CONTAINS THE SECRET: never log it. */
+  /**
+   * The exact string that was signed. For v1 it CONTAINS THE SECRET: never log it. Not
+   * enumerable, so `console.log`, `util.inspect`, `JSON.stringify` and `{ ...spread }`
+   * leave it out; read it as `.canonical`.
+   */
   canonical: string
   /** The signed timestamp (ms). */
   timestamp: number
@@ -315,7 +319,11 @@ export interface SignedDetails {
   xNonce: string
   /** The `ottoken` form of the header (not yet escaped for a query). */
   ottoken: string
-  /** The exact string that was signed. For v1 it CONTAINS THE SECRET: never log it. */
+  /**
+   * The exact string that was signed. For v1 it CONTAINS THE SECRET: never log it. Not
+   * enumerable, so `console.log`, `util.inspect`, `JSON.stringify` and `{ ...spread }`
+   * leave it out; read it as `.canonical`.
+   */
   canonical: string
   /** The signed timestamp (ms). */
   timestamp: number

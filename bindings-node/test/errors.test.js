@@ -690,6 +690,24 @@ test('a value of the wrong type is never quoted in the TypeError (it may hold a 
   })
 })
 
+test('signDetailed / linkDetailed: canonical (the v1 secret inside) is readable but never inspected or serialised', () => {
+  const { inspect } = require('node:util')
+  const opts = { timestamp: T }
+  for (const [name, details] of [
+    ['signDetailed', xnonce.signDetailed('v1', 'GET', '/a/b', [], 'svc', SECRET, opts)],
+    ['linkDetailed', xnonce.linkDetailed('v1', 'GET', '/a/b', [], 'svc', SECRET, 'https://api.test', opts)],
+  ]) {
+    assert.equal(details.canonical, `GET/a/bsvc${SECRET}${T}`, name)
+    for (const shown of [inspect(details), inspect(details, { depth: 5 }), JSON.stringify(details)]) {
+      assert.ok(!shown.includes(SECRET), `${name}: ${shown}`)
+      assert.ok(!shown.includes('canonical'), `${name}: ${shown}`)
+    }
+    assert.ok(!('canonical' in { ...details }), `${name}: a spread copy has no canonical`)
+    assert.ok(!Object.keys(details).includes('canonical'), name)
+    assert.ok(details.xNonce && JSON.parse(JSON.stringify(details)).xNonce === details.xNonce, name)
+  }
+})
+
 test('an option that is null is absent, on every path and in every options object', () => {
   const base = { host: 'api.test', timestamp: T, nonce: V2.nonce }
   const nulls = { body: null }
