@@ -8,7 +8,7 @@
 // process). JSON nested too deeply to send (more than 128 levels) is an `invalid_body` error.
 
 const native = require('./xnonce.node')
-const { guardClass } = require('./arguments.js')
+const { asTypeError, guardClass } = require('./arguments.js')
 const { InputError } = require('./errors.js')
 
 const TOO_DEEP = 'options.json nests too deeply to be sent (at most 128 levels)'
@@ -46,7 +46,11 @@ class Requester extends GuardedRequester {
     } catch (error) {
       return Promise.reject(error)
     }
-    return super.makeRequest(method, params, path, controller, options, text)
+    // The native method rejects its promise for every error, napi's for an option of the
+    // wrong type (`{ timestamp: true }`) too: made the TypeError `sign` throws for that value.
+    return super
+      .makeRequest(method, params, path, controller, options, text)
+      .catch((error) => Promise.reject(asTypeError(error)))
   }
 }
 

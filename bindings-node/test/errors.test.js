@@ -708,6 +708,26 @@ test('signDetailed / linkDetailed: canonical (the v1 secret inside) is readable 
   }
 })
 
+test('makeRequest: an option of the wrong type rejects with the TypeError sign throws for it', async () => {
+  const api = new xnonce.Requester('http://127.0.0.1:9', 'svc', SECRET, { timeoutMs: 1000 })
+  for (const options of [{ timestamp: true }, { timestamp: '1' }, { timestamp: {} }, { nonce: 5 }]) {
+    const name = JSON.stringify(options)
+    const signed = () => sign('v2', 'GET', '/a/b', [], 'svc', SECRET, { ...V2, ...options })
+    assert.throws(signed, TypeError, `sign ${name}`)
+    await assert.rejects(
+      api.makeRequest('GET', [], '/a/b', null, options),
+      (e) => {
+        assert.ok(e instanceof TypeError, `${name}: ${e}`)
+        assert.ok(!(e instanceof xnonce.XNonceError), name)
+        assert.match(e.code, /Expected$|^InvalidArg$/, name)
+        assert.match(e.message, /'(timestamp|nonce)'/, `${name} names the option`)
+        return true
+      },
+      name,
+    )
+  }
+})
+
 test('an option that is null is absent, on every path and in every options object', () => {
   const base = { host: 'api.test', timestamp: T, nonce: V2.nonce }
   const nulls = { body: null }
