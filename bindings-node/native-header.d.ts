@@ -12,7 +12,10 @@ export type Params =
   | Iterable<readonly [string, ParamValue]>
   | null
   | undefined
-/** Per-request options of `Requester.makeRequest` (em-secure-api's `options` hash; `null` counts as absent). */
+/**
+ * Per-request options of `Requester.makeRequest` (em-secure-api's `options` hash; `null` counts
+ * as absent; another key, such as Python's `extra_params`, rejects with a `TypeError`).
+ */
 export interface RequestOptions {
   /** Sign with this timestamp (ms since the epoch) instead of the clock (`force_timestamp`). */
   timestamp?: number | bigint | null

@@ -12,7 +12,10 @@ export type Params =
   | Iterable<readonly [string, ParamValue]>
   | null
   | undefined
-/** Per-request options of `Requester.makeRequest` (em-secure-api's `options` hash; `null` counts as absent). */
+/**
+ * Per-request options of `Requester.makeRequest` (em-secure-api's `options` hash; `null` counts
+ * as absent; another key, such as Python's `extra_params`, rejects with a `TypeError`).
+ */
 export interface RequestOptions {
   /** Sign with this timestamp (ms since the epoch) instead of the clock (`force_timestamp`). */
   timestamp?: number | bigint | null
@@ -230,7 +233,7 @@ export declare function repeatedHostAnswer(request?: RefusedRequest): Answer
  */
 export declare function replayStoreAnswer(recorded: boolean | null, request?: RefusedRequest): Answer | null
 
-/** Settings of a `Requester` (`null` counts as absent). */
+/** Settings of a `Requester` (`null` counts as absent; another key is a `TypeError`). */
 export interface RequesterOptions {
   /** `"v1"` or `"v2"` (default `"v2"`). */
   scheme?: 'v1' | 'v2' | null
@@ -279,7 +282,7 @@ export interface RequesterResponse {
 
 /**
  * What an HTTP stack knows about the request besides method and target (`null` counts as
- * absent).
+ * absent; another key is a `TypeError`).
  */
 export interface RequestParts {
   /** The authority the request goes to (`host[:port]`); required by v2. */
@@ -334,7 +337,7 @@ export interface SignedDetails {
 /**
  * Optional inputs of signing. Missing `timestamp` / `nonce` come from the system clock and
  * the OS random generator. `null` counts as absent, as in every options object of the package
- * (and of xnonce-wasm).
+ * (and of xnonce-wasm); a key not listed here is a `TypeError` (`ERR_INVALID_ARG_VALUE`).
  */
 export interface SignOptions {
   /** Milliseconds since the Unix epoch (an integer number or a bigint). */
@@ -382,7 +385,10 @@ export interface Verified {
   viaOttoken: boolean
 }
 
-/** How a `Verifier` judges freshness and which schemes it accepts (`null` counts as absent). */
+/**
+ * How a `Verifier` judges freshness and which schemes it accepts (`null` counts as absent;
+ * another key is a `TypeError`).
+ */
 export interface VerifierOptions {
   /**
    * The server-wide window either side of the server clock (ms; default 30000). Every
@@ -397,7 +403,10 @@ export interface VerifierOptions {
   schemes?: Array<'v1' | 'v2'> | null
 }
 
-/** What the server received besides the method and target (`null` counts as absent). */
+/**
+ * What the server received besides the method and target (`null` counts as absent; another
+ * key is a `TypeError`).
+ */
 export interface VerifyOptions {
   /**
    * The `Host` header, or HTTP/2's `:authority` (v2 signs it). Ignored when the target is

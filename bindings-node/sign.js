@@ -3,14 +3,16 @@
 // [string, string] pairs (or absent), the inputs cross into the addon as ONE NUL-joined string
 // (`signPacked`) instead of a dozen napi values, which is most of the cost of a call. Anything
 // else — numbers, Maps, objects, NULs inside a field, text that is not well-formed (a lone
-// surrogate) — takes the general native `sign`, where params.rs converts values and says which
-// field is wrong; both paths end in the same core call. An option that is `null` is absent on
-// both paths.
+// surrogate), an unknown option key — takes the general native `sign`, where params.rs
+// converts values and says which field is wrong; both paths end in the same core call. An
+// option that is `null` is absent on both paths.
 
 const native = require('./xnonce.node')
 const { asTypeError, guard } = require('./arguments.js')
 
 const isText = (v) => typeof v === 'string'
+/** The keys of SignOptions (src/sign.rs `OptionKeys for SignOptions`). */
+const OPTION_KEYS = new Set(['timestamp', 'nonce', 'host', 'body'])
 
 /** The packed fields, or undefined when the fast path does not apply. */
 function pack(scheme, method, path, params, client, secret, options) {
@@ -20,6 +22,8 @@ function pack(scheme, method, path, params, client, secret, options) {
   let host = ''
   if (options !== undefined && options !== null) {
     if (typeof options !== 'object') return undefined // the native sign says TypeError
+    // Any other key: the native sign refuses it (an unknown option is never ignored).
+    for (const key in options) if (!OPTION_KEYS.has(key)) return undefined
     const n = options.nonce
     const h = options.host
     const t = options.timestamp

@@ -91,11 +91,18 @@ pub(crate) fn out_of_range(env: &Env, option: &str, what: &str, value: f64) -> F
 /// of the right type whose value a setting cannot take (a key prefix holding `{`). Not an
 /// `XNonceError`, as with [`out_of_range`].
 pub(crate) fn invalid_arg_value(env: &Env, argument: &str, why: impl std::fmt::Display) -> Failure {
+    Failure::Napi(invalid_arg_value_error(env, argument, why))
+}
+
+/// The error of [`invalid_arg_value`], for code that returns napi's errors (a conversion).
+pub(crate) fn invalid_arg_value_error(
+    env: &Env,
+    argument: &str,
+    why: impl std::fmt::Display,
+) -> napi::Error {
     let message = format!("The argument \"{argument}\" is invalid: {why}");
     let error = napi::Error::new("ERR_INVALID_ARG_VALUE".to_string(), message);
-    Failure::Napi(napi::Error::from(
-        JsTypeError::from(error).into_unknown(*env),
-    ))
+    napi::Error::from(JsTypeError::from(error).into_unknown(*env))
 }
 
 /// A number as JavaScript writes the common cases (`-1`, `0.5`, `NaN`, `Infinity`), for the

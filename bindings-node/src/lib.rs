@@ -10,6 +10,7 @@
 pub mod answer;
 pub mod error;
 pub mod header;
+pub mod options;
 pub mod params;
 pub mod replay;
 pub mod request;

@@ -8,10 +8,11 @@ use napi_derive::napi;
 use xnonce_core::{ErrorCode, Incoming, Scheme, SignInput};
 
 use crate::error::guard;
+use crate::options::{Checked, OptionKeys};
 use crate::params::{self, Body, Text};
 
 /// What an HTTP stack knows about the request besides method and target (`null` counts as
-/// absent).
+/// absent; another key is a `TypeError`).
 #[napi(object, object_to_js = false)]
 #[derive(Default)]
 pub struct RequestParts {
@@ -32,6 +33,11 @@ pub struct RequestParts {
     pub nonce: Option<Option<Text>>,
 }
 
+impl OptionKeys for RequestParts {
+    const ARGUMENT: &'static str = "parts";
+    const KEYS: &'static [&'static str] = &["host", "contentType", "body", "timestamp", "nonce"];
+}
+
 /// Signs a raw request (`target` = `/path?query`, as sent) and returns the `X-Nonce` value.
 /// A target with a fragment (`#`) is `invalid_path`; an empty path is sent as `/`.
 #[napi(
@@ -46,11 +52,11 @@ pub fn sign_request(
     target: Text,
     client: Text,
     secret: Text,
-    parts: Option<RequestParts>,
+    parts: Option<Checked<RequestParts>>,
 ) -> napi::Result<String> {
     guard(env, || {
         let scheme: Scheme = scheme.parse()?;
-        let parts = parts.unwrap_or_default();
+        let parts = parts.map(Checked::into_inner).unwrap_or_default();
         let method = method.check(ErrorCode::InvalidMethod, "the method")?;
         // A lone surrogate anywhere in the target is `invalid_path`, as in Python (and as the
         // verifier says of the same target).

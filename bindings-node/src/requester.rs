@@ -10,9 +10,10 @@ use xnonce::RequestOptions;
 use xnonce_core::{ErrorCode, Scheme};
 
 use crate::error::{fail, guard, out_of_range, to_js, Failure, Outcome, MAX_SAFE_INTEGER};
+use crate::options::{refuse_unknown, Checked, OptionKeys};
 use crate::params::{self, Text};
 
-/// Settings of a `Requester` (`null` counts as absent).
+/// Settings of a `Requester` (`null` counts as absent; another key is a `TypeError`).
 #[napi(object, object_to_js = false)]
 #[derive(Default)]
 pub struct RequesterOptions {
@@ -44,6 +45,21 @@ pub struct RequesterOptions {
     #[napi(ts_type = "number | null")]
     pub max_response_bytes: Option<Option<f64>>,
 }
+
+impl OptionKeys for RequesterOptions {
+    const ARGUMENT: &'static str = "options";
+    const KEYS: &'static [&'static str] = &[
+        "scheme",
+        "timeoutMs",
+        "correctClock",
+        "clockOffsetMs",
+        "caPem",
+        "maxResponseBytes",
+    ];
+}
+
+/// The keys of `makeRequest`'s options (`RequestOptions` in native-header.d.ts).
+const REQUEST_OPTION_KEYS: &[&str] = &["timestamp", "nonce", "extraParams", "json", "headers"];
 
 /// `timeoutMs` as a duration: a positive number of ms up to `Number.MAX_SAFE_INTEGER`.
 fn timeout(env: &Env, ms: f64) -> Outcome<Duration> {
@@ -126,10 +142,10 @@ impl Requester {
         server: Text,
         client: Text,
         secret: Text,
-        options: Option<RequesterOptions>,
+        options: Option<Checked<RequesterOptions>>,
     ) -> napi::Result<Self> {
         guard(env, || {
-            let o = options.unwrap_or_default();
+            let o = options.map(Checked::into_inner).unwrap_or_default();
             let server = server.check(ErrorCode::InvalidUrl, "the server URL")?;
             let client = client.check(ErrorCode::InvalidClientId, "the client id")?;
             let secret = crate::sign::secret_of(secret)?;
@@ -232,6 +248,7 @@ fn request_options(
             ..RequestOptions::default()
         });
     };
+    refuse_unknown(env, &o, "options", REQUEST_OPTION_KEYS)?;
     let timestamp: Option<params::Millis> = o.get_named_property("timestamp")?;
     let nonce: Option<Text> = o.get_named_property("nonce")?;
     let extra: Unknown = o.get_named_property("extraParams")?;

@@ -8,11 +8,12 @@ use xnonce_core::{Scheme, Secret, SignInput, XNonce};
 use xnonce_core::ErrorCode;
 
 use crate::error::{guard, Outcome};
+use crate::options::{Checked, OptionKeys};
 use crate::params::{self, Body, Text};
 
 /// Optional inputs of signing. Missing `timestamp` / `nonce` come from the system clock and
 /// the OS random generator. `null` counts as absent, as in every options object of the package
-/// (and of xnonce-wasm).
+/// (and of xnonce-wasm); a key not listed here is a `TypeError` (`ERR_INVALID_ARG_VALUE`).
 #[napi(object, object_to_js = false)]
 #[derive(Default)]
 pub struct SignOptions {
@@ -28,6 +29,11 @@ pub struct SignOptions {
     /// v2: the raw non-form body (`Buffer`, `Uint8Array` or a UTF-8 string).
     #[napi(ts_type = "Uint8Array | string | null")]
     pub body: Option<Option<Body>>,
+}
+
+impl OptionKeys for SignOptions {
+    const ARGUMENT: &'static str = "options";
+    const KEYS: &'static [&'static str] = &["timestamp", "nonce", "host", "body"];
 }
 
 /// What `signDetailed` returns.
@@ -57,10 +63,10 @@ pub(crate) fn input(
     path: Text,
     params: Option<Unknown<'_>>,
     client: Text,
-    options: Option<SignOptions>,
+    options: Option<Checked<SignOptions>>,
 ) -> Outcome<SignInput> {
     let scheme: Scheme = scheme.parse()?;
-    let options = options.unwrap_or_default();
+    let options = options.map(Checked::into_inner).unwrap_or_default();
     Ok(SignInput {
         scheme,
         method: method.check(ErrorCode::InvalidMethod, "the method")?,
@@ -95,7 +101,7 @@ pub fn sign(
     params: Option<Unknown<'_>>,
     client: Text,
     secret: Text,
-    options: Option<SignOptions>,
+    options: Option<Checked<SignOptions>>,
 ) -> napi::Result<String> {
     guard(env, || {
         let input = input(env, &scheme, method, path, params, client, options)?;
@@ -119,7 +125,7 @@ pub fn sign_detailed<'env>(
     params: Option<Unknown<'_>>,
     client: Text,
     secret: Text,
-    options: Option<SignOptions>,
+    options: Option<Checked<SignOptions>>,
 ) -> napi::Result<Object<'env>> {
     let details = guard(env, || {
         let input = input(env, &scheme, method, path, params, client, options)?;
@@ -183,7 +189,7 @@ pub fn link(
     client: Text,
     secret: Text,
     base_url: Text,
-    options: Option<SignOptions>,
+    options: Option<Checked<SignOptions>>,
 ) -> napi::Result<String> {
     guard(env, || {
         let input = input(env, &scheme, method, path, params, client, options)?;
@@ -227,7 +233,7 @@ pub fn link_detailed<'env>(
     client: Text,
     secret: Text,
     base_url: Text,
-    options: Option<SignOptions>,
+    options: Option<Checked<SignOptions>>,
 ) -> napi::Result<Object<'env>> {
     let details = guard(env, || {
         let input = input(env, &scheme, method, path, params, client, options)?;

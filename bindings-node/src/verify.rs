@@ -12,9 +12,11 @@ use xnonce_core::{
 
 use crate::error::{fail, guard, Failure, Outcome};
 use crate::header::header_text;
+use crate::options::{Checked, OptionKeys};
 use crate::params::{self, Body, Text};
 
-/// How a `Verifier` judges freshness and which schemes it accepts (`null` counts as absent).
+/// How a `Verifier` judges freshness and which schemes it accepts (`null` counts as absent;
+/// another key is a `TypeError`).
 #[napi(object, object_to_js = false)]
 #[derive(Default)]
 pub struct VerifierOptions<'env> {
@@ -33,7 +35,8 @@ pub struct VerifierOptions<'env> {
     pub schemes: Option<Option<Vec<Text>>>,
 }
 
-/// What the server received besides the method and target (`null` counts as absent).
+/// What the server received besides the method and target (`null` counts as absent; another
+/// key is a `TypeError`).
 #[napi(object, object_to_js = false)]
 #[derive(Default)]
 pub struct VerifyOptions {
@@ -53,6 +56,17 @@ pub struct VerifyOptions {
     /// The server clock in ms, a number or a bigint (default: the system clock).
     #[napi(ts_type = "number | bigint | null")]
     pub now: Option<Option<crate::params::Millis>>,
+}
+
+impl OptionKeys for VerifierOptions<'_> {
+    const ARGUMENT: &'static str = "options";
+    const KEYS: &'static [&'static str] =
+        &["windowMs", "controllerWindows", "actionWindows", "schemes"];
+}
+
+impl OptionKeys for VerifyOptions {
+    const ARGUMENT: &'static str = "options";
+    const KEYS: &'static [&'static str] = &["host", "xNonce", "contentType", "body", "now"];
 }
 
 /// A verified request.
@@ -114,11 +128,11 @@ impl Verifier {
     pub fn new(
         env: &Env,
         secrets: Unknown<'_>,
-        options: Option<VerifierOptions<'_>>,
+        options: Option<Checked<VerifierOptions<'_>>>,
     ) -> napi::Result<Self> {
         guard(env, || {
             Ok(Verifier {
-                verifier: verifier_of(env, options.unwrap_or_default())?,
+                verifier: verifier_of(env, options.map(Checked::into_inner).unwrap_or_default())?,
                 secrets: secrets_of(env, secrets)?,
                 store: MemoryReplayStore::new(),
             })
@@ -136,9 +150,11 @@ impl Verifier {
         env: &Env,
         method: Text,
         target: Text,
-        options: Option<VerifyOptions>,
+        options: Option<Checked<VerifyOptions>>,
     ) -> napi::Result<Verified> {
-        guard(env, || self.check(method, target, options, false))
+        guard(env, || {
+            self.check(method, target, options.map(Checked::into_inner), false)
+        })
     }
 
     /// Like `verify`, then remembers the request: a second copy fails with `replayed` (its
@@ -153,9 +169,11 @@ impl Verifier {
         env: &Env,
         method: Text,
         target: Text,
-        options: Option<VerifyOptions>,
+        options: Option<Checked<VerifyOptions>>,
     ) -> napi::Result<Verified> {
-        guard(env, || self.check(method, target, options, true))
+        guard(env, || {
+            self.check(method, target, options.map(Checked::into_inner), true)
+        })
     }
 }
 

@@ -728,6 +728,65 @@ test('makeRequest: an option of the wrong type rejects with the TypeError sign t
   }
 })
 
+test('an unknown option key is a TypeError naming it, never ignored; every declared key is known', async () => {
+  const v = verifier()
+  const api = new xnonce.Requester('http://127.0.0.1:9', 'svc', SECRET, { timeoutMs: 1000 })
+  const refused = (argument, key) => (e) => {
+    assert.ok(e instanceof TypeError, `${key}: ${e}`)
+    assert.ok(!(e instanceof xnonce.XNonceError), key)
+    assert.equal(e.code, 'ERR_INVALID_ARG_VALUE', key)
+    assert.ok(
+      e.message.startsWith(`The argument "${argument}" is invalid: unknown option "${key}" (known: `),
+      e.message,
+    )
+    return true
+  }
+  const calls = [
+    ['options', 'hots', (o) => sign('v2', 'GET', '/a/b', [], 'svc', SECRET, { ...V2, ...o })],
+    ['options', 'hots', (o) => sign('v2', 'GET', '/a/b', new Map(), 'svc', SECRET, { ...V2, ...o })],
+    ['options', 'timeStamp', (o) => xnonce.signDetailed('v1', 'GET', '/a/b', [], 'svc', SECRET, o)],
+    ['options', 'Host', (o) => xnonce.link('v2', 'GET', '/a/b', [], 'svc', SECRET, 'https://h', o)],
+    ['options', 'x', (o) => xnonce.linkDetailed('v2', 'GET', '/a/b', [], 'svc', SECRET, 'https://h', o)],
+    ['parts', 'content_type', (o) => xnonce.signRequest('v2', 'GET', '/a/b', 'svc', SECRET, { ...V2, ...o })],
+    ['options', 'window_ms', (o) => verifier(o)],
+    ['options', 'xnonce', (o) => v.verify('GET', '/a/b', { host: 'api.test', ...o })],
+    ['options', 'x_nonce', (o) => v.verifyOnce('GET', '/a/b', { host: 'api.test', ...o })],
+    ['options', 'timeout', (o) => new xnonce.Requester('http://127.0.0.1:9', 'svc', SECRET, o)],
+  ]
+  for (const [argument, key, call] of calls) {
+    // Even when undefined: a misspelt key is a mistake whatever it holds.
+    for (const value of ['x', undefined]) assert.throws(() => call({ [key]: value }), refused(argument, key))
+  }
+  // makeRequest: Python's spelling of extraParams would otherwise send nothing.
+  for (const key of ['extra_params', 'body', 'host']) {
+    await assert.rejects(
+      api.makeRequest('GET', [], '/a/b', null, { [key]: { a: 1 } }),
+      refused('options', key),
+    )
+  }
+
+  // Every key native.d.ts declares is accepted (null is absent), so the lists stay complete.
+  const dts = ['native.d.ts', 'native-header.d.ts']
+    .map((f) => require('node:fs').readFileSync(require('node:path').join(__dirname, '..', f), 'utf8'))
+    .join('\n')
+  const keysOf = (name) => {
+    const body = new RegExp(`export interface ${name} \\{([^]*?)\\n\\}`).exec(dts)[1]
+    return [...body.matchAll(/^ {2}(\w+)\?:/gm)].map((m) => m[1])
+  }
+  const nulls = (name) => Object.fromEntries(keysOf(name).map((k) => [k, null]))
+  assert.deepEqual(keysOf('SignOptions'), ['timestamp', 'nonce', 'host', 'body'])
+  sign('v1', 'GET', '/a/b', [], 'svc', SECRET, nulls('SignOptions'))
+  sign('v1', 'GET', '/a/b', new Map(), 'svc', SECRET, nulls('SignOptions'))
+  xnonce.signRequest('v1', 'GET', '/a/b', 'svc', SECRET, nulls('RequestParts'))
+  verifier(nulls('VerifierOptions'))
+  assert.throws(() => v.verify('GET', '/a/b', nulls('VerifyOptions')), { code: 'missing_header' })
+  new xnonce.Requester('http://127.0.0.1:9', 'svc', SECRET, nulls('RequesterOptions'))
+  assert.deepEqual(keysOf('RequestOptions'), ['timestamp', 'nonce', 'extraParams', 'json', 'headers'])
+  await assert.rejects(api.makeRequest('GET', [], '/a/b', null, nulls('RequestOptions')), {
+    code: 'connection_failed',
+  })
+})
+
 test('an option that is null is absent, on every path and in every options object', () => {
   const base = { host: 'api.test', timestamp: T, nonce: V2.nonce }
   const nulls = { body: null }
