@@ -74,4 +74,21 @@ function guardClass(NativeClass, asyncMethods = []) {
   return Guarded
 }
 
-module.exports = { asTypeError, guard, guardClass }
+/**
+ * Throws for the first key of an options object (its enumerable string keys, own or inherited,
+ * as `for…in` sees them) that is not in `known`: a misspelt option is refused, never ignored.
+ * The TypeError (`ERR_INVALID_ARG_VALUE`) is the native options' (src/options.rs).
+ */
+function refuseUnknown(options, argument, known) {
+  for (const key in options) {
+    if (!known.includes(key)) {
+      const error = new TypeError(
+        `The argument "${argument}" is invalid: unknown option ${JSON.stringify(key)} (known: ${known.join(', ')})`,
+      )
+      error.code = 'ERR_INVALID_ARG_VALUE'
+      throw error
+    }
+  }
+}
+
+module.exports = { asTypeError, guard, guardClass, refuseUnknown }

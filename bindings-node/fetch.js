@@ -13,6 +13,7 @@
 // such a hop nothing is signed again. Methods and bodies change as the Fetch standard says.
 
 const { signRequest } = require('./sign.js')
+const { refuseUnknown } = require('./arguments.js')
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308])
 /** The Fetch standard's redirect limit. */
@@ -45,6 +46,7 @@ function xnonceFetch(options) {
   if (options === null || typeof options !== 'object') {
     throw new TypeError('xnonceFetch: pass options { client, secret, scheme?, fetch? }')
   }
+  refuseUnknown(options, 'options', ['client', 'secret', 'scheme', 'fetch'])
   const { client, secret, scheme = 'v2', fetch: baseFetch = globalThis.fetch } = options
   if (typeof baseFetch !== 'function') {
     throw new TypeError('xnonceFetch: no fetch implementation (pass options.fetch)')

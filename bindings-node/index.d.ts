@@ -142,9 +142,10 @@ export type ServerRequest = IncomingMessage | Http2ServerRequest
 export type ServerResponseLike = ServerResponse | Http2ServerResponse
 
 /**
- * Options of `middleware` (`null` counts as absent). `Req` and `Res` are the server's request
- * and response types (Express's `Request` and `Response`, node:http2's), inferred from
- * `then`'s parameters or from where the middleware is passed.
+ * Options of `middleware` (`null` counts as absent; another key is a `TypeError`,
+ * `ERR_INVALID_ARG_VALUE`). `Req` and `Res` are the server's request and response types
+ * (Express's `Request` and `Response`, node:http2's), inferred from `then`'s parameters or
+ * from where the middleware is passed.
  */
 export interface MiddlewareOptions<
   Req extends ServerRequest = IncomingMessage,

@@ -9,6 +9,7 @@ const http = require('node:http')
 const native = require('./xnonce.node')
 const { XNonceError } = require('./errors.js')
 const { DEFAULT_TIMEOUT_MS, timeoutMs, within } = require('./deadline.js')
+const { refuseUnknown } = require('./arguments.js')
 
 /** The default body limit, as the reference server's (`max_body_bytes`): 1 MiB. */
 const DEFAULT_LIMIT = 1 << 20
@@ -41,6 +42,7 @@ function typeError(message) {
 function settings(options) {
   if (options === undefined || options === null) options = {}
   if (typeof options !== 'object') throw typeError('The "options" argument must be an object')
+  refuseUnknown(options, 'options', ['once', 'limit', 'then', 'onError', 'store', 'storeTimeoutMs'])
   const once = options.once ?? true
   const limit = options.limit ?? DEFAULT_LIMIT
   const then = options.then ?? undefined

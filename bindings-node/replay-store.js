@@ -5,7 +5,7 @@
 // `xnonce-server` instances can share one Redis.
 
 const native = require('./xnonce.node')
-const { guardClass } = require('./arguments.js')
+const { guardClass, refuseUnknown } = require('./arguments.js')
 const { DEFAULT_TIMEOUT_MS, timeoutMs: checkedTimeout, within } = require('./deadline.js')
 
 /** The key names and expiries of a shared replay store (core's `replay::shared`). */
@@ -36,6 +36,7 @@ function redisReplayStore(client, options) {
     error.code = 'ERR_INVALID_ARG_TYPE'
     throw error
   }
+  if (options !== undefined && options !== null) refuseUnknown(options, 'options', ['prefix', 'timeoutMs'])
   const keys = new SharedKeys(options?.prefix)
   const timeoutMs = checkedTimeout('timeoutMs', options?.timeoutMs ?? DEFAULT_TIMEOUT_MS)
   const key = (replayKey) => keys.key(replayKey)

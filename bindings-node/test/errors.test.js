@@ -787,6 +787,27 @@ test('an unknown option key is a TypeError naming it, never ignored; every decla
   })
 })
 
+test('the JavaScript helpers refuse an unknown option key too: middleware, redisReplayStore, xnonceFetch', () => {
+  const refused = (key) => ({
+    name: 'TypeError',
+    code: 'ERR_INVALID_ARG_VALUE',
+    message: new RegExp(`^The argument "options" is invalid: unknown option "${key}" \\(known: `),
+  })
+  const v = verifier()
+  assert.throws(() => xnonce.middleware(v, { onerror: () => {} }), refused('onerror'))
+  assert.throws(() => xnonce.middleware(v, { storeTimeout: 5000 }), refused('storeTimeout'))
+  assert.throws(() => xnonce.redisReplayStore({ set() {} }, { key_prefix: 'app:' }), refused('key_prefix'))
+  assert.throws(() => xnonce.xnonceFetch({ client: 'svc', secret: SECRET, schema: 'v1' }), refused('schema'))
+  // The known keys, null or given, are accepted.
+  const options = { once: null, limit: null, then: null, onError: null, store: null, storeTimeoutMs: null }
+  assert.equal(typeof xnonce.middleware(v, options), 'function')
+  assert.equal(
+    typeof xnonce.redisReplayStore({ set() {} }, { prefix: null, timeoutMs: null }).key,
+    'function',
+  )
+  assert.equal(typeof xnonce.xnonceFetch({ client: 'svc', secret: SECRET, scheme: 'v1', fetch }), 'function')
+})
+
 test('an option that is null is absent, on every path and in every options object', () => {
   const base = { host: 'api.test', timestamp: T, nonce: V2.nonce }
   const nulls = { body: null }
