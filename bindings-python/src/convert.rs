@@ -101,6 +101,8 @@ pub mod field {
         Host => InvalidHost, "host";
         /// A base URL or server URL.
         Url => InvalidUrl, "url";
+        /// A `Requester` JSON body (`options["json"]`), as `json.dumps` wrote it.
+        JsonBody => InvalidBody, "options['json']";
         /// A body's `Content-Type`.
         ContentType => InvalidBody, "content_type";
         /// An `X-Nonce` header value.

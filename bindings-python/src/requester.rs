@@ -4,14 +4,15 @@
 
 use std::time::Duration;
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyRecursionError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyList, PyString, PyTuple};
 use xnonce::RequestOptions;
 
 use crate::bridge;
 use crate::convert::{self, field, SecretArg, Text};
-use crate::errors::IntoPyResult;
+use crate::errors::{coded, IntoPyResult};
+use xnonce_core::ErrorCode;
 
 /// A server's answer (any status: non-2xx answers are responses, not exceptions).
 #[pyclass(frozen, module = "xnonce", name = "Response")]
@@ -173,24 +174,43 @@ fn options(o: Option<&Bound<'_, PyAny>>) -> PyResult<RequestOptions> {
             "extra_params" => out.extra_params = string_pairs(v)?,
             "headers" => out.headers = string_pairs(v)?,
             "json" => {
-                if let Some(v) = v {
-                    let py = v.py();
-                    let kwargs = PyDict::new(py);
-                    kwargs.set_item("allow_nan", false)?;
-                    // json.dumps' own TypeError / ValueError (not serialisable, NaN) propagate.
-                    let text: String = py
-                        .import("json")?
-                        .call_method("dumps", (v,), Some(&kwargs))?
-                        .extract()?;
-                    out.json = Some(serde_json::from_str(&text).map_err(|e| {
-                        PyTypeError::new_err(format!("options['json'] is not JSON: {e}"))
-                    })?);
+                out.json_raw = match v {
+                    None => None,
+                    Some(v) => Some(json_bytes(&v)?),
                 }
             }
             _ => return Err(unknown_option(&k)),
         }
     }
     Ok(out)
+}
+
+/// `options["json"]` as the bytes sent: `json.dumps(value, separators=(",", ":"),
+/// ensure_ascii=False, allow_nan=False)` in UTF-8, sent as they are (the requester's
+/// `json_raw`, which checks that they are JSON: `invalid_body` otherwise, e.g. 128 levels of
+/// nesting or more, serde_json's limit). Never parsed into a value and written again, which
+/// would turn an integer beyond 64 bits into a float and sign a body the caller never wrote.
+/// `json.dumps`' own `TypeError` (not serialisable) and `ValueError` (NaN, infinity, a
+/// circular reference) propagate; its `RecursionError` (nested too deep for Python itself)
+/// is `invalid_body`, as any too deep JSON is.
+fn json_bytes(v: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    let py = v.py();
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("separators", (",", ":"))?;
+    kwargs.set_item("ensure_ascii", false)?;
+    kwargs.set_item("allow_nan", false)?;
+    let text = match py.import("json")?.call_method("dumps", (v,), Some(&kwargs)) {
+        Ok(text) => text,
+        Err(e) if e.is_instance_of::<PyRecursionError>(py) => {
+            return Err(coded(
+                ErrorCode::InvalidBody,
+                "options['json'] is nested too deeply to be sent",
+            ))
+        }
+        Err(e) => return Err(e),
+    };
+    // A lone surrogate in a string of the value: `invalid_body`, like a `str` body.
+    Ok(convert::text::<field::JsonBody>(&text)?.as_bytes().to_vec())
 }
 
 fn unknown_option(key: &Bound<'_, PyAny>) -> PyErr {

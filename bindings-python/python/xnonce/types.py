@@ -68,7 +68,10 @@ class RequestOptions(TypedDict, total=False):
     #: Params sent but NOT signed: a verifying server refuses the request (401). Meant for
     #: testing tamper detection, as em-secure-api's option was.
     extra_params: Params
-    #: v2: a JSON body (any ``json.dumps``-able value); the params go in the query.
+    #: v2: a JSON body (any ``json.dumps``-able value); the params go in the query. Sent as
+    #: ``json.dumps(json, separators=(",", ":"), ensure_ascii=False)`` writes it, byte for
+    #: byte (integers of any size stay exact); 128 levels of nesting or more is
+    #: ``invalid_body``.
     json: Any
     #: Extra request headers; a ``Host`` here is the host v2 signs.
     headers: Mapping[str, str] | Iterable[tuple[str, str]] | None

@@ -1,0 +1,164 @@
+"""`Requester` and `AsyncRequester` against a local server that records what it receives: the
+JSON body goes out byte for byte as `json.dumps` wrote it, and bad settings are refused."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import xnonce
+
+SECRET = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd"
+
+
+@dataclass
+class Received:
+    method: str
+    target: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Echo:
+    """A local HTTP server that records every request and answers 200 ``{}``."""
+
+    server: ThreadingHTTPServer
+    seen: list[Received] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def verify(self, got: Received) -> xnonce.Verified:
+        return xnonce.Verifier({"svc": SECRET}).verify(
+            got.method,
+            got.target,
+            host=got.headers.get("Host"),
+            x_nonce=got.headers.get("X-Nonce"),
+            content_type=got.headers.get("Content-Type"),
+            body=got.body,
+        )
+
+
+@pytest.fixture
+def echo() -> Iterator[Echo]:
+    box: list[Echo] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def handle_one(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            box[0].seen.append(Received(self.command, self.path, dict(self.headers), body))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        do_GET = do_POST = do_PUT = handle_one
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    box.append(Echo(ThreadingHTTPServer(("127.0.0.1", 0), Handler)))
+    threading.Thread(target=box[0].server.serve_forever, daemon=True).start()
+    try:
+        yield box[0]
+    finally:
+        box[0].server.shutdown()
+        box[0].server.server_close()
+
+
+# Integers JSON holds exactly but a 64-bit integer or a double does not.
+BIG_NUMBERS: list[Any] = [
+    {"id": 2**64 + 1},
+    {"id": -(2**63) - 1},
+    {"id": 12345678901234567890123},
+    [2**200, -(2**64), 0.1, 1e300],
+    {"b": 1, "a": {"é": "ü", "n": 2**70}},
+]
+
+
+@pytest.mark.parametrize("value", BIG_NUMBERS, ids=repr)
+def test_json_body_is_sent_exactly_as_json_dumps_wrote_it(echo: Echo, value: Any) -> None:
+    api = xnonce.Requester(echo.url, "svc", SECRET, timeout=10)
+    res = api.make_request("POST", {"k": "v"}, "/c/a", options={"json": value})
+    assert res.code == 200
+    (got,) = echo.seen
+    expected = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    assert got.body == expected
+    assert json.loads(got.body) == value
+    assert got.headers["Content-Type"].startswith("application/json")
+    # The signature covers those very bytes.
+    assert echo.verify(got).params == [("k", "v")]
+
+
+def test_async_json_body_is_sent_exactly_as_json_dumps_wrote_it(echo: Echo) -> None:
+    value = {"id": 2**64 + 1, "neg": -(2**63) - 1}
+
+    async def main() -> xnonce.Response:
+        api = xnonce.AsyncRequester(echo.url, "svc", SECRET, timeout=10)
+        return await api.make_request("PUT", None, "/c/a", options={"json": value})
+
+    assert asyncio.run(main()).code == 200
+    (got,) = echo.seen
+    assert got.body == b'{"id":18446744073709551617,"neg":-9223372036854775809}'
+    assert echo.verify(got).client == "svc"
+
+
+def nested(depth: int) -> Any:
+    value: Any = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("depth", [128, 200, 5_000])
+def test_json_nested_too_deep_is_invalid_body_and_nothing_is_sent(echo: Echo, depth: int) -> None:
+    api = xnonce.Requester(echo.url, "svc", SECRET, timeout=10)
+    with pytest.raises(xnonce.InputError) as e:
+        api.make_request("POST", {}, "/c/a", options={"json": nested(depth)})
+    assert e.value.code == "invalid_body"
+
+    async def main() -> object:
+        api = xnonce.AsyncRequester(echo.url, "svc", SECRET, timeout=10)
+        return await api.make_request("POST", {}, "/c/a", options={"json": nested(depth)})
+
+    with pytest.raises(xnonce.InputError) as e:
+        asyncio.run(main())
+    assert e.value.code == "invalid_body"
+    assert echo.seen == []
+
+
+def test_json_nested_127_levels_is_sent(echo: Echo) -> None:
+    # serde_json's limit, which every binding's requester checks the body against.
+    api = xnonce.Requester(echo.url, "svc", SECRET, timeout=10)
+    assert api.make_request("POST", {}, "/c/a", options={"json": nested(127)}).code == 200
+    assert echo.seen[0].body == b"[" * 127 + b"]" * 127
+
+
+def test_json_string_with_a_lone_surrogate_is_invalid_body(echo: Echo) -> None:
+    api = xnonce.Requester(echo.url, "svc", SECRET, timeout=10)
+    with pytest.raises(xnonce.InputError) as e:
+        api.make_request("POST", {}, "/c/a", options={"json": {"s": "a\udcffb"}})
+    assert e.value.code == "invalid_body" and "\udcff" not in str(e.value)
+    assert echo.seen == []
+
+
+def test_json_that_json_dumps_refuses_keeps_its_error() -> None:
+    api = xnonce.Requester("http://127.0.0.1:9", "svc", SECRET)
+    with pytest.raises(TypeError):
+        api.make_request("POST", {}, "/c/a", options={"json": {"s": {1, 2}}})
+    with pytest.raises(ValueError):
+        api.make_request("POST", {}, "/c/a", options={"json": [float("nan")]})
+    loop: list[Any] = []
+    loop.append(loop)
+    with pytest.raises(ValueError):
+        api.make_request("POST", {}, "/c/a", options={"json": loop})
