@@ -316,29 +316,36 @@ fn not_pairs() -> PyErr {
     )
 }
 
+/// The items of a sequence of pairs: each a `tuple` or `list` of exactly two items (key,
+/// value), as the README documents. Anything else — a dict, a set, a string, a sequence of
+/// another length — is `invalid_param_value` naming the entry, as in Node and WASM: a
+/// `{0: k, 1: v}` must not read as the pair (k, v), nor a set in its arbitrary order.
 fn pairs<'py>(items: impl Iterator<Item = Bound<'py, PyAny>>) -> PyResult<Vec<(String, String)>> {
     let mut out = Vec::with_capacity(items.size_hint().0);
-    for item in items {
-        if let Ok(t) = item.cast::<PyTuple>() {
-            if t.len() != 2 {
-                return Err(not_pairs());
+    for (i, item) in items.enumerate() {
+        let (key, value) = if let Ok(t) = item.cast::<PyTuple>() {
+            match t.len() {
+                2 => (t.get_item(0)?, t.get_item(1)?),
+                _ => return Err(not_a_pair(i)),
             }
-            out.push((key_text(&t.get_item(0)?)?, value_text(&t.get_item(1)?)?));
-            continue;
-        }
-        if is_text(&item) {
-            return Err(not_pairs());
-        }
-        let len = item.len().map_err(|_| not_pairs())?;
-        if len != 2 {
-            return Err(not_pairs());
-        }
-        out.push((
-            key_text(&item.get_item(0)?)?,
-            value_text(&item.get_item(1)?)?,
-        ));
+        } else if let Ok(l) = item.cast::<PyList>() {
+            match l.len() {
+                2 => (l.get_item(0)?, l.get_item(1)?),
+                _ => return Err(not_a_pair(i)),
+            }
+        } else {
+            return Err(not_a_pair(i));
+        };
+        out.push((key_text(&key)?, value_text(&value)?));
     }
     Ok(out)
+}
+
+fn not_a_pair(i: usize) -> PyErr {
+    coded(
+        ErrorCode::InvalidParamValue,
+        format!("params entry {i} is not a (key, value) pair (a tuple or list of two)"),
+    )
 }
 
 /// A body: `bytes` or `bytearray` as is, `str` as its UTF-8 bytes.

@@ -268,3 +268,42 @@ def test_adapters_keep_the_secret_out_of_their_attributes() -> None:
     for auth in (xnonce.requests.XNonceAuth("svc", SECRET), xnonce.httpx.XNonceAuth("svc", SECRET)):
         assert SECRET not in repr(auth) and SECRET not in repr(vars(auth))
         assert SECRET not in str([repr(v) for v in vars(auth).values()])
+
+
+# ---- params: only (key, value) pairs ----
+
+NOT_PAIRS: list[Any] = [
+    {"x": 1, "y": 2},  # a dict: KeyError 0 once
+    {"x", "y"},  # a set: unordered
+    {0: "k", 1: "v"},  # read as the pair (k, v) once
+    "kv",
+    b"kv",
+    ("k",),
+    ["k", "v", "w"],
+    range(2),
+    None,
+    3,
+]
+
+
+@pytest.mark.parametrize("entry", NOT_PAIRS, ids=repr)
+def test_a_params_entry_that_is_not_a_pair_is_invalid_param_value(entry: object) -> None:
+    calls: list[Callable[[], object]] = [
+        v2(params=[entry]),
+        v2(params=(("a", "1"), entry)),
+        v2(params=iter([entry])),
+        request(params=[entry]),
+        request(options={"extra_params": [entry]}),
+        request(options={"headers": [entry]}),
+    ]
+    for call in calls:
+        with pytest.raises(xnonce.InvalidParamValue) as e:
+            call()
+        assert e.value.code == "invalid_param_value"
+        assert "is not a (key, value) pair" in e.value.message
+
+
+def test_params_pairs_may_be_tuples_or_lists() -> None:
+    expected = v2(params=[("a", "1"), ("b", 2)], timestamp=TS, nonce="0" * 32)()
+    for params in ([["a", "1"], ["b", 2]], (("a", "1"), ["b", 2]), iter([("a", "1"), ("b", 2)])):
+        assert v2(params=params, timestamp=TS, nonce="0" * 32)() == expected
