@@ -4,7 +4,7 @@
 
 use std::marker::PhantomData;
 
-use pyo3::exceptions::{PyOverflowError, PyTypeError};
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{
     PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple,
@@ -30,6 +30,17 @@ extern "C" {
 /// is dropped unseen, because its `repr` quotes the whole string, which may be a secret. Any
 /// other type is a `TypeError` naming the type only.
 fn utf8<'a>(obj: Borrowed<'a, '_, PyAny>, code: ErrorCode, what: &str) -> PyResult<&'a str> {
+    utf8_or(obj, what, || {
+        to_py(xnonce_core::Error::ill_formed_text(code, what))
+    })
+}
+
+/// [`utf8`], with `ill_formed` as the error for a `str` that UTF-8 cannot encode.
+fn utf8_or<'a>(
+    obj: Borrowed<'a, '_, PyAny>,
+    what: &str,
+    ill_formed: impl FnOnce() -> PyErr,
+) -> PyResult<&'a str> {
     if !obj.is_instance_of::<PyString>() {
         return Err(PyTypeError::new_err(format!(
             "{what} must be str, not {}",
@@ -43,7 +54,7 @@ fn utf8<'a>(obj: Borrowed<'a, '_, PyAny>, code: ErrorCode, what: &str) -> PyResu
         // Lone surrogates cannot be encoded. The pending UnicodeEncodeError holds the text:
         // take it and drop it, and say which input was refused, never what it held.
         drop(PyErr::take(obj.py()));
-        return Err(to_py(xnonce_core::Error::ill_formed_text(code, what)));
+        return Err(ill_formed());
     }
     let len = usize::try_from(size).unwrap_or(0);
     // SAFETY: CPython returns `size` bytes of valid UTF-8 that live as long as the object.
@@ -133,6 +144,71 @@ impl<F: Field> Text<'static, F> {
     /// A literal, for argument defaults.
     pub const fn lit(s: &'static str) -> Self {
         Text(s, PhantomData)
+    }
+}
+
+/// What a [`Setting`] argument is called in messages.
+pub trait Named {
+    /// How messages name the argument.
+    const NAME: &'static str;
+}
+
+/// The [`Named`] arguments: text that is no request input, so that no shared error code
+/// names it.
+pub mod named {
+    use super::Named;
+
+    macro_rules! named {
+        ($($(#[$doc:meta])* $name:ident => $what:literal;)*) => {$(
+            $(#[$doc])*
+            pub struct $name;
+            impl Named for $name {
+                const NAME: &'static str = $what;
+            }
+        )*};
+    }
+
+    named! {
+        /// A shared replay store's key prefix (`SharedKeys(prefix)`).
+        Prefix => "prefix";
+        /// A replay key (`SharedKeys.key(replay_key)`).
+        ReplayKey => "replay_key";
+        /// An error code (`error_from_code(code)`).
+        Code => "code";
+        /// An error's message (`error_from_code(code, message)`).
+        Message => "message";
+    }
+}
+
+/// A `str` argument that is a setting or a helper's argument, not a request input (a store's
+/// key prefix, an error code given to `error_from_code`): text that UTF-8 cannot encode is a
+/// `ValueError`, as its other bad values are, with core's message naming the argument (never
+/// its text); any other type a `TypeError`. Borrowed without copying; derefs to `&str`.
+pub struct Setting<'a, N: Named>(pub &'a str, PhantomData<N>);
+
+impl<'a, 'py, N: Named> FromPyObject<'a, 'py> for Setting<'a, N> {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        utf8_or(obj, N::NAME, || {
+            // Core's one wording for it; the code is not shown (a ValueError has none).
+            let e = xnonce_core::Error::ill_formed_text(ErrorCode::InvalidParamValue, N::NAME);
+            PyValueError::new_err(e.message().to_owned())
+        })
+        .map(|s| Setting(s, PhantomData))
+    }
+}
+
+impl<N: Named> std::ops::Deref for Setting<'_, N> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.0
+    }
+}
+
+impl<N: Named> Setting<'static, N> {
+    /// A literal, for argument defaults.
+    pub const fn lit(s: &'static str) -> Self {
+        Setting(s, PhantomData)
     }
 }
 

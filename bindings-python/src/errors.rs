@@ -18,6 +18,8 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple, PyType};
 use xnonce_core::{Error, ErrorCode, ErrorFamily};
 
+use crate::convert::{named, Setting};
+
 create_exception!(
     xnonce,
     XNonceError,
@@ -174,12 +176,17 @@ impl<T> IntoPyResult<T> for Result<T, Error> {
 
 /// Builds (does not raise) the exception for a shared error code, through the same mapping as
 /// every error of this module; e.g. for the `code` of a v2 server's JSON problem body.
-/// Unknown codes raise `ValueError`.
+/// Unknown codes raise `ValueError`, as does a code or message holding a lone surrogate (a
+/// message from a JSON body that Python's `json` decoded, `"\ud800"`).
 #[pyfunction]
-#[pyo3(signature = (code, message=""))]
-pub fn error_from_code(py: Python<'_>, code: &str, message: &str) -> PyResult<Py<PyAny>> {
-    let code = ErrorCode::from_code(code).ok_or_else(|| {
-        pyo3::exceptions::PyValueError::new_err(format!("unknown xnonce error code {code:?}"))
+#[pyo3(signature = (code, message=Setting::lit("")), text_signature = "(code, message='')")]
+pub fn error_from_code(
+    py: Python<'_>,
+    code: Setting<'_, named::Code>,
+    message: Setting<'_, named::Message>,
+) -> PyResult<Py<PyAny>> {
+    let code = ErrorCode::from_code(&code).ok_or_else(|| {
+        pyo3::exceptions::PyValueError::new_err(format!("unknown xnonce error code {:?}", &*code))
     })?;
-    Ok(to_py(Error::new(code, message)).into_value(py).into_any())
+    Ok(to_py(Error::new(code, &*message)).into_value(py).into_any())
 }

@@ -5,6 +5,8 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use xnonce_core::replay::shared::{SharedKeys, CLOCK_MARGIN_MS, DEFAULT_PREFIX};
 
+use crate::convert::{named, Millis, Setting};
+
 /// The shared replay store's key names under one prefix, and their expiries: core's
 /// `replay::shared`.
 #[pyclass(frozen, module = "xnonce.redis", name = "SharedKeys")]
@@ -22,11 +24,11 @@ impl PySharedKeys {
     #[classattr]
     const CLOCK_MARGIN_MS: u64 = CLOCK_MARGIN_MS;
 
-    /// Keys under `prefix`; `ValueError` if it holds `{` or `}`.
+    /// Keys under `prefix`; `ValueError` if it holds `{` or `}`, or a lone surrogate.
     #[new]
-    #[pyo3(signature = (prefix = DEFAULT_PREFIX))]
-    fn new(prefix: &str) -> PyResult<Self> {
-        let inner = SharedKeys::new(prefix).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    #[pyo3(signature = (prefix = Setting::lit(DEFAULT_PREFIX)))]
+    fn new(prefix: Setting<'_, named::Prefix>) -> PyResult<Self> {
+        let inner = SharedKeys::new(&prefix).map_err(|e| PyValueError::new_err(e.to_string()))?;
         Ok(PySharedKeys { inner })
     }
 
@@ -36,15 +38,18 @@ impl PySharedKeys {
         self.inner.prefix()
     }
 
-    /// The shared key of a replay key: `<prefix>{<replay key>}`.
-    fn key(&self, replay_key: &str) -> String {
-        self.inner.key(replay_key)
+    /// The shared key of a replay key: `<prefix>{<replay key>}`. `ValueError` for a
+    /// replay key holding a lone surrogate (a verifier's never does).
+    fn key(&self, replay_key: Setting<'_, named::ReplayKey>) -> String {
+        self.inner.key(&replay_key)
     }
 
     /// How long (ms) to keep the key of a request remembered until `expires_at_ms`, at
-    /// `now_ms`: the rest of the window plus `CLOCK_MARGIN_MS`.
-    fn ttl_ms(&self, expires_at_ms: u64, now_ms: u64) -> u64 {
-        self.inner.ttl_ms(expires_at_ms, now_ms)
+    /// `now_ms`: the rest of the window plus `CLOCK_MARGIN_MS`. Timestamps as the verifier
+    /// gives them: an `int` in `0..=2**53-1`, else `InputError` `invalid_timestamp` (as a
+    /// `float` or `bool`); a value that is not a number is a `TypeError`.
+    fn ttl_ms(&self, expires_at_ms: Millis, now_ms: Millis) -> u64 {
+        self.inner.ttl_ms(expires_at_ms.0, now_ms.0)
     }
 
     fn __repr__(&self) -> String {

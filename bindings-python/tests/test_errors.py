@@ -118,6 +118,17 @@ def test_error_from_code_uses_the_same_mapping(code: str) -> None:
         xnonce.error_from_code("no_such_code")
 
 
+def test_error_from_code_text_utf8_cannot_encode_is_a_value_error() -> None:
+    # A message from a problem body decoded by Python's json ("\\ud800") may hold one.
+    for code, message in (("replayed", "a\ud800"), ("\ud800", ""), ("replayed\udcff", "m")):
+        with pytest.raises(ValueError, match="not valid Unicode text") as e:
+            xnonce.error_from_code(code, message)
+        assert not isinstance(e.value, UnicodeError)
+    with pytest.raises(TypeError):
+        xnonce.error_from_code("replayed", None)  # type: ignore[arg-type]
+    assert xnonce.error_from_code("replayed").message == ""
+
+
 def test_class_hierarchy_and_defaults() -> None:
     for cls in FAMILY.values():
         assert issubclass(cls, xnonce.XNonceError) and issubclass(cls, Exception)

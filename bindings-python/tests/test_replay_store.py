@@ -178,8 +178,32 @@ def test_shared_keys_are_the_reference_servers_key_names_and_expiries() -> None:
     assert RedisReplayStore(object(), prefix="app:").key("v2:c:abc") == "app:{v2:c:abc}"
     with pytest.raises(ValueError, match="hash tag"):
         SharedKeys("}")
-    with pytest.raises(OverflowError):
-        keys.ttl_ms(-1, 0)
+
+
+@pytest.mark.parametrize("bad", [-1, 2**53, 2**64, -(2**70), 1.5, 1.0, True])
+def test_shared_keys_ttl_takes_timestamps_as_the_verifier_gives_them(bad: Any) -> None:
+    # Node's bound (2^53 - 1, core's header::timestamp_from_i128), and its error.
+    keys = SharedKeys()
+    for args in ((bad, 0), (31_000, bad)):
+        with pytest.raises(xnonce.InputError) as e:
+            keys.ttl_ms(*args)
+        assert e.value.code == "invalid_timestamp"
+    assert keys.ttl_ms(2**53 - 1, 0) == 2**53 - 1 + SharedKeys.CLOCK_MARGIN_MS
+    with pytest.raises(TypeError):
+        keys.ttl_ms("1", 0)  # type: ignore[arg-type]
+
+
+def test_shared_keys_text_that_utf8_cannot_encode_is_a_value_error() -> None:
+    # Like a prefix holding a brace: a setting, not a request input (no shared code names it).
+    for call in (lambda: SharedKeys("app\ud800:"), lambda: SharedKeys().key("v2:c:\udcff")):
+        with pytest.raises(ValueError, match="not valid Unicode text") as e:
+            call()
+        assert not isinstance(e.value, UnicodeError)
+        assert "\ud800" not in str(e.value) and "\udcff" not in str(e.value)
+    with pytest.raises(TypeError):
+        SharedKeys(b"app:")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        SharedKeys().key(None)  # type: ignore[arg-type]
 
 
 async def client_asgi(scope: Any, receive: Any, send: Any) -> None:
