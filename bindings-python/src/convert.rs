@@ -475,6 +475,39 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Millis {
     }
 }
 
+/// A verifier's window (`window_ms`, the values of `controller_windows` and `action_windows`):
+/// a Python `int` in `0..=86_400_000` (one day) by core's `window::window_from_i128`, else
+/// `invalid_timestamp` (ints beyond 64 bits included), as every binding refuses it. A `bool`
+/// (an `int` subclass, but `True` is no window), a `float` or any other type is a `TypeError`.
+#[derive(Clone, Copy)]
+pub struct Window(pub u64);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Window {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        if obj.is_instance_of::<PyBool>() || obj.is_instance_of::<PyFloat>() {
+            return Err(PyTypeError::new_err(format!(
+                "a window must be an int (milliseconds), not {}",
+                type_name(&obj)
+            )));
+        }
+        let ms = match obj.extract::<i64>() {
+            Ok(ms) => i128::from(ms),
+            // Beyond 64 bits either way: out of range.
+            Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => i128::MAX,
+            Err(_) => {
+                return Err(PyTypeError::new_err(format!(
+                    "a window must be an int (milliseconds), not {}",
+                    type_name(&obj)
+                )))
+            }
+        };
+        xnonce_core::window::window_from_i128(ms)
+            .map(Window)
+            .py_err()
+    }
+}
+
 /// The milliseconds of an optional [`Millis`] argument.
 pub fn millis(t: Option<Millis>) -> Option<u64> {
     t.map(|Millis(ms)| ms)

@@ -5,14 +5,14 @@ use std::cell::RefCell;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyDict, PyList, PyMapping, PyString, PyTuple};
 use xnonce_core::{
     Environment, Incoming, MemoryReplayStore, ReplayKey, ReplayStore, ReplayStoreError, Scheme,
     Secret, SecretSource, Verified, Verifier, WindowPolicy,
 };
 
 use crate::answer::PyAnswer;
-use crate::convert::{self, field, SecretArg, Text};
+use crate::convert::{self, field, SecretArg, Text, Window};
 use crate::errors::{refusal_to_py, IntoPyResult};
 
 /// A verified request.
@@ -241,21 +241,17 @@ pub struct PyVerifier {
 }
 
 fn window_policy(
-    window_ms: u64,
+    window_ms: convert::Window,
     controller_windows: Option<&Bound<'_, PyAny>>,
     action_windows: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<WindowPolicy> {
-    let mut policy = WindowPolicy::new(window_ms);
-    if let Some(c) = controller_windows.filter(|c| !c.is_none()) {
-        for item in c.call_method0("items")?.try_iter()? {
-            let (controller, ms): (Bound<'_, PyAny>, u64) = item?.extract()?;
-            policy = policy.controller(convert::text::<field::Path>(&controller)?, ms);
-        }
+    let mut policy = WindowPolicy::new(window_ms.0);
+    for (key, Window(ms)) in window_items(controller_windows, "controller_windows")? {
+        policy = policy.controller(convert::text::<field::Path>(&key)?, ms);
     }
-    if let Some(a) = action_windows.filter(|a| !a.is_none()) {
-        for item in a.call_method0("items")?.try_iter()? {
-            let (key, ms): (Bound<'_, PyAny>, u64) = item?.extract()?;
-            let (controller, action) = match key.extract::<(Bound<'_, PyAny>, Bound<'_, PyAny>)>() {
+    for (key, Window(ms)) in window_items(action_windows, "action_windows")? {
+        let (controller, action) =
+            match key.extract::<(Bound<'_, PyAny>, Bound<'_, PyAny>)>() {
                 Ok((c, a)) => (
                     convert::text::<field::Path>(&c)?.to_owned(),
                     convert::text::<field::Path>(&a)?.to_owned(),
@@ -270,10 +266,33 @@ fn window_policy(
                     }
                 }
             };
-            policy = policy.action(controller, action, ms);
-        }
+        policy = policy.action(controller, action, ms);
     }
     Ok(policy)
+}
+
+/// The `(key, window)` items of a `controller_windows` / `action_windows` mapping (`None`:
+/// none); a `TypeError` for anything that is not a mapping (a list of pairs included: the
+/// README documents a mapping), each window checked by [`Window`].
+fn window_items<'py>(
+    windows: Option<&Bound<'py, PyAny>>,
+    what: &str,
+) -> PyResult<Vec<(Bound<'py, PyAny>, Window)>> {
+    let Some(windows) = windows.filter(|w| !w.is_none()) else {
+        return Ok(Vec::new());
+    };
+    if !windows.is_instance_of::<PyMapping>() && !windows.hasattr("items")? {
+        return Err(PyTypeError::new_err(format!(
+            "{what} must be a mapping route -> window (ms), not {}",
+            convert::type_name(windows)
+        )));
+    }
+    let mut out = Vec::new();
+    for item in windows.call_method0("items")?.try_iter()? {
+        let (key, ms): (Bound<'py, PyAny>, Bound<'py, PyAny>) = item?.extract()?;
+        out.push((key, ms.extract::<Window>()?));
+    }
+    Ok(out)
 }
 
 impl PyVerifier {
@@ -339,12 +358,18 @@ impl PyVerifier {
     /// callable `client -> secret | list | None`; looked up on every request. `replay_store`:
     /// where `verify_once` records requests, an object with `insert_if_absent(key,
     /// expires_at_ms, now_ms) -> bool` (shared by several processes, e.g.
-    /// `xnonce.redis.RedisReplayStore`); by default this verifier's own memory.
+    /// `xnonce.redis.RedisReplayStore`); by default this verifier's own memory. Windows
+    /// (`window_ms`, and per route `controller_windows` / `action_windows`, mappings) are
+    /// ints in `0..=86_400_000` ms, else `invalid_timestamp`; a `bool` or `float` is a
+    /// `TypeError`.
     #[new]
-    #[pyo3(signature = (secrets, window_ms=30_000, controller_windows=None, action_windows=None, schemes=None, replay_store=None))]
+    #[pyo3(
+        signature = (secrets, window_ms=Window(xnonce_core::window::DEFAULT_WINDOW_MS), controller_windows=None, action_windows=None, schemes=None, replay_store=None),
+        text_signature = "(secrets, window_ms=30000, controller_windows=None, action_windows=None, schemes=None, replay_store=None)"
+    )]
     fn new(
         secrets: Bound<'_, PyAny>,
-        window_ms: u64,
+        window_ms: Window,
         controller_windows: Option<&Bound<'_, PyAny>>,
         action_windows: Option<&Bound<'_, PyAny>>,
         schemes: Option<Vec<Bound<'_, PyAny>>>,

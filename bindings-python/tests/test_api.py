@@ -352,6 +352,52 @@ def test_windows_per_controller_and_action() -> None:
         ver2.verify("GET", "/c/a", host="api.test", x_nonce=h, now=TS + 6_000)
 
 
+@pytest.mark.parametrize("bad", [-1, 86_400_001, 2**63, 2**64 - 1, 2**64, 10**30, -(2**70)])
+def test_a_window_out_of_range_is_invalid_timestamp(bad: int) -> None:
+    # Core's window::window_from_i128: 0..=one day. 2**64 - 1 switched freshness off once.
+    for kw in (
+        {"window_ms": bad},
+        {"controller_windows": {"c": bad}},
+        {"action_windows": {("c", "a"): bad}},
+        {"action_windows": {"c/a": bad}},
+    ):
+        with pytest.raises(xnonce.InputError) as e:
+            xnonce.Verifier({"svc": SECRET}, **kw)
+        assert e.value.code == "invalid_timestamp", kw
+
+
+@pytest.mark.parametrize("bad", [True, False, 1.5, 30_000.0, "30000", None, [1]])
+def test_a_window_that_is_not_an_int_is_a_type_error(bad: object) -> None:
+    kws: list[dict[str, Any]] = [
+        {"window_ms": bad},
+        {"controller_windows": {"c": bad}},
+        {"action_windows": {("c", "a"): bad}},
+    ]
+    for kw in kws:
+        with pytest.raises(TypeError) as e:
+            xnonce.Verifier({"svc": SECRET}, **kw)
+        assert not isinstance(e.value, xnonce.XNonceError), kw
+
+
+def test_windows_at_the_bounds_are_accepted() -> None:
+    h = signed_get({})
+    assert verifier(window_ms=86_400_000).verify(
+        "GET", "/c/a", host="api.test", x_nonce=h, now=TS + 86_400_000
+    )
+    with pytest.raises(xnonce.AuthError):
+        verifier(window_ms=0).verify("GET", "/c/a", host="api.test", x_nonce=h, now=TS + 1)
+    assert verifier(controller_windows={"c": 0}, action_windows={"c/a": 86_400_000})
+
+
+@pytest.mark.parametrize("windows", [[("c", 1_000)], ("c", 1_000), "c", 5])
+def test_route_windows_that_are_not_mappings_are_type_errors(windows: object) -> None:
+    for name in ("controller_windows", "action_windows"):
+        with pytest.raises(TypeError, match=f"{name} must be a mapping") as e:
+            xnonce.Verifier({"svc": SECRET}, **{name: windows})  # type: ignore[arg-type]
+        assert not isinstance(e.value, AttributeError)
+    assert verifier(controller_windows=MappingProxyType({"c": 1_000}))
+
+
 def test_secret_rotation_lists_and_callables() -> None:
     h = signed_get({})
     rotating = xnonce.Verifier({"svc": [OTHER, SECRET]})
