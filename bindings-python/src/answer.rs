@@ -7,7 +7,7 @@ use pyo3::types::PyBytes;
 use xnonce_core::answer::{refusal_scheme, Answer, Refusal};
 use xnonce_core::{Error, Incoming, ReplayStoreError, Scheme};
 
-use crate::convert::{field, Text};
+use crate::convert::{field, named, IntSetting, Text};
 
 /// The HTTP answer to a refused request.
 #[pyclass(frozen, module = "xnonce", name = "Answer")]
@@ -58,17 +58,21 @@ impl PyAnswer {
 
     /// The answer to a request whose body is larger than `limit` bytes (413), refused before
     /// the body is read, in the style of the request's credential: its `x_nonce` header, else
-    /// an `ottoken` in `target`'s query.
+    /// an `ottoken` in `target`'s query. `limit` is an `int` (not a `bool`: `TypeError`), in
+    /// `0..=2**64-1` (else `ValueError`).
     #[staticmethod]
     #[pyo3(signature = (limit, *, target=None, x_nonce=None))]
     fn body_too_large(
-        limit: usize,
+        limit: IntSetting<u64, named::Limit>,
         target: Option<Text<'_, field::Target>>,
         x_nonce: Option<Text<'_, field::Header>>,
-    ) -> PyAnswer {
-        PyAnswer {
+    ) -> PyResult<PyAnswer> {
+        let limit = usize::try_from(limit.0).map_err(|_| {
+            pyo3::exceptions::PyValueError::new_err("limit is larger than this platform's memory")
+        })?;
+        Ok(PyAnswer {
             inner: Refusal::body_too_large(limit).answer(style(target, x_nonce)),
-        }
+        })
     }
 
     /// The answer to a request whose body could not be read (400, `invalid_body`: a

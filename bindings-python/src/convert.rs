@@ -177,6 +177,14 @@ pub mod named {
         Code => "code";
         /// An error's message (`error_from_code(code, message)`).
         Message => "message";
+        /// Certificate authorities to trust, as PEM text (`Requester(ca_pem=...)`).
+        CaPem => "ca_pem";
+        /// A requester's starting clock offset (ms).
+        ClockOffsetMs => "clock_offset_ms";
+        /// The largest answer body a requester reads (bytes).
+        MaxResponseBytes => "max_response_bytes";
+        /// The body size limit of an `Answer.body_too_large` (bytes).
+        Limit => "limit";
     }
 }
 
@@ -505,6 +513,65 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Window {
         xnonce_core::window::window_from_i128(ms)
             .map(Window)
             .py_err()
+    }
+}
+
+/// An integer setting (`clock_offset_ms`, `max_response_bytes`, an `Answer`'s byte limit):
+/// a Python `int` (or an object with `__index__`) within `T`'s range. A `bool` is refused
+/// with a `TypeError` (an `int` subclass, but `True` is no number of bytes), as is any other
+/// type; an `int` out of range is a `ValueError` (never an `OverflowError`), as for every bad
+/// setting.
+pub struct IntSetting<T, N: Named>(pub T, PhantomData<N>);
+
+impl<T, N: Named> IntSetting<T, N> {
+    /// A literal, for argument defaults.
+    pub const fn lit(value: T) -> Self {
+        IntSetting(value, PhantomData)
+    }
+}
+
+/// The range of an [`IntSetting`], for its messages.
+pub trait IntRange: TryFrom<i128> + Copy {
+    /// How messages give the range.
+    const RANGE: &'static str;
+}
+
+impl IntRange for i64 {
+    const RANGE: &'static str = "-2**63..=2**63-1";
+}
+
+impl IntRange for u64 {
+    const RANGE: &'static str = "0..=2**64-1";
+}
+
+impl<'a, 'py, T: IntRange, N: Named> FromPyObject<'a, 'py> for IntSetting<T, N> {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        let out_of_range =
+            || PyValueError::new_err(format!("{} must be an int in {}", N::NAME, T::RANGE));
+        if obj.is_instance_of::<PyBool>() {
+            return Err(PyTypeError::new_err(format!(
+                "{} must be an int, not bool",
+                N::NAME
+            )));
+        }
+        // i64 first: it takes `__index__` objects under the stable ABI, where i128 does not.
+        let n: i128 = match obj.extract::<i64>() {
+            Ok(n) => n.into(),
+            Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => {
+                obj.extract::<i128>().map_err(|_| out_of_range())?
+            }
+            Err(_) => {
+                return Err(PyTypeError::new_err(format!(
+                    "{} must be an int, not {}",
+                    N::NAME,
+                    type_name(&obj)
+                )))
+            }
+        };
+        T::try_from(n)
+            .map(|v| IntSetting(v, PhantomData))
+            .map_err(|_| out_of_range())
     }
 }
 

@@ -4,13 +4,13 @@
 
 use std::time::Duration;
 
-use pyo3::exceptions::{PyRecursionError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyOverflowError, PyRecursionError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyList, PyString, PyTuple};
 use xnonce::RequestOptions;
 
 use crate::bridge;
-use crate::convert::{self, field, SecretArg, Text};
+use crate::convert::{self, field, named, IntSetting, SecretArg, Setting, Text};
 use crate::errors::{coded, IntoPyResult};
 use xnonce_core::ErrorCode;
 
@@ -222,52 +222,91 @@ fn unknown_option(key: &Bound<'_, PyAny>) -> PyErr {
     ))
 }
 
+/// `timeout`: seconds, an `int` or a `float` (anything `float()` takes) but not a `bool`
+/// (`TypeError`); not a positive number of seconds (zero, negative, NaN, too large for a
+/// duration, an `int` too large for a `float`) is a `ValueError`.
+struct Seconds(Duration);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Seconds {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        let invalid = || PyValueError::new_err("timeout must be a positive number of seconds");
+        if obj.is_instance_of::<PyBool>() {
+            return Err(PyTypeError::new_err(
+                "timeout must be a number of seconds, not bool",
+            ));
+        }
+        let secs = match obj.extract::<f64>() {
+            Ok(secs) => secs,
+            Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => return Err(invalid()),
+            Err(_) => {
+                return Err(PyTypeError::new_err(format!(
+                    "timeout must be a number of seconds, not {}",
+                    convert::type_name(&obj)
+                )))
+            }
+        };
+        Duration::try_from_secs_f64(secs)
+            .ok()
+            .filter(|t| !t.is_zero())
+            .map(Seconds)
+            .ok_or_else(invalid)
+    }
+}
+
+/// `ca_pem`: PEM certificate authorities, `str` or `bytes`. A `str` that UTF-8 cannot encode
+/// (a lone surrogate) is a `ValueError` saying so; any other type a `TypeError`.
+fn ca_pem_bytes(pem: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    if let Ok(bytes) = pem.cast::<PyBytes>() {
+        return Ok(bytes.as_bytes().to_vec());
+    }
+    if pem.is_instance_of::<PyString>() {
+        let text: Setting<'_, named::CaPem> = pem.extract()?;
+        return Ok(text.as_bytes().to_vec());
+    }
+    Err(PyTypeError::new_err(format!(
+        "ca_pem must be str or bytes (PEM certificates), not {}",
+        convert::type_name(pem)
+    )))
+}
+
+/// `clock_offset_ms`: an `int` in the `i64` range.
+type OffsetMs = IntSetting<i64, named::ClockOffsetMs>;
+/// `max_response_bytes`: an `int` in the `u64` range.
+type MaxResponseBytes = IntSetting<u64, named::MaxResponseBytes>;
+
 /// [`xnonce::DEFAULT_MAX_RESPONSE_BYTES`], as the constructors' default.
-const DEFAULT_MAX_RESPONSE_BYTES: i64 = xnonce::DEFAULT_MAX_RESPONSE_BYTES as i64;
+const DEFAULT_MAX_RESPONSE_BYTES: MaxResponseBytes =
+    IntSetting::lit(xnonce::DEFAULT_MAX_RESPONSE_BYTES);
 
 /// The builder both requesters start from: their constructor arguments, checked once (in
-/// this order: `ca_pem`'s type, secret, scheme, timeout, `max_response_bytes`).
+/// this order: `ca_pem`, secret, scheme; `timeout`, `clock_offset_ms` and
+/// `max_response_bytes` were checked as they were read).
 #[allow(clippy::too_many_arguments)] // the Python constructor's arguments
 fn builder(
     server: &str,
     client: &str,
     secret: &SecretArg<'_>,
     scheme: &str,
-    timeout: f64,
+    timeout: Seconds,
     correct_clock: bool,
-    clock_offset_ms: i64,
+    clock_offset_ms: OffsetMs,
     ca_pem: Option<&Bound<'_, PyAny>>,
-    max_response_bytes: i64,
+    max_response_bytes: MaxResponseBytes,
 ) -> PyResult<xnonce::RequesterBuilder> {
     // PEM certificate authorities to trust besides the bundled roots.
-    let ca_pem = match ca_pem {
-        None => None,
-        Some(pem) if pem.is_none() => None,
-        Some(pem) => match (pem.extract::<String>(), pem.cast::<PyBytes>()) {
-            (Ok(text), _) => Some(text.into_bytes()),
-            (_, Ok(bytes)) => Some(bytes.as_bytes().to_vec()),
-            _ => {
-                return Err(PyTypeError::new_err(
-                    "ca_pem must be str or bytes (PEM certificates)",
-                ))
-            }
-        },
-    };
+    let ca_pem = ca_pem
+        .filter(|pem| !pem.is_none())
+        .map(ca_pem_bytes)
+        .transpose()?;
     let secret = secret.secret()?;
     let scheme = convert::scheme(scheme)?;
-    let timeout = Duration::try_from_secs_f64(timeout)
-        .ok()
-        .filter(|t| !t.is_zero())
-        .ok_or_else(|| PyValueError::new_err("timeout must be a positive number of seconds"))?;
-    let max_response_bytes = u64::try_from(max_response_bytes).map_err(|_| {
-        PyValueError::new_err("max_response_bytes must be a number of bytes, not negative")
-    })?;
     let builder = xnonce::Requester::builder(server, client, secret)
         .scheme(scheme)
-        .timeout(timeout)
+        .timeout(timeout.0)
         .correct_clock(correct_clock)
-        .clock_offset_ms(clock_offset_ms)
-        .max_response_bytes(max_response_bytes);
+        .clock_offset_ms(clock_offset_ms.0)
+        .max_response_bytes(max_response_bytes.0);
     Ok(match ca_pem {
         Some(pem) => builder.root_certificates_pem(pem),
         None => builder,
@@ -285,7 +324,7 @@ pub struct PyRequester {
 impl PyRequester {
     #[new]
     #[pyo3(
-        signature = (server, client, secret, scheme=Text::lit("v2"), timeout=30.0, correct_clock=true, clock_offset_ms=0, ca_pem=None, max_response_bytes=DEFAULT_MAX_RESPONSE_BYTES),
+        signature = (server, client, secret, scheme=Text::lit("v2"), timeout=Seconds(Duration::from_secs(30)), correct_clock=true, clock_offset_ms=IntSetting::lit(0), ca_pem=None, max_response_bytes=DEFAULT_MAX_RESPONSE_BYTES),
         text_signature = "(server, client, secret, scheme='v2', timeout=30.0, correct_clock=True, clock_offset_ms=0, ca_pem=None, max_response_bytes=67108864)"
     )]
     #[allow(clippy::too_many_arguments)] // Python keyword arguments
@@ -294,11 +333,11 @@ impl PyRequester {
         client: Text<'_, field::Client>,
         secret: SecretArg<'_>,
         scheme: Text<'_, field::Scheme>,
-        timeout: f64,
+        timeout: Seconds,
         correct_clock: bool,
-        clock_offset_ms: i64,
+        clock_offset_ms: OffsetMs,
         ca_pem: Option<Bound<'_, PyAny>>,
-        max_response_bytes: i64,
+        max_response_bytes: MaxResponseBytes,
     ) -> PyResult<Self> {
         let builder = builder(
             &server,
@@ -367,7 +406,7 @@ impl bridge::Outcome for Answer {
 impl PyAsyncRequester {
     #[new]
     #[pyo3(
-        signature = (server, client, secret, scheme=Text::lit("v2"), timeout=30.0, correct_clock=true, clock_offset_ms=0, ca_pem=None, max_response_bytes=DEFAULT_MAX_RESPONSE_BYTES),
+        signature = (server, client, secret, scheme=Text::lit("v2"), timeout=Seconds(Duration::from_secs(30)), correct_clock=true, clock_offset_ms=IntSetting::lit(0), ca_pem=None, max_response_bytes=DEFAULT_MAX_RESPONSE_BYTES),
         text_signature = "(server, client, secret, scheme='v2', timeout=30.0, correct_clock=True, clock_offset_ms=0, ca_pem=None, max_response_bytes=67108864)"
     )]
     #[allow(clippy::too_many_arguments)] // Python keyword arguments
@@ -376,11 +415,11 @@ impl PyAsyncRequester {
         client: Text<'_, field::Client>,
         secret: SecretArg<'_>,
         scheme: Text<'_, field::Scheme>,
-        timeout: f64,
+        timeout: Seconds,
         correct_clock: bool,
-        clock_offset_ms: i64,
+        clock_offset_ms: OffsetMs,
         ca_pem: Option<Bound<'_, PyAny>>,
-        max_response_bytes: i64,
+        max_response_bytes: MaxResponseBytes,
     ) -> PyResult<Self> {
         let builder = builder(
             &server,

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyMapping, PyString, PyTuple};
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMapping, PyString, PyTuple};
 use xnonce_core::{
     Environment, Incoming, MemoryReplayStore, ReplayKey, ReplayStore, ReplayStoreError, Scheme,
     Secret, SecretSource, Verified, Verifier, WindowPolicy,
@@ -139,13 +139,21 @@ impl PySecrets<'_, '_> {
         if found.is_instance_of::<PyString>() || found.is_instance_of::<convert::PySecret>() {
             return Ok(vec![found.extract::<SecretArg<'_>>()?.secret()?]);
         }
-        let items = found.try_iter().map_err(|_| {
+        let not_secrets = || {
             PyTypeError::new_err(format!(
                 "a secrets lookup must give a secret (str or xnonce.Secret), a list of them \
                  or None, not {}",
                 convert::type_name(&found)
             ))
-        })?;
+        };
+        // Iterable, but not of secrets: `bytes` would be read as ints, a mapping as its keys.
+        if found.is_instance_of::<PyBytes>()
+            || found.is_instance_of::<PyByteArray>()
+            || found.is_instance_of::<PyMapping>()
+        {
+            return Err(not_secrets());
+        }
+        let items = found.try_iter().map_err(|_| not_secrets())?;
         let mut out = Vec::new();
         for s in items {
             out.push(s?.extract::<SecretArg<'_>>()?.secret()?);

@@ -440,6 +440,37 @@ def test_a_secret_source_of_the_wrong_type_fails_at_construction() -> None:
         )
 
 
+@pytest.mark.parametrize("found", [SECRET.encode(), bytearray(SECRET.encode()), {SECRET: 1}])
+def test_a_lookup_giving_bytes_or_a_mapping_names_what_it_gave(found: object) -> None:
+    # Not "secret must be str ..., not int": bytes iterate as ints, a mapping as its keys.
+    with pytest.raises(
+        TypeError, match=f"a secrets lookup must give .*, not {type(found).__name__}"
+    ):
+        xnonce.Verifier(lambda client: found).verify(  # type: ignore[arg-type,return-value]
+            "GET", "/c/a", host="api.test", x_nonce=signed_get({}), now=TS
+        )
+    with pytest.raises(
+        TypeError, match=f"secret must be str or xnonce.Secret, not {type(found).__name__}"
+    ):
+        xnonce.Verifier(lambda client: [found]).verify(  # type: ignore[list-item]
+            "GET", "/c/a", host="api.test", x_nonce=signed_get({}), now=TS
+        )
+
+
+@pytest.mark.parametrize("bad", [True, False, 1.5, "10", None])
+def test_answer_body_too_large_limit_must_be_an_int(bad: object) -> None:
+    with pytest.raises(TypeError, match="limit"):
+        xnonce.Answer.body_too_large(bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", [-1, 2**64, -(10**30)])
+def test_answer_body_too_large_limit_out_of_range_is_a_value_error(bad: int) -> None:
+    with pytest.raises(ValueError, match="limit") as e:
+        xnonce.Answer.body_too_large(bad)
+    assert not isinstance(e.value, OverflowError)
+    assert xnonce.Answer.body_too_large(0).status == 413
+
+
 def test_schemes_restrict_what_is_accepted() -> None:
     h1 = signed_get({}, scheme="v1")
     with pytest.raises(xnonce.FormatError) as e:

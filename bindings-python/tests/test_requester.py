@@ -162,3 +162,79 @@ def test_json_that_json_dumps_refuses_keeps_its_error() -> None:
     loop.append(loop)
     with pytest.raises(ValueError):
         api.make_request("POST", {}, "/c/a", options={"json": loop})
+
+
+# ---- settings: TypeError for a wrong type, ValueError for a bad value ----
+
+REQUESTERS = [xnonce.Requester, xnonce.AsyncRequester]
+
+
+@pytest.mark.parametrize("cls", REQUESTERS)
+@pytest.mark.parametrize("name", ["timeout", "clock_offset_ms", "max_response_bytes"])
+def test_a_bool_setting_is_a_type_error(cls: Any, name: str) -> None:
+    for flag in (True, False):
+        with pytest.raises(TypeError, match=name) as e:
+            cls("http://127.0.0.1:9", "svc", SECRET, **{name: flag})
+        assert not isinstance(e.value, xnonce.XNonceError)
+
+
+@pytest.mark.parametrize("cls", REQUESTERS)
+@pytest.mark.parametrize(
+    ("name", "bad"),
+    [
+        ("clock_offset_ms", 2**63),
+        ("clock_offset_ms", -(2**63) - 1),
+        ("clock_offset_ms", 10**40),
+        ("max_response_bytes", 2**64),
+        ("max_response_bytes", -1),
+        ("max_response_bytes", -(10**40)),
+        ("timeout", 10**400),
+        ("timeout", 0),
+        ("timeout", -1.0),
+        ("timeout", float("nan")),
+        ("timeout", float("inf")),
+    ],
+    ids=lambda v: str(v)[:24],
+)
+def test_a_setting_out_of_range_is_a_value_error(cls: Any, name: str, bad: object) -> None:
+    with pytest.raises(ValueError, match=name) as e:
+        cls("http://127.0.0.1:9", "svc", SECRET, **{name: bad})
+    assert not isinstance(e.value, OverflowError)
+
+
+@pytest.mark.parametrize("cls", REQUESTERS)
+def test_settings_at_their_bounds_and_of_the_wrong_type(cls: Any) -> None:
+    for kw in (
+        {"clock_offset_ms": 2**63 - 1},
+        {"clock_offset_ms": -(2**63)},
+        {"max_response_bytes": 2**64 - 1},
+        {"max_response_bytes": 2**63},  # an OverflowError ("C long") once
+        {"max_response_bytes": 0},
+        {"timeout": 1},
+        {"timeout": 0.5},
+    ):
+        if cls is xnonce.AsyncRequester:
+            cls("http://127.0.0.1:9", "svc", SECRET, **kw)
+        else:
+            assert cls("http://127.0.0.1:9", "svc", SECRET, **kw).clock_offset_ms == kw.get(
+                "clock_offset_ms", 0
+            )
+
+    class Index:  # an int-like (numpy's integers): taken, as by int settings before
+        def __index__(self) -> int:
+            return 5
+
+    cls("http://127.0.0.1:9", "svc", SECRET, clock_offset_ms=Index(), max_response_bytes=Index())
+    for name, bad in (("clock_offset_ms", 1.5), ("max_response_bytes", "1"), ("timeout", "1")):
+        with pytest.raises(TypeError, match=name):
+            cls("http://127.0.0.1:9", "svc", SECRET, **{name: bad})
+
+
+@pytest.mark.parametrize("cls", REQUESTERS)
+def test_ca_pem_text_utf8_cannot_encode_is_a_value_error(cls: Any) -> None:
+    with pytest.raises(ValueError, match="ca_pem is not valid Unicode text") as e:
+        cls("https://127.0.0.1:9", "svc", SECRET, ca_pem="-----BEGIN \udcff")
+    assert not isinstance(e.value, (TypeError, UnicodeError))
+    assert "\udcff" not in str(e.value)
+    with pytest.raises(TypeError, match="ca_pem must be str or bytes"):
+        cls("https://127.0.0.1:9", "svc", SECRET, ca_pem=5)
