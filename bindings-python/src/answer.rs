@@ -7,7 +7,7 @@ use pyo3::types::PyBytes;
 use xnonce_core::answer::{refusal_scheme, Answer, Refusal};
 use xnonce_core::{Error, Incoming, ReplayStoreError, Scheme};
 
-use crate::convert::{field, named, IntSetting, Text};
+use crate::convert::{field, named, IntSetting, Received};
 
 /// The HTTP answer to a refused request.
 #[pyclass(frozen, module = "xnonce", name = "Answer")]
@@ -58,14 +58,15 @@ impl PyAnswer {
 
     /// The answer to a request whose body is larger than `limit` bytes (413), refused before
     /// the body is read, in the style of the request's credential: its `x_nonce` header, else
-    /// an `ottoken` in `target`'s query. `limit` is an `int` (not a `bool`: `TypeError`), in
+    /// an `ottoken` in `target`'s query (either may hold a lone surrogate: read lossily, for
+    /// the style only). `limit` is an `int` (not a `bool`: `TypeError`), in
     /// `0..=2**64-1` (else `ValueError`).
     #[staticmethod]
     #[pyo3(signature = (limit, *, target=None, x_nonce=None))]
     fn body_too_large(
         limit: IntSetting<u64, named::Limit>,
-        target: Option<Text<'_, field::Target>>,
-        x_nonce: Option<Text<'_, field::Header>>,
+        target: Option<Received<'_, field::Target>>,
+        x_nonce: Option<Received<'_, field::Header>>,
     ) -> PyResult<PyAnswer> {
         let limit = usize::try_from(limit.0).map_err(|_| {
             pyo3::exceptions::PyValueError::new_err("limit is larger than this platform's memory")
@@ -81,8 +82,8 @@ impl PyAnswer {
     #[staticmethod]
     #[pyo3(signature = (*, target=None, x_nonce=None))]
     fn body_unreadable(
-        target: Option<Text<'_, field::Target>>,
-        x_nonce: Option<Text<'_, field::Header>>,
+        target: Option<Received<'_, field::Target>>,
+        x_nonce: Option<Received<'_, field::Header>>,
     ) -> PyAnswer {
         PyAnswer {
             inner: Refusal::body_unreadable().answer(style(target, x_nonce)),
@@ -94,8 +95,8 @@ impl PyAnswer {
     #[staticmethod]
     #[pyo3(signature = (*, target=None, x_nonce=None))]
     fn repeated_host(
-        target: Option<Text<'_, field::Target>>,
-        x_nonce: Option<Text<'_, field::Header>>,
+        target: Option<Received<'_, field::Target>>,
+        x_nonce: Option<Received<'_, field::Header>>,
     ) -> PyAnswer {
         PyAnswer {
             inner: Refusal::repeated_host().answer(style(target, x_nonce)),
@@ -111,8 +112,8 @@ impl PyAnswer {
     #[pyo3(signature = (recorded, *, target=None, x_nonce=None))]
     fn replay_store(
         recorded: Option<bool>,
-        target: Option<Text<'_, field::Target>>,
-        x_nonce: Option<Text<'_, field::Header>>,
+        target: Option<Received<'_, field::Target>>,
+        x_nonce: Option<Received<'_, field::Header>>,
     ) -> Option<PyAnswer> {
         let answer = recorded.ok_or_else(|| ReplayStoreError(String::new()));
         let refused = xnonce_core::replay::recorded(answer).err()?;
@@ -130,11 +131,13 @@ impl PyAnswer {
 }
 
 /// The style of a refusal made before verification (core's `refusal_scheme`; no form body
-/// read yet).
+/// read yet). Text that UTF-8 cannot encode is read lossily here: it only picks the style of
+/// an answer that refuses the request anyway (see [`Received`]).
 fn style(
-    target: Option<Text<'_, field::Target>>,
-    x_nonce: Option<Text<'_, field::Header>>,
+    target: Option<Received<'_, field::Target>>,
+    x_nonce: Option<Received<'_, field::Header>>,
 ) -> Scheme {
-    let query = Incoming::new("", target.as_deref().unwrap_or("")).query;
-    refusal_scheme(x_nonce.as_deref(), query, None)
+    let target = target.as_ref().map_or("", |t| t.text_or_lossy());
+    let query = Incoming::new("", target).query;
+    refusal_scheme(x_nonce.as_ref().map(|x| x.text_or_lossy()), query, None)
 }

@@ -147,6 +147,61 @@ impl<F: Field> Text<'static, F> {
     }
 }
 
+/// A `str` argument that is part of a request a server received (its method, target and
+/// header values, given to `Verifier.verify` and to the `Answer` constructors), kind `F`.
+///
+/// WSGI servers decode what the client sent with latin-1 or `surrogateescape`, so such text
+/// may hold a lone surrogate: that is the client's doing, and the request is refused with
+/// `F`'s code *and* the answer to send (400), never an exception the server cannot answer.
+/// So the text is kept either way: borrowed when UTF-8 can encode it, else read lossily
+/// (U+FFFD for each surrogate's bytes), which serves only to choose the refusal's style (an
+/// `X-Nonce` starting `v2 `, an `ottoken` in the query) and is never verified. Any other type
+/// is a `TypeError`, as for [`Text`].
+pub struct Received<'a, F: Field> {
+    text: std::borrow::Cow<'a, str>,
+    well_formed: bool,
+    kind: PhantomData<F>,
+}
+
+impl<'a, 'py, F: Field> FromPyObject<'a, 'py> for Received<'a, F> {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        let mut ill_formed = false;
+        let checked = utf8_or(obj, F::NAME, || {
+            ill_formed = true;
+            PyValueError::new_err(F::NAME)
+        });
+        let (text, well_formed) = match checked {
+            Ok(text) => (std::borrow::Cow::Borrowed(text), true),
+            Err(_) if ill_formed => {
+                let lossy = obj.cast::<PyString>()?.to_string_lossy().into_owned();
+                (std::borrow::Cow::Owned(lossy), false)
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(Received {
+            text,
+            well_formed,
+            kind: PhantomData,
+        })
+    }
+}
+
+impl<F: Field> Received<'_, F> {
+    /// The text, to verify: `F`'s `ill_formed_text` error when UTF-8 cannot encode it.
+    pub fn checked(&self) -> xnonce_core::Result<&str> {
+        match self.well_formed {
+            true => Ok(&self.text),
+            false => Err(xnonce_core::Error::ill_formed_text(F::CODE, F::NAME)),
+        }
+    }
+
+    /// The text, or its lossy reading: only to choose the style of a refusal.
+    pub fn text_or_lossy(&self) -> &str {
+        &self.text
+    }
+}
+
 /// What a [`Setting`] argument is called in messages.
 pub trait Named {
     /// How messages name the argument.

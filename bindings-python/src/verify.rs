@@ -12,7 +12,7 @@ use xnonce_core::{
 };
 
 use crate::answer::PyAnswer;
-use crate::convert::{self, field, SecretArg, Text, Window};
+use crate::convert::{self, field, Received, SecretArg, Window};
 use crate::errors::{refusal_to_py, IntoPyResult};
 
 /// A verified request.
@@ -309,11 +309,11 @@ impl PyVerifier {
         &self,
         py: Python<'_>,
         once: bool,
-        method: &str,
-        target: &str,
-        host: Option<&str>,
-        x_nonce: Option<&str>,
-        content_type: Option<&str>,
+        method: Received<'_, field::Method>,
+        target: Received<'_, field::Target>,
+        host: Option<Received<'_, field::Host>>,
+        x_nonce: Option<Received<'_, field::Header>>,
+        content_type: Option<Received<'_, field::ContentType>>,
         body: Option<&Bound<'_, PyAny>>,
         now: Option<convert::Millis>,
     ) -> PyResult<PyVerified> {
@@ -322,12 +322,30 @@ impl PyVerifier {
             Some(t) => t,
             None => xnonce_core::SystemEnvironment.now_ms(),
         };
+        // `text_or_lossy` is the text itself when UTF-8 can encode it, which `checked` tells.
         let req = Incoming {
-            x_nonce,
-            ..Incoming::new(method, target)
-                .host_header(host)
-                .body(content_type, &body)
+            x_nonce: x_nonce.as_ref().map(|x| x.text_or_lossy()),
+            ..Incoming::new(method.text_or_lossy(), target.text_or_lossy())
+                .host_header(host.as_ref().map(|h| h.text_or_lossy()))
+                .body(content_type.as_ref().map(|c| c.text_or_lossy()), &body)
         };
+        // Text UTF-8 cannot encode (a lone surrogate: a WSGI server's decoding of bytes the
+        // client sent) refuses the request with that input's code and the answer to send,
+        // styled by the request as read lossily; the first such input, in argument order.
+        let ill_formed = [
+            method.checked().err(),
+            target.checked().err(),
+            host.as_ref().and_then(|h| h.checked().err()),
+            x_nonce.as_ref().and_then(|x| x.checked().err()),
+            content_type.as_ref().and_then(|c| c.checked().err()),
+        ]
+        .into_iter()
+        .flatten()
+        .next();
+        if let Some(err) = ill_formed {
+            let answer = PyAnswer::for_refusal(&err, &req);
+            return Err(refusal_to_py(err, answer));
+        }
         let source = self.secrets.bind(py);
         let secrets = PySecrets {
             source,
@@ -432,22 +450,22 @@ impl PyVerifier {
     fn verify(
         &self,
         py: Python<'_>,
-        method: Text<'_, field::Method>,
-        target: Text<'_, field::Target>,
-        host: Option<Text<'_, field::Host>>,
-        x_nonce: Option<Text<'_, field::Header>>,
-        content_type: Option<Text<'_, field::ContentType>>,
+        method: Received<'_, field::Method>,
+        target: Received<'_, field::Target>,
+        host: Option<Received<'_, field::Host>>,
+        x_nonce: Option<Received<'_, field::Header>>,
+        content_type: Option<Received<'_, field::ContentType>>,
         body: Option<&Bound<'_, PyAny>>,
         now: Option<convert::Millis>,
     ) -> PyResult<PyVerified> {
         self.run(
             py,
             false,
-            &method,
-            &target,
-            host.as_deref(),
-            x_nonce.as_deref(),
-            content_type.as_deref(),
+            method,
+            target,
+            host,
+            x_nonce,
+            content_type,
             body,
             now,
         )
@@ -462,22 +480,22 @@ impl PyVerifier {
     fn verify_once(
         &self,
         py: Python<'_>,
-        method: Text<'_, field::Method>,
-        target: Text<'_, field::Target>,
-        host: Option<Text<'_, field::Host>>,
-        x_nonce: Option<Text<'_, field::Header>>,
-        content_type: Option<Text<'_, field::ContentType>>,
+        method: Received<'_, field::Method>,
+        target: Received<'_, field::Target>,
+        host: Option<Received<'_, field::Host>>,
+        x_nonce: Option<Received<'_, field::Header>>,
+        content_type: Option<Received<'_, field::ContentType>>,
         body: Option<&Bound<'_, PyAny>>,
         now: Option<convert::Millis>,
     ) -> PyResult<PyVerified> {
         self.run(
             py,
             true,
-            &method,
-            &target,
-            host.as_deref(),
-            x_nonce.as_deref(),
-            content_type.as_deref(),
+            method,
+            target,
+            host,
+            x_nonce,
+            content_type,
             body,
             now,
         )

@@ -159,6 +159,39 @@ def test_text_utf8_cannot_encode_is_the_inputs_coded_error(case: str) -> None:
     assert err.__context__ is None and err.__cause__ is None
 
 
+@pytest.mark.parametrize("case", sorted(k for k in LONE_SURROGATES if k.startswith("verifier ")))
+def test_request_text_utf8_cannot_encode_is_a_refusal_with_its_answer(case: str) -> None:
+    # The client's bytes as a WSGI server decoded them: the answer to send comes with it.
+    call, code = LONE_SURROGATES[case]
+    with pytest.raises(xnonce.XNonceError) as e:
+        call()
+    answer = e.value.answer
+    if "secret" in case or "body" in case:
+        # The verifier's configuration, or a body given as text (servers read bytes): the
+        # caller's doing, not the request's.
+        assert answer is None
+        return
+    assert answer is not None and "\udcff" not in answer.body
+    if case == "verifier x_nonce":  # "a\udcffb" is no v2 header: em-secure-api's text
+        assert (answer.status, answer.content_type) == (401, "text/plain")
+        return
+    assert f'"code":"{code}"' in answer.body
+    assert answer.status == e.value.http_status == 400  # v2's style (HEADER is v2)
+
+
+def test_answer_style_arguments_read_text_utf8_cannot_encode_lossily() -> None:
+    # They only choose the style of a refusal: "v2 ..." or an ottoken still tell it.
+    for answer in (
+        xnonce.Answer.body_too_large(10, x_nonce="v2 " + LONE),
+        xnonce.Answer.body_unreadable(target="/a?ottoken=djIgc3Zj&x=" + LONE),
+        xnonce.Answer.repeated_host(target="/" + LONE, x_nonce="v2 " + LONE),
+    ):
+        assert answer.content_type == "application/problem+json"
+    assert xnonce.Answer.body_too_large(10, x_nonce=LONE).content_type == "text/plain"
+    with pytest.raises(TypeError):
+        xnonce.Answer.body_unreadable(target=b"/a")  # type: ignore[arg-type]
+
+
 def test_a_secret_from_the_environment_with_a_stray_byte_never_shows() -> None:
     # The real path: a secret with a non-UTF-8 byte in the environment.
     code = """

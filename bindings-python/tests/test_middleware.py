@@ -653,3 +653,173 @@ def test_an_inner_middleware_keeping_a_key_longer_on_the_same_store_records_it(
 
         app = stacked.app(windowed(outer_ms), windowed(inner_ms))
         assert stacked.status(app) == want, (outer_ms, inner_ms)
+
+
+# ---- what a server decoded badly or framed badly: answered, never raised ----
+
+
+def signed_environ(**overrides: Any) -> dict[str, Any]:
+    """A WSGI environ of a v2-signed POST (form body) to api.test/up?q=1, then ``overrides``."""
+    body = b"a=1"
+    form = "application/x-www-form-urlencoded"
+    header = xnonce.sign_request(
+        "v2", "POST", "api.test", "/up?q=1", "billing", SECRET, content_type=form, body=body
+    )
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": "POST",
+        "RAW_URI": "/up?q=1",
+        "PATH_INFO": "/up",
+        "QUERY_STRING": "q=1",
+        "HTTP_HOST": "api.test",
+        "HTTP_X_NONCE": header,
+        "CONTENT_TYPE": form,
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+    }
+    environ.update(overrides)
+    return {k: v for k, v in environ.items() if v is not None}
+
+
+def call_wsgi(environ: dict[str, Any], max_body: int = 1024) -> tuple[str, bytes, list[Any]]:
+    """Status, body and what reached the app, for ``environ`` through a WSGI middleware."""
+    reached: list[Any] = []
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        reached.append(environ["xnonce.verified"])
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    statuses: list[str] = []
+    verifier = xnonce.Verifier({"billing": SECRET})
+    middleware = WsgiMiddleware(app, verifier, max_body=max_body)
+    body = b"".join(middleware(environ, lambda status, headers: statuses.append(status)))
+    return statuses[0], body, reached
+
+
+def test_a_signed_environ_is_accepted() -> None:
+    status, _, reached = call_wsgi(signed_environ())
+    assert status == "200 OK" and len(reached) == 1
+    # Without RAW_URI: PATH_INFO and QUERY_STRING.
+    assert call_wsgi(signed_environ(RAW_URI=None))[0] == "200 OK"
+
+
+LONE = "\udcff"  # what surrogateescape makes of a stray \xff byte
+
+BADLY_DECODED = {
+    "RAW_URI": ("/up" + LONE + "?q=1", "invalid_path"),
+    "REQUEST_URI": ("/up?q=" + LONE, "invalid_path"),
+    "PATH_INFO": ("/up" + LONE, "invalid_path"),
+    "QUERY_STRING": ("q=" + LONE, "invalid_path"),
+    "HTTP_HOST": ("api.test" + LONE, "invalid_host"),
+    "HTTP_X_NONCE": (None, "malformed_header"),
+    "REQUEST_METHOD": ("PO" + LONE + "T", "invalid_method"),
+    "CONTENT_TYPE": ("text/" + LONE, "invalid_body"),
+}
+
+
+@pytest.mark.parametrize("key", sorted(BADLY_DECODED))
+def test_a_lone_surrogate_in_the_environ_is_a_400_not_an_exception(key: str) -> None:
+    value, code = BADLY_DECODED[key]
+    environ = signed_environ()
+    if key == "HTTP_X_NONCE":
+        value = environ[key][:-1] + LONE  # still "v2 ...": answered in v2's style
+    environ[key] = value
+    if key in ("PATH_INFO", "QUERY_STRING", "REQUEST_URI"):
+        del environ["RAW_URI"]  # read only without it
+    status, body, reached = call_wsgi(environ)
+    assert status.startswith("400 "), status
+    doc = json.loads(body)
+    assert doc["code"] == code and doc["status"] == 400
+    assert LONE not in body.decode("utf-8", "surrogateescape")
+    assert reached == []
+
+
+def test_refusals_before_verification_take_a_lone_surrogate_too() -> None:
+    # Two Host lines (joined with ","), with a v2 X-Nonce holding a lone surrogate: the 400
+    # in v2's style, from the repeated_host check that runs first.
+    header = signed_environ()["HTTP_X_NONCE"][:-1] + LONE
+    status, body, _ = call_wsgi(signed_environ(HTTP_HOST="a, b", HTTP_X_NONCE=header))
+    assert status.startswith("400 ") and json.loads(body)["code"] == "invalid_host"
+    # A body over the limit, the target holding a lone surrogate: 413.
+    environ = signed_environ(RAW_URI="/up?ottoken=djIg" + LONE, CONTENT_LENGTH="2000")
+    status, body, _ = call_wsgi(environ)
+    assert status.startswith("413 ") and json.loads(body)["code"] == "invalid_body"
+    # A malformed chunked body (read fails) with such a target: 400.
+    broken = io.BytesIO()
+    broken.close()  # reading raises ValueError
+    environ = signed_environ(RAW_URI="/" + LONE, CONTENT_LENGTH=None)
+    environ.update({"wsgi.input": broken, "wsgi.input_terminated": True})
+    status, body, _ = call_wsgi(environ)
+    assert status.startswith("400 ")
+
+
+@pytest.mark.parametrize("length", ["abc", "-1", "+3", "1_0", "3.0", " 3x", "\u00b2", "\u0663"])
+def test_a_wsgi_content_length_that_is_no_number_is_a_400_not_a_413(length: str) -> None:
+    status, body, reached = call_wsgi(signed_environ(CONTENT_LENGTH=length))
+    assert status.startswith("400 "), (length, status)
+    assert json.loads(body)["code"] == "invalid_body" and reached == []
+    # A number over the limit stays a 413.
+    assert call_wsgi(signed_environ(CONTENT_LENGTH="2000"))[0].startswith("413 ")
+
+
+def call_asgi(scope_overrides: dict[str, Any]) -> tuple[int, bytes, list[Any]]:
+    """Status, body and what reached the app, for a v2-signed GET of api.test/up through an
+    ASGI middleware, with ``scope_overrides``."""
+    header = xnonce.sign_request("v2", "GET", "api.test", "/up", "billing", SECRET)
+    scope: dict[str, Any] = {
+        "type": "http",
+        "method": "GET",
+        "path": "/up",
+        "raw_path": b"/up",
+        "query_string": b"",
+        "headers": [(b"host", b"api.test"), (b"x-nonce", header.encode())],
+    }
+    scope.update(scope_overrides)
+    scope = {k: v for k, v in scope.items() if v is not None}
+    reached: list[Any] = []
+    sent: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        reached.append(scope["xnonce.verified"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    middleware = AsgiMiddleware(app, xnonce.Verifier({"billing": SECRET}), max_body=1024)
+    asyncio.run(middleware(scope, receive, send))
+    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:]), reached
+
+
+def test_asgi_a_signed_scope_is_accepted() -> None:
+    assert call_asgi({})[0] == 200
+    assert call_asgi({"raw_path": None})[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("overrides", "code"),
+    [
+        ({"method": "G" + LONE + "T"}, "invalid_method"),
+        ({"raw_path": None, "path": "/up" + LONE}, "invalid_path"),
+    ],
+)
+def test_asgi_a_lone_surrogate_in_the_scope_is_a_400_not_an_exception(
+    overrides: dict[str, Any], code: str
+) -> None:
+    status, body, reached = call_asgi(overrides)
+    assert status == 400 and json.loads(body)["code"] == code and reached == []
+
+
+@pytest.mark.parametrize("length", [b"abc", b"-1", b"+0", b"1_0", b"\xb2", b"0, x"])
+def test_an_asgi_content_length_that_is_no_number_is_a_400(length: bytes) -> None:
+    header = xnonce.sign_request("v2", "GET", "api.test", "/up", "billing", SECRET)
+    headers = [(b"host", b"api.test"), (b"x-nonce", header.encode())]
+    status, body, reached = call_asgi({"headers": [*headers, (b"content-length", length)]})
+    assert status == 400 and json.loads(body)["code"] == "invalid_body" and reached == []
+    big = call_asgi({"headers": [*headers, (b"content-length", b"2000")]})
+    assert big[0] == 413
+    assert call_asgi({"headers": [*headers, (b"content-length", b"0")]})[0] == 200

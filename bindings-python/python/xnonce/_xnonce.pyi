@@ -71,7 +71,9 @@ class Answer:
     def body(self) -> str: ...
     @property
     def body_bytes(self) -> bytes: ...
-    # 413 for a body over `limit` bytes, refused before it is read.
+    # 413 for a body over `limit` bytes, refused before it is read. `limit`: an int in
+    # 0..=2**64-1 (a bool: TypeError; out of range: ValueError). Every constructor answers
+    # in the style of `target` / `x_nonce`, read lossily when they hold a lone surrogate.
     @staticmethod
     def body_too_large(
         limit: int, *, target: str | None = None, x_nonce: str | None = None

@@ -67,7 +67,13 @@ def request_target(scope: Scope) -> str:
     if raw:
         path = raw.decode("latin-1")
     else:
-        path = encode_path(scope.get("path", ""))
+        path = scope.get("path", "")
+        try:
+            path = encode_path(path)
+        except UnicodeEncodeError:
+            # A lone surrogate, which UTF-8 cannot encode: handed on as it is, never encoded
+            # into bytes the client did not send; the verifier refuses it (400, invalid_path).
+            pass
     query = scope.get("query_string", b"").decode("latin-1")
     return join_target(path, query)
 
@@ -179,12 +185,20 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
             await _send(send, refused)
             return
         too_large = Answer.body_too_large(self.max_body, target=target, x_nonce=x_nonce)
-        # The server has checked the framing; a declared length over the limit is refused
-        # before the body is read (repeated lines, "5, 5", are left to the count below).
+        # A declared length over the limit is refused before the body is read (repeated
+        # lines, "5, 5", are left to the count below). One that is not a decimal number
+        # (RFC 9110 §8.6: 1*DIGIT; not int()'s syntax, which takes signs, "_" and non-ASCII
+        # digits such as "²") is malformed framing: 400, as from the WSGI middleware and the
+        # reference server (servers that check the framing never pass one on).
         length = _header(scope, b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body:
-            await _send(send, too_large)
-            return
+        if length is not None:
+            declared = [part.strip() for part in length.split(",")]
+            if not all(part.isascii() and part.isdigit() for part in declared):
+                await _send(send, Answer.body_unreadable(target=target, x_nonce=x_nonce))
+                return
+            if len(declared) == 1 and int(declared[0]) > self.max_body:
+                await _send(send, too_large)
+                return
         chunks: list[bytes] = []
         size = 0
         while True:

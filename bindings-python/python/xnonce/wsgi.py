@@ -57,17 +57,25 @@ def request_target(environ: dict[str, Any]) -> str:
     if raw:
         return str(raw)
     path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-    # PEP 3333: the path's bytes, each as one latin-1 character.
-    path = encode_path(path.encode("latin-1"))
+    try:
+        # PEP 3333: the path's bytes, each as one latin-1 character.
+        path = encode_path(path.encode("latin-1"))
+    except UnicodeEncodeError:
+        # Not PEP 3333's text (a lone surrogate from a server that decodes with
+        # surrogateescape): handed on as it is, never encoded into bytes the client did not
+        # send; the verifier refuses what it cannot read (400, invalid_path).
+        pass
     query = environ.get("QUERY_STRING", "")
     return join_target(path, query)
 
 
 def _read_body(environ: dict[str, Any], limit: int) -> bytes | None:
-    """The body (at most ``limit`` bytes), or None when it is larger (or its length unreadable).
+    """The body (at most ``limit`` bytes), or None when it is larger.
 
     By ``CONTENT_LENGTH``; without one, a chunked body the server marks
-    ``wsgi.input_terminated`` is read to its end.
+    ``wsgi.input_terminated`` is read to its end. A ``CONTENT_LENGTH`` that is not a decimal
+    number of bytes (``abc``, ``-1``, ``+5``, ``1_000``) raises ``ValueError``: the request's
+    framing is malformed (400, as from the reference server), it is not a large body (413).
     """
     stream = environ["wsgi.input"]
     length_text = environ.get("CONTENT_LENGTH") or ""
@@ -76,11 +84,11 @@ def _read_body(environ: dict[str, Any], limit: int) -> bytes | None:
             return b""
         body = _read_at_most(stream, limit + 1)
         return body if len(body) <= limit else None
-    try:
-        length = int(length_text)
-    except ValueError:
-        return None
-    if length > limit or length < 0:
+    # RFC 9110 §8.6: 1*DIGIT. Not int()'s syntax, which takes signs, "_" and non-ASCII digits.
+    if not (length_text.isascii() and length_text.isdigit()):
+        raise ValueError("malformed Content-Length")
+    length = int(length_text)
+    if length > limit:
         return None
     return stream.read(length) if length else b""
 
@@ -145,7 +153,8 @@ class XNonceMiddleware(VerifyingMiddleware[WSGIApp]):
         try:
             body = _read_body(environ, self.max_body)
         except (OSError, ValueError):
-            # Malformed chunked framing, a stream that failed: the reference server's 400.
+            # Malformed chunked framing or Content-Length, a stream that failed: the
+            # reference server's 400.
             unreadable = Answer.body_unreadable(target=target, x_nonce=x_nonce)
             return _send(start_response, unreadable)
         if body is None:
