@@ -823,3 +823,16 @@ def test_an_asgi_content_length_that_is_no_number_is_a_400(length: bytes) -> Non
     big = call_asgi({"headers": [*headers, (b"content-length", b"2000")]})
     assert big[0] == 413
     assert call_asgi({"headers": [*headers, (b"content-length", b"0")]})[0] == 200
+
+
+@pytest.mark.parametrize("cls", [WsgiMiddleware, AsgiMiddleware])
+def test_max_body_is_checked_when_the_middleware_is_made(cls: Any) -> None:
+    # Not on every request (Answer.body_too_large refuses a bool limit).
+    verifier = xnonce.Verifier({"billing": SECRET})
+    for bad in (True, False, 1.5, "1024", None):
+        with pytest.raises(TypeError, match="max_body"):
+            cls(echo_wsgi, verifier, max_body=bad)
+    for bad in (-1, 2**64):
+        with pytest.raises(ValueError, match="max_body"):
+            cls(echo_wsgi, verifier, max_body=bad)
+    assert cls(echo_wsgi, verifier, max_body=0).max_body == 0

@@ -14,6 +14,18 @@ MAX_BODY = 1024 * 1024
 App = TypeVar("App")
 
 
+def checked_max_body(limit: object) -> int:
+    """``limit`` as a body limit: an ``int`` number of bytes in ``0..=2**64-1`` (what
+    ``Answer.body_too_large`` takes), checked once rather than on every request. A ``bool``
+    (``True`` is no number of bytes) or any other type is a ``TypeError``, a negative or
+    larger ``int`` a ``ValueError``."""
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise TypeError(f"max_body must be an int number of bytes, not {type(limit).__name__}")
+    if not 0 <= limit < 2**64:
+        raise ValueError("max_body must be an int in 0..=2**64-1")
+    return limit
+
+
 def encode_path(path: str | bytes) -> str:
     """A path a server has percent-decoded, encoded again (``str``: as UTF-8); what RFC 3986
     allows in a path segment, and ``/``, stays as it is."""
@@ -102,7 +114,7 @@ class VerifyingMiddleware(Generic[App]):
         self.app = app
         self.verifier = verifier
         self.once = once
-        self.max_body = max_body
+        self.max_body = checked_max_body(max_body)
 
     def check(
         self,
