@@ -107,9 +107,22 @@ fn json_to_py(py: Python<'_>, v: &serde_json::Value) -> PyResult<Py<PyAny>> {
     })
 }
 
+/// The body as Python's `json.loads` reads it, when the requester found it to be JSON:
+/// integers of any size stay exact (a `serde_json::Value` holds one beyond 64 bits as an
+/// `f64`: `2**64 + 1` would read `1.8446744073709552e+19`) and objects keep the order they
+/// were sent in. Converted from the `Value` should `json.loads` refuse (`ValueError`) text
+/// that serde_json took: not expected (serde_json is the stricter), a fallback.
+fn response_data(py: Python<'_>, body: &str, parsed: &serde_json::Value) -> PyResult<Py<PyAny>> {
+    match py.import("json")?.call_method1("loads", (body,)) {
+        Ok(data) => Ok(data.unbind()),
+        Err(e) if e.is_instance_of::<PyValueError>(py) => json_to_py(py, parsed),
+        Err(e) => Err(e),
+    }
+}
+
 fn response(py: Python<'_>, r: xnonce::Response) -> PyResult<PyResponse> {
     let data = match &r.data {
-        Some(v) => json_to_py(py, v)?,
+        Some(v) => response_data(py, &r.body, v)?,
         None => py.None(),
     };
     Ok(PyResponse {

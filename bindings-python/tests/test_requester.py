@@ -238,3 +238,53 @@ def test_ca_pem_text_utf8_cannot_encode_is_a_value_error(cls: Any) -> None:
     assert "\udcff" not in str(e.value)
     with pytest.raises(TypeError, match="ca_pem must be str or bytes"):
         cls("https://127.0.0.1:9", "svc", SECRET, ca_pem=5)
+
+
+# ---- the answer's JSON ----
+
+
+@pytest.fixture
+def answering() -> Iterator[tuple[str, list[bytes]]]:
+    """A local server answering each request with the next body of its list (JSON)."""
+    bodies: list[bytes] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = bodies.pop(0)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        host, port = server.server_address[:2]
+        yield f"http://{host!s}:{port}", bodies
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_response_data_keeps_big_integers_exact_and_keys_in_order(
+    answering: tuple[str, list[bytes]],
+) -> None:
+    url, bodies = answering
+    body = b'{"id":18446744073709551617,"z":-9223372036854775809,"a":[0.1,12345678901234567890123]}'
+    bodies += [body, body]
+    res = xnonce.Requester(url, "svc", SECRET, timeout=10).make_request("GET", None, "/c/a")
+    assert res.data == {"id": 2**64 + 1, "z": -(2**63) - 1, "a": [0.1, 12345678901234567890123]}
+    assert list(res.data) == ["id", "z", "a"]
+
+    async def main() -> xnonce.Response:
+        api = xnonce.AsyncRequester(url, "svc", SECRET, timeout=10)
+        return await api.make_request("GET", None, "/c/a")
+
+    assert asyncio.run(main()).data == res.data
+    # Not JSON to the requester (too large for a double): no data, as before.
+    bodies.append(b"[" + b"9" * 5000 + b"]")
+    assert xnonce.Requester(url, "svc", SECRET).make_request("GET", None, "/c/a").data is None
