@@ -27,9 +27,9 @@ export interface RequestOptions {
    */
   extraParams?: Params
   /**
-   * v2 only: a JSON body, serialised with `JSON.stringify` (a cycle or a bigint rejects with its
-   * TypeError; more than 128 levels of nesting with `invalid_body`). The params then go in the
-   * query and the body's digest is signed.
+   * v2 only: a JSON body, serialised with `JSON.stringify` and sent as exactly those bytes (a
+   * cycle or a bigint rejects with its TypeError; more than 127 levels of nesting with
+   * `invalid_body`). The params then go in the query and the body's digest is signed.
    */
   json?: unknown
   /** Extra request headers (a `Host` here is the host v2 signs). */

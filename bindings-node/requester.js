@@ -5,13 +5,13 @@
 // undefined properties left out) and it refuses what cannot be JSON — a cycle or a bigint is a
 // TypeError, as in any other JSON.stringify call — so no JS value is ever walked recursively
 // in native code (where a cycle or very deep nesting would overflow the stack and kill the
-// process). JSON nested too deeply to send (more than 128 levels) is an `invalid_body` error.
+// process). JSON nested too deeply to send (more than 127 levels) is an `invalid_body` error.
 
 const native = require('./xnonce.node')
 const { asTypeError, guardClass } = require('./arguments.js')
 const { InputError } = require('./errors.js')
 
-const TOO_DEEP = 'options.json nests too deeply to be sent (at most 128 levels)'
+const TOO_DEEP = 'options.json nests too deeply to be sent (at most 127 levels)'
 
 /** The text of `options.json`, or undefined when there is none (`undefined` or `null`). */
 function jsonText(options) {

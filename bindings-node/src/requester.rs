@@ -9,7 +9,7 @@ use napi_derive::napi;
 use xnonce::RequestOptions;
 use xnonce_core::{ErrorCode, Scheme};
 
-use crate::error::{fail, guard, out_of_range, to_js, Failure, Outcome, MAX_SAFE_INTEGER};
+use crate::error::{guard, out_of_range, to_js, Failure, Outcome, MAX_SAFE_INTEGER};
 use crate::options::{refuse_unknown, Checked, OptionKeys};
 use crate::params::{self, Text};
 
@@ -241,10 +241,12 @@ fn request_options(
     options: Option<Object<'_>>,
     json_text: Option<String>,
 ) -> Outcome<RequestOptions> {
-    let json = json_text.map(|text| json_value(&text)).transpose()?;
+    // Sent as the very bytes JSON.stringify wrote (checked to be JSON, and at most 127
+    // levels deep, by the requester), not re-serialised.
+    let json_raw = json_text.map(String::into_bytes);
     let Some(o) = options else {
         return Ok(RequestOptions {
-            json,
+            json_raw,
             ..RequestOptions::default()
         });
     };
@@ -257,19 +259,8 @@ fn request_options(
         timestamp_ms: params::timestamp_ms(timestamp)?,
         nonce: params::optional_text(Some(nonce), ErrorCode::InvalidNonce, "the nonce")?,
         extra_params: params::collect(env, Some(extra))?,
-        json,
+        json_raw,
         headers: params::collect(env, Some(headers))?,
         ..RequestOptions::default()
-    })
-}
-
-/// The JSON body from its text. serde_json parses at most 128 levels of nesting (it never
-/// recurses without bound); deeper JSON is `invalid_body`.
-fn json_value(text: &str) -> Outcome<serde_json::Value> {
-    serde_json::from_str(text).or_else(|e| {
-        fail(
-            ErrorCode::InvalidBody,
-            format!("options.json cannot be sent: {e} (at most 128 levels of nesting)"),
-        )
     })
 }

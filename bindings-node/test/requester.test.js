@@ -148,6 +148,9 @@ test('v2: the JSON body and extra headers are sent as given, and the X-Nonce sig
       headers: { 'x-request-id': 'abc' },
     })
     assert.equal(res.code, 200)
+    // JSON.stringify's very bytes (1e+21), not a re-serialisation (which wrote 1e21).
+    await api.makeRequest('POST', [], '/c/a', null, { json: { n: 1e21, m: 1.5, k: 'é' } })
+    assert.equal(peer.requests.pop().body, JSON.stringify({ n: 1e21, m: 1.5, k: 'é' }))
     const [req] = peer.requests
     assert.equal(req.body, '{"hello":["world",1]}')
     assert.match(req.headers['content-type'], /^application\/json/)
