@@ -634,11 +634,9 @@ impl Requester {
             .collect();
         let bytes = read_body(&mut res, inner.max_response_bytes).await?;
         let body = String::from_utf8_lossy(&bytes).into_owned();
-        let data = if body.trim().is_empty() {
-            None
-        } else {
-            serde_json::from_str(&body).ok()
-        };
+        // From the bytes: a body that is not UTF-8 is not JSON (read from the lossy text, it
+        // would parse with U+FFFD in its strings). Empty or blank: no data.
+        let data = serde_json::from_slice(&bytes).ok();
         let request_id = signed.header.request_id().to_string();
         Ok((
             Response {

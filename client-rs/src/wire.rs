@@ -134,6 +134,8 @@ fn json_body(p: &Parts<'_>) -> Result<Option<Vec<u8>>, Error> {
     if p.scheme == Scheme::V1 {
         return bad("scheme v1 cannot sign a JSON body; send params or use v2".into());
     }
+    /// serde_json's nesting limit: arrays and objects 127 deep parse, 128 do not.
+    const MAX_JSON_DEPTH: usize = 127;
     match (p.json, p.json_raw) {
         (Some(_), Some(_)) => {
             bad("give either a JSON value or raw JSON bytes as the body, not both".into())
@@ -143,6 +145,10 @@ fn json_body(p: &Parts<'_>) -> Result<Option<Vec<u8>>, Error> {
             .or_else(|e| bad(format!("JSON body: {e}"))),
         (None, Some(raw)) => match serde_json::from_slice::<serde_json::Value>(raw) {
             Ok(_) => Ok(Some(raw.to_vec())),
+            Err(e) if e.to_string().starts_with("recursion limit exceeded") => bad(format!(
+                "the raw JSON body nests deeper than the {MAX_JSON_DEPTH} levels that can be \
+                 checked: {e}"
+            )),
             Err(e) => bad(format!("the raw JSON body is not JSON: {e}")),
         },
         (None, None) => Ok(None),
@@ -263,5 +269,24 @@ mod tests {
         assert_eq!(j.input.body.as_deref(), Some(&b"{\"a\":1}"[..]));
         let e = layout(&parts(Scheme::V1, "POST", &params, Some(&json))).unwrap_err();
         assert_eq!(e.code(), ErrorCode::InvalidBody);
+    }
+
+    /// Raw JSON nested as deep as can be checked is sent; one level more is refused, saying
+    /// so rather than that it is not JSON.
+    #[test]
+    fn raw_json_nests_at_most_127_levels() {
+        let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n)).into_bytes();
+        let raw = |bytes: &[u8]| {
+            let mut p = parts(Scheme::V2, "POST", &[], None);
+            p.json_raw = Some(bytes);
+            json_body(&p)
+        };
+        let deepest = nested(127);
+        assert_eq!(raw(&deepest).unwrap().as_deref(), Some(&deepest[..]));
+        let e = raw(&nested(128)).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidBody);
+        assert!(e.message().contains("deeper than the 127 levels"), "{e}");
+        let e = raw(b"{").unwrap_err();
+        assert!(e.message().contains("is not JSON"), "{e}");
     }
 }

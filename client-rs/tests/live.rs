@@ -425,6 +425,12 @@ fn blocking_requester_works_from_plain_and_async_threads() {
 /// A server that answers each request on a keep-alive connection, then closes the
 /// connection `close_after` later (as servers close idle connections): its address.
 fn closing_server(close_after: Duration) -> String {
+    answering_server(b"ok", close_after)
+}
+
+/// A server that answers every request 200 with `body`, then closes the connection
+/// `close_after` later: its address.
+fn answering_server(body: &'static [u8], close_after: Duration) -> String {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -439,12 +445,40 @@ fn closing_server(close_after: Duration) -> String {
                     }
                     head.push(byte[0]);
                 }
-                let _ = conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+                let answer = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len());
+                let _ = conn
+                    .write_all(answer.as_bytes())
+                    .and_then(|()| conn.write_all(body));
                 std::thread::sleep(close_after);
             });
         }
     });
     format!("http://{addr}")
+}
+
+/// `data` is the body's JSON only when the body is JSON: a body that is not UTF-8 is not
+/// (read from its lossy text, it parsed with U+FFFD in place of the byte).
+#[test]
+fn data_is_none_for_a_body_that_is_not_utf8() {
+    let secret = xnonce::Secret::new("00".repeat(32)).unwrap();
+    for (body, data) in [
+        (&b"{\"a\":\"\xff\"}"[..], None),
+        (
+            &b"{\"a\":\"\xc3\xa9\"}"[..],
+            Some(serde_json::json!({"a": "é"})),
+        ),
+        (&b" \n"[..], None),
+    ] {
+        let base = answering_server(body, Duration::ZERO);
+        let api = xnonce::blocking::Requester::builder(&base, "c", secret.clone())
+            .build()
+            .unwrap();
+        let res = api
+            .make_request("GET", vec![], "/x", None, RequestOptions::default())
+            .unwrap();
+        assert_eq!((res.code, &res.bytes[..]), (200, body));
+        assert_eq!(res.data, data, "{body:?}");
+    }
 }
 
 /// The blocking requester after the server closed an idle connection: the pool must have
