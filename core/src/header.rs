@@ -29,10 +29,17 @@ pub const MAX_TIMESTAMP_MS: u64 = (1 << 53) - 1;
 /// assert!(timestamp_from_i128(1 << 53).is_err());
 /// ```
 pub fn timestamp_from_i128(ms: i128) -> Result<u64> {
-    match u64::try_from(ms) {
-        Ok(ms) if ms <= MAX_TIMESTAMP_MS => Ok(ms),
-        _ => Err(invalid_timestamp()),
-    }
+    ms_from_i128(ms, MAX_TIMESTAMP_MS).ok_or_else(invalid_timestamp)
+}
+
+/// `ms` when it is in `0..=max`.
+pub(crate) fn ms_from_i128(ms: i128, max: u64) -> Option<u64> {
+    u64::try_from(ms).ok().filter(|&ms| ms <= max)
+}
+
+/// `ms` when it is a whole number in `0..=max` (`max` at most 2^53, exact as an `f64`).
+pub(crate) fn ms_from_f64(ms: f64, max: u64) -> Option<u64> {
+    (ms.is_finite() && ms >= 0.0 && ms.fract() == 0.0 && ms <= max as f64).then_some(ms as u64)
 }
 
 /// A timestamp given as a floating-point number (JavaScript's numbers): an integer in
@@ -45,11 +52,7 @@ pub fn timestamp_from_i128(ms: i128) -> Result<u64> {
 /// assert!(timestamp_from_f64(-1.0).is_err());
 /// ```
 pub fn timestamp_from_f64(ms: f64) -> Result<u64> {
-    if ms.is_finite() && ms >= 0.0 && ms.fract() == 0.0 && ms <= MAX_TIMESTAMP_MS as f64 {
-        Ok(ms as u64)
-    } else {
-        Err(invalid_timestamp())
-    }
+    ms_from_f64(ms, MAX_TIMESTAMP_MS).ok_or_else(invalid_timestamp)
 }
 
 /// The `invalid_timestamp` error for a timestamp given as a value that is not an integer in

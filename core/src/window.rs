@@ -24,10 +24,7 @@ pub const MAX_WINDOW_MS: u64 = 86_400_000;
 /// assert!(window_from_i128(i128::from(MAX_WINDOW_MS) + 1).is_err());
 /// ```
 pub fn window_from_i128(ms: i128) -> Result<u64> {
-    match u64::try_from(ms) {
-        Ok(ms) if ms <= MAX_WINDOW_MS => Ok(ms),
-        _ => Err(invalid_window()),
-    }
+    crate::header::ms_from_i128(ms, MAX_WINDOW_MS).ok_or_else(invalid_window)
 }
 
 /// A window given as a floating-point number (JavaScript's numbers): an integer in
@@ -41,11 +38,7 @@ pub fn window_from_i128(ms: i128) -> Result<u64> {
 /// assert!(window_from_f64(1e300).is_err());
 /// ```
 pub fn window_from_f64(ms: f64) -> Result<u64> {
-    if ms.is_finite() && ms >= 0.0 && ms.fract() == 0.0 && ms <= MAX_WINDOW_MS as f64 {
-        Ok(ms as u64)
-    } else {
-        Err(invalid_window())
-    }
+    crate::header::ms_from_f64(ms, MAX_WINDOW_MS).ok_or_else(invalid_window)
 }
 
 fn invalid_window() -> Error {
