@@ -129,6 +129,20 @@ impl Upstream {
     /// (`/items/7`), as a reverse proxy's default redirect rewriting does.
     pub async fn forward(&self, req: Request<Body>) -> Response<Body> {
         let (mut parts, body) = req.into_parts();
+        if parts
+            .method
+            .as_str()
+            .bytes()
+            .any(|b| b.is_ascii_lowercase())
+        {
+            // Signed upper-cased, but methods are case-sensitive (RFC 9110 §9.1): forwarded
+            // as sent, `delete` is not the DELETE verified; upper-cased, `head` would be a
+            // HEAD the client's side does not know it asked for (and `connect` a CONNECT).
+            return failure(
+                StatusCode::BAD_REQUEST,
+                "a method is forwarded only as it was signed: upper-case",
+            );
+        }
         let sent = crate::layer::sent_target(&parts);
         if may_leave_prefix(sent.path()) {
             // Under the URL's prefix, `/../admin` would reach outside it on any upstream
@@ -182,7 +196,7 @@ impl Upstream {
             headers.insert(SCHEME_HEADER, HeaderValue::from_static(v.scheme.as_str()));
         }
         let mut forwarded = Request::new(body);
-        *forwarded.method_mut() = signed_method(parts.method);
+        *forwarded.method_mut() = parts.method;
         *forwarded.uri_mut() = uri;
         *forwarded.headers_mut() = headers;
         match tokio::time::timeout(self.timeout, self.client.request(forwarded)).await {
@@ -393,18 +407,32 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// through the gateway, they would change what the API acts on without touching what was
 /// verified. The gateway is the proxy that would set them, and it vouches only for
 /// `X-Forwarded-For` (the peer's address appended) and `Host` (the verified authority).
-pub const OVERRIDES: [&str; 11] = [
+pub const OVERRIDES: [&str; 21] = [
+    // The host (and port) absolute URLs are built from.
     "forwarded",
     "x-forwarded-host",
     "x-forwarded-server",
+    "x-forwarded-port",
+    "x-original-host",
+    // The target.
     "x-forwarded-prefix",
+    "x-forwarded-uri",
+    "x-forwarded-path",
     "x-original-url",
+    "x-original-uri",
     "x-rewrite-url",
+    "x-envoy-original-path",
+    // The method.
     "x-original-method",
     "x-http-method-override",
     "x-http-method",
     "x-method-override",
+    // The client's address (X-Forwarded-For is kept, with the peer appended).
     "x-real-ip",
+    "x-client-ip",
+    "true-client-ip",
+    "cf-connecting-ip",
+    "x-cluster-client-ip",
 ];
 
 /// Removes every field a client could pass off as the gateway's: any name that, with `_`
@@ -456,16 +484,6 @@ fn may_leave_prefix(path: &str) -> bool {
         .split(|&b| b == b'/' || b == b'\\')
         .map(|segment| segment.split(|&b| b == b';').next().unwrap_or(segment))
         .any(|segment| segment == b"." || segment == b"..")
-}
-
-/// The method as it was signed, upper-cased (PROTOCOL §3.3): `delete` verifies as `DELETE`,
-/// and methods are case-sensitive (RFC 9110 §9.1), so the upstream gets the one verified.
-fn signed_method(method: axum::http::Method) -> axum::http::Method {
-    let name = method.as_str();
-    if !name.bytes().any(|b| b.is_ascii_lowercase()) {
-        return method;
-    }
-    axum::http::Method::from_bytes(name.to_ascii_uppercase().as_bytes()).unwrap_or(method)
 }
 
 /// Keeps only the first line of a field that has one value (RFC 9110 §5.3): what the layer
@@ -544,6 +562,10 @@ mod tests {
             "x-real-ip",
             "x-forwarded-proto",
             "x-forwarded-hostname",
+            "x-original-uri",
+            "x_forwarded_port",
+            "true-client-ip",
+            "x-envoy-original-path",
         ] {
             h.append(k, HeaderValue::from_static("admin"));
         }
@@ -592,17 +614,7 @@ mod tests {
     }
 
     #[test]
-    fn the_upstream_gets_the_signed_method_and_one_content_type() {
-        use axum::http::Method;
-        assert_eq!(
-            signed_method(Method::from_bytes(b"delete").unwrap()),
-            Method::DELETE
-        );
-        assert_eq!(
-            signed_method(Method::from_bytes(b"Patch").unwrap()),
-            Method::PATCH
-        );
-        assert_eq!(signed_method(Method::GET), Method::GET);
+    fn the_upstream_gets_one_content_type() {
         let mut h = HeaderMap::new();
         h.append(
             header::CONTENT_TYPE,

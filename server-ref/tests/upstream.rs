@@ -372,9 +372,9 @@ fn verified_requests_reach_the_api_with_the_client_and_refused_ones_never_do() {
 
 /// What an intermediary could add to a verified request to change what the API acts on
 /// (its host, method, target or the client's address, as frameworks behind a proxy read
-/// them) never reaches the API; the API gets the method as signed and one `Content-Type`
-/// (the one verified); paths that some upstream reads as leaving the prefix and
-/// `CONNECT` are refused.
+/// them) never reaches the API; the API gets one `Content-Type` (the one verified); a method
+/// not sent upper-case (as signed), paths that some upstream reads as leaving the prefix and
+/// `CONNECT` in any case are refused.
 #[test]
 fn what_would_override_the_verified_request_never_reaches_the_api() {
     let (_dirs, secret, seen, _api, gw) = gateway_before_api("upstream-overrides");
@@ -382,7 +382,7 @@ fn what_would_override_the_verified_request_never_reaches_the_api() {
     let body = br#"{"n":1}"#;
     let post = signed(
         Scheme::V2,
-        "delete",
+        "DELETE",
         "/orders/7",
         &[],
         Some(body),
@@ -395,12 +395,14 @@ fn what_would_override_the_verified_request_never_reaches_the_api() {
     .header("X-Original-URL", "/admin/delete_all")
     .header("X_Rewrite_URL", "/admin")
     .header("X-Real-IP", "10.0.0.1")
+    .header("X-Original-URI", "/admin")
+    .header("True-Client-IP", "10.0.0.1")
     .header("X-Forwarded-Proto", "https")
     .header("Content-Type", "text/plain");
     let r = http::send(&gw.base, &post).unwrap();
     assert_eq!(r.status, 201, "{}", r.text());
     let last = seen.lock().unwrap().last().cloned().unwrap();
-    assert_eq!(last.method, "DELETE", "the method as signed");
+    assert_eq!(last.method, "DELETE");
     assert_eq!(&last.body[..], &body[..]);
     for name in [
         "x-forwarded-host",
@@ -409,6 +411,8 @@ fn what_would_override_the_verified_request_never_reaches_the_api() {
         "x-original-url",
         "x_rewrite_url",
         "x-real-ip",
+        "x-original-uri",
+        "true-client-ip",
     ] {
         assert!(!last.headers.contains_key(name), "{name} reached the API");
     }
@@ -425,11 +429,20 @@ fn what_would_override_the_verified_request_never_reaches_the_api() {
         let escape = signed(Scheme::V2, "GET", path, &[], None, &secret, &a);
         assert_eq!(http::send(&gw.base, &escape).unwrap().status, 400, "{path}");
     }
-    let mut connect = signed(Scheme::V2, "CONNECT", "/a/b", &[], None, &secret, &a);
-    connect.absolute = true;
-    let r = http::send(&gw.base, &connect).unwrap();
-    assert_eq!(r.status, 400, "{}", r.text());
-    assert!(r.text().contains("invalid_method"), "{}", r.text());
+    for method in ["CONNECT", "connect"] {
+        let mut connect = signed(Scheme::V2, method, "/a/b", &[], None, &secret, &a);
+        connect.absolute = true;
+        let r = http::send(&gw.base, &connect).unwrap();
+        assert_eq!(r.status, 400, "{}", r.text());
+        assert!(r.text().contains("invalid_method"), "{}", r.text());
+    }
+    // Signed upper-cased, but sent otherwise: not the method verified (nor, upper-cased,
+    // the one the client's side knows it sent: `head`).
+    for method in ["delete", "head"] {
+        let lower = signed(Scheme::V2, method, "/orders/7", &[], None, &secret, &a);
+        let r = http::send(&gw.base, &lower).unwrap();
+        assert_eq!(r.status, 400, "{method}: {}", r.text());
+    }
     assert_eq!(
         seen.lock().unwrap().len(),
         before,
