@@ -554,8 +554,8 @@ impl Shared {
                     target: "xnonce",
                     client = verified.client.as_str(),
                     scheme = outcome.scheme.as_str(),
-                    method = parts.method.as_str(),
-                    path = &*logged_path(sent_target(&parts).path()),
+                    method = &*logged(parts.method.as_str()),
+                    path = &*logged(sent_target(&parts).path()),
                     outcome = "accepted",
                     "request"
                 );
@@ -580,8 +580,8 @@ impl Shared {
                     target: "xnonce",
                     client = outcome.client.as_deref().unwrap_or("-"),
                     scheme = outcome.scheme.as_str(),
-                    method = parts.method.as_str(),
-                    path = &*logged_path(sent_target(&parts).path()),
+                    method = &*logged(parts.method.as_str()),
+                    path = &*logged(sent_target(&parts).path()),
                     outcome = r.error.code().as_str(),
                     status,
                     "request"
@@ -648,7 +648,8 @@ impl Shared {
     fn check_head<'p>(&self, parts: &'p Parts) -> Result<Option<&'p str>, Refusal> {
         // CONNECT asks for a tunnel: nothing in it is an API call to verify, and a 2xx from
         // the service behind would turn the connection into that tunnel.
-        if parts.method == axum::http::Method::CONNECT {
+        // Any case: core signs methods upper-cased, so `connect` verifies as CONNECT.
+        if parts.method.as_str().eq_ignore_ascii_case("CONNECT") {
             let msg = "CONNECT opens a tunnel; it is not a request to verify";
             return Err(Refusal::from(Error::new(ErrorCode::InvalidMethod, msg)));
         }
@@ -806,24 +807,26 @@ impl Shared {
     }
 }
 
-/// A refusal decided from the head alone (its style from the `X-Nonce` header or the query's
-/// `ottoken`).
-/// The longest path a log line holds: a request target may be 64 KiB, and a refusal costs a
-/// client nothing, so a full one would let it write 64 KiB of log per request.
-const LOGGED_PATH_BYTES: usize = 256;
+/// The longest request text (a path, a method) a log line holds: a request target may be
+/// 64 KiB, a method as long as the head allows, and a refusal costs a client nothing, so
+/// whole ones would let it write that much log per request.
+const LOGGED_BYTES: usize = 256;
 
-/// `path` for a log line: its first [`LOGGED_PATH_BYTES`] (at a character boundary), then `…`.
-pub(crate) fn logged_path(path: &str) -> std::borrow::Cow<'_, str> {
-    if path.len() <= LOGGED_PATH_BYTES {
-        return path.into();
+/// `text` from a request for a log line: its first [`LOGGED_BYTES`] (at a character
+/// boundary), then `…`.
+pub(crate) fn logged(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.len() <= LOGGED_BYTES {
+        return text.into();
     }
-    let mut end = LOGGED_PATH_BYTES;
-    while !path.is_char_boundary(end) {
+    let mut end = LOGGED_BYTES;
+    while !text.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}…", &path[..end]).into()
+    format!("{}…", &text[..end]).into()
 }
 
+/// A refusal decided from the head alone (its style from the `X-Nonce` header or the query's
+/// `ottoken`).
 fn head_refusal(parts: &Parts, r: Refusal) -> Outcome {
     let x_nonce = parts.headers.get(&X_NONCE).and_then(|v| v.to_str().ok());
     Outcome {
@@ -939,16 +942,13 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn long_paths_are_cut_in_log_lines() {
-        assert_eq!(logged_path("/a/b"), "/a/b");
+    fn long_request_text_is_cut_in_log_lines() {
+        assert_eq!(logged("/a/b"), "/a/b");
         let long = format!("/{}", "c".repeat(10_000));
-        assert_eq!(
-            logged_path(&long),
-            format!("{}…", &long[..LOGGED_PATH_BYTES])
-        );
+        assert_eq!(logged(&long), format!("{}…", &long[..LOGGED_BYTES]));
         let wide = format!("/{}", "é".repeat(1_000)); // 2 bytes each: 256 is mid-character
-        let cut = logged_path(&wide);
-        assert!(cut.ends_with('…') && cut.len() <= LOGGED_PATH_BYTES + '…'.len_utf8());
+        let cut = logged(&wide);
+        assert!(cut.ends_with('…') && cut.len() <= LOGGED_BYTES + '…'.len_utf8());
     }
 
     /// A signed CONNECT (absolute form, so it has a path to sign) is refused before it is
@@ -966,6 +966,13 @@ pub(crate) mod tests {
         let (status, body) = send(&layer, connect).await;
         assert_eq!(status, 400, "{body}");
         assert!(body.contains(r#""code":"invalid_method""#), "{body}");
+        let lower = Request::builder()
+            .method(axum::http::Method::from_bytes(b"connect").unwrap())
+            .uri("http://h.test/a/b")
+            .header("x-nonce", sign(&input, &secret).unwrap().x_nonce)
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(send(&layer, lower).await.0, 400, "connect in lower case");
     }
 
     #[tokio::test]
