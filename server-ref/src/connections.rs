@@ -50,10 +50,11 @@ pub struct ConnectionLimits {
     /// plus a 64 KiB target and the request line. It bounds what a slow, never-finished head
     /// holds in memory per connection (hyper's own default is about 400 KiB).
     pub max_head_bytes: usize,
-    /// How long an answer (or a WebSocket tunnel's data) may wait for the client to read any
-    /// of it: a client that stops reading, with answers queued (pipelined requests), has its
-    /// connection closed when this passes. A slow reader that keeps reading is never cut.
-    /// Default 30 s.
+    /// How long a write of an answer (or of a WebSocket tunnel's data) may wait without the
+    /// kernel taking any byte: a client that stops reading, with answers queued (pipelined
+    /// requests), has its connection closed when this passes. The kernel takes more once the
+    /// client has read about half of the socket's send buffer (up to a few MB), so a client
+    /// reading a large answer slower than that per `write_timeout` is cut too. Default 30 s.
     pub write_timeout: Duration,
 }
 

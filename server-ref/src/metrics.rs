@@ -53,7 +53,8 @@ const FIRST_STATUS: u16 = 100;
 /// ```
 #[derive(Debug)]
 pub struct Metrics {
-    /// Per scheme (v1, v2): `[0]` accepted, `[1 + i]` refused with `ErrorCode::ALL[i]`.
+    /// Per scheme (v1, v2): `[0]` accepted, `[1 + i]` refused with the `i`th of
+    /// [`layer_codes`].
     requests: [Box<[AtomicU64]>; 2],
     /// Per status, from [`FIRST_STATUS`] to 999.
     responses: Box<[AtomicU64]>,
@@ -66,14 +67,23 @@ impl Default for Metrics {
         let counters = |n: usize| (0..n).map(|_| AtomicU64::new(0)).collect::<Box<[_]>>();
         Metrics {
             requests: [
-                counters(1 + ErrorCode::ALL.len()),
-                counters(1 + ErrorCode::ALL.len()),
+                counters(1 + layer_codes().count()),
+                counters(1 + layer_codes().count()),
             ],
             responses: counters(usize::from(1000 - FIRST_STATUS)),
             http_parse_errors: AtomicU64::new(0),
             connections_open: AtomicU64::new(0),
         }
     }
+}
+
+/// The codes the layer refuses with: every code but the rate limit's (`rate_limited`, decided
+/// behind the layer, seen as `429` answers) and the client-side `connection_failed`.
+fn layer_codes() -> impl Iterator<Item = ErrorCode> {
+    ErrorCode::ALL
+        .iter()
+        .copied()
+        .filter(|c| !matches!(c, ErrorCode::RateLimited | ErrorCode::ConnectionFailed))
 }
 
 fn scheme_index(scheme: Scheme) -> usize {
@@ -88,9 +98,9 @@ impl Metrics {
     pub fn decided(&self, scheme: Scheme, refused: Option<ErrorCode>) {
         let outcome = match refused {
             None => 0,
-            // A refusal's code is always one of ALL; were it not, it is counted nowhere
-            // rather than under another code.
-            Some(code) => match ErrorCode::ALL.iter().position(|c| *c == code) {
+            // A code the layer never refuses with is counted nowhere rather than under
+            // another code.
+            Some(code) => match layer_codes().position(|c| c == code) {
                 Some(i) => 1 + i,
                 None => return,
             },
@@ -134,8 +144,7 @@ impl Metrics {
         );
         for scheme in [Scheme::V1, Scheme::V2] {
             let counters = &self.requests[scheme_index(scheme)];
-            let outcomes =
-                std::iter::once("accepted").chain(ErrorCode::ALL.iter().map(|c| c.as_str()));
+            let outcomes = std::iter::once("accepted").chain(layer_codes().map(|c| c.as_str()));
             for (outcome, counter) in outcomes.zip(counters.iter()) {
                 let _ = writeln!(
                     out,
@@ -226,19 +235,19 @@ mod tests {
         m.decided(Scheme::V2, None);
         m.decided(Scheme::V2, None);
         m.decided(Scheme::V2, Some(ErrorCode::SignatureMismatch));
-        m.decided(Scheme::V1, Some(ErrorCode::RateLimited));
+        m.decided(Scheme::V1, Some(ErrorCode::RateLimited)); // not the layer's: not counted
         let text = m.render(None);
         let series =
             |s: &str, o: &str| format!("xnonce_requests_total{{scheme=\"{s}\",outcome=\"{o}\"}}");
         assert_eq!(value(&text, &series("v2", "accepted")), Some(2));
         assert_eq!(value(&text, &series("v2", "signature_mismatch")), Some(1));
-        assert_eq!(value(&text, &series("v1", "rate_limited")), Some(1));
+        assert_eq!(value(&text, &series("v1", "rate_limited")), None);
         assert_eq!(value(&text, &series("v1", "accepted")), Some(0));
         let request_lines = text
             .lines()
             .filter(|l| l.starts_with("xnonce_requests_total{"))
             .count();
-        assert_eq!(request_lines, 2 * (1 + ErrorCode::ALL.len()));
+        assert_eq!(request_lines, 2 * (1 + ErrorCode::ALL.len() - 2));
         assert!(!text.contains("xnonce_replay_keys"));
     }
 

@@ -236,8 +236,12 @@ impl Server {
         };
         let counts = match self.metrics {
             Some((counts, listener, scrape)) => {
-                // Scraped until the API's connections are drained.
-                let limits = ConnectionLimits::default();
+                // Scraped until the API's connections are drained; by a few scrapers at
+                // most (and so no second warning about the open-files limit).
+                let limits = ConnectionLimits {
+                    max_connections: 16,
+                    ..ConnectionLimits::default()
+                };
                 let stop = std::future::pending();
                 tasks.push(tokio::spawn(connections::serve(
                     listener, scrape, limits, stop,

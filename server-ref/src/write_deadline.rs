@@ -5,7 +5,9 @@
 //! the socket's buffers; hyper then waits to write and stops reading, and no timer runs: the
 //! connection, and its slot of [`crate::ConnectionLimits::max_connections`], is held for as
 //! long as the client likes. [`WriteDeadline`] fails a write (or flush) that has waited longer
-//! than its deadline for the peer to take any byte, which ends the connection.
+//! than its deadline for the kernel to take any byte, which ends the connection. (The kernel
+//! takes more once the peer has read about half of what the send buffer holds: a peer that
+//! reads, but slower than that per deadline, is cut too.)
 
 use std::future::Future as _;
 use std::io;
@@ -139,8 +141,8 @@ mod tests {
         assert_eq!(start.elapsed(), Duration::from_secs(5));
     }
 
-    /// A slow reader that keeps taking bytes is never cut, however long the whole write takes;
-    /// the deadline counts from the last progress.
+    /// A slow reader that keeps the writes moving is never cut, however long the whole write
+    /// takes; the deadline counts from the last progress.
     #[tokio::test(start_paused = true)]
     async fn a_slow_reader_that_keeps_reading_is_served() {
         let (near, mut far) = tokio::io::duplex(4);
