@@ -825,6 +825,18 @@ def test_an_asgi_content_length_that_is_no_number_is_a_400(length: bytes) -> Non
     assert call_asgi({"headers": [*headers, (b"content-length", b"0")]})[0] == 200
 
 
+def test_a_content_length_too_long_for_int_is_a_413_in_both_middlewares() -> None:
+    # Python's int() refuses more than 4300 digits: the ASGI middleware answered 500.
+    huge = "9" * 5000
+    header = xnonce.sign_request("v2", "GET", "api.test", "/up", "billing", SECRET)
+    headers = [(b"host", b"api.test"), (b"x-nonce", header.encode())]
+    assert call_asgi({"headers": [*headers, (b"content-length", huge.encode())]})[0] == 413
+    assert call_wsgi(signed_environ(CONTENT_LENGTH=huge))[0].startswith("413 ")
+    # Leading zeros do not make a small length large.
+    zeros = "0" * 5000 + "2"
+    assert call_asgi({"headers": [*headers, (b"content-length", zeros.encode())]})[0] != 413
+
+
 @pytest.mark.parametrize("cls", [WsgiMiddleware, AsgiMiddleware])
 def test_max_body_is_checked_when_the_middleware_is_made(cls: Any) -> None:
     # Not on every request (Answer.body_too_large refuses a bool limit).

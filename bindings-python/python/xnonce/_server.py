@@ -59,6 +59,13 @@ RECORDS_KEY = "xnonce.recorded"
 Request = MutableMapping[str, Any]
 
 
+def exceeds(digits: str, limit: int) -> bool:
+    """Whether the decimal ``digits`` (ASCII digits only) is over ``limit``, without ``int()``
+    of a huge one (Python refuses to convert more than 4300 digits)."""
+    digits = digits.lstrip("0") or "0"
+    return len(digits) > len(str(limit)) or int(digits) > limit
+
+
 def verifier_store(verifier: Verifier) -> object:
     """The object ``verifier.verify_once`` records in: its ``replay_store``, else its own
     memory, which only this verifier holds, so the verifier stands for it."""

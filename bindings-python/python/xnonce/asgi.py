@@ -34,6 +34,7 @@ from xnonce._server import (
     RECORDS_KEY,
     VerifyingMiddleware,
     encode_path,
+    exceeds,
     held,
     join_target,
     leave_record,
@@ -196,7 +197,7 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
             if not all(part.isascii() and part.isdigit() for part in declared):
                 await _send(send, Answer.body_unreadable(target=target, x_nonce=x_nonce))
                 return
-            if len(declared) == 1 and int(declared[0]) > self.max_body:
+            if len(declared) == 1 and exceeds(declared[0], self.max_body):
                 await _send(send, too_large)
                 return
         chunks: list[bytes] = []

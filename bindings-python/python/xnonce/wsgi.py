@@ -32,6 +32,7 @@ from xnonce._server import (
     RECORDS_KEY,
     VerifyingMiddleware,
     encode_path,
+    exceeds,
     join_target,
     repeated_host,
 )
@@ -87,9 +88,9 @@ def _read_body(environ: dict[str, Any], limit: int) -> bytes | None:
     # RFC 9110 §8.6: 1*DIGIT. Not int()'s syntax, which takes signs, "_" and non-ASCII digits.
     if not (length_text.isascii() and length_text.isdigit()):
         raise ValueError("malformed Content-Length")
-    length = int(length_text)
-    if length > limit:
+    if exceeds(length_text, limit):
         return None
+    length = int(length_text.lstrip("0") or "0")  # not over limit: few digits left
     return stream.read(length) if length else b""
 
 
