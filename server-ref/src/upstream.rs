@@ -1,17 +1,19 @@
 //! Forwarding verified requests to the API behind the server (the config's `[upstream]`):
 //! `xnonce-server` as a verifying gateway in front of an API written in any language.
 //!
-//! A request the layer accepted is sent on to the upstream unchanged — method (upper-cased,
-//! as signed), target (path and query as the client sent them), header fields, body — except
-//! that the hop-by-hop fields (RFC 9110 §7.6.1: `Connection` and the fields it names,
-//! `Keep-Alive`, `Proxy-Connection`, `TE`, `Trailer`, `Transfer-Encoding`, `Upgrade`),
-//! `Expect`, a second `Content-Type` line and the fields that would override the verified
-//! host, method, target or address ([`OVERRIDES`]) are dropped, and the verified client and scheme are added as [`CLIENT_HEADER`] and [`SCHEME_HEADER`], after
-//! every `X-XNonce-*` field the client sent is dropped (also spelled with `_`: a client cannot
-//! name itself). An absolute-form target's authority, the host it was verified for, is sent
-//! as `Host`; a path with `.` or `..` segments, as written or once decoded, is refused (400),
-//! since it could leave the URL's prefix. The peer's address is appended to `X-Forwarded-For`. The upstream's answer
-//! comes back the same way, a `Location` that names the upstream's own address rewritten to
+//! A request the layer accepted is sent on to the upstream unchanged — method, target (path
+//! and query as the client sent them), header fields, body — except that the hop-by-hop
+//! fields (RFC 9110 §7.6.1: `Connection` and the fields it names, `Keep-Alive`,
+//! `Proxy-Connection`, `TE`, `Trailer`, `Transfer-Encoding`, `Upgrade`), `Expect`, a second
+//! `Content-Type` line and the fields that would override the verified host, method, target
+//! or address ([`OVERRIDES`]) are dropped, and the verified client and scheme are added as
+//! [`CLIENT_HEADER`] and [`SCHEME_HEADER`], after every `X-XNonce-*` field the client sent is
+//! dropped (also spelled with `_`: a client cannot name itself). An absolute-form target's
+//! authority, the host it was verified for, is sent as `Host`; a method not sent upper-case
+//! (as it was signed: methods are case-sensitive) and a path with `.` or `..` segments, as
+//! written or once decoded (which could leave the URL's prefix), are refused (400). The
+//! peer's address is appended to `X-Forwarded-For`. The upstream's answer comes back the same
+//! way, a `Location` that names the upstream's own address rewritten to
 //! the gateway's path (see [`Upstream::forward`]). Refused requests never reach the upstream.
 //!
 //! A WebSocket handshake (`Connection: upgrade`, `Upgrade: websocket`), verified like any
