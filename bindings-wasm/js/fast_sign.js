@@ -57,6 +57,10 @@ function fastSign(general, wasm) {
     let body;
     if (options !== undefined && options !== null) {
       if (typeof options !== "object") return 0; // the general path throws the TypeError
+      for (const key in options) {
+        // An unknown key: the general path throws its TypeError.
+        if (key !== "nonce" && key !== "host" && key !== "timestamp" && key !== "body") return 0;
+      }
       nonce = options.nonce ?? undefined;
       host = options.host ?? undefined;
       timestamp = options.timestamp ?? undefined;

@@ -196,7 +196,11 @@ pub(crate) fn body(value: &JsValue) -> JsResult<Vec<u8>> {
     ))
 }
 
-/// The core input from the positional arguments and the options object.
+/// The keys of `SignOptions`.
+const SIGN_OPTION_KEYS: [&str; 4] = ["timestamp", "nonce", "host", "body"];
+
+/// The core input from the positional arguments and the options object (an unknown key in
+/// it is a `TypeError`).
 pub fn sign_input(
     scheme_v: &JsValue,
     method: &JsValue,
@@ -217,6 +221,16 @@ pub fn sign_input(
     };
     if !options.is_object() {
         return Err(XNonceError::Type("options must be an object".into()));
+    }
+    // A misspelt key (`timeStamp`, `Host`) would be signed without, silently.
+    for key in js_sys::Object::keys(options.unchecked_ref::<js_sys::Object>()).iter() {
+        let key = key.as_string().unwrap_or_default();
+        if !SIGN_OPTION_KEYS.contains(&key.as_str()) {
+            return Err(XNonceError::Type(format!(
+                "options has no key {key:?} (it takes {})",
+                SIGN_OPTION_KEYS.join(", ")
+            )));
+        }
     }
     let options: &SignOptionsJs = options.unchecked_ref();
     if let Some(ts) = options.timestamp() {

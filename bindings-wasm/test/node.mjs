@@ -394,6 +394,14 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
       for (const options of [5, "host", true, () => ({ host: "h" })]) {
         for (const call of calls(args, options)) throwsType(call, /^options must be an object$/);
       }
+      // A misspelt option key is refused, never signed without (the fast path and the general
+      // one alike: a plain sign call takes the fast path).
+      for (const options of [
+        { ...V2, timeStamp: 1 },
+        { ...V2, Host: "h" },
+      ]) {
+        for (const call of calls(args, options)) throwsType(call, /^options has no key "(timeStamp|Host)"/);
+      }
       equal(x.sign("v1", "GET", "/a", [], "c", SECRET, null).split(" ").length, 3, "null options are none");
       equal(x.parseHeader(header).client, "c", "the module still works afterwards");
       equal(x.ottokenDecode(x.ottokenEncode(header)), header, "ottoken round trip afterwards");
