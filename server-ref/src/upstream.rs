@@ -470,13 +470,11 @@ fn strip_gateway_fields(headers: &mut HeaderMap) {
 }
 
 /// True when a path has a segment some upstream reads as `.` or `..`, and so could step out
-/// of the URL's prefix: core's dot segments ([`xnonce_core::link::has_dot_segment`]), and the
-/// same once decoded (`%2e`, an encoded `/` or `\` as a separator: `/x/..%2fadmin`), split
-/// at `\` too (Windows servers) and cut at `;` (Tomcat and Jetty read `/..;/` as `/../`).
+/// of the URL's prefix: once decoded, which covers core's dot segments
+/// ([`xnonce_core::link::has_dot_segment`]: `.`, `..`, any dot written `%2e`) and an encoded
+/// `/` or `\` as a separator (`/x/..%2fadmin`), split at `\` too (Windows servers) and cut
+/// at `;` (Tomcat and Jetty read `/..;/` as `/../`). A path that cannot be decoded counts.
 fn may_leave_prefix(path: &str) -> bool {
-    if xnonce_core::link::has_dot_segment(path) {
-        return true;
-    }
     let decoded = match xnonce_core::percent::decode_path(path) {
         Ok(bytes) => bytes,
         // Not forwardable as a path either way; the layer verified it as given.
