@@ -147,6 +147,12 @@ impl Requester {
         self.inner.clock_offset_ms()
     }
 
+    /// True once a stale answer's authentic hint has set the clock offset; see
+    /// [`crate::Requester::clock_offset_learned`].
+    pub fn clock_offset_learned(&self) -> bool {
+        self.inner.clock_offset_learned()
+    }
+
     /// The async requester inside (shares the pool and clock offset), to await in any tokio
     /// runtime.
     pub fn as_async(&self) -> &crate::Requester {

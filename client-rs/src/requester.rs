@@ -2,7 +2,7 @@
 //! `ReSvcClient::Requester#make_request`.
 
 use std::fmt;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -298,6 +298,7 @@ impl RequesterBuilder {
                 scheme: self.scheme,
                 correct_clock: self.correct_clock,
                 offset_ms: AtomicI64::new(self.clock_offset_ms),
+                offset_learned: AtomicBool::new(false),
                 max_response_bytes: self.max_response_bytes,
             }),
         })
@@ -396,6 +397,7 @@ struct Inner {
     scheme: Scheme,
     correct_clock: bool,
     offset_ms: AtomicI64,
+    offset_learned: AtomicBool,
     max_response_bytes: u64,
 }
 
@@ -482,6 +484,22 @@ impl Requester {
         self.inner.offset_ms.load(Ordering::Relaxed)
     }
 
+    /// True once a stale answer's authentic hint has set the clock offset, even when the
+    /// offset learned equals the one given (a server on the same host differs by 0 ms).
+    /// With clock correction on, the request that drew it was re-signed once, unless its
+    /// timestamp or nonce was forced.
+    ///
+    /// ```
+    /// use xnonce::{Requester, Secret};
+    /// let secret = Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")?;
+    /// let api = Requester::builder("http://127.0.0.1:8080", "test_client", secret).build()?;
+    /// assert!(!api.clock_offset_learned()); // nothing sent yet
+    /// # Ok::<(), xnonce::Error>(())
+    /// ```
+    pub fn clock_offset_learned(&self) -> bool {
+        self.inner.offset_learned.load(Ordering::Relaxed)
+    }
+
     /// Signs and sends one request, like em-secure-api's
     /// `make_request(method, params, action, controller, options)`.
     ///
@@ -557,6 +575,7 @@ impl Requester {
         let local = SystemEnvironment.now_ms();
         let offset = hint.server_time_ms as i64 - local as i64;
         inner.offset_ms.store(offset, Ordering::Relaxed);
+        inner.offset_learned.store(true, Ordering::Relaxed);
         let forced_nonce = options.nonce.is_some() && inner.scheme == Scheme::V2;
         if options.timestamp_ms.is_some() || forced_nonce {
             // A forced timestamp is what the caller asked to send (em-secure-api's

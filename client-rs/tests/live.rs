@@ -178,9 +178,15 @@ async fn stale_requests_are_corrected_once_from_the_authentic_hint() {
             "{scheme}: stale answer without a time hint"
         );
         assert_eq!(strict.clock_offset_ms(), -100_000);
+        assert!(
+            !strict.clock_offset_learned(),
+            "{scheme}: correction is off"
+        );
 
         let api = slow_clock(&s, client, scheme, true);
+        assert!(!api.clock_offset_learned());
         let fixed = get_login(&api, Default::default()).await;
+        assert!(api.clock_offset_learned(), "{scheme}");
         assert_eq!(fixed.code, 200, "{scheme}: {}", fixed.body);
         // Same machine: the learned offset is the request's round trip, not 100 s.
         assert!(
@@ -203,6 +209,7 @@ async fn a_forced_stale_timestamp_is_not_retried() {
         let res = get_login(&api, forced).await;
         assert_eq!(res.code, 401, "{scheme}: {}", res.body);
         // The hint was authentic, so the offset is learned even though nothing was resent.
+        assert!(api.clock_offset_learned(), "{scheme}");
         assert!(
             api.clock_offset_ms().abs() < 5_000,
             "{}",
