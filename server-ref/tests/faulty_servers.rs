@@ -8,9 +8,9 @@
 //! the layer left off, answers changed on their way out — runs the whole suite against it
 //! with two clients, and checks that exactly the rows covering that defect fail.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::Response;
@@ -290,12 +290,32 @@ fn a_store_keyed_by_the_timestamp_too_fails_the_same_nonce_row() {
     assert_eq!(server.failures(), names(&["v2 same nonce, new timestamp"]));
 }
 
-/// Holds one insert at a time for 200 ms and fails the others while it does (as a store
-/// that times out on a busy lock would): replays are refused, but copies sent at once get
-/// 503, not 409.
+/// Holds one insert at a time and fails the others while it does (as a store that times out
+/// on a busy lock would): replays are refused, but copies sent at once get 503, not 409.
+///
+/// The holder keeps the lock until the copies of its key stop arriving (200 ms without one,
+/// or 8 seen, at most 5 s), not for a fixed time: on a loaded machine the eighth copy of a
+/// row may connect well after the first, and must still find the store busy.
 struct BusyStore {
     keys: Mutex<HashSet<String>>,
     busy: tokio::sync::Mutex<()>,
+    /// Per key: the attempts seen and when the last one came.
+    attempts: Mutex<HashMap<String, (usize, Instant)>>,
+}
+
+impl BusyStore {
+    fn attempt(&self, key: &str) -> (usize, Instant) {
+        let mut attempts = self.attempts.lock().unwrap();
+        let seen = attempts
+            .entry(key.to_string())
+            .or_insert((0, Instant::now()));
+        *seen = (seen.0 + 1, Instant::now());
+        *seen
+    }
+
+    fn seen(&self, key: &str) -> (usize, Instant) {
+        self.attempts.lock().unwrap()[key]
+    }
 }
 
 impl AsyncReplayStore for BusyStore {
@@ -306,11 +326,23 @@ impl AsyncReplayStore for BusyStore {
         _now_ms: u64,
     ) -> StoreFuture<'a, Result<bool, ReplayStoreError>> {
         Box::pin(async move {
+            let key = key.as_str();
+            self.attempt(key);
             let Ok(_held) = self.busy.try_lock() else {
                 return Err(ReplayStoreError("busy".into()));
             };
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            Ok(self.keys.lock().unwrap().insert(key.as_str().to_string()))
+            let held_since = Instant::now();
+            loop {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                let (count, last) = self.seen(key);
+                if count >= 8
+                    || last.elapsed() >= Duration::from_millis(200)
+                    || held_since.elapsed() >= Duration::from_secs(5)
+                {
+                    break;
+                }
+            }
+            Ok(self.keys.lock().unwrap().insert(key.to_string()))
         })
     }
 }
@@ -320,6 +352,7 @@ fn a_store_that_fails_under_contention_fails_the_simultaneous_rows() {
     let store = BusyStore {
         keys: Mutex::new(HashSet::new()),
         busy: tokio::sync::Mutex::new(()),
+        attempts: Mutex::new(HashMap::new()),
     };
     let server = with_store(store);
     let results = server.run_suite_at("");
