@@ -137,20 +137,33 @@ fn a_second_sigterm_cuts_the_drain_short_and_the_journal_is_still_written() {
     assert_eq!(http::send(&at(&s), &accepted).unwrap().status, 200);
     // A request whose body never finishes: the drain would wait for it until its 10 s
     // deadline.
-    use std::io::Write;
+    use std::io::{Read, Write};
     let mut stuck = std::net::TcpStream::connect(&s.base.connect).unwrap();
     stuck
         .write_all(
             format!(
                 "POST /controller1/action1 HTTP/1.1\r\nHost: {authority}\r\n\
                  X-Nonce: {}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-                 Content-Length: 100\r\n\r\nusername=",
+                 Content-Length: 100\r\nExpect: 100-continue\r\n\r\n",
                 v2_header("twice", &xnonce_server::now_ms().to_string())
             )
             .as_bytes(),
         )
         .unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    // The interim 100 says the server has read the head and waits for the body: from then
+    // on the connection is a request in flight, which the drain waits for (before it, the
+    // connection would be idle and closed at once).
+    stuck
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut interim = [0u8; 25];
+    stuck.read_exact(&mut interim).unwrap();
+    assert!(
+        interim.starts_with(b"HTTP/1.1 100 Continue\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&interim)
+    );
+    stuck.write_all(b"username=").unwrap();
 
     s.send_signal("-TERM");
     std::thread::sleep(Duration::from_millis(500));
