@@ -164,9 +164,9 @@ fn serve_with(d: &Dirs, toml: &str) -> Result<Served, Exited> {
     spawn_serve(cmd, &d.fresh("gateway", "log"))
 }
 
-/// The gateway: `[upstream] url = <url>`, a 1 s timeout.
-fn gateway(d: &Dirs, url: &str) -> Served {
-    let toml = format!("[upstream]\nurl = \"{url}\"\ntimeout_ms = 1000\n");
+/// The gateway: `[upstream] url = <url>` with this timeout.
+fn gateway(d: &Dirs, url: &str, timeout_ms: u64) -> Served {
+    let toml = format!("[upstream]\nurl = \"{url}\"\ntimeout_ms = {timeout_ms}\n");
     serve_with(d, &toml).unwrap_or_else(|e| panic!("{e:?}"))
 }
 
@@ -177,7 +177,8 @@ fn gateway_before_api(name: &str) -> (Dirs, Secret, Arc<Mutex<Vec<Seen>>>, InPro
     let secret = add_client(&d, "shop");
     let seen = Arc::new(Mutex::new(Vec::new()));
     let api = api(seen.clone());
-    let gw = gateway(&d, &format!("{}/v1", api.url));
+    // A timeout no forwarded request nears on a loaded machine; the 504 has its own gateway.
+    let gw = gateway(&d, &format!("{}/v1", api.url), 10_000);
     (d, secret, seen, api, gw)
 }
 
@@ -345,9 +346,13 @@ fn verified_requests_reach_the_api_with_the_client_and_refused_ones_never_do() {
     assert_eq!((r.status, r.text()), refused);
     assert_eq!(seen.lock().unwrap().len(), before);
 
-    // Slower than the 1 s timeout: 504; the API gone: 502.
-    let slow = signed(Scheme::V2, "GET", "/slow", &[], None, &secret, &a);
-    let r = http::send(&gw.base, &slow).unwrap();
+    // Slower (3 s) than a gateway's 1 s timeout: 504; the API gone: 502.
+    let d = Dirs::new("upstream-timeout");
+    let quick_secret = add_client(&d, "shop");
+    let quick = gateway(&d, &format!("{}/v1", api.url), 1_000);
+    let at = quick.base.authority.clone();
+    let slow = signed(Scheme::V2, "GET", "/slow", &[], None, &quick_secret, &at);
+    let r = http::send(&quick.base, &slow).unwrap();
     assert_eq!(
         (r.status, r.text()),
         (504, "the upstream did not answer in time".into())
