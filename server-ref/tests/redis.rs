@@ -230,7 +230,7 @@ fn the_store_reports_a_refusal_at_once(redis: &Redis) -> Check {
     let rt = runtime();
     rt.block_on(async {
         let store =
-            RedisStore::new(&redis.url(Some(WRONG), 0), "t:")?.timeout(Duration::from_millis(2000));
+            RedisStore::new(&redis.url(Some(WRONG), 0), "t:")?.timeout(Duration::from_secs(10));
         ensure!(
             matches!(store.check().await, Err(CheckError::Refused(_))),
             "check: {:?}",
@@ -243,7 +243,9 @@ fn the_store_reports_a_refusal_at_once(redis: &Redis) -> Check {
             .err()
             .ok_or("accepted with a wrong password")?;
         let (took, msg) = (t0.elapsed(), e.0);
-        ensure!(took < Duration::from_millis(1500), "took {took:?}: {msg}");
+        // Well under the 10 s timeout: the refusal is not waited out (with slack for a
+        // loaded machine).
+        ensure!(took < Duration::from_secs(5), "took {took:?}: {msg}");
         ensure!(msg.contains("refused the connection"), "{msg}");
         ensure!(!msg.contains(WRONG), "{msg}");
         let down = RedisStore::new(&format!("redis://127.0.0.1:{}/0", free_port()), "t:")?;
@@ -388,7 +390,8 @@ fn a_stopped_redis_does_not_queue_requests(dir: &Path) -> Check {
     };
     let rt = runtime();
     let timeout = Duration::from_millis(500);
-    let bound = timeout * 3 + Duration::from_secs(1);
+    // Half the 10 s that queueing (20 × 500 ms) would take, with slack for a loaded machine.
+    let bound = timeout * 3 + Duration::from_secs(4);
     let store = RedisStore::new(&redis.url(Some(PASSWORD), 0), "stop:")?.timeout(timeout);
     let now = xnonce_server::now_ms();
     let first = rt.block_on(store.insert_if_absent(&"v2:svc:stop-0".into(), now + 30_000, now));
@@ -520,7 +523,7 @@ fn an_evicting_redis_is_warned_about(ctx: &Ctx) -> Check {
 
 fn unreachable_at_start_serves_503(ctx: &Ctx) -> Check {
     let url = format!("redis://127.0.0.1:{}/0", free_port());
-    let Ok(Served { base, log, .. }) = &ctx.serve(&url, 1000) else {
+    let Ok(Served { base, log, .. }) = &ctx.serve(&url, 10_000) else {
         return Err("a server whose Redis is down must still start".into());
     };
     let t0 = Instant::now();
@@ -528,7 +531,8 @@ fn unreachable_at_start_serves_503(ctx: &Ctx) -> Check {
     let took = t0.elapsed();
     ensure!(r.status == 503, "{} {}", r.status, r.text());
     ensure!(r.text().contains("store_unavailable"), "{}", r.text());
-    ensure!(took < Duration::from_millis(1500), "took {took:?}");
+    // A refused connection answers at once, not after the 10 s timeout.
+    ensure!(took < Duration::from_secs(5), "took {took:?}");
     let log = std::fs::read_to_string(log).unwrap_or_default();
     ensure!(log.contains("unreachable"), "no warning: {log}");
     let refusal = log
