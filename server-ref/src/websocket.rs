@@ -420,7 +420,7 @@ mod tests {
     }
 
     /// At shutdown a pipe ends the frame in flight (and no more), then says goodbye.
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn at_shutdown_the_frame_in_flight_ends_then_a_close_frame_follows() {
         let (first, second) = (client_text(b"hello, world"), client_text(b"not sent"));
         let mut p = Piped::new(1 << 16);
@@ -437,7 +437,7 @@ mod tests {
 
     /// The Close is followed by the end of the stream at once (not at the end of the grace),
     /// and the pipe reads its sender's answer until the sender ends.
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn after_its_close_a_pipe_ends_its_output_and_reads_the_answer() {
         let mut p = Piped::new(1 << 16);
         p.shut_down().await;
@@ -450,7 +450,7 @@ mod tests {
     }
 
     /// After a sender's own Close its receiver gets no second one (nothing may follow one).
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn after_a_senders_close_its_receiver_gets_no_second_one() {
         let peer_close = [0x88, 0x02, 0x03, 0xe8];
         let mut p = Piped::new(1 << 16);
@@ -463,7 +463,7 @@ mod tests {
 
     /// A receiver slow to read when the shutdown begins still gets the whole frame, then the
     /// Close.
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_slow_receiver_gets_the_frame_in_flight_then_the_close() {
         let frame = client_text(&[7; 96]);
         let mut p = Piped::new(16);
@@ -475,7 +475,7 @@ mod tests {
     }
 
     /// A frame that does not end within the grace is cut without a Close frame.
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_frame_that_never_ends_is_cut_without_a_close_frame() {
         let first = client_text(b"hello, world");
         let mut p = Piped::new(1 << 16);
