@@ -1230,9 +1230,13 @@ mod tests {
 
     /// A fresh `<tmp>/…/data` with its own key file beside it (`<tmp>/…/registry.key`).
     pub(super) fn tmp() -> (PathBuf, PathBuf) {
+        // A counter as well as the time: tests run in parallel threads, and a coarse clock
+        // could give two of them the same nanosecond.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let base = std::env::temp_dir().join(format!(
-            "xnonce-registry-{}-{}",
+            "xnonce-registry-{}-{}-{}",
             std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map(|d| d.as_nanos())
