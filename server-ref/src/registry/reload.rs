@@ -19,8 +19,9 @@
 //! * A socket that nobody listens on (left by a server that was killed) is removed. A server
 //!   that does not answer in time is named in a warning: it still sees the change at its
 //!   next periodic check, within [`CHECK_INTERVAL`](super::CHECK_INTERVAL). So does a server
-//!   that could not bind its socket, for example because the data dir's path is too long for
-//!   a Unix socket address (about 100 bytes); it logs a warning at start.
+//!   that could not bind its socket; it logs a warning at start. A socket path longer than
+//!   a Unix socket address holds (107 bytes) is reached through the folder's descriptor
+//!   (`/proc/self/fd/<n>/<16 hex>.sock`) on Linux; elsewhere such a data dir cannot bind.
 //!
 //! Only processes that can open the data dir (`0700`, the owner's) can connect.
 
@@ -132,8 +133,30 @@ fn notify(dir: &Path, skip: impl Fn(&OsStr) -> bool) -> Notified {
     notified
 }
 
+/// The longest path a Unix socket address holds (`sun_path` is 108 bytes with its NUL).
+const MAX_SOCKET_PATH: usize = 107;
+
+/// Runs `f` (a bind or a connect) on `path`, or, when `path` is too long for a socket address,
+/// on Linux on the same file reached through its folder's descriptor
+/// (`/proc/self/fd/<n>/<name>`): the kernel resolves that link to the folder itself, so the
+/// socket is the same file, and only the address is shorter.
+fn at_socket_path<T>(path: &Path, f: impl FnOnce(&Path) -> io::Result<T>) -> io::Result<T> {
+    if path.as_os_str().len() <= MAX_SOCKET_PATH || !cfg!(target_os = "linux") {
+        return f(path);
+    }
+    let (Some(folder), Some(name)) = (path.parent(), path.file_name()) else {
+        return f(path);
+    };
+    let folder = std::fs::File::open(folder)?;
+    let short = Path::new("/proc/self/fd")
+        .join(std::os::fd::AsRawFd::as_raw_fd(&folder).to_string())
+        .join(name);
+    // `folder` stays open until `f` has used the link.
+    f(&short)
+}
+
 fn ask(path: &Path) -> io::Result<Answer> {
-    let mut stream = UnixStream::connect(path)?;
+    let mut stream = at_socket_path(path, |path| UnixStream::connect(path))?;
     stream.set_read_timeout(Some(ANSWER_TIMEOUT))?;
     stream.set_write_timeout(Some(ANSWER_TIMEOUT))?;
     stream.write_all(format!("{REQUEST}\n").as_bytes())?;
@@ -178,12 +201,13 @@ impl ReloadListener {
             .create(&dir)?;
         let name = super::random_hex(8).map_err(|e| io::Error::other(e.to_string()))?;
         let path = dir.join(format!("{name}.sock"));
-        let listener = tokio::net::UnixListener::bind(&path).map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("cannot listen on {}: {e}", path.display()),
-            )
-        })?;
+        let listener =
+            at_socket_path(&path, |at| tokio::net::UnixListener::bind(at)).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("cannot listen on {}: {e}", path.display()),
+                )
+            })?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
         own().insert(format!("{name}.sock").into());
         let task = tokio::spawn(async move {
@@ -410,16 +434,28 @@ mod tests {
         std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
     }
 
+    /// A data dir whose socket path is too long for a socket address (a deep CI workspace, a
+    /// long host name) is reached through the folder's descriptor: writes still reach the
+    /// server at once.
+    #[cfg(target_os = "linux")]
     #[test]
-    fn a_data_dir_too_long_for_a_socket_address_is_an_error_naming_the_socket() {
+    fn a_data_dir_too_long_for_a_socket_address_still_reaches_its_server() {
         let (dir, key) = tmp();
         let deep = dir.join("d".repeat(120));
         let rt = runtime();
-        let e = rt
-            .block_on(async { ReloadListener::bind(Arc::new(open(&deep, &key))) })
-            .unwrap_err();
-        assert!(e.to_string().starts_with("cannot listen on "), "{e}");
-        assert!(e.to_string().contains(SOCKETS_DIR), "{e}");
+        let server = Arc::new(open(&deep, &key));
+        let listener = rt
+            .block_on(async { ReloadListener::bind(server.clone()) })
+            .unwrap();
+        assert!(listener.path().as_os_str().len() > MAX_SOCKET_PATH);
+        assert!(listener.path().exists(), "the socket is in the data dir");
+        // As another process would ask it (this process's own writes skip its server).
+        open(&deep, &key).add("far").unwrap();
+        assert!(!server.snapshot.read().unwrap().clients.contains_key("far"));
+        let notified = notify(&deep, |_| false);
+        assert_eq!(notified.reloaded, 1, "{notified:?}");
+        assert!(server.snapshot.read().unwrap().clients.contains_key("far"));
+        drop(listener);
         std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
     }
 }
