@@ -407,6 +407,12 @@ fn key_text(k: &Bound<'_, PyAny>) -> PyResult<String> {
 /// Params: `None`, a mapping (its iteration order is kept) or an iterable of `(key, value)`
 /// pairs. Order is kept exactly (v1 signs it; v2 sorts inside core).
 pub fn params(p: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<(String, String)>> {
+    pairs_named(p, "params")
+}
+
+/// [`params`] for an argument that errors name `what` (`"params"`, `"options['headers']"`,
+/// ...): the same shapes, keys and values.
+pub fn pairs_named(p: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Vec<(String, String)>> {
     let Some(p) = p.filter(|p| !p.is_none()) else {
         return Ok(Vec::new());
     };
@@ -419,15 +425,15 @@ pub fn params(p: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<(String, String)>> {
     }
     // Lists and tuples of pairs: the common shapes, iterated without attribute probes.
     if let Ok(l) = p.cast::<PyList>() {
-        return pairs(l.iter());
+        return pairs(l.iter(), what);
     }
     if let Ok(t) = p.cast::<PyTuple>() {
-        return pairs(t.iter());
+        return pairs(t.iter(), what);
     }
     if is_text(p) {
         return Err(coded(
             ErrorCode::InvalidParamValue,
-            "params must be a mapping or a sequence of (key, value) pairs, not text",
+            format!("{what} must be a mapping or a sequence of (key, value) pairs, not text"),
         ));
     }
     // Any other mapping (`Mapping.items()`), else any iterable of pairs.
@@ -436,8 +442,8 @@ pub fn params(p: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<(String, String)>> {
     } else {
         p.clone()
     };
-    let items = items.try_iter().map_err(|_| not_pairs())?;
-    pairs(items.collect::<PyResult<Vec<_>>>()?.into_iter())
+    let items = items.try_iter().map_err(|_| not_pairs(what))?;
+    pairs(items.collect::<PyResult<Vec<_>>>()?.into_iter(), what)
 }
 
 /// `str`, `bytes` or `bytearray`: sequences, but never of (key, value) pairs — a two-character
@@ -448,10 +454,10 @@ fn is_text(obj: &Bound<'_, PyAny>) -> bool {
         || obj.is_instance_of::<PyByteArray>()
 }
 
-fn not_pairs() -> PyErr {
+fn not_pairs(what: &str) -> PyErr {
     coded(
         ErrorCode::InvalidParamValue,
-        "params must be a mapping or a sequence of (key, value) pairs",
+        format!("{what} must be a mapping or a sequence of (key, value) pairs"),
     )
 }
 
@@ -459,31 +465,34 @@ fn not_pairs() -> PyErr {
 /// value), as the README documents. Anything else — a dict, a set, a string, a sequence of
 /// another length — is `invalid_param_value` naming the entry, as in Node and WASM: a
 /// `{0: k, 1: v}` must not read as the pair (k, v), nor a set in its arbitrary order.
-fn pairs<'py>(items: impl Iterator<Item = Bound<'py, PyAny>>) -> PyResult<Vec<(String, String)>> {
+fn pairs<'py>(
+    items: impl Iterator<Item = Bound<'py, PyAny>>,
+    what: &str,
+) -> PyResult<Vec<(String, String)>> {
     let mut out = Vec::with_capacity(items.size_hint().0);
     for (i, item) in items.enumerate() {
         let (key, value) = if let Ok(t) = item.cast::<PyTuple>() {
             match t.len() {
                 2 => (t.get_item(0)?, t.get_item(1)?),
-                _ => return Err(not_a_pair(i)),
+                _ => return Err(not_a_pair(what, i)),
             }
         } else if let Ok(l) = item.cast::<PyList>() {
             match l.len() {
                 2 => (l.get_item(0)?, l.get_item(1)?),
-                _ => return Err(not_a_pair(i)),
+                _ => return Err(not_a_pair(what, i)),
             }
         } else {
-            return Err(not_a_pair(i));
+            return Err(not_a_pair(what, i));
         };
         out.push((key_text(&key)?, value_text(&value)?));
     }
     Ok(out)
 }
 
-fn not_a_pair(i: usize) -> PyErr {
+fn not_a_pair(what: &str, i: usize) -> PyErr {
     coded(
         ErrorCode::InvalidParamValue,
-        format!("params entry {i} is not a (key, value) pair (a tuple or list of two)"),
+        format!("{what} entry {i} is not a (key, value) pair (a tuple or list of two)"),
     )
 }
 

@@ -133,13 +133,6 @@ fn response(py: Python<'_>, r: xnonce::Response) -> PyResult<PyResponse> {
     })
 }
 
-fn string_pairs(v: Option<Bound<'_, PyAny>>) -> PyResult<Vec<(String, String)>> {
-    match v {
-        None => Ok(Vec::new()),
-        Some(v) => convert::params(Some(&v)),
-    }
-}
-
 /// em-secure-api's `options` hash: `timestamp` (forced ms), `nonce` (v2), `extra_params`
 /// (sent, not signed), `json` (v2 JSON body), `headers`.
 fn options(o: Option<&Bound<'_, PyAny>>) -> PyResult<RequestOptions> {
@@ -184,8 +177,10 @@ fn options(o: Option<&Bound<'_, PyAny>>) -> PyResult<RequestOptions> {
                     Some(v) => Some(convert::text::<field::Nonce>(&v)?.to_owned()),
                 }
             }
-            "extra_params" => out.extra_params = string_pairs(v)?,
-            "headers" => out.headers = string_pairs(v)?,
+            "extra_params" => {
+                out.extra_params = convert::pairs_named(v.as_ref(), "options['extra_params']")?
+            }
+            "headers" => out.headers = convert::pairs_named(v.as_ref(), "options['headers']")?,
             "json" => {
                 out.json_raw = match v {
                     None => None,

@@ -321,18 +321,20 @@ NOT_PAIRS: list[Any] = [
 
 @pytest.mark.parametrize("entry", NOT_PAIRS, ids=repr)
 def test_a_params_entry_that_is_not_a_pair_is_invalid_param_value(entry: object) -> None:
-    calls: list[Callable[[], object]] = [
-        v2(params=[entry]),
-        v2(params=(("a", "1"), entry)),
-        v2(params=iter([entry])),
-        request(params=[entry]),
-        request(options={"extra_params": [entry]}),
-        request(options={"headers": [entry]}),
+    # Each with the argument its message names, and the entry's index.
+    calls: list[tuple[Callable[[], object], str]] = [
+        (v2(params=[entry]), "params entry 0 "),
+        (v2(params=(("a", "1"), entry)), "params entry 1 "),
+        (v2(params=iter([entry])), "params entry 0 "),
+        (request(params=[entry]), "params entry 0 "),
+        (request(options={"extra_params": [entry]}), "options['extra_params'] entry 0 "),
+        (request(options={"headers": [entry]}), "options['headers'] entry 0 "),
     ]
-    for call in calls:
+    for call, named in calls:
         with pytest.raises(xnonce.InvalidParamValue) as e:
             call()
         assert e.value.code == "invalid_param_value"
+        assert e.value.message.startswith(named), e.value.message
         assert "is not a (key, value) pair" in e.value.message
 
 
