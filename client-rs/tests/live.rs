@@ -429,15 +429,86 @@ fn blocking_requester_works_from_plain_and_async_threads() {
     rt.block_on(async move { drop((api, slow, v2)) });
 }
 
-/// A server that answers each request on a keep-alive connection, then closes the
-/// connection `close_after` later (as servers close idle connections): its address.
-fn closing_server(close_after: Duration) -> String {
-    answering_server(b"ok", close_after)
+/// What [`closing_server`] saw on one of its connections.
+enum Seen {
+    /// It answered a request on connection `conn`. Sending on `close` makes it close the
+    /// connection (as servers close idle ones); dropping `close` keeps it open for more.
+    Answered {
+        conn: usize,
+        close: std::sync::mpsc::Sender<()>,
+    },
+    /// It closed connection `conn` (its writing side: it still reads, to see what the client
+    /// does): `Ok` once the client closed its end too (its pool saw the close and dropped
+    /// the connection), or what the client did instead.
+    Closed {
+        conn: usize,
+        client: Result<(), String>,
+    },
 }
 
-/// A server that answers every request 200 with `body`, then closes the connection
-/// `close_after` later: its address.
-fn answering_server(body: &'static [u8], close_after: Duration) -> String {
+/// A server that answers each request on a keep-alive connection, then waits to be told
+/// whether to close it: its address, and what it sees (in order, per connection).
+fn closing_server() -> (String, std::sync::mpsc::Receiver<Seen>) {
+    use std::io::{ErrorKind, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (seen_tx, seen) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for (conn_no, mut conn) in listener.incoming().flatten().enumerate() {
+            let seen = seen_tx.clone();
+            std::thread::spawn(move || loop {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if conn.read(&mut byte).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                if conn
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                    .is_err()
+                {
+                    return;
+                }
+                let (close, closing) = std::sync::mpsc::channel();
+                let answered = Seen::Answered {
+                    conn: conn_no,
+                    close,
+                };
+                if seen.send(answered).is_err() {
+                    return;
+                }
+                if closing.recv().is_err() {
+                    continue; // kept open: read the next request on it
+                }
+                let _ = conn.shutdown(std::net::Shutdown::Write);
+                // Generous: the client's runtime only has to be scheduled once to see it.
+                let limit = Duration::from_secs(10);
+                conn.set_read_timeout(Some(limit)).unwrap();
+                let client = match conn.read(&mut byte) {
+                    Ok(0) => Ok(()),
+                    Err(e) if e.kind() == ErrorKind::ConnectionReset => Ok(()),
+                    Ok(_) => Err("it sent another request on it".to_string()),
+                    Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                        Err(format!("it kept its end open for {limit:?}"))
+                    }
+                    Err(e) => Err(format!("reading from it failed: {e}")),
+                };
+                let _ = seen.send(Seen::Closed {
+                    conn: conn_no,
+                    client,
+                });
+                return;
+            });
+        }
+    });
+    (format!("http://{addr}"), seen)
+}
+
+/// A server that answers every request 200 with `body`, then closes the connection: its
+/// address.
+fn answering_server(body: &'static [u8]) -> String {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -456,7 +527,6 @@ fn answering_server(body: &'static [u8], close_after: Duration) -> String {
                 let _ = conn
                     .write_all(answer.as_bytes())
                     .and_then(|()| conn.write_all(body));
-                std::thread::sleep(close_after);
             });
         }
     });
@@ -476,7 +546,7 @@ fn data_is_none_for_a_body_that_is_not_utf8() {
         ),
         (&b" \n"[..], None),
     ] {
-        let base = answering_server(body, Duration::ZERO);
+        let base = answering_server(body);
         let api = xnonce::blocking::Requester::builder(&base, "c", secret.clone())
             .build()
             .unwrap();
@@ -491,25 +561,56 @@ fn data_is_none_for_a_body_that_is_not_utf8() {
 /// The blocking requester after the server closed an idle connection: the pool must have
 /// seen the close (its runtime keeps running between calls), not send on the dead socket.
 /// Likewise its async requester, awaited elsewhere after a blocking call.
+///
+/// Synchronised on events, not sleeps: the server closes a connection only once the call
+/// that used it has returned (so it is idle in the pool), and the next call goes out only
+/// once the server saw the client close its end (so the pool saw the close). A runtime that
+/// stopped between calls never closes it: the server reports that after 10 s.
 #[test]
 fn the_blocking_requester_sees_idle_connections_closed_between_calls() {
-    let base = closing_server(Duration::from_millis(100));
+    let (base, seen) = closing_server();
+    let next = || {
+        seen.recv_timeout(Duration::from_secs(30))
+            .expect("the stub server reported nothing within 30 s")
+    };
     let secret = xnonce::Secret::new("00".repeat(32)).unwrap();
     let api = xnonce::blocking::Requester::builder(&base, "c", secret)
-        .timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
     let get = || api.make_request("GET", vec![], "/x", None, RequestOptions::default());
     for call in 0..4 {
         let res = get().unwrap_or_else(|e| panic!("call {call}: {e}"));
         assert_eq!(res.code, 200);
-        std::thread::sleep(Duration::from_millis(400));
+        let Seen::Answered { conn, close } = next() else {
+            panic!("call {call}: the server saw no request")
+        };
+        close.send(()).unwrap();
+        let Seen::Closed {
+            conn: closed,
+            client,
+        } = next()
+        else {
+            panic!("call {call}: the server did not close connection {conn}")
+        };
+        assert_eq!(closed, conn);
+        client.unwrap_or_else(|e| {
+            panic!("call {call}: the server closed the idle connection {conn}, and the client: {e}")
+        });
     }
+    // Then a connection left open by a blocking call, and the async requester awaited in
+    // another runtime: a connection's task runs on the blocking requester's runtime, which
+    // must keep driving it (a stopped one made this run into the 10 s timeout).
+    let res = get().unwrap_or_else(|e| panic!("last blocking call: {e}"));
+    assert_eq!(res.code, 200);
+    let Seen::Answered { close, .. } = next() else {
+        panic!("last blocking call: the server saw no request")
+    };
+    drop(close);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let started = std::time::Instant::now();
     let res = rt.block_on(api.as_async().make_request(
         "GET",
         vec![],
@@ -517,12 +618,7 @@ fn the_blocking_requester_sees_idle_connections_closed_between_calls() {
         None,
         RequestOptions::default(),
     ));
-    assert_eq!(res.unwrap().code, 200);
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
+    assert_eq!(res.unwrap_or_else(|e| panic!("async call: {e}")).code, 200);
 }
 
 #[test]
