@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use base64::Engine as _;
-use common::{now_ms, xnonce_bin, Server, TempDir};
+use common::{now_ms, xnonce_bin, RefusedPort, Server, TempDir};
 use serde_json::Value;
 
 fn xnonce(args: &[String]) -> Output {
@@ -343,11 +343,9 @@ fn request_round_trips() {
 
     // Unreachable server: exit 1 with connection_failed.
     let mut gone = request_args(&s, "v2", "cli_v2", "GET", "/admin/status");
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
+    let refused = RefusedPort::new();
     gone.retain(|a| !a.starts_with("--base-url="));
-    gone.push(format!("--base-url=http://127.0.0.1:{port}"));
+    gone.push(format!("--base-url={}", refused.url()));
     let out = xnonce(&gone);
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -947,9 +945,9 @@ fn a_body_is_printed_byte_for_byte() {
 #[test]
 fn a_failing_proxy_from_the_environment_is_named() {
     use std::ffi::OsStr;
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let proxy = format!("http://user:pr0xy-pw@{}", dead.local_addr().unwrap());
-    drop(dead);
+    // Bound, not listening, for the whole test: connecting to it is refused.
+    let dead = RefusedPort::new();
+    let proxy = format!("http://user:pr0xy-pw@127.0.0.1:{}", dead.port);
     let a = vec![
         "request".to_string(),
         "--path=/admin/status".into(),

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{now_ms, pairs, Server};
+use common::{now_ms, pairs, RefusedPort, Server};
 use xnonce::{ErrorCode, RequestOptions, Requester, Scheme};
 
 const V1: &str = "rs_v1";
@@ -306,11 +306,9 @@ async fn signing_errors_and_transport_failures_are_errors() {
         .unwrap_err();
     assert_eq!(e.code(), ErrorCode::InvalidParamKey);
 
-    // A port nobody listens on.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
-    let e = Requester::builder(format!("http://127.0.0.1:{port}"), V2, s.secret(V2))
+    // A port nobody listens on (bound, not listening, for as long as `refused` lives).
+    let refused = RefusedPort::new();
+    let e = Requester::builder(refused.url(), V2, s.secret(V2))
         .build()
         .unwrap()
         .make_request("GET", vec![], "/admin/status", None, Default::default())
