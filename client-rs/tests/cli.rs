@@ -661,12 +661,13 @@ fn secret_flags_beat_the_environment() {
 
 #[test]
 fn a_zero_timeout_is_refused() {
+    let refused = RefusedPort::new();
     let mut a = vec![
         "request".to_string(),
         "--path=/admin/status".into(),
         "--client=c".into(),
         format!("--secret={SECRET}"),
-        "--base-url=http://127.0.0.1:9".into(),
+        format!("--base-url={}", refused.url()),
         "--timeout=0".into(),
     ];
     let out = xnonce(&a);
@@ -674,9 +675,14 @@ fn a_zero_timeout_is_refused() {
     assert!(stderr(&out).contains("at least 1"), "{}", stderr(&out));
     a.pop();
     a.push("--timeout=1".into());
-    // A valid timeout gets as far as the network (nothing listens on port 9).
+    // A valid timeout gets as far as the network (where nothing listens).
     let out = xnonce(&a);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("connection_failed"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// Links that browsers and `fetch` would change before sending (dot segments in the path,
@@ -726,10 +732,11 @@ async fn links_that_url_clients_would_change_are_refused() {
 
 /// `request` refuses what `sign` refuses before anything is sent: a path without its
 /// leading '/', a repeated v1 key (its server would merge it away), CONNECT (whose target
-/// is an authority). Nothing listens on port 9: reaching the network would say
+/// is an authority). Nothing listens on the port used: reaching the network would say
 /// `connection_failed`. Every failure exits 1 (DESIGN §4: "1 otherwise").
 #[test]
 fn request_refuses_unsendable_inputs_before_the_network() {
+    let refused = RefusedPort::new();
     let base = |scheme: &str, method: &str, path: &str| {
         vec![
             "request".to_string(),
@@ -738,7 +745,7 @@ fn request_refuses_unsendable_inputs_before_the_network() {
             format!("--path={path}"),
             "--client=c".into(),
             format!("--secret={SECRET}"),
-            "--base-url=http://127.0.0.1:9".into(),
+            format!("--base-url={}", refused.url()),
         ]
     };
     for scheme in ["v1", "v2"] {
@@ -786,12 +793,13 @@ fn request_refuses_unsendable_inputs_before_the_network() {
 #[test]
 fn an_unsendable_url_is_an_input_error_without_the_query() {
     let long = "a".repeat(70_000);
+    let refused = RefusedPort::new();
     let a = vec![
         "request".to_string(),
         "--path=/x/y".into(),
         "--client=c".into(),
         format!("--secret={SECRET}"),
-        "--base-url=http://127.0.0.1:9".into(),
+        format!("--base-url={}", refused.url()),
         "--param=password=hunter2".into(),
         format!("--param=k={long}"),
     ];
@@ -799,7 +807,7 @@ fn an_unsendable_url_is_an_input_error_without_the_query() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("invalid_url") && err.contains("http://127.0.0.1:9/x/y"),
+        err.contains("invalid_url") && err.contains(&format!("{}/x/y", refused.url())),
         "{err}"
     );
     assert!(!err.contains("hunter2") && err.len() < 1000, "{err}");
