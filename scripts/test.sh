@@ -7,6 +7,12 @@ set -euo pipefail
 source "$(dirname "$0")/../conformance/hook/absolute-paths.sh"
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
+# The live tests send http://127.0.0.1 requests through clients that honour HTTP_PROXY and
+# ALL_PROXY (reqwest, Python's requests and httpx, Node): on a host with a proxy set and
+# loopback not exempted, every one of them would go to the proxy and fail. Loopback is added
+# to any list already set (both spellings: clients read one or the other).
+export NO_PROXY="${NO_PROXY:+$NO_PROXY,}127.0.0.1,localhost"
+export no_proxy="${no_proxy:+$no_proxy,}127.0.0.1,localhost"
 
 ALL_PARTS=(rust spec server scale fuzz demo python node wasm swift kotlin)
 parts=("$@")
