@@ -46,10 +46,15 @@ def verify(target: str = "/c/a", once: bool = False, **kw: object) -> None:
         ver.verify_once("GET", target, **args)  # type: ignore[arg-type]
 
 
-def closed_port() -> int:
+def request_to_a_refused_port() -> object:
+    """A request to a loopback port that a socket holds bound but not listening while it
+    runs: refused at once, and no other process can take the port meanwhile (a port found
+    free and released could be)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        port = int(s.getsockname()[1])
+        api = xnonce.Requester(f"http://127.0.0.1:{port}", "svc", SECRET, timeout=5)
+        return api.make_request("GET", {}, "/c/a")
 
 
 # How each code is reached through the public API (no test hooks).
@@ -76,9 +81,7 @@ TRIGGERS: dict[str, Callable[[], object]] = {
     "signature_mismatch": lambda: verify("/c/a?x=1", x_nonce=sign2()),
     "expired": lambda: verify(x_nonce=sign2(timestamp=TS - 60_000)),
     "replayed": lambda: verify(once=True, x_nonce=sign2()),
-    "connection_failed": lambda: xnonce.Requester(
-        f"http://127.0.0.1:{closed_port()}", "svc", SECRET, timeout=5
-    ).make_request("GET", {}, "/c/a"),
+    "connection_failed": request_to_a_refused_port,
 }
 # Raised by servers only (route rules, replay stores); reached from Python through the codes
 # a v2 server puts in its JSON problem bodies, mapped by `error_from_code` (see test_live.py).

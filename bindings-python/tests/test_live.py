@@ -274,12 +274,18 @@ def test_cancelling_an_async_request_aborts_it() -> None:
 
 
 def test_async_requester_errors(server: Server) -> None:
-    async def run() -> None:
-        api = xnonce.AsyncRequester("http://127.0.0.1:9", server.client, server.secret, timeout=5)
-        await api.make_request("GET", USER, "/controller1/action1")
+    # A port bound but not listening for the whole call: refused (a fixed port such as 9
+    # may have a listener on some machines).
+    with socket.socket() as refused:
+        refused.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{refused.getsockname()[1]}"
 
-    with pytest.raises(xnonce.UnavailableError) as e:
-        asyncio.run(run())
+        async def run() -> None:
+            api = xnonce.AsyncRequester(url, server.client, server.secret, timeout=5)
+            await api.make_request("GET", USER, "/controller1/action1")
+
+        with pytest.raises(xnonce.UnavailableError) as e:
+            asyncio.run(run())
     assert e.value.code == "connection_failed"
 
 
