@@ -5,7 +5,8 @@
 // any failure.
 package xnonce
 
-import java.net.ServerSocket
+import java.net.InetSocketAddress
+import java.net.Socket
 import kotlin.system.exitProcess
 
 private fun env(name: String): String = System.getenv(name) ?: throw IllegalStateException("$name is not set (run test.sh)")
@@ -37,8 +38,16 @@ private fun expectThrows(
     throw AssertionError("$what: expected $code, but the call succeeded")
 }
 
-/** A loopback port with nothing listening on it. */
-private fun deadPort(): Int = ServerSocket(0).use { it.localPort }
+/**
+ * Runs [block] with a loopback port that refuses connections: a socket holds it bound but
+ * never listens, so no other process can take it meanwhile (as one could a port found free,
+ * then released).
+ */
+private fun <T> withRefusedPort(block: (Int) -> T): T =
+    Socket().use { socket ->
+        socket.bind(InetSocketAddress("127.0.0.1", 0))
+        block(socket.localPort)
+    }
 
 fun main() {
     val url = env("XNONCE_LIVE_URL")
@@ -124,10 +133,12 @@ fun main() {
                 "20-byte limit: ${e::class.simpleName}; 27-byte limit: ${res.code}"
             },
             "connection refused" to {
-                val api = Requester("http://127.0.0.1:${deadPort()}", client, secret, timeoutMs = 2000uL)
-                val e = expectThrows("connection_failed", "dead port") { api.makeRequest("GET", action1, "/controller1/action1") }
-                check(e is XNonceException.Unavailable) { "family: ${e::class.simpleName}" }
-                "nothing listening: XNonceException.Unavailable ${e.code}"
+                withRefusedPort { port ->
+                    val api = Requester("http://127.0.0.1:$port", client, secret, timeoutMs = 2000uL)
+                    val e = expectThrows("connection_failed", "dead port") { api.makeRequest("GET", action1, "/controller1/action1") }
+                    check(e is XNonceException.Unavailable) { "family: ${e::class.simpleName}" }
+                    "nothing listening: XNonceException.Unavailable ${e.code}"
+                }
             },
             "invalid JSON refused" to {
                 val api = Requester(url, client, secret)
