@@ -47,19 +47,42 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# A port that was free a moment ago. Redis and nginx bind it only later, so another process
+# may take it first: both are then checked to serve it themselves (not just that something
+# answers there), and started on another port when it was taken.
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
-redis_port=$(free_port)
-nginx_port=$(free_port)
+taken() { grep -qs 'Address already in use' "$1"; }
 
 # Redis: RDB snapshot in the temp dir; the stop command saves it, so replay keys survive the
 # restart (a Redis that forgets its keys would let replays of still-fresh tokens through).
-redis_start="redis-server --bind 127.0.0.1 --port $redis_port --dir $work --dbfilename dump.rdb --save '' --appendonly no --daemonize yes --pidfile $work/redis.pid --logfile $work/redis.log"
-redis_stop="redis-cli -p $redis_port shutdown save >/dev/null"
-eval "$redis_start"
-for _ in $(seq 1 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-redis-cli -p "$redis_port" ping >/dev/null || { echo "redis did not start"; cat "$work/redis.log"; exit 1; }
+# It daemonizes before it binds: a port taken meanwhile shows only in its log. The Redis
+# answering must be this one (its dir is $work), not one another run started on that port.
+work_real=$(cd "$work" && pwd -P)
+redis_up=
+for attempt in 1 2 3 4 5; do
+  redis_port=$(free_port)
+  redis_start="redis-server --bind 127.0.0.1 --port $redis_port --dir $work --dbfilename dump.rdb --save '' --appendonly no --daemonize yes --pidfile $work/redis.pid --logfile $work/redis.log"
+  redis_stop="redis-cli -p $redis_port shutdown save >/dev/null"
+  rm -f "$work/redis.log"
+  eval "$redis_start"
+  for _ in $(seq 1 100); do
+    if [ "$(timeout 5 redis-cli -p "$redis_port" config get dir 2>/dev/null | tail -1)" = "$work_real" ]; then
+      redis_up=1
+      break
+    fi
+    taken "$work/redis.log" && break
+    sleep 0.1
+  done
+  [ -z "$redis_up" ] || break
+  if taken "$work/redis.log"; then
+    echo "redis: port $redis_port was taken before it bound it (attempt $attempt); another port"
+    continue
+  fi
+  echo "redis did not start on 127.0.0.1:$redis_port:"; cat "$work/redis.log" 2>/dev/null; exit 1
+done
+[ -n "$redis_up" ] || { echo "redis: every port tried was taken before it bound it"; exit 1; }
 
 cat > "$work/server.toml" <<TOML
 [replay]
@@ -90,7 +113,23 @@ for i in 1 2; do
 done
 
 mkdir -p "$work/nginx"
-cat > "$work/nginx.conf" <<NGINX
+# The upstream (one of the instances) that answered a health request through nginx on port
+# $1, or nothing: proves nginx itself serves that port, proxying to these instances.
+upstream_via() {
+  python3 - "$1" <<'PY' 2>/dev/null || true
+import sys, urllib.error, urllib.request
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never a proxy
+try:
+    res = opener.open(f"http://127.0.0.1:{sys.argv[1]}/_xnonce/health", timeout=5)
+except urllib.error.HTTPError as answer:  # any status: nginx adds the header always
+    res = answer
+print(res.headers.get("X-Upstream", ""))
+PY
+}
+nginx_up=
+for attempt in 1 2 3 4 5; do
+  nginx_port=$(free_port)
+  cat > "$work/nginx.conf" <<NGINX
 worker_processes 1;
 pid $work/nginx.pid;
 error_log $work/nginx-error.log warn;
@@ -120,8 +159,31 @@ $upstreams    keepalive 32;
   }
 }
 NGINX
-"$NGINX" -e "$work/nginx-error.log" -p "$work/nginx" -c "$work/nginx.conf"
-for _ in $(seq 1 50); do [ -f "$work/nginx.pid" ] && break; sleep 0.1; done
+  : > "$work/nginx-error.log"
+  # nginx binds before it daemonizes: a port taken meanwhile fails the command (after its
+  # own retries), saying so in its error log.
+  if "$NGINX" -e "$work/nginx-error.log" -p "$work/nginx" -c "$work/nginx.conf"; then
+    for _ in $(seq 1 100); do
+      via=$(upstream_via "$nginx_port")
+      if [ -n "$via" ] && grep -qF "server $via;" <<<"$upstreams"; then
+        nginx_up=1
+        break
+      fi
+      sleep 0.1
+    done
+    [ -n "$nginx_up" ] || {
+      echo "nginx started but does not proxy 127.0.0.1:$nginx_port to the instances:"
+      cat "$work/nginx-error.log"; exit 1
+    }
+    break
+  fi
+  if taken "$work/nginx-error.log"; then
+    echo "nginx: port $nginx_port was taken before it bound it (attempt $attempt); another port"
+    continue
+  fi
+  echo "nginx did not start on 127.0.0.1:$nginx_port:"; cat "$work/nginx-error.log"; exit 1
+done
+[ -n "$nginx_up" ] || { echo "nginx: every port tried was taken before it bound it"; exit 1; }
 
 echo "== scale test: redis 127.0.0.1:$redis_port, nginx 127.0.0.1:$nginx_port, instances:"
 printf '%s' "$upstreams"
