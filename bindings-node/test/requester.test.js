@@ -184,16 +184,22 @@ test('v2: the JSON body and extra headers are sent as given, and the X-Nonce sig
 
 test('timeoutMs bounds a request to a server that never answers', { timeout: 20000 }, async () => {
   let arrived = 0
+  let reached
+  const reachedServer = new Promise((resolve) => (reached = resolve))
   // Counts each request and never answers it.
   const silent = await nodeServer(() => {
     arrived++
+    reached()
     return new Promise(() => {})
   })
   try {
-    const api = new xnonce.Requester(silent.url, 'svc', server.secret, { timeoutMs: 300 })
+    // The silent server shares this event loop: its 'request' event may be handled after
+    // the timeout's rejection, so the test waits for it rather than counting at once.
+    const api = new xnonce.Requester(silent.url, 'svc', server.secret, { timeoutMs: 2000 })
     await assert.rejects(api.makeRequest('GET', [], '/c/a'), (e) => {
       return e instanceof xnonce.UnavailableError && e.code === 'connection_failed'
     })
+    await reachedServer
     assert.equal(arrived, 1, 'the request arrived and was not answered')
   } finally {
     await silent.close()
