@@ -6,7 +6,7 @@ const assert = require('node:assert/strict')
 const net = require('node:net')
 const xnonce = require('..')
 const { startServer } = require('./server.js')
-const { nodeServer, recordingServer } = require('./peers.js')
+const { nodeServer, recordingServer, listen } = require('./peers.js')
 
 let server
 test.before(async () => {
@@ -263,16 +263,36 @@ test('errors reject with XNonceError: signing errors and connection_failed', asy
 })
 
 test('makeRequest does not block the event loop', async () => {
-  const api = requester('v2')
   const params = { username: 'a', password: 'b', opt1: 'c' }
-  for (let i = 0; i < 5; i++) {
-    let settled = false
-    const pending = api.makeRequest('GET', params, '/controller1/action1').finally(() => (settled = true))
-    // One full turn of the event loop: a blocking call would have settled by now.
-    await new Promise((resolve) => setImmediate(resolve))
-    assert.equal(settled, false, 'the request is still in flight after one event-loop turn')
-    assert.equal((await pending).code, 200)
+  // A server on this event loop that holds each answer until the test releases it: however
+  // fast a loopback round trip is, the request cannot settle before the check below. A
+  // blocking makeRequest would stall this loop (and so the server) until its timeout.
+  const arrived = []
+  const waiting = []
+  const holding = await listen((req, res) => {
+    req.resume()
+    const take = waiting.shift()
+    if (take) take(res)
+    else arrived.push(res)
+  })
+  const nextRequest = () =>
+    arrived.length > 0 ? Promise.resolve(arrived.shift()) : new Promise((resolve) => waiting.push(resolve))
+  try {
+    const held = new xnonce.Requester(holding.url, 'svc', server.secret, { scheme: 'v2', timeoutMs: 5000 })
+    for (let i = 0; i < 5; i++) {
+      let settled = false
+      const pending = held.makeRequest('GET', params, '/controller1/action1').finally(() => (settled = true))
+      // One full turn of the event loop: a blocking call would have settled by now.
+      await new Promise((resolve) => setImmediate(resolve))
+      assert.equal(settled, false, 'the request is still in flight after one event-loop turn')
+      ;(await nextRequest()).end('released')
+      const res = await pending
+      assert.deepEqual([res.code, res.body], [200, 'released'])
+    }
+  } finally {
+    await holding.close()
   }
+  const api = requester('v2')
   const all = await Promise.all(
     Array.from({ length: 20 }, () => api.makeRequest('GET', params, '/controller1/action1')),
   )
