@@ -694,12 +694,16 @@ test('a client that goes away mid-body is dropped: no handler, no error', async 
   })
   let arrived
   const started = new Promise((r) => (arrived = r))
+  let settled
+  const finished = new Promise((r) => (settled = r))
   const peer = await listen((req, res) => {
     arrived()
-    mw(req, res).then(
-      () => outcomes.push('resolved'),
-      (e) => outcomes.push(e),
-    )
+    mw(req, res)
+      .then(
+        () => outcomes.push('resolved'),
+        (e) => outcomes.push(e),
+      )
+      .finally(settled)
   })
   try {
     const req = http.request(peer.url + '/a/b', {
@@ -711,7 +715,11 @@ test('a client that goes away mid-body is dropped: no handler, no error', async 
     req.write('only some of it')
     await started
     req.destroy()
-    for (let i = 0; i < 100 && outcomes.length === 0; i++) await new Promise((r) => setTimeout(r, 10))
+    // The middleware's promise settles once it has seen the client go; 10 s bounds a
+    // middleware that never notices.
+    let timer
+    const bound = new Promise((r) => (timer = setTimeout(r, 10_000)))
+    await Promise.race([finished, bound]).finally(() => clearTimeout(timer))
     assert.deepEqual(outcomes, ['resolved'])
     assert.equal(handled.length, 0)
   } finally {
