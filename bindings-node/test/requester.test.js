@@ -3,10 +3,9 @@
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
-const net = require('node:net')
 const xnonce = require('..')
 const { startServer } = require('./server.js')
-const { nodeServer, recordingServer, listen } = require('./peers.js')
+const { nodeServer, recordingServer, listen, boundPort } = require('./peers.js')
 
 let server
 test.before(async () => {
@@ -243,23 +242,23 @@ test('errors reject with XNonceError: signing errors and connection_failed', asy
   await assert.rejects(requester('v2').makeRequest('GET', { bad: null }, '/controller1/action1'), (e) => {
     return e instanceof xnonce.InputError && e.code === 'invalid_param_value'
   })
-  // A loopback port with nothing listening.
-  const port = await new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = s.address().port
-      s.close(() => resolve(p))
+  // A loopback port with nothing listening: bound (so that nobody else takes it) but not
+  // listening, so connections to it are refused.
+  const { port, release } = await boundPort()
+  try {
+    const dead = new xnonce.Requester(`http://127.0.0.1:${port}`, server.client, server.secret, {
+      timeoutMs: 2000,
     })
-  })
-  const dead = new xnonce.Requester(`http://127.0.0.1:${port}`, server.client, server.secret, {
-    timeoutMs: 2000,
-  })
-  await assert.rejects(dead.makeRequest('GET', [], '/admin/status'), (e) => {
-    return (
-      e instanceof xnonce.UnavailableError &&
-      e.code === 'connection_failed' &&
-      !e.message.includes(server.secret)
-    )
-  })
+    await assert.rejects(dead.makeRequest('GET', [], '/admin/status'), (e) => {
+      return (
+        e instanceof xnonce.UnavailableError &&
+        e.code === 'connection_failed' &&
+        !e.message.includes(server.secret)
+      )
+    })
+  } finally {
+    release()
+  }
 })
 
 test('makeRequest does not block the event loop', async () => {

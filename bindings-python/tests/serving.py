@@ -1,4 +1,4 @@
-"""Servers on 127.0.0.1 for the tests: a free port, and an ASGI app served by uvicorn."""
+"""Servers on 127.0.0.1 for the tests: ports, and an ASGI app served by uvicorn."""
 
 from __future__ import annotations
 
@@ -16,6 +16,15 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def refused_port() -> Iterator[int]:
+    """A port of 127.0.0.1 that nothing listens on, for the block: bound and not listening, so
+    that connections to it are refused and no other process can take it meanwhile."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        yield int(s.getsockname()[1])
 
 
 @contextlib.contextmanager

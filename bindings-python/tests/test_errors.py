@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import socket
 from typing import Callable
 
 import pytest
 import xnonce
+from serving import refused_port
 
 SECRET = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd"
 TS = 1_700_000_000_000
@@ -47,12 +47,8 @@ def verify(target: str = "/c/a", once: bool = False, **kw: object) -> None:
 
 
 def request_to_a_refused_port() -> object:
-    """A request to a loopback port that a socket holds bound but not listening while it
-    runs: refused at once, and no other process can take the port meanwhile (a port found
-    free and released could be)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
+    # Bound, not listening, during the request: refused, and no other process can take it.
+    with refused_port() as port:
         api = xnonce.Requester(f"http://127.0.0.1:{port}", "svc", SECRET, timeout=5)
         return api.make_request("GET", {}, "/c/a")
 

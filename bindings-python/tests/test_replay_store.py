@@ -23,7 +23,7 @@ import trio
 import xnonce
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from serving import free_port, uvicorn_serving
+from serving import free_port, refused_port, uvicorn_serving
 from xnonce.asgi import XNonceMiddleware
 from xnonce.redis import AsyncRedisReplayStore, RedisReplayStore, SharedKeys
 from xnonce.types import AsyncReplayStore
@@ -99,15 +99,15 @@ def assert_kept_for_the_window(client: redis.Redis, key: str, signed_at: float) 
 
 
 def test_a_store_that_fails_refuses_with_503_and_keeps_the_cause() -> None:
-    port = free_port()  # Redis down: nothing listens there
     # One try: the refusal, not redis-py's back-off, is under test.
-    gone = redis.Redis(
-        host="127.0.0.1", port=port, socket_timeout=1, retry=Retry(NoBackoff(), retries=0)
-    )
-    verifier = xnonce.Verifier({"billing": SECRET}, replay_store=RedisReplayStore(gone))
-    header, _ = signed()
-    with pytest.raises(xnonce.UnavailableError) as down:
-        verifier.verify_once("GET", "/reports/daily", host="api.test", x_nonce=header)
+    with refused_port() as port:  # Redis down: nothing listens there
+        gone = redis.Redis(
+            host="127.0.0.1", port=port, socket_timeout=1, retry=Retry(NoBackoff(), retries=0)
+        )
+        verifier = xnonce.Verifier({"billing": SECRET}, replay_store=RedisReplayStore(gone))
+        header, _ = signed()
+        with pytest.raises(xnonce.UnavailableError) as down:
+            verifier.verify_once("GET", "/reports/daily", host="api.test", x_nonce=header)
     assert down.value.code == "store_unavailable"
     assert isinstance(down.value.__cause__, redis.ConnectionError)
     answer = down.value.answer
