@@ -25,6 +25,64 @@ function freePort() {
   })
 }
 
+/**
+ * A redis-server of this test's own on 127.0.0.1 and a client connected to it:
+ * { client, stop }. Its port is found free, then bound by redis-server: another process may
+ * take it in between. Then this redis-server exits (and the client may reach the other one,
+ * told apart by its process id), and a new port is tried.
+ */
+async function startRedis() {
+  const args = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']
+  for (let attempt = 1; attempt <= 5; attempt++) {
+    const port = await freePort()
+    const server = spawn('redis-server', ['--port', String(port), ...args], { stdio: 'ignore' })
+    let exited = false
+    server.once('exit', () => (exited = true))
+    const client = createClient({ socket: { host: '127.0.0.1', port, reconnectStrategy: false } })
+    const stop = async () => {
+      if (client.isOpen) await client.quit().catch(() => client.destroy())
+      server.kill()
+    }
+    const ours = async () => {
+      const asking = (async () => {
+        if (!client.isOpen) await client.connect()
+        return client.info('server')
+      })()
+      asking.catch(() => {}) // when late: the client is destroyed below
+      // node-redis waits as long as it takes for an answer: bounded here, for a port that
+      // never answers.
+      let timer
+      const late = new Promise((resolve, reject) => {
+        timer = setTimeout(() => reject(new Error(`127.0.0.1:${port} did not answer within 5 s`)), 5000)
+      })
+      try {
+        const info = await Promise.race([asking, late])
+        return new RegExp(`^process_id:${server.pid}\\r?$`, 'm').test(info)
+      } catch (error) {
+        if (client.isOpen) client.destroy()
+        throw error
+      } finally {
+        clearTimeout(timer)
+      }
+    }
+    const deadline = Date.now() + 10_000
+    for (;;) {
+      let error
+      const found = await ours().catch((e) => ((error = e), false))
+      if (found) return { client, stop }
+      if (exited) break
+      if (Date.now() > deadline) {
+        await stop()
+        throw error ?? new Error(`127.0.0.1:${port} answers as another redis-server`)
+      }
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    // Ours exited, most likely because it could not bind the port.
+    if (client.isOpen) client.destroy()
+  }
+  throw new Error('redis-server exited 5 times (could it bind no port?)')
+}
+
 /** GET `target` from `peer` with `xNonce` and `Host: api.test` (the API's name, whichever
  * worker answers): { status, body }. */
 function get(peer, target, xNonce) {
@@ -52,26 +110,9 @@ function worker(store, options = {}) {
 }
 
 test('two workers sharing redisReplayStore accept a request once', async () => {
-  const port = await freePort()
-  const server = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    {
-      stdio: 'ignore',
-    },
-  )
-  const client = createClient({ socket: { host: '127.0.0.1', port, reconnectStrategy: false } })
+  const { client, stop } = await startRedis()
   const workers = []
   try {
-    for (let i = 0; ; i++) {
-      try {
-        await client.connect()
-        break
-      } catch (error) {
-        if (i > 100) throw error
-        await new Promise((r) => setTimeout(r, 50))
-      }
-    }
     const store = x.redisReplayStore(client)
     workers.push(await worker(store), await worker(store))
     const [a, b] = workers
@@ -97,8 +138,7 @@ test('two workers sharing redisReplayStore accept a request once', async () => {
     assert.equal((await get(alone, '/reports/daily', header)).status, 200)
   } finally {
     for (const w of workers) await w.close()
-    await client.quit().catch(() => {})
-    server.kill()
+    await stop()
   }
 })
 

@@ -13,6 +13,8 @@ import uvicorn
 
 
 def free_port() -> int:
+    """A port free when asked: another process may take it before it is bound again (bind
+    it here and keep the socket where that matters, or retry on failure)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])

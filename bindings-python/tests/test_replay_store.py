@@ -31,27 +31,51 @@ from xnonce.types import AsyncReplayStore
 SECRET = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd"
 
 
+def start_redis(server: str) -> tuple[subprocess.Popen[bytes], redis.Redis] | None:
+    """A redis-server of the test's own on a free port of 127.0.0.1 and a client of it; None if
+    it exited, most likely because another process took the port before it could bind it (a
+    server found there is told apart from ours by its process id)."""
+    port = free_port()
+    options = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    process = subprocess.Popen([server, "--port", str(port), *options], stdout=subprocess.DEVNULL)
+    # One try per probe: redis-py's retries would wait a minute on a port that never answers.
+    probe = redis.Redis(
+        host="127.0.0.1", port=port, socket_timeout=5, retry=Retry(NoBackoff(), retries=0)
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            if probe.info("server")["process_id"] == process.pid:
+                probe.close()
+                return process, redis.Redis(host="127.0.0.1", port=port, socket_timeout=5)
+        except redis.RedisError:
+            pass
+        if process.poll() is not None:
+            probe.close()
+            return None
+        if time.monotonic() > deadline:
+            probe.close()
+            process.kill()
+            process.wait(10)
+            pytest.fail(f"redis-server did not start on 127.0.0.1:{port} within 10 s")
+        time.sleep(0.05)
+
+
 @pytest.fixture
 def redis_client() -> Iterator[redis.Redis]:
     server = shutil.which("redis-server")
     assert server, "redis-server is not installed (bindings-python/test.sh installs it)"
-    port = free_port()
-    process = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=5)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
+    for _ in range(5):
+        started = start_redis(server)
+        if started is not None:
             break
-        except redis.ConnectionError:
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
+    else:
+        pytest.fail("redis-server exited 5 times (could it bind no port?)")
+    process, client = started
     try:
         yield client
     finally:
+        client.close()
         process.terminate()
         process.wait(10)
 
