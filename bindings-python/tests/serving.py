@@ -31,20 +31,26 @@ def refused_port() -> Iterator[int]:
 
 @contextlib.contextmanager
 def uvicorn_serving(app: Any, **options: Any) -> Iterator[str]:
-    """``app`` served by uvicorn on a free port of 127.0.0.1, for the block; its base URL."""
-    port = free_port()
+    """``app`` served by uvicorn on a free port of 127.0.0.1, for the block; its base URL. The
+    socket is bound here and handed to uvicorn, so no other process can take the port between
+    choosing it and listening on it."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", **options
     )
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(5)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    with sock:
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert thread.is_alive(), "uvicorn stopped before it started"
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.01)
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
+            thread.join(5)
