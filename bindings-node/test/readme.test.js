@@ -7,7 +7,7 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
-const net = require('node:net')
+const readline = require('node:readline')
 const path = require('node:path')
 const { execFile, spawn } = require('node:child_process')
 const { promisify } = require('node:util')
@@ -51,38 +51,49 @@ test('README: the first signed request prints the demo server answer', async () 
   assert.equal(stdout, "200 { opt1: 'THIS', opt2: null }\n")
 })
 
-async function freePort() {
-  const probe = net.createServer().listen(0, '127.0.0.1')
-  await new Promise((r) => probe.once('listening', r))
-  const { port } = probe.address()
-  await new Promise((r) => probe.close(r))
-  return port
-}
-
-async function listening(port, child) {
-  for (let i = 0; i < 200; i++) {
-    if (child.exitCode !== null) throw new Error(`server.mjs exited with ${child.exitCode}`)
-    const up = await new Promise((r) => {
-      const s = net.connect(port, '127.0.0.1', () => r(s.end() && true)).on('error', () => r(false))
+/**
+ * Runs `file` (a README server block made to listen on port 0 and print the port it got) and
+ * resolves to that port once it listens; rejects if it exits first.
+ */
+function started(file, env) {
+  const child = spawn(process.execPath, [file], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', (d) => (stderr += d))
+  const port = new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`server.mjs did not listen within 20 s: ${stderr}`)),
+      20000,
+    )
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`server.mjs exited with ${code}: ${stderr}`))
     })
-    if (up) return
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  throw new Error('server.mjs did not listen within 10 s')
+    readline.createInterface({ input: child.stdout }).once('line', (line) => {
+      clearTimeout(timer)
+      if (/^\d+$/.test(line)) resolve(Number(line))
+      else reject(new Error(`unexpected first line: ${line}`))
+    })
+  })
+  return { child, port }
 }
 
 /** Runs a README server block (`server.mjs`) and checks its answers to signed, replayed, tampered, unsigned and stale requests. */
 async function checkServer(marker) {
   const secret = server.secret
-  const port = await freePort()
-  const code = block(marker).replace('.listen(8081,', `.listen(${port},`)
-  assert.notEqual(code, block(marker), 'the block listens on 8081')
-  const child = spawn(process.execPath, [save('server.mjs', code)], {
-    env: { ...process.env, XNONCE_SECRET: secret },
-    stdio: 'ignore',
+  // Port 0, and the port the system gave printed once it listens: a port picked here could be
+  // taken by another process before the child binds it.
+  const listen = ".listen(8081, '127.0.0.1')"
+  assert.ok(block(marker).includes(listen), 'the block listens on 8081')
+  const code = block(marker).replace(
+    listen,
+    ".listen(0, '127.0.0.1', function () { console.log(this.address().port) })",
+  )
+  const { child, port: listening } = started(save('server.mjs', code), {
+    ...process.env,
+    XNONCE_SECRET: secret,
   })
   try {
-    await listening(port, child)
+    const port = await listening
     const base = `http://127.0.0.1:${port}`
     const get = (target, header) => fetch(base + target, { headers: header ? { 'X-Nonce': header } : {} })
     const signed = (target, opts = {}) =>
