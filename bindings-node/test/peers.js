@@ -39,34 +39,17 @@ async function recordingServer() {
 }
 
 /**
- * A loopback port that nothing listens on, for as long as the test needs one: a TCP socket
- * bound to it and not listening, so that connections to it are refused and no other process
- * can take the port meanwhile (a port found free and closed again could be). `release()`
- * frees it. node:net binds only to listen, so this uses Node's TCP handle; where that is not
- * available, it falls back to a port found free (nothing holds it then).
+ * A loopback port that refuses every connection, for as long as the test needs one: a
+ * listener holds it (so no other process can take it meanwhile, as a port found free and
+ * closed again could be) and resets each connection at once, before any request is read.
+ * `release()` frees it.
  * @returns {Promise<{ port: number, release: () => void }>}
  */
-async function boundPort() {
-  let handle
-  try {
-    const { TCP, constants } = process.binding('tcp_wrap')
-    handle = new TCP(constants.SOCKET)
-  } catch {
-    handle = undefined
-  }
-  if (handle !== undefined) {
-    const status = handle.bind('127.0.0.1', 0)
-    if (status !== 0) throw new Error(`binding a loopback port failed (${status})`)
-    const out = {}
-    handle.getsockname(out)
-    return { port: out.port, release: () => handle.close() }
-  }
+async function refusingPort() {
   const net = require('node:net')
-  const probe = net.createServer()
-  await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve))
-  const { port } = probe.address()
-  await new Promise((resolve) => probe.close(resolve))
-  return { port, release: () => {} }
+  const holder = net.createServer((socket) => socket.resetAndDestroy())
+  await new Promise((resolve) => holder.listen(0, '127.0.0.1', resolve))
+  return { port: holder.address().port, release: () => holder.close() }
 }
 
-module.exports = { nodeServer, recordingServer, listen, boundPort }
+module.exports = { nodeServer, recordingServer, listen, refusingPort }
