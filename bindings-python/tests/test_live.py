@@ -20,6 +20,7 @@ import xnonce
 import xnonce.httpx
 import xnonce.requests
 from conftest import Server
+from serving import refused_port
 
 USER: dict[str, xnonce.ParamValue] = {"username": "u ser", "password": "p&w=d"}
 
@@ -281,9 +282,8 @@ def test_cancelling_an_async_request_aborts_it() -> None:
 def test_async_requester_errors(server: Server) -> None:
     # A port bound but not listening for the whole call: refused (a fixed port such as 9
     # may have a listener on some machines).
-    with socket.socket() as refused:
-        refused.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{refused.getsockname()[1]}"
+    with refused_port() as port:
+        url = f"http://127.0.0.1:{port}"
 
         async def run() -> None:
             api = xnonce.AsyncRequester(url, server.client, server.secret, timeout=5)
