@@ -410,7 +410,7 @@ pub fn params(p: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<(String, String)>> {
     pairs_named(p, "params")
 }
 
-/// [`params`] for an argument that errors name `what` (`"params"`, `"options['headers']"`,
+/// [`params()`] for an argument that errors name `what` (`"params"`, `"options['headers']"`,
 /// ...): the same shapes, keys and values.
 pub fn pairs_named(p: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Vec<(String, String)>> {
     let Some(p) = p.filter(|p| !p.is_none()) else {
