@@ -514,9 +514,9 @@ mod tests {
     }
 
     /// A "Redis" that takes connections and never answers (a listener nobody reads from, as
-    /// a stopped or wedged Redis looks): 20 requests at once each get their 503 within about
+    /// a stopped or wedged Redis looks): 60 requests at once each get their 503 within about
     /// one timeout — they share one connection attempt — not one timeout per request queued
-    /// ahead of them (20 × 500 ms before). The next ones, right after, fail at once.
+    /// ahead of them (60 × 500 ms if queued). The next ones, right after, fail at once.
     #[tokio::test]
     async fn requests_do_not_queue_behind_a_silent_redis() {
         let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -525,10 +525,10 @@ mod tests {
         let s = RedisStore::new(&url, DEFAULT_PREFIX)
             .unwrap()
             .timeout(timeout);
-        // Half the 10 s that queueing (20 × 500 ms) would take, with slack for a loaded
-        // machine.
+        // Slack for a loaded machine, yet a fifth of the 30 s that queueing (60 × 500 ms)
+        // would take: even two at a time (15 s) fails.
         let bound = timeout * 3 + Duration::from_secs(4);
-        let keys: Vec<ReplayKey> = (0..20).map(|i| format!("v2:c:{i}").into()).collect();
+        let keys: Vec<ReplayKey> = (0..60).map(|i| format!("v2:c:{i}").into()).collect();
         let t0 = Instant::now();
         let answers = futures_util::future::join_all(keys.iter().map(|k| async {
             let r = s.insert_if_absent(k, 10_000, 1_000).await;

@@ -10,7 +10,7 @@
 //!    its key kept for the rest of the window;
 //! 5. a reconnect Redis refused (password changed, clients killed) does not stick once the
 //!    password is back;
-//! 6. a stopped Redis (SIGSTOP) fails 20 concurrent requests within a few timeouts, not one
+//! 6. a stopped Redis (SIGSTOP) fails 60 concurrent requests within a few timeouts, not one
 //!    timeout per request queued ahead;
 //! 7. a Redis Cluster node: refused by `check` and at start;
 //! 8. a Redis whose `maxmemory-policy` may evict keys: `serve` warns at start (and a user
@@ -33,7 +33,7 @@ use xnonce_server::AsyncReplayStore;
 
 mod common;
 
-use common::{command, spawn_serve, Dirs, Exited, Served};
+use common::{command, spawn_serve, Dirs, Exited, RefusedPort, Served};
 
 const PASSWORD: &str = "right-pass-4c1d";
 const WRONG: &str = "NotThePassword-7f3a";
@@ -57,32 +57,52 @@ impl Redis {
         Redis::start_with(dir, &[])
     }
 
-    /// With `extra` arguments after the usual ones (`{port}` in them: the port).
+    /// With `extra` arguments after the usual ones (`{port}` in them: the port). A port found
+    /// free may be taken before redis-server binds it: then another port, up to five times.
     fn start_with(dir: &Path, extra: &[&str]) -> Option<Redis> {
-        let port = free_port();
-        let extra = extra.iter().map(|a| a.replace("{port}", &port.to_string()));
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args([
-                "--requirepass",
-                PASSWORD,
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .arg("--dir")
-            .arg(dir)
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        let mut redis = Redis { child, port };
+        for _ in 0..5 {
+            let port = free_port();
+            let extra = extra.iter().map(|a| a.replace("{port}", &port.to_string()));
+            let child = Command::new("redis-server")
+                .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+                .args([
+                    "--requirepass",
+                    PASSWORD,
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+                .arg("--dir")
+                .arg(dir)
+                .args(extra)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .ok()?;
+            let mut redis = Redis { child, port };
+            if redis.serves_its_port() {
+                return Some(redis);
+            }
+        }
+        panic!("redis-server found its port taken five times");
+    }
+
+    /// Waits until this redis-server answers on its port: true once the server there says it
+    /// is this child (`INFO server`'s `process_id`), false if the child exited (its port was
+    /// taken) or another server answers there.
+    fn serves_its_port(&mut self) -> bool {
         let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = redis.child.try_wait() {
-                panic!("redis-server exited: {status}");
+        let pid = format!("process_id:{}\r\n", self.child.id());
+        loop {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            let info = redis::Client::open(self.url(Some(PASSWORD), 0))
+                .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(1)))
+                .and_then(|mut c| redis::cmd("INFO").arg("server").query::<String>(&mut c));
+            if let Ok(info) = info {
+                return info.contains(&pid);
             }
             assert!(
                 start.elapsed() < Duration::from_secs(10),
@@ -90,7 +110,6 @@ impl Redis {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        Some(redis)
     }
 
     fn url(&self, password: Option<&str>, db: u32) -> String {
@@ -248,7 +267,8 @@ fn the_store_reports_a_refusal_at_once(redis: &Redis) -> Check {
         ensure!(took < Duration::from_secs(5), "took {took:?}: {msg}");
         ensure!(msg.contains("refused the connection"), "{msg}");
         ensure!(!msg.contains(WRONG), "{msg}");
-        let down = RedisStore::new(&format!("redis://127.0.0.1:{}/0", free_port()), "t:")?;
+        let refused = RefusedPort::new();
+        let down = RedisStore::new(&format!("redis://127.0.0.1:{}/0", refused.port), "t:")?;
         ensure!(
             matches!(down.check().await, Err(CheckError::Unreachable(_))),
             "unreachable: {:?}",
@@ -373,7 +393,7 @@ fn a_refused_reconnect_does_not_stick(dir: &Path) -> Check {
     Ok(())
 }
 
-/// Redis stopped (SIGSTOP: connections stay open, nothing answers) under 20 concurrent
+/// Redis stopped (SIGSTOP: connections stay open, nothing answers) under 60 concurrent
 /// requests, twice (the first round on the open connection, the second connecting anew):
 /// every request gets its error within a few timeouts, not one timeout per request queued
 /// ahead of it (20 s with `timeout_ms = 1000` before); once Redis runs again (SIGCONT),
@@ -390,7 +410,8 @@ fn a_stopped_redis_does_not_queue_requests(dir: &Path) -> Check {
     };
     let rt = runtime();
     let timeout = Duration::from_millis(500);
-    // Half the 10 s that queueing (20 × 500 ms) would take, with slack for a loaded machine.
+    // Slack for a loaded machine, yet a fifth of the 30 s that queueing (60 × 500 ms) would
+    // take: even two at a time (15 s) fails.
     let bound = timeout * 3 + Duration::from_secs(4);
     let store = RedisStore::new(&redis.url(Some(PASSWORD), 0), "stop:")?.timeout(timeout);
     let now = xnonce_server::now_ms();
@@ -399,7 +420,7 @@ fn a_stopped_redis_does_not_queue_requests(dir: &Path) -> Check {
     signal("-STOP")?;
     let outcome = (|| {
         for round in 0..2 {
-            let keys: Vec<ReplayKey> = (0..20)
+            let keys: Vec<ReplayKey> = (0..60)
                 .map(|i| format!("v2:svc:stop-{round}-{i}").into())
                 .collect();
             let t0 = Instant::now();
@@ -522,7 +543,8 @@ fn an_evicting_redis_is_warned_about(ctx: &Ctx) -> Check {
 }
 
 fn unreachable_at_start_serves_503(ctx: &Ctx) -> Check {
-    let url = format!("redis://127.0.0.1:{}/0", free_port());
+    let refused = RefusedPort::new();
+    let url = format!("redis://127.0.0.1:{}/0", refused.port);
     let Ok(Served { base, log, .. }) = &ctx.serve(&url, 10_000) else {
         return Err("a server whose Redis is down must still start".into());
     };
