@@ -140,19 +140,36 @@ const MAX_SOCKET_PATH: usize = 107;
 /// on Linux on the same file reached through its folder's descriptor
 /// (`/proc/self/fd/<n>/<name>`): the kernel resolves that link to the folder itself, so the
 /// socket is the same file, and only the address is shorter.
+///
+/// Only `f`'s own errors keep their kind (a `NotFound` or `ConnectionRefused` from a connect
+/// says the server is gone, and [`notify`] removes its socket); a folder that cannot be
+/// opened is `Other`, and without `/proc` the long path is tried as it is (and refused as too
+/// long), so neither removes a live server's socket.
 fn at_socket_path<T>(path: &Path, f: impl FnOnce(&Path) -> io::Result<T>) -> io::Result<T> {
-    if path.as_os_str().len() <= MAX_SOCKET_PATH || !cfg!(target_os = "linux") {
+    let proc_fds = Path::new("/proc/self/fd");
+    if path.as_os_str().len() <= MAX_SOCKET_PATH || !cfg!(target_os = "linux") || !proc_fds.is_dir()
+    {
         return f(path);
     }
     let (Some(folder), Some(name)) = (path.parent(), path.file_name()) else {
         return f(path);
     };
-    let folder = std::fs::File::open(folder)?;
-    let short = Path::new("/proc/self/fd")
+    let folder = std::fs::File::open(folder).map_err(|e| {
+        io::Error::other(format!(
+            "cannot open {} to reach its socket: {e}",
+            folder.display()
+        ))
+    })?;
+    let short = proc_fds
         .join(std::os::fd::AsRawFd::as_raw_fd(&folder).to_string())
         .join(name);
     // `folder` stays open until `f` has used the link.
-    f(&short)
+    f(&short).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("{e} (through /proc/self/fd: the path is over {MAX_SOCKET_PATH} bytes)"),
+        )
+    })
 }
 
 fn ask(path: &Path) -> io::Result<Answer> {
@@ -447,8 +464,10 @@ mod tests {
         let listener = rt
             .block_on(async { ReloadListener::bind(server.clone()) })
             .unwrap();
-        assert!(listener.path().as_os_str().len() > MAX_SOCKET_PATH);
-        assert!(listener.path().exists(), "the socket is in the data dir");
+        let path = listener.path().to_path_buf();
+        assert!(path.as_os_str().len() > MAX_SOCKET_PATH);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the socket is in the data dir, the owner's");
         // As another process would ask it (this process's own writes skip its server).
         open(&deep, &key).add("far").unwrap();
         assert!(!server.snapshot.read().unwrap().clients.contains_key("far"));
@@ -456,6 +475,22 @@ mod tests {
         assert_eq!(notified.reloaded, 1, "{notified:?}");
         assert!(server.snapshot.read().unwrap().clients.contains_key("far"));
         drop(listener);
+        assert!(!path.exists(), "removed when the server stops");
+        std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
+
+    /// Without `/proc/self/fd`, such a data dir cannot bind: an error naming the socket.
+    #[cfg(not(target_os = "linux"))]
+    #[test]
+    fn a_data_dir_too_long_for_a_socket_address_is_an_error_naming_the_socket() {
+        let (dir, key) = tmp();
+        let deep = dir.join("d".repeat(120));
+        let rt = runtime();
+        let e = rt
+            .block_on(async { ReloadListener::bind(Arc::new(open(&deep, &key))) })
+            .unwrap_err();
+        assert!(e.to_string().starts_with("cannot listen on "), "{e}");
+        assert!(e.to_string().contains(SOCKETS_DIR), "{e}");
         std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
     }
 }
