@@ -28,8 +28,13 @@ fn add_client(data: &Path, name: &str) -> Secret {
 
 /// The binary serving `--demo` on a free port; killed on drop. stderr goes to `log`.
 fn start(data: &Path, log: &Path) -> Served {
+    start_logging(data, log, "warn")
+}
+
+/// [`start`] at this log level.
+fn start_logging(data: &Path, log: &Path, level: &str) -> Served {
     let mut cmd = command(&["serve", "--demo", "--listen", "127.0.0.1:0", "--data"]);
-    cmd.arg(data).env("RUST_LOG", "warn");
+    cmd.arg(data).env("RUST_LOG", level);
     spawn_serve(cmd, log).unwrap_or_else(|e| panic!("did not start: {e:?}"))
 }
 
@@ -130,7 +135,8 @@ fn a_second_sigterm_cuts_the_drain_short_and_the_journal_is_still_written() {
     let d = Dirs::new("hardening-second-term");
     let (root, data) = (d.base.clone(), d.data.clone());
     let secret = add_client(&data, "twice");
-    let mut s = start(&data, &root.join("1.log"));
+    // At info, it says when the first signal has been taken.
+    let mut s = start_logging(&data, &root.join("1.log"), "info");
     let authority = s.base.authority.clone();
     let at = |s: &Served| same_host(s, &authority);
     let accepted = signed(Scheme::V2, "twice", &secret, &authority);
@@ -166,7 +172,21 @@ fn a_second_sigterm_cuts_the_drain_short_and_the_journal_is_still_written() {
     stuck.write_all(b"username=").unwrap();
 
     s.send_signal("-TERM");
-    std::thread::sleep(Duration::from_millis(500));
+    // The second signal only once the first was taken (two close together may be read as
+    // one): the server says so.
+    let taken = Instant::now();
+    while !s
+        .log()
+        .contains("a second SIGINT or SIGTERM stops without waiting")
+    {
+        assert!(
+            taken.elapsed() < Duration::from_secs(10),
+            "the first SIGTERM was not taken: {}",
+            s.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
     assert!(
         s.alive(),
         "one SIGTERM waits for the open request: {}",
