@@ -327,10 +327,13 @@ impl AsyncReplayStore for BusyStore {
     ) -> StoreFuture<'a, Result<bool, ReplayStoreError>> {
         Box::pin(async move {
             let key = key.as_str();
-            self.attempt(key);
+            // Counted once refused, or once holding: a copy counted before its try_lock
+            // could let the holder leave just before that copy takes the lock.
             let Ok(_held) = self.busy.try_lock() else {
+                self.attempt(key);
                 return Err(ReplayStoreError("busy".into()));
             };
+            self.attempt(key);
             let held_since = Instant::now();
             loop {
                 tokio::time::sleep(Duration::from_millis(20)).await;
