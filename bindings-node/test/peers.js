@@ -39,17 +39,20 @@ async function recordingServer() {
 }
 
 /**
- * A loopback port that refuses every connection, for as long as the test needs one: a
+ * A loopback port where no request gets through, for as long as the test needs one: a
  * listener holds it (so no other process can take it meanwhile, as a port found free and
- * closed again could be) and resets each connection at once, before any request is read.
+ * closed again could be) and resets each connection as soon as it is accepted, before any
+ * request is read (a plain close where `resetAndDestroy`, Node 18.3+, is missing).
  * `release()` frees it.
  * @returns {Promise<{ port: number, release: () => void }>}
  */
-async function refusingPort() {
+async function resettingPort() {
   const net = require('node:net')
-  const holder = net.createServer((socket) => socket.resetAndDestroy())
+  const holder = net.createServer((socket) =>
+    typeof socket.resetAndDestroy === 'function' ? socket.resetAndDestroy() : socket.destroy(),
+  )
   await new Promise((resolve) => holder.listen(0, '127.0.0.1', resolve))
   return { port: holder.address().port, release: () => holder.close() }
 }
 
-module.exports = { nodeServer, recordingServer, listen, refusingPort }
+module.exports = { nodeServer, recordingServer, listen, resettingPort }

@@ -5,7 +5,7 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const xnonce = require('..')
 const { startServer } = require('./server.js')
-const { nodeServer, recordingServer, listen, refusingPort } = require('./peers.js')
+const { nodeServer, recordingServer, listen, resettingPort } = require('./peers.js')
 
 let server
 test.before(async () => {
@@ -242,8 +242,9 @@ test('errors reject with XNonceError: signing errors and connection_failed', asy
   await assert.rejects(requester('v2').makeRequest('GET', { bad: null }, '/controller1/action1'), (e) => {
     return e instanceof xnonce.InputError && e.code === 'invalid_param_value'
   })
-  // A loopback port whose connections are reset at once (held, so that nobody else takes it).
-  const { port, release } = await refusingPort()
+  // A loopback port whose connections are reset as soon as accepted (held, so that nobody
+  // else takes it): the request fails in transport, as against a port nobody listens on.
+  const { port, release } = await resettingPort()
   try {
     const dead = new xnonce.Requester(`http://127.0.0.1:${port}`, server.client, server.secret, {
       timeoutMs: 2000,
