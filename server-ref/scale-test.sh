@@ -120,7 +120,7 @@ upstream_via() {
 import sys, urllib.error, urllib.request
 opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never a proxy
 try:
-    res = opener.open(f"http://127.0.0.1:{sys.argv[1]}/_xnonce/health", timeout=5)
+    res = opener.open(f"http://127.0.0.1:{sys.argv[1]}/_xnonce/health", timeout=2)
 except urllib.error.HTTPError as answer:  # any status: nginx adds the header always
     res = answer
 print(res.headers.get("X-Upstream", ""))
@@ -163,7 +163,9 @@ NGINX
   # nginx binds before it daemonizes: a port taken meanwhile fails the command (after its
   # own retries), saying so in its error log.
   if "$NGINX" -e "$work/nginx-error.log" -p "$work/nginx" -c "$work/nginx.conf"; then
-    for _ in $(seq 1 100); do
+    # At most 20 s in all, however each health request ends (each waits at most 2 s).
+    deadline=$((SECONDS + 20))
+    while [ "$SECONDS" -lt "$deadline" ]; do
       via=$(upstream_via "$nginx_port")
       if [ -n "$via" ] && grep -qF "server $via;" <<<"$upstreams"; then
         nginx_up=1
