@@ -373,6 +373,10 @@ fn verified_requests_reach_the_api_with_the_client_and_refused_ones_never_do() {
         (502, "the upstream could not be reached".into())
     );
     assert!(!gw.log().contains(secret.expose()), "no secret in the log");
+    assert!(
+        !quick.log().contains(quick_secret.expose()),
+        "no secret in the log"
+    );
 }
 
 /// What an intermediary could add to a verified request to change what the API acts on
