@@ -4,7 +4,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{now_ms, pairs, RefusedPort, Server};
+use common::refused_port::RefusedPort;
+use common::{now_ms, pairs, Server};
 use xnonce::{ErrorCode, RequestOptions, Requester, Scheme};
 
 const V1: &str = "rs_v1";
@@ -455,13 +456,8 @@ fn closing_server() -> (String, std::sync::mpsc::Receiver<Seen>) {
         for (conn_no, mut conn) in listener.incoming().flatten().enumerate() {
             let seen = seen_tx.clone();
             std::thread::spawn(move || loop {
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") {
-                    if conn.read(&mut byte).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    head.push(byte[0]);
+                if !skip_head(&mut conn) {
+                    return;
                 }
                 if conn
                     .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
@@ -484,7 +480,7 @@ fn closing_server() -> (String, std::sync::mpsc::Receiver<Seen>) {
                 // Generous: the client's runtime only has to be scheduled once to see it.
                 let limit = Duration::from_secs(10);
                 conn.set_read_timeout(Some(limit)).unwrap();
-                let client = match conn.read(&mut byte) {
+                let client = match conn.read(&mut [0u8; 1]) {
                     Ok(0) => Ok(()),
                     Err(e) if e.kind() == ErrorKind::ConnectionReset => Ok(()),
                     Ok(_) => Err("it sent another request on it".to_string()),
@@ -504,22 +500,32 @@ fn closing_server() -> (String, std::sync::mpsc::Receiver<Seen>) {
     (format!("http://{addr}"), seen)
 }
 
+/// Reads past one request head (to its blank line) on `conn`: false if the connection ended
+/// first.
+fn skip_head(conn: &mut std::net::TcpStream) -> bool {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if conn.read(&mut byte).unwrap_or(0) == 0 {
+            return false;
+        }
+        head.push(byte[0]);
+    }
+    true
+}
+
 /// A server that answers every request 200 with `body`, then closes the connection: its
 /// address.
 fn answering_server(body: &'static [u8]) -> String {
-    use std::io::{Read, Write};
+    use std::io::Write;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
         for mut conn in listener.incoming().flatten() {
             std::thread::spawn(move || {
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") {
-                    if conn.read(&mut byte).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    head.push(byte[0]);
+                if !skip_head(&mut conn) {
+                    return;
                 }
                 let answer = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len());
                 let _ = conn
