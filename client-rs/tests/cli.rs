@@ -8,7 +8,8 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use base64::Engine as _;
-use common::{now_ms, xnonce_bin, RefusedPort, Server, TempDir};
+use common::refused_port::RefusedPort;
+use common::{now_ms, xnonce_bin, Server, TempDir};
 use serde_json::Value;
 
 fn xnonce(args: &[String]) -> Output {

@@ -33,7 +33,8 @@ use xnonce_server::AsyncReplayStore;
 
 mod common;
 
-use common::{command, spawn_serve, Dirs, Exited, RefusedPort, Served};
+use common::refused_port::RefusedPort;
+use common::{command, spawn_serve, Dirs, Exited, Served};
 
 const PASSWORD: &str = "right-pass-4c1d";
 const WRONG: &str = "NotThePassword-7f3a";
