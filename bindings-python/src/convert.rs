@@ -357,14 +357,31 @@ pub fn secret(s: &str) -> PyResult<Secret> {
     Secret::new(s).py_err()
 }
 
+/// How errors name an argument read as pairs: the argument (`params`), and one of its keys
+/// or values (`parameter key`).
+#[derive(Clone, Copy)]
+pub struct PairsName {
+    /// The argument as a whole.
+    pub whole: &'static str,
+    /// What its entries hold, before `key` / `value`.
+    pub item: &'static str,
+}
+
+/// Params, as every signing and request function takes them.
+pub const PARAMS: PairsName = PairsName {
+    whole: "params",
+    item: "parameter",
+};
+
 /// One parameter value → text: `bool` first (it is an `int` subclass), then `int`, `float`,
 /// `str`. Bytes, `None`, containers and every other type are `invalid_param_value`.
-pub fn value_text(v: &Bound<'_, PyAny>) -> PyResult<String> {
+fn value_text(v: &Bound<'_, PyAny>, name: PairsName) -> PyResult<String> {
+    let item = name.item;
     if v.is_instance_of::<PyString>() {
         return Ok(utf8(
             v.as_borrowed(),
             ErrorCode::InvalidParamValue,
-            "parameter value",
+            &format!("{item} value"),
         )?
         .to_owned());
     }
@@ -378,7 +395,7 @@ pub fn value_text(v: &Bound<'_, PyAny>) -> PyResult<String> {
             Err(_) => v.extract().map_err(|_| {
                 coded(
                     ErrorCode::InvalidParamValue,
-                    "integer parameter value does not fit in 128 bits",
+                    format!("integer {item} value does not fit in 128 bits"),
                 )
             })?,
         };
@@ -390,45 +407,55 @@ pub fn value_text(v: &Bound<'_, PyAny>) -> PyResult<String> {
     let kind = type_name(v);
     Err(coded(
         ErrorCode::InvalidParamValue,
-        format!("parameter values must be str, int, float or bool, not {kind}"),
+        format!("{item} values must be str, int, float or bool, not {kind}"),
     ))
 }
 
-fn key_text(k: &Bound<'_, PyAny>) -> PyResult<String> {
+fn key_text(k: &Bound<'_, PyAny>, name: PairsName) -> PyResult<String> {
+    let item = name.item;
     if !k.is_instance_of::<PyString>() {
         return Err(coded(
             ErrorCode::InvalidParamKey,
-            "parameter keys must be str",
+            format!("{item} keys must be str"),
         ));
     }
-    Ok(utf8(k.as_borrowed(), ErrorCode::InvalidParamKey, "parameter key")?.to_owned())
+    Ok(utf8(
+        k.as_borrowed(),
+        ErrorCode::InvalidParamKey,
+        &format!("{item} key"),
+    )?
+    .to_owned())
 }
 
 /// Params: `None`, a mapping (its iteration order is kept) or an iterable of `(key, value)`
 /// pairs. Order is kept exactly (v1 signs it; v2 sorts inside core).
 pub fn params(p: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<(String, String)>> {
-    pairs_named(p, "params")
+    pairs_named(p, PARAMS)
 }
 
-/// [`params()`] for an argument that errors name `what` (`"params"`, `"options['headers']"`,
-/// ...): the same shapes, keys and values.
-pub fn pairs_named(p: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Vec<(String, String)>> {
+/// [`params()`] for an argument that errors name as `name` (`options['headers']`): the same
+/// shapes, keys and values.
+pub fn pairs_named(
+    p: Option<&Bound<'_, PyAny>>,
+    name: PairsName,
+) -> PyResult<Vec<(String, String)>> {
+    let what = name.whole;
     let Some(p) = p.filter(|p| !p.is_none()) else {
         return Ok(Vec::new());
     };
     if let Ok(d) = p.cast::<PyDict>() {
         let mut out = Vec::with_capacity(d.len());
         for (k, v) in d.iter() {
-            out.push((key_text(&k)?, value_text(&v)?));
+            out.push((key_text(&k, name)?, value_text(&v, name)?));
         }
         return Ok(out);
     }
     // Lists and tuples of pairs: the common shapes, iterated without attribute probes.
     if let Ok(l) = p.cast::<PyList>() {
-        return pairs(l.iter(), what);
+        return pairs(l.iter(), name);
     }
     if let Ok(t) = p.cast::<PyTuple>() {
-        return pairs(t.iter(), what);
+        return pairs(t.iter(), name);
     }
     if is_text(p) {
         return Err(coded(
@@ -443,7 +470,7 @@ pub fn pairs_named(p: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Vec<(St
         p.clone()
     };
     let items = items.try_iter().map_err(|_| not_pairs(what))?;
-    pairs(items.collect::<PyResult<Vec<_>>>()?.into_iter(), what)
+    pairs(items.collect::<PyResult<Vec<_>>>()?.into_iter(), name)
 }
 
 /// `str`, `bytes` or `bytearray`: sequences, but never of (key, value) pairs — a two-character
@@ -467,8 +494,9 @@ fn not_pairs(what: &str) -> PyErr {
 /// `{0: k, 1: v}` must not read as the pair (k, v), nor a set in its arbitrary order.
 fn pairs<'py>(
     items: impl Iterator<Item = Bound<'py, PyAny>>,
-    what: &str,
+    name: PairsName,
 ) -> PyResult<Vec<(String, String)>> {
+    let what = name.whole;
     let mut out = Vec::with_capacity(items.size_hint().0);
     for (i, item) in items.enumerate() {
         let (key, value) = if let Ok(t) = item.cast::<PyTuple>() {
@@ -484,7 +512,7 @@ fn pairs<'py>(
         } else {
             return Err(not_a_pair(what, i));
         };
-        out.push((key_text(&key)?, value_text(&value)?));
+        out.push((key_text(&key, name)?, value_text(&value, name)?));
     }
     Ok(out)
 }

@@ -133,6 +133,18 @@ fn response(py: Python<'_>, r: xnonce::Response) -> PyResult<PyResponse> {
     })
 }
 
+/// `options['extra_params']`, as its errors name it.
+const EXTRA_PARAMS: convert::PairsName = convert::PairsName {
+    whole: "options['extra_params']",
+    item: "options['extra_params']",
+};
+
+/// `options['headers']`, as its errors name it.
+const HEADERS: convert::PairsName = convert::PairsName {
+    whole: "options['headers']",
+    item: "options['headers']",
+};
+
 /// em-secure-api's `options` hash: `timestamp` (forced ms), `nonce` (v2), `extra_params`
 /// (sent, not signed), `json` (v2 JSON body), `headers`.
 fn options(o: Option<&Bound<'_, PyAny>>) -> PyResult<RequestOptions> {
@@ -177,10 +189,8 @@ fn options(o: Option<&Bound<'_, PyAny>>) -> PyResult<RequestOptions> {
                     Some(v) => Some(convert::text::<field::Nonce>(&v)?.to_owned()),
                 }
             }
-            "extra_params" => {
-                out.extra_params = convert::pairs_named(v.as_ref(), "options['extra_params']")?
-            }
-            "headers" => out.headers = convert::pairs_named(v.as_ref(), "options['headers']")?,
+            "extra_params" => out.extra_params = convert::pairs_named(v.as_ref(), EXTRA_PARAMS)?,
+            "headers" => out.headers = convert::pairs_named(v.as_ref(), HEADERS)?,
             "json" => {
                 out.json_raw = match v {
                     None => None,

@@ -342,3 +342,46 @@ def test_params_pairs_may_be_tuples_or_lists() -> None:
     expected = v2(params=[("a", "1"), ("b", 2)], timestamp=TS, nonce="0" * 32)()
     for params in ([["a", "1"], ["b", 2]], (("a", "1"), ["b", 2]), iter([("a", "1"), ("b", 2)])):
         assert v2(params=params, timestamp=TS, nonce="0" * 32)() == expected
+
+
+def test_errors_about_a_request_option_read_as_pairs_name_the_option() -> None:
+    cases: list[tuple[Callable[[], object], str, str]] = [
+        (
+            request(options={"headers": {1: "v"}}),
+            "invalid_param_key",
+            "options['headers'] keys must be str",
+        ),
+        (
+            request(options={"headers": {"X-A": None}}),
+            "invalid_param_value",
+            "options['headers'] values must be",
+        ),
+        (
+            request(options={"headers": "X-A: b"}),
+            "invalid_param_value",
+            "options['headers'] must be a mapping",
+        ),
+        (
+            request(options={"headers": [("X-A", LONE)]}),
+            "invalid_param_value",
+            "options['headers'] value",
+        ),
+        (
+            request(options={"extra_params": [("k", b"v")]}),
+            "invalid_param_value",
+            "options['extra_params'] values must be",
+        ),
+        (
+            request(options={"extra_params": {"k": 2**200}}),
+            "invalid_param_value",
+            "integer options['extra_params'] value",
+        ),
+        # Params keep their own wording.
+        (request(params={1: "v"}), "invalid_param_key", "parameter keys must be str"),
+        (request(params={"k": None}), "invalid_param_value", "parameter values must be"),
+    ]
+    for call, code, message in cases:
+        with pytest.raises(xnonce.InputError) as e:
+            call()
+        assert e.value.code == code, e.value.message
+        assert e.value.message.startswith(message), e.value.message
