@@ -903,8 +903,16 @@ fn request_to_stub(answer: Vec<u8>) -> std::process::Output {
     let stub = std::thread::spawn(move || {
         use std::io::{Read, Write};
         let mut conn = accept_within(&listener, Duration::from_secs(20));
+        // The whole head (a GET has no body), however it is split: a close with unread
+        // bytes could reset the connection before the client reads the answer.
+        let mut head = Vec::new();
         let mut buf = [0u8; 4096];
-        let _ = conn.read(&mut buf);
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            match conn.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+        }
         conn.write_all(&answer).unwrap();
     });
     let a = vec![
