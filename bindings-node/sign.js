@@ -3,9 +3,11 @@
 // [string, string] pairs (or absent), the inputs cross into the addon as ONE NUL-joined string
 // (`signPacked`) instead of a dozen napi values, which is most of the cost of a call. Anything
 // else — numbers, Maps, objects, NULs inside a field, text that is not well-formed (a lone
-// surrogate), an unknown option key — takes the general native `sign`, where params.rs
-// converts values and says which field is wrong; both paths end in the same core call. An
-// option that is `null` is absent on both paths.
+// surrogate) — takes the general native path, where params.rs converts values and says which
+// field is wrong; every path ends in the same core call. The option keys are checked here
+// first: with one that is not known, the native `sign` refuses it (naming it); otherwise the
+// general path is `signKeysChecked`, which does not read the keys again. An option that is
+// `null` is absent on every path.
 
 const native = require('./xnonce.node')
 const { asTypeError, guard } = require('./arguments.js')
@@ -14,16 +16,26 @@ const isText = (v) => typeof v === 'string'
 /** The keys of SignOptions (src/sign.rs `OptionKeys for SignOptions`). */
 const OPTION_KEYS = new Set(['timestamp', 'nonce', 'host', 'body'])
 
-/** The packed fields, or undefined when the fast path does not apply. */
+/**
+ * True when `options` is absent, or an object whose every key (`for…in`: own and inherited
+ * enumerable ones, as the native check reads them) is a SignOptions key. Otherwise the native
+ * `sign` refuses it: a TypeError naming the key (an unknown option is never ignored), or for
+ * a value that is no object at all.
+ */
+function knownKeys(options) {
+  if (options === undefined || options === null) return true
+  if (typeof options !== 'object') return false
+  for (const key in options) if (!OPTION_KEYS.has(key)) return false
+  return true
+}
+
+/** The packed fields, or undefined when the fast path does not apply; `options` has only known keys. */
 function pack(scheme, method, path, params, client, secret, options) {
   if (!isText(scheme) || !isText(method) || !isText(path) || !isText(client) || !isText(secret))
     return undefined
   let nonce = ''
   let host = ''
   if (options !== undefined && options !== null) {
-    if (typeof options !== 'object') return undefined // the native sign says TypeError
-    // Any other key: the native sign refuses it (an unknown option is never ignored).
-    for (const key in options) if (!OPTION_KEYS.has(key)) return undefined
     const n = options.nonce
     const h = options.host
     const t = options.timestamp
@@ -52,6 +64,7 @@ function pack(scheme, method, path, params, client, secret, options) {
 /** Signs a request and returns the `X-Nonce` header value (see native.d.ts `sign`). */
 function sign(scheme, method, path, params, client, secret, options) {
   try {
+    if (!knownKeys(options)) return native.sign(scheme, method, path, params, client, secret, options)
     const packed = pack(scheme, method, path, params, client, secret, options)
     if (packed !== undefined) {
       const header = native.signPacked(
@@ -62,7 +75,8 @@ function sign(scheme, method, path, params, client, secret, options) {
       )
       if (header !== null) return header
     }
-    return native.sign(scheme, method, path, params, client, secret, options)
+    // The keys are checked: the general path need not read them again through napi.
+    return native.signKeysChecked(scheme, method, path, params, client, secret, options)
   } catch (error) {
     throw asTypeError(error)
   }

@@ -87,6 +87,40 @@ pub(crate) fn secret_of(text: Text) -> Outcome<Secret> {
     )?)
 }
 
+/// `sign` for sign.js once it has checked the option keys itself (with `for…in`, as
+/// [`Checked`] does): the same signing, without reading the keys again through napi (about
+/// 0.8 µs a call). Not the package's API: index.js exports sign.js's `sign`, which calls this
+/// only after that check.
+#[napi(
+    strict,
+    js_name = "signKeysChecked",
+    ts_args_type = "scheme: 'v1' | 'v2', method: string, path: string, params: Params, client: string, secret: string, options?: SignOptions"
+)]
+#[allow(clippy::too_many_arguments)]
+pub fn sign_keys_checked(
+    env: &Env,
+    scheme: String,
+    method: Text,
+    path: Text,
+    params: Option<Unknown<'_>>,
+    client: Text,
+    secret: Text,
+    options: Option<SignOptions>,
+) -> napi::Result<String> {
+    guard(env, || {
+        let input = input(
+            env,
+            &scheme,
+            method,
+            path,
+            params,
+            client,
+            options.map(Checked),
+        )?;
+        Ok(xnonce_core::sign_header_value(&input, &secret_of(secret)?)?)
+    })
+}
+
 /// Signs a request and returns the `X-Nonce` header value.
 #[napi(
     strict,
