@@ -24,6 +24,8 @@ const PARAMS = [
   ['password', 'hello phil'],
   ['opt1', 'this'],
 ]
+// The same params as an object: not packable, so sign.js takes the general path.
+const PARAMS_OBJECT = Object.fromEntries(PARAMS)
 const MANY = Array.from({ length: 20 }, (_, i) => [`key${i}`, `value ${i} with spaces & symbols/${i}`])
 const BODY = Buffer.from(
   JSON.stringify({ items: Array.from({ length: 40 }, (_, i) => ({ id: i, name: `item ${i}` })) }),
@@ -50,6 +52,28 @@ const CASES = [
     name: 'v2 GET, 3 params, general path (no packing)',
     native: () =>
       general.sign('v2', 'GET', '/controller1/action1', PARAMS, 'test_client', SECRET, {
+        timestamp: T,
+        nonce: NONCE,
+        host: HOST,
+      }),
+    js: () => spec.sign('v2', 'GET', '/controller1/action1', PARAMS, 'test_client', SECRET, T, NONCE, HOST),
+  },
+  {
+    // sign.js: option keys checked in JS, then the addon's `signKeysChecked`.
+    name: 'v2 GET, 3 params as an object (general path, keys checked in JS)',
+    native: () =>
+      xnonce.sign('v2', 'GET', '/controller1/action1', PARAMS_OBJECT, 'test_client', SECRET, {
+        timestamp: T,
+        nonce: NONCE,
+        host: HOST,
+      }),
+    js: () => spec.sign('v2', 'GET', '/controller1/action1', PARAMS, 'test_client', SECRET, T, NONCE, HOST),
+  },
+  {
+    // The same call as the addon's own `sign` takes it: the option keys read through napi.
+    name: 'v2 GET, 3 params as an object (addon sign, keys read through napi)',
+    native: () =>
+      general.sign('v2', 'GET', '/controller1/action1', PARAMS_OBJECT, 'test_client', SECRET, {
         timestamp: T,
         nonce: NONCE,
         host: HOST,
