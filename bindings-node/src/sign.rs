@@ -107,18 +107,8 @@ pub fn sign_keys_checked(
     secret: Text,
     options: Option<SignOptions>,
 ) -> napi::Result<String> {
-    guard(env, || {
-        let input = input(
-            env,
-            &scheme,
-            method,
-            path,
-            params,
-            client,
-            options.map(Checked),
-        )?;
-        Ok(xnonce_core::sign_header_value(&input, &secret_of(secret)?)?)
-    })
+    let options = options.map(Checked);
+    sign(env, scheme, method, path, params, client, secret, options)
 }
 
 /// Signs a request and returns the `X-Nonce` header value.
