@@ -35,6 +35,22 @@ fn utf8<'a>(obj: Borrowed<'a, '_, PyAny>, code: ErrorCode, what: &str) -> PyResu
     })
 }
 
+/// [`utf8`] for a key or value of pairs (`part`: `"key"` / `"value"`), named `{item} {part}`
+/// in its error: the name is built only when the text is refused, not for every pair.
+fn utf8_of_pairs<'a>(
+    obj: Borrowed<'a, '_, PyAny>,
+    code: ErrorCode,
+    item: &str,
+    part: &str,
+) -> PyResult<&'a str> {
+    utf8_or(obj, part, || {
+        to_py(xnonce_core::Error::ill_formed_text(
+            code,
+            &format!("{item} {part}"),
+        ))
+    })
+}
+
 /// [`utf8`], with `ill_formed` as the error for a `str` that UTF-8 cannot encode.
 fn utf8_or<'a>(
     obj: Borrowed<'a, '_, PyAny>,
@@ -378,12 +394,9 @@ pub const PARAMS: PairsName = PairsName {
 fn value_text(v: &Bound<'_, PyAny>, name: PairsName) -> PyResult<String> {
     let item = name.item;
     if v.is_instance_of::<PyString>() {
-        return Ok(utf8(
-            v.as_borrowed(),
-            ErrorCode::InvalidParamValue,
-            &format!("{item} value"),
-        )?
-        .to_owned());
+        return Ok(
+            utf8_of_pairs(v.as_borrowed(), ErrorCode::InvalidParamValue, item, "value")?.to_owned(),
+        );
     }
     if let Ok(b) = v.cast::<PyBool>() {
         return Ok(params::text_from_bool(b.is_true()).to_owned());
@@ -419,12 +432,7 @@ fn key_text(k: &Bound<'_, PyAny>, name: PairsName) -> PyResult<String> {
             format!("{item} keys must be str"),
         ));
     }
-    Ok(utf8(
-        k.as_borrowed(),
-        ErrorCode::InvalidParamKey,
-        &format!("{item} key"),
-    )?
-    .to_owned())
+    Ok(utf8_of_pairs(k.as_borrowed(), ErrorCode::InvalidParamKey, item, "key")?.to_owned())
 }
 
 /// Params: `None`, a mapping (its iteration order is kept) or an iterable of `(key, value)`
