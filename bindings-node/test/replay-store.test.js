@@ -1,13 +1,15 @@
 'use strict'
 // The middleware's `store`: accepted requests recorded where every process of an API sees
 // them. Two middlewares with their own Verifiers (as two cluster workers have) share
-// redisReplayStore over a real redis-server on 127.0.0.1 (test.sh installs it), and a plain
+// redisReplayStore over a real redis-server on a Unix socket (test.sh installs it), and a plain
 // object store shows the contract: 409 for a copy, 503 when the store fails.
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const http = require('node:http')
-const net = require('node:net')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
 const { spawn } = require('node:child_process')
 const { createClient } = require('redis')
 const x = require('..')
@@ -16,71 +18,35 @@ const { listen } = require('./peers.js')
 const SECRET = '20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd'
 const secrets = { billing: SECRET }
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
-}
-
 /**
- * A redis-server of this test's own on 127.0.0.1 and a client connected to it:
- * { client, stop }. Its port is found free, then bound by redis-server: another process may
- * take it in between. Then this redis-server exits (and the client may reach the other one,
- * told apart by its process id), and a new port is tried.
+ * A redis-server of this test's own, listening on a Unix socket in a fresh folder (no TCP
+ * port, so none another process could take first), and a client connected to it:
+ * { client, stop }.
  */
 async function startRedis() {
-  const args = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']
-  for (let attempt = 1; attempt <= 5; attempt++) {
-    const port = await freePort()
-    const server = spawn('redis-server', ['--port', String(port), ...args], { stdio: 'ignore' })
-    let exited = false
-    server.once('exit', () => (exited = true))
-    const client = createClient({ socket: { host: '127.0.0.1', port, reconnectStrategy: false } })
-    const stop = async () => {
-      if (client.isOpen) await client.quit().catch(() => client.destroy())
-      server.kill()
-    }
-    const ours = async () => {
-      const asking = (async () => {
-        if (!client.isOpen) await client.connect()
-        return client.info('server')
-      })()
-      asking.catch(() => {}) // when late: the client is destroyed below
-      // node-redis waits as long as it takes for an answer: bounded here, for a port that
-      // never answers.
-      let timer
-      const late = new Promise((resolve, reject) => {
-        timer = setTimeout(() => reject(new Error(`127.0.0.1:${port} did not answer within 5 s`)), 5000)
-      })
-      try {
-        const info = await Promise.race([asking, late])
-        return new RegExp(`^process_id:${server.pid}\\r?$`, 'm').test(info)
-      } catch (error) {
-        if (client.isOpen) client.destroy()
-        throw error
-      } finally {
-        clearTimeout(timer)
-      }
-    }
-    const deadline = Date.now() + 10_000
-    for (;;) {
-      let error
-      const found = await ours().catch((e) => ((error = e), false))
-      if (found) return { client, stop }
-      if (exited) break
-      if (Date.now() > deadline) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xnonce-redis-'))
+  const socket = path.join(dir, 'redis.sock')
+  const args = ['--port', '0', '--unixsocket', socket, '--save', '', '--appendonly', 'no']
+  const server = spawn('redis-server', args, { stdio: 'ignore', cwd: dir })
+  const client = createClient({ socket: { path: socket, reconnectStrategy: false } })
+  const stop = async () => {
+    if (client.isOpen) await client.quit().catch(() => client.destroy())
+    server.kill()
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    try {
+      await client.connect()
+      return { client, stop }
+    } catch (error) {
+      if (server.exitCode !== null || Date.now() > deadline) {
         await stop()
-        throw error ?? new Error(`127.0.0.1:${port} answers as another redis-server`)
+        throw error
       }
       await new Promise((r) => setTimeout(r, 50))
     }
-    // Ours exited, most likely because it could not bind the port.
-    if (client.isOpen) client.destroy()
   }
-  throw new Error('redis-server exited 5 times (could it bind no port?)')
 }
 
 /** GET `target` from `peer` with `xNonce` and `Host: api.test` (the API's name, whichever

@@ -12,14 +12,6 @@ from typing import Any
 import uvicorn
 
 
-def free_port() -> int:
-    """A port free when asked: another process may take it before it is bound again (bind
-    it here and keep the socket where that matters, or retry on failure)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def refused_port() -> Iterator[int]:
     """A port of 127.0.0.1 that nothing listens on, for the block: bound and not listening, so

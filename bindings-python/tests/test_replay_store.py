@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, MutableMapping
@@ -23,7 +25,7 @@ import trio
 import xnonce
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from serving import free_port, refused_port, uvicorn_serving
+from serving import refused_port, uvicorn_serving
 from xnonce.asgi import XNonceMiddleware
 from xnonce.redis import AsyncRedisReplayStore, RedisReplayStore, SharedKeys
 from xnonce.types import AsyncReplayStore
@@ -31,53 +33,36 @@ from xnonce.types import AsyncReplayStore
 SECRET = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd"
 
 
-def start_redis(server: str) -> tuple[subprocess.Popen[bytes], redis.Redis] | None:
-    """A redis-server of the test's own on a free port of 127.0.0.1 and a client of it; None if
-    it exited, most likely because another process took the port before it could bind it (a
-    server found there is told apart from ours by its process id)."""
-    port = free_port()
-    options = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    process = subprocess.Popen([server, "--port", str(port), *options], stdout=subprocess.DEVNULL)
-    # One try per probe: redis-py's retries would wait a minute on a port that never answers.
-    probe = redis.Redis(
-        host="127.0.0.1", port=port, socket_timeout=5, retry=Retry(NoBackoff(), retries=0)
-    )
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    """A redis-server of the test's own, listening on a Unix socket in a fresh folder (no TCP
+    port, so none another process could take first), and a client of it."""
+    server = shutil.which("redis-server")
+    assert server, "redis-server is not installed (bindings-python/test.sh installs it)"
+    # A short folder: a socket's path holds at most 107 bytes.
+    folder = tempfile.TemporaryDirectory(prefix="xnonce-redis-")
+    socket_path = os.path.join(folder.name, "redis.sock")
+    options = ["--port", "0", "--unixsocket", socket_path, "--save", "", "--appendonly", "no"]
+    process = subprocess.Popen([server, *options], cwd=folder.name, stdout=subprocess.DEVNULL)
+    client = redis.Redis(unix_socket_path=socket_path, socket_timeout=5)
     deadline = time.monotonic() + 10
     while True:
         try:
-            if probe.info("server")["process_id"] == process.pid:
-                probe.close()
-                return process, redis.Redis(host="127.0.0.1", port=port, socket_timeout=5)
-        except redis.RedisError:
-            pass
-        if process.poll() is not None:
-            probe.close()
-            return None
-        if time.monotonic() > deadline:
-            probe.close()
-            process.kill()
-            process.wait(10)
-            pytest.fail(f"redis-server did not start on 127.0.0.1:{port} within 10 s")
-        time.sleep(0.05)
-
-
-@pytest.fixture
-def redis_client() -> Iterator[redis.Redis]:
-    server = shutil.which("redis-server")
-    assert server, "redis-server is not installed (bindings-python/test.sh installs it)"
-    for _ in range(5):
-        started = start_redis(server)
-        if started is not None:
+            client.ping()
             break
-    else:
-        pytest.fail("redis-server exited 5 times (could it bind no port?)")
-    process, client = started
+        except redis.ConnectionError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                process.wait(10)
+                pytest.fail(f"redis-server did not start on {socket_path} within 10 s")
+            time.sleep(0.05)
     try:
         yield client
     finally:
         client.close()
         process.terminate()
         process.wait(10)
+        folder.cleanup()
 
 
 def signed() -> tuple[str, str]:
@@ -257,10 +242,10 @@ def test_asgi_workers_sharing_an_async_redis_store_accept_a_request_once(
 ) -> None:
     # Two uvicorn workers, each with its own verifier and its own redis.asyncio client (bound
     # to its event loop), as two processes have.
-    port = redis_client.connection_pool.connection_kwargs["port"]
+    socket_path = redis_client.connection_pool.connection_kwargs["path"]
 
     def worker() -> Any:
-        store = AsyncRedisReplayStore(redis.asyncio.Redis(host="127.0.0.1", port=port))
+        store = AsyncRedisReplayStore(redis.asyncio.Redis(unix_socket_path=socket_path))
         verifier = xnonce.Verifier({"billing": SECRET})
         return uvicorn_serving(XNonceMiddleware(client_asgi, verifier, replay_store=store))
 
