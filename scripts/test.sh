@@ -74,6 +74,7 @@ part_rust() {
   # skip the per-package fmt/clippy/test this part already ran on the whole workspace.
   export XNONCE_SERVER_BIN="$bin/xnonce-server"
   export XNONCE_CONFORMANCE_BIN="$bin/xnonce-conformance"
+  export XNONCE_CLI_BIN="$bin/xnonce"
   export XNONCE_DEMO_BIN="$bin/examples/demo"
   export XNONCE_WORKSPACE_TESTED=1
 }

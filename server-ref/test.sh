@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # xnonce-server: format, lints, unit + loopback HTTP tests, then the black-box suite
 # (`xnonce-conformance server`) against a real `xnonce-server serve --demo` subprocess with a
-# temporary data dir and two clients added through the CLI. Needs Rust (cargo); installs
-# redis-server (apt-get) for the Redis store's test.
+# temporary data dir and two clients added through the CLI, then the systemd unit
+# (server-ref/deploy/test.sh). Needs Rust (cargo); installs redis-server (apt-get) for the
+# Redis store's test.
 # Idempotent, non-interactive; exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -83,4 +84,7 @@ if [ "$rc" -ne 0 ]; then echo "xnonce-server exited $rc after SIGTERM"; exit 1; 
 for f in secret secret2; do
   if grep -q "$(cat "$work/$f")" "$work/server.log"; then echo "a secret appeared in the logs"; exit 1; fi
 done
+
+echo "== the systemd unit (server-ref/deploy)"
+bash server-ref/deploy/test.sh
 echo "xnonce-server: all checks passed"
