@@ -53,6 +53,27 @@ trap 'exit 130' INT TERM
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
+# The same, below the kernel's ephemeral range: Redis is stopped and started again on its
+# port mid-run, and meanwhile an outgoing connection (the instances reconnect to Redis over
+# and over during the outage) may be given a port from that range as its own, this one too.
+free_fixed_port() {
+  python3 - <<'PY'
+import random, socket
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+# Ports below 10000 are where other services listen; with no room left below the range, any.
+candidates = [random.randint(10000, low - 1) for _ in range(1000)] if low > 11000 else [0]
+for port in candidates:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        print(s.getsockname()[1])
+        break
+else:
+    raise SystemExit("no free port below the ephemeral range")
+PY
+}
 taken() { grep -qs 'Address already in use' "$1"; }
 
 # Redis: RDB snapshot in the temp dir; the stop command saves it, so replay keys survive the
@@ -62,7 +83,7 @@ taken() { grep -qs 'Address already in use' "$1"; }
 work_real=$(cd "$work" && pwd -P)
 redis_up=
 for attempt in 1 2 3 4 5; do
-  redis_port=$(free_port)
+  redis_port=$(free_fixed_port)
   redis_start="redis-server --bind 127.0.0.1 --port $redis_port --dir $work --dbfilename dump.rdb --save '' --appendonly no --daemonize yes --pidfile $work/redis.pid --logfile $work/redis.log"
   redis_stop="redis-cli -p $redis_port shutdown save >/dev/null"
   rm -f "$work/redis.log"
