@@ -96,6 +96,23 @@ impl Secret {
         Ok(Secret::from_parts(text, OnceLock::new()))
     }
 
+    /// Reads a secret as it is written in a file or an environment variable: a leading
+    /// UTF-8 byte-order mark (which Windows editors add) and surrounding whitespace (the
+    /// final newline) are not part of it; the rest must be what [`Secret::new`] takes.
+    ///
+    /// ```
+    /// use xnonce_core::Secret;
+    /// let hex = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd";
+    /// let s = Secret::from_file_text(&format!("\u{feff}{hex}\r\n"))?;
+    /// assert_eq!(s.expose(), hex);
+    /// assert!(Secret::from_file_text(" \n").is_err());
+    /// # Ok::<(), xnonce_core::Error>(())
+    /// ```
+    pub fn from_file_text(text: &str) -> Result<Secret> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        Secret::new(text.trim())
+    }
+
     /// Builds the canonical 64-hex-character secret from 32 bytes.
     pub fn from_bytes(bytes: [u8; 32]) -> Secret {
         Secret::from_parts(

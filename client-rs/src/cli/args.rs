@@ -129,14 +129,6 @@ fn parse_secret_text(s: &str) -> Result<SecretText, String> {
     Ok(SecretText(s.to_string()))
 }
 
-/// A secret as written in a file or a variable: a leading UTF-8 byte-order mark (which
-/// Windows editors add; `trim` keeps it, U+FEFF not being whitespace) and surrounding
-/// whitespace are not part of it.
-fn secret_from_text(text: &str) -> Result<Secret, Error> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    Secret::new(text.trim().to_string())
-}
-
 fn input_error(code: ErrorCode, msg: String) -> Error {
     Error::new(code, msg)
 }
@@ -171,7 +163,7 @@ impl SignArgs {
                     ),
                 ));
             }
-            return secret_from_text(&text);
+            return Secret::from_file_text(&text);
         }
         if let Some(SecretText(text)) = &self.secret {
             eprintln!("xnonce: warning: --secret shows in the process list; use --secret-file or {SECRET_ENV}");
@@ -182,7 +174,7 @@ impl SignArgs {
                 ErrorCode::InvalidSecret,
                 format!("{SECRET_ENV} is set but empty; put the secret in it or pass --secret-file FILE"),
             )),
-            Ok(text) => secret_from_text(&text),
+            Ok(text) => Secret::from_file_text(&text),
             Err(std::env::VarError::NotUnicode(_)) => Err(input_error(
                 ErrorCode::InvalidSecret,
                 format!("{SECRET_ENV} is set but is not valid UTF-8; a secret is text (64 hex characters)"),

@@ -1127,7 +1127,7 @@ pub fn main(
     let read_secret = |file: &std::path::Path| {
         std::fs::read_to_string(file)
             .map_err(|e| format!("cannot read {}: {e}", file.display()))
-            .and_then(|t| Secret::new(t.trim()).map_err(|e| e.to_string()))
+            .and_then(|t| Secret::from_file_text(&t).map_err(|e| e.to_string()))
     };
     let secret = match read_secret(secret_file) {
         Ok(s) => s,
