@@ -120,6 +120,17 @@ enum ClientCommand {
         #[command(flatten)]
         store: Store,
     },
+    /// Register clients with the secrets they already have (a migration, e.g. from
+    /// em-secure-api's `clients` table), all or none: FILE (or - for standard input) holds one
+    /// `NAME SECRET` line per client, separated by spaces or a tab (what `mysql -N -B -e
+    /// "SELECT name, shared_secret FROM clients"` prints); blank lines and `#` lines are
+    /// skipped. Prints the imported names; refuses the whole list when a name exists.
+    Import {
+        /// The list: a file, or - for standard input.
+        file: PathBuf,
+        #[command(flatten)]
+        store: Store,
+    },
     /// Give a client a new secret (old ones stop working: running servers of this host stop
     /// accepting them before the command returns); created if absent. Prints the secret.
     Replace {
@@ -235,6 +246,81 @@ fn new_secret(
     }
 }
 
+/// The most an import list may hold: ample for a million clients, and a bound on what the
+/// wrong file (`/dev/zero`) makes the command read.
+const IMPORT_LIMIT: u64 = 256 * 1024 * 1024;
+
+/// `client import FILE`: reads the list ([`registry::import`]), warns about a list others
+/// can read and about secrets that sign v1 only, writes every client or none, and prints
+/// their names.
+fn import_clients(file: &std::path::Path, store: Store) -> ExitCode {
+    use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
+    let stdin = file.as_os_str() == "-";
+    let shown = if stdin {
+        "standard input".to_string()
+    } else {
+        file.display().to_string()
+    };
+    let cannot = |e: std::io::Error| fail(format!("cannot read {shown}: {e}"));
+    // Sized from the file's length when known, so that growing it leaves no copies of the
+    // secrets behind in freed memory.
+    let mut size = 0;
+    let source: Box<dyn Read> = if stdin {
+        Box::new(std::io::stdin())
+    } else {
+        match std::fs::File::open(file) {
+            Ok(f) => {
+                if let Ok(meta) = f.metadata() {
+                    let mode = meta.permissions().mode() & 0o777;
+                    if meta.is_file() && mode & 0o077 != 0 {
+                        eprintln!(
+                            "xnonce-server: warning: {shown} holds secrets and other users can \
+                             read it (mode {mode:04o}): delete it once imported"
+                        );
+                    }
+                    size = meta.len().min(IMPORT_LIMIT) as usize + 1;
+                }
+                Box::new(f)
+            }
+            Err(e) => return cannot(e),
+        }
+    };
+    let mut text = zeroize::Zeroizing::new(String::with_capacity(size));
+    if let Err(e) = source.take(IMPORT_LIMIT + 1).read_to_string(&mut text) {
+        return cannot(e);
+    }
+    if text.len() as u64 > IMPORT_LIMIT {
+        return fail(format!(
+            "{shown} holds more than {} MiB: not an import list",
+            IMPORT_LIMIT / (1024 * 1024)
+        ));
+    }
+    let clients = match registry::import::parse(&text) {
+        Ok(c) => c,
+        Err(e) => return fail(format!("{shown}, {e}; nothing was imported")),
+    };
+    let registry = match store.open() {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    if let Err(e) = registry.import(&clients) {
+        return fail(e);
+    }
+    for c in &clients {
+        if !c.signs_v2() {
+            eprintln!(
+                "xnonce-server: warning: the secret of {:?} (line {}) is not 64 hex \
+                 characters, so it verifies v1 requests only: `xnonce-server client rotate {}` \
+                 gives it one for v2 too",
+                c.name, c.line, c.name
+            );
+        }
+        println!("{}", c.name);
+    }
+    ExitCode::SUCCESS
+}
+
 /// The way to a usable secret after `add` or `replace` wrote one that was not shown.
 fn replace_again(name: &str) -> String {
     format!("run `xnonce-server client replace {name}` with stdout working for a usable secret")
@@ -254,6 +340,7 @@ fn client(cmd: ClientCommand) -> ExitCode {
         ClientCommand::Add { name, store } => {
             new_secret(&name, store, &replace_again(&name), |r| r.add(&name))
         }
+        ClientCommand::Import { file, store } => import_clients(&file, store),
         ClientCommand::Replace { name, store } => {
             new_secret(&name, store, &replace_again(&name), |r| r.replace(&name))
         }

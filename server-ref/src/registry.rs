@@ -45,6 +45,7 @@
 //!   a client just added or replaced from another host is accepted from its first request.
 //!   Writes made through any [`Registry`] of the same process are seen on the next lookup.
 
+pub mod import;
 pub mod key;
 pub mod lock;
 pub mod reload;
@@ -131,6 +132,7 @@ impl std::error::Error for RegistryError {}
 #[derive(Clone, Copy)]
 enum Op {
     Add,
+    Import,
     Replace,
     Rotate,
     Retire,
@@ -147,6 +149,11 @@ impl Op {
             Op::Add => format!(
                 "Client {name:?} was added but is unknown there, and its new secret was not \
                  printed: {again} `xnonce-server client replace {name}` for a secret"
+            ),
+            Op::Import => format!(
+                "The imported clients ({name}) were added but are unknown there until the \
+                 registry is read there again (fix what the server reports, or restart it); \
+                 their secrets are the ones imported"
             ),
             Op::Replace => format!(
                 "Client {name:?} got a new secret, but its old ones are still accepted there, \
@@ -927,6 +934,34 @@ impl Registry {
         })
     }
 
+    /// Registers clients with the secrets they already have (a migration: see
+    /// [`import`]), all or none: refuses the whole list when one of its names is already
+    /// registered.
+    pub fn import(&self, clients: &[import::Imported]) -> Result<(), RegistryError> {
+        for c in clients {
+            validate_name(&c.name)?;
+        }
+        let names: Vec<&str> = clients.iter().map(|c| c.name.as_str()).collect();
+        self.write(Op::Import, &names.join(", "), |model| {
+            if let Some(c) = clients.iter().find(|c| model.clients.contains_key(&c.name)) {
+                return Err(RegistryError::Refused(format!(
+                    "client {:?} (line {}) is already registered, so nothing was imported: \
+                     leave it out of the list, or `client delete {} --confirm` first",
+                    c.name, c.line, c.name
+                )));
+            }
+            let added = unix_now();
+            for c in clients {
+                let entry = Entry {
+                    info: SecretInfo { slot: 1, added },
+                    secret: c.secret.clone(),
+                };
+                model.clients.insert(c.name.clone(), vec![entry]);
+            }
+            Ok(())
+        })
+    }
+
     /// Gives a client a fresh secret (the old ones stop working); creates it if absent.
     pub fn replace(&self, name: &str) -> Result<Secret, RegistryError> {
         self.update(Op::Replace, name, |model| {
@@ -1005,16 +1040,26 @@ impl Registry {
         })
     }
 
-    /// Read, change, seal and write the registry under the lock, then ask the running
-    /// servers to re-read it: [`RegistryError::NotReloaded`] when one answers that it cannot.
+    /// [`Registry::write`] of a change to the client `name`, once the name is checked.
     fn update<T>(
         &self,
         op: Op,
         name: &str,
         change: impl FnOnce(&mut Model) -> Result<T, RegistryError>,
     ) -> Result<T, RegistryError> {
-        xnonce_core::client_id::validate(name)
-            .map_err(|e| RegistryError::InvalidName(e.message().to_string()))?;
+        validate_name(name)?;
+        self.write(op, name, change)
+    }
+
+    /// Read, change, seal and write the registry under the lock, then ask the running
+    /// servers to re-read it: [`RegistryError::NotReloaded`] when one answers that it cannot
+    /// (its message names the clients changed, `name`).
+    fn write<T>(
+        &self,
+        op: Op,
+        name: &str,
+        change: impl FnOnce(&mut Model) -> Result<T, RegistryError>,
+    ) -> Result<T, RegistryError> {
         // An existing key is checked before anything is created.
         self.key(false)?;
         self.ensure_dir()?;
@@ -1193,6 +1238,11 @@ fn remove_leftover_temps(dir: &Path) {
             "removed temporary files left by interrupted registry writes"
         );
     }
+}
+
+fn validate_name(name: &str) -> Result<(), RegistryError> {
+    xnonce_core::client_id::validate(name)
+        .map_err(|e| RegistryError::InvalidName(e.message().to_string()))
 }
 
 fn fresh() -> Result<Secret, RegistryError> {

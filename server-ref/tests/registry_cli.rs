@@ -14,7 +14,10 @@
 //! * a new secret that stdout cannot take is never lost without a word: a closed or read-only
 //!   stdout changes nothing, a failed write says the client was written and what to run;
 //! * a data dir that is a file is refused by `client add` and `serve`, its mode unchanged;
-//! * `client list` where there is no registry says so on stderr, lists nothing, exits 0.
+//! * `client list` where there is no registry says so on stderr, lists nothing, exits 0;
+//! * `client import` registers clients with the secrets they already have, at once for a
+//!   running server (v1 and v2), all or none, warning about short secrets and a list others
+//!   can read, never showing a secret.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -188,8 +191,12 @@ fn serve(d: &Dirs, key: &Path) -> Served {
 
 /// The status of a signed v2 `GET /admin/status` (a demo route without params).
 fn status(base: &http::BaseUrl, client: &str, secret: &Secret) -> u16 {
-    let input =
-        SignInput::new(Scheme::V2, "GET", "/admin/status", client).host(base.authority.clone());
+    status_in(Scheme::V2, base, client, secret)
+}
+
+/// The status of a `GET /admin/status` signed in `scheme`.
+fn status_in(scheme: Scheme, base: &http::BaseUrl, client: &str, secret: &Secret) -> u16 {
+    let input = SignInput::new(scheme, "GET", "/admin/status", client).host(base.authority.clone());
     let signed = sign(&input, secret).unwrap();
     let request = http::Request::new("GET", "/admin/status").header("X-Nonce", signed.x_nonce);
     http::send(base, &request).unwrap().status
@@ -515,4 +522,93 @@ fn client_list_without_a_registry_says_so_and_creates_nothing() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert_eq!(list(None), b"");
+}
+
+/// A migration from em-secure-api: its clients keep their secrets (64 hex characters, as its
+/// `ClientSecret.generate_secret` made them). `client import` registers them for a running
+/// server at once, in both schemes; a list naming a registered client changes nothing.
+#[test]
+fn client_import_registers_existing_secrets_all_or_none() {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    const LEGACY: &str = "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8";
+    const PARTNER: &str = "Pr3-shared-partner";
+    let d = Dirs::new("import");
+    let s = serve(&d, &d.key);
+    let list = d.fresh("clients", "tsv");
+    std::fs::write(
+        &list,
+        format!("# mysql -N -B\nlegacy\t{LEGACY}\r\npartner   {PARTNER}\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&list, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = client(&d, &["import", list.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "legacy\npartner\n");
+    // The one that cannot sign v2 is named, with its line; the list's mode is fine; no
+    // secret shown.
+    assert!(
+        err.contains(
+            "the secret of \"partner\" (line 3) is not 64 hex characters, so it verifies v1 \
+             requests only"
+        ) && !err.contains("legacy"),
+        "{err}"
+    );
+    assert!(!err.contains("other users can read"), "{err}");
+    assert!(!err.contains(LEGACY) && !err.contains(PARTNER), "{err}");
+    let legacy = Secret::new(LEGACY).unwrap();
+    let partner = Secret::new(PARTNER).unwrap();
+    assert_eq!(status_in(Scheme::V1, &s.base, "legacy", &legacy), 200);
+    assert_eq!(status_in(Scheme::V2, &s.base, "legacy", &legacy), 200);
+    assert_eq!(status_in(Scheme::V1, &s.base, "partner", &partner), 200);
+
+    // A list with a registered name: refused whole, naming it and its line; nothing written.
+    let before = std::fs::read(d.data.join("clients.json")).unwrap();
+    let other = "0".repeat(64);
+    let mut import = client(&d, &["import", "-"]);
+    let mut child = import
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    write!(
+        child.stdin.take().unwrap(),
+        "fresh {other}\nlegacy {other}\n"
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("client \"legacy\" (line 2) is already registered, so nothing was imported"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty() && !err.contains(&other), "{err}");
+    assert_eq!(std::fs::read(d.data.join("clients.json")).unwrap(), before);
+    assert_eq!(status(&s.base, "legacy", &legacy), 200);
+    assert_eq!(
+        status(&s.base, "fresh", &Secret::new(other.as_str()).unwrap()),
+        401
+    );
+
+    // A list others can read is imported, with a warning to delete it.
+    std::fs::write(&list, format!("fresh {other}\n")).unwrap();
+    std::fs::set_permissions(&list, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = client(&d, &["import", list.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("other users can read it (mode 0644): delete it once imported"),
+        "{err}"
+    );
+    assert_eq!(
+        status(&s.base, "fresh", &Secret::new(other.as_str()).unwrap()),
+        200
+    );
 }
