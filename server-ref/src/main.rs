@@ -168,6 +168,10 @@ enum ClientCommand {
     /// List client names, one per line (none, with a note on stderr, when the data dir holds
     /// no registry).
     List {
+        /// Also each client's live secrets (slots and when they were added, never the
+        /// secrets), after a tab: more than one means a rotation to finish with `retire`.
+        #[arg(long, short)]
+        long: bool,
         #[command(flatten)]
         store: Store,
     },
@@ -385,7 +389,7 @@ fn client(cmd: ClientCommand) -> ExitCode {
                 Err(e) => fail(e),
             }
         }
-        ClientCommand::List { store } => {
+        ClientCommand::List { long, store } => {
             let registry = open!(store);
             let status = match registry.check(false) {
                 Ok(s) => s,
@@ -414,10 +418,17 @@ fn client(cmd: ClientCommand) -> ExitCode {
                     ),
                 }
             }
-            match registry.list() {
-                Ok(names) => {
-                    for n in names {
-                        println!("{n}");
+            match registry.list_described() {
+                Ok(clients) => {
+                    for (name, secrets) in clients {
+                        if long {
+                            let list: Vec<String> = secrets.iter().map(|i| i.to_string()).collect();
+                            let n = secrets.len();
+                            let s = if n == 1 { "" } else { "s" };
+                            println!("{name}\t{n} live secret{s}: {}", list.join(", "));
+                        } else {
+                            println!("{name}");
+                        }
                     }
                     ExitCode::SUCCESS
                 }

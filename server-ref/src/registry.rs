@@ -903,6 +903,17 @@ impl Registry {
         Ok(self.load_model(false)?.clients.into_keys().collect())
     }
 
+    /// Every registered client with the bookkeeping of its live secrets (oldest first),
+    /// sorted by name: what `client list --long` prints.
+    pub fn list_described(&self) -> Result<Vec<(String, Vec<SecretInfo>)>, RegistryError> {
+        let model = self.load_model(false)?;
+        Ok(model
+            .clients
+            .into_iter()
+            .map(|(name, entries)| (name, entries.iter().map(|e| e.info).collect()))
+            .collect())
+    }
+
     /// The bookkeeping of a client's live secrets, oldest first.
     pub fn describe(&self, name: &str) -> Result<Vec<SecretInfo>, RegistryError> {
         let model = self.load_model(false)?;

@@ -15,8 +15,9 @@
 //!   stdout changes nothing, a failed write says the client was written and what to run;
 //! * a data dir that is a file is refused by `client add` and `serve`, its mode unchanged;
 //! * `client list` where there is no registry says so on stderr, lists nothing, exits 0;
+//! * `client list --long` shows each client's live secrets (slots and dates), never them;
 //! * `client import` registers clients with the secrets they already have, at once for a
-//!   running server (v1 and v2), all or none, warning about short secrets and a list others
+//!   running server (v1 and v2), all or none, warning about v1-only secrets and a list others
 //!   can read, never showing a secret.
 
 use std::io::{BufRead, BufReader};
@@ -611,4 +612,31 @@ fn client_import_registers_existing_secrets_all_or_none() {
         status(&s.base, "fresh", &Secret::new(other.as_str()).unwrap()),
         200
     );
+}
+
+/// `client list --long`: each client's live secrets after a tab (slots and dates, never the
+/// secrets), so that a rotation left unfinished shows.
+#[test]
+fn client_list_long_shows_live_secrets_without_them() {
+    let d = Dirs::new("list-long");
+    let first = secret_of(&client(&d, &["add", "svc"]).output().unwrap());
+    let second = secret_of(&client(&d, &["rotate", "svc"]).output().unwrap());
+    let other = secret_of(&client(&d, &["add", "other"]).output().unwrap());
+    let out = client(&d, &["list", "--long"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].starts_with("other\t1 live secret: slot 1 (added 20")
+            && lines[1].starts_with("svc\t2 live secrets: slot 1 (added 20")
+            && lines[1].contains("), slot 2 (added 20"),
+        "{text}"
+    );
+    for s in [&first, &second, &other] {
+        assert!(!text.contains(s.expose()), "a secret listed");
+    }
+    // Without --long: the names alone.
+    let out = client(&d, &["list"]).output().unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "other\nsvc\n");
 }
