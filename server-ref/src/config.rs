@@ -673,6 +673,49 @@ impl Config {
         Ok(cfg)
     }
 
+    /// The keys whose values differ between `self` (the running config) and `new` that a
+    /// running server cannot apply — its addresses, registry key, replay store and
+    /// connection limits — in the config file's names; empty when `new` can be reloaded
+    /// ([`crate::server::Reloader`]).
+    ///
+    /// ```
+    /// use xnonce_server::Config;
+    /// let running = Config::parse("listen = \"127.0.0.1:8080\"")?;
+    /// let windows = Config::parse("listen = \"127.0.0.1:8080\"\n[windows]\n__default = 5000")?;
+    /// assert!(running.restart_only_changes(&windows).is_empty());
+    /// let moved = Config::parse("listen = \"127.0.0.1:9090\"\n[limits]\nmax_connections = 10")?;
+    /// assert_eq!(running.restart_only_changes(&moved), ["listen", "limits.max_connections"]);
+    /// # Ok::<(), String>(())
+    /// ```
+    pub fn restart_only_changes(&self, new: &Config) -> Vec<&'static str> {
+        let (old_c, new_c) = (&self.connections, &new.connections);
+        [
+            ("listen", self.listen != new.listen),
+            ("key_file", self.key_file != new.key_file),
+            ("replay", self.replay != new.replay),
+            ("metrics.listen", self.metrics_listen != new.metrics_listen),
+            (
+                "limits.max_header_bytes",
+                self.limits.max_header_bytes != new.limits.max_header_bytes,
+            ),
+            (
+                "limits.header_timeout_ms",
+                old_c.header_timeout != new_c.header_timeout,
+            ),
+            (
+                "limits.write_timeout_ms",
+                old_c.write_timeout != new_c.write_timeout,
+            ),
+            (
+                "limits.max_connections",
+                old_c.max_connections != new_c.max_connections,
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(key, changed)| changed.then_some(key))
+        .collect()
+    }
+
     /// Reads and parses a config file.
     pub fn load(path: &std::path::Path) -> Result<Config, String> {
         let text = std::fs::read_to_string(path)

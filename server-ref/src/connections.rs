@@ -24,6 +24,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt;
 
+use crate::live_router::LiveRouter;
 use crate::log_throttle::LogThrottle;
 use crate::metrics::Metrics;
 use crate::write_deadline::WriteDeadline;
@@ -141,13 +142,15 @@ pub async fn serve_until(
     shutdown: impl Future<Output = ()> + Send + 'static,
     stop_draining: impl Future<Output = ()> + Send + 'static,
 ) {
-    serve_counted(listener, router, limits, None, shutdown, stop_draining).await;
+    let app = LiveRouter::new(router);
+    serve_counted(listener, app, limits, None, shutdown, stop_draining).await;
 }
 
-/// [`serve_until`], counting open connections and the HTTP parser's refusals in `metrics`.
+/// [`serve_until`] of an app that may be replaced while it serves, counting open connections
+/// and the HTTP parser's refusals in `metrics`.
 pub(crate) async fn serve_counted(
     listener: TcpListener,
-    router: Router,
+    app: Arc<LiveRouter>,
     limits: ConnectionLimits,
     metrics: Option<Arc<Metrics>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -197,7 +200,7 @@ pub(crate) async fn serve_counted(
             _slot: permit.clone(),
             closing: closing.subscribe(),
         };
-        let service = TowerToHyperService::new(router.clone().map_request(
+        let service = TowerToHyperService::new(app.service().map_request(
             move |mut req: axum::extract::Request<hyper::body::Incoming>| {
                 req.extensions_mut().insert(ConnectInfo(peer));
                 req.extensions_mut().insert(open_connection.clone());

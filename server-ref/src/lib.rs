@@ -8,6 +8,7 @@ pub mod connections;
 pub mod demo;
 pub mod journal;
 pub mod layer;
+pub mod live_router;
 mod log_throttle;
 pub mod metrics;
 pub mod rate_limit;

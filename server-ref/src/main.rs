@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use xnonce_server::registry::{self, Registry};
+use xnonce_server::server::Reloader;
 use xnonce_server::{metrics, Config, Server};
 
 /// Many small, short-lived allocations per request: mimalloc serves them faster than glibc.
@@ -46,34 +47,72 @@ enum Command {
     ///
     /// With a `[metrics]` table in the config, a second line follows:
     /// `xnonce-server metrics on http://ADDR/metrics`.
-    Serve {
-        /// TOML config file (routes, windows, schemes, listen address, limits, rate limits).
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Address to listen on (default 127.0.0.1:8080; port 0 picks a free port).
-        #[arg(long)]
-        listen: Option<String>,
-        /// Data dir holding the client registry.
-        #[arg(long, env = registry::DATA_ENV)]
-        data: Option<PathBuf>,
-        /// Registry key file, outside the data dir (else the config's key_file, else
-        /// $XDG_CONFIG_HOME/xnonce/registry.key); created 0600 if absent.
-        #[arg(long, env = registry::key::KEY_ENV)]
-        key_file: Option<PathBuf>,
-        /// Serve em-secure-api's test implementation API, its routes and answers (replaces
-        /// the config's routes).
-        #[arg(long)]
-        demo: bool,
-        /// Benchmarks only: with --demo, also serve the demo handlers WITHOUT verification
-        /// under /_bench/unverified/ (the throughput baseline). Never use in production.
-        #[arg(long, requires = "demo")]
-        bench_mirror: bool,
-    },
+    Serve(ServeArgs),
     /// Manage the client registry.
     Client {
         #[command(subcommand)]
         command: ClientCommand,
     },
+}
+
+/// `serve`'s arguments: what the command line sets over the config file.
+#[derive(clap::Args, Clone)]
+struct ServeArgs {
+    /// TOML config file (routes, windows, schemes, listen address, limits, rate limits).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Address to listen on (default 127.0.0.1:8080; port 0 picks a free port).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Data dir holding the client registry.
+    #[arg(long, env = registry::DATA_ENV)]
+    data: Option<PathBuf>,
+    /// Registry key file, outside the data dir (else the config's key_file, else
+    /// $XDG_CONFIG_HOME/xnonce/registry.key); created 0600 if absent.
+    #[arg(long, env = registry::key::KEY_ENV)]
+    key_file: Option<PathBuf>,
+    /// Serve em-secure-api's test implementation API, its routes and answers (replaces
+    /// the config's routes).
+    #[arg(long)]
+    demo: bool,
+    /// Benchmarks only: with --demo, also serve the demo handlers WITHOUT verification
+    /// under /_bench/unverified/ (the throughput baseline). Never use in production.
+    #[arg(long, requires = "demo")]
+    bench_mirror: bool,
+}
+
+impl ServeArgs {
+    /// The config `serve` runs with and the data dir it resolves to: the file's (else the
+    /// demo's, else the default) with the command line's values over it, and the registry key
+    /// file resolved (`--key-file`, `XNONCE_KEY_FILE`, the config's, the default). Made the
+    /// same way at start and at each `SIGHUP`.
+    fn resolve(&self) -> Result<(Config, PathBuf), String> {
+        let mut cfg = match &self.config {
+            Some(path) => Config::load(path)?,
+            None if self.demo => Config::demo(),
+            None => Config::default(),
+        };
+        if let Some(l) = &self.listen {
+            xnonce_server::config::check_listen(l).map_err(|e| format!("--listen: {e}"))?;
+            cfg.listen = l.clone();
+        }
+        if self.demo {
+            cfg = cfg.with_demo();
+        }
+        cfg.bench_mirror = self.bench_mirror;
+        let data_dir = match (&self.data, &cfg.data_dir) {
+            (Some(d), _) => d.clone(),
+            (None, Some(d)) => d.clone(),
+            (None, None) => registry::data_dir(None),
+        };
+        if self.key_file.is_some() {
+            cfg.key_file = self.key_file.clone();
+        }
+        if let Ok(path) = Registry::open_with_key_file(&data_dir, cfg.key_file.clone()).key_file() {
+            cfg.key_file = Some(path.to_path_buf());
+        }
+        Ok((cfg, data_dir))
+    }
 }
 
 /// Where the registry is.
@@ -438,49 +477,16 @@ fn client(cmd: ClientCommand) -> ExitCode {
     }
 }
 
-fn serve(
-    config: Option<PathBuf>,
-    listen: Option<String>,
-    data: Option<PathBuf>,
-    key_file: Option<PathBuf>,
-    demo: bool,
-    bench_mirror: bool,
-) -> ExitCode {
-    let mut cfg = match &config {
-        Some(path) => match Config::load(path) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("xnonce-server: {e}");
-                return ExitCode::FAILURE;
-            }
-        },
-        None if demo => Config::demo(),
-        None => Config::default(),
+fn serve(args: ServeArgs) -> ExitCode {
+    let (cfg, data_dir) = match args.resolve() {
+        Ok(resolved) => resolved,
+        Err(e) => return fail(e),
     };
-    if let Some(l) = listen {
-        if let Err(e) = xnonce_server::config::check_listen(&l) {
-            eprintln!("xnonce-server: --listen: {e}");
-            return ExitCode::FAILURE;
-        }
-        cfg.listen = l;
-    }
-    if demo {
-        cfg = cfg.with_demo();
-    }
-    if bench_mirror {
-        cfg.bench_mirror = true;
+    if cfg.bench_mirror {
         tracing::warn!(
             prefix = xnonce_server::demo::BENCH_MIRROR_PREFIX,
             "--bench-mirror: the demo handlers are also served WITHOUT verification"
         );
-    }
-    let data_dir = match (data, &cfg.data_dir) {
-        (Some(d), _) => d,
-        (None, Some(d)) => d.clone(),
-        (None, None) => registry::data_dir(None),
-    };
-    if key_file.is_some() {
-        cfg.key_file = key_file;
     }
     // Start-up checks: the key file (created if absent, refused if others can read it or it
     // sits in the data dir) and a registry that decrypts under it.
@@ -492,9 +498,6 @@ fn serve(
         ),
         Ok(_) => {}
         Err(e) => return fail(e),
-    }
-    if let Ok(path) = registry.key_file() {
-        cfg.key_file = Some(path.to_path_buf());
     }
     drop(registry);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -523,8 +526,10 @@ fn serve(
                 return ExitCode::FAILURE;
             }
         };
-        // Signal handlers first: from the line below on, SIGTERM is a graceful stop.
+        // Signal handlers first: from the line below on, SIGTERM is a graceful stop and
+        // SIGHUP a reload of the config.
         let (shutdown, stop_draining) = xnonce_server::shutdown_signals();
+        reload_on_hangup(args, server.reloader());
         {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "xnonce-server listening on http://{addr}");
@@ -555,6 +560,41 @@ fn serve(
     })
 }
 
+/// On each SIGHUP, reads the config again as at start ([`ServeArgs::resolve`]) and serves it
+/// from the next request on ([`Reloader::reload`]); a config that cannot be read, or that
+/// changes what only a restart applies, is refused and the running one kept. Logged either
+/// way. The handler is installed before this returns.
+fn reload_on_hangup(args: ServeArgs, reloader: Reloader) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot handle SIGHUP: the config is read at start only");
+            return;
+        }
+    };
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            let file = args
+                .config
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "none (the built-in one)".into());
+            match args
+                .resolve()
+                .and_then(|(cfg, data_dir)| reloader.reload(&cfg, &data_dir))
+            {
+                Ok(()) => tracing::info!(config = %file, "SIGHUP: configuration reloaded"),
+                Err(e) => tracing::warn!(
+                    config = %file,
+                    error = %e,
+                    "SIGHUP: configuration not reloaded; still serving the previous one"
+                ),
+            }
+        }
+    });
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -569,14 +609,7 @@ fn main() -> ExitCode {
         LogFormat::Json => logs.json().with_ansi(false).init(),
     }
     match cli.command {
-        Command::Serve {
-            config,
-            listen,
-            data,
-            key_file,
-            demo,
-            bench_mirror,
-        } => serve(config, listen, data, key_file, demo, bench_mirror),
+        Command::Serve(args) => serve(args),
         Command::Client { command } => client(command),
     }
 }

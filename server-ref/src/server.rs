@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use axum::Router;
 
+use crate::live_router::LiveRouter;
 use crate::{
     app_for, connections, journal, layer_for, metrics, now_ms, redis_store, registry, Config,
     ConnectionLimits, JournalStore, MemoryStore, Metrics, RedisStore, Registry, ReplayConfig,
@@ -43,36 +44,130 @@ use crate::{
 /// ```
 pub struct Server {
     listener: tokio::net::TcpListener,
-    router: Router,
-    evictor: Evictor,
+    app: Arc<LiveRouter>,
+    /// What a configuration reload builds the app from.
+    parts: Arc<Parts>,
     connections: ConnectionLimits,
-    /// With `[metrics]`: the counts, the metrics listener and its app.
-    metrics: Option<(Arc<Metrics>, tokio::net::TcpListener, Router)>,
+    /// With `[metrics]`: the metrics listener and its app.
+    metrics: Option<(tokio::net::TcpListener, Router)>,
     /// `None` when the socket could not be bound (logged): writes from other processes then
     /// reach this server at its next periodic check.
     _reloads: Option<registry::reload::ReloadListener>,
 }
 
-enum Evictor {
+/// The replay store of a running server, shared by every app it builds (a reload keeps it,
+/// and with it every key recorded so far).
+#[derive(Clone)]
+enum ReplayStore {
     Memory(MemoryStore),
     Journal(JournalStore),
-    None,
+    Redis(Arc<RedisStore>),
 }
 
-impl Evictor {
+impl ReplayStore {
     /// How many keys the in-process store holds, for the metrics.
     fn replay_keys(&self) -> Option<metrics::ReplayKeys> {
         match self {
-            Evictor::Memory(s) => {
+            ReplayStore::Memory(s) => {
                 let s = s.clone();
                 Some(Arc::new(move || s.len()))
             }
-            Evictor::Journal(s) => {
+            ReplayStore::Journal(s) => {
                 let s = s.clone();
                 Some(Arc::new(move || s.len()))
             }
-            Evictor::None => None,
+            ReplayStore::Redis(_) => None,
         }
+    }
+
+    fn layer(&self, config: &Config, registry: Arc<Registry>) -> crate::XNonceLayer {
+        match self {
+            ReplayStore::Memory(s) => layer_for(config, registry, s.clone()),
+            ReplayStore::Journal(s) => layer_for(config, registry, s.clone()),
+            ReplayStore::Redis(s) => layer_for(config, registry, s.clone()),
+        }
+    }
+}
+
+/// What the server's app is built from, at start and at each reload: the registry, the
+/// replay store and the metrics' counts (all kept across reloads), and the config running.
+struct Parts {
+    registry: Arc<Registry>,
+    store: ReplayStore,
+    counts: Option<Arc<Metrics>>,
+    data_dir: std::path::PathBuf,
+    running: std::sync::Mutex<Config>,
+}
+
+impl Parts {
+    /// The app `config` describes, over these parts.
+    fn app(&self, config: &Config) -> Router {
+        let layer = self.store.layer(config, self.registry.clone());
+        match &self.counts {
+            None => app_for(config, layer),
+            Some(counts) => metrics::count_answers(
+                app_for(config, layer.metrics(counts.clone())),
+                counts.clone(),
+            ),
+        }
+    }
+}
+
+/// Replaces a running [`Server`]'s configuration without a restart (what `xnonce-server
+/// serve` does on `SIGHUP`): from [`Server::reloader`].
+///
+/// ```
+/// use xnonce_server::{Config, Server};
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let base = std::env::temp_dir().join(format!("xnonce-doc-reload-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&base);
+/// let data_dir = base.join("data");
+/// let mut config = Config::parse(r#"listen = "127.0.0.1:0""#)?;
+/// config.key_file = Some(base.join("keys").join("registry.key"));
+/// let server = Server::bind(&config, data_dir.clone()).await?;
+/// let reloader = server.reloader();
+///
+/// let mut stricter = Config::parse("listen = \"127.0.0.1:0\"\n[windows]\n__default = 5000")?;
+/// stricter.key_file = config.key_file.clone();
+/// reloader.reload(&stricter, &data_dir)?; // from the next request on
+///
+/// let mut moved = stricter.clone();
+/// moved.listen = "127.0.0.1:9".into();
+/// let refused = reloader.reload(&moved, &data_dir).unwrap_err();
+/// assert_eq!(refused, "listen changed, which only a restart applies");
+/// # drop(server);
+/// # std::fs::remove_dir_all(&base)?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Reloader {
+    app: Arc<LiveRouter>,
+    parts: Arc<Parts>,
+}
+
+impl Reloader {
+    /// Serves `config` from the next request on, on every connection, with the same
+    /// registry, replay store (every key recorded so far) and metrics: its routes, windows,
+    /// schemes, body limits, rate limits (their buckets start full again) and upstream.
+    /// Refuses, changing nothing, a config whose `data_dir` (`data_dir` here: the one the
+    /// reloaded config resolves to) or other parts only a restart can change differ from the
+    /// running one's ([`Config::restart_only_changes`]), naming them.
+    pub fn reload(&self, config: &Config, data_dir: &std::path::Path) -> Result<(), String> {
+        let mut running = self.parts.running.lock().unwrap_or_else(|p| p.into_inner());
+        let mut changed = running.restart_only_changes(config);
+        if data_dir != self.parts.data_dir {
+            changed.insert(0, "data_dir");
+        }
+        if !changed.is_empty() {
+            return Err(format!(
+                "{} changed, which only a restart applies",
+                changed.join(", ")
+            ));
+        }
+        self.app.replace(self.parts.app(config));
+        *running = config.clone();
+        Ok(())
     }
 }
 
@@ -118,16 +213,10 @@ impl Server {
                 None
             }
         };
-        let (layer, evictor) = match &config.replay {
-            ReplayConfig::Memory { persist: false } => {
-                let store = MemoryStore::new();
-                let layer = layer_for(config, registry, store.clone());
-                (layer, Evictor::Memory(store))
-            }
+        let store = match &config.replay {
+            ReplayConfig::Memory { persist: false } => ReplayStore::Memory(MemoryStore::new()),
             ReplayConfig::Memory { persist: true } => {
-                let store = JournalStore::open(&data_dir, now_ms())?;
-                let layer = layer_for(config, registry, store.clone());
-                (layer, Evictor::Journal(store))
+                ReplayStore::Journal(JournalStore::open(&data_dir, now_ms())?)
             }
             ReplayConfig::Redis {
                 url,
@@ -171,29 +260,44 @@ impl Server {
                          store_unavailable until it answers"
                     ),
                 }
-                (layer_for(config, registry, store), Evictor::None)
+                ReplayStore::Redis(Arc::new(store))
             }
         };
-        let (router, metrics) = match &config.metrics_listen {
-            None => (app_for(config, layer), None),
+        let (counts, metrics) = match &config.metrics_listen {
+            None => (None, None),
             Some(addr) => {
                 let counts = Arc::new(Metrics::default());
-                let router = app_for(config, layer.metrics(counts.clone()));
-                let router = metrics::count_answers(router, counts.clone());
                 let listener = listen(addr, " (metrics.listen)").await?;
-                let scrape = metrics::router(counts.clone(), evictor.replay_keys());
-                (router, Some((counts, listener, scrape)))
+                let scrape = metrics::router(counts.clone(), store.replay_keys());
+                (Some(counts), Some((listener, scrape)))
             }
         };
+        let parts = Arc::new(Parts {
+            registry,
+            store,
+            counts,
+            data_dir,
+            running: std::sync::Mutex::new(config.clone()),
+        });
+        let app = LiveRouter::new(parts.app(config));
         let listener = listen(&config.listen, "").await?;
         Ok(Server {
             listener,
-            router,
-            evictor,
+            app,
+            parts,
             connections: config.connections,
             metrics,
             _reloads: reloads,
         })
+    }
+
+    /// A handle that replaces this server's configuration while it runs
+    /// ([`Reloader::reload`]).
+    pub fn reloader(&self) -> Reloader {
+        Reloader {
+            app: self.app.clone(),
+            parts: self.parts.clone(),
+        }
     }
 
     /// The bound address (useful with port 0).
@@ -205,7 +309,7 @@ impl Server {
     pub fn metrics_addr(&self) -> Option<std::io::Result<SocketAddr>> {
         self.metrics
             .as_ref()
-            .map(|(_, listener, _)| listener.local_addr())
+            .map(|(listener, _)| listener.local_addr())
     }
 
     /// Serves until `shutdown` completes, then finishes in-flight requests (at most 10 s),
@@ -226,35 +330,31 @@ impl Server {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
         stop_draining: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let mut tasks = match &self.evictor {
-            Evictor::Memory(s) => vec![s.spawn_evictor(Duration::from_secs(5))],
-            Evictor::Journal(s) => vec![
+        let mut tasks = match &self.parts.store {
+            ReplayStore::Memory(s) => vec![s.spawn_evictor(Duration::from_secs(5))],
+            ReplayStore::Journal(s) => vec![
                 s.spawn_evictor(Duration::from_secs(5)),
                 s.spawn_flusher(journal::FLUSH_INTERVAL),
             ],
-            Evictor::None => Vec::new(),
+            ReplayStore::Redis(_) => Vec::new(),
         };
-        let counts = match self.metrics {
-            Some((counts, listener, scrape)) => {
-                // Scraped until the API's connections are drained; by a few scrapers at
-                // most (and so no second warning about the open-files limit).
-                let limits = ConnectionLimits {
-                    max_connections: 16,
-                    ..ConnectionLimits::default()
-                };
-                let stop = std::future::pending();
-                tasks.push(tokio::spawn(connections::serve(
-                    listener, scrape, limits, stop,
-                )));
-                Some(counts)
-            }
-            None => None,
-        };
+        if let Some((listener, scrape)) = self.metrics {
+            // Scraped until the API's connections are drained; by a few scrapers at
+            // most (and so no second warning about the open-files limit).
+            let limits = ConnectionLimits {
+                max_connections: 16,
+                ..ConnectionLimits::default()
+            };
+            let stop = std::future::pending();
+            tasks.push(tokio::spawn(connections::serve(
+                listener, scrape, limits, stop,
+            )));
+        }
         connections::serve_counted(
             self.listener,
-            self.router,
+            self.app,
             self.connections,
-            counts,
+            self.parts.counts.clone(),
             shutdown,
             stop_draining,
         )
@@ -262,7 +362,7 @@ impl Server {
         for t in tasks {
             t.abort();
         }
-        if let Evictor::Journal(s) = &self.evictor {
+        if let ReplayStore::Journal(s) = &self.parts.store {
             // Every request has been answered: write the last buffered journal lines.
             if let Err(e) = s.flush() {
                 tracing::error!(target: "xnonce", error = %e, "cannot write the replay journal at shutdown");

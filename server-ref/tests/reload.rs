@@ -1,0 +1,162 @@
+//! `SIGHUP` reloads the config file of a running `xnonce-server serve --config F`:
+//! * changed route rules apply from the next request on, on new connections and on a
+//!   keep-alive connection opened before the reload;
+//! * the replay store is kept: a request accepted before the reload is a replay after it;
+//! * a config that changes what only a restart applies (`listen`), or one that cannot be
+//!   read, is refused with a log line saying why, and the running config stays;
+//! * SIGTERM still stops the server with status 0.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use xnonce_core::{sign, Scheme, Secret, SignInput};
+
+mod common;
+
+use common::{command, spawn_serve, Dirs, Served};
+
+/// The route rules before the reload: `page` required on `GET /shop/list`.
+const BEFORE: &str = r#"listen = "127.0.0.1:0"
+[routes.shop]
+list_get = { page = "req" }
+[routes.admin]
+status_get = {}
+"#;
+
+/// After: `page` excluded.
+const AFTER: &str = r#"listen = "127.0.0.1:0"
+[routes.shop]
+list_get = { page = "exc" }
+[routes.admin]
+status_get = {}
+"#;
+
+/// A signed `GET` of `path` with `params` as its query, as HTTP/1.1 text on a keep-alive
+/// connection to `authority`.
+fn signed_get(authority: &str, secret: &Secret, path: &str, params: &[(&str, &str)]) -> String {
+    let input = SignInput::new(Scheme::V2, "GET", path, "svc")
+        .params(params.iter().copied())
+        .host(authority);
+    let signed = sign(&input, secret).unwrap();
+    let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let target = match query.is_empty() {
+        true => path.to_string(),
+        false => format!("{path}?{}", query.join("&")),
+    };
+    format!(
+        "GET {target} HTTP/1.1\r\nHost: {authority}\r\nX-Nonce: {}\r\nContent-Length: 0\r\n\r\n",
+        signed.x_nonce
+    )
+}
+
+/// A keep-alive connection: sends a request, reads its answer's status (and skips its body).
+struct Connection(BufReader<TcpStream>);
+
+impl Connection {
+    fn open(connect: &str) -> Connection {
+        let stream = TcpStream::connect(connect).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        Connection(BufReader::new(stream))
+    }
+
+    fn status(&mut self, request: &str) -> u16 {
+        self.0.get_mut().write_all(request.as_bytes()).unwrap();
+        let mut line = String::new();
+        self.0.read_line(&mut line).unwrap();
+        let status = line.split(' ').nth(1).unwrap().parse().unwrap();
+        let mut length = 0;
+        loop {
+            line.clear();
+            self.0.read_line(&mut line).unwrap();
+            if line == "\r\n" {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap();
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        self.0.read_exact(&mut body).unwrap();
+        status
+    }
+}
+
+/// Sends SIGHUP and waits (at most 20 s) for the `n`th log line holding `outcome`.
+fn hang_up(s: &Served, outcome: &str, n: usize) -> String {
+    s.send_signal("-HUP");
+    let start = Instant::now();
+    loop {
+        let log = s.log();
+        if log.matches(outcome).count() >= n {
+            return log;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no {outcome:?} #{n} in the log:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn sighup_reloads_the_config_keeps_the_replay_store_and_refuses_what_needs_a_restart() {
+    let d = Dirs::new("reload");
+    let secret = d.registry().add("svc").unwrap();
+    let config = d.base.join("server.toml");
+    std::fs::write(&config, BEFORE).unwrap();
+    let mut cmd = command(&["serve", "--config"]);
+    cmd.arg(&config)
+        .arg("--data")
+        .arg(&d.data)
+        .arg("--key-file")
+        .arg(&d.key);
+    let mut s = spawn_serve(cmd, &d.fresh("server", "log")).unwrap_or_else(|e| panic!("{e:?}"));
+    let (authority, connect) = (s.base.authority.clone(), s.base.connect.clone());
+    let get = |path: &str, params: &[(&str, &str)]| signed_get(&authority, &secret, path, params);
+
+    let mut early = Connection::open(&connect);
+    assert_eq!(early.status(&get("/shop/list", &[])), 422, "page required");
+    assert_eq!(early.status(&get("/shop/list", &[("page", "1")])), 200);
+    let accepted_before = get("/admin/status", &[]);
+    assert_eq!(early.status(&accepted_before), 200);
+
+    std::fs::write(&config, AFTER).unwrap();
+    hang_up(&s, "SIGHUP: configuration reloaded", 1);
+    // The connection opened before the reload, and a new one, both under the new rules.
+    let mut late = Connection::open(&connect);
+    for conn in [&mut early, &mut late] {
+        assert_eq!(
+            conn.status(&get("/shop/list", &[("page", "2")])),
+            422,
+            "page excluded"
+        );
+        assert_eq!(conn.status(&get("/shop/list", &[])), 200);
+    }
+    // The replay store is the same one.
+    assert_eq!(late.status(&accepted_before), 409);
+
+    // What only a restart applies: refused, named, the running config kept.
+    std::fs::write(&config, AFTER.replace("127.0.0.1:0", "127.0.0.1:1")).unwrap();
+    let log = hang_up(&s, "SIGHUP: configuration not reloaded", 1);
+    assert!(
+        log.contains("listen changed, which only a restart applies"),
+        "{log}"
+    );
+    std::fs::write(&config, "listen = [").unwrap();
+    let log = hang_up(&s, "SIGHUP: configuration not reloaded", 2);
+    assert!(log.contains("server.toml"), "{log}");
+    for conn in [&mut early, &mut late] {
+        assert_eq!(
+            conn.status(&get("/shop/list", &[("page", "3")])),
+            422,
+            "still excluded"
+        );
+    }
+    assert!(!log.contains(secret.expose()), "a secret in the log");
+    assert!(s.signal("-TERM").success());
+}
