@@ -11,7 +11,8 @@
 #      free loopback port): a signed GET with escaped characters in path and query, a signed
 #      POST with a body, and a one-time link (accepted once, 409 the second time) all pass
 #      through with what the client signed intact;
-#   5. SIGTERM stops the server with status 0 within the unit's TimeoutStopSec.
+#   5. the unit's ExecReload applies a changed config (a route rule added);
+#   6. SIGTERM stops the server with status 0 within the unit's TimeoutStopSec.
 # Installs systemd's tools and nginx (apt-get) when missing. Exits non-zero on any failure.
 # Binaries: $XNONCE_SERVER_BIN and $XNONCE_CLI_BIN, else built (debug).
 set -euo pipefail
@@ -152,6 +153,21 @@ for _ in range(2):
 PY
 )
 [ "$(tr '\n' ' ' <<< "$statuses")" = "200 409 " ] || { echo "link through nginx: $statuses (want 200 then 409)"; exit 1; }
+
+echo "-- ExecReload applies a changed config"
+printf '[routes.orders]\nlist_get = { page = "req" }\n' >> "$root/etc/xnonce/server.toml"
+reload=$(value ExecReload)
+bash -c "${reload//\$MAINPID/$pid}"
+for _ in $(seq 1 200); do
+  grep -q "SIGHUP: configuration reloaded" "$root/server.log" && break
+  sleep 0.1
+done
+grep -q "SIGHUP: configuration reloaded" "$root/server.log" || { echo "no reload logged"; cat "$root/server.log"; exit 1; }
+order() { "$cli" request --path /orders/list --client billing --secret-file "$root/secret" \
+  --base-url "$url" --timeout 10 "$@" 2>&1; }
+refused=$(order) && { echo "the reloaded rule (page required) was not applied: $refused"; exit 1; }
+grep -q "HTTP 422" <<< "$refused" || { echo "unexpected refusal: $refused"; exit 1; }
+order --param page=1 | grep -q '"client":"billing"'
 
 stop=$(value TimeoutStopSec)
 stop=${stop%s}
