@@ -5,6 +5,7 @@
 use xnonce_core::answer::Answer as CoreAnswer;
 use xnonce_core::{Error, ErrorCode, Incoming, ServerTimeHint};
 
+use crate::text::XNonceText;
 use crate::{HttpHeader, XNonceError};
 
 /// What to send back for a refused request.
@@ -22,14 +23,21 @@ pub struct Answer {
 /// given the same `target`, `x_nonce`, `content_type` and `body`: its credential decides the
 /// style (em-secure-api's v1 text, or a v2 problem document). An error whose code is not one
 /// of the shared codes (made by hand) is answered as `malformed_header`.
+///
+/// Text that is not valid Unicode (a lone surrogate, which `verify` refuses with that input's
+/// code) is read lossily here, U+FFFD for each bad sequence: it only chooses the style of the
+/// answer to such a refusal, and this throws nothing.
 #[uniffi::export(default(x_nonce = None, content_type = None, body = None))]
 pub fn refusal_answer(
     error: &XNonceError,
-    target: String,
-    x_nonce: Option<String>,
-    content_type: Option<String>,
+    target: XNonceText,
+    x_nonce: Option<XNonceText>,
+    content_type: Option<XNonceText>,
     body: Option<Vec<u8>>,
 ) -> Answer {
+    let target = target.to_string_lossy();
+    let x_nonce = x_nonce.as_ref().map(XNonceText::to_string_lossy);
+    let content_type = content_type.as_ref().map(XNonceText::to_string_lossy);
     let code = ErrorCode::from_code(error.code()).unwrap_or(ErrorCode::MalformedHeader);
     let mut core = Error::new(code, error.reason());
     if let XNonceError::Auth {
@@ -51,8 +59,8 @@ pub fn refusal_answer(
             .headers()
             .into_iter()
             .map(|(name, value)| HttpHeader {
-                name: name.to_string(),
-                value,
+                name: name.into(),
+                value: value.into(),
             })
             .collect(),
         body: answer.body,
@@ -68,7 +76,7 @@ mod tests {
             .headers
             .iter()
             .find(|h| h.name == name)
-            .map(|h| h.value.clone())
+            .map(|h| h.value.to_string())
     }
 
     #[test]

@@ -2,6 +2,8 @@
 
 use xnonce_core::ErrorFamily;
 
+use crate::text::XNonceText;
+
 /// The error every function throws: one variant per family of the shared codes, each with
 /// the shared snake_case `code` (`"invalid_client_id"`, `"expired"`, ...) and a `reason` that
 /// never contains a secret.
@@ -82,9 +84,10 @@ impl XNonceError {
 /// The HTTP status a server answers a refusal with, by its shared code (`"expired"` → 401,
 /// `"replayed"` → 409, `"missing_param"` → 422, ...: PROTOCOL §13, what `xnonce-server`
 /// answers); `None` for a string that is not one of the codes. The Kotlin and Swift packages
-/// read it as the error's `httpStatus`.
+/// read it as the error's `httpStatus`. (Text that is not valid Unicode is no code either.)
 #[uniffi::export]
-pub fn http_status_of(code: &str) -> Option<u16> {
+pub fn http_status_of(code: XNonceText) -> Option<u16> {
+    let code = std::str::from_utf8(code.as_bytes()).ok()?;
     xnonce_core::ErrorCode::from_code(code).map(xnonce_core::ErrorCode::http_status)
 }
 
@@ -138,7 +141,7 @@ mod tests {
 
     #[test]
     fn http_status_of_reads_each_code() {
-        let status = |c: &str| http_status_of(c);
+        let status = |c: &str| http_status_of(c.into());
         assert_eq!(status("expired"), Some(401));
         assert_eq!(status("signature_mismatch"), Some(401));
         assert_eq!(status("replayed"), Some(409));
@@ -148,5 +151,10 @@ mod tests {
         assert_eq!(status("store_unavailable"), Some(503));
         assert_eq!(status("Expired"), None);
         assert_eq!(status(""), None);
+        // A lone surrogate, as Kotlin and Python write one: no code, no panic.
+        assert_eq!(
+            http_status_of(XNonceText::from_bytes(vec![0xED, 0xA0, 0x80])),
+            None
+        );
     }
 }

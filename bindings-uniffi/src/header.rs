@@ -1,7 +1,8 @@
 //! Header values and ottokens: wrappers over [`xnonce_core::XNonce`] and [`xnonce_core::ottoken`].
 
-use xnonce_core::{ottoken, XNonce};
+use xnonce_core::{ottoken, ErrorCode, XNonce};
 
+use crate::text::XNonceText;
 use crate::{Scheme, XNonceError};
 
 /// A parsed `X-Nonce` header value.
@@ -36,26 +37,33 @@ impl From<&XNonce> for Header {
 
 /// Parses an `X-Nonce` header value of either scheme (`malformed_header`).
 #[uniffi::export]
-pub fn parse_header(value: String) -> Result<Header, XNonceError> {
+pub fn parse_header(value: XNonceText) -> Result<Header, XNonceError> {
+    let value = value.into_string(ErrorCode::MalformedHeader, "the X-Nonce header")?;
     Ok(Header::from(&XNonce::parse(&value)?))
 }
 
 /// The `ottoken` form of a header value.
 #[uniffi::export]
-pub fn ottoken_encode(header: String) -> Result<String, XNonceError> {
+pub fn ottoken_encode(header: XNonceText) -> Result<String, XNonceError> {
+    let header = header.into_string(ErrorCode::MalformedHeader, "the X-Nonce header")?;
     Ok(ottoken::encode(&XNonce::parse(&header)?))
 }
 
 /// The header value an `ottoken` carries (`malformed_ottoken`).
 #[uniffi::export]
-pub fn ottoken_decode(token: String) -> Result<String, XNonceError> {
+pub fn ottoken_decode(token: XNonceText) -> Result<String, XNonceError> {
+    let token = token.into_string(ErrorCode::MalformedOttoken, "the ottoken")?;
     Ok(ottoken::decode(&token)?.to_string())
 }
 
 /// An `ottoken` as written in a URL query (form-encoded; only v1 tokens change).
+///
+/// It throws nothing (Swift callers write no `try`), so text that is not valid Unicode (a
+/// lone surrogate, which no ottoken holds) is escaped as read lossily, U+FFFD for each bad
+/// sequence: `ottoken_decode` and every verifier refuse the result as `malformed_ottoken`.
 #[uniffi::export]
-pub fn ottoken_query_value(token: String) -> String {
-    ottoken::query_value(&token)
+pub fn ottoken_query_value(token: XNonceText) -> String {
+    ottoken::query_value(&token.to_string_lossy())
 }
 
 #[cfg(test)]
@@ -67,8 +75,8 @@ mod tests {
     #[test]
     fn round_trips() {
         let t = ottoken_encode(V1.into()).unwrap();
-        assert_eq!(ottoken_decode(t.clone()).unwrap(), V1);
-        assert!(ottoken_query_value(t).ends_with("%3D"));
+        assert_eq!(ottoken_decode(t.clone().into()).unwrap(), V1);
+        assert!(ottoken_query_value(t.into()).ends_with("%3D"));
         let h = parse_header(V1.into()).unwrap();
         assert_eq!(
             (h.scheme, h.client.as_str(), h.timestamp),

@@ -8,6 +8,7 @@ mod error;
 mod header;
 mod requester;
 mod sign;
+mod text;
 mod verify;
 
 pub use answer::{refusal_answer, Answer};
@@ -15,4 +16,5 @@ pub use error::{http_status_of, XNonceError};
 pub use header::{ottoken_decode, ottoken_encode, ottoken_query_value, parse_header, Header};
 pub use requester::{HttpHeader, RequestOptions, Requester, Response};
 pub use sign::{link, link_detailed, sign, sign_detailed, Param, Scheme, Signed, SignedLink};
+pub use text::XNonceText;
 pub use verify::{ActionWindow, ControllerWindow, Verified, Verifier};

@@ -10,17 +10,34 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use xnonce_core::Secret;
+use xnonce_core::{ErrorCode, Secret};
 
-use crate::{Param, Scheme, XNonceError};
+use crate::sign::pairs;
+use crate::text::{self, PairNames, XNonceText};
+use crate::{Scheme, XNonceError};
+
+/// `RequestOptions.extra_params`, as errors name its keys and values.
+const EXTRA_PARAMS: PairNames = PairNames {
+    key: "an extra param key",
+    value: "extra param",
+};
+
+/// `RequestOptions.headers`, as errors name its names and values (the codes of params).
+const HEADERS: PairNames = PairNames {
+    key: "a header name",
+    value: "header",
+};
 
 /// One HTTP header: a name and its value.
+///
+/// Passed in (`RequestOptions.headers`), text that is not valid Unicode is refused with the
+/// codes of params: `invalid_param_key` for the name, `invalid_param_value` for the value.
 #[derive(Clone, PartialEq, Eq, uniffi::Record)]
 pub struct HttpHeader {
     /// The header name (response headers: lower-case).
-    pub name: String,
+    pub name: XNonceText,
     /// The header value.
-    pub value: String,
+    pub value: XNonceText,
 }
 
 impl fmt::Debug for HttpHeader {
@@ -46,24 +63,27 @@ pub struct RequestOptions {
     /// v2: sign with this nonce (32 lower-case hex characters) instead of a random one. Sent
     /// once: a stale answer is returned, not retried.
     #[uniffi(default = None)]
-    pub nonce: Option<String>,
+    pub nonce: Option<XNonceText>,
     /// Params sent after the signed ones, in the same place, but not signed (a server that
     /// verifies every param refuses them: this is how a tampered request looks).
     #[uniffi(default = [])]
-    pub extra_params: Vec<Param>,
+    pub extra_params: Vec<crate::Param>,
     /// v2 only: a JSON body, as JSON text (`"{\"a\": [1, 2]}"`). It is parsed (not JSON:
     /// `invalid_body`) and then sent exactly as given, key order, spacing and numbers kept;
     /// the params then go in the query and the digest of these bytes is signed.
     #[uniffi(default = None)]
-    pub json: Option<String>,
+    pub json: Option<XNonceText>,
     /// Extra request headers. A `Host` header here is the host that v2 signs.
     #[uniffi(default = [])]
     pub headers: Vec<HttpHeader>,
 }
 
 impl RequestOptions {
-    fn header_names(&self) -> Vec<&str> {
-        self.headers.iter().map(|h| h.name.as_str()).collect()
+    fn header_names(&self) -> Vec<std::borrow::Cow<'_, str>> {
+        self.headers
+            .iter()
+            .map(|h| h.name.to_string_lossy())
+            .collect()
     }
 }
 
@@ -133,7 +153,10 @@ impl From<xnonce::Response> for Response {
             headers: r
                 .headers
                 .into_iter()
-                .map(|(name, value)| HttpHeader { name, value })
+                .map(|(name, value)| HttpHeader {
+                    name: name.into(),
+                    value: value.into(),
+                })
                 .collect(),
         }
     }
@@ -184,16 +207,21 @@ impl Requester {
     ))]
     #[allow(clippy::too_many_arguments)] // Kotlin/Swift arguments with defaults
     pub fn new(
-        server: String,
-        client: String,
-        secret: String,
+        server: XNonceText,
+        client: XNonceText,
+        secret: XNonceText,
         scheme: Option<Scheme>,
         timeout_ms: u64,
         correct_clock: bool,
         clock_offset_ms: i64,
-        ca_pem: Option<String>,
+        ca_pem: Option<XNonceText>,
         max_response_bytes: u64,
     ) -> Result<Arc<Self>, XNonceError> {
+        let server = server.into_string(ErrorCode::InvalidUrl, "the server URL")?;
+        let client = client.into_string(ErrorCode::InvalidClientId, "the client id")?;
+        let secret = secret.into_string(ErrorCode::InvalidSecret, "the secret")?;
+        // As the Node binding names and codes it.
+        let ca_pem = XNonceText::into_option(ca_pem, ErrorCode::InvalidBody, "caPem")?;
         let mut builder =
             xnonce::blocking::Requester::builder(server, client, Secret::new(secret)?)
                 .scheme(scheme.unwrap_or(Scheme::V2).into())
@@ -220,34 +248,40 @@ impl Requester {
     #[uniffi::method(default(controller = None, options))]
     pub fn make_request(
         &self,
-        method: String,
-        params: Vec<Param>,
-        path: String,
-        controller: Option<String>,
+        method: XNonceText,
+        params: Vec<crate::Param>,
+        path: XNonceText,
+        controller: Option<XNonceText>,
         options: RequestOptions,
     ) -> Result<Response, XNonceError> {
-        let pairs = |list: Vec<Param>| list.into_iter().map(|p| (p.key, p.value)).collect();
+        // Every text checked in argument order, before anything is signed or sent.
+        let method = method.into_string(ErrorCode::InvalidMethod, "the method")?;
+        let params = pairs(params, text::PARAMS)?;
+        let path = path.into_string(ErrorCode::InvalidPath, "the path")?;
+        let controller =
+            XNonceText::into_option(controller, ErrorCode::InvalidPath, "the controller")?;
         let options = xnonce::RequestOptions {
             timestamp_ms: options.timestamp,
-            nonce: options.nonce,
-            extra_params: pairs(options.extra_params),
+            nonce: XNonceText::into_option(options.nonce, ErrorCode::InvalidNonce, "the nonce")?,
+            extra_params: pairs(options.extra_params, EXTRA_PARAMS)?,
             // Sent byte for byte (key order, spacing and number spelling kept) once client-rs
             // has parsed it with serde_json: text that is not JSON is `invalid_body`.
-            json_raw: options.json.map(String::into_bytes),
+            json_raw: XNonceText::into_option(
+                options.json,
+                ErrorCode::InvalidBody,
+                "the JSON body",
+            )?
+            .map(String::into_bytes),
             headers: options
                 .headers
                 .into_iter()
-                .map(|h| (h.name, h.value))
-                .collect(),
+                .map(|h| text::pair(h.name, h.value, HEADERS))
+                .collect::<Result<_, _>>()?,
             ..Default::default()
         };
-        let res = self.inner.make_request(
-            &method,
-            pairs(params),
-            &path,
-            controller.as_deref(),
-            options,
-        )?;
+        let res =
+            self.inner
+                .make_request(&method, params, &path, controller.as_deref(), options)?;
         Ok(res.into())
     }
 
@@ -345,6 +379,147 @@ mod tests {
         assert!(matches!(e, XNonceError::Input { .. }));
     }
 
+    /// Text holding a lone surrogate (as Kotlin and Python write one) is refused with its
+    /// input's code before anything is sent, named, never shown; the requester works on.
+    #[test]
+    fn text_that_is_not_unicode_is_refused_with_the_inputs_code() {
+        let lone = || XNonceText::from_bytes(b"\xED\xA0\x80".to_vec());
+        let reason =
+            |what: &str| format!("{what} is not valid Unicode text (it holds a lone surrogate)");
+        let check = |e: XNonceError, code: &str, what: &str| {
+            assert!(matches!(e, XNonceError::Input { .. }), "{e:?}");
+            assert_eq!((e.code(), e.reason()), (code, reason(what).as_str()));
+        };
+        let new = |server: XNonceText, client: XNonceText, secret: XNonceText, pem| {
+            Requester::new(server, client, secret, None, 1000, true, 0, pem, 1 << 20).unwrap_err()
+        };
+        let url = || XNonceText::from("http://127.0.0.1:1");
+        check(
+            new(lone(), "svc".into(), SECRET.into(), None),
+            "invalid_url",
+            "the server URL",
+        );
+        check(
+            new(url(), lone(), SECRET.into(), None),
+            "invalid_client_id",
+            "the client id",
+        );
+        check(
+            new(url(), "svc".into(), lone(), None),
+            "invalid_secret",
+            "the secret",
+        );
+        check(
+            new(url(), "svc".into(), SECRET.into(), Some(lone())),
+            "invalid_body",
+            "caPem",
+        );
+
+        let r = requester(Some(Scheme::V2));
+        let param = |key: XNonceText, value: XNonceText| vec![crate::Param { key, value }];
+        let header = |name: XNonceText, value: XNonceText| vec![HttpHeader { name, value }];
+        let send = |method: XNonceText,
+                    params: Vec<crate::Param>,
+                    controller: Option<XNonceText>,
+                    options: RequestOptions| {
+            r.make_request(method, params, "a/b".into(), controller, options)
+                .unwrap_err()
+        };
+        let none = RequestOptions::default;
+        for (e, code, what) in [
+            (
+                send(lone(), vec![], None, none()),
+                "invalid_method",
+                "the method",
+            ),
+            (
+                send("GET".into(), param(lone(), "1".into()), None, none()),
+                "invalid_param_key",
+                "a param key",
+            ),
+            (
+                send("GET".into(), param("q".into(), lone()), None, none()),
+                "invalid_param_value",
+                "param \"q\"",
+            ),
+            (
+                send("GET".into(), vec![], Some(lone()), none()),
+                "invalid_path",
+                "the controller",
+            ),
+            (
+                send(
+                    "GET".into(),
+                    vec![],
+                    None,
+                    RequestOptions {
+                        nonce: Some(lone()),
+                        ..none()
+                    },
+                ),
+                "invalid_nonce",
+                "the nonce",
+            ),
+            (
+                send(
+                    "POST".into(),
+                    vec![],
+                    None,
+                    RequestOptions {
+                        json: Some(lone()),
+                        ..none()
+                    },
+                ),
+                "invalid_body",
+                "the JSON body",
+            ),
+            (
+                send(
+                    "GET".into(),
+                    vec![],
+                    None,
+                    RequestOptions {
+                        extra_params: param("x".into(), lone()),
+                        ..none()
+                    },
+                ),
+                "invalid_param_value",
+                "extra param \"x\"",
+            ),
+            (
+                send(
+                    "GET".into(),
+                    vec![],
+                    None,
+                    RequestOptions {
+                        headers: header(lone(), "v".into()),
+                        ..none()
+                    },
+                ),
+                "invalid_param_key",
+                "a header name",
+            ),
+            (
+                send(
+                    "GET".into(),
+                    vec![],
+                    None,
+                    RequestOptions {
+                        headers: header("Authorization".into(), lone()),
+                        ..none()
+                    },
+                ),
+                "invalid_param_value",
+                "header \"Authorization\"",
+            ),
+        ] {
+            check(e, code, what);
+        }
+        // The same requester, asked properly: signed and sent (nothing listens there).
+        let e = send("GET".into(), vec![], Some("c".into()), none());
+        assert_eq!(e.code(), "connection_failed");
+    }
+
     #[test]
     fn nothing_listening_is_connection_failed() {
         let e = requester(Some(Scheme::V1))
@@ -386,7 +561,7 @@ mod tests {
     fn the_options_timestamp_and_headers_are_sent() {
         let (url, peer) = one_shot_peer();
         let r = Requester::new(
-            url,
+            url.into(),
             "svc".into(),
             SECRET.into(),
             None,

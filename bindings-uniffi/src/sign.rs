@@ -2,8 +2,9 @@
 
 use std::fmt;
 
-use xnonce_core::{Secret, SignInput};
+use xnonce_core::{ErrorCode, Secret, SignInput};
 
+use crate::text::{self, XNonceText};
 use crate::XNonceError;
 
 /// Which scheme signs a request.
@@ -34,12 +35,26 @@ impl From<xnonce_core::Scheme> for Scheme {
 }
 
 /// One query/form parameter. Parameters are an ordered list: v1 signs their order.
+///
+/// Its text is checked where it is passed in: a key that is not valid Unicode text (a lone
+/// surrogate) is `invalid_param_key`, a value `invalid_param_value`.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Param {
     /// The key.
-    pub key: String,
+    pub key: XNonceText,
     /// The value, as text.
-    pub value: String,
+    pub value: XNonceText,
+}
+
+/// Params as core takes them, each key and value checked (see [`Param`]).
+pub(crate) fn pairs(
+    params: Vec<Param>,
+    names: text::PairNames,
+) -> Result<Vec<(String, String)>, XNonceError> {
+    params
+        .into_iter()
+        .map(|p| text::pair(p.key, p.value, names))
+        .collect()
 }
 
 /// Everything [`sign_detailed`] produced.
@@ -95,29 +110,51 @@ impl fmt::Display for Signed {
     }
 }
 
+/// The text inputs of signing, checked in argument order: each refused with its own code when
+/// it is not valid Unicode text.
+struct Inputs {
+    input: SignInput,
+    secret: Secret,
+    base_url: Option<String>,
+}
+
 #[allow(clippy::too_many_arguments)]
-fn input(
+fn inputs(
     scheme: Scheme,
-    method: String,
-    path: String,
+    method: XNonceText,
+    path: XNonceText,
     params: Vec<Param>,
-    client: String,
+    client: XNonceText,
+    secret: XNonceText,
+    base_url: Option<XNonceText>,
     timestamp: Option<u64>,
-    nonce: Option<String>,
-    host: Option<String>,
+    nonce: Option<XNonceText>,
+    host: Option<XNonceText>,
     body: Option<Vec<u8>>,
-) -> SignInput {
-    SignInput {
-        scheme: scheme.into(),
-        method,
-        path,
-        params: params.into_iter().map(|p| (p.key, p.value)).collect(),
-        client,
-        timestamp_ms: timestamp,
-        nonce,
-        host,
-        body,
-    }
+) -> Result<Inputs, XNonceError> {
+    let method = method.into_string(ErrorCode::InvalidMethod, "the method")?;
+    let path = path.into_string(ErrorCode::InvalidPath, "the path")?;
+    let params = pairs(params, text::PARAMS)?;
+    let client = client.into_string(ErrorCode::InvalidClientId, "the client id")?;
+    let secret = Secret::new(secret.into_string(ErrorCode::InvalidSecret, "the secret")?)?;
+    let base_url = XNonceText::into_option(base_url, ErrorCode::InvalidUrl, "the base URL")?;
+    let nonce = XNonceText::into_option(nonce, ErrorCode::InvalidNonce, "the nonce")?;
+    let host = XNonceText::into_option(host, ErrorCode::InvalidHost, "the host")?;
+    Ok(Inputs {
+        input: SignInput {
+            scheme: scheme.into(),
+            method,
+            path,
+            params,
+            client,
+            timestamp_ms: timestamp,
+            nonce,
+            host,
+            body,
+        },
+        secret,
+        base_url,
+    })
 }
 
 /// Signs a request; returns the `X-Nonce` header value. A missing `timestamp` reads the
@@ -126,23 +163,20 @@ fn input(
 #[uniffi::export(default(timestamp = None, nonce = None, host = None, body = None))]
 pub fn sign(
     scheme: Scheme,
-    method: String,
-    path: String,
+    method: XNonceText,
+    path: XNonceText,
     params: Vec<Param>,
-    client: String,
-    secret: String,
+    client: XNonceText,
+    secret: XNonceText,
     timestamp: Option<u64>,
-    nonce: Option<String>,
-    host: Option<String>,
+    nonce: Option<XNonceText>,
+    host: Option<XNonceText>,
     body: Option<Vec<u8>>,
 ) -> Result<String, XNonceError> {
-    let input = input(
-        scheme, method, path, params, client, timestamp, nonce, host, body,
-    );
-    Ok(xnonce_core::sign_header_value(
-        &input,
-        &Secret::new(secret)?,
-    )?)
+    let i = inputs(
+        scheme, method, path, params, client, secret, None, timestamp, nonce, host, body,
+    )?;
+    Ok(xnonce_core::sign_header_value(&i.input, &i.secret)?)
 }
 
 /// Signs a request and returns every intermediate (see [`Signed`]).
@@ -150,20 +184,20 @@ pub fn sign(
 #[uniffi::export(default(timestamp = None, nonce = None, host = None, body = None))]
 pub fn sign_detailed(
     scheme: Scheme,
-    method: String,
-    path: String,
+    method: XNonceText,
+    path: XNonceText,
     params: Vec<Param>,
-    client: String,
-    secret: String,
+    client: XNonceText,
+    secret: XNonceText,
     timestamp: Option<u64>,
-    nonce: Option<String>,
-    host: Option<String>,
+    nonce: Option<XNonceText>,
+    host: Option<XNonceText>,
     body: Option<Vec<u8>>,
 ) -> Result<Signed, XNonceError> {
-    let input = input(
-        scheme, method, path, params, client, timestamp, nonce, host, body,
-    );
-    let signed = xnonce_core::sign(&input, &Secret::new(secret)?)?;
+    let i = inputs(
+        scheme, method, path, params, client, secret, None, timestamp, nonce, host, body,
+    )?;
+    let signed = xnonce_core::sign(&i.input, &i.secret)?;
     Ok(detailed(&signed))
 }
 
@@ -186,21 +220,33 @@ fn detailed(signed: &xnonce_core::Signed) -> Signed {
 #[uniffi::export(default(timestamp = None, nonce = None, host = None, body = None))]
 pub fn link(
     scheme: Scheme,
-    method: String,
-    path: String,
+    method: XNonceText,
+    path: XNonceText,
     params: Vec<Param>,
-    client: String,
-    secret: String,
-    base_url: String,
+    client: XNonceText,
+    secret: XNonceText,
+    base_url: XNonceText,
     timestamp: Option<u64>,
-    nonce: Option<String>,
-    host: Option<String>,
+    nonce: Option<XNonceText>,
+    host: Option<XNonceText>,
     body: Option<Vec<u8>>,
 ) -> Result<String, XNonceError> {
-    let input = input(
-        scheme, method, path, params, client, timestamp, nonce, host, body,
-    );
-    Ok(xnonce_core::link(&input, &Secret::new(secret)?, &base_url)?.url)
+    let i = inputs(
+        scheme,
+        method,
+        path,
+        params,
+        client,
+        secret,
+        Some(base_url),
+        timestamp,
+        nonce,
+        host,
+        body,
+    )?;
+    // Given above: `Some`. (An empty one would be `invalid_url` anyway.)
+    let base_url = i.base_url.unwrap_or_default();
+    Ok(xnonce_core::link(&i.input, &i.secret, &base_url)?.url)
 }
 
 /// A signed link and the signature behind it.
@@ -228,21 +274,32 @@ impl fmt::Display for SignedLink {
 #[uniffi::export(default(timestamp = None, nonce = None, host = None, body = None))]
 pub fn link_detailed(
     scheme: Scheme,
-    method: String,
-    path: String,
+    method: XNonceText,
+    path: XNonceText,
     params: Vec<Param>,
-    client: String,
-    secret: String,
-    base_url: String,
+    client: XNonceText,
+    secret: XNonceText,
+    base_url: XNonceText,
     timestamp: Option<u64>,
-    nonce: Option<String>,
-    host: Option<String>,
+    nonce: Option<XNonceText>,
+    host: Option<XNonceText>,
     body: Option<Vec<u8>>,
 ) -> Result<SignedLink, XNonceError> {
-    let input = input(
-        scheme, method, path, params, client, timestamp, nonce, host, body,
-    );
-    let l = xnonce_core::link(&input, &Secret::new(secret)?, &base_url)?;
+    let i = inputs(
+        scheme,
+        method,
+        path,
+        params,
+        client,
+        secret,
+        Some(base_url),
+        timestamp,
+        nonce,
+        host,
+        body,
+    )?;
+    let base_url = i.base_url.unwrap_or_default(); // given above: `Some`
+    let l = xnonce_core::link(&i.input, &i.secret, &base_url)?;
     Ok(SignedLink {
         signed: detailed(&l.signed),
         url: l.url,
@@ -369,6 +426,125 @@ mod tests {
             .to_string()
             .ends_with(", canonical=<redacted>, timestamp=1700000000000, nonce=00112233445566778899aabbccddeeff)"));
         assert!(!format!("{v2:?}").contains(&v2.canonical));
+    }
+
+    /// Each text input holding a lone surrogate (as Kotlin and Python write one) is refused
+    /// with its own code and core's message naming it, never showing its content.
+    #[test]
+    fn text_that_is_not_unicode_is_refused_with_the_inputs_code() {
+        let lone = || XNonceText::from_bytes(b"ab\xED\xA0\x80".to_vec());
+        let ok = |s: &str| XNonceText::from(s);
+        let param = |k: XNonceText, v: XNonceText| vec![Param { key: k, value: v }];
+        type Case = (
+            XNonceText,
+            XNonceText,
+            Vec<Param>,
+            XNonceText,
+            XNonceText,
+            XNonceText,
+            Option<XNonceText>,
+            Option<XNonceText>,
+        );
+        let good = || -> Case {
+            (
+                ok("GET"),
+                ok("/a/b"),
+                param(ok("user"), ok("phil")),
+                ok("svc"),
+                ok(SECRET),
+                ok("https://api.test"),
+                Some(ok("00112233445566778899aabbccddeeff")),
+                Some(ok("api.test")),
+            )
+        };
+        let mut cases: Vec<(Case, &str, &str)> = Vec::new();
+        let mut c = good();
+        c.0 = lone();
+        cases.push((c, "invalid_method", "the method"));
+        let mut c = good();
+        c.1 = lone();
+        cases.push((c, "invalid_path", "the path"));
+        let mut c = good();
+        c.2 = param(lone(), ok("phil"));
+        cases.push((c, "invalid_param_key", "a param key"));
+        let mut c = good();
+        c.2 = param(ok("user"), lone());
+        cases.push((c, "invalid_param_value", "param \"user\""));
+        let mut c = good();
+        c.3 = lone();
+        cases.push((c, "invalid_client_id", "the client id"));
+        let mut c = good();
+        c.4 = lone();
+        cases.push((c, "invalid_secret", "the secret"));
+        let mut c = good();
+        c.5 = lone();
+        cases.push((c, "invalid_url", "the base URL"));
+        let mut c = good();
+        c.6 = Some(lone());
+        cases.push((c, "invalid_nonce", "the nonce"));
+        let mut c = good();
+        c.7 = Some(lone());
+        cases.push((c, "invalid_host", "the host"));
+        for ((method, path, params, client, secret, base_url, nonce, host), code, what) in cases {
+            let signed = sign(
+                Scheme::V2,
+                method.clone(),
+                path.clone(),
+                params.clone(),
+                client.clone(),
+                secret.clone(),
+                Some(1_700_000_000_000),
+                nonce.clone(),
+                host.clone(),
+                None,
+            );
+            let linked = link(
+                Scheme::V2,
+                method,
+                path,
+                params,
+                client,
+                secret,
+                base_url,
+                Some(1_700_000_000_000),
+                nonce,
+                host,
+                None,
+            );
+            let errors = [signed.err(), linked.err()];
+            // `sign` has no base URL: it signs.
+            let expected = if what == "the base URL" { 1 } else { 2 };
+            assert_eq!(errors.iter().flatten().count(), expected, "{what}");
+            for e in errors.into_iter().flatten() {
+                assert!(matches!(e, XNonceError::Input { .. }), "{what}: {e:?}");
+                assert_eq!(e.code(), code, "{what}");
+                assert_eq!(
+                    e.reason(),
+                    format!("{what} is not valid Unicode text (it holds a lone surrogate)")
+                );
+            }
+        }
+        // Every input well-formed: both sign.
+        let (method, path, params, client, secret, base_url, nonce, host) = good();
+        let l = link_detailed(
+            Scheme::V2,
+            method,
+            path,
+            params,
+            client,
+            secret,
+            base_url,
+            Some(1_700_000_000_000),
+            nonce,
+            host,
+            None,
+        )
+        .unwrap();
+        assert!(
+            l.url.starts_with("https://api.test/a/b?user=phil&ottoken="),
+            "{}",
+            l.url
+        );
     }
 
     #[test]

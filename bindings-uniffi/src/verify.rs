@@ -4,15 +4,16 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use xnonce_core::{Environment as _, Incoming, MemoryReplayStore, Secret, WindowPolicy};
+use xnonce_core::{Environment as _, ErrorCode, Incoming, MemoryReplayStore, Secret, WindowPolicy};
 
+use crate::text::XNonceText;
 use crate::{Param, Scheme, XNonceError};
 
 /// A per-controller window override (`/controller/...`).
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ControllerWindow {
     /// The first path segment.
-    pub controller: String,
+    pub controller: XNonceText,
     /// Allowed clock difference in milliseconds, either side.
     pub window_ms: u64,
 }
@@ -21,9 +22,9 @@ pub struct ControllerWindow {
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ActionWindow {
     /// The first path segment.
-    pub controller: String,
+    pub controller: XNonceText,
     /// The second path segment.
-    pub action: String,
+    pub action: XNonceText,
     /// Allowed clock difference in milliseconds, either side.
     pub window_ms: u64,
 }
@@ -58,7 +59,10 @@ impl From<xnonce_core::Verified> for Verified {
             params: v
                 .params
                 .into_iter()
-                .map(|(key, value)| Param { key, value })
+                .map(|(key, value)| Param {
+                    key: key.into(),
+                    value: value.into(),
+                })
                 .collect(),
             replay_key: v.replay_key.into_string(),
             remember_until_ms: v.remember_until_ms,
@@ -99,7 +103,7 @@ impl Verifier {
         schemes = None
     ))]
     pub fn new(
-        secrets: HashMap<String, Vec<String>>,
+        secrets: HashMap<XNonceText, Vec<XNonceText>>,
         window_ms: u64,
         controller_windows: Vec<ControllerWindow>,
         action_windows: Vec<ActionWindow>,
@@ -108,10 +112,19 @@ impl Verifier {
         let window = |ms: u64| xnonce_core::window::window_from_i128(i128::from(ms));
         let mut windows = WindowPolicy::new(window(window_ms)?);
         for w in controller_windows {
-            windows = windows.controller(w.controller, window(w.window_ms)?);
+            let controller = w
+                .controller
+                .into_string(ErrorCode::InvalidPath, "a controller window's controller")?;
+            windows = windows.controller(controller, window(w.window_ms)?);
         }
         for w in action_windows {
-            windows = windows.action(w.controller, w.action, window(w.window_ms)?);
+            let controller = w
+                .controller
+                .into_string(ErrorCode::InvalidPath, "an action window's controller")?;
+            let action = w
+                .action
+                .into_string(ErrorCode::InvalidPath, "an action window's action")?;
+            windows = windows.action(controller, action, window(w.window_ms)?);
         }
         let mut inner = xnonce_core::Verifier::new().windows(windows);
         if let Some(schemes) = schemes {
@@ -121,13 +134,20 @@ impl Verifier {
         let secrets = secrets
             .into_iter()
             .map(|(client, list)| {
+                let client = client.into_string(
+                    ErrorCode::InvalidClientId,
+                    "a client id in the secrets table",
+                )?;
                 let list = list
                     .into_iter()
-                    .map(Secret::new)
-                    .collect::<Result<Vec<_>, _>>()?;
+                    .map(|secret| {
+                        let secret = secret.into_string(ErrorCode::InvalidSecret, "a secret")?;
+                        Ok(Secret::new(secret)?)
+                    })
+                    .collect::<Result<Vec<_>, XNonceError>>()?;
                 Ok((client, list))
             })
-            .collect::<Result<HashMap<_, _>, xnonce_core::Error>>()?;
+            .collect::<Result<HashMap<_, _>, XNonceError>>()?;
         Ok(Arc::new(Verifier {
             inner,
             secrets,
@@ -148,15 +168,16 @@ impl Verifier {
     #[allow(clippy::too_many_arguments)]
     pub fn verify(
         &self,
-        method: String,
-        target: String,
-        host: Option<String>,
-        x_nonce: Option<String>,
-        content_type: Option<String>,
+        method: XNonceText,
+        target: XNonceText,
+        host: Option<XNonceText>,
+        x_nonce: Option<XNonceText>,
+        content_type: Option<XNonceText>,
         body: Option<Vec<u8>>,
         now: Option<u64>,
     ) -> Result<Verified, XNonceError> {
-        let req = incoming(&method, &target, &host, &x_nonce, &content_type, &body);
+        let texts = Received::check(method, target, host, x_nonce, content_type)?;
+        let req = texts.incoming(&body);
         Ok(self
             .inner
             .verify(&req, &self.secrets, now_or_clock(now)?)?
@@ -175,15 +196,16 @@ impl Verifier {
     #[allow(clippy::too_many_arguments)]
     pub fn verify_once(
         &self,
-        method: String,
-        target: String,
-        host: Option<String>,
-        x_nonce: Option<String>,
-        content_type: Option<String>,
+        method: XNonceText,
+        target: XNonceText,
+        host: Option<XNonceText>,
+        x_nonce: Option<XNonceText>,
+        content_type: Option<XNonceText>,
         body: Option<Vec<u8>>,
         now: Option<u64>,
     ) -> Result<Verified, XNonceError> {
-        let req = incoming(&method, &target, &host, &x_nonce, &content_type, &body);
+        let texts = Received::check(method, target, host, x_nonce, content_type)?;
+        let req = texts.incoming(&body);
         let verified =
             self.inner
                 .verify_once(&req, &self.secrets, &self.store, now_or_clock(now)?)?;
@@ -199,19 +221,52 @@ fn now_or_clock(now: Option<u64>) -> Result<u64, xnonce_core::Error> {
     }
 }
 
-fn incoming<'a>(
-    method: &'a str,
-    target: &'a str,
-    host: &'a Option<String>,
-    x_nonce: &'a Option<String>,
-    content_type: &'a Option<String>,
-    body: &'a Option<Vec<u8>>,
-) -> Incoming<'a> {
-    let mut req = Incoming::new(method, target)
-        .host_header(host.as_deref())
-        .body(content_type.as_deref(), body.as_deref().unwrap_or_default());
-    req.x_nonce = x_nonce.as_deref();
-    req
+/// The text of a received request, each part checked: text that is not valid Unicode (a lone
+/// surrogate) is refused with its part's code before anything is verified, and
+/// `refusal_answer` answers such a refusal like any other.
+struct Received {
+    method: String,
+    target: String,
+    host: Option<String>,
+    x_nonce: Option<String>,
+    content_type: Option<String>,
+}
+
+impl Received {
+    fn check(
+        method: XNonceText,
+        target: XNonceText,
+        host: Option<XNonceText>,
+        x_nonce: Option<XNonceText>,
+        content_type: Option<XNonceText>,
+    ) -> Result<Self, XNonceError> {
+        Ok(Received {
+            method: method.into_string(ErrorCode::InvalidMethod, "the method")?,
+            target: target.into_string(ErrorCode::InvalidPath, "the target")?,
+            host: XNonceText::into_option(host, ErrorCode::InvalidHost, "the host")?,
+            x_nonce: XNonceText::into_option(
+                x_nonce,
+                ErrorCode::MalformedHeader,
+                "the X-Nonce header",
+            )?,
+            content_type: XNonceText::into_option(
+                content_type,
+                ErrorCode::InvalidBody,
+                "the content type",
+            )?,
+        })
+    }
+
+    fn incoming<'a>(&'a self, body: &'a Option<Vec<u8>>) -> Incoming<'a> {
+        let mut req = Incoming::new(&self.method, &self.target)
+            .host_header(self.host.as_deref())
+            .body(
+                self.content_type.as_deref(),
+                body.as_deref().unwrap_or_default(),
+            );
+        req.x_nonce = self.x_nonce.as_deref();
+        req
+    }
 }
 
 #[cfg(test)]
@@ -223,7 +278,7 @@ mod tests {
     /// A verifier for the one client `svc`, default window, no overrides.
     fn one_client() -> Arc<Verifier> {
         Verifier::new(
-            HashMap::from([("svc".to_string(), vec![SECRET.to_string()])]),
+            HashMap::from([("svc".into(), vec![SECRET.into()])]),
             30_000,
             vec![],
             vec![],
@@ -247,7 +302,7 @@ mod tests {
     /// (a `ULong.MAX_VALUE` window would switch freshness off).
     #[test]
     fn windows_and_now_out_of_range_are_refused() {
-        let secrets = || HashMap::from([("svc".to_string(), vec![SECRET.to_string()])]);
+        let secrets = || HashMap::from([("svc".into(), vec![SECRET.into()])]);
         let too_long = xnonce_core::window::MAX_WINDOW_MS + 1;
         let controller = ControllerWindow {
             controller: "admin".into(),
@@ -283,6 +338,166 @@ mod tests {
         }
     }
 
+    /// Text holding a lone surrogate (as Kotlin and Python write one) is refused with its
+    /// input's code, named, never shown; the verifier works on afterwards.
+    #[test]
+    fn text_that_is_not_unicode_is_refused_with_the_inputs_code() {
+        let lone = || XNonceText::from_bytes(b"\xED\xB0\x80x".to_vec());
+        let reason =
+            |what: &str| format!("{what} is not valid Unicode text (it holds a lone surrogate)");
+        let check = |r: Result<Verified, XNonceError>, code: &str, what: &str| {
+            let e = r.unwrap_err();
+            assert_eq!(
+                (e.code(), e.reason()),
+                (code, reason(what).as_str()),
+                "{e:?}"
+            );
+        };
+        let v = one_client();
+        let now = Some(1_700_000_000_000);
+        check(
+            v.verify(lone(), "/a".into(), None, None, None, None, now),
+            "invalid_method",
+            "the method",
+        );
+        check(
+            v.verify_once("GET".into(), lone(), None, None, None, None, now),
+            "invalid_path",
+            "the target",
+        );
+        check(
+            v.verify(
+                "GET".into(),
+                "/a".into(),
+                Some(lone()),
+                None,
+                None,
+                None,
+                now,
+            ),
+            "invalid_host",
+            "the host",
+        );
+        check(
+            v.verify_once(
+                "GET".into(),
+                "/a".into(),
+                None,
+                Some(lone()),
+                None,
+                None,
+                now,
+            ),
+            "malformed_header",
+            "the X-Nonce header",
+        );
+        check(
+            v.verify(
+                "GET".into(),
+                "/a".into(),
+                None,
+                None,
+                Some(lone()),
+                None,
+                now,
+            ),
+            "invalid_body",
+            "the content type",
+        );
+        // The same verifier, asked properly.
+        let header = crate::sign(
+            Scheme::V1,
+            "GET".into(),
+            "/a".into(),
+            vec![],
+            "svc".into(),
+            SECRET.into(),
+            now,
+            None,
+            None,
+            None,
+        )
+        .unwrap();
+        let ok = v.verify_once(
+            "GET".into(),
+            "/a".into(),
+            None,
+            Some(header.as_str().into()),
+            None,
+            None,
+            now,
+        );
+        assert_eq!(ok.unwrap().client, "svc");
+
+        let new = |secrets: HashMap<XNonceText, Vec<XNonceText>>,
+                   controllers: Vec<ControllerWindow>,
+                   actions: Vec<ActionWindow>| {
+            Verifier::new(secrets, 30_000, controllers, actions, None).unwrap_err()
+        };
+        let svc = || HashMap::from([("svc".into(), vec![SECRET.into()])]);
+        for (e, code, what) in [
+            (
+                new(
+                    HashMap::from([(lone(), vec![SECRET.into()])]),
+                    vec![],
+                    vec![],
+                ),
+                "invalid_client_id",
+                "a client id in the secrets table",
+            ),
+            (
+                new(
+                    HashMap::from([("svc".into(), vec![SECRET.into(), lone()])]),
+                    vec![],
+                    vec![],
+                ),
+                "invalid_secret",
+                "a secret",
+            ),
+            (
+                new(
+                    svc(),
+                    vec![ControllerWindow {
+                        controller: lone(),
+                        window_ms: 5,
+                    }],
+                    vec![],
+                ),
+                "invalid_path",
+                "a controller window's controller",
+            ),
+            (
+                new(
+                    svc(),
+                    vec![],
+                    vec![ActionWindow {
+                        controller: lone(),
+                        action: "b".into(),
+                        window_ms: 5,
+                    }],
+                ),
+                "invalid_path",
+                "an action window's controller",
+            ),
+            (
+                new(
+                    svc(),
+                    vec![],
+                    vec![ActionWindow {
+                        controller: "a".into(),
+                        action: lone(),
+                        window_ms: 5,
+                    }],
+                ),
+                "invalid_path",
+                "an action window's action",
+            ),
+        ] {
+            assert!(matches!(e, XNonceError::Input { .. }), "{e:?}");
+            assert_eq!((e.code(), e.reason()), (code, reason(what).as_str()));
+        }
+    }
+
     #[test]
     fn verifies_once_then_refuses_replay() {
         let header = crate::sign(
@@ -304,7 +519,7 @@ mod tests {
                 "GET".into(),
                 "/admin/status".into(),
                 Some("api.test".into()),
-                Some(header.clone()),
+                Some(header.as_str().into()),
                 None,
                 None,
                 Some(1_700_000_000_500),
@@ -317,7 +532,7 @@ mod tests {
                 "GET".into(),
                 "/admin/status".into(),
                 Some("api.test".into()),
-                Some(header.clone()),
+                Some(header.as_str().into()),
                 None,
                 None,
                 Some(1_800_000_000_000),

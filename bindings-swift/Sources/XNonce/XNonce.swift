@@ -642,7 +642,7 @@ public protocol RequesterProtocol: AnyObject, Sendable {
      * (`options.json` is not JSON, or given with v1) and `connection_failed` (refused,
      * timed out, or any other transport failure).
      */
-    func makeRequest(method: String, params: [Param], path: String, controller: String?, options: RequestOptions) throws  -> Response
+    func makeRequest(method: XNonceText, params: [Param], path: XNonceText, controller: XNonceText?, options: RequestOptions) throws  -> Response
     
 }
 /**
@@ -706,19 +706,19 @@ open class Requester: RequesterProtocol, @unchecked Sendable {
      * characters), `invalid_host`, `connection_failed` (the HTTP stack could not start, or
      * `ca_pem` is not PEM certificates).
      */
-public convenience init(server: String, client: String, secret: String, scheme: Scheme? = nil, timeoutMs: UInt64 = UInt64(30000), correctClock: Bool = true, clockOffsetMs: Int64 = Int64(0), caPem: String? = nil, maxResponseBytes: UInt64 = UInt64(67108864))throws  {
+public convenience init(server: XNonceText, client: XNonceText, secret: XNonceText, scheme: Scheme? = nil, timeoutMs: UInt64 = UInt64(30000), correctClock: Bool = true, clockOffsetMs: Int64 = Int64(0), caPem: XNonceText? = nil, maxResponseBytes: UInt64 = UInt64(67108864))throws  {
     let handle =
         try rustCallWithError(FfiConverterTypeXNonceError_lift) {
         uniffiCallStatus in
     uniffi_xnonce_uniffi_fn_constructor_requester_new(
-        FfiConverterString.lower(server),
-        FfiConverterString.lower(client),
-        FfiConverterString.lower(secret),
+        FfiConverterTypeXNonceText_lower(server),
+        FfiConverterTypeXNonceText_lower(client),
+        FfiConverterTypeXNonceText_lower(secret),
         FfiConverterOptionTypeScheme.lower(scheme),
         FfiConverterUInt64.lower(timeoutMs),
         FfiConverterBool.lower(correctClock),
         FfiConverterInt64.lower(clockOffsetMs),
-        FfiConverterOptionString.lower(caPem),
+        FfiConverterOptionTypeXNonceText.lower(caPem),
         FfiConverterUInt64.lower(maxResponseBytes),uniffiCallStatus
     )
 }
@@ -760,15 +760,15 @@ open func clockOffsetMs() -> Int64  {
      * (`options.json` is not JSON, or given with v1) and `connection_failed` (refused,
      * timed out, or any other transport failure).
      */
-open func makeRequest(method: String, params: [Param], path: String, controller: String? = nil, options: RequestOptions = RequestOptions())throws  -> Response  {
+open func makeRequest(method: XNonceText, params: [Param], path: XNonceText, controller: XNonceText? = nil, options: RequestOptions = RequestOptions())throws  -> Response  {
     return try  FfiConverterTypeResponse_lift(try rustCallWithError(FfiConverterTypeXNonceError_lift) {
         uniffiCallStatus in
     uniffi_xnonce_uniffi_fn_method_requester_make_request(
             self.uniffiCloneHandle(),
-        FfiConverterString.lower(method),
+        FfiConverterTypeXNonceText_lower(method),
         FfiConverterSequenceTypeParam.lower(params),
-        FfiConverterString.lower(path),
-        FfiConverterOptionString.lower(controller),
+        FfiConverterTypeXNonceText_lower(path),
+        FfiConverterOptionTypeXNonceText.lower(controller),
         FfiConverterTypeRequestOptions_lower(options),uniffiCallStatus
     )
 })
@@ -835,13 +835,13 @@ public protocol VerifierProtocol: AnyObject, Sendable {
      * form, `http://host/path?query`, its authority is the host and `host` is ignored).
      * `now` defaults to the system clock. Does not record the request: see `verify_once`.
      */
-    func verify(method: String, target: String, host: String?, xNonce: String?, contentType: String?, body: Data?, now: UInt64?) throws  -> Verified
+    func verify(method: XNonceText, target: XNonceText, host: XNonceText?, xNonce: XNonceText?, contentType: XNonceText?, body: Data?, now: UInt64?) throws  -> Verified
     
     /**
      * [`Verifier::verify`], then records the request in this verifier's replay store: a
      * second copy fails with `replayed`.
      */
-    func verifyOnce(method: String, target: String, host: String?, xNonce: String?, contentType: String?, body: Data?, now: UInt64?) throws  -> Verified
+    func verifyOnce(method: XNonceText, target: XNonceText, host: XNonceText?, xNonce: XNonceText?, contentType: XNonceText?, body: Data?, now: UInt64?) throws  -> Verified
     
 }
 /**
@@ -893,12 +893,12 @@ open class Verifier: VerifierProtocol, @unchecked Sendable {
      * most one day, 86,400,000 ms: `invalid_timestamp` past it), and the accepted schemes
      * (`None`: both; an empty list is `unsupported_scheme`).
      */
-public convenience init(secrets: [String: [String]], windowMs: UInt64 = UInt64(30000), controllerWindows: [ControllerWindow] = [], actionWindows: [ActionWindow] = [], schemes: [Scheme]? = nil)throws  {
+public convenience init(secrets: [XNonceText: [XNonceText]], windowMs: UInt64 = UInt64(30000), controllerWindows: [ControllerWindow] = [], actionWindows: [ActionWindow] = [], schemes: [Scheme]? = nil)throws  {
     let handle =
         try rustCallWithError(FfiConverterTypeXNonceError_lift) {
         uniffiCallStatus in
     uniffi_xnonce_uniffi_fn_constructor_verifier_new(
-        FfiConverterDictionaryStringSequenceString.lower(secrets),
+        FfiConverterDictionaryTypeXNonceTextSequenceTypeXNonceText.lower(secrets),
         FfiConverterUInt64.lower(windowMs),
         FfiConverterSequenceTypeControllerWindow.lower(controllerWindows),
         FfiConverterSequenceTypeActionWindow.lower(actionWindows),
@@ -925,16 +925,16 @@ public convenience init(secrets: [String: [String]], windowMs: UInt64 = UInt64(3
      * form, `http://host/path?query`, its authority is the host and `host` is ignored).
      * `now` defaults to the system clock. Does not record the request: see `verify_once`.
      */
-open func verify(method: String, target: String, host: String? = nil, xNonce: String? = nil, contentType: String? = nil, body: Data? = nil, now: UInt64? = nil)throws  -> Verified  {
+open func verify(method: XNonceText, target: XNonceText, host: XNonceText? = nil, xNonce: XNonceText? = nil, contentType: XNonceText? = nil, body: Data? = nil, now: UInt64? = nil)throws  -> Verified  {
     return try  FfiConverterTypeVerified_lift(try rustCallWithError(FfiConverterTypeXNonceError_lift) {
         uniffiCallStatus in
     uniffi_xnonce_uniffi_fn_method_verifier_verify(
             self.uniffiCloneHandle(),
-        FfiConverterString.lower(method),
-        FfiConverterString.lower(target),
-        FfiConverterOptionString.lower(host),
-        FfiConverterOptionString.lower(xNonce),
-        FfiConverterOptionString.lower(contentType),
+        FfiConverterTypeXNonceText_lower(method),
+        FfiConverterTypeXNonceText_lower(target),
+        FfiConverterOptionTypeXNonceText.lower(host),
+        FfiConverterOptionTypeXNonceText.lower(xNonce),
+        FfiConverterOptionTypeXNonceText.lower(contentType),
         FfiConverterOptionData.lower(body),
         FfiConverterOptionUInt64.lower(now),uniffiCallStatus
     )
@@ -945,16 +945,16 @@ open func verify(method: String, target: String, host: String? = nil, xNonce: St
      * [`Verifier::verify`], then records the request in this verifier's replay store: a
      * second copy fails with `replayed`.
      */
-open func verifyOnce(method: String, target: String, host: String? = nil, xNonce: String? = nil, contentType: String? = nil, body: Data? = nil, now: UInt64? = nil)throws  -> Verified  {
+open func verifyOnce(method: XNonceText, target: XNonceText, host: XNonceText? = nil, xNonce: XNonceText? = nil, contentType: XNonceText? = nil, body: Data? = nil, now: UInt64? = nil)throws  -> Verified  {
     return try  FfiConverterTypeVerified_lift(try rustCallWithError(FfiConverterTypeXNonceError_lift) {
         uniffiCallStatus in
     uniffi_xnonce_uniffi_fn_method_verifier_verify_once(
             self.uniffiCloneHandle(),
-        FfiConverterString.lower(method),
-        FfiConverterString.lower(target),
-        FfiConverterOptionString.lower(host),
-        FfiConverterOptionString.lower(xNonce),
-        FfiConverterOptionString.lower(contentType),
+        FfiConverterTypeXNonceText_lower(method),
+        FfiConverterTypeXNonceText_lower(target),
+        FfiConverterOptionTypeXNonceText.lower(host),
+        FfiConverterOptionTypeXNonceText.lower(xNonce),
+        FfiConverterOptionTypeXNonceText.lower(contentType),
         FfiConverterOptionData.lower(body),
         FfiConverterOptionUInt64.lower(now),uniffiCallStatus
     )
@@ -1016,11 +1016,11 @@ public struct ActionWindow: Equatable, Hashable {
     /**
      * The first path segment.
      */
-    public var controller: String
+    public var controller: XNonceText
     /**
      * The second path segment.
      */
-    public var action: String
+    public var action: XNonceText
     /**
      * Allowed clock difference in milliseconds, either side.
      */
@@ -1031,10 +1031,10 @@ public struct ActionWindow: Equatable, Hashable {
     public init(
         /**
          * The first path segment.
-         */controller: String, 
+         */controller: XNonceText, 
         /**
          * The second path segment.
-         */action: String, 
+         */action: XNonceText, 
         /**
          * Allowed clock difference in milliseconds, either side.
          */windowMs: UInt64) {
@@ -1059,15 +1059,15 @@ public struct FfiConverterTypeActionWindow: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ActionWindow {
         return
             try ActionWindow(
-                controller: FfiConverterString.read(from: &buf), 
-                action: FfiConverterString.read(from: &buf), 
+                controller: FfiConverterTypeXNonceText.read(from: &buf), 
+                action: FfiConverterTypeXNonceText.read(from: &buf), 
                 windowMs: FfiConverterUInt64.read(from: &buf)
         )
     }
 
     public static func write(_ value: ActionWindow, into buf: inout [UInt8]) {
-        FfiConverterString.write(value.controller, into: &buf)
-        FfiConverterString.write(value.action, into: &buf)
+        FfiConverterTypeXNonceText.write(value.controller, into: &buf)
+        FfiConverterTypeXNonceText.write(value.action, into: &buf)
         FfiConverterUInt64.write(value.windowMs, into: &buf)
     }
 }
@@ -1174,7 +1174,7 @@ public struct ControllerWindow: Equatable, Hashable {
     /**
      * The first path segment.
      */
-    public var controller: String
+    public var controller: XNonceText
     /**
      * Allowed clock difference in milliseconds, either side.
      */
@@ -1185,7 +1185,7 @@ public struct ControllerWindow: Equatable, Hashable {
     public init(
         /**
          * The first path segment.
-         */controller: String, 
+         */controller: XNonceText, 
         /**
          * Allowed clock difference in milliseconds, either side.
          */windowMs: UInt64) {
@@ -1209,13 +1209,13 @@ public struct FfiConverterTypeControllerWindow: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ControllerWindow {
         return
             try ControllerWindow(
-                controller: FfiConverterString.read(from: &buf), 
+                controller: FfiConverterTypeXNonceText.read(from: &buf), 
                 windowMs: FfiConverterUInt64.read(from: &buf)
         )
     }
 
     public static func write(_ value: ControllerWindow, into buf: inout [UInt8]) {
-        FfiConverterString.write(value.controller, into: &buf)
+        FfiConverterTypeXNonceText.write(value.controller, into: &buf)
         FfiConverterUInt64.write(value.windowMs, into: &buf)
     }
 }
@@ -1337,26 +1337,29 @@ public func FfiConverterTypeHeader_lower(_ value: Header) -> RustBuffer {
 
 /**
  * One HTTP header: a name and its value.
+ *
+ * Passed in (`RequestOptions.headers`), text that is not valid Unicode is refused with the
+ * codes of params: `invalid_param_key` for the name, `invalid_param_value` for the value.
  */
 public struct HttpHeader: Equatable, Hashable {
     /**
      * The header name (response headers: lower-case).
      */
-    public var name: String
+    public var name: XNonceText
     /**
      * The header value.
      */
-    public var value: String
+    public var value: XNonceText
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
     public init(
         /**
          * The header name (response headers: lower-case).
-         */name: String, 
+         */name: XNonceText, 
         /**
          * The header value.
-         */value: String) {
+         */value: XNonceText) {
         self.name = name
         self.value = value
     }
@@ -1377,14 +1380,14 @@ public struct FfiConverterTypeHttpHeader: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HttpHeader {
         return
             try HttpHeader(
-                name: FfiConverterString.read(from: &buf), 
-                value: FfiConverterString.read(from: &buf)
+                name: FfiConverterTypeXNonceText.read(from: &buf), 
+                value: FfiConverterTypeXNonceText.read(from: &buf)
         )
     }
 
     public static func write(_ value: HttpHeader, into buf: inout [UInt8]) {
-        FfiConverterString.write(value.name, into: &buf)
-        FfiConverterString.write(value.value, into: &buf)
+        FfiConverterTypeXNonceText.write(value.name, into: &buf)
+        FfiConverterTypeXNonceText.write(value.value, into: &buf)
     }
 }
 
@@ -1406,26 +1409,29 @@ public func FfiConverterTypeHttpHeader_lower(_ value: HttpHeader) -> RustBuffer 
 
 /**
  * One query/form parameter. Parameters are an ordered list: v1 signs their order.
+ *
+ * Its text is checked where it is passed in: a key that is not valid Unicode text (a lone
+ * surrogate) is `invalid_param_key`, a value `invalid_param_value`.
  */
 public struct Param: Equatable, Hashable {
     /**
      * The key.
      */
-    public var key: String
+    public var key: XNonceText
     /**
      * The value, as text.
      */
-    public var value: String
+    public var value: XNonceText
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
     public init(
         /**
          * The key.
-         */key: String, 
+         */key: XNonceText, 
         /**
          * The value, as text.
-         */value: String) {
+         */value: XNonceText) {
         self.key = key
         self.value = value
     }
@@ -1446,14 +1452,14 @@ public struct FfiConverterTypeParam: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Param {
         return
             try Param(
-                key: FfiConverterString.read(from: &buf), 
-                value: FfiConverterString.read(from: &buf)
+                key: FfiConverterTypeXNonceText.read(from: &buf), 
+                value: FfiConverterTypeXNonceText.read(from: &buf)
         )
     }
 
     public static func write(_ value: Param, into buf: inout [UInt8]) {
-        FfiConverterString.write(value.key, into: &buf)
-        FfiConverterString.write(value.value, into: &buf)
+        FfiConverterTypeXNonceText.write(value.key, into: &buf)
+        FfiConverterTypeXNonceText.write(value.value, into: &buf)
     }
 }
 
@@ -1492,7 +1498,7 @@ public struct RequestOptions: Equatable, Hashable, CustomDebugStringConvertible,
      * v2: sign with this nonce (32 lower-case hex characters) instead of a random one. Sent
      * once: a stale answer is returned, not retried.
      */
-    public var nonce: String?
+    public var nonce: XNonceText?
     /**
      * Params sent after the signed ones, in the same place, but not signed (a server that
      * verifies every param refuses them: this is how a tampered request looks).
@@ -1503,7 +1509,7 @@ public struct RequestOptions: Equatable, Hashable, CustomDebugStringConvertible,
      * `invalid_body`) and then sent exactly as given, key order, spacing and numbers kept;
      * the params then go in the query and the digest of these bytes is signed.
      */
-    public var json: String?
+    public var json: XNonceText?
     /**
      * Extra request headers. A `Host` header here is the host that v2 signs.
      */
@@ -1519,7 +1525,7 @@ public struct RequestOptions: Equatable, Hashable, CustomDebugStringConvertible,
         /**
          * v2: sign with this nonce (32 lower-case hex characters) instead of a random one. Sent
          * once: a stale answer is returned, not retried.
-         */nonce: String? = nil, 
+         */nonce: XNonceText? = nil, 
         /**
          * Params sent after the signed ones, in the same place, but not signed (a server that
          * verifies every param refuses them: this is how a tampered request looks).
@@ -1528,7 +1534,7 @@ public struct RequestOptions: Equatable, Hashable, CustomDebugStringConvertible,
          * v2 only: a JSON body, as JSON text (`"{\"a\": [1, 2]}"`). It is parsed (not JSON:
          * `invalid_body`) and then sent exactly as given, key order, spacing and numbers kept;
          * the params then go in the query and the digest of these bytes is signed.
-         */json: String? = nil, 
+         */json: XNonceText? = nil, 
         /**
          * Extra request headers. A `Host` header here is the host that v2 signs.
          */headers: [HttpHeader] = []) {
@@ -1578,18 +1584,18 @@ public struct FfiConverterTypeRequestOptions: FfiConverterRustBuffer {
         return
             try RequestOptions(
                 timestamp: FfiConverterOptionUInt64.read(from: &buf), 
-                nonce: FfiConverterOptionString.read(from: &buf), 
+                nonce: FfiConverterOptionTypeXNonceText.read(from: &buf), 
                 extraParams: FfiConverterSequenceTypeParam.read(from: &buf), 
-                json: FfiConverterOptionString.read(from: &buf), 
+                json: FfiConverterOptionTypeXNonceText.read(from: &buf), 
                 headers: FfiConverterSequenceTypeHttpHeader.read(from: &buf)
         )
     }
 
     public static func write(_ value: RequestOptions, into buf: inout [UInt8]) {
         FfiConverterOptionUInt64.write(value.timestamp, into: &buf)
-        FfiConverterOptionString.write(value.nonce, into: &buf)
+        FfiConverterOptionTypeXNonceText.write(value.nonce, into: &buf)
         FfiConverterSequenceTypeParam.write(value.extraParams, into: &buf)
-        FfiConverterOptionString.write(value.json, into: &buf)
+        FfiConverterOptionTypeXNonceText.write(value.json, into: &buf)
         FfiConverterSequenceTypeHttpHeader.write(value.headers, into: &buf)
     }
 }
@@ -2472,25 +2478,24 @@ fileprivate struct FfiConverterOptionSequenceTypeScheme: FfiConverterRustBuffer 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
-    typealias SwiftType = [String]
+fileprivate struct FfiConverterOptionTypeXNonceText: FfiConverterRustBuffer {
+    typealias SwiftType = XNonceText?
 
-    public static func write(_ value: [String], into buf: inout [UInt8]) {
-        let len = Int32(value.count)
-        writeInt(&buf, len)
-        for item in value {
-            FfiConverterString.write(item, into: &buf)
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
         }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeXNonceText.write(value, into: &buf)
     }
 
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [String] {
-        let len: Int32 = try readInt(&buf)
-        var seq = [String]()
-        seq.reserveCapacity(Int(len))
-        for _ in 0 ..< len {
-            seq.append(try FfiConverterString.read(from: &buf))
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeXNonceText.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
         }
-        return seq
     }
 }
 
@@ -2622,42 +2627,123 @@ fileprivate struct FfiConverterSequenceTypeScheme: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterDictionaryStringSequenceString: FfiConverterRustBuffer {
-    public static func write(_ value: [String: [String]], into buf: inout [UInt8]) {
+fileprivate struct FfiConverterSequenceTypeXNonceText: FfiConverterRustBuffer {
+    typealias SwiftType = [XNonceText]
+
+    public static func write(_ value: [XNonceText], into buf: inout [UInt8]) {
         let len = Int32(value.count)
         writeInt(&buf, len)
-        for (key, value) in value {
-            FfiConverterString.write(key, into: &buf)
-            FfiConverterSequenceString.write(value, into: &buf)
+        for item in value {
+            FfiConverterTypeXNonceText.write(item, into: &buf)
         }
     }
 
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [String: [String]] {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [XNonceText] {
         let len: Int32 = try readInt(&buf)
-        var dict = [String: [String]]()
+        var seq = [XNonceText]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeXNonceText.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterDictionaryTypeXNonceTextSequenceTypeXNonceText: FfiConverterRustBuffer {
+    public static func write(_ value: [XNonceText: [XNonceText]], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for (key, value) in value {
+            FfiConverterTypeXNonceText.write(key, into: &buf)
+            FfiConverterSequenceTypeXNonceText.write(value, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [XNonceText: [XNonceText]] {
+        let len: Int32 = try readInt(&buf)
+        var dict = [XNonceText: [XNonceText]]()
         dict.reserveCapacity(Int(len))
         for _ in 0..<len {
-            let key = try FfiConverterString.read(from: &buf)
-            let value = try FfiConverterSequenceString.read(from: &buf)
+            let key = try FfiConverterTypeXNonceText.read(from: &buf)
+            let value = try FfiConverterSequenceTypeXNonceText.read(from: &buf)
             dict[key] = value
         }
         return dict
     }
 }
+
+
+
+
+/**
+ * Text passed in: your language's own string type (this is an alias of it). Text that is
+ * not valid Unicode (a lone UTF-16 surrogate) is refused with the error code of the input
+ * it was passed as: an `Input` error (`Format` for an `X-Nonce` header or an ottoken).
+ */
+public typealias XNonceText = String
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeXNonceText: FfiConverter {
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> XNonceText {
+        let builtinValue = try FfiConverterData.read(from: &buf)
+        return String(decoding: builtinValue, as: UTF8.self)
+    }
+
+    public static func write(_ value: XNonceText, into buf: inout [UInt8]) {
+        let builtinValue = Data(value.utf8)
+        return FfiConverterData.write(builtinValue, into: &buf)
+    }
+
+    public static func lift(_ value: RustBuffer) throws -> XNonceText {
+        let builtinValue = try FfiConverterData.lift(value)
+        return String(decoding: builtinValue, as: UTF8.self)
+    }
+
+    public static func lower(_ value: XNonceText) -> RustBuffer {
+        let builtinValue = Data(value.utf8)
+        return FfiConverterData.lower(builtinValue)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeXNonceText_lift(_ value: RustBuffer) throws -> XNonceText {
+    return try FfiConverterTypeXNonceText.lift(value)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeXNonceText_lower(_ value: XNonceText) -> RustBuffer {
+    return FfiConverterTypeXNonceText.lower(value)
+}
+
 /**
  * The answer to the request that `Verifier.verify` / `verify_once` refused with `error`,
  * given the same `target`, `x_nonce`, `content_type` and `body`: its credential decides the
  * style (em-secure-api's v1 text, or a v2 problem document). An error whose code is not one
  * of the shared codes (made by hand) is answered as `malformed_header`.
+ *
+ * Text that is not valid Unicode (a lone surrogate, which `verify` refuses with that input's
+ * code) is read lossily here, U+FFFD for each bad sequence: it only chooses the style of the
+ * answer to such a refusal, and this throws nothing.
  */
-public func refusalAnswer(error: XNonceError, target: String, xNonce: String? = nil, contentType: String? = nil, body: Data? = nil) -> Answer  {
+public func refusalAnswer(error: XNonceError, target: XNonceText, xNonce: XNonceText? = nil, contentType: XNonceText? = nil, body: Data? = nil) -> Answer  {
     return try!  FfiConverterTypeAnswer_lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_xnonce_uniffi_fn_func_refusal_answer(
         FfiConverterTypeXNonceError_lower(error),
-        FfiConverterString.lower(target),
-        FfiConverterOptionString.lower(xNonce),
-        FfiConverterOptionString.lower(contentType),
+        FfiConverterTypeXNonceText_lower(target),
+        FfiConverterOptionTypeXNonceText.lower(xNonce),
+        FfiConverterOptionTypeXNonceText.lower(contentType),
         FfiConverterOptionData.lower(body),uniffiCallStatus
     )
 })
@@ -2666,57 +2752,61 @@ public func refusalAnswer(error: XNonceError, target: String, xNonce: String? = 
  * The HTTP status a server answers a refusal with, by its shared code (`"expired"` → 401,
  * `"replayed"` → 409, `"missing_param"` → 422, ...: PROTOCOL §13, what `xnonce-server`
  * answers); `None` for a string that is not one of the codes. The Kotlin and Swift packages
- * read it as the error's `httpStatus`.
+ * read it as the error's `httpStatus`. (Text that is not valid Unicode is no code either.)
  */
-public func httpStatusOf(code: String) -> UInt16?  {
+public func httpStatusOf(code: XNonceText) -> UInt16?  {
     return try!  FfiConverterOptionUInt16.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_xnonce_uniffi_fn_func_http_status_of(
-        FfiConverterString.lower(code),uniffiCallStatus
+        FfiConverterTypeXNonceText_lower(code),uniffiCallStatus
     )
 })
 }
 /**
  * The header value an `ottoken` carries (`malformed_ottoken`).
  */
-public func ottokenDecode(token: String)throws  -> String  {
+public func ottokenDecode(token: XNonceText)throws  -> String  {
     return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeXNonceError_lift) {
         uniffiCallStatus in
     uniffi_xnonce_uniffi_fn_func_ottoken_decode(
-        FfiConverterString.lower(token),uniffiCallStatus
+        FfiConverterTypeXNonceText_lower(token),uniffiCallStatus
     )
 })
 }
 /**
  * The `ottoken` form of a header value.
  */
-public func ottokenEncode(header: String)throws  -> String  {
+public func ottokenEncode(header: XNonceText)throws  -> String  {
     return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeXNonceError_lift) {
         uniffiCallStatus in
     uniffi_xnonce_uniffi_fn_func_ottoken_encode(
-        FfiConverterString.lower(header),uniffiCallStatus
+        FfiConverterTypeXNonceText_lower(header),uniffiCallStatus
     )
 })
 }
 /**
  * An `ottoken` as written in a URL query (form-encoded; only v1 tokens change).
+ *
+ * It throws nothing (Swift callers write no `try`), so text that is not valid Unicode (a
+ * lone surrogate, which no ottoken holds) is escaped as read lossily, U+FFFD for each bad
+ * sequence: `ottoken_decode` and every verifier refuse the result as `malformed_ottoken`.
  */
-public func ottokenQueryValue(token: String) -> String  {
+public func ottokenQueryValue(token: XNonceText) -> String  {
     return try!  FfiConverterString.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_xnonce_uniffi_fn_func_ottoken_query_value(
-        FfiConverterString.lower(token),uniffiCallStatus
+        FfiConverterTypeXNonceText_lower(token),uniffiCallStatus
     )
 })
 }
 /**
  * Parses an `X-Nonce` header value of either scheme (`malformed_header`).
  */
-public func parseHeader(value: String)throws  -> Header  {
+public func parseHeader(value: XNonceText)throws  -> Header  {
     return try  FfiConverterTypeHeader_lift(try rustCallWithError(FfiConverterTypeXNonceError_lift) {
         uniffiCallStatus in
     uniffi_xnonce_uniffi_fn_func_parse_header(
-        FfiConverterString.lower(value),uniffiCallStatus
+        FfiConverterTypeXNonceText_lower(value),uniffiCallStatus
     )
 })
 }
@@ -2724,20 +2814,20 @@ public func parseHeader(value: String)throws  -> Header  {
  * Signs a request and returns a link under `base_url` (`http(s)://authority[/prefix]`)
  * carrying the params and the `ottoken`. For v2 the signed host is the URL's authority.
  */
-public func link(scheme: Scheme, method: String, path: String, params: [Param], client: String, secret: String, baseUrl: String, timestamp: UInt64? = nil, nonce: String? = nil, host: String? = nil, body: Data? = nil)throws  -> String  {
+public func link(scheme: Scheme, method: XNonceText, path: XNonceText, params: [Param], client: XNonceText, secret: XNonceText, baseUrl: XNonceText, timestamp: UInt64? = nil, nonce: XNonceText? = nil, host: XNonceText? = nil, body: Data? = nil)throws  -> String  {
     return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeXNonceError_lift) {
         uniffiCallStatus in
     uniffi_xnonce_uniffi_fn_func_link(
         FfiConverterTypeScheme_lower(scheme),
-        FfiConverterString.lower(method),
-        FfiConverterString.lower(path),
+        FfiConverterTypeXNonceText_lower(method),
+        FfiConverterTypeXNonceText_lower(path),
         FfiConverterSequenceTypeParam.lower(params),
-        FfiConverterString.lower(client),
-        FfiConverterString.lower(secret),
-        FfiConverterString.lower(baseUrl),
+        FfiConverterTypeXNonceText_lower(client),
+        FfiConverterTypeXNonceText_lower(secret),
+        FfiConverterTypeXNonceText_lower(baseUrl),
         FfiConverterOptionUInt64.lower(timestamp),
-        FfiConverterOptionString.lower(nonce),
-        FfiConverterOptionString.lower(host),
+        FfiConverterOptionTypeXNonceText.lower(nonce),
+        FfiConverterOptionTypeXNonceText.lower(host),
         FfiConverterOptionData.lower(body),uniffiCallStatus
     )
 })
@@ -2745,20 +2835,20 @@ public func link(scheme: Scheme, method: String, path: String, params: [Param], 
 /**
  * Like [`link`], returning the URL and every intermediate of the signature.
  */
-public func linkDetailed(scheme: Scheme, method: String, path: String, params: [Param], client: String, secret: String, baseUrl: String, timestamp: UInt64? = nil, nonce: String? = nil, host: String? = nil, body: Data? = nil)throws  -> SignedLink  {
+public func linkDetailed(scheme: Scheme, method: XNonceText, path: XNonceText, params: [Param], client: XNonceText, secret: XNonceText, baseUrl: XNonceText, timestamp: UInt64? = nil, nonce: XNonceText? = nil, host: XNonceText? = nil, body: Data? = nil)throws  -> SignedLink  {
     return try  FfiConverterTypeSignedLink_lift(try rustCallWithError(FfiConverterTypeXNonceError_lift) {
         uniffiCallStatus in
     uniffi_xnonce_uniffi_fn_func_link_detailed(
         FfiConverterTypeScheme_lower(scheme),
-        FfiConverterString.lower(method),
-        FfiConverterString.lower(path),
+        FfiConverterTypeXNonceText_lower(method),
+        FfiConverterTypeXNonceText_lower(path),
         FfiConverterSequenceTypeParam.lower(params),
-        FfiConverterString.lower(client),
-        FfiConverterString.lower(secret),
-        FfiConverterString.lower(baseUrl),
+        FfiConverterTypeXNonceText_lower(client),
+        FfiConverterTypeXNonceText_lower(secret),
+        FfiConverterTypeXNonceText_lower(baseUrl),
         FfiConverterOptionUInt64.lower(timestamp),
-        FfiConverterOptionString.lower(nonce),
-        FfiConverterOptionString.lower(host),
+        FfiConverterOptionTypeXNonceText.lower(nonce),
+        FfiConverterOptionTypeXNonceText.lower(host),
         FfiConverterOptionData.lower(body),uniffiCallStatus
     )
 })
@@ -2767,19 +2857,19 @@ public func linkDetailed(scheme: Scheme, method: String, path: String, params: [
  * Signs a request; returns the `X-Nonce` header value. A missing `timestamp` reads the
  * system clock, a missing v2 `nonce` takes 16 bytes from the OS generator.
  */
-public func sign(scheme: Scheme, method: String, path: String, params: [Param], client: String, secret: String, timestamp: UInt64? = nil, nonce: String? = nil, host: String? = nil, body: Data? = nil)throws  -> String  {
+public func sign(scheme: Scheme, method: XNonceText, path: XNonceText, params: [Param], client: XNonceText, secret: XNonceText, timestamp: UInt64? = nil, nonce: XNonceText? = nil, host: XNonceText? = nil, body: Data? = nil)throws  -> String  {
     return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeXNonceError_lift) {
         uniffiCallStatus in
     uniffi_xnonce_uniffi_fn_func_sign(
         FfiConverterTypeScheme_lower(scheme),
-        FfiConverterString.lower(method),
-        FfiConverterString.lower(path),
+        FfiConverterTypeXNonceText_lower(method),
+        FfiConverterTypeXNonceText_lower(path),
         FfiConverterSequenceTypeParam.lower(params),
-        FfiConverterString.lower(client),
-        FfiConverterString.lower(secret),
+        FfiConverterTypeXNonceText_lower(client),
+        FfiConverterTypeXNonceText_lower(secret),
         FfiConverterOptionUInt64.lower(timestamp),
-        FfiConverterOptionString.lower(nonce),
-        FfiConverterOptionString.lower(host),
+        FfiConverterOptionTypeXNonceText.lower(nonce),
+        FfiConverterOptionTypeXNonceText.lower(host),
         FfiConverterOptionData.lower(body),uniffiCallStatus
     )
 })
@@ -2787,19 +2877,19 @@ public func sign(scheme: Scheme, method: String, path: String, params: [Param], 
 /**
  * Signs a request and returns every intermediate (see [`Signed`]).
  */
-public func signDetailed(scheme: Scheme, method: String, path: String, params: [Param], client: String, secret: String, timestamp: UInt64? = nil, nonce: String? = nil, host: String? = nil, body: Data? = nil)throws  -> Signed  {
+public func signDetailed(scheme: Scheme, method: XNonceText, path: XNonceText, params: [Param], client: XNonceText, secret: XNonceText, timestamp: UInt64? = nil, nonce: XNonceText? = nil, host: XNonceText? = nil, body: Data? = nil)throws  -> Signed  {
     return try  FfiConverterTypeSigned_lift(try rustCallWithError(FfiConverterTypeXNonceError_lift) {
         uniffiCallStatus in
     uniffi_xnonce_uniffi_fn_func_sign_detailed(
         FfiConverterTypeScheme_lower(scheme),
-        FfiConverterString.lower(method),
-        FfiConverterString.lower(path),
+        FfiConverterTypeXNonceText_lower(method),
+        FfiConverterTypeXNonceText_lower(path),
         FfiConverterSequenceTypeParam.lower(params),
-        FfiConverterString.lower(client),
-        FfiConverterString.lower(secret),
+        FfiConverterTypeXNonceText_lower(client),
+        FfiConverterTypeXNonceText_lower(secret),
         FfiConverterOptionUInt64.lower(timestamp),
-        FfiConverterOptionString.lower(nonce),
-        FfiConverterOptionString.lower(host),
+        FfiConverterOptionTypeXNonceText.lower(nonce),
+        FfiConverterOptionTypeXNonceText.lower(host),
         FfiConverterOptionData.lower(body),uniffiCallStatus
     )
 })
@@ -2820,52 +2910,52 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
-    if (uniffi_xnonce_uniffi_checksum_func_refusal_answer() != 10024) {
+    if (uniffi_xnonce_uniffi_checksum_func_refusal_answer() != 17154) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_xnonce_uniffi_checksum_func_http_status_of() != 42536) {
+    if (uniffi_xnonce_uniffi_checksum_func_http_status_of() != 24276) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_xnonce_uniffi_checksum_func_ottoken_decode() != 52581) {
+    if (uniffi_xnonce_uniffi_checksum_func_ottoken_decode() != 47087) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_xnonce_uniffi_checksum_func_ottoken_encode() != 14103) {
+    if (uniffi_xnonce_uniffi_checksum_func_ottoken_encode() != 23619) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_xnonce_uniffi_checksum_func_ottoken_query_value() != 38172) {
+    if (uniffi_xnonce_uniffi_checksum_func_ottoken_query_value() != 42733) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_xnonce_uniffi_checksum_func_parse_header() != 40980) {
+    if (uniffi_xnonce_uniffi_checksum_func_parse_header() != 48275) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_xnonce_uniffi_checksum_func_link() != 21690) {
+    if (uniffi_xnonce_uniffi_checksum_func_link() != 38576) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_xnonce_uniffi_checksum_func_link_detailed() != 34329) {
+    if (uniffi_xnonce_uniffi_checksum_func_link_detailed() != 50968) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_xnonce_uniffi_checksum_func_sign() != 26945) {
+    if (uniffi_xnonce_uniffi_checksum_func_sign() != 6111) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_xnonce_uniffi_checksum_func_sign_detailed() != 21976) {
+    if (uniffi_xnonce_uniffi_checksum_func_sign_detailed() != 52292) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_xnonce_uniffi_checksum_method_requester_clock_offset_ms() != 34140) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_xnonce_uniffi_checksum_method_requester_make_request() != 19604) {
+    if (uniffi_xnonce_uniffi_checksum_method_requester_make_request() != 18585) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_xnonce_uniffi_checksum_method_verifier_verify() != 1248) {
+    if (uniffi_xnonce_uniffi_checksum_method_verifier_verify() != 24309) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_xnonce_uniffi_checksum_method_verifier_verify_once() != 20736) {
+    if (uniffi_xnonce_uniffi_checksum_method_verifier_verify_once() != 51481) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_xnonce_uniffi_checksum_constructor_requester_new() != 10998) {
+    if (uniffi_xnonce_uniffi_checksum_constructor_requester_new() != 33272) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_xnonce_uniffi_checksum_constructor_verifier_new() != 41454) {
+    if (uniffi_xnonce_uniffi_checksum_constructor_verifier_new() != 57814) {
         return InitializationResult.apiChecksumMismatch
     }
 

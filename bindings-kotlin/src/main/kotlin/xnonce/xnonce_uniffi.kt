@@ -898,52 +898,52 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
-    if ((lib.uniffi_xnonce_uniffi_checksum_func_refusal_answer() and 0xFFFF) != 10024) {
+    if ((lib.uniffi_xnonce_uniffi_checksum_func_refusal_answer() and 0xFFFF) != 17154) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_xnonce_uniffi_checksum_func_http_status_of() and 0xFFFF) != 42536) {
+    if ((lib.uniffi_xnonce_uniffi_checksum_func_http_status_of() and 0xFFFF) != 24276) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_xnonce_uniffi_checksum_func_ottoken_decode() and 0xFFFF) != 52581) {
+    if ((lib.uniffi_xnonce_uniffi_checksum_func_ottoken_decode() and 0xFFFF) != 47087) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_xnonce_uniffi_checksum_func_ottoken_encode() and 0xFFFF) != 14103) {
+    if ((lib.uniffi_xnonce_uniffi_checksum_func_ottoken_encode() and 0xFFFF) != 23619) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_xnonce_uniffi_checksum_func_ottoken_query_value() and 0xFFFF) != 38172) {
+    if ((lib.uniffi_xnonce_uniffi_checksum_func_ottoken_query_value() and 0xFFFF) != 42733) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_xnonce_uniffi_checksum_func_parse_header() and 0xFFFF) != 40980) {
+    if ((lib.uniffi_xnonce_uniffi_checksum_func_parse_header() and 0xFFFF) != 48275) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_xnonce_uniffi_checksum_func_link() and 0xFFFF) != 21690) {
+    if ((lib.uniffi_xnonce_uniffi_checksum_func_link() and 0xFFFF) != 38576) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_xnonce_uniffi_checksum_func_link_detailed() and 0xFFFF) != 34329) {
+    if ((lib.uniffi_xnonce_uniffi_checksum_func_link_detailed() and 0xFFFF) != 50968) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_xnonce_uniffi_checksum_func_sign() and 0xFFFF) != 26945) {
+    if ((lib.uniffi_xnonce_uniffi_checksum_func_sign() and 0xFFFF) != 6111) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_xnonce_uniffi_checksum_func_sign_detailed() and 0xFFFF) != 21976) {
+    if ((lib.uniffi_xnonce_uniffi_checksum_func_sign_detailed() and 0xFFFF) != 52292) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_xnonce_uniffi_checksum_method_requester_clock_offset_ms() and 0xFFFF) != 34140) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_xnonce_uniffi_checksum_method_requester_make_request() and 0xFFFF) != 19604) {
+    if ((lib.uniffi_xnonce_uniffi_checksum_method_requester_make_request() and 0xFFFF) != 18585) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_xnonce_uniffi_checksum_method_verifier_verify() and 0xFFFF) != 1248) {
+    if ((lib.uniffi_xnonce_uniffi_checksum_method_verifier_verify() and 0xFFFF) != 24309) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_xnonce_uniffi_checksum_method_verifier_verify_once() and 0xFFFF) != 20736) {
+    if ((lib.uniffi_xnonce_uniffi_checksum_method_verifier_verify_once() and 0xFFFF) != 51481) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_xnonce_uniffi_checksum_constructor_requester_new() and 0xFFFF) != 10998) {
+    if ((lib.uniffi_xnonce_uniffi_checksum_constructor_requester_new() and 0xFFFF) != 33272) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_xnonce_uniffi_checksum_constructor_verifier_new() and 0xFFFF) != 41454) {
+    if ((lib.uniffi_xnonce_uniffi_checksum_constructor_verifier_new() and 0xFFFF) != 57814) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -1419,7 +1419,7 @@ public interface RequesterInterface {
      * (`options.json` is not JSON, or given with v1) and `connection_failed` (refused,
      * timed out, or any other transport failure).
      */
-    fun `makeRequest`(`method`: kotlin.String, `params`: List<Param>, `path`: kotlin.String, `controller`: kotlin.String? = null, `options`: RequestOptions = RequestOptions()): Response
+    fun `makeRequest`(`method`: XNonceText, `params`: List<Param>, `path`: XNonceText, `controller`: XNonceText? = null, `options`: RequestOptions = RequestOptions()): Response
     
     companion object
 }
@@ -1470,20 +1470,20 @@ open class Requester: Disposable, AutoCloseable, RequesterInterface
      * characters), `invalid_host`, `connection_failed` (the HTTP stack could not start, or
      * `ca_pem` is not PEM certificates).
      */
-    constructor(`server`: kotlin.String, `client`: kotlin.String, `secret`: kotlin.String, `scheme`: Scheme? = null, `timeoutMs`: kotlin.ULong = 30000uL, `correctClock`: kotlin.Boolean = true, `clockOffsetMs`: kotlin.Long = 0L, `caPem`: kotlin.String? = null, `maxResponseBytes`: kotlin.ULong = 67108864uL) :
+    constructor(`server`: XNonceText, `client`: XNonceText, `secret`: XNonceText, `scheme`: Scheme? = null, `timeoutMs`: kotlin.ULong = 30000uL, `correctClock`: kotlin.Boolean = true, `clockOffsetMs`: kotlin.Long = 0L, `caPem`: XNonceText? = null, `maxResponseBytes`: kotlin.ULong = 67108864uL) :
         this(UniffiWithHandle, 
     uniffiRustCallWithError(XNonceException) { _status ->
     UniffiLib.uniffi_xnonce_uniffi_fn_constructor_requester_new(
     
         
-        FfiConverterString.lower(`server`),
-        FfiConverterString.lower(`client`),
-        FfiConverterString.lower(`secret`),
+        FfiConverterTypeXNonceText.lower(`server`),
+        FfiConverterTypeXNonceText.lower(`client`),
+        FfiConverterTypeXNonceText.lower(`secret`),
         FfiConverterOptionalTypeScheme.lower(`scheme`),
         FfiConverterULong.lower(`timeoutMs`),
         FfiConverterBoolean.lower(`correctClock`),
         FfiConverterLong.lower(`clockOffsetMs`),
-        FfiConverterOptionalString.lower(`caPem`),
+        FfiConverterOptionalTypeXNonceText.lower(`caPem`),
         FfiConverterULong.lower(`maxResponseBytes`),_status)
 }
     )
@@ -1592,17 +1592,17 @@ open class Requester: Disposable, AutoCloseable, RequesterInterface
      * (`options.json` is not JSON, or given with v1) and `connection_failed` (refused,
      * timed out, or any other transport failure).
      */
-    @Throws(XNonceException::class)override fun `makeRequest`(`method`: kotlin.String, `params`: List<Param>, `path`: kotlin.String, `controller`: kotlin.String?, `options`: RequestOptions): Response {
+    @Throws(XNonceException::class)override fun `makeRequest`(`method`: XNonceText, `params`: List<Param>, `path`: XNonceText, `controller`: XNonceText?, `options`: RequestOptions): Response {
             return FfiConverterTypeResponse.lift(
     callWithHandle {
     uniffiRustCallWithError(XNonceException) { _status ->
     UniffiLib.uniffi_xnonce_uniffi_fn_method_requester_make_request(
         it,
         
-        FfiConverterString.lower(`method`),
+        FfiConverterTypeXNonceText.lower(`method`),
         FfiConverterSequenceTypeParam.lower(`params`),
-        FfiConverterString.lower(`path`),
-        FfiConverterOptionalString.lower(`controller`),
+        FfiConverterTypeXNonceText.lower(`path`),
+        FfiConverterOptionalTypeXNonceText.lower(`controller`),
         FfiConverterTypeRequestOptions.lower(`options`),_status)
 }
     }
@@ -1755,13 +1755,13 @@ public interface VerifierInterface {
      * form, `http://host/path?query`, its authority is the host and `host` is ignored).
      * `now` defaults to the system clock. Does not record the request: see `verify_once`.
      */
-    fun `verify`(`method`: kotlin.String, `target`: kotlin.String, `host`: kotlin.String? = null, `xNonce`: kotlin.String? = null, `contentType`: kotlin.String? = null, `body`: kotlin.ByteArray? = null, `now`: kotlin.ULong? = null): Verified
+    fun `verify`(`method`: XNonceText, `target`: XNonceText, `host`: XNonceText? = null, `xNonce`: XNonceText? = null, `contentType`: XNonceText? = null, `body`: kotlin.ByteArray? = null, `now`: kotlin.ULong? = null): Verified
     
     /**
      * [`Verifier::verify`], then records the request in this verifier's replay store: a
      * second copy fails with `replayed`.
      */
-    fun `verifyOnce`(`method`: kotlin.String, `target`: kotlin.String, `host`: kotlin.String? = null, `xNonce`: kotlin.String? = null, `contentType`: kotlin.String? = null, `body`: kotlin.ByteArray? = null, `now`: kotlin.ULong? = null): Verified
+    fun `verifyOnce`(`method`: XNonceText, `target`: XNonceText, `host`: XNonceText? = null, `xNonce`: XNonceText? = null, `contentType`: XNonceText? = null, `body`: kotlin.ByteArray? = null, `now`: kotlin.ULong? = null): Verified
     
     companion object
 }
@@ -1800,13 +1800,13 @@ open class Verifier: Disposable, AutoCloseable, VerifierInterface
      * most one day, 86,400,000 ms: `invalid_timestamp` past it), and the accepted schemes
      * (`None`: both; an empty list is `unsupported_scheme`).
      */
-    constructor(`secrets`: Map<kotlin.String, List<kotlin.String>>, `windowMs`: kotlin.ULong = 30000uL, `controllerWindows`: List<ControllerWindow> = listOf(), `actionWindows`: List<ActionWindow> = listOf(), `schemes`: List<Scheme>? = null) :
+    constructor(`secrets`: Map<XNonceText, List<XNonceText>>, `windowMs`: kotlin.ULong = 30000uL, `controllerWindows`: List<ControllerWindow> = listOf(), `actionWindows`: List<ActionWindow> = listOf(), `schemes`: List<Scheme>? = null) :
         this(UniffiWithHandle, 
     uniffiRustCallWithError(XNonceException) { _status ->
     UniffiLib.uniffi_xnonce_uniffi_fn_constructor_verifier_new(
     
         
-        FfiConverterMapStringSequenceString.lower(`secrets`),
+        FfiConverterMapTypeXNonceTextSequenceTypeXNonceText.lower(`secrets`),
         FfiConverterULong.lower(`windowMs`),
         FfiConverterSequenceTypeControllerWindow.lower(`controllerWindows`),
         FfiConverterSequenceTypeActionWindow.lower(`actionWindows`),
@@ -1896,18 +1896,18 @@ open class Verifier: Disposable, AutoCloseable, VerifierInterface
      * form, `http://host/path?query`, its authority is the host and `host` is ignored).
      * `now` defaults to the system clock. Does not record the request: see `verify_once`.
      */
-    @Throws(XNonceException::class)override fun `verify`(`method`: kotlin.String, `target`: kotlin.String, `host`: kotlin.String?, `xNonce`: kotlin.String?, `contentType`: kotlin.String?, `body`: kotlin.ByteArray?, `now`: kotlin.ULong?): Verified {
+    @Throws(XNonceException::class)override fun `verify`(`method`: XNonceText, `target`: XNonceText, `host`: XNonceText?, `xNonce`: XNonceText?, `contentType`: XNonceText?, `body`: kotlin.ByteArray?, `now`: kotlin.ULong?): Verified {
             return FfiConverterTypeVerified.lift(
     callWithHandle {
     uniffiRustCallWithError(XNonceException) { _status ->
     UniffiLib.uniffi_xnonce_uniffi_fn_method_verifier_verify(
         it,
         
-        FfiConverterString.lower(`method`),
-        FfiConverterString.lower(`target`),
-        FfiConverterOptionalString.lower(`host`),
-        FfiConverterOptionalString.lower(`xNonce`),
-        FfiConverterOptionalString.lower(`contentType`),
+        FfiConverterTypeXNonceText.lower(`method`),
+        FfiConverterTypeXNonceText.lower(`target`),
+        FfiConverterOptionalTypeXNonceText.lower(`host`),
+        FfiConverterOptionalTypeXNonceText.lower(`xNonce`),
+        FfiConverterOptionalTypeXNonceText.lower(`contentType`),
         FfiConverterOptionalByteArray.lower(`body`),
         FfiConverterOptionalULong.lower(`now`),_status)
 }
@@ -1921,18 +1921,18 @@ open class Verifier: Disposable, AutoCloseable, VerifierInterface
      * [`Verifier::verify`], then records the request in this verifier's replay store: a
      * second copy fails with `replayed`.
      */
-    @Throws(XNonceException::class)override fun `verifyOnce`(`method`: kotlin.String, `target`: kotlin.String, `host`: kotlin.String?, `xNonce`: kotlin.String?, `contentType`: kotlin.String?, `body`: kotlin.ByteArray?, `now`: kotlin.ULong?): Verified {
+    @Throws(XNonceException::class)override fun `verifyOnce`(`method`: XNonceText, `target`: XNonceText, `host`: XNonceText?, `xNonce`: XNonceText?, `contentType`: XNonceText?, `body`: kotlin.ByteArray?, `now`: kotlin.ULong?): Verified {
             return FfiConverterTypeVerified.lift(
     callWithHandle {
     uniffiRustCallWithError(XNonceException) { _status ->
     UniffiLib.uniffi_xnonce_uniffi_fn_method_verifier_verify_once(
         it,
         
-        FfiConverterString.lower(`method`),
-        FfiConverterString.lower(`target`),
-        FfiConverterOptionalString.lower(`host`),
-        FfiConverterOptionalString.lower(`xNonce`),
-        FfiConverterOptionalString.lower(`contentType`),
+        FfiConverterTypeXNonceText.lower(`method`),
+        FfiConverterTypeXNonceText.lower(`target`),
+        FfiConverterOptionalTypeXNonceText.lower(`host`),
+        FfiConverterOptionalTypeXNonceText.lower(`xNonce`),
+        FfiConverterOptionalTypeXNonceText.lower(`contentType`),
         FfiConverterOptionalByteArray.lower(`body`),
         FfiConverterOptionalULong.lower(`now`),_status)
 }
@@ -1988,12 +1988,12 @@ data class ActionWindow (
     /**
      * The first path segment.
      */
-    val `controller`: kotlin.String
+    val `controller`: XNonceText
     , 
     /**
      * The second path segment.
      */
-    val `action`: kotlin.String
+    val `action`: XNonceText
     , 
     /**
      * Allowed clock difference in milliseconds, either side.
@@ -2015,21 +2015,21 @@ data class ActionWindow (
 public object FfiConverterTypeActionWindow: FfiConverterRustBuffer<ActionWindow> {
     override fun read(buf: ByteBuffer): ActionWindow {
         return ActionWindow(
-            FfiConverterString.read(buf),
-            FfiConverterString.read(buf),
+            FfiConverterTypeXNonceText.read(buf),
+            FfiConverterTypeXNonceText.read(buf),
             FfiConverterULong.read(buf),
         )
     }
 
     override fun allocationSize(value: ActionWindow) = (
-            FfiConverterString.allocationSize(value.`controller`) +
-            FfiConverterString.allocationSize(value.`action`) +
+            FfiConverterTypeXNonceText.allocationSize(value.`controller`) +
+            FfiConverterTypeXNonceText.allocationSize(value.`action`) +
             FfiConverterULong.allocationSize(value.`windowMs`)
     )
 
     override fun write(value: ActionWindow, buf: ByteBuffer) {
-            FfiConverterString.write(value.`controller`, buf)
-            FfiConverterString.write(value.`action`, buf)
+            FfiConverterTypeXNonceText.write(value.`controller`, buf)
+            FfiConverterTypeXNonceText.write(value.`action`, buf)
             FfiConverterULong.write(value.`windowMs`, buf)
     }
 }
@@ -2098,7 +2098,7 @@ data class ControllerWindow (
     /**
      * The first path segment.
      */
-    val `controller`: kotlin.String
+    val `controller`: XNonceText
     , 
     /**
      * Allowed clock difference in milliseconds, either side.
@@ -2120,18 +2120,18 @@ data class ControllerWindow (
 public object FfiConverterTypeControllerWindow: FfiConverterRustBuffer<ControllerWindow> {
     override fun read(buf: ByteBuffer): ControllerWindow {
         return ControllerWindow(
-            FfiConverterString.read(buf),
+            FfiConverterTypeXNonceText.read(buf),
             FfiConverterULong.read(buf),
         )
     }
 
     override fun allocationSize(value: ControllerWindow) = (
-            FfiConverterString.allocationSize(value.`controller`) +
+            FfiConverterTypeXNonceText.allocationSize(value.`controller`) +
             FfiConverterULong.allocationSize(value.`windowMs`)
     )
 
     override fun write(value: ControllerWindow, buf: ByteBuffer) {
-            FfiConverterString.write(value.`controller`, buf)
+            FfiConverterTypeXNonceText.write(value.`controller`, buf)
             FfiConverterULong.write(value.`windowMs`, buf)
     }
 }
@@ -2211,17 +2211,20 @@ public object FfiConverterTypeHeader: FfiConverterRustBuffer<Header> {
 
 /**
  * One HTTP header: a name and its value.
+ *
+ * Passed in (`RequestOptions.headers`), text that is not valid Unicode is refused with the
+ * codes of params: `invalid_param_key` for the name, `invalid_param_value` for the value.
  */
 data class HttpHeader (
     /**
      * The header name (response headers: lower-case).
      */
-    val `name`: kotlin.String
+    val `name`: XNonceText
     , 
     /**
      * The header value.
      */
-    val `value`: kotlin.String
+    val `value`: XNonceText
     
 ){
     
@@ -2238,19 +2241,19 @@ data class HttpHeader (
 public object FfiConverterTypeHttpHeader: FfiConverterRustBuffer<HttpHeader> {
     override fun read(buf: ByteBuffer): HttpHeader {
         return HttpHeader(
-            FfiConverterString.read(buf),
-            FfiConverterString.read(buf),
+            FfiConverterTypeXNonceText.read(buf),
+            FfiConverterTypeXNonceText.read(buf),
         )
     }
 
     override fun allocationSize(value: HttpHeader) = (
-            FfiConverterString.allocationSize(value.`name`) +
-            FfiConverterString.allocationSize(value.`value`)
+            FfiConverterTypeXNonceText.allocationSize(value.`name`) +
+            FfiConverterTypeXNonceText.allocationSize(value.`value`)
     )
 
     override fun write(value: HttpHeader, buf: ByteBuffer) {
-            FfiConverterString.write(value.`name`, buf)
-            FfiConverterString.write(value.`value`, buf)
+            FfiConverterTypeXNonceText.write(value.`name`, buf)
+            FfiConverterTypeXNonceText.write(value.`value`, buf)
     }
 }
 
@@ -2258,17 +2261,20 @@ public object FfiConverterTypeHttpHeader: FfiConverterRustBuffer<HttpHeader> {
 
 /**
  * One query/form parameter. Parameters are an ordered list: v1 signs their order.
+ *
+ * Its text is checked where it is passed in: a key that is not valid Unicode text (a lone
+ * surrogate) is `invalid_param_key`, a value `invalid_param_value`.
  */
 data class Param (
     /**
      * The key.
      */
-    val `key`: kotlin.String
+    val `key`: XNonceText
     , 
     /**
      * The value, as text.
      */
-    val `value`: kotlin.String
+    val `value`: XNonceText
     
 ){
     
@@ -2285,19 +2291,19 @@ data class Param (
 public object FfiConverterTypeParam: FfiConverterRustBuffer<Param> {
     override fun read(buf: ByteBuffer): Param {
         return Param(
-            FfiConverterString.read(buf),
-            FfiConverterString.read(buf),
+            FfiConverterTypeXNonceText.read(buf),
+            FfiConverterTypeXNonceText.read(buf),
         )
     }
 
     override fun allocationSize(value: Param) = (
-            FfiConverterString.allocationSize(value.`key`) +
-            FfiConverterString.allocationSize(value.`value`)
+            FfiConverterTypeXNonceText.allocationSize(value.`key`) +
+            FfiConverterTypeXNonceText.allocationSize(value.`value`)
     )
 
     override fun write(value: Param, buf: ByteBuffer) {
-            FfiConverterString.write(value.`key`, buf)
-            FfiConverterString.write(value.`value`, buf)
+            FfiConverterTypeXNonceText.write(value.`key`, buf)
+            FfiConverterTypeXNonceText.write(value.`value`, buf)
     }
 }
 
@@ -2323,7 +2329,7 @@ data class RequestOptions (
      * v2: sign with this nonce (32 lower-case hex characters) instead of a random one. Sent
      * once: a stale answer is returned, not retried.
      */
-    val `nonce`: kotlin.String? = null 
+    val `nonce`: XNonceText? = null 
     , 
     /**
      * Params sent after the signed ones, in the same place, but not signed (a server that
@@ -2336,7 +2342,7 @@ data class RequestOptions (
      * `invalid_body`) and then sent exactly as given, key order, spacing and numbers kept;
      * the params then go in the query and the digest of these bytes is signed.
      */
-    val `json`: kotlin.String? = null 
+    val `json`: XNonceText? = null 
     , 
     /**
      * Extra request headers. A `Host` header here is the host that v2 signs.
@@ -2368,26 +2374,26 @@ public object FfiConverterTypeRequestOptions: FfiConverterRustBuffer<RequestOpti
     override fun read(buf: ByteBuffer): RequestOptions {
         return RequestOptions(
             FfiConverterOptionalULong.read(buf),
-            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypeXNonceText.read(buf),
             FfiConverterSequenceTypeParam.read(buf),
-            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypeXNonceText.read(buf),
             FfiConverterSequenceTypeHttpHeader.read(buf),
         )
     }
 
     override fun allocationSize(value: RequestOptions) = (
             FfiConverterOptionalULong.allocationSize(value.`timestamp`) +
-            FfiConverterOptionalString.allocationSize(value.`nonce`) +
+            FfiConverterOptionalTypeXNonceText.allocationSize(value.`nonce`) +
             FfiConverterSequenceTypeParam.allocationSize(value.`extraParams`) +
-            FfiConverterOptionalString.allocationSize(value.`json`) +
+            FfiConverterOptionalTypeXNonceText.allocationSize(value.`json`) +
             FfiConverterSequenceTypeHttpHeader.allocationSize(value.`headers`)
     )
 
     override fun write(value: RequestOptions, buf: ByteBuffer) {
             FfiConverterOptionalULong.write(value.`timestamp`, buf)
-            FfiConverterOptionalString.write(value.`nonce`, buf)
+            FfiConverterOptionalTypeXNonceText.write(value.`nonce`, buf)
             FfiConverterSequenceTypeParam.write(value.`extraParams`, buf)
-            FfiConverterOptionalString.write(value.`json`, buf)
+            FfiConverterOptionalTypeXNonceText.write(value.`json`, buf)
             FfiConverterSequenceTypeHttpHeader.write(value.`headers`, buf)
     }
 }
@@ -3183,24 +3189,28 @@ public object FfiConverterOptionalSequenceTypeScheme: FfiConverterRustBuffer<Lis
 /**
  * @suppress
  */
-public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.String>> {
-    override fun read(buf: ByteBuffer): List<kotlin.String> {
-        val len = buf.getInt()
-        return List<kotlin.String>(len) {
-            FfiConverterString.read(buf)
+public object FfiConverterOptionalTypeXNonceText: FfiConverterRustBuffer<XNonceText?> {
+    override fun read(buf: ByteBuffer): XNonceText? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeXNonceText.read(buf)
+    }
+
+    override fun allocationSize(value: XNonceText?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeXNonceText.allocationSize(value)
         }
     }
 
-    override fun allocationSize(value: List<kotlin.String>): ULong {
-        val sizeForLength = 4UL
-        val sizeForItems = value.map { FfiConverterString.allocationSize(it) }.sum()
-        return sizeForLength + sizeForItems
-    }
-
-    override fun write(value: List<kotlin.String>, buf: ByteBuffer) {
-        buf.putInt(value.size)
-        value.iterator().forEach {
-            FfiConverterString.write(it, buf)
+    override fun write(value: XNonceText?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeXNonceText.write(value, buf)
         }
     }
 }
@@ -3351,36 +3361,105 @@ public object FfiConverterSequenceTypeScheme: FfiConverterRustBuffer<List<Scheme
 /**
  * @suppress
  */
-public object FfiConverterMapStringSequenceString: FfiConverterRustBuffer<Map<kotlin.String, List<kotlin.String>>> {
-    override fun read(buf: ByteBuffer): Map<kotlin.String, List<kotlin.String>> {
+public object FfiConverterSequenceTypeXNonceText: FfiConverterRustBuffer<List<XNonceText>> {
+    override fun read(buf: ByteBuffer): List<XNonceText> {
         val len = buf.getInt()
-        return buildMap<kotlin.String, List<kotlin.String>>(len) {
+        return List<XNonceText>(len) {
+            FfiConverterTypeXNonceText.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<XNonceText>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeXNonceText.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<XNonceText>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeXNonceText.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterMapTypeXNonceTextSequenceTypeXNonceText: FfiConverterRustBuffer<Map<XNonceText, List<XNonceText>>> {
+    override fun read(buf: ByteBuffer): Map<XNonceText, List<XNonceText>> {
+        val len = buf.getInt()
+        return buildMap<XNonceText, List<XNonceText>>(len) {
             repeat(len) {
-                val k = FfiConverterString.read(buf)
-                val v = FfiConverterSequenceString.read(buf)
+                val k = FfiConverterTypeXNonceText.read(buf)
+                val v = FfiConverterSequenceTypeXNonceText.read(buf)
                 this[k] = v
             }
         }
     }
 
-    override fun allocationSize(value: Map<kotlin.String, List<kotlin.String>>): ULong {
+    override fun allocationSize(value: Map<XNonceText, List<XNonceText>>): ULong {
         val spaceForMapSize = 4UL
         val spaceForChildren = value.map { (k, v) ->
-            FfiConverterString.allocationSize(k) +
-            FfiConverterSequenceString.allocationSize(v)
+            FfiConverterTypeXNonceText.allocationSize(k) +
+            FfiConverterSequenceTypeXNonceText.allocationSize(v)
         }.sum()
         return spaceForMapSize + spaceForChildren
     }
 
-    override fun write(value: Map<kotlin.String, List<kotlin.String>>, buf: ByteBuffer) {
+    override fun write(value: Map<XNonceText, List<XNonceText>>, buf: ByteBuffer) {
         buf.putInt(value.size)
         // The parens on `(k, v)` here ensure we're calling the right method,
         // which is important for compatibility with older android devices.
         // Ref https://blog.danlew.net/2017/03/16/kotlin-puzzler-whose-line-is-it-anyways/
         value.forEach { (k, v) ->
-            FfiConverterString.write(k, buf)
-            FfiConverterSequenceString.write(v, buf)
+            FfiConverterTypeXNonceText.write(k, buf)
+            FfiConverterSequenceTypeXNonceText.write(v, buf)
         }
+    }
+}
+
+
+
+
+
+/**
+ * Text passed in: your language's own string type (this is an alias of it). Text that is
+ * not valid Unicode (a lone UTF-16 surrogate) is refused with the error code of the input
+ * it was passed as: an `Input` error (`Format` for an `X-Nonce` header or an ottoken).
+ */
+public typealias XNonceText = String
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeXNonceText: FfiConverter<XNonceText, RustBuffer.ByValue> {
+    override fun lift(value: RustBuffer.ByValue): XNonceText {
+        val builtinValue = FfiConverterByteArray.lift(value)
+        return builtinValue.toString(Charsets.UTF_8)
+    }
+
+    override fun lower(value: XNonceText): RustBuffer.ByValue {
+        val builtinValue = utf8Bytes(value)
+        return FfiConverterByteArray.lower(builtinValue)
+    }
+
+    override fun read(buf: ByteBuffer): XNonceText {
+        val builtinValue = FfiConverterByteArray.read(buf)
+        return builtinValue.toString(Charsets.UTF_8)
+    }
+
+    override fun allocationSize(value: XNonceText): ULong {
+        val builtinValue = utf8Bytes(value)
+        return FfiConverterByteArray.allocationSize(builtinValue)
+    }
+
+    override fun write(value: XNonceText, buf: ByteBuffer) {
+        val builtinValue = utf8Bytes(value)
+        FfiConverterByteArray.write(builtinValue, buf)
     }
 }
         /**
@@ -3388,16 +3467,20 @@ public object FfiConverterMapStringSequenceString: FfiConverterRustBuffer<Map<ko
          * given the same `target`, `x_nonce`, `content_type` and `body`: its credential decides the
          * style (em-secure-api's v1 text, or a v2 problem document). An error whose code is not one
          * of the shared codes (made by hand) is answered as `malformed_header`.
-         */ fun `refusalAnswer`(`error`: XNonceException, `target`: kotlin.String, `xNonce`: kotlin.String? = null, `contentType`: kotlin.String? = null, `body`: kotlin.ByteArray? = null): Answer {
+         *
+         * Text that is not valid Unicode (a lone surrogate, which `verify` refuses with that input's
+         * code) is read lossily here, U+FFFD for each bad sequence: it only chooses the style of the
+         * answer to such a refusal, and this throws nothing.
+         */ fun `refusalAnswer`(`error`: XNonceException, `target`: XNonceText, `xNonce`: XNonceText? = null, `contentType`: XNonceText? = null, `body`: kotlin.ByteArray? = null): Answer {
             return FfiConverterTypeAnswer.lift(
     uniffiRustCall() { _status ->
     UniffiLib.uniffi_xnonce_uniffi_fn_func_refusal_answer(
     
         
         FfiConverterTypeXNonceError.lower(`error`),
-        FfiConverterString.lower(`target`),
-        FfiConverterOptionalString.lower(`xNonce`),
-        FfiConverterOptionalString.lower(`contentType`),
+        FfiConverterTypeXNonceText.lower(`target`),
+        FfiConverterOptionalTypeXNonceText.lower(`xNonce`),
+        FfiConverterOptionalTypeXNonceText.lower(`contentType`),
         FfiConverterOptionalByteArray.lower(`body`),_status)
 }
     )
@@ -3408,14 +3491,14 @@ public object FfiConverterMapStringSequenceString: FfiConverterRustBuffer<Map<ko
          * The HTTP status a server answers a refusal with, by its shared code (`"expired"` → 401,
          * `"replayed"` → 409, `"missing_param"` → 422, ...: PROTOCOL §13, what `xnonce-server`
          * answers); `None` for a string that is not one of the codes. The Kotlin and Swift packages
-         * read it as the error's `httpStatus`.
-         */ fun `httpStatusOf`(`code`: kotlin.String): kotlin.UShort? {
+         * read it as the error's `httpStatus`. (Text that is not valid Unicode is no code either.)
+         */ fun `httpStatusOf`(`code`: XNonceText): kotlin.UShort? {
             return FfiConverterOptionalUShort.lift(
     uniffiRustCall() { _status ->
     UniffiLib.uniffi_xnonce_uniffi_fn_func_http_status_of(
     
         
-        FfiConverterString.lower(`code`),_status)
+        FfiConverterTypeXNonceText.lower(`code`),_status)
 }
     )
     }
@@ -3424,13 +3507,13 @@ public object FfiConverterMapStringSequenceString: FfiConverterRustBuffer<Map<ko
         /**
          * The header value an `ottoken` carries (`malformed_ottoken`).
          */
-    @Throws(XNonceException::class) fun `ottokenDecode`(`token`: kotlin.String): kotlin.String {
+    @Throws(XNonceException::class) fun `ottokenDecode`(`token`: XNonceText): kotlin.String {
             return FfiConverterString.lift(
     uniffiRustCallWithError(XNonceException) { _status ->
     UniffiLib.uniffi_xnonce_uniffi_fn_func_ottoken_decode(
     
         
-        FfiConverterString.lower(`token`),_status)
+        FfiConverterTypeXNonceText.lower(`token`),_status)
 }
     )
     }
@@ -3439,13 +3522,13 @@ public object FfiConverterMapStringSequenceString: FfiConverterRustBuffer<Map<ko
         /**
          * The `ottoken` form of a header value.
          */
-    @Throws(XNonceException::class) fun `ottokenEncode`(`header`: kotlin.String): kotlin.String {
+    @Throws(XNonceException::class) fun `ottokenEncode`(`header`: XNonceText): kotlin.String {
             return FfiConverterString.lift(
     uniffiRustCallWithError(XNonceException) { _status ->
     UniffiLib.uniffi_xnonce_uniffi_fn_func_ottoken_encode(
     
         
-        FfiConverterString.lower(`header`),_status)
+        FfiConverterTypeXNonceText.lower(`header`),_status)
 }
     )
     }
@@ -3453,13 +3536,17 @@ public object FfiConverterMapStringSequenceString: FfiConverterRustBuffer<Map<ko
 
         /**
          * An `ottoken` as written in a URL query (form-encoded; only v1 tokens change).
-         */ fun `ottokenQueryValue`(`token`: kotlin.String): kotlin.String {
+         *
+         * It throws nothing (Swift callers write no `try`), so text that is not valid Unicode (a
+         * lone surrogate, which no ottoken holds) is escaped as read lossily, U+FFFD for each bad
+         * sequence: `ottoken_decode` and every verifier refuse the result as `malformed_ottoken`.
+         */ fun `ottokenQueryValue`(`token`: XNonceText): kotlin.String {
             return FfiConverterString.lift(
     uniffiRustCall() { _status ->
     UniffiLib.uniffi_xnonce_uniffi_fn_func_ottoken_query_value(
     
         
-        FfiConverterString.lower(`token`),_status)
+        FfiConverterTypeXNonceText.lower(`token`),_status)
 }
     )
     }
@@ -3468,13 +3555,13 @@ public object FfiConverterMapStringSequenceString: FfiConverterRustBuffer<Map<ko
         /**
          * Parses an `X-Nonce` header value of either scheme (`malformed_header`).
          */
-    @Throws(XNonceException::class) fun `parseHeader`(`value`: kotlin.String): Header {
+    @Throws(XNonceException::class) fun `parseHeader`(`value`: XNonceText): Header {
             return FfiConverterTypeHeader.lift(
     uniffiRustCallWithError(XNonceException) { _status ->
     UniffiLib.uniffi_xnonce_uniffi_fn_func_parse_header(
     
         
-        FfiConverterString.lower(`value`),_status)
+        FfiConverterTypeXNonceText.lower(`value`),_status)
 }
     )
     }
@@ -3484,22 +3571,22 @@ public object FfiConverterMapStringSequenceString: FfiConverterRustBuffer<Map<ko
          * Signs a request and returns a link under `base_url` (`http(s)://authority[/prefix]`)
          * carrying the params and the `ottoken`. For v2 the signed host is the URL's authority.
          */
-    @Throws(XNonceException::class) fun `link`(`scheme`: Scheme, `method`: kotlin.String, `path`: kotlin.String, `params`: List<Param>, `client`: kotlin.String, `secret`: kotlin.String, `baseUrl`: kotlin.String, `timestamp`: kotlin.ULong? = null, `nonce`: kotlin.String? = null, `host`: kotlin.String? = null, `body`: kotlin.ByteArray? = null): kotlin.String {
+    @Throws(XNonceException::class) fun `link`(`scheme`: Scheme, `method`: XNonceText, `path`: XNonceText, `params`: List<Param>, `client`: XNonceText, `secret`: XNonceText, `baseUrl`: XNonceText, `timestamp`: kotlin.ULong? = null, `nonce`: XNonceText? = null, `host`: XNonceText? = null, `body`: kotlin.ByteArray? = null): kotlin.String {
             return FfiConverterString.lift(
     uniffiRustCallWithError(XNonceException) { _status ->
     UniffiLib.uniffi_xnonce_uniffi_fn_func_link(
     
         
         FfiConverterTypeScheme.lower(`scheme`),
-        FfiConverterString.lower(`method`),
-        FfiConverterString.lower(`path`),
+        FfiConverterTypeXNonceText.lower(`method`),
+        FfiConverterTypeXNonceText.lower(`path`),
         FfiConverterSequenceTypeParam.lower(`params`),
-        FfiConverterString.lower(`client`),
-        FfiConverterString.lower(`secret`),
-        FfiConverterString.lower(`baseUrl`),
+        FfiConverterTypeXNonceText.lower(`client`),
+        FfiConverterTypeXNonceText.lower(`secret`),
+        FfiConverterTypeXNonceText.lower(`baseUrl`),
         FfiConverterOptionalULong.lower(`timestamp`),
-        FfiConverterOptionalString.lower(`nonce`),
-        FfiConverterOptionalString.lower(`host`),
+        FfiConverterOptionalTypeXNonceText.lower(`nonce`),
+        FfiConverterOptionalTypeXNonceText.lower(`host`),
         FfiConverterOptionalByteArray.lower(`body`),_status)
 }
     )
@@ -3509,22 +3596,22 @@ public object FfiConverterMapStringSequenceString: FfiConverterRustBuffer<Map<ko
         /**
          * Like [`link`], returning the URL and every intermediate of the signature.
          */
-    @Throws(XNonceException::class) fun `linkDetailed`(`scheme`: Scheme, `method`: kotlin.String, `path`: kotlin.String, `params`: List<Param>, `client`: kotlin.String, `secret`: kotlin.String, `baseUrl`: kotlin.String, `timestamp`: kotlin.ULong? = null, `nonce`: kotlin.String? = null, `host`: kotlin.String? = null, `body`: kotlin.ByteArray? = null): SignedLink {
+    @Throws(XNonceException::class) fun `linkDetailed`(`scheme`: Scheme, `method`: XNonceText, `path`: XNonceText, `params`: List<Param>, `client`: XNonceText, `secret`: XNonceText, `baseUrl`: XNonceText, `timestamp`: kotlin.ULong? = null, `nonce`: XNonceText? = null, `host`: XNonceText? = null, `body`: kotlin.ByteArray? = null): SignedLink {
             return FfiConverterTypeSignedLink.lift(
     uniffiRustCallWithError(XNonceException) { _status ->
     UniffiLib.uniffi_xnonce_uniffi_fn_func_link_detailed(
     
         
         FfiConverterTypeScheme.lower(`scheme`),
-        FfiConverterString.lower(`method`),
-        FfiConverterString.lower(`path`),
+        FfiConverterTypeXNonceText.lower(`method`),
+        FfiConverterTypeXNonceText.lower(`path`),
         FfiConverterSequenceTypeParam.lower(`params`),
-        FfiConverterString.lower(`client`),
-        FfiConverterString.lower(`secret`),
-        FfiConverterString.lower(`baseUrl`),
+        FfiConverterTypeXNonceText.lower(`client`),
+        FfiConverterTypeXNonceText.lower(`secret`),
+        FfiConverterTypeXNonceText.lower(`baseUrl`),
         FfiConverterOptionalULong.lower(`timestamp`),
-        FfiConverterOptionalString.lower(`nonce`),
-        FfiConverterOptionalString.lower(`host`),
+        FfiConverterOptionalTypeXNonceText.lower(`nonce`),
+        FfiConverterOptionalTypeXNonceText.lower(`host`),
         FfiConverterOptionalByteArray.lower(`body`),_status)
 }
     )
@@ -3535,21 +3622,21 @@ public object FfiConverterMapStringSequenceString: FfiConverterRustBuffer<Map<ko
          * Signs a request; returns the `X-Nonce` header value. A missing `timestamp` reads the
          * system clock, a missing v2 `nonce` takes 16 bytes from the OS generator.
          */
-    @Throws(XNonceException::class) fun `sign`(`scheme`: Scheme, `method`: kotlin.String, `path`: kotlin.String, `params`: List<Param>, `client`: kotlin.String, `secret`: kotlin.String, `timestamp`: kotlin.ULong? = null, `nonce`: kotlin.String? = null, `host`: kotlin.String? = null, `body`: kotlin.ByteArray? = null): kotlin.String {
+    @Throws(XNonceException::class) fun `sign`(`scheme`: Scheme, `method`: XNonceText, `path`: XNonceText, `params`: List<Param>, `client`: XNonceText, `secret`: XNonceText, `timestamp`: kotlin.ULong? = null, `nonce`: XNonceText? = null, `host`: XNonceText? = null, `body`: kotlin.ByteArray? = null): kotlin.String {
             return FfiConverterString.lift(
     uniffiRustCallWithError(XNonceException) { _status ->
     UniffiLib.uniffi_xnonce_uniffi_fn_func_sign(
     
         
         FfiConverterTypeScheme.lower(`scheme`),
-        FfiConverterString.lower(`method`),
-        FfiConverterString.lower(`path`),
+        FfiConverterTypeXNonceText.lower(`method`),
+        FfiConverterTypeXNonceText.lower(`path`),
         FfiConverterSequenceTypeParam.lower(`params`),
-        FfiConverterString.lower(`client`),
-        FfiConverterString.lower(`secret`),
+        FfiConverterTypeXNonceText.lower(`client`),
+        FfiConverterTypeXNonceText.lower(`secret`),
         FfiConverterOptionalULong.lower(`timestamp`),
-        FfiConverterOptionalString.lower(`nonce`),
-        FfiConverterOptionalString.lower(`host`),
+        FfiConverterOptionalTypeXNonceText.lower(`nonce`),
+        FfiConverterOptionalTypeXNonceText.lower(`host`),
         FfiConverterOptionalByteArray.lower(`body`),_status)
 }
     )
@@ -3559,21 +3646,21 @@ public object FfiConverterMapStringSequenceString: FfiConverterRustBuffer<Map<ko
         /**
          * Signs a request and returns every intermediate (see [`Signed`]).
          */
-    @Throws(XNonceException::class) fun `signDetailed`(`scheme`: Scheme, `method`: kotlin.String, `path`: kotlin.String, `params`: List<Param>, `client`: kotlin.String, `secret`: kotlin.String, `timestamp`: kotlin.ULong? = null, `nonce`: kotlin.String? = null, `host`: kotlin.String? = null, `body`: kotlin.ByteArray? = null): Signed {
+    @Throws(XNonceException::class) fun `signDetailed`(`scheme`: Scheme, `method`: XNonceText, `path`: XNonceText, `params`: List<Param>, `client`: XNonceText, `secret`: XNonceText, `timestamp`: kotlin.ULong? = null, `nonce`: XNonceText? = null, `host`: XNonceText? = null, `body`: kotlin.ByteArray? = null): Signed {
             return FfiConverterTypeSigned.lift(
     uniffiRustCallWithError(XNonceException) { _status ->
     UniffiLib.uniffi_xnonce_uniffi_fn_func_sign_detailed(
     
         
         FfiConverterTypeScheme.lower(`scheme`),
-        FfiConverterString.lower(`method`),
-        FfiConverterString.lower(`path`),
+        FfiConverterTypeXNonceText.lower(`method`),
+        FfiConverterTypeXNonceText.lower(`path`),
         FfiConverterSequenceTypeParam.lower(`params`),
-        FfiConverterString.lower(`client`),
-        FfiConverterString.lower(`secret`),
+        FfiConverterTypeXNonceText.lower(`client`),
+        FfiConverterTypeXNonceText.lower(`secret`),
         FfiConverterOptionalULong.lower(`timestamp`),
-        FfiConverterOptionalString.lower(`nonce`),
-        FfiConverterOptionalString.lower(`host`),
+        FfiConverterOptionalTypeXNonceText.lower(`nonce`),
+        FfiConverterOptionalTypeXNonceText.lower(`host`),
         FfiConverterOptionalByteArray.lower(`body`),_status)
 }
     )
