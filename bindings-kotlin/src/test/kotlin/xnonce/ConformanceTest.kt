@@ -1,5 +1,6 @@
-// Runs every conformance vector (plus XNONCE_EXTRA_VECTORS), the error checks and the
-// redaction checks (RedactionTest.kt) through the Kotlin bindings on the JVM. Prints
+// Runs every conformance vector (plus XNONCE_EXTRA_VECTORS), the error checks, the
+// redaction checks (RedactionTest.kt) and the text checks (TextTest.kt) through the Kotlin
+// bindings on the JVM. Prints
 // `kotlin: N vectors passed`; exits 1 on any failure or when nothing ran.
 // usage: ConformanceTestKt VECTORS_DIR
 package xnonce
@@ -333,12 +334,19 @@ fun main(args: Array<String>) {
     } catch (e: Exception) {
         failures.add("redaction checks: ${e::class.simpleName}: ${e.message}")
     }
+    var textChecks = 0
+    try {
+        textChecks = textChecks()
+    } catch (e: Exception) {
+        failures.add("text checks: ${e::class.simpleName}: ${e.message}")
+    }
     failures.forEach { System.err.println("FAIL $it") }
-    if (failures.isNotEmpty() || passed == 0 || errorChecks == 0 || redactionChecks == 0) {
+    if (failures.isNotEmpty() || passed == 0 || errorChecks == 0 || redactionChecks == 0 || textChecks == 0) {
         System.err.println("kotlin: $passed vectors passed, ${failures.size} failures")
         exitProcess(1)
     }
     println("kotlin: $errorChecks error checks passed (codes arrive as XNonceException with .code)")
     println("kotlin: $redactionChecks redaction checks passed (toString never shows the secret)")
+    println("kotlin: $textChecks text checks passed (a lone surrogate is XNonceException with the input's code)")
     println("kotlin: $passed vectors passed")
 }

@@ -149,6 +149,28 @@ fun main() {
                 check(e is XNonceException.Input) { "family: ${e::class.simpleName}" }
                 "json = \"{nope\": XNonceException.Input ${e.code}"
             },
+            "a lone surrogate refused, then the same requester sends" to {
+                val api = Requester(url, client, secret)
+                val lone = "\uD83D" // "😀 x".take(1)
+                val e =
+                    expectThrows("invalid_param_value", "lone surrogate") {
+                        api.makeRequest("GET", params("username" to "phil", "password" to "pw", "opt1" to lone), "/controller1/action1")
+                    }
+                check(e is XNonceException.Input && e.reason == "param \"opt1\" is not valid Unicode text (it holds a lone surrogate)") {
+                    "${e::class.simpleName}: ${e.reason}"
+                }
+                expectThrows("invalid_param_value", "lone surrogate in a header") {
+                    val options = RequestOptions(headers = listOf(HttpHeader("X-Note", lone)))
+                    api.makeRequest("GET", action1, "/controller1/action1", options = options)
+                }
+                // A pair (an emoji) is valid text: signed and sent as UTF-8, echoed upper-cased.
+                val emoji = params("username" to "phil", "password" to "pw", "opt1" to "ok 😀")
+                val res = api.makeRequest("GET", emoji, "/controller1/action1")
+                expectCode(res, 200, "after the refusals")
+                val data = dataOf(res)
+                check(data == mapOf("opt1" to "OK 😀", "opt2" to null)) { "data: $data" }
+                "XNonceException.Input ${e.code} twice, then ${res.code} ${res.dataJson}"
+            },
             "printing hides secrets" to {
                 val api = Requester(url, client, secret)
                 val options = RequestOptions(headers = listOf(HttpHeader("Authorization", "Bearer s3cr3t-t0ken")))
