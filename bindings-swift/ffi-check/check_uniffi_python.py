@@ -1,7 +1,7 @@
-"""Runs every vector, the error checks, the redaction checks and the (serverless) Requester
-checks through uniffi's Python bindings of the very library the Swift package links
-(libxnonce_uniffi), and proves that every Rust FFI function the generated Swift calls was
-exercised.
+"""Runs every vector, the error checks, the redaction checks, the (serverless) Requester
+checks and the text checks (a lone surrogate in each kind of text input) through uniffi's
+Python bindings of the very library the Swift package links (libxnonce_uniffi), and proves
+that every Rust FFI function the generated Swift calls was exercised.
 
 usage: python3 check_uniffi_python.py GENERATED_PY_DIR VECTORS_DIR SWIFT_SOURCE
 
@@ -152,6 +152,102 @@ def error_checks(x):
     del verifier, only_v1, strict  # frees the Rust objects (the free_ FFI function)
 
 
+LONE = "\ud83d"  # half of a surrogate pair: a str that UTF-8 cannot encode
+CANARY = "c4n4ry"  # text around it that no message may show
+BAD = CANARY + LONE
+REFUSED = []  # the codes `refused` saw, for the count printed
+
+
+def refused(x, family, code, what, fn, *args, **kwargs):
+    """`fn` must refuse text as `what`: XNonceError.<family> with `code` and core's message."""
+    e = expect_error(x, family, code, fn, *args, **kwargs)
+    reason = f"{what} is not valid Unicode text (it holds a lone surrogate)"
+    assert e.reason == reason, f"{code}: expected reason {reason!r}, got {e.reason!r}"
+    assert CANARY not in str(e) and CANARY not in repr(e), f"{code}: the error shows the text: {e!r}"
+    REFUSED.append(code)
+    return e
+
+
+def text_checks(x):
+    """A str holding a lone surrogate, in any text input (what Kotlin strings can hold too; a
+    Swift String cannot), is refused with that input's code, never a UnicodeEncodeError, and
+    the object called works on afterwards."""
+    ts = 1_700_000_000_000
+    nonce = "00112233445566778899aabbccddeeff"
+    good = dict(scheme=x.Scheme.V2, method="GET", path="/a/b", params=[x.Param(key="user", value="phil")],
+                client="svc", secret=SECRET, timestamp=ts, nonce=nonce, host="api.test")
+    for field, value, code, what in [
+        ("method", BAD, "invalid_method", "the method"),
+        ("path", "/a/" + BAD, "invalid_path", "the path"),
+        ("params", [x.Param(key=BAD, value="v")], "invalid_param_key", "a param key"),
+        ("params", [x.Param(key="user", value=BAD)], "invalid_param_value", 'param "user"'),
+        ("client", BAD, "invalid_client_id", "the client id"),
+        ("secret", SECRET + LONE, "invalid_secret", "the secret"),
+        ("nonce", BAD, "invalid_nonce", "the nonce"),
+        ("host", BAD, "invalid_host", "the host"),
+    ]:
+        for fn in (x.sign, x.sign_detailed):
+            refused(x, "Input", code, what, fn, **{**good, field: value})
+    refused(x, "Input", "invalid_url", "the base URL", x.link, base_url="https://api.test/" + BAD, **good)
+    refused(x, "Input", "invalid_url", "the base URL", x.link_detailed, base_url=BAD, **good)
+    refused(x, "Format", "malformed_header", "the X-Nonce header", x.parse_header, BAD)
+    refused(x, "Format", "malformed_header", "the X-Nonce header", x.ottoken_encode, BAD)
+    refused(x, "Format", "malformed_ottoken", "the ottoken", x.ottoken_decode, BAD)
+    # A pair written as one code point is valid text: the same signature as Rust's.
+    emoji = x.sign(**{**good, "params": [x.Param(key="user", value="ph\U0001F600l")]})
+    assert emoji.startswith(f"v2 svc {ts} {nonce} "), emoji
+    # Helpers that throw nothing: no code, and an escape of the text read lossily.
+    assert x.http_status_of(LONE) is None
+    assert x.ottoken_query_value("a" + LONE) == "a" + "%EF%BF%BD" * 3, x.ottoken_query_value("a" + LONE)
+
+    refused(x, "Input", "invalid_client_id", "a client id in the secrets table", x.Verifier, {BAD: [SECRET]})
+    refused(x, "Input", "invalid_secret", "a secret", x.Verifier, {"svc": [SECRET, BAD]})
+    refused(x, "Input", "invalid_path", "a controller window's controller", x.Verifier, {"svc": [SECRET]},
+            controller_windows=[x.ControllerWindow(controller=BAD, window_ms=5)])
+    refused(x, "Input", "invalid_path", "an action window's controller", x.Verifier, {"svc": [SECRET]},
+            action_windows=[x.ActionWindow(controller=BAD, action="b", window_ms=5)])
+    verifier = x.Verifier({"svc": [SECRET]})
+    now = ts + 1000
+    refused(x, "Input", "invalid_method", "the method", verifier.verify, BAD, "/a", now=now)
+    refused(x, "Input", "invalid_path", "the target", verifier.verify_once, "GET", "/a?" + BAD, now=now)
+    refused(x, "Input", "invalid_host", "the host", verifier.verify, "GET", "/a", host=BAD, now=now)
+    header = refused(x, "Format", "malformed_header", "the X-Nonce header", verifier.verify_once, "GET", "/a",
+                     x_nonce="v2 " + BAD, now=now)
+    refused(x, "Input", "invalid_body", "the content type", verifier.verify, "GET", "/a", content_type=BAD,
+            body=b"x", now=now)
+    answer = x.refusal_answer(header, "/a?" + BAD, x_nonce="v2 " + BAD)
+    assert answer.status == 400 and '"code":"malformed_header"' in answer.body and CANARY not in answer.body, answer
+    v1 = x.sign(x.Scheme.V1, "GET", "/admin/status", [x.Param(key="u", value="ph\U0001F600l")], "svc", SECRET,
+                timestamp=ts)
+    got = verifier.verify_once("GET", "/admin/status?u=ph%F0%9F%98%80l", x_nonce=v1, now=now)
+    assert got.params == [x.Param(key="u", value="ph\U0001F600l")], got
+
+    url = "http://127.0.0.1:1"
+    refused(x, "Input", "invalid_url", "the server URL", x.Requester, url + "/" + BAD, "svc", SECRET)
+    refused(x, "Input", "invalid_client_id", "the client id", x.Requester, url, BAD, SECRET)
+    refused(x, "Input", "invalid_secret", "the secret", x.Requester, url, "svc", BAD)
+    refused(x, "Input", "invalid_body", "caPem", x.Requester, url, "svc", SECRET, ca_pem=BAD)
+    api = x.Requester(url, "svc", SECRET, timeout_ms=2000)
+    p = [x.Param(key="q", value="1")]
+    send = api.make_request
+    refused(x, "Input", "invalid_method", "the method", send, BAD, p, "/a/b")
+    refused(x, "Input", "invalid_param_value", 'param "q"', send, "GET", [x.Param(key="q", value=BAD)], "/a/b")
+    refused(x, "Input", "invalid_path", "the path", send, "GET", p, BAD)
+    refused(x, "Input", "invalid_path", "the controller", send, "GET", p, "b", BAD)
+    for options, code, what in [
+        (x.RequestOptions(nonce=BAD), "invalid_nonce", "the nonce"),
+        (x.RequestOptions(json=f'"{BAD}"'), "invalid_body", "the JSON body"),
+        (x.RequestOptions(extra_params=[x.Param(key="e", value=BAD)]), "invalid_param_value", 'extra param "e"'),
+        (x.RequestOptions(headers=[x.HttpHeader(name=BAD, value="v")]), "invalid_param_key", "a header name"),
+        (x.RequestOptions(headers=[x.HttpHeader(name="Authorization", value=BAD)]), "invalid_param_value",
+         'header "Authorization"'),
+    ]:
+        refused(x, "Input", code, what, send, "GET", p, "/a/b", options=options)
+    # The same requester, asked properly: signed and sent, and nothing listens there.
+    expect_error(x, "Unavailable", "connection_failed", send, "GET", p, "/a/b")
+    del verifier, api
+
+
 # A known secret (64 hex: valid for v1 and v2) that no hash or token will contain by chance.
 LEAK_CANARY_SECRET = "c0ffee00" * 8
 
@@ -241,6 +337,10 @@ def main():
         requester_checks(x)
     except Exception as e:
         failures.append(f"requester checks: {e}")
+    try:
+        text_checks(x)
+    except Exception as e:
+        failures.append(f"text checks: {type(e).__name__}: {e}")
     import gc
 
     gc.collect()
@@ -260,6 +360,7 @@ def main():
         print(f"uniffi-python: {passed} vectors passed, {len(failures)} failures", file=sys.stderr)
         sys.exit(1)
     print(f"uniffi-python: exercised all {len(swift_fns)} FFI functions the Swift bindings call")
+    print(f"uniffi-python: {len(REFUSED)} text checks passed (a lone surrogate is XNonceError with the input's code)")
     print(f"uniffi-python: {passed} vectors passed")
 
 
