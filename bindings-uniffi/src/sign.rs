@@ -231,22 +231,10 @@ pub fn link(
     host: Option<XNonceText>,
     body: Option<Vec<u8>>,
 ) -> Result<String, XNonceError> {
-    let i = inputs(
-        scheme,
-        method,
-        path,
-        params,
-        client,
-        secret,
-        Some(base_url),
-        timestamp,
-        nonce,
-        host,
-        body,
+    let l = link_detailed(
+        scheme, method, path, params, client, secret, base_url, timestamp, nonce, host, body,
     )?;
-    // Given above: `Some`. (An empty one would be `invalid_url` anyway.)
-    let base_url = i.base_url.unwrap_or_default();
-    Ok(xnonce_core::link(&i.input, &i.secret, &base_url)?.url)
+    Ok(l.url)
 }
 
 /// A signed link and the signature behind it.
