@@ -231,7 +231,9 @@ impl Error {
     /// The refusal of text that is not valid Unicode — a string holding a lone UTF-16
     /// surrogate, which JavaScript and Python strings can — for the input named `what`, with
     /// that input's `code` (PROTOCOL §3.6). The one message every binding uses; it names the
-    /// input, never its content (which may be a secret).
+    /// input, never its content (which may be a secret). Bindings call it through
+    /// [`Input::ill_formed`](crate::Input::ill_formed), whose table gives each input its
+    /// code and name.
     ///
     /// ```
     /// use xnonce_core::{Error, ErrorCode};

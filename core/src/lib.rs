@@ -12,6 +12,7 @@ pub mod error;
 mod fixtures;
 pub mod header;
 pub mod hex;
+pub mod input;
 pub mod link;
 pub mod mac;
 pub mod nonce;
@@ -34,6 +35,7 @@ pub use environment::SystemEnvironment;
 pub use environment::{Environment, FixedEnvironment};
 pub use error::{Error, ErrorCode, ErrorFamily, Result};
 pub use header::XNonce;
+pub use input::Input;
 #[cfg(feature = "os")]
 pub use link::link;
 pub use link::{link_with, Link};
