@@ -226,7 +226,7 @@ def text_checks(x):
     refused(x, "Input", "invalid_url", "the server URL", x.Requester, url + "/" + BAD, "svc", SECRET)
     refused(x, "Input", "invalid_client_id", "the client id", x.Requester, url, BAD, SECRET)
     refused(x, "Input", "invalid_secret", "the secret", x.Requester, url, "svc", BAD)
-    refused(x, "Input", "invalid_body", "caPem", x.Requester, url, "svc", SECRET, ca_pem=BAD)
+    refused(x, "Input", "invalid_body", "the CA PEM", x.Requester, url, "svc", SECRET, ca_pem=BAD)
     api = x.Requester(url, "svc", SECRET, timeout_ms=2000)
     p = [x.Param(key="q", value="1")]
     send = api.make_request

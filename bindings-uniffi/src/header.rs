@@ -1,6 +1,6 @@
 //! Header values and ottokens: wrappers over [`xnonce_core::XNonce`] and [`xnonce_core::ottoken`].
 
-use xnonce_core::{ottoken, ErrorCode, XNonce};
+use xnonce_core::{ottoken, Input, XNonce};
 
 use crate::text::XNonceText;
 use crate::{Scheme, XNonceError};
@@ -38,21 +38,21 @@ impl From<&XNonce> for Header {
 /// Parses an `X-Nonce` header value of either scheme (`malformed_header`).
 #[uniffi::export]
 pub fn parse_header(value: XNonceText) -> Result<Header, XNonceError> {
-    let value = value.into_string(ErrorCode::MalformedHeader, "the X-Nonce header")?;
+    let value = value.into_string(Input::Header)?;
     Ok(Header::from(&XNonce::parse(&value)?))
 }
 
 /// The `ottoken` form of a header value.
 #[uniffi::export]
 pub fn ottoken_encode(header: XNonceText) -> Result<String, XNonceError> {
-    let header = header.into_string(ErrorCode::MalformedHeader, "the X-Nonce header")?;
+    let header = header.into_string(Input::Header)?;
     Ok(ottoken::encode(&XNonce::parse(&header)?))
 }
 
 /// The header value an `ottoken` carries (`malformed_ottoken`).
 #[uniffi::export]
 pub fn ottoken_decode(token: XNonceText) -> Result<String, XNonceError> {
-    let token = token.into_string(ErrorCode::MalformedOttoken, "the ottoken")?;
+    let token = token.into_string(Input::Ottoken)?;
     Ok(ottoken::decode(&token)?.to_string())
 }
 

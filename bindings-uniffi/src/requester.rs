@@ -10,22 +10,23 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use xnonce_core::{ErrorCode, Secret};
+use xnonce_core::{Input, Secret};
 
 use crate::sign::pairs;
-use crate::text::{self, PairNames, XNonceText};
+use crate::text::{self, Pairs, XNonceText};
 use crate::{Scheme, XNonceError};
 
-/// `RequestOptions.extra_params`, as errors name its keys and values.
-const EXTRA_PARAMS: PairNames = PairNames {
-    key: "an extra param key",
-    value: "extra param",
+/// `RequestOptions.extra_params`: its keys and values, as core's table names them.
+const EXTRA_PARAMS: Pairs = Pairs {
+    key: Input::ExtraParamKey,
+    value: Input::ExtraParamValue,
 };
 
-/// `RequestOptions.headers`, as errors name its names and values (the codes of params).
-const HEADERS: PairNames = PairNames {
-    key: "a header name",
-    value: "header",
+/// `RequestOptions.headers`: its names and values, as core's table names them (with the
+/// codes of params).
+const HEADERS: Pairs = Pairs {
+    key: Input::HeaderName,
+    value: Input::HeaderValue,
 };
 
 /// One HTTP header: a name and its value.
@@ -217,11 +218,11 @@ impl Requester {
         ca_pem: Option<XNonceText>,
         max_response_bytes: u64,
     ) -> Result<Arc<Self>, XNonceError> {
-        let server = server.into_string(ErrorCode::InvalidUrl, "the server URL")?;
-        let client = client.into_string(ErrorCode::InvalidClientId, "the client id")?;
-        let secret = secret.into_string(ErrorCode::InvalidSecret, "the secret")?;
+        let server = server.into_string(Input::ServerUrl)?;
+        let client = client.into_string(Input::Client)?;
+        let secret = secret.into_string(Input::Secret)?;
         // As the Node binding names and codes it.
-        let ca_pem = XNonceText::into_option(ca_pem, ErrorCode::InvalidBody, "caPem")?;
+        let ca_pem = XNonceText::into_option(ca_pem, Input::CaPem)?;
         let mut builder =
             xnonce::blocking::Requester::builder(server, client, Secret::new(secret)?)
                 .scheme(scheme.unwrap_or(Scheme::V2).into())
@@ -255,23 +256,18 @@ impl Requester {
         options: RequestOptions,
     ) -> Result<Response, XNonceError> {
         // Every text checked in argument order, before anything is signed or sent.
-        let method = method.into_string(ErrorCode::InvalidMethod, "the method")?;
+        let method = method.into_string(Input::Method)?;
         let params = pairs(params, text::PARAMS)?;
-        let path = path.into_string(ErrorCode::InvalidPath, "the path")?;
-        let controller =
-            XNonceText::into_option(controller, ErrorCode::InvalidPath, "the controller")?;
+        let path = path.into_string(Input::Path)?;
+        let controller = XNonceText::into_option(controller, Input::Controller)?;
         let options = xnonce::RequestOptions {
             timestamp_ms: options.timestamp,
-            nonce: XNonceText::into_option(options.nonce, ErrorCode::InvalidNonce, "the nonce")?,
+            nonce: XNonceText::into_option(options.nonce, Input::Nonce)?,
             extra_params: pairs(options.extra_params, EXTRA_PARAMS)?,
             // Sent byte for byte (key order, spacing and number spelling kept) once client-rs
             // has parsed it with serde_json: text that is not JSON is `invalid_body`.
-            json_raw: XNonceText::into_option(
-                options.json,
-                ErrorCode::InvalidBody,
-                "the JSON body",
-            )?
-            .map(String::into_bytes),
+            json_raw: XNonceText::into_option(options.json, Input::JsonBody)?
+                .map(String::into_bytes),
             headers: options
                 .headers
                 .into_iter()
@@ -412,7 +408,7 @@ mod tests {
         check(
             new(url(), "svc".into(), SECRET.into(), Some(lone())),
             "invalid_body",
-            "caPem",
+            "the CA PEM",
         );
 
         let r = requester(Some(Scheme::V2));

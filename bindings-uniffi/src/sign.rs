@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use xnonce_core::{ErrorCode, Secret, SignInput};
+use xnonce_core::{Input, Secret, SignInput};
 
 use crate::text::{self, XNonceText};
 use crate::XNonceError;
@@ -49,11 +49,11 @@ pub struct Param {
 /// Params as core takes them, each key and value checked (see [`Param`]).
 pub(crate) fn pairs(
     params: Vec<Param>,
-    names: text::PairNames,
+    inputs: text::Pairs,
 ) -> Result<Vec<(String, String)>, XNonceError> {
     params
         .into_iter()
-        .map(|p| text::pair(p.key, p.value, names))
+        .map(|p| text::pair(p.key, p.value, inputs))
         .collect()
 }
 
@@ -132,14 +132,14 @@ fn inputs(
     host: Option<XNonceText>,
     body: Option<Vec<u8>>,
 ) -> Result<Inputs, XNonceError> {
-    let method = method.into_string(ErrorCode::InvalidMethod, "the method")?;
-    let path = path.into_string(ErrorCode::InvalidPath, "the path")?;
+    let method = method.into_string(Input::Method)?;
+    let path = path.into_string(Input::Path)?;
     let params = pairs(params, text::PARAMS)?;
-    let client = client.into_string(ErrorCode::InvalidClientId, "the client id")?;
-    let secret = Secret::new(secret.into_string(ErrorCode::InvalidSecret, "the secret")?)?;
-    let base_url = XNonceText::into_option(base_url, ErrorCode::InvalidUrl, "the base URL")?;
-    let nonce = XNonceText::into_option(nonce, ErrorCode::InvalidNonce, "the nonce")?;
-    let host = XNonceText::into_option(host, ErrorCode::InvalidHost, "the host")?;
+    let client = client.into_string(Input::Client)?;
+    let secret = Secret::new(secret.into_string(Input::Secret)?)?;
+    let base_url = XNonceText::into_option(base_url, Input::BaseUrl)?;
+    let nonce = XNonceText::into_option(nonce, Input::Nonce)?;
+    let host = XNonceText::into_option(host, Input::Host)?;
     Ok(Inputs {
         input: SignInput {
             scheme: scheme.into(),

@@ -9,9 +9,9 @@
 //! surrogate as its 3-byte generalized UTF-8 form (which UTF-8 forbids), lowering never fails,
 //! and lifting never fails either (uniffi's scaffolding returns at the first argument that
 //! fails to lift, leaving the later arguments' buffers unfreed). The function then reads each
-//! text with [`XNonceText::into_string`], and text that is not UTF-8 is refused with core's
-//! one message for it ([`xnonce_core::Error::ill_formed_text`]) and the code of the input, as
-//! in the Python and Node bindings.
+//! text with [`XNonceText::into_string`], and text that is not UTF-8 is refused as core's
+//! table says of the input it was passed as ([`xnonce_core::Input::ill_formed`]: its code and
+//! core's one message naming it), as in the Python, Node and WASM bindings.
 //!
 //! Every language still sees its own string type: `uniffi.toml` maps the custom type to
 //! Kotlin's `String` (lowered by `utf8Bytes` in `Conveniences.kt`), Swift's `String` (always
@@ -22,7 +22,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use xnonce_core::ErrorCode;
+use xnonce_core::Input;
 
 use crate::XNonceError;
 
@@ -47,20 +47,18 @@ uniffi::custom_type!(
 );
 
 impl XNonceText {
-    /// The text, or the input's `code` with core's message naming it as `what` (never its
-    /// content) when the bytes are not UTF-8: the foreign string held a lone surrogate.
-    pub fn into_string(self, code: ErrorCode, what: &str) -> Result<String, XNonceError> {
-        String::from_utf8(self.0)
-            .map_err(|_| xnonce_core::Error::ill_formed_text(code, what).into())
+    /// The text, or `input`'s refusal (core's code and message naming it, never its content)
+    /// when the bytes are not UTF-8: the foreign string held a lone surrogate.
+    pub fn into_string(self, input: Input) -> Result<String, XNonceError> {
+        String::from_utf8(self.0).map_err(|_| input.ill_formed().into())
     }
 
     /// [`XNonceText::into_string`] for an optional input.
     pub fn into_option(
         text: Option<XNonceText>,
-        code: ErrorCode,
-        what: &str,
+        input: Input,
     ) -> Result<Option<String>, XNonceError> {
-        text.map(|t| t.into_string(code, what)).transpose()
+        text.map(|t| t.into_string(input)).transpose()
     }
 
     /// The text with each ill-formed sequence read as U+FFFD: only for text whose content
@@ -118,36 +116,33 @@ impl fmt::Display for XNonceText {
     }
 }
 
-/// How errors name the entries of a list of pairs (params, extra params, headers).
+/// The inputs of a list of pairs (params, extra params, headers): core's table names their
+/// keys and values.
 #[derive(Clone, Copy)]
-pub(crate) struct PairNames {
-    /// A key of the list (`"a param key"`): `invalid_param_key` names it so.
-    pub key: &'static str,
-    /// What a value is, before its key (`"param"`: `param "user"`): `invalid_param_value`.
-    pub value: &'static str,
+pub(crate) struct Pairs {
+    /// A key of the list ([`Input::ParamKey`]: `invalid_param_key`).
+    pub key: Input,
+    /// A value of the list ([`Input::ParamValue`]: `invalid_param_value`, named by its key).
+    pub value: Input,
 }
 
 /// Params, as every signing and request function takes them.
-pub(crate) const PARAMS: PairNames = PairNames {
-    key: "a param key",
-    value: "param",
+pub(crate) const PARAMS: Pairs = Pairs {
+    key: Input::ParamKey,
+    value: Input::ParamValue,
 };
 
-/// One pair of a list named by `names`: its key (`invalid_param_key`), then its value
-/// (`invalid_param_value`, named by its key, as in the Node binding; never by its content).
+/// One pair of a list of `inputs`: its key, then its value (named by its key, as in every
+/// binding; never by its content).
 pub(crate) fn pair(
     key: XNonceText,
     value: XNonceText,
-    names: PairNames,
+    inputs: Pairs,
 ) -> Result<(String, String), XNonceError> {
-    let key = key.into_string(ErrorCode::InvalidParamKey, names.key)?;
+    let key = key.into_string(inputs.key)?;
     match String::from_utf8(value.0) {
         Ok(value) => Ok((key, value)),
-        Err(_) => Err(xnonce_core::Error::ill_formed_text(
-            ErrorCode::InvalidParamValue,
-            &format!("{} {key:?}", names.value),
-        )
-        .into()),
+        Err(_) => Err(inputs.value.ill_formed_value(&key).into()),
     }
 }
 
@@ -163,7 +158,7 @@ mod tests {
     fn utf8_is_the_text_and_anything_else_the_inputs_error() {
         let ok = XNonceText::from("caf\u{e9} \u{1F600}");
         assert_eq!(
-            ok.clone().into_string(ErrorCode::InvalidPath, "the path"),
+            ok.clone().into_string(Input::Path),
             Ok("caf\u{e9} \u{1F600}".to_string())
         );
         assert_eq!(ok.as_bytes(), "caf\u{e9} \u{1F600}".as_bytes());
@@ -174,9 +169,7 @@ mod tests {
             [0xED, 0xA0, 0xBD, 0xED, 0xB8, 0x80].to_vec(),         // a pair, CESU-8 style
             vec![0xFF],
         ] {
-            let e = XNonceText(bytes)
-                .into_string(ErrorCode::InvalidSecret, "the secret")
-                .unwrap_err();
+            let e = XNonceText(bytes).into_string(Input::Secret).unwrap_err();
             assert!(matches!(e, XNonceError::Input { .. }), "{e:?}");
             assert_eq!(e.code(), "invalid_secret");
             assert_eq!(
@@ -186,27 +179,20 @@ mod tests {
         }
         // Each code keeps its family: a header is a format error.
         let e = XNonceText(LONE_HIGH.to_vec())
-            .into_string(ErrorCode::MalformedHeader, "the X-Nonce header")
+            .into_string(Input::Header)
             .unwrap_err();
         assert!(matches!(e, XNonceError::Format { .. }), "{e:?}");
     }
 
     #[test]
     fn optional_text_and_lossy_reading() {
+        assert_eq!(XNonceText::into_option(None, Input::Host), Ok(None));
         assert_eq!(
-            XNonceText::into_option(None, ErrorCode::InvalidHost, "the host"),
-            Ok(None)
-        );
-        assert_eq!(
-            XNonceText::into_option(Some("h".into()), ErrorCode::InvalidHost, "the host"),
+            XNonceText::into_option(Some("h".into()), Input::Host),
             Ok(Some("h".into()))
         );
-        let e = XNonceText::into_option(
-            Some(XNonceText(LONE_HIGH.to_vec())),
-            ErrorCode::InvalidHost,
-            "the host",
-        )
-        .unwrap_err();
+        let e =
+            XNonceText::into_option(Some(XNonceText(LONE_HIGH.to_vec())), Input::Host).unwrap_err();
         assert_eq!(e.code(), "invalid_host");
         let lone = XNonceText([b"a".as_slice(), LONE_HIGH].concat());
         assert_eq!(lone.to_string_lossy(), "a\u{FFFD}\u{FFFD}\u{FFFD}");

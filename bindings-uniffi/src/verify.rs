@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use xnonce_core::{Environment as _, ErrorCode, Incoming, MemoryReplayStore, Secret, WindowPolicy};
+use xnonce_core::{Environment as _, Incoming, Input, MemoryReplayStore, Secret, WindowPolicy};
 
 use crate::text::XNonceText;
 use crate::{Param, Scheme, XNonceError};
@@ -112,18 +112,12 @@ impl Verifier {
         let window = |ms: u64| xnonce_core::window::window_from_i128(i128::from(ms));
         let mut windows = WindowPolicy::new(window(window_ms)?);
         for w in controller_windows {
-            let controller = w
-                .controller
-                .into_string(ErrorCode::InvalidPath, "a controller window's controller")?;
+            let controller = w.controller.into_string(Input::ControllerWindow)?;
             windows = windows.controller(controller, window(w.window_ms)?);
         }
         for w in action_windows {
-            let controller = w
-                .controller
-                .into_string(ErrorCode::InvalidPath, "an action window's controller")?;
-            let action = w
-                .action
-                .into_string(ErrorCode::InvalidPath, "an action window's action")?;
+            let controller = w.controller.into_string(Input::ActionWindowController)?;
+            let action = w.action.into_string(Input::ActionWindowAction)?;
             windows = windows.action(controller, action, window(w.window_ms)?);
         }
         let mut inner = xnonce_core::Verifier::new().windows(windows);
@@ -134,14 +128,11 @@ impl Verifier {
         let secrets = secrets
             .into_iter()
             .map(|(client, list)| {
-                let client = client.into_string(
-                    ErrorCode::InvalidClientId,
-                    "a client id in the secrets table",
-                )?;
+                let client = client.into_string(Input::VerifierClient)?;
                 let list = list
                     .into_iter()
                     .map(|secret| {
-                        let secret = secret.into_string(ErrorCode::InvalidSecret, "a secret")?;
+                        let secret = secret.into_string(Input::VerifierSecret)?;
                         Ok(Secret::new(secret)?)
                     })
                     .collect::<Result<Vec<_>, XNonceError>>()?;
@@ -241,19 +232,11 @@ impl Received {
         content_type: Option<XNonceText>,
     ) -> Result<Self, XNonceError> {
         Ok(Received {
-            method: method.into_string(ErrorCode::InvalidMethod, "the method")?,
-            target: target.into_string(ErrorCode::InvalidPath, "the target")?,
-            host: XNonceText::into_option(host, ErrorCode::InvalidHost, "the host")?,
-            x_nonce: XNonceText::into_option(
-                x_nonce,
-                ErrorCode::MalformedHeader,
-                "the X-Nonce header",
-            )?,
-            content_type: XNonceText::into_option(
-                content_type,
-                ErrorCode::InvalidBody,
-                "the content type",
-            )?,
+            method: method.into_string(Input::Method)?,
+            target: target.into_string(Input::Target)?,
+            host: XNonceText::into_option(host, Input::Host)?,
+            x_nonce: XNonceText::into_option(x_nonce, Input::Header)?,
+            content_type: XNonceText::into_option(content_type, Input::ContentType)?,
         })
     }
 

@@ -131,7 +131,7 @@ fun textChecks(): Int {
     refused<XNonceException.Input>("invalid_url", "the server URL") { Requester("http://127.0.0.1:1/$BAD", "svc", SECRET).close() }
     refused<XNonceException.Input>("invalid_client_id", "the client id") { Requester("http://127.0.0.1:1", BAD, SECRET).close() }
     refused<XNonceException.Input>("invalid_secret", "the secret") { Requester("http://127.0.0.1:1", "svc", BAD).close() }
-    refused<XNonceException.Input>("invalid_body", "caPem") {
+    refused<XNonceException.Input>("invalid_body", "the CA PEM") {
         Requester("http://127.0.0.1:1", "svc", SECRET, caPem = BAD).close()
     }
     n += 4
