@@ -257,7 +257,7 @@ export interface RequesterOptions {
   /**
    * Certificate authorities (PEM, text or bytes) to trust besides the bundled roots: for a
    * server whose certificate an internal CA issued. Not PEM: a `connection_failed` error;
-   * text holding a lone surrogate: `invalid_body` ("caPem is not valid Unicode text").
+   * text holding a lone surrogate: `invalid_body` ("the CA PEM is not valid Unicode text").
    */
   caPem?: string | Uint8Array | null
   /**

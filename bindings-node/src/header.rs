@@ -2,7 +2,7 @@
 
 use napi::Env;
 use napi_derive::napi;
-use xnonce_core::{ottoken, ErrorCode, XNonce};
+use xnonce_core::{ottoken, Input, XNonce};
 
 use crate::error::{guard, Outcome};
 use crate::params::Text;
@@ -40,12 +40,12 @@ impl From<&XNonce> for Header {
 
 /// An `X-Nonce` header value as text (`malformed_header` when it is not well-formed).
 pub(crate) fn header_text(value: Text) -> Outcome<String> {
-    value.check(ErrorCode::MalformedHeader, "the X-Nonce header")
+    value.check(Input::Header)
 }
 
 /// An `ottoken` as text (`malformed_ottoken` when it is not well-formed).
 fn ottoken_text(token: Text) -> Outcome<String> {
-    token.check(ErrorCode::MalformedOttoken, "the ottoken")
+    token.check(Input::Ottoken)
 }
 
 /// Parses an `X-Nonce` header value of either scheme (`malformed_header`).

@@ -8,8 +8,9 @@
 //! * text: every JS string the binding reads (signed, verified, parsed, a key name) must be
 //!   well-formed UTF-16 (no lone surrogate, which napi would silently turn into U+FFFD):
 //!   [`Text`] carries the check, so no argument or option is a plain `String`, and each field
-//!   refuses ill-formed text with its own code (`invalid_param_key`, `invalid_param_value`,
-//!   `invalid_path`, `invalid_secret`, `malformed_header`, ...; PROTOCOL §3.6);
+//!   refuses ill-formed text as core's [`Input`] table says of it (its code: `invalid_param_key`,
+//!   `invalid_param_value`, `invalid_path`, `invalid_secret`, `malformed_header`, ...,
+//!   PROTOCOL §3.6; and its name in the message);
 //! * values: strings as they are; numbers through core's `text_from_f64` (`3` → `"3"`);
 //!   bigints through `text_from_i128`; booleans through `text_from_bool`; anything else
 //!   (`null`, `undefined`, objects, arrays, buffers, symbols, functions) is
@@ -20,32 +21,42 @@ use napi::bindgen_prelude::{
     TypeName, Uint8Array, Unknown, ValidateNapiValue,
 };
 use napi::{sys, Env, JsString, ValueType};
-use xnonce_core::{params, ErrorCode, Params};
+use xnonce_core::{params, ErrorCode, Input, Params};
 
 use crate::error::{fail, Outcome};
 
-/// What the keys of a keyed container are, for the errors about them: the code a key that is
-/// not a string or not well-formed text gets, and how messages name a key.
+/// The inputs of a container of pairs read as params (params, `extraParams`, `headers`): what
+/// core's table calls its keys and its values.
 #[derive(Clone, Copy)]
-pub(crate) struct Keys {
-    /// The code of a key that is not a string, or not well-formed text.
-    pub code: ErrorCode,
-    /// How messages name one key (`"a param key"`).
-    pub what: &'static str,
+pub(crate) struct Pairs {
+    /// A key ([`Input::ParamKey`]: `invalid_param_key`).
+    pub key: Input,
+    /// A value ([`Input::ParamValue`]: `invalid_param_value`, named by its key).
+    pub value: Input,
 }
 
-/// The keys of params (and of `extraParams` and `headers`).
-pub(crate) const PARAM_KEYS: Keys = Keys {
-    code: ErrorCode::InvalidParamKey,
-    what: "a param key",
+/// Params.
+pub(crate) const PARAMS: Pairs = Pairs {
+    key: Input::ParamKey,
+    value: Input::ParamValue,
 };
 
 /// Reads a params container (see the module docs) into text pairs.
 pub(crate) fn collect(env: &Env, value: Option<Unknown<'_>>) -> Outcome<Params> {
-    let pairs = entries(env, value, ErrorCode::InvalidParamValue, PARAM_KEYS)?;
+    collect_pairs(env, value, PARAMS)
+}
+
+/// [`collect`] for a container of pairs whose keys and values are the `inputs` given
+/// (`extraParams`, `headers`): the same shapes and codes, named as core names those inputs.
+pub(crate) fn collect_pairs(
+    env: &Env,
+    value: Option<Unknown<'_>>,
+    inputs: Pairs,
+) -> Outcome<Params> {
+    let pairs = entries(env, value, ErrorCode::InvalidParamValue, inputs.key)?;
     let mut out = Vec::with_capacity(pairs.len());
     for (key, value) in pairs {
-        let text = value_text(&key, value)?;
+        let text = value_text(&key, value, inputs.value)?;
         out.push((key, text));
     }
     Ok(out)
@@ -54,12 +65,13 @@ pub(crate) fn collect(env: &Env, value: Option<Unknown<'_>>) -> Outcome<Params> 
 /// Reads any keyed container into `(key, raw value)` entries, in its iteration order: an
 /// array of `[key, value]` pairs, an iterable of pairs (`Map`, `URLSearchParams`), or a plain
 /// object; `null`/`undefined` are empty. `shape_error` is the code for a bad container, `keys`
-/// says what its keys are (each must be a string of well-formed text).
+/// the input its keys are (each must be a string of well-formed text; a key that is not is
+/// refused with that input's code, and named as core names it).
 pub(crate) fn entries<'env>(
     env: &'env Env,
     value: Option<Unknown<'env>>,
     shape_error: ErrorCode,
-    keys: Keys,
+    keys: Input,
 ) -> Outcome<Vec<(String, Unknown<'env>)>> {
     let Some(value) = value else {
         return Ok(Vec::new());
@@ -87,7 +99,7 @@ pub(crate) fn entries<'env>(
 fn from_pairs<'env>(
     array: &Array<'env>,
     shape_error: ErrorCode,
-    keys: Keys,
+    keys: Input,
 ) -> Outcome<Vec<(String, Unknown<'env>)>> {
     let mut out = Vec::with_capacity(array.len() as usize);
     for i in 0..array.len() {
@@ -106,7 +118,7 @@ fn from_pairs<'env>(
 
 /// Reads a plain object's enumerable string-keyed properties in property order. Each key is
 /// read (and checked as text) from its JS string, and its value looked up with that string.
-fn from_record<'env>(object: &Object<'env>, keys: Keys) -> Outcome<Vec<(String, Unknown<'env>)>> {
+fn from_record<'env>(object: &Object<'env>, keys: Input) -> Outcome<Vec<(String, Unknown<'env>)>> {
     let names = Array::from_unknown(object.get_property_names()?.to_unknown())?;
     let mut out = Vec::with_capacity(names.len() as usize);
     for i in 0..names.len() {
@@ -132,25 +144,22 @@ fn iterable_to_array<'env>(env: &'env Env, object: &Object<'env>) -> Outcome<Opt
     Ok(Some(from.call(FnArgs::from((object.to_unknown(),)))?))
 }
 
-fn key_text(key: Unknown<'_>, keys: Keys) -> Outcome<String> {
+fn key_text(key: Unknown<'_>, keys: Input) -> Outcome<String> {
     if key.get_type()? != ValueType::String {
-        return fail(keys.code, format!("{} must be a string", keys.what));
+        return fail(keys.code(), format!("{} must be a string", keys.name()));
     }
-    Text::from_unknown(key)?.check(keys.code, keys.what)
+    Text::from_unknown(key)?.check(keys)
 }
 
-/// The text of one param value (see the module docs). The value itself never appears in the
-/// error message; the key does.
-pub(crate) fn value_text(key: &str, value: Unknown<'_>) -> Outcome<String> {
+/// The text of one param value (see the module docs), a value of `input` (a param value, an
+/// extra param's, a header's). The value itself never appears in the error message; the key
+/// does.
+pub(crate) fn value_text(key: &str, value: Unknown<'_>, input: Input) -> Outcome<String> {
     match value.get_type()? {
         ValueType::String => {
             let text = Text::from_unknown(value)?;
             if !text.well_formed {
-                return Err(xnonce_core::Error::ill_formed_text(
-                    ErrorCode::InvalidParamValue,
-                    &format!("param {key:?}"),
-                )
-                .into());
+                return Err(input.ill_formed_value(key).into());
             }
             Ok(text.text)
         }
@@ -223,31 +232,23 @@ pub type Body = Either<Uint8Array, Text>;
 
 /// The bytes of a body (`invalid_body` for a string that is not well-formed).
 pub(crate) fn body_bytes(body: Option<Body>) -> Outcome<Option<Vec<u8>>> {
-    bytes_of(body, ErrorCode::InvalidBody, "the body")
+    bytes_of(body, Input::Body)
 }
 
-/// The bytes of bytes or text (its UTF-8), refused with `code` when a string is not
-/// well-formed (`what` names the field).
-pub(crate) fn bytes_of(
-    value: Option<Body>,
-    code: ErrorCode,
-    what: &str,
-) -> Outcome<Option<Vec<u8>>> {
+/// The bytes of bytes or text (its UTF-8), refused as `input` when a string is not
+/// well-formed.
+pub(crate) fn bytes_of(value: Option<Body>, input: Input) -> Outcome<Option<Vec<u8>>> {
     value
         .map(|b| match b {
             Either::A(bytes) => Ok(bytes.to_vec()),
-            Either::B(text) => Ok(text.check(code, what)?.into_bytes()),
+            Either::B(text) => Ok(text.check(input)?.into_bytes()),
         })
         .transpose()
 }
 
-/// An optional text field (`null` and absent alike), refused with `code` when not well-formed.
-pub(crate) fn optional_text(
-    value: Option<Option<Text>>,
-    code: ErrorCode,
-    what: &str,
-) -> Outcome<Option<String>> {
-    value.flatten().map(|t| t.check(code, what)).transpose()
+/// An optional text field (`null` and absent alike), refused as `input` when not well-formed.
+pub(crate) fn optional_text(value: Option<Option<Text>>, input: Input) -> Outcome<Option<String>> {
+    value.flatten().map(|t| t.check(input)).transpose()
 }
 
 /// A JS string as text: its UTF-8 and whether the JS string was well-formed UTF-16. napi
@@ -262,13 +263,13 @@ pub struct Text {
 }
 
 impl Text {
-    /// The text, or `code` when it was not well-formed (`what` names the field; the text is
-    /// never in the message).
-    pub(crate) fn check(self, code: ErrorCode, what: &str) -> Outcome<String> {
+    /// The text, or `input`'s refusal when it was not well-formed (core's code and message
+    /// for that input; the text is never in the message).
+    pub(crate) fn check(self, input: Input) -> Outcome<String> {
         if self.well_formed {
             Ok(self.text)
         } else {
-            Err(xnonce_core::Error::ill_formed_text(code, what).into())
+            Err(input.ill_formed().into())
         }
     }
 

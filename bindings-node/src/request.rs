@@ -5,7 +5,7 @@
 
 use napi::Env;
 use napi_derive::napi;
-use xnonce_core::{ErrorCode, Incoming, Scheme, SignInput};
+use xnonce_core::{Incoming, Input, Scheme, SignInput};
 
 use crate::error::guard;
 use crate::options::{Checked, OptionKeys};
@@ -57,24 +57,20 @@ pub fn sign_request(
     guard(env, || {
         let scheme: Scheme = scheme.parse()?;
         let parts = parts.map(Checked::into_inner).unwrap_or_default();
-        let method = method.check(ErrorCode::InvalidMethod, "the method")?;
+        let method = method.check(Input::Method)?;
         // A lone surrogate anywhere in the target is `invalid_path`, as in Python (and as the
         // verifier says of the same target).
-        let target = target.check(ErrorCode::InvalidPath, "the target")?;
+        let target = target.check(Input::Target)?;
         let body = params::body_bytes(parts.body.flatten())?.unwrap_or_default();
-        let content_type = params::optional_text(
-            parts.content_type,
-            ErrorCode::InvalidBody,
-            "the content type",
-        )?;
-        let host = params::optional_text(parts.host, ErrorCode::InvalidHost, "the host")?;
+        let content_type = params::optional_text(parts.content_type, Input::ContentType)?;
+        let host = params::optional_text(parts.host, Input::Host)?;
         let req = Incoming::new(&method, &target)
             .host_header(host.as_deref())
             .body(content_type.as_deref(), &body);
-        let client = client.check(ErrorCode::InvalidClientId, "the client id")?;
+        let client = client.check(Input::Client)?;
         let mut input = SignInput::for_request(scheme, &req, client)?;
         input.timestamp_ms = params::timestamp_ms(parts.timestamp.flatten())?;
-        input.nonce = params::optional_text(parts.nonce, ErrorCode::InvalidNonce, "the nonce")?;
+        input.nonce = params::optional_text(parts.nonce, Input::Nonce)?;
         Ok(xnonce_core::sign(&input, &crate::sign::secret_of(secret)?)?.x_nonce)
     })
 }

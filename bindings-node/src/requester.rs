@@ -7,7 +7,7 @@ use napi::bindgen_prelude::{JsObjectValue, Object, PromiseRaw, Unknown};
 use napi::Env;
 use napi_derive::napi;
 use xnonce::RequestOptions;
-use xnonce_core::{ErrorCode, Scheme};
+use xnonce_core::{Input, Scheme};
 
 use crate::error::{guard, out_of_range, to_js, Failure, Outcome, MAX_SAFE_INTEGER};
 use crate::options::{refuse_unknown, Checked, OptionKeys};
@@ -36,7 +36,7 @@ pub struct RequesterOptions {
     pub clock_offset_ms: Option<Option<f64>>,
     /// Certificate authorities (PEM, text or bytes) to trust besides the bundled roots: for a
     /// server whose certificate an internal CA issued. Not PEM: a `connection_failed` error;
-    /// text holding a lone surrogate: `invalid_body` ("caPem is not valid Unicode text").
+    /// text holding a lone surrogate: `invalid_body` ("the CA PEM is not valid Unicode text").
     #[napi(ts_type = "string | Uint8Array | null")]
     pub ca_pem: Option<Option<params::Body>>,
     /// The largest answer body to read, in bytes (default 64 MiB): a whole number from 0 to
@@ -146,13 +146,11 @@ impl Requester {
     ) -> napi::Result<Self> {
         guard(env, || {
             let o = options.map(Checked::into_inner).unwrap_or_default();
-            let server = server.check(ErrorCode::InvalidUrl, "the server URL")?;
-            let client = client.check(ErrorCode::InvalidClientId, "the client id")?;
+            let server = server.check(Input::ServerUrl)?;
+            let client = client.check(Input::Client)?;
             let secret = crate::sign::secret_of(secret)?;
             let mut builder = xnonce::Requester::builder(server, client, secret);
-            if let Some(scheme) =
-                params::optional_text(o.scheme, ErrorCode::UnsupportedScheme, "the scheme")?
-            {
+            if let Some(scheme) = params::optional_text(o.scheme, Input::Scheme)? {
                 builder = builder.scheme(scheme.parse::<Scheme>()?);
             }
             if let Some(ms) = o.timeout_ms.flatten() {
@@ -164,11 +162,9 @@ impl Requester {
             if let Some(ms) = o.clock_offset_ms.flatten() {
                 builder = builder.clock_offset_ms(clock_offset(env, ms)?);
             }
-            // Text that is not well-formed: invalid_body, as any text given for bytes, said of
-            // caPem (no shared code names a setting).
-            if let Some(pem) =
-                params::bytes_of(o.ca_pem.flatten(), ErrorCode::InvalidBody, "caPem")?
-            {
+            // Text that is not well-formed: invalid_body, as any text given for bytes (core's
+            // Input::CaPem).
+            if let Some(pem) = params::bytes_of(o.ca_pem.flatten(), Input::CaPem)? {
                 builder = builder.root_certificates_pem(pem);
             }
             if let Some(bytes) = o.max_response_bytes.flatten() {
@@ -210,11 +206,9 @@ impl Requester {
         json_text: Option<String>,
     ) -> napi::Result<PromiseRaw<'env, Response>> {
         let prepared = (|| {
-            let method = method.check(ErrorCode::InvalidMethod, "the method")?;
-            let path = path.check(ErrorCode::InvalidPath, "the path")?;
-            let controller = controller
-                .map(|c| c.check(ErrorCode::InvalidPath, "the controller"))
-                .transpose()?;
+            let method = method.check(Input::Method)?;
+            let path = path.check(Input::Path)?;
+            let controller = controller.map(|c| c.check(Input::Controller)).transpose()?;
             let params = params::collect(env, params)?;
             let options = request_options(env, options, json_text)?;
             Ok::<_, Failure>((method, path, controller, params, options))
@@ -233,6 +227,18 @@ impl Requester {
         })
     }
 }
+
+/// `extraParams`: its keys and values, as core's table names them.
+const EXTRA_PARAMS: params::Pairs = params::Pairs {
+    key: Input::ExtraParamKey,
+    value: Input::ExtraParamValue,
+};
+
+/// `headers`: their names and values, as core's table names them (with the codes of params).
+const HEADERS: params::Pairs = params::Pairs {
+    key: Input::HeaderName,
+    value: Input::HeaderValue,
+};
 
 /// Reads `{ timestamp, nonce, extraParams, headers }` (`null` and absent alike) and the JSON
 /// body's text (`options.json` serialised by `index.js`).
@@ -257,10 +263,10 @@ fn request_options(
     let headers: Unknown = o.get_named_property("headers")?;
     Ok(RequestOptions {
         timestamp_ms: params::timestamp_ms(timestamp)?,
-        nonce: params::optional_text(Some(nonce), ErrorCode::InvalidNonce, "the nonce")?,
-        extra_params: params::collect(env, Some(extra))?,
+        nonce: params::optional_text(Some(nonce), Input::Nonce)?,
+        extra_params: params::collect_pairs(env, Some(extra), EXTRA_PARAMS)?,
         json_raw,
-        headers: params::collect(env, Some(headers))?,
+        headers: params::collect_pairs(env, Some(headers), HEADERS)?,
         ..RequestOptions::default()
     })
 }

@@ -5,7 +5,7 @@ use napi::{Env, Property, PropertyAttributes};
 use napi_derive::napi;
 use xnonce_core::{Scheme, Secret, SignInput, XNonce};
 
-use xnonce_core::ErrorCode;
+use xnonce_core::Input;
 
 use crate::error::{guard, Outcome};
 use crate::options::{Checked, OptionKeys};
@@ -69,22 +69,20 @@ pub(crate) fn input(
     let options = options.map(Checked::into_inner).unwrap_or_default();
     Ok(SignInput {
         scheme,
-        method: method.check(ErrorCode::InvalidMethod, "the method")?,
-        path: path.check(ErrorCode::InvalidPath, "the path")?,
+        method: method.check(Input::Method)?,
+        path: path.check(Input::Path)?,
         params: params::collect(env, params)?,
-        client: client.check(ErrorCode::InvalidClientId, "the client id")?,
+        client: client.check(Input::Client)?,
         timestamp_ms: params::timestamp_ms(options.timestamp.flatten())?,
-        nonce: params::optional_text(options.nonce, ErrorCode::InvalidNonce, "the nonce")?,
-        host: params::optional_text(options.host, ErrorCode::InvalidHost, "the host")?,
+        nonce: params::optional_text(options.nonce, Input::Nonce)?,
+        host: params::optional_text(options.host, Input::Host)?,
         body: params::body_bytes(options.body.flatten())?,
     })
 }
 
 /// The secret (`invalid_secret`, never showing it).
 pub(crate) fn secret_of(text: Text) -> Outcome<Secret> {
-    Ok(Secret::new(
-        text.check(ErrorCode::InvalidSecret, "the secret")?,
-    )?)
+    Ok(Secret::new(text.check(Input::Secret)?)?)
 }
 
 /// `sign` for sign.js once it has checked the option keys itself (with `for…in`, as
@@ -180,7 +178,7 @@ fn hiding_canonical<T: ToNapiValue>(env: &Env, details: T) -> napi::Result<Objec
 
 /// A link's base URL (`invalid_url`).
 fn url(base_url: Text) -> Outcome<String> {
-    base_url.check(ErrorCode::InvalidUrl, "the base URL")
+    base_url.check(Input::BaseUrl)
 }
 
 pub(crate) fn details(signed: xnonce_core::Signed) -> SignedDetails {

@@ -7,7 +7,8 @@ use napi::{Env, ValueType};
 use napi_derive::napi;
 use xnonce_core::answer::Answer;
 use xnonce_core::{
-    ErrorCode, Incoming, MemoryReplayStore, Scheme, Secret, Verified as CoreVerified, WindowPolicy,
+    ErrorCode, Incoming, Input, MemoryReplayStore, Scheme, Secret, Verified as CoreVerified,
+    WindowPolicy,
 };
 
 use crate::error::{fail, guard, Failure, Outcome};
@@ -188,12 +189,11 @@ impl Verifier {
         once: bool,
     ) -> Outcome<Verified> {
         let o = options.unwrap_or_default();
-        let method = method.check(ErrorCode::InvalidMethod, "the method")?;
-        let target = target.check(ErrorCode::InvalidPath, "the target")?;
-        let host = params::optional_text(o.host, ErrorCode::InvalidHost, "the host")?;
+        let method = method.check(Input::Method)?;
+        let target = target.check(Input::Target)?;
+        let host = params::optional_text(o.host, Input::Host)?;
         let x_nonce = o.x_nonce.flatten().map(header_text).transpose()?;
-        let content_type =
-            params::optional_text(o.content_type, ErrorCode::InvalidBody, "the content type")?;
+        let content_type = params::optional_text(o.content_type, Input::ContentType)?;
         let body = params::body_bytes(o.body.flatten())?.unwrap_or_default();
         let mut req = Incoming::new(&method, &target)
             .host_header(host.as_deref())
@@ -237,16 +237,11 @@ fn verifier_of(env: &Env, o: VerifierOptions<'_>) -> Outcome<xnonce_core::Verifi
         env,
         o.controller_windows,
         "controllerWindows",
-        "a controllerWindows key",
+        Input::ControllerWindow,
     )? {
         windows = windows.controller(controller, ms);
     }
-    for (route, ms) in windows_of(
-        env,
-        o.action_windows,
-        "actionWindows",
-        "an actionWindows key",
-    )? {
+    for (route, ms) in windows_of(env, o.action_windows, "actionWindows", Input::ActionWindow)? {
         let Some((controller, action)) = route.split_once('/') else {
             return fail(
                 ErrorCode::InvalidPath,
@@ -259,7 +254,7 @@ fn verifier_of(env: &Env, o: VerifierOptions<'_>) -> Outcome<xnonce_core::Verifi
     if let Some(names) = o.schemes.flatten() {
         let schemes = names
             .into_iter()
-            .map(|s| Ok(s.check(ErrorCode::UnsupportedScheme, "a scheme")?.parse()?))
+            .map(|s| Ok(s.check(Input::AcceptedScheme)?.parse()?))
             .collect::<Outcome<Vec<Scheme>>>()?;
         verifier = verifier.schemes(&schemes)?;
     }
@@ -267,22 +262,19 @@ fn verifier_of(env: &Env, o: VerifierOptions<'_>) -> Outcome<xnonce_core::Verifi
 }
 
 /// The windows of `controllerWindows` / `actionWindows` (`option` names it in messages,
-/// `key` one of its keys): `{ key: ms }`, in property order. A key is a path (`invalid_path`
-/// when it is not well-formed text); a value that is not a number is a `TypeError`.
+/// `key` is the input its keys are): `{ key: ms }`, in property order. A key is a path
+/// (`invalid_path` when it is not well-formed text); a value that is not a number is a
+/// `TypeError`.
 fn windows_of(
     env: &Env,
     windows: Option<Option<Object<'_>>>,
     option: &str,
-    key: &'static str,
+    key: Input,
 ) -> Outcome<Vec<(String, u64)>> {
     let Some(object) = windows.flatten() else {
         return Ok(Vec::new());
     };
-    let keys = params::Keys {
-        code: ErrorCode::InvalidPath,
-        what: key,
-    };
-    let entries = params::entries(env, Some(object.to_unknown()), ErrorCode::InvalidPath, keys)?;
+    let entries = params::entries(env, Some(object.to_unknown()), ErrorCode::InvalidPath, key)?;
     let mut out = Vec::with_capacity(entries.len());
     for (key, value) in entries {
         if value.get_type()? != ValueType::Number {
@@ -297,12 +289,6 @@ fn windows_of(
     Ok(out)
 }
 
-/// The keys of a secrets table: client ids (`invalid_client_id`).
-const CLIENT_IDS: params::Keys = params::Keys {
-    code: ErrorCode::InvalidClientId,
-    what: "a client id in the secrets table",
-};
-
 /// Reads `{ client: secret | [secrets] }` or a `Map` of the same.
 fn secrets_of(env: &Env, value: Unknown<'_>) -> Outcome<HashMap<String, Vec<Secret>>> {
     if value.get_type()? != ValueType::Object {
@@ -314,9 +300,12 @@ fn secrets_of(env: &Env, value: Unknown<'_>) -> Outcome<HashMap<String, Vec<Secr
         .into());
     }
     let mut out = HashMap::new();
-    for (client, secrets) in
-        params::entries(env, Some(value), ErrorCode::InvalidSecret, CLIENT_IDS)?
-    {
+    for (client, secrets) in params::entries(
+        env,
+        Some(value),
+        ErrorCode::InvalidSecret,
+        Input::VerifierClient,
+    )? {
         let list = if secrets.get_type()? == ValueType::Object && secrets.is_array()? {
             let array = Array::from_unknown(secrets)?;
             (0..array.len())
@@ -336,6 +325,6 @@ fn secret_of(value: Unknown<'_>) -> Outcome<Secret> {
             napi::Error::new(napi::Status::StringExpected, "a secret must be a string").into(),
         );
     }
-    let text = Text::from_unknown(value)?.check(ErrorCode::InvalidSecret, "a secret")?;
+    let text = Text::from_unknown(value)?.check(Input::VerifierSecret)?;
     Ok(Secret::new(text)?)
 }

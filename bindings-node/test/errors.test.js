@@ -522,7 +522,7 @@ test('text that is not well-formed Unicode (a lone surrogate) is refused with th
       (e) =>
         e instanceof xnonce.InputError &&
         e.code === 'invalid_body' &&
-        e.message === 'caPem is not valid Unicode text (it holds a lone surrogate)',
+        e.message === 'the CA PEM is not valid Unicode text (it holds a lone surrogate)',
       'Requester caPem',
     )
     const api = new xnonce.Requester('http://127.0.0.1:9', 'svc', SECRET, { timeoutMs: 1000 })
@@ -628,6 +628,105 @@ test('a lone surrogate in any other text argument is refused with its field code
   assert.equal(keys.key('v2:svc:\ufffd'), 'app:{v2:svc:\ufffd}')
   assert.equal(keys.key('v2:svc:😀'), 'app:{v2:svc:😀}')
   assert.equal(xnonce.parseHeader(h).client, 'svc')
+})
+
+test('a lone surrogate is named as core names the input: the same message in every language', async () => {
+  const lone = 'x\ud83d'
+  const reason = ' is not valid Unicode text (it holds a lone surrogate)'
+  const named = (code, what) => (e) => {
+    assert.ok(e instanceof xnonce.XNonceError, `${what}: ${e}`)
+    assert.equal(e.code, code, what)
+    assert.equal(e.message, what + reason)
+    return true
+  }
+  const a = (over) => {
+    const x = { method: 'GET', path: '/a/b', params: [['user', 'v']], client: 'svc', secret: SECRET, ...over }
+    return ['v2', x.method, x.path, x.params, x.client, x.secret, { ...V2, ...over.options }]
+  }
+  for (const [over, code, what] of [
+    [{ method: lone }, 'invalid_method', 'the method'],
+    [{ path: '/a/' + lone }, 'invalid_path', 'the path'],
+    [{ params: [[lone, 'v']] }, 'invalid_param_key', 'a param key'],
+    [{ params: [['user', lone]] }, 'invalid_param_value', 'param "user"'],
+    [{ client: lone }, 'invalid_client_id', 'the client id'],
+    [{ secret: SECRET + lone }, 'invalid_secret', 'the secret'],
+    [{ options: { nonce: lone } }, 'invalid_nonce', 'the nonce'],
+    [{ options: { host: lone } }, 'invalid_host', 'the host'],
+    [{ method: 'POST', options: { body: lone } }, 'invalid_body', 'the body'],
+  ]) {
+    assert.throws(() => xnonce.sign(...a(over)), named(code, what))
+    assert.throws(
+      () => xnonce.sign(...a(over).slice(0, 3), new Map(a(over)[3]), ...a(over).slice(4)),
+      named(code, what),
+    )
+  }
+  // (sign's scheme is no text input here: napi reads it as U+FFFD, and no such text is a scheme.)
+  assert.throws(() => sign(lone, 'GET', '/a/b', [], 'svc', SECRET, V2), { code: 'unsupported_scheme' })
+  assert.throws(
+    () => new xnonce.Requester('http://127.0.0.1:9', 'svc', SECRET, { scheme: lone }),
+    named('unsupported_scheme', 'the scheme'),
+  )
+  assert.throws(
+    () => xnonce.link('v2', 'GET', '/a/b', [], 'svc', SECRET, 'https://h/' + lone, V2),
+    named('invalid_url', 'the base URL'),
+  )
+  const h = signedGet()
+  assert.throws(() => xnonce.parseHeader(lone), named('malformed_header', 'the X-Nonce header'))
+  assert.throws(() => xnonce.ottokenDecode(lone), named('malformed_ottoken', 'the ottoken'))
+  const v = verifier()
+  const req = { host: 'api.test', xNonce: h, now: T }
+  assert.throws(() => v.verify('GET', '/a/b?' + lone, req), named('invalid_path', 'the target'))
+  assert.throws(
+    () => v.verify('POST', '/a/b', { ...req, contentType: lone, body: 'x' }),
+    named('invalid_body', 'the content type'),
+  )
+  assert.throws(
+    () => new xnonce.Verifier({ [lone]: SECRET }),
+    named('invalid_client_id', 'a client id in the secrets table'),
+  )
+  assert.throws(() => new xnonce.Verifier({ svc: [SECRET, lone] }), named('invalid_secret', 'a secret'))
+  assert.throws(
+    () => new xnonce.Verifier({ svc: SECRET }, { controllerWindows: { [lone]: 1000 } }),
+    named('invalid_path', "a controller window's controller"),
+  )
+  assert.throws(
+    () => new xnonce.Verifier({ svc: SECRET }, { actionWindows: { ['a/' + lone]: 1000 } }),
+    named('invalid_path', "an action window's controller/action"),
+  )
+  assert.throws(
+    () => new xnonce.Verifier({ svc: SECRET }, { schemes: [lone] }),
+    named('unsupported_scheme', 'a scheme'),
+  )
+  assert.throws(
+    () => new xnonce.Requester('http://127.0.0.1:9/' + lone, 'svc', SECRET),
+    named('invalid_url', 'the server URL'),
+  )
+  const api = new xnonce.Requester('http://127.0.0.1:9', 'svc', SECRET, { timeoutMs: 1000 })
+  for (const [call, code, what] of [
+    [() => api.makeRequest('GET', [], 'b', lone), 'invalid_path', 'the controller'],
+    [
+      () => api.makeRequest('GET', [], '/a/b', null, { extraParams: [[lone, '1']] }),
+      'invalid_param_key',
+      'an extra param key',
+    ],
+    [
+      () => api.makeRequest('GET', [], '/a/b', null, { extraParams: [['e', lone]] }),
+      'invalid_param_value',
+      'extra param "e"',
+    ],
+    [
+      () => api.makeRequest('GET', [], '/a/b', null, { headers: [[lone, 'v']] }),
+      'invalid_param_key',
+      'a header name',
+    ],
+    [
+      () => api.makeRequest('GET', [], '/a/b', null, { headers: { 'X-Note': lone } }),
+      'invalid_param_value',
+      'header "X-Note"',
+    ],
+  ]) {
+    await assert.rejects(call(), named(code, what))
+  }
 })
 
 test('a value of the wrong type is never quoted in the TypeError (it may hold a secret)', async () => {
