@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::{
     PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple,
 };
-use xnonce_core::{params, ErrorCode, Scheme, Secret};
+use xnonce_core::{params, ErrorCode, Input, Scheme, Secret};
 
 use crate::errors::{coded, to_py, IntoPyResult};
 
@@ -26,29 +26,12 @@ extern "C" {
 /// the `abi3-py39` `&str` extraction would allocate a `bytes` object per argument).
 ///
 /// A `str` that UTF-8 cannot encode (a lone surrogate, e.g. a stray byte read through
-/// `os.environ`'s `surrogateescape`) is refused with `code`: Python's own `UnicodeEncodeError`
-/// is dropped unseen, because its `repr` quotes the whole string, which may be a secret. Any
-/// other type is a `TypeError` naming the type only.
-fn utf8<'a>(obj: Borrowed<'a, '_, PyAny>, code: ErrorCode, what: &str) -> PyResult<&'a str> {
-    utf8_or(obj, what, || {
-        to_py(xnonce_core::Error::ill_formed_text(code, what))
-    })
-}
-
-/// [`utf8`] for a key or value of pairs (`part`: `"key"` / `"value"`), named `{item} {part}`
-/// in its error: the name is built only when the text is refused, not for every pair.
-fn utf8_of_pairs<'a>(
-    obj: Borrowed<'a, '_, PyAny>,
-    code: ErrorCode,
-    item: &str,
-    part: &str,
-) -> PyResult<&'a str> {
-    utf8_or(obj, part, || {
-        to_py(xnonce_core::Error::ill_formed_text(
-            code,
-            &format!("{item} {part}"),
-        ))
-    })
+/// `os.environ`'s `surrogateescape`) is refused as core's table says of `input` (its code, and
+/// the message naming it): Python's own `UnicodeEncodeError` is dropped unseen, because its
+/// `repr` quotes the whole string, which may be a secret. Any other type is a `TypeError`
+/// naming the argument (`arg`) and the type only.
+fn utf8<'a>(obj: Borrowed<'a, '_, PyAny>, input: Input, arg: &str) -> PyResult<&'a str> {
+    utf8_or(obj, arg, || to_py(input.ill_formed()))
 }
 
 /// [`utf8`], with `ill_formed` as the error for a `str` that UTF-8 cannot encode.
@@ -85,57 +68,70 @@ pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
-/// Which input a `str` is: the error code a non-encodable `str` gets, and its name in messages.
+/// Which input a `str` argument is: core's [`Input`] (the code a non-encodable `str` gets, and
+/// its name in that message), and the argument's Python name for `TypeError`s.
 pub trait Field {
-    /// The code of the error raised for a `str` that is not valid Unicode text.
-    const CODE: ErrorCode;
-    /// How messages name the input.
-    const NAME: &'static str;
+    /// The input, as core's table gives its code and name.
+    const INPUT: Input;
+    /// How a `TypeError` names the argument.
+    const ARG: &'static str;
 }
 
-/// The [`Field`]s: one marker type per kind of text input, with the code core uses for it.
+/// The [`Field`]s: one marker type per kind of text argument, with core's input for it.
 pub mod field {
     use super::Field;
-    use xnonce_core::ErrorCode;
+    use xnonce_core::Input;
 
     macro_rules! fields {
-        ($($(#[$doc:meta])* $name:ident => $code:ident, $what:literal;)*) => {$(
+        ($($(#[$doc:meta])* $name:ident => $input:ident, $arg:literal;)*) => {$(
             $(#[$doc])*
             pub struct $name;
             impl Field for $name {
-                const CODE: ErrorCode = ErrorCode::$code;
-                const NAME: &'static str = $what;
+                const INPUT: Input = Input::$input;
+                const ARG: &'static str = $arg;
             }
         )*};
     }
 
     fields! {
         /// `scheme` (`"v1"` / `"v2"`).
-        Scheme => UnsupportedScheme, "scheme";
+        Scheme => Scheme, "scheme";
+        /// One of a verifier's `schemes`.
+        AcceptedScheme => AcceptedScheme, "scheme";
         /// An HTTP method.
-        Method => InvalidMethod, "method";
-        /// A path, a controller or an action name.
-        Path => InvalidPath, "path";
+        Method => Method, "method";
+        /// A path.
+        Path => Path, "path";
+        /// A requester's controller.
+        Controller => Controller, "controller";
         /// A request target (`/path?query`).
-        Target => InvalidPath, "target";
+        Target => Target, "target";
         /// A client id.
-        Client => InvalidClientId, "client";
-        /// A secret.
-        Secret => InvalidSecret, "secret";
+        Client => Client, "client";
         /// A v2 nonce.
-        Nonce => InvalidNonce, "nonce";
+        Nonce => Nonce, "nonce";
         /// A host (authority).
-        Host => InvalidHost, "host";
-        /// A base URL or server URL.
-        Url => InvalidUrl, "url";
+        Host => Host, "host";
+        /// A link's base URL.
+        BaseUrl => BaseUrl, "base_url";
+        /// A requester's server URL.
+        ServerUrl => ServerUrl, "server";
         /// A `Requester` JSON body (`options["json"]`), as `json.dumps` wrote it.
-        JsonBody => InvalidBody, "options['json']";
+        JsonBody => JsonBody, "options['json']";
         /// A body's `Content-Type`.
-        ContentType => InvalidBody, "content_type";
+        ContentType => ContentType, "content_type";
         /// An `X-Nonce` header value.
-        Header => MalformedHeader, "header";
+        Header => Header, "header";
         /// An `ottoken`.
-        Ottoken => MalformedOttoken, "ottoken";
+        Ottoken => Ottoken, "ottoken";
+        /// A key of `controller_windows`: a controller.
+        ControllerWindow => ControllerWindow, "a controller_windows key";
+        /// A key of `action_windows` given as `"controller/action"`.
+        ActionWindow => ActionWindow, "an action_windows key";
+        /// The controller of an `action_windows` key given as `(controller, action)`.
+        ActionWindowController => ActionWindowController, "an action_windows key's controller";
+        /// The action of an `action_windows` key given as `(controller, action)`.
+        ActionWindowAction => ActionWindowAction, "an action_windows key's action";
     }
 }
 
@@ -145,7 +141,7 @@ pub struct Text<'a, F: Field>(pub &'a str, PhantomData<F>);
 impl<'a, 'py, F: Field> FromPyObject<'a, 'py> for Text<'a, F> {
     type Error = PyErr;
     fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
-        utf8(obj, F::CODE, F::NAME).map(|s| Text(s, PhantomData))
+        utf8(obj, F::INPUT, F::ARG).map(|s| Text(s, PhantomData))
     }
 }
 
@@ -183,9 +179,9 @@ impl<'a, 'py, F: Field> FromPyObject<'a, 'py> for Received<'a, F> {
     type Error = PyErr;
     fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
         let mut ill_formed = false;
-        let checked = utf8_or(obj, F::NAME, || {
+        let checked = utf8_or(obj, F::ARG, || {
             ill_formed = true;
-            PyValueError::new_err(F::NAME)
+            PyValueError::new_err(F::ARG)
         });
         let (text, well_formed) = match checked {
             Ok(text) => (std::borrow::Cow::Borrowed(text), true),
@@ -204,11 +200,11 @@ impl<'a, 'py, F: Field> FromPyObject<'a, 'py> for Received<'a, F> {
 }
 
 impl<F: Field> Received<'_, F> {
-    /// The text, to verify: `F`'s `ill_formed_text` error when UTF-8 cannot encode it.
+    /// The text, to verify: `F`'s input's refusal (core's) when UTF-8 cannot encode it.
     pub fn checked(&self) -> xnonce_core::Result<&str> {
         match self.well_formed {
             true => Ok(&self.text),
-            false => Err(xnonce_core::Error::ill_formed_text(F::CODE, F::NAME)),
+            false => Err(F::INPUT.ill_formed()),
         }
     }
 
@@ -222,6 +218,9 @@ impl<F: Field> Received<'_, F> {
 pub trait Named {
     /// How messages name the argument.
     const NAME: &'static str;
+    /// The input of core's table the setting is, if any: text UTF-8 cannot encode is then
+    /// named as core names that input (still a `ValueError`, without its code).
+    const INPUT: Option<Input> = None;
 }
 
 /// The [`Named`] arguments: text that is no request input, so that no shared error code
@@ -248,14 +247,20 @@ pub mod named {
         Code => "code";
         /// An error's message (`error_from_code(code, message)`).
         Message => "message";
-        /// Certificate authorities to trust, as PEM text (`Requester(ca_pem=...)`).
-        CaPem => "ca_pem";
         /// A requester's starting clock offset (ms).
         ClockOffsetMs => "clock_offset_ms";
         /// The largest answer body a requester reads (bytes).
         MaxResponseBytes => "max_response_bytes";
         /// The body size limit of an `Answer.body_too_large` (bytes).
         Limit => "limit";
+    }
+
+    /// Certificate authorities to trust, as PEM text (`Requester(ca_pem=...)`): core's
+    /// `Input::CaPem` (`invalid_body` in the bindings where it is coded).
+    pub struct CaPem;
+    impl Named for CaPem {
+        const NAME: &'static str = "ca_pem";
+        const INPUT: Option<xnonce_core::Input> = Some(xnonce_core::Input::CaPem);
     }
 }
 
@@ -270,7 +275,10 @@ impl<'a, 'py, N: Named> FromPyObject<'a, 'py> for Setting<'a, N> {
     fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
         utf8_or(obj, N::NAME, || {
             // Core's one wording for it; the code is not shown (a ValueError has none).
-            let e = xnonce_core::Error::ill_formed_text(ErrorCode::InvalidParamValue, N::NAME);
+            let e = match N::INPUT {
+                Some(input) => input.ill_formed(),
+                None => xnonce_core::Error::ill_formed_text(ErrorCode::InvalidParamValue, N::NAME),
+            };
             PyValueError::new_err(e.message().to_owned())
         })
         .map(|s| Setting(s, PhantomData))
@@ -293,12 +301,12 @@ impl<N: Named> Setting<'static, N> {
 
 /// The text of a `str` object, if it is one that UTF-8 can encode (errors are dropped).
 pub fn try_str<'a>(s: &'a Bound<'_, PyAny>) -> Option<&'a str> {
-    utf8(s.as_borrowed(), ErrorCode::InvalidParamKey, "text").ok()
+    utf8_or(s.as_borrowed(), "text", || PyValueError::new_err("text")).ok()
 }
 
 /// The text of a `str` object of kind `F` (zero-copy).
 pub fn text<'a, F: Field>(s: &'a Bound<'_, PyAny>) -> PyResult<&'a str> {
-    utf8(s.as_borrowed(), F::CODE, F::NAME)
+    utf8(s.as_borrowed(), F::INPUT, F::ARG)
 }
 
 /// A secret as a caller passes it: a `str`, or an `xnonce.Secret` holding one already checked.
@@ -313,6 +321,14 @@ pub enum SecretArg<'a> {
 impl<'a, 'py> FromPyObject<'a, 'py> for SecretArg<'a> {
     type Error = PyErr;
     fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        SecretArg::of(obj, Input::Secret)
+    }
+}
+
+impl<'a> SecretArg<'a> {
+    /// The secret `obj`, a `str` refused as `input` when UTF-8 cannot encode it (the secret
+    /// to sign with, or one of a verifier's secrets).
+    pub fn of(obj: Borrowed<'a, '_, PyAny>, input: Input) -> PyResult<Self> {
         if let Ok(s) = obj.cast::<PySecret>() {
             return Ok(SecretArg::Native(s.get().inner.clone()));
         }
@@ -322,7 +338,7 @@ impl<'a, 'py> FromPyObject<'a, 'py> for SecretArg<'a> {
                 type_name(&obj)
             )));
         }
-        utf8(obj, ErrorCode::InvalidSecret, "secret").map(SecretArg::Text)
+        utf8(obj, input, "secret").map(SecretArg::Text)
     }
 }
 
@@ -373,30 +389,39 @@ pub fn secret(s: &str) -> PyResult<Secret> {
     Secret::new(s).py_err()
 }
 
-/// How errors name an argument read as pairs: the argument (`params`), and one of its keys
-/// or values (`parameter key`).
+/// How errors name an argument read as pairs: the argument (`params`), one of its keys or
+/// values (`parameter key`), and core's inputs for its keys and values (which name a key or
+/// value that UTF-8 cannot encode, as every binding does: `a param key`, `param "user"`).
 #[derive(Clone, Copy)]
 pub struct PairsName {
     /// The argument as a whole.
     pub whole: &'static str,
     /// What its entries hold, before `key` / `value`.
     pub item: &'static str,
+    /// Its keys, as core's table has them (`Input::ParamKey`).
+    pub keys: Input,
+    /// Its values, as core's table has them (`Input::ParamValue`).
+    pub values: Input,
 }
 
 /// Params, as every signing and request function takes them.
 pub const PARAMS: PairsName = PairsName {
     whole: "params",
     item: "parameter",
+    keys: Input::ParamKey,
+    values: Input::ParamValue,
 };
 
 /// One parameter value → text: `bool` first (it is an `int` subclass), then `int`, `float`,
-/// `str`. Bytes, `None`, containers and every other type are `invalid_param_value`.
-fn value_text(v: &Bound<'_, PyAny>, name: PairsName) -> PyResult<String> {
+/// `str`. Bytes, `None`, containers and every other type are `invalid_param_value`. A `str`
+/// that UTF-8 cannot encode is named by its `key`.
+fn value_text(key: &str, v: &Bound<'_, PyAny>, name: PairsName) -> PyResult<String> {
     let item = name.item;
     if v.is_instance_of::<PyString>() {
-        return Ok(
-            utf8_of_pairs(v.as_borrowed(), ErrorCode::InvalidParamValue, item, "value")?.to_owned(),
-        );
+        let text = utf8_or(v.as_borrowed(), "value", || {
+            to_py(name.values.ill_formed_value(key))
+        })?;
+        return Ok(text.to_owned());
     }
     if let Ok(b) = v.cast::<PyBool>() {
         return Ok(params::text_from_bool(b.is_true()).to_owned());
@@ -432,7 +457,7 @@ fn key_text(k: &Bound<'_, PyAny>, name: PairsName) -> PyResult<String> {
             format!("{item} keys must be str"),
         ));
     }
-    Ok(utf8_of_pairs(k.as_borrowed(), ErrorCode::InvalidParamKey, item, "key")?.to_owned())
+    Ok(utf8(k.as_borrowed(), name.keys, "key")?.to_owned())
 }
 
 /// Params: `None`, a mapping (its iteration order is kept) or an iterable of `(key, value)`
@@ -454,7 +479,9 @@ pub fn pairs_named(
     if let Ok(d) = p.cast::<PyDict>() {
         let mut out = Vec::with_capacity(d.len());
         for (k, v) in d.iter() {
-            out.push((key_text(&k, name)?, value_text(&v, name)?));
+            let key = key_text(&k, name)?;
+            let value = value_text(&key, &v, name)?;
+            out.push((key, value));
         }
         return Ok(out);
     }
@@ -520,7 +547,9 @@ fn pairs<'py>(
         } else {
             return Err(not_a_pair(what, i));
         };
-        out.push((key_text(&key, name)?, value_text(&value, name)?));
+        let key = key_text(&key, name)?;
+        let value = value_text(&key, &value, name)?;
+        out.push((key, value));
     }
     Ok(out)
 }
@@ -546,7 +575,7 @@ pub fn body(b: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<u8>>> {
     }
     if b.is_instance_of::<PyString>() {
         return Ok(Some(
-            utf8(b.as_borrowed(), ErrorCode::InvalidBody, "body")?
+            utf8(b.as_borrowed(), Input::Body, "body")?
                 .as_bytes()
                 .to_vec(),
         ));

@@ -12,7 +12,7 @@ use xnonce::RequestOptions;
 use crate::bridge;
 use crate::convert::{self, field, named, IntSetting, SecretArg, Setting, Text};
 use crate::errors::{coded, IntoPyResult};
-use xnonce_core::ErrorCode;
+use xnonce_core::{ErrorCode, Input};
 
 /// A server's answer (any status: non-2xx answers are responses, not exceptions).
 #[pyclass(frozen, module = "xnonce", name = "Response")]
@@ -137,12 +137,16 @@ fn response(py: Python<'_>, r: xnonce::Response) -> PyResult<PyResponse> {
 const EXTRA_PARAMS: convert::PairsName = convert::PairsName {
     whole: "options['extra_params']",
     item: "options['extra_params']",
+    keys: Input::ExtraParamKey,
+    values: Input::ExtraParamValue,
 };
 
 /// `options['headers']`, as its errors name it.
 const HEADERS: convert::PairsName = convert::PairsName {
     whole: "options['headers']",
     item: "options['headers']",
+    keys: Input::HeaderName,
+    values: Input::HeaderValue,
 };
 
 /// em-secure-api's `options` hash: `timestamp` (forced ms), `nonce` (v2), `extra_params`
@@ -347,7 +351,7 @@ impl PyRequester {
     )]
     #[allow(clippy::too_many_arguments)] // Python keyword arguments
     fn new(
-        server: Text<'_, field::Url>,
+        server: Text<'_, field::ServerUrl>,
         client: Text<'_, field::Client>,
         secret: SecretArg<'_>,
         scheme: Text<'_, field::Scheme>,
@@ -388,7 +392,7 @@ impl PyRequester {
         method: Text<'_, field::Method>,
         params: Option<&Bound<'_, PyAny>>,
         path: Text<'_, field::Path>,
-        controller: Option<Text<'_, field::Path>>,
+        controller: Option<Text<'_, field::Controller>>,
         options: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyResponse> {
         let params = convert::params(params)?;
@@ -429,7 +433,7 @@ impl PyAsyncRequester {
     )]
     #[allow(clippy::too_many_arguments)] // Python keyword arguments
     fn new(
-        server: Text<'_, field::Url>,
+        server: Text<'_, field::ServerUrl>,
         client: Text<'_, field::Client>,
         secret: SecretArg<'_>,
         scheme: Text<'_, field::Scheme>,
@@ -471,7 +475,7 @@ impl PyAsyncRequester {
         method: Text<'_, field::Method>,
         params: Option<&Bound<'py, PyAny>>,
         path: Text<'_, field::Path>,
-        controller: Option<Text<'_, field::Path>>,
+        controller: Option<Text<'_, field::Controller>>,
         options: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let params = convert::params(params)?;

@@ -7,8 +7,8 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMapping, PyString, PyTuple};
 use xnonce_core::{
-    Environment, Incoming, MemoryReplayStore, ReplayKey, ReplayStore, ReplayStoreError, Scheme,
-    Secret, SecretSource, Verified, Verifier, WindowPolicy,
+    Environment, Incoming, Input, MemoryReplayStore, ReplayKey, ReplayStore, ReplayStoreError,
+    Scheme, Secret, SecretSource, Verified, Verifier, WindowPolicy,
 };
 
 use crate::answer::PyAnswer;
@@ -137,7 +137,8 @@ impl PySecrets<'_, '_> {
         };
         // One secret (a `str` or an `xnonce.Secret`), or an iterable of them.
         if found.is_instance_of::<PyString>() || found.is_instance_of::<convert::PySecret>() {
-            return Ok(vec![found.extract::<SecretArg<'_>>()?.secret()?]);
+            let secret = SecretArg::of(found.as_borrowed(), Input::VerifierSecret)?;
+            return Ok(vec![secret.secret()?]);
         }
         let not_secrets = || {
             PyTypeError::new_err(format!(
@@ -156,7 +157,7 @@ impl PySecrets<'_, '_> {
         let items = found.try_iter().map_err(|_| not_secrets())?;
         let mut out = Vec::new();
         for s in items {
-            out.push(s?.extract::<SecretArg<'_>>()?.secret()?);
+            out.push(SecretArg::of(s?.as_borrowed(), Input::VerifierSecret)?.secret()?);
         }
         Ok(out)
     }
@@ -255,17 +256,17 @@ fn window_policy(
 ) -> PyResult<WindowPolicy> {
     let mut policy = WindowPolicy::new(window_ms.0);
     for (key, Window(ms)) in window_items(controller_windows, "controller_windows")? {
-        policy = policy.controller(convert::text::<field::Path>(&key)?, ms);
+        policy = policy.controller(convert::text::<field::ControllerWindow>(&key)?, ms);
     }
     for (key, Window(ms)) in window_items(action_windows, "action_windows")? {
         let (controller, action) =
             match key.extract::<(Bound<'_, PyAny>, Bound<'_, PyAny>)>() {
                 Ok((c, a)) => (
-                    convert::text::<field::Path>(&c)?.to_owned(),
-                    convert::text::<field::Path>(&a)?.to_owned(),
+                    convert::text::<field::ActionWindowController>(&c)?.to_owned(),
+                    convert::text::<field::ActionWindowAction>(&a)?.to_owned(),
                 ),
                 Err(_) => {
-                    let text = convert::text::<field::Path>(&key)?;
+                    let text = convert::text::<field::ActionWindow>(&key)?;
                     match text.split_once('/') {
                         Some((c, a)) => (c.to_owned(), a.to_owned()),
                         None => return Err(pyo3::exceptions::PyValueError::new_err(
@@ -418,7 +419,7 @@ impl PyVerifier {
         if let Some(schemes) = schemes {
             let parsed: Vec<Scheme> = schemes
                 .iter()
-                .map(|s| convert::scheme(convert::text::<field::Scheme>(s)?))
+                .map(|s| convert::scheme(convert::text::<field::AcceptedScheme>(s)?))
                 .collect::<PyResult<_>>()?;
             verifier = verifier.schemes(&parsed).py_err()?;
         }

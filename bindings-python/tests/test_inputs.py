@@ -101,6 +101,27 @@ LONE_SURROGATES: dict[str, tuple[Callable[[], object], str]] = {
     "verifier host": (verify(host=LONE), "invalid_host"),
     "verifier method": (verify(method=LONE), "invalid_method"),
     "verifier body": (verify(body=LONE), "invalid_body"),
+    "verifier content_type": (verify(content_type=LONE, body=b"x"), "invalid_body"),
+    "Verifier controller_windows": (
+        lambda: xnonce.Verifier({"svc": SECRET}, controller_windows={LONE: 5}),
+        "invalid_path",
+    ),
+    "Verifier action_windows": (
+        lambda: xnonce.Verifier({"svc": SECRET}, action_windows={"c/" + LONE: 5}),
+        "invalid_path",
+    ),
+    "Verifier action_windows controller": (
+        lambda: xnonce.Verifier({"svc": SECRET}, action_windows={(LONE, "a"): 5}),
+        "invalid_path",
+    ),
+    "Verifier action_windows action": (
+        lambda: xnonce.Verifier({"svc": SECRET}, action_windows={("c", LONE): 5}),
+        "invalid_path",
+    ),
+    "Verifier schemes": (
+        lambda: xnonce.Verifier({"svc": SECRET}, schemes=[LONE]),
+        "unsupported_scheme",
+    ),
     "Requester secret": (request(ctor={"secret": BAD_SECRET}), "invalid_secret"),
     "Requester server": (request(ctor={"server": "http://" + LONE}), "invalid_url"),
     "Requester client": (request(ctor={"client": LONE}), "invalid_client_id"),
@@ -113,6 +134,19 @@ LONE_SURROGATES: dict[str, tuple[Callable[[], object], str]] = {
         request(options={"extra_params": {LONE: "1"}}),
         "invalid_param_key",
     ),
+    "Requester options extra_params value": (
+        request(options={"extra_params": {"e": LONE}}),
+        "invalid_param_value",
+    ),
+    "Requester options headers name": (
+        request(options={"headers": [(LONE, "v")]}),
+        "invalid_param_key",
+    ),
+    "Requester options headers value": (
+        request(options={"headers": {"X-Note": LONE}}),
+        "invalid_param_value",
+    ),
+    "Requester options json": (request(options={"json": {"s": LONE}}), "invalid_body"),
     "AsyncRequester secret": (
         lambda: xnonce.AsyncRequester("http://127.0.0.1:9", "svc", BAD_SECRET),
         "invalid_secret",
@@ -141,6 +175,64 @@ LONE_SURROGATES: dict[str, tuple[Callable[[], object], str]] = {
 }
 
 
+# How core names each input in the message, the same words in every language.
+NAMED: dict[str, str] = {
+    "param value": 'param "k"',
+    "param value in pairs": 'param "k"',
+    "param key": "a param key",
+    "param key in pairs": "a param key",
+    "body": "the body",
+    "path": "the path",
+    "client": "the client id",
+    "secret": "the secret",
+    "host": "the host",
+    "nonce": "the nonce",
+    "method": "the method",
+    "scheme": "the scheme",
+    "sign_detailed secret": "the secret",
+    "link secret": "the secret",
+    "link base_url": "the base URL",
+    "sign_request secret": "the secret",
+    "sign_request target": "the target",
+    "sign_request content_type": "the content type",
+    "verifier secret": "a secret",
+    "verifier secret list": "a secret",
+    "verifier secret callable": "a secret",
+    "verifier x_nonce": "the X-Nonce header",
+    "verifier target": "the target",
+    "verifier host": "the host",
+    "verifier method": "the method",
+    "verifier body": "the body",
+    "verifier content_type": "the content type",
+    "Verifier controller_windows": "a controller window's controller",
+    "Verifier action_windows": "an action window's controller/action",
+    "Verifier action_windows controller": "an action window's controller",
+    "Verifier action_windows action": "an action window's action",
+    "Verifier schemes": "a scheme",
+    "Requester secret": "the secret",
+    "Requester server": "the server URL",
+    "Requester client": "the client id",
+    "Requester method": "the method",
+    "Requester path": "the path",
+    "Requester controller": "the controller",
+    "Requester params": 'param "k"',
+    "Requester options nonce": "the nonce",
+    "Requester options extra_params": "an extra param key",
+    "Requester options extra_params value": 'extra param "e"',
+    "Requester options headers name": "a header name",
+    "Requester options headers value": 'header "X-Note"',
+    "Requester options json": "the JSON body",
+    "AsyncRequester secret": "the secret",
+    "AsyncRequester path": "the path",
+    "Secret": "the secret",
+    "requests adapter secret": "the secret",
+    "httpx adapter secret": "the secret",
+    "requests adapter client": "the client id",
+    "parse_header": "the X-Nonce header",
+    "ottoken_decode": "the ottoken",
+}
+
+
 async def _async_request(**kw: Any) -> object:
     api = xnonce.AsyncRequester("http://127.0.0.1:9", "svc", SECRET)
     return await api.make_request(kw.pop("method", "GET"), {}, kw.pop("path", "/c/a"), **kw)
@@ -157,6 +249,12 @@ def test_text_utf8_cannot_encode_is_the_inputs_coded_error(case: str) -> None:
     for text in (str(err), repr(err), err.message, repr(err.args)):
         assert "\udcff" not in text and SECRET[:-2] not in text
     assert err.__context__ is None and err.__cause__ is None
+    # Named as core names the input: the message every binding gives it.
+    assert err.message == f"{NAMED[case]} is not valid Unicode text (it holds a lone surrogate)"
+
+
+def test_every_case_has_its_name() -> None:
+    assert sorted(NAMED) == sorted(LONE_SURROGATES)
 
 
 @pytest.mark.parametrize("case", sorted(k for k in LONE_SURROGATES if k.startswith("verifier ")))
@@ -361,10 +459,11 @@ def test_errors_about_a_request_option_read_as_pairs_name_the_option() -> None:
             "invalid_param_value",
             "options['headers'] must be a mapping",
         ),
+        # Text UTF-8 cannot encode: named as core names a header's value, in every language.
         (
             request(options={"headers": [("X-A", LONE)]}),
             "invalid_param_value",
-            "options['headers'] value",
+            'header "X-A" is not valid Unicode text',
         ),
         (
             request(options={"extra_params": [("k", b"v")]}),

@@ -232,7 +232,7 @@ def test_settings_at_their_bounds_and_of_the_wrong_type(cls: Any) -> None:
 
 @pytest.mark.parametrize("cls", REQUESTERS)
 def test_ca_pem_text_utf8_cannot_encode_is_a_value_error(cls: Any) -> None:
-    with pytest.raises(ValueError, match="ca_pem is not valid Unicode text") as e:
+    with pytest.raises(ValueError, match="the CA PEM is not valid Unicode text") as e:
         cls("https://127.0.0.1:9", "svc", SECRET, ca_pem="-----BEGIN \udcff")
     assert not isinstance(e.value, (TypeError, UnicodeError))
     assert "\udcff" not in str(e.value)
