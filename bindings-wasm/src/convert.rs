@@ -1,63 +1,68 @@
 //! JavaScript values to core inputs: params (pairs, any iterable of pairs, plain object), options
 //! (`timestamp`, `nonce`, `host`, `body`; `null` and absent alike) and the text arguments,
 //! each of which must be a string (a `TypeError` otherwise) holding well-formed text (a lone
-//! surrogate is refused with the field's code).
+//! surrogate is refused as core's [`Input`] table says of the field: its code and its name).
 //!
 //! Native values become text only through core's `params::text_from_*` functions.
 
 use js_sys::{Array, JsString, Object, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use xnonce_core::{params, ErrorCode, Scheme, SignInput};
+use xnonce_core::{params, ErrorCode, Input, Scheme, SignInput};
 
 use crate::error::{coded, wrong_type, JsResult, XNonceError};
 
-/// A required text argument: anything but a JS string is a `TypeError` (a wrong JS type, as
-/// in the Node and Python packages); a string that is not well-formed fails with `code` (see
-/// [`well_formed`]).
-pub fn text(value: &JsValue, code: ErrorCode, what: &str) -> JsResult<String> {
+/// A required text argument `arg` (its JS name, for the `TypeError`), the field `input`:
+/// anything but a JS string is a `TypeError` (a wrong JS type, as in the Node and Python
+/// packages); a string that is not well-formed is `input`'s refusal (see [`well_formed`]).
+pub fn text(value: &JsValue, arg: &str, input: Input) -> JsResult<String> {
     let text = value
         .as_string()
-        .ok_or_else(|| wrong_type(what, "a string", value))?;
-    well_formed(value, text, code, what)
+        .ok_or_else(|| wrong_type(arg, "a string", value))?;
+    well_formed(value, text, || input.ill_formed())
 }
 
 /// `text`, read from the JS string `value`, when that string was well-formed UTF-16; else
-/// `code` (PROTOCOL §3.6: text that is not valid Unicode cannot be signed). wasm-bindgen reads
-/// a lone surrogate (`'\ud800'`) as U+FFFD, which would sign text the caller never passed (a
-/// different secret, even); so a string holding U+FFFD — only such a string: the common case
-/// costs one scan — is checked unit by unit. The message never shows the text.
-fn well_formed(value: &JsValue, text: String, code: ErrorCode, what: &str) -> JsResult<String> {
+/// `ill_formed()`, core's refusal of the field (PROTOCOL §3.6: text that is not valid Unicode
+/// cannot be signed). wasm-bindgen reads a lone surrogate (`'\ud800'`) as U+FFFD, which would
+/// sign text the caller never passed (a different secret, even); so a string holding U+FFFD —
+/// only such a string: the common case costs one scan — is checked unit by unit. The message
+/// never shows the text.
+fn well_formed(
+    value: &JsValue,
+    text: String,
+    ill_formed: impl FnOnce() -> xnonce_core::Error,
+) -> JsResult<String> {
     if text.contains('\u{FFFD}') && !value.unchecked_ref::<JsString>().is_valid_utf16() {
-        return Err(xnonce_core::Error::ill_formed_text(code, what).into());
+        return Err(ill_formed().into());
     }
     Ok(text)
 }
 
 /// `"v1"` / `"v2"` (core's parser; `unsupported_scheme` otherwise).
 pub fn scheme(value: &JsValue) -> JsResult<Scheme> {
-    let s = text(value, ErrorCode::UnsupportedScheme, "scheme")?;
+    let s = text(value, "scheme", Input::Scheme)?;
     Ok(s.parse::<Scheme>()?)
 }
 
 /// A parameter key: a JS string (`invalid_param_key` otherwise, a key of another type
 /// included, as in the Node and Python packages).
 fn key_text(key: &JsValue) -> JsResult<String> {
-    let what = "a parameter key";
     let text = key.as_string().ok_or_else(|| {
         coded(
             ErrorCode::InvalidParamKey,
-            format!("{what} must be a string"),
+            "a parameter key must be a string",
         )
     })?;
-    well_formed(key, text, ErrorCode::InvalidParamKey, what)
+    well_formed(key, text, || Input::ParamKey.ill_formed())
 }
 
-/// A parameter value: string as is; boolean, number and bigint through core's text rules;
-/// anything else (null, undefined, objects, arrays, bytes, symbols) is `invalid_param_value`.
-fn value_text(value: &JsValue) -> JsResult<String> {
+/// A parameter value, of the parameter `key`: string as is; boolean, number and bigint through
+/// core's text rules; anything else (null, undefined, objects, arrays, bytes, symbols) is
+/// `invalid_param_value`. A string that is not well-formed is named by its key, as core does.
+fn value_text(key: &str, value: &JsValue) -> JsResult<String> {
     if let Some(s) = value.as_string() {
-        return well_formed(value, s, ErrorCode::InvalidParamValue, "a parameter value");
+        return well_formed(value, s, || Input::ParamValue.ill_formed_value(key));
     }
     if let Some(b) = value.as_bool() {
         return Ok(params::text_from_bool(b).to_string());
@@ -142,7 +147,9 @@ pub fn params(value: &JsValue) -> JsResult<Vec<(String, String)>> {
                     "each parameter must be a [key, value] pair",
                 )
             })?;
-        out.push((key_text(&pair.get(0))?, value_text(&pair.get(1))?));
+        let key = key_text(&pair.get(0))?;
+        let value = value_text(&key, &pair.get(1))?;
+        out.push((key, value));
     }
     Ok(out)
 }
@@ -181,7 +188,7 @@ fn timestamp(value: &JsValue) -> JsResult<u64> {
 /// `TypeError`.
 pub(crate) fn body(value: &JsValue) -> JsResult<Vec<u8>> {
     if let Some(s) = value.as_string() {
-        return Ok(well_formed(value, s, ErrorCode::InvalidBody, "the body")?.into_bytes());
+        return Ok(well_formed(value, s, || Input::Body.ill_formed())?.into_bytes());
     }
     if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
         return Ok(bytes.to_vec());
@@ -211,9 +218,9 @@ pub fn sign_input(
 ) -> JsResult<SignInput> {
     let mut input = SignInput::new(
         scheme(scheme_v)?,
-        text(method, ErrorCode::InvalidMethod, "method")?,
-        text(path, ErrorCode::InvalidPath, "path")?,
-        text(client, ErrorCode::InvalidClientId, "client")?,
+        text(method, "method", Input::Method)?,
+        text(path, "path", Input::Path)?,
+        text(client, "client", Input::Client)?,
     );
     input.params = params(params_v)?;
     let Some(options) = options.filter(|o| !o.is_undefined() && !o.is_null()) else {
@@ -237,10 +244,10 @@ pub fn sign_input(
         input.timestamp_ms = Some(timestamp(&ts)?);
     }
     if let Some(nonce) = options.nonce() {
-        input.nonce = Some(text(&nonce, ErrorCode::InvalidNonce, "nonce")?);
+        input.nonce = Some(text(&nonce, "nonce", Input::Nonce)?);
     }
     if let Some(host) = options.host() {
-        input.host = Some(text(&host, ErrorCode::InvalidHost, "host")?);
+        input.host = Some(text(&host, "host", Input::Host)?);
     }
     if let Some(b) = options.body() {
         input.body = Some(body(&b)?);

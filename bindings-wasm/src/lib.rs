@@ -19,14 +19,15 @@ mod types;
 use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
 use xnonce_core::{
-    link_with, ottoken, sign_header_value_with, sign_with, ErrorCode, Link, Secret, Signed, XNonce,
+    link_with, ottoken, sign_header_value_with, sign_with, ErrorCode, Input, Link, Secret, Signed,
+    XNonce,
 };
 
 use crate::env::JsEnvironment;
 use crate::error::{JsResult, XNonceError};
 
 fn secret(value: &JsValue) -> JsResult<Secret> {
-    let text = convert::text(value, ErrorCode::InvalidSecret, "secret")?;
+    let text = convert::text(value, "secret", Input::Secret)?;
     Ok(Secret::new(text)?)
 }
 
@@ -165,7 +166,7 @@ pub fn sign_detailed(
 fn link_core(args: SignArgs, base_url: &JsValue, options: Option<&JsValue>) -> JsResult<Link> {
     let [scheme, method, path, params, client, secret_v] = args;
     let input = convert::sign_input(scheme, method, path, params, client, options)?;
-    let base = convert::text(base_url, ErrorCode::InvalidUrl, "baseUrl")?;
+    let base = convert::text(base_url, "baseUrl", Input::BaseUrl)?;
     Ok(link_with(
         &input,
         &secret(secret_v)?,
@@ -219,7 +220,7 @@ pub fn link_detailed(
 pub fn ottoken_encode(
     #[wasm_bindgen(unchecked_param_type = "string")] header: JsValue,
 ) -> Result<String, XNonceError> {
-    let header = convert::text(&header, ErrorCode::MalformedHeader, "header")?;
+    let header = convert::text(&header, "header", Input::Header)?;
     Ok(ottoken::encode(&XNonce::parse(&header)?))
 }
 
@@ -229,7 +230,7 @@ pub fn ottoken_encode(
 pub fn ottoken_decode(
     #[wasm_bindgen(unchecked_param_type = "string")] token: JsValue,
 ) -> Result<String, XNonceError> {
-    let token = convert::text(&token, ErrorCode::MalformedOttoken, "token")?;
+    let token = convert::text(&token, "token", Input::Ottoken)?;
     Ok(ottoken::decode(&token)?.to_string())
 }
 
@@ -239,7 +240,7 @@ pub fn ottoken_decode(
 pub fn ottoken_query_value(
     #[wasm_bindgen(unchecked_param_type = "string")] token: JsValue,
 ) -> Result<String, XNonceError> {
-    let token = convert::text(&token, ErrorCode::MalformedOttoken, "token")?;
+    let token = convert::text(&token, "token", Input::Ottoken)?;
     Ok(ottoken::query_value(&token))
 }
 
@@ -251,7 +252,7 @@ pub fn ottoken_query_value(
 pub fn parse_header(
     #[wasm_bindgen(unchecked_param_type = "string")] value: JsValue,
 ) -> Result<JsValue, XNonceError> {
-    let value = convert::text(&value, ErrorCode::MalformedHeader, "header")?;
+    let value = convert::text(&value, "header", Input::Header)?;
     Ok(match XNonce::parse(&value)? {
         XNonce::V1 {
             token,

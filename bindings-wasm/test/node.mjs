@@ -541,23 +541,27 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
       return ["v2", a.method, a.path, a.params, a.client, a.secret, { ...V2, ...over.options }];
     };
     for (const lone of ["\ud800", "\udfff", "a\udc00b", "x\ud83d"]) {
+      // The third item: how core names the input, in the message of every language.
       const fields = [
-        ["method", { method: "GE" + lone }, "invalid_method"],
-        ["path", { path: "/a/" + lone }, "invalid_path"],
-        ["client", { client: "c" + lone }, "invalid_client_id"],
-        ["secret", { secret: SECRET.slice(0, 63) + lone }, "invalid_secret"],
-        ["key", { params: [["k" + lone, "v"]] }, "invalid_param_key"],
-        ["value", { params: [["k", "v" + lone]] }, "invalid_param_value"],
-        ["host", { options: { host: "h" + lone } }, "invalid_host"],
-        ["nonce", { options: { nonce: lone + "0".repeat(31) } }, "invalid_nonce"],
-        ["body", { method: "POST", options: { body: '{"a":"' + lone + '"}' } }, "invalid_body"],
+        ["method", { method: "GE" + lone }, "invalid_method", "the method"],
+        ["path", { path: "/a/" + lone }, "invalid_path", "the path"],
+        ["client", { client: "c" + lone }, "invalid_client_id", "the client id"],
+        ["secret", { secret: SECRET.slice(0, 63) + lone }, "invalid_secret", "the secret"],
+        ["key", { params: [["k" + lone, "v"]] }, "invalid_param_key", "a param key"],
+        ["value", { params: [["k", "v" + lone]] }, "invalid_param_value", 'param "k"'],
+        ["host", { options: { host: "h" + lone } }, "invalid_host", "the host"],
+        ["nonce", { options: { nonce: lone + "0".repeat(31) } }, "invalid_nonce", "the nonce"],
+        ["body", { method: "POST", options: { body: '{"a":"' + lone + '"}' } }, "invalid_body", "the body"],
       ];
-      for (const [name, over, code] of fields) {
+      const reason = " is not valid Unicode text (it holds a lone surrogate)";
+      for (const [name, over, code, what] of fields) {
         const a = argsOf(over);
         // sign's fast path (string pairs), its general path (a Map), and the other calls.
         const e = throwsCode(() => x.sign(...a), code);
         assert(!e.message.includes(SECRET.slice(0, 60)), `${name}: no secret in the message`);
-        throwsCode(() => x.sign(...a.slice(0, 3), new Map(a[3]), ...a.slice(4)), code);
+        equal(e.message, `${code}: ${what}${reason}`, `${name}: named as core names it`);
+        const general = throwsCode(() => x.sign(...a.slice(0, 3), new Map(a[3]), ...a.slice(4)), code);
+        equal(general.message, e.message, `${name}: the same message on the general path`);
         throwsCode(() => x.signDetailed(...a), code);
         if (name !== "host" && name !== "body") {
           throwsCode(() => x.link(...a.slice(0, 6), "https://h", a[6]), code);
@@ -566,7 +570,21 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
       }
       throwsCode(() => x.sign("v1", "GET", "/a", [], "c", "pass" + lone, { timestamp: 1 }), "invalid_secret");
       throwsCode(() => x.sign("v2", "GET", "/a", { [lone]: "v" }, "c", SECRET, V2), "invalid_param_key");
-      throwsCode(() => x.link("v2", "GET", "/a", [], "c", SECRET, "https://h/" + lone), "invalid_url");
+      const url = throwsCode(
+        () => x.link("v2", "GET", "/a", [], "c", SECRET, "https://h/" + lone),
+        "invalid_url",
+      );
+      equal(url.message, `invalid_url: the base URL${reason}`, "baseUrl: named as core names it");
+      const scheme = throwsCode(() => x.sign(lone, "GET", "/a", [], "c", SECRET, V2), "unsupported_scheme");
+      equal(scheme.message, `unsupported_scheme: the scheme${reason}`, "scheme: named as core names it");
+      const header = throwsCode(() => x.parseHeader("v2 " + lone), "malformed_header");
+      equal(
+        header.message,
+        `malformed_header: the X-Nonce header${reason}`,
+        "header: named as core names it",
+      );
+      const token = throwsCode(() => x.ottokenDecode(lone), "malformed_ottoken");
+      equal(token.message, `malformed_ottoken: the ottoken${reason}`, "ottoken: named as core names it");
     }
     // Well-formed text is signed as it is: a real U+FFFD and a surrogate pair.
     const canonical = (v) =>
