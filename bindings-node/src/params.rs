@@ -4,7 +4,8 @@
 //! * containers: an array of `[key, value]` pairs, any iterable of pairs (`Map`,
 //!   `URLSearchParams`, ...) in iteration order, or a plain object in property order;
 //!   `null`/`undefined` mean no params;
-//! * keys: strings only (`invalid_param_key` otherwise; [`Keys`] for other tables);
+//! * keys: strings only (`invalid_param_key` otherwise; in other tables, the code of the
+//!   [`Input`] their keys are);
 //! * text: every JS string the binding reads (signed, verified, parsed, a key name) must be
 //!   well-formed UTF-16 (no lone surrogate, which napi would silently turn into U+FFFD):
 //!   [`Text`] carries the check, so no argument or option is a plain `String`, and each field
