@@ -22,29 +22,14 @@ use napi::bindgen_prelude::{
     TypeName, Uint8Array, Unknown, ValidateNapiValue,
 };
 use napi::{sys, Env, JsString, ValueType};
+use xnonce_core::input::Pairs;
 use xnonce_core::{params, ErrorCode, Input, Params};
 
 use crate::error::{fail, Outcome};
 
-/// The inputs of a container of pairs read as params (params, `extraParams`, `headers`): what
-/// core's table calls its keys and its values.
-#[derive(Clone, Copy)]
-pub(crate) struct Pairs {
-    /// A key ([`Input::ParamKey`]: `invalid_param_key`).
-    pub key: Input,
-    /// A value ([`Input::ParamValue`]: `invalid_param_value`, named by its key).
-    pub value: Input,
-}
-
-/// Params.
-pub(crate) const PARAMS: Pairs = Pairs {
-    key: Input::ParamKey,
-    value: Input::ParamValue,
-};
-
 /// Reads a params container (see the module docs) into text pairs.
 pub(crate) fn collect(env: &Env, value: Option<Unknown<'_>>) -> Outcome<Params> {
-    collect_pairs(env, value, PARAMS)
+    collect_pairs(env, value, Pairs::PARAMS)
 }
 
 /// [`collect`] for a container of pairs whose keys and values are the `inputs` given

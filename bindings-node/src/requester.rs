@@ -7,6 +7,7 @@ use napi::bindgen_prelude::{JsObjectValue, Object, PromiseRaw, Unknown};
 use napi::Env;
 use napi_derive::napi;
 use xnonce::RequestOptions;
+use xnonce_core::input::Pairs;
 use xnonce_core::{Input, Scheme};
 
 use crate::error::{guard, out_of_range, to_js, Failure, Outcome, MAX_SAFE_INTEGER};
@@ -228,18 +229,6 @@ impl Requester {
     }
 }
 
-/// `extraParams`: its keys and values, as core's table names them.
-const EXTRA_PARAMS: params::Pairs = params::Pairs {
-    key: Input::ExtraParamKey,
-    value: Input::ExtraParamValue,
-};
-
-/// `headers`: their names and values, as core's table names them (with the codes of params).
-const HEADERS: params::Pairs = params::Pairs {
-    key: Input::HeaderName,
-    value: Input::HeaderValue,
-};
-
 /// Reads `{ timestamp, nonce, extraParams, headers }` (`null` and absent alike) and the JSON
 /// body's text (`options.json` serialised by `index.js`).
 fn request_options(
@@ -264,9 +253,9 @@ fn request_options(
     Ok(RequestOptions {
         timestamp_ms: params::timestamp_ms(timestamp)?,
         nonce: params::optional_text(Some(nonce), Input::Nonce)?,
-        extra_params: params::collect_pairs(env, Some(extra), EXTRA_PARAMS)?,
+        extra_params: params::collect_pairs(env, Some(extra), Pairs::EXTRA_PARAMS)?,
         json_raw,
-        headers: params::collect_pairs(env, Some(headers), HEADERS)?,
+        headers: params::collect_pairs(env, Some(headers), Pairs::HEADERS)?,
         ..RequestOptions::default()
     })
 }

@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::{
     PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple,
 };
+use xnonce_core::input::Pairs;
 use xnonce_core::{params, ErrorCode, Input, Scheme, Secret};
 
 use crate::errors::{coded, to_py, IntoPyResult};
@@ -398,18 +399,15 @@ pub struct PairsName {
     pub whole: &'static str,
     /// What its entries hold, before `key` / `value`.
     pub item: &'static str,
-    /// Its keys, as core's table has them (`Input::ParamKey`).
-    pub keys: Input,
-    /// Its values, as core's table has them (`Input::ParamValue`).
-    pub values: Input,
+    /// Its keys and values, as core's table has them ([`Pairs::PARAMS`]).
+    pub inputs: Pairs,
 }
 
 /// Params, as every signing and request function takes them.
 pub const PARAMS: PairsName = PairsName {
     whole: "params",
     item: "parameter",
-    keys: Input::ParamKey,
-    values: Input::ParamValue,
+    inputs: Pairs::PARAMS,
 };
 
 /// One parameter value → text: `bool` first (it is an `int` subclass), then `int`, `float`,
@@ -419,7 +417,7 @@ fn value_text(key: &str, v: &Bound<'_, PyAny>, name: PairsName) -> PyResult<Stri
     let item = name.item;
     if v.is_instance_of::<PyString>() {
         let text = utf8_or(v.as_borrowed(), "value", || {
-            to_py(name.values.ill_formed_value(key))
+            to_py(name.inputs.value.ill_formed_value(key))
         })?;
         return Ok(text.to_owned());
     }
@@ -457,7 +455,7 @@ fn key_text(k: &Bound<'_, PyAny>, name: PairsName) -> PyResult<String> {
             format!("{item} keys must be str"),
         ));
     }
-    Ok(utf8(k.as_borrowed(), name.keys, "key")?.to_owned())
+    Ok(utf8(k.as_borrowed(), name.inputs.key, "key")?.to_owned())
 }
 
 /// Params: `None`, a mapping (its iteration order is kept) or an iterable of `(key, value)`

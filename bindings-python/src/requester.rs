@@ -12,7 +12,8 @@ use xnonce::RequestOptions;
 use crate::bridge;
 use crate::convert::{self, field, named, IntSetting, SecretArg, Setting, Text};
 use crate::errors::{coded, IntoPyResult};
-use xnonce_core::{ErrorCode, Input};
+use xnonce_core::input::Pairs;
+use xnonce_core::ErrorCode;
 
 /// A server's answer (any status: non-2xx answers are responses, not exceptions).
 #[pyclass(frozen, module = "xnonce", name = "Response")]
@@ -137,16 +138,14 @@ fn response(py: Python<'_>, r: xnonce::Response) -> PyResult<PyResponse> {
 const EXTRA_PARAMS: convert::PairsName = convert::PairsName {
     whole: "options['extra_params']",
     item: "options['extra_params']",
-    keys: Input::ExtraParamKey,
-    values: Input::ExtraParamValue,
+    inputs: Pairs::EXTRA_PARAMS,
 };
 
 /// `options['headers']`, as its errors name it.
 const HEADERS: convert::PairsName = convert::PairsName {
     whole: "options['headers']",
     item: "options['headers']",
-    keys: Input::HeaderName,
-    values: Input::HeaderValue,
+    inputs: Pairs::HEADERS,
 };
 
 /// em-secure-api's `options` hash: `timestamp` (forced ms), `nonce` (v2), `extra_params`

@@ -10,24 +10,12 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use xnonce_core::input::Pairs;
 use xnonce_core::{Input, Secret};
 
 use crate::sign::pairs;
-use crate::text::{self, Pairs, XNonceText};
+use crate::text::{self, XNonceText};
 use crate::{Scheme, XNonceError};
-
-/// `RequestOptions.extra_params`: its keys and values, as core's table names them.
-const EXTRA_PARAMS: Pairs = Pairs {
-    key: Input::ExtraParamKey,
-    value: Input::ExtraParamValue,
-};
-
-/// `RequestOptions.headers`: its names and values, as core's table names them (with the
-/// codes of params).
-const HEADERS: Pairs = Pairs {
-    key: Input::HeaderName,
-    value: Input::HeaderValue,
-};
 
 /// One HTTP header: a name and its value.
 ///
@@ -257,13 +245,13 @@ impl Requester {
     ) -> Result<Response, XNonceError> {
         // Every text checked in argument order, before anything is signed or sent.
         let method = method.into_string(Input::Method)?;
-        let params = pairs(params, text::PARAMS)?;
+        let params = pairs(params, Pairs::PARAMS)?;
         let path = path.into_string(Input::Path)?;
         let controller = XNonceText::into_option(controller, Input::Controller)?;
         let options = xnonce::RequestOptions {
             timestamp_ms: options.timestamp,
             nonce: XNonceText::into_option(options.nonce, Input::Nonce)?,
-            extra_params: pairs(options.extra_params, EXTRA_PARAMS)?,
+            extra_params: pairs(options.extra_params, Pairs::EXTRA_PARAMS)?,
             // Sent byte for byte (key order, spacing and number spelling kept) once client-rs
             // has parsed it with serde_json: text that is not JSON is `invalid_body`.
             json_raw: XNonceText::into_option(options.json, Input::JsonBody)?
@@ -271,7 +259,7 @@ impl Requester {
             headers: options
                 .headers
                 .into_iter()
-                .map(|h| text::pair(h.name, h.value, HEADERS))
+                .map(|h| text::pair(h.name, h.value, Pairs::HEADERS))
                 .collect::<Result<_, _>>()?,
             ..Default::default()
         };

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use xnonce_core::input::Pairs;
 use xnonce_core::{Input, Secret, SignInput};
 
 use crate::text::{self, XNonceText};
@@ -49,7 +50,7 @@ pub struct Param {
 /// Params as core takes them, each key and value checked (see [`Param`]).
 pub(crate) fn pairs(
     params: Vec<Param>,
-    inputs: text::Pairs,
+    inputs: Pairs,
 ) -> Result<Vec<(String, String)>, XNonceError> {
     params
         .into_iter()
@@ -134,7 +135,7 @@ fn inputs(
 ) -> Result<Inputs, XNonceError> {
     let method = method.into_string(Input::Method)?;
     let path = path.into_string(Input::Path)?;
-    let params = pairs(params, text::PARAMS)?;
+    let params = pairs(params, Pairs::PARAMS)?;
     let client = client.into_string(Input::Client)?;
     let secret = Secret::new(secret.into_string(Input::Secret)?)?;
     let base_url = XNonceText::into_option(base_url, Input::BaseUrl)?;

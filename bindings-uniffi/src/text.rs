@@ -22,6 +22,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use xnonce_core::input::Pairs;
 use xnonce_core::Input;
 
 use crate::XNonceError;
@@ -115,22 +116,6 @@ impl fmt::Display for XNonceText {
         f.write_str(&self.to_string_lossy())
     }
 }
-
-/// The inputs of a list of pairs (params, extra params, headers): core's table names their
-/// keys and values.
-#[derive(Clone, Copy)]
-pub(crate) struct Pairs {
-    /// A key of the list ([`Input::ParamKey`]: `invalid_param_key`).
-    pub key: Input,
-    /// A value of the list ([`Input::ParamValue`]: `invalid_param_value`, named by its key).
-    pub value: Input,
-}
-
-/// Params, as every signing and request function takes them.
-pub(crate) const PARAMS: Pairs = Pairs {
-    key: Input::ParamKey,
-    value: Input::ParamValue,
-};
 
 /// One pair of a list of `inputs`: its key, then its value (named by its key, as in every
 /// binding; never by its content).

@@ -257,6 +257,42 @@ impl Input {
     }
 }
 
+/// The inputs of a list of pairs a caller passes — params, a requester's extra (unsigned)
+/// params, its headers: what a key and a value of it are refused as. Every binding reads its
+/// lists of pairs through these.
+///
+/// ```
+/// use xnonce_core::input::Pairs;
+/// let e = Pairs::HEADERS.value.ill_formed_value("X-Trace");
+/// assert_eq!(e.code(), xnonce_core::ErrorCode::InvalidParamValue);
+/// assert_eq!(e.message(), "header \"X-Trace\" is not valid Unicode text (it holds a lone surrogate)");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pairs {
+    /// Its keys.
+    pub key: Input,
+    /// Its values, each named by its key.
+    pub value: Input,
+}
+
+impl Pairs {
+    /// Params, signed.
+    pub const PARAMS: Pairs = Pairs {
+        key: Input::ParamKey,
+        value: Input::ParamValue,
+    };
+    /// A requester's extra params, sent but not signed.
+    pub const EXTRA_PARAMS: Pairs = Pairs {
+        key: Input::ExtraParamKey,
+        value: Input::ExtraParamValue,
+    };
+    /// A requester's headers: their names and values (with the codes of params).
+    pub const HEADERS: Pairs = Pairs {
+        key: Input::HeaderName,
+        value: Input::HeaderValue,
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
