@@ -58,33 +58,33 @@ pub struct Server {
 /// The replay store of a running server, shared by every app it builds (a reload keeps it,
 /// and with it every key recorded so far).
 #[derive(Clone)]
-enum ReplayStore {
+enum ServerStore {
     Memory(MemoryStore),
     Journal(JournalStore),
     Redis(Arc<RedisStore>),
 }
 
-impl ReplayStore {
+impl ServerStore {
     /// How many keys the in-process store holds, for the metrics.
     fn replay_keys(&self) -> Option<metrics::ReplayKeys> {
         match self {
-            ReplayStore::Memory(s) => {
+            ServerStore::Memory(s) => {
                 let s = s.clone();
                 Some(Arc::new(move || s.len()))
             }
-            ReplayStore::Journal(s) => {
+            ServerStore::Journal(s) => {
                 let s = s.clone();
                 Some(Arc::new(move || s.len()))
             }
-            ReplayStore::Redis(_) => None,
+            ServerStore::Redis(_) => None,
         }
     }
 
     fn layer(&self, config: &Config, registry: Arc<Registry>) -> crate::XNonceLayer {
         match self {
-            ReplayStore::Memory(s) => layer_for(config, registry, s.clone()),
-            ReplayStore::Journal(s) => layer_for(config, registry, s.clone()),
-            ReplayStore::Redis(s) => layer_for(config, registry, s.clone()),
+            ServerStore::Memory(s) => layer_for(config, registry, s.clone()),
+            ServerStore::Journal(s) => layer_for(config, registry, s.clone()),
+            ServerStore::Redis(s) => layer_for(config, registry, s.clone()),
         }
     }
 }
@@ -93,7 +93,7 @@ impl ReplayStore {
 /// replay store and the metrics' counts (all kept across reloads), and the config running.
 struct Parts {
     registry: Arc<Registry>,
-    store: ReplayStore,
+    store: ServerStore,
     counts: Option<Arc<Metrics>>,
     data_dir: std::path::PathBuf,
     running: std::sync::Mutex<Config>,
@@ -214,9 +214,9 @@ impl Server {
             }
         };
         let store = match &config.replay {
-            ReplayConfig::Memory { persist: false } => ReplayStore::Memory(MemoryStore::new()),
+            ReplayConfig::Memory { persist: false } => ServerStore::Memory(MemoryStore::new()),
             ReplayConfig::Memory { persist: true } => {
-                ReplayStore::Journal(JournalStore::open(&data_dir, now_ms())?)
+                ServerStore::Journal(JournalStore::open(&data_dir, now_ms())?)
             }
             ReplayConfig::Redis {
                 url,
@@ -260,7 +260,7 @@ impl Server {
                          store_unavailable until it answers"
                     ),
                 }
-                ReplayStore::Redis(Arc::new(store))
+                ServerStore::Redis(Arc::new(store))
             }
         };
         let (counts, metrics) = match &config.metrics_listen {
@@ -331,12 +331,12 @@ impl Server {
         stop_draining: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let mut tasks = match &self.parts.store {
-            ReplayStore::Memory(s) => vec![s.spawn_evictor(Duration::from_secs(5))],
-            ReplayStore::Journal(s) => vec![
+            ServerStore::Memory(s) => vec![s.spawn_evictor(Duration::from_secs(5))],
+            ServerStore::Journal(s) => vec![
                 s.spawn_evictor(Duration::from_secs(5)),
                 s.spawn_flusher(journal::FLUSH_INTERVAL),
             ],
-            ReplayStore::Redis(_) => Vec::new(),
+            ServerStore::Redis(_) => Vec::new(),
         };
         if let Some((listener, scrape)) = self.metrics {
             // Scraped until the API's connections are drained; by a few scrapers at
@@ -362,7 +362,7 @@ impl Server {
         for t in tasks {
             t.abort();
         }
-        if let ReplayStore::Journal(s) = &self.parts.store {
+        if let ServerStore::Journal(s) = &self.parts.store {
             // Every request has been answered: write the last buffered journal lines.
             if let Err(e) = s.flush() {
                 tracing::error!(target: "xnonce", error = %e, "cannot write the replay journal at shutdown");
