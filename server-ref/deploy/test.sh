@@ -11,7 +11,8 @@
 #      free loopback port): a signed GET with escaped characters in path and query, a signed
 #      POST with a body, and a one-time link (accepted once, 409 the second time) all pass
 #      through with what the client signed intact;
-#   5. the unit's ExecReload applies a changed config (a route rule added);
+#   5. the unit's ExecReload fails on a wrong config (its `check` line) without signalling the
+#      server, and applies a changed one (a route rule added);
 #   6. SIGTERM stops the server with status 0 within the unit's TimeoutStopSec.
 # Installs systemd's tools and nginx (apt-get) when missing. Exits non-zero on any failure.
 # Binaries: $XNONCE_SERVER_BIN and $XNONCE_CLI_BIN, else built (debug).
@@ -58,8 +59,8 @@ read -r -a argv <<< "$exec_start"
 echo "-- systemd-analyze verify"
 mkdir -p "$root/etc/xnonce" "$root/unit"
 # Unit names are checked against the file name: keep it.
-sed -e "s#^ExecStart=/usr/local/bin/xnonce-server #ExecStart=$server #" \
-  -e "s#/etc/xnonce/server.toml#$root/etc/xnonce/server.toml#" "$unit" > "$root/unit/xnonce-server.service"
+sed -e "s#/usr/local/bin/xnonce-server #$server #g" \
+  -e "s#/etc/xnonce/server.toml#$root/etc/xnonce/server.toml#g" "$unit" > "$root/unit/xnonce-server.service"
 systemd-analyze verify "$root/unit/xnonce-server.service"
 
 echo "-- systemd-analyze security --offline (exposure at most 2.5)"
@@ -154,10 +155,25 @@ PY
 )
 [ "$(tr '\n' ' ' <<< "$statuses")" = "200 409 " ] || { echo "link through nginx: $statuses (want 200 then 409)"; exit 1; }
 
-echo "-- ExecReload applies a changed config"
+echo "-- ExecReload: a wrong config fails the reload, a changed one is applied"
+# The unit's ExecReload lines, in order, as systemd runs them: each must succeed.
+exec_reload() {
+  local line
+  while IFS= read -r line; do
+    line=${line//\$MAINPID/$pid}
+    line=${line//\/usr\/local\/bin\/xnonce-server/$server}
+    line=${line//\/etc\/xnonce\/server.toml/$root/etc/xnonce/server.toml}
+    bash -c "$line" || return 1
+  done < <(value ExecReload)
+}
+cp "$root/etc/xnonce/server.toml" "$root/good.toml"
+printf '[limits]\nmax_body_bytes = 0\n' >> "$root/etc/xnonce/server.toml"
+if exec_reload 2> "$root/check.err"; then echo "a wrong config reloaded"; exit 1; fi
+grep -q "limits.max_body_bytes" "$root/check.err" || { cat "$root/check.err"; exit 1; }
+grep -q "SIGHUP" "$root/server.log" && { echo "SIGHUP sent for a wrong config"; exit 1; }
+cp "$root/good.toml" "$root/etc/xnonce/server.toml"
 printf '[routes.orders]\nlist_get = { page = "req" }\n' >> "$root/etc/xnonce/server.toml"
-reload=$(value ExecReload)
-bash -c "${reload//\$MAINPID/$pid}"
+exec_reload > /dev/null
 for _ in $(seq 1 200); do
   grep -q "SIGHUP: configuration reloaded" "$root/server.log" && break
   sleep 0.1

@@ -48,6 +48,10 @@ enum Command {
     /// With a `[metrics]` table in the config, a second line follows:
     /// `xnonce-server metrics on http://ADDR/metrics`.
     Serve(ServeArgs),
+    /// Check a config as `serve` reads it (at start, and again on SIGHUP), without serving:
+    /// prints `CONFIG: OK` and exits 0, or says what is wrong and exits 1 — for a reload that
+    /// should fail when the file is wrong (the systemd unit's `ExecReload`), as `nginx -t`.
+    Check(ServeArgs),
     /// Manage the client registry.
     Client {
         #[command(subcommand)]
@@ -610,6 +614,17 @@ fn main() -> ExitCode {
     }
     match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Check(args) => match args.resolve() {
+            Ok(_) => {
+                let config = args.config.as_deref().map_or_else(
+                    || "the built-in config".to_string(),
+                    |p| p.display().to_string(),
+                );
+                println!("{config}: OK");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
         Command::Client { command } => client(command),
     }
 }

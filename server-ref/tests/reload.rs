@@ -4,7 +4,9 @@
 //! * the replay store is kept: a request accepted before the reload is a replay after it;
 //! * a config that changes what only a restart applies (`listen`), or one that cannot be
 //!   read, is refused with a log line saying why, and the running config stays;
-//! * SIGTERM still stops the server with status 0.
+//! * SIGTERM still stops the server with status 0;
+//! * `xnonce-server check --config F` (the systemd unit's `ExecReload`, before the SIGHUP)
+//!   exits 0 for a config `serve` takes and 1, saying why, for one it refuses.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -159,4 +161,55 @@ fn sighup_reloads_the_config_keeps_the_replay_store_and_refuses_what_needs_a_res
     }
     assert!(!log.contains(secret.expose()), "a secret in the log");
     assert!(s.signal("-TERM").success());
+}
+
+/// `check` reads a config as `serve` and a reload do: OK, or exit 1 naming the file and what
+/// is wrong (a TOML error, a value out of range).
+#[test]
+fn check_says_whether_serve_would_take_a_config() {
+    let d = Dirs::new("check");
+    let config = d.base.join("server.toml");
+    let check = || {
+        command(&["check", "--config"])
+            .arg(&config)
+            .arg("--data")
+            .arg(&d.data)
+            .arg("--key-file")
+            .arg(&d.key)
+            .output()
+            .unwrap()
+    };
+    std::fs::write(&config, AFTER).unwrap();
+    let out = check();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{}: OK\n", config.display())
+    );
+    for (text, why) in [
+        ("listen = [", "line 1, column 11"),
+        (
+            "[limits]\nmax_body_bytes = 0",
+            "limits.max_body_bytes: must be at least 1",
+        ),
+        (
+            "[routes.shop]\nlist_get = { page = \"maybe\" }",
+            "routes.shop.list_get.page: a rule is",
+        ),
+    ] {
+        std::fs::write(&config, text).unwrap();
+        let out = check();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{text}: {err}");
+        assert!(
+            out.stdout.is_empty() && err.contains("server.toml") && err.contains(why),
+            "{text}: {err}"
+        );
+    }
+    // Nothing was created: no data dir, no key.
+    assert!(!d.data.exists() && !d.key.exists());
 }
