@@ -10,6 +10,8 @@
 # Prints the test's rows and `N passed, M failed`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=SCRIPTDIR/listening.sh
+source server-ref/listening.sh
 export CI=true CARGO_TERM_COLOR=never DEBIAN_FRONTEND=noninteractive
 
 need=()
@@ -122,13 +124,8 @@ for i in 1 2; do
   RUST_LOG=warn "$server" serve --demo --config "$work/server.toml" \
     --listen 127.0.0.1:0 "${registry[@]}" > "$work/server$i.out" 2> "$work/server$i.log" &
   pids+=($!)
-  addr=
-  for _ in $(seq 1 100); do
-    addr=$(sed -n 's|^xnonce-server listening on http://||p' "$work/server$i.out" | head -1)
-    [ -n "$addr" ] && break
-    sleep 0.1
-  done
-  [ -n "$addr" ] || { echo "server $i did not start"; cat "$work/server$i.log"; exit 1; }
+  url=$(wait_listening "$work/server$i.out" "${pids[-1]}" "$work/server$i.log" 10)
+  addr=${url#http://}
   upstreams="$upstreams    server $addr;
 "
 done

@@ -7,6 +7,8 @@
 # Idempotent, non-interactive; exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=SCRIPTDIR/listening.sh
+source server-ref/listening.sh
 export CI=true CARGO_TERM_COLOR=never
 
 log=
@@ -59,14 +61,7 @@ registry=(--data "$work/data" --key-file "$work/registry.key")   # nothing in ~/
 "$server" serve --demo --listen 127.0.0.1:0 "${registry[@]}" \
   > "$work/stdout" 2> "$work/server.log" &
 server_pid=$!
-url=
-for _ in $(seq 1 100); do
-  url=$(sed -n 's/^xnonce-server listening on //p' "$work/stdout" | head -1)
-  [ -n "$url" ] && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log"; exit 1; }
-  sleep 0.1
-done
-[ -n "$url" ] || { echo "server did not start"; cat "$work/server.log"; exit 1; }
+url=$(wait_listening "$work/stdout" "$server_pid" "$work/server.log" 10)
 timeout 300 "$conformance" server --base-url "$url" --client conformance \
   --secret-file "$work/secret" --second-client conformance2 --second-secret-file "$work/secret2" \
   | tee "$work/suite"

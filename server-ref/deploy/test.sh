@@ -19,6 +19,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 here="server-ref/deploy"
+# shellcheck source=SCRIPTDIR/../listening.sh
+source server-ref/listening.sh
 
 if ! command -v systemd-analyze >/dev/null; then
   echo "== installing systemd's tools (apt-get), for systemd-analyze"
@@ -78,14 +80,7 @@ args=("${args[@]/\/etc\/xnonce\/server.toml/$root/etc/xnonce/server.toml}")
 : > "$root/stdout"
 (umask 0077 && exec "$server" "${args[@]}" > "$root/stdout" 2> "$root/server.log") &
 pid=$!
-url=
-for _ in $(seq 1 200); do
-  url=$(sed -n 's/^xnonce-server listening on //p' "$root/stdout" | head -1)
-  [ -n "$url" ] && break
-  kill -0 "$pid" 2>/dev/null || { cat "$root/server.log"; exit 1; }
-  sleep 0.1
-done
-[ -n "$url" ] || { echo "server did not start"; cat "$root/server.log"; exit 1; }
+url=$(wait_listening "$root/stdout" "$pid" "$root/server.log" 20)
 # README: sudo -u xnonce xnonce-server client add billing --config /etc/xnonce/server.toml
 "$server" client add billing --config "$root/etc/xnonce/server.toml" > "$root/secret"
 [ "$(stat -c %a "$state/registry.key")" = 600 ] || { echo "registry key is not 0600"; exit 1; }
