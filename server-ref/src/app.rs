@@ -138,6 +138,16 @@ fn verified_app(handler: Router, layer: XNonceLayer, rate_limit: Option<RateLimi
 /// ```
 pub fn app_for(config: &Config, layer: XNonceLayer) -> Router {
     let rate_limit = config.rate_limit.clone().map(RateLimitLayer::new);
+    app_limited_by(config, layer, rate_limit)
+}
+
+/// [`app_for`] with the rate limit given (the server's, whose buckets outlive a reload)
+/// rather than made from `config.rate_limit`.
+pub(crate) fn app_limited_by(
+    config: &Config,
+    layer: XNonceLayer,
+    rate_limit: Option<RateLimitLayer>,
+) -> Router {
     let router = if config.demo {
         demo_app(layer, rate_limit)
     } else if let Some(upstream) = &config.upstream {

@@ -109,6 +109,7 @@ struct Bucket {
 
 #[derive(Debug, Default)]
 struct Table {
+    config: RateLimitConfig,
     buckets: HashMap<String, Bucket>,
     sweep_len: usize,
     swept_at: Duration,
@@ -117,7 +118,6 @@ struct Table {
 /// The buckets of every client. Cheap to share (`Arc`).
 #[derive(Debug)]
 pub struct RateLimiter {
-    config: RateLimitConfig,
     table: Mutex<Table>,
     epoch: Instant,
 }
@@ -126,8 +126,8 @@ impl RateLimiter {
     /// A limiter for a configuration.
     pub fn new(config: RateLimitConfig) -> RateLimiter {
         RateLimiter {
-            config,
             table: Mutex::new(Table {
+                config,
                 sweep_len: MIN_SWEEP_LEN,
                 ..Table::default()
             }),
@@ -142,14 +142,14 @@ impl RateLimiter {
 
     /// As [`RateLimiter::check`], at `now` (time since the limiter was made; for tests).
     pub fn check_at(&self, client: &str, now: Duration) -> Result<(), Duration> {
-        let Some(rate) = self.config.rate_for(client) else {
+        let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(rate) = table.config.rate_for(client) else {
             return Ok(());
         };
-        let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
         if table.buckets.len() >= table.sweep_len
             || now.saturating_sub(table.swept_at) >= SWEEP_EVERY
         {
-            self.sweep(&mut table, now);
+            sweep(&mut table, now);
         }
         let burst = f64::from(rate.burst);
         let bucket = match table.buckets.get_mut(client) {
@@ -159,8 +159,7 @@ impl RateLimiter {
                 at: now,
             }),
         };
-        let elapsed = now.saturating_sub(bucket.at).as_secs_f64();
-        bucket.tokens = (bucket.tokens + elapsed * rate.per_second).min(burst);
+        bucket.tokens = refilled(bucket, rate, now);
         bucket.at = bucket.at.max(now);
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
@@ -170,19 +169,30 @@ impl RateLimiter {
         }
     }
 
-    /// Drops the buckets that have refilled completely (the same as having none).
-    fn sweep(&self, table: &mut Table, now: Duration) {
-        table
-            .buckets
-            .retain(|client, b| match self.config.rate_for(client) {
-                Some(rate) => {
-                    let elapsed = now.saturating_sub(b.at).as_secs_f64();
-                    b.tokens + elapsed * rate.per_second < f64::from(rate.burst)
-                }
-                None => false,
-            });
-        table.sweep_len = (table.buckets.len() * 2).max(MIN_SWEEP_LEN);
-        table.swept_at = now;
+    /// Limits by `config` from now on, keeping the buckets (what a config reload does): a
+    /// client keeps the tokens it has, refilled from now on at its new rate up to its new
+    /// burst; the buckets of clients no longer limited, and full ones, are dropped.
+    pub fn reconfigure(&self, config: RateLimitConfig) {
+        self.reconfigure_at(config, self.epoch.elapsed());
+    }
+
+    /// As [`RateLimiter::reconfigure`], at `now` (time since the limiter was made; for tests).
+    pub fn reconfigure_at(&self, config: RateLimitConfig, now: Duration) {
+        let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
+        let Table {
+            config: old,
+            buckets,
+            ..
+        } = &mut *table;
+        // Each bucket as it stands now, refilled at the old rate up to then.
+        for (client, b) in buckets.iter_mut() {
+            if let Some(rate) = old.rate_for(client) {
+                b.tokens = refilled(b, rate, now);
+                b.at = b.at.max(now);
+            }
+        }
+        table.config = config;
+        sweep(&mut table, now);
     }
 
     /// The number of buckets held (for tests and metrics).
@@ -198,6 +208,27 @@ impl RateLimiter {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Drops the buckets that have refilled completely (the same as having none), and those of
+/// clients the table's config does not limit.
+fn sweep(table: &mut Table, now: Duration) {
+    let Table {
+        config, buckets, ..
+    } = table;
+    buckets.retain(|client, b| match config.rate_for(client) {
+        Some(rate) => refilled(b, rate, now) < f64::from(rate.burst),
+        None => false,
+    });
+    table.sweep_len = (table.buckets.len() * 2).max(MIN_SWEEP_LEN);
+    table.swept_at = now;
+}
+
+/// The tokens `b` holds at `now`: refilled at `rate` since it was last brought up to date, at
+/// most `rate.burst`.
+fn refilled(b: &Bucket, rate: Rate, now: Duration) -> f64 {
+    let elapsed = now.saturating_sub(b.at).as_secs_f64();
+    (b.tokens + elapsed * rate.per_second).min(f64::from(rate.burst))
 }
 
 /// How long `missing` tokens take to come back at `per_second`, at most [`MAX_WAIT`]. Never
@@ -254,9 +285,13 @@ pub struct RateLimitLayer {
 impl RateLimitLayer {
     /// A layer with its own buckets.
     pub fn new(config: RateLimitConfig) -> RateLimitLayer {
-        RateLimitLayer {
-            limiter: Arc::new(RateLimiter::new(config)),
-        }
+        RateLimitLayer::with_limiter(Arc::new(RateLimiter::new(config)))
+    }
+
+    /// A layer over an existing limiter and its buckets (several layers, or the apps before
+    /// and after a config reload, can share one).
+    pub fn with_limiter(limiter: Arc<RateLimiter>) -> RateLimitLayer {
+        RateLimitLayer { limiter }
     }
 
     /// The shared limiter.
@@ -397,6 +432,45 @@ mod tests {
             assert!(l.check_at(&format!("d{i}"), t).is_ok());
         }
         assert_eq!(l.len(), 100);
+    }
+
+    #[test]
+    fn a_reconfigured_limiter_keeps_its_buckets_under_the_new_rates() {
+        let l = limiter(1.0, 2);
+        let t = Duration::from_secs(10);
+        for client in ["a", "b", "c"] {
+            assert!(l.check_at(client, t).is_ok());
+            assert!(l.check_at(client, t).is_ok());
+            assert!(l.check_at(client, t).is_err(), "{client}: burst of 2");
+        }
+        // Half a second later: half a token each, refilled at the old rate (1/s). "b" is no
+        // longer limited and "c" gets a burst of 10 at 1 token every 4 s.
+        let t = t + Duration::from_millis(500);
+        l.reconfigure_at(
+            RateLimitConfig {
+                default: Some(Rate::new(4.0, Some(2)).unwrap()),
+                clients: BTreeMap::from([
+                    ("b".to_string(), None),
+                    ("c".to_string(), Some(Rate::new(0.25, Some(10)).unwrap())),
+                ]),
+            },
+            t,
+        );
+        assert_eq!(l.len(), 2, "b's bucket dropped");
+        for _ in 0..50 {
+            assert!(l.check_at("b", t).is_ok());
+        }
+        // "a": half a token now, and the other half an eighth of a second later (4/s).
+        let wait = l.check_at("a", t).unwrap_err();
+        assert!((wait.as_secs_f64() - 0.125).abs() < 1e-9, "{wait:?}");
+        assert!(l.check_at("a", t + Duration::from_millis(125)).is_ok());
+        // "c": no fresh burst of 10; half a token, the other half 2 s later (0.25/s).
+        let wait = l.check_at("c", t).unwrap_err();
+        assert!((wait.as_secs_f64() - 2.0).abs() < 1e-9, "{wait:?}");
+
+        // Back to no limit at all: every bucket goes.
+        l.reconfigure_at(RateLimitConfig::default(), t);
+        assert!(l.is_empty());
     }
 
     #[test]

@@ -7,10 +7,13 @@ use std::time::Duration;
 
 use axum::Router;
 
+use crate::app::app_limited_by;
 use crate::live_router::LiveRouter;
+use crate::rate_limit::{RateLimitConfig, RateLimiter};
 use crate::{
-    app_for, connections, journal, layer_for, metrics, now_ms, redis_store, registry, Config,
-    ConnectionLimits, JournalStore, MemoryStore, Metrics, RedisStore, Registry, ReplayConfig,
+    connections, journal, layer_for, metrics, now_ms, redis_store, registry, Config,
+    ConnectionLimits, JournalStore, MemoryStore, Metrics, RateLimitLayer, RedisStore, Registry,
+    ReplayConfig,
 };
 
 /// A server bound to its address, ready to run: what `xnonce-server serve` does.
@@ -90,10 +93,12 @@ impl ServerStore {
 }
 
 /// What the server's app is built from, at start and at each reload: the registry, the
-/// replay store and the metrics' counts (all kept across reloads), and the config running.
+/// replay store, the rate limiter's buckets and the metrics' counts (all kept across
+/// reloads), and the config running.
 struct Parts {
     registry: Arc<Registry>,
     store: ServerStore,
+    limiter: Arc<RateLimiter>,
     counts: Option<Arc<Metrics>>,
     data_dir: std::path::PathBuf,
     running: std::sync::Mutex<Config>,
@@ -101,12 +106,19 @@ struct Parts {
 
 impl Parts {
     /// The app `config` describes, over these parts.
+    /// The limiter takes `config`'s rates from now on.
     fn app(&self, config: &Config) -> Router {
         let layer = self.store.layer(config, self.registry.clone());
+        self.limiter
+            .reconfigure(config.rate_limit.clone().unwrap_or_default());
+        let rate_limit = config
+            .rate_limit
+            .as_ref()
+            .map(|_| RateLimitLayer::with_limiter(self.limiter.clone()));
         match &self.counts {
-            None => app_for(config, layer),
+            None => app_limited_by(config, layer, rate_limit),
             Some(counts) => metrics::count_answers(
-                app_for(config, layer.metrics(counts.clone())),
+                app_limited_by(config, layer.metrics(counts.clone()), rate_limit),
                 counts.clone(),
             ),
         }
@@ -149,7 +161,8 @@ pub struct Reloader {
 impl Reloader {
     /// Serves `config` from the next request on, on every connection, with the same
     /// registry, replay store (every key recorded so far) and metrics: its routes, windows,
-    /// schemes, body limits, rate limits (their buckets start full again) and upstream.
+    /// schemes, body limits, rate limits (each client keeps the tokens it has, refilled at its
+    /// new rate up to its new burst: [`RateLimiter::reconfigure`]) and upstream.
     /// Refuses, changing nothing, a config whose `data_dir` (`data_dir` here: the one the
     /// reloaded config resolves to) or other parts only a restart can change differ from the
     /// running one's ([`Config::restart_only_changes`]), naming them.
@@ -275,6 +288,7 @@ impl Server {
         let parts = Arc::new(Parts {
             registry,
             store,
+            limiter: Arc::new(RateLimiter::new(RateLimitConfig::default())),
             counts,
             data_dir,
             running: std::sync::Mutex::new(config.clone()),

@@ -2,6 +2,7 @@
 //! * changed route rules apply from the next request on, on new connections and on a
 //!   keep-alive connection opened before the reload;
 //! * the replay store is kept: a request accepted before the reload is a replay after it;
+//!   so are the rate limit's buckets: a client that spent its burst gets none back;
 //! * a config that changes what only a restart applies (`listen`), or one that cannot be
 //!   read, is refused with a log line saying why, and the running config stays;
 //! * SIGTERM still stops the server with status 0;
@@ -18,26 +19,38 @@ mod common;
 
 use common::{command, spawn_serve, Dirs, Served};
 
-/// The route rules before the reload: `page` required on `GET /shop/list`.
+/// The route rules before the reload: `page` required on `GET /shop/list`; client `batch`
+/// limited to one request now and then (a token every 10,000 s).
 const BEFORE: &str = r#"listen = "127.0.0.1:0"
 [routes.shop]
 list_get = { page = "req" }
 [routes.admin]
 status_get = {}
+[rate_limit.clients.batch]
+requests_per_second = 0.0001
+burst = 1
 "#;
 
-/// After: `page` excluded.
+/// After: `page` excluded; `batch`'s bucket twice as large.
 const AFTER: &str = r#"listen = "127.0.0.1:0"
 [routes.shop]
 list_get = { page = "exc" }
 [routes.admin]
 status_get = {}
+[rate_limit.clients.batch]
+requests_per_second = 0.0001
+burst = 2
 "#;
 
 /// A signed `GET` of `path` with `params` as its query, as HTTP/1.1 text on a keep-alive
 /// connection to `authority`.
-fn signed_get(authority: &str, secret: &Secret, path: &str, params: &[(&str, &str)]) -> String {
-    let input = SignInput::new(Scheme::V2, "GET", path, "svc")
+fn signed_get(
+    authority: &str,
+    (client, secret): (&str, &Secret),
+    path: &str,
+    params: &[(&str, &str)],
+) -> String {
+    let input = SignInput::new(Scheme::V2, "GET", path, client)
         .params(params.iter().copied())
         .host(authority);
     let signed = sign(&input, secret).unwrap();
@@ -109,6 +122,7 @@ fn hang_up(s: &Served, outcome: &str, n: usize) -> String {
 fn sighup_reloads_the_config_keeps_the_replay_store_and_refuses_what_needs_a_restart() {
     let d = Dirs::new("reload");
     let secret = d.registry().add("svc").unwrap();
+    let batch = d.registry().add("batch").unwrap();
     let config = d.base.join("server.toml");
     std::fs::write(&config, BEFORE).unwrap();
     let mut cmd = command(&["serve", "--config"]);
@@ -119,13 +133,18 @@ fn sighup_reloads_the_config_keeps_the_replay_store_and_refuses_what_needs_a_res
         .arg(&d.key);
     let mut s = spawn_serve(cmd, &d.fresh("server", "log")).unwrap_or_else(|e| panic!("{e:?}"));
     let (authority, connect) = (s.base.authority.clone(), s.base.connect.clone());
-    let get = |path: &str, params: &[(&str, &str)]| signed_get(&authority, &secret, path, params);
+    let get = |path: &str, params: &[(&str, &str)]| {
+        signed_get(&authority, ("svc", &secret), path, params)
+    };
+    let batch_get = || signed_get(&authority, ("batch", &batch), "/admin/status", &[]);
 
     let mut early = Connection::open(&connect);
     assert_eq!(early.status(&get("/shop/list", &[])), 422, "page required");
     assert_eq!(early.status(&get("/shop/list", &[("page", "1")])), 200);
     let accepted_before = get("/admin/status", &[]);
     assert_eq!(early.status(&accepted_before), 200);
+    assert_eq!(early.status(&batch_get()), 200);
+    assert_eq!(early.status(&batch_get()), 429, "batch's one token spent");
 
     std::fs::write(&config, AFTER).unwrap();
     hang_up(&s, "SIGHUP: configuration reloaded", 1);
@@ -141,6 +160,8 @@ fn sighup_reloads_the_config_keeps_the_replay_store_and_refuses_what_needs_a_res
     }
     // The replay store is the same one.
     assert_eq!(late.status(&accepted_before), 409);
+    // So are the rate limit's buckets: a larger burst is room to refill, not a fresh one.
+    assert_eq!(late.status(&batch_get()), 429, "batch's bucket kept");
 
     // What only a restart applies: refused, named, the running config kept.
     std::fs::write(&config, AFTER.replace("127.0.0.1:0", "127.0.0.1:1")).unwrap();
