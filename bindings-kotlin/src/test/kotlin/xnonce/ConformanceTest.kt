@@ -210,99 +210,71 @@ fun checkVector(v: Map<String, Any?>): String? {
         }
 }
 
-/** Runs [block], which must throw an XNonceException of type [T] with [code]; returns it. */
-inline fun <reified T : XNonceException> expectError(
-    code: String,
-    block: () -> Unit,
-): T {
-    try {
-        block()
-    } catch (e: XNonceException) {
-        check(e is T) { "expected ${T::class.simpleName}, got ${e::class.simpleName}: ${e.message}" }
-        check(e.code == code) { "expected $code, got ${e.code}" }
-        return e
-    }
-    error("expected $code, but the call succeeded")
-}
-
 /** The error checks; each failed check throws IllegalStateException. Returns how many ran. */
 fun errorChecks(): Int {
-    var n = 0
-
-    fun ok(
-        cond: Boolean,
-        what: String,
-    ) {
-        check(cond) { what }
-        n++
-    }
+    val c = Checks()
     val ts = 1_700_000_000_000uL
-    expectError<XNonceException.Input>("invalid_secret") { sign(Scheme.V1, "GET", "/a/b", listOf(), "c", "") }
-    expectError<XNonceException.Input>("invalid_host") { sign(Scheme.V2, "GET", "/a/b", listOf(), "c", SECRET) }
-    expectError<XNonceException.Format>("malformed_header") { parseHeader("not a header") }
-    expectError<XNonceException.Format>("malformed_ottoken") { ottokenDecode("!") }
+    c.refuses<XNonceException.Input>("invalid_secret") { sign(Scheme.V1, "GET", "/a/b", listOf(), "c", "") }
+    c.refuses<XNonceException.Input>("invalid_host") { sign(Scheme.V2, "GET", "/a/b", listOf(), "c", SECRET) }
+    c.refuses<XNonceException.Format>("malformed_header") { parseHeader("not a header") }
+    c.refuses<XNonceException.Format>("malformed_ottoken") { ottokenDecode("!") }
     // The base class carries the code too (what most callers catch).
     val base: XNonceException =
-        expectError<XNonceException.Input>("invalid_client_id") {
+        c.refuses<XNonceException.Input>("invalid_client_id") {
             sign(Scheme.V1, "GET", "/a/b", listOf(), "bad client", SECRET)
         }
-    ok(base.code == "invalid_client_id" && base.message!!.contains("invalid_client_id"), "base .code / .message")
-    ok(base.httpStatus == 400, "invalid_client_id .httpStatus 400")
-    n += 5
+    c.ok(base.code == "invalid_client_id" && base.message!!.contains("invalid_client_id"), "base .code / .message")
+    c.ok(base.httpStatus == 400, "invalid_client_id .httpStatus 400")
 
     val header = sign(Scheme.V2, "GET", "/admin/status", params("a" to "1"), "svc", SECRET, timestamp = ts, host = "api.test")
     Verifier(mapOf("svc" to listOf(SECRET))).use { verifier ->
         val got = verifier.verifyOnce("GET", "/admin/status?a=1", host = "api.test", xNonce = header, now = ts + 1000uL)
-        ok(got.client == "svc" && got.params == params("a" to "1") && got.scheme == Scheme.V2, "verified fields")
+        c.ok(got.client == "svc" && got.params == params("a" to "1") && got.scheme == Scheme.V2, "verified fields")
         val replayed =
-            expectError<XNonceException.Auth>("replayed") {
+            c.refuses<XNonceException.Auth>("replayed") {
                 verifier.verifyOnce("GET", "/admin/status?a=1", host = "api.test", xNonce = header, now = ts + 1000uL)
             }
-        ok(replayed.httpStatus == 409, "replayed .httpStatus 409")
+        c.ok(replayed.httpStatus == 409, "replayed .httpStatus 409")
         val stale =
-            expectError<XNonceException.Auth>("expired") {
+            c.refuses<XNonceException.Auth>("expired") {
                 verifier.verify("GET", "/admin/status?a=1", host = "api.test", xNonce = header, now = ts + 60_000uL)
             }
-        ok(stale.serverTime?.split(' ')?.size == 2, "expired carries the server-time hint")
-        ok(stale.httpStatus == 401, "expired .httpStatus 401")
+        c.ok(stale.serverTime?.split(' ')?.size == 2, "expired carries the server-time hint")
+        c.ok(stale.httpStatus == 401, "expired .httpStatus 401")
         // RFC 9112 §3.2.2: an absolute-form target's authority is the host, not the Host field.
         val absolute = verifier.verify("GET", "http://api.test/admin/status?a=1", host = "proxy.test", xNonce = header, now = ts + 1000uL)
-        ok(absolute.params == params("a" to "1"), "absolute-form target verified with its authority")
+        c.ok(absolute.params == params("a" to "1"), "absolute-form target verified with its authority")
         // What a server sends back: the reference server's bytes, in the credential's style.
         val again = refusalAnswer(replayed, "/admin/status?a=1", xNonce = header)
-        ok(again.status.toInt() == 409, "replayed answer 409")
-        ok(again.headers == listOf(HttpHeader("Content-Type", "application/problem+json")), "problem headers")
-        ok(again.body.startsWith("{\"type\":\"https://xnonce.dev/errors/replayed\",\"title\":\"Request already used\""), again.body)
+        c.ok(again.status.toInt() == 409, "replayed answer 409")
+        c.ok(again.headers == listOf(HttpHeader("Content-Type", "application/problem+json")), "problem headers")
+        c.ok(again.body.startsWith("{\"type\":\"https://xnonce.dev/errors/replayed\",\"title\":\"Request already used\""), again.body)
         val staleAnswer = refusalAnswer(stale, "/admin/status?a=1", xNonce = header)
-        ok(staleAnswer.headers.any { it.name == "X-Nonce-Server-Time" && it.value == stale.serverTime }, "stale answer's time header")
-        ok(staleAnswer.body.contains("\"server_time_mac\""), "stale problem document's MAC")
+        c.ok(staleAnswer.headers.any { it.name == "X-Nonce-Server-Time" && it.value == stale.serverTime }, "stale answer's time header")
+        c.ok(staleAnswer.body.contains("\"server_time_mac\""), "stale problem document's MAC")
         val v1 = refusalAnswer(replayed, "/admin/status?a=1", xNonce = "${"0".repeat(64)} svc 1700000000000")
-        ok(v1.status.toInt() == 409 && v1.body == "ottoken already used", "v1 answer: em-secure-api's text")
+        c.ok(v1.status.toInt() == 409 && v1.body == "ottoken already used", "v1 answer: em-secure-api's text")
         val none = refusalAnswer(XNonceException.Format("missing_header", "no credential"), "/admin/status")
-        ok(none.status.toInt() == 401 && none.body == "Method or nonce not provided", "no credential: v1 text")
-        expectError<XNonceException.Auth>("signature_mismatch") {
+        c.ok(none.status.toInt() == 401 && none.body == "Method or nonce not provided", "no credential: v1 text")
+        c.refuses<XNonceException.Auth>("signature_mismatch") {
             verifier.verify("GET", "/admin/status?a=2", host = "api.test", xNonce = header, now = ts)
         }
-        expectError<XNonceException.Format>("missing_header") { verifier.verify("GET", "/admin/status", now = ts) }
-        n += 4
+        c.refuses<XNonceException.Format>("missing_header") { verifier.verify("GET", "/admin/status", now = ts) }
     }
     Verifier(mapOf("other" to listOf(SECRET))).use { stranger ->
-        expectError<XNonceException.Auth>("unknown_client") {
+        c.refuses<XNonceException.Auth>("unknown_client") {
             stranger.verify("GET", "/admin/status?a=1", host = "api.test", xNonce = header, now = ts)
         }
-        n++
     }
     Verifier(mapOf("svc" to listOf(SECRET)), schemes = listOf(Scheme.V1)).use { v1Only ->
-        expectError<XNonceException.Format>("unsupported_scheme") {
+        c.refuses<XNonceException.Format>("unsupported_scheme") {
             v1Only.verify("GET", "/admin/status?a=1", host = "api.test", xNonce = header, now = ts)
         }
-        n++
     }
-    expectError<XNonceException.Format>("unsupported_scheme") {
+    c.refuses<XNonceException.Format>("unsupported_scheme") {
         Verifier(mapOf("svc" to listOf(SECRET)), schemes = listOf()).close()
     }
-    n++
-    return n
+    return c.ran
 }
 
 fun main(args: Array<String>) {

@@ -9,20 +9,12 @@ const val LEAK_CANARY_SECRET = "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00
 
 /** The redaction checks; each failed check throws IllegalStateException. Returns how many ran. */
 fun redactionChecks(): Int {
-    var n = 0
-
-    fun ok(
-        cond: Boolean,
-        what: String,
-    ) {
-        check(cond) { what }
-        n++
-    }
+    val c = Checks()
 
     fun noSecret(
         text: String,
         what: String,
-    ) = ok(!text.contains(LEAK_CANARY_SECRET), "$what shows the secret: $text")
+    ) = c.ok(!text.contains(LEAK_CANARY_SECRET), "$what shows the secret: $text")
 
     val ts = 1_700_000_000_000uL
     val p = params("user" to "phil", "opt" to "a b")
@@ -32,10 +24,13 @@ fun redactionChecks(): Int {
 
     // The test means something only if the secret really is in the v1 canonical string, and
     // the canonical stays reachable when asked for explicitly (the conformance vectors need it).
-    ok(signed.canonical == "GET/admin/statususer=phil&opt=a+bsvc${LEAK_CANARY_SECRET}$ts", "v1 canonical: ${signed.canonical.length} chars")
-    ok(signedLink.signed.canonical == signed.canonical, "the link's canonical")
+    c.ok(
+        signed.canonical == "GET/admin/statususer=phil&opt=a+bsvc${LEAK_CANARY_SECRET}$ts",
+        "v1 canonical: ${signed.canonical.length} chars",
+    )
+    c.ok(signedLink.signed.canonical == signed.canonical, "the link's canonical")
     val (_, _, destructured) = signed
-    ok(destructured == signed.canonical, "destructuring still yields the canonical")
+    c.ok(destructured == signed.canonical, "destructuring still yields the canonical")
 
     for ((what, value) in listOf<Pair<String, Any>>("signed" to signed, "signedLink" to signedLink)) {
         noSecret(value.toString(), "$what.toString()")
@@ -49,15 +44,15 @@ fun redactionChecks(): Int {
 
     // Redacted, not dropped: everything else still prints, and the output says what was hidden.
     val shown = signed.toString()
-    ok(shown.startsWith("Signed(") && shown.contains("canonical=<redacted>"), "Signed.toString(): $shown")
-    ok(shown.contains(signed.xNonce) && shown.contains(signed.ottoken) && shown.contains("timestamp=$ts"), "other fields: $shown")
-    ok(signedLink.toString().contains(signedLink.url), "SignedLink.toString() shows the url: $signedLink")
+    c.ok(shown.startsWith("Signed(") && shown.contains("canonical=<redacted>"), "Signed.toString(): $shown")
+    c.ok(shown.contains(signed.xNonce) && shown.contains(signed.ottoken) && shown.contains("timestamp=$ts"), "other fields: $shown")
+    c.ok(signedLink.toString().contains(signedLink.url), "SignedLink.toString() shows the url: $signedLink")
 
     // v2 canonicals hold no secret, but are redacted the same way (one rule, no scheme to check).
     val v2 = signDetailed(Scheme.V2, "GET", "/a/b", listOf(), "svc", LEAK_CANARY_SECRET, timestamp = ts, host = "api.test")
-    ok(!v2.toString().contains(v2.canonical) && v2.toString().contains("nonce=${v2.nonce}"), "v2 Signed.toString(): $v2")
+    c.ok(!v2.toString().contains(v2.canonical) && v2.toString().contains("nonce=${v2.nonce}"), "v2 Signed.toString(): $v2")
 
     // The data class's equality is unchanged by the custom toString.
-    ok(signed == signDetailed(Scheme.V1, "GET", "/admin/status", p, "svc", LEAK_CANARY_SECRET, timestamp = ts), "equals")
-    return n
+    c.ok(signed == signDetailed(Scheme.V1, "GET", "/admin/status", p, "svc", LEAK_CANARY_SECRET, timestamp = ts), "equals")
+    return c.ran
 }
