@@ -47,7 +47,7 @@ impl OptionKeys for RequestParts {
 )]
 pub fn sign_request(
     env: &Env,
-    scheme: String,
+    scheme: Text,
     method: Text,
     target: Text,
     client: Text,
@@ -55,7 +55,7 @@ pub fn sign_request(
     parts: Option<Checked<RequestParts>>,
 ) -> napi::Result<String> {
     guard(env, || {
-        let scheme: Scheme = scheme.parse()?;
+        let scheme: Scheme = scheme.check(Input::Scheme)?.parse()?;
         let parts = parts.map(Checked::into_inner).unwrap_or_default();
         let method = method.check(Input::Method)?;
         // A lone surrogate anywhere in the target is `invalid_path`, as in Python (and as the

@@ -58,14 +58,14 @@ pub struct SignedDetails {
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn input(
     env: &Env,
-    scheme: &str,
+    scheme: Text,
     method: Text,
     path: Text,
     params: Option<Unknown<'_>>,
     client: Text,
     options: Option<Checked<SignOptions>>,
 ) -> Outcome<SignInput> {
-    let scheme: Scheme = scheme.parse()?;
+    let scheme: Scheme = scheme.check(Input::Scheme)?.parse()?;
     let options = options.map(Checked::into_inner).unwrap_or_default();
     Ok(SignInput {
         scheme,
@@ -97,7 +97,7 @@ pub(crate) fn secret_of(text: Text) -> Outcome<Secret> {
 #[allow(clippy::too_many_arguments)]
 pub fn sign_keys_checked(
     env: &Env,
-    scheme: String,
+    scheme: Text,
     method: Text,
     path: Text,
     params: Option<Unknown<'_>>,
@@ -117,7 +117,7 @@ pub fn sign_keys_checked(
 #[allow(clippy::too_many_arguments)]
 pub fn sign(
     env: &Env,
-    scheme: String,
+    scheme: Text,
     method: Text,
     path: Text,
     params: Option<Unknown<'_>>,
@@ -126,7 +126,7 @@ pub fn sign(
     options: Option<Checked<SignOptions>>,
 ) -> napi::Result<String> {
     guard(env, || {
-        let input = input(env, &scheme, method, path, params, client, options)?;
+        let input = input(env, scheme, method, path, params, client, options)?;
         Ok(xnonce_core::sign_header_value(&input, &secret_of(secret)?)?)
     })
 }
@@ -141,7 +141,7 @@ pub fn sign(
 #[allow(clippy::too_many_arguments)]
 pub fn sign_detailed<'env>(
     env: &'env Env,
-    scheme: String,
+    scheme: Text,
     method: Text,
     path: Text,
     params: Option<Unknown<'_>>,
@@ -150,7 +150,7 @@ pub fn sign_detailed<'env>(
     options: Option<Checked<SignOptions>>,
 ) -> napi::Result<Object<'env>> {
     let details = guard(env, || {
-        let input = input(env, &scheme, method, path, params, client, options)?;
+        let input = input(env, scheme, method, path, params, client, options)?;
         let signed = xnonce_core::sign(&input, &secret_of(secret)?)?;
         Ok(details(signed))
     })?;
@@ -204,7 +204,7 @@ pub(crate) fn details(signed: xnonce_core::Signed) -> SignedDetails {
 #[allow(clippy::too_many_arguments)]
 pub fn link(
     env: &Env,
-    scheme: String,
+    scheme: Text,
     method: Text,
     path: Text,
     params: Option<Unknown<'_>>,
@@ -214,7 +214,7 @@ pub fn link(
     options: Option<Checked<SignOptions>>,
 ) -> napi::Result<String> {
     guard(env, || {
-        let input = input(env, &scheme, method, path, params, client, options)?;
+        let input = input(env, scheme, method, path, params, client, options)?;
         Ok(xnonce_core::link(&input, &secret_of(secret)?, &url(base_url)?)?.url)
     })
 }
@@ -248,7 +248,7 @@ pub struct LinkDetails {
 #[allow(clippy::too_many_arguments)]
 pub fn link_detailed<'env>(
     env: &'env Env,
-    scheme: String,
+    scheme: Text,
     method: Text,
     path: Text,
     params: Option<Unknown<'_>>,
@@ -258,7 +258,7 @@ pub fn link_detailed<'env>(
     options: Option<Checked<SignOptions>>,
 ) -> napi::Result<Object<'env>> {
     let details = guard(env, || {
-        let input = input(env, &scheme, method, path, params, client, options)?;
+        let input = input(env, scheme, method, path, params, client, options)?;
         let link = xnonce_core::link(&input, &secret_of(secret)?, &url(base_url)?)?;
         let d = details(link.signed);
         Ok(LinkDetails {

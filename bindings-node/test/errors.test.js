@@ -660,8 +660,14 @@ test('a lone surrogate is named as core names the input: the same message in eve
       named(code, what),
     )
   }
-  // (sign's scheme is no text input here: napi reads it as U+FFFD, and no such text is a scheme.)
-  assert.throws(() => sign(lone, 'GET', '/a/b', [], 'svc', SECRET, V2), { code: 'unsupported_scheme' })
+  assert.throws(
+    () => xnonce.sign(lone, 'GET', '/a/b', [], 'svc', SECRET, V2),
+    named('unsupported_scheme', 'the scheme'),
+  )
+  assert.throws(
+    () => xnonce.signRequest(lone, 'GET', '/a/b', 'svc', SECRET),
+    named('unsupported_scheme', 'the scheme'),
+  )
   assert.throws(
     () => new xnonce.Requester('http://127.0.0.1:9', 'svc', SECRET, { scheme: lone }),
     named('unsupported_scheme', 'the scheme'),
