@@ -57,7 +57,7 @@ def request_to_a_refused_port() -> object:
 TRIGGERS: dict[str, Callable[[], object]] = {
     "invalid_client_id": lambda: xnonce.sign("v1", "GET", "/c/a", {}, "bad client", SECRET),
     "invalid_param_key": lambda: xnonce.sign("v1", "GET", "/c/a", {"a b": "1"}, "svc", SECRET),
-    "invalid_param_value": lambda: xnonce.sign("v1", "GET", "/c/a", {"a": None}, "svc", SECRET),  # type: ignore[arg-type]
+    "invalid_param_value": lambda: xnonce.sign("v1", "GET", "/c/a", {"a": None}, "svc", SECRET),  # type: ignore[dict-item]
     "invalid_secret": lambda: xnonce.sign("v2", "GET", "/c/a", {}, "svc", "not-hex", host="h"),
     "invalid_method": lambda: xnonce.sign("v1", "G3T", "/c/a", {}, "svc", SECRET),
     "invalid_path": lambda: xnonce.sign("v1", "GET", "c/a", {}, "svc", SECRET),

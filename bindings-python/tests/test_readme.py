@@ -1,14 +1,17 @@
 """The README's Python snippets: every module they use is imported, and the signing,
 Requester and Flask snippets run (the Requester against the live server, the Flask app through
-Flask's test client; test_examples.py runs the fuller examples/flask_app.py)."""
+Flask's test client; test_examples.py runs the fuller examples/flask_app.py), and mypy accepts
+every snippet against the package's type stubs, as a user's type checker would read it."""
 
 from __future__ import annotations
 
 import ast
+import builtins
 import re
 from pathlib import Path
 from typing import Any
 
+import mypy.api
 import xnonce
 from conftest import Server
 
@@ -47,25 +50,59 @@ def test_every_snippet_parses_and_imports_the_modules_it_uses() -> None:
             assert not (used & MODULES) - imported, ((used & MODULES) - imported, code)
 
 
-def test_signing_by_hand_snippet_runs() -> None:
-    ns: dict[str, Any] = {"secret": SECRET}
+def test_signing_by_hand_snippet_runs(monkeypatch: Any) -> None:
+    monkeypatch.setenv("XNONCE_SECRET", SECRET)
+    ns: dict[str, Any] = {}
     exec(snippet_with("sign_detailed("), ns)
     assert ns["header"].startswith("v2 billing ")
     assert ns["s"].nonce is None and ns["s"].timestamp == 1384300802123
 
 
-def test_requester_snippet_runs_against_the_server(server: Server) -> None:
-    code = snippet_with("xnonce.Requester(")
-    code = code.replace("http://127.0.0.1:8080", server.url).replace(
+def against(server: Server, snippet: str, monkeypatch: Any) -> str:
+    """The snippet holding `snippet`, sent to `server` as its client."""
+    monkeypatch.setenv("XNONCE_SECRET", server.secret)
+    code = snippet_with(snippet)
+    return code.replace("http://127.0.0.1:8080", server.url).replace(
         '"billing"', repr(server.client)
     )
-    ns: dict[str, Any] = {
-        "secret": server.secret,
-        "params": {"username": "alice", "password": "pw", "opt1": "1", "opt3": "3"},
-    }
-    exec("import xnonce\n" + code, ns)
+
+
+def test_requester_snippet_runs_against_the_server(server: Server, monkeypatch: Any) -> None:
+    ns: dict[str, Any] = {}
+    exec(against(server, "xnonce.Requester(", monkeypatch), ns)
     assert ns["res"].code == 200, ns["res"].body
-    assert ns["res"].data["opt3"] == "3"
+    assert ns["res"].data["opt3"] == "y"
+
+
+def test_adapters_snippet_runs_against_the_server(
+    server: Server, monkeypatch: Any, capsys: Any
+) -> None:
+    exec(against(server, "xnonce.httpx.XNonceAuth(", monkeypatch), {})
+    assert capsys.readouterr().out.splitlines() == [
+        "200 {'posted': 'POSTED!', 'opt1': 'x', 'opt2': None, 'opt3': 'y'}",
+        "200",
+        "200 {'opt1': 'x', 'opt2': 'y', 'username': None}",
+    ]
+
+
+def test_async_requester_snippet_runs_against_the_server(
+    server: Server, monkeypatch: Any, capsys: Any
+) -> None:
+    exec(against(server, "xnonce.AsyncRequester(", monkeypatch), {})
+    assert capsys.readouterr().out == f"{[200] * 10}\n"
+
+
+def test_links_snippet_runs(monkeypatch: Any) -> None:
+    monkeypatch.setenv("XNONCE_SECRET", SECRET)
+    ns: dict[str, Any] = {}
+    exec(snippet_with("xnonce.link("), ns)
+    assert ns["url"].startswith("https://api.example.com/files/fetch?name=report.pdf&ottoken=")
+    assert ns["d"].url.startswith("https://api.example.com/files/fetch?name=report.pdf&ottoken=")
+
+
+def test_errors_snippet_logs_the_refusal(caplog: Any) -> None:
+    exec(snippet_with("except xnonce.AuthError as e:"), {})
+    assert [r.getMessage() for r in caplog.records] == ["refused malformed_header"]
 
 
 def test_flask_snippet_accepts_a_signed_request_once(monkeypatch: Any) -> None:
@@ -100,12 +137,7 @@ def test_flask_snippet_accepts_a_signed_request_once(monkeypatch: Any) -> None:
 def test_first_request_snippet_runs_against_the_server(
     server: Server, monkeypatch: Any, capsys: Any
 ) -> None:
-    code = snippet_with("print(r.status_code, r.json())")
-    code = code.replace("http://127.0.0.1:8080", server.url).replace(
-        '"billing"', repr(server.client)
-    )
-    monkeypatch.setenv("XNONCE_SECRET", server.secret)
-    exec(code, {})
+    exec(against(server, 'XNonceAuth("billing", os.environ', monkeypatch), {})
     assert capsys.readouterr().out == "200 {'opt1': '1', 'opt2': None}\n"
 
 
@@ -126,3 +158,68 @@ def test_by_hand_snippet_answers_refusals_with_the_servers_bytes() -> None:
         [("Content-Type", "text/plain")],
         b"ottoken already used",
     )
+
+
+#: What the fragments among the snippets use without defining it, and its type: any other
+#: name a snippet uses without defining it is an error (a user copying it gets a NameError).
+FRAGMENT_NAMES = {
+    "session": "requests.Session",
+    "auth": "xnonce.requests.XNonceAuth",
+    "client": "httpx.Client",
+    "url": "str",
+    "app": "typing.Any",
+    "verifier": "xnonce.Verifier",
+    "XNonceMiddleware": "typing.Any",
+}
+
+
+def free_names(code: str) -> set[str]:
+    """The names `code` reads but never binds (assigns, imports, defines), builtins aside."""
+    tree = ast.parse(code)
+    bound: set[str] = set()
+    read: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (bound if isinstance(node.ctx, ast.Store) else read).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+            bound |= (
+                {a.arg for a in node.args.args} if not isinstance(node, ast.ClassDef) else set()
+            )
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+        elif isinstance(node, ast.comprehension):
+            bound |= {n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)}
+    return read - bound - set(dir(builtins))
+
+
+def test_every_snippet_type_checks(tmp_path: Path) -> None:
+    files = []
+    for i, code in enumerate(snippets()):
+        free = free_names(code)
+        assert free <= FRAGMENT_NAMES.keys(), (free - FRAGMENT_NAMES.keys(), code)
+        prelude = (
+            "import typing\nimport httpx\nimport requests\nimport xnonce\nimport xnonce.requests\n"
+        )
+        prelude += "".join(f"{name}: {FRAGMENT_NAMES[name]}\n" for name in sorted(free))
+        path = tmp_path / f"snippet_{i}.py"
+        path.write_text(prelude + code, encoding="utf-8")
+        files.append(str(path))
+    # mypy's defaults (not this package's strict config: the snippets are a user's code,
+    # unannotated), reading unannotated functions too. method-assign is off for Flask's own
+    # documented idiom, `app.wsgi_app = Middleware(app.wsgi_app)`, which mypy flags anyway.
+    settings = tmp_path / "mypy.ini"
+    settings.write_text("[mypy]\n", encoding="utf-8")
+    out, err, status = mypy.api.run(
+        [
+            f"--config-file={settings}",
+            "--check-untyped-defs",
+            "--no-incremental",
+            "--ignore-missing-imports",
+            "--disable-error-code=method-assign",
+            *files,
+        ]
+    )
+    assert status == 0, out + err

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any, Protocol, TypedDict, Union
 
 from xnonce._xnonce import Secret
@@ -19,8 +20,18 @@ __all__ = [
 
 #: A parameter value: turned into text by the core (``True`` → ``"true"``, ``3.0`` → ``"3"``).
 ParamValue = Union[str, int, float, bool]
-#: Params: a mapping (its order is kept) or ``(key, value)`` pairs; ``None`` for none.
-Params = Union[Mapping[str, ParamValue], Iterable[tuple[str, ParamValue]], None]
+#: Params: a mapping (its order is kept) or ``(key, value)`` pairs; ``None`` for none. At run
+#: time any iterable of pairs is taken; the type names the usual ones (a list or tuple,
+#: ``dict.items()``, a generator) rather than ``Iterable``, so that a type checker reads a dict
+#: literal of mixed values (``{"user": "a", "page": 2}``) as a mapping of ``ParamValue``s: with
+#: ``Iterable[tuple[...]]`` in the union, mypy infers ``dict[str, object]`` and refuses it.
+Params = Union[
+    Mapping[str, ParamValue],
+    Sequence[tuple[str, ParamValue]],
+    AbstractSet[tuple[str, ParamValue]],
+    Iterator[tuple[str, ParamValue]],
+    None,
+]
 #: A body: bytes as they are sent, or text (sent as UTF-8).
 Body = Union[bytes, bytearray, str, None]
 #: Where a ``Verifier`` finds a client's secret(s): a mapping or a callable, looked up per request.
