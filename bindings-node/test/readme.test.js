@@ -51,6 +51,29 @@ test('README: the first signed request prints the demo server answer', async () 
   assert.equal(stdout, "200 { opt1: 'THIS', opt2: null }\n")
 })
 
+test('README: xnonceFetch posts a signed form to the demo server', async () => {
+  const code = block('xnonceFetch({')
+    .replace('http://127.0.0.1:8080', server.url)
+    .replace("'my_client'", `'${server.client}'`)
+  const { stdout } = await promisify(execFile)(process.execPath, [save('fetch.mjs', code)], {
+    env: { ...process.env, XNONCE_SECRET: server.secret },
+    timeout: 20000,
+  })
+  assert.equal(stdout, "200 { posted: 'POSTED!', opt1: '1', opt2: null, opt3: '3' }\n")
+})
+
+test('README: the signing, links and headers block runs as a CommonJS program', async () => {
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [save('signing.cjs', block('x.signDetailed('))],
+    {
+      env: { ...process.env, XNONCE_SECRET: server.secret },
+      timeout: 20000,
+    },
+  )
+  assert.equal(stdout, 'my_client true true\n')
+})
+
 /**
  * Runs `file` (a README server block made to listen on port 0 and print the port it got) and
  * resolves to that port once it listens; rejects if it exits first.
