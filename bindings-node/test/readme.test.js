@@ -1,8 +1,8 @@
 'use strict'
-// The README's two complete programs, run as a user would save them (ES modules importing
-// 'xnonce'): the first signed request against a real xnonce-server, and the two node:http
-// verifying servers (the middleware, and verifyOnce by hand) answering signed, replayed,
-// tampered, unsigned and stale requests.
+// The README's complete programs, run as a user would save them (importing 'xnonce'): the
+// first signed request and xnonceFetch against a real xnonce-server, the signing block, and
+// the two node:http verifying servers (the middleware, and verifyOnce by hand) answering
+// signed, replayed, tampered, unsigned and stale requests.
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
@@ -40,38 +40,34 @@ function save(name, code) {
   return file
 }
 
-test('README: the first signed request prints the demo server answer', async () => {
-  const code = block("new Requester('http://127.0.0.1:8080'")
+/**
+ * Saves the README block holding `marker` as `name`, pointed at the test server as its client,
+ * runs it with the client's secret in XNONCE_SECRET, and resolves to what it printed.
+ */
+async function printed(marker, name) {
+  const code = block(marker)
     .replace('http://127.0.0.1:8080', server.url)
     .replace("'my_client'", `'${server.client}'`)
-  const { stdout } = await promisify(execFile)(process.execPath, [save('first.mjs', code)], {
+  const { stdout } = await promisify(execFile)(process.execPath, [save(name, code)], {
     env: { ...process.env, XNONCE_SECRET: server.secret },
     timeout: 20000,
   })
+  return stdout
+}
+
+test('README: the first signed request prints the demo server answer', async () => {
+  const stdout = await printed("new Requester('http://127.0.0.1:8080'", 'first.mjs')
   assert.equal(stdout, "200 { opt1: 'THIS', opt2: null }\n")
 })
 
 test('README: xnonceFetch posts a signed form to the demo server', async () => {
-  const code = block('xnonceFetch({')
-    .replace('http://127.0.0.1:8080', server.url)
-    .replace("'my_client'", `'${server.client}'`)
-  const { stdout } = await promisify(execFile)(process.execPath, [save('fetch.mjs', code)], {
-    env: { ...process.env, XNONCE_SECRET: server.secret },
-    timeout: 20000,
-  })
+  const stdout = await printed('xnonceFetch({', 'fetch.mjs')
   assert.equal(stdout, "200 { posted: 'POSTED!', opt1: '1', opt2: null, opt3: '3' }\n")
 })
 
 test('README: the signing, links and headers block runs as a CommonJS program', async () => {
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    [save('signing.cjs', block('x.signDetailed('))],
-    {
-      env: { ...process.env, XNONCE_SECRET: server.secret },
-      timeout: 20000,
-    },
-  )
-  assert.equal(stdout, 'my_client true true\n')
+  const stdout = await printed('x.signDetailed(', 'signing.cjs')
+  assert.equal(stdout, `${server.client} true true\n`)
 })
 
 /**
