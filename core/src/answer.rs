@@ -244,6 +244,17 @@ impl Refusal {
         )
     }
 
+    /// A `CONNECT` request, in any case: it asks for a tunnel, not an API call, and a 2xx from
+    /// the service behind would turn the connection into that tunnel. 400, `invalid_method`,
+    /// whatever the credential (an input code alone would be v1's 401).
+    pub fn tunnel() -> Self {
+        Refusal::with_status(
+            ErrorCode::InvalidMethod,
+            400,
+            "CONNECT opens a tunnel; it is not a request to verify",
+        )
+    }
+
     /// More than one `Host` field line (RFC 9112 §3.2: 400 whatever the scheme; which host
     /// would a v2 signature be bound to?): `invalid_host`.
     pub fn repeated_host() -> Self {

@@ -646,12 +646,9 @@ impl Shared {
     /// The checks on the head alone, before any body is read: header size, at most one
     /// visible-ASCII `X-Nonce` (returned), declared body size.
     fn check_head<'p>(&self, parts: &'p Parts) -> Result<Option<&'p str>, Refusal> {
-        // CONNECT asks for a tunnel: nothing in it is an API call to verify, and a 2xx from
-        // the service behind would turn the connection into that tunnel.
         // Any case: core signs methods upper-cased, so `connect` verifies as CONNECT.
         if parts.method.as_str().eq_ignore_ascii_case("CONNECT") {
-            let msg = "CONNECT opens a tunnel; it is not a request to verify";
-            return Err(Refusal::from(Error::new(ErrorCode::InvalidMethod, msg)));
+            return Err(Refusal::tunnel());
         }
         let header_bytes: usize = parts
             .headers

@@ -444,6 +444,13 @@ fn what_would_override_the_verified_request_never_reaches_the_api() {
         let r = http::send(&gw.base, &connect).unwrap();
         assert_eq!(r.status, 400, "{}", r.text());
         assert!(r.text().contains("invalid_method"), "{}", r.text());
+        // The same 400 with a v1 credential, or none (not v1's 401 for an input error).
+        let v1 = signed(Scheme::V1, method, "/a/b", &[], None, &secret, &a);
+        let unsigned = http::Request::new(method, "/a/b");
+        for req in [v1, unsigned] {
+            let r = http::send(&gw.base, &req).unwrap();
+            assert_eq!(r.status, 400, "{method}: {}", r.text());
+        }
     }
     // Signed upper-cased, but sent otherwise: not the method verified (nor, upper-cased,
     // the one the client's side knows it sent: `head`).
