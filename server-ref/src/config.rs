@@ -522,9 +522,27 @@ impl Config {
         self
     }
 
+    /// Refuses a metrics listener on the API's own address (both could not be bound; port 0
+    /// excepted, which gives each a free port of its own).
+    pub fn check_listeners(&self) -> Result<(), String> {
+        match &self.metrics_listen {
+            Some(m) if *m == self.listen && !m.ends_with(":0") => Err(format!(
+                "metrics.listen: {m} is the API's listen address too; give metrics its own port"
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Parses the text of a config file.
     pub fn parse(text: &str) -> Result<Config, String> {
         let file: ConfigFile = toml::from_str(text).map_err(|e| syntax_error(text, &e))?;
+        for (name, path) in [("data_dir", &file.data_dir), ("key_file", &file.key_file)] {
+            if path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+                return Err(format!(
+                    "{name}: must not be empty (leave it out for the default)"
+                ));
+            }
+        }
         let mut cfg = Config {
             data_dir: file.data_dir,
             key_file: file.key_file,
@@ -541,6 +559,7 @@ impl Config {
             check_listen(&m.listen).map_err(|e| format!("metrics.listen: {e}"))?;
             cfg.metrics_listen = Some(m.listen);
         }
+        cfg.check_listeners()?;
         let mut schemes = Vec::new();
         for s in file
             .schemes
@@ -557,6 +576,7 @@ impl Config {
             if k == "__default" {
                 windows = WindowPolicy::new(ms(v, "windows.__default")?);
             } else {
+                unreserved(k, "__default", &format!("windows.{k}"))?;
                 let t = v
                     .as_table()
                     .ok_or_else(|| format!("windows.{k}: expected a table"))?;
@@ -570,6 +590,7 @@ impl Config {
             let mut actions: BTreeMap<&str, (&str, u64)> = BTreeMap::new();
             for (k, v) in &t {
                 let at = format!("windows.{c}.{k}");
+                unreserved(k, "__default", &at)?;
                 let window = ms(v, &at)?;
                 if k == "__default" {
                     windows = windows.controller(&c, window);
@@ -603,6 +624,7 @@ impl Config {
                 let mut seen: BTreeMap<(String, String), &str> = BTreeMap::new();
                 for (key, v) in actions {
                     let at = format!("routes.{c}.{key}");
+                    unreserved(key, "__default_parameters", &at)?;
                     if let Ok((action, method)) = route_key(key) {
                         let route = (action.to_string(), method.to_ascii_lowercase());
                         if let Some(first) = seen.insert(route, key) {
@@ -728,6 +750,18 @@ impl Config {
 /// far beyond any process's descriptor limit).
 pub const MAX_CONNECTIONS: usize = 1_000_000;
 
+/// Refuses a key starting with `__` other than `reserved`, the one such key its table has
+/// (`__default` in `[windows]`, `__default_parameters` in `[routes.<controller>]`): read as
+/// `<action>_<method>`, a misplaced one would be an action `_…` that no request names.
+fn unreserved(key: &str, reserved: &str, at: &str) -> Result<(), String> {
+    match key.starts_with("__") && key != reserved {
+        true => Err(format!(
+            "{at}: keys starting with __ are reserved, and the one here is {reserved}"
+        )),
+        false => Ok(()),
+    }
+}
+
 /// A route or window key `<action>_<method>`, as core's route table reads it.
 fn route_key(key: &str) -> Result<(&str, &str), String> {
     xnonce_core::routes::split_key(key).map_err(|e| format!("{} (or __default)", e.message()))
@@ -815,10 +849,19 @@ mod tests {
                 "replay.redis_url: TLS",
             ),
             ("[metrics]\nlisten = \"9464\"", "metrics.listen"),
+            (
+                "listen = \"127.0.0.1:9464\"\n[metrics]\nlisten = \"127.0.0.1:9464\"",
+                "metrics.listen: 127.0.0.1:9464 is the API's listen address too",
+            ),
+            ("data_dir = \"\"", "data_dir: must not be empty"),
+            ("key_file = \"\"", "key_file: must not be empty"),
         ] {
             let e = Config::parse(text).unwrap_err();
             assert!(e.starts_with(key), "{text}: {e}");
         }
+        // Port 0 twice is two free ports.
+        let c = Config::parse("listen = \"127.0.0.1:0\"\n[metrics]\nlisten = \"127.0.0.1:0\"");
+        assert_eq!(c.unwrap().metrics_listen.as_deref(), Some("127.0.0.1:0"));
         let c =
             Config::parse("[windows]\n__default = 86400000\n[windows.c]\n__default = 1").unwrap();
         assert_eq!(c.verifier.window_policy().window_for("/x/y"), MAX_WINDOW_MS);
@@ -864,6 +907,22 @@ mod tests {
             ("listen = \"8080\"", "listen: \"8080\" is not host:port"),
             ("listen = \"::1:8080\"", "listen:"),
             ("listen = \"127.0.0.1:99999\"", "listen:"),
+            // A reserved key in the other table: read as action `_default`, method
+            // `parameters`, or action `_`, method `default`.
+            (
+                "[windows.c]\n__default_parameters = 5",
+                "windows.c.__default_parameters: keys starting with __ are reserved, and the \
+                 one here is __default",
+            ),
+            (
+                "[routes.c]\n__default = {}",
+                "routes.c.__default: keys starting with __ are reserved, and the one here is \
+                 __default_parameters",
+            ),
+            (
+                "[windows]\n__defualt = 5",
+                "windows.__defualt: keys starting with __",
+            ),
         ] {
             let e = Config::parse(text).unwrap_err();
             assert!(e.starts_with(want), "{text}: {e}");

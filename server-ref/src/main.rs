@@ -99,6 +99,7 @@ impl ServeArgs {
         if let Some(l) = &self.listen {
             xnonce_server::config::check_listen(l).map_err(|e| format!("--listen: {e}"))?;
             cfg.listen = l.clone();
+            cfg.check_listeners()?;
         }
         if self.demo {
             cfg = cfg.with_demo();

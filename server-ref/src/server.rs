@@ -276,6 +276,9 @@ impl Server {
                 ServerStore::Redis(Arc::new(store))
             }
         };
+        // The API's address first: a metrics address that clashes with it is then the one
+        // named in the error.
+        let listener = listen(&config.listen, "").await?;
         let (counts, metrics) = match &config.metrics_listen {
             None => (None, None),
             Some(addr) => {
@@ -294,7 +297,6 @@ impl Server {
             running: std::sync::Mutex::new(config.clone()),
         });
         let app = LiveRouter::new(parts.app(config));
-        let listener = listen(&config.listen, "").await?;
         Ok(Server {
             listener,
             app,
