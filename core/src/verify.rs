@@ -597,8 +597,12 @@ fn authenticate(
             }
         }
     }
-    let secret_index = matched
-        .ok_or_else(|| Error::new(ErrorCode::SignatureMismatch, "ottoken does not match"))?;
+    let secret_index = matched.ok_or_else(|| {
+        Error::new(
+            ErrorCode::SignatureMismatch,
+            "the signature does not match the request",
+        )
+    })?;
     if now_ms.abs_diff(ts) > window {
         let hint = ServerTimeHint::issue(&live[secret_index], client, header.request_id, now_ms);
         return Err(Error::new(ErrorCode::Expired, "Request has timed out").with_server_time(hint));
