@@ -39,8 +39,9 @@ pub struct SignArgs {
     /// v2 nonce, 32 lower-case hex characters (default: random).
     #[arg(long)]
     pub nonce: Option<String>,
-    /// v2 host (authority) the request goes to; `request` sends it as the Host header (in
-    /// v1 too, where it is not signed).
+    /// Host (authority) the request goes to, which v2 signs: required by `sign` in v2;
+    /// `link` and `request` otherwise take it from their base URL. `request` sends it as the
+    /// Host header (in v1 too, where it is not signed).
     #[arg(long)]
     pub host: Option<String>,
     /// v2 body file whose SHA-256 is signed (its exact bytes); `request` sends it as an
