@@ -38,7 +38,8 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, 
 use hyper::upgrade::OnUpgrade;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
-use xnonce_core::Verified;
+use xnonce_core::answer::Refusal;
+use xnonce_core::{ErrorCode, Scheme, Verified};
 
 use crate::connections::OpenConnection;
 
@@ -131,6 +132,23 @@ impl Upstream {
     /// (`/items/7`), as a reverse proxy's default redirect rewriting does.
     pub async fn forward(&self, req: Request<Body>) -> Response<Body> {
         let (mut parts, body) = req.into_parts();
+        // Refused in the style of the verified request (a v2 client gets a problem document).
+        let refused = |code, message| {
+            let scheme = parts
+                .extensions
+                .get::<Verified>()
+                .map_or(Scheme::V1, |v| v.scheme);
+            let r = Refusal::with_status(code, 400, message);
+            tracing::info!(
+                target: "xnonce",
+                method = &*crate::layer::logged(parts.method.as_str()),
+                path = &*crate::layer::logged(parts.uri.path()),
+                outcome = r.error.code().as_str(),
+                status = 400,
+                "request not forwarded"
+            );
+            crate::respond::refusal(scheme, &r)
+        };
         if parts
             .method
             .as_str()
@@ -140,8 +158,8 @@ impl Upstream {
             // Signed upper-cased, but methods are case-sensitive (RFC 9110 §9.1): forwarded
             // as sent, `delete` is not the DELETE verified; upper-cased, `head` would be a
             // HEAD the client's side does not know it asked for (and `connect` a CONNECT).
-            return failure(
-                StatusCode::BAD_REQUEST,
+            return refused(
+                ErrorCode::InvalidMethod,
                 "a method is forwarded only as it was signed: upper-case",
             );
         }
@@ -149,8 +167,8 @@ impl Upstream {
         if may_leave_prefix(sent.path()) {
             // Under the URL's prefix, `/../admin` would reach outside it on any upstream
             // that normalises paths.
-            return failure(
-                StatusCode::BAD_REQUEST,
+            return refused(
+                ErrorCode::InvalidPath,
                 "a path with . or .. segments is not forwarded",
             );
         }
