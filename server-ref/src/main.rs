@@ -13,6 +13,9 @@ use xnonce_server::{metrics, Config, Server};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `--log-format`'s environment variable.
+const LOG_FORMAT_ENV: &str = "XNONCE_LOG_FORMAT";
+
 #[derive(Parser)]
 #[command(
     name = "xnonce-server",
@@ -27,7 +30,7 @@ struct Cli {
         long,
         global = true,
         value_enum,
-        env = "XNONCE_LOG_FORMAT",
+        env = LOG_FORMAT_ENV,
         default_value = "text"
     )]
     log_format: LogFormat,
@@ -600,7 +603,20 @@ fn reload_on_hangup(args: ServeArgs, reloader: Reloader) {
     });
 }
 
+/// The environment variables the command line reads, which count as unset when empty
+/// (`XNONCE_DATA= xnonce-server …`, `Environment=XNONCE_DATA=` in a unit), as in most tools:
+/// clap would take one for its flag given without a value.
+fn unset_empty_env() {
+    for var in [registry::DATA_ENV, registry::key::KEY_ENV, LOG_FORMAT_ENV] {
+        if std::env::var_os(var).is_some_and(|v| v.is_empty()) {
+            // Before any other thread exists: the first thing main does.
+            std::env::remove_var(var);
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    unset_empty_env();
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));

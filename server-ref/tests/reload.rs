@@ -207,6 +207,22 @@ fn check_says_whether_serve_would_take_a_config() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // An environment variable set to nothing is unset, not a flag without its value.
+    let mut empty_env = command(&["check", "--config"]);
+    empty_env
+        .arg(&config)
+        .arg("--key-file")
+        .arg(&d.key)
+        .current_dir(&d.base);
+    for var in ["XNONCE_DATA", "XNONCE_KEY_FILE", "XNONCE_LOG_FORMAT"] {
+        empty_env.env(var, "");
+    }
+    let out = empty_env.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         format!("{}: OK\n", config.display())
