@@ -300,6 +300,8 @@ pub struct Verifier {
     windows: WindowPolicy,
     accept_v1: bool,
     accept_v2: bool,
+    /// The canonical hosts v2 requests must be for; `None`: any.
+    hosts: Option<Vec<String>>,
 }
 
 impl Default for Verifier {
@@ -308,6 +310,7 @@ impl Default for Verifier {
             windows: WindowPolicy::default(),
             accept_v1: true,
             accept_v2: true,
+            hosts: None,
         }
     }
 }
@@ -346,6 +349,63 @@ impl Verifier {
         self.accept_v1 = schemes.contains(&Scheme::V1);
         self.accept_v2 = schemes.contains(&Scheme::V2);
         Ok(self)
+    }
+
+    /// Accepts v2 requests only for these hosts: the names this service is reached by, as its
+    /// clients sign them (`api.example.com`, `api.example.com:8443`), compared in canonical
+    /// form (PROTOCOL §6.2: lower case, without `:80` / `:443`). A v2 request for any other
+    /// host is `invalid_host`, before its signature is checked. Without a list any host
+    /// verifies, so a v2 request made for another service that knows the same client (staging
+    /// and production) verifies here too, once, as that service's replay store is not this
+    /// one's (PROTOCOL §14.1). v1 does not sign the host, so its requests are not checked.
+    ///
+    /// A host that is not one (`invalid_host`) or an empty list (`invalid_host`: it would
+    /// refuse every v2 request) is refused.
+    ///
+    /// ```
+    /// use xnonce_core::{sign, Incoming, Scheme, Secret, SignInput, Verifier};
+    /// let secret = Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")?;
+    /// let clients = std::collections::HashMap::from([("svc".to_string(), secret.clone())]);
+    /// let production = Verifier::new().hosts(&["api.example.com", "API.example.com:8443"])?;
+    /// let for_staging = SignInput::new(Scheme::V2, "GET", "/a/b", "svc")
+    ///     .host("staging.example.com")
+    ///     .timestamp_ms(1_700_000_000_000);
+    /// let x_nonce = sign(&for_staging, &secret)?.x_nonce;
+    /// let req = Incoming::new("GET", "/a/b").host("staging.example.com").x_nonce(&x_nonce);
+    /// let e = production.verify(&req, &clients, 1_700_000_000_000).unwrap_err();
+    /// assert_eq!(e.code().as_str(), "invalid_host");
+    /// # Ok::<(), xnonce_core::Error>(())
+    /// ```
+    pub fn hosts<S: AsRef<str>>(mut self, hosts: &[S]) -> Result<Self> {
+        if hosts.is_empty() {
+            return Err(Error::new(
+                ErrorCode::InvalidHost,
+                "a verifier's host list must name at least one host",
+            ));
+        }
+        let mut names = Vec::with_capacity(hosts.len());
+        for h in hosts {
+            names.push(canonical::host(h.as_ref())?.into_owned());
+        }
+        self.hosts = Some(names);
+        Ok(self)
+    }
+
+    /// Refuses a v2 request for a host not in [`Verifier::hosts`]'s list, if there is one.
+    fn check_host(&self, host: Option<&str>) -> Result<()> {
+        let Some(hosts) = &self.hosts else {
+            return Ok(());
+        };
+        let host =
+            host.ok_or_else(|| Error::new(ErrorCode::InvalidHost, "v2 request without a Host"))?;
+        let host = canonical::host(host)?;
+        match hosts.iter().any(|h| *h == *host) {
+            true => Ok(()),
+            false => Err(Error::new(
+                ErrorCode::InvalidHost,
+                "the request is for a host this service does not serve",
+            )),
+        }
     }
 
     /// Whether requests in `scheme` are accepted.
@@ -477,6 +537,9 @@ impl Verifier {
         let form = req.form_text()?;
         let (header, via_ottoken) = self.credential_fields(req, form, &mut from_ottoken)?;
         let scheme = header.scheme;
+        if scheme == Scheme::V2 {
+            self.check_host(req.host)?;
+        }
         let replay_key = replay_key(scheme, header.client, header.request_id);
         hint(&replay_key);
         let params = params::from_query_and_form(scheme, req.query, form, via_ottoken)?;
@@ -674,6 +737,56 @@ mod tests {
             assert_eq!(with_field, host.or(Some("field.test")), "{target}");
         }
         assert_eq!(Incoming::new("GET", "/").host_header(None).host, None);
+    }
+
+    #[test]
+    fn a_host_list_refuses_v2_requests_signed_for_other_hosts_and_leaves_v1_alone() {
+        let (secret, env) = (crate::fixtures::secret(), crate::fixtures::env());
+        let clients = HashMap::from([("svc".to_string(), secret.clone())]);
+        let listed = Verifier::new()
+            .hosts(&["API.test", "api.test:8443"])
+            .unwrap();
+        let signed_for = |scheme, host: &str| {
+            let input = SignInput::new(scheme, "GET", "/c/a", "svc").host(host);
+            sign_with(&input, &secret, &env).unwrap().x_nonce
+        };
+        // Listed, in any case and with or without the default port; the other port too.
+        for host in ["api.test", "Api.Test:443", "api.test:8443"] {
+            let x_nonce = signed_for(Scheme::V2, host);
+            let req = Incoming::new("GET", "/c/a").host(host).x_nonce(&x_nonce);
+            assert!(listed.verify(&req, &clients, env.now_ms).is_ok(), "{host}");
+        }
+        // Another host: refused as such, though the signature is good (any list accepts it).
+        for host in ["staging.test", "api.test:8080", "api.test."] {
+            let x_nonce = signed_for(Scheme::V2, host);
+            let req = Incoming::new("GET", "/c/a").host(host).x_nonce(&x_nonce);
+            assert!(
+                Verifier::new().verify(&req, &clients, env.now_ms).is_ok(),
+                "{host}"
+            );
+            let e = listed.verify(&req, &clients, env.now_ms).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::InvalidHost, "{host}");
+            assert_eq!(
+                e.message(),
+                "the request is for a host this service does not serve"
+            );
+        }
+        // v1 does not sign the host: any Host, or none.
+        let x_nonce = signed_for(Scheme::V1, "api.test");
+        for host in [Some("staging.test"), None] {
+            let mut req = Incoming::new("GET", "/c/a").x_nonce(&x_nonce);
+            req.host = host;
+            assert!(
+                listed.verify(&req, &clients, env.now_ms).is_ok(),
+                "{host:?}"
+            );
+        }
+        // A list that names no host, or something that is not one.
+        let none: [&str; 0] = [];
+        for bad in [&none[..], &["api test"]] {
+            let e = Verifier::new().hosts(bad).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::InvalidHost, "{bad:?}");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //!                                 # (flag --key-file and XNONCE_KEY_FILE win; default
 //!                                 # $XDG_CONFIG_HOME/xnonce/registry.key)
 //! schemes = ["v1", "v2"]          # accepted schemes
+//! hosts = ["api.example.com"]     # v2 requests only for these hosts (absent: any)
 //!
 //! [limits]
 //! max_body_bytes = 1048576        # 413 above
@@ -74,6 +75,8 @@ pub struct ConfigFile {
     pub key_file: Option<PathBuf>,
     /// Accepted schemes (`"v1"`, `"v2"`); both when absent.
     pub schemes: Option<Vec<String>>,
+    /// The hosts v2 requests must be signed for ([`Verifier::hosts`]); any when absent.
+    pub hosts: Option<Vec<String>>,
     /// Size limits.
     #[serde(default)]
     pub limits: LimitsFile,
@@ -612,6 +615,12 @@ impl Config {
             .windows(windows)
             .schemes(&schemes)
             .map_err(|e| format!("schemes: {}", e.message()))?;
+        if let Some(hosts) = &file.hosts {
+            cfg.verifier = cfg
+                .verifier
+                .hosts(hosts)
+                .map_err(|e| format!("hosts: {}", e.message()))?;
+        }
         if let Some(routes) = file.routes {
             let mut table = RouteTable::new();
             for (c, actions) in &routes {
@@ -854,6 +863,11 @@ mod tests {
                 "metrics.listen: 127.0.0.1:9464 is the API's listen address too",
             ),
             ("data_dir = \"\"", "data_dir: must not be empty"),
+            (
+                "hosts = []",
+                "hosts: a verifier's host list must name at least one host",
+            ),
+            ("hosts = [\"a b\"]", "hosts: host may only contain"),
             ("key_file = \"\"", "key_file: must not be empty"),
         ] {
             let e = Config::parse(text).unwrap_err();

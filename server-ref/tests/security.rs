@@ -425,3 +425,44 @@ fn rate_limiting_is_off_by_default() {
         assert_eq!(r.status, 200, "{}", r.text());
     }
 }
+
+/// A v2 request signed for another service that knows the same client (staging, say) is
+/// refused by a server whose config names its own hosts, before its signature is checked:
+/// it would otherwise verify here once more, this server's replay store not being the
+/// other's (found by a security review). v1, which does not sign the host, is not checked.
+#[test]
+fn a_server_with_a_host_list_refuses_v2_requests_signed_for_other_hosts() {
+    let d = Dirs::new("hosts");
+    let (s, registry) = limited_server(&d, "hosts = [\"api.test\", \"api.test:8443\"]");
+    let svc = registry.add("svc").unwrap();
+    // Another server on the same registry, without a host list (and without the journal,
+    // which is one server's per data dir).
+    let (open, _) = limited_server(&d, "[replay]\npersist = false");
+    let signed_for = |scheme, host: &str| {
+        let input = SignInput::new(scheme, "GET", "/admin/status", "svc").host(host);
+        let x_nonce = sign(&input, &svc).unwrap().x_nonce;
+        let mut req = http::Request::new("GET", "/admin/status")
+            .header("Host", host)
+            .header("X-Nonce", x_nonce)
+            .header("Connection", "close");
+        req.raw_headers = true;
+        req
+    };
+    for host in ["api.test", "API.test:80", "api.test:8443"] {
+        let r = http::send(&s.base, &signed_for(Scheme::V2, host)).unwrap();
+        assert_eq!(r.status, 200, "{host}: {}", r.text());
+    }
+    for host in ["staging.test", "api.test:8080"] {
+        let req = signed_for(Scheme::V2, host);
+        let r = http::send(&s.base, &req).unwrap();
+        assert_eq!(
+            (r.status, code(&r).as_str()),
+            (400, "invalid_host"),
+            "{host}"
+        );
+        // Without a list, the same bytes verify: the refusal is the list's.
+        assert_eq!(http::send(&open.base, &req).unwrap().status, 200, "{host}");
+    }
+    let r = http::send(&s.base, &signed_for(Scheme::V1, "staging.test")).unwrap();
+    assert_eq!(r.status, 200, "v1: {}", r.text());
+}
