@@ -409,6 +409,13 @@ export interface VerifierOptions {
   actionWindows?: Record<string, number> | null
   /** Accepted schemes (default both): `["v2"]`. */
   schemes?: Array<'v1' | 'v2'> | null
+  /**
+   * The hosts this service is reached by, as its clients sign them (`["api.example.com"]`;
+   * case and `:80` / `:443` do not matter): a v2 request signed for another host is
+   * `invalid_host`. Default: any host, so a v2 request made for another service that knows
+   * the same client (staging) verifies here too, once. v1 signs no host: not checked.
+   */
+  hosts?: Array<string> | null
 }
 
 /**

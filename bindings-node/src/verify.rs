@@ -34,6 +34,12 @@ pub struct VerifierOptions<'env> {
     /// Accepted schemes (default both): `["v2"]`.
     #[napi(ts_type = "Array<'v1' | 'v2'> | null")]
     pub schemes: Option<Option<Vec<Text>>>,
+    /// The hosts this service is reached by, as its clients sign them (`["api.example.com"]`;
+    /// case and `:80` / `:443` do not matter): a v2 request signed for another host is
+    /// `invalid_host`. Default: any host, so a v2 request made for another service that knows
+    /// the same client (staging) verifies here too, once. v1 signs no host: not checked.
+    #[napi(ts_type = "Array<string> | null")]
+    pub hosts: Option<Option<Vec<Text>>>,
 }
 
 /// What the server received besides the method and target (`null` counts as absent; another
@@ -61,8 +67,13 @@ pub struct VerifyOptions {
 
 impl OptionKeys for VerifierOptions<'_> {
     const ARGUMENT: &'static str = "options";
-    const KEYS: &'static [&'static str] =
-        &["windowMs", "controllerWindows", "actionWindows", "schemes"];
+    const KEYS: &'static [&'static str] = &[
+        "windowMs",
+        "controllerWindows",
+        "actionWindows",
+        "schemes",
+        "hosts",
+    ];
 }
 
 impl OptionKeys for VerifyOptions {
@@ -257,6 +268,13 @@ fn verifier_of(env: &Env, o: VerifierOptions<'_>) -> Outcome<xnonce_core::Verifi
             .map(|s| Ok(s.check(Input::AcceptedScheme)?.parse()?))
             .collect::<Outcome<Vec<Scheme>>>()?;
         verifier = verifier.schemes(&schemes)?;
+    }
+    if let Some(names) = o.hosts.flatten() {
+        let hosts = names
+            .into_iter()
+            .map(|h| h.check(Input::ServedHost))
+            .collect::<Outcome<Vec<String>>>()?;
+        verifier = verifier.hosts(&hosts)?;
     }
     Ok(verifier)
 }

@@ -114,6 +114,46 @@ test('rotation: any live secret verifies and secretIndex says which', () => {
   assert.equal(v.verify('GET', '/a/b', { host: 'h.test', xNonce, now: T }).secretIndex, 1)
 })
 
+test('hosts: a v2 request signed for a host the service does not serve is invalid_host', () => {
+  const v = new xnonce.Verifier({ svc: SECRET }, { hosts: ['API.test', 'api.test:8443'] })
+  const signedFor = (scheme, host) =>
+    xnonce.sign(
+      scheme,
+      'GET',
+      '/a/b',
+      [],
+      'svc',
+      SECRET,
+      scheme === 'v2' ? { host, timestamp: T } : { timestamp: T },
+    )
+  for (const host of ['api.test', 'api.test:443', 'Api.Test:8443']) {
+    assert.equal(v.verify('GET', '/a/b', { host, xNonce: signedFor('v2', host), now: T }).client, 'svc', host)
+  }
+  for (const host of ['staging.test', 'api.test:8080']) {
+    const req = { host, xNonce: signedFor('v2', host), now: T }
+    assert.equal(
+      new xnonce.Verifier({ svc: SECRET }).verify('GET', '/a/b', req).client,
+      'svc',
+      `${host}: any host`,
+    )
+    assert.throws(() => v.verify('GET', '/a/b', req), {
+      code: 'invalid_host',
+      message: 'the request is for a host this service does not serve',
+    })
+  }
+  // v1 signs no host: not checked.
+  assert.equal(
+    v.verify('GET', '/a/b', { host: 'staging.test', xNonce: signedFor('v1'), now: T }).scheme,
+    'v1',
+  )
+  assert.throws(() => new xnonce.Verifier({ svc: SECRET }, { hosts: [] }), { code: 'invalid_host' })
+  assert.throws(() => new xnonce.Verifier({ svc: SECRET }, { hosts: ['a b'] }), { code: 'invalid_host' })
+  assert.throws(() => new xnonce.Verifier({ svc: SECRET }, { hosts: ['x\ud800'] }), {
+    code: 'invalid_host',
+    message: 'a host the verifier serves is not valid Unicode text (it holds a lone surrogate)',
+  })
+})
+
 test('windows per controller and action; accepted schemes', () => {
   const v = new xnonce.Verifier(
     { svc: SECRET },

@@ -99,6 +99,8 @@ pub mod field {
         Scheme => Scheme, "scheme";
         /// One of a verifier's `schemes`.
         AcceptedScheme => AcceptedScheme, "scheme";
+        /// One of a verifier's `hosts`.
+        ServedHost => ServedHost, "host";
         /// An HTTP method.
         Method => Method, "method";
         /// A path.

@@ -388,11 +388,13 @@ impl PyVerifier {
     /// `xnonce.redis.RedisReplayStore`); by default this verifier's own memory. Windows
     /// (`window_ms`, and per route `controller_windows` / `action_windows`, mappings) are
     /// ints in `0..=86_400_000` ms, else `invalid_timestamp`; a `bool` or `float` is a
-    /// `TypeError`.
+    /// `TypeError`. `hosts`: the hosts clients reach this service by, as they sign them (case
+    /// and `:80` / `:443` aside); a v2 request signed for another host is `invalid_host`
+    /// (default: any host; v1 signs none and is not checked).
     #[new]
     #[pyo3(
-        signature = (secrets, window_ms=Window(xnonce_core::window::DEFAULT_WINDOW_MS), controller_windows=None, action_windows=None, schemes=None, replay_store=None),
-        text_signature = "(secrets, window_ms=30000, controller_windows=None, action_windows=None, schemes=None, replay_store=None)"
+        signature = (secrets, window_ms=Window(xnonce_core::window::DEFAULT_WINDOW_MS), controller_windows=None, action_windows=None, schemes=None, replay_store=None, hosts=None),
+        text_signature = "(secrets, window_ms=30000, controller_windows=None, action_windows=None, schemes=None, replay_store=None, hosts=None)"
     )]
     fn new(
         secrets: Bound<'_, PyAny>,
@@ -401,6 +403,7 @@ impl PyVerifier {
         action_windows: Option<&Bound<'_, PyAny>>,
         schemes: Option<Vec<Bound<'_, PyAny>>>,
         replay_store: Option<Bound<'_, PyAny>>,
+        hosts: Option<Vec<Bound<'_, PyAny>>>,
     ) -> PyResult<Self> {
         let store =
             match replay_store.filter(|s| !s.is_none()) {
@@ -422,6 +425,13 @@ impl PyVerifier {
                 .map(|s| convert::scheme(convert::text::<field::AcceptedScheme>(s)?))
                 .collect::<PyResult<_>>()?;
             verifier = verifier.schemes(&parsed).py_err()?;
+        }
+        if let Some(hosts) = hosts {
+            let names: Vec<String> = hosts
+                .iter()
+                .map(|h| convert::text::<field::ServedHost>(h).map(str::to_string))
+                .collect::<PyResult<_>>()?;
+            verifier = verifier.hosts(&names).py_err()?;
         }
         Ok(PyVerifier {
             verifier,

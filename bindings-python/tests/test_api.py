@@ -482,6 +482,39 @@ def test_schemes_restrict_what_is_accepted() -> None:
     assert e.value.code == "unsupported_scheme"
 
 
+def test_hosts_refuse_v2_requests_signed_for_a_host_the_service_does_not_serve() -> None:
+    served = verifier(hosts=["API.test", "api.test:8443"])
+
+    def signed_for(host: str) -> str:
+        return xnonce.sign("v2", "GET", "/c/a", {}, "svc", SECRET, host=host, timestamp=TS)
+
+    for host in ("api.test", "api.test:443", "Api.Test:8443"):
+        assert (
+            served.verify("GET", "/c/a", host=host, x_nonce=signed_for(host), now=TS).client
+            == "svc"
+        )
+    for host in ("staging.test", "api.test:8080"):
+        x_nonce = signed_for(host)
+        # Any host verifies without the list; with it, the request is not this service's.
+        assert verifier().verify("GET", "/c/a", host=host, x_nonce=x_nonce, now=TS).client == "svc"
+        with pytest.raises(xnonce.InputError, match="a host this service does not serve") as e:
+            served.verify("GET", "/c/a", host=host, x_nonce=x_nonce, now=TS)
+        assert e.value.code == "invalid_host"
+    # v1 signs no host: not checked.
+    v1 = signed_get({}, scheme="v1")
+    assert served.verify("GET", "/c/a", host="staging.test", x_nonce=v1, now=TS).scheme == "v1"
+    for bad in ([], ["a b"]):
+        with pytest.raises(xnonce.InputError) as e:
+            verifier(hosts=bad)
+        assert e.value.code == "invalid_host"
+    with pytest.raises(xnonce.InputError) as e:
+        verifier(hosts=["x\ud800"])
+    assert str(e.value) == (
+        "invalid_host: a host the verifier serves is not valid Unicode text"
+        " (it holds a lone surrogate)"
+    )
+
+
 # ---- sign_request: as an HTTP client sends it ----
 
 

@@ -137,6 +137,13 @@ def error_checks(x):
     expect_error(x, "Auth", "unknown_client", x.Verifier({"other": [SECRET]}).verify, now=ts, **req)
     only_v1 = x.Verifier({"svc": [SECRET]}, schemes=[x.Scheme.V1])
     expect_error(x, "Format", "unsupported_scheme", only_v1.verify, now=ts, **req)
+    # A service's own hosts (`hosts:`): the listed one verifies, one signed for staging does not.
+    served = x.Verifier({"svc": [SECRET]}, hosts=["API.test"])
+    assert served.verify(now=ts, **req).client == "svc"
+    staging = x.sign(x.Scheme.V2, "GET", "/admin/status", [x.Param(key="a", value="1")], "svc", SECRET,
+                     timestamp=ts, host="staging.test")
+    expect_error(x, "Input", "invalid_host", served.verify, "GET", "/admin/status?a=1",
+                 host="staging.test", x_nonce=staging, now=ts)
     expect_error(x, "Input", "invalid_secret", x.Verifier, {"svc": [""]})
     # A v1 link verified through its ottoken, with a per-action window.
     url = x.link(x.Scheme.V1, "get", "/reports/live", [x.Param(key="q", value="a b")], "svc", SECRET,
@@ -206,6 +213,7 @@ def text_checks(x):
             controller_windows=[x.ControllerWindow(controller=BAD, window_ms=5)])
     refused(x, "Input", "invalid_path", "an action window's controller", x.Verifier, {"svc": [SECRET]},
             action_windows=[x.ActionWindow(controller=BAD, action="b", window_ms=5)])
+    refused(x, "Input", "invalid_host", "a host the verifier serves", x.Verifier, {"svc": [SECRET]}, hosts=[BAD])
     verifier = x.Verifier({"svc": [SECRET]})
     now = ts + 1000
     refused(x, "Input", "invalid_method", "the method", verifier.verify, BAD, "/a", now=now)

@@ -94,13 +94,16 @@ impl std::fmt::Debug for Verifier {
 impl Verifier {
     /// A verifier for `secrets` (client id → its live secrets, several during rotation),
     /// a default window (30 s either side), per-controller and per-action overrides (each at
-    /// most one day, 86,400,000 ms: `invalid_timestamp` past it), and the accepted schemes
-    /// (`None`: both; an empty list is `unsupported_scheme`).
+    /// most one day, 86,400,000 ms: `invalid_timestamp` past it), the accepted schemes
+    /// (`None`: both; an empty list is `unsupported_scheme`), and the hosts clients reach
+    /// this service by, as they sign them (`None`: any; a v2 request signed for another host
+    /// is `invalid_host`; v1 signs none and is not checked).
     #[uniffi::constructor(default(
         window_ms = 30000,
         controller_windows = [],
         action_windows = [],
-        schemes = None
+        schemes = None,
+        hosts = None
     ))]
     pub fn new(
         secrets: HashMap<XNonceText, Vec<XNonceText>>,
@@ -108,6 +111,7 @@ impl Verifier {
         controller_windows: Vec<ControllerWindow>,
         action_windows: Vec<ActionWindow>,
         schemes: Option<Vec<Scheme>>,
+        hosts: Option<Vec<XNonceText>>,
     ) -> Result<Arc<Self>, XNonceError> {
         let window = |ms: u64| xnonce_core::window::window_from_i128(i128::from(ms));
         let mut windows = WindowPolicy::new(window(window_ms)?);
@@ -124,6 +128,13 @@ impl Verifier {
         if let Some(schemes) = schemes {
             let schemes: Vec<xnonce_core::Scheme> = schemes.into_iter().map(Into::into).collect();
             inner = inner.schemes(&schemes)?;
+        }
+        if let Some(hosts) = hosts {
+            let hosts = hosts
+                .into_iter()
+                .map(|h| h.into_string(Input::ServedHost))
+                .collect::<Result<Vec<_>, XNonceError>>()?;
+            inner = inner.hosts(&hosts)?;
         }
         let secrets = secrets
             .into_iter()
@@ -266,6 +277,7 @@ mod tests {
             vec![],
             vec![],
             None,
+            None,
         )
         .unwrap()
     }
@@ -301,7 +313,7 @@ mod tests {
             (30_000, vec![controller], vec![]),
             (30_000, vec![], vec![action]),
         ] {
-            let e = Verifier::new(secrets(), window, controllers, actions, None).unwrap_err();
+            let e = Verifier::new(secrets(), window, controllers, actions, None, None).unwrap_err();
             assert_eq!(e.code(), "invalid_timestamp");
         }
         let v = one_client();
@@ -415,7 +427,7 @@ mod tests {
         let new = |secrets: HashMap<XNonceText, Vec<XNonceText>>,
                    controllers: Vec<ControllerWindow>,
                    actions: Vec<ActionWindow>| {
-            Verifier::new(secrets, 30_000, controllers, actions, None).unwrap_err()
+            Verifier::new(secrets, 30_000, controllers, actions, None, None).unwrap_err()
         };
         let svc = || HashMap::from([("svc".into(), vec![SECRET.into()])]);
         for (e, code, what) in [

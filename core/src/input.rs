@@ -90,6 +90,8 @@ pub enum Input {
     ActionWindowController,
     /// The action of a verifier's per-action window: `invalid_path`.
     ActionWindowAction,
+    /// One of the hosts a verifier serves: `invalid_host`.
+    ServedHost,
 }
 
 impl Input {
@@ -125,6 +127,7 @@ impl Input {
         Input::ActionWindow,
         Input::ActionWindowController,
         Input::ActionWindowAction,
+        Input::ServedHost,
     ];
 
     /// The code an input is refused with when it is not valid Unicode text: the code core
@@ -151,7 +154,7 @@ impl Input {
             Client | VerifierClient => ErrorCode::InvalidClientId,
             Secret | VerifierSecret => ErrorCode::InvalidSecret,
             Nonce => ErrorCode::InvalidNonce,
-            Host => ErrorCode::InvalidHost,
+            Host | ServedHost => ErrorCode::InvalidHost,
             BaseUrl | ServerUrl => ErrorCode::InvalidUrl,
             Body | JsonBody | ContentType | CaPem => ErrorCode::InvalidBody,
             Header => ErrorCode::MalformedHeader,
@@ -203,6 +206,7 @@ impl Input {
             ActionWindow => "an action window's controller/action",
             ActionWindowController => "an action window's controller",
             ActionWindowAction => "an action window's action",
+            ServedHost => "a host the verifier serves",
         }
     }
 
@@ -306,7 +310,7 @@ mod tests {
         for &input in Input::ALL {
             assert!(seen.insert(input), "{input:?} twice");
         }
-        assert_eq!(seen.len(), 30);
+        assert_eq!(seen.len(), 31);
     }
 
     #[test]
@@ -344,6 +348,7 @@ mod tests {
             (Input::Secret, InvalidSecret),
             (Input::Nonce, InvalidNonce),
             (Input::Host, InvalidHost),
+            (Input::ServedHost, InvalidHost),
             (Input::BaseUrl, InvalidUrl),
             (Input::ServerUrl, InvalidUrl),
             (Input::Body, InvalidBody),

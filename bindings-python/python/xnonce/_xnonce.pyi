@@ -181,6 +181,7 @@ class Verifier:
         action_windows: Mapping[tuple[str, str], int] | Mapping[str, int] | None = None,
         schemes: Sequence[str] | None = None,
         replay_store: ReplayStore | None = None,
+        hosts: Sequence[str] | None = None,
     ) -> Verifier: ...
     # The replay_store it was built with, None for its own memory (for the middlewares).
     @property

@@ -890,10 +890,12 @@ open class Verifier: VerifierProtocol, @unchecked Sendable {
     /**
      * A verifier for `secrets` (client id → its live secrets, several during rotation),
      * a default window (30 s either side), per-controller and per-action overrides (each at
-     * most one day, 86,400,000 ms: `invalid_timestamp` past it), and the accepted schemes
-     * (`None`: both; an empty list is `unsupported_scheme`).
+     * most one day, 86,400,000 ms: `invalid_timestamp` past it), the accepted schemes
+     * (`None`: both; an empty list is `unsupported_scheme`), and the hosts clients reach
+     * this service by, as they sign them (`None`: any; a v2 request signed for another host
+     * is `invalid_host`; v1 signs none and is not checked).
      */
-public convenience init(secrets: [XNonceText: [XNonceText]], windowMs: UInt64 = UInt64(30000), controllerWindows: [ControllerWindow] = [], actionWindows: [ActionWindow] = [], schemes: [Scheme]? = nil)throws  {
+public convenience init(secrets: [XNonceText: [XNonceText]], windowMs: UInt64 = UInt64(30000), controllerWindows: [ControllerWindow] = [], actionWindows: [ActionWindow] = [], schemes: [Scheme]? = nil, hosts: [XNonceText]? = nil)throws  {
     let handle =
         try rustCallWithError(FfiConverterTypeXNonceError_lift) {
         uniffiCallStatus in
@@ -902,7 +904,8 @@ public convenience init(secrets: [XNonceText: [XNonceText]], windowMs: UInt64 = 
         FfiConverterUInt64.lower(windowMs),
         FfiConverterSequenceTypeControllerWindow.lower(controllerWindows),
         FfiConverterSequenceTypeActionWindow.lower(actionWindows),
-        FfiConverterOptionSequenceTypeScheme.lower(schemes),uniffiCallStatus
+        FfiConverterOptionSequenceTypeScheme.lower(schemes),
+        FfiConverterOptionSequenceTypeXNonceText.lower(hosts),uniffiCallStatus
     )
 }
     self.init(unsafeFromHandle: handle)
@@ -2478,6 +2481,30 @@ fileprivate struct FfiConverterOptionSequenceTypeScheme: FfiConverterRustBuffer 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionSequenceTypeXNonceText: FfiConverterRustBuffer {
+    typealias SwiftType = [XNonceText]?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterSequenceTypeXNonceText.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterSequenceTypeXNonceText.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeXNonceText: FfiConverterRustBuffer {
     typealias SwiftType = XNonceText?
 
@@ -2955,7 +2982,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_xnonce_uniffi_checksum_constructor_requester_new() != 33272) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_xnonce_uniffi_checksum_constructor_verifier_new() != 57814) {
+    if (uniffi_xnonce_uniffi_checksum_constructor_verifier_new() != 12762) {
         return InitializationResult.apiChecksumMismatch
     }
 

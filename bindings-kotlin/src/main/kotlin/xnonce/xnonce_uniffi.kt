@@ -741,7 +741,7 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_xnonce_uniffi_fn_free_verifier(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_xnonce_uniffi_fn_constructor_verifier_new(`secrets`: RustBuffer.ByValue,`windowMs`: Long,`controllerWindows`: RustBuffer.ByValue,`actionWindows`: RustBuffer.ByValue,`schemes`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_xnonce_uniffi_fn_constructor_verifier_new(`secrets`: RustBuffer.ByValue,`windowMs`: Long,`controllerWindows`: RustBuffer.ByValue,`actionWindows`: RustBuffer.ByValue,`schemes`: RustBuffer.ByValue,`hosts`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_xnonce_uniffi_fn_method_verifier_verify(`ptr`: Long,`method`: RustBuffer.ByValue,`target`: RustBuffer.ByValue,`host`: RustBuffer.ByValue,`xNonce`: RustBuffer.ByValue,`contentType`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,`now`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -943,7 +943,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_xnonce_uniffi_checksum_constructor_requester_new() and 0xFFFF) != 33272) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_xnonce_uniffi_checksum_constructor_verifier_new() and 0xFFFF) != 57814) {
+    if ((lib.uniffi_xnonce_uniffi_checksum_constructor_verifier_new() and 0xFFFF) != 12762) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -1797,10 +1797,12 @@ open class Verifier: Disposable, AutoCloseable, VerifierInterface
     /**
      * A verifier for `secrets` (client id → its live secrets, several during rotation),
      * a default window (30 s either side), per-controller and per-action overrides (each at
-     * most one day, 86,400,000 ms: `invalid_timestamp` past it), and the accepted schemes
-     * (`None`: both; an empty list is `unsupported_scheme`).
+     * most one day, 86,400,000 ms: `invalid_timestamp` past it), the accepted schemes
+     * (`None`: both; an empty list is `unsupported_scheme`), and the hosts clients reach
+     * this service by, as they sign them (`None`: any; a v2 request signed for another host
+     * is `invalid_host`; v1 signs none and is not checked).
      */
-    constructor(`secrets`: Map<XNonceText, List<XNonceText>>, `windowMs`: kotlin.ULong = 30000uL, `controllerWindows`: List<ControllerWindow> = listOf(), `actionWindows`: List<ActionWindow> = listOf(), `schemes`: List<Scheme>? = null) :
+    constructor(`secrets`: Map<XNonceText, List<XNonceText>>, `windowMs`: kotlin.ULong = 30000uL, `controllerWindows`: List<ControllerWindow> = listOf(), `actionWindows`: List<ActionWindow> = listOf(), `schemes`: List<Scheme>? = null, `hosts`: List<XNonceText>? = null) :
         this(UniffiWithHandle, 
     uniffiRustCallWithError(XNonceException) { _status ->
     UniffiLib.uniffi_xnonce_uniffi_fn_constructor_verifier_new(
@@ -1810,7 +1812,8 @@ open class Verifier: Disposable, AutoCloseable, VerifierInterface
         FfiConverterULong.lower(`windowMs`),
         FfiConverterSequenceTypeControllerWindow.lower(`controllerWindows`),
         FfiConverterSequenceTypeActionWindow.lower(`actionWindows`),
-        FfiConverterOptionalSequenceTypeScheme.lower(`schemes`),_status)
+        FfiConverterOptionalSequenceTypeScheme.lower(`schemes`),
+        FfiConverterOptionalSequenceTypeXNonceText.lower(`hosts`),_status)
 }
     )
 
@@ -3179,6 +3182,38 @@ public object FfiConverterOptionalSequenceTypeScheme: FfiConverterRustBuffer<Lis
         } else {
             buf.put(1)
             FfiConverterSequenceTypeScheme.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalSequenceTypeXNonceText: FfiConverterRustBuffer<List<XNonceText>?> {
+    override fun read(buf: ByteBuffer): List<XNonceText>? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterSequenceTypeXNonceText.read(buf)
+    }
+
+    override fun allocationSize(value: List<XNonceText>?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterSequenceTypeXNonceText.allocationSize(value)
+        }
+    }
+
+    override fun write(value: List<XNonceText>?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterSequenceTypeXNonceText.write(value, buf)
         }
     }
 }

@@ -274,6 +274,16 @@ fun errorChecks(): Int {
     c.refuses<XNonceException.Format>("unsupported_scheme") {
         Verifier(mapOf("svc" to listOf(SECRET)), schemes = listOf()).close()
     }
+    // A service's own hosts: a v2 request signed for another (staging) is invalid_host.
+    Verifier(mapOf("svc" to listOf(SECRET)), hosts = listOf("API.test")).use { served ->
+        val here = served.verify("GET", "/admin/status?a=1", host = "api.test:443", xNonce = header, now = ts)
+        c.ok(here.client == "svc", "hosts: the served host verifies")
+        val staging =
+            sign(Scheme.V2, "GET", "/admin/status", params("a" to "1"), "svc", SECRET, timestamp = ts, host = "staging.test")
+        c.refuses<XNonceException.Input>("invalid_host") {
+            served.verify("GET", "/admin/status?a=1", host = "staging.test", xNonce = staging, now = ts)
+        }
+    }
     return c.ran
 }
 

@@ -93,6 +93,9 @@ fun textChecks(): Int {
     c.refused<XNonceException.Input>("invalid_path", "an action window's action") {
         Verifier(mapOf("svc" to listOf(SECRET)), actionWindows = listOf(ActionWindow("a", BAD, 5uL))).close()
     }
+    c.refused<XNonceException.Input>("invalid_host", "a host the verifier serves") {
+        Verifier(mapOf("svc" to listOf(SECRET)), hosts = listOf(BAD)).close()
+    }
 
     // Methods on one object: each refusal, then the same verifier verifies.
     val v1Header = sign(Scheme.V1, "GET", "/admin/status", params("u" to "ph😀l"), "svc", SECRET, timestamp = ts)
