@@ -269,7 +269,8 @@ pub struct Verified {
     /// The replay key: `v1:<client>:<token>` or `v2:<client>:<nonce>` (with its digest,
     /// computed once for the stores that record digests).
     pub replay_key: ReplayKey,
-    /// Until when the replay key must be remembered: timestamp + window.
+    /// Until when the replay key must be remembered: timestamp + window (v1: + the policy's
+    /// longest window, PROTOCOL §11.4).
     pub remember_until_ms: u64,
     /// Which of the client's secrets matched (index into the source's list).
     pub secret_index: usize,
@@ -574,7 +575,12 @@ impl Verifier {
             timestamp_ms: ts,
             params,
             replay_key,
-            remember_until_ms: ts.saturating_add(window),
+            remember_until_ms: ts.saturating_add(match scheme {
+                Scheme::V2 => window,
+                // One v1 token can verify on paths with different windows (§11.4): kept for
+                // the longest, so no spelling with a longer window finds it forgotten.
+                Scheme::V1 => self.windows.longest_ms(),
+            }),
             secret_index,
             via_ottoken,
         })
@@ -737,6 +743,40 @@ mod tests {
             assert_eq!(with_field, host.or(Some("field.test")), "{target}");
         }
         assert_eq!(Incoming::new("GET", "/").host_header(None).host, None);
+    }
+
+    /// A v1 token does not bind where the path ends: `GET /admin/status?x=1` and
+    /// `GET /admin/statu?sx=1` share one (found by a security review). Remembered only for
+    /// the first path's 5 s window, the token verified again 6 s later on the second path,
+    /// whose window is 30 s.
+    #[test]
+    fn a_v1_token_is_remembered_for_the_longest_window_of_any_path_it_verifies_on() {
+        let (secret, env) = (crate::fixtures::secret(), crate::fixtures::env());
+        let clients = HashMap::from([("svc".to_string(), secret.clone())]);
+        let verifier =
+            Verifier::new().windows(WindowPolicy::new(30_000).action("admin", "status", 5_000));
+        let store = crate::MemoryReplayStore::new();
+        let input = SignInput::new(Scheme::V1, "GET", "/admin/status", "svc").param("x", "1");
+        let x_nonce = sign_with(&input, &secret, &env).unwrap().x_nonce;
+        let first = Incoming::new("GET", "/admin/status?x=1").x_nonce(&x_nonce);
+        let ts = env.now_ms;
+        let v = verifier.verify_once(&first, &clients, &store, ts).unwrap();
+        assert_eq!(v.remember_until_ms, ts + 30_000);
+        let other_spelling = Incoming::new("GET", "/admin/statu?sx=1").x_nonce(&x_nonce);
+        for now in [ts + 1, ts + 6_000, ts + 30_000] {
+            let e = verifier
+                .verify_once(&other_spelling, &clients, &store, now)
+                .unwrap_err();
+            assert_eq!(e.code(), ErrorCode::Replayed, "at +{} ms", now - ts);
+        }
+        // v2 binds the path: its key lives for the request's own window.
+        let input = SignInput::new(Scheme::V2, "GET", "/admin/status", "svc").host("h");
+        let x_nonce = sign_with(&input, &secret, &env).unwrap().x_nonce;
+        let req = Incoming::new("GET", "/admin/status")
+            .host("h")
+            .x_nonce(&x_nonce);
+        let v = verifier.verify_once(&req, &clients, &store, ts).unwrap();
+        assert_eq!(v.remember_until_ms, ts + 5_000);
     }
 
     #[test]

@@ -112,6 +112,22 @@ impl WindowPolicy {
         self.default_ms
     }
 
+    /// The longest window of the policy: the default or any override.
+    ///
+    /// ```
+    /// use xnonce_core::WindowPolicy;
+    /// let w = WindowPolicy::new(30_000).controller("reports", 120_000).action("admin", "status", 5_000);
+    /// assert_eq!(w.longest_ms(), 120_000);
+    /// assert_eq!(WindowPolicy::new(10_000).action("a", "b", 5_000).longest_ms(), 10_000);
+    /// ```
+    pub fn longest_ms(&self) -> u64 {
+        let overrides = self
+            .controllers
+            .values()
+            .chain(self.actions.values().flat_map(|a| a.values()));
+        overrides.copied().fold(self.default_ms, u64::max)
+    }
+
     /// The window that applies to a request path.
     pub fn window_for(&self, path: &str) -> u64 {
         if self.actions.is_empty() && self.controllers.is_empty() {
