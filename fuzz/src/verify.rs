@@ -446,7 +446,13 @@ fn check_accepted(
         now_ms.abs_diff(ok.timestamp_ms) <= window,
         "accepted a stale request"
     );
-    assert_eq!(ok.remember_until_ms, ok.timestamp_ms + window);
+    // v1 keys live for the policy's longest window (PROTOCOL §11.4: one v1 token verifies
+    // on other spellings, whose window may be longer).
+    let remembered = match ok.scheme {
+        Scheme::V1 => verifier().window_policy().longest_ms(),
+        Scheme::V2 => window,
+    };
+    assert_eq!(ok.remember_until_ms, ok.timestamp_ms + remembered);
     assert_eq!(
         ok.replay_key,
         format!("{}:{}:{}", ok.scheme, ok.client, cred.request_id())
