@@ -172,11 +172,28 @@ impl Upstream {
                 "a path with . or .. segments is not forwarded",
             );
         }
-        // An absolute-form target's authority is the host the request was verified for
-        // (RFC 9112 §3.2.2): the upstream gets that as Host, not the unverified field.
-        let host = sent
-            .authority()
-            .and_then(|a| HeaderValue::from_str(a.as_str()).ok());
+        // The upstream gets as Host the host the request was verified for: an absolute-form
+        // target's authority (RFC 9112 §3.2.2), not the unverified field; and for v2, whose
+        // signature covers the host in canonical form (PROTOCOL §6.2), that form, so that
+        // spellings the signature treats as one (`API.test:443`, `h:8080:80`) reach the API
+        // as the one host it covers (`api.test`, `h:8080`).
+        let v2 = parts
+            .extensions
+            .get::<Verified>()
+            .is_some_and(|v| v.scheme == Scheme::V2);
+        let host = match sent.authority() {
+            Some(a) => Some(a.as_str()),
+            None if v2 => parts
+                .headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok()),
+            None => None,
+        }
+        .and_then(|h| match v2 {
+            true => xnonce_core::canonical::host(h).ok().map(|c| c.into_owned()),
+            false => Some(h.to_string()),
+        })
+        .and_then(|h| HeaderValue::from_str(&h).ok());
         let target = sent.path_and_query().map_or("/", |p| p.as_str());
         let uri = format!("{}{}{}", self.origin, self.prefix, target);
         let Ok(uri) = uri.parse::<Uri>() else {

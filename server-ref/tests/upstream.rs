@@ -335,6 +335,19 @@ fn verified_requests_reach_the_api_with_the_client_and_refused_ones_never_do() {
     let last = seen.lock().unwrap().last().cloned().unwrap();
     assert_eq!(last.headers["host"], a.as_str());
 
+    // A Host the v2 signature covers in canonical form (`h:port:80` is `h:port`, PROTOCOL
+    // §6.2) reaches the API as that form, not as sent (found by a security review).
+    for sent in [format!("{a}:80"), format!("{a}:443")] {
+        let mut odd = signed(Scheme::V2, "GET", "/orders/list", &[], None, &secret, &a)
+            .header("Host", sent.as_str())
+            .header("Connection", "close");
+        odd.raw_headers = true;
+        let r = http::send(&gw.base, &odd).unwrap();
+        assert_eq!(r.status, 201, "{sent}: {}", r.text());
+        let last = seen.lock().unwrap().last().cloned().unwrap();
+        assert_eq!(last.headers["host"], a.as_str(), "{sent}");
+    }
+
     // A signed path with a `..` segment would leave the URL's /v1 prefix: not forwarded.
     let before = seen.lock().unwrap().len();
     let escape = signed(Scheme::V2, "GET", "/../admin/x", &[], None, &secret, &a);
