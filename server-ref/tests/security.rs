@@ -5,7 +5,8 @@
 //!   effect on the running server before the command returns;
 //! * rotation end to end in-process (add → rotate → both live → retire → old refused);
 //! * per-client rate limiting (burst, 429 + `Retry-After`, refill, other clients unaffected,
-//!   forged and replayed requests not counted, off by default).
+//!   forged and replayed requests not counted, off by default);
+//! * a host list: v2 requests signed for another service's host refused.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -332,9 +333,10 @@ fn a_plaintext_registry_is_encrypted_by_serve_and_still_served() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Rate limiting (in-process server, real HTTP).
+// Rate limiting and host lists (in-process server, real HTTP).
 
-fn limited_server(d: &Dirs, toml: &str) -> (InProcess, Registry) {
+/// An in-process server with the demo routes and the config `toml`, over the registry of `d`.
+fn server_with(d: &Dirs, toml: &str) -> (InProcess, Registry) {
     let registry = Registry::open_with_key_file(&d.data, Some(d.key.clone()));
     let mut config = Config::parse(toml).unwrap();
     config.routes = Some(xnonce_core::RouteTable::demo());
@@ -349,7 +351,7 @@ fn a_client_over_its_rate_gets_429_with_retry_after_and_others_are_unaffected() 
     let a = registry.add("a").unwrap();
     let b = registry.add("b").unwrap();
     let vip = registry.add("vip").unwrap();
-    let (s, _) = limited_server(
+    let (s, _) = server_with(
         &d,
         // One token per 4 s: each span below that must see no refill (about ten requests
         // on loopback) has seconds of slack on a loaded machine.
@@ -418,7 +420,7 @@ fn a_client_over_its_rate_gets_429_with_retry_after_and_others_are_unaffected() 
 #[test]
 fn rate_limiting_is_off_by_default() {
     let d = Dirs::new("nolimit");
-    let (s, registry) = limited_server(&d, "");
+    let (s, registry) = server_with(&d, "");
     let a = registry.add("a").unwrap();
     for _ in 0..60 {
         let r = get(Scheme::V2, &s.base, "a", &a);
@@ -433,11 +435,11 @@ fn rate_limiting_is_off_by_default() {
 #[test]
 fn a_server_with_a_host_list_refuses_v2_requests_signed_for_other_hosts() {
     let d = Dirs::new("hosts");
-    let (s, registry) = limited_server(&d, "hosts = [\"api.test\", \"api.test:8443\"]");
+    let (s, registry) = server_with(&d, "hosts = [\"api.test\", \"api.test:8443\"]");
     let svc = registry.add("svc").unwrap();
     // Another server on the same registry, without a host list (and without the journal,
     // which is one server's per data dir).
-    let (open, _) = limited_server(&d, "[replay]\npersist = false");
+    let (open, _) = server_with(&d, "[replay]\npersist = false");
     let signed_for = |scheme, host: &str| {
         let input = SignInput::new(scheme, "GET", "/admin/status", "svc").host(host);
         let x_nonce = sign(&input, &svc).unwrap().x_nonce;
