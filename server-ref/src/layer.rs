@@ -572,20 +572,7 @@ impl Shared {
                 Admission::Pass(Request::from_parts(parts, Body::from(bytes)))
             }
             Err(r) => {
-                let status = r.status.unwrap_or_else(|| match outcome.scheme {
-                    Scheme::V1 => crate::respond::v1_answer(r.error.code(), "").0,
-                    Scheme::V2 => r.error.code().http_status(),
-                });
-                tracing::info!(
-                    target: "xnonce",
-                    client = outcome.client.as_deref().unwrap_or("-"),
-                    scheme = outcome.scheme.as_str(),
-                    method = &*logged(parts.method.as_str()),
-                    path = &*logged(sent_target(&parts).path()),
-                    outcome = r.error.code().as_str(),
-                    status,
-                    "request"
-                );
+                log_refusal(&parts, outcome.client.as_deref(), outcome.scheme, &r);
                 if let Some(metrics) = &self.metrics {
                     metrics.decided(outcome.scheme, Some(r.error.code()));
                 }
@@ -808,6 +795,25 @@ impl Shared {
 /// 64 KiB, a method as long as the head allows, and a refusal costs a client nothing, so
 /// whole ones would let it write that much log per request.
 const LOGGED_BYTES: usize = 256;
+
+/// Logs a refused request at `info`, the one line every refusal gets: the client (`-` when
+/// unknown), the answer's scheme, method and sent path, the error code and the status sent.
+pub(crate) fn log_refusal(parts: &Parts, client: Option<&str>, scheme: Scheme, r: &Refusal) {
+    let status = r.status.unwrap_or_else(|| match scheme {
+        Scheme::V1 => crate::respond::v1_answer(r.error.code(), "").0,
+        Scheme::V2 => r.error.code().http_status(),
+    });
+    tracing::info!(
+        target: "xnonce",
+        client = client.unwrap_or("-"),
+        scheme = scheme.as_str(),
+        method = &*logged(parts.method.as_str()),
+        path = &*logged(sent_target(parts).path()),
+        outcome = r.error.code().as_str(),
+        status,
+        "request"
+    );
+}
 
 /// `text` from a request for a log line: its first [`LOGGED_BYTES`] (at a character
 /// boundary), then `…`.

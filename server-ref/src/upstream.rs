@@ -134,19 +134,10 @@ impl Upstream {
         let (mut parts, body) = req.into_parts();
         // Refused in the style of the verified request (a v2 client gets a problem document).
         let refused = |code, message| {
-            let scheme = parts
-                .extensions
-                .get::<Verified>()
-                .map_or(Scheme::V1, |v| v.scheme);
+            let verified = parts.extensions.get::<Verified>();
+            let scheme = verified.map_or(Scheme::V1, |v| v.scheme);
             let r = Refusal::with_status(code, 400, message);
-            tracing::info!(
-                target: "xnonce",
-                method = &*crate::layer::logged(parts.method.as_str()),
-                path = &*crate::layer::logged(parts.uri.path()),
-                outcome = r.error.code().as_str(),
-                status = 400,
-                "request not forwarded"
-            );
+            crate::layer::log_refusal(&parts, verified.map(|v| v.client.as_str()), scheme, &r);
             crate::respond::refusal(scheme, &r)
         };
         if parts
