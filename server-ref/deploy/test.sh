@@ -21,6 +21,8 @@ cd "$(dirname "$0")/../.."
 here="server-ref/deploy"
 # shellcheck source=SCRIPTDIR/../listening.sh
 source server-ref/listening.sh
+# shellcheck source=SCRIPTDIR/nginx-front.sh
+source server-ref/deploy/nginx-front.sh
 
 if ! command -v systemd-analyze >/dev/null; then
   echo "== installing systemd's tools (apt-get), for systemd-analyze"
@@ -28,13 +30,6 @@ if ! command -v systemd-analyze >/dev/null; then
   timeout 600 $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
   timeout 600 $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends systemd >/dev/null
 fi
-command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || {
-  echo "== installing nginx (apt-get)"
-  sudo=; [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
-  timeout 600 $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
-  timeout 600 $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nginx >/dev/null
-}
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 server=${XNONCE_SERVER_BIN:-}
 cli=${XNONCE_CLI_BIN:-}
 if [ -z "$server" ] || [ -z "$cli" ]; then
@@ -47,7 +42,7 @@ root=$(mktemp -d)
 pid=
 cleanup() {
   if [ -n "$pid" ]; then kill -KILL "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-  if [ -f "$root/nginx/nginx.pid" ]; then kill -TERM "$(cat "$root/nginx/nginx.pid")" 2>/dev/null || true; fi
+  nginx_front_stop "$root/nginx"
   rm -rf "$root"
 }
 trap cleanup EXIT
@@ -89,47 +84,10 @@ answer=$("$cli" request --path /orders/list --param page=1 --client billing \
 echo "$answer" | grep -q '"client":"billing"' || { echo "unexpected answer: $answer"; exit 1; }
 
 echo "-- nginx.conf in front: TLS, the signed target, Host and body passed on intact"
-upstream_port=${url##*:}
-tls=client-rs/tests/fixtures/tls   # a test CA and a certificate it issued for localhost
-mkdir -p "$root/nginx/temp"
-nginx_port=
-for attempt in 1 2 3 4 5; do
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  # The site file as shipped, but for the addresses and the certificate.
-  sed -e "s#server 127.0.0.1:8080;#server 127.0.0.1:$upstream_port;#" \
-    -e "s#listen 443 ssl;#listen 127.0.0.1:$port ssl;#" -e '/listen \[::\]:443 ssl;/d' \
-    -e "s#/etc/ssl/xnonce/fullchain.pem#$PWD/$tls/server.pem#" \
-    -e "s#/etc/ssl/xnonce/privkey.pem#$PWD/$tls/server.key#" "$here/nginx.conf" > "$root/nginx/site.conf"
-  grep -q "listen 127.0.0.1:$port ssl;" "$root/nginx/site.conf"
-  grep -q "server 127.0.0.1:$upstream_port;" "$root/nginx/site.conf"
-  cat > "$root/nginx/nginx.conf" <<NGINX
-worker_processes 1;
-pid $root/nginx/nginx.pid;
-error_log $root/nginx/error.log warn;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path $root/nginx/temp/body;
-  proxy_temp_path $root/nginx/temp/proxy;
-  fastcgi_temp_path $root/nginx/temp/fastcgi;
-  uwsgi_temp_path $root/nginx/temp/uwsgi;
-  scgi_temp_path $root/nginx/temp/scgi;
-  include $root/nginx/site.conf;
-}
-NGINX
-  : > "$root/nginx/error.log"
-  if "$NGINX" -e "$root/nginx/error.log" -p "$root/nginx" -c "$root/nginx/nginx.conf" 2>> "$root/nginx/error.log"; then
-    nginx_port=$port
-    break
-  fi
-  # Free a moment ago, taken before nginx bound it: another port.
-  grep -q "Address already in use" "$root/nginx/error.log" || { cat "$root/nginx/error.log"; exit 1; }
-  echo "nginx: port $port was taken before it bound it (attempt $attempt); another port"
-done
-[ -n "$nginx_port" ] || { echo "nginx: every port tried was taken"; exit 1; }
+nginx_front "$root/nginx" "${url##*:}"
 base=https://localhost:$nginx_port
 request() { "$cli" request --client billing --secret-file "$root/secret" --base-url "$base" \
-  --ca-file "$tls/ca.pem" --timeout 10 "$@"; }
+  --ca-file "$NGINX_FRONT_CA" --timeout 10 "$@"; }
 answer=$(request --path '/files/a%2Fb%20c' --param 'q=x y/z&%' --param 'lang=français')
 grep -q '"client":"billing"' <<< "$answer" || { echo "GET through nginx: $answer"; exit 1; }
 printf '{"amount": 12}' > "$root/body.json"
@@ -137,7 +95,7 @@ answer=$(request --method POST --path /orders --body-file "$root/body.json")
 grep -q '"client":"billing"' <<< "$answer" || { echo "POST through nginx: $answer"; exit 1; }
 link=$("$cli" link --client billing --secret-file "$root/secret" --base-url "$base" \
   --path /reports/today --param format=csv)
-statuses=$(python3 - "$link" "$tls/ca.pem" <<'PY'
+statuses=$(python3 - "$link" "$NGINX_FRONT_CA" <<'PY'
 import ssl, sys, urllib.error, urllib.request
 ctx = ssl.create_default_context(cafile=sys.argv[2])
 opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=ctx))
