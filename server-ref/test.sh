@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # xnonce-server: format, lints, unit + loopback HTTP tests, then the black-box suite
 # (`xnonce-conformance server`) against a real `xnonce-server serve --demo` subprocess with a
-# temporary data dir and two clients added through the CLI, then the systemd unit
-# (server-ref/deploy/test.sh). Needs Rust (cargo); installs redis-server (apt-get) for the
-# Redis store's test.
+# temporary data dir and two clients added through the CLI — directly over http://, then
+# over https:// through the shipped nginx site (server-ref/deploy/nginx.conf) in front of
+# it — then the systemd unit (server-ref/deploy/test.sh). Needs Rust (cargo); installs
+# redis-server (apt-get) for the Redis store's test and nginx for the https run.
 # Idempotent, non-interactive; exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=SCRIPTDIR/listening.sh
 source server-ref/listening.sh
+# shellcheck source=SCRIPTDIR/deploy/nginx-front.sh
+source server-ref/deploy/nginx-front.sh
 export CI=true CARGO_TERM_COLOR=never
 
 log=
@@ -47,6 +50,7 @@ conformance=${XNONCE_CONFORMANCE_BIN:-target/debug/xnonce-conformance}
 work=$(mktemp -d)
 server_pid=
 cleanup() {
+  nginx_front_stop "$work/nginx"
   if [ -n "$server_pid" ]; then kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
   rm -rf "$work" ${log:+"$log"}
 }
@@ -67,6 +71,20 @@ timeout 300 "$conformance" server --base-url "$url" --client conformance \
   | tee "$work/suite"
 # Every check ran: none reported as skipped.
 if grep -q SKIPPED "$work/suite"; then echo "the black-box suite skipped checks"; exit 1; fi
+
+echo "== black-box suite over https://, through the shipped nginx site in front of it"
+nginx_front "$work/nginx" "${url##*:}"
+timeout 300 "$conformance" server --base-url "https://localhost:$nginx_port" \
+  --ca-file "$NGINX_FRONT_CA" --client conformance --secret-file "$work/secret" \
+  --second-client conformance2 --second-secret-file "$work/secret2" | tee "$work/suite"
+if grep -q SKIPPED "$work/suite"; then echo "the black-box suite skipped checks"; exit 1; fi
+# Without the test CA, the bundled roots alone must not trust nginx's certificate.
+if "$conformance" server --base-url "https://localhost:$nginx_port" --client conformance \
+  --secret-file "$work/secret" --schemes v1 > "$work/untrusted" 2>&1; then
+  echo "the suite trusted a certificate its roots do not cover"; exit 1
+fi
+grep -q "UnknownIssuer" "$work/untrusted" || { cat "$work/untrusted"; exit 1; }
+nginx_front_stop "$work/nginx"
 
 # Graceful shutdown: SIGTERM must end the server with exit status 0.
 kill -TERM "$server_pid"

@@ -35,9 +35,9 @@ enum Command {
         dir: PathBuf,
     },
     /// Black-box suite against a running server that exposes em-secure-api's demo API
-    /// (`xnonce-server serve --demo`: its routes, rules and 30 s window). Plain http:// only
-    /// (https is not supported); the server's clock must agree with this machine's well
-    /// within the 30 s window.
+    /// (`xnonce-server serve --demo`: its routes, rules and 30 s window), over http:// or
+    /// https:// (e.g. through the TLS proxy in front of it); the server's clock must
+    /// agree with this machine's well within the 30 s window.
     ///
     /// With a second registered client (--second-client, --second-secret-file) it also checks
     /// that the replay key holds the client: a request of the second client that reuses the
@@ -47,56 +47,12 @@ enum Command {
     ///
     /// Prints a table and `N passed, M failed`; exits 1 on any failure (skipped checks alone
     /// do not fail).
-    Server {
-        /// Base URL of the server, `http://host:port[/prefix]` (https is not supported). A
-        /// prefix is sent but not signed: the server must see the paths without it.
-        #[arg(long)]
-        base_url: String,
-        /// A client registered on the server.
-        #[arg(long)]
-        client: String,
-        /// File holding the client's secret (surrounding whitespace ignored).
-        #[arg(long)]
-        secret_file: PathBuf,
-        /// Schemes to test, comma-separated.
-        #[arg(long, default_value = "v1,v2", value_delimiter = ',')]
-        schemes: Vec<String>,
-        /// GET route with the rules of the demo's /controller1/action1.
-        #[arg(long, default_value = "/controller1/action1")]
-        get_path: String,
-        /// POST route with the rules of the demo's /controller2/action1.
-        #[arg(long, default_value = "/controller2/action1")]
-        post_path: String,
-        /// A second client registered on the server, other than --client (enables the
-        /// cross-client checks; without it they are reported as SKIP).
-        #[arg(long, requires = "second_secret_file")]
-        second_client: Option<String>,
-        /// File holding the second client's secret (surrounding whitespace ignored).
-        #[arg(long, requires = "second_client")]
-        second_secret_file: Option<PathBuf>,
-    },
+    Server(xnonce_conformance::server_suite::ServerArgs),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Server {
-            base_url,
-            client,
-            secret_file,
-            schemes,
-            get_path,
-            post_path,
-            second_client,
-            second_secret_file,
-        } => xnonce_conformance::server_suite::main(
-            &base_url,
-            &client,
-            &secret_file,
-            &schemes,
-            &get_path,
-            &post_path,
-            second_client.as_deref().zip(second_secret_file.as_deref()),
-        ),
+        Command::Server(args) => xnonce_conformance::server_suite::main(&args),
         Command::Generate { out, check } => {
             let mut stale = false;
             for (name, text) in generate::files() {

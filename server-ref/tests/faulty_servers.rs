@@ -191,15 +191,11 @@ fn a_store_that_never_refuses_fails_every_replay_row_and_the_command() {
     // The command a CI job runs exits non-zero.
     let secret_file = server.dirs.fresh("secret", "txt");
     std::fs::write(&secret_file, format!("{}\n", server.first.expose())).unwrap();
-    let code = server_suite::main(
+    let code = server_suite::main(&server_suite::ServerArgs::new(
         &server.server.url,
         "first",
         &secret_file,
-        &["v1".into(), "v2".into()],
-        "/controller1/action1",
-        "/controller2/action1",
-        None,
-    );
+    ));
     assert_eq!(code, std::process::ExitCode::FAILURE);
 }
 

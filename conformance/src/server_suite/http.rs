@@ -1,31 +1,67 @@
 //! A minimal blocking HTTP/1.1 client over `std::net::TcpStream`, with raw control over the
-//! request line, headers and body (plain `http://` only; no TLS). One request per
-//! connection (`Connection: close`).
+//! request line, headers and body, for `http://` and `https://` (rustls, the bundled
+//! Mozilla roots plus any CA given). One request per connection (`Connection: close`).
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
-/// A parsed `http://authority[/prefix]` base URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+
+/// A parsed `http[s]://authority[/prefix]` base URL.
+#[derive(Debug, Clone)]
 pub struct BaseUrl {
     /// `host[:port]` as written (sent as the `Host` header).
     pub authority: String,
-    /// `host:port` to connect to (port 80 when absent).
+    /// `host:port` to connect to (port 80, or 443 for `https://`, when absent).
     pub connect: String,
     /// Path prefix without a trailing `/` (often empty).
     pub prefix: String,
+    /// For `https://`: the server's name and the roots its certificate must chain to.
+    pub tls: Option<Tls>,
+}
+
+/// How an `https://` base URL is reached: the name the server's certificate must carry and
+/// the certificate authorities trusted.
+#[derive(Debug, Clone)]
+pub struct Tls {
+    name: ServerName<'static>,
+    roots: rustls::RootCertStore,
+    config: Arc<rustls::ClientConfig>,
+}
+
+impl Tls {
+    fn new(name: ServerName<'static>, roots: rustls::RootCertStore) -> Result<Tls, String> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS set-up: {e}"))?
+            .with_root_certificates(roots.clone())
+            .with_no_client_auth();
+        Ok(Tls {
+            name,
+            roots,
+            config: Arc::new(config),
+        })
+    }
 }
 
 impl BaseUrl {
-    /// Parses `http://authority[/prefix]`; `https://` is refused (no TLS here).
+    /// Parses `http[s]://authority[/prefix]`. An `https://` URL trusts the bundled Mozilla
+    /// roots ([`BaseUrl::trusting`] adds others).
     pub fn parse(url: &str) -> Result<BaseUrl, String> {
-        if url.starts_with("https://") {
-            return Err("https:// is not supported by this client: test over http:// (e.g. behind your TLS proxy)".into());
-        }
-        let rest = url
-            .strip_prefix("http://")
-            .ok_or_else(|| format!("base URL must start with http://: {url:?}"))?;
+        let (rest, secure) = match (url.strip_prefix("http://"), url.strip_prefix("https://")) {
+            (Some(rest), _) => (rest, false),
+            (_, Some(rest)) => (rest, true),
+            _ => {
+                return Err(format!(
+                    "base URL must start with http:// or https://: {url:?}"
+                ))
+            }
+        };
         let (authority, prefix) = match rest.find('/') {
             Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
             None => (rest, ""),
@@ -39,12 +75,58 @@ impl BaseUrl {
         if host.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
             return Err(format!("base URL has a bad host or port: {url:?}"));
         }
-        let connect = format!("{host}:{}", if port.is_empty() { "80" } else { port });
+        let default_port = if secure { "443" } else { "80" };
+        let connect = format!(
+            "{host}:{}",
+            if port.is_empty() { default_port } else { port }
+        );
+        let tls = match secure {
+            false => None,
+            true => {
+                let bare = host.trim_start_matches('[').trim_end_matches(']');
+                let name = ServerName::try_from(bare.to_string())
+                    .map_err(|_| format!("base URL: {host:?} is not a name TLS can check"))?;
+                let roots = rustls::RootCertStore {
+                    roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+                };
+                Some(Tls::new(name, roots)?)
+            }
+        };
         Ok(BaseUrl {
             authority: authority.to_string(),
             connect,
             prefix: prefix.to_string(),
+            tls,
         })
+    }
+
+    /// The same `https://` base URL, also trusting the certificate authorities of a PEM file
+    /// (an internal CA). An error for an `http://` URL, a file that cannot be read, or one
+    /// without a certificate.
+    pub fn trusting(mut self, ca_pem: &Path) -> Result<BaseUrl, String> {
+        let Some(tls) = self.tls.take() else {
+            return Err("a CA file is for https:// base URLs only".into());
+        };
+        let why = |e: &dyn std::fmt::Display| format!("CA file {}: {e}", ca_pem.display());
+        let mut roots = tls.roots;
+        let mut added = 0;
+        for cert in CertificateDer::pem_file_iter(ca_pem).map_err(|e| why(&e))? {
+            roots.add(cert.map_err(|e| why(&e))?).map_err(|e| why(&e))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(why(&"no PEM certificate in it"));
+        }
+        self.tls = Some(Tls::new(tls.name, roots)?);
+        Ok(self)
+    }
+
+    /// `http` or `https`.
+    pub fn scheme(&self) -> &'static str {
+        match self.tls {
+            Some(_) => "https",
+            None => "http",
+        }
     }
 }
 
@@ -123,7 +205,7 @@ pub fn send(base: &BaseUrl, req: &Request) -> io::Result<Response> {
     head.extend_from_slice(req.method.as_bytes());
     head.push(b' ');
     if req.absolute {
-        head.extend_from_slice(format!("http://{}", base.authority).as_bytes());
+        head.extend_from_slice(format!("{}://{}", base.scheme(), base.authority).as_bytes());
     }
     head.extend_from_slice(base.prefix.as_bytes());
     head.extend_from_slice(req.target.as_bytes());
@@ -141,19 +223,42 @@ pub fn send(base: &BaseUrl, req: &Request) -> io::Result<Response> {
     }
     head.extend_from_slice(b"\r\n");
     head.extend_from_slice(&req.body);
-    send_raw(&base.connect, &head)
+    send_bytes(base, &head)
 }
 
-/// Writes raw bytes to `addr` and parses what comes back. A server may answer and close
-/// before reading everything (oversized requests): a failed write still reads the answer.
+/// Writes raw bytes to the base URL's server (over TLS for `https://`) and parses what
+/// comes back; see [`send_raw`].
+pub fn send_bytes(base: &BaseUrl, bytes: &[u8]) -> io::Result<Response> {
+    let tcp = connect(&base.connect)?;
+    match &base.tls {
+        None => exchange(tcp, bytes),
+        Some(tls) => {
+            let conn = rustls::ClientConnection::new(tls.config.clone(), tls.name.clone())
+                .map_err(io::Error::other)?;
+            exchange(rustls::StreamOwned::new(conn, tcp), bytes)
+        }
+    }
+}
+
+/// Writes raw bytes to `addr` over plain TCP and parses what comes back. A server may
+/// answer and close before reading everything (oversized requests): a failed write still
+/// reads the answer.
 pub fn send_raw(addr: &str, bytes: &[u8]) -> io::Result<Response> {
+    exchange(connect(addr)?, bytes)
+}
+
+fn connect(addr: &str) -> io::Result<TcpStream> {
     let addr = addr
         .to_socket_addrs()?
         .next()
         .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address"))?;
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(10))?;
+    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(10))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     stream.set_write_timeout(Some(Duration::from_secs(10)))?;
+    Ok(stream)
+}
+
+fn exchange(mut stream: impl Read + Write, bytes: &[u8]) -> io::Result<Response> {
     let write_result = stream.write_all(bytes).and_then(|_| stream.flush());
     let mut buf = Vec::new();
     let read_result = read_response(&mut stream, &mut buf);
@@ -175,7 +280,16 @@ fn bad(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what.to_string())
 }
 
-fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<Response> {
+/// Whether a read error is the end of the answer: the server reset the connection, or (TLS)
+/// closed it without a `close_notify`.
+fn is_end(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset | io::ErrorKind::UnexpectedEof
+    )
+}
+
+fn read_response(stream: &mut impl Read, buf: &mut Vec<u8>) -> io::Result<Response> {
     let mut chunk = [0u8; 8192];
     // Read until the head is complete.
     let head_end = loop {
@@ -184,7 +298,7 @@ fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<Respon
         }
         let n = match stream.read(&mut chunk) {
             Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::ConnectionReset && !buf.is_empty() => 0,
+            Err(e) if is_end(&e) && !buf.is_empty() => 0,
             Err(e) => return Err(e),
         };
         if n == 0 {
@@ -217,7 +331,7 @@ fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<Respon
                 body.extend_from_slice(&chunk[..n]);
                 Ok(true)
             }
-            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => Ok(false),
+            Err(e) if is_end(&e) => Ok(false),
             Err(e) => Err(e),
         }
     };
@@ -285,7 +399,10 @@ mod tests {
             BaseUrl::parse("http://example.test").unwrap().connect,
             "example.test:80"
         );
-        assert!(BaseUrl::parse("https://x").is_err());
+        let tls = BaseUrl::parse("https://[::1]/api").unwrap();
+        assert_eq!((tls.connect.as_str(), tls.scheme()), ("[::1]:443", "https"));
+        let plain = BaseUrl::parse("http://x").unwrap();
+        assert!(plain.tls.is_none() && plain.scheme() == "http");
         assert!(BaseUrl::parse("ftp://x").is_err());
         assert!(BaseUrl::parse("http://user@example.test").is_err());
         assert!(BaseUrl::parse("http:///prefix").is_err());
@@ -304,6 +421,27 @@ mod tests {
         ] {
             assert!(BaseUrl::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn ca_files() {
+        let fixtures =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../client-rs/tests/fixtures/tls");
+        let https = BaseUrl::parse("https://localhost:8443").unwrap();
+        let roots = |b: &BaseUrl| b.tls.as_ref().unwrap().roots.len();
+        let bundled = roots(&https);
+        let trusting = https.clone().trusting(&fixtures.join("ca.pem")).unwrap();
+        assert_eq!(roots(&trusting), bundled + 1);
+        let e = https
+            .clone()
+            .trusting(&fixtures.join("server.key"))
+            .unwrap_err();
+        assert!(e.contains("no PEM certificate"), "{e}");
+        let e = https.trusting(&fixtures.join("missing.pem")).unwrap_err();
+        assert!(e.contains("missing.pem"), "{e}");
+        let plain = BaseUrl::parse("http://localhost").unwrap();
+        let e = plain.trusting(&fixtures.join("ca.pem")).unwrap_err();
+        assert!(e.contains("https:// base URLs only"), "{e}");
     }
 
     #[test]

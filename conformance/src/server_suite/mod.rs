@@ -40,8 +40,11 @@ use http::{BaseUrl, Request, Response};
 /// What the suite needs to know.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// `http://host:port[/prefix]`.
+    /// `http[s]://host:port[/prefix]`.
     pub base_url: String,
+    /// A PEM file of certificate authorities to trust for an `https://` base URL, besides
+    /// the bundled Mozilla roots (an internal CA).
+    pub ca_file: Option<std::path::PathBuf>,
     /// A registered client id.
     pub client: String,
     /// Its secret.
@@ -68,7 +71,15 @@ impl Options {
             get_path: "/controller1/action1".into(),
             post_path: "/controller2/action1".into(),
             second_client: None,
+            ca_file: None,
         }
+    }
+
+    /// The same options, also trusting the certificate authorities of a PEM file for an
+    /// `https://` base URL.
+    pub fn with_ca_file(mut self, ca_pem: &std::path::Path) -> Options {
+        self.ca_file = Some(ca_pem.to_path_buf());
+        self
     }
 
     /// The same options with a second registered client.
@@ -1010,7 +1021,7 @@ impl<'a> Runner<'a> {
             "GET {}{target} HTTP/1.1\r\nHost: {}\r\nA header line without a colon\r\nConnection: close\r\n\r\n",
             self.base.prefix, self.base.authority
         );
-        let got = http::send_raw(&self.base.connect, raw.as_bytes()).map_err(|e| e.to_string());
+        let got = http::send_bytes(&self.base, raw.as_bytes()).map_err(|e| e.to_string());
         self.record(
             "header line without a colon".into(),
             &any_4xx(),
@@ -1030,7 +1041,10 @@ pub fn now_ms() -> u64 {
 
 /// Runs every check and returns one row per check.
 pub fn run(opts: &Options) -> Result<Vec<CheckResult>, String> {
-    let base = BaseUrl::parse(&opts.base_url)?;
+    let mut base = BaseUrl::parse(&opts.base_url)?;
+    if let Some(ca) = &opts.ca_file {
+        base = base.trusting(ca)?;
+    }
     if let Some((second, _)) = &opts.second_client {
         if *second == opts.client {
             return Err(format!(
@@ -1111,33 +1125,79 @@ pub fn all_passed(results: &[CheckResult]) -> bool {
     results.iter().any(|r| r.passed) && results.iter().all(|r| r.passed || r.skipped)
 }
 
+/// The arguments of the `xnonce-conformance server` command.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerArgs {
+    /// Base URL of the server, `http[s]://host[:port][/prefix]`. A prefix is sent but not
+    /// signed: the server must see the paths without it.
+    #[arg(long)]
+    pub base_url: String,
+    /// PEM file of certificate authorities to trust for an https:// base URL besides the
+    /// bundled Mozilla roots (an internal CA's certificate).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// A client registered on the server.
+    #[arg(long)]
+    pub client: String,
+    /// File holding the client's secret (surrounding whitespace ignored).
+    #[arg(long)]
+    pub secret_file: std::path::PathBuf,
+    /// Schemes to test, comma-separated.
+    #[arg(long, default_value = "v1,v2", value_delimiter = ',')]
+    pub schemes: Vec<String>,
+    /// GET route with the rules of the demo's /controller1/action1.
+    #[arg(long, default_value = "/controller1/action1")]
+    pub get_path: String,
+    /// POST route with the rules of the demo's /controller2/action1.
+    #[arg(long, default_value = "/controller2/action1")]
+    pub post_path: String,
+    /// A second client registered on the server, other than --client (enables the
+    /// cross-client checks; without it they are reported as SKIP).
+    #[arg(long, requires = "second_secret_file")]
+    pub second_client: Option<String>,
+    /// File holding the second client's secret (surrounding whitespace ignored).
+    #[arg(long, requires = "second_client")]
+    pub second_secret_file: Option<std::path::PathBuf>,
+}
+
+impl ServerArgs {
+    /// The arguments for `base_url`, `client` and its secret file, every other one at its
+    /// default.
+    pub fn new(base_url: &str, client: &str, secret_file: &std::path::Path) -> ServerArgs {
+        ServerArgs {
+            base_url: base_url.to_string(),
+            ca_file: None,
+            client: client.to_string(),
+            secret_file: secret_file.to_path_buf(),
+            schemes: vec!["v1".into(), "v2".into()],
+            get_path: "/controller1/action1".into(),
+            post_path: "/controller2/action1".into(),
+            second_client: None,
+            second_secret_file: None,
+        }
+    }
+}
+
 /// The `xnonce-conformance server` command: reads the secret file(s), runs, prints, and
 /// returns the exit code (failure on any failed check or on bad arguments; skipped checks
 /// alone do not fail).
-pub fn main(
-    base_url: &str,
-    client: &str,
-    secret_file: &std::path::Path,
-    schemes: &[String],
-    get_path: &str,
-    post_path: &str,
-    second_client: Option<(&str, &std::path::Path)>,
-) -> std::process::ExitCode {
+pub fn main(args: &ServerArgs) -> std::process::ExitCode {
     use std::process::ExitCode;
     let read_secret = |file: &std::path::Path| {
         std::fs::read_to_string(file)
             .map_err(|e| format!("cannot read {}: {e}", file.display()))
             .and_then(|t| Secret::from_file_text(&t).map_err(|e| e.to_string()))
     };
-    let secret = match read_secret(secret_file) {
+    let secret = match read_secret(&args.secret_file) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("xnonce-conformance: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let mut opts = Options::new(base_url, client, secret);
-    if let Some((second, file)) = second_client {
+    let mut opts = Options::new(&args.base_url, &args.client, secret);
+    let second_client = args.second_client.as_deref();
+    if let Some((second, file)) = second_client.zip(args.second_secret_file.as_deref()) {
         match read_secret(file) {
             Ok(s) => opts = opts.with_second_client(second, s),
             Err(e) => {
@@ -1146,10 +1206,13 @@ pub fn main(
             }
         }
     }
-    opts.get_path = get_path.to_string();
-    opts.post_path = post_path.to_string();
+    if let Some(ca) = &args.ca_file {
+        opts = opts.with_ca_file(ca);
+    }
+    opts.get_path = args.get_path.clone();
+    opts.post_path = args.post_path.clone();
     opts.schemes.clear();
-    for s in schemes {
+    for s in &args.schemes {
         match s.trim().parse::<Scheme>() {
             Ok(s) => opts.schemes.push(s),
             Err(e) => {
