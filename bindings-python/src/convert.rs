@@ -363,6 +363,12 @@ pub struct PySecret {
     inner: Secret,
 }
 
+impl From<Secret> for PySecret {
+    fn from(inner: Secret) -> PySecret {
+        PySecret { inner }
+    }
+}
+
 #[pymethods]
 impl PySecret {
     /// Checks the text (`invalid_secret` when empty, whitespace or too long) and keeps it.
@@ -476,7 +482,10 @@ pub fn pairs_named(
     let Some(p) = p.filter(|p| !p.is_none()) else {
         return Ok(Vec::new());
     };
-    if let Ok(d) = p.cast::<PyDict>() {
+    // Exactly `dict`, `list`, `tuple`: read from their storage. A subclass may iterate in
+    // another order (`OrderedDict.move_to_end`, an overridden `__iter__`/`items`), which is
+    // the order an HTTP library sends (PROTOCOL §3.6), so it goes through `.items()`/iter.
+    if let Ok(d) = p.cast_exact::<PyDict>() {
         let mut out = Vec::with_capacity(d.len());
         for (k, v) in d.iter() {
             let key = key_text(&k, name)?;
@@ -486,10 +495,10 @@ pub fn pairs_named(
         return Ok(out);
     }
     // Lists and tuples of pairs: the common shapes, iterated without attribute probes.
-    if let Ok(l) = p.cast::<PyList>() {
+    if let Ok(l) = p.cast_exact::<PyList>() {
         return pairs(l.iter(), name);
     }
-    if let Ok(t) = p.cast::<PyTuple>() {
+    if let Ok(t) = p.cast_exact::<PyTuple>() {
         return pairs(t.iter(), name);
     }
     if is_text(p) {

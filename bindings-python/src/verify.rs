@@ -91,7 +91,7 @@ impl PyVerified {
 /// built.
 #[derive(Clone, Copy)]
 enum Lookup {
-    /// A `dict` (or subclass): `source[client]`, absent → none.
+    /// Exactly a `dict`: `source[client]`, absent → none.
     Dict,
     /// Another mapping, or any object with `.get`: `source.get(client)`.
     Get,
@@ -102,7 +102,8 @@ enum Lookup {
 impl Lookup {
     /// The lookup for `source`; a `TypeError` if it is neither a mapping nor a callable.
     fn of(source: &Bound<'_, PyAny>) -> PyResult<Lookup> {
-        if source.cast::<PyDict>().is_ok() {
+        // Exactly `dict`: a subclass may override `get`/`__getitem__` (computed secrets).
+        if source.cast_exact::<PyDict>().is_ok() {
             Ok(Lookup::Dict)
         } else if source.hasattr("get")? {
             Ok(Lookup::Get)
@@ -128,7 +129,7 @@ struct PySecrets<'a, 'py> {
 impl PySecrets<'_, '_> {
     fn lookup(&self, client: &str) -> PyResult<Vec<Secret>> {
         let found = match self.lookup {
-            Lookup::Dict => self.source.cast::<PyDict>()?.get_item(client)?,
+            Lookup::Dict => self.source.cast_exact::<PyDict>()?.get_item(client)?,
             Lookup::Get => Some(self.source.call_method1("get", (client,))?),
             Lookup::Call => Some(self.source.call1((client,))?),
         };

@@ -37,6 +37,32 @@ def test_dict_and_pairs_sign_the_same_in_insertion_order() -> None:
     assert v2(pairs).x_nonce == v2(list(reversed(pairs))).x_nonce
 
 
+def test_subclasses_sign_in_the_order_they_iterate() -> None:
+    # An HTTP library sends a mapping in its iteration order; a dict subclass may iterate in
+    # another order than the dict storage under it (PROTOCOL §3.6: the native order).
+    moved = OrderedDict([("a", "1"), ("b", "2")])
+    moved.move_to_end("a")
+    assert list(moved.items()) == [("b", "2"), ("a", "1")]
+    assert v1(moved).x_nonce == v1([("b", "2"), ("a", "1")]).x_nonce
+    assert v1(moved).x_nonce != v1([("a", "1"), ("b", "2")]).x_nonce
+
+    class Reversed(list[tuple[str, str]]):
+        def __iter__(self) -> Iterator[tuple[str, str]]:
+            return reversed(list(super().__iter__()))
+
+    assert v1(Reversed([("a", "1"), ("b", "2")])).x_nonce == v1([("b", "2"), ("a", "1")]).x_nonce
+
+
+def test_a_dict_subclass_of_secrets_is_asked_through_get() -> None:
+    class Computed(dict):  # type: ignore[type-arg]
+        def get(self, client: str, default: object = None) -> object:
+            return SECRET if client == "svc" else default
+
+    header = xnonce.sign("v2", "GET", "/c/a", [], "svc", SECRET, host="api.test")
+    verified = xnonce.Verifier(Computed()).verify("GET", "/c/a", x_nonce=header, host="api.test")
+    assert verified.client == "svc"
+
+
 def test_generators_and_mappings_are_accepted() -> None:
     def gen() -> Iterator[tuple[str, str]]:
         yield ("a", "1")
