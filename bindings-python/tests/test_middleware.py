@@ -850,3 +850,19 @@ def test_max_body_is_checked_when_the_middleware_is_made(cls: Any) -> None:
         with pytest.raises(ValueError, match="max_body"):
             cls(echo_wsgi, verifier, max_body=bad)
     assert cls(echo_wsgi, verifier, max_body=0).max_body == 0
+
+
+@pytest.mark.parametrize("cls", [WsgiMiddleware, AsgiMiddleware])
+def test_app_verifier_and_once_are_checked_when_the_middleware_is_made(cls: Any) -> None:
+    # `once=None` read as false would have turned replay protection off without a word; a
+    # verifier that is not one would have been a 500 on every request.
+    verifier = xnonce.Verifier({"billing": SECRET})
+    for bad in (None, 0, 1, "no", "yes"):
+        with pytest.raises(TypeError, match="once must be True or False"):
+            cls(echo_wsgi, verifier, once=bad)
+    for not_a_verifier in (None, {"billing": SECRET}, "verifier"):
+        with pytest.raises(TypeError, match=r"verifier must be an xnonce\.Verifier"):
+            cls(echo_wsgi, not_a_verifier)
+    with pytest.raises(TypeError, match="app must be a callable"):
+        cls(None, verifier)
+    assert cls(echo_wsgi, verifier, once=False).once is False

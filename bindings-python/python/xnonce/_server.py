@@ -118,6 +118,14 @@ class VerifyingMiddleware(Generic[App]):
         once: bool = True,
         max_body: int = MAX_BODY,
     ) -> None:
+        # Checked here, not on the first request: `once=None` read as false would turn replay
+        # protection off without a word, and a wrong verifier would be a 500 per request.
+        if not callable(app):
+            raise TypeError(f"app must be a callable application, not {type(app).__name__}")
+        if not isinstance(verifier, Verifier):
+            raise TypeError(f"verifier must be an xnonce.Verifier, not {type(verifier).__name__}")
+        if not isinstance(once, bool):
+            raise TypeError(f"once must be True or False, not {type(once).__name__}")
         self.app = app
         self.verifier = verifier
         self.once = once
