@@ -12,7 +12,7 @@
 // X-Nonce (nor Authorization, Proxy-Authorization, Cookie, as fetch itself drops them); after
 // such a hop nothing is signed again. Methods and bodies change as the Fetch standard says.
 
-const { signRequest } = require('./sign.js')
+const { signRequest, checkSigner } = require('./sign.js')
 const { refuseUnknown } = require('./arguments.js')
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308])
@@ -51,6 +51,8 @@ function xnonceFetch(options) {
   if (typeof baseFetch !== 'function') {
     throw new TypeError('xnonceFetch: no fetch implementation (pass options.fetch)')
   }
+  // Here, not on each call: every request would fail alike.
+  checkSigner(scheme, client, secret)
   return async function signedFetch(input, init) {
     const request = new Request(input, init)
     const mode = request.redirect

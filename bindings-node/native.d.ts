@@ -128,6 +128,13 @@ export interface Answer {
  */
 export declare function bodyTooLargeAnswer(limit: number, request?: RefusedRequest): Answer
 
+/**
+ * For `xnonceFetch`, when one is made: the scheme, the client id and the secret, checked as
+ * every request it signs will need them (core's `check_signer`: text rules, client id, v2's
+ * 64 hex digits), so that a wrong credential throws there rather than on each request.
+ */
+export declare function checkSigner(scheme: 'v1' | 'v2', client: string, secret: string): void
+
 /** One shared error code, as listed by `errorCodes()`. */
 export interface ErrorCodeInfo {
   /** The snake_case code (`invalid_secret`, `replayed`, ...). */

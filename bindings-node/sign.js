@@ -84,5 +84,7 @@ function sign(scheme, method, path, params, client, secret, options) {
 
 /** Signs a raw request (see native.d.ts `signRequest`); index.js and fetch.js share it. */
 const signRequest = guard(native.signRequest)
+/** Checks a signer's scheme, client and secret once (see native.d.ts `checkSigner`). */
+const checkSigner = guard(native.checkSigner)
 
-module.exports = { sign, signRequest }
+module.exports = { sign, signRequest, checkSigner }

@@ -74,3 +74,23 @@ pub fn sign_request(
         Ok(xnonce_core::sign(&input, &crate::sign::secret_of(secret)?)?.x_nonce)
     })
 }
+
+/// For `xnonceFetch`, when one is made: the scheme, the client id and the secret, checked as
+/// every request it signs will need them (core's `check_signer`: text rules, client id, v2's
+/// 64 hex digits), so that a wrong credential throws there rather than on each request.
+#[napi(
+    strict,
+    js_name = "checkSigner",
+    ts_args_type = "scheme: 'v1' | 'v2', client: string, secret: string"
+)]
+pub fn check_signer(env: &Env, scheme: Text, client: Text, secret: Text) -> napi::Result<()> {
+    guard(env, || {
+        let scheme: Scheme = scheme.check(Input::Scheme)?.parse()?;
+        let secret = crate::sign::secret_of(secret)?;
+        Ok(xnonce_core::sign::check_signer(
+            scheme,
+            &client.check(Input::Client)?,
+            &secret,
+        )?)
+    })
+}

@@ -312,9 +312,9 @@ test('arguments of the wrong JavaScript type throw TypeError, keeping the napi s
     promise = requester.makeRequest(5, [], '/a/b')
   }, 'a Promise-returning method rejects instead of throwing')
   await assert.rejects(promise, (e) => e instanceof TypeError && /Expected$|^InvalidArg$/.test(e.code))
-  const fetchFailing = xnonce.xnonceFetch({ client: 5, secret: SECRET, fetch: async () => new Response('') })
-  await assert.rejects(
-    fetchFailing('http://api.test/a/b'),
+  // xnonceFetch checks its credential when it is made: a synchronous factory, so it throws.
+  assert.throws(
+    () => xnonce.xnonceFetch({ client: 5, secret: SECRET, fetch: async () => new Response('') }),
     (e) => e instanceof TypeError && /Expected$|^InvalidArg$/.test(e.code),
   )
   assert.ok(v instanceof xnonce.Verifier)
@@ -890,6 +890,27 @@ test('an unknown option key is a TypeError naming it, never ignored; every decla
   await assert.rejects(api.makeRequest('GET', [], '/a/b', null, nulls('RequestOptions')), {
     code: 'connection_failed',
   })
+})
+
+test('xnonceFetch refuses a credential no request could use when it is made, not on each call', () => {
+  const fetch = async () => new Response('')
+  for (const [options, code] of [
+    [{ client: 'svc', secret: SECRET, scheme: 'v3' }, 'unsupported_scheme'],
+    [{ client: 'has space', secret: SECRET }, 'invalid_client_id'],
+    [{ client: 'svc', secret: 'legacy-secret' }, 'invalid_secret'], // v2 keys are 64 hex digits
+    [{ client: 'svc', secret: '' }, 'invalid_secret'],
+  ]) {
+    assert.throws(
+      () => xnonce.xnonceFetch({ ...options, fetch }),
+      (e) => e instanceof xnonce.XNonceError && e.code === code,
+      code,
+    )
+  }
+  assert.throws(() => xnonce.xnonceFetch({ client: 'svc', fetch }), TypeError)
+  assert.equal(
+    typeof xnonce.xnonceFetch({ client: 'svc', secret: 'legacy-secret', scheme: 'v1', fetch }),
+    'function',
+  )
 })
 
 test('the JavaScript helpers refuse an unknown option key too: middleware, redisReplayStore, xnonceFetch', () => {

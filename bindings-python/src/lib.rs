@@ -49,6 +49,7 @@ fn _xnonce(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sign::link, m)?)?;
     m.add_function(wrap_pyfunction!(sign::link_detailed, m)?)?;
     m.add_function(wrap_pyfunction!(sign::sign_request, m)?)?;
+    m.add_function(wrap_pyfunction!(sign::_check_signer, m)?)?;
     m.add_function(wrap_pyfunction!(sign::parse_header, m)?)?;
     m.add_function(wrap_pyfunction!(sign::ottoken_encode, m)?)?;
     m.add_function(wrap_pyfunction!(sign::ottoken_decode, m)?)?;

@@ -397,6 +397,21 @@ pub fn sign_request(
     header(&input, &secret)
 }
 
+/// For the HTTP-library adapters, when one is made: the scheme, the client id and (v2) the
+/// secret's 64 hex digits, checked as every request they sign will need them
+/// (core's `check_signer`); the secret as an `xnonce.Secret`.
+#[pyfunction]
+pub fn _check_signer(
+    scheme: Text<'_, field::Scheme>,
+    client: Text<'_, field::Client>,
+    secret: SecretArg<'_>,
+) -> PyResult<convert::PySecret> {
+    let scheme = convert::scheme(&scheme)?;
+    let secret = secret.secret()?;
+    xnonce_core::sign::check_signer(scheme, &client, &secret).py_err()?;
+    Ok(convert::PySecret::from(secret))
+}
+
 /// Parses an `X-Nonce` header value (`FormatError` `malformed_header` on any deviation).
 #[pyfunction]
 pub fn parse_header(value: Text<'_, field::Header>) -> PyResult<PyHeader> {

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -143,6 +144,23 @@ def test_secret_is_not_in_repr() -> None:
         assert SECRET not in repr(auth) and "svc" in repr(auth)
 
 
+@pytest.mark.parametrize("auth", [xnonce.requests.XNonceAuth, xnonce.httpx.XNonceAuth])
+def test_a_credential_no_request_could_use_is_refused_when_the_adapter_is_made(auth: Any) -> None:
+    # Not on each request: every one of them would fail alike.
+    for args, code in [
+        (("svc", SECRET, "v3"), "unsupported_scheme"),
+        (("has space", SECRET), "invalid_client_id"),
+        (("svc", "legacy-secret"), "invalid_secret"),  # v2 keys are 64 hex digits
+        (("svc", ""), "invalid_secret"),
+    ]:
+        with pytest.raises(xnonce.XNonceError) as e:
+            auth(*args)
+        assert e.value.code == code, args
+    with pytest.raises(TypeError):
+        auth(None, SECRET)
+    assert auth("svc", "legacy-secret", "v1").scheme == "v1"
+
+
 def test_adapters_import_without_requests_or_httpx() -> None:
     code = """
 import sys
@@ -153,7 +171,7 @@ class Block:
 sys.meta_path.insert(0, Block())
 import xnonce.requests, xnonce.httpx
 assert "requests" not in sys.modules and "httpx" not in sys.modules
-print(xnonce.requests.XNonceAuth("svc", "s"), xnonce.httpx.XNonceAuth("svc", "s"))
+print(xnonce.requests.XNonceAuth("svc", "s", "v1"), xnonce.httpx.XNonceAuth("svc", "s", "v1"))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

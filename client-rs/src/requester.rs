@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use xnonce_core::time_hint::{self, ServerTimeHint};
 use xnonce_core::{
-    canonical, client_id, sign, Environment, Error, ErrorCode, Scheme, Secret, SystemEnvironment,
+    canonical, sign, Environment, Error, ErrorCode, Scheme, Secret, SystemEnvironment,
 };
 
 use crate::wire;
@@ -253,9 +253,8 @@ impl RequesterBuilder {
             base_path,
             authority,
         } = split_server(&self.server)?;
-        client_id::validate(&self.client)?;
+        sign::check_signer(self.scheme, &self.client, &self.secret)?;
         if self.scheme == Scheme::V2 {
-            self.secret.v2_key()?;
             canonical::host(&authority)?;
         }
         let mut http = reqwest::Client::builder();

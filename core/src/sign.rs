@@ -342,6 +342,30 @@ pub fn sign_header_value(input: &SignInput, secret: &Secret) -> Result<String> {
     sign_header_value_with(input, secret, &crate::environment::SystemEnvironment)
 }
 
+/// Checks, once, what every request `client` signs with `secret` in `scheme` needs: a
+/// valid client id, and for v2 a secret of 64 hex digits (PROTOCOL §3.1, §3.2, §10). A
+/// requester or an HTTP-library adapter calls it when it is made, so that a wrong
+/// credential is refused there rather than on each request. (The secret's text rules were
+/// checked when the [`Secret`] was made.)
+///
+/// ```
+/// use xnonce_core::{sign::check_signer, Scheme, Secret};
+/// let legacy = Secret::new("legacy-secret")?;
+/// assert!(check_signer(Scheme::V1, "svc", &legacy).is_ok());
+/// let e = check_signer(Scheme::V2, "svc", &legacy).unwrap_err();
+/// assert_eq!(e.code().as_str(), "invalid_secret"); // v2 keys are 64 hex digits
+/// let e = check_signer(Scheme::V1, "has space", &legacy).unwrap_err();
+/// assert_eq!(e.code().as_str(), "invalid_client_id");
+/// # Ok::<(), xnonce_core::Error>(())
+/// ```
+pub fn check_signer(scheme: Scheme, client: &str, secret: &Secret) -> Result<()> {
+    crate::client_id::validate(client)?;
+    match scheme {
+        Scheme::V1 => Ok(()),
+        Scheme::V2 => secret.v2_key().map(|_| ()),
+    }
+}
+
 /// What signing computed, before it is written out as a header.
 struct Parts<'a> {
     timestamp_ms: u64,

@@ -5,11 +5,17 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from xnonce._xnonce import Secret, sign_request
+from xnonce._xnonce import Secret, _check_signer, sign_request
 
 HEADER = "X-Nonce"
 #: Statuses after which HTTP clients follow ``Location`` (the credential must not follow).
 REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
+
+
+def checked_secret(client: str, secret: str | Secret, scheme: str) -> Secret:
+    """The adapter's secret, once the scheme, client id and secret are checked as every
+    request will need them (``InputError`` now rather than on each request)."""
+    return _check_signer(scheme, client, secret)
 
 
 def authority_and_target(url: str) -> tuple[str, str]:

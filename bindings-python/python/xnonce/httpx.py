@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from typing import TYPE_CHECKING, Any
 
-from xnonce._http import HEADER, REDIRECT_STATUSES, sign_target
+from xnonce._http import HEADER, REDIRECT_STATUSES, checked_secret, sign_target
 from xnonce._xnonce import Secret
 
 if TYPE_CHECKING:
@@ -63,8 +63,8 @@ class XNonceAuth(_Auth):
     requires_request_body = True
 
     def __init__(self, client: str, secret: str | Secret, scheme: str = "v2") -> None:
+        self._secret = checked_secret(client, secret, scheme)
         self.client = client
-        self._secret = secret if isinstance(secret, Secret) else Secret(secret)
         self.scheme = scheme
 
     def _sign(self, request: Request) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from xnonce._http import HEADER, authority_and_target, header_text, sign_target
+from xnonce._http import HEADER, authority_and_target, checked_secret, header_text, sign_target
 from xnonce._xnonce import Secret
 
 if TYPE_CHECKING:
@@ -41,8 +41,8 @@ class XNonceAuth(_AuthBase):
     """
 
     def __init__(self, client: str, secret: str | Secret, scheme: str = "v2") -> None:
+        self._secret = checked_secret(client, secret, scheme)
         self.client = client
-        self._secret = secret if isinstance(secret, Secret) else Secret(secret)
         self.scheme = scheme
 
     def __call__(self, r: PreparedRequest) -> PreparedRequest:
