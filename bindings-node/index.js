@@ -20,9 +20,9 @@ const ERROR_CODES = Object.freeze(native.errorCodes().map((c) => c.code))
 module.exports = {
   sign: require('./sign.js').sign,
   signRequest: require('./sign.js').signRequest,
-  signDetailed: guard(native.signDetailed),
+  signDetailed: require('./sign.js').signDetailed,
   link: guard(native.link),
-  linkDetailed: guard(native.linkDetailed),
+  linkDetailed: require('./sign.js').linkDetailed,
   ottokenEncode: guard(native.ottokenEncode),
   ottokenDecode: guard(native.ottokenDecode),
   ottokenQueryValue: guard(native.ottokenQueryValue),

@@ -188,9 +188,10 @@ export interface LinkDetails {
   /** The `ottoken` (not yet escaped for a query). */
   ottoken: string
   /**
-   * The exact string that was signed. For v1 it CONTAINS THE SECRET: never log it. Not
-   * enumerable, so `console.log`, `util.inspect`, `JSON.stringify` and `{ ...spread }`
-   * leave it out; read it as `.canonical`.
+   * The exact string that was signed. For v1 it CONTAINS THE SECRET: never log it. A
+   * getter that is not enumerable (sign.js), so `console.log`, `util.inspect` (even with
+   * `showHidden`), `JSON.stringify` and `{ ...spread }` leave it out; read it as
+   * `.canonical`.
    */
   canonical: string
   /** The signed timestamp (ms). */
@@ -330,9 +331,10 @@ export interface SignedDetails {
   /** The `ottoken` form of the header (not yet escaped for a query). */
   ottoken: string
   /**
-   * The exact string that was signed. For v1 it CONTAINS THE SECRET: never log it. Not
-   * enumerable, so `console.log`, `util.inspect`, `JSON.stringify` and `{ ...spread }`
-   * leave it out; read it as `.canonical`.
+   * The exact string that was signed. For v1 it CONTAINS THE SECRET: never log it. A
+   * getter that is not enumerable (sign.js), so `console.log`, `util.inspect` (even with
+   * `showHidden`), `JSON.stringify` and `{ ...spread }` leave it out; read it as
+   * `.canonical`.
    */
   canonical: string
   /** The signed timestamp (ms). */

@@ -84,7 +84,31 @@ function sign(scheme, method, path, params, client, secret, options) {
 
 /** Signs a raw request (see native.d.ts `signRequest`); index.js and fetch.js share it. */
 const signRequest = guard(native.signRequest)
+/**
+ * `detailed` (the native signDetailed / linkDetailed) with the result's `canonical` — for
+ * v1 it holds the secret — turned into a getter that is not enumerable: still read as
+ * `.canonical`, but left out by console.log, util.inspect (even with `showHidden`, which
+ * shows a getter as `[Getter]` without calling it), JSON.stringify and `{ ...spread }`.
+ */
+function hidingCanonical(detailed) {
+  const guarded = guard(detailed)
+  return {
+    [detailed.name](...args) {
+      const details = guarded(...args)
+      const canonical = details.canonical
+      Object.defineProperty(details, 'canonical', {
+        get: () => canonical,
+        enumerable: false,
+        configurable: true,
+      })
+      return details
+    },
+  }[detailed.name]
+}
+const signDetailed = hidingCanonical(native.signDetailed)
+const linkDetailed = hidingCanonical(native.linkDetailed)
+
 /** Checks a signer's scheme, client and secret once (see native.d.ts `checkSigner`). */
 const checkSigner = guard(native.checkSigner)
 
-module.exports = { sign, signRequest, checkSigner }
+module.exports = { sign, signRequest, signDetailed, linkDetailed, checkSigner }

@@ -1,7 +1,7 @@
 //! `sign`, `signDetailed` and `link`: a request description and a secret in, tokens out.
 
-use napi::bindgen_prelude::{Either, FromNapiValue, JsObjectValue, Object, ToNapiValue, Unknown};
-use napi::{Env, Property, PropertyAttributes};
+use napi::bindgen_prelude::{Either, Unknown};
+use napi::Env;
 use napi_derive::napi;
 use xnonce_core::{Scheme, Secret, SignInput, XNonce};
 
@@ -43,9 +43,10 @@ pub struct SignedDetails {
     pub x_nonce: String,
     /// The `ottoken` form of the header (not yet escaped for a query).
     pub ottoken: String,
-    /// The exact string that was signed. For v1 it CONTAINS THE SECRET: never log it. Not
-    /// enumerable, so `console.log`, `util.inspect`, `JSON.stringify` and `{ ...spread }`
-    /// leave it out; read it as `.canonical`.
+    /// The exact string that was signed. For v1 it CONTAINS THE SECRET: never log it. A
+    /// getter that is not enumerable (sign.js), so `console.log`, `util.inspect` (even with
+    /// `showHidden`), `JSON.stringify` and `{ ...spread }` leave it out; read it as
+    /// `.canonical`.
     pub canonical: String,
     /// The signed timestamp (ms).
     pub timestamp: f64,
@@ -139,8 +140,8 @@ pub fn sign(
     ts_return_type = "SignedDetails"
 )]
 #[allow(clippy::too_many_arguments)]
-pub fn sign_detailed<'env>(
-    env: &'env Env,
+pub fn sign_detailed(
+    env: &Env,
     scheme: Text,
     method: Text,
     path: Text,
@@ -148,32 +149,12 @@ pub fn sign_detailed<'env>(
     client: Text,
     secret: Text,
     options: Option<Checked<SignOptions>>,
-) -> napi::Result<Object<'env>> {
-    let details = guard(env, || {
+) -> napi::Result<SignedDetails> {
+    guard(env, || {
         let input = input(env, scheme, method, path, params, client, options)?;
         let signed = xnonce_core::sign(&input, &secret_of(secret)?)?;
         Ok(details(signed))
-    })?;
-    hiding_canonical(env, details)
-}
-
-/// `details` as a JS object whose `canonical` (for v1, it holds the secret) is not
-/// enumerable: still read as `.canonical`, but left out by `console.log`, `util.inspect`,
-/// `JSON.stringify` and object spread, so that logging the record never logs the secret.
-fn hiding_canonical<T: ToNapiValue>(env: &Env, details: T) -> napi::Result<Object<'_>> {
-    // SAFETY: a valid env (the caller's), and the value napi just made from `details`.
-    let mut object = unsafe {
-        let value = T::to_napi_value(env.raw(), details)?;
-        Object::from_napi_value(env.raw(), value)?
-    };
-    let canonical: Unknown = object.get_named_property("canonical")?;
-    object.define_properties(&[Property::new()
-        .with_utf8_name("canonical")?
-        .with_value(&canonical)
-        .with_property_attributes(
-            PropertyAttributes::Writable | PropertyAttributes::Configurable,
-        )])?;
-    Ok(object)
+    })
 }
 
 /// A link's base URL (`invalid_url`).
@@ -228,9 +209,10 @@ pub struct LinkDetails {
     pub x_nonce: String,
     /// The `ottoken` (not yet escaped for a query).
     pub ottoken: String,
-    /// The exact string that was signed. For v1 it CONTAINS THE SECRET: never log it. Not
-    /// enumerable, so `console.log`, `util.inspect`, `JSON.stringify` and `{ ...spread }`
-    /// leave it out; read it as `.canonical`.
+    /// The exact string that was signed. For v1 it CONTAINS THE SECRET: never log it. A
+    /// getter that is not enumerable (sign.js), so `console.log`, `util.inspect` (even with
+    /// `showHidden`), `JSON.stringify` and `{ ...spread }` leave it out; read it as
+    /// `.canonical`.
     pub canonical: String,
     /// The signed timestamp (ms).
     pub timestamp: f64,
@@ -246,8 +228,8 @@ pub struct LinkDetails {
     ts_return_type = "LinkDetails"
 )]
 #[allow(clippy::too_many_arguments)]
-pub fn link_detailed<'env>(
-    env: &'env Env,
+pub fn link_detailed(
+    env: &Env,
     scheme: Text,
     method: Text,
     path: Text,
@@ -256,8 +238,8 @@ pub fn link_detailed<'env>(
     secret: Text,
     base_url: Text,
     options: Option<Checked<SignOptions>>,
-) -> napi::Result<Object<'env>> {
-    let details = guard(env, || {
+) -> napi::Result<LinkDetails> {
+    guard(env, || {
         let input = input(env, scheme, method, path, params, client, options)?;
         let link = xnonce_core::link(&input, &secret_of(secret)?, &url(base_url)?)?;
         let d = details(link.signed);
@@ -269,8 +251,7 @@ pub fn link_detailed<'env>(
             timestamp: d.timestamp,
             nonce: d.nonce,
         })
-    })?;
-    hiding_canonical(env, details)
+    })
 }
 
 /// The fast path of `sign` used by `sign.js` (one string crossing instead of a dozen napi

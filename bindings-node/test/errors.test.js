@@ -807,6 +807,11 @@ test('signDetailed / linkDetailed: canonical (the v1 secret inside) is readable 
       assert.ok(!shown.includes(SECRET), `${name}: ${shown}`)
       assert.ok(!shown.includes('canonical'), `${name}: ${shown}`)
     }
+    // showHidden shows non-enumerable properties: a getter is shown as [Getter], not called.
+    const hidden = inspect(details, { showHidden: true })
+    assert.ok(!hidden.includes(SECRET) && hidden.includes('[canonical]: [Getter]'), `${name}: ${hidden}`)
+    const descriptor = Object.getOwnPropertyDescriptor(details, 'canonical')
+    assert.ok(!('value' in descriptor) && !descriptor.enumerable, name)
     assert.ok(!('canonical' in { ...details }), `${name}: a spread copy has no canonical`)
     assert.ok(!Object.keys(details).includes('canonical'), name)
     assert.ok(details.xNonce && JSON.parse(JSON.stringify(details)).xNonce === details.xNonce, name)
