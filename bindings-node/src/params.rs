@@ -259,6 +259,17 @@ impl Text {
         }
     }
 
+    /// The text as read, a lone surrogate replaced by U+FFFD (what a refusal of it is styled
+    /// by, never what is verified or signed).
+    pub(crate) fn lossy(&self) -> &str {
+        &self.text
+    }
+
+    /// `input`'s refusal when the JS string was not well-formed, else `None`.
+    pub(crate) fn ill_formed(&self, input: Input) -> Option<xnonce_core::Error> {
+        (!self.well_formed).then(|| input.ill_formed())
+    }
+
     /// Whether the JS string was well-formed UTF-16 (no lone surrogate).
     pub(crate) fn is_well_formed(&self) -> bool {
         self.well_formed

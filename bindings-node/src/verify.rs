@@ -12,7 +12,6 @@ use xnonce_core::{
 };
 
 use crate::error::{fail, guard, Failure, Outcome};
-use crate::header::header_text;
 use crate::options::{Checked, OptionKeys};
 use crate::params::{self, Body, Text};
 
@@ -190,8 +189,10 @@ impl Verifier {
 }
 
 impl Verifier {
-    /// Verifies; every text the caller passed must be well-formed, each refused with its
-    /// field's code (before any verification: such an error has no `.answer`).
+    /// Verifies. Text that was not well-formed (a lone surrogate: a server's decoding of bytes
+    /// the client sent) refuses the request with that input's code and the answer to send,
+    /// styled by the request as read lossily; the first such input, in argument order (as the
+    /// Python binding does).
     fn check(
         &self,
         method: Text,
@@ -200,20 +201,37 @@ impl Verifier {
         once: bool,
     ) -> Outcome<Verified> {
         let o = options.unwrap_or_default();
-        let method = method.check(Input::Method)?;
-        let target = target.check(Input::Target)?;
-        let host = params::optional_text(o.host, Input::Host)?;
-        let x_nonce = o.x_nonce.flatten().map(header_text).transpose()?;
-        let content_type = params::optional_text(o.content_type, Input::ContentType)?;
+        let host = o.host.flatten();
+        let x_nonce = o.x_nonce.flatten();
+        let content_type = o.content_type.flatten();
         let body = params::body_bytes(o.body.flatten())?.unwrap_or_default();
-        let mut req = Incoming::new(&method, &target)
-            .host_header(host.as_deref())
-            .body(content_type.as_deref(), &body);
-        req.x_nonce = x_nonce.as_deref();
         let now = match params::timestamp_ms(o.now.flatten())? {
             Some(now) => now,
             None => now_ms(),
         };
+        let mut req = Incoming::new(method.lossy(), target.lossy())
+            .host_header(host.as_ref().map(Text::lossy))
+            .body(content_type.as_ref().map(Text::lossy), &body);
+        req.x_nonce = x_nonce.as_ref().map(Text::lossy);
+        let refuse = |e: xnonce_core::Error, req: &Incoming<'_>| {
+            let answer = Answer::refusal(&e, req.refusal_scheme());
+            Failure::Refused(e, Box::new(answer))
+        };
+        let ill_formed = [
+            method.ill_formed(Input::Method),
+            target.ill_formed(Input::Target),
+            host.as_ref().and_then(|h| h.ill_formed(Input::Host)),
+            x_nonce.as_ref().and_then(|x| x.ill_formed(Input::Header)),
+            content_type
+                .as_ref()
+                .and_then(|c| c.ill_formed(Input::ContentType)),
+        ]
+        .into_iter()
+        .flatten()
+        .next();
+        if let Some(e) = ill_formed {
+            return Err(refuse(e, &req));
+        }
         let verified = if once {
             self.verifier
                 .verify_once(&req, &self.secrets, &self.store, now)
@@ -221,10 +239,7 @@ impl Verifier {
             self.verifier.verify(&req, &self.secrets, now)
         };
         // A refusal carries core's answer to it, in the style the request calls for.
-        verified.map(Verified::from).map_err(|e| {
-            let answer = Answer::refusal(&e, req.refusal_scheme());
-            Failure::Refused(e, Box::new(answer))
-        })
+        verified.map(Verified::from).map_err(|e| refuse(e, &req))
     }
 }
 

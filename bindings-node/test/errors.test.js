@@ -549,12 +549,14 @@ test('text that is not well-formed Unicode (a lone surrogate) is refused with th
 
 test('a lone surrogate in any other text argument is refused with its field code, never read as U+FFFD', () => {
   const LONE = ['\ud800', 'a\udc00b', 'x\ud83d']
-  const refuses = (call, code, name) =>
+  // A request's text (verify, verifyOnce) is refused with the answer to send, as in Python;
+  // any other argument is the caller's, and its error has no answer.
+  const refuses = (call, code, name, answered = /^verify/.test(name)) =>
     assert.throws(call, (e) => {
       assert.ok(e instanceof xnonce.XNonceError, `${name}: ${e}`)
       assert.equal(e.code, code, `${name}: ${e.message}`)
       assert.match(e.message, /not valid Unicode text/, name)
-      assert.equal(e.answer, undefined, `${name}: the caller's argument, not a refused request`)
+      assert.equal(e.answer !== undefined, answered, `${name}: answered ${answered}`)
       return true
     })
   // The audit's case: a request signed over a real U+FFFD must not verify a lone surrogate.
@@ -916,6 +918,52 @@ test('xnonceFetch refuses a credential no request could use when it is made, not
     typeof xnonce.xnonceFetch({ client: 'svc', secret: 'legacy-secret', scheme: 'v1', fetch }),
     'function',
   )
+})
+
+test('a request whose text is not well-formed (a lone surrogate) is refused with the answer to send', () => {
+  // The client's bytes as a server decoded them: a refusal of the request, never a 500.
+  const header = signedGet({ host: 'api.test' })
+  for (const [name, call, code, status] of [
+    [
+      'method',
+      (v) => v.verify('G\ud800T', '/a/b', { host: 'api.test', xNonce: header }),
+      'invalid_method',
+      400,
+    ],
+    [
+      'target',
+      (v) => v.verifyOnce('GET', '/a/b?k=\udcff', { host: 'api.test', xNonce: header }),
+      'invalid_path',
+      400,
+    ],
+    ['host', (v) => v.verify('GET', '/a/b', { host: 'api\ud800', xNonce: header }), 'invalid_host', 400],
+    [
+      'content type',
+      (v) => v.verify('GET', '/a/b', { host: 'api.test', xNonce: header, contentType: '\ud800' }),
+      'invalid_body',
+      400,
+    ],
+    // No v2 header can be read from it: em-secure-api's style.
+    [
+      'x-nonce',
+      (v) => v.verify('GET', '/a/b', { host: 'api.test', xNonce: 'a\udcffb' }),
+      'malformed_header',
+      401,
+    ],
+  ]) {
+    assert.throws(
+      () => call(verifier()),
+      (e) => {
+        assert.equal(e.code, code, name)
+        assert.ok(e.answer, `${name}: an answer to send`)
+        assert.equal(e.answer.status, status, name)
+        assert.ok(!e.answer.body.includes('\ud800') && !e.answer.body.includes('\udcff'), name)
+        if (status === 400) assert.ok(e.answer.body.includes(`"code":"${code}"`), `${name}: ${e.answer.body}`)
+        return true
+      },
+      name,
+    )
+  }
 })
 
 test('the JavaScript helpers refuse an unknown option key too: middleware, redisReplayStore, xnonceFetch', () => {
