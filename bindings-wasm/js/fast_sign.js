@@ -79,15 +79,22 @@ function fastSign(general, wasm) {
       9 +
       (nonce === undefined ? 0 : nonce.length) +
       (host === undefined ? 0 : host.length);
+    // Each pair's key and value are read ONCE, here: a getter read twice could give another
+    // string the second time, and the packed text must be what was checked and measured.
     let pairs = 0;
+    let packedParams = "";
     if (params !== undefined && params !== null) {
       if (!Array.isArray(params)) return 0;
       pairs = params.length;
       for (let i = 0; i < pairs; i++) {
         const pair = params[i];
-        if (!Array.isArray(pair) || pair.length !== 2 || !isText(pair[0]) || !isText(pair[1])) return 0;
-        units += pair[0].length + pair[1].length + 2;
+        if (!Array.isArray(pair) || pair.length !== 2) return 0;
+        const key = pair[0];
+        const value = pair[1];
+        if (!isText(key) || !isText(value)) return 0;
+        packedParams += "\0" + key + "\0" + value;
       }
+      units += packedParams.length;
     }
     let room = 3 * units;
     if (body !== undefined) {
@@ -122,17 +129,19 @@ function fastSign(general, wasm) {
       (nonce === undefined ? "" : "=" + nonce) +
       "\0" +
       (host === undefined ? "" : "=" + host);
-    for (let i = 0; i < pairs; i++) {
-      const pair = params[i];
-      packed += "\0" + pair[0] + "\0" + pair[1];
-    }
+    packed += packedParams;
     if (!wellFormed(packed)) return 0;
-    const at = input + encoder.encodeInto(packed, inputBytes).written;
+    const encoded = encoder.encodeInto(packed, inputBytes);
+    if (encoded.read !== packed.length) return 0; // did not fit: never sign a cut text
+    const at = input + encoded.written;
     const len = at - input;
     let bodyLen = -1;
     if (body !== undefined) {
-      if (isText(body)) bodyLen = encoder.encodeInto(body, b.subarray(at)).written;
-      else {
+      if (isText(body)) {
+        const encodedBody = encoder.encodeInto(body, b.subarray(at));
+        if (encodedBody.read !== body.length) return 0;
+        bodyLen = encodedBody.written;
+      } else {
         const bodyBytes = body instanceof ArrayBuffer ? new Uint8Array(body) : body;
         b.set(bodyBytes, at);
         bodyLen = bodyBytes.length;

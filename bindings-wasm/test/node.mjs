@@ -659,6 +659,36 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
     equal(asked.join(","), "/a\0b,/c", "declined");
   });
 
+  await check("sign's fast path reads each param once: a getter cannot make it sign a cut value", () => {
+    // A pair whose value getter answers "short" at first and a long text after: the text
+    // measured must be the text packed (the audit's case signed 'L' x 908).
+    const long = "L".repeat(5000);
+    const V2 = { host: "h", timestamp: 1, nonce: "0".repeat(32) };
+    const changing = () => {
+      let reads = 0;
+      const pair = ["k", "x"];
+      Object.defineProperty(pair, 1, { get: () => (reads++ < 1 ? "short" : long), enumerable: true });
+      return pair;
+    };
+    const got = x.sign("v2", "GET", "/a", [changing()], "c", SECRET, V2);
+    const short = x.sign("v2", "GET", "/a", [["k", "short"]], "c", SECRET, V2);
+    equal(got, short, "signed the value read once");
+    // A getter that signs (and so may grow the module's buffers) while being read.
+    let inner;
+    const reentrant = ["k", "x"];
+    Object.defineProperty(reentrant, 1, {
+      get: () => {
+        inner ??= x.sign("v2", "GET", "/b", [["z", "y".repeat(100000)]], "c", SECRET, V2);
+        return "v";
+      },
+    });
+    equal(
+      x.sign("v2", "GET", "/a", [reentrant], "c", SECRET, V2),
+      x.sign("v2", "GET", "/a", [["k", "v"]], "c", SECRET, V2),
+    );
+    equal(inner, x.sign("v2", "GET", "/b", [["z", "y".repeat(100000)]], "c", SECRET, V2));
+  });
+
   await check("the web build says when init() has not run yet, and signs once it has", () => {
     // A fresh process: the web module of this one is initialised already.
     const code =
