@@ -55,8 +55,12 @@ function pack(scheme, method, path, params, client, secret, options) {
   if (!Array.isArray(params)) return undefined
   for (let i = 0; i < params.length; i++) {
     const pair = params[i]
-    if (!Array.isArray(pair) || pair.length !== 2 || !isText(pair[0]) || !isText(pair[1])) return undefined
-    packed += '\0' + pair[0] + '\0' + pair[1]
+    if (!Array.isArray(pair) || pair.length !== 2) return undefined
+    // Read once: a getter read twice could answer a string, then something else.
+    const key = pair[0]
+    const value = pair[1]
+    if (!isText(key) || !isText(value)) return undefined
+    packed += '\0' + key + '\0' + value
   }
   return packed
 }
