@@ -89,7 +89,7 @@ impl PyVerified {
 
 /// How a secret source is asked for a client's secrets, decided once when the verifier is
 /// built.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 enum Lookup {
     /// Exactly a `dict`: `source[client]`, absent → none.
     Dict,
@@ -133,34 +133,10 @@ impl PySecrets<'_, '_> {
             Lookup::Get => Some(self.source.call_method1("get", (client,))?),
             Lookup::Call => Some(self.source.call1((client,))?),
         };
-        let Some(found) = found.filter(|f| !f.is_none()) else {
-            return Ok(Vec::new());
-        };
-        // One secret (a `str` or an `xnonce.Secret`), or an iterable of them.
-        if found.is_instance_of::<PyString>() || found.is_instance_of::<convert::PySecret>() {
-            let secret = SecretArg::of(found.as_borrowed(), Input::VerifierSecret)?;
-            return Ok(vec![secret.secret()?]);
+        match found.filter(|f| !f.is_none()) {
+            Some(found) => secrets_of(&found, Secrets::Live),
+            None => Ok(Vec::new()),
         }
-        let not_secrets = || {
-            PyTypeError::new_err(format!(
-                "a secrets lookup must give a secret (str or xnonce.Secret), a list of them \
-                 or None, not {}",
-                convert::type_name(&found)
-            ))
-        };
-        // Iterable, but not of secrets: `bytes` would be read as ints, a mapping as its keys.
-        if found.is_instance_of::<PyBytes>()
-            || found.is_instance_of::<PyByteArray>()
-            || found.is_instance_of::<PyMapping>()
-        {
-            return Err(not_secrets());
-        }
-        let items = found.try_iter().map_err(|_| not_secrets())?;
-        let mut out = Vec::new();
-        for s in items {
-            out.push(SecretArg::of(s?.as_borrowed(), Input::VerifierSecret)?.secret()?);
-        }
-        Ok(out)
     }
 
     /// The verification's outcome: a failed secrets lookup first, then a refusal (with the
@@ -181,6 +157,56 @@ impl PySecrets<'_, '_> {
             }
         }
     }
+}
+
+/// How a client's secrets are read.
+#[derive(Clone, Copy, PartialEq)]
+enum Secrets {
+    /// At construction, from a `dict`: a secret whose text does not pass PROTOCOL §3.1 is
+    /// refused (`invalid_secret`), as every binding refuses one given to a verifier.
+    Given,
+    /// On a request, from the live source: such a secret is skipped, as §11.1 step 5 says —
+    /// it is no live secret and never matches, and the client's other secrets still do
+    /// (an entry changed after construction, or a source's data).
+    Live,
+}
+
+/// The secrets a source gave for a client: one secret (a `str` or an `xnonce.Secret`) or an
+/// iterable of them. A value that is no secret at all is a `TypeError` (the program's
+/// mistake, not the data's), either way.
+fn secrets_of(found: &Bound<'_, PyAny>, how: Secrets) -> PyResult<Vec<Secret>> {
+    let one = |item: Borrowed<'_, '_, PyAny>| -> PyResult<Option<Secret>> {
+        match SecretArg::of(item, Input::VerifierSecret).and_then(|s| s.secret()) {
+            Ok(secret) => Ok(Some(secret)),
+            Err(e) if how == Secrets::Given || e.is_instance_of::<PyTypeError>(item.py()) => {
+                Err(e)
+            }
+            Err(_) => Ok(None),
+        }
+    };
+    if found.is_instance_of::<PyString>() || found.is_instance_of::<convert::PySecret>() {
+        return Ok(one(found.as_borrowed())?.into_iter().collect());
+    }
+    let not_secrets = || {
+        PyTypeError::new_err(format!(
+            "a secrets lookup must give a secret (str or xnonce.Secret), a list of them \
+             or None, not {}",
+            convert::type_name(found)
+        ))
+    };
+    // Iterable, but not of secrets: `bytes` would be read as ints, a mapping as its keys.
+    if found.is_instance_of::<PyBytes>()
+        || found.is_instance_of::<PyByteArray>()
+        || found.is_instance_of::<PyMapping>()
+    {
+        return Err(not_secrets());
+    }
+    let items = found.try_iter().map_err(|_| not_secrets())?;
+    let mut out = Vec::new();
+    for s in items {
+        out.extend(one(s?.as_borrowed())?);
+    }
+    Ok(out)
 }
 
 impl SecretSource for PySecrets<'_, '_> {
@@ -415,6 +441,14 @@ impl PyVerifier {
                 None => Store::Memory(MemoryReplayStore::new()),
             };
         let lookup = Lookup::of(&secrets)?;
+        if lookup == Lookup::Dict {
+            // A dict is the verifier's configuration: a secret it cannot use is refused now.
+            for (_, found) in secrets.cast_exact::<PyDict>()?.iter() {
+                if !found.is_none() {
+                    secrets_of(&found, Secrets::Given)?;
+                }
+            }
+        }
         let mut verifier = Verifier::new().windows(window_policy(
             window_ms,
             controller_windows,

@@ -449,11 +449,34 @@ def test_secret_source_errors_propagate() -> None:
         xnonce.Verifier(broken).verify(
             "GET", "/c/a", host="api.test", x_nonce=signed_get({}), now=TS
         )
-    with pytest.raises(xnonce.InputError) as e:
-        xnonce.Verifier({"svc": "has space"}).verify(
-            "GET", "/c/a", host="api.test", x_nonce=signed_get({}), now=TS
-        )
-    assert e.value.code == "invalid_secret" and "has space" not in str(e.value)
+
+
+def test_a_secret_that_is_no_secret_text_is_refused_in_a_dict_and_skipped_when_looked_up() -> None:
+    # The verifier's configuration: refused when it is made, as every binding refuses it.
+    for given in ("has space", ["has space", SECRET], "", "x" * 2000):
+        with pytest.raises(xnonce.InputError) as refused:
+            xnonce.Verifier({"svc": given})
+        assert refused.value.code == "invalid_secret" and "has space" not in str(refused.value)
+    # Looked up live (a callable, a mapping, a dict changed later): PROTOCOL §11.1 step 5 skips
+    # it as no live secret; the client's other secrets still verify, counted among the live
+    # ones (secret_index), and with none left the client is unknown.
+    h = signed_get({})
+    found: dict[str, object] = {"svc": ["has space", OTHER, SECRET]}
+    for source in (found.get, MappingProxyType(found)):
+        ok = xnonce.Verifier(source).verify("GET", "/c/a", host="api.test", x_nonce=h, now=TS)  # type: ignore[arg-type]
+        assert (ok.client, ok.secret_index) == ("svc", 1)
+    changed: dict[str, object] = {"svc": SECRET}
+    verifier = xnonce.Verifier(changed)  # type: ignore[arg-type]
+    changed["svc"] = "has space"
+    lone = SECRET[:-1] + "\udcff"  # not text: not a live secret either
+    for unusable in (
+        verifier,
+        xnonce.Verifier(lambda client: "has space"),
+        xnonce.Verifier(lambda c: lone),
+    ):
+        with pytest.raises(xnonce.AuthError) as unknown:
+            unusable.verify("GET", "/c/a", host="api.test", x_nonce=h, now=TS)
+        assert unknown.value.code == "unknown_client" and unknown.value.answer is not None
 
 
 def test_a_secret_source_of_the_wrong_type_fails_at_construction() -> None:

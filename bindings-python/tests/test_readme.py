@@ -100,7 +100,8 @@ def test_links_snippet_runs(monkeypatch: Any) -> None:
     assert ns["d"].url.startswith("https://api.example.com/files/fetch?name=report.pdf&ottoken=")
 
 
-def test_errors_snippet_logs_the_refusal(caplog: Any) -> None:
+def test_errors_snippet_logs_the_refusal(caplog: Any, monkeypatch: Any) -> None:
+    monkeypatch.setenv("BILLING_SECRET", SECRET)
     exec(snippet_with("except xnonce.AuthError as e:"), {})
     assert [r.getMessage() for r in caplog.records] == ["refused malformed_header"]
 
