@@ -335,11 +335,17 @@ fn builder(
 }
 
 /// Signs and sends requests, like em-secure-api's `ReSvcClient::Requester`. Blocking; the GIL
-/// is released while waiting, so other Python threads keep running.
+/// is released while waiting, so other Python threads keep running, and Ctrl-C (any signal
+/// handler that raises) interrupts the wait within [`SIGNAL_CHECK`], abandoning the request.
+/// The request runs on the shared tokio runtime of `AsyncRequester`, which also keeps the
+/// pooled connections driven between calls.
 #[pyclass(frozen, module = "xnonce", name = "Requester")]
 pub struct PyRequester {
-    inner: xnonce::blocking::Requester,
+    inner: xnonce::Requester,
 }
+
+/// How often a blocking `make_request` looks for a pending signal (Ctrl-C) while it waits.
+const SIGNAL_CHECK: Duration = Duration::from_millis(100);
 
 #[pymethods]
 impl PyRequester {
@@ -371,9 +377,9 @@ impl PyRequester {
             ca_pem.as_ref(),
             max_response_bytes,
         )?;
-        let inner = xnonce::blocking::RequesterBuilder::from(builder)
-            .build()
-            .py_err()?;
+        // The HTTP client is made inside the runtime that will drive it.
+        let _guard = pyo3_async_runtimes::tokio::get_runtime().enter();
+        let inner = builder.build().py_err()?;
         Ok(PyRequester { inner })
     }
 
@@ -396,12 +402,37 @@ impl PyRequester {
     ) -> PyResult<PyResponse> {
         let params = convert::params(params)?;
         let options = self::options(options)?;
-        let (method, path, controller) = (&*method, &*path, controller.as_deref());
-        let result = py.detach(|| {
-            self.inner
-                .make_request(method, params, path, controller, options)
+        let requester = self.inner.clone();
+        let (method, path) = (method.to_owned(), path.to_owned());
+        let controller = controller.map(|c| c.to_owned());
+        let (done, outcome) = std::sync::mpsc::sync_channel(1);
+        let task = pyo3_async_runtimes::tokio::get_runtime().spawn(async move {
+            let answer = requester
+                .make_request(&method, params, &path, controller.as_deref(), options)
+                .await;
+            let _ = done.send(answer);
         });
-        response(py, result.py_err()?)
+        let mut outcome = outcome;
+        loop {
+            // The receiver is Send, not Sync: moved into the GIL-free wait and back.
+            let (received, back) = py.detach(move || (outcome.recv_timeout(SIGNAL_CHECK), outcome));
+            outcome = back;
+            match received {
+                Ok(answer) => return response(py, answer.py_err()?),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    if let Err(interrupted) = py.check_signals() {
+                        task.abort();
+                        return Err(interrupted);
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(coded(
+                        ErrorCode::ConnectionFailed,
+                        "the request ended without an answer (the runtime is shutting down)",
+                    ))
+                }
+            }
+        }
     }
 }
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -288,3 +290,32 @@ def test_response_data_keeps_big_integers_exact_and_keys_in_order(
     # Not JSON to the requester (too large for a double): no data, as before.
     bodies.append(b"[" + b"9" * 5000 + b"]")
     assert xnonce.Requester(url, "svc", SECRET).make_request("GET", None, "/c/a").data is None
+
+
+def test_ctrl_c_interrupts_a_blocking_request_waiting_for_its_answer() -> None:
+    # A server that never answers: without the interrupt, the wait lasts the 60 s timeout.
+    # In a child process, so that the KeyboardInterrupt cannot reach pytest itself.
+    code = """
+import os, signal, socket, sys, threading, time
+import xnonce
+silent = socket.socket()
+silent.bind(("127.0.0.1", 0))
+silent.listen(8)  # accepts connections (in the backlog), never reads nor answers
+port = silent.getsockname()[1]
+r = xnonce.Requester(f"http://127.0.0.1:{port}", "svc", sys.argv[1], timeout=60)
+threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+started = time.monotonic()
+try:
+    r.make_request("GET", {}, "/slow")
+    print("answered")
+except KeyboardInterrupt:
+    print("interrupted", time.monotonic() - started)
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code, SECRET], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    what, *elapsed = out.stdout.split()
+    assert what == "interrupted", out.stdout
+    # Interrupted, not ended by the 60 s timeout.
+    assert float(elapsed[0]) < 30, out.stdout
