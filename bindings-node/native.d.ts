@@ -93,6 +93,13 @@ export declare class Verifier {
    */
   constructor(secrets: Record<string, string | string[]> | Map<string, string | string[]>, options?: VerifierOptions)
   /**
+   * Replaces the table of client secrets (the same shapes as the constructor's, checked
+   * the same way: on an error nothing changes). The windows, schemes, hosts and the
+   * replay store stay, so a request accepted before a rotation is still refused as a
+   * replay after it — which a new `Verifier` (a new, empty store) would accept again.
+   */
+  setSecrets(secrets: Record<string, string | string[]> | Map<string, string | string[]>): void
+  /**
    * Checks authenticity and freshness; does not record the request. A refusal throws an
    * `XNonceError` whose `.answer` is the HTTP answer to send.
    */

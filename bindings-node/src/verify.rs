@@ -150,6 +150,22 @@ impl Verifier {
         })
     }
 
+    /// Replaces the table of client secrets (the same shapes as the constructor's, checked
+    /// the same way: on an error nothing changes). The windows, schemes, hosts and the
+    /// replay store stay, so a request accepted before a rotation is still refused as a
+    /// replay after it — which a new `Verifier` (a new, empty store) would accept again.
+    #[napi(
+        js_name = "setSecrets",
+        strict,
+        ts_args_type = "secrets: Record<string, string | string[]> | Map<string, string | string[]>"
+    )]
+    pub fn set_secrets(&mut self, env: &Env, secrets: Unknown<'_>) -> napi::Result<()> {
+        guard(env, || {
+            self.secrets = secrets_of(env, secrets)?;
+            Ok(())
+        })
+    }
+
     /// Checks authenticity and freshness; does not record the request. A refusal throws an
     /// `XNonceError` whose `.answer` is the HTTP answer to send.
     #[napi(
@@ -324,7 +340,8 @@ fn windows_of(
 
 /// Reads `{ client: secret | [secrets] }` or a `Map` of the same.
 fn secrets_of(env: &Env, value: Unknown<'_>) -> Outcome<HashMap<String, Vec<Secret>>> {
-    if value.get_type()? != ValueType::Object {
+    // An array (of pairs) is refused as in Python and as the types say: `new Map(pairs)`.
+    if value.get_type()? != ValueType::Object || value.is_array()? {
         // A wrong JavaScript type: a TypeError (arguments.js), as for any other argument.
         return Err(napi::Error::new(
             napi::Status::ObjectExpected,

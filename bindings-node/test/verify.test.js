@@ -114,6 +114,26 @@ test('rotation: any live secret verifies and secretIndex says which', () => {
   assert.equal(v.verify('GET', '/a/b', { host: 'h.test', xNonce, now: T }).secretIndex, 1)
 })
 
+test('setSecrets rotates the secrets and keeps the replay store', () => {
+  const v = new xnonce.Verifier({ svc: SECRET })
+  const signed = (secret) =>
+    xnonce.sign('v2', 'GET', '/a/b', [], 'svc', secret, { host: 'h.test', timestamp: T })
+  const old = signed(SECRET)
+  const req = (xNonce) => ({ host: 'h.test', xNonce, now: T })
+  assert.equal(v.verifyOnce('GET', '/a/b', req(old)).client, 'svc')
+  v.setSecrets(new Map([['svc', [SECRET, NEW_SECRET]]]))
+  // The request accepted before the rotation is still a replay after it.
+  assert.throws(() => v.verifyOnce('GET', '/a/b', req(old)), { code: 'replayed' })
+  assert.equal(v.verifyOnce('GET', '/a/b', req(signed(NEW_SECRET))).secretIndex, 1)
+  v.setSecrets({ svc: NEW_SECRET })
+  assert.throws(() => v.verify('GET', '/a/b', req(signed(SECRET))), { code: 'signature_mismatch' })
+  // A table that cannot be used changes nothing.
+  assert.throws(() => v.setSecrets({ svc: 'has space' }), { code: 'invalid_secret' })
+  assert.throws(() => v.setSecrets([['svc', SECRET]]), TypeError)
+  assert.equal(v.verify('GET', '/a/b', req(signed(NEW_SECRET))).client, 'svc')
+  assert.throws(() => new xnonce.Verifier([['svc', SECRET]]), TypeError)
+})
+
 test('hosts: a v2 request signed for a host the service does not serve is invalid_host', () => {
   const v = new xnonce.Verifier({ svc: SECRET }, { hosts: ['API.test', 'api.test:8443'] })
   const signedFor = (scheme, host) =>
