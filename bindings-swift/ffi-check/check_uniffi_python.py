@@ -134,6 +134,10 @@ def error_checks(x):
     expect_error(x, "Auth", "signature_mismatch", verifier.verify, "GET", "/admin/status?a=2",
                  host="api.test", x_nonce=header, now=ts)
     expect_error(x, "Format", "missing_header", verifier.verify, "GET", "/admin/status", now=ts)
+    # `setSecrets(secrets:)`: rotation keeps the replay store; a bad table changes nothing.
+    verifier.set_secrets({"svc": [SECRET, "b" * 64]})
+    expect_error(x, "Auth", "replayed", verifier.verify_once, now=ts + 1000, **req)
+    expect_error(x, "Input", "invalid_secret", verifier.set_secrets, {"svc": ["has space"]})
     expect_error(x, "Auth", "unknown_client", x.Verifier({"other": [SECRET]}).verify, now=ts, **req)
     only_v1 = x.Verifier({"svc": [SECRET]}, schemes=[x.Scheme.V1])
     expect_error(x, "Format", "unsupported_scheme", only_v1.verify, now=ts, **req)

@@ -2,7 +2,7 @@
 //! in-memory replay store.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use xnonce_core::{Environment as _, Incoming, Input, MemoryReplayStore, Secret, WindowPolicy};
 
@@ -72,20 +72,50 @@ impl From<xnonce_core::Verified> for Verified {
     }
 }
 
-/// Verifies requests against a fixed set of client secrets. `verify_once` also remembers
-/// each accepted request in an in-memory replay store owned by this verifier (one process).
+/// Verifies requests against a table of client secrets (replaced by `set_secrets`).
+/// `verify_once` also remembers each accepted request in an in-memory replay store owned by
+/// this verifier (one process).
 #[derive(uniffi::Object)]
 pub struct Verifier {
     inner: xnonce_core::Verifier,
-    secrets: HashMap<String, Vec<Secret>>,
+    secrets: RwLock<HashMap<String, Vec<Secret>>>,
     store: MemoryReplayStore,
+}
+
+impl Verifier {
+    /// The table of secrets (a poisoned lock still holds a whole table: it is only ever
+    /// replaced whole).
+    fn secrets(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Vec<Secret>>> {
+        self.secrets.read().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Client id → its live secrets, each checked (`invalid_client_id` / `invalid_secret` for
+/// text that is not well-formed, `invalid_secret` for one that breaks the secret rules).
+fn secrets_of(
+    secrets: HashMap<XNonceText, Vec<XNonceText>>,
+) -> Result<HashMap<String, Vec<Secret>>, XNonceError> {
+    secrets
+        .into_iter()
+        .map(|(client, list)| {
+            let client = client.into_string(Input::VerifierClient)?;
+            let list = list
+                .into_iter()
+                .map(|secret| {
+                    let secret = secret.into_string(Input::VerifierSecret)?;
+                    Ok(Secret::new(secret)?)
+                })
+                .collect::<Result<Vec<_>, XNonceError>>()?;
+            Ok((client, list))
+        })
+        .collect()
 }
 
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Verifier")
             .field("inner", &self.inner)
-            .field("clients", &self.secrets.len())
+            .field("clients", &self.secrets().len())
             .finish_non_exhaustive()
     }
 }
@@ -136,25 +166,24 @@ impl Verifier {
                 .collect::<Result<Vec<_>, XNonceError>>()?;
             inner = inner.hosts(&hosts)?;
         }
-        let secrets = secrets
-            .into_iter()
-            .map(|(client, list)| {
-                let client = client.into_string(Input::VerifierClient)?;
-                let list = list
-                    .into_iter()
-                    .map(|secret| {
-                        let secret = secret.into_string(Input::VerifierSecret)?;
-                        Ok(Secret::new(secret)?)
-                    })
-                    .collect::<Result<Vec<_>, XNonceError>>()?;
-                Ok((client, list))
-            })
-            .collect::<Result<HashMap<_, _>, XNonceError>>()?;
         Ok(Arc::new(Verifier {
             inner,
-            secrets,
+            secrets: RwLock::new(secrets_of(secrets)?),
             store: MemoryReplayStore::new(),
         }))
+    }
+
+    /// Replaces the table of client secrets (the same shape as the constructor's, checked the
+    /// same way: on an error nothing changes). The windows, schemes, hosts and the replay
+    /// store stay, so a request accepted before a rotation is still refused as a replay after
+    /// it — which a new `Verifier` (a new, empty store) would accept again.
+    pub fn set_secrets(
+        &self,
+        secrets: HashMap<XNonceText, Vec<XNonceText>>,
+    ) -> Result<(), XNonceError> {
+        let table = secrets_of(secrets)?;
+        *self.secrets.write().unwrap_or_else(|p| p.into_inner()) = table;
+        Ok(())
     }
 
     /// Checks authenticity and freshness of a request (`target` is `/path?query`; in absolute
@@ -182,7 +211,7 @@ impl Verifier {
         let req = texts.incoming(&body);
         Ok(self
             .inner
-            .verify(&req, &self.secrets, now_or_clock(now)?)?
+            .verify(&req, &*self.secrets(), now_or_clock(now)?)?
             .into())
     }
 
@@ -210,7 +239,7 @@ impl Verifier {
         let req = texts.incoming(&body);
         let verified =
             self.inner
-                .verify_once(&req, &self.secrets, &self.store, now_or_clock(now)?)?;
+                .verify_once(&req, &*self.secrets(), &self.store, now_or_clock(now)?)?;
         Ok(verified.into())
     }
 }
@@ -491,6 +520,54 @@ mod tests {
             assert!(matches!(e, XNonceError::Input { .. }), "{e:?}");
             assert_eq!((e.code(), e.reason()), (code, reason(what).as_str()));
         }
+    }
+
+    #[test]
+    fn set_secrets_rotates_and_keeps_the_replay_store() {
+        const NEW: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+        let signed = |secret: &str| {
+            crate::sign(
+                Scheme::V2,
+                "GET".into(),
+                "/a/b".into(),
+                vec![],
+                "svc".into(),
+                secret.into(),
+                Some(1_700_000_000_000),
+                None,
+                Some("api.test".into()),
+                None,
+            )
+            .unwrap()
+        };
+        let v = one_client();
+        let once = |header: &str| {
+            v.verify_once(
+                "GET".into(),
+                "/a/b".into(),
+                Some("api.test".into()),
+                Some(header.into()),
+                None,
+                None,
+                Some(1_700_000_000_000),
+            )
+        };
+        let old = signed(SECRET);
+        assert_eq!(once(&old).unwrap().client, "svc");
+        v.set_secrets(HashMap::from([(
+            "svc".into(),
+            vec![SECRET.into(), NEW.into()],
+        )]))
+        .unwrap();
+        // Accepted before the rotation: still a replay after it.
+        assert_eq!(once(&old).unwrap_err().code(), "replayed");
+        assert_eq!(once(&signed(NEW)).unwrap().secret_index, 1);
+        // A table that cannot be used changes nothing.
+        let bad = HashMap::from([("svc".into(), vec!["has space".into()])]);
+        assert_eq!(v.set_secrets(bad).unwrap_err().code(), "invalid_secret");
+        assert!(format!("{v:?}").contains("clients: 1"));
+        // (Each `signed` draws a new nonce.)
+        assert_eq!(once(&signed(NEW)).unwrap().secret_index, 1);
     }
 
     #[test]

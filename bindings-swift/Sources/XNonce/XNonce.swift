@@ -825,10 +825,19 @@ public func FfiConverterTypeRequester_lower(_ value: Requester) -> UInt64 {
 
 
 /**
- * Verifies requests against a fixed set of client secrets. `verify_once` also remembers
- * each accepted request in an in-memory replay store owned by this verifier (one process).
+ * Verifies requests against a table of client secrets (replaced by `set_secrets`).
+ * `verify_once` also remembers each accepted request in an in-memory replay store owned by
+ * this verifier (one process).
  */
 public protocol VerifierProtocol: AnyObject, Sendable {
+    
+    /**
+     * Replaces the table of client secrets (the same shape as the constructor's, checked the
+     * same way: on an error nothing changes). The windows, schemes, hosts and the replay
+     * store stay, so a request accepted before a rotation is still refused as a replay after
+     * it — which a new `Verifier` (a new, empty store) would accept again.
+     */
+    func setSecrets(secrets: [XNonceText: [XNonceText]]) throws 
     
     /**
      * Checks authenticity and freshness of a request (`target` is `/path?query`; in absolute
@@ -845,8 +854,9 @@ public protocol VerifierProtocol: AnyObject, Sendable {
     
 }
 /**
- * Verifies requests against a fixed set of client secrets. `verify_once` also remembers
- * each accepted request in an in-memory replay store owned by this verifier (one process).
+ * Verifies requests against a table of client secrets (replaced by `set_secrets`).
+ * `verify_once` also remembers each accepted request in an in-memory replay store owned by
+ * this verifier (one process).
  */
 open class Verifier: VerifierProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -922,6 +932,21 @@ public convenience init(secrets: [XNonceText: [XNonceText]], windowMs: UInt64 = 
 
     
 
+    
+    /**
+     * Replaces the table of client secrets (the same shape as the constructor's, checked the
+     * same way: on an error nothing changes). The windows, schemes, hosts and the replay
+     * store stay, so a request accepted before a rotation is still refused as a replay after
+     * it — which a new `Verifier` (a new, empty store) would accept again.
+     */
+open func setSecrets(secrets: [XNonceText: [XNonceText]])throws   {try rustCallWithError(FfiConverterTypeXNonceError_lift) {
+        uniffiCallStatus in
+    uniffi_xnonce_uniffi_fn_method_verifier_set_secrets(
+            self.uniffiCloneHandle(),
+        FfiConverterDictionaryTypeXNonceTextSequenceTypeXNonceText.lower(secrets),uniffiCallStatus
+    )
+}
+}
     
     /**
      * Checks authenticity and freshness of a request (`target` is `/path?query`; in absolute
@@ -2971,6 +2996,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_xnonce_uniffi_checksum_method_requester_make_request() != 18585) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_xnonce_uniffi_checksum_method_verifier_set_secrets() != 40045) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_xnonce_uniffi_checksum_method_verifier_verify() != 24309) {

@@ -63,6 +63,15 @@ final class ErrorTests: XCTestCase {
         XCTAssertThrowsError(try verifier.verify(method: "GET", target: "/admin/status", now: ts)) { error in
             XCTAssertEqual((error as? XNonceError)?.code, "missing_header")
         }
+        // Rotation keeps the replay store: the request accepted above is still a replay.
+        try verifier.setSecrets(secrets: ["svc": [secret, String(repeating: "b", count: 64)]])
+        XCTAssertThrowsError(try verifier.verifyOnce(method: "GET", target: "/admin/status?a=1", host: "api.test",
+                                                     xNonce: header, now: ts + 1000)) { error in
+            XCTAssertEqual((error as? XNonceError)?.code, "replayed")
+        }
+        XCTAssertThrowsError(try verifier.setSecrets(secrets: ["svc": ["has space"]])) { error in
+            XCTAssertEqual((error as? XNonceError)?.code, "invalid_secret")
+        }
         let stranger = try Verifier(secrets: ["other": [secret]])
         XCTAssertThrowsError(try stranger.verify(method: "GET", target: "/admin/status?a=1", host: "api.test",
                                                  xNonce: header, now: ts)) { error in

@@ -699,6 +699,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_xnonce_uniffi_checksum_method_requester_make_request(
     ): Int
+    external fun uniffi_xnonce_uniffi_checksum_method_verifier_set_secrets(
+    ): Int
     external fun uniffi_xnonce_uniffi_checksum_method_verifier_verify(
     ): Int
     external fun uniffi_xnonce_uniffi_checksum_method_verifier_verify_once(
@@ -743,6 +745,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_xnonce_uniffi_fn_constructor_verifier_new(`secrets`: RustBuffer.ByValue,`windowMs`: Long,`controllerWindows`: RustBuffer.ByValue,`actionWindows`: RustBuffer.ByValue,`schemes`: RustBuffer.ByValue,`hosts`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_xnonce_uniffi_fn_method_verifier_set_secrets(`ptr`: Long,`secrets`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_xnonce_uniffi_fn_method_verifier_verify(`ptr`: Long,`method`: RustBuffer.ByValue,`target`: RustBuffer.ByValue,`host`: RustBuffer.ByValue,`xNonce`: RustBuffer.ByValue,`contentType`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,`now`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_xnonce_uniffi_fn_method_verifier_verify_once(`ptr`: Long,`method`: RustBuffer.ByValue,`target`: RustBuffer.ByValue,`host`: RustBuffer.ByValue,`xNonce`: RustBuffer.ByValue,`contentType`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,`now`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -932,6 +936,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_xnonce_uniffi_checksum_method_requester_make_request() and 0xFFFF) != 18585) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_xnonce_uniffi_checksum_method_verifier_set_secrets() and 0xFFFF) != 40045) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_xnonce_uniffi_checksum_method_verifier_verify() and 0xFFFF) != 24309) {
@@ -1745,10 +1752,19 @@ public object FfiConverterTypeRequester: FfiConverter<Requester, Long> {
 
 
 /**
- * Verifies requests against a fixed set of client secrets. `verify_once` also remembers
- * each accepted request in an in-memory replay store owned by this verifier (one process).
+ * Verifies requests against a table of client secrets (replaced by `set_secrets`).
+ * `verify_once` also remembers each accepted request in an in-memory replay store owned by
+ * this verifier (one process).
  */
 public interface VerifierInterface {
+    
+    /**
+     * Replaces the table of client secrets (the same shape as the constructor's, checked the
+     * same way: on an error nothing changes). The windows, schemes, hosts and the replay
+     * store stay, so a request accepted before a rotation is still refused as a replay after
+     * it — which a new `Verifier` (a new, empty store) would accept again.
+     */
+    fun `setSecrets`(`secrets`: Map<XNonceText, List<XNonceText>>)
     
     /**
      * Checks authenticity and freshness of a request (`target` is `/path?query`; in absolute
@@ -1767,8 +1783,9 @@ public interface VerifierInterface {
 }
 
 /**
- * Verifies requests against a fixed set of client secrets. `verify_once` also remembers
- * each accepted request in an in-memory replay store owned by this verifier (one process).
+ * Verifies requests against a table of client secrets (replaced by `set_secrets`).
+ * `verify_once` also remembers each accepted request in an in-memory replay store owned by
+ * this verifier (one process).
  */
 open class Verifier: Disposable, AutoCloseable, VerifierInterface
 {
@@ -1892,6 +1909,26 @@ open class Verifier: Disposable, AutoCloseable, VerifierInterface
             UniffiLib.uniffi_xnonce_uniffi_fn_clone_verifier(handle, status)
         }
     }
+
+    
+    /**
+     * Replaces the table of client secrets (the same shape as the constructor's, checked the
+     * same way: on an error nothing changes). The windows, schemes, hosts and the replay
+     * store stay, so a request accepted before a rotation is still refused as a replay after
+     * it — which a new `Verifier` (a new, empty store) would accept again.
+     */
+    @Throws(XNonceException::class)override fun `setSecrets`(`secrets`: Map<XNonceText, List<XNonceText>>)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(XNonceException) { _status ->
+    UniffiLib.uniffi_xnonce_uniffi_fn_method_verifier_set_secrets(
+        it,
+        
+        FfiConverterMapTypeXNonceTextSequenceTypeXNonceText.lower(`secrets`),_status)
+}
+    }
+    
+    
 
     
     /**

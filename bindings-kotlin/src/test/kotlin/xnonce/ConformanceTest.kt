@@ -260,6 +260,12 @@ fun errorChecks(): Int {
             verifier.verify("GET", "/admin/status?a=2", host = "api.test", xNonce = header, now = ts)
         }
         c.refuses<XNonceException.Format>("missing_header") { verifier.verify("GET", "/admin/status", now = ts) }
+        // Rotation keeps the replay store: the request accepted above is still a replay.
+        verifier.setSecrets(mapOf("svc" to listOf(SECRET, "b".repeat(64))))
+        c.refuses<XNonceException.Auth>("replayed") {
+            verifier.verifyOnce("GET", "/admin/status?a=1", host = "api.test", xNonce = header, now = ts + 1000uL)
+        }
+        c.refuses<XNonceException.Input>("invalid_secret") { verifier.setSecrets(mapOf("svc" to listOf("has space"))) }
     }
     Verifier(mapOf("other" to listOf(SECRET))).use { stranger ->
         c.refuses<XNonceException.Auth>("unknown_client") {
