@@ -178,9 +178,7 @@ fn secrets_of(found: &Bound<'_, PyAny>, how: Secrets) -> PyResult<Vec<Secret>> {
     let one = |item: Borrowed<'_, '_, PyAny>| -> PyResult<Option<Secret>> {
         match SecretArg::of(item, Input::VerifierSecret).and_then(|s| s.secret()) {
             Ok(secret) => Ok(Some(secret)),
-            Err(e) if how == Secrets::Given || e.is_instance_of::<PyTypeError>(item.py()) => {
-                Err(e)
-            }
+            Err(e) if how == Secrets::Given || e.is_instance_of::<PyTypeError>(item.py()) => Err(e),
             Err(_) => Ok(None),
         }
     };
