@@ -80,6 +80,15 @@ function guardClass(NativeClass, asyncMethods = []) {
  * The TypeError (`ERR_INVALID_ARG_VALUE`) is the native options' (src/options.rs).
  */
 function refuseUnknown(options, argument, known) {
+  // A Map, a Set or an array holds no option keys of its own: read as options, it would be
+  // used without them, silently.
+  if (typeof options?.[Symbol.iterator] === 'function') {
+    const error = new TypeError(
+      `The argument "${argument}" is invalid: an object of options, not an iterable (a Map, a Set, an array)`,
+    )
+    error.code = 'ERR_INVALID_ARG_VALUE'
+    throw error
+  }
   for (const key in options) {
     if (!known.includes(key)) {
       const error = new TypeError(

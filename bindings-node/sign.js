@@ -25,6 +25,7 @@ const OPTION_KEYS = new Set(['timestamp', 'nonce', 'host', 'body'])
 function knownKeys(options) {
   if (options === undefined || options === null) return true
   if (typeof options !== 'object') return false
+  if (typeof options[Symbol.iterator] === 'function') return false // a Map, a Set, an array
   for (const key in options) if (!OPTION_KEYS.has(key)) return false
   return true
 }

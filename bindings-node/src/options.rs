@@ -65,15 +65,30 @@ impl<T: FromNapiValue + OptionKeys> FromNapiValue for Checked<T> {
     }
 }
 
-/// Refuses the first enumerable string key of `object` (own or inherited, as `for…in` and
-/// napi's field reads see them) that is not in `known`: a `TypeError`
-/// (`ERR_INVALID_ARG_VALUE`) naming it and the known ones.
+/// Refuses an iterable `object` (a Map, a Set, an array), then the first enumerable string
+/// key of `object` (own or inherited, as `for…in` and napi's field reads see them) that is
+/// not in `known`: a `TypeError` (`ERR_INVALID_ARG_VALUE`) naming it and the known ones.
 pub(crate) fn refuse_unknown(
     env: &Env,
     object: &Object<'_>,
     argument: &str,
     known: &[&str],
 ) -> napi::Result<()> {
+    // A Map, a Set or an array holds no option keys of its own: read as options, it would be
+    // used without them, silently.
+    let iterator: Unknown = env
+        .get_global()?
+        // `Symbol` is a function: read as the object it also is.
+        .get_named_property_unchecked::<Object>("Symbol")?
+        .get_named_property("iterator")?;
+    if object
+        .get_property::<Unknown, Unknown>(iterator)?
+        .get_type()?
+        == ValueType::Function
+    {
+        let why = "an object of options, not an iterable (a Map, a Set, an array)";
+        return Err(invalid_arg_value_error(env, argument, why));
+    }
     let names = object.get_property_names()?;
     for i in 0..names.get_array_length()? {
         let name: Unknown = names.get_element(i)?;

@@ -840,6 +840,30 @@ test('makeRequest: an option of the wrong type rejects with the TypeError sign t
   }
 })
 
+test('options given as a Map, a Set or an array are refused, never read as no options', async () => {
+  const v = verifier()
+  const api = new xnonce.Requester('http://127.0.0.1:9', 'svc', SECRET, { timeoutMs: 1000 })
+  const refused = (argument) => (e) => {
+    assert.ok(e instanceof TypeError && e.code === 'ERR_INVALID_ARG_VALUE', `${e}`)
+    assert.equal(
+      e.message,
+      `The argument "${argument}" is invalid: an object of options, not an iterable (a Map, a Set, an array)`,
+    )
+    return true
+  }
+  for (const o of [new Map([['timestamp', 5]]), new Set(), [['host', 'api.test']]]) {
+    // sign's fast path (string pairs) and its general path (Map params) alike.
+    assert.throws(() => sign('v2', 'GET', '/a/b', [], 'svc', SECRET, o), refused('options'))
+    assert.throws(() => sign('v2', 'GET', '/a/b', new Map(), 'svc', SECRET, o), refused('options'))
+    assert.throws(() => xnonce.signDetailed('v1', 'GET', '/a/b', [], 'svc', SECRET, o), refused('options'))
+    assert.throws(() => xnonce.signRequest('v2', 'GET', '/a/b', 'svc', SECRET, o), refused('parts'))
+    assert.throws(() => v.verify('GET', '/a/b', o), refused('options'))
+    assert.throws(() => verifier(o), refused('options'))
+    await assert.rejects(api.makeRequest('GET', [], '/a/b', null, o), refused('options'))
+    assert.throws(() => xnonce.middleware(v, o), refused('options'))
+  }
+})
+
 test('an unknown option key is a TypeError naming it, never ignored; every declared key is known', async () => {
   const v = verifier()
   const api = new xnonce.Requester('http://127.0.0.1:9', 'svc', SECRET, { timeoutMs: 1000 })

@@ -57,6 +57,8 @@ function fastSign(general, wasm) {
     let body;
     if (options !== undefined && options !== null) {
       if (typeof options !== "object") return 0; // the general path throws the TypeError
+      // A Map, a Set, an array: the general path refuses it.
+      if (typeof options[Symbol.iterator] === "function") return 0;
       for (const key in options) {
         // An unknown key: the general path throws its TypeError.
         if (key !== "nonce" && key !== "host" && key !== "timestamp" && key !== "body") return 0;

@@ -229,15 +229,28 @@ pub fn sign_input(
     if !options.is_object() {
         return Err(XNonceError::Type("options must be an object".into()));
     }
-    // A misspelt key (`timeStamp`, `Host`) would be signed without, silently.
-    for key in js_sys::Object::keys(options.unchecked_ref::<js_sys::Object>()).iter() {
-        let key = key.as_string().unwrap_or_default();
-        if !SIGN_OPTION_KEYS.contains(&key.as_str()) {
-            return Err(XNonceError::Type(format!(
-                "options has no key {key:?} (it takes {})",
-                SIGN_OPTION_KEYS.join(", ")
-            )));
+    // A Map, a Set or an array holds no option keys of its own: read as options, it would
+    // be signed without them, silently (the Node package refuses it alike).
+    if is_iterable(options)? {
+        return Err(XNonceError::Type(
+            "options must be an object of options, not an iterable (a Map, a Set, an array)".into(),
+        ));
+    }
+    // A misspelt key (`timeStamp`, `Host`) would be signed without, silently. The keys are
+    // the enumerable ones, own or inherited (`for…in`), as the options are read.
+    let mut level: JsValue = options.clone();
+    while level.is_object() {
+        let object = level.unchecked_ref::<js_sys::Object>();
+        for key in js_sys::Object::keys(object).iter() {
+            let key = key.as_string().unwrap_or_default();
+            if !SIGN_OPTION_KEYS.contains(&key.as_str()) {
+                return Err(XNonceError::Type(format!(
+                    "options has no key {key:?} (it takes {})",
+                    SIGN_OPTION_KEYS.join(", ")
+                )));
+            }
         }
+        level = js_sys::Object::get_prototype_of(&level).into();
     }
     let options: &SignOptionsJs = options.unchecked_ref();
     if let Some(ts) = options.timestamp() {

@@ -402,6 +402,15 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
       ]) {
         for (const call of calls(args, options)) throwsType(call, /^options has no key "(timeStamp|Host)"/);
       }
+      // Options given as a Map, a Set or an array are refused, never read as no options; an
+      // inherited unknown key is refused as an own one (the keys for…in sees).
+      for (const options of [new Map([["timestamp", 5]]), new Set(), [["host", "h"]]]) {
+        for (const call of calls(args, options))
+          throwsType(call, /^options must be an object of options, not an iterable/);
+      }
+      for (const call of calls(args, Object.create({ ...V2, hostz: "h" }))) {
+        throwsType(call, /^options has no key "hostz"/);
+      }
       equal(x.sign("v1", "GET", "/a", [], "c", SECRET, null).split(" ").length, 3, "null options are none");
       equal(x.parseHeader(header).client, "c", "the module still works afterwards");
       equal(x.ottokenDecode(x.ottokenEncode(header)), header, "ottoken round trip afterwards");
