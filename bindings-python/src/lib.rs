@@ -54,12 +54,13 @@ fn _xnonce(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sign::ottoken_encode, m)?)?;
     m.add_function(wrap_pyfunction!(sign::ottoken_decode, m)?)?;
     m.add_function(wrap_pyfunction!(sign::ottoken_query_value, m)?)?;
+    // A tuple: the shared vocabulary, which no caller can change by appending to it.
     m.add(
         "ERROR_CODES",
-        xnonce_core::ErrorCode::ALL
-            .iter()
-            .map(|c| c.as_str())
-            .collect::<Vec<_>>(),
+        pyo3::types::PyTuple::new(
+            m.py(),
+            xnonce_core::ErrorCode::ALL.iter().map(|c| c.as_str()),
+        )?,
     )?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

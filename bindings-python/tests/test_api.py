@@ -622,3 +622,17 @@ def test_integers_cover_the_signed_128_bit_range() -> None:
     """Both ends of -2**127..=2**127-1 sign as plain decimals (PROTOCOL §3.6.1)."""
     for n in (-(2**127), 2**127 - 1):
         assert v2({"k": n}).x_nonce == v2({"k": str(n)}).x_nonce
+
+
+def test_the_error_codes_cannot_be_changed_and_shared_keys_is_exported() -> None:
+    import xnonce.redis
+
+    assert isinstance(xnonce.ERROR_CODES, tuple)
+    assert xnonce.ERROR_CODES == xnonce._xnonce.ERROR_CODES
+    assert xnonce.SharedKeys is xnonce.redis.SharedKeys
+
+
+def test_pairs_given_as_lists_of_two_are_pairs() -> None:
+    # Typed as the README says (mypy checks this file): a list of [key, value] lists.
+    as_lists = xnonce.sign("v1", "GET", "/c/a", [["b", "2"], ["a", 1]], "svc", SECRET, timestamp=TS)
+    assert as_lists == v1([("b", "2"), ("a", "1")]).x_nonce

@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 __version__: Final[str]
-ERROR_CODES: Final[list[str]]
+ERROR_CODES: Final[tuple[str, ...]]
 
 class XNonceError(Exception):
     code: str

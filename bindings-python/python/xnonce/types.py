@@ -28,6 +28,10 @@ ParamValue = Union[str, int, float, bool]
 Params = Union[
     Mapping[str, ParamValue],
     Sequence[tuple[str, ParamValue]],
+    # A pair may be a list of two (``[["a", 1]]``), as the README says. (``Sequence`` rather than
+    # ``list``: mypy infers ``["a", 1]`` as ``list[object]`` against a ``list`` member; the cost
+    # is that a string, a sequence too, passes the type and is refused at run time.)
+    Sequence[Sequence[ParamValue]],
     AbstractSet[tuple[str, ParamValue]],
     Iterator[tuple[str, ParamValue]],
     None,
