@@ -11,7 +11,7 @@ use xnonce_core::{
     WindowPolicy,
 };
 
-use crate::error::{fail, guard, Failure, Outcome};
+use crate::error::{guard, Failure, Outcome};
 use crate::options::{Checked, OptionKeys};
 use crate::params::{self, Body, Text};
 
@@ -284,12 +284,7 @@ fn verifier_of(env: &Env, o: VerifierOptions<'_>) -> Outcome<xnonce_core::Verifi
         windows = windows.controller(controller, ms);
     }
     for (route, ms) in windows_of(env, o.action_windows, "actionWindows", Input::ActionWindow)? {
-        let Some((controller, action)) = route.split_once('/') else {
-            return fail(
-                ErrorCode::InvalidPath,
-                format!("action window key {route:?} must be \"controller/action\""),
-            );
-        };
+        let (controller, action) = xnonce_core::window::action_key(&route)?;
         windows = windows.action(controller, action, ms);
     }
     let mut verifier = xnonce_core::Verifier::new().windows(windows);

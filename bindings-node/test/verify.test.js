@@ -174,6 +174,24 @@ test('hosts: a v2 request signed for a host the service does not serve is invali
   })
 })
 
+test('an action window key splits at its last slash, as a path does', () => {
+  // /api/v1/users/list: controller api/v1/users, action list (PROTOCOL §11.3).
+  const v = new xnonce.Verifier(
+    { svc: SECRET },
+    { windowMs: 1000, actionWindows: { 'api/v1/users/list': 10000 } },
+  )
+  const xNonce = xnonce.sign('v2', 'GET', '/api/v1/users/list', [], 'svc', SECRET, {
+    host: 'h',
+    timestamp: T,
+  })
+  assert.equal(v.verify('GET', '/api/v1/users/list', { host: 'h', xNonce, now: T + 9000 }).client, 'svc')
+  for (const bad of ['reports', 'reports/']) {
+    assert.throws(() => new xnonce.Verifier({ svc: SECRET }, { actionWindows: { [bad]: 10000 } }), {
+      code: 'invalid_path',
+    })
+  }
+})
+
 test('windows per controller and action; accepted schemes', () => {
   const v = new xnonce.Verifier(
     { svc: SECRET },

@@ -284,22 +284,17 @@ fn window_policy(
         policy = policy.controller(convert::text::<field::ControllerWindow>(&key)?, ms);
     }
     for (key, Window(ms)) in window_items(action_windows, "action_windows")? {
-        let (controller, action) =
-            match key.extract::<(Bound<'_, PyAny>, Bound<'_, PyAny>)>() {
-                Ok((c, a)) => (
-                    convert::text::<field::ActionWindowController>(&c)?.to_owned(),
-                    convert::text::<field::ActionWindowAction>(&a)?.to_owned(),
-                ),
-                Err(_) => {
-                    let text = convert::text::<field::ActionWindow>(&key)?;
-                    match text.split_once('/') {
-                        Some((c, a)) => (c.to_owned(), a.to_owned()),
-                        None => return Err(pyo3::exceptions::PyValueError::new_err(
-                            "action_windows keys are (controller, action) or \"controller/action\"",
-                        )),
-                    }
-                }
-            };
+        let (controller, action) = match key.extract::<(Bound<'_, PyAny>, Bound<'_, PyAny>)>() {
+            Ok((c, a)) => (
+                convert::text::<field::ActionWindowController>(&c)?.to_owned(),
+                convert::text::<field::ActionWindowAction>(&a)?.to_owned(),
+            ),
+            Err(_) => {
+                let text = convert::text::<field::ActionWindow>(&key)?;
+                let (c, a) = xnonce_core::window::action_key(text).py_err()?;
+                (c.to_owned(), a.to_owned())
+            }
+        };
         policy = policy.action(controller, action, ms);
     }
     Ok(policy)

@@ -378,6 +378,23 @@ def test_windows_per_controller_and_action() -> None:
         ver2.verify("GET", "/c/a", host="api.test", x_nonce=h, now=TS + 6_000)
 
 
+def test_an_action_window_key_splits_at_its_last_slash_as_a_path_does() -> None:
+    # /api/v1/users/list: controller api/v1/users, action list (PROTOCOL §11.3).
+    h = xnonce.sign("v2", "GET", "/api/v1/users/list", [], "svc", SECRET, timestamp=TS, host="h")
+    by_text = xnonce.Verifier(
+        {"svc": SECRET}, window_ms=1_000, action_windows={"api/v1/users/list": 10_000}
+    )
+    by_pair = xnonce.Verifier(
+        {"svc": SECRET}, window_ms=1_000, action_windows={("api/v1/users", "list"): 10_000}
+    )
+    for ver in (by_text, by_pair):
+        assert ver.verify("GET", "/api/v1/users/list", host="h", x_nonce=h, now=TS + 9_000)
+    for bad in ("reports", "reports/"):
+        with pytest.raises(xnonce.InputError) as e:
+            xnonce.Verifier({"svc": SECRET}, action_windows={bad: 10_000})
+        assert e.value.code == "invalid_path"
+
+
 @pytest.mark.parametrize("bad", [-1, 86_400_001, 2**63, 2**64 - 1, 2**64, 10**30, -(2**70)])
 def test_a_window_out_of_range_is_invalid_timestamp(bad: int) -> None:
     # Core's window::window_from_i128: 0..=one day. 2**64 - 1 switched freshness off once.

@@ -41,6 +41,28 @@ pub fn window_from_f64(ms: f64) -> Result<u64> {
     crate::header::ms_from_f64(ms, MAX_WINDOW_MS).ok_or_else(invalid_window)
 }
 
+/// An action window's key as the bindings take it, `"controller/action"`, split as a request
+/// path is (PROTOCOL §11.3): the action is after the **last** `/`, the controller everything
+/// before it — so `api/v1/users/list` is controller `api/v1/users`, action `list`, the window
+/// of `/api/v1/users/list`, and `/reports` is the empty controller's action `reports`. A key
+/// without `/`, or with an empty action, is `invalid_path`.
+///
+/// ```
+/// use xnonce_core::window::action_key;
+/// assert_eq!(action_key("reports/live").unwrap(), ("reports", "live"));
+/// assert_eq!(action_key("api/v1/users/list").unwrap(), ("api/v1/users", "list"));
+/// assert_eq!(action_key("reports").unwrap_err().code().as_str(), "invalid_path");
+/// ```
+pub fn action_key(key: &str) -> Result<(&str, &str)> {
+    match key.rsplit_once('/') {
+        Some((controller, action)) if !action.is_empty() => Ok((controller, action)),
+        _ => Err(Error::new(
+            ErrorCode::InvalidPath,
+            format!("an action window's key {key:?} must be \"controller/action\""),
+        )),
+    }
+}
+
 fn invalid_window() -> Error {
     Error::new(
         ErrorCode::InvalidTimestamp,
