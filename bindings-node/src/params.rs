@@ -197,13 +197,86 @@ fn bigint_i128(b: &BigInt) -> Option<i128> {
     }
 }
 
-/// A timestamp as JS gives it: a number or a bigint (`number | bigint` in TypeScript).
-pub type Millis = Either<f64, BigInt>;
+/// A timestamp as JS gives it: a number or a bigint (`number | bigint` in TypeScript). Read
+/// by type, so that another type is a `TypeError` in JavaScript's words ("a number or a
+/// bigint"), not napi's `Either` message naming Rust types.
+pub struct Millis(Either<f64, BigInt>);
+
+/// JavaScript's name for the type of `value` (`typeof`, with `null` as `null`), for messages.
+fn js_type(env: sys::napi_env, value: sys::napi_value) -> napi::Result<ValueType> {
+    // SAFETY: forwarded from the caller (a valid env and value).
+    unsafe { Unknown::from_raw_unchecked(env, value) }.get_type()
+}
+
+/// The `TypeError` napi gives for a value of the wrong type, worded for JavaScript.
+fn expected(what: &str, received: ValueType) -> napi::Error {
+    napi::Error::new(
+        napi::Status::InvalidArg,
+        format!("Expect value to be {what}, but received {received}"),
+    )
+}
+
+impl TypeName for Millis {
+    fn type_name() -> &'static str {
+        "number | bigint"
+    }
+
+    fn value_type() -> ValueType {
+        ValueType::Unknown
+    }
+}
+
+impl ValidateNapiValue for Millis {
+    unsafe fn validate(
+        env: sys::napi_env,
+        value: sys::napi_value,
+    ) -> napi::Result<sys::napi_value> {
+        match js_type(env, value)? {
+            ValueType::Number | ValueType::BigInt => Ok(std::ptr::null_mut()),
+            other => Err(expected("a number or a bigint", other)),
+        }
+    }
+}
+
+impl FromNapiValue for Millis {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+        // SAFETY (both arms): forwarded from the caller, the value's type checked.
+        match js_type(env, value)? {
+            ValueType::Number => Ok(Millis(Either::A(unsafe {
+                f64::from_napi_value(env, value)?
+            }))),
+            ValueType::BigInt => Ok(Millis(Either::B(unsafe {
+                BigInt::from_napi_value(env, value)?
+            }))),
+            other => Err(expected("a number or a bigint", other)),
+        }
+    }
+}
+
+/// The property `name` of `object` as a `T`, `None` when `null` or `undefined`; another type
+/// is `T`'s own `TypeError` naming the property (napi's `Option<T>` would say
+/// `Option<Unknown>` instead of what `T` expects).
+pub(crate) fn optional_property<T: FromNapiValue>(
+    object: &Object<'_>,
+    name: &str,
+) -> napi::Result<Option<T>> {
+    let value: Unknown = object.get_named_property(name)?;
+    match value.get_type()? {
+        ValueType::Null | ValueType::Undefined => Ok(None),
+        // SAFETY: the value napi just read from the object, in its env.
+        _ => unsafe { T::from_napi_value(value.value().env, value.raw()) }
+            .map(Some)
+            .map_err(|mut e| {
+                e.reason = format!("{} on options.{name}", e.reason);
+                e
+            }),
+    }
+}
 
 /// A timestamp in milliseconds: an integer number or a bigint in `0..=2^53-1`
 /// (`invalid_timestamp`), by core's rules for JS timestamps.
 pub(crate) fn timestamp_ms(ms: Option<Millis>) -> Outcome<Option<u64>> {
-    let ms = ms.map(|ms| match ms {
+    let ms = ms.map(|Millis(ms)| match ms {
         Either::A(number) => xnonce_core::header::timestamp_from_f64(number),
         Either::B(bigint) => {
             xnonce_core::header::timestamp_from_i128(bigint_i128(&bigint).unwrap_or(i128::MAX))
@@ -213,8 +286,53 @@ pub(crate) fn timestamp_ms(ms: Option<Millis>) -> Outcome<Option<u64>> {
 }
 
 /// A body: bytes (`Buffer`, `Uint8Array`) or a string (its UTF-8 bytes). Fields of this type
-/// are declared `Uint8Array | string` in TypeScript.
-pub type Body = Either<Uint8Array, Text>;
+/// are declared `Uint8Array | string` in TypeScript; another type is a `TypeError` in
+/// JavaScript's words ("a Uint8Array or a string").
+pub struct Body(Either<Uint8Array, Text>);
+
+impl Body {
+    /// Whether it is a string that is not well-formed (a lone surrogate).
+    pub(crate) fn is_ill_formed_text(&self) -> bool {
+        matches!(&self.0, Either::B(text) if !text.is_well_formed())
+    }
+}
+
+impl TypeName for Body {
+    fn type_name() -> &'static str {
+        "Uint8Array | string"
+    }
+
+    fn value_type() -> ValueType {
+        ValueType::Unknown
+    }
+}
+
+impl ValidateNapiValue for Body {
+    unsafe fn validate(
+        env: sys::napi_env,
+        value: sys::napi_value,
+    ) -> napi::Result<sys::napi_value> {
+        // SAFETY: forwarded from the caller (a valid env and value).
+        unsafe { Body::from_napi_value(env, value) }.map(|_| std::ptr::null_mut())
+    }
+}
+
+impl FromNapiValue for Body {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+        // SAFETY (every call): forwarded from the caller, the value's type checked first.
+        match js_type(env, value)? {
+            ValueType::String => Ok(Body(Either::B(unsafe {
+                Text::from_napi_value(env, value)?
+            }))),
+            ValueType::Object if unsafe { Uint8Array::validate(env, value) }.is_ok() => {
+                Ok(Body(Either::A(unsafe {
+                    Uint8Array::from_napi_value(env, value)?
+                })))
+            }
+            other => Err(expected("a Uint8Array or a string", other)),
+        }
+    }
+}
 
 /// The bytes of a body (`invalid_body` for a string that is not well-formed).
 pub(crate) fn body_bytes(body: Option<Body>) -> Outcome<Option<Vec<u8>>> {
@@ -225,7 +343,7 @@ pub(crate) fn body_bytes(body: Option<Body>) -> Outcome<Option<Vec<u8>>> {
 /// well-formed.
 pub(crate) fn bytes_of(value: Option<Body>, input: Input) -> Outcome<Option<Vec<u8>>> {
     value
-        .map(|b| match b {
+        .map(|Body(b)| match b {
             Either::A(bytes) => Ok(bytes.to_vec()),
             Either::B(text) => Ok(text.check(input)?.into_bytes()),
         })

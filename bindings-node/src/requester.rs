@@ -246,8 +246,8 @@ fn request_options(
         });
     };
     refuse_unknown(env, &o, "options", REQUEST_OPTION_KEYS)?;
-    let timestamp: Option<params::Millis> = o.get_named_property("timestamp")?;
-    let nonce: Option<Text> = o.get_named_property("nonce")?;
+    let timestamp: Option<params::Millis> = params::optional_property(&o, "timestamp")?;
+    let nonce: Option<Text> = params::optional_property(&o, "nonce")?;
     let extra: Unknown = o.get_named_property("extraParams")?;
     let headers: Unknown = o.get_named_property("headers")?;
     Ok(RequestOptions {

@@ -1,6 +1,6 @@
 //! `sign`, `signDetailed` and `link`: a request description and a secret in, tokens out.
 
-use napi::bindgen_prelude::{Either, Unknown};
+use napi::bindgen_prelude::Unknown;
 use napi::Env;
 use napi_derive::napi;
 use xnonce_core::{Scheme, Secret, SignInput, XNonce};
@@ -272,7 +272,7 @@ pub fn sign_packed(
 ) -> napi::Result<Option<String>> {
     guard(env, || {
         // Text that is not well-formed: the general path says which field and code.
-        let ill_formed_body = matches!(&body, Some(Either::B(text)) if !text.is_well_formed());
+        let ill_formed_body = body.as_ref().is_some_and(Body::is_ill_formed_text);
         let Some(packed) = packed.into_well_formed().filter(|_| !ill_formed_body) else {
             return Ok(None);
         };

@@ -821,18 +821,28 @@ test('signDetailed / linkDetailed: canonical (the v1 secret inside) is readable 
 })
 
 test('makeRequest: an option of the wrong type rejects with the TypeError sign throws for it', async () => {
+  // { body: 1 } too: sign's TypeError names JavaScript types.
+  assert.throws(() => sign('v2', 'GET', '/a/b', [], 'svc', SECRET, { ...V2, body: 1 }), {
+    message: /^Expect value to be a Uint8Array or a string, but received Number/,
+  })
   const api = new xnonce.Requester('http://127.0.0.1:9', 'svc', SECRET, { timeoutMs: 1000 })
   for (const options of [{ timestamp: true }, { timestamp: '1' }, { timestamp: {} }, { nonce: 5 }]) {
     const name = JSON.stringify(options)
     const signed = () => sign('v2', 'GET', '/a/b', [], 'svc', SECRET, { ...V2, ...options })
-    assert.throws(signed, TypeError, `sign ${name}`)
+    let signError
+    assert.throws(signed, (e) => (signError = e) instanceof TypeError, `sign ${name}`)
+    // In JavaScript's words (a number or a bigint, a string), not napi's Rust type names.
+    assert.doesNotMatch(signError.message, /f64|BigInt`|Option<|TypedArray/, name)
+    const [key] = Object.keys(options)
+    const what = (m) => m.replace(/ on \S+$/, '')
     await assert.rejects(
       api.makeRequest('GET', [], '/a/b', null, options),
       (e) => {
         assert.ok(e instanceof TypeError, `${name}: ${e}`)
         assert.ok(!(e instanceof xnonce.XNonceError), name)
         assert.match(e.code, /Expected$|^InvalidArg$/, name)
-        assert.match(e.message, /'(timestamp|nonce)'/, `${name} names the option`)
+        assert.ok(e.message.endsWith(` on options.${key}`), `${name} names the option: ${e.message}`)
+        assert.equal(what(e.message), what(signError.message), `${name}: the TypeError sign throws`)
         return true
       },
       name,
