@@ -728,3 +728,29 @@ fn a_source_without_refresh_is_looked_up_once_per_request() {
         assert_eq!(source.1.get(), 1, "{client} with {secret}");
     }
 }
+
+/// Fields a request can hold empty are refused with their code, when signed and when read
+/// from the network alike: a v2 path that is empty (the target `?a=1`) is `invalid_path`
+/// (§6.3: it must start with `/`), and a v2 pair with an empty key is `invalid_param_key`
+/// (§3.6) also when its value is empty too (a query of `=`).
+#[test]
+fn empty_v2_paths_and_keys_are_refused_with_their_codes() {
+    let secret = Secret::new(S1).unwrap();
+    let e = sign_with(&v2(""), &secret, &env()).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidPath);
+    let e = sign_with(&v2("/c/a").param("", ""), &secret, &env()).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidParamKey);
+
+    let x_nonce = signed_get_c_a("svc", S1);
+    let verify = |target: &str| {
+        let req = Incoming::new("GET", target)
+            .host("api.test")
+            .x_nonce(&x_nonce);
+        Verifier::new().verify(&req, &clients(), NOW)
+    };
+    assert!(verify("/c/a").is_ok());
+    assert_eq!(code(verify("?a=1")), "invalid_path");
+    for target in ["/c/a?=", "/c/a?=&a=1", "/c/a?=1"] {
+        assert_eq!(code(verify(target)), "invalid_param_key", "{target}");
+    }
+}
