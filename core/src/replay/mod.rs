@@ -313,6 +313,20 @@ mod tests {
         );
         // Lengths are part of the hash.
         assert_ne!(b.hash_one(b"ab".as_slice()), b.hash_one(b"ab\0".as_slice()));
+        // Also within one `write`, whose tail is zero-padded to a word: `hash_one` of a slice
+        // writes its length first, so only a bare `write` shows the tail's length is mixed.
+        let written = |bytes: &[u8]| {
+            let mut h = b.build_hasher();
+            std::hash::Hasher::write(&mut h, bytes);
+            std::hash::Hasher::finish(&h)
+        };
+        for (short, padded) in [
+            (&b"ab"[..], &b"ab\0"[..]),
+            (&b""[..], &b"\0"[..]),
+            (&b"12345678a"[..], &b"12345678a\0\0"[..]),
+        ] {
+            assert_ne!(written(short), written(padded), "{short:?} {padded:?}");
+        }
     }
 
     #[test]
