@@ -307,30 +307,38 @@ impl TypeName for Body {
     }
 }
 
+/// Whether `value` is a string (`true`) or a `Uint8Array` (`false`); another type is the
+/// `TypeError` [`Body`] gives. Reads the type only, not the value.
+///
+/// # Safety
+/// A valid env and value.
+unsafe fn body_is_text(env: sys::napi_env, value: sys::napi_value) -> napi::Result<bool> {
+    match js_type(env, value)? {
+        ValueType::String => Ok(true),
+        // SAFETY: forwarded from the caller.
+        ValueType::Object if unsafe { Uint8Array::validate(env, value) }.is_ok() => Ok(false),
+        other => Err(expected("a Uint8Array or a string", other)),
+    }
+}
+
 impl ValidateNapiValue for Body {
     unsafe fn validate(
         env: sys::napi_env,
         value: sys::napi_value,
     ) -> napi::Result<sys::napi_value> {
         // SAFETY: forwarded from the caller (a valid env and value).
-        unsafe { Body::from_napi_value(env, value) }.map(|_| std::ptr::null_mut())
+        unsafe { body_is_text(env, value) }.map(|_| std::ptr::null_mut())
     }
 }
 
 impl FromNapiValue for Body {
     unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
         // SAFETY (every call): forwarded from the caller, the value's type checked first.
-        match js_type(env, value)? {
-            ValueType::String => Ok(Body(Either::B(unsafe {
-                Text::from_napi_value(env, value)?
-            }))),
-            ValueType::Object if unsafe { Uint8Array::validate(env, value) }.is_ok() => {
-                Ok(Body(Either::A(unsafe {
-                    Uint8Array::from_napi_value(env, value)?
-                })))
-            }
-            other => Err(expected("a Uint8Array or a string", other)),
-        }
+        Ok(Body(if unsafe { body_is_text(env, value)? } {
+            Either::B(unsafe { Text::from_napi_value(env, value)? })
+        } else {
+            Either::A(unsafe { Uint8Array::from_napi_value(env, value)? })
+        }))
     }
 }
 
