@@ -695,10 +695,16 @@ impl Shared {
     fn decide_now(&self, parts: &Parts, x_nonce: Option<&str>, body: &[u8]) -> Decision {
         let target = sent_target(parts);
         let query = target.query().unwrap_or("");
+        // Read whatever its bytes (a byte outside visible ASCII as U+FFFD, borrowed when
+        // there is none): `application/x-www-form-urlencoded; charset=\xe9` is a form to the
+        // app behind (the gateway forwards it as sent), so it must be one here too, its
+        // fields signed params and checked against the route rules. Dropped as "no
+        // Content-Type", its body passed as opaque bytes: the rules never saw its fields.
         let content_type = parts
             .headers
             .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok());
+            .map(|v| String::from_utf8_lossy(v.as_bytes()));
+        let content_type = content_type.as_deref();
         let is_form = is_form_content_type(content_type);
         let form = if is_form {
             std::str::from_utf8(body).ok()
@@ -1364,6 +1370,38 @@ pub(crate) mod tests {
                 .0,
             200
         );
+    }
+
+    /// A form whose Content-Type holds a byte outside visible ASCII (in a parameter) is a
+    /// form all the same, as the app behind reads it: its fields meet the route rules and
+    /// the signature as params, not as an opaque body.
+    #[tokio::test]
+    async fn a_form_content_type_with_other_bytes_is_still_a_form() {
+        let secret = svc_secret();
+        let routes =
+            RouteTable::new().route("a", "b", "POST", &[("password", ParamRule::Excluded)]);
+        let layer = XNonceLayer::new(svc_clients(&secret)).routes(routes);
+        let form_type =
+            axum::http::HeaderValue::from_bytes(b"application/x-www-form-urlencoded; charset=\xe9")
+                .unwrap();
+        let post = |input: SignInput, body: &'static str| {
+            let x_nonce = sign(&input.host("h.test"), &secret).unwrap().x_nonce;
+            Request::post("/a/b")
+                .header("host", "h.test")
+                .header("content-type", form_type.clone())
+                .header("x-nonce", x_nonce)
+                .body(Body::from(body))
+                .unwrap()
+        };
+        let base = || SignInput::new(Scheme::V2, "POST", "/a/b", "svc");
+        // Signed as an opaque body: its field is the excluded param all the same.
+        let opaque = post(base().body(b"password=x".to_vec()), "password=x");
+        let (status, body) = send(&layer, opaque).await;
+        assert_eq!(status, 422, "{body}");
+        assert!(body.contains("excluded_param"), "{body}");
+        // Signed as a form: accepted, its field a verified param.
+        let form = post(base().param("opt", "y"), "opt=y");
+        assert_eq!(send(&layer, form).await, (200, "svc:5".to_string()));
     }
 
     /// A body of many small frames (a chunked body of 1-byte chunks, each frame a slice of
