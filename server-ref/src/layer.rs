@@ -550,17 +550,20 @@ impl Shared {
                 // Accepted requests are logged at debug: nothing is formatted at the default
                 // level (`info`), so an accepted request costs no logging. No status: the
                 // inner service has not answered yet (it may answer 204, 404, 429...).
+                // Logged and counted under the scheme it was verified in: `outcome.scheme` is
+                // the style a refusal would be answered in (PROTOCOL §16), which reads the
+                // raw credential (a v1 ottoken written with a `%` escape answers as v2).
                 tracing::debug!(
                     target: "xnonce",
                     client = verified.client.as_str(),
-                    scheme = outcome.scheme.as_str(),
+                    scheme = verified.scheme.as_str(),
                     method = &*logged(parts.method.as_str()),
                     path = &*logged(sent_target(&parts).path()),
                     outcome = "accepted",
                     "request"
                 );
                 if let Some(metrics) = &self.metrics {
-                    metrics.decided(outcome.scheme, None);
+                    metrics.decided(verified.scheme, None);
                 }
                 if let Some(store) = self.store.id() {
                     RecordedIn::note(&mut parts.extensions, store, &verified);

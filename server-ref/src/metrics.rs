@@ -138,8 +138,9 @@ impl Metrics {
         let mut out = String::with_capacity(8 * 1024);
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
         out.push_str(
-            "# HELP xnonce_requests_total Requests the verification layer decided, by the \
-             scheme of its answer and outcome (accepted, or the refusal's error code).\n\
+            "# HELP xnonce_requests_total Requests the verification layer decided, by \
+             scheme (an accepted request's own, a refusal's answer's) and outcome (accepted, \
+             or the refusal's error code).\n\
              # TYPE xnonce_requests_total counter\n",
         );
         for scheme in [Scheme::V1, Scheme::V2] {

@@ -857,6 +857,23 @@ fn metrics_count_outcomes_answers_and_connections() {
         assert_eq!(s.send(&req).status, 200);
         assert_eq!(s.send(&req).status, 409);
     }
+    // A v1 link whose ottoken's first byte is written `%65` ('e'): verified as v1 and
+    // counted so, while its replay is answered (and counted) in v2's style, which PROTOCOL
+    // §16 picks from the raw value.
+    let mut input = SignInput::new(Scheme::V1, "GET", "/controller1/action1", &s.client);
+    input.params = s.get_params();
+    let l = link(&input, &s.secret, &s.server.url).unwrap();
+    let target = l.url.strip_prefix(&s.server.url).unwrap();
+    let escaped = target.replacen("ottoken=e", "ottoken=%65", 1);
+    assert_ne!(escaped, target, "a v1 ottoken starts with 'e' ({target})");
+    let req = http::Request::new("GET", &escaped);
+    assert_eq!(s.send(&req).status, 200);
+    let again = s.send(&req);
+    assert_eq!(again.status, 409);
+    assert_eq!(
+        again.header("content-type"),
+        Some("application/problem+json")
+    );
     let (req, _) = s.request(&s.input(Scheme::V2, "GET", "/controller1/nowhere", &[]));
     assert_eq!(s.send(&req).status, 404);
     // The API's address does not serve the metrics: an unknown route there.
@@ -869,18 +886,18 @@ fn metrics_count_outcomes_answers_and_connections() {
 
     let after = scrape();
     for (series, n) in [
-        (requests("v1", "accepted"), 1),
+        (requests("v1", "accepted"), 2),
         (requests("v1", "replayed"), 1),
         (requests("v2", "accepted"), 1),
-        (requests("v2", "replayed"), 1),
+        (requests("v2", "replayed"), 2),
         (requests("v2", "unknown_route"), 1),
         // Unsigned: answered in em-secure-api's style, so counted under v1.
         (requests("v1", "unknown_route"), 1),
         (requests("v2", "signature_mismatch"), 0),
-        ("xnonce_responses_total{status=\"200\"}".into(), 2),
-        ("xnonce_responses_total{status=\"409\"}".into(), 2),
+        ("xnonce_responses_total{status=\"200\"}".into(), 3),
+        ("xnonce_responses_total{status=\"409\"}".into(), 3),
         ("xnonce_responses_total{status=\"404\"}".into(), 2),
-        ("xnonce_replay_keys".into(), 2),
+        ("xnonce_replay_keys".into(), 3),
     ] {
         assert_eq!(value(&after, &series), Some(n), "{series} in\n{after}");
     }
