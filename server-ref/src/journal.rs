@@ -328,7 +328,12 @@ fn lock_data_dir(data_dir: &Path) -> std::io::Result<File> {
     let mut o = OpenOptions::new();
     o.create(true).truncate(false).write(true);
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Not through a symbolic link (as the journal's own files, see `write_journal`).
+        o.mode(0o600)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
+    }
     let file = o.open(&path).map_err(|e| {
         named(
             &e,
@@ -361,8 +366,15 @@ fn write_journal(
     path: &Path,
     entries: impl IntoIterator<Item = ([u8; 16], u64)>,
 ) -> std::io::Result<File> {
+    // A new file, never one found there: one left by a crashed compaction is removed first,
+    // and `create_new` (O_EXCL) follows no symbolic link, so a link planted in a data dir
+    // that others can write (the server warns about one) cannot make this write elsewhere.
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
     let mut o = OpenOptions::new();
-    o.create(true).write(true).truncate(true);
+    o.create_new(true).write(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
     let mut file = o.open(path)?;
@@ -969,6 +981,32 @@ mod tests {
         std::os::unix::fs::symlink(JOURNAL_FILE, d.join(JOURNAL_FILE)).unwrap();
         let e = JournalStore::open(&d, 0).unwrap_err().to_string();
         assert!(e.contains("cannot read the replay journal"), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_planted_in_the_data_dir_are_not_followed() {
+        let d = dir("planted");
+        let victim = d.join("victim");
+        std::fs::write(&victim, b"keep me").unwrap();
+        // A compaction's temporary file, planted as a link: removed, never written through.
+        std::os::unix::fs::symlink(&victim, d.join("replay.journal.tmp")).unwrap();
+        let s = JournalStore::open(&d, 0).unwrap();
+        assert_eq!(s.insert(&ReplayKey::new("k"), 10, 0), Ok(true));
+        s.flush().unwrap();
+        drop(s);
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep me");
+        let journal = d.join(JOURNAL_FILE);
+        assert!(!std::fs::symlink_metadata(&journal).unwrap().is_symlink());
+        // One line: 32 hex digits, a space, "10", a newline.
+        assert_eq!(std::fs::read(&journal).unwrap().len(), 32 + 1 + 2 + 1);
+        // The lock file, planted as a link: refused, the link's target untouched.
+        std::fs::remove_file(d.join(LOCK_FILE)).unwrap();
+        std::os::unix::fs::symlink(&victim, d.join(LOCK_FILE)).unwrap();
+        let e = JournalStore::open(&d, 0).unwrap_err().to_string();
+        assert!(e.contains("cannot open the lock file"), "{e}");
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep me");
         std::fs::remove_dir_all(&d).unwrap();
     }
 
