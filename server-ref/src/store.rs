@@ -239,19 +239,29 @@ impl<T: AsyncReplayStore + ?Sized> AsyncReplayStore for Arc<T> {
 
 /// Spawns (on the current tokio runtime) a task that runs `work` every `every` (missed ticks
 /// delayed, not bunched) for as long as anything else still holds the value behind `weak`.
+///
+/// `work` runs on tokio's blocking pool, never on a worker thread: it scans a whole table
+/// and may write and `fsync` a file (the journal's compaction), which would hold up every
+/// request waiting on that worker meanwhile.
 pub(crate) fn spawn_while_alive<T: Send + Sync + 'static>(
     weak: std::sync::Weak<T>,
     every: Duration,
-    work: impl Fn(Arc<T>) + Send + 'static,
+    work: impl Fn(Arc<T>) + Send + Sync + 'static,
 ) -> tokio::task::JoinHandle<()> {
+    let work = Arc::new(work);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            match weak.upgrade() {
-                Some(value) => work(value),
-                None => break,
+            let Some(value) = weak.upgrade() else { break };
+            let work = work.clone();
+            // A panic in `work` is the task's end, as it was when `work` ran in the task.
+            if tokio::task::spawn_blocking(move || work(value))
+                .await
+                .is_err()
+            {
+                break;
             }
         }
     })
@@ -260,6 +270,41 @@ pub(crate) fn spawn_while_alive<T: Send + Sync + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The periodic work (a table scan, a journal's write and `fsync`) must not hold up the
+    /// runtime's threads: on a one-thread runtime, the work waits for a message that only
+    /// another task on that thread can send.
+    #[tokio::test(flavor = "current_thread")]
+    async fn periodic_work_runs_off_the_runtime_s_threads() {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let (got_tx, got_rx) = tokio::sync::oneshot::channel::<bool>();
+        let (rx, got_tx) = (
+            std::sync::Mutex::new(rx),
+            std::sync::Mutex::new(Some(got_tx)),
+        );
+        let started = Arc::new(tokio::sync::Notify::new());
+        let note = started.clone();
+        let alive = Arc::new(());
+        let task = spawn_while_alive(
+            Arc::downgrade(&alive),
+            Duration::from_millis(1),
+            move |_| {
+                if let Some(got) = got_tx.lock().unwrap().take() {
+                    note.notify_one();
+                    let received = rx.lock().unwrap().recv_timeout(Duration::from_secs(10));
+                    let _ = got.send(received.is_ok());
+                }
+            },
+        );
+        started.notified().await;
+        tx.send(()).unwrap();
+        assert!(
+            got_rx.await.unwrap(),
+            "the work blocked the runtime's only thread"
+        );
+        drop(alive);
+        task.await.unwrap();
+    }
 
     #[tokio::test]
     async fn evictor_empties_expired_entries() {
