@@ -85,13 +85,16 @@ impl RequesterBuilder {
                     format!("cannot start a runtime: {e}"),
                 )
             })?;
+        // Owned by `Runtime` from here on: when the settings are refused, it is shut down
+        // without blocking too (dropped as it is, it would panic inside async code).
+        let rt = Runtime(Some(rt));
         let inner = {
-            let _guard = rt.enter();
+            let _guard = rt.0.as_ref().map(tokio::runtime::Runtime::enter);
             self.0.build()?
         };
         Ok(Requester {
             inner,
-            rt: Arc::new(Runtime(Some(rt))),
+            rt: Arc::new(rt),
         })
     }
 }
@@ -188,5 +191,29 @@ impl Requester {
         } else {
             rt.block_on(fut)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Building inside async code fails with the settings' error, as it does outside: the
+    /// runtime started for it is shut down without blocking, not dropped (tokio panics on
+    /// dropping a runtime in a context where blocking is not allowed).
+    #[test]
+    fn a_build_that_fails_inside_async_code_is_an_error_not_a_panic() {
+        let secret =
+            Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")
+                .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let e = rt.block_on(async move {
+            Requester::builder("ftp://x", "svc", secret)
+                .build()
+                .unwrap_err()
+        });
+        assert_eq!(e.code(), ErrorCode::InvalidUrl, "{e}");
     }
 }
