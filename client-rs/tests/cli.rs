@@ -313,6 +313,18 @@ fn request_round_trips() {
         assert_eq!(out.status.code(), Some(1), "{scheme}: {}", stdout(&out));
         assert!(stderr(&out).contains("401"), "{}", stderr(&out));
         assert!(stderr(&out).contains("not re-signed"), "{}", stderr(&out));
+        // v1 has no nonce: a --nonce given to it forces nothing, so the stale request is
+        // re-signed, and the command says so (not that the nonce stopped it).
+        let mut v1_nonce = behind.clone();
+        v1_nonce.push("--nonce=00112233445566778899aabbccddeeff".into());
+        let out = xnonce(&v1_nonce);
+        if scheme == "v1" {
+            assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+            assert!(stderr(&out).contains("re-signed once"), "{}", stderr(&out));
+        } else {
+            assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+            assert!(stderr(&out).contains("not re-signed"), "{}", stderr(&out));
+        }
 
         // Missing required params: the route rules answer 422.
         let out = xnonce(&request_args(

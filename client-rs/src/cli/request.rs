@@ -50,8 +50,10 @@ fn send(a: &RequestArgs) -> Result<crate::Response, Error> {
         Scheme::V1 => canonical::path_v1(&input.path).map(drop)?,
         Scheme::V2 => canonical::path_v2(&input.path).map(drop)?,
     }
-    // A forced timestamp or nonce is sent as it is, never re-signed.
-    let forced = input.timestamp_ms.is_some() || input.nonce.is_some();
+    // A forced timestamp or nonce is sent as it is, never re-signed; v1 has no nonce, so a
+    // --nonce forces nothing there (the requester re-signs, as it should say).
+    let forced =
+        input.timestamp_ms.is_some() || (input.nonce.is_some() && input.scheme == Scheme::V2);
     let mut options = RequestOptions {
         timestamp_ms: input.timestamp_ms,
         nonce: input.nonce.clone(),
