@@ -1036,3 +1036,51 @@ fn a_failing_proxy_from_the_environment_is_named() {
         );
     }
 }
+
+/// Messages that cannot be written to stderr (a reader that went away, as in `2>&1 | head
+/// -n 1`, or a full disk) do not turn the documented exit status into a panic's 101.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_unwritable_stderr_keeps_the_exit_status() {
+    let closed_pipe = || {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        std::process::Stdio::from(writer)
+    };
+    let full = || {
+        std::process::Stdio::from(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .unwrap(),
+        )
+    };
+    let run = |args: &[String], stderr: std::process::Stdio| {
+        Command::new(xnonce_bin())
+            .args(args)
+            .env_remove("XNONCE_SECRET")
+            .stdout(std::process::Stdio::null())
+            .stderr(stderr)
+            .status()
+            .unwrap()
+            .code()
+    };
+    // `sign` without a secret: exit 2, with the --secret warning written first.
+    let mut unsignable = sign_args("v2");
+    unsignable.push("--secret=not a secret".into());
+    // `request` to a closed port: exit 1.
+    let refused = RefusedPort::new();
+    let unreachable: Vec<String> = [
+        "request",
+        "--path=/admin/status",
+        "--client=c",
+        &format!("--secret={SECRET}"),
+        &format!("--base-url={}", refused.url()),
+    ]
+    .map(String::from)
+    .to_vec();
+    for stderr in [closed_pipe, full] {
+        assert_eq!(run(&unsignable, stderr()), Some(2));
+        assert_eq!(run(&unreachable, stderr()), Some(1));
+    }
+}

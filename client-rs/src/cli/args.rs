@@ -167,7 +167,7 @@ impl SignArgs {
             return Secret::from_file_text(&text);
         }
         if let Some(SecretText(text)) = &self.secret {
-            eprintln!("xnonce: warning: --secret shows in the process list; use --secret-file or {SECRET_ENV}");
+            say!("xnonce: warning: --secret shows in the process list; use --secret-file or {SECRET_ENV}");
             return Secret::new(text.clone());
         }
         match std::env::var(SECRET_ENV) {

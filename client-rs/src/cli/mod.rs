@@ -1,6 +1,16 @@
 //! The `xnonce` command (DESIGN §4): argument parsing and the `sign`, `link` and `request`
 //! commands.
 
+/// `eprintln!` that cannot panic: a message that stderr cannot take (a reader that went away,
+/// as in `2>&1 | head -n 1`, or a full disk) is dropped, so that the command still exits with
+/// its documented status rather than a panic's 101.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 // The args' doc comments are also their `--help` texts, where a URL reads best bare.
 #[allow(rustdoc::bare_urls)]
 pub mod args;
@@ -69,7 +79,7 @@ pub fn run(cli: Cli) -> ExitCode {
             write_stdout(out.as_bytes())
         }
         Err(e) => {
-            eprintln!("xnonce: {e}");
+            say!("xnonce: {e}");
             ExitCode::from(2)
         }
     }
@@ -85,7 +95,7 @@ fn write_stdout(bytes: &[u8]) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if e.kind() != std::io::ErrorKind::BrokenPipe {
-                eprintln!("xnonce: cannot write the output: {e}");
+                say!("xnonce: cannot write the output: {e}");
             }
             ExitCode::from(1)
         }

@@ -28,15 +28,15 @@ pub(super) fn run(a: &RequestArgs) -> ExitCode {
             match res.header("location") {
                 // Redirects are not followed (a signature is for one URL): say where to.
                 Some(to) if (300..400).contains(&res.code) => {
-                    eprintln!("xnonce: HTTP {} (Location: {to})", res.code)
+                    say!("xnonce: HTTP {} (Location: {to})", res.code)
                 }
-                _ => eprintln!("xnonce: HTTP {}", res.code),
+                _ => say!("xnonce: HTTP {}", res.code),
             }
-            eprintln!("{}", res.body.trim_end_matches('\n'));
+            say!("{}", res.body.trim_end_matches('\n'));
             ExitCode::from(1)
         }
         Err(e) => {
-            eprintln!("xnonce: {e}");
+            say!("xnonce: {e}");
             ExitCode::from(1)
         }
     }
@@ -99,7 +99,7 @@ fn send(a: &RequestArgs) -> Result<crate::Response, Error> {
             true => "not re-signed: its timestamp or nonce was forced",
             false => "re-signed once with the server's time",
         };
-        eprintln!(
+        say!(
             "xnonce: the server found the request stale ({done}); its clock is {learned:+} ms \
              from this one: pass --clock-offset {learned} to start from it"
         );
