@@ -954,11 +954,16 @@ fn a_redirect_names_its_location() {
 }
 
 /// A 2xx body goes to stdout byte for byte: a binary one unchanged (no replacement
-/// characters, no added line end), a text one with the line end a terminal needs.
+/// characters, no added line end), a text one with the line end a terminal needs, and an
+/// empty one (a 204, an answer to HEAD) as nothing at all.
 #[test]
 fn a_body_is_printed_byte_for_byte() {
     let binary: &[u8] = b"\x89PNG\r\n\x1a\n\x00\xff\xfe";
-    for (body, want) in [(binary, binary.to_vec()), (b"ok", b"ok\n".to_vec())] {
+    for (body, want) in [
+        (binary, binary.to_vec()),
+        (b"ok", b"ok\n".to_vec()),
+        (b"", Vec::new()),
+    ] {
         let head = format!(
             "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             body.len()

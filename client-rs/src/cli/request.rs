@@ -17,9 +17,10 @@ pub(super) fn run(a: &RequestArgs) -> ExitCode {
     match send(a) {
         Ok(res) if res.is_success() => {
             // Byte for byte; a text body gets the line end a terminal needs, a binary one
-            // (not UTF-8) nothing, so that `> file` keeps it whole.
+            // (not UTF-8) nothing, so that `> file` keeps it whole; an empty one (a 204, an
+            // answer to HEAD) stays empty rather than becoming a blank line.
             let mut body = res.bytes;
-            if std::str::from_utf8(&body).is_ok() && !body.ends_with(b"\n") {
+            if !body.is_empty() && std::str::from_utf8(&body).is_ok() && !body.ends_with(b"\n") {
                 body.push(b'\n');
             }
             super::write_stdout(&body)
