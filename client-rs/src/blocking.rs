@@ -92,8 +92,10 @@ impl RequesterBuilder {
             let _guard = rt.0.as_ref().map(tokio::runtime::Runtime::enter);
             self.0.build()?
         };
+        let for_async = inner.with_own_connections()?;
         Ok(Requester {
             inner,
+            for_async,
             rt: Arc::new(rt),
         })
     }
@@ -101,7 +103,8 @@ impl RequesterBuilder {
 
 /// The blocking twin of [`crate::Requester`]: same builder, same `make_request`, but the
 /// call blocks the calling thread. Clone + Send + Sync; clones share the runtime, the
-/// connection pool and the learned clock offset.
+/// connection pool and the learned clock offset ([`as_async`](Requester::as_async) shares
+/// the offset, not the pool).
 ///
 /// ```no_run
 /// use xnonce::{blocking::Requester, RequestOptions, Scheme, Secret};
@@ -118,7 +121,10 @@ impl RequesterBuilder {
 /// thread), but async code should use [`crate::Requester`] directly.
 #[derive(Clone)]
 pub struct Requester {
+    /// Runs on `rt`: its pooled connections are driven by `rt`.
     inner: crate::Requester,
+    /// [`Requester::as_async`]'s: connections of its own, driven by the caller's runtime.
+    for_async: crate::Requester,
     rt: Arc<Runtime>,
 }
 
@@ -156,10 +162,13 @@ impl Requester {
         self.inner.clock_offset_learned()
     }
 
-    /// The async requester inside (shares the pool and clock offset), to await in any tokio
-    /// runtime.
+    /// The async twin of this requester, to await in any tokio runtime: same settings, and
+    /// the learned clock offset shared both ways, but a connection pool of its own. A pooled
+    /// connection is driven by the runtime that opened it, so connections opened by awaiting
+    /// in the caller's runtime must not be reused by this requester's blocking calls, which
+    /// may be made from that very runtime's thread (it would wait for a runtime it blocks).
     pub fn as_async(&self) -> &crate::Requester {
-        &self.inner
+        &self.for_async
     }
 
     /// Signs and sends one request, blocking; see [`crate::Requester::make_request`].

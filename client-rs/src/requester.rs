@@ -257,7 +257,7 @@ impl RequesterBuilder {
         if self.scheme == Scheme::V2 {
             canonical::host(&authority)?;
         }
-        let mut http = reqwest::Client::builder();
+        let mut root_certificates = Vec::new();
         for pem in &self.root_certificates {
             let certificates = reqwest::Certificate::from_pem_bundle(pem)
                 .ok()
@@ -268,27 +268,14 @@ impl RequesterBuilder {
                         "cannot read the root certificates: not PEM CERTIFICATE blocks",
                     )
                 })?;
-            for certificate in certificates {
-                http = http.add_root_certificate(certificate);
-            }
+            root_certificates.extend(certificates);
         }
-        let http = http
-            .timeout(self.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("xnonce-rs/", env!("CARGO_PKG_VERSION")))
-            // `X-Nonce`, not `x-nonce`, on HTTP/1: em-secure-api's server looks the header
-            // up by its exact name (EventMachine's HTTP server keeps names as sent).
-            .http1_title_case_headers()
-            .build()
-            .map_err(|e| {
-                Error::new(
-                    ErrorCode::ConnectionFailed,
-                    format!("cannot start the HTTP client: {e}"),
-                )
-            })?;
+        let http = http_client(self.timeout, &root_certificates)?;
         Ok(Requester {
             inner: Arc::new(Inner {
                 http,
+                timeout: self.timeout,
+                root_certificates,
                 base,
                 base_path,
                 authority,
@@ -296,12 +283,38 @@ impl RequesterBuilder {
                 secret: self.secret,
                 scheme: self.scheme,
                 correct_clock: self.correct_clock,
-                offset_ms: AtomicI64::new(self.clock_offset_ms),
-                offset_learned: AtomicBool::new(false),
+                clock: Arc::new(ClockOffset {
+                    ms: AtomicI64::new(self.clock_offset_ms),
+                    learned: AtomicBool::new(false),
+                }),
                 max_response_bytes: self.max_response_bytes,
             }),
         })
     }
+}
+
+/// The HTTP client of a requester: its own connection pool.
+fn http_client(
+    timeout: Duration,
+    root_certificates: &[reqwest::Certificate],
+) -> Result<reqwest::Client, Error> {
+    let mut http = reqwest::Client::builder();
+    for certificate in root_certificates {
+        http = http.add_root_certificate(certificate.clone());
+    }
+    http.timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("xnonce-rs/", env!("CARGO_PKG_VERSION")))
+        // `X-Nonce`, not `x-nonce`, on HTTP/1: em-secure-api's server looks the header
+        // up by its exact name (EventMachine's HTTP server keeps names as sent).
+        .http1_title_case_headers()
+        .build()
+        .map_err(|e| {
+            Error::new(
+                ErrorCode::ConnectionFailed,
+                format!("cannot start the HTTP client: {e}"),
+            )
+        })
 }
 
 /// A server URL taken apart.
@@ -388,6 +401,9 @@ fn wire_url(
 
 struct Inner {
     http: reqwest::Client,
+    /// What `http` was built with, to build another pool ([`Requester::with_own_connections`]).
+    timeout: Duration,
+    root_certificates: Vec<reqwest::Certificate>,
     base: String,
     base_path: String,
     authority: String,
@@ -395,9 +411,17 @@ struct Inner {
     secret: Secret,
     scheme: Scheme,
     correct_clock: bool,
-    offset_ms: AtomicI64,
-    offset_learned: AtomicBool,
+    clock: Arc<ClockOffset>,
     max_response_bytes: u64,
+}
+
+/// The clock offset learned from the server, shared by every requester made from one build.
+#[derive(Debug)]
+struct ClockOffset {
+    /// Server − local, ms.
+    ms: AtomicI64,
+    /// Set by a stale answer's authentic hint.
+    learned: AtomicBool,
 }
 
 /// Signs and sends requests to one server as one client. Cheap to clone: clones share the
@@ -480,7 +504,7 @@ impl Requester {
     /// [`clock_offset_ms`](RequesterBuilder::clock_offset_ms) (default 0) until a stale answer
     /// carries an authentic hint.
     pub fn clock_offset_ms(&self) -> i64 {
-        self.inner.offset_ms.load(Ordering::Relaxed)
+        self.inner.clock.ms.load(Ordering::Relaxed)
     }
 
     /// True once a stale answer's authentic hint has set the clock offset, even when the
@@ -496,7 +520,32 @@ impl Requester {
     /// # Ok::<(), xnonce::Error>(())
     /// ```
     pub fn clock_offset_learned(&self) -> bool {
-        self.inner.offset_learned.load(Ordering::Relaxed)
+        self.inner.clock.learned.load(Ordering::Relaxed)
+    }
+
+    /// The same requester (server, client, secret, settings, and the learned clock offset,
+    /// shared) with a connection pool of its own. A pooled connection is driven by the
+    /// runtime that opened it, so requesters used from different runtimes must not share a
+    /// pool: a request reusing a connection whose runtime is blocked (or gone) waits out its
+    /// timeout. The blocking requester keeps one for [`as_async`](crate::blocking::Requester::as_async).
+    pub(crate) fn with_own_connections(&self) -> Result<Requester, Error> {
+        let i = &*self.inner;
+        Ok(Requester {
+            inner: Arc::new(Inner {
+                http: http_client(i.timeout, &i.root_certificates)?,
+                timeout: i.timeout,
+                root_certificates: i.root_certificates.clone(),
+                base: i.base.clone(),
+                base_path: i.base_path.clone(),
+                authority: i.authority.clone(),
+                client: i.client.clone(),
+                secret: i.secret.clone(),
+                scheme: i.scheme,
+                correct_clock: i.correct_clock,
+                clock: i.clock.clone(),
+                max_response_bytes: i.max_response_bytes,
+            }),
+        })
     }
 
     /// Signs and sends one request, like em-secure-api's
@@ -573,8 +622,8 @@ impl Requester {
         };
         let local = SystemEnvironment.now_ms();
         let offset = hint.server_time_ms as i64 - local as i64;
-        inner.offset_ms.store(offset, Ordering::Relaxed);
-        inner.offset_learned.store(true, Ordering::Relaxed);
+        inner.clock.ms.store(offset, Ordering::Relaxed);
+        inner.clock.learned.store(true, Ordering::Relaxed);
         let forced_nonce = options.nonce.is_some() && inner.scheme == Scheme::V2;
         if options.timestamp_ms.is_some() || forced_nonce {
             // A forced timestamp is what the caller asked to send (em-secure-api's

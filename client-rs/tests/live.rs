@@ -564,7 +564,8 @@ fn data_is_none_for_a_body_that_is_not_utf8() {
 
 /// The blocking requester after the server closed an idle connection: the pool must have
 /// seen the close (its runtime keeps running between calls), not send on the dead socket.
-/// Likewise its async requester, awaited elsewhere after a blocking call.
+/// Then its async requester, awaited in another runtime while a blocking call's connection
+/// is still open: it answers too (over a connection of its own).
 ///
 /// Synchronised on events, not sleeps: the server closes a connection only once the call
 /// that used it has returned (so it is idle in the pool), and the next call goes out only
@@ -603,8 +604,7 @@ fn the_blocking_requester_sees_idle_connections_closed_between_calls() {
         });
     }
     // Then a connection left open by a blocking call, and the async requester awaited in
-    // another runtime: a connection's task runs on the blocking requester's runtime, which
-    // must keep driving it (a stopped one made this run into the 10 s timeout).
+    // another runtime.
     let res = get().unwrap_or_else(|e| panic!("last blocking call: {e}"));
     assert_eq!(res.code, 200);
     let Seen::Answered { close, .. } = next() else {
@@ -623,6 +623,46 @@ fn the_blocking_requester_sees_idle_connections_closed_between_calls() {
         RequestOptions::default(),
     ));
     assert_eq!(res.unwrap_or_else(|e| panic!("async call: {e}")).code, 200);
+}
+
+/// A blocking requester's async twin awaited on a one-thread runtime, then a blocking call
+/// from that same thread: the connection the async call left in a pool is driven by that
+/// runtime, which the blocking call blocks, so the two must not share a pool (they did: the
+/// blocking call reused it and waited out its whole timeout).
+#[test]
+fn a_blocking_call_after_awaiting_its_async_twin_on_the_same_thread() {
+    let s = server();
+    let api = xnonce::blocking::Requester::builder(&s.base_url, V2, s.secret(V2))
+        .timeout(Duration::from_secs(20))
+        // An hour slow: the first (async) call is found stale and corrects the clock.
+        .clock_offset_ms(-3_600_000)
+        .build()
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let twin = api.as_async();
+        let res = twin
+            .make_request("GET", vec![], "/admin/status", None, Default::default())
+            .await
+            .unwrap();
+        assert_eq!(res.code, 200, "{}", res.body);
+        let res = api
+            .make_request("GET", vec![], "/admin/status", None, Default::default())
+            .unwrap_or_else(|e| panic!("the blocking call after the async one: {e}"));
+        assert_eq!(res.code, 200, "{}", res.body);
+    });
+    // The twin shares what it learns of the clock: the blocking requester knows the offset
+    // its twin learned.
+    assert!(api.clock_offset_learned());
+    assert!(
+        api.clock_offset_ms().abs() < 60_000,
+        "{}",
+        api.clock_offset_ms()
+    );
+    assert_eq!(api.as_async().clock_offset_ms(), api.clock_offset_ms());
 }
 
 #[test]
