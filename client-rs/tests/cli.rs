@@ -603,6 +603,26 @@ fn a_secret_file_of_dash_is_standard_input() {
     assert_eq!(stdout(&out), want);
 }
 
+/// A secret given to `--secret-file` by mistake is not repeated in the error; a missing
+/// file's path is.
+#[test]
+fn a_secret_given_as_the_secret_file_is_not_echoed() {
+    let mut a = sign_args("v2");
+    a.push(format!("--secret-file={SECRET}"));
+    let out = xnonce(&a);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("invalid_secret") && err.contains("not the secret"),
+        "{err}"
+    );
+    assert!(!err.contains(SECRET), "{err}");
+    let mut a = sign_args("v2");
+    a.push("--secret-file=/nonexistent/client.secret".into());
+    let err = stderr(&xnonce(&a));
+    assert!(err.contains("/nonexistent/client.secret"), "{err}");
+}
+
 #[test]
 fn secret_flags_beat_the_environment() {
     use std::ffi::OsStr;

@@ -140,9 +140,18 @@ impl SignArgs {
     pub fn secret(&self) -> Result<Secret, Error> {
         if let Some(path) = &self.secret_file {
             let cannot = |e: std::io::Error| {
+                // A v2 secret passed here by mistake (`--secret-file 20a6…`): not echoed.
+                let name = path.to_string_lossy();
+                let named = if name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    "(its name is 64 hex digits, like a secret: pass the path of a file \
+                     holding the secret, not the secret)"
+                        .into()
+                } else {
+                    path.display().to_string()
+                };
                 input_error(
                     ErrorCode::InvalidSecret,
-                    format!("cannot read secret file {}: {e}", path.display()),
+                    format!("cannot read secret file {named}: {e}"),
                 )
             };
             let mut text = String::new();
