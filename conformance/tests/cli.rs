@@ -130,3 +130,29 @@ fn a_file_that_is_not_a_vector_list_counts_as_a_failure() {
     assert_eq!(text(&out.stdout), "rust: 0 vectors passed, 1 failed\n");
     assert!(text(&out.stderr).contains("FAIL ") && text(&out.stderr).contains("broken.json"));
 }
+
+/// `server` with a secret given where the secret file's path belongs: refused before any
+/// request, without printing it (a CI log would keep it).
+#[test]
+fn server_does_not_print_a_secret_given_as_the_secret_file() {
+    let secret = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd";
+    let out = run(
+        &[
+            "server",
+            "--base-url",
+            "http://127.0.0.1:9",
+            "--client",
+            "svc",
+            "--secret-file",
+            secret,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(stderr.contains("not the secret"), "{stderr}");
+    assert!(
+        !stderr.contains(secret) && !stdout.contains(secret),
+        "{stdout}{stderr}"
+    );
+}

@@ -169,6 +169,26 @@ impl Secret {
     }
 }
 
+/// A secret file's name as an error message may show it: the name itself, unless it has the
+/// form of a v2 secret (64 hex digits) — a secret given where a file's path was expected,
+/// which a message repeating it would print to a terminal or a CI log.
+///
+/// ```
+/// use xnonce_core::secret::file_name_for_message;
+/// assert_eq!(file_name_for_message("/etc/xnonce/client.secret"), "/etc/xnonce/client.secret");
+/// let hex = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd";
+/// assert!(!file_name_for_message(hex).contains(hex));
+/// ```
+pub fn file_name_for_message(name: &str) -> std::borrow::Cow<'_, str> {
+    if decode_key(name).is_some() {
+        "(a name of 64 hex digits, like a secret: give the path of a file holding the secret, \
+         not the secret)"
+            .into()
+    } else {
+        name.into()
+    }
+}
+
 impl PartialEq for Secret {
     /// Equal when the secret texts are equal (compared in constant time).
     fn eq(&self, other: &Secret) -> bool {

@@ -142,16 +142,10 @@ impl SignArgs {
             let cannot = |e: std::io::Error| {
                 // A v2 secret passed here by mistake (`--secret-file 20a6…`): not echoed.
                 let name = path.to_string_lossy();
-                let named = if name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    "(its name is 64 hex digits, like a secret: pass the path of a file \
-                     holding the secret, not the secret)"
-                        .into()
-                } else {
-                    path.display().to_string()
-                };
+                let name = xnonce_core::secret::file_name_for_message(&name);
                 input_error(
                     ErrorCode::InvalidSecret,
-                    format!("cannot read secret file {named}: {e}"),
+                    format!("cannot read secret file {name}: {e}"),
                 )
             };
             let mut text = String::new();

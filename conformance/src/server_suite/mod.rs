@@ -1185,7 +1185,11 @@ pub fn main(args: &ServerArgs) -> std::process::ExitCode {
     use std::process::ExitCode;
     let read_secret = |file: &std::path::Path| {
         std::fs::read_to_string(file)
-            .map_err(|e| format!("cannot read {}: {e}", file.display()))
+            .map_err(|e| {
+                let name = file.to_string_lossy();
+                let name = xnonce_core::secret::file_name_for_message(&name);
+                format!("cannot read {name}: {e}")
+            })
             .and_then(|t| Secret::from_file_text(&t).map_err(|e| e.to_string()))
     };
     let secret = match read_secret(&args.secret_file) {
