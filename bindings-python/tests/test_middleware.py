@@ -866,3 +866,70 @@ def test_app_verifier_and_once_are_checked_when_the_middleware_is_made(cls: Any)
     with pytest.raises(TypeError, match="app must be a callable"):
         cls(None, verifier)
     assert cls(echo_wsgi, verifier, once=False).once is False
+
+
+def asgi_post(
+    target: str, headers: list[tuple[bytes, bytes]], messages: list[bytes], max_body: int = 1024
+) -> tuple[int, bytes, list[Any]]:
+    """Status, answer body and what the app received (``(verified, body)``), for a POST of
+    ``target`` whose body arrives as ``messages``, through an ASGI middleware around an app
+    that reads the body."""
+    path, _, query = target.partition("?")
+    scope: dict[str, Any] = {
+        "type": "http",
+        "method": "POST",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "headers": headers,
+    }
+    taken = 0
+    n = len(messages)
+    sent: list[Any] = []
+    reached: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        reached.append((scope["xnonce.verified"], body))
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def receive() -> dict[str, Any]:
+        nonlocal taken
+        taken += 1
+        return {"type": "http.request", "body": messages[taken - 1], "more_body": taken < n}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    verifier = xnonce.Verifier({"billing": SECRET})
+    middleware = AsgiMiddleware(app, verifier, max_body=max_body)
+    asyncio.run(middleware(scope, receive, send))
+    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:]), reached
+
+
+def test_asgi_two_content_type_lines_are_read_as_the_first_as_the_app_reads_them() -> None:
+    """Starlette and FastAPI (``request.form()``) and the reference server read the first
+    ``Content-Type`` line. Read joined (``application/x-www-form-urlencoded, text/plain``:
+    no form), a body under a v1 credential was signed by nothing, yet the app parsed it as a
+    form: fields nobody signed (``amount``) reached it."""
+    form = "application/x-www-form-urlencoded"
+    link = xnonce.link("v1", "POST", "/pay", {"to": "alice"}, "billing", SECRET, "http://a")
+    two = [(b"host", b"api.test"), (b"content-type", form.encode())]
+    two.append((b"content-type", b"text/plain"))
+    status, body, reached = asgi_post(link.removeprefix("http://a"), two, [b"amount=1000000"])
+    assert (status, body, reached) == (401, b"ottoken does not match", [])
+    # The same lines on a request that signed the form's fields: a form, verified as one.
+    sent = b"amount=10"
+    header = xnonce.sign_request(
+        "v2", "POST", "api.test", "/pay", "billing", SECRET, content_type=form, body=sent
+    )
+    status, _, reached = asgi_post("/pay", [*two, (b"x-nonce", header.encode())], [sent])
+    assert status == 200
+    verified, received = reached[0]
+    assert (verified.params, received) == ([("amount", "10")], sent)

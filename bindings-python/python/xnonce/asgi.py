@@ -89,6 +89,17 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return ", ".join(bytes(v).decode("latin-1") for v in values)
 
 
+def _first_header(scope: Scope, name: bytes) -> str | None:
+    """The field's first line, as the reference server reads ``Content-Type`` and as Starlette
+    and FastAPI read it (``request.headers[...]``, ``request.form()``). Not the lines joined:
+    ``application/x-www-form-urlencoded, text/plain`` is no form, so a v1 credential would
+    sign no body, while the app parses the body as a form all the same (unsigned fields)."""
+    for k, v in scope.get("headers", ()):
+        if k.lower() == name:
+            return bytes(v).decode("latin-1")
+    return None
+
+
 def _admit(scope: Scope, verified: Verified) -> None:
     """Hands the verified request to the app: ``scope[SCOPE_KEY]`` and, for Starlette and
     FastAPI, ``request.state.xnonce``."""
@@ -221,7 +232,7 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
             target,
             host,
             x_nonce,
-            _header(scope, b"content-type"),
+            _first_header(scope, b"content-type"),
             body,
         )
         if isinstance(outcome, Answer):
