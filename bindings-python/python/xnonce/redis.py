@@ -6,9 +6,18 @@ them, as the reference server's Redis store does (same keys, so Python processes
 ```python
 import redis
 import xnonce
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from xnonce.redis import RedisReplayStore
 
-store = RedisReplayStore(redis.Redis(host="127.0.0.1", port=6379))
+# Bounded, not retried: by default redis-py waits for Redis forever (a Redis that stops
+# answering would hold every request, every WSGI worker, instead of a 503), and resends a SET
+# whose answer was lost (which then finds its own key: a 409 for a first copy).
+client = redis.Redis(
+    host="127.0.0.1", port=6379,
+    socket_timeout=2, socket_connect_timeout=2, retry=Retry(NoBackoff(), 0),
+)
+store = RedisReplayStore(client)
 verifier = xnonce.Verifier({"billing": secret}, replay_store=store)
 ```
 
