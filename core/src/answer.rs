@@ -265,6 +265,26 @@ impl Refusal {
         )
     }
 
+    /// More than one `Content-Type` field line (a singleton field, RFC 9110 §8.3): 400,
+    /// `invalid_body`. Which line says whether the body is a form differs between HTTP
+    /// stacks (the first, the last, or both joined), and a verifier that reads another line
+    /// than the application behind it may take a form for an opaque body: under v1, whose
+    /// signature covers no such body, its fields would reach the application unsigned.
+    ///
+    /// ```
+    /// use xnonce_core::{answer::Refusal, Scheme};
+    /// let answer = Refusal::repeated_content_type().answer(Scheme::V2);
+    /// assert_eq!(answer.status, 400);
+    /// assert!(answer.body.contains(r#""code":"invalid_body""#));
+    /// ```
+    pub fn repeated_content_type() -> Self {
+        Refusal::with_status(
+            ErrorCode::InvalidBody,
+            400,
+            "more than one Content-Type header field",
+        )
+    }
+
     /// An HTTP/2 or HTTP/3 request whose `Host` field names another host than its
     /// `:authority` (RFC 9113 §8.3.1, RFC 9114 §4.3.1: malformed): 400, `invalid_host`. A v2
     /// signature is bound to `:authority`; an app reading `Host` would act on a host that was

@@ -667,8 +667,16 @@ impl Shared {
         // scheme (which one would a v2 signature be bound to?). Looked up only when some
         // field name repeats (values ≠ names: two field reads), so the usual request pays no
         // lookup.
-        if parts.headers.len() != parts.headers.keys_len() && more_than_one_host(&parts.headers) {
-            return Err(Refusal::repeated_host());
+        if parts.headers.len() != parts.headers.keys_len() {
+            if more_than_one(&parts.headers, &header::HOST) {
+                return Err(Refusal::repeated_host());
+            }
+            // Which line says whether the body is a form? Stacks differ (first, last, both
+            // joined), so an app embedding this layer may read another line than it does
+            // (the gateway forwards only the first): refused, as core says why.
+            if more_than_one(&parts.headers, &header::CONTENT_TYPE) {
+                return Err(Refusal::repeated_content_type());
+            }
         }
         // HTTP/2 and HTTP/3: a Host field naming another host than :authority (which the
         // signature covers) is malformed (RFC 9113 §8.3.1). HTTP/1.1's absolute form, whose
@@ -927,9 +935,9 @@ fn over_an_outer_limit(e: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 /// True when `headers` holds more than one `Host` field line.
-fn more_than_one_host(headers: &axum::http::HeaderMap) -> bool {
-    let mut hosts = headers.get_all(header::HOST).iter();
-    hosts.next().is_some() && hosts.next().is_some()
+fn more_than_one(headers: &axum::http::HeaderMap, name: &axum::http::HeaderName) -> bool {
+    let mut lines = headers.get_all(name).iter();
+    lines.next().is_some() && lines.next().is_some()
 }
 
 #[cfg(test)]
@@ -1540,7 +1548,7 @@ pub(crate) mod tests {
     }
 
     #[tokio::test]
-    async fn repeated_field_names_other_than_host_are_admitted() {
+    async fn repeated_field_names_other_than_host_and_content_type_are_admitted() {
         let secret = svc_secret();
         let layer = XNonceLayer::new(svc_clients(&secret));
         let get = signed_get(&secret);
@@ -1555,6 +1563,17 @@ pub(crate) mod tests {
             .append(header::HOST, "h.test".parse().unwrap());
         let (status, body) = send(&layer, req).await;
         assert_eq!(status, 400, "two Host lines: {body}");
+        // Two Content-Type lines: which one the app behind reads is its stack's choice.
+        for second in ["text/plain", "application/x-www-form-urlencoded"] {
+            let mut req = get();
+            for value in ["application/x-www-form-urlencoded", second] {
+                req.headers_mut()
+                    .append(header::CONTENT_TYPE, value.parse().unwrap());
+            }
+            let (status, body) = send(&layer, req).await;
+            assert_eq!(status, 400, "two Content-Type lines: {body}");
+            assert!(body.contains("more than one Content-Type"), "{body}");
+        }
     }
 
     #[test]
