@@ -103,6 +103,20 @@ impl PyAnswer {
         }
     }
 
+    /// The answer to a request with more than one `Content-Type` field line (400,
+    /// `invalid_body`: which line says whether the body is a form differs between HTTP
+    /// stacks), in the style of the request's credential as for `body_too_large`.
+    #[staticmethod]
+    #[pyo3(signature = (*, target=None, x_nonce=None))]
+    fn repeated_content_type(
+        target: Option<Received<'_, field::Target>>,
+        x_nonce: Option<Received<'_, field::Header>>,
+    ) -> PyAnswer {
+        PyAnswer {
+            inner: Refusal::repeated_content_type().answer(style(target, x_nonce)),
+        }
+    }
+
     /// The answer to a verified request once a replay store the caller awaits has answered
     /// (the ASGI middleware's `replay_store`): `None` when `recorded` is true (the first copy:
     /// accept it), the 409 (`replayed`) when false, the 503 (`store_unavailable`) when `None`

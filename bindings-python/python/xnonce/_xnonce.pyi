@@ -85,6 +85,11 @@ class Answer:
     # 400 `invalid_host` for a request with more than one Host line.
     @staticmethod
     def repeated_host(*, target: str | None = None, x_nonce: str | None = None) -> Answer: ...
+    # 400 `invalid_body` for a request with more than one Content-Type line.
+    @staticmethod
+    def repeated_content_type(
+        *, target: str | None = None, x_nonce: str | None = None
+    ) -> Answer: ...
     # After a replay store the caller awaits: None (recorded: accept), 409 (False: a replay),
     # 503 (None: the store failed).
     @staticmethod

@@ -89,15 +89,16 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return ", ".join(bytes(v).decode("latin-1") for v in values)
 
 
-def _first_header(scope: Scope, name: bytes) -> str | None:
-    """The field's first line, as the reference server reads ``Content-Type`` and as Starlette
-    and FastAPI read it (``request.headers[...]``, ``request.form()``). Not the lines joined:
-    ``application/x-www-form-urlencoded, text/plain`` is no form, so a v1 credential would
-    sign no body, while the app parses the body as a form all the same (unsigned fields)."""
-    for k, v in scope.get("headers", ()):
-        if k.lower() == name:
-            return bytes(v).decode("latin-1")
-    return None
+def _content_type(scope: Scope) -> tuple[str | None, bool]:
+    """The ``Content-Type`` field's value, and whether it came in more than one line. Two
+    lines are refused (400, as from the reference server): which one says whether the body
+    is a form differs between stacks (Starlette and FastAPI read the first, Django's ASGI
+    handler joins them), and verified against another line than the app reads, a form could
+    pass as an opaque body, which a v1 credential does not sign: unsigned fields."""
+    values = [v for k, v in scope.get("headers", ()) if k.lower() == b"content-type"]
+    if not values:
+        return None, False
+    return bytes(values[0]).decode("latin-1"), len(values) > 1
 
 
 def _admit(scope: Scope, verified: Verified) -> None:
@@ -196,6 +197,10 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
         if refused is not None:
             await _send(send, refused)
             return
+        content_type, repeated = _content_type(scope)
+        if repeated:
+            await _send(send, Answer.repeated_content_type(target=target, x_nonce=x_nonce))
+            return
         too_large = Answer.body_too_large(self.max_body, target=target, x_nonce=x_nonce)
         # A declared length over the limit is refused before the body is read (repeated
         # lines, "5, 5", are left to the count below). One that is not a decimal number
@@ -245,7 +250,7 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
             target,
             host,
             x_nonce,
-            _first_header(scope, b"content-type"),
+            content_type,
             body,
         )
         if isinstance(outcome, Answer):
