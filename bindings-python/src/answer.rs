@@ -103,6 +103,20 @@ impl PyAnswer {
         }
     }
 
+    /// The answer to a `CONNECT` request (400, `invalid_method`): it opens a tunnel, it is
+    /// not a request to verify, and an app's 2xx to it would switch the connection to one.
+    /// In the style of the request's credential as for `body_too_large`.
+    #[staticmethod]
+    #[pyo3(signature = (*, target=None, x_nonce=None))]
+    fn tunnel(
+        target: Option<Received<'_, field::Target>>,
+        x_nonce: Option<Received<'_, field::Header>>,
+    ) -> PyAnswer {
+        PyAnswer {
+            inner: Refusal::tunnel().answer(style(target, x_nonce)),
+        }
+    }
+
     /// The answer to a request with more than one `Content-Type` field line (400,
     /// `invalid_body`: which line says whether the body is a form differs between HTTP
     /// stacks), in the style of the request's credential as for `body_too_large`.

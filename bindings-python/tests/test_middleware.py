@@ -76,14 +76,18 @@ def base(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 def asgi_get(
-    app: Any, path: str, headers: list[tuple[bytes, bytes]], sent: list[Any] | None = None
+    app: Any,
+    path: str,
+    headers: list[tuple[bytes, bytes]],
+    sent: list[Any] | None = None,
+    method: str = "GET",
 ) -> list[Any]:
-    """The messages ``app`` sends (appended to ``sent``) for a bodiless GET of ``path`` with
-    ``headers``, called in process as an ASGI server would."""
+    """The messages ``app`` sends (appended to ``sent``) for a bodiless GET (or ``method``)
+    of ``path`` with ``headers``, called in process as an ASGI server would."""
     sent = [] if sent is None else sent
     scope = {
         "type": "http",
-        "method": "GET",
+        "method": method,
         "path": path,
         "raw_path": path.encode(),
         "query_string": b"",
@@ -704,6 +708,33 @@ def test_a_signed_environ_is_accepted() -> None:
     assert status == "200 OK" and len(reached) == 1
     # Without RAW_URI: PATH_INFO and QUERY_STRING.
     assert call_wsgi(signed_environ(RAW_URI=None))[0] == "200 OK"
+
+
+async def refusing_asgi_app(scope: Any, receive: Any, send: Any) -> None:
+    raise AssertionError("the app ran")
+
+
+def test_a_signed_connect_is_refused_before_the_app() -> None:
+    """A CONNECT opens a tunnel (a 2xx switches the connection to one): refused 400
+    (``invalid_method``) from the head alone, signed or not, as from the reference server."""
+    for method in ("CONNECT", "connect"):
+        header = xnonce.sign_request("v2", method.upper(), "api.test", "/a/b", "billing", SECRET)
+        environ = signed_environ(
+            REQUEST_METHOD=method,
+            RAW_URI="/a/b",
+            PATH_INFO="/a/b",
+            QUERY_STRING="",
+            HTTP_X_NONCE=header,
+            CONTENT_TYPE=None,
+            CONTENT_LENGTH=None,
+        )
+        status, body, reached = call_wsgi(environ)
+        assert (status[:3], json.loads(body)["code"], reached) == ("400", "invalid_method", [])
+        headers = [(b"host", b"api.test"), (b"x-nonce", header.encode())]
+        middleware = AsgiMiddleware(refusing_asgi_app, xnonce.Verifier({"billing": SECRET}))
+        sent = asgi_get(middleware, "/a/b", headers, method=method)
+        assert sent[0]["status"] == 400
+        assert json.loads(sent[1]["body"])["code"] == "invalid_method"
 
 
 LONE = "\udcff"  # what surrogateescape makes of a stray \xff byte

@@ -37,10 +37,14 @@ def join_target(path: str, query: str) -> str:
     return (path or "/") + ("?" + query if query else "")
 
 
-def repeated_host(target: str, host: str | None, x_nonce: str | None) -> Answer | None:
-    """The 400 for a request with two ``Host`` lines (RFC 9112 §3.2, as from the reference
-    server), which arrive joined with ``,`` (by WSGI servers; by the ASGI adapter's header
-    read): no host holds a comma. ``None`` otherwise."""
+def refused_head(method: str, target: str, host: str | None, x_nonce: str | None) -> Answer | None:
+    """What the reference server refuses from a request's head alone, before its body is
+    read: a ``CONNECT`` (400: a 2xx to it would open a tunnel; any case, as core signs
+    methods upper-cased), and two ``Host`` lines (400, RFC 9112 §3.2), which arrive joined
+    with ``,`` (by WSGI servers; by the ASGI adapter's header read): no host holds a comma.
+    ``None`` otherwise."""
+    if method.upper() == "CONNECT":
+        return Answer.tunnel(target=target, x_nonce=x_nonce)
     if host is not None and "," in host:
         return Answer.repeated_host(target=target, x_nonce=x_nonce)
     return None

@@ -85,6 +85,9 @@ class Answer:
     # 400 `invalid_host` for a request with more than one Host line.
     @staticmethod
     def repeated_host(*, target: str | None = None, x_nonce: str | None = None) -> Answer: ...
+    # 400 `invalid_method` for a CONNECT request (a tunnel, not a request to verify).
+    @staticmethod
+    def tunnel(*, target: str | None = None, x_nonce: str | None = None) -> Answer: ...
     # 400 `invalid_body` for a request with more than one Content-Type line.
     @staticmethod
     def repeated_content_type(

@@ -39,7 +39,7 @@ from xnonce._server import (
     join_target,
     leave_record,
     records_in,
-    repeated_host,
+    refused_head,
 )
 from xnonce._xnonce import Answer, Verified, Verifier
 from xnonce.types import AsyncReplayStore, ReplayStore
@@ -193,7 +193,7 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
         target = request_target(scope)
         x_nonce = _header(scope, b"x-nonce")
         host = _header(scope, b"host")
-        refused = repeated_host(target, host, x_nonce)
+        refused = refused_head(scope.get("method", "GET"), target, host, x_nonce)
         if refused is not None:
             await _send(send, refused)
             return
@@ -277,7 +277,7 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
         target = request_target(scope)
         x_nonce = _header(scope, b"x-nonce")
         host = _header(scope, b"host")
-        refused = repeated_host(target, host, x_nonce)
+        refused = refused_head("GET", target, host, x_nonce)
         if refused is None:
             outcome = await self._verify(scope, "GET", target, host, x_nonce, None, b"")
         else:

@@ -34,7 +34,7 @@ from xnonce._server import (
     encode_path,
     exceeds,
     join_target,
-    repeated_host,
+    refused_head,
 )
 from xnonce._xnonce import Answer
 
@@ -148,7 +148,7 @@ class XNonceMiddleware(VerifyingMiddleware[WSGIApp]):
         target = request_target(environ)
         x_nonce = environ.get("HTTP_X_NONCE")
         host = environ.get("HTTP_HOST")
-        refused = repeated_host(target, host, x_nonce)
+        refused = refused_head(environ.get("REQUEST_METHOD", "GET"), target, host, x_nonce)
         if refused is not None:
             return _send(start_response, refused)
         try:
