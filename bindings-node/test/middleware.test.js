@@ -287,6 +287,108 @@ test('limit: a body of exactly `limit` bytes passes, one more is 413 (counted wh
   }
 })
 
+test('a body of many small chunks is held once, not as one Buffer per chunk', async () => {
+  // 1 MiB sent as 1-byte chunks (chunked framing): each chunk kept as its own Buffer, the
+  // middleware held about 230 MB for it until the body ended, from any client, unsigned.
+  const size = 1 << 20
+  let peak = 0
+  const sample = () => {
+    const m = process.memoryUsage()
+    peak = Math.max(peak, m.heapUsed + m.arrayBuffers)
+  }
+  const peer = await listen(
+    x.middleware(new x.Verifier({ [CLIENT]: reference.secret }), {
+      once: false,
+      then: (req, res) => res.end(`${req.rawBody.length} ${req.rawBody.every((b) => b === 0x78)}`),
+    }),
+  )
+  const timer = setInterval(sample, 5)
+  try {
+    sample()
+    const before = peak
+    const net = require('node:net')
+    const answer = await new Promise((resolve, reject) => {
+      const socket = net.connect(Number(new URL(peer.url).port), '127.0.0.1', () => {
+        socket.write(
+          'POST /a/b HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n',
+        )
+        const piece = Buffer.from('1\r\nx\r\n'.repeat(16384))
+        let sent = 0
+        const more = () => {
+          while (sent < size) {
+            sent += 16384
+            if (!socket.write(piece)) return socket.once('drain', more)
+          }
+          socket.end('0\r\n\r\n')
+        }
+        more()
+      })
+      const chunks = []
+      socket.on('data', (c) => chunks.push(c))
+      socket.on('error', reject)
+      socket.on('end', () => resolve(Buffer.concat(chunks).toString()))
+    })
+    // Not verified (no credential): a 401 for a body it read whole.
+    assert.match(answer, /^HTTP\/1\.1 401 /)
+    assert.ok(peak - before < 64e6, `held ${((peak - before) / 1e6).toFixed(0)} MB for a 1 MiB body`)
+  } finally {
+    clearInterval(timer)
+    await peer.close()
+  }
+})
+
+test('a body of several chunks reaches the handler whole, and the stream still holds it', async () => {
+  const peer = await listen(
+    x.middleware(new x.Verifier({ [CLIENT]: reference.secret }), {
+      limit: 100_000,
+      then: async (req, res) => {
+        const streamed = []
+        for await (const c of req) streamed.push(c)
+        res.end(JSON.stringify([req.rawBody.toString('hex'), Buffer.concat(streamed).toString('hex')]))
+      },
+    }),
+  )
+  try {
+    const body = Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7) % 251))
+    const target = '/upload'
+    const header = x.signRequest('v2', 'POST', target, CLIENT, reference.secret, {
+      host: peer.host,
+      contentType: 'application/octet-stream',
+      body,
+    })
+    const answer = await new Promise((resolve, reject) => {
+      const req = http.request(peer.url + target, {
+        method: 'POST',
+        headers: {
+          'x-nonce': header,
+          'content-type': 'application/octet-stream',
+          'transfer-encoding': 'chunked',
+        },
+        agent: false,
+      })
+      req.on('response', (res) => {
+        const chunks = []
+        res
+          .on('data', (c) => chunks.push(c))
+          .on('end', () => resolve([res.statusCode, Buffer.concat(chunks).toString()]))
+      })
+      req.on('error', reject)
+      // Pieces of uneven sizes, some in separate writes (separate reads on the server).
+      const cuts = [0, 1, 2, 4099, 4100, 30000, 65536, body.length]
+      const next = (i) => {
+        if (i === cuts.length - 1) return req.end()
+        req.write(body.subarray(cuts[i], cuts[i + 1]))
+        setTimeout(() => next(i + 1), 5)
+      }
+      next(0)
+    })
+    assert.equal(answer[0], 200, answer[1])
+    assert.deepEqual(JSON.parse(answer[1]), [body.toString('hex'), body.toString('hex')])
+  } finally {
+    await peer.close()
+  }
+})
+
 test('Express-style: req.originalUrl is verified, next() continues, a refusal does not call next', async () => {
   const calls = []
   const guard = x.middleware(new x.Verifier({ [CLIENT]: reference.secret }))
