@@ -151,7 +151,17 @@ function middleware(verifier, options) {
         // The rest of the body is not read: the connection closes after the answer (HTTP/2
         // has no such field: the stream is reset once the answer is sent).
         if (req.httpVersionMajor < 2) res.setHeader('connection', 'close')
-        return send(res, native.bodyTooLargeAnswer(limit, { target, xNonce }))
+        send(res, native.bodyTooLargeAnswer(limit, { target, xNonce }))
+        // HTTP/2 does not close the stream of a request whose body was read in part: left
+        // half-open, it waits for a client held back by flow control, with no timeout, while
+        // the session holds what arrived. RST_STREAM(NO_ERROR) once the answer is sent (RFC
+        // 9113 §8.1: the client stops sending and keeps the answer).
+        if (req.httpVersionMajor >= 2) {
+          req.stream?.close(http2NoError())
+          // What was read is discarded, so the readable side ends and the stream is freed.
+          req.resume()
+        }
+        return
       }
       // Express's method-override rewrites req.method; the client signed the one it sent.
       const verify = (how) =>
@@ -295,6 +305,11 @@ function readBody(req, limit) {
     const onGone = () => finish(GONE)
     req.on('readable', onReadable).on('error', onGone).on('close', onGone)
   })
+}
+
+/** HTTP/2's NO_ERROR code (node:http2 is loaded only for an HTTP/2 request). */
+function http2NoError() {
+  return require('node:http2').constants.NGHTTP2_NO_ERROR
 }
 
 /** Writes an answer the core built: status, header fields, body. */

@@ -968,8 +968,28 @@ test('HTTP/2: the host is :authority; refusals and the 413 are answered on the s
     )
     assert.deepEqual([tooLarge.status, JSON.parse(tooLarge.body).code], [413, 'invalid_body'])
     assert.equal(handled.length, 3)
+    // Over the limit, undeclared, and the client still sending: once answered, the stream is
+    // closed (it was left half-open, waiting with no timeout, the session holding its data).
+    const open = await new Promise((resolve, reject) => {
+      const stream = session.request({ ':method': 'POST', ':path': '/admin/status', 'x-nonce': sign() })
+      let status
+      stream.on('response', (h) => (status = h[':status']))
+      stream.on('error', reject)
+      stream.resume()
+      stream.write(Buffer.alloc(60_000))
+      const timer = setTimeout(() => {
+        resolve({ status, closed: false, rstCode: stream.rstCode })
+        stream.close(http2.constants.NGHTTP2_CANCEL)
+      }, 2000)
+      stream.on('close', () => {
+        clearTimeout(timer)
+        resolve({ status, closed: true, rstCode: stream.rstCode })
+      })
+    })
+    assert.deepEqual(open, { status: 413, closed: true, rstCode: http2.constants.NGHTTP2_NO_ERROR })
   } finally {
-    session.close()
+    // Destroyed, not closed: a stream the server left open would keep both open.
+    session.destroy()
     await new Promise((resolve) => server.close(resolve))
   }
 })
