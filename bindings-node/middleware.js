@@ -208,6 +208,13 @@ function middleware(verifier, options) {
       }
     }
     req.rawBody = body
+    // RFC 9112 §3.2.2: an absolute-form target's authority is the host (the one verified);
+    // the Host field, which the signature does not cover, is to be ignored. Node keeps it in
+    // req.headers.host, where Express's req.hostname and the app read it: a request signed
+    // for one host would act on another. Replaced, as the reference server's gateway sends
+    // that authority upstream as Host.
+    const authority = req.httpVersionMajor < 2 ? absoluteAuthority(target) : undefined
+    if (authority !== undefined) req.headers.host = authority
     const records = earlier?.records ?? []
     const mine =
       once && !recordedBefore
@@ -235,6 +242,16 @@ function middleware(verifier, options) {
 /** The default `onError`: the error on stderr, as Express's default error handler does. */
 function reportError(error) {
   console.error('xnonce middleware:', error)
+}
+
+/**
+ * The authority of an absolute-form target (`scheme://authority[/path][?query]`, a scheme of
+ * RFC 3986 §3.1's characters; the authority up to the first `/`, `?` or `#`), as core reads
+ * it (`Incoming::new`); undefined for any other form.
+ */
+function absoluteAuthority(target) {
+  const match = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)/.exec(target)
+  return match === null ? undefined : match[1]
 }
 
 /** How many `Host` field lines a request has (`rawHeaders`: name, value, name, value, ...). */

@@ -863,6 +863,10 @@ test("an absolute-form target is verified with its authority as the host, not th
   assert.equal(ok.status, 200, ok.body)
   assert.deepEqual(JSON.parse(ok.body).xnonce.params, [['day', 'mon']])
   assert.equal(seen.at(-1).url, `http://${app.host}/admin/status?day=mon`)
+  // The app reads the host that was verified, not the Host field nobody signed (Express's
+  // req.hostname reads req.headers.host).
+  assert.equal(seen.at(-1).headers.host, app.host)
+  assert.deepEqual(seen.at(-1).rawHeaders.slice(0, 2), ['Host', 'proxy.invalid'])
   // Signed for the Host field's value, sent in absolute form for another authority: refused.
   const header = signed(app, 'v2', '/admin/status?day=mon')
   const other = await rawExchange(app, head('other.invalid', app.host, header))
