@@ -200,7 +200,7 @@ export interface ReplayStore {
 
 /**
  * A `ReplayStore` over a connected node-redis client (`createClient()` of the `redis`
- * package, v5 or later): each accepted request is one `SET <prefix>{<key>} 1 NX PX <ms>`, with the
+ * package, v4 or later; the options carry NX and PX in both versions' spellings): each accepted request is one `SET <prefix>{<key>} 1 NX PX <ms>`, with the
  * reference server's keys (`prefix` default `xnonce:replay:`) and expiry (the rest of the
  * window plus 1 s), so Node processes and `xnonce-server` instances can share one Redis. A
  * command that has not answered within `timeoutMs` (default 2000; node-redis queues commands
@@ -211,7 +211,7 @@ export declare function redisReplayStore(
     set(
       key: string,
       value: string,
-      options: { expiration: { type: 'PX'; value: number }; condition: 'NX' },
+      options: { expiration: { type: 'PX'; value: number }; condition: 'NX'; PX: number; NX: true },
     ): Promise<unknown>
   },
   options?: { prefix?: string | null; timeoutMs?: number | null } | null,

@@ -21,12 +21,12 @@ const DEFAULT_PREFIX = native.SHARED_KEYS_DEFAULT_PREFIX
 const CLOCK_MARGIN_MS = native.SHARED_KEYS_CLOCK_MARGIN_MS
 
 /**
- * A store over a connected node-redis client (`redis` package v5 or later, `createClient()`): each accepted
+ * A store over a connected node-redis client (`redis` package v4 or later, `createClient()`): each accepted
  * request is one `SET <prefix>{<key>} 1 NX PX <ms>`, its expiry relative (the rest of the
  * window plus CLOCK_MARGIN_MS) so that Redis counts it on its own clock. A Redis error, or no
  * answer within `timeoutMs` (node-redis queues commands while it reconnects), rejects: the
  * middleware then answers 503 (`store_unavailable`).
- * @param {{ set(key: string, value: string, options: { expiration: { type: 'PX', value: number }, condition: 'NX' }): Promise<unknown> }} client
+ * @param {{ set(key: string, value: string, options: { expiration: { type: 'PX', value: number }, condition: 'NX', PX: number, NX: true }): Promise<unknown> }} client
  * @param {{ prefix?: string, timeoutMs?: number }} [options]
  * @returns {import('./index').ReplayStore & { key(replayKey: string): string }}
  */
@@ -44,7 +44,11 @@ function redisReplayStore(client, options) {
     key,
     async insertIfAbsent(replayKey, expiresAtMs, nowMs) {
       const px = keys.ttlMs(expiresAtMs, nowMs)
-      const options = { expiration: { type: 'PX', value: px }, condition: 'NX' }
+      // Both spellings: node-redis v5 reads `expiration` / `condition` (and then ignores
+      // PX / NX), v4 reads only PX / NX. With v5's alone, v4 (still what many projects have
+      // installed) sent a plain `SET key 1`, which always answers OK: every copy of a request
+      // was accepted, and the key kept forever.
+      const options = { expiration: { type: 'PX', value: px }, condition: 'NX', PX: px, NX: true }
       const answer = within(
         client.set(key(replayKey), '1', options),
         timeoutMs,

@@ -187,6 +187,40 @@ test('redisReplayStore: a Redis that does not answer in time is a 503, not a hun
   assert.throws(() => x.redisReplayStore(waiting, { timeoutMs: 0 }), { code: 'ERR_OUT_OF_RANGE' })
 })
 
+test('redisReplayStore sends NX and PX in the spellings of node-redis v4 and of v5 and later', async () => {
+  // How each version turns SET's options into arguments (v4's transformArguments; v5's
+  // parseCommand reads `expiration` / `condition` first and then ignores PX / NX).
+  const v4 = (o) => [...(o?.PX !== undefined ? ['PX', String(o.PX)] : []), ...(o?.NX ? ['NX'] : [])]
+  const v5 = (o) => [
+    ...(o?.expiration
+      ? [o.expiration.type, String(o.expiration.value)]
+      : o?.PX !== undefined
+        ? ['PX', String(o.PX)]
+        : []),
+    ...(o?.condition ? [o.condition] : o?.NX ? ['NX'] : []),
+  ]
+  for (const [version, args] of [
+    ['v4', v4],
+    ['v5', v5],
+  ]) {
+    const sent = []
+    const held = new Set()
+    const client = {
+      async set(key, value, options) {
+        const rest = args(options)
+        sent.push(rest)
+        if (rest.includes('NX') && held.has(key)) return null
+        held.add(key)
+        return 'OK'
+      },
+    }
+    const store = x.redisReplayStore(client)
+    assert.equal(await store.insertIfAbsent('v2:c:abc', 31000, 1000), true, version)
+    assert.equal(await store.insertIfAbsent('v2:c:abc', 31000, 1000), false, `${version}: a copy is refused`)
+    assert.deepEqual(sent[0], ['PX', '31000', 'NX'], version)
+  }
+})
+
 test("SharedKeys: the reference server's key names and expiries, a prefix checked", () => {
   // The values xnonce-server's RedisStore writes (server-ref/src/redis_store.rs).
   const keys = new x.SharedKeys('app:')
