@@ -31,6 +31,9 @@ const GONE = Symbol('gone')
  */
 const ACCEPTED = Symbol('xnonce accepted')
 
+/** Header fields frameworks read in place of the method (core's list): removed once accepted. */
+const METHOD_OVERRIDE_FIELDS = native.methodOverrideFields()
+
 /** The TypeError Node's own APIs throw for an argument of the wrong type. */
 function typeError(message) {
   const error = new TypeError(message)
@@ -129,8 +132,18 @@ function middleware(verifier, options) {
       }
       // RFC 9112 §3.2: more than one Host line is a 400, as from the reference server (Node
       // keeps the first in req.headers.host; the raw lines still show them all).
-      if (req.httpVersionMajor < 2 && hostLines(req.rawHeaders) > 1) {
+      if (req.httpVersionMajor < 2 && fieldLines(req.rawHeaders, 'host') > 1) {
         return send(res, native.repeatedHostAnswer({ target, xNonce }))
+      }
+      // Node keeps the first Content-Type line, but stacks differ on which says whether the
+      // body is a form: refused, as from the reference server.
+      if (fieldLines(req.rawHeaders, 'content-type') > 1) {
+        return send(res, native.repeatedContentTypeAnswer({ target, xNonce }))
+      }
+      // A method replaced before the middleware (Express's method-override mounted first,
+      // from a header no signature covers): the app would act on a method nobody signed.
+      if (req.originalMethod !== undefined && req.originalMethod !== req.method) {
+        return send(res, native.methodOverriddenAnswer({ target, xNonce }))
       }
       // HTTP/2: the signature covers :authority; a Host field naming another host is
       // malformed (RFC 9113 §8.3.1), and an app reading it would act on an unsigned host.
@@ -163,9 +176,8 @@ function middleware(verifier, options) {
         }
         return
       }
-      // Express's method-override rewrites req.method; the client signed the one it sent.
       const verify = (how) =>
-        how.call(verifier, req.originalMethod ?? req.method, target, {
+        how.call(verifier, req.method, target, {
           // HTTP/2 and HTTP/3 carry the host as `:authority` (RFC 9113 §8.3.1).
           host: req.headers[':authority'] ?? req.headers.host,
           xNonce,
@@ -215,6 +227,9 @@ function middleware(verifier, options) {
     // that authority upstream as Host.
     const authority = req.httpVersionMajor < 2 ? absoluteAuthority(target) : undefined
     if (authority !== undefined) req.headers.host = authority
+    // No signature covers these: a method-override mounted after the middleware must not
+    // find them (a signed POST run as DELETE). A `_method` param it reads instead is signed.
+    for (const field of METHOD_OVERRIDE_FIELDS) delete req.headers[field]
     const records = earlier?.records ?? []
     const mine =
       once && !recordedBefore
@@ -255,9 +270,10 @@ function absoluteAuthority(target) {
 }
 
 /** How many `Host` field lines a request has (`rawHeaders`: name, value, name, value, ...). */
-function hostLines(rawHeaders) {
+/** How many of the raw header lines are a `name` (lower-case) field. */
+function fieldLines(rawHeaders, name) {
   let n = 0
-  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i].toLowerCase() === 'host') n++
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i].toLowerCase() === name) n++
   return n
 }
 

@@ -207,6 +207,20 @@ export interface LinkDetails {
   nonce: string | null
 }
 
+/**
+ * The 400 answer (`invalid_method`) to a request whose method was replaced, before the
+ * middleware saw it, from a header field no signature covers: core's
+ * `Refusal::method_overridden`.
+ */
+export declare function methodOverriddenAnswer(request?: RefusedRequest): Answer
+
+/**
+ * The header fields (lower-case) that frameworks read in place of the request's method:
+ * core's `answer::METHOD_OVERRIDE_FIELDS`, which the middleware removes from a request it
+ * accepts.
+ */
+export declare function methodOverrideFields(): Array<string>
+
 /** The header value held by an `ottoken` (`malformed_ottoken`). */
 export declare function ottokenDecode(token: string): string
 
@@ -232,6 +246,13 @@ export interface RefusedRequest {
   /** The `X-Nonce` header, if any. */
   xNonce?: string | null
 }
+
+/**
+ * The 400 answer (`invalid_body`) to a request with more than one `Content-Type` field line
+ * (stacks differ on which says whether the body is a form), in the style of the request's
+ * credential: core's `Refusal::repeated_content_type`, what the reference server answers.
+ */
+export declare function repeatedContentTypeAnswer(request?: RefusedRequest): Answer
 
 /**
  * The 400 answer (`invalid_host`) to a request with more than one `Host` field line (RFC

@@ -87,6 +87,40 @@ pub fn repeated_host_answer(request: Option<RefusedRequest>) -> Answer {
     Refusal::repeated_host().answer(style(request)).into()
 }
 
+/// The 400 answer (`invalid_body`) to a request with more than one `Content-Type` field line
+/// (stacks differ on which says whether the body is a form), in the style of the request's
+/// credential: core's `Refusal::repeated_content_type`, what the reference server answers.
+#[napi(
+    js_name = "repeatedContentTypeAnswer",
+    strict,
+    ts_args_type = "request?: RefusedRequest"
+)]
+pub fn repeated_content_type_answer(request: Option<RefusedRequest>) -> Answer {
+    Refusal::repeated_content_type()
+        .answer(style(request))
+        .into()
+}
+
+/// The 400 answer (`invalid_method`) to a request whose method was replaced, before the
+/// middleware saw it, from a header field no signature covers: core's
+/// `Refusal::method_overridden`.
+#[napi(
+    js_name = "methodOverriddenAnswer",
+    strict,
+    ts_args_type = "request?: RefusedRequest"
+)]
+pub fn method_overridden_answer(request: Option<RefusedRequest>) -> Answer {
+    Refusal::method_overridden().answer(style(request)).into()
+}
+
+/// The header fields (lower-case) that frameworks read in place of the request's method:
+/// core's `answer::METHOD_OVERRIDE_FIELDS`, which the middleware removes from a request it
+/// accepts.
+#[napi(js_name = "methodOverrideFields")]
+pub fn method_override_fields() -> Vec<&'static str> {
+    xnonce_core::answer::METHOD_OVERRIDE_FIELDS.to_vec()
+}
+
 /// The 400 answer (`invalid_host`) to an HTTP/2 request whose `Host` field names another
 /// host than its `:authority` (RFC 9113 §8.3.1), in the style of the request's credential,
 /// or `null` when the two name the same host: core's `host_conflict` and

@@ -330,7 +330,9 @@ test('a body of many small chunks is held once, not as one Buffer per chunk', as
     })
     // Not verified (no credential): a 401 for a body it read whole.
     assert.match(answer, /^HTTP\/1\.1 401 /)
-    assert.ok(peak - before < 64e6, `held ${((peak - before) / 1e6).toFixed(0)} MB for a 1 MiB body`)
+    // The peak counts garbage not yet collected too (the parser's chunk objects): up to
+    // ~70 MB seen in a run of the whole file, against 230–360 MB when every chunk was kept.
+    assert.ok(peak - before < 128e6, `held ${((peak - before) / 1e6).toFixed(0)} MB for a 1 MiB body`)
   } finally {
     clearInterval(timer)
     await peer.close()
@@ -396,9 +398,11 @@ test('Express-style: req.originalUrl is verified, next() continues, a refusal do
     // What Express does for app.use('/api', guard): the mount path leaves req.url.
     req.originalUrl = req.url
     req.url = req.url.slice('/api'.length) || '/'
-    // And what method-override does with `X-HTTP-Method-Override: DELETE`.
-    req.originalMethod = req.method
-    req.method = 'DELETE'
+    // And what method-override does with `X-HTTP-Method-Override: DELETE`, when asked to.
+    if (req.headers['x-http-method-override']) {
+      req.originalMethod = req.method
+      req.method = req.headers['x-http-method-override']
+    }
     guard(req, res, (error) => {
       calls.push(error)
       if (error) res.writeHead(500).end(`next(${error.message})`)
@@ -416,8 +420,67 @@ test('Express-style: req.originalUrl is verified, next() continues, a refusal do
     })
     assert.equal(replay.status, 409)
     assert.equal(calls.length, 1, 'a refusal is answered, next is not called')
+    // A method replaced before the middleware, from a header no signature covers: the app
+    // would run a signed GET as DELETE. Refused, whatever the signature says.
+    const overridden = await exchange(express.url, {
+      target: '/api/reports?day=2',
+      headers: { 'x-nonce': signed(express, 'v2', '/api/reports?day=2'), 'x-http-method-override': 'DELETE' },
+    })
+    assert.equal(overridden.status, 400, overridden.body)
+    assert.equal(JSON.parse(overridden.body).code, 'invalid_method')
+    assert.equal(calls.length, 1, 'the app never saw it')
   } finally {
     await express.close()
+  }
+})
+
+/** What Express's method-override, Werkzeug, Symfony and IIS rewrites read as the method. */
+const OVERRIDES = ['x-http-method-override', 'x-http-method', 'x-method-override', 'x-original-method']
+
+test('an accepted request reaches the app without the method-override fields no signature covers', async () => {
+  const seen = []
+  const guard = x.middleware(new x.Verifier({ [CLIENT]: reference.secret }), {
+    then: (req, res) => {
+      seen.push(Object.keys(req.headers).filter((k) => OVERRIDES.includes(k)))
+      res.end('ok')
+    },
+  })
+  const open = await listen(guard)
+  try {
+    const headers = { 'x-nonce': signed(open, 'v2', '/c/a') }
+    for (const field of OVERRIDES) headers[field] = 'DELETE'
+    const ok = await exchange(open.url, { target: '/c/a', headers })
+    assert.equal(ok.status, 200, ok.body)
+    assert.deepEqual(seen, [[]])
+  } finally {
+    await open.close()
+  }
+})
+
+test('two Content-Type lines are refused, whichever is a form', async () => {
+  const reached = []
+  const open = await listen(
+    x.middleware(new x.Verifier({ [CLIENT]: reference.secret }), {
+      then: (req, res) => res.end(reached.push(1)),
+    }),
+  )
+  try {
+    for (const second of ['text/plain', 'application/x-www-form-urlencoded']) {
+      const raw =
+        `POST /c/a HTTP/1.1\r\nHost: ${open.host}\r\nX-Nonce: ${signed(open, 'v2', '/c/a')}\r\n` +
+        `Content-Type: application/x-www-form-urlencoded\r\nContent-Type: ${second}\r\n` +
+        'Content-Length: 3\r\nConnection: close\r\n\r\na=1'
+      const answer = await rawExchange(open, raw)
+      assert.equal(answer.status, 400, answer.body)
+      const problem = JSON.parse(answer.body)
+      assert.deepEqual(
+        [problem.code, problem.detail],
+        ['invalid_body', 'more than one Content-Type header field'],
+      )
+    }
+    assert.deepEqual(reached, [])
+  } finally {
+    await open.close()
   }
 })
 

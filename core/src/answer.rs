@@ -265,6 +265,26 @@ impl Refusal {
         )
     }
 
+    /// A request whose method an HTTP stack replaced before the verifier saw it, from a field
+    /// the client set ([`METHOD_OVERRIDE_FIELDS`]: Express's `method-override` keeps the sent
+    /// method as `originalMethod`): 400, `invalid_method`. The signature covers the method
+    /// sent; the application would act on one nobody signed (a signed `POST` run as
+    /// `DELETE`).
+    ///
+    /// ```
+    /// use xnonce_core::{answer::Refusal, Scheme};
+    /// let answer = Refusal::method_overridden().answer(Scheme::V2);
+    /// assert_eq!(answer.status, 400);
+    /// assert!(answer.body.contains(r#""code":"invalid_method""#));
+    /// ```
+    pub fn method_overridden() -> Self {
+        Refusal::with_status(
+            ErrorCode::InvalidMethod,
+            400,
+            "the method was overridden by a header field that no signature covers",
+        )
+    }
+
     /// More than one `Content-Type` field line (a singleton field, RFC 9110 §8.3): 400,
     /// `invalid_body`. Which line says whether the body is a form differs between HTTP
     /// stacks (the first, the last, or both joined), and a verifier that reads another line
@@ -311,6 +331,18 @@ impl Refusal {
         Answer::refusal_with_status(&self.error, scheme, self.status)
     }
 }
+
+/// Header fields (lower-case) that frameworks read in place of the request's own method
+/// (Express's `method-override`, Werkzeug's `HTTPMethodOverrideMiddleware`, Symfony, IIS
+/// rewrites). No signature covers them, so a verifier's middleware removes them from a request
+/// it accepts (and the reference server's gateway does not forward them): an application
+/// behind it must act on the method that was signed.
+pub const METHOD_OVERRIDE_FIELDS: [&str; 4] = [
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+    "x-original-method",
+];
 
 /// True when an HTTP/2 or HTTP/3 request's `Host` field names another host than its
 /// `:authority` ([`Refusal::host_conflict`]): their canonical forms (PROTOCOL §6.2: case and

@@ -450,7 +450,7 @@ pub const OVERRIDES: [&str; 21] = [
     "x-original-uri",
     "x-rewrite-url",
     "x-envoy-original-path",
-    // The method.
+    // The method (core's `answer::METHOD_OVERRIDE_FIELDS`, which a test here pins).
     "x-original-method",
     "x-http-method-override",
     "x-http-method",
@@ -535,6 +535,13 @@ fn failure(status: StatusCode, text: &'static str) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_method_overrides_are_cores() {
+        for field in xnonce_core::answer::METHOD_OVERRIDE_FIELDS {
+            assert!(OVERRIDES.contains(&field), "{field}");
+        }
+    }
 
     #[test]
     fn hop_by_hop_fields_and_those_connection_names_are_dropped() {
