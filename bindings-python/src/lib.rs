@@ -62,6 +62,12 @@ fn _xnonce(m: &Bound<'_, PyModule>) -> PyResult<()> {
             xnonce_core::ErrorCode::ALL.iter().map(|c| c.as_str()),
         )?,
     )?;
+    // Header fields frameworks read in place of the method: the middlewares remove them from
+    // a request they accept (no signature covers them).
+    m.add(
+        "METHOD_OVERRIDE_FIELDS",
+        pyo3::types::PyTuple::new(m.py(), xnonce_core::answer::METHOD_OVERRIDE_FIELDS)?,
+    )?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -710,6 +710,40 @@ def test_a_signed_environ_is_accepted() -> None:
     assert call_wsgi(signed_environ(RAW_URI=None))[0] == "200 OK"
 
 
+#: What Werkzeug's HTTPMethodOverrideMiddleware, Express, Symfony and IIS rewrites read.
+OVERRIDES = ("x-http-method-override", "x-http-method", "x-method-override", "x-original-method")
+
+
+def test_an_accepted_request_reaches_the_app_without_method_override_fields() -> None:
+    """No signature covers them: an override middleware inside would run a signed POST as the
+    DELETE a client added. Removed from the environ (WSGI) and the scope's headers (ASGI)."""
+    keys = {"HTTP_" + f.upper().replace("-", "_"): "DELETE" for f in OVERRIDES}
+    seen: list[list[str]] = []
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        seen.append([k for k in keys if k in environ])
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    middleware = WsgiMiddleware(app, xnonce.Verifier({"billing": SECRET}))
+    statuses: list[str] = []
+    body = b"".join(middleware(signed_environ(**keys), lambda s, h: statuses.append(s)))
+    assert (statuses, body, seen) == (["200 OK"], b"ok", [[]])
+
+    header = xnonce.sign_request("v2", "GET", "api.test", "/c/a", "billing", SECRET)
+    headers = [(b"host", b"api.test"), (b"x-nonce", header.encode())]
+    headers += [(f.upper().encode(), b"DELETE") for f in OVERRIDES]
+    reached: list[list[bytes]] = []
+
+    async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
+        reached.append([k for k, _ in scope["headers"] if k.lower().decode() in OVERRIDES])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    sent = asgi_get(AsgiMiddleware(asgi_app, xnonce.Verifier({"billing": SECRET})), "/c/a", headers)
+    assert (sent[0]["status"], reached) == (200, [[]])
+
+
 async def refusing_asgi_app(scope: Any, receive: Any, send: Any) -> None:
     raise AssertionError("the app ran")
 

@@ -11,6 +11,7 @@ from xnonce.types import Body, Params, ReplayStore, RequestOptions, SecretSource
 
 __all__ = [
     "ERROR_CODES",
+    "METHOD_OVERRIDE_FIELDS",
     "Answer",
     "AsyncRequester",
     "AuthError",
@@ -45,6 +46,8 @@ __all__ = [
 
 __version__: Final[str]
 ERROR_CODES: Final[tuple[str, ...]]
+# Header fields (lower-case) frameworks read in place of the method; no signature covers them.
+METHOD_OVERRIDE_FIELDS: Final[tuple[str, ...]]
 
 class XNonceError(Exception):
     code: str

@@ -41,7 +41,7 @@ from xnonce._server import (
     records_in,
     refused_head,
 )
-from xnonce._xnonce import Answer, Verified, Verifier
+from xnonce._xnonce import METHOD_OVERRIDE_FIELDS, Answer, Verified, Verifier
 from xnonce.types import AsyncReplayStore, ReplayStore
 
 __all__ = ["RECORDS_KEY", "SCOPE_KEY", "STORE_TIMEOUT", "XNonceMiddleware", "request_target"]
@@ -101,9 +101,17 @@ def _content_type(scope: Scope) -> tuple[str | None, bool]:
     return bytes(values[0]).decode("latin-1"), len(values) > 1
 
 
+#: The method-override field names, as ASGI servers hand them over (lower-case bytes).
+_METHOD_OVERRIDES = frozenset(field.encode() for field in METHOD_OVERRIDE_FIELDS)
+
+
 def _admit(scope: Scope, verified: Verified) -> None:
     """Hands the verified request to the app: ``scope[SCOPE_KEY]`` and, for Starlette and
-    FastAPI, ``request.state.xnonce``."""
+    FastAPI, ``request.state.xnonce``; without the method-override fields, which no signature
+    covers (a method-override middleware inside would run a signed POST as a DELETE)."""
+    headers = scope.get("headers", ())
+    if any(k.lower() in _METHOD_OVERRIDES for k, _ in headers):
+        scope["headers"] = [(k, v) for k, v in headers if k.lower() not in _METHOD_OVERRIDES]
     scope[SCOPE_KEY] = verified
     scope.setdefault("state", {})["xnonce"] = verified
 

@@ -29,6 +29,7 @@ from http import HTTPStatus
 from typing import Any
 
 from xnonce._server import (
+    METHOD_OVERRIDE_ENVIRON_KEYS,
     RECORDS_KEY,
     VerifyingMiddleware,
     encode_path,
@@ -175,6 +176,8 @@ class XNonceMiddleware(VerifyingMiddleware[WSGIApp]):
         if isinstance(outcome, Answer):
             return _send(start_response, outcome)
         environ[ENVIRON_KEY] = outcome
+        for key in METHOD_OVERRIDE_ENVIRON_KEYS:
+            environ.pop(key, None)
         environ["wsgi.input"] = io.BytesIO(body)
         # The length of what was verified: an app that reads CONTENT_LENGTH bytes (Django
         # does, and reads nothing without it) gets a chunked body too.
