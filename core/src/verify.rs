@@ -43,7 +43,9 @@ pub struct Incoming<'a> {
     pub path: &'a str,
     /// The raw query string without `?` (empty when none).
     pub query: &'a str,
-    /// The `Content-Type` header, if any.
+    /// The `Content-Type` header, if any: its first line, read whatever its bytes (Latin-1,
+    /// or U+FFFD for what is not text). Not `None` for a value that is not ASCII: a form
+    /// whose parameters hold other bytes is still a form to the application (PROTOCOL §6.5).
     pub content_type: Option<&'a str>,
     /// The raw body (empty when none).
     pub body: &'a [u8],

@@ -934,7 +934,7 @@ fn over_an_outer_limit(e: &(dyn std::error::Error + 'static)) -> bool {
         .any(|e| e.is::<http_body_util::LengthLimitError>())
 }
 
-/// True when `headers` holds more than one `Host` field line.
+/// True when `headers` holds more than one `name` field line.
 fn more_than_one(headers: &axum::http::HeaderMap, name: &axum::http::HeaderName) -> bool {
     let mut lines = headers.get_all(name).iter();
     lines.next().is_some() && lines.next().is_some()
