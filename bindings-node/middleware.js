@@ -269,8 +269,7 @@ function absoluteAuthority(target) {
   return match === null ? undefined : match[1]
 }
 
-/** How many `Host` field lines a request has (`rawHeaders`: name, value, name, value, ...). */
-/** How many of the raw header lines are a `name` (lower-case) field. */
+/** How many `name` (lower-case) field lines a request has (`rawHeaders`: name, value, ...). */
 function fieldLines(rawHeaders, name) {
   let n = 0
   for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i].toLowerCase() === name) n++
