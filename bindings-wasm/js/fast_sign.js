@@ -99,12 +99,18 @@ function fastSign(general, wasm) {
       units += packedParams.length;
     }
     let room = 3 * units;
+    // The bytes of a binary body, taken before anything is written into the module's memory:
+    // `new Uint8Array` of a detached ArrayBuffer throws (as on the general path), and must not
+    // leave the packed text, secret included, in the input buffer.
+    let bodyBytes;
     if (body !== undefined) {
       if (isText(body)) {
         if (!wellFormed(body)) return 0;
         room += 3 * body.length;
-      } else if (body instanceof Uint8Array || body instanceof ArrayBuffer) room += body.byteLength;
-      else return 0;
+      } else if (body instanceof Uint8Array || body instanceof ArrayBuffer) {
+        bodyBytes = body instanceof ArrayBuffer ? new Uint8Array(body) : body;
+        room += bodyBytes.byteLength;
+      } else return 0;
     }
     if (room > capacity) {
       // The new buffer first: until it exists the old address and capacity stay true (a
@@ -144,7 +150,6 @@ function fastSign(general, wasm) {
         if (encodedBody.read !== body.length) return 0;
         bodyLen = encodedBody.written;
       } else {
-        const bodyBytes = body instanceof ArrayBuffer ? new Uint8Array(body) : body;
         b.set(bodyBytes, at);
         bodyLen = bodyBytes.length;
       }

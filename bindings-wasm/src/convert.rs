@@ -86,22 +86,62 @@ fn value_text(key: &str, value: &JsValue) -> JsResult<String> {
     ))
 }
 
-fn is_plain_object(value: &JsValue) -> bool {
+fn is_plain_object(value: &JsValue) -> JsResult<bool> {
     if !value.is_object() || value.is_function() {
-        return false;
+        return Ok(false);
     }
-    let proto = Object::get_prototype_of(value);
-    proto.is_null() || proto == Object::get_prototype_of(&Object::new())
+    let proto = prototype_of(value)?;
+    Ok(proto.is_null() || proto == JsValue::from(Object::get_prototype_of(&Object::new())))
 }
 
+// Every JS call below that can run the caller's code (a getter, an iterator, a Proxy trap,
+// a detached buffer's constructor) is a `catch` import or `Reflect`: a JS exception must never
+// unwind this module's frames, which would run no Rust destructor and leave the shadow stack
+// pointer lowered (after a thousand such throws every call traps) and the call's heap, the
+// secret's copy among it, never freed nor zeroized.
 #[wasm_bindgen]
 extern "C" {
     /// `Array.from(value)`; a throw of the caller's iterator comes back as `Err`.
     #[wasm_bindgen(js_namespace = Array, js_name = from, catch)]
     fn array_from(value: &JsValue) -> Result<Array, JsValue>;
+    /// `Array.isArray(value)`; a revoked Proxy's throw comes back as `Err`.
+    #[wasm_bindgen(js_namespace = Array, js_name = isArray, catch)]
+    fn array_is_array(value: &JsValue) -> Result<bool, JsValue>;
     /// `Object.entries(value)`; a throw of the caller's getter comes back as `Err`.
     #[wasm_bindgen(js_namespace = Object, js_name = entries, catch)]
     fn object_entries(value: &JsValue) -> Result<Array, JsValue>;
+    /// `Object.keys(value)`; a throw of a Proxy's trap comes back as `Err`.
+    #[wasm_bindgen(js_namespace = Object, js_name = keys, catch)]
+    fn object_keys(value: &JsValue) -> Result<Array, JsValue>;
+    /// `Object.getPrototypeOf(value)`; a throw of a Proxy's trap comes back as `Err`.
+    #[wasm_bindgen(js_namespace = Object, js_name = getPrototypeOf, catch)]
+    fn object_prototype_of(value: &JsValue) -> Result<JsValue, JsValue>;
+    /// `new Uint8Array(buffer)`; a detached `ArrayBuffer`'s `TypeError` comes back as `Err`.
+    #[wasm_bindgen(js_namespace = Reflect, js_name = construct, catch)]
+    fn construct(target: &JsValue, args: &Array) -> Result<Uint8Array, JsValue>;
+}
+
+fn is_array(value: &JsValue) -> JsResult<bool> {
+    array_is_array(value).map_err(XNonceError::Thrown)
+}
+
+fn prototype_of(value: &JsValue) -> JsResult<JsValue> {
+    object_prototype_of(value).map_err(XNonceError::Thrown)
+}
+
+/// `target[key]`; a throw of the caller's getter (or Proxy) reaches the caller as it is.
+fn get(target: &JsValue, key: &JsValue) -> JsResult<JsValue> {
+    js_sys::Reflect::get(target, key).map_err(XNonceError::Thrown)
+}
+
+/// `target[index]`, as [`get`].
+fn at(target: &JsValue, index: u32) -> JsResult<JsValue> {
+    js_sys::Reflect::get_u32(target, index).map_err(XNonceError::Thrown)
+}
+
+/// An array's `length`, read through [`get`] (a Proxy of an array is an array).
+fn length(array: &JsValue) -> JsResult<u32> {
+    Ok(get(array, &"length".into())?.as_f64().unwrap_or(0.0) as u32)
 }
 
 /// Whether the object `value` has a `Symbol.iterator` method (as the Node package asks:
@@ -123,11 +163,11 @@ pub fn params(value: &JsValue) -> JsResult<Vec<(String, String)>> {
     if value.is_null_or_undefined() {
         return Ok(Vec::new());
     }
-    let pairs = if Array::is_array(value) {
+    let pairs = if is_array(value)? {
         value.clone().unchecked_into::<Array>()
     } else if value.is_object() && is_iterable(value)? {
         array_from(value).map_err(XNonceError::Thrown)?
-    } else if is_plain_object(value) {
+    } else if is_plain_object(value)? {
         object_entries(value).map_err(XNonceError::Thrown)?
     } else {
         return Err(coded(
@@ -136,37 +176,28 @@ pub fn params(value: &JsValue) -> JsResult<Vec<(String, String)>> {
              URLSearchParams) or a plain object",
         ));
     };
-    let mut out = Vec::with_capacity(pairs.length() as usize);
-    for entry in pairs.iter() {
-        let pair = entry
-            .dyn_ref::<Array>()
-            .filter(|p| p.length() == 2)
-            .ok_or_else(|| {
-                coded(
-                    ErrorCode::InvalidParamValue,
-                    "each parameter must be a [key, value] pair",
-                )
-            })?;
-        let key = key_text(&pair.get(0))?;
-        let value = value_text(&key, &pair.get(1))?;
+    let count = length(&pairs)?;
+    let mut out = Vec::with_capacity(count as usize);
+    for i in 0..count {
+        let pair = at(&pairs, i)?;
+        if !(is_array(&pair)? && length(&pair)? == 2) {
+            return Err(coded(
+                ErrorCode::InvalidParamValue,
+                "each parameter must be a [key, value] pair",
+            ));
+        }
+        let key = key_text(&at(&pair, 0)?)?;
+        let value = value_text(&key, &at(&pair, 1)?)?;
         out.push((key, value));
     }
     Ok(out)
 }
 
-#[wasm_bindgen]
-extern "C" {
-    /// The options object as JS sees it: one property read per getter, `null` and
-    /// `undefined` both arriving as `None`.
-    pub type SignOptionsJs;
-    #[wasm_bindgen(method, getter, structural)]
-    fn timestamp(this: &SignOptionsJs) -> Option<JsValue>;
-    #[wasm_bindgen(method, getter, structural)]
-    fn nonce(this: &SignOptionsJs) -> Option<JsValue>;
-    #[wasm_bindgen(method, getter, structural)]
-    fn host(this: &SignOptionsJs) -> Option<JsValue>;
-    #[wasm_bindgen(method, getter, structural)]
-    fn body(this: &SignOptionsJs) -> Option<JsValue>;
+/// The option `name` of `options`, read once (a getter's throw reaching the caller as it
+/// is); `null` and `undefined` are `None`.
+fn option(options: &JsValue, name: &str) -> JsResult<Option<JsValue>> {
+    let value = get(options, &name.into())?;
+    Ok((!value.is_null_or_undefined()).then_some(value))
 }
 
 /// A timestamp: a safe non-negative integer number or a bigint (ms since the epoch), by
@@ -194,7 +225,10 @@ pub(crate) fn body(value: &JsValue) -> JsResult<Vec<u8>> {
         return Ok(bytes.to_vec());
     }
     if value.is_instance_of::<js_sys::ArrayBuffer>() {
-        return Ok(Uint8Array::new(value).to_vec());
+        // A detached ArrayBuffer: `new Uint8Array`'s TypeError, as on sign's fast path.
+        let ctor = Uint8Array::new_with_length(0).constructor();
+        let bytes = construct(&ctor, &Array::of1(value)).map_err(XNonceError::Thrown)?;
+        return Ok(bytes.to_vec());
     }
     Err(wrong_type(
         "body",
@@ -240,8 +274,8 @@ pub fn sign_input(
     // the enumerable ones, own or inherited (`for…in`), as the options are read.
     let mut level: JsValue = options.clone();
     while level.is_object() {
-        let object = level.unchecked_ref::<js_sys::Object>();
-        for key in js_sys::Object::keys(object).iter() {
+        let object = &level;
+        for key in object_keys(object).map_err(XNonceError::Thrown)?.iter() {
             let key = key.as_string().unwrap_or_default();
             if !SIGN_OPTION_KEYS.contains(&key.as_str()) {
                 return Err(XNonceError::Type(format!(
@@ -250,19 +284,18 @@ pub fn sign_input(
                 )));
             }
         }
-        level = js_sys::Object::get_prototype_of(&level).into();
+        level = prototype_of(&level)?;
     }
-    let options: &SignOptionsJs = options.unchecked_ref();
-    if let Some(ts) = options.timestamp() {
+    if let Some(ts) = option(options, "timestamp")? {
         input.timestamp_ms = Some(timestamp(&ts)?);
     }
-    if let Some(nonce) = options.nonce() {
+    if let Some(nonce) = option(options, "nonce")? {
         input.nonce = Some(text(&nonce, "nonce", Input::Nonce)?);
     }
-    if let Some(host) = options.host() {
+    if let Some(host) = option(options, "host")? {
         input.host = Some(text(&host, "host", Input::Host)?);
     }
-    if let Some(b) = options.body() {
+    if let Some(b) = option(options, "body")? {
         input.body = Some(body(&b)?);
     }
     Ok(input)

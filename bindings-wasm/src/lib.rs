@@ -116,18 +116,20 @@ type SignArgs<'a> = [&'a JsValue; 6];
 fn sign_core(args: SignArgs, options: Option<&JsValue>) -> JsResult<Signed> {
     let [scheme, method, path, params, client, secret_v] = args;
     let input = convert::sign_input(scheme, method, path, params, client, options)?;
-    Ok(sign_with(&input, &secret(secret_v)?, &JsEnvironment)?)
+    let secret = secret(secret_v)?;
+    let env = JsEnvironment::new();
+    let signed = sign_with(&input, &secret, &env);
+    env.finish(signed.map_err(Into::into))
 }
 
 /// Only the header value (no ottoken or canonical string is built).
 fn sign_header(args: SignArgs, options: Option<&JsValue>) -> JsResult<String> {
     let [scheme, method, path, params, client, secret_v] = args;
     let input = convert::sign_input(scheme, method, path, params, client, options)?;
-    Ok(sign_header_value_with(
-        &input,
-        &secret(secret_v)?,
-        &JsEnvironment,
-    )?)
+    let secret = secret(secret_v)?;
+    let env = JsEnvironment::new();
+    let header = sign_header_value_with(&input, &secret, &env);
+    env.finish(header.map_err(Into::into))
 }
 
 /// Signs a request; returns the `X-Nonce` header value.
@@ -167,12 +169,10 @@ fn link_core(args: SignArgs, base_url: &JsValue, options: Option<&JsValue>) -> J
     let [scheme, method, path, params, client, secret_v] = args;
     let input = convert::sign_input(scheme, method, path, params, client, options)?;
     let base = convert::text(base_url, "baseUrl", Input::BaseUrl)?;
-    Ok(link_with(
-        &input,
-        &secret(secret_v)?,
-        &base,
-        &JsEnvironment,
-    )?)
+    let secret = secret(secret_v)?;
+    let env = JsEnvironment::new();
+    let link = link_with(&input, &secret, &base, &env);
+    env.finish(link.map_err(Into::into))
 }
 
 /// Signs a request and returns a link under `baseUrl` (`http(s)://authority[/prefix]`) that

@@ -132,17 +132,12 @@ fn sign(
     else {
         return false;
     };
-    matches!(
-        xnonce_core::packed::sign_header_packed(
-            packed,
-            pairs as usize,
-            timestamp,
-            body,
-            &JsEnvironment,
-            out,
-        ),
-        Ok(true)
-    )
+    // A clock or generator that failed: the general path reports it (this one must not
+    // throw while it holds the buffers).
+    let env = JsEnvironment::new();
+    let signed =
+        xnonce_core::packed::sign_header_packed(packed, pairs as usize, timestamp, body, &env, out);
+    matches!(signed, Ok(true)) && !env.failed()
 }
 
 /// This module's `WebAssembly.Memory`, where the buffers live.
