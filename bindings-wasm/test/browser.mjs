@@ -148,6 +148,33 @@ export async function browserTests({ vectorsOnly = false } = {}) {
       assert(text.startsWith("invalid_secret"), `error text: ${text}`);
       assert(!text.includes("short-secret"), "the secret is not shown");
     });
+
+    await check("a page whose module did not load never sends the secret in a URL", async () => {
+      // The page before the fix: with app.js not running (pkg/ not built, a script blocked,
+      // JavaScript off, a slow network), Enter submitted the form natively, as a GET to
+      // /www/?server-url=…&client=…&secret=…: the secret in the URL, history and server logs.
+      const requests = [];
+      const onRequest = (r) => requests.push(r.url());
+      await page.route("**/pkg/web/xnonce_wasm.js", (route) => route.fulfill({ status: 404, body: "" }));
+      page.on("request", onRequest);
+      try {
+        await page.goto(`${staticUrl}/www/`);
+        await page.fill("#server-url", "https://api.example.com");
+        await page.fill("#client", "link-maker");
+        await page.fill("#secret", "secret-in-url");
+        await page.fill("#path", "/controller1/action1");
+        await page.press("#path", "Enter");
+        await page.evaluate(() => document.getElementById("link-form").submit());
+        await page.waitForTimeout(500);
+        const leaked = requests.filter((u) => u.includes("secret-in-url"));
+        equal(leaked.join(), "", "no request carries the secret");
+        equal(page.url(), `${staticUrl}/www/`, "the page did not navigate");
+        assert(await page.isDisabled("#make-link"), "no button to submit with until the module is ready");
+      } finally {
+        page.off("request", onRequest);
+        await page.unroute("**/pkg/web/xnonce_wasm.js");
+      }
+    });
   } finally {
     await context?.close().catch(() => {});
     xserver?.kill();

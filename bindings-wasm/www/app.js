@@ -66,6 +66,9 @@ async function copyLink() {
 $("link-form").addEventListener("submit", makeLink);
 $("copy").addEventListener("click", copyLink);
 ready.then(
-  () => document.body.setAttribute("data-ready", "true"),
+  () => {
+    $("make-link").disabled = false;
+    document.body.setAttribute("data-ready", "true");
+  },
   (e) => showError(`could not load the WebAssembly module: ${e}`),
 );
