@@ -401,9 +401,9 @@ fn verified_requests_reach_the_api_with_the_client_and_refused_ones_never_do() {
 
 /// What an intermediary could add to a verified request to change what the API acts on
 /// (its host, method, target or the client's address, as frameworks behind a proxy read
-/// them) never reaches the API; the API gets one `Content-Type` (the one verified); a method
-/// not sent upper-case (as signed), paths that some upstream reads as leaving the prefix and
-/// `CONNECT` in any case are refused.
+/// them) never reaches the API; a second `Content-Type` line (which the API's stack might
+/// read in place of the one verified), a method not sent upper-case (as signed), paths that
+/// some upstream reads as leaving the prefix and `CONNECT` in any case are refused.
 #[test]
 fn what_would_override_the_verified_request_never_reaches_the_api() {
     let (_dirs, secret, seen, _api, gw) = gateway_before_api("upstream-overrides");
@@ -426,8 +426,21 @@ fn what_would_override_the_verified_request_never_reaches_the_api() {
     .header("X-Real-IP", "10.0.0.1")
     .header("X-Original-URI", "/admin")
     .header("True-Client-IP", "10.0.0.1")
-    .header("X-Forwarded-Proto", "https")
-    .header("Content-Type", "text/plain");
+    .header("X-Forwarded-Proto", "https");
+    let before = seen.lock().unwrap().len();
+    let two_types = post.clone().header("Content-Type", "text/plain");
+    let r = http::send(&gw.base, &two_types).unwrap();
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(
+        r.text().contains("more than one Content-Type"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        before,
+        "refused: never forwarded"
+    );
     let r = http::send(&gw.base, &post).unwrap();
     assert_eq!(r.status, 201, "{}", r.text());
     let last = seen.lock().unwrap().last().cloned().unwrap();
@@ -450,7 +463,7 @@ fn what_would_override_the_verified_request_never_reaches_the_api() {
         "kept: no override"
     );
     let types: Vec<_> = last.headers.get_all("content-type").iter().collect();
-    assert_eq!(types, ["application/json"], "the first line, as verified");
+    assert_eq!(types, ["application/json"], "the line verified");
     assert_eq!(last.headers["host"], a.as_str());
 
     let before = seen.lock().unwrap().len();
