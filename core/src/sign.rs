@@ -181,7 +181,8 @@ pub struct Signed {
     pub x_nonce: String,
     /// The `ottoken` (not yet escaped for a query; see [`crate::ottoken::query_value`]).
     pub ottoken: String,
-    canonical: String,
+    /// Zeroed when dropped: for v1 it holds the secret.
+    canonical: zeroize::Zeroizing<String>,
 }
 
 impl Signed {
@@ -225,7 +226,7 @@ pub fn sign(input: &SignInput, secret: &Secret) -> Result<Signed> {
 pub fn sign_with(input: &SignInput, secret: &Secret, env: &dyn Environment) -> Result<Signed> {
     let fields = SignFields::of(input);
     let mut parts = sign_parts(&fields, secret, env, true)?;
-    let canonical = parts.canonical.take().unwrap_or_default();
+    let canonical = zeroize::Zeroizing::new(parts.canonical.take().unwrap_or_default());
     let header = parts.header(fields.client);
     Ok(Signed {
         x_nonce: header.value(),

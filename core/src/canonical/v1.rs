@@ -154,8 +154,11 @@ pub fn canonical<K: AsRef<str>, V: AsRef<str>>(
     ))
 }
 
-/// The canonical string from its [`prefix`]: `prefix + secret + timestamp`.
+/// The canonical string from its [`prefix`]: `prefix + secret + timestamp`. Room for the
+/// secret and the timestamp is made first, while the string holds no secret: growing it
+/// after the secret is in would leave a copy of it in the freed buffer, which no one zeroes.
 pub(crate) fn complete(mut prefix: String, secret: &str, timestamp_ms: u64) -> String {
+    prefix.reserve_exact(secret.len() + 20);
     prefix.push_str(secret);
     push_u64(&mut prefix, timestamp_ms);
     prefix
