@@ -96,6 +96,7 @@ fi
 "$venv/bin/pip" install -q --disable-pip-version-check "tree-sitter==0.26.1" "tree-sitter-swift==0.7.4"
 "$venv/bin/python" "$here/ffi-check/swift_syntax.py" "$here/Package.swift" \
   "$here/Sources/XNonce/XNonceError+Code.swift" "$here/Sources/XNonce/Signed+Redaction.swift" \
+  "$here/Sources/XNonce/RequestOptions+Redaction.swift" \
   "$here"/Tests/XNonceTests/*.swift
 
 echo "== XCTest"
