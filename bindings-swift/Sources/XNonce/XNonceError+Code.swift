@@ -14,12 +14,11 @@ extension XNonceError {
     }
 
     /// The HTTP status a server answers this refusal with (`expired` 401, `replayed` 409,
-    /// `missing_param` 422, ...: what `xnonce-server` answers, PROTOCOL §13).
+    /// `missing_param` 422, ...: what `xnonce-server` answers, PROTOCOL §13). An error made by
+    /// hand whose code is none of the shared codes is 400, `malformed_header`'s status, as
+    /// `refusalAnswer` answers it (never a trap: reading a property must not end the process).
     public var httpStatus: Int {
-        guard let status = httpStatusOf(code: code) else {
-            preconditionFailure("not an xnonce error code: \(code)")
-        }
-        return Int(status)
+        Int(httpStatusOf(code: code) ?? 400)
     }
 
     /// The human-readable reason (never contains a secret).

@@ -15,6 +15,14 @@ final class ErrorTests: XCTestCase {
         }
     }
 
+    func testAnErrorMadeByHandHasTheStatusItIsAnsweredWith() {
+        // A code that is none of the shared ones: refusalAnswer answers it as malformed_header
+        // (400 to a v2 request), and httpStatus says the same instead of trapping.
+        let made = XNonceError.Route(code: "no_such_code", reason: "made by hand")
+        XCTAssertEqual(made.httpStatus, 400)
+        XCTAssertEqual(refusalAnswer(error: made, target: "/a", xNonce: "v2 x").status, 400)
+    }
+
     func testFormatErrors() {
         XCTAssertThrowsError(try parseHeader(value: "not a header")) { error in
             guard case let XNonceError.Format(code, _) = error else { return XCTFail("\(error)") }

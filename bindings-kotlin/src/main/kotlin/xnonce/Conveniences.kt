@@ -16,10 +16,12 @@ val XNonceException.code: String
 
 /**
  * The HTTP status a server answers this refusal with (`expired` 401, `replayed` 409,
- * `missing_param` 422, ...: what `xnonce-server` answers, PROTOCOL §13).
+ * `missing_param` 422, ...: what `xnonce-server` answers, PROTOCOL §13). An exception made by
+ * hand whose code is none of the shared codes is 400, `malformed_header`'s status, as
+ * `refusalAnswer` answers it (a property read does not throw).
  */
 val XNonceException.httpStatus: Int
-    get() = checkNotNull(httpStatusOf(code)) { "not an xnonce error code: $code" }.toInt()
+    get() = httpStatusOf(code)?.toInt() ?: 400
 
 /** The human-readable reason (never contains a secret). */
 val XNonceException.reason: String

@@ -225,6 +225,10 @@ fun errorChecks(): Int {
         }
     c.ok(base.code == "invalid_client_id" && base.message!!.contains("invalid_client_id"), "base .code / .message")
     c.ok(base.httpStatus == 400, "invalid_client_id .httpStatus 400")
+    // Made by hand, with a code that is none of the shared ones: refusalAnswer answers it as
+    // malformed_header, and httpStatus gives that status instead of throwing.
+    val made = XNonceException.Route("no_such_code", "made by hand")
+    c.ok(made.httpStatus == 400 && refusalAnswer(made, "/a", xNonce = "v2 x").status.toInt() == 400, "made-up code .httpStatus 400")
 
     val header = sign(Scheme.V2, "GET", "/admin/status", params("a" to "1"), "svc", SECRET, timestamp = ts, host = "api.test")
     Verifier(mapOf("svc" to listOf(SECRET))).use { verifier ->
