@@ -180,7 +180,8 @@ fn push_line(out: &mut Vec<u8>, d: &[u8; 16], expires_at_ms: u64) {
 /// let store = JournalStore::open(&data_dir, now)?;
 /// assert_eq!(store.len(), 1);
 /// assert_eq!(store.insert_if_absent(&key, now + 30_000, now + 1).await, Ok(false));
-/// store.evict_expired(now + 30_001)?; // expired after `now + 30_000`
+/// // Expired after `now + 30_000`, dropped a second later (core's `DROP_GRACE_MS`).
+/// store.evict_expired(now + 31_001)?;
 /// assert!(store.is_empty());
 /// # drop(store);
 /// # std::fs::remove_dir_all(&data_dir)?;
@@ -463,8 +464,8 @@ impl JournalStore {
         self.len() == 0
     }
 
-    /// Drops expired entries and compacts the journal when it has grown to more than twice
-    /// the live entries (plus 4096 lines).
+    /// Drops the entries expired for more than core's `DROP_GRACE_MS` and compacts the
+    /// journal when it has grown to more than twice the live entries (plus 4096 lines).
     ///
     /// The lock is held only to drop expired entries and copy the live ones, and again at the
     /// end for the swap; the new journal is written and synced without it, so requests go on
@@ -639,6 +640,8 @@ impl AsyncReplayStore for JournalStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    // Entries are dropped DROP_GRACE_MS after they expire.
+    use xnonce_core::replay::DROP_GRACE_MS;
 
     fn hex(d: &[u8; 16]) -> String {
         d.iter().map(|b| format!("{b:02x}")).collect()
@@ -844,9 +847,14 @@ mod tests {
             );
         }
         // Everything but live0..9 expires: the journal (6010 lines) needs compacting.
-        let snapshot = s.begin_compaction(11).expect("compaction is due");
+        let snapshot = s
+            .begin_compaction(11 + DROP_GRACE_MS)
+            .expect("compaction is due");
         assert_eq!(snapshot.len(), 10);
-        assert!(s.begin_compaction(11).is_none(), "one compaction at a time");
+        assert!(
+            s.begin_compaction(11 + DROP_GRACE_MS).is_none(),
+            "one compaction at a time"
+        );
         // Accepted while the new journal is being written (without the lock).
         assert_eq!(s.insert(&"during".into(), 1_000, 11), Ok(true));
         s.flush().unwrap();
@@ -922,7 +930,7 @@ mod tests {
             s.insert(&"refused".into(), 1_000, 0).is_err(),
             "fails closed"
         );
-        s.evict_expired(11).unwrap();
+        s.evict_expired(11 + DROP_GRACE_MS).unwrap();
         assert_eq!(s.insert(&"after".into(), 1_000, 11), Ok(true), "repaired");
         drop(s);
         let s = JournalStore::open(&d, 11).unwrap();
@@ -957,14 +965,14 @@ mod tests {
                 Ok(true)
             );
         }
-        s.evict_expired(11).unwrap();
+        s.evict_expired(11 + DROP_GRACE_MS).unwrap();
         assert_eq!(
             (s.len(), lines_on_disk()),
             (1000, 6096),
             "not due at 6096 lines"
         );
         assert_eq!(s.insert(&"one more".into(), 20, 11), Ok(true));
-        s.evict_expired(21).unwrap();
+        s.evict_expired(21 + DROP_GRACE_MS).unwrap();
         assert_eq!(
             (s.len(), lines_on_disk()),
             (1000, 1000),
@@ -1024,7 +1032,7 @@ mod tests {
             !debug.contains(&hex(ReplayKey::from("k0").digest())),
             "{debug}"
         );
-        s.evict_expired(11).unwrap();
+        s.evict_expired(11 + DROP_GRACE_MS).unwrap();
         assert!(s.is_empty());
         let text = std::fs::read_to_string(d.join(JOURNAL_FILE)).unwrap();
         assert_eq!(text, "");

@@ -18,7 +18,7 @@
 //! assert_eq!(store.insert_if_absent(&key, 31_000, 1_000).await, Ok(true));
 //! assert_eq!(store.insert_if_absent(&key, 31_000, 2_000).await, Ok(false)); // a replay: 409
 //! assert_eq!(store.len(), 1);
-//! store.evict_expired(31_001); // the key expired after 31_000
+//! store.evict_expired(32_001); // expired after 31_000, dropped a second later
 //! assert!(store.is_empty());
 //! // Any in-process core `ReplayStore` as the layer's store (`XNonceLayer::store`):
 //! let sync = SyncStore(MemoryReplayStore::new());
@@ -309,7 +309,9 @@ mod tests {
     #[tokio::test]
     async fn evictor_empties_expired_entries() {
         let s = MemoryStore::new();
-        let now = crate::now_ms();
+        // As if it were DROP_GRACE_MS later than the clock: entries are dropped that long
+        // after they expire.
+        let now = crate::now_ms() - xnonce_core::replay::DROP_GRACE_MS;
         assert_eq!(
             s.insert_if_absent(&"k".into(), now - 1, now - 2).await,
             Ok(true)

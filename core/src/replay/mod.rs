@@ -9,7 +9,7 @@ pub mod shared;
 mod table;
 
 pub use key::{key_digest, ReplayKey};
-pub use table::{DigestTable, Prefetcher};
+pub use table::{DigestTable, Prefetcher, DROP_GRACE_MS};
 
 /// How many slots of a [`DigestTable`] a store's periodic eviction scans per hold of its lock
 /// (1.5 MiB of slots: a fraction of a millisecond).
@@ -117,6 +117,8 @@ pub trait ReplayStore {
 /// assert_eq!(store.insert_if_absent(&key, 4_000, 2_001), Ok(true)); // expired, new again
 /// assert_eq!(store.len(), 1);
 /// store.evict_expired(4_001); // what a server's periodic sweep calls
+/// assert_eq!(store.len(), 1); // kept DROP_GRACE_MS (1 s) past its expiry
+/// store.evict_expired(5_001);
 /// assert!(store.is_empty());
 /// ```
 pub struct MemoryReplayStore {
@@ -150,7 +152,8 @@ impl MemoryReplayStore {
         self.len() == 0
     }
 
-    /// Drops every entry expired at `now_ms`.
+    /// Drops every entry expired for more than [`DROP_GRACE_MS`] at `now_ms` (a caller whose
+    /// clock read earlier may still insert a copy of its request: see [`DigestTable`]).
     ///
     /// The table is scanned in parts of [`EVICTION_PART`] slots, the lock released between
     /// them, so inserts wait at most for one part.

@@ -10,7 +10,10 @@
 //!
 //! Expired entries are dropped in place (backward-shift deletion, no tombstones) when the
 //! table fills up and by [`DigestTable::evict_expired`]; an insert also reuses an expired slot
-//! it passes. When 3/4 of the slots are used the expired entries are dropped, and the table
+//! it passes. Another key's entry is dropped or reused only [`DROP_GRACE_MS`] after it expired:
+//! callers read their clocks before they take the store's lock, so one whose reading was just
+//! before an entry's expiry may insert (a replay of) that key just after another, with a later
+//! reading, made room — with no grace it would find the key gone and accept the replay. When 3/4 of the slots are used the expired entries are dropped, and the table
 //! doubles if 5/8 are still used; it shrinks when less than an eighth is used. So 24-byte
 //! slots hold between 3/8 and 3/4 live entries: 32–64 bytes per remembered key, 96 at most
 //! while a resize holds the old and the new array.
@@ -23,6 +26,11 @@ use super::DigestHashBuilder;
 
 /// The fewest slots a table has.
 const MIN_SLOTS: usize = 1024;
+
+/// How long after its expiry an entry may still be dropped or its slot given to another key
+/// (see the module docs): far more than the time between a verifier's clock reading and its
+/// insert, as the shared store's keys outlive their expiry by `shared::CLOCK_MARGIN_MS`.
+pub const DROP_GRACE_MS: u64 = 1_000;
 
 #[derive(Clone, Copy, Default)]
 #[repr(C)]
@@ -40,6 +48,12 @@ impl Slot {
     /// Still remembered at `now_ms` (a key recorded until `t` counts as present at `t`).
     fn is_live(&self, now_ms: u64) -> bool {
         self.until > now_ms
+    }
+
+    /// Expired for longer than [`DROP_GRACE_MS`] at `now_ms`: its slot may be emptied or
+    /// given to another key.
+    fn is_droppable(&self, now_ms: u64) -> bool {
+        self.until.saturating_add(DROP_GRACE_MS) <= now_ms
     }
 }
 
@@ -154,7 +168,7 @@ impl DigestTable {
                     empty: i,
                 };
             }
-            if first_expired.is_none() && !self.slots[i].is_live(now_ms) {
+            if first_expired.is_none() && self.slots[i].is_droppable(now_ms) {
                 first_expired = Some(i);
             }
             i = (i + 1) & mask;
@@ -216,7 +230,8 @@ impl DigestTable {
         }
     }
 
-    /// Drops every entry expired at `now_ms`, and shrinks the table when it is mostly empty.
+    /// Drops every entry expired for more than [`DROP_GRACE_MS`] at `now_ms`, and shrinks
+    /// the table when it is mostly empty.
     pub fn evict_expired(&mut self, now_ms: u64) {
         let mut from = 0;
         while let Some(next) = self.evict_expired_part(from, usize::MAX, now_ms) {
@@ -229,7 +244,8 @@ impl DigestTable {
     /// slots from slot `from`, and returns where to go on, or `None` once the last slot was
     /// looked at (the table then shrinks if it is mostly empty). Inserts and resizes between
     /// the parts are safe: every entry stays reachable whatever the order of calls, and a pass
-    /// from slot 0 until `None` leaves no entry that was expired at `now_ms` when it began.
+    /// from slot 0 until `None` leaves no entry that was droppable (expired for more than
+    /// [`DROP_GRACE_MS`]) at `now_ms` when it began.
     pub fn evict_expired_part(&mut self, from: usize, count: usize, now_ms: u64) -> Option<usize> {
         let end = from.saturating_add(count).min(self.slots.len());
         self.drop_expired_in(from, end, now_ms);
@@ -271,7 +287,7 @@ impl DigestTable {
         let mut i = from;
         while i < end {
             let slot = self.slots[i];
-            if !slot.is_empty() && !slot.is_live(now_ms) {
+            if !slot.is_empty() && slot.is_droppable(now_ms) {
                 // An entry from further on may have moved into `i`: look at `i` again.
                 self.remove_at(i);
             } else {
@@ -438,7 +454,8 @@ mod tests {
                     }
                     Op::Evict { dt } => {
                         now += dt;
-                        model.retain(|_, e| *e >= now);
+                        // Kept until DROP_GRACE_MS after their expiry.
+                        model.retain(|_, e| *e + DROP_GRACE_MS >= now);
                         if dt % 2 == 0 {
                             t.evict_expired(now);
                         } else {
@@ -460,6 +477,21 @@ mod tests {
         }
     }
 
+    /// A verifier reads its clock before it takes the store's lock: one that read it while a
+    /// key was still remembered must find the key even when another, with a later reading,
+    /// made room in between (else a replay at the end of a window is accepted).
+    #[test]
+    fn an_entry_outlives_its_expiry_by_the_grace_for_a_caller_whose_clock_read_earlier() {
+        let mut t = DigestTable::new();
+        let a = d(1);
+        assert!(t.insert_if_absent(a, 1_000, 0));
+        t.evict_expired(1_005); // a caller whose clock read 1,005
+        assert!(!t.insert_if_absent(a, 1_030, 1_000), "replay accepted");
+        // Gone once the grace has passed.
+        t.evict_expired(1_001 + DROP_GRACE_MS);
+        assert!(t.is_empty());
+    }
+
     #[test]
     fn grows_keeps_every_live_entry_and_shrinks_when_they_expire() {
         let mut t = DigestTable::new();
@@ -476,14 +508,15 @@ mod tests {
         for i in 0..100_000 {
             assert!(!t.insert_if_absent(d(i), 1_000, 999), "key {i} forgotten");
         }
-        // Less than an eighth used: shrinks to a quarter full (80,000 → 2^17 slots).
-        t.evict_expired(1_001);
+        // Less than an eighth used: shrinks to a quarter full (80,000 → 2^17 slots). (An
+        // entry is dropped DROP_GRACE_MS after it expires.)
+        t.evict_expired(1_001 + DROP_GRACE_MS);
         check_invariants(&t);
         assert_eq!((t.len(), t.slots.len()), (20_000, 1 << 17));
         for i in 0..20_000 {
             assert!(t.is_live(&d(i), 1_001), "key {i} forgotten");
         }
-        t.evict_expired(2_001);
+        t.evict_expired(2_001 + DROP_GRACE_MS);
         assert!(t.is_empty());
         assert_eq!(t.slots.len(), MIN_SLOTS);
         check_invariants(&t);
@@ -491,10 +524,11 @@ mod tests {
 
     #[test]
     fn expired_entries_make_room_instead_of_growth() {
-        // A steady stream with a short life: the table stays at its smallest size.
+        // A steady stream with a short life, one every 10 ms (each kept for its life and
+        // DROP_GRACE_MS: ≈ 100 at a time): the table stays at its smallest size.
         let mut t = DigestTable::new();
         for i in 0..50_000u64 {
-            assert!(t.insert_if_absent(d(i), i + 10, i));
+            assert!(t.insert_if_absent(d(i), i * 10 + 10, i * 10));
         }
         assert_eq!(t.slots.len(), MIN_SLOTS);
         assert!(t.len() < MIN_SLOTS * 3 / 4, "{}", t.len());
@@ -510,30 +544,31 @@ mod tests {
         for i in 400..767 {
             assert!(t.insert_if_absent(d(i), 10, 0));
         }
-        // The 768th entry (3/4 of 1024), at 20 on a probe past no expired slot: the 367
-        // expired entries are dropped and 401 stay, less than 5/8: no growth.
+        // The 768th entry (3/4 of 1024), at 20 (+ the grace) on a probe past no expired slot:
+        // the 367 expired entries are dropped and 401 stay, less than 5/8: no growth.
+        let g = DROP_GRACE_MS;
         let k = (767..)
             .map(d)
             .find(|k| {
-                let p = t.probe(k, 20);
+                let p = t.probe(k, 20 + g);
                 p.found.is_none() && p.first_expired.is_none()
             })
             .unwrap();
-        assert!(t.insert_if_absent(k, 2_000, 20));
+        assert!(t.insert_if_absent(k, 2_000, 20 + g));
         assert_eq!((t.len(), t.slots.len()), (401, 1024));
         // 367 more live ones: 3/4 used, nothing expired: it doubles.
         for i in 0..367 {
             let until = if i < 255 { 2_000 } else { 1_000 };
-            assert!(t.insert_if_absent(d(1_000_000 + i), until, 20));
+            assert!(t.insert_if_absent(d(1_000_000 + i), until, 20 + g));
         }
         assert_eq!((t.len(), t.slots.len()), (768, 2048));
         // More than an eighth used: evicting keeps the size.
-        t.evict_expired(20);
+        t.evict_expired(20 + g);
         assert_eq!((t.len(), t.slots.len()), (768, 2048));
         // Exactly an eighth (256 of 2048) is not less than an eighth.
-        t.evict_expired(1_500);
+        t.evict_expired(1_500 + g);
         assert_eq!((t.len(), t.slots.len()), (256, 2048));
-        t.evict_expired(2_500);
+        t.evict_expired(2_500 + g);
         assert_eq!((t.len(), t.slots.len()), (0, 1024));
         check_invariants(&t);
     }
@@ -568,7 +603,7 @@ mod tests {
             assert!(t.insert_if_absent(*k, expires, 0));
         }
         assert!(t.slots[0].until != 0, "the run did not wrap");
-        t.evict_expired(50);
+        t.evict_expired(50 + DROP_GRACE_MS);
         check_invariants(&t);
         assert_eq!(t.len(), 6);
         for (n, k) in near_end.iter().enumerate() {
