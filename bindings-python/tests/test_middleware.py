@@ -41,15 +41,20 @@ def echo_wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> It
     return [out]
 
 
-async def echo_asgi(scope: Any, receive: Any, send: Any) -> None:
-    v: xnonce.Verified = scope["xnonce.verified"]
-    assert scope["state"]["xnonce"] is v
-    body = b""
+async def read_asgi_body(receive: Any) -> bytes:
+    """The whole body an ASGI app receives."""
+    body: bytes = b""
     while True:
         message = await receive()
         body += message.get("body", b"")
         if not message.get("more_body"):
-            break
+            return body
+
+
+async def echo_asgi(scope: Any, receive: Any, send: Any) -> None:
+    v: xnonce.Verified = scope["xnonce.verified"]
+    assert scope["state"]["xnonce"] is v
+    body = await read_asgi_body(receive)
     doc = {"client": v.client, "scheme": v.scheme, "params": v.params, "body": body.decode()}
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": json.dumps(doc).encode()})
@@ -955,13 +960,7 @@ def asgi_post(
     reached: list[Any] = []
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        reached.append((scope["xnonce.verified"], body))
+        reached.append((scope["xnonce.verified"], await read_asgi_body(receive)))
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})
 
