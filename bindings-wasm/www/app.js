@@ -5,15 +5,17 @@ import init, { linkDetailed } from "../pkg/web/xnonce_wasm.js";
 const $ = (id) => document.getElementById(id);
 const ready = init();
 
-/** `key=value` lines (split on the first `=`), in order; blank lines are skipped. */
+/**
+ * `key=value` lines (split on the first `=`), in order; blank lines are skipped. The key is
+ * trimmed, the value kept as typed: a space it starts or ends with is signed and sent.
+ */
 export function parseParams(text) {
   const pairs = [];
-  for (const [i, raw] of text.split(/\r?\n/).entries()) {
-    const line = raw.trim();
-    if (!line) continue;
+  for (const [i, line] of text.split(/\r?\n/).entries()) {
+    if (!line.trim()) continue;
     const eq = line.indexOf("=");
     if (eq < 0) throw new Error(`params line ${i + 1}: expected key=value`);
-    pairs.push([line.slice(0, eq), line.slice(eq + 1)]);
+    pairs.push([line.slice(0, eq).trim(), line.slice(eq + 1)]);
   }
   return pairs;
 }
