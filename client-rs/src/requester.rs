@@ -270,10 +270,9 @@ impl RequesterBuilder {
                 })?;
             root_certificates.extend(certificates);
         }
-        let http = http_client(self.timeout, &root_certificates)?;
         Ok(Requester {
+            http: http_client(self.timeout, &root_certificates)?,
             inner: Arc::new(Inner {
-                http,
                 timeout: self.timeout,
                 root_certificates,
                 base,
@@ -283,10 +282,8 @@ impl RequesterBuilder {
                 secret: self.secret,
                 scheme: self.scheme,
                 correct_clock: self.correct_clock,
-                clock: Arc::new(ClockOffset {
-                    ms: AtomicI64::new(self.clock_offset_ms),
-                    learned: AtomicBool::new(false),
-                }),
+                offset_ms: AtomicI64::new(self.clock_offset_ms),
+                offset_learned: AtomicBool::new(false),
                 max_response_bytes: self.max_response_bytes,
             }),
         })
@@ -399,9 +396,9 @@ fn wire_url(
     ))
 }
 
+/// What a requester's clones, and its [`Requester::with_own_connections`] twin, share.
 struct Inner {
-    http: reqwest::Client,
-    /// What `http` was built with, to build another pool ([`Requester::with_own_connections`]).
+    /// What a requester's HTTP client is built with.
     timeout: Duration,
     root_certificates: Vec<reqwest::Certificate>,
     base: String,
@@ -411,17 +408,9 @@ struct Inner {
     secret: Secret,
     scheme: Scheme,
     correct_clock: bool,
-    clock: Arc<ClockOffset>,
+    offset_ms: AtomicI64,
+    offset_learned: AtomicBool,
     max_response_bytes: u64,
-}
-
-/// The clock offset learned from the server, shared by every requester made from one build.
-#[derive(Debug)]
-struct ClockOffset {
-    /// Server − local, ms.
-    ms: AtomicI64,
-    /// Set by a stale answer's authentic hint.
-    learned: AtomicBool,
 }
 
 /// Signs and sends requests to one server as one client. Cheap to clone: clones share the
@@ -447,6 +436,8 @@ struct ClockOffset {
 /// ```
 #[derive(Clone)]
 pub struct Requester {
+    /// The connection pool.
+    http: reqwest::Client,
     inner: Arc<Inner>,
 }
 
@@ -504,7 +495,7 @@ impl Requester {
     /// [`clock_offset_ms`](RequesterBuilder::clock_offset_ms) (default 0) until a stale answer
     /// carries an authentic hint.
     pub fn clock_offset_ms(&self) -> i64 {
-        self.inner.clock.ms.load(Ordering::Relaxed)
+        self.inner.offset_ms.load(Ordering::Relaxed)
     }
 
     /// True once a stale answer's authentic hint has set the clock offset, even when the
@@ -520,7 +511,7 @@ impl Requester {
     /// # Ok::<(), xnonce::Error>(())
     /// ```
     pub fn clock_offset_learned(&self) -> bool {
-        self.inner.clock.learned.load(Ordering::Relaxed)
+        self.inner.offset_learned.load(Ordering::Relaxed)
     }
 
     /// The same requester (server, client, secret, settings, and the learned clock offset,
@@ -529,22 +520,9 @@ impl Requester {
     /// pool: a request reusing a connection whose runtime is blocked (or gone) waits out its
     /// timeout. The blocking requester keeps one for [`as_async`](crate::blocking::Requester::as_async).
     pub(crate) fn with_own_connections(&self) -> Result<Requester, Error> {
-        let i = &*self.inner;
         Ok(Requester {
-            inner: Arc::new(Inner {
-                http: http_client(i.timeout, &i.root_certificates)?,
-                timeout: i.timeout,
-                root_certificates: i.root_certificates.clone(),
-                base: i.base.clone(),
-                base_path: i.base_path.clone(),
-                authority: i.authority.clone(),
-                client: i.client.clone(),
-                secret: i.secret.clone(),
-                scheme: i.scheme,
-                correct_clock: i.correct_clock,
-                clock: i.clock.clone(),
-                max_response_bytes: i.max_response_bytes,
-            }),
+            http: http_client(self.inner.timeout, &self.inner.root_certificates)?,
+            inner: self.inner.clone(),
         })
     }
 
@@ -622,8 +600,8 @@ impl Requester {
         };
         let local = SystemEnvironment.now_ms();
         let offset = hint.server_time_ms as i64 - local as i64;
-        inner.clock.ms.store(offset, Ordering::Relaxed);
-        inner.clock.learned.store(true, Ordering::Relaxed);
+        inner.offset_ms.store(offset, Ordering::Relaxed);
+        inner.offset_learned.store(true, Ordering::Relaxed);
         let forced_nonce = options.nonce.is_some() && inner.scheme == Scheme::V2;
         if options.timestamp_ms.is_some() || forced_nonce {
             // A forced timestamp is what the caller asked to send (em-secure-api's
@@ -661,7 +639,7 @@ impl Requester {
         let signed = sign(&input, &inner.secret)?;
         let method = reqwest::Method::from_bytes(layout.method.as_bytes())
             .map_err(|_| Error::new(ErrorCode::InvalidMethod, "not an HTTP method"))?;
-        let mut req = inner
+        let mut req = self
             .http
             .request(method, url.clone())
             .header(xnonce_core::header::NAME, &signed.x_nonce);
