@@ -6,7 +6,7 @@ from collections.abc import Callable, MutableMapping
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
-from xnonce._xnonce import METHOD_OVERRIDE_FIELDS, Answer, Verified, Verifier, XNonceError
+from xnonce._xnonce import Answer, Verified, Verifier, XNonceError
 
 #: The largest body read for verification by default (1 MiB, as the reference server).
 MAX_BODY = 1024 * 1024
@@ -49,13 +49,6 @@ def refused_head(method: str, target: str, host: str | None, x_nonce: str | None
         return Answer.repeated_host(target=target, x_nonce=x_nonce)
     return None
 
-
-#: The WSGI environ keys of the method-override fields (``HTTP_X_HTTP_METHOD_OVERRIDE``...),
-#: removed from an accepted request: Werkzeug's ``HTTPMethodOverrideMiddleware`` inside the
-#: middleware would otherwise run a signed POST as the DELETE a client added unsigned.
-METHOD_OVERRIDE_ENVIRON_KEYS: tuple[str, ...] = tuple(
-    "HTTP_" + field.upper().replace("-", "_") for field in METHOD_OVERRIDE_FIELDS
-)
 
 #: Where a middleware that recorded a request's replay key leaves ``(store, replay_key,
 #: remember_until)``, in the WSGI environ or the ASGI scope, for a later xnonce middleware on

@@ -251,7 +251,7 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
             if not message.get("more_body", False):
                 break
         body = first if joined is None else bytes(joined)
-        joined = None
+        joined = None  # not kept (a second copy of the body) while the app runs
         outcome = await self._verify(
             scope,
             scope.get("method", "GET"),

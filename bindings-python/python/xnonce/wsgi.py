@@ -29,7 +29,6 @@ from http import HTTPStatus
 from typing import Any
 
 from xnonce._server import (
-    METHOD_OVERRIDE_ENVIRON_KEYS,
     RECORDS_KEY,
     VerifyingMiddleware,
     encode_path,
@@ -37,9 +36,16 @@ from xnonce._server import (
     join_target,
     refused_head,
 )
-from xnonce._xnonce import Answer
+from xnonce._xnonce import METHOD_OVERRIDE_FIELDS, Answer
 
 __all__ = ["ENVIRON_KEY", "RECORDS_KEY", "XNonceMiddleware", "request_target"]
+
+#: The environ keys of the method-override fields (``HTTP_X_HTTP_METHOD_OVERRIDE``...),
+#: removed from an accepted request: Werkzeug's ``HTTPMethodOverrideMiddleware`` inside the
+#: middleware would otherwise run a signed POST as the DELETE a client added unsigned.
+_METHOD_OVERRIDE_KEYS: tuple[str, ...] = tuple(
+    "HTTP_" + field.upper().replace("-", "_") for field in METHOD_OVERRIDE_FIELDS
+)
 
 #: Where an accepted request's ``xnonce.Verified`` is put in the WSGI environ.
 ENVIRON_KEY = "xnonce.verified"
@@ -176,7 +182,7 @@ class XNonceMiddleware(VerifyingMiddleware[WSGIApp]):
         if isinstance(outcome, Answer):
             return _send(start_response, outcome)
         environ[ENVIRON_KEY] = outcome
-        for key in METHOD_OVERRIDE_ENVIRON_KEYS:
+        for key in _METHOD_OVERRIDE_KEYS:
             environ.pop(key, None)
         environ["wsgi.input"] = io.BytesIO(body)
         # The length of what was verified: an app that reads CONTENT_LENGTH bytes (Django
