@@ -7,7 +7,7 @@
 //! among it) never freed nor zeroized, and, on `sign`'s fast path, the buffers' `RefCell`
 //! borrowed for good (every later `sign` a `RuntimeError: unreachable`). So a failure is kept
 //! here, core finishes with a stand-in value, and the caller drops that result for the
-//! failure ([`JsEnvironment::finish`]).
+//! failure ([`JsEnvironment::run`]).
 
 use std::cell::RefCell;
 
@@ -27,7 +27,7 @@ extern "C" {
 }
 
 /// The JS clock and the Web Crypto CSPRNG, for one call: a failure of either is kept, to be
-/// reported by [`JsEnvironment::finish`] instead of the result it would have spoilt.
+/// reported by [`JsEnvironment::run`] instead of the result it would have spoilt.
 #[derive(Debug, Default)]
 pub struct JsEnvironment {
     failure: RefCell<Option<JsValue>>,
@@ -48,13 +48,15 @@ impl JsEnvironment {
         self.failure.borrow().is_some()
     }
 
-    /// `result`, unless the clock or the generator failed while it was made: then that
-    /// failure (the `Error` saying `crypto.getRandomValues` is missing, or what a mocked
-    /// `Date.now` threw, as it is).
-    pub fn finish<T>(self, result: JsResult<T>) -> JsResult<T> {
-        match self.failure.into_inner() {
+    /// What core's `f` makes with a fresh environment, unless the clock or the generator
+    /// failed meanwhile: then that failure (the `Error` saying `crypto.getRandomValues` is
+    /// missing, or what a mocked `Date.now` threw, as it is).
+    pub fn run<T>(f: impl FnOnce(&JsEnvironment) -> xnonce_core::Result<T>) -> JsResult<T> {
+        let env = JsEnvironment::new();
+        let result = f(&env);
+        match env.failure.into_inner() {
             Some(error) => Err(XNonceError::Thrown(error)),
-            None => result,
+            None => Ok(result?),
         }
     }
 }

@@ -117,9 +117,7 @@ fn sign_core(args: SignArgs, options: Option<&JsValue>) -> JsResult<Signed> {
     let [scheme, method, path, params, client, secret_v] = args;
     let input = convert::sign_input(scheme, method, path, params, client, options)?;
     let secret = secret(secret_v)?;
-    let env = JsEnvironment::new();
-    let signed = sign_with(&input, &secret, &env);
-    env.finish(signed.map_err(Into::into))
+    JsEnvironment::run(|env| sign_with(&input, &secret, env))
 }
 
 /// Only the header value (no ottoken or canonical string is built).
@@ -127,9 +125,7 @@ fn sign_header(args: SignArgs, options: Option<&JsValue>) -> JsResult<String> {
     let [scheme, method, path, params, client, secret_v] = args;
     let input = convert::sign_input(scheme, method, path, params, client, options)?;
     let secret = secret(secret_v)?;
-    let env = JsEnvironment::new();
-    let header = sign_header_value_with(&input, &secret, &env);
-    env.finish(header.map_err(Into::into))
+    JsEnvironment::run(|env| sign_header_value_with(&input, &secret, env))
 }
 
 /// Signs a request; returns the `X-Nonce` header value.
@@ -170,9 +166,7 @@ fn link_core(args: SignArgs, base_url: &JsValue, options: Option<&JsValue>) -> J
     let input = convert::sign_input(scheme, method, path, params, client, options)?;
     let base = convert::text(base_url, "baseUrl", Input::BaseUrl)?;
     let secret = secret(secret_v)?;
-    let env = JsEnvironment::new();
-    let link = link_with(&input, &secret, &base, &env);
-    env.finish(link.map_err(Into::into))
+    JsEnvironment::run(|env| link_with(&input, &secret, &base, env))
 }
 
 /// Signs a request and returns a link under `baseUrl` (`http(s)://authority[/prefix]`) that
