@@ -75,8 +75,9 @@ impl Location {
 struct Probe {
     /// The slot holding the digest (live or expired), if any: the walk stops there.
     found: Option<usize>,
-    /// The first slot on the way holding an expired entry.
-    first_expired: Option<usize>,
+    /// The first slot on the way holding an entry that may be dropped (expired for more
+    /// than [`DROP_GRACE_MS`]).
+    first_droppable: Option<usize>,
     /// The empty slot that ended the walk (meaningless when `found`).
     empty: usize,
 }
@@ -159,23 +160,23 @@ impl DigestTable {
     fn probe(&self, digest: &[u8; 16], now_ms: u64) -> Probe {
         let mask = self.mask();
         let mut i = self.home(digest);
-        let mut first_expired = None;
+        let mut first_droppable = None;
         while !self.slots[i].is_empty() {
             if self.slots[i].digest == *digest {
                 return Probe {
                     found: Some(i),
-                    first_expired,
+                    first_droppable,
                     empty: i,
                 };
             }
-            if first_expired.is_none() && self.slots[i].is_droppable(now_ms) {
-                first_expired = Some(i);
+            if first_droppable.is_none() && self.slots[i].is_droppable(now_ms) {
+                first_droppable = Some(i);
             }
             i = (i + 1) & mask;
         }
         Probe {
             found: None,
-            first_expired,
+            first_droppable,
             empty: i,
         }
     }
@@ -195,10 +196,10 @@ impl DigestTable {
             until: expires_at_ms.saturating_add(1),
         };
         let probe = self.probe(&digest, now_ms);
-        match (probe.found, probe.first_expired) {
+        match (probe.found, probe.first_droppable) {
             (Some(i), _) if self.slots[i].is_live(now_ms) => return false,
             (Some(i), _) => self.slots[i] = slot,
-            // Absent from its whole probe sequence: an expired slot on the way is as good a
+            // Absent from its whole probe sequence: a droppable slot on the way is as good a
             // place as the empty one ending it (every slot before it stays non-empty for
             // other probes).
             (None, Some(i)) => self.slots[i] = slot,
@@ -551,7 +552,7 @@ mod tests {
             .map(d)
             .find(|k| {
                 let p = t.probe(k, 20 + g);
-                p.found.is_none() && p.first_expired.is_none()
+                p.found.is_none() && p.first_droppable.is_none()
             })
             .unwrap();
         assert!(t.insert_if_absent(k, 2_000, 20 + g));
