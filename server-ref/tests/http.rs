@@ -924,3 +924,30 @@ fn metrics_count_outcomes_answers_and_connections() {
     drop(idle);
     wait_for("xnonce_connections_open", 0);
 }
+
+/// The metrics listener keeps 16 connections at most and closes one that sends no request
+/// for 5 s: connections held open idle (by anyone who reaches the address) delay a scrape
+/// by those 5 s, not by the API's 30 s head timeout (a scrape would time out first).
+#[test]
+fn metrics_listener_closes_idle_connections_after_5_s() {
+    let s = start(Config {
+        metrics_listen: Some("127.0.0.1:0".into()),
+        ..Config::default()
+    });
+    let metrics = s.server.metrics.clone().expect("a metrics listener");
+    let held: Vec<_> = (0..16)
+        .map(|_| std::net::TcpStream::connect(&metrics.connect).unwrap())
+        .collect();
+    let started = std::time::Instant::now();
+    // Accepted once an idle one is closed; `send` waits 10 s at most per read.
+    let r = http::send(&metrics, &http::Request::new("GET", "/metrics")).unwrap();
+    assert_eq!(r.status, 200);
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_secs(4), "{waited:?}: not held?");
+    for mut c in held {
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = [0u8; 1];
+        let n = std::io::Read::read(&mut c, &mut buf).expect("closed, not timed out");
+        assert_eq!(n, 0, "closed without an answer");
+    }
+}
