@@ -93,7 +93,11 @@ fn form_text(raw: &str) -> Result<String> {
 ///
 /// * v1 (em-secure-api): every pair whose raw key is `ottoken` left out; keys taken raw,
 ///   values form-decoded; query params first, then form params merged over them like a Ruby
-///   `Hash#merge` (a repeated key keeps its first position and takes the last value).
+///   `Hash#merge` (a repeated key keeps its first position) when a repeated key has the same
+///   value. With a different value, the pair is kept as a second one, which no v1 signature
+///   covers (signing or verifying the params is then `invalid_param_key`): em-secure-api took
+///   the last value, so the other was never signed, yet an app reading the raw query would
+///   see the first.
 /// * v2: keys and values form-decoded, every pair kept (duplicates too; order is irrelevant)
 ///   but the credential's own: with `credential_pair` (the credential was read from the first
 ///   pair whose raw key is `ottoken`, query first), that pair is left out. Any other pair
@@ -102,8 +106,11 @@ fn form_text(raw: &str) -> Result<String> {
 ///
 /// ```
 /// use xnonce_core::{params::from_query_and_form, Scheme};
-/// let p = from_query_and_form(Scheme::V1, "a=1&b=x+y&ottoken=zz", Some("a=2&c=3"), true).unwrap();
+/// let p = from_query_and_form(Scheme::V1, "a=2&b=x+y&ottoken=zz", Some("a=2&c=3"), true).unwrap();
 /// assert_eq!(p, vec![("a".into(), "2".into()), ("b".into(), "x y".into()), ("c".into(), "3".into())]);
+/// // A second value of a key stays, for the signature check to refuse:
+/// let p = from_query_and_form(Scheme::V1, "a=1&a=2&a=1", None, true).unwrap();
+/// assert_eq!(p, vec![("a".into(), "1".into()), ("a".into(), "2".into())]);
 /// let p = from_query_and_form(Scheme::V2, "a=1&ottoken=zz&ottoke%6E=x", None, true).unwrap();
 /// assert_eq!(p, vec![("a".into(), "1".into()), ("ottoken".into(), "x".into())]);
 /// ```
@@ -134,7 +141,13 @@ pub fn from_query_and_form(
                     None => out.iter().position(|(ek, _)| ek == k),
                 };
                 match (found, &mut index) {
-                    (Some(i), _) => out[i].1 = v,
+                    // Merged only when the value is the same. em-secure-api kept the last
+                    // value, so another rode along unsigned, and an app reading the first of
+                    // a repeated key (most frameworks) or the query apart from the form acted
+                    // on it: kept as a second pair, which no v1 signature can cover
+                    // (`invalid_param_key` when the params are signed or verified).
+                    (Some(i), _) if out[i].1 != v => out.push((k.to_string(), v)),
+                    (Some(_), _) => {}
                     (None, Some(map)) => {
                         map.insert(k.to_string(), out.len());
                         out.push((k.to_string(), v));
@@ -142,12 +155,12 @@ pub fn from_query_and_form(
                     (None, None) => {
                         out.push((k.to_string(), v));
                         if out.len() >= V1_INDEX_FROM {
-                            index = Some(
-                                out.iter()
-                                    .enumerate()
-                                    .map(|(i, (k, _))| (k.clone(), i))
-                                    .collect(),
-                            );
+                            // A key's first pair: the one a repeat is compared with.
+                            let mut map = HashMap::with_capacity(out.len());
+                            for (i, (k, _)) in out.iter().enumerate() {
+                                map.entry(k.clone()).or_insert(i);
+                            }
+                            index = Some(map);
                         }
                     }
                 }
@@ -175,6 +188,7 @@ pub fn find_ottoken<'a>(query: &'a str, form: Option<&'a str>) -> Option<&'a str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::canonical;
 
     /// A value made only of `+` or `%` is decoded like any other.
     #[test]
@@ -213,22 +227,24 @@ mod tests {
         );
     }
 
-    /// v1's merge, written the obvious way: the reference for the indexed one.
+    /// v1's merge, written the obvious way: the reference for the indexed one (a repeat with
+    /// the first occurrence's value merged, any other kept).
     fn v1_merge_by_scan(pairs: &[(String, String)]) -> Params {
         let mut out: Params = Vec::new();
         for (k, v) in pairs {
-            match out.iter_mut().find(|(ek, _)| ek == k) {
-                Some(slot) => slot.1 = v.clone(),
-                None => out.push((k.clone(), v.clone())),
+            match out.iter().find(|(ek, _)| ek == k) {
+                Some((_, ev)) if ev == v => {}
+                _ => out.push((k.clone(), v.clone())),
             }
         }
         out
     }
 
     #[test]
-    fn v1_merge_keeps_first_positions_and_last_values_with_many_keys() {
+    fn v1_merge_keeps_first_positions_and_a_second_value_apart_with_many_keys() {
         // Around and far beyond the switch to the map: repeats before and after it, in the
-        // query and in the form, with the ottoken left out.
+        // query and in the form, with the ottoken left out; then the same with one repeat
+        // carrying another value, early or late.
         for n in [
             1,
             V1_INDEX_FROM - 1,
@@ -236,18 +252,44 @@ mod tests {
             V1_INDEX_FROM + 1,
             5_000,
         ] {
-            let keys = |i: usize| format!("k{}", (i * 7) % (n / 2 + 1));
-            let query: Vec<String> = (0..n).map(|i| format!("{}=q{i}", keys(i))).collect();
-            let form: Vec<String> = (0..n).map(|i| format!("{}=f{i}", keys(i * 3))).collect();
-            let (query, form) = (query.join("&") + "&ottoken=x", form.join("&"));
-            let got = from_query_and_form(Scheme::V1, &query, Some(&form), false).unwrap();
-            let all: Vec<(String, String)> = split_raw(&query)
-                .chain(split_raw(&form))
-                .filter(|(k, _)| *k != crate::ottoken::PARAM)
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-            assert_eq!(got, v1_merge_by_scan(&all), "n = {n}");
+            let key = |i: usize| format!("k{}", (i * 7) % (n / 2 + 1));
+            let query: Vec<String> = (0..n).map(|i| format!("{0}=v{0}", key(i))).collect();
+            let form: Vec<String> = (0..n).map(|i| format!("{0}=v{0}", key(i * 3))).collect();
+            let split = |query: &str, form: &str| -> Vec<(String, String)> {
+                split_raw(query)
+                    .chain(split_raw(form))
+                    .filter(|(k, _)| *k != crate::ottoken::PARAM)
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect()
+            };
+            let (q, f) = (query.join("&") + "&ottoken=x", form.join("&"));
+            let got = from_query_and_form(Scheme::V1, &q, Some(&f), false).unwrap();
+            let merged = v1_merge_by_scan(&split(&q, &f));
+            assert_eq!(got, merged, "n = {n}");
+            for at in [0, n - 1] {
+                let mut form = form.clone();
+                form[at] = format!("{}=other", key(at * 3));
+                let f = form.join("&");
+                let got = from_query_and_form(Scheme::V1, &q, Some(&f), false).unwrap();
+                assert_eq!(got, v1_merge_by_scan(&split(&q, &f)), "n = {n}, at {at}");
+                assert_eq!(got.len(), merged.len() + 1, "n = {n}, at {at}");
+                let e = canonical::v1::prefix("GET", "/", &got, "c").unwrap_err();
+                assert_eq!(e.code(), ErrorCode::InvalidParamKey, "n = {n}, at {at}");
+            }
         }
+        // A repeat is compared with the key's first pair, also once the map is in use.
+        let many: Vec<String> = (0..V1_INDEX_FROM).map(|i| format!("n{i}=v")).collect();
+        let q = format!("x=1&x=2&{}&x=1&x=3", many.join("&"));
+        let got = from_query_and_form(Scheme::V1, &q, None, false).unwrap();
+        let xs: Vec<&str> = got
+            .iter()
+            .filter(|(k, _)| k == "x")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(xs, ["1", "2", "3"]);
+        // The same value spelled two ways is the same value.
+        let p = from_query_and_form(Scheme::V1, "a=x+y", Some("a=x%20y"), false).unwrap();
+        assert_eq!(p, vec![("a".to_string(), "x y".to_string())]);
     }
 
     /// v2 leaves out the credential's own pair only (the first raw `ottoken`, query before

@@ -101,18 +101,60 @@ fn v1_ground_truth_requests_verify_as_the_ruby_server_reads_them() {
 #[test]
 fn v1_form_params_merge_over_query_like_ruby_hash_merge() {
     let secret = Secret::new(S1).unwrap();
-    // The server reads query a=1,b=2 then form a=9,c=3 → signed order a=9, b=2, c=3.
+    // The server reads query a=9,b=2 then form a=9,c=3 → signed order a=9, b=2, c=3.
     let input = SignInput::new(Scheme::V1, "POST", "/c/a", "svc")
         .params([("a", "9"), ("b", "2"), ("c", "3")])
         .timestamp_ms(NOW);
     let signed = sign_with(&input, &secret, &env()).unwrap();
-    let req = Incoming::new("POST", "/c/a?a=1&b=2")
+    let req = Incoming::new("POST", "/c/a?a=9&b=2")
         .x_nonce(&signed.x_nonce)
         .body(
             Some("application/x-www-form-urlencoded; charset=utf-8"),
             b"a=9&c=3",
         );
     assert!(Verifier::new().verify(&req, &clients(), NOW).is_ok());
+}
+
+/// em-secure-api's merge took a repeated key's last value, so another value of a signed key
+/// could be added unsigned while the key kept its first position: `?to=mallory&to=alice` on a
+/// request signed for `to=alice`, or `?to=mallory` on a form POST signed for `to=alice`. Apps
+/// read the first value, or the query apart from the form: the second value is kept apart
+/// and no v1 signature covers a repeated key (PROTOCOL §11.1 step 4): `invalid_param_key`,
+/// answered as em-secure-api answered a tampered request.
+#[test]
+fn v1_refuses_an_unsigned_second_value_for_a_signed_key() {
+    let secret = Secret::new(S1).unwrap();
+    let signed = |m: &str| {
+        let input = SignInput::new(Scheme::V1, m, "/pay/send", "svc")
+            .params([("to", "alice"), ("amount", "5")])
+            .timestamp_ms(NOW);
+        sign_with(&input, &secret, &env()).unwrap().x_nonce
+    };
+    let g = signed("GET");
+    let honest = Incoming::new("GET", "/pay/send?to=alice&amount=5").x_nonce(&g);
+    assert!(Verifier::new().verify(&honest, &clients(), NOW).is_ok());
+    let added = Incoming::new("GET", "/pay/send?to=mallory&to=alice&amount=5").x_nonce(&g);
+    let e = Verifier::new().verify(&added, &clients(), NOW).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidParamKey);
+    let answer = xnonce_core::answer::v1_answer(e.code(), e.message());
+    assert_eq!(answer, (401, "ottoken does not match".to_string()));
+    // The same value twice is one value.
+    let twice = Incoming::new("GET", "/pay/send?to=alice&to=alice&amount=5").x_nonce(&g);
+    assert!(Verifier::new().verify(&twice, &clients(), NOW).is_ok());
+    let p = signed("POST");
+    let form = "application/x-www-form-urlencoded";
+    let post = |target| {
+        Incoming::new("POST", target)
+            .x_nonce(&p)
+            .body(Some(form), b"to=alice&amount=5")
+    };
+    assert!(Verifier::new()
+        .verify(&post("/pay/send"), &clients(), NOW)
+        .is_ok());
+    let e = Verifier::new()
+        .verify(&post("/pay/send?to=mallory"), &clients(), NOW)
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidParamKey);
 }
 
 #[test]

@@ -11,7 +11,7 @@
 //! * [`ottoken`]: decode/encode round trips (byte-exact for v2), the query form decodes back,
 //!   every rejection is `malformed_ottoken`.
 //! * [`params`]: query/form parsing against an independent model (encode pairs, parse them
-//!   back; v1 `Hash#merge` semantics), `ottoken` never reaches the params, float text reads back.
+//!   back; v1 `Hash#merge` of equal values, a different one kept apart), `ottoken` never reaches the params, float text reads back.
 //! * [`link`]: links against a WHATWG URL parser (the `url` crate): a link is refused with an
 //!   input error, or a browser sends its host (v2), path and query exactly as signed.
 //! * [`verify`]: requests signed by core (with the right secret, a rotated one, a legacy one or

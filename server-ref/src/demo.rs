@@ -45,8 +45,9 @@
 //!   `This password is not secret.` (replaces whatever the handler set, including nothing).
 //!
 //! Params are what the signature covered ([`Verified::params`]): for v1 em-secure-api's own
-//! merge (query params, then form params over them; the last value of a repeated key), so
-//! `params[:k]` reads the same value; for v2 the last value of a repeated key. `action5`
+//! merge (query params, then form params over them; a repeated key has one value, as a
+//! second, different one is refused), so `params[:k]` reads the same value; for v2 the last
+//! value of a repeated key. `action5`
 //! re-reads the query string and the form body separately, as the original's
 //! `@url_params` / `@body_params` (an `ottoken` param is left out of both).
 
