@@ -7,7 +7,8 @@
 //!   to `0700` by every write and by the server's start when it is ours, see [`secure_dir`];
 //!   a data dir that is not a directory is refused, its mode untouched),
 //!   the file is written `0600` (to a temporary file renamed into place, so readers never see
-//!   half a file), under an exclusive `flock` on `.clients.lock` so concurrent commands do
+//!   half a file; the file, then the directory, synced, so the change survives a power
+//!   loss), under an exclusive `flock` on `.clients.lock` so concurrent commands do
 //!   not lose updates (see [`lock`]). The temporary file is `.clients.json.<pid>.tmp`; one
 //!   left by a write that was killed before its rename is removed by the next write, which
 //!   holds the lock.
@@ -1138,6 +1139,11 @@ impl Registry {
                     .map_err(|e| io_err("create", &self.dir, e))?;
                 fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700))
                     .map_err(|e| io_err("set permissions of", &self.dir, e))?;
+                // The new data dir's own entry, so that the registry written in it next is
+                // reachable after a power loss.
+                if let Some(parent) = self.dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    sync_dir_or_warn(parent);
+                }
             }
         }
         Ok(())
@@ -1168,7 +1174,32 @@ impl Registry {
         write().map_err(|e| {
             let _ = fs::remove_file(&tmp);
             io_err("write", &path, e)
-        })
+        })?;
+        // The rename is a change of the directory: until the directory is synced, a power
+        // loss or kernel crash may bring back the previous file — a deleted client, or the
+        // secrets a `replace` or `retire` ended, accepted again after the reboot.
+        sync_dir_or_warn(&self.dir);
+        Ok(())
+    }
+}
+
+/// Syncs a directory (`fsync(2)` on it), so that the entries created, renamed or linked in
+/// it survive a power loss or kernel crash.
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
+    fs::File::open(dir)?.sync_all()
+}
+
+/// [`sync_dir`] after a change that is made and visible: a failure cannot take the change
+/// back, so it is a warning (a file system that cannot sync directories, or an I/O error:
+/// the change may not survive a power loss).
+pub(crate) fn sync_dir_or_warn(dir: &Path) {
+    if let Err(e) = sync_dir(dir) {
+        tracing::warn!(
+            dir = %dir.display(),
+            error = %e,
+            "cannot sync the directory: the change just made to it may not survive a power \
+             loss or kernel crash"
+        );
     }
 }
 

@@ -313,7 +313,8 @@ fn create(path: &Path) -> Result<(), RegistryError> {
         Some(d) => d.to_path_buf(),
         None => PathBuf::from("."),
     };
-    if !dir.exists() {
+    let created_dir = !dir.exists();
+    if created_dir {
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -354,6 +355,14 @@ fn create(path: &Path) -> Result<(), RegistryError> {
             path.display()
         ))
     })?;
+    // The key's link (and, when just made, its folder's entry) synced before the registry is
+    // sealed under it: a power loss must not keep a registry whose key file is gone.
+    super::sync_dir_or_warn(&dir);
+    if created_dir {
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            super::sync_dir_or_warn(parent);
+        }
+    }
     tracing::info!(path = %path.display(), "created a new registry key");
     Ok(())
 }
