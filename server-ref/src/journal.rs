@@ -12,7 +12,10 @@
 //! twice the live entries.
 //!
 //! Durability, precisely:
-//! * graceful stop (SIGTERM / SIGINT) and restart: every accepted request is remembered;
+//! * graceful stop (SIGTERM / SIGINT) and restart: every accepted request is remembered —
+//!   unless its line cannot be written then either (a full disk): the stop is then an error
+//!   ([`JournalStore::flush_at_shutdown`]; `serve` exits 1) saying how many accepted requests
+//!   are not recorded, and until when a server started on the data dir would accept a copy;
 //! * crash of the server process (`kill -9`, abort): requests accepted in the last
 //!   [`FLUSH_INTERVAL`] (100 ms) before the crash may be forgotten — a replay of one of them
 //!   inside its window would be accepted once more after the restart; everything accepted
@@ -258,6 +261,17 @@ fn parse_line(line: &[u8]) -> Line {
         Some(exp) => Line::Entry(d, exp),
         None => Line::Damaged("expiry out of range"),
     }
+}
+
+/// The lines of `pending` (appends not yet written): how many, and the latest expiry (ms).
+fn unwritten(pending: &[u8]) -> (usize, u64) {
+    pending
+        .split(|&b| b == b'\n')
+        .filter_map(|line| match parse_line(line) {
+            Line::Entry(_, exp) => Some(exp),
+            Line::Torn | Line::Damaged(_) => None,
+        })
+        .fold((0, 0), |(n, latest), exp| (n + 1, latest.max(exp)))
 }
 
 /// An `io::Error` of the same kind with a message naming what failed.
@@ -525,9 +539,46 @@ impl JournalStore {
         swapped
     }
 
-    /// Writes the buffered appends now (graceful shutdown calls this after the last request).
+    /// Writes the buffered appends now (graceful shutdown calls
+    /// [`JournalStore::flush_at_shutdown`] after the last request).
     pub fn flush(&self) -> std::io::Result<()> {
         self.lock().flush()
+    }
+
+    /// [`JournalStore::flush`] at a graceful stop: an error says how many accepted requests
+    /// the journal does not record (their lines could not be written: a full disk, an I/O
+    /// error) and until when a server started on this data dir would accept a copy of them —
+    /// what an operator must know before restarting, since nothing else will remember them.
+    pub fn flush_at_shutdown(&self) -> std::io::Result<()> {
+        let mut inner = self.lock();
+        let Err(e) = inner.flush() else {
+            return Ok(());
+        };
+        let (count, latest) = unwritten(&inner.pending);
+        if count == 0 {
+            return Err(named(
+                &e,
+                format!(
+                    "cannot write the replay journal {}: {e}",
+                    self.path.display()
+                ),
+            ));
+        }
+        // A copy is refused as stale once its request's window has passed (`latest`, in ms):
+        // the first whole second after it.
+        let after = crate::registry::utc(latest / 1000 + 1);
+        Err(named(
+            &e,
+            format!(
+                "cannot write the replay journal {} at shutdown ({e}): {count} accepted \
+                 request{} not recorded in it, so a server started on this data dir before \
+                 {after} would accept a copy of {}. Start it after that time (and free the \
+                 space, or fix the error, first)",
+                self.path.display(),
+                if count == 1 { " is" } else { "s are" },
+                if count == 1 { "it" } else { "them" },
+            ),
+        ))
     }
 
     /// Spawns a task writing the buffered appends every `every` (see [`FLUSH_INTERVAL`]); it
@@ -912,6 +963,43 @@ mod tests {
         // The torn part is a line of its own (skipped), and the key is remembered.
         let s = JournalStore::open(&d, 0).unwrap();
         assert_eq!(s.insert(&key, 1_000, 0), Ok(false));
+        drop(s);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// The repro: disk full when a request was accepted; its line could not be written by
+    /// the flusher nor at the graceful stop, and the server exited 0 — after a restart, a
+    /// copy of the request was accepted (200). The stop is now an error saying how many
+    /// requests are not recorded and until when a new server would accept their copies.
+    #[test]
+    fn a_shutdown_that_cannot_write_the_journal_says_what_is_not_recorded_and_until_when() {
+        let d = dir("shutdown-unwritable");
+        let s = JournalStore::open(&d, 0).unwrap();
+        assert!(s.flush_at_shutdown().is_ok(), "nothing pending");
+        // Writes fail from now on (a read-only handle, as a full disk would).
+        s.lock().file = File::open(d.join(JOURNAL_FILE)).unwrap();
+        assert!(
+            s.flush_at_shutdown().is_ok(),
+            "nothing pending: nothing lost"
+        );
+        let late = 1_700_000_030_500;
+        assert_eq!(s.insert(&"a".into(), 1_700_000_000_000, 0), Ok(true));
+        assert_eq!(s.insert(&"b".into(), late, 0), Ok(true));
+        // A failed flush keeps the lines pending (with a newline in front); asked twice.
+        for _ in 0..2 {
+            let e = s.flush_at_shutdown().unwrap_err();
+            let msg = e.to_string();
+            assert!(
+                msg.contains(&d.join(JOURNAL_FILE).display().to_string())
+                    && msg.contains("2 accepted requests are not recorded")
+                    && msg.contains("before 2023-11-14 22:13:51 UTC would accept a copy of them"),
+                "{msg}"
+            );
+        }
+        assert_eq!(unwritten(b""), (0, 0));
+        let mut one = b"\n".to_vec();
+        push_line(&mut one, &[7; 16], 42);
+        assert_eq!(unwritten(&one), (1, 42));
         drop(s);
         std::fs::remove_dir_all(&d).unwrap();
     }

@@ -221,7 +221,7 @@ pub struct Status {
 }
 
 /// `YYYY-MM-DD HH:MM:SS UTC` of a Unix time.
-fn utc(secs: u64) -> String {
+pub(crate) fn utc(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     // Howard Hinnant's civil_from_days.

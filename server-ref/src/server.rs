@@ -329,7 +329,9 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes, then finishes in-flight requests (at most 10 s),
-    /// with the config's [`ConnectionLimits`].
+    /// with the config's [`ConnectionLimits`]. An error when the replay journal's last lines
+    /// cannot be written ([`JournalStore::flush_at_shutdown`]: the requests it does not
+    /// record, and until when a server started on the data dir would accept their copies).
     pub async fn run(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -384,10 +386,10 @@ impl Server {
             t.abort();
         }
         if let ServerStore::Journal(s) = &self.parts.store {
-            // Every request has been answered: write the last buffered journal lines.
-            if let Err(e) = s.flush() {
-                tracing::error!(target: "xnonce", error = %e, "cannot write the replay journal at shutdown");
-            }
+            // Every request has been answered: write the last buffered journal lines. Lines
+            // that cannot be written are requests a restarted server would accept again:
+            // the error says how many, and until when (`serve` exits 1 with it).
+            s.flush_at_shutdown()?;
         }
         Ok(())
     }
