@@ -52,6 +52,12 @@ fn lock_err(path: &Path, e: impl std::fmt::Display) -> RegistryError {
     RegistryError::Io(format!("cannot lock {}: {e}", path.display()))
 }
 
+/// Not through a symbolic link: the holder truncates the file and writes into it, so a link
+/// planted in a data dir others can write (the server warns about one, and leaves it so)
+/// would have it overwrite whatever file the link names (as the replay journal's lock,
+/// `journal::LOCK_FILE`, is opened).
+const NOFOLLOW: i32 = rustix::fs::OFlags::NOFOLLOW.bits() as i32;
+
 fn open(path: &Path) -> Result<fs::File, RegistryError> {
     fs::OpenOptions::new()
         .read(true)
@@ -61,6 +67,7 @@ fn open(path: &Path) -> Result<fs::File, RegistryError> {
         .create(true)
         .truncate(false)
         .mode(0o600)
+        .custom_flags(NOFOLLOW)
         .open(path)
         .map_err(|e| lock_err(path, e))
 }
@@ -77,7 +84,10 @@ fn still_there(file: &fs::File, path: &Path) -> bool {
 /// short); `None` when unreadable or empty.
 fn holder(path: &Path) -> Option<String> {
     let mut text = String::new();
-    fs::File::open(path)
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(NOFOLLOW)
+        .open(path)
         .ok()?
         .take(200)
         .read_to_string(&mut text)
@@ -199,6 +209,31 @@ mod tests {
         assert!(dir.join(LOCK_FILE).exists());
         drop(again);
         assert!(dir.join(LOCK_FILE).exists());
+        fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
+
+    /// The repro: in a data dir others can write, `.clients.lock` planted as a symbolic link
+    /// to another file of the user's made `client add` truncate that file and write `pid N on
+    /// HOST` into it. The link is refused now, naming the lock file; its target is untouched.
+    #[test]
+    fn a_lock_file_planted_as_a_link_is_refused_and_its_target_untouched() {
+        let dir = tmp();
+        let victim = dir.parent().unwrap().join("victim");
+        fs::write(&victim, "keep me").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.join(LOCK_FILE)).unwrap();
+        let e = FileLock::acquire(&dir, Duration::ZERO)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(&format!("cannot lock {}: ", dir.join(LOCK_FILE).display())),
+            "{e}"
+        );
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "keep me");
+        assert_eq!(
+            holder(&dir.join(LOCK_FILE)),
+            None,
+            "not read through the link"
+        );
         fs::remove_dir_all(dir.parent().unwrap()).unwrap();
     }
 
