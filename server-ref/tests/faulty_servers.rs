@@ -144,6 +144,36 @@ const RULE_AND_ROUTE_ROWS: [&str; 6] = [
     "unknown method",
 ];
 
+/// Every v2 refusal row the suite checks by its problem code (with the scheme's prefix: the
+/// param rule and route rows too, [`RULE_AND_ROUTE_ROWS`]).
+const V2_CODE_ROWS: [&str; 25] = [
+    "GET replayed",
+    "POST form replayed",
+    "GET in absolute form replayed",
+    "POST JSON body replayed",
+    "tampered param value",
+    "added param",
+    "duplicated param",
+    "signature last digit changed",
+    "second, empty X-Nonce line",
+    "tampered path",
+    "tampered method",
+    "tampered host",
+    "tampered body",
+    "stale timestamp",
+    "future timestamp",
+    "unknown client",
+    "GET by second client with first client's nonce replayed",
+    "second client's id, first client's secret",
+    "ottoken link replayed",
+    "ottoken with tampered param",
+    "replay with re-encoded query",
+    "same nonce, new timestamp",
+    "ottoken param beside the header",
+    "link with a second ottoken",
+    "link with an ottoke%6E param",
+];
+
 /// Accepts every request: a store that was never wired up, or lost its entries.
 struct NeverRefuses;
 
@@ -569,35 +599,33 @@ fn v2_refusals_with_a_generic_code_fail_those_rows() {
             }
         })
     });
-    // Every v2 refusal the suite checks by its problem code.
-    let v2_codes = [
-        "GET replayed",
-        "POST form replayed",
-        "GET in absolute form replayed",
-        "POST JSON body replayed",
-        "tampered param value",
-        "added param",
-        "duplicated param",
-        "signature last digit changed",
-        "second, empty X-Nonce line",
-        "tampered path",
-        "tampered method",
-        "tampered host",
-        "tampered body",
-        "stale timestamp",
-        "future timestamp",
-        "unknown client",
-        "GET by second client with first client's nonce replayed",
-        "second client's id, first client's secret",
-        "ottoken link replayed",
-        "ottoken with tampered param",
-        "replay with re-encoded query",
-        "same nonce, new timestamp",
-        "ottoken param beside the header",
-        "link with a second ottoken",
-        "link with an ottoke%6E param",
-    ];
-    let rows = [&v2_codes[..], &RULE_AND_ROUTE_ROWS[..]].concat();
+    let rows = [&V2_CODE_ROWS[..], &RULE_AND_ROUTE_ROWS[..]].concat();
+    assert_eq!(server.failures(), scheme_rows(&["v2"], &rows));
+}
+
+#[test]
+fn v2_refusals_as_plain_text_fail_those_rows() {
+    // The right status and the code spelled as a text/plain body: PROTOCOL §16 makes a v2
+    // refusal a problem document, which a client reads the code from.
+    let server = wrapped(|r| {
+        r.layer(axum::middleware::map_response(
+            |r: Response<Body>| async move {
+                if !has_content_type(&r, "application/problem+json") {
+                    return r;
+                }
+                let (parts, body) = r.into_parts();
+                let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+                let problem: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+                let code = problem["code"].as_str().unwrap().to_string();
+                with_body(
+                    Response::from_parts(parts, Body::empty()),
+                    "text/plain",
+                    code,
+                )
+            },
+        ))
+    });
+    let rows = [&V2_CODE_ROWS[..], &RULE_AND_ROUTE_ROWS[..]].concat();
     assert_eq!(server.failures(), scheme_rows(&["v2"], &rows));
 }
 

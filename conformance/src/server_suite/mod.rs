@@ -113,10 +113,27 @@ enum Status {
     Any4xx,
 }
 
+/// What an answer's body must hold besides its status (PROTOCOL §16).
+#[derive(Clone)]
+enum Detail {
+    /// v1 style: exactly this body, not a problem document.
+    Text(String),
+    /// v2 style: a problem document (`application/problem+json`) with this `code`.
+    Code(String),
+}
+
+impl Detail {
+    fn as_str(&self) -> &str {
+        match self {
+            Detail::Text(t) | Detail::Code(t) => t,
+        }
+    }
+}
+
 struct Expect {
     status: Status,
     /// v1: exact body; v2: problem `code`.
-    detail: Option<String>,
+    detail: Option<Detail>,
     /// Also accepted: a problem document with this `code` (where the answer's style is open).
     or_code: Option<String>,
 }
@@ -125,8 +142,8 @@ fn expect(scheme: Option<Scheme>, status: u16, v1_body: &str, v2_code: &str) -> 
     Expect {
         status: Status::Is(status),
         detail: match scheme {
-            Some(Scheme::V1) => Some(v1_body.to_string()),
-            Some(Scheme::V2) => Some(v2_code.to_string()),
+            Some(Scheme::V1) => Some(Detail::Text(v1_body.to_string())),
+            Some(Scheme::V2) => Some(Detail::Code(v2_code.to_string())),
             None => None,
         },
         or_code: None,
@@ -144,7 +161,7 @@ fn any_4xx() -> Expect {
 fn unknown_route(scheme: Scheme) -> Expect {
     Expect {
         status: Status::Is(404),
-        detail: (scheme == Scheme::V2).then(|| "unknown_route".to_string()),
+        detail: (scheme == Scheme::V2).then(|| Detail::Code("unknown_route".to_string())),
         or_code: None,
     }
 }
@@ -164,8 +181,8 @@ fn alter_mac(scheme: Scheme, x_nonce: &str) -> String {
 fn describe(exp: &Expect) -> String {
     match (exp.status, &exp.detail) {
         (Status::Is(s), Some(d)) => match &exp.or_code {
-            Some(c) => format!("{s} {d} | {c}"),
-            None => format!("{s} {d}"),
+            Some(c) => format!("{s} {} | {c}", d.as_str()),
+            None => format!("{s} {}", d.as_str()),
         },
         (Status::Is(s), None) => s.to_string(),
         (Status::Any4xx, _) => "4xx".to_string(),
@@ -358,15 +375,17 @@ impl<'a> Runner<'a> {
                     Status::Is(s) => r.status == s,
                     Status::Any4xx => (400..500).contains(&r.status),
                 };
+                // The style is part of the answer: a v2 code only counts in a problem document
+                // (a text/plain body that spells the code is not one), a v1 text only outside.
                 let detail_ok = match &exp.detail {
                     None => true,
                     Some(d) => {
                         if is_problem(&r) {
                             let code = problem_code(&r);
-                            code.as_deref() == Some(d.as_str())
+                            matches!(d, Detail::Code(c) if code.as_deref() == Some(c.as_str()))
                                 || (code.is_some() && code == exp.or_code)
                         } else {
-                            r.text() == *d
+                            matches!(d, Detail::Text(t) if r.text() == *t)
                         }
                     }
                 };
@@ -1329,6 +1348,17 @@ mod tests {
                 &v2,
                 response(409, "application/problem+json", r#"{"code":"replayed"}"#),
             ),
+            // A v2 refusal in plain text that spells the code is not a problem document.
+            (&v2, response(409, "text/plain", "replayed")),
+            // Nor is a v1 text one when a problem document holds it as its code.
+            (
+                &v1,
+                response(
+                    409,
+                    "application/problem+json",
+                    r#"{"code":"ottoken already used"}"#,
+                ),
+            ),
         ];
         for (exp, answer) in answers {
             runner.record("row".into(), exp, Ok(answer), |_| Ok(()));
@@ -1351,6 +1381,11 @@ mod tests {
                 ),
                 ("409 ottoken already used", true),
                 ("409 replayed", true),
+                (
+                    r#"409 replayed (body "replayed", Content-Type "text/plain")"#,
+                    false
+                ),
+                ("409 ottoken already used", false),
             ]
         );
     }
