@@ -687,6 +687,9 @@ fn v1_refusals_without_em_secure_apis_texts_fail_those_rows() {
         "missing required param",
         "missing required action param",
         "excluded param",
+        "unknown action",
+        "unknown controller",
+        "unknown method",
     ];
     let mut expected = scheme_rows(&["v1"], &v1_texts);
     expected.insert("no credential".into());

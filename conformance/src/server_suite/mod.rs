@@ -158,12 +158,10 @@ fn any_4xx() -> Expect {
     }
 }
 
-fn unknown_route(scheme: Scheme) -> Expect {
-    Expect {
-        status: Status::Is(404),
-        detail: (scheme == Scheme::V2).then(|| Detail::Code("unknown_route".to_string())),
-        or_code: None,
-    }
+/// 404: em-secure-api's text naming what is missing (`v1_body`, PROTOCOL §16), or the
+/// `unknown_route` problem.
+fn unknown_route(scheme: Scheme, v1_body: &str) -> Expect {
+    expect(Some(scheme), 404, v1_body, "unknown_route")
 }
 
 /// The header value with the last hex digit of its token (v1) or signature (v2) changed.
@@ -869,19 +867,37 @@ impl<'a> Runner<'a> {
                 &How::default(),
             )
             .map(|r| r.0);
-        self.check(format!("{sn} unknown action"), unknown_route(s), req);
+        self.check(
+            format!("{sn} unknown action"),
+            unknown_route(
+                s,
+                "action_method (no_such_action_get) not found in controller controller1",
+            ),
+            req,
+        );
         let p = self.get_params();
         let req = self
             .signed_request(s, "GET", "/no_such_controller/x", &p, &p, &How::default())
             .map(|r| r.0);
-        self.check(format!("{sn} unknown controller"), unknown_route(s), req);
+        self.check(
+            format!("{sn} unknown controller"),
+            unknown_route(s, "controller (no_such_controller) not found"),
+            req,
+        );
         // controller1/action3 has a GET route only.
         let u = self.unique("rules");
         let p = pairs(&[("username", "phil"), ("opt1", &u)]);
         let req = self
             .signed_request(s, "POST", "/controller1/action3", &p, &p, &How::default())
             .map(|r| r.0);
-        self.check(format!("{sn} unknown method"), unknown_route(s), req);
+        self.check(
+            format!("{sn} unknown method"),
+            unknown_route(
+                s,
+                "action_method (action3_post) not found in controller controller1",
+            ),
+            req,
+        );
     }
 
     /// v2 leaves out of the params only the pair its credential came from (PROTOCOL §11.1
