@@ -16,7 +16,9 @@ use axum::body::Body;
 use axum::http::Response;
 use axum::Router;
 use xnonce_conformance::server_suite::{self, CheckResult};
-use xnonce_core::{ReplayKey, ReplayStoreError, Secret, WindowPolicy};
+use xnonce_core::{
+    percent, ReplayKey, ReplayStoreError, Scheme, Secret, SignInput, WindowPolicy, XNonce,
+};
 use xnonce_server::store::StoreFuture;
 use xnonce_server::{app_for, layer_for, AsyncReplayStore, Config, MemoryStore, Registry};
 
@@ -146,12 +148,13 @@ const RULE_AND_ROUTE_ROWS: [&str; 6] = [
 
 /// Every v2 refusal row the suite checks by its problem code (with the scheme's prefix: the
 /// param rule and route rows too, [`RULE_AND_ROUTE_ROWS`]).
-const V2_CODE_ROWS: [&str; 25] = [
+const V2_CODE_ROWS: [&str; 26] = [
     "GET replayed",
     "POST form replayed",
     "GET in absolute form replayed",
     "POST JSON body replayed",
     "tampered param value",
+    "tampered form param value",
     "added param",
     "duplicated param",
     "signature last digit changed",
@@ -519,6 +522,77 @@ fn a_server_that_reads_the_first_x_nonce_line_only_fails_those_rows() {
     assert_eq!(server.failures(), scheme_rows(&["v1", "v2"], &rows));
 }
 
+/// Signs a form POST again over the body it carries, with the named client's secret from
+/// `secrets`, before the layer verifies it: what a server that does not verify form bodies
+/// accepts. Other requests pass unchanged.
+async fn signed_again_over_its_form(
+    secrets: Arc<Mutex<HashMap<String, Secret>>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response<Body> {
+    let form = req.method() == "POST"
+        && req.headers().get("content-type").is_some_and(|c| {
+            c.as_bytes()
+                .starts_with(b"application/x-www-form-urlencoded")
+        });
+    let header = req
+        .headers()
+        .get("x-nonce")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| XNonce::parse(v).ok());
+    let secret = header
+        .as_ref()
+        .and_then(|h| secrets.lock().unwrap().get(h.client()).cloned());
+    let (Some(header), Some(secret), true) = (header, secret, form) else {
+        return next.run(req).await;
+    };
+    let (mut parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+    let text = |s: &str| String::from_utf8(percent::decode_form(s).unwrap()).unwrap();
+    let mut input = SignInput::new(header.scheme(), "POST", parts.uri.path(), header.client());
+    input.params = std::str::from_utf8(&bytes)
+        .unwrap()
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (text(k), text(v))
+        })
+        .collect();
+    input.timestamp_ms = Some(header.timestamp_ms());
+    if header.scheme() == Scheme::V2 {
+        input.nonce = Some(header.request_id().to_string());
+        input.host = parts
+            .headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_string);
+    }
+    let again = xnonce_core::sign(&input, &secret).unwrap();
+    parts
+        .headers
+        .insert("x-nonce", again.x_nonce.parse().unwrap());
+    next.run(axum::extract::Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+#[test]
+fn a_server_that_does_not_verify_form_bodies_fails_those_rows() {
+    let secrets = Arc::new(Mutex::new(HashMap::new()));
+    let shared = secrets.clone();
+    let server = wrapped(|r| {
+        r.layer(axum::middleware::from_fn(move |req, next| {
+            signed_again_over_its_form(shared.clone(), req, next)
+        }))
+    });
+    let mut known = secrets.lock().unwrap();
+    known.insert("first".to_string(), server.first.clone());
+    known.insert("second".to_string(), server.second.clone());
+    drop(known);
+    let rows = ["tampered form param value"];
+    assert_eq!(server.failures(), scheme_rows(&["v1", "v2"], &rows));
+}
+
 /// The router with `f` applied to every answer it gives.
 fn rewriting(router: Router, f: fn(Response<Body>) -> Response<Body>) -> Router {
     router.layer(axum::middleware::map_response(
@@ -671,6 +745,7 @@ fn v1_refusals_without_em_secure_apis_texts_fail_those_rows() {
         "POST form replayed",
         "GET in absolute form replayed",
         "tampered param value",
+        "tampered form param value",
         "added param",
         "duplicated param",
         "signature last digit changed",

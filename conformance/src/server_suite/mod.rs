@@ -603,6 +603,16 @@ impl<'a> Runner<'a> {
                 .map(|r| r.0);
             self.check(format!("{sn} {what}"), mismatch(), req);
         }
+        // The same in a form body: the rows above send their params in the query only, so a
+        // server that verifies what a query holds but not what a form body holds (or no POST
+        // at all) passed every row.
+        let p = self.post_params();
+        let mut sent = p.clone();
+        sent[0].1 = "mallory".into();
+        let req = self
+            .signed_request(s, "POST", &post, &p, &sent, &How::default())
+            .map(|r| r.0);
+        self.check(format!("{sn} tampered form param value"), mismatch(), req);
 
         // The last hex digit of the token / signature changed (catches prefix comparisons).
         let p = self.get_params();
