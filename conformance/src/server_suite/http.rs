@@ -261,7 +261,9 @@ fn connect(addr: &str) -> io::Result<TcpStream> {
 fn exchange(mut stream: impl Read + Write, bytes: &[u8]) -> io::Result<Response> {
     let write_result = stream.write_all(bytes).and_then(|_| stream.flush());
     let mut buf = Vec::new();
-    let read_result = read_response(&mut stream, &mut buf);
+    // The answer to a HEAD has no body, whatever its Content-Length says (RFC 9110 §9.3.2).
+    let head_only = bytes.starts_with(b"HEAD ");
+    let read_result = read_response(&mut stream, &mut buf, head_only);
     match (read_result, write_result) {
         (Ok(r), _) => Ok(r),
         (Err(e), Err(we)) if buf.is_empty() => Err(io::Error::new(
@@ -289,7 +291,11 @@ fn is_end(e: &io::Error) -> bool {
     )
 }
 
-fn read_response(stream: &mut impl Read, buf: &mut Vec<u8>) -> io::Result<Response> {
+fn read_response(
+    stream: &mut impl Read,
+    buf: &mut Vec<u8>,
+    head_only: bool,
+) -> io::Result<Response> {
     let mut chunk = [0u8; 8192];
     // Read until the head is complete.
     let head_end = loop {
@@ -335,7 +341,9 @@ fn read_response(stream: &mut impl Read, buf: &mut Vec<u8>) -> io::Result<Respon
             Err(e) => Err(e),
         }
     };
-    if chunked {
+    if head_only {
+        body.clear();
+    } else if chunked {
         // Until the last chunk: "0\r\n\r\n" may also stand inside a chunk's data.
         body = loop {
             match dechunk(&body)? {
@@ -346,6 +354,10 @@ fn read_response(stream: &mut impl Read, buf: &mut Vec<u8>) -> io::Result<Respon
         };
     } else if let Some(len) = length {
         while body.len() < len && read_more(&mut body)? {}
+        // A body cut short is no answer: its text would be compared as if whole.
+        if body.len() < len {
+            return Err(bad("connection closed before the Content-Length body"));
+        }
         body.truncate(len);
     } else if status != 204 && status != 304 {
         while read_more(&mut body)? {}
@@ -465,6 +477,15 @@ mod tests {
     /// it — or, with `keep_open`, waits for the client to close it; the response the client
     /// reads.
     fn answer(parts: &'static [&'static [u8]], keep_open: bool) -> io::Result<Response> {
+        answer_to(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", parts, keep_open)
+    }
+
+    /// [`answer`] to the request `request`.
+    fn answer_to(
+        request: &[u8],
+        parts: &'static [&'static [u8]],
+        keep_open: bool,
+    ) -> io::Result<Response> {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let server = std::thread::spawn(move || {
@@ -482,7 +503,7 @@ mod tests {
                 let _ = conn.read(&mut request);
             }
         });
-        let got = send_raw(&addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        let got = send_raw(&addr, request);
         server.join().unwrap();
         got
     }
@@ -514,6 +535,14 @@ mod tests {
         // Neither: read to the close.
         let r = answer(&[b"HTTP/1.1 200 OK\r\n\r\none ", b"two"], false).unwrap();
         assert_eq!(r.text(), "one two");
+        // The answer to a HEAD has no body, though its Content-Length gives the GET's.
+        let r = answer_to(
+            b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n",
+            &[b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"],
+            false,
+        )
+        .unwrap();
+        assert_eq!((r.status, r.body.len()), (200, 0));
         // 204 has no body: no wait for one.
         let r = answer(&[b"HTTP/1.1 204 No Content\r\n\r\n"], true).unwrap();
         assert_eq!((r.status, r.body.len()), (204, 0));
@@ -532,6 +561,13 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("inside a chunked body"), "{e}");
+        // A body shorter than its Content-Length: the text it holds is not the answer.
+        let e = answer(
+            &[b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 40\r\n\r\nottoken does not match"],
+            false,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("Content-Length body"), "{e}");
         let e = answer(&[b"HTTP/1.1 abc\r\n\r\n"], false).unwrap_err();
         assert!(e.to_string().contains("bad status line"), "{e}");
     }
