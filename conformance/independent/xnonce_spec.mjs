@@ -740,8 +740,21 @@ function vectorFiles() {
   return files.concat(extra);
 }
 
+// Every field of the vector format (conformance/README.md): any other fails the case, as a
+// misspelt expected field would otherwise go unchecked.
+const FIELDS = new Set([
+  "id", "scheme", "method", "path", "params", "client", "secret", "timestamp", "host",
+  "body", "nonce", "base_url", "canonical", "x_nonce", "ottoken", "ottoken_query_value",
+  "link", "error",
+]);
+
 /** The checking rule of conformance/README.md; throws an Error naming the field. */
 function checkCase(c) {
+  const unknown = Object.keys(c).filter((k) => !FIELDS.has(k)).sort();
+  if (unknown.length) throw new Error(`unknown field(s) ${JSON.stringify(unknown)}`);
+  if (c.link !== undefined && c.base_url === undefined) {
+    throw new Error("case has link but no base_url (only a link case makes one)");
+  }
   const scheme = c.scheme ?? "v1";
   let body;
   if (c.body != null) {

@@ -899,8 +899,23 @@ def _vector_files():
     return files
 
 
+# Every field of the vector format (conformance/README.md): any other fails the case, as a
+# misspelt expected field would otherwise go unchecked.
+_FIELDS = set(
+    "id scheme method path params client secret timestamp host body nonce base_url"
+    " canonical x_nonce ottoken ottoken_query_value link error".split()
+)
+
+
 def _check_case(case: dict) -> None:
     """The checking rule of conformance/README.md; raises AssertionError naming the field."""
+    unknown = sorted(set(case) - _FIELDS)
+    if unknown:
+        raise AssertionError(f"unknown field(s) {unknown}")
+    if "link" in case and "base_url" not in case:
+        raise AssertionError(
+            "case has link but no base_url (only a link case makes one)"
+        )
     scheme = case.get("scheme", "v1")
     body = case.get("body")
     if body is not None:

@@ -82,6 +82,10 @@ fn same(field: &str, expected: &Option<String>, got: &str) -> Result<(), String>
 
 /// Checks a vector; `Err` names the first differing field.
 pub fn check(v: &Vector) -> Result<(), String> {
+    // Only a case with a base URL is linked: any other case's `link` would go unchecked.
+    if v.link.is_some() && v.base_url.is_none() {
+        return Err("case has link but no base_url (only a link case makes one)".into());
+    }
     match (run(v), &v.error) {
         (Err(e), Some(code)) if e.code().as_str() == code => Ok(()),
         (Err(e), Some(code)) => Err(format!("expected error {code}, got {}", e.code())),

@@ -6,7 +6,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 /// One case of a vector file. v1 cases carry no `scheme`; v2 cases say `"v2"`.
+///
+/// A field not named here fails the file: a misspelt expected field (`ottokn`) would
+/// otherwise leave that output unchecked while the case counts as passed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Vector {
     /// Stable case name.
     pub id: String,

@@ -121,6 +121,48 @@ fn generate_writes_the_committed_files_and_check_finds_a_stale_one() {
     assert_eq!(std::fs::read_to_string(&stale).unwrap(), "[]\n");
 }
 
+/// An expected field the checker would not read (misspelt, or `link` on a case that is not
+/// linked) fails instead of leaving that output unchecked: each file here holds a valid case
+/// plus one whose ignored field is wrong.
+#[test]
+fn a_field_the_checker_would_not_read_fails() {
+    let link_case = committed_cases()
+        .into_iter()
+        .find(|c| c["base_url"].is_string() && c["ottoken"].is_string())
+        .unwrap();
+    let sign_case = committed_cases()
+        .into_iter()
+        .find(|c| c["base_url"].is_null() && c["x_nonce"].is_string())
+        .unwrap();
+    let mut misspelt = link_case.clone();
+    misspelt["id"] = "misspelt-ottoken".into();
+    let wrong = format!("{}0", misspelt["ottoken"].as_str().unwrap());
+    misspelt.as_object_mut().unwrap().remove("ottoken");
+    misspelt["ottokn"] = wrong.into();
+    let mut stray_link = sign_case.clone();
+    stray_link["id"] = "link-without-base-url".into();
+    stray_link["link"] = "https://not.what.link.gives/".into();
+    for (name, bad, why) in [
+        ("misspelt", misspelt, "unknown field `ottokn`"),
+        ("stray-link", stray_link, "FAIL link-without-base-url"),
+    ] {
+        let dir = scratch(&format!("cli-{name}"));
+        let file = dir.join("cases.json");
+        std::fs::write(
+            &file,
+            serde_json::to_string(&[sign_case.clone(), bad]).unwrap(),
+        )
+        .unwrap();
+        let out = run(&["vectors", "--dir", dir.to_str().unwrap()], None);
+        assert_eq!(out.status.code(), Some(1), "{name}: {}", text(&out.stdout));
+        assert!(
+            text(&out.stderr).contains(why),
+            "{name}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
 #[test]
 fn a_file_that_is_not_a_vector_list_counts_as_a_failure() {
     let dir = scratch("cli-broken");
