@@ -10,7 +10,11 @@
 #   succeed and print `<label>: <N> vectors passed` for each comma-separated label in LABELS,
 #   N being the project's case count plus two — the extra file was read and every case run;
 # * wrong.json (one case whose X-Nonce has its last hex digit changed): CMD must fail and its
-#   output must name the case (`hook-wrong-x-nonce`).
+#   output must name the case (`hook-wrong-x-nonce`);
+# * each other wrong-<field>.json (one case whose `canonical`, `ottoken`,
+#   `ottoken_query_value` or `link` has its last character changed, or whose `error` names
+#   another code than the one signing fails with): the same, naming `hook-wrong-<field>`.
+#   A checker that compared the header only would pass every one of these.
 #
 # Needs python3 (to count the project's cases).
 
@@ -42,19 +46,23 @@ print(sum(len(json.load(open(f, encoding="utf-8"))) for f in glob.glob(sys.argv[
     fi
   done
 
-  set +e
-  out=$(XNONCE_EXTRA_VECTORS="$here/wrong.json" "$@" 2>&1)
-  status=$?
-  set -e
-  if [ "$status" -eq 0 ]; then
-    printf '%s\n' "$out" | tail -20
-    echo "FAIL hook: $labels passed a vector whose X-Nonce is wrong ($here/wrong.json)" >&2
-    return 1
-  fi
-  if ! printf '%s\n' "$out" | grep -q 'hook-wrong-x-nonce'; then
-    printf '%s\n' "$out" | tail -40
-    echo "FAIL hook: $labels failed on $here/wrong.json without naming the case" >&2
-    return 1
-  fi
-  echo "hook: $labels: the extra vectors counted ($expected), a wrong one fails by name"
+  local wrong id
+  for wrong in "$here"/wrong*.json; do
+    id=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1], encoding="utf-8"))[0]["id"])' "$wrong")
+    set +e
+    out=$(XNONCE_EXTRA_VECTORS="$wrong" "$@" 2>&1)
+    status=$?
+    set -e
+    if [ "$status" -eq 0 ]; then
+      printf '%s\n' "$out" | tail -20
+      echo "FAIL hook: $labels passed a vector with a wrong field ($wrong)" >&2
+      return 1
+    fi
+    if ! printf '%s\n' "$out" | grep -q -- "$id"; then
+      printf '%s\n' "$out" | tail -40
+      echo "FAIL hook: $labels failed on $wrong without naming the case ($id)" >&2
+      return 1
+    fi
+  done
+  echo "hook: $labels: the extra vectors counted ($expected), each wrong one fails by name"
 }
