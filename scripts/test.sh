@@ -39,12 +39,13 @@ part_rust() {
   cargo clippy --workspace --all-targets --features xnonce-uniffi/cli -- -D warnings
   echo "-- rustdoc (whole workspace, -D warnings: broken links, bare URLs)"
   RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps --workspace
-  # The server's Redis test (server-ref/tests/redis.rs) runs a real redis-server.
-  if ! command -v redis-server >/dev/null; then
-    echo "-- installing redis-server (apt-get)"
+  # The server's Redis test (server-ref/tests/redis.rs) runs a real redis-server; its
+  # registry test of directory syncs (tests/registry_cli.rs) traces the CLI with strace.
+  if ! command -v redis-server >/dev/null || ! command -v strace >/dev/null; then
+    echo "-- installing redis-server and strace (apt-get)"
     local sudo=; [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
     timeout 600 $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
-    timeout 600 $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends redis-server >/dev/null
+    timeout 600 $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends redis-server strace >/dev/null
   fi
   echo "-- tests: core, client, server, conformance vectors"
   local log status bin="$target_dir/debug"
