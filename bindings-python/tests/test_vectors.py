@@ -38,8 +38,20 @@ def run(case: dict[str, Any]) -> tuple[xnonce.Signed, str | None]:
     return signed, None
 
 
+# Every field of the vector format (conformance/README.md): any other fails the case, as a
+# misspelt expected field (`ottokn`) would otherwise go unchecked.
+FIELDS = frozenset(
+    "id scheme method path params client secret timestamp host body nonce base_url"
+    " canonical x_nonce ottoken ottoken_query_value link error".split()
+)
+
+
 @pytest.mark.parametrize("case", [c for _, c in CASES], ids=[i for i, _ in CASES])
 def test_vector(case: dict[str, Any]) -> None:
+    unknown = sorted(set(case) - FIELDS)
+    assert not unknown, f"unknown field(s) {unknown}"
+    # Only a case with a base URL is linked: another case's `link` would go unchecked.
+    assert "link" not in case or "base_url" in case, "case has link but no base_url"
     if "error" in case:
         with pytest.raises(xnonce.XNonceError) as e:
             run(case)
@@ -54,7 +66,7 @@ def test_vector(case: dict[str, Any]) -> None:
         assert signed.ottoken == case["ottoken"]
     if "ottoken_query_value" in case:
         assert xnonce.ottoken_query_value(signed.ottoken) == case["ottoken_query_value"]
-    if url is not None and "link" in case:
+    if "link" in case:
         assert url == case["link"]
     # The header and its ottoken round-trip through the parsers.
     assert str(xnonce.parse_header(signed.x_nonce)) == signed.x_nonce

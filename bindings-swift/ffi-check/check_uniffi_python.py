@@ -36,8 +36,22 @@ def vector_files(vectors_dir):
     return files
 
 
+# Every field of the vector format (conformance/README.md): any other fails the case, as a
+# misspelt expected field (`ottokn`) would otherwise go unchecked.
+FIELDS = frozenset(
+    "id scheme method path params client secret timestamp host body nonce base_url"
+    " canonical x_nonce ottoken ottoken_query_value link error".split()
+)
+
+
 def check(x, v):
     """One case, as conformance/src/check.rs; returns None when it passes, else why not."""
+    unknown = sorted(set(v) - FIELDS)
+    if unknown:
+        return f"unknown field(s) {unknown}"
+    # Only a case with a base URL is linked: another case's `link` would go unchecked.
+    if "link" in v and "base_url" not in v:
+        return "case has link but no base_url"
     schemes = {"v1": x.Scheme.V1, "v2": x.Scheme.V2}
     if v.get("scheme", "v1") not in schemes:
         return f"unknown scheme {v.get('scheme')!r}"

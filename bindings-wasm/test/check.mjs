@@ -46,8 +46,39 @@ function same(field, expected, got) {
   }
 }
 
+// Every field of the vector format (conformance/README.md): any other fails the case, as a
+// misspelt expected field (`ottokn`) would otherwise go unchecked.
+const FIELDS = new Set([
+  "id",
+  "scheme",
+  "method",
+  "path",
+  "params",
+  "client",
+  "secret",
+  "timestamp",
+  "host",
+  "body",
+  "nonce",
+  "base_url",
+  "canonical",
+  "x_nonce",
+  "ottoken",
+  "ottoken_query_value",
+  "link",
+  "error",
+]);
+
 /** Checks one case; throws an Error naming the first field that differs. */
 export function checkCase(x, v) {
+  const unknown = Object.keys(v)
+    .filter((k) => !FIELDS.has(k))
+    .sort();
+  if (unknown.length > 0) throw new Error(`unknown field(s) ${JSON.stringify(unknown)}`);
+  // Only a case with a base URL is linked: another case's `link` would go unchecked.
+  if (v.link !== undefined && v.base_url === undefined) {
+    throw new Error("case has link but no base_url");
+  }
   checkSign(x, v);
   let out;
   try {
@@ -66,7 +97,7 @@ export function checkCase(x, v) {
   same("x_nonce", v.x_nonce, out.xNonce);
   same("ottoken", v.ottoken, out.ottoken);
   same("ottoken_query_value", v.ottoken_query_value, x.ottokenQueryValue(out.ottoken));
-  if (v.base_url !== undefined) same("link", v.link, out.url);
+  same("link", v.link, out.url);
   const header = x.parseHeader(out.xNonce);
   if (header.client !== v.client || header.timestamp !== v.timestamp) {
     throw new Error("own header does not parse back to its client and timestamp");

@@ -14,7 +14,10 @@
 # * each other wrong-<field>.json (one case whose `canonical`, `ottoken`,
 #   `ottoken_query_value` or `link` has its last character changed, or whose `error` names
 #   another code than the one signing fails with): the same, naming `hook-wrong-<field>`.
-#   A checker that compared the header only would pass every one of these.
+#   A checker that compared the header only would pass every one of these;
+# * wrong-unknown-field.json (its ottoken misspelt `ottokn`, and wrong) and
+#   wrong-link-without-base-url.json (a `link` on a case that is not linked): fields a
+#   checker would not read, which must fail the case rather than go unchecked.
 #
 # Needs python3 (to count the project's cases).
 

@@ -84,8 +84,21 @@ pub fn vector_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Loads one file.
+/// Loads one file. A case that does not fit the format (a field not named in [`Vector`], a
+/// missing or mistyped one) fails the file, naming the case by its `id` (else its index).
 pub fn load(path: &Path) -> Result<Vec<Vector>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    let cases: Vec<serde_json::Value> =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    cases
+        .into_iter()
+        .enumerate()
+        .map(|(i, case)| {
+            let id = match case.get("id").and_then(serde_json::Value::as_str) {
+                Some(id) => id.to_owned(),
+                None => format!("#{i}"),
+            };
+            serde_json::from_value(case).map_err(|e| format!("{}: case {id}: {e}", path.display()))
+        })
+        .collect()
 }

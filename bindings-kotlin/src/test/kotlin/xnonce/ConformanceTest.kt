@@ -156,8 +156,22 @@ fun same(
     got: String,
 ): String? = if (expected != null && expected != got) "$field: expected \"$expected\", got \"$got\"" else null
 
+/**
+ * Every field of the vector format (conformance/README.md): any other fails the case, as a
+ * misspelt expected field (`ottokn`) would otherwise go unchecked.
+ */
+val VECTOR_FIELDS =
+    (
+        "id scheme method path params client secret timestamp host body nonce base_url " +
+            "canonical x_nonce ottoken ottoken_query_value link error"
+    ).split(" ").toSet()
+
 /** One case, as conformance/src/check.rs does it; null when it passes, else why not. */
 fun checkVector(v: Map<String, Any?>): String? {
+    val unknown = (v.keys - VECTOR_FIELDS).sorted()
+    if (unknown.isNotEmpty()) return "unknown field(s) $unknown"
+    // Only a case with a base URL is linked: another case's `link` would go unchecked.
+    if ("link" in v && "base_url" !in v) return "case has link but no base_url"
     val scheme =
         when (v["scheme"] ?: "v1") {
             "v1" -> Scheme.V1
