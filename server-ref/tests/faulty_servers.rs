@@ -148,7 +148,7 @@ const RULE_AND_ROUTE_ROWS: [&str; 6] = [
 
 /// Every v2 refusal row the suite checks by its problem code (with the scheme's prefix: the
 /// param rule and route rows too, [`RULE_AND_ROUTE_ROWS`]).
-const V2_CODE_ROWS: [&str; 26] = [
+const V2_CODE_ROWS: [&str; 27] = [
     "GET replayed",
     "POST form replayed",
     "GET in absolute form replayed",
@@ -157,6 +157,7 @@ const V2_CODE_ROWS: [&str; 26] = [
     "tampered form param value",
     "added param",
     "duplicated param",
+    "unsigned value before a signed one",
     "signature last digit changed",
     "second, empty X-Nonce line",
     "tampered path",
@@ -505,6 +506,42 @@ fn a_server_that_ignores_unsigned_ottoken_params_fails_those_rows() {
 }
 
 #[test]
+fn a_server_that_merges_repeated_keys_like_em_secure_api_fails_those_rows() {
+    // em-secure-api's params were a Ruby Hash: a repeated key kept its first position and took
+    // its last value, so a value put before a signed one was never signed yet verified (and
+    // an app reading the first value acted on it). A verifier that merges so, then checks the
+    // merged query, fails the rows that add such a value (PROTOCOL §11.1 step 4).
+    let server = wrapped(|r| {
+        r.layer(axum::middleware::from_fn(
+            |mut req: axum::extract::Request, next: axum::middleware::Next| async move {
+                if let Some(query) = req.uri().query() {
+                    let mut merged: Vec<(&str, &str)> = Vec::new();
+                    for pair in query.split('&') {
+                        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                        match merged.iter_mut().find(|(ek, _)| *ek == k) {
+                            Some(slot) => slot.1 = v,
+                            None => merged.push((k, v)),
+                        }
+                    }
+                    let query: Vec<String> =
+                        merged.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    let target = format!("{}?{}", req.uri().path(), query.join("&"));
+                    *req.uri_mut() = target.parse().unwrap();
+                    let sent = axum::extract::OriginalUri(req.uri().clone());
+                    req.extensions_mut().insert(sent);
+                }
+                next.run(req).await
+            },
+        ))
+    });
+    // And a v2 link with a second `ottoken`, which the merge folds into the first (v2 keeps
+    // every pair, so the second is refused).
+    let mut rows = scheme_rows(&["v1", "v2"], &["unsigned value before a signed one"]);
+    rows.insert("v2 link with a second ottoken".to_string());
+    assert_eq!(server.failures(), rows);
+}
+
+#[test]
 fn a_server_that_reads_the_first_x_nonce_line_only_fails_those_rows() {
     // PROTOCOL §7: more than one `X-Nonce` line is malformed, whatever the first holds.
     let server = wrapped(|r| {
@@ -748,6 +785,7 @@ fn v1_refusals_without_em_secure_apis_texts_fail_those_rows() {
         "tampered form param value",
         "added param",
         "duplicated param",
+        "unsigned value before a signed one",
         "signature last digit changed",
         "second, empty X-Nonce line",
         "tampered path",

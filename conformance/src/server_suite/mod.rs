@@ -584,7 +584,7 @@ impl<'a> Runner<'a> {
 
         // Tampering: the params sent differ from the params signed.
         type Tamper = fn(&mut Vec<(String, String)>);
-        let tamperings: [(&str, Tamper); 3] = [
+        let tamperings: [(&str, Tamper); 4] = [
             ("tampered param value", |sent| sent[0].1 = "mallory".into()),
             ("added param", |sent| {
                 sent.push(("nope".into(), "bad".into()))
@@ -592,6 +592,13 @@ impl<'a> Runner<'a> {
             // A second value for a signed key (v1 reads the last one, v2 signs both).
             ("duplicated param", |sent| {
                 sent.push(("opt1".into(), "mallory".into()))
+            }),
+            // The same, before the signed value: em-secure-api's merge (first position, last
+            // value) re-signs exactly what was signed, so it accepted this, while an app that
+            // reads the first value of a key acts on the unsigned one (PROTOCOL §11.1 step 4).
+            ("unsigned value before a signed one", |sent| {
+                let at = sent.iter().position(|(k, _)| k == "opt1").unwrap_or(0);
+                sent.insert(at, ("opt1".into(), "mallory".into()))
             }),
         ];
         for (what, tamper) in tamperings {
