@@ -287,7 +287,7 @@ fn verifier_of(env: &Env, o: VerifierOptions<'_>) -> Outcome<xnonce_core::Verifi
         let (controller, action) = xnonce_core::window::action_key(&route)?;
         windows = windows.action(controller, action, ms);
     }
-    let mut verifier = xnonce_core::Verifier::new().windows(windows);
+    let mut verifier = xnonce_core::Verifier::new().windows(windows)?;
     if let Some(names) = o.schemes.flatten() {
         let schemes = names
             .into_iter()

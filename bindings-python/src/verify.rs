@@ -442,11 +442,13 @@ impl PyVerifier {
                 }
             }
         }
-        let mut verifier = Verifier::new().windows(window_policy(
-            window_ms,
-            controller_windows,
-            action_windows,
-        )?);
+        let mut verifier = Verifier::new()
+            .windows(window_policy(
+                window_ms,
+                controller_windows,
+                action_windows,
+            )?)
+            .py_err()?;
         if let Some(schemes) = schemes {
             let parsed: Vec<Scheme> = schemes
                 .iter()

@@ -154,7 +154,7 @@ impl Verifier {
             let action = w.action.into_string(Input::ActionWindowAction)?;
             windows = windows.action(controller, action, window(w.window_ms)?);
         }
-        let mut inner = xnonce_core::Verifier::new().windows(windows);
+        let mut inner = xnonce_core::Verifier::new().windows(windows)?;
         if let Some(schemes) = schemes {
             let schemes: Vec<xnonce_core::Scheme> = schemes.into_iter().map(Into::into).collect();
             inner = inner.schemes(&schemes)?;

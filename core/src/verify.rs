@@ -324,10 +324,24 @@ impl Verifier {
         Self::default()
     }
 
-    /// Sets the window policy.
-    pub fn windows(mut self, windows: WindowPolicy) -> Self {
+    /// Sets the window policy. A policy with a window over [`MAX_WINDOW_MS`] (one day, the
+    /// default or any override) is refused (`invalid_timestamp`, PROTOCOL §11.3): freshness
+    /// would mean nothing, and replay keys would be kept that long.
+    ///
+    /// ```
+    /// use xnonce_core::{window::MAX_WINDOW_MS, Verifier, WindowPolicy};
+    /// let v = Verifier::new().windows(WindowPolicy::new(60_000).controller("reports", MAX_WINDOW_MS))?;
+    /// assert_eq!(v.window_policy().window_for("/reports/daily"), MAX_WINDOW_MS);
+    /// let e = Verifier::new().windows(WindowPolicy::new(30_000).action("a", "b", MAX_WINDOW_MS + 1));
+    /// assert_eq!(e.unwrap_err().code().as_str(), "invalid_timestamp");
+    /// # Ok::<(), xnonce_core::Error>(())
+    /// ```
+    ///
+    /// [`MAX_WINDOW_MS`]: crate::window::MAX_WINDOW_MS
+    pub fn windows(mut self, windows: WindowPolicy) -> Result<Self> {
+        crate::window::window_from_i128(i128::from(windows.longest_ms()))?;
         self.windows = windows;
-        self
+        Ok(self)
     }
 
     /// Sets which schemes are accepted; a request in another scheme is `unsupported_scheme`.
@@ -488,7 +502,7 @@ impl Verifier {
     ///     .x_nonce(&signed.x_nonce)
     ///     .body(Some("application/x-www-form-urlencoded"), b"opt1=this&opt3=go");
     /// let clients = HashMap::from([("svc".to_string(), vec![secret])]);
-    /// let verifier = Verifier::new().windows(WindowPolicy::new(60_000));
+    /// let verifier = Verifier::new().windows(WindowPolicy::new(60_000))?;
     /// assert_eq!(verifier.credential(&req)?.0.client(), "svc"); // read, not yet checked
     /// let v = verifier.verify(&req, &clients, env.now_ms)?;
     /// assert_eq!((v.scheme, v.client.as_str(), v.secret_index), (Scheme::V1, "svc", 0));
@@ -755,8 +769,9 @@ mod tests {
     fn a_v1_token_is_remembered_for_the_longest_window_of_any_path_it_verifies_on() {
         let (secret, env) = (crate::fixtures::secret(), crate::fixtures::env());
         let clients = HashMap::from([("svc".to_string(), secret.clone())]);
-        let verifier =
-            Verifier::new().windows(WindowPolicy::new(30_000).action("admin", "status", 5_000));
+        let verifier = Verifier::new()
+            .windows(WindowPolicy::new(30_000).action("admin", "status", 5_000))
+            .unwrap();
         let store = crate::MemoryReplayStore::new();
         let input = SignInput::new(Scheme::V1, "GET", "/admin/status", "svc").param("x", "1");
         let x_nonce = sign_with(&input, &secret, &env).unwrap().x_nonce;

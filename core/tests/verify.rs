@@ -329,11 +329,13 @@ fn stale_rejections_carry_an_authenticated_server_time() {
 
 #[test]
 fn windows_follow_controller_and_action_overrides_and_set_the_replay_lifetime() {
-    let verifier = Verifier::new().windows(
-        WindowPolicy::new(30_000)
-            .controller("slow", 120_000)
-            .action("slow", "fast", 1_000),
-    );
+    let verifier = Verifier::new()
+        .windows(
+            WindowPolicy::new(30_000)
+                .controller("slow", 120_000)
+                .action("slow", "fast", 1_000),
+        )
+        .unwrap();
     let secret = Secret::new(S1).unwrap();
     for (path, window) in [
         ("/slow/any", 120_000u64),
@@ -475,8 +477,9 @@ fn errors_never_show_secrets() {
 
 #[test]
 fn escaped_paths_get_the_window_of_the_route_they_name() {
-    let verifier =
-        Verifier::new().windows(WindowPolicy::new(30_000).action("reports", "live", 5_000));
+    let verifier = Verifier::new()
+        .windows(WindowPolicy::new(30_000).action("reports", "live", 5_000))
+        .unwrap();
     let secret = Secret::new(S1).unwrap();
     let s = sign_with(&v2("/report%73/live"), &secret, &env()).unwrap();
     let req = Incoming::new("GET", "/report%73/live")

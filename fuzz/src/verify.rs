@@ -134,6 +134,7 @@ fn verifier() -> Verifier {
             .controller("reports", 120_000)
             .action("reports", "live", 5_000),
     )
+    .expect("windows within a day")
 }
 
 /// The target.

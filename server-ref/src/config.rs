@@ -511,7 +511,10 @@ impl Config {
     /// ([`crate::demo::windows`]); everything else default.
     pub fn demo() -> Config {
         let mut cfg = Config::default().with_demo();
-        cfg.verifier = cfg.verifier.windows(crate::demo::windows());
+        cfg.verifier = cfg
+            .verifier
+            .windows(crate::demo::windows())
+            .expect("the demo's windows are within a day");
         cfg
     }
 
@@ -613,6 +616,7 @@ impl Config {
         }
         cfg.verifier = Verifier::new()
             .windows(windows)
+            .map_err(|e| format!("windows: {}", e.message()))?
             .schemes(&schemes)
             .map_err(|e| format!("schemes: {}", e.message()))?;
         if let Some(hosts) = &file.hosts {

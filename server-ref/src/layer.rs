@@ -124,7 +124,7 @@ struct Shared {
 /// let secret = Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")?;
 /// let store = MemoryStore::new();
 /// let layer = XNonceLayer::new(HashMap::from([("svc".to_string(), secret.clone())]))
-///     .verifier(Verifier::new().windows(WindowPolicy::new(60_000)).schemes(&[Scheme::V2])?)
+///     .verifier(Verifier::new().windows(WindowPolicy::new(60_000))?.schemes(&[Scheme::V2])?)
 ///     .routes(RouteTable::new().route("reports", "daily", "GET", &[("day", ParamRule::Required)]))
 ///     .limits(Limits { max_body_bytes: 64 << 10, ..Limits::default() })
 ///     .store(store.clone());
@@ -1284,7 +1284,9 @@ pub(crate) mod tests {
     async fn an_inner_layer_keeping_a_key_longer_on_the_same_store_records_it() {
         let secret = svc_secret();
         let windowed = |ms| {
-            let verifier = Verifier::new().windows(xnonce_core::WindowPolicy::new(ms));
+            let verifier = Verifier::new()
+                .windows(xnonce_core::WindowPolicy::new(ms))
+                .unwrap();
             XNonceLayer::new(svc_clients(&secret)).verifier(verifier)
         };
         for (outer_ms, inner_ms, want) in [(1_000, 60_000, 409), (60_000, 1_000, 200)] {

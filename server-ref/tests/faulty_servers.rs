@@ -403,7 +403,7 @@ fn a_store_that_fails_under_contention_fails_the_simultaneous_rows() {
 #[test]
 fn windows_of_five_minutes_fail_the_stale_and_future_rows() {
     let mut config = Config::demo();
-    config.verifier = config.verifier.windows(WindowPolicy::new(300_000));
+    config.verifier = config.verifier.windows(WindowPolicy::new(300_000)).unwrap();
     let server = with_config(config);
     assert_eq!(
         server.failures(),
