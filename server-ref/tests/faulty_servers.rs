@@ -469,33 +469,22 @@ fn a_server_that_ignores_unsigned_ottoken_params_fails_those_rows() {
     // What v2 verifiers did before PROTOCOL §11.1 step 4 kept every pair but the
     // credential's: every `ottoken`-named pair but a link's first one was left out unsigned.
     let server = wrapped(|r| {
-        r.layer(axum::middleware::from_fn(
-            |mut req: axum::extract::Request, next: axum::middleware::Next| async move {
-                if let Some(query) = req.uri().query() {
-                    let header = req.headers().contains_key("x-nonce");
-                    let mut credential_seen = header;
-                    let kept: Vec<&str> = query
-                        .split('&')
-                        .filter(|pair| {
-                            let key = pair.split('=').next().unwrap_or("");
-                            let named = key == "ottoken" || key.eq_ignore_ascii_case("ottoke%6E");
-                            if key == "ottoken" && !credential_seen {
-                                credential_seen = true;
-                                return true;
-                            }
-                            !named
-                        })
-                        .collect();
-                    let target = format!("{}?{}", req.uri().path(), kept.join("&"));
-                    *req.uri_mut() = target.parse().unwrap();
-                    // The layer verifies the target as sent (axum's OriginalUri): rewrite
-                    // that too, as such a verifier would read it.
-                    let sent = axum::extract::OriginalUri(req.uri().clone());
-                    req.extensions_mut().insert(sent);
-                }
-                next.run(req).await
-            },
-        ))
+        rewriting_query(r, |header, query| {
+            let mut credential_seen = header;
+            let kept: Vec<&str> = query
+                .split('&')
+                .filter(|pair| {
+                    let key = pair.split('=').next().unwrap_or("");
+                    let named = key == "ottoken" || key.eq_ignore_ascii_case("ottoke%6E");
+                    if key == "ottoken" && !credential_seen {
+                        credential_seen = true;
+                        return true;
+                    }
+                    !named
+                })
+                .collect();
+            kept.join("&")
+        })
     });
     let rows = [
         "ottoken param beside the header",
@@ -512,27 +501,18 @@ fn a_server_that_merges_repeated_keys_like_em_secure_api_fails_those_rows() {
     // an app reading the first value acted on it). A verifier that merges so, then checks the
     // merged query, fails the rows that add such a value (PROTOCOL §11.1 step 4).
     let server = wrapped(|r| {
-        r.layer(axum::middleware::from_fn(
-            |mut req: axum::extract::Request, next: axum::middleware::Next| async move {
-                if let Some(query) = req.uri().query() {
-                    let mut merged: Vec<(&str, &str)> = Vec::new();
-                    for pair in query.split('&') {
-                        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                        match merged.iter_mut().find(|(ek, _)| *ek == k) {
-                            Some(slot) => slot.1 = v,
-                            None => merged.push((k, v)),
-                        }
-                    }
-                    let query: Vec<String> =
-                        merged.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                    let target = format!("{}?{}", req.uri().path(), query.join("&"));
-                    *req.uri_mut() = target.parse().unwrap();
-                    let sent = axum::extract::OriginalUri(req.uri().clone());
-                    req.extensions_mut().insert(sent);
+        rewriting_query(r, |_, query| {
+            let mut merged: Vec<(&str, &str)> = Vec::new();
+            for pair in query.split('&') {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                match merged.iter_mut().find(|(ek, _)| *ek == k) {
+                    Some(slot) => slot.1 = v,
+                    None => merged.push((k, v)),
                 }
-                next.run(req).await
-            },
-        ))
+            }
+            let pairs: Vec<String> = merged.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            pairs.join("&")
+        })
     });
     // And a v2 link with a second `ottoken`, which the merge folds into the first (v2 keeps
     // every pair, so the second is refused).
@@ -631,6 +611,25 @@ fn a_server_that_does_not_verify_form_bodies_fails_those_rows() {
 }
 
 /// The router with `f` applied to every answer it gives.
+/// `router` behind a verifier that reads the query `f` makes of the one sent (`f` is told
+/// whether the request has an `X-Nonce` header).
+fn rewriting_query(router: Router, f: fn(bool, &str) -> String) -> Router {
+    router.layer(axum::middleware::from_fn(
+        move |mut req: axum::extract::Request, next: axum::middleware::Next| async move {
+            if let Some(query) = req.uri().query() {
+                let header = req.headers().contains_key("x-nonce");
+                let target = format!("{}?{}", req.uri().path(), f(header, query));
+                *req.uri_mut() = target.parse().unwrap();
+                // The layer verifies the target as sent (axum's OriginalUri): rewrite that
+                // too, as such a verifier would read it.
+                let sent = axum::extract::OriginalUri(req.uri().clone());
+                req.extensions_mut().insert(sent);
+            }
+            next.run(req).await
+        },
+    ))
+}
+
 fn rewriting(router: Router, f: fn(Response<Body>) -> Response<Body>) -> Router {
     router.layer(axum::middleware::map_response(
         move |r: Response<Body>| async move { f(r) },
