@@ -134,6 +134,28 @@ impl WindowPolicy {
         self.default_ms
     }
 
+    /// Every override as `(controller, action, ms)`: a controller's with no action, then each
+    /// action's, in key order.
+    ///
+    /// ```
+    /// use xnonce_core::WindowPolicy;
+    /// let w = WindowPolicy::new(30_000).controller("reports", 120_000).action("admin", "status", 5_000);
+    /// let all: Vec<_> = w.overrides().collect();
+    /// assert_eq!(all, [("reports", None, 120_000), ("admin", Some("status"), 5_000)]);
+    /// ```
+    pub fn overrides(&self) -> impl Iterator<Item = (&str, Option<&str>, u64)> {
+        let controllers = self
+            .controllers
+            .iter()
+            .map(|(c, ms)| (c.as_str(), None, *ms));
+        let actions = self.actions.iter().flat_map(|(c, actions)| {
+            actions
+                .iter()
+                .map(move |(a, ms)| (c.as_str(), Some(a.as_str()), *ms))
+        });
+        controllers.chain(actions)
+    }
+
     /// The longest window of the policy: the default or any override.
     ///
     /// ```

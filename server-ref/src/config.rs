@@ -528,6 +528,51 @@ impl Config {
         self
     }
 
+    /// The `[windows]` keys (`windows.C`, `windows.C.A`) that name no route, when the config
+    /// has routes: such a window applies to no request (a request without a route is
+    /// answered 404 before any window), most likely a misspelt controller or action. Empty
+    /// without routes, where windows apply by path.
+    ///
+    /// ```
+    /// use xnonce_server::Config;
+    /// let cfg = Config::parse(
+    ///     "[routes.reports]\ndaily_get = {}\n\
+    ///      [windows.reports]\ndaily_get = 5000\nlive_get = 1000\n\
+    ///      [windows.reprots]\n__default = 60000\n",
+    /// ).unwrap();
+    /// assert_eq!(cfg.windows_naming_no_route(), ["windows.reprots", "windows.reports.live"]);
+    /// ```
+    pub fn windows_naming_no_route(&self) -> Vec<String> {
+        let Some(routes) = &self.routes else {
+            return Vec::new();
+        };
+        let routed = |c: &str, a: Option<&str>| {
+            routes
+                .routes()
+                .any(|(rc, ra, _)| rc == c && a.is_none_or(|a| a == ra))
+        };
+        self.verifier
+            .window_policy()
+            .overrides()
+            .filter(|&(c, a, _)| !routed(c, a))
+            .map(|(c, a, _)| match a {
+                Some(a) => format!("windows.{c}.{a}"),
+                None => format!("windows.{c}"),
+            })
+            .collect()
+    }
+
+    /// Logs a warning for each of [`Config::windows_naming_no_route`].
+    pub fn warn_about_windows_naming_no_route(&self) {
+        for key in self.windows_naming_no_route() {
+            tracing::warn!(
+                key = %key,
+                "this window names no route, so it applies to no request (a misspelt \
+                 controller or action?)"
+            );
+        }
+    }
+
     /// Refuses a metrics listener on the API's own address (both could not be bound; port 0
     /// excepted, which gives each a free port of its own).
     pub fn check_listeners(&self) -> Result<(), String> {

@@ -180,6 +180,7 @@ impl Reloader {
         }
         self.app.replace(self.parts.app(config));
         *running = config.clone();
+        config.warn_about_windows_naming_no_route();
         Ok(())
     }
 }
@@ -214,6 +215,7 @@ impl Server {
             .check(true)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
         registry::log_secure_dir(&data_dir, &registry::secure_dir(&data_dir));
+        config.warn_about_windows_naming_no_route();
         let reloads = match registry::reload::ReloadListener::bind(registry.clone()) {
             Ok(listener) => Some(listener),
             Err(e) => {

@@ -491,3 +491,38 @@ fn a_malformed_listen_address_creates_nothing() {
         assert!(!d.data.exists() && !d.key.exists(), "{addr}: created files");
     }
 }
+
+/// With `[routes]`, a window whose controller or action no route has applies to no request
+/// (a request without a route is answered 404 first): each is a warning at start naming its
+/// key, most likely a misspelling. The demo's own windows all name routes.
+#[test]
+fn windows_that_name_no_route_are_warned_about() {
+    let d = Dirs::new("unrouted-windows");
+    let config = write_config(
+        &d,
+        "[routes.reports]\ndaily_get = {}\n\n\
+         [windows.reports]\ndaily_get = 5000\nlive_get = 1000\n\n\
+         [windows.reprots]\n__default = 60000\n",
+    );
+    let config = config.display().to_string();
+    let cmd = command_with_data(
+        &d,
+        &["serve", "--listen", "127.0.0.1:0", "--config", &config],
+    );
+    let s = spawn_serve(cmd, &d.fresh("server", "log")).unwrap();
+    let log = s.log();
+    let warned = |key: &str| {
+        log.lines()
+            .any(|l| l.contains("names no route") && l.contains(key))
+    };
+    assert!(
+        warned("windows.reprots") && warned("windows.reports.live"),
+        "{log}"
+    );
+    assert!(!warned("windows.reports.daily"), "{log}");
+    assert!(s.stop().success());
+
+    let demo = serve_data(&d, &[]).unwrap();
+    assert!(!demo.log().contains("names no route"), "{}", demo.log());
+    assert!(demo.stop().success());
+}
