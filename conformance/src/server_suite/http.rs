@@ -199,7 +199,8 @@ impl Response {
     }
 }
 
-/// Sends a request and reads the whole response (timeout per read/write: 10 s).
+/// Sends a request and reads the whole response (timeout per read/write: 10 s; the whole
+/// exchange: 30 s).
 pub fn send(base: &BaseUrl, req: &Request) -> io::Result<Response> {
     let mut head = Vec::new();
     head.extend_from_slice(req.method.as_bytes());
@@ -258,7 +259,63 @@ fn connect(addr: &str) -> io::Result<TcpStream> {
     Ok(stream)
 }
 
-fn exchange(mut stream: impl Read + Write, bytes: &[u8]) -> io::Result<Response> {
+/// How long one request and its whole answer may take: each read and write also has its
+/// own 10 s timeout, but a server trickling a byte every few seconds would otherwise stall
+/// the suite without end (the last read may still take its 10 s).
+const EXCHANGE_DEADLINE: Duration = Duration::from_secs(30);
+
+fn exchange(stream: impl Read + Write, bytes: &[u8]) -> io::Result<Response> {
+    exchange_within(stream, bytes, EXCHANGE_DEADLINE)
+}
+
+/// A stream whose reads and writes fail once `until` has passed.
+struct Deadline<S> {
+    inner: S,
+    until: std::time::Instant,
+    limit: Duration,
+}
+
+impl<S> Deadline<S> {
+    fn check(&self) -> io::Result<()> {
+        if std::time::Instant::now() > self.until {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("no complete answer within {} s", self.limit.as_secs_f64()),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl<S: Read> Read for Deadline<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.check()?;
+        self.inner.read(buf)
+    }
+}
+
+impl<S: Write> Write for Deadline<S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.check()?;
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn exchange_within(
+    stream: impl Read + Write,
+    bytes: &[u8],
+    limit: Duration,
+) -> io::Result<Response> {
+    let until = std::time::Instant::now() + limit;
+    let mut stream = Deadline {
+        inner: stream,
+        until,
+        limit,
+    };
     let write_result = stream.write_all(bytes).and_then(|_| stream.flush());
     let mut buf = Vec::new();
     // The answer to a HEAD has no body, whatever its Content-Length says (RFC 9110 §9.3.2).
@@ -546,6 +603,38 @@ mod tests {
         // 204 has no body: no wait for one.
         let r = answer(&[b"HTTP/1.1 204 No Content\r\n\r\n"], true).unwrap();
         assert_eq!((r.status, r.body.len()), (204, 0));
+    }
+
+    /// A server that trickles its answer a byte at a time, each within the read timeout,
+    /// does not hold the client past its deadline.
+    #[test]
+    fn a_trickled_answer_ends_at_the_deadline() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut request = [0u8; 1024];
+            let _ = conn.read(&mut request);
+            // 4 s of an endless head, unless the client goes away first.
+            for _ in 0..80 {
+                if conn.write_all(b"X").is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let e = exchange_within(
+            connect(&addr).unwrap(),
+            b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+            Duration::from_millis(300),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e}");
+        assert!(
+            e.to_string().contains("no complete answer within 0.3 s"),
+            "{e}"
+        );
+        server.join().unwrap();
     }
 
     #[test]
