@@ -39,6 +39,18 @@ async function discard(response) {
 }
 
 /**
+ * The caller's own AbortSignal, as `new Request(input, init)` picks it (`init.signal` when
+ * given, `null` included, else a Request input's). Not `request.signal`: that is a dependent
+ * signal whose controller undici holds only through the Request (by a WeakRef from the
+ * caller's signal), so once `signedFetch` has returned and its Request has been collected, an
+ * abort no longer reached the fetch underneath — a timeout signal stopped bounding the body read.
+ */
+function callerSignal(input, init, request) {
+  if (init !== undefined && init !== null && init.signal !== undefined) return init.signal
+  return input instanceof Request ? input.signal : request.signal
+}
+
+/**
  * @param {{ client: string, secret: string, scheme?: 'v1' | 'v2', fetch?: typeof fetch }} options
  * @returns {typeof fetch}
  */
@@ -55,6 +67,7 @@ function xnonceFetch(options) {
   checkSigner(scheme, client, secret)
   return async function signedFetch(input, init) {
     const request = new Request(input, init)
+    const signal = callerSignal(input, init, request)
     const mode = request.redirect
     const origin = new URL(request.url).origin
     let url = new URL(request.url)
@@ -81,7 +94,7 @@ function xnonceFetch(options) {
         headers,
         body,
         redirect: 'manual',
-        signal: request.signal,
+        signal,
         credentials: request.credentials,
         cache: request.cache,
         referrerPolicy: request.referrerPolicy,

@@ -5,7 +5,7 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const xnonce = require('..')
 const { startServer } = require('./server.js')
-const { nodeServer, recordingServer } = require('./peers.js')
+const { nodeServer, recordingServer, listen } = require('./peers.js')
 
 let server
 test.before(async () => {
@@ -320,5 +320,55 @@ test("redirect: 'manual' returns the 3xx, 'error' rejects, more than 20 redirect
   } finally {
     await target.close()
     await loop.close()
+  }
+})
+
+// ---- The caller's AbortSignal: it bounds every step of the call, as fetch's own does.
+
+/** `promise`, or a rejection naming `what` once `ms` have passed first (a hang fails the test). */
+function settlesWithin(promise, ms, what) {
+  let timer
+  const late = new Promise((resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: still pending after ${ms} ms`)), ms)
+  })
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
+}
+
+test("the caller's signal aborts the answer's body read after the garbage collector ran", async () => {
+  // A dependent signal (`new Request(...).signal`) follows the caller's only while that
+  // Request lives: undici holds its controller through a WeakRef. Handed to the fetch
+  // underneath, it went dead once xnonceFetch had returned and the Request was collected.
+  require('node:v8').setFlagsFromString('--expose-gc')
+  const gc = require('node:vm').runInNewContext('gc')
+  // Headers, then one byte of the 100 declared, then nothing.
+  const stalled = await listen((req, res) => {
+    res.writeHead(200, { 'content-length': '100' })
+    res.write('a')
+  })
+  try {
+    const signedFetch = xnonce.xnonceFetch(creds())
+    for (const request of [false, true]) {
+      const controller = new AbortController()
+      const url = `${stalled.url}/a/b`
+      // A Request input without init keeps its own signal (as fetch does; input.signal is
+      // followed while the caller keeps its Request, here until the end of the test).
+      const input = request ? new Request(url, { signal: controller.signal }) : url
+      const res = await signedFetch(input, request ? undefined : { signal: controller.signal })
+      for (let i = 0; i < 3; i++) {
+        await new Promise((resolve) => setImmediate(resolve))
+        gc()
+      }
+      const reading = res.text()
+      await new Promise((resolve) => setImmediate(resolve))
+      controller.abort(new Error('the caller gave up'))
+      await assert.rejects(
+        settlesWithin(reading, 5000, 'res.text()'),
+        /the caller gave up/,
+        `Request input: ${request}`,
+      )
+      assert.ok(input)
+    }
+  } finally {
+    await stalled.close()
   }
 })
