@@ -51,6 +51,42 @@ function callerSignal(input, init, request) {
 }
 
 /**
+ * The bytes of `request`'s body (undefined when it has none), read under `signal` as fetch
+ * reads a body it sends: an abort rejects with the signal's reason and cancels the body's
+ * stream (a stream that never ends would otherwise hang the call whatever the signal).
+ */
+async function bodyBytes(request, signal) {
+  if (request.body === null) return undefined
+  signal?.throwIfAborted()
+  const reader = request.body.getReader()
+  const abort = () => reader.cancel(signal.reason).catch(() => {})
+  signal?.addEventListener('abort', abort, { once: true })
+  try {
+    const chunks = []
+    let length = 0
+    for (;;) {
+      const { done, value } = await reader.read()
+      signal?.throwIfAborted()
+      if (done) break
+      if (!(value instanceof Uint8Array)) {
+        throw new TypeError('xnonceFetch: the body stream gave a chunk that is not a Uint8Array')
+      }
+      chunks.push(value)
+      length += value.byteLength
+    }
+    const bytes = new Uint8Array(length)
+    let at = 0
+    for (const chunk of chunks) {
+      bytes.set(chunk, at)
+      at += chunk.byteLength
+    }
+    return bytes
+  } finally {
+    signal?.removeEventListener('abort', abort)
+  }
+}
+
+/**
  * @param {{ client: string, secret: string, scheme?: 'v1' | 'v2', fetch?: typeof fetch }} options
  * @returns {typeof fetch}
  */
@@ -72,7 +108,7 @@ function xnonceFetch(options) {
     const origin = new URL(request.url).origin
     let url = new URL(request.url)
     let method = request.method
-    let body = request.body === null ? undefined : new Uint8Array(await request.arrayBuffer())
+    let body = await bodyBytes(request, signal)
     const headers = new Headers(request.headers)
     // True while every hop so far stayed on the request's origin: only then is a hop signed.
     let signing = true

@@ -372,3 +372,36 @@ test("the caller's signal aborts the answer's body read after the garbage collec
     await stalled.close()
   }
 })
+
+test("the caller's signal aborts the reading of a request body stream that never ends", async () => {
+  const recorder = await recordingServer()
+  try {
+    const signedFetch = xnonce.xnonceFetch(creds())
+    let cancelled
+    const body = new ReadableStream({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('the first bytes, then nothing'))
+      },
+      cancel(reason) {
+        cancelled = reason
+      },
+    })
+    const call = signedFetch(`${recorder.url}/a/b`, {
+      method: 'POST',
+      body,
+      duplex: 'half',
+      signal: AbortSignal.timeout(200),
+    })
+    await assert.rejects(settlesWithin(call, 5000, 'xnonceFetch'), { name: 'TimeoutError' })
+    assert.equal(cancelled?.name, 'TimeoutError', 'the body stream is cancelled')
+    assert.equal(recorder.requests.length, 0, 'nothing was sent')
+    // Already aborted: rejects at once, as fetch does.
+    const aborted = AbortSignal.abort(new Error('before the call'))
+    await assert.rejects(
+      signedFetch(`${recorder.url}/a/b`, { method: 'POST', body: 'x', signal: aborted }),
+      /before the call/,
+    )
+  } finally {
+    await recorder.close()
+  }
+})
