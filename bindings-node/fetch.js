@@ -87,7 +87,7 @@ async function bodyBytes(request, signal) {
 }
 
 /**
- * @param {{ client: string, secret: string, scheme?: 'v1' | 'v2', fetch?: typeof fetch }} options
+ * @param {{ client: string, secret: string, scheme?: 'v1' | 'v2' | null, fetch?: typeof fetch | null }} options
  * @returns {typeof fetch}
  */
 function xnonceFetch(options) {
@@ -95,7 +95,10 @@ function xnonceFetch(options) {
     throw new TypeError('xnonceFetch: pass options { client, secret, scheme?, fetch? }')
   }
   refuseUnknown(options, 'options', ['client', 'secret', 'scheme', 'fetch'])
-  const { client, secret, scheme = 'v2', fetch: baseFetch = globalThis.fetch } = options
+  // `null` is absent, as in every options object of the package.
+  const { client, secret } = options
+  const scheme = options.scheme ?? 'v2'
+  const baseFetch = options.fetch ?? globalThis.fetch
   if (typeof baseFetch !== 'function') {
     throw new TypeError('xnonceFetch: no fetch implementation (pass options.fetch)')
   }

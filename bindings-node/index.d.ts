@@ -119,10 +119,10 @@ export interface XNonceFetchOptions {
   client: string
   /** The client's secret (64 hex characters for v2). */
   secret: string
-  /** The scheme (default `'v2'`). */
-  scheme?: 'v1' | 'v2'
-  /** The fetch to wrap (default `globalThis.fetch`). */
-  fetch?: (input: string | URL | Request, init?: RequestInit) => Promise<Response>
+  /** The scheme (default `'v2'`; `null` counts as absent). */
+  scheme?: 'v1' | 'v2' | null
+  /** The fetch to wrap (default `globalThis.fetch`, read when `xnonceFetch` is called; `null` counts as absent). */
+  fetch?: ((input: string | URL | Request, init?: RequestInit) => Promise<Response>) | null
 }
 
 /**

@@ -202,6 +202,8 @@ async function requests(): Promise<void> {
   const signedFetch = xnonceFetch({ client: 'svc', secret, scheme: 'v2' })
   const answer: Response = await signedFetch('http://127.0.0.1:8080/admin/status', { method: 'GET' })
   void answer.status
+  // null counts as absent in every options object (v2, the global fetch).
+  void xnonceFetch({ client: 'svc', secret, scheme: null, fetch: null })
 }
 
 const codes: readonly ErrorCode[] = ERROR_CODES

@@ -1000,6 +1000,25 @@ test('a request whose text is not well-formed (a lone surrogate) is refused with
   }
 })
 
+test('xnonceFetch: scheme and fetch set to null are absent (v2, the global fetch), as in every options object', async () => {
+  const sent = []
+  const spy = async (url, init) => {
+    sent.push(new Headers(init.headers).get('x-nonce'))
+    return new Response('')
+  }
+  const saved = globalThis.fetch
+  let signedFetch
+  globalThis.fetch = spy
+  try {
+    signedFetch = xnonce.xnonceFetch({ client: 'svc', secret: SECRET, scheme: null, fetch: null })
+  } finally {
+    globalThis.fetch = saved
+  }
+  await signedFetch('https://api.test/a/b')
+  assert.equal(sent.length, 1, 'the global fetch of when it was made')
+  assert.equal(xnonce.parseHeader(sent[0]).scheme, 'v2')
+})
+
 test('the JavaScript helpers refuse an unknown option key too: middleware, redisReplayStore, xnonceFetch', () => {
   const refused = (key) => ({
     name: 'TypeError',
