@@ -161,7 +161,11 @@ fn options(o: Option<&Bound<'_, PyAny>>) -> PyResult<RequestOptions> {
             convert::type_name(o)
         ))
     })?;
-    for (k, v) in d.iter() {
+    // A snapshot of the items, not `d.iter()`: reading an option may run the caller's code
+    // (an `__index__`, a mapping's `items()`, `json.dumps` calling a dict subclass's
+    // `items()`), and pyo3's dict iterator panics when that code resizes `options`.
+    for item in d.items().iter() {
+        let (k, v) = item.extract::<(Bound<'_, PyAny>, Bound<'_, PyAny>)>()?;
         let key = convert::try_str(&k)
             .ok_or_else(|| unknown_option(&k))?
             .to_owned();

@@ -319,3 +319,48 @@ except KeyboardInterrupt:
     assert what == "interrupted", out.stdout
     # Interrupted, not ended by the 60 s timeout.
     assert float(elapsed[0]) < 30, out.stdout
+
+
+# ---- options read from a snapshot: code run while reading one may change the dict ----
+
+
+def test_options_changed_while_they_are_read_are_read_as_given(echo: Echo) -> None:
+    """Reading an option can run the caller's code (an `__index__`, a mapping's `items()`,
+    `json.dumps` calling a dict subclass's `items()`); code that changes `options` meanwhile
+    must not crash the extension (a Rust panic: `PanicException`, which `except Exception`
+    does not catch): the options are read as they were when the call was made."""
+    options: Any = {}  # a dict, typed loosely: its values are what the test makes them
+
+    class Timestamp:
+        def __index__(self) -> int:
+            options["nonce"] = "00112233445566778899aabbccddeeff"
+            return 1_700_000_000_000
+
+    class Headers(dict[str, str]):
+        def items(self) -> Any:
+            options.clear()
+            return super().items()
+
+    class Body(dict[str, int]):
+        def items(self) -> Any:
+            options.pop("headers", None)
+            return super().items()
+
+    api = xnonce.Requester(echo.url, "svc", SECRET, timeout=10, correct_clock=False)
+    options.update(timestamp=Timestamp())
+    api.make_request("GET", {}, "/c/a", options=options)
+    options.clear()
+    options.update(headers=Headers({"X-Trace": "on"}), json=Body(a=1))
+    api.make_request("POST", {}, "/c/a", options=options)
+    first, second = echo.seen
+    assert xnonce.parse_header(first.headers["X-Nonce"]).timestamp == 1_700_000_000_000
+    assert second.headers["X-Trace"] == "on" and second.body == b'{"a":1}'
+
+    async def run() -> xnonce.Response:
+        options.clear()
+        options.update(timestamp=Timestamp())
+        aapi = xnonce.AsyncRequester(echo.url, "svc", SECRET, timeout=10, correct_clock=False)
+        return await aapi.make_request("GET", {}, "/c/a", options=options)
+
+    asyncio.run(run())
+    assert xnonce.parse_header(echo.seen[2].headers["X-Nonce"]).timestamp == 1_700_000_000_000
