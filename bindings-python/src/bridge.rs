@@ -177,7 +177,7 @@ where
         .call0()?;
     let future = event_loop.call_method0("create_future")?;
 
-    let runtime = pyo3_async_runtimes::tokio::get_runtime();
+    let runtime = crate::runtime::get();
     let cancelled = Arc::new(AtomicBool::new(false));
     // The request runs in its own task, so that a panic in it is reported (below) instead of
     // leaving the awaitable pending forever, and so that cancelling aborts just the request.

@@ -4,7 +4,8 @@
 //! [`errors`] (the exception hierarchy and the ONE error mapping), [`convert`] (Python values
 //! → core inputs), [`sign`] (sign, link, headers, ottokens), [`verify`] (`Verifier`), [`answer`]
 //! (the HTTP answer to a refusal), [`replay`] (a shared store's keys), [`requester`]
-//! (`Requester`, `AsyncRequester`), [`bridge`] (Rust futures as asyncio awaitables).
+//! (`Requester`, `AsyncRequester`), [`bridge`] (Rust futures as asyncio awaitables), [`runtime`]
+//! (the tokio runtime that drives them, one per process).
 
 #![warn(missing_docs)]
 // Not a Rust API (its users call it from Python): its docs describe its internals and may
@@ -24,6 +25,7 @@ pub mod convert;
 pub mod errors;
 pub mod replay;
 pub mod requester;
+pub mod runtime;
 pub mod sign;
 pub mod verify;
 

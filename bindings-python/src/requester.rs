@@ -2,6 +2,7 @@
 //! awaitables driven by a shared tokio runtime, see [`crate::bridge`]) over the Rust requester
 //! of `client-rs`.
 
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use pyo3::exceptions::{PyOverflowError, PyRecursionError, PyTypeError, PyValueError};
@@ -12,6 +13,7 @@ use xnonce::RequestOptions;
 use crate::bridge;
 use crate::convert::{self, field, named, IntSetting, SecretArg, Setting, Text};
 use crate::errors::{coded, IntoPyResult};
+use crate::runtime;
 use xnonce_core::input::Pairs;
 use xnonce_core::ErrorCode;
 
@@ -304,38 +306,127 @@ type MaxResponseBytes = IntSetting<u64, named::MaxResponseBytes>;
 const DEFAULT_MAX_RESPONSE_BYTES: MaxResponseBytes =
     IntSetting::lit(xnonce::DEFAULT_MAX_RESPONSE_BYTES);
 
-/// The builder both requesters start from: their constructor arguments, checked once (in
-/// this order: `ca_pem`, secret, scheme; `timeout`, `clock_offset_ms` and
-/// `max_response_bytes` were checked as they were read).
-#[allow(clippy::too_many_arguments)] // the Python constructor's arguments
-fn builder(
-    server: &str,
-    client: &str,
-    secret: &SecretArg<'_>,
-    scheme: &str,
-    timeout: Seconds,
+/// What both requesters are made with: their constructor arguments, checked once (in this
+/// order: `ca_pem`, secret, scheme; `timeout`, `clock_offset_ms` and `max_response_bytes` were
+/// checked as they were read), kept to build the requester again in a forked child process.
+struct Settings {
+    server: String,
+    client: String,
+    secret: xnonce_core::Secret,
+    scheme: xnonce_core::Scheme,
+    timeout: Duration,
     correct_clock: bool,
-    clock_offset_ms: OffsetMs,
-    ca_pem: Option<&Bound<'_, PyAny>>,
-    max_response_bytes: MaxResponseBytes,
-) -> PyResult<xnonce::RequesterBuilder> {
-    // PEM certificate authorities to trust besides the bundled roots.
-    let ca_pem = ca_pem
-        .filter(|pem| !pem.is_none())
-        .map(ca_pem_bytes)
-        .transpose()?;
-    let secret = secret.secret()?;
-    let scheme = convert::scheme(scheme)?;
-    let builder = xnonce::Requester::builder(server, client, secret)
-        .scheme(scheme)
-        .timeout(timeout.0)
-        .correct_clock(correct_clock)
-        .clock_offset_ms(clock_offset_ms.0)
-        .max_response_bytes(max_response_bytes.0);
-    Ok(match ca_pem {
-        Some(pem) => builder.root_certificates_pem(pem),
-        None => builder,
-    })
+    ca_pem: Option<Vec<u8>>,
+    max_response_bytes: u64,
+}
+
+impl Settings {
+    #[allow(clippy::too_many_arguments)] // the Python constructor's arguments
+    fn new(
+        server: &str,
+        client: &str,
+        secret: &SecretArg<'_>,
+        scheme: &str,
+        timeout: Seconds,
+        correct_clock: bool,
+        ca_pem: Option<&Bound<'_, PyAny>>,
+        max_response_bytes: MaxResponseBytes,
+    ) -> PyResult<Settings> {
+        // PEM certificate authorities to trust besides the bundled roots.
+        let ca_pem = ca_pem
+            .filter(|pem| !pem.is_none())
+            .map(ca_pem_bytes)
+            .transpose()?;
+        let secret = secret.secret()?;
+        let scheme = convert::scheme(scheme)?;
+        Ok(Settings {
+            server: server.to_owned(),
+            client: client.to_owned(),
+            secret,
+            scheme,
+            timeout: timeout.0,
+            correct_clock,
+            ca_pem,
+            max_response_bytes: max_response_bytes.0,
+        })
+    }
+
+    /// A requester of these settings starting from `clock_offset_ms`, with its HTTP client
+    /// made inside this process's runtime, which will drive it.
+    fn build(&self, clock_offset_ms: i64) -> PyResult<xnonce::Requester> {
+        let builder = xnonce::Requester::builder(&self.server, &self.client, self.secret.clone())
+            .scheme(self.scheme)
+            .timeout(self.timeout)
+            .correct_clock(self.correct_clock)
+            .clock_offset_ms(clock_offset_ms)
+            .max_response_bytes(self.max_response_bytes);
+        let builder = match &self.ca_pem {
+            Some(pem) => builder.root_certificates_pem(pem.clone()),
+            None => builder,
+        };
+        let _guard = runtime::get().enter();
+        builder.build().py_err()
+    }
+}
+
+/// The Rust requester behind a Python one, made again in a process forked since it was made:
+/// the child would otherwise share its parent's pooled connections (sockets both processes
+/// write to), driven by a runtime whose threads the child does not have.
+struct PerProcess {
+    settings: Settings,
+    /// The process the requester was made in, and the requester.
+    current: Mutex<(u32, xnonce::Requester)>,
+}
+
+impl PerProcess {
+    #[allow(clippy::too_many_arguments)] // the Python constructor's arguments
+    fn new(
+        server: &str,
+        client: &str,
+        secret: &SecretArg<'_>,
+        scheme: &str,
+        timeout: Seconds,
+        correct_clock: bool,
+        clock_offset_ms: OffsetMs,
+        ca_pem: Option<&Bound<'_, PyAny>>,
+        max_response_bytes: MaxResponseBytes,
+    ) -> PyResult<PerProcess> {
+        let settings = Settings::new(
+            server,
+            client,
+            secret,
+            scheme,
+            timeout,
+            correct_clock,
+            ca_pem,
+            max_response_bytes,
+        )?;
+        let requester = settings.build(clock_offset_ms.0)?;
+        Ok(PerProcess {
+            settings,
+            current: Mutex::new((std::process::id(), requester)),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, (u32, xnonce::Requester)> {
+        self.current.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// This process's requester: in a child forked since, a new one that starts from the
+    /// clock offset learned so far.
+    fn requester(&self) -> PyResult<xnonce::Requester> {
+        let mut current = self.lock();
+        if !runtime::same_process(current.0) {
+            let offset = current.1.clock_offset_ms();
+            *current = (std::process::id(), self.settings.build(offset)?);
+        }
+        Ok(current.1.clone())
+    }
+
+    /// The clock offset in use (ms).
+    fn clock_offset_ms(&self) -> i64 {
+        self.lock().1.clock_offset_ms()
+    }
 }
 
 /// Signs and sends requests, like em-secure-api's `ReSvcClient::Requester`. Blocking; the GIL
@@ -345,7 +436,7 @@ fn builder(
 /// pooled connections driven between calls.
 #[pyclass(frozen, module = "xnonce", name = "Requester")]
 pub struct PyRequester {
-    inner: xnonce::Requester,
+    inner: PerProcess,
 }
 
 /// How often a blocking `make_request` looks for a pending signal (Ctrl-C) while it waits.
@@ -370,7 +461,7 @@ impl PyRequester {
         ca_pem: Option<Bound<'_, PyAny>>,
         max_response_bytes: MaxResponseBytes,
     ) -> PyResult<Self> {
-        let builder = builder(
+        let inner = PerProcess::new(
             &server,
             &client,
             &secret,
@@ -381,9 +472,6 @@ impl PyRequester {
             ca_pem.as_ref(),
             max_response_bytes,
         )?;
-        // The HTTP client is made inside the runtime that will drive it.
-        let _guard = pyo3_async_runtimes::tokio::get_runtime().enter();
-        let inner = builder.build().py_err()?;
         Ok(PyRequester { inner })
     }
 
@@ -406,11 +494,11 @@ impl PyRequester {
     ) -> PyResult<PyResponse> {
         let params = convert::params(params)?;
         let options = self::options(options)?;
-        let requester = self.inner.clone();
+        let requester = self.inner.requester()?;
         let (method, path) = (method.to_owned(), path.to_owned());
         let controller = controller.map(|c| c.to_owned());
         let (done, outcome) = std::sync::mpsc::sync_channel(1);
-        let task = pyo3_async_runtimes::tokio::get_runtime().spawn(async move {
+        let task = runtime::get().spawn(async move {
             let answer = requester
                 .make_request(&method, params, &path, controller.as_deref(), options)
                 .await;
@@ -445,7 +533,7 @@ impl PyRequester {
 /// Cancelling the awaitable aborts the request.
 #[pyclass(frozen, module = "xnonce", name = "AsyncRequester")]
 pub struct PyAsyncRequester {
-    inner: xnonce::Requester,
+    inner: PerProcess,
 }
 
 /// The outcome of one async request, turned into Python objects on the event loop's thread.
@@ -477,7 +565,7 @@ impl PyAsyncRequester {
         ca_pem: Option<Bound<'_, PyAny>>,
         max_response_bytes: MaxResponseBytes,
     ) -> PyResult<Self> {
-        let builder = builder(
+        let inner = PerProcess::new(
             &server,
             &client,
             &secret,
@@ -488,9 +576,6 @@ impl PyAsyncRequester {
             ca_pem.as_ref(),
             max_response_bytes,
         )?;
-        // The HTTP client is made inside the runtime that will drive it.
-        let _guard = pyo3_async_runtimes::tokio::get_runtime().enter();
-        let inner = builder.build().py_err()?;
         Ok(PyAsyncRequester { inner })
     }
 
@@ -514,7 +599,7 @@ impl PyAsyncRequester {
     ) -> PyResult<Bound<'py, PyAny>> {
         let params = convert::params(params)?;
         let options = self::options(options)?;
-        let requester = self.inner.clone();
+        let requester = self.inner.requester()?;
         let (method, path) = (method.to_owned(), path.to_owned());
         let controller = controller.map(|c| c.to_owned());
         bridge::future_into_py(py, async move {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -364,3 +365,49 @@ def test_options_changed_while_they_are_read_are_read_as_given(echo: Echo) -> No
 
     asyncio.run(run())
     assert xnonce.parse_header(echo.seen[2].headers["X-Nonce"]).timestamp == 1_700_000_000_000
+
+
+# ---- a forked child process (gunicorn --preload, multiprocessing, Celery's prefork) ----
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
+def test_requesters_made_before_a_fork_work_in_the_child(echo: Echo) -> None:
+    """A child process inherits the requesters (and the runtime) but not the runtime's threads
+    nor a connection it could share with its parent: requests made in the child, on a
+    requester made before the fork or after it, sync or async, are answered (they hung for
+    ever, past any timeout), and the learned clock offset carries over."""
+    code = """
+import asyncio, os, signal, sys
+import xnonce
+url, secret = sys.argv[1], sys.argv[2]
+sync = xnonce.Requester(url, "svc", secret, timeout=5, clock_offset_ms=1234)
+aio = xnonce.AsyncRequester(url, "svc", secret, timeout=5)
+assert sync.make_request("GET", None, "/c/parent").code == 200   # a pooled connection
+async def once(api):
+    return await api.make_request("GET", None, "/c/child-async")
+assert asyncio.run(once(aio)).code == 200
+pid = os.fork()
+if pid == 0:
+    signal.alarm(30)  # the hang ends the child (killed by SIGALRM), not the test run
+    try:
+        assert sync.clock_offset_ms == 1234
+        assert sync.make_request("GET", None, "/c/child").code == 200
+        assert asyncio.run(once(aio)).code == 200
+        fresh = xnonce.Requester(url, "svc", secret, timeout=5)
+        assert fresh.make_request("GET", None, "/c/child-fresh").code == 200
+    except BaseException as e:
+        print("child:", type(e).__name__, e, flush=True)
+        os._exit(1)
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+print("status", status)
+assert sync.make_request("GET", None, "/c/parent-after").code == 200
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code, echo.url, SECRET], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, (out.stdout, out.stderr)
+    assert "status 0" in out.stdout, out.stdout
+    targets = [r.target for r in echo.seen]
+    assert {"/c/child", "/c/child-fresh"} <= set(targets), targets
+    assert targets.count("/c/child-async") == 2, targets
