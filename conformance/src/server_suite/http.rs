@@ -543,12 +543,7 @@ mod tests {
         parts: &'static [&'static [u8]],
         keep_open: bool,
     ) -> io::Result<Response> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let server = std::thread::spawn(move || {
-            let (mut conn, _) = listener.accept().unwrap();
-            let mut request = [0u8; 1024];
-            let _ = conn.read(&mut request);
+        let (addr, server) = serving(move |mut conn| {
             for p in parts {
                 conn.write_all(p).unwrap();
                 std::thread::sleep(Duration::from_millis(20));
@@ -557,12 +552,27 @@ mod tests {
                 // Until the client closes: a client that waited for our close would time out.
                 conn.set_read_timeout(Some(Duration::from_secs(30)))
                     .unwrap();
-                let _ = conn.read(&mut request);
+                let _ = conn.read(&mut [0u8; 1024]);
             }
         });
         let got = send_raw(&addr, request);
         server.join().unwrap();
         got
+    }
+
+    /// A server on 127.0.0.1 for one connection: it reads the request (its first 1 KiB),
+    /// then `answer` writes to the connection. Its address, and the thread to join.
+    fn serving(
+        answer: impl FnOnce(std::net::TcpStream) + Send + 'static,
+    ) -> (String, std::thread::JoinHandle<()>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let _ = conn.read(&mut [0u8; 1024]);
+            answer(conn)
+        });
+        (addr, server)
     }
 
     #[test]
@@ -609,12 +619,7 @@ mod tests {
     /// does not hold the client past its deadline.
     #[test]
     fn a_trickled_answer_ends_at_the_deadline() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let server = std::thread::spawn(move || {
-            let (mut conn, _) = listener.accept().unwrap();
-            let mut request = [0u8; 1024];
-            let _ = conn.read(&mut request);
+        let (addr, server) = serving(|mut conn| {
             // 4 s of an endless head, unless the client goes away first.
             for _ in 0..80 {
                 if conn.write_all(b"X").is_err() {
