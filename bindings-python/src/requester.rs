@@ -379,29 +379,9 @@ struct PerProcess {
 }
 
 impl PerProcess {
-    #[allow(clippy::too_many_arguments)] // the Python constructor's arguments
-    fn new(
-        server: &str,
-        client: &str,
-        secret: &SecretArg<'_>,
-        scheme: &str,
-        timeout: Seconds,
-        correct_clock: bool,
-        clock_offset_ms: OffsetMs,
-        ca_pem: Option<&Bound<'_, PyAny>>,
-        max_response_bytes: MaxResponseBytes,
-    ) -> PyResult<PerProcess> {
-        let settings = Settings::new(
-            server,
-            client,
-            secret,
-            scheme,
-            timeout,
-            correct_clock,
-            ca_pem,
-            max_response_bytes,
-        )?;
-        let requester = settings.build(clock_offset_ms.0)?;
+    /// The requester of `settings`, made in this process, starting from `clock_offset_ms`.
+    fn new(settings: Settings, clock_offset_ms: i64) -> PyResult<PerProcess> {
+        let requester = settings.build(clock_offset_ms)?;
         Ok(PerProcess {
             settings,
             current: Mutex::new((std::process::id(), requester)),
@@ -461,17 +441,17 @@ impl PyRequester {
         ca_pem: Option<Bound<'_, PyAny>>,
         max_response_bytes: MaxResponseBytes,
     ) -> PyResult<Self> {
-        let inner = PerProcess::new(
+        let settings = Settings::new(
             &server,
             &client,
             &secret,
             &scheme,
             timeout,
             correct_clock,
-            clock_offset_ms,
             ca_pem.as_ref(),
             max_response_bytes,
         )?;
+        let inner = PerProcess::new(settings, clock_offset_ms.0)?;
         Ok(PyRequester { inner })
     }
 
@@ -565,17 +545,17 @@ impl PyAsyncRequester {
         ca_pem: Option<Bound<'_, PyAny>>,
         max_response_bytes: MaxResponseBytes,
     ) -> PyResult<Self> {
-        let inner = PerProcess::new(
+        let settings = Settings::new(
             &server,
             &client,
             &secret,
             &scheme,
             timeout,
             correct_clock,
-            clock_offset_ms,
             ca_pem.as_ref(),
             max_response_bytes,
         )?;
+        let inner = PerProcess::new(settings, clock_offset_ms.0)?;
         Ok(PyAsyncRequester { inner })
     }
 
