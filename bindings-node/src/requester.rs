@@ -62,12 +62,13 @@ impl OptionKeys for RequesterOptions {
 /// The keys of `makeRequest`'s options (`RequestOptions` in native-header.d.ts).
 const REQUEST_OPTION_KEYS: &[&str] = &["timestamp", "nonce", "extraParams", "json", "headers"];
 
-/// `timeoutMs` as a duration: a positive number of ms up to `Number.MAX_SAFE_INTEGER`.
+/// `timeoutMs` as a duration: a positive number of ms up to `Number.MAX_SAFE_INTEGER` (one
+/// below a nanosecond is a nanosecond: positive, as the README says, never zero).
 fn timeout(env: &Env, ms: f64) -> Outcome<Duration> {
     (ms > 0.0 && ms <= MAX_SAFE_INTEGER)
         .then(|| Duration::try_from_secs_f64(ms / 1000.0).ok())
         .flatten()
-        .filter(|d| !d.is_zero())
+        .map(|d| d.max(Duration::from_nanos(1)))
         .ok_or_else(|| out_of_range(env, "timeoutMs", "a positive number of milliseconds", ms))
 }
 

@@ -273,10 +273,11 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Seconds {
                 )))
             }
         };
-        Duration::try_from_secs_f64(secs)
-            .ok()
-            .filter(|t| !t.is_zero())
-            .map(Seconds)
+        // Any positive number: one below a nanosecond is a nanosecond, never no timeout.
+        (secs > 0.0)
+            .then(|| Duration::try_from_secs_f64(secs).ok())
+            .flatten()
+            .map(|t| Seconds(t.max(Duration::from_nanos(1))))
             .ok_or_else(invalid)
     }
 }

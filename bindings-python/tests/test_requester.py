@@ -215,6 +215,9 @@ def test_settings_at_their_bounds_and_of_the_wrong_type(cls: Any) -> None:
         {"max_response_bytes": 0},
         {"timeout": 1},
         {"timeout": 0.5},
+        # Any positive number: one below a nanosecond is a nanosecond.
+        {"timeout": 1e-12},
+        {"timeout": 5e-324},
     ):
         if cls is xnonce.AsyncRequester:
             cls("http://127.0.0.1:9", "svc", SECRET, **kw)
