@@ -362,4 +362,145 @@ mod tests {
         });
         assert_eq!(accepted, 1);
     }
+
+    /// Many threads insert the same keys while the table grows under them (every thread
+    /// walks the keys in its own order, so each key is raced by all of them) and an evictor
+    /// sweeps in parts: each key is accepted exactly once.
+    #[test]
+    fn racing_threads_accept_each_key_once_through_growth_and_sweeps() {
+        const THREADS: usize = 8;
+        const KEYS: u64 = 40_000;
+        let s = std::sync::Arc::new(MemoryReplayStore::new());
+        let keys: Vec<ReplayKey> = (0..KEYS)
+            .map(|i| ReplayKey::new(format!("v2:c:{i}")))
+            .collect();
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let accepted: Vec<u32> = std::thread::scope(|scope| {
+            // Sweeps at a time when nothing has expired: they drop nothing, but shrink and
+            // move entries between inserts.
+            scope.spawn(|| {
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    s.evict_expired(5_000);
+                }
+            });
+            let hs: Vec<_> = (0..THREADS)
+                .map(|t| {
+                    let (s, keys) = (&s, &keys);
+                    scope.spawn(move || {
+                        let mut won = vec![0u32; KEYS as usize];
+                        for n in 0..KEYS {
+                            // A different order per thread (an odd stride visits every key).
+                            let i = ((n * (2 * t as u64 + 1)) + t as u64 * 977) % KEYS;
+                            if s.insert_if_absent(&keys[i as usize], 10_000, 1_000)
+                                .unwrap()
+                            {
+                                won[i as usize] += 1;
+                            }
+                        }
+                        won
+                    })
+                })
+                .collect();
+            let per_thread: Vec<Vec<u32>> = hs.into_iter().map(|h| h.join().unwrap()).collect();
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
+            (0..KEYS as usize)
+                .map(|i| per_thread.iter().map(|w| w[i]).sum())
+                .collect()
+        });
+        for (i, n) in accepted.iter().enumerate() {
+            assert_eq!(*n, 1, "key {i} accepted {n} times");
+        }
+        assert_eq!(s.len(), KEYS as usize);
+    }
+
+    /// At the end of a key's life: callers whose clocks read up to its expiry race to insert
+    /// a copy while others, whose clocks read up to DROP_GRACE_MS later, flood the table with
+    /// new keys (forcing in-place drops and growth) and sweep it. No copy is accepted.
+    #[test]
+    fn copies_at_the_expiry_boundary_are_refused_while_later_callers_make_room() {
+        const EXPIRY: u64 = 100_000;
+        for round in 0..20u64 {
+            let s = std::sync::Arc::new(MemoryReplayStore::new());
+            let victims: Vec<ReplayKey> = (0..200)
+                .map(|i| ReplayKey::new(format!("v2:victim:{round}:{i}")))
+                .collect();
+            for k in &victims {
+                assert_eq!(s.insert_if_absent(k, EXPIRY, EXPIRY - 30_000), Ok(true));
+            }
+            // Plenty of short-lived filler that has expired for longer than the grace, so
+            // that room is made by dropping and reusing slots.
+            for i in 0..700 {
+                let k = ReplayKey::new(format!("filler:{round}:{i}"));
+                assert_eq!(s.insert_if_absent(&k, 10, 0), Ok(true));
+            }
+            let replays: usize = std::thread::scope(|scope| {
+                let mut hs = Vec::new();
+                for t in 0..4u64 {
+                    let (s, victims) = (&s, &victims);
+                    // Clocks read 0–3 ms before the expiry, or at it.
+                    hs.push(scope.spawn(move || {
+                        let mut n = 0;
+                        for _ in 0..20 {
+                            for k in victims {
+                                if s.insert_if_absent(k, EXPIRY + 30_000, EXPIRY - t).unwrap() {
+                                    n += 1;
+                                }
+                            }
+                        }
+                        n
+                    }));
+                }
+                for t in 0..3u64 {
+                    let s = &s;
+                    // Clocks read as late as a key may still be needed: up to the grace.
+                    let now = EXPIRY + DROP_GRACE_MS - t;
+                    hs.push(scope.spawn(move || {
+                        for i in 0..20_000 {
+                            let k = ReplayKey::new(format!("late:{round}:{t}:{i}"));
+                            assert_eq!(s.insert_if_absent(&k, now + 5, now), Ok(true));
+                            if i % 2_000 == 0 {
+                                s.evict_expired(now);
+                            }
+                        }
+                        0
+                    }));
+                }
+                hs.into_iter().map(|h| h.join().unwrap()).sum()
+            });
+            assert_eq!(replays, 0, "round {round}: a copy was accepted");
+            // Past the grace the keys may go, and a copy is new again (it would be refused
+            // `expired` before reaching the store).
+            s.evict_expired(EXPIRY + 1 + DROP_GRACE_MS);
+            for k in &victims {
+                assert_eq!(s.insert_if_absent(k, EXPIRY + 40_000, EXPIRY + 1), Ok(true));
+            }
+        }
+    }
+
+    /// One key raced by many threads per round, round after round, at the boundary itself:
+    /// each round's copies (clocks at its expiry) refused, the next round's (clock a
+    /// millisecond later) accepted exactly once.
+    #[test]
+    fn each_life_of_a_key_is_accepted_once() {
+        let s = std::sync::Arc::new(MemoryReplayStore::new());
+        let key = ReplayKey::new("v2:c:same");
+        for round in 0..500u64 {
+            let now = round * 10;
+            let accepted: usize = std::thread::scope(|scope| {
+                let hs: Vec<_> = (0..6)
+                    .map(|_| {
+                        let (s, key) = (&s, &key);
+                        scope.spawn(move || {
+                            (0..20)
+                                .filter(|_| s.insert_if_absent(key, now + 9, now).unwrap())
+                                .count()
+                        })
+                    })
+                    .collect();
+                hs.into_iter().map(|h| h.join().unwrap()).sum()
+            });
+            assert_eq!(accepted, 1, "round {round}");
+            assert_eq!(s.insert_if_absent(&key, now + 9, now + 9), Ok(false));
+        }
+    }
 }
