@@ -185,8 +185,13 @@ impl Upstream {
             false => Some(h.to_string()),
         })
         .and_then(|h| HeaderValue::from_str(&h).ok());
-        let target = sent.path_and_query().map_or("/", |p| p.as_str());
-        let uri = format!("{}{}{}", self.origin, self.prefix, target);
+        // The path verified: an absolute-form target's empty path is `/` (PROTOCOL §11), so
+        // `GET http://host?q` reaches the API as `<prefix>/?q`, like `GET /?q`, not as
+        // `<prefix>?q`.
+        let uri = match sent.query() {
+            Some(query) => format!("{}{}{}?{query}", self.origin, self.prefix, sent.path()),
+            None => format!("{}{}{}", self.origin, self.prefix, sent.path()),
+        };
         let Ok(uri) = uri.parse::<Uri>() else {
             return failure(
                 StatusCode::BAD_GATEWAY,

@@ -711,3 +711,30 @@ fn an_upstream_url_that_cannot_be_served_is_refused_at_start() {
         assert!(!exited.stderr.contains("token"), "{}", exited.stderr);
     }
 }
+
+/// An absolute-form target with an empty path (`GET http://host?day=mon`) is verified as the
+/// path `/` (PROTOCOL §11, "an empty path read as `/`"), so it reaches the API as `/`, under
+/// the URL's prefix as `/v1/?day=mon`, exactly like its origin-form twin — not as
+/// `/v1?day=mon`, another resource to an API that routes `/v1` apart from `/v1/`.
+#[test]
+fn an_absolute_form_target_without_a_path_reaches_the_api_as_the_path_verified() {
+    let (_dirs, secret, seen, _api, gw) = gateway_before_api("upstream-empty-path");
+    let a = gw.base.authority.clone();
+    for (absolute, target) in [(false, "/?day=mon"), (true, "?day=mon"), (true, "")] {
+        let params: &[(&str, &str)] = match target.contains("day") {
+            true => &[("day", "mon")],
+            false => &[],
+        };
+        let mut req = signed(Scheme::V2, "GET", "/", params, None, &secret, &a);
+        req.target = target.to_string();
+        req.absolute = absolute;
+        let r = http::send(&gw.base, &req).unwrap();
+        assert_eq!(r.status, 201, "{target}: {}", r.text());
+        let last = seen.lock().unwrap().last().cloned().unwrap();
+        let expected = match target.contains("day") {
+            true => "/v1/?day=mon",
+            false => "/v1/",
+        };
+        assert_eq!(last.target, expected, "absolute {absolute}: {target:?}");
+    }
+}
