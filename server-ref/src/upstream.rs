@@ -133,13 +133,14 @@ impl Upstream {
     pub async fn forward(&self, req: Request<Body>) -> Response<Body> {
         let (mut parts, body) = req.into_parts();
         // Refused in the style of the verified request (a v2 client gets a problem document).
-        let refused = |code, message| {
+        let refused_with = |status, code, message| {
             let verified = parts.extensions.get::<Verified>();
             let scheme = verified.map_or(Scheme::V1, |v| v.scheme);
-            let r = Refusal::with_status(code, 400, message);
+            let r = Refusal::with_status(code, status, message);
             crate::layer::log_refusal(&parts, verified.map(|v| v.client.as_str()), scheme, &r);
             crate::respond::refusal(scheme, &r)
         };
+        let refused = |code, message| refused_with(400, code, message);
         if parts
             .method
             .as_str()
@@ -193,9 +194,13 @@ impl Upstream {
             None => format!("{}{}{}", self.origin, self.prefix, sent.path()),
         };
         let Ok(uri) = uri.parse::<Uri>() else {
-            return failure(
-                StatusCode::BAD_GATEWAY,
-                "the request target cannot be forwarded",
+            // The HTTP parser took the target, so it is a URI's; only the origin and prefix
+            // in front can have made it longer than a URI may be (65,534 bytes). The client's
+            // input, not an upstream failure: not a 5xx.
+            return refused_with(
+                414,
+                ErrorCode::InvalidPath,
+                "the request target is too long to forward",
             );
         };
         let verified = parts.extensions.remove::<Verified>();

@@ -738,3 +738,33 @@ fn an_absolute_form_target_without_a_path_reaches_the_api_as_the_path_verified()
         assert_eq!(last.target, expected, "absolute {absolute}: {target:?}");
     }
 }
+
+/// A verified request whose target the HTTP parser took but which, put under the URL's
+/// prefix, is longer than a URI may be, is not answered as an upstream failure (a 5xx for
+/// the client's own input): it is refused `414` in the request's style.
+#[test]
+fn a_target_too_long_to_forward_is_a_414_not_a_bad_gateway() {
+    let (_dirs, secret, seen, _api, gw) = gateway_before_api("upstream-long-target");
+    let a = gw.base.authority.clone();
+    // http's URI limit is 65,534 bytes: "/long?v=" and the value just within it.
+    let value = "x".repeat(65_534 - "/long?v=".len());
+    let mut req = signed(
+        Scheme::V2,
+        "GET",
+        "/long",
+        &[("v", &value)],
+        None,
+        &secret,
+        &a,
+    );
+    req.target = format!("/long?v={value}");
+    let before = seen.lock().unwrap().len();
+    let r = http::send(&gw.base, &req).unwrap();
+    assert_eq!(r.status, 414, "{}", r.text());
+    assert!(
+        r.text().contains(r#""code":"invalid_path""#),
+        "{}",
+        r.text()
+    );
+    assert_eq!(seen.lock().unwrap().len(), before, "not forwarded");
+}
