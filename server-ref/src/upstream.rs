@@ -20,7 +20,8 @@
 //! `GET` (browsers put the token in the URL: an `ottoken` link), is forwarded with its
 //! upgrade; once the upstream answers `101`, the gateway carries bytes both ways until either
 //! side closes or the server shuts down, which each side hears as a Close frame "going away"
-//! ([`crate::websocket`]). No
+//! ([`crate::websocket`]); the handshake's credential is checked once, so a tunnel outlives
+//! the request's window and its client's deletion (the API ends long-lived sockets). No
 //! other upgrade is forwarded: a protocol such as `h2c` would carry further requests through
 //! the tunnel that the gateway never verifies.
 //!

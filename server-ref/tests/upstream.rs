@@ -768,3 +768,43 @@ fn a_target_too_long_to_forward_is_a_414_not_a_bad_gateway() {
     );
     assert_eq!(seen.lock().unwrap().len(), before, "not forwarded");
 }
+
+/// A tunnel is bound to the handshake that opened it, not to the credential's life: it
+/// stays open past the request's window and after the client is deleted (what the README's
+/// WebSocket section says, so that an API relying on the gateway alone knows to end
+/// long-lived sockets itself), while a new handshake of the deleted client is refused.
+#[test]
+fn a_tunnel_outlives_its_credentials_window_and_its_client() {
+    let d = Dirs::new("upstream-ws-lifetime");
+    let secret = add_client(&d, "shop");
+    let api = api(Arc::new(Mutex::new(Vec::new())));
+    let toml = format!(
+        "[upstream]\nurl = \"{}\"\n[windows]\n__default = 1000\n",
+        api.url
+    );
+    let gw = serve_with(&d, &toml).unwrap_or_else(|e| panic!("{e:?}"));
+    let a = gw.base.authority.clone();
+    let x_nonce = || {
+        let input = SignInput::new(Scheme::V2, "GET", "/chat", "shop").host(&a);
+        sign(&input, &secret).unwrap().x_nonce
+    };
+    let ws = "GET /chat HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n";
+    let (mut conn, head) = handshake(&gw.base, ws, Some(&x_nonce()));
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    let out = command(&["client", "delete", "shop", "--confirm", "--data"])
+        .arg(&d.data)
+        .arg("--key-file")
+        .arg(&d.key)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    // Past the 1 s window (and its replay key's life), the client deleted: still open.
+    std::thread::sleep(Duration::from_millis(1_500));
+    conn.write_all(b"still here").unwrap();
+    let mut back = [0u8; 10];
+    conn.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"still here");
+    // A new handshake of the deleted client is refused.
+    let (_, head) = handshake(&gw.base, ws, Some(&x_nonce()));
+    assert!(head.starts_with("http/1.1 401"), "{head}");
+}
