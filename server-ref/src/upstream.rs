@@ -218,6 +218,7 @@ impl Upstream {
         // The gateway has answered any `100-continue` and holds the whole body.
         headers.remove(header::EXPECT);
         keep_first(&mut headers, header::CONTENT_TYPE);
+        form_as_utf8(&mut headers);
         if websocket.is_some() {
             switch_to_websocket(&mut headers);
         }
@@ -523,6 +524,23 @@ fn may_leave_prefix(path: &str) -> bool {
         .any(|segment| segment == b"." || segment == b"..")
 }
 
+/// A form's `Content-Type` as the API gets it: the layer read the form's fields as UTF-8
+/// whatever `charset` it named (PROTOCOL §6.5), and nothing signs that parameter, so an API
+/// that honours it (Servlet's and ASP.NET's form readers do) would decode a signed non-ASCII
+/// value otherwise, to a charset anyone in the middle chose (§14.3).
+const FORM_UTF8: &str = "application/x-www-form-urlencoded; charset=utf-8";
+
+/// Replaces a form's `Content-Type` (the one line left) with [`FORM_UTF8`].
+fn form_as_utf8(headers: &mut HeaderMap) {
+    let is_form = headers.get(header::CONTENT_TYPE).is_some_and(|v| {
+        // Read as the layer read it (lossily: bytes outside ASCII do not make it no form).
+        xnonce_core::verify::is_form_content_type(Some(&String::from_utf8_lossy(v.as_bytes())))
+    });
+    if is_form {
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(FORM_UTF8));
+    }
+}
+
 /// Keeps only the first line of a field that has one value (RFC 9110 §5.3): what the layer
 /// read (its `Content-Type` decided whether the body was a form), not another line the
 /// upstream might read instead.
@@ -655,6 +673,33 @@ mod tests {
         ] {
             assert!(!may_leave_prefix(path), "{path}");
         }
+    }
+
+    #[test]
+    fn a_form_reaches_the_upstream_as_utf8_whatever_charset_it_named() {
+        for sent in [
+            "application/x-www-form-urlencoded",
+            "Application/X-WWW-Form-Urlencoded; charset=iso-8859-1",
+            "application/x-www-form-urlencoded;charset=IBM037",
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(sent));
+            form_as_utf8(&mut h);
+            assert_eq!(h[header::CONTENT_TYPE], FORM_UTF8, "{sent}");
+        }
+        // Not a form: its media type and parameters are the API's business, left as sent.
+        for sent in [
+            "application/json; charset=utf-16",
+            "multipart/form-data; boundary=x",
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(sent));
+            form_as_utf8(&mut h);
+            assert_eq!(h[header::CONTENT_TYPE], sent);
+        }
+        let mut none = HeaderMap::new();
+        form_as_utf8(&mut none);
+        assert!(none.is_empty());
     }
 
     #[test]

@@ -808,3 +808,31 @@ fn a_tunnel_outlives_its_credentials_window_and_its_client() {
     let (_, head) = handshake(&gw.base, ws, Some(&x_nonce()));
     assert!(head.starts_with("http/1.1 401"), "{head}");
 }
+
+/// A form's `charset` is not signed (PROTOCOL §14.3) and the layer reads the form as UTF-8
+/// whatever it says: the API gets the form as `charset=utf-8`, so an API that honours the
+/// parameter decodes the fields as they were verified, not as someone in the middle chose.
+#[test]
+fn a_form_reaches_the_api_as_the_utf8_it_was_verified_as() {
+    let (_dirs, secret, seen, _api, gw) = gateway_before_api("upstream-form-charset");
+    let a = gw.base.authority.clone();
+    let input = SignInput::new(Scheme::V2, "POST", "/orders", "shop")
+        .host(&a)
+        .param("name", "é");
+    let x_nonce = sign(&input, &secret).unwrap().x_nonce;
+    let req = http::Request::new("POST", "/orders")
+        .header("X-Nonce", x_nonce)
+        .header(
+            "Content-Type",
+            "application/x-www-form-urlencoded; charset=iso-8859-1",
+        )
+        .body(&b"name=%C3%A9"[..]);
+    let r = http::send(&gw.base, &req).unwrap();
+    assert_eq!(r.status, 201, "{}", r.text());
+    let last = seen.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(
+        last.headers["content-type"],
+        "application/x-www-form-urlencoded; charset=utf-8"
+    );
+    assert_eq!(&last.body[..], b"name=%C3%A9");
+}
