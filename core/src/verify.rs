@@ -184,6 +184,27 @@ pub fn is_form_content_type(content_type: Option<&str>) -> bool {
         })
 }
 
+/// The `Content-Type` a form reaches the application with once verified: UTF-8, the
+/// charset its fields were verified in (PROTOCOL §6.5). Nothing signs the `charset` a client
+/// names (§14.3), and an application that honours it (Servlet's, ASP.NET's and Django's form
+/// readers do) would decode a signed non-ASCII value otherwise.
+pub const FORM_UTF8: &str = "application/x-www-form-urlencoded; charset=utf-8";
+
+/// What an application behind a verifier should get as the `Content-Type` of an accepted
+/// request: [`FORM_UTF8`] for a form ([`is_form_content_type`]), whatever charset it named;
+/// `None` (keep what was sent) for anything else.
+///
+/// ```
+/// use xnonce_core::verify::{content_type_for_app, FORM_UTF8};
+/// let latin1 = Some("application/x-www-form-urlencoded; charset=iso-8859-1");
+/// assert_eq!(content_type_for_app(latin1), Some(FORM_UTF8));
+/// assert_eq!(content_type_for_app(Some("application/json; charset=utf-16")), None);
+/// assert_eq!(content_type_for_app(None), None);
+/// ```
+pub fn content_type_for_app(content_type: Option<&str>) -> Option<&'static str> {
+    is_form_content_type(content_type).then_some(FORM_UTF8)
+}
+
 /// Where a verifier finds a client's live secrets (several during rotation; none = unknown).
 ///
 /// Implement [`SecretSource::secrets`]; a source that holds its secrets in memory can also

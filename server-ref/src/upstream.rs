@@ -524,20 +524,16 @@ fn may_leave_prefix(path: &str) -> bool {
         .any(|segment| segment == b"." || segment == b"..")
 }
 
-/// A form's `Content-Type` as the API gets it: the layer read the form's fields as UTF-8
-/// whatever `charset` it named (PROTOCOL §6.5), and nothing signs that parameter, so an API
-/// that honours it (Servlet's and ASP.NET's form readers do) would decode a signed non-ASCII
-/// value otherwise, to a charset anyone in the middle chose (§14.3).
-const FORM_UTF8: &str = "application/x-www-form-urlencoded; charset=utf-8";
-
-/// Replaces a form's `Content-Type` (the one line left) with [`FORM_UTF8`].
+/// Replaces a form's `Content-Type` (the one line left) with core's
+/// [`FORM_UTF8`](xnonce_core::verify::FORM_UTF8): the layer read its fields as UTF-8 whatever
+/// `charset` it named, which nothing signs (PROTOCOL §14.3).
 fn form_as_utf8(headers: &mut HeaderMap) {
-    let is_form = headers.get(header::CONTENT_TYPE).is_some_and(|v| {
-        // Read as the layer read it (lossily: bytes outside ASCII do not make it no form).
-        xnonce_core::verify::is_form_content_type(Some(&String::from_utf8_lossy(v.as_bytes())))
+    // Read as the layer read it (lossily: bytes outside ASCII do not make it no form).
+    let for_app = headers.get(header::CONTENT_TYPE).and_then(|v| {
+        xnonce_core::verify::content_type_for_app(Some(&String::from_utf8_lossy(v.as_bytes())))
     });
-    if is_form {
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(FORM_UTF8));
+    if let Some(form) = for_app {
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(form));
     }
 }
 
@@ -685,7 +681,11 @@ mod tests {
             let mut h = HeaderMap::new();
             h.insert(header::CONTENT_TYPE, HeaderValue::from_static(sent));
             form_as_utf8(&mut h);
-            assert_eq!(h[header::CONTENT_TYPE], FORM_UTF8, "{sent}");
+            assert_eq!(
+                h[header::CONTENT_TYPE],
+                xnonce_core::verify::FORM_UTF8,
+                "{sent}"
+            );
         }
         // Not a form: its media type and parameters are the API's business, left as sent.
         for sent in [
