@@ -230,6 +230,10 @@ function middleware(verifier, options) {
     // No signature covers these: a method-override mounted after the middleware must not
     // find them (a signed POST run as DELETE). A `_method` param it reads instead is signed.
     for (const field of METHOD_OVERRIDE_FIELDS) delete req.headers[field]
+    // A form as the UTF-8 its fields were verified in: nothing signs the charset it named,
+    // and a body parser that honours it would decode a signed value otherwise.
+    const form = native.contentTypeForApp(req.headers['content-type'] ?? null)
+    if (form !== null) req.headers['content-type'] = form
     const records = earlier?.records ?? []
     const mine =
       once && !recordedBefore

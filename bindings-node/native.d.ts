@@ -142,6 +142,14 @@ export declare function bodyTooLargeAnswer(limit: number, request?: RefusedReque
  */
 export declare function checkSigner(scheme: 'v1' | 'v2', client: string, secret: string): void
 
+/**
+ * The `Content-Type` the app gets for an accepted request (core's
+ * `verify::content_type_for_app`): a form's as `application/x-www-form-urlencoded;
+ * charset=utf-8`, the charset its fields were verified in (nothing signs the one the client
+ * named); `null` (keep it) for anything else.
+ */
+export declare function contentTypeForApp(contentType?: string | undefined | null): string | null
+
 /** One shared error code, as listed by `errorCodes()`. */
 export interface ErrorCodeInfo {
   /** The snake_case code (`invalid_secret`, `replayed`, ...). */

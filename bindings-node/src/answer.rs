@@ -121,6 +121,15 @@ pub fn method_override_fields() -> Vec<&'static str> {
     xnonce_core::answer::METHOD_OVERRIDE_FIELDS.to_vec()
 }
 
+/// The `Content-Type` the app gets for an accepted request (core's
+/// `verify::content_type_for_app`): a form's as `application/x-www-form-urlencoded;
+/// charset=utf-8`, the charset its fields were verified in (nothing signs the one the client
+/// named); `null` (keep it) for anything else.
+#[napi(js_name = "contentTypeForApp")]
+pub fn content_type_for_app(content_type: Option<String>) -> Option<String> {
+    xnonce_core::verify::content_type_for_app(content_type.as_deref()).map(str::to_owned)
+}
+
 /// The 400 answer (`invalid_host`) to an HTTP/2 request whose `Host` field names another
 /// host than its `:authority` (RFC 9113 §8.3.1), in the style of the request's credential,
 /// or `null` when the two name the same host: core's `host_conflict` and

@@ -457,6 +457,43 @@ test('an accepted request reaches the app without the method-override fields no 
   }
 })
 
+test('an accepted form reaches the app as charset=utf-8, whatever charset it named', async () => {
+  // Nothing signs a form's charset and its fields were verified as UTF-8: a body parser that
+  // honours the parameter would decode a signed value otherwise. A body that is no form
+  // keeps its own Content-Type.
+  const seen = []
+  const open = await listen(
+    x.middleware(new x.Verifier({ [CLIENT]: reference.secret }), {
+      then: (req, res) => {
+        seen.push(req.headers['content-type'])
+        res.end('ok')
+      },
+    }),
+  )
+  try {
+    for (const type of [
+      'application/x-www-form-urlencoded; charset=iso-8859-1',
+      'application/json; charset=utf-16',
+    ]) {
+      const body = type.startsWith('application/json') ? '{}' : 'name=%C3%A9'
+      const header = x.signRequest('v2', 'POST', '/c/a', CLIENT, reference.secret, {
+        host: open.host,
+        contentType: type,
+        body,
+      })
+      const headers = { 'x-nonce': header, 'content-type': type }
+      const ok = await exchange(open.url, { method: 'POST', target: '/c/a', headers, body })
+      assert.equal(ok.status, 200, ok.body)
+    }
+    assert.deepEqual(seen, [
+      'application/x-www-form-urlencoded; charset=utf-8',
+      'application/json; charset=utf-16',
+    ])
+  } finally {
+    await open.close()
+  }
+})
+
 test('two Content-Type lines are refused, whichever is a form', async () => {
   const reached = []
   const open = await listen(

@@ -542,3 +542,12 @@ impl PyVerifier {
         )
     }
 }
+
+/// The `Content-Type` an app behind a middleware should see for an accepted request: a form's
+/// as `application/x-www-form-urlencoded; charset=utf-8` (the charset its fields were verified
+/// in; nothing signs the one the client named), `None` (keep it) for anything else.
+#[pyfunction]
+#[pyo3(signature = (content_type))]
+pub fn content_type_for_app(content_type: Option<&str>) -> Option<&'static str> {
+    xnonce_core::verify::content_type_for_app(content_type)
+}

@@ -749,6 +749,62 @@ def test_an_accepted_request_reaches_the_app_without_method_override_fields() ->
     assert (sent[0]["status"], reached) == (200, [[]])
 
 
+def test_an_accepted_form_reaches_the_app_as_utf8_whatever_charset_it_named() -> None:
+    """Nothing signs a form's charset and its fields were verified as UTF-8: an app that
+    honours the parameter (Django does) would decode a signed value otherwise. The app gets
+    ``charset=utf-8`` (WSGI environ, ASGI scope headers); a body that is no form keeps its
+    own."""
+    latin1 = "application/x-www-form-urlencoded; charset=iso-8859-1"
+    seen: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        seen.append(environ["CONTENT_TYPE"])
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    middleware = WsgiMiddleware(app, xnonce.Verifier({"billing": SECRET}))
+    statuses: list[str] = []
+    b"".join(middleware(signed_environ(CONTENT_TYPE=latin1), lambda s, h: statuses.append(s)))
+    assert (statuses, seen) == (["200 OK"], ["application/x-www-form-urlencoded; charset=utf-8"])
+
+    body = b"a=1"
+    header = xnonce.sign_request(
+        "v2", "POST", "api.test", "/up", "billing", SECRET, content_type=latin1, body=body
+    )
+    reached: list[list[tuple[bytes, bytes]]] = []
+
+    async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
+        reached.append([(k, v) for k, v in scope["headers"] if k == b"content-type"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/up",
+        "raw_path": b"/up",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"api.test"),
+            (b"x-nonce", header.encode()),
+            (b"content-type", latin1.encode()),
+        ],
+    }
+    middleware_asgi = AsgiMiddleware(asgi_app, xnonce.Verifier({"billing": SECRET}))
+    asyncio.run(middleware_asgi(scope, receive, send))
+    assert sent[0]["status"] == 200, sent
+    assert reached == [[(b"content-type", b"application/x-www-form-urlencoded; charset=utf-8")]]
+    assert xnonce.content_type_for_app("application/json; charset=utf-16") is None
+
+
 async def refusing_asgi_app(scope: Any, receive: Any, send: Any) -> None:
     raise AssertionError("the app ran")
 

@@ -32,6 +32,7 @@ __all__ = [
     "XNonceError",
     "__version__",
     "_check_signer",
+    "content_type_for_app",
     "error_from_code",
     "link",
     "link_detailed",
@@ -305,6 +306,11 @@ def ottoken_encode(header: str) -> str: ...
 def ottoken_decode(token: str) -> str: ...
 def ottoken_query_value(token: str) -> str: ...
 def error_from_code(code: str, message: str = "") -> XNonceError: ...
+
+# The Content-Type an app should see for an accepted request: a form's as
+# "application/x-www-form-urlencoded; charset=utf-8" (the charset its fields were verified in:
+# nothing signs the one the client named), None (keep it) for anything else.
+def content_type_for_app(content_type: str | None) -> str | None: ...
 
 @final
 class Response:

@@ -41,7 +41,13 @@ from xnonce._server import (
     records_in,
     refused_head,
 )
-from xnonce._xnonce import METHOD_OVERRIDE_FIELDS, Answer, Verified, Verifier
+from xnonce._xnonce import (
+    METHOD_OVERRIDE_FIELDS,
+    Answer,
+    Verified,
+    Verifier,
+    content_type_for_app,
+)
 from xnonce.types import AsyncReplayStore, ReplayStore
 
 __all__ = ["RECORDS_KEY", "SCOPE_KEY", "STORE_TIMEOUT", "XNonceMiddleware", "request_target"]
@@ -108,10 +114,23 @@ _METHOD_OVERRIDES = frozenset(field.encode() for field in METHOD_OVERRIDE_FIELDS
 def _admit(scope: Scope, verified: Verified) -> None:
     """Hands the verified request to the app: ``scope[SCOPE_KEY]`` and, for Starlette and
     FastAPI, ``request.state.xnonce``; without the method-override fields, which no signature
-    covers (a method-override middleware inside would run a signed POST as a DELETE)."""
+    covers (a method-override middleware inside would run a signed POST as a DELETE), and
+    with a form's ``Content-Type`` as the UTF-8 it was verified in."""
     headers = scope.get("headers", ())
     if any(k.lower() in _METHOD_OVERRIDES for k, _ in headers):
-        scope["headers"] = [(k, v) for k, v in headers if k.lower() not in _METHOD_OVERRIDES]
+        headers = [(k, v) for k, v in headers if k.lower() not in _METHOD_OVERRIDES]
+        scope["headers"] = headers
+    # A form as the UTF-8 it was verified in: nothing signs the charset it named, and an app
+    # that honours it would decode a signed value otherwise (one Content-Type line at most:
+    # two are refused before).
+    for i, (k, v) in enumerate(headers):
+        if k.lower() == b"content-type":
+            form = content_type_for_app(bytes(v).decode("latin-1"))
+            if form is not None:
+                headers = list(headers)
+                headers[i] = (k, form.encode())
+                scope["headers"] = headers
+            break
     scope[SCOPE_KEY] = verified
     scope.setdefault("state", {})["xnonce"] = verified
 

@@ -36,7 +36,7 @@ from xnonce._server import (
     join_target,
     refused_head,
 )
-from xnonce._xnonce import METHOD_OVERRIDE_FIELDS, Answer
+from xnonce._xnonce import METHOD_OVERRIDE_FIELDS, Answer, content_type_for_app
 
 __all__ = ["ENVIRON_KEY", "RECORDS_KEY", "XNonceMiddleware", "request_target"]
 
@@ -184,6 +184,11 @@ class XNonceMiddleware(VerifyingMiddleware[WSGIApp]):
         environ[ENVIRON_KEY] = outcome
         for key in _METHOD_OVERRIDE_KEYS:
             environ.pop(key, None)
+        # A form as the UTF-8 it was verified in: nothing signs the charset it named, and an
+        # app that honours it (Django does) would decode a signed value otherwise.
+        form = content_type_for_app(environ.get("CONTENT_TYPE") or None)
+        if form is not None:
+            environ["CONTENT_TYPE"] = form
         environ["wsgi.input"] = io.BytesIO(body)
         # The length of what was verified: an app that reads CONTENT_LENGTH bytes (Django
         # does, and reads nothing without it) gets a chunked body too.
