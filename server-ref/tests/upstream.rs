@@ -140,15 +140,21 @@ async fn bye(upgrade: OnUpgrade) {
     }
 }
 
-fn add_client(d: &Dirs, name: &str) -> Secret {
-    let out = command(&["client", "add", name, "--data"])
+/// `client ARGS --data D --key-file K`, which must succeed; its stdout.
+fn client(d: &Dirs, args: &[&str]) -> String {
+    let out = command(&[&["client"], args].concat())
+        .arg("--data")
         .arg(&d.data)
         .arg("--key-file")
         .arg(&d.key)
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
-    Secret::new(String::from_utf8(out.stdout).unwrap().trim()).unwrap()
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn add_client(d: &Dirs, name: &str) -> Secret {
+    Secret::new(client(d, &["add", name]).trim()).unwrap()
 }
 
 /// `serve --config` with a config file holding `toml`.
@@ -180,6 +186,17 @@ fn gateway_before_api(name: &str) -> (Dirs, Secret, Arc<Mutex<Vec<Seen>>>, InPro
     // A timeout no forwarded request nears on a loaded machine; the 504 has its own gateway.
     let gw = gateway(&d, &format!("{}/v1", api.url), 10_000);
     (d, secret, seen, api, gw)
+}
+
+/// Fresh dirs named `name` with the client `shop` (its secret), the API (unrecorded) and the
+/// gateway in front of it, its config `[upstream] url = <the API>` followed by `more`.
+fn gateway_with(name: &str, more: &str) -> (Dirs, Secret, InProcess, Served) {
+    let d = Dirs::new(name);
+    let secret = add_client(&d, "shop");
+    let api = api(Arc::new(Mutex::new(Vec::new())));
+    let toml = format!("[upstream]\nurl = \"{}\"\n{more}", api.url);
+    let gw = serve_with(&d, &toml).unwrap_or_else(|e| panic!("{e:?}"));
+    (d, secret, api, gw)
 }
 
 /// A signed request of `scheme` for the gateway at `authority`.
@@ -668,14 +685,7 @@ fn websocket_handshakes_are_verified_and_switched_through() {
 /// client keeps its end open: it does not hold the gateway's connection slot.
 #[test]
 fn a_tunnel_half_closed_by_the_api_frees_its_connection() {
-    let d = Dirs::new("upstream-ws-bye");
-    let secret = add_client(&d, "shop");
-    let api = api(Arc::new(Mutex::new(Vec::new())));
-    let toml = format!(
-        "[upstream]\nurl = \"{}\"\n[limits]\nmax_connections = 1\n",
-        api.url
-    );
-    let gw = serve_with(&d, &toml).unwrap_or_else(|e| panic!("{e:?}"));
+    let (_d, secret, _api, gw) = gateway_with("upstream-ws-bye", "[limits]\nmax_connections = 1\n");
     let a = gw.base.authority.clone();
     let input = SignInput::new(Scheme::V2, "GET", "/bye", "shop").host(&a);
     let x_nonce = sign(&input, &secret).unwrap().x_nonce;
@@ -775,14 +785,8 @@ fn a_target_too_long_to_forward_is_a_414_not_a_bad_gateway() {
 /// long-lived sockets itself), while a new handshake of the deleted client is refused.
 #[test]
 fn a_tunnel_outlives_its_credentials_window_and_its_client() {
-    let d = Dirs::new("upstream-ws-lifetime");
-    let secret = add_client(&d, "shop");
-    let api = api(Arc::new(Mutex::new(Vec::new())));
-    let toml = format!(
-        "[upstream]\nurl = \"{}\"\n[windows]\n__default = 1000\n",
-        api.url
-    );
-    let gw = serve_with(&d, &toml).unwrap_or_else(|e| panic!("{e:?}"));
+    let (d, secret, _api, gw) =
+        gateway_with("upstream-ws-lifetime", "[windows]\n__default = 1000\n");
     let a = gw.base.authority.clone();
     let x_nonce = || {
         let input = SignInput::new(Scheme::V2, "GET", "/chat", "shop").host(&a);
@@ -791,13 +795,7 @@ fn a_tunnel_outlives_its_credentials_window_and_its_client() {
     let ws = "GET /chat HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n";
     let (mut conn, head) = handshake(&gw.base, ws, Some(&x_nonce()));
     assert!(head.starts_with("http/1.1 101"), "{head}");
-    let out = command(&["client", "delete", "shop", "--confirm", "--data"])
-        .arg(&d.data)
-        .arg("--key-file")
-        .arg(&d.key)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
+    client(&d, &["delete", "shop", "--confirm"]);
     // Past the 1 s window (and its replay key's life), the client deleted: still open.
     std::thread::sleep(Duration::from_millis(1_500));
     conn.write_all(b"still here").unwrap();
