@@ -307,84 +307,56 @@ type MaxResponseBytes = IntSetting<u64, named::MaxResponseBytes>;
 const DEFAULT_MAX_RESPONSE_BYTES: MaxResponseBytes =
     IntSetting::lit(xnonce::DEFAULT_MAX_RESPONSE_BYTES);
 
-/// What both requesters are made with: their constructor arguments, checked once (in this
-/// order: `ca_pem`, secret, scheme; `timeout`, `clock_offset_ms` and `max_response_bytes` were
-/// checked as they were read), kept to build the requester again in a forked child process.
-struct Settings {
-    server: String,
-    client: String,
-    secret: xnonce_core::Secret,
-    scheme: xnonce_core::Scheme,
-    timeout: Duration,
+/// The builder both requesters start from: their constructor arguments, checked once (in
+/// this order: `ca_pem`, secret, scheme; `timeout`, `clock_offset_ms` and
+/// `max_response_bytes` were checked as they were read).
+#[allow(clippy::too_many_arguments)] // the Python constructor's arguments
+fn builder(
+    server: &str,
+    client: &str,
+    secret: &SecretArg<'_>,
+    scheme: &str,
+    timeout: Seconds,
     correct_clock: bool,
-    ca_pem: Option<Vec<u8>>,
-    max_response_bytes: u64,
+    clock_offset_ms: OffsetMs,
+    ca_pem: Option<&Bound<'_, PyAny>>,
+    max_response_bytes: MaxResponseBytes,
+) -> PyResult<xnonce::RequesterBuilder> {
+    // PEM certificate authorities to trust besides the bundled roots.
+    let ca_pem = ca_pem
+        .filter(|pem| !pem.is_none())
+        .map(ca_pem_bytes)
+        .transpose()?;
+    let secret = secret.secret()?;
+    let scheme = convert::scheme(scheme)?;
+    let builder = xnonce::Requester::builder(server, client, secret)
+        .scheme(scheme)
+        .timeout(timeout.0)
+        .correct_clock(correct_clock)
+        .clock_offset_ms(clock_offset_ms.0)
+        .max_response_bytes(max_response_bytes.0);
+    Ok(match ca_pem {
+        Some(pem) => builder.root_certificates_pem(pem),
+        None => builder,
+    })
 }
 
-impl Settings {
-    #[allow(clippy::too_many_arguments)] // the Python constructor's arguments
-    fn new(
-        server: &str,
-        client: &str,
-        secret: &SecretArg<'_>,
-        scheme: &str,
-        timeout: Seconds,
-        correct_clock: bool,
-        ca_pem: Option<&Bound<'_, PyAny>>,
-        max_response_bytes: MaxResponseBytes,
-    ) -> PyResult<Settings> {
-        // PEM certificate authorities to trust besides the bundled roots.
-        let ca_pem = ca_pem
-            .filter(|pem| !pem.is_none())
-            .map(ca_pem_bytes)
-            .transpose()?;
-        let secret = secret.secret()?;
-        let scheme = convert::scheme(scheme)?;
-        Ok(Settings {
-            server: server.to_owned(),
-            client: client.to_owned(),
-            secret,
-            scheme,
-            timeout: timeout.0,
-            correct_clock,
-            ca_pem,
-            max_response_bytes: max_response_bytes.0,
-        })
-    }
-
-    /// A requester of these settings starting from `clock_offset_ms`, with its HTTP client
-    /// made inside this process's runtime, which will drive it.
-    fn build(&self, clock_offset_ms: i64) -> PyResult<xnonce::Requester> {
-        let builder = xnonce::Requester::builder(&self.server, &self.client, self.secret.clone())
-            .scheme(self.scheme)
-            .timeout(self.timeout)
-            .correct_clock(self.correct_clock)
-            .clock_offset_ms(clock_offset_ms)
-            .max_response_bytes(self.max_response_bytes);
-        let builder = match &self.ca_pem {
-            Some(pem) => builder.root_certificates_pem(pem.clone()),
-            None => builder,
-        };
-        let _guard = runtime::get().enter();
-        builder.build().py_err()
-    }
-}
-
-/// The Rust requester behind a Python one, made again in a process forked since it was made:
-/// the child would otherwise share its parent's pooled connections (sockets both processes
-/// write to), driven by a runtime whose threads the child does not have.
+/// The Rust requester behind a Python one, given a connection pool of its own in a process
+/// forked since it was made: the child would otherwise share its parent's pooled connections
+/// (sockets both processes write to), driven by a runtime whose threads the child does not
+/// have.
 struct PerProcess {
-    settings: Settings,
     /// The process the requester was made in, and the requester.
     current: Mutex<(u32, xnonce::Requester)>,
 }
 
 impl PerProcess {
-    /// The requester of `settings`, made in this process, starting from `clock_offset_ms`.
-    fn new(settings: Settings, clock_offset_ms: i64) -> PyResult<PerProcess> {
-        let requester = settings.build(clock_offset_ms)?;
+    /// The requester of `builder`, its HTTP client made inside this process's runtime, which
+    /// will drive it.
+    fn new(builder: xnonce::RequesterBuilder) -> PyResult<PerProcess> {
+        let _guard = runtime::get().enter();
+        let requester = builder.build().py_err()?;
         Ok(PerProcess {
-            settings,
             current: Mutex::new((std::process::id(), requester)),
         })
     }
@@ -393,13 +365,15 @@ impl PerProcess {
         self.current.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// This process's requester: in a child forked since, a new one that starts from the
-    /// clock offset learned so far.
+    /// This process's requester: in a child forked since, the same one (settings and the
+    /// clock offset learned so far) with a connection pool of its own, made inside the
+    /// child's runtime.
     fn requester(&self) -> PyResult<xnonce::Requester> {
         let mut current = self.lock();
         if !runtime::same_process(current.0) {
-            let offset = current.1.clock_offset_ms();
-            *current = (std::process::id(), self.settings.build(offset)?);
+            let _guard = runtime::get().enter();
+            let own = current.1.with_own_connections().py_err()?;
+            *current = (std::process::id(), own);
         }
         Ok(current.1.clone())
     }
@@ -442,17 +416,17 @@ impl PyRequester {
         ca_pem: Option<Bound<'_, PyAny>>,
         max_response_bytes: MaxResponseBytes,
     ) -> PyResult<Self> {
-        let settings = Settings::new(
+        let inner = PerProcess::new(builder(
             &server,
             &client,
             &secret,
             &scheme,
             timeout,
             correct_clock,
+            clock_offset_ms,
             ca_pem.as_ref(),
             max_response_bytes,
-        )?;
-        let inner = PerProcess::new(settings, clock_offset_ms.0)?;
+        )?)?;
         Ok(PyRequester { inner })
     }
 
@@ -546,17 +520,17 @@ impl PyAsyncRequester {
         ca_pem: Option<Bound<'_, PyAny>>,
         max_response_bytes: MaxResponseBytes,
     ) -> PyResult<Self> {
-        let settings = Settings::new(
+        let inner = PerProcess::new(builder(
             &server,
             &client,
             &secret,
             &scheme,
             timeout,
             correct_clock,
+            clock_offset_ms,
             ca_pem.as_ref(),
             max_response_bytes,
-        )?;
-        let inner = PerProcess::new(settings, clock_offset_ms.0)?;
+        )?)?;
         Ok(PyAsyncRequester { inner })
     }
 

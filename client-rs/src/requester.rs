@@ -518,8 +518,23 @@ impl Requester {
     /// shared) with a connection pool of its own. A pooled connection is driven by the
     /// runtime that opened it, so requesters used from different runtimes must not share a
     /// pool: a request reusing a connection whose runtime is blocked (or gone) waits out its
-    /// timeout. The blocking requester keeps one for [`as_async`](crate::blocking::Requester::as_async).
-    pub(crate) fn with_own_connections(&self) -> Result<Requester, Error> {
+    /// timeout. The blocking requester keeps one for
+    /// [`as_async`](crate::blocking::Requester::as_async); a process made by `fork()` needs
+    /// one too (it has its parent's pooled sockets, but not the threads that drove them).
+    /// Call it inside the runtime that will drive the new pool.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), xnonce::Error> {
+    /// let api = xnonce::Requester::builder("http://127.0.0.1:8080", "svc", xnonce::Secret::generate()?)
+    ///     .clock_offset_ms(-250)
+    ///     .build()?;
+    /// let own = api.with_own_connections()?;
+    /// assert_eq!(own.clock_offset_ms(), -250); // the same offset, shared from now on
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_own_connections(&self) -> Result<Requester, Error> {
         Ok(Requester {
             http: http_client(self.inner.timeout, &self.inner.root_certificates)?,
             inner: self.inner.clone(),
