@@ -165,11 +165,9 @@ impl WindowPolicy {
     /// assert_eq!(WindowPolicy::new(10_000).action("a", "b", 5_000).longest_ms(), 10_000);
     /// ```
     pub fn longest_ms(&self) -> u64 {
-        let overrides = self
-            .controllers
-            .values()
-            .chain(self.actions.values().flat_map(|a| a.values()));
-        overrides.copied().fold(self.default_ms, u64::max)
+        self.overrides()
+            .map(|(_, _, ms)| ms)
+            .fold(self.default_ms, u64::max)
     }
 
     /// The window that applies to a request path.
