@@ -13,7 +13,9 @@
 //! it passes. Another key's entry is dropped or reused only [`DROP_GRACE_MS`] after it expired:
 //! callers read their clocks before they take the store's lock, so one whose reading was just
 //! before an entry's expiry may insert (a replay of) that key just after another, with a later
-//! reading, made room — with no grace it would find the key gone and accept the replay. When 3/4 of the slots are used the expired entries are dropped, and the table
+//! reading, made room — with no grace it would find the key gone and accept the replay.
+//!
+//! When 3/4 of the slots are used the expired entries are dropped, and the table
 //! doubles if 5/8 are still used; it shrinks when less than an eighth is used. So 24-byte
 //! slots hold between 3/8 and 3/4 live entries: 32–64 bytes per remembered key, 96 at most
 //! while a resize holds the old and the new array.
