@@ -1141,9 +1141,7 @@ impl Registry {
                     .map_err(|e| io_err("set permissions of", &self.dir, e))?;
                 // The new data dir's own entry, so that the registry written in it next is
                 // reachable after a power loss.
-                if let Some(parent) = self.dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-                    sync_dir_or_warn(parent);
-                }
+                sync_parent_or_warn(&self.dir);
             }
         }
         Ok(())
@@ -1187,6 +1185,14 @@ impl Registry {
 /// it survive a power loss or kernel crash.
 pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     fs::File::open(dir)?.sync_all()
+}
+
+/// [`sync_dir_or_warn`] of the directory holding `path` (none for a bare relative name: the
+/// current directory's own entry is not `path`'s to sync), after `path` was created in it.
+pub(crate) fn sync_parent_or_warn(path: &Path) {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        sync_dir_or_warn(parent);
+    }
 }
 
 /// [`sync_dir`] after a change that is made and visible: a failure cannot take the change

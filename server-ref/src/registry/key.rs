@@ -359,9 +359,7 @@ fn create(path: &Path) -> Result<(), RegistryError> {
     // sealed under it: a power loss must not keep a registry whose key file is gone.
     super::sync_dir_or_warn(&dir);
     if created_dir {
-        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-            super::sync_dir_or_warn(parent);
-        }
+        super::sync_parent_or_warn(&dir);
     }
     tracing::info!(path = %path.display(), "created a new registry key");
     Ok(())
