@@ -111,26 +111,21 @@ def _content_type(scope: Scope) -> tuple[str | None, bool]:
 _METHOD_OVERRIDES = frozenset(field.encode() for field in METHOD_OVERRIDE_FIELDS)
 
 
-def _admit(scope: Scope, verified: Verified) -> None:
+def _admit(scope: Scope, verified: Verified, content_type: str | None) -> None:
     """Hands the verified request to the app: ``scope[SCOPE_KEY]`` and, for Starlette and
     FastAPI, ``request.state.xnonce``; without the method-override fields, which no signature
     covers (a method-override middleware inside would run a signed POST as a DELETE), and
-    with a form's ``Content-Type`` as the UTF-8 it was verified in."""
+    with a form's ``Content-Type`` (``content_type``, its one line: two are refused before)
+    as the UTF-8 it was verified in: nothing signs the charset it named, and an app that
+    honours it would decode a signed value otherwise."""
     headers = scope.get("headers", ())
-    if any(k.lower() in _METHOD_OVERRIDES for k, _ in headers):
-        headers = [(k, v) for k, v in headers if k.lower() not in _METHOD_OVERRIDES]
-        scope["headers"] = headers
-    # A form as the UTF-8 it was verified in: nothing signs the charset it named, and an app
-    # that honours it would decode a signed value otherwise (one Content-Type line at most:
-    # two are refused before).
-    for i, (k, v) in enumerate(headers):
-        if k.lower() == b"content-type":
-            form = content_type_for_app(bytes(v).decode("latin-1"))
-            if form is not None:
-                headers = list(headers)
-                headers[i] = (k, form.encode())
-                scope["headers"] = headers
-            break
+    form = content_type_for_app(content_type)
+    if form is not None or any(k.lower() in _METHOD_OVERRIDES for k, _ in headers):
+        scope["headers"] = [
+            (k, form.encode() if form is not None and k.lower() == b"content-type" else v)
+            for k, v in headers
+            if k.lower() not in _METHOD_OVERRIDES
+        ]
     scope[SCOPE_KEY] = verified
     scope.setdefault("state", {})["xnonce"] = verified
 
@@ -283,7 +278,7 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
         if isinstance(outcome, Answer):
             await _send(send, outcome)
             return
-        _admit(scope, outcome)
+        _admit(scope, outcome, content_type)
         replayed = False
 
         async def replay_body() -> Message:
@@ -316,5 +311,5 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
             else:
                 await send({"type": "websocket.close", "code": 1008})
             return
-        _admit(scope, outcome)
+        _admit(scope, outcome, _content_type(scope)[0])
         await self.app(scope, receive, send)
