@@ -65,10 +65,9 @@ const REQUEST_OPTION_KEYS: &[&str] = &["timestamp", "nonce", "extraParams", "jso
 /// `timeoutMs` as a duration: a positive number of ms up to `Number.MAX_SAFE_INTEGER` (one
 /// below a nanosecond is a nanosecond: positive, as the README says, never zero).
 fn timeout(env: &Env, ms: f64) -> Outcome<Duration> {
-    (ms > 0.0 && ms <= MAX_SAFE_INTEGER)
-        .then(|| Duration::try_from_secs_f64(ms / 1000.0).ok())
+    (ms <= MAX_SAFE_INTEGER)
+        .then(|| xnonce::timeout_from_f64(ms, 1000.0))
         .flatten()
-        .map(|d| d.max(Duration::from_nanos(1)))
         .ok_or_else(|| out_of_range(env, "timeoutMs", "a positive number of milliseconds", ms))
 }
 

@@ -273,11 +273,8 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Seconds {
                 )))
             }
         };
-        // Any positive number: one below a nanosecond is a nanosecond, never no timeout.
-        (secs > 0.0)
-            .then(|| Duration::try_from_secs_f64(secs).ok())
-            .flatten()
-            .map(|t| Seconds(t.max(Duration::from_nanos(1))))
+        xnonce::timeout_from_f64(secs, 1.0)
+            .map(Seconds)
             .ok_or_else(invalid)
     }
 }

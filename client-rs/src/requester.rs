@@ -16,6 +16,30 @@ use crate::wire;
 /// The default time limit of one HTTP exchange.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// A time limit given as a number `amount` of units (`units_per_second` of them to the
+/// second: 1 for seconds, 1000 for ms), as the bindings take one: any positive finite amount
+/// (one that comes to less than a nanosecond is a nanosecond: never zero, never no limit at
+/// all); `None` for zero, a negative amount, NaN, infinity or one too large for a
+/// [`Duration`].
+///
+/// ```
+/// use std::time::Duration;
+/// use xnonce::timeout_from_f64;
+/// assert_eq!(timeout_from_f64(0.5, 1.0), Some(Duration::from_millis(500)));
+/// assert_eq!(timeout_from_f64(250.0, 1000.0), Some(Duration::from_millis(250)));
+/// // Positive, though it comes to less than a nanosecond (or to 0.0 as an f64 of seconds).
+/// assert_eq!(timeout_from_f64(f64::MIN_POSITIVE, 1000.0), Some(Duration::from_nanos(1)));
+/// for bad in [0.0, -0.0, -1.0, f64::NAN, f64::INFINITY, 1e300] {
+///     assert_eq!(timeout_from_f64(bad, 1.0), None, "{bad}");
+/// }
+/// ```
+pub fn timeout_from_f64(amount: f64, units_per_second: f64) -> Option<Duration> {
+    (amount > 0.0)
+        .then(|| Duration::try_from_secs_f64(amount / units_per_second).ok())
+        .flatten()
+        .map(|t| t.max(Duration::from_nanos(1)))
+}
+
 /// The default size limit of an answer's body: 64 MiB. The requester keeps a whole body in
 /// memory ([`Response::bytes`], [`Response::body`], [`Response::data`]), so without a limit a
 /// server (or anything posing as one) could make it take all of it.
