@@ -110,7 +110,8 @@ pub struct MetricsFile {
 pub struct UpstreamFile {
     /// `http://host:port[/prefix]`.
     pub url: String,
-    /// How long the upstream may take to start its answer, in ms (default 30,000).
+    /// How long the upstream may take to start its answer, and then go silent in the middle
+    /// of its body, in ms (default 30,000).
     pub timeout_ms: Option<u64>,
 }
 

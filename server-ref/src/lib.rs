@@ -6,6 +6,7 @@ pub mod app;
 pub mod config;
 pub mod connections;
 pub mod demo;
+mod idle_body;
 pub mod journal;
 pub mod layer;
 pub mod live_router;

@@ -27,7 +27,9 @@
 //!
 //! An upstream that cannot be reached is answered `502`, one that has not answered within
 //! its timeout `504`, both `text/plain` (they are not refusals of the request: it was
-//! verified, and recorded as seen). The upstream is plain HTTP (`http://host:port[/prefix]`):
+//! verified, and recorded as seen). Once its head has come, the answer's body may go no
+//! longer than the same timeout without a byte: then it is cut short, and the client sees a
+//! connection closed before the body's end, never a complete-looking answer. The upstream is plain HTTP (`http://host:port[/prefix]`):
 //! the API on the same host or a private network; TLS is the front's job.
 
 use std::net::{IpAddr, SocketAddr};
@@ -43,6 +45,7 @@ use xnonce_core::answer::Refusal;
 use xnonce_core::{ErrorCode, Scheme, Verified};
 
 use crate::connections::OpenConnection;
+use crate::idle_body::IdleBody;
 
 /// The verified client's id, as the upstream receives it.
 pub const CLIENT_HEADER: &str = "x-xnonce-client";
@@ -52,7 +55,8 @@ pub const SCHEME_HEADER: &str = "x-xnonce-scheme";
 /// The client's address as the API receives it, after any the client's side sent.
 pub const X_FORWARDED_FOR: &str = "x-forwarded-for";
 
-/// How long the upstream may take to start its answer, by default: 30 s.
+/// How long the upstream may take to start its answer, and then go silent in the middle of
+/// its body, by default: 30 s.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The API behind the server, and a pool of connections to it.
@@ -70,7 +74,8 @@ pub struct Upstream {
 
 impl Upstream {
     /// The upstream at `url` (`http://host:port` with an optional path prefix, no query),
-    /// answering within `timeout`.
+    /// answering within `timeout` (its head; then each part of its body within `timeout` of
+    /// the last).
     ///
     /// ```
     /// use std::time::Duration;
@@ -273,6 +278,7 @@ impl Upstream {
                 if let Some(location) = relocated {
                     parts.headers.insert(header::LOCATION, location);
                 }
+                let body = IdleBody::new(body, self.timeout, self.origin.clone());
                 Response::from_parts(parts, Body::new(body))
             }
             Ok(Err(e)) => {

@@ -7,12 +7,13 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
+use futures_util::StreamExt;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use xnonce_conformance::server_suite::http;
@@ -33,7 +34,8 @@ struct Seen {
 
 /// The API: records each request and answers 201 with `api:<target>` and an `x-api` field
 /// (and a hop-by-hop `Keep-Alive` that must not reach the client); `/slow` takes 3 s;
-/// `…/moved?to=<location>` answers 303 to `<location>`; a WebSocket handshake is answered 101
+/// `…/moved?to=<location>` answers 303 to `<location>`; `…/stall` answers 200 with a body
+/// that stops after `part`; a WebSocket handshake is answered 101
 /// and its connection echoes what it receives (on `…/bye`: says `bye` and closes; on
 /// `…/listen`: echoes to the end, then records what it read as a request `WS …/listen`).
 fn api(seen: Arc<Mutex<Vec<Seen>>>) -> InProcess {
@@ -69,6 +71,13 @@ fn api(seen: Arc<Mutex<Vec<Seen>>>) -> InProcess {
                 }
                 let switch = [("connection", "upgrade"), ("upgrade", "websocket")];
                 return (StatusCode::SWITCHING_PROTOCOLS, switch).into_response();
+            }
+            if target.ends_with("/stall") {
+                let part = futures_util::stream::once(async {
+                    Ok::<_, std::convert::Infallible>(Bytes::from("part"))
+                });
+                let stalled = part.chain(futures_util::stream::pending());
+                return axum::body::Body::from_stream(stalled).into_response();
             }
             if let Some((_, to)) = target.split_once("/moved?to=") {
                 return (StatusCode::SEE_OTHER, [("location", to.to_string())]).into_response();
@@ -414,6 +423,31 @@ fn verified_requests_reach_the_api_with_the_client_and_refused_ones_never_do() {
         !quick.log().contains(quick_secret.expose()),
         "no secret in the log"
     );
+}
+
+/// An answer whose body stops arriving is cut short once the gateway's timeout passes without
+/// a byte: the client's connection closes before the body's end (no last chunk), rather than
+/// holding the client for as long as the API stays silent.
+#[test]
+fn an_answer_that_goes_silent_in_its_body_is_cut_short() {
+    let (_dirs, secret, _api, gw) = gateway_with("upstream-silent", "timeout_ms = 1000\n");
+    let input = SignInput::new(Scheme::V2, "GET", "/stall", "shop").host(&gw.base.authority);
+    let x_nonce = sign(&input, &secret).unwrap().x_nonce;
+    let (mut conn, head) = handshake(&gw.base, "GET /stall HTTP/1.1\r\n", Some(&x_nonce));
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("transfer-encoding: chunked"), "{head}");
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    // `handshake`'s read timeout is 5 s: the gateway's 1 s ends the read first.
+    match conn.read_to_end(&mut rest) {
+        Ok(_) => {}
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let rest = String::from_utf8_lossy(&rest);
+    assert!(rest.contains("part"), "{rest:?}");
+    assert!(!rest.ends_with("0\r\n\r\n"), "no last chunk: {rest:?}");
+    assert!(gw.log().contains("upstream went silent"), "{}", gw.log());
 }
 
 /// What an intermediary could add to a verified request to change what the API acts on
