@@ -148,7 +148,7 @@ const RULE_AND_ROUTE_ROWS: [&str; 6] = [
 
 /// Every v2 refusal row the suite checks by its problem code (with the scheme's prefix: the
 /// param rule and route rows too, [`RULE_AND_ROUTE_ROWS`]).
-const V2_CODE_ROWS: [&str; 27] = [
+const V2_CODE_ROWS: [&str; 29] = [
     "GET replayed",
     "POST form replayed",
     "GET in absolute form replayed",
@@ -166,6 +166,8 @@ const V2_CODE_ROWS: [&str; 27] = [
     "tampered body",
     "stale timestamp",
     "future timestamp",
+    "timestamp 35 s old",
+    "timestamp 35 s ahead",
     "unknown client",
     "GET by second client with first client's nonce replayed",
     "second client's id, first client's secret",
@@ -409,10 +411,31 @@ fn windows_of_five_minutes_fail_the_stale_and_future_rows() {
     let mut config = Config::demo();
     config.verifier = config.verifier.windows(WindowPolicy::new(300_000)).unwrap();
     let server = with_config(config);
-    assert_eq!(
-        server.failures(),
-        scheme_rows(&["v1", "v2"], &["stale timestamp", "future timestamp"])
-    );
+    let rows = [
+        "stale timestamp",
+        "future timestamp",
+        "timestamp 35 s old",
+        "timestamp 35 s ahead",
+    ];
+    assert_eq!(server.failures(), scheme_rows(&["v1", "v2"], &rows));
+}
+
+#[test]
+fn windows_of_a_minute_fail_only_the_rows_past_thirty_seconds() {
+    let mut config = Config::demo();
+    config.verifier = config.verifier.windows(WindowPolicy::new(60_000)).unwrap();
+    let server = with_config(config);
+    let rows = ["timestamp 35 s old", "timestamp 35 s ahead"];
+    assert_eq!(server.failures(), scheme_rows(&["v1", "v2"], &rows));
+}
+
+#[test]
+fn windows_of_ten_seconds_fail_the_rows_within_thirty_seconds() {
+    let mut config = Config::demo();
+    config.verifier = config.verifier.windows(WindowPolicy::new(10_000)).unwrap();
+    let server = with_config(config);
+    let rows = ["timestamp 20 s old", "timestamp 20 s ahead"];
+    assert_eq!(server.failures(), scheme_rows(&["v1", "v2"], &rows));
 }
 
 #[test]
@@ -800,6 +823,8 @@ fn v1_refusals_without_em_secure_apis_texts_fail_those_rows() {
         "tampered method",
         "stale timestamp",
         "future timestamp",
+        "timestamp 35 s old",
+        "timestamp 35 s ahead",
         "unknown client",
         "second client's id, first client's secret",
         "ottoken link replayed",

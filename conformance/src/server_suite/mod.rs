@@ -22,7 +22,8 @@
 //! refused. Without it those rows are reported `SKIP`, never as passed.
 //!
 //! It also assumes the demo's 30 s window on the GET route (timestamps 120 s off must be
-//! refused), a server clock that agrees with the suite's well within that window (valid
+//! refused and, by the server's clock as its time hint tells it, 20 s off accepted and 35 s
+//! off refused), a server clock that agrees with the suite's well within that window (valid
 //! requests are signed with the suite's clock), and, with a path prefix in the base URL, a
 //! server that sees the paths without it (the prefix is sent, not signed, as for links:
 //! PROTOCOL §9).
@@ -720,6 +721,9 @@ impl<'a> Runner<'a> {
         // Freshness: 120 s out, so that a window above 2 min fails, while a 30 s window
         // refuses it under any clock offset the valid checks above can bear (< 30 s).
         let now = now_ms();
+        // The server's clock less the suite's, from the authenticated hints of those rows
+        // (whether or not the rest of their answer is right).
+        let mut server_ahead_ms = None;
         for (label, ts) in [("stale", now - 120_000), ("future", now + 120_000)] {
             let p = self.get_params();
             let how = How {
@@ -730,23 +734,49 @@ impl<'a> Runner<'a> {
             match self.signed_request(s, "GET", &get, &p, &p, &how) {
                 Ok((req, signed)) => {
                     let got = self.send(&req);
-                    let (secret, client) = (self.opts.secret.clone(), self.opts.client.clone());
-                    self.record(format!("{sn} {label} timestamp"), &exp, got, |r| {
-                        let v = r
-                            .header(xnonce_core::time_hint::HEADER)
-                            .ok_or("no X-Nonce-Server-Time")?;
-                        let hint = ServerTimeHint::parse(v).map_err(|e| e.to_string())?;
-                        if !hint.authenticate(&secret, &client, signed.header.request_id()) {
-                            return Err("server time hint does not authenticate".into());
-                        }
-                        if hint.server_time_ms.abs_diff(now_ms()) > 60_000 {
-                            return Err("server time hint is far from our clock".into());
-                        }
-                        Ok(())
+                    let received = now_ms();
+                    let server_time = got.as_ref().map_err(Clone::clone).and_then(|r| {
+                        authenticated_server_time(r, self.opts, signed.header.request_id())
                     });
+                    if let Ok(t) = server_time {
+                        server_ahead_ms = Some(t as i64 - received as i64);
+                    }
+                    self.record(
+                        format!("{sn} {label} timestamp"),
+                        &exp,
+                        got,
+                        |_| match server_time?.abs_diff(received) > 60_000 {
+                            true => Err("server time hint is far from our clock".into()),
+                            false => Ok(()),
+                        },
+                    );
                 }
                 Err(e) => self.check(format!("{sn} {label} timestamp"), exp, Err(e)),
             }
+        }
+
+        // The window's edges, by the server's clock (as the hints above tell it; the suite's
+        // own without one): a 30 s window accepts a request 20 s old or ahead and refuses one
+        // 35 s old or ahead, so a window of 10 s or of a minute fails here (the rows above
+        // catch only one over 2 min).
+        for (label, offset_ms, accepted) in [
+            ("timestamp 20 s old", -20_000, true),
+            ("timestamp 20 s ahead", 20_000, true),
+            ("timestamp 35 s old", -35_000, false),
+            ("timestamp 35 s ahead", 35_000, false),
+        ] {
+            let exp = match accepted {
+                true => Self::ok(),
+                false => expect(Some(s), 401, "Request has timed out", "expired"),
+            };
+            let ahead = server_ahead_ms.unwrap_or(0);
+            let how = How {
+                timestamp_ms: Some(now_ms().saturating_add_signed(ahead + offset_ms)),
+                ..How::default()
+            };
+            let p = self.get_params();
+            let req = self.signed_request(s, "GET", &get, &p, &p, &how);
+            self.check(format!("{sn} {label}"), exp, req.map(|(req, _)| req));
         }
 
         // Unknown client.
@@ -1091,6 +1121,23 @@ impl<'a> Runner<'a> {
             got,
             |_| Ok(()),
         );
+    }
+}
+
+/// The server's time from an answer's `X-Nonce-Server-Time`, if it authenticates for the
+/// request `request_id` of the suite's client.
+fn authenticated_server_time(
+    r: &Response,
+    opts: &Options,
+    request_id: &str,
+) -> Result<u64, String> {
+    let v = r
+        .header(xnonce_core::time_hint::HEADER)
+        .ok_or("no X-Nonce-Server-Time")?;
+    let hint = ServerTimeHint::parse(v).map_err(|e| e.to_string())?;
+    match hint.authenticate(&opts.secret, &opts.client, request_id) {
+        true => Ok(hint.server_time_ms),
+        false => Err("server time hint does not authenticate".into()),
     }
 }
 
