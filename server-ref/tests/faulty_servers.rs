@@ -8,7 +8,7 @@
 //! the layer left off, answers changed on their way out — runs the whole suite against it
 //! with two clients, and checks that exactly the rows covering that defect fail.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -79,7 +79,9 @@ impl Faulty {
             "first",
             self.first.clone(),
         )
-        .with_second_client("second", self.second.clone());
+        .with_second_client("second", self.second.clone())
+        // The early GETs' copies at once (the store that needs the wait sets its own).
+        .with_late_replay_after(Duration::ZERO);
         // Not printed: these tables are meant to show failures (a mismatch names the rows).
         let results = server_suite::run(&opts).unwrap();
         assert!(
@@ -118,7 +120,9 @@ fn scheme_rows(schemes: &[&str], rows: &[&str]) -> BTreeSet<String> {
 }
 
 /// The rows that send a request already accepted (or its nonce again) and expect `409`.
-const REPLAY_ROWS: [&str; 15] = [
+const REPLAY_ROWS: [&str; 17] = [
+    "v1 early GET replayed last",
+    "v2 early GET replayed last",
     "v1 GET replayed",
     "v1 GET sent 8 times at once",
     "v1 POST form replayed",
@@ -148,8 +152,9 @@ const RULE_AND_ROUTE_ROWS: [&str; 6] = [
 
 /// Every v2 refusal row the suite checks by its problem code (with the scheme's prefix: the
 /// param rule and route rows too, [`RULE_AND_ROUTE_ROWS`]).
-const V2_CODE_ROWS: [&str; 29] = [
+const V2_CODE_ROWS: [&str; 30] = [
     "GET replayed",
+    "early GET replayed last",
     "POST form replayed",
     "GET in absolute form replayed",
     "POST JSON body replayed",
@@ -233,6 +238,65 @@ fn a_store_that_never_refuses_fails_every_replay_row_and_the_command() {
         &secret_file,
     ));
     assert_eq!(code, std::process::ExitCode::FAILURE);
+}
+
+/// Keeps at most `capacity` replay keys (the oldest goes first), each for `ttl`: a store
+/// bounded by count rather than by the window, or with its expiry in the wrong unit.
+struct Forgetful {
+    kept: Mutex<VecDeque<(String, Instant)>>,
+    capacity: usize,
+    ttl: Duration,
+}
+
+impl Forgetful {
+    fn new(capacity: usize, ttl: Duration) -> Forgetful {
+        let kept = Mutex::new(VecDeque::new());
+        Forgetful {
+            kept,
+            capacity,
+            ttl,
+        }
+    }
+}
+
+impl AsyncReplayStore for Forgetful {
+    fn insert_if_absent<'a>(
+        &'a self,
+        key: &'a ReplayKey,
+        _expires_at_ms: u64,
+        _now_ms: u64,
+    ) -> StoreFuture<'a, Result<bool, ReplayStoreError>> {
+        let mut kept = self.kept.lock().unwrap();
+        kept.retain(|(_, at)| at.elapsed() < self.ttl);
+        let fresh = !kept.iter().any(|(k, _)| k == key.as_str());
+        if fresh {
+            kept.push_back((key.as_str().to_string(), Instant::now()));
+            if kept.len() > self.capacity {
+                kept.pop_front();
+            }
+        }
+        Box::pin(async move { Ok(fresh) })
+    }
+}
+
+/// The rows a store that forgets keys before their window ends fails (and no other).
+const LATE_REPLAY_ROWS: [&str; 2] = ["v1 early GET replayed last", "v2 early GET replayed last"];
+
+#[test]
+fn a_store_that_keeps_only_the_last_keys_fails_the_late_replay_rows() {
+    let server = with_store(Forgetful::new(16, Duration::MAX));
+    assert_eq!(server.failures(), names(&LATE_REPLAY_ROWS));
+}
+
+#[test]
+fn a_store_that_keeps_keys_for_a_second_fails_the_late_replay_rows() {
+    let server = with_store(Forgetful::new(usize::MAX, Duration::from_secs(1)));
+    // The suite's default wait: the copies go at least 2 s after the first copies.
+    let opts = server_suite::Options::new(&server.server.url, "first", server.first.clone())
+        .with_second_client("second", server.second.clone());
+    assert_eq!(opts.late_replay_after, server_suite::LATE_REPLAY_AFTER);
+    let results = server_suite::run(&opts).unwrap();
+    assert_eq!(failed(&results), names(&LATE_REPLAY_ROWS));
 }
 
 /// What a [`SetStore`] keeps of a replay key.
@@ -810,6 +874,7 @@ fn v1_refusals_without_em_secure_apis_texts_fail_those_rows() {
     // Every v1 refusal the suite checks by its text, and the answer to no credential at all.
     let v1_texts = [
         "GET replayed",
+        "early GET replayed last",
         "POST form replayed",
         "GET in absolute form replayed",
         "tampered param value",
