@@ -154,14 +154,15 @@ pub(crate) fn value_text(key: &str, value: Unknown<'_>, input: Input) -> Outcome
         ValueType::BigInt => match bigint_i128(&BigInt::from_unknown(value)?) {
             Some(n) => Ok(params::text_from_i128(n)),
             None => fail(
-                ErrorCode::InvalidParamValue,
-                format!("param {key:?}: bigint does not fit in 128 bits"),
+                input.code(),
+                format!("{}: bigint does not fit in 128 bits", input.value_name(key)),
             ),
         },
         other => fail(
-            ErrorCode::InvalidParamValue,
+            input.code(),
             format!(
-                "param {key:?}: a value must be a string, number, bigint or boolean, not {}",
+                "{}: a value must be a string, number, bigint or boolean, not {}",
+                input.value_name(key),
                 type_name(other)
             ),
         ),

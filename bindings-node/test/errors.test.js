@@ -737,6 +737,31 @@ test('a lone surrogate is named as core names the input: the same message in eve
   }
 })
 
+test('a header or extra param value of the wrong type is named as what it is, not as a param', async () => {
+  const api = new xnonce.Requester('http://127.0.0.1:9', 'svc', SECRET, { timeoutMs: 1000 })
+  for (const [options, what] of [
+    [
+      { headers: { 'X-Note': {} } },
+      'header "X-Note": a value must be a string, number, bigint or boolean, not an object',
+    ],
+    [
+      { headers: [['X-Note', null]] },
+      'header "X-Note": a value must be a string, number, bigint or boolean, not null',
+    ],
+    [{ headers: { 'X-Big': 2n ** 200n } }, 'header "X-Big": bigint does not fit in 128 bits'],
+    [
+      { extraParams: [['e', Symbol('s')]] },
+      'extra param "e": a value must be a string, number, bigint or boolean, not a symbol',
+    ],
+  ]) {
+    await assert.rejects(
+      api.makeRequest('GET', [], '/a/b', null, options),
+      (e) => e instanceof xnonce.InputError && e.code === 'invalid_param_value' && e.message.endsWith(what),
+      what,
+    )
+  }
+})
+
 test('a value of the wrong type is never quoted in the TypeError (it may hold a secret)', async () => {
   const leaky = { p: SECRET }
   const v = verifier()

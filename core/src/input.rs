@@ -254,9 +254,22 @@ impl Input {
     /// );
     /// ```
     pub fn ill_formed_value(self, key: &str) -> Error {
+        Error::ill_formed_text(self.code(), &self.value_name(key))
+    }
+
+    /// How a refusal names the value of pairs whose key is `key`, as
+    /// [`Input::ill_formed_value`] does: `param "user"`, `extra param "e"`,
+    /// `header "Authorization"`; any other input by [`Input::name`].
+    ///
+    /// ```
+    /// use xnonce_core::Input;
+    /// assert_eq!(Input::HeaderValue.value_name("X-Note"), "header \"X-Note\"");
+    /// assert_eq!(Input::ParamValue.value_name("a\"b"), "param \"a\\\"b\"");
+    /// ```
+    pub fn value_name(self, key: &str) -> String {
         match self.value_prefix() {
-            Some(prefix) => Error::ill_formed_text(self.code(), &format!("{prefix} {key:?}")),
-            None => self.ill_formed(),
+            Some(prefix) => format!("{prefix} {key:?}"),
+            None => self.name().to_string(),
         }
     }
 }
