@@ -23,6 +23,12 @@ function fastSign(general, wasm) {
     typeof String.prototype.isWellFormed === "function"
       ? (s) => s.isWellFormed()
       : (s) => !LONE_SURROGATE.test(s);
+  // %TypedArray%.prototype's own byteLength getter: the view's true size, whatever a
+  // subclass (or an own property) says its byteLength or length is.
+  const trueByteLength = Object.getOwnPropertyDescriptor(
+    Object.getPrototypeOf(Uint8Array.prototype),
+    "byteLength",
+  ).get;
   const encoder = new TextEncoder();
   const decoder = new TextDecoder();
   // In Node a Buffer over the memory decodes the header (latin1 = ASCII here) in about half
@@ -103,13 +109,15 @@ function fastSign(general, wasm) {
     // `new Uint8Array` of a detached ArrayBuffer throws (as on the general path), and must not
     // leave the packed text, secret included, in the input buffer.
     let bodyBytes;
+    let bodyByteLength = 0;
     if (body !== undefined) {
       if (isText(body)) {
         if (!wellFormed(body)) return 0;
         room += 3 * body.length;
       } else if (body instanceof Uint8Array || body instanceof ArrayBuffer) {
         bodyBytes = body instanceof ArrayBuffer ? new Uint8Array(body) : body;
-        room += bodyBytes.byteLength;
+        bodyByteLength = trueByteLength.call(bodyBytes);
+        room += bodyByteLength;
       } else return 0;
     }
     if (room > capacity) {
@@ -151,7 +159,7 @@ function fastSign(general, wasm) {
         bodyLen = encodedBody.written;
       } else {
         b.set(bodyBytes, at);
-        bodyLen = bodyBytes.length;
+        bodyLen = bodyByteLength;
       }
     }
     return wasm.signPackedInput(len, pairs, timestamp, bodyLen);

@@ -221,8 +221,11 @@ pub(crate) fn body(value: &JsValue) -> JsResult<Vec<u8>> {
     if let Some(s) = value.as_string() {
         return Ok(well_formed(value, s, || Input::Body.ill_formed())?.into_bytes());
     }
-    if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
-        return Ok(bytes.to_vec());
+    if value.is_instance_of::<Uint8Array>() {
+        // Copied through `new Uint8Array(view)`, which reads the view's true size: `to_vec`
+        // asks the view for its `length`, which a subclass can redefine (fewer bytes: a
+        // signature over part of the body, or a RangeError from the copy).
+        return Ok(Uint8Array::new(value).to_vec());
     }
     if value.is_instance_of::<js_sys::ArrayBuffer>() {
         // A detached ArrayBuffer: `new Uint8Array`'s TypeError, as on sign's fast path.

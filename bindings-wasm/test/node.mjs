@@ -482,6 +482,36 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
     throwsCode(() => x.sign("v1", "POST", "/a", [], "c", SECRET, { body: "x" }), "invalid_body");
   });
 
+  await check("a Uint8Array subclass's own length getters are not believed", () => {
+    // Its bytes are what the view holds; getters that say fewer must not size the copy into
+    // the module's memory (the copy would run past the room made for it).
+    class Lying extends Uint8Array {
+      get byteLength() {
+        return 1;
+      }
+      get length() {
+        return 1;
+      }
+    }
+    const opts = (body) => ({ host: "h", timestamp: 1, nonce: "0".repeat(32), body });
+    for (const size of [10, 100_000, 3_000_000]) {
+      const plain = Uint8Array.from({ length: size }, (_, i) => (i * 31) & 255);
+      const lying = new Lying(plain);
+      const want = x.sign("v2", "POST", "/a", [], "c", SECRET, opts(plain));
+      equal(x.sign("v2", "POST", "/a", [], "c", SECRET, opts(lying)), want, `${size} bytes`);
+      // And the next call still signs right (nothing past the input buffer was overwritten).
+      equal(x.sign("v2", "POST", "/a", [], "c", SECRET, opts(plain)), want, `${size} bytes, after`);
+      // The general path (params in a Map) and signDetailed read the same bytes.
+      const map = new Map();
+      equal(x.sign("v2", "POST", "/a", map, "c", SECRET, opts(lying)), want, `${size} bytes, general`);
+      equal(
+        x.signDetailed("v2", "POST", "/a", [], "c", SECRET, opts(lying)).xNonce,
+        want,
+        `${size}, detailed`,
+      );
+    }
+  });
+
   await check("README's Node import: named ESM import and require() of the installed package", () => {
     // A project with the package in node_modules, as `npm install .../pkg` leaves it.
     const project = mkdtempSync(join(tmpdir(), "xnonce-wasm-import-"));
