@@ -571,7 +571,7 @@ fn not_a_pair(what: &str, i: usize) -> PyErr {
 }
 
 /// A body: `bytes` or `bytearray` as is, `str` as its UTF-8 bytes.
-/// `None` is no body.
+/// `None` is no body; any other type is a `TypeError`.
 pub fn body(b: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<u8>>> {
     let Some(b) = b.filter(|b| !b.is_none()) else {
         return Ok(None);
@@ -589,10 +589,11 @@ pub fn body(b: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<u8>>> {
                 .to_vec(),
         ));
     }
-    Err(coded(
-        ErrorCode::InvalidBody,
-        "body must be bytes, bytearray or str",
-    ))
+    // A wrong type, as for every other argument (README "Python's own exceptions").
+    Err(PyTypeError::new_err(format!(
+        "body must be bytes, bytearray or str, not {}",
+        type_name(b)
+    )))
 }
 
 /// A millisecond timestamp argument (`timestamp`, `now`, `options["timestamp"]`): a Python

@@ -72,6 +72,7 @@ def test_requests_streamed_body_is_refused() -> None:
     with pytest.raises(xnonce.InputError) as e:
         prepared("v2", method="POST", url="http://api.test/c/a", data=gen())
     assert e.value.code == "invalid_body"
+    assert "a generator body (a stream, a file) cannot be signed" in str(e.value)
 
 
 def httpx_signed(scheme: str, request: httpx.Request) -> httpx.Request:

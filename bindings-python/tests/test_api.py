@@ -200,9 +200,20 @@ def test_body_kinds_sign_the_same() -> None:
         == v2({}, body="{}").x_nonce
     )
     assert v2({}, body=b"").x_nonce == v2({}).x_nonce
-    with pytest.raises(xnonce.InputError) as e:
-        v2({}, body=123)
-    assert e.value.code == "invalid_body"
+    # A wrong type is a TypeError, as for every other argument (never the value in it).
+    wrongs: list[tuple[Any, str]] = [
+        (123, "int"),
+        (["x"], "list"),
+        (memoryview(b"{}"), "memoryview"),
+    ]
+    for wrong, name in wrongs:
+        with pytest.raises(
+            TypeError, match=f"^body must be bytes, bytearray or str, not {name}$"
+        ) as t:
+            v2({}, body=wrong)
+        assert not isinstance(t.value, xnonce.XNonceError)
+        with pytest.raises(TypeError, match=r"^body must be"):
+            xnonce.Verifier({"svc": SECRET}).verify("POST", "/c/a", x_nonce="v2 x", body=wrong)
 
 
 def test_link_and_link_detailed() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from xnonce._xnonce import Secret, _check_signer, sign_request
+from xnonce._xnonce import Secret, _check_signer, error_from_code, sign_request
 
 HEADER = "X-Nonce"
 #: Statuses after which HTTP clients follow ``Location`` (the credential must not follow).
@@ -46,8 +46,13 @@ def sign_target(
     """Signs a request about to be sent: query and form params, or the body digest (v2).
 
     ``body`` goes to the core as is: bytes, bytearray or str; anything else (a stream, a file)
-    is refused there with ``InputError`` ``invalid_body``.
+    is a body the adapter cannot sign: ``InputError`` ``invalid_body``.
     """
+    if body is not None and not isinstance(body, (bytes, bytearray, str)):
+        raise error_from_code(
+            "invalid_body",
+            f"a {type(body).__name__} body (a stream, a file) cannot be signed: pass bytes",
+        )
     return sign_request(
         scheme,
         method,
