@@ -71,11 +71,10 @@ if [ -z "$wrk_rounds" ]; then
     exit
 fi
 
-# Server CPU time so far, in ns: the sum of its threads' se.sum_exec_runtime (ms).
-server_cpu_ns() {
-    cat /proc/"$server_pid"/task/*/sched 2>/dev/null |
-        awk '/^se.sum_exec_runtime/ { s += $3 } END { printf "%.0f", s * 1e6 }'
-}
+# Server CPU time so far, in ns, read as the load generator's rounds read it: once none of the
+# server's threads is running (a running thread's time is up to a scheduler tick behind), from
+# the process's CPU clock (which keeps the time of threads that exited).
+server_cpu_ns() { "${pin_loadgen[@]}" "$loadgen" --server-cpu-ns "$server_pid"; }
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 path=/controller1/action1
 # One route for one second: prints "req/s server-µs-per-request"; fails on any non-2xx answer

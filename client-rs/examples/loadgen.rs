@@ -157,34 +157,56 @@ fn presign(a: &Args, n: usize, tag: &str) -> Result<Vec<(String, String)>, xnonc
         .collect()
 }
 
-/// The server process's CPU time (user + system, all threads), in seconds (Linux): the sum of
-/// each thread's `se.sum_exec_runtime` (ns precision) from `/proc/<pid>/task/*/sched`, else
-/// `/proc/<pid>/stat`'s clock ticks (1/100 s: too coarse for rounds under a few seconds).
+/// The server process's CPU time so far (user + system of every thread it has had, those that
+/// exited included), in seconds (Linux), read once the server is idle.
+///
+/// The kernel brings a thread's CPU time up to date only when the thread stops running or at
+/// the scheduler's tick (every 4 ms at HZ=250): read while a server thread is still running,
+/// it is up to a tick behind — at the end of a 2,000-request round, 0.3–1.5 µs per request of
+/// the round's CPU was not visible yet. So this first waits until none of the server's threads
+/// is runnable ([`wait_until_idle`]: the last answers written, the connections closed), then
+/// reads the process's CPU clock (`clock_getcpuclockid`, ns), which unlike the sum of
+/// `/proc/<pid>/task/*/sched` keeps the time of threads that exited.
 fn server_cpu_seconds(pid: Option<u32>) -> Option<f64> {
     let pid = pid?;
-    threads_runtime_seconds(pid).or_else(|| stat_cpu_seconds(pid))
+    wait_until_idle(pid);
+    process_cpu_clock_seconds(pid)
 }
 
-fn threads_runtime_seconds(pid: u32) -> Option<f64> {
-    let mut ms = 0.0;
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
-        let sched = std::fs::read_to_string(task.ok()?.path().join("sched")).ok()?;
-        let line = sched
-            .lines()
-            .find(|l| l.starts_with("se.sum_exec_runtime"))?;
-        ms += line.rsplit(':').next()?.trim().parse::<f64>().ok()?;
+/// Waits (at most 200 ms) until no thread of `pid` is running or runnable (state `R` in
+/// `/proc/<pid>/task/*/stat`).
+fn wait_until_idle(pid: u32) {
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_millis(200) {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            return;
+        };
+        let running = tasks.flatten().any(|task| {
+            std::fs::read_to_string(task.path().join("stat")).is_ok_and(|stat| {
+                // The state follows the command name, which is in parentheses.
+                stat.rfind(')').and_then(|i| stat.get(i + 2..i + 3)) == Some("R")
+            })
+        });
+        if !running {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1));
     }
-    Some(ms / 1e3)
 }
 
-fn stat_cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which is in parentheses and may hold spaces).
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split(' ').collect();
-    // rest[0] is field 3 (state): utime is field 14, stime field 15.
-    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
-    Some(ticks as f64 / 100.0)
+/// The CPU clock of process `pid` (all its threads, live and exited), in seconds.
+fn process_cpu_clock_seconds(pid: u32) -> Option<f64> {
+    let mut clock: libc::clockid_t = 0;
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: both calls only write to the local variables passed by pointer.
+    let ok = unsafe {
+        libc::clock_getcpuclockid(pid as libc::pid_t, &mut clock) == 0
+            && libc::clock_gettime(clock, &mut ts) == 0
+    };
+    ok.then(|| ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9)
 }
 
 #[derive(Default)]
@@ -402,6 +424,8 @@ async fn run_round(
     }
     let (requests, raw) = (Arc::new(requests), Arc::new(raw));
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    // Before the clock starts: it may wait for the server to be idle.
+    let cpu_before = server_cpu_seconds(server_pid);
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
@@ -456,7 +480,6 @@ async fn run_round(
             (statuses, errors)
         }));
     }
-    let cpu_before = server_cpu_seconds(server_pid);
     let mut round = Round::default();
     for t in tasks {
         if let Ok((s, e)) = t.await {
@@ -536,6 +559,8 @@ async fn run(a: Args) -> Result<bool, String> {
             order.reverse();
         }
         let (mut h_rps, mut v_rps) = (0.0, 0.0);
+        // This round's server CPU per request of each route, when both were read.
+        let (mut h_per, mut v_per) = (None, None);
         for (name, url) in order {
             if a.only.as_deref().is_some_and(|only| only != name.trim()) {
                 continue;
@@ -574,8 +599,10 @@ async fn run(a: Args) -> Result<bool, String> {
                 let per = c / round.sent as f64;
                 if name.trim() == "verified" {
                     v_cpu.push(per);
+                    v_per = Some(per);
                 } else {
                     h_cpu.push(per);
+                    h_per = Some(per);
                 }
             }
             if !round.all_accepted() {
@@ -593,7 +620,7 @@ async fn run(a: Args) -> Result<bool, String> {
         verified.push(v_rps);
         health.push(h_rps);
         ratios.push(v_rps / h_rps);
-        if let (Some(&v), Some(&h)) = (v_cpu.last(), h_cpu.last()) {
+        if let (Some(v), Some(h)) = (v_per, h_per) {
             cpu_ratios.push(h / v);
             cpu_costs.push(v - h);
         }
@@ -690,6 +717,24 @@ fn emit(a: &Args, file: &str) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
+    // `--server-cpu-ns PID`: the server's CPU time so far in ns, read as the rounds read it
+    // (once the server is idle), for `bench/server-throughput.sh --wrk`.
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, pid] = argv.as_slice() {
+        if flag == "--server-cpu-ns" {
+            let cpu = pid.parse().ok().and_then(|p| server_cpu_seconds(Some(p)));
+            return match cpu {
+                Some(s) => {
+                    println!("{:.0}", s * 1e9);
+                    ExitCode::SUCCESS
+                }
+                None => {
+                    eprintln!("loadgen: cannot read the CPU time of process {pid}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+    }
     let a = match args() {
         Ok(a) => a,
         Err(e) => {
