@@ -75,7 +75,8 @@ fi
 # server's threads is running (a running thread's time is up to a scheduler tick behind), from
 # the process's CPU clock (which keeps the time of threads that exited).
 server_cpu_ns() { "${pin_loadgen[@]}" "$loadgen" --server-cpu-ns "$server_pid"; }
-median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# The middle value, or the mean of the two middle values of an even count.
+median() { sort -g | awk '{ v[NR] = $1 } END { m = int((NR + 1) / 2); print (NR % 2 ? v[m] : (v[m] + v[m + 1]) / 2) }'; }
 path=/controller1/action1
 # One route for one second: prints "req/s server-µs-per-request"; fails on any non-2xx answer
 # or socket error (a run that ran out of signed requests, or a refusal).

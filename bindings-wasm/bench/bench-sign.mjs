@@ -93,7 +93,12 @@ const nativeRun = () =>
       .map((l) => JSON.parse(l))
       .map((r) => [r.case, r]),
   );
-const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+// The middle value, or the mean of the two middle values of an even count.
+const median = (v) => {
+  const s = [...v].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 /** The middle half of per-round values (25th–75th percentile): how much the load moved them. */
 const quartiles = (v) => {
   const s = [...v].sort((a, b) => a - b);

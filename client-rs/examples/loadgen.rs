@@ -494,9 +494,15 @@ async fn run_round(
     round.finish(start, cpu_before, server_pid)
 }
 
+/// The median: the middle value, or the mean of the two middle values of an even count.
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
 }
 
 async fn run(a: Args) -> Result<bool, String> {

@@ -40,9 +40,15 @@ fn calibrate(f: &mut dyn FnMut(), slice: Duration) -> u64 {
     }
 }
 
+/// The middle value, or the mean of the two middle values of an even count.
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
 }
 
 fn pair(name: &str, rounds: usize, slice: Duration, raw: &mut dyn FnMut(), ours: &mut dyn FnMut()) {
