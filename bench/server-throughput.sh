@@ -12,6 +12,9 @@
 # (--http raw) so as not to take the server's CPU.
 # XNONCE_BENCH_SERVER=/path/to/xnonce-server measures another build (e.g. the previous
 # commit's) with the same load generator.
+# The server logs at `info`, its default, whatever RUST_LOG says: at `debug` it writes a line
+# per accepted request, on the verified route only, which would be measured as the layer's
+# cost. XNONCE_BENCH_RUST_LOG=FILTER runs it with another filter on purpose.
 #
 # --wrk [ROUNDS]: the same comparison with wrk (Debian's package, installed if missing) as the
 # load generator instead, a cross-check by a tool this project did not write: per round the
@@ -55,7 +58,8 @@ umask 077
 registry=(--data "$data/registry" --key-file "$data/registry.key")   # nothing in ~/.config
 "$server" client add bench "${registry[@]}" > "$data/bench.secret"
 mkfifo "$data/out"
-RUST_LOG="${RUST_LOG:-info}" "${pin_server[@]}" "$server" serve --demo --bench-mirror --listen 127.0.0.1:0 "${registry[@]}" \
+log_filter="${XNONCE_BENCH_RUST_LOG:-info}"
+RUST_LOG="$log_filter" "${pin_server[@]}" "$server" serve --demo --bench-mirror --listen 127.0.0.1:0 "${registry[@]}" \
     > "$data/out" 2> "$data/server.log" &
 server_pid=$!
 exec 3< "$data/out"
@@ -65,6 +69,7 @@ base_url="${first#xnonce-server listening on }"
 
 echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(uname -sr)"
 [ ${#pin_server[@]} -eq 0 ] || echo "server pinned to CPU 0, load generator to CPU 1"
+echo "server log filter: $log_filter"
 if [ -z "$wrk_rounds" ]; then
     "${pin_loadgen[@]}" "$loadgen" --base-url "$base_url" --client bench --secret-file "$data/bench.secret" \
         --server-pid "$server_pid" "${client_args[@]}" "$@"
