@@ -84,14 +84,19 @@ pub fn app(layer: XNonceLayer) -> Router {
 /// [`app`] with an optional per-client [`RateLimitLayer`] inside the verification layer (so
 /// only verified requests reach a bucket).
 pub fn app_with_rate_limit(layer: XNonceLayer, rate_limit: Option<RateLimitLayer>) -> Router {
-    verified_app(Router::new().fallback(echo), layer, rate_limit)
+    verified_app(Router::new().fallback(echo), layer, rate_limit, false)
 }
 
 /// The `--demo` app: [`HEALTH_PATH`] unverified, everything else through `layer` (built with
 /// [`demo::routes`]) and the optional rate limit to [`demo::handle`], em-secure-api's test
 /// implementation.
 pub fn demo_app(layer: XNonceLayer, rate_limit: Option<RateLimitLayer>) -> Router {
-    verified_app(Router::new().fallback(demo::handle), layer, rate_limit)
+    verified_app(
+        Router::new().fallback(demo::handle),
+        layer,
+        rate_limit,
+        false,
+    )
 }
 
 /// The gateway app (`[upstream]`): [`HEALTH_PATH`] unverified, everything else through
@@ -101,23 +106,74 @@ pub fn gateway_app(
     layer: XNonceLayer,
     rate_limit: Option<RateLimitLayer>,
 ) -> Router {
+    verified_app(gateway_handler(upstream), layer, rate_limit, false)
+}
+
+/// The gateway's handler: forward to `upstream`.
+fn gateway_handler(upstream: Upstream) -> Router {
     let forward = move |req: axum::extract::Request| {
         let upstream = upstream.clone();
         async move { upstream.forward(req).await }
     };
-    verified_app(Router::new().fallback(forward), layer, rate_limit)
+    Router::new().fallback(forward)
 }
 
 /// [`HEALTH_PATH`] unverified; everything else through `layer`, then the rate limit (so only
-/// verified requests reach a bucket), to `handler`.
-fn verified_app(handler: Router, layer: XNonceLayer, rate_limit: Option<RateLimitLayer>) -> Router {
+/// verified requests reach a bucket), to `handler`. With `bench_mirror`, paths under
+/// [`demo::BENCH_MIRROR_PREFIX`] go to [`demo::mirror`] instead, without the layer.
+fn verified_app(
+    handler: Router,
+    layer: XNonceLayer,
+    rate_limit: Option<RateLimitLayer>,
+    bench_mirror: bool,
+) -> Router {
     let handler = match rate_limit {
         Some(limit) => handler.layer(limit),
         None => handler,
     };
-    Router::new()
-        .route(HEALTH_PATH, get(|| async { "ok" }))
-        .fallback_service(handler.layer(layer))
+    let health = Router::new().route(HEALTH_PATH, get(|| async { "ok" }));
+    if bench_mirror {
+        health.fallback_service(BenchMirror {
+            mirror: Router::new().fallback(demo::mirror),
+            verified: handler.layer(layer),
+        })
+    } else {
+        health.fallback_service(handler.layer(layer))
+    }
+}
+
+/// `--bench-mirror`'s fallback: paths under [`demo::BENCH_MIRROR_PREFIX`] to `mirror` (a router
+/// whose fallback is [`demo::mirror`]), the rest to `verified` (the router of the handler
+/// behind the layer). A mirrored and a verified request thus take the same way through the
+/// routers and differ by the layer alone; a `nest` at the prefix, as before, made the mirrored
+/// request pay for work the verified one does not do (the URI rebuilt to strip the prefix,
+/// the path captured for the nested route, and the mirror's extractors copying the headers).
+#[derive(Clone)]
+struct BenchMirror {
+    mirror: Router,
+    verified: Router,
+}
+
+impl tower::Service<axum::extract::Request> for BenchMirror {
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = <Router as tower::Service<axum::extract::Request>>::Future;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        // Both are routers, which are always ready.
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: axum::extract::Request) -> Self::Future {
+        if demo::is_mirrored(req.uri().path()) {
+            self.mirror.call(req)
+        } else {
+            self.verified.call(req)
+        }
+    }
 }
 
 /// The app a config asks for: [`demo_app`] when `config.demo`, [`gateway_app`] with an
@@ -148,18 +204,14 @@ pub(crate) fn app_limited_by(
     layer: XNonceLayer,
     rate_limit: Option<RateLimitLayer>,
 ) -> Router {
-    let router = if config.demo {
-        demo_app(layer, rate_limit)
+    let handler = if config.demo {
+        Router::new().fallback(demo::handle)
     } else if let Some(upstream) = &config.upstream {
-        gateway_app(upstream.clone(), layer, rate_limit)
+        gateway_handler(upstream.clone())
     } else {
-        app_with_rate_limit(layer, rate_limit)
+        Router::new().fallback(echo)
     };
-    if config.bench_mirror {
-        router.nest(demo::BENCH_MIRROR_PREFIX, demo::mirror_router())
-    } else {
-        router
-    }
+    verified_app(handler, layer, rate_limit, config.bench_mirror)
 }
 
 /// Builds the reference server's layer from a config, a registry and a replay store (example:

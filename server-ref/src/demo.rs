@@ -52,7 +52,7 @@
 //! `@url_params` / `@body_params` (an `ottoken` param is left out of both).
 
 use axum::body::Bytes;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use xnonce_core::verify::is_form_content_type;
 use xnonce_core::{ParamRule, RouteMatch, RouteTable, Scheme, Verified, WindowPolicy};
@@ -368,23 +368,38 @@ pub async fn handle(req: axum::extract::Request) -> Answer {
 /// compares the two to measure what the layer costs.
 pub const BENCH_MIRROR_PREFIX: &str = "/_bench/unverified";
 
-/// The router of [`BENCH_MIRROR_PREFIX`] (nest it at that prefix).
-pub fn mirror_router() -> axum::Router {
-    axum::Router::new().route("/{*path}", axum::routing::any(mirror))
+/// Whether `path` is served by [`mirror`] under `--bench-mirror`: [`BENCH_MIRROR_PREFIX`]
+/// followed by `/`.
+pub fn is_mirrored(path: &str) -> bool {
+    path.strip_prefix(BENCH_MIRROR_PREFIX)
+        .is_some_and(|rest| rest.starts_with('/'))
 }
 
-async fn mirror(
-    method: axum::http::Method,
-    uri: axum::http::Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Answer {
-    let (controller, action) = xnonce_core::routes::split_path(uri.path());
-    let method = method.as_str().to_ascii_lowercase();
-    let query = uri.query().unwrap_or("");
-    let content_type = headers
+/// The demo handlers without the layer, at [`BENCH_MIRROR_PREFIX`]: what [`handle`] does
+/// behind the layer, plus what the layer did for it and a handler without one must do itself
+/// — split the path (after the prefix) into controller and action, read the form body, and
+/// read the params from the query and the form. It reads the request in place, as [`handle`]
+/// does (no copy of its headers, nor of its URI to strip the prefix), so that the two routes
+/// differ by the layer alone.
+pub async fn mirror(req: axum::extract::Request) -> Answer {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path();
+    let (controller, action) =
+        xnonce_core::routes::split_path(path.strip_prefix(BENCH_MIRROR_PREFIX).unwrap_or(path));
+    let method = parts.method.as_str().to_ascii_lowercase();
+    let query = parts.uri.query().unwrap_or("");
+    let content_type = parts
+        .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
+    let body = if is_form_content_type(content_type) {
+        match http_body_util::BodyExt::collect(body).await {
+            Ok(c) => c.to_bytes(),
+            Err(_) => return Answer::text(400, "cannot read the body"),
+        }
+    } else {
+        Bytes::new()
+    };
     let form = if is_form_content_type(content_type) {
         std::str::from_utf8(&body).ok()
     } else {
