@@ -26,6 +26,11 @@ cd "$(dirname "$0")/.."
 wrk_rounds=""
 if [ "${1:-}" = "--wrk" ]; then
     wrk_rounds="${2:-11}"
+    # A count, and nothing else: the load generator's options do not apply to wrk.
+    if [ $# -gt 2 ] || ! [[ "$wrk_rounds" =~ ^[0-9]+$ ]] || [ "$((10#$wrk_rounds))" -lt 1 ]; then
+        echo "usage: $0 --wrk [ROUNDS]   (ROUNDS >= 1, default 11; no other arguments)" >&2
+        exit 2
+    fi
     command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 fi
 
