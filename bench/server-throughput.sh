@@ -49,15 +49,23 @@ else
 fi
 
 data="$(mktemp -d "${TMPDIR:-/tmp}/xnonce-bench.XXXXXX")"
-server_pid=""
+server_pid="" loadgen_pid=""
 cleanup() {
+    if [ -n "$loadgen_pid" ] && kill -0 "$loadgen_pid" 2>/dev/null; then
+        kill "$loadgen_pid" 2>/dev/null || true
+        wait "$loadgen_pid" 2>/dev/null || true
+    fi
     if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
         kill "$server_pid" 2>/dev/null || true
         wait "$server_pid" 2>/dev/null || true
     fi
     rm -rf "$data"
 }
-trap cleanup EXIT INT TERM
+# INT and TERM end the run (cleanup runs on EXIT): a trap that only cleaned up let the
+# script go on, and bash runs it only once the command in the foreground has ended.
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 umask 077
 registry=(--data "$data/registry" --key-file "$data/registry.key")   # nothing in ~/.config
@@ -76,9 +84,14 @@ echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f
 [ ${#pin_server[@]} -eq 0 ] || echo "server pinned to CPU 0, load generator to CPU 1"
 echo "server log filter: $log_filter"
 if [ -z "$wrk_rounds" ]; then
+    # In the background, so that a signal is handled at once (`wait` returns), not after the run.
     "${pin_loadgen[@]}" "$loadgen" --base-url "$base_url" --client bench --secret-file "$data/bench.secret" \
-        --server-pid "$server_pid" "${client_args[@]}" "$@"
-    exit
+        --server-pid "$server_pid" "${client_args[@]}" "$@" &
+    loadgen_pid=$!
+    status=0
+    wait "$loadgen_pid" || status=$?
+    loadgen_pid=""
+    exit "$status"
 fi
 
 # Server CPU time so far, in ns, read as the load generator's rounds read it: once none of the
