@@ -40,8 +40,15 @@ cargo build -q --release -p xnonce --example loadgen
 target_dir="$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
 server="${XNONCE_BENCH_SERVER:-$target_dir/release/xnonce-server}"
 loadgen="$target_dir/release/examples/loadgen"
-pin_server=() pin_loadgen=() client_args=()
-if [ -z "${XNONCE_BENCH_NO_PIN:-}" ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+pin_server=() pin_loadgen=() client_args=() not_pinned=""
+if [ -n "${XNONCE_BENCH_NO_PIN:-}" ]; then
+    not_pinned="XNONCE_BENCH_NO_PIN is set"
+elif [ "$(nproc)" -lt 2 ]; then
+    not_pinned="$(nproc) CPU available to this script"
+elif ! command -v taskset >/dev/null; then
+    not_pinned="no taskset (util-linux)"
+fi
+if [ -z "$not_pinned" ]; then
     pin_server=(taskset -c 0) pin_loadgen=(taskset -c 1)
 else
     # The default client busy-polls: without a CPU of its own it would take the server's.
@@ -81,7 +88,11 @@ cat <&3 > /dev/null &
 base_url="${first#xnonce-server listening on }"
 
 echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(uname -sr)"
-[ ${#pin_server[@]} -eq 0 ] || echo "server pinned to CPU 0, load generator to CPU 1"
+if [ -z "$not_pinned" ]; then
+    echo "server pinned to CPU 0, load generator to CPU 1"
+else
+    echo "NOT pinned ($not_pinned): the server and the load generator share the CPUs"
+fi
 echo "server log filter: $log_filter"
 if [ -z "$wrk_rounds" ]; then
     # In the background, so that a signal is handled at once (`wait` returns), not after the run.
