@@ -104,6 +104,8 @@ const CASES = [
   },
   {
     name: 'v2 GET, 3 params, clock + random nonce',
+    // The one case whose two headers differ (own clock and nonce): not compared below.
+    random: true,
     native: () =>
       xnonce.sign('v2', 'GET', '/controller1/action1', PARAMS, 'test_client', SECRET, { host: HOST }),
     js: () =>
@@ -150,7 +152,7 @@ const median = (xs) => {
 }
 
 // Both implementations must agree before their speed means anything.
-for (const c of CASES.slice(0, 5)) {
+for (const c of CASES.filter((c) => !c.random)) {
   if (c.native() !== c.js()) throw new Error(`${c.name}: binding and reference disagree`)
 }
 
