@@ -68,11 +68,13 @@ function timeCase(x, glue, fastSign, name, iterations, { secret, params, options
   if (stub && call() !== real) throw new Error("stubbed call did not read the header back");
   const n = name.endsWith("-body") ? Math.max(5, iterations / 100) : iterations;
   for (let i = 0; i < n / 10; i++) call();
+  // Whole calls per batch, and the time divided by the calls made (n / 5 may be fractional).
+  const batch = Math.max(1, Math.floor(n / 5));
   let best = Infinity;
   for (let b = 0; b < 5; b++) {
     const start = performance.now();
-    for (let i = 0; i < n / 5; i++) call();
-    best = Math.min(best, ((performance.now() - start) * 1e6) / (n / 5));
+    for (let i = 0; i < batch; i++) call();
+    best = Math.min(best, ((performance.now() - start) * 1e6) / batch);
   }
   return { ns: best, header: call() };
 }
@@ -208,7 +210,7 @@ const chromeVersion = execFileSync("/usr/bin/chromium", ["--version"], {
 console.log(
   `${started} UTC, Node ${process.version}, ${chromeVersion}, ${cpus()[0]?.model ?? "?"} (${cpus().length} cores), ` +
     `load average ${Math.min(...load).toFixed(1)}–${Math.max(...load).toFixed(1)}; ${rounds} rounds, ` +
-    `each the best of 5 batches of ${iterations / 5} calls; medians over rounds\n`,
+    `each the best of 5 batches of ${Math.max(1, Math.floor(iterations / 5))} calls; medians over rounds\n`,
 );
 console.log(
   "| sign (3 params, fixed time and nonce) | native core | WASM in Node | ratio (middle half of rounds) | WASM in Chromium | ratio (middle half) |",
