@@ -123,8 +123,9 @@ const started = new Date().toISOString().slice(0, 16).replace("T", " ");
 const load = [loadavg()[0]];
 const { server, url } = await serve(0);
 const profile = mkdtempSync(join(tmpdir(), "xnonce-wasm-bench-"));
+const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+  executablePath: chromiumPath,
   headless: true,
   timeout: 30_000,
   args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
@@ -202,7 +203,7 @@ const m = (measure, where) => median(samples[measure][where]);
 const q = (measure, where) => quartiles(samples[measure][where]);
 const sizes = JSON.parse(readFileSync(join(here, "pkg", "size.json"), "utf8"));
 const us = (ns) => `${(ns / 1000).toFixed(2)} µs`;
-const chromeVersion = execFileSync("/usr/bin/chromium", ["--version"], {
+const chromeVersion = execFileSync(chromiumPath, ["--version"], {
   stdio: ["ignore", "pipe", "ignore"],
 })
   .toString()
