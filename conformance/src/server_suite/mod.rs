@@ -1240,8 +1240,8 @@ pub fn run(opts: &Options) -> Result<Vec<CheckResult>, String> {
     Ok(runner.results)
 }
 
-/// The least time between an early GET's acceptance and its copy ([`Runner::replayed_last`]),
-/// by default.
+/// The least time between an early GET's acceptance and its copy (the rows `early GET
+/// replayed last`), by default: [`Options::late_replay_after`].
 pub const LATE_REPLAY_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
 /// The most: later, the copy may be stale (401) by the 30 s window.
 const LATE_REPLAY_BEFORE: std::time::Duration = std::time::Duration::from_secs(25);
