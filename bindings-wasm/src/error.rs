@@ -1,8 +1,10 @@
 //! The one place where xnonce errors become JavaScript errors.
 //!
-//! Every failure of this package reaches JS as an `Error` whose `name` is `"XNonceError"`,
-//! whose `code` is the shared snake_case code of [`xnonce_core::ErrorCode`] and whose
-//! `family` is the code's [`xnonce_core::ErrorFamily`] (`"input"`, `"format"`, ...) — except
+//! Every failure of this package reaches JS as an instance of the package's `XNonceError`
+//! class (`js/errors.js`), of its family's subclass (`InputError`, `FormatError`, ...), whose
+//! `code` is the shared snake_case code of [`xnonce_core::ErrorCode`], whose `family` is the
+//! code's [`xnonce_core::ErrorFamily`] (`"input"`, `"format"`, ...) and whose `message` is
+//! core's message without the code (it is in `code`), as in the Node package — except
 //! an argument of the wrong JavaScript type (a number where text is expected, a timestamp
 //! that is neither a number nor a bigint, options that are not an object, ...), which is a
 //! plain JS `TypeError` as in the Node and Python packages (no value of the request is wrong;
@@ -12,11 +14,28 @@
 //! Messages come from core (or from this crate's argument checks) and never hold a secret:
 //! a `TypeError` names the argument and the type it got, never the value.
 
+use std::cell::RefCell;
+
+use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsValue;
 use xnonce_core::{Error, ErrorCode};
 
-/// The JS `name` of every error this package throws.
+/// The JS `name` of an error built while no factory is registered (see [`set_error_factory`]).
 pub const ERROR_NAME: &str = "XNonceError";
+
+thread_local! {
+    /// `(code, family, message) => Error`: `js/errors.js`'s `createError`, registered by the
+    /// package's entry module (`xnonce_wasm.js`) before any other call.
+    static FACTORY: RefCell<Option<js_sys::Function>> = const { RefCell::new(None) };
+}
+
+/// Registers the function that builds the JS error of an xnonce failure (`js/errors.js`'s
+/// `createError`, which makes an instance of the family's class). Called once by the package's
+/// entry module; not exported by it.
+#[wasm_bindgen(js_name = setErrorFactory, skip_typescript)]
+pub fn set_error_factory(factory: js_sys::Function) {
+    FACTORY.with(|f| *f.borrow_mut() = Some(factory));
+}
 
 /// An error on its way to JS; `?` converts core errors into it.
 #[derive(Debug)]
@@ -69,12 +88,23 @@ pub fn coded(code: ErrorCode, message: impl Into<String>) -> XNonceError {
     XNonceError::Coded(Error::new(code, message))
 }
 
-/// Builds the JS `Error` object: `name`, `message`, `code`, `family`.
+/// Builds the JS error: the registered factory's, or (glue used without the entry module) an
+/// `Error` named `XNonceError` with the same `message`, `code` and `family`.
 fn to_js(e: &Error) -> JsValue {
-    let err = js_sys::Error::new(&e.to_string());
+    let code = JsValue::from_str(e.code().as_str());
+    let family = JsValue::from_str(e.code().family().as_str());
+    let message = JsValue::from_str(e.message());
+    let factory = FACTORY.with(|f| f.borrow().clone());
+    if let Some(factory) = factory {
+        // The factory only constructs an error; should it throw, what it threw is thrown.
+        return match factory.call3(&JsValue::UNDEFINED, &code, &family, &message) {
+            Ok(err) | Err(err) => err,
+        };
+    }
+    let err = js_sys::Error::new(e.message());
     err.set_name(ERROR_NAME);
     // Setting plain data properties on a fresh Error object cannot fail.
-    let _ = js_sys::Reflect::set(&err, &"code".into(), &e.code().as_str().into());
-    let _ = js_sys::Reflect::set(&err, &"family".into(), &e.code().family().as_str().into());
+    let _ = js_sys::Reflect::set(&err, &"code".into(), &code);
+    let _ = js_sys::Reflect::set(&err, &"family".into(), &family);
     err.into()
 }

@@ -275,11 +275,18 @@ pub fn parse_header(
     })
 }
 
-/// Every shared error code, in core's order (for `switch` exhaustiveness and tests).
-#[wasm_bindgen(js_name = errorCodes, unchecked_return_type = "ErrorCode[]")]
-pub fn error_codes() -> Vec<String> {
+/// Every shared error code with its family and HTTP status, in core's order, as the Node
+/// package's `errorCodes()`: `{ code, family, httpStatus }`.
+#[wasm_bindgen(js_name = errorCodes, unchecked_return_type = "ErrorCodeInfo[]")]
+pub fn error_codes() -> js_sys::Array {
     ErrorCode::ALL
         .iter()
-        .map(|c| c.as_str().to_string())
+        .map(|c| {
+            object(&[
+                ("code", c.as_str().into()),
+                ("family", c.family().as_str().into()),
+                ("httpStatus", JsValue::from_f64(f64::from(c.http_status()))),
+            ])
+        })
         .collect()
 }

@@ -101,15 +101,38 @@ export type ErrorCode =
 /** The family of an error code. */
 export type ErrorFamily = "input" | "format" | "auth" | "route" | "unavailable";
 
-/**
- * What this package throws for a value it cannot sign or parse: an `Error` named
- * `"XNonceError"`. An argument of the wrong JavaScript type is a plain `TypeError` instead.
- */
-export interface XNonceError extends Error {
-  name: "XNonceError";
+/** One shared error code, as listed by `errorCodes()` (the Node package's `ErrorCodeInfo`). */
+export interface ErrorCodeInfo {
+  /** The snake_case code (`invalid_secret`, `replayed`, ...). */
   code: ErrorCode;
+  /** Its family. */
+  family: ErrorFamily;
+  /** The HTTP status a server answers with. */
+  httpStatus: number;
+}
+
+/**
+ * Base class of every error this package throws for a value it cannot sign or parse (as in the
+ * Node package `xnonce`); the subclass tells the family. An argument of the wrong JavaScript
+ * type is a plain `TypeError` instead.
+ */
+export declare class XNonceError extends Error {
+  constructor(code: ErrorCode, message: string, extra?: { family?: ErrorFamily; cause?: unknown });
+  /** The shared snake_case code. */
+  code: ErrorCode;
+  /** The code's family. */
   family: ErrorFamily;
 }
+/** `invalid_*`: the caller passed something that cannot be signed. */
+export declare class InputError extends XNonceError {}
+/** A header, ottoken or parameter string could not be parsed. */
+export declare class FormatError extends XNonceError {}
+/** Unknown client, bad signature, stale or replayed request. */
+export declare class AuthError extends XNonceError {}
+/** A route's parameter rules refused the request. */
+export declare class RouteError extends XNonceError {}
+/** The replay store or the network is unavailable; nothing was accepted. */
+export declare class UnavailableError extends XNonceError {}
 "#;
 
 #[wasm_bindgen(typescript_custom_section)]

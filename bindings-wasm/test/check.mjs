@@ -31,7 +31,7 @@ function checkSign(x, v) {
   try {
     header = x.sign(...args, options);
   } catch (e) {
-    if (v.error === undefined || e?.name !== "XNonceError" || e.code !== v.error) {
+    if (v.error === undefined || !(e instanceof x.XNonceError) || e.code !== v.error) {
       throw new Error(`sign: expected ${v.error ?? "a header"}, got ${e?.name} ${e?.code}: ${e?.message}`);
     }
     return;
@@ -85,7 +85,7 @@ export function checkCase(x, v) {
     out = run(x, v);
   } catch (e) {
     if (v.error === undefined) throw new Error(`signing failed: ${e}`);
-    if (e?.name !== "XNonceError" || e.code !== v.error) {
+    if (!(e instanceof x.XNonceError) || e.code !== v.error) {
       throw new Error(`expected error ${v.error}, got ${e?.name} ${e?.code}: ${e?.message}`);
     }
     if (!(e instanceof Error)) throw new Error("thrown value is not an Error");

@@ -31,14 +31,39 @@ export function equal(got, expected, message = "") {
   }
 }
 
-/** Asserts that `fn` throws an XNonceError with `code`; returns the error. */
-export function throwsCode(fn, code) {
+/** The family of each code and its class's name, as the Node package `xnonce` has them. */
+const CLASS_OF_FAMILY = {
+  input: "InputError",
+  format: "FormatError",
+  auth: "AuthError",
+  route: "RouteError",
+  unavailable: "UnavailableError",
+};
+
+/**
+ * Asserts that `fn` throws an XNonceError with `code`, an instance of `x.XNonceError` and of its
+ * family's class, named after it, whose message does not repeat the code (it is in `.code`, as
+ * in the Node package); returns the error. `x`: the module (default: the one `useModule` set).
+ */
+let module_;
+export function useModule(x) {
+  module_ = x;
+}
+export function throwsCode(fn, code, x = module_) {
   try {
     fn();
   } catch (e) {
     assert(e instanceof Error, `thrown value is an Error (${e})`);
-    equal(e.name, "XNonceError", "error name");
     equal(e.code, code, "error code");
+    if (x !== undefined) {
+      const info = x.errorCodes().find((c) => c.code === code);
+      const name = CLASS_OF_FAMILY[info.family];
+      assert(e instanceof x.XNonceError, `an XNonceError (${e?.name}: ${e?.message})`);
+      assert(e instanceof x[name], `an ${name}`);
+      equal(e.name, name, "error name");
+      equal(e.family, info.family, "error family");
+    }
+    assert(!e.message.startsWith(`${code}:`), `message without the code: ${JSON.stringify(e.message)}`);
     return e;
   }
   throw new Error(`expected an XNonceError ${code}, nothing was thrown`);

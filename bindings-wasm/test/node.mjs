@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { vectorFiles, here } from "../scripts/serve.mjs";
 import { checkAll } from "./check.mjs";
-import { assert, check, equal, throwsCode, throwsType } from "./harness.mjs";
+import { assert, check, equal, throwsCode, throwsType, useModule } from "./harness.mjs";
 
 const require = createRequire(import.meta.url);
 const SECRET = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd";
@@ -16,6 +16,7 @@ const SECRET = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd
 /** The Node checks; with `vectorsOnly`, only the vector check. */
 export async function nodeTests({ vectorsOnly = false } = {}) {
   const x = require("../pkg/node/xnonce_wasm.js");
+  useModule(x);
 
   await check("vectors in Node (pkg/node)", () => {
     const files = vectorFiles().map((f) => ({ name: f, cases: JSON.parse(readFileSync(f, "utf8")) }));
@@ -66,6 +67,13 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
       { host: "h", timestamp: 1, nonce: "0".repeat(32) },
     ];
     equal(web.sign(...args), x.sign(...args), "web vs node");
+    // initSync registered the web build's own error classes.
+    const e = throwsCode(
+      () => web.sign("v2", "GET", "/a", [], "c", "not hex", { host: "h" }),
+      "invalid_secret",
+      web,
+    );
+    assert(!(e instanceof x.XNonceError), "the web build's classes are its own");
   });
 
   await check("SHA-256 and HMAC-SHA256 in WebAssembly agree with node:crypto on every length", () => {
@@ -305,7 +313,43 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
     throwsCode(() => x.ottokenDecode("!!"), "malformed_ottoken");
     throwsCode(() => x.ottokenEncode("v2 broken"), "malformed_header");
     equal(x.errorCodes().length, 26, "error code count");
-    assert(x.errorCodes().includes("replayed"), "replayed is a code");
+  });
+
+  await check("errors as in the Node package: classes by family, message without the code", () => {
+    const e = throwsCode(() => x.sign("v2", "GET", "/a", [], "c", SECRET), "invalid_host");
+    assert(e instanceof x.InputError && e instanceof x.XNonceError && e instanceof Error, "InputError");
+    equal(e.name, "InputError", "name");
+    equal(e.message, "v2 signs the host: give the authority the request goes to", "message without the code");
+    const f = throwsCode(() => x.parseHeader("nonsense"), "malformed_header");
+    assert(f instanceof x.FormatError && !(f instanceof x.InputError), "FormatError");
+    assert(f.message.startsWith("X-Nonce: expected"), f.message);
+    assert(String(f).startsWith("FormatError: X-Nonce: expected"), String(f));
+    // The classes are the package's to construct and test against, as in the Node package.
+    const made = new x.AuthError("replayed", "seen");
+    equal(made.family, "auth", "family from the code");
+    equal(made.name, "AuthError", "name of a constructed error");
+    for (const name of [
+      "XNonceError",
+      "InputError",
+      "FormatError",
+      "AuthError",
+      "RouteError",
+      "UnavailableError",
+    ]) {
+      equal(typeof x[name], "function", `${name} is exported`);
+    }
+  });
+
+  await check("errorCodes(): { code, family, httpStatus } in core's order, as in the Node package", () => {
+    const codes = x.errorCodes();
+    equal(codes.length, 26, "count");
+    equal(
+      JSON.stringify(codes[0]),
+      '{"code":"invalid_client_id","family":"input","httpStatus":400}',
+      "first",
+    );
+    const replayed = codes.find((c) => c.code === "replayed");
+    equal(JSON.stringify(replayed), '{"code":"replayed","family":"auth","httpStatus":409}', "replayed");
   });
 
   await check(
@@ -598,7 +642,7 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
         // sign's fast path (string pairs), its general path (a Map), and the other calls.
         const e = throwsCode(() => x.sign(...a), code);
         assert(!e.message.includes(SECRET.slice(0, 60)), `${name}: no secret in the message`);
-        equal(e.message, `${code}: ${what}${reason}`, `${name}: named as core names it`);
+        equal(e.message, `${what}${reason}`, `${name}: named as core names it`);
         const general = throwsCode(() => x.sign(...a.slice(0, 3), new Map(a[3]), ...a.slice(4)), code);
         equal(general.message, e.message, `${name}: the same message on the general path`);
         throwsCode(() => x.signDetailed(...a), code);
@@ -613,17 +657,13 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
         () => x.link("v2", "GET", "/a", [], "c", SECRET, "https://h/" + lone),
         "invalid_url",
       );
-      equal(url.message, `invalid_url: the base URL${reason}`, "baseUrl: named as core names it");
+      equal(url.message, `the base URL${reason}`, "baseUrl: named as core names it");
       const scheme = throwsCode(() => x.sign(lone, "GET", "/a", [], "c", SECRET, V2), "unsupported_scheme");
-      equal(scheme.message, `unsupported_scheme: the scheme${reason}`, "scheme: named as core names it");
+      equal(scheme.message, `the scheme${reason}`, "scheme: named as core names it");
       const header = throwsCode(() => x.parseHeader("v2 " + lone), "malformed_header");
-      equal(
-        header.message,
-        `malformed_header: the X-Nonce header${reason}`,
-        "header: named as core names it",
-      );
+      equal(header.message, `the X-Nonce header${reason}`, "header: named as core names it");
       const token = throwsCode(() => x.ottokenDecode(lone), "malformed_ottoken");
-      equal(token.message, `malformed_ottoken: the ottoken${reason}`, "ottoken: named as core names it");
+      equal(token.message, `the ottoken${reason}`, "ottoken: named as core names it");
     }
     // Well-formed text is signed as it is: a real U+FFFD and a surrogate pair.
     const canonical = (v) =>

@@ -10,6 +10,7 @@ import init, {
   sign,
   signDetailed,
   type ErrorCode,
+  type ErrorCodeInfo,
   type Header,
   type Params,
   type Signed,
@@ -35,7 +36,8 @@ export async function demo(secret: string): Promise<string> {
   const h: Header = parseHeader(header);
   const client = h.scheme === "v2" ? h.nonce : h.token;
   const q: string = ottokenQueryValue(ottokenEncode(ottokenDecode(detailed.ottoken)));
-  const codes: ErrorCode[] = errorCodes();
+  const codes: ErrorCodeInfo[] = errorCodes();
+  const first: ErrorCode = codes[0].code;
 
   // @ts-expect-error: only "v1" and "v2" are schemes
   sign("v3", "GET", "/a", [], "c", secret);

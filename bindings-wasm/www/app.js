@@ -1,6 +1,6 @@
 // The link page: reads the form, signs with xnonce-wasm in the browser, shows the link.
 // The secret stays in this page's memory only (never stored, never sent).
-import init, { linkDetailed } from "../pkg/web/xnonce_wasm.js";
+import init, { linkDetailed, XNonceError } from "../pkg/web/xnonce_wasm.js";
 
 const $ = (id) => document.getElementById(id);
 const ready = init();
@@ -48,8 +48,8 @@ async function makeLink(event) {
     $("result").hidden = false;
     $("copy").textContent = "Copy";
   } catch (e) {
-    // XNonceError: e.code is the shared code, e.message never holds the secret.
-    showError(e.code ? `${e.code}: ${e.message.replace(/^[a-z_]+: /, "")}` : e.message);
+    // XNonceError: e.code is the shared code, e.message (without it) never holds the secret.
+    showError(e instanceof XNonceError ? `${e.code}: ${e.message}` : e.message);
   }
 }
 
