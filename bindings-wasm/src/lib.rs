@@ -92,20 +92,30 @@ fn define_canonical(obj: &JsValue, canonical: &str) {
     );
 }
 
-fn signed_object(s: &Signed) -> JsValue {
+/// The result of `signDetailed` (and, after `url`, of `linkDetailed`): the fields of the Node
+/// package's `SignedDetails`, in its order — `xNonce`, `ottoken`, `canonical` (hidden, see
+/// [`define_canonical`]), `timestamp`, `nonce` (`null` for v1).
+fn signed_object(s: &Signed, url: Option<&str>) -> JsValue {
     let nonce = match &s.header {
         XNonce::V2 { nonce, .. } => JsValue::from_str(nonce),
         XNonce::V1 { .. } => JsValue::NULL,
     };
-    let obj = object(&[
-        ("scheme", s.header.scheme().as_str().into()),
-        ("client", s.header.client().into()),
+    let mut head = Vec::with_capacity(3);
+    if let Some(url) = url {
+        head.push(("url", url.into()));
+    }
+    head.extend([
         ("xNonce", s.x_nonce.as_str().into()),
         ("ottoken", s.ottoken.as_str().into()),
-        ("timestamp", ts(s.timestamp_ms())),
-        ("nonce", nonce),
     ]);
+    let obj = object(&head);
+    // `canonical` where the Node package has it (`Reflect.ownKeys` lists the same keys in the
+    // same order), then the rest.
     define_canonical(&obj, s.canonical());
+    for (k, v) in [("timestamp", ts(s.timestamp_ms())), ("nonce", nonce)] {
+        // Plain data properties on a fresh object: cannot fail.
+        let _ = Reflect::set(&obj, &key(k), &v);
+    }
     obj
 }
 
@@ -144,9 +154,10 @@ pub fn sign(
 }
 
 /// Signs a request; returns every part of the signature (`xNonce`, `ottoken`, `canonical`,
-/// `timestamp`, `nonce`, ...). For v1 `canonical` contains the secret: it is a non-enumerable
-/// getter (left out of JSON and `console.log`); never log or display its value.
-#[wasm_bindgen(js_name = signDetailed, unchecked_return_type = "Signed")]
+/// `timestamp`, `nonce`), as the Node package's `signDetailed`. For v1 `canonical` contains the
+/// secret: it is a non-enumerable getter (left out of JSON and `console.log`); never log or
+/// display its value.
+#[wasm_bindgen(js_name = signDetailed, unchecked_return_type = "SignedDetails")]
 pub fn sign_detailed(
     #[wasm_bindgen(unchecked_param_type = "Scheme")] scheme: JsValue,
     #[wasm_bindgen(unchecked_param_type = "string")] method: JsValue,
@@ -158,7 +169,7 @@ pub fn sign_detailed(
 ) -> Result<JsValue, XNonceError> {
     let args = [&scheme, &method, &path, &params, &client, &secret];
     let signed = sign_core(args, options.as_ref())?;
-    Ok(signed_object(&signed))
+    Ok(signed_object(&signed, None))
 }
 
 fn link_core(args: SignArgs, base_url: &JsValue, options: Option<&JsValue>) -> JsResult<Link> {
@@ -188,8 +199,8 @@ pub fn link(
 }
 
 /// Like [`link`], returning the URL (`url`) with every part of its signature (see
-/// `signDetailed`).
-#[wasm_bindgen(js_name = linkDetailed, unchecked_return_type = "SignedLink")]
+/// `signDetailed`), as the Node package's `linkDetailed`.
+#[wasm_bindgen(js_name = linkDetailed, unchecked_return_type = "LinkDetails")]
 #[allow(clippy::too_many_arguments)]
 pub fn link_detailed(
     #[wasm_bindgen(unchecked_param_type = "Scheme")] scheme: JsValue,
@@ -203,9 +214,7 @@ pub fn link_detailed(
 ) -> Result<JsValue, XNonceError> {
     let args = [&scheme, &method, &path, &params, &client, &secret];
     let l = link_core(args, &base_url, options.as_ref())?;
-    let obj = signed_object(&l.signed);
-    let _ = Reflect::set(&obj, &key("url"), &JsValue::from_str(&l.url));
-    Ok(obj)
+    Ok(signed_object(&l.signed, Some(&l.url)))
 }
 
 /// The `ottoken` form of an `X-Nonce` header value (`malformed_header` if it does not parse,
@@ -239,40 +248,26 @@ pub fn ottoken_query_value(
 }
 
 /// Parses an `X-Nonce` header value of either scheme into its fields (`malformed_header`
-/// otherwise; a `TypeError` for a non-string). `mac` is the v1 token or the v2 signature,
-/// under the name every xnonce package uses; `token` (v1) and `signature` (v2) are the same
-/// value.
+/// otherwise; a `TypeError` for a non-string): `scheme`, `client`, `timestamp`, `nonce` (`null`
+/// for v1) and `mac` (the v1 token or the v2 signature), the fields and order of the Node
+/// package's `parseHeader`.
 #[wasm_bindgen(js_name = parseHeader, unchecked_return_type = "Header")]
 pub fn parse_header(
     #[wasm_bindgen(unchecked_param_type = "string")] value: JsValue,
 ) -> Result<JsValue, XNonceError> {
     let value = convert::text(&value, "header", Input::Header)?;
-    Ok(match XNonce::parse(&value)? {
-        XNonce::V1 {
-            token,
-            client,
-            timestamp_ms,
-        } => object(&[
-            ("scheme", "v1".into()),
-            ("token", token.as_str().into()),
-            ("mac", token.into()),
-            ("client", client.into()),
-            ("timestamp", ts(timestamp_ms)),
-        ]),
-        XNonce::V2 {
-            client,
-            timestamp_ms,
-            nonce,
-            signature,
-        } => object(&[
-            ("scheme", "v2".into()),
-            ("client", client.into()),
-            ("timestamp", ts(timestamp_ms)),
-            ("nonce", nonce.into()),
-            ("signature", signature.as_str().into()),
-            ("mac", signature.into()),
-        ]),
-    })
+    let header = XNonce::parse(&value)?;
+    let nonce = match &header {
+        XNonce::V2 { nonce, .. } => JsValue::from_str(nonce),
+        XNonce::V1 { .. } => JsValue::NULL,
+    };
+    Ok(object(&[
+        ("scheme", header.scheme().as_str().into()),
+        ("client", header.client().into()),
+        ("timestamp", ts(header.timestamp_ms())),
+        ("nonce", nonce),
+        ("mac", header.mac().into()),
+    ]))
 }
 
 /// Every shared error code with its family and HTTP status, in core's order, as the Node

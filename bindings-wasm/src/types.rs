@@ -36,10 +36,8 @@ export interface SignOptions {
   body?: Uint8Array | ArrayBuffer | string | null;
 }
 
-/** Everything `signDetailed` returns. */
-export interface Signed {
-  scheme: Scheme;
-  client: string;
+/** What `signDetailed` returns: the same fields as the Node package `xnonce`'s. */
+export interface SignedDetails {
   /** The `X-Nonce` header value. */
   xNonce: string;
   /** The header as a link parameter (escape it with `ottokenQueryValue`). */
@@ -50,24 +48,30 @@ export interface Signed {
    * `Object.keys` and `{ ...result }` leave it out (and do not copy it): read it by name.
    */
   readonly canonical: string;
+  /** The signed timestamp (ms). */
   timestamp: number;
   /** The v2 nonce; `null` for v1. */
   nonce: string | null;
 }
 
 /** What `linkDetailed` returns: the link and its signature. */
-export interface SignedLink extends Signed {
+export interface LinkDetails extends SignedDetails {
   /** The full URL: base, path, params and the escaped `ottoken` last. */
   url: string;
 }
 
+/** The former name of `SignedDetails`. */
+export type Signed = SignedDetails;
+/** The former name of `LinkDetails`. */
+export type SignedLink = LinkDetails;
+
 /**
- * A parsed `X-Nonce` header value. `mac` is the v1 token or the v2 signature (lower-case hex),
- * as in every xnonce package; `token` (v1) and `signature` (v2) hold the same value.
+ * A parsed `X-Nonce` header value, with the Node package's fields: `mac` is the v1 token or the
+ * v2 signature (lower-case hex); `nonce` is `null` for v1.
  */
 export type Header =
-  | { scheme: "v1"; token: string; mac: string; client: string; timestamp: number }
-  | { scheme: "v2"; client: string; timestamp: number; nonce: string; signature: string; mac: string };
+  | { scheme: "v1"; client: string; timestamp: number; nonce: null; mac: string }
+  | { scheme: "v2"; client: string; timestamp: number; nonce: string; mac: string };
 
 /** The shared error codes (the same strings in every xnonce language). */
 export type ErrorCode =

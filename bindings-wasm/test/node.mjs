@@ -352,6 +352,21 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
     equal(JSON.stringify(replayed), '{"code":"replayed","family":"auth","httpStatus":409}', "replayed");
   });
 
+  await check("parseHeader and the detailed results have the Node package's fields", () => {
+    const V2 = { host: "h", timestamp: 5, nonce: "0".repeat(32) };
+    const v1 = x.parseHeader(x.sign("v1", "GET", "/a", [], "c", "pw", { timestamp: 5 }));
+    equal(Object.keys(v1).join(), "scheme,client,timestamp,nonce,mac", "v1 fields");
+    equal(v1.nonce, null, "v1 nonce is null, not absent");
+    const v2 = x.parseHeader(x.sign("v2", "GET", "/a", [], "c", SECRET, V2));
+    equal(Object.keys(v2).join(), "scheme,client,timestamp,nonce,mac", "v2 fields");
+    equal(v2.nonce, V2.nonce, "v2 nonce");
+    const s = x.signDetailed("v2", "GET", "/a", [], "c", SECRET, V2);
+    equal(Object.keys(s).join(), "xNonce,ottoken,timestamp,nonce", "signDetailed fields");
+    const l = x.linkDetailed("v1", "GET", "/a", [], "c", "pw", "https://h", { timestamp: 5 });
+    equal(Object.keys(l).join(), "url,xNonce,ottoken,timestamp,nonce", "linkDetailed fields");
+    equal(l.nonce, null, "v1 link nonce");
+  });
+
   await check(
     "arguments of the wrong JS type: TypeError (as in Node and Python), never a WebAssembly trap",
     () => {
@@ -497,8 +512,8 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
         assert(!Object.keys(s).includes("canonical"), `${name}: not among Object.keys`);
         equal(Object.getOwnPropertyDescriptor(s, "canonical").enumerable, false, `${name}: enumerable`);
         // Every other field is still listed.
-        const keys = ["scheme", "client", "xNonce", "ottoken", "timestamp", "nonce"];
-        if (name.startsWith("link")) keys.push("url");
+        const keys = ["xNonce", "ottoken", "timestamp", "nonce"];
+        if (name.startsWith("link")) keys.unshift("url");
         equal(Object.keys(s).join(), keys.join(), `${name}: the other fields`);
         equal(JSON.parse(JSON.stringify(s)).xNonce, s.xNonce, `${name}: JSON keeps xNonce`);
       }
@@ -927,7 +942,8 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
     });
     const h = x.parseHeader(s.xNonce);
     equal(h.scheme, "v1", "scheme");
-    equal(h.token, "d77ccdaedbd041324e6551a60a46b08a72e2ed128b01359b39c5d2d54b499cbe", "token");
+    equal(h.mac, "d77ccdaedbd041324e6551a60a46b08a72e2ed128b01359b39c5d2d54b499cbe", "mac (the v1 token)");
+    equal(h.nonce, null, "v1: nonce null");
     equal(x.ottokenDecode(s.ottoken), s.xNonce, "decode");
     assert(x.ottokenQueryValue(s.ottoken).endsWith("%3D"), "query value escapes =");
     const l = x.linkDetailed("v2", "GET", "/f/get", { name: "a b" }, "c", SECRET, "https://API.example.com/");

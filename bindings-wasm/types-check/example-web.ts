@@ -12,10 +12,11 @@ import init, {
   type ErrorCode,
   type ErrorCodeInfo,
   type Header,
+  type LinkDetails,
   type Params,
-  type Signed,
-  type SignedLink,
-  type XNonceError,
+  type SignedDetails,
+  InputError,
+  XNonceError,
 } from "../pkg/web/xnonce_wasm.js";
 
 export async function demo(secret: string): Promise<string> {
@@ -29,12 +30,13 @@ export async function demo(secret: string): Promise<string> {
   const header: string = sign("v2", "GET", "/controller1/action1", params, "link-maker", secret, {
     host: "api.example.com",
   });
-  const detailed: Signed = signDetailed("v1", "GET", "/admin/status", { a: "1" }, "c", secret);
+  const detailed: SignedDetails = signDetailed("v1", "GET", "/admin/status", { a: "1" }, "c", secret);
   const nonce: string | null = detailed.nonce;
   const url: string = link("v2", "GET", "/files/get", new Map([["name", "x"]]), "c", secret, "https://h");
-  const full: SignedLink = linkDetailed("v2", "GET", "/f", null, "c", secret, "https://h", { timestamp: 1 });
+  const full: LinkDetails = linkDetailed("v2", "GET", "/f", null, "c", secret, "https://h", { timestamp: 1 });
   const h: Header = parseHeader(header);
-  const client = h.scheme === "v2" ? h.nonce : h.token;
+  const mac: string = h.mac;
+  const hNonce: string | null = h.nonce;
   const q: string = ottokenQueryValue(ottokenEncode(ottokenDecode(detailed.ottoken)));
   const codes: ErrorCodeInfo[] = errorCodes();
   const first: ErrorCode = codes[0].code;
@@ -49,9 +51,11 @@ export async function demo(secret: string): Promise<string> {
   try {
     sign("v2", "GET", "/a", [], "c", "not hex");
   } catch (e) {
-    const err = e as XNonceError;
-    const code: ErrorCode = err.code;
-    if (err.name === "XNonceError" && err.family === "input") return code;
+    if (e instanceof InputError) return e.code;
+    if (e instanceof XNonceError && e.family === "format") {
+      const code: ErrorCode = e.code;
+      return code;
+    }
   }
-  return [url, full.url, nonce, client, q, codes.length].join(" ");
+  return [url, full.url, nonce, mac, hNonce, q, codes.length, first].join(" ");
 }

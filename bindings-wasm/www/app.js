@@ -31,19 +31,21 @@ async function makeLink(event) {
   $("error").hidden = true;
   await ready;
   try {
+    const scheme = $("scheme").value;
+    const client = $("client").value.trim();
     const made = linkDetailed(
-      $("scheme").value,
+      scheme,
       "GET",
       $("path").value.trim(),
       parseParams($("params").value),
-      $("client").value.trim(),
+      client,
       $("secret").value,
       $("server-url").value.trim(),
     );
     $("link").value = made.url;
     $("open-link").href = made.url;
     $("link-info").textContent =
-      `Signed by ${made.client} (${made.scheme}) at ${new Date(made.timestamp).toISOString()}; ` +
+      `Signed by ${client} (${scheme}) at ${new Date(made.timestamp).toISOString()}; ` +
       "the server accepts it once, within its time window (30 s either side by default).";
     $("result").hidden = false;
     $("copy").textContent = "Copy";
