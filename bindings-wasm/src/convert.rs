@@ -46,12 +46,12 @@ pub fn scheme(value: &JsValue) -> JsResult<Scheme> {
 }
 
 /// A parameter key: a JS string (`invalid_param_key` otherwise, a key of another type
-/// included, as in the Node and Python packages).
+/// included, as in the Node and Python packages, with the Node package's message).
 fn key_text(key: &JsValue) -> JsResult<String> {
     let text = key.as_string().ok_or_else(|| {
         coded(
             ErrorCode::InvalidParamKey,
-            "a parameter key must be a string",
+            format!("{} must be a string", Input::ParamKey.name()),
         )
     })?;
     well_formed(key, text, || Input::ParamKey.ill_formed())
@@ -59,7 +59,8 @@ fn key_text(key: &JsValue) -> JsResult<String> {
 
 /// A parameter value, of the parameter `key`: string as is; boolean, number and bigint through
 /// core's text rules; anything else (null, undefined, objects, arrays, bytes, symbols) is
-/// `invalid_param_value`. A string that is not well-formed is named by its key, as core does.
+/// `invalid_param_value`. A string that is not well-formed is named by its key, as core does;
+/// so is a value of another type, with the Node package's message.
 fn value_text(key: &str, value: &JsValue) -> JsResult<String> {
     if let Some(s) = value.as_string() {
         return well_formed(value, s, || Input::ParamValue.ill_formed_value(key));
@@ -76,14 +77,38 @@ fn value_text(key: &str, value: &JsValue) -> JsResult<String> {
             .map_err(|_| {
                 coded(
                     ErrorCode::InvalidParamValue,
-                    "a bigint parameter value is outside the 128-bit range",
+                    format!(
+                        "{}: bigint does not fit in 128 bits",
+                        Input::ParamValue.value_name(key)
+                    ),
                 )
             });
     }
     Err(coded(
         ErrorCode::InvalidParamValue,
-        "a parameter value must be a string, number, bigint or boolean",
+        format!(
+            "{}: a value must be a string, number, bigint or boolean, not {}",
+            Input::ParamValue.value_name(key),
+            value_type(value)
+        ),
     ))
+}
+
+/// How a refused param value's type is named (the Node package's words): never the value.
+fn value_type(value: &JsValue) -> &'static str {
+    if value.is_undefined() {
+        "undefined"
+    } else if value.is_null() {
+        "null"
+    } else if value.is_symbol() {
+        "a symbol"
+    } else if value.is_function() {
+        "a function"
+    } else if value.is_object() {
+        "an object"
+    } else {
+        "this type"
+    }
 }
 
 fn is_plain_object(value: &JsValue) -> JsResult<bool> {
@@ -172,8 +197,7 @@ pub fn params(value: &JsValue) -> JsResult<Vec<(String, String)>> {
     } else {
         return Err(coded(
             ErrorCode::InvalidParamValue,
-            "params must be an array of [key, value] pairs, an iterable of pairs (Map, \
-             URLSearchParams) or a plain object",
+            "expected an array of [key, value] pairs, a plain object, a Map or URLSearchParams",
         ));
     };
     let count = length(&pairs)?;
@@ -183,7 +207,7 @@ pub fn params(value: &JsValue) -> JsResult<Vec<(String, String)>> {
         if !(is_array(&pair)? && length(&pair)? == 2) {
             return Err(coded(
                 ErrorCode::InvalidParamValue,
-                "each parameter must be a [key, value] pair",
+                format!("entry {i} is not a [key, value] pair"),
             ));
         }
         let key = key_text(&at(&pair, 0)?)?;
@@ -243,8 +267,8 @@ pub(crate) fn body(value: &JsValue) -> JsResult<Vec<u8>> {
 /// The keys of `SignOptions`.
 const SIGN_OPTION_KEYS: [&str; 4] = ["timestamp", "nonce", "host", "body"];
 
-/// The core input from the positional arguments and the options object (an unknown key in
-/// it is a `TypeError`).
+/// The core input from the positional arguments and the options object (an iterable or an
+/// unknown key is a `TypeError` with `code` `ERR_INVALID_ARG_VALUE`, as in the Node package).
 pub fn sign_input(
     scheme_v: &JsValue,
     method: &JsValue,
@@ -269,9 +293,10 @@ pub fn sign_input(
     // A Map, a Set or an array holds no option keys of its own: read as options, it would
     // be signed without them, silently (the Node package refuses it alike).
     if is_iterable(options)? {
-        return Err(XNonceError::Type(
-            "options must be an object of options, not an iterable (a Map, a Set, an array)".into(),
-        ));
+        return Err(XNonceError::InvalidArgValue {
+            argument: "options",
+            why: "an object of options, not an iterable (a Map, a Set, an array)".into(),
+        });
     }
     // A misspelt key (`timeStamp`, `Host`) would be signed without, silently. The keys are
     // the enumerable ones, own or inherited (`for…in`), as the options are read.
@@ -281,10 +306,13 @@ pub fn sign_input(
         for key in object_keys(object).map_err(XNonceError::Thrown)?.iter() {
             let key = key.as_string().unwrap_or_default();
             if !SIGN_OPTION_KEYS.contains(&key.as_str()) {
-                return Err(XNonceError::Type(format!(
-                    "options has no key {key:?} (it takes {})",
-                    SIGN_OPTION_KEYS.join(", ")
-                )));
+                return Err(XNonceError::InvalidArgValue {
+                    argument: "options",
+                    why: format!(
+                        "unknown option {key:?} (known: {})",
+                        SIGN_OPTION_KEYS.join(", ")
+                    ),
+                });
             }
         }
         level = prototype_of(&level)?;

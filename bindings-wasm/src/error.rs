@@ -44,6 +44,15 @@ pub enum XNonceError {
     Coded(Error),
     /// An argument of the wrong JavaScript type: a JS `TypeError` with this message.
     Type(String),
+    /// An options argument the package refuses (an iterable, an unknown key): a JS `TypeError`
+    /// with `code` `ERR_INVALID_ARG_VALUE` and the message `The argument "<argument>" is
+    /// invalid: <why>`, as the Node package throws it.
+    InvalidArgValue {
+        /// The argument's JS name (`options`).
+        argument: &'static str,
+        /// What is wrong with it.
+        why: String,
+    },
     /// An exception thrown by the caller's own code while this package read an argument (a
     /// params iterator or getter): thrown on to the caller unchanged.
     Thrown(JsValue),
@@ -60,6 +69,14 @@ impl From<XNonceError> for JsValue {
         match e {
             XNonceError::Coded(e) => to_js(&e),
             XNonceError::Type(message) => js_sys::TypeError::new(&message).into(),
+            XNonceError::InvalidArgValue { argument, why } => {
+                let err = js_sys::TypeError::new(&format!(
+                    "The argument \"{argument}\" is invalid: {why}"
+                ));
+                // A plain data property on a fresh TypeError: cannot fail.
+                let _ = js_sys::Reflect::set(&err, &"code".into(), &"ERR_INVALID_ARG_VALUE".into());
+                err.into()
+            }
             XNonceError::Thrown(value) => value,
         }
     }

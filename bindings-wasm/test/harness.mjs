@@ -69,14 +69,17 @@ export function throwsCode(fn, code, x = module_) {
   throw new Error(`expected an XNonceError ${code}, nothing was thrown`);
 }
 
-/** Asserts that `fn` throws a plain TypeError (no XNonceError `code`) whose message matches `pattern`. */
-export function throwsType(fn, pattern) {
+/**
+ * Asserts that `fn` throws a plain TypeError whose message matches `pattern`: no `code` (a
+ * wrong type), or `code` (`ERR_INVALID_ARG_VALUE` for options it refuses, as the Node package).
+ */
+export function throwsType(fn, pattern, code = undefined) {
   try {
     fn();
   } catch (e) {
     assert(e instanceof TypeError, `thrown value is a TypeError (${e?.name} ${e?.code}: ${e?.message})`);
     equal(e.name, "TypeError", "error name");
-    equal(e.code, undefined, "no XNonceError code");
+    equal(e.code, code, "TypeError code");
     assert(pattern.test(e.message), `message ${JSON.stringify(e.message)} matches ${pattern}`);
     return e;
   }

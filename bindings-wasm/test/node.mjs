@@ -367,6 +367,54 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
     equal(l.nonce, null, "v1 link nonce");
   });
 
+  await check("param and option refusals say what the Node package says", () => {
+    const V2 = { host: "h", timestamp: 5, nonce: "0".repeat(32) };
+    const refused = (params, code) =>
+      throwsCode(() => x.signDetailed("v2", "GET", "/a", params, "c", SECRET, V2), code);
+    equal(
+      refused([["a", null]], "invalid_param_value").message,
+      'param "a": a value must be a string, number, bigint or boolean, not null',
+      "null",
+    );
+    equal(
+      refused([["a", undefined]], "invalid_param_value").message.endsWith("not undefined"),
+      true,
+      "undefined",
+    );
+    equal(refused([["a", {}]], "invalid_param_value").message.endsWith("not an object"), true, "object");
+    equal(refused([["a", Symbol()]], "invalid_param_value").message.endsWith("not a symbol"), true, "symbol");
+    equal(
+      refused([["a", 2n ** 130n]], "invalid_param_value").message,
+      'param "a": bigint does not fit in 128 bits',
+      "bigint",
+    );
+    equal(
+      refused([["a", "1", "2"]], "invalid_param_value").message,
+      "entry 0 is not a [key, value] pair",
+      "triple",
+    );
+    equal(refused([[1, "x"]], "invalid_param_key").message, "a param key must be a string", "key");
+    equal(
+      refused("a=1", "invalid_param_value").message,
+      "expected an array of [key, value] pairs, a plain object, a Map or URLSearchParams",
+      "container",
+    );
+    for (const options of [new Map(), []]) {
+      const e = throwsType(
+        () => x.sign("v2", "GET", "/a", [], "c", SECRET, options),
+        /^The argument "options" is invalid: an object of options, not an iterable/,
+        "ERR_INVALID_ARG_VALUE",
+      );
+      equal(e.code, "ERR_INVALID_ARG_VALUE", "iterable options");
+    }
+    const e = throwsType(
+      () => x.signDetailed("v2", "GET", "/a", [], "c", SECRET, { ...V2, timeStamp: 1 }),
+      /^The argument "options" is invalid: unknown option "timeStamp" \(known: timestamp, nonce, host, body\)$/,
+      "ERR_INVALID_ARG_VALUE",
+    );
+    equal(e.code, "ERR_INVALID_ARG_VALUE", "unknown option");
+  });
+
   await check(
     "arguments of the wrong JS type: TypeError (as in Node and Python), never a WebAssembly trap",
     () => {
@@ -459,16 +507,30 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
         { ...V2, timeStamp: 1 },
         { ...V2, Host: "h" },
       ]) {
-        for (const call of calls(args, options)) throwsType(call, /^options has no key "(timeStamp|Host)"/);
+        for (const call of calls(args, options)) {
+          throwsType(
+            call,
+            /^The argument "options" is invalid: unknown option "(timeStamp|Host)"/,
+            "ERR_INVALID_ARG_VALUE",
+          );
+        }
       }
       // Options given as a Map, a Set or an array are refused, never read as no options; an
       // inherited unknown key is refused as an own one (the keys for…in sees).
       for (const options of [new Map([["timestamp", 5]]), new Set(), [["host", "h"]]]) {
         for (const call of calls(args, options))
-          throwsType(call, /^options must be an object of options, not an iterable/);
+          throwsType(
+            call,
+            /^The argument "options" is invalid: an object of options, not an iterable/,
+            "ERR_INVALID_ARG_VALUE",
+          );
       }
       for (const call of calls(args, Object.create({ ...V2, hostz: "h" }))) {
-        throwsType(call, /^options has no key "hostz"/);
+        throwsType(
+          call,
+          /^The argument "options" is invalid: unknown option "hostz"/,
+          "ERR_INVALID_ARG_VALUE",
+        );
       }
       equal(x.sign("v1", "GET", "/a", [], "c", SECRET, null).split(" ").length, 3, "null options are none");
       equal(x.parseHeader(header).client, "c", "the module still works afterwards");
@@ -921,7 +983,7 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
         equal(e.code, "invalid_param_value", String(params));
         message = e.message;
       }
-      assert(message.includes("params must be an array of [key, value] pairs"), `${params}: ${message}`);
+      assert(message.includes("expected an array of [key, value] pairs"), `${params}: ${message}`);
     }
     // undefined options are no options, as null are.
     assert(
