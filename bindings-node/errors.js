@@ -4,6 +4,8 @@
 // family's subclass) with `.code`, `.family`, for stale requests `.serverTime` and
 // `.serverTimeMac`, and for a request a Verifier refused `.answer` (the HTTP answer to send,
 // built by the Rust core). Codes and families come from the Rust core (`errorCodes()`).
+// xnonce-wasm's build (bindings-wasm/scripts/build.mjs) puts this file in that package too,
+// without its first line and its exports: one definition of the classes for both packages.
 
 /**
  * The HTTP answer to a refused request: `{ status, headers, body }`, header names lower-case.

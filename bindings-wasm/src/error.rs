@@ -1,9 +1,10 @@
 //! The one place where xnonce errors become JavaScript errors.
 //!
 //! Every failure of this package reaches JS as an instance of the package's `XNonceError`
-//! class (`js/errors.js`), of its family's subclass (`InputError`, `FormatError`, ...), whose
-//! `code` is the shared snake_case code of [`xnonce_core::ErrorCode`], whose `family` is the
-//! code's [`xnonce_core::ErrorFamily`] (`"input"`, `"format"`, ...) and whose `message` is
+//! class (the Node package's `bindings-node/errors.js`, which the build puts in this package
+//! too), of its family's subclass (`InputError`, `FormatError`, ...), whose `code` is the
+//! shared snake_case code of [`xnonce_core::ErrorCode`], whose `family` is the code's
+//! [`xnonce_core::ErrorFamily`] (`"input"`, `"format"`, ...) and whose `message` is
 //! core's message without the code (it is in `code`), as in the Node package — except
 //! an argument of the wrong JavaScript type (a number where text is expected, a timestamp
 //! that is neither a number nor a bigint, options that are not an object, ...), which is a
@@ -24,14 +25,15 @@ use xnonce_core::{Error, ErrorCode};
 pub const ERROR_NAME: &str = "XNonceError";
 
 thread_local! {
-    /// `(code, family, message) => Error`: `js/errors.js`'s `createError`, registered by the
-    /// package's entry module (`xnonce_wasm.js`) before any other call.
+    /// `(code, family, message) => Error`: `createError` of `bindings-node/errors.js` (in the
+    /// package as `errors.js`), registered by the entry module (`xnonce_wasm.js`) before any
+    /// other call.
     static FACTORY: RefCell<Option<js_sys::Function>> = const { RefCell::new(None) };
 }
 
-/// Registers the function that builds the JS error of an xnonce failure (`js/errors.js`'s
-/// `createError`, which makes an instance of the family's class). Called once by the package's
-/// entry module; not exported by it.
+/// Registers the function that builds the JS error of an xnonce failure (`createError` of
+/// `bindings-node/errors.js`, which makes an instance of the family's class). Called once by
+/// the package's entry module; not exported by it.
 #[wasm_bindgen(js_name = setErrorFactory, skip_typescript)]
 pub fn set_error_factory(factory: js_sys::Function) {
     FACTORY.with(|f| *f.borrow_mut() = Some(factory));
