@@ -303,7 +303,7 @@ export interface RequesterOptions {
    * server whose certificate an internal CA issued. Not PEM: a `connection_failed` error;
    * text holding a lone surrogate: `invalid_body` ("the CA PEM is not valid Unicode text").
    */
-  caPem?: string | Uint8Array | null
+  caPem?: string | Uint8Array | ArrayBuffer | null
   /**
    * The largest answer body to read, in bytes (default 64 MiB): a whole number from 0 to
    * `Number.MAX_SAFE_INTEGER` (else a `RangeError`). A longer answer rejects with
@@ -334,7 +334,7 @@ export interface RequestParts {
   /** The `Content-Type` header. */
   contentType?: string | null
   /** The raw body. */
-  body?: Uint8Array | string | null
+  body?: Uint8Array | ArrayBuffer | string | null
   /** Milliseconds since the epoch, a number or a bigint (default: the system clock). */
   timestamp?: number | bigint | null
   /** v2 nonce (default: random). */
@@ -399,8 +399,8 @@ export interface SignOptions {
   nonce?: string | null
   /** v2: the authority the request goes to (`host[:port]`); required by v2 `sign`. */
   host?: string | null
-  /** v2: the raw non-form body (`Buffer`, `Uint8Array` or a UTF-8 string). */
-  body?: Uint8Array | string | null
+  /** v2: the raw non-form body (`Buffer`, `Uint8Array`, `ArrayBuffer` or a UTF-8 string). */
+  body?: Uint8Array | ArrayBuffer | string | null
 }
 
 /**
@@ -410,7 +410,7 @@ export interface SignOptions {
  * is not well-formed text: the caller then uses the general `sign` (which reports the field),
  * so the result never depends on the path taken.
  */
-export declare function signPacked(packed: string, pairs: number, timestamp?: number | bigint | null, body?: Uint8Array | string | null): string | null
+export declare function signPacked(packed: string, pairs: number, timestamp?: number | bigint | null, body?: Uint8Array | ArrayBuffer | string | null): string | null
 
 /**
  * Signs a raw request (`target` = `/path?query`, as sent) and returns the `X-Nonce` value.
@@ -478,7 +478,7 @@ export interface VerifyOptions {
   /** The `Content-Type` header; a form body's fields are params. */
   contentType?: string | null
   /** The raw body. */
-  body?: Uint8Array | string | null
+  body?: Uint8Array | ArrayBuffer | string | null
   /** The server clock in ms, a number or a bigint (default: the system clock). */
   now?: number | bigint | null
 }

@@ -18,8 +18,8 @@
 //!   `invalid_param_value`.
 
 use napi::bindgen_prelude::{
-    Array, BigInt, Either, FnArgs, FromNapiValue, Function, JsObjectValue, JsValue, Object,
-    TypeName, Uint8Array, Unknown, ValidateNapiValue,
+    Array, ArrayBuffer, BigInt, Either, FnArgs, FromNapiValue, Function, JsObjectValue, JsValue,
+    Object, TypeName, Uint8Array, Unknown, ValidateNapiValue,
 };
 use napi::{sys, Env, JsString, ValueType};
 use xnonce_core::input::Pairs;
@@ -286,21 +286,29 @@ pub(crate) fn timestamp_ms(ms: Option<Millis>) -> Outcome<Option<u64>> {
     Ok(ms.transpose()?)
 }
 
-/// A body: bytes (`Buffer`, `Uint8Array`) or a string (its UTF-8 bytes). Fields of this type
-/// are declared `Uint8Array | string` in TypeScript; another type is a `TypeError` in
-/// JavaScript's words ("a Uint8Array or a string").
-pub struct Body(Either<Uint8Array, Text>);
+/// A body: bytes (`Buffer`, `Uint8Array`, or an `ArrayBuffer`, as `fetch`'s `arrayBuffer()`
+/// gives) or a string (its UTF-8 bytes). Fields of this type are declared
+/// `Uint8Array | ArrayBuffer | string` in TypeScript; another type (a detached `ArrayBuffer`
+/// too) is a `TypeError` in JavaScript's words ("a Uint8Array, an ArrayBuffer or a string").
+pub struct Body(BodyValue);
+
+enum BodyValue {
+    View(Uint8Array),
+    /// An `ArrayBuffer`'s bytes, copied when read (its view borrows the call's scope).
+    Bytes(Vec<u8>),
+    Text(Text),
+}
 
 impl Body {
     /// Whether it is a string that is not well-formed (a lone surrogate).
     pub(crate) fn is_ill_formed_text(&self) -> bool {
-        matches!(&self.0, Either::B(text) if !text.is_well_formed())
+        matches!(&self.0, BodyValue::Text(text) if !text.is_well_formed())
     }
 }
 
 impl TypeName for Body {
     fn type_name() -> &'static str {
-        "Uint8Array | string"
+        "Uint8Array | ArrayBuffer | string"
     }
 
     fn value_type() -> ValueType {
@@ -308,17 +316,45 @@ impl TypeName for Body {
     }
 }
 
-/// Whether `value` is a string (`true`) or a `Uint8Array` (`false`); another type is the
+/// What a body value is.
+enum BodyKind {
+    Text,
+    View,
+    Buffer,
+}
+
+/// The kind of `value` as a body; another type (or a detached `ArrayBuffer`) is the
 /// `TypeError` [`Body`] gives. Reads the type only, not the value.
 ///
 /// # Safety
 /// A valid env and value.
-unsafe fn body_is_text(env: sys::napi_env, value: sys::napi_value) -> napi::Result<bool> {
+unsafe fn body_kind(env: sys::napi_env, value: sys::napi_value) -> napi::Result<BodyKind> {
+    const WHAT: &str = "a Uint8Array, an ArrayBuffer or a string";
     match js_type(env, value)? {
-        ValueType::String => Ok(true),
+        ValueType::String => return Ok(BodyKind::Text),
         // SAFETY: forwarded from the caller.
-        ValueType::Object if unsafe { Uint8Array::validate(env, value) }.is_ok() => Ok(false),
-        other => Err(expected("a Uint8Array or a string", other)),
+        ValueType::Object if unsafe { Uint8Array::validate(env, value) }.is_ok() => {
+            return Ok(BodyKind::View)
+        }
+        ValueType::Object => {}
+        other => return Err(expected(WHAT, other)),
+    }
+    let (mut buffer, mut detached) = (false, false);
+    // SAFETY: forwarded from the caller; the out-pointers are live locals.
+    napi::check_status!(unsafe { sys::napi_is_arraybuffer(env, value, &mut buffer) })?;
+    if buffer {
+        // SAFETY: as above.
+        napi::check_status!(unsafe {
+            sys::napi_is_detached_arraybuffer(env, value, &mut detached)
+        })?;
+    }
+    match (buffer, detached) {
+        (true, false) => Ok(BodyKind::Buffer),
+        (true, true) => Err(napi::Error::new(
+            napi::Status::InvalidArg,
+            format!("Expect value to be {WHAT}, but received a detached ArrayBuffer"),
+        )),
+        _ => Err(expected(WHAT, ValueType::Object)),
     }
 }
 
@@ -328,17 +364,20 @@ impl ValidateNapiValue for Body {
         value: sys::napi_value,
     ) -> napi::Result<sys::napi_value> {
         // SAFETY: forwarded from the caller (a valid env and value).
-        unsafe { body_is_text(env, value) }.map(|_| std::ptr::null_mut())
+        unsafe { body_kind(env, value) }.map(|_| std::ptr::null_mut())
     }
 }
 
 impl FromNapiValue for Body {
     unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
-        // SAFETY (every call): forwarded from the caller, the value's type checked first.
-        Ok(Body(if unsafe { body_is_text(env, value)? } {
-            Either::B(unsafe { Text::from_napi_value(env, value)? })
-        } else {
-            Either::A(unsafe { Uint8Array::from_napi_value(env, value)? })
+        // SAFETY (every call): forwarded from the caller, the value's kind checked first.
+        Ok(Body(match unsafe { body_kind(env, value)? } {
+            BodyKind::Text => BodyValue::Text(unsafe { Text::from_napi_value(env, value)? }),
+            BodyKind::View => BodyValue::View(unsafe { Uint8Array::from_napi_value(env, value)? }),
+            BodyKind::Buffer => {
+                let buffer = unsafe { ArrayBuffer::from_napi_value(env, value)? };
+                BodyValue::Bytes(buffer.to_vec())
+            }
         }))
     }
 }
@@ -353,8 +392,9 @@ pub(crate) fn body_bytes(body: Option<Body>) -> Outcome<Option<Vec<u8>>> {
 pub(crate) fn bytes_of(value: Option<Body>, input: Input) -> Outcome<Option<Vec<u8>>> {
     value
         .map(|Body(b)| match b {
-            Either::A(bytes) => Ok(bytes.to_vec()),
-            Either::B(text) => Ok(text.check(input)?.into_bytes()),
+            BodyValue::View(bytes) => Ok(bytes.to_vec()),
+            BodyValue::Bytes(bytes) => Ok(bytes),
+            BodyValue::Text(text) => Ok(text.check(input)?.into_bytes()),
         })
         .transpose()
 }

@@ -38,7 +38,7 @@ pub struct RequesterOptions {
     /// Certificate authorities (PEM, text or bytes) to trust besides the bundled roots: for a
     /// server whose certificate an internal CA issued. Not PEM: a `connection_failed` error;
     /// text holding a lone surrogate: `invalid_body` ("the CA PEM is not valid Unicode text").
-    #[napi(ts_type = "string | Uint8Array | null")]
+    #[napi(ts_type = "string | Uint8Array | ArrayBuffer | null")]
     pub ca_pem: Option<Option<params::Body>>,
     /// The largest answer body to read, in bytes (default 64 MiB): a whole number from 0 to
     /// `Number.MAX_SAFE_INTEGER` (else a `RangeError`). A longer answer rejects with

@@ -26,8 +26,8 @@ pub struct SignOptions {
     /// v2: the authority the request goes to (`host[:port]`); required by v2 `sign`.
     #[napi(ts_type = "string | null")]
     pub host: Option<Option<Text>>,
-    /// v2: the raw non-form body (`Buffer`, `Uint8Array` or a UTF-8 string).
-    #[napi(ts_type = "Uint8Array | string | null")]
+    /// v2: the raw non-form body (`Buffer`, `Uint8Array`, `ArrayBuffer` or a UTF-8 string).
+    #[napi(ts_type = "Uint8Array | ArrayBuffer | string | null")]
     pub body: Option<Option<Body>>,
 }
 
@@ -261,7 +261,7 @@ pub fn link_detailed(
 /// so the result never depends on the path taken.
 #[napi(
     js_name = "signPacked",
-    ts_args_type = "packed: string, pairs: number, timestamp?: number | bigint | null, body?: Uint8Array | string | null"
+    ts_args_type = "packed: string, pairs: number, timestamp?: number | bigint | null, body?: Uint8Array | ArrayBuffer | string | null"
 )]
 pub fn sign_packed(
     env: &Env,

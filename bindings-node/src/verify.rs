@@ -57,7 +57,7 @@ pub struct VerifyOptions {
     #[napi(ts_type = "string | null")]
     pub content_type: Option<Option<Text>>,
     /// The raw body.
-    #[napi(ts_type = "Uint8Array | string | null")]
+    #[napi(ts_type = "Uint8Array | ArrayBuffer | string | null")]
     pub body: Option<Option<Body>>,
     /// The server clock in ms, a number or a bigint (default: the system clock).
     #[napi(ts_type = "number | bigint | null")]

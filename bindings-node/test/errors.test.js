@@ -848,7 +848,7 @@ test('signDetailed / linkDetailed: canonical (the v1 secret inside) is readable 
 test('makeRequest: an option of the wrong type rejects with the TypeError sign throws for it', async () => {
   // { body: 1 } too: sign's TypeError names JavaScript types.
   assert.throws(() => sign('v2', 'GET', '/a/b', [], 'svc', SECRET, { ...V2, body: 1 }), {
-    message: /^Expect value to be a Uint8Array or a string, but received Number/,
+    message: /^Expect value to be a Uint8Array, an ArrayBuffer or a string, but received Number/,
   })
   const api = new xnonce.Requester('http://127.0.0.1:9', 'svc', SECRET, { timeoutMs: 1000 })
   for (const options of [{ timestamp: true }, { timestamp: '1' }, { timestamp: {} }, { nonce: 5 }]) {

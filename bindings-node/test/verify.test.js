@@ -87,6 +87,26 @@ test('v2 bodies: JSON by digest, forms by fields; a changed body fails', () => {
   assert.equal(v.verify('POST', '/a/b', { ...req, body: new Uint8Array(body) }).client, 'svc')
   assert.equal(v.verify('POST', '/a/b', { ...req, body: '{"a":1}' }).client, 'svc')
   assert.throws(() => v.verify('POST', '/a/b', { ...req, body: '{"a":2}' }), { code: 'signature_mismatch' })
+  // An ArrayBuffer (as fetch's arrayBuffer() gives) signs and verifies as its bytes, as in
+  // xnonce-wasm; a detached one is a TypeError, never an empty body.
+  const buffer = new Uint8Array(body).buffer
+  const opts = { host: 'api.test', timestamp: T, nonce: '0'.repeat(32) }
+  assert.equal(
+    xnonce.sign('v2', 'POST', '/a/b', [], 'svc', SECRET, { ...opts, body: buffer }),
+    xnonce.sign('v2', 'POST', '/a/b', [], 'svc', SECRET, { ...opts, body }),
+  )
+  assert.equal(v.verify('POST', '/a/b', { ...req, body: buffer }).client, 'svc')
+  const detached = new ArrayBuffer(7)
+  structuredClone(detached, { transfer: [detached] })
+  assert.throws(() => v.verify('POST', '/a/b', { ...req, body: detached }), {
+    name: 'TypeError',
+    message:
+      /^Expect value to be a Uint8Array, an ArrayBuffer or a string, but received a detached ArrayBuffer/,
+  })
+  assert.throws(
+    () => xnonce.sign('v2', 'POST', '/a/b', [], 'svc', SECRET, { ...opts, body: detached }),
+    TypeError,
+  )
 
   const form = xnonce.signRequest('v2', 'POST', '/a/b?x=1', 'svc', SECRET, {
     host: 'api.test',
