@@ -22,10 +22,10 @@ use napi::bindgen_prelude::{
     Object, TypeName, Uint8Array, Unknown, ValidateNapiValue,
 };
 use napi::{sys, Env, JsString, ValueType};
-use xnonce_core::input::Pairs;
+use xnonce_core::input::{self, Pairs};
 use xnonce_core::{params, ErrorCode, Input, Params};
 
-use crate::error::{fail, Outcome};
+use crate::error::Outcome;
 
 /// Reads a params container (see the module docs) into text pairs.
 pub(crate) fn collect(env: &Env, value: Option<Unknown<'_>>) -> Outcome<Params> {
@@ -74,10 +74,7 @@ pub(crate) fn entries<'env>(
                 None => from_record(&object, keys),
             }
         }
-        _ => fail(
-            shape_error,
-            "expected an array of [key, value] pairs, a plain object, a Map or URLSearchParams",
-        ),
+        _ => Err(input::js_not_pairs(shape_error).into()),
     }
 }
 
@@ -92,10 +89,10 @@ fn from_pairs<'env>(
         let pair: Unknown = array.get_element(i)?;
         let pair = match pair.get_type()? {
             ValueType::Object if pair.is_array()? => Array::from_unknown(pair)?,
-            _ => return fail(shape_error, format!("entry {i} is not a [key, value] pair")),
+            _ => return Err(input::js_entry_not_a_pair(shape_error, i).into()),
         };
         if pair.len() != 2 {
-            return fail(shape_error, format!("entry {i} is not a [key, value] pair"));
+            return Err(input::js_entry_not_a_pair(shape_error, i).into());
         }
         out.push((key_text(pair.get_element(0)?, keys)?, pair.get_element(1)?));
     }
@@ -132,7 +129,7 @@ fn iterable_to_array<'env>(env: &'env Env, object: &Object<'env>) -> Outcome<Opt
 
 fn key_text(key: Unknown<'_>, keys: Input) -> Outcome<String> {
     if key.get_type()? != ValueType::String {
-        return fail(keys.code(), format!("{} must be a string", keys.name()));
+        return Err(keys.js_key_not_a_string().into());
     }
     Text::from_unknown(key)?.check(keys)
 }
@@ -153,19 +150,9 @@ pub(crate) fn value_text(key: &str, value: Unknown<'_>, input: Input) -> Outcome
         ValueType::Boolean => Ok(params::text_from_bool(bool::from_unknown(value)?).to_string()),
         ValueType::BigInt => match bigint_i128(&BigInt::from_unknown(value)?) {
             Some(n) => Ok(params::text_from_i128(n)),
-            None => fail(
-                input.code(),
-                format!("{}: bigint does not fit in 128 bits", input.value_name(key)),
-            ),
+            None => Err(input.js_bigint_out_of_range(key).into()),
         },
-        other => fail(
-            input.code(),
-            format!(
-                "{}: a value must be a string, number, bigint or boolean, not {}",
-                input.value_name(key),
-                type_name(other)
-            ),
-        ),
+        other => Err(input.js_value_of_wrong_type(key, type_name(other)).into()),
     }
 }
 

@@ -8,9 +8,9 @@
 use js_sys::{Array, JsString, Object, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use xnonce_core::{params, ErrorCode, Input, Scheme, SignInput};
+use xnonce_core::{input, params, ErrorCode, Input, Scheme, SignInput};
 
-use crate::error::{coded, wrong_type, JsResult, XNonceError};
+use crate::error::{wrong_type, JsResult, XNonceError};
 
 /// A required text argument `arg` (its JS name, for the `TypeError`), the field `input`:
 /// anything but a JS string is a `TypeError` (a wrong JS type, as in the Node and Python
@@ -48,12 +48,9 @@ pub fn scheme(value: &JsValue) -> JsResult<Scheme> {
 /// A parameter key: a JS string (`invalid_param_key` otherwise, a key of another type
 /// included, as in the Node and Python packages, with the Node package's message).
 fn key_text(key: &JsValue) -> JsResult<String> {
-    let text = key.as_string().ok_or_else(|| {
-        coded(
-            ErrorCode::InvalidParamKey,
-            format!("{} must be a string", Input::ParamKey.name()),
-        )
-    })?;
+    let text = key
+        .as_string()
+        .ok_or_else(|| XNonceError::from(Input::ParamKey.js_key_not_a_string()))?;
     well_formed(key, text, || Input::ParamKey.ill_formed())
 }
 
@@ -74,24 +71,11 @@ fn value_text(key: &str, value: &JsValue) -> JsResult<String> {
     if value.is_bigint() {
         return i128::try_from(value.clone())
             .map(params::text_from_i128)
-            .map_err(|_| {
-                coded(
-                    ErrorCode::InvalidParamValue,
-                    format!(
-                        "{}: bigint does not fit in 128 bits",
-                        Input::ParamValue.value_name(key)
-                    ),
-                )
-            });
+            .map_err(|_| Input::ParamValue.js_bigint_out_of_range(key).into());
     }
-    Err(coded(
-        ErrorCode::InvalidParamValue,
-        format!(
-            "{}: a value must be a string, number, bigint or boolean, not {}",
-            Input::ParamValue.value_name(key),
-            value_type(value)
-        ),
-    ))
+    Err(Input::ParamValue
+        .js_value_of_wrong_type(key, value_type(value))
+        .into())
 }
 
 /// How a refused param value's type is named (the Node package's words): never the value.
@@ -195,20 +179,14 @@ pub fn params(value: &JsValue) -> JsResult<Vec<(String, String)>> {
     } else if is_plain_object(value)? {
         object_entries(value).map_err(XNonceError::Thrown)?
     } else {
-        return Err(coded(
-            ErrorCode::InvalidParamValue,
-            "expected an array of [key, value] pairs, a plain object, a Map or URLSearchParams",
-        ));
+        return Err(input::js_not_pairs(ErrorCode::InvalidParamValue).into());
     };
     let count = length(&pairs)?;
     let mut out = Vec::with_capacity(count as usize);
     for i in 0..count {
         let pair = at(&pairs, i)?;
         if !(is_array(&pair)? && length(&pair)? == 2) {
-            return Err(coded(
-                ErrorCode::InvalidParamValue,
-                format!("entry {i} is not a [key, value] pair"),
-            ));
+            return Err(input::js_entry_not_a_pair(ErrorCode::InvalidParamValue, i).into());
         }
         let key = key_text(&at(&pair, 0)?)?;
         let value = value_text(&key, &at(&pair, 1)?)?;

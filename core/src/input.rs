@@ -272,6 +272,85 @@ impl Input {
             None => self.name().to_string(),
         }
     }
+
+    /// The refusal of a value of pairs whose type has no text, in the words of the JavaScript
+    /// packages (Node and WASM alike): [`Input::code`], the value named by its key
+    /// ([`Input::value_name`]) and `got`, how JavaScript names the value's type (never the
+    /// value itself).
+    ///
+    /// ```
+    /// use xnonce_core::{ErrorCode, Input};
+    /// let e = Input::HeaderValue.js_value_of_wrong_type("X-Note", "an object");
+    /// assert_eq!(e.code(), ErrorCode::InvalidParamValue);
+    /// assert_eq!(
+    ///     e.message(),
+    ///     "header \"X-Note\": a value must be a string, number, bigint or boolean, not an object"
+    /// );
+    /// ```
+    pub fn js_value_of_wrong_type(self, key: &str, got: &str) -> Error {
+        let name = self.value_name(key);
+        Error::new(
+            self.code(),
+            format!("{name}: a value must be a string, number, bigint or boolean, not {got}"),
+        )
+    }
+
+    /// The refusal of a JavaScript bigint value of pairs outside the 128-bit range that
+    /// parameter text takes (`text_from_i128`), in the JavaScript packages' words.
+    ///
+    /// ```
+    /// use xnonce_core::Input;
+    /// let e = Input::ParamValue.js_bigint_out_of_range("n");
+    /// assert_eq!(e.message(), "param \"n\": bigint does not fit in 128 bits");
+    /// ```
+    pub fn js_bigint_out_of_range(self, key: &str) -> Error {
+        let name = self.value_name(key);
+        Error::new(
+            self.code(),
+            format!("{name}: bigint does not fit in 128 bits"),
+        )
+    }
+
+    /// The refusal of a key of pairs that is not a JavaScript string, in the JavaScript
+    /// packages' words.
+    ///
+    /// ```
+    /// use xnonce_core::{ErrorCode, Input};
+    /// let e = Input::ParamKey.js_key_not_a_string();
+    /// assert_eq!(e.code(), ErrorCode::InvalidParamKey);
+    /// assert_eq!(e.message(), "a param key must be a string");
+    /// ```
+    pub fn js_key_not_a_string(self) -> Error {
+        Error::new(self.code(), format!("{} must be a string", self.name()))
+    }
+}
+
+/// The refusal of a JavaScript value given as a container of pairs that is none (an array of
+/// `[key, value]` pairs, a plain object, a `Map`, `URLSearchParams`), with `code`, the code of
+/// what the container holds: the JavaScript packages' words.
+///
+/// ```
+/// use xnonce_core::{input, ErrorCode};
+/// let e = input::js_not_pairs(ErrorCode::InvalidParamValue);
+/// assert!(e.message().starts_with("expected an array of [key, value] pairs"));
+/// ```
+pub fn js_not_pairs(code: ErrorCode) -> Error {
+    Error::new(
+        code,
+        "expected an array of [key, value] pairs, a plain object, a Map or URLSearchParams",
+    )
+}
+
+/// The refusal of the `index`th entry of a JavaScript container of pairs that is not a
+/// `[key, value]` pair, with `code` (see [`js_not_pairs`]).
+///
+/// ```
+/// use xnonce_core::{input, ErrorCode};
+/// let e = input::js_entry_not_a_pair(ErrorCode::InvalidParamValue, 2);
+/// assert_eq!(e.message(), "entry 2 is not a [key, value] pair");
+/// ```
+pub fn js_entry_not_a_pair(code: ErrorCode, index: u32) -> Error {
+    Error::new(code, format!("entry {index} is not a [key, value] pair"))
 }
 
 /// The inputs of a list of pairs a caller passes — params, a requester's extra (unsigned)
