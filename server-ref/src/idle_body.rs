@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -23,13 +24,13 @@ pub(crate) struct IdleBody<B> {
     limit: Duration,
     quiet_until: Pin<Box<Sleep>>,
     /// Named in the warning when the limit passes.
-    upstream: String,
+    upstream: Arc<str>,
 }
 
 impl<B> IdleBody<B> {
     /// `inner`, which must yield its first frame within `limit` from now and each next one
     /// within `limit` of the last.
-    pub(crate) fn new(inner: B, limit: Duration, upstream: String) -> Self {
+    pub(crate) fn new(inner: B, limit: Duration, upstream: Arc<str>) -> Self {
         IdleBody {
             inner,
             limit,

@@ -33,6 +33,7 @@
 //! the API on the same host or a private network; TLS is the front's job.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -63,8 +64,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Clone, Debug)]
 pub struct Upstream {
     client: Client<HttpConnector, Body>,
-    /// `http://authority`.
-    origin: String,
+    /// `http://authority` (shared with each answer's body, which names it in a warning).
+    origin: Arc<str>,
     /// The same, parsed: what a `Location` is resolved against.
     origin_url: url::Url,
     /// The URL's path without its trailing `/`: put before every target.
@@ -121,7 +122,7 @@ impl Upstream {
         connector.set_nodelay(true);
         Ok(Upstream {
             client: Client::builder(TokioExecutor::new()).build(connector),
-            origin,
+            origin: origin.into(),
             origin_url,
             prefix: uri.path().trim_end_matches('/').to_string(),
             timeout,
@@ -278,7 +279,7 @@ impl Upstream {
                 if let Some(location) = relocated {
                     parts.headers.insert(header::LOCATION, location);
                 }
-                let body = IdleBody::new(body, self.timeout, self.origin.clone());
+                let body = IdleBody::new(body, self.timeout, Arc::clone(&self.origin));
                 Response::from_parts(parts, Body::new(body))
             }
             Ok(Err(e)) => {
@@ -875,7 +876,7 @@ mod tests {
         assert!(Upstream::new("http://[::1]", t).is_ok());
         let u = Upstream::new("http://127.0.0.1:9000/api/", t).unwrap();
         assert_eq!(
-            (u.origin.as_str(), u.prefix.as_str()),
+            (&*u.origin, u.prefix.as_str()),
             ("http://127.0.0.1:9000", "/api")
         );
     }
