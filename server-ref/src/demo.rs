@@ -392,19 +392,17 @@ pub async fn mirror(req: axum::extract::Request) -> Answer {
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let body = if is_form_content_type(content_type) {
-        match http_body_util::BodyExt::collect(body).await {
-            Ok(c) => c.to_bytes(),
+    // A form's body only, as the layer collects it for `handle`.
+    let form_body = match is_form_content_type(content_type) {
+        true => match http_body_util::BodyExt::collect(body).await {
+            Ok(c) => Some(c.to_bytes()),
             Err(_) => return Answer::text(400, "cannot read the body"),
-        }
-    } else {
-        Bytes::new()
+        },
+        false => None,
     };
-    let form = if is_form_content_type(content_type) {
-        std::str::from_utf8(&body).ok()
-    } else {
-        None
-    };
+    let form = form_body
+        .as_deref()
+        .and_then(|b| std::str::from_utf8(b).ok());
     let params = match xnonce_core::params::from_query_and_form(Scheme::V1, query, form, true) {
         Ok(p) => p,
         Err(e) => return Answer::text(400, e.message()),
