@@ -217,6 +217,8 @@ struct Round {
     elapsed: Duration,
     statuses: BTreeMap<u16, usize>,
     errors: usize,
+    /// `--max-seconds` ended the round with requests unsent or unanswered.
+    cut: bool,
 }
 
 impl Round {
@@ -385,6 +387,7 @@ fn spin_round(
             }
         }
     }
+    round.cut = !conns.is_empty();
     round.finish(start, cpu_before, server_pid)
 }
 
@@ -424,18 +427,20 @@ async fn run_round(
     }
     let (requests, raw) = (Arc::new(requests), Arc::new(raw));
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let cut = Arc::new(std::sync::atomic::AtomicBool::new(false));
     // Before the clock starts: it may wait for the server to be idle.
     let cpu_before = server_cpu_seconds(server_pid);
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let (http, url, requests, raw, next, authority) = (
+        let (http, url, requests, raw, next, authority, cut) = (
             http.clone(),
             url.to_string(),
             requests.clone(),
             raw.clone(),
             next.clone(),
             authority.clone(),
+            cut.clone(),
         );
         tasks.push(tokio::spawn(async move {
             let mut statuses: BTreeMap<u16, usize> = BTreeMap::new();
@@ -443,7 +448,11 @@ async fn run_round(
             let mut conn: Option<RawConnection> = None;
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if i >= requests.len() || start.elapsed() > deadline {
+                if i >= requests.len() {
+                    break;
+                }
+                if start.elapsed() > deadline {
+                    cut.store(true, std::sync::atomic::Ordering::Relaxed);
                     break;
                 }
                 let status = match kind {
@@ -491,6 +500,7 @@ async fn run_round(
             round.sent += e;
         }
     }
+    round.cut = cut.load(std::sync::atomic::Ordering::Relaxed);
     round.finish(start, cpu_before, server_pid)
 }
 
@@ -558,6 +568,7 @@ async fn run(a: Args) -> Result<bool, String> {
     let mut cpu_costs = Vec::new();
     let (mut v_cpu, mut h_cpu): (Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new());
     let mut ok = true;
+    let mut cut_rounds = 0;
     for r in 0..a.rounds {
         // Alternate which route goes first, so drift in the machine's load cancels out.
         let mut order = [("unverified", &health_url), ("verified  ", &verified_url)];
@@ -567,6 +578,9 @@ async fn run(a: Args) -> Result<bool, String> {
         let (mut h_rps, mut v_rps) = (0.0, 0.0);
         // This round's server CPU per request of each route, when both were read.
         let (mut h_per, mut v_per) = (None, None);
+        // A route whose round `--max-seconds` cut short: its requests still in flight were
+        // abandoned (their server CPU counted, their answers not), so the round is left out.
+        let mut cut = false;
         for (name, url) in order {
             if a.only.as_deref().is_some_and(|only| only != name.trim()) {
                 continue;
@@ -594,22 +608,27 @@ async fn run(a: Args) -> Result<bool, String> {
                     )
                 })
                 .unwrap_or_default();
+            let cut_here = round.cut;
             println!(
-                "  round {} {name} {:>6} requests in {:>5.2} s = {:>6.0} req/s{cpu}  statuses {:?}  errors {}",
+                "  round {} {name} {:>6} requests in {:>5.2} s = {:>6.0} req/s{cpu}  statuses {:?}  errors {}{}",
                 r + 1,
                 round.sent,
                 round.elapsed.as_secs_f64(),
                 round.rps(),
                 round.statuses,
-                round.errors
+                round.errors,
+                if cut_here {
+                    "  CUT SHORT by --max-seconds: round left out of the medians"
+                } else {
+                    ""
+                }
             );
+            cut |= cut_here;
             if let Some(c) = round.server_cpu {
-                let per = c / round.sent as f64;
+                let per = c / round.sent.max(1) as f64;
                 if name.trim() == "verified" {
-                    v_cpu.push(per);
                     v_per = Some(per);
                 } else {
-                    h_cpu.push(per);
                     h_per = Some(per);
                 }
             }
@@ -622,6 +641,12 @@ async fn run(a: Args) -> Result<bool, String> {
                 h_rps = round.rps();
             }
         }
+        if cut {
+            cut_rounds += 1;
+            continue;
+        }
+        v_cpu.extend(v_per);
+        h_cpu.extend(h_per);
         if a.only.is_some() {
             continue;
         }
@@ -632,6 +657,16 @@ async fn run(a: Args) -> Result<bool, String> {
             cpu_ratios.push(h / v);
             cpu_costs.push(v - h);
         }
+    }
+    if cut_rounds > 0 {
+        println!(
+            "NOTE: {cut_rounds} of {} rounds were cut short by --max-seconds ({} s) and left out",
+            a.rounds, a.max_seconds
+        );
+    }
+    if cut_rounds == a.rounds {
+        println!("no round finished within --max-seconds: nothing to report");
+        return Ok(false);
     }
     if let Some(only) = &a.only {
         let cpu = if only == "verified" { &v_cpu } else { &h_cpu };
