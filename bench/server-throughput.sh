@@ -19,7 +19,8 @@
 # --wrk [ROUNDS]: the same comparison with wrk (Debian's package, installed if missing) as the
 # load generator instead, a cross-check by a tool this project did not write: per round the
 # load generator only signs (loadgen --emit) a file of unique requests per route, and wrk
-# (1 thread, 32 connections, 1 s, bench/wrk-presigned.lua) sends each once.
+# (1 thread, 32 connections, 1 s, bench/wrk-presigned.lua) sends each once, after one warm-up
+# round per route that is printed but not counted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -128,9 +129,11 @@ wrk_route() {
     rps=$(awk '/^Requests\/sec/ { print $2 }' <<<"$out")
     awk -v r="$rps" -v c="$((after - before))" -v n="$n" 'BEGIN { printf "%.0f %.2f\n", r, c / n / 1000 }'
 }
-echo "wrk: $wrk_rounds rounds of 1 s per route (1 thread, 32 connections), unique pre-signed v2 requests"
+echo "wrk: $wrk_rounds rounds of 1 s per route (1 thread, 32 connections), unique pre-signed v2 requests, after a warm-up round"
 ratios=() cpu_ratios=() costs=()
-for r in $(seq 1 "$wrk_rounds"); do
+# Round 0 warms up (connections, the server's allocator and caches, as the load generator's
+# own warm-up does) and is printed but left out of the medians.
+for r in $(seq 0 "$wrk_rounds"); do
     for route in unverified verified; do
         # 300,000 for a second of wrk: more than this server answers, so none is sent twice.
         "$loadgen" --base-url "$base_url" --client bench --secret-file "$data/bench.secret" \
@@ -142,9 +145,12 @@ for r in $(seq 1 "$wrk_rounds"); do
         prefix=""
         [ "$route" = unverified ] && prefix=/_bench/unverified
         read -r rps cpu < <(wrk_route "$prefix" "$data/$route.txt") || exit 1
-        printf '  round %2d %-10s %8.0f req/s  server CPU %6.2f µs/request\n' "$r" "$route" "$rps" "$cpu"
+        label="round $(printf %2d "$r")"
+        [ "$r" -eq 0 ] && label="warm-up "
+        printf '  %s %-10s %8.0f req/s  server CPU %6.2f µs/request\n' "$label" "$route" "$rps" "$cpu"
         declare "${route}_rps=$rps" "${route}_cpu=$cpu"
     done
+    [ "$r" -eq 0 ] && continue
     ratios+=("$(awk -v v="$verified_rps" -v u="$unverified_rps" 'BEGIN { print 1 - v / u }')")
     cpu_ratios+=("$(awk -v v="$verified_cpu" -v u="$unverified_cpu" 'BEGIN { print 1 - u / v }')")
     costs+=("$(awk -v v="$verified_cpu" -v u="$unverified_cpu" 'BEGIN { print v - u }')")
