@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Iterator, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 import redis
 import redis.asyncio
+import redis.asyncio.retry
 import requests
 import trio
 import xnonce
@@ -44,7 +46,10 @@ def redis_client() -> Iterator[redis.Redis]:
     socket_path = os.path.join(folder.name, "redis.sock")
     options = ["--port", "0", "--unixsocket", socket_path, "--save", "", "--appendonly", "no"]
     process = subprocess.Popen([server, *options], cwd=folder.name, stdout=subprocess.DEVNULL)
-    client = redis.Redis(unix_socket_path=socket_path, socket_timeout=5)
+    # Bounded and not retried, as xnonce.redis's docs say (the stores warn otherwise).
+    client = redis.Redis(
+        unix_socket_path=socket_path, socket_timeout=5, retry=Retry(NoBackoff(), retries=0)
+    )
     deadline = time.monotonic() + 10
     while True:
         try:
@@ -245,7 +250,8 @@ def test_asgi_workers_sharing_an_async_redis_store_accept_a_request_once(
     socket_path = redis_client.connection_pool.connection_kwargs["path"]
 
     def worker() -> Any:
-        store = AsyncRedisReplayStore(redis.asyncio.Redis(unix_socket_path=socket_path))
+        once = redis.asyncio.retry.Retry(NoBackoff(), retries=0)
+        store = AsyncRedisReplayStore(redis.asyncio.Redis(unix_socket_path=socket_path, retry=once))
         verifier = xnonce.Verifier({"billing": SECRET})
         return uvicorn_serving(XNonceMiddleware(client_asgi, verifier, replay_store=store))
 
@@ -374,9 +380,40 @@ def test_under_trio_the_store_is_bounded_too() -> None:
     assert trio.run(main) == [503, 200, 409]
 
 
+def test_a_client_that_retries_or_waits_forever_is_taken_with_a_warning() -> None:
+    # What the docs show, and clients with nothing to tell: no warning (made an error here).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        RedisReplayStore(redis.Redis(socket_timeout=2, retry=Retry(NoBackoff(), retries=0)))
+        RedisReplayStore(redis.Redis(connection_pool=redis.ConnectionPool(socket_timeout=2)))
+        once = redis.asyncio.retry.Retry(NoBackoff(), retries=0)
+        AsyncRedisReplayStore(redis.asyncio.Redis(retry=once))
+        # The middleware's store_timeout bounds an async store's wait: no timeout needed.
+        pool = redis.asyncio.BlockingConnectionPool(max_connections=5)
+        AsyncRedisReplayStore(redis.asyncio.Redis(connection_pool=pool))
+        RedisReplayStore(object())
+    # redis-py's own default retries: a lost SET answer resent finds its own key.
+    with pytest.warns(RuntimeWarning, match=r"retries commands \(\d+ times\).*\(409\)") as caught:
+        RedisReplayStore(redis.Redis(socket_timeout=2))
+    assert [w.filename for w in caught] == [__file__], "the warning points at the caller"
+    with pytest.warns(RuntimeWarning, match=r"AsyncRedisReplayStore: .* retries commands"):
+        AsyncRedisReplayStore(redis.asyncio.Redis())
+    # No socket_timeout: given as None, or a pool made without one.
+    for unbounded in (
+        redis.Redis(socket_timeout=None, retry=Retry(NoBackoff(), retries=0)),
+        redis.Redis(connection_pool=redis.ConnectionPool()),
+    ):
+        with pytest.warns(RuntimeWarning, match="RedisReplayStore: .* no socket_timeout") as caught:
+            store = RedisReplayStore(unbounded)
+        assert len(caught) == 1
+        assert store.client is unbounded, "taken all the same"
+
+
 def test_an_asgi_replay_store_is_checked_when_the_middleware_is_made() -> None:
     verifier = xnonce.Verifier({"billing": SECRET})
-    store = AsyncRedisReplayStore(redis.asyncio.Redis())
+    store = AsyncRedisReplayStore(
+        redis.asyncio.Redis(connection_pool=redis.asyncio.ConnectionPool())
+    )
     with pytest.raises(ValueError, match="once=True"):
         XNonceMiddleware(client_asgi, verifier, replay_store=store, once=False)
     with pytest.raises(TypeError, match="insert_if_absent"):

@@ -10,9 +10,10 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from xnonce.redis import RedisReplayStore
 
-# Bounded, not retried: by default redis-py waits for Redis forever (a Redis that stops
-# answering would hold every request, every WSGI worker, instead of a 503), and resends a SET
-# whose answer was lost (which then finds its own key: a 409 for a first copy).
+# Bounded, not retried: older redis-py versions wait for Redis forever by default (a Redis
+# that stops answering would hold every request, every WSGI worker, instead of a 503), and
+# recent ones resend a SET whose answer was lost (which then finds its own key: a 409 for a
+# first copy). The store warns (RuntimeWarning) of a client that does either.
 client = redis.Redis(
     host="127.0.0.1", port=6379,
     socket_timeout=2, socket_connect_timeout=2, retry=Retry(NoBackoff(), 0),
@@ -45,6 +46,7 @@ can be replayed) and keep the processes' clocks synchronised (NTP).
 from __future__ import annotations
 
 import inspect
+import warnings
 from typing import Any
 
 from xnonce._xnonce import SharedKeys
@@ -74,6 +76,35 @@ def _is_async(client: Any) -> bool:
     )
 
 
+def _warn_of_unbounded(store: str, client: Any, *, timeout_needed: bool) -> None:
+    """A ``RuntimeWarning`` for each setting of a redis-py client that a replay store should
+    not have: commands retried (a SET whose answer was lost is sent again and finds its own
+    key, so a first copy is refused as a replay), and, when nothing else bounds the wait, no
+    ``socket_timeout``. Settings a client does not expose are not guessed at."""
+    get_retry = getattr(client, "get_retry", None)
+    retries = getattr(get_retry() if callable(get_retry) else None, "_retries", 0)
+    if isinstance(retries, int) and retries > 0:
+        warnings.warn(
+            f"{store}: the Redis client retries commands ({retries} times): a SET whose answer "
+            "was lost is sent again and finds its own key, so a first copy is refused as a "
+            "replay (409); give the client retry=Retry(NoBackoff(), 0) (see xnonce.redis)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    # A pool's connections take its connection_kwargs; one without socket_timeout waits
+    # forever (redis.Redis(host=...) fills one in, a ConnectionPool made directly does not).
+    pool = getattr(client, "connection_pool", None)
+    kwargs = getattr(pool, "connection_kwargs", None)
+    if timeout_needed and isinstance(kwargs, dict) and kwargs.get("socket_timeout") is None:
+        warnings.warn(
+            f"{store}: the Redis client has no socket_timeout: a Redis that stops answering "
+            "holds each request (and its worker) forever instead of a 503; give the client "
+            "socket_timeout=2 (see xnonce.redis)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
 class _RedisKeys:
     """What both stores share: the client, and the core's ``SharedKeys`` under ``prefix``
     (``ValueError`` if it holds ``{`` or ``}``)."""
@@ -99,7 +130,8 @@ class RedisReplayStore(_RedisKeys):
     the expiry is relative (the rest of the window plus ``CLOCK_MARGIN_MS``), so Redis counts
     it on its own clock. A Redis error propagates: ``verify_once`` then refuses the request
     with ``store_unavailable`` (503), the error as its ``__cause__``. A prefix holding ``{``
-    or ``}`` raises ``ValueError``."""
+    or ``}`` raises ``ValueError``. A client that retries commands or has no
+    ``socket_timeout`` is taken, with a ``RuntimeWarning`` saying why it should not."""
 
     def __init__(self, client: Any, prefix: str = DEFAULT_PREFIX) -> None:
         super().__init__(client, prefix)
@@ -109,6 +141,7 @@ class RedisReplayStore(_RedisKeys):
                 "redis.asyncio.Redis): Verifier.verify_once calls the store synchronously; "
                 "under ASGI, give AsyncRedisReplayStore to the middleware"
             )
+        _warn_of_unbounded("RedisReplayStore", client, timeout_needed=True)
 
     def insert_if_absent(self, key: str, expires_at_ms: int, now_ms: int) -> bool:
         name, options = self._set_args(key, expires_at_ms, now_ms)
@@ -121,7 +154,9 @@ class AsyncRedisReplayStore(_RedisKeys):
     expiries. A Redis error propagates: the middleware refuses the request with
     ``store_unavailable`` (503) and logs the error. Give the client a
     ``redis.asyncio.BlockingConnectionPool`` (see the module's example); asyncio only (under
-    trio, give the middleware the synchronous ``RedisReplayStore``)."""
+    trio, give the middleware the synchronous ``RedisReplayStore``). A client that retries
+    commands is taken, with a ``RuntimeWarning`` (the middleware's ``store_timeout`` bounds
+    the wait, so no ``socket_timeout`` is needed)."""
 
     def __init__(self, client: Any, prefix: str = DEFAULT_PREFIX) -> None:
         super().__init__(client, prefix)
@@ -130,6 +165,7 @@ class AsyncRedisReplayStore(_RedisKeys):
                 "AsyncRedisReplayStore needs a redis.asyncio client; give a synchronous "
                 "redis.Redis to RedisReplayStore"
             )
+        _warn_of_unbounded("AsyncRedisReplayStore", client, timeout_needed=False)
 
     async def insert_if_absent(self, key: str, expires_at_ms: int, now_ms: int) -> bool:
         name, options = self._set_args(key, expires_at_ms, now_ms)
