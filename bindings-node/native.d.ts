@@ -83,22 +83,24 @@ export declare class SharedKeys {
 }
 
 /**
- * Verifies signed requests against a table of client secrets; `verifyOnce` also refuses
- * replays with an in-memory store (one process; use core's `ReplayStore` for a shared one).
+ * Verifies signed requests against a table of client secrets or a lookup function;
+ * `verifyOnce` also refuses replays with an in-memory store (one process; use core's
+ * `ReplayStore` for a shared one).
  */
 export declare class Verifier {
   /**
    * `secrets` maps each client id to its secret or to a list of live secrets (rotation):
-   * a plain object or a `Map`.
+   * a plain object or a `Map`; or it is a function `(client) => secret | secrets | null |
+   * undefined`, called on each request (synchronously: read from a cache you keep).
    */
-  constructor(secrets: Record<string, string | string[]> | Map<string, string | string[]>, options?: VerifierOptions)
+  constructor(secrets: Record<string, string | string[]> | Map<string, string | string[]> | ((client: string) => string | string[] | null | undefined), options?: VerifierOptions)
   /**
    * Replaces the table of client secrets (the same shapes as the constructor's, checked
    * the same way: on an error nothing changes). The windows, schemes, hosts and the
    * replay store stay, so a request accepted before a rotation is still refused as a
    * replay after it — which a new `Verifier` (a new, empty store) would accept again.
    */
-  setSecrets(secrets: Record<string, string | string[]> | Map<string, string | string[]>): void
+  setSecrets(secrets: Record<string, string | string[]> | Map<string, string | string[]> | ((client: string) => string | string[] | null | undefined)): void
   /**
    * Checks authenticity and freshness; does not record the request. A refusal throws an
    * `XNonceError` whose `.answer` is the HTTP answer to send.

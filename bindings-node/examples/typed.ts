@@ -83,6 +83,13 @@ const verifier = new Verifier(
   { svc: [secret] },
   { windowMs: 30_000, actionWindows: { 'reports/live': 5_000 }, schemes: ['v2'] },
 )
+// Secrets looked up per request, from a table the app keeps up to date.
+const cached = new Map<string, string[]>([['svc', [secret]]])
+const looking = new Verifier((client: string) => cached.get(client))
+looking.setSecrets({ svc: secret })
+// @ts-expect-error the lookup is synchronous: a Promise is no secret
+new Verifier(async (client: string) => cached.get(client))
+void looking
 try {
   const ok: Verified = verifier.verifyOnce('GET', '/controller1/action1', {
     host: 'api.example.com',

@@ -1,14 +1,17 @@
 //! `Verifier`: the server side, with an in-memory replay store.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 
-use napi::bindgen_prelude::{Array, FromNapiValue, JsObjectValue, JsValue, Object, Unknown};
+use napi::bindgen_prelude::{
+    Array, FromNapiValue, FunctionRef, JsObjectValue, JsValue, Object, Unknown,
+};
 use napi::{Env, ValueType};
 use napi_derive::napi;
 use xnonce_core::answer::Answer;
 use xnonce_core::{
-    ErrorCode, Incoming, Input, MemoryReplayStore, Scheme, Secret, Verified as CoreVerified,
-    WindowPolicy,
+    ErrorCode, Incoming, Input, MemoryReplayStore, Scheme, Secret, SecretSource,
+    Verified as CoreVerified, WindowPolicy,
 };
 
 use crate::error::{guard, Failure, Outcome};
@@ -118,23 +121,117 @@ impl From<CoreVerified> for Verified {
     }
 }
 
-/// Verifies signed requests against a table of client secrets; `verifyOnce` also refuses
-/// replays with an in-memory store (one process; use core's `ReplayStore` for a shared one).
+/// Verifies signed requests against a table of client secrets or a lookup function;
+/// `verifyOnce` also refuses replays with an in-memory store (one process; use core's
+/// `ReplayStore` for a shared one).
 #[napi]
 pub struct Verifier {
     verifier: xnonce_core::Verifier,
-    secrets: HashMap<String, Vec<Secret>>,
+    secrets: Secrets,
     store: MemoryReplayStore,
+}
+
+/// Where a verifier finds a client's secrets.
+enum Secrets {
+    /// A table given whole, checked when given.
+    Table(HashMap<String, Vec<Secret>>),
+    /// A function called with the client id on each request, on the JS thread, as Python's
+    /// callable source is: its answer is read as live data (a secret that is not one is
+    /// skipped, PROTOCOL §11.1), what it throws is thrown as is.
+    Lookup(FunctionRef<String, Unknown<'static>>),
+}
+
+impl Secrets {
+    fn of(env: &Env, value: Unknown<'_>) -> Outcome<Secrets> {
+        if value.get_type()? == ValueType::Function {
+            return Ok(Secrets::Lookup(FunctionRef::from_unknown(value)?));
+        }
+        Ok(Secrets::Table(secrets_of(env, value)?))
+    }
+}
+
+/// A lookup function as core's `SecretSource`, for one verification: the first failure (a
+/// throw, or an answer that is no secrets at all) is kept for the caller to throw instead of
+/// the verifier's `unknown_client`.
+struct JsLookup<'a> {
+    env: &'a Env,
+    lookup: &'a FunctionRef<String, Unknown<'static>>,
+    failure: RefCell<Option<Failure>>,
+}
+
+impl JsLookup<'_> {
+    fn lookup(&self, client: &str) -> Outcome<Vec<Secret>> {
+        let found = self
+            .lookup
+            .borrow_back(self.env)?
+            .call(client.to_string())?;
+        let live = |value: Unknown<'_>, in_array: bool| -> Outcome<Option<Secret>> {
+            if value.get_type()? != ValueType::String {
+                return Err(not_secrets(&value, in_array)?.into());
+            }
+            // Live data: text that is not a secret is no live secret, and never matches.
+            let text = Text::from_unknown(value)?.check(Input::VerifierSecret);
+            Ok(text.ok().and_then(|t| Secret::new(t).ok()))
+        };
+        match found.get_type()? {
+            ValueType::Undefined | ValueType::Null => Ok(Vec::new()),
+            ValueType::String => Ok(live(found, false)?.into_iter().collect()),
+            ValueType::Object if found.is_array()? => {
+                let array = Array::from_unknown(found)?;
+                let mut out = Vec::new();
+                for i in 0..array.len() {
+                    out.extend(live(array.get_element(i)?, true)?);
+                }
+                Ok(out)
+            }
+            _ => Err(not_secrets(&found, false)?.into()),
+        }
+    }
+}
+
+/// The `TypeError` for a lookup's answer that is not a secret, an array of them or nothing
+/// (`in_array`: `found` is an element of the array it returned).
+fn not_secrets(found: &Unknown<'_>, in_array: bool) -> napi::Result<napi::Error> {
+    let what = match found.get_type()? {
+        ValueType::Object if found.is_promise()? => {
+            "a Promise (the lookup is called synchronously: read from a cache you keep)"
+        }
+        ValueType::Object => "an object",
+        ValueType::Number => "a number",
+        ValueType::BigInt => "a bigint",
+        ValueType::Boolean => "a boolean",
+        ValueType::Symbol => "a symbol",
+        ValueType::Function => "a function",
+        _ => "another value",
+    };
+    let within = if in_array { "an array holding " } else { "" };
+    Ok(napi::Error::new(
+        napi::Status::InvalidArg,
+        format!(
+            "a secrets lookup must return a secret (string), an array of them, or \
+             null/undefined, not {within}{what}"
+        ),
+    ))
+}
+
+impl SecretSource for JsLookup<'_> {
+    fn secrets(&self, client: &str) -> Vec<Secret> {
+        self.lookup(client).unwrap_or_else(|e| {
+            self.failure.borrow_mut().get_or_insert(e);
+            Vec::new()
+        })
+    }
 }
 
 #[napi]
 impl Verifier {
     /// `secrets` maps each client id to its secret or to a list of live secrets (rotation):
-    /// a plain object or a `Map`.
+    /// a plain object or a `Map`; or it is a function `(client) => secret | secrets | null |
+    /// undefined`, called on each request (synchronously: read from a cache you keep).
     #[napi(
         constructor,
         strict,
-        ts_args_type = "secrets: Record<string, string | string[]> | Map<string, string | string[]>, options?: VerifierOptions"
+        ts_args_type = "secrets: Record<string, string | string[]> | Map<string, string | string[]> | ((client: string) => string | string[] | null | undefined), options?: VerifierOptions"
     )]
     pub fn new(
         env: &Env,
@@ -144,7 +241,7 @@ impl Verifier {
         guard(env, || {
             Ok(Verifier {
                 verifier: verifier_of(env, options.map(Checked::into_inner).unwrap_or_default())?,
-                secrets: secrets_of(env, secrets)?,
+                secrets: Secrets::of(env, secrets)?,
                 store: MemoryReplayStore::new(),
             })
         })
@@ -157,11 +254,11 @@ impl Verifier {
     #[napi(
         js_name = "setSecrets",
         strict,
-        ts_args_type = "secrets: Record<string, string | string[]> | Map<string, string | string[]>"
+        ts_args_type = "secrets: Record<string, string | string[]> | Map<string, string | string[]> | ((client: string) => string | string[] | null | undefined)"
     )]
     pub fn set_secrets(&mut self, env: &Env, secrets: Unknown<'_>) -> napi::Result<()> {
         guard(env, || {
-            self.secrets = secrets_of(env, secrets)?;
+            self.secrets = Secrets::of(env, secrets)?;
             Ok(())
         })
     }
@@ -180,7 +277,7 @@ impl Verifier {
         options: Option<Checked<VerifyOptions>>,
     ) -> napi::Result<Verified> {
         guard(env, || {
-            self.check(method, target, options.map(Checked::into_inner), false)
+            self.check(env, method, target, options.map(Checked::into_inner), false)
         })
     }
 
@@ -199,7 +296,7 @@ impl Verifier {
         options: Option<Checked<VerifyOptions>>,
     ) -> napi::Result<Verified> {
         guard(env, || {
-            self.check(method, target, options.map(Checked::into_inner), true)
+            self.check(env, method, target, options.map(Checked::into_inner), true)
         })
     }
 }
@@ -211,6 +308,7 @@ impl Verifier {
     /// Python binding does).
     fn check(
         &self,
+        env: &Env,
         method: Text,
         target: Text,
         options: Option<VerifyOptions>,
@@ -248,11 +346,28 @@ impl Verifier {
         if let Some(e) = ill_formed {
             return Err(refuse(e, &req));
         }
-        let verified = if once {
-            self.verifier
-                .verify_once(&req, &self.secrets, &self.store, now)
-        } else {
-            self.verifier.verify(&req, &self.secrets, now)
+        let verify = |secrets: &dyn SecretSource| {
+            if once {
+                self.verifier.verify_once(&req, secrets, &self.store, now)
+            } else {
+                self.verifier.verify(&req, secrets, now)
+            }
+        };
+        let verified = match &self.secrets {
+            Secrets::Table(table) => verify(table),
+            Secrets::Lookup(lookup) => {
+                let source = JsLookup {
+                    env,
+                    lookup,
+                    failure: RefCell::new(None),
+                };
+                let verified = verify(&source);
+                // The lookup's throw (or wrong answer), not the `unknown_client` it led to.
+                if let Some(failure) = source.failure.into_inner() {
+                    return Err(failure);
+                }
+                verified
+            }
         };
         // A refusal carries core's answer to it, in the style the request calls for.
         verified.map(Verified::from).map_err(|e| refuse(e, &req))

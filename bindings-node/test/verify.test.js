@@ -154,6 +154,64 @@ test('setSecrets rotates the secrets and keeps the replay store', () => {
   assert.throws(() => new xnonce.Verifier([['svc', SECRET]]), TypeError)
 })
 
+test('a lookup function gives the secrets, on each request', () => {
+  const table = new Map([['svc', SECRET]])
+  const asked = []
+  const v = new xnonce.Verifier((client) => {
+    asked.push(client)
+    return table.get(client)
+  })
+  const signed = (client, secret) =>
+    xnonce.sign('v2', 'GET', '/a/b', [], client, secret, { host: 'h.test', timestamp: T })
+  const req = (xNonce) => ({ host: 'h.test', xNonce, now: T })
+  const first = signed('svc', SECRET)
+  assert.equal(v.verifyOnce('GET', '/a/b', req(first)).client, 'svc')
+  assert.throws(() => v.verifyOnce('GET', '/a/b', req(first)), { code: 'replayed' })
+  assert.throws(() => v.verify('GET', '/a/b', req(signed('other', SECRET))), { code: 'unknown_client' })
+  assert.deepEqual(asked, ['svc', 'svc', 'other'])
+  // Looked up each time: a client added to the caller's table verifies from its next request.
+  table.set('other', [NEW_SECRET, SECRET])
+  assert.equal(v.verify('GET', '/a/b', req(signed('other', SECRET))).secretIndex, 1)
+  // Live data: a stored secret that is not one is skipped (never matches), the others count.
+  table.set('svc', ['has space', SECRET, ''])
+  assert.equal(v.verify('GET', '/a/b', req(signed('svc', SECRET))).secretIndex, 0)
+  table.set('svc', 'has space')
+  assert.throws(() => v.verify('GET', '/a/b', req(signed('svc', SECRET))), { code: 'unknown_client' })
+  table.set('svc', null)
+  assert.throws(() => v.verify('GET', '/a/b', req(signed('svc', SECRET))), { code: 'unknown_client' })
+})
+
+test("a lookup's throw is thrown as is; an answer that is no secrets is a TypeError", () => {
+  const down = new Error('secrets database unreachable')
+  const xNonce = xnonce.sign('v2', 'GET', '/a/b', [], 'svc', SECRET, { host: 'h.test', timestamp: T })
+  const req = { host: 'h.test', xNonce, now: T }
+  const v = new xnonce.Verifier(() => {
+    throw down
+  })
+  for (const check of ['verify', 'verifyOnce']) {
+    assert.throws(
+      () => v[check]('GET', '/a/b', req),
+      (thrown) => thrown === down,
+    )
+  }
+  for (const [answer, says] of [
+    [Promise.resolve(SECRET), /not a Promise \(the lookup is called synchronously/],
+    [{ secret: SECRET }, /not an object/],
+    [42, /not a number/],
+    [[SECRET, 42], /not an array holding a number/],
+  ]) {
+    v.setSecrets(() => answer)
+    assert.throws(
+      () => v.verifyOnce('GET', '/a/b', req),
+      (thrown) =>
+        thrown instanceof TypeError && !(thrown instanceof xnonce.XNonceError) && says.test(thrown.message),
+    )
+  }
+  // Nothing was recorded by the refused calls: the request is still a first copy.
+  v.setSecrets((client) => (client === 'svc' ? SECRET : undefined))
+  assert.equal(v.verifyOnce('GET', '/a/b', req).client, 'svc')
+})
+
 test('hosts: a v2 request signed for a host the service does not serve is invalid_host', () => {
   const v = new xnonce.Verifier({ svc: SECRET }, { hosts: ['API.test', 'api.test:8443'] })
   const signedFor = (scheme, host) =>
