@@ -2,6 +2,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use napi::bindgen_prelude::{
     Array, FromNapiValue, FunctionRef, JsObjectValue, JsValue, Object, Unknown,
@@ -127,7 +128,10 @@ impl From<CoreVerified> for Verified {
 #[napi]
 pub struct Verifier {
     verifier: xnonce_core::Verifier,
-    secrets: Secrets,
+    /// Shared with each verification in progress: a lookup function may call `setSecrets`
+    /// (or verify again) while it runs, and the source it was called from lives on until
+    /// that verification ends.
+    secrets: RefCell<Rc<Secrets>>,
     store: MemoryReplayStore,
 }
 
@@ -241,7 +245,7 @@ impl Verifier {
         guard(env, || {
             Ok(Verifier {
                 verifier: verifier_of(env, options.map(Checked::into_inner).unwrap_or_default())?,
-                secrets: Secrets::of(env, secrets)?,
+                secrets: RefCell::new(Rc::new(Secrets::of(env, secrets)?)),
                 store: MemoryReplayStore::new(),
             })
         })
@@ -256,9 +260,10 @@ impl Verifier {
         strict,
         ts_args_type = "secrets: Record<string, string | string[]> | Map<string, string | string[]> | ((client: string) => string | string[] | null | undefined)"
     )]
-    pub fn set_secrets(&mut self, env: &Env, secrets: Unknown<'_>) -> napi::Result<()> {
+    pub fn set_secrets(&self, env: &Env, secrets: Unknown<'_>) -> napi::Result<()> {
         guard(env, || {
-            self.secrets = Secrets::of(env, secrets)?;
+            let secrets = Rc::new(Secrets::of(env, secrets)?);
+            *self.secrets.borrow_mut() = secrets;
             Ok(())
         })
     }
@@ -353,7 +358,9 @@ impl Verifier {
                 self.verifier.verify(&req, secrets, now)
             }
         };
-        let verified = match &self.secrets {
+        // A snapshot, not a borrow: no `RefCell` borrow is held while the lookup runs.
+        let secrets = Rc::clone(&self.secrets.borrow());
+        let verified = match &*secrets {
             Secrets::Table(table) => verify(table),
             Secrets::Lookup(lookup) => {
                 let source = JsLookup {

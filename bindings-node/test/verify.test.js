@@ -181,6 +181,29 @@ test('a lookup function gives the secrets, on each request', () => {
   assert.throws(() => v.verify('GET', '/a/b', req(signed('svc', SECRET))), { code: 'unknown_client' })
 })
 
+test('a lookup may replace the secrets or verify again while it runs', () => {
+  const signed = (client) =>
+    xnonce.sign('v2', 'GET', '/a/b', [], client, SECRET, { host: 'h.test', timestamp: T })
+  const req = (xNonce) => ({ host: 'h.test', xNonce, now: T })
+  const inner = signed('inner')
+  let calls = 0
+  const v = new xnonce.Verifier((client) => {
+    calls += 1
+    if (client === 'outer') {
+      // Re-entered: a verification inside the lookup, then the source replaced mid-call.
+      assert.equal(v.verifyOnce('GET', '/a/b', req(inner)).client, 'inner')
+      v.setSecrets({ outer: NEW_SECRET, inner: SECRET })
+    }
+    return SECRET
+  })
+  // The outer request is checked against what this lookup returned, the table comes after.
+  assert.equal(v.verifyOnce('GET', '/a/b', req(signed('outer'))).client, 'outer')
+  assert.equal(calls, 2)
+  assert.throws(() => v.verifyOnce('GET', '/a/b', req(inner)), { code: 'replayed' })
+  assert.throws(() => v.verify('GET', '/a/b', req(signed('outer'))), { code: 'signature_mismatch' })
+  assert.equal(calls, 2, 'the lookup is gone')
+})
+
 test("a lookup's throw is thrown as is; an answer that is no secrets is a TypeError", () => {
   const down = new Error('secrets database unreachable')
   const xNonce = xnonce.sign('v2', 'GET', '/a/b', [], 'svc', SECRET, { host: 'h.test', timestamp: T })
