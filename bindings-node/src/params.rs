@@ -3,7 +3,8 @@
 //!
 //! * containers: an array of `[key, value]` pairs, any iterable of pairs (`Map`,
 //!   `URLSearchParams`, ...) in iteration order, or a plain object in property order;
-//!   `null`/`undefined` mean no params;
+//!   `null`/`undefined` mean no params; any other object (a class instance, a `Date`) is
+//!   refused, as in xnonce-wasm;
 //! * keys: strings only (`invalid_param_key` otherwise; in other tables, the code of the
 //!   [`Input`] their keys are);
 //! * text: every JS string the binding reads (signed, verified, parsed, a key name) must be
@@ -50,7 +51,8 @@ pub(crate) fn collect_pairs(
 
 /// Reads any keyed container into `(key, raw value)` entries, in its iteration order: an
 /// array of `[key, value]` pairs, an iterable of pairs (`Map`, `URLSearchParams`), or a plain
-/// object; `null`/`undefined` are empty. `shape_error` is the code for a bad container, `keys`
+/// object ([`is_plain`]; another object is refused with `shape_error`); `null`/`undefined` are
+/// empty. `shape_error` is the code for a bad container, `keys`
 /// the input its keys are (each must be a string of well-formed text; a key that is not is
 /// refused with that input's code, and named as core names it).
 pub(crate) fn entries<'env>(
@@ -71,7 +73,10 @@ pub(crate) fn entries<'env>(
             let object = Object::from_unknown(value)?;
             match iterable_to_array(env, &object)? {
                 Some(array) => from_pairs(&array, shape_error, keys),
-                None => from_record(&object, keys),
+                None if is_plain(&object)? => from_record(&object, keys),
+                // A class instance or a `Date` is not read property by property (a `Date` has
+                // none: it would sign as no params at all), as in xnonce-wasm.
+                None => Err(input::js_not_pairs(shape_error).into()),
             }
         }
         _ => Err(input::js_not_pairs(shape_error).into()),
@@ -99,6 +104,21 @@ fn from_pairs<'env>(
     Ok(out)
 }
 
+/// Whether `object` is a plain object: its prototype is `null` or has none itself, as an
+/// `Object.prototype` has (this realm's or another's: an object literal of a `vm` context, or
+/// of Jest's test files, is plain too). A class instance, a `Date`, an object made with
+/// another prototype is not.
+fn is_plain(object: &Object<'_>) -> Outcome<bool> {
+    let proto = object.get_prototype()?;
+    Ok(match proto.get_type()? {
+        ValueType::Null => true,
+        ValueType::Object => {
+            Object::from_unknown(proto)?.get_prototype()?.get_type()? == ValueType::Null
+        }
+        _ => false,
+    })
+}
+
 /// Reads a plain object's enumerable string-keyed properties in property order. Each key is
 /// read (and checked as text) from its JS string, and its value looked up with that string.
 fn from_record<'env>(object: &Object<'env>, keys: Input) -> Outcome<Vec<(String, Unknown<'env>)>> {
@@ -112,16 +132,28 @@ fn from_record<'env>(object: &Object<'env>, keys: Input) -> Outcome<Vec<(String,
     Ok(out)
 }
 
-/// `Array.from(value)` when `value` is iterable (has `Symbol.iterator`), else `None`.
-fn iterable_to_array<'env>(env: &'env Env, object: &Object<'env>) -> Outcome<Option<Array<'env>>> {
-    let global = env.get_global()?;
-    // `Symbol` and `Array` are functions: read them as objects without the type check.
-    let symbol: Object = global.get_named_property_unchecked("Symbol")?;
+/// Whether [`entries`] reads the object `value` (an iterable or a plain object) rather than
+/// refusing it; for a caller that refuses another object in its own words.
+pub(crate) fn is_container(env: &Env, value: &Object<'_>) -> Outcome<bool> {
+    Ok(is_iterable(env, value)? || is_plain(value)?)
+}
+
+/// Whether `object` has a `Symbol.iterator` method.
+fn is_iterable(env: &Env, object: &Object<'_>) -> Outcome<bool> {
+    // `Symbol` is a function: read it as an object without the type check.
+    let symbol: Object = env.get_global()?.get_named_property_unchecked("Symbol")?;
     let iterator: Unknown = symbol.get_named_property("iterator")?;
     let method: Unknown = object.get_property(iterator)?;
-    if method.get_type()? != ValueType::Function {
+    Ok(method.get_type()? == ValueType::Function)
+}
+
+/// `Array.from(value)` when `value` is iterable (has `Symbol.iterator`), else `None`.
+fn iterable_to_array<'env>(env: &'env Env, object: &Object<'env>) -> Outcome<Option<Array<'env>>> {
+    if !is_iterable(env, object)? {
         return Ok(None);
     }
+    // `Array` is a function: read it as an object without the type check.
+    let global = env.get_global()?;
     let array_ctor: Object = global.get_named_property_unchecked("Array")?;
     let from: Function<'_, FnArgs<(Unknown,)>, Array> = array_ctor.get_named_property("from")?;
     Ok(Some(from.call(FnArgs::from((object.to_unknown(),)))?))

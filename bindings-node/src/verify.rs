@@ -457,8 +457,12 @@ fn windows_of(
 
 /// Reads `{ client: secret | [secrets] }` or a `Map` of the same.
 fn secrets_of(env: &Env, value: Unknown<'_>) -> Outcome<HashMap<String, Vec<Secret>>> {
-    // An array (of pairs) is refused as in Python and as the types say: `new Map(pairs)`.
-    if value.get_type()? != ValueType::Object || value.is_array()? {
+    // An array (of pairs) is refused as in Python and as the types say: `new Map(pairs)`; so
+    // is an object that is neither a plain one nor iterable (a class instance, a `Date`).
+    let container = value.get_type()? == ValueType::Object
+        && !value.is_array()?
+        && params::is_container(env, &Object::from_unknown(value)?)?;
+    if !container {
         // A wrong JavaScript type: a TypeError (arguments.js), as for any other argument.
         return Err(napi::Error::new(
             napi::Status::ObjectExpected,

@@ -227,6 +227,67 @@ test('params: pairs, plain objects, Map and URLSearchParams sign alike in their 
   assert.equal(x(undefined), x({}))
 })
 
+test('params that are neither pairs nor a plain object (a Date, a class instance) are refused, as in xnonce-wasm', async () => {
+  const opts = { timestamp: T }
+  const x = (params) => xnonce.sign('v1', 'GET', '/a/b', params, 'svc', SECRET, opts)
+  class Query {
+    constructor() {
+      this.b = 2
+      this.a = '1 2'
+    }
+  }
+  const notPairs = (e) =>
+    e instanceof xnonce.InputError &&
+    e.code === 'invalid_param_value' &&
+    e.message === 'expected an array of [key, value] pairs, a plain object, a Map or URLSearchParams'
+  // A Date has no enumerable property: read as a record, it signed as no params at all.
+  const withProto = Object.assign(Object.create({ inherited: 'x' }), { b: 2, a: '1 2' })
+  for (const [name, bad] of [
+    ['a Date', new Date(T)],
+    ['a class instance', new Query()],
+    ['an object with a prototype of its own', withProto],
+    ['a RegExp', /b=2/],
+  ]) {
+    assert.throws(() => x(bad), notPairs, name)
+    assert.throws(
+      () => xnonce.link('v1', 'GET', '/a/b', bad, 'svc', SECRET, 'http://h', opts),
+      notPairs,
+      name,
+    )
+    const api = new xnonce.Requester('http://127.0.0.1:9', 'svc', SECRET)
+    await assert.rejects(api.makeRequest('GET', bad, '/a/b'), notPairs, name)
+    await assert.rejects(api.makeRequest('GET', [], '/a/b', null, { extraParams: bad }), notPairs, name)
+    // A Verifier's secrets likewise: a plain object or a Map (a TypeError, as for an array).
+    assert.throws(
+      () => new xnonce.Verifier(bad),
+      (e) => e instanceof TypeError && e.code === 'ObjectExpected' && /secrets must be/.test(e.message),
+      name,
+    )
+  }
+  // Still read: plain objects (of any realm, or without a prototype), pairs, Maps,
+  // URLSearchParams and any iterable of pairs, a class instance's too.
+  const expected = x([
+    ['b', '2'],
+    ['a', '1 2'],
+  ])
+  assert.equal(x(Object.assign(Object.create(null), { b: 2, a: '1 2' })), expected)
+  assert.equal(x(require('node:vm').runInNewContext("({ b: 2, a: '1 2' })")), expected)
+  assert.equal(x(Object.entries(new Query())), expected)
+  class Pairs {
+    *[Symbol.iterator]() {
+      yield ['b', 2]
+      yield ['a', '1 2']
+    }
+  }
+  assert.equal(x(new Pairs()), expected)
+  const plainSecrets = require('node:vm').runInNewContext('({ svc: secret })', { secret: SECRET })
+  assert.equal(
+    new xnonce.Verifier(plainSecrets).verify('GET', '/a/b', { host: 'api.test', xNonce: signedGet(), now: T })
+      .client,
+    'svc',
+  )
+})
+
 test('a Verifier needs its secrets as an object or Map of strings: other types are a TypeError', () => {
   for (const bad of [undefined, null, 5, 'svc', true]) {
     assert.throws(
