@@ -235,6 +235,23 @@ export type XNonceMiddleware<
   Res extends ServerResponseLike = ServerResponse,
 > = (req: Req, res: Res, next?: (error?: unknown) => void) => Promise<void>
 
+/** Options of `checkContinue` (`null` counts as absent; another key is a `TypeError`). */
+export interface CheckContinueOptions {
+  /** The largest `Content-Length` given its `100 Continue`, in bytes (default 1 MiB, as the middleware's). */
+  limit?: number | null
+}
+
+/**
+ * A `'checkContinue'` listener for a node:http (or node:http2) server,
+ * `server.on('checkContinue', checkContinue({ limit }))`: a request whose declared
+ * `Content-Length` is over `limit` is answered 413 before `100 Continue` (its body is never
+ * sent; HTTP/1.1 closes the connection); any other gets `100 Continue` and is emitted as
+ * `'request'`. Call it as a listener of the server (it emits on `this`).
+ */
+export declare function checkContinue(
+  options?: CheckContinueOptions | null,
+): (req: ServerRequest, res: ServerResponseLike) => void
+
 /**
  * A server adapter for Express, Connect, node:http and node:http2: reads the body (at most
  * `limit` bytes), verifies the request (method, `req.originalUrl ?? req.url`, the host,

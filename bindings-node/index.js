@@ -11,7 +11,7 @@ errors.register(native)
 
 const { xnonceFetch } = require('./fetch.js')
 const { Requester } = require('./requester.js')
-const { middleware } = require('./middleware.js')
+const { middleware, checkContinue } = require('./middleware.js')
 const { redisReplayStore, SharedKeys } = require('./replay-store.js')
 
 /** Every shared error code, in the Rust core's order. */
@@ -32,6 +32,7 @@ module.exports = {
   Requester,
   xnonceFetch,
   middleware,
+  checkContinue,
   redisReplayStore,
   SharedKeys,
   ERROR_CODES,

@@ -18,6 +18,7 @@ export const {
   Requester,
   xnonceFetch,
   middleware,
+  checkContinue,
   redisReplayStore,
   SharedKeys,
   ERROR_CODES,

@@ -41,6 +41,19 @@ function typeError(message) {
   return error
 }
 
+/** Throws for a `limit` option that is not a whole number of bytes. */
+function checkLimit(limit) {
+  if (typeof limit !== 'number') throw typeError('The "limit" option must be a number')
+  if (!Number.isSafeInteger(limit) || limit < 0) {
+    const error = new RangeError(
+      `The value of "limit" is out of range. It must be a whole number of bytes, at most ` +
+        `${Number.MAX_SAFE_INTEGER}. Received ${limit}`,
+    )
+    error.code = 'ERR_OUT_OF_RANGE'
+    throw error
+  }
+}
+
 /** The options, checked once when the middleware is made (`null` counts as absent). */
 function settings(options) {
   if (options === undefined || options === null) options = {}
@@ -53,15 +66,7 @@ function settings(options) {
   const store = options.store ?? undefined
   const storeTimeoutMs = timeoutMs('storeTimeoutMs', options.storeTimeoutMs ?? DEFAULT_TIMEOUT_MS)
   if (typeof once !== 'boolean') throw typeError('The "once" option must be a boolean')
-  if (typeof limit !== 'number') throw typeError('The "limit" option must be a number')
-  if (!Number.isSafeInteger(limit) || limit < 0) {
-    const error = new RangeError(
-      `The value of "limit" is out of range. It must be a whole number of bytes, at most ` +
-        `${Number.MAX_SAFE_INTEGER}. Received ${limit}`,
-    )
-    error.code = 'ERR_OUT_OF_RANGE'
-    throw error
-  }
+  checkLimit(limit)
   if (then !== undefined && typeof then !== 'function')
     throw typeError('The "then" option must be a function')
   if (typeof onError !== 'function') throw typeError('The "onError" option must be a function')
@@ -160,22 +165,7 @@ function middleware(verifier, options) {
         res.destroy()
         return
       }
-      if (body === TOO_LARGE) {
-        // The rest of the body is not read: the connection closes after the answer (HTTP/2
-        // has no such field: the stream is reset once the answer is sent).
-        if (req.httpVersionMajor < 2) res.setHeader('connection', 'close')
-        send(res, native.bodyTooLargeAnswer(limit, { target, xNonce }))
-        // HTTP/2 does not close the stream of a request whose body was read in part: left
-        // half-open, it waits for a client held back by flow control, with no timeout, while
-        // the session holds what arrived. RST_STREAM(NO_ERROR) once the answer is sent (RFC
-        // 9113 §8.1: the client stops sending and keeps the answer).
-        if (req.httpVersionMajor >= 2) {
-          req.stream?.close(http2NoError())
-          // What was read is discarded, so the readable side ends and the stream is freed.
-          req.resume()
-        }
-        return
-      }
+      if (body === TOO_LARGE) return refuseTooLarge(req, res, limit, { target, xNonce })
       const verify = (how) =>
         how.call(verifier, req.method, target, {
           // HTTP/2 and HTTP/3 carry the host as `:authority` (RFC 9113 §8.3.1).
@@ -255,6 +245,53 @@ function middleware(verifier, options) {
     } else {
       return fail(new Error('xnonce middleware: called without `next` and without a `then` handler'))
     }
+  }
+}
+
+/**
+ * The 413 of a body over `limit`, whose rest is not read: the connection closes after the
+ * answer (HTTP/2 has no such field: the stream is reset once the answer is sent).
+ */
+function refuseTooLarge(req, res, limit, request) {
+  if (req.httpVersionMajor < 2) res.setHeader('connection', 'close')
+  send(res, native.bodyTooLargeAnswer(limit, request))
+  // HTTP/2 does not close the stream of a request whose body was read in part: left
+  // half-open, it waits for a client held back by flow control, with no timeout, while
+  // the session holds what arrived. RST_STREAM(NO_ERROR) once the answer is sent (RFC
+  // 9113 §8.1: the client stops sending and keeps the answer).
+  if (req.httpVersionMajor >= 2) {
+    req.stream?.close(http2NoError())
+    // What was read is discarded, so the readable side ends and the stream is freed.
+    req.resume()
+  }
+}
+
+/**
+ * A 'checkContinue' listener for the server (`server.on('checkContinue', checkContinue({ limit }))`).
+ * node:http answers `Expect: 100-continue` with `100 Continue` before the request reaches any
+ * handler, so the client sends a body the middleware then refuses; with this listener, a
+ * request whose declared `Content-Length` is over `limit` is answered 413 at once (the
+ * middleware's answer, and the connection closed), the body never sent. Any other request
+ * gets its `100 Continue` and is emitted as 'request', to the server's handler as usual.
+ * See README.md ("Verifying (server side)").
+ * @param {{ limit?: number | null }} [options]
+ */
+function checkContinue(options) {
+  if (options === undefined || options === null) options = {}
+  if (typeof options !== 'object') throw typeError('The "options" argument must be an object')
+  refuseUnknown(options, 'options', ['limit'])
+  const limit = options.limit ?? DEFAULT_LIMIT
+  checkLimit(limit)
+  return function xnonceCheckContinue(req, res) {
+    const declared = req.headers['content-length']
+    if (declared !== undefined && Number(declared) > limit) {
+      const target = req.originalUrl ?? req.url
+      return refuseTooLarge(req, res, limit, { target, xNonce: req.headers['x-nonce'] })
+    }
+    res.writeContinue()
+    // node:http and node:http2 call the listener on the server (`this`); emitted as
+    // 'request', the request goes where it would have gone without the listener.
+    this.emit('request', req, res)
   }
 }
 
@@ -355,4 +392,4 @@ function send(res, answer) {
   res.end(answer.body)
 }
 
-module.exports = { middleware, DEFAULT_LIMIT }
+module.exports = { middleware, checkContinue, DEFAULT_LIMIT }

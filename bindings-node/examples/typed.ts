@@ -17,6 +17,7 @@ import {
   Requester,
   xnonceFetch,
   middleware,
+  checkContinue,
   XNonceError,
   AuthError,
   ERROR_CODES,
@@ -137,6 +138,10 @@ const viaNext: Promise<void> = guard(
 )
 // @ts-expect-error limit is a number of bytes
 middleware(verifier, { limit: '1mb' })
+// A declared body over the limit is refused before node:http's `100 Continue`.
+server.on('checkContinue', checkContinue({ limit: 64 * 1024 }))
+// @ts-expect-error limit is a number of bytes
+checkContinue({ limit: '1mb' })
 void [server, viaNext]
 
 // A framework's own request and response types (as Express's extend node:http's) flow
@@ -168,6 +173,7 @@ const h2s = http2.createSecureServer(
     },
   }),
 )
+h2.on('checkContinue', checkContinue())
 void [typedGuard, h2, h2s]
 
 async function requests(): Promise<void> {

@@ -1098,6 +1098,143 @@ test('HTTP/2: the host is :authority; refusals and the 413 are answered on the s
   }
 })
 
+/**
+ * A POST with `Expect: 100-continue` on a fresh connection: the head is sent, the body only
+ * once the server answered `100 Continue` (as curl does). Resolves to everything the server
+ * wrote until it closed.
+ */
+function expectContinue(peer, { target = '/upload', headers = {}, body }) {
+  const net = require('node:net')
+  const { port } = new URL(peer.url)
+  const fields = Object.entries({ host: peer.host, ...headers, 'content-length': body.length })
+  const head =
+    `POST ${target} HTTP/1.1\r\n` +
+    fields.map(([k, v]) => `${k}: ${v}\r\n`).join('') +
+    'expect: 100-continue\r\nconnection: close\r\n\r\n'
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), '127.0.0.1', () => socket.write(head))
+    const chunks = []
+    socket.on('data', (c) => {
+      chunks.push(c)
+      if (Buffer.concat(chunks).toString().startsWith('HTTP/1.1 100 Continue\r\n\r\n')) socket.write(body)
+    })
+    socket.on('error', reject)
+    socket.on('end', () => resolve(Buffer.concat(chunks).toString()))
+    socket.setTimeout(10000, () => socket.destroy(new Error('no answer within 10 s')))
+  })
+}
+
+test('checkContinue: a declared body over the limit is refused 413 before 100 Continue', async () => {
+  const limit = 16
+  const onContinue = x.checkContinue({ limit })
+  const handled = []
+  const mw = x.middleware(new x.Verifier({ [CLIENT]: reference.secret }), {
+    limit,
+    then: (req, res) => {
+      handled.push(req.rawBody.toString())
+      res.end('ok')
+    },
+  })
+  const plain = await listen(mw)
+  const guarded = http.createServer(mw)
+  guarded.on('checkContinue', onContinue)
+  await new Promise((resolve) => guarded.listen(0, '127.0.0.1', resolve))
+  const peer = { url: `http://127.0.0.1:${guarded.address().port}` }
+  peer.host = new URL(peer.url).host
+  const post = (to, body) => {
+    const contentType = 'application/octet-stream'
+    const xNonce = x.signRequest('v2', 'POST', '/upload', CLIENT, reference.secret, {
+      host: to.host,
+      contentType,
+      body,
+    })
+    return expectContinue(to, { headers: { 'x-nonce': xNonce, 'content-type': contentType }, body })
+  }
+  try {
+    const big = 'x'.repeat(limit + 1)
+    // node:http alone answers 100 Continue itself: the client sends the body, which the
+    // middleware then refuses (413), too late.
+    assert.match(await post(plain, big), /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 413 /)
+    // With the listener: 413 at once, no 100, and the connection closed (the body never sent).
+    const refused = await post(peer, big)
+    assert.match(refused, /^HTTP\/1\.1 413 /)
+    assert.doesNotMatch(refused, /100 Continue/)
+    assert.match(refused, /\r\nconnection: close\r\n/i)
+    const problem = JSON.parse(refused.slice(refused.indexOf('\r\n\r\n') + 4))
+    assert.deepEqual([problem.code, problem.detail], ['invalid_body', `request body exceeds ${limit} bytes`])
+    // Within the limit: 100 Continue, then the request reaches the middleware as usual.
+    const fits = 'y'.repeat(limit)
+    assert.match(
+      await post(peer, fits),
+      /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nok$/,
+    )
+    assert.deepEqual(handled, [fits])
+  } finally {
+    await plain.close()
+    guarded.closeAllConnections()
+    await new Promise((resolve) => guarded.close(resolve))
+  }
+})
+
+test('checkContinue over HTTP/2: 413 instead of 100 Continue for a declared body over the limit', async () => {
+  const http2 = require('node:http2')
+  const secret = 'c'.repeat(64)
+  const onContinue = x.checkContinue({ limit: 16 })
+  const mw = x.middleware(new x.Verifier({ [CLIENT]: secret }), {
+    limit: 16,
+    then: (req, res) => res.end(`ok ${req.rawBody}`),
+  })
+  const server = http2.createServer(mw)
+  server.on('checkContinue', onContinue)
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const authority = `127.0.0.1:${server.address().port}`
+  const session = http2.connect(`http://${authority}`)
+  /** A POST that sends its body only on `100 Continue`: [events, body]. */
+  const post = (body) =>
+    new Promise((resolve, reject) => {
+      const contentType = 'text/plain'
+      const xNonce = x.signRequest('v2', 'POST', '/a/b', CLIENT, secret, {
+        host: authority,
+        contentType,
+        body,
+      })
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': '/a/b',
+        'x-nonce': xNonce,
+        'content-type': contentType,
+        'content-length': body.length,
+        expect: '100-continue',
+      })
+      const events = []
+      const chunks = []
+      stream.on('continue', () => {
+        events.push('continue')
+        stream.end(body)
+      })
+      stream.on('response', (headers) => events.push(headers[':status']))
+      stream.on('data', (c) => chunks.push(c))
+      stream.on('close', () => resolve([events, Buffer.concat(chunks).toString()]))
+      stream.on('error', reject)
+    })
+  try {
+    const [refused, problem] = await post('x'.repeat(17))
+    assert.deepEqual([refused, JSON.parse(problem).code], [[413], 'invalid_body'])
+    assert.deepEqual(await post('y'.repeat(16)), [['continue', 200], `ok ${'y'.repeat(16)}`])
+  } finally {
+    session.destroy()
+    await new Promise((resolve) => server.close(resolve))
+  }
+})
+
+test('checkContinue options are checked when it is made', () => {
+  assert.equal(typeof x.checkContinue(), 'function')
+  assert.equal(typeof x.checkContinue({ limit: null }), 'function')
+  assert.throws(() => x.checkContinue({ limit: '1mb' }), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' })
+  assert.throws(() => x.checkContinue({ limit: -1 }), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' })
+  assert.throws(() => x.checkContinue({ lmit: 5 }), { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' })
+})
+
 test('middleware options are checked when it is made', () => {
   const v = new x.Verifier({ [CLIENT]: 'a'.repeat(64) })
   for (const bad of [undefined, null, {}, { verifyOnce() {} }]) {
