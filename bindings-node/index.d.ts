@@ -185,6 +185,13 @@ export interface MiddlewareOptions<
    * 2^31 − 1 (setTimeout's limit), default 2000, as the reference server's Redis store.
    */
   storeTimeoutMs?: number | null
+  /**
+   * How long the body may take to arrive once the middleware starts reading it, over HTTP/1.1
+   * and HTTP/2 alike; after it, the request is answered 408 (`invalid_body`) and its
+   * connection (HTTP/1.1) or stream (HTTP/2) closed. A whole number of ms from 1 to 2^31 − 1,
+   * default 30000, as the reference server's `body_timeout_ms`.
+   */
+  bodyTimeoutMs?: number | null
 }
 
 /**

@@ -17,6 +17,11 @@ const DEFAULT_LIMIT = 1 << 20
 /** Outcomes of reading a body that are not its bytes. */
 const TOO_LARGE = Symbol('too large')
 const GONE = Symbol('gone')
+const TOO_SLOW = Symbol('too slow')
+
+/** How long a body may take to arrive by default, as the reference server's
+ * (`body_timeout_ms`): 30 s. */
+const DEFAULT_BODY_TIMEOUT_MS = 30000
 
 /**
  * Left on a request this module's middleware accepted, for a later one on the same request
@@ -58,13 +63,22 @@ function checkLimit(limit) {
 function settings(options) {
   if (options === undefined || options === null) options = {}
   if (typeof options !== 'object') throw typeError('The "options" argument must be an object')
-  refuseUnknown(options, 'options', ['once', 'limit', 'then', 'onError', 'store', 'storeTimeoutMs'])
+  refuseUnknown(options, 'options', [
+    'once',
+    'limit',
+    'then',
+    'onError',
+    'store',
+    'storeTimeoutMs',
+    'bodyTimeoutMs',
+  ])
   const once = options.once ?? true
   const limit = options.limit ?? DEFAULT_LIMIT
   const then = options.then ?? undefined
   const onError = options.onError ?? reportError
   const store = options.store ?? undefined
   const storeTimeoutMs = timeoutMs('storeTimeoutMs', options.storeTimeoutMs ?? DEFAULT_TIMEOUT_MS)
+  const bodyTimeoutMs = timeoutMs('bodyTimeoutMs', options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS)
   if (typeof once !== 'boolean') throw typeError('The "once" option must be a boolean')
   checkLimit(limit)
   if (then !== undefined && typeof then !== 'function')
@@ -74,7 +88,7 @@ function settings(options) {
     throw typeError('The "store" option must be an object with an insertIfAbsent method')
   if (store !== undefined && !once)
     throw typeError('The "store" option records accepted requests: it needs "once" (true)')
-  return { once, limit, then, onError, store, storeTimeoutMs }
+  return { once, limit, then, onError, store, storeTimeoutMs, bodyTimeoutMs }
 }
 
 /**
@@ -85,7 +99,7 @@ function settings(options) {
  */
 function middleware(verifier, options) {
   if (!(verifier instanceof native.Verifier)) throw typeError('The "verifier" argument must be a Verifier')
-  const { once, limit, then, onError, store, storeTimeoutMs } = settings(options)
+  const { once, limit, then, onError, store, storeTimeoutMs, bodyTimeoutMs } = settings(options)
   // With a store of the caller's (shared by processes), the replay check is its own.
   const shared = store !== undefined
   const check = once && !shared ? verifier.verifyOnce : verifier.verify
@@ -159,13 +173,18 @@ function middleware(verifier, options) {
       }
       const declared = req.headers['content-length']
       if (earlier !== undefined) body = earlier.body.length > limit ? TOO_LARGE : earlier.body
-      else body = declared !== undefined && Number(declared) > limit ? TOO_LARGE : await readBody(req, limit)
+      else if (declared !== undefined && Number(declared) > limit) body = TOO_LARGE
+      else body = await readBody(req, limit, bodyTimeoutMs)
       if (body === GONE) {
         // The client went away mid-body: nobody to answer, nothing for the app.
         res.destroy()
         return
       }
-      if (body === TOO_LARGE) return refuseTooLarge(req, res, limit, { target, xNonce })
+      if (body === TOO_LARGE)
+        return refuseUnread(req, res, native.bodyTooLargeAnswer(limit, { target, xNonce }))
+      // Not all of it within bodyTimeoutMs (node:http's requestTimeout bounds HTTP/1.1 too, by
+      // default at 5 min; node:http2 has nothing of the kind): 408, as the reference server.
+      if (body === TOO_SLOW) return refuseUnread(req, res, native.bodyTimeoutAnswer({ target, xNonce }))
       const verify = (how) =>
         how.call(verifier, req.method, target, {
           // HTTP/2 and HTTP/3 carry the host as `:authority` (RFC 9113 §8.3.1).
@@ -249,12 +268,13 @@ function middleware(verifier, options) {
 }
 
 /**
- * The 413 of a body over `limit`, whose rest is not read: the connection closes after the
- * answer (HTTP/2 has no such field: the stream is reset once the answer is sent).
+ * Sends `answer` to a request whose body is not read (too large, too slow): the connection
+ * closes after the answer (HTTP/2 has no such field: the stream is reset once the answer is
+ * sent).
  */
-function refuseTooLarge(req, res, limit, request) {
+function refuseUnread(req, res, answer) {
   if (req.httpVersionMajor < 2) res.setHeader('connection', 'close')
-  send(res, native.bodyTooLargeAnswer(limit, request))
+  send(res, answer)
   // HTTP/2 does not close the stream of a request whose body was read in part: left
   // half-open, it waits for a client held back by flow control, with no timeout, while
   // the session holds what arrived. RST_STREAM(NO_ERROR) once the answer is sent (RFC
@@ -286,7 +306,11 @@ function checkContinue(options) {
     const declared = req.headers['content-length']
     if (declared !== undefined && Number(declared) > limit) {
       const target = req.originalUrl ?? req.url
-      return refuseTooLarge(req, res, limit, { target, xNonce: req.headers['x-nonce'] })
+      return refuseUnread(
+        req,
+        res,
+        native.bodyTooLargeAnswer(limit, { target, xNonce: req.headers['x-nonce'] }),
+      )
     }
     res.writeContinue()
     // node:http and node:http2 call the listener on the server (`this`); emitted as
@@ -318,7 +342,8 @@ function fieldLines(rawHeaders, name) {
 }
 
 /**
- * The body as one Buffer, TOO_LARGE past `limit` bytes, or GONE when the client went away.
+ * The body as one Buffer, TOO_LARGE past `limit` bytes, TOO_SLOW when not all of it has
+ * arrived within `ms`, or GONE when the client went away.
  *
  * The body stays readable for what runs after the middleware (express.json(), multer,
  * Fastify's parsers): it is read in paused mode and, once the stream has all of it, put back
@@ -331,15 +356,17 @@ function fieldLines(rawHeaders, name) {
  * times the body's size (a 1 MiB body, about 230 MB) before anything about the request was
  * checked. A body that arrives as one piece is kept as it is.
  */
-function readBody(req, limit) {
+function readBody(req, limit, ms) {
   return new Promise((resolve) => {
     let first = null
     let joined = null
     let size = 0
     const finish = (outcome) => {
+      clearTimeout(timer)
       req.off('readable', onReadable).off('error', onGone).off('close', onGone)
       resolve(outcome)
     }
+    const timer = setTimeout(() => finish(TOO_SLOW), ms)
     const add = (chunk) => {
       if (first === null && joined === null) {
         first = chunk
@@ -392,4 +419,4 @@ function send(res, answer) {
   res.end(answer.body)
 }
 
-module.exports = { middleware, checkContinue, DEFAULT_LIMIT }
+module.exports = { middleware, checkContinue, DEFAULT_LIMIT, DEFAULT_BODY_TIMEOUT_MS }

@@ -130,6 +130,14 @@ export interface Answer {
 }
 
 /**
+ * The 408 answer (`invalid_body`) to a request whose body did not arrive within the
+ * middleware's `bodyTimeoutMs`, in the style of the request's credential: what the reference
+ * server answers when its `body_timeout_ms` runs out (its words, with core's code and
+ * answer styles).
+ */
+export declare function bodyTimeoutAnswer(request?: RefusedRequest): Answer
+
+/**
  * The 413 answer (`invalid_body`) to a request whose body is larger than `limit` bytes,
  * refused before its body is read, in the style of the request's credential: core's
  * `Refusal::body_too_large`, what the reference server answers. `limit`: a whole number of

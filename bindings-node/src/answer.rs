@@ -1,6 +1,6 @@
 //! Core's HTTP answer to a refused request (`xnonce_core::answer`), as JavaScript sees it:
 //! the `Answer` record on a refused verification's `XNonceError.answer` (built in
-//! [`crate::error`]), and `bodyTooLargeAnswer` (413), `repeatedHostAnswer` and
+//! [`crate::error`]), and `bodyTooLargeAnswer` (413), `bodyTimeoutAnswer` (408), `repeatedHostAnswer` and
 //! `hostConflictAnswer` (400), what the server adapter (`middleware.js`) answers before any
 //! verification, and `replayStoreAnswer` (409, 503), after its own store. Every byte comes from
 //! core; this module only converts.
@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use napi::Env;
 use napi_derive::napi;
 use xnonce_core::answer::{refusal_scheme, Refusal};
-use xnonce_core::{Incoming, ReplayStoreError, Scheme};
+use xnonce_core::{ErrorCode, Incoming, ReplayStoreError, Scheme};
 
 use crate::error::{guard, out_of_range, Outcome, MAX_SAFE_INTEGER};
 
@@ -73,6 +73,25 @@ pub fn body_too_large_answer(
         let limit = byte_count(env, limit)?;
         Ok(Refusal::body_too_large(limit).answer(style(request)).into())
     })
+}
+
+/// The 408 answer (`invalid_body`) to a request whose body did not arrive within the
+/// middleware's `bodyTimeoutMs`, in the style of the request's credential: what the reference
+/// server answers when its `body_timeout_ms` runs out (its words, with core's code and
+/// answer styles).
+#[napi(
+    js_name = "bodyTimeoutAnswer",
+    strict,
+    ts_args_type = "request?: RefusedRequest"
+)]
+pub fn body_timeout_answer(request: Option<RefusedRequest>) -> Answer {
+    Refusal::with_status(
+        ErrorCode::InvalidBody,
+        408,
+        "the request body did not arrive in time",
+    )
+    .answer(style(request))
+    .into()
 }
 
 /// The 400 answer (`invalid_host`) to a request with more than one `Host` field line (RFC

@@ -1235,19 +1235,118 @@ test('checkContinue options are checked when it is made', () => {
   assert.throws(() => x.checkContinue({ lmit: 5 }), { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' })
 })
 
+test('bodyTimeoutMs: a body that does not arrive in time is answered 408, over HTTP/1.1 and HTTP/2', async () => {
+  const http2 = require('node:http2')
+  const net = require('node:net')
+  const secret = 'd'.repeat(64)
+  const options = { bodyTimeoutMs: 300, then: (req, res) => res.end(`ok ${req.rawBody}`) }
+  const mw = x.middleware(new x.Verifier({ [CLIENT]: secret }), options)
+  const h1 = await listen(mw)
+  const h2 = http2.createServer(mw)
+  await new Promise((resolve) => h2.listen(0, '127.0.0.1', resolve))
+  const authority = `127.0.0.1:${h2.address().port}`
+  const session = http2.connect(`http://${authority}`)
+  const expected = {
+    type: 'https://xnonce.dev/errors/invalid_body',
+    title: 'Request body refused',
+    status: 408,
+    code: 'invalid_body',
+    detail: 'the request body did not arrive in time',
+  }
+  const sign = (host, body) =>
+    x.signRequest('v2', 'POST', '/a/b', CLIENT, secret, { host, contentType: 'text/plain', body })
+  try {
+    // HTTP/2 (node:http2 has no requestTimeout): 3 of 10 bytes, then nothing. Answered, and
+    // the stream closed (NO_ERROR), within the deadline rather than never.
+    const started = Date.now()
+    const h2Answer = await new Promise((resolve, reject) => {
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': '/a/b',
+        'x-nonce': sign(authority, '0123456789'),
+        'content-type': 'text/plain',
+      })
+      let status
+      const chunks = []
+      stream.on('response', (h) => (status = h[':status']))
+      stream.on('data', (c) => chunks.push(c))
+      stream.on('error', reject)
+      stream.write('012')
+      const timer = setTimeout(() => reject(new Error('no answer within 5 s')), 5000)
+      stream.on('close', () => {
+        clearTimeout(timer)
+        resolve({ status, body: Buffer.concat(chunks).toString(), rstCode: stream.rstCode })
+      })
+    })
+    assert.deepEqual([h2Answer.status, JSON.parse(h2Answer.body)], [408, expected])
+    assert.equal(h2Answer.rstCode, http2.constants.NGHTTP2_NO_ERROR)
+    assert.ok(Date.now() - started >= 250, 'not before the deadline')
+    // HTTP/1.1: the same answer, and the connection closed.
+    const h1Answer = await new Promise((resolve, reject) => {
+      const socket = net.connect(Number(new URL(h1.url).port), '127.0.0.1', () =>
+        socket.write(
+          `POST /a/b HTTP/1.1\r\nHost: ${h1.host}\r\nX-Nonce: ${sign(h1.host, '0123456789')}\r\n` +
+            'Content-Type: text/plain\r\nContent-Length: 10\r\n\r\n012',
+        ),
+      )
+      const chunks = []
+      socket.on('data', (c) => chunks.push(c))
+      socket.on('error', reject)
+      socket.on('end', () => resolve(Buffer.concat(chunks).toString()))
+      socket.setTimeout(5000, () => socket.destroy(new Error('no answer within 5 s')))
+    })
+    assert.match(h1Answer, /^HTTP\/1\.1 408 /)
+    assert.match(h1Answer, /\r\nconnection: close\r\n/i)
+    assert.deepEqual(JSON.parse(h1Answer.slice(h1Answer.indexOf('\r\n\r\n') + 4)), expected)
+    // A body that arrives within the deadline, in pieces, is verified as usual.
+    const pieces = await new Promise((resolve, reject) => {
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': '/a/b',
+        'x-nonce': sign(authority, '0123456789'),
+        'content-type': 'text/plain',
+      })
+      const chunks = []
+      stream.on('data', (c) => chunks.push(c))
+      stream.on('end', () => resolve(Buffer.concat(chunks).toString()))
+      stream.on('error', reject)
+      stream.write('01234')
+      setTimeout(() => stream.end('56789'), 100)
+    })
+    assert.equal(pieces, 'ok 0123456789')
+  } finally {
+    session.destroy()
+    await new Promise((resolve) => h2.close(resolve))
+    await h1.close()
+  }
+})
+
 test('middleware options are checked when it is made', () => {
   const v = new x.Verifier({ [CLIENT]: 'a'.repeat(64) })
   for (const bad of [undefined, null, {}, { verifyOnce() {} }]) {
     assert.throws(() => x.middleware(bad), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' })
   }
-  for (const options of [5, { once: 'yes' }, { limit: '1mb' }, { then: 'handler' }, { onError: 'log' }]) {
+  for (const options of [
+    5,
+    { once: 'yes' },
+    { limit: '1mb' },
+    { then: 'handler' },
+    { onError: 'log' },
+    { bodyTimeoutMs: '30s' },
+  ]) {
     assert.throws(() => x.middleware(v, options), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' })
   }
   for (const limit of [-1, 1.5, NaN, Infinity, 2 ** 53]) {
     assert.throws(() => x.middleware(v, { limit }), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' })
   }
+  for (const bodyTimeoutMs of [0, -1, 1.5, NaN, Infinity, 2 ** 31]) {
+    assert.throws(() => x.middleware(v, { bodyTimeoutMs }), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' })
+  }
   // null counts as absent.
-  assert.equal(typeof x.middleware(v, { once: null, limit: null, then: null, onError: null }), 'function')
+  assert.equal(
+    typeof x.middleware(v, { once: null, limit: null, then: null, onError: null, bodyTimeoutMs: null }),
+    'function',
+  )
   assert.equal(typeof x.middleware(v, null), 'function')
 })
 
