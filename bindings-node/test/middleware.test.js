@@ -1321,6 +1321,88 @@ test('bodyTimeoutMs: a body that does not arrive in time is answered 408, over H
   }
 })
 
+test('HTTP/2: a request with two Host fields is reset by node:http2 before any handler runs', async () => {
+  // node:http2's client refuses to send two `host` fields: the request is written as frames.
+  // HTTP/1.1's repeated Host is the middleware's to refuse (400); over HTTP/2, nghttp2 resets
+  // the stream (PROTOCOL_ERROR) and the request never reaches the middleware. Should that
+  // change, this test says so.
+  const http2 = require('node:http2')
+  const net = require('node:net')
+  const handled = []
+  const mw = x.middleware(new x.Verifier({ [CLIENT]: 'e'.repeat(64) }), { then: (req, res) => res.end('ok') })
+  const server = http2.createServer((req, res) => {
+    handled.push(req.rawHeaders)
+    return mw(req, res)
+  })
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address()
+  const authority = `127.0.0.1:${port}`
+  const frame = (type, flags, stream, payload) => {
+    const head = Buffer.alloc(9)
+    head.writeUIntBE(payload.length, 0, 3)
+    head[3] = type
+    head[4] = flags
+    head.writeUInt32BE(stream, 5)
+    return Buffer.concat([head, payload])
+  }
+  // HPACK: a literal field without indexing, its name and value as plain octets.
+  const field = (name, value) =>
+    Buffer.from([0, name.length, ...Buffer.from(name), value.length, ...Buffer.from(value)])
+  /** The first frame the server sends on stream 1: { type, payload }. */
+  const send = (...hosts) =>
+    new Promise((resolve, reject) => {
+      // :method GET, :scheme http, :path / (static table 2, 6, 4); :authority (name 1).
+      const block = Buffer.concat([
+        Buffer.from([0x82, 0x86, 0x84, 0x01, authority.length]),
+        Buffer.from(authority),
+        ...hosts.map((host) => field('host', host)),
+      ])
+      const socket = net.connect(port, '127.0.0.1', () =>
+        socket.write(
+          Buffer.concat([
+            Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'),
+            frame(4, 0, 0, Buffer.alloc(0)), // SETTINGS
+            frame(1, 0x5, 1, block), // HEADERS, END_STREAM | END_HEADERS
+          ]),
+        ),
+      )
+      let pending = Buffer.alloc(0)
+      socket.on('data', (data) => {
+        pending = Buffer.concat([pending, data])
+        while (pending.length >= 9 && pending.length >= 9 + pending.readUIntBE(0, 3)) {
+          const length = pending.readUIntBE(0, 3)
+          const [type, stream] = [pending[3], pending.readUInt32BE(5) & 0x7fffffff]
+          const payload = pending.subarray(9, 9 + length)
+          pending = pending.subarray(9 + length)
+          if (stream === 1 || type === 7) {
+            socket.destroy()
+            return resolve({ type, payload })
+          }
+        }
+      })
+      socket.on('error', reject)
+      socket.setTimeout(5000, () => socket.destroy(new Error('no frame on stream 1 within 5 s')))
+    })
+  try {
+    // One Host field (the same as :authority): answered (HEADERS) by the middleware (401).
+    const one = await send(authority)
+    assert.equal(one.type, 1)
+    assert.equal(handled.length, 1)
+    assert.deepEqual(handled[0].slice(-2), ['host', authority])
+    // Two, alike or not: RST_STREAM (3) with PROTOCOL_ERROR, and no handler called.
+    for (const hosts of [
+      [authority, 'other.invalid'],
+      [authority, authority],
+    ]) {
+      const two = await send(...hosts)
+      assert.deepEqual([two.type, two.payload.readUInt32BE(0)], [3, http2.constants.NGHTTP2_PROTOCOL_ERROR])
+    }
+    assert.equal(handled.length, 1)
+  } finally {
+    await new Promise((resolve) => server.close(resolve))
+  }
+})
+
 test('middleware options are checked when it is made', () => {
   const v = new x.Verifier({ [CLIENT]: 'a'.repeat(64) })
   for (const bad of [undefined, null, {}, { verifyOnce() {} }]) {
