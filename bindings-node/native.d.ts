@@ -131,9 +131,9 @@ export interface Answer {
 
 /**
  * The 408 answer (`invalid_body`) to a request whose body did not arrive within the
- * middleware's `bodyTimeoutMs`, in the style of the request's credential: what the reference
- * server answers when its `body_timeout_ms` runs out (its words, with core's code and
- * answer styles).
+ * middleware's `bodyTimeoutMs`, in the style of the request's credential: core's
+ * `Refusal::body_timeout`, what the reference server answers when its `body_timeout_ms`
+ * runs out.
  */
 export declare function bodyTimeoutAnswer(request?: RefusedRequest): Answer
 

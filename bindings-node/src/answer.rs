@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use napi::Env;
 use napi_derive::napi;
 use xnonce_core::answer::{refusal_scheme, Refusal};
-use xnonce_core::{ErrorCode, Incoming, ReplayStoreError, Scheme};
+use xnonce_core::{Incoming, ReplayStoreError, Scheme};
 
 use crate::error::{guard, out_of_range, Outcome, MAX_SAFE_INTEGER};
 
@@ -76,22 +76,16 @@ pub fn body_too_large_answer(
 }
 
 /// The 408 answer (`invalid_body`) to a request whose body did not arrive within the
-/// middleware's `bodyTimeoutMs`, in the style of the request's credential: what the reference
-/// server answers when its `body_timeout_ms` runs out (its words, with core's code and
-/// answer styles).
+/// middleware's `bodyTimeoutMs`, in the style of the request's credential: core's
+/// `Refusal::body_timeout`, what the reference server answers when its `body_timeout_ms`
+/// runs out.
 #[napi(
     js_name = "bodyTimeoutAnswer",
     strict,
     ts_args_type = "request?: RefusedRequest"
 )]
 pub fn body_timeout_answer(request: Option<RefusedRequest>) -> Answer {
-    Refusal::with_status(
-        ErrorCode::InvalidBody,
-        408,
-        "the request body did not arrive in time",
-    )
-    .answer(style(request))
-    .into()
+    Refusal::body_timeout().answer(style(request)).into()
 }
 
 /// The 400 answer (`invalid_host`) to a request with more than one `Host` field line (RFC

@@ -191,6 +191,8 @@ fn problem_members(error: &Error, status: u16, title: &str) -> String {
 /// use xnonce_core::{answer::Refusal, Scheme};
 /// let answer = Refusal::body_too_large(1_048_576).answer(Scheme::V1);
 /// assert_eq!((answer.status, answer.body.as_str()), (413, "request body exceeds 1048576 bytes"));
+/// let answer = Refusal::body_timeout().answer(Scheme::V1);
+/// assert_eq!((answer.status, answer.body.as_str()), (408, "the request body did not arrive in time"));
 /// let answer = Refusal::body_unreadable().answer(Scheme::V1);
 /// assert_eq!((answer.status, answer.body.as_str()), (400, "the request body could not be read"));
 /// let answer = Refusal::repeated_host().answer(Scheme::V2);
@@ -232,6 +234,16 @@ impl Refusal {
             ),
             status: Some(413),
         }
+    }
+
+    /// A body that did not all arrive within the server's time for it (its head did): 408,
+    /// `invalid_body`.
+    pub fn body_timeout() -> Self {
+        Refusal::with_status(
+            ErrorCode::InvalidBody,
+            408,
+            "the request body did not arrive in time",
+        )
     }
 
     /// A body that could not be read (malformed chunked framing, a stream that failed): 400,

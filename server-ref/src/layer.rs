@@ -601,14 +601,7 @@ impl Shared {
         .await;
         let bytes = match collected {
             Ok(Ok(bytes)) => bytes,
-            Err(_elapsed) => {
-                let r = Refusal::with_status(
-                    ErrorCode::InvalidBody,
-                    408,
-                    "the request body did not arrive in time",
-                );
-                return (head_refusal(parts, r), Bytes::new());
-            }
+            Err(_elapsed) => return (head_refusal(parts, Refusal::body_timeout()), Bytes::new()),
             Ok(Err(e)) => {
                 let r = if e.is::<http_body_util::LengthLimitError>() {
                     self.body_too_large()
