@@ -76,6 +76,20 @@ impl PyAnswer {
         })
     }
 
+    /// The answer to a request whose body did not all arrive in time (408, `invalid_body`:
+    /// the middleware's `body_timeout`, the reference server's `body_timeout_ms`), in the
+    /// style of the request's credential as for `body_too_large`.
+    #[staticmethod]
+    #[pyo3(signature = (*, target=None, x_nonce=None))]
+    fn body_timeout(
+        target: Option<Received<'_, field::Target>>,
+        x_nonce: Option<Received<'_, field::Header>>,
+    ) -> PyAnswer {
+        PyAnswer {
+            inner: Refusal::body_timeout().answer(style(target, x_nonce)),
+        }
+    }
+
     /// The answer to a request whose body could not be read (400, `invalid_body`: a
     /// malformed chunked body, a stream that failed), in the style of the request's
     /// credential as for `body_too_large`.

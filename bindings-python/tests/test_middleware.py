@@ -1034,6 +1034,89 @@ def asgi_post(
     return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:]), reached
 
 
+def test_asgi_a_body_that_does_not_arrive_in_time_is_a_408_and_the_connection_closes() -> None:
+    """uvicorn sets no bound on how long a body may take: a client that declares 10 bytes and
+    sends 3 would hold its request open for as long as it likes. The middleware's
+    ``body_timeout`` answers it 408 in the credential's style (the reference server's answer
+    to the same), with ``Connection: close``, so that uvicorn closes the connection whose
+    body was never read instead of keeping it (here for 60 s, past raw_exchange's 10 s)."""
+    verifier = xnonce.Verifier({"billing": SECRET})
+    app = AsgiMiddleware(echo_asgi, verifier, body_timeout=0.3, max_body=64)
+    with uvicorn_serving(app, timeout_keep_alive=60) as base:
+        authority = base.removeprefix("http://")
+        for scheme, style in (("v2", b'"code":"invalid_body"'), ("v1", b"did not arrive in time")):
+            header = xnonce.sign_request(scheme, "POST", authority, "/upload", "billing", SECRET)
+            head = (
+                f"POST /upload HTTP/1.1\r\nHost: {authority}\r\nX-Nonce: {header}\r\n"
+                "Content-Type: application/octet-stream\r\nContent-Length: 10\r\n\r\n"
+            ).encode()
+            started = time.monotonic()
+            # Not half-closed: the client is still there, only slow. The answer's end is the
+            # server closing the connection.
+            status, answer = raw_exchange(base, head + b"abc")
+            waited = time.monotonic() - started
+            assert status == 408, answer
+            assert style in answer, answer
+            assert b"\r\nconnection: close\r\n" in answer.lower(), answer
+            assert waited >= 0.3, waited
+        # The 413s, declared or counted, are sent before the body is read in full: they close
+        # the connection too.
+        header = xnonce.sign_request("v2", "POST", authority, "/upload", "billing", SECRET)
+        start = f"POST /upload HTTP/1.1\r\nHost: {authority}\r\nX-Nonce: {header}\r\n"
+        for framing, sent in (
+            ("Content-Length: 100", b"abc"),
+            ("Transfer-Encoding: chunked", b"50\r\n" + b"x" * 80 + b"\r\n"),
+        ):
+            status, answer = raw_exchange(base, f"{start}{framing}\r\n\r\n".encode() + sent)
+            assert status == 413, answer
+            assert b"\r\nconnection: close\r\n" in answer.lower(), answer
+        # A body that arrives in time is verified as ever.
+        ok = requests.post(f"{base}/upload", data=b"0123456789", auth=XNonceAuth("billing", SECRET))
+        assert ok.status_code == 200, ok.text
+
+
+def test_asgi_body_timeout_holds_under_trio_too() -> None:
+    # Hypercorn's trio worker has no asyncio loop: the bound comes from anyio.
+    import trio
+
+    verifier = xnonce.Verifier({"billing": SECRET})
+    header = xnonce.sign_request("v2", "POST", "api.test", "/upload", "billing", SECRET)
+    scope: dict[str, Any] = {
+        "type": "http",
+        "method": "POST",
+        "path": "/upload",
+        "raw_path": b"/upload",
+        "query_string": b"",
+        "headers": [(b"host", b"api.test"), (b"x-nonce", header.encode())],
+    }
+    sent: list[Any] = []
+
+    async def receive() -> dict[str, Any]:
+        await trio.sleep(60)  # the body never comes
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def main() -> None:
+        with trio.fail_after(10):
+            await AsgiMiddleware(echo_asgi, verifier, body_timeout=0.05)(scope, receive, send)
+
+    trio.run(main)
+    assert sent[0]["status"] == 408
+    assert b'"code":"invalid_body"' in sent[1]["body"]
+
+
+@pytest.mark.parametrize("bad", [0, -1, float("inf"), float("nan"), 10**400])
+def test_body_timeout_is_checked_when_the_middleware_is_made(bad: Any) -> None:
+    verifier = xnonce.Verifier({"billing": SECRET})
+    with pytest.raises(ValueError, match="body_timeout must be a positive, finite number"):
+        AsgiMiddleware(echo_asgi, verifier, body_timeout=bad)
+    with pytest.raises(TypeError, match="body_timeout must be a number of seconds, not str"):
+        AsgiMiddleware(echo_asgi, verifier, body_timeout="30")  # type: ignore[arg-type]
+    assert AsgiMiddleware(echo_asgi, verifier).body_timeout == 30.0
+
+
 def test_asgi_two_content_type_lines_are_refused() -> None:
     """Which ``Content-Type`` line says whether the body is a form differs between stacks
     (Starlette and FastAPI read the first; Django's ASGI handler joins them). Read joined

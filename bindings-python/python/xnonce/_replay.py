@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,19 +21,6 @@ def checked_store(store: object) -> AsyncReplayStore | ReplayStore:
     if inspect.isclass(store) or not callable(getattr(store, "insert_if_absent", None)):
         raise TypeError("replay_store must be an object with an insert_if_absent method")
     return store  # type: ignore[return-value]
-
-
-def checked_timeout(seconds: object) -> float:
-    """``seconds`` as a timeout: a positive, finite number of seconds."""
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-        raise TypeError(f"store_timeout must be a number of seconds, not {type(seconds).__name__}")
-    try:
-        value = float(seconds)
-    except OverflowError:
-        value = math.inf
-    if not (0 < value < math.inf):
-        raise ValueError(f"store_timeout must be a positive, finite number of seconds: {seconds}")
-    return value
 
 
 async def record(

@@ -83,6 +83,9 @@ class Answer:
     def body_too_large(
         limit: int, *, target: str | None = None, x_nonce: str | None = None
     ) -> Answer: ...
+    # 408 `invalid_body` for a body that did not all arrive within the time allowed.
+    @staticmethod
+    def body_timeout(*, target: str | None = None, x_nonce: str | None = None) -> Answer: ...
     # 400 `invalid_body` for a body that could not be read (malformed chunked framing).
     @staticmethod
     def body_unreadable(*, target: str | None = None, x_nonce: str | None = None) -> Answer: ...

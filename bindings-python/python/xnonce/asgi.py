@@ -28,7 +28,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from xnonce._replay import checked_store, checked_timeout, record
+from xnonce._deadline import checked_timeout, within
+from xnonce._replay import checked_store, record
 from xnonce._server import (
     MAX_BODY,
     RECORDS_KEY,
@@ -50,7 +51,14 @@ from xnonce._xnonce import (
 )
 from xnonce.types import AsyncReplayStore, ReplayStore
 
-__all__ = ["RECORDS_KEY", "SCOPE_KEY", "STORE_TIMEOUT", "XNonceMiddleware", "request_target"]
+__all__ = [
+    "BODY_TIMEOUT",
+    "RECORDS_KEY",
+    "SCOPE_KEY",
+    "STORE_TIMEOUT",
+    "XNonceMiddleware",
+    "request_target",
+]
 
 #: Where an accepted request's ``xnonce.Verified`` is put in the ASGI scope.
 SCOPE_KEY = "xnonce.verified"
@@ -58,6 +66,14 @@ SCOPE_KEY = "xnonce.verified"
 #: How long (s) a ``replay_store`` may take by default before the request is refused 503:
 #: 2 s, as the reference server's Redis store.
 STORE_TIMEOUT = 2.0
+
+#: How long a request's body may take to arrive once its head has, in seconds: 30, as the
+#: reference server's ``body_timeout_ms``.
+BODY_TIMEOUT = 30.0
+
+#: What reading a body gave instead of the body: too large, or the client gone.
+_TOO_LARGE = object()
+_GONE = object()
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -130,12 +146,18 @@ def _admit(scope: Scope, verified: Verified, content_type: str | None) -> None:
     scope.setdefault("state", {})["xnonce"] = verified
 
 
-async def _send(send: Send, refusal: Answer, kind: str = "http.response") -> None:
+async def _send(
+    send: Send, refusal: Answer, kind: str = "http.response", *, close: bool = False
+) -> None:
     """Sends ``refusal`` as an HTTP answer (``kind``: ``websocket.http.response`` for the
-    refusal of a WebSocket handshake)."""
+    refusal of a WebSocket handshake); ``close``: with ``Connection: close``, for an answer
+    sent before the body was read in full (HTTP/1: the server then closes the connection
+    instead of waiting for the rest of that body; HTTP/2 has no such field)."""
     body = refusal.body_bytes
     headers = [(k.lower().encode(), v.encode("latin-1")) for k, v in refusal.headers]
     headers.append((b"content-length", str(len(body)).encode()))
+    if close:
+        headers.append((b"connection", b"close"))
     await send({"type": f"{kind}.start", "status": refusal.status, "headers": headers})
     await send({"type": f"{kind}.body", "body": body})
 
@@ -146,7 +168,10 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
     ``once=True`` (the default) uses ``Verifier.verify_once``: a second copy of a request is
     refused (409). ``max_body`` bounds the body read for verification (default 1 MiB, as
     the reference server); a larger one is refused with 413 (by its ``Content-Length``
-    before it is read, else as soon as it grows past the limit).
+    before it is read, else as soon as it grows past the limit). ``body_timeout`` bounds how
+    long the body may take to arrive (default 30 s, as the reference server): past it the
+    request is refused 408 (``invalid_body``), as ASGI servers such as uvicorn set no such
+    bound of their own.
 
     ``replay_store`` records accepted requests where every process of the API sees them
     (``xnonce.redis.AsyncRedisReplayStore``), instead of the verifier's memory: the
@@ -169,6 +194,7 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
         max_body: int = MAX_BODY,
         replay_store: AsyncReplayStore | ReplayStore | None = None,
         store_timeout: float = STORE_TIMEOUT,
+        body_timeout: float = BODY_TIMEOUT,
     ) -> None:
         super().__init__(app, verifier, once=once, max_body=max_body)
         if replay_store is not None:
@@ -176,7 +202,8 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
             if not once:
                 raise ValueError("replay_store records accepted requests: it needs once=True")
         self.replay_store = replay_store
-        self.store_timeout = checked_timeout(store_timeout)
+        self.store_timeout = checked_timeout(store_timeout, "store_timeout")
+        self.body_timeout = checked_timeout(body_timeout, "body_timeout")
 
     async def _verify(
         self,
@@ -224,6 +251,9 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
             await _send(send, Answer.repeated_content_type(target=target, x_nonce=x_nonce))
             return
         too_large = Answer.body_too_large(self.max_body, target=target, x_nonce=x_nonce)
+        # A refusal before the body is read in full closes an HTTP/1 connection, as the
+        # reference server does: else the server waits for the rest of that body.
+        http1 = scope.get("http_version", "1.1") in ("1.0", "1.1")
         # A declared length over the limit is refused before the body is read (repeated
         # lines, "5, 5", are left to the count below). One that is not a decimal number
         # (RFC 9110 §8.6: 1*DIGIT; not int()'s syntax, which takes signs, "_" and non-ASCII
@@ -236,36 +266,19 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
                 await _send(send, Answer.body_unreadable(target=target, x_nonce=x_nonce))
                 return
             if len(declared) == 1 and exceeds(declared[0], self.max_body):
-                await _send(send, too_large)
+                await _send(send, too_large, close=http1)
                 return
-        # Copied into one buffer as they arrive, not kept as a list of `bytes`: a server may
-        # hand each chunk of a chunked body on as one message (Hypercorn does), and a 1-byte
-        # `bytes` object costs about 40 bytes, so 1 MiB of 1-byte chunks held some 50 MiB per
-        # request before anything about it was checked. A body of one message is kept as is.
-        size = 0
-        first = b""
-        joined: bytearray | None = None
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return  # the client is gone: nothing to answer
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body:
-                await _send(send, too_large)
-                return
-            if joined is not None:
-                joined += chunk
-            elif not first:
-                first = chunk
-            elif chunk:
-                joined = bytearray(first)
-                joined += chunk
-                first = b""
-            if not message.get("more_body", False):
-                break
-        body = first if joined is None else bytes(joined)
-        joined = None  # not kept (a second copy of the body) while the app runs
+        try:
+            read = await within(lambda: self._read_body(receive), self.body_timeout)
+        except TimeoutError:
+            await _send(send, Answer.body_timeout(target=target, x_nonce=x_nonce), close=http1)
+            return
+        if read is _TOO_LARGE:
+            await _send(send, too_large, close=http1)
+            return
+        if not isinstance(read, bytes):
+            return  # _GONE: the client is gone, nothing to answer
+        body = read
         outcome = await self._verify(
             scope,
             scope.get("method", "GET"),
@@ -289,6 +302,36 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
             return await receive()  # after the body: the disconnect, when it comes
 
         await self.app(scope, replay_body, send)
+
+    async def _read_body(self, receive: Receive) -> bytes | object:
+        """The request's body, ``_TOO_LARGE`` once it grows past ``max_body``, or ``_GONE``
+        when the client went away.
+
+        Copied into one buffer as they arrive, not kept as a list of `bytes`: a server may
+        hand each chunk of a chunked body on as one message (Hypercorn does), and a 1-byte
+        `bytes` object costs about 40 bytes, so 1 MiB of 1-byte chunks held some 50 MiB per
+        request before anything about it was checked. A body of one message is kept as is."""
+        size = 0
+        first = b""
+        joined: bytearray | None = None
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return _GONE
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                return _TOO_LARGE
+            if joined is not None:
+                joined += chunk
+            elif not first:
+                first = chunk
+            elif chunk:
+                joined = bytearray(first)
+                joined += chunk
+                first = b""
+            if not message.get("more_body", False):
+                return first if joined is None else bytes(joined)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A WebSocket handshake is a GET without a body: verified like one (a browser, which
