@@ -3,8 +3,10 @@
 // number passed as the secret, a string as `timestamp`) as a plain Error whose `.code` is a
 // napi status such as `StringExpected`. JavaScript's own functions throw a TypeError for that,
 // so the package's entry points go through `guard` / `guardClass`, which turn exactly those
-// errors into a TypeError (same message and `.code`, the original as `.cause`). Errors about
-// the values themselves stay XNonceErrors with the shared codes (errors.js).
+// errors into a TypeError (same `.code`, the original as `.cause`), naming the positional
+// argument that napi refused: napi's own message names the types, not which argument
+// (`Expect value to be String, but received Number (argument "secret")`). Errors about the
+// values themselves stay XNonceErrors with the shared codes (errors.js).
 
 /** napi statuses that mean "this argument has the wrong JavaScript type". */
 const TYPE_STATUSES = new Set([
@@ -22,10 +24,95 @@ const TYPE_STATUSES = new Set([
   'DetachableArraybufferExpected',
 ])
 
-/** The TypeError for a napi conversion failure; any other value unchanged. */
-function asTypeError(error) {
+const text = (v) => typeof v === 'string'
+const optionalText = (v) => v === undefined || v === null || typeof v === 'string'
+const anything = () => true
+/** An options object: napi takes `undefined`, `null` or an object (not a function). */
+const options = (v) => v === undefined || v === null || typeof v === 'object'
+
+/**
+ * The positional arguments of each entry point, as native.d.ts declares them: a name and
+ * whether a value is of a JavaScript type napi takes for it (`anything`: checked by the
+ * binding itself, in its own words). `Class` is a constructor, `Class#method` a method.
+ */
+const sign7 = [
+  ['scheme', text],
+  ['method', text],
+  ['path', text],
+  ['params', anything],
+  ['client', text],
+  ['secret', text],
+]
+const SIGNATURES = {
+  sign: [...sign7, ['options', options]],
+  signDetailed: [...sign7, ['options', options]],
+  signKeysChecked: [...sign7, ['options', options]],
+  link: [...sign7, ['baseUrl', text], ['options', options]],
+  linkDetailed: [...sign7, ['baseUrl', text], ['options', options]],
+  signRequest: [
+    ['scheme', text],
+    ['method', text],
+    ['target', text],
+    ['client', text],
+    ['secret', text],
+    ['parts', options],
+  ],
+  checkSigner: [
+    ['scheme', text],
+    ['client', text],
+    ['secret', text],
+  ],
+  ottokenEncode: [['header', text]],
+  ottokenDecode: [['token', text]],
+  ottokenQueryValue: [['token', text]],
+  parseHeader: [['value', text]],
+  Verifier: [
+    ['secrets', anything],
+    ['options', options],
+  ],
+  'Verifier#setSecrets': [['secrets', anything]],
+  'Verifier#verify': [
+    ['method', text],
+    ['target', text],
+    ['options', options],
+  ],
+  'Verifier#verifyOnce': [
+    ['method', text],
+    ['target', text],
+    ['options', options],
+  ],
+  Requester: [
+    ['server', text],
+    ['client', text],
+    ['secret', text],
+    ['options', options],
+  ],
+  'Requester#makeRequest': [
+    ['method', text],
+    ['params', anything],
+    ['path', text],
+    ['controller', optionalText],
+    ['options', options],
+  ],
+  SharedKeys: [['prefix', optionalText]],
+  'SharedKeys#key': [['replayKey', text]],
+}
+
+/**
+ * The TypeError for a napi conversion failure; any other value unchanged. `call`: the entry
+ * point's name (a key of SIGNATURES) and its arguments, to name the positional argument napi
+ * refused — the first that is not of a type its parameter takes (napi checks them in order).
+ * A message that names an option's field already (`… on VerifyOptions.xNonce`) is kept.
+ */
+function asTypeError(error, call) {
   if (!(error instanceof Error) || error instanceof TypeError || !TYPE_STATUSES.has(error.code)) return error
-  const typeError = new TypeError(error.message, { cause: error })
+  let message = error.message
+  const signature = call && SIGNATURES[call.name]
+  if (signature && !/ on [A-Za-z]+\.[A-Za-z]+$/.test(message)) {
+    const refused = signature.find(([, takes], i) => !takes(call.args[i]))
+    if (refused) message += ` (argument "${refused[0]}")`
+  }
+  const typeError = new TypeError(message, { cause: error })
   typeError.code = error.code
   return typeError
 }
@@ -35,14 +122,15 @@ function asTypeError(error) {
  * TypeError, or, with `rejects`, returned as a rejected Promise, as a Promise-returning
  * function should.
  */
-function guard(fn, { rejects = false } = {}) {
+function guard(fn, { rejects = false, name = fn.name } = {}) {
   return {
     [fn.name](...args) {
       try {
         return fn.apply(this, args)
       } catch (error) {
-        if (rejects) return Promise.reject(asTypeError(error))
-        throw asTypeError(error)
+        const thrown = asTypeError(error, { name, args })
+        if (rejects) return Promise.reject(thrown)
+        throw thrown
       }
     },
   }[fn.name]
@@ -59,7 +147,7 @@ function guardClass(NativeClass, asyncMethods = []) {
         try {
           super(...args)
         } catch (error) {
-          throw asTypeError(error)
+          throw asTypeError(error, { name: NativeClass.name, args })
         }
       }
     },
@@ -68,7 +156,10 @@ function guardClass(NativeClass, asyncMethods = []) {
     // Read the descriptor: a getter (`clockOffsetMs`) must not run on the prototype itself.
     const method = Object.getOwnPropertyDescriptor(NativeClass.prototype, name).value
     if (name === 'constructor' || typeof method !== 'function') continue
-    const guarded = guard(method, { rejects: asyncMethods.includes(name) })
+    const guarded = guard(method, {
+      rejects: asyncMethods.includes(name),
+      name: `${NativeClass.name}#${name}`,
+    })
     Object.defineProperty(Guarded.prototype, name, { value: guarded, writable: true, configurable: true })
   }
   return Guarded

@@ -48,9 +48,14 @@ class Requester extends GuardedRequester {
     }
     // The native method rejects its promise for every error, napi's for an option of the
     // wrong type (`{ timestamp: true }`) too: made the TypeError `sign` throws for that value.
-    return super
-      .makeRequest(method, params, path, controller, options, text)
-      .catch((error) => Promise.reject(asTypeError(error)))
+    return super.makeRequest(method, params, path, controller, options, text).catch((error) =>
+      Promise.reject(
+        asTypeError(error, {
+          name: 'Requester#makeRequest',
+          args: [method, params, path, controller, options],
+        }),
+      ),
+    )
   }
 }
 

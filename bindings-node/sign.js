@@ -83,7 +83,7 @@ function sign(scheme, method, path, params, client, secret, options) {
     // The keys are checked: the general path need not read them again through napi.
     return native.signKeysChecked(scheme, method, path, params, client, secret, options)
   } catch (error) {
-    throw asTypeError(error)
+    throw asTypeError(error, { name: 'sign', args: [scheme, method, path, params, client, secret, options] })
   }
 }
 

@@ -362,17 +362,47 @@ test('arguments of the wrong JavaScript type throw TypeError, keeping the napi s
       return true
     })
   }
-  // The message says which type a text argument must have.
+  // The message says which type a text argument must have, and which argument it is.
   assert.throws(() => xnonce.signDetailed('v2', 7, '/a/b', [], 'svc', SECRET, V2), {
-    message: /to be String, but received Number/,
+    message: /to be String, but received Number \(argument "method"\)$/,
   })
+  const named = {
+    secret: calls['sign (packed path)'],
+    baseUrl: calls.link,
+    header: calls.ottokenEncode,
+    token: calls.ottokenDecode,
+    value: calls.parseHeader,
+    method: calls['Verifier#verify'],
+    server: calls['new Requester'],
+    options: calls['sign, options not an object'],
+    parts: calls['signRequest, parts not an object'],
+  }
+  for (const [argument, call] of Object.entries(named)) {
+    assert.throws(call, (e) => e.message.endsWith(` (argument "${argument}")`), argument)
+  }
+  // A wrong option's field is named by napi itself, and not named twice.
+  assert.throws(calls['Verifier#verifyOnce'], (e) => /on VerifyOptions\.host$/.test(e.message))
+  // A class's constructor names its argument too.
+  assert.throws(
+    () => new xnonce.SharedKeys(5),
+    (e) => e instanceof TypeError && e.message.endsWith('(argument "prefix")'),
+  )
   const requester = new xnonce.Requester('http://127.0.0.1:9', 'svc', SECRET)
   assert.ok(requester instanceof xnonce.Requester)
   let promise
   assert.doesNotThrow(() => {
     promise = requester.makeRequest(5, [], '/a/b')
   }, 'a Promise-returning method rejects instead of throwing')
-  await assert.rejects(promise, (e) => e instanceof TypeError && /Expected$|^InvalidArg$/.test(e.code))
+  await assert.rejects(
+    promise,
+    (e) =>
+      e instanceof TypeError &&
+      /Expected$|^InvalidArg$/.test(e.code) &&
+      e.message.endsWith('(argument "method")'),
+  )
+  await assert.rejects(requester.makeRequest('GET', [], '/a/b', 5), (e) =>
+    e.message.endsWith('(argument "controller")'),
+  )
   // xnonceFetch checks its credential when it is made: a synchronous factory, so it throws.
   assert.throws(
     () => xnonce.xnonceFetch({ client: 5, secret: SECRET, fetch: async () => new Response('') }),
