@@ -191,4 +191,4 @@ function refuseUnknown(options, argument, known) {
   }
 }
 
-module.exports = { asTypeError, guard, guardClass, refuseUnknown }
+module.exports = { asTypeError, guard, guardClass, refuseUnknown, SIGNATURES }

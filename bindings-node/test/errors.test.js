@@ -412,6 +412,59 @@ test('arguments of the wrong JavaScript type throw TypeError, keeping the napi s
   assert.equal(xnonce.Verifier.name, 'Verifier')
 })
 
+test("the argument names of wrong-type errors are native.d.ts's parameters", () => {
+  const { SIGNATURES } = require('../arguments.js')
+  const dts = require('node:fs').readFileSync(
+    require('node:path').join(__dirname, '..', 'native.d.ts'),
+    'utf8',
+  )
+  // `export declare function name(a: …, b?: …)`, `constructor(a: …)` in `class Name`, `method(a: …)`.
+  const declared = (name) => {
+    const [cls, method] = name.includes('#') ? name.split('#') : [undefined, name]
+    let text = dts
+    if (cls !== undefined || /^[A-Z]/.test(method)) {
+      const start = dts.indexOf(`export declare class ${cls ?? method} {`)
+      assert.ok(start >= 0, `class ${cls ?? method} in native.d.ts`)
+      text = dts.slice(start, dts.indexOf('\n}', start))
+    }
+    const head =
+      cls === undefined && /^[A-Z]/.test(method)
+        ? 'constructor('
+        : cls === undefined
+          ? `function ${method}(`
+          : `  ${method}(`
+    const at = text.indexOf(head)
+    assert.ok(at >= 0, `${name} in native.d.ts`)
+    // Parameter names: an identifier before `:` or `?:` at the top level of the list.
+    const list = text.slice(at + head.length)
+    const names = []
+    let depth = 0
+    let token = ''
+    let previous = ''
+    for (const ch of list) {
+      if (depth === 0 && ch === ')') break
+      if ('(<[{'.includes(ch)) depth += 1
+      // The `>` of an arrow (`=>`) closes nothing.
+      if (')]}'.includes(ch) || (ch === '>' && previous !== '=')) depth -= 1
+      previous = ch
+      if (depth === 0 && ch === ',') token = ''
+      else if (depth === 0 && (ch === ':' || ch === '?')) {
+        if (token.trim()) names.push(token.trim())
+        token = ' '.repeat(1e3) // not an identifier until the next comma
+      } else if (depth === 0) token += ch
+    }
+    return names
+  }
+  for (const [name, signature] of Object.entries(SIGNATURES)) {
+    const expected = declared(name)
+    assert.deepEqual(
+      signature.map(([parameter]) => parameter),
+      expected,
+      name,
+    )
+  }
+})
+
 test('the ErrorCode type of index.d.ts lists exactly the core codes', () => {
   const dts = require('node:fs').readFileSync(
     require('node:path').join(__dirname, '..', 'index.d.ts'),
