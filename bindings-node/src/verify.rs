@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use napi::bindgen_prelude::{
-    Array, FromNapiValue, FunctionRef, JsObjectValue, JsValue, Object, Unknown,
+    Array, FromNapiValue, FunctionRef, JsObjectValue, JsValue, Object, ToNapiValue, Unknown,
 };
-use napi::{Env, ValueType};
+use napi::{check_status, sys, Env, ValueType};
 use napi_derive::napi;
 use xnonce_core::answer::Answer;
 use xnonce_core::{
@@ -160,15 +160,67 @@ impl Secrets {
 struct JsLookup<'a> {
     env: &'a Env,
     lookup: &'a FunctionRef<String, Unknown<'static>>,
-    failure: RefCell<Option<Failure>>,
+    failure: RefCell<Option<LookupFailure>>,
+}
+
+/// Why a lookup gave no secrets.
+enum LookupFailure {
+    /// What the lookup (or a getter of its answer) threw, whatever the value: kept as the
+    /// value itself, valid until the binding call returns, and thrown again then.
+    /// (`napi::Error::from` would keep only an object, and not always the object itself:
+    /// `throw 'down'` would become "Create Error reference failed".)
+    Threw(sys::napi_value),
+    Failed(Failure),
+}
+
+impl LookupFailure {
+    /// The failure to return from the binding call; a value the lookup threw is made the
+    /// pending exception again, which napi-rs leaves as it is for a `PendingException` error.
+    fn into_failure(self, env: &Env) -> Failure {
+        match self {
+            LookupFailure::Failed(failure) => failure,
+            LookupFailure::Threw(thrown) => {
+                // SAFETY: on the JS thread, within the binding call `thrown` was got in.
+                let status = unsafe { sys::napi_throw(env.raw(), thrown) };
+                if status != sys::Status::napi_ok {
+                    return napi::Error::new(
+                        napi::Status::GenericFailure,
+                        "the secrets lookup threw, and its value could not be thrown again",
+                    )
+                    .into();
+                }
+                napi::Error::new(napi::Status::PendingException, "the secrets lookup threw").into()
+            }
+        }
+    }
 }
 
 impl JsLookup<'_> {
+    /// Calls the lookup with `client`, `this` undefined. What it throws stays pending (read by
+    /// [`SecretSource::secrets`]), not turned into a `napi::Error` as `Function::call` does.
+    fn call(&self, client: &str) -> Outcome<Unknown<'_>> {
+        let env = self.env.raw();
+        let function = self.lookup.borrow_back(self.env)?;
+        // SAFETY: napi calls on the JS thread, with values of this binding call.
+        unsafe {
+            let arg = <&str as ToNapiValue>::to_napi_value(env, client)?;
+            let mut this = std::ptr::null_mut();
+            check_status!(sys::napi_get_undefined(env, &mut this))?;
+            let mut found = std::ptr::null_mut();
+            let status = sys::napi_call_function(env, this, function.raw(), 1, &arg, &mut found);
+            if status != sys::Status::napi_ok {
+                return Err(napi::Error::new(
+                    napi::Status::from(status),
+                    "the secrets lookup failed",
+                )
+                .into());
+            }
+            Ok(Unknown::from_raw_unchecked(env, found))
+        }
+    }
+
     fn lookup(&self, client: &str) -> Outcome<Vec<Secret>> {
-        let found = self
-            .lookup
-            .borrow_back(self.env)?
-            .call(client.to_string())?;
+        let found = self.call(client)?;
         let live = |value: Unknown<'_>, in_array: bool| -> Outcome<Option<Secret>> {
             if value.get_type()? != ValueType::String {
                 return Err(not_secrets(&value, in_array)?.into());
@@ -221,7 +273,24 @@ fn not_secrets(found: &Unknown<'_>, in_array: bool) -> napi::Result<napi::Error>
 impl SecretSource for JsLookup<'_> {
     fn secrets(&self, client: &str) -> Vec<Secret> {
         self.lookup(client).unwrap_or_else(|e| {
-            self.failure.borrow_mut().get_or_insert(e);
+            // A throw (the lookup's, or a getter's of its answer) is left pending by napi:
+            // taken as the value thrown, so that nothing is pending while core goes on.
+            let mut pending = false;
+            let env = self.env.raw();
+            // SAFETY: napi calls on the JS thread.
+            let failure = unsafe {
+                let mut thrown = std::ptr::null_mut();
+                if sys::napi_is_exception_pending(env, &mut pending) == sys::Status::napi_ok
+                    && pending
+                    && sys::napi_get_and_clear_last_exception(env, &mut thrown)
+                        == sys::Status::napi_ok
+                {
+                    LookupFailure::Threw(thrown)
+                } else {
+                    LookupFailure::Failed(e)
+                }
+            };
+            self.failure.borrow_mut().get_or_insert(failure);
             Vec::new()
         })
     }
@@ -371,7 +440,7 @@ impl Verifier {
                 let verified = verify(&source);
                 // The lookup's throw (or wrong answer), not the `unknown_client` it led to.
                 if let Some(failure) = source.failure.into_inner() {
-                    return Err(failure);
+                    return Err(failure.into_failure(env));
                 }
                 verified
             }

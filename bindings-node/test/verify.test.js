@@ -217,6 +217,37 @@ test("a lookup's throw is thrown as is; an answer that is no secrets is a TypeEr
       (thrown) => thrown === down,
     )
   }
+  // Any value, not only an Error: what a getter of its answer throws too.
+  const getterThrows = [SECRET]
+  Object.defineProperty(getterThrows, 1, {
+    get() {
+      throw down
+    },
+  })
+  for (const thrown of [
+    'down',
+    undefined,
+    null,
+    42,
+    Symbol('down'),
+    Object.create(null),
+    { code: 'E_DOWN' },
+  ]) {
+    v.setSecrets(() => {
+      throw thrown
+    })
+    for (const check of ['verify', 'verifyOnce']) {
+      assert.throws(
+        () => v[check]('GET', '/a/b', req),
+        (caught) => caught === thrown,
+      )
+    }
+  }
+  v.setSecrets(() => getterThrows)
+  assert.throws(
+    () => v.verifyOnce('GET', '/a/b', req),
+    (thrown) => thrown === down,
+  )
   for (const [answer, says] of [
     [Promise.resolve(SECRET), /not a Promise \(the lookup is called synchronously/],
     [{ secret: SECRET }, /not an object/],
