@@ -386,6 +386,13 @@ def test_a_client_that_retries_or_waits_forever_is_taken_with_a_warning() -> Non
         warnings.simplefilter("error")
         RedisReplayStore(redis.Redis(socket_timeout=2, retry=Retry(NoBackoff(), retries=0)))
         RedisReplayStore(redis.Redis(connection_pool=redis.ConnectionPool(socket_timeout=2)))
+        # A pool made without socket_timeout: its connections take their class's default,
+        # which redis-py 8 bounds (5 s); only one that is None waits forever.
+        default = redis.ConnectionPool().make_connection().socket_timeout
+        assert default is not None, f"redis-py {redis.__version__} waits forever by default"
+        none = Retry(NoBackoff(), retries=0)
+        RedisReplayStore(redis.Redis(connection_pool=redis.ConnectionPool(retry=none)))
+        RedisReplayStore(redis.Redis.from_url("redis://127.0.0.1:6379/0", retry=none))
         once = redis.asyncio.retry.Retry(NoBackoff(), retries=0)
         AsyncRedisReplayStore(redis.asyncio.Redis(retry=once))
         # The middleware's store_timeout bounds an async store's wait: no timeout needed.
@@ -398,10 +405,16 @@ def test_a_client_that_retries_or_waits_forever_is_taken_with_a_warning() -> Non
     assert [w.filename for w in caught] == [__file__], "the warning points at the caller"
     with pytest.warns(RuntimeWarning, match=r"AsyncRedisReplayStore: .* retries commands"):
         AsyncRedisReplayStore(redis.asyncio.Redis())
+    # A negative count is redis-py's "retry without end": the worst case, warned of too.
+    forever = Retry(NoBackoff(), retries=-1)
+    with pytest.warns(RuntimeWarning, match=r"retries commands \(without end\)"):
+        RedisReplayStore(redis.Redis(socket_timeout=2, retry=forever))
+    with pytest.warns(RuntimeWarning, match=r"AsyncRedisReplayStore: .* \(without end\)"):
+        AsyncRedisReplayStore(redis.asyncio.Redis(retry=redis.asyncio.retry.Retry(NoBackoff(), -1)))
     # No socket_timeout: given as None, or a pool made without one.
     for unbounded in (
         redis.Redis(socket_timeout=None, retry=Retry(NoBackoff(), retries=0)),
-        redis.Redis(connection_pool=redis.ConnectionPool()),
+        redis.Redis(connection_pool=redis.ConnectionPool(socket_timeout=None)),
     ):
         with pytest.warns(RuntimeWarning, match="RedisReplayStore: .* no socket_timeout") as caught:
             store = RedisReplayStore(unbounded)

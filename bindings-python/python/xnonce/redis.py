@@ -83,19 +83,28 @@ def _warn_of_unbounded(store: str, client: Any, *, timeout_needed: bool) -> None
     ``socket_timeout``. Settings a client does not expose are not guessed at."""
     get_retry = getattr(client, "get_retry", None)
     retries = getattr(get_retry() if callable(get_retry) else None, "_retries", 0)
-    if isinstance(retries, int) and retries > 0:
+    # redis-py's Retry takes a negative count (-1) as "retry without end".
+    if isinstance(retries, int) and not isinstance(retries, bool) and retries != 0:
+        times = f"{retries} times" if retries > 0 else "without end"
         warnings.warn(
-            f"{store}: the Redis client retries commands ({retries} times): a SET whose answer "
+            f"{store}: the Redis client retries commands ({times}): a SET whose answer "
             "was lost is sent again and finds its own key, so a first copy is refused as a "
             "replay (409); give the client retry=Retry(NoBackoff(), 0) (see xnonce.redis)",
             RuntimeWarning,
             stacklevel=3,
         )
-    # A pool's connections take its connection_kwargs; one without socket_timeout waits
-    # forever (redis.Redis(host=...) fills one in, a ConnectionPool made directly does not).
+    # A pool's connections take its connection_kwargs, and where those have no
+    # socket_timeout, their class's default: None (wait forever) in older redis-py, 5 s from
+    # redis-py 8 (redis.Redis(host=...) fills one in, a ConnectionPool made directly does not).
     pool = getattr(client, "connection_pool", None)
     kwargs = getattr(pool, "connection_kwargs", None)
-    if timeout_needed and isinstance(kwargs, dict) and kwargs.get("socket_timeout") is None:
+    if not (timeout_needed and isinstance(kwargs, dict)):
+        return
+    if "socket_timeout" in kwargs:
+        timeout = kwargs["socket_timeout"]
+    else:
+        timeout = _default_socket_timeout(getattr(pool, "connection_class", None))
+    if timeout is None:
         warnings.warn(
             f"{store}: the Redis client has no socket_timeout: a Redis that stops answering "
             "holds each request (and its worker) forever instead of a 503; give the client "
@@ -103,6 +112,28 @@ def _warn_of_unbounded(store: str, client: Any, *, timeout_needed: bool) -> None
             RuntimeWarning,
             stacklevel=3,
         )
+
+
+_UNKNOWN = object()
+
+
+def _default_socket_timeout(connection_class: Any) -> Any:
+    """The ``socket_timeout`` a redis-py connection class takes when it is not given: the
+    default of the first ``__init__`` in its MRO that names it; a placeholder (not ``None``)
+    when none can be read, so that nothing is guessed at."""
+    for klass in getattr(connection_class, "__mro__", ()):
+        init = vars(klass).get("__init__")
+        if init is None:
+            continue
+        try:
+            parameter = inspect.signature(init).parameters.get("socket_timeout")
+        except (TypeError, ValueError):
+            return _UNKNOWN
+        if parameter is not None:
+            if parameter.default is inspect.Parameter.empty:
+                return _UNKNOWN
+            return parameter.default
+    return _UNKNOWN
 
 
 class _RedisKeys:
