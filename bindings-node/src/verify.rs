@@ -258,6 +258,9 @@ fn not_secrets(found: &Unknown<'_>, in_array: bool) -> napi::Result<napi::Error>
         ValueType::Boolean => "a boolean",
         ValueType::Symbol => "a symbol",
         ValueType::Function => "a function",
+        // In an array only (a lookup may return null or undefined itself): a hole reads so.
+        ValueType::Undefined => "undefined",
+        ValueType::Null => "null",
         _ => "another value",
     };
     let within = if in_array { "an array holding " } else { "" };

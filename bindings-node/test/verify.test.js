@@ -253,6 +253,9 @@ test("a lookup's throw is thrown as is; an answer that is no secrets is a TypeEr
     [{ secret: SECRET }, /not an object/],
     [42, /not a number/],
     [[SECRET, 42], /not an array holding a number/],
+    // A hole, or a null in the list: named, not "another value".
+    [[SECRET, , SECRET], /not an array holding undefined$/],
+    [[null], /not an array holding null$/],
   ]) {
     v.setSecrets(() => answer)
     assert.throws(
