@@ -12,6 +12,7 @@ pub mod error;
 pub mod header;
 pub mod options;
 pub mod params;
+mod reentry;
 pub mod replay;
 pub mod request;
 pub mod requester;

@@ -156,7 +156,10 @@ fn iterable_to_array<'env>(env: &'env Env, object: &Object<'env>) -> Outcome<Opt
     let global = env.get_global()?;
     let array_ctor: Object = global.get_named_property_unchecked("Array")?;
     let from: Function<'_, FnArgs<(Unknown,)>, Array> = array_ctor.get_named_property("from")?;
-    Ok(Some(from.call(FnArgs::from((object.to_unknown(),)))?))
+    // The iterator is the caller's code, which may call the binding again.
+    crate::reentry::calling_js(env, || {
+        Ok(Some(from.call(FnArgs::from((object.to_unknown(),)))?))
+    })
 }
 
 fn key_text(key: Unknown<'_>, keys: Input) -> Outcome<String> {

@@ -220,7 +220,7 @@ impl JsLookup<'_> {
     }
 
     fn lookup(&self, client: &str) -> Outcome<Vec<Secret>> {
-        let found = self.call(client)?;
+        let found = crate::reentry::calling_js(self.env, || self.call(client))?;
         let live = |value: Unknown<'_>, in_array: bool| -> Outcome<Option<Secret>> {
             if value.get_type()? != ValueType::String {
                 return Err(not_secrets(&value, in_array)?.into());

@@ -465,6 +465,31 @@ test("the argument names of wrong-type errors are native.d.ts's parameters", () 
   }
 })
 
+test('params whose iterator calls back into the binding without end are a RangeError, not a crash', () => {
+  let calls = 0
+  const params = {
+    [Symbol.iterator]() {
+      calls += 1
+      xnonce.sign('v2', 'GET', '/a/b', params, 'svc', SECRET, V2) // a bug: signs itself
+      return [][Symbol.iterator]()
+    },
+  }
+  // The process used to die here of a native stack overflow (SIGSEGV).
+  assert.throws(
+    () => xnonce.sign('v2', 'GET', '/a/b', params, 'svc', SECRET, V2),
+    (e) => e instanceof RangeError && e.code === 'ERR_XNONCE_NESTED_TOO_DEEP',
+  )
+  assert.equal(calls, 16)
+  // And shallow nesting is fine: an iterator that signs something else once.
+  const once = {
+    [Symbol.iterator]() {
+      xnonce.sign('v2', 'GET', '/x', [], 'svc', SECRET, V2)
+      return [['k', 'v']][Symbol.iterator]()
+    },
+  }
+  assert.match(xnonce.sign('v2', 'GET', '/a/b', once, 'svc', SECRET, V2), /^v2 svc /)
+})
+
 test('the ErrorCode type of index.d.ts lists exactly the core codes', () => {
   const dts = require('node:fs').readFileSync(
     require('node:path').join(__dirname, '..', 'index.d.ts'),

@@ -204,6 +204,27 @@ test('a lookup may replace the secrets or verify again while it runs', () => {
   assert.equal(calls, 2, 'the lookup is gone')
 })
 
+test('a lookup that calls back without end is a RangeError, not a crash', () => {
+  const xNonce = xnonce.sign('v2', 'GET', '/a/b', [], 'svc', SECRET, { host: 'h.test', timestamp: T })
+  const req = { host: 'h.test', xNonce, now: T }
+  let depth = 0
+  const v = new xnonce.Verifier(() => {
+    depth += 1
+    v.verify('GET', '/a/b', req) // a bug: the lookup verifies again, and again
+    return SECRET
+  })
+  assert.throws(
+    () => v.verify('GET', '/a/b', req),
+    (e) => e instanceof RangeError && e.code === 'ERR_XNONCE_NESTED_TOO_DEEP',
+  )
+  // Refused at the 17th call into the lookup, long before the native stack runs out (a
+  // debug build's stack overflowed, SIGSEGV, at about 50).
+  assert.equal(depth, 16)
+  // Nothing is left counted: the next lookup runs at depth 1 again.
+  v.setSecrets(() => SECRET)
+  assert.equal(v.verify('GET', '/a/b', req).client, 'svc')
+})
+
 test("a lookup's throw is thrown as is; an answer that is no secrets is a TypeError", () => {
   const down = new Error('secrets database unreachable')
   const xNonce = xnonce.sign('v2', 'GET', '/a/b', [], 'svc', SECRET, { host: 'h.test', timestamp: T })
