@@ -129,6 +129,9 @@ const context = await chromium.launchPersistentContext(profile, {
   headless: true,
   timeout: 30_000,
   args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+  // Chromium's crash database goes to $XDG_CONFIG_HOME/chromium whatever the profile: kept in
+  // the run's own folder, not the user's ~/.config.
+  env: { ...process.env, XDG_CONFIG_HOME: join(profile, "xdg") },
 });
 const samples = {}; // samples[measure][where] = [per round]
 const push = (measure, where, v) => ((samples[measure] ??= {})[where] ??= []).push(v);

@@ -60,6 +60,9 @@ export async function browserTests({ vectorsOnly = false } = {}) {
       headless: true,
       timeout: STEP_MS,
       args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+      // Chromium's crash database goes to $XDG_CONFIG_HOME/chromium whatever the profile:
+      // kept in the test's own folder, not the user's ~/.config.
+      env: { ...process.env, XDG_CONFIG_HOME: join(profile, "xdg") },
     });
     context.setDefaultTimeout(STEP_MS);
     const page = context.pages()[0] ?? (await context.newPage());
