@@ -155,7 +155,10 @@ async def _send(
     instead of waiting for the rest of that body; HTTP/2 has no such field)."""
     body = refusal.body_bytes
     headers = [(k.lower().encode(), v.encode("latin-1")) for k, v in refusal.headers]
-    headers.append((b"content-length", str(len(body)).encode()))
+    # A WebSocket handshake's refusal is framed by the server, which sets the length itself
+    # (uvicorn 0.39, the last for Python 3.9, adds its own: two lines, which clients reject).
+    if kind == "http.response":
+        headers.append((b"content-length", str(len(body)).encode()))
     if close:
         headers.append((b"connection", b"close"))
     await send({"type": f"{kind}.start", "status": refusal.status, "headers": headers})
