@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from xnonce._deadline import within
 from xnonce._xnonce import Verified
 from xnonce.types import AsyncReplayStore, ReplayStore
 
@@ -31,24 +32,26 @@ async def record(
     (logged on the ``xnonce`` logger, one line; the traceback at DEBUG).
 
     An ``async def`` method is awaited; a synchronous one runs in a worker thread, so a slow
-    store never holds the event loop. Under asyncio the bound is ``asyncio.wait_for``; under
-    another event loop (trio) it is ``anyio.fail_after``, which needs anyio (Starlette and
-    FastAPI bring it): without it the store is awaited unbounded, as it comes."""
+    store never holds the event loop: asyncio's worker threads under asyncio, anyio's under
+    another event loop (trio). The bound is ``_deadline.within``'s: without anyio, outside
+    asyncio, the store is awaited unbounded (and a synchronous one called in place)."""
     method: Callable[..., Any] = store.insert_if_absent
     args = (verified.replay_key, verified.remember_until, time.time_ns() // 1_000_000)
     asynchronous = inspect.iscoroutinefunction(method)
 
-    async def answer(to_thread: Callable[..., Any]) -> object:
+    try:
+        asyncio.get_running_loop()
+        to_thread: Callable[..., Any] = asyncio.to_thread
+    except RuntimeError:
+        to_thread = _anyio_to_thread()
+
+    async def answer() -> object:
         result = await method(*args) if asynchronous else await to_thread(method, *args)
         return await result if inspect.isawaitable(result) else result
 
     try:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return bool(await _elsewhere(answer, timeout))
-        return bool(await asyncio.wait_for(answer(asyncio.to_thread), timeout))
-    except (asyncio.TimeoutError, TimeoutError):
+        return bool(await within(answer, timeout))
+    except TimeoutError:
         logger.error(
             "replay store did not answer within %s s; the request was refused 503", timeout
         )
@@ -60,13 +63,13 @@ async def record(
     return None
 
 
-async def _elsewhere(answer: Callable[[Callable[..., Any]], Any], timeout: float) -> object:
-    """``answer`` under an event loop other than asyncio, through anyio when it is there."""
+def _anyio_to_thread() -> Callable[..., Any]:
+    """How a synchronous store runs under an event loop other than asyncio: in anyio's worker
+    threads when anyio is there, else in place."""
     try:
-        import anyio
         import anyio.to_thread
     except ImportError:
-        return await answer(_inline)
+        return _inline
 
     # Abandoned on timeout (the thread finishes on its own): `abandon_on_cancel` since anyio
     # 4.1, `cancellable` before.
@@ -78,8 +81,7 @@ async def _elsewhere(answer: Callable[[Callable[..., Any]], Any], timeout: float
     async def to_thread(function: Callable[..., Any], *args: Any) -> Any:
         return await run_sync(lambda: function(*args), **{abandon: True})
 
-    with anyio.fail_after(timeout):
-        return await answer(to_thread)
+    return to_thread
 
 
 async def _inline(function: Callable[..., Any], *args: Any) -> Any:
