@@ -81,7 +81,13 @@ pub(crate) fn out_of_range(env: &Env, option: &str, what: &str, value: f64) -> F
          {MAX_SAFE_INTEGER} in size. Received {}",
         js_number(value)
     );
-    let error = napi::Error::new("ERR_OUT_OF_RANGE".to_string(), message);
+    range_error(env, "ERR_OUT_OF_RANGE", message)
+}
+
+/// A JavaScript `RangeError` with `.code` = `code`: not an `XNonceError`, the call itself is
+/// out of bounds ([`out_of_range`], and `crate::reentry`'s nesting limit).
+pub(crate) fn range_error(env: &Env, code: &str, message: String) -> Failure {
+    let error = napi::Error::new(code.to_string(), message);
     Failure::Napi(napi::Error::from(
         JsRangeError::from(error).into_unknown(*env),
     ))

@@ -7,9 +7,9 @@
 
 use std::cell::Cell;
 
-use napi::{Env, JsRangeError};
+use napi::Env;
 
-use crate::error::{Failure, Outcome};
+use crate::error::{range_error, Outcome};
 
 /// How many calls into the caller's JavaScript may be in progress at once on this thread.
 pub(crate) const MAX_NESTED: u32 = 16;
@@ -33,17 +33,15 @@ pub(crate) fn calling_js<T>(env: &Env, call: impl FnOnce() -> Outcome<T>) -> Out
     });
     let _level = Level;
     if depth > MAX_NESTED {
-        let error = napi::Error::new(
-            "ERR_XNONCE_NESTED_TOO_DEEP".to_string(),
+        return Err(range_error(
+            env,
+            "ERR_XNONCE_NESTED_TOO_DEEP",
             format!(
                 "Maximum xnonce call depth exceeded: a callback (a secrets lookup, an \
                  iterable's Symbol.iterator) called back into xnonce more than {MAX_NESTED} \
                  levels deep"
             ),
-        );
-        return Err(Failure::Napi(napi::Error::from(
-            JsRangeError::from(error).into_unknown(*env),
-        )));
+        ));
     }
     call()
 }
