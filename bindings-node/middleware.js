@@ -171,9 +171,8 @@ function middleware(verifier, options) {
         const conflict = native.hostConflictAnswer(authority, req.headers.host, { target, xNonce })
         if (conflict) return send(res, conflict)
       }
-      const declared = req.headers['content-length']
       if (earlier !== undefined) body = earlier.body.length > limit ? TOO_LARGE : earlier.body
-      else if (declared !== undefined && Number(declared) > limit) body = TOO_LARGE
+      else if (declaresMoreThan(req, limit)) body = TOO_LARGE
       else body = await readBody(req, limit, bodyTimeoutMs)
       if (body === GONE) {
         // The client went away mid-body: nobody to answer, nothing for the app.
@@ -303,8 +302,7 @@ function checkContinue(options) {
   const limit = options.limit ?? DEFAULT_LIMIT
   checkLimit(limit)
   return function xnonceCheckContinue(req, res) {
-    const declared = req.headers['content-length']
-    if (declared !== undefined && Number(declared) > limit) {
+    if (declaresMoreThan(req, limit)) {
       const target = req.originalUrl ?? req.url
       return refuseUnread(
         req,
@@ -317,6 +315,12 @@ function checkContinue(options) {
     // 'request', the request goes where it would have gone without the listener.
     this.emit('request', req, res)
   }
+}
+
+/** Whether the request's `Content-Length` declares more than `limit` bytes. */
+function declaresMoreThan(req, limit) {
+  const declared = req.headers['content-length']
+  return declared !== undefined && Number(declared) > limit
 }
 
 /** The default `onError`: the error on stderr, as Express's default error handler does. */
