@@ -67,12 +67,12 @@ pub(crate) fn entries<'env>(
     match value.get_type()? {
         ValueType::Undefined | ValueType::Null => Ok(Vec::new()),
         ValueType::Object if value.is_array()? => {
-            from_pairs(&Array::from_unknown(value)?, shape_error, keys)
+            from_pairs(env, &Array::from_unknown(value)?, shape_error, keys)
         }
         ValueType::Object => {
             let object = Object::from_unknown(value)?;
             match iterable_to_array(env, &object)? {
-                Some(array) => from_pairs(&array, shape_error, keys),
+                Some(array) => from_pairs(env, &array, shape_error, keys),
                 None if is_plain(&object)? => from_record(&object, keys),
                 // A class instance or a `Date` is not read property by property (a `Date` has
                 // none: it would sign as no params at all), as in xnonce-wasm.
@@ -85,6 +85,7 @@ pub(crate) fn entries<'env>(
 
 /// Reads `[[k, v], ...]`.
 fn from_pairs<'env>(
+    env: &'env Env,
     array: &Array<'env>,
     shape_error: ErrorCode,
     keys: Input,
@@ -92,9 +93,8 @@ fn from_pairs<'env>(
     let mut out = Vec::with_capacity(array.len() as usize);
     for i in 0..array.len() {
         let pair: Unknown = array.get_element(i)?;
-        let pair = match pair.get_type()? {
-            ValueType::Object if pair.is_array()? => Array::from_unknown(pair)?,
-            _ => return Err(input::js_entry_not_a_pair(shape_error, i).into()),
+        let Some(pair) = as_array(env, pair)? else {
+            return Err(input::js_entry_not_a_pair(shape_error, i).into());
         };
         if pair.len() != 2 {
             return Err(input::js_entry_not_a_pair(shape_error, i).into());
@@ -136,6 +136,30 @@ fn from_record<'env>(object: &Object<'env>, keys: Input) -> Outcome<Vec<(String,
 /// refusing it; for a caller that refuses another object in its own words.
 pub(crate) fn is_container(env: &Env, value: &Object<'_>) -> Outcome<bool> {
     Ok(is_iterable(env, value)? || is_plain(value)?)
+}
+
+/// `value` as an array when JavaScript's `Array.isArray` says it is one, else `None`. A
+/// `Proxy` of an array (a Vue `reactive([...])`, say) is one to JavaScript but not to Node-API,
+/// which neither says so nor reads its length: it is read as a copy, `Array.from(value)`, as
+/// xnonce-wasm reads it.
+pub(crate) fn as_array<'env>(env: &'env Env, value: Unknown<'env>) -> Outcome<Option<Array<'env>>> {
+    if value.get_type()? != ValueType::Object {
+        return Ok(None);
+    }
+    if value.is_array()? {
+        return Ok(Some(Array::from_unknown(value)?));
+    }
+    // `Array` is a function: read it as an object without the type check.
+    let array_ctor: Object = env.get_global()?.get_named_property_unchecked("Array")?;
+    let is_array: Function<'_, FnArgs<(Unknown,)>, bool> =
+        array_ctor.get_named_property("isArray")?;
+    // `Array.isArray` of a revoked Proxy throws a TypeError: thrown as is.
+    if !is_array.call(FnArgs::from((value,)))? {
+        return Ok(None);
+    }
+    let from: Function<'_, FnArgs<(Unknown,)>, Array> = array_ctor.get_named_property("from")?;
+    // A Proxy's traps are the caller's code, which may call the binding again.
+    crate::reentry::calling_js(env, || Ok(Some(from.call(FnArgs::from((value,)))?)))
 }
 
 /// Whether `object` has a `Symbol.iterator` method.

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use napi::bindgen_prelude::{
-    Array, FromNapiValue, FunctionRef, JsObjectValue, JsValue, Object, ToNapiValue, Unknown,
+    FromNapiValue, FunctionRef, JsObjectValue, JsValue, Object, ToNapiValue, Unknown,
 };
 use napi::{check_status, sys, Env, ValueType};
 use napi_derive::napi;
@@ -232,15 +232,16 @@ impl JsLookup<'_> {
         match found.get_type()? {
             ValueType::Undefined | ValueType::Null => Ok(Vec::new()),
             ValueType::String => Ok(live(found, false)?.into_iter().collect()),
-            ValueType::Object if found.is_array()? => {
-                let array = Array::from_unknown(found)?;
-                let mut out = Vec::new();
-                for i in 0..array.len() {
-                    out.extend(live(array.get_element(i)?, true)?);
+            _ => match params::as_array(self.env, found)? {
+                Some(array) => {
+                    let mut out = Vec::new();
+                    for i in 0..array.len() {
+                        out.extend(live(array.get_element(i)?, true)?);
+                    }
+                    Ok(out)
                 }
-                Ok(out)
-            }
-            _ => Err(not_secrets(&found, false)?.into()),
+                None => Err(not_secrets(&found, false)?.into()),
+            },
         }
     }
 }
@@ -532,7 +533,7 @@ fn secrets_of(env: &Env, value: Unknown<'_>) -> Outcome<HashMap<String, Vec<Secr
     // An array (of pairs) is refused as in Python and as the types say: `new Map(pairs)`; so
     // is an object that is neither a plain one nor iterable (a class instance, a `Date`).
     let container = value.get_type()? == ValueType::Object
-        && !value.is_array()?
+        && params::as_array(env, value)?.is_none()
         && params::is_container(env, &Object::from_unknown(value)?)?;
     if !container {
         // A wrong JavaScript type: a TypeError (arguments.js), as for any other argument.
@@ -549,8 +550,7 @@ fn secrets_of(env: &Env, value: Unknown<'_>) -> Outcome<HashMap<String, Vec<Secr
         ErrorCode::InvalidSecret,
         Input::VerifierClient,
     )? {
-        let list = if secrets.get_type()? == ValueType::Object && secrets.is_array()? {
-            let array = Array::from_unknown(secrets)?;
+        let list = if let Some(array) = params::as_array(env, secrets)? {
             (0..array.len())
                 .map(|i| secret_of(array.get_element(i)?))
                 .collect::<Outcome<Vec<_>>>()?

@@ -215,6 +215,16 @@ test('params: pairs, plain objects, Map and URLSearchParams sign alike in their 
     expected,
   )
   assert.equal(x(new URLSearchParams('b=2&a=1+2')), expected)
+  // A Proxy of an array is an array, as Array.isArray says (Node-API says it is not), on the
+  // general path too (a Map param value would take it: signDetailed is always on it).
+  const proxied = new Proxy([new Proxy(['b', 2], {}), ['a', '1 2']], {})
+  assert.equal(x(proxied), expected)
+  assert.equal(xnonce.signDetailed('v1', 'GET', '/a/b', proxied, 'svc', SECRET, opts).xNonce, expected)
+  assert.equal(
+    xnonce.signDetailed('v1', 'GET', '/a/b', [new Proxy(['b', 2], {}), ['a', '1 2']], 'svc', SECRET, opts)
+      .xNonce,
+    expected,
+  )
   assert.notEqual(
     x([
       ['a', '1 2'],

@@ -290,6 +290,29 @@ test("a lookup's throw is thrown as is; an answer that is no secrets is a TypeEr
   assert.equal(v.verifyOnce('GET', '/a/b', req).client, 'svc')
 })
 
+test('a Proxy of an array is an array, as Array.isArray says (a Vue reactive list, say)', () => {
+  const signed = (secret) =>
+    xnonce.sign('v2', 'GET', '/a/b', [], 'svc', secret, { host: 'h.test', timestamp: T })
+  const req = (xNonce) => ({ host: 'h.test', xNonce, now: T })
+  const list = new Proxy([SECRET, NEW_SECRET], {})
+  // Node-API alone reads none of these as an array: the table's list was "a secret must be a
+  // string", the lookup's answer "not an object".
+  for (const v of [new xnonce.Verifier({ svc: list }), new xnonce.Verifier(() => list)]) {
+    assert.equal(v.verify('GET', '/a/b', req(signed(NEW_SECRET))).secretIndex, 1)
+  }
+  // Read through its traps, once per use: a revoked one throws JavaScript's own TypeError.
+  const { proxy, revoke } = Proxy.revocable([SECRET], {})
+  const v = new xnonce.Verifier(() => proxy)
+  assert.equal(v.verify('GET', '/a/b', req(signed(SECRET))).client, 'svc')
+  revoke()
+  assert.throws(
+    () => v.verify('GET', '/a/b', req(signed(SECRET))),
+    (e) => e instanceof TypeError && /revoked/.test(e.message),
+  )
+  // And an array of pairs is refused as the table, Proxy or not: `new Map(pairs)`.
+  assert.throws(() => new xnonce.Verifier(new Proxy([['svc', SECRET]], {})), TypeError)
+})
+
 test('hosts: a v2 request signed for a host the service does not serve is invalid_host', () => {
   const v = new xnonce.Verifier({ svc: SECRET }, { hosts: ['API.test', 'api.test:8443'] })
   const signedFor = (scheme, host) =>
