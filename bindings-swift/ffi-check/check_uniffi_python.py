@@ -243,6 +243,9 @@ def text_checks(x):
             body=b"x", now=now)
     answer = x.refusal_answer(header, "/a?" + BAD, x_nonce="v2 " + BAD)
     assert answer.status == 400 and '"code":"malformed_header"' in answer.body and CANARY not in answer.body, answer
+    # An error made by hand holding a lone surrogate is answered too, its text read lossily.
+    cut = x.refusal_answer(x.XNonceError.Route("missing_param", "param " + LONE), "/a", x_nonce="v2 x")
+    assert cut.status == 422 and '"detail":"param \ufffd' in cut.body, cut
     v1 = x.sign(x.Scheme.V1, "GET", "/admin/status", [x.Param(key="u", value="ph\U0001F600l")], "svc", SECRET,
                 timestamp=ts)
     got = verifier.verify_once("GET", "/admin/status?u=ph%F0%9F%98%80l", x_nonce=v1, now=now)

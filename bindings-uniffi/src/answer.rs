@@ -26,7 +26,8 @@ pub struct Answer {
 ///
 /// Text that is not valid Unicode (a lone surrogate, which `verify` refuses with that input's
 /// code) is read lossily here, U+FFFD for each bad sequence: it only chooses the style of the
-/// answer to such a refusal, and this throws nothing.
+/// answer to such a refusal, and this throws nothing. So is the text of an error made by hand
+/// (a code that is not valid Unicode is none of the shared codes: `malformed_header`).
 #[uniffi::export(default(x_nonce = None, content_type = None, body = None))]
 pub fn refusal_answer(
     error: &XNonceError,
@@ -38,14 +39,14 @@ pub fn refusal_answer(
     let target = target.to_string_lossy();
     let x_nonce = x_nonce.as_ref().map(XNonceText::to_string_lossy);
     let content_type = content_type.as_ref().map(XNonceText::to_string_lossy);
-    let code = ErrorCode::from_code(error.code()).unwrap_or(ErrorCode::MalformedHeader);
+    let code = error.shared_code().unwrap_or(ErrorCode::MalformedHeader);
     let mut core = Error::new(code, error.reason());
     if let XNonceError::Auth {
         server_time: Some(hint),
         ..
     } = error
     {
-        if let Ok(hint) = ServerTimeHint::parse(hint) {
+        if let Ok(hint) = ServerTimeHint::parse(&hint.to_string_lossy()) {
             core = core.with_server_time(hint);
         }
     }
@@ -84,7 +85,7 @@ mod tests {
         let stale = XNonceError::Auth {
             code: "expired".into(),
             reason: "too old".into(),
-            server_time: Some(format!("1700000000000 {}", "ab".repeat(32))),
+            server_time: Some(format!("1700000000000 {}", "ab".repeat(32)).into()),
         };
         let v2 = refusal_answer(&stale, "/a?ottoken=djIgc3Zj".into(), None, None, None);
         assert_eq!(v2.status, 401);
@@ -130,6 +131,38 @@ mod tests {
             server_time: Some("not a time".into()),
         };
         let answer = refusal_answer(&odd_time, "/a".into(), None, None, None);
+        assert_eq!(header(&answer, "X-Nonce-Server-Time"), None);
+    }
+
+    /// An error made by hand in Kotlin may hold a lone surrogate (a reason cut in the middle of
+    /// an emoji): it crosses as bytes, and is answered with that text read lossily.
+    #[test]
+    fn hand_made_errors_that_are_not_unicode_are_answered() {
+        let lone = |s: &str| XNonceText::from_bytes([s.as_bytes(), b"\xED\xA0\xBD"].concat());
+        let cut = XNonceError::Route {
+            code: "missing_param".into(),
+            reason: lone("param "),
+        };
+        assert_eq!(cut.reason(), "param \u{FFFD}\u{FFFD}\u{FFFD}");
+        let answer = refusal_answer(&cut, "/a".into(), Some("v2 x".into()), None, None);
+        assert_eq!(answer.status, 422);
+        assert!(
+            answer
+                .body
+                .contains("\"detail\":\"param \u{FFFD}\u{FFFD}\u{FFFD}\""),
+            "{}",
+            answer.body
+        );
+        // A code that is not Unicode is none of the shared codes.
+        let odd_code = XNonceError::Auth {
+            code: lone("expired"),
+            reason: "r".into(),
+            server_time: Some(lone("1700000000000 ")),
+        };
+        assert_eq!(odd_code.shared_code(), None);
+        let answer = refusal_answer(&odd_code, "/a".into(), Some("v2 x".into()), None, None);
+        assert_eq!(answer.status, 400);
+        assert!(answer.body.contains(r#""code":"malformed_header""#));
         assert_eq!(header(&answer, "X-Nonce-Server-Time"), None);
     }
 }

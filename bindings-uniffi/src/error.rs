@@ -1,5 +1,7 @@
 //! The one place where core's [`xnonce_core::Error`] becomes the foreign error type.
 
+use std::borrow::Cow;
+
 use xnonce_core::ErrorFamily;
 
 use crate::text::XNonceText;
@@ -12,72 +14,94 @@ use crate::text::XNonceText;
 /// `XNonceException` (`XNonceException.Input`, ...); Python `XNonceError.Input`, ...
 /// Each package adds a `code` property on the base type. The text field is `reason`, not
 /// `message`: Kotlin exceptions already have a `message` (uniffi fills it with both).
+///
+/// Its text fields are each language's string type, crossing as `XNonceText`: an error is
+/// passed in too (`refusal_answer`), and one made by hand in Kotlin may hold a lone surrogate
+/// (a reason cut by `take(n)` in the middle of an emoji), which uniffi's own `String` would
+/// fail to lower there (`MalformedInputException`, not an answer); Rust reads such text
+/// lossily.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Error)]
 pub enum XNonceError {
     /// The caller passed something that cannot be signed (`invalid_*`).
     Input {
         /// The shared error code.
-        code: String,
+        code: XNonceText,
         /// Human-readable detail (never contains a secret).
-        reason: String,
+        reason: XNonceText,
     },
     /// A header, ottoken or parameter string could not be parsed (`malformed_*`,
     /// `missing_header`, `unsupported_scheme`).
     Format {
         /// The shared error code.
-        code: String,
+        code: XNonceText,
         /// Human-readable detail (never contains a secret).
-        reason: String,
+        reason: XNonceText,
     },
     /// Authentication failed (`unknown_client`, `signature_mismatch`, `expired`, `replayed`).
     Auth {
         /// The shared error code.
-        code: String,
+        code: XNonceText,
         /// Human-readable detail (never contains a secret).
-        reason: String,
+        reason: XNonceText,
         /// For `expired` rejections of authentic requests: the value of the
         /// `X-Nonce-Server-Time` response header (`"<server ms> <mac>"`) a server sends back.
-        server_time: Option<String>,
+        server_time: Option<XNonceText>,
     },
     /// The route's parameter rules refused the request (`missing_param`, `excluded_param`,
     /// `unknown_route`).
     Route {
         /// The shared error code.
-        code: String,
+        code: XNonceText,
         /// Human-readable detail (never contains a secret).
-        reason: String,
+        reason: XNonceText,
     },
     /// A dependency or the client's rate budget is unavailable for now; nothing was accepted
     /// (`store_unavailable`, `connection_failed`, `rate_limited`).
     Unavailable {
         /// The shared error code.
-        code: String,
+        code: XNonceText,
         /// Human-readable detail (never contains a secret).
-        reason: String,
+        reason: XNonceText,
     },
 }
 
 impl XNonceError {
-    /// The human-readable detail of any variant.
-    pub fn reason(&self) -> &str {
+    /// The human-readable detail of any variant (read lossily: only an error made by hand
+    /// can hold text that is not valid Unicode).
+    pub fn reason(&self) -> Cow<'_, str> {
         match self {
             XNonceError::Input { reason, .. }
             | XNonceError::Format { reason, .. }
             | XNonceError::Auth { reason, .. }
             | XNonceError::Route { reason, .. }
-            | XNonceError::Unavailable { reason, .. } => reason,
+            | XNonceError::Unavailable { reason, .. } => reason.to_string_lossy(),
         }
     }
 
-    /// The shared error code of any variant.
-    pub fn code(&self) -> &str {
+    /// The shared error code of any variant (read lossily, as [`XNonceError::reason`]).
+    pub fn code(&self) -> Cow<'_, str> {
         match self {
             XNonceError::Input { code, .. }
             | XNonceError::Format { code, .. }
             | XNonceError::Auth { code, .. }
             | XNonceError::Route { code, .. }
-            | XNonceError::Unavailable { code, .. } => code,
+            | XNonceError::Unavailable { code, .. } => code.to_string_lossy(),
         }
+    }
+
+    /// The shared error code this error carries, if it is one (`None` for a code made by
+    /// hand that is none of them, or that is not valid Unicode).
+    pub(crate) fn shared_code(&self) -> Option<xnonce_core::ErrorCode> {
+        let code = match self {
+            XNonceError::Input { code, .. }
+            | XNonceError::Format { code, .. }
+            | XNonceError::Auth { code, .. }
+            | XNonceError::Route { code, .. }
+            | XNonceError::Unavailable { code, .. } => code,
+        };
+        std::str::from_utf8(code.as_bytes())
+            .ok()
+            .and_then(xnonce_core::ErrorCode::from_code)
     }
 }
 
@@ -101,15 +125,15 @@ impl std::error::Error for XNonceError {}
 
 impl From<xnonce_core::Error> for XNonceError {
     fn from(e: xnonce_core::Error) -> Self {
-        let code = e.code().as_str().to_string();
-        let reason = e.message().to_string();
+        let code = XNonceText::from(e.code().as_str());
+        let reason = XNonceText::from(e.message());
         match e.code().family() {
             ErrorFamily::Input => XNonceError::Input { code, reason },
             ErrorFamily::Format => XNonceError::Format { code, reason },
             ErrorFamily::Auth => XNonceError::Auth {
                 code,
                 reason,
-                server_time: e.server_time().map(|h| h.to_string()),
+                server_time: e.server_time().map(|h| h.to_string().into()),
             },
             ErrorFamily::Route => XNonceError::Route { code, reason },
             ErrorFamily::Unavailable => XNonceError::Unavailable { code, reason },

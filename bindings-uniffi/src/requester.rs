@@ -372,7 +372,7 @@ mod tests {
             |what: &str| format!("{what} is not valid Unicode text (it holds a lone surrogate)");
         let check = |e: XNonceError, code: &str, what: &str| {
             assert!(matches!(e, XNonceError::Input { .. }), "{e:?}");
-            assert_eq!((e.code(), e.reason()), (code, reason(what).as_str()));
+            assert_eq!((&*e.code(), &*e.reason()), (code, reason(what).as_str()));
         };
         let new = |server: XNonceText, client: XNonceText, secret: XNonceText, pem| {
             Requester::new(server, client, secret, None, 1000, true, 0, pem, 1 << 20).unwrap_err()

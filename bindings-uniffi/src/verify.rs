@@ -372,7 +372,7 @@ mod tests {
         let check = |r: Result<Verified, XNonceError>, code: &str, what: &str| {
             let e = r.unwrap_err();
             assert_eq!(
-                (e.code(), e.reason()),
+                (&*e.code(), &*e.reason()),
                 (code, reason(what).as_str()),
                 "{e:?}"
             );
@@ -518,7 +518,7 @@ mod tests {
             ),
         ] {
             assert!(matches!(e, XNonceError::Input { .. }), "{e:?}");
-            assert_eq!((e.code(), e.reason()), (code, reason(what).as_str()));
+            assert_eq!((&*e.code(), &*e.reason()), (code, reason(what).as_str()));
         }
     }
 

@@ -2180,6 +2180,12 @@ public func FfiConverterTypeScheme_lower(_ value: Scheme) -> RustBuffer {
  * `XNonceException` (`XNonceException.Input`, ...); Python `XNonceError.Input`, ...
  * Each package adds a `code` property on the base type. The text field is `reason`, not
  * `message`: Kotlin exceptions already have a `message` (uniffi fills it with both).
+ *
+ * Its text fields are each language's string type, crossing as `XNonceText`: an error is
+ * passed in too (`refusal_answer`), and one made by hand in Kotlin may hold a lone surrogate
+ * (a reason cut by `take(n)` in the middle of an emoji), which uniffi's own `String` would
+ * fail to lower there (`MalformedInputException`, not an answer); Rust reads such text
+ * lossily.
  */
 public 
 enum XNonceError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
@@ -2192,10 +2198,10 @@ enum XNonceError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case Input(
         /**
          * The shared error code.
-         */code: String, 
+         */code: XNonceText, 
         /**
          * Human-readable detail (never contains a secret).
-         */reason: String
+         */reason: XNonceText
     )
     /**
      * A header, ottoken or parameter string could not be parsed (`malformed_*`,
@@ -2204,10 +2210,10 @@ enum XNonceError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case Format(
         /**
          * The shared error code.
-         */code: String, 
+         */code: XNonceText, 
         /**
          * Human-readable detail (never contains a secret).
-         */reason: String
+         */reason: XNonceText
     )
     /**
      * Authentication failed (`unknown_client`, `signature_mismatch`, `expired`, `replayed`).
@@ -2215,14 +2221,14 @@ enum XNonceError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case Auth(
         /**
          * The shared error code.
-         */code: String, 
+         */code: XNonceText, 
         /**
          * Human-readable detail (never contains a secret).
-         */reason: String, 
+         */reason: XNonceText, 
         /**
          * For `expired` rejections of authentic requests: the value of the
          * `X-Nonce-Server-Time` response header (`"<server ms> <mac>"`) a server sends back.
-         */serverTime: String?
+         */serverTime: XNonceText?
     )
     /**
      * The route's parameter rules refused the request (`missing_param`, `excluded_param`,
@@ -2231,10 +2237,10 @@ enum XNonceError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case Route(
         /**
          * The shared error code.
-         */code: String, 
+         */code: XNonceText, 
         /**
          * Human-readable detail (never contains a secret).
-         */reason: String
+         */reason: XNonceText
     )
     /**
      * A dependency or the client's rate budget is unavailable for now; nothing was accepted
@@ -2243,10 +2249,10 @@ enum XNonceError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case Unavailable(
         /**
          * The shared error code.
-         */code: String, 
+         */code: XNonceText, 
         /**
          * Human-readable detail (never contains a secret).
-         */reason: String
+         */reason: XNonceText
     )
 
     
@@ -2278,25 +2284,25 @@ public struct FfiConverterTypeXNonceError: FfiConverterRustBuffer {
 
         
         case 1: return .Input(
-            code: try FfiConverterString.read(from: &buf), 
-            reason: try FfiConverterString.read(from: &buf)
+            code: try FfiConverterTypeXNonceText.read(from: &buf), 
+            reason: try FfiConverterTypeXNonceText.read(from: &buf)
             )
         case 2: return .Format(
-            code: try FfiConverterString.read(from: &buf), 
-            reason: try FfiConverterString.read(from: &buf)
+            code: try FfiConverterTypeXNonceText.read(from: &buf), 
+            reason: try FfiConverterTypeXNonceText.read(from: &buf)
             )
         case 3: return .Auth(
-            code: try FfiConverterString.read(from: &buf), 
-            reason: try FfiConverterString.read(from: &buf), 
-            serverTime: try FfiConverterOptionString.read(from: &buf)
+            code: try FfiConverterTypeXNonceText.read(from: &buf), 
+            reason: try FfiConverterTypeXNonceText.read(from: &buf), 
+            serverTime: try FfiConverterOptionTypeXNonceText.read(from: &buf)
             )
         case 4: return .Route(
-            code: try FfiConverterString.read(from: &buf), 
-            reason: try FfiConverterString.read(from: &buf)
+            code: try FfiConverterTypeXNonceText.read(from: &buf), 
+            reason: try FfiConverterTypeXNonceText.read(from: &buf)
             )
         case 5: return .Unavailable(
-            code: try FfiConverterString.read(from: &buf), 
-            reason: try FfiConverterString.read(from: &buf)
+            code: try FfiConverterTypeXNonceText.read(from: &buf), 
+            reason: try FfiConverterTypeXNonceText.read(from: &buf)
             )
 
          default: throw UniffiInternalError.unexpectedEnumCase
@@ -2312,33 +2318,33 @@ public struct FfiConverterTypeXNonceError: FfiConverterRustBuffer {
         
         case let .Input(code,reason):
             writeInt(&buf, Int32(1))
-            FfiConverterString.write(code, into: &buf)
-            FfiConverterString.write(reason, into: &buf)
+            FfiConverterTypeXNonceText.write(code, into: &buf)
+            FfiConverterTypeXNonceText.write(reason, into: &buf)
             
         
         case let .Format(code,reason):
             writeInt(&buf, Int32(2))
-            FfiConverterString.write(code, into: &buf)
-            FfiConverterString.write(reason, into: &buf)
+            FfiConverterTypeXNonceText.write(code, into: &buf)
+            FfiConverterTypeXNonceText.write(reason, into: &buf)
             
         
         case let .Auth(code,reason,serverTime):
             writeInt(&buf, Int32(3))
-            FfiConverterString.write(code, into: &buf)
-            FfiConverterString.write(reason, into: &buf)
-            FfiConverterOptionString.write(serverTime, into: &buf)
+            FfiConverterTypeXNonceText.write(code, into: &buf)
+            FfiConverterTypeXNonceText.write(reason, into: &buf)
+            FfiConverterOptionTypeXNonceText.write(serverTime, into: &buf)
             
         
         case let .Route(code,reason):
             writeInt(&buf, Int32(4))
-            FfiConverterString.write(code, into: &buf)
-            FfiConverterString.write(reason, into: &buf)
+            FfiConverterTypeXNonceText.write(code, into: &buf)
+            FfiConverterTypeXNonceText.write(reason, into: &buf)
             
         
         case let .Unavailable(code,reason):
             writeInt(&buf, Int32(5))
-            FfiConverterString.write(code, into: &buf)
-            FfiConverterString.write(reason, into: &buf)
+            FfiConverterTypeXNonceText.write(code, into: &buf)
+            FfiConverterTypeXNonceText.write(reason, into: &buf)
             
         }
     }
@@ -2786,7 +2792,8 @@ public func FfiConverterTypeXNonceText_lower(_ value: XNonceText) -> RustBuffer 
  *
  * Text that is not valid Unicode (a lone surrogate, which `verify` refuses with that input's
  * code) is read lossily here, U+FFFD for each bad sequence: it only chooses the style of the
- * answer to such a refusal, and this throws nothing.
+ * answer to such a refusal, and this throws nothing. So is the text of an error made by hand
+ * (a code that is not valid Unicode is none of the shared codes: `malformed_header`).
  */
 public func refusalAnswer(error: XNonceError, target: XNonceText, xNonce: XNonceText? = nil, contentType: XNonceText? = nil, body: Data? = nil) -> Answer  {
     return try!  FfiConverterTypeAnswer_lift(try! rustCall() {
@@ -2962,7 +2969,7 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
-    if (uniffi_xnonce_uniffi_checksum_func_refusal_answer() != 17154) {
+    if (uniffi_xnonce_uniffi_checksum_func_refusal_answer() != 13279) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_xnonce_uniffi_checksum_func_http_status_of() != 24276) {

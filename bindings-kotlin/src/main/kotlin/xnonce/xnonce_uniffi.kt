@@ -902,7 +902,7 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
-    if ((lib.uniffi_xnonce_uniffi_checksum_func_refusal_answer() and 0xFFFF) != 17154) {
+    if ((lib.uniffi_xnonce_uniffi_checksum_func_refusal_answer() and 0xFFFF) != 13279) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_xnonce_uniffi_checksum_func_http_status_of() and 0xFFFF) != 24276) {
@@ -2806,6 +2806,12 @@ public object FfiConverterTypeScheme: FfiConverterRustBuffer<Scheme> {
  * `XNonceException` (`XNonceException.Input`, ...); Python `XNonceError.Input`, ...
  * Each package adds a `code` property on the base type. The text field is `reason`, not
  * `message`: Kotlin exceptions already have a `message` (uniffi fills it with both).
+ *
+ * Its text fields are each language's string type, crossing as `XNonceText`: an error is
+ * passed in too (`refusal_answer`), and one made by hand in Kotlin may hold a lone surrogate
+ * (a reason cut by `take(n)` in the middle of an emoji), which uniffi's own `String` would
+ * fail to lower there (`MalformedInputException`, not an answer); Rust reads such text
+ * lossily.
  */
 sealed class XNonceException: kotlin.Exception() {
     
@@ -2817,12 +2823,12 @@ sealed class XNonceException: kotlin.Exception() {
         /**
          * The shared error code.
          */
-        val `code`: kotlin.String, 
+        val `code`: XNonceText, 
         
         /**
          * Human-readable detail (never contains a secret).
          */
-        val `reason`: kotlin.String
+        val `reason`: XNonceText
         ) : XNonceException() {
         override val message
             get() = "code=${ `code` }, reason=${ `reason` }"
@@ -2837,12 +2843,12 @@ sealed class XNonceException: kotlin.Exception() {
         /**
          * The shared error code.
          */
-        val `code`: kotlin.String, 
+        val `code`: XNonceText, 
         
         /**
          * Human-readable detail (never contains a secret).
          */
-        val `reason`: kotlin.String
+        val `reason`: XNonceText
         ) : XNonceException() {
         override val message
             get() = "code=${ `code` }, reason=${ `reason` }"
@@ -2856,18 +2862,18 @@ sealed class XNonceException: kotlin.Exception() {
         /**
          * The shared error code.
          */
-        val `code`: kotlin.String, 
+        val `code`: XNonceText, 
         
         /**
          * Human-readable detail (never contains a secret).
          */
-        val `reason`: kotlin.String, 
+        val `reason`: XNonceText, 
         
         /**
          * For `expired` rejections of authentic requests: the value of the
          * `X-Nonce-Server-Time` response header (`"<server ms> <mac>"`) a server sends back.
          */
-        val `serverTime`: kotlin.String?
+        val `serverTime`: XNonceText?
         ) : XNonceException() {
         override val message
             get() = "code=${ `code` }, reason=${ `reason` }, serverTime=${ `serverTime` }"
@@ -2882,12 +2888,12 @@ sealed class XNonceException: kotlin.Exception() {
         /**
          * The shared error code.
          */
-        val `code`: kotlin.String, 
+        val `code`: XNonceText, 
         
         /**
          * Human-readable detail (never contains a secret).
          */
-        val `reason`: kotlin.String
+        val `reason`: XNonceText
         ) : XNonceException() {
         override val message
             get() = "code=${ `code` }, reason=${ `reason` }"
@@ -2902,12 +2908,12 @@ sealed class XNonceException: kotlin.Exception() {
         /**
          * The shared error code.
          */
-        val `code`: kotlin.String, 
+        val `code`: XNonceText, 
         
         /**
          * Human-readable detail (never contains a secret).
          */
-        val `reason`: kotlin.String
+        val `reason`: XNonceText
         ) : XNonceException() {
         override val message
             get() = "code=${ `code` }, reason=${ `reason` }"
@@ -2933,25 +2939,25 @@ public object FfiConverterTypeXNonceError : FfiConverterRustBuffer<XNonceExcepti
 
         return when(buf.getInt()) {
             1 -> XNonceException.Input(
-                FfiConverterString.read(buf),
-                FfiConverterString.read(buf),
+                FfiConverterTypeXNonceText.read(buf),
+                FfiConverterTypeXNonceText.read(buf),
                 )
             2 -> XNonceException.Format(
-                FfiConverterString.read(buf),
-                FfiConverterString.read(buf),
+                FfiConverterTypeXNonceText.read(buf),
+                FfiConverterTypeXNonceText.read(buf),
                 )
             3 -> XNonceException.Auth(
-                FfiConverterString.read(buf),
-                FfiConverterString.read(buf),
-                FfiConverterOptionalString.read(buf),
+                FfiConverterTypeXNonceText.read(buf),
+                FfiConverterTypeXNonceText.read(buf),
+                FfiConverterOptionalTypeXNonceText.read(buf),
                 )
             4 -> XNonceException.Route(
-                FfiConverterString.read(buf),
-                FfiConverterString.read(buf),
+                FfiConverterTypeXNonceText.read(buf),
+                FfiConverterTypeXNonceText.read(buf),
                 )
             5 -> XNonceException.Unavailable(
-                FfiConverterString.read(buf),
-                FfiConverterString.read(buf),
+                FfiConverterTypeXNonceText.read(buf),
+                FfiConverterTypeXNonceText.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
@@ -2962,33 +2968,33 @@ public object FfiConverterTypeXNonceError : FfiConverterRustBuffer<XNonceExcepti
             is XNonceException.Input -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`code`)
-                + FfiConverterString.allocationSize(value.`reason`)
+                + FfiConverterTypeXNonceText.allocationSize(value.`code`)
+                + FfiConverterTypeXNonceText.allocationSize(value.`reason`)
             )
             is XNonceException.Format -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`code`)
-                + FfiConverterString.allocationSize(value.`reason`)
+                + FfiConverterTypeXNonceText.allocationSize(value.`code`)
+                + FfiConverterTypeXNonceText.allocationSize(value.`reason`)
             )
             is XNonceException.Auth -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`code`)
-                + FfiConverterString.allocationSize(value.`reason`)
-                + FfiConverterOptionalString.allocationSize(value.`serverTime`)
+                + FfiConverterTypeXNonceText.allocationSize(value.`code`)
+                + FfiConverterTypeXNonceText.allocationSize(value.`reason`)
+                + FfiConverterOptionalTypeXNonceText.allocationSize(value.`serverTime`)
             )
             is XNonceException.Route -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`code`)
-                + FfiConverterString.allocationSize(value.`reason`)
+                + FfiConverterTypeXNonceText.allocationSize(value.`code`)
+                + FfiConverterTypeXNonceText.allocationSize(value.`reason`)
             )
             is XNonceException.Unavailable -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`code`)
-                + FfiConverterString.allocationSize(value.`reason`)
+                + FfiConverterTypeXNonceText.allocationSize(value.`code`)
+                + FfiConverterTypeXNonceText.allocationSize(value.`reason`)
             )
         }
     }
@@ -2997,33 +3003,33 @@ public object FfiConverterTypeXNonceError : FfiConverterRustBuffer<XNonceExcepti
         when(value) {
             is XNonceException.Input -> {
                 buf.putInt(1)
-                FfiConverterString.write(value.`code`, buf)
-                FfiConverterString.write(value.`reason`, buf)
+                FfiConverterTypeXNonceText.write(value.`code`, buf)
+                FfiConverterTypeXNonceText.write(value.`reason`, buf)
                 Unit
             }
             is XNonceException.Format -> {
                 buf.putInt(2)
-                FfiConverterString.write(value.`code`, buf)
-                FfiConverterString.write(value.`reason`, buf)
+                FfiConverterTypeXNonceText.write(value.`code`, buf)
+                FfiConverterTypeXNonceText.write(value.`reason`, buf)
                 Unit
             }
             is XNonceException.Auth -> {
                 buf.putInt(3)
-                FfiConverterString.write(value.`code`, buf)
-                FfiConverterString.write(value.`reason`, buf)
-                FfiConverterOptionalString.write(value.`serverTime`, buf)
+                FfiConverterTypeXNonceText.write(value.`code`, buf)
+                FfiConverterTypeXNonceText.write(value.`reason`, buf)
+                FfiConverterOptionalTypeXNonceText.write(value.`serverTime`, buf)
                 Unit
             }
             is XNonceException.Route -> {
                 buf.putInt(4)
-                FfiConverterString.write(value.`code`, buf)
-                FfiConverterString.write(value.`reason`, buf)
+                FfiConverterTypeXNonceText.write(value.`code`, buf)
+                FfiConverterTypeXNonceText.write(value.`reason`, buf)
                 Unit
             }
             is XNonceException.Unavailable -> {
                 buf.putInt(5)
-                FfiConverterString.write(value.`code`, buf)
-                FfiConverterString.write(value.`reason`, buf)
+                FfiConverterTypeXNonceText.write(value.`code`, buf)
+                FfiConverterTypeXNonceText.write(value.`reason`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -3542,7 +3548,8 @@ public object FfiConverterTypeXNonceText: FfiConverter<XNonceText, RustBuffer.By
          *
          * Text that is not valid Unicode (a lone surrogate, which `verify` refuses with that input's
          * code) is read lossily here, U+FFFD for each bad sequence: it only chooses the style of the
-         * answer to such a refusal, and this throws nothing.
+         * answer to such a refusal, and this throws nothing. So is the text of an error made by hand
+         * (a code that is not valid Unicode is none of the shared codes: `malformed_header`).
          */ fun `refusalAnswer`(`error`: XNonceException, `target`: XNonceText, `xNonce`: XNonceText? = null, `contentType`: XNonceText? = null, `body`: kotlin.ByteArray? = null): Answer {
             return FfiConverterTypeAnswer.lift(
     uniffiRustCall() { _status ->

@@ -243,6 +243,15 @@ fun errorChecks(): Int {
     // malformed_header, and httpStatus gives that status instead of throwing.
     val made = XNonceException.Route("no_such_code", "made by hand")
     c.ok(made.httpStatus == 400 && refusalAnswer(made, "/a", xNonce = "v2 x").status.toInt() == 400, "made-up code .httpStatus 400")
+    // Made by hand with a lone surrogate (a reason cut by take() in the middle of an emoji):
+    // refusalAnswer still throws nothing (not MalformedInputException), reading it lossily.
+    val cut = XNonceException.Route("missing_param", "param 😀".take(7))
+    val cutAnswer = refusalAnswer(cut, "/a", xNonce = "v2 x")
+    c.ok(cutAnswer.status.toInt() == 422 && cutAnswer.body.contains("\"detail\":\"param \uFFFD"), "cut reason: ${cutAnswer.body}")
+    val oddCode = XNonceException.Auth("expired\uD83D", "r", "1700000000000 \uD83D")
+    val oddAnswer = refusalAnswer(oddCode, "/a", xNonce = "v2 x")
+    c.ok(oddAnswer.status.toInt() == 400 && oddAnswer.body.contains("\"code\":\"malformed_header\""), "cut code: ${oddAnswer.body}")
+    c.ok(oddCode.httpStatus == 400 && cut.httpStatus == 422, "cut code .httpStatus 400, cut reason 422")
 
     val header = sign(Scheme.V2, "GET", "/admin/status", params("a" to "1"), "svc", SECRET, timestamp = ts, host = "api.test")
     Verifier(mapOf("svc" to listOf(SECRET))).use { verifier ->
