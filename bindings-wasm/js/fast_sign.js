@@ -117,6 +117,10 @@ function fastSign(general, wasm) {
       } else if (body instanceof Uint8Array || body instanceof ArrayBuffer) {
         bodyBytes = body instanceof ArrayBuffer ? new Uint8Array(body) : body;
         bodyByteLength = trueByteLength.call(bodyBytes);
+        // A view of a detached buffer says 0 bytes, and copying it (below, after the packed
+        // text is written) would throw: the general path signs an empty body alike, and
+        // throws the detached view's TypeError before anything is written.
+        if (bodyByteLength === 0) return 0;
         room += bodyByteLength;
       } else return 0;
     }

@@ -223,14 +223,12 @@ pub(crate) fn body(value: &JsValue) -> JsResult<Vec<u8>> {
     if let Some(s) = value.as_string() {
         return Ok(well_formed(value, s, || Input::Body.ill_formed())?.into_bytes());
     }
-    if value.is_instance_of::<Uint8Array>() {
-        // Copied through `new Uint8Array(view)`, which reads the view's true size: `to_vec`
-        // asks the view for its `length`, which a subclass can redefine (fewer bytes: a
-        // signature over part of the body, or a RangeError from the copy).
-        return Ok(Uint8Array::new(value).to_vec());
-    }
-    if value.is_instance_of::<js_sys::ArrayBuffer>() {
-        // A detached ArrayBuffer: `new Uint8Array`'s TypeError, as on sign's fast path.
+    if value.is_instance_of::<Uint8Array>() || value.is_instance_of::<js_sys::ArrayBuffer>() {
+        // `new Uint8Array(value)`: of a view, a copy of its true bytes (`to_vec` would ask the
+        // view for its `length`, which a subclass can redefine: fewer bytes, a signature over
+        // part of the body, or a RangeError from the copy); of an ArrayBuffer, a view of it.
+        // Of a detached buffer or a view of one, its TypeError, as on sign's fast path; made
+        // by a `catch` import, as a throw must never unwind this module's frames.
         let ctor = Uint8Array::new_with_length(0).constructor();
         let bytes = construct(&ctor, &Array::of1(value)).map_err(XNonceError::Thrown)?;
         return Ok(bytes.to_vec());

@@ -923,6 +923,7 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
       `const before = want();\n` +
       `const boom = () => { throw new Error("boom"); };\n` +
       `const detached = () => { const b = new ArrayBuffer(4); structuredClone(b, { transfer: [b] }); return b; };\n` +
+      `const detachedView = () => { const v = new Uint8Array(4); structuredClone(v.buffer, { transfer: [v.buffer] }); return v; };\n` +
       `const { proxy: revoked, revoke } = Proxy.revocable([], {}); revoke();\n` +
       `const withGlobal = (obj, key, value, f) => () => { const old = obj[key]; obj[key] = value; try { return f(); } finally { obj[key] = old; } };\n` +
       `const cases = {\n` +
@@ -935,6 +936,9 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
       `  paramsGetter: () => x.signDetailed("v2", "GET", "/a", Object.defineProperty([], 0, { get: boom }), "c", S, V2),\n` +
       `  detachedFast: () => x.sign("v2", "POST", "/a", [], "c", S, { ...V2, body: detached() }),\n` +
       `  detachedGeneral: () => x.signDetailed("v2", "POST", "/a", [], "c", S, { ...V2, body: detached() }),\n` +
+      `  detachedViewFast: () => x.sign("v2", "POST", "/a", [], "c", S, { ...V2, body: detachedView() }),\n` +
+      `  detachedViewGeneral: () => x.signDetailed("v2", "POST", "/a", [], "c", S, { ...V2, body: detachedView() }),\n` +
+      `  detachedViewLink: () => x.link("v2", "POST", "/a", [], "c", S, "https://h", { body: detachedView() }),\n` +
       `  revokedParams: () => x.signDetailed("v2", "GET", "/a", revoked, "c", S, V2),\n` +
       `  ownKeysTrap: () => x.signDetailed("v2", "GET", "/a", [], "c", S, new Proxy({}, { ownKeys: boom })),\n` +
       `};\n` +
@@ -968,9 +972,33 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
     }
     only("detachedFast", "TypeError: Cannot perform Construct");
     only("detachedGeneral", "TypeError: Cannot perform Construct");
+    // A Uint8Array whose buffer is detached: before the fix, the general path's
+    // `new Uint8Array(view)` threw through the module (after ~1400 calls, every call was a
+    // "RuntimeError: memory access out of bounds"), and the fast path threw while copying it,
+    // after the packed text, the secret in it, was written into the module's memory.
+    for (const name of ["detachedViewFast", "detachedViewGeneral", "detachedViewLink"]) {
+      only(name, "TypeError: Cannot perform Construct");
+    }
     only("revokedParams", "TypeError: Cannot perform 'IsArray'");
     assert(out.same, "every path signs as before the throws");
     // (v2 only: core keeps a v1 result's canonical text, the secret in it, unzeroized.)
+    assert(!out.secretInMemory, "no copy of the secret is left in the module's memory");
+  });
+
+  await check("a body whose buffer is detached leaves no secret in the module's memory", () => {
+    // A fresh process. Before the fix, sign's fast path wrote the packed text (the secret in
+    // it) into the module's memory, then threw while copying a view of a detached buffer,
+    // leaving that text there until the next fast sign overwrote it.
+    const code =
+      `const x = require("./pkg/node/xnonce_wasm.js");\n` +
+      `const glue = require("./pkg/node/xnonce_wasm_bindgen.js");\n` +
+      `const S = "${SECRET}";\n` +
+      `const view = new Uint8Array(4); structuredClone(view.buffer, { transfer: [view.buffer] });\n` +
+      `let thrown;\n` +
+      `try { x.sign("v2", "POST", "/a", [], "c", S, { host: "h", body: view }); } catch (e) { thrown = e.constructor.name; }\n` +
+      `console.log(JSON.stringify({ thrown, secretInMemory: Buffer.from(glue.packedMemory().buffer).indexOf(S) >= 0 }));\n`;
+    const out = JSON.parse(execFileSync(process.execPath, ["-e", code], { cwd: here, encoding: "utf8" }));
+    equal(out.thrown, "TypeError", "a detached view is a TypeError");
     assert(!out.secretInMemory, "no copy of the secret is left in the module's memory");
   });
 
