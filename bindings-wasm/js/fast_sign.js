@@ -12,6 +12,14 @@
 // `sign`; both end in the same core call. build.mjs appends the module export (ESM for web/,
 // CommonJS for node/).
 
+/**
+ * The most bytes the input buffer may hold: packedInput takes a u32 (a larger number would
+ * wrap, and the buffer be smaller than the capacity kept here), a Vec on wasm32 holds at most
+ * 2^31 - 1 bytes, and signPackedInput's body length is an i32. A request that needs more takes
+ * the general path, which refuses a body it cannot hold with invalid_body.
+ */
+const MAX_ROOM = 0x7fffffff;
+
 /** A lone UTF-16 surrogate (for engines without String.prototype.isWellFormed). */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?:^|[^\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
@@ -124,10 +132,11 @@ function fastSign(general, wasm) {
         room += bodyByteLength;
       } else return 0;
     }
+    if (room > MAX_ROOM) return 0;
     if (room > capacity) {
       // The new buffer first: until it exists the old address and capacity stay true (a
       // call that throws, e.g. before init(), changes nothing).
-      const grown = Math.max(room, 2 * capacity, 1024);
+      const grown = Math.min(Math.max(room, 2 * capacity, 1024), MAX_ROOM);
       const at = wasm.packedInput(grown);
       bytes = new Uint8Array(0); // growing may have grown the memory
       // 0: the module had no room for it (the old buffer is gone too): general path.

@@ -10,7 +10,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use xnonce_core::{input, params, ErrorCode, Input, Scheme, SignInput};
 
-use crate::error::{wrong_type, JsResult, XNonceError};
+use crate::error::{coded, wrong_type, JsResult, XNonceError};
 
 /// A required text argument `arg` (its JS name, for the `TypeError`), the field `input`:
 /// anything but a JS string is a `TypeError` (a wrong JS type, as in the Node and Python
@@ -231,13 +231,32 @@ pub(crate) fn body(value: &JsValue) -> JsResult<Vec<u8>> {
         // by a `catch` import, as a throw must never unwind this module's frames.
         let ctor = Uint8Array::new_with_length(0).constructor();
         let bytes = construct(&ctor, &Array::of1(value)).map_err(XNonceError::Thrown)?;
-        return Ok(bytes.to_vec());
+        return copy_bytes(&bytes);
     }
     Err(wrong_type(
         "body",
         "a Uint8Array, an ArrayBuffer or a string",
         value,
     ))
+}
+
+/// The bytes of the fresh `Uint8Array` `bytes`, copied into this module's memory; a body it
+/// cannot hold (a `Vec` on wasm32 holds at most 2 GiB - 1 bytes, and the memory at most 4 GiB)
+/// is `invalid_body`, never an abort (a trap, `RuntimeError: unreachable`). Its `length` is
+/// read as a number: `length()` is a `u32`, 0 for a body of 4 GiB, which the copy then
+/// overruns (a RangeError thrown through this module's frames).
+fn copy_bytes(bytes: &Uint8Array) -> JsResult<Vec<u8>> {
+    let len = get(bytes, &"length".into())?.as_f64().unwrap_or(0.0);
+    let mut out = Vec::new();
+    if len > isize::MAX as f64 || out.try_reserve_exact(len as usize).is_err() {
+        return Err(coded(
+            ErrorCode::InvalidBody,
+            format!("the body ({len} bytes) is more than xnonce-wasm's memory can hold"),
+        ));
+    }
+    out.resize(len as usize, 0);
+    bytes.copy_to(&mut out);
+    Ok(out)
 }
 
 /// The keys of `SignOptions`.

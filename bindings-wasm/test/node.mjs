@@ -1002,6 +1002,39 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
     assert(!out.secretInMemory, "no copy of the secret is left in the module's memory");
   });
 
+  await check("a body larger than the module can hold is invalid_body, and the fast path stays whole", () => {
+    // A fresh process. ArrayBuffers of 2 GiB and 4 GiB: neither is written (its pages are
+    // never touched), as neither path copies an ArrayBuffer before measuring it. Before the
+    // fix, 2 GiB (more than a Vec holds on wasm32) aborted: "RuntimeError: unreachable"; and
+    // 4 GiB made the fast path ask packedInput for its size as a u32, wrapped to a few bytes:
+    // it wrote the packed text, threw a RangeError copying the body with the secret left in
+    // memory, and kept the wrapped size as its buffer's capacity, so later calls wrote past
+    // the buffer into the module's heap.
+    const code =
+      `const x = require("./pkg/node/xnonce_wasm.js");\n` +
+      `const glue = require("./pkg/node/xnonce_wasm_bindgen.js");\n` +
+      `const S = "${SECRET}";\n` +
+      `const V2 = { host: "h", timestamp: 1, nonce: "${"0".repeat(32)}" };\n` +
+      `const show = (f) => { try { f(); return "signed"; } catch (e) { return e.constructor.name + " " + e.code; } };\n` +
+      `const out = { thrown: [] };\n` +
+      `for (const size of [2 ** 31, 2 ** 32]) {\n` +
+      `  const body = new ArrayBuffer(size);\n` +
+      `  out.thrown.push(show(() => x.sign("v2", "POST", "/a", [], "c", S, { ...V2, body })));\n` +
+      `  out.thrown.push(show(() => x.signDetailed("v2", "POST", "/a", [], "c", S, { ...V2, body })));\n` +
+      `  out.thrown.push(show(() => x.link("v2", "POST", "/a", [], "c", S, "https://h", { body })));\n` +
+      `}\n` +
+      `out.secretInMemory = Buffer.from(glue.packedMemory().buffer).indexOf(S) >= 0;\n` +
+      `out.same = [10, 5000, 100000, 300000].map((n) => {\n` +
+      `  const params = [["k", "v".repeat(n)]];\n` +
+      `  return x.sign("v2", "GET", "/a", params, "c", S, V2) === x.signDetailed("v2", "GET", "/a", new Map(params), "c", S, V2).xNonce;\n` +
+      `});\n` +
+      `console.log(JSON.stringify(out));\n`;
+    const out = JSON.parse(execFileSync(process.execPath, ["-e", code], { cwd: here, encoding: "utf8" }));
+    equal(out.thrown.join(), Array(6).fill("InputError invalid_body").join(), "every path");
+    assert(!out.secretInMemory, "no copy of the secret is left in the module's memory");
+    equal(out.same.join(), "true,true,true,true", "the fast path signs core's bytes after");
+  });
+
   await check("params as text and options given as undefined", () => {
     for (const params of ["k=v", 5, true]) {
       let message = "";
