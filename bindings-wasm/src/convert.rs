@@ -148,9 +148,18 @@ fn at(target: &JsValue, index: u32) -> JsResult<JsValue> {
     js_sys::Reflect::get_u32(target, index).map_err(XNonceError::Thrown)
 }
 
-/// An array's `length`, read through [`get`] (a Proxy of an array is an array).
-fn length(array: &JsValue) -> JsResult<u32> {
-    Ok(get(array, &"length".into())?.as_f64().unwrap_or(0.0) as u32)
+/// An array (to `Array.isArray`: a Proxy of an array is one) and its `length`, read through
+/// [`get`]. A real array's `length` is a number; a Proxy's trap may answer anything (`"2"`):
+/// such a Proxy is read as a copy, `Array.from(array)` (its length through ToLength), as the
+/// Node package reads a Proxy of an array. Taken as 0, its entries would be left out: params
+/// signed as none, silently, where `sign`'s fast path and the Node package sign them.
+fn array_and_length(array: &JsValue) -> JsResult<(JsValue, u32)> {
+    if let Some(n) = get(array, &"length".into())?.as_f64() {
+        return Ok((array.clone(), n as u32));
+    }
+    let copy = array_from(array).map_err(XNonceError::Thrown)?;
+    let n = copy.length();
+    Ok((copy.into(), n))
 }
 
 /// Whether the object `value` has a `Symbol.iterator` method (as the Node package asks:
@@ -181,11 +190,16 @@ pub fn params(value: &JsValue) -> JsResult<Vec<(String, String)>> {
     } else {
         return Err(input::js_not_pairs(ErrorCode::InvalidParamValue).into());
     };
-    let count = length(&pairs)?;
+    let (pairs, count) = array_and_length(&pairs)?;
     let mut out = Vec::with_capacity(count as usize);
     for i in 0..count {
         let pair = at(&pairs, i)?;
-        if !(is_array(&pair)? && length(&pair)? == 2) {
+        let (pair, len) = if is_array(&pair)? {
+            array_and_length(&pair)?
+        } else {
+            (pair, 0)
+        };
+        if len != 2 {
             return Err(input::js_entry_not_a_pair(ErrorCode::InvalidParamValue, i).into());
         }
         let key = key_text(&at(&pair, 0)?)?;
