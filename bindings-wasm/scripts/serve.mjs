@@ -45,7 +45,13 @@ function send(res, status, type, body) {
 /** Starts the server on 127.0.0.1:`port` (0 = any); resolves to `{ server, url }`. */
 export function serve(port = 0) {
   const server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
+    let path;
+    try {
+      path = decodeURIComponent(new URL(req.url, "http://x").pathname);
+    } catch {
+      // `/%zz`: thrown here, outside the handler's try, it stopped the whole server.
+      return send(res, 400, "text/plain", "bad request path");
+    }
     try {
       if (path === "/__vectors/index.json") {
         const list = vectorFiles().map((_, i) => `/__vectors/${i}.json`);

@@ -6,7 +6,7 @@ import { createRequire } from "node:module";
 import { inspect } from "node:util";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
-import { vectorFiles, here } from "../scripts/serve.mjs";
+import { vectorFiles, here, serve } from "../scripts/serve.mjs";
 import { checkAll } from "./check.mjs";
 import { assert, check, equal, throwsCode, throwsType, useModule } from "./harness.mjs";
 
@@ -1059,6 +1059,17 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
         "https://h/a?a=1&b=2",
         `${name}, link`,
       );
+    }
+  });
+
+  await check("the page's static server answers a malformed path and keeps serving", async () => {
+    // `/%zz` (decodeURIComponent throws) stopped `node scripts/serve.mjs`, as README runs it.
+    const { server, url } = await serve(0);
+    try {
+      equal((await fetch(`${url}/%zz`)).status, 400, "malformed path");
+      equal((await fetch(`${url}/www/`)).status, 200, "the page, after");
+    } finally {
+      server.close();
     }
   });
 
