@@ -37,6 +37,12 @@ function fastSign(general, wasm) {
     Object.getPrototypeOf(Uint8Array.prototype),
     "byteLength",
   ).get;
+  // Its Symbol.toStringTag getter: "Uint8Array" for a Uint8Array of any realm (a Buffer, a
+  // subclass, a vm context's), undefined for anything else (a Proxy, an object claiming it).
+  const typedArrayName = Object.getOwnPropertyDescriptor(
+    Object.getPrototypeOf(Uint8Array.prototype),
+    Symbol.toStringTag,
+  ).get;
   const encoder = new TextEncoder();
   const decoder = new TextDecoder();
   // In Node a Buffer over the memory decodes the header (latin1 = ASCII here) in about half
@@ -122,7 +128,7 @@ function fastSign(general, wasm) {
       if (isText(body)) {
         if (!wellFormed(body)) return 0;
         room += 3 * body.length;
-      } else if (body instanceof Uint8Array || body instanceof ArrayBuffer) {
+      } else if (typedArrayName.call(body) === "Uint8Array" || body instanceof ArrayBuffer) {
         bodyBytes = body instanceof ArrayBuffer ? new Uint8Array(body) : body;
         bodyByteLength = trueByteLength.call(bodyBytes);
         // A view of a detached buffer says 0 bytes, and copying it (below, after the packed

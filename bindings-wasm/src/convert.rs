@@ -231,13 +231,49 @@ fn timestamp(value: &JsValue) -> JsResult<u64> {
     Err(wrong_type("timestamp", "a number or a bigint", value))
 }
 
-/// A body: `Uint8Array`, `ArrayBuffer` or a string (sent as UTF-8); another type is a
-/// `TypeError`.
+/// The getter of `key` on `proto` (an intrinsic's: present in every engine; were it not, the
+/// call of `undefined` fails, as a `catch` call, and the body is refused).
+fn intrinsic_getter(proto: &Object, key: &JsValue) -> js_sys::Function {
+    let descriptor = Object::get_own_property_descriptor(proto, key);
+    js_sys::Reflect::get(&descriptor, &"get".into())
+        .unwrap_or(JsValue::UNDEFINED)
+        .unchecked_into()
+}
+
+thread_local! {
+    /// `%TypedArray%.prototype[Symbol.toStringTag]`'s getter and `ArrayBuffer.prototype
+    /// .byteLength`'s. They read a value's internal slots, so they know a Uint8Array (a
+    /// `Buffer`, a subclass) and an ArrayBuffer of any realm — a `vm` context's, Jest's test
+    /// code's (where Node's own `Buffer` and `TextEncoder` make another realm's), another
+    /// frame's — as the Node package does, and nothing else (a Proxy, an object claiming the
+    /// name). `instanceof` knows only this realm's.
+    static BYTES_GETTERS: (js_sys::Function, js_sys::Function) = {
+        let uint8_proto = Object::get_prototype_of(&Uint8Array::new_with_length(0));
+        let typed_array_proto = Object::get_prototype_of(&uint8_proto);
+        let buffer_proto = Object::get_prototype_of(&js_sys::ArrayBuffer::new(0));
+        (
+            intrinsic_getter(&typed_array_proto, &js_sys::Symbol::to_string_tag().into()),
+            intrinsic_getter(&buffer_proto, &"byteLength".into()),
+        )
+    };
+}
+
+/// Whether `value` is a Uint8Array or an ArrayBuffer, of any realm (see [`BYTES_GETTERS`]).
+fn is_bytes(value: &JsValue) -> bool {
+    BYTES_GETTERS.with(|(tag, byte_length)| {
+        tag.call0(value).ok().and_then(|t| t.as_string()).as_deref() == Some("Uint8Array")
+            // It throws for anything but an ArrayBuffer (a SharedArrayBuffer included).
+            || byte_length.call0(value).is_ok()
+    })
+}
+
+/// A body: `Uint8Array`, `ArrayBuffer` (of any realm) or a string (sent as UTF-8); another
+/// type is a `TypeError`.
 pub(crate) fn body(value: &JsValue) -> JsResult<Vec<u8>> {
     if let Some(s) = value.as_string() {
         return Ok(well_formed(value, s, || Input::Body.ill_formed())?.into_bytes());
     }
-    if value.is_instance_of::<Uint8Array>() || value.is_instance_of::<js_sys::ArrayBuffer>() {
+    if is_bytes(value) {
         // `new Uint8Array(value)`: of a view, a copy of its true bytes (`to_vec` would ask the
         // view for its `length`, which a subclass can redefine: fewer bytes, a signature over
         // part of the body, or a RangeError from the copy); of an ArrayBuffer, a view of it.
