@@ -9,6 +9,7 @@ use js_sys::{Array, JsString, Object, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use xnonce_core::{input, params, ErrorCode, Input, Scheme, SignInput};
+use zeroize::Zeroize;
 
 use crate::error::{coded, wrong_type, JsResult, XNonceError};
 
@@ -27,13 +28,14 @@ pub fn text(value: &JsValue, arg: &str, input: Input) -> JsResult<String> {
 /// cannot be signed). wasm-bindgen reads a lone surrogate (`'\ud800'`) as U+FFFD, which would
 /// sign text the caller never passed (a different secret, even); so a string holding U+FFFD —
 /// only such a string: the common case costs one scan — is checked unit by unit. The message
-/// never shows the text.
+/// never shows the text, and a refused text is zeroized (it may be the secret).
 fn well_formed(
     value: &JsValue,
-    text: String,
+    mut text: String,
     ill_formed: impl FnOnce() -> xnonce_core::Error,
 ) -> JsResult<String> {
     if text.contains('\u{FFFD}') && !value.unchecked_ref::<JsString>().is_valid_utf16() {
+        text.zeroize();
         return Err(ill_formed().into());
     }
     Ok(text)

@@ -1022,6 +1022,27 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
     assert(!out.secretInMemory, "no copy of the secret is left in the module's memory");
   });
 
+  await check("a secret refused as not well-formed leaves no copy in the module's memory", () => {
+    // A fresh process. The secret with a lone surrogate appended (wasm-bindgen reads it as
+    // U+FFFD): before the fix, the refused text was freed without being zeroized, and its
+    // hex digits stayed in the module's memory (the first bytes overwritten by the allocator,
+    // the rest there: hence the search for its second half).
+    const code =
+      `const x = require("./pkg/node/xnonce_wasm.js");\n` +
+      `const glue = require("./pkg/node/xnonce_wasm_bindgen.js");\n` +
+      `const S = "${SECRET}";\n` +
+      `const bad = S + "\\ud800";\n` +
+      `const codes = [\n` +
+      `  () => x.sign("v2", "GET", "/a", [["k", "v"]], "c", bad, { host: "h" }),\n` +
+      `  () => x.signDetailed("v1", "GET", "/a", new Map([["k", "v"]]), "c", bad),\n` +
+      `  () => x.link("v2", "GET", "/a", [], "c", bad, "https://h"),\n` +
+      `].map((f) => { try { f(); return "signed"; } catch (e) { return e.code; } });\n` +
+      `console.log(JSON.stringify({ codes, left: Buffer.from(glue.packedMemory().buffer).indexOf(S.slice(32)) >= 0 }));\n`;
+    const out = JSON.parse(execFileSync(process.execPath, ["-e", code], { cwd: here, encoding: "utf8" }));
+    equal(out.codes.join(), "invalid_secret,invalid_secret,invalid_secret", "refused");
+    assert(!out.left, "no part of the secret is left in the module's memory");
+  });
+
   await check("a body whose buffer is detached leaves no secret in the module's memory", () => {
     // A fresh process. Before the fix, sign's fast path wrote the packed text (the secret in
     // it) into the module's memory, then threw while copying a view of a detached buffer,
