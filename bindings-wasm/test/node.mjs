@@ -1076,7 +1076,9 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
       `const show = (f) => { try { f(); return "signed"; } catch (e) { return e.constructor.name + " " + e.code; } };\n` +
       `const out = { thrown: [] };\n` +
       `for (const size of [2 ** 31, 2 ** 32]) {\n` +
-      `  const body = new ArrayBuffer(size);\n` +
+      `  let body;\n` +
+      `  // A host that refuses even to reserve it (strict overcommit): nothing to check there.\n` +
+      `  try { body = new ArrayBuffer(size); } catch { out.thrown.push(...Array(3).fill("unallocatable " + size)); continue; }\n` +
       `  out.thrown.push(show(() => x.sign("v2", "POST", "/a", [], "c", S, { ...V2, body })));\n` +
       `  out.thrown.push(show(() => x.signDetailed("v2", "POST", "/a", [], "c", S, { ...V2, body })));\n` +
       `  out.thrown.push(show(() => x.link("v2", "POST", "/a", [], "c", S, "https://h", { body })));\n` +
@@ -1088,7 +1090,10 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
       `});\n` +
       `console.log(JSON.stringify(out));\n`;
     const out = JSON.parse(execFileSync(process.execPath, ["-e", code], { cwd: here, encoding: "utf8" }));
-    equal(out.thrown.join(), Array(6).fill("InputError invalid_body").join(), "every path");
+    const checked = out.thrown.filter((t) => !t.startsWith("unallocatable"));
+    for (const t of new Set(out.thrown))
+      if (t.startsWith("unallocatable")) console.log(`  skipped: ${t} bytes`);
+    equal(checked.join(), Array(checked.length).fill("InputError invalid_body").join(), "every path");
     assert(!out.secretInMemory, "no copy of the secret is left in the module's memory");
     equal(out.same.join(), "true,true,true,true", "the fast path signs core's bytes after");
   });
