@@ -369,7 +369,7 @@ enum BodyKind {
     Buffer,
 }
 
-/// The kind of `value` as a body; another type (or a detached `ArrayBuffer`) is the
+/// The kind of `value` as a body; another type (or a detached `ArrayBuffer`, or a view of one) is the
 /// `TypeError` [`Body`] gives. Reads the type only, not the value.
 ///
 /// # Safety
@@ -380,7 +380,35 @@ unsafe fn body_kind(env: sys::napi_env, value: sys::napi_value) -> napi::Result<
         ValueType::String => return Ok(BodyKind::Text),
         // SAFETY: forwarded from the caller.
         ValueType::Object if unsafe { Uint8Array::validate(env, value) }.is_ok() => {
-            return Ok(BodyKind::View)
+            // A view of a detached buffer says it has no bytes: refused as its buffer is,
+            // not signed as an empty body (as xnonce-wasm refuses it).
+            let mut buffer = std::ptr::null_mut();
+            // SAFETY: forwarded from the caller, a Uint8Array; the other outputs may be null.
+            napi::check_status!(unsafe {
+                sys::napi_get_typedarray_info(
+                    env,
+                    value,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    &mut buffer,
+                    std::ptr::null_mut(),
+                )
+            })?;
+            let mut detached = false;
+            // SAFETY: as above; `buffer` is the view's ArrayBuffer.
+            napi::check_status!(unsafe {
+                sys::napi_is_detached_arraybuffer(env, buffer, &mut detached)
+            })?;
+            if detached {
+                return Err(napi::Error::new(
+                    napi::Status::InvalidArg,
+                    format!(
+                        "Expect value to be {WHAT}, but received a view of a detached ArrayBuffer"
+                    ),
+                ));
+            }
+            return Ok(BodyKind::View);
         }
         ValueType::Object => {}
         other => return Err(expected(WHAT, other)),

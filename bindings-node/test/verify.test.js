@@ -107,6 +107,16 @@ test('v2 bodies: JSON by digest, forms by fields; a changed body fails', () => {
     () => xnonce.sign('v2', 'POST', '/a/b', [], 'svc', SECRET, { ...opts, body: detached }),
     TypeError,
   )
+  // A view of a detached buffer too (it says 0 bytes: it was signed as an empty body).
+  const view = new Uint8Array(7)
+  structuredClone(view.buffer, { transfer: [view.buffer] })
+  for (const f of [
+    () => v.verify('POST', '/a/b', { ...req, body: view }),
+    () => xnonce.sign('v2', 'POST', '/a/b', [], 'svc', SECRET, { ...opts, body: view }),
+    () => xnonce.signDetailed('v2', 'POST', '/a/b', [], 'svc', SECRET, { ...opts, body: view }),
+  ]) {
+    assert.throws(f, { name: 'TypeError', message: /but received a view of a detached ArrayBuffer/ })
+  }
 
   const form = xnonce.signRequest('v2', 'POST', '/a/b?x=1', 'svc', SECRET, {
     host: 'api.test',
