@@ -53,7 +53,8 @@ function pack(scheme, method, path, params, client, secret, options) {
   let packed =
     scheme + '\0' + method + '\0' + path + '\0' + client + '\0' + secret + '\0' + nonce + '\0' + host
   if (params === undefined || params === null) return packed
-  if (!Array.isArray(params)) return undefined
+  // A Proxy of an array may answer any `length` ("2"): the general path reads it as Array.from does.
+  if (!Array.isArray(params) || typeof params.length !== 'number') return undefined
   for (let i = 0; i < params.length; i++) {
     const pair = params[i]
     if (!Array.isArray(pair) || pair.length !== 2) return undefined

@@ -218,6 +218,20 @@ test('params: pairs, plain objects, Map and URLSearchParams sign alike in their 
   // A Proxy of an array is an array, as Array.isArray says (Node-API says it is not), on the
   // general path too (a Map param value would take it: signDetailed is always on it).
   const proxied = new Proxy([new Proxy(['b', 2], {}), ['a', '1 2']], {})
+  // One whose `length` trap answers a string, read as Array.from reads it (sign's fast path
+  // passed it on as the pair count: a TypeError).
+  const stringLength = (target) =>
+    new Proxy(target, { get: (t, k) => (k === 'length' ? String(t.length) : t[k]) })
+  for (const params of [
+    stringLength([
+      ['b', '2'],
+      ['a', '1 2'],
+    ]),
+    stringLength([['b', 2], stringLength(['a', '1 2'])]),
+  ]) {
+    assert.equal(x(params), expected)
+    assert.equal(xnonce.signDetailed('v1', 'GET', '/a/b', params, 'svc', SECRET, opts).xNonce, expected)
+  }
   assert.equal(x(proxied), expected)
   assert.equal(xnonce.signDetailed('v1', 'GET', '/a/b', proxied, 'svc', SECRET, opts).xNonce, expected)
   assert.equal(
