@@ -64,8 +64,24 @@ impl JsEnvironment {
 impl Environment for JsEnvironment {
     fn now_ms(&self) -> u64 {
         match date_now() {
-            // Date.now() is a non-negative integer number of milliseconds.
-            Ok(ms) => ms.as_f64().unwrap_or(0.0) as u64,
+            // Date.now() is a non-negative integer number of milliseconds; a fraction (a
+            // mocked clock's) is cut off.
+            Ok(ms) => match ms.as_f64() {
+                Some(ms) if ms.is_finite() && ms >= 0.0 => ms as u64,
+                // A mocked clock that answers something else (NaN, a negative number, a
+                // string) is not signed as time 0: the call fails saying so.
+                _ => {
+                    self.fail(
+                        js_sys::TypeError::new(
+                            "Date.now() did not return a non-negative number of milliseconds: \
+                             xnonce-wasm takes the time from it (pass `timestamp` to sign \
+                             another)",
+                        )
+                        .into(),
+                    );
+                    0
+                }
+            },
             Err(e) => {
                 self.fail(e);
                 0

@@ -594,6 +594,28 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
     equal(t.timestamp, 1700000000000, "bigint timestamp");
   });
 
+  await check("a mocked Date.now() that answers no time fails the call, never signs time 0", () => {
+    const realNow = Date.now;
+    try {
+      for (const answer of [NaN, -1, "1700000000000", undefined, Infinity]) {
+        Date.now = () => answer;
+        for (const f of [
+          () => x.sign("v1", "GET", "/a", [], "c", SECRET),
+          () => x.signDetailed("v2", "GET", "/a", [], "c", SECRET, { host: "h" }),
+          () => x.link("v2", "GET", "/a", [], "c", SECRET, "https://h"),
+        ]) {
+          throwsType(f, /^Date\.now\(\) did not return/);
+        }
+        // A given timestamp does not read the clock.
+        x.sign("v1", "GET", "/a", [], "c", SECRET, { timestamp: 1 });
+      }
+      Date.now = () => 1700000000000.75; // a fraction is cut off
+      equal(x.signDetailed("v1", "GET", "/a", [], "c", SECRET).timestamp, 1700000000000, "fraction");
+    } finally {
+      Date.now = realNow;
+    }
+  });
+
   await check("bodies: string, Uint8Array and ArrayBuffer sign alike", () => {
     const opts = (body) => ({ host: "h", timestamp: 1, nonce: "0".repeat(32), body });
     const bytes = new TextEncoder().encode('{"a":"é"}');
