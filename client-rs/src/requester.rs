@@ -817,7 +817,14 @@ async fn read_body(res: &mut reqwest::Response, limit: u64) -> Result<Vec<u8>, E
     // The declared length sizes at most a first 1 MiB: a server can declare far more than
     // it sends, and an allocation that fails aborts the process.
     let mut bytes = Vec::with_capacity(declared.min(1 << 20) as usize);
-    while let Some(chunk) = res.chunk().await.map_err(transport)? {
+    // reqwest's body errors (a close mid-answer, a timeout) carry no URL: give them the
+    // answer's, so that the message names the server and path as the others do.
+    let url = res.url().clone();
+    let failed = |e: reqwest::Error| match e.url() {
+        Some(_) => transport(e),
+        None => transport(e.with_url(url.clone())),
+    };
+    while let Some(chunk) = res.chunk().await.map_err(failed)? {
         if chunk.len() as u64 > limit - bytes.len() as u64 {
             return Err(too_large(res));
         }

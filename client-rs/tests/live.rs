@@ -1182,3 +1182,32 @@ async fn answers_over_the_size_limit_are_refused() {
         .unwrap_err();
     assert_eq!(err.code(), ErrorCode::ConnectionFailed, "{err}");
 }
+
+/// A server that closes the connection in the middle of its answer's body fails the call
+/// with a message that names the server and path, as every transport failure's does (the
+/// body is read after the head, and reqwest's body errors carry no URL), never the query.
+#[tokio::test]
+async fn a_close_mid_body_names_the_server_and_path_but_not_the_query() {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let (mut conn, _) = listener.accept().await.unwrap();
+        read_head(&mut conn, &mut Vec::new()).await;
+        // 7 of the 100 bytes declared, then the close (the task ends, dropping `conn`).
+        conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial")
+            .await
+            .unwrap();
+    });
+    let secret = xnonce::Secret::new("00".repeat(32)).unwrap();
+    let api = Requester::builder(&base, "c", secret).build().unwrap();
+    let params = pairs(&[("password", "hunter2-in-the-query")]);
+    let err = api
+        .make_request("GET", params, "/x/y", None, RequestOptions::default())
+        .await
+        .unwrap_err();
+    server.await.unwrap();
+    assert_eq!(err.code(), ErrorCode::ConnectionFailed, "{err}");
+    assert!(err.message().contains(&format!("({base}/x/y)")), "{err}");
+    assert!(!err.message().contains("hunter2"), "{err}");
+}
