@@ -135,7 +135,9 @@ pub struct Response {
     pub bytes: Vec<u8>,
     /// The body parsed as JSON, when it is JSON.
     pub data: Option<serde_json::Value>,
-    /// Response headers in order received; names lower-case.
+    /// Response headers; names lower-case. In the order received, except that the lines of
+    /// a repeated name come together, at the place of its first one (in their own order):
+    /// `a: 1`, `b: 2`, `a: 3` is `[("a", "1"), ("a", "3"), ("b", "2")]`.
     pub headers: Vec<(String, String)>,
 }
 

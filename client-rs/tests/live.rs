@@ -1211,3 +1211,30 @@ async fn a_close_mid_body_names_the_server_and_path_but_not_the_query() {
     assert!(err.message().contains(&format!("({base}/x/y)")), "{err}");
     assert!(!err.message().contains("hunter2"), "{err}");
 }
+
+/// `Response::headers` is as documented: the order received, but a repeated name's lines
+/// together at the place of its first (the HTTP stack keeps headers by name).
+#[tokio::test]
+async fn response_headers_group_a_repeated_name_at_its_first_line() {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let (mut conn, _) = listener.accept().await.unwrap();
+        read_head(&mut conn, &mut Vec::new()).await;
+        conn.write_all(b"HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nA: 3\r\ncontent-length: 0\r\n\r\n")
+            .await
+            .unwrap();
+    });
+    let secret = xnonce::Secret::new("00".repeat(32)).unwrap();
+    let api = Requester::builder(&base, "c", secret).build().unwrap();
+    let res = api
+        .make_request("GET", vec![], "/x", None, RequestOptions::default())
+        .await
+        .unwrap();
+    server.await.unwrap();
+    assert_eq!(
+        res.headers,
+        pairs(&[("a", "1"), ("a", "3"), ("b", "2"), ("content-length", "0")])
+    );
+}
