@@ -692,6 +692,46 @@ fn secret_flags_beat_the_environment() {
     );
 }
 
+/// `--secret` is warned about even when another input is wrong: the secret is in the process
+/// list all the same. The other input's error is still the one reported.
+#[test]
+fn the_secret_flag_is_warned_about_when_another_input_is_refused() {
+    let refused = RefusedPort::new();
+    let bad_param = [
+        format!("--secret={SECRET}"),
+        "--param=no-equals-sign".into(),
+    ];
+    let bad_body = [
+        format!("--secret={SECRET}"),
+        "--body-file=/nonexistent/body.json".into(),
+    ];
+    for (command, code) in [("sign", 2), ("request", 1)] {
+        for (extra, error) in [
+            (&bad_param, "invalid_param_key"),
+            (&bad_body, "invalid_body"),
+        ] {
+            let mut a = match command {
+                "sign" => sign_args("v2"),
+                _ => vec![
+                    "request".to_string(),
+                    "--path=/admin/status".into(),
+                    "--client=c".into(),
+                    format!("--base-url={}", refused.url()),
+                ],
+            };
+            a.extend(extra.iter().cloned());
+            let out = xnonce(&a);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(code), "{command} {extra:?}: {err}");
+            assert!(err.contains(error), "{command} {extra:?}: {err}");
+            assert!(
+                err.contains("--secret shows in the process list"),
+                "{command} {extra:?}: {err}"
+            );
+        }
+    }
+}
+
 #[test]
 fn a_zero_timeout_is_refused() {
     let refused = RefusedPort::new();

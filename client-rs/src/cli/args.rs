@@ -192,6 +192,9 @@ impl SignArgs {
 
     /// The core input and the secret.
     pub fn input(&self) -> Result<(SignInput, Secret), Error> {
+        // Read first, so that a `--secret` is warned about whatever else is wrong (it is in
+        // the process list already); its own error still comes after the other inputs'.
+        let secret = self.secret();
         let scheme: Scheme = self.scheme.parse()?;
         let mut input = SignInput::new(scheme, &self.method, &self.path, &self.client);
         for p in &self.params {
@@ -215,6 +218,6 @@ impl SignArgs {
             })?;
             input.body = Some(body);
         }
-        Ok((input, self.secret()?))
+        Ok((input, secret?))
     }
 }
