@@ -330,7 +330,10 @@ export interface RequesterResponse {
   body: string
   /** The body parsed as JSON, or `null` when it is not JSON. */
   data: unknown | null
-  /** Response headers as `[name, value]` pairs (names lower-case), in order received. */
+  /**
+   * Response headers as `[name, value]` pairs (names lower-case), in the order received
+   * except that a repeated name's lines come together at its first one's place.
+   */
   headers: Array<[string, string]>
 }
 

@@ -107,7 +107,8 @@ pub struct Response {
     /// The body parsed as JSON, or `null` when it is not JSON.
     #[napi(ts_type = "unknown")]
     pub data: Option<serde_json::Value>,
-    /// Response headers as `[name, value]` pairs (names lower-case), in order received.
+    /// Response headers as `[name, value]` pairs (names lower-case), in the order received
+    /// except that a repeated name's lines come together at its first one's place.
     #[napi(ts_type = "Array<[string, string]>")]
     pub headers: Vec<Vec<String>>,
 }

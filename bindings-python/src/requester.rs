@@ -46,7 +46,8 @@ impl PyResponse {
         self.data.clone_ref(py)
     }
 
-    /// The response headers as `(name, value)` pairs in the order received; names lower-case.
+    /// The response headers as `(name, value)` pairs in the order received, except that a
+    /// repeated name's lines come together at its first one's place; names lower-case.
     #[getter]
     fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let items: Vec<Bound<'py, PyTuple>> = self

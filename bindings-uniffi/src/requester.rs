@@ -123,7 +123,8 @@ pub struct Response {
     /// The body when it is JSON, as JSON text (exactly as received: parse it with your JSON
     /// library); `None` when the body is empty or not JSON. The `data` of the other languages.
     pub data_json: Option<String>,
-    /// Response headers in the order received; names lower-case.
+    /// Response headers in the order received, except that a repeated name's lines come
+    /// together at its first one's place; names lower-case.
     pub headers: Vec<HttpHeader>,
     /// The body's bytes exactly as received (`body` replaces invalid UTF-8; an image or a
     /// body in another charset is read from here).

@@ -1662,7 +1662,8 @@ public struct Response: Equatable, Hashable {
      */
     public var dataJson: String?
     /**
-     * Response headers in the order received; names lower-case.
+     * Response headers in the order received, except that a repeated name's lines come
+     * together at its first one's place; names lower-case.
      */
     public var headers: [HttpHeader]
     /**
@@ -1685,7 +1686,8 @@ public struct Response: Equatable, Hashable {
          * library); `None` when the body is empty or not JSON. The `data` of the other languages.
          */dataJson: String?, 
         /**
-         * Response headers in the order received; names lower-case.
+         * Response headers in the order received, except that a repeated name's lines come
+         * together at its first one's place; names lower-case.
          */headers: [HttpHeader], 
         /**
          * The body's bytes exactly as received (`body` replaces invalid UTF-8; an image or a

@@ -2461,7 +2461,8 @@ data class Response (
     val `dataJson`: kotlin.String?
     , 
     /**
-     * Response headers in the order received; names lower-case.
+     * Response headers in the order received, except that a repeated name's lines come
+     * together at its first one's place; names lower-case.
      */
     val `headers`: List<HttpHeader>
     , 
