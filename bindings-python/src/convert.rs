@@ -486,8 +486,13 @@ pub fn pairs_named(
     // another order (`OrderedDict.move_to_end`, an overridden `__iter__`/`items`), which is
     // the order an HTTP library sends (PROTOCOL §3.6), so it goes through `.items()`/iter.
     if let Ok(d) = p.cast_exact::<PyDict>() {
-        let mut out = Vec::with_capacity(d.len());
-        for (k, v) in d.iter() {
+        // The items first, then their text: reading one allocates Python objects (an int
+        // beyond 64 bits), an allocation may run the caller's code (a `gc` callback, a
+        // finalizer), and pyo3's dict iterator panics when that code resizes the dict. The
+        // params are read as they were when the call was made.
+        let items: Vec<_> = d.iter().collect();
+        let mut out = Vec::with_capacity(items.len());
+        for (k, v) in items {
             let key = key_text(&k, name)?;
             let value = value_text(&key, &v, name)?;
             out.push((key, value));

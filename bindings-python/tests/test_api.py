@@ -160,6 +160,23 @@ def test_text_given_as_params_is_refused_as_text(params: object) -> None:
     assert str(e.value).endswith("sequence of (key, value) pairs, not text")
 
 
+def test_params_changed_while_they_are_read_are_read_as_given() -> None:
+    """Reading a param value may run the caller's code (an `int` subclass's operators, a
+    `gc` callback or a finalizer on an allocation): code that changes the params dict
+    meanwhile must not crash the extension (a Rust panic: `PanicException`, which `except
+    Exception` does not catch); the params are read as they were when the call was made."""
+    params: dict[str, object] = {}
+
+    class Growing(int):
+        def __rshift__(self, other: object) -> int:
+            params[f"k{len(params)}"] = "v"
+            return int(self) >> other  # type: ignore[operator]
+
+    params.update(a=Growing(2**70), b=2**80)
+    signed = v1(params)
+    assert signed.x_nonce == v1({"a": 2**70, "b": 2**80}).x_nonce
+
+
 def test_non_str_keys_are_invalid_param_key() -> None:
     with pytest.raises(xnonce.InputError) as e:
         v2({1: "x"})
