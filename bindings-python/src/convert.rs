@@ -433,16 +433,12 @@ fn value_text(key: &str, v: &Bound<'_, PyAny>, name: PairsName) -> PyResult<Stri
         return Ok(params::text_from_bool(b.is_true()).to_owned());
     }
     if v.is_instance_of::<PyInt>() {
-        // i64 first: the common case, and a single C call under the stable ABI.
-        let n: i128 = match v.extract::<i64>() {
-            Ok(n) => n.into(),
-            Err(_) => v.extract().map_err(|_| {
-                coded(
-                    ErrorCode::InvalidParamValue,
-                    format!("integer {item} value does not fit in 128 bits"),
-                )
-            })?,
-        };
+        let n = int_i128(v)?.ok_or_else(|| {
+            coded(
+                ErrorCode::InvalidParamValue,
+                format!("integer {item} value does not fit in 128 bits"),
+            )
+        })?;
         return Ok(params::text_from_i128(n));
     }
     if let Ok(f) = v.cast::<PyFloat>() {
@@ -453,6 +449,27 @@ fn value_text(key: &str, v: &Bound<'_, PyAny>, name: PairsName) -> PyResult<Stri
         ErrorCode::InvalidParamValue,
         format!("{item} values must be str, int, float or bool, not {kind}"),
     ))
+}
+
+/// The value of an `int` (a subclass included) as an `i128`, `None` beyond 128 bits; read
+/// from the `int` itself, as for 64 bits: an `int` subclass's operators (`__rshift__`, which
+/// pyo3's 128-bit extraction calls under the stable ABI) are never asked, so that a subclass
+/// cannot make a value read as another number (or run code while params are read).
+fn int_i128(v: &Bound<'_, PyAny>) -> PyResult<Option<i128>> {
+    // i64 first: the common case, and a single C call under the stable ABI.
+    if let Ok(n) = v.extract::<i64>() {
+        return Ok(Some(n.into()));
+    }
+    let exact = if v.is_exact_instance_of::<PyInt>() {
+        v.clone()
+    } else {
+        // `int.__index__` (CPython's C slot, not the subclass's): an exact `int` copy.
+        v.py()
+            .get_type::<PyInt>()
+            .getattr(pyo3::intern!(v.py(), "__index__"))?
+            .call1((v,))?
+    };
+    Ok(exact.extract::<i128>().ok())
 }
 
 fn key_text(k: &Bound<'_, PyAny>, name: PairsName) -> PyResult<String> {
@@ -703,7 +720,11 @@ impl<'a, 'py, T: IntRange, N: Named> FromPyObject<'a, 'py> for IntSetting<T, N> 
         let n: i128 = match obj.extract::<i64>() {
             Ok(n) => n.into(),
             Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => {
-                obj.extract::<i128>().map_err(|_| out_of_range())?
+                let n = match obj.is_instance_of::<PyInt>() {
+                    true => int_i128(&obj.to_owned())?,
+                    false => obj.extract::<i128>().ok(),
+                };
+                n.ok_or_else(out_of_range)?
             }
             Err(_) => {
                 return Err(PyTypeError::new_err(format!(

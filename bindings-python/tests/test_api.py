@@ -177,6 +177,39 @@ def test_params_changed_while_they_are_read_are_read_as_given() -> None:
     assert signed.x_nonce == v1({"a": 2**70, "b": 2**80}).x_nonce
 
 
+def test_an_int_subclass_signs_its_value_not_what_its_operators_say() -> None:
+    """An `int` subclass is its value, whatever its operators answer (beyond 64 bits pyo3 reads
+    an int with `>>` under the stable ABI): it signs like the plain `int`, as within 64 bits,
+    and its code never runs while the params are read."""
+    ran: list[str] = []
+
+    class Lying(int):
+        def __rshift__(self, other: object) -> int:
+            ran.append("rshift")
+            return 0
+
+        def __and__(self, other: object) -> int:
+            ran.append("and")
+            return 0
+
+    for n in (2**70, -(2**100), 2**127 - 1, 5):
+        assert v1({"k": Lying(n)}).x_nonce == v1({"k": n}).x_nonce
+        assert v2([("k", Lying(n))]).canonical == v2({"k": str(n)}).canonical
+    with pytest.raises(xnonce.InvalidParamValue):
+        v2({"k": Lying(2**127)})
+    assert ran == []
+
+
+def test_an_int_subclass_setting_is_its_value() -> None:
+    # max_response_bytes beyond 64 bits is out of range, whatever the subclass's `>>` says.
+    class Lying(int):
+        def __rshift__(self, other: object) -> int:
+            return 0
+
+    with pytest.raises(ValueError, match="max_response_bytes"):
+        xnonce.Requester("http://127.0.0.1:9", "svc", SECRET, max_response_bytes=Lying(2**64 + 5))
+
+
 def test_non_str_keys_are_invalid_param_key() -> None:
     with pytest.raises(xnonce.InputError) as e:
         v2({1: "x"})
