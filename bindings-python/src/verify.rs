@@ -436,7 +436,10 @@ impl PyVerifier {
         let lookup = Lookup::of(&secrets)?;
         if lookup == Lookup::Dict {
             // A dict is the verifier's configuration: a secret it cannot use is refused now.
-            for (_, found) in secrets.cast_exact::<PyDict>()?.iter() {
+            // A snapshot of the values (a new list), not `.iter()` over the dict: reading one
+            // may run the caller's code (an iterable's `__iter__`), and pyo3's dict iterator
+            // panics when that code resizes the dict.
+            for found in secrets.cast_exact::<PyDict>()?.values().iter() {
                 if !found.is_none() {
                     secrets_of(&found, Secrets::Given)?;
                 }

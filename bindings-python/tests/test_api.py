@@ -557,6 +557,24 @@ def test_a_secret_that_is_no_secret_text_is_refused_in_a_dict_and_skipped_when_l
         assert unknown.value.code == "unknown_client" and unknown.value.answer is not None
 
 
+def test_a_secrets_dict_changed_while_it_is_checked_is_no_crash() -> None:
+    """A dict of secrets is checked when the verifier is made, which iterates each value: an
+    iterable whose `__iter__` changes the dict must not crash the extension (a Rust panic:
+    `PanicException`)."""
+    secrets: dict[str, object] = {}
+
+    class Rotating:
+        def __iter__(self) -> Iterator[str]:
+            secrets["late"] = SECRET
+            return iter([OTHER, SECRET])
+
+    secrets.update(svc=Rotating(), other=SECRET)
+    verifier = xnonce.Verifier(secrets)  # type: ignore[arg-type]
+    assert "late" in secrets
+    ok = verifier.verify("GET", "/c/a", host="api.test", x_nonce=signed_get({}), now=TS)
+    assert (ok.client, ok.secret_index) == ("svc", 1)
+
+
 def test_a_secret_source_of_the_wrong_type_fails_at_construction() -> None:
     for bad in (None, 5, "svc", b"svc", [("svc", SECRET)]):
         with pytest.raises(TypeError, match="secrets must be a mapping"):
