@@ -339,8 +339,11 @@ pub(crate) fn timestamp_ms(ms: Option<Millis>) -> Outcome<Option<u64>> {
 pub struct Body(BodyValue);
 
 enum BodyValue {
-    View(Uint8Array),
-    /// An `ArrayBuffer`'s bytes, copied when read (its view borrows the call's scope).
+    /// The bytes of a `Uint8Array` or an `ArrayBuffer`, copied when read. Not a napi
+    /// `Uint8Array`: that holds a raw pointer into the buffer, and the caller's code that runs
+    /// before the bytes are used (a params iterator, a later option's getter) may detach the
+    /// buffer (`structuredClone(b, { transfer })`) or shrink a resizable one, freeing the
+    /// memory the pointer reads (a crash, or a signature over freed memory).
     Bytes(Vec<u8>),
     Text(Text),
 }
@@ -447,7 +450,9 @@ impl FromNapiValue for Body {
         // SAFETY (every call): forwarded from the caller, the value's kind checked first.
         Ok(Body(match unsafe { body_kind(env, value)? } {
             BodyKind::Text => BodyValue::Text(unsafe { Text::from_napi_value(env, value)? }),
-            BodyKind::View => BodyValue::View(unsafe { Uint8Array::from_napi_value(env, value)? }),
+            BodyKind::View => {
+                BodyValue::Bytes(unsafe { Uint8Array::from_napi_value(env, value)? }.to_vec())
+            }
             BodyKind::Buffer => {
                 let buffer = unsafe { ArrayBuffer::from_napi_value(env, value)? };
                 BodyValue::Bytes(buffer.to_vec())
@@ -466,7 +471,6 @@ pub(crate) fn body_bytes(body: Option<Body>) -> Outcome<Option<Vec<u8>>> {
 pub(crate) fn bytes_of(value: Option<Body>, input: Input) -> Outcome<Option<Vec<u8>>> {
     value
         .map(|Body(b)| match b {
-            BodyValue::View(bytes) => Ok(bytes.to_vec()),
             BodyValue::Bytes(bytes) => Ok(bytes),
             BodyValue::Text(text) => Ok(text.check(input)?.into_bytes()),
         })

@@ -138,6 +138,34 @@ test('v2 bodies: JSON by digest, forms by fields; a changed body fails', () => {
   ])
 })
 
+test("a body's bytes are read with it: code that shrinks or detaches its buffer later is no crash", () => {
+  // The caller's code that runs after the body is read — a params iterator, a later option's
+  // getter — may shrink the body's resizable buffer (or detach it). The bytes it had when
+  // read are signed and verified, never the memory a pointer into the buffer would read
+  // after (a shrunk buffer's pages are made inaccessible: a SIGSEGV). In a child process.
+  const { spawnSync } = require('node:child_process')
+  const script = `
+    const xnonce = require(${JSON.stringify(require.resolve('..'))})
+    const SECRET = ${JSON.stringify(SECRET)}
+    const opts = { host: 'api.test', timestamp: ${T}, nonce: '0'.repeat(32) }
+    const bytes = () => new Uint8Array(new ArrayBuffer(1 << 20, { maxByteLength: 1 << 20 })).fill(7)
+    const shrink = (view) => view.buffer.resize(0)
+    const expected = xnonce.sign('v2', 'POST', '/a/b', [], 'svc', SECRET, { ...opts, body: bytes() })
+    const body = bytes()
+    const params = { *[Symbol.iterator]() { shrink(body) } }
+    console.log(xnonce.sign('v2', 'POST', '/a/b', params, 'svc', SECRET, { ...opts, body }) === expected)
+    const request = bytes()
+    const parts = { host: 'api.test', body: request, nonce: opts.nonce, get timestamp() { shrink(request); return opts.timestamp } }
+    console.log(xnonce.signRequest('v2', 'POST', '/a/b', 'svc', SECRET, parts) === expected)
+    const received = bytes()
+    const req = { host: 'api.test', xNonce: expected, body: received, get now() { shrink(received); return opts.timestamp } }
+    console.log(new xnonce.Verifier({ svc: SECRET }).verify('POST', '/a/b', req).client)
+  `
+  const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' })
+  assert.deepEqual([child.signal, child.status, child.stderr], [null, 0, ''])
+  assert.equal(child.stdout, 'true\ntrue\nsvc\n')
+})
+
 test('rotation: any live secret verifies and secretIndex says which', () => {
   const v = new xnonce.Verifier({ svc: [SECRET, NEW_SECRET] })
   const xNonce = xnonce.sign('v2', 'GET', '/a/b', [], 'svc', NEW_SECRET, { host: 'h.test', timestamp: T })
