@@ -372,7 +372,8 @@ enum BodyKind {
     Buffer,
 }
 
-/// The kind of `value` as a body; another type (or a detached `ArrayBuffer`, or a view of one) is the
+/// The kind of `value` as a body; another type (or a detached `ArrayBuffer`, a view of one, or a
+/// view out of its resized buffer's bounds) is the
 /// `TypeError` [`Body`] gives. Reads the type only, not the value.
 ///
 /// # Safety
@@ -385,14 +386,14 @@ unsafe fn body_kind(env: sys::napi_env, value: sys::napi_value) -> napi::Result<
         ValueType::Object if unsafe { Uint8Array::validate(env, value) }.is_ok() => {
             // A view of a detached buffer says it has no bytes: refused as its buffer is,
             // not signed as an empty body (as xnonce-wasm refuses it).
-            let mut buffer = std::ptr::null_mut();
-            // SAFETY: forwarded from the caller, a Uint8Array; the other outputs may be null.
+            let (mut kind, mut length, mut buffer) = (0, 0, std::ptr::null_mut());
+            // SAFETY: forwarded from the caller, a typed array; the other outputs may be null.
             napi::check_status!(unsafe {
                 sys::napi_get_typedarray_info(
                     env,
                     value,
-                    std::ptr::null_mut(),
-                    std::ptr::null_mut(),
+                    &mut kind,
+                    &mut length,
                     std::ptr::null_mut(),
                     &mut buffer,
                     std::ptr::null_mut(),
@@ -408,6 +409,21 @@ unsafe fn body_kind(env: sys::napi_env, value: sys::napi_value) -> napi::Result<
                     napi::Status::InvalidArg,
                     format!(
                         "Expect value to be {WHAT}, but received a view of a detached ArrayBuffer"
+                    ),
+                ));
+            }
+            // So does a view that a resizable buffer no longer holds (shrunk below the view's
+            // end): refused too, as xnonce-wasm refuses it.
+            // SAFETY: forwarded from the caller, a typed array.
+            if length == 0
+                && kind == sys::TypedarrayType::uint8_array
+                && unsafe { out_of_bounds(env, value) }?
+            {
+                return Err(napi::Error::new(
+                    napi::Status::InvalidArg,
+                    format!(
+                        "Expect value to be {WHAT}, but received a view out of its resized \
+                         ArrayBuffer's bounds"
                     ),
                 ));
             }
@@ -433,6 +449,31 @@ unsafe fn body_kind(env: sys::napi_env, value: sys::napi_value) -> napi::Result<
         )),
         _ => Err(expected(WHAT, ValueType::Object)),
     }
+}
+
+/// Whether the typed array `view` is out of its buffer's bounds (a resizable `ArrayBuffer`
+/// shrunk below the view's end), which Node-API does not say: it gives such a view's length
+/// as 0, as JavaScript's `length` does. `new Uint8Array(view)` throws a `TypeError` for it
+/// (of a typed array, the constructor reads its internal slots only: no getter runs).
+///
+/// # Safety
+/// A valid env; `view` a typed array of it.
+unsafe fn out_of_bounds(env: sys::napi_env, view: sys::napi_value) -> napi::Result<bool> {
+    let js_env = Env::from_raw(env);
+    let global = js_env.get_global()?;
+    // `Uint8Array` is a function: read it as an object without the type check.
+    let constructor: Object = global.get_named_property_unchecked("Uint8Array")?;
+    let mut copy = std::ptr::null_mut();
+    // SAFETY: forwarded from the caller; `constructor` is a value of this env.
+    let status = unsafe { sys::napi_new_instance(env, constructor.raw(), 1, &view, &mut copy) };
+    if status == sys::Status::napi_pending_exception {
+        let mut thrown = std::ptr::null_mut();
+        // SAFETY: as above; the TypeError is cleared, this function's error replaces it.
+        napi::check_status!(unsafe { sys::napi_get_and_clear_last_exception(env, &mut thrown) })?;
+        return Ok(true);
+    }
+    napi::check_status!(status)?;
+    Ok(false)
 }
 
 impl ValidateNapiValue for Body {

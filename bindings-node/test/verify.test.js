@@ -117,6 +117,27 @@ test('v2 bodies: JSON by digest, forms by fields; a changed body fails', () => {
   ]) {
     assert.throws(f, { name: 'TypeError', message: /but received a view of a detached ArrayBuffer/ })
   }
+  // And a view that its resizable buffer no longer holds (it says 0 bytes too), as in
+  // xnonce-wasm (whose `new Uint8Array(view)` throws for it).
+  const resizable = new ArrayBuffer(8, { maxByteLength: 8 })
+  const outside = new Uint8Array(resizable, 4, 4)
+  resizable.resize(2)
+  for (const f of [
+    () => v.verify('POST', '/a/b', { ...req, body: outside }),
+    () => xnonce.sign('v2', 'POST', '/a/b', [], 'svc', SECRET, { ...opts, body: outside }),
+    () => xnonce.sign('v2', 'POST', '/a/b', {}, 'svc', SECRET, { ...opts, body: outside }),
+    () => xnonce.signRequest('v2', 'POST', '/a/b', 'svc', SECRET, { ...opts, body: outside }),
+  ]) {
+    assert.throws(f, {
+      name: 'TypeError',
+      message: /but received a view out of its resized ArrayBuffer's bounds/,
+    })
+  }
+  // A view of it that is empty but within its bounds is an empty body.
+  assert.equal(
+    xnonce.sign('v2', 'POST', '/a/b', [], 'svc', SECRET, { ...opts, body: new Uint8Array(resizable, 2) }),
+    xnonce.sign('v2', 'POST', '/a/b', [], 'svc', SECRET, { ...opts, body: '' }),
+  )
 
   const form = xnonce.signRequest('v2', 'POST', '/a/b?x=1', 'svc', SECRET, {
     host: 'api.test',
