@@ -2,7 +2,8 @@
 //! values, timestamps and bodies.
 //!
 //! * containers: an array of `[key, value]` pairs, any iterable of pairs (`Map`,
-//!   `URLSearchParams`, ...) in iteration order, or a plain object in property order;
+//!   `URLSearchParams`, ...) in iteration order, or a plain object (its own
+//!   enumerable properties, as `Object.entries` reads them) in property order;
 //!   `null`/`undefined` mean no params; any other object (a class instance, a `Date`) is
 //!   refused, as in xnonce-wasm;
 //! * keys: strings only (`invalid_param_key` otherwise; in other tables, the code of the
@@ -119,10 +120,28 @@ fn is_plain(object: &Object<'_>) -> Outcome<bool> {
     })
 }
 
-/// Reads a plain object's enumerable string-keyed properties in property order. Each key is
-/// read (and checked as text) from its JS string, and its value looked up with that string.
+/// Reads a plain object's own enumerable string-keyed properties in property order, as
+/// `Object.entries` does (and xnonce-wasm with it). Not `napi_get_property_names`, which
+/// lists inherited ones too (`for…in`): an enumerable property added to `Object.prototype`
+/// (a polyfill's, a prototype-pollution bug's) would be signed as a param of every object, or
+/// read as a client and its secret by every `Verifier` made after. Each key is read (and
+/// checked as text) from its JS string, and its value looked up with that string.
 fn from_record<'env>(object: &Object<'env>, keys: Input) -> Outcome<Vec<(String, Unknown<'env>)>> {
-    let names = Array::from_unknown(object.get_property_names()?.to_unknown())?;
+    let env = object.value().env;
+    let mut names = std::ptr::null_mut();
+    // SAFETY: napi call on the JS thread, with the object's own env and value.
+    napi::check_status!(unsafe {
+        sys::napi_get_all_property_names(
+            env,
+            object.raw(),
+            sys::KeyCollectionMode::own_only,
+            sys::KeyFilter::enumerable | sys::KeyFilter::skip_symbols,
+            sys::KeyConversion::numbers_to_strings,
+            &mut names,
+        )
+    })?;
+    // SAFETY: as above; napi returns an array.
+    let names = unsafe { Array::from_napi_value(env, names)? };
     let mut out = Vec::with_capacity(names.len() as usize);
     for i in 0..names.len() {
         let key: Unknown = names.get_element(i)?;

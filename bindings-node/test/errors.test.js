@@ -312,6 +312,48 @@ test('params that are neither pairs nor a plain object (a Date, a class instance
   )
 })
 
+test("a plain object's own properties are read, not inherited ones, as Object.entries reads them", () => {
+  // An enumerable property on Object.prototype (a polyfill's, a prototype-pollution bug's)
+  // is inherited by every object literal: it must not be signed as a param, nor read as a
+  // client of a Verifier (with its value as the secret), nor as a window, as in xnonce-wasm.
+  // (Options objects are read with their inherited keys, as for…in reads them: those here
+  // have no prototype.)
+  const bare = (options) => Object.assign(Object.create(null), options)
+  const pollutedBy = (value, run) => {
+    Object.prototype.polluted = value
+    try {
+      return run()
+    } finally {
+      delete Object.prototype.polluted
+    }
+  }
+  const v1 = (params) => sign('v1', 'GET', '/a/b', params, 'svc', SECRET, bare({ timestamp: T }))
+  assert.equal(
+    pollutedBy('x', () => v1({ a: '1' })),
+    v1([['a', '1']]),
+  )
+  const link = (params) =>
+    xnonce.link('v1', 'GET', '/a/b', params, 'svc', SECRET, 'http://h', bare({ timestamp: T }))
+  assert.equal(
+    pollutedBy('x', () => link({ a: '1' })),
+    link([['a', '1']]),
+  )
+  const verifier = pollutedBy(OTHER, () => new xnonce.Verifier({ svc: SECRET }))
+  const byPolluted = sign('v2', 'GET', '/a/b', [], 'polluted', OTHER, V2)
+  assert.throws(() => verifier.verify('GET', '/a/b', { host: 'api.test', xNonce: byPolluted, now: T }), {
+    code: 'unknown_client',
+  })
+  // As a window, 'polluted' would be a controller of 0 ms: every request to it stale. (The
+  // secrets in a Map, which has no such property to inherit.)
+  const secrets = new Map([['svc', SECRET]])
+  const windowed = pollutedBy(0, () => new xnonce.Verifier(secrets, bare({ controllerWindows: {} })))
+  const xNonce = sign('v2', 'GET', '/polluted/x', [], 'svc', SECRET, V2)
+  assert.equal(
+    windowed.verify('GET', '/polluted/x', { host: 'api.test', xNonce, now: T + 1000 }).client,
+    'svc',
+  )
+})
+
 test('a Verifier needs its secrets as an object or Map of strings: other types are a TypeError', () => {
   for (const bad of [undefined, null, 5, 'svc', true]) {
     assert.throws(
