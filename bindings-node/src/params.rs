@@ -91,7 +91,10 @@ fn from_pairs<'env>(
     shape_error: ErrorCode,
     keys: Input,
 ) -> Outcome<Vec<(String, Unknown<'env>)>> {
-    let mut out = Vec::with_capacity(array.len() as usize);
+    // Not reserved by `length`: a sparse array's (`new Array(2 ** 32 - 1)`) is no measure of
+    // what it holds, and reserving room for 4 billion entries aborts the process (Rust's
+    // allocation failure) before its first hole is refused.
+    let mut out = Vec::new();
     for i in 0..array.len() {
         let pair: Unknown = array.get_element(i)?;
         let Some(pair) = as_array(env, pair)? else {

@@ -354,6 +354,32 @@ test("a plain object's own properties are read, not inherited ones, as Object.en
   )
 })
 
+test("a sparse array's length is no measure of its entries: its first hole is refused, no abort", async () => {
+  // new Array(2 ** 32 - 1) holds nothing: read as pairs, room was reserved for 4 billion
+  // entries first (some 200 GB), and the failed allocation aborted the process. In a child
+  // process, so that an abort is reported rather than ending this one.
+  const { spawnSync } = require('node:child_process')
+  const script = `
+    const xnonce = require(${JSON.stringify(require.resolve('..'))})
+    const SECRET = ${JSON.stringify(SECRET)}
+    const sparse = () => new Array(2 ** 32 - 1)
+    const code = (f) => { try { f() } catch (e) { return e.code + ': ' + e.message } }
+    console.log(code(() => xnonce.sign('v2', 'GET', '/a/b', sparse(), 'svc', SECRET, { host: 'h' })))
+    console.log(code(() => new xnonce.Verifier({ svc: SECRET }, { controllerWindows: sparse() })))
+    new xnonce.Requester('http://127.0.0.1:9', 'svc', SECRET)
+      .makeRequest('GET', [], '/a/b', null, { extraParams: sparse() })
+      .catch((e) => console.log(e.code + ': ' + e.message))
+  `
+  const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' })
+  assert.deepEqual([child.signal, child.status], [null, 0], child.stderr)
+  assert.equal(
+    child.stdout,
+    'invalid_param_value: entry 0 is not a [key, value] pair\n' +
+      'invalid_path: entry 0 is not a [key, value] pair\n' +
+      'invalid_param_value: entry 0 is not a [key, value] pair\n',
+  )
+})
+
 test('a Verifier needs its secrets as an object or Map of strings: other types are a TypeError', () => {
   for (const bad of [undefined, null, 5, 'svc', true]) {
     assert.throws(
