@@ -545,6 +545,47 @@ pub(crate) fn optional_text(value: Option<Option<Text>>, input: Input) -> Outcom
     value.flatten().map(|t| t.check(input)).transpose()
 }
 
+/// An array of strings (`Array<string>` in TypeScript), read element by element as napi's
+/// `Vec<Text>` reads it, with the same errors, but without first reserving room for `length`
+/// elements: a sparse array's (`new Array(2 ** 32 - 1)`) is no measure of what it holds, and
+/// reserving room for 4 billion aborts the process (Rust's allocation failure) before its
+/// first hole is refused.
+pub struct TextList(pub Vec<Text>);
+
+impl TypeName for TextList {
+    fn type_name() -> &'static str {
+        Vec::<Text>::type_name()
+    }
+
+    fn value_type() -> ValueType {
+        Vec::<Text>::value_type()
+    }
+}
+
+impl ValidateNapiValue for TextList {
+    unsafe fn validate(
+        env: sys::napi_env,
+        value: sys::napi_value,
+    ) -> napi::Result<sys::napi_value> {
+        // SAFETY: forwarded from the caller (a valid env and value).
+        unsafe { Vec::<Text>::validate(env, value) }
+    }
+}
+
+impl FromNapiValue for TextList {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+        // SAFETY: forwarded from the caller (a valid env and value).
+        let array = unsafe { Array::from_napi_value(env, value)? };
+        let mut out = Vec::new();
+        for i in 0..array.len() {
+            // A hole is `undefined`: Text's TypeError, as napi's `Vec<Text>` gives. (`get` is
+            // `None` only past the length read when the array was.)
+            out.extend(array.get::<Text>(i)?);
+        }
+        Ok(TextList(out))
+    }
+}
+
 /// A JS string as text: its UTF-8 and whether the JS string was well-formed UTF-16. napi
 /// reads a lone surrogate (`'\ud800'`) as U+FFFD, which would sign or accept text the caller
 /// never passed (a different secret, even), so every text field checks `well_formed` through

@@ -36,13 +36,13 @@ pub struct VerifierOptions<'env> {
     pub action_windows: Option<Option<Object<'env>>>,
     /// Accepted schemes (default both): `["v2"]`.
     #[napi(ts_type = "Array<'v1' | 'v2'> | null")]
-    pub schemes: Option<Option<Vec<Text>>>,
+    pub schemes: Option<Option<params::TextList>>,
     /// The hosts this service is reached by, as its clients sign them (`["api.example.com"]`;
     /// case and `:80` / `:443` do not matter): a v2 request signed for another host is
     /// `invalid_host`. Default: any host, so a v2 request made for another service that knows
     /// the same client (staging) verifies here too, once. v1 signs no host: not checked.
     #[napi(ts_type = "Array<string> | null")]
-    pub hosts: Option<Option<Vec<Text>>>,
+    pub hosts: Option<Option<params::TextList>>,
 }
 
 /// What the server received besides the method and target (`null` counts as absent; another
@@ -483,14 +483,14 @@ fn verifier_of(env: &Env, o: VerifierOptions<'_>) -> Outcome<xnonce_core::Verifi
         windows = windows.action(controller, action, ms);
     }
     let mut verifier = xnonce_core::Verifier::new().windows(windows)?;
-    if let Some(names) = o.schemes.flatten() {
+    if let Some(params::TextList(names)) = o.schemes.flatten() {
         let schemes = names
             .into_iter()
             .map(|s| Ok(s.check(Input::AcceptedScheme)?.parse()?))
             .collect::<Outcome<Vec<Scheme>>>()?;
         verifier = verifier.schemes(&schemes)?;
     }
-    if let Some(names) = o.hosts.flatten() {
+    if let Some(params::TextList(names)) = o.hosts.flatten() {
         let hosts = names
             .into_iter()
             .map(|h| h.check(Input::ServedHost))

@@ -355,8 +355,9 @@ test("a plain object's own properties are read, not inherited ones, as Object.en
 })
 
 test("a sparse array's length is no measure of its entries: its first hole is refused, no abort", async () => {
-  // new Array(2 ** 32 - 1) holds nothing: read as pairs, room was reserved for 4 billion
-  // entries first (some 200 GB), and the failed allocation aborted the process. In a child
+  // new Array(2 ** 32 - 1) holds nothing: read as pairs (or as a Verifier's hosts or
+  // schemes), room was reserved for 4 billion entries first (some 200 GB), and the failed
+  // allocation aborted the process. In a child
   // process, so that an abort is reported rather than ending this one.
   const { spawnSync } = require('node:child_process')
   const script = `
@@ -366,6 +367,8 @@ test("a sparse array's length is no measure of its entries: its first hole is re
     const code = (f) => { try { f() } catch (e) { return e.code + ': ' + e.message } }
     console.log(code(() => xnonce.sign('v2', 'GET', '/a/b', sparse(), 'svc', SECRET, { host: 'h' })))
     console.log(code(() => new xnonce.Verifier({ svc: SECRET }, { controllerWindows: sparse() })))
+    console.log(code(() => new xnonce.Verifier({ svc: SECRET }, { hosts: sparse() })))
+    console.log(code(() => new xnonce.Verifier({ svc: SECRET }, { schemes: sparse() })))
     new xnonce.Requester('http://127.0.0.1:9', 'svc', SECRET)
       .makeRequest('GET', [], '/a/b', null, { extraParams: sparse() })
       .catch((e) => console.log(e.code + ': ' + e.message))
@@ -376,6 +379,8 @@ test("a sparse array's length is no measure of its entries: its first hole is re
     child.stdout,
     'invalid_param_value: entry 0 is not a [key, value] pair\n' +
       'invalid_path: entry 0 is not a [key, value] pair\n' +
+      'StringExpected: Expect value to be String, but received Undefined on VerifierOptions.hosts\n' +
+      'StringExpected: Expect value to be String, but received Undefined on VerifierOptions.schemes\n' +
       'invalid_param_value: entry 0 is not a [key, value] pair\n',
   )
 })
