@@ -193,7 +193,10 @@ pub fn params(value: &JsValue) -> JsResult<Vec<(String, String)>> {
         return Err(input::js_not_pairs(ErrorCode::InvalidParamValue).into());
     };
     let (pairs, count) = array_and_length(&pairs)?;
-    let mut out = Vec::with_capacity(count as usize);
+    // Not reserved by `length`: a sparse array's (`new Array(2 ** 32 - 1)`) is no measure of
+    // what it holds, and reserving room for 4 billion pairs aborts the module (a trap,
+    // `RuntimeError: unreachable`) before its first hole is refused.
+    let mut out = Vec::new();
     for i in 0..count {
         let pair = at(&pairs, i)?;
         let (pair, len) = if is_array(&pair)? {

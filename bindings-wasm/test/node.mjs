@@ -1123,6 +1123,20 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
     equal(out.same.join(), "true,true,true,true", "the fast path signs core's bytes after");
   });
 
+  await check("a sparse array's length is no measure of its pairs: its hole is refused", () => {
+    // `new Array(2 ** 32 - 1)` holds nothing: the general path reserved room for 4 billion
+    // pairs first and trapped (RuntimeError: unreachable), the module unusable after.
+    const V2 = { host: "h", timestamp: 1, nonce: "0".repeat(32) };
+    for (const f of [
+      () => x.sign("v2", "GET", "/a", new Array(2 ** 32 - 1), "c", SECRET, V2),
+      () => x.signDetailed("v2", "GET", "/a", new Array(2 ** 32 - 1), "c", SECRET, V2),
+      () => x.link("v1", "GET", "/a", new Array(2 ** 32 - 1), "c", SECRET, "https://h"),
+    ]) {
+      throwsCode(f, "invalid_param_value");
+    }
+    equal(x.sign("v2", "GET", "/a", [["k", "v"]], "c", SECRET, V2).slice(0, 6), "v2 c 1", "usable after");
+  });
+
   await check("a Proxy of an array is read as Array.from reads it, on every path", () => {
     // A Proxy's `length` trap may answer a string: the general path took it as 0 entries and
     // signed no params at all, where sign's fast path (and the Node package, which reads a
