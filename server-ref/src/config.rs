@@ -497,6 +497,15 @@ fn rules(v: &toml::Value, at: &str) -> Result<Vec<(String, ParamRule)>, String> 
     table
         .iter()
         .map(|(k, r)| {
+            if k == xnonce_core::ottoken::PARAM {
+                // The credential's own param is never one of the request's params: a rule on
+                // it would never apply (`exc`: links pass) or never be met (`req`: every
+                // request refused 422).
+                return Err(format!(
+                    "{at}.{k}: ottoken is the credential's parameter (a one-time link's), not \
+                     a param of the request, so no rule can name it"
+                ));
+            }
             let rule = r
                 .as_str()
                 .and_then(|s| s.parse::<ParamRule>().ok())
@@ -986,6 +995,16 @@ mod tests {
             (
                 "[windows]\n__defualt = 5",
                 "windows.__defualt: keys starting with __",
+            ),
+            // The credential's param: `exc` never applied (links passed), `req` never met
+            // (every request refused 422, the link's ottoken included).
+            (
+                "[routes.c]\na_get = { ottoken = \"exc\" }",
+                "routes.c.a_get.ottoken: ottoken is the credential's parameter",
+            ),
+            (
+                "[routes.c]\n__default_parameters = { ottoken = \"req\" }",
+                "routes.c.__default_parameters.ottoken: ottoken is the credential's",
             ),
         ] {
             let e = Config::parse(text).unwrap_err();
