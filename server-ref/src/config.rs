@@ -658,6 +658,7 @@ impl Config {
                     continue;
                 }
                 let (action, _method) = route_key(k).map_err(|e| format!("{at}: {e}"))?;
+                check_action(&c, action, "windows").map_err(|e| format!("{at}: {e}"))?;
                 match actions.insert(action, (k, window)) {
                     Some((first, w)) if w != window => {
                         return Err(format!(
@@ -694,6 +695,7 @@ impl Config {
                     let at = format!("routes.{c}.{key}");
                     unreserved(key, "__default_parameters", &at)?;
                     if let Ok((action, method)) = route_key(key) {
+                        check_action(c, action, "routes").map_err(|e| format!("{at}: {e}"))?;
                         let route = (action.to_string(), method.to_ascii_lowercase());
                         if let Some(first) = seen.insert(route, key) {
                             return Err(format!(
@@ -833,6 +835,19 @@ fn unreserved(key: &str, reserved: &str, at: &str) -> Result<(), String> {
 /// A route or window key `<action>_<method>`, as core's route table reads it.
 fn route_key(key: &str) -> Result<(&str, &str), String> {
     xnonce_core::routes::split_key(key).map_err(|e| format!("{} (or __default)", e.message()))
+}
+
+/// The action of a route or window key: a path's last segment, so no `/` (`"a/b_get"` under
+/// `[routes.c]` would name `/c/a/b`, whose controller is `c/a`: no request could ever match it,
+/// and a window so named would never apply).
+fn check_action(controller: &str, action: &str, table: &str) -> Result<(), String> {
+    match action.rsplit_once('/') {
+        Some((inner, last)) => Err(format!(
+            "action {action:?} holds a '/', but an action is the path's last segment: for \
+             /{controller}/{action}, write {last}_<method> under [{table}.\"{controller}/{inner}\"]"
+        )),
+        None => Ok(()),
+    }
 }
 
 /// A controller name as paths hold it (PROTOCOL §16: every segment before the action, joined
@@ -995,6 +1010,17 @@ mod tests {
             (
                 "[windows]\n__defualt = 5",
                 "windows.__defualt: keys starting with __",
+            ),
+            // An action with a `/`: `/c/a/b` is controller `c/a`, action `b`, so the route
+            // never matched and the window never applied (the default one did).
+            (
+                "[routes.c]\n\"a/b_get\" = { x = \"req\" }",
+                "routes.c.a/b_get: action \"a/b\" holds a '/', but an action is the path's last \
+                 segment: for /c/a/b, write b_<method> under [routes.\"c/a\"]",
+            ),
+            (
+                "[windows.c]\n\"a/b_get\" = 1000",
+                "windows.c.a/b_get: action \"a/b\" holds a '/'",
             ),
             // The credential's param: `exc` never applied (links passed), `req` never met
             // (every request refused 422, the link's ottoken included).
