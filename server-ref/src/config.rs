@@ -652,6 +652,9 @@ impl Config {
             for (k, v) in &t {
                 let at = format!("windows.{c}.{k}");
                 unreserved(k, "__default", &at)?;
+                if v.is_table() && k != "__default" && route_key(k).is_err() {
+                    return Err(nested_controller(&at, &c, k, "windows"));
+                }
                 let window = ms(v, &at)?;
                 if k == "__default" {
                     windows = windows.controller(&c, window);
@@ -694,6 +697,13 @@ impl Config {
                 for (key, v) in actions {
                     let at = format!("routes.{c}.{key}");
                     unreserved(key, "__default_parameters", &at)?;
+                    let holds_tables = |v: &toml::Value| {
+                        v.as_table()
+                            .is_some_and(|t| t.values().any(toml::Value::is_table))
+                    };
+                    if key != "__default_parameters" && route_key(key).is_err() && holds_tables(v) {
+                        return Err(nested_controller(&at, c, key, "routes"));
+                    }
                     if let Ok((action, method)) = route_key(key) {
                         check_action(c, action, "routes").map_err(|e| format!("{at}: {e}"))?;
                         let route = (action.to_string(), method.to_ascii_lowercase());
@@ -835,6 +845,17 @@ fn unreserved(key: &str, reserved: &str, at: &str) -> Result<(), String> {
 /// A route or window key `<action>_<method>`, as core's route table reads it.
 fn route_key(key: &str) -> Result<(&str, &str), String> {
     xnonce_core::routes::split_key(key).map_err(|e| format!("{} (or __default)", e.message()))
+}
+
+/// What a table at `[<table>.<controller>.<key>]` is: TOML's dotted table name nests `key`
+/// inside `controller`, so `[routes.api.reports]` is no controller `api/reports` but a key
+/// `reports` of the controller `api`, read as `<action>_<method>`.
+fn nested_controller(at: &str, controller: &str, key: &str, table: &str) -> String {
+    format!(
+        "{at}: a table here is read as {key:?} inside the controller {controller:?}, and \
+         {key:?} is not <action>_<method>; for paths /{controller}/{key}/<action>, name the \
+         controller with its '/' in quotes: [{table}.\"{controller}/{key}\"]"
+    )
 }
 
 /// The action of a route or window key: a path's last segment, so no `/` (`"a/b_get"` under
@@ -1021,6 +1042,21 @@ mod tests {
             (
                 "[windows.c]\n\"a/b_get\" = 1000",
                 "windows.c.a/b_get: action \"a/b\" holds a '/'",
+            ),
+            // A dotted table name nests: `[routes.api.reports]` is key `reports` of the
+            // controller `api`, not the controller `api/reports` (the message spoke of a rule
+            // or of a window that is a table).
+            (
+                "[routes.api.reports]\ndaily_get = { day = \"req\" }",
+                "routes.api.reports: a table here is read as \"reports\" inside the controller \
+                 \"api\", and \"reports\" is not <action>_<method>; for paths \
+                 /api/reports/<action>, name the controller with its '/' in quotes: \
+                 [routes.\"api/reports\"]",
+            ),
+            (
+                "[windows.api.reports]\n__default = 5000",
+                "windows.api.reports: a table here is read as \"reports\" inside the controller \
+                 \"api\"",
             ),
             // The credential's param: `exc` never applied (links passed), `req` never met
             // (every request refused 422, the link's ottoken included).
