@@ -1060,6 +1060,13 @@ impl Registry {
         change: impl FnOnce(&mut Model) -> Result<T, RegistryError>,
     ) -> Result<T, RegistryError> {
         validate_name(name)?;
+        if matches!(op, Op::Rotate | Op::Retire | Op::Delete)
+            && matches!(self.file().try_exists(), Ok(false))
+        {
+            // No registry, so no such client: refused before anything is created (the data
+            // dir, its lock file, a registry key), as a mistyped --data would leave them.
+            return Err(RegistryError::NotFound(name.to_string()));
+        }
         self.write(op, name, change)
     }
 
@@ -1325,6 +1332,26 @@ impl SecretSource for Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `rotate`, `retire` and `delete` of a client where there is no registry (a mistyped
+    /// `--data`) are refused creating nothing: no data dir, no lock file, no registry key.
+    #[test]
+    fn a_change_to_a_client_of_no_registry_creates_nothing() {
+        let (data, key) = tmp();
+        let r = Registry::open_with_key_file(&data, Some(key.clone()));
+        for (op, result) in [
+            ("rotate", r.rotate("svc").map(drop)),
+            ("retire", r.retire("svc").map(drop)),
+            ("delete", r.delete("svc")),
+        ] {
+            assert!(matches!(result, Err(RegistryError::NotFound(_))), "{op}");
+            assert!(!data.exists(), "{op} created the data dir");
+            assert!(!key.exists(), "{op} created a registry key");
+        }
+        r.add("svc").unwrap();
+        assert!(r.rotate("svc").is_ok() && r.retire("svc").is_ok() && r.delete("svc").is_ok());
+        fs::remove_dir_all(data.parent().unwrap()).unwrap();
+    }
 
     /// A fresh `<tmp>/…/data` with its own key file beside it (`<tmp>/…/registry.key`).
     pub(super) fn tmp() -> (PathBuf, PathBuf) {
