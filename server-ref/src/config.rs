@@ -889,7 +889,16 @@ pub fn check_listen(addr: &str) -> Result<(), String> {
     let bad = || format!("{addr:?} is not host:port (e.g. 127.0.0.1:8080 or [::1]:8080)");
     let (host, port) = addr.rsplit_once(':').ok_or_else(bad)?;
     let bracketed = host.starts_with('[') && host.ends_with(']');
-    if host.is_empty() || (host.contains(':') && !bracketed) || port.parse::<u16>().is_err() {
+    // A space or control character (`" 127.0.0.1:8080"`) or brackets around anything but an
+    // IPv6 address (`[127.0.0.1]`) names no address: passed here, such a value failed only
+    // when `serve` came to bind it, after the registry and journal were set up.
+    let unbindable = host.chars().any(|c| c.is_whitespace() || c.is_control())
+        || (bracketed && !host.contains(':'));
+    if host.is_empty()
+        || (host.contains(':') && !bracketed)
+        || unbindable
+        || port.parse::<u16>().is_err()
+    {
         return Err(bad());
     }
     Ok(())
@@ -1016,6 +1025,17 @@ mod tests {
             ("listen = \"8080\"", "listen: \"8080\" is not host:port"),
             ("listen = \"::1:8080\"", "listen:"),
             ("listen = \"127.0.0.1:99999\"", "listen:"),
+            // Refused by `serve` only once it came to bind them (`check` said OK).
+            (
+                "listen = \" 127.0.0.1:8080\"",
+                "listen: \" 127.0.0.1:8080\" is not host:port",
+            ),
+            ("listen = \"127.0.0.1\\t:8080\"", "listen:"),
+            ("listen = \"[127.0.0.1]:8080\"", "listen:"),
+            (
+                "[metrics]\nlisten = \"localhost :9464\"",
+                "metrics.listen: \"localhost :9464\" is not host:port",
+            ),
             // A reserved key in the other table: read as action `_default`, method
             // `parameters`, or action `_`, method `default`.
             (
