@@ -1183,22 +1183,28 @@ async fn answers_over_the_size_limit_are_refused() {
     assert_eq!(err.code(), ErrorCode::ConnectionFailed, "{err}");
 }
 
-/// A server that closes the connection in the middle of its answer's body fails the call
-/// with a message that names the server and path, as every transport failure's does (the
-/// body is read after the head, and reqwest's body errors carry no URL), never the query.
-#[tokio::test]
-async fn a_close_mid_body_names_the_server_and_path_but_not_the_query() {
+/// A server on 127.0.0.1 that reads one request's head, writes `answer` and closes the
+/// connection: its base URL, and the task to await once the request is made.
+async fn answer_once(answer: &'static [u8]) -> (String, tokio::task::JoinHandle<()>) {
     use tokio::io::AsyncWriteExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let server = tokio::spawn(async move {
         let (mut conn, _) = listener.accept().await.unwrap();
         read_head(&mut conn, &mut Vec::new()).await;
-        // 7 of the 100 bytes declared, then the close (the task ends, dropping `conn`).
-        conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial")
-            .await
-            .unwrap();
+        conn.write_all(answer).await.unwrap();
     });
+    (base, server)
+}
+
+/// A server that closes the connection in the middle of its answer's body fails the call
+/// with a message that names the server and path, as every transport failure's does (the
+/// body is read after the head, and reqwest's body errors carry no URL), never the query.
+#[tokio::test]
+async fn a_close_mid_body_names_the_server_and_path_but_not_the_query() {
+    // 7 of the 100 bytes declared, then the close.
+    let (base, server) =
+        answer_once(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial").await;
     let secret = xnonce::Secret::new("00".repeat(32)).unwrap();
     let api = Requester::builder(&base, "c", secret).build().unwrap();
     let params = pairs(&[("password", "hunter2-in-the-query")]);
@@ -1216,16 +1222,8 @@ async fn a_close_mid_body_names_the_server_and_path_but_not_the_query() {
 /// together at the place of its first (the HTTP stack keeps headers by name).
 #[tokio::test]
 async fn response_headers_group_a_repeated_name_at_its_first_line() {
-    use tokio::io::AsyncWriteExt;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let server = tokio::spawn(async move {
-        let (mut conn, _) = listener.accept().await.unwrap();
-        read_head(&mut conn, &mut Vec::new()).await;
-        conn.write_all(b"HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nA: 3\r\ncontent-length: 0\r\n\r\n")
-            .await
-            .unwrap();
-    });
+    let (base, server) =
+        answer_once(b"HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nA: 3\r\ncontent-length: 0\r\n\r\n").await;
     let secret = xnonce::Secret::new("00".repeat(32)).unwrap();
     let api = Requester::builder(&base, "c", secret).build().unwrap();
     let res = api
