@@ -14,6 +14,19 @@ import { assert, check, equal, throwsCode, throwsType, useModule } from "./harne
 const require = createRequire(import.meta.url);
 const SECRET = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd";
 
+/**
+ * Runs `code` in a fresh Node process (a module instance no other check has touched) after
+ * `x` (the package), `glue` (wasm-bindgen's module, whose memory the checks search) and `S`
+ * (SECRET) are defined; returns what it printed, read as JSON.
+ */
+function inFreshProcess(code) {
+  const prelude =
+    `const x = require("./pkg/node/xnonce_wasm.js");\n` +
+    `const glue = require("./pkg/node/xnonce_wasm_bindgen.js");\n` +
+    `const S = "${SECRET}";\n`;
+  return JSON.parse(execFileSync(process.execPath, ["-e", prelude + code], { cwd: here, encoding: "utf8" }));
+}
+
 /** The Node checks; with `vectorsOnly`, only the vector check. */
 export async function nodeTests({ vectorsOnly = false } = {}) {
   const x = require("../pkg/node/xnonce_wasm.js");
@@ -956,6 +969,8 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
       `}\n` +
       `out.asked = asked;\n` +
       `console.log(JSON.stringify(out));\n`;
+    // Not inFreshProcess: the package itself is not loaded here (its own fast path would
+    // share the module's buffers).
     const out = JSON.parse(execFileSync(process.execPath, ["-e", code], { cwd: here, encoding: "utf8" }));
     equal(out.early, "not ready");
     equal(out.headers.join(), out.want.join(), "every header is core's");
@@ -973,9 +988,6 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
     // later sign was a "RuntimeError: unreachable". Each is now reported, as it is, by a
     // return, and every path keeps signing core's bytes.
     const code =
-      `const x = require("./pkg/node/xnonce_wasm.js");\n` +
-      `const glue = require("./pkg/node/xnonce_wasm_bindgen.js");\n` +
-      `const S = "${SECRET}";\n` +
       `const V2 = { host: "h", timestamp: 1, nonce: "${"0".repeat(32)}" };\n` +
       `const want = () => [x.sign("v2", "GET", "/a", [["k", "v"]], "c", S, V2), x.sign("v1", "GET", "/a", [], "c", S, { timestamp: 1 }),\n` +
       `  x.signDetailed("v2", "GET", "/a", new Map([["k", "v"]]), "c", S, V2).xNonce, x.link("v2", "GET", "/a", [], "c", S, "http://h", { timestamp: 1, nonce: V2.nonce })];\n` +
@@ -1009,7 +1021,7 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
       `}\n` +
       `const mem = glue.packedMemory().buffer;\n` +
       `console.log(JSON.stringify({ thrown, same: want().join() === before.join(), secretInMemory: Buffer.from(mem).indexOf(S) >= 0 }));\n`;
-    const out = JSON.parse(execFileSync(process.execPath, ["-e", code], { cwd: here, encoding: "utf8" }));
+    const out = inFreshProcess(code);
     // Every one of a case's 1500 calls threw the same (error, start of message).
     const only = (name, start) =>
       assert(
@@ -1050,9 +1062,6 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
     // hex digits stayed in the module's memory (the first bytes overwritten by the allocator,
     // the rest there: hence the search for its second half).
     const code =
-      `const x = require("./pkg/node/xnonce_wasm.js");\n` +
-      `const glue = require("./pkg/node/xnonce_wasm_bindgen.js");\n` +
-      `const S = "${SECRET}";\n` +
       `const bad = S + "\\ud800";\n` +
       `const codes = [\n` +
       `  () => x.sign("v2", "GET", "/a", [["k", "v"]], "c", bad, { host: "h" }),\n` +
@@ -1060,7 +1069,7 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
       `  () => x.link("v2", "GET", "/a", [], "c", bad, "https://h"),\n` +
       `].map((f) => { try { f(); return "signed"; } catch (e) { return e.code; } });\n` +
       `console.log(JSON.stringify({ codes, left: Buffer.from(glue.packedMemory().buffer).indexOf(S.slice(32)) >= 0 }));\n`;
-    const out = JSON.parse(execFileSync(process.execPath, ["-e", code], { cwd: here, encoding: "utf8" }));
+    const out = inFreshProcess(code);
     equal(out.codes.join(), "invalid_secret,invalid_secret,invalid_secret", "refused");
     assert(!out.left, "no part of the secret is left in the module's memory");
   });
@@ -1070,14 +1079,11 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
     // it) into the module's memory, then threw while copying a view of a detached buffer,
     // leaving that text there until the next fast sign overwrote it.
     const code =
-      `const x = require("./pkg/node/xnonce_wasm.js");\n` +
-      `const glue = require("./pkg/node/xnonce_wasm_bindgen.js");\n` +
-      `const S = "${SECRET}";\n` +
       `const view = new Uint8Array(4); structuredClone(view.buffer, { transfer: [view.buffer] });\n` +
       `let thrown;\n` +
       `try { x.sign("v2", "POST", "/a", [], "c", S, { host: "h", body: view }); } catch (e) { thrown = e.constructor.name; }\n` +
       `console.log(JSON.stringify({ thrown, secretInMemory: Buffer.from(glue.packedMemory().buffer).indexOf(S) >= 0 }));\n`;
-    const out = JSON.parse(execFileSync(process.execPath, ["-e", code], { cwd: here, encoding: "utf8" }));
+    const out = inFreshProcess(code);
     equal(out.thrown, "TypeError", "a detached view is a TypeError");
     assert(!out.secretInMemory, "no copy of the secret is left in the module's memory");
   });
@@ -1091,9 +1097,6 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
     // memory, and kept the wrapped size as its buffer's capacity, so later calls wrote past
     // the buffer into the module's heap.
     const code =
-      `const x = require("./pkg/node/xnonce_wasm.js");\n` +
-      `const glue = require("./pkg/node/xnonce_wasm_bindgen.js");\n` +
-      `const S = "${SECRET}";\n` +
       `const V2 = { host: "h", timestamp: 1, nonce: "${"0".repeat(32)}" };\n` +
       `const show = (f) => { try { f(); return "signed"; } catch (e) { return e.constructor.name + " " + e.code; } };\n` +
       `const out = { thrown: [] };\n` +
@@ -1111,7 +1114,7 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
       `  return x.sign("v2", "GET", "/a", params, "c", S, V2) === x.signDetailed("v2", "GET", "/a", new Map(params), "c", S, V2).xNonce;\n` +
       `});\n` +
       `console.log(JSON.stringify(out));\n`;
-    const out = JSON.parse(execFileSync(process.execPath, ["-e", code], { cwd: here, encoding: "utf8" }));
+    const out = inFreshProcess(code);
     const checked = out.thrown.filter((t) => !t.startsWith("unallocatable"));
     for (const t of new Set(out.thrown))
       if (t.startsWith("unallocatable"))
