@@ -171,17 +171,41 @@ pub(crate) fn as_array<'env>(env: &'env Env, value: Unknown<'env>) -> Outcome<Op
     if value.is_array()? {
         return Ok(Some(Array::from_unknown(value)?));
     }
-    // `Array` is a function: read it as an object without the type check.
-    let array_ctor: Object = env.get_global()?.get_named_property_unchecked("Array")?;
-    let is_array: Function<'_, FnArgs<(Unknown,)>, bool> =
-        array_ctor.get_named_property("isArray")?;
-    // `Array.isArray` of a revoked Proxy throws a TypeError: thrown as is.
-    if !is_array.call(FnArgs::from((value,)))? {
+    if !is_array_to_js(env, value)? {
         return Ok(None);
     }
-    let from: Function<'_, FnArgs<(Unknown,)>, Array> = array_ctor.get_named_property("from")?;
-    // A Proxy's traps are the caller's code, which may call the binding again.
-    crate::reentry::calling_js(env, || Ok(Some(from.call(FnArgs::from((value,)))?)))
+    // A Proxy's traps are the caller's code (see `array_from`).
+    Ok(Some(array_from(env, value)?))
+}
+
+/// Whether JavaScript's `Array.isArray` says `value` is an array (a Proxy of one is), as
+/// [`as_array`] reads it, without the copy.
+pub(crate) fn is_js_array(env: &Env, value: Unknown<'_>) -> Outcome<bool> {
+    Ok(
+        value.get_type()? == ValueType::Object
+            && (value.is_array()? || is_array_to_js(env, value)?),
+    )
+}
+
+/// `Array.isArray(value)`, asked of JavaScript (Node-API's `is_array` says no to a Proxy).
+/// Of a revoked Proxy it throws a TypeError: thrown as is.
+fn is_array_to_js(env: &Env, value: Unknown<'_>) -> Outcome<bool> {
+    let is_array: Function<'_, FnArgs<(Unknown,)>, bool> =
+        array_constructor(env)?.get_named_property("isArray")?;
+    Ok(is_array.call(FnArgs::from((value,)))?)
+}
+
+/// `Array.from(value)`: an iterable's items, or a Proxy of an array's elements, as an array.
+/// The iterator or the Proxy's traps are the caller's code, which may call the binding again.
+fn array_from<'env>(env: &'env Env, value: Unknown<'env>) -> Outcome<Array<'env>> {
+    let from: Function<'_, FnArgs<(Unknown,)>, Array> =
+        array_constructor(env)?.get_named_property("from")?;
+    crate::reentry::calling_js(env, || Ok(from.call(FnArgs::from((value,)))?))
+}
+
+/// The global `Array` (a function: read as an object without the type check).
+fn array_constructor(env: &Env) -> Outcome<Object<'_>> {
+    Ok(env.get_global()?.get_named_property_unchecked("Array")?)
 }
 
 /// Whether `object` has a `Symbol.iterator` method.
@@ -198,14 +222,7 @@ fn iterable_to_array<'env>(env: &'env Env, object: &Object<'env>) -> Outcome<Opt
     if !is_iterable(env, object)? {
         return Ok(None);
     }
-    // `Array` is a function: read it as an object without the type check.
-    let global = env.get_global()?;
-    let array_ctor: Object = global.get_named_property_unchecked("Array")?;
-    let from: Function<'_, FnArgs<(Unknown,)>, Array> = array_ctor.get_named_property("from")?;
-    // The iterator is the caller's code, which may call the binding again.
-    crate::reentry::calling_js(env, || {
-        Ok(Some(from.call(FnArgs::from((object.to_unknown(),)))?))
-    })
+    Ok(Some(array_from(env, object.to_unknown())?))
 }
 
 fn key_text(key: Unknown<'_>, keys: Input) -> Outcome<String> {

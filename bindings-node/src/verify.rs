@@ -533,7 +533,7 @@ fn secrets_of(env: &Env, value: Unknown<'_>) -> Outcome<HashMap<String, Vec<Secr
     // An array (of pairs) is refused as in Python and as the types say: `new Map(pairs)`; so
     // is an object that is neither a plain one nor iterable (a class instance, a `Date`).
     let container = value.get_type()? == ValueType::Object
-        && params::as_array(env, value)?.is_none()
+        && !params::is_js_array(env, value)?
         && params::is_container(env, &Object::from_unknown(value)?)?;
     if !container {
         // A wrong JavaScript type: a TypeError (arguments.js), as for any other argument.
