@@ -295,7 +295,7 @@ fn js_type(env: sys::napi_env, value: sys::napi_value) -> napi::Result<ValueType
 }
 
 /// The `TypeError` napi gives for a value of the wrong type, worded for JavaScript.
-fn expected(what: &str, received: ValueType) -> napi::Error {
+fn expected(what: &str, received: impl std::fmt::Display) -> napi::Error {
     napi::Error::new(
         napi::Status::InvalidArg,
         format!("Expect value to be {what}, but received {received}"),
@@ -444,12 +444,7 @@ unsafe fn body_kind(env: sys::napi_env, value: sys::napi_value) -> napi::Result<
                 sys::napi_is_detached_arraybuffer(env, buffer, &mut detached)
             })?;
             if detached {
-                return Err(napi::Error::new(
-                    napi::Status::InvalidArg,
-                    format!(
-                        "Expect value to be {WHAT}, but received a view of a detached ArrayBuffer"
-                    ),
-                ));
+                return Err(expected(WHAT, "a view of a detached ArrayBuffer"));
             }
             // So does a view that a resizable buffer no longer holds (shrunk below the view's
             // end): refused too, as xnonce-wasm refuses it.
@@ -458,12 +453,9 @@ unsafe fn body_kind(env: sys::napi_env, value: sys::napi_value) -> napi::Result<
                 && kind == sys::TypedarrayType::uint8_array
                 && unsafe { out_of_bounds(env, value) }?
             {
-                return Err(napi::Error::new(
-                    napi::Status::InvalidArg,
-                    format!(
-                        "Expect value to be {WHAT}, but received a view out of its resized \
-                         ArrayBuffer's bounds"
-                    ),
+                return Err(expected(
+                    WHAT,
+                    "a view out of its resized ArrayBuffer's bounds",
                 ));
             }
             return Ok(BodyKind::View);
@@ -482,10 +474,7 @@ unsafe fn body_kind(env: sys::napi_env, value: sys::napi_value) -> napi::Result<
     }
     match (buffer, detached) {
         (true, false) => Ok(BodyKind::Buffer),
-        (true, true) => Err(napi::Error::new(
-            napi::Status::InvalidArg,
-            format!("Expect value to be {WHAT}, but received a detached ArrayBuffer"),
-        )),
+        (true, true) => Err(expected(WHAT, "a detached ArrayBuffer")),
         _ => Err(expected(WHAT, ValueType::Object)),
     }
 }
