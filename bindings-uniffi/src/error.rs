@@ -66,40 +66,32 @@ pub enum XNonceError {
 }
 
 impl XNonceError {
+    /// Every variant's `code` and `reason` fields.
+    fn code_and_reason(&self) -> (&XNonceText, &XNonceText) {
+        match self {
+            XNonceError::Input { code, reason }
+            | XNonceError::Format { code, reason }
+            | XNonceError::Auth { code, reason, .. }
+            | XNonceError::Route { code, reason }
+            | XNonceError::Unavailable { code, reason } => (code, reason),
+        }
+    }
+
     /// The human-readable detail of any variant (read lossily: only an error made by hand
     /// can hold text that is not valid Unicode).
     pub fn reason(&self) -> Cow<'_, str> {
-        match self {
-            XNonceError::Input { reason, .. }
-            | XNonceError::Format { reason, .. }
-            | XNonceError::Auth { reason, .. }
-            | XNonceError::Route { reason, .. }
-            | XNonceError::Unavailable { reason, .. } => reason.to_string_lossy(),
-        }
+        self.code_and_reason().1.to_string_lossy()
     }
 
     /// The shared error code of any variant (read lossily, as [`XNonceError::reason`]).
     pub fn code(&self) -> Cow<'_, str> {
-        match self {
-            XNonceError::Input { code, .. }
-            | XNonceError::Format { code, .. }
-            | XNonceError::Auth { code, .. }
-            | XNonceError::Route { code, .. }
-            | XNonceError::Unavailable { code, .. } => code.to_string_lossy(),
-        }
+        self.code_and_reason().0.to_string_lossy()
     }
 
     /// The shared error code this error carries, if it is one (`None` for a code made by
     /// hand that is none of them, or that is not valid Unicode).
     pub(crate) fn shared_code(&self) -> Option<xnonce_core::ErrorCode> {
-        let code = match self {
-            XNonceError::Input { code, .. }
-            | XNonceError::Format { code, .. }
-            | XNonceError::Auth { code, .. }
-            | XNonceError::Route { code, .. }
-            | XNonceError::Unavailable { code, .. } => code,
-        };
-        std::str::from_utf8(code.as_bytes())
+        std::str::from_utf8(self.code_and_reason().0.as_bytes())
             .ok()
             .and_then(xnonce_core::ErrorCode::from_code)
     }
