@@ -428,6 +428,18 @@ test('an action window key splits at its last slash, as a path does', () => {
       code: 'invalid_path',
     })
   }
+  // Keys no request path can select (core's WindowPolicy::check_reachable): such a window
+  // never applied, the default did.
+  for (const options of [
+    { actionWindows: { 'api//v1/list': 10000 } },
+    { actionWindows: { '/reports/live': 10000 } },
+    { controllerWindows: { 'reports/': 10000 } },
+  ]) {
+    assert.throws(() => new xnonce.Verifier({ svc: SECRET }, options), {
+      code: 'invalid_path',
+      message: /can never apply/,
+    })
+  }
 })
 
 test('windows per controller and action; accepted schemes', () => {

@@ -456,6 +456,25 @@ def test_an_action_window_key_splits_at_its_last_slash_as_a_path_does() -> None:
         assert e.value.code == "invalid_path"
 
 
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"action_windows": {("reports", ""): 5_000}},
+        {"action_windows": {("reports", "live/now"): 5_000}},
+        {"action_windows": {("/reports", "live"): 5_000}},
+        {"action_windows": {"api//v1/list": 5_000}},
+        {"controller_windows": {"reports/": 5_000}},
+    ],
+)
+def test_a_window_no_request_path_can_select_is_invalid_path(kw: dict[str, Any]) -> None:
+    # Core's WindowPolicy::check_reachable: such a window never applied (the default did),
+    # and a pair key reached it without the check a "controller/action" key had.
+    with pytest.raises(xnonce.InputError) as e:
+        xnonce.Verifier({"svc": SECRET}, **kw)
+    assert e.value.code == "invalid_path"
+    assert "can never apply" in str(e.value)
+
+
 @pytest.mark.parametrize("bad", [-1, 86_400_001, 2**63, 2**64 - 1, 2**64, 10**30, -(2**70)])
 def test_a_window_out_of_range_is_invalid_timestamp(bad: int) -> None:
     # Core's window::window_from_i128: 0..=one day. 2**64 - 1 switched freshness off once.

@@ -347,7 +347,10 @@ impl Verifier {
 
     /// Sets the window policy. A policy with a window over [`MAX_WINDOW_MS`] (one day, the
     /// default or any override) is refused (`invalid_timestamp`, PROTOCOL §11.3): freshness
-    /// would mean nothing, and replay keys would be kept that long.
+    /// would mean nothing, and replay keys would be kept that long. An override no request
+    /// path can select (an empty action under a named controller, a `/` in an action, an
+    /// empty segment in a controller) is refused (`invalid_path`): see
+    /// [`WindowPolicy::check_reachable`].
     ///
     /// ```
     /// use xnonce_core::{window::MAX_WINDOW_MS, Verifier, WindowPolicy};
@@ -361,6 +364,7 @@ impl Verifier {
     /// [`MAX_WINDOW_MS`]: crate::window::MAX_WINDOW_MS
     pub fn windows(mut self, windows: WindowPolicy) -> Result<Self> {
         crate::window::window_from_i128(i128::from(windows.longest_ms()))?;
+        windows.check_reachable()?;
         self.windows = windows;
         Ok(self)
     }

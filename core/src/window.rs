@@ -156,6 +156,48 @@ impl WindowPolicy {
         controllers.chain(actions)
     }
 
+    /// Refuses (`invalid_path`) an override that no request path can select, so it would
+    /// silently never apply and the default window would: paths are split as
+    /// [`crate::routes::split_path`] splits them, so a controller has no empty segment (no
+    /// leading, trailing or doubled `/`; the empty controller is the root's), an action holds
+    /// no `/`, and only the root path `/` has an empty action (controller `""`).
+    /// [`crate::Verifier::windows`] runs this check.
+    ///
+    /// ```
+    /// use xnonce_core::WindowPolicy;
+    /// assert!(WindowPolicy::new(30_000).action("", "status", 5_000).check_reachable().is_ok());
+    /// for w in [
+    ///     WindowPolicy::new(30_000).action("admin", "", 5_000),
+    ///     WindowPolicy::new(30_000).action("admin", "a/b", 5_000),
+    ///     WindowPolicy::new(30_000).controller("/admin", 5_000),
+    ///     WindowPolicy::new(30_000).controller("api//v1", 5_000),
+    /// ] {
+    ///     assert_eq!(w.check_reachable().unwrap_err().code().as_str(), "invalid_path");
+    /// }
+    /// ```
+    pub fn check_reachable(&self) -> Result<()> {
+        for (controller, action, _) in self.overrides() {
+            let why = if !controller.is_empty() && controller.split('/').any(str::is_empty) {
+                "a controller has no empty path segment (no leading, trailing or double '/')"
+            } else if action.is_some_and(|a| a.contains('/')) {
+                "an action is a path's last segment, without '/'"
+            } else if action == Some("") && !controller.is_empty() {
+                "only the root path / has an empty action"
+            } else {
+                continue;
+            };
+            let key = match action {
+                Some(action) => format!("action window {controller:?}/{action:?}"),
+                None => format!("controller window {controller:?}"),
+            };
+            return Err(Error::new(
+                ErrorCode::InvalidPath,
+                format!("the {key} can never apply: {why}"),
+            ));
+        }
+        Ok(())
+    }
+
     /// The longest window of the policy: the default or any override.
     ///
     /// ```

@@ -307,6 +307,17 @@ fun errorChecks(): Int {
     c.refuses<XNonceException.Format>("unsupported_scheme") {
         Verifier(mapOf("svc" to listOf(SECRET)), schemes = listOf()).close()
     }
+    // A window no request path can select never applied (the default did): refused by core.
+    for ((controller, action) in listOf("reports" to "", "reports" to "live/now", "/reports" to "live")) {
+        val e =
+            c.refuses<XNonceException.Input>("invalid_path") {
+                Verifier(mapOf("svc" to listOf(SECRET)), actionWindows = listOf(ActionWindow(controller, action, 5000uL))).close()
+            }
+        c.ok(e.message!!.contains("can never apply"), "an unreachable action window's message: ${e.message}")
+    }
+    c.refuses<XNonceException.Input>("invalid_path") {
+        Verifier(mapOf("svc" to listOf(SECRET)), controllerWindows = listOf(ControllerWindow("api//v1", 5000uL))).close()
+    }
     // A service's own hosts: a v2 request signed for another (staging) is invalid_host.
     Verifier(mapOf("svc" to listOf(SECRET)), hosts = listOf("API.test")).use { served ->
         val here = served.verify("GET", "/admin/status?a=1", host = "api.test:443", xNonce = header, now = ts)
