@@ -58,6 +58,15 @@ pub fn parse(text: &str) -> Result<Vec<Imported>, String> {
                  tab, and nothing else"
             ));
         };
+        // A list written `secret name` imported a client named after the secret (printed,
+        // listed, logged) holding the name as a v1-only secret: a secret's shape (64 hex
+        // characters) in the name's place, and not in the secret's, is that mistake.
+        if looks_like_v2_secret(name) && !looks_like_v2_secret(secret) {
+            return Err(format!(
+                "line {line_no}: the first field has a secret's shape (64 hex characters) and \
+                 the second has not: write the client name first, then its secret"
+            ));
+        }
         xnonce_core::client_id::validate(name)
             .map_err(|e| format!("line {line_no}: invalid client name: {}", e.message()))?;
         let secret = Secret::new(secret).map_err(|e| format!("line {line_no}: {}", e.message()))?;
@@ -76,6 +85,11 @@ pub fn parse(text: &str) -> Result<Vec<Imported>, String> {
         return Err("no client in the list (one `name secret` line per client)".into());
     }
     Ok(clients)
+}
+
+/// 64 hex characters: the shape of a secret that signs both schemes (and of em-secure-api's).
+fn looks_like_v2_secret(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 #[cfg(test)]
@@ -115,6 +129,11 @@ mod tests {
                 "line 3: client \"a\" is also on line 1",
             ),
             ("# nothing\n\n".to_string(), "no client in the list"),
+            // Columns swapped: the secret would have become the client's name.
+            (
+                format!("{HEX}\tbilling\n"),
+                "line 1: the first field has a secret's shape",
+            ),
             (
                 format!("a {secret}\u{7}\n"),
                 "line 1: secret contains whitespace or control",
