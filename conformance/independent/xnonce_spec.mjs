@@ -579,6 +579,21 @@ function checkV2Authority(authority) {
   }
 }
 
+/** §9 step 1, v1: left as typed, but a host, brackets only around it, a port <= 65535. */
+function checkV1Authority(authority) {
+  const bad = (why) => new XNonceError("invalid_url", `base URL authority: ${why}`);
+  const m = authority.startsWith("[")
+    ? /^(\[[^\]]*\])(.*)$/s.exec(authority)
+    : /^([^:]*)(.*)$/s.exec(authority);
+  if (!m) throw bad("'[' without ']'");
+  const [, host, rest] = m;
+  if (!host.startsWith("[") && /[[\]]/.test(host)) throw bad("'[' and ']' only around an IPv6 literal");
+  if (rest !== "" && !rest.startsWith(":")) throw bad("only ':port' may follow an IPv6 literal");
+  if (host === "") throw bad("no host before the port");
+  const port = rest.slice(1);
+  if (port !== "" && !(/^[0-9]+$/.test(port) && Number(port) <= 65535)) throw bad("port not 0 to 65535");
+}
+
 /** §9 step 1: [authority, base without trailing '/']. */
 function splitBaseUrl(baseUrl, scheme) {
   let rest;
@@ -596,6 +611,7 @@ function splitBaseUrl(baseUrl, scheme) {
   const why = urlClientsChange(slash < 0 ? "" : rest.slice(slash), true);
   if (why) throw new XNonceError("invalid_url", `the base URL's path prefix holds a ${why}`);
   if (scheme === "v2") checkV2Authority(authority);
+  else checkV1Authority(authority);
   return [authority, baseUrl.replace(/\/+$/, "")];
 }
 

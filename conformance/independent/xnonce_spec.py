@@ -687,6 +687,27 @@ def _check_v2_authority(authority: str) -> None:
             raise bad("the port must be 0 to 65535 without leading zeros")
 
 
+def _check_v1_authority(authority: str) -> None:
+    """§9 step 1, v1: left as typed, but a host, brackets only around it, a port <= 65535."""
+    if authority.startswith("["):
+        end = authority.find("]")
+        if end < 0:
+            raise XNonceError("invalid_url", "base URL authority: '[' without ']'")
+        host, after = authority[: end + 1], authority[end + 1 :]
+        if after and not after.startswith(":"):
+            raise XNonceError("invalid_url", "only ':port' may follow an IPv6 literal")
+    else:
+        host, colon, after = authority.partition(":")
+        after = colon + after
+        if "[" in host or "]" in host:
+            raise XNonceError("invalid_url", "'[' and ']' only around an IPv6 literal")
+    if host == "":
+        raise XNonceError("invalid_url", "base URL authority: no host before the port")
+    port = after[1:]
+    if port and not (re.fullmatch("[0-9]+", port) and int(port) <= 65535):
+        raise XNonceError("invalid_url", "base URL authority: port not 0 to 65535")
+
+
 def _split_base_url(base_url: str, scheme: str):
     """§9 step 1: (authority, base without trailing '/')."""
     if base_url.startswith("https://"):
@@ -707,6 +728,8 @@ def _split_base_url(base_url: str, scheme: str):
         raise XNonceError("invalid_url", f"the base URL's path prefix holds a {why}")
     if scheme == "v2":
         _check_v2_authority(authority)
+    else:
+        _check_v1_authority(authority)
     return authority, base_url.rstrip("/")
 
 

@@ -664,6 +664,11 @@ fn v1_link_rule_inputs() -> Vec<Vector> {
             "http://127.1:08080",
         ),
         v1_link(
+            "v1x-link-ipv6-as-typed",
+            "/admin/status",
+            "http://[0:0::1]:03000/",
+        ),
+        v1_link(
             "v1x-link-dots-kept",
             "/a/..b/c.",
             "https://api.example.com/v1.2/",
@@ -699,6 +704,12 @@ fn v1_link_rule_inputs() -> Vec<Vector> {
         ),
         ("v1x-err-link-prefix-char", "http://localhost:3000/pré"),
         ("v1x-err-link-backslash", "http://localhost:3000\\api"),
+        // The authority is left as typed, but must be one URL clients can reach.
+        ("v1x-err-link-port-range", "http://localhost:99999"),
+        ("v1x-err-link-port-letters", "http://localhost:30a0"),
+        ("v1x-err-link-ipv6-unclosed", "http://[::1/api"),
+        ("v1x-err-link-bracket-in-name", "http://a[b]:3000"),
+        ("v1x-err-link-no-host", "http://:3000"),
     ];
     for (id, url) in bad_urls {
         cases.push(error(v1_link(id, "/admin/status", url), "invalid_url"));

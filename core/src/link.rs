@@ -62,8 +62,9 @@ fn split_base_url(base_url: &str, scheme: Scheme) -> Result<(&str, &str)> {
             format!("base URL's path: {}", e.message()),
         ));
     }
-    if scheme == Scheme::V2 {
-        check_authority(authority)?;
+    match scheme {
+        Scheme::V1 => check_v1_authority(authority)?,
+        Scheme::V2 => check_authority(authority)?,
     }
     Ok((authority, base_url.trim_end_matches('/')))
 }
@@ -129,6 +130,46 @@ fn check_link_path(path: &str) -> Result<()> {
     Ok(())
 }
 
+/// Either scheme: an authority a URL parser can read at all, split into its host and its
+/// port without leading zeros (`None` for no port or an empty one, which URL clients drop):
+/// brackets only around a whole IPv6-literal host, a port of decimal digits at most 65535.
+fn authority_parts(authority: &str) -> std::result::Result<(&str, Option<&str>), String> {
+    let (host, port) = split_authority(authority)?;
+    if !host.starts_with('[') && host.contains(['[', ']']) {
+        return Err("'[' and ']' may only enclose an IPv6 literal".into());
+    }
+    let port = match port {
+        None | Some("") => None,
+        Some(p) if !p.bytes().all(|b| b.is_ascii_digit()) => {
+            return Err(format!("the port {p:?} must be decimal digits"))
+        }
+        Some(p) => match p.trim_start_matches('0') {
+            "" => Some("0"),
+            d if d.len() > 5 || d.parse::<u32>().map_or(true, |n| n > 65535) => {
+                return Err(format!("the port {p} is out of range (0 to 65535)"))
+            }
+            d => Some(d),
+        },
+    };
+    Ok((host, port))
+}
+
+/// v1: the base URL's authority is left as typed (v1 signs no host), but it must be one URL
+/// clients can reach: [`authority_parts`], and a host before any port.
+fn check_v1_authority(authority: &str) -> Result<()> {
+    match authority_parts(authority) {
+        Ok(("", _)) => Err("a host is needed before the port".to_string()),
+        Ok(_) => Ok(()),
+        Err(why) => Err(why),
+    }
+    .map_err(|why| {
+        crate::Error::new(
+            ErrorCode::InvalidUrl,
+            format!("base URL authority {authority:?}: {why}"),
+        )
+    })
+}
+
 /// v2: the base URL's authority must be what a WHATWG URL parser (browsers, `fetch`) writes
 /// in the `Host` header, since the signature binds it and the server compares what it
 /// receives: an IPv6 literal in its normal form (lower-case hex, leading zeros dropped, the
@@ -153,26 +194,9 @@ fn check_authority(authority: &str) -> Result<()> {
             format!("base URL authority {authority:?}: {why}"),
         ))
     };
-    let (host, port) = match split_authority(&lower) {
+    let (host, normal_port) = match authority_parts(&lower) {
         Ok(parts) => parts,
-        Err(why) => return invalid(why.into()),
-    };
-    if !host.starts_with('[') && host.contains(['[', ']']) {
-        return invalid("'[' and ']' may only enclose an IPv6 literal".into());
-    }
-    let normal_port = match port {
-        None => None,
-        Some("") => None, // URL clients drop an empty port
-        Some(p) if !p.bytes().all(|b| b.is_ascii_digit()) => {
-            return invalid(format!("the port {p:?} must be decimal digits"))
-        }
-        Some(p) => match p.trim_start_matches('0') {
-            "" => Some("0"),
-            d if d.len() > 5 || d.parse::<u32>().map_or(true, |n| n > 65535) => {
-                return invalid(format!("the port {p} is out of range (0 to 65535)"))
-            }
-            d => Some(d),
-        },
+        Err(why) => return invalid(why),
     };
     let normal_host = if let Some(inner) = host.strip_prefix('[') {
         let inner = inner.strip_suffix(']').unwrap_or(inner);
@@ -567,9 +591,29 @@ mod tests {
                 Some(n) => assert!(e.message().contains(&format!("write {n:?}")), "{base}: {e}"),
                 None => assert!(!e.message().contains("write "), "{base}: {e}"),
             }
-            // v1 does not sign the authority: left as typed.
-            link_of(Scheme::V1, "/a/b", base).unwrap();
+            // v1 does not sign the authority: left as typed, unless no URL client could
+            // read it (a bad port, brackets out of place).
+            let v1_refused = [
+                "http://h:65536",
+                "http://h:99999999999999999999",
+                "http://h:8a",
+                "http://h:+80",
+                "http://h:1:2",
+                "http://[::1",
+                "http://[::1]x",
+                "http://1xj]",
+                "http://a[b]",
+            ];
+            match link_of(Scheme::V1, "/a/b", base) {
+                Ok(_) => assert!(!v1_refused.contains(&base), "v1 accepted {base}"),
+                Err(e) => {
+                    assert!(v1_refused.contains(&base), "v1 refused {base}: {e}");
+                    assert_eq!(e.code(), ErrorCode::InvalidUrl, "{base}: {e}");
+                }
+            }
         }
+        let e = link_of(Scheme::V1, "/a/b", "http://:3000").unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidUrl, "{e}");
         for base in [
             "http://[::1]:18434",
             "http://[::ffff:102:304]",
