@@ -71,7 +71,8 @@ pub fn recorded(answer: Result<bool, ReplayStoreError>) -> crate::Result<()> {
 ///     fn insert_if_absent(&self, key: &ReplayKey, expires_at_ms: u64, now_ms: u64) -> Result<bool, ReplayStoreError> {
 ///         let mut map = self.0.lock().map_err(|_| ReplayStoreError("poisoned".into()))?;
 ///         match map.get(key.as_str()) {
-///             Some(&until) if until > now_ms => Ok(false),
+///             // Recorded until `until`: still present at `now_ms == until` (PROTOCOL §11.4).
+///             Some(&until) if until >= now_ms => Ok(false),
 ///             _ => {
 ///                 map.insert(key.to_string(), expires_at_ms);
 ///                 Ok(true)
@@ -83,10 +84,14 @@ pub fn recorded(answer: Result<bool, ReplayStoreError>) -> crate::Result<()> {
 /// let key = ReplayKey::new("v2:svc:00112233445566778899aabbccddeeff");
 /// assert_eq!(store.insert_if_absent(&key, 31_000, 1_000), Ok(true));
 /// assert_eq!(store.insert_if_absent(&key, 31_000, 2_000), Ok(false)); // `replayed`
+/// // Still present at its expiry: a copy stamped `window` ago is fresh at that instant.
+/// assert_eq!(store.insert_if_absent(&key, 61_000, 31_000), Ok(false));
+/// assert_eq!(store.insert_if_absent(&key, 61_001, 31_001), Ok(true)); // expired: new again
 /// ```
 pub trait ReplayStore {
-    /// Atomically records `key` until `expires_at_ms` unless it is already recorded (and not
-    /// yet expired at `now_ms`). `Ok(true)`: first time, accept. `Ok(false)`: replay.
+    /// Atomically records `key` until `expires_at_ms` unless it is already recorded and not
+    /// expired at `now_ms` (a key recorded until `t` is still present at `now_ms == t`, when a
+    /// copy of its request is still fresh). `Ok(true)`: first time, accept. `Ok(false)`: replay.
     fn insert_if_absent(
         &self,
         key: &ReplayKey,
