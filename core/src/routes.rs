@@ -241,13 +241,16 @@ fn to_rules(rules: &[(&str, ParamRule)]) -> Rules {
 }
 
 /// em-secure-api's route key `<action>_<method>`, split on the last `_`: the action and the
-/// method (a valid HTTP method token, any case). Anything else is `unknown_route`.
+/// method (1 to 16 ASCII letters, any case, as [`crate::canonical::method`] takes it, else
+/// `invalid_method`). A key without `_`, or with nothing before or after it, is
+/// `unknown_route`.
 ///
 /// ```
 /// use xnonce_core::routes::split_key;
 /// assert_eq!(split_key("action3_get").unwrap(), ("action3", "get"));
 /// assert_eq!(split_key("my_action_POST").unwrap(), ("my_action", "POST"));
-/// assert!(split_key("status").is_err());
+/// assert_eq!(split_key("status").unwrap_err().code().as_str(), "unknown_route");
+/// assert_eq!(split_key("status_g3t").unwrap_err().code().as_str(), "invalid_method");
 /// ```
 pub fn split_key(key: &str) -> Result<(&str, &str)> {
     match key.rsplit_once('_') {
