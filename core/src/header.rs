@@ -79,7 +79,7 @@ pub fn invalid_timestamp() -> Error {
 /// assert_eq!(xnonce_core::ottoken::decode(&h.to_ottoken()).unwrap(), h);
 /// assert_eq!(XNonce::parse("v2 svc").unwrap_err().code().as_str(), "malformed_header");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Eq)]
 pub enum XNonce {
     /// em-secure-api's header.
     V1 {
@@ -101,6 +101,54 @@ pub enum XNonce {
         /// Lower-case hex HMAC-SHA256 of the v2 canonical string.
         signature: String,
     },
+}
+
+/// Equal when every field is; the v1 token and the v2 signature are compared in constant time
+/// (comparing a received header with one signed here must not tell how much of it matched).
+impl PartialEq for XNonce {
+    fn eq(&self, other: &Self) -> bool {
+        use crate::mac::constant_time_eq;
+        match (self, other) {
+            (
+                XNonce::V1 {
+                    token: t1,
+                    client: c1,
+                    timestamp_ms: ts1,
+                },
+                XNonce::V1 {
+                    token: t2,
+                    client: c2,
+                    timestamp_ms: ts2,
+                },
+            ) => constant_time_eq(t1, t2) & (c1 == c2) & (ts1 == ts2),
+            (
+                XNonce::V2 {
+                    client: c1,
+                    timestamp_ms: ts1,
+                    nonce: n1,
+                    signature: s1,
+                },
+                XNonce::V2 {
+                    client: c2,
+                    timestamp_ms: ts2,
+                    nonce: n2,
+                    signature: s2,
+                },
+            ) => constant_time_eq(s1, s2) & (c1 == c2) & (ts1 == ts2) & (n1 == n2),
+            _ => false,
+        }
+    }
+}
+
+/// Every field, as [`PartialEq`] compares them.
+impl std::hash::Hash for XNonce {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.scheme().hash(state);
+        self.client().hash(state);
+        self.timestamp_ms().hash(state);
+        self.request_id().hash(state);
+        self.mac().hash(state);
+    }
 }
 
 impl XNonce {
@@ -383,6 +431,44 @@ impl FromStr for XNonce {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The hand-written (constant-time) equality and its hash still compare every field.
+    #[test]
+    fn equality_and_hash_cover_every_field() {
+        use std::collections::HashSet;
+        let v2 = |client: &str, ts: u64, nonce: &str, sig: &str| XNonce::V2 {
+            client: client.into(),
+            timestamp_ms: ts,
+            nonce: nonce.into(),
+            signature: sig.into(),
+        };
+        let v1 = |token: &str, client: &str, ts: u64| XNonce::V1 {
+            token: token.into(),
+            client: client.into(),
+            timestamp_ms: ts,
+        };
+        let (n, s) = ("0".repeat(32), "a".repeat(64));
+        let base = v2("svc", 1, &n, &s);
+        assert_eq!(base, base.clone());
+        let others = [
+            v2("svd", 1, &n, &s),
+            v2("svc", 2, &n, &s),
+            v2("svc", 1, &"1".repeat(32), &s),
+            v2("svc", 1, &n, &format!("{}b", "a".repeat(63))),
+            v2("svc", 1, &n, &"a".repeat(63)),
+            v1(&s, "svc", 1),
+        ];
+        for other in &others {
+            assert_ne!(&base, other, "{other:?}");
+        }
+        assert_eq!(v1(&s, "svc", 1), v1(&s, "svc", 1));
+        assert_ne!(v1(&s, "svc", 1), v1(&"b".repeat(64), "svc", 1));
+        assert_ne!(v1(&s, "svc", 1), v1(&s, "svd", 1));
+        assert_ne!(v1(&s, "svc", 1), v1(&s, "svc", 2));
+        let set: HashSet<XNonce> = others.iter().cloned().chain([base.clone()]).collect();
+        assert_eq!(set.len(), others.len() + 1);
+        assert!(set.contains(&base.clone()));
+    }
 
     #[test]
     fn the_positional_v2_parse_agrees_with_splitting() {

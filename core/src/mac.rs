@@ -23,11 +23,20 @@ use crate::sha256::{compress, BLOCK, H0};
 ///     "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
 /// );
 /// ```
-#[derive(Clone, Zeroize, ZeroizeOnDrop, PartialEq, Eq)]
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct HmacKey {
     inner: [u32; 8],
     outer: [u32; 8],
 }
+
+/// Constant-time: the states are key material.
+impl PartialEq for HmacKey {
+    fn eq(&self, other: &Self) -> bool {
+        (self.inner.ct_eq(&other.inner) & self.outer.ct_eq(&other.outer)).into()
+    }
+}
+
+impl Eq for HmacKey {}
 
 impl HmacKey {
     /// Runs the key schedule (keys longer than a block are hashed first, as RFC 2104 says).
@@ -158,6 +167,12 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn hmac_keys_are_equal_only_for_the_same_key() {
+        assert!(HmacKey::new(b"Jefe") == HmacKey::new(b"Jefe"));
+        assert!(HmacKey::new(b"Jefe") != HmacKey::new(b"Jeff"));
     }
 
     #[test]

@@ -172,8 +172,9 @@ impl SignInput {
     }
 }
 
-/// The result of signing.
-#[derive(Clone, PartialEq, Eq)]
+/// The result of signing. Equality compares the header, the `ottoken` and the canonical
+/// string (for v1, holding the secret) in constant time.
+#[derive(Clone, Eq)]
 pub struct Signed {
     /// The header, parsed form.
     pub header: XNonce,
@@ -183,6 +184,16 @@ pub struct Signed {
     pub ottoken: String,
     /// Zeroed when dropped: for v1 it holds the secret.
     canonical: zeroize::Zeroizing<String>,
+}
+
+impl PartialEq for Signed {
+    fn eq(&self, other: &Self) -> bool {
+        use crate::mac::constant_time_eq;
+        constant_time_eq(&self.x_nonce, &other.x_nonce)
+            & constant_time_eq(&self.ottoken, &other.ottoken)
+            & constant_time_eq(&self.canonical, &other.canonical)
+            & (self.header == other.header)
+    }
 }
 
 impl Signed {
