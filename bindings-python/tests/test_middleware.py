@@ -749,6 +749,35 @@ def test_an_accepted_request_reaches_the_app_without_method_override_fields() ->
     assert (sent[0]["status"], reached) == (200, [[]])
 
 
+def cgi_environ_keys(headers: Iterable[tuple[bytes, bytes]]) -> list[str]:
+    """The environ keys an ASGI-to-WSGI bridge (a2wsgi, Starlette's ``WSGIMiddleware``) or
+    Django's ASGI handler (before 5.x skipped such names) makes of ASGI header names: upper
+    case, ``-`` as ``_``, so ``x_http_method_override`` and ``x-http-method-override`` are one
+    key."""
+    return ["HTTP_" + k.decode("latin-1").upper().replace("-", "_") for k, _ in headers]
+
+
+def test_asgi_method_override_fields_spelled_with_underscores_do_not_reach_the_app() -> None:
+    """uvicorn (h11) hands on a field named ``X_HTTP_Method_Override`` as it came; the stacks
+    that turn ASGI headers into CGI keys read it as ``HTTP_X_HTTP_METHOD_OVERRIDE``, which is
+    what Werkzeug's ``HTTPMethodOverrideMiddleware`` (and Django method-override middleware)
+    read: a signed POST would run as the DELETE a client added unsigned."""
+    header = xnonce.sign_request("v2", "POST", "api.test", "/c/a", "billing", SECRET)
+    headers = [(b"host", b"api.test"), (b"x-nonce", header.encode())]
+    headers += [(f.replace("-", "_").encode(), b"DELETE") for f in OVERRIDES]
+    override_keys = {"HTTP_" + f.upper().replace("-", "_") for f in OVERRIDES}
+    reached: list[list[str]] = []
+
+    async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
+        reached.append([k for k in cgi_environ_keys(scope["headers"]) if k in override_keys])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    middleware = AsgiMiddleware(asgi_app, xnonce.Verifier({"billing": SECRET}))
+    sent = asgi_get(middleware, "/c/a", headers, method="POST")
+    assert (sent[0]["status"], reached) == (200, [[]])
+
+
 def test_an_accepted_form_reaches_the_app_as_utf8_whatever_charset_it_named() -> None:
     """Nothing signs a form's charset and its fields were verified as UTF-8: an app that
     honours the parameter (Django does) would decode a signed value otherwise. The app gets

@@ -127,6 +127,15 @@ def _content_type(scope: Scope) -> tuple[str | None, bool]:
 _METHOD_OVERRIDES = frozenset(field.encode() for field in METHOD_OVERRIDE_FIELDS)
 
 
+def _is_method_override(name: bytes) -> bool:
+    """Whether the header ``name`` is a method-override field, ``_`` read as ``-``: servers
+    (uvicorn) hand on ``x_http_method_override`` as it came, and the stacks that turn ASGI
+    headers into CGI keys (a2wsgi, Starlette's ``WSGIMiddleware``, Django's ASGI handler
+    before it skipped such names) make ``HTTP_X_HTTP_METHOD_OVERRIDE`` of it, which Werkzeug's
+    ``HTTPMethodOverrideMiddleware`` reads."""
+    return name.lower().replace(b"_", b"-") in _METHOD_OVERRIDES
+
+
 def _admit(scope: Scope, verified: Verified, content_type: str | None) -> None:
     """Hands the verified request to the app: ``scope[SCOPE_KEY]`` and, for Starlette and
     FastAPI, ``request.state.xnonce``; without the method-override fields, which no signature
@@ -136,11 +145,11 @@ def _admit(scope: Scope, verified: Verified, content_type: str | None) -> None:
     honours it would decode a signed value otherwise."""
     headers = scope.get("headers", ())
     form = content_type_for_app(content_type)
-    if form is not None or any(k.lower() in _METHOD_OVERRIDES for k, _ in headers):
+    if form is not None or any(_is_method_override(k) for k, _ in headers):
         scope["headers"] = [
             (k, form.encode() if form is not None and k.lower() == b"content-type" else v)
             for k, v in headers
-            if k.lower() not in _METHOD_OVERRIDES
+            if not _is_method_override(k)
         ]
     scope[SCOPE_KEY] = verified
     scope.setdefault("state", {})["xnonce"] = verified
