@@ -77,6 +77,17 @@ def request_target(environ: dict[str, Any]) -> str:
     return join_target(path, query)
 
 
+def _field(environ: dict[str, Any], key: str) -> str | None:
+    """The value of the header field at ``key`` without the optional whitespace (SP, HTAB)
+    around it, which is no part of a field value (RFC 9110 §5.5) and which Werkzeug's server
+    (Flask's) hands on in the environ (``Host: api.test `` as ``"api.test "``); ``None``
+    when absent or empty."""
+    value = environ.get(key)
+    if isinstance(value, str):
+        value = value.strip(" \t")
+    return value or None
+
+
 def _read_body(environ: dict[str, Any], limit: int) -> bytes | None:
     """The body (at most ``limit`` bytes), or None when it is larger.
 
@@ -86,7 +97,7 @@ def _read_body(environ: dict[str, Any], limit: int) -> bytes | None:
     framing is malformed (400, as from the reference server), it is not a large body (413).
     """
     stream = environ["wsgi.input"]
-    length_text = environ.get("CONTENT_LENGTH") or ""
+    length_text = _field(environ, "CONTENT_LENGTH") or ""
     if not length_text:
         if not environ.get("wsgi.input_terminated"):
             return b""
@@ -153,8 +164,9 @@ class XNonceMiddleware(VerifyingMiddleware[WSGIApp]):
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         target = request_target(environ)
-        x_nonce = environ.get("HTTP_X_NONCE")
-        host = environ.get("HTTP_HOST")
+        x_nonce = _field(environ, "HTTP_X_NONCE")
+        host = _field(environ, "HTTP_HOST")
+        content_type = _field(environ, "CONTENT_TYPE")
         refused = refused_head(environ.get("REQUEST_METHOD", "GET"), target, host, x_nonce)
         if refused is not None:
             return _send(start_response, refused)
@@ -176,7 +188,7 @@ class XNonceMiddleware(VerifyingMiddleware[WSGIApp]):
             # not verified against the server's own name.
             host,
             x_nonce,
-            environ.get("CONTENT_TYPE") or None,
+            content_type,
             body,
         )
         if isinstance(outcome, Answer):
@@ -186,7 +198,7 @@ class XNonceMiddleware(VerifyingMiddleware[WSGIApp]):
             environ.pop(key, None)
         # A form as the UTF-8 it was verified in: nothing signs the charset it named, and an
         # app that honours it (Django does) would decode a signed value otherwise.
-        form = content_type_for_app(environ.get("CONTENT_TYPE") or None)
+        form = content_type_for_app(content_type)
         if form is not None:
             environ["CONTENT_TYPE"] = form
         environ["wsgi.input"] = io.BytesIO(body)
