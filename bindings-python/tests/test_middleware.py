@@ -297,6 +297,23 @@ def test_whitespace_around_field_values_is_no_part_of_them(base: str, ows: str) 
         assert b'"body": ' + json.dumps(body.decode()).encode() in answer, answer
 
 
+def test_the_refusal_of_a_head_request_has_no_content(base: str) -> None:
+    """RFC 9110 §9.3.2: no content in the answer to a HEAD. Under WSGI the app sends it or not
+    (Werkzeug's server writes whatever the app returns, as frameworks strip it themselves):
+    the middleware's refusal wrote its problem document after the head, bytes the client
+    reads as the start of the next answer on a connection kept open. The head still says
+    the length and type of the refusal a GET would get."""
+    authority = base.removeprefix("http://")
+    for credential in ("", "X-Nonce: v2 forged\r\n"):
+        request = (
+            f"HEAD /c/a HTTP/1.1\r\nHost: {authority}\r\n{credential}Connection: close\r\n\r\n"
+        ).encode()
+        status, answer = raw_exchange(base, request)
+        head, _, content = answer.partition(b"\r\n\r\n")
+        assert (status, content) == (401 if not credential else 400, b""), answer
+        assert b"\r\ncontent-length: " in head.lower(), answer
+
+
 def test_asgi_two_host_lines_from_a_server_that_passes_them_on() -> None:
     # uvicorn refuses them itself; an ASGI server that hands both lines over gets the 400.
     header = xnonce.sign_request("v2", "GET", "api.test", "/c/a", "billing", SECRET)

@@ -139,7 +139,10 @@ def _read_at_most(stream: Any, size: int) -> bytes:
     return b"".join(pieces)
 
 
-def _send(start_response: StartResponse, refusal: Answer) -> list[bytes]:
+def _send(start_response: StartResponse, refusal: Answer, method: str) -> list[bytes]:
+    """Answers ``refusal``; to a ``HEAD`` (``method``) with its head alone (RFC 9110
+    §9.3.2): WSGI servers write whatever the app returns (frameworks strip a HEAD's content
+    themselves), and content after the head would be read as the next answer."""
     body = refusal.body_bytes
     headers = [*refusal.headers, ("Content-Length", str(len(body)))]
     try:
@@ -147,7 +150,7 @@ def _send(start_response: StartResponse, refusal: Answer) -> list[bytes]:
     except ValueError:
         reason = "Refused"
     start_response(f"{refusal.status} {reason}", headers)
-    return [body]
+    return [] if method == "HEAD" else [body]
 
 
 class XNonceMiddleware(VerifyingMiddleware[WSGIApp]):
@@ -163,26 +166,27 @@ class XNonceMiddleware(VerifyingMiddleware[WSGIApp]):
     """
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
         target = request_target(environ)
         x_nonce = _field(environ, "HTTP_X_NONCE")
         host = _field(environ, "HTTP_HOST")
         content_type = _field(environ, "CONTENT_TYPE")
-        refused = refused_head(environ.get("REQUEST_METHOD", "GET"), target, host, x_nonce)
+        refused = refused_head(method, target, host, x_nonce)
         if refused is not None:
-            return _send(start_response, refused)
+            return _send(start_response, refused, method)
         try:
             body = _read_body(environ, self.max_body)
         except (OSError, ValueError):
             # Malformed chunked framing or Content-Length, a stream that failed: the
             # reference server's 400.
             unreadable = Answer.body_unreadable(target=target, x_nonce=x_nonce)
-            return _send(start_response, unreadable)
+            return _send(start_response, unreadable, method)
         if body is None:
             too_large = Answer.body_too_large(self.max_body, target=target, x_nonce=x_nonce)
-            return _send(start_response, too_large)
+            return _send(start_response, too_large, method)
         outcome = self.check(
             environ,
-            environ.get("REQUEST_METHOD", "GET"),
+            method,
             target,
             # Not SERVER_NAME: a v2 request without a Host line is refused (PROTOCOL §11.1),
             # not verified against the server's own name.
@@ -192,7 +196,7 @@ class XNonceMiddleware(VerifyingMiddleware[WSGIApp]):
             body,
         )
         if isinstance(outcome, Answer):
-            return _send(start_response, outcome)
+            return _send(start_response, outcome, method)
         environ[ENVIRON_KEY] = outcome
         for key in _METHOD_OVERRIDE_KEYS:
             environ.pop(key, None)
