@@ -411,6 +411,20 @@ def test_a_client_that_retries_or_waits_forever_is_taken_with_a_warning() -> Non
         RedisReplayStore(redis.Redis(socket_timeout=2, retry=forever))
     with pytest.warns(RuntimeWarning, match=r"AsyncRedisReplayStore: .* \(without end\)"):
         AsyncRedisReplayStore(redis.asyncio.Redis(retry=redis.asyncio.retry.Retry(NoBackoff(), -1)))
+    # A pool given retry_on_timeout or retry_on_error and no retry: the client names no
+    # Retry (get_retry() is None), and each connection retries once all the same.
+    options: dict[str, Any]
+    for options in ({"retry_on_timeout": True}, {"retry_on_error": [redis.ConnectionError]}):
+        sync_pool = redis.ConnectionPool(socket_timeout=2, **options)
+        connection: Any = sync_pool.make_connection()
+        assert connection.retry.get_retries() == 1
+        with pytest.warns(RuntimeWarning, match=r"retries commands \(1 times\)"):
+            RedisReplayStore(redis.Redis(connection_pool=sync_pool))
+        async_pool = redis.asyncio.BlockingConnectionPool(**options)
+        connection = async_pool.make_connection()  # type: ignore[no-untyped-call]
+        assert connection.retry.get_retries() == 1
+        with pytest.warns(RuntimeWarning, match=r"AsyncRedisReplayStore: .* \(1 times\)"):
+            AsyncRedisReplayStore(redis.asyncio.Redis(connection_pool=async_pool))
     # No socket_timeout: given as None, or a pool made without one.
     for unbounded in (
         redis.Redis(socket_timeout=None, retry=Retry(NoBackoff(), retries=0)),

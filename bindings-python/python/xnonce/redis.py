@@ -82,7 +82,18 @@ def _warn_of_unbounded(store: str, client: Any, *, timeout_needed: bool) -> None
     key, so a first copy is refused as a replay), and, when nothing else bounds the wait, no
     ``socket_timeout``. Settings a client does not expose are not guessed at."""
     get_retry = getattr(client, "get_retry", None)
-    retries = getattr(get_retry() if callable(get_retry) else None, "_retries", 0)
+    retry = get_retry() if callable(get_retry) else None
+    retries = getattr(retry, "_retries", 0)
+    # A pool's connections given retry_on_timeout or retry_on_error and no retry make
+    # Retry(NoBackoff(), 1) of them: one resend, which the client names nowhere.
+    pool = getattr(client, "connection_pool", None)
+    kwargs = getattr(pool, "connection_kwargs", None)
+    if retry is None and isinstance(kwargs, dict) and kwargs.get("retry") is None:
+        on_error = kwargs.get("retry_on_error")
+        if kwargs.get("retry_on_timeout") is True or (
+            isinstance(on_error, (list, tuple)) and on_error
+        ):
+            retries = 1
     # redis-py's Retry takes a negative count (-1) as "retry without end".
     if isinstance(retries, int) and not isinstance(retries, bool) and retries != 0:
         times = f"{retries} times" if retries > 0 else "without end"
@@ -96,8 +107,6 @@ def _warn_of_unbounded(store: str, client: Any, *, timeout_needed: bool) -> None
     # A pool's connections take its connection_kwargs, and where those have no
     # socket_timeout, their class's default: None (wait forever) in older redis-py, 5 s from
     # redis-py 8 (redis.Redis(host=...) fills one in, a ConnectionPool made directly does not).
-    pool = getattr(client, "connection_pool", None)
-    kwargs = getattr(pool, "connection_kwargs", None)
     if not (timeout_needed and isinstance(kwargs, dict)):
         return
     if "socket_timeout" in kwargs:
