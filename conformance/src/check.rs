@@ -86,6 +86,15 @@ pub fn check(v: &Vector) -> Result<(), String> {
     if v.link.is_some() && v.base_url.is_none() {
         return Err("case has link but no base_url (only a link case makes one)".into());
     }
+    // A case that does not describe an input (an unknown scheme, a body that is not base64)
+    // fails whatever it expects: `run` reports it as an error, which an `error` case would
+    // otherwise take for the signer's.
+    let input = input_of(v).map_err(|m| format!("case does not describe an input: {m}"))?;
+    // Checkers never draw a nonce (README: the checking rule): an output computed with one
+    // the case does not hold could not be reproduced by any other language's checker.
+    if input.scheme == Scheme::V2 && v.nonce.is_none() && v.error.is_none() {
+        return Err("v2 case has no nonce (a checker never draws one)".into());
+    }
     match (run(v), &v.error) {
         (Err(e), Some(code)) if e.code().as_str() == code => Ok(()),
         (Err(e), Some(code)) => Err(format!("expected error {code}, got {}", e.code())),

@@ -117,3 +117,46 @@ fn a_case_that_differs_fails_naming_the_field() {
         .unwrap_err()
         .starts_with("signing failed: "));
 }
+
+/// A case the checker cannot turn into an input fails, whatever `error` it expects: core's
+/// error for it (`malformed_params`) is not the signer's. And a v2 case expecting outputs
+/// needs its nonce: the Rust checker must not sign with one of its own (all zeros) that no
+/// other language's checker uses.
+#[test]
+fn a_case_that_is_no_input_or_has_no_nonce_fails() {
+    let cases = vector::load(&vector::vectors_dir().join("xnonce-v2.json")).unwrap();
+    let basic = cases.iter().find(|c| c.id == "v2-get-basic").unwrap();
+    let as_error = |mut c: vector::Vector, code: &str| {
+        (c.canonical, c.x_nonce, c.ottoken) = (None, None, None);
+        c.error = Some(code.into());
+        c
+    };
+
+    let mut unknown_scheme = as_error(basic.clone(), "malformed_params");
+    unknown_scheme.scheme = Some("v3".into());
+    let why = check::check(&unknown_scheme).unwrap_err();
+    assert!(why.contains("unknown scheme"), "{why}");
+
+    let mut bad_body = as_error(basic.clone(), "malformed_params");
+    bad_body.body = Some("***".into());
+    let why = check::check(&bad_body).unwrap_err();
+    assert!(why.contains("body is not base64"), "{why}");
+
+    // Outputs signed with the all-zero nonce, the case holding no nonce.
+    let mut zero = basic.clone();
+    zero.nonce = Some("0".repeat(32));
+    let out = check::run(&zero).unwrap();
+    (zero.canonical, zero.x_nonce, zero.ottoken) = (Some(out.canonical), Some(out.x_nonce), None);
+    assert_eq!(check::check(&zero), Ok(()));
+    zero.nonce = None;
+    let why = check::check(&zero).unwrap_err();
+    assert!(why.contains("no nonce"), "{why}");
+    // An error case may leave the nonce out (signing fails before it matters).
+    let mut no_host = cases
+        .iter()
+        .find(|c| c.id == "v2-err-no-host")
+        .unwrap()
+        .clone();
+    no_host.nonce = None;
+    assert_eq!(check::check(&no_host), Ok(()));
+}
