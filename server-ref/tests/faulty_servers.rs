@@ -152,7 +152,7 @@ const RULE_AND_ROUTE_ROWS: [&str; 6] = [
 
 /// Every v2 refusal row the suite checks by its problem code (with the scheme's prefix: the
 /// param rule and route rows too, [`RULE_AND_ROUTE_ROWS`]).
-const V2_CODE_ROWS: [&str; 30] = [
+const V2_CODE_ROWS: [&str; 31] = [
     "GET replayed",
     "early GET replayed last",
     "POST form replayed",
@@ -160,6 +160,7 @@ const V2_CODE_ROWS: [&str; 30] = [
     "POST JSON body replayed",
     "tampered param value",
     "tampered form param value",
+    "unsigned query param on a form POST",
     "added param",
     "duplicated param",
     "unsigned value before a signed one",
@@ -875,6 +876,7 @@ fn v1_refusals_without_em_secure_apis_texts_fail_those_rows() {
         "GET in absolute form replayed",
         "tampered param value",
         "tampered form param value",
+        "unsigned query param on a form POST",
         "added param",
         "duplicated param",
         "unsigned value before a signed one",
@@ -901,4 +903,30 @@ fn v1_refusals_without_em_secure_apis_texts_fail_those_rows() {
     let mut expected = scheme_rows(&["v1"], &v1_texts);
     expected.insert("no credential".into());
     assert_eq!(server.failures(), expected);
+}
+
+#[test]
+fn a_server_that_ignores_the_query_of_a_form_post_fails_those_rows() {
+    // PROTOCOL §11.1 step 4: the params are the query pairs followed by the form body's. A
+    // verifier that reads a form POST's body alone lets unsigned query params through.
+    let server = wrapped(|r| {
+        r.layer(axum::middleware::from_fn(
+            |mut req: axum::extract::Request, next: axum::middleware::Next| async move {
+                let form = req.method() == "POST"
+                    && req.headers().get("content-type").is_some_and(|c| {
+                        c.as_bytes()
+                            .starts_with(b"application/x-www-form-urlencoded")
+                    });
+                if form && req.uri().query().is_some() {
+                    // The query left out of what the layer verifies (axum's OriginalUri).
+                    *req.uri_mut() = req.uri().path().parse().unwrap();
+                    let sent = axum::extract::OriginalUri(req.uri().clone());
+                    req.extensions_mut().insert(sent);
+                }
+                next.run(req).await
+            },
+        ))
+    });
+    let rows = ["unsigned query param on a form POST"];
+    assert_eq!(server.failures(), scheme_rows(&["v1", "v2"], &rows));
 }

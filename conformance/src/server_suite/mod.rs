@@ -688,6 +688,21 @@ impl<'a> Runner<'a> {
             .signed_request(s, "POST", &post, &p, &sent, &How::default())
             .map(|r| r.0);
         self.check(format!("{sn} tampered form param value"), mismatch(), req);
+        // A form POST's query is read too (PROTOCOL §11.1 step 4: the query pairs, then the
+        // form body's): a server that reads only the form body of a form POST passed every
+        // row above, and let anyone add unsigned params to the query of a signed form POST.
+        let p = self.post_params();
+        let req = self
+            .signed_request(s, "POST", &post, &p, &p, &How::default())
+            .map(|(mut r, _)| {
+                r.target = with_query(&r.target, "nope=bad");
+                r
+            });
+        self.check(
+            format!("{sn} unsigned query param on a form POST"),
+            mismatch(),
+            req,
+        );
 
         // The last hex digit of the token / signature changed (catches prefix comparisons).
         let p = self.get_params();
