@@ -757,6 +757,7 @@ fn server_errors_for_malformed_requests_fail_those_rows() {
             "malformed ottoken (v2 garbage)",
             "oversized header (64 KiB)",
             "v2 second Host line",
+            "v2 second Host line, signed for it",
             "v2 second, empty X-Nonce line",
             "v2 ottoken param beside the header",
             "v2 link with a second ottoken",
@@ -903,6 +904,27 @@ fn v1_refusals_without_em_secure_apis_texts_fail_those_rows() {
     let mut expected = scheme_rows(&["v1"], &v1_texts);
     expected.insert("no credential".into());
     assert_eq!(server.failures(), expected);
+}
+
+#[test]
+fn a_server_that_verifies_the_last_host_line_fails_that_row() {
+    // RFC 9112 §3.2 makes two Host lines a 400; a server that keeps the last one (and
+    // verifies it) accepts a request signed for it, whose application may read the first.
+    let server = wrapped(|r| {
+        r.layer(axum::middleware::from_fn(
+            |mut req: axum::extract::Request, next: axum::middleware::Next| async move {
+                let headers = req.headers_mut();
+                if let Some(last) = headers.get_all("host").iter().next_back().cloned() {
+                    headers.insert("host", last);
+                }
+                next.run(req).await
+            },
+        ))
+    });
+    assert_eq!(
+        server.failures(),
+        names(&["v2 second Host line, signed for it"])
+    );
 }
 
 #[test]

@@ -774,6 +774,18 @@ impl<'a> Runner<'a> {
                 .signed_request(s, "GET", &get, &p, &p, &How::default())
                 .map(|(r, _)| r.header("Host", "second.example"));
             self.check("v2 second Host line".into(), any_4xx(), req);
+            // The same, signed for the second line: a server that keeps the last line and
+            // verifies it passed the row above (it refused it as a signature mismatch), while
+            // its application may read the first (PROTOCOL §11: verified against neither).
+            let p = self.get_params();
+            let how = How {
+                host: Some("second.example".into()),
+                ..How::default()
+            };
+            let req = self
+                .signed_request(s, "GET", &get, &p, &p, &how)
+                .map(|(r, _)| r.header("Host", "second.example"));
+            self.check("v2 second Host line, signed for it".into(), any_4xx(), req);
 
             let p = self.post_params();
             let how = How {
