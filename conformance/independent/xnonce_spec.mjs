@@ -744,6 +744,18 @@ export function selfTest() {
     .update(`XNONCE-TIME\ntest_client\n${nonce}\n1700000060000`).digest("hex");
   assert(serverTimeMac("legacy-secret", "test_client", nonce, 1700000060000) === legacy,
     "legacy hint key");
+  // §8.3: a v1 ottoken is JSON; other members are allowed, NaN and Infinity are not JSON
+  const v1 = "440f4ddd130532f9f07bbf798b8c273546093a086f0ebcd29e8279c14fb4a49b test_client-irb 1384300800123";
+  for (const [member, ok] of [["1", true], ["NaN", false], ["Infinity", false], ["-Infinity", false]]) {
+    const token = Buffer.from(`{"X-Nonce":"${v1}","n":${member}}`).toString("base64");
+    let got;
+    try {
+      got = ottokenDecode(token);
+    } catch (e) {
+      got = e.code;
+    }
+    assert(got === (ok ? v1 : "malformed_ottoken"), `ottoken with member ${member}: ${got}`);
+  }
 }
 
 function vectorFiles() {

@@ -461,6 +461,10 @@ _B64_STD = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345
 _B64_URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
+def _not_json(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
 def ottoken_decode(token: str) -> str:
     """§8.3: the header value inside an ottoken (malformed_ottoken on any deviation)."""
 
@@ -484,7 +488,8 @@ def ottoken_decode(token: str) -> str:
         if base64.b64encode(raw).decode() != token:  # canonical: unused bits zero
             raise bad("not canonical base64")
         try:
-            obj = json.loads(raw.decode("utf-8"))
+            # NaN and Infinity are not JSON (RFC 8259 §6), though Python reads them.
+            obj = json.loads(raw.decode("utf-8"), parse_constant=_not_json)
         except ValueError:
             raise bad("not JSON") from None
         header = obj.get("X-Nonce") if isinstance(obj, dict) else None
@@ -913,6 +918,20 @@ def self_test() -> None:
         "sha256",
     ).hex()
     assert legacy == want
+    # §8.3: a v1 ottoken is JSON; other members are allowed, NaN and Infinity are not JSON
+    v1 = "440f4ddd130532f9f07bbf798b8c273546093a086f0ebcd29e8279c14fb4a49b test_client-irb 1384300800123"
+    for member, ok in (
+        ("1", True),
+        ("NaN", False),
+        ("Infinity", False),
+        ("-Infinity", False),
+    ):
+        text = '{"X-Nonce":"' + v1 + '","n":' + member + "}"
+        token = base64.b64encode(text.encode()).decode()
+        try:
+            assert ottoken_decode(token) == v1 and ok, f"{member} was accepted"
+        except XNonceError as e:
+            assert e.code == "malformed_ottoken" and not ok, (member, e.code)
 
 
 def _vector_files():

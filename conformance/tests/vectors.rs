@@ -160,3 +160,30 @@ fn a_case_that_is_no_input_or_has_no_nonce_fails() {
     no_host.nonce = None;
     assert_eq!(check::check(&no_host), Ok(()));
 }
+
+/// The ottoken cases the independent implementations' self-tests hold (§8.3): a v1 token is
+/// JSON, so another member is allowed but `NaN` and `Infinity` (which Python's `json` reads)
+/// are not. Core, the reference, must agree with them.
+#[test]
+fn core_agrees_with_the_independent_self_tests_on_non_json_ottokens() {
+    use base64::Engine as _;
+    let v1 = "440f4ddd130532f9f07bbf798b8c273546093a086f0ebcd29e8279c14fb4a49b test_client-irb 1384300800123";
+    for (member, ok) in [
+        ("1", true),
+        ("NaN", false),
+        ("Infinity", false),
+        ("-Infinity", false),
+    ] {
+        let text = format!(r#"{{"X-Nonce":"{v1}","n":{member}}}"#);
+        let token = base64::engine::general_purpose::STANDARD.encode(text);
+        let got = xnonce_core::ottoken::decode(&token).map(|h| h.to_string());
+        match ok {
+            true => assert_eq!(got.as_deref(), Ok(v1), "{member}"),
+            false => assert_eq!(
+                got.unwrap_err().code().as_str(),
+                "malformed_ottoken",
+                "{member}"
+            ),
+        }
+    }
+}
