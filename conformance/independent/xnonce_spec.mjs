@@ -267,6 +267,27 @@ export function textFromValue(value) {
   }
 }
 
+const LONE_SURROGATE_RE = /[\uD800-\uDFFF]/u; // with /u, a pair is one code point
+
+/** §3.6, §10 step 0: text that is not valid Unicode (a lone surrogate) is refused. */
+function checkUnicode(text, code) {
+  if (typeof text === "string" && LONE_SURROGATE_RE.test(text)) {
+    throw new XNonceError(code, "text is not valid Unicode");
+  }
+}
+
+/** §10 step 0 for the text inputs other than params (v1 ignores host and nonce). */
+function checkUnicodeInputs(scheme, method, path, client, secret, nonce, host, baseUrl) {
+  const v2 = scheme !== "v1";
+  checkUnicode(method, "invalid_method");
+  checkUnicode(path, "invalid_path");
+  checkUnicode(client, "invalid_client_id");
+  checkUnicode(secret, "invalid_secret");
+  if (v2) checkUnicode(nonce, "invalid_nonce");
+  if (v2) checkUnicode(host, "invalid_host");
+  checkUnicode(baseUrl, "invalid_url");
+}
+
 /** Params as ordered [key, text] pairs: an array of pairs, a Map, or a plain object. */
 function pairsOf(params) {
   if (params == null) return [];
@@ -275,6 +296,7 @@ function pairsOf(params) {
   const out = [];
   for (const [k, v] of items) {
     if (typeof k !== "string") throw new XNonceError("invalid_param_key", "keys are text");
+    checkUnicode(k, "invalid_param_key");
     out.push([k, textFromValue(v)]);
   }
   return out;
@@ -474,9 +496,10 @@ export function ottokenDecode(token) {
 
 /** §10: { x_nonce, ottoken, canonical, timestamp, nonce (null for v1) }. */
 export function signDetailed(scheme, method, path, params, client, secret, timestamp, nonce, host, body) {
+  checkUnicodeInputs(scheme, method, path, client, secret, nonce, host);
+  const pairs = pairsOf(params);
   checkSecret(secret);
   const ts = checkTimestamp(timestamp == null ? Date.now() : timestamp);
-  const pairs = pairsOf(params);
   let canonical;
   let xNonce;
   if (scheme === "v1") {
@@ -617,6 +640,7 @@ function splitBaseUrl(baseUrl, scheme) {
 
 /** §9: signDetailed's fields plus `link`. */
 export function linkDetailed(scheme, method, path, params, client, secret, baseUrl, timestamp, nonce, host, body) {
+  checkUnicodeInputs(scheme, method, path, client, secret, nonce, host, baseUrl);
   checkSecret(secret);
   const [authority, base] = splitBaseUrl(baseUrl, scheme);
   if (body != null && body.length) throw new XNonceError("invalid_body", "a link cannot carry a body");
@@ -744,6 +768,30 @@ export function selfTest() {
     .update(`XNONCE-TIME\ntest_client\n${nonce}\n1700000060000`).digest("hex");
   assert(serverTimeMac("legacy-secret", "test_client", nonce, 1700000060000) === legacy,
     "legacy hint key");
+  // §3.6, §10 step 0: text that is not valid Unicode is refused with its input's code
+  const lone = "\ud800";
+  const illFormed = [
+    ["invalid_param_key", { params: [[lone, "v"]] }],
+    ["invalid_param_value", { params: [["k", lone]] }],
+    ["invalid_path", { path: "/a" + lone }],
+    ["invalid_method", { method: "G" + lone }],
+    ["invalid_client_id", { client: "c" + lone }],
+    ["invalid_host", { host: "h" + lone }],
+    ["invalid_nonce", { nonce: lone.repeat(32) }],
+  ];
+  for (const scheme of ["v1", "v2"]) {
+    for (const [code, change] of illFormed) {
+      if (scheme === "v1" && (code === "invalid_host" || code === "invalid_nonce")) continue;
+      const a = { method: "GET", path: "/a", params: [], client: "c", nonce: "0".repeat(32), host: "h", ...change };
+      let got = "accepted";
+      try {
+        sign(scheme, a.method, a.path, a.params, a.client, s1, 1700000000000, a.nonce, a.host);
+      } catch (e) {
+        got = e.code;
+      }
+      assert(got === code, `${scheme} ${code}: ${got}`);
+    }
+  }
   // §8.3: a v1 ottoken is JSON; other members are allowed, NaN and Infinity are not JSON
   const v1 = "440f4ddd130532f9f07bbf798b8c273546093a086f0ebcd29e8279c14fb4a49b test_client-irb 1384300800123";
   for (const [member, ok] of [["1", true], ["NaN", false], ["Infinity", false], ["-Infinity", false]]) {

@@ -290,6 +290,33 @@ def text_from_value(value) -> str:
     raise XNonceError("invalid_param_value", f"cannot sign a {type(value).__name__}")
 
 
+def _unicode(text, code: str) -> None:
+    """§3.6, §10 step 0: text that is not valid Unicode (a lone surrogate) is refused."""
+    if isinstance(text, str):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise XNonceError(code, "text is not valid Unicode") from None
+
+
+def _unicode_inputs(
+    scheme, method, path, client, secret, nonce, host, base_url=None
+) -> None:
+    """§10 step 0 for the text inputs other than params (v1 ignores host and nonce)."""
+    if scheme == "v1":
+        nonce = host = None
+    for text, code in (
+        (method, "invalid_method"),
+        (path, "invalid_path"),
+        (client, "invalid_client_id"),
+        (secret, "invalid_secret"),
+        (nonce, "invalid_nonce"),
+        (host, "invalid_host"),
+        (base_url, "invalid_url"),
+    ):
+        _unicode(text, code)
+
+
 def _pairs(params):
     """Params as ordered (key, text) pairs: a mapping in its order, or a sequence of pairs."""
     if params is None:
@@ -299,6 +326,7 @@ def _pairs(params):
     for k, v in items:
         if not isinstance(k, str):
             raise XNonceError("invalid_param_key", "parameter keys are text")
+        _unicode(k, "invalid_param_key")
         out.append((k, text_from_value(v)))
     return out
 
@@ -533,9 +561,10 @@ def sign_detailed(
     body=None,
 ) -> dict:
     """§10: returns x_nonce, ottoken, canonical, timestamp, nonce (None for v1)."""
+    _unicode_inputs(scheme, method, path, client, secret, nonce, host)
+    pairs = _pairs(params)
     _check_secret(secret)
     ts = _check_timestamp(int(time.time() * 1000) if timestamp is None else timestamp)
-    pairs = _pairs(params)
     if scheme == "v1":
         if body:
             raise XNonceError("invalid_body", "v1 cannot sign a body")
@@ -752,6 +781,7 @@ def link_detailed(
     body=None,
 ) -> dict:
     """§9: sign_detailed's fields plus `link`."""
+    _unicode_inputs(scheme, method, path, client, secret, nonce, host, base_url)
     _check_secret(secret)
     authority, base = _split_base_url(base_url, scheme)
     if body:
@@ -918,6 +948,29 @@ def self_test() -> None:
         "sha256",
     ).hex()
     assert legacy == want
+    # §3.6, §10 step 0: text that is not valid Unicode is refused with its input's code
+    lone = "\ud800"
+    ill_formed = {
+        "invalid_param_key": dict(params=[(lone, "v")]),
+        "invalid_param_value": dict(params=[("k", lone)]),
+        "invalid_path": dict(path="/a" + lone),
+        "invalid_method": dict(method="G" + lone),
+        "invalid_client_id": dict(client="c" + lone),
+        "invalid_host": dict(host="h" + lone),
+        "invalid_nonce": dict(nonce=lone * 32),
+    }
+    for scheme in ("v1", "v2"):
+        for code, change in ill_formed.items():
+            if scheme == "v1" and code in ("invalid_host", "invalid_nonce"):
+                continue  # ignored by v1 (§5.1)
+            args = dict(method="GET", path="/a", params=[], client="c", secret=s1)
+            args.update(timestamp=t, nonce="0" * 32, host="h")
+            args.update(change)
+            try:
+                sign(scheme, **args)
+                raise AssertionError(f"{scheme} {code}: accepted")
+            except XNonceError as e:
+                assert e.code == code, (scheme, code, e.code)
     # §8.3: a v1 ottoken is JSON; other members are allowed, NaN and Infinity are not JSON
     v1 = "440f4ddd130532f9f07bbf798b8c273546093a086f0ebcd29e8279c14fb4a49b test_client-irb 1384300800123"
     for member, ok in (
