@@ -367,7 +367,7 @@ function readBody(req, limit, ms) {
     let size = 0
     const finish = (outcome) => {
       clearTimeout(timer)
-      req.off('readable', onReadable).off('error', onGone).off('close', onGone)
+      req.off('readable', onReadable).off('end', onEnd).off('error', onGone).off('close', onGone)
       resolve(outcome)
     }
     const timer = setTimeout(() => finish(TOO_SLOW), ms)
@@ -407,7 +407,11 @@ function readBody(req, limit, ms) {
       }
     }
     const onGone = () => finish(GONE)
-    req.on('readable', onReadable).on('error', onGone).on('close', onGone)
+    // A stream that node:http ended before the middleware began (a bodyless request, when
+    // something awaited before it: a session lookup, a rate limiter) emits 'end' and then
+    // 'close', and never 'readable': its body is what was read, nothing.
+    const onEnd = () => finish(joined !== null ? joined.subarray(0, size) : (first ?? Buffer.alloc(0)))
+    req.on('readable', onReadable).on('end', onEnd).on('error', onGone).on('close', onGone)
   })
 }
 

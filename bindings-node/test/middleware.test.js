@@ -434,6 +434,49 @@ test('Express-style: req.originalUrl is verified, next() continues, a refusal do
   }
 })
 
+test('a request that reaches the middleware after an async step (a session lookup) is verified, not dropped', async () => {
+  // Mounted after middleware that awaits something (express-session's store, a rate limiter),
+  // the middleware starts when node:http has already ended a bodyless request's stream: it
+  // emits 'end' and 'close', never 'readable'.
+  const guard = x.middleware(new x.Verifier({ [CLIENT]: reference.secret }), {
+    then: (req, res) => res.end(`${req.xnonce.client} ${req.method} ${req.rawBody.length}`),
+  })
+  const late = await listen(async (req, res) => {
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    guard(req, res)
+  })
+  try {
+    for (const method of ['GET', 'HEAD', 'DELETE']) {
+      const header = x.signRequest('v2', method, '/admin/status', CLIENT, reference.secret, {
+        host: late.host,
+      })
+      const answer = await exchange(late.url, {
+        method,
+        target: '/admin/status',
+        headers: { 'x-nonce': header },
+      })
+      assert.equal(answer.status, 200, `${method}: ${answer.body}`)
+      if (method !== 'HEAD') assert.equal(answer.body, `${CLIENT} ${method} 0`)
+    }
+    // A body that has all arrived meanwhile is read as before, and stays in the stream.
+    const body = Buffer.from('{"a":1}')
+    const header = x.signRequest('v2', 'POST', '/admin/status', CLIENT, reference.secret, {
+      host: late.host,
+      contentType: 'application/json',
+      body,
+    })
+    const posted = await exchange(late.url, {
+      method: 'POST',
+      target: '/admin/status',
+      headers: { 'x-nonce': header, 'content-type': 'application/json' },
+      body,
+    })
+    assert.deepEqual([posted.status, posted.body], [200, `${CLIENT} POST ${body.length}`])
+  } finally {
+    await late.close()
+  }
+})
+
 /** What Express's method-override, Werkzeug, Symfony and IIS rewrites read as the method. */
 const OVERRIDES = ['x-http-method-override', 'x-http-method', 'x-method-override', 'x-original-method']
 
