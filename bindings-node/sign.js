@@ -49,6 +49,11 @@ function pack(scheme, method, path, params, client, secret, options) {
       host = '=' + h
     }
     if (t !== undefined && t !== null && typeof t !== 'number') return undefined
+    // A body of another type: the general path's TypeError names the field (`… on
+    // SignOptions.body`); signPacked's argument has no field name to give.
+    const b = options.body
+    if (b !== undefined && b !== null && !isText(b) && !(b instanceof Uint8Array || b instanceof ArrayBuffer))
+      return undefined
   }
   let packed =
     scheme + '\0' + method + '\0' + path + '\0' + client + '\0' + secret + '\0' + nonce + '\0' + host

@@ -634,6 +634,28 @@ test('sign: the packed fast path and the general path agree, NULs included', () 
   assert.throws(() => xnonce.sign('v2', 'GET', '/a/b', [], 'svc', SECRET, { ...opts, timestamp: -1 }), {
     code: 'invalid_timestamp',
   })
+  // A body of the wrong type is the same TypeError on both paths, naming the field (README:
+  // an option's field is named), whatever the params' shape.
+  for (const body of [5, [1, 2], new Float64Array(2), new DataView(new ArrayBuffer(2)), {}]) {
+    const general = (() => {
+      try {
+        xnonce.sign('v2', 'GET', '/a/b', new Map(), 'svc', SECRET, { ...opts, body })
+      } catch (e) {
+        return e
+      }
+    })()
+    assert.ok(
+      general instanceof TypeError && general.message.endsWith(' on SignOptions.body'),
+      general?.message,
+    )
+    for (const params of [[], null, [['a', 'b']]]) {
+      assert.throws(() => xnonce.sign('v2', 'GET', '/a/b', params, 'svc', SECRET, { ...opts, body }), {
+        name: 'TypeError',
+        code: general.code,
+        message: general.message,
+      })
+    }
+  }
 })
 
 test('timestamps: a bigint signs and verifies like the same number; out of range is invalid_timestamp', () => {
