@@ -268,4 +268,4 @@ export declare function checkContinue(
 export declare function middleware<
   Req extends ServerRequest = IncomingMessage,
   Res extends ServerResponseLike = ServerResponse,
->(verifier: Verifier, options?: MiddlewareOptions<Req, Res>): XNonceMiddleware<Req, Res>
+>(verifier: Verifier, options?: MiddlewareOptions<Req, Res> | null): XNonceMiddleware<Req, Res>

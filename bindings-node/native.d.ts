@@ -53,7 +53,7 @@ export declare class Requester {
    * `XNonceError` for signing errors and `connection_failed`. With `controller`, `path` is
    * the action (`/controller/action`); without, it is the full path.
    */
-  makeRequest(method: string, params: Params, path: string, controller?: string | null, options?: RequestOptions): Promise<RequesterResponse>
+  makeRequest(method: string, params: Params, path: string, controller?: string | null, options?: RequestOptions | null): Promise<RequesterResponse>
 }
 
 /**
@@ -93,7 +93,7 @@ export declare class Verifier {
    * a plain object or a `Map`; or it is a function `(client) => secret | secrets | null |
    * undefined`, called on each request (synchronously: read from a cache you keep).
    */
-  constructor(secrets: Record<string, string | string[]> | Map<string, string | string[]> | ((client: string) => string | string[] | null | undefined), options?: VerifierOptions)
+  constructor(secrets: Record<string, string | string[]> | Map<string, string | string[]> | ((client: string) => string | string[] | null | undefined), options?: VerifierOptions | null)
   /**
    * Replaces the table of client secrets (the same shapes as the constructor's, checked
    * the same way: on an error nothing changes). The windows, schemes, hosts and the
@@ -105,12 +105,12 @@ export declare class Verifier {
    * Checks authenticity and freshness; does not record the request. A refusal throws an
    * `XNonceError` whose `.answer` is the HTTP answer to send.
    */
-  verify(method: string, target: string, options?: VerifyOptions): Verified
+  verify(method: string, target: string, options?: VerifyOptions | null): Verified
   /**
    * Like `verify`, then remembers the request: a second copy fails with `replayed` (its
    * `.answer`: 409).
    */
-  verifyOnce(method: string, target: string, options?: VerifyOptions): Verified
+  verifyOnce(method: string, target: string, options?: VerifyOptions | null): Verified
 }
 
 /**
@@ -199,10 +199,10 @@ export declare function hostConflictAnswer(authority: string, host: string, requ
  * Signs a request and returns a link (`baseUrl + path + ?params&ottoken=...`) that carries
  * its params and the `ottoken`. For v2 the signed host is the base URL's authority.
  */
-export declare function link(scheme: 'v1' | 'v2', method: string, path: string, params: Params, client: string, secret: string, baseUrl: string, options?: SignOptions): string
+export declare function link(scheme: 'v1' | 'v2', method: string, path: string, params: Params, client: string, secret: string, baseUrl: string, options?: SignOptions | null): string
 
 /** Like `link`, and also returns the header, ottoken, canonical string, timestamp and nonce. */
-export declare function linkDetailed(scheme: 'v1' | 'v2', method: string, path: string, params: Params, client: string, secret: string, baseUrl: string, options?: SignOptions): LinkDetails
+export declare function linkDetailed(scheme: 'v1' | 'v2', method: string, path: string, params: Params, client: string, secret: string, baseUrl: string, options?: SignOptions | null): LinkDetails
 
 /** What `linkDetailed` returns: the link and the signature behind it. */
 export interface LinkDetails {
@@ -368,10 +368,10 @@ export declare const SHARED_KEYS_CLOCK_MARGIN_MS: number
 export declare const SHARED_KEYS_DEFAULT_PREFIX: string
 
 /** Signs a request and returns the `X-Nonce` header value. */
-export declare function sign(scheme: 'v1' | 'v2', method: string, path: string, params: Params, client: string, secret: string, options?: SignOptions): string
+export declare function sign(scheme: 'v1' | 'v2', method: string, path: string, params: Params, client: string, secret: string, options?: SignOptions | null): string
 
 /** Signs a request and returns the header, ottoken, canonical string, timestamp and nonce. */
-export declare function signDetailed(scheme: 'v1' | 'v2', method: string, path: string, params: Params, client: string, secret: string, options?: SignOptions): SignedDetails
+export declare function signDetailed(scheme: 'v1' | 'v2', method: string, path: string, params: Params, client: string, secret: string, options?: SignOptions | null): SignedDetails
 
 /** What `signDetailed` returns. */
 export interface SignedDetails {
@@ -398,7 +398,7 @@ export interface SignedDetails {
  * 0.8 µs a call). Not the package's API: index.js exports sign.js's `sign`, which calls this
  * only after that check.
  */
-export declare function signKeysChecked(scheme: 'v1' | 'v2', method: string, path: string, params: Params, client: string, secret: string, options?: SignOptions): string
+export declare function signKeysChecked(scheme: 'v1' | 'v2', method: string, path: string, params: Params, client: string, secret: string, options?: SignOptions | null): string
 
 /**
  * Optional inputs of signing. Missing `timestamp` / `nonce` come from the system clock and
@@ -429,7 +429,7 @@ export declare function signPacked(packed: string, pairs: number, timestamp?: nu
  * Signs a raw request (`target` = `/path?query`, as sent) and returns the `X-Nonce` value.
  * A target with a fragment (`#`) is `invalid_path`; an empty path is sent as `/`.
  */
-export declare function signRequest(scheme: 'v1' | 'v2', method: string, target: string, client: string, secret: string, parts?: RequestParts): string
+export declare function signRequest(scheme: 'v1' | 'v2', method: string, target: string, client: string, secret: string, parts?: RequestParts | null): string
 
 /** A verified request. */
 export interface Verified {

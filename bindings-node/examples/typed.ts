@@ -219,6 +219,32 @@ async function requests(): Promise<void> {
   void xnonceFetch({ client: 'svc', secret, scheme: null, fetch: null })
 }
 
+// An options argument may be null, as every options object's option (null counts as absent).
+const noOptions = null
+void [
+  sign('v1', 'GET', '/a/b', [], 'svc', secret, noOptions),
+  signDetailed('v1', 'GET', '/a/b', [], 'svc', secret, noOptions),
+  link('v1', 'GET', '/a/b', [], 'svc', secret, 'https://api.example.com', noOptions),
+  linkDetailed('v1', 'GET', '/a/b', [], 'svc', secret, 'https://api.example.com', noOptions),
+  signRequest('v1', 'GET', '/a/b', 'svc', secret, noOptions),
+  new Verifier({ svc: secret }, noOptions),
+  middleware(verifier, noOptions),
+  checkContinue(noOptions),
+  new Requester('http://127.0.0.1:8080', 'svc', secret, noOptions).makeRequest(
+    'GET',
+    [],
+    '/a/b',
+    null,
+    noOptions,
+  ),
+]
+try {
+  verifier.verify('GET', '/a/b', noOptions)
+  verifier.verifyOnce('GET', '/a/b', noOptions)
+} catch {
+  // refused: no credential
+}
+
 const codes: readonly ErrorCode[] = ERROR_CODES
 const viaNamespace: string = xnonce.sign('v1', 'GET', '/a/b', [], 'svc', secret)
 void [details, nonce, url, linked, raw, scheme, token, back, codes, viaNamespace, requests]

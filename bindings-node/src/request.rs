@@ -43,7 +43,7 @@ impl OptionKeys for RequestParts {
 #[napi(
     strict,
     js_name = "signRequest",
-    ts_args_type = "scheme: 'v1' | 'v2', method: string, target: string, client: string, secret: string, parts?: RequestParts"
+    ts_args_type = "scheme: 'v1' | 'v2', method: string, target: string, client: string, secret: string, parts?: RequestParts | null"
 )]
 pub fn sign_request(
     env: &Env,

@@ -193,7 +193,7 @@ impl Requester {
     #[napi(
         strict,
         js_name = "makeRequest",
-        ts_args_type = "method: string, params: Params, path: string, controller?: string | null, options?: RequestOptions",
+        ts_args_type = "method: string, params: Params, path: string, controller?: string | null, options?: RequestOptions | null",
         ts_return_type = "Promise<RequesterResponse>"
     )]
     #[allow(clippy::too_many_arguments)]

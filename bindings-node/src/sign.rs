@@ -93,7 +93,7 @@ pub(crate) fn secret_of(text: Text) -> Outcome<Secret> {
 #[napi(
     strict,
     js_name = "signKeysChecked",
-    ts_args_type = "scheme: 'v1' | 'v2', method: string, path: string, params: Params, client: string, secret: string, options?: SignOptions"
+    ts_args_type = "scheme: 'v1' | 'v2', method: string, path: string, params: Params, client: string, secret: string, options?: SignOptions | null"
 )]
 #[allow(clippy::too_many_arguments)]
 pub fn sign_keys_checked(
@@ -113,7 +113,7 @@ pub fn sign_keys_checked(
 /// Signs a request and returns the `X-Nonce` header value.
 #[napi(
     strict,
-    ts_args_type = "scheme: 'v1' | 'v2', method: string, path: string, params: Params, client: string, secret: string, options?: SignOptions"
+    ts_args_type = "scheme: 'v1' | 'v2', method: string, path: string, params: Params, client: string, secret: string, options?: SignOptions | null"
 )]
 #[allow(clippy::too_many_arguments)]
 pub fn sign(
@@ -136,7 +136,7 @@ pub fn sign(
 #[napi(
     strict,
     js_name = "signDetailed",
-    ts_args_type = "scheme: 'v1' | 'v2', method: string, path: string, params: Params, client: string, secret: string, options?: SignOptions",
+    ts_args_type = "scheme: 'v1' | 'v2', method: string, path: string, params: Params, client: string, secret: string, options?: SignOptions | null",
     ts_return_type = "SignedDetails"
 )]
 #[allow(clippy::too_many_arguments)]
@@ -180,7 +180,7 @@ pub(crate) fn details(signed: xnonce_core::Signed) -> SignedDetails {
 /// its params and the `ottoken`. For v2 the signed host is the base URL's authority.
 #[napi(
     strict,
-    ts_args_type = "scheme: 'v1' | 'v2', method: string, path: string, params: Params, client: string, secret: string, baseUrl: string, options?: SignOptions"
+    ts_args_type = "scheme: 'v1' | 'v2', method: string, path: string, params: Params, client: string, secret: string, baseUrl: string, options?: SignOptions | null"
 )]
 #[allow(clippy::too_many_arguments)]
 pub fn link(
@@ -224,7 +224,7 @@ pub struct LinkDetails {
 #[napi(
     strict,
     js_name = "linkDetailed",
-    ts_args_type = "scheme: 'v1' | 'v2', method: string, path: string, params: Params, client: string, secret: string, baseUrl: string, options?: SignOptions",
+    ts_args_type = "scheme: 'v1' | 'v2', method: string, path: string, params: Params, client: string, secret: string, baseUrl: string, options?: SignOptions | null",
     ts_return_type = "LinkDetails"
 )]
 #[allow(clippy::too_many_arguments)]

@@ -308,7 +308,7 @@ impl Verifier {
     #[napi(
         constructor,
         strict,
-        ts_args_type = "secrets: Record<string, string | string[]> | Map<string, string | string[]> | ((client: string) => string | string[] | null | undefined), options?: VerifierOptions"
+        ts_args_type = "secrets: Record<string, string | string[]> | Map<string, string | string[]> | ((client: string) => string | string[] | null | undefined), options?: VerifierOptions | null"
     )]
     pub fn new(
         env: &Env,
@@ -345,7 +345,7 @@ impl Verifier {
     /// `XNonceError` whose `.answer` is the HTTP answer to send.
     #[napi(
         strict,
-        ts_args_type = "method: string, target: string, options?: VerifyOptions"
+        ts_args_type = "method: string, target: string, options?: VerifyOptions | null"
     )]
     pub fn verify(
         &self,
@@ -364,7 +364,7 @@ impl Verifier {
     #[napi(
         strict,
         js_name = "verifyOnce",
-        ts_args_type = "method: string, target: string, options?: VerifyOptions"
+        ts_args_type = "method: string, target: string, options?: VerifyOptions | null"
     )]
     pub fn verify_once(
         &self,
