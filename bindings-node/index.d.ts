@@ -253,11 +253,18 @@ export interface CheckContinueOptions {
  * `server.on('checkContinue', checkContinue({ limit }))`: a request whose declared
  * `Content-Length` is over `limit` is answered 413 before `100 Continue` (its body is never
  * sent; HTTP/1.1 closes the connection); any other gets `100 Continue` and is emitted as
- * `'request'`. Call it as a listener of the server (it emits on `this`).
+ * `'request'`. Call it as a listener of the server (it emits on `this`: called on its own, it
+ * throws a `TypeError`, `this` being undefined; from a listener of yours, `listener.call(server,
+ * req, res)`).
  */
 export declare function checkContinue(
   options?: CheckContinueOptions | null,
-): (req: ServerRequest, res: ServerResponseLike) => void
+): (this: CheckContinueServer, req: ServerRequest, res: ServerResponseLike) => void
+
+/** What `checkContinue`'s listener runs on: the server, which it emits `'request'` on. */
+export interface CheckContinueServer {
+  emit(event: 'request', req: ServerRequest, res: ServerResponseLike): boolean
+}
 
 /**
  * A server adapter for Express, Connect, node:http and node:http2: reads the body (at most
