@@ -390,8 +390,13 @@ function readBody(req, limit, ms) {
     }
     function onReadable() {
       if (req.destroyed) return finish(GONE)
-      let chunk
-      while ((chunk = req.read()) !== null) {
+      // Only what is buffered: a read() of an ended stream with nothing left makes it emit
+      // 'end', after which it is not readable (raw-body, under express.json() and
+      // express.urlencoded(), answers 500 "stream is not readable"). A body's last piece is
+      // put back before that 'end' (below); an empty body has nothing to put back.
+      while (req.readableLength > 0) {
+        const chunk = req.read()
+        if (chunk === null) break
         if (chunk.length === 0) continue
         size += chunk.length
         if (size > limit) return finish(TOO_LARGE)
@@ -407,11 +412,21 @@ function readBody(req, limit, ms) {
       }
     }
     const onGone = () => finish(GONE)
-    // A stream that node:http ended before the middleware began (a bodyless request, when
-    // something awaited before it: a session lookup, a rate limiter) emits 'end' and then
-    // 'close', and never 'readable': its body is what was read, nothing.
+    // Should the stream emit 'end' without 'readable' all the same, the body is what was read.
     const onEnd = () => finish(joined !== null ? joined.subarray(0, size) : (first ?? Buffer.alloc(0)))
-    req.on('readable', onReadable).on('end', onEnd).on('error', onGone).on('close', onGone)
+    // From the next tick: node:http ends the stream of a request whose body has all arrived
+    // with its head (none, Content-Length: 0, an empty chunked one) just after it emits the
+    // request. Ended with nothing in it (then, or before the middleware ran, when something
+    // awaited before it: a session lookup, a rate limiter), the stream is left untouched: a
+    // 'readable' listener would have it read(0) and so emit 'end' and 'close', after which
+    // it is no longer readable for a parser mounted after the middleware (raw-body, under
+    // express.json(), answers such a request 500 "stream is not readable").
+    process.nextTick(() => {
+      if (req.readableLength === 0 && req._readableState?.ended === true && !req.destroyed) {
+        return finish(Buffer.alloc(0))
+      }
+      req.on('readable', onReadable).on('end', onEnd).on('error', onGone).on('close', onGone)
+    })
   })
 }
 

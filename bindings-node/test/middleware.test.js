@@ -434,6 +434,58 @@ test('Express-style: req.originalUrl is verified, next() continues, a refusal do
   }
 })
 
+test('an empty body leaves the stream readable for a body parser after the middleware', async () => {
+  // raw-body (body-parser: express.json(), express.urlencoded()) refuses a stream that is no
+  // longer readable with a 500, "stream is not readable"; it reads a Content-Length: 0 body.
+  const rawBody = (req) =>
+    new Promise((resolve, reject) => {
+      if (!req.readable) return reject(new Error('stream is not readable'))
+      const chunks = []
+      req.on('data', (c) => chunks.push(c))
+      req.on('end', () => resolve(Buffer.concat(chunks)))
+      req.on('error', reject)
+    })
+  const guard = x.middleware(new x.Verifier({ [CLIENT]: reference.secret }), {
+    async then(req, res) {
+      try {
+        res.end(`parsed ${(await rawBody(req)).length}`)
+      } catch (error) {
+        res.writeHead(500).end(error.message)
+      }
+    },
+  })
+  // Called at once, and after an async step (the stream has ended before it runs).
+  for (const delay of [0, 50]) {
+    const app = await listen(async (req, res) => {
+      if (delay) await new Promise((resolve) => setTimeout(resolve, delay))
+      guard(req, res)
+    })
+    try {
+      for (const [body, framing] of [
+        ['', { 'content-length': 0 }],
+        ['', { 'transfer-encoding': 'chunked' }],
+        ['{"a":1}', { 'content-length': 7 }],
+      ]) {
+        const header = x.signRequest('v2', 'POST', '/admin/status', CLIENT, reference.secret, {
+          host: app.host,
+          contentType: 'application/json',
+          body,
+        })
+        const answer = await exchange(app.url, {
+          method: 'POST',
+          target: '/admin/status',
+          headers: { 'x-nonce': header, 'content-type': 'application/json', ...framing },
+          body,
+        })
+        const what = `delay ${delay}, ${JSON.stringify(body)}, ${JSON.stringify(framing)}`
+        assert.deepEqual([answer.status, answer.body], [200, `parsed ${body.length}`], what)
+      }
+    } finally {
+      await app.close()
+    }
+  }
+})
+
 test('a request that reaches the middleware after an async step (a session lookup) is verified, not dropped', async () => {
   // Mounted after middleware that awaits something (express-session's store, a rate limiter),
   // the middleware starts when node:http has already ended a bodyless request's stream: it
