@@ -147,7 +147,7 @@ pub fn sign(
     #[wasm_bindgen(unchecked_param_type = "Params | null | undefined")] params: JsValue,
     #[wasm_bindgen(unchecked_param_type = "string")] client: JsValue,
     #[wasm_bindgen(unchecked_param_type = "string")] secret: JsValue,
-    #[wasm_bindgen(unchecked_optional_param_type = "SignOptions")] options: Option<JsValue>,
+    #[wasm_bindgen(unchecked_optional_param_type = "SignOptions | null")] options: Option<JsValue>,
 ) -> Result<String, XNonceError> {
     let args = [&scheme, &method, &path, &params, &client, &secret];
     sign_header(args, options.as_ref())
@@ -165,7 +165,7 @@ pub fn sign_detailed(
     #[wasm_bindgen(unchecked_param_type = "Params | null | undefined")] params: JsValue,
     #[wasm_bindgen(unchecked_param_type = "string")] client: JsValue,
     #[wasm_bindgen(unchecked_param_type = "string")] secret: JsValue,
-    #[wasm_bindgen(unchecked_optional_param_type = "SignOptions")] options: Option<JsValue>,
+    #[wasm_bindgen(unchecked_optional_param_type = "SignOptions | null")] options: Option<JsValue>,
 ) -> Result<JsValue, XNonceError> {
     let args = [&scheme, &method, &path, &params, &client, &secret];
     let signed = sign_core(args, options.as_ref())?;
@@ -192,7 +192,7 @@ pub fn link(
     #[wasm_bindgen(unchecked_param_type = "string")] client: JsValue,
     #[wasm_bindgen(unchecked_param_type = "string")] secret: JsValue,
     #[wasm_bindgen(js_name = baseUrl, unchecked_param_type = "string")] base_url: JsValue,
-    #[wasm_bindgen(unchecked_optional_param_type = "SignOptions")] options: Option<JsValue>,
+    #[wasm_bindgen(unchecked_optional_param_type = "SignOptions | null")] options: Option<JsValue>,
 ) -> Result<String, XNonceError> {
     let args = [&scheme, &method, &path, &params, &client, &secret];
     Ok(link_core(args, &base_url, options.as_ref())?.url)
@@ -210,7 +210,7 @@ pub fn link_detailed(
     #[wasm_bindgen(unchecked_param_type = "string")] client: JsValue,
     #[wasm_bindgen(unchecked_param_type = "string")] secret: JsValue,
     #[wasm_bindgen(js_name = baseUrl, unchecked_param_type = "string")] base_url: JsValue,
-    #[wasm_bindgen(unchecked_optional_param_type = "SignOptions")] options: Option<JsValue>,
+    #[wasm_bindgen(unchecked_optional_param_type = "SignOptions | null")] options: Option<JsValue>,
 ) -> Result<JsValue, XNonceError> {
     let args = [&scheme, &method, &path, &params, &client, &secret];
     let l = link_core(args, &base_url, options.as_ref())?;

@@ -20,3 +20,5 @@ function* pairs(): Generator<[string, string]> {
   yield ["opt1", "x"];
 }
 export const fromIterable: string = sign("v1", "GET", "/a", pairs(), "svc", "pw", { timestamp: 1 });
+// null options are no options, at runtime and in the types (as in the Node package).
+export const nullOptions: string = sign("v1", "GET", "/a", [], "svc", "pw", null);
