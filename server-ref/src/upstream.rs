@@ -171,6 +171,16 @@ impl Upstream {
                 "a path with . or .. segments is not forwarded",
             );
         }
+        if sent.authority().is_some_and(|a| a.as_str().contains('@')) {
+            // `GET http://u:p@evil.test/…`: user info in a target is an error (RFC 9110
+            // §4.2.4), and no sender may write it in a field: as `Host` it would hand the API
+            // a host its links could take a browser elsewhere with. A v2 signature never
+            // covers such a host (core refuses it, `invalid_host`); v1 signs none.
+            return refused(
+                ErrorCode::InvalidHost,
+                "a request target with user info is not forwarded",
+            );
+        }
         // The upstream gets as Host the host the request was verified for: an absolute-form
         // target's authority (RFC 9112 §3.2.2), not the unverified field; and for v2, whose
         // signature covers the host in canonical form (PROTOCOL §6.2), that form, so that
@@ -853,6 +863,92 @@ mod tests {
         assert_eq!(h.get_all(X_FORWARDED_FOR).iter().count(), 1);
         let last = h.keys().last().map(|k| k.as_str());
         assert_eq!(last, Some(X_FORWARDED_FOR), "after every other field");
+    }
+
+    /// An API that records the head of each request it gets and answers `200 up`.
+    async fn recording_api() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let heads = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match conn.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                heads
+                    .lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&head).into_owned());
+                let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nup";
+                let _ = conn.write_all(answer).await;
+            }
+        });
+        (url, seen)
+    }
+
+    /// `GET http://user:password@host/path` (RFC 9110 §4.2.4: user info in a target is an
+    /// error, and no sender may write it in a field): never forwarded with a `Host` field
+    /// holding it. A v1 signature does not cover the host, so the layer accepts the request;
+    /// the gateway used to pass `Host: u:p@evil.test` on to the API, a field no client or
+    /// proxy may send, which an API building links from it would turn into
+    /// `http://u:p@evil.test/…` (a link to evil.test).
+    #[tokio::test]
+    async fn a_target_with_user_info_is_not_forwarded() {
+        use axum::body::Body;
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        use xnonce_core::{sign, Secret, SignInput};
+        let (url, seen) = recording_api().await;
+        let secret =
+            Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")
+                .unwrap();
+        let clients = std::collections::HashMap::from([("svc".to_string(), secret.clone())]);
+        let app = crate::app::gateway_app(
+            Upstream::new(&url, DEFAULT_TIMEOUT).unwrap(),
+            crate::XNonceLayer::new(clients),
+            None,
+        );
+        // Each request signed with its own param: v1 tokens of one millisecond are alike.
+        let send = |target: &str, n: &str| {
+            let input = SignInput::new(Scheme::V1, "GET", "/a/b", "svc").param("n", n);
+            let x_nonce = sign(&input, &secret).unwrap().x_nonce;
+            let req = Request::get(format!("{target}?n={n}"))
+                .header("host", "api.test")
+                .header("x-nonce", x_nonce)
+                .body(Body::empty())
+                .unwrap();
+            let app = app.clone();
+            async move {
+                let res = app.oneshot(req).await.unwrap();
+                let status = res.status().as_u16();
+                let body = res.into_body().collect().await.unwrap().to_bytes();
+                (status, String::from_utf8_lossy(&body).into_owned())
+            }
+        };
+        // Without user info the target's authority is the API's Host.
+        assert_eq!(send("http://api.test/a/b", "0").await, (200, "up".into()));
+        assert!(seen.lock().unwrap()[0].contains("host: api.test\r\n"));
+        for (n, target) in ["http://u:p@evil.test/a/b", "http://api.test@evil.test/a/b"]
+            .into_iter()
+            .enumerate()
+        {
+            let (status, body) = send(target, &(n + 1).to_string()).await;
+            assert_eq!(status, 400, "{target}: {body}");
+            let heads = seen.lock().unwrap();
+            assert_eq!(
+                heads.len(),
+                1,
+                "{target} reached the API: {}",
+                heads[heads.len() - 1]
+            );
+        }
     }
 
     #[test]
