@@ -337,12 +337,14 @@ pub async fn handle(req: axum::extract::Request) -> Answer {
             lower.as_str()
         }
     };
+    // Read as the layer reads it, whatever its bytes (a byte outside ASCII as U+FFFD):
+    // `…urlencoded; charset=\xe9` is a form there, its fields the verified params.
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
+        .map(|v| String::from_utf8_lossy(v.as_bytes()));
     // The layer re-attached the body it read: collecting it again copies nothing.
-    let body = if is_form_content_type(content_type) {
+    let body = if is_form_content_type(content_type.as_deref()) {
         http_body_util::BodyExt::collect(body)
             .await
             .map(|c| c.to_bytes())
@@ -391,9 +393,9 @@ pub async fn mirror(req: axum::extract::Request) -> Answer {
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
+        .map(|v| String::from_utf8_lossy(v.as_bytes()));
     // A form's body only, as the layer collects it for `handle`.
-    let form_body = match is_form_content_type(content_type) {
+    let form_body = match is_form_content_type(content_type.as_deref()) {
         true => match http_body_util::BodyExt::collect(body).await {
             Ok(c) => Some(c.to_bytes()),
             Err(_) => return Answer::text(400, "cannot read the body"),
@@ -523,5 +525,40 @@ mod tests {
             a.body,
             r#"{"url_params":{},"body_params":{"username":"any","abc_params":"bl&ah x"}}"#
         );
+    }
+
+    /// A form whose `Content-Type` holds a byte outside ASCII after its `;` is a form to the
+    /// layer (PROTOCOL §6.5: its fields are the signed params), so `action5` answers its
+    /// fields as `body_params` too; it used to read that `Content-Type` as absent and answer
+    /// `{}`, the verified fields missing.
+    #[tokio::test]
+    async fn a_form_whose_content_type_is_not_ascii_is_read_as_the_layer_read_it() {
+        use axum::body::Body;
+        use axum::http::{HeaderValue, Request};
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        use xnonce_core::{sign, Secret, SignInput};
+        let secret =
+            Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")
+                .unwrap();
+        let clients = std::collections::HashMap::from([("svc".to_string(), secret.clone())]);
+        let app = crate::demo_app(crate::XNonceLayer::new(clients).routes(routes()), None);
+        let input = SignInput::new(Scheme::V2, "POST", "/controller2/action5", "svc")
+            .host("api.test")
+            .param("a", "1");
+        let req = Request::post("/controller2/action5")
+            .header("host", "api.test")
+            .header("x-nonce", sign(&input, &secret).unwrap().x_nonce)
+            .header(
+                header::CONTENT_TYPE,
+                HeaderValue::from_bytes(b"application/x-www-form-urlencoded; charset=\xe9")
+                    .unwrap(),
+            )
+            .body(Body::from("a=1"))
+            .unwrap();
+        let res = app.oneshot(req).await.unwrap();
+        assert_eq!(res.status(), 200);
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], br#"{"url_params":{},"body_params":{"a":"1"}}"#);
     }
 }
