@@ -1149,3 +1149,49 @@ fn an_unwritable_stderr_keeps_the_exit_status() {
         assert_eq!(run(&unreachable, stderr()), Some(1));
     }
 }
+
+/// `--body-file -` reads the body from standard input, as `--secret-file -` reads the
+/// secret: the signature is the one of the same bytes in a file. Both cannot read it.
+#[test]
+fn a_body_file_of_dash_is_standard_input() {
+    use std::io::Write;
+    let tmp = TempDir::new("body-stdin");
+    let body = b"{\"b\": [1, 2], \"a\": 1.50}\n";
+    let file = tmp.path().join("body.json");
+    std::fs::write(&file, body).unwrap();
+    let with_body = |body_file: &str, secret: &str, stdin: &[u8]| {
+        let mut a = sign_args("v2");
+        a.extend([
+            "--method=POST".to_string(),
+            format!("--body-file={body_file}"),
+            secret.to_string(),
+        ]);
+        let mut child = Command::new(xnonce_bin())
+            .args(&a)
+            .env_remove("XNONCE_SECRET")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        // The command may refuse before reading it all: a closed pipe is no failure here.
+        let _ = input.write_all(stdin);
+        drop(input);
+        child.wait_with_output().unwrap()
+    };
+    let flag = format!("--secret={SECRET}");
+    let want = with_body(&file.display().to_string(), &flag, b"");
+    assert!(want.status.success(), "{}", stderr(&want));
+    let got = with_body("-", &flag, body);
+    assert!(got.status.success(), "{}", stderr(&got));
+    assert_eq!(stdout(&got), stdout(&want));
+    // The secret and the body cannot both come from standard input.
+    let both = with_body("-", "--secret-file=-", &[SECRET.as_bytes(), b"\n"].concat());
+    assert_eq!(both.status.code(), Some(2), "{}", stderr(&both));
+    assert!(
+        stderr(&both).contains("standard input") && stdout(&both).is_empty(),
+        "{}",
+        stderr(&both)
+    );
+}

@@ -44,8 +44,8 @@ pub struct SignArgs {
     /// Host header (in v1 too, where it is not signed).
     #[arg(long)]
     pub host: Option<String>,
-    /// v2 body file whose SHA-256 is signed (its exact bytes); `request` sends it as an
-    /// application/json body, so it must hold JSON.
+    /// v2 body file whose SHA-256 is signed (its exact bytes), or - for standard input;
+    /// `request` sends it as an application/json body, so it must hold JSON.
     #[arg(long, value_name = "FILE")]
     pub body_file: Option<PathBuf>,
 }
@@ -192,6 +192,16 @@ impl SignArgs {
 
     /// The core input and the secret.
     pub fn input(&self) -> Result<(SignInput, Secret), Error> {
+        let is_stdin = |p: &Option<PathBuf>| p.as_deref().is_some_and(|p| p.as_os_str() == "-");
+        if is_stdin(&self.secret_file) && is_stdin(&self.body_file) {
+            // Checked before either is read: the secret would take the whole input.
+            return Err(input_error(
+                ErrorCode::InvalidBody,
+                "--secret-file - and --body-file - cannot both read standard input; \
+                 give one of them a file"
+                    .into(),
+            ));
+        }
         // Read first, so that a `--secret` is warned about whatever else is wrong (it is in
         // the process list already); its own error still comes after the other inputs'.
         let secret = self.secret();
@@ -210,7 +220,12 @@ impl SignArgs {
         input.nonce = self.nonce.clone();
         input.host = self.host.clone();
         if let Some(path) = &self.body_file {
-            let body = std::fs::read(path).map_err(|e| {
+            let mut body = Vec::new();
+            let read = match path.as_os_str() == "-" {
+                true => std::io::stdin().read_to_end(&mut body).map(drop),
+                false => std::fs::read(path).map(|bytes| body = bytes),
+            };
+            read.map_err(|e| {
                 input_error(
                     ErrorCode::InvalidBody,
                     format!("cannot read body file {}: {e}", path.display()),
