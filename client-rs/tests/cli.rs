@@ -1195,3 +1195,58 @@ fn a_body_file_of_dash_is_standard_input() {
         stderr(&both)
     );
 }
+
+/// A refused secret says where it was read from (the file, XNONCE_SECRET or --secret),
+/// since a flag beats the variable and a forgotten `export` is easy to miss.
+#[test]
+fn a_refused_secret_names_where_it_came_from() {
+    use std::ffi::OsStr;
+    let tmp = TempDir::new("secret-source");
+    let empty = tmp.path().join("empty.secret");
+    std::fs::write(&empty, "\n").unwrap();
+    let legacy = tmp.path().join("legacy.secret");
+    std::fs::write(&legacy, "an-old-v1-secret\n").unwrap();
+    let refused = RefusedPort::new();
+    let request = vec![
+        "request".to_string(),
+        "--path=/admin/status".into(),
+        "--client=c".into(),
+        format!("--base-url={}", refused.url()),
+    ];
+    for (command, code) in [(sign_args("v2"), 2), (request, 1)] {
+        for (extra, env, source) in [
+            (
+                Some(format!("--secret-file={}", empty.display())),
+                None,
+                empty.display().to_string(),
+            ),
+            (
+                Some(format!("--secret-file={}", legacy.display())),
+                Some("20a6"),
+                legacy.display().to_string(),
+            ),
+            (None, Some("an-old-v1-secret"), "XNONCE_SECRET".to_string()),
+            (None, Some("two words"), "XNONCE_SECRET".to_string()),
+            (
+                Some("--secret=an-old-v1-secret".into()),
+                None,
+                "--secret".into(),
+            ),
+        ] {
+            let mut a = command.clone();
+            a.extend(extra.clone());
+            let env: Vec<(&str, &OsStr)> = env
+                .iter()
+                .map(|v| ("XNONCE_SECRET", OsStr::new(*v)))
+                .collect();
+            let out = xnonce_env(&a, &env);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(code), "{extra:?} {env:?}: {err}");
+            assert!(
+                err.contains("invalid_secret") && err.contains(&format!("{source}: ")),
+                "{:?} {extra:?} {env:?}: {err}",
+                a[0]
+            );
+        }
+    }
+}

@@ -167,18 +167,18 @@ impl SignArgs {
                     ),
                 ));
             }
-            return Secret::from_file_text(&text);
+            return Secret::from_file_text(&text).map_err(|e| self.name_secret_source(e));
         }
         if let Some(SecretText(text)) = &self.secret {
             say!("xnonce: warning: --secret shows in the process list; use --secret-file or {SECRET_ENV}");
-            return Secret::new(text.clone());
+            return Secret::new(text.clone()).map_err(|e| self.name_secret_source(e));
         }
         match std::env::var(SECRET_ENV) {
             Ok(text) if text.trim().is_empty() => Err(input_error(
                 ErrorCode::InvalidSecret,
                 format!("{SECRET_ENV} is set but empty; put the secret in it or pass --secret-file FILE"),
             )),
-            Ok(text) => Secret::from_file_text(&text),
+            Ok(text) => Secret::from_file_text(&text).map_err(|e| self.name_secret_source(e)),
             Err(std::env::VarError::NotUnicode(_)) => Err(input_error(
                 ErrorCode::InvalidSecret,
                 format!("{SECRET_ENV} is set but is not valid UTF-8; a secret is text (64 hex characters)"),
@@ -187,6 +187,36 @@ impl SignArgs {
                 ErrorCode::InvalidSecret,
                 format!("no secret: pass --secret-file FILE or set {SECRET_ENV}"),
             )),
+        }
+    }
+
+    /// Where the secret is read from, for messages: `--secret-file`, else `--secret`, else
+    /// `XNONCE_SECRET` (the order of [`secret`](Self::secret)).
+    fn secret_source(&self) -> String {
+        match (&self.secret_file, &self.secret) {
+            (Some(path), _) if path.as_os_str() == "-" => "secret file - (standard input)".into(),
+            (Some(path), _) => {
+                let name = path.to_string_lossy();
+                format!(
+                    "secret file {}",
+                    xnonce_core::secret::file_name_for_message(&name)
+                )
+            }
+            (None, Some(_)) => "--secret".into(),
+            (None, None) => SECRET_ENV.into(),
+        }
+    }
+
+    /// An `invalid_secret` error about the secret read (not a v2 secret, whitespace, ...),
+    /// naming where it was read from: a flag beats `XNONCE_SECRET`, so the secret refused
+    /// may not be the one the user had in mind. Other errors are returned as they are.
+    pub fn name_secret_source(&self, e: Error) -> Error {
+        match e.code() {
+            ErrorCode::InvalidSecret => input_error(
+                ErrorCode::InvalidSecret,
+                format!("{}: {}", self.secret_source(), e.message()),
+            ),
+            _ => e,
         }
     }
 

@@ -62,14 +62,18 @@ pub enum Command {
 /// Runs a parsed command line; errors go to stderr with their code.
 pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
+        // Once the secret is read, an `invalid_secret` is about it (v2 needs 64 hex
+        // characters): it names where the secret came from.
         Command::Sign(a) => a
             .input()
-            .and_then(|(input, secret)| sign(&input, &secret))
+            .and_then(|(input, secret)| sign(&input, &secret).map_err(|e| a.name_secret_source(e)))
             .map(|s| s.x_nonce),
         Command::Link(a) => a
             .sign
             .input()
-            .and_then(|(input, secret)| link(&input, &secret, &a.base_url))
+            .and_then(|(input, secret)| {
+                link(&input, &secret, &a.base_url).map_err(|e| a.sign.name_secret_source(e))
+            })
             .map(|l| l.url),
         Command::Request(a) => return request::run(&a),
     };

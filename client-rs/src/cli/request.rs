@@ -89,7 +89,8 @@ fn send(a: &RequestArgs) -> Result<crate::Response, Error> {
         })?;
         builder = builder.root_certificates_pem(pem);
     }
-    let requester = builder.build()?;
+    // An `invalid_secret` here is about the secret read (v2 needs 64 hex characters).
+    let requester = builder.build().map_err(|e| a.sign.name_secret_source(e))?;
     let answer = requester.make_request(&input.method, input.params, &input.path, None, options);
     // A run learns the offset anew each time: say it, so that a script can start from it.
     // Whether it was learned is asked, not inferred from a change: against a server on this
