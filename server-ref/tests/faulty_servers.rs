@@ -756,6 +756,7 @@ fn server_errors_for_malformed_requests_fail_those_rows() {
             "malformed ottoken (bad escape)",
             "malformed ottoken (v2 garbage)",
             "oversized header (64 KiB)",
+            "v1 second Host line",
             "v2 second Host line",
             "v2 second Host line, signed for it",
             "v2 second, empty X-Nonce line",
@@ -909,7 +910,8 @@ fn v1_refusals_without_em_secure_apis_texts_fail_those_rows() {
 #[test]
 fn a_server_that_verifies_the_last_host_line_fails_that_row() {
     // RFC 9112 §3.2 makes two Host lines a 400; a server that keeps the last one (and
-    // verifies it) accepts a request signed for it, whose application may read the first.
+    // verifies it) accepts a request signed for it, whose application may read the first,
+    // and any v1 request (v1 signs no host).
     let server = wrapped(|r| {
         r.layer(axum::middleware::from_fn(
             |mut req: axum::extract::Request, next: axum::middleware::Next| async move {
@@ -923,7 +925,7 @@ fn a_server_that_verifies_the_last_host_line_fails_that_row() {
     });
     assert_eq!(
         server.failures(),
-        names(&["v2 second Host line, signed for it"])
+        names(&["v1 second Host line", "v2 second Host line, signed for it"])
     );
 }
 
@@ -951,4 +953,59 @@ fn a_server_that_ignores_the_query_of_a_form_post_fails_those_rows() {
     });
     let rows = ["unsigned query param on a form POST"];
     assert_eq!(server.failures(), scheme_rows(&["v1", "v2"], &rows));
+}
+
+/// Whether the request's `X-Nonce` is a v2 one (else v1, or none).
+fn has_v2_header(req: &axum::extract::Request) -> bool {
+    req.headers()
+        .get("x-nonce")
+        .is_some_and(|v| v.as_bytes().starts_with(b"v2 "))
+}
+
+/// em-secure-api's answer to a v1 request whose token does not match (PROTOCOL §16).
+fn v1_mismatch() -> Response<Body> {
+    let mut r = Response::new(Body::from("ottoken does not match"));
+    *r.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
+    r.headers_mut()
+        .insert("content-type", "text/plain".parse().unwrap());
+    r
+}
+
+#[test]
+fn a_server_that_refuses_two_host_lines_in_v2_only_fails_that_row() {
+    // v1 signs no host, so a server may think a second Host line cannot hurt a v1 request
+    // and verify it against the first; PROTOCOL §11 refuses it in either scheme (400, RFC
+    // 9112 §3.2): the application behind may read the other line.
+    let server = wrapped(|r| {
+        r.layer(axum::middleware::from_fn(
+            |mut req: axum::extract::Request, next: axum::middleware::Next| async move {
+                let hosts = req.headers().get_all("host").iter().count();
+                if hosts > 1 && !has_v2_header(&req) {
+                    let first = req.headers()["host"].clone();
+                    req.headers_mut().insert("host", first);
+                }
+                next.run(req).await
+            },
+        ))
+    });
+    assert_eq!(server.failures(), names(&["v1 second Host line"]));
+}
+
+#[test]
+fn a_server_that_answers_two_host_lines_with_the_v1_table_fails_that_row() {
+    // Refused, but as a v1 `invalid_host` goes through em-secure-api's table (401 `ottoken
+    // does not match`): a request refused before it can be verified keeps its own status,
+    // 400, in either style (PROTOCOL §16).
+    let server = wrapped(|r| {
+        r.layer(axum::middleware::from_fn(
+            |req: axum::extract::Request, next: axum::middleware::Next| async move {
+                let hosts = req.headers().get_all("host").iter().count();
+                if hosts > 1 && !has_v2_header(&req) {
+                    return v1_mismatch();
+                }
+                next.run(req).await
+            },
+        ))
+    });
+    assert_eq!(server.failures(), names(&["v1 second Host line"]));
 }

@@ -756,6 +756,23 @@ impl<'a> Runner<'a> {
             .map(|r| r.0);
         self.check(format!("{sn} tampered method"), mismatch(), req);
 
+        // Two Host lines are refused before verification in either scheme (PROTOCOL §11,
+        // RFC 9112 §3.2), with 400 in either answer style (§16: not the v1 table's 401). v1
+        // signs no host, so a server that refuses them only where a signature binds the host
+        // accepts this one, whose application may read the second line.
+        if s == Scheme::V1 {
+            let p = self.get_params();
+            let req = self
+                .signed_request(s, "GET", &get, &p, &p, &How::default())
+                .map(|(r, _)| r.header("Host", "second.example"));
+            let bad_request = Expect {
+                status: Status::Is(400),
+                detail: None,
+                or_code: None,
+            };
+            self.check("v1 second Host line".into(), bad_request, req);
+        }
+
         if s == Scheme::V2 {
             let p = self.get_params();
             let how = How {
