@@ -152,7 +152,7 @@ const RULE_AND_ROUTE_ROWS: [&str; 6] = [
 
 /// Every v2 refusal row the suite checks by its problem code (with the scheme's prefix: the
 /// param rule and route rows too, [`RULE_AND_ROUTE_ROWS`]).
-const V2_CODE_ROWS: [&str; 31] = [
+const V2_CODE_ROWS: [&str; 32] = [
     "GET replayed",
     "early GET replayed last",
     "POST form replayed",
@@ -161,6 +161,7 @@ const V2_CODE_ROWS: [&str; 31] = [
     "tampered param value",
     "tampered form param value",
     "unsigned query param on a form POST",
+    "unsigned form field, Content-Type in another case with a charset",
     "added param",
     "duplicated param",
     "unsigned value before a signed one",
@@ -879,6 +880,7 @@ fn v1_refusals_without_em_secure_apis_texts_fail_those_rows() {
         "tampered param value",
         "tampered form param value",
         "unsigned query param on a form POST",
+        "unsigned form field, Content-Type in another case with a charset",
         "added param",
         "duplicated param",
         "unsigned value before a signed one",
@@ -1008,4 +1010,59 @@ fn a_server_that_answers_two_host_lines_with_the_v1_table_fails_that_row() {
         ))
     });
     assert_eq!(server.failures(), names(&["v1 second Host line"]));
+}
+
+/// `router` behind a verifier that tells a form by `is_form` instead of PROTOCOL §6.5's rule:
+/// a body that is a form by that rule but not by `is_form` is verified as an opaque one.
+fn reading_forms_by(router: Router, is_form: fn(&str) -> bool) -> Router {
+    router.layer(axum::middleware::from_fn(
+        move |mut req: axum::extract::Request, next: axum::middleware::Next| async move {
+            let content_type = req
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok());
+            let opaque = content_type.is_some_and(|ct| {
+                xnonce_core::verify::is_form_content_type(Some(ct)) && !is_form(ct)
+            });
+            if opaque {
+                let other = "application/octet-stream".parse().unwrap();
+                req.headers_mut().insert("content-type", other);
+            }
+            next.run(req).await
+        },
+    ))
+}
+
+/// A verifier that misreads `Application/X-WWW-Form-Urlencoded` (or one with a `charset`)
+/// as an opaque body refuses such a valid form (its fields are neither signed params nor
+/// route params), and, in v1, which signs no body, lets an unsigned field in it through:
+/// this row. v2 signs an opaque body's digest, so there the field is refused all the same.
+const FORM_TYPE_UNSIGNED_ROW: &str =
+    "v1 unsigned form field, Content-Type in another case with a charset";
+
+#[test]
+fn a_server_that_compares_the_form_media_type_case_sensitively_fails_those_rows() {
+    let server = wrapped(|r| {
+        reading_forms_by(r, |ct| {
+            ct.split(';').next().unwrap_or("").trim_matches([' ', '\t'])
+                == "application/x-www-form-urlencoded"
+        })
+    });
+    let mut rows = scheme_rows(&["v1", "v2"], &["POST form, Content-Type in another case"]);
+    rows.insert(FORM_TYPE_UNSIGNED_ROW.to_string());
+    assert_eq!(server.failures(), rows);
+}
+
+#[test]
+fn a_server_that_compares_the_whole_content_type_fails_those_rows() {
+    // Parameters and all: `application/x-www-form-urlencoded; charset=utf-8` is no form to it.
+    let server = wrapped(|r| {
+        reading_forms_by(r, |ct| {
+            ct.trim_matches([' ', '\t'])
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+    });
+    let mut rows = scheme_rows(&["v1", "v2"], &["POST form, Content-Type with a charset"]);
+    rows.insert(FORM_TYPE_UNSIGNED_ROW.to_string());
+    assert_eq!(server.failures(), rows);
 }

@@ -262,6 +262,13 @@ fn with_query(path: &str, query: &str) -> String {
     }
 }
 
+/// `r` with its `Content-Type` line(s) replaced by one of `content_type`.
+fn with_content_type(mut r: Request, content_type: &str) -> Request {
+    r.headers
+        .retain(|(k, _)| !k.eq_ignore_ascii_case("content-type"));
+    r.header("Content-Type", content_type)
+}
+
 fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
     p.iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -627,6 +634,27 @@ impl<'a> Runner<'a> {
             .signed_request(s, "POST", &post, &p, &p, &How::default())
             .map(|r| r.0);
         self.accepted_once(&format!("{sn} POST form"), req, s);
+        // A body is a form by its media type, compared ASCII-case-insensitively, whatever
+        // parameters follow it (PROTOCOL §6.5): a server that compares the whole value
+        // exactly reads these as opaque bodies, refuses them (their fields are neither
+        // signed params nor route params), and passed every row sending the exact type.
+        for (what, content_type) in [
+            ("in another case", "Application/X-WWW-Form-Urlencoded"),
+            (
+                "with a charset",
+                "application/x-www-form-urlencoded; charset=utf-8",
+            ),
+        ] {
+            let p = self.post_params();
+            let req = self
+                .signed_request(s, "POST", &post, &p, &p, &How::default())
+                .map(|(r, _)| with_content_type(r, content_type));
+            self.check(
+                format!("{sn} POST form, Content-Type {what}"),
+                Self::ok(),
+                req,
+            );
+        }
         let p = self.get_params();
         let req = self
             .signed_request(s, "GET", &get, &p, &p, &How::default())
@@ -700,6 +728,27 @@ impl<'a> Runner<'a> {
             });
         self.check(
             format!("{sn} unsigned query param on a form POST"),
+            mismatch(),
+            req,
+        );
+        // The signed params in the query and an unsigned field in a form body whose
+        // Content-Type is in another case, with a charset: still a form, its field a param
+        // (PROTOCOL §6.5), so the signature fails. A v1 server that reads it as an opaque
+        // body, which v1 does not sign, accepts it, and its application may read the field.
+        let p = self.post_params();
+        let req = self
+            .sign(s, "POST", &post, &p, &How::default())
+            .map(|signed| {
+                Request::new("POST", &with_query(&post, &encode_params(s, &p)))
+                    .header(
+                        "Content-Type",
+                        "Application/X-WWW-Form-Urlencoded; charset=utf-8",
+                    )
+                    .header("X-Nonce", signed.x_nonce)
+                    .body(&b"nope=bad"[..])
+            });
+        self.check(
+            format!("{sn} unsigned form field, Content-Type in another case with a charset"),
             mismatch(),
             req,
         );
