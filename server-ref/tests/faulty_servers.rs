@@ -1066,3 +1066,90 @@ fn a_server_that_compares_the_whole_content_type_fails_those_rows() {
     rows.insert(FORM_TYPE_UNSIGNED_ROW.to_string());
     assert_eq!(server.failures(), rows);
 }
+
+/// The clients' secrets, for a faulty server that verifies something itself.
+type Secrets = Arc<Mutex<HashMap<String, Secret>>>;
+
+/// The demo API (default config and store) with `wrap` applied to its router, `wrap` given
+/// the secrets of the two clients (filled in once they are registered).
+fn wrapped_with_secrets(wrap: impl FnOnce(Router, Secrets) -> Router) -> Faulty {
+    let secrets = Secrets::default();
+    let shared = secrets.clone();
+    let server = wrapped(|r| wrap(r, shared));
+    let mut known = secrets.lock().unwrap();
+    known.insert("first".to_string(), server.first.clone());
+    known.insert("second".to_string(), server.second.clone());
+    drop(known);
+    server
+}
+
+/// A v1 verifier that, for a query whose values hold `~`, computes the one token that writes
+/// them as `tilde` says (the reference computes both, PROTOCOL §11.1 step 6), and refuses
+/// the request when the presented token is not that one.
+async fn one_tilde_spelling(
+    secrets: Secrets,
+    tilde: xnonce_core::canonical::v1::Tilde,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response<Body> {
+    use xnonce_core::canonical::v1::{prefix_with, token};
+    let header = (req.headers().get("x-nonce"))
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| XNonce::parse(v).ok())
+        .filter(|h| h.scheme() == Scheme::V1);
+    // v1 reading (PROTOCOL §11.1 step 4): keys raw, values form-decoded; what does not
+    // decode is left to the verifier.
+    let params: Option<Vec<(String, String)>> = (req.uri().query().unwrap_or("").split('&'))
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+        .filter(|(k, _)| *k != "ottoken")
+        .map(|(k, v)| {
+            let v = String::from_utf8(percent::decode_form(v).ok()?).ok()?;
+            Some((k.to_string(), v))
+        })
+        .collect();
+    let with_tilde = params.filter(|p| p.iter().any(|(_, v)| v.contains('~')));
+    let (Some(header), Some(params)) = (header, with_tilde) else {
+        return next.run(req).await;
+    };
+    let secret = secrets.lock().unwrap().get(header.client()).cloned();
+    let (method, path) = (req.method().as_str(), req.uri().path());
+    let expected = secret.zip(prefix_with(method, path, &params, header.client(), tilde).ok());
+    let matches = expected.is_some_and(|(secret, prefix)| {
+        let token = token(&prefix, secret.expose(), header.timestamp_ms());
+        xnonce_core::hex::encode(&token) == header.request_id()
+    });
+    match matches {
+        true => next.run(req).await,
+        false => v1_mismatch(),
+    }
+}
+
+#[test]
+fn a_v1_verifier_without_the_ruby_2_4_token_fails_that_row() {
+    // Ruby's CGI.escape wrote `~` as `%7E` before 2.5: em-secure-api's requesters on Ruby
+    // 1.9–2.4 signed such values so, and a verifier must accept them too.
+    use xnonce_core::canonical::v1::Tilde;
+    let server = wrapped_with_secrets(|r, secrets| {
+        r.layer(axum::middleware::from_fn(move |req, next| {
+            one_tilde_spelling(secrets.clone(), Tilde::Kept, req, next)
+        }))
+    });
+    assert_eq!(
+        server.failures(),
+        names(&["v1 value with ~ signed as %7E (Ruby ≤ 2.4)"])
+    );
+}
+
+#[test]
+fn a_v1_verifier_with_the_ruby_2_4_token_only_fails_that_row() {
+    // em-secure-api itself on Ruby ≤ 2.4: only the `%7E` spelling, so every signer of today
+    // (Ruby ≥ 2.5, xnonce) is refused for a value holding `~`.
+    use xnonce_core::canonical::v1::Tilde;
+    let server = wrapped_with_secrets(|r, secrets| {
+        r.layer(axum::middleware::from_fn(move |req, next| {
+            one_tilde_spelling(secrets.clone(), Tilde::Escaped, req, next)
+        }))
+    });
+    assert_eq!(server.failures(), names(&["v1 value with ~"]));
+}

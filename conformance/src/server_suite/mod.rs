@@ -655,6 +655,9 @@ impl<'a> Runner<'a> {
                 req,
             );
         }
+        if s == Scheme::V1 {
+            self.v1_tilde_checks(&get);
+        }
         let p = self.get_params();
         let req = self
             .signed_request(s, "GET", &get, &p, &p, &How::default())
@@ -1105,6 +1108,58 @@ impl<'a> Runner<'a> {
             ),
             req,
         );
+    }
+
+    /// A value holding `~` (twice), signed as xnonce and Ruby ≥ 2.5 sign it (`~` kept) and as
+    /// em-secure-api's requesters on Ruby 1.9–2.4 did (`%7E`, CGI.escape's spelling then, in
+    /// the token and in the query sent): a verifier accepts both (PROTOCOL §4.1, §11.1 step
+    /// 6), so neither a verifier of today's spelling alone nor em-secure-api on Ruby ≤ 2.4
+    /// passes.
+    fn v1_tilde_checks(&mut self, get: &str) {
+        let s = Scheme::V1;
+        let with_tilde = |mut p: Vec<(String, String)>| {
+            if let Some((_, v)) = p.iter_mut().find(|(k, _)| k == "opt1") {
+                v.push_str("~old~ruby");
+            }
+            p
+        };
+        let p = with_tilde(self.get_params());
+        let req = self
+            .signed_request(s, "GET", get, &p, &p, &How::default())
+            .map(|r| r.0);
+        self.check("v1 value with ~".into(), Self::ok(), req);
+        let p = with_tilde(self.get_params());
+        let req = self.v1_signed_before_ruby_2_5(get, &p);
+        self.check(
+            "v1 value with ~ signed as %7E (Ruby ≤ 2.4)".into(),
+            Self::ok(),
+            req,
+        );
+    }
+
+    /// A v1 GET of `p` signed as Ruby's CGI.escape wrote values before Ruby 2.5, every `~`
+    /// as `%7E`, and sent so (xnonce never signs this way: core verifies it only).
+    fn v1_signed_before_ruby_2_5(
+        &self,
+        get: &str,
+        p: &[(String, String)],
+    ) -> Result<Request, String> {
+        use xnonce_core::canonical::v1::{prefix_with, token, Tilde};
+        let client = &self.opts.client;
+        let ts = now_ms();
+        let prefix = prefix_with("GET", get, p, client, Tilde::Escaped)
+            .map_err(|e| format!("cannot sign: {e}"))?;
+        let token = token(&prefix, self.opts.secret.expose(), ts);
+        let x_nonce = format!("{} {client} {ts}", xnonce_core::hex::encode(&token));
+        let query: Vec<String> = (p.iter())
+            .map(|(k, v)| {
+                let mut pair = format!("{k}=");
+                percent::push_cgi_escaped_before_ruby_2_5(&mut pair, v);
+                pair
+            })
+            .collect();
+        let target = with_query(get, &query.join("&"));
+        Ok(Request::new("GET", &target).header("X-Nonce", x_nonce))
     }
 
     /// v2 leaves out of the params only the pair its credential came from (PROTOCOL §11.1
