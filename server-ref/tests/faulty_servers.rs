@@ -152,7 +152,7 @@ const RULE_AND_ROUTE_ROWS: [&str; 6] = [
 
 /// Every v2 refusal row the suite checks by its problem code (with the scheme's prefix: the
 /// param rule and route rows too, [`RULE_AND_ROUTE_ROWS`]).
-const V2_CODE_ROWS: [&str; 32] = [
+const V2_CODE_ROWS: [&str; 34] = [
     "GET replayed",
     "early GET replayed last",
     "POST form replayed",
@@ -179,6 +179,8 @@ const V2_CODE_ROWS: [&str; 32] = [
     "GET by second client with first client's nonce replayed",
     "second client's id, first client's secret",
     "ottoken link replayed",
+    "ottoken link, stale timestamp",
+    "ottoken link, future timestamp",
     "ottoken with tampered param",
     "replay with re-encoded query",
     "same nonce, new timestamp",
@@ -473,7 +475,8 @@ fn a_store_that_fails_under_contention_fails_the_simultaneous_rows() {
 }
 
 /// Windows other than the demo's 30 s fail the rows that time them: 5 minutes the stale and
-/// future rows (120 s off) and the 35 s ones, a minute only the 35 s ones, 10 s the 20 s ones.
+/// future rows (120 s off, by header and by link) and the 35 s ones, a minute only the 35 s
+/// ones, 10 s the 20 s ones.
 #[test]
 fn windows_other_than_thirty_seconds_fail_the_rows_that_time_them() {
     let cases: [(u64, &[&str]); 3] = [
@@ -482,6 +485,8 @@ fn windows_other_than_thirty_seconds_fail_the_rows_that_time_them() {
             &[
                 "stale timestamp",
                 "future timestamp",
+                "ottoken link, stale timestamp",
+                "ottoken link, future timestamp",
                 "timestamp 35 s old",
                 "timestamp 35 s ahead",
             ],
@@ -733,10 +738,13 @@ fn stale_answers_without_the_server_time_hint_fail_those_rows() {
             r
         })
     });
-    assert_eq!(
-        server.failures(),
-        scheme_rows(&["v1", "v2"], &["stale timestamp", "future timestamp"])
-    );
+    let rows = [
+        "stale timestamp",
+        "future timestamp",
+        "ottoken link, stale timestamp",
+        "ottoken link, future timestamp",
+    ];
+    assert_eq!(server.failures(), scheme_rows(&["v1", "v2"], &rows));
 }
 
 #[test]
@@ -895,6 +903,8 @@ fn v1_refusals_without_em_secure_apis_texts_fail_those_rows() {
         "unknown client",
         "second client's id, first client's secret",
         "ottoken link replayed",
+        "ottoken link, stale timestamp",
+        "ottoken link, future timestamp",
         "ottoken with tampered param",
         "replay with re-encoded query",
         "missing required param",
@@ -1152,4 +1162,81 @@ fn a_v1_verifier_with_the_ruby_2_4_token_only_fails_that_row() {
         }))
     });
     assert_eq!(server.failures(), names(&["v1 value with ~"]));
+}
+
+/// The query of a link whose credential is authentic but outside the demo's 30 s window,
+/// with that credential signed again at the server's time: what a verifier that checks the
+/// freshness of `X-Nonce` headers only accepts. `None` for any other request.
+fn link_signed_again_if_stale(
+    secrets: &Secrets,
+    req: &axum::extract::Request,
+    query: &str,
+) -> Option<String> {
+    if req.headers().contains_key("x-nonce") {
+        return None;
+    }
+    let text = |s: &str| String::from_utf8(percent::decode_form(s).ok()?).ok();
+    let pairs: Vec<(&str, &str)> = (query.split('&'))
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+        .collect();
+    let at = pairs.iter().position(|(k, _)| *k == "ottoken")?;
+    let header = xnonce_core::ottoken::decode(&text(pairs[at].1)?).ok()?;
+    if header.timestamp_ms().abs_diff(xnonce_server::now_ms()) <= 30_000 {
+        return None;
+    }
+    let secret = secrets.lock().unwrap().get(header.client()).cloned()?;
+    let (method, path) = (req.method().as_str(), req.uri().path());
+    let mut input = SignInput::new(header.scheme(), method, path, header.client());
+    input.params = (pairs.iter().enumerate())
+        .filter(|(i, _)| *i != at)
+        .map(|(_, (k, v))| Some((text(k)?, text(v)?)))
+        .collect::<Option<_>>()?;
+    input.timestamp_ms = Some(header.timestamp_ms());
+    if header.scheme() == Scheme::V2 {
+        input.nonce = Some(header.request_id().to_string());
+        let host = req.headers().get("host")?.to_str().ok()?;
+        input.host = Some(host.to_string());
+    }
+    // Only an authentic link: a forged one is left to the verifier.
+    if xnonce_core::sign(&input, &secret).ok()?.x_nonce != header.value() {
+        return None;
+    }
+    input.timestamp_ms = Some(xnonce_server::now_ms());
+    let again = xnonce_core::sign(&input, &secret).ok()?;
+    let mut kept: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    kept[at] = format!(
+        "ottoken={}",
+        xnonce_core::ottoken::query_value(&again.ottoken)
+    );
+    Some(kept.join("&"))
+}
+
+#[test]
+fn a_server_that_checks_the_freshness_of_headers_only_fails_the_stale_link_rows() {
+    // PROTOCOL §11.1 step 7 holds whichever way the credential came: a link's timestamp is
+    // as bounded as a header's.
+    let server = wrapped_with_secrets(|r, secrets| {
+        r.layer(axum::middleware::from_fn(
+            move |mut req: axum::extract::Request, next: axum::middleware::Next| {
+                let secrets = secrets.clone();
+                async move {
+                    let query = req.uri().query().unwrap_or("").to_string();
+                    if let Some(again) = link_signed_again_if_stale(&secrets, &req, &query) {
+                        let target = format!("{}?{again}", req.uri().path());
+                        *req.uri_mut() = target.parse().unwrap();
+                        // The layer verifies the target as sent (axum's OriginalUri).
+                        let sent = axum::extract::OriginalUri(req.uri().clone());
+                        req.extensions_mut().insert(sent);
+                    }
+                    next.run(req).await
+                }
+            },
+        ))
+    });
+    let rows = [
+        "ottoken link, stale timestamp",
+        "ottoken link, future timestamp",
+    ];
+    assert_eq!(server.failures(), scheme_rows(&["v1", "v2"], &rows));
 }

@@ -882,28 +882,9 @@ impl<'a> Runner<'a> {
                 timestamp_ms: Some(ts),
                 ..How::default()
             };
-            let exp = expect(Some(s), 401, "Request has timed out", "expired");
-            match self.signed_request(s, "GET", &get, &p, &p, &how) {
-                Ok((req, signed)) => {
-                    let got = self.send(&req);
-                    let received = now_ms();
-                    let server_time = got.as_ref().map_err(Clone::clone).and_then(|r| {
-                        authenticated_server_time(r, self.opts, signed.header.request_id())
-                    });
-                    if let Ok(t) = server_time {
-                        server_ahead_ms = Some(t as i64 - received as i64);
-                    }
-                    self.record(
-                        format!("{sn} {label} timestamp"),
-                        &exp,
-                        got,
-                        |_| match server_time?.abs_diff(received) > 60_000 {
-                            true => Err("server time hint is far from our clock".into()),
-                            false => Ok(()),
-                        },
-                    );
-                }
-                Err(e) => self.check(format!("{sn} {label} timestamp"), exp, Err(e)),
+            let req = self.signed_request(s, "GET", &get, &p, &p, &how);
+            if let Some(ahead) = self.refused_as_stale(format!("{sn} {label} timestamp"), s, req) {
+                server_ahead_ms = Some(ahead);
             }
         }
 
@@ -950,6 +931,15 @@ impl<'a> Runner<'a> {
         // ottoken link, accepted once.
         let req = self.link_request(s, &get, "");
         self.accepted_once(&format!("{sn} ottoken link"), req, s);
+        // A link's timestamp is as bounded as a header's (PROTOCOL §11.1 step 7, whichever
+        // way the credential came), its stale answer as hinted (§12): a server that checks
+        // the freshness of headers only lets a link be used forever.
+        for (label, offset_ms) in [("stale", -120_000), ("future", 120_000)] {
+            let ts = now_ms().saturating_add_signed(offset_ms);
+            let req = self.link_signed(s, &get, "", Some(ts));
+            let name = format!("{sn} ottoken link, {label} timestamp");
+            self.refused_as_stale(name, s, req);
+        }
 
         // An ottoken whose request had a param changed.
         let p = self.get_params();
@@ -1162,6 +1152,43 @@ impl<'a> Runner<'a> {
         Ok(Request::new("GET", &target).header("X-Nonce", x_nonce))
     }
 
+    /// A row for `req`, signed with a timestamp far outside the window: refused `expired`
+    /// with an authenticated `X-Nonce-Server-Time` close to the suite's clock (PROTOCOL
+    /// §12). Returns the server's clock less the suite's, when the hint authenticates
+    /// (whether or not the rest of the answer is right).
+    fn refused_as_stale(
+        &mut self,
+        name: String,
+        s: Scheme,
+        req: Result<(Request, Signed), String>,
+    ) -> Option<i64> {
+        let exp = expect(Some(s), 401, "Request has timed out", "expired");
+        let (req, signed) = match req {
+            Ok(r) => r,
+            Err(e) => {
+                self.check(name, exp, Err(e));
+                return None;
+            }
+        };
+        let got = self.send(&req);
+        let received = now_ms();
+        let server_time = got
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|r| authenticated_server_time(r, self.opts, signed.header.request_id()));
+        let ahead = server_time
+            .as_ref()
+            .ok()
+            .map(|&t| t as i64 - received as i64);
+        self.record(name, &exp, got, |_| {
+            match server_time?.abs_diff(received) > 60_000 {
+                true => Err("server time hint is far from our clock".into()),
+                false => Ok(()),
+            }
+        });
+        ahead
+    }
+
     /// v2 leaves out of the params only the pair its credential came from (PROTOCOL §11.1
     /// step 4): an `ottoken` param added to a signed request (beside the header, a second one
     /// in a link, or spelled `ottoke%6E`) is kept, and refused as `invalid_param_key`.
@@ -1191,15 +1218,28 @@ impl<'a> Runner<'a> {
 
     /// A GET of a fresh link to `get` with the suite's params, `extra` appended to its query.
     fn link_request(&mut self, s: Scheme, get: &str, extra: &str) -> Result<Request, String> {
+        self.link_signed(s, get, extra, None).map(|r| r.0)
+    }
+
+    /// [`Runner::link_request`] signed at `timestamp_ms` (the suite's clock when `None`), and
+    /// the signature behind it.
+    fn link_signed(
+        &mut self,
+        s: Scheme,
+        get: &str,
+        extra: &str,
+        timestamp_ms: Option<u64>,
+    ) -> Result<(Request, Signed), String> {
         let mut input = SignInput::new(s, "GET", get, &self.opts.client);
         input.params = self.get_params();
+        input.timestamp_ms = timestamp_ms;
         let base = format!("http://{}{}", self.base.authority, self.base.prefix);
-        let url = link(&input, &self.opts.secret, &base)
-            .map_err(|e| format!("cannot link: {e}"))?
-            .url;
-        url.strip_prefix(&base)
+        let link =
+            link(&input, &self.opts.secret, &base).map_err(|e| format!("cannot link: {e}"))?;
+        let req = (link.url.strip_prefix(&base))
             .map(|t| Request::new("GET", &format!("{t}{extra}")))
-            .ok_or_else(|| "link outside the base URL".to_string())
+            .ok_or_else(|| "link outside the base URL".to_string())?;
+        Ok((req, link.signed))
     }
 
     /// The checks a second registered client makes possible; each is a `SKIP` row without one.
