@@ -20,6 +20,25 @@ fn xnonce(args: &[String]) -> Output {
         .expect("run xnonce")
 }
 
+/// [`xnonce`] with `input` on its standard input (closed after it). The command may refuse
+/// before reading it all: a closed pipe is no failure here.
+fn xnonce_with_stdin(args: &[String], input: &[u8]) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(xnonce_bin())
+        .args(args)
+        .env_remove("XNONCE_SECRET")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run xnonce");
+    let mut stdin = child.stdin.take().unwrap();
+    let _ = stdin.write_all(input);
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).unwrap()
 }
@@ -581,24 +600,12 @@ fn a_bom_in_the_secret_file_is_ignored() {
 /// `--secret-file -` reads the secret from standard input (`pass show api | xnonce …`).
 #[test]
 fn a_secret_file_of_dash_is_standard_input() {
-    use std::io::Write;
     let mut want_args = sign_args("v2");
     want_args.push(format!("--secret={SECRET}"));
     let want = stdout(&xnonce(&want_args));
     let mut a = sign_args("v2");
     a.push("--secret-file=-".into());
-    let mut child = Command::new(xnonce_bin())
-        .args(&a)
-        .env_remove("XNONCE_SECRET")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(format!("{SECRET}\n").as_bytes()).unwrap();
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
+    let out = xnonce_with_stdin(&a, format!("{SECRET}\n").as_bytes());
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), want);
 }
@@ -1154,7 +1161,6 @@ fn an_unwritable_stderr_keeps_the_exit_status() {
 /// secret: the signature is the one of the same bytes in a file. Both cannot read it.
 #[test]
 fn a_body_file_of_dash_is_standard_input() {
-    use std::io::Write;
     let tmp = TempDir::new("body-stdin");
     let body = b"{\"b\": [1, 2], \"a\": 1.50}\n";
     let file = tmp.path().join("body.json");
@@ -1166,19 +1172,7 @@ fn a_body_file_of_dash_is_standard_input() {
             format!("--body-file={body_file}"),
             secret.to_string(),
         ]);
-        let mut child = Command::new(xnonce_bin())
-            .args(&a)
-            .env_remove("XNONCE_SECRET")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut input = child.stdin.take().unwrap();
-        // The command may refuse before reading it all: a closed pipe is no failure here.
-        let _ = input.write_all(stdin);
-        drop(input);
-        child.wait_with_output().unwrap()
+        xnonce_with_stdin(&a, stdin)
     };
     let flag = format!("--secret={SECRET}");
     let want = with_body(&file.display().to_string(), &flag, b"");
