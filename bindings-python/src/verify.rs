@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMapping, PyString, PyTuple};
+use pyo3::{PyTraverseError, PyVisit};
 use xnonce_core::{
     Environment, Incoming, Input, MemoryReplayStore, ReplayKey, ReplayStore, ReplayStoreError,
     Scheme, Secret, SecretSource, Verified, Verifier, WindowPolicy,
@@ -472,6 +473,18 @@ impl PyVerifier {
             lookup,
             store,
         })
+    }
+
+    /// Tells Python's garbage collector what the verifier holds: its secrets source and its
+    /// replay store, which often refer back to it (a bound method `self.lookup` of the app
+    /// object that keeps the verifier, a store that keeps it). Without this such a cycle is
+    /// never collected: the app, its secrets and its connections would live until exit.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.secrets)?;
+        if let Store::Python(store) = &self.store {
+            visit.call(store)?;
+        }
+        Ok(())
     }
 
     /// The `replay_store` this verifier was built with, `None` for its own memory: what the

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
 from types import MappingProxyType
@@ -546,6 +548,37 @@ def test_secret_source_errors_propagate() -> None:
         xnonce.Verifier(broken).verify(
             "GET", "/c/a", host="api.test", x_nonce=signed_get({}), now=TS
         )
+
+
+def test_a_verifier_in_a_reference_cycle_is_collected() -> None:
+    """The usual shapes: an app object whose verifier looks secrets up through a bound method
+    of the app, and a replay store that keeps the verifier. Both are reference cycles through
+    the verifier; the garbage collector must see them, or the app (and its secrets) is never
+    freed."""
+
+    class App:
+        def __init__(self) -> None:
+            self.verifier = xnonce.Verifier(self.lookup)
+
+        def lookup(self, client: str) -> str:
+            return SECRET
+
+    class Store:
+        def __init__(self) -> None:
+            self.verifier = xnonce.Verifier({"svc": SECRET}, replay_store=self)
+
+        def insert_if_absent(self, key: str, expires_at_ms: int, now_ms: int) -> bool:
+            return True
+
+    for make in (App, Store):
+        held = make()
+        assert held.verifier.verify_once(
+            "GET", "/c/a", host="api.test", x_nonce=signed_get({}), now=TS
+        )
+        gone = weakref.ref(held)
+        del held
+        gc.collect()
+        assert gone() is None, make.__name__
 
 
 def test_a_secret_that_is_no_secret_text_is_refused_in_a_dict_and_skipped_when_looked_up() -> None:
