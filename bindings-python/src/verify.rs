@@ -5,7 +5,7 @@ use std::cell::RefCell;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMapping, PyString, PyTuple};
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyIterator, PyList, PyMapping, PyString, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 use xnonce_core::{
     Environment, Incoming, Input, MemoryReplayStore, ReplayKey, ReplayStore, ReplayStoreError,
@@ -199,6 +199,16 @@ fn secrets_of(found: &Bound<'_, PyAny>, how: Secrets) -> PyResult<Vec<Secret>> {
         || found.is_instance_of::<PyMapping>()
     {
         return Err(not_secrets());
+    }
+    // A dict is read on every request: a one-shot iterator in it (a generator, `map(str.strip,
+    // ...)`, `iter(list)`) would be used up by this very check, and the client unknown from
+    // the first request on (or from the second, had it not been checked).
+    if how == Secrets::Given && found.is_instance_of::<PyIterator>() {
+        return Err(PyTypeError::new_err(format!(
+            "a dict of secrets must map a client to a secret or a list of them, not to a \
+             one-shot iterator ({}), which the first request would use up: give a list",
+            convert::type_name(found)
+        )));
     }
     let items = found.try_iter().map_err(|_| not_secrets())?;
     let mut out = Vec::new();

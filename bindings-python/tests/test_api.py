@@ -627,6 +627,26 @@ def test_a_secrets_dict_changed_while_it_is_checked_is_no_crash() -> None:
     assert (ok.client, ok.secret_index) == ("svc", 1)
 
 
+def test_a_one_shot_iterator_of_secrets_in_a_dict_is_refused_not_used_up() -> None:
+    """A dict is read on every request, and its secrets are checked when the verifier is made:
+    a one-shot iterator given for a client (`map(str.strip, ...)`, a generator) was used up by
+    that check, and every request of the client refused as `unknown_client`."""
+    for one_shot in (
+        map(str.strip, [f" {SECRET} "]),
+        (s for s in [SECRET]),
+        iter([SECRET]),
+        reversed([OTHER, SECRET]),
+    ):
+        with pytest.raises(TypeError, match="one-shot iterator") as refused:
+            xnonce.Verifier({"svc": one_shot})  # type: ignore[dict-item]
+        assert SECRET not in str(refused.value)
+    # Collections that iterate afresh each time are secrets lists.
+    for many in ([SECRET], (SECRET,), {SECRET}, frozenset([OTHER, SECRET])):
+        verifier = xnonce.Verifier({"svc": many})  # type: ignore[dict-item]
+        for _ in range(2):
+            assert verifier.verify("GET", "/c/a", host="api.test", x_nonce=signed_get({}), now=TS)
+
+
 def test_a_secret_source_of_the_wrong_type_fails_at_construction() -> None:
     for bad in (None, 5, "svc", b"svc", [("svc", SECRET)]):
         with pytest.raises(TypeError, match="secrets must be a mapping"):
