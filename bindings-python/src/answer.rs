@@ -4,7 +4,7 @@
 
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
-use xnonce_core::answer::{refusal_scheme, Answer, Refusal};
+use xnonce_core::answer::{refusal_scheme, Answer, Refusal, PROBLEM_CONTENT_TYPE, V1_CONTENT_TYPE};
 use xnonce_core::{Error, Incoming, ReplayStoreError, Scheme};
 
 use crate::convert::{field, named, IntSetting, Received};
@@ -161,6 +161,54 @@ impl PyAnswer {
         let refused = xnonce_core::replay::recorded(answer).err()?;
         Some(PyAnswer {
             inner: Answer::refusal(&refused, style(target, x_nonce)),
+        })
+    }
+
+    /// Pickling and `copy.deepcopy`: a verifier's refusal (an `XNonceError`) carries its
+    /// `Answer`, and a refusal raised in a worker process (`multiprocessing`,
+    /// `concurrent.futures`, Celery) is pickled to reach the parent. Rebuilt from its parts
+    /// by `_from_parts`; an answer holds no secret.
+    #[allow(clippy::type_complexity)]
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(
+        Bound<'py, PyAny>,
+        (u16, &'static str, String, Option<String>),
+    )> {
+        let a = &slf.get().inner;
+        Ok((
+            slf.get_type().getattr("_from_parts")?,
+            (
+                a.status,
+                a.content_type,
+                a.body.clone(),
+                a.server_time.clone(),
+            ),
+        ))
+    }
+
+    /// The answer `__reduce__` took apart (not public API): its content type is one of the
+    /// two an answer has, else `ValueError`.
+    #[staticmethod]
+    fn _from_parts(
+        status: u16,
+        content_type: &str,
+        body: String,
+        server_time: Option<String>,
+    ) -> PyResult<PyAnswer> {
+        let content_type = [V1_CONTENT_TYPE, PROBLEM_CONTENT_TYPE]
+            .into_iter()
+            .find(|known| *known == content_type)
+            .ok_or_else(|| {
+                pyo3::exceptions::PyValueError::new_err("not the content type of an answer")
+            })?;
+        Ok(PyAnswer {
+            inner: Answer {
+                status,
+                content_type,
+                body,
+                server_time,
+            },
         })
     }
 

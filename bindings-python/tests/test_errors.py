@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 from typing import Callable
 
 import pytest
@@ -156,3 +158,30 @@ def test_a_timestamp_that_is_not_a_number_is_a_type_error() -> None:
     for bad in ("1700000000000", [1]):
         with pytest.raises(TypeError, match="timestamp"):
             xnonce.sign("v1", "GET", "/c/a", [], "svc", SECRET, timestamp=bad)  # type: ignore[arg-type]
+
+
+def test_a_refusal_survives_pickling_and_deepcopy_with_its_answer() -> None:
+    """A refusal raised in a worker process (multiprocessing, concurrent.futures, Celery) is
+    pickled to reach the parent. The `Answer` it carries could not be pickled, so the parent
+    got `TypeError: cannot pickle 'xnonce.Answer' object` instead of the refusal; a stale one's
+    answer carries the authenticated server time, which must come through too."""
+    verifier = xnonce.Verifier({"svc": SECRET})
+    stale = xnonce.sign("v2", "GET", "/c/a", [], "svc", SECRET, host="h", timestamp=TS)
+    cases = [("v2 forged", TS, "malformed_header"), (stale, TS + 3_600_000, "expired")]
+    v1 = xnonce.sign("v1", "GET", "/c/a", [], "svc", "x" * 40, timestamp=TS)
+    cases.append((v1, TS, "signature_mismatch"))
+    for x_nonce, now, code in cases:
+        with pytest.raises(xnonce.XNonceError) as refused:
+            verifier.verify("GET", "/c/a", host="h", x_nonce=x_nonce, now=now)
+        for copied in (pickle.loads(pickle.dumps(refused.value)), copy.deepcopy(refused.value)):
+            assert type(copied) is type(refused.value) and copied.code == code
+            a, b = copied.answer, refused.value.answer
+            assert a is not None and b is not None
+            assert (a.status, a.content_type, a.headers, a.body_bytes) == (
+                b.status,
+                b.content_type,
+                b.headers,
+                b.body_bytes,
+            )
+    with pytest.raises(ValueError):
+        xnonce.Answer._from_parts(400, "text/html", "", None)
