@@ -664,6 +664,9 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Window {
             Ok(ms) => i128::from(ms),
             // Beyond 64 bits either way: out of range.
             Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => i128::MAX,
+            // Not a number: a TypeError naming the type. What reading one raised
+            // (KeyboardInterrupt, an `__index__`'s own error) is raised as is.
+            Err(e) if !e.is_instance_of::<PyTypeError>(obj.py()) => return Err(e),
             Err(_) => {
                 return Err(PyTypeError::new_err(format!(
                     "a window must be an int (milliseconds), not {}",
@@ -726,6 +729,9 @@ impl<'a, 'py, T: IntRange, N: Named> FromPyObject<'a, 'py> for IntSetting<T, N> 
                 };
                 n.ok_or_else(out_of_range)?
             }
+            // Not a number: a TypeError naming the type. What reading one raised
+            // (KeyboardInterrupt, an `__index__`'s own error) is raised as is.
+            Err(e) if !e.is_instance_of::<PyTypeError>(obj.py()) => return Err(e),
             Err(_) => {
                 return Err(PyTypeError::new_err(format!(
                     "{} must be an int, not {}",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import MappingProxyType
 from typing import Any
 
@@ -502,6 +502,34 @@ def test_a_window_that_is_not_an_int_is_a_type_error(bad: object) -> None:
         with pytest.raises(TypeError) as e:
             xnonce.Verifier({"svc": SECRET}, **kw)
         assert not isinstance(e.value, xnonce.XNonceError), kw
+
+
+def test_what_a_number_setting_raises_when_read_is_raised_as_is() -> None:
+    """A window, an `int` setting or a timeout is read through `__index__` / `__float__`: what
+    they raise (Ctrl-C's KeyboardInterrupt, a MemoryError, the object's own error) was replaced
+    by a `TypeError` saying the value is not a number, as the timestamps do not."""
+
+    class Boom(Exception):
+        pass
+
+    class Raises:
+        def __index__(self) -> int:
+            raise Boom
+
+        def __float__(self) -> float:
+            raise Boom
+
+    calls: list[Callable[[], object]] = [
+        lambda: xnonce.Verifier({"svc": SECRET}, window_ms=Raises()),  # type: ignore[arg-type]
+        lambda: xnonce.Verifier({"svc": SECRET}, controller_windows={"c": Raises()}),  # type: ignore[dict-item]
+        lambda: xnonce.Answer.body_too_large(Raises()),  # type: ignore[arg-type]
+        lambda: xnonce.Requester("http://127.0.0.1:9", "svc", SECRET, clock_offset_ms=Raises()),  # type: ignore[arg-type]
+        lambda: xnonce.Requester("http://127.0.0.1:9", "svc", SECRET, timeout=Raises()),  # type: ignore[arg-type]
+        lambda: xnonce.sign("v1", "GET", "/c/a", [], "svc", SECRET, timestamp=Raises()),  # type: ignore[arg-type]
+    ]
+    for call in calls:
+        with pytest.raises(Boom):
+            call()
 
 
 def test_windows_at_the_bounds_are_accepted() -> None:
