@@ -64,19 +64,25 @@ pub(crate) fn pairs(
 /// write `<redacted>` in its place, and both are exported, so Kotlin's `toString()` and
 /// Swift's `description` / `debugDescription` are these redacted forms, not the default
 /// field-by-field ones. Read the canonical string only explicitly, as `canonical`.
+///
+/// Its text fields are each language's string type, crossing as `XNonceText`: printing
+/// passes the record in (Kotlin's `toString()` lowers it to call `Display`), and one made or
+/// copied by hand in Kotlin may hold a lone surrogate, which uniffi's own `String` would fail
+/// to lower there (`MalformedInputException` thrown from `toString()`); Rust prints such text
+/// lossily.
 #[derive(Clone, PartialEq, Eq, uniffi::Record)]
 #[uniffi::export(Display, Debug)]
 pub struct Signed {
     /// The `X-Nonce` header value.
-    pub x_nonce: String,
+    pub x_nonce: XNonceText,
     /// The `ottoken` (escape it for a query with `ottoken_query_value`).
-    pub ottoken: String,
+    pub ottoken: XNonceText,
     /// The exact string that was hashed. For v1 it CONTAINS THE SECRET: never log it.
-    pub canonical: String,
+    pub canonical: XNonceText,
     /// The signed timestamp (milliseconds since the epoch).
     pub timestamp: u64,
     /// The v2 nonce (`None` for v1).
-    pub nonce: Option<String>,
+    pub nonce: Option<XNonceText>,
 }
 
 /// What printing shows instead of the canonical string.
@@ -204,12 +210,12 @@ pub fn sign_detailed(
 
 fn detailed(signed: &xnonce_core::Signed) -> Signed {
     Signed {
-        x_nonce: signed.x_nonce.clone(),
-        ottoken: signed.ottoken.clone(),
-        canonical: signed.canonical().to_string(),
+        x_nonce: signed.x_nonce.as_str().into(),
+        ottoken: signed.ottoken.as_str().into(),
+        canonical: signed.canonical().into(),
         timestamp: signed.timestamp_ms(),
         nonce: match &signed.header {
-            xnonce_core::XNonce::V2 { nonce, .. } => Some(nonce.clone()),
+            xnonce_core::XNonce::V2 { nonce, .. } => Some(nonce.as_str().into()),
             xnonce_core::XNonce::V1 { .. } => None,
         },
     }
@@ -235,18 +241,20 @@ pub fn link(
     let l = link_detailed(
         scheme, method, path, params, client, secret, base_url, timestamp, nonce, host, body,
     )?;
-    Ok(l.url)
+    // Made from core's `String` above: UTF-8, read unchanged.
+    Ok(l.url.to_string_lossy().into_owned())
 }
 
 /// A signed link and the signature behind it.
 ///
 /// Printed like [`Signed`] (its `Debug` and `Display` redact the canonical string), and the
-/// same two traits are exported for the same reason.
+/// same two traits are exported for the same reason; its `url` crosses as `XNonceText` for
+/// the reason `Signed`'s text does.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 #[uniffi::export(Display, Debug)]
 pub struct SignedLink {
     /// The full URL.
-    pub url: String,
+    pub url: XNonceText,
     /// The signature behind it.
     pub signed: Signed,
 }
@@ -291,7 +299,7 @@ pub fn link_detailed(
     let l = xnonce_core::link(&i.input, &i.secret, &base_url)?;
     Ok(SignedLink {
         signed: detailed(&l.signed),
-        url: l.url,
+        url: l.url.into(),
     })
 }
 
@@ -337,9 +345,9 @@ mod tests {
             None,
         )
         .unwrap();
-        assert_eq!(s.nonce.as_ref().map(String::len), Some(32));
+        assert_eq!(s.nonce.as_ref().map(|n| n.as_bytes().len()), Some(32));
         assert!(s.timestamp > 1_600_000_000_000);
-        assert!(s.x_nonce.starts_with("v2 svc "));
+        assert!(s.x_nonce.to_string_lossy().starts_with("v2 svc "));
     }
 
     /// Printing never shows the v1 canonical string, which holds the secret.
@@ -364,9 +372,9 @@ mod tests {
         .unwrap();
         let s = &l.signed;
         // Meaningful only because the secret is in there, and still readable explicitly.
-        assert!(s.canonical.contains(SECRET));
+        assert!(s.canonical.to_string_lossy().contains(SECRET));
         assert_eq!(
-            s.canonical,
+            s.canonical.to_string_lossy(),
             format!("GET/admin/statususer=philsvc{SECRET}1700000000000")
         );
         for (what, text) in [
@@ -378,7 +386,10 @@ mod tests {
             ("SignedLink {}", l.to_string()),
         ] {
             assert!(!text.contains(SECRET), "{what} shows the secret: {text}");
-            assert!(text.contains(&s.x_nonce), "{what} lost x_nonce: {text}");
+            assert!(
+                text.contains(&*s.x_nonce.to_string_lossy()),
+                "{what} lost x_nonce: {text}"
+            );
             assert!(text.contains("<redacted>"), "{what}: {text}");
         }
         assert_eq!(
@@ -414,7 +425,7 @@ mod tests {
         assert!(v2
             .to_string()
             .ends_with(", canonical=<redacted>, timestamp=1700000000000, nonce=00112233445566778899aabbccddeeff)"));
-        assert!(!format!("{v2:?}").contains(&v2.canonical));
+        assert!(!format!("{v2:?}").contains(&*v2.canonical.to_string_lossy()));
     }
 
     /// Each text input holding a lone surrogate (as Kotlin and Python write one) is refused
@@ -530,10 +541,42 @@ mod tests {
         )
         .unwrap();
         assert!(
-            l.url.starts_with("https://api.test/a/b?user=phil&ottoken="),
+            l.url
+                .to_string_lossy()
+                .starts_with("https://api.test/a/b?user=phil&ottoken="),
             "{}",
             l.url
         );
+    }
+
+    /// A `Signed` / `SignedLink` made by hand in Kotlin may hold a lone surrogate (its
+    /// `toString()` passes it in): printed lossily and redacted, never refused.
+    #[test]
+    fn printing_text_that_is_not_unicode_is_lossy() {
+        let lone = || XNonceText::from_bytes(b"a\xED\xA0\xBD".to_vec());
+        let s = Signed {
+            x_nonce: lone(),
+            ottoken: lone(),
+            canonical: lone(),
+            timestamp: 1,
+            nonce: Some(lone()),
+        };
+        let shown = "a\u{FFFD}\u{FFFD}\u{FFFD}";
+        assert_eq!(
+            s.to_string(),
+            format!(
+                "Signed(xNonce={shown}, ottoken={shown}, canonical=<redacted>, timestamp=1, \
+                 nonce={shown})"
+            )
+        );
+        let l = SignedLink {
+            url: lone(),
+            signed: s,
+        };
+        assert!(l
+            .to_string()
+            .starts_with(&format!("SignedLink(url={shown}, signed=Signed(")));
+        assert!(format!("{l:?}").contains("canonical: <redacted>"));
     }
 
     #[test]

@@ -1756,20 +1756,26 @@ public func FfiConverterTypeResponse_lower(_ value: Response) -> RustBuffer {
  * write `<redacted>` in its place, and both are exported, so Kotlin's `toString()` and
  * Swift's `description` / `debugDescription` are these redacted forms, not the default
  * field-by-field ones. Read the canonical string only explicitly, as `canonical`.
+ *
+ * Its text fields are each language's string type, crossing as `XNonceText`: printing
+ * passes the record in (Kotlin's `toString()` lowers it to call `Display`), and one made or
+ * copied by hand in Kotlin may hold a lone surrogate, which uniffi's own `String` would fail
+ * to lower there (`MalformedInputException` thrown from `toString()`); Rust prints such text
+ * lossily.
  */
 public struct Signed: Equatable, Hashable, CustomDebugStringConvertible, CustomStringConvertible {
     /**
      * The `X-Nonce` header value.
      */
-    public var xNonce: String
+    public var xNonce: XNonceText
     /**
      * The `ottoken` (escape it for a query with `ottoken_query_value`).
      */
-    public var ottoken: String
+    public var ottoken: XNonceText
     /**
      * The exact string that was hashed. For v1 it CONTAINS THE SECRET: never log it.
      */
-    public var canonical: String
+    public var canonical: XNonceText
     /**
      * The signed timestamp (milliseconds since the epoch).
      */
@@ -1777,26 +1783,26 @@ public struct Signed: Equatable, Hashable, CustomDebugStringConvertible, CustomS
     /**
      * The v2 nonce (`None` for v1).
      */
-    public var nonce: String?
+    public var nonce: XNonceText?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
     public init(
         /**
          * The `X-Nonce` header value.
-         */xNonce: String, 
+         */xNonce: XNonceText, 
         /**
          * The `ottoken` (escape it for a query with `ottoken_query_value`).
-         */ottoken: String, 
+         */ottoken: XNonceText, 
         /**
          * The exact string that was hashed. For v1 it CONTAINS THE SECRET: never log it.
-         */canonical: String, 
+         */canonical: XNonceText, 
         /**
          * The signed timestamp (milliseconds since the epoch).
          */timestamp: UInt64, 
         /**
          * The v2 nonce (`None` for v1).
-         */nonce: String?) {
+         */nonce: XNonceText?) {
         self.xNonce = xNonce
         self.ottoken = ottoken
         self.canonical = canonical
@@ -1842,20 +1848,20 @@ public struct FfiConverterTypeSigned: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Signed {
         return
             try Signed(
-                xNonce: FfiConverterString.read(from: &buf), 
-                ottoken: FfiConverterString.read(from: &buf), 
-                canonical: FfiConverterString.read(from: &buf), 
+                xNonce: FfiConverterTypeXNonceText.read(from: &buf), 
+                ottoken: FfiConverterTypeXNonceText.read(from: &buf), 
+                canonical: FfiConverterTypeXNonceText.read(from: &buf), 
                 timestamp: FfiConverterUInt64.read(from: &buf), 
-                nonce: FfiConverterOptionString.read(from: &buf)
+                nonce: FfiConverterOptionTypeXNonceText.read(from: &buf)
         )
     }
 
     public static func write(_ value: Signed, into buf: inout [UInt8]) {
-        FfiConverterString.write(value.xNonce, into: &buf)
-        FfiConverterString.write(value.ottoken, into: &buf)
-        FfiConverterString.write(value.canonical, into: &buf)
+        FfiConverterTypeXNonceText.write(value.xNonce, into: &buf)
+        FfiConverterTypeXNonceText.write(value.ottoken, into: &buf)
+        FfiConverterTypeXNonceText.write(value.canonical, into: &buf)
         FfiConverterUInt64.write(value.timestamp, into: &buf)
-        FfiConverterOptionString.write(value.nonce, into: &buf)
+        FfiConverterOptionTypeXNonceText.write(value.nonce, into: &buf)
     }
 }
 
@@ -1879,13 +1885,14 @@ public func FfiConverterTypeSigned_lower(_ value: Signed) -> RustBuffer {
  * A signed link and the signature behind it.
  *
  * Printed like [`Signed`] (its `Debug` and `Display` redact the canonical string), and the
- * same two traits are exported for the same reason.
+ * same two traits are exported for the same reason; its `url` crosses as `XNonceText` for
+ * the reason `Signed`'s text does.
  */
 public struct SignedLink: Equatable, Hashable, CustomDebugStringConvertible, CustomStringConvertible {
     /**
      * The full URL.
      */
-    public var url: String
+    public var url: XNonceText
     /**
      * The signature behind it.
      */
@@ -1896,7 +1903,7 @@ public struct SignedLink: Equatable, Hashable, CustomDebugStringConvertible, Cus
     public init(
         /**
          * The full URL.
-         */url: String, 
+         */url: XNonceText, 
         /**
          * The signature behind it.
          */signed: Signed) {
@@ -1942,13 +1949,13 @@ public struct FfiConverterTypeSignedLink: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SignedLink {
         return
             try SignedLink(
-                url: FfiConverterString.read(from: &buf), 
+                url: FfiConverterTypeXNonceText.read(from: &buf), 
                 signed: FfiConverterTypeSigned.read(from: &buf)
         )
     }
 
     public static func write(_ value: SignedLink, into buf: inout [UInt8]) {
-        FfiConverterString.write(value.url, into: &buf)
+        FfiConverterTypeXNonceText.write(value.url, into: &buf)
         FfiConverterTypeSigned.write(value.signed, into: &buf)
     }
 }

@@ -2521,22 +2521,28 @@ public object FfiConverterTypeResponse: FfiConverterRustBuffer<Response> {
  * write `<redacted>` in its place, and both are exported, so Kotlin's `toString()` and
  * Swift's `description` / `debugDescription` are these redacted forms, not the default
  * field-by-field ones. Read the canonical string only explicitly, as `canonical`.
+ *
+ * Its text fields are each language's string type, crossing as `XNonceText`: printing
+ * passes the record in (Kotlin's `toString()` lowers it to call `Display`), and one made or
+ * copied by hand in Kotlin may hold a lone surrogate, which uniffi's own `String` would fail
+ * to lower there (`MalformedInputException` thrown from `toString()`); Rust prints such text
+ * lossily.
  */
 data class Signed (
     /**
      * The `X-Nonce` header value.
      */
-    val `xNonce`: kotlin.String
+    val `xNonce`: XNonceText
     , 
     /**
      * The `ottoken` (escape it for a query with `ottoken_query_value`).
      */
-    val `ottoken`: kotlin.String
+    val `ottoken`: XNonceText
     , 
     /**
      * The exact string that was hashed. For v1 it CONTAINS THE SECRET: never log it.
      */
-    val `canonical`: kotlin.String
+    val `canonical`: XNonceText
     , 
     /**
      * The signed timestamp (milliseconds since the epoch).
@@ -2546,7 +2552,7 @@ data class Signed (
     /**
      * The v2 nonce (`None` for v1).
      */
-    val `nonce`: kotlin.String?
+    val `nonce`: XNonceText?
     
 ){
     
@@ -2572,28 +2578,28 @@ data class Signed (
 public object FfiConverterTypeSigned: FfiConverterRustBuffer<Signed> {
     override fun read(buf: ByteBuffer): Signed {
         return Signed(
-            FfiConverterString.read(buf),
-            FfiConverterString.read(buf),
-            FfiConverterString.read(buf),
+            FfiConverterTypeXNonceText.read(buf),
+            FfiConverterTypeXNonceText.read(buf),
+            FfiConverterTypeXNonceText.read(buf),
             FfiConverterULong.read(buf),
-            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypeXNonceText.read(buf),
         )
     }
 
     override fun allocationSize(value: Signed) = (
-            FfiConverterString.allocationSize(value.`xNonce`) +
-            FfiConverterString.allocationSize(value.`ottoken`) +
-            FfiConverterString.allocationSize(value.`canonical`) +
+            FfiConverterTypeXNonceText.allocationSize(value.`xNonce`) +
+            FfiConverterTypeXNonceText.allocationSize(value.`ottoken`) +
+            FfiConverterTypeXNonceText.allocationSize(value.`canonical`) +
             FfiConverterULong.allocationSize(value.`timestamp`) +
-            FfiConverterOptionalString.allocationSize(value.`nonce`)
+            FfiConverterOptionalTypeXNonceText.allocationSize(value.`nonce`)
     )
 
     override fun write(value: Signed, buf: ByteBuffer) {
-            FfiConverterString.write(value.`xNonce`, buf)
-            FfiConverterString.write(value.`ottoken`, buf)
-            FfiConverterString.write(value.`canonical`, buf)
+            FfiConverterTypeXNonceText.write(value.`xNonce`, buf)
+            FfiConverterTypeXNonceText.write(value.`ottoken`, buf)
+            FfiConverterTypeXNonceText.write(value.`canonical`, buf)
             FfiConverterULong.write(value.`timestamp`, buf)
-            FfiConverterOptionalString.write(value.`nonce`, buf)
+            FfiConverterOptionalTypeXNonceText.write(value.`nonce`, buf)
     }
 }
 
@@ -2603,13 +2609,14 @@ public object FfiConverterTypeSigned: FfiConverterRustBuffer<Signed> {
  * A signed link and the signature behind it.
  *
  * Printed like [`Signed`] (its `Debug` and `Display` redact the canonical string), and the
- * same two traits are exported for the same reason.
+ * same two traits are exported for the same reason; its `url` crosses as `XNonceText` for
+ * the reason `Signed`'s text does.
  */
 data class SignedLink (
     /**
      * The full URL.
      */
-    val `url`: kotlin.String
+    val `url`: XNonceText
     , 
     /**
      * The signature behind it.
@@ -2640,18 +2647,18 @@ data class SignedLink (
 public object FfiConverterTypeSignedLink: FfiConverterRustBuffer<SignedLink> {
     override fun read(buf: ByteBuffer): SignedLink {
         return SignedLink(
-            FfiConverterString.read(buf),
+            FfiConverterTypeXNonceText.read(buf),
             FfiConverterTypeSigned.read(buf),
         )
     }
 
     override fun allocationSize(value: SignedLink) = (
-            FfiConverterString.allocationSize(value.`url`) +
+            FfiConverterTypeXNonceText.allocationSize(value.`url`) +
             FfiConverterTypeSigned.allocationSize(value.`signed`)
     )
 
     override fun write(value: SignedLink, buf: ByteBuffer) {
-            FfiConverterString.write(value.`url`, buf)
+            FfiConverterTypeXNonceText.write(value.`url`, buf)
             FfiConverterTypeSigned.write(value.`signed`, buf)
     }
 }

@@ -52,6 +52,26 @@ fun redactionChecks(): Int {
     val v2 = signDetailed(Scheme.V2, "GET", "/a/b", listOf(), "svc", LEAK_CANARY_SECRET, timestamp = ts, host = "api.test")
     c.ok(!v2.toString().contains(v2.canonical) && v2.toString().contains("nonce=${v2.nonce}"), "v2 Signed.toString(): $v2")
 
+    // A Signed or SignedLink made (or copied) by hand may hold a lone surrogate ("😀 x".take(1)):
+    // toString() lowers the record to Rust, and must still print (redacted), never throw
+    // (uniffi's own String lowering throws MalformedInputException, from toString()).
+    val lone = "ok 😀".take(4)
+    for ((what, value) in listOf<Pair<String, Any>>(
+        "a Signed with a lone surrogate in xNonce" to signed.copy(xNonce = lone),
+        "a Signed with a lone surrogate in its canonical" to signed.copy(canonical = "$LEAK_CANARY_SECRET$lone"),
+        "a Signed with a lone surrogate in its nonce" to v2.copy(nonce = lone),
+        "a SignedLink with a lone surrogate in its url" to signedLink.copy(url = lone),
+    )) {
+        val text =
+            try {
+                value.toString()
+            } catch (e: Exception) {
+                "${e::class.simpleName}"
+            }
+        c.ok(text.startsWith("Signed") && text.contains("<redacted>"), "$what: toString() gave $text")
+        noSecret(text, what)
+    }
+
     // The data class's equality is unchanged by the custom toString.
     c.ok(signed == signDetailed(Scheme.V1, "GET", "/admin/status", p, "svc", LEAK_CANARY_SECRET, timestamp = ts), "equals")
     return c.ran
