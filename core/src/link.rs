@@ -154,8 +154,8 @@ fn authority_parts(authority: &str) -> std::result::Result<(&str, Option<&str>),
     Ok((host, port))
 }
 
-/// v1: the base URL's authority is left as typed (v1 signs no host), but it must be one URL
-/// clients can reach: [`authority_parts`], and a host before any port.
+/// v1: the base URL's authority is left as typed (v1 signs no host), but it must be readable
+/// as a host and port at all: [`authority_parts`], and a host before any port.
 fn check_v1_authority(authority: &str) -> Result<()> {
     match authority_parts(authority) {
         Ok(("", _)) => Err("a host is needed before the port".to_string()),
