@@ -46,8 +46,10 @@ function send(res, status, type, body) {
 export function serve(port = 0) {
   const server = createServer((req, res) => {
     let path;
+    let rawPath;
     try {
-      path = decodeURIComponent(new URL(req.url, "http://x").pathname);
+      rawPath = new URL(req.url, "http://x").pathname;
+      path = decodeURIComponent(rawPath);
     } catch {
       // `/%zz`: thrown here, outside the handler's try, it stopped the whole server.
       return send(res, 400, "text/plain", "bad request path");
@@ -67,7 +69,10 @@ export function serve(port = 0) {
       if (file !== here && !file.startsWith(here + sep)) return send(res, 403, "text/plain", "forbidden");
       if (statSync(file, { throwIfNoEntry: false })?.isDirectory()) {
         if (!path.endsWith("/")) {
-          res.writeHead(301, { location: path + "/" });
+          // The path as requested (still percent-encoded: a decoded `%2F` is a `/`), with one
+          // leading `/`: a location starting `//` (`/%2F%2Fevil.example%2F..%2Fwww`, or
+          // `/.//evil/../www`) is another host's URL, and browsers would follow it there.
+          res.writeHead(301, { location: "/" + rawPath.replace(/^\/+/, "") + "/" });
           return res.end();
         }
         file = join(file, "index.html");

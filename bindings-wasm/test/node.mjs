@@ -1178,6 +1178,39 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
     }
   });
 
+  await check("the page's static server redirects a folder only to its own origin", async () => {
+    // `/%2F%2Fevil.example%2F..%2Fwww` is the folder www/ once decoded: its redirect said
+    // `Location: ///evil.example/../www/`, which a browser follows to http://evil.example/www/.
+    const { server, url } = await serve(0);
+    const { request } = await import("node:http");
+    // The request target as written (fetch would normalise `/.//x/../www` first).
+    const locationOf = (path) =>
+      new Promise((ok, fail) => {
+        request(`${url}${path}`, { path }, (res) => {
+          res.resume();
+          ok([res.statusCode, res.headers.location]);
+        })
+          .on("error", fail)
+          .end();
+      });
+    try {
+      for (const path of [
+        "/www",
+        "/%2F%2Fevil.example%2F..%2Fwww",
+        "/%2fevil.example%2f..%2fwww",
+        "/.//evil/../www",
+      ]) {
+        const [status, location] = await locationOf(path);
+        equal(status, 301, `${path}: status`);
+        const target = new URL(location, url);
+        equal(target.origin, url, `${path} redirects to ${location}: origin`);
+        equal((await fetch(target)).status, 200, `${path}: the folder's page`);
+      }
+    } finally {
+      server.close();
+    }
+  });
+
   await check("params as text and options given as undefined", () => {
     for (const params of ["k=v", 5, true]) {
       let message = "";
