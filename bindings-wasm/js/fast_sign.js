@@ -181,7 +181,20 @@ function fastSign(general, wasm) {
         bodyLen = bodyByteLength;
       }
     }
-    return wasm.signPackedInput(len, pairs, timestamp, bodyLen);
+    const n = wasm.signPackedInput(len, pairs, timestamp, bodyLen);
+    if (n === 0 && wasm.packedMemory() !== memory) {
+      // Another instance of the module has taken over: wasm-bindgen's glue replaces its
+      // instance when initSync() runs while an init() is pending, and the pending one ends.
+      // The packed text (the secret in it) went into the old instance's memory, which no
+      // call zeroizes, and the new one found nothing in its own buffer: zeroize it here and
+      // start over in the new instance's memory (the next call takes its buffers).
+      inputBytes.fill(0, 0, len);
+      memory = undefined;
+      bytes = new Uint8Array(0);
+      inputBytes = bytes;
+      [input, capacity] = [0, 0];
+    }
+    return n;
   }
 
   return function sign(scheme, method, path, params, client, secret, options) {

@@ -1074,6 +1074,36 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
     assert(!out.left, "no part of the secret is left in the module's memory");
   });
 
+  await check("initSync() while init() is pending: sign leaves no secret in the replaced instance", () => {
+    // A fresh process, the web build. wasm-bindgen's glue lets the pending init() replace the
+    // instance initSync() made; the fast path kept writing the packed request (the secret in
+    // it) into the first instance's memory, which nothing zeroized, on every later call.
+    const code =
+      `const { readFileSync } = require("node:fs");\n` +
+      `const instances = [];\n` +
+      `const { Instance, instantiate } = WebAssembly;\n` +
+      `WebAssembly.Instance = new Proxy(Instance, { construct(t, a) { const i = new t(...a); instances.push(i); return i; } });\n` +
+      `WebAssembly.instantiate = async (...a) => { const r = await instantiate(...a); instances.push(r.instance ?? r); return r; };\n` +
+      `(async () => {\n` +
+      `  const web = await import("./pkg/web/xnonce_wasm.js");\n` +
+      `  const bytes = readFileSync("pkg/web/xnonce_wasm_bindgen_bg.wasm");\n` +
+      `  const O = { host: "h", timestamp: 1, nonce: "0".repeat(32) };\n` +
+      `  const pending = web.default({ module_or_path: bytes });\n` +
+      `  web.initSync({ module: bytes });\n` +
+      `  const secrets = ["1a", "2b", "3c"].map((h) => h.repeat(32));\n` +
+      `  const headers = [web.sign("v2", "GET", "/a", [["k", "v"]], "c", secrets[0], O)];\n` +
+      `  await pending;\n` +
+      `  for (const s of secrets.slice(1)) headers.push(web.sign("v2", "GET", "/a", [["k", "v"]], "c", s, O));\n` +
+      `  const expected = secrets.map((s) => x.sign("v2", "GET", "/a", [["k", "v"]], "c", s, O));\n` +
+      `  const left = instances.map((i) => secrets.filter((s) => Buffer.from(i.exports.memory.buffer).indexOf(s) >= 0).length);\n` +
+      `  console.log(JSON.stringify({ instances: instances.length, left, same: headers.join() === expected.join() }));\n` +
+      `})();\n`;
+    const out = inFreshProcess(code);
+    equal(out.instances, 2, "two instances were made");
+    assert(out.same, "the headers are right");
+    equal(out.left.join(), "0,0", "secrets left in each instance's memory");
+  });
+
   await check("a body whose buffer is detached leaves no secret in the module's memory", () => {
     // A fresh process. Before the fix, sign's fast path wrote the packed text (the secret in
     // it) into the module's memory, then threw while copying a view of a detached buffer,
