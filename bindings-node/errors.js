@@ -21,7 +21,10 @@ class XNonceError extends Error {
    */
   constructor(code, message, extra = {}) {
     super(message, extra.cause === undefined ? undefined : { cause: extra.cause })
-    this.name = new.target.name
+    // The name as written below, not new.target.name: a minifier (a bundled web app's esbuild,
+    // terser or webpack) renames the classes, and an InputError would be named 'e'. A subclass
+    // of the caller's own keeps its name.
+    this.name = NAME_OF.get(new.target) ?? new.target.name
     this.code = code
     this.family = extra.family ?? FAMILY_OF.get(code) ?? 'input'
     if (extra.serverTime !== undefined && extra.serverTime !== null) {
@@ -42,6 +45,16 @@ class AuthError extends XNonceError {}
 class RouteError extends XNonceError {}
 /** A dependency (replay store, network) is unavailable; nothing was accepted. */
 class UnavailableError extends XNonceError {}
+
+/** Each class's name, as a string a minifier leaves alone. */
+const NAME_OF = new Map([
+  [XNonceError, 'XNonceError'],
+  [InputError, 'InputError'],
+  [FormatError, 'FormatError'],
+  [AuthError, 'AuthError'],
+  [RouteError, 'RouteError'],
+  [UnavailableError, 'UnavailableError'],
+])
 
 const CLASS_OF_FAMILY = new Map([
   ['input', InputError],

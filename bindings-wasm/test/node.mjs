@@ -354,6 +354,46 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
     }
   });
 
+  await check("error names survive a minifier renaming the classes (a bundled web app)", async () => {
+    // esbuild --minify, terser and webpack rename the classes of errors.js as they rename any
+    // binding: with `this.name = new.target.name`, a bundled page's InputError was named "a".
+    // The same renaming here, binding by binding (string literals left alone, as a minifier
+    // leaves them), then the errors the module makes.
+    const names = ["XNonceError", "InputError", "FormatError", "AuthError", "RouteError", "UnavailableError"];
+    let source = readFileSync(join(here, "pkg/web/errors.js"), "utf8");
+    names.forEach((name, i) => {
+      source = source.replace(new RegExp(`(?<!['"])\\b${name}\\b(?!['"])`, "g"), `e${i}`);
+    });
+    const dir = mkdtempSync(join(tmpdir(), "xnonce-wasm-minified-"));
+    try {
+      writeFileSync(join(dir, "errors.mjs"), source);
+      const m = await import(join(dir, "errors.mjs"));
+      let factory;
+      m.register({ errorCodes: () => x.errorCodes(), setErrorFactory: (f) => (factory = f) });
+      for (const { code, family } of x.errorCodes()) {
+        const e = factory(code, family, "m");
+        equal(e.name, throwsName(code), `${code}: name`);
+        assert(e instanceof m.e0, `${code}: an XNonceError`);
+      }
+      equal(new m.e0("c", "m").name, "XNonceError", "new XNonceError");
+      equal(new m.e1("c", "m").name, "InputError", "new InputError");
+      class Mine extends m.e1 {}
+      equal(new Mine("c", "m").name, "Mine", "a subclass of the caller's keeps its name");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    function throwsName(code) {
+      const family = x.errorCodes().find((c) => c.code === code).family;
+      return {
+        input: "InputError",
+        format: "FormatError",
+        auth: "AuthError",
+        route: "RouteError",
+        unavailable: "UnavailableError",
+      }[family];
+    }
+  });
+
   await check("errorCodes(): { code, family, httpStatus } in core's order, as in the Node package", () => {
     const codes = x.errorCodes();
     equal(codes.length, 26, "count");
