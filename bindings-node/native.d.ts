@@ -328,7 +328,10 @@ export interface RequesterResponse {
   code: number
   /** The body as text. */
   body: string
-  /** The body parsed as JSON, or `null` when it is not JSON. */
+  /**
+   * The body parsed as JSON by JavaScript's own `JSON.parse`, or `null` when it is not JSON
+   * (or not UTF-8).
+   */
   data: unknown | null
   /**
    * Response headers as `[name, value]` pairs (names lower-case), in the order received

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use napi::bindgen_prelude::{JsObjectValue, Object, PromiseRaw, Unknown};
-use napi::Env;
+use napi::bindgen_prelude::{JsObjectValue, JsValue, Object, PromiseRaw, ToNapiValue, Unknown};
+use napi::{check_status, sys, Env};
 use napi_derive::napi;
 use xnonce::RequestOptions;
 use xnonce_core::input::Pairs;
@@ -98,29 +98,67 @@ fn max_response_bytes(env: &Env, bytes: f64) -> Outcome<u64> {
 }
 
 /// A server's answer. Non-2xx answers are responses, not errors.
-#[napi(object, use_nullable = true, js_name = "RequesterResponse")]
-pub struct Response {
+#[napi(
+    object,
+    object_from_js = false,
+    use_nullable = true,
+    js_name = "RequesterResponse"
+)]
+pub struct Response<'env> {
     /// HTTP status code.
     pub code: u32,
     /// The body as text.
     pub body: String,
-    /// The body parsed as JSON, or `null` when it is not JSON.
+    /// The body parsed as JSON by JavaScript's own `JSON.parse`, or `null` when it is not JSON
+    /// (or not UTF-8).
     #[napi(ts_type = "unknown")]
-    pub data: Option<serde_json::Value>,
+    pub data: Option<Unknown<'env>>,
     /// Response headers as `[name, value]` pairs (names lower-case), in the order received
     /// except that a repeated name's lines come together at its first one's place.
     #[napi(ts_type = "Array<[string, string]>")]
     pub headers: Vec<Vec<String>>,
 }
 
-impl From<xnonce::Response> for Response {
-    fn from(r: xnonce::Response) -> Self {
-        Response {
+impl<'env> Response<'env> {
+    /// The JS answer, on the JS thread. `data` is what `JSON.parse(body)` gives, not the Rust
+    /// requester's `serde_json::Value` converted by napi, which is not what JavaScript means by
+    /// the same JSON: napi refuses a value of more than a million items (a 2 MB array of
+    /// numbers rejected `makeRequest`), sets the prototype of an object from a `"__proto__"`
+    /// key (a server's answer could give `data` inherited properties), sorts keys, turns
+    /// integers beyond 2^53 into bigints and rounds some floats otherwise.
+    fn new(env: &'env Env, r: xnonce::Response) -> napi::Result<Self> {
+        // A body that is not UTF-8 is no JSON (its lossy text would parse with U+FFFD).
+        let data = match std::str::from_utf8(&r.bytes) {
+            Ok(_) => json_parse(env, &r.body)?,
+            Err(_) => None,
+        };
+        Ok(Response {
             code: u32::from(r.code),
             body: r.body,
-            data: r.data,
+            data,
             headers: r.headers.into_iter().map(|(k, v)| vec![k, v]).collect(),
+        })
+    }
+}
+
+/// `JSON.parse(text)`, `None` when it throws (text that is not JSON).
+fn json_parse<'env>(env: &'env Env, text: &str) -> napi::Result<Option<Unknown<'env>>> {
+    let json: Object = env.get_global()?.get_named_property("JSON")?;
+    let parse: Unknown = json.get_named_property("parse")?;
+    let raw = env.raw();
+    // SAFETY: napi calls on the JS thread, with values of this env.
+    unsafe {
+        let arg = <&str as ToNapiValue>::to_napi_value(raw, text)?;
+        let mut parsed = std::ptr::null_mut();
+        let status = sys::napi_call_function(raw, json.raw(), parse.raw(), 1, &arg, &mut parsed);
+        if status == sys::Status::napi_pending_exception {
+            // Not JSON: the SyntaxError is cleared, the answer has no data.
+            let mut thrown = std::ptr::null_mut();
+            check_status!(sys::napi_get_and_clear_last_exception(raw, &mut thrown))?;
+            return Ok(None);
         }
+        check_status!(status)?;
+        Ok(Some(Unknown::from_raw_unchecked(raw, parsed)))
     }
 }
 
@@ -206,7 +244,7 @@ impl Requester {
         controller: Option<Text>,
         options: Option<Object<'_>>,
         json_text: Option<String>,
-    ) -> napi::Result<PromiseRaw<'env, Response>> {
+    ) -> napi::Result<PromiseRaw<'env, Response<'env>>> {
         let prepared = (|| {
             let method = method.check(Input::Method)?;
             let path = path.check(Input::Path)?;
@@ -225,7 +263,7 @@ impl Requester {
         };
         // The future's outcome comes back to the JS thread, where errors become XNonceErrors.
         env.spawn_future_with_callback(async move { Ok(future.await) }, |env, outcome| {
-            outcome.map(Response::from).map_err(|f| to_js(env, f))
+            Response::new(env, outcome.map_err(|f| to_js(env, f))?)
         })
     }
 }

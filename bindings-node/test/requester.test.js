@@ -234,6 +234,46 @@ test('maxResponseBytes: a longer answer rejects with connection_failed; out-of-r
   }
 })
 
+test("res.data is what JSON.parse makes of the body: a large array, '__proto__', big integers, key order", async () => {
+  const bodies = {
+    // 1.1 million numbers (2.2 MB, well under maxResponseBytes): napi's JSON conversion
+    // refused it, rejecting makeRequest.
+    many: `[${Array(1_100_000).fill(0).join(',')}]`,
+    // A key "__proto__" is an own property to JSON.parse, never the object's prototype.
+    proto: '{"__proto__": {"admin": true}, "user": "phil"}',
+    big: '{"id": 9007199254740993}',
+    order: '{"b": 1, "a": 2, "2": 3, "1": 4}',
+    tiny: '[2.2250738585072011e-308, 1e400]',
+    deep: `${'['.repeat(300)}${']'.repeat(300)}`,
+    text: 'not json',
+  }
+  const srv = await nodeServer((req) => ({
+    status: 200,
+    headers: { 'content-type': 'application/json' },
+    body: bodies[req.url.split('?')[0].slice(1)],
+  }))
+  try {
+    const api = new xnonce.Requester(srv.url, 'c', 'a'.repeat(64), { timeoutMs: 10000 })
+    for (const [name, body] of Object.entries(bodies)) {
+      const res = await api.makeRequest('GET', [], `/${name}`)
+      assert.equal(res.body, body)
+      let parsed = null
+      try {
+        parsed = JSON.parse(body)
+      } catch {}
+      assert.deepStrictEqual(res.data, parsed, name)
+      if (parsed !== null && typeof parsed === 'object') {
+        assert.deepStrictEqual(Object.keys(res.data), Object.keys(parsed), name)
+      }
+    }
+    const res = await api.makeRequest('GET', [], '/proto')
+    assert.equal(Object.getPrototypeOf(res.data), Object.prototype)
+    assert.equal(res.data.admin, undefined)
+  } finally {
+    await srv.close()
+  }
+})
+
 test('errors reject with XNonceError: signing errors and connection_failed', async () => {
   assert.throws(() => new xnonce.Requester(server.url, server.client, 'short', { scheme: 'v2' }), {
     code: 'invalid_secret',
