@@ -580,8 +580,19 @@ impl ValidateNapiValue for TextList {
 
 impl FromNapiValue for TextList {
     unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+        let js_env = Env::from_raw(env);
         // SAFETY: forwarded from the caller (a valid env and value).
-        let array = unsafe { Array::from_napi_value(env, value)? };
+        let unknown = unsafe { Unknown::from_raw_unchecked(env, value) };
+        // A Proxy of an array (a Vue `reactive` list) is an array, as `Array.isArray` says and
+        // as every other list of the package reads it ([`as_array`]); napi's `Array` says it
+        // is not one ("Failed to get Array length"). Anything else is napi's own TypeError.
+        let array = match as_array(&js_env, unknown) {
+            Ok(Some(array)) => array,
+            // SAFETY: forwarded from the caller (a valid env and value).
+            Ok(None) => unsafe { Array::from_napi_value(env, value)? },
+            Err(crate::error::Failure::Napi(e)) => return Err(e),
+            Err(_) => return Err(expected("an array of strings", ValueType::Object)),
+        };
         let mut out = Vec::new();
         for i in 0..array.len() {
             // A hole is `undefined`: Text's TypeError, as napi's `Vec<Text>` gives. (`get` is

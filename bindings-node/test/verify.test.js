@@ -372,6 +372,31 @@ test('a Proxy of an array is an array, as Array.isArray says (a Vue reactive lis
   assert.throws(() => new xnonce.Verifier(new Proxy([['svc', SECRET]], {})), TypeError)
 })
 
+test("a Proxy of an array is read as the Verifier's schemes and hosts too", () => {
+  const req = (scheme) => ({
+    host: 'h.test',
+    xNonce: xnonce.sign(scheme, 'GET', '/a/b', [], 'svc', SECRET, { host: 'h.test', timestamp: T }),
+    now: T,
+  })
+  // Node-API's array conversion threw "Failed to get Array length" for both.
+  const v = new xnonce.Verifier(
+    { svc: SECRET },
+    { schemes: new Proxy(['v2'], {}), hosts: new Proxy(['other.test', 'H.test'], {}) },
+  )
+  assert.equal(v.verify('GET', '/a/b', req('v2')).client, 'svc')
+  assert.throws(() => v.verify('GET', '/a/b', req('v1')), { code: 'unsupported_scheme' })
+  const elsewhere = new xnonce.Verifier({ svc: SECRET }, { hosts: new Proxy(['other.test'], {}) })
+  assert.throws(() => elsewhere.verify('GET', '/a/b', req('v2')), { code: 'invalid_host' })
+  // Not an array at all is still a TypeError; a revoked Proxy, JavaScript's own.
+  assert.throws(() => new xnonce.Verifier({ svc: SECRET }, { schemes: 'v2' }), TypeError)
+  const { proxy, revoke } = Proxy.revocable(['v2'], {})
+  revoke()
+  assert.throws(
+    () => new xnonce.Verifier({ svc: SECRET }, { schemes: proxy }),
+    (e) => e instanceof TypeError && /revoked/.test(e.message),
+  )
+})
+
 test('hosts: a v2 request signed for a host the service does not serve is invalid_host', () => {
   const v = new xnonce.Verifier({ svc: SECRET }, { hosts: ['API.test', 'api.test:8443'] })
   const signedFor = (scheme, host) =>
