@@ -93,14 +93,14 @@ export declare class Verifier {
    * a plain object or a `Map`; or it is a function `(client) => secret | secrets | null |
    * undefined`, called on each request (synchronously: read from a cache you keep).
    */
-  constructor(secrets: Record<string, string | string[]> | Map<string, string | string[]> | ((client: string) => string | string[] | null | undefined), options?: VerifierOptions | null)
+  constructor(secrets: Readonly<Record<string, string | ReadonlyArray<string>>> | ReadonlyMap<string, string | ReadonlyArray<string>> | ((client: string) => string | ReadonlyArray<string> | null | undefined), options?: VerifierOptions | null)
   /**
    * Replaces the table of client secrets (the same shapes as the constructor's, checked
    * the same way: on an error nothing changes). The windows, schemes, hosts and the
    * replay store stay, so a request accepted before a rotation is still refused as a
    * replay after it — which a new `Verifier` (a new, empty store) would accept again.
    */
-  setSecrets(secrets: Record<string, string | string[]> | Map<string, string | string[]> | ((client: string) => string | string[] | null | undefined)): void
+  setSecrets(secrets: Readonly<Record<string, string | ReadonlyArray<string>>> | ReadonlyMap<string, string | ReadonlyArray<string>> | ((client: string) => string | ReadonlyArray<string> | null | undefined)): void
   /**
    * Checks authenticity and freshness; does not record the request. A refusal throws an
    * `XNonceError` whose `.answer` is the HTTP answer to send.
@@ -469,14 +469,14 @@ export interface VerifierOptions {
   /** Per-action windows (ms) keyed `"controller/action"`: `{ "reports/live": 5000 }`. */
   actionWindows?: Record<string, number> | null
   /** Accepted schemes (default both): `["v2"]`. */
-  schemes?: Array<'v1' | 'v2'> | null
+  schemes?: ReadonlyArray<'v1' | 'v2'> | null
   /**
    * The hosts this service is reached by, as its clients sign them (`["api.example.com"]`;
    * case and `:80` / `:443` do not matter): a v2 request signed for another host is
    * `invalid_host`. Default: any host, so a v2 request made for another service that knows
    * the same client (staging) verifies here too, once. v1 signs no host: not checked.
    */
-  hosts?: Array<string> | null
+  hosts?: ReadonlyArray<string> | null
 }
 
 /**

@@ -84,6 +84,13 @@ const verifier = new Verifier(
   { svc: [secret] },
   { windowMs: 30_000, actionWindows: { 'reports/live': 5_000 }, schemes: ['v2'] },
 )
+// Read-only settings (`as const`, a ReadonlyMap, a frozen config) are what the runtime reads.
+const config = { schemes: ['v2'], hosts: ['api.example.com'] } as const
+const readonlySecrets: ReadonlyMap<string, readonly string[]> = new Map([['svc', [secret] as const]])
+const frozen = new Verifier(readonlySecrets, config)
+void new Verifier({ svc: secret }, config)
+frozen.setSecrets({ svc: [secret] } as const)
+frozen.setSecrets((client: string): readonly string[] | undefined => readonlySecrets.get(client))
 // Secrets looked up per request, from a table the app keeps up to date.
 const cached = new Map<string, string[]>([['svc', [secret]]])
 const looking = new Verifier((client: string) => cached.get(client))

@@ -35,13 +35,13 @@ pub struct VerifierOptions<'env> {
     #[napi(ts_type = "Record<string, number> | null")]
     pub action_windows: Option<Option<Object<'env>>>,
     /// Accepted schemes (default both): `["v2"]`.
-    #[napi(ts_type = "Array<'v1' | 'v2'> | null")]
+    #[napi(ts_type = "ReadonlyArray<'v1' | 'v2'> | null")]
     pub schemes: Option<Option<params::TextList>>,
     /// The hosts this service is reached by, as its clients sign them (`["api.example.com"]`;
     /// case and `:80` / `:443` do not matter): a v2 request signed for another host is
     /// `invalid_host`. Default: any host, so a v2 request made for another service that knows
     /// the same client (staging) verifies here too, once. v1 signs no host: not checked.
-    #[napi(ts_type = "Array<string> | null")]
+    #[napi(ts_type = "ReadonlyArray<string> | null")]
     pub hosts: Option<Option<params::TextList>>,
 }
 
@@ -308,7 +308,7 @@ impl Verifier {
     #[napi(
         constructor,
         strict,
-        ts_args_type = "secrets: Record<string, string | string[]> | Map<string, string | string[]> | ((client: string) => string | string[] | null | undefined), options?: VerifierOptions | null"
+        ts_args_type = "secrets: Readonly<Record<string, string | ReadonlyArray<string>>> | ReadonlyMap<string, string | ReadonlyArray<string>> | ((client: string) => string | ReadonlyArray<string> | null | undefined), options?: VerifierOptions | null"
     )]
     pub fn new(
         env: &Env,
@@ -331,7 +331,7 @@ impl Verifier {
     #[napi(
         js_name = "setSecrets",
         strict,
-        ts_args_type = "secrets: Record<string, string | string[]> | Map<string, string | string[]> | ((client: string) => string | string[] | null | undefined)"
+        ts_args_type = "secrets: Readonly<Record<string, string | ReadonlyArray<string>>> | ReadonlyMap<string, string | ReadonlyArray<string>> | ((client: string) => string | ReadonlyArray<string> | null | undefined)"
     )]
     pub fn set_secrets(&self, env: &Env, secrets: Unknown<'_>) -> napi::Result<()> {
         guard(env, || {
