@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use napi::bindgen_prelude::{
-    FromNapiValue, FunctionRef, JsObjectValue, JsValue, Object, ToNapiValue, Unknown,
+    FromNapiValue, FunctionRef, JsObjectValue, JsValue, Object, This, ToNapiValue, Unknown,
 };
-use napi::{check_status, sys, Env, ValueType};
+use napi::{check_status, sys, Env, UnknownRef, ValueType};
 use napi_derive::napi;
 use xnonce_core::answer::Answer;
 use xnonce_core::{
@@ -141,17 +141,112 @@ enum Secrets {
     Table(HashMap<String, Vec<Secret>>),
     /// A function called with the client id on each request, on the JS thread, as Python's
     /// callable source is: its answer is read as live data (a secret that is not one is
-    /// skipped, PROTOCOL §11.1), what it throws is thrown as is.
-    Lookup(FunctionRef<String, Unknown<'static>>),
+    /// skipped, PROTOCOL §11.1), what it throws is thrown as is. The function itself is kept
+    /// on the `Verifier`'s JS object ([`attach_lookup`]), not in a reference held here; only
+    /// when that object takes no property (frozen, not extensible) is it held here instead
+    /// (a GC root: see [`attach_lookup`]).
+    Lookup(Option<FunctionRef<String, Unknown<'static>>>),
 }
 
 impl Secrets {
-    fn of(env: &Env, value: Unknown<'_>) -> Outcome<Secrets> {
+    /// The secrets of `value`, and the lookup function to attach to the verifier's object
+    /// (`None` for a table: the one attached before is let go).
+    fn of<'env>(env: &Env, value: Unknown<'env>) -> Outcome<(Secrets, Option<Unknown<'env>>)> {
         if value.get_type()? == ValueType::Function {
-            return Ok(Secrets::Lookup(FunctionRef::from_unknown(value)?));
+            return Ok((Secrets::Lookup(None), Some(value)));
         }
-        Ok(Secrets::Table(secrets_of(env, value)?))
+        Ok((Secrets::Table(secrets_of(env, value)?), None))
     }
+}
+
+thread_local! {
+    // The key (a symbol made once per JS thread) under which a `Verifier`'s object keeps its
+    // lookup function.
+    static LOOKUP_KEY: RefCell<Option<UnknownRef<false>>> = const { RefCell::new(None) };
+}
+
+/// The symbol keying a verifier's lookup function on its JS object.
+fn lookup_key(env: &Env) -> napi::Result<Unknown<'_>> {
+    LOOKUP_KEY.with(|cached| {
+        if let Some(symbol) = &*cached.borrow() {
+            return symbol.get_value(env);
+        }
+        let raw = env.raw();
+        // SAFETY: napi calls on the JS thread; the description is a value of this env.
+        let symbol = unsafe {
+            let description = <&str as ToNapiValue>::to_napi_value(raw, "xnonce.lookup")?;
+            let mut symbol = std::ptr::null_mut();
+            check_status!(sys::napi_create_symbol(raw, description, &mut symbol))?;
+            symbol
+        };
+        // SAFETY: a value napi just made, in this env (a symbol can be referenced: Node 18+).
+        let kept = unsafe { UnknownRef::from_napi_value(raw, symbol)? };
+        *cached.borrow_mut() = Some(kept);
+        // SAFETY: as above.
+        Ok(unsafe { Unknown::from_raw_unchecked(raw, symbol) })
+    })
+}
+
+/// Keeps `lookup` (or, for `None`, nothing) on the verifier's JS object `this`, under a
+/// symbol, not enumerable. Not a napi reference held by the native verifier: such a reference
+/// is a GC root, so a lookup whose closure reaches the verifier (`v = new Verifier((c) =>
+/// … v …)`, or through the app that holds it) kept the verifier, the function and all it
+/// reaches alive for ever. A property of the object is an edge the GC traces.
+fn attach_lookup(env: &Env, this: &Object<'_>, lookup: Option<Unknown<'_>>) -> napi::Result<()> {
+    let raw = env.raw();
+    let key = lookup_key(env)?;
+    // SAFETY: napi calls on the JS thread, with values of this env.
+    unsafe {
+        let value = match lookup {
+            Some(function) => function.raw(),
+            None => {
+                let mut undefined = std::ptr::null_mut();
+                check_status!(sys::napi_get_undefined(raw, &mut undefined))?;
+                undefined
+            }
+        };
+        let descriptor = sys::napi_property_descriptor {
+            utf8name: std::ptr::null(),
+            name: key.raw(),
+            method: None,
+            getter: None,
+            setter: None,
+            value,
+            attributes: sys::PropertyAttributes::writable | sys::PropertyAttributes::configurable,
+            data: std::ptr::null_mut(),
+        };
+        check_status!(sys::napi_define_properties(raw, this.raw(), 1, &descriptor))
+    }
+}
+
+impl Secrets {
+    /// Keeps the lookup function of `Secrets::Lookup` on the verifier's object `this`, or,
+    /// when that object takes no property (frozen), in a reference held here.
+    fn keep(&mut self, env: &Env, this: &Object<'_>, lookup: Unknown<'_>) -> napi::Result<()> {
+        if attach_lookup(env, this, Some(lookup)).is_err() {
+            clear_pending(env);
+            *self = Secrets::Lookup(Some(FunctionRef::from_unknown(lookup)?));
+        }
+        Ok(())
+    }
+}
+
+/// Clears an exception a failed property definition may have left pending.
+fn clear_pending(env: &Env) {
+    let raw = env.raw();
+    let mut pending = false;
+    // SAFETY: napi calls on the JS thread.
+    unsafe {
+        if sys::napi_is_exception_pending(raw, &mut pending) == sys::Status::napi_ok && pending {
+            let mut thrown = std::ptr::null_mut();
+            sys::napi_get_and_clear_last_exception(raw, &mut thrown);
+        }
+    }
+}
+
+/// The lookup function kept on the verifier's JS object `this`.
+fn attached_lookup<'env>(env: &Env, this: &Object<'env>) -> napi::Result<Unknown<'env>> {
+    this.get_property(lookup_key(env)?)
 }
 
 /// A lookup function as core's `SecretSource`, for one verification: the first failure (a
@@ -159,7 +254,7 @@ impl Secrets {
 /// the verifier's `unknown_client`.
 struct JsLookup<'a> {
     env: &'a Env,
-    lookup: &'a FunctionRef<String, Unknown<'static>>,
+    lookup: Unknown<'a>,
     failure: RefCell<Option<LookupFailure>>,
 }
 
@@ -200,7 +295,7 @@ impl JsLookup<'_> {
     /// [`SecretSource::secrets`]), not turned into a `napi::Error` as `Function::call` does.
     fn call(&self, client: &str) -> Outcome<Unknown<'_>> {
         let env = self.env.raw();
-        let function = self.lookup.borrow_back(self.env)?;
+        let function = self.lookup;
         // SAFETY: napi calls on the JS thread, with values of this binding call.
         unsafe {
             let arg = <&str as ToNapiValue>::to_napi_value(env, client)?;
@@ -312,13 +407,19 @@ impl Verifier {
     )]
     pub fn new(
         env: &Env,
+        this: This<'_>,
         secrets: Unknown<'_>,
         options: Option<Checked<VerifierOptions<'_>>>,
     ) -> napi::Result<Self> {
         guard(env, || {
+            let verifier = verifier_of(env, options.map(Checked::into_inner).unwrap_or_default())?;
+            let (mut secrets, lookup) = Secrets::of(env, secrets)?;
+            if let Some(lookup) = lookup {
+                secrets.keep(env, &this.object, lookup)?;
+            }
             Ok(Verifier {
-                verifier: verifier_of(env, options.map(Checked::into_inner).unwrap_or_default())?,
-                secrets: RefCell::new(Rc::new(Secrets::of(env, secrets)?)),
+                verifier,
+                secrets: RefCell::new(Rc::new(secrets)),
                 store: MemoryReplayStore::new(),
             })
         })
@@ -333,10 +434,20 @@ impl Verifier {
         strict,
         ts_args_type = "secrets: Readonly<Record<string, string | ReadonlyArray<string>>> | ReadonlyMap<string, string | ReadonlyArray<string>> | ((client: string) => string | ReadonlyArray<string> | null | undefined)"
     )]
-    pub fn set_secrets(&self, env: &Env, secrets: Unknown<'_>) -> napi::Result<()> {
+    pub fn set_secrets(&self, env: &Env, this: This<'_>, secrets: Unknown<'_>) -> napi::Result<()> {
         guard(env, || {
-            let secrets = Rc::new(Secrets::of(env, secrets)?);
-            *self.secrets.borrow_mut() = secrets;
+            let (mut secrets, lookup) = Secrets::of(env, secrets)?;
+            match lookup {
+                Some(lookup) => secrets.keep(env, &this.object, lookup)?,
+                // A table: the function kept before is let go where it can be (a frozen
+                // verifier keeps it, unused).
+                None => {
+                    if attach_lookup(env, &this.object, None).is_err() {
+                        clear_pending(env);
+                    }
+                }
+            }
+            *self.secrets.borrow_mut() = Rc::new(secrets);
             Ok(())
         })
     }
@@ -350,12 +461,14 @@ impl Verifier {
     pub fn verify(
         &self,
         env: &Env,
+        this: This<'_>,
         method: Text,
         target: Text,
         options: Option<Checked<VerifyOptions>>,
     ) -> napi::Result<Verified> {
         guard(env, || {
-            self.check(env, method, target, options.map(Checked::into_inner), false)
+            let options = options.map(Checked::into_inner);
+            self.check(env, &this.object, method, target, options, false)
         })
     }
 
@@ -369,12 +482,14 @@ impl Verifier {
     pub fn verify_once(
         &self,
         env: &Env,
+        this: This<'_>,
         method: Text,
         target: Text,
         options: Option<Checked<VerifyOptions>>,
     ) -> napi::Result<Verified> {
         guard(env, || {
-            self.check(env, method, target, options.map(Checked::into_inner), true)
+            let options = options.map(Checked::into_inner);
+            self.check(env, &this.object, method, target, options, true)
         })
     }
 }
@@ -387,6 +502,7 @@ impl Verifier {
     fn check(
         &self,
         env: &Env,
+        this: &Object<'_>,
         method: Text,
         target: Text,
         options: Option<VerifyOptions>,
@@ -435,7 +551,11 @@ impl Verifier {
         let secrets = Rc::clone(&self.secrets.borrow());
         let verified = match &*secrets {
             Secrets::Table(table) => verify(table),
-            Secrets::Lookup(lookup) => {
+            Secrets::Lookup(held) => {
+                let lookup = match held {
+                    Some(held) => held.borrow_back(env)?.to_unknown(),
+                    None => attached_lookup(env, this)?,
+                };
                 let source = JsLookup {
                     env,
                     lookup,

@@ -372,6 +372,58 @@ test('a Proxy of an array is an array, as Array.isArray says (a Vue reactive lis
   assert.throws(() => new xnonce.Verifier(new Proxy([['svc', SECRET]], {})), TypeError)
 })
 
+test('a Verifier whose lookup reaches the verifier itself is collected (no native GC root)', async () => {
+  require('node:v8').setFlagsFromString('--expose-gc')
+  const gc = require('node:vm').runInNewContext('gc')
+  const collected = { self: 0, replaced: 0 }
+  const registry = new FinalizationRegistry((kind) => collected[kind]++)
+  const make = (kind) => {
+    // The lookup's closure holds the verifier, as an app's does when it holds both.
+    const verifier = new xnonce.Verifier((client) => (verifier && client === 'svc' ? SECRET : null))
+    if (kind === 'replaced')
+      verifier.setSecrets((client) => (verifier && client === 'svc' ? NEW_SECRET : null))
+    registry.register(verifier, kind)
+    return verifier
+  }
+  // In use, the lookup (the one set last) is called as before.
+  const header = (secret) =>
+    xnonce.sign('v2', 'GET', '/a/b', [], 'svc', secret, { host: 'h.test', timestamp: T })
+  assert.equal(
+    make('self').verify('GET', '/a/b', { host: 'h.test', xNonce: header(SECRET), now: T }).client,
+    'svc',
+  )
+  const replaced = make('replaced')
+  assert.equal(
+    replaced.verify('GET', '/a/b', { host: 'h.test', xNonce: header(NEW_SECRET), now: T }).client,
+    'svc',
+  )
+  replaced.setSecrets({ svc: SECRET })
+  assert.equal(
+    replaced.verify('GET', '/a/b', { host: 'h.test', xNonce: header(SECRET), now: T }).client,
+    'svc',
+  )
+  for (let i = 0; i < 20; i++) {
+    make('self')
+    make('replaced')
+  }
+  for (let i = 0; i < 20 && (collected.self < 20 || collected.replaced < 20); i++) {
+    gc()
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  // A napi reference to the lookup held by the native verifier was a GC root: none was.
+  assert.ok(collected.self >= 20 && collected.replaced >= 20, JSON.stringify(collected))
+  // A frozen verifier (which takes no property) still takes a lookup and a table.
+  const frozen = Object.freeze(new xnonce.Verifier((client) => (client === 'svc' ? SECRET : null)))
+  const req = (secret) => ({ host: 'h.test', xNonce: header(secret), now: T })
+  assert.equal(frozen.verify('GET', '/a/b', req(SECRET)).client, 'svc')
+  frozen.setSecrets((client) => (client === 'svc' ? NEW_SECRET : null))
+  assert.equal(frozen.verify('GET', '/a/b', req(NEW_SECRET)).client, 'svc')
+  frozen.setSecrets({ svc: SECRET })
+  assert.equal(frozen.verify('GET', '/a/b', req(SECRET)).client, 'svc')
+  frozen.setSecrets(() => NEW_SECRET)
+  assert.equal(frozen.verify('GET', '/a/b', req(NEW_SECRET)).client, 'svc')
+})
+
 test("a Proxy of an array is read as the Verifier's schemes and hosts too", () => {
   const req = (scheme) => ({
     host: 'h.test',
