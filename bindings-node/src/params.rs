@@ -585,11 +585,17 @@ impl FromNapiValue for TextList {
         let unknown = unsafe { Unknown::from_raw_unchecked(env, value) };
         // A Proxy of an array (a Vue `reactive` list) is an array, as `Array.isArray` says and
         // as every other list of the package reads it ([`as_array`]); napi's `Array` says it
-        // is not one ("Failed to get Array length"). Anything else is napi's own TypeError.
+        // is not one ("Failed to get Array length"). Anything else is a TypeError naming the
+        // types, as the README says of every argument (napi's said "Failed to get Array length").
         let array = match as_array(&js_env, unknown) {
             Ok(Some(array)) => array,
-            // SAFETY: forwarded from the caller (a valid env and value).
-            Ok(None) => unsafe { Array::from_napi_value(env, value)? },
+            Ok(None) => {
+                let received = js_type(env, value)?;
+                return Err(napi::Error::new(
+                    napi::Status::ArrayExpected,
+                    format!("Expect value to be Array, but received {received}"),
+                ));
+            }
             Err(crate::error::Failure::Napi(e)) => return Err(e),
             Err(_) => return Err(expected("an array of strings", ValueType::Object)),
         };

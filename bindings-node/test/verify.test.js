@@ -439,8 +439,18 @@ test("a Proxy of an array is read as the Verifier's schemes and hosts too", () =
   assert.throws(() => v.verify('GET', '/a/b', req('v1')), { code: 'unsupported_scheme' })
   const elsewhere = new xnonce.Verifier({ svc: SECRET }, { hosts: new Proxy(['other.test'], {}) })
   assert.throws(() => elsewhere.verify('GET', '/a/b', req('v2')), { code: 'invalid_host' })
-  // Not an array at all is still a TypeError; a revoked Proxy, JavaScript's own.
-  assert.throws(() => new xnonce.Verifier({ svc: SECRET }, { schemes: 'v2' }), TypeError)
+  // Not an array at all is a TypeError naming the types and the field (napi's was "Failed to
+  // get Array length"); a revoked Proxy, JavaScript's own.
+  for (const [schemes, received] of [
+    ['v2', 'String'],
+    [{ 0: 'v2', length: 1 }, 'Object'],
+  ]) {
+    assert.throws(() => new xnonce.Verifier({ svc: SECRET }, { schemes }), {
+      name: 'TypeError',
+      code: 'ArrayExpected',
+      message: `Expect value to be Array, but received ${received} on VerifierOptions.schemes`,
+    })
+  }
   const { proxy, revoke } = Proxy.revocable(['v2'], {})
   revoke()
   assert.throws(
