@@ -633,6 +633,19 @@ fn windows_of(
     let Some(object) = windows.flatten() else {
         return Ok(Vec::new());
     };
+    // napi's `Object` field takes any value: a string, a number, a function was read as a
+    // table and refused as `invalid_path`, an XNonceError, where a value of the wrong
+    // JavaScript type is a TypeError naming the types and the field (README, Errors).
+    let received = object.to_unknown().get_type()?;
+    if received != ValueType::Object {
+        return Err(napi::Error::new(
+            napi::Status::ObjectExpected,
+            format!(
+                "Expect value to be Object, but received {received} on VerifierOptions.{option}"
+            ),
+        )
+        .into());
+    }
     let entries = params::entries(env, Some(object.to_unknown()), ErrorCode::InvalidPath, key)?;
     let mut out = Vec::with_capacity(entries.len());
     for (key, value) in entries {

@@ -424,6 +424,25 @@ test('a Verifier whose lookup reaches the verifier itself is collected (no nativ
   assert.equal(frozen.verify('GET', '/a/b', req(NEW_SECRET)).client, 'svc')
 })
 
+test('controllerWindows / actionWindows of the wrong JavaScript type are a TypeError, not invalid_path', () => {
+  for (const option of ['controllerWindows', 'actionWindows']) {
+    for (const [value, received] of [
+      ['reports', 'String'],
+      [5000, 'Number'],
+      [true, 'Boolean'],
+      [() => 5000, 'Function'],
+    ]) {
+      assert.throws(() => new xnonce.Verifier({ svc: SECRET }, { [option]: value }), {
+        name: 'TypeError',
+        code: 'ObjectExpected',
+        message: `Expect value to be Object, but received ${received} on VerifierOptions.${option}`,
+      })
+    }
+  }
+  // An object is read as before: a table of windows.
+  assert.ok(new xnonce.Verifier({ svc: SECRET }, { controllerWindows: { reports: 5000 } }))
+})
+
 test("a Proxy of an array is read as the Verifier's schemes and hosts too", () => {
   const req = (scheme) => ({
     host: 'h.test',
