@@ -140,6 +140,8 @@ function middleware(verifier, options) {
     // module can: not req.rawBody, nor anything else app code or a client could set).
     const earlier = req[ACCEPTED]
     let body
+    // The verified request, set on req (req.xnonce) once it is accepted.
+    let verified
     // This middleware's replay key is already in its store, recorded for this very request.
     let recordedBefore = false
     try {
@@ -194,15 +196,15 @@ function middleware(verifier, options) {
         })
       const records = earlier?.records.filter((record) => record.store === recordsInto) ?? []
       if (records.length === 0) {
-        req.xnonce = verify(check)
+        verified = verify(check)
       } else {
         // Verified in full, without recording; then recorded as usual unless this very
         // store already holds this very key (recording it again would refuse the request
         // as its own replay).
-        req.xnonce = verify(verifier.verify)
-        const { replayKey, rememberUntil } = req.xnonce
+        verified = verify(verifier.verify)
+        const { replayKey, rememberUntil } = verified
         recordedBefore = records.some((r) => r.key === replayKey && r.until >= rememberUntil)
-        if (!recordedBefore && !shared) req.xnonce = verify(check)
+        if (!recordedBefore && !shared) verified = verify(check)
       }
     } catch (error) {
       if (error instanceof XNonceError && error.answer) return send(res, error.answer)
@@ -212,7 +214,7 @@ function middleware(verifier, options) {
       let recorded
       let failure
       try {
-        const { replayKey, rememberUntil } = req.xnonce
+        const { replayKey, rememberUntil } = verified
         const answer = store.insertIfAbsent(replayKey, rememberUntil, Date.now())
         const late = `the replay store did not answer within ${storeTimeoutMs} ms`
         recorded = Boolean(await within(answer, storeTimeoutMs, late))
@@ -227,6 +229,9 @@ function middleware(verifier, options) {
         return
       }
     }
+    // Set only now, accepted: a refusal (a replay the shared store saw, its failure) leaves
+    // no verified request for a logger on the response's 'finish' to report.
+    req.xnonce = verified
     req.rawBody = body
     // RFC 9112 §3.2.2: an absolute-form target's authority is the host (the one verified);
     // the Host field, which the signature does not cover, is to be ignored. Node keeps it in

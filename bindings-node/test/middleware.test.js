@@ -670,6 +670,42 @@ function signedPost(peer, target, body) {
   return { method: 'POST', target, headers: { 'x-nonce': header, 'content-type': 'application/json' }, body }
 }
 
+test('a request the shared store refuses (409, 503) leaves no req.xnonce for a logger on finish', async () => {
+  const seen = []
+  const stores = {
+    replayed: { insertIfAbsent: async () => false },
+    failing: {
+      insertIfAbsent: async () => {
+        throw new Error('store down')
+      },
+    },
+  }
+  for (const [what, store] of Object.entries(stores)) {
+    const mw = x.middleware(new x.Verifier({ [CLIENT]: reference.secret }), {
+      store,
+      onError: () => {},
+      then: (req, res) => res.end('ok'),
+    })
+    const peer = await listen((req, res) => {
+      res.on('finish', () => seen.push([what, res.statusCode, req.xnonce]))
+      mw(req, res)
+    })
+    try {
+      const res = await exchange(peer.url, {
+        target: '/a/b',
+        headers: { 'x-nonce': signed(peer, 'v2', '/a/b') },
+      })
+      assert.equal(res.status, what === 'replayed' ? 409 : 503, res.body)
+    } finally {
+      await peer.close()
+    }
+  }
+  assert.deepEqual(seen, [
+    ['replayed', 409, undefined],
+    ['failing', 503, undefined],
+  ])
+})
+
 test('stacked middlewares on one store: the request passes both, its replay is 409', async () => {
   const one = new x.Verifier({ [CLIENT]: reference.secret })
   const shared = setStore()
