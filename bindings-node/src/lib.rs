@@ -17,4 +17,5 @@ pub mod replay;
 pub mod request;
 pub mod requester;
 pub mod sign;
+mod symbols;
 pub mod verify;

@@ -9,10 +9,8 @@
 use napi::bindgen_prelude::{
     FromNapiValue, JsObjectValue, Object, TypeName, Unknown, ValidateNapiValue,
 };
-use std::cell::RefCell;
 
 use napi::{sys, Env, ValueType};
-use napi::{JsValue, UnknownRef};
 
 use crate::error::invalid_arg_value_error;
 
@@ -68,32 +66,6 @@ impl<T: FromNapiValue + OptionKeys> FromNapiValue for Checked<T> {
     }
 }
 
-thread_local! {
-    // `Symbol.iterator`, looked up once per JS thread (the main thread and each worker load
-    // the addon on their own thread) and kept for the thread's life: every options argument
-    // is checked with it, and looking it up from the global object each time cost about a
-    // tenth of a `verify` call.
-    static ITERATOR: RefCell<Option<UnknownRef<false>>> = const { RefCell::new(None) };
-}
-
-/// `Symbol.iterator`.
-fn iterator_symbol(env: &Env) -> napi::Result<Unknown<'_>> {
-    ITERATOR.with(|cached| {
-        if let Some(symbol) = &*cached.borrow() {
-            return symbol.get_value(env);
-        }
-        let symbol: Unknown = env
-            .get_global()?
-            // `Symbol` is a function: read as the object it also is.
-            .get_named_property_unchecked::<Object>("Symbol")?
-            .get_named_property("iterator")?;
-        // SAFETY: a value napi just read, in this env (a symbol can be referenced: Node 18+).
-        let kept = unsafe { UnknownRef::from_napi_value(env.raw(), symbol.raw())? };
-        *cached.borrow_mut() = Some(kept);
-        Ok(symbol)
-    })
-}
-
 /// Refuses an iterable `object` (a Map, a Set, an array), then the first enumerable string
 /// key of `object` (own or inherited, as `for…in` and napi's field reads see them) that is
 /// not in `known`: a `TypeError` (`ERR_INVALID_ARG_VALUE`) naming it and the known ones.
@@ -106,7 +78,7 @@ pub(crate) fn refuse_unknown(
     // A Map, a Set or an array holds no option keys of its own: read as options, it would be
     // used without them, silently.
     if object
-        .get_property::<Unknown, Unknown>(iterator_symbol(env)?)?
+        .get_property::<Unknown, Unknown>(crate::symbols::iterator(env)?)?
         .get_type()?
         == ValueType::Function
     {

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use napi::bindgen_prelude::{
     FromNapiValue, FunctionRef, JsObjectValue, JsValue, Object, This, ToNapiValue, Unknown,
 };
-use napi::{check_status, sys, Env, UnknownRef, ValueType};
+use napi::{check_status, sys, Env, ValueType};
 use napi_derive::napi;
 use xnonce_core::answer::Answer;
 use xnonce_core::{
@@ -159,34 +159,6 @@ impl Secrets {
     }
 }
 
-thread_local! {
-    // The key (a symbol made once per JS thread) under which a `Verifier`'s object keeps its
-    // lookup function.
-    static LOOKUP_KEY: RefCell<Option<UnknownRef<false>>> = const { RefCell::new(None) };
-}
-
-/// The symbol keying a verifier's lookup function on its JS object.
-fn lookup_key(env: &Env) -> napi::Result<Unknown<'_>> {
-    LOOKUP_KEY.with(|cached| {
-        if let Some(symbol) = &*cached.borrow() {
-            return symbol.get_value(env);
-        }
-        let raw = env.raw();
-        // SAFETY: napi calls on the JS thread; the description is a value of this env.
-        let symbol = unsafe {
-            let description = <&str as ToNapiValue>::to_napi_value(raw, "xnonce.lookup")?;
-            let mut symbol = std::ptr::null_mut();
-            check_status!(sys::napi_create_symbol(raw, description, &mut symbol))?;
-            symbol
-        };
-        // SAFETY: a value napi just made, in this env (a symbol can be referenced: Node 18+).
-        let kept = unsafe { UnknownRef::from_napi_value(raw, symbol)? };
-        *cached.borrow_mut() = Some(kept);
-        // SAFETY: as above.
-        Ok(unsafe { Unknown::from_raw_unchecked(raw, symbol) })
-    })
-}
-
 /// Keeps `lookup` (or, for `None`, nothing) on the verifier's JS object `this`, under a
 /// symbol, not enumerable. Not a napi reference held by the native verifier: such a reference
 /// is a GC root, so a lookup whose closure reaches the verifier (`v = new Verifier((c) =>
@@ -194,7 +166,7 @@ fn lookup_key(env: &Env) -> napi::Result<Unknown<'_>> {
 /// reaches alive for ever. A property of the object is an edge the GC traces.
 fn attach_lookup(env: &Env, this: &Object<'_>, lookup: Option<Unknown<'_>>) -> napi::Result<()> {
     let raw = env.raw();
-    let key = lookup_key(env)?;
+    let key = crate::symbols::lookup_key(env)?;
     // SAFETY: napi calls on the JS thread, with values of this env.
     unsafe {
         let value = match lookup {
@@ -246,7 +218,7 @@ fn clear_pending(env: &Env) {
 
 /// The lookup function kept on the verifier's JS object `this`.
 fn attached_lookup<'env>(env: &Env, this: &Object<'env>) -> napi::Result<Unknown<'env>> {
-    this.get_property(lookup_key(env)?)
+    this.get_property(crate::symbols::lookup_key(env)?)
 }
 
 /// A lookup function as core's `SecretSource`, for one verification: the first failure (a
