@@ -466,17 +466,8 @@ test('an empty body leaves the stream readable for a body parser after the middl
         ['', { 'transfer-encoding': 'chunked' }],
         ['{"a":1}', { 'content-length': 7 }],
       ]) {
-        const header = x.signRequest('v2', 'POST', '/admin/status', CLIENT, reference.secret, {
-          host: app.host,
-          contentType: 'application/json',
-          body,
-        })
-        const answer = await exchange(app.url, {
-          method: 'POST',
-          target: '/admin/status',
-          headers: { 'x-nonce': header, 'content-type': 'application/json', ...framing },
-          body,
-        })
+        const request = signedPost(app, '/admin/status', body)
+        const answer = await exchange(app.url, { ...request, headers: { ...request.headers, ...framing } })
         const what = `delay ${delay}, ${JSON.stringify(body)}, ${JSON.stringify(framing)}`
         assert.deepEqual([answer.status, answer.body], [200, `parsed ${body.length}`], what)
       }
@@ -512,17 +503,7 @@ test('a request that reaches the middleware after an async step (a session looku
     }
     // A body that has all arrived meanwhile is read as before, and stays in the stream.
     const body = Buffer.from('{"a":1}')
-    const header = x.signRequest('v2', 'POST', '/admin/status', CLIENT, reference.secret, {
-      host: late.host,
-      contentType: 'application/json',
-      body,
-    })
-    const posted = await exchange(late.url, {
-      method: 'POST',
-      target: '/admin/status',
-      headers: { 'x-nonce': header, 'content-type': 'application/json' },
-      body,
-    })
+    const posted = await exchange(late.url, signedPost(late, '/admin/status', body))
     assert.deepEqual([posted.status, posted.body], [200, `${CLIENT} POST ${body.length}`])
   } finally {
     await late.close()
