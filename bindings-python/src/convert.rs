@@ -644,6 +644,17 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Millis {
     }
 }
 
+/// What reading a number setting failed with: a `TypeError` saying `not_a_number()` when the
+/// value is no number (pyo3's own `TypeError`), anything else reading it raised
+/// (KeyboardInterrupt, an `__index__`'s own error) as is.
+pub fn read_failure(e: PyErr, py: Python<'_>, not_a_number: impl FnOnce() -> String) -> PyErr {
+    if e.is_instance_of::<PyTypeError>(py) {
+        PyTypeError::new_err(not_a_number())
+    } else {
+        e
+    }
+}
+
 /// A verifier's window (`window_ms`, the values of `controller_windows` and `action_windows`):
 /// a Python `int` in `0..=86_400_000` (one day) by core's `window::window_from_i128`, else
 /// `invalid_timestamp` (ints beyond 64 bits included), as every binding refuses it. A `bool`
@@ -654,25 +665,20 @@ pub struct Window(pub u64);
 impl<'a, 'py> FromPyObject<'a, 'py> for Window {
     type Error = PyErr;
     fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
-        if obj.is_instance_of::<PyBool>() || obj.is_instance_of::<PyFloat>() {
-            return Err(PyTypeError::new_err(format!(
+        let not_int = || {
+            format!(
                 "a window must be an int (milliseconds), not {}",
                 type_name(&obj)
-            )));
+            )
+        };
+        if obj.is_instance_of::<PyBool>() || obj.is_instance_of::<PyFloat>() {
+            return Err(PyTypeError::new_err(not_int()));
         }
         let ms = match obj.extract::<i64>() {
             Ok(ms) => i128::from(ms),
             // Beyond 64 bits either way: out of range.
             Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => i128::MAX,
-            // Not a number: a TypeError naming the type. What reading one raised
-            // (KeyboardInterrupt, an `__index__`'s own error) is raised as is.
-            Err(e) if !e.is_instance_of::<PyTypeError>(obj.py()) => return Err(e),
-            Err(_) => {
-                return Err(PyTypeError::new_err(format!(
-                    "a window must be an int (milliseconds), not {}",
-                    type_name(&obj)
-                )))
-            }
+            Err(e) => return Err(read_failure(e, obj.py(), not_int)),
         };
         xnonce_core::window::window_from_i128(ms)
             .map(Window)
@@ -729,15 +735,10 @@ impl<'a, 'py, T: IntRange, N: Named> FromPyObject<'a, 'py> for IntSetting<T, N> 
                 };
                 n.ok_or_else(out_of_range)?
             }
-            // Not a number: a TypeError naming the type. What reading one raised
-            // (KeyboardInterrupt, an `__index__`'s own error) is raised as is.
-            Err(e) if !e.is_instance_of::<PyTypeError>(obj.py()) => return Err(e),
-            Err(_) => {
-                return Err(PyTypeError::new_err(format!(
-                    "{} must be an int, not {}",
-                    N::NAME,
-                    type_name(&obj)
-                )))
+            Err(e) => {
+                return Err(read_failure(e, obj.py(), || {
+                    format!("{} must be an int, not {}", N::NAME, type_name(&obj))
+                }))
             }
         };
         T::try_from(n)

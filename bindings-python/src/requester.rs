@@ -267,14 +267,13 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Seconds {
         let secs = match obj.extract::<f64>() {
             Ok(secs) => secs,
             Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => return Err(invalid()),
-            // Not a number: a TypeError naming the type. What reading one raised
-            // (KeyboardInterrupt, an `__index__`'s own error) is raised as is.
-            Err(e) if !e.is_instance_of::<PyTypeError>(obj.py()) => return Err(e),
-            Err(_) => {
-                return Err(PyTypeError::new_err(format!(
-                    "timeout must be a number of seconds, not {}",
-                    convert::type_name(&obj)
-                )))
+            Err(e) => {
+                return Err(convert::read_failure(e, obj.py(), || {
+                    format!(
+                        "timeout must be a number of seconds, not {}",
+                        convert::type_name(&obj)
+                    )
+                }))
             }
         };
         xnonce::timeout_from_f64(secs, 1.0)
