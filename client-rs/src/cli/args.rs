@@ -149,7 +149,7 @@ impl SignArgs {
                 )
             };
             let mut text = String::new();
-            let source: Box<dyn Read> = match path.as_os_str() == "-" {
+            let source: Box<dyn Read> = match is_stdin(path) {
                 true => Box::new(std::io::stdin()),
                 false => Box::new(std::fs::File::open(path).map_err(cannot)?),
             };
@@ -194,7 +194,7 @@ impl SignArgs {
     /// `XNONCE_SECRET` (the order of [`secret`](Self::secret)).
     fn secret_source(&self) -> String {
         match (&self.secret_file, &self.secret) {
-            (Some(path), _) if path.as_os_str() == "-" => "secret file - (standard input)".into(),
+            (Some(path), _) if is_stdin(path) => "secret file - (standard input)".into(),
             (Some(path), _) => {
                 let name = path.to_string_lossy();
                 format!(
@@ -222,8 +222,8 @@ impl SignArgs {
 
     /// The core input and the secret.
     pub fn input(&self) -> Result<(SignInput, Secret), Error> {
-        let is_stdin = |p: &Option<PathBuf>| p.as_deref().is_some_and(|p| p.as_os_str() == "-");
-        if is_stdin(&self.secret_file) && is_stdin(&self.body_file) {
+        let stdin = |p: &Option<PathBuf>| p.as_deref().is_some_and(is_stdin);
+        if stdin(&self.secret_file) && stdin(&self.body_file) {
             // Checked before either is read: the secret would take the whole input.
             return Err(input_error(
                 ErrorCode::InvalidBody,
@@ -251,7 +251,7 @@ impl SignArgs {
         input.host = self.host.clone();
         if let Some(path) = &self.body_file {
             let mut body = Vec::new();
-            let read = match path.as_os_str() == "-" {
+            let read = match is_stdin(path) {
                 true => std::io::stdin().read_to_end(&mut body).map(drop),
                 false => std::fs::read(path).map(|bytes| body = bytes),
             };
@@ -265,4 +265,9 @@ impl SignArgs {
         }
         Ok((input, secret?))
     }
+}
+
+/// `-`, the file name that means standard input (`--secret-file -`, `--body-file -`).
+fn is_stdin(path: &std::path::Path) -> bool {
+    path.as_os_str() == "-"
 }
