@@ -206,10 +206,20 @@ def test_a_setting_out_of_range_is_a_value_error(cls: Any, name: str, bad: objec
 
 
 @pytest.mark.parametrize("cls", REQUESTERS)
+@pytest.mark.parametrize("offset", [2**53, -(2**53), 2**63 - 1, -(2**63)])
+def test_a_clock_offset_beyond_the_timestamp_range_is_an_input_error(cls: Any, offset: int) -> None:
+    # In the i64 range, but no timestamp could carry it: core's invalid_timestamp, at once.
+    with pytest.raises(xnonce.InputError, match="clock offset") as e:
+        cls("http://127.0.0.1:9", "svc", SECRET, clock_offset_ms=offset)
+    assert e.value.code == "invalid_timestamp"
+    assert str(offset) in str(e.value)
+
+
+@pytest.mark.parametrize("cls", REQUESTERS)
 def test_settings_at_their_bounds_and_of_the_wrong_type(cls: Any) -> None:
     for kw in (
-        {"clock_offset_ms": 2**63 - 1},
-        {"clock_offset_ms": -(2**63)},
+        {"clock_offset_ms": 2**53 - 1},
+        {"clock_offset_ms": -(2**53 - 1)},
         {"max_response_bytes": 2**64 - 1},
         {"max_response_bytes": 2**63},  # an OverflowError ("C long") once
         {"max_response_bytes": 0},

@@ -172,6 +172,10 @@ def error_checks(x):
     got = strict.verify("GET", target, now=ts + 5)
     assert got.via_ottoken and got.params == [x.Param(key="q", value="a b")], got
     expect_error(x, "Auth", "expired", strict.verify, "GET", target, now=ts + 6)
+    # RequesterTests: a starting clock offset no timestamp could carry is refused at once.
+    for offset in (2**53, -(2**53), 2**63 - 1, -(2**63)):
+        expect_error(x, "Input", "invalid_timestamp", x.Requester, "http://127.0.0.1:9", "svc", SECRET,
+                     clock_offset_ms=offset)
     detailed = x.sign_detailed(x.Scheme.V1, "GET", "/a/b", [], "c", SECRET)
     assert detailed.nonce is None and detailed.timestamp > ts, detailed
     del verifier, only_v1, strict  # frees the Rust objects (the free_ FFI function)

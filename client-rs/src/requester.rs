@@ -225,7 +225,9 @@ impl RequesterBuilder {
     /// The clock offset to start from (server − local, ms; default 0): for a machine whose
     /// clock is known to be off, or to keep an offset learned earlier
     /// ([`Requester::clock_offset_ms`]) across runs. Correction, when on, replaces it with
-    /// the server's authenticated time.
+    /// the server's authenticated time. At most ±[`MAX_TIMESTAMP_MS`](xnonce_core::header::MAX_TIMESTAMP_MS)
+    /// (2⁵³ − 1, the timestamps' range): [`build`](Self::build) refuses a larger one, with which
+    /// no request could carry a valid timestamp.
     pub fn clock_offset_ms(mut self, offset_ms: i64) -> Self {
         self.clock_offset_ms = offset_ms;
         self
@@ -271,8 +273,9 @@ impl RequesterBuilder {
     /// Checks the settings and builds the requester.
     ///
     /// Errors: `invalid_url` (server not `http(s)://authority[/prefix]`), `invalid_client_id`,
-    /// `invalid_secret` (v2 needs 64 hex characters), `invalid_host`, `connection_failed`
-    /// (the HTTP stack could not start, or root certificates that are not PEM).
+    /// `invalid_secret` (v2 needs 64 hex characters), `invalid_host`, `invalid_timestamp` (a
+    /// clock offset beyond ±2⁵³ − 1 ms), `connection_failed` (the HTTP stack could not start,
+    /// or root certificates that are not PEM).
     pub fn build(self) -> Result<Requester, Error> {
         let Server {
             base,
@@ -283,6 +286,7 @@ impl RequesterBuilder {
         if self.scheme == Scheme::V2 {
             canonical::host(&authority)?;
         }
+        check_clock_offset(self.clock_offset_ms)?;
         let mut root_certificates = Vec::new();
         for pem in &self.root_certificates {
             let certificates = reqwest::Certificate::from_pem_bundle(pem)
@@ -313,6 +317,23 @@ impl RequesterBuilder {
                 max_response_bytes: self.max_response_bytes,
             }),
         })
+    }
+}
+
+/// A starting clock offset must keep "now" inside the timestamps' range: beyond
+/// ±[`MAX_TIMESTAMP_MS`](xnonce_core::header::MAX_TIMESTAMP_MS) every request would be
+/// signed with a timestamp clamped to 0 or refused as `invalid_timestamp`, so the builder
+/// says so once instead.
+fn check_clock_offset(offset_ms: i64) -> Result<(), Error> {
+    match offset_ms.unsigned_abs() <= xnonce_core::header::MAX_TIMESTAMP_MS {
+        true => Ok(()),
+        false => Err(Error::new(
+            ErrorCode::InvalidTimestamp,
+            format!(
+                "the clock offset must be within ±{} ms (the timestamps' range), not {offset_ms}",
+                xnonce_core::header::MAX_TIMESTAMP_MS
+            ),
+        )),
     }
 }
 
@@ -906,6 +927,28 @@ mod tests {
 
     fn secret() -> Secret {
         Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd").unwrap()
+    }
+
+    /// A starting clock offset beyond the timestamps' range is refused at build, naming the
+    /// offset; one at the bound builds.
+    #[test]
+    fn a_clock_offset_beyond_the_timestamp_range_is_refused_at_build() {
+        let max = xnonce_core::header::MAX_TIMESTAMP_MS as i64;
+        for offset in [max + 1, -max - 1, i64::MAX, i64::MIN] {
+            let e = Requester::builder("http://127.0.0.1:1", "c", secret())
+                .clock_offset_ms(offset)
+                .build()
+                .unwrap_err();
+            assert_eq!(e.code(), ErrorCode::InvalidTimestamp, "{offset}");
+            assert!(e.to_string().contains(&offset.to_string()), "{e}");
+        }
+        for offset in [max, -max, 0] {
+            let api = Requester::builder("http://127.0.0.1:1", "c", secret())
+                .clock_offset_ms(offset)
+                .build()
+                .unwrap();
+            assert_eq!(api.clock_offset_ms(), offset);
+        }
     }
 
     /// Caller headers may not replace the credential or the length, nor turn a form body

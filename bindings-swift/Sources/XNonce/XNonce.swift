@@ -696,14 +696,16 @@ open class Requester: RequesterProtocol, @unchecked Sendable {
      * `secret`. `scheme`: `None` is v2. `timeout_ms`: the time limit of one HTTP exchange
      * (0 lets every request time out). `correct_clock`: learn the clock offset from the
      * server's authenticated time hint and retry a stale request once. `clock_offset_ms`:
-     * the offset to start from (server − local), e.g. one a previous requester learned.
+     * the offset to start from (server − local), e.g. one a previous requester learned, within
+     * ±(2⁵³ − 1).
      * `ca_pem`: certificate authorities (PEM) to trust besides the bundled roots, for a
      * server whose certificate an internal CA issued. `max_response_bytes`: the largest
      * answer body to read (default 64 MiB); a longer one fails the request with
      * `connection_failed`, read no further.
      *
      * Errors: `invalid_url`, `invalid_client_id`, `invalid_secret` (v2 needs 64 hex
-     * characters), `invalid_host`, `connection_failed` (the HTTP stack could not start, or
+     * characters), `invalid_host`, `invalid_timestamp` (`clock_offset_ms` beyond ±(2⁵³ − 1)
+     * ms, the range of a timestamp), `connection_failed` (the HTTP stack could not start, or
      * `ca_pem` is not PEM certificates).
      */
 public convenience init(server: XNonceText, client: XNonceText, secret: XNonceText, scheme: Scheme? = nil, timeoutMs: UInt64 = UInt64(30000), correctClock: Bool = true, clockOffsetMs: Int64 = Int64(0), caPem: XNonceText? = nil, maxResponseBytes: UInt64 = UInt64(67108864))throws  {
@@ -3023,7 +3025,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_xnonce_uniffi_checksum_method_verifier_verify_once() != 51481) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_xnonce_uniffi_checksum_constructor_requester_new() != 33272) {
+    if (uniffi_xnonce_uniffi_checksum_constructor_requester_new() != 9919) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_xnonce_uniffi_checksum_constructor_verifier_new() != 12762) {

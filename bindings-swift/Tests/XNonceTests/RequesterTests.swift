@@ -20,6 +20,13 @@ final class RequesterTests: XCTestCase {
         XCTAssertEqual(v1.clockOffsetMs(), 0)
         let slow = try Requester(server: deadServer, client: "svc", secret: secret, clockOffsetMs: -3_600_000)
         XCTAssertEqual(slow.clockOffsetMs(), -3_600_000)
+        // An offset no timestamp could carry (beyond ±(2^53 - 1) ms) is refused at once.
+        for offset in [Int64(1) << 53, -(Int64(1) << 53), Int64.max, Int64.min] {
+            XCTAssertThrowsError(try Requester(server: deadServer, client: "svc", secret: secret, clockOffsetMs: offset)) { error in
+                guard case let XNonceError.Input(code, _) = error else { return XCTFail("\(error)") }
+                XCTAssertEqual(code, "invalid_timestamp")
+            }
+        }
     }
 
     func testInvalidJsonTextIsInvalidBody() throws {

@@ -947,7 +947,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_xnonce_uniffi_checksum_method_verifier_verify_once() and 0xFFFF) != 51481) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_xnonce_uniffi_checksum_constructor_requester_new() and 0xFFFF) != 33272) {
+    if ((lib.uniffi_xnonce_uniffi_checksum_constructor_requester_new() and 0xFFFF) != 9919) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_xnonce_uniffi_checksum_constructor_verifier_new() and 0xFFFF) != 12762) {
@@ -1467,14 +1467,16 @@ open class Requester: Disposable, AutoCloseable, RequesterInterface
      * `secret`. `scheme`: `None` is v2. `timeout_ms`: the time limit of one HTTP exchange
      * (0 lets every request time out). `correct_clock`: learn the clock offset from the
      * server's authenticated time hint and retry a stale request once. `clock_offset_ms`:
-     * the offset to start from (server − local), e.g. one a previous requester learned.
+     * the offset to start from (server − local), e.g. one a previous requester learned, within
+     * ±(2⁵³ − 1).
      * `ca_pem`: certificate authorities (PEM) to trust besides the bundled roots, for a
      * server whose certificate an internal CA issued. `max_response_bytes`: the largest
      * answer body to read (default 64 MiB); a longer one fails the request with
      * `connection_failed`, read no further.
      *
      * Errors: `invalid_url`, `invalid_client_id`, `invalid_secret` (v2 needs 64 hex
-     * characters), `invalid_host`, `connection_failed` (the HTTP stack could not start, or
+     * characters), `invalid_host`, `invalid_timestamp` (`clock_offset_ms` beyond ±(2⁵³ − 1)
+     * ms, the range of a timestamp), `connection_failed` (the HTTP stack could not start, or
      * `ca_pem` is not PEM certificates).
      */
     constructor(`server`: XNonceText, `client`: XNonceText, `secret`: XNonceText, `scheme`: Scheme? = null, `timeoutMs`: kotlin.ULong = 30000uL, `correctClock`: kotlin.Boolean = true, `clockOffsetMs`: kotlin.Long = 0L, `caPem`: XNonceText? = null, `maxResponseBytes`: kotlin.ULong = 67108864uL) :

@@ -252,6 +252,16 @@ fun errorChecks(): Int {
     val oddAnswer = refusalAnswer(oddCode, "/a", xNonce = "v2 x")
     c.ok(oddAnswer.status.toInt() == 400 && oddAnswer.body.contains("\"code\":\"malformed_header\""), "cut code: ${oddAnswer.body}")
     c.ok(oddCode.httpStatus == 400 && cut.httpStatus == 422, "cut code .httpStatus 400, cut reason 422")
+    // A starting clock offset no timestamp could carry (beyond ±(2^53 - 1) ms): refused at
+    // once, not signed into every request as invalid_timestamp.
+    for (offset in listOf(1L shl 53, -(1L shl 53), Long.MAX_VALUE, Long.MIN_VALUE)) {
+        c.refuses<XNonceException.Input>("invalid_timestamp") {
+            Requester("http://127.0.0.1:1", "svc", SECRET, clockOffsetMs = offset).close()
+        }
+    }
+    Requester("http://127.0.0.1:1", "svc", SECRET, clockOffsetMs = -(1L shl 53) + 1).use { api ->
+        c.ok(api.clockOffsetMs() == -(1L shl 53) + 1, "a clock offset at the bound is kept")
+    }
 
     val header = sign(Scheme.V2, "GET", "/admin/status", params("a" to "1"), "svc", SECRET, timestamp = ts, host = "api.test")
     Verifier(mapOf("svc" to listOf(SECRET))).use { verifier ->
