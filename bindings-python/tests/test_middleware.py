@@ -471,7 +471,7 @@ def test_an_error_that_is_not_a_refusal_is_not_answered_as_one() -> None:
     assert sent == [], "not answered"
 
 
-def test_other_asgi_scopes_pass_through() -> None:
+def test_lifespan_passes_through_and_unknown_scope_types_are_refused() -> None:
     seen: list[str] = []
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
@@ -485,6 +485,15 @@ def test_other_asgi_scopes_pass_through() -> None:
 
     middleware = AsgiMiddleware(app, xnonce.Verifier({}))
     asyncio.run(middleware({"type": "lifespan"}, never, nowhere))
+    assert seen == ["lifespan"]
+    # A protocol the middleware cannot verify never reaches the app unverified (the ASGI
+    # spec: raise for a scope type one does not understand).
+    for kind in ("webtransport", "HTTP", None):
+        with pytest.raises(ValueError, match="unknown ASGI scope type") as e:
+            asyncio.run(middleware({"type": kind}, never, nowhere))
+        assert repr(kind) in str(e.value)
+    with pytest.raises(ValueError, match="unknown ASGI scope type"):
+        asyncio.run(middleware({}, never, nowhere))
     assert seen == ["lifespan"]
 
 

@@ -20,7 +20,9 @@ A refused request never reaches the app: the middleware answers with
 a problem document for v2). An accepted one reaches it with ``scope["xnonce.verified"]`` (an
 ``xnonce.Verified``; also ``request.state.xnonce`` in Starlette and FastAPI) and its body,
 which the middleware read to verify it, handed on unchanged. WebSocket handshakes are
-verified as GETs (a browser puts an ``ottoken`` in the URL); ``lifespan`` passes through.
+verified as GETs (a browser puts an ``ottoken`` in the URL); ``lifespan`` passes through. Any
+other scope type is a ``ValueError`` (as the ASGI spec asks of an app that does not understand
+it): a protocol the middleware cannot verify never reaches the app unverified.
 """
 
 from __future__ import annotations
@@ -245,12 +247,18 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
         return outcome
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket":
+        kind = scope.get("type")
+        if kind == "websocket":
             await self._websocket(scope, receive, send)
             return
-        if scope["type"] != "http":
+        if kind == "lifespan":
             await self.app(scope, receive, send)
             return
+        if kind != "http":
+            raise ValueError(
+                f"unknown ASGI scope type {kind!r}: xnonce verifies http and websocket"
+                " requests and passes lifespan through; nothing else reaches the app"
+            )
         target = request_target(scope)
         x_nonce = _header(scope, b"x-nonce")
         host = _header(scope, b"host")
