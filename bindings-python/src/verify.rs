@@ -13,7 +13,7 @@ use xnonce_core::{
 };
 
 use crate::answer::PyAnswer;
-use crate::convert::{self, field, Received, SecretArg, Window};
+use crate::convert::{self, field, Received, SecretArg, Text, Window};
 use crate::errors::{refusal_to_py, IntoPyResult};
 
 /// A verified request.
@@ -571,9 +571,13 @@ impl PyVerifier {
 
 /// The `Content-Type` an app behind a middleware should see for an accepted request: a form's
 /// as `application/x-www-form-urlencoded; charset=utf-8` (the charset its fields were verified
-/// in; nothing signs the one the client named), `None` (keep it) for anything else.
+/// in; nothing signs the one the client named), `None` (keep it) for anything else. Text that
+/// UTF-8 cannot encode is refused as `verify` refuses it (`invalid_body`), never with the
+/// `UnicodeEncodeError` that would carry it.
 #[pyfunction]
 #[pyo3(signature = (content_type))]
-pub fn content_type_for_app(content_type: Option<&str>) -> Option<&'static str> {
-    xnonce_core::verify::content_type_for_app(content_type)
+pub fn content_type_for_app(
+    content_type: Option<Text<'_, field::ContentType>>,
+) -> Option<&'static str> {
+    xnonce_core::verify::content_type_for_app(content_type.as_deref())
 }

@@ -891,6 +891,17 @@ def test_an_accepted_form_reaches_the_app_as_utf8_whatever_charset_it_named() ->
     assert xnonce.content_type_for_app("application/json; charset=utf-16") is None
 
 
+def test_content_type_for_app_refuses_text_utf8_cannot_encode() -> None:
+    # As verify refuses it: the input's code, never a UnicodeEncodeError holding the text.
+    with pytest.raises(xnonce.InputError) as e:
+        xnonce.content_type_for_app("application/x-www-form-urlencoded; c4n4ry\udcff")
+    assert e.value.code == "invalid_body"
+    assert not isinstance(e.value, UnicodeError)
+    assert "c4n4ry" not in str(e.value) and "c4n4ry" not in repr(e.value)
+    with pytest.raises(TypeError, match="content_type must be str"):
+        xnonce.content_type_for_app(b"text/plain")  # type: ignore[arg-type]
+
+
 async def refusing_asgi_app(scope: Any, receive: Any, send: Any) -> None:
     raise AssertionError("the app ran")
 
