@@ -1244,3 +1244,79 @@ fn a_refused_secret_names_where_it_came_from() {
         }
     }
 }
+
+/// `--body-file` holds at most 1 MiB (the reference server's default body limit): a longer
+/// file, standard input or an endless `/dev/zero` is refused as bad input (`invalid_body`,
+/// exit 2 for `sign`, 1 for `request`) without being read into memory to the end.
+#[test]
+fn a_body_file_over_1_mib_is_refused_unread() {
+    let tmp = TempDir::new("body-limit");
+    let limit = 1usize << 20;
+    let at_limit = tmp.path().join("at-limit.json");
+    std::fs::write(&at_limit, vec![b' '; limit]).unwrap();
+    let over = tmp.path().join("over.json");
+    std::fs::write(&over, vec![b' '; limit + 1]).unwrap();
+    let sign = |body_file: &str, stdin: &[u8]| {
+        let mut a = sign_args("v2");
+        a.extend([
+            "--method=POST".to_string(),
+            format!("--body-file={body_file}"),
+            format!("--secret={SECRET}"),
+        ]);
+        xnonce_with_stdin(&a, stdin)
+    };
+    let out = sign(&at_limit.display().to_string(), b"");
+    assert!(out.status.success(), "{}", stderr(&out));
+    for (file, stdin) in [
+        (over.display().to_string(), vec![]),
+        ("-".into(), vec![b' '; limit + 1]),
+    ] {
+        let out = sign(&file, &stdin);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{file}: {err}");
+        assert!(
+            err.contains("invalid_body") && err.contains("more than 1 MiB"),
+            "{file}: {err}"
+        );
+        assert!(stdout(&out).is_empty(), "{file}: {err}");
+    }
+    // An endless file: refused after the limit, not read on (a memory cap makes a command
+    // that reads it all fail rather than take the machine's memory).
+    if std::path::Path::new("/dev/zero").exists() {
+        let mut a = sign_args("v2");
+        a.extend([
+            "--method=POST".to_string(),
+            "--body-file=/dev/zero".into(),
+            format!("--secret={SECRET}"),
+        ]);
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -v 1000000 && exec \"$0\" \"$@\"")
+            .arg(xnonce_bin())
+            .args(&a)
+            .env_remove("XNONCE_SECRET")
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("more than 1 MiB"), "{err}");
+    }
+    // `request`: the same refusal, before anything is sent (nothing listens there).
+    let refused = RefusedPort::new();
+    let out = xnonce(&[
+        "request".to_string(),
+        "--method=POST".into(),
+        "--path=/controller2/action5".into(),
+        "--client=c".into(),
+        format!("--secret={SECRET}"),
+        format!("--base-url={}", refused.url()),
+        format!("--body-file={}", over.display()),
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("invalid_body") && err.contains("more than 1 MiB"),
+        "{err}"
+    );
+    assert!(!err.contains("connection_failed"), "{err}");
+}

@@ -45,7 +45,8 @@ pub struct SignArgs {
     #[arg(long)]
     pub host: Option<String>,
     /// v2 body file whose SHA-256 is signed (its exact bytes), or - for standard input;
-    /// `request` sends it as an application/json body, so it must hold JSON.
+    /// `request` sends it as an application/json body, so it must hold JSON. At most 1 MiB
+    /// (the reference server's default body limit).
     #[arg(long, value_name = "FILE")]
     pub body_file: Option<PathBuf>,
 }
@@ -115,6 +116,11 @@ pub const SECRET_ENV: &str = "XNONCE_SECRET";
 /// The most a secret file may hold: a secret is at most 1024 bytes (PROTOCOL §3.1), so
 /// anything much longer is the wrong file (or `/dev/zero`), not read to the end.
 const SECRET_FILE_LIMIT: u64 = 64 * 1024;
+
+/// The most a `--body-file` may hold: the reference server's default `max_body_bytes`
+/// (1 MiB, `server-ref/src/layer.rs`), which answers a longer body 413 anyway; a longer file
+/// (or `/dev/zero`) is refused without being read to the end.
+pub const BODY_FILE_LIMIT: u64 = 1 << 20;
 
 /// The text given to `--secret`, kept out of `Debug` output.
 #[derive(Clone)]
@@ -250,17 +256,37 @@ impl SignArgs {
         input.nonce = self.nonce.clone();
         input.host = self.host.clone();
         if let Some(path) = &self.body_file {
-            let mut body = Vec::new();
-            let read = match is_stdin(path) {
-                true => std::io::stdin().read_to_end(&mut body).map(drop),
-                false => std::fs::read(path).map(|bytes| body = bytes),
-            };
-            read.map_err(|e| {
+            let cannot = |e: std::io::Error| {
                 input_error(
                     ErrorCode::InvalidBody,
                     format!("cannot read body file {}: {e}", path.display()),
                 )
-            })?;
+            };
+            let source: Box<dyn Read> = match is_stdin(path) {
+                true => Box::new(std::io::stdin()),
+                false => Box::new(std::fs::File::open(path).map_err(cannot)?),
+            };
+            // Never more than the limit and one byte: a huge or endless file (`/dev/zero`)
+            // is refused, not read into memory to the end.
+            let mut body = Vec::new();
+            source
+                .take(BODY_FILE_LIMIT + 1)
+                .read_to_end(&mut body)
+                .map_err(cannot)?;
+            if body.len() as u64 > BODY_FILE_LIMIT {
+                return Err(input_error(
+                    ErrorCode::InvalidBody,
+                    format!(
+                        "body file {} holds more than {} MiB ({BODY_FILE_LIMIT} bytes), the \
+                         reference server's default body limit (max_body_bytes): not read further",
+                        match is_stdin(path) {
+                            true => "- (standard input)".into(),
+                            false => path.display().to_string(),
+                        },
+                        BODY_FILE_LIMIT >> 20
+                    ),
+                ));
+            }
             input.body = Some(body);
         }
         Ok((input, secret?))
