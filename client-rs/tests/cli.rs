@@ -1320,3 +1320,69 @@ fn a_body_file_over_1_mib_is_refused_unread() {
     );
     assert!(!err.contains("connection_failed"), "{err}");
 }
+
+/// A `--ca-file` that cannot be read, or holds no PEM certificate, is bad input on the
+/// command line, not a `connection_failed`: it is reported (exit 1, as every failed
+/// `request`) before any connection is made, naming the file and never echoing its content.
+#[test]
+fn an_unusable_ca_file_is_bad_input_named_before_connecting() {
+    let tmp = TempDir::new("ca-file");
+    let missing = tmp.path().join("missing.pem");
+    let not_pem = tmp.path().join("not-a-ca.pem");
+    // Say, a secret given as --ca-file by mistake: its content must not be shown.
+    std::fs::write(&not_pem, format!("{SECRET}\n")).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let base_url = format!("http://{}", listener.local_addr().unwrap());
+    for (file, why) in [
+        (missing.clone(), "No such file"),
+        (not_pem.clone(), "no PEM CERTIFICATE"),
+        (tmp.path().to_path_buf(), "cannot use"),
+    ] {
+        let out = xnonce(&[
+            "request".to_string(),
+            "--path=/admin/status".into(),
+            "--client=c".into(),
+            format!("--secret={SECRET}"),
+            format!("--base-url={base_url}"),
+            format!("--ca-file={}", file.display()),
+        ]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains(&format!("--ca-file {}: ", file.display())) && err.contains(why),
+            "{err}"
+        );
+        assert!(!err.contains("connection_failed"), "{err}");
+        assert!(!err.contains(&SECRET[8..]), "{err}");
+        assert!(
+            matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "{file:?}: a connection was made"
+        );
+    }
+    // An endless file is refused after a few MiB, not read on (the memory cap makes a
+    // command that reads it all fail rather than take the machine's memory).
+    if std::path::Path::new("/dev/zero").exists() {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -v 1000000 && exec \"$0\" \"$@\"")
+            .arg(xnonce_bin())
+            .args([
+                "request",
+                "--path=/admin/status",
+                "--client=c",
+                &format!("--secret={SECRET}"),
+                &format!("--base-url={base_url}"),
+                "--ca-file=/dev/zero",
+            ])
+            .env_remove("XNONCE_SECRET")
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("--ca-file /dev/zero: it holds more than"),
+            "{err}"
+        );
+    }
+}

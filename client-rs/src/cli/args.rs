@@ -75,7 +75,8 @@ pub struct RequestArgs {
     #[arg(long, value_name = "URL")]
     pub base_url: String,
     /// PEM file of certificate authorities to trust besides the bundled roots (an internal
-    /// CA's certificate); repeat it for several files.
+    /// CA's certificate); repeat it for several files. One that cannot be read or holds no
+    /// PEM certificate fails the command before anything is sent.
     #[arg(long = "ca-file", value_name = "FILE")]
     pub ca_files: Vec<PathBuf>,
     /// Do not correct the clock from the server's time hint (no retry of stale requests).

@@ -43,7 +43,58 @@ pub(super) fn run(a: &RequestArgs) -> ExitCode {
     }
 }
 
-fn send(a: &RequestArgs) -> Result<crate::Response, Error> {
+/// Why `request` did not get an answer: an error with its code, or a `--ca-file` that cannot
+/// be used — bad input on the command line, not a connection failure, so it has no code of
+/// the shared vocabulary (none fits) and says which file.
+enum Failure {
+    Coded(Error),
+    CaFile(String),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Coded(e)
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Coded(e) => e.fmt(f),
+            Failure::CaFile(message) => f.write_str(message),
+        }
+    }
+}
+
+/// The most a `--ca-file` may hold: a CA bundle as big as Mozilla's whole set is ≈ 0.2 MiB,
+/// so a longer file (or `/dev/zero`) is the wrong one, not read to the end.
+const CA_FILE_LIMIT: u64 = 4 << 20;
+
+/// Reads a `--ca-file`: PEM `CERTIFICATE` blocks, checked here so that a file that cannot
+/// be read or holds none is named (never its content) before anything is sent.
+fn read_ca_file(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
+    use std::io::Read;
+    let cannot =
+        |why: String| Failure::CaFile(format!("cannot use --ca-file {}: {why}", path.display()));
+    let mut pem = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(CA_FILE_LIMIT + 1).read_to_end(&mut pem))
+        .map_err(|e| cannot(e.to_string()))?;
+    if pem.len() as u64 > CA_FILE_LIMIT {
+        return Err(cannot(format!(
+            "it holds more than {} MiB, more than any CA bundle",
+            CA_FILE_LIMIT >> 20
+        )));
+    }
+    match reqwest::Certificate::from_pem_bundle(&pem) {
+        Ok(certificates) if !certificates.is_empty() => Ok(pem),
+        _ => Err(cannot(
+            "it holds no PEM CERTIFICATE block (-----BEGIN CERTIFICATE-----)".into(),
+        )),
+    }
+}
+
+fn send(a: &RequestArgs) -> Result<crate::Response, Failure> {
     let (input, secret) = a.sign.input()?;
     // The path as `xnonce sign` takes it: the requester alone would read one without its
     // leading '/' as em-secure-api's action name and send `/<path>`.
@@ -70,7 +121,8 @@ fn send(a: &RequestArgs) -> Result<crate::Response, Error> {
             return Err(Error::new(
                 ErrorCode::InvalidBody,
                 format!("--body-file must hold JSON (sent as a v2 JSON body): {e}"),
-            ));
+            )
+            .into());
         }
         options.json_raw = Some(body);
     }
@@ -81,13 +133,7 @@ fn send(a: &RequestArgs) -> Result<crate::Response, Error> {
         .timeout(Duration::from_secs(a.timeout))
         .max_response_bytes(a.max_response_bytes);
     for path in &a.ca_files {
-        let pem = std::fs::read(path).map_err(|e| {
-            Error::new(
-                ErrorCode::ConnectionFailed,
-                format!("cannot read --ca-file {}: {e}", path.display()),
-            )
-        })?;
-        builder = builder.root_certificates_pem(pem);
+        builder = builder.root_certificates_pem(read_ca_file(path)?);
     }
     // An `invalid_secret` here is about the secret read (v2 needs 64 hex characters).
     let requester = builder.build().map_err(|e| a.sign.name_secret_source(e))?;
@@ -106,5 +152,5 @@ fn send(a: &RequestArgs) -> Result<crate::Response, Error> {
              from this one: pass --clock-offset {learned} to start from it"
         );
     }
-    answer
+    Ok(answer?)
 }
