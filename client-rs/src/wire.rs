@@ -134,8 +134,6 @@ fn json_body(p: &Parts<'_>) -> Result<Option<Vec<u8>>, Error> {
     if p.scheme == Scheme::V1 {
         return bad("scheme v1 cannot sign a JSON body; send params or use v2".into());
     }
-    /// serde_json's nesting limit: arrays and objects 127 deep parse, 128 do not.
-    const MAX_JSON_DEPTH: usize = 127;
     match (p.json, p.json_raw) {
         (Some(_), Some(_)) => {
             bad("give either a JSON value or raw JSON bytes as the body, not both".into())
@@ -143,16 +141,32 @@ fn json_body(p: &Parts<'_>) -> Result<Option<Vec<u8>>, Error> {
         (Some(json), None) => serde_json::to_vec(json)
             .map(Some)
             .or_else(|e| bad(format!("JSON body: {e}"))),
-        (None, Some(raw)) => match serde_json::from_slice::<serde_json::Value>(raw) {
-            Ok(_) => Ok(Some(raw.to_vec())),
-            Err(e) if e.to_string().starts_with("recursion limit exceeded") => bad(format!(
-                "the raw JSON body nests deeper than the {MAX_JSON_DEPTH} levels that can be \
-                 checked: {e}"
-            )),
-            Err(e) => bad(format!("the raw JSON body is not JSON: {e}")),
+        (None, Some(raw)) => match raw_json_problem(raw) {
+            None => Ok(Some(raw.to_vec())),
+            Some(problem) => bad(format!("the raw JSON body {problem}")),
         },
         (None, None) => Ok(None),
     }
+}
+
+/// serde_json's nesting limit (its parser's recursion limit, without the `unbounded_depth`
+/// feature): arrays and objects 127 deep parse, 128 do not. Core has no limit of its own: it
+/// signs a body's bytes, never parses them.
+pub(crate) const MAX_JSON_DEPTH: usize = 127;
+
+/// Why `raw` cannot be sent as a raw JSON body (`None` when it can), to follow its name: it
+/// is not JSON, or it nests deeper than can be checked — not that it is not JSON, then.
+pub(crate) fn raw_json_problem(raw: &[u8]) -> Option<String> {
+    let e = serde_json::from_slice::<serde_json::Value>(raw).err()?;
+    Some(
+        match e.to_string().starts_with("recursion limit exceeded") {
+            true => format!(
+                "nests deeper than the {MAX_JSON_DEPTH} levels that can be checked (arrays and \
+             objects within each other): {e}"
+            ),
+            false => format!("is not JSON: {e}"),
+        },
+    )
 }
 
 /// Lays a request out: where params go, how they are encoded, the body, what is signed.

@@ -1386,3 +1386,42 @@ fn an_unusable_ca_file_is_bad_input_named_before_connecting() {
         );
     }
 }
+
+/// A `--body-file` nested deeper than the 127 levels serde_json checks is refused saying so,
+/// not that it "must hold JSON" (it is JSON); 127 levels go through to the network.
+#[test]
+fn a_body_file_nested_too_deep_says_so() {
+    let tmp = TempDir::new("body-depth");
+    let refused = RefusedPort::new();
+    let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+    let run = |levels: usize| {
+        let file = tmp.path().join(format!("{levels}.json"));
+        std::fs::write(&file, nested(levels)).unwrap();
+        xnonce(&[
+            "request".to_string(),
+            "--method=POST".into(),
+            "--path=/controller2/action5".into(),
+            "--client=c".into(),
+            format!("--secret={SECRET}"),
+            format!("--base-url={}", refused.url()),
+            format!("--body-file={}", file.display()),
+        ])
+    };
+    let out = run(128);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("invalid_body") && err.contains("nests deeper than the 127 levels"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("must hold JSON") && !err.contains("not JSON"),
+        "{err}"
+    );
+    let out = run(127);
+    assert!(
+        stderr(&out).contains("connection_failed"),
+        "{}",
+        stderr(&out)
+    );
+}

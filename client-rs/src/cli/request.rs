@@ -117,10 +117,10 @@ fn send(a: &RequestArgs) -> Result<crate::Response, Failure> {
     if let Some(body) = input.body {
         // Sent byte for byte, so that it is what `xnonce sign --body-file` signs: parsing
         // and re-serialising would reorder keys and round big numbers.
-        if let Err(e) = serde_json::from_slice::<serde_json::Value>(&body) {
+        if let Some(problem) = crate::wire::raw_json_problem(&body) {
             return Err(Error::new(
                 ErrorCode::InvalidBody,
-                format!("--body-file must hold JSON (sent as a v2 JSON body): {e}"),
+                format!("--body-file (sent as a v2 JSON body) {problem}"),
             )
             .into());
         }
