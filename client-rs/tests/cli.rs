@@ -1041,6 +1041,31 @@ fn a_body_is_printed_byte_for_byte() {
     }
 }
 
+/// A non-2xx body goes to stderr as a 2xx one goes to stdout: not trimmed, bytes that are
+/// not UTF-8 kept (not replaced), a text one with a final line end, an empty one as nothing.
+#[test]
+fn a_failed_answer_body_is_on_stderr_byte_for_byte() {
+    for (body, want) in [
+        (
+            &b"bad \xff\xfe bytes\n\n"[..],
+            &b"bad \xff\xfe bytes\n\n"[..],
+        ),
+        (b"ottoken already used", b"ottoken already used\n"),
+        (b"two lines\n\n", b"two lines\n\n"),
+        (b"", b""),
+    ] {
+        let head = format!(
+            "HTTP/1.1 500 Internal Server Error\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let out = request_to_stub([head.as_bytes(), body].concat());
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert!(out.stdout.is_empty());
+        let want = [&b"xnonce: HTTP 500\n"[..], want].concat();
+        assert!(out.stderr.ends_with(&want), "{:?}", stderr(&out));
+    }
+}
+
 /// A proxy from the environment that cannot be reached is named by its variable (never its
 /// value, which may hold a password) in the failure, which would otherwise blame the target.
 #[test]

@@ -15,16 +15,7 @@ use crate::RequestOptions;
 /// exits 2, as for every command.
 pub(super) fn run(a: &RequestArgs) -> ExitCode {
     match send(a) {
-        Ok(res) if res.is_success() => {
-            // Byte for byte; a text body gets the line end a terminal needs, a binary one
-            // (not UTF-8) nothing, so that `> file` keeps it whole; an empty one (a 204, an
-            // answer to HEAD) stays empty rather than becoming a blank line.
-            let mut body = res.bytes;
-            if !body.is_empty() && std::str::from_utf8(&body).is_ok() && !body.ends_with(b"\n") {
-                body.push(b'\n');
-            }
-            super::write_stdout(&body)
-        }
+        Ok(res) if res.is_success() => super::write_stdout(&printable(res.bytes)),
         Ok(res) => {
             match res.header("location") {
                 // Redirects are not followed (a signature is for one URL): say where to.
@@ -33,7 +24,11 @@ pub(super) fn run(a: &RequestArgs) -> ExitCode {
                 }
                 _ => say!("xnonce: HTTP {}", res.code),
             }
-            say!("{}", res.body.trim_end_matches('\n'));
+            // The body as stdout would have had it: not trimmed, and bytes that are not UTF-8
+            // kept, not replaced (DESIGN §4: the status and body on stderr). Dropped, as
+            // `say!` drops, when stderr cannot take it.
+            use std::io::Write as _;
+            let _ = std::io::stderr().lock().write_all(&printable(res.bytes));
             ExitCode::from(1)
         }
         Err(e) => {
@@ -41,6 +36,16 @@ pub(super) fn run(a: &RequestArgs) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// An answer's body as printed: byte for byte; a text body gets the line end a terminal
+/// needs, a binary one (not UTF-8) nothing, so that `> file` keeps it whole; an empty one (a
+/// 204, an answer to HEAD) stays empty rather than becoming a blank line.
+fn printable(mut body: Vec<u8>) -> Vec<u8> {
+    if !body.is_empty() && std::str::from_utf8(&body).is_ok() && !body.ends_with(b"\n") {
+        body.push(b'\n');
+    }
+    body
 }
 
 /// Why `request` did not get an answer: an error with its code, or a `--ca-file` that cannot
