@@ -469,10 +469,11 @@ async fn run_round(
                         let (query, x_nonce) = &requests[i];
                         let target = format!("{url}?{query}");
                         match http.get(&target).header("X-Nonce", x_nonce).send().await {
+                            // An answer whose body cannot be read whole (cut short, reset) is
+                            // an error, as the raw clients count it, not its status.
                             Ok(res) => {
                                 let code = res.status().as_u16();
-                                let _ = res.bytes().await;
-                                Some(code)
+                                res.bytes().await.ok().map(|_| code)
                             }
                             Err(_) => None,
                         }
