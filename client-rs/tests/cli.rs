@@ -1359,9 +1359,16 @@ fn an_unusable_ca_file_is_bad_input_named_before_connecting() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let base_url = format!("http://{}", listener.local_addr().unwrap());
+    let not_der = tmp.path().join("not-der.pem");
+    std::fs::write(
+        &not_der,
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
     for (file, why) in [
         (missing.clone(), "No such file"),
         (not_pem.clone(), "no PEM CERTIFICATE"),
+        (not_der.clone(), "not a certificate"),
         (tmp.path().to_path_buf(), "cannot use"),
     ] {
         let out = xnonce(&[

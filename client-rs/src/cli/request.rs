@@ -91,10 +91,24 @@ fn read_ca_file(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
             CA_FILE_LIMIT >> 20
         )));
     }
-    match reqwest::Certificate::from_pem_bundle(&pem) {
-        Ok(certificates) if !certificates.is_empty() => Ok(pem),
-        _ => Err(cannot(
-            "it holds no PEM CERTIFICATE block (-----BEGIN CERTIFICATE-----)".into(),
+    let certificates = match reqwest::Certificate::from_pem_bundle(&pem) {
+        Ok(certificates) if !certificates.is_empty() => certificates,
+        _ => {
+            return Err(cannot(
+                "it holds no PEM CERTIFICATE block (-----BEGIN CERTIFICATE-----)".into(),
+            ))
+        }
+    };
+    // A block that is not a certificate (bad DER) is only found when the HTTP client is
+    // made, which would say "builder error" about no file in particular: tried here alone.
+    let mut http = reqwest::Client::builder().tls_built_in_root_certs(false);
+    for certificate in certificates {
+        http = http.add_root_certificate(certificate);
+    }
+    match http.build() {
+        Ok(_) => Ok(pem),
+        Err(_) => Err(cannot(
+            "a CERTIFICATE block in it is not a certificate the TLS stack can use".into(),
         )),
     }
 }
