@@ -1270,13 +1270,13 @@ fn a_refused_secret_names_where_it_came_from() {
     }
 }
 
-/// `--body-file` holds at most 1 MiB (the reference server's default body limit): a longer
+/// `--body-file` holds at most 64 MiB (what the command keeps in memory): a longer
 /// file, standard input or an endless `/dev/zero` is refused as bad input (`invalid_body`,
 /// exit 2 for `sign`, 1 for `request`) without being read into memory to the end.
 #[test]
-fn a_body_file_over_1_mib_is_refused_unread() {
+fn a_body_file_over_64_mib_is_refused_unread() {
     let tmp = TempDir::new("body-limit");
-    let limit = 1usize << 20;
+    let limit = 64usize << 20;
     let at_limit = tmp.path().join("at-limit.json");
     std::fs::write(&at_limit, vec![b' '; limit]).unwrap();
     let over = tmp.path().join("over.json");
@@ -1300,7 +1300,7 @@ fn a_body_file_over_1_mib_is_refused_unread() {
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{file}: {err}");
         assert!(
-            err.contains("invalid_body") && err.contains("more than 1 MiB"),
+            err.contains("invalid_body") && err.contains("more than 64 MiB"),
             "{file}: {err}"
         );
         assert!(stdout(&out).is_empty(), "{file}: {err}");
@@ -1324,7 +1324,7 @@ fn a_body_file_over_1_mib_is_refused_unread() {
             .unwrap();
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{err}");
-        assert!(err.contains("more than 1 MiB"), "{err}");
+        assert!(err.contains("more than 64 MiB"), "{err}");
     }
     // `request`: the same refusal, before anything is sent (nothing listens there).
     let refused = RefusedPort::new();
@@ -1340,7 +1340,7 @@ fn a_body_file_over_1_mib_is_refused_unread() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("invalid_body") && err.contains("more than 1 MiB"),
+        err.contains("invalid_body") && err.contains("more than 64 MiB"),
         "{err}"
     );
     assert!(!err.contains("connection_failed"), "{err}");

@@ -45,8 +45,8 @@ pub struct SignArgs {
     #[arg(long)]
     pub host: Option<String>,
     /// v2 body file whose SHA-256 is signed (its exact bytes), or - for standard input;
-    /// `request` sends it as an application/json body, so it must hold JSON. At most 1 MiB
-    /// (the reference server's default body limit).
+    /// `request` sends it as an application/json body, so it must hold JSON. At most 64 MiB
+    /// (kept in memory whole).
     #[arg(long, value_name = "FILE")]
     pub body_file: Option<PathBuf>,
 }
@@ -118,10 +118,12 @@ pub const SECRET_ENV: &str = "XNONCE_SECRET";
 /// anything much longer is the wrong file (or `/dev/zero`), not read to the end.
 const SECRET_FILE_LIMIT: u64 = 64 * 1024;
 
-/// The most a `--body-file` may hold: the reference server's default `max_body_bytes`
-/// (1 MiB, `server-ref/src/layer.rs`), which answers a longer body 413 anyway; a longer file
-/// (or `/dev/zero`) is refused without being read to the end.
-pub const BODY_FILE_LIMIT: u64 = 1 << 20;
+/// The most a `--body-file` may hold: 64 MiB, as much as a requester reads of an answer by
+/// default (the body is kept in memory whole, and signed before it is sent). A server's own
+/// limit is its business (the reference server's default `max_body_bytes` is 1 MiB, and a
+/// longer body is answered 413); a longer file (or `/dev/zero`) is refused here without being
+/// read to the end.
+pub const BODY_FILE_LIMIT: u64 = 64 << 20;
 
 /// The text given to `--secret`, kept out of `Debug` output.
 #[derive(Clone)]
@@ -278,8 +280,8 @@ impl SignArgs {
                 return Err(input_error(
                     ErrorCode::InvalidBody,
                     format!(
-                        "body file {} holds more than {} MiB ({BODY_FILE_LIMIT} bytes), the \
-                         reference server's default body limit (max_body_bytes): not read further",
+                        "body file {} holds more than {} MiB ({BODY_FILE_LIMIT} bytes), the most \
+                         the command reads: not read further",
                         match is_stdin(path) {
                             true => "- (standard input)".into(),
                             false => path.display().to_string(),
