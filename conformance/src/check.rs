@@ -86,6 +86,20 @@ pub fn check(v: &Vector) -> Result<(), String> {
     if v.link.is_some() && v.base_url.is_none() {
         return Err("case has link but no base_url (only a link case makes one)".into());
     }
+    // An error case's outputs would never be compared (the call fails): `load` refuses
+    // such a file; a case built in code is refused here.
+    if v.error.is_some() {
+        let outputs = [
+            &v.canonical,
+            &v.x_nonce,
+            &v.ottoken,
+            &v.ottoken_query_value,
+            &v.link,
+        ];
+        if outputs.iter().any(|o| o.is_some()) {
+            return Err("error case also carries outputs (they would go unchecked)".into());
+        }
+    }
     // A case that does not describe an input (an unknown scheme, a body that is not base64)
     // fails whatever it expects: `run` reports it as an error, which an `error` case would
     // otherwise take for the signer's.

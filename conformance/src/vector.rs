@@ -84,8 +84,42 @@ pub fn vector_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// The expected outputs a case may carry; an `error` case carries none of them.
+pub const OUTPUTS: [&str; 5] = [
+    "canonical",
+    "x_nonce",
+    "ottoken",
+    "ottoken_query_value",
+    "link",
+];
+
+/// Why a case (as JSON) is not a well-formed case, beyond what [`Vector`]'s types refuse:
+/// a `null` field (no field of the format is nullable: leave it out), or an `error` case
+/// that also carries expected outputs (a failing call has none, so they would go unchecked).
+fn shape_problem(case: &serde_json::Value) -> Option<String> {
+    let obj = case.as_object()?;
+    if let Some((name, _)) = obj.iter().find(|(_, v)| v.is_null()) {
+        return Some(format!(
+            "field `{name}` is null (no field may be null: leave it out)"
+        ));
+    }
+    if obj.contains_key("error") {
+        let outputs: Vec<&str> = OUTPUTS
+            .into_iter()
+            .filter(|f| obj.contains_key(*f))
+            .collect();
+        if !outputs.is_empty() {
+            return Some(format!(
+                "error case also carries outputs {outputs:?} (an error case has none: they would go unchecked)"
+            ));
+        }
+    }
+    None
+}
+
 /// Loads one file. A case that does not fit the format (a field not named in [`Vector`], a
-/// missing or mistyped one) fails the file, naming the case by its `id` (else its index).
+/// missing, mistyped or `null` one, or an `error` case that also carries expected outputs)
+/// fails the file, naming the case by its `id` (else its index).
 pub fn load(path: &Path) -> Result<Vec<Vector>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let cases: Vec<serde_json::Value> =
@@ -98,6 +132,9 @@ pub fn load(path: &Path) -> Result<Vec<Vector>, String> {
                 Some(id) => id.to_owned(),
                 None => format!("#{i}"),
             };
+            if let Some(why) = shape_problem(&case) {
+                return Err(format!("{}: case {id}: {why}", path.display()));
+            }
             serde_json::from_value(case).map_err(|e| format!("{}: case {id}: {e}", path.display()))
         })
         .collect()

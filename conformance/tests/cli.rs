@@ -198,3 +198,94 @@ fn server_does_not_print_a_secret_given_as_the_secret_file() {
         "{stdout}{stderr}"
     );
 }
+
+/// A case that is not well formed fails its file, naming the case, whatever else the file
+/// holds: an `error` case that also carries expected outputs (they would never be compared),
+/// and any field of the wrong JSON type — a number where a string belongs, a float or a
+/// negative timestamp, `null`, params as an object or as pairs that are not two strings.
+/// The same cases are `conformance/hook/wrong-*.json`, which every language's checker refuses.
+#[test]
+fn a_malformed_case_fails_the_file_naming_it() {
+    let sign_case = committed_cases()
+        .into_iter()
+        .find(|c| c["base_url"].is_null() && c["x_nonce"].is_string())
+        .unwrap();
+    let error_case = committed_cases()
+        .into_iter()
+        .find(|c| c["error"].is_string())
+        .unwrap();
+    let with = |base: &serde_json::Value, field: &str, value: serde_json::Value| {
+        let mut c = base.clone();
+        c["id"] = format!("malformed-{field}").into();
+        c[field] = value;
+        c
+    };
+    let mut outputs = error_case.clone();
+    outputs["id"] = "error-with-outputs".into();
+    outputs["x_nonce"] = sign_case["x_nonce"].clone();
+    let bad = [
+        (outputs, "error case also carries outputs"),
+        (
+            with(&sign_case, "params", serde_json::json!([["a", 1]])),
+            "invalid type: integer `1`, expected a string",
+        ),
+        (
+            with(&sign_case, "params", serde_json::json!({"a": "1"})),
+            "invalid type: map",
+        ),
+        (
+            with(&sign_case, "params", serde_json::json!([["a", "1", "2"]])),
+            "invalid length",
+        ),
+        (
+            with(&sign_case, "timestamp", serde_json::json!(1384300800123.5)),
+            "invalid type: floating point",
+        ),
+        (
+            with(&sign_case, "timestamp", serde_json::json!(1384300800123.0)),
+            "invalid type: floating point",
+        ),
+        (
+            with(&sign_case, "timestamp", serde_json::json!("1384300800123")),
+            "invalid type: string",
+        ),
+        (
+            with(&sign_case, "timestamp", serde_json::json!(-1)),
+            "invalid value: integer `-1`",
+        ),
+        (
+            with(&sign_case, "client", serde_json::json!(7)),
+            "invalid type: integer `7`, expected a string",
+        ),
+        (
+            with(&sign_case, "canonical", serde_json::Value::Null),
+            "field `canonical` is null",
+        ),
+        (
+            with(&sign_case, "nonce", serde_json::Value::Null),
+            "field `nonce` is null",
+        ),
+    ];
+    for (i, (case, why)) in bad.into_iter().enumerate() {
+        let id = case["id"].as_str().unwrap().to_owned();
+        let dir = scratch(&format!("cli-malformed-{i}"));
+        std::fs::write(
+            dir.join("cases.json"),
+            serde_json::to_string(&[sign_case.clone(), case]).unwrap(),
+        )
+        .unwrap();
+        let out = run(&["vectors", "--dir", dir.to_str().unwrap()], None);
+        assert_eq!(out.status.code(), Some(1), "{id}: {}", text(&out.stdout));
+        // The whole file fails: not even its valid case counts.
+        assert_eq!(
+            text(&out.stdout),
+            "rust: 0 vectors passed, 1 failed\n",
+            "{id}"
+        );
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains(&format!("case {id}: ")) && stderr.contains(why),
+            "{id}: {stderr}"
+        );
+    }
+}

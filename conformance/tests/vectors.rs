@@ -107,6 +107,17 @@ fn a_case_that_differs_fails_naming_the_field() {
         .starts_with("expected error bad_host, got "));
     let mut expects_error = link.clone();
     expects_error.error = Some("bad_nonce".into());
+    // Its outputs would never be compared: the case is refused whatever they hold.
+    assert_eq!(
+        check::check(&expects_error),
+        Err("error case also carries outputs (they would go unchecked)".into())
+    );
+    (
+        expects_error.canonical,
+        expects_error.x_nonce,
+        expects_error.ottoken,
+        expects_error.link,
+    ) = (None, None, None, None);
     assert_eq!(
         check::check(&expects_error),
         Err("expected error bad_nonce, but signing succeeded".into())
