@@ -17,7 +17,10 @@
 #   A checker that compared the header only would pass every one of these;
 # * wrong-unknown-field.json (its ottoken misspelt `ottokn`, and wrong) and
 #   wrong-link-without-base-url.json (a `link` on a case that is not linked): fields a
-#   checker would not read, which must fail the case rather than go unchecked.
+#   checker would not read, which must fail the case rather than go unchecked;
+# * wrong-error-with-outputs.json (an error case that also carries outputs, which would never
+#   be compared), wrong-number-param.json (`["opt1", 1]`), wrong-float-timestamp.json and
+#   wrong-null-field.json: malformed cases, which every checker refuses as the Rust one does.
 #
 # Needs python3 (to count the project's cases).
 

@@ -824,14 +824,68 @@ const FIELDS = new Set([
   "link", "error",
 ]);
 
+const REQUIRED_TEXT = ["id", "method", "path", "client", "secret"];
+const OPTIONAL_TEXT = [
+  "scheme", "host", "body", "nonce", "base_url", "canonical", "x_nonce", "ottoken",
+  "ottoken_query_value", "link", "error",
+];
+const OUTPUTS = ["canonical", "x_nonce", "ottoken", "ottoken_query_value", "link"];
+
+/**
+ * Why a case is not well formed (conformance/README.md, Format), as the Rust checker refuses
+ * it: a field of another JSON type (a number where a string belongs, a timestamp that is not
+ * a non-negative integer, params that are not [key, value] string pairs), a `null` field, a
+ * missing one, or an `error` case that also carries expected outputs. (JSON.parse reads
+ * `1.0` as the integer 1: that one spelling of a float timestamp is not seen here.)
+ */
+function shapeProblem(c) {
+  if (c === null || typeof c !== "object" || Array.isArray(c)) return "a case must be a JSON object";
+  const has = (k) => Object.prototype.hasOwnProperty.call(c, k);
+  const unknown = Object.keys(c).filter((k) => !FIELDS.has(k)).sort();
+  if (unknown.length) return `unknown field(s) ${JSON.stringify(unknown)}`;
+  const nulls = Object.keys(c).filter((k) => c[k] === null).sort();
+  if (nulls.length) {
+    return `field(s) ${JSON.stringify(nulls)} are null (no field may be null: leave it out)`;
+  }
+  const missing = REQUIRED_TEXT.concat(["params", "timestamp"]).filter((k) => !has(k));
+  if (missing.length) return `missing field(s) ${JSON.stringify(missing)}`;
+  for (const k of REQUIRED_TEXT.concat(OPTIONAL_TEXT)) {
+    if (has(k) && typeof c[k] !== "string") {
+      return `field \`${k}\` must be a string, got ${JSON.stringify(c[k])}`;
+    }
+  }
+  const ts = c.timestamp;
+  if (!Number.isInteger(ts) || ts < 0 || ts > 2 ** 64 - 1) {
+    return `field \`timestamp\` must be a non-negative integer (ms), got ${JSON.stringify(ts)}`;
+  }
+  const pairs = c.params;
+  if (!Array.isArray(pairs) || !pairs.every((p) =>
+    Array.isArray(p) && p.length === 2 && p.every((x) => typeof x === "string"))) {
+    return `field \`params\` must be a list of [key, value] string pairs, got ${JSON.stringify(pairs)}`;
+  }
+  const outputs = OUTPUTS.filter(has);
+  if (has("error") && outputs.length) {
+    return `error case also carries outputs ${JSON.stringify(outputs)}` +
+      " (an error case has none: they would go unchecked)";
+  }
+  return null;
+}
+
 /** The checking rule of conformance/README.md; throws an Error naming the field. */
 function checkCase(c) {
-  const unknown = Object.keys(c).filter((k) => !FIELDS.has(k)).sort();
-  if (unknown.length) throw new Error(`unknown field(s) ${JSON.stringify(unknown)}`);
+  const problem = shapeProblem(c);
+  if (problem) throw new Error(problem);
   if (c.link !== undefined && c.base_url === undefined) {
     throw new Error("case has link but no base_url (only a link case makes one)");
   }
   const scheme = c.scheme ?? "v1";
+  // A case that describes no input fails whatever `error` it names (the checking rule).
+  if (scheme !== "v1" && scheme !== "v2") {
+    throw new Error(`case does not describe an input: unknown scheme ${JSON.stringify(scheme)}`);
+  }
+  if (scheme === "v2" && c.nonce === undefined && c.error === undefined) {
+    throw new Error("v2 case has no nonce (a checker never draws one)");
+  }
   let body;
   if (c.body != null) {
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(c.body) || c.body.length % 4) {
@@ -881,13 +935,18 @@ export function runVectors(label = "spec-js") {
       console.error(`FAIL ${file}: ${e.message}`);
       continue;
     }
+    if (!Array.isArray(cases)) {
+      failed += 1;
+      console.error(`FAIL ${file}: not a JSON array of cases`);
+      continue;
+    }
     for (const c of cases) {
       try {
         checkCase(c);
         passed += 1;
       } catch (e) {
         failed += 1;
-        console.error(`FAIL ${c.id} (${file}): ${e.message}`);
+        console.error(`FAIL ${c?.id} (${file}): ${e.message}`);
       }
     }
   }

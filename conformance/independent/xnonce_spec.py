@@ -1002,16 +1002,69 @@ _FIELDS = set(
 )
 
 
-def _check_case(case: dict) -> None:
-    """The checking rule of conformance/README.md; raises AssertionError naming the field."""
+_REQUIRED_TEXT = ("id", "method", "path", "client", "secret")
+_OPTIONAL_TEXT = (
+    "scheme host body nonce base_url canonical x_nonce ottoken ottoken_query_value"
+    " link error".split()
+)
+_OUTPUTS = ("canonical", "x_nonce", "ottoken", "ottoken_query_value", "link")
+_U64_MAX = (1 << 64) - 1
+
+
+def _shape_problem(case) -> "str | None":
+    """Why a case is not well formed (conformance/README.md, Format), as the Rust checker
+    refuses it: a field of another JSON type (a number where a string belongs, a timestamp
+    that is not a non-negative integer, params that are not [key, value] string pairs), a
+    `null` field, a missing one, or an `error` case that also carries expected outputs."""
+    if not isinstance(case, dict):
+        return "a case must be a JSON object"
     unknown = sorted(set(case) - _FIELDS)
     if unknown:
-        raise AssertionError(f"unknown field(s) {unknown}")
+        return f"unknown field(s) {unknown}"
+    nulls = sorted(k for k, v in case.items() if v is None)
+    if nulls:
+        return f"field(s) {nulls} are null (no field may be null: leave it out)"
+    missing = [k for k in _REQUIRED_TEXT + ("params", "timestamp") if k not in case]
+    if missing:
+        return f"missing field(s) {missing}"
+    for k in _REQUIRED_TEXT + tuple(_OPTIONAL_TEXT):
+        if k in case and not isinstance(case[k], str):
+            return f"field `{k}` must be a string, got {case[k]!r}"
+    ts = case["timestamp"]
+    if isinstance(ts, bool) or not isinstance(ts, int) or not 0 <= ts <= _U64_MAX:
+        return f"field `timestamp` must be a non-negative integer (ms), got {ts!r}"
+    params = case["params"]
+    if not isinstance(params, list) or not all(
+        isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p)
+        for p in params
+    ):
+        return f"field `params` must be a list of [key, value] string pairs, got {params!r}"
+    outputs = [k for k in _OUTPUTS if k in case]
+    if "error" in case and outputs:
+        return (
+            f"error case also carries outputs {outputs}"
+            " (an error case has none: they would go unchecked)"
+        )
+    return None
+
+
+def _check_case(case: dict) -> None:
+    """The checking rule of conformance/README.md; raises AssertionError naming the field."""
+    problem = _shape_problem(case)
+    if problem:
+        raise AssertionError(problem)
     if "link" in case and "base_url" not in case:
         raise AssertionError(
             "case has link but no base_url (only a link case makes one)"
         )
     scheme = case.get("scheme", "v1")
+    # A case that describes no input fails whatever `error` it names (the checking rule).
+    if scheme not in ("v1", "v2"):
+        raise AssertionError(
+            f"case does not describe an input: unknown scheme {scheme!r}"
+        )
+    if scheme == "v2" and "nonce" not in case and "error" not in case:
+        raise AssertionError("v2 case has no nonce (a checker never draws one)")
     body = case.get("body")
     if body is not None:
         body = base64.b64decode(body, validate=True)
@@ -1072,13 +1125,18 @@ def run_vectors(label: str = "spec-python") -> int:
             failed += 1
             print(f"FAIL {path}: {e}", file=sys.stderr)
             continue
+        if not isinstance(cases, list):
+            failed += 1
+            print(f"FAIL {path}: not a JSON array of cases", file=sys.stderr)
+            continue
         for case in cases:
             try:
                 _check_case(case)
                 passed += 1
             except Exception as e:  # noqa: BLE001 - any failure of a case is reported
                 failed += 1
-                print(f"FAIL {case.get('id')} ({path}): {e}", file=sys.stderr)
+                cid = case.get("id") if isinstance(case, dict) else None
+                print(f"FAIL {cid} ({path}): {e}", file=sys.stderr)
     if failed or not passed:
         print(f"{label}: {passed} vectors passed, {failed} failed")
         return 1
