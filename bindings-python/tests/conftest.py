@@ -31,8 +31,10 @@ def vector_files() -> list[Path]:
 def load_cases() -> list[tuple[str, dict[str, Any]]]:
     cases = []
     for f in vector_files():
-        for case in json.loads(f.read_text(encoding="utf-8")):
-            cases.append((f"{f.name}:{case['id']}", case))
+        # A case that is not an object, or has no text id, still runs (and fails by shape).
+        for i, case in enumerate(json.loads(f.read_text(encoding="utf-8"))):
+            cid = case.get("id") if isinstance(case, dict) else None
+            cases.append((f"{f.name}:{cid if isinstance(cid, str) else f'#{i}'}", case))
     return cases
 
 

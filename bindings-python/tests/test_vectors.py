@@ -18,7 +18,7 @@ def test_there_are_vectors() -> None:
 
 def run(case: dict[str, Any]) -> tuple[xnonce.Signed, str | None]:
     scheme = case.get("scheme", "v1")
-    body = base64.b64decode(case["body"]) if "body" in case else None
+    body = base64.b64decode(case["body"], validate=True) if "body" in case else None
     nonce = case.get("nonce")
     if nonce is None and scheme == "v2":
         nonce = "0" * 32  # what the Rust checker's fixed environment supplies
@@ -46,12 +46,54 @@ FIELDS = frozenset(
 )
 
 
+OUTPUTS = ("canonical", "x_nonce", "ottoken", "ottoken_query_value", "link")
+REQUIRED_TEXT = ("id", "method", "path", "client", "secret")
+OPTIONAL_TEXT = ("scheme", "host", "body", "nonce", "base_url", "error", *OUTPUTS)
+
+
+def shape_problem(case: Any) -> str | None:
+    """Why a case is not well formed, as the Rust checker (conformance/src/vector.rs) refuses
+    it: another JSON type than the format's (a number param value, a float timestamp), a
+    ``null`` or missing field, or an ``error`` case that also carries expected outputs."""
+    if not isinstance(case, dict):
+        return "a case must be a JSON object"
+    unknown = sorted(set(case) - FIELDS)
+    if unknown:
+        return f"unknown field(s) {unknown}"
+    nulls = sorted(k for k, v in case.items() if v is None)
+    if nulls:
+        return f"field(s) {nulls} are null (no field may be null: leave it out)"
+    missing = [k for k in (*REQUIRED_TEXT, "params", "timestamp") if k not in case]
+    if missing:
+        return f"missing field(s) {missing}"
+    for k in REQUIRED_TEXT + OPTIONAL_TEXT:
+        if k in case and not isinstance(case[k], str):
+            return f"field `{k}` must be a string, got {case[k]!r}"
+    ts = case["timestamp"]
+    if isinstance(ts, bool) or not isinstance(ts, int) or not 0 <= ts < 1 << 64:
+        return f"field `timestamp` must be a non-negative integer (ms), got {ts!r}"
+    params = case["params"]
+    if not isinstance(params, list) or not all(
+        isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in params
+    ):
+        return f"field `params` must be a list of [key, value] string pairs, got {params!r}"
+    outputs = [k for k in OUTPUTS if k in case]
+    if "error" in case and outputs:
+        return f"error case also carries outputs {outputs} (they would go unchecked)"
+    return None
+
+
 @pytest.mark.parametrize("case", [c for _, c in CASES], ids=[i for i, _ in CASES])
 def test_vector(case: dict[str, Any]) -> None:
-    unknown = sorted(set(case) - FIELDS)
-    assert not unknown, f"unknown field(s) {unknown}"
+    problem = shape_problem(case)
+    assert problem is None, problem
     # Only a case with a base URL is linked: another case's `link` would go unchecked.
     assert "link" not in case or "base_url" in case, "case has link but no base_url"
+    # A case that describes no input fails whatever `error` it names; a checker never draws
+    # a nonce (conformance/README.md, the checking rule).
+    scheme = case.get("scheme", "v1")
+    assert scheme in ("v1", "v2"), f"case does not describe an input: unknown scheme {scheme!r}"
+    assert scheme == "v1" or "nonce" in case or "error" in case, "v2 case has no nonce"
     if "error" in case:
         with pytest.raises(xnonce.XNonceError) as e:
             run(case)
