@@ -44,11 +44,48 @@ FIELDS = frozenset(
 )
 
 
-def check(x, v):
-    """One case, as conformance/src/check.rs; returns None when it passes, else why not."""
+OUTPUTS = ("canonical", "x_nonce", "ottoken", "ottoken_query_value", "link")
+REQUIRED_TEXT = ("id", "method", "path", "client", "secret")
+OPTIONAL_TEXT = ("scheme", "host", "body", "nonce", "base_url", "error", *OUTPUTS)
+
+
+def shape_problem(v):
+    """Why a case is not well formed, as the Rust checker (conformance/src/vector.rs) refuses
+    it: another JSON type than the format's (a number param value, a float timestamp), a
+    `null` or missing field, or an `error` case that also carries expected outputs."""
+    if not isinstance(v, dict):
+        return "a case must be a JSON object"
     unknown = sorted(set(v) - FIELDS)
     if unknown:
         return f"unknown field(s) {unknown}"
+    nulls = sorted(k for k, val in v.items() if val is None)
+    if nulls:
+        return f"field(s) {nulls} are null (no field may be null: leave it out)"
+    missing = [k for k in (*REQUIRED_TEXT, "params", "timestamp") if k not in v]
+    if missing:
+        return f"missing field(s) {missing}"
+    for k in REQUIRED_TEXT + OPTIONAL_TEXT:
+        if k in v and not isinstance(v[k], str):
+            return f"field `{k}` must be a string, got {v[k]!r}"
+    ts = v["timestamp"]
+    if isinstance(ts, bool) or not isinstance(ts, int) or not 0 <= ts < 1 << 64:
+        return f"field `timestamp` must be a non-negative integer (ms), got {ts!r}"
+    params = v["params"]
+    if not isinstance(params, list) or not all(
+        isinstance(p, list) and len(p) == 2 and all(isinstance(s, str) for s in p) for p in params
+    ):
+        return f"field `params` must be a list of [key, value] string pairs, got {params!r}"
+    outputs = [k for k in OUTPUTS if k in v]
+    if "error" in v and outputs:
+        return f"error case also carries outputs {outputs} (they would go unchecked)"
+    return None
+
+
+def check(x, v):
+    """One case, as conformance/src/check.rs; returns None when it passes, else why not."""
+    problem = shape_problem(v)
+    if problem:
+        return problem
     # Only a case with a base URL is linked: another case's `link` would go unchecked.
     if "link" in v and "base_url" not in v:
         return "case has link but no base_url"
@@ -56,6 +93,8 @@ def check(x, v):
     if v.get("scheme", "v1") not in schemes:
         return f"unknown scheme {v.get('scheme')!r}"
     scheme = schemes[v.get("scheme", "v1")]
+    if scheme == x.Scheme.V2 and "nonce" not in v and "error" not in v:
+        return "v2 case has no nonce (a checker never draws one)"
     body = base64.b64decode(v["body"], validate=True) if "body" in v else None
     params = [x.Param(key=k, value=val) for k, val in v["params"]]
     common = dict(
@@ -349,6 +388,9 @@ def main():
     for path in vector_files(vectors_dir):
         with open(path, encoding="utf-8") as f:
             cases = json.load(f)
+        if not isinstance(cases, list):
+            failures.append(f"{os.path.basename(path)}: not a JSON array of cases")
+            continue
         for v in cases:
             try:
                 why = check(x, v)
@@ -357,7 +399,8 @@ def main():
             if why is None:
                 passed += 1
             else:
-                failures.append(f"{os.path.basename(path)} {v.get('id')}: {why}")
+                cid = v.get("id") if isinstance(v, dict) else None
+                failures.append(f"{os.path.basename(path)} {cid}: {why}")
     try:
         error_checks(x)
     except Exception as e:
