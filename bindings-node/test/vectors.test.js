@@ -30,13 +30,59 @@ const FIELDS = new Set([
   'error',
 ])
 
-/** Runs one case; returns a failure description or null. */
-function check(v) {
+const OUTPUTS = ['canonical', 'x_nonce', 'ottoken', 'ottoken_query_value', 'link']
+const REQUIRED_TEXT = ['id', 'method', 'path', 'client', 'secret']
+const OPTIONAL_TEXT = ['scheme', 'host', 'body', 'nonce', 'base_url', 'error', ...OUTPUTS]
+
+/**
+ * Why a case is not well formed, as the Rust checker (conformance/src/vector.rs) refuses it:
+ * another JSON type than the format's (a number param value, a float timestamp), a `null` or
+ * missing field, or an `error` case that also carries expected outputs (never compared).
+ * JSON.parse reads `1.0` as the integer 1: that spelling of a float timestamp is not seen.
+ */
+function shapeProblem(v) {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return 'a case must be a JSON object'
+  const has = (k) => Object.prototype.hasOwnProperty.call(v, k)
   const unknown = Object.keys(v).filter((k) => !FIELDS.has(k))
   if (unknown.length > 0) return `unknown field(s) ${JSON.stringify(unknown.sort())}`
+  const nulls = Object.keys(v).filter((k) => v[k] === null)
+  if (nulls.length > 0) return `field(s) ${JSON.stringify(nulls.sort())} are null (leave a field out instead)`
+  const missing = [...REQUIRED_TEXT, 'params', 'timestamp'].filter((k) => !has(k))
+  if (missing.length > 0) return `missing field(s) ${JSON.stringify(missing)}`
+  for (const k of [...REQUIRED_TEXT, ...OPTIONAL_TEXT]) {
+    if (has(k) && typeof v[k] !== 'string')
+      return `field \`${k}\` must be a string, got ${JSON.stringify(v[k])}`
+  }
+  const ts = v.timestamp
+  if (!Number.isInteger(ts) || ts < 0 || ts > 2 ** 64 - 1) {
+    return `field \`timestamp\` must be a non-negative integer (ms), got ${JSON.stringify(ts)}`
+  }
+  const pairs = v.params
+  const isPair = (p) => Array.isArray(p) && p.length === 2 && p.every((x) => typeof x === 'string')
+  if (!Array.isArray(pairs) || !pairs.every(isPair)) {
+    return `field \`params\` must be a list of [key, value] string pairs, got ${JSON.stringify(pairs)}`
+  }
+  const outputs = OUTPUTS.filter(has)
+  if (has('error') && outputs.length > 0) {
+    return `error case also carries outputs ${JSON.stringify(outputs)} (they would go unchecked)`
+  }
+  return null
+}
+
+/** Runs one case; returns a failure description or null. */
+function check(v) {
+  const problem = shapeProblem(v)
+  if (problem !== null) return problem
   // Only a case with a base URL is linked: another case's `link` would go unchecked.
   if (v.link !== undefined && v.base_url === undefined) return 'case has link but no base_url'
   const scheme = v.scheme ?? 'v1'
+  // A case that describes no input fails whatever `error` it names; a checker never draws a
+  // nonce (conformance/README.md, the checking rule).
+  if (scheme !== 'v1' && scheme !== 'v2') return `case does not describe an input: unknown scheme ${scheme}`
+  if (scheme === 'v2' && v.nonce === undefined && v.error === undefined) return 'v2 case has no nonce'
+  if (v.body !== undefined && (!/^[A-Za-z0-9+/]*={0,2}$/.test(v.body) || v.body.length % 4 !== 0)) {
+    return 'case does not describe an input: body is not base64'
+  }
   const options = { timestamp: v.timestamp }
   if (v.nonce !== undefined) options.nonce = v.nonce
   if (v.host !== undefined) options.host = v.host
@@ -95,7 +141,7 @@ test('every vector (conformance/vectors + XNONCE_EXTRA_VECTORS)', () => {
   const failures = []
   for (const { file, v } of cases) {
     const failure = check(v)
-    if (failure !== null) failures.push(`${file} ${v.id}: ${failure}`)
+    if (failure !== null) failures.push(`${file} ${v?.id}: ${failure}`)
   }
   assert.deepEqual(failures, [])
   assert.ok(cases.length > 0, 'no vector ran')
