@@ -69,15 +69,67 @@ const FIELDS = new Set([
   "error",
 ]);
 
-/** Checks one case; throws an Error naming the first field that differs. */
-export function checkCase(x, v) {
+const OUTPUTS = ["canonical", "x_nonce", "ottoken", "ottoken_query_value", "link"];
+const REQUIRED_TEXT = ["id", "method", "path", "client", "secret"];
+const OPTIONAL_TEXT = ["scheme", "host", "body", "nonce", "base_url", "error", ...OUTPUTS];
+
+/**
+ * Why a case is not well formed, as the Rust checker (conformance/src/vector.rs) refuses it:
+ * another JSON type than the format's (a number param value, a float timestamp), a `null` or
+ * missing field, or an `error` case that also carries expected outputs (never compared).
+ * JSON.parse reads `1.0` as the integer 1: that spelling of a float timestamp is not seen.
+ */
+export function shapeProblem(v) {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return "a case must be a JSON object";
+  const has = (k) => Object.prototype.hasOwnProperty.call(v, k);
   const unknown = Object.keys(v)
     .filter((k) => !FIELDS.has(k))
     .sort();
-  if (unknown.length > 0) throw new Error(`unknown field(s) ${JSON.stringify(unknown)}`);
+  if (unknown.length > 0) return `unknown field(s) ${JSON.stringify(unknown)}`;
+  const nulls = Object.keys(v).filter((k) => v[k] === null);
+  if (nulls.length > 0)
+    return `field(s) ${JSON.stringify(nulls.sort())} are null (leave a field out instead)`;
+  const missing = [...REQUIRED_TEXT, "params", "timestamp"].filter((k) => !has(k));
+  if (missing.length > 0) return `missing field(s) ${JSON.stringify(missing)}`;
+  for (const k of [...REQUIRED_TEXT, ...OPTIONAL_TEXT]) {
+    if (has(k) && typeof v[k] !== "string")
+      return `field \`${k}\` must be a string, got ${JSON.stringify(v[k])}`;
+  }
+  const ts = v.timestamp;
+  if (!Number.isInteger(ts) || ts < 0 || ts > 2 ** 64 - 1) {
+    return `field \`timestamp\` must be a non-negative integer (ms), got ${JSON.stringify(ts)}`;
+  }
+  const pairs = v.params;
+  const isPair = (p) => Array.isArray(p) && p.length === 2 && p.every((s) => typeof s === "string");
+  if (!Array.isArray(pairs) || !pairs.every(isPair)) {
+    return `field \`params\` must be a list of [key, value] string pairs, got ${JSON.stringify(pairs)}`;
+  }
+  const outputs = OUTPUTS.filter(has);
+  if (has("error") && outputs.length > 0) {
+    return `error case also carries outputs ${JSON.stringify(outputs)} (they would go unchecked)`;
+  }
+  return null;
+}
+
+/** Checks one case; throws an Error naming the first field that differs. */
+export function checkCase(x, v) {
+  const problem = shapeProblem(v);
+  if (problem !== null) throw new Error(problem);
   // Only a case with a base URL is linked: another case's `link` would go unchecked.
   if (v.link !== undefined && v.base_url === undefined) {
     throw new Error("case has link but no base_url");
+  }
+  // A case that describes no input fails whatever `error` it names; a checker never draws a
+  // nonce (conformance/README.md, the checking rule).
+  const scheme = v.scheme ?? "v1";
+  if (scheme !== "v1" && scheme !== "v2") {
+    throw new Error(`case does not describe an input: unknown scheme ${scheme}`);
+  }
+  if (scheme === "v2" && v.nonce === undefined && v.error === undefined) {
+    throw new Error("v2 case has no nonce (a checker never draws one)");
+  }
+  if (v.body !== undefined && (!/^[A-Za-z0-9+/]*={0,2}$/.test(v.body) || v.body.length % 4 !== 0)) {
+    throw new Error("case does not describe an input: body is not base64");
   }
   checkSign(x, v);
   let out;
