@@ -166,10 +166,45 @@ val VECTOR_FIELDS =
             "canonical x_nonce ottoken ottoken_query_value link error"
     ).split(" ").toSet()
 
+val VECTOR_OUTPUTS = listOf("canonical", "x_nonce", "ottoken", "ottoken_query_value", "link")
+val VECTOR_REQUIRED_TEXT = listOf("id", "method", "path", "client", "secret")
+val VECTOR_OPTIONAL_TEXT = listOf("scheme", "host", "body", "nonce", "base_url", "error") + VECTOR_OUTPUTS
+
+/**
+ * Why a case is not well formed, as the Rust checker (conformance/src/vector.rs) refuses it:
+ * another JSON type than the format's (a number param value, a float timestamp), a `null` or
+ * missing field, or an `error` case that also carries expected outputs (never compared).
+ */
+fun shapeProblem(c: Any?): String? {
+    val v = c as? Map<*, *> ?: return "a case must be a JSON object"
+    val unknown = (v.keys.map { it as String } - VECTOR_FIELDS).sorted()
+    if (unknown.isNotEmpty()) return "unknown field(s) $unknown"
+    val nulls =
+        v
+            .filterValues { it == null }
+            .keys
+            .map { it as String }
+            .sorted()
+    if (nulls.isNotEmpty()) return "field(s) $nulls are null (leave a field out instead)"
+    val missing = (VECTOR_REQUIRED_TEXT + listOf("params", "timestamp")).filter { it !in v }
+    if (missing.isNotEmpty()) return "missing field(s) $missing"
+    for (k in VECTOR_REQUIRED_TEXT + VECTOR_OPTIONAL_TEXT) {
+        if (k in v && v[k] !is String) return "field `$k` must be a string, got ${v[k]}"
+    }
+    val ts = v["timestamp"]
+    if (ts !is Long || ts < 0) return "field `timestamp` must be a non-negative integer (ms), got $ts"
+    val params = v["params"]
+    if (params !is List<*> || !params.all { it is List<*> && it.size == 2 && it.all { s -> s is String } }) {
+        return "field `params` must be a list of [key, value] string pairs, got $params"
+    }
+    val outputs = VECTOR_OUTPUTS.filter { it in v }
+    if ("error" in v && outputs.isNotEmpty()) return "error case also carries outputs $outputs (they would go unchecked)"
+    return null
+}
+
 /** One case, as conformance/src/check.rs does it; null when it passes, else why not. */
 fun checkVector(v: Map<String, Any?>): String? {
-    val unknown = (v.keys - VECTOR_FIELDS).sorted()
-    if (unknown.isNotEmpty()) return "unknown field(s) $unknown"
+    shapeProblem(v)?.let { return it }
     // Only a case with a base URL is linked: another case's `link` would go unchecked.
     if ("link" in v && "base_url" !in v) return "case has link but no base_url"
     val scheme =
@@ -178,6 +213,8 @@ fun checkVector(v: Map<String, Any?>): String? {
             "v2" -> Scheme.V2
             else -> return "unknown scheme ${v["scheme"]}"
         }
+    // A checker never draws a nonce (conformance/README.md, the checking rule).
+    if (scheme == Scheme.V2 && "nonce" !in v && "error" !in v) return "v2 case has no nonce"
     val params =
         (v["params"] as List<*>).map {
             val pair = it as List<*>
@@ -346,16 +383,20 @@ fun main(args: Array<String>) {
     var passed = 0
     val failures = mutableListOf<String>()
     for (file in vectorFiles(dir)) {
-        @Suppress("UNCHECKED_CAST")
-        val cases = Json(file.readText()).parse() as List<Map<String, Any?>>
+        val cases = Json(file.readText()).parse()
+        if (cases !is List<*>) {
+            failures.add("${file.name}: not a JSON array of cases")
+            continue
+        }
         for (v in cases) {
             val why =
                 try {
-                    checkVector(v)
+                    @Suppress("UNCHECKED_CAST")
+                    shapeProblem(v) ?: checkVector(v as Map<String, Any?>)
                 } catch (e: Exception) {
                     "${e::class.simpleName}: ${e.message}"
                 }
-            if (why == null) passed++ else failures.add("${file.name} ${v["id"]}: $why")
+            if (why == null) passed++ else failures.add("${file.name} ${(v as? Map<*, *>)?.get("id")}: $why")
         }
     }
     var errorChecks = 0
