@@ -61,6 +61,12 @@ let vectorFields: Set<String> = [
 
 /// Runs one case the way conformance/src/check.rs does; nil when it passes, else why not.
 func check(_ v: Vector) -> String? {
+    // An error case's outputs would never be compared (the call fails): such a case is
+    // malformed, as the Rust checker (conformance/src/vector.rs) refuses it.
+    let outputs = [v.canonical, v.xNonce, v.ottoken, v.ottokenQueryValue, v.link]
+    if v.error != nil && outputs.contains(where: { $0 != nil }) {
+        return "error case also carries outputs (they would go unchecked)"
+    }
     // Only a case with a base URL is linked: another case's `link` would go unchecked.
     if v.link != nil && v.baseUrl == nil { return "case has link but no base_url" }
     let scheme: Scheme
@@ -69,6 +75,8 @@ func check(_ v: Vector) -> String? {
     case "v2": scheme = .v2
     default: return "unknown scheme \(v.scheme ?? "")"
     }
+    // A checker never draws a nonce (conformance/README.md, the checking rule).
+    if scheme == .v2 && v.nonce == nil && v.error == nil { return "v2 case has no nonce" }
     var body: Data?
     if let b = v.body {
         guard let d = Data(base64Encoded: b) else { return "body is not base64" }
@@ -127,10 +135,14 @@ final class VectorTests: XCTestCase {
             let cases = try JSONDecoder.snakeCase.decode([Vector].self, from: data)
             let raw = (try JSONSerialization.jsonObject(with: data) as? [[String: Any]]) ?? []
             for (i, v) in cases.enumerated() {
-                let keys: Set<String> = i < raw.count ? Set(raw[i].keys) : []
-                let unknown = keys.subtracting(vectorFields).sorted()
+                let fields: [String: Any] = i < raw.count ? raw[i] : [:]
+                let unknown = Set(fields.keys).subtracting(vectorFields).sorted()
+                // `Decodable` reads a null as absent; the format has no nullable field.
+                let nulls = fields.filter { $0.value is NSNull }.map { $0.key }.sorted()
                 if !unknown.isEmpty {
                     failures.append("\(file.lastPathComponent) \(v.id): unknown field(s) \(unknown)")
+                } else if !nulls.isEmpty {
+                    failures.append("\(file.lastPathComponent) \(v.id): field(s) \(nulls) are null (leave a field out instead)")
                 } else if let why = check(v) {
                     failures.append("\(file.lastPathComponent) \(v.id): \(why)")
                 } else {
