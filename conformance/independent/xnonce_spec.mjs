@@ -498,8 +498,9 @@ export function ottokenDecode(token) {
 export function signDetailed(scheme, method, path, params, client, secret, timestamp, nonce, host, body) {
   checkUnicodeInputs(scheme, method, path, client, secret, nonce, host);
   const pairs = pairsOf(params);
-  checkSecret(secret);
+  // §10 step 0: the native timestamp is converted (type and range, §3.4) before the secret.
   const ts = checkTimestamp(timestamp == null ? Date.now() : timestamp);
+  checkSecret(secret);
   let canonical;
   let xNonce;
   if (scheme === "v1") {
@@ -641,6 +642,9 @@ function splitBaseUrl(baseUrl, scheme) {
 /** §9: signDetailed's fields plus `link`. */
 export function linkDetailed(scheme, method, path, params, client, secret, baseUrl, timestamp, nonce, host, body) {
   checkUnicodeInputs(scheme, method, path, client, secret, nonce, host, baseUrl);
+  // §10 step 0: native values (params, timestamp) are converted before any other check.
+  const pairs = pairsOf(params);
+  if (timestamp != null) checkTimestamp(timestamp);
   checkSecret(secret);
   const [authority, base] = splitBaseUrl(baseUrl, scheme);
   if (body != null && body.length) throw new XNonceError("invalid_body", "a link cannot carry a body");
@@ -651,7 +655,6 @@ export function linkDetailed(scheme, method, path, params, client, secret, baseU
     }
     if (host == null) host = authority;
   }
-  const pairs = pairsOf(params);
   const out = signDetailed(scheme, method, path, pairs, client, secret, timestamp, nonce, host);
   let shownPath;
   let query;
@@ -803,6 +806,27 @@ export function selfTest() {
       got = e.code;
     }
     assert(got === (ok ? v1 : "malformed_ottoken"), `ottoken with member ${member}: ${got}`);
+  }
+  // §10 step 0: native values are converted first, so a bad timestamp (not an integer in
+  // range, §3.4) or param value is reported before the secret and a link's base URL.
+  for (const [ts, params, code] of [
+    [2 ** 53, [], "invalid_timestamp"],
+    [-1, [], "invalid_timestamp"],
+    [1.5, [], "invalid_timestamp"],
+    [1700000000000, [["k", null]], "invalid_param_value"],
+  ]) {
+    for (const call of [
+      () => sign("v1", "GET", "/a", params, "c", "", ts),
+      () => link("v1", "GET", "/a", params, "c", "", "ftp://h", ts),
+    ]) {
+      let got;
+      try {
+        call();
+      } catch (e) {
+        got = e.code;
+      }
+      assert(got === code, `timestamp ${ts}, params ${JSON.stringify(params)}: ${got}`);
+    }
   }
 }
 

@@ -563,8 +563,9 @@ def sign_detailed(
     """§10: returns x_nonce, ottoken, canonical, timestamp, nonce (None for v1)."""
     _unicode_inputs(scheme, method, path, client, secret, nonce, host)
     pairs = _pairs(params)
-    _check_secret(secret)
+    # §10 step 0: the native timestamp is converted (type and range, §3.4) before the secret.
     ts = _check_timestamp(int(time.time() * 1000) if timestamp is None else timestamp)
+    _check_secret(secret)
     if scheme == "v1":
         if body:
             raise XNonceError("invalid_body", "v1 cannot sign a body")
@@ -782,6 +783,10 @@ def link_detailed(
 ) -> dict:
     """§9: sign_detailed's fields plus `link`."""
     _unicode_inputs(scheme, method, path, client, secret, nonce, host, base_url)
+    # §10 step 0: native values (params, timestamp) are converted before any other check.
+    pairs = _pairs(params)
+    if timestamp is not None:
+        _check_timestamp(timestamp)
     _check_secret(secret)
     authority, base = _split_base_url(base_url, scheme)
     if body:
@@ -794,7 +799,6 @@ def link_detailed(
             )
         if host is None:
             host = authority
-    pairs = _pairs(params)
     out = sign_detailed(
         scheme, method, path, pairs, client, secret, timestamp, nonce, host
     )
@@ -985,6 +989,23 @@ def self_test() -> None:
             assert ottoken_decode(token) == v1 and ok, f"{member} was accepted"
         except XNonceError as e:
             assert e.code == "malformed_ottoken" and not ok, (member, e.code)
+    # §10 step 0: native values are converted first, so a bad timestamp (wrong type or out
+    # of range, §3.4) or param value is reported before the secret and a link's base URL.
+    for ts, params, code in (
+        (1 << 53, [], "invalid_timestamp"),
+        (-1, [], "invalid_timestamp"),
+        (5.0, [], "invalid_timestamp"),
+        (1700000000000, [("k", None)], "invalid_param_value"),
+    ):
+        for call in (
+            lambda: sign("v1", "GET", "/a", params, "c", "", timestamp=ts),
+            lambda: link("v1", "GET", "/a", params, "c", "", "ftp://h", timestamp=ts),
+        ):
+            try:
+                call()
+                raise AssertionError(f"{ts} {params}: accepted")
+            except XNonceError as e:
+                assert e.code == code, (ts, params, e.code)
 
 
 def _vector_files():
