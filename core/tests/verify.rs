@@ -799,3 +799,39 @@ fn empty_v2_paths_and_keys_are_refused_with_their_codes() {
         assert_eq!(code(verify(target)), "invalid_param_key", "{target}");
     }
 }
+
+/// PROTOCOL §7: removing the optional whitespace around a field value is the HTTP layer's
+/// job, not the verifier's. A value handed over untrimmed is `malformed_header`, and one of
+/// spaces only is not taken for an absent header (which would fall back to an `ottoken`).
+#[test]
+fn the_verifier_does_not_trim_the_header_value() {
+    let s = sign_with(&v2("/c/a"), &Secret::new(S1).unwrap(), &env()).unwrap();
+    let v = Verifier::new();
+    let ok = Incoming::new("GET", "/c/a").host("api.test");
+    assert!(v.verify(&ok.x_nonce(&s.x_nonce), &clients(), NOW).is_ok());
+    for padded in [
+        format!(" {}", s.x_nonce),
+        format!("{} ", s.x_nonce),
+        format!("\t{}", s.x_nonce),
+    ] {
+        assert_eq!(
+            code(v.verify(&ok.x_nonce(&padded), &clients(), NOW)),
+            "malformed_header",
+            "{padded:?}"
+        );
+    }
+    let link = link_with(
+        &v2("/c/a"),
+        &Secret::new(S1).unwrap(),
+        "https://api.test",
+        &env(),
+    )
+    .unwrap();
+    let target = &link.url["https://api.test".len()..];
+    let by_link = Incoming::new("GET", target).host("api.test");
+    assert!(v.verify(&by_link.x_nonce(""), &clients(), NOW).is_ok());
+    assert_eq!(
+        code(v.verify(&by_link.x_nonce(" "), &clients(), NOW)),
+        "malformed_header"
+    );
+}
