@@ -36,6 +36,11 @@ final class ReadmeExamples: XCTestCase {
     }
 
     /// The README's request signed by hand and sent with URLSession (compiled, not run).
+    /// `URLSession.data(for:)` is iOS 15 / macOS 12 API (the package's floor is iOS 13 /
+    /// macOS 10.15, so without `@available` this file does not compile there), and
+    /// swift-corelibs-foundation (`FoundationNetworking`: Linux) has it only from Swift 6.0.
+#if !canImport(FoundationNetworking) || compiler(>=6.0)
+    @available(iOS 15.0, macOS 12.0, tvOS 15.0, watchOS 8.0, *)
     func signedURLSessionRequest() async throws {
         let secret = try String(contentsOfFile: "demo.secret", encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines)
@@ -50,6 +55,7 @@ final class ReadmeExamples: XCTestCase {
         let (body, response) = try await URLSession.shared.data(for: request)
         print((response as! HTTPURLResponse).statusCode, String(decoding: body, as: UTF8.self))
     }
+#endif
 
     /// The README's error handling, as written there: an input error is printed, not thrown.
     func readmeErrorHandling(secret: String) throws {
