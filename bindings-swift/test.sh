@@ -5,8 +5,10 @@
 #  3. uniffi's Python bindings, generated from the SAME compiled library, run every vector
 #     (plus XNONCE_EXTRA_VECTORS) and the error checks, calling every FFI function the Swift
 #     code calls;
-#  4. every Swift block of README.md stands in Tests/XNonceTests/ReadmeExamples.swift, and the
-#     hand-written Swift parses (tree-sitter);
+#  4. every Swift block of README.md stands in Tests/XNonceTests/ReadmeExamples.swift, every
+#     call of the generated API in the hand-written Swift and the README fits its declaration's
+#     argument labels (ffi-check/swift_api_check.py), and the hand-written Swift parses
+#     (tree-sitter);
 #  5. `swift test` (XCTest, every vector) where a Swift toolchain exists; otherwise one loud
 #     SKIPPED line, never counted as passed.
 set -euo pipefail
@@ -87,6 +89,12 @@ hook_check uniffi-python timeout 300 "${uniffi_python[@]}"
 echo "== README's Swift stands in the compiled examples"
 python3 "$root/scripts/readme-examples-check.py" swift "$here/README.md" \
   "$here/Tests/XNonceTests/ReadmeExamples.swift"
+
+echo "== hand-written Swift calls fit the generated API (argument labels; not a compile)"
+python3 "$here/ffi-check/swift_api_check.py" "$here/Sources/XNonce/XNonce.swift" \
+  "$here/Sources/XNonce/XNonceError+Code.swift" "$here/Sources/XNonce/Signed+Redaction.swift" \
+  "$here/Sources/XNonce/RequestOptions+Redaction.swift" \
+  "$here"/Tests/XNonceTests/*.swift "$here/README.md"
 
 echo "== hand-written Swift parses"
 venv=$work/venv
