@@ -51,6 +51,10 @@ step "stubtest, ruff, mypy"
 cd "$here"
 "$venv/bin/ruff" format --check python tests bench examples
 "$venv/bin/ruff" check python tests bench examples
+# The project's other Python (the independent spec implementation, the Swift package's FFI
+# checks, the README example check), under the root ruff.toml, with this pinned ruff.
+(cd "$here/.." && git ls-files -z '*.py' ':!bindings-python' | xargs -0 "$venv/bin/ruff" format --check)
+(cd "$here/.." && git ls-files -z '*.py' ':!bindings-python' | xargs -0 "$venv/bin/ruff" check)
 "$py" -m mypy python/xnonce tests bench examples
 
 step "pytest"

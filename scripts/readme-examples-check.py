@@ -58,8 +58,7 @@ def main() -> int:
             print(f"FAIL: no {lang} block found in {readme_path}", file=sys.stderr)
         return 1
     print(
-        f"readme: {checked} {lang} blocks of {readme_path.name} are compiled"
-        f" ({examples_path.name})"
+        f"readme: {checked} {lang} blocks of {readme_path.name} are compiled ({examples_path.name})"
     )
     return 0
 

@@ -98,9 +98,16 @@ def check(x, v):
     body = base64.b64decode(v["body"], validate=True) if "body" in v else None
     params = [x.Param(key=k, value=val) for k, val in v["params"]]
     common = dict(
-        scheme=scheme, method=v["method"], path=v["path"], params=params, client=v["client"],
-        secret=v["secret"], timestamp=v["timestamp"], nonce=v.get("nonce"),
-        host=v.get("host"), body=body,
+        scheme=scheme,
+        method=v["method"],
+        path=v["path"],
+        params=params,
+        client=v["client"],
+        secret=v["secret"],
+        timestamp=v["timestamp"],
+        nonce=v.get("nonce"),
+        host=v.get("host"),
+        body=body,
     )
     try:
         if "base_url" in v:
@@ -131,10 +138,18 @@ def check(x, v):
     for field, value in got.items():
         if field in v and v[field] != value:
             return f"{field}: expected {v[field]!r}, got {value!r}"
-    if x.ottoken_decode(signed.ottoken) != signed.x_nonce or x.ottoken_encode(signed.x_nonce) != signed.ottoken:
+    if (
+        x.ottoken_decode(signed.ottoken) != signed.x_nonce
+        or x.ottoken_encode(signed.x_nonce) != signed.ottoken
+    ):
         return "header/ottoken do not round-trip"
     h = x.parse_header(signed.x_nonce)
-    if (h.scheme, h.client, h.timestamp, h.nonce) != (scheme, v["client"], v["timestamp"], signed.nonce):
+    if (h.scheme, h.client, h.timestamp, h.nonce) != (
+        scheme,
+        v["client"],
+        v["timestamp"],
+        signed.nonce,
+    ):
         return "parse_header disagrees with the inputs"
     return None
 
@@ -159,16 +174,30 @@ def error_checks(x):
     ts = 1_700_000_000_000
     expect_error(x, "Input", "invalid_secret", x.sign, x.Scheme.V1, "GET", "/a/b", [], "c", "")
     expect_error(x, "Input", "invalid_host", x.sign, x.Scheme.V2, "GET", "/a/b", [], "c", SECRET)
-    expect_error(x, "Input", "invalid_url", x.link, x.Scheme.V1, "GET", "/a/b", [], "c", SECRET, "ftp://x")
+    expect_error(
+        x, "Input", "invalid_url", x.link, x.Scheme.V1, "GET", "/a/b", [], "c", SECRET, "ftp://x"
+    )
     expect_error(x, "Format", "malformed_header", x.parse_header, "not a header")
     expect_error(x, "Format", "malformed_ottoken", x.ottoken_decode, "!")
     expect_error(x, "Format", "malformed_header", x.ottoken_encode, "nope")
-    header = x.sign(x.Scheme.V2, "GET", "/admin/status", [x.Param(key="a", value="1")], "svc", SECRET,
-                    timestamp=ts, host="api.test")
+    header = x.sign(
+        x.Scheme.V2,
+        "GET",
+        "/admin/status",
+        [x.Param(key="a", value="1")],
+        "svc",
+        SECRET,
+        timestamp=ts,
+        host="api.test",
+    )
     verifier = x.Verifier({"svc": [SECRET]})
     req = dict(method="GET", target="/admin/status?a=1", host="api.test", x_nonce=header)
     ok = verifier.verify_once(now=ts + 1000, **req)
-    assert (ok.client, ok.scheme, ok.params) == ("svc", x.Scheme.V2, [x.Param(key="a", value="1")]), ok
+    assert (ok.client, ok.scheme, ok.params) == (
+        "svc",
+        x.Scheme.V2,
+        [x.Param(key="a", value="1")],
+    ), ok
     replayed = expect_error(x, "Auth", "replayed", verifier.verify_once, now=ts + 1000, **req)
     stale = expect_error(x, "Auth", "expired", verifier.verify, now=ts + 60_000, **req)
     assert stale.server_time and len(stale.server_time.split(" ")) == 2, stale
@@ -182,10 +211,28 @@ def error_checks(x):
     v1 = x.refusal_answer(replayed, req["target"], x_nonce="0" * 64 + " svc 1700000000000")
     assert (v1.status, v1.body) == (409, "ottoken already used"), v1
     # `httpStatus` in Swift reads `httpStatusOf(code:)`.
-    statuses = {c: x.http_status_of(c) for c in ("expired", "replayed", "missing_param", "invalid_url", "nope")}
-    assert statuses == {"expired": 401, "replayed": 409, "missing_param": 422, "invalid_url": 400, "nope": None}, statuses
-    expect_error(x, "Auth", "signature_mismatch", verifier.verify, "GET", "/admin/status?a=2",
-                 host="api.test", x_nonce=header, now=ts)
+    statuses = {
+        c: x.http_status_of(c)
+        for c in ("expired", "replayed", "missing_param", "invalid_url", "nope")
+    }
+    assert statuses == {
+        "expired": 401,
+        "replayed": 409,
+        "missing_param": 422,
+        "invalid_url": 400,
+        "nope": None,
+    }, statuses
+    expect_error(
+        x,
+        "Auth",
+        "signature_mismatch",
+        verifier.verify,
+        "GET",
+        "/admin/status?a=2",
+        host="api.test",
+        x_nonce=header,
+        now=ts,
+    )
     expect_error(x, "Format", "missing_header", verifier.verify, "GET", "/admin/status", now=ts)
     # `setSecrets(secrets:)`: rotation keeps the replay store; a bad table changes nothing.
     verifier.set_secrets({"svc": [SECRET, "b" * 64]})
@@ -197,24 +244,60 @@ def error_checks(x):
     # A service's own hosts (`hosts:`): the listed one verifies, one signed for staging does not.
     served = x.Verifier({"svc": [SECRET]}, hosts=["API.test"])
     assert served.verify(now=ts, **req).client == "svc"
-    staging = x.sign(x.Scheme.V2, "GET", "/admin/status", [x.Param(key="a", value="1")], "svc", SECRET,
-                     timestamp=ts, host="staging.test")
-    expect_error(x, "Input", "invalid_host", served.verify, "GET", "/admin/status?a=1",
-                 host="staging.test", x_nonce=staging, now=ts)
+    staging = x.sign(
+        x.Scheme.V2,
+        "GET",
+        "/admin/status",
+        [x.Param(key="a", value="1")],
+        "svc",
+        SECRET,
+        timestamp=ts,
+        host="staging.test",
+    )
+    expect_error(
+        x,
+        "Input",
+        "invalid_host",
+        served.verify,
+        "GET",
+        "/admin/status?a=1",
+        host="staging.test",
+        x_nonce=staging,
+        now=ts,
+    )
     expect_error(x, "Input", "invalid_secret", x.Verifier, {"svc": [""]})
     # A v1 link verified through its ottoken, with a per-action window.
-    url = x.link(x.Scheme.V1, "get", "/reports/live", [x.Param(key="q", value="a b")], "svc", SECRET,
-                 "http://127.0.0.1:8080", timestamp=ts)
-    target = url[len("http://127.0.0.1:8080"):]
-    strict = x.Verifier({"svc": [SECRET]}, action_windows=[x.ActionWindow(controller="reports", action="live", window_ms=5)],
-                        controller_windows=[x.ControllerWindow(controller="reports", window_ms=60_000)])
+    url = x.link(
+        x.Scheme.V1,
+        "get",
+        "/reports/live",
+        [x.Param(key="q", value="a b")],
+        "svc",
+        SECRET,
+        "http://127.0.0.1:8080",
+        timestamp=ts,
+    )
+    target = url[len("http://127.0.0.1:8080") :]
+    strict = x.Verifier(
+        {"svc": [SECRET]},
+        action_windows=[x.ActionWindow(controller="reports", action="live", window_ms=5)],
+        controller_windows=[x.ControllerWindow(controller="reports", window_ms=60_000)],
+    )
     got = strict.verify("GET", target, now=ts + 5)
     assert got.via_ottoken and got.params == [x.Param(key="q", value="a b")], got
     expect_error(x, "Auth", "expired", strict.verify, "GET", target, now=ts + 6)
     # RequesterTests: a starting clock offset no timestamp could carry is refused at once.
     for offset in (2**53, -(2**53), 2**63 - 1, -(2**63)):
-        expect_error(x, "Input", "invalid_timestamp", x.Requester, "http://127.0.0.1:9", "svc", SECRET,
-                     clock_offset_ms=offset)
+        expect_error(
+            x,
+            "Input",
+            "invalid_timestamp",
+            x.Requester,
+            "http://127.0.0.1:9",
+            "svc",
+            SECRET,
+            clock_offset_ms=offset,
+        )
     detailed = x.sign_detailed(x.Scheme.V1, "GET", "/a/b", [], "c", SECRET)
     assert detailed.nonce is None and detailed.timestamp > ts, detailed
     del verifier, only_v1, strict  # frees the Rust objects (the free_ FFI function)
@@ -231,7 +314,9 @@ def refused(x, family, code, what, fn, *args, **kwargs):
     e = expect_error(x, family, code, fn, *args, **kwargs)
     reason = f"{what} is not valid Unicode text (it holds a lone surrogate)"
     assert e.reason == reason, f"{code}: expected reason {reason!r}, got {e.reason!r}"
-    assert CANARY not in str(e) and CANARY not in repr(e), f"{code}: the error shows the text: {e!r}"
+    assert CANARY not in str(e) and CANARY not in repr(e), (
+        f"{code}: the error shows the text: {e!r}"
+    )
     REFUSED.append(code)
     return e
 
@@ -242,8 +327,17 @@ def text_checks(x):
     the object called works on afterwards."""
     ts = 1_700_000_000_000
     nonce = "00112233445566778899aabbccddeeff"
-    good = dict(scheme=x.Scheme.V2, method="GET", path="/a/b", params=[x.Param(key="user", value="phil")],
-                client="svc", secret=SECRET, timestamp=ts, nonce=nonce, host="api.test")
+    good = dict(
+        scheme=x.Scheme.V2,
+        method="GET",
+        path="/a/b",
+        params=[x.Param(key="user", value="phil")],
+        client="svc",
+        secret=SECRET,
+        timestamp=ts,
+        nonce=nonce,
+        host="api.test",
+    )
     for field, value, code, what in [
         ("method", BAD, "invalid_method", "the method"),
         ("path", "/a/" + BAD, "invalid_path", "the path"),
@@ -256,46 +350,121 @@ def text_checks(x):
     ]:
         for fn in (x.sign, x.sign_detailed):
             refused(x, "Input", code, what, fn, **{**good, field: value})
-    refused(x, "Input", "invalid_url", "the base URL", x.link, base_url="https://api.test/" + BAD, **good)
+    refused(
+        x,
+        "Input",
+        "invalid_url",
+        "the base URL",
+        x.link,
+        base_url="https://api.test/" + BAD,
+        **good,
+    )
     refused(x, "Input", "invalid_url", "the base URL", x.link_detailed, base_url=BAD, **good)
     refused(x, "Format", "malformed_header", "the X-Nonce header", x.parse_header, BAD)
     refused(x, "Format", "malformed_header", "the X-Nonce header", x.ottoken_encode, BAD)
     refused(x, "Format", "malformed_ottoken", "the ottoken", x.ottoken_decode, BAD)
     # A pair written as one code point is valid text: the same signature as Rust's.
-    emoji = x.sign(**{**good, "params": [x.Param(key="user", value="ph\U0001F600l")]})
+    emoji = x.sign(**{**good, "params": [x.Param(key="user", value="ph\U0001f600l")]})
     assert emoji.startswith(f"v2 svc {ts} {nonce} "), emoji
     # Helpers that throw nothing: no code, and an escape of the text read lossily.
     assert x.http_status_of(LONE) is None
-    assert x.ottoken_query_value("a" + LONE) == "a" + "%EF%BF%BD" * 3, x.ottoken_query_value("a" + LONE)
+    assert x.ottoken_query_value("a" + LONE) == "a" + "%EF%BF%BD" * 3, x.ottoken_query_value(
+        "a" + LONE
+    )
 
-    refused(x, "Input", "invalid_client_id", "a client id in the secrets table", x.Verifier, {BAD: [SECRET]})
+    refused(
+        x,
+        "Input",
+        "invalid_client_id",
+        "a client id in the secrets table",
+        x.Verifier,
+        {BAD: [SECRET]},
+    )
     refused(x, "Input", "invalid_secret", "a secret", x.Verifier, {"svc": [SECRET, BAD]})
-    refused(x, "Input", "invalid_path", "a controller window's controller", x.Verifier, {"svc": [SECRET]},
-            controller_windows=[x.ControllerWindow(controller=BAD, window_ms=5)])
-    refused(x, "Input", "invalid_path", "an action window's controller", x.Verifier, {"svc": [SECRET]},
-            action_windows=[x.ActionWindow(controller=BAD, action="b", window_ms=5)])
-    refused(x, "Input", "invalid_host", "a host the verifier serves", x.Verifier, {"svc": [SECRET]}, hosts=[BAD])
+    refused(
+        x,
+        "Input",
+        "invalid_path",
+        "a controller window's controller",
+        x.Verifier,
+        {"svc": [SECRET]},
+        controller_windows=[x.ControllerWindow(controller=BAD, window_ms=5)],
+    )
+    refused(
+        x,
+        "Input",
+        "invalid_path",
+        "an action window's controller",
+        x.Verifier,
+        {"svc": [SECRET]},
+        action_windows=[x.ActionWindow(controller=BAD, action="b", window_ms=5)],
+    )
+    refused(
+        x,
+        "Input",
+        "invalid_host",
+        "a host the verifier serves",
+        x.Verifier,
+        {"svc": [SECRET]},
+        hosts=[BAD],
+    )
     verifier = x.Verifier({"svc": [SECRET]})
     now = ts + 1000
     refused(x, "Input", "invalid_method", "the method", verifier.verify, BAD, "/a", now=now)
-    refused(x, "Input", "invalid_path", "the target", verifier.verify_once, "GET", "/a?" + BAD, now=now)
+    refused(
+        x, "Input", "invalid_path", "the target", verifier.verify_once, "GET", "/a?" + BAD, now=now
+    )
     refused(x, "Input", "invalid_host", "the host", verifier.verify, "GET", "/a", host=BAD, now=now)
-    header = refused(x, "Format", "malformed_header", "the X-Nonce header", verifier.verify_once, "GET", "/a",
-                     x_nonce="v2 " + BAD, now=now)
-    refused(x, "Input", "invalid_body", "the content type", verifier.verify, "GET", "/a", content_type=BAD,
-            body=b"x", now=now)
+    header = refused(
+        x,
+        "Format",
+        "malformed_header",
+        "the X-Nonce header",
+        verifier.verify_once,
+        "GET",
+        "/a",
+        x_nonce="v2 " + BAD,
+        now=now,
+    )
+    refused(
+        x,
+        "Input",
+        "invalid_body",
+        "the content type",
+        verifier.verify,
+        "GET",
+        "/a",
+        content_type=BAD,
+        body=b"x",
+        now=now,
+    )
     answer = x.refusal_answer(header, "/a?" + BAD, x_nonce="v2 " + BAD)
-    assert answer.status == 400 and '"code":"malformed_header"' in answer.body and CANARY not in answer.body, answer
+    assert (
+        answer.status == 400
+        and '"code":"malformed_header"' in answer.body
+        and CANARY not in answer.body
+    ), answer
     # An error made by hand holding a lone surrogate is answered too, its text read lossily.
-    cut = x.refusal_answer(x.XNonceError.Route("missing_param", "param " + LONE), "/a", x_nonce="v2 x")
+    cut = x.refusal_answer(
+        x.XNonceError.Route("missing_param", "param " + LONE), "/a", x_nonce="v2 x"
+    )
     assert cut.status == 422 and '"detail":"param \ufffd' in cut.body, cut
-    v1 = x.sign(x.Scheme.V1, "GET", "/admin/status", [x.Param(key="u", value="ph\U0001F600l")], "svc", SECRET,
-                timestamp=ts)
+    v1 = x.sign(
+        x.Scheme.V1,
+        "GET",
+        "/admin/status",
+        [x.Param(key="u", value="ph\U0001f600l")],
+        "svc",
+        SECRET,
+        timestamp=ts,
+    )
     got = verifier.verify_once("GET", "/admin/status?u=ph%F0%9F%98%80l", x_nonce=v1, now=now)
-    assert got.params == [x.Param(key="u", value="ph\U0001F600l")], got
+    assert got.params == [x.Param(key="u", value="ph\U0001f600l")], got
 
     url = "http://127.0.0.1:1"
-    refused(x, "Input", "invalid_url", "the server URL", x.Requester, url + "/" + BAD, "svc", SECRET)
+    refused(
+        x, "Input", "invalid_url", "the server URL", x.Requester, url + "/" + BAD, "svc", SECRET
+    )
     refused(x, "Input", "invalid_client_id", "the client id", x.Requester, url, BAD, SECRET)
     refused(x, "Input", "invalid_secret", "the secret", x.Requester, url, "svc", BAD)
     refused(x, "Input", "invalid_body", "the CA PEM", x.Requester, url, "svc", SECRET, ca_pem=BAD)
@@ -303,16 +472,36 @@ def text_checks(x):
     p = [x.Param(key="q", value="1")]
     send = api.make_request
     refused(x, "Input", "invalid_method", "the method", send, BAD, p, "/a/b")
-    refused(x, "Input", "invalid_param_value", 'param "q"', send, "GET", [x.Param(key="q", value=BAD)], "/a/b")
+    refused(
+        x,
+        "Input",
+        "invalid_param_value",
+        'param "q"',
+        send,
+        "GET",
+        [x.Param(key="q", value=BAD)],
+        "/a/b",
+    )
     refused(x, "Input", "invalid_path", "the path", send, "GET", p, BAD)
     refused(x, "Input", "invalid_path", "the controller", send, "GET", p, "b", BAD)
     for options, code, what in [
         (x.RequestOptions(nonce=BAD), "invalid_nonce", "the nonce"),
         (x.RequestOptions(json=f'"{BAD}"'), "invalid_body", "the JSON body"),
-        (x.RequestOptions(extra_params=[x.Param(key="e", value=BAD)]), "invalid_param_value", 'extra param "e"'),
-        (x.RequestOptions(headers=[x.HttpHeader(name=BAD, value="v")]), "invalid_param_key", "a header name"),
-        (x.RequestOptions(headers=[x.HttpHeader(name="Authorization", value=BAD)]), "invalid_param_value",
-         'header "Authorization"'),
+        (
+            x.RequestOptions(extra_params=[x.Param(key="e", value=BAD)]),
+            "invalid_param_value",
+            'extra param "e"',
+        ),
+        (
+            x.RequestOptions(headers=[x.HttpHeader(name=BAD, value="v")]),
+            "invalid_param_key",
+            "a header name",
+        ),
+        (
+            x.RequestOptions(headers=[x.HttpHeader(name="Authorization", value=BAD)]),
+            "invalid_param_value",
+            'header "Authorization"',
+        ),
     ]:
         refused(x, "Input", code, what, send, "GET", p, "/a/b", options=options)
     # The same requester, asked properly: signed and sent, and nothing listens there.
@@ -331,19 +520,39 @@ def redaction_checks(x):
     `Debug` functions, here Python's str() / repr()."""
     ts = 1_700_000_000_000
     params = [x.Param(key="user", value="phil")]
-    signed = x.sign_detailed(x.Scheme.V1, "GET", "/admin/status", params, "svc", LEAK_CANARY_SECRET, timestamp=ts)
-    signed_link = x.link_detailed(x.Scheme.V1, "GET", "/admin/status", params, "svc", LEAK_CANARY_SECRET,
-                                  "https://api.test", timestamp=ts)
+    signed = x.sign_detailed(
+        x.Scheme.V1, "GET", "/admin/status", params, "svc", LEAK_CANARY_SECRET, timestamp=ts
+    )
+    signed_link = x.link_detailed(
+        x.Scheme.V1,
+        "GET",
+        "/admin/status",
+        params,
+        "svc",
+        LEAK_CANARY_SECRET,
+        "https://api.test",
+        timestamp=ts,
+    )
     # Meaningful only because the secret is in the canonical string, still readable explicitly.
-    assert signed.canonical == f"GET/admin/statususer=philsvc{LEAK_CANARY_SECRET}{ts}", signed.canonical
+    assert signed.canonical == f"GET/admin/statususer=philsvc{LEAK_CANARY_SECRET}{ts}", (
+        signed.canonical
+    )
     assert signed_link.signed.canonical == signed.canonical
     for value in (signed, signed_link):
         for text in (str(value), repr(value), f"{value}", str([value])):
-            assert LEAK_CANARY_SECRET not in text, f"{type(value).__name__} printed the secret: {text}"
+            assert LEAK_CANARY_SECRET not in text, (
+                f"{type(value).__name__} printed the secret: {text}"
+            )
             assert "<redacted>" in text and signed.x_nonce in text, text
-    assert str(signed).startswith("Signed(xNonce=") and "canonical=<redacted>" in str(signed), str(signed)
-    assert repr(signed).startswith("Signed { x_nonce: ") and "canonical: <redacted>" in repr(signed), repr(signed)
-    assert str(signed_link).startswith(f"SignedLink(url={signed_link.url}, signed=Signed("), str(signed_link)
+    assert str(signed).startswith("Signed(xNonce=") and "canonical=<redacted>" in str(signed), str(
+        signed
+    )
+    assert repr(signed).startswith("Signed { x_nonce: ") and "canonical: <redacted>" in repr(
+        signed
+    ), repr(signed)
+    assert str(signed_link).startswith(f"SignedLink(url={signed_link.url}, signed=Signed("), str(
+        signed_link
+    )
 
 
 def requester_checks(x):
@@ -358,18 +567,49 @@ def requester_checks(x):
     with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    api = x.Requester(f"http://127.0.0.1:{port}", "svc", LEAK_CANARY_SECRET, timeout_ms=2000, clock_offset_ms=-7)
+    api = x.Requester(
+        f"http://127.0.0.1:{port}", "svc", LEAK_CANARY_SECRET, timeout_ms=2000, clock_offset_ms=-7
+    )
     assert api.clock_offset_ms() == -7, api.clock_offset_ms()
     v1 = x.Requester(f"http://127.0.0.1:{port}", "svc", "legacy", scheme=x.Scheme.V1)
     assert v1.clock_offset_ms() == 0
     params = [x.Param(key="username", value="phil")]
-    expect_error(x, "Input", "invalid_body", api.make_request, "POST", params, "/controller2/action1",
-                 options=x.RequestOptions(json="{nope"))
-    expect_error(x, "Input", "invalid_body", v1.make_request, "POST", params, "/controller2/action1",
-                 options=x.RequestOptions(json='{"v1": "has no JSON bodies"}'))
-    expect_error(x, "Unavailable", "connection_failed", api.make_request, "GET", params, "action1", "controller1")
-    options = x.RequestOptions(timestamp=1, headers=[x.HttpHeader(name="Authorization", value="Bearer s3cr3t")])
-    assert str(options) == "RequestOptions(timestamp=1, extraParams=[], headerNames=[Authorization])", str(options)
+    expect_error(
+        x,
+        "Input",
+        "invalid_body",
+        api.make_request,
+        "POST",
+        params,
+        "/controller2/action1",
+        options=x.RequestOptions(json="{nope"),
+    )
+    expect_error(
+        x,
+        "Input",
+        "invalid_body",
+        v1.make_request,
+        "POST",
+        params,
+        "/controller2/action1",
+        options=x.RequestOptions(json='{"v1": "has no JSON bodies"}'),
+    )
+    expect_error(
+        x,
+        "Unavailable",
+        "connection_failed",
+        api.make_request,
+        "GET",
+        params,
+        "action1",
+        "controller1",
+    )
+    options = x.RequestOptions(
+        timestamp=1, headers=[x.HttpHeader(name="Authorization", value="Bearer s3cr3t")]
+    )
+    assert (
+        str(options) == "RequestOptions(timestamp=1, extraParams=[], headerNames=[Authorization])"
+    ), str(options)
     assert repr(options).startswith("RequestOptions { timestamp: Some(1)"), repr(options)
     for text in (str(options), repr(options), str(api), repr(api)):
         assert "s3cr3t" not in text and LEAK_CANARY_SECRET not in text, text
@@ -379,7 +619,7 @@ def requester_checks(x):
 def main():
     gen_dir, vectors_dir, swift_source = sys.argv[1:4]
     sys.path.insert(0, gen_dir)
-    import xnonce_uniffi as x  # noqa: E402  (generated; loads libxnonce_uniffi next to it)
+    import xnonce_uniffi as x
 
     counting = CountingLib(x._UniffiLib)
     x._UniffiLib = counting
@@ -436,7 +676,10 @@ def main():
         print(f"uniffi-python: {passed} vectors passed, {len(failures)} failures", file=sys.stderr)
         sys.exit(1)
     print(f"uniffi-python: exercised all {len(swift_fns)} FFI functions the Swift bindings call")
-    print(f"uniffi-python: {len(REFUSED)} text checks passed (a lone surrogate is XNonceError with the input's code)")
+    print(
+        f"uniffi-python: {len(REFUSED)} text checks passed"
+        " (a lone surrogate is XNonceError with the input's code)"
+    )
     print(f"uniffi-python: {passed} vectors passed")
 
 

@@ -130,7 +130,7 @@ def params(text):
 def declarations(sources):
     """{callee name: [parameter lists]}, {XNonceError case: its parameter list}."""
     decls, cases = {}, {}
-    for path, code in sources:
+    for _path, code in sources:
         code = strip(code)
         owner = None
         for m in re.finditer(
