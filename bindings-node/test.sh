@@ -59,6 +59,8 @@ echo "tsc: ok"
 
 echo "== prettier --check"
 npx prettier --check . --log-level=warn
+# The independent spec implementation's JS (its own .prettierrc.json, the same settings).
+npx prettier --check ../conformance/independent/xnonce_spec.mjs --log-level=warn
 echo "prettier: ok"
 
 echo "== npm test"

@@ -10,27 +10,27 @@
 //
 // Section numbers (§) refer to docs/PROTOCOL.md.
 
-import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { readFileSync, readdirSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { readFileSync, readdirSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 
-const MAX_TIMESTAMP = 2 ** 53 - 1; // §3.4
-const EMPTY_SHA256 = createHash("sha256").update("").digest("hex");
+const MAX_TIMESTAMP = 2 ** 53 - 1 // §3.4
+const EMPTY_SHA256 = createHash('sha256').update('').digest('hex')
 
 /** A refusal carrying the shared error code of §13 as `.code`. */
 export class XNonceError extends Error {
   constructor(code, message) {
-    super(message ? `${code}: ${message}` : code);
-    this.name = "XNonceError";
-    this.code = code;
+    super(message ? `${code}: ${message}` : code)
+    this.name = 'XNonceError'
+    this.code = code
   }
 }
 
 // ---------------------------------------------------------------------------------------
 // §4 encodings
 
-const UNRESERVED_RE = /^[A-Za-z0-9\-._~]*$/;
+const UNRESERVED_RE = /^[A-Za-z0-9\-._~]*$/
 const isUnreservedByte = (b) =>
   (b >= 0x41 && b <= 0x5a) ||
   (b >= 0x61 && b <= 0x7a) ||
@@ -38,74 +38,73 @@ const isUnreservedByte = (b) =>
   b === 0x2d ||
   b === 0x2e ||
   b === 0x5f ||
-  b === 0x7e;
-const hex2 = (b) => "%" + b.toString(16).toUpperCase().padStart(2, "0");
+  b === 0x7e
+const hex2 = (b) => '%' + b.toString(16).toUpperCase().padStart(2, '0')
 const RFC3986 = Array.from({ length: 256 }, (_, b) =>
   isUnreservedByte(b) ? String.fromCharCode(b) : hex2(b),
-);
-const CGI = RFC3986.slice();
-CGI[0x20] = "+";
-const PATH_CANONICAL_RE = /^[A-Za-z0-9\-._~/]*$/;
+)
+const CGI = RFC3986.slice()
+CGI[0x20] = '+'
+const PATH_CANONICAL_RE = /^[A-Za-z0-9\-._~/]*$/
 
 function utf8(text) {
   // Lone surrogates are not Unicode text (§3.6); Buffer would silently replace them.
   if (/[\uD800-\uDFFF]/u.test(text)) {
-    throw new XNonceError("invalid_param_value", "text is not valid Unicode");
+    throw new XNonceError('invalid_param_value', 'text is not valid Unicode')
   }
-  return Buffer.from(text, "utf8");
+  return Buffer.from(text, 'utf8')
 }
 
 function encodeWith(table, bytes) {
-  let out = "";
-  for (const b of bytes) out += table[b];
-  return out;
+  let out = ''
+  for (const b of bytes) out += table[b]
+  return out
 }
 
 /** §4.1 Ruby's CGI.escape: unreserved kept, space -> '+', other bytes %XX. */
 export function cgiEscape(text) {
-  return UNRESERVED_RE.test(text) ? text : encodeWith(CGI, utf8(text));
+  return UNRESERVED_RE.test(text) ? text : encodeWith(CGI, utf8(text))
 }
 
 /** §4.2: unreserved bytes kept, every other byte %XX (upper-case hex). */
 export function rfc3986Encode(text) {
-  return UNRESERVED_RE.test(text) ? text : encodeWith(RFC3986, utf8(text));
+  return UNRESERVED_RE.test(text) ? text : encodeWith(RFC3986, utf8(text))
 }
 
-const HEX_ANY_BYTE = (c) =>
-  (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
+const HEX_ANY_BYTE = (c) => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66)
 
 /** §4.4: %XX (either case) is a byte; a bad escape is `code`. Returns a Buffer. */
 function percentDecode(text, plusIsSpace, code) {
-  const raw = Buffer.from(text, "utf8");
-  const out = [];
-  for (let i = 0; i < raw.length; ) {
-    const b = raw[i];
+  const raw = Buffer.from(text, 'utf8')
+  const out = []
+  for (let i = 0; i < raw.length;) {
+    const b = raw[i]
     if (b === 0x25) {
-      const h = raw[i + 1];
-      const l = raw[i + 2];
+      const h = raw[i + 1]
+      const l = raw[i + 2]
       if (i + 2 >= raw.length || !HEX_ANY_BYTE(h) || !HEX_ANY_BYTE(l)) {
-        throw new XNonceError(code, "bad percent-escape");
+        throw new XNonceError(code, 'bad percent-escape')
       }
-      out.push(parseInt(String.fromCharCode(h, l), 16));
-      i += 3;
+      out.push(parseInt(String.fromCharCode(h, l), 16))
+      i += 3
     } else if (b === 0x2b && plusIsSpace) {
-      out.push(0x20);
-      i += 1;
+      out.push(0x20)
+      i += 1
     } else {
-      out.push(b);
-      i += 1;
+      out.push(b)
+      i += 1
     }
   }
-  return Buffer.from(out);
+  return Buffer.from(out)
 }
 
 /** §4.4 form-decode (verifiers): '+' is a space; the result must be UTF-8. */
 export function formDecode(text) {
-  const bytes = percentDecode(text, true, "malformed_params");
+  const bytes = percentDecode(text, true, 'malformed_params')
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes)
   } catch {
-    throw new XNonceError("malformed_params", "not UTF-8 after decoding");
+    throw new XNonceError('malformed_params', 'not UTF-8 after decoding')
   }
 }
 
@@ -113,23 +112,23 @@ export function formDecode(text) {
 // §3 shared elements
 
 const WHITESPACE = new Set([
-  0x20, 0xa0, 0x1680, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000, 0x2000, 0x2001, 0x2002, 0x2003,
-  0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200a,
-]);
-const isControl = (cp) => cp <= 0x1f || (cp >= 0x7f && cp <= 0x9f);
+  0x20, 0xa0, 0x1680, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000, 0x2000, 0x2001, 0x2002, 0x2003, 0x2004, 0x2005,
+  0x2006, 0x2007, 0x2008, 0x2009, 0x200a,
+])
+const isControl = (cp) => cp <= 0x1f || (cp >= 0x7f && cp <= 0x9f)
 
 /** §3.1 rules for every secret text. */
 function checkSecret(secret) {
-  if (typeof secret !== "string" || secret.length === 0) {
-    throw new XNonceError("invalid_secret", "secret is empty");
+  if (typeof secret !== 'string' || secret.length === 0) {
+    throw new XNonceError('invalid_secret', 'secret is empty')
   }
-  if (Buffer.byteLength(secret, "utf8") > 1024) {
-    throw new XNonceError("invalid_secret", "secret is longer than 1024 bytes");
+  if (Buffer.byteLength(secret, 'utf8') > 1024) {
+    throw new XNonceError('invalid_secret', 'secret is longer than 1024 bytes')
   }
   for (const ch of secret) {
-    const cp = ch.codePointAt(0);
+    const cp = ch.codePointAt(0)
     if (WHITESPACE.has(cp) || isControl(cp) || (cp >= 0xd800 && cp <= 0xdfff)) {
-      throw new XNonceError("invalid_secret", "secret has whitespace or control chars");
+      throw new XNonceError('invalid_secret', 'secret has whitespace or control chars')
     }
   }
 }
@@ -137,208 +136,204 @@ function checkSecret(secret) {
 /** §3.1: the 32 bytes hex-decoded from a 64-hex secret text. */
 function v2Key(secret) {
   if (!/^[0-9a-fA-F]{64}$/.test(secret)) {
-    throw new XNonceError("invalid_secret", "a v2 secret must be 64 hex characters");
+    throw new XNonceError('invalid_secret', 'a v2 secret must be 64 hex characters')
   }
-  return Buffer.from(secret, "hex");
+  return Buffer.from(secret, 'hex')
 }
 
-const CLIENT_RE = /^[A-Za-z0-9\-._~]{1,128}$/;
+const CLIENT_RE = /^[A-Za-z0-9\-._~]{1,128}$/
 /** §3.2 */
 function checkClient(client) {
-  if (typeof client !== "string" || !CLIENT_RE.test(client)) {
-    throw new XNonceError("invalid_client_id", "client id must be 1-128 unreserved chars");
+  if (typeof client !== 'string' || !CLIENT_RE.test(client)) {
+    throw new XNonceError('invalid_client_id', 'client id must be 1-128 unreserved chars')
   }
 }
 
 /** §3.3 */
 function canonicalMethod(method) {
-  if (typeof method !== "string" || !/^[A-Za-z]{1,16}$/.test(method)) {
-    throw new XNonceError("invalid_method", "method must be 1 to 16 ASCII letters");
+  if (typeof method !== 'string' || !/^[A-Za-z]{1,16}$/.test(method)) {
+    throw new XNonceError('invalid_method', 'method must be 1 to 16 ASCII letters')
   }
-  return method.toUpperCase();
+  return method.toUpperCase()
 }
 
 /** §3.4 range. */
 function checkTimestamp(ts) {
-  if (typeof ts === "bigint" && ts >= 0n && ts <= BigInt(MAX_TIMESTAMP)) return Number(ts);
-  if (typeof ts !== "number" || !Number.isInteger(ts) || ts < 0 || ts > MAX_TIMESTAMP) {
-    throw new XNonceError("invalid_timestamp", "timestamp must be 0 to 2^53-1 ms");
+  if (typeof ts === 'bigint' && ts >= 0n && ts <= BigInt(MAX_TIMESTAMP)) return Number(ts)
+  if (typeof ts !== 'number' || !Number.isInteger(ts) || ts < 0 || ts > MAX_TIMESTAMP) {
+    throw new XNonceError('invalid_timestamp', 'timestamp must be 0 to 2^53-1 ms')
   }
-  return ts;
+  return ts
 }
 
 /** §3.4 text form; null when malformed. */
 function parseTimestamp(text) {
-  if (!/^(0|[1-9][0-9]{0,15})$/.test(text)) return null;
-  const v = Number(text);
-  return v <= MAX_TIMESTAMP ? v : null;
+  if (!/^(0|[1-9][0-9]{0,15})$/.test(text)) return null
+  const v = Number(text)
+  return v <= MAX_TIMESTAMP ? v : null
 }
 
-const NONCE_RE = /^[0-9a-f]{32}$/;
+const NONCE_RE = /^[0-9a-f]{32}$/
 /** §3.5 */
 function checkNonce(nonce) {
-  if (typeof nonce !== "string" || !NONCE_RE.test(nonce)) {
-    throw new XNonceError("invalid_nonce", "nonce must be 32 lower-case hex characters");
+  if (typeof nonce !== 'string' || !NONCE_RE.test(nonce)) {
+    throw new XNonceError('invalid_nonce', 'nonce must be 32 lower-case hex characters')
   }
 }
 
 /** §3.6 key rules. */
 function checkKey(key, scheme) {
-  if (key === "") throw new XNonceError("invalid_param_key", "parameter key is empty");
-  if (key === "ottoken") throw new XNonceError("invalid_param_key", "'ottoken' is reserved");
-  if (scheme === "v1" && !UNRESERVED_RE.test(key)) {
-    throw new XNonceError("invalid_param_key", "a v1 key may only hold unreserved chars");
+  if (key === '') throw new XNonceError('invalid_param_key', 'parameter key is empty')
+  if (key === 'ottoken') throw new XNonceError('invalid_param_key', "'ottoken' is reserved")
+  if (scheme === 'v1' && !UNRESERVED_RE.test(key)) {
+    throw new XNonceError('invalid_param_key', 'a v1 key may only hold unreserved chars')
   }
 }
 
 /** |x| as m * 2^e with m a BigInt (x finite). */
 function exactParts(x) {
-  const dv = new DataView(new ArrayBuffer(8));
-  dv.setFloat64(0, Math.abs(x));
-  const hi = dv.getUint32(0);
-  const lo = dv.getUint32(4);
-  const bexp = (hi >>> 20) & 0x7ff;
-  let m = (BigInt(hi & 0xfffff) << 32n) | BigInt(lo);
-  if (bexp === 0) return [m, -1074];
-  m |= 1n << 52n;
-  return [m, bexp - 1075];
+  const dv = new DataView(new ArrayBuffer(8))
+  dv.setFloat64(0, Math.abs(x))
+  const hi = dv.getUint32(0)
+  const lo = dv.getUint32(4)
+  const bexp = (hi >>> 20) & 0x7ff
+  let m = (BigInt(hi & 0xfffff) << 32n) | BigInt(lo)
+  if (bexp === 0) return [m, -1074]
+  m |= 1n << 52n
+  return [m, bexp - 1075]
 }
 
 /** True when |x| lies exactly half-way between D*10^q and (D+1)*10^q. */
 function isUpperTie(x, digits, q) {
-  const [m, e] = exactParts(x);
+  const [m, e] = exactParts(x)
   // 2*m*2^e == (2D+1)*10^q, scaled to integers by 2^a * 10^b
-  const a = Math.max(0, -e);
-  const b = Math.max(0, -q);
-  const left = 2n * m * 2n ** BigInt(e + a) * 10n ** BigInt(b);
-  const right = (2n * BigInt(digits) + 1n) * 10n ** BigInt(q + b) * 2n ** BigInt(a);
-  return left === right;
+  const a = Math.max(0, -e)
+  const b = Math.max(0, -q)
+  const left = 2n * m * 2n ** BigInt(e + a) * 10n ** BigInt(b)
+  const right = (2n * BigInt(digits) + 1n) * 10n ** BigInt(q + b) * 2n ** BigInt(a)
+  return left === right
 }
 
 /** §3.6.1: shortest round-trip digits, positional, no fraction for integral values. */
 function floatText(x) {
   if (!Number.isFinite(x)) {
-    throw new XNonceError("invalid_param_value", "NaN and infinities cannot be values");
+    throw new XNonceError('invalid_param_value', 'NaN and infinities cannot be values')
   }
-  if (x === 0) return "0";
-  let r = String(x); // shortest round-trip, maybe with an exponent
-  let sign = "";
-  if (r[0] === "-") {
-    sign = "-";
-    r = r.slice(1);
+  if (x === 0) return '0'
+  let r = String(x) // shortest round-trip, maybe with an exponent
+  let sign = ''
+  if (r[0] === '-') {
+    sign = '-'
+    r = r.slice(1)
   }
-  const [mantissa, exp = "0"] = r.split("e");
-  const [whole, frac = ""] = mantissa.split(".");
-  const all = whole + frac; // value = 0.<all> * 10^(whole.length + exp)
-  let digits = all.replace(/^0+/, "");
-  let e = whole.length + Number(exp) - (all.length - digits.length);
-  digits = digits.replace(/0+$/, "");
+  const [mantissa, exp = '0'] = r.split('e')
+  const [whole, frac = ''] = mantissa.split('.')
+  const all = whole + frac // value = 0.<all> * 10^(whole.length + exp)
+  let digits = all.replace(/^0+/, '')
+  let e = whole.length + Number(exp) - (all.length - digits.length)
+  digits = digits.replace(/0+$/, '')
   // String() breaks an exact tie between two shortest candidates towards the even digit;
   // the protocol takes the one of larger magnitude (§3.6.1): 1000000000000001.25 -> ...1.3
   if (isUpperTie(x, digits, e - digits.length)) {
-    const up = (BigInt(digits) + 1n).toString();
-    e += up.length - digits.length;
-    digits = up.replace(/0+$/, "");
+    const up = (BigInt(digits) + 1n).toString()
+    e += up.length - digits.length
+    digits = up.replace(/0+$/, '')
   }
-  const n = digits.length;
-  let body;
-  if (e >= n) body = digits + "0".repeat(e - n);
-  else if (e > 0) body = digits.slice(0, e) + "." + digits.slice(e);
-  else body = "0." + "0".repeat(-e) + digits;
-  return sign + body;
+  const n = digits.length
+  let body
+  if (e >= n) body = digits + '0'.repeat(e - n)
+  else if (e > 0) body = digits.slice(0, e) + '.' + digits.slice(e)
+  else body = '0.' + '0'.repeat(-e) + digits
+  return sign + body
 }
 
 /** §3.6.1: the text of a native parameter value. */
 export function textFromValue(value) {
   switch (typeof value) {
-    case "string":
-      return value;
-    case "boolean":
-      return value ? "true" : "false";
-    case "bigint":
-      return value.toString();
-    case "number":
-      return floatText(value);
+    case 'string':
+      return value
+    case 'boolean':
+      return value ? 'true' : 'false'
+    case 'bigint':
+      return value.toString()
+    case 'number':
+      return floatText(value)
     default:
-      throw new XNonceError(
-        "invalid_param_value",
-        `cannot sign ${value === null ? "null" : typeof value}`,
-      );
+      throw new XNonceError('invalid_param_value', `cannot sign ${value === null ? 'null' : typeof value}`)
   }
 }
 
-const LONE_SURROGATE_RE = /[\uD800-\uDFFF]/u; // with /u, a pair is one code point
+const LONE_SURROGATE_RE = /[\uD800-\uDFFF]/u // with /u, a pair is one code point
 
 /** §3.6, §10 step 0: text that is not valid Unicode (a lone surrogate) is refused. */
 function checkUnicode(text, code) {
-  if (typeof text === "string" && LONE_SURROGATE_RE.test(text)) {
-    throw new XNonceError(code, "text is not valid Unicode");
+  if (typeof text === 'string' && LONE_SURROGATE_RE.test(text)) {
+    throw new XNonceError(code, 'text is not valid Unicode')
   }
 }
 
 /** §10 step 0 for the text inputs other than params (v1 ignores host and nonce). */
 function checkUnicodeInputs(scheme, method, path, client, secret, nonce, host, baseUrl) {
-  const v2 = scheme !== "v1";
-  checkUnicode(method, "invalid_method");
-  checkUnicode(path, "invalid_path");
-  checkUnicode(client, "invalid_client_id");
-  checkUnicode(secret, "invalid_secret");
-  if (v2) checkUnicode(nonce, "invalid_nonce");
-  if (v2) checkUnicode(host, "invalid_host");
-  checkUnicode(baseUrl, "invalid_url");
+  const v2 = scheme !== 'v1'
+  checkUnicode(method, 'invalid_method')
+  checkUnicode(path, 'invalid_path')
+  checkUnicode(client, 'invalid_client_id')
+  checkUnicode(secret, 'invalid_secret')
+  if (v2) checkUnicode(nonce, 'invalid_nonce')
+  if (v2) checkUnicode(host, 'invalid_host')
+  checkUnicode(baseUrl, 'invalid_url')
 }
 
 /** Params as ordered [key, text] pairs: an array of pairs, a Map, or a plain object. */
 function pairsOf(params) {
-  if (params == null) return [];
-  const items =
-    Array.isArray(params) || params instanceof Map ? params : Object.entries(params);
-  const out = [];
+  if (params == null) return []
+  const items = Array.isArray(params) || params instanceof Map ? params : Object.entries(params)
+  const out = []
   for (const [k, v] of items) {
-    if (typeof k !== "string") throw new XNonceError("invalid_param_key", "keys are text");
-    checkUnicode(k, "invalid_param_key");
-    out.push([k, textFromValue(v)]);
+    if (typeof k !== 'string') throw new XNonceError('invalid_param_key', 'keys are text')
+    checkUnicode(k, 'invalid_param_key')
+    out.push([k, textFromValue(v)])
   }
-  return out;
+  return out
 }
 
 // ---------------------------------------------------------------------------------------
 // §5 v1
 
 function checkPathShape(path) {
-  if (typeof path !== "string" || !path.startsWith("/")) {
-    throw new XNonceError("invalid_path", "path must start with '/'");
+  if (typeof path !== 'string' || !path.startsWith('/')) {
+    throw new XNonceError('invalid_path', "path must start with '/'")
   }
-  if (Buffer.byteLength(path, "utf8") > 8192) {
-    throw new XNonceError("invalid_path", "path is longer than 8192 bytes");
+  if (Buffer.byteLength(path, 'utf8') > 8192) {
+    throw new XNonceError('invalid_path', 'path is longer than 8192 bytes')
   }
   if (/[?#\x00-\x1f\x7f]/.test(path)) {
-    throw new XNonceError("invalid_path", "path holds '?', '#' or a control char");
+    throw new XNonceError('invalid_path', "path holds '?', '#' or a control char")
   }
 }
 
 /** §5.2 */
 function contentV1(pairs) {
-  const parts = [];
-  const seen = new Set();
+  const parts = []
+  const seen = new Set()
   for (const [k, v] of pairs) {
-    checkKey(k, "v1");
-    if (seen.has(k)) throw new XNonceError("invalid_param_key", "a v1 key may not repeat");
-    seen.add(k);
-    parts.push(k + "=" + cgiEscape(v));
+    checkKey(k, 'v1')
+    if (seen.has(k)) throw new XNonceError('invalid_param_key', 'a v1 key may not repeat')
+    seen.add(k)
+    parts.push(k + '=' + cgiEscape(v))
   }
-  return parts.join("&");
+  return parts.join('&')
 }
 
 /** §5.3 (checks in the order of §10 step 4). */
 function canonicalV1(method, path, pairs, client, secret, ts) {
-  const m = canonicalMethod(method);
-  checkPathShape(path);
-  if (path.includes(" ")) {
-    throw new XNonceError("invalid_path", "a v1 path must not contain spaces");
+  const m = canonicalMethod(method)
+  checkPathShape(path)
+  if (path.includes(' ')) {
+    throw new XNonceError('invalid_path', 'a v1 path must not contain spaces')
   }
-  checkClient(client);
-  return m + path + contentV1(pairs) + client + secret + String(ts);
+  checkClient(client)
+  return m + path + contentV1(pairs) + client + secret + String(ts)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -346,149 +341,147 @@ function canonicalV1(method, path, pairs, client, secret, ts) {
 
 /** §6.2 */
 export function canonicalHost(host) {
-  if (typeof host !== "string") throw new XNonceError("invalid_host", "host must be text");
-  const len = Buffer.byteLength(host, "utf8");
-  if (len < 1 || len > 255) throw new XNonceError("invalid_host", "host must be 1-255 bytes");
-  let lower = host.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32));
+  if (typeof host !== 'string') throw new XNonceError('invalid_host', 'host must be text')
+  const len = Buffer.byteLength(host, 'utf8')
+  if (len < 1 || len > 255) throw new XNonceError('invalid_host', 'host must be 1-255 bytes')
+  let lower = host.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32))
   if (!/^[a-z0-9.\-_:[\]]*$/.test(lower)) {
-    throw new XNonceError("invalid_host", "host may only hold a-z 0-9 . - _ : [ ]");
+    throw new XNonceError('invalid_host', 'host may only hold a-z 0-9 . - _ : [ ]')
   }
-  if (lower.endsWith(":80")) lower = lower.slice(0, -3);
-  else if (lower.endsWith(":443")) lower = lower.slice(0, -4);
-  if (lower === "" || lower.startsWith(":")) {
-    throw new XNonceError("invalid_host", "host has no name");
+  if (lower.endsWith(':80')) lower = lower.slice(0, -3)
+  else if (lower.endsWith(':443')) lower = lower.slice(0, -4)
+  if (lower === '' || lower.startsWith(':')) {
+    throw new XNonceError('invalid_host', 'host has no name')
   }
-  return lower;
+  return lower
 }
 
 /** §6.3: segment by segment, path-decode then RFC 3986-encode (a decoded '/' is %2F). */
 export function canonicalPathV2(path) {
-  checkPathShape(path);
-  if (PATH_CANONICAL_RE.test(path)) return path; // already canonical
+  checkPathShape(path)
+  if (PATH_CANONICAL_RE.test(path)) return path // already canonical
   return path
-    .split("/")
-    .map((seg) => encodeWith(RFC3986, percentDecode(seg, false, "invalid_path")))
-    .join("/");
+    .split('/')
+    .map((seg) => encodeWith(RFC3986, percentDecode(seg, false, 'invalid_path')))
+    .join('/')
 }
 
-const cmp = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+const cmp = (a, b) => (a < b ? -1 : a > b ? 1 : 0)
 
 /** §6.4 */
 function paramsV2(pairs) {
-  const enc = [];
+  const enc = []
   for (const [k, v] of pairs) {
-    checkKey(k, "v2");
-    enc.push([rfc3986Encode(k), rfc3986Encode(v)]);
+    checkKey(k, 'v2')
+    enc.push([rfc3986Encode(k), rfc3986Encode(v)])
   }
   // ASCII strings: UTF-16 unit order == byte order; key first, then value.
-  enc.sort((a, b) => cmp(a[0], b[0]) || cmp(a[1], b[1]));
-  return enc.map(([k, v]) => k + "=" + v).join("&");
+  enc.sort((a, b) => cmp(a[0], b[0]) || cmp(a[1], b[1]))
+  return enc.map(([k, v]) => k + '=' + v).join('&')
 }
 
 /** §6.6 (checks in the order of §10 step 5). */
 function canonicalV2(method, host, path, pairs, body, client, ts, nonce) {
-  const m = canonicalMethod(method);
-  const h = canonicalHost(host);
-  const p = canonicalPathV2(path);
-  const q = paramsV2(pairs);
-  checkClient(client);
-  checkNonce(nonce);
-  const digest =
-    body && body.length ? createHash("sha256").update(body).digest("hex") : EMPTY_SHA256;
-  return ["XNONCE-V2", m, h, p, q, digest, client, String(ts), nonce].join("\n");
+  const m = canonicalMethod(method)
+  const h = canonicalHost(host)
+  const p = canonicalPathV2(path)
+  const q = paramsV2(pairs)
+  checkClient(client)
+  checkNonce(nonce)
+  const digest = body && body.length ? createHash('sha256').update(body).digest('hex') : EMPTY_SHA256
+  return ['XNONCE-V2', m, h, p, q, digest, client, String(ts), nonce].join('\n')
 }
 
 // ---------------------------------------------------------------------------------------
 // §7 header, §8 ottoken
 
 export function formatHeader(h) {
-  return h.scheme === "v1"
+  return h.scheme === 'v1'
     ? `${h.token} ${h.client} ${h.timestamp}`
-    : `v2 ${h.client} ${h.timestamp} ${h.nonce} ${h.signature}`;
+    : `v2 ${h.client} ${h.timestamp} ${h.nonce} ${h.signature}`
 }
 
-const HEX64_RE = /^[0-9a-f]{64}$/;
+const HEX64_RE = /^[0-9a-f]{64}$/
 
 /** §7; malformed_header on any deviation. */
 export function parseHeader(value) {
-  const bad = (why) => new XNonceError("malformed_header", why);
-  if (typeof value !== "string" || Buffer.byteLength(value, "utf8") > 512) {
-    throw bad("too long");
+  const bad = (why) => new XNonceError('malformed_header', why)
+  if (typeof value !== 'string' || Buffer.byteLength(value, 'utf8') > 512) {
+    throw bad('too long')
   }
-  const f = value.split(" ");
-  let h;
-  if (f.length === 5 && f[0] === "v2") {
-    h = { scheme: "v2", client: f[1], ts: f[2], nonce: f[3], signature: f[4] };
+  const f = value.split(' ')
+  let h
+  if (f.length === 5 && f[0] === 'v2') {
+    h = { scheme: 'v2', client: f[1], ts: f[2], nonce: f[3], signature: f[4] }
   } else if (f.length === 3 && HEX64_RE.test(f[0])) {
-    h = { scheme: "v1", token: f[0], client: f[1], ts: f[2] };
+    h = { scheme: 'v1', token: f[0], client: f[1], ts: f[2] }
   } else {
-    throw bad("wrong shape");
+    throw bad('wrong shape')
   }
-  if (!CLIENT_RE.test(h.client)) throw bad("bad client id");
-  const t = parseTimestamp(h.ts);
-  if (t === null) throw bad("bad timestamp");
-  if (h.scheme === "v1") return { scheme: "v1", token: h.token, client: h.client, timestamp: t };
-  if (!NONCE_RE.test(h.nonce)) throw bad("bad nonce");
-  if (!HEX64_RE.test(h.signature)) throw bad("bad signature");
-  return { scheme: "v2", client: h.client, timestamp: t, nonce: h.nonce, signature: h.signature };
+  if (!CLIENT_RE.test(h.client)) throw bad('bad client id')
+  const t = parseTimestamp(h.ts)
+  if (t === null) throw bad('bad timestamp')
+  if (h.scheme === 'v1') return { scheme: 'v1', token: h.token, client: h.client, timestamp: t }
+  if (!NONCE_RE.test(h.nonce)) throw bad('bad nonce')
+  if (!HEX64_RE.test(h.signature)) throw bad('bad signature')
+  return { scheme: 'v2', client: h.client, timestamp: t, nonce: h.nonce, signature: h.signature }
 }
 
 /** §8.1; `header` is a header value (its first field picks the scheme). */
 export function ottokenEncode(header) {
-  if (header.startsWith("v2 ")) return Buffer.from(header, "utf8").toString("base64url");
-  return Buffer.from('{"X-Nonce":"' + header + '"}', "utf8").toString("base64");
+  if (header.startsWith('v2 ')) return Buffer.from(header, 'utf8').toString('base64url')
+  return Buffer.from('{"X-Nonce":"' + header + '"}', 'utf8').toString('base64')
 }
 
 /** §8.2 */
 export function ottokenQueryValue(token) {
-  return cgiEscape(token);
+  return cgiEscape(token)
 }
 
 /** §8.3: the header value inside an ottoken (malformed_ottoken on any deviation). */
 export function ottokenDecode(token) {
-  const bad = (why) => new XNonceError("malformed_ottoken", why);
-  if (typeof token !== "string") throw bad("not text");
-  const len = Buffer.byteLength(token, "utf8");
-  if (len < 1 || len > 1024) throw bad("empty or too long");
-  let header;
-  let want;
-  if (token.startsWith("eyJ")) {
+  const bad = (why) => new XNonceError('malformed_ottoken', why)
+  if (typeof token !== 'string') throw bad('not text')
+  const len = Buffer.byteLength(token, 'utf8')
+  if (len < 1 || len > 1024) throw bad('empty or too long')
+  let header
+  let want
+  if (token.startsWith('eyJ')) {
     if (token.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(token)) {
-      throw bad("not standard base64");
+      throw bad('not standard base64')
     }
-    const raw = Buffer.from(token, "base64");
-    if (raw.toString("base64") !== token) throw bad("not canonical base64");
-    let obj;
+    const raw = Buffer.from(token, 'base64')
+    if (raw.toString('base64') !== token) throw bad('not canonical base64')
+    let obj
     try {
-      obj = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(raw));
+      obj = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw))
     } catch {
-      throw bad("not JSON");
+      throw bad('not JSON')
     }
-    header =
-      obj !== null && typeof obj === "object" && !Array.isArray(obj) ? obj["X-Nonce"] : undefined;
-    if (typeof header !== "string") throw bad('no "X-Nonce" string member');
-    want = "v1";
+    header = obj !== null && typeof obj === 'object' && !Array.isArray(obj) ? obj['X-Nonce'] : undefined
+    if (typeof header !== 'string') throw bad('no "X-Nonce" string member')
+    want = 'v1'
   } else {
     if (token.length % 4 === 1 || !/^[A-Za-z0-9\-_]*$/.test(token)) {
-      throw bad("not URL-safe base64");
+      throw bad('not URL-safe base64')
     }
-    const raw = Buffer.from(token, "base64url");
-    if (raw.toString("base64url") !== token) throw bad("not canonical base64");
+    const raw = Buffer.from(token, 'base64url')
+    if (raw.toString('base64url') !== token) throw bad('not canonical base64')
     try {
-      header = new TextDecoder("utf-8", { fatal: true }).decode(raw);
+      header = new TextDecoder('utf-8', { fatal: true }).decode(raw)
     } catch {
-      throw bad("not UTF-8");
+      throw bad('not UTF-8')
     }
-    want = "v2";
+    want = 'v2'
   }
-  let parsed;
+  let parsed
   try {
-    parsed = parseHeader(header);
+    parsed = parseHeader(header)
   } catch {
-    throw bad("does not hold a header");
+    throw bad('does not hold a header')
   }
-  if (parsed.scheme !== want) throw bad("holds a header of the other scheme");
-  return header;
+  if (parsed.scheme !== want) throw bad('holds a header of the other scheme')
+  return header
 }
 
 // ---------------------------------------------------------------------------------------
@@ -496,186 +489,204 @@ export function ottokenDecode(token) {
 
 /** §10: { x_nonce, ottoken, canonical, timestamp, nonce (null for v1) }. */
 export function signDetailed(scheme, method, path, params, client, secret, timestamp, nonce, host, body) {
-  checkUnicodeInputs(scheme, method, path, client, secret, nonce, host);
-  const pairs = pairsOf(params);
+  checkUnicodeInputs(scheme, method, path, client, secret, nonce, host)
+  const pairs = pairsOf(params)
   // §10 step 0: the native timestamp is converted (type and range, §3.4) before the secret.
-  const ts = checkTimestamp(timestamp == null ? Date.now() : timestamp);
-  checkSecret(secret);
-  let canonical;
-  let xNonce;
-  if (scheme === "v1") {
-    if (body != null && body.length) throw new XNonceError("invalid_body", "v1 cannot sign a body");
-    canonical = canonicalV1(method, path, pairs, client, secret, ts);
-    xNonce = `${createHash("sha256").update(canonical).digest("hex")} ${client} ${ts}`;
-    nonce = null;
-  } else if (scheme === "v2") {
-    if (nonce == null) nonce = randomBytes(16).toString("hex");
-    if (host == null) throw new XNonceError("invalid_host", "v2 signs the host");
-    canonical = canonicalV2(method, host, path, pairs, body, client, ts, nonce);
-    const sig = createHmac("sha256", v2Key(secret)).update(canonical).digest("hex");
-    xNonce = `v2 ${client} ${ts} ${nonce} ${sig}`;
+  const ts = checkTimestamp(timestamp == null ? Date.now() : timestamp)
+  checkSecret(secret)
+  let canonical
+  let xNonce
+  if (scheme === 'v1') {
+    if (body != null && body.length) throw new XNonceError('invalid_body', 'v1 cannot sign a body')
+    canonical = canonicalV1(method, path, pairs, client, secret, ts)
+    xNonce = `${createHash('sha256').update(canonical).digest('hex')} ${client} ${ts}`
+    nonce = null
+  } else if (scheme === 'v2') {
+    if (nonce == null) nonce = randomBytes(16).toString('hex')
+    if (host == null) throw new XNonceError('invalid_host', 'v2 signs the host')
+    canonical = canonicalV2(method, host, path, pairs, body, client, ts, nonce)
+    const sig = createHmac('sha256', v2Key(secret)).update(canonical).digest('hex')
+    xNonce = `v2 ${client} ${ts} ${nonce} ${sig}`
   } else {
-    throw new XNonceError("unsupported_scheme", 'scheme must be "v1" or "v2"');
+    throw new XNonceError('unsupported_scheme', 'scheme must be "v1" or "v2"')
   }
-  return { x_nonce: xNonce, ottoken: ottokenEncode(xNonce), canonical, timestamp: ts, nonce };
+  return { x_nonce: xNonce, ottoken: ottokenEncode(xNonce), canonical, timestamp: ts, nonce }
 }
 
 /** §10: the X-Nonce header value. */
 export function sign(scheme, method, path, params, client, secret, timestamp, nonce, host, body) {
-  return signDetailed(scheme, method, path, params, client, secret, timestamp, nonce, host, body)
-    .x_nonce;
+  return signDetailed(scheme, method, path, params, client, secret, timestamp, nonce, host, body).x_nonce
 }
 
 // §9 step 6: a dot segment is ".", ".." with any dot possibly written %2e (any case).
-const DOT_SEGMENT_RE = /^(\.|%2e){1,2}$/i;
+const DOT_SEGMENT_RE = /^(\.|%2e){1,2}$/i
 // v1 paths (and base-URL prefixes) are written as given: no '\', non-ASCII or "<>^`{}.
-const V1_REFUSED_RE = /[\\"<>^`{}]|[^\x00-\x7f]/u;
+const V1_REFUSED_RE = /[\\"<>^`{}]|[^\x00-\x7f]/u
 
 /** §9 step 6: why URL clients would not send `path` unchanged, or null. */
 function urlClientsChange(path, v1Rules) {
-  const dots = path.split("/").find((seg) => DOT_SEGMENT_RE.test(seg));
-  if (dots !== undefined) return `dot segment ${JSON.stringify(dots)}`;
-  const m = v1Rules ? V1_REFUSED_RE.exec(path) : null;
-  return m ? `character ${JSON.stringify(m[0])}` : null;
+  const dots = path.split('/').find((seg) => DOT_SEGMENT_RE.test(seg))
+  if (dots !== undefined) return `dot segment ${JSON.stringify(dots)}`
+  const m = v1Rules ? V1_REFUSED_RE.exec(path) : null
+  return m ? `character ${JSON.stringify(m[0])}` : null
 }
 
 /** An IPv6 literal (lower-case, no brackets) as 8 numbers, or null (RFC 4291 text, hex only). */
 function ipv6Numbers(text) {
-  const sides = text.split("::");
-  if (sides.length > 2) return null;
-  const groupsOf = (side) => (side === "" ? [] : side.split(":"));
-  const [head, tail = null] = sides.map(groupsOf);
-  const all = tail === null ? head : head.concat(tail);
-  if (!all.every((g) => /^[0-9a-f]{1,4}$/.test(g))) return null;
-  if (tail === null ? all.length !== 8 : all.length > 7) return null;
-  const nums = all.map((g) => parseInt(g, 16));
-  if (tail === null) return nums;
-  const zeros = new Array(8 - all.length).fill(0);
-  return head.map((g) => parseInt(g, 16)).concat(zeros, tail.map((g) => parseInt(g, 16)));
+  const sides = text.split('::')
+  if (sides.length > 2) return null
+  const groupsOf = (side) => (side === '' ? [] : side.split(':'))
+  const [head, tail = null] = sides.map(groupsOf)
+  const all = tail === null ? head : head.concat(tail)
+  if (!all.every((g) => /^[0-9a-f]{1,4}$/.test(g))) return null
+  if (tail === null ? all.length !== 8 : all.length > 7) return null
+  const nums = all.map((g) => parseInt(g, 16))
+  if (tail === null) return nums
+  const zeros = new Array(8 - all.length).fill(0)
+  return head
+    .map((g) => parseInt(g, 16))
+    .concat(
+      zeros,
+      tail.map((g) => parseInt(g, 16)),
+    )
 }
 
 /** The normal form of §9 step 1: no leading zeros, first longest run (>= 2) of zeros as "::". */
 function ipv6Normal(nums) {
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    let j = i;
-    while (j < 8 && nums[j] === 0) j += 1;
-    if (j - i > bestLen) [best, bestLen] = [i, j - i];
-    i = j === i ? i + 1 : j;
+  let best = -1
+  let bestLen = 1
+  for (let i = 0; i < 8;) {
+    let j = i
+    while (j < 8 && nums[j] === 0) j += 1
+    if (j - i > bestLen) [best, bestLen] = [i, j - i]
+    i = j === i ? i + 1 : j
   }
-  const hex = (ns) => ns.map((n) => n.toString(16)).join(":");
-  if (best < 0) return hex(nums);
-  return `${hex(nums.slice(0, best))}::${hex(nums.slice(best + bestLen))}`;
+  const hex = (ns) => ns.map((n) => n.toString(16)).join(':')
+  if (best < 0) return hex(nums)
+  return `${hex(nums.slice(0, best))}::${hex(nums.slice(best + bestLen))}`
 }
 
 // Four decimal parts 0-255 without leading zeros: the only IPv4 form URL clients send as given.
-const OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
-const DOTTED_DECIMAL_RE = new RegExp(`^${OCTET}(?:\\.${OCTET}){3}$`);
+const OCTET = '(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])'
+const DOTTED_DECIMAL_RE = new RegExp(`^${OCTET}(?:\\.${OCTET}){3}$`)
 
 /** §9 step 1, v2: the authority as WHATWG URL clients send it (ASCII case aside). */
 function checkV2Authority(authority) {
   const bad = (why) =>
-    new XNonceError("invalid_url", `base URL authority ${JSON.stringify(authority)}: ${why}`);
-  const a = authority.replace(/[A-Z]/g, (c) => c.toLowerCase());
-  let rest;
-  if (a.startsWith("[")) {
-    const m = /^\[([^\]]*)\](.*)$/s.exec(a);
-    const nums = m && ipv6Numbers(m[1]);
-    if (!nums || ipv6Normal(nums) !== m[1]) throw bad("not an IPv6 address in normal form");
-    rest = m[2];
+    new XNonceError('invalid_url', `base URL authority ${JSON.stringify(authority)}: ${why}`)
+  const a = authority.replace(/[A-Z]/g, (c) => c.toLowerCase())
+  let rest
+  if (a.startsWith('[')) {
+    const m = /^\[([^\]]*)\](.*)$/s.exec(a)
+    const nums = m && ipv6Numbers(m[1])
+    if (!nums || ipv6Normal(nums) !== m[1]) throw bad('not an IPv6 address in normal form')
+    rest = m[2]
   } else {
-    const colon = a.indexOf(":");
-    const host = colon < 0 ? a : a.slice(0, colon);
-    rest = colon < 0 ? "" : a.slice(colon);
-    if (/[[\]]/.test(host)) throw bad("'[' and ']' may only enclose an IPv6 literal");
+    const colon = a.indexOf(':')
+    const host = colon < 0 ? a : a.slice(0, colon)
+    rest = colon < 0 ? '' : a.slice(colon)
+    if (/[[\]]/.test(host)) throw bad("'[' and ']' may only enclose an IPv6 literal")
     // The last label, one empty trailing label dropped: a number makes it an IPv4 host.
-    const last = host.replace(/(.)\.$/s, "$1").split(".").pop();
+    const last = host
+      .replace(/(.)\.$/s, '$1')
+      .split('.')
+      .pop()
     if (/^(?:[0-9]+|0x[0-9a-f]*)$/.test(last) && !DOTTED_DECIMAL_RE.test(host)) {
-      throw bad("ends in a number but is not a dotted-decimal IPv4 address");
+      throw bad('ends in a number but is not a dotted-decimal IPv4 address')
     }
   }
-  if (rest !== "") {
-    const port = /^:(0|[1-9][0-9]{0,4})$/.exec(rest);
+  if (rest !== '') {
+    const port = /^:(0|[1-9][0-9]{0,4})$/.exec(rest)
     if (!port || Number(port[1]) > 65535) {
-      throw bad("only ':port' may follow the host, 0 to 65535 without leading zeros");
+      throw bad("only ':port' may follow the host, 0 to 65535 without leading zeros")
     }
   }
 }
 
 /** §9 step 1, v1: left as typed, but a host, brackets only around it, a port <= 65535. */
 function checkV1Authority(authority) {
-  const bad = (why) => new XNonceError("invalid_url", `base URL authority: ${why}`);
-  const m = authority.startsWith("[")
+  const bad = (why) => new XNonceError('invalid_url', `base URL authority: ${why}`)
+  const m = authority.startsWith('[')
     ? /^(\[[^\]]*\])(.*)$/s.exec(authority)
-    : /^([^:]*)(.*)$/s.exec(authority);
-  if (!m) throw bad("'[' without ']'");
-  const [, host, rest] = m;
-  if (!host.startsWith("[") && /[[\]]/.test(host)) throw bad("'[' and ']' only around an IPv6 literal");
-  if (rest !== "" && !rest.startsWith(":")) throw bad("only ':port' may follow an IPv6 literal");
-  if (host === "") throw bad("no host before the port");
-  const port = rest.slice(1);
-  if (port !== "" && !(/^[0-9]+$/.test(port) && Number(port) <= 65535)) throw bad("port not 0 to 65535");
+    : /^([^:]*)(.*)$/s.exec(authority)
+  if (!m) throw bad("'[' without ']'")
+  const [, host, rest] = m
+  if (!host.startsWith('[') && /[[\]]/.test(host)) throw bad("'[' and ']' only around an IPv6 literal")
+  if (rest !== '' && !rest.startsWith(':')) throw bad("only ':port' may follow an IPv6 literal")
+  if (host === '') throw bad('no host before the port')
+  const port = rest.slice(1)
+  if (port !== '' && !(/^[0-9]+$/.test(port) && Number(port) <= 65535)) throw bad('port not 0 to 65535')
 }
 
 /** §9 step 1: [authority, base without trailing '/']. */
 function splitBaseUrl(baseUrl, scheme) {
-  let rest;
-  if (baseUrl.startsWith("https://")) rest = baseUrl.slice(8);
-  else if (baseUrl.startsWith("http://")) rest = baseUrl.slice(7);
-  else throw new XNonceError("invalid_url", "base URL must start with http:// or https://");
+  let rest
+  if (baseUrl.startsWith('https://')) rest = baseUrl.slice(8)
+  else if (baseUrl.startsWith('http://')) rest = baseUrl.slice(7)
+  else throw new XNonceError('invalid_url', 'base URL must start with http:// or https://')
   if (/[?#\\ \x00-\x1f\x7f]/.test(baseUrl)) {
-    throw new XNonceError("invalid_url", "no query, fragment, backslash, space or control char");
+    throw new XNonceError('invalid_url', 'no query, fragment, backslash, space or control char')
   }
-  const slash = rest.indexOf("/");
-  const authority = slash < 0 ? rest : rest.slice(0, slash);
-  if (authority === "" || authority.includes("@")) {
-    throw new XNonceError("invalid_url", "base URL needs a host and no user info");
+  const slash = rest.indexOf('/')
+  const authority = slash < 0 ? rest : rest.slice(0, slash)
+  if (authority === '' || authority.includes('@')) {
+    throw new XNonceError('invalid_url', 'base URL needs a host and no user info')
   }
-  const why = urlClientsChange(slash < 0 ? "" : rest.slice(slash), true);
-  if (why) throw new XNonceError("invalid_url", `the base URL's path prefix holds a ${why}`);
-  if (scheme === "v2") checkV2Authority(authority);
-  else checkV1Authority(authority);
-  return [authority, baseUrl.replace(/\/+$/, "")];
+  const why = urlClientsChange(slash < 0 ? '' : rest.slice(slash), true)
+  if (why) throw new XNonceError('invalid_url', `the base URL's path prefix holds a ${why}`)
+  if (scheme === 'v2') checkV2Authority(authority)
+  else checkV1Authority(authority)
+  return [authority, baseUrl.replace(/\/+$/, '')]
 }
 
 /** §9: signDetailed's fields plus `link`. */
-export function linkDetailed(scheme, method, path, params, client, secret, baseUrl, timestamp, nonce, host, body) {
-  checkUnicodeInputs(scheme, method, path, client, secret, nonce, host, baseUrl);
+export function linkDetailed(
+  scheme,
+  method,
+  path,
+  params,
+  client,
+  secret,
+  baseUrl,
+  timestamp,
+  nonce,
+  host,
+  body,
+) {
+  checkUnicodeInputs(scheme, method, path, client, secret, nonce, host, baseUrl)
   // §10 step 0: native values (params, timestamp) are converted before any other check.
-  const pairs = pairsOf(params);
-  if (timestamp != null) checkTimestamp(timestamp);
-  checkSecret(secret);
-  const [authority, base] = splitBaseUrl(baseUrl, scheme);
-  if (body != null && body.length) throw new XNonceError("invalid_body", "a link cannot carry a body");
-  if (scheme === "v2") {
-    const fromUrl = canonicalHost(authority);
+  const pairs = pairsOf(params)
+  if (timestamp != null) checkTimestamp(timestamp)
+  checkSecret(secret)
+  const [authority, base] = splitBaseUrl(baseUrl, scheme)
+  if (body != null && body.length) throw new XNonceError('invalid_body', 'a link cannot carry a body')
+  if (scheme === 'v2') {
+    const fromUrl = canonicalHost(authority)
     if (host != null && canonicalHost(host) !== fromUrl) {
-      throw new XNonceError("invalid_host", "host differs from the base URL's authority");
+      throw new XNonceError('invalid_host', "host differs from the base URL's authority")
     }
-    if (host == null) host = authority;
+    if (host == null) host = authority
   }
-  const out = signDetailed(scheme, method, path, pairs, client, secret, timestamp, nonce, host);
-  let shownPath;
-  let query;
-  if (scheme === "v1") {
-    shownPath = path;
-    query = contentV1(pairs);
+  const out = signDetailed(scheme, method, path, pairs, client, secret, timestamp, nonce, host)
+  let shownPath
+  let query
+  if (scheme === 'v1') {
+    shownPath = path
+    query = contentV1(pairs)
   } else {
-    shownPath = canonicalPathV2(path);
-    query = pairs.map(([k, v]) => rfc3986Encode(k) + "=" + rfc3986Encode(v)).join("&");
+    shownPath = canonicalPathV2(path)
+    query = pairs.map(([k, v]) => rfc3986Encode(k) + '=' + rfc3986Encode(v)).join('&')
   }
-  const why = urlClientsChange(shownPath, scheme === "v1");
-  if (why) throw new XNonceError("invalid_path", `URL clients would change the path's ${why}`);
-  if (query) query += "&";
-  out.link = `${base}${shownPath}?${query}ottoken=${ottokenQueryValue(out.ottoken)}`;
-  return out;
+  const why = urlClientsChange(shownPath, scheme === 'v1')
+  if (why) throw new XNonceError('invalid_path', `URL clients would change the path's ${why}`)
+  if (query) query += '&'
+  out.link = `${base}${shownPath}?${query}ottoken=${ottokenQueryValue(out.ottoken)}`
+  return out
 }
 
 /** §9: the full URL. */
 export function link(scheme, method, path, params, client, secret, baseUrl, timestamp, nonce, host) {
-  return linkDetailed(scheme, method, path, params, client, secret, baseUrl, timestamp, nonce, host)
-    .link;
+  return linkDetailed(scheme, method, path, params, client, secret, baseUrl, timestamp, nonce, host).link
 }
 
 // ---------------------------------------------------------------------------------------
@@ -686,174 +697,229 @@ export function link(scheme, method, path, params, client, secret, baseUrl, time
  * secret (either case), else the UTF-8 bytes of the secret text (v1 legacy secrets).
  */
 export function serverTimeMac(secret, client, requestId, serverMs) {
-  const key = /^[0-9A-Fa-f]{64}$/.test(secret)
-    ? Buffer.from(secret, "hex")
-    : Buffer.from(secret, "utf8");
-  const msg = `XNONCE-TIME\n${client}\n${requestId}\n${serverMs}`;
-  return createHmac("sha256", key).update(msg).digest("hex");
+  const key = /^[0-9A-Fa-f]{64}$/.test(secret) ? Buffer.from(secret, 'hex') : Buffer.from(secret, 'utf8')
+  const msg = `XNONCE-TIME\n${client}\n${requestId}\n${serverMs}`
+  return createHmac('sha256', key).update(msg).digest('hex')
 }
 
 /** §12 client side: the server's ms when the hint authenticates, else null. */
 export function authenticateServerTime(value, secret, client, requestId) {
-  const f = value.split(" ");
+  const f = value.split(' ')
   if (f.length !== 2 || !HEX64_RE.test(f[1])) {
-    throw new XNonceError("malformed_header", "X-Nonce-Server-Time: '<ms> <mac>'");
+    throw new XNonceError('malformed_header', "X-Nonce-Server-Time: '<ms> <mac>'")
   }
-  const ms = parseTimestamp(f[0]);
-  if (ms === null) throw new XNonceError("malformed_header", "X-Nonce-Server-Time: bad time");
-  const want = Buffer.from(serverTimeMac(secret, client, requestId, ms));
-  return timingSafeEqual(want, Buffer.from(f[1])) ? ms : null;
+  const ms = parseTimestamp(f[0])
+  if (ms === null) throw new XNonceError('malformed_header', 'X-Nonce-Server-Time: bad time')
+  const want = Buffer.from(serverTimeMac(secret, client, requestId, ms))
+  return timingSafeEqual(want, Buffer.from(f[1])) ? ms : null
 }
 
 // ---------------------------------------------------------------------------------------
 // §15 vectors
 
 function assert(cond, what) {
-  if (!cond) throw new Error(`self-test failed: ${what}`);
+  if (!cond) throw new Error(`self-test failed: ${what}`)
 }
 
 /** The worked examples of PROTOCOL.md that are not vector cases. */
 export function selfTest() {
-  const s1 = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd";
+  const s1 = '20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd'
   const floats = [
-    [3.0, "3"], [1.5, "1.5"], [-2.5, "-2.5"], [0.1, "0.1"], [0.1 + 0.2, "0.30000000000000004"],
-    [1e16, "10000000000000000"], [1e21, "1000000000000000000000"], [1e-7, "0.0000001"],
-    [-1e-7, "-0.0000001"], [-0, "0"], [123456789.125, "123456789.125"],
-    [1000000000000001.25, "1000000000000001.3"], [1000000000000001.75, "1000000000000001.8"],
-    [5e-324, "0." + "0".repeat(323) + "5"],
-  ];
-  for (const [x, want] of floats) assert(textFromValue(x) === want, `${x} -> ${want}`);
-  assert([true, false, 42n, -7, 0].map(textFromValue).join() === "true,false,42,-7,0", "natives");
-  for (const bad of [NaN, Infinity, null, undefined, [1], { a: 1 }, Buffer.from("x")]) {
+    [3.0, '3'],
+    [1.5, '1.5'],
+    [-2.5, '-2.5'],
+    [0.1, '0.1'],
+    [0.1 + 0.2, '0.30000000000000004'],
+    [1e16, '10000000000000000'],
+    [1e21, '1000000000000000000000'],
+    [1e-7, '0.0000001'],
+    [-1e-7, '-0.0000001'],
+    [-0, '0'],
+    [123456789.125, '123456789.125'],
+    [1000000000000001.25, '1000000000000001.3'],
+    [1000000000000001.75, '1000000000000001.8'],
+    [5e-324, '0.' + '0'.repeat(323) + '5'],
+  ]
+  for (const [x, want] of floats) assert(textFromValue(x) === want, `${x} -> ${want}`)
+  assert([true, false, 42n, -7, 0].map(textFromValue).join() === 'true,false,42,-7,0', 'natives')
+  for (const bad of [NaN, Infinity, null, undefined, [1], { a: 1 }, Buffer.from('x')]) {
     try {
-      textFromValue(bad);
-      assert(false, `${String(bad)} accepted`);
+      textFromValue(bad)
+      assert(false, `${String(bad)} accepted`)
     } catch (e) {
-      assert(e.code === "invalid_param_value", `${String(bad)}: ${e.message}`);
+      assert(e.code === 'invalid_param_value', `${String(bad)}: ${e.message}`)
     }
   }
-  assert(cgiEscape("a+b c/é") === "a%2Bb+c%2F%C3%A9", "cgi");
-  assert(rfc3986Encode("a+b c/é") === "a%2Bb%20c%2F%C3%A9", "rfc3986");
-  for (const [h, want] of [["API.Example.com:443", "api.example.com"],
-    ["api.example.com:80", "api.example.com"], ["127.0.0.1:8080", "127.0.0.1:8080"],
-    ["[::1]:9000", "[::1]:9000"]]) {
-    assert(canonicalHost(h) === want, h);
+  assert(cgiEscape('a+b c/é') === 'a%2Bb+c%2F%C3%A9', 'cgi')
+  assert(rfc3986Encode('a+b c/é') === 'a%2Bb%20c%2F%C3%A9', 'rfc3986')
+  for (const [h, want] of [
+    ['API.Example.com:443', 'api.example.com'],
+    ['api.example.com:80', 'api.example.com'],
+    ['127.0.0.1:8080', '127.0.0.1:8080'],
+    ['[::1]:9000', '[::1]:9000'],
+  ]) {
+    assert(canonicalHost(h) === want, h)
   }
-  for (const [p, want] of [["/files/my doc.txt", "/files/my%20doc.txt"],
-    ["/files/my%20doc%2Etxt", "/files/my%20doc.txt"], ["/files/résumé", "/files/r%C3%A9sum%C3%A9"],
-    ["/a%7eb", "/a~b"], ["/a+b", "/a%2Bb"], ["/a%2Fb", "/a%2Fb"],
-    ["/a%2fb/c%20d", "/a%2Fb/c%20d"], ["/a//b/", "/a//b/"]]) {
-    assert(canonicalPathV2(p) === want, p);
+  for (const [p, want] of [
+    ['/files/my doc.txt', '/files/my%20doc.txt'],
+    ['/files/my%20doc%2Etxt', '/files/my%20doc.txt'],
+    ['/files/résumé', '/files/r%C3%A9sum%C3%A9'],
+    ['/a%7eb', '/a~b'],
+    ['/a+b', '/a%2Bb'],
+    ['/a%2Fb', '/a%2Fb'],
+    ['/a%2fb/c%20d', '/a%2Fb/c%20d'],
+    ['/a//b/', '/a//b/'],
+  ]) {
+    assert(canonicalPathV2(p) === want, p)
   }
   // §6.3: an escaped slash is not a separator
-  assert(canonicalPathV2("/a%2Fb") !== canonicalPathV2("/a/b"), "escaped slash");
-  for (const bad of ["/a%2", "/a%zz/b", "/%"]) {
+  assert(canonicalPathV2('/a%2Fb') !== canonicalPathV2('/a/b'), 'escaped slash')
+  for (const bad of ['/a%2', '/a%zz/b', '/%']) {
     try {
-      canonicalPathV2(bad);
-      assert(false, `${bad} accepted`);
+      canonicalPathV2(bad)
+      assert(false, `${bad} accepted`)
     } catch (e) {
-      assert(e.code === "invalid_path", `${bad}: ${e.message}`);
+      assert(e.code === 'invalid_path', `${bad}: ${e.message}`)
     }
   }
-  const t = 1700000000000;
-  const a = sign("v1", "GET", "/reports/daily", [["page", "2"]], "test_client", s1, t);
-  const b = sign("v1", "GET", "/reports/dailypage=2", [], "test_client", s1, t);
-  assert(a === b && a.startsWith("4eda283700863d35e4321a6a869a9ace5912d56c"), "v1 collision");
-  const hint = "1700000060000 47ea0cf07e4b0cd7fcdcbe4a599a23609b3846ee2ff329a97ace15c1b604acbf";
-  const nonce = "00112233445566778899aabbccddeeff";
-  assert(authenticateServerTime(hint, s1, "test_client", nonce) === 1700000060000, "hint");
+  const t = 1700000000000
+  const a = sign('v1', 'GET', '/reports/daily', [['page', '2']], 'test_client', s1, t)
+  const b = sign('v1', 'GET', '/reports/dailypage=2', [], 'test_client', s1, t)
+  assert(a === b && a.startsWith('4eda283700863d35e4321a6a869a9ace5912d56c'), 'v1 collision')
+  const hint = '1700000060000 47ea0cf07e4b0cd7fcdcbe4a599a23609b3846ee2ff329a97ace15c1b604acbf'
+  const nonce = '00112233445566778899aabbccddeeff'
+  assert(authenticateServerTime(hint, s1, 'test_client', nonce) === 1700000060000, 'hint')
   // the key is the decoded bytes, so the case the hex secret is stored in does not matter
-  assert(authenticateServerTime(hint, s1.toUpperCase(), "test_client", nonce) === 1700000060000,
-    "hint key case");
-  assert(authenticateServerTime(hint, s1, "other_client", nonce) === null, "hint client");
+  assert(
+    authenticateServerTime(hint, s1.toUpperCase(), 'test_client', nonce) === 1700000060000,
+    'hint key case',
+  )
+  assert(authenticateServerTime(hint, s1, 'other_client', nonce) === null, 'hint client')
   // a non-hex (v1 legacy) secret keys with its text
-  const legacy = createHmac("sha256", Buffer.from("legacy-secret", "utf8"))
-    .update(`XNONCE-TIME\ntest_client\n${nonce}\n1700000060000`).digest("hex");
-  assert(serverTimeMac("legacy-secret", "test_client", nonce, 1700000060000) === legacy,
-    "legacy hint key");
+  const legacy = createHmac('sha256', Buffer.from('legacy-secret', 'utf8'))
+    .update(`XNONCE-TIME\ntest_client\n${nonce}\n1700000060000`)
+    .digest('hex')
+  assert(serverTimeMac('legacy-secret', 'test_client', nonce, 1700000060000) === legacy, 'legacy hint key')
   // §3.6, §10 step 0: text that is not valid Unicode is refused with its input's code
-  const lone = "\ud800";
+  const lone = '\ud800'
   const illFormed = [
-    ["invalid_param_key", { params: [[lone, "v"]] }],
-    ["invalid_param_value", { params: [["k", lone]] }],
-    ["invalid_path", { path: "/a" + lone }],
-    ["invalid_method", { method: "G" + lone }],
-    ["invalid_client_id", { client: "c" + lone }],
-    ["invalid_host", { host: "h" + lone }],
-    ["invalid_nonce", { nonce: lone.repeat(32) }],
-  ];
-  for (const scheme of ["v1", "v2"]) {
+    ['invalid_param_key', { params: [[lone, 'v']] }],
+    ['invalid_param_value', { params: [['k', lone]] }],
+    ['invalid_path', { path: '/a' + lone }],
+    ['invalid_method', { method: 'G' + lone }],
+    ['invalid_client_id', { client: 'c' + lone }],
+    ['invalid_host', { host: 'h' + lone }],
+    ['invalid_nonce', { nonce: lone.repeat(32) }],
+  ]
+  for (const scheme of ['v1', 'v2']) {
     for (const [code, change] of illFormed) {
-      if (scheme === "v1" && (code === "invalid_host" || code === "invalid_nonce")) continue;
-      const a = { method: "GET", path: "/a", params: [], client: "c", nonce: "0".repeat(32), host: "h", ...change };
-      let got = "accepted";
-      try {
-        sign(scheme, a.method, a.path, a.params, a.client, s1, 1700000000000, a.nonce, a.host);
-      } catch (e) {
-        got = e.code;
+      if (scheme === 'v1' && (code === 'invalid_host' || code === 'invalid_nonce')) continue
+      const a = {
+        method: 'GET',
+        path: '/a',
+        params: [],
+        client: 'c',
+        nonce: '0'.repeat(32),
+        host: 'h',
+        ...change,
       }
-      assert(got === code, `${scheme} ${code}: ${got}`);
+      let got = 'accepted'
+      try {
+        sign(scheme, a.method, a.path, a.params, a.client, s1, 1700000000000, a.nonce, a.host)
+      } catch (e) {
+        got = e.code
+      }
+      assert(got === code, `${scheme} ${code}: ${got}`)
     }
   }
   // §8.3: a v1 ottoken is JSON; other members are allowed, NaN and Infinity are not JSON
-  const v1 = "440f4ddd130532f9f07bbf798b8c273546093a086f0ebcd29e8279c14fb4a49b test_client-irb 1384300800123";
-  for (const [member, ok] of [["1", true], ["NaN", false], ["Infinity", false], ["-Infinity", false]]) {
-    const token = Buffer.from(`{"X-Nonce":"${v1}","n":${member}}`).toString("base64");
-    let got;
+  const v1 = '440f4ddd130532f9f07bbf798b8c273546093a086f0ebcd29e8279c14fb4a49b test_client-irb 1384300800123'
+  for (const [member, ok] of [
+    ['1', true],
+    ['NaN', false],
+    ['Infinity', false],
+    ['-Infinity', false],
+  ]) {
+    const token = Buffer.from(`{"X-Nonce":"${v1}","n":${member}}`).toString('base64')
+    let got
     try {
-      got = ottokenDecode(token);
+      got = ottokenDecode(token)
     } catch (e) {
-      got = e.code;
+      got = e.code
     }
-    assert(got === (ok ? v1 : "malformed_ottoken"), `ottoken with member ${member}: ${got}`);
+    assert(got === (ok ? v1 : 'malformed_ottoken'), `ottoken with member ${member}: ${got}`)
   }
   // §10 step 0: native values are converted first, so a bad timestamp (not an integer in
   // range, §3.4) or param value is reported before the secret and a link's base URL.
   for (const [ts, params, code] of [
-    [2 ** 53, [], "invalid_timestamp"],
-    [-1, [], "invalid_timestamp"],
-    [1.5, [], "invalid_timestamp"],
-    [1700000000000, [["k", null]], "invalid_param_value"],
+    [2 ** 53, [], 'invalid_timestamp'],
+    [-1, [], 'invalid_timestamp'],
+    [1.5, [], 'invalid_timestamp'],
+    [1700000000000, [['k', null]], 'invalid_param_value'],
   ]) {
     for (const call of [
-      () => sign("v1", "GET", "/a", params, "c", "", ts),
-      () => link("v1", "GET", "/a", params, "c", "", "ftp://h", ts),
+      () => sign('v1', 'GET', '/a', params, 'c', '', ts),
+      () => link('v1', 'GET', '/a', params, 'c', '', 'ftp://h', ts),
     ]) {
-      let got;
+      let got
       try {
-        call();
+        call()
       } catch (e) {
-        got = e.code;
+        got = e.code
       }
-      assert(got === code, `timestamp ${ts}, params ${JSON.stringify(params)}: ${got}`);
+      assert(got === code, `timestamp ${ts}, params ${JSON.stringify(params)}: ${got}`)
     }
   }
 }
 
 function vectorFiles() {
-  const dir = join(dirname(fileURLToPath(import.meta.url)), "..", "vectors");
+  const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'vectors')
   const files = readdirSync(dir)
-    .filter((f) => f.endsWith(".json"))
+    .filter((f) => f.endsWith('.json'))
     .sort()
-    .map((f) => join(dir, f));
-  const extra = (process.env.XNONCE_EXTRA_VECTORS || "").split(":").filter((p) => p);
-  return files.concat(extra);
+    .map((f) => join(dir, f))
+  const extra = (process.env.XNONCE_EXTRA_VECTORS || '').split(':').filter((p) => p)
+  return files.concat(extra)
 }
 
 // Every field of the vector format (conformance/README.md): any other fails the case, as a
 // misspelt expected field would otherwise go unchecked.
 const FIELDS = new Set([
-  "id", "scheme", "method", "path", "params", "client", "secret", "timestamp", "host",
-  "body", "nonce", "base_url", "canonical", "x_nonce", "ottoken", "ottoken_query_value",
-  "link", "error",
-]);
+  'id',
+  'scheme',
+  'method',
+  'path',
+  'params',
+  'client',
+  'secret',
+  'timestamp',
+  'host',
+  'body',
+  'nonce',
+  'base_url',
+  'canonical',
+  'x_nonce',
+  'ottoken',
+  'ottoken_query_value',
+  'link',
+  'error',
+])
 
-const REQUIRED_TEXT = ["id", "method", "path", "client", "secret"];
+const REQUIRED_TEXT = ['id', 'method', 'path', 'client', 'secret']
 const OPTIONAL_TEXT = [
-  "scheme", "host", "body", "nonce", "base_url", "canonical", "x_nonce", "ottoken",
-  "ottoken_query_value", "link", "error",
-];
-const OUTPUTS = ["canonical", "x_nonce", "ottoken", "ottoken_query_value", "link"];
+  'scheme',
+  'host',
+  'body',
+  'nonce',
+  'base_url',
+  'canonical',
+  'x_nonce',
+  'ottoken',
+  'ottoken_query_value',
+  'link',
+  'error',
+]
+const OUTPUTS = ['canonical', 'x_nonce', 'ottoken', 'ottoken_query_value', 'link']
 
 /**
  * Why a case is not well formed (conformance/README.md, Format), as the Rust checker refuses
@@ -863,126 +929,154 @@ const OUTPUTS = ["canonical", "x_nonce", "ottoken", "ottoken_query_value", "link
  * `1.0` as the integer 1: that one spelling of a float timestamp is not seen here.)
  */
 function shapeProblem(c) {
-  if (c === null || typeof c !== "object" || Array.isArray(c)) return "a case must be a JSON object";
-  const has = (k) => Object.prototype.hasOwnProperty.call(c, k);
-  const unknown = Object.keys(c).filter((k) => !FIELDS.has(k)).sort();
-  if (unknown.length) return `unknown field(s) ${JSON.stringify(unknown)}`;
-  const nulls = Object.keys(c).filter((k) => c[k] === null).sort();
+  if (c === null || typeof c !== 'object' || Array.isArray(c)) return 'a case must be a JSON object'
+  const has = (k) => Object.prototype.hasOwnProperty.call(c, k)
+  const unknown = Object.keys(c)
+    .filter((k) => !FIELDS.has(k))
+    .sort()
+  if (unknown.length) return `unknown field(s) ${JSON.stringify(unknown)}`
+  const nulls = Object.keys(c)
+    .filter((k) => c[k] === null)
+    .sort()
   if (nulls.length) {
-    return `field(s) ${JSON.stringify(nulls)} are null (no field may be null: leave it out)`;
+    return `field(s) ${JSON.stringify(nulls)} are null (no field may be null: leave it out)`
   }
-  const missing = REQUIRED_TEXT.concat(["params", "timestamp"]).filter((k) => !has(k));
-  if (missing.length) return `missing field(s) ${JSON.stringify(missing)}`;
+  const missing = REQUIRED_TEXT.concat(['params', 'timestamp']).filter((k) => !has(k))
+  if (missing.length) return `missing field(s) ${JSON.stringify(missing)}`
   for (const k of REQUIRED_TEXT.concat(OPTIONAL_TEXT)) {
-    if (has(k) && typeof c[k] !== "string") {
-      return `field \`${k}\` must be a string, got ${JSON.stringify(c[k])}`;
+    if (has(k) && typeof c[k] !== 'string') {
+      return `field \`${k}\` must be a string, got ${JSON.stringify(c[k])}`
     }
   }
-  const ts = c.timestamp;
+  const ts = c.timestamp
   if (!Number.isInteger(ts) || ts < 0 || ts > 2 ** 64 - 1) {
-    return `field \`timestamp\` must be a non-negative integer (ms), got ${JSON.stringify(ts)}`;
+    return `field \`timestamp\` must be a non-negative integer (ms), got ${JSON.stringify(ts)}`
   }
-  const pairs = c.params;
-  if (!Array.isArray(pairs) || !pairs.every((p) =>
-    Array.isArray(p) && p.length === 2 && p.every((x) => typeof x === "string"))) {
-    return `field \`params\` must be a list of [key, value] string pairs, got ${JSON.stringify(pairs)}`;
+  const pairs = c.params
+  if (
+    !Array.isArray(pairs) ||
+    !pairs.every((p) => Array.isArray(p) && p.length === 2 && p.every((x) => typeof x === 'string'))
+  ) {
+    return `field \`params\` must be a list of [key, value] string pairs, got ${JSON.stringify(pairs)}`
   }
-  const outputs = OUTPUTS.filter(has);
-  if (has("error") && outputs.length) {
-    return `error case also carries outputs ${JSON.stringify(outputs)}` +
-      " (an error case has none: they would go unchecked)";
+  const outputs = OUTPUTS.filter(has)
+  if (has('error') && outputs.length) {
+    return (
+      `error case also carries outputs ${JSON.stringify(outputs)}` +
+      ' (an error case has none: they would go unchecked)'
+    )
   }
-  return null;
+  return null
 }
 
 /** The checking rule of conformance/README.md; throws an Error naming the field. */
 function checkCase(c) {
-  const problem = shapeProblem(c);
-  if (problem) throw new Error(problem);
+  const problem = shapeProblem(c)
+  if (problem) throw new Error(problem)
   if (c.link !== undefined && c.base_url === undefined) {
-    throw new Error("case has link but no base_url (only a link case makes one)");
+    throw new Error('case has link but no base_url (only a link case makes one)')
   }
-  const scheme = c.scheme ?? "v1";
+  const scheme = c.scheme ?? 'v1'
   // A case that describes no input fails whatever `error` it names (the checking rule).
-  if (scheme !== "v1" && scheme !== "v2") {
-    throw new Error(`case does not describe an input: unknown scheme ${JSON.stringify(scheme)}`);
+  if (scheme !== 'v1' && scheme !== 'v2') {
+    throw new Error(`case does not describe an input: unknown scheme ${JSON.stringify(scheme)}`)
   }
-  if (scheme === "v2" && c.nonce === undefined && c.error === undefined) {
-    throw new Error("v2 case has no nonce (a checker never draws one)");
+  if (scheme === 'v2' && c.nonce === undefined && c.error === undefined) {
+    throw new Error('v2 case has no nonce (a checker never draws one)')
   }
-  let body;
+  let body
   if (c.body != null) {
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(c.body) || c.body.length % 4) {
-      throw new Error("body is not base64");
+      throw new Error('body is not base64')
     }
-    body = Buffer.from(c.body, "base64");
+    body = Buffer.from(c.body, 'base64')
   }
-  let out;
+  let out
   try {
     out =
       c.base_url != null
-        ? linkDetailed(scheme, c.method, c.path, c.params, c.client, c.secret, c.base_url,
-            c.timestamp, c.nonce, c.host, body)
-        : signDetailed(scheme, c.method, c.path, c.params, c.client, c.secret,
-            c.timestamp, c.nonce, c.host, body);
+        ? linkDetailed(
+            scheme,
+            c.method,
+            c.path,
+            c.params,
+            c.client,
+            c.secret,
+            c.base_url,
+            c.timestamp,
+            c.nonce,
+            c.host,
+            body,
+          )
+        : signDetailed(
+            scheme,
+            c.method,
+            c.path,
+            c.params,
+            c.client,
+            c.secret,
+            c.timestamp,
+            c.nonce,
+            c.host,
+            body,
+          )
   } catch (e) {
-    if (!(e instanceof XNonceError)) throw e;
-    if (c.error === e.code) return;
-    throw new Error(`expected ${c.error ?? "success"}, got error ${e.code}`);
+    if (!(e instanceof XNonceError)) throw e
+    if (c.error === e.code) return
+    throw new Error(`expected ${c.error ?? 'success'}, got error ${e.code}`)
   }
-  if (c.error != null) throw new Error(`expected error ${c.error}, but signing succeeded`);
-  if (c.x_nonce == null) throw new Error("case has neither x_nonce nor error");
-  const got = { ...out, ottoken_query_value: ottokenQueryValue(out.ottoken) };
-  const fields = ["canonical", "x_nonce", "ottoken", "ottoken_query_value"];
-  if (c.base_url != null) fields.push("link");
+  if (c.error != null) throw new Error(`expected error ${c.error}, but signing succeeded`)
+  if (c.x_nonce == null) throw new Error('case has neither x_nonce nor error')
+  const got = { ...out, ottoken_query_value: ottokenQueryValue(out.ottoken) }
+  const fields = ['canonical', 'x_nonce', 'ottoken', 'ottoken_query_value']
+  if (c.base_url != null) fields.push('link')
   for (const f of fields) {
     if (c[f] != null && c[f] !== got[f]) {
-      throw new Error(`${f}: expected ${JSON.stringify(c[f])}, got ${JSON.stringify(got[f])}`);
+      throw new Error(`${f}: expected ${JSON.stringify(c[f])}, got ${JSON.stringify(got[f])}`)
     }
   }
-  if (formatHeader(parseHeader(out.x_nonce)) !== out.x_nonce ||
-      ottokenDecode(out.ottoken) !== out.x_nonce) {
-    throw new Error("header/ottoken do not round-trip");
+  if (formatHeader(parseHeader(out.x_nonce)) !== out.x_nonce || ottokenDecode(out.ottoken) !== out.x_nonce) {
+    throw new Error('header/ottoken do not round-trip')
   }
 }
 
 /** Checks every vector file; prints one summary line; returns the exit status. */
-export function runVectors(label = "spec-js") {
-  let passed = 0;
-  let failed = 0;
+export function runVectors(label = 'spec-js') {
+  let passed = 0
+  let failed = 0
   for (const file of vectorFiles()) {
-    let cases;
+    let cases
     try {
-      cases = JSON.parse(readFileSync(file, "utf8"));
+      cases = JSON.parse(readFileSync(file, 'utf8'))
     } catch (e) {
-      failed += 1;
-      console.error(`FAIL ${file}: ${e.message}`);
-      continue;
+      failed += 1
+      console.error(`FAIL ${file}: ${e.message}`)
+      continue
     }
     if (!Array.isArray(cases)) {
-      failed += 1;
-      console.error(`FAIL ${file}: not a JSON array of cases`);
-      continue;
+      failed += 1
+      console.error(`FAIL ${file}: not a JSON array of cases`)
+      continue
     }
     for (const c of cases) {
       try {
-        checkCase(c);
-        passed += 1;
+        checkCase(c)
+        passed += 1
       } catch (e) {
-        failed += 1;
-        console.error(`FAIL ${c?.id} (${file}): ${e.message}`);
+        failed += 1
+        console.error(`FAIL ${c?.id} (${file}): ${e.message}`)
       }
     }
   }
   if (failed || !passed) {
-    console.log(`${label}: ${passed} vectors passed, ${failed} failed`);
-    return 1;
+    console.log(`${label}: ${passed} vectors passed, ${failed} failed`)
+    return 1
   }
-  console.log(`${label}: ${passed} vectors passed`);
-  return 0;
+  console.log(`${label}: ${passed} vectors passed`)
+  return 0
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  selfTest();
-  process.exitCode = runVectors();
+  selfTest()
+  process.exitCode = runVectors()
 }
