@@ -41,12 +41,16 @@ part_rust() {
   RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps --workspace
   # The server's Redis test (server-ref/tests/redis.rs) runs a real redis-server; its
   # registry test of directory syncs (tests/registry_cli.rs) traces the CLI with strace.
-  if ! command -v redis-server >/dev/null || ! command -v strace >/dev/null; then
-    echo "-- installing redis-server and strace (apt-get)"
+  # And every shell script of the project is linted with shellcheck.
+  if ! command -v redis-server >/dev/null || ! command -v strace >/dev/null \
+    || ! command -v shellcheck >/dev/null; then
+    echo "-- installing redis-server, strace and shellcheck (apt-get)"
     local sudo=; [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
     timeout 600 $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
-    timeout 600 $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends redis-server strace >/dev/null
+    timeout 600 $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends redis-server strace shellcheck >/dev/null
   fi
+  echo "-- shell scripts (shellcheck -x, warnings and errors, every tracked script)"
+  git ls-files -z '*.sh' | xargs -0 shellcheck -x -S warning
   echo "-- tests: core, client, server, conformance vectors"
   local log status bin="$target_dir/debug"
   log=$(mktemp "${TMPDIR:-/tmp}/xnonce-cargo-test.XXXXXX")
@@ -106,7 +110,7 @@ part_fuzz() { bash fuzz/test.sh; }
 # The wasm part's pinned wasm-bindgen CLI is ~2 min of compiling. When that part is to run,
 # it is built from the start in the background at the lowest CPU priority, on the time the
 # earlier parts leave a core idle (test runs, fuzzing, downloads); the wasm part waits for it.
-bindgen_pid= bindgen_log=
+bindgen_pid='' bindgen_log=''
 stop_bindgen() { [ -z "$bindgen_pid" ] || kill -TERM -- "-$bindgen_pid" 2>/dev/null || true; }
 trap stop_bindgen EXIT
 if [[ " ${parts[*]} " == *" wasm "* ]] && command -v node >/dev/null; then

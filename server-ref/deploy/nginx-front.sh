@@ -10,6 +10,7 @@
 # $NGINX_FRONT_CA). Returns non-zero, showing nginx's log, when it cannot start.
 # nginx_front_stop DIR: stops the nginx started with DIR, if it runs.
 
+# shellcheck disable=SC2034 # read by the scripts that source this one
 NGINX_FRONT_CA=client-rs/tests/fixtures/tls/ca.pem
 
 nginx_front() {
@@ -51,6 +52,7 @@ http {
 NGINX
     : > "$dir/error.log"
     if "$nginx" -e "$dir/error.log" -p "$dir" -c "$dir/nginx.conf" 2>> "$dir/error.log"; then
+      # shellcheck disable=SC2034 # the result, read by the scripts that source this one
       nginx_port=$port
       return 0
     fi
