@@ -65,7 +65,7 @@ use xnonce_core::{
     SecretSource, Verified, Verifier,
 };
 
-use crate::metrics::Metrics;
+use crate::metrics::{Behind, Metrics};
 use crate::respond::{refusal, Refusal};
 use crate::store::{AsyncReplayStore, MemoryStore, StoreId};
 
@@ -200,7 +200,9 @@ impl XNonceLayer {
         self.edit(|s| s.limits = limits)
     }
 
-    /// Counts each request's outcome in `metrics` (accepted, or the refusal's code).
+    /// Counts each request's outcome in `metrics` (accepted, or the refusal's code; an
+    /// accepted request once the inner service has answered, under the answer's
+    /// [`Behind`] if it has one).
     pub fn metrics(self, metrics: Arc<Metrics>) -> Self {
         self.edit(|s| s.metrics = Some(metrics))
     }
@@ -292,7 +294,7 @@ pin_project_lite::pin_project! {
 pin_project_lite::pin_project! {
     #[project = StateProj]
     enum State<F, E> {
-        Inner { #[pin] answer: F },
+        Inner { #[pin] answer: F, served: Served },
         Ready { refusal: Option<Response<Body>> },
         Boxed { future: BoxedAnswer<E> },
     }
@@ -305,8 +307,9 @@ impl<F, E> XNonceFuture<F, E> {
         S: Service<Request<Body>, Future = F, Error = E>,
     {
         let state = match admission {
-            Admission::Pass(req) => State::Inner {
+            Admission::Pass(req, served) => State::Inner {
                 answer: inner.call(req),
+                served,
             },
             Admission::Refuse(res) => State::Ready { refusal: Some(res) },
         };
@@ -332,7 +335,13 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
-            StateProj::Inner { answer } => answer.poll(cx).map_ok(|r| r.map(Body::new)),
+            StateProj::Inner { answer, served } => {
+                let res = std::task::ready!(answer.poll(cx));
+                if let Ok(res) = &res {
+                    served.count(res.extensions().get::<Behind>().copied());
+                }
+                Poll::Ready(res.map(|r| r.map(Body::new)))
+            }
             StateProj::Ready { refusal } => match refusal.take() {
                 Some(res) => Poll::Ready(Ok(res)),
                 None => panic!("XNonceFuture polled after completion"),
@@ -533,10 +542,33 @@ impl RecordedIn {
     }
 }
 
+/// The count of an accepted request, made once the inner service has answered: `accepted`,
+/// or what the answer's [`Behind`] says (the gateway's own answers); `accepted` if it never
+/// answers (the client went away, the inner service failed).
+struct Served {
+    /// `None` once counted, or without metrics.
+    metrics: Option<Arc<Metrics>>,
+    scheme: Scheme,
+}
+
+impl Served {
+    fn count(&mut self, behind: Option<Behind>) {
+        if let Some(metrics) = self.metrics.take() {
+            metrics.served(self.scheme, behind);
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.count(None);
+    }
+}
+
 /// What the layer does with a request.
 enum Admission {
-    /// Pass it on to the inner service.
-    Pass(Request<Body>),
+    /// Pass it on to the inner service, counting it once answered.
+    Pass(Request<Body>, Served),
     /// Answer with this refusal.
     Refuse(Response<Body>),
 }
@@ -562,9 +594,10 @@ impl Shared {
                     outcome = "accepted",
                     "request"
                 );
-                if let Some(metrics) = &self.metrics {
-                    metrics.decided(verified.scheme, None);
-                }
+                let served = Served {
+                    metrics: self.metrics.clone(),
+                    scheme: verified.scheme,
+                };
                 if let Some(store) = self.store.id() {
                     RecordedIn::note(&mut parts.extensions, store, &verified);
                 }
@@ -572,7 +605,7 @@ impl Shared {
                 if let Some(route) = route {
                     parts.extensions.insert(route);
                 }
-                Admission::Pass(Request::from_parts(parts, Body::from(bytes)))
+                Admission::Pass(Request::from_parts(parts, Body::from(bytes)), served)
             }
             Err(r) => {
                 log_refusal(&parts, outcome.client.as_deref(), outcome.scheme, &r);

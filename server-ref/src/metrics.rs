@@ -54,7 +54,7 @@ const FIRST_STATUS: u16 = 100;
 #[derive(Debug)]
 pub struct Metrics {
     /// Per scheme (v1, v2): `[0]` accepted, `[1 + i]` refused with the `i`th of
-    /// [`layer_codes`].
+    /// [`layer_codes`], then one per [`UPSTREAM_OUTCOMES`].
     requests: [Box<[AtomicU64]>; 2],
     /// Per status, from [`FIRST_STATUS`] to 999.
     responses: Box<[AtomicU64]>,
@@ -66,15 +66,35 @@ impl Default for Metrics {
     fn default() -> Self {
         let counters = |n: usize| (0..n).map(|_| AtomicU64::new(0)).collect::<Box<[_]>>();
         Metrics {
-            requests: [
-                counters(1 + layer_codes().count()),
-                counters(1 + layer_codes().count()),
-            ],
+            requests: [counters(OUTCOMES), counters(OUTCOMES)],
             responses: counters(usize::from(1000 - FIRST_STATUS)),
             http_parse_errors: AtomicU64::new(0),
             connections_open: AtomicU64::new(0),
         }
     }
+}
+
+/// How many outcomes a scheme has: accepted, each of [`layer_codes`], each of
+/// [`UPSTREAM_OUTCOMES`].
+const OUTCOMES: usize = 1 + (ErrorCode::ALL.len() - 2) + UPSTREAM_OUTCOMES.len();
+
+/// The outcomes of accepted requests the gateway answered itself, without a refusal's code
+/// ([`Behind::UpstreamFailed`], [`Behind::UpstreamTimeout`]), in that order.
+const UPSTREAM_OUTCOMES: [&str; 2] = ["upstream_failed", "upstream_timeout"];
+
+/// How a request the layer accepted was answered by the app behind it without being served,
+/// when that app says so: put in the answer's extensions (the gateway does, for its own
+/// answers), it is what the layer counts the request under instead of `accepted`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Behind {
+    /// Refused after verification with this code (the gateway's refusals of a target or
+    /// method it does not forward): counted under the code, as the layer's refusals are.
+    Refused(ErrorCode),
+    /// The upstream could not be reached, or answered what cannot be passed on (`502`):
+    /// `upstream_failed`.
+    UpstreamFailed,
+    /// The upstream did not answer in time (`504`): `upstream_timeout`.
+    UpstreamTimeout,
 }
 
 /// The codes the layer refuses with: every code but the rate limit's (`rate_limited`, decided
@@ -104,6 +124,18 @@ impl Metrics {
                 Some(i) => 1 + i,
                 None => return,
             },
+        };
+        self.requests[scheme_index(scheme)][outcome].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The app behind the layer answered a request the layer accepted: counted `accepted`,
+    /// or under what the answer's [`Behind`] says happened.
+    pub fn served(&self, scheme: Scheme, behind: Option<Behind>) {
+        let outcome = match behind {
+            None => return self.decided(scheme, None),
+            Some(Behind::Refused(code)) => return self.decided(scheme, Some(code)),
+            Some(Behind::UpstreamFailed) => OUTCOMES - 2,
+            Some(Behind::UpstreamTimeout) => OUTCOMES - 1,
         };
         self.requests[scheme_index(scheme)][outcome].fetch_add(1, Ordering::Relaxed);
     }
@@ -140,12 +172,14 @@ impl Metrics {
         out.push_str(
             "# HELP xnonce_requests_total Requests the verification layer decided, by \
              scheme (an accepted request's own, a refusal's answer's) and outcome (accepted, \
-             or the refusal's error code).\n\
+             the refusal's error code, or the gateway's upstream_failed or upstream_timeout).\n\
              # TYPE xnonce_requests_total counter\n",
         );
         for scheme in [Scheme::V1, Scheme::V2] {
             let counters = &self.requests[scheme_index(scheme)];
-            let outcomes = std::iter::once("accepted").chain(layer_codes().map(|c| c.as_str()));
+            let outcomes = std::iter::once("accepted")
+                .chain(layer_codes().map(|c| c.as_str()))
+                .chain(UPSTREAM_OUTCOMES);
             for (outcome, counter) in outcomes.zip(counters.iter()) {
                 let _ = writeln!(
                     out,
@@ -248,7 +282,7 @@ mod tests {
             .lines()
             .filter(|l| l.starts_with("xnonce_requests_total{"))
             .count();
-        assert_eq!(request_lines, 2 * (1 + ErrorCode::ALL.len() - 2));
+        assert_eq!(request_lines, 2 * (1 + ErrorCode::ALL.len() - 2 + 2));
         assert!(!text.contains("xnonce_replay_keys"));
     }
 

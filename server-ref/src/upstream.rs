@@ -47,6 +47,7 @@ use xnonce_core::{ErrorCode, Scheme, Verified};
 
 use crate::connections::OpenConnection;
 use crate::idle_body::IdleBody;
+use crate::metrics::Behind;
 
 /// The verified client's id, as the upstream receives it.
 pub const CLIENT_HEADER: &str = "x-xnonce-client";
@@ -145,7 +146,9 @@ impl Upstream {
             let scheme = verified.map_or(Scheme::V1, |v| v.scheme);
             let r = Refusal::with_status(code, status, message);
             crate::layer::log_refusal(&parts, verified.map(|v| v.client.as_str()), scheme, &r);
-            crate::respond::refusal(scheme, &r)
+            let mut res = crate::respond::refusal(scheme, &r);
+            res.extensions_mut().insert(Behind::Refused(code));
+            res
         };
         let refused = |code, message| refused_with(400, code, message);
         if parts
@@ -566,9 +569,14 @@ fn keep_first(headers: &mut HeaderMap, name: HeaderName) {
     }
 }
 
+/// The gateway's own `502` / `504`, marked for the metrics ([`Behind`]).
 fn failure(status: StatusCode, text: &'static str) -> Response<Body> {
     let mut res = Response::new(Body::from(text));
     *res.status_mut() = status;
+    res.extensions_mut().insert(match status {
+        StatusCode::GATEWAY_TIMEOUT => Behind::UpstreamTimeout,
+        _ => Behind::UpstreamFailed,
+    });
     res.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     res
@@ -949,6 +957,61 @@ mod tests {
                 heads[heads.len() - 1]
             );
         }
+    }
+
+    /// The gateway's own answers to a request the layer accepted (a target it does not
+    /// forward, an upstream it cannot reach) are counted under what happened, not as
+    /// `accepted`: a dashboard of accepted requests used to show a dead upstream as traffic
+    /// served.
+    #[tokio::test]
+    async fn the_gateways_own_answers_are_not_counted_accepted() {
+        use axum::body::Body;
+        use tower::ServiceExt;
+        use xnonce_core::{sign, Secret, SignInput};
+        let (url, _seen) = recording_api().await;
+        // A port nothing listens on.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let dead = format!("http://{}", closed.local_addr().unwrap());
+        drop(closed);
+        let secret =
+            Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")
+                .unwrap();
+        let clients = std::collections::HashMap::from([("svc".to_string(), secret.clone())]);
+        let metrics = Arc::new(crate::Metrics::default());
+        let gateway = |url: &str| {
+            crate::app::gateway_app(
+                Upstream::new(url, DEFAULT_TIMEOUT).unwrap(),
+                crate::XNonceLayer::new(clients.clone()).metrics(metrics.clone()),
+                None,
+            )
+        };
+        let send = |app: axum::Router, method: &str, n: &str| {
+            let input = SignInput::new(Scheme::V2, method, "/a/b", "svc")
+                .param("n", n)
+                .host("api.test");
+            let x_nonce = sign(&input, &secret).unwrap().x_nonce;
+            let req = Request::builder()
+                .method(method)
+                .uri(format!("/a/b?n={n}"))
+                .header("host", "api.test")
+                .header("x-nonce", x_nonce)
+                .body(Body::empty())
+                .unwrap();
+            async move { app.oneshot(req).await.unwrap().status().as_u16() }
+        };
+        assert_eq!(send(gateway(&url), "GET", "1").await, 200);
+        assert_eq!(send(gateway(&url), "get", "2").await, 400);
+        assert_eq!(send(gateway(&dead), "GET", "3").await, 502);
+        let text = metrics.render(None);
+        let count = |outcome: &str| {
+            let series = format!("xnonce_requests_total{{scheme=\"v2\",outcome=\"{outcome}\"}} ");
+            text.lines()
+                .find_map(|l| l.strip_prefix(&series)?.parse::<u64>().ok())
+        };
+        assert_eq!(count("accepted"), Some(1), "{text}");
+        assert_eq!(count("invalid_method"), Some(1), "{text}");
+        assert_eq!(count("upstream_failed"), Some(1), "{text}");
+        assert_eq!(count("upstream_timeout"), Some(0), "{text}");
     }
 
     #[test]
