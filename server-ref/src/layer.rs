@@ -4,7 +4,8 @@
 //! 1. refuses headers larger than [`Limits::max_header_bytes`] (431) and bodies larger than
 //!    [`Limits::max_body_bytes`] (413), reading the body into memory (it is signed);
 //! 2. with a [`RouteTable`], finds the route (404) and checks its param rules (422) — the
-//!    order em-secure-api uses;
+//!    order em-secure-api uses; a body that is not a form holds no params, so those
+//!    refusals are then sent before it is read (the same answers);
 //! 3. verifies the credential (`X-Nonce` header or `ottoken` parameter) with core's
 //!    [`Verifier`] against a [`SecretSource`] (401 on failure);
 //! 4. records the replay key in the [`AsyncReplayStore`] (409 on a replay, 503 if the store
@@ -627,6 +628,9 @@ impl Shared {
             Ok(x_nonce) => x_nonce,
             Err(r) => return (head_refusal(parts, r), Bytes::new()),
         };
+        if let Some(outcome) = self.route_refusal_before_body(parts, x_nonce) {
+            return (outcome, Bytes::new());
+        }
         let collected = tokio::time::timeout(
             self.limits.body_timeout,
             read_body(body, self.limits.max_body_bytes),
@@ -653,6 +657,53 @@ impl Shared {
             Decision::Record(pending) => self.record(pending).await,
         };
         (outcome, bytes)
+    }
+
+    /// The route table's refusal of a request whose body cannot change it, decided before
+    /// the body is read (a client sending to an unknown route is not waited for): an
+    /// unknown route (404), or param rules the query alone fails (422), when the body is not
+    /// a form. The answer is the one [`Shared::decide_now`] gives once the body is read:
+    /// only a form's body is params (checked against the rules, and holding perhaps the
+    /// `ottoken` that chooses the answer's style, or bytes that are not UTF-8, refused
+    /// first), so a form's body is still read first.
+    fn route_refusal_before_body(&self, parts: &Parts, x_nonce: Option<&str>) -> Option<Outcome> {
+        let table = self.routes.as_ref()?;
+        let content_type = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()));
+        let content_type = content_type.as_deref();
+        if is_form_content_type(content_type) {
+            return None;
+        }
+        let target = sent_target(parts);
+        let query = target.query().unwrap_or("");
+        let scheme = scheme_hint(x_nonce, query, None);
+        let refused = match table.lookup(parts.method.as_str(), target.path()) {
+            Err(e) => e,
+            Ok(route) => check_rules(&route, scheme, query, None).err()?,
+        };
+        // For the refusal's log line, as `decide_now` names it (the credential of a body
+        // that is not a form is in the head).
+        let incoming = Incoming {
+            method: parts.method.as_str(),
+            host: target.authority().map(|a| a.as_str()),
+            path: target.path(),
+            query,
+            content_type,
+            body: &[],
+            x_nonce,
+        };
+        let client = self
+            .verifier
+            .credential(&incoming)
+            .ok()
+            .map(|(h, _)| h.client().to_string());
+        Some(Outcome {
+            scheme,
+            client,
+            result: Err(refused.into()),
+        })
     }
 
     fn body_too_large(&self) -> Refusal {
@@ -1080,6 +1131,78 @@ pub(crate) mod tests {
             .unwrap();
         assert_eq!(send(&layer, unsigned).await.0, 401);
         assert_eq!(store.hinted.lock().unwrap().len(), 2);
+    }
+
+    /// A refusal the route table decides from the head alone (an unknown route; param rules
+    /// met by the query alone, the body not being a form) is sent without waiting for the
+    /// body, and is the very answer (status, fields, body) an empty body gets. A form's
+    /// body is still read: its fields meet the rules, and an `ottoken` in it chooses the
+    /// answer's style.
+    #[tokio::test]
+    async fn route_refusals_that_need_no_body_do_not_wait_for_it() {
+        use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+        /// A body that never comes, noting whether it was asked for.
+        struct Never(Arc<AtomicBool>);
+        impl http_body::Body for Never {
+            type Data = Bytes;
+            type Error = Infallible;
+            fn poll_frame(
+                self: Pin<&mut Self>,
+                _: &mut Context<'_>,
+            ) -> Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+                self.0.store(true, SeqCst);
+                Poll::Pending
+            }
+        }
+        let secret = svc_secret();
+        let routes = RouteTable::new().route("a", "b", "POST", &[("x", ParamRule::Required)]);
+        let layer = XNonceLayer::new(svc_clients(&secret))
+            .routes(routes)
+            .limits(Limits {
+                body_timeout: std::time::Duration::from_millis(200),
+                ..Limits::default()
+            });
+        let x_nonce = |path: &str| {
+            let input = SignInput::new(Scheme::V2, "POST", path, "svc")
+                .host("h.test")
+                .body(b"{}".to_vec());
+            sign(&input, &secret).unwrap().x_nonce
+        };
+        let request = |target: &str, content_type: &str, body: Body| {
+            let path = target.split('?').next().unwrap();
+            Request::post(target)
+                .header("host", "h.test")
+                .header("content-type", content_type)
+                .header("x-nonce", x_nonce(path))
+                .body(body)
+                .unwrap()
+        };
+        let answer = |req: Request<Body>| async {
+            let res = layer
+                .layer(service_fn(client_and_body))
+                .oneshot(req)
+                .await
+                .unwrap();
+            let (parts, body) = res.into_parts();
+            let body = body.collect().await.unwrap().to_bytes();
+            (parts.status, format!("{:?}", parts.headers), body)
+        };
+        for (target, status) in [("/a/c", 404), ("/a/b?y=1", 422)] {
+            let polled = Arc::new(AtomicBool::new(false));
+            let never = Body::new(Never(polled.clone()));
+            let early = answer(request(target, "application/json", never)).await;
+            assert_eq!(early.0, status, "{target}: {early:?}");
+            assert!(!polled.load(SeqCst), "{target}: the body was read");
+            let empty = answer(request(target, "application/json", Body::empty())).await;
+            assert_eq!(early, empty, "{target}");
+        }
+        // A form's fields are params: its body is waited for (here until the body timeout).
+        let polled = Arc::new(AtomicBool::new(false));
+        let never = Body::new(Never(polled.clone()));
+        let form = "application/x-www-form-urlencoded";
+        let (status, _, _) = answer(request("/a/c", form, never)).await;
+        assert_eq!(status, 408);
+        assert!(polled.load(SeqCst));
     }
 
     /// An inner service that is never ready (a full queue, a concurrency limit): the layers
