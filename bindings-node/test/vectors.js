@@ -20,11 +20,21 @@ function vectorFiles() {
   return files
 }
 
-/** [{ file, case }] for every case of every vector file. */
-function loadVectors() {
-  return vectorFiles().flatMap((file) =>
-    JSON.parse(fs.readFileSync(file, 'utf8')).map((v) => ({ file: path.basename(file), v })),
-  )
+/** The cases of one vector file; a file that is not JSON, or not an array, is an Error naming it. */
+function loadFile(file) {
+  let cases
+  try {
+    cases = JSON.parse(fs.readFileSync(file, 'utf8'))
+  } catch (e) {
+    throw new Error(`vector file ${file}: ${e.message}`)
+  }
+  if (!Array.isArray(cases)) throw new Error(`vector file ${file}: not a JSON array of cases`)
+  return cases
 }
 
-module.exports = { ROOT, loadVectors, vectorFiles }
+/** [{ file, case }] for every case of every vector file. */
+function loadVectors() {
+  return vectorFiles().flatMap((file) => loadFile(file).map((v) => ({ file: path.basename(file), v })))
+}
+
+module.exports = { ROOT, loadFile, loadVectors, vectorFiles }

@@ -4,8 +4,11 @@
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
 const xnonce = require('..')
-const { loadVectors } = require('./vectors.js')
+const { loadFile, loadVectors } = require('./vectors.js')
 
 // Every field of the vector format (conformance/README.md): any other fails the case, as a
 // misspelt expected field (`ottokn`) would otherwise go unchecked.
@@ -135,6 +138,26 @@ function check(v) {
   }
   return null
 }
+
+test('a vector file that is not a JSON array of cases is refused by name', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xnonce-vectors-'))
+  try {
+    for (const [name, text, why] of [
+      ['object.json', '{"id": "x"}', /not a JSON array of cases/],
+      ['number.json', '5', /not a JSON array of cases/],
+      ['broken.json', '[{"id": ', /JSON/],
+    ]) {
+      const file = path.join(dir, name)
+      fs.writeFileSync(file, text)
+      assert.throws(
+        () => loadFile(file),
+        (e) => e.message.includes(file) && why.test(e.message),
+      )
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
 
 test('every vector (conformance/vectors + XNONCE_EXTRA_VECTORS)', () => {
   const cases = loadVectors()

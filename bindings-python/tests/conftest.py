@@ -28,11 +28,23 @@ def vector_files() -> list[Path]:
     return files
 
 
+def load_file(f: Path) -> list[Any]:
+    """The cases of one vector file; one that is not JSON, or not an array, is a ValueError
+    naming it (not a TypeError of the loop below, naming no file)."""
+    try:
+        cases = json.loads(f.read_text(encoding="utf-8"))
+    except ValueError as e:
+        raise ValueError(f"vector file {f}: {e}") from None
+    if not isinstance(cases, list):
+        raise ValueError(f"vector file {f}: not a JSON array of cases")
+    return cases
+
+
 def load_cases() -> list[tuple[str, dict[str, Any]]]:
     cases = []
     for f in vector_files():
         # A case that is not an object, or has no text id, still runs (and fails by shape).
-        for i, case in enumerate(json.loads(f.read_text(encoding="utf-8"))):
+        for i, case in enumerate(load_file(f)):
             cid = case.get("id") if isinstance(case, dict) else None
             cases.append((f"{f.name}:{cid if isinstance(cid, str) else f'#{i}'}", case))
     return cases

@@ -7,13 +7,31 @@ from typing import Any
 
 import pytest
 import xnonce
-from conftest import load_cases
+from conftest import load_cases, load_file
 
 CASES = load_cases()
 
 
 def test_there_are_vectors() -> None:
     assert CASES, "no vector case was found"
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ('{"id": "x"}', "not a JSON array of cases"),
+        ("5", "not a JSON array of cases"),
+        ('[{"id": ', "Expecting value"),
+    ],
+)
+def test_a_vector_file_that_is_no_array_of_cases_is_refused_by_name(
+    tmp_path: Any, text: str, why: str
+) -> None:
+    f = tmp_path / "vectors.json"
+    f.write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match=why) as e:
+        load_file(f)
+    assert str(f) in str(e.value)
 
 
 def run(case: dict[str, Any]) -> tuple[xnonce.Signed, str | None]:
