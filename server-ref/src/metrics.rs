@@ -76,7 +76,7 @@ impl Default for Metrics {
 
 /// How many outcomes a scheme has: accepted, each of [`layer_codes`], each of
 /// [`UPSTREAM_OUTCOMES`].
-const OUTCOMES: usize = 1 + (ErrorCode::ALL.len() - 2) + UPSTREAM_OUTCOMES.len();
+const OUTCOMES: usize = 1 + (ErrorCode::ALL.len() - 1) + UPSTREAM_OUTCOMES.len();
 
 /// The outcomes of accepted requests the gateway answered itself, without a refusal's code
 /// ([`Behind::UpstreamFailed`], [`Behind::UpstreamTimeout`]), in that order.
@@ -87,8 +87,9 @@ const UPSTREAM_OUTCOMES: [&str; 2] = ["upstream_failed", "upstream_timeout"];
 /// answers), it is what the layer counts the request under instead of `accepted`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Behind {
-    /// Refused after verification with this code (the gateway's refusals of a target or
-    /// method it does not forward): counted under the code, as the layer's refusals are.
+    /// Refused after verification with this code (the rate limit's `429`, the gateway's
+    /// refusals of a target or method it does not forward): counted under the code, as the
+    /// layer's refusals are.
     Refused(ErrorCode),
     /// The upstream could not be reached, or answered what cannot be passed on (`502`):
     /// `upstream_failed`.
@@ -97,13 +98,14 @@ pub enum Behind {
     UpstreamTimeout,
 }
 
-/// The codes the layer refuses with: every code but the rate limit's (`rate_limited`, decided
-/// behind the layer, seen as `429` answers) and the client-side `connection_failed`.
+/// The codes a request is refused with, by the layer or behind it ([`Behind::Refused`]: the
+/// rate limit's `rate_limited`, the gateway's): every code but the client-side
+/// `connection_failed`.
 fn layer_codes() -> impl Iterator<Item = ErrorCode> {
     ErrorCode::ALL
         .iter()
         .copied()
-        .filter(|c| !matches!(c, ErrorCode::RateLimited | ErrorCode::ConnectionFailed))
+        .filter(|c| !matches!(c, ErrorCode::ConnectionFailed))
 }
 
 fn scheme_index(scheme: Scheme) -> usize {
@@ -172,7 +174,8 @@ impl Metrics {
         out.push_str(
             "# HELP xnonce_requests_total Requests the verification layer decided, by \
              scheme (an accepted request's own, a refusal's answer's) and outcome (accepted, \
-             the refusal's error code, or the gateway's upstream_failed or upstream_timeout).\n\
+             the refusal's error code, the rate limit's rate_limited included, or the \
+             gateway's upstream_failed or upstream_timeout).\n\
              # TYPE xnonce_requests_total counter\n",
         );
         for scheme in [Scheme::V1, Scheme::V2] {
@@ -270,19 +273,22 @@ mod tests {
         m.decided(Scheme::V2, None);
         m.decided(Scheme::V2, None);
         m.decided(Scheme::V2, Some(ErrorCode::SignatureMismatch));
-        m.decided(Scheme::V1, Some(ErrorCode::RateLimited)); // not the layer's: not counted
+        m.decided(Scheme::V1, Some(ErrorCode::ConnectionFailed)); // the client's: not counted
+        m.served(Scheme::V2, Some(Behind::Refused(ErrorCode::RateLimited)));
         let text = m.render(None);
         let series =
             |s: &str, o: &str| format!("xnonce_requests_total{{scheme=\"{s}\",outcome=\"{o}\"}}");
         assert_eq!(value(&text, &series("v2", "accepted")), Some(2));
         assert_eq!(value(&text, &series("v2", "signature_mismatch")), Some(1));
-        assert_eq!(value(&text, &series("v1", "rate_limited")), None);
+        assert_eq!(value(&text, &series("v1", "connection_failed")), None);
+        assert_eq!(value(&text, &series("v2", "rate_limited")), Some(1));
+        assert_eq!(value(&text, &series("v1", "rate_limited")), Some(0));
         assert_eq!(value(&text, &series("v1", "accepted")), Some(0));
         let request_lines = text
             .lines()
             .filter(|l| l.starts_with("xnonce_requests_total{"))
             .count();
-        assert_eq!(request_lines, 2 * (1 + ErrorCode::ALL.len() - 2 + 2));
+        assert_eq!(request_lines, 2 * (1 + ErrorCode::ALL.len() - 1 + 2));
         assert!(!text.contains("xnonce_replay_keys"));
     }
 

@@ -37,6 +37,8 @@ use futures_util::future::{ready, Either, Ready};
 use tower::{Layer, Service};
 use xnonce_core::{Scheme, Verified};
 
+use crate::metrics::Behind;
+
 /// The error code of a 429 answer (the problem document's `code`).
 pub const CODE: &str = xnonce_core::ErrorCode::RateLimited.as_str();
 /// Idle buckets are swept at least this often.
@@ -245,7 +247,9 @@ pub fn retry_after_secs(wait: Duration) -> u64 {
 }
 
 /// The 429 answer, in the style of the request's scheme (core's
-/// [`Answer::rate_limited`](xnonce_core::answer::Answer::rate_limited)).
+/// [`Answer::rate_limited`](xnonce_core::answer::Answer::rate_limited)), marked
+/// [`Behind::Refused`] so that the verification layer, in front, counts the request it
+/// accepted under `rate_limited` rather than `accepted`.
 pub fn too_many_requests(scheme: Scheme, retry_after: u64) -> Response<Body> {
     let answer = xnonce_core::answer::Answer::rate_limited(scheme, retry_after);
     let mut res = Response::new(Body::from(answer.body));
@@ -256,6 +260,8 @@ pub fn too_many_requests(scheme: Scheme, retry_after: u64) -> Response<Body> {
     );
     res.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    res.extensions_mut()
+        .insert(Behind::Refused(xnonce_core::ErrorCode::RateLimited));
     res
 }
 
@@ -481,6 +487,50 @@ mod tests {
         let mut cx = Context::from_waker(std::task::Waker::noop());
         let mut busy = layer.layer(crate::layer::tests::Busy);
         assert!(Service::<Request<Body>>::poll_ready(&mut busy, &mut cx).is_pending());
+    }
+
+    /// A 429 answers a request the verification layer accepted: it is counted under
+    /// `rate_limited` in `xnonce_requests_total`, not as an `accepted` request served.
+    #[tokio::test]
+    async fn a_429_is_counted_rate_limited_not_accepted() {
+        use axum::body::Body;
+        use axum::http::Request;
+        use tower::ServiceExt;
+        use xnonce_core::{sign, Secret, SignInput};
+        let secret =
+            Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")
+                .unwrap();
+        let clients = std::collections::HashMap::from([("svc".to_string(), secret.clone())]);
+        let metrics = Arc::new(crate::Metrics::default());
+        let limit = RateLimitLayer::new(RateLimitConfig {
+            default: Some(Rate::new(MIN_PER_SECOND, Some(1)).unwrap()),
+            clients: BTreeMap::new(),
+        });
+        let app = crate::app_with_rate_limit(
+            crate::XNonceLayer::new(clients).metrics(metrics.clone()),
+            Some(limit),
+        );
+        for (n, status) in [("1", 200), ("2", 429)] {
+            let input = SignInput::new(Scheme::V2, "GET", "/a/b", "svc")
+                .param("n", n)
+                .host("api.test");
+            let req = Request::builder()
+                .uri(format!("/a/b?n={n}"))
+                .header("host", "api.test")
+                .header("x-nonce", sign(&input, &secret).unwrap().x_nonce)
+                .body(Body::empty())
+                .unwrap();
+            let res = app.clone().oneshot(req).await.unwrap();
+            assert_eq!(res.status().as_u16(), status);
+        }
+        let text = metrics.render(None);
+        let count = |outcome: &str| {
+            let series = format!("xnonce_requests_total{{scheme=\"v2\",outcome=\"{outcome}\"}} ");
+            text.lines()
+                .find_map(|l| l.strip_prefix(&series)?.parse::<u64>().ok())
+        };
+        assert_eq!(count("accepted"), Some(1), "{text}");
+        assert_eq!(count("rate_limited"), Some(1), "{text}");
     }
 
     #[test]
