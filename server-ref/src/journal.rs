@@ -28,10 +28,19 @@
 //! closed.
 //!
 //! Reading it back at start:
-//! * a **torn** line — the beginning of a line (`<hex digits>[ <digits>]`, possibly followed by
-//!   NUL bytes, or nothing at all) — is what a crash or a failed write leaves; it is skipped
-//!   (a failed write is retried whole, so the torn line's key is on a later line; a crash
-//!   forgets at most the last [`FLUSH_INTERVAL`], as above);
+//! * a **torn** line — the beginning of a line (`<hex digits>[ <digits>]`, or nothing at
+//!   all) — is what a crash or a failed write leaves; it is skipped (a failed write is
+//!   retried whole, so the torn line's key is on a later line; a crash forgets at most the
+//!   last [`FLUSH_INTERVAL`], as above);
+//! * a run of **NUL bytes** — after the beginning of a line, before the end of one (either
+//!   possibly empty), anywhere in the file — is what a power loss or kernel crash leaves on
+//!   some filesystems where written data never reached the disk (the file's size did): the
+//!   lines it covers are lost, as the durability notes above allow for such a loss. They are
+//!   skipped (a whole line after the run is read), the rest of the journal is read, and
+//!   [`JournalStore::open`] logs a warning naming the file, the first such line, and until
+//!   when a replay of a forgotten request would be accepted. Refusing to start would not
+//!   bring those lines back: the operator's only ways out would be to wait, or to move the
+//!   whole journal away and forget every request in it;
 //! * any other line (bytes that are not the journal's ASCII, a line too long, an expiry that
 //!   is not a number) was not written by this store: the journal is **damaged** and
 //!   [`JournalStore::open`] fails, naming the file and the line. Skipping the line would
@@ -214,6 +223,10 @@ enum Line {
     Entry([u8; 16], u64),
     /// The beginning of a line (a crash or failed write), or an empty line: skipped.
     Torn,
+    /// A run of NUL bytes, between the beginning of a line and the end of a line (each
+    /// possibly empty): what a power loss leaves where written data never reached the disk.
+    /// The lines it covered are lost; the end is an entry when it is a whole line.
+    Zeroed(Option<([u8; 16], u64)>),
     /// Not something this store writes: why.
     Damaged(&'static str),
 }
@@ -222,11 +235,54 @@ enum Line {
 /// damage.
 const READ_LIMIT: usize = 1 << 20;
 
-/// Reads one line (without its `\n`); see the module docs for torn and damaged lines.
+/// Reads one line (without its `\n`); see the module docs for torn, zeroed and damaged
+/// lines.
 fn parse_line(line: &[u8]) -> Line {
-    // A crash can leave NUL bytes where the kernel had not written the data yet.
-    let end = line.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-    let (line, nul_padded) = (&line[..end], end < line.len());
+    // A power loss can leave NUL bytes where the kernel had not written the data yet: one
+    // run of them, after the beginning of a line and before the end of a line (each cut by
+    // it, or empty). Anything else around or within the run is damage.
+    let Some(first) = line.iter().position(|&b| b == 0) else {
+        return parse_whole(line);
+    };
+    let last = line.iter().rposition(|&b| b == 0).unwrap_or(first);
+    if line[first..=last].iter().any(|&b| b != 0) {
+        return Line::Damaged("NUL bytes mixed with other bytes");
+    }
+    let (head, tail) = (&line[..first], &line[last + 1..]);
+    if let Line::Damaged(why) = parse_whole(head) {
+        return Line::Damaged(why);
+    }
+    if tail.is_empty() {
+        return Line::Zeroed(None);
+    }
+    // The end of a line: `[hex digits][ <digits>]`, i.e. a line whose beginning is lost. A
+    // hex digest is 32 digits, so one with all 32 and an expiry is a whole line.
+    match tail.iter().position(|&b| b == b' ') {
+        Some(32) => match parse_whole(tail) {
+            Line::Entry(d, exp) => Line::Zeroed(Some((d, exp))),
+            Line::Torn | Line::Zeroed(_) => Line::Zeroed(None),
+            Line::Damaged(why) => Line::Damaged(why),
+        },
+        at => {
+            let (hex, expiry) = match at {
+                Some(i) => (&tail[..i], &tail[i + 1..]),
+                None => (tail, &b""[..]),
+            };
+            if hex.len() > 32
+                || !hex.iter().all(u8::is_ascii_hexdigit)
+                || expiry.len() > 20
+                || !expiry.iter().all(u8::is_ascii_digit)
+            {
+                Line::Damaged("not the end of a journal line after NUL bytes")
+            } else {
+                Line::Zeroed(None)
+            }
+        }
+    }
+}
+
+/// [`parse_line`] for a line without NUL bytes.
+fn parse_whole(line: &[u8]) -> Line {
     if line.len() > MAX_LINE - 1 {
         return Line::Damaged("longer than a journal line");
     }
@@ -243,7 +299,7 @@ fn parse_line(line: &[u8]) -> Line {
     if expiry.len() > 20 || !expiry.iter().all(u8::is_ascii_digit) {
         return Line::Damaged("not <32 hex digits> <expiry ms>");
     }
-    if hex.len() < 32 || expiry.is_empty() || nul_padded {
+    if hex.len() < 32 || expiry.is_empty() {
         return Line::Torn;
     }
     let mut d = [0u8; 16];
@@ -268,8 +324,8 @@ fn unwritten(pending: &[u8]) -> (usize, u64) {
     pending
         .split(|&b| b == b'\n')
         .filter_map(|line| match parse_line(line) {
-            Line::Entry(_, exp) => Some(exp),
-            Line::Torn | Line::Damaged(_) => None,
+            Line::Entry(_, exp) | Line::Zeroed(Some((_, exp))) => Some(exp),
+            Line::Torn | Line::Zeroed(None) | Line::Damaged(_) => None,
         })
         .fold((0, 0), |(n, latest), exp| (n + 1, latest.max(exp)))
 }
@@ -279,9 +335,40 @@ fn named(e: &std::io::Error, message: String) -> std::io::Error {
     std::io::Error::new(e.kind(), message)
 }
 
-/// Reads the journal at `path` (absent: empty), keeping the entries live at `now_ms`.
-fn read_journal(path: &Path, now_ms: u64) -> std::io::Result<DigestTable> {
+/// Where a journal read back held NUL bytes ([`Line::Zeroed`]): lines lost to a power loss.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Zeroed {
+    /// The first line (counted from 1) holding NUL bytes.
+    first_line: usize,
+    /// How many lines held NUL bytes.
+    lines: usize,
+    /// How many NUL bytes there were.
+    bytes: usize,
+}
+
+impl Zeroed {
+    /// The warning logged when a journal is opened in spite of them.
+    fn warning(&self, path: &Path) -> String {
+        format!(
+            "the replay journal {} holds {} NUL bytes on {} line(s) from line {}: data written \
+             to it never reached the disk (what a power loss or kernel crash leaves). The \
+             requests it recorded there are forgotten: a replay of one of them is accepted \
+             until its window ends, at most twice the longest window after the power loss. \
+             The rest of the journal is read and the server starts; if that is not \
+             acceptable, stop it and keep it stopped for that long",
+            path.display(),
+            self.bytes,
+            self.lines,
+            self.first_line
+        )
+    }
+}
+
+/// Reads the journal at `path` (absent: empty), keeping the entries live at `now_ms`; with
+/// where it held NUL bytes, if it did.
+fn read_journal(path: &Path, now_ms: u64) -> std::io::Result<(DigestTable, Option<Zeroed>)> {
     let mut entries = DigestTable::new();
+    let mut zeroed: Option<Zeroed> = None;
     let cannot_read = |e: std::io::Error| {
         named(
             &e,
@@ -290,7 +377,7 @@ fn read_journal(path: &Path, now_ms: u64) -> std::io::Result<DigestTable> {
     };
     let file = match File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(entries),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((entries, None)),
         Err(e) => return Err(cannot_read(e)),
     };
     let mut reader = BufReader::new(file);
@@ -315,9 +402,19 @@ fn read_journal(path: &Path, now_ms: u64) -> std::io::Result<DigestTable> {
             }
             parse_line(&line)
         };
+        if let Line::Zeroed(_) = parsed {
+            let z = zeroed.get_or_insert(Zeroed {
+                first_line: i + 1,
+                ..Zeroed::default()
+            });
+            z.lines += 1;
+            z.bytes += line.iter().filter(|&&b| b == 0).count();
+        }
         match parsed {
-            Line::Entry(d, exp) if exp >= now_ms => entries.remember(d, exp),
-            Line::Entry(..) | Line::Torn => {}
+            Line::Entry(d, exp) | Line::Zeroed(Some((d, exp))) if exp >= now_ms => {
+                entries.remember(d, exp)
+            }
+            Line::Entry(..) | Line::Zeroed(_) | Line::Torn => {}
             Line::Damaged(why) => {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::InvalidData,
@@ -334,7 +431,7 @@ fn read_journal(path: &Path, now_ms: u64) -> std::io::Result<DigestTable> {
             }
         }
     }
-    Ok(entries)
+    Ok((entries, zeroed))
 }
 
 /// Creates (if needed) and locks `<data_dir>/`[`LOCK_FILE`]: one store per data dir.
@@ -432,7 +529,10 @@ impl JournalStore {
         })?;
         let lock = lock_data_dir(data_dir)?;
         let path = data_dir.join(JOURNAL_FILE);
-        let entries = read_journal(&path, now_ms)?;
+        let (entries, zeroed) = read_journal(&path, now_ms)?;
+        if let Some(zeroed) = &zeroed {
+            tracing::warn!(target: "xnonce", "{}", zeroed.warning(&path));
+        }
         let tmp = tmp_path(&path);
         let file = write_journal(&tmp, entries.iter()).map_err(|e| {
             named(
@@ -743,11 +843,29 @@ mod tests {
             hex32.clone(),
             format!("{hex32} "),
             format!("{} 12", &hex32[..10]),
-            format!("{hex32} 17\0\0\0"),
-            "\0\0\0\0".into(),
         ] {
             assert_eq!(parse_line(torn.as_bytes()), Line::Torn, "{torn:?}");
         }
+        // NUL bytes where a write never reached the disk: lost lines, the beginning of one
+        // before them, the end of one after them; a whole line after them is read.
+        for zeroed in [
+            format!("{hex32} 17\0\0\0"),
+            "\0\0\0\0".into(),
+            "abc\0\0de 17".into(),
+            "\0\0 17".into(),
+            "\0\x00123".into(),
+            format!("{} 12\0\0{} 12", &hex32[..10], &hex32[3..]),
+        ] {
+            assert_eq!(
+                parse_line(zeroed.as_bytes()),
+                Line::Zeroed(None),
+                "{zeroed:?}"
+            );
+        }
+        assert_eq!(
+            parse_line(format!("ab\0\0{hex32} 42").as_bytes()),
+            Line::Zeroed(Some(([0xab; 16], 42)))
+        );
         assert_eq!(
             parse_line(format!("{hex32} 42").as_bytes()),
             Line::Entry([0xab; 16], 42)
@@ -771,6 +889,12 @@ mod tests {
             format!("{hex32} 99999999999999999999").as_bytes(),
             format!("{hex32}00 1").as_bytes(),
             format!("{hex32} 1 2").as_bytes(),
+            b"ab\0\0hello",
+            b"ab\0\0ab 12x",
+            b"\0a\0 12",
+            b"\xff\0\0",
+            format!("\0{hex32}00 1").as_bytes(),
+            format!("\0{hex32} 99999999999999999999").as_bytes(),
         ] {
             assert!(
                 matches!(parse_line(damaged), Line::Damaged(_)),
@@ -801,7 +925,7 @@ mod tests {
         // Refused, not rewritten: the file is as it was.
         assert!(std::fs::read(&path).unwrap().ends_with(b"\xff\xfe\n"));
         // An endless line (a journal linked to /dev/zero) is damage, found without reading
-        // it all; a torn line's NUL padding of a few KiB is not.
+        // it all; a few KiB of NUL bytes after a torn line (a power loss) are not.
         std::fs::remove_file(&path).unwrap();
         #[cfg(unix)]
         {
@@ -822,6 +946,70 @@ mod tests {
             msg.contains("replay journal") && msg.contains(&path.display().to_string()),
             "{msg}"
         );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// What a power loss can leave on some filesystems: the file's size was written but a
+    /// block of its data was not, and reads back as NUL bytes, here in the middle of the
+    /// journal, cutting lines at both ends. The lines around it are read back; the server
+    /// starts, saying loudly what was lost rather than refusing as if the file were damaged.
+    #[test]
+    fn a_block_of_nul_bytes_left_by_a_power_loss_is_skipped_and_reported() {
+        let d = dir("zeroed");
+        let s = JournalStore::open(&d, 0).unwrap();
+        for k in ["before", "lost 1", "lost 2", "after"] {
+            assert_eq!(s.insert(&k.into(), 10_000, 0), Ok(true));
+        }
+        drop(s);
+        let path = d.join(JOURNAL_FILE);
+        let mut text = std::fs::read(&path).unwrap();
+        let first = text.iter().position(|&b| b == b'\n').unwrap() + 1;
+        let last = text[..text.len() - 1]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .unwrap()
+            + 1;
+        // From the middle of the second line to the middle of the third: its end and the
+        // third's beginning are lost, the third's end remains after the NUL bytes.
+        let (from, to) = (first + 10, last - 20);
+        text[from..to].fill(0);
+        std::fs::write(&path, &text).unwrap();
+        let s = JournalStore::open(&d, 0).unwrap();
+        assert_eq!(s.len(), 2, "\"before\" and \"after\"");
+        assert!(
+            !std::fs::read(&path).unwrap().contains(&0),
+            "rewritten without the NUL bytes"
+        );
+        for (k, remembered) in [("before", true), ("lost 1", false), ("after", true)] {
+            assert_eq!(s.insert(&k.into(), 10_000, 1), Ok(!remembered), "{k}");
+        }
+        drop(s);
+        // What is logged: where, how much, what it means and what to do.
+        std::fs::write(&path, &text).unwrap();
+        let (entries, zeroed) = read_journal(&path, 0).unwrap();
+        assert_eq!(entries.len(), 2);
+        let zeroed = zeroed.expect("the NUL bytes are reported");
+        assert_eq!(
+            zeroed,
+            Zeroed {
+                first_line: 2,
+                lines: 1,
+                bytes: to - from
+            }
+        );
+        let warning = zeroed.warning(&path);
+        for part in [
+            &path.display().to_string()[..],
+            "from line 2",
+            "power loss",
+            "forgotten",
+            "keep it stopped",
+        ] {
+            assert!(warning.contains(part), "{part}: {warning}");
+        }
+        // A journal without NUL bytes reports none.
+        std::fs::write(&path, &text[..first]).unwrap();
+        assert_eq!(read_journal(&path, 0).unwrap().1, None);
         std::fs::remove_dir_all(&d).unwrap();
     }
 

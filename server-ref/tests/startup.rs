@@ -190,6 +190,60 @@ fn config_errors_never_print_the_line_that_holds_the_password() {
     }
 }
 
+/// A block of NUL bytes in the middle of the journal (a power loss on a filesystem that
+/// wrote the file's size but not its data) no longer stops the server as damage: it starts,
+/// remembers the requests journaled around the block, and says in its log what was lost.
+#[test]
+fn nul_bytes_left_by_a_power_loss_are_skipped_with_a_warning() {
+    let d = Dirs::new("journal-nul");
+    let secret = client(&d, &["add", "svc"]);
+    let s = serve_data(&d, &[]).unwrap();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let requests: Vec<http::Request> = (0..3)
+        .map(|i| {
+            // v1: the second server listens on another port, which v2 would sign.
+            let input =
+                SignInput::new(Scheme::V1, "GET", "/admin/status", "svc").timestamp_ms(now_ms + i);
+            let x_nonce = sign(&input, &secret).unwrap().x_nonce;
+            http::Request::new("GET", "/admin/status").header("X-Nonce", x_nonce)
+        })
+        .collect();
+    for req in &requests {
+        assert_eq!(http::send(&s.base, req).unwrap().status, 200);
+    }
+    assert!(s.stop().success());
+    let journal = d.data.join("replay.journal");
+    let mut text = std::fs::read(&journal).unwrap();
+    let starts: Vec<usize> = std::iter::once(0)
+        .chain(
+            text.iter()
+                .enumerate()
+                .filter(|(_, &b)| b == b'\n')
+                .map(|(i, _)| i + 1),
+        )
+        .collect();
+    assert_eq!(starts.len(), 4, "three lines");
+    // The second line lost but for its first bytes, the third whole after the NUL bytes.
+    text[starts[1] + 5..starts[2]].fill(0);
+    std::fs::write(&journal, &text).unwrap();
+
+    let s = serve_data(&d, &[]).unwrap();
+    let log = s.log();
+    assert!(
+        log.contains(&format!("the replay journal {}", journal.display()))
+            && log.contains("NUL bytes on 1 line(s) from line 2"),
+        "{log}"
+    );
+    // Remembered: the first and third; forgotten (as the warning says): the second.
+    for (req, status) in requests.iter().zip([409, 200, 409]) {
+        assert_eq!(http::send(&s.base, req).unwrap().status, status);
+    }
+    assert!(s.stop().success());
+}
+
 #[test]
 fn a_damaged_or_unreadable_journal_is_refused_naming_the_journal() {
     let d = Dirs::new("journal");
