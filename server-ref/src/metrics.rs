@@ -193,8 +193,9 @@ impl Metrics {
             }
         }
         out.push_str(
-            "# HELP xnonce_responses_total Answers sent, by status (the layer's refusals, and \
-             what the app behind it, the rate limit or the upstream answered).\n\
+            "# HELP xnonce_responses_total Answers the app sent, by status (the layer's \
+             refusals, and what the app behind it, the rate limit or the upstream answered; \
+             not the HTTP parser's own, counted in xnonce_http_parse_errors_total).\n\
              # TYPE xnonce_responses_total counter\n",
         );
         for (i, counter) in self.responses.iter().enumerate() {
@@ -207,7 +208,8 @@ impl Metrics {
         let _ = writeln!(
             out,
             "# HELP xnonce_http_parse_errors_total Requests the HTTP parser refused before the \
-             app saw them (answered 400, 414 or 431).\n\
+             app saw them (answered 400, 414 or 431 by the parser, not counted in \
+             xnonce_responses_total).\n\
              # TYPE xnonce_http_parse_errors_total counter\n\
              xnonce_http_parse_errors_total {}",
             load(&self.http_parse_errors)
