@@ -696,8 +696,8 @@ impl JournalStore {
                     }
                 }
                 Ok(()) => {
-                    if log.succeeded() {
-                        tracing::info!(target: "xnonce", "the replay journal is written again; accepting requests");
+                    if let Some(repeated) = log.succeeded() {
+                        tracing::info!(target: "xnonce", repeated, "the replay journal is written again; accepting requests");
                     }
                 }
             }
