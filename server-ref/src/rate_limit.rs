@@ -61,7 +61,8 @@ pub const MAX_WAIT: Duration = Duration::from_secs(86_400);
 pub struct Rate {
     /// Tokens added per second (> 0).
     pub per_second: f64,
-    /// Bucket size: the most requests accepted at once after an idle period (≥ 1).
+    /// Bucket size: the most requests accepted at once after an idle period (≥ 1; a 0 built
+    /// by hand is taken as 1).
     pub burst: u32,
 }
 
@@ -153,7 +154,7 @@ impl RateLimiter {
         {
             sweep(&mut table, now);
         }
-        let burst = f64::from(rate.burst);
+        let burst = capacity(rate);
         let bucket = match table.buckets.get_mut(client) {
             Some(b) => b,
             None => table.buckets.entry(client.to_string()).or_insert(Bucket {
@@ -219,7 +220,7 @@ fn sweep(table: &mut Table, now: Duration) {
         config, buckets, ..
     } = table;
     buckets.retain(|client, b| match config.rate_for(client) {
-        Some(rate) => refilled(b, rate, now) < f64::from(rate.burst),
+        Some(rate) => refilled(b, rate, now) < capacity(rate),
         None => false,
     });
     table.sweep_len = (table.buckets.len() * 2).max(MIN_SWEEP_LEN);
@@ -227,10 +228,17 @@ fn sweep(table: &mut Table, now: Duration) {
 }
 
 /// The tokens `b` holds at `now`: refilled at `rate` since it was last brought up to date, at
-/// most `rate.burst`.
+/// most [`capacity`].
 fn refilled(b: &Bucket, rate: Rate, now: Duration) -> f64 {
     let elapsed = now.saturating_sub(b.at).as_secs_f64();
-    (b.tokens + elapsed * rate.per_second).min(f64::from(rate.burst))
+    (b.tokens + elapsed * rate.per_second).min(capacity(rate))
+}
+
+/// The size of a bucket at `rate`: its burst, at least 1. A burst of 0 (a `Rate` built by
+/// hand: [`Rate::new`] refuses it) would never hold the token a request takes, so the client
+/// would be refused for ever while each 429 announced a token soon.
+fn capacity(rate: Rate) -> f64 {
+    f64::from(rate.burst.max(1))
 }
 
 /// How long `missing` tokens take to come back at `per_second`, at most [`MAX_WAIT`]. Never
@@ -576,6 +584,31 @@ mod tests {
         assert!(l.check_at("a", Duration::ZERO).is_ok());
         let wait = l.check_at("a", Duration::ZERO).unwrap_err();
         assert_eq!(retry_after_secs(wait), 10_000);
+    }
+
+    /// A burst of 0 built by hand (the fields are public; `Rate::new` refuses it) is a bucket
+    /// of one, as `Rate::new` makes of a rate below 1 without a burst. It used to refuse every
+    /// request of the client for ever while each 429 announced a token back in 1 s.
+    #[test]
+    fn a_burst_of_zero_built_by_hand_is_a_burst_of_one_not_a_lockout() {
+        let l = RateLimiter::new(RateLimitConfig {
+            default: Some(Rate {
+                per_second: 1.0,
+                burst: 0,
+            }),
+            clients: BTreeMap::new(),
+        });
+        let t = Duration::from_secs(10);
+        assert!(l.check_at("a", t).is_ok());
+        let wait = l.check_at("a", t).unwrap_err();
+        assert_eq!(retry_after_secs(wait), 1);
+        assert!(
+            l.check_at("a", t + wait).is_ok(),
+            "the token announced is there"
+        );
+        // Full again a while later: dropped by a sweep, as any full bucket.
+        let _ = l.check_at("b", t + Duration::from_secs(120));
+        assert_eq!(l.len(), 1, "only \"b\"");
     }
 
     #[test]
