@@ -58,7 +58,7 @@
 //! process ends, even on a crash.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -343,7 +343,7 @@ struct Zeroed {
     /// How many lines held NUL bytes.
     lines: usize,
     /// How many NUL bytes there were.
-    bytes: usize,
+    bytes: u64,
 }
 
 impl Zeroed {
@@ -364,6 +364,49 @@ impl Zeroed {
     }
 }
 
+/// Reads a line of `reader` into `line` (its `\n` included, if any), each run of NUL bytes
+/// kept as one NUL byte: how many bytes it read, and how many of them were NUL. It stops
+/// early (the caller's damage) past `READ_LIMIT` bytes kept, or `max_nuls` NUL bytes read.
+fn read_line(
+    reader: &mut impl BufRead,
+    line: &mut Vec<u8>,
+    max_nuls: u64,
+) -> std::io::Result<(usize, u64)> {
+    let (mut read, mut nuls) = (0, 0);
+    loop {
+        let buf = match reader.fill_buf() {
+            Ok(buf) => buf,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            return Ok((read, nuls));
+        }
+        let (mut used, mut done) = (0, false);
+        for &b in buf {
+            used += 1;
+            if b == 0 {
+                nuls += 1;
+                if line.last() != Some(&0) {
+                    line.push(0);
+                }
+                done = nuls > max_nuls;
+            } else {
+                line.push(b);
+                done = b == b'\n' || line.len() > READ_LIMIT;
+            }
+            if done {
+                break;
+            }
+        }
+        reader.consume(used);
+        read += used;
+        if done {
+            return Ok((read, nuls));
+        }
+    }
+}
+
 /// Reads the journal at `path` (absent: empty), keeping the entries live at `now_ms`; with
 /// where it held NUL bytes, if it did.
 fn read_journal(path: &Path, now_ms: u64) -> std::io::Result<(DigestTable, Option<Zeroed>)> {
@@ -380,21 +423,24 @@ fn read_journal(path: &Path, now_ms: u64) -> std::io::Result<(DigestTable, Optio
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((entries, None)),
         Err(e) => return Err(cannot_read(e)),
     };
+    // A power loss may leave any number of NUL bytes in a regular file (as many as it holds);
+    // anything else (a journal replaced by /dev/zero) is allowed no more than READ_LIMIT.
+    let max_nuls = match file.metadata() {
+        Ok(m) if m.is_file() => m.len(),
+        _ => READ_LIMIT as u64,
+    };
     let mut reader = BufReader::new(file);
     let mut line = Vec::new();
     for i in 0.. {
         line.clear();
-        // A line is at most MAX_LINE bytes; a torn one may trail NUL padding. Anything longer
-        // than READ_LIMIT (a journal replaced by /dev/zero, a huge binary) is damage, and is
-        // not read whole.
-        let read = (&mut reader)
-            .take(READ_LIMIT as u64 + 1)
-            .read_until(b'\n', &mut line)
-            .map_err(cannot_read)?;
+        // A line is at most MAX_LINE bytes, with a run of NUL bytes at most (read_line keeps
+        // one NUL byte of it). Anything longer than READ_LIMIT (a huge binary) is damage, and
+        // is not read whole.
+        let (read, nuls) = read_line(&mut reader, &mut line, max_nuls).map_err(cannot_read)?;
         if read == 0 {
             break;
         }
-        let parsed = if line.len() > READ_LIMIT {
+        let parsed = if line.len() > READ_LIMIT || nuls > max_nuls {
             Line::Damaged("a line longer than 1 MiB")
         } else {
             if line.last() == Some(&b'\n') {
@@ -408,7 +454,7 @@ fn read_journal(path: &Path, now_ms: u64) -> std::io::Result<(DigestTable, Optio
                 ..Zeroed::default()
             });
             z.lines += 1;
-            z.bytes += line.iter().filter(|&&b| b == 0).count();
+            z.bytes += nuls;
         }
         match parsed {
             Line::Entry(d, exp) | Line::Zeroed(Some((d, exp))) if exp >= now_ms => {
@@ -994,7 +1040,7 @@ mod tests {
             Zeroed {
                 first_line: 2,
                 lines: 1,
-                bytes: to - from
+                bytes: (to - from) as u64
             }
         );
         let warning = zeroed.warning(&path);
@@ -1010,6 +1056,42 @@ mod tests {
         // A journal without NUL bytes reports none.
         std::fs::write(&path, &text[..first]).unwrap();
         assert_eq!(read_journal(&path, 0).unwrap().1, None);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// A power loss under load can lose more than 1 MiB of appends (≈ 20,000 lines): their
+    /// NUL bytes are a power loss's too, not a line too long to be the journal's.
+    #[test]
+    fn more_than_a_mib_of_nul_bytes_in_a_regular_file_is_a_power_loss_too() {
+        let d = dir("zeroed-mib");
+        let s = JournalStore::open(&d, 0).unwrap();
+        for k in ["before", "after"] {
+            assert_eq!(s.insert(&k.into(), 10_000, 0), Ok(true));
+        }
+        drop(s);
+        let path = d.join(JOURNAL_FILE);
+        let text = std::fs::read(&path).unwrap();
+        let second = text.iter().position(|&b| b == b'\n').unwrap() + 1;
+        let nuls = 2 * READ_LIMIT + 7;
+        let zeroed = [&text[..second], &vec![0; nuls][..], &text[second..]].concat();
+        std::fs::write(&path, &zeroed).unwrap();
+        let (entries, report) = read_journal(&path, 0).unwrap();
+        assert_eq!(
+            entries.len(),
+            2,
+            "the whole line after the NUL bytes is read"
+        );
+        assert_eq!(
+            report,
+            Some(Zeroed {
+                first_line: 2,
+                lines: 1,
+                bytes: nuls as u64
+            })
+        );
+        let s = JournalStore::open(&d, 0).unwrap();
+        assert_eq!(s.insert(&"after".into(), 10_000, 1), Ok(false));
+        drop(s);
         std::fs::remove_dir_all(&d).unwrap();
     }
 
