@@ -113,6 +113,11 @@ function xnonceFetch(options) {
     let method = request.method
     let body = await bodyBytes(request, signal)
     const headers = new Headers(request.headers)
+    // The host is signed from the URL. A `Host` header of the caller's (headers copied from an
+    // incoming request, a Request made with one) is dropped, as fetch itself drops it (a
+    // forbidden header name): a fetch underneath that sends it instead of the URL's (one over
+    // node:http or undici's dispatcher API) sent the request for a host it was not signed for.
+    headers.delete('host')
     // True while every hop so far stayed on the request's origin: only then is a hop signed.
     let signing = true
     for (let redirects = 0; ; redirects++) {

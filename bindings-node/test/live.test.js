@@ -127,6 +127,47 @@ test('signing errors reject the returned promise with an XNonceError', async () 
   )
 })
 
+test("a Host header of the caller's is not sent: the request goes for the URL's host, which is signed", async () => {
+  // A fetch over node:http sends the Host header it is given instead of the URL's (fetch
+  // itself drops it): the request went for a host it was not signed for.
+  const http = require('node:http')
+  const httpFetch = (url, init) =>
+    new Promise((resolve, reject) => {
+      const headers = Object.fromEntries(new Headers(init.headers))
+      const req = http.request(url, { method: init.method, headers, agent: false }, (res) => {
+        const chunks = []
+        res.on('data', (c) => chunks.push(c))
+        res.on('end', () => resolve(new Response(Buffer.concat(chunks), { status: res.statusCode })))
+      })
+      req.on('error', reject)
+      req.end(init.body === undefined ? undefined : Buffer.from(init.body))
+    })
+  const recorder = await recordingServer()
+  try {
+    const verifier = new xnonce.Verifier({ [server.client]: server.secret })
+    for (const fetchImpl of [httpFetch, fetch]) {
+      const signedFetch = xnonce.xnonceFetch({ ...creds(), fetch: fetchImpl })
+      const url = `${recorder.url}/a/b?x=1`
+      const headers = { host: 'api.example.com', 'x-request-id': 'r1' }
+      assert.equal((await signedFetch(url, { headers })).status, 200)
+      assert.equal((await signedFetch(new Request(url, { method: 'POST', body: 'z', headers }))).status, 200)
+      for (const sent of recorder.requests.splice(0)) {
+        assert.equal(sent.headers.host, recorder.host, `${fetchImpl.name}: the Host sent`)
+        assert.equal(sent.headers['x-request-id'], 'r1')
+        const ok = verifier.verify(sent.method, sent.url, {
+          host: sent.headers.host,
+          xNonce: sent.headers['x-nonce'],
+          contentType: sent.headers['content-type'],
+          body: Buffer.from(sent.body),
+        })
+        assert.equal(ok.client, server.client)
+      }
+    }
+  } finally {
+    await recorder.close()
+  }
+})
+
 /** The X-Nonce header the last xnonceFetch call sent (seen through its `fetch` option). */
 let lastHeader
 function xnonceFetch(scheme) {
