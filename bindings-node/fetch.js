@@ -29,6 +29,9 @@ const BODY_HEADERS = [
 /** Credentials never sent to another origin. */
 const CREDENTIAL_HEADERS = ['x-nonce', 'authorization', 'proxy-authorization', 'cookie']
 
+/** On a Request input's signal: that Request (see `callerSignal`). */
+const HOLDS_REQUEST = Symbol('xnonceFetch: the Request whose signal this is')
+
 /** Frees a redirect response's connection (its body is never read). */
 async function discard(response) {
   try {
@@ -47,7 +50,15 @@ async function discard(response) {
  */
 function callerSignal(input, init, request) {
   if (init !== undefined && init !== null && init.signal !== undefined) return init.signal
-  return input instanceof Request ? input.signal : request.signal
+  if (!(input instanceof Request)) return request.signal
+  // A Request input's signal is itself a dependent one, followed only while that Request
+  // lives; the caller often drops it at once (`signedFetch(new Request(url, { signal }))`).
+  // Held from its own signal (a cycle, freed with it): the fetch underneath holds that signal
+  // while it runs, and so the Request and the controller the caller's abort reaches.
+  const signal = input.signal
+  if (Object.isExtensible(signal) && !Object.hasOwn(signal, HOLDS_REQUEST))
+    Object.defineProperty(signal, HOLDS_REQUEST, { value: input })
+  return signal
 }
 
 /**

@@ -414,6 +414,35 @@ test("the caller's signal aborts the answer's body read after the garbage collec
   }
 })
 
+test("a Request input's signal aborts the answer's body read after the caller dropped the Request", async () => {
+  // `signedFetch(new Request(url, { signal: AbortSignal.timeout(ms) }))`: input.signal follows
+  // the caller's signal only while the Request lives (undici holds its controller through a
+  // WeakRef). Nothing kept it once xnonceFetch had returned: after a collection the timeout no
+  // longer bounded the body read, which hung.
+  require('node:v8').setFlagsFromString('--expose-gc')
+  const gc = require('node:vm').runInNewContext('gc')
+  const stalled = await listen((req, res) => {
+    res.writeHead(200, { 'content-length': '100' })
+    res.write('a')
+  })
+  try {
+    const signedFetch = xnonce.xnonceFetch(creds())
+    const controller = new AbortController()
+    // The Request is made and dropped inside the call, as `signedFetch(new Request(...))` does.
+    const res = await signedFetch(new Request(`${stalled.url}/a/b`, { signal: controller.signal }))
+    for (let i = 0; i < 3; i++) {
+      await new Promise((resolve) => setImmediate(resolve))
+      gc()
+    }
+    const reading = res.text()
+    await new Promise((resolve) => setImmediate(resolve))
+    controller.abort(new Error('the caller gave up'))
+    await assert.rejects(settlesWithin(reading, 5000, 'res.text()'), /the caller gave up/)
+  } finally {
+    await stalled.close()
+  }
+})
+
 test("the caller's signal aborts the reading of a request body stream that never ends", async () => {
   const recorder = await recordingServer()
   try {
