@@ -427,7 +427,11 @@ function readBody(req, limit, ms) {
     // it is no longer readable for a parser mounted after the middleware (raw-body, under
     // express.json(), answers such a request 500 "stream is not readable").
     process.nextTick(() => {
-      if (req.readableLength === 0 && req._readableState?.ended === true && !req.destroyed) {
+      // Destroyed already (the client went away while something before the middleware was
+      // awaited): its 'close' has been emitted, and no 'readable' will come. Waiting for them
+      // held the request until the timer, then answered 408 to nobody.
+      if (req.destroyed) return finish(GONE)
+      if (req.readableLength === 0 && req._readableState?.ended === true) {
         return finish(Buffer.alloc(0))
       }
       req.on('readable', onReadable).on('end', onEnd).on('error', onGone).on('close', onGone)

@@ -1041,6 +1041,54 @@ test('a client that goes away mid-body is dropped: no handler, no error', async 
   }
 })
 
+test('a client that went away before the middleware ran (an async step first) is dropped at once', async () => {
+  // Its request is destroyed, and 'close' came before the middleware listened: it waited for
+  // a body that could no longer arrive until bodyTimeoutMs (30 s by default), holding the
+  // request, then answered 408 to nobody.
+  for (const [method, headers, body] of [
+    ['POST', { 'content-length': 100 }, 'only some of it'],
+    ['GET', {}, undefined],
+  ]) {
+    const handled = []
+    const errors = []
+    const mw = x.middleware(new x.Verifier({ [CLIENT]: reference.secret }), {
+      bodyTimeoutMs: 5000,
+      then: (req, res) => {
+        handled.push(req)
+        res.end()
+      },
+      onError: (error) => errors.push(error),
+    })
+    let gone
+    const clientGone = new Promise((r) => (gone = r))
+    let outcome
+    const settled = new Promise((r) => (outcome = r))
+    const peer = await listen(async (req, res) => {
+      await clientGone // a session lookup, a rate limiter...
+      await new Promise((r) => setTimeout(r, 100))
+      const destroyed = req.destroyed
+      const start = Date.now()
+      await mw(req, res)
+      outcome({ destroyed, ms: Date.now() - start, status: res.headersSent ? res.statusCode : null })
+    })
+    try {
+      const req = http.request(peer.url + '/a/b', { method, headers, agent: false })
+      req.on('error', () => {})
+      if (body === undefined) req.flushHeaders()
+      else req.write(body)
+      await new Promise((r) => setTimeout(r, 100))
+      req.destroy()
+      gone()
+      const { destroyed, ms, status } = await settled
+      assert.ok(destroyed, `${method}: the request is destroyed when the middleware runs`)
+      assert.ok(ms < 1000, `${method}: the middleware settled after ${ms} ms`)
+      assert.deepEqual([status, handled.length, errors], [null, 0, []], method)
+    } finally {
+      await peer.close()
+    }
+  }
+})
+
 /**
  * Sends `head` (an HTTP/1.1 request head with `Connection: close`, CRLFs included) on a raw
  * connection and reads until the server closes it; the answer. Our side stays open: hyper
