@@ -391,8 +391,8 @@ test("the caller's signal aborts the answer's body read after the garbage collec
     for (const request of [false, true]) {
       const controller = new AbortController()
       const url = `${stalled.url}/a/b`
-      // A Request input without init keeps its own signal (as fetch does; input.signal is
-      // followed while the caller keeps its Request, here until the end of the test).
+      // A Request input without init keeps its own signal (as fetch does; xnonceFetch holds
+      // the Request from that signal, so it is followed even once the caller drops it).
       const input = request ? new Request(url, { signal: controller.signal }) : url
       const res = await signedFetch(input, request ? undefined : { signal: controller.signal })
       for (let i = 0; i < 3; i++) {
