@@ -210,3 +210,34 @@ def test_through_a_forwarding_proxy(recorders: tuple[Recorder, Recorder]) -> Non
     with httpx.Client(auth=xnonce.httpx.XNonceAuth("svc", SECRET), proxy=proxy.url) as c:
         got = one(proxy, lambda: c.get(url))
     assert got.target.startswith("http://target.test:81/") and got.result == "ok", got
+
+
+def test_requests_a_fully_qualified_host_is_sent_as_signed(
+    recorders: tuple[Recorder, Recorder], fqdn: str
+) -> None:
+    """urllib3 writes the Host line of ``http://api.test.:port`` without the trailing dot; a
+    forwarding proxy gets it with the dot (the URL's authority). The adapter sends the Host it
+    signed, so both arrive verifiable."""
+    rec = recorders[0]
+    port = rec.server.server_address[1]
+    url = f"http://{fqdn}:{port}/p?x=1"
+    auth = xnonce.requests.XNonceAuth("svc", SECRET)
+    got = one(rec, lambda: requests.get(url, auth=auth))
+    assert (got.host, got.result) == (f"{fqdn}:{port}", "ok"), got
+    got = one(rec, lambda: requests.get(url, auth=auth, proxies={"http": rec.url}))
+    assert (got.host, got.result) == (f"{fqdn}:{port}", "ok"), got
+    # httpx writes the URL's authority as it is, both ways.
+    with httpx.Client(auth=xnonce.httpx.XNonceAuth("svc", SECRET)) as c:
+        got = one(rec, lambda: c.get(url))
+    assert (got.host, got.result) == (f"{fqdn}:{port}", "ok"), got
+
+
+def test_requests_the_host_it_sets_does_not_follow_a_redirect(
+    recorders: tuple[Recorder, Recorder], fqdn: str
+) -> None:
+    a, b = recorders
+    url = f"http://{fqdn}:{a.server.server_address[1]}/to-other"
+    r = requests.get(url, auth=xnonce.requests.XNonceAuth("svc", SECRET))
+    assert r.status_code == 200 and r.url == b.url + "/landing"
+    landing = b.seen[-1]
+    assert (landing.target, landing.host, landing.x_nonce) == ("/landing", b.authority, None)

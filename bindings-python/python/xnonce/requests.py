@@ -6,6 +6,7 @@ Importable without ``requests`` installed (the class then has no ``requests`` ba
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from xnonce._http import HEADER, authority_and_target, checked_secret, header_text, sign_target
 from xnonce._xnonce import Secret
@@ -21,13 +22,17 @@ else:
 
 __all__ = ["XNonceAuth"]
 
+# Where a request keeps the Host line the adapter added (not the caller), to drop on redirect.
+_OWN_HOST = "_xnonce_own_host"
+
 
 class XNonceAuth(_AuthBase):
     """Signs every request it is attached to and sets the ``X-Nonce`` header.
 
-    The method, host (the URL's authority), path, query params and form params
-    (``application/x-www-form-urlencoded``) are signed; with v2 any other body (JSON, ...) is
-    signed by its SHA-256 digest. v1 cannot sign a non-form body (``InputError``
+    The method, host (a ``Host`` header's, else the URL's authority; a URL host with a trailing
+    dot is sent in a ``Host`` header as written, which urllib3 would drop), path, query params
+    and form params (``application/x-www-form-urlencoded``) are signed; with v2 any other body
+    (JSON, ...) is signed by its SHA-256 digest. v1 cannot sign a non-form body (``InputError``
     ``invalid_body``).
 
     Redirects: a signature is for one URL, and ``requests`` copies the signed request's headers
@@ -48,7 +53,14 @@ class XNonceAuth(_AuthBase):
     def __call__(self, r: PreparedRequest) -> PreparedRequest:
         url_host, target = authority_and_target(r.url or "")
         # A Host header set by the caller (or the session) is what goes out, and what v2 binds.
-        host = header_text(r.headers.get("Host")) or url_host
+        given = header_text(r.headers.get("Host"))
+        host = given or url_host
+        if not given and (urlsplit(r.url or "").hostname or "").endswith("."):
+            # A fully qualified name (`api.test.`): urllib3 writes the Host line without the
+            # trailing dot, but a forwarding proxy gets the URL's authority, with it. Send the
+            # Host that is signed, either way; a redirect does not take it along (below).
+            r.headers["Host"] = url_host
+            r.__dict__[_OWN_HOST] = url_host
         r.headers[HEADER] = sign_target(
             self.scheme,
             self.client,
@@ -69,6 +81,9 @@ class XNonceAuth(_AuthBase):
         # Runs before `requests` builds the redirect from a copy of `r.request`.
         if r.is_redirect and r.request is not None:
             r.request.headers.pop(HEADER, None)
+            own = r.request.__dict__.pop(_OWN_HOST, None)
+            if own is not None and r.request.headers.get("Host") == own:
+                del r.request.headers["Host"]
         return r
 
     def __repr__(self) -> str:
