@@ -241,3 +241,22 @@ def test_requests_the_host_it_sets_does_not_follow_a_redirect(
     assert r.status_code == 200 and r.url == b.url + "/landing"
     landing = b.seen[-1]
     assert (landing.target, landing.host, landing.x_nonce) == ("/landing", b.authority, None)
+
+
+def test_an_empty_host_header_is_refused_before_sending(
+    recorders: tuple[Recorder, Recorder],
+) -> None:
+    """Both libraries send an empty Host line as given; no signature can cover it, so the
+    adapters refuse it (``invalid_host``) rather than sign the URL's authority instead."""
+    rec = recorders[0]
+    before = len(rec.seen)
+    with pytest.raises(xnonce.InputError) as e:
+        requests.get(
+            rec.url + "/p", headers={"Host": ""}, auth=xnonce.requests.XNonceAuth("svc", SECRET)
+        )
+    assert e.value.code == "invalid_host"
+    with httpx.Client(auth=xnonce.httpx.XNonceAuth("svc", SECRET)) as c:
+        with pytest.raises(xnonce.InputError) as e:
+            c.get(rec.url + "/p", headers={"Host": ""})
+    assert e.value.code == "invalid_host"
+    assert len(rec.seen) == before

@@ -68,15 +68,17 @@ class XNonceAuth(_Auth):
         self.scheme = scheme
 
     def _sign(self, request: Request) -> None:
-        # httpx sets Host from the URL unless the caller did: either way, what goes out. Of
-        # several Content-Type lines the first, as the reference server reads them.
+        # httpx sets Host from the URL unless the caller did: either way, what goes out (an
+        # empty one too, which the core refuses: `invalid_host`). Of several Content-Type
+        # lines the first, as the reference server reads them.
+        host = request.headers.get("Host")
         content_types = request.headers.get_list("Content-Type")
         request.headers[HEADER] = sign_target(
             self.scheme,
             self.client,
             self._secret,
             request.method,
-            request.headers.get("Host") or request.url.netloc.decode("ascii"),
+            request.url.netloc.decode("ascii") if host is None else host,
             request.url.raw_path.decode("ascii"),
             content_types[0] if content_types else None,
             request.content,

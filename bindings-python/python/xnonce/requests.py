@@ -52,10 +52,11 @@ class XNonceAuth(_AuthBase):
 
     def __call__(self, r: PreparedRequest) -> PreparedRequest:
         url_host, target = authority_and_target(r.url or "")
-        # A Host header set by the caller (or the session) is what goes out, and what v2 binds.
+        # A Host header set by the caller (or the session) is what goes out, and what v2 binds;
+        # an empty one too (urllib3 sends it so), which the core refuses (`invalid_host`).
         given = header_text(r.headers.get("Host"))
-        host = given or url_host
-        if not given and (urlsplit(r.url or "").hostname or "").endswith("."):
+        host = url_host if given is None else given
+        if given is None and (urlsplit(r.url or "").hostname or "").endswith("."):
             # A fully qualified name (`api.test.`): urllib3 writes the Host line without the
             # trailing dot, but a forwarding proxy gets the URL's authority, with it. Send the
             # Host that is signed, either way; a redirect does not take it along (below).
