@@ -260,3 +260,27 @@ def test_an_empty_host_header_is_refused_before_sending(
             c.get(rec.url + "/p", headers={"Host": ""})
     assert e.value.code == "invalid_host"
     assert len(rec.seen) == before
+
+
+def test_requests_a_str_body_is_signed_as_urllib3_sends_it(
+    recorders: tuple[Recorder, Recorder],
+) -> None:
+    """urllib3 2 sends a ``str`` body as UTF-8, urllib3 1 (which requests still accepts) as
+    latin-1 through ``http.client``; the adapter signs those bytes (CASES has ``héllo``), and
+    refuses a str urllib3 1 cannot write rather than sign bytes that are never sent."""
+    import urllib3
+
+    rec = recorders[0]
+    send = partial(
+        requests.post,
+        rec.url + "/p",
+        data="1 €",
+        headers={"Content-Type": "text/plain"},
+        auth=xnonce.requests.XNonceAuth("svc", SECRET),
+    )
+    if str(getattr(urllib3, "__version__", "")).startswith("1."):
+        with pytest.raises(xnonce.InputError) as e:
+            send()
+        assert e.value.code == "invalid_body"
+    else:
+        assert one(rec, send).result == "ok"

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from xnonce._http import HEADER, authority_and_target, checked_secret, header_text, sign_target
-from xnonce._xnonce import Secret
+from xnonce._xnonce import Secret, error_from_code
 
 if TYPE_CHECKING:
     from requests import PreparedRequest, Response
@@ -24,6 +24,22 @@ __all__ = ["XNonceAuth"]
 
 # Where a request keeps the Host line the adapter added (not the caller), to drop on redirect.
 _OWN_HOST = "_xnonce_own_host"
+
+
+def _sent_body(body: str) -> bytes:
+    """A ``str`` body as the bytes urllib3 sends: UTF-8 from urllib3 2; urllib3 1 leaves it to
+    ``http.client``, which writes it as latin-1 (and ``requests`` counts its Content-Length so)."""
+    import urllib3
+
+    if not str(getattr(urllib3, "__version__", "")).startswith("1."):
+        return body.encode("utf-8")
+    try:
+        return body.encode("latin-1")
+    except UnicodeEncodeError:
+        raise error_from_code(
+            "invalid_body",
+            "urllib3 1.x sends a str body as latin-1, which cannot write this one: pass bytes",
+        ) from None
 
 
 class XNonceAuth(_AuthBase):
@@ -62,6 +78,9 @@ class XNonceAuth(_AuthBase):
             # Host that is signed, either way; a redirect does not take it along (below).
             r.headers["Host"] = url_host
             r.__dict__[_OWN_HOST] = url_host
+        if isinstance(r.body, str):
+            # Signed and sent as the same bytes, whichever urllib3 sends it.
+            r.body = _sent_body(r.body)
         r.headers[HEADER] = sign_target(
             self.scheme,
             self.client,
