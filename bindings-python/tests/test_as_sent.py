@@ -243,21 +243,23 @@ def test_requests_the_host_it_sets_does_not_follow_a_redirect(
     assert (landing.target, landing.host, landing.x_nonce) == ("/landing", b.authority, None)
 
 
-def test_an_empty_host_header_is_refused_before_sending(
-    recorders: tuple[Recorder, Recorder],
+@pytest.mark.parametrize("host", ["", "user@127.0.0.1"])
+def test_a_host_header_no_signature_covers_is_refused_before_sending(
+    recorders: tuple[Recorder, Recorder], host: str
 ) -> None:
-    """Both libraries send an empty Host line as given; no signature can cover it, so the
-    adapters refuse it (``invalid_host``) rather than sign the URL's authority instead."""
+    """Both libraries send a caller's Host line as given, an empty one or one holding ``@``
+    too; no signature can cover it, so the adapters refuse it (``invalid_host``) rather than
+    sign the URL's authority, or the text after ``@``, instead."""
     rec = recorders[0]
     before = len(rec.seen)
     with pytest.raises(xnonce.InputError) as e:
         requests.get(
-            rec.url + "/p", headers={"Host": ""}, auth=xnonce.requests.XNonceAuth("svc", SECRET)
+            rec.url + "/p", headers={"Host": host}, auth=xnonce.requests.XNonceAuth("svc", SECRET)
         )
     assert e.value.code == "invalid_host"
     with httpx.Client(auth=xnonce.httpx.XNonceAuth("svc", SECRET)) as c:
         with pytest.raises(xnonce.InputError) as e:
-            c.get(rec.url + "/p", headers={"Host": ""})
+            c.get(rec.url + "/p", headers={"Host": host})
     assert e.value.code == "invalid_host"
     assert len(rec.seen) == before
 

@@ -45,6 +45,8 @@ def sign_target(
 ) -> str:
     """Signs a request about to be sent: query and form params, or the body digest (v2).
 
+    ``host`` is the Host line as sent (a caller's header, or the URL's authority without its
+    userinfo): one holding ``@`` is not cut, as it goes out whole (``invalid_host``).
     ``body`` goes to the core as is: bytes, bytearray or str; anything else (a stream, a file)
     is a body the adapter cannot sign: ``InputError`` ``invalid_body``.
     """
@@ -56,7 +58,7 @@ def sign_target(
     return sign_request(
         scheme,
         method,
-        host.rpartition("@")[2],
+        host,
         target or "/",
         client,
         secret,
