@@ -259,6 +259,15 @@ pub fn count_answers(router: Router, metrics: Arc<Metrics>) -> Router {
     }))
 }
 
+/// The value of `xnonce_requests_total{scheme, outcome}` in rendered metrics: for tests that
+/// count what the layer decided.
+#[cfg(test)]
+pub(crate) fn requests_total(text: &str, scheme: &str, outcome: &str) -> Option<u64> {
+    let series = format!("xnonce_requests_total{{scheme=\"{scheme}\",outcome=\"{outcome}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&series)?.parse::<u64>().ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

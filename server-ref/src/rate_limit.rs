@@ -532,11 +532,7 @@ mod tests {
             assert_eq!(res.status().as_u16(), status);
         }
         let text = metrics.render(None);
-        let count = |outcome: &str| {
-            let series = format!("xnonce_requests_total{{scheme=\"v2\",outcome=\"{outcome}\"}} ");
-            text.lines()
-                .find_map(|l| l.strip_prefix(&series)?.parse::<u64>().ok())
-        };
+        let count = |outcome: &str| crate::metrics::requests_total(&text, "v2", outcome);
         assert_eq!(count("accepted"), Some(1), "{text}");
         assert_eq!(count("rate_limited"), Some(1), "{text}");
     }

@@ -1003,11 +1003,7 @@ mod tests {
         assert_eq!(send(gateway(&url), "get", "2").await, 400);
         assert_eq!(send(gateway(&dead), "GET", "3").await, 502);
         let text = metrics.render(None);
-        let count = |outcome: &str| {
-            let series = format!("xnonce_requests_total{{scheme=\"v2\",outcome=\"{outcome}\"}} ");
-            text.lines()
-                .find_map(|l| l.strip_prefix(&series)?.parse::<u64>().ok())
-        };
+        let count = |outcome: &str| crate::metrics::requests_total(&text, "v2", outcome);
         assert_eq!(count("accepted"), Some(1), "{text}");
         assert_eq!(count("invalid_method"), Some(1), "{text}");
         assert_eq!(count("upstream_failed"), Some(1), "{text}");
