@@ -104,8 +104,8 @@ fn strip_escaped_dot(s: &str) -> Option<&str> {
 /// Refuses a link path that WHATWG URL clients change before sending it, so that the
 /// server would verify another path than the one signed: a dot segment (removed), a
 /// backslash (turned into `/`), and — only possible in v1, whose path is written as given —
-/// a byte they percent-encode (non-ASCII, `"` `<` `>` `^` `` ` `` `{` `}`; not every
-/// client escapes `^`, so it is refused too).
+/// a byte they percent-encode (non-ASCII, `"` `<` `>` `^` `` ` `` `{` `|` `}`; the WHATWG
+/// standard leaves `^` and `|` alone, but Chromium escapes both, so they are refused too).
 fn check_link_path(path: &str) -> Result<()> {
     let refuse = |why: String| {
         Err(crate::Error::new(
@@ -121,7 +121,7 @@ fn check_link_path(path: &str) -> Result<()> {
     }
     if let Some(c) = path
         .chars()
-        .find(|&c| !c.is_ascii() || matches!(c, '"' | '<' | '>' | '^' | '`' | '{' | '}'))
+        .find(|&c| !c.is_ascii() || matches!(c, '"' | '<' | '>' | '^' | '`' | '{' | '|' | '}'))
     {
         return refuse(format!(
             "must not contain {c:?} (write it percent-encoded as the server routes it)"
@@ -356,7 +356,7 @@ fn ipv4_number(part: &str) -> Option<u64> {
 /// A link must reach the server as it was signed, so what browsers and other WHATWG URL
 /// clients rewrite before sending is refused: a path with a dot segment (`.`, `..`, with any
 /// dot written `%2e`), or for v1 (path written as given) a backslash, a non-ASCII character
-/// or one of `"` `<` `>` `^` `` ` `` `{` `}` (`invalid_path`); a base URL with a backslash or
+/// or one of `"` `<` `>` `^` `` ` `` `{` `|` `}` (`invalid_path`); a base URL with a backslash or
 /// a dot segment in its prefix, and for v2 an authority not written as those clients send it
 /// (`[0:0::1]` for `[::1]`, `127.1` for `127.0.0.1`, port `08080` for `8080`): `invalid_url`,
 /// naming the form to write.
@@ -494,7 +494,10 @@ mod tests {
             }
         }
         // v1 writes the path as given: what URL clients turn or escape is refused.
-        for path in ["/a\\b", "/a/é", "/a\"b", "/<a>", "/a^b", "/a`b", "/{a}"] {
+        // Chromium sends `/a|b` as `/a%7Cb` (the WHATWG standard and Node keep `|`).
+        for path in [
+            "/a\\b", "/a/é", "/a\"b", "/<a>", "/a^b", "/a`b", "/{a}", "/a|b",
+        ] {
             let e = link_of(Scheme::V1, path, "http://127.0.0.1:8080").unwrap_err();
             assert_eq!(e.code(), ErrorCode::InvalidPath, "{path}");
         }
@@ -507,13 +510,14 @@ mod tests {
             "/a^b",
             "/a`b",
             "/{a}",
+            "/a|b",
             "/a/..b/c.",
         ] {
             let l = link_of(Scheme::V2, path, "http://127.0.0.1:8080").unwrap();
             assert!(l.url.starts_with("http://127.0.0.1:8080/"), "{}", l.url);
         }
         // Paths URL clients keep are still fine in v1.
-        for path in ["/a/..b/c.", "/a/%C3%A9", "/a|b[1]", "/a%2e%2e"] {
+        for path in ["/a/..b/c.", "/a/%C3%A9", "/a%7Cb[1]", "/a%2e%2e"] {
             link_of(Scheme::V1, path, "http://127.0.0.1:8080").unwrap();
         }
     }
@@ -527,6 +531,7 @@ mod tests {
                 "http://h/%2e/",
                 "http://h/pre<fix",
                 "http://h/pré",
+                "http://h/a|b",
             ] {
                 let e = link_of(scheme, "/a/b", base).unwrap_err();
                 assert_eq!(e.code(), ErrorCode::InvalidUrl, "{scheme} {base}");
