@@ -520,8 +520,8 @@ export function sign(scheme, method, path, params, client, secret, timestamp, no
 
 // §9 step 6: a dot segment is ".", ".." with any dot possibly written %2e (any case).
 const DOT_SEGMENT_RE = /^(\.|%2e){1,2}$/i
-// v1 paths (and base-URL prefixes) are written as given: no '\', non-ASCII or "<>^`{}.
-const V1_REFUSED_RE = /[\\"<>^`{}]|[^\x00-\x7f]/u
+// v1 paths (and base-URL prefixes) are written as given: no '\', non-ASCII or "<>^`{|}.
+const V1_REFUSED_RE = /[\\"<>^`{|}]|[^\x00-\x7f]/u
 
 /** §9 step 6: why URL clients would not send `path` unchanged, or null. */
 function urlClientsChange(path, v1Rules) {

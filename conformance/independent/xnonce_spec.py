@@ -588,7 +588,7 @@ def canonical(*args, **kwargs) -> str:
 
 # §9 step 6: what WHATWG URL clients (browsers, fetch) would change in a link's path.
 _DOT_SEGMENTS = frozenset((".", "..", "%2e", ".%2e", "%2e.", "%2e%2e"))
-_V1_PATH_REFUSED = frozenset('\\"<>^`{}')
+_V1_PATH_REFUSED = frozenset('\\"<>^`{|}')
 
 
 def _url_clients_change(path: str, v1_rules: bool):

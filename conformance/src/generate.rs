@@ -686,6 +686,8 @@ fn v1_link_rule_inputs() -> Vec<Vector> {
         ("v1x-err-link-path-quote", "/a\"b"),
         ("v1x-err-link-path-brace", "/files/{id}"),
         ("v1x-err-link-path-caret", "/a^b"),
+        // Kept by the WHATWG URL standard, but Chromium sends it as `%7C`.
+        ("v1x-err-link-path-pipe", "/a|b"),
         ("v1x-err-link-path-unicode", "/files/résumé"),
         ("v1x-err-link-path-backslash", "/a\\b"),
     ];
