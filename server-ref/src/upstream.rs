@@ -10,8 +10,9 @@
 //! [`CLIENT_HEADER`] and [`SCHEME_HEADER`], after every `X-XNonce-*` field the client sent is
 //! dropped (also spelled with `_`: a client cannot name itself). An absolute-form target's
 //! authority, the host it was verified for, is sent as `Host`; a method not sent upper-case
-//! (as it was signed: methods are case-sensitive) and a path with `.` or `..` segments, as
-//! written or once decoded (which could leave the URL's prefix), are refused (400). The
+//! (as it was signed: methods are case-sensitive), a path with `.` or `..` segments, as
+//! written or once decoded (which could leave the URL's prefix), and a v2 path with a raw `;`
+//! or `\` (signed alike with `%3B` / `%5C`) are refused (400). The
 //! peer's address is appended to `X-Forwarded-For`. The upstream's answer comes back the same
 //! way, a `Location` that names the upstream's own address rewritten to
 //! the gateway's path (see [`Upstream::forward`]). Refused requests never reach the upstream.
@@ -174,6 +175,23 @@ impl Upstream {
                 "a path with . or .. segments is not forwarded",
             );
         }
+        let v2 = parts
+            .extensions
+            .get::<Verified>()
+            .is_some_and(|v| v.scheme == Scheme::V2);
+        if v2 && sent.path().bytes().any(|b| b == b';' || b == b'\\') {
+            // A v2 signature covers a path's canonical form, where a raw `;` or `\` and its
+            // escape (`%3B`, `%5C`) are one (PROTOCOL §6.3, §14.3): signed for the file
+            // `/files/a%3Bb`, the request verifies as `/files/a;b` too, which Tomcat and Jetty
+            // route to `/files/a` (a path parameter cut off) and Windows servers read `\` in
+            // as `/`. Forwarded, the API would act on a path no signature tells apart from
+            // another; escaped, either character reaches it as the data it was signed as.
+            return refused(
+                ErrorCode::InvalidPath,
+                "a v2 path with a raw ; or \\ is not forwarded: its signature does not tell it \
+                 from %3B or %5C; send them escaped",
+            );
+        }
         if sent.authority().is_some_and(|a| a.as_str().contains('@')) {
             // `GET http://u:p@evil.test/…`: user info in a target is an error (RFC 9110
             // §4.2.4), and no sender may write it in a field: as `Host` it would hand the API
@@ -189,10 +207,6 @@ impl Upstream {
         // signature covers the host in canonical form (PROTOCOL §6.2), that form, so that
         // spellings the signature treats as one (`API.test:443`, `h:8080:80`) reach the API
         // as the one host it covers (`api.test`, `h:8080`).
-        let v2 = parts
-            .extensions
-            .get::<Verified>()
-            .is_some_and(|v| v.scheme == Scheme::V2);
         let host = match sent.authority() {
             Some(a) => Some(a.as_str()),
             None if v2 => parts
@@ -956,6 +970,76 @@ mod tests {
                 "{target} reached the API: {}",
                 heads[heads.len() - 1]
             );
+        }
+    }
+
+    /// A v2 signature covers the canonical path, where a raw `;` or `\` and its escape are
+    /// one (PROTOCOL §6.3): a request signed for the file `/files/a%3Bb` verifies sent as
+    /// `/files/a;b`, which the gateway used to forward raw, for Tomcat or Jetty to route to
+    /// `/files/a` (and `\` for a Windows server to read as `/`). Refused, so the API only
+    /// ever gets them escaped, as the data they were signed as; v1, which signs the path as
+    /// sent, forwards them as signed.
+    #[tokio::test]
+    async fn a_v2_path_with_a_raw_semicolon_or_backslash_is_not_forwarded() {
+        use axum::body::Body;
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        use xnonce_core::{sign, Secret, SignInput};
+        let (url, seen) = recording_api().await;
+        let secret =
+            Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")
+                .unwrap();
+        let clients = std::collections::HashMap::from([("svc".to_string(), secret.clone())]);
+        let app = crate::app::gateway_app(
+            Upstream::new(&url, DEFAULT_TIMEOUT).unwrap(),
+            crate::XNonceLayer::new(clients),
+            None,
+        );
+        let send = |scheme: Scheme, signed: &str, target: &str, n: usize| {
+            // Each request signed with its own param: v1 tokens of one millisecond are alike.
+            let n = n.to_string();
+            let mut input = SignInput::new(scheme, "GET", signed, "svc").param("n", &n);
+            if scheme == Scheme::V2 {
+                input = input.host("api.test");
+            }
+            let x_nonce = sign(&input, &secret).unwrap().x_nonce;
+            let req = Request::get(format!("{target}?n={n}"))
+                .header("host", "api.test")
+                .header("x-nonce", x_nonce)
+                .body(Body::empty())
+                .unwrap();
+            let app = app.clone();
+            async move {
+                let res = app.oneshot(req).await.unwrap();
+                let status = res.status().as_u16();
+                let body = res.into_body().collect().await.unwrap().to_bytes();
+                (status, String::from_utf8_lossy(&body).into_owned())
+            }
+        };
+        let cases = [
+            (Scheme::V2, "/files/a%3Bb", "/files/a;b", 400),
+            (Scheme::V2, "/files/a%5Cb", "/files/a\\b", 400),
+            (Scheme::V2, "/files/a;b", "/files/a;b", 400),
+            (Scheme::V2, "/files/a;b", "/files/a%3Bb", 200),
+            (Scheme::V2, "/files/a%5Cb", "/files/a%5cb", 200),
+            (Scheme::V1, "/files/a;b", "/files/a;b", 200),
+            (Scheme::V1, "/files/a\\b", "/files/a\\b", 200),
+        ];
+        for (n, (scheme, signed, target, expected)) in cases.into_iter().enumerate() {
+            let before = seen.lock().unwrap().len();
+            let (status, body) = send(scheme, signed, target, n).await;
+            assert_eq!(status, expected, "{target}: {body}");
+            let heads = seen.lock().unwrap();
+            if expected == 400 {
+                assert!(
+                    body.contains(r#""code":"invalid_path""#),
+                    "{target}: {body}"
+                );
+                assert_eq!(heads.len(), before, "{target} reached the API");
+            } else {
+                let line = format!("GET {target}?n={n} HTTP/1.1\r\n");
+                assert!(heads[before].starts_with(&line), "{}", heads[before]);
+            }
         }
     }
 
