@@ -12,7 +12,8 @@
 //! authority, the host it was verified for, is sent as `Host`; a method not sent upper-case
 //! (as it was signed: methods are case-sensitive), a path with `.` or `..` segments, as
 //! written or once decoded (which could leave the URL's prefix), and a v2 path with a raw `;`
-//! or `\` (signed alike with `%3B` / `%5C`) are refused (400). The
+//! or `\` (signed alike with `%3B` / `%5C`) are refused (400), as is a query or form body
+//! with a raw `;` (params are split at `&` only; some APIs split at `;` too). The
 //! peer's address is appended to `X-Forwarded-For`. The upstream's answer comes back the same
 //! way, a `Location` that names the upstream's own address rewritten to
 //! the gateway's path (see [`Upstream::forward`]). Refused requests never reach the upstream.
@@ -236,6 +237,28 @@ impl Upstream {
                 ErrorCode::InvalidPath,
                 "the request target is too long to forward",
             );
+        };
+        // The layer splits a query and a form body into params at `&` only, so `?a=1;b=2`
+        // verifies as one param `a` = `1;b=2` (what a request signed for that value holds,
+        // escaped: `a=1%3Bb%3D2`). Rack 2, Django before 3.2, Python's `parse_qs` before
+        // 3.9.2, Go before 1.17 and Perl's CGI also split at `;`: forwarded raw, a param
+        // `b` no signature covers as such would reach such an API.
+        if sent.query().is_some_and(|q| q.contains(';')) {
+            return refused(ErrorCode::MalformedParams, RAW_SEMICOLON);
+        }
+        let body = match is_form(&parts.headers) {
+            // The layer has read the whole body (it is one buffer): checked, not streamed.
+            true => match http_body_util::BodyExt::collect(body).await {
+                Ok(all) => {
+                    let bytes = all.to_bytes();
+                    if bytes.contains(&b';') {
+                        return refused(ErrorCode::MalformedParams, RAW_SEMICOLON);
+                    }
+                    Body::from(bytes)
+                }
+                Err(_) => return refused(ErrorCode::InvalidBody, "the body could not be read"),
+            },
+            false => body,
         };
         let verified = parts.extensions.remove::<Verified>();
         let mut headers = std::mem::take(&mut parts.headers);
@@ -556,6 +579,19 @@ fn may_leave_prefix(path: &str) -> bool {
         .split(|&b| b == b'/' || b == b'\\')
         .map(|segment| segment.split(|&b| b == b';').next().unwrap_or(segment))
         .any(|segment| segment == b"." || segment == b"..")
+}
+
+/// Why a query or form body with a raw `;` is not forwarded.
+const RAW_SEMICOLON: &str = "a raw ; in a query or form is not forwarded: some servers split \
+     params at it, apart from what was signed; send it escaped (%3B)";
+
+/// Whether the layer read the body as a form (its first `Content-Type` line, as the layer
+/// read it: lossily).
+fn is_form(headers: &HeaderMap) -> bool {
+    headers.get(header::CONTENT_TYPE).is_some_and(|v| {
+        xnonce_core::verify::content_type_for_app(Some(&String::from_utf8_lossy(v.as_bytes())))
+            .is_some()
+    })
 }
 
 /// Replaces a form's `Content-Type` (the one line left) with core's
@@ -1039,6 +1075,85 @@ mod tests {
             } else {
                 let line = format!("GET {target}?n={n} HTTP/1.1\r\n");
                 assert!(heads[before].starts_with(&line), "{}", heads[before]);
+            }
+        }
+    }
+
+    /// The layer splits params at `&` only, so `?a=1;b=2` verifies as the one param
+    /// `a` = `1;b=2`, signed for `?a=1%3Bb%3D2`; the gateway used to forward it raw, for an
+    /// API that also splits at `;` (Rack 2, Django before 3.2, Python's `parse_qs` before
+    /// 3.9.2, Go before 1.17) to read a param `b` no signature covers as such. The same in a
+    /// form body, and in v1 (whose values are form-decoded alike). Escaped, it is forwarded;
+    /// a `;` in a body that is no form is not params.
+    #[tokio::test]
+    async fn a_raw_semicolon_in_a_query_or_form_is_not_forwarded() {
+        use axum::body::Body;
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        use xnonce_core::{sign, Secret, SignInput};
+        let (url, seen) = recording_api().await;
+        let secret =
+            Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")
+                .unwrap();
+        let clients = std::collections::HashMap::from([("svc".to_string(), secret.clone())]);
+        let app = crate::app::gateway_app(
+            Upstream::new(&url, DEFAULT_TIMEOUT).unwrap(),
+            crate::XNonceLayer::new(clients),
+            None,
+        );
+        let form = "application/x-www-form-urlencoded";
+        let cases = [
+            (Scheme::V2, "?a=1;b=2", None, 400),
+            (Scheme::V1, "?a=1;b=2", None, 400),
+            (Scheme::V2, "?a=1%3Bb%3D2", None, 200),
+            (Scheme::V1, "?a=1%3Bb%3D2", None, 200),
+            (Scheme::V2, "", Some((form, "a=1;b=2")), 400),
+            (Scheme::V1, "", Some((form, "a=1;b=2")), 400),
+            (Scheme::V2, "", Some((form, "a=1%3Bb%3D2")), 200),
+            (
+                Scheme::V2,
+                "",
+                Some(("application/json", r#"{"a":"1;b=2"}"#)),
+                200,
+            ),
+        ];
+        for (n, (scheme, query, body, expected)) in cases.into_iter().enumerate() {
+            let n = n.to_string();
+            let signed_body = body.filter(|(t, _)| *t != form).map(|(_, b)| b.as_bytes());
+            // In the order sent (v1 signs it): the query's params, then the form's.
+            let mut input = SignInput::new(scheme, "POST", "/a/b", "svc");
+            if !query.is_empty() {
+                input = input.param("a", "1;b=2");
+            }
+            input = input.param("n", &n);
+            if body.is_some_and(|(t, _)| t == form) {
+                input = input.param("a", "1;b=2");
+            }
+            if scheme == Scheme::V2 {
+                input = input.host("api.test");
+                if let Some(b) = signed_body {
+                    input = input.body(b.to_vec());
+                }
+            }
+            let x_nonce = sign(&input, &secret).unwrap().x_nonce;
+            let sep = if query.is_empty() { "?" } else { "&" };
+            let mut req = Request::post(format!("/a/b{query}{sep}n={n}"))
+                .header("host", "api.test")
+                .header("x-nonce", x_nonce);
+            if let Some((content_type, _)) = body {
+                req = req.header("content-type", content_type);
+            }
+            let req = req.body(Body::from(body.map_or("", |(_, b)| b))).unwrap();
+            let before = seen.lock().unwrap().len();
+            let res = app.clone().oneshot(req).await.unwrap();
+            let status = res.status().as_u16();
+            let text = res.into_body().collect().await.unwrap().to_bytes();
+            let text = String::from_utf8_lossy(&text);
+            assert_eq!(status, expected, "{scheme:?} {query} {body:?}: {text}");
+            let reached = seen.lock().unwrap().len() > before;
+            assert_eq!(reached, expected == 200, "{scheme:?} {query} {body:?}");
+            if scheme == Scheme::V2 && expected == 400 {
+                assert!(text.contains(r#""code":"malformed_params""#), "{text}");
             }
         }
     }
