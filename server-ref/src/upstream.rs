@@ -504,7 +504,7 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// through the gateway, they would change what the API acts on without touching what was
 /// verified. The gateway is the proxy that would set them, and it vouches only for
 /// `X-Forwarded-For` (the peer's address appended) and `Host` (the verified authority).
-pub const OVERRIDES: [&str; 21] = [
+pub const OVERRIDES: [&str; 22] = [
     // The host (and port) absolute URLs are built from.
     "forwarded",
     "x-forwarded-host",
@@ -524,6 +524,9 @@ pub const OVERRIDES: [&str; 21] = [
     "x-http-method-override",
     "x-http-method",
     "x-method-override",
+    // With X-Forwarded-Uri, what Traefik's and nginx's forward-auth set for the request an
+    // auth service (Authelia, oauth2-proxy) decides on.
+    "x-forwarded-method",
     // The client's address (X-Forwarded-For is kept, with the peer appended).
     "x-real-ip",
     "x-client-ip",
@@ -699,6 +702,8 @@ mod tests {
             "x_forwarded_port",
             "true-client-ip",
             "x-envoy-original-path",
+            "x-forwarded-method",
+            "x_forwarded_method",
         ] {
             h.append(k, HeaderValue::from_static("admin"));
         }
