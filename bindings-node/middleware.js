@@ -173,6 +173,17 @@ function middleware(verifier, options) {
         const conflict = native.hostConflictAnswer(authority, req.headers.host, { target, xNonce })
         if (conflict) return send(res, conflict)
       }
+      // Express with `trust proxy` reads the host (req.hostname, req.host) from the first
+      // X-Forwarded-Host value, which no signature covers (a proxy that appends keeps the one
+      // the client sent): refused when it names another host than the one verified.
+      const forwarded = forwardedHostReadByApp(req)
+      if (forwarded !== undefined) {
+        const verifiedHost = authority ?? absoluteAuthority(target) ?? req.headers.host ?? ''
+        if (otherHost(verifiedHost, forwarded)) {
+          const conflict = native.hostConflictAnswer(verifiedHost, forwarded, { target, xNonce })
+          if (conflict) return send(res, conflict)
+        }
+      }
       if (earlier !== undefined) body = earlier.body.length > limit ? TOO_LARGE : earlier.body
       else if (declaresMoreThan(req, limit)) body = TOO_LARGE
       else body = await readBody(req, limit, bodyTimeoutMs)
@@ -341,6 +352,41 @@ function reportError(error) {
 function absoluteAuthority(target) {
   const match = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)/.exec(target)
   return match === null ? undefined : match[1]
+}
+
+/** A host's name without its port (`[::1]:9000` is `[::1]`), as Express's req.hostname. */
+function hostnameOf(host) {
+  const offset = host[0] === '[' ? host.indexOf(']') + 1 : 0
+  const index = host.indexOf(':', offset)
+  return index !== -1 ? host.substring(0, index) : host
+}
+
+/**
+ * The X-Forwarded-Host value the app reads as its host: Express's (4 and 5) req.hostname,
+ * under `trust proxy` (for this peer), is the first value's name. Undefined when there is no
+ * such field, no Express request (no req.hostname getter) or when Express does not trust it
+ * (req.hostname is then the Host field's name): asked by showing Express a value of our own.
+ */
+function forwardedHostReadByApp(req) {
+  const field = req.headers['x-forwarded-host']
+  if (typeof field !== 'string') return undefined
+  let trusted
+  try {
+    req.headers['x-forwarded-host'] = 'xnonce-probe.invalid'
+    trusted = req.hostname === 'xnonce-probe.invalid'
+  } finally {
+    req.headers['x-forwarded-host'] = field
+  }
+  return trusted ? field.split(',')[0].trim() : undefined
+}
+
+/**
+ * Whether `forwarded` names another host than `verified`: another name (any case), or, when
+ * it has a port (Express 5's req.host keeps it), another port (`:80` and `:443` aside).
+ */
+function otherHost(verified, forwarded) {
+  if (hostnameOf(forwarded).toLowerCase() !== hostnameOf(verified).toLowerCase()) return true
+  return hostnameOf(forwarded) !== forwarded && native.hostConflictAnswer(verified, forwarded) !== null
 }
 
 /** How many `name` (lower-case) field lines a request has (`rawHeaders`: name, value, ...). */

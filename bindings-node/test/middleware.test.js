@@ -1134,6 +1134,51 @@ test("an absolute-form target is verified with its authority as the host, not th
   assert.equal(seen.length, before + 1)
 })
 
+test('Express with trust proxy: an X-Forwarded-Host other than the verified host is refused', async () => {
+  // Express's req.hostname (and req.host) read X-Forwarded-Host, not Host, once `trust proxy`
+  // trusts the peer, and take its first value: the one a client sends when the proxy appends.
+  // The signature covers the Host field only, so an app choosing a tenant by req.hostname
+  // would act for a host nobody signed.
+  const seenHere = []
+  const guard = x.middleware(new x.Verifier({ [CLIENT]: reference.secret }))
+  const express = await listen((req, res) => {
+    // What Express 4 and 5 define on their request prototype (trust proxy: true).
+    Object.defineProperty(req, 'hostname', {
+      get() {
+        const host = (this.headers['x-forwarded-host'] ?? this.headers.host).split(',')[0].trim()
+        const offset = host[0] === '[' ? host.indexOf(']') + 1 : 0
+        const index = host.indexOf(':', offset)
+        return index !== -1 ? host.substring(0, index) : host
+      },
+    })
+    guard(req, res, () => {
+      seenHere.push(req.hostname)
+      res.end(req.hostname)
+    })
+  })
+  try {
+    const send = (forwarded, target) =>
+      exchange(express.url, {
+        target,
+        headers: { 'x-nonce': signed(express, 'v2', target), 'x-forwarded-host': forwarded },
+      })
+    const evil = await send('evil.invalid, 127.0.0.1', '/a/b?n=1')
+    assert.deepEqual([evil.status, JSON.parse(evil.body).code], [400, 'invalid_host'], evil.body)
+    assert.deepEqual(seenHere, [], 'the app never read evil.invalid')
+    // A proxy that forwards the host the client signed (any port, any case): accepted.
+    const same = await send('127.0.0.1', '/a/b?n=2')
+    assert.deepEqual([same.status, same.body], [200, '127.0.0.1'])
+    const port = await send(express.host, '/a/b?n=3')
+    assert.deepEqual([port.status, port.body], [200, '127.0.0.1'])
+    // Another port (Express 5's req.host keeps it): refused too.
+    const otherPort = await send('127.0.0.1:1', '/a/b?n=4')
+    assert.deepEqual([otherPort.status, JSON.parse(otherPort.body).code], [400, 'invalid_host'])
+    assert.deepEqual(seenHere, ['127.0.0.1', '127.0.0.1'])
+  } finally {
+    await express.close()
+  }
+})
+
 test('a request target with a fragment is refused, where the reference server drops the fragment', async () => {
   // RFC 9112 §3.2: a request-target has no fragment. hyper (the reference server) drops one
   // before the server sees the target and verifies the rest; node:http hands it over in
