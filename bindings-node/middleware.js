@@ -251,6 +251,14 @@ function middleware(verifier, options) {
     // that authority upstream as Host.
     const authority = req.httpVersionMajor < 2 ? absoluteAuthority(target) : undefined
     if (authority !== undefined) req.headers.host = authority
+    // v2 signs the canonical path (PROTOCOL §6.3): /users/%61dmin and /users/admin share a
+    // signature, and Express routes the raw path, so a request signed for one route would run
+    // another. An escaped unreserved character is the character itself (RFC 3986 §6.2.2.2):
+    // the app gets it so. v1 signs the path as written: its spelling is signed, and left.
+    if (verified.scheme === 'v2') {
+      if (typeof req.originalUrl === 'string') req.originalUrl = unreservedUnescaped(req.originalUrl)
+      req.url = unreservedUnescaped(req.url)
+    }
     // No signature covers these: a method-override mounted after the middleware must not
     // find them (a signed POST run as DELETE). A `_method` param it reads instead is signed.
     for (const field of METHOD_OVERRIDE_FIELDS) delete req.headers[field]
@@ -387,6 +395,21 @@ function forwardedHostReadByApp(req) {
 function otherHost(verified, forwarded) {
   if (hostnameOf(forwarded).toLowerCase() !== hostnameOf(verified).toLowerCase()) return true
   return hostnameOf(forwarded) !== forwarded && native.hostConflictAnswer(verified, forwarded) !== null
+}
+
+/**
+ * `target` with each escaped unreserved character of its path (`%61` for `a`; RFC 3986 §2.3:
+ * letters, digits, `-`, `.`, `_`, `~`) written as itself; the query and every other escape as
+ * they are.
+ */
+function unreservedUnescaped(target) {
+  const query = target.indexOf('?')
+  const path = query === -1 ? target : target.slice(0, query)
+  const unescaped = path.replace(/%[0-9A-Fa-f]{2}/g, (escape) => {
+    const char = String.fromCharCode(parseInt(escape.slice(1), 16))
+    return /^[A-Za-z0-9._~-]$/.test(char) ? char : escape
+  })
+  return query === -1 ? unescaped : unescaped + target.slice(query)
 }
 
 /** How many `name` (lower-case) field lines a request has (`rawHeaders`: name, value, ...). */

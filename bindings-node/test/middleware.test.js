@@ -533,6 +533,45 @@ test('an accepted request reaches the app without the method-override fields no 
   }
 })
 
+test('v2: an escaped unreserved character in the path reaches the app unescaped', async () => {
+  // v2 signs the canonical path (PROTOCOL §6.3), so /users/%61dmin and /users/admin share a
+  // signature; Express routes the raw path, so a request signed for app.get('/users/admin')
+  // could be sent on to app.get('/users/:id') (req.params.id 'admin'). RFC 3986 §6.2.2.2:
+  // such escapes are the character itself; the app gets it so. Other escapes are left as
+  // sent (a decoded %2F would be a separator, a decoded %3F a query).
+  const urls = []
+  const guard = x.middleware(new x.Verifier({ [CLIENT]: reference.secret }))
+  const express = await listen((req, res) => {
+    req.originalUrl = req.url
+    req.url = req.url.slice('/api'.length) || '/'
+    guard(req, res, () => {
+      urls.push([req.originalUrl, req.url])
+      res.end('ok')
+    })
+  })
+  try {
+    for (const [sent, signedFor] of [
+      ['/api/users/%61dmin?x=%61', '/api/users/admin?x=%61'],
+      ['/api/users/%61%44%6d%69%6E%2d%2E%5F%7e%30?y=1', '/api/users/aDmin-._~0?y=1'],
+      ['/api/a%2Fb/c%3Fd/e%3Bf/%C3%A9', '/api/a%2Fb/c%3Fd/e%3Bf/%C3%A9'],
+    ]) {
+      const ok = await exchange(express.url, {
+        target: sent,
+        headers: { 'x-nonce': signed(express, 'v2', signedFor) },
+      })
+      assert.equal(ok.status, 200, ok.body)
+      assert.deepEqual(urls.at(-1), [signedFor, signedFor.slice('/api'.length)])
+    }
+    // v1 signs the path as written: /users/%61dmin is its own path there, and left so.
+    const v1 = '/api/users/%61dmin'
+    const ok = await exchange(express.url, { target: v1, headers: { 'x-nonce': signed(express, 'v1', v1) } })
+    assert.equal(ok.status, 200, ok.body)
+    assert.deepEqual(urls.at(-1), [v1, v1.slice('/api'.length)])
+  } finally {
+    await express.close()
+  }
+})
+
 test('an accepted form reaches the app as charset=utf-8, whatever charset it named', async () => {
   // Nothing signs a form's charset and its fields were verified as UTF-8: a body parser that
   // honours the parameter would decode a signed value otherwise. A body that is no form
