@@ -602,8 +602,53 @@ test('an accepted form reaches the app as charset=utf-8, whatever charset it nam
     }
     assert.deepEqual(seen, [
       'application/x-www-form-urlencoded; charset=utf-8',
-      'application/json; charset=utf-16',
+      // JSON is UTF-8 (RFC 8259 §8.1), and handed over so: see the next test.
+      'application/json; charset=utf-8',
     ])
+  } finally {
+    await open.close()
+  }
+})
+
+test('an accepted JSON body reaches the app as charset=utf-8, whatever charset it named', async () => {
+  // Nothing signs the charset either, and express.json() decodes in the one named, UTF-7
+  // included: there `+ACI-` is `"`, so a signed {"admin":false,"c":"+ACIALAAi-admin..."}
+  // sent on as charset=utf-7 was read as {"admin":false,"c":"","admin":true,...}. JSON
+  // defines no charset parameter (RFC 8259 §11) and is UTF-8: handed over as such. Other
+  // media types keep their Content-Type (a text body's charset is its own).
+  const seen = []
+  const open = await listen(
+    x.middleware(new x.Verifier({ [CLIENT]: reference.secret }), {
+      then: async (req, res) => {
+        const streamed = []
+        for await (const chunk of req) streamed.push(chunk)
+        seen.push([req.headers['content-type'], Buffer.concat(streamed).toString()])
+        res.end('ok')
+      },
+    }),
+  )
+  const body = '{"admin":false,"c":"+ACIALAAi-admin+ACIAOg-true,+ACI-x+ACIAOgAi-"}'
+  try {
+    for (const [type, forApp] of [
+      ['application/json; charset=utf-7', 'application/json; charset=utf-8'],
+      ['Application/JSON \t;Charset="UTF-7"', 'application/json; charset=utf-8'],
+      ['application/problem+json; charset=utf-16le', 'application/problem+json; charset=utf-8'],
+      ['application/json; x="a;charset=utf-8"; charset=utf-7', 'application/json; charset=utf-8'],
+      ['application/json; charset=utf-8', 'application/json; charset=utf-8'],
+      ['application/json', 'application/json'],
+      ['text/plain; charset=utf-7', 'text/plain; charset=utf-7'],
+      ['application/jsonp; charset=utf-7', 'application/jsonp; charset=utf-7'],
+    ]) {
+      const header = x.signRequest('v2', 'POST', '/c/a', CLIENT, reference.secret, {
+        host: open.host,
+        contentType: type,
+        body,
+      })
+      const headers = { 'x-nonce': header, 'content-type': type }
+      const ok = await exchange(open.url, { method: 'POST', target: '/c/a', headers, body })
+      assert.equal(ok.status, 200, ok.body)
+      assert.deepEqual(seen.at(-1), [forApp, body], type)
+    }
   } finally {
     await open.close()
   }
