@@ -389,7 +389,9 @@ function forwardedHostReadByApp(req) {
   } finally {
     req.headers['x-forwarded-host'] = field
   }
-  return trusted ? field.split(',')[0].trim() : undefined
+  // An empty one Express skips (for Host) or reads as no host at all: none to compare.
+  const first = field.split(',')[0].trim()
+  return trusted && first !== '' ? first : undefined
 }
 
 /**
