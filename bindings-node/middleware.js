@@ -262,14 +262,11 @@ function middleware(verifier, options) {
     // No signature covers these: a method-override mounted after the middleware must not
     // find them (a signed POST run as DELETE). A `_method` param it reads instead is signed.
     for (const field of METHOD_OVERRIDE_FIELDS) delete req.headers[field]
-    // A form as the UTF-8 its fields were verified in: nothing signs the charset it named,
-    // and a body parser that honours it would decode a signed value otherwise.
-    const form = native.contentTypeForApp(req.headers['content-type'] ?? null)
-    if (form !== null) req.headers['content-type'] = form
-    // JSON likewise: express.json() decodes in the charset named, UTF-7 included (where a
-    // signed `+ACI-` is a `"`), yet JSON is UTF-8 and defines no charset (RFC 8259 §8.1, §11).
-    const json = jsonContentTypeForApp(req.headers['content-type'])
-    if (json !== null) req.headers['content-type'] = json
+    // A form as the UTF-8 its fields were verified in, JSON naming a charset as the UTF-8 it
+    // is (core's rule): nothing signs the charset named, and a body parser that honours it
+    // would decode a signed value otherwise (express.json() even UTF-7, where `+ACI-` is `"`).
+    const forApp = native.contentTypeForApp(req.headers['content-type'] ?? null)
+    if (forApp !== null) req.headers['content-type'] = forApp
     const records = earlier?.records ?? []
     const mine =
       once && !recordedBefore
@@ -416,27 +413,6 @@ function unreservedUnescaped(target) {
     return /^[A-Za-z0-9._~-]$/.test(char) ? char : escape
   })
   return query === -1 ? unescaped : unescaped + target.slice(query)
-}
-
-/** `application/json` and the structured-syntax `+json` types (RFC 6839 §3.1). */
-const JSON_MEDIA_TYPE = /^(?:application\/json|[!#$%&'*+.^_`|~0-9a-z-]+\/[!#$%&'*+.^_`|~0-9a-z-]+\+json)$/
-
-/**
- * The Content-Type a JSON body reaches the app with when its own names a charset: its media
- * type (lower-case) and `charset=utf-8`, other parameters dropped (none is defined for JSON;
- * parsed or not, a `charset` hidden in one would be read by some parser). Null for any other
- * media type, and for JSON that names no charset.
- */
-function jsonContentTypeForApp(value) {
-  if (typeof value !== 'string') return null
-  const cut = value.indexOf(';')
-  if (cut === -1) return null
-  const media = value
-    .slice(0, cut)
-    .replace(/^[ \t]+|[ \t]+$/g, '')
-    .toLowerCase()
-  if (!JSON_MEDIA_TYPE.test(media) || !/charset/i.test(value.slice(cut))) return null
-  return `${media}; charset=utf-8`
 }
 
 /** How many `name` (lower-case) field lines a request has (`rawHeaders`: name, value, ...). */

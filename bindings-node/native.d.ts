@@ -156,7 +156,8 @@ export declare function checkSigner(scheme: 'v1' | 'v2', client: string, secret:
  * The `Content-Type` the app gets for an accepted request (core's
  * `verify::content_type_for_app`): a form's as `application/x-www-form-urlencoded;
  * charset=utf-8`, the charset its fields were verified in (nothing signs the one the client
- * named); `null` (keep it) for anything else.
+ * named); JSON that names a charset as its media type with `charset=utf-8` (JSON is UTF-8;
+ * `express.json()` would decode even UTF-7); `null` (keep it) for anything else.
  */
 export declare function contentTypeForApp(contentType?: string | undefined | null): string | null
 

@@ -137,10 +137,11 @@ pub fn method_override_fields() -> Vec<&'static str> {
 /// The `Content-Type` the app gets for an accepted request (core's
 /// `verify::content_type_for_app`): a form's as `application/x-www-form-urlencoded;
 /// charset=utf-8`, the charset its fields were verified in (nothing signs the one the client
-/// named); `null` (keep it) for anything else.
+/// named); JSON that names a charset as its media type with `charset=utf-8` (JSON is UTF-8;
+/// `express.json()` would decode even UTF-7); `null` (keep it) for anything else.
 #[napi(js_name = "contentTypeForApp")]
 pub fn content_type_for_app(content_type: Option<String>) -> Option<String> {
-    xnonce_core::verify::content_type_for_app(content_type.as_deref()).map(str::to_owned)
+    xnonce_core::verify::content_type_for_app(content_type.as_deref()).map(|ct| ct.into_owned())
 }
 
 /// The 400 answer (`invalid_host`) to an HTTP/2 request whose `Host` field names another

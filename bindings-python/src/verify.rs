@@ -571,13 +571,12 @@ impl PyVerifier {
 
 /// The `Content-Type` an app behind a middleware should see for an accepted request: a form's
 /// as `application/x-www-form-urlencoded; charset=utf-8` (the charset its fields were verified
-/// in; nothing signs the one the client named), `None` (keep it) for anything else. Text that
-/// UTF-8 cannot encode is refused as `verify` refuses it (`invalid_body`), never with the
+/// in; nothing signs the one the client named), JSON that names a charset as its media type
+/// with `charset=utf-8` (JSON is UTF-8), `None` (keep it) for anything else. Text that UTF-8
+/// cannot encode is refused as `verify` refuses it (`invalid_body`), never with the
 /// `UnicodeEncodeError` that would carry it.
 #[pyfunction]
 #[pyo3(signature = (content_type))]
-pub fn content_type_for_app(
-    content_type: Option<Text<'_, field::ContentType>>,
-) -> Option<&'static str> {
-    xnonce_core::verify::content_type_for_app(content_type.as_deref())
+pub fn content_type_for_app(content_type: Option<Text<'_, field::ContentType>>) -> Option<String> {
+    xnonce_core::verify::content_type_for_app(content_type.as_deref()).map(|ct| ct.into_owned())
 }

@@ -888,7 +888,13 @@ def test_an_accepted_form_reaches_the_app_as_utf8_whatever_charset_it_named() ->
     asyncio.run(middleware_asgi(scope, receive, send))
     assert sent[0]["status"] == 200, sent
     assert reached == [[(b"content-type", b"application/x-www-form-urlencoded; charset=utf-8")]]
-    assert xnonce.content_type_for_app("application/json; charset=utf-16") is None
+    # JSON naming a charset as the UTF-8 it is (core's rule); anything else kept as sent.
+    assert (
+        xnonce.content_type_for_app("application/json; charset=utf-16")
+        == "application/json; charset=utf-8"
+    )
+    assert xnonce.content_type_for_app("application/json") is None
+    assert xnonce.content_type_for_app("text/plain; charset=utf-16") is None
 
 
 def test_content_type_for_app_refuses_text_utf8_cannot_encode() -> None:

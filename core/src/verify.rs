@@ -192,17 +192,53 @@ pub const FORM_UTF8: &str = "application/x-www-form-urlencoded; charset=utf-8";
 
 /// What an application behind a verifier should get as the `Content-Type` of an accepted
 /// request: [`FORM_UTF8`] for a form ([`is_form_content_type`]), whatever charset it named;
-/// `None` (keep what was sent) for anything else.
+/// for JSON (`application/json` or a `+json` type, RFC 6839 §3.1) whose parameters name a
+/// charset, its media type (lower-case) with `charset=utf-8`; `None` (keep what was sent) for
+/// anything else.
+///
+/// JSON is UTF-8 and defines no charset (RFC 8259 §8.1, §11), yet some readers decode in the
+/// one named — Express's `express.json()` even in UTF-7, where a signed `+ACI-` is a `"` — and
+/// nothing signs it (PROTOCOL §14.3): the body's bytes stay as signed, read as UTF-8.
 ///
 /// ```
 /// use xnonce_core::verify::{content_type_for_app, FORM_UTF8};
 /// let latin1 = Some("application/x-www-form-urlencoded; charset=iso-8859-1");
-/// assert_eq!(content_type_for_app(latin1), Some(FORM_UTF8));
-/// assert_eq!(content_type_for_app(Some("application/json; charset=utf-16")), None);
+/// assert_eq!(content_type_for_app(latin1).as_deref(), Some(FORM_UTF8));
+/// let utf7 = Some("Application/Problem+JSON; charset=utf-7");
+/// assert_eq!(content_type_for_app(utf7).as_deref(), Some("application/problem+json; charset=utf-8"));
+/// assert_eq!(content_type_for_app(Some("application/json")), None);
+/// assert_eq!(content_type_for_app(Some("text/plain; charset=utf-16")), None);
 /// assert_eq!(content_type_for_app(None), None);
 /// ```
-pub fn content_type_for_app(content_type: Option<&str>) -> Option<&'static str> {
-    is_form_content_type(content_type).then_some(FORM_UTF8)
+pub fn content_type_for_app(content_type: Option<&str>) -> Option<std::borrow::Cow<'static, str>> {
+    if is_form_content_type(content_type) {
+        return Some(FORM_UTF8.into());
+    }
+    let (media, parameters) = content_type?.split_once(';')?;
+    let media = media.trim_matches([' ', '\t']).to_ascii_lowercase();
+    let names_charset = parameters.to_ascii_lowercase().contains("charset");
+    (is_json_media_type(&media) && names_charset).then(|| format!("{media}; charset=utf-8").into())
+}
+
+/// `application/json` or a structured-syntax `+json` type (`type/name+json`), lower-case, of
+/// token characters only (RFC 9110 §5.6.2).
+fn is_json_media_type(media: &str) -> bool {
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+.^_`|~-".contains(&b))
+    };
+    match media.split_once('/') {
+        Some((kind, sub)) => {
+            token(kind)
+                && token(sub)
+                && (media == "application/json"
+                    || sub
+                        .strip_suffix("+json")
+                        .is_some_and(|name| !name.is_empty()))
+        }
+        None => false,
+    }
 }
 
 /// Where a verifier finds a client's live secrets (several during rotation; none = unknown).
@@ -729,6 +765,42 @@ fn replay_key(scheme: Scheme, client: &str, request_id: &str) -> ReplayKey {
 mod tests {
     use super::*;
     use crate::{sign_with, SignInput};
+
+    /// JSON naming a charset reaches the app as UTF-8 with its media type; JSON naming none,
+    /// and types that are not JSON, are kept as sent.
+    #[test]
+    fn json_naming_a_charset_reaches_the_app_as_utf8() {
+        for (sent, app) in [
+            (
+                "application/json; charset=utf-7",
+                Some("application/json; charset=utf-8"),
+            ),
+            (
+                "Application/JSON \t;Charset=\"UTF-7\"",
+                Some("application/json; charset=utf-8"),
+            ),
+            (
+                "application/problem+json; charset=utf-16le",
+                Some("application/problem+json; charset=utf-8"),
+            ),
+            (
+                "application/json; x=\"a;charset=utf-8\"; charset=utf-7",
+                Some("application/json; charset=utf-8"),
+            ),
+            (
+                "application/json; charset=utf-8",
+                Some("application/json; charset=utf-8"),
+            ),
+            ("application/json", None),
+            ("application/json; x=y", None),
+            ("application/+json; charset=utf-7", None),
+            ("application/jsonx; charset=utf-7", None),
+            ("text/plain; charset=utf-7", None),
+            ("application/js on; charset=utf-7", None),
+        ] {
+            assert_eq!(content_type_for_app(Some(sent)).as_deref(), app, "{sent}");
+        }
+    }
 
     #[test]
     fn a_form_body_that_is_not_utf8_is_refused_before_the_credential() {

@@ -274,7 +274,7 @@ impl Upstream {
         // The gateway has answered any `100-continue` and holds the whole body.
         headers.remove(header::EXPECT);
         keep_first(&mut headers, header::CONTENT_TYPE);
-        form_as_utf8(&mut headers);
+        content_type_as_verified(&mut headers);
         if websocket.is_some() {
             switch_to_websocket(&mut headers);
         }
@@ -592,21 +592,22 @@ const RAW_SEMICOLON: &str = "a raw ; in a query or form is not forwarded: some s
 /// read it: lossily).
 fn is_form(headers: &HeaderMap) -> bool {
     headers.get(header::CONTENT_TYPE).is_some_and(|v| {
-        xnonce_core::verify::content_type_for_app(Some(&String::from_utf8_lossy(v.as_bytes())))
-            .is_some()
+        xnonce_core::verify::is_form_content_type(Some(&String::from_utf8_lossy(v.as_bytes())))
     })
 }
 
-/// Replaces a form's `Content-Type` (the one line left) with core's
-/// [`FORM_UTF8`](xnonce_core::verify::FORM_UTF8): the layer read its fields as UTF-8 whatever
-/// `charset` it named, which nothing signs (PROTOCOL §14.3).
-fn form_as_utf8(headers: &mut HeaderMap) {
+/// Replaces the `Content-Type` (the one line left) with core's
+/// [`content_type_for_app`](xnonce_core::verify::content_type_for_app): a form's with
+/// [`FORM_UTF8`](xnonce_core::verify::FORM_UTF8), as the layer read its fields as UTF-8
+/// whatever `charset` it named, and JSON naming a charset as the UTF-8 it is (an API on
+/// Express would decode it even as UTF-7); nothing signs the charset (PROTOCOL §14.3).
+fn content_type_as_verified(headers: &mut HeaderMap) {
     // Read as the layer read it (lossily: bytes outside ASCII do not make it no form).
     let for_app = headers.get(header::CONTENT_TYPE).and_then(|v| {
         xnonce_core::verify::content_type_for_app(Some(&String::from_utf8_lossy(v.as_bytes())))
     });
-    if let Some(form) = for_app {
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(form));
+    if let Some(value) = for_app.and_then(|ct| HeaderValue::try_from(ct.into_owned()).ok()) {
+        headers.insert(header::CONTENT_TYPE, value);
     }
 }
 
@@ -752,7 +753,7 @@ mod tests {
     }
 
     #[test]
-    fn a_form_reaches_the_upstream_as_utf8_whatever_charset_it_named() {
+    fn a_form_or_json_reaches_the_upstream_as_utf8_whatever_charset_it_named() {
         for sent in [
             "application/x-www-form-urlencoded",
             "Application/X-WWW-Form-Urlencoded; charset=iso-8859-1",
@@ -760,25 +761,42 @@ mod tests {
         ] {
             let mut h = HeaderMap::new();
             h.insert(header::CONTENT_TYPE, HeaderValue::from_static(sent));
-            form_as_utf8(&mut h);
+            content_type_as_verified(&mut h);
             assert_eq!(
                 h[header::CONTENT_TYPE],
                 xnonce_core::verify::FORM_UTF8,
                 "{sent}"
             );
         }
-        // Not a form: its media type and parameters are the API's business, left as sent.
+        // JSON naming a charset: as the UTF-8 it is (an API on Express would decode UTF-7).
+        for (sent, upstream) in [
+            (
+                "application/json; charset=utf-7",
+                "application/json; charset=utf-8",
+            ),
+            (
+                "Application/Problem+JSON;charset=UTF-16",
+                "application/problem+json; charset=utf-8",
+            ),
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(sent));
+            content_type_as_verified(&mut h);
+            assert_eq!(h[header::CONTENT_TYPE], upstream, "{sent}");
+        }
+        // Anything else: its media type and parameters are the API's business, left as sent.
         for sent in [
-            "application/json; charset=utf-16",
+            "application/json",
+            "text/plain; charset=utf-16",
             "multipart/form-data; boundary=x",
         ] {
             let mut h = HeaderMap::new();
             h.insert(header::CONTENT_TYPE, HeaderValue::from_static(sent));
-            form_as_utf8(&mut h);
+            content_type_as_verified(&mut h);
             assert_eq!(h[header::CONTENT_TYPE], sent);
         }
         let mut none = HeaderMap::new();
-        form_as_utf8(&mut none);
+        content_type_as_verified(&mut none);
         assert!(none.is_empty());
     }
 

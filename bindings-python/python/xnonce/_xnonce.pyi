@@ -317,7 +317,8 @@ def error_from_code(code: str, message: str = "") -> XNonceError: ...
 
 # The Content-Type an app should see for an accepted request: a form's as
 # "application/x-www-form-urlencoded; charset=utf-8" (the charset its fields were verified in:
-# nothing signs the one the client named), None (keep it) for anything else.
+# nothing signs the one the client named), JSON naming a charset as its media type with
+# "charset=utf-8" (JSON is UTF-8), None (keep it) for anything else.
 def content_type_for_app(content_type: str | None) -> str | None: ...
 
 @final

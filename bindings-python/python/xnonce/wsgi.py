@@ -200,8 +200,9 @@ class XNonceMiddleware(VerifyingMiddleware[WSGIApp]):
         environ[ENVIRON_KEY] = outcome
         for key in _METHOD_OVERRIDE_KEYS:
             environ.pop(key, None)
-        # A form as the UTF-8 it was verified in: nothing signs the charset it named, and an
-        # app that honours it (Django does) would decode a signed value otherwise.
+        # A form as the UTF-8 it was verified in, JSON naming a charset as the UTF-8 it is:
+        # nothing signs the charset named, and an app that honours it (Django does, for
+        # forms) would decode a signed value otherwise.
         form = content_type_for_app(content_type)
         if form is not None:
             environ["CONTENT_TYPE"] = form
