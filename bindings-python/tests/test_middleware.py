@@ -1273,3 +1273,47 @@ def test_asgi_a_body_of_many_small_messages_is_held_once() -> None:
     # One byte more than the limit, in as many messages: 413, the app not reached.
     status, answer, reached = asgi_post("/up", headers, [*messages, b"x"], max_body=size)
     assert status == 413 and json.loads(answer)["code"] == "invalid_body" and reached == []
+
+
+def test_wsgi_a_fragment_in_the_raw_target_is_no_part_of_what_is_verified() -> None:
+    """A `#` in the target (no part of an HTTP request target, RFC 9112 §3.2; Werkzeug's
+    server and gunicorn pass it on in RAW_URI) ends the query for the app, which reads
+    QUERY_STRING (Python's urlsplit cuts the fragment off): verified from RAW_URI whole, a
+    request signed for `q=%23tag&dry_run=1` sent as `q=#tag&dry_run=1` reached a Flask view
+    as `q=""` without `dry_run`. Cut there, as the reference server's URI parser cuts it."""
+    from flask import Flask, request
+
+    app = Flask(__name__)
+
+    @app.get("/x")
+    def view() -> dict[str, Any]:
+        return {"args": list(request.args.items(multi=True))}
+
+    app.wsgi_app = WsgiMiddleware(app.wsgi_app, xnonce.Verifier({"billing": SECRET}))  # type: ignore[method-assign]
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{httpd.server_port}"
+        host = base.removeprefix("http://")
+
+        def send(signed: str, sent: str) -> tuple[int | None, bytes]:
+            header = xnonce.sign_request("v2", "GET", host, signed, "billing", SECRET)
+            return raw_exchange(
+                base,
+                f"GET {sent} HTTP/1.1\r\nHost: {host}\r\nX-Nonce: {header}\r\n"
+                "Connection: close\r\n\r\n".encode(),
+            )
+
+        # Signed for a value holding `#`, sent with it raw: the app would read another request.
+        status, answer = send("/x?q=%23tag&dry_run=1", "/x?q=#tag&dry_run=1")
+        assert status == 401, answer
+        # Signed for what the app reads: accepted, and read as signed.
+        status, answer = send("/x?q=", "/x?q=#tag&dry_run=1")
+        assert status == 200, answer
+        assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["args"] == [["q", ""]]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert request_target({"RAW_URI": "/x?a=1#b=2", "QUERY_STRING": "a=1"}) == "/x?a=1"
+    assert request_target({"REQUEST_URI": "/x#?a=1", "PATH_INFO": "/x"}) == "/x"

@@ -60,10 +60,16 @@ def request_target(environ: dict[str, Any]) -> str:
     ``RAW_URI`` (gunicorn, Werkzeug) or ``REQUEST_URI`` (uWSGI, Werkzeug) when the server
     gives it; otherwise ``SCRIPT_NAME + PATH_INFO`` (which WSGI servers have percent-decoded)
     encoded again, and ``QUERY_STRING`` as received.
+
+    A ``#`` in the raw target (no part of a request target, RFC 9112 §3.2, yet passed on by
+    Werkzeug's server and gunicorn) ends it: the app reads ``PATH_INFO`` and ``QUERY_STRING``,
+    which Python's ``urlsplit`` cut there, so ``?q=#tag&dry_run=1`` reaches it as ``q=""``
+    alone; verified whole, a request signed for ``q=%23tag&dry_run=1`` would pass as that.
+    The reference server's URI parser cuts it off too.
     """
     raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if raw:
-        return str(raw)
+        return str(raw).partition("#")[0] or "/"
     path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
     try:
         # PEP 3333: the path's bytes, each as one latin-1 character.
