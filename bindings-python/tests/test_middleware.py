@@ -1317,3 +1317,58 @@ def test_wsgi_a_fragment_in_the_raw_target_is_no_part_of_what_is_verified() -> N
         httpd.server_close()
     assert request_target({"RAW_URI": "/x?a=1#b=2", "QUERY_STRING": "a=1"}) == "/x?a=1"
     assert request_target({"REQUEST_URI": "/x#?a=1", "PATH_INFO": "/x"}) == "/x"
+
+
+def test_an_absolute_form_target_reaches_the_app_with_the_host_it_was_verified_for() -> None:
+    """`GET http://api.test/up?q=1` verifies with host `api.test` whatever its `Host` field
+    says (RFC 9112 §3.2.2). Werkzeug's server puts that authority in HTTP_HOST; gunicorn
+    (RAW_URI the absolute target, PATH_INFO its path) and ASGI servers leave the field, so a
+    request signed for api.test reached a Flask view with `request.host` another tenant's
+    name. The app now reads the host that was verified."""
+    from flask import Flask, request
+
+    app = Flask(__name__)
+    seen: list[str] = []
+
+    @app.post("/up")
+    def view() -> str:
+        seen.append(request.host)
+        return "ok"
+
+    middleware = WsgiMiddleware(app.wsgi_app, xnonce.Verifier({"billing": SECRET}))
+    # As gunicorn hands over `POST http://api.test/up?q=1` with `Host: other.test`.
+    environ = EnvironBuilder().get_environ() | signed_environ(
+        RAW_URI="http://api.test/up?q=1", HTTP_HOST="other.test"
+    )
+    statuses: list[str] = []
+    b"".join(middleware(environ, lambda status, headers: statuses.append(status)))
+    assert statuses == ["200 OK"] and seen == ["api.test"]
+
+    async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(dict(scope["headers"])[b"host"].decode())
+        hosts = [v for k, v in scope["headers"] if k == b"host"]
+        assert len(hosts) == 1
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    header = xnonce.sign_request("v2", "GET", "api.test", "/up", "billing", SECRET)
+    # As uvicorn hands over `GET http://api.test/up` with `Host: other.test`.
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "http://api.test/up",
+        "raw_path": b"http://api.test/up",
+        "query_string": b"",
+        "headers": [(b"host", b"other.test"), (b"x-nonce", header.encode())],
+    }
+    sent: list[Any] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    verifier = xnonce.Verifier({"billing": SECRET})
+    asyncio.run(AsgiMiddleware(asgi_app, verifier)(scope, receive, send))
+    assert sent[0]["status"] == 200 and seen[1:] == ["api.test"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, MutableMapping
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
@@ -35,6 +36,19 @@ def encode_path(path: str | bytes) -> str:
 def join_target(path: str, query: str) -> str:
     """``/path?query`` (``/`` for an empty path; no ``?`` without a query)."""
     return (path or "/") + ("?" + query if query else "")
+
+
+#: RFC 3986 §3.1's scheme, then ``://`` and the authority (up to ``/``, ``?`` or ``#``): an
+#: absolute-form target, read as the core reads it (``verify::absolute_form``).
+_ABSOLUTE_FORM = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)")
+
+
+def absolute_authority(target: str) -> str | None:
+    """The authority of an absolute-form target (``http://api.test/x`` → ``api.test``), which
+    the verifier takes as the host in place of the ``Host`` field (RFC 9112 §3.2.2); ``None``
+    for any other form."""
+    match = _ABSOLUTE_FORM.match(target)
+    return match.group(1) if match else None
 
 
 def refused_head(method: str, target: str, host: str | None, x_nonce: str | None) -> Answer | None:

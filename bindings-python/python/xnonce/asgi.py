@@ -36,6 +36,7 @@ from xnonce._server import (
     MAX_BODY,
     RECORDS_KEY,
     VerifyingMiddleware,
+    absolute_authority,
     encode_path,
     exceeds,
     held,
@@ -138,21 +139,28 @@ def _is_method_override(name: bytes) -> bool:
     return name.lower().replace(b"_", b"-") in _METHOD_OVERRIDES
 
 
-def _admit(scope: Scope, verified: Verified, content_type: str | None) -> None:
+def _admit(scope: Scope, verified: Verified, content_type: str | None, target: str) -> None:
     """Hands the verified request to the app: ``scope[SCOPE_KEY]`` and, for Starlette and
     FastAPI, ``request.state.xnonce``; without the method-override fields, which no signature
     covers (a method-override middleware inside would run a signed POST as a DELETE), and
     with a form's ``Content-Type`` (``content_type``, its one line: two are refused before)
     as the UTF-8 it was verified in: nothing signs the charset it named, and an app that
-    honours it would decode a signed value otherwise."""
+    honours it would decode a signed value otherwise. An absolute-form ``target``'s
+    authority, the host verified in place of the ``Host`` field (RFC 9112 §3.2.2), replaces
+    that field, which the app (Starlette's ``request.url``, ``Host`` routes) would read."""
     headers = scope.get("headers", ())
     form = content_type_for_app(content_type)
-    if form is not None or any(_is_method_override(k) for k, _ in headers):
-        scope["headers"] = [
+    authority = absolute_authority(target)
+    if form is not None or authority is not None or any(_is_method_override(k) for k, _ in headers):
+        kept = [
             (k, form.encode() if form is not None and k.lower() == b"content-type" else v)
             for k, v in headers
             if not _is_method_override(k)
+            if authority is None or k.lower() != b"host"
         ]
+        if authority is not None:
+            kept.append((b"host", authority.encode("latin-1")))
+        scope["headers"] = kept
     scope[SCOPE_KEY] = verified
     scope.setdefault("state", {})["xnonce"] = verified
 
@@ -311,7 +319,7 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
         if isinstance(outcome, Answer):
             await _send(send, outcome)
             return
-        _admit(scope, outcome, content_type)
+        _admit(scope, outcome, content_type, target)
         replayed = False
 
         async def replay_body() -> Message:
@@ -374,5 +382,5 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
             else:
                 await send({"type": "websocket.close", "code": 1008})
             return
-        _admit(scope, outcome, _content_type(scope)[0])
+        _admit(scope, outcome, _content_type(scope)[0], target)
         await self.app(scope, receive, send)

@@ -31,6 +31,7 @@ from typing import Any
 from xnonce._server import (
     RECORDS_KEY,
     VerifyingMiddleware,
+    absolute_authority,
     encode_path,
     exceeds,
     join_target,
@@ -206,6 +207,12 @@ class XNonceMiddleware(VerifyingMiddleware[WSGIApp]):
         environ[ENVIRON_KEY] = outcome
         for key in _METHOD_OVERRIDE_KEYS:
             environ.pop(key, None)
+        # An absolute-form target's authority is the host verified, whatever the Host field
+        # says (RFC 9112 §3.2.2): Werkzeug's server puts it in HTTP_HOST, gunicorn leaves the
+        # field there, which the app (Flask's request.host, host routing) would read instead.
+        authority = absolute_authority(target)
+        if authority is not None:
+            environ["HTTP_HOST"] = authority
         # A form as the UTF-8 it was verified in, JSON naming a charset as the UTF-8 it is:
         # nothing signs the charset named, and an app that honours it (Django does, for
         # forms) would decode a signed value otherwise.
