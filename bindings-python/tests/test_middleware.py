@@ -8,6 +8,7 @@ import asyncio
 import http.client
 import io
 import json
+import re
 import socket
 import threading
 import time
@@ -1372,3 +1373,83 @@ def test_an_absolute_form_target_reaches_the_app_with_the_host_it_was_verified_f
     verifier = xnonce.Verifier({"billing": SECRET})
     asyncio.run(AsgiMiddleware(asgi_app, verifier)(scope, receive, send))
     assert sent[0]["status"] == 200 and seen[1:] == ["api.test"]
+
+
+def split_at_semicolons_too(body: bytes) -> list[tuple[str, str]]:
+    """A form read as python-multipart before 0.0.30 (Starlette's and FastAPI's form parser)
+    reads one: fields split at `;` as well as `&`."""
+    from urllib.parse import unquote_plus
+
+    pairs = [p.partition(b"=") for p in re.split(rb"[&;]", body) if p]
+    return [(unquote_plus(k.decode()), unquote_plus(v.decode())) for k, _, v in pairs]
+
+
+@pytest.mark.parametrize("scheme", ["v1", "v2"])
+def test_a_raw_semicolon_in_a_form_reaches_the_app_as_the_character_verified(
+    scheme: str,
+) -> None:
+    """The verifier splits a form at `&` only: `memo=a;to=mallory` is one field, signed as
+    `memo=a%3Bto%3Dmallory`, and verifies with the `;` raw. With python-multipart 0.0.29
+    Starlette read it as `memo=a` and `to=mallory`, and `form["to"]` (its last value) was
+    `mallory` on a request signed for `to=alice`. The app now gets each raw `;` as `%3B`."""
+    form = "application/x-www-form-urlencoded"
+    signed = b"to=alice&memo=a%3Bto%3Dmallory"
+    sent = b"to=alice&memo=a;to=mallory"
+    header = xnonce.sign_request(
+        scheme, "POST", "api.test", "/pay", "billing", SECRET, content_type=form, body=signed
+    )
+    verifier = xnonce.Verifier({"billing": SECRET})
+    read: list[list[tuple[str, str]]] = []
+
+    def wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        body = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
+        assert len(body) == int(environ["CONTENT_LENGTH"])
+        read.append(split_at_semicolons_too(body))
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    environ = signed_environ(
+        RAW_URI="/pay",
+        PATH_INFO="/pay",
+        QUERY_STRING=None,
+        HTTP_X_NONCE=header,
+        CONTENT_LENGTH=str(len(sent)),
+        **{"wsgi.input": io.BytesIO(sent)},
+    )
+    statuses: list[str] = []
+    b"".join(
+        WsgiMiddleware(wsgi_app, verifier, once=False)(environ, lambda s, h: statuses.append(s))
+    )
+    assert statuses == ["200 OK"]
+
+    async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
+        body = await read_asgi_body(receive)
+        assert dict(scope["headers"])[b"content-length"] == str(len(body)).encode()
+        read.append(split_at_semicolons_too(body))
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/pay",
+        "raw_path": b"/pay",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"api.test"),
+            (b"x-nonce", header.encode()),
+            (b"content-type", form.encode()),
+            (b"content-length", str(len(sent)).encode()),
+        ],
+    }
+    sent_messages: list[Any] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": sent, "more_body": False}
+
+    async def send(message: Any) -> None:
+        sent_messages.append(message)
+
+    asyncio.run(AsgiMiddleware(asgi_app, verifier, once=False)(scope, receive, send))
+    assert sent_messages[0]["status"] == 200
+    assert read == [[("to", "alice"), ("memo", "a;to=mallory")]] * 2

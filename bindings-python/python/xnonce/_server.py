@@ -51,6 +51,16 @@ def absolute_authority(target: str) -> str | None:
     return match.group(1) if match else None
 
 
+def form_for_app(body: bytes) -> bytes:
+    """A verified form body as handed to the app: each raw ``;`` written ``%3B``, which every
+    form parser reads as the one character verified. The verifier splits a form at ``&``
+    only (PROTOCOL §11), so ``memo=a;to=mallory`` is one field ``memo``; python-multipart
+    before 0.0.30 (Starlette's and FastAPI's form parser) splits at a ``;`` after the last
+    ``&`` too, and would hand the app a ``to`` field no signature covers, which Starlette's
+    ``form["to"]`` (the last value) reads over the signed one."""
+    return body.replace(b";", b"%3B")
+
+
 def refused_head(method: str, target: str, host: str | None, x_nonce: str | None) -> Answer | None:
     """What the reference server refuses from a request's head alone, before its body is
     read: a ``CONNECT`` (400: a 2xx to it would open a tunnel; any case, as core signs

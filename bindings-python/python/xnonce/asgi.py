@@ -39,6 +39,7 @@ from xnonce._server import (
     absolute_authority,
     encode_path,
     exceeds,
+    form_for_app,
     held,
     join_target,
     leave_record,
@@ -139,7 +140,13 @@ def _is_method_override(name: bytes) -> bool:
     return name.lower().replace(b"_", b"-") in _METHOD_OVERRIDES
 
 
-def _admit(scope: Scope, verified: Verified, content_type: str | None, target: str) -> None:
+def _admit(
+    scope: Scope,
+    verified: Verified,
+    content_type: str | None,
+    target: str,
+    length: int | None = None,
+) -> None:
     """Hands the verified request to the app: ``scope[SCOPE_KEY]`` and, for Starlette and
     FastAPI, ``request.state.xnonce``; without the method-override fields, which no signature
     covers (a method-override middleware inside would run a signed POST as a DELETE), and
@@ -147,13 +154,19 @@ def _admit(scope: Scope, verified: Verified, content_type: str | None, target: s
     as the UTF-8 it was verified in: nothing signs the charset it named, and an app that
     honours it would decode a signed value otherwise. An absolute-form ``target``'s
     authority, the host verified in place of the ``Host`` field (RFC 9112 §3.2.2), replaces
-    that field, which the app (Starlette's ``request.url``, ``Host`` routes) would read."""
+    that field, which the app (Starlette's ``request.url``, ``Host`` routes) would read.
+    ``length``: the length of a form body rewritten for the app (``form_for_app``), its
+    ``Content-Length``."""
     headers = scope.get("headers", ())
     form = content_type_for_app(content_type)
     authority = absolute_authority(target)
     if form is not None or authority is not None or any(_is_method_override(k) for k, _ in headers):
+        replaced = {
+            b"content-type": form,
+            b"content-length": None if length is None else str(length),
+        }
         kept = [
-            (k, form.encode() if form is not None and k.lower() == b"content-type" else v)
+            (k, new.encode() if (new := replaced.get(k.lower())) is not None else v)
             for k, v in headers
             if not _is_method_override(k)
             if authority is None or k.lower() != b"host"
@@ -319,7 +332,13 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
         if isinstance(outcome, Answer):
             await _send(send, outcome)
             return
-        _admit(scope, outcome, content_type, target)
+        new_length = None
+        if content_type_for_app(content_type) is not None:
+            # Its fields as verified, whatever the app's parser makes of a raw `;`.
+            for_app = form_for_app(body)
+            if len(for_app) != len(body):
+                body, new_length = for_app, len(for_app)
+        _admit(scope, outcome, content_type, target, new_length)
         replayed = False
 
         async def replay_body() -> Message:

@@ -34,6 +34,7 @@ from xnonce._server import (
     absolute_authority,
     encode_path,
     exceeds,
+    form_for_app,
     join_target,
     refused_head,
 )
@@ -219,6 +220,8 @@ class XNonceMiddleware(VerifyingMiddleware[WSGIApp]):
         form = content_type_for_app(content_type)
         if form is not None:
             environ["CONTENT_TYPE"] = form
+            # Its fields as verified, whatever the app's parser makes of a raw `;`.
+            body = form_for_app(body)
         environ["wsgi.input"] = io.BytesIO(body)
         # The length of what was verified: an app that reads CONTENT_LENGTH bytes (Django
         # does, and reads nothing without it) gets a chunked body too.
