@@ -1453,3 +1453,50 @@ def test_a_raw_semicolon_in_a_form_reaches_the_app_as_the_character_verified(
     asyncio.run(AsgiMiddleware(asgi_app, verifier, once=False)(scope, receive, send))
     assert sent_messages[0]["status"] == 200
     assert read == [[("to", "alice"), ("memo", "a;to=mallory")]] * 2
+
+
+@pytest.mark.parametrize("raw", [True, False])
+def test_wsgi_non_ascii_bytes_in_the_target_are_verified_as_the_app_decodes_them(
+    raw: bool,
+) -> None:
+    """PEP 3333 hands each byte of the target as one latin-1 character: `to=é` sent as its
+    UTF-8 bytes arrives as `to=\\xc3\\xa9`, which Flask and Django read back as bytes, then
+    UTF-8: `é`. The verifier took those characters as text (each one UTF-8 encoded, so
+    `Ã©`): a request signed for `to=Ã©` passed and the app read `to=é`. Each such byte is
+    now verified as `%XX`, what the app decodes."""
+    from flask import Flask, request
+
+    app = Flask(__name__)
+    seen: list[str | None] = []
+
+    @app.get("/x")
+    def view() -> str:
+        seen.append(request.args.get("to"))
+        return "ok"
+
+    middleware = WsgiMiddleware(app.wsgi_app, xnonce.Verifier({"billing": SECRET}), once=False)
+    wire = "to=\xc3\xa9"  # `to=é` sent raw, as gunicorn hands it over (latin-1 characters)
+
+    def status_for(signed_query: str) -> str:
+        header = xnonce.sign_request(
+            "v2", "GET", "api.test", "/x?" + signed_query, "billing", SECRET
+        )
+        environ = EnvironBuilder().get_environ() | {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": "/x",
+            "QUERY_STRING": wire,
+            "HTTP_HOST": "api.test",
+            "HTTP_X_NONCE": header,
+        }
+        environ.pop("REQUEST_URI", None)
+        environ.pop("RAW_URI", None)
+        if raw:
+            environ["RAW_URI"] = "/x?" + wire
+        statuses: list[str] = []
+        b"".join(middleware(environ, lambda status, headers: statuses.append(status)))
+        return statuses[0]
+
+    assert status_for("to=%C3%83%C2%A9").startswith("401")  # signed `Ã©`
+    assert seen == []
+    assert status_for("to=%C3%A9") == "200 OK"  # signed `é`: what the app reads
+    assert seen == ["é"]

@@ -68,10 +68,14 @@ def request_target(environ: dict[str, Any]) -> str:
     which Python's ``urlsplit`` cut there, so ``?q=#tag&dry_run=1`` reaches it as ``q=""``
     alone; verified whole, a request signed for ``q=%23tag&dry_run=1`` would pass as that.
     The reference server's URI parser cuts it off too.
+
+    A byte outside ASCII (PEP 3333: one latin-1 character), which the app reads back as a
+    byte (Flask, Django: ``QUERY_STRING`` encoded in latin-1, then decoded as UTF-8), is
+    written ``%XX``: taken as text, ``to=é`` sent raw would be verified as ``to=Ã©``.
     """
     raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if raw:
-        return str(raw).partition("#")[0] or "/"
+        return _bytes_escaped(str(raw).partition("#")[0] or "/")
     path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
     try:
         # PEP 3333: the path's bytes, each as one latin-1 character.
@@ -81,8 +85,17 @@ def request_target(environ: dict[str, Any]) -> str:
         # surrogateescape): handed on as it is, never encoded into bytes the client did not
         # send; the verifier refuses what it cannot read (400, invalid_path).
         pass
-    query = environ.get("QUERY_STRING", "")
+    query = _bytes_escaped(environ.get("QUERY_STRING", ""))
     return join_target(path, query)
+
+
+def _bytes_escaped(text: str) -> str:
+    """PEP 3333 ``text`` with each byte outside ASCII (a character in U+0080..U+00FF) written
+    ``%XX``; any other character (a lone surrogate, not PEP 3333's text) left for the verifier
+    to refuse."""
+    if text.isascii():
+        return text
+    return "".join(f"%{ord(c):02X}" if "\x80" <= c <= "\xff" else c for c in text)
 
 
 def _field(environ: dict[str, Any], key: str) -> str | None:
