@@ -1455,6 +1455,70 @@ def test_a_raw_semicolon_in_a_form_reaches_the_app_as_the_character_verified(
     assert read == [[("to", "alice"), ("memo", "a;to=mallory")]] * 2
 
 
+def test_a_json_body_naming_a_charset_reaches_the_app_byte_for_byte() -> None:
+    """Only a form's raw `;` is rewritten: JSON whose Content-Type names a charset gets
+    `charset=utf-8` (core's content_type_for_app) and its bytes as signed, `;` included."""
+    json_type = "application/json; charset=utf-16"
+    body = b'{"memo":"a;b"}'
+    header = xnonce.sign_request(
+        "v2", "POST", "api.test", "/pay", "billing", SECRET, content_type=json_type, body=body
+    )
+    verifier = xnonce.Verifier({"billing": SECRET})
+    seen: list[tuple[str, bytes]] = []
+
+    def wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        seen.append(
+            (environ["CONTENT_TYPE"], environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"])))
+        )
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    environ = signed_environ(
+        RAW_URI="/pay",
+        PATH_INFO="/pay",
+        QUERY_STRING=None,
+        HTTP_X_NONCE=header,
+        CONTENT_TYPE=json_type,
+        CONTENT_LENGTH=str(len(body)),
+        **{"wsgi.input": io.BytesIO(body)},
+    )
+    statuses: list[str] = []
+    b"".join(
+        WsgiMiddleware(wsgi_app, verifier, once=False)(environ, lambda s, h: statuses.append(s))
+    )
+
+    async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(
+            (dict(scope["headers"])[b"content-type"].decode(), await read_asgi_body(receive))
+        )
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/pay",
+        "raw_path": b"/pay",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"api.test"),
+            (b"x-nonce", header.encode()),
+            (b"content-type", json_type.encode()),
+            (b"content-length", str(len(body)).encode()),
+        ],
+    }
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: Any) -> None:
+        statuses.append(str(message.get("status", "")))
+
+    asyncio.run(AsgiMiddleware(asgi_app, verifier, once=False)(scope, receive, send))
+    assert statuses[0] == "200 OK" and statuses[1] == "200"
+    assert seen == [("application/json; charset=utf-8", body)] * 2
+
+
 @pytest.mark.parametrize("raw", [True, False])
 def test_wsgi_non_ascii_bytes_in_the_target_are_verified_as_the_app_decodes_them(
     raw: bool,

@@ -51,6 +51,10 @@ def absolute_authority(target: str) -> str | None:
     return match.group(1) if match else None
 
 
+# The Content-Type core's content_type_for_app gives a form (and only a form).
+FORM_UTF8 = "application/x-www-form-urlencoded; charset=utf-8"
+
+
 def form_for_app(body: bytes) -> bytes:
     """A verified form body as handed to the app: each raw ``;`` written ``%3B``, which every
     form parser reads as the one character verified. The verifier splits a form at ``&``

@@ -33,6 +33,7 @@ from typing import Any
 from xnonce._deadline import checked_timeout, within
 from xnonce._replay import checked_store, record
 from xnonce._server import (
+    FORM_UTF8,
     MAX_BODY,
     RECORDS_KEY,
     VerifyingMiddleware,
@@ -333,8 +334,8 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
             await _send(send, outcome)
             return
         new_length = None
-        if content_type_for_app(content_type) is not None:
-            # Its fields as verified, whatever the app's parser makes of a raw `;`.
+        if content_type_for_app(content_type) == FORM_UTF8:
+            # A form's fields as verified, whatever the app's parser makes of a raw `;`.
             for_app = form_for_app(body)
             if len(for_app) != len(body):
                 body, new_length = for_app, len(for_app)

@@ -29,6 +29,7 @@ from http import HTTPStatus
 from typing import Any
 
 from xnonce._server import (
+    FORM_UTF8,
     RECORDS_KEY,
     VerifyingMiddleware,
     absolute_authority,
@@ -230,10 +231,11 @@ class XNonceMiddleware(VerifyingMiddleware[WSGIApp]):
         # A form as the UTF-8 it was verified in, JSON naming a charset as the UTF-8 it is:
         # nothing signs the charset named, and an app that honours it (Django does, for
         # forms) would decode a signed value otherwise.
-        form = content_type_for_app(content_type)
-        if form is not None:
-            environ["CONTENT_TYPE"] = form
-            # Its fields as verified, whatever the app's parser makes of a raw `;`.
+        for_app = content_type_for_app(content_type)
+        if for_app is not None:
+            environ["CONTENT_TYPE"] = for_app
+        if for_app == FORM_UTF8:
+            # A form's fields as verified, whatever the app's parser makes of a raw `;`.
             body = form_for_app(body)
         environ["wsgi.input"] = io.BytesIO(body)
         # The length of what was verified: an app that reads CONTENT_LENGTH bytes (Django
