@@ -1027,12 +1027,12 @@ pub(crate) mod tests {
     use xnonce_core::{sign, MemoryReplayStore, ReplayStore, ReplayStoreError, Secret, SignInput};
 
     /// The secret of "svc", the client every test here signs for.
-    fn svc_secret() -> Secret {
+    pub(crate) fn svc_secret() -> Secret {
         Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd").unwrap()
     }
 
     /// "svc" and its secret, as the layer's secret source.
-    fn svc_clients(secret: &Secret) -> HashMap<String, Secret> {
+    pub(crate) fn svc_clients(secret: &Secret) -> HashMap<String, Secret> {
         HashMap::from([("svc".to_string(), secret.clone())])
     }
 

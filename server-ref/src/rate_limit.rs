@@ -504,11 +504,9 @@ mod tests {
         use axum::body::Body;
         use axum::http::Request;
         use tower::ServiceExt;
-        use xnonce_core::{sign, Secret, SignInput};
-        let secret =
-            Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")
-                .unwrap();
-        let clients = std::collections::HashMap::from([("svc".to_string(), secret.clone())]);
+        use xnonce_core::{sign, SignInput};
+        let secret = crate::layer::tests::svc_secret();
+        let clients = crate::layer::tests::svc_clients(&secret);
         let metrics = Arc::new(crate::Metrics::default());
         let limit = RateLimitLayer::new(RateLimitConfig {
             default: Some(Rate::new(MIN_PER_SECOND, Some(1)).unwrap()),

@@ -974,6 +974,27 @@ mod tests {
         (url, seen)
     }
 
+    /// A gateway to `url` behind `layer` (one that knows "svc": `layer::tests::svc_secret`).
+    fn svc_gateway(url: &str, layer: crate::XNonceLayer) -> axum::Router {
+        crate::app::gateway_app(Upstream::new(url, DEFAULT_TIMEOUT).unwrap(), layer, None)
+    }
+
+    /// The layer the gateway tests put in front: "svc" with `layer::tests::svc_secret`.
+    fn svc_layer() -> crate::XNonceLayer {
+        let secret = crate::layer::tests::svc_secret();
+        crate::XNonceLayer::new(crate::layer::tests::svc_clients(&secret))
+    }
+
+    /// The status and body (as text) of `app`'s answer to `req`.
+    async fn answer(app: axum::Router, req: Request<axum::body::Body>) -> (u16, String) {
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        let res = app.oneshot(req).await.unwrap();
+        let status = res.status().as_u16();
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
     /// `GET http://user:password@host/path` (RFC 9110 §4.2.4: user info in a target is an
     /// error, and no sender may write it in a field): never forwarded with a `Host` field
     /// holding it. A v1 signature does not cover the host, so the layer accepts the request;
@@ -983,19 +1004,10 @@ mod tests {
     #[tokio::test]
     async fn a_target_with_user_info_is_not_forwarded() {
         use axum::body::Body;
-        use http_body_util::BodyExt;
-        use tower::ServiceExt;
-        use xnonce_core::{sign, Secret, SignInput};
+        use xnonce_core::{sign, SignInput};
         let (url, seen) = recording_api().await;
-        let secret =
-            Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")
-                .unwrap();
-        let clients = std::collections::HashMap::from([("svc".to_string(), secret.clone())]);
-        let app = crate::app::gateway_app(
-            Upstream::new(&url, DEFAULT_TIMEOUT).unwrap(),
-            crate::XNonceLayer::new(clients),
-            None,
-        );
+        let secret = crate::layer::tests::svc_secret();
+        let app = svc_gateway(&url, svc_layer());
         // Each request signed with its own param: v1 tokens of one millisecond are alike.
         let send = |target: &str, n: &str| {
             let input = SignInput::new(Scheme::V1, "GET", "/a/b", "svc").param("n", n);
@@ -1005,13 +1017,7 @@ mod tests {
                 .header("x-nonce", x_nonce)
                 .body(Body::empty())
                 .unwrap();
-            let app = app.clone();
-            async move {
-                let res = app.oneshot(req).await.unwrap();
-                let status = res.status().as_u16();
-                let body = res.into_body().collect().await.unwrap().to_bytes();
-                (status, String::from_utf8_lossy(&body).into_owned())
-            }
+            answer(app.clone(), req)
         };
         // Without user info the target's authority is the API's Host.
         assert_eq!(send("http://api.test/a/b", "0").await, (200, "up".into()));
@@ -1041,19 +1047,10 @@ mod tests {
     #[tokio::test]
     async fn a_v2_path_with_a_raw_semicolon_or_backslash_is_not_forwarded() {
         use axum::body::Body;
-        use http_body_util::BodyExt;
-        use tower::ServiceExt;
-        use xnonce_core::{sign, Secret, SignInput};
+        use xnonce_core::{sign, SignInput};
         let (url, seen) = recording_api().await;
-        let secret =
-            Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")
-                .unwrap();
-        let clients = std::collections::HashMap::from([("svc".to_string(), secret.clone())]);
-        let app = crate::app::gateway_app(
-            Upstream::new(&url, DEFAULT_TIMEOUT).unwrap(),
-            crate::XNonceLayer::new(clients),
-            None,
-        );
+        let secret = crate::layer::tests::svc_secret();
+        let app = svc_gateway(&url, svc_layer());
         let send = |scheme: Scheme, signed: &str, target: &str, n: usize| {
             // Each request signed with its own param: v1 tokens of one millisecond are alike.
             let n = n.to_string();
@@ -1067,13 +1064,7 @@ mod tests {
                 .header("x-nonce", x_nonce)
                 .body(Body::empty())
                 .unwrap();
-            let app = app.clone();
-            async move {
-                let res = app.oneshot(req).await.unwrap();
-                let status = res.status().as_u16();
-                let body = res.into_body().collect().await.unwrap().to_bytes();
-                (status, String::from_utf8_lossy(&body).into_owned())
-            }
+            answer(app.clone(), req)
         };
         let cases = [
             (Scheme::V2, "/files/a%3Bb", "/files/a;b", 400),
@@ -1111,19 +1102,10 @@ mod tests {
     #[tokio::test]
     async fn a_raw_semicolon_in_a_query_or_form_is_not_forwarded() {
         use axum::body::Body;
-        use http_body_util::BodyExt;
-        use tower::ServiceExt;
-        use xnonce_core::{sign, Secret, SignInput};
+        use xnonce_core::{sign, SignInput};
         let (url, seen) = recording_api().await;
-        let secret =
-            Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")
-                .unwrap();
-        let clients = std::collections::HashMap::from([("svc".to_string(), secret.clone())]);
-        let app = crate::app::gateway_app(
-            Upstream::new(&url, DEFAULT_TIMEOUT).unwrap(),
-            crate::XNonceLayer::new(clients),
-            None,
-        );
+        let secret = crate::layer::tests::svc_secret();
+        let app = svc_gateway(&url, svc_layer());
         let form = "application/x-www-form-urlencoded";
         let cases = [
             (Scheme::V2, "?a=1;b=2", None, 400),
@@ -1168,10 +1150,7 @@ mod tests {
             }
             let req = req.body(Body::from(body.map_or("", |(_, b)| b))).unwrap();
             let before = seen.lock().unwrap().len();
-            let res = app.clone().oneshot(req).await.unwrap();
-            let status = res.status().as_u16();
-            let text = res.into_body().collect().await.unwrap().to_bytes();
-            let text = String::from_utf8_lossy(&text);
+            let (status, text) = answer(app.clone(), req).await;
             assert_eq!(status, expected, "{scheme:?} {query} {body:?}: {text}");
             let reached = seen.lock().unwrap().len() > before;
             assert_eq!(reached, expected == 200, "{scheme:?} {query} {body:?}");
@@ -1188,25 +1167,15 @@ mod tests {
     #[tokio::test]
     async fn the_gateways_own_answers_are_not_counted_accepted() {
         use axum::body::Body;
-        use tower::ServiceExt;
-        use xnonce_core::{sign, Secret, SignInput};
+        use xnonce_core::{sign, SignInput};
         let (url, _seen) = recording_api().await;
         // A port nothing listens on.
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let dead = format!("http://{}", closed.local_addr().unwrap());
         drop(closed);
-        let secret =
-            Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")
-                .unwrap();
-        let clients = std::collections::HashMap::from([("svc".to_string(), secret.clone())]);
+        let secret = crate::layer::tests::svc_secret();
         let metrics = Arc::new(crate::Metrics::default());
-        let gateway = |url: &str| {
-            crate::app::gateway_app(
-                Upstream::new(url, DEFAULT_TIMEOUT).unwrap(),
-                crate::XNonceLayer::new(clients.clone()).metrics(metrics.clone()),
-                None,
-            )
-        };
+        let gateway = |url: &str| svc_gateway(url, svc_layer().metrics(metrics.clone()));
         let send = |app: axum::Router, method: &str, n: &str| {
             let input = SignInput::new(Scheme::V2, method, "/a/b", "svc")
                 .param("n", n)
@@ -1219,7 +1188,7 @@ mod tests {
                 .header("x-nonce", x_nonce)
                 .body(Body::empty())
                 .unwrap();
-            async move { app.oneshot(req).await.unwrap().status().as_u16() }
+            async move { answer(app, req).await.0 }
         };
         assert_eq!(send(gateway(&url), "GET", "1").await, 200);
         assert_eq!(send(gateway(&url), "get", "2").await, 400);
