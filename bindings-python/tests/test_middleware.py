@@ -1384,6 +1384,69 @@ def split_at_semicolons_too(body: bytes) -> list[tuple[str, str]]:
     return [(unquote_plus(k.decode()), unquote_plus(v.decode())) for k, _, v in pairs]
 
 
+def post_through_both(
+    content_type: str, sent: bytes, header: str, read: Callable[[str, bytes], None]
+) -> list[str]:
+    """POSTs ``sent`` (as ``content_type``, credential ``header``) to api.test/pay through the
+    WSGI, then the ASGI middleware (billing's verifier, ``once=False``), whose apps each check
+    that the body's length is its ``Content-Length`` and hand ``read`` the ``Content-Type``
+    and body they got. The statuses sent, WSGI's then ASGI's."""
+    verifier = xnonce.Verifier({"billing": SECRET})
+
+    def wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        body = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
+        assert len(body) == int(environ["CONTENT_LENGTH"])
+        read(environ["CONTENT_TYPE"], body)
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    environ = signed_environ(
+        RAW_URI="/pay",
+        PATH_INFO="/pay",
+        QUERY_STRING=None,
+        HTTP_X_NONCE=header,
+        CONTENT_TYPE=content_type,
+        CONTENT_LENGTH=str(len(sent)),
+        **{"wsgi.input": io.BytesIO(sent)},
+    )
+    statuses: list[str] = []
+    b"".join(
+        WsgiMiddleware(wsgi_app, verifier, once=False)(environ, lambda s, h: statuses.append(s))
+    )
+
+    async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
+        body = await read_asgi_body(receive)
+        headers = dict(scope["headers"])
+        assert headers[b"content-length"] == str(len(body)).encode()
+        read(headers[b"content-type"].decode(), body)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/pay",
+        "raw_path": b"/pay",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"api.test"),
+            (b"x-nonce", header.encode()),
+            (b"content-type", content_type.encode()),
+            (b"content-length", str(len(sent)).encode()),
+        ],
+    }
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": sent, "more_body": False}
+
+    async def send(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(str(message["status"]))
+
+    asyncio.run(AsgiMiddleware(asgi_app, verifier, once=False)(scope, receive, send))
+    return statuses
+
+
 @pytest.mark.parametrize("scheme", ["v1", "v2"])
 def test_a_raw_semicolon_in_a_form_reaches_the_app_as_the_character_verified(
     scheme: str,
@@ -1398,60 +1461,11 @@ def test_a_raw_semicolon_in_a_form_reaches_the_app_as_the_character_verified(
     header = xnonce.sign_request(
         scheme, "POST", "api.test", "/pay", "billing", SECRET, content_type=form, body=signed
     )
-    verifier = xnonce.Verifier({"billing": SECRET})
     read: list[list[tuple[str, str]]] = []
-
-    def wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        body = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
-        assert len(body) == int(environ["CONTENT_LENGTH"])
-        read.append(split_at_semicolons_too(body))
-        start_response("200 OK", [])
-        return [b"ok"]
-
-    environ = signed_environ(
-        RAW_URI="/pay",
-        PATH_INFO="/pay",
-        QUERY_STRING=None,
-        HTTP_X_NONCE=header,
-        CONTENT_LENGTH=str(len(sent)),
-        **{"wsgi.input": io.BytesIO(sent)},
+    statuses = post_through_both(
+        form, sent, header, lambda _, body: read.append(split_at_semicolons_too(body))
     )
-    statuses: list[str] = []
-    b"".join(
-        WsgiMiddleware(wsgi_app, verifier, once=False)(environ, lambda s, h: statuses.append(s))
-    )
-    assert statuses == ["200 OK"]
-
-    async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
-        body = await read_asgi_body(receive)
-        assert dict(scope["headers"])[b"content-length"] == str(len(body)).encode()
-        read.append(split_at_semicolons_too(body))
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"ok"})
-
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": "/pay",
-        "raw_path": b"/pay",
-        "query_string": b"",
-        "headers": [
-            (b"host", b"api.test"),
-            (b"x-nonce", header.encode()),
-            (b"content-type", form.encode()),
-            (b"content-length", str(len(sent)).encode()),
-        ],
-    }
-    sent_messages: list[Any] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": sent, "more_body": False}
-
-    async def send(message: Any) -> None:
-        sent_messages.append(message)
-
-    asyncio.run(AsgiMiddleware(asgi_app, verifier, once=False)(scope, receive, send))
-    assert sent_messages[0]["status"] == 200
+    assert statuses == ["200 OK", "200"]
     assert read == [[("to", "alice"), ("memo", "a;to=mallory")]] * 2
 
 
@@ -1463,59 +1477,9 @@ def test_a_json_body_naming_a_charset_reaches_the_app_byte_for_byte() -> None:
     header = xnonce.sign_request(
         "v2", "POST", "api.test", "/pay", "billing", SECRET, content_type=json_type, body=body
     )
-    verifier = xnonce.Verifier({"billing": SECRET})
     seen: list[tuple[str, bytes]] = []
-
-    def wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        seen.append(
-            (environ["CONTENT_TYPE"], environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"])))
-        )
-        start_response("200 OK", [])
-        return [b"ok"]
-
-    environ = signed_environ(
-        RAW_URI="/pay",
-        PATH_INFO="/pay",
-        QUERY_STRING=None,
-        HTTP_X_NONCE=header,
-        CONTENT_TYPE=json_type,
-        CONTENT_LENGTH=str(len(body)),
-        **{"wsgi.input": io.BytesIO(body)},
-    )
-    statuses: list[str] = []
-    b"".join(
-        WsgiMiddleware(wsgi_app, verifier, once=False)(environ, lambda s, h: statuses.append(s))
-    )
-
-    async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
-        seen.append(
-            (dict(scope["headers"])[b"content-type"].decode(), await read_asgi_body(receive))
-        )
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"ok"})
-
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": "/pay",
-        "raw_path": b"/pay",
-        "query_string": b"",
-        "headers": [
-            (b"host", b"api.test"),
-            (b"x-nonce", header.encode()),
-            (b"content-type", json_type.encode()),
-            (b"content-length", str(len(body)).encode()),
-        ],
-    }
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: Any) -> None:
-        statuses.append(str(message.get("status", "")))
-
-    asyncio.run(AsgiMiddleware(asgi_app, verifier, once=False)(scope, receive, send))
-    assert statuses[0] == "200 OK" and statuses[1] == "200"
+    statuses = post_through_both(json_type, body, header, lambda ct, b: seen.append((ct, b)))
+    assert statuses == ["200 OK", "200"]
     assert seen == [("application/json; charset=utf-8", body)] * 2
 
 
