@@ -754,22 +754,15 @@ mod tests {
 
     #[test]
     fn a_form_or_json_reaches_the_upstream_as_utf8_whatever_charset_it_named() {
-        for sent in [
-            "application/x-www-form-urlencoded",
-            "Application/X-WWW-Form-Urlencoded; charset=iso-8859-1",
-            "application/x-www-form-urlencoded;charset=IBM037",
-        ] {
-            let mut h = HeaderMap::new();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(sent));
-            content_type_as_verified(&mut h);
-            assert_eq!(
-                h[header::CONTENT_TYPE],
-                xnonce_core::verify::FORM_UTF8,
-                "{sent}"
-            );
-        }
-        // JSON naming a charset: as the UTF-8 it is (an API on Express would decode UTF-7).
+        let form = xnonce_core::verify::FORM_UTF8;
         for (sent, upstream) in [
+            ("application/x-www-form-urlencoded", form),
+            (
+                "Application/X-WWW-Form-Urlencoded; charset=iso-8859-1",
+                form,
+            ),
+            ("application/x-www-form-urlencoded;charset=IBM037", form),
+            // JSON naming a charset: as the UTF-8 it is (an API on Express would decode UTF-7).
             (
                 "application/json; charset=utf-7",
                 "application/json; charset=utf-8",
@@ -778,22 +771,18 @@ mod tests {
                 "Application/Problem+JSON;charset=UTF-16",
                 "application/problem+json; charset=utf-8",
             ),
+            // Anything else: its media type and parameters are the API's business, as sent.
+            ("application/json", "application/json"),
+            ("text/plain; charset=utf-16", "text/plain; charset=utf-16"),
+            (
+                "multipart/form-data; boundary=x",
+                "multipart/form-data; boundary=x",
+            ),
         ] {
             let mut h = HeaderMap::new();
             h.insert(header::CONTENT_TYPE, HeaderValue::from_static(sent));
             content_type_as_verified(&mut h);
             assert_eq!(h[header::CONTENT_TYPE], upstream, "{sent}");
-        }
-        // Anything else: its media type and parameters are the API's business, left as sent.
-        for sent in [
-            "application/json",
-            "text/plain; charset=utf-16",
-            "multipart/form-data; boundary=x",
-        ] {
-            let mut h = HeaderMap::new();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(sent));
-            content_type_as_verified(&mut h);
-            assert_eq!(h[header::CONTENT_TYPE], sent);
         }
         let mut none = HeaderMap::new();
         content_type_as_verified(&mut none);
