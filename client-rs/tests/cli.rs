@@ -1270,6 +1270,20 @@ fn a_refused_secret_names_where_it_came_from() {
     }
 }
 
+/// `xnonce request` POSTing `body_file` (v2, client `c`) to `/controller2/action5` of
+/// `base_url`.
+fn post_body_file(base_url: &str, body_file: &std::path::Path) -> std::process::Output {
+    xnonce(&[
+        "request".to_string(),
+        "--method=POST".into(),
+        "--path=/controller2/action5".into(),
+        "--client=c".into(),
+        format!("--secret={SECRET}"),
+        format!("--base-url={base_url}"),
+        format!("--body-file={}", body_file.display()),
+    ])
+}
+
 /// `--body-file` holds at most 64 MiB (what the command keeps in memory): a longer
 /// file, standard input or an endless `/dev/zero` is refused as bad input (`invalid_body`,
 /// exit 2 for `sign`, 1 for `request`) without being read into memory to the end.
@@ -1328,15 +1342,7 @@ fn a_body_file_over_64_mib_is_refused_unread() {
     }
     // `request`: the same refusal, before anything is sent (nothing listens there).
     let refused = RefusedPort::new();
-    let out = xnonce(&[
-        "request".to_string(),
-        "--method=POST".into(),
-        "--path=/controller2/action5".into(),
-        "--client=c".into(),
-        format!("--secret={SECRET}"),
-        format!("--base-url={}", refused.url()),
-        format!("--body-file={}", over.display()),
-    ]);
+    let out = post_body_file(&refused.url(), &over);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
@@ -1429,15 +1435,7 @@ fn a_body_file_nested_too_deep_says_so() {
     let run = |levels: usize| {
         let file = tmp.path().join(format!("{levels}.json"));
         std::fs::write(&file, nested(levels)).unwrap();
-        xnonce(&[
-            "request".to_string(),
-            "--method=POST".into(),
-            "--path=/controller2/action5".into(),
-            "--client=c".into(),
-            format!("--secret={SECRET}"),
-            format!("--base-url={}", refused.url()),
-            format!("--body-file={}", file.display()),
-        ])
+        post_body_file(&refused.url(), &file)
     };
     let out = run(128);
     let err = stderr(&out);
