@@ -251,7 +251,7 @@ where
             // and the inner service that `poll_ready` readied is the one called.
             let (parts, _empty) = req.into_parts();
             let decision = match self.shared.check_head(&parts) {
-                Ok(x_nonce) => self.shared.decide_now(&parts, x_nonce, &[]),
+                Ok(x_nonce) => self.shared.decide_now(&parts, x_nonce, &[], None),
                 Err(r) => Decision::Done(head_refusal(&parts, r)),
             };
             match decision {
@@ -628,9 +628,10 @@ impl Shared {
             Ok(x_nonce) => x_nonce,
             Err(r) => return (head_refusal(parts, r), Bytes::new()),
         };
-        if let Some(outcome) = self.route_refusal_before_body(parts, x_nonce) {
-            return (outcome, Bytes::new());
-        }
+        let head_route = match self.route_from_head(parts, x_nonce) {
+            Ok(route) => route,
+            Err(outcome) => return (*outcome, Bytes::new()),
+        };
         let collected = tokio::time::timeout(
             self.limits.body_timeout,
             read_body(body, self.limits.max_body_bytes),
@@ -652,58 +653,66 @@ impl Shared {
                 return (head_refusal(parts, r), Bytes::new());
             }
         };
-        let outcome = match self.decide_now(parts, x_nonce, &bytes) {
+        let outcome = match self.decide_now(parts, x_nonce, &bytes, head_route) {
             Decision::Done(outcome) => outcome,
             Decision::Record(pending) => self.record(pending).await,
         };
         (outcome, bytes)
     }
 
-    /// The route table's refusal of a request whose body cannot change it, decided before
-    /// the body is read (a client sending to an unknown route is not waited for): an
-    /// unknown route (404), or param rules the query alone fails (422), when the body is not
-    /// a form. The answer is the one [`Shared::decide_now`] gives once the body is read:
-    /// only a form's body is params (checked against the rules, and holding perhaps the
-    /// `ottoken` that chooses the answer's style, or bytes that are not UTF-8, refused
-    /// first), so a form's body is still read first.
-    fn route_refusal_before_body(&self, parts: &Parts, x_nonce: Option<&str>) -> Option<Outcome> {
-        let table = self.routes.as_ref()?;
-        let content_type = parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()));
+    /// The route table's decision on a request whose body cannot change it, made before the
+    /// body is read (a client sending to an unknown route is not waited for): when the body
+    /// is not a form, the route (looked up, its param rules met by the query alone) for
+    /// [`Shared::decide_now`] to use, or its refusal (404 unknown route, 422 param rules), the
+    /// very answer `decide_now` gives once the body is read. Only a form's body is params
+    /// (checked against the rules, holding perhaps the `ottoken` that chooses the answer's
+    /// style, or bytes that are not UTF-8, refused first): for a form, or without a route
+    /// table, `Ok(None)`, and `decide_now` decides.
+    fn route_from_head(
+        &self,
+        parts: &Parts,
+        x_nonce: Option<&str>,
+    ) -> Result<Option<RouteMatch>, Box<Outcome>> {
+        let Some(table) = &self.routes else {
+            return Ok(None);
+        };
+        let content_type = content_type_of(parts);
         let content_type = content_type.as_deref();
         if is_form_content_type(content_type) {
-            return None;
+            return Ok(None);
         }
         let target = sent_target(parts);
         let query = target.query().unwrap_or("");
         let scheme = scheme_hint(x_nonce, query, None);
-        let refused = match table.lookup(parts.method.as_str(), target.path()) {
-            Err(e) => e,
-            Ok(route) => check_rules(&route, scheme, query, None).err()?,
-        };
-        // For the refusal's log line, as `decide_now` names it (the credential of a body
-        // that is not a form is in the head).
-        let incoming = Incoming {
-            method: parts.method.as_str(),
-            host: target.authority().map(|a| a.as_str()),
-            path: target.path(),
-            query,
-            content_type,
-            body: &[],
-            x_nonce,
-        };
-        let client = self
-            .verifier
-            .credential(&incoming)
-            .ok()
-            .map(|(h, _)| h.client().to_string());
-        Some(Outcome {
-            scheme,
-            client,
-            result: Err(refused.into()),
+        let checked = table
+            .lookup(parts.method.as_str(), target.path())
+            .and_then(|route| check_rules(&route, scheme, query, None).map(|()| route));
+        checked.map(Some).map_err(|e| {
+            // The credential of a body that is not a form is in the head.
+            let incoming = Incoming {
+                method: parts.method.as_str(),
+                host: target.authority().map(|a| a.as_str()),
+                path: target.path(),
+                query,
+                content_type,
+                body: &[],
+                x_nonce,
+            };
+            Box::new(Outcome {
+                scheme,
+                client: self.refused_client(&incoming),
+                result: Err(e.into()),
+            })
         })
+    }
+
+    /// The client a refused request names, for the refusal's log line (an accepted request
+    /// logs the verified client).
+    fn refused_client(&self, incoming: &Incoming<'_>) -> Option<String> {
+        self.verifier
+            .credential(incoming)
+            .ok()
+            .map(|(h, _)| h.client().to_string())
     }
 
     fn body_too_large(&self) -> Refusal {
@@ -780,18 +789,17 @@ impl Shared {
 
     /// Everything after the body is read that needs no waiting: route and param rules,
     /// credential, and the replay record when the store answers at once.
-    fn decide_now(&self, parts: &Parts, x_nonce: Option<&str>, body: &[u8]) -> Decision {
+    /// `head_route`: the route [`Shared::route_from_head`] already looked up and checked.
+    fn decide_now(
+        &self,
+        parts: &Parts,
+        x_nonce: Option<&str>,
+        body: &[u8],
+        head_route: Option<RouteMatch>,
+    ) -> Decision {
         let target = sent_target(parts);
         let query = target.query().unwrap_or("");
-        // Read whatever its bytes (a byte outside visible ASCII as U+FFFD, borrowed when
-        // there is none): `application/x-www-form-urlencoded; charset=\xe9` is a form to the
-        // app behind (the gateway forwards it as sent), so it must be one here too, its
-        // fields signed params and checked against the route rules. Dropped as "no
-        // Content-Type", its body passed as opaque bytes: the rules never saw its fields.
-        let content_type = parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()));
+        let content_type = content_type_of(parts);
         let content_type = content_type.as_deref();
         let is_form = is_form_content_type(content_type);
         let form = if is_form {
@@ -820,12 +828,7 @@ impl Shared {
         let refused = |r: Refusal| {
             Decision::Done(Outcome {
                 scheme,
-                // For the refusal's log line (accepted requests log the verified client).
-                client: self
-                    .verifier
-                    .credential(&incoming)
-                    .ok()
-                    .map(|(h, _)| h.client().to_string()),
+                client: self.refused_client(&incoming),
                 result: Err(r),
             })
         };
@@ -836,8 +839,9 @@ impl Shared {
                 Error::new(ErrorCode::MalformedParams, "the form body is not UTF-8").into(),
             );
         }
-        let route = match &self.routes {
-            Some(table) => {
+        let route = match (head_route, &self.routes) {
+            (Some(route), _) => Some(route),
+            (None, Some(table)) => {
                 let checked = table
                     .lookup(incoming.method, incoming.path)
                     .and_then(|route| check_rules(&route, scheme, query, form).map(|()| route));
@@ -846,7 +850,7 @@ impl Shared {
                     Err(e) => return refused(e.into()),
                 }
             }
-            None => None,
+            (None, None) => None,
         };
         let now_ms = crate::now_ms();
         // The store may fetch the replay key's slot while the signature is checked.
@@ -883,6 +887,18 @@ impl Shared {
         let answer = self.store.insert_if_absent(key, until, p.now_ms).await;
         recorded(p.scheme, p.verified, p.route, answer)
     }
+}
+
+/// A request's (first) `Content-Type`, read whatever its bytes (a byte outside visible ASCII
+/// as U+FFFD, borrowed when there is none): `application/x-www-form-urlencoded;
+/// charset=\xe9` is a form to the app behind (the gateway forwards it as sent), so it must be
+/// one here too, its fields signed params and checked against the route rules. Dropped as
+/// "no Content-Type", its body would pass as opaque bytes: the rules never saw its fields.
+fn content_type_of(parts: &Parts) -> Option<std::borrow::Cow<'_, str>> {
+    parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()))
 }
 
 /// The longest request text (a path, a method) a log line holds: a request target may be
