@@ -179,10 +179,8 @@ function middleware(verifier, options) {
       const forwarded = forwardedHostReadByApp(req)
       if (forwarded !== undefined) {
         const verifiedHost = authority ?? absoluteAuthority(target) ?? req.headers.host ?? ''
-        if (otherHost(verifiedHost, forwarded)) {
-          const conflict = native.hostConflictAnswer(verifiedHost, forwarded, { target, xNonce })
-          if (conflict) return send(res, conflict)
-        }
+        const conflict = forwardedHostConflict(verifiedHost, forwarded, { target, xNonce })
+        if (conflict) return send(res, conflict)
       }
       if (earlier !== undefined) body = earlier.body.length > limit ? TOO_LARGE : earlier.body
       else if (declaresMoreThan(req, limit)) body = TOO_LARGE
@@ -392,12 +390,15 @@ function forwardedHostReadByApp(req) {
 }
 
 /**
- * Whether `forwarded` names another host than `verified`: another name (any case), or, when
- * it has a port (Express 5's req.host keeps it), another port (`:80` and `:443` aside).
+ * The 400 to send when `forwarded` names another host than `verified`, else null: another
+ * name (any case), or, when it has a port (Express 5's req.host keeps it), another port
+ * (`:80` and `:443` aside). The same name without a port is the verified host to an app
+ * (Express 4's req.hostname drops the port).
  */
-function otherHost(verified, forwarded) {
-  if (hostnameOf(forwarded).toLowerCase() !== hostnameOf(verified).toLowerCase()) return true
-  return hostnameOf(forwarded) !== forwarded && native.hostConflictAnswer(verified, forwarded) !== null
+function forwardedHostConflict(verified, forwarded, request) {
+  const sameName = hostnameOf(forwarded).toLowerCase() === hostnameOf(verified).toLowerCase()
+  if (sameName && hostnameOf(forwarded) === forwarded) return null
+  return native.hostConflictAnswer(verified, forwarded, request)
 }
 
 /**
