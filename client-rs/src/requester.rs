@@ -190,7 +190,7 @@ pub struct RequesterBuilder {
 impl fmt::Debug for RequesterBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RequesterBuilder")
-            .field("server", &self.server)
+            .field("server", &without_userinfo(&self.server))
             .field("client", &self.client)
             .field("scheme", &self.scheme)
             .field("timeout", &self.timeout)
@@ -317,6 +317,22 @@ impl RequesterBuilder {
                 max_response_bytes: self.max_response_bytes,
             }),
         })
+    }
+}
+
+/// `server` with any user info (`user:password@`) before its host cut out: the builder
+/// keeps the URL as given until [`RequesterBuilder::build`] refuses user info, and its
+/// `Debug` must not show a password meanwhile. Done on the text, not by parsing, so that a URL
+/// that does not parse is cut too.
+fn without_userinfo(server: &str) -> std::borrow::Cow<'_, str> {
+    let start = server.find("://").map_or(0, |i| i + 3);
+    let rest = &server[start..];
+    let authority = rest
+        .find(['/', '?', '#', '\\'])
+        .map_or(rest, |end| &rest[..end]);
+    match authority.rfind('@') {
+        Some(at) => format!("{}***@{}", &server[..start], &server[start + at + 1..]).into(),
+        None => server.into(),
     }
 }
 
@@ -1078,6 +1094,26 @@ mod tests {
         assert!(debug.contains("Authorization"), "{debug}");
         assert!(!debug.contains("s3cr3t"), "{debug}");
         assert!(debug.contains("<2 bytes>"), "{debug}");
+    }
+
+    /// A server URL with user info is refused at build, but the builder holds it until then:
+    /// its `Debug` (and the blocking builder's) must not show the password.
+    #[test]
+    fn builder_debug_hides_a_urls_password() {
+        for server in [
+            "https://alice:hunter2@api.example.com/v1",
+            "http://alice:hunter2@[::1/x",
+            "alice:hunter2@api.example.com",
+        ] {
+            let builder = Requester::builder(server, "c", secret());
+            let debug = format!("{builder:?}");
+            assert!(!debug.contains("hunter2"), "{debug}");
+            assert!(debug.contains("***@"), "{debug}");
+            let blocking = format!("{:?}", crate::blocking::RequesterBuilder::from(builder));
+            assert!(!blocking.contains("hunter2"), "{blocking}");
+        }
+        let debug = format!("{:?}", Requester::builder("http://h:1/a@b", "c", secret()));
+        assert!(debug.contains("\"http://h:1/a@b\""), "{debug}");
     }
 
     #[test]
