@@ -81,8 +81,9 @@ pub struct RequestOptions {
     /// params then go in the query and the digest of these bytes is signed. Give either this
     /// or [`json`](Self::json), not both (`invalid_body`).
     pub json_raw: Option<Vec<u8>>,
-    /// Extra request headers. A `Host` header here is the host that v2 signs. `X-Nonce` and
-    /// `Content-Length` are the requester's own and refused here (`malformed_header`), and so
+    /// Extra request headers. A `Host` header here is the host that v2 signs. `X-Nonce`,
+    /// `Content-Length` and `Transfer-Encoding` (the body's framing) are the requester's own
+    /// and refused here (`malformed_header`), and so
     /// is a second `Host` or `Content-Type` (a request has one of each); a
     /// `Content-Type` replaces the requester's, but must keep the body's kind (a form body
     /// stays a form type, a JSON body any other type), or the server would read the body
@@ -774,8 +775,8 @@ impl Requester {
     }
 }
 
-/// Refuses caller headers that would undo the signature: `X-Nonce` and `Content-Length` are
-/// the requester's own, and a `Content-Type` (which replaces the requester's) must keep the
+/// Refuses caller headers that would undo the signature: `X-Nonce` and the body's framing
+/// (`Content-Length`, `Transfer-Encoding`) are the requester's own, and a `Content-Type` (which replaces the requester's) must keep the
 /// body's kind, since a server reads a form body as params and any other body as bytes.
 fn check_caller_headers(
     headers: &[(String, String)],
@@ -798,6 +799,10 @@ fn check_caller_headers(
     for (name, value) in headers {
         if name.eq_ignore_ascii_case(xnonce_core::header::NAME)
             || name.eq_ignore_ascii_case("content-length")
+            // The HTTP stack drops the requester's Content-Length for it (a body-less
+            // request drops it instead), and a coding such as gzip would have the server
+            // decode the signed bytes as something they are not.
+            || name.eq_ignore_ascii_case("transfer-encoding")
         {
             return Err(Error::new(
                 ErrorCode::MalformedHeader,
@@ -975,6 +980,8 @@ mod tests {
         for (headers, body) in [
             (h("x-nonce", "forged"), None),
             (h("Content-Length", "3"), Some(wire::JSON)),
+            (h("Transfer-Encoding", "gzip"), Some(wire::FORM)),
+            (h("transfer-encoding", "chunked"), None),
             (h("content-type", "text/plain"), Some(wire::FORM)),
             (
                 h("Content-Type", "application/x-www-form-urlencoded"),

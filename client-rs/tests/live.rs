@@ -1018,6 +1018,50 @@ async fn a_raw_json_body_is_sent_byte_for_byte() {
     }
 }
 
+/// A caller's `Transfer-Encoding` would reframe the signed body: the HTTP stack drops the
+/// requester's `Content-Length` for it and sends `Transfer-Encoding: gzip, chunked` over
+/// bytes that are not gzip (or drops the header from a body-less GET). Refused before
+/// anything is sent; the same request without it goes out with its `Content-Length`.
+#[tokio::test]
+async fn a_callers_transfer_encoding_is_refused_before_sending() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let capture = tokio::spawn(capture_one(listener));
+    let api = Requester::builder(&base, "svc", xnonce::Secret::generate().unwrap())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let send = |method: &'static str, headers: Vec<(String, String)>| {
+        let api = api.clone();
+        async move {
+            let opts = RequestOptions {
+                headers,
+                ..Default::default()
+            };
+            api.make_request(method, login(), "/controller2/action5", None, opts)
+                .await
+        }
+    };
+    for (method, coding) in [("POST", "gzip"), ("POST", "chunked"), ("GET", "chunked")] {
+        let e = send(method, pairs(&[("Transfer-Encoding", coding)]))
+            .await
+            .expect_err("refused");
+        assert_eq!(
+            e.code(),
+            ErrorCode::MalformedHeader,
+            "{method} {coding}: {e}"
+        );
+    }
+    assert_eq!(send("POST", vec![]).await.unwrap().code, 200);
+    let (head, body) = capture.await.unwrap();
+    let head = head.to_ascii_lowercase();
+    assert!(!head.contains("transfer-encoding"), "{head}");
+    assert!(
+        head.contains(&format!("\r\ncontent-length: {}\r\n", body.len())),
+        "{head}"
+    );
+}
+
 /// A server whose clock is an hour ahead of this machine's: the requester learns the offset
 /// (server − local) from the stale answer's authentic hint and resends at the server's time.
 #[tokio::test]
