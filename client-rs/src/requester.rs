@@ -83,11 +83,10 @@ pub struct RequestOptions {
     pub json_raw: Option<Vec<u8>>,
     /// Extra request headers. A `Host` header here is the host that v2 signs. `X-Nonce`,
     /// `Content-Length` and `Transfer-Encoding` (the body's framing) are the requester's own
-    /// and refused here (`malformed_header`), and so
-    /// is a second `Host` or `Content-Type` (a request has one of each); a
-    /// `Content-Type` replaces the requester's, but must keep the body's kind (a form body
-    /// stays a form type, a JSON body any other type), or the server would read the body
-    /// otherwise than it was signed (`malformed_header`).
+    /// and refused here (`malformed_header`), and so is a second `Host` or `Content-Type` (a
+    /// request has one of each); a `Content-Type` replaces the requester's, but must keep the
+    /// body's kind (a form body stays a form type, a JSON body any other type), or the server
+    /// would read the body otherwise than it was signed (`malformed_header`).
     pub headers: Vec<(String, String)>,
 }
 
@@ -776,8 +775,9 @@ impl Requester {
 }
 
 /// Refuses caller headers that would undo the signature: `X-Nonce` and the body's framing
-/// (`Content-Length`, `Transfer-Encoding`) are the requester's own, and a `Content-Type` (which replaces the requester's) must keep the
-/// body's kind, since a server reads a form body as params and any other body as bytes.
+/// (`Content-Length`, `Transfer-Encoding`) are the requester's own, and a `Content-Type`
+/// (which replaces the requester's) must keep the body's kind, since a server reads a form
+/// body as params and any other body as bytes.
 fn check_caller_headers(
     headers: &[(String, String)],
     body_type: Option<&str>,
