@@ -235,8 +235,11 @@ impl Requester {
     /// answer is in.
     ///
     /// Non-2xx answers are responses. Errors: signing errors (their codes), `invalid_body`
-    /// (`options.json` is not JSON, or given with v1) and `connection_failed` (refused,
-    /// timed out, or any other transport failure).
+    /// (`options.json` is not JSON, or given with v1), `malformed_header` (an `X-Nonce`,
+    /// `Content-Length` or `Transfer-Encoding` in `options.headers`, a second `Host` or
+    /// `Content-Type`, or a `Content-Type` that changes the body's kind), `invalid_method`
+    /// (CONNECT), `invalid_url` (a request the HTTP stack cannot send, e.g. a URL over
+    /// 64 KiB) and `connection_failed` (refused, timed out, or any other transport failure).
     #[uniffi::method(default(controller = None, options))]
     pub fn make_request(
         &self,

@@ -639,8 +639,11 @@ public protocol RequesterProtocol: AnyObject, Sendable {
      * answer is in.
      *
      * Non-2xx answers are responses. Errors: signing errors (their codes), `invalid_body`
-     * (`options.json` is not JSON, or given with v1) and `connection_failed` (refused,
-     * timed out, or any other transport failure).
+     * (`options.json` is not JSON, or given with v1), `malformed_header` (an `X-Nonce`,
+     * `Content-Length` or `Transfer-Encoding` in `options.headers`, a second `Host` or
+     * `Content-Type`, or a `Content-Type` that changes the body's kind), `invalid_method`
+     * (CONNECT), `invalid_url` (a request the HTTP stack cannot send, e.g. a URL over
+     * 64 KiB) and `connection_failed` (refused, timed out, or any other transport failure).
      */
     func makeRequest(method: XNonceText, params: [Param], path: XNonceText, controller: XNonceText?, options: RequestOptions) throws  -> Response
     
@@ -759,8 +762,11 @@ open func clockOffsetMs() -> Int64  {
      * answer is in.
      *
      * Non-2xx answers are responses. Errors: signing errors (their codes), `invalid_body`
-     * (`options.json` is not JSON, or given with v1) and `connection_failed` (refused,
-     * timed out, or any other transport failure).
+     * (`options.json` is not JSON, or given with v1), `malformed_header` (an `X-Nonce`,
+     * `Content-Length` or `Transfer-Encoding` in `options.headers`, a second `Host` or
+     * `Content-Type`, or a `Content-Type` that changes the body's kind), `invalid_method`
+     * (CONNECT), `invalid_url` (a request the HTTP stack cannot send, e.g. a URL over
+     * 64 KiB) and `connection_failed` (refused, timed out, or any other transport failure).
      */
 open func makeRequest(method: XNonceText, params: [Param], path: XNonceText, controller: XNonceText? = nil, options: RequestOptions = RequestOptions())throws  -> Response  {
     return try  FfiConverterTypeResponse_lift(try rustCallWithError(FfiConverterTypeXNonceError_lift) {
@@ -3013,7 +3019,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_xnonce_uniffi_checksum_method_requester_clock_offset_ms() != 34140) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_xnonce_uniffi_checksum_method_requester_make_request() != 18585) {
+    if (uniffi_xnonce_uniffi_checksum_method_requester_make_request() != 51645) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_xnonce_uniffi_checksum_method_verifier_set_secrets() != 40045) {

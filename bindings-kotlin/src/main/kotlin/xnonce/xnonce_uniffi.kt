@@ -935,7 +935,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_xnonce_uniffi_checksum_method_requester_clock_offset_ms() and 0xFFFF) != 34140) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_xnonce_uniffi_checksum_method_requester_make_request() and 0xFFFF) != 18585) {
+    if ((lib.uniffi_xnonce_uniffi_checksum_method_requester_make_request() and 0xFFFF) != 51645) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_xnonce_uniffi_checksum_method_verifier_set_secrets() and 0xFFFF) != 40045) {
@@ -1423,8 +1423,11 @@ public interface RequesterInterface {
      * answer is in.
      *
      * Non-2xx answers are responses. Errors: signing errors (their codes), `invalid_body`
-     * (`options.json` is not JSON, or given with v1) and `connection_failed` (refused,
-     * timed out, or any other transport failure).
+     * (`options.json` is not JSON, or given with v1), `malformed_header` (an `X-Nonce`,
+     * `Content-Length` or `Transfer-Encoding` in `options.headers`, a second `Host` or
+     * `Content-Type`, or a `Content-Type` that changes the body's kind), `invalid_method`
+     * (CONNECT), `invalid_url` (a request the HTTP stack cannot send, e.g. a URL over
+     * 64 KiB) and `connection_failed` (refused, timed out, or any other transport failure).
      */
     fun `makeRequest`(`method`: XNonceText, `params`: List<Param>, `path`: XNonceText, `controller`: XNonceText? = null, `options`: RequestOptions = RequestOptions()): Response
     
@@ -1598,8 +1601,11 @@ open class Requester: Disposable, AutoCloseable, RequesterInterface
      * answer is in.
      *
      * Non-2xx answers are responses. Errors: signing errors (their codes), `invalid_body`
-     * (`options.json` is not JSON, or given with v1) and `connection_failed` (refused,
-     * timed out, or any other transport failure).
+     * (`options.json` is not JSON, or given with v1), `malformed_header` (an `X-Nonce`,
+     * `Content-Length` or `Transfer-Encoding` in `options.headers`, a second `Host` or
+     * `Content-Type`, or a `Content-Type` that changes the body's kind), `invalid_method`
+     * (CONNECT), `invalid_url` (a request the HTTP stack cannot send, e.g. a URL over
+     * 64 KiB) and `connection_failed` (refused, timed out, or any other transport failure).
      */
     @Throws(XNonceException::class)override fun `makeRequest`(`method`: XNonceText, `params`: List<Param>, `path`: XNonceText, `controller`: XNonceText?, `options`: RequestOptions): Response {
             return FfiConverterTypeResponse.lift(
