@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use pyo3::exceptions::{PyOverflowError, PyRecursionError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyList, PyString, PyTuple};
 use xnonce::RequestOptions;
 
 use crate::bridge;
@@ -77,58 +77,44 @@ impl PyResponse {
     }
 }
 
-fn json_to_py(py: Python<'_>, v: &serde_json::Value) -> PyResult<Py<PyAny>> {
-    use serde_json::Value;
-    Ok(match v {
-        Value::Null => py.None(),
-        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any().unbind(),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                i.into_pyobject(py)?.into_any().unbind()
-            } else if let Some(u) = n.as_u64() {
-                u.into_pyobject(py)?.into_any().unbind()
-            } else {
-                PyFloat::new(py, n.as_f64().unwrap_or(f64::NAN))
-                    .into_any()
-                    .unbind()
-            }
-        }
-        Value::String(s) => PyString::new(py, s).into_any().unbind(),
-        Value::Array(a) => {
-            let items = a
-                .iter()
-                .map(|x| json_to_py(py, x))
-                .collect::<PyResult<Vec<_>>>()?;
-            PyList::new(py, items)?.into_any().unbind()
-        }
-        Value::Object(o) => {
-            let d = PyDict::new(py);
-            for (k, x) in o {
-                d.set_item(k, json_to_py(py, x)?)?;
-            }
-            d.into_any().unbind()
-        }
-    })
+/// `parse_constant` of [`json_loads`]: `NaN`, `Infinity` and `-Infinity`, which `json.loads`
+/// reads but are not JSON, make the body no JSON (a `ValueError`, as for any other text that
+/// is not JSON).
+#[pyfunction]
+fn refuse_constant(name: &str) -> PyResult<()> {
+    Err(PyValueError::new_err(format!("{name} is not JSON")))
 }
 
-/// The body as Python's `json.loads` reads it, when the requester found it to be JSON:
-/// integers of any size stay exact (a `serde_json::Value` holds one beyond 64 bits as an
-/// `f64`: `2**64 + 1` would read `1.8446744073709552e+19`) and objects keep the order they
-/// were sent in. Converted from the `Value` should `json.loads` refuse (`ValueError`) text
-/// that serde_json took: not expected (serde_json is the stricter), a fallback.
-fn response_data(py: Python<'_>, body: &str, parsed: &serde_json::Value) -> PyResult<Py<PyAny>> {
-    match py.import("json")?.call_method1("loads", (body,)) {
+/// The body parsed as JSON by Python's own `json.loads` (integers of any size exact, objects
+/// in the order sent), `None` when it is not JSON: not UTF-8 (its lossy text would parse with
+/// U+FFFD), text `json.loads` refuses (`ValueError`; an integer over Python's digit limit too),
+/// `NaN`/`Infinity`, or nested too deeply for Python (`RecursionError`). Not gated on the
+/// Rust requester's `serde_json::Value`, which is not what Python means by the same JSON: it
+/// refuses JSON nested more than 128 levels, a number beyond a double's range (`1e400`) and a
+/// lone surrogate escape, all of which `json.loads` (and the Node binding's `JSON.parse`)
+/// read.
+fn response_data(py: Python<'_>, bytes: &[u8]) -> PyResult<Py<PyAny>> {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return Ok(py.None());
+    };
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("parse_constant", wrap_pyfunction!(refuse_constant, py)?)?;
+    match py
+        .import("json")?
+        .call_method("loads", (text,), Some(&kwargs))
+    {
         Ok(data) => Ok(data.unbind()),
-        Err(e) if e.is_instance_of::<PyValueError>(py) => json_to_py(py, parsed),
+        Err(e)
+            if e.is_instance_of::<PyValueError>(py) || e.is_instance_of::<PyRecursionError>(py) =>
+        {
+            Ok(py.None())
+        }
         Err(e) => Err(e),
     }
 }
 
 fn response(py: Python<'_>, r: xnonce::Response) -> PyResult<PyResponse> {
-    let data = match &r.data {
-        Some(v) => response_data(py, &r.body, v)?,
-        None => py.None(),
-    };
+    let data = response_data(py, &r.bytes)?;
     Ok(PyResponse {
         code: r.code,
         body: r.body,

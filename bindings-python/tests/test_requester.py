@@ -301,9 +301,51 @@ def test_response_data_keeps_big_integers_exact_and_keys_in_order(
         return await api.make_request("GET", None, "/c/a")
 
     assert asyncio.run(main()).data == res.data
-    # Not JSON to the requester (too large for a double): no data, as before.
+    # An integer of more digits than Python reads (`sys.get_int_max_str_digits()`, 4300):
+    # `json.loads` refuses it, so no data.
     bodies.append(b"[" + b"9" * 5000 + b"]")
     assert xnonce.Requester(url, "svc", SECRET).make_request("GET", None, "/c/a").data is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # JSON that serde_json (the Rust requester's parser) refuses but `json.loads` reads, as
+        # JavaScript's JSON.parse does (the Node binding's `data`): nested deeper than 128
+        # levels, a number beyond a double's range, a lone surrogate escape.
+        b"[" * 300 + b"]" * 300,
+        b'{"a": [2.2250738585072011e-308, 1e400]}',
+        b'{"s": "\\ud800"}',
+    ],
+)
+def test_response_data_is_any_json_that_json_loads_reads(
+    answering: tuple[str, list[bytes]], body: bytes
+) -> None:
+    url, bodies = answering
+    bodies += [body, body]
+    res = xnonce.Requester(url, "svc", SECRET, timeout=10).make_request("GET", None, "/c/a")
+    assert res.body == body.decode()
+    assert res.data == json.loads(body)
+
+    async def main() -> xnonce.Response:
+        api = xnonce.AsyncRequester(url, "svc", SECRET, timeout=10)
+        return await api.make_request("GET", None, "/c/a")
+
+    assert asyncio.run(main()).data == json.loads(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    # Not JSON, though `json.loads` (NaN, Infinity) or a lossy decoding (U+FFFD) would read it.
+    [b"[NaN]", b"[-Infinity]", b'["\xff"]', b"", b" ", b"\xef\xbb\xbf{}", b"{} x"],
+)
+def test_response_data_is_none_for_a_body_that_is_not_json(
+    answering: tuple[str, list[bytes]], body: bytes
+) -> None:
+    url, bodies = answering
+    bodies.append(body)
+    res = xnonce.Requester(url, "svc", SECRET, timeout=10).make_request("GET", None, "/c/a")
+    assert res.data is None
 
 
 def test_ctrl_c_interrupts_a_blocking_request_waiting_for_its_answer() -> None:
