@@ -32,6 +32,8 @@ pub mod verify;
 /// The extension module `xnonce._xnonce` (re-exported by the `xnonce` package).
 #[pymodule]
 fn _xnonce(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // Before any runtime or requester exists: they tell processes apart by it.
+    runtime::watch_forks();
     errors::register(m)?;
     bridge::register(m)?;
     m.add_class::<convert::PySecret>()?;

@@ -333,7 +333,7 @@ fn builder(
 /// have.
 struct PerProcess {
     /// The process the requester was made in, and the requester.
-    current: Mutex<(u32, xnonce::Requester)>,
+    current: Mutex<(runtime::Process, xnonce::Requester)>,
 }
 
 impl PerProcess {
@@ -343,11 +343,11 @@ impl PerProcess {
         let _guard = runtime::get().enter();
         let requester = builder.build().py_err()?;
         Ok(PerProcess {
-            current: Mutex::new((std::process::id(), requester)),
+            current: Mutex::new((runtime::current(), requester)),
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, (u32, xnonce::Requester)> {
+    fn lock(&self) -> MutexGuard<'_, (runtime::Process, xnonce::Requester)> {
         self.current.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -359,7 +359,7 @@ impl PerProcess {
         if !runtime::same_process(current.0) {
             let _guard = runtime::get().enter();
             let own = current.1.with_own_connections().py_err()?;
-            *current = (std::process::id(), own);
+            *current = (runtime::current(), own);
         }
         Ok(current.1.clone())
     }

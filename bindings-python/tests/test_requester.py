@@ -466,3 +466,67 @@ assert sync.make_request("GET", None, "/c/parent-after").code == 200
     targets = [r.target for r in echo.seen]
     assert {"/c/child", "/c/child-fresh"} <= set(targets), targets
     assert targets.count("/c/child-async") == 2, targets
+
+
+NS_LAST_PID = "/proc/sys/kernel/ns_last_pid"
+
+
+@pytest.mark.skipif(
+    not os.access(NS_LAST_PID, os.W_OK), reason=f"needs a writable {NS_LAST_PID} (Linux, root)"
+)
+def test_a_descendant_given_a_dead_ancestors_pid_gets_a_runtime_of_its_own(echo: Echo) -> None:
+    """A process id is reused once its process has been reaped, so a descendant can have the
+    pid of the ancestor whose memory (its runtime, its requesters) it inherited: P makes a
+    request and exits, its child C (which never made one) forks G, and G gets P's pid (as
+    happens after a daemon's double fork and a prefork pool's worker recycling, once pids
+    wrap). G's requests must run on a runtime of G's own: recognised by pid alone, they ran on
+    P's copied runtime, which has no threads, and hung for ever, past any timeout."""
+    code = """
+import os, signal, sys
+import xnonce
+url, secret, ns_last_pid = sys.argv[1], sys.argv[2], sys.argv[3]
+freed_r, freed_w = os.pipe()
+out_r, out_w = os.pipe()
+p = os.fork()
+if p == 0:  # P
+    p = os.getpid()
+    api = xnonce.Requester(url, "svc", secret, timeout=5)
+    assert api.make_request("GET", None, "/c/parent").code == 200
+    if os.fork() == 0:  # C: never makes a request itself
+        os.read(freed_r, 1)  # P has exited and been reaped: its pid is free
+        for _ in range(50):
+            fd = os.open(ns_last_pid, os.O_WRONLY)
+            os.write(fd, str(p - 1).encode())
+            os.close(fd)
+            g = os.fork()
+            if g == 0:  # G
+                if os.getpid() != p:
+                    os._exit(3)  # another process took the pid first: try again
+                signal.alarm(20)  # a hang ends G (SIGALRM), not the test run
+                try:
+                    code = api.make_request("GET", None, "/c/reused-pid").code
+                    os.write(out_w, f"answered {code}".encode())
+                except BaseException as e:
+                    os.write(out_w, f"failed {type(e).__name__}".encode())
+                os._exit(0)
+            _, status = os.waitpid(g, 0)
+            if os.waitstatus_to_exitcode(status) != 3:
+                os.write(out_w, f" exit {os.waitstatus_to_exitcode(status)}".encode())
+                os._exit(0)
+        os.write(out_w, b"pid not reused")
+        os._exit(0)
+    os._exit(0)
+os.waitpid(p, 0)  # reaps P
+os.write(freed_w, b"x")
+os.close(out_w)
+print(os.read(out_r, 200).decode() + os.read(out_r, 200).decode())
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code, echo.url, SECRET, NS_LAST_PID],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, (out.stdout, out.stderr)
+    assert out.stdout.strip() == "answered 200 exit 0", (out.stdout, out.stderr)
+    assert "/c/reused-pid" in [r.target for r in echo.seen]
