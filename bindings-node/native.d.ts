@@ -327,8 +327,13 @@ export interface RequesterOptions {
 export interface RequesterResponse {
   /** HTTP status code. */
   code: number
-  /** The body as text. */
+  /** The body as text (invalid UTF-8 replaced by U+FFFD). */
   body: string
+  /**
+   * The body's bytes exactly as received: an image, a file, a body in another charset is
+   * read from here (`body` replaces invalid UTF-8).
+   */
+  bytes: Buffer
   /**
    * The body parsed as JSON by JavaScript's own `JSON.parse`, or `null` when it is not JSON
    * (or not UTF-8).

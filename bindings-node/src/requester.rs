@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use napi::bindgen_prelude::{JsObjectValue, JsValue, Object, PromiseRaw, ToNapiValue, Unknown};
+use napi::bindgen_prelude::{
+    Buffer, JsObjectValue, JsValue, Object, PromiseRaw, ToNapiValue, Unknown,
+};
 use napi::{check_status, sys, Env};
 use napi_derive::napi;
 use xnonce::RequestOptions;
@@ -107,8 +109,11 @@ fn max_response_bytes(env: &Env, bytes: f64) -> Outcome<u64> {
 pub struct Response<'env> {
     /// HTTP status code.
     pub code: u32,
-    /// The body as text.
+    /// The body as text (invalid UTF-8 replaced by U+FFFD).
     pub body: String,
+    /// The body's bytes exactly as received: an image, a file, a body in another charset is
+    /// read from here (`body` replaces invalid UTF-8).
+    pub bytes: Buffer,
     /// The body parsed as JSON by JavaScript's own `JSON.parse`, or `null` when it is not JSON
     /// (or not UTF-8).
     #[napi(ts_type = "unknown")]
@@ -135,6 +140,7 @@ impl<'env> Response<'env> {
         Ok(Response {
             code: u32::from(r.code),
             body: r.body,
+            bytes: Buffer::from(r.bytes),
             data,
             headers: r.headers.into_iter().map(|(k, v)| vec![k, v]).collect(),
         })

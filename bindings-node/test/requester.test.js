@@ -274,6 +274,28 @@ test("res.data is what JSON.parse makes of the body: a large array, '__proto__',
   }
 })
 
+test('res.bytes is the body byte for byte: binary and other charsets, where res.body replaces', async () => {
+  const bodies = {
+    // A PNG's signature (not UTF-8), Latin-1 text, an empty body, UTF-8 text.
+    png: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0xff]),
+    latin1: Buffer.from('café', 'latin1'),
+    empty: Buffer.alloc(0),
+    utf8: Buffer.from('{"a": "é"}'),
+  }
+  const srv = await nodeServer((req) => ({ status: 200, body: bodies[req.url.split('?')[0].slice(1)] }))
+  try {
+    const api = new xnonce.Requester(srv.url, 'c', 'a'.repeat(64), { timeoutMs: 10000 })
+    for (const [name, body] of Object.entries(bodies)) {
+      const res = await api.makeRequest('GET', [], `/${name}`)
+      assert.ok(Buffer.isBuffer(res.bytes), name)
+      assert.deepStrictEqual(res.bytes, body, name)
+      assert.equal(res.body, body.toString('utf8'), name)
+    }
+  } finally {
+    await srv.close()
+  }
+})
+
 test('errors reject with XNonceError: signing errors and connection_failed', async () => {
   assert.throws(() => new xnonce.Requester(server.url, server.client, 'short', { scheme: 'v2' }), {
     code: 'invalid_secret',
