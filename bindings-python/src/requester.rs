@@ -22,6 +22,7 @@ use xnonce_core::ErrorCode;
 pub struct PyResponse {
     code: u16,
     body: String,
+    content: Py<PyBytes>,
     data: Py<PyAny>,
     headers: Vec<(String, String)>,
 }
@@ -34,10 +35,17 @@ impl PyResponse {
         self.code
     }
 
-    /// The body as text.
+    /// The body as text (invalid UTF-8 replaced by U+FFFD).
     #[getter]
     fn body(&self) -> &str {
         &self.body
+    }
+
+    /// The body's bytes exactly as received (as `requests`' and `httpx`'s `.content`): an
+    /// image, a file, a body in another charset is read from here.
+    #[getter]
+    fn content(&self, py: Python<'_>) -> Py<PyBytes> {
+        self.content.clone_ref(py)
     }
 
     /// The body parsed as JSON (`None` when it is not JSON).
@@ -118,6 +126,7 @@ fn response(py: Python<'_>, r: xnonce::Response) -> PyResult<PyResponse> {
     Ok(PyResponse {
         code: r.code,
         body: r.body,
+        content: PyBytes::new(py, &r.bytes).unbind(),
         data,
         headers: r.headers,
     })

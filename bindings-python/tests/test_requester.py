@@ -348,6 +348,28 @@ def test_response_data_is_none_for_a_body_that_is_not_json(
     assert res.data is None
 
 
+@pytest.mark.parametrize(
+    "body",
+    # A PNG's signature (not UTF-8), Latin-1 text, an empty body, UTF-8 text.
+    [b"\x89PNG\r\n\x1a\n\x00\xff", "café".encode("latin-1"), b"", '{"a": "é"}'.encode()],
+)
+def test_response_content_is_the_body_byte_for_byte(
+    answering: tuple[str, list[bytes]], body: bytes
+) -> None:
+    url, bodies = answering
+    bodies += [body, body]
+    res = xnonce.Requester(url, "svc", SECRET, timeout=10).make_request("GET", None, "/c/a")
+    assert type(res.content) is bytes
+    assert res.content == body
+    assert res.body == body.decode("utf-8", errors="replace")
+
+    async def main() -> xnonce.Response:
+        api = xnonce.AsyncRequester(url, "svc", SECRET, timeout=10)
+        return await api.make_request("GET", None, "/c/a")
+
+    assert asyncio.run(main()).content == body
+
+
 def test_ctrl_c_interrupts_a_blocking_request_waiting_for_its_answer() -> None:
     # A server that never answers: without the interrupt, the wait lasts the 60 s timeout.
     # In a child process, so that the KeyboardInterrupt cannot reach pytest itself.
