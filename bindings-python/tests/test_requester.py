@@ -103,6 +103,24 @@ def test_json_body_is_sent_exactly_as_json_dumps_wrote_it(echo: Echo, value: Any
     assert echo.verify(got).params == [("k", "v")]
 
 
+def test_options_set_to_none_count_as_absent(echo: Echo) -> None:
+    # `{"json": None}` is no JSON body (not the text `null`): the params go as a form, as
+    # without the option; the other options set to None are absent too.
+    api = xnonce.Requester(echo.url, "svc", SECRET, timeout=10)
+    options: xnonce.RequestOptions = {
+        "json": None,
+        "timestamp": None,
+        "nonce": None,
+        "extra_params": None,
+        "headers": None,
+    }
+    assert api.make_request("POST", {"k": "v"}, "/c/a", options=options).code == 200
+    (got,) = echo.seen
+    assert got.body == b"k=v"
+    assert got.headers["Content-Type"].startswith("application/x-www-form-urlencoded")
+    assert echo.verify(got).params == [("k", "v")]
+
+
 def test_async_json_body_is_sent_exactly_as_json_dumps_wrote_it(echo: Echo) -> None:
     value = {"id": 2**64 + 1, "neg": -(2**63) - 1}
 
