@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use pyo3::exceptions::{PyOverflowError, PyRecursionError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyList, PyString, PyTuple};
 use xnonce::RequestOptions;
 
@@ -478,6 +479,10 @@ impl PyRequester {
     }
 }
 
+/// `xnonce._coroutine.started_when_awaited`, which makes `AsyncRequester.make_request` a
+/// coroutine.
+static STARTED_WHEN_AWAITED: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
 /// The asyncio twin of `Requester`: `await requester.make_request(...)`. Requests run on a
 /// shared tokio runtime and complete the awaitable on its event loop; the loop never blocks.
 /// Cancelling the awaitable aborts the request.
@@ -535,10 +540,33 @@ impl PyAsyncRequester {
         self.inner.clock_offset_ms()
     }
 
-    /// Signs and sends one request; returns an awaitable of `Response` (an `asyncio.Future`
-    /// of the running loop).
+    /// Signs and sends one request: a coroutine of `Response`, as an `async` method's call is
+    /// (`asyncio.create_task` and `TaskGroup.create_task` take it; nothing is read or sent
+    /// until it is awaited).
     #[pyo3(signature = (method, params, path, controller=None, options=None))]
     fn make_request<'py>(
+        slf: &Bound<'py, Self>,
+        method: Bound<'py, PyAny>,
+        params: Option<Bound<'py, PyAny>>,
+        path: Bound<'py, PyAny>,
+        controller: Option<Bound<'py, PyAny>>,
+        options: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let start = slf.getattr("_start_request")?;
+        STARTED_WHEN_AWAITED
+            .get_or_try_init(py, || {
+                let module = py.import("xnonce._coroutine")?;
+                Ok::<_, PyErr>(module.getattr("started_when_awaited")?.unbind())
+            })?
+            .bind(py)
+            .call1((start, method, params, path, controller, options))
+    }
+
+    /// `make_request`'s work, started: an `asyncio.Future` of the running loop (a
+    /// `RuntimeError` when there is none).
+    #[pyo3(signature = (method, params, path, controller=None, options=None))]
+    fn _start_request<'py>(
         &self,
         py: Python<'py>,
         method: Text<'_, field::Method>,

@@ -199,9 +199,11 @@ async def main():
         res = await api.make_request("GET", params, "/controller1/action1")
         print("completed", res.code)
     else:
+        # The futures under make_request's coroutines, started and left pending at exit (as
+        # a loop that is never finished leaves its tasks' requests).
         silent = xnonce.AsyncRequester(f"http://127.0.0.1:{mute.getsockname()[1]}", client, secret)
-        pending = [silent.make_request("GET", params, "/c/a") for _ in range(3)]
-        pending += [api.make_request("GET", params, "/controller1/action1") for _ in range(3)]
+        pending = [silent._start_request("GET", params, "/c/a") for _ in range(3)]
+        pending += [api._start_request("GET", params, "/controller1/action1") for _ in range(3)]
         await asyncio.sleep(0)
         print("abandoned", len(pending))
 

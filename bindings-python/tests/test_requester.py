@@ -4,6 +4,7 @@ JSON body goes out byte for byte as `json.dumps` wrote it, and bad settings are 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import os
 import subprocess
@@ -386,6 +387,37 @@ def test_response_content_is_the_body_byte_for_byte(
         return await api.make_request("GET", None, "/c/a")
 
     assert asyncio.run(main()).content == body
+
+
+def test_async_make_request_is_a_coroutine_started_when_awaited(echo: Echo) -> None:
+    """As an `async` method's call: `asyncio.create_task` takes it (it refuses a bare future),
+    and nothing is read or sent until it runs, so a bad argument raises from the await."""
+    api = xnonce.AsyncRequester(echo.url, "svc", SECRET, timeout=10)
+
+    async def main() -> list[int]:
+        never = api.make_request("GET", {"k": "never"}, "/c/never")
+        assert inspect.iscoroutine(never)
+        never.close()  # never awaited: nothing is sent
+        bad = api.make_request("GET", None, 1)  # type: ignore[arg-type]
+        with pytest.raises(TypeError):
+            await bad
+        task = asyncio.create_task(api.make_request("GET", {"k": "task"}, "/c/task"))
+        codes = [(await task).code]
+        group_request = api.make_request("GET", {"k": "group"}, "/c/group")
+        if sys.version_info >= (3, 11):
+            async with asyncio.TaskGroup() as group:
+                grouped = group.create_task(group_request)
+            codes.append(grouped.result().code)
+        else:  # no TaskGroup before 3.11
+            codes.append((await asyncio.ensure_future(group_request)).code)
+        return codes
+
+    assert asyncio.run(main()) == [200, 200]
+    # Driven by hand, with no asyncio loop running: the README's RuntimeError.
+    outside = api.make_request("GET", None, "/c/outside")
+    with pytest.raises(RuntimeError):
+        outside.send(None)
+    assert sorted(r.target.split("?")[0] for r in echo.seen) == ["/c/group", "/c/task"]
 
 
 def test_ctrl_c_interrupts_a_blocking_request_waiting_for_its_answer() -> None:

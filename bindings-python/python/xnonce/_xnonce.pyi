@@ -1,4 +1,4 @@
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any, ClassVar, Final, final
 
 from xnonce.types import Body, Params, ReplayStore, RequestOptions, SecretSource
@@ -385,4 +385,4 @@ class AsyncRequester:
         path: str,
         controller: str | None = None,
         options: RequestOptions | None = None,
-    ) -> Awaitable[Response]: ...
+    ) -> Coroutine[Any, Any, Response]: ...
