@@ -16,7 +16,10 @@
 //! 8. a Redis whose `maxmemory-policy` may evict keys: `serve` warns at start (and a user
 //!    without `CONFIG` or `INFO` is served without a warning);
 //! 9. a Redis that cannot be reached at start: `serve` starts, warns, and answers 503
-//!    `store_unavailable` without waiting twice the timeout.
+//!    `store_unavailable` without waiting twice the timeout;
+//! 10. what the server stores for what it checks: each key kept for its request's own window
+//!     from its timestamp (a v2 one dated ahead longer, a v1 one for the longest window),
+//!     plus the clock margin.
 //!
 //! A plain program (`harness = false`), like `tests/scale.rs`: one row per check, then
 //! `N passed, M failed`; exit status 1 on any failure. Without `redis-server` on `PATH` it prints
@@ -543,6 +546,76 @@ fn an_evicting_redis_is_warned_about(ctx: &Ctx) -> Check {
     Ok(())
 }
 
+/// What the real server stores for what it checks: with windows of 30 s, 5 s for
+/// `admin/status` and 60 s for `controller1/action3`, a v2 request to `/admin/status` is kept
+/// for the rest of its own 5 s window — from its timestamp, so one dated 4 s ahead (accepted:
+/// within the window) is kept 4 s longer — and a v1 one for the longest window, 60 s (a v1
+/// token verifies on other spellings, §11.4), each plus the clock margin, under
+/// `<prefix>{<scheme>:<client>:<request id>}`; its copy is refused.
+fn the_server_keeps_each_key_for_its_window(ctx: &Ctx, redis: &Redis) -> Check {
+    let config = ctx.dir.join("windows.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[replay]\nstore = \"redis\"\nredis_url = \"{}\"\nkey_prefix = \"win:\"\n\
+             [windows]\n__default = 30000\n[windows.admin]\nstatus_get = 5000\n\
+             [windows.controller1]\naction3_get = 60000\n",
+            redis.url(Some(PASSWORD), 0)
+        ),
+    )
+    .unwrap();
+    let mut cmd = command(&["serve", "--demo", "--listen", "127.0.0.1:0", "--config"]);
+    cmd.arg(&config)
+        .arg("--data")
+        .arg(&ctx.data)
+        .arg("--key-file")
+        .arg(&ctx.key);
+    let Ok(Served { base, .. }) = &spawn_serve(cmd, &ctx.dir.join("windows.log")) else {
+        return Err("did not start".into());
+    };
+    let mut admin = admin(redis)?;
+    for (scheme, ahead, window) in [
+        (Scheme::V2, 0u64, 5_000u64),
+        (Scheme::V2, 4_000, 5_000),
+        (Scheme::V1, 0, 60_000),
+    ] {
+        let mut input = SignInput::new(scheme, "GET", "/admin/status", "svc");
+        if scheme == Scheme::V2 {
+            input = input.host(base.authority.clone());
+        }
+        let env = xnonce_core::FixedEnvironment {
+            now_ms: xnonce_server::now_ms() + ahead,
+            nonce: rand_nonce(),
+        };
+        let signed = xnonce_core::sign_with(&input, &ctx.secret, &env).unwrap();
+        let req =
+            http::Request::new("GET", "/admin/status").header("X-Nonce", signed.x_nonce.as_str());
+        let r = http::send(base, &req).map_err(|e| e.to_string())?;
+        ensure!(r.status == 200, "{scheme:?}: {} {}", r.status, r.text());
+        let id = xnonce_core::XNonce::parse(&signed.x_nonce).unwrap();
+        let key = format!("win:{{{}:svc:{}}}", scheme.as_str(), id.request_id());
+        let pttl: i64 = redis::cmd("PTTL")
+            .arg(&key)
+            .query(&mut admin)
+            .map_err(|e| e.to_string())?;
+        let most = (ahead + window + CLOCK_MARGIN_MS) as i64;
+        ensure!(
+            (most - 2_000..=most).contains(&pttl),
+            "{scheme:?} {ahead} ms ahead: {key} PTTL {pttl} ms, want about {most}"
+        );
+        let again = http::send(base, &req).map_err(|e| e.to_string())?;
+        ensure!(again.status == 409, "{scheme:?} copy: {}", again.status);
+    }
+    Ok(())
+}
+
+fn rand_nonce() -> [u8; 16] {
+    let mut n = [0u8; 16];
+    n[..8].copy_from_slice(&common::unique().to_le_bytes());
+    n[8..].copy_from_slice(&xnonce_server::now_ms().to_le_bytes());
+    n
+}
+
 fn unreachable_at_start_serves_503(ctx: &Ctx) -> Check {
     let refused = RefusedPort::new();
     let url = format!("redis://127.0.0.1:{}/0", refused.port);
@@ -638,6 +711,10 @@ fn main() {
         (
             "an evicting Redis: warned about at start",
             an_evicting_redis_is_warned_about(&ctx),
+        ),
+        (
+            "server: each key kept for its request's window",
+            the_server_keeps_each_key_for_its_window(&ctx, &redis),
         ),
         (
             "Redis unreachable at start: starts, warns, 503 at once",
