@@ -35,6 +35,11 @@
 //! worst, when the attempt it waited for was abandoned), however many arrive together, and a
 //! Redis that is down gets about one attempt per second, not one per request.
 //!
+//! Each connection also reads Redis's `maxmemory-policy` and logs a warning for any policy
+//! but `noeviction` (see [`RedisStore::maxmemory_policy`]): at start, and again whenever the
+//! store connects anew, so a server started while Redis was down, or a Redis restarted with
+//! another config, is warned about too.
+//!
 //! [`RedisStore::check`] makes that attempt at start-up: the reference server refuses to start
 //! when Redis answers but refuses it ([`CheckError::Refused`]: wrong password, bad DB index,
 //! not a Redis) or is a cluster node ([`CheckError::Unsupported`]), and starts with a warning
@@ -195,6 +200,21 @@ fn answered(e: &redis::RedisError) -> bool {
     }
 }
 
+/// Redis's `maxmemory-policy` (`CONFIG GET`); `Ok(None)` for an answer of another shape.
+async fn query_policy(
+    conn: &mut MultiplexedConnection,
+) -> Result<Option<String>, redis::RedisError> {
+    let pair = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("maxmemory-policy")
+        .query_async::<Vec<String>>(conn)
+        .await?;
+    Ok(match pair.as_slice() {
+        [name, policy] if name == "maxmemory-policy" => Some(policy.clone()),
+        _ => None,
+    })
+}
+
 /// True for errors that waiting may fix (Redis down or busy), false for refusals.
 fn transient(e: &redis::RedisError) -> bool {
     use redis::ErrorKind::*;
@@ -265,22 +285,16 @@ impl RedisStore {
     /// unreachable, or `CONFIG` forbidden, as managed services often do). Any policy but
     /// `noeviction` lets Redis evict replay keys that are still live when its memory is full
     /// — each one a request whose copies are then accepted — where `noeviction` refuses the
-    /// new key instead (503, fail closed). The reference server warns at start about any
-    /// other policy.
+    /// new key instead (503, fail closed). The store logs a warning about any other policy
+    /// each time it connects (at start, and whenever it connects anew).
     pub async fn maxmemory_policy(&self) -> Option<String> {
         let (_, mut conn) = self.connection().await.ok()?;
-        let mut get = redis::cmd("CONFIG");
-        get.arg("GET").arg("maxmemory-policy");
-        let query = get.query_async::<Vec<String>>(&mut conn);
-        let pair = tokio::time::timeout(self.timeout, query).await.ok()?.ok()?;
-        match pair.as_slice() {
-            [name, policy] if name == "maxmemory-policy" => Some(policy.clone()),
-            _ => None,
-        }
+        let query = query_policy(&mut conn);
+        tokio::time::timeout(self.timeout, query).await.ok()?.ok()?
     }
 
     /// A new connection that has answered `PING` and is not to a Redis Cluster node, within
-    /// the timeout.
+    /// the timeout; a `maxmemory-policy` other than `noeviction` is logged as a warning.
     async fn connect(&self) -> Result<MultiplexedConnection, CheckError> {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(self.timeout)
@@ -302,15 +316,35 @@ impl RedisStore {
                 Err(e) if answered(&e) => false,
                 Err(e) => return Err(e),
             };
-            Ok::<_, redis::RedisError>((conn, cluster))
+            // Read on every connection, not only at start: a server started while Redis was
+            // down, or a Redis restarted with another config, is checked too. `None` when
+            // `CONFIG` is not allowed (managed services): nothing can be told.
+            let policy = match query_policy(&mut conn).await {
+                Ok(policy) => policy,
+                Err(e) if answered(&e) => None,
+                Err(e) => return Err(e),
+            };
+            Ok::<_, redis::RedisError>((conn, cluster, policy))
         };
         match tokio::time::timeout(self.timeout, attempt).await {
-            Ok(Ok((_, true))) => Err(CheckError::Unsupported(
+            Ok(Ok((_, true, _))) => Err(CheckError::Unsupported(
                 "this is a Redis Cluster node (cluster_enabled:1); Redis Cluster is not \
                  supported: use a single Redis, or a primary with replicas"
                     .into(),
             )),
-            Ok(Ok((conn, false))) => Ok(conn),
+            Ok(Ok((conn, false, policy))) => {
+                if let Some(policy) = policy.filter(|p| p != "noeviction") {
+                    tracing::warn!(
+                        target: "xnonce",
+                        maxmemory_policy = %policy,
+                        "Redis may evict live replay keys when its memory is full, and \
+                         each evicted key lets a copy of its request through: set \
+                         maxmemory-policy noeviction (a full Redis then refuses requests \
+                         with 503)"
+                    );
+                }
+                Ok(conn)
+            }
             Ok(Err(e)) if transient(&e) => Err(CheckError::Unreachable(self.describe(&e))),
             Ok(Err(e)) => Err(CheckError::Refused(self.describe(&e))),
             Err(_elapsed) => Err(CheckError::Unreachable(format!(

@@ -241,18 +241,10 @@ impl Server {
                 let store = RedisStore::new(url, key_prefix)
                     .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?
                     .timeout(Duration::from_millis(*timeout_ms));
+                // A connection (this one, and each later one) warns about a Redis that may
+                // evict live keys (`maxmemory-policy`).
                 match store.check().await {
-                    Ok(()) => match store.maxmemory_policy().await {
-                        Some(policy) if policy != "noeviction" => tracing::warn!(
-                            target: "xnonce",
-                            maxmemory_policy = %policy,
-                            "Redis may evict live replay keys when its memory is full, and \
-                             each evicted key lets a copy of its request through: set \
-                             maxmemory-policy noeviction (a full Redis then refuses requests \
-                             with 503)"
-                        ),
-                        _ => {}
-                    },
+                    Ok(()) => {}
                     Err(e @ redis_store::CheckError::Refused(_)) => {
                         return Err(std::io::Error::new(
                             std::io::ErrorKind::PermissionDenied,

@@ -19,7 +19,8 @@
 //!    `store_unavailable` without waiting twice the timeout;
 //! 10. what the server stores for what it checks: each key kept for its request's own window
 //!     from its timestamp (a v2 one dated ahead longer, a v1 one for the longest window),
-//!     plus the clock margin.
+//!     plus the clock margin;
+//! 11. a Redis down at start that comes up evicting: warned about once the server connects.
 //!
 //! A plain program (`harness = false`), like `tests/scale.rs`: one row per check, then
 //! `N passed, M failed`; exit status 1 on any failure. Without `redis-server` on `PATH` it prints
@@ -65,31 +66,36 @@ impl Redis {
     /// free may be taken before redis-server binds it: then another port, up to five times.
     fn start_with(dir: &Path, extra: &[&str]) -> Option<Redis> {
         for _ in 0..5 {
-            let port = free_port();
-            let extra = extra.iter().map(|a| a.replace("{port}", &port.to_string()));
-            let child = Command::new("redis-server")
-                .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-                .args([
-                    "--requirepass",
-                    PASSWORD,
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ])
-                .arg("--dir")
-                .arg(dir)
-                .args(extra)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .ok()?;
-            let mut redis = Redis { child, port };
-            if redis.serves_its_port() {
+            if let Some(redis) = Redis::start_on(dir, free_port(), extra)? {
                 return Some(redis);
             }
         }
         panic!("redis-server found its port taken five times");
+    }
+
+    /// On `port`: `None` when redis-server cannot be run, `Some(None)` when it does not serve
+    /// that port (taken by another process).
+    fn start_on(dir: &Path, port: u16, extra: &[&str]) -> Option<Option<Redis>> {
+        let extra = extra.iter().map(|a| a.replace("{port}", &port.to_string()));
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args([
+                "--requirepass",
+                PASSWORD,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .arg("--dir")
+            .arg(dir)
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let mut redis = Redis { child, port };
+        Some(redis.serves_its_port().then_some(redis))
     }
 
     /// Waits until this redis-server answers on its port: true once the server there says it
@@ -616,6 +622,41 @@ fn rand_nonce() -> [u8; 16] {
     n
 }
 
+/// A server started while Redis was down learns Redis's `maxmemory-policy` once it connects:
+/// a Redis that comes up evicting (`allkeys-lru`) is warned about as at start (it was never
+/// checked: the policy was read only when Redis answered at start, so such a server evicted
+/// live keys, each a request whose copy is accepted, without a word).
+fn an_evicting_redis_up_after_start_is_warned_about(ctx: &Ctx) -> Check {
+    let port = free_port();
+    let url = format!("redis://:{PASSWORD}@127.0.0.1:{port}/0");
+    let Ok(Served { base, log, .. }) = &ctx.serve(&url, 1000) else {
+        return Err("a server whose Redis is down must still start".into());
+    };
+    let r = http::send(base, &ctx.request(base)).map_err(|e| e.to_string())?;
+    ensure!(r.status == 503, "Redis down: {} {}", r.status, r.text());
+    let _redis = Redis::start_on(&ctx.dir, port, &["--maxmemory-policy", "allkeys-lru"])
+        .ok_or("redis-server did not start")?
+        .ok_or_else(|| format!("port {port} was taken before redis-server bound it"))?;
+    let t0 = Instant::now();
+    loop {
+        let r = http::send(base, &ctx.request(base)).map_err(|e| e.to_string())?;
+        match r.status {
+            200 => break,
+            503 if t0.elapsed() < Duration::from_secs(5) => {
+                std::thread::sleep(Duration::from_millis(100))
+            }
+            s => return Err(format!("{s} {} once Redis is up", r.text())),
+        }
+    }
+    let log = std::fs::read_to_string(log).unwrap_or_default();
+    ensure!(
+        log.contains("allkeys-lru") && log.contains("set maxmemory-policy noeviction"),
+        "no warning: {log}"
+    );
+    ensure!(!log.contains(PASSWORD), "the password in the log: {log}");
+    Ok(())
+}
+
 fn unreachable_at_start_serves_503(ctx: &Ctx) -> Check {
     let refused = RefusedPort::new();
     let url = format!("redis://127.0.0.1:{}/0", refused.port);
@@ -715,6 +756,10 @@ fn main() {
         (
             "server: each key kept for its request's window",
             the_server_keeps_each_key_for_its_window(&ctx, &redis),
+        ),
+        (
+            "an evicting Redis up after start: warned about",
+            an_evicting_redis_up_after_start_is_warned_about(&ctx),
         ),
         (
             "Redis unreachable at start: starts, warns, 503 at once",
