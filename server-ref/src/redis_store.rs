@@ -33,7 +33,11 @@
 //! and a failed attempt is reported to every request for the next timeout (at most 1 s)
 //! before another is made. So a request waits about one timeout for a connection (two at
 //! worst, when the attempt it waited for was abandoned), however many arrive together, and a
-//! Redis that is down gets about one attempt per second, not one per request.
+//! Redis that is down gets about one attempt per second, not one per request. A replica
+//! (`INFO replication` says `role:slave`: the URL names one, or a failover moved the primary
+//! away from its address) counts as a failed attempt ([`CheckError::Unreachable`], saying
+//! so): it cannot keep keys for every instance, and each `SET` would drop the connection
+//! (`READONLY`).
 //!
 //! Each connection also reads Redis's `maxmemory-policy` and logs a warning for any policy
 //! but `noeviction` (see [`RedisStore::maxmemory_policy`]): at start, and again whenever the
@@ -293,8 +297,8 @@ impl RedisStore {
         tokio::time::timeout(self.timeout, query).await.ok()?.ok()?
     }
 
-    /// A new connection that has answered `PING` and is not to a Redis Cluster node, within
-    /// the timeout; a `maxmemory-policy` other than `noeviction` is logged as a warning.
+    /// A new connection that has answered `PING` and is not to a Redis Cluster node nor to a
+    /// replica, within the timeout; a `maxmemory-policy` other than `noeviction` is logged as a warning.
     async fn connect(&self) -> Result<MultiplexedConnection, CheckError> {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(self.timeout)
@@ -316,6 +320,19 @@ impl RedisStore {
                 Err(e) if answered(&e) => false,
                 Err(e) => return Err(e),
             };
+            // A replica takes no replay key: a read-only one answers `READONLY` to each `SET`
+            // (and each request would then connect anew), a writable one keeps keys that the
+            // primary, and every instance using it, never see. Told apart here, so that it is
+            // reported as such and retried like a Redis that is down (about once a second).
+            let replica = match redis::cmd("INFO")
+                .arg("replication")
+                .query_async::<String>(&mut conn)
+                .await
+            {
+                Ok(info) => info.lines().any(|l| l.trim() == "role:slave"),
+                Err(e) if answered(&e) => false,
+                Err(e) => return Err(e),
+            };
             // Read on every connection, not only at start: a server started while Redis was
             // down, or a Redis restarted with another config, is checked too. `None` when
             // `CONFIG` is not allowed (managed services): nothing can be told.
@@ -324,15 +341,21 @@ impl RedisStore {
                 Err(e) if answered(&e) => None,
                 Err(e) => return Err(e),
             };
-            Ok::<_, redis::RedisError>((conn, cluster, policy))
+            Ok::<_, redis::RedisError>((conn, cluster, replica, policy))
         };
         match tokio::time::timeout(self.timeout, attempt).await {
-            Ok(Ok((_, true, _))) => Err(CheckError::Unsupported(
+            Ok(Ok((_, true, _, _))) => Err(CheckError::Unsupported(
                 "this is a Redis Cluster node (cluster_enabled:1); Redis Cluster is not \
                  supported: use a single Redis, or a primary with replicas"
                     .into(),
             )),
-            Ok(Ok((conn, false, policy))) => {
+            Ok(Ok((_, false, true, _))) => Err(CheckError::Unreachable(
+                "this is a replica (role:slave), which cannot keep replay keys for every \
+                 instance: replay.redis_url must reach the primary (after a failover, once its \
+                 address follows the new primary, the store connects to it by itself)"
+                    .into(),
+            )),
+            Ok(Ok((conn, false, false, policy))) => {
                 if let Some(policy) = policy.filter(|p| p != "noeviction") {
                     tracing::warn!(
                         target: "xnonce",

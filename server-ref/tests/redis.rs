@@ -20,7 +20,9 @@
 //! 10. what the server stores for what it checks: each key kept for its request's own window
 //!     from its timestamp (a v2 one dated ahead longer, a v1 one for the longest window),
 //!     plus the clock margin;
-//! 11. a Redis down at start that comes up evicting: warned about once the server connects.
+//! 11. a Redis down at start that comes up evicting: warned about once the server connects;
+//! 12. a read-only replica: `check` says so, and requests fail closed without a connection
+//!     each.
 //!
 //! A plain program (`harness = false`), like `tests/scale.rs`: one row per check, then
 //! `N passed, M failed`; exit status 1 on any failure. Without `redis-server` on `PATH` it prints
@@ -657,6 +659,55 @@ fn an_evicting_redis_up_after_start_is_warned_about(ctx: &Ctx) -> Check {
     Ok(())
 }
 
+/// Connections Redis has taken so far (`INFO stats`).
+fn connections_received(admin: &mut redis::Connection) -> Result<u64, String> {
+    let info: String = redis::cmd("INFO")
+        .arg("stats")
+        .query(admin)
+        .map_err(|e| format!("INFO stats: {e}"))?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("total_connections_received:"))
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or_else(|| format!("no total_connections_received in {info}"))
+}
+
+/// A read-only replica (`role:slave`: the URL names a replica, or a failover moved the
+/// primary away from its address) takes no replay key: `check` says so (it answered Ok, and
+/// the server started as if all was well), and requests fail closed without a connection
+/// each — a replica answered `PING`, so every request connected anew, sent its `SET`, got
+/// `READONLY` and dropped the connection: one connection per request instead of the one
+/// attempt a second a Redis that is down gets.
+fn a_replica_is_not_taken_for_a_primary(ctx: &Ctx) -> Check {
+    let refused = RefusedPort::new();
+    let primary = refused.port.to_string();
+    let redis = Redis::start_with(&ctx.dir, &["--replicaof", "127.0.0.1", &primary])
+        .ok_or("redis-server did not start")?;
+    let mut admin = admin(&redis)?;
+    let rt = runtime();
+    let store = RedisStore::new(&redis.url(Some(PASSWORD), 0), "replica:")?
+        .timeout(Duration::from_millis(500));
+    let checked = rt.block_on(store.check());
+    ensure!(
+        matches!(&checked, Err(CheckError::Unreachable(e)) if e.contains("replica")),
+        "check: {checked:?}"
+    );
+    let before = connections_received(&mut admin)?;
+    let now = xnonce_server::now_ms();
+    for n in 0..20 {
+        let key = ReplayKey::new(format!("v2:svc:replica-{n}"));
+        let r = rt.block_on(store.insert_if_absent(&key, now + 30_000, now));
+        ensure!(
+            matches!(&r, Err(e) if e.0.contains("replica")),
+            "insert {n}: {r:?}"
+        );
+    }
+    let made = connections_received(&mut admin)? - before;
+    // 20 requests within well under the 500 ms before another attempt: at most a couple of
+    // connections (slack for a slow machine), not 20.
+    ensure!(made <= 3, "{made} connections for 20 requests");
+    Ok(())
+}
+
 fn unreachable_at_start_serves_503(ctx: &Ctx) -> Check {
     let refused = RefusedPort::new();
     let url = format!("redis://127.0.0.1:{}/0", refused.port);
@@ -760,6 +811,10 @@ fn main() {
         (
             "an evicting Redis up after start: warned about",
             an_evicting_redis_up_after_start_is_warned_about(&ctx),
+        ),
+        (
+            "a read-only replica: not taken for a primary",
+            a_replica_is_not_taken_for_a_primary(&ctx),
         ),
         (
             "Redis unreachable at start: starts, warns, 503 at once",
