@@ -27,7 +27,11 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 echo "== building xnonce-server and the scale test"
 # XNONCE_SERVER_BIN: a server built already (scripts/test.sh passes its rust part's).
-server=${XNONCE_SERVER_BIN:-$PWD/target/debug/xnonce-server}   # absolute: cargo test runs in server-ref/
+# Cargo's own target dir (CARGO_TARGET_DIR, build.target-dir…), absolute: cargo test runs in
+# server-ref/. Not ./target: with another target dir, that holds no binary, or a stale one.
+target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+[ -n "$target_dir" ] || { echo "cargo metadata gave no target directory"; exit 1; }
+server=${XNONCE_SERVER_BIN:-$target_dir/debug/xnonce-server}
 [ -n "${XNONCE_SERVER_BIN:-}" ] || timeout 900 cargo build -q -p xnonce-server
 # From the workspace root without -p: the features `cargo test` of the workspace uses, so
 # after it this builds nothing.

@@ -43,8 +43,12 @@ else
 fi
 
 echo "== black-box suite against xnonce-server serve --demo"
-server=${XNONCE_SERVER_BIN:-target/debug/xnonce-server}
-conformance=${XNONCE_CONFORMANCE_BIN:-target/debug/xnonce-conformance}
+# Cargo's own target dir (CARGO_TARGET_DIR, build.target-dir…), where the build below puts
+# them: with another target dir, ./target holds no binaries, or stale ones.
+target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+[ -n "$target_dir" ] || { echo "cargo metadata gave no target directory"; exit 1; }
+server=${XNONCE_SERVER_BIN:-$target_dir/debug/xnonce-server}
+conformance=${XNONCE_CONFORMANCE_BIN:-$target_dir/debug/xnonce-conformance}
 [ -n "${XNONCE_SERVER_BIN:-}" ] && [ -n "${XNONCE_CONFORMANCE_BIN:-}" ] ||
   cargo build -q -p xnonce-server -p xnonce-conformance
 work=$(mktemp -d)

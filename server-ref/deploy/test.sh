@@ -34,7 +34,11 @@ server=${XNONCE_SERVER_BIN:-}
 cli=${XNONCE_CLI_BIN:-}
 if [ -z "$server" ] || [ -z "$cli" ]; then
   cargo build -q -p xnonce-server -p xnonce --bin xnonce-server --bin xnonce
-  server=${server:-target/debug/xnonce-server} cli=${cli:-target/debug/xnonce}
+  # Cargo's own target dir (CARGO_TARGET_DIR, build.target-dir…), where that build puts
+  # them: with another target dir, ./target holds no binaries, or stale ones.
+  target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+  [ -n "$target_dir" ] || { echo "cargo metadata gave no target directory"; exit 1; }
+  server=${server:-$target_dir/debug/xnonce-server} cli=${cli:-$target_dir/debug/xnonce}
 fi
 server=$(realpath "$server") cli=$(realpath "$cli")
 
