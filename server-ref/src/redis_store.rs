@@ -39,6 +39,11 @@
 //! so): it cannot keep keys for every instance, and each `SET` would drop the connection
 //! (`READONLY`).
 //!
+//! **A Redis that lost its keys** (restarted without persistence, flushed, replaced by
+//! another) would let a copy of each request of the last window through. With [`RedisStore::fence_after_loss`] (the reference server sets it), each
+//! connection reads an epoch marker, and a changed one refuses every request until what Redis
+//! may have forgotten is stale.
+//!
 //! Each connection also reads Redis's `maxmemory-policy` and logs a warning for any policy
 //! but `noeviction` (see [`RedisStore::maxmemory_policy`]): at start, and again whenever the
 //! store connects anew, so a server started while Redis was down, or a Redis restarted with
@@ -96,6 +101,9 @@ pub struct RedisStore {
     /// Shared by the layers given this store through an `Arc` (not by another `RedisStore`
     /// on the same Redis: see [`AsyncReplayStore::id`]).
     id: StoreId,
+    /// How long to refuse requests once Redis is found to have lost its keys
+    /// ([`RedisStore::fence_after_loss`]); `None`: not checked.
+    fence: Option<Duration>,
 }
 
 /// The connection the store uses, and the last attempt to make one that failed.
@@ -108,6 +116,10 @@ struct Link {
     made: u64,
     /// When the last connection attempt failed, and why (cleared by a success).
     failed: Option<(Instant, String)>,
+    /// The epoch marker Redis held at the last connection (see [`RedisStore::fence_after_loss`]).
+    epoch: Option<String>,
+    /// Until when requests are refused because Redis lost its keys, and the refusal's words.
+    fenced: Option<(Instant, String)>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -248,7 +260,26 @@ impl RedisStore {
             link: Mutex::new(Link::default()),
             connecting: tokio::sync::Mutex::new(()),
             id: StoreId::new(),
+            fence: None,
         })
+    }
+
+    /// Notices a Redis that lost its keys, and then refuses every request for `fence`.
+    ///
+    /// A Redis restarted without persistence, flushed, or replaced by another has forgotten
+    /// the keys of requests still within their window: a copy of each would be accepted once
+    /// more. With this set, each connection reads (and, when
+    /// absent, makes) an epoch marker, `<prefix>epoch`, a random value without expiry; a
+    /// marker other than the one the previous connection saw means the keys are gone, and
+    /// every request is refused (503) for `fence` from then on. The reference server passes
+    /// twice its longest window plus [`CLOCK_MARGIN_MS`]: by then every request accepted
+    /// before the loss (dated up to a window ahead) is stale. Not noticed: a loss while this
+    /// process was not running, and keys lost while the marker survives (the last second of
+    /// an `appendfsync everysec` AOF, a failover's last writes: a replica holds the marker
+    /// too).
+    pub fn fence_after_loss(mut self, fence: Duration) -> Self {
+        self.fence = Some(fence);
+        self
     }
 
     /// How long one Redis command (or connection attempt) may take before the request is
@@ -280,8 +311,8 @@ impl RedisStore {
     /// one reports Redis's own error (`WRONGPASS …`, `Connection refused`) at once, not a
     /// timeout. A connection that answers becomes the store's: the first request uses it.
     pub async fn check(&self) -> Result<(), CheckError> {
-        let conn = self.connect().await?;
-        self.adopt(conn);
+        let (conn, epoch) = self.connect().await?;
+        self.adopt(conn, epoch);
         Ok(())
     }
 
@@ -299,7 +330,7 @@ impl RedisStore {
 
     /// A new connection that has answered `PING` and is not to a Redis Cluster node nor to a
     /// replica, within the timeout; a `maxmemory-policy` other than `noeviction` is logged as a warning.
-    async fn connect(&self) -> Result<MultiplexedConnection, CheckError> {
+    async fn connect(&self) -> Result<(MultiplexedConnection, Option<String>), CheckError> {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(self.timeout)
             .set_response_timeout(self.timeout);
@@ -341,7 +372,11 @@ impl RedisStore {
                 Err(e) if answered(&e) => None,
                 Err(e) => return Err(e),
             };
-            Ok::<_, redis::RedisError>((conn, cluster, replica, policy))
+            let epoch = match self.fence {
+                Some(_) => self.epoch(&mut conn).await?,
+                None => None,
+            };
+            Ok::<_, redis::RedisError>((conn, cluster, replica, (policy, epoch)))
         };
         match tokio::time::timeout(self.timeout, attempt).await {
             Ok(Ok((_, true, _, _))) => Err(CheckError::Unsupported(
@@ -355,7 +390,7 @@ impl RedisStore {
                  address follows the new primary, the store connects to it by itself)"
                     .into(),
             )),
-            Ok(Ok((conn, false, false, policy))) => {
+            Ok(Ok((conn, false, false, (policy, epoch)))) => {
                 if let Some(policy) = policy.filter(|p| p != "noeviction") {
                     tracing::warn!(
                         target: "xnonce",
@@ -366,7 +401,7 @@ impl RedisStore {
                          with 503)"
                     );
                 }
-                Ok(conn)
+                Ok((conn, epoch))
             }
             Ok(Err(e)) if transient(&e) => Err(CheckError::Unreachable(self.describe(&e))),
             Ok(Err(e)) => Err(CheckError::Refused(self.describe(&e))),
@@ -374,6 +409,37 @@ impl RedisStore {
                 "no answer within {} ms",
                 self.timeout.as_millis()
             ))),
+        }
+    }
+
+    /// The epoch marker's value, made first if Redis has none (`SET NX`, so that instances
+    /// connecting together agree on one); `None` when Redis refuses the commands (an ACL).
+    async fn epoch(
+        &self,
+        conn: &mut MultiplexedConnection,
+    ) -> Result<Option<String>, redis::RedisError> {
+        let key = format!("{}epoch", self.keys.prefix());
+        let mut fresh = [0u8; 16];
+        if getrandom::getrandom(&mut fresh).is_err() {
+            return Ok(None);
+        }
+        let fresh: String = fresh.iter().map(|b| format!("{b:02x}")).collect();
+        let read = async {
+            redis::cmd("SET")
+                .arg(&key)
+                .arg(&fresh)
+                .arg("NX")
+                .query_async::<Option<String>>(&mut *conn)
+                .await?;
+            redis::cmd("GET")
+                .arg(&key)
+                .query_async::<Option<String>>(&mut *conn)
+                .await
+        };
+        match read.await {
+            Ok(epoch) => Ok(epoch),
+            Err(e) if answered(&e) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
@@ -429,7 +495,7 @@ impl RedisStore {
             return found;
         }
         match self.connect().await {
-            Ok(conn) => Ok(self.adopt(conn)),
+            Ok((conn, epoch)) => Ok(self.adopt(conn, epoch)),
             Err(e) => {
                 let why = e.to_string();
                 self.link().failed = Some((Instant::now(), why.clone()));
@@ -438,9 +504,29 @@ impl RedisStore {
         }
     }
 
-    /// Makes `conn` the connection in use (and forgets any failed attempt); its number.
-    fn adopt(&self, conn: MultiplexedConnection) -> (u64, MultiplexedConnection) {
+    /// Makes `conn` the connection in use (and forgets any failed attempt); its number. An
+    /// epoch marker other than the last connection's starts the fence.
+    fn adopt(
+        &self,
+        conn: MultiplexedConnection,
+        epoch: Option<String>,
+    ) -> (u64, MultiplexedConnection) {
         let mut link = self.link();
+        if let (Some(fence), Some(new)) = (self.fence, &epoch) {
+            if link.epoch.as_ref().is_some_and(|old| old != new) {
+                let why = format!(
+                    "redis lost its replay keys (restarted empty, flushed, or replaced): every \
+                     request is refused for {} s, until all it may \
+                     have forgotten is stale",
+                    fence.as_secs()
+                );
+                tracing::error!(target: "xnonce", "{why}");
+                link.fenced = Some((Instant::now() + fence, why));
+            }
+        }
+        if epoch.is_some() {
+            link.epoch = epoch;
+        }
         link.made += 1;
         link.conn = Some((link.made, conn.clone()));
         link.failed = None;
@@ -465,6 +551,11 @@ impl AsyncReplayStore for RedisStore {
     ) -> StoreFuture<'a, Result<bool, ReplayStoreError>> {
         Box::pin(async move {
             let (n, mut conn) = self.connection().await?;
+            if let Some((until, why)) = &self.link().fenced {
+                if Instant::now() < *until {
+                    return Err(ReplayStoreError(why.clone()));
+                }
+            }
             let mut cmd = redis::cmd("SET");
             cmd.arg(self.key(key.as_str()))
                 .arg(1)

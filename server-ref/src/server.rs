@@ -238,9 +238,16 @@ impl Server {
                 key_prefix,
                 timeout_ms,
             } => {
+                // A request accepted just before Redis lost its keys is stale at the latest
+                // two longest windows later (dated up to one window ahead), plus the margin.
+                let longest = config.verifier.window_policy().longest_ms();
+                let fence = longest
+                    .saturating_mul(2)
+                    .saturating_add(redis_store::CLOCK_MARGIN_MS);
                 let store = RedisStore::new(url, key_prefix)
                     .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?
-                    .timeout(Duration::from_millis(*timeout_ms));
+                    .timeout(Duration::from_millis(*timeout_ms))
+                    .fence_after_loss(Duration::from_millis(fence));
                 // A connection (this one, and each later one) warns about a Redis that may
                 // evict live keys (`maxmemory-policy`).
                 match store.check().await {

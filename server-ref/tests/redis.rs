@@ -22,7 +22,9 @@
 //!     plus the clock margin;
 //! 11. a Redis down at start that comes up evicting: warned about once the server connects;
 //! 12. a read-only replica: `check` says so, and requests fail closed without a connection
-//!     each.
+//!     each;
+//! 13. a Redis restarted empty: every request refused until what it forgot is stale (the
+//!     store, and through `serve`).
 //!
 //! A plain program (`harness = false`), like `tests/scale.rs`: one row per check, then
 //! `N passed, M failed`; exit status 1 on any failure. Without `redis-server` on `PATH` it prints
@@ -708,6 +710,115 @@ fn a_replica_is_not_taken_for_a_primary(ctx: &Ctx) -> Check {
     Ok(())
 }
 
+/// A Redis restarted empty (no persistence; the same with `FLUSHALL`, or a failover to a
+/// replica that had not caught up) has forgotten the keys of requests still within their
+/// window. The store notices (its epoch marker is gone) and refuses every request until all
+/// it may have forgotten is stale — it reconnected and accepted the copy of a request
+/// recorded just before the restart. Then it accepts again.
+fn a_redis_restarted_empty_is_fenced(dir: &Path) -> Check {
+    let mut redis = Redis::start(dir).ok_or("redis-server did not start")?;
+    let port = redis.port;
+    let rt = runtime();
+    let fence = Duration::from_secs(3);
+    let store = RedisStore::new(&redis.url(Some(PASSWORD), 0), "fence:")?
+        .timeout(Duration::from_millis(500))
+        .fence_after_loss(fence);
+    let now = xnonce_server::now_ms();
+    let first: ReplayKey = "v2:svc:fence-first".into();
+    let r = rt.block_on(store.insert_if_absent(&first, now + 30_000, now));
+    ensure!(r == Ok(true), "before: {r:?}");
+    drop(redis);
+    redis = Redis::start_on(dir, port, &[])
+        .ok_or("redis-server did not start")?
+        .ok_or_else(|| format!("port {port} was taken before redis-server restarted on it"))?;
+    let restarted = Instant::now();
+    // The copy, sent over and over while the fence lasts: never accepted.
+    let mut lost = false;
+    while restarted.elapsed() < fence - Duration::from_millis(500) {
+        match rt.block_on(store.insert_if_absent(&first, now + 30_000, now)) {
+            Ok(v) => return Err(format!("the copy got {v} after Redis restarted empty")),
+            Err(e) => lost |= e.0.contains("lost"),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    ensure!(lost, "no refusal said Redis lost its keys");
+    let t0 = Instant::now();
+    let mut n = 0;
+    loop {
+        n += 1;
+        let now = xnonce_server::now_ms();
+        let key = ReplayKey::new(format!("v2:svc:fence-after-{n}"));
+        match rt.block_on(store.insert_if_absent(&key, now + 30_000, now)) {
+            Ok(true) => break,
+            other if t0.elapsed() > Duration::from_secs(5) => {
+                return Err(format!("still {other:?} after the fence"))
+            }
+            _ => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+    drop(redis);
+    Ok(())
+}
+
+/// The same through `serve` (windows of 2 s: a fence of 5 s): a request accepted just before
+/// Redis restarts empty is refused (503) when resent while still fresh, and requests are
+/// accepted again once the fence is over.
+fn serve_fences_a_redis_restarted_empty(ctx: &Ctx) -> Check {
+    let mut redis = Redis::start(&ctx.dir).ok_or("redis-server did not start")?;
+    let port = redis.port;
+    let config = ctx.dir.join("fence.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[replay]\nstore = \"redis\"\nredis_url = \"{}\"\ntimeout_ms = 500\n\
+             [windows]\n__default = 2000\n",
+            redis.url(Some(PASSWORD), 0)
+        ),
+    )
+    .unwrap();
+    let mut cmd = command(&["serve", "--demo", "--listen", "127.0.0.1:0", "--config"]);
+    cmd.arg(&config)
+        .arg("--data")
+        .arg(&ctx.data)
+        .arg("--key-file")
+        .arg(&ctx.key);
+    let Ok(Served { base, log, .. }) = &spawn_serve(cmd, &ctx.dir.join("fence.log")) else {
+        return Err("did not start".into());
+    };
+    let req = ctx.request(base);
+    let signed = Instant::now();
+    let r = http::send(base, &req).map_err(|e| e.to_string())?;
+    ensure!(r.status == 200, "first: {} {}", r.status, r.text());
+    drop(redis);
+    redis = Redis::start_on(&ctx.dir, port, &[])
+        .ok_or("redis-server did not start")?
+        .ok_or_else(|| format!("port {port} was taken before redis-server restarted on it"))?;
+    // Resent while fresh (2 s window, 1.5 s to be safe on a slow machine).
+    while signed.elapsed() < Duration::from_millis(1_500) {
+        let r = http::send(base, &req).map_err(|e| e.to_string())?;
+        ensure!(r.status == 503, "the copy: {} {}", r.status, r.text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let t0 = Instant::now();
+    loop {
+        let r = http::send(base, &ctx.request(base)).map_err(|e| e.to_string())?;
+        match r.status {
+            200 => break,
+            503 if t0.elapsed() < Duration::from_secs(10) => {
+                std::thread::sleep(Duration::from_millis(200))
+            }
+            s => return Err(format!("{s} {} after the fence", r.text())),
+        }
+    }
+    let log = std::fs::read_to_string(log).unwrap_or_default();
+    ensure!(
+        log.contains("redis lost its replay keys"),
+        "not logged: {log}"
+    );
+    drop(redis);
+    Ok(())
+}
+
 fn unreachable_at_start_serves_503(ctx: &Ctx) -> Check {
     let refused = RefusedPort::new();
     let url = format!("redis://127.0.0.1:{}/0", refused.port);
@@ -815,6 +926,14 @@ fn main() {
         (
             "a read-only replica: not taken for a primary",
             a_replica_is_not_taken_for_a_primary(&ctx),
+        ),
+        (
+            "store: a Redis restarted empty is fenced",
+            a_redis_restarted_empty_is_fenced(&dirs.base),
+        ),
+        (
+            "serve: a Redis restarted empty is fenced",
+            serve_fences_a_redis_restarted_empty(&ctx),
         ),
         (
             "Redis unreachable at start: starts, warns, 503 at once",
