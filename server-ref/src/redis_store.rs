@@ -39,10 +39,11 @@
 //! so): it cannot keep keys for every instance, and each `SET` would drop the connection
 //! (`READONLY`).
 //!
-//! **A Redis that lost its keys** (restarted without persistence, flushed, replaced by
-//! another) would let a copy of each request of the last window through. With [`RedisStore::fence_after_loss`] (the reference server sets it), each
-//! connection reads an epoch marker, and a changed one refuses every request until what Redis
-//! may have forgotten is stale.
+//! **A Redis that lost its keys** (restarted without persistence, replaced by another) would
+//! let a copy of each request of the last window through. With
+//! [`RedisStore::fence_after_loss`] (the reference server sets it), each connection reads an
+//! epoch marker, and a changed one refuses every request until what Redis may have forgotten
+//! is stale.
 //!
 //! Each connection also reads Redis's `maxmemory-policy` and logs a warning for any policy
 //! but `noeviction` (see [`RedisStore::maxmemory_policy`]): at start, and again whenever the
@@ -266,17 +267,17 @@ impl RedisStore {
 
     /// Notices a Redis that lost its keys, and then refuses every request for `fence`.
     ///
-    /// A Redis restarted without persistence, flushed, or replaced by another has forgotten
-    /// the keys of requests still within their window: a copy of each would be accepted once
-    /// more. With this set, each connection reads (and, when
-    /// absent, makes) an epoch marker, `<prefix>epoch`, a random value without expiry; a
-    /// marker other than the one the previous connection saw means the keys are gone, and
-    /// every request is refused (503) for `fence` from then on. The reference server passes
+    /// A Redis restarted without persistence, or replaced by another, has forgotten the keys
+    /// of requests still within their window: a copy of each would be accepted once more.
+    /// With this set, each connection reads (and, when absent, makes) an epoch marker,
+    /// `<prefix>epoch`, a random value without expiry; a marker other than the one the
+    /// previous connection saw means the keys are gone, and every request is refused (503)
+    /// for `fence` from then on. The reference server passes
     /// twice its longest window plus [`CLOCK_MARGIN_MS`]: by then every request accepted
     /// before the loss (dated up to a window ahead) is stale. Not noticed: a loss while this
     /// process was not running, and keys lost while the marker survives (the last second of
     /// an `appendfsync everysec` AOF, a failover's last writes: a replica holds the marker
-    /// too).
+    /// too); a `FLUSHALL` is noticed only at the next connection (made after a failure).
     pub fn fence_after_loss(mut self, fence: Duration) -> Self {
         self.fence = Some(fence);
         self
@@ -329,7 +330,8 @@ impl RedisStore {
     }
 
     /// A new connection that has answered `PING` and is not to a Redis Cluster node nor to a
-    /// replica, within the timeout; a `maxmemory-policy` other than `noeviction` is logged as a warning.
+    /// replica, within the timeout; a `maxmemory-policy` other than `noeviction` is logged as
+    /// a warning.
     async fn connect(&self) -> Result<(MultiplexedConnection, Option<String>), CheckError> {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(self.timeout)
