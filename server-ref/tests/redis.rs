@@ -24,7 +24,8 @@
 //! 12. a read-only replica: `check` says so, and requests fail closed without a connection
 //!     each;
 //! 13. a Redis restarted empty: every request refused until what it forgot is stale (the
-//!     store, and through `serve`).
+//!     store, and through `serve`);
+//! 14. two stores (two instances) racing on the same keys: each accepted exactly once.
 //!
 //! A plain program (`harness = false`), like `tests/scale.rs`: one row per check, then
 //! `N passed, M failed`; exit status 1 on any failure. Without `redis-server` on `PATH` it prints
@@ -819,6 +820,51 @@ fn serve_fences_a_redis_restarted_empty(ctx: &Ctx) -> Check {
     Ok(())
 }
 
+/// Two instances (two stores, each its own connection) racing on the same keys: for each of
+/// 200 keys sent 10 times by each store at once, exactly one `Ok(true)` in all (`SET NX` is
+/// atomic in Redis, whichever connection it comes from), every other answer `Ok(false)`.
+fn two_stores_racing_accept_each_key_once(redis: &Redis) -> Check {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = redis.url(Some(PASSWORD), 0);
+    let a = RedisStore::new(&url, "race:")?;
+    let b = RedisStore::new(&url, "race:")?;
+    let now = xnonce_server::now_ms();
+    let keys: Vec<ReplayKey> = (0..200)
+        .map(|i| format!("v2:svc:race-{i}").into())
+        .collect();
+    let answers = rt.block_on(futures_util::future::join_all(
+        keys.iter()
+            .enumerate()
+            .flat_map(|(i, k)| (0..20).map(move |copy| (i, k, copy)))
+            .map(|(i, k, copy)| {
+                let store = if copy % 2 == 0 { &a } else { &b };
+                async move { (i, store.insert_if_absent(k, now + 30_000, now).await) }
+            }),
+    ));
+    let mut accepted = vec![0; keys.len()];
+    for (i, r) in answers {
+        match r {
+            Ok(true) => accepted[i] += 1,
+            Ok(false) => {}
+            Err(e) => return Err(format!("key {i}: {e}")),
+        }
+    }
+    let wrong: Vec<_> = accepted
+        .iter()
+        .enumerate()
+        .filter(|(_, &n)| n != 1)
+        .collect();
+    ensure!(
+        wrong.is_empty(),
+        "keys not accepted exactly once (key, times): {wrong:?}"
+    );
+    Ok(())
+}
+
 fn unreachable_at_start_serves_503(ctx: &Ctx) -> Check {
     let refused = RefusedPort::new();
     let url = format!("redis://127.0.0.1:{}/0", refused.port);
@@ -894,6 +940,10 @@ fn main() {
         (
             "store: a refusal reported at once, as such",
             the_store_reports_a_refusal_at_once(&redis),
+        ),
+        (
+            "store: two stores racing accept each key once",
+            two_stores_racing_accept_each_key_once(&redis),
         ),
         (
             "store: the key's expiry is relative to Redis's clock",
