@@ -326,6 +326,17 @@ def test_response_data_keeps_big_integers_exact_and_keys_in_order(
     assert xnonce.Requester(url, "svc", SECRET).make_request("GET", None, "/c/a").data is None
 
 
+def sync_and_async_answers(url: str) -> list[xnonce.Response]:
+    """The answers to a GET made by a `Requester`, then to one by an `AsyncRequester`."""
+
+    async def main() -> xnonce.Response:
+        api = xnonce.AsyncRequester(url, "svc", SECRET, timeout=10)
+        return await api.make_request("GET", None, "/c/a")
+
+    sync = xnonce.Requester(url, "svc", SECRET, timeout=10).make_request("GET", None, "/c/a")
+    return [sync, asyncio.run(main())]
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -342,15 +353,9 @@ def test_response_data_is_any_json_that_json_loads_reads(
 ) -> None:
     url, bodies = answering
     bodies += [body, body]
-    res = xnonce.Requester(url, "svc", SECRET, timeout=10).make_request("GET", None, "/c/a")
-    assert res.body == body.decode()
-    assert res.data == json.loads(body)
-
-    async def main() -> xnonce.Response:
-        api = xnonce.AsyncRequester(url, "svc", SECRET, timeout=10)
-        return await api.make_request("GET", None, "/c/a")
-
-    assert asyncio.run(main()).data == json.loads(body)
+    for res in sync_and_async_answers(url):
+        assert res.body == body.decode()
+        assert res.data == json.loads(body)
 
 
 @pytest.mark.parametrize(
@@ -377,16 +382,10 @@ def test_response_content_is_the_body_byte_for_byte(
 ) -> None:
     url, bodies = answering
     bodies += [body, body]
-    res = xnonce.Requester(url, "svc", SECRET, timeout=10).make_request("GET", None, "/c/a")
-    assert type(res.content) is bytes
-    assert res.content == body
-    assert res.body == body.decode("utf-8", errors="replace")
-
-    async def main() -> xnonce.Response:
-        api = xnonce.AsyncRequester(url, "svc", SECRET, timeout=10)
-        return await api.make_request("GET", None, "/c/a")
-
-    assert asyncio.run(main()).content == body
+    for res in sync_and_async_answers(url):
+        assert type(res.content) is bytes
+        assert res.content == body
+        assert res.body == body.decode("utf-8", errors="replace")
 
 
 def test_async_make_request_is_a_coroutine_started_when_awaited(echo: Echo) -> None:

@@ -627,6 +627,20 @@ fn rand_nonce() -> [u8; 16] {
     n
 }
 
+/// Sends newly signed requests to `base` until one is accepted (200), while the answers are
+/// 503 and at most `within`; any other answer, or 503 for longer, fails (`when` says when).
+fn accepted_within(ctx: &Ctx, base: &http::BaseUrl, within: Duration, when: &str) -> Check {
+    let t0 = Instant::now();
+    loop {
+        let r = http::send(base, &ctx.request(base)).map_err(|e| e.to_string())?;
+        match r.status {
+            200 => return Ok(()),
+            503 if t0.elapsed() < within => std::thread::sleep(Duration::from_millis(100)),
+            s => return Err(format!("{s} {} {when}", r.text())),
+        }
+    }
+}
+
 /// A server started while Redis was down learns Redis's `maxmemory-policy` once it connects:
 /// a Redis that comes up evicting (`allkeys-lru`) is warned about as at start (it was never
 /// checked: the policy was read only when Redis answered at start, so such a server evicted
@@ -642,17 +656,7 @@ fn an_evicting_redis_up_after_start_is_warned_about(ctx: &Ctx) -> Check {
     let _redis = Redis::start_on(&ctx.dir, port, &["--maxmemory-policy", "allkeys-lru"])
         .ok_or("redis-server did not start")?
         .ok_or_else(|| format!("port {port} was taken before redis-server bound it"))?;
-    let t0 = Instant::now();
-    loop {
-        let r = http::send(base, &ctx.request(base)).map_err(|e| e.to_string())?;
-        match r.status {
-            200 => break,
-            503 if t0.elapsed() < Duration::from_secs(5) => {
-                std::thread::sleep(Duration::from_millis(100))
-            }
-            s => return Err(format!("{s} {} once Redis is up", r.text())),
-        }
-    }
+    accepted_within(ctx, base, Duration::from_secs(5), "once Redis is up")?;
     let log = std::fs::read_to_string(log).unwrap_or_default();
     ensure!(
         log.contains("allkeys-lru") && log.contains("set maxmemory-policy noeviction"),
@@ -800,17 +804,7 @@ fn serve_fences_a_redis_restarted_empty(ctx: &Ctx) -> Check {
         ensure!(r.status == 503, "the copy: {} {}", r.status, r.text());
         std::thread::sleep(Duration::from_millis(50));
     }
-    let t0 = Instant::now();
-    loop {
-        let r = http::send(base, &ctx.request(base)).map_err(|e| e.to_string())?;
-        match r.status {
-            200 => break,
-            503 if t0.elapsed() < Duration::from_secs(10) => {
-                std::thread::sleep(Duration::from_millis(200))
-            }
-            s => return Err(format!("{s} {} after the fence", r.text())),
-        }
-    }
+    accepted_within(ctx, base, Duration::from_secs(10), "after the fence")?;
     let log = std::fs::read_to_string(log).unwrap_or_default();
     ensure!(
         log.contains("redis lost its replay keys"),
