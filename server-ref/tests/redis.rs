@@ -153,16 +153,17 @@ struct Ctx {
 impl Ctx {
     /// `serve --demo` over Redis at `redis_url`: listening, or exited.
     fn serve(&self, redis_url: &str, timeout_ms: u64) -> Result<Served, Exited> {
+        self.serve_config(&format!(
+            "[replay]\nstore = \"redis\"\nredis_url = \"{redis_url}\"\ntimeout_ms = {timeout_ms}\n"
+        ))
+    }
+
+    /// `serve --demo` with this configuration file's text.
+    fn serve_config(&self, toml: &str) -> Result<Served, Exited> {
         let n = self.n.get();
         self.n.set(n + 1);
         let config = self.dir.join(format!("config-{n}.toml"));
-        std::fs::write(
-            &config,
-            format!(
-                "[replay]\nstore = \"redis\"\nredis_url = \"{redis_url}\"\ntimeout_ms = {timeout_ms}\n"
-            ),
-        )
-        .unwrap();
+        std::fs::write(&config, toml).unwrap();
         let mut cmd = command(&["serve", "--demo", "--listen", "127.0.0.1:0", "--config"]);
         cmd.arg(&config)
             .arg("--data")
@@ -564,24 +565,12 @@ fn an_evicting_redis_is_warned_about(ctx: &Ctx) -> Check {
 /// token verifies on other spellings, §11.4), each plus the clock margin, under
 /// `<prefix>{<scheme>:<client>:<request id>}`; its copy is refused.
 fn the_server_keeps_each_key_for_its_window(ctx: &Ctx, redis: &Redis) -> Check {
-    let config = ctx.dir.join("windows.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[replay]\nstore = \"redis\"\nredis_url = \"{}\"\nkey_prefix = \"win:\"\n\
-             [windows]\n__default = 30000\n[windows.admin]\nstatus_get = 5000\n\
-             [windows.controller1]\naction3_get = 60000\n",
-            redis.url(Some(PASSWORD), 0)
-        ),
-    )
-    .unwrap();
-    let mut cmd = command(&["serve", "--demo", "--listen", "127.0.0.1:0", "--config"]);
-    cmd.arg(&config)
-        .arg("--data")
-        .arg(&ctx.data)
-        .arg("--key-file")
-        .arg(&ctx.key);
-    let Ok(Served { base, .. }) = &spawn_serve(cmd, &ctx.dir.join("windows.log")) else {
+    let Ok(Served { base, .. }) = &ctx.serve_config(&format!(
+        "[replay]\nstore = \"redis\"\nredis_url = \"{}\"\nkey_prefix = \"win:\"\n\
+         [windows]\n__default = 30000\n[windows.admin]\nstatus_get = 5000\n\
+         [windows.controller1]\naction3_get = 60000\n",
+        redis.url(Some(PASSWORD), 0)
+    )) else {
         return Err("did not start".into());
     };
     let mut admin = admin(redis)?;
@@ -771,23 +760,11 @@ fn a_redis_restarted_empty_is_fenced(dir: &Path) -> Check {
 fn serve_fences_a_redis_restarted_empty(ctx: &Ctx) -> Check {
     let mut redis = Redis::start(&ctx.dir).ok_or("redis-server did not start")?;
     let port = redis.port;
-    let config = ctx.dir.join("fence.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[replay]\nstore = \"redis\"\nredis_url = \"{}\"\ntimeout_ms = 500\n\
-             [windows]\n__default = 2000\n",
-            redis.url(Some(PASSWORD), 0)
-        ),
-    )
-    .unwrap();
-    let mut cmd = command(&["serve", "--demo", "--listen", "127.0.0.1:0", "--config"]);
-    cmd.arg(&config)
-        .arg("--data")
-        .arg(&ctx.data)
-        .arg("--key-file")
-        .arg(&ctx.key);
-    let Ok(Served { base, log, .. }) = &spawn_serve(cmd, &ctx.dir.join("fence.log")) else {
+    let Ok(Served { base, log, .. }) = &ctx.serve_config(&format!(
+        "[replay]\nstore = \"redis\"\nredis_url = \"{}\"\ntimeout_ms = 500\n\
+         [windows]\n__default = 2000\n",
+        redis.url(Some(PASSWORD), 0)
+    )) else {
         return Err("did not start".into());
     };
     let req = ctx.request(base);
