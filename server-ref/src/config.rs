@@ -497,6 +497,14 @@ fn rules(v: &toml::Value, at: &str) -> Result<Vec<(String, ParamRule)>, String> 
     table
         .iter()
         .map(|(k, r)| {
+            if k.is_empty() {
+                // No signer signs an empty key (PROTOCOL §3.6), so no verified request has
+                // such a param: `req` would refuse every request 422, `exc` never apply.
+                return Err(format!(
+                    "{at}.\"\": a param name is never empty (no request can carry an empty \
+                     key), so no rule can name it"
+                ));
+            }
             if k == xnonce_core::ottoken::PARAM {
                 // The credential's own param is never one of the request's params: a rule on
                 // it would never apply (`exc`: links pass) or never be met (`req`: every
@@ -1087,6 +1095,15 @@ mod tests {
             (
                 "[routes.c]\n__default_parameters = { ottoken = \"req\" }",
                 "routes.c.__default_parameters.ottoken: ottoken is the credential's",
+            ),
+            // No request carries an empty key: `req` refused every request 422.
+            (
+                "[routes.c]\na_get = { \"\" = \"req\" }",
+                "routes.c.a_get.\"\": a param name is never empty",
+            ),
+            (
+                "[routes.c]\n__default_parameters = { \"\" = \"exc\" }",
+                "routes.c.__default_parameters.\"\": a param name is never empty",
             ),
         ] {
             let e = Config::parse(text).unwrap_err();
