@@ -695,7 +695,9 @@ impl Config {
         if let Some(routes) = file.routes {
             let mut table = RouteTable::new();
             for (c, actions) in &routes {
-                check_controller(c).map_err(|e| format!("routes.{c}: {e}"))?;
+                check_controller(c)
+                    .and_then(|()| check_route_chars(c, "controller"))
+                    .map_err(|e| format!("routes.{c}: {e}"))?;
                 let actions = actions
                     .as_table()
                     .ok_or_else(|| format!("routes.{c}: expected a table"))?;
@@ -713,7 +715,9 @@ impl Config {
                         return Err(nested_controller(&at, c, key, "routes"));
                     }
                     if let Ok((action, method)) = route_key(key) {
-                        check_action(c, action, "routes").map_err(|e| format!("{at}: {e}"))?;
+                        check_action(c, action, "routes")
+                            .and_then(|()| check_route_chars(action, "action"))
+                            .map_err(|e| format!("{at}: {e}"))?;
                         let route = (action.to_string(), method.to_ascii_lowercase());
                         if let Some(first) = seen.insert(route, key) {
                             return Err(format!(
@@ -874,6 +878,25 @@ fn check_action(controller: &str, action: &str, table: &str) -> Result<(), Strin
         Some((inner, last)) => Err(format!(
             "action {action:?} holds a '/', but an action is the path's last segment: for \
              /{controller}/{action}, write {last}_<method> under [{table}.\"{controller}/{inner}\"]"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A `[routes]` controller or action name that some request path can hold: routes are matched
+/// against the path as sent (PROTOCOL §16), which never holds a raw `?` (the query starts
+/// there), `#` (a fragment is never sent), whitespace or a control character (HTTP refuses
+/// them in a request target); a client sends such a character percent-escaped, which the
+/// route table does not decode, so a route so named would answer every request 404.
+fn check_route_chars(name: &str, what: &str) -> Result<(), String> {
+    match name
+        .chars()
+        .find(|&c| c == '?' || c == '#' || c.is_whitespace() || c.is_control())
+    {
+        Some(c) => Err(format!(
+            "{what} {name:?} holds {c:?}, which a request path never holds as sent (routes \
+             are matched against the path as sent, percent-escapes undecoded), so no request \
+             could ever match this route"
         )),
         None => Ok(()),
     }
@@ -1105,6 +1128,19 @@ mod tests {
                 "[routes.c]\n__default_parameters = { \"\" = \"exc\" }",
                 "routes.c.__default_parameters.\"\": a param name is never empty",
             ),
+            // Names no path holds as sent: the route answered every request 404.
+            (
+                "[routes.c]\n\"a?b_get\" = {}",
+                "routes.c.a?b_get: action \"a?b\" holds '?', which a request path never holds",
+            ),
+            (
+                "[routes.c]\n\"a b_get\" = {}",
+                "routes.c.a b_get: action \"a b\" holds ' '",
+            ),
+            (
+                "[routes.\"api#v1\"]\na_get = {}",
+                "routes.api#v1: controller \"api#v1\" holds '#'",
+            ),
         ] {
             let e = Config::parse(text).unwrap_err();
             assert!(e.starts_with(want), "{text}: {e}");
@@ -1117,6 +1153,14 @@ mod tests {
         .unwrap();
         assert_eq!(c.verifier.window_policy().window_for("/c/a"), 1000);
         assert!(c.routes.unwrap().lookup("POST", "/c/d/a").is_ok());
+        // A path may hold non-ASCII text and escapes as sent; a window, matched against the
+        // decoded path, may name what only an escape sends.
+        let c = Config::parse(
+            "[routes.\"caf\u{e9}\"]\n\"a%62_get\" = {}\n[windows.c]\n\"a b_get\" = 1000",
+        )
+        .unwrap();
+        assert!(c.routes.unwrap().lookup("GET", "/caf\u{e9}/a%62").is_ok());
+        assert_eq!(c.verifier.window_policy().window_for("/c/a%20b"), 1000);
     }
 
     /// No config error repeats the file's text: a password on any line (here `hunter2`)

@@ -60,3 +60,50 @@ fn a_rule_on_an_empty_param_name_is_refused_at_start() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+/// A route whose controller or action holds a character no request path holds as sent
+/// (`?`, `#`, whitespace): routes are matched against the path as sent, so a client's
+/// `/c/a%3Fb` or `/c/a%20b` was `action_method (a%3Fb_get) not found` — every request 404.
+#[test]
+fn a_route_no_path_can_reach_is_refused_at_start() {
+    let d = Dirs::new("cfg-odd-route");
+    for (text, key, c) in [
+        ("[routes.c]\n\"a?b_get\" = {}\n", "routes.c.a?b_get", "'?'"),
+        (
+            "[routes.c]\n\"a b_post\" = {}\n",
+            "routes.c.a b_post",
+            "' '",
+        ),
+        ("[routes.\"api#v1\"]\na_get = {}\n", "routes.api#v1", "'#'"),
+        (
+            "[routes.c]\n\"a\\tb_get\" = {}\n",
+            "routes.c.a\tb_get",
+            "'\\t'",
+        ),
+    ] {
+        let stderr = serve_refuses(&d, text);
+        assert!(stderr.contains(&format!("{key}: ")), "{stderr}");
+        assert!(stderr.contains(&format!("holds {c}")), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    // Non-ASCII text and escapes may be sent as such: still taken.
+    let config = d.fresh("ok", "toml");
+    std::fs::write(
+        &config,
+        "[routes.\"caf\u{e9}\"]\n\"a%62_get\" = {}\n[windows.c]\n\"a b_get\" = 1000\n",
+    )
+    .unwrap();
+    let out = command(&["check", "--config"])
+        .arg(&config)
+        .arg("--data")
+        .arg(&d.data)
+        .arg("--key-file")
+        .arg(&d.key)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
