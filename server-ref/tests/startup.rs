@@ -145,6 +145,22 @@ fn config_values_that_would_break_every_request_are_refused_naming_the_key() {
             "[replay]\nstore = \"redis\"\nredis_url = \"redis://127.0.0.1:1/0\"\ntimeout_ms = 9223372036854775807\n",
             "replay.timeout_ms",
         ),
+        // Accepted before: no request can carry an empty key (PROTOCOL §3.6), so `req` made
+        // the route answer every request 422 and `exc` never applied.
+        (
+            "[routes.c]\na_get = { \"\" = \"req\" }\n",
+            "routes.c.a_get.\"\": a param name is never empty",
+        ),
+        (
+            "[routes.c]\n__default_parameters = { u = \"req\", \"\" = \"exc\" }\na_get = {}\n",
+            "routes.c.__default_parameters.\"\": a param name is never empty",
+        ),
+        // Accepted before: routes are matched against the path as sent, which never holds
+        // these (a client escapes them: `/c/a%3Fb`), so every request got 404.
+        ("[routes.c]\n\"a?b_get\" = {}\n", "routes.c.a?b_get: action \"a?b\" holds '?'"),
+        ("[routes.c]\n\"a b_post\" = {}\n", "routes.c.a b_post: action \"a b\" holds ' '"),
+        ("[routes.\"api#v1\"]\na_get = {}\n", "routes.api#v1: controller \"api#v1\" holds '#'"),
+        ("[routes.c]\n\"a\\tb_get\" = {}\n", "action \"a\\tb\" holds '\\t'"),
         // "not a valid Redis URL" before: TLS is not supported, and the message says so.
         (
             "[replay]\nstore = \"redis\"\nredis_url = \"rediss://:pw@127.0.0.1:6379/0\"\n",
