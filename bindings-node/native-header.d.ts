@@ -34,4 +34,10 @@ export interface RequestOptions {
   json?: unknown
   /** Extra request headers (a `Host` here is the host v2 signs). */
   headers?: Params | Headers
+  /**
+   * Aborts the request, as `fetch`'s `signal` does: once it fires the request is dropped (its
+   * connection closed) and the promise rejects with `signal.reason`; an aborted signal rejects
+   * at once and nothing is sent.
+   */
+  signal?: AbortSignal | null
 }

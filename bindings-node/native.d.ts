@@ -34,6 +34,24 @@ export interface RequestOptions {
   json?: unknown
   /** Extra request headers (a `Host` here is the host v2 signs). */
   headers?: Params | Headers
+  /**
+   * Aborts the request, as `fetch`'s `signal` does: once it fires the request is dropped (its
+   * connection closed) and the promise rejects with `signal.reason`; an aborted signal rejects
+   * at once and nothing is sent.
+   */
+  signal?: AbortSignal | null
+}
+
+/**
+ * How requester.js aborts a request it started for `options.signal`: made before the call,
+ * handed to the native `makeRequest`, and `abort()`ed when the signal fires. Not part of the
+ * package's API (index.js does not export it).
+ */
+export declare class RequestAbort {
+  /** A handle for one request, not aborted yet. */
+  constructor()
+  /** Drops the request (its connection is closed), also if it has not started yet. */
+  abort(): void
 }
 
 /**

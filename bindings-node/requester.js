@@ -35,20 +35,37 @@ function jsonText(options) {
   return text
 }
 
+/** `options.signal`: an AbortSignal, or undefined when there is none (`undefined` or `null`). */
+function abortSignal(options) {
+  if (options === null || typeof options !== 'object') return undefined
+  const signal = options.signal
+  if (signal === undefined || signal === null) return undefined
+  if (!(signal instanceof AbortSignal)) {
+    const error = new TypeError(`The "options.signal" property must be an AbortSignal, not ${typeof signal}`)
+    error.code = 'ERR_INVALID_ARG_TYPE'
+    throw error
+  }
+  return signal
+}
+
 const GuardedRequester = guardClass(native.Requester, ['makeRequest'])
 
 /** See native.d.ts `Requester`. */
 class Requester extends GuardedRequester {
   makeRequest(method, params, path, controller, options) {
-    let text
+    let text, signal
     try {
       text = jsonText(options)
+      signal = abortSignal(options)
     } catch (error) {
       return Promise.reject(error)
     }
+    // As fetch: an aborted signal rejects with its reason, and nothing is sent.
+    if (signal?.aborted) return Promise.reject(signal.reason)
+    const abort = signal === undefined ? undefined : new native.RequestAbort()
     // The native method rejects its promise for every error, napi's for an option of the
     // wrong type (`{ timestamp: true }`) too: made the TypeError `sign` throws for that value.
-    return super.makeRequest(method, params, path, controller, options, text).catch((error) =>
+    const answer = super.makeRequest(method, params, path, controller, options, text, abort).catch((error) =>
       Promise.reject(
         asTypeError(error, {
           name: 'Requester#makeRequest',
@@ -56,6 +73,17 @@ class Requester extends GuardedRequester {
         }),
       ),
     )
+    if (signal === undefined) return answer
+    return new Promise((resolve, reject) => {
+      // Aborted: the request is dropped (its connection closed) and the promise rejects with
+      // the signal's reason at once; the native promise's later outcome is ignored.
+      const onAbort = () => {
+        abort.abort()
+        reject(signal.reason)
+      }
+      signal.addEventListener('abort', onAbort, { once: true })
+      answer.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+    })
   }
 }
 

@@ -1,6 +1,7 @@
 //! `Requester`: signs and sends requests with the Rust requester (`xnonce::Requester`, reqwest
 //! on napi's tokio runtime), so `makeRequest` never blocks the JS event loop.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use napi::bindgen_prelude::{
@@ -8,11 +9,12 @@ use napi::bindgen_prelude::{
 };
 use napi::{check_status, sys, Env};
 use napi_derive::napi;
+use tokio::sync::Notify;
 use xnonce::RequestOptions;
 use xnonce_core::input::Pairs;
-use xnonce_core::{Input, Scheme};
+use xnonce_core::{ErrorCode, Input, Scheme};
 
-use crate::error::{guard, out_of_range, to_js, Failure, Outcome, MAX_SAFE_INTEGER};
+use crate::error::{fail, guard, out_of_range, to_js, Failure, Outcome, MAX_SAFE_INTEGER};
 use crate::options::{refuse_unknown, Checked, OptionKeys};
 use crate::params::{self, Text};
 
@@ -62,7 +64,15 @@ impl OptionKeys for RequesterOptions {
 }
 
 /// The keys of `makeRequest`'s options (`RequestOptions` in native-header.d.ts).
-const REQUEST_OPTION_KEYS: &[&str] = &["timestamp", "nonce", "extraParams", "json", "headers"];
+/// `signal` is read by requester.js, which hands the native method a [`RequestAbort`].
+const REQUEST_OPTION_KEYS: &[&str] = &[
+    "timestamp",
+    "nonce",
+    "extraParams",
+    "json",
+    "headers",
+    "signal",
+];
 
 /// `timeoutMs` as a duration: a positive number of ms up to `Number.MAX_SAFE_INTEGER` (one
 /// below a nanosecond is a nanosecond: positive, as the README says, never zero).
@@ -250,6 +260,7 @@ impl Requester {
         controller: Option<Text>,
         options: Option<Object<'_>>,
         json_text: Option<String>,
+        abort: Option<&RequestAbort>,
     ) -> napi::Result<PromiseRaw<'env, Response<'env>>> {
         let prepared = (|| {
             let method = method.check(Input::Method)?;
@@ -260,17 +271,53 @@ impl Requester {
             Ok::<_, Failure>((method, path, controller, params, options))
         })();
         let requester = self.inner.clone();
+        let aborted = abort.map(|a| a.aborted.clone());
         let future = async move {
             let (method, path, controller, params, options) = prepared?;
-            let res = requester
-                .make_request(&method, params, &path, controller.as_deref(), options)
-                .await?;
+            let sent =
+                requester.make_request(&method, params, &path, controller.as_deref(), options);
+            let res = match aborted {
+                None => sent.await?,
+                // The request is dropped (its connection closed) once aborted; requester.js
+                // has already rejected with the signal's reason, so this error is never seen.
+                Some(aborted) => tokio::select! {
+                    res = sent => res?,
+                    () = aborted.notified() => return fail(ErrorCode::ConnectionFailed, "aborted"),
+                },
+            };
             Ok::<_, Failure>(res)
         };
         // The future's outcome comes back to the JS thread, where errors become XNonceErrors.
         env.spawn_future_with_callback(async move { Ok(future.await) }, |env, outcome| {
             Response::new(env, outcome.map_err(|f| to_js(env, f))?)
         })
+    }
+}
+
+/// How requester.js aborts a request it started for `options.signal`: made before the call,
+/// handed to the native `makeRequest`, and `abort()`ed when the signal fires. Not part of the
+/// package's API (index.js does not export it).
+#[napi]
+pub struct RequestAbort {
+    aborted: Arc<Notify>,
+}
+
+#[napi]
+impl RequestAbort {
+    /// A handle for one request, not aborted yet.
+    #[napi(constructor)]
+    #[allow(clippy::new_without_default)] // a JS class
+    pub fn new() -> Self {
+        RequestAbort {
+            aborted: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Drops the request (its connection is closed), also if it has not started yet.
+    #[napi]
+    pub fn abort(&self) {
+        // A permit: a request that starts waiting after this is aborted at once.
+        self.aborted.notify_one();
     }
 }
 

@@ -205,6 +205,67 @@ test('timeoutMs bounds a request to a server that never answers', { timeout: 200
   }
 })
 
+test(
+  'options.signal aborts a request as fetch does: rejects with its reason, the connection closed',
+  { timeout: 20000 },
+  async () => {
+    let arrived = 0
+    let reached
+    let closed
+    const reachedServer = new Promise((resolve) => (reached = resolve))
+    const connectionClosed = new Promise((resolve) => (closed = resolve))
+    // Counts each request, never answers it, and notes when its connection closes.
+    const silent = await listen((req) => {
+      arrived++
+      req.socket.on('close', closed)
+      reached()
+    })
+    try {
+      const api = new xnonce.Requester(silent.url, 'svc', server.secret, { timeoutMs: 60000 })
+      // In flight: the abort rejects at once with the signal's reason, and the request is dropped.
+      const controller = new AbortController()
+      const pending = api.makeRequest('GET', [], '/c/a', null, { signal: controller.signal })
+      await reachedServer
+      const reason = new Error('no longer needed')
+      controller.abort(reason)
+      await assert.rejects(pending, (e) => e === reason)
+      await connectionClosed
+      // Already aborted: rejects with the default AbortError and sends nothing.
+      await assert.rejects(
+        api.makeRequest('GET', [], '/c/a', null, { signal: AbortSignal.abort() }),
+        (e) => e.name === 'AbortError',
+      )
+      // Not an AbortSignal: a TypeError, nothing sent.
+      await assert.rejects(
+        api.makeRequest('GET', [], '/c/a', null, { signal: { aborted: false } }),
+        (e) => e instanceof TypeError && e.code === 'ERR_INVALID_ARG_TYPE',
+      )
+      assert.equal(arrived, 1)
+    } finally {
+      await silent.close()
+    }
+    // A signal that never fires changes nothing; null is no signal.
+    const res = await requester('v2').makeRequest(
+      'GET',
+      { username: 'u', password: 'p', opt1: 'x' },
+      '/controller1/action1',
+      null,
+      {
+        signal: new AbortController().signal,
+      },
+    )
+    assert.equal(res.code, 200)
+    const again = await requester('v2').makeRequest(
+      'GET',
+      { username: 'u', password: 'p', opt1: 'x' },
+      '/controller1/action1',
+      null,
+      { signal: null },
+    )
+    assert.equal(again.code, 200)
+  },
+)
+
 test('maxResponseBytes: a longer answer rejects with connection_failed; out-of-range limits throw', async () => {
   const params = { username: 'phil', password: 'pw', opt1: 'this' }
   // The demo's answer ({"opt1":"THIS","opt2":null}) is 27 bytes.
