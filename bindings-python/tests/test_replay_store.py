@@ -25,6 +25,7 @@ import redis.asyncio.retry
 import requests
 import trio
 import xnonce
+import xnonce.redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from serving import refused_port, uvicorn_serving
@@ -457,3 +458,145 @@ def test_an_asgi_replay_store_is_checked_when_the_middleware_is_made() -> None:
         AsyncRedisReplayStore(redis.Redis())
     with pytest.raises(TypeError, match="AsyncRedisReplayStore"):
         RedisReplayStore(redis.asyncio.Redis())
+
+
+class RestartableRedis:
+    """A redis-server without persistence on a Unix socket of its own, which ``restart``
+    stops and starts again on the same socket: empty, as a Redis without persistence comes
+    back."""
+
+    def __init__(self) -> None:
+        self.server = shutil.which("redis-server")
+        assert self.server, "redis-server is not installed (bindings-python/test.sh installs it)"
+        self.folder = tempfile.TemporaryDirectory(prefix="xnonce-redis-")
+        self.socket = os.path.join(self.folder.name, "redis.sock")
+        self.process: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        options = ["--port", "0", "--unixsocket", self.socket, "--save", "", "--appendonly", "no"]
+        self.process = subprocess.Popen(
+            [str(self.server), *options], cwd=self.folder.name, stdout=subprocess.DEVNULL
+        )
+        probe = redis.Redis(unix_socket_path=self.socket, socket_timeout=5)
+        deadline = time.monotonic() + 10
+        try:
+            while True:
+                try:
+                    probe.ping()
+                    return
+                except redis.ConnectionError:
+                    if self.process.poll() is not None or time.monotonic() > deadline:
+                        pytest.fail("redis-server did not start within 10 s")
+                    time.sleep(0.05)
+        finally:
+            probe.close()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(
+            unix_socket_path=self.socket, socket_timeout=5, retry=Retry(NoBackoff(), retries=0)
+        )
+
+
+@pytest.fixture
+def restartable() -> Iterator[RestartableRedis]:
+    server = RestartableRedis()
+    try:
+        yield server
+    finally:
+        server.stop()
+        server.folder.cleanup()
+
+
+def reconnect(client: redis.Redis) -> None:
+    """What the next request after a restart does: the pool's stale connection fails once,
+    a new one then answers."""
+    for _ in range(3):
+        try:
+            client.ping()
+            return
+        except redis.ConnectionError:
+            pass
+    pytest.fail("no connection to the restarted redis-server")
+
+
+def test_a_request_accepted_before_redis_restarted_empty_is_not_accepted_again(
+    restartable: RestartableRedis,
+) -> None:
+    # Redis restarted without persistence forgets the keys of requests still in their window:
+    # a copy of each would be accepted once more. As the reference server does, the store
+    # notices the epoch marker changed and refuses every request for the fence.
+    client = restartable.client()
+    verifier = xnonce.Verifier({"billing": SECRET}, replay_store=RedisReplayStore(client))
+    header, _ = signed()
+    verifier.verify_once("GET", "/reports/daily", host="api.test", x_nonce=header)
+    marker = client.get("xnonce:replay:epoch")
+    kept = client.ttl("xnonce:replay:epoch")
+    restartable.restart()
+    reconnect(client)
+    for _ in range(2):  # the copy that finds the change, and one during the fence
+        with pytest.raises(xnonce.UnavailableError) as refused:
+            verifier.verify_once("GET", "/reports/daily", host="api.test", x_nonce=header)
+        assert refused.value.code == "store_unavailable"
+        assert "lost its replay keys" in str(refused.value.__cause__)
+    assert marker is not None and kept == -1, "the reference server's marker, no expiry"
+    other = client.get("xnonce:replay:epoch")
+    assert other is not None and other != marker
+    client.close()
+
+
+def test_the_fence_after_a_loss_of_keys_ends(restartable: RestartableRedis) -> None:
+    client = restartable.client()
+    store = RedisReplayStore(client, fence_after_loss_ms=1_500)
+    assert store.insert_if_absent("v2:c:n", 31_000, 1_000) is True
+    client.flushall()  # lost, as a restart loses them: noticed at the next request
+    with pytest.raises(xnonce.redis.RedisLostKeysError):
+        store.insert_if_absent("v2:c:m", 31_000, 1_000)
+    with pytest.raises(xnonce.redis.RedisLostKeysError):
+        store.insert_if_absent("v2:c:n", 31_000, 1_000)
+    time.sleep(1.6)
+    assert store.insert_if_absent("v2:c:n", 31_000, 1_000) is True
+    assert store.insert_if_absent("v2:c:n", 31_000, 1_000) is False
+    # Without the fence, a Redis that lost its keys is not noticed.
+    unfenced = RedisReplayStore(client, fence_after_loss_ms=None)
+    assert unfenced.insert_if_absent("v2:c:o", 31_000, 1_000) is True
+    client.flushall()
+    assert unfenced.insert_if_absent("v2:c:o", 31_000, 1_000) is True
+    with pytest.raises(ValueError, match="fence_after_loss_ms"):
+        RedisReplayStore(client, fence_after_loss_ms=0)
+    client.close()
+
+
+def test_an_async_store_refuses_too_after_redis_restarted_empty(
+    restartable: RestartableRedis,
+) -> None:
+    async def main() -> list[object]:
+        once = redis.asyncio.retry.Retry(NoBackoff(), retries=0)
+        client = redis.asyncio.Redis(unix_socket_path=restartable.socket, retry=once)
+        store = AsyncRedisReplayStore(client)
+        answers: list[object] = [await store.insert_if_absent("v2:c:n", 31_000, 1_000)]
+        restartable.restart()
+        for _ in range(3):
+            try:
+                answers.append(await store.insert_if_absent("v2:c:n", 31_000, 1_000))
+            except redis.ConnectionError:
+                continue  # the stale connection
+            except Exception as e:
+                answers.append(type(e).__name__)
+        await client.aclose()
+        return answers
+
+    answers = asyncio.run(main())
+    assert answers[0] is True
+    assert True not in answers[1:], answers
+    assert "RedisLostKeysError" in answers, answers

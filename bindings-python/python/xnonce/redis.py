@@ -46,6 +46,10 @@ can be replayed) and keep the processes' clocks synchronised (NTP).
 from __future__ import annotations
 
 import inspect
+import logging
+import secrets
+import threading
+import time
 import warnings
 from typing import Any
 
@@ -53,11 +57,15 @@ from xnonce._xnonce import SharedKeys
 
 __all__ = [
     "CLOCK_MARGIN_MS",
+    "DEFAULT_FENCE_MS",
     "DEFAULT_PREFIX",
     "AsyncRedisReplayStore",
+    "RedisLostKeysError",
     "RedisReplayStore",
     "SharedKeys",
 ]
+
+logger = logging.getLogger("xnonce")
 
 #: The reference server's key prefix (``[replay] key_prefix``).
 DEFAULT_PREFIX: str = SharedKeys.DEFAULT_PREFIX
@@ -145,14 +153,37 @@ def _default_socket_timeout(connection_class: Any) -> Any:
     return _UNKNOWN
 
 
-class _RedisKeys:
-    """What both stores share: the client, and the core's ``SharedKeys`` under ``prefix``
-    (``ValueError`` if it holds ``{`` or ``}``)."""
+#: How long a store refuses every request once Redis is found to have lost its keys, by
+#: default: twice the default 30 s window plus ``CLOCK_MARGIN_MS``, as the reference server
+#: computes it from its longest window (give ``fence_after_loss_ms`` that for longer windows).
+DEFAULT_FENCE_MS: int = 2 * 30_000 + CLOCK_MARGIN_MS
 
-    def __init__(self, client: Any, prefix: str) -> None:
+
+class RedisLostKeysError(RuntimeError):
+    """Redis lost its replay keys (restarted empty, flushed, or replaced): its epoch marker
+    changed. The store refuses every request until what Redis may have forgotten is stale."""
+
+
+class _RedisKeys:
+    """What both stores share: the client, the core's ``SharedKeys`` under ``prefix``
+    (``ValueError`` if it holds ``{`` or ``}``), and the fence after a loss of keys: the
+    epoch marker ``<prefix>epoch`` (the reference server's), read after each ``SET``."""
+
+    def __init__(self, client: Any, prefix: str, fence_after_loss_ms: int | None) -> None:
         self.keys = SharedKeys(prefix)
         self.client = client
         self.prefix = prefix
+        if fence_after_loss_ms is not None and (
+            isinstance(fence_after_loss_ms, bool)
+            or not isinstance(fence_after_loss_ms, int)
+            or fence_after_loss_ms <= 0
+        ):
+            raise ValueError("fence_after_loss_ms must be a positive int (ms) or None")
+        self.fence_ms = fence_after_loss_ms
+        self.epoch_key = f"{prefix}epoch"
+        self._lock = threading.Lock()
+        self._epoch: bytes | None = None
+        self._fenced_until = 0.0
 
     def key(self, replay_key: str) -> str:
         """The Redis key of a replay key: ``<prefix>{<replay key>}``."""
@@ -161,6 +192,34 @@ class _RedisKeys:
     def _set_args(self, key: str, expires_at_ms: int, now_ms: int) -> tuple[str, dict[str, Any]]:
         """The key and options of the ``SET … 1 NX PX <ms>`` that records ``key``."""
         return self.keys.key(key), {"nx": True, "px": self.keys.ttl_ms(expires_at_ms, now_ms)}
+
+    def _check_fence(self) -> None:
+        with self._lock:
+            if time.monotonic() < self._fenced_until:
+                raise RedisLostKeysError(self._why())
+
+    def _why(self) -> str:
+        return (
+            "redis lost its replay keys (restarted empty, flushed, or replaced): every "
+            f"request is refused for {(self.fence_ms or 0) / 1000:g} s, until all it may have "
+            "forgotten is stale"
+        )
+
+    def _seen(self, epoch: Any) -> None:
+        """Takes the epoch marker read after a ``SET``: one other than the last one seen
+        starts the fence (``RedisLostKeysError``)."""
+        if isinstance(epoch, str):
+            epoch = epoch.encode()
+        if not isinstance(epoch, bytes):
+            return
+        with self._lock:
+            lost = self._epoch is not None and self._epoch != epoch
+            self._epoch = epoch
+            if lost:
+                assert self.fence_ms is not None
+                self._fenced_until = time.monotonic() + self.fence_ms / 1000
+                logger.error("%s", self._why())
+                raise RedisLostKeysError(self._why())
 
 
 class RedisReplayStore(_RedisKeys):
@@ -173,8 +232,14 @@ class RedisReplayStore(_RedisKeys):
     or ``}`` raises ``ValueError``. A client that retries commands or has no
     ``socket_timeout`` is taken, with a ``RuntimeWarning`` saying why it should not."""
 
-    def __init__(self, client: Any, prefix: str = DEFAULT_PREFIX) -> None:
-        super().__init__(client, prefix)
+    def __init__(
+        self,
+        client: Any,
+        prefix: str = DEFAULT_PREFIX,
+        *,
+        fence_after_loss_ms: int | None = DEFAULT_FENCE_MS,
+    ) -> None:
+        super().__init__(client, prefix, fence_after_loss_ms)
         if _is_async(client):
             raise TypeError(
                 "RedisReplayStore needs a synchronous client (redis.Redis, not "
@@ -185,7 +250,20 @@ class RedisReplayStore(_RedisKeys):
 
     def insert_if_absent(self, key: str, expires_at_ms: int, now_ms: int) -> bool:
         name, options = self._set_args(key, expires_at_ms, now_ms)
-        return bool(self.client.set(name, 1, **options))
+        if self.fence_ms is None:
+            return bool(self.client.set(name, 1, **options))
+        self._check_fence()
+        # The SET, then the marker, on one connection: a Redis that took the SET empty has
+        # no marker, or another one, by the time it answers the GET.
+        pipe = self.client.pipeline(transaction=False)
+        pipe.set(name, 1, **options)
+        pipe.get(self.epoch_key)
+        recorded, epoch = pipe.execute()
+        if epoch is None:
+            self.client.set(self.epoch_key, secrets.token_hex(16), nx=True)
+            epoch = self.client.get(self.epoch_key)
+        self._seen(epoch)
+        return bool(recorded)
 
 
 class AsyncRedisReplayStore(_RedisKeys):
@@ -198,8 +276,14 @@ class AsyncRedisReplayStore(_RedisKeys):
     commands is taken, with a ``RuntimeWarning`` (the middleware's ``store_timeout`` bounds
     the wait, so no ``socket_timeout`` is needed)."""
 
-    def __init__(self, client: Any, prefix: str = DEFAULT_PREFIX) -> None:
-        super().__init__(client, prefix)
+    def __init__(
+        self,
+        client: Any,
+        prefix: str = DEFAULT_PREFIX,
+        *,
+        fence_after_loss_ms: int | None = DEFAULT_FENCE_MS,
+    ) -> None:
+        super().__init__(client, prefix, fence_after_loss_ms)
         if not _is_async(client):
             raise TypeError(
                 "AsyncRedisReplayStore needs a redis.asyncio client; give a synchronous "
@@ -209,4 +293,15 @@ class AsyncRedisReplayStore(_RedisKeys):
 
     async def insert_if_absent(self, key: str, expires_at_ms: int, now_ms: int) -> bool:
         name, options = self._set_args(key, expires_at_ms, now_ms)
-        return bool(await self.client.set(name, 1, **options))
+        if self.fence_ms is None:
+            return bool(await self.client.set(name, 1, **options))
+        self._check_fence()
+        pipe = self.client.pipeline(transaction=False)
+        pipe.set(name, 1, **options)
+        pipe.get(self.epoch_key)
+        recorded, epoch = await pipe.execute()
+        if epoch is None:
+            await self.client.set(self.epoch_key, secrets.token_hex(16), nx=True)
+            epoch = await self.client.get(self.epoch_key)
+        self._seen(epoch)
+        return bool(recorded)
