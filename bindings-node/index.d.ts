@@ -218,10 +218,14 @@ export declare function redisReplayStore(
     set(
       key: string,
       value: string,
-      options: { expiration: { type: 'PX'; value: number }; condition: 'NX'; PX: number; NX: true },
+      options:
+        | { expiration: { type: 'PX'; value: number }; condition: 'NX'; PX: number; NX: true }
+        | { condition: 'NX'; NX: true },
     ): Promise<unknown>
+    /** Reads the epoch marker (needed unless `fenceAfterLossMs` is 0). */
+    get?(key: string): Promise<string | null>
   },
-  options?: { prefix?: string | null; timeoutMs?: number | null } | null,
+  options?: { prefix?: string | null; timeoutMs?: number | null; fenceAfterLossMs?: number | null } | null,
 ): ReplayStore & { key(replayKey: string): string }
 
 /** A request the middleware verified. */

@@ -1347,7 +1347,10 @@ test('the JavaScript helpers refuse an unknown option key too: middleware, redis
   const options = { once: null, limit: null, then: null, onError: null, store: null, storeTimeoutMs: null }
   assert.equal(typeof xnonce.middleware(v, options), 'function')
   assert.equal(
-    typeof xnonce.redisReplayStore({ set() {} }, { prefix: null, timeoutMs: null }).key,
+    typeof xnonce.redisReplayStore(
+      { set() {}, get() {} },
+      { prefix: null, timeoutMs: null, fenceAfterLossMs: null },
+    ).key,
     'function',
   )
   assert.equal(typeof xnonce.xnonceFetch({ client: 'svc', secret: SECRET, scheme: 'v1', fetch }), 'function')

@@ -182,7 +182,7 @@ test('a store that does not answer within storeTimeoutMs is a 503, not a hung re
 
 test('redisReplayStore: a Redis that does not answer in time is a 503, not a hung request', async () => {
   // What node-redis does while it reconnects: the command waits in its offline queue.
-  const waiting = { set: () => new Promise(() => {}) }
+  const waiting = { set: () => new Promise(() => {}), get: () => new Promise(() => {}) }
   await assertUnavailable(x.redisReplayStore(waiting, { timeoutMs: 50 }), () => {})
   assert.throws(() => x.redisReplayStore(waiting, { timeoutMs: 0 }), { code: 'ERR_OUT_OF_RANGE' })
 })
@@ -213,6 +213,9 @@ test('redisReplayStore sends NX and PX in the spellings of node-redis v4 and of 
         held.add(key)
         return 'OK'
       },
+      async get() {
+        return 'the epoch marker'
+      },
     }
     const store = x.redisReplayStore(client)
     assert.equal(await store.insertIfAbsent('v2:c:abc', 31000, 1000), true, version)
@@ -230,7 +233,16 @@ test("SharedKeys: the reference server's key names and expiries, a prefix checke
   assert.equal(keys.ttlMs(31_000, 1_000), 31_000)
   assert.equal(keys.ttlMs(1_000, 5_000), 1_000)
   assert.equal(new x.SharedKeys().key('v1:c:n'), 'xnonce:replay:{v1:c:n}')
-  assert.equal(x.redisReplayStore({ set() {} }, { prefix: 'app:' }).key('v2:c:abc'), 'app:{v2:c:abc}')
+  assert.equal(
+    x.redisReplayStore({ set() {}, get() {} }, { prefix: 'app:' }).key('v2:c:abc'),
+    'app:{v2:c:abc}',
+  )
+  // The fence reads the epoch marker: a client without get needs it turned off.
+  assert.throws(() => x.redisReplayStore({ set() {} }), { code: 'ERR_INVALID_ARG_TYPE', message: /with get/ })
+  x.redisReplayStore({ set() {} }, { fenceAfterLossMs: 0 })
+  assert.throws(() => x.redisReplayStore({ set() {}, get() {} }, { fenceAfterLossMs: -1 }), {
+    code: 'ERR_OUT_OF_RANGE',
+  })
   assert.throws(() => keys.ttlMs(-1, 0), { name: 'InputError', code: 'invalid_timestamp' })
   // Exact or refused: a number holds integers exactly up to 2^53-1 only.
   const MAX = Number.MAX_SAFE_INTEGER
@@ -255,4 +267,69 @@ test("SharedKeys: the reference server's key names and expiries, a prefix checke
     assert.throws(make, { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE', message: /hash tag/ })
   }
   assert.throws(() => x.redisReplayStore({ set() {} }, { prefix: 7 }), { name: 'TypeError' })
+})
+
+test('a request accepted before Redis restarted empty is not accepted again (the epoch fence)', async () => {
+  // Redis restarted without persistence forgets the keys of requests still in their window:
+  // a copy of each would be accepted once more. As the reference server does, the store
+  // notices that the epoch marker `<prefix>epoch` changed and refuses every request for the fence.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xnonce-redis-'))
+  const socket = path.join(dir, 'redis.sock')
+  const args = ['--port', '0', '--unixsocket', socket, '--save', '', '--appendonly', 'no']
+  let server
+  const start = async () => {
+    server = spawn('redis-server', args, { stdio: 'ignore', cwd: dir })
+    const deadline = Date.now() + 10_000
+    while (!fs.existsSync(socket)) {
+      if (Date.now() > deadline) throw new Error('redis-server did not start within 10 s')
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+  const stop = () =>
+    new Promise((resolve) => {
+      server.once('exit', resolve)
+      server.kill()
+    })
+  await start()
+  const client = createClient({ socket: { path: socket, reconnectStrategy: () => 50 } })
+  client.on('error', () => {})
+  try {
+    await client.connect()
+    const store = x.redisReplayStore(client)
+    assert.equal(await store.insertIfAbsent('v2:c:n', Date.now() + 30_000, Date.now()), true)
+    await stop()
+    await start()
+    const answers = []
+    const deadline = Date.now() + 10_000
+    while (answers.length < 2 && Date.now() < deadline) {
+      try {
+        answers.push(await store.insertIfAbsent('v2:c:n', Date.now() + 30_000, Date.now()))
+      } catch (error) {
+        if (/lost its replay keys/.test(error.message)) answers.push('fenced')
+        else await new Promise((r) => setTimeout(r, 50)) // reconnecting
+      }
+    }
+    assert.deepEqual(answers, ['fenced', 'fenced'])
+    const marker = await client.get('xnonce:replay:epoch')
+    assert.ok(marker !== null && (await client.pTTL('xnonce:replay:epoch')) === -1, 'a marker without expiry')
+    // A FLUSHALL loses the keys too: noticed at the next request; the fence then ends.
+    const short = x.redisReplayStore(client, { fenceAfterLossMs: 1500 })
+    assert.equal(await short.insertIfAbsent('v2:c:m', Date.now() + 30_000, Date.now()), true)
+    await client.flushAll()
+    await assert.rejects(
+      short.insertIfAbsent('v2:c:o', Date.now() + 30_000, Date.now()),
+      /lost its replay keys/,
+    )
+    await assert.rejects(
+      short.insertIfAbsent('v2:c:m', Date.now() + 30_000, Date.now()),
+      /lost its replay keys/,
+    )
+    await new Promise((r) => setTimeout(r, 1600))
+    assert.equal(await short.insertIfAbsent('v2:c:m', Date.now() + 30_000, Date.now()), true)
+    assert.equal(await short.insertIfAbsent('v2:c:m', Date.now() + 30_000, Date.now()), false)
+  } finally {
+    if (client.isOpen) await client.quit().catch(() => client.destroy())
+    await stop()
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
 })
