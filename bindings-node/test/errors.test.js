@@ -1240,7 +1240,14 @@ test('an unknown option key is a TypeError naming it, never ignored; every decla
   verifier(nulls('VerifierOptions'))
   assert.throws(() => v.verify('GET', '/a/b', nulls('VerifyOptions')), { code: 'missing_header' })
   new xnonce.Requester('http://127.0.0.1:9', 'svc', SECRET, nulls('RequesterOptions'))
-  assert.deepEqual(keysOf('RequestOptions'), ['timestamp', 'nonce', 'extraParams', 'json', 'headers', 'signal'])
+  assert.deepEqual(keysOf('RequestOptions'), [
+    'timestamp',
+    'nonce',
+    'extraParams',
+    'json',
+    'headers',
+    'signal',
+  ])
   await assert.rejects(api.makeRequest('GET', [], '/a/b', null, nulls('RequestOptions')), {
     code: 'connection_failed',
   })
