@@ -83,10 +83,11 @@ pub struct RequestOptions {
     pub json_raw: Option<Vec<u8>>,
     /// Extra request headers. A `Host` header here is the host that v2 signs. `X-Nonce`,
     /// `Content-Length` and `Transfer-Encoding` (the body's framing) are the requester's own
-    /// and refused here (`malformed_header`), and so is a second `Host` or `Content-Type` (a
-    /// request has one of each); a `Content-Type` replaces the requester's, but must keep the
-    /// body's kind (a form body stays a form type, a JSON body any other type), or the server
-    /// would read the body otherwise than it was signed (`malformed_header`).
+    /// and refused here (`malformed_header`; also spelt with `_`, which CGI-style servers read
+    /// as `-`), and so is a second `Host` or `Content-Type` (a request has one of each); a
+    /// `Content-Type` replaces the requester's, but must keep the body's kind (a form body
+    /// stays a form type, a JSON body any other type), or the server would read the body
+    /// otherwise than it was signed (`malformed_header`).
     pub headers: Vec<(String, String)>,
 }
 
@@ -797,12 +798,12 @@ fn check_caller_headers(
         }
     }
     for (name, value) in headers {
-        if name.eq_ignore_ascii_case(xnonce_core::header::NAME)
-            || name.eq_ignore_ascii_case("content-length")
+        if cgi_same_field(name, xnonce_core::header::NAME)
+            || cgi_same_field(name, "content-length")
             // The HTTP stack drops the requester's Content-Length for it (a body-less
             // request drops it instead), and a coding such as gzip would have the server
             // decode the signed bytes as something they are not.
-            || name.eq_ignore_ascii_case("transfer-encoding")
+            || cgi_same_field(name, "transfer-encoding")
         {
             return Err(Error::new(
                 ErrorCode::MalformedHeader,
@@ -823,6 +824,17 @@ fn check_caller_headers(
         }
     }
     Ok(())
+}
+
+/// Whether header `name` is the field `field` to a server: in any case, and with
+/// `_` for `-`, as CGI-style servers (Rack, WSGI, PHP) read both `X-Nonce` and `X_Nonce` as
+/// `HTTP_X_NONCE`, so that one would stand for the other.
+fn cgi_same_field(name: &str, field: &str) -> bool {
+    name.len() == field.len()
+        && name
+            .bytes()
+            .zip(field.bytes())
+            .all(|(n, f)| n.eq_ignore_ascii_case(&f) || (n == b'_' && f == b'-'))
 }
 
 /// The server-time hint of a stale answer (401), if it authenticates with this client's
@@ -982,6 +994,9 @@ mod tests {
             (h("Content-Length", "3"), Some(wire::JSON)),
             (h("Transfer-Encoding", "gzip"), Some(wire::FORM)),
             (h("transfer-encoding", "chunked"), None),
+            // A CGI-style server reads these as HTTP_X_NONCE and CONTENT_LENGTH too.
+            (h("X_Nonce", "forged"), None),
+            (h("content_length", "3"), Some(wire::JSON)),
             (h("content-type", "text/plain"), Some(wire::FORM)),
             (
                 h("Content-Type", "application/x-www-form-urlencoded"),
@@ -1014,6 +1029,8 @@ mod tests {
             ),
             (h("Content-Type", "text/plain"), None),
             (h("Authorization", "Bearer t"), Some(wire::FORM)),
+            (h("X_Request_Id", "1"), None),
+            (h("X-Nonces", "1"), None),
             (
                 [h("Host", "a.test"), h("Accept", "a/b"), h("Accept", "c/d")].concat(),
                 None,
