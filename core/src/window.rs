@@ -212,19 +212,29 @@ impl WindowPolicy {
             .fold(self.default_ms, u64::max)
     }
 
+    /// The `(controller, action)` by which [`WindowPolicy::window_for`] picks the window of a
+    /// request to `path`: the path percent-decoded (lossily), then split as
+    /// [`crate::routes::split_path`] splits it. So a route matched against the path as sent
+    /// takes its window by its decoded name.
+    ///
+    /// ```
+    /// use xnonce_core::WindowPolicy;
+    /// assert_eq!(WindowPolicy::names_for("/reports/daily"), ("reports".into(), "daily".into()));
+    /// // A route `a%62_get` (the path as sent) takes the window of `ab_get`.
+    /// assert_eq!(WindowPolicy::names_for("/c/a%62"), ("c".into(), "ab".into()));
+    /// ```
+    pub fn names_for(path: &str) -> (String, String) {
+        let decoded = decoded_path(path);
+        let (controller, action) = crate::routes::split_path_borrowed(&decoded);
+        (controller.into_owned(), action.into_owned())
+    }
+
     /// The window that applies to a request path.
     pub fn window_for(&self, path: &str) -> u64 {
         if self.actions.is_empty() && self.controllers.is_empty() {
             return self.default_ms;
         }
-        let decoded: Cow<'_, str> = if path.contains('%') {
-            match crate::percent::decode_path(path) {
-                Ok(bytes) => Cow::Owned(String::from_utf8_lossy(&bytes).into_owned()),
-                Err(_) => Cow::Borrowed(path),
-            }
-        } else {
-            Cow::Borrowed(path)
-        };
+        let decoded = decoded_path(path);
         let (controller, action) = crate::routes::split_path_borrowed(&decoded);
         let controller: &str = &controller;
         if let Some(ms) = self
@@ -238,5 +248,17 @@ impl WindowPolicy {
             .get(controller)
             .copied()
             .unwrap_or(self.default_ms)
+    }
+}
+
+/// `path` with its `%XX` escapes decoded (lossily: invalid UTF-8 as U+FFFD), or as it is when
+/// it has none or a bad one: the path windows are looked up by.
+fn decoded_path(path: &str) -> Cow<'_, str> {
+    if !path.contains('%') {
+        return Cow::Borrowed(path);
+    }
+    match crate::percent::decode_path(path) {
+        Ok(bytes) => Cow::Owned(String::from_utf8_lossy(&bytes).into_owned()),
+        Err(_) => Cow::Borrowed(path),
     }
 }

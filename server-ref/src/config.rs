@@ -564,10 +564,16 @@ impl Config {
         let Some(routes) = &self.routes else {
             return Vec::new();
         };
+        // Windows are picked by the decoded path, routes matched by the path as sent: a
+        // route `a%62_get` takes the window of `ab`, and a window `a%62` applies to none.
+        let routed_names: Vec<(String, String)> = routes
+            .routes()
+            .map(|(rc, ra, _)| WindowPolicy::names_for(&format!("/{rc}/{ra}")))
+            .collect();
         let routed = |c: &str, a: Option<&str>| {
-            routes
-                .routes()
-                .any(|(rc, ra, _)| rc == c && a.is_none_or(|a| a == ra))
+            routed_names
+                .iter()
+                .any(|(rc, ra)| rc == c && a.is_none_or(|a| a == ra))
         };
         self.verifier
             .window_policy()
@@ -1161,6 +1167,19 @@ mod tests {
         .unwrap();
         assert!(c.routes.unwrap().lookup("GET", "/caf\u{e9}/a%62").is_ok());
         assert_eq!(c.verifier.window_policy().window_for("/c/a%20b"), 1000);
+    }
+
+    /// Windows are picked by the decoded path and routes matched by the path as sent: a
+    /// window on `ab` applies to the route `a%62` (no warning), one on `a%62` to no route
+    /// (a request to it decodes to `ab`).
+    #[test]
+    fn a_window_names_a_route_by_its_decoded_name() {
+        let c = Config::parse(
+            "[routes.c]\n\"a%62_get\" = {}\n[windows.c]\nab_get = 1000\n\"a%62_get\" = 2000\n",
+        )
+        .unwrap();
+        assert_eq!(c.windows_naming_no_route(), ["windows.c.a%62"]);
+        assert_eq!(c.verifier.window_policy().window_for("/c/a%62"), 1000);
     }
 
     /// No config error repeats the file's text: a password on any line (here `hunter2`)
