@@ -362,6 +362,17 @@ pub struct Verifier {
     accept_v2: bool,
     /// The canonical hosts v2 requests must be for; `None`: any.
     hosts: Option<Vec<String>>,
+    /// The verifier this one took over from ([`Verifier::succeeding`]), whose replay keys
+    /// may still be in the store.
+    previous: Option<std::sync::Arc<Predecessor>>,
+}
+
+/// A verifier that another one replaced, and the last instant it may have verified a
+/// request at.
+#[derive(Debug)]
+struct Predecessor {
+    verifier: Verifier,
+    last_verified_ms: u64,
 }
 
 impl Default for Verifier {
@@ -371,6 +382,7 @@ impl Default for Verifier {
             accept_v1: true,
             accept_v2: true,
             hosts: None,
+            previous: None,
         }
     }
 }
@@ -499,6 +511,80 @@ impl Verifier {
         &self.windows
     }
 
+    /// This verifier, taking over from `previous` (a configuration reload), which verifies
+    /// no request after `last_verified_ms` and whose replay keys stay in the same store.
+    ///
+    /// `previous` remembered each request it accepted only for its own window (PROTOCOL
+    /// §11.4). Where this verifier's window is wider, a copy of such a request would be fresh
+    /// here after its key expired, and accepted a second time. So a request stamped early
+    /// enough for `previous` to have accepted it (at most `previous`'s replay-key lifetime
+    /// after `last_verified_ms`) is checked under the narrower of the two windows; later
+    /// ones under this verifier's own. A narrower window applies at once; a wider one once
+    /// the old window has elapsed (PROTOCOL §14.1, *Replay window*). Chains of reloads are
+    /// followed; a predecessor that can no longer matter (replaced more than two longest
+    /// windows before) is dropped.
+    ///
+    /// ```
+    /// use xnonce_core::{Verifier, WindowPolicy};
+    /// let old = Verifier::new().windows(WindowPolicy::new(5_000))?;
+    /// let reloaded_at = 1_700_000_000_000;
+    /// let new = Verifier::new().windows(WindowPolicy::new(60_000))?.succeeding(&old, reloaded_at);
+    /// // A request `old` may have accepted keeps its 5 s window; a later one gets 60 s.
+    /// assert_eq!(new.window_at("/a/b", reloaded_at), 5_000);
+    /// assert_eq!(new.window_at("/a/b", reloaded_at + 5_001), 60_000);
+    /// # Ok::<(), xnonce_core::Error>(())
+    /// ```
+    pub fn succeeding(mut self, previous: &Verifier, last_verified_ms: u64) -> Self {
+        let mut previous = previous.clone();
+        // Its own predecessor's requests are stale everywhere two longest windows after it
+        // was replaced (a timestamp may be a window ahead of the clock).
+        let horizon = 2 * crate::window::MAX_WINDOW_MS;
+        if previous
+            .previous
+            .as_ref()
+            .is_some_and(|p| p.last_verified_ms.saturating_add(horizon) < last_verified_ms)
+        {
+            previous.previous = None;
+        }
+        self.previous = Some(std::sync::Arc::new(Predecessor {
+            verifier: previous,
+            last_verified_ms,
+        }));
+        self
+    }
+
+    /// The window a request for `path` stamped `timestamp_ms` is checked under: the policy's
+    /// window for the path, narrowed while a verifier this one succeeded may have accepted
+    /// the request ([`Verifier::succeeding`]).
+    pub fn window_at(&self, path: &str, timestamp_ms: u64) -> u64 {
+        self.windows_at(Scheme::V2, path, timestamp_ms).0
+    }
+
+    /// `(window checked, replay-key lifetime, inherited)` for a request in `scheme` for `path`
+    /// stamped `ts`. The lifetime is the policy's window (v2) or its longest (v1, PROTOCOL
+    /// §11.4); `inherited` the shortest lifetime any predecessor that may have accepted the
+    /// request kept its key for (`u64::MAX`: none), which bounds the window checked.
+    fn windows_at(&self, scheme: Scheme, path: &str, ts: u64) -> (u64, u64, u64) {
+        let window = self.windows.window_for(path);
+        let lifetime = match scheme {
+            Scheme::V2 => window,
+            // One v1 token can verify on paths with different windows (§11.4): kept for
+            // the longest, so no spelling with a longer window finds it forgotten.
+            Scheme::V1 => self.windows.longest_ms(),
+        };
+        let mut inherited = u64::MAX;
+        if let Some(p) = &self.previous {
+            let (p_window, p_lifetime, p_inherited) = p.verifier.windows_at(scheme, path, ts);
+            inherited = p_inherited;
+            // `p` accepted a request only within its window of the request's timestamp, at
+            // the latest at its last verification.
+            if ts <= p.last_verified_ms.saturating_add(p_window) {
+                inherited = inherited.min(p_lifetime);
+            }
+        }
+        (window.min(inherited), lifetime, inherited)
+    }
+
     /// Reads the credential of a request: header first, else the `ottoken` parameter.
     pub fn credential(&self, req: &Incoming<'_>) -> Result<(XNonce, bool)> {
         let mut from_ottoken = None;
@@ -623,7 +709,7 @@ impl Verifier {
         let params = params::from_query_and_form(scheme, req.query, form, via_ottoken)?;
         let client = header.client;
         let ts = header.timestamp_ms;
-        let window = self.windows.window_for(req.path);
+        let (window, lifetime, _) = self.windows_at(scheme, req.path, ts);
         let lookup = || {
             // `None` while no secret was lent: the client is unknown.
             let mut outcome = None;
@@ -652,12 +738,7 @@ impl Verifier {
             timestamp_ms: ts,
             params,
             replay_key,
-            remember_until_ms: ts.saturating_add(match scheme {
-                Scheme::V2 => window,
-                // One v1 token can verify on paths with different windows (§11.4): kept for
-                // the longest, so no spelling with a longer window finds it forgotten.
-                Scheme::V1 => self.windows.longest_ms(),
-            }),
+            remember_until_ms: ts.saturating_add(lifetime),
             secret_index,
             via_ottoken,
         })
@@ -891,6 +972,72 @@ mod tests {
             .x_nonce(&x_nonce);
         let v = verifier.verify_once(&req, &clients, &store, ts).unwrap();
         assert_eq!(v.remember_until_ms, ts + 5_000);
+    }
+
+    /// A reload that widens a window: the old verifier remembered its requests for its own
+    /// window only, so the new one, with the same store, must not find a copy fresh once
+    /// that key has expired (found by a security review: a request accepted under a 5 s
+    /// window, replayed 6 s later after a reload to 60 s, was accepted again).
+    #[test]
+    fn a_successor_with_a_wider_window_does_not_accept_what_its_predecessor_forgot() {
+        let (secret, env) = (crate::fixtures::secret(), crate::fixtures::env());
+        let clients = HashMap::from([("svc".to_string(), secret.clone())]);
+        let old = Verifier::new().windows(WindowPolicy::new(5_000)).unwrap();
+        let wide = || Verifier::new().windows(WindowPolicy::new(60_000)).unwrap();
+        let ts = env.now_ms;
+        for scheme in [Scheme::V1, Scheme::V2] {
+            let store = crate::MemoryReplayStore::new();
+            let input = SignInput::new(scheme, "GET", "/c/a", "svc").host("h");
+            let x_nonce = sign_with(&input, &secret, &env).unwrap().x_nonce;
+            let req = Incoming::new("GET", "/c/a").host("h").x_nonce(&x_nonce);
+            let first = old.verify_once(&req, &clients, &store, ts).unwrap();
+            assert_eq!(first.remember_until_ms, ts + 5_000, "{scheme}");
+            // Reloaded 1 s later; the copy comes 6 s after the request (1 s past the key's
+            // expiry and the store's grace).
+            let reloaded_at = ts + 1_000;
+            let new = wide().succeeding(&old, reloaded_at);
+            let later = ts + 6_001 + crate::replay::DROP_GRACE_MS;
+            let e = new.verify_once(&req, &clients, &store, later).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::Expired, "{scheme}");
+            // Within the old window the key is there: a replay.
+            let e = new
+                .verify_once(&req, &clients, &store, ts + 4_000)
+                .unwrap_err();
+            assert_eq!(e.code(), ErrorCode::Replayed, "{scheme}");
+            // What the swap without a predecessor did.
+            let swapped = wide().verify_once(&req, &clients, &store, later);
+            assert!(swapped.is_ok(), "{scheme}: the replay gap this closes");
+        }
+        // Requests the old verifier cannot have seen get the new window, and its lifetime.
+        let reloaded_at = ts;
+        let new = wide().succeeding(&old, reloaded_at);
+        assert_eq!(new.window_at("/c/a", reloaded_at + 5_000), 5_000);
+        assert_eq!(new.window_at("/c/a", reloaded_at + 5_001), 60_000);
+        let late = SignInput::new(Scheme::V2, "GET", "/c/a", "svc")
+            .host("h")
+            .timestamp_ms(reloaded_at + 5_001);
+        let x_nonce = sign_with(&late, &secret, &env).unwrap().x_nonce;
+        let req = Incoming::new("GET", "/c/a").host("h").x_nonce(&x_nonce);
+        let v = new.verify(&req, &clients, reloaded_at + 60_000).unwrap();
+        assert_eq!(v.remember_until_ms, reloaded_at + 5_001 + 60_000);
+        // A narrower window applies at once; chains of reloads keep every narrowing.
+        let narrow = Verifier::new().windows(WindowPolicy::new(1_000)).unwrap();
+        assert_eq!(
+            narrow.clone().succeeding(&old, ts).window_at("/c/a", ts),
+            1_000
+        );
+        let chain = wide().succeeding(&narrow.succeeding(&old, ts), ts + 500);
+        assert_eq!(chain.window_at("/c/a", ts), 1_000);
+        // `narrow`, last used at +500 ms, may have accepted (for 1 s) a request stamped up
+        // to +1500 ms; `old` (for 5 s) one stamped up to +5000 ms.
+        assert_eq!(chain.window_at("/c/a", ts + 1_500), 1_000);
+        assert_eq!(chain.window_at("/c/a", ts + 1_501), 5_000);
+        assert_eq!(chain.window_at("/c/a", ts + 5_001), 60_000);
+        // A second reload right after a widening one still bounds what the first verifier
+        // may have accepted.
+        let twice = wide().succeeding(&wide().succeeding(&old, ts), ts + 1);
+        assert_eq!(twice.window_at("/c/a", ts), 5_000);
+        assert_eq!(twice.window_at("/c/a", ts + 5_001), 60_000);
     }
 
     #[test]
