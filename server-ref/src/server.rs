@@ -178,12 +178,33 @@ impl Reloader {
                 changed.join(", ")
             ));
         }
-        self.app.replace(self.parts.app(config));
-        *running = config.clone();
+        // The running verifier's keys stay in the store for its windows only: requests it
+        // may have accepted keep its window where the new one is wider
+        // (`Verifier::succeeding`), until the old window has elapsed. It may still verify
+        // a request whose head it took before the swap, once the body is in: its last
+        // verification is at most a body timeout (and a moment) away.
+        let last_verified_ms = now_ms()
+            .saturating_add(
+                u64::try_from(running.limits.body_timeout.as_millis()).unwrap_or(u64::MAX),
+            )
+            .saturating_add(IN_FLIGHT_MARGIN_MS);
+        let mut next = config.clone();
+        next.verifier = config
+            .verifier
+            .clone()
+            .succeeding(&running.verifier, last_verified_ms);
+        self.app.replace(self.parts.app(&next));
+        *running = next;
         config.warn_about_windows_naming_no_route();
         Ok(())
     }
 }
+
+/// How long after its body is in (or its body timeout) an old app's request may still be
+/// verified, for a reload's [`Verifier::succeeding`].
+///
+/// [`Verifier::succeeding`]: xnonce_core::Verifier::succeeding
+const IN_FLIGHT_MARGIN_MS: u64 = 1_000;
 
 /// Binds `addr`, with an error that names it (`what`: which of the config's addresses it is,
 /// when not the API's).

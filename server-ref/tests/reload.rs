@@ -251,3 +251,58 @@ fn check_says_whether_serve_would_take_a_config() {
     // Nothing was created: no data dir, no key.
     assert!(!d.data.exists() && !d.key.exists());
 }
+
+/// A reload that widens a window must not reopen requests the old window's keys no longer
+/// cover (found by a security review). Accepted under a 300 ms window, a request's key was
+/// kept 300 ms; reloaded to 60 s, the same request sent again 1 s later was fresh under the
+/// new window, found no key, and was accepted a second time. Requests the old config may
+/// have accepted now keep its window; later ones get the new one.
+#[test]
+fn a_reload_that_widens_a_window_does_not_accept_a_request_twice() {
+    let narrow =
+        "listen = \"127.0.0.1:0\"\n[limits]\nbody_timeout_ms = 200\n[windows]\n__default = 300\n";
+    let wide = narrow.replace("__default = 300", "__default = 60000");
+    let d = Dirs::new("reload-widen");
+    let secret = d.registry().add("svc").unwrap();
+    let config = d.base.join("server.toml");
+    std::fs::write(&config, narrow).unwrap();
+    let mut cmd = command(&["serve", "--config"]);
+    cmd.arg(&config)
+        .arg("--data")
+        .arg(&d.data)
+        .arg("--key-file")
+        .arg(&d.key);
+    let mut s = spawn_serve(cmd, &d.fresh("server", "log")).unwrap_or_else(|e| panic!("{e:?}"));
+    let (authority, connect) = (s.base.authority.clone(), s.base.connect.clone());
+    let at = |timestamp_ms: u64| {
+        let input = SignInput::new(Scheme::V2, "GET", "/admin/status", "svc")
+            .host(authority.as_str())
+            .timestamp_ms(timestamp_ms);
+        let x_nonce = sign(&input, &secret).unwrap().x_nonce;
+        format!(
+            "GET /admin/status HTTP/1.1\r\nHost: {authority}\r\nX-Nonce: {x_nonce}\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    let mut conn = Connection::open(&connect);
+    let now = xnonce_server::now_ms;
+    let accepted = at(now());
+    let signed_at = Instant::now();
+    assert_eq!(conn.status(&accepted), 200);
+    // Stamped 5 s ahead: too far for 300 ms, within 60 s.
+    let ahead = at(now() + 5_000);
+    assert_eq!(conn.status(&ahead), 401, "stale under the old window");
+
+    std::fs::write(&config, wide).unwrap();
+    hang_up(&s, "SIGHUP: configuration reloaded", 1);
+    // Past the old window and the store's grace: the old key is gone.
+    std::thread::sleep(Duration::from_millis(1_500).saturating_sub(signed_at.elapsed()));
+    assert_eq!(
+        conn.status(&accepted),
+        401,
+        "the request the old config accepted, again"
+    );
+    // A request the old config cannot have seen gets the new window.
+    assert_eq!(conn.status(&ahead), 200, "within the new window");
+    assert_eq!(conn.status(&ahead), 409);
+    assert!(s.signal("-TERM").success());
+}
