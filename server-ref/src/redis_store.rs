@@ -59,6 +59,7 @@
 //! TLS (`rediss://`) is not supported (the crate is built without a TLS stack): reach Redis on
 //! a trusted network or through a local TLS tunnel.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -102,9 +103,15 @@ pub struct RedisStore {
     /// Shared by the layers given this store through an `Arc` (not by another `RedisStore`
     /// on the same Redis: see [`AsyncReplayStore::id`]).
     id: StoreId,
-    /// How long to refuse requests once Redis is found to have lost its keys
-    /// ([`RedisStore::fence_after_loss`]); `None`: not checked.
-    fence: Option<Duration>,
+    /// How long (ms) to refuse requests once Redis is found to have lost its keys
+    /// ([`RedisStore::fence_after_loss`], raised by [`RedisStore::widen_fence`]); `None`:
+    /// not checked.
+    fence: Option<AtomicU64>,
+}
+
+/// `d` in whole milliseconds (saturating).
+fn duration_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The connection the store uses, and the last attempt to make one that failed.
@@ -279,8 +286,25 @@ impl RedisStore {
     /// an `appendfsync everysec` AOF, a failover's last writes: a replica holds the marker
     /// too); a `FLUSHALL` is noticed only at the next connection (made after a failure).
     pub fn fence_after_loss(mut self, fence: Duration) -> Self {
-        self.fence = Some(fence);
+        self.fence = Some(AtomicU64::new(duration_ms(fence)));
         self
+    }
+
+    /// Raises the fence of [`RedisStore::fence_after_loss`] to `fence` if it is shorter (a
+    /// store without one keeps none): what a configuration reload that widens a window
+    /// calls, since keys are then kept longer than the fence set at start covers. Never
+    /// lowered: keys recorded under the wider windows of an earlier config may still be in
+    /// Redis.
+    pub fn widen_fence(&self, fence: Duration) {
+        if let Some(ms) = &self.fence {
+            ms.fetch_max(duration_ms(fence), Ordering::Relaxed);
+        }
+    }
+
+    /// The fence in force ([`RedisStore::fence_after_loss`]), if any.
+    pub fn fence(&self) -> Option<Duration> {
+        let ms = self.fence.as_ref()?.load(Ordering::Relaxed);
+        Some(Duration::from_millis(ms))
     }
 
     /// How long one Redis command (or connection attempt) may take before the request is
@@ -374,7 +398,7 @@ impl RedisStore {
                 Err(e) if answered(&e) => None,
                 Err(e) => return Err(e),
             };
-            let epoch = match self.fence {
+            let epoch = match &self.fence {
                 Some(_) => self.epoch(&mut conn).await?,
                 None => None,
             };
@@ -514,7 +538,7 @@ impl RedisStore {
         epoch: Option<String>,
     ) -> (u64, MultiplexedConnection) {
         let mut link = self.link();
-        if let (Some(fence), Some(new)) = (self.fence, &epoch) {
+        if let (Some(fence), Some(new)) = (self.fence(), &epoch) {
             if link.epoch.as_ref().is_some_and(|old| old != new) {
                 let why = format!(
                     "redis lost its replay keys (restarted empty, flushed, or replaced): every \

@@ -188,6 +188,11 @@ impl Reloader {
                 u64::try_from(running.limits.body_timeout.as_millis()).unwrap_or(u64::MAX),
             )
             .saturating_add(IN_FLIGHT_MARGIN_MS);
+        // A Redis that loses its keys is fenced until all it may have forgotten is stale:
+        // twice the longest window plus the margin, as at start, of the new windows too.
+        if let ServerStore::Redis(store) = &self.parts.store {
+            store.widen_fence(redis_fence(config));
+        }
         let mut next = config.clone();
         next.verifier = config
             .verifier
@@ -205,6 +210,18 @@ impl Reloader {
 ///
 /// [`Verifier::succeeding`]: xnonce_core::Verifier::succeeding
 const IN_FLIGHT_MARGIN_MS: u64 = 1_000;
+
+/// How long a Redis that lost its keys is fenced under `config`: a request accepted just
+/// before the loss is stale at the latest two longest windows later (dated up to one
+/// window ahead), plus the clock margin.
+fn redis_fence(config: &Config) -> Duration {
+    let longest = config.verifier.window_policy().longest_ms();
+    Duration::from_millis(
+        longest
+            .saturating_mul(2)
+            .saturating_add(redis_store::CLOCK_MARGIN_MS),
+    )
+}
 
 /// Binds `addr`, with an error that names it (`what`: which of the config's addresses it is,
 /// when not the API's).
@@ -259,16 +276,10 @@ impl Server {
                 key_prefix,
                 timeout_ms,
             } => {
-                // A request accepted just before Redis lost its keys is stale at the latest
-                // two longest windows later (dated up to one window ahead), plus the margin.
-                let longest = config.verifier.window_policy().longest_ms();
-                let fence = longest
-                    .saturating_mul(2)
-                    .saturating_add(redis_store::CLOCK_MARGIN_MS);
                 let store = RedisStore::new(url, key_prefix)
                     .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?
                     .timeout(Duration::from_millis(*timeout_ms))
-                    .fence_after_loss(Duration::from_millis(fence));
+                    .fence_after_loss(redis_fence(config));
                 // A connection (this one, and each later one) warns about a Redis that may
                 // evict live keys (`maxmemory-policy`).
                 match store.check().await {
