@@ -574,11 +574,13 @@ impl Verifier {
         };
         let mut inherited = u64::MAX;
         if let Some(p) = &self.previous {
-            let (p_window, p_lifetime, p_inherited) = p.verifier.windows_at(scheme, path, ts);
+            let (_, p_lifetime, p_inherited) = p.verifier.windows_at(scheme, path, ts);
             inherited = p_inherited;
             // `p` accepted a request only within its window of the request's timestamp, at
-            // the latest at its last verification.
-            if ts <= p.last_verified_ms.saturating_add(p_window) {
+            // the latest at its last verification; its window on any path — a v1 token
+            // verifies on other spellings of its path too (§14.2) — is at most the key's
+            // lifetime it gave.
+            if ts <= p.last_verified_ms.saturating_add(p_lifetime) {
                 inherited = inherited.min(p_lifetime);
             }
         }
@@ -1033,6 +1035,17 @@ mod tests {
         assert_eq!(chain.window_at("/c/a", ts + 1_500), 1_000);
         assert_eq!(chain.window_at("/c/a", ts + 1_501), 5_000);
         assert_eq!(chain.window_at("/c/a", ts + 5_001), 60_000);
+        // v1: `old` kept a token for its longest window (30 s), as the token verifies on
+        // other spellings of the path, whose window may be longer than this path's (5 s).
+        let old = Verifier::new()
+            .windows(WindowPolicy::new(30_000).action("admin", "status", 5_000))
+            .unwrap();
+        let new = wide().succeeding(&old, ts);
+        for (stamped, window) in [(ts + 20_000, 30_000), (ts + 30_001, 60_000)] {
+            let (got, lifetime, _) = new.windows_at(Scheme::V1, "/admin/status", stamped);
+            assert_eq!((got, lifetime), (window, 60_000), "{}", stamped - ts);
+        }
+        let old = Verifier::new().windows(WindowPolicy::new(5_000)).unwrap();
         // A second reload right after a widening one still bounds what the first verifier
         // may have accepted.
         let twice = wide().succeeding(&wide().succeeding(&old, ts), ts + 1);
