@@ -546,6 +546,14 @@ impl Verifier {
         {
             previous.previous = None;
         }
+        // The same windows (a reload that changed something else, or nothing): every key
+        // `previous` recorded lasts as long as this verifier's window, so it needs no link of
+        // its own; its predecessors still bound what they accepted. A server reloaded often
+        // keeps no chain to walk on each request.
+        if self.windows == previous.windows {
+            self.previous = previous.previous;
+            return self;
+        }
         self.previous = Some(std::sync::Arc::new(Predecessor {
             verifier: previous,
             last_verified_ms,
@@ -1051,6 +1059,14 @@ mod tests {
         let twice = wide().succeeding(&wide().succeeding(&old, ts), ts + 1);
         assert_eq!(twice.window_at("/c/a", ts), 5_000);
         assert_eq!(twice.window_at("/c/a", ts + 5_001), 60_000);
+        // Reloads that keep the windows add no link: no chain grows with each one.
+        let mut kept = wide().succeeding(&old, ts);
+        for i in 1..100 {
+            kept = wide().succeeding(&kept, ts + i);
+        }
+        assert_eq!(kept.window_at("/c/a", ts), 5_000);
+        assert!(kept.previous.as_ref().unwrap().verifier.previous.is_none());
+        assert!(wide().succeeding(&wide(), ts).previous.is_none());
     }
 
     #[test]
