@@ -19,17 +19,23 @@ function serverBinary() {
 }
 
 /**
- * Starts `xnonce-server serve --demo` on a free loopback port with one registered client.
+ * Starts `xnonce-server serve --demo` on a free loopback port with one registered client;
+ * `config`, when given, is the text of its config file (`--config`), such as a `[replay]` table.
  * @returns {Promise<{ url: string, host: string, client: string, secret: string, stop: () => Promise<void> }>}
  */
-async function startServer(client = 'node_client') {
+async function startServer(client = 'node_client', { config } = {}) {
   const bin = serverBinary()
   // The data dir and, beside it, the registry key: never the user's ~/.config/xnonce key.
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'xnonce-node-'))
   const data = path.join(base, 'data')
   const registry = ['--data', data, '--key-file', path.join(base, 'registry.key')]
   const secret = execFileSync(bin, ['client', 'add', client, ...registry], { encoding: 'utf8' }).trim()
-  const child = spawn(bin, ['serve', '--demo', '--listen', '127.0.0.1:0', ...registry], {
+  const args = ['serve', '--demo', '--listen', '127.0.0.1:0', ...registry]
+  if (config !== undefined) {
+    fs.writeFileSync(path.join(base, 'config.toml'), config)
+    args.push('--config', path.join(base, 'config.toml'))
+  }
+  const child = spawn(bin, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stderr = ''
