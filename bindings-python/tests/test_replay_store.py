@@ -600,3 +600,62 @@ def test_an_async_store_refuses_too_after_redis_restarted_empty(
     assert answers[0] is True
     assert True not in answers[1:], answers
     assert "RedisLostKeysError" in answers, answers
+
+
+def test_a_redis_that_may_evict_replay_keys_is_warned_of_once(redis_client: redis.Redis) -> None:
+    # As xnonce-server warns: under any policy but noeviction a full Redis evicts live replay
+    # keys, and each evicted key lets a copy of its request through.
+    socket_path = redis_client.connection_pool.connection_kwargs["path"]
+    verifier = xnonce.Verifier({"billing": SECRET}, replay_store=RedisReplayStore(redis_client))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # noeviction (Redis's default): nothing to say
+        verifier.verify_once("GET", "/reports/daily", host="api.test", x_nonce=signed()[0])
+    redis_client.config_set("maxmemory-policy", "allkeys-lru")
+    fresh = xnonce.Verifier({"billing": SECRET}, replay_store=RedisReplayStore(redis_client))
+    with pytest.warns(RuntimeWarning, match=r"maxmemory-policy is 'allkeys-lru'.*noeviction"):
+        fresh.verify_once("GET", "/reports/daily", host="api.test", x_nonce=signed()[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # read once per store, not once per request
+        fresh.verify_once("GET", "/reports/daily", host="api.test", x_nonce=signed()[0])
+
+    async def main() -> None:
+        once = redis.asyncio.retry.Retry(NoBackoff(), retries=0)
+        client = redis.asyncio.Redis(unix_socket_path=socket_path, retry=once)
+        store = AsyncRedisReplayStore(client)
+        try:
+            with pytest.warns(RuntimeWarning, match=r"AsyncRedisReplayStore: .*'allkeys-lru'"):
+                assert await store.insert_if_absent("v2:billing:a", 2**40, 2**40 - 1000)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                assert not await store.insert_if_absent("v2:billing:a", 2**40, 2**40 - 1000)
+        finally:
+            await client.aclose()
+
+    asyncio.run(main())
+
+
+def test_a_redis_that_refuses_config_is_used_without_a_warning(redis_client: redis.Redis) -> None:
+    # Managed Redis services often refuse CONFIG: the policy cannot be told, which is neither
+    # a warning nor a failure of the request.
+    redis_client.config_set("maxmemory-policy", "allkeys-lru")
+    redis_client.acl_setuser(
+        "app", enabled=True, passwords=["+app-pw"], keys=["*"], commands=["+@all", "-config"]
+    )
+    socket_path = redis_client.connection_pool.connection_kwargs["path"]
+    limited = redis.Redis(
+        unix_socket_path=socket_path,
+        username="app",
+        password="app-pw",
+        socket_timeout=5,
+        retry=Retry(NoBackoff(), retries=0),
+    )
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        limited.config_get("maxmemory-policy")
+    verifier = xnonce.Verifier({"billing": SECRET}, replay_store=RedisReplayStore(limited))
+    header, _ = signed()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert verifier.verify_once("GET", "/reports/daily", host="api.test", x_nonce=header)
+        with pytest.raises(xnonce.AuthError, match="replayed"):
+            verifier.verify_once("GET", "/reports/daily", host="api.test", x_nonce=header)
+    limited.close()

@@ -40,7 +40,10 @@ app.add_middleware(XNonceMiddleware, verifier=xnonce.Verifier(secrets), replay_s
 
 Needs ``redis`` (redis-py: ``pip install redis``), which this module does not import: pass a
 client. Set Redis's ``maxmemory-policy`` to ``noeviction`` (an evicted key is a request that
-can be replayed) and keep the processes' clocks synchronised (NTP).
+can be replayed): each store reads it (``CONFIG GET``) before its first ``SET``, and again
+after Redis lost its keys, and warns (``RuntimeWarning``) of any other policy, as
+``xnonce-server`` does; where ``CONFIG`` is not allowed it cannot tell, and says nothing. Keep
+the processes' clocks synchronised (NTP).
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from __future__ import annotations
 import inspect
 import logging
 import secrets
+import sys
 import threading
 import time
 import warnings
@@ -153,6 +157,33 @@ def _default_socket_timeout(connection_class: Any) -> Any:
     return _UNKNOWN
 
 
+def _eviction_warning(store: str, policy: str) -> str:
+    return (
+        f"{store}: Redis's maxmemory-policy is {policy!r}: when its memory is full, Redis may "
+        "evict live replay keys, and each evicted key lets a copy of its request through; set "
+        "maxmemory-policy noeviction (a full Redis then refuses requests with 503)"
+    )
+
+
+def _policy_of(answer: Any) -> str | None:
+    """The policy in redis-py's answer to ``CONFIG GET maxmemory-policy`` (a dict), else
+    ``None``."""
+    if not isinstance(answer, dict):
+        return None
+    policy = answer.get("maxmemory-policy", answer.get(b"maxmemory-policy"))
+    if isinstance(policy, bytes):
+        policy = policy.decode("utf-8", "replace")
+    return policy if isinstance(policy, str) else None
+
+
+def _is_redis_answer(error: Exception) -> bool:
+    """Whether ``error`` is Redis's own error reply (``NOPERM`` from an ACL, ``ERR unknown
+    command`` from a proxy), which a new attempt would get again; not a connection failure."""
+    exceptions = sys.modules.get("redis.exceptions")
+    response_error = getattr(exceptions, "ResponseError", None)
+    return isinstance(response_error, type) and isinstance(error, response_error)
+
+
 #: How long a store refuses every request once Redis is found to have lost its keys, by
 #: default: twice the default 30 s window plus ``CLOCK_MARGIN_MS``, as the reference server
 #: computes it from its longest window (give ``fence_after_loss_ms`` that for longer windows).
@@ -184,6 +215,9 @@ class _RedisKeys:
         self._lock = threading.Lock()
         self._epoch: bytes | None = None
         self._fenced_until = 0.0
+        # The maxmemory-policy check: "unchecked" until Redis has answered it (a policy, or
+        # an error reply: cannot tell), "checking" while one request runs it.
+        self._policy = "unchecked"
 
     def key(self, replay_key: str) -> str:
         """The Redis key of a replay key: ``<prefix>{<replay key>}``."""
@@ -192,6 +226,30 @@ class _RedisKeys:
     def _set_args(self, key: str, expires_at_ms: int, now_ms: int) -> tuple[str, dict[str, Any]]:
         """The key and options of the ``SET … 1 NX PX <ms>`` that records ``key``."""
         return self.keys.key(key), {"nx": True, "px": self.keys.ttl_ms(expires_at_ms, now_ms)}
+
+    def _policy_check_due(self) -> bool:
+        """Whether this request reads ``maxmemory-policy``: the first, and the first after
+        Redis lost its keys (restarted, maybe with another config), one at a time."""
+        with self._lock:
+            if self._policy != "unchecked":
+                return False
+            self._policy = "checking"
+            return True
+
+    def _policy_checked(
+        self, store: str, answer: Any, error: Exception | None, *, abandoned: bool = False
+    ) -> None:
+        """Takes the answer to ``CONFIG GET maxmemory-policy``: a policy other than
+        ``noeviction`` is a ``RuntimeWarning``. An error reply (``CONFIG`` refused by an ACL,
+        as managed services do) cannot tell: no warning, and not asked again; a failure to
+        reach Redis, or a check ``abandoned`` (cancelled, interrupted), is asked again by the
+        next request. Never raises: the request goes on."""
+        answered = not abandoned and (error is None or _is_redis_answer(error))
+        with self._lock:
+            self._policy = "checked" if answered else "unchecked"
+        policy = _policy_of(answer) if error is None else None
+        if policy is not None and policy != "noeviction":
+            warnings.warn(_eviction_warning(store, policy), RuntimeWarning, stacklevel=3)
 
     def _check_fence(self) -> None:
         with self._lock:
@@ -217,6 +275,9 @@ class _RedisKeys:
             self._epoch = epoch
             if lost:
                 assert self.fence_ms is not None
+                # A Redis that came back empty may have come back with another config.
+                if self._policy == "checked":
+                    self._policy = "unchecked"
                 self._fenced_until = time.monotonic() + self.fence_ms / 1000
                 logger.error("%s", self._why())
                 raise RedisLostKeysError(self._why())
@@ -230,7 +291,9 @@ class RedisReplayStore(_RedisKeys):
     it on its own clock. A Redis error propagates: ``verify_once`` then refuses the request
     with ``store_unavailable`` (503), the error as its ``__cause__``. A prefix holding ``{``
     or ``}`` raises ``ValueError``. A client that retries commands or has no
-    ``socket_timeout`` is taken, with a ``RuntimeWarning`` saying why it should not."""
+    ``socket_timeout`` is taken, with a ``RuntimeWarning`` saying why it should not; so is a
+    Redis whose ``maxmemory-policy`` is not ``noeviction``, read before the first ``SET``
+    (and again after Redis lost its keys)."""
 
     def __init__(
         self,
@@ -250,6 +313,16 @@ class RedisReplayStore(_RedisKeys):
 
     def insert_if_absent(self, key: str, expires_at_ms: int, now_ms: int) -> bool:
         name, options = self._set_args(key, expires_at_ms, now_ms)
+        if self._policy_check_due():
+            try:
+                answer = self.client.config_get("maxmemory-policy")
+            except Exception as e:
+                self._policy_checked("RedisReplayStore", None, e)
+            except BaseException:
+                self._policy_checked("RedisReplayStore", None, None, abandoned=True)
+                raise
+            else:
+                self._policy_checked("RedisReplayStore", answer, None)
         if self.fence_ms is None:
             return bool(self.client.set(name, 1, **options))
         self._check_fence()
@@ -274,7 +347,8 @@ class AsyncRedisReplayStore(_RedisKeys):
     ``redis.asyncio.BlockingConnectionPool`` (see the module's example); asyncio only (under
     trio, give the middleware the synchronous ``RedisReplayStore``). A client that retries
     commands is taken, with a ``RuntimeWarning`` (the middleware's ``store_timeout`` bounds
-    the wait, so no ``socket_timeout`` is needed)."""
+    the wait, so no ``socket_timeout`` is needed), and a ``maxmemory-policy`` other than
+    ``noeviction`` is warned of as ``RedisReplayStore`` does."""
 
     def __init__(
         self,
@@ -293,6 +367,18 @@ class AsyncRedisReplayStore(_RedisKeys):
 
     async def insert_if_absent(self, key: str, expires_at_ms: int, now_ms: int) -> bool:
         name, options = self._set_args(key, expires_at_ms, now_ms)
+        if self._policy_check_due():
+            # Before the SET: should Redis not answer it within the middleware's
+            # store_timeout, the request is refused (503) with nothing recorded.
+            try:
+                answer = await self.client.config_get("maxmemory-policy")
+            except Exception as e:
+                self._policy_checked("AsyncRedisReplayStore", None, e)
+            except BaseException:
+                self._policy_checked("AsyncRedisReplayStore", None, None, abandoned=True)
+                raise
+            else:
+                self._policy_checked("AsyncRedisReplayStore", answer, None)
         if self.fence_ms is None:
             return bool(await self.client.set(name, 1, **options))
         self._check_fence()
