@@ -211,7 +211,10 @@ export interface ReplayStore {
  * reference server's keys (`prefix` default `xnonce:replay:`) and expiry (the rest of the
  * window plus 1 s), so Node processes and `xnonce-server` instances can share one Redis. A
  * command that has not answered within `timeoutMs` (default 2000; node-redis queues commands
- * while it reconnects) rejects, and the middleware answers 503.
+ * while it reconnects) rejects, and the middleware answers 503. A Redis whose
+ * `maxmemory-policy` is not `noeviction` (a full one evicts live replay keys) is warned of
+ * with `process.emitWarning` (code `XNONCE_REDIS_EVICTION`), as xnonce-server warns: read
+ * with the first request and again after Redis lost its keys; not when CONFIG is refused.
  */
 export declare function redisReplayStore(
   client: {
@@ -224,6 +227,8 @@ export declare function redisReplayStore(
     ): Promise<unknown>
     /** Reads the epoch marker (needed unless `fenceAfterLossMs` is 0). */
     get?(key: string): Promise<string | null>
+    /** Reads `maxmemory-policy`, warned of unless `noeviction` (not checked without it). */
+    configGet?(parameter: string): Promise<unknown>
   },
   options?: { prefix?: string | null; timeoutMs?: number | null; fenceAfterLossMs?: number | null } | null,
 ): ReplayStore & { key(replayKey: string): string }

@@ -29,12 +29,35 @@ const DEFAULT_FENCE_MS = 2 * 30_000 + CLOCK_MARGIN_MS
 
 const { randomBytes } = require('node:crypto')
 
+/** The policy in node-redis's answer to `CONFIG GET maxmemory-policy` (an object in v4 and
+ * later; a Map or a flat array under other reply shapes), else null. */
+function policyOf(answer) {
+  let policy = null
+  if (Array.isArray(answer)) policy = answer[answer.indexOf('maxmemory-policy') + 1]
+  else if (answer instanceof Map) policy = answer.get('maxmemory-policy')
+  else if (answer !== null && typeof answer === 'object') policy = answer['maxmemory-policy']
+  if (Buffer.isBuffer(policy)) policy = policy.toString()
+  return typeof policy === 'string' ? policy : null
+}
+
+/** Whether `error` is Redis's own error reply (node-redis's ErrorReply: `NOPERM` from an ACL,
+ * `ERR unknown command` from a proxy), which asking again would get again; not a failure to
+ * reach Redis. */
+function isErrorReply(error) {
+  for (let p = error; p !== null && typeof p === 'object'; p = Object.getPrototypeOf(p)) {
+    if (p.constructor?.name === 'ErrorReply') return true
+  }
+  return false
+}
+
 /**
  * A store over a connected node-redis client (`redis` package v4 or later, `createClient()`): each accepted
  * request is one `SET <prefix>{<key>} 1 NX PX <ms>`, its expiry relative (the rest of the
  * window plus CLOCK_MARGIN_MS) so that Redis counts it on its own clock. A Redis error, or no
  * answer within `timeoutMs` (node-redis queues commands while it reconnects), rejects: the
- * middleware then answers 503 (`store_unavailable`).
+ * middleware then answers 503 (`store_unavailable`). A Redis whose `maxmemory-policy` is not
+ * `noeviction` is warned of (`process.emitWarning`, code `XNONCE_REDIS_EVICTION`), as
+ * xnonce-server does: read with the first request, and again after Redis lost its keys.
  * @param {{ set(key: string, value: string, options: { expiration: { type: 'PX', value: number }, condition: 'NX', PX: number, NX: true }): Promise<unknown> }} client
  * @param {{ prefix?: string, timeoutMs?: number }} [options]
  * @returns {import('./index').ReplayStore & { key(replayKey: string): string }}
@@ -73,6 +96,40 @@ function redisReplayStore(client, options) {
     `redis lost its replay keys (restarted empty, flushed, or replaced): every request is ` +
     `refused for ${fenceMs / 1000} s, until all it may have forgotten is stale`
   const nx = { condition: 'NX', NX: true }
+  // Redis's maxmemory-policy, read as xnonce-server reads it: any policy but noeviction lets a
+  // full Redis evict live replay keys, each one a request whose copy is then accepted. Asked
+  // with the first request (and the first after Redis lost its keys: it may have come back
+  // with another config), beside its SET, and never part of its answer. 'unchecked' until
+  // Redis answers: a policy, or an error reply (CONFIG refused by an ACL: cannot tell, no
+  // warning); a failure to reach Redis is asked again by the next request.
+  let policy = typeof client.configGet === 'function' ? 'unchecked' : 'checked'
+  function checkPolicy() {
+    if (policy !== 'unchecked') return
+    policy = 'checking'
+    let asked
+    try {
+      asked = Promise.resolve(client.configGet('maxmemory-policy'))
+    } catch (error) {
+      asked = Promise.reject(error)
+    }
+    within(asked, timeoutMs, 'no answer').then(
+      (answer) => {
+        policy = 'checked'
+        const named = policyOf(answer)
+        if (named !== null && named !== 'noeviction') {
+          process.emitWarning(
+            `redisReplayStore: Redis's maxmemory-policy is '${named}': when its memory is full, ` +
+              'Redis may evict live replay keys, and each evicted key lets a copy of its request ' +
+              'through; set maxmemory-policy noeviction (a full Redis then refuses requests with 503)',
+            { code: 'XNONCE_REDIS_EVICTION' },
+          )
+        }
+      },
+      (error) => {
+        policy = isErrorReply(error) ? 'checked' : 'unchecked'
+      },
+    )
+  }
   async function readEpoch() {
     let seen = await client.get(epochKey)
     if (seen === null || seen === undefined) {
@@ -86,6 +143,7 @@ function redisReplayStore(client, options) {
     async insertIfAbsent(replayKey, expiresAtMs, nowMs) {
       if (fenceMs !== null && performance.now() < fencedUntil) throw new Error(why())
       const px = keys.ttlMs(expiresAtMs, nowMs)
+      checkPolicy()
       // Both spellings: node-redis v5 reads `expiration` / `condition` (and then ignores
       // PX / NX), v4 reads only PX / NX. With v5's alone, v4 (still what many projects have
       // installed) sent a plain `SET key 1`, which always answers OK: every copy of a request
@@ -105,6 +163,7 @@ function redisReplayStore(client, options) {
         const lost = epoch !== null && epoch !== seen
         epoch = seen
         if (lost) {
+          if (policy === 'checked' && typeof client.configGet === 'function') policy = 'unchecked'
           fencedUntil = performance.now() + fenceMs
           throw new Error(why())
         }

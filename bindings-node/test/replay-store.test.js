@@ -38,7 +38,7 @@ async function startRedis() {
   for (;;) {
     try {
       await client.connect()
-      return { client, stop }
+      return { client, stop, socket }
     } catch (error) {
       if (server.exitCode !== null || Date.now() > deadline) {
         await stop()
@@ -331,5 +331,70 @@ test('a request accepted before Redis restarted empty is not accepted again (the
     if (client.isOpen) await client.quit().catch(() => client.destroy())
     await stop()
     fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+/** The warnings `process` emits while `run` runs (and a tick after: they are emitted later). */
+async function warningsOf(run) {
+  const seen = []
+  const record = (w) => seen.push(w)
+  process.on('warning', record)
+  try {
+    await run()
+    await new Promise((r) => setTimeout(r, 20))
+  } finally {
+    process.off('warning', record)
+  }
+  return seen
+}
+
+test('redisReplayStore warns once of a maxmemory-policy that may evict live replay keys', async () => {
+  const { client, stop } = await startRedis()
+  try {
+    const at = () => [Date.now() + 30_000, Date.now()]
+    // noeviction (Redis's default): nothing to say.
+    const quiet = x.redisReplayStore(client)
+    assert.deepEqual(await warningsOf(() => quiet.insertIfAbsent('v2:c:a', ...at())), [])
+    await client.configSet('maxmemory-policy', 'allkeys-lru')
+    const store = x.redisReplayStore(client)
+    const first = await warningsOf(async () => {
+      assert.equal(await store.insertIfAbsent('v2:c:b', ...at()), true)
+    })
+    assert.equal(first.length, 1, first.map(String).join('; '))
+    assert.equal(first[0].code, 'XNONCE_REDIS_EVICTION')
+    assert.match(first[0].message, /maxmemory-policy is 'allkeys-lru'.*noeviction/)
+    // Read once per store, not once per request.
+    const later = await warningsOf(async () => {
+      assert.equal(await store.insertIfAbsent('v2:c:b', ...at()), false)
+      assert.equal(await store.insertIfAbsent('v2:c:c', ...at()), true)
+    })
+    assert.deepEqual(later, [])
+  } finally {
+    await stop()
+  }
+})
+
+test('redisReplayStore takes a Redis that refuses CONFIG without a warning or an error', async () => {
+  // Managed Redis services often refuse CONFIG: the policy cannot be told.
+  const { client, stop, socket } = await startRedis()
+  const limited = createClient({
+    socket: { path: socket, reconnectStrategy: false },
+    username: 'app',
+    password: 'app-pw',
+  })
+  try {
+    await client.configSet('maxmemory-policy', 'allkeys-lru')
+    await client.sendCommand(['ACL', 'SETUSER', 'app', 'on', '>app-pw', '~*', '+@all', '-config'])
+    await limited.connect()
+    await assert.rejects(limited.configGet('maxmemory-policy'), /NOPERM/)
+    const store = x.redisReplayStore(limited)
+    const seen = await warningsOf(async () => {
+      assert.equal(await store.insertIfAbsent('v2:c:a', Date.now() + 30_000, Date.now()), true)
+      assert.equal(await store.insertIfAbsent('v2:c:a', Date.now() + 30_000, Date.now()), false)
+    })
+    assert.deepEqual(seen, [])
+  } finally {
+    if (limited.isOpen) await limited.quit().catch(() => limited.destroy())
+    await stop()
   }
 })
