@@ -9,6 +9,7 @@ import asyncio
 import logging
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import threading
@@ -659,3 +660,88 @@ def test_a_redis_that_refuses_config_is_used_without_a_warning(redis_client: red
         with pytest.raises(xnonce.AuthError, match="replayed"):
             verifier.verify_once("GET", "/reports/daily", host="api.test", x_nonce=header)
     limited.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def replica() -> Iterator[tuple[redis.Redis, redis.Redis]]:
+    """A redis-server on 127.0.0.1 (a fresh port, never 6379) and a read-only replica of it
+    (``--replicaof``, Redis's default ``replica-read-only yes``), once it has synced: clients
+    of (primary, replica)."""
+    server = shutil.which("redis-server")
+    assert server, "redis-server is not installed (bindings-python/test.sh installs it)"
+    folder = tempfile.TemporaryDirectory(prefix="xnonce-redis-")
+    processes: list[subprocess.Popen[bytes]] = []
+    clients: list[redis.Redis] = []
+
+    def start(port: int, *extra: str) -> redis.Redis:
+        options = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        cwd = tempfile.mkdtemp(dir=folder.name)
+        process = subprocess.Popen([server, *options, *extra], cwd=cwd, stdout=subprocess.DEVNULL)
+        processes.append(process)
+        client = redis.Redis(port=port, socket_timeout=5, retry=Retry(NoBackoff(), retries=0))
+        clients.append(client)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                return client
+            except redis.ConnectionError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"redis-server did not start on 127.0.0.1:{port}")
+                time.sleep(0.05)
+
+    try:
+        primary_port = _free_port()
+        primary = start(primary_port)
+        copy = start(_free_port(), "--replicaof", "127.0.0.1", str(primary_port))
+        deadline = time.monotonic() + 10
+        while copy.info("replication").get("master_link_status") != "up":
+            assert time.monotonic() < deadline, "the replica did not sync within 10 s"
+            time.sleep(0.05)
+        yield primary, copy
+    finally:
+        for client in clients:
+            client.close()
+        for process in processes:
+            process.terminate()
+            process.wait(10)
+        folder.cleanup()
+
+
+def test_a_read_only_replica_is_a_503_that_says_it_is_a_replica(
+    replica: tuple[redis.Redis, redis.Redis], caplog: pytest.LogCaptureFixture
+) -> None:
+    # xnonce-server refuses a replica as its store (INFO replication says role:slave); here a
+    # SET on a read-only replica is answered READONLY: the request is refused 503, never
+    # accepted unrecorded, and the error says why.
+    primary, copy = replica
+    assert copy.info("replication")["role"] == "slave"
+    on_primary = xnonce.Verifier({"billing": SECRET}, replay_store=RedisReplayStore(primary))
+    header, _ = signed()
+    assert on_primary.verify_once("GET", "/reports/daily", host="api.test", x_nonce=header)
+    on_replica = xnonce.Verifier({"billing": SECRET}, replay_store=RedisReplayStore(copy))
+    for x_nonce in (signed()[0], header):  # a new request, and one the primary took
+        with pytest.raises(xnonce.UnavailableError) as refused:
+            on_replica.verify_once("GET", "/reports/daily", host="api.test", x_nonce=x_nonce)
+        assert refused.value.code == "store_unavailable"
+        assert refused.value.answer is not None and refused.value.answer.status == 503
+        cause = refused.value.__cause__
+        assert isinstance(cause, xnonce.redis.RedisReplicaError), repr(cause)
+        assert "read-only replica" in str(cause) and "primary" in str(cause)
+        assert isinstance(cause.__cause__, redis.exceptions.ReadOnlyError)
+    # Under ASGI: a 503, and the log line names the replica.
+    port = copy.connection_pool.connection_kwargs["port"]
+    once = redis.asyncio.retry.Retry(NoBackoff(), retries=0)
+    store = AsyncRedisReplayStore(redis.asyncio.Redis(port=port, retry=once))
+    app = XNonceMiddleware(client_asgi, xnonce.Verifier({"billing": SECRET}), replay_store=store)
+    with caplog.at_level(logging.ERROR, logger="xnonce"), uvicorn_serving(app) as base:
+        refused_asgi = get(base, signed()[0])
+    assert (refused_asgi.status_code, refused_asgi.json()["code"]) == (503, "store_unavailable")
+    assert any("RedisReplicaError" in r.getMessage() for r in caplog.records), caplog.text
+    assert any("read-only replica" in r.getMessage() for r in caplog.records), caplog.text

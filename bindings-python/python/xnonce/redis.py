@@ -66,6 +66,7 @@ __all__ = [
     "AsyncRedisReplayStore",
     "RedisLostKeysError",
     "RedisReplayStore",
+    "RedisReplicaError",
     "SharedKeys",
 ]
 
@@ -195,6 +196,27 @@ class RedisLostKeysError(RuntimeError):
     changed. The store refuses every request until what Redis may have forgotten is stale."""
 
 
+class RedisReplicaError(RuntimeError):
+    """The store's Redis is a read-only replica (it answered a ``SET`` with ``READONLY``): it
+    cannot keep replay keys for every process, so each request is refused (503) until the
+    client reaches the primary again (after a failover, once its address follows the new
+    primary). The ``READONLY`` error is its ``__cause__``."""
+
+
+def _replica_error(error: Exception) -> RedisReplicaError | None:
+    """A ``RedisReplicaError`` for redis-py's ``ReadOnlyError`` (Redis's ``READONLY`` reply),
+    else ``None``."""
+    exceptions = sys.modules.get("redis.exceptions")
+    read_only = getattr(exceptions, "ReadOnlyError", None)
+    if not (isinstance(read_only, type) and isinstance(error, read_only)):
+        return None
+    return RedisReplicaError(
+        "redis is a read-only replica (READONLY), which cannot keep replay keys for every "
+        "process: the client must reach the primary (after a failover, once its address "
+        f"follows the new primary, requests are accepted again): {error}"
+    )
+
+
 class _RedisKeys:
     """What both stores share: the client, the core's ``SharedKeys`` under ``prefix``
     (``ValueError`` if it holds ``{`` or ``}``), and the fence after a loss of keys: the
@@ -249,7 +271,7 @@ class _RedisKeys:
             self._policy = "checked" if answered else "unchecked"
         policy = _policy_of(answer) if error is None else None
         if policy is not None and policy != "noeviction":
-            warnings.warn(_eviction_warning(store, policy), RuntimeWarning, stacklevel=3)
+            warnings.warn(_eviction_warning(store, policy), RuntimeWarning, stacklevel=4)
 
     def _check_fence(self) -> None:
         with self._lock:
@@ -289,7 +311,8 @@ class RedisReplayStore(_RedisKeys):
     key and its expiry are the core's ``SharedKeys``, as every language's store writes them;
     the expiry is relative (the rest of the window plus ``CLOCK_MARGIN_MS``), so Redis counts
     it on its own clock. A Redis error propagates: ``verify_once`` then refuses the request
-    with ``store_unavailable`` (503), the error as its ``__cause__``. A prefix holding ``{``
+    with ``store_unavailable`` (503), the error as its ``__cause__`` (``RedisReplicaError``
+    for a read-only replica's ``READONLY``, saying so). A prefix holding ``{``
     or ``}`` raises ``ValueError``. A client that retries commands or has no
     ``socket_timeout`` is taken, with a ``RuntimeWarning`` saying why it should not; so is a
     Redis whose ``maxmemory-policy`` is not ``noeviction``, read before the first ``SET``
@@ -312,6 +335,15 @@ class RedisReplayStore(_RedisKeys):
         _warn_of_unbounded("RedisReplayStore", client, timeout_needed=True)
 
     def insert_if_absent(self, key: str, expires_at_ms: int, now_ms: int) -> bool:
+        try:
+            return self._insert(key, expires_at_ms, now_ms)
+        except Exception as e:
+            replica = _replica_error(e)
+            if replica is None:
+                raise
+            raise replica from e
+
+    def _insert(self, key: str, expires_at_ms: int, now_ms: int) -> bool:
         name, options = self._set_args(key, expires_at_ms, now_ms)
         if self._policy_check_due():
             try:
@@ -366,6 +398,15 @@ class AsyncRedisReplayStore(_RedisKeys):
         _warn_of_unbounded("AsyncRedisReplayStore", client, timeout_needed=False)
 
     async def insert_if_absent(self, key: str, expires_at_ms: int, now_ms: int) -> bool:
+        try:
+            return await self._insert(key, expires_at_ms, now_ms)
+        except Exception as e:
+            replica = _replica_error(e)
+            if replica is None:
+                raise
+            raise replica from e
+
+    async def _insert(self, key: str, expires_at_ms: int, now_ms: int) -> bool:
         name, options = self._set_args(key, expires_at_ms, now_ms)
         if self._policy_check_due():
             # Before the SET: should Redis not answer it within the middleware's
