@@ -158,7 +158,22 @@ function redisReplayStore(client, options) {
         timeoutMs,
         `Redis did not answer within ${timeoutMs} ms`,
       )
-      const [recorded, seen] = await answer
+      let recorded, seen
+      try {
+        ;[recorded, seen] = await answer
+      } catch (error) {
+        // A read-only replica (the client reaches one, or a failover moved the primary away
+        // from its address) answers each SET READONLY: said as such, as xnonce-server does.
+        if (isErrorReply(error) && /^READONLY\b/.test(error.message)) {
+          throw new Error(
+            'redis is a read-only replica (READONLY), which cannot keep replay keys for every ' +
+              'process: the client must reach the primary (after a failover, once its address ' +
+              `follows the new primary, requests are accepted again): ${error.message}`,
+            { cause: error },
+          )
+        }
+        throw error
+      }
       if (fenceMs !== null && typeof seen === 'string') {
         const lost = epoch !== null && epoch !== seen
         epoch = seen

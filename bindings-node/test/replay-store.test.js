@@ -398,3 +398,80 @@ test('redisReplayStore takes a Redis that refuses CONFIG without a warning or an
     await stop()
   }
 })
+
+/** A loopback port free when asked (redis-server takes no port 0 for TCP). */
+async function freePort() {
+  const probe = require('node:net').createServer()
+  await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve))
+  const { port } = probe.address()
+  await new Promise((resolve) => probe.close(resolve))
+  return port
+}
+
+test('redisReplayStore on a read-only replica: a 503 whose error says it is a replica', async () => {
+  // xnonce-server refuses a replica as its store (INFO replication says role:slave); here each
+  // SET on a read-only replica is answered READONLY: the request is refused 503, never
+  // accepted unrecorded, and the error passed to onError says why.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xnonce-redis-'))
+  const servers = []
+  const clients = []
+  async function start(port, ...extra) {
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']
+    const cwd = fs.mkdtempSync(path.join(dir, 'r-'))
+    servers.push(spawn('redis-server', [...args, ...extra], { stdio: 'ignore', cwd }))
+    const deadline = Date.now() + 10_000
+    for (;;) {
+      const client = createClient({ socket: { host: '127.0.0.1', port, reconnectStrategy: false } })
+      client.on('error', () => {})
+      try {
+        await client.connect()
+        clients.push(client)
+        return client
+      } catch (error) {
+        if (Date.now() > deadline) throw error
+        await new Promise((r) => setTimeout(r, 50))
+      }
+    }
+  }
+  const workers = []
+  try {
+    const primaryPort = await freePort()
+    const primary = await start(primaryPort)
+    const replica = await start(await freePort(), '--replicaof', '127.0.0.1', String(primaryPort))
+    const deadline = Date.now() + 10_000
+    while (!/master_link_status:up/.test(await replica.info('replication'))) {
+      assert.ok(Date.now() < deadline, 'the replica did not sync within 10 s')
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    assert.match(await replica.info('replication'), /role:slave/)
+    const errors = []
+    const onPrimary = await worker(x.redisReplayStore(primary))
+    const onReplica = await worker(x.redisReplayStore(replica), { onError: (e) => errors.push(e) })
+    workers.push(onPrimary, onReplica)
+    const header = x.signRequest('v2', 'GET', '/reports/daily', 'billing', SECRET, { host: 'api.test' })
+    assert.equal((await get(onPrimary, '/reports/daily', header)).status, 200)
+    const fresh = x.signRequest('v2', 'GET', '/reports/daily', 'billing', SECRET, { host: 'api.test' })
+    for (const xNonce of [fresh, header]) {
+      // A new request, and one the primary took.
+      const refused = await get(onReplica, '/reports/daily', xNonce)
+      assert.deepEqual([refused.status, JSON.parse(refused.body).code], [503, 'store_unavailable'])
+    }
+    await new Promise((r) => setTimeout(r, 20)) // onError runs after the answer
+    assert.equal(errors.length, 2)
+    for (const error of errors) {
+      assert.match(error.message, /read-only replica.*primary/)
+      assert.match(error.cause.message, /^READONLY\b/)
+    }
+  } finally {
+    for (const w of workers) await w.close()
+    for (const client of clients) if (client.isOpen) await client.quit().catch(() => client.destroy())
+    for (const server of servers) {
+      if (server.exitCode === null && server.signalCode === null) {
+        const exited = new Promise((r) => server.once('exit', r))
+        server.kill('SIGTERM')
+        await exited
+      }
+    }
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
