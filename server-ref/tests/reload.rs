@@ -118,20 +118,27 @@ fn hang_up(s: &Served, outcome: &str, n: usize) -> String {
     }
 }
 
-#[test]
-fn sighup_reloads_the_config_keeps_the_replay_store_and_refuses_what_needs_a_restart() {
-    let d = Dirs::new("reload");
-    let secret = d.registry().add("svc").unwrap();
-    let batch = d.registry().add("batch").unwrap();
+/// `serve --config server.toml` on `d`'s data dir and key, the file holding `text`: the
+/// file's path (to rewrite before a reload) and the running server.
+fn serve_config(d: &Dirs, text: &str) -> (std::path::PathBuf, Served) {
     let config = d.base.join("server.toml");
-    std::fs::write(&config, BEFORE).unwrap();
+    std::fs::write(&config, text).unwrap();
     let mut cmd = command(&["serve", "--config"]);
     cmd.arg(&config)
         .arg("--data")
         .arg(&d.data)
         .arg("--key-file")
         .arg(&d.key);
-    let mut s = spawn_serve(cmd, &d.fresh("server", "log")).unwrap_or_else(|e| panic!("{e:?}"));
+    let s = spawn_serve(cmd, &d.fresh("server", "log")).unwrap_or_else(|e| panic!("{e:?}"));
+    (config, s)
+}
+
+#[test]
+fn sighup_reloads_the_config_keeps_the_replay_store_and_refuses_what_needs_a_restart() {
+    let d = Dirs::new("reload");
+    let secret = d.registry().add("svc").unwrap();
+    let batch = d.registry().add("batch").unwrap();
+    let (config, mut s) = serve_config(&d, BEFORE);
     let (authority, connect) = (s.base.authority.clone(), s.base.connect.clone());
     let get = |path: &str, params: &[(&str, &str)]| {
         signed_get(&authority, ("svc", &secret), path, params)
@@ -264,15 +271,7 @@ fn a_reload_that_widens_a_window_does_not_accept_a_request_twice() {
     let wide = narrow.replace("__default = 300", "__default = 60000");
     let d = Dirs::new("reload-widen");
     let secret = d.registry().add("svc").unwrap();
-    let config = d.base.join("server.toml");
-    std::fs::write(&config, narrow).unwrap();
-    let mut cmd = command(&["serve", "--config"]);
-    cmd.arg(&config)
-        .arg("--data")
-        .arg(&d.data)
-        .arg("--key-file")
-        .arg(&d.key);
-    let mut s = spawn_serve(cmd, &d.fresh("server", "log")).unwrap_or_else(|e| panic!("{e:?}"));
+    let (config, mut s) = serve_config(&d, narrow);
     let (authority, connect) = (s.base.authority.clone(), s.base.connect.clone());
     let at = |timestamp_ms: u64| {
         let input = SignInput::new(Scheme::V2, "GET", "/admin/status", "svc")
