@@ -93,7 +93,8 @@ def _warn_of_unbounded(store: str, client: Any, *, timeout_needed: bool) -> None
     """A ``RuntimeWarning`` for each setting of a redis-py client that a replay store should
     not have: commands retried (a SET whose answer was lost is sent again and finds its own
     key, so a first copy is refused as a replay), and, when nothing else bounds the wait, no
-    ``socket_timeout``. Settings a client does not expose are not guessed at."""
+    ``socket_timeout``. Settings a client does not expose are not guessed at. Called by a
+    store's ``_check_client`` from its ``__init__``: the warnings point at the caller of that."""
     get_retry = getattr(client, "get_retry", None)
     retry = get_retry() if callable(get_retry) else None
     retries = getattr(retry, "_retries", 0)
@@ -115,7 +116,7 @@ def _warn_of_unbounded(store: str, client: Any, *, timeout_needed: bool) -> None
             "was lost is sent again and finds its own key, so a first copy is refused as a "
             "replay (409); give the client retry=Retry(NoBackoff(), 0) (see xnonce.redis)",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     # A pool's connections take its connection_kwargs, and where those have no
     # socket_timeout, their class's default: None (wait forever) in older redis-py, 5 s from
@@ -132,7 +133,7 @@ def _warn_of_unbounded(store: str, client: Any, *, timeout_needed: bool) -> None
             "holds each request (and its worker) forever instead of a 503; give the client "
             "socket_timeout=2 (see xnonce.redis)",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
 
 
@@ -222,7 +223,19 @@ class _RedisKeys:
     (``ValueError`` if it holds ``{`` or ``}``), and the fence after a loss of keys: the
     epoch marker ``<prefix>epoch`` (the reference server's), read after each ``SET``."""
 
-    def __init__(self, client: Any, prefix: str, fence_after_loss_ms: int | None) -> None:
+    @staticmethod
+    def _check_client(client: Any) -> None:
+        """Refuses a client of the wrong kind (``TypeError``) and warns of an unbounded one."""
+        raise NotImplementedError
+
+    def __init__(
+        self,
+        client: Any,
+        prefix: str = DEFAULT_PREFIX,
+        *,
+        fence_after_loss_ms: int | None = DEFAULT_FENCE_MS,
+    ) -> None:
+        self._check_client(client)
         self.keys = SharedKeys(prefix)
         self.client = client
         self.prefix = prefix
@@ -318,14 +331,8 @@ class RedisReplayStore(_RedisKeys):
     Redis whose ``maxmemory-policy`` is not ``noeviction``, read before the first ``SET``
     (and again after Redis lost its keys)."""
 
-    def __init__(
-        self,
-        client: Any,
-        prefix: str = DEFAULT_PREFIX,
-        *,
-        fence_after_loss_ms: int | None = DEFAULT_FENCE_MS,
-    ) -> None:
-        super().__init__(client, prefix, fence_after_loss_ms)
+    @staticmethod
+    def _check_client(client: Any) -> None:
         if _is_async(client):
             raise TypeError(
                 "RedisReplayStore needs a synchronous client (redis.Redis, not "
@@ -382,14 +389,8 @@ class AsyncRedisReplayStore(_RedisKeys):
     the wait, so no ``socket_timeout`` is needed), and a ``maxmemory-policy`` other than
     ``noeviction`` is warned of as ``RedisReplayStore`` does."""
 
-    def __init__(
-        self,
-        client: Any,
-        prefix: str = DEFAULT_PREFIX,
-        *,
-        fence_after_loss_ms: int | None = DEFAULT_FENCE_MS,
-    ) -> None:
-        super().__init__(client, prefix, fence_after_loss_ms)
+    @staticmethod
+    def _check_client(client: Any) -> None:
         if not _is_async(client):
             raise TypeError(
                 "AsyncRedisReplayStore needs a redis.asyncio client; give a synchronous "
