@@ -4,6 +4,7 @@
 // keys and expiry (core's `SharedKeys`), so that Node processes, Python processes and
 // `xnonce-server` instances can share one Redis.
 
+const { randomBytes } = require('node:crypto')
 const native = require('./xnonce.node')
 const { guardClass, refuseUnknown } = require('./arguments.js')
 const { DEFAULT_TIMEOUT_MS, timeoutMs: checkedTimeout, within } = require('./deadline.js')
@@ -26,8 +27,6 @@ const CLOCK_MARGIN_MS = native.SHARED_KEYS_CLOCK_MARGIN_MS
  * it from its longest window (give `fenceAfterLossMs` that for longer windows).
  */
 const DEFAULT_FENCE_MS = 2 * 30_000 + CLOCK_MARGIN_MS
-
-const { randomBytes } = require('node:crypto')
 
 /** The policy in node-redis's answer to `CONFIG GET maxmemory-policy` (an object in v4 and
  * later; a Map or a flat array under other reply shapes), else null. */
@@ -58,8 +57,8 @@ function isErrorReply(error) {
  * middleware then answers 503 (`store_unavailable`). A Redis whose `maxmemory-policy` is not
  * `noeviction` is warned of (`process.emitWarning`, code `XNONCE_REDIS_EVICTION`), as
  * xnonce-server does: read with the first request, and again after Redis lost its keys.
- * @param {{ set(key: string, value: string, options: { expiration: { type: 'PX', value: number }, condition: 'NX', PX: number, NX: true }): Promise<unknown> }} client
- * @param {{ prefix?: string, timeoutMs?: number }} [options]
+ * @param {{ set(key: string, value: string, options: object): Promise<unknown>, get?(key: string): Promise<string | null>, configGet?(name: string): Promise<unknown> }} client
+ * @param {{ prefix?: string, timeoutMs?: number, fenceAfterLossMs?: number }} [options]
  * @returns {import('./index').ReplayStore & { key(replayKey: string): string }}
  */
 function redisReplayStore(client, options) {
