@@ -615,6 +615,21 @@ def requester_checks(x):
         assert "s3cr3t" not in text and LEAK_CANARY_SECRET not in text, text
     del api, v1  # frees the Rust objects
 
+    # A Response compares and hashes by value, its bytes included (Rust's Eq and Hash, which
+    # the Kotlin and Swift records call too).
+    def response(body_bytes):
+        return x.Response(
+            code=200,
+            body="{}",
+            data_json="{}",
+            headers=[x.HttpHeader(name="content-type", value="application/json")],
+            bytes=body_bytes,
+        )
+
+    a, b = response(b"{}"), response(b"{}")
+    assert a == b and hash(a) == hash(b), (a, b)
+    assert a != response(b"{ }"), "answers whose bytes differ are equal"
+
 
 def main():
     gen_dir, vectors_dir, swift_source = sys.argv[1:4]

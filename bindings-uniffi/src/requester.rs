@@ -21,7 +21,7 @@ use crate::{Scheme, XNonceError};
 ///
 /// Passed in (`RequestOptions.headers`), text that is not valid Unicode is refused with the
 /// codes of params: `invalid_param_key` for the name, `invalid_param_value` for the value.
-#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+#[derive(Clone, PartialEq, Eq, Hash, uniffi::Record)]
 pub struct HttpHeader {
     /// The header name (response headers: lower-case).
     pub name: XNonceText,
@@ -114,15 +114,23 @@ impl fmt::Display for RequestOptions {
 }
 
 /// A server's answer (any status: non-2xx answers are responses, not errors).
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+///
+/// Compared and hashed by value, `bytes` included: `Eq` and `Hash` are exported, because
+/// Kotlin's data class compares its `ByteArray` by identity, so two identical answers were
+/// unequal there. Its text crosses as `XNonceText` (each language's string type), since
+/// comparing passes the record in, and one made or copied by hand in Kotlin may hold a lone
+/// surrogate, which uniffi's own `String` would fail to lower (`MalformedInputException`
+/// thrown from `equals`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, uniffi::Record)]
+#[uniffi::export(Eq, Hash)]
 pub struct Response {
     /// The HTTP status code.
     pub code: u16,
     /// The body as text (invalid UTF-8 replaced).
-    pub body: String,
+    pub body: XNonceText,
     /// The body when it is JSON, as JSON text (exactly as received: parse it with your JSON
     /// library); `None` when the body is empty or not JSON. The `data` of the other languages.
-    pub data_json: Option<String>,
+    pub data_json: Option<XNonceText>,
     /// Response headers in the order received, except that a repeated name's lines come
     /// together at its first one's place; names lower-case.
     pub headers: Vec<HttpHeader>,
@@ -137,8 +145,8 @@ impl From<xnonce::Response> for Response {
             code: r.code,
             // `data` is set exactly when the body parses as JSON: hand over the body itself,
             // so no number or key order is changed by a round trip through serde_json.
-            data_json: r.data.is_some().then(|| r.body.clone()),
-            body: r.body,
+            data_json: r.data.is_some().then(|| r.body.as_str().into()),
+            body: r.body.into(),
             bytes: r.bytes,
             headers: r
                 .headers
@@ -627,7 +635,10 @@ mod tests {
             data: Some(serde_json::json!({"a": null, "b": 1.5})),
             headers: vec![("content-type".into(), "application/json".into())],
         });
-        assert_eq!(r.data_json.as_deref(), Some("{\"b\": 1.50, \"a\": null}"));
+        assert_eq!(
+            r.data_json.as_ref().map(XNonceText::as_bytes),
+            Some(&b"{\"b\": 1.50, \"a\": null}"[..])
+        );
         assert_eq!(r.headers[0].name, "content-type");
         let r = Response::from(xnonce::Response {
             code: 500,

@@ -1654,6 +1654,13 @@ public func FfiConverterTypeRequestOptions_lower(_ value: RequestOptions) -> Rus
 
 /**
  * A server's answer (any status: non-2xx answers are responses, not errors).
+ *
+ * Compared and hashed by value, `bytes` included: `Eq` and `Hash` are exported, because
+ * Kotlin's data class compares its `ByteArray` by identity, so two identical answers were
+ * unequal there. Its text crosses as `XNonceText` (each language's string type), since
+ * comparing passes the record in, and one made or copied by hand in Kotlin may hold a lone
+ * surrogate, which uniffi's own `String` would fail to lower (`MalformedInputException`
+ * thrown from `equals`).
  */
 public struct Response: Equatable, Hashable {
     /**
@@ -1663,12 +1670,12 @@ public struct Response: Equatable, Hashable {
     /**
      * The body as text (invalid UTF-8 replaced).
      */
-    public var body: String
+    public var body: XNonceText
     /**
      * The body when it is JSON, as JSON text (exactly as received: parse it with your JSON
      * library); `None` when the body is empty or not JSON. The `data` of the other languages.
      */
-    public var dataJson: String?
+    public var dataJson: XNonceText?
     /**
      * Response headers in the order received, except that a repeated name's lines come
      * together at its first one's place; names lower-case.
@@ -1688,11 +1695,11 @@ public struct Response: Equatable, Hashable {
          */code: UInt16, 
         /**
          * The body as text (invalid UTF-8 replaced).
-         */body: String, 
+         */body: XNonceText, 
         /**
          * The body when it is JSON, as JSON text (exactly as received: parse it with your JSON
          * library); `None` when the body is empty or not JSON. The `data` of the other languages.
-         */dataJson: String?, 
+         */dataJson: XNonceText?, 
         /**
          * Response headers in the order received, except that a repeated name's lines come
          * together at its first one's place; names lower-case.
@@ -1711,6 +1718,30 @@ public struct Response: Equatable, Hashable {
     
 
     
+// The local Rust `Eq` implementation - only `eq` is used.
+public static func == (self: Response, other: Response) -> Bool {
+    return try!  FfiConverterBool.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_xnonce_uniffi_fn_method_response_uniffi_trait_eq_eq(
+            FfiConverterTypeResponse_lower(self),
+        FfiConverterTypeResponse_lower(other),uniffiCallStatus
+    )
+}
+    )
+}
+// The local Rust `Hash` implementation
+public func hash(into hasher: inout Hasher) {
+    let val = try!  FfiConverterUInt64.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_xnonce_uniffi_fn_method_response_uniffi_trait_hash(
+            FfiConverterTypeResponse_lower(self),uniffiCallStatus
+    )
+}
+    )
+    hasher.combine(val)
+}
 }
 
 #if compiler(>=6)
@@ -1725,8 +1756,8 @@ public struct FfiConverterTypeResponse: FfiConverterRustBuffer {
         return
             try Response(
                 code: FfiConverterUInt16.read(from: &buf), 
-                body: FfiConverterString.read(from: &buf), 
-                dataJson: FfiConverterOptionString.read(from: &buf), 
+                body: FfiConverterTypeXNonceText.read(from: &buf), 
+                dataJson: FfiConverterOptionTypeXNonceText.read(from: &buf), 
                 headers: FfiConverterSequenceTypeHttpHeader.read(from: &buf), 
                 bytes: FfiConverterData.read(from: &buf)
         )
@@ -1734,8 +1765,8 @@ public struct FfiConverterTypeResponse: FfiConverterRustBuffer {
 
     public static func write(_ value: Response, into buf: inout [UInt8]) {
         FfiConverterUInt16.write(value.code, into: &buf)
-        FfiConverterString.write(value.body, into: &buf)
-        FfiConverterOptionString.write(value.dataJson, into: &buf)
+        FfiConverterTypeXNonceText.write(value.body, into: &buf)
+        FfiConverterOptionTypeXNonceText.write(value.dataJson, into: &buf)
         FfiConverterSequenceTypeHttpHeader.write(value.headers, into: &buf)
         FfiConverterData.write(value.bytes, into: &buf)
     }

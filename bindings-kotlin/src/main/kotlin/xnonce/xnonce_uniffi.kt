@@ -755,6 +755,12 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_xnonce_uniffi_fn_method_requestoptions_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_xnonce_uniffi_fn_method_response_uniffi_trait_eq_eq(`ptr`: RustBuffer.ByValue,`other`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_xnonce_uniffi_fn_method_response_uniffi_trait_eq_ne(`ptr`: RustBuffer.ByValue,`other`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_xnonce_uniffi_fn_method_response_uniffi_trait_hash(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_xnonce_uniffi_fn_method_signed_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_xnonce_uniffi_fn_method_signed_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -2450,6 +2456,13 @@ public object FfiConverterTypeRequestOptions: FfiConverterRustBuffer<RequestOpti
 
 /**
  * A server's answer (any status: non-2xx answers are responses, not errors).
+ *
+ * Compared and hashed by value, `bytes` included: `Eq` and `Hash` are exported, because
+ * Kotlin's data class compares its `ByteArray` by identity, so two identical answers were
+ * unequal there. Its text crosses as `XNonceText` (each language's string type), since
+ * comparing passes the record in, and one made or copied by hand in Kotlin may hold a lone
+ * surrogate, which uniffi's own `String` would fail to lower (`MalformedInputException`
+ * thrown from `equals`).
  */
 data class Response (
     /**
@@ -2460,13 +2473,13 @@ data class Response (
     /**
      * The body as text (invalid UTF-8 replaced).
      */
-    val `body`: kotlin.String
+    val `body`: XNonceText
     , 
     /**
      * The body when it is JSON, as JSON text (exactly as received: parse it with your JSON
      * library); `None` when the body is empty or not JSON. The `data` of the other languages.
      */
-    val `dataJson`: kotlin.String?
+    val `dataJson`: XNonceText?
     , 
     /**
      * Response headers in the order received, except that a repeated name's lines come
@@ -2485,6 +2498,26 @@ data class Response (
 
     
 
+    // The local Rust `Eq` implementation - only `eq` is used.
+    override fun equals(other: Any?): Boolean {
+        if (other !is Response) return false
+        return FfiConverterBoolean.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_xnonce_uniffi_fn_method_response_uniffi_trait_eq_eq(FfiConverterTypeResponse.lower(this),
+        
+        FfiConverterTypeResponse.lower(`other`),_status)
+}
+    )
+    }
+    // The local Rust `Hash` implementation
+    override fun hashCode(): Int {
+        return FfiConverterULong.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_xnonce_uniffi_fn_method_response_uniffi_trait_hash(FfiConverterTypeResponse.lower(this),
+        _status)
+}
+    ).toInt()
+    }
     
     companion object
 }
@@ -2496,8 +2529,8 @@ public object FfiConverterTypeResponse: FfiConverterRustBuffer<Response> {
     override fun read(buf: ByteBuffer): Response {
         return Response(
             FfiConverterUShort.read(buf),
-            FfiConverterString.read(buf),
-            FfiConverterOptionalString.read(buf),
+            FfiConverterTypeXNonceText.read(buf),
+            FfiConverterOptionalTypeXNonceText.read(buf),
             FfiConverterSequenceTypeHttpHeader.read(buf),
             FfiConverterByteArray.read(buf),
         )
@@ -2505,16 +2538,16 @@ public object FfiConverterTypeResponse: FfiConverterRustBuffer<Response> {
 
     override fun allocationSize(value: Response) = (
             FfiConverterUShort.allocationSize(value.`code`) +
-            FfiConverterString.allocationSize(value.`body`) +
-            FfiConverterOptionalString.allocationSize(value.`dataJson`) +
+            FfiConverterTypeXNonceText.allocationSize(value.`body`) +
+            FfiConverterOptionalTypeXNonceText.allocationSize(value.`dataJson`) +
             FfiConverterSequenceTypeHttpHeader.allocationSize(value.`headers`) +
             FfiConverterByteArray.allocationSize(value.`bytes`)
     )
 
     override fun write(value: Response, buf: ByteBuffer) {
             FfiConverterUShort.write(value.`code`, buf)
-            FfiConverterString.write(value.`body`, buf)
-            FfiConverterOptionalString.write(value.`dataJson`, buf)
+            FfiConverterTypeXNonceText.write(value.`body`, buf)
+            FfiConverterOptionalTypeXNonceText.write(value.`dataJson`, buf)
             FfiConverterSequenceTypeHttpHeader.write(value.`headers`, buf)
             FfiConverterByteArray.write(value.`bytes`, buf)
     }

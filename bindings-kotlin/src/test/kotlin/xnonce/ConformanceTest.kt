@@ -417,13 +417,22 @@ fun main(args: Array<String>) {
     } catch (e: Exception) {
         failures.add("text checks: ${e::class.simpleName}: ${e.message}")
     }
+    var recordChecks = 0
+    try {
+        recordChecks = recordChecks()
+    } catch (e: Exception) {
+        failures.add("record checks: ${e::class.simpleName}: ${e.message}")
+    }
     failures.forEach { System.err.println("FAIL $it") }
-    if (failures.isNotEmpty() || passed == 0 || errorChecks == 0 || redactionChecks == 0 || textChecks == 0) {
+    if (failures.isNotEmpty() || passed == 0 || errorChecks == 0 || redactionChecks == 0 || textChecks == 0 ||
+        recordChecks == 0
+    ) {
         System.err.println("kotlin: $passed vectors passed, ${failures.size} failures")
         exitProcess(1)
     }
     println("kotlin: $errorChecks error checks passed (codes arrive as XNonceException with .code)")
     println("kotlin: $redactionChecks redaction checks passed (toString never shows the secret)")
     println("kotlin: $textChecks text checks passed (a lone surrogate is XNonceException with the input's code)")
+    println("kotlin: $recordChecks record checks passed (a Response compares by its bytes)")
     println("kotlin: $passed vectors passed")
 }
