@@ -15,10 +15,12 @@ val XNonceException.code: String
         }
 
 /**
- * The HTTP status a server answers this refusal with (`expired` 401, `replayed` 409,
- * `missing_param` 422, ...: what `xnonce-server` answers, PROTOCOL §13). An exception made by
- * hand whose code is none of the shared codes is 400, `malformed_header`'s status, as
- * `refusalAnswer` answers it (a property read does not throw).
+ * The HTTP status a server answers this refusal with to a v2 client (`expired` 401, `replayed`
+ * 409, `missing_param` 422, ...: what `xnonce-server` answers, PROTOCOL §13). A v1 client, or
+ * one that sent no credential, is answered as em-secure-api answers (401 for a malformed
+ * header or bad input): `refusalAnswer(...).status` is the status for any client. An
+ * exception made by hand whose code is none of the shared codes is 400, `malformed_header`'s
+ * status, as `refusalAnswer` answers it to a v2 client (a property read does not throw).
  */
 val XNonceException.httpStatus: Int
     get() = httpStatusOf(code)?.toInt() ?: 400

@@ -375,6 +375,30 @@ fun errorChecks(): Int {
             served.verify("GET", "/admin/status?a=1", host = "staging.test", xNonce = staging, now = ts)
         }
     }
+    // httpStatus is the status a v2 client is answered with; a v1 client (or one with no
+    // credential) gets em-secure-api's, which refusalAnswer gives: 401 for malformed input.
+    val malformed = c.refuses<XNonceException.Format>("malformed_header") { parseHeader("not a header") }
+    c.ok(malformed.httpStatus == 400 && refusalAnswer(malformed, "/a", xNonce = "v2 x").status.toInt() == 400, "v2 status")
+    c.ok(refusalAnswer(malformed, "/a", xNonce = "not a header").status.toInt() == 401, "v1 status of malformed_header")
+    // A closed object throws IllegalStateException, a programming error, not XNonceException
+    // (the README says so); closing it again is harmless.
+    val closed = Requester("http://127.0.0.1:1", "svc", SECRET).also { it.close() }
+    closed.close()
+    val closedVerifier = Verifier(mapOf("svc" to listOf(SECRET))).also { it.close() }
+    for ((what, call) in listOf<Pair<String, () -> Unit>>(
+        "Requester.makeRequest" to { closed.makeRequest("GET", listOf(), "/a/b") },
+        "Requester.clockOffsetMs" to { closed.clockOffsetMs() },
+        "Verifier.verify" to { closedVerifier.verify("GET", "/a/b", xNonce = header, now = ts) },
+    )) {
+        val thrown =
+            try {
+                call()
+                null
+            } catch (e: Throwable) {
+                e
+            }
+        c.ok(thrown is IllegalStateException && thrown.message!!.contains("destroyed"), "$what after close(): $thrown")
+    }
     return c.ran
 }
 
