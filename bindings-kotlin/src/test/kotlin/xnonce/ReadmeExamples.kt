@@ -1,8 +1,13 @@
 // The README's examples, compiled by test.sh in the same kotlinc step as the test program
 // (they are not run: the first needs a live server). Every Kotlin block of README.md must
-// stand here, comments and layout aside: readme-examples-check.py checks it.
-package xnonce
+// stand here, comments and layout aside: readme-examples-check.py checks it. In a package of
+// their own, importing `xnonce.*` as the README's programs do: in package `xnonce` an example
+// could use the test program's own names (`SECRET`, `Checks`, `Json`, ...) and still compile.
+@file:Suppress("ktlint:standard:no-wildcard-imports") // the README's `import xnonce.*`
 
+package xnonce.readme
+
+import xnonce.*
 import java.io.File
 import java.net.URI
 import java.net.http.HttpClient
