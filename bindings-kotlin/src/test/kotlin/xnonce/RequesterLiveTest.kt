@@ -5,8 +5,14 @@
 // any failure.
 package xnonce
 
+import java.net.InetAddress
 import java.net.InetSocketAddress
+import java.net.ServerSocket
 import java.net.Socket
+import java.util.concurrent.Callable
+import java.util.concurrent.Executors
+import java.util.concurrent.atomic.AtomicInteger
+import kotlin.concurrent.thread
 import kotlin.system.exitProcess
 
 private fun env(name: String): String = System.getenv(name) ?: throw IllegalStateException("$name is not set (run test.sh)")
@@ -48,6 +54,52 @@ private fun <T> withRefusedPort(block: (Int) -> T): T =
         socket.bind(InetSocketAddress("127.0.0.1", 0))
         block(socket.localPort)
     }
+
+/**
+ * Runs [block] with the URL of a loopback peer that answers every request `200 ok`, [delayMs]
+ * after reading its head (one thread per connection, keep-alive honoured), and the count of
+ * request heads it has read so far.
+ */
+private fun <T> withSlowPeer(
+    delayMs: Long,
+    block: (String, AtomicInteger) -> T,
+): T =
+    ServerSocket(0, 50, InetAddress.getLoopbackAddress()).use { server ->
+        val heads = AtomicInteger()
+        thread(isDaemon = true) {
+            while (!server.isClosed) {
+                val conn =
+                    try {
+                        server.accept()
+                    } catch (e: java.io.IOException) {
+                        break
+                    }
+                thread(isDaemon = true) { answerSlowly(conn, delayMs, heads) }
+            }
+        }
+        block("http://127.0.0.1:${server.localPort}", heads)
+    }
+
+private fun answerSlowly(
+    conn: Socket,
+    delayMs: Long,
+    heads: AtomicInteger,
+) = conn.use {
+    val input = it.getInputStream()
+    val head = StringBuilder()
+    while (true) {
+        val b = input.read()
+        if (b < 0) return@use
+        head.append(b.toChar())
+        if (head.endsWith("\r\n\r\n")) {
+            heads.incrementAndGet()
+            Thread.sleep(delayMs)
+            it.getOutputStream().write("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".toByteArray())
+            it.getOutputStream().flush()
+            head.clear()
+        }
+    }
+}
 
 fun main() {
     val url = env("XNONCE_LIVE_URL")
@@ -170,6 +222,50 @@ fun main() {
                 val data = dataOf(res)
                 check(data == mapOf("opt1" to "OK 😀", "opt2" to null)) { "data: $data" }
                 "XNonceException.Input ${e.code} twice, then ${res.code} ${res.dataJson}"
+            },
+            "one Requester shared by threads" to {
+                // The README: thread-safe, one per server.
+                val api = Requester(url, client, secret, timeoutMs = 10_000uL)
+                val pool = Executors.newFixedThreadPool(8)
+                try {
+                    val send = Callable { api.makeRequest("GET", action1, "/controller1/action1").code.toInt() }
+                    val codes = List(32) { pool.submit(send) }.map { it.get() }
+                    check(codes.all { it == 200 }) { "codes: $codes" }
+                } finally {
+                    pool.shutdown()
+                    api.close()
+                }
+                "8 threads, 32 requests: 200 each"
+            },
+            "close() while requests are in flight" to {
+                // The README: a request in flight on another thread ends normally; a call made
+                // after close() throws IllegalStateException. A loopback peer answering each
+                // request a second late keeps them in flight while close() runs.
+                withSlowPeer(1000L) { slow, heads ->
+                    val api = Requester(slow, client, secret, timeoutMs = 10_000uL)
+                    val pool = Executors.newFixedThreadPool(4)
+                    try {
+                        val inFlight = List(4) { pool.submit(Callable { api.makeRequest("GET", action1, "/a/b").code.toInt() }) }
+                        // Every request has reached the peer: all four are in flight.
+                        val deadline = System.nanoTime() + 10_000_000_000L
+                        while (heads.get() < 4 && System.nanoTime() < deadline) Thread.sleep(5)
+                        check(heads.get() == 4) { "requests that reached the peer: ${heads.get()}" }
+                        api.close()
+                        val ended = inFlight.map { it.get() }
+                        check(ended.all { it == 200 }) { "in flight at close(): $ended" }
+                    } finally {
+                        pool.shutdown()
+                    }
+                    val after =
+                        try {
+                            api.makeRequest("GET", action1, "/a/b")
+                            "no exception"
+                        } catch (e: IllegalStateException) {
+                            "IllegalStateException"
+                        }
+                    check(after == "IllegalStateException") { "after close(): $after" }
+                    "4 in flight at close(): 200 each; then $after"
+                }
             },
             "printing hides secrets" to {
                 val api = Requester(url, client, secret)
