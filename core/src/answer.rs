@@ -338,6 +338,30 @@ impl Refusal {
         )
     }
 
+    /// A query or form body with a pair that the `qs` parser (Express's `extended` query
+    /// parser, `express.urlencoded({ extended: true })`) splits at another `=` than the
+    /// verifier does ([`split_at_bracket`]): 400, `malformed_params`. The verifier splits a
+    /// pair at its first `=` (PROTOCOL §11); `qs` at the first `]=`, so the signed pair
+    /// `q` = `a]=b`, sent with its escapes undone (`q=a]=b`, which verifies the same), reaches
+    /// the application as a param `q=a]` = `b`, and `q` as none at all. No signer sends a raw
+    /// `]=` after an `=` (values are escaped, §4.1, §4.2).
+    ///
+    /// ```
+    /// use xnonce_core::{answer::{split_at_bracket, Refusal}, Scheme};
+    /// assert!(split_at_bracket("q=a]=b", None));
+    /// assert!(!split_at_bracket("a[b]=1&q=a%5D%3Db", Some(b"c[]=2")));
+    /// let answer = Refusal::split_at_bracket().answer(Scheme::V2);
+    /// assert_eq!(answer.status, 400);
+    /// assert!(answer.body.contains(r#""code":"malformed_params""#));
+    /// ```
+    pub fn split_at_bracket() -> Self {
+        Refusal::with_status(
+            ErrorCode::MalformedParams,
+            400,
+            "a parameter holds a raw ']=' after its '=': parsers split it elsewhere",
+        )
+    }
+
     /// The answer, in the style of `scheme` (the request's [`refusal_scheme`]).
     pub fn answer(&self, scheme: Scheme) -> Answer {
         Answer::refusal_with_status(&self.error, scheme, self.status)
@@ -367,6 +391,20 @@ pub fn host_conflict(authority: &str, host_header: &str) -> bool {
         (Ok(a), Ok(h)) => a != h,
         _ => !authority.eq_ignore_ascii_case(host_header),
     }
+}
+
+/// True when a raw pair of `query` or of `form` (a form body's bytes; `None` when the body is
+/// not a form) holds `]=` after its first `=` ([`Refusal::split_at_bracket`]): the `qs` parser
+/// splits a pair at its first `]=` when it has one, the verifier at its first `=`, so the two
+/// read other keys and values from it (`a[b=c]=d`: `a[b` = `c]=d` verified, `a[b=c]` = `d`
+/// read). A `]=` that is the first `=` (`a[b]=1`) is read alike by both.
+pub fn split_at_bracket(query: &str, form: Option<&[u8]>) -> bool {
+    let ambiguous = |pair: &[u8]| match pair.windows(2).position(|w| w == b"]=") {
+        Some(bracket) => pair.iter().position(|&b| b == b'=') != Some(bracket + 1),
+        None => false,
+    };
+    let any = |pairs: &[u8]| pairs.split(|&b| b == b'&').any(ambiguous);
+    any(query.as_bytes()) || form.is_some_and(any)
 }
 
 /// A short human title for a code (the problem document's `title`).
@@ -442,6 +480,36 @@ pub fn refusal_scheme(x_nonce: Option<&str>, query: &str, form: Option<&str>) ->
 mod tests {
     use super::*;
     use crate::ServerTimeHint;
+
+    /// Where qs (its first `]=`) and the verifier (its first `=`) split a pair apart, and only
+    /// there; in the query and in a form alike.
+    #[test]
+    fn split_at_bracket_is_where_qs_splits_elsewhere() {
+        for split in ["q=a]=b", "a[b=c]=d", "x=1&k=v]=w", "a=1]=", "=]="] {
+            assert!(split_at_bracket(split, None), "{split}");
+            assert!(split_at_bracket("", Some(split.as_bytes())), "form {split}");
+        }
+        for alike in [
+            "",
+            "a[b]=1",
+            "a[]=1&a[]=2",
+            "a[b]]=c",
+            "q=a%5D%3Db",
+            "a]b",
+            "q=a]",
+            "q==",
+            "a]=b=c",
+            "]=x",
+        ] {
+            assert!(!split_at_bracket(alike, None), "{alike}");
+            assert!(
+                !split_at_bracket("", Some(alike.as_bytes())),
+                "form {alike}"
+            );
+        }
+        assert!(!split_at_bracket("a=1", Some(b"\xff]=")));
+        assert!(split_at_bracket("a=1", Some(b"\xff=]=")));
+    }
 
     /// The v2 429 is the `rate_limited` problem document, whole, with `retry_after` last.
     #[test]
