@@ -195,6 +195,15 @@ function middleware(verifier, options) {
       // Not all of it within bodyTimeoutMs (node:http's requestTimeout bounds HTTP/1.1 too, by
       // default at 5 min; node:http2 has nothing of the kind): 408, as the reference server.
       if (body === TOO_SLOW) return refuseUnread(req, res, native.bodyTimeoutAnswer({ target, xNonce }))
+      // Express's `qs` (its "extended" query parser, express.urlencoded({ extended: true }))
+      // splits a pair at its first `]=`, the verifier at its first `=`: the signed pair
+      // `q` = `a]=b`, sent unescaped (`q=a]=b`, the same signature), would reach the app as
+      // `req.query['q=a]'] = 'b'`, and `q` as none. Refused, 400, before verification.
+      const split = native.splitAtBracketAnswer(target, req.headers['content-type'] ?? null, body, {
+        target,
+        xNonce,
+      })
+      if (split) return send(res, split)
       const verify = (how) =>
         how.call(verifier, req.method, target, {
           // HTTP/2 and HTTP/3 carry the host as `:authority` (RFC 9113 §8.3.1).

@@ -458,6 +458,15 @@ export declare function signPacked(packed: string, pairs: number, timestamp?: nu
  */
 export declare function signRequest(scheme: 'v1' | 'v2', method: string, target: string, client: string, secret: string, parts?: RequestParts | null): string
 
+/**
+ * The 400 answer (`malformed_params`) to a request whose query, or form body (by its
+ * `Content-Type`, as the verifier reads it), has a pair holding a raw `]=` after its first
+ * `=`, which Express's `qs` parser splits elsewhere than the verifier, in the style of the
+ * request's credential; `null` for any other: core's `split_at_bracket` and
+ * `Refusal::split_at_bracket`.
+ */
+export declare function splitAtBracketAnswer(target: string, contentType: string | null, body: Buffer, request?: RefusedRequest): Answer | null
+
 /** A verified request. */
 export interface Verified {
   /** `"v1"` or `"v2"`. */

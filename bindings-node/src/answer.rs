@@ -7,9 +7,11 @@
 
 use std::collections::BTreeMap;
 
+use napi::bindgen_prelude::Buffer;
 use napi::Env;
 use napi_derive::napi;
-use xnonce_core::answer::{refusal_scheme, Refusal};
+use xnonce_core::answer::{refusal_scheme, split_at_bracket, Refusal};
+use xnonce_core::verify::is_form_content_type;
 use xnonce_core::{Incoming, ReplayStoreError, Scheme};
 
 use crate::error::{guard, out_of_range, Outcome, MAX_SAFE_INTEGER};
@@ -160,6 +162,27 @@ pub fn host_conflict_answer(
 ) -> Option<Answer> {
     xnonce_core::answer::host_conflict(&authority, &host)
         .then(|| Refusal::host_conflict().answer(style(request)).into())
+}
+
+/// The 400 answer (`malformed_params`) to a request whose query, or form body (by its
+/// `Content-Type`, as the verifier reads it), has a pair holding a raw `]=` after its first
+/// `=`, which Express's `qs` parser splits elsewhere than the verifier, in the style of the
+/// request's credential; `null` for any other: core's `split_at_bracket` and
+/// `Refusal::split_at_bracket`.
+#[napi(
+    js_name = "splitAtBracketAnswer",
+    strict,
+    ts_args_type = "target: string, contentType: string | null, body: Buffer, request?: RefusedRequest"
+)]
+pub fn split_at_bracket_answer(
+    target: String,
+    content_type: Option<String>,
+    body: Buffer,
+    request: Option<RefusedRequest>,
+) -> Option<Answer> {
+    let query = Incoming::new("", &target).query;
+    let form = is_form_content_type(content_type.as_deref()).then_some(&body[..]);
+    split_at_bracket(query, form).then(|| Refusal::split_at_bracket().answer(style(request)).into())
 }
 
 /// The answer to a verified request once a replay store the caller awaits has answered

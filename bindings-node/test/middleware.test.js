@@ -572,6 +572,61 @@ test('v2: an escaped unreserved character in the path reaches the app unescaped'
   }
 })
 
+test("a pair with a raw ']=' after its '=' is refused: qs splits it elsewhere", async () => {
+  // The verifier splits a pair at its first `=`; qs (Express's "extended" query parser and
+  // express.urlencoded({ extended: true })) at its first `]=`. The signed pair q = `a]=b`,
+  // sent with its escapes undone (same signature), reached the app as
+  // req.query = { 'q=a]': 'b' }: q, verified, gone, and a key nobody signed in its place.
+  const seen = []
+  const open = await listen(
+    x.middleware(new x.Verifier({ [CLIENT]: reference.secret }), {
+      then: (req, res) => {
+        seen.push(req.xnonce.params)
+        res.end('ok')
+      },
+    }),
+  )
+  const form = 'application/x-www-form-urlencoded'
+  const send = (target, sent, body, unescape) => {
+    const header = x.signRequest('v2', 'POST', target, CLIENT, reference.secret, {
+      host: open.host,
+      contentType: form,
+      body,
+    })
+    const headers = { 'x-nonce': header, 'content-type': form }
+    return exchange(open.url, {
+      method: 'POST',
+      target: sent,
+      headers,
+      body: unescape ? body.replace(/%5D%3D/g, ']=') : body,
+    })
+  }
+  try {
+    // As signed (escaped): read alike by every parser, accepted.
+    const ok = await send('/c/a?q=a%5D%3Db', '/c/a?q=a%5D%3Db', 'f=c%5D%3Dd', false)
+    assert.equal(ok.status, 200, ok.body)
+    assert.deepEqual(
+      new Map(seen[0]),
+      new Map([
+        ['q', 'a]=b'],
+        ['f', 'c]=d'],
+      ]),
+    )
+    for (const [target, sent, body] of [
+      ['/c/a?q=a%5D%3Db', '/c/a?q=a]=b', ''],
+      ['/c/a?a%5Bb=c%5D%3Dd', '/c/a?a[b=c]=d', ''],
+      ['/c/a', '/c/a', 'x=1&f=c%5D%3Dd'],
+    ]) {
+      const refused = await send(target, sent, body, true)
+      assert.equal(refused.status, 400, `${sent} ${body}: ${refused.body}`)
+      assert.equal(JSON.parse(refused.body).code, 'malformed_params')
+    }
+    assert.equal(seen.length, 1)
+  } finally {
+    await open.close()
+  }
+})
+
 test('an accepted form reaches the app as charset=utf-8, whatever charset it named', async () => {
   // Nothing signs a form's charset and its fields were verified as UTF-8: a body parser that
   // honours the parameter would decode a signed value otherwise. A body that is no form
