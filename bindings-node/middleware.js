@@ -163,7 +163,8 @@ function middleware(verifier, options) {
       }
       // A method replaced before the middleware (Express's method-override mounted first,
       // from a header no signature covers): the app would act on a method nobody signed.
-      if (req.originalMethod !== undefined && req.originalMethod !== req.method) {
+      // (Compared in any case: an earlier xnonce middleware upper-cased the method, below.)
+      if (req.originalMethod !== undefined && !sameMethod(req.originalMethod, req.method)) {
         return send(res, native.methodOverriddenAnswer({ target, xNonce }))
       }
       // HTTP/2: the signature covers :authority; a Host field naming another host is
@@ -266,6 +267,12 @@ function middleware(verifier, options) {
       if (typeof req.originalUrl === 'string') req.originalUrl = unreservedUnescaped(req.originalUrl)
       req.url = unreservedUnescaped(req.url)
     }
+    // The method is signed upper-cased (PROTOCOL §3.3), so `delete` verified as DELETE; HTTP/2
+    // carries `:method` as sent (HTTP/1.1 takes only upper case). The app gets the method
+    // verified: Express routes `delete` to app.delete, and a guard of its own that compares
+    // with 'DELETE' would miss it.
+    const method = asciiUpper(req.method)
+    if (req.method !== method) req.method = method
     // No signature covers these: a method-override mounted after the middleware must not
     // find them (a signed POST run as DELETE). A `_method` param it reads instead is signed.
     for (const field of METHOD_OVERRIDE_FIELDS) delete req.headers[field]
@@ -353,6 +360,16 @@ function checkContinue(options) {
 function declaresMoreThan(req, limit) {
   const declared = req.headers['content-length']
   return declared !== undefined && Number(declared) > limit
+}
+
+/** Whether two methods are one, ASCII case aside (the middleware upper-cases an accepted one). */
+function sameMethod(a, b) {
+  return typeof a === 'string' && typeof b === 'string' ? asciiUpper(a) === asciiUpper(b) : a === b
+}
+
+/** `text` with its ASCII letters upper-cased (not `toUpperCase`: `ſ` is not an `S` here). */
+function asciiUpper(text) {
+  return text.replace(/[a-z]+/g, (letters) => letters.toUpperCase())
 }
 
 /** The default `onError`: the error on stderr, as Express's default error handler does. */

@@ -1549,6 +1549,53 @@ test('checkContinue: a declared body over the limit is refused 413 before 100 Co
   }
 })
 
+test('HTTP/2: a method sent in lower case reaches the app as the upper-case method verified', async () => {
+  // HTTP/1.1 (llhttp) takes only upper-case methods; node:http2 hands `:method: delete` to
+  // the app as is. The signature covers DELETE (methods are signed upper-cased, PROTOCOL
+  // §3.3), so a signed DELETE sent as `delete` verified, and the app read 'delete': Express
+  // routes it to app.delete (it lower-cases), while its own `req.method === 'DELETE'` check
+  // (an admin-only guard) missed it. Stacked (Express keeps `originalMethod`), a second
+  // middleware must not take the upper-casing for a method override.
+  const http2 = require('node:http2')
+  const methods = []
+  const verifier = new x.Verifier({ [CLIENT]: reference.secret })
+  const outer = x.middleware(verifier, { once: false })
+  const inner = x.middleware(verifier, { then: (req, res) => res.end(methods.push(req.method) && 'ok') })
+  const server = http2.createServer((req, res) => {
+    req.originalMethod = req.method
+    outer(req, res, () => inner(req, res))
+  })
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const authority = `127.0.0.1:${server.address().port}`
+  const session = http2.connect(`http://${authority}`)
+  const h2 = (method, signedAs) =>
+    new Promise((resolve, reject) => {
+      const xNonce = x.signRequest('v2', signedAs, '/users/1', CLIENT, reference.secret, { host: authority })
+      const stream = session.request({ ':method': method, ':path': '/users/1', 'x-nonce': xNonce })
+      let status
+      const chunks = []
+      stream.on('response', (h) => (status = h[':status']))
+      stream.on('data', (c) => chunks.push(c))
+      stream.on('end', () => resolve({ status, body: Buffer.concat(chunks).toString() }))
+      stream.on('error', reject)
+      stream.end()
+    })
+  try {
+    for (const [method, signedAs] of [
+      ['delete', 'DELETE'],
+      ['Delete', 'delete'],
+      ['DELETE', 'DELETE'],
+    ]) {
+      const ok = await h2(method, signedAs)
+      assert.equal(ok.status, 200, ok.body)
+    }
+    assert.deepEqual(methods, ['DELETE', 'DELETE', 'DELETE'])
+  } finally {
+    session.close()
+    await new Promise((resolve) => server.close(resolve))
+  }
+})
+
 test('checkContinue over HTTP/2: 413 instead of 100 Continue for a declared body over the limit', async () => {
   const http2 = require('node:http2')
   const secret = 'c'.repeat(64)
