@@ -279,6 +279,11 @@ function middleware(verifier, options) {
     // A form as the UTF-8 its fields were verified in, JSON naming a charset as the UTF-8 it
     // is (core's rule): nothing signs the charset named, and a body parser that honours it
     // would decode a signed value otherwise (express.json() even UTF-7, where `+ACI-` is `"`).
+    // A form's fields were verified as the bytes sent; body parsers (express.urlencoded())
+    // decode a Content-Encoding first, and a zlib stream can be valid UTF-8 throughout (one
+    // stored block): signed as one odd field, read inflated as `admin=true`. The app gets
+    // the form as verified (a form that verifies compressed is none a client compressed).
+    if (native.isFormContentType(req.headers['content-type'] ?? null)) delete req.headers['content-encoding']
     const forApp = native.contentTypeForApp(req.headers['content-type'] ?? null)
     if (forApp !== null) req.headers['content-type'] = forApp
     const records = earlier?.records ?? []

@@ -215,6 +215,12 @@ export interface Header {
 export declare function hostConflictAnswer(authority: string, host: string, request?: RefusedRequest): Answer | null
 
 /**
+ * Whether a request with this `Content-Type` has a form body, whose fields the verifier reads
+ * (and a signature covers) as the bytes sent: core's `verify::is_form_content_type`.
+ */
+export declare function isFormContentType(contentType?: string | undefined | null): boolean
+
+/**
  * Signs a request and returns a link (`baseUrl + path + ?params&ottoken=...`) that carries
  * its params and the `ottoken`. For v2 the signed host is the base URL's authority.
  */

@@ -627,6 +627,63 @@ test("a pair with a raw ']=' after its '=' is refused: qs splits it elsewhere", 
   }
 })
 
+test('an accepted form reaches the app without its Content-Encoding: its fields were verified as sent', async () => {
+  // A form's fields are signed as the bytes sent (PROTOCOL §6.5), and body parsers
+  // (express.urlencoded(), as body-parser inflates) decode a Content-Encoding first. A zlib
+  // stream can be valid UTF-8 throughout: one stored block (78 01 01, LEN 3D 7F, NLEN C2 80),
+  // its Adler-32 padded to ASCII. Signed as the form it is to the verifier (one odd key),
+  // it reached the app inflated: `admin=true`, a field no signature named.
+  function utf8Deflate(form) {
+    for (let pad = 0; ; pad++) {
+      const data = Buffer.alloc(0x7f3d, '&')
+      data.write(form + '&' + 'x'.repeat(pad))
+      let a = 1
+      let b = 0
+      for (const byte of data) {
+        a = (a + byte) % 65521
+        b = (b + a) % 65521
+      }
+      const adler = Buffer.alloc(4)
+      adler.writeUInt32BE(((b << 16) | a) >>> 0)
+      if (adler.every((byte) => byte < 0x80))
+        return Buffer.concat([Buffer.from([0x78, 0x01, 0x01, 0x3d, 0x7f, 0xc2, 0x80]), data, adler])
+    }
+  }
+  const zlib = require('node:zlib')
+  const seen = []
+  const open = await listen(
+    x.middleware(new x.Verifier({ [CLIENT]: reference.secret }), {
+      then: async (req, res) => {
+        // As body-parser reads a form: inflated when its Content-Encoding says so.
+        const chunks = []
+        for await (const chunk of req) chunks.push(chunk)
+        const raw = Buffer.concat(chunks)
+        const body = req.headers['content-encoding'] === 'deflate' ? zlib.inflateSync(raw) : raw
+        const verified = req.xnonce.params.map(([key]) => key)
+        seen.push([new URLSearchParams(body.toString()).get('admin'), verified.includes('admin')])
+        res.end('ok')
+      },
+    }),
+  )
+  try {
+    const body = utf8Deflate('admin=true')
+    assert.equal(zlib.inflateSync(body).toString().split('&')[0], 'admin=true')
+    const type = 'application/x-www-form-urlencoded'
+    const header = x.signRequest('v2', 'POST', '/c/a', CLIENT, reference.secret, {
+      host: open.host,
+      contentType: type,
+      body,
+    })
+    const headers = { 'x-nonce': header, 'content-type': type, 'content-encoding': 'deflate' }
+    const ok = await exchange(open.url, { method: 'POST', target: '/c/a', headers, body })
+    assert.equal(ok.status, 200, ok.body)
+    // The app reads the form as verified: no `admin` in either.
+    assert.deepEqual(seen, [[null, false]])
+  } finally {
+    await open.close()
+  }
+})
+
 test('an accepted form reaches the app as charset=utf-8, whatever charset it named', async () => {
   // Nothing signs a form's charset and its fields were verified as UTF-8: a body parser that
   // honours the parameter would decode a signed value otherwise. A body that is no form
