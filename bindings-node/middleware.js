@@ -262,10 +262,13 @@ function middleware(verifier, options) {
     // v2 signs the canonical path (PROTOCOL §6.3): /users/%61dmin and /users/admin share a
     // signature, and Express routes the raw path, so a request signed for one route would run
     // another. An escaped unreserved character is the character itself (RFC 3986 §6.2.2.2):
-    // the app gets it so. v1 signs the path as written: its spelling is signed, and left.
+    // the app gets it so. A raw `\` is `%5C` there too, and a WHATWG URL (`new URL(req.url,
+    // base)`) reads it as `/`, removing dot segments after: /files/a\..\admin, signed as
+    // /files/a%5C..%5Cadmin, read as /files/admin. The app gets it escaped. v1 signs the path
+    // as written: its spelling is signed, and left.
     if (verified.scheme === 'v2') {
-      if (typeof req.originalUrl === 'string') req.originalUrl = unreservedUnescaped(req.originalUrl)
-      req.url = unreservedUnescaped(req.url)
+      if (typeof req.originalUrl === 'string') req.originalUrl = pathAsVerified(req.originalUrl)
+      req.url = pathAsVerified(req.url)
     }
     // The method is signed upper-cased (PROTOCOL §3.3), so `delete` verified as DELETE; HTTP/2
     // carries `:method` as sent (HTTP/1.1 takes only upper case). The app gets the method
@@ -434,13 +437,14 @@ function forwardedHostConflict(verified, forwarded, request) {
 
 /**
  * `target` with each escaped unreserved character of its path (`%61` for `a`; RFC 3986 §2.3:
- * letters, digits, `-`, `.`, `_`, `~`) written as itself; the query and every other escape as
- * they are.
+ * letters, digits, `-`, `.`, `_`, `~`) written as itself and each raw `\` escaped (`%5C`), as
+ * v2's canonical path has them; the query and every other character as they are.
  */
-function unreservedUnescaped(target) {
+function pathAsVerified(target) {
   const query = target.indexOf('?')
   const path = query === -1 ? target : target.slice(0, query)
-  const unescaped = path.replace(/%[0-9A-Fa-f]{2}/g, (escape) => {
+  const unescaped = path.replace(/%[0-9A-Fa-f]{2}|\\/g, (escape) => {
+    if (escape === '\\') return '%5C'
     const char = String.fromCharCode(parseInt(escape.slice(1), 16))
     return /^[A-Za-z0-9._~-]$/.test(char) ? char : escape
   })

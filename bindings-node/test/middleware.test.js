@@ -572,6 +572,39 @@ test('v2: an escaped unreserved character in the path reaches the app unescaped'
   }
 })
 
+test('v2: a raw backslash in the path reaches the app escaped, as verified', async () => {
+  // v2 signs the canonical path (PROTOCOL §6.3), where `\` and `%5C` are both %5C: a request
+  // signed for /files/a%5C..%5Cadmin verifies sent as /files/a\..\admin. A WHATWG URL (`new
+  // URL(req.url, base)`, how a node:http app reads its path) takes a raw `\` for `/` and
+  // removes the dot segment: the app read /admin, a path nobody signed.
+  const paths = []
+  const open = await listen(
+    x.middleware(new x.Verifier({ [CLIENT]: reference.secret }), {
+      then: (req, res) => {
+        paths.push(new URL(req.url, 'http://app.test').pathname)
+        res.end('ok')
+      },
+    }),
+  )
+  try {
+    const signedFor = '/files/a%5C..%5Cadmin?q=%5C'
+    // As `path` (exchange's URL string would be a WHATWG URL, sent as /admin).
+    const headers = { 'x-nonce': signed(open, 'v2', signedFor) }
+    const path = '/files/a\\..\\admin?q=\\'
+    const [hostname, port] = open.host.split(':')
+    const status = await new Promise((resolve, reject) =>
+      http
+        .request({ hostname, port, path, headers, agent: false }, (res) => resolve(res.resume().statusCode))
+        .on('error', reject)
+        .end(),
+    )
+    assert.equal(status, 200)
+    assert.deepEqual(paths, ['/files/a%5C..%5Cadmin'])
+  } finally {
+    await open.close()
+  }
+})
+
 test("a pair with a raw ']=' after its '=' is refused: qs splits it elsewhere", async () => {
   // The verifier splits a pair at its first `=`; qs (Express's "extended" query parser and
   // express.urlencoded({ extended: true })) at its first `]=`. The signed pair q = `a]=b`,
