@@ -1469,6 +1469,46 @@ def test_a_raw_semicolon_in_a_form_reaches_the_app_as_the_character_verified(
     assert read == [[("to", "alice"), ("memo", "a;to=mallory")]] * 2
 
 
+def read_as_starlette(body: bytes) -> list[tuple[str, str]]:
+    """A form read as Starlette's ``FormParser`` reads one: split at ``&``, each name and value
+    decoded as latin-1, then ``unquote_plus`` (which reads ``%XX`` escapes as UTF-8)."""
+    from urllib.parse import unquote_plus
+
+    pairs = [p.partition(b"=") for p in body.split(b"&") if p]
+    return [
+        (unquote_plus(k.decode("latin-1")), unquote_plus(v.decode("latin-1"))) for k, _, v in pairs
+    ]
+
+
+@pytest.mark.parametrize("scheme", ["v1", "v2"])
+def test_a_form_sent_with_raw_utf8_bytes_reaches_the_app_as_the_text_verified(
+    scheme: str,
+) -> None:
+    """The verifier form-decodes a field as UTF-8, so `name=Zo%C3%AB` and `name=Zo\xc3\xab`
+    (the same bytes sent raw) verify alike. Starlette's (FastAPI's) form parser decodes a raw
+    byte as latin-1, so whoever held the request could send the raw spelling and the app read
+    `ZoÃ«`, a name nobody signed. The app now gets each byte outside ASCII as `%XX`, which
+    every form parser decodes as the UTF-8 verified."""
+    form = "application/x-www-form-urlencoded"
+    header = xnonce.sign_request(
+        scheme,
+        "POST",
+        "api.test",
+        "/pay",
+        "billing",
+        SECRET,
+        content_type=form,
+        body="to=Zoë&memo=€5".encode(),
+    )
+    sent = "to=Zoë&memo=€5".encode()  # the same fields, sent raw
+    read: list[list[tuple[str, str]]] = []
+    statuses = post_through_both(
+        form, sent, header, lambda _, body: read.append(read_as_starlette(body))
+    )
+    assert statuses == ["200 OK", "200"]
+    assert read == [[("to", "Zoë"), ("memo", "€5")]] * 2
+
+
 def test_a_json_body_naming_a_charset_reaches_the_app_byte_for_byte() -> None:
     """Only a form's raw `;` is rewritten: JSON whose Content-Type names a charset gets
     `charset=utf-8` (core's content_type_for_app) and its bytes as signed, `;` included."""

@@ -55,14 +55,22 @@ def absolute_authority(target: str) -> str | None:
 FORM_UTF8 = "application/x-www-form-urlencoded; charset=utf-8"
 
 
+#: A raw ``;`` or byte outside ASCII in a form body: what ``form_for_app`` writes ``%XX``.
+_FORM_ESCAPED = re.compile(rb"[;\x80-\xff]")
+
+
 def form_for_app(body: bytes) -> bytes:
-    """A verified form body as handed to the app: each raw ``;`` written ``%3B``, which every
-    form parser reads as the one character verified. The verifier splits a form at ``&``
-    only (PROTOCOL §11), so ``memo=a;to=mallory`` is one field ``memo``; python-multipart
-    before 0.0.30 (Starlette's and FastAPI's form parser) splits at a ``;`` after the last
-    ``&`` too, and would hand the app a ``to`` field no signature covers, which Starlette's
-    ``form["to"]`` (the last value) reads over the signed one."""
-    return body.replace(b";", b"%3B")
+    """A verified form body as handed to the app: each raw ``;`` and each byte outside ASCII
+    written ``%XX``, which every form parser reads as the character verified.
+
+    The verifier splits a form at ``&`` only (PROTOCOL §11), so ``memo=a;to=mallory`` is one
+    field ``memo``; python-multipart before 0.0.30 (Starlette's and FastAPI's form parser)
+    splits at a ``;`` after the last ``&`` too, and would hand the app a ``to`` field no
+    signature covers, which Starlette's ``form["to"]`` (the last value) reads over the signed
+    one. The verifier decodes a field's bytes as UTF-8, whether sent raw or as ``%XX``;
+    Starlette decodes a raw byte as latin-1 (``to=Zoë`` sent raw reads ``ZoÃ«``), while it,
+    Werkzeug and Django all decode ``%XX`` escapes as UTF-8."""
+    return _FORM_ESCAPED.sub(lambda m: b"%%%02X" % m.group()[0], body)
 
 
 def refused_head(method: str, target: str, host: str | None, x_nonce: str | None) -> Answer | None:

@@ -335,7 +335,8 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
             return
         new_length = None
         if content_type_for_app(content_type) == FORM_UTF8:
-            # A form's fields as verified, whatever the app's parser makes of a raw `;`.
+            # A form's fields as verified, whatever the app's parser makes of a raw `;` or
+            # of a raw byte outside ASCII.
             for_app = form_for_app(body)
             if len(for_app) != len(body):
                 body, new_length = for_app, len(for_app)

@@ -235,7 +235,8 @@ class XNonceMiddleware(VerifyingMiddleware[WSGIApp]):
         if for_app is not None:
             environ["CONTENT_TYPE"] = for_app
         if for_app == FORM_UTF8:
-            # A form's fields as verified, whatever the app's parser makes of a raw `;`.
+            # A form's fields as verified, whatever the app's parser makes of a raw `;` or
+            # of a raw byte outside ASCII.
             body = form_for_app(body)
         environ["wsgi.input"] = io.BytesIO(body)
         # The length of what was verified: an app that reads CONTENT_LENGTH bytes (Django
