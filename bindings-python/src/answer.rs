@@ -131,6 +131,20 @@ impl PyAnswer {
         }
     }
 
+    /// The answer to a request whose `Content-Type` is no form for the verifier yet one for an
+    /// app's form reader (`form_content_type_misread`; 400, `invalid_body`), in the style of
+    /// the request's credential as for `body_too_large`.
+    #[staticmethod]
+    #[pyo3(signature = (*, target=None, x_nonce=None))]
+    fn misread_content_type(
+        target: Option<Received<'_, field::Target>>,
+        x_nonce: Option<Received<'_, field::Header>>,
+    ) -> PyAnswer {
+        PyAnswer {
+            inner: Refusal::misread_content_type().answer(style(target, x_nonce)),
+        }
+    }
+
     /// The answer to a request with more than one `Content-Type` field line (400,
     /// `invalid_body`: which line says whether the body is a form differs between HTTP
     /// stacks), in the style of the request's credential as for `body_too_large`.

@@ -580,3 +580,14 @@ impl PyVerifier {
 pub fn content_type_for_app(content_type: Option<Text<'_, field::ContentType>>) -> Option<String> {
     xnonce_core::verify::content_type_for_app(content_type.as_deref()).map(|ct| ct.into_owned())
 }
+
+/// Whether `content_type` is no form for the verifier yet one for an app's form reader (a form
+/// media type with U+00A0, U+0085 or another character Python's `str.strip` removes around
+/// it): core's `form_content_type_misread`. A middleware refuses such a request
+/// (`Answer.misread_content_type`): its body, verified as opaque bytes, would reach the app as
+/// a form whose fields no signature covers as params.
+#[pyfunction]
+#[pyo3(signature = (content_type))]
+pub fn form_content_type_misread(content_type: Option<Text<'_, field::ContentType>>) -> bool {
+    xnonce_core::verify::form_content_type_misread(content_type.as_deref())
+}

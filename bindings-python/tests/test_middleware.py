@@ -5,6 +5,7 @@ send. The refusals' bytes are the ones docs/PROTOCOL.md (and em-secure-api, for 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import io
 import json
@@ -1247,6 +1248,94 @@ def test_asgi_two_content_type_lines_are_refused() -> None:
     two += [(b"content-type", form.encode()), (b"x-nonce", header.encode())]
     status, body, reached = asgi_post("/pay", two, [sent])
     assert status == 400 and json.loads(body)["code"] == "invalid_body" and reached == []
+
+
+def form_as_python_reads_it(content_type: str, body: bytes) -> list[tuple[str, str]] | None:
+    """The form fields a Python framework reads from a body: python-multipart's
+    ``parse_options_header`` (Starlette's, FastAPI's) takes the media type as
+    ``value.lower().strip()``, Django's ``parse_header_parameters`` as ``.strip()`` of what
+    precedes the first ``;``: ``str.strip``, which removes U+0085, U+00A0 and the other
+    characters Python counts as whitespace, not only SP and HTAB. ``None``: no form."""
+    from urllib.parse import parse_qsl
+
+    if content_type.partition(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+        return None
+    return parse_qsl(body.decode(), keep_blank_values=True)
+
+
+@pytest.mark.parametrize("server", ["wsgi", "asgi"])
+@pytest.mark.parametrize("space", ["\xa0", "\x85"])
+def test_a_content_type_python_reads_as_a_form_and_the_verifier_does_not_is_refused(
+    server: str, space: str
+) -> None:
+    """A body is a form for the verifier when its media type, without SP and HTAB around it,
+    is `application/x-www-form-urlencoded` (PROTOCOL §6.5: no other character); Starlette and
+    Django strip every character Python counts as whitespace, U+00A0 and U+0085 (bytes 0xA0
+    and 0x85 of a header, which HTTP servers pass on) included. A v2 request signed with the
+    opaque text body `memo=hi&to=mallory` (its bytes signed by digest, no params) verified
+    with `Content-Type: application/x-www-form-urlencoded\xa0`, and the app read a form:
+    a `to` field that no signature covers as a param (`v.params` had none). Refused (400,
+    `invalid_body`), as two Content-Type lines are; the same body as `text/plain`, or as a
+    form spelled as both read it, still verifies."""
+    body = b"memo=hi&to=mallory"
+    reached: list[tuple[list[tuple[str, str]] | None, list[tuple[str, str]]]] = []
+
+    def wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        sent = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
+        v: xnonce.Verified = environ["xnonce.verified"]
+        reached.append((form_as_python_reads_it(environ["CONTENT_TYPE"], sent), v.params))
+        start_response("200 OK", [("Content-Length", "0")])
+        return []
+
+    async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
+        sent = await read_asgi_body(receive)
+        content_type = dict(scope["headers"])[b"content-type"].decode("latin-1")
+        v: xnonce.Verified = scope["xnonce.verified"]
+        reached.append((form_as_python_reads_it(content_type, sent), v.params))
+        headers = [(b"content-length", b"0")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
+    def post(base: str, signed_as: str, sent_as: str) -> tuple[int | None, bytes]:
+        authority = base.removeprefix("http://")
+        header = xnonce.sign_request(
+            "v2",
+            "POST",
+            authority,
+            "/pay",
+            "billing",
+            SECRET,
+            content_type=signed_as,
+            body=body,
+        )
+        head = (
+            f"POST /pay HTTP/1.1\r\nHost: {authority}\r\nX-Nonce: {header}\r\n"
+            f"Content-Type: {sent_as}\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n"
+        )
+        return raw_exchange(base, head.encode("latin-1") + body)
+
+    verifier = xnonce.Verifier({"billing": SECRET})
+    with contextlib.ExitStack() as stack:
+        if server == "wsgi":
+            httpd = make_server("127.0.0.1", 0, WsgiMiddleware(wsgi_app, verifier), threaded=True)
+            threading.Thread(target=httpd.serve_forever, daemon=True).start()
+            stack.callback(httpd.server_close)
+            stack.callback(httpd.shutdown)
+            base = f"http://127.0.0.1:{httpd.server_port}"
+        else:
+            base = stack.enter_context(uvicorn_serving(AsgiMiddleware(asgi_app, verifier)))
+        form = "application/x-www-form-urlencoded"
+        status, answer = post(base, "text/plain", form + space)
+        assert status == 400, answer
+        assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["code"] == "invalid_body"
+        assert reached == []
+        # Neither a form for the verifier nor for the app: verified by its digest, no params.
+        assert post(base, "text/plain", "text/plain" + space)[0] == 200
+        # A form for both (SP and HTAB around the media type): its fields verified as params.
+        assert post(base, form, f" {form}\t; charset=utf-8")[0] == 200
+    fields = [("memo", "hi"), ("to", "mallory")]
+    assert reached == [(None, []), (fields, fields)]
 
 
 def test_asgi_a_body_of_many_small_messages_is_held_once() -> None:

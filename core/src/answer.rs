@@ -297,6 +297,25 @@ impl Refusal {
         )
     }
 
+    /// A `Content-Type` that is no form for the verifier, yet one for an application's reader
+    /// ([`crate::verify::form_content_type_misread`]: a form media type with U+00A0 around it):
+    /// 400, `invalid_body`. Verified as an opaque body, its fields would reach the application
+    /// as a form that no signature covers as params.
+    ///
+    /// ```
+    /// use xnonce_core::{answer::Refusal, Scheme};
+    /// let answer = Refusal::misread_content_type().answer(Scheme::V2);
+    /// assert_eq!(answer.status, 400);
+    /// assert!(answer.body.contains(r#""code":"invalid_body""#));
+    /// ```
+    pub fn misread_content_type() -> Self {
+        Refusal::with_status(
+            ErrorCode::InvalidBody,
+            400,
+            "a Content-Type that applications read as a form, and verification does not",
+        )
+    }
+
     /// More than one `Content-Type` field line (a singleton field, RFC 9110 §8.3): 400,
     /// `invalid_body`. Which line says whether the body is a form differs between HTTP
     /// stacks (the first, the last, or both joined), and a verifier that reads another line

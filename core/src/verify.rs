@@ -184,6 +184,34 @@ pub fn is_form_content_type(content_type: Option<&str>) -> bool {
         })
 }
 
+/// True when `content_type` is no form ([`is_form_content_type`]) yet an application's reader
+/// would take it for one: its media type, once every character such a reader trims is
+/// removed from around it, is `application/x-www-form-urlencoded` (any case). Python's
+/// `str.strip` (python-multipart's, so Starlette's and FastAPI's, and Django's header
+/// parsers) and JavaScript's `trim` remove more than SP and HTAB: U+00A0 and U+0085 (bytes
+/// 0xA0 and 0x85 of a header read as Latin-1, which HTTP servers pass on), other C0 controls,
+/// any Unicode whitespace. Verified as an opaque body (v2: by digest, no params), such a body
+/// would reach the application as a form whose fields no signature covers as params, so a
+/// verifier's middleware refuses the request ([`crate::answer::Refusal::misread_content_type`]).
+///
+/// ```
+/// use xnonce_core::verify::form_content_type_misread;
+/// assert!(form_content_type_misread(Some("application/x-www-form-urlencoded\u{a0}")));
+/// assert!(form_content_type_misread(Some("\u{85}Application/X-WWW-Form-Urlencoded; a=b")));
+/// assert!(!form_content_type_misread(Some(" application/x-www-form-urlencoded\t")));
+/// assert!(!form_content_type_misread(Some("text/plain\u{a0}")));
+/// assert!(!form_content_type_misread(None));
+/// ```
+pub fn form_content_type_misread(content_type: Option<&str>) -> bool {
+    !is_form_content_type(content_type)
+        && content_type
+            .and_then(|ct| ct.split(';').next())
+            .is_some_and(|mt| {
+                mt.trim_matches(|c: char| c.is_whitespace() || c.is_control() || c == '\u{feff}')
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
+}
+
 /// The `Content-Type` a form reaches the application with once verified: UTF-8, the
 /// charset its fields were verified in (PROTOCOL §6.5). Nothing signs the `charset` a client
 /// names (§14.3), and an application that honours it (Servlet's, ASP.NET's and Django's form

@@ -7,7 +7,13 @@ from collections.abc import Callable, MutableMapping
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
-from xnonce._xnonce import Answer, Verified, Verifier, XNonceError
+from xnonce._xnonce import (
+    Answer,
+    Verified,
+    Verifier,
+    XNonceError,
+    form_content_type_misread,
+)
 
 #: The largest body read for verification by default (1 MiB, as the reference server).
 MAX_BODY = 1024 * 1024
@@ -49,6 +55,17 @@ def absolute_authority(target: str) -> str | None:
     for any other form."""
     match = _ABSOLUTE_FORM.match(target)
     return match.group(1) if match else None
+
+
+def misread_as_form(content_type: str | None) -> bool:
+    """Whether ``content_type`` is no form for the verifier yet one for an app's form reader
+    (core's ``form_content_type_misread``: a form media type with U+00A0 around it). Text
+    that UTF-8 cannot encode (a lone surrogate) is no such type: the verifier refuses it
+    with its own code (``invalid_body``)."""
+    try:
+        return form_content_type_misread(content_type)
+    except XNonceError:
+        return False
 
 
 # The Content-Type core's content_type_for_app gives a form (and only a form).

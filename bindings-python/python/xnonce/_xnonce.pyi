@@ -34,6 +34,7 @@ __all__ = [
     "_check_signer",
     "content_type_for_app",
     "error_from_code",
+    "form_content_type_misread",
     "link",
     "link_detailed",
     "ottoken_decode",
@@ -95,6 +96,12 @@ class Answer:
     # 400 `invalid_method` for a CONNECT request (a tunnel, not a request to verify).
     @staticmethod
     def tunnel(*, target: str | None = None, x_nonce: str | None = None) -> Answer: ...
+    # 400 `invalid_body` for a Content-Type that is no form for the verifier yet one for an
+    # app's form reader (form_content_type_misread).
+    @staticmethod
+    def misread_content_type(
+        *, target: str | None = None, x_nonce: str | None = None
+    ) -> Answer: ...
     # 400 `invalid_body` for a request with more than one Content-Type line.
     @staticmethod
     def repeated_content_type(
@@ -320,6 +327,10 @@ def error_from_code(code: str, message: str = "") -> XNonceError: ...
 # nothing signs the one the client named), JSON naming a charset as its media type with
 # "charset=utf-8" (JSON is UTF-8), None (keep it) for anything else.
 def content_type_for_app(content_type: str | None) -> str | None: ...
+
+# Whether a Content-Type is no form for the verifier yet one for an app's form reader (a form
+# media type with U+00A0, U+0085 or another character str.strip removes around it).
+def form_content_type_misread(content_type: str | None) -> bool: ...
 
 @final
 class Response:

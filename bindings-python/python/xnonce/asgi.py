@@ -44,6 +44,7 @@ from xnonce._server import (
     held,
     join_target,
     leave_record,
+    misread_as_form,
     records_in,
     refused_head,
 )
@@ -291,6 +292,12 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
         content_type, repeated = _content_type(scope)
         if repeated:
             await _send(send, Answer.repeated_content_type(target=target, x_nonce=x_nonce))
+            return
+        if misread_as_form(content_type):
+            # No form for the verifier (a body verified as opaque bytes), a form for
+            # Starlette's reader (`str.strip` takes U+00A0 for whitespace): fields no param
+            # signs.
+            await _send(send, Answer.misread_content_type(target=target, x_nonce=x_nonce))
             return
         too_large = Answer.body_too_large(self.max_body, target=target, x_nonce=x_nonce)
         # A refusal before the body is read in full closes an HTTP/1 connection, as the

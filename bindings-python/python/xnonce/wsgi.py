@@ -37,6 +37,7 @@ from xnonce._server import (
     exceeds,
     form_for_app,
     join_target,
+    misread_as_form,
     refused_head,
 )
 from xnonce._xnonce import METHOD_OVERRIDE_FIELDS, Answer, content_type_for_app
@@ -196,6 +197,11 @@ class XNonceMiddleware(VerifyingMiddleware[WSGIApp]):
         refused = refused_head(method, target, host, x_nonce)
         if refused is not None:
             return _send(start_response, refused, method)
+        if misread_as_form(content_type):
+            # No form for the verifier (a body verified as opaque bytes), a form for Django's
+            # reader (`str.strip` takes U+00A0 for whitespace): fields no param signs.
+            misread = Answer.misread_content_type(target=target, x_nonce=x_nonce)
+            return _send(start_response, misread, method)
         try:
             body = _read_body(environ, self.max_body)
         except (OSError, ValueError):
