@@ -1558,6 +1558,51 @@ def test_a_raw_semicolon_in_a_form_reaches_the_app_as_the_character_verified(
     assert read == [[("to", "alice"), ("memo", "a;to=mallory")]] * 2
 
 
+@pytest.mark.parametrize("server", ["wsgi", "asgi"])
+@pytest.mark.parametrize("scheme", ["v1", "v2"])
+def test_a_raw_semicolon_in_the_query_reaches_the_app_as_the_character_verified(
+    server: str, scheme: str
+) -> None:
+    """The verifier splits a query at `&` only: `memo=a;to=mallory&to=alice` is `memo` and one
+    `to`, as signed for `memo=a%3Bto%3Dmallory&to=alice`. Python's `parse_qsl` before 3.9.2
+    (Werkzeug's `request.args`, Starlette's `QueryParams`) and Django before 2.2.19 split at
+    `;` too: the app read a `to=mallory` first, which no signature covers. The app's query
+    (`QUERY_STRING`, `scope["query_string"]`) now holds each raw `;` as `%3B`."""
+    read: list[list[tuple[str, str]]] = []
+
+    def wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        read.append(split_at_semicolons_too(environ["QUERY_STRING"].encode("latin-1")))
+        start_response("200 OK", [("Content-Length", "0")])
+        return []
+
+    async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
+        read.append(split_at_semicolons_too(scope["query_string"]))
+        headers = [(b"content-length", b"0")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
+    verifier = xnonce.Verifier({"billing": SECRET})
+    with contextlib.ExitStack() as stack:
+        if server == "wsgi":
+            httpd = make_server("127.0.0.1", 0, WsgiMiddleware(wsgi_app, verifier), threaded=True)
+            threading.Thread(target=httpd.serve_forever, daemon=True).start()
+            stack.callback(httpd.server_close)
+            stack.callback(httpd.shutdown)
+            base = f"http://127.0.0.1:{httpd.server_port}"
+        else:
+            base = stack.enter_context(uvicorn_serving(AsgiMiddleware(asgi_app, verifier)))
+        authority = base.removeprefix("http://")
+        signed = "/x?memo=a%3Bto%3Dmallory&to=alice"
+        header = xnonce.sign_request(scheme, "GET", authority, signed, "billing", SECRET)
+        status, answer = raw_exchange(
+            base,
+            f"GET /x?memo=a;to=mallory&to=alice HTTP/1.1\r\nHost: {authority}\r\n"
+            f"X-Nonce: {header}\r\nConnection: close\r\n\r\n".encode(),
+        )
+    assert status == 200, answer
+    assert read == [[("memo", "a;to=mallory"), ("to", "alice")]]
+
+
 def read_as_starlette(body: bytes) -> list[tuple[str, str]]:
     """A form read as Starlette's ``FormParser`` reads one: split at ``&``, each name and value
     decoded as latin-1, then ``unquote_plus`` (which reads ``%XX`` escapes as UTF-8)."""

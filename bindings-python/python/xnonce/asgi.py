@@ -45,6 +45,7 @@ from xnonce._server import (
     join_target,
     leave_record,
     misread_as_form,
+    query_for_app,
     records_in,
     refused_head,
 )
@@ -158,7 +159,8 @@ def _admit(
     authority, the host verified in place of the ``Host`` field (RFC 9112 §3.2.2), replaces
     that field, which the app (Starlette's ``request.url``, ``Host`` routes) would read.
     ``length``: the length of a form body rewritten for the app (``form_for_app``), its
-    ``Content-Length``."""
+    ``Content-Length``. A raw ``;`` in the query string reaches the app as ``%3B``
+    (``query_for_app``)."""
     headers = scope.get("headers", ())
     form = content_type_for_app(content_type)
     authority = absolute_authority(target)
@@ -176,6 +178,10 @@ def _admit(
         if authority is not None:
             kept.append((b"host", authority.encode("latin-1")))
         scope["headers"] = kept
+    query = scope.get("query_string", b"")
+    if b";" in query:
+        # The query's fields as verified, whatever the app's parser makes of a raw `;`.
+        scope["query_string"] = query_for_app(bytes(query).decode("latin-1")).encode("latin-1")
     scope[SCOPE_KEY] = verified
     scope.setdefault("state", {})["xnonce"] = verified
 

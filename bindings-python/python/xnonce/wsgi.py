@@ -38,6 +38,7 @@ from xnonce._server import (
     form_for_app,
     join_target,
     misread_as_form,
+    query_for_app,
     refused_head,
 )
 from xnonce._xnonce import METHOD_OVERRIDE_FIELDS, Answer, content_type_for_app
@@ -226,6 +227,10 @@ class XNonceMiddleware(VerifyingMiddleware[WSGIApp]):
         if isinstance(outcome, Answer):
             return _send(start_response, outcome, method)
         environ[ENVIRON_KEY] = outcome
+        query = environ.get("QUERY_STRING")
+        if isinstance(query, str) and ";" in query:
+            # The query's fields as verified, whatever the app's parser makes of a raw `;`.
+            environ["QUERY_STRING"] = query_for_app(query)
         for key in _METHOD_OVERRIDE_KEYS:
             environ.pop(key, None)
         # An absolute-form target's authority is the host verified, whatever the Host field
