@@ -184,6 +184,13 @@ pub fn is_form_content_type(content_type: Option<&str>) -> bool {
         })
 }
 
+/// A character an application's header reader may trim from around a media type: Python's
+/// `str.strip` and JavaScript's `trim` remove Unicode whitespace (U+00A0, U+0085...), other
+/// controls (Python: U+001C..U+001F) and, in JavaScript, U+FEFF.
+fn trimmed_by_app_readers(c: char) -> bool {
+    c.is_whitespace() || c.is_control() || c == '\u{feff}'
+}
+
 /// True when `content_type` is no form ([`is_form_content_type`]) yet an application's reader
 /// would take it for one: its media type, once every character such a reader trims is
 /// removed from around it, is `application/x-www-form-urlencoded` (any case). Python's
@@ -207,7 +214,7 @@ pub fn form_content_type_misread(content_type: Option<&str>) -> bool {
         && content_type
             .and_then(|ct| ct.split(';').next())
             .is_some_and(|mt| {
-                mt.trim_matches(|c: char| c.is_whitespace() || c.is_control() || c == '\u{feff}')
+                mt.trim_matches(trimmed_by_app_readers)
                     .eq_ignore_ascii_case("application/x-www-form-urlencoded")
             })
 }
@@ -234,6 +241,9 @@ pub const FORM_UTF8: &str = "application/x-www-form-urlencoded; charset=utf-8";
 /// assert_eq!(content_type_for_app(latin1).as_deref(), Some(FORM_UTF8));
 /// let utf7 = Some("Application/Problem+JSON; charset=utf-7");
 /// assert_eq!(content_type_for_app(utf7).as_deref(), Some("application/problem+json; charset=utf-8"));
+/// // As Python's and JavaScript's readers trim the media type.
+/// let nbsp = Some("application/json\u{a0}; charset=utf-7");
+/// assert_eq!(content_type_for_app(nbsp).as_deref(), Some("application/json; charset=utf-8"));
 /// assert_eq!(content_type_for_app(Some("application/json")), None);
 /// assert_eq!(content_type_for_app(Some("text/plain; charset=utf-16")), None);
 /// assert_eq!(content_type_for_app(None), None);
@@ -243,7 +253,11 @@ pub fn content_type_for_app(content_type: Option<&str>) -> Option<std::borrow::C
         return Some(FORM_UTF8.into());
     }
     let (media, parameters) = content_type?.split_once(';')?;
-    let media = media.trim_matches([' ', '\t']).to_ascii_lowercase();
+    // Trimmed as the application's reader trims it: `application/json\u{a0}; charset=utf-7`
+    // is JSON in UTF-7 to Django's parser (and Django REST framework's JSON reader).
+    let media = media
+        .trim_matches(trimmed_by_app_readers)
+        .to_ascii_lowercase();
     let names_charset = parameters.to_ascii_lowercase().contains("charset");
     (is_json_media_type(&media) && names_charset).then(|| format!("{media}; charset=utf-8").into())
 }
