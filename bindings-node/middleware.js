@@ -161,6 +161,11 @@ function middleware(verifier, options) {
       if (fieldLines(req.rawHeaders, 'content-type') > 1) {
         return send(res, native.repeatedContentTypeAnswer({ target, xNonce }))
       }
+      // A form's media type with U+00A0 (or another character `trim` removes) around it: no
+      // form to the verifier (its body verified as opaque bytes), one to body-parser (whose
+      // `content-type` trims), which would hand the app fields no param signs.
+      const misread = native.misreadContentTypeAnswer(req.headers['content-type'] ?? null, { target, xNonce })
+      if (misread) return send(res, misread)
       // A method replaced before the middleware (Express's method-override mounted first,
       // from a header no signature covers): the app would act on a method nobody signed.
       // (Compared in any case: an earlier xnonce middleware upper-cased the method, below.)

@@ -264,6 +264,15 @@ export declare function methodOverriddenAnswer(request?: RefusedRequest): Answer
  */
 export declare function methodOverrideFields(): Array<string>
 
+/**
+ * The 400 answer (`invalid_body`) to a request whose `Content-Type` is no form to the
+ * verifier yet one to JavaScript's readers (a form media type with U+00A0 or another
+ * character `String.prototype.trim` removes around it: body-parser's `content-type` trims
+ * so), in the style of the request's credential; `null` for any other: core's
+ * `verify::form_content_type_misread` and `Refusal::misread_content_type`.
+ */
+export declare function misreadContentTypeAnswer(contentType: string | null, request?: RefusedRequest): Answer | null
+
 /** The header value held by an `ottoken` (`malformed_ottoken`). */
 export declare function ottokenDecode(token: string): string
 

@@ -11,7 +11,7 @@ use napi::bindgen_prelude::Buffer;
 use napi::Env;
 use napi_derive::napi;
 use xnonce_core::answer::{refusal_scheme, split_at_bracket, Refusal};
-use xnonce_core::verify::is_form_content_type;
+use xnonce_core::verify::{form_content_type_misread, is_form_content_type};
 use xnonce_core::{Incoming, ReplayStoreError, Scheme};
 
 use crate::error::{guard, out_of_range, Outcome, MAX_SAFE_INTEGER};
@@ -114,6 +114,27 @@ pub fn repeated_content_type_answer(request: Option<RefusedRequest>) -> Answer {
     Refusal::repeated_content_type()
         .answer(style(request))
         .into()
+}
+
+/// The 400 answer (`invalid_body`) to a request whose `Content-Type` is no form to the
+/// verifier yet one to JavaScript's readers (a form media type with U+00A0 or another
+/// character `String.prototype.trim` removes around it: body-parser's `content-type` trims
+/// so), in the style of the request's credential; `null` for any other: core's
+/// `verify::form_content_type_misread` and `Refusal::misread_content_type`.
+#[napi(
+    js_name = "misreadContentTypeAnswer",
+    strict,
+    ts_args_type = "contentType: string | null, request?: RefusedRequest"
+)]
+pub fn misread_content_type_answer(
+    content_type: Option<String>,
+    request: Option<RefusedRequest>,
+) -> Option<Answer> {
+    form_content_type_misread(content_type.as_deref()).then(|| {
+        Refusal::misread_content_type()
+            .answer(style(request))
+            .into()
+    })
 }
 
 /// The 400 answer (`invalid_method`) to a request whose method was replaced, before the

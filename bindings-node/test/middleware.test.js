@@ -605,6 +605,54 @@ test('v2: a raw backslash in the path reaches the app escaped, as verified', asy
   }
 })
 
+test('a form type with U+00A0 around it is refused: no form to the verifier, one to body-parser', async () => {
+  // The verifier takes only SP and HTAB around a media type (PROTOCOL §6.5), so a body signed
+  // as text/plain and sent as `application/x-www-form-urlencoded` + byte 0xA0 (read as
+  // Latin-1: U+00A0) verified as opaque bytes with no params; body-parser's `content-type`
+  // trims it (String#trim) and reads a form with a `to` no signed param covers.
+  const seen = []
+  const open = await listen(
+    x.middleware(new x.Verifier({ [CLIENT]: reference.secret }), {
+      then: (req, res) => {
+        seen.push(req.headers['content-type'])
+        res.end('ok')
+      },
+    }),
+  )
+  try {
+    const body = 'memo=hi&to=mallory'
+    const header = x.signRequest('v2', 'POST', '/c/a', CLIENT, reference.secret, {
+      host: open.host,
+      contentType: 'text/plain',
+      body,
+    })
+    // Written as Latin-1: one byte 0xA0, as a client sends it.
+    const send = (type) =>
+      rawExchange(
+        open,
+        Buffer.from(
+          `POST /c/a HTTP/1.1\r\nHost: ${open.host}\r\nX-Nonce: ${header}\r\nContent-Type: ${type}\r\n` +
+            `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+          'latin1',
+        ),
+      )
+    for (const type of [
+      'application/x-www-form-urlencoded\u00a0',
+      '\u00a0Application/X-WWW-Form-Urlencoded; a=b',
+    ]) {
+      const refused = await send(type)
+      assert.equal(refused.status, 400, refused.body)
+      assert.match(refused.body, /"code":"invalid_body"/)
+    }
+    // As signed, it is accepted.
+    const ok = await send('text/plain')
+    assert.equal(ok.status, 200, ok.body)
+    assert.deepEqual(seen, ['text/plain'])
+  } finally {
+    await open.close()
+  }
+})
+
 test("a pair with a raw ']=' after its '=' is refused: qs splits it elsewhere", async () => {
   // The verifier splits a pair at its first `=`; qs (Express's "extended" query parser and
   // express.urlencoded({ extended: true })) at its first `]=`. The signed pair q = `a]=b`,
