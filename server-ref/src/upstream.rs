@@ -256,6 +256,11 @@ impl Upstream {
             split_at_bracket(sent.query().unwrap_or(""), form)
                 .then(|| refused_by(Refusal::split_at_bracket()))
         };
+        if misread_as_form(&parts.headers) {
+            // No form to the layer (the body verified as opaque bytes), one to an API whose
+            // reader trims more than SP and HTAB around the media type: fields no param signs.
+            return refused_by(Refusal::misread_content_type());
+        }
         let form = is_form(&parts.headers);
         let body = match form {
             // The layer has read the whole body (it is one buffer): checked, not streamed.
@@ -617,6 +622,20 @@ const RAW_SEMICOLON: &str = "a raw ; in a query or form is not forwarded: some s
 fn is_form(headers: &HeaderMap) -> bool {
     headers.get(header::CONTENT_TYPE).is_some_and(|v| {
         xnonce_core::verify::is_form_content_type(Some(&String::from_utf8_lossy(v.as_bytes())))
+    })
+}
+
+/// Whether an API could take the `Content-Type` for a form's while the layer did not (core's
+/// [`form_content_type_misread`](xnonce_core::verify::form_content_type_misread): U+00A0 or
+/// another character such readers trim around the media type), its bytes read as Latin-1
+/// (as WSGI, ASGI and Node servers read a field's bytes) or as UTF-8 (as Go's readers do).
+fn misread_as_form(headers: &HeaderMap) -> bool {
+    use xnonce_core::verify::form_content_type_misread;
+    headers.get(header::CONTENT_TYPE).is_some_and(|v| {
+        let bytes = v.as_bytes();
+        let latin1: String = bytes.iter().map(|&b| char::from(b)).collect();
+        form_content_type_misread(Some(&latin1))
+            || form_content_type_misread(Some(&String::from_utf8_lossy(bytes)))
     })
 }
 
@@ -1235,6 +1254,52 @@ mod tests {
                 let head = heads.last().unwrap().to_ascii_lowercase();
                 let forwarded = head.contains(&format!("content-encoding: {encoding}"));
                 assert_eq!(forwarded, t != form, "{t}: {head}");
+            }
+        }
+    }
+
+    /// A body signed as `text/plain` and sent with a form's media type and U+00A0 after it
+    /// (byte 0xA0 as WSGI, ASGI and Node servers read it; C2 A0 as Go's does) verified as
+    /// opaque bytes (the layer trims SP and HTAB only), and was forwarded to an API whose
+    /// reader trims it and reads a form with a field no param signs.
+    #[tokio::test]
+    async fn a_form_type_only_the_api_reads_as_a_form_is_not_forwarded() {
+        use axum::body::Body;
+        use xnonce_core::{sign, SignInput};
+        let (url, seen) = recording_api().await;
+        let secret = crate::layer::tests::svc_secret();
+        let app = svc_gateway(&url, svc_layer());
+        let body = "memo=hi&to=mallory";
+        let form = b"application/x-www-form-urlencoded";
+        for (n, (content_type, expected)) in [
+            ([&form[..], b"\xa0"].concat(), 400),
+            ([&b"\xa0"[..], &form[..], b"; a=b"].concat(), 400),
+            ([&form[..], b"\xc2\xa0"].concat(), 400),
+            (b"text/plain".to_vec(), 200),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let input = SignInput::new(Scheme::V2, "POST", "/a/b", "svc")
+                .host("api.test")
+                .param("n", n.to_string())
+                .body(body.as_bytes().to_vec());
+            let x_nonce = sign(&input, &secret).unwrap().x_nonce;
+            let req = Request::post(format!("/a/b?n={n}"))
+                .header("host", "api.test")
+                .header("x-nonce", x_nonce)
+                .header(
+                    "content-type",
+                    HeaderValue::from_bytes(&content_type).unwrap(),
+                )
+                .body(Body::from(body))
+                .unwrap();
+            let before = seen.lock().unwrap().len();
+            let (status, text) = answer(app.clone(), req).await;
+            assert_eq!(status, expected, "{content_type:?}: {text}");
+            assert_eq!(seen.lock().unwrap().len() > before, expected == 200);
+            if expected == 400 {
+                assert!(text.contains(r#""code":"invalid_body""#), "{text}");
             }
         }
     }
