@@ -40,6 +40,23 @@ function exchange(url, { method = 'GET', target = '/', headers = {}, body, decla
   })
 }
 
+/**
+ * An app behind the middleware (a verifier knowing CLIENT) on 127.0.0.1 that records
+ * `read(req)` of each request handed to it and answers `ok`: the peer, with `seen`.
+ */
+async function recordingApp(read) {
+  const seen = []
+  const open = await listen(
+    x.middleware(new x.Verifier({ [CLIENT]: reference.secret }), {
+      then: (req, res) => {
+        seen.push(read(req))
+        res.end('ok')
+      },
+    }),
+  )
+  return Object.assign(open, { seen })
+}
+
 let reference
 let verifier
 let app
@@ -577,15 +594,8 @@ test('v2: a raw backslash in the path reaches the app escaped, as verified', asy
   // signed for /files/a%5C..%5Cadmin verifies sent as /files/a\..\admin. A WHATWG URL (`new
   // URL(req.url, base)`, how a node:http app reads its path) takes a raw `\` for `/` and
   // removes the dot segment: the app read /admin, a path nobody signed.
-  const paths = []
-  const open = await listen(
-    x.middleware(new x.Verifier({ [CLIENT]: reference.secret }), {
-      then: (req, res) => {
-        paths.push(new URL(req.url, 'http://app.test').pathname)
-        res.end('ok')
-      },
-    }),
-  )
+  const open = await recordingApp((req) => new URL(req.url, 'http://app.test').pathname)
+  const paths = open.seen
   try {
     const signedFor = '/files/a%5C..%5Cadmin?q=%5C'
     // As `path` (exchange's URL string would be a WHATWG URL, sent as /admin).
@@ -610,15 +620,8 @@ test('a form type with U+00A0 around it is refused: no form to the verifier, one
   // as text/plain and sent as `application/x-www-form-urlencoded` + byte 0xA0 (read as
   // Latin-1: U+00A0) verified as opaque bytes with no params; body-parser's `content-type`
   // trims it (String#trim) and reads a form with a `to` no signed param covers.
-  const seen = []
-  const open = await listen(
-    x.middleware(new x.Verifier({ [CLIENT]: reference.secret }), {
-      then: (req, res) => {
-        seen.push(req.headers['content-type'])
-        res.end('ok')
-      },
-    }),
-  )
+  const open = await recordingApp((req) => req.headers['content-type'])
+  const seen = open.seen
   try {
     const body = 'memo=hi&to=mallory'
     const header = x.signRequest('v2', 'POST', '/c/a', CLIENT, reference.secret, {
@@ -658,15 +661,8 @@ test("a pair with a raw ']=' after its '=' is refused: qs splits it elsewhere", 
   // express.urlencoded({ extended: true })) at its first `]=`. The signed pair q = `a]=b`,
   // sent with its escapes undone (same signature), reached the app as
   // req.query = { 'q=a]': 'b' }: q, verified, gone, and a key nobody signed in its place.
-  const seen = []
-  const open = await listen(
-    x.middleware(new x.Verifier({ [CLIENT]: reference.secret }), {
-      then: (req, res) => {
-        seen.push(req.xnonce.params)
-        res.end('ok')
-      },
-    }),
-  )
+  const open = await recordingApp((req) => req.xnonce.params)
+  const seen = open.seen
   const form = 'application/x-www-form-urlencoded'
   const send = (target, sent, body, unescape) => {
     const header = x.signRequest('v2', 'POST', target, CLIENT, reference.secret, {
@@ -769,15 +765,8 @@ test('an accepted form reaches the app as charset=utf-8, whatever charset it nam
   // Nothing signs a form's charset and its fields were verified as UTF-8: a body parser that
   // honours the parameter would decode a signed value otherwise. A body that is no form
   // keeps its own Content-Type.
-  const seen = []
-  const open = await listen(
-    x.middleware(new x.Verifier({ [CLIENT]: reference.secret }), {
-      then: (req, res) => {
-        seen.push(req.headers['content-type'])
-        res.end('ok')
-      },
-    }),
-  )
+  const open = await recordingApp((req) => req.headers['content-type'])
+  const seen = open.seen
   try {
     for (const type of [
       'application/x-www-form-urlencoded; charset=iso-8859-1',
