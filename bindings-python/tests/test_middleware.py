@@ -1264,6 +1264,25 @@ def form_as_python_reads_it(content_type: str, body: bytes) -> list[tuple[str, s
 
 
 @pytest.mark.parametrize("server", ["wsgi", "asgi"])
+@contextlib.contextmanager
+def middleware_serving(
+    server: str, wsgi_app: Any, asgi_app: Any, verifier: xnonce.Verifier
+) -> Iterator[str]:
+    """``wsgi_app`` behind the WSGI middleware under Werkzeug's server, or ``asgi_app`` behind
+    the ASGI middleware under uvicorn (``server``), on 127.0.0.1: its base URL."""
+    if server == "asgi":
+        with uvicorn_serving(AsgiMiddleware(asgi_app, verifier)) as base:
+            yield base
+        return
+    httpd = make_server("127.0.0.1", 0, WsgiMiddleware(wsgi_app, verifier), threaded=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
 @pytest.mark.parametrize("space", ["\xa0", "\x85"])
 def test_a_content_type_python_reads_as_a_form_and_the_verifier_does_not_is_refused(
     server: str, space: str
@@ -1316,15 +1335,7 @@ def test_a_content_type_python_reads_as_a_form_and_the_verifier_does_not_is_refu
         return raw_exchange(base, head.encode("latin-1") + body)
 
     verifier = xnonce.Verifier({"billing": SECRET})
-    with contextlib.ExitStack() as stack:
-        if server == "wsgi":
-            httpd = make_server("127.0.0.1", 0, WsgiMiddleware(wsgi_app, verifier), threaded=True)
-            threading.Thread(target=httpd.serve_forever, daemon=True).start()
-            stack.callback(httpd.server_close)
-            stack.callback(httpd.shutdown)
-            base = f"http://127.0.0.1:{httpd.server_port}"
-        else:
-            base = stack.enter_context(uvicorn_serving(AsgiMiddleware(asgi_app, verifier)))
+    with middleware_serving(server, wsgi_app, asgi_app, verifier) as base:
         form = "application/x-www-form-urlencoded"
         status, answer = post(base, "text/plain", form + space)
         assert status == 400, answer
@@ -1582,15 +1593,7 @@ def test_a_raw_semicolon_in_the_query_reaches_the_app_as_the_character_verified(
         await send({"type": "http.response.body", "body": b""})
 
     verifier = xnonce.Verifier({"billing": SECRET})
-    with contextlib.ExitStack() as stack:
-        if server == "wsgi":
-            httpd = make_server("127.0.0.1", 0, WsgiMiddleware(wsgi_app, verifier), threaded=True)
-            threading.Thread(target=httpd.serve_forever, daemon=True).start()
-            stack.callback(httpd.server_close)
-            stack.callback(httpd.shutdown)
-            base = f"http://127.0.0.1:{httpd.server_port}"
-        else:
-            base = stack.enter_context(uvicorn_serving(AsgiMiddleware(asgi_app, verifier)))
+    with middleware_serving(server, wsgi_app, asgi_app, verifier) as base:
         authority = base.removeprefix("http://")
         signed = "/x?memo=a%3Bto%3Dmallory&to=alice"
         header = xnonce.sign_request(scheme, "GET", authority, signed, "billing", SECRET)
