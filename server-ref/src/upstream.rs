@@ -15,7 +15,7 @@
 //! or `\` (signed alike with `%3B` / `%5C`) are refused (400), as is a query or form body
 //! with a raw `;` (params are split at `&` only; some APIs split at `;` too) or a pair with a
 //! raw `]=` after its `=` (which `qs` splits there); a form goes without its
-//! `Content-Encoding` (verified as the bytes sent). The
+//! `Content-Encoding` (verified as the bytes sent), its bytes outside ASCII as `%XX`. The
 //! peer's address is appended to `X-Forwarded-For`. The upstream's answer comes back the same
 //! way, a `Location` that names the upstream's own address rewritten to
 //! the gateway's path (see [`Upstream::forward`]). Refused requests never reach the upstream.
@@ -262,6 +262,8 @@ impl Upstream {
             return refused_by(Refusal::misread_content_type());
         }
         let form = is_form(&parts.headers);
+        // A form rewritten for the API ([`form_for_api`]): its new length.
+        let mut form_length = None;
         let body = match form {
             // The layer has read the whole body (it is one buffer): checked, not streamed.
             true => match http_body_util::BodyExt::collect(body).await {
@@ -273,7 +275,9 @@ impl Upstream {
                     if let Some(refusal) = refuse_split_at_bracket(Some(&bytes)) {
                         return refusal;
                     }
-                    Body::from(bytes)
+                    let for_api = form_for_api(bytes);
+                    form_length = Some(for_api.len());
+                    Body::from(for_api)
                 }
                 Err(_) => return refused(ErrorCode::InvalidBody, "the body could not be read"),
             },
@@ -297,6 +301,9 @@ impl Upstream {
         headers.remove(header::EXPECT);
         keep_first(&mut headers, header::CONTENT_TYPE);
         content_type_as_verified(&mut headers);
+        if let Some(length) = form_length {
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+        }
         if form {
             // A form's params were verified as the bytes sent; an API's body parser would
             // decode a `Content-Encoding` first, and a zlib stream can be valid UTF-8 (one
@@ -623,6 +630,25 @@ fn is_form(headers: &HeaderMap) -> bool {
     headers.get(header::CONTENT_TYPE).is_some_and(|v| {
         xnonce_core::verify::is_form_content_type(Some(&String::from_utf8_lossy(v.as_bytes())))
     })
+}
+
+/// A verified form body as forwarded: each byte outside ASCII written `%XX`. The layer
+/// decodes a field's bytes as UTF-8 whether they came raw or escaped, so `to=Zo%C3%AB` and
+/// the same bytes sent raw verify alike; Starlette's form parser (FastAPI's) decodes a raw
+/// byte as Latin-1 (`ZoÃ«`, a value nobody signed), while every form parser decodes `%XX` as
+/// the UTF-8 verified. (A raw `;` is refused before this.)
+fn form_for_api(body: bytes::Bytes) -> bytes::Bytes {
+    if body.is_ascii() {
+        return body;
+    }
+    let mut out = Vec::with_capacity(body.len() + 16);
+    for &b in body.iter() {
+        match b {
+            0x80.. => out.extend_from_slice(format!("%{b:02X}").as_bytes()),
+            _ => out.push(b),
+        }
+    }
+    out.into()
 }
 
 /// Whether an API could take the `Content-Type` for a form's while the layer did not (core's
@@ -1256,6 +1282,69 @@ mod tests {
                 assert_eq!(forwarded, t != form, "{t}: {head}");
             }
         }
+    }
+
+    /// The layer decodes a form field's bytes as UTF-8 whether sent raw or escaped, so
+    /// `to=Zo%C3%AB` and the same bytes raw verify alike; Starlette's form parser decodes a
+    /// raw byte as Latin-1 (`ZoÃ«`). The API gets the form with each byte outside ASCII as
+    /// `%XX`, which every form parser decodes as the UTF-8 verified, its `Content-Length` the
+    /// new one.
+    #[tokio::test]
+    async fn a_forms_raw_non_ascii_bytes_are_forwarded_escaped() {
+        use axum::body::Body;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use xnonce_core::{sign, SignInput};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut all = Vec::new();
+            let mut buf = [0u8; 4096];
+            // The head, then as many body bytes as it declares.
+            let body_at = loop {
+                let n = conn.read(&mut buf).await.unwrap();
+                all.extend_from_slice(&buf[..n]);
+                if let Some(i) = all.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break i + 4;
+                }
+            };
+            let head = String::from_utf8_lossy(&all[..body_at]).to_ascii_lowercase();
+            let length: usize = head
+                .split("\r\ncontent-length: ")
+                .nth(1)
+                .and_then(|rest| rest.split("\r\n").next()?.parse().ok())
+                .unwrap();
+            while all.len() < body_at + length {
+                let n = conn.read(&mut buf).await.unwrap();
+                all.extend_from_slice(&buf[..n]);
+            }
+            let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nup";
+            let _ = conn.write_all(answer).await;
+            let _ = tx.send((head, all[body_at..].to_vec()));
+        });
+        let secret = crate::layer::tests::svc_secret();
+        let app = svc_gateway(&url, svc_layer());
+        let x_nonce = sign(
+            &SignInput::new(Scheme::V2, "POST", "/a/b", "svc")
+                .host("api.test")
+                .param("to", "Zo\u{eb}"),
+            &secret,
+        )
+        .unwrap()
+        .x_nonce;
+        let raw = "to=Zo\u{eb}".as_bytes();
+        let req = Request::post("/a/b")
+            .header("host", "api.test")
+            .header("x-nonce", x_nonce)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(raw))
+            .unwrap();
+        let (status, text) = answer(app, req).await;
+        assert_eq!(status, 200, "{text}");
+        let (head, body) = rx.await.unwrap();
+        assert_eq!(body, b"to=Zo%C3%AB");
+        assert!(head.contains("\r\ncontent-length: 11\r\n"), "{head}");
     }
 
     /// A body signed as `text/plain` and sent with a form's media type and U+00A0 after it
