@@ -1263,7 +1263,6 @@ def form_as_python_reads_it(content_type: str, body: bytes) -> list[tuple[str, s
     return parse_qsl(body.decode(), keep_blank_values=True)
 
 
-@pytest.mark.parametrize("server", ["wsgi", "asgi"])
 @contextlib.contextmanager
 def middleware_serving(
     server: str, wsgi_app: Any, asgi_app: Any, verifier: xnonce.Verifier
@@ -1283,6 +1282,7 @@ def middleware_serving(
         httpd.server_close()
 
 
+@pytest.mark.parametrize("server", ["wsgi", "asgi"])
 @pytest.mark.parametrize("space", ["\xa0", "\x85"])
 def test_a_content_type_python_reads_as_a_form_and_the_verifier_does_not_is_refused(
     server: str, space: str
