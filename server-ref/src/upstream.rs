@@ -1032,6 +1032,18 @@ mod tests {
         (url, seen)
     }
 
+    /// A gateway behind the layer that knows "svc" in front of a [`recording_api`]: the
+    /// gateway, the heads the API received, and svc's secret.
+    async fn recorded_svc_gateway() -> (
+        axum::Router,
+        Arc<std::sync::Mutex<Vec<String>>>,
+        xnonce_core::Secret,
+    ) {
+        let (url, seen) = recording_api().await;
+        let app = svc_gateway(&url, svc_layer());
+        (app, seen, crate::layer::tests::svc_secret())
+    }
+
     /// A gateway to `url` behind `layer` (one that knows "svc": `layer::tests::svc_secret`).
     fn svc_gateway(url: &str, layer: crate::XNonceLayer) -> axum::Router {
         crate::app::gateway_app(Upstream::new(url, DEFAULT_TIMEOUT).unwrap(), layer, None)
@@ -1063,9 +1075,7 @@ mod tests {
     async fn a_target_with_user_info_is_not_forwarded() {
         use axum::body::Body;
         use xnonce_core::{sign, SignInput};
-        let (url, seen) = recording_api().await;
-        let secret = crate::layer::tests::svc_secret();
-        let app = svc_gateway(&url, svc_layer());
+        let (app, seen, secret) = recorded_svc_gateway().await;
         // Each request signed with its own param: v1 tokens of one millisecond are alike.
         let send = |target: &str, n: &str| {
             let input = SignInput::new(Scheme::V1, "GET", "/a/b", "svc").param("n", n);
@@ -1106,9 +1116,7 @@ mod tests {
     async fn a_v2_path_with_a_raw_semicolon_or_backslash_is_not_forwarded() {
         use axum::body::Body;
         use xnonce_core::{sign, SignInput};
-        let (url, seen) = recording_api().await;
-        let secret = crate::layer::tests::svc_secret();
-        let app = svc_gateway(&url, svc_layer());
+        let (app, seen, secret) = recorded_svc_gateway().await;
         let send = |scheme: Scheme, signed: &str, target: &str, n: usize| {
             // Each request signed with its own param: v1 tokens of one millisecond are alike.
             let n = n.to_string();
@@ -1161,9 +1169,7 @@ mod tests {
     async fn a_raw_semicolon_in_a_query_or_form_is_not_forwarded() {
         use axum::body::Body;
         use xnonce_core::{sign, SignInput};
-        let (url, seen) = recording_api().await;
-        let secret = crate::layer::tests::svc_secret();
-        let app = svc_gateway(&url, svc_layer());
+        let (app, seen, secret) = recorded_svc_gateway().await;
         let form = "application/x-www-form-urlencoded";
         let cases = [
             (Scheme::V2, "?a=1;b=2", None, 400),
@@ -1228,9 +1234,7 @@ mod tests {
     async fn a_pair_qs_splits_elsewhere_is_not_forwarded_nor_a_forms_content_encoding() {
         use axum::body::Body;
         use xnonce_core::{sign, SignInput};
-        let (url, seen) = recording_api().await;
-        let secret = crate::layer::tests::svc_secret();
-        let app = svc_gateway(&url, svc_layer());
+        let (app, seen, secret) = recorded_svc_gateway().await;
         let form = "application/x-www-form-urlencoded";
         let cases = [
             ("?q=a]=b", None, 400),
@@ -1355,9 +1359,7 @@ mod tests {
     async fn a_form_type_only_the_api_reads_as_a_form_is_not_forwarded() {
         use axum::body::Body;
         use xnonce_core::{sign, SignInput};
-        let (url, seen) = recording_api().await;
-        let secret = crate::layer::tests::svc_secret();
-        let app = svc_gateway(&url, svc_layer());
+        let (app, seen, secret) = recorded_svc_gateway().await;
         let body = "memo=hi&to=mallory";
         let form = b"application/x-www-form-urlencoded";
         for (n, (content_type, expected)) in [
