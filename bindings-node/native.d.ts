@@ -87,6 +87,11 @@ export declare class SharedKeys {
   /** The prefix. */
   get prefix(): string
   /**
+   * The epoch marker's key, `<prefix>epoch`: a random value without expiry that every
+   * store sharing the prefix reads to notice a Redis that lost its keys.
+   */
+  get epochKey(): string
+  /**
    * The shared key of a replay key: `<prefix>{<replay key>}`. A replay key holding a lone
    * surrogate throws a `TypeError` (`ERR_INVALID_ARG_VALUE`).
    */
@@ -405,6 +410,12 @@ export declare function setErrorFactory(factory: (code: string, family: string, 
 
 /** How much longer than its request's window a shared key is kept (ms). */
 export declare const SHARED_KEYS_CLOCK_MARGIN_MS: number
+
+/**
+ * How long a store refuses every request once Redis lost its keys, for the default 30 s
+ * window (ms): twice the window plus `SHARED_KEYS_CLOCK_MARGIN_MS`.
+ */
+export declare const SHARED_KEYS_DEFAULT_FENCE_MS: number
 
 /** The reference server's key prefix (`[replay] key_prefix`), the default of `SharedKeys`. */
 export declare const SHARED_KEYS_DEFAULT_PREFIX: string

@@ -26,7 +26,7 @@ const CLOCK_MARGIN_MS = native.SHARED_KEYS_CLOCK_MARGIN_MS
  * default: twice the default 30 s window plus CLOCK_MARGIN_MS, as the reference server computes
  * it from its longest window (give `fenceAfterLossMs` that for longer windows).
  */
-const DEFAULT_FENCE_MS = 2 * 30_000 + CLOCK_MARGIN_MS
+const DEFAULT_FENCE_MS = native.SHARED_KEYS_DEFAULT_FENCE_MS
 
 /** The policy in node-redis's answer to `CONFIG GET maxmemory-policy` (an object in v4 and
  * later; a Map or a flat array under other reply shapes), else null. */
@@ -88,7 +88,7 @@ function redisReplayStore(client, options) {
   // The fence after a loss of keys (the reference server's, same marker): the epoch marker
   // `<prefix>epoch` read after each SET; one other than the last one seen means Redis lost
   // its keys (restarted empty, flushed, replaced), and every request is refused for fenceMs.
-  const epochKey = `${keys.prefix}epoch`
+  const epochKey = keys.epochKey
   let epoch = null
   let fencedUntil = 0
   const why = () =>

@@ -4,7 +4,7 @@
 use napi::Env;
 use napi_derive::napi;
 use xnonce_core::header::MAX_TIMESTAMP_MS;
-use xnonce_core::replay::shared::{self, CLOCK_MARGIN_MS, DEFAULT_PREFIX};
+use xnonce_core::replay::shared::{self, CLOCK_MARGIN_MS, DEFAULT_FENCE_MS, DEFAULT_PREFIX};
 use xnonce_core::ErrorCode;
 
 use crate::error::{fail, guard, invalid_arg_value};
@@ -21,6 +21,11 @@ pub const SHARED_KEYS_DEFAULT_PREFIX: &str = DEFAULT_PREFIX;
 /// How much longer than its request's window a shared key is kept (ms).
 #[napi(js_name = "SHARED_KEYS_CLOCK_MARGIN_MS")]
 pub const SHARED_KEYS_CLOCK_MARGIN_MS: u32 = CLOCK_MARGIN_MS as u32;
+
+/// How long a store refuses every request once Redis lost its keys, for the default 30 s
+/// window (ms): twice the window plus `SHARED_KEYS_CLOCK_MARGIN_MS`.
+#[napi(js_name = "SHARED_KEYS_DEFAULT_FENCE_MS")]
+pub const SHARED_KEYS_DEFAULT_FENCE_MS: u32 = DEFAULT_FENCE_MS as u32;
 
 /// The shared replay store's key names under one prefix, and their expiries (core's
 /// `replay::shared`).
@@ -56,6 +61,13 @@ impl SharedKeys {
     #[napi(getter)]
     pub fn prefix(&self) -> String {
         self.inner.prefix().to_string()
+    }
+
+    /// The epoch marker's key, `<prefix>epoch`: a random value without expiry that every
+    /// store sharing the prefix reads to notice a Redis that lost its keys.
+    #[napi(getter)]
+    pub fn epoch_key(&self) -> String {
+        self.inner.epoch_key()
     }
 
     /// The shared key of a replay key: `<prefix>{<replay key>}`. A replay key holding a lone

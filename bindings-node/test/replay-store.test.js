@@ -233,6 +233,9 @@ test("SharedKeys: the reference server's key names and expiries, a prefix checke
   assert.equal(keys.ttlMs(31_000, 1_000), 31_000)
   assert.equal(keys.ttlMs(1_000, 5_000), 1_000)
   assert.equal(new x.SharedKeys().key('v1:c:n'), 'xnonce:replay:{v1:c:n}')
+  // The epoch marker and the fence after a loss of keys, for the default 30 s window.
+  assert.deepEqual([keys.epochKey, new x.SharedKeys().epochKey], ['app:epoch', 'xnonce:replay:epoch'])
+  assert.equal(require('../replay-store.js').DEFAULT_FENCE_MS, 2 * 30_000 + 1_000)
   assert.equal(
     x.redisReplayStore({ set() {}, get() {} }, { prefix: 'app:' }).key('v2:c:abc'),
     'app:{v2:c:abc}',

@@ -3,7 +3,7 @@
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use xnonce_core::replay::shared::{SharedKeys, CLOCK_MARGIN_MS, DEFAULT_PREFIX};
+use xnonce_core::replay::shared::{SharedKeys, CLOCK_MARGIN_MS, DEFAULT_FENCE_MS, DEFAULT_PREFIX};
 
 use crate::convert::{named, Millis, Setting};
 
@@ -24,6 +24,11 @@ impl PySharedKeys {
     #[classattr]
     const CLOCK_MARGIN_MS: u64 = CLOCK_MARGIN_MS;
 
+    /// How long a store refuses every request once Redis lost its keys, for the default
+    /// 30 s window (ms): twice the window plus `CLOCK_MARGIN_MS`.
+    #[classattr]
+    const DEFAULT_FENCE_MS: u64 = DEFAULT_FENCE_MS;
+
     /// Keys under `prefix`; `ValueError` if it holds `{` or `}`, or a lone surrogate.
     #[new]
     #[pyo3(signature = (prefix = Setting::lit(DEFAULT_PREFIX)))]
@@ -36,6 +41,13 @@ impl PySharedKeys {
     #[getter]
     fn prefix(&self) -> &str {
         self.inner.prefix()
+    }
+
+    /// The epoch marker's key, `<prefix>epoch`: a random value without expiry that every
+    /// store sharing the prefix reads to notice a Redis that lost its keys.
+    #[getter]
+    fn epoch_key(&self) -> String {
+        self.inner.epoch_key()
     }
 
     /// The shared key of a replay key: `<prefix>{<replay key>}`. `ValueError` for a

@@ -201,6 +201,9 @@ def test_shared_keys_are_the_reference_servers_key_names_and_expiries() -> None:
     assert keys.ttl_ms(1_000, 5_000) == 1_000
     assert SharedKeys().key("v1:c:n") == "xnonce:replay:{v1:c:n}"
     assert (SharedKeys.DEFAULT_PREFIX, SharedKeys.CLOCK_MARGIN_MS) == ("xnonce:replay:", 1_000)
+    # The epoch marker and the fence after a loss of keys, for the default 30 s window.
+    assert (keys.epoch_key, SharedKeys().epoch_key) == ("app:epoch", "xnonce:replay:epoch")
+    assert SharedKeys.DEFAULT_FENCE_MS == 2 * 30_000 + 1_000
     assert RedisReplayStore(object(), prefix="app:").key("v2:c:abc") == "app:{v2:c:abc}"
     with pytest.raises(ValueError, match="hash tag"):
         SharedKeys("}")

@@ -444,12 +444,12 @@ impl RedisStore {
         &self,
         conn: &mut MultiplexedConnection,
     ) -> Result<Option<String>, redis::RedisError> {
-        let key = format!("{}epoch", self.keys.prefix());
+        let key = self.keys.epoch_key();
         let mut fresh = [0u8; 16];
         if getrandom::getrandom(&mut fresh).is_err() {
             return Ok(None);
         }
-        let fresh: String = fresh.iter().map(|b| format!("{b:02x}")).collect();
+        let fresh = xnonce_core::hex::encode(&fresh);
         let read = async {
             redis::cmd("SET")
                 .arg(&key)

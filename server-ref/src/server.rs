@@ -211,16 +211,11 @@ impl Reloader {
 /// [`Verifier::succeeding`]: xnonce_core::Verifier::succeeding
 const IN_FLIGHT_MARGIN_MS: u64 = 1_000;
 
-/// How long a Redis that lost its keys is fenced under `config`: a request accepted just
-/// before the loss is stale at the latest two longest windows later (dated up to one
-/// window ahead), plus the clock margin.
+/// How long a Redis that lost its keys is fenced under `config`: core's
+/// [`fence_ms`](xnonce_core::replay::shared::fence_ms) of its longest window.
 fn redis_fence(config: &Config) -> Duration {
     let longest = config.verifier.window_policy().longest_ms();
-    Duration::from_millis(
-        longest
-            .saturating_mul(2)
-            .saturating_add(redis_store::CLOCK_MARGIN_MS),
-    )
+    Duration::from_millis(xnonce_core::replay::shared::fence_ms(longest))
 }
 
 /// Binds `addr`, with an error that names it (`what`: which of the config's addresses it is,

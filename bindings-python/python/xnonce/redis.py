@@ -189,7 +189,7 @@ def _is_redis_answer(error: Exception) -> bool:
 #: How long a store refuses every request once Redis is found to have lost its keys, by
 #: default: twice the default 30 s window plus ``CLOCK_MARGIN_MS``, as the reference server
 #: computes it from its longest window (give ``fence_after_loss_ms`` that for longer windows).
-DEFAULT_FENCE_MS: int = 2 * 30_000 + CLOCK_MARGIN_MS
+DEFAULT_FENCE_MS: int = SharedKeys.DEFAULT_FENCE_MS
 
 
 class RedisLostKeysError(RuntimeError):
@@ -246,7 +246,7 @@ class _RedisKeys:
         ):
             raise ValueError("fence_after_loss_ms must be a positive int (ms) or None")
         self.fence_ms = fence_after_loss_ms
-        self.epoch_key = f"{prefix}epoch"
+        self.epoch_key = self.keys.epoch_key
         self._lock = threading.Lock()
         self._epoch: bytes | None = None
         self._fenced_until = 0.0

@@ -24,6 +24,27 @@ pub const DEFAULT_PREFIX: &str = "xnonce:replay:";
 /// synchronised. Costs about `margin / window` more keys (≈ 3 % with a 30 s window).
 pub const CLOCK_MARGIN_MS: u64 = 1_000;
 
+/// How long a shared store refuses every request once it finds that Redis lost its keys
+/// (restarted empty, flushed, replaced: its [`SharedKeys::epoch_key`] changed), for a
+/// verifier whose longest window is `longest_window_ms`: twice that window (a request
+/// accepted just before the loss may be dated a window ahead, and stays fresh a window after
+/// its timestamp) plus [`CLOCK_MARGIN_MS`]. By then all that Redis may have forgotten is stale.
+///
+/// ```
+/// use xnonce_core::replay::shared::{fence_ms, DEFAULT_FENCE_MS};
+/// assert_eq!(fence_ms(5_000), 11_000);
+/// assert_eq!(DEFAULT_FENCE_MS, fence_ms(30_000));
+/// ```
+pub const fn fence_ms(longest_window_ms: u64) -> u64 {
+    longest_window_ms
+        .saturating_mul(2)
+        .saturating_add(CLOCK_MARGIN_MS)
+}
+
+/// [`fence_ms`] of the default window ([`crate::window::DEFAULT_WINDOW_MS`]): 61 s, what a
+/// store that is not told its verifier's windows uses.
+pub const DEFAULT_FENCE_MS: u64 = fence_ms(crate::window::DEFAULT_WINDOW_MS);
+
 /// A key prefix holding `{` or `}`, which would break the key's one hash tag.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvalidPrefix;
@@ -86,6 +107,20 @@ impl SharedKeys {
         }));
         key.push('}');
         key
+    }
+
+    /// The epoch marker's key: `<prefix>epoch`. Every store sharing the prefix reads it,
+    /// and makes it (a random value without expiry, `SET NX`) when Redis has none; a value
+    /// other than the one it last read means Redis lost its keys, and the store refuses every
+    /// request for [`fence_ms`]. No replay key is named so: theirs hold `{`.
+    ///
+    /// ```
+    /// use xnonce_core::replay::shared::{SharedKeys, DEFAULT_PREFIX};
+    /// assert_eq!(SharedKeys::new(DEFAULT_PREFIX)?.epoch_key(), "xnonce:replay:epoch");
+    /// # Ok::<(), xnonce_core::replay::shared::InvalidPrefix>(())
+    /// ```
+    pub fn epoch_key(&self) -> String {
+        format!("{}epoch", self.prefix)
     }
 
     /// How long (ms) to keep the key of a request to be remembered until `expires_at_ms`,
