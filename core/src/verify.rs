@@ -577,27 +577,26 @@ impl Verifier {
     /// # Ok::<(), xnonce_core::Error>(())
     /// ```
     pub fn succeeding(mut self, previous: &Verifier, last_verified_ms: u64) -> Self {
-        let mut previous = previous.clone();
         // Its own predecessor's requests are stale everywhere two longest windows after it
         // was replaced (a timestamp may be a window ahead of the clock).
         let horizon = 2 * crate::window::MAX_WINDOW_MS;
-        if previous
+        let earlier = previous
             .previous
-            .as_ref()
-            .is_some_and(|p| p.last_verified_ms.saturating_add(horizon) < last_verified_ms)
-        {
-            previous.previous = None;
-        }
+            .clone()
+            .filter(|p| p.last_verified_ms.saturating_add(horizon) >= last_verified_ms);
         // The same windows (a reload that changed something else, or nothing): every key
         // `previous` recorded lasts as long as this verifier's window, so it needs no link of
         // its own; its predecessors still bound what they accepted. A server reloaded often
         // keeps no chain to walk on each request.
         if self.windows == previous.windows {
-            self.previous = previous.previous;
+            self.previous = earlier;
             return self;
         }
         self.previous = Some(std::sync::Arc::new(Predecessor {
-            verifier: previous,
+            verifier: Verifier {
+                previous: earlier,
+                ..previous.clone()
+            },
             last_verified_ms,
         }));
         self
