@@ -291,8 +291,8 @@ function middleware(verifier, options) {
     // decode a Content-Encoding first, and a zlib stream can be valid UTF-8 throughout (one
     // stored block): signed as one odd field, read inflated as `admin=true`. The app gets
     // the form as verified (a form that verifies compressed is none a client compressed).
-    if (native.isFormContentType(req.headers['content-type'] ?? null)) delete req.headers['content-encoding']
     const forApp = native.contentTypeForApp(req.headers['content-type'] ?? null)
+    if (forApp === native.FORM_UTF8) delete req.headers['content-encoding']
     if (forApp !== null) req.headers['content-type'] = forApp
     const records = earlier?.records ?? []
     const mine =

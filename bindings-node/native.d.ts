@@ -197,6 +197,12 @@ export interface ErrorCodeInfo {
 /** Every shared error code with its family and HTTP status, in core's order. */
 export declare function errorCodes(): Array<ErrorCodeInfo>
 
+/**
+ * What `contentTypeForApp` gives for a form, and for a form only: core's `verify::FORM_UTF8`
+ * (a form's fields are verified as the bytes sent, in UTF-8).
+ */
+export declare const FORM_UTF8: string
+
 /** A parsed `X-Nonce` header value. */
 export interface Header {
   /** `"v1"` or `"v2"`. */
@@ -218,12 +224,6 @@ export interface Header {
  * `Refusal::host_conflict`, what the reference server answers.
  */
 export declare function hostConflictAnswer(authority: string, host: string, request?: RefusedRequest): Answer | null
-
-/**
- * Whether a request with this `Content-Type` has a form body, whose fields the verifier reads
- * (and a signature covers) as the bytes sent: core's `verify::is_form_content_type`.
- */
-export declare function isFormContentType(contentType?: string | undefined | null): boolean
 
 /**
  * Signs a request and returns a link (`baseUrl + path + ?params&ottoken=...`) that carries

@@ -167,12 +167,10 @@ pub fn content_type_for_app(content_type: Option<String>) -> Option<String> {
     xnonce_core::verify::content_type_for_app(content_type.as_deref()).map(|ct| ct.into_owned())
 }
 
-/// Whether a request with this `Content-Type` has a form body, whose fields the verifier reads
-/// (and a signature covers) as the bytes sent: core's `verify::is_form_content_type`.
-#[napi(js_name = "isFormContentType")]
-pub fn is_form(content_type: Option<String>) -> bool {
-    is_form_content_type(content_type.as_deref())
-}
+/// What `contentTypeForApp` gives for a form, and for a form only: core's `verify::FORM_UTF8`
+/// (a form's fields are verified as the bytes sent, in UTF-8).
+#[napi(js_name = "FORM_UTF8")]
+pub const FORM_UTF8: &str = xnonce_core::verify::FORM_UTF8;
 
 /// The 400 answer (`invalid_host`) to an HTTP/2 request whose `Host` field names another
 /// host than its `:authority` (RFC 9113 §8.3.1), in the style of the request's credential,
