@@ -146,27 +146,32 @@ def _is_method_override(name: bytes) -> bool:
 def _admit(
     scope: Scope,
     verified: Verified,
-    content_type: str | None,
+    content_type_as_verified: str | None,
     target: str,
     length: int | None = None,
 ) -> None:
     """Hands the verified request to the app: ``scope[SCOPE_KEY]`` and, for Starlette and
     FastAPI, ``request.state.xnonce``; without the method-override fields, which no signature
     covers (a method-override middleware inside would run a signed POST as a DELETE), and
-    with a form's ``Content-Type`` (``content_type``, its one line: two are refused before)
-    as the UTF-8 it was verified in: nothing signs the charset it named, and an app that
-    honours it would decode a signed value otherwise. An absolute-form ``target``'s
-    authority, the host verified in place of the ``Host`` field (RFC 9112 §3.2.2), replaces
-    that field, which the app (Starlette's ``request.url``, ``Host`` routes) would read.
+    with ``content_type_as_verified`` (``content_type_for_app`` of its one ``Content-Type``
+    line: two are refused before) in place of that line when it is not ``None``: a form's as
+    the UTF-8 it was verified in (nothing signs the charset it named, and an app that honours
+    it would decode a signed value otherwise), JSON naming a charset as UTF-8. An
+    absolute-form ``target``'s authority, the host verified in place of the ``Host`` field
+    (RFC 9112 §3.2.2), replaces that field, which the app (Starlette's ``request.url``,
+    ``Host`` routes) would read.
     ``length``: the length of a form body rewritten for the app (``form_for_app``), its
     ``Content-Length``. A raw ``;`` in the query string reaches the app as ``%3B``
     (``query_for_app``)."""
     headers = scope.get("headers", ())
-    form = content_type_for_app(content_type)
     authority = absolute_authority(target)
-    if form is not None or authority is not None or any(_is_method_override(k) for k, _ in headers):
+    if (
+        content_type_as_verified is not None
+        or authority is not None
+        or any(_is_method_override(k) for k, _ in headers)
+    ):
         replaced = {
-            b"content-type": form,
+            b"content-type": content_type_as_verified,
             b"content-length": None if length is None else str(length),
         }
         kept = [
@@ -347,13 +352,14 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
             await _send(send, outcome)
             return
         new_length = None
-        if content_type_for_app(content_type) == FORM_UTF8:
+        as_verified = content_type_for_app(content_type)
+        if as_verified == FORM_UTF8:
             # A form's fields as verified, whatever the app's parser makes of a raw `;` or
             # of a raw byte outside ASCII.
             for_app = form_for_app(body)
             if len(for_app) != len(body):
                 body, new_length = for_app, len(for_app)
-        _admit(scope, outcome, content_type, target, new_length)
+        _admit(scope, outcome, as_verified, target, new_length)
         replayed = False
 
         async def replay_body() -> Message:
@@ -416,5 +422,5 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
             else:
                 await send({"type": "websocket.close", "code": 1008})
             return
-        _admit(scope, outcome, _content_type(scope)[0], target)
+        _admit(scope, outcome, content_type_for_app(_content_type(scope)[0]), target)
         await self.app(scope, receive, send)
