@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use xnonce_core::answer::cgi_same_name;
 use xnonce_core::time_hint::{self, ServerTimeHint};
 use xnonce_core::{
     canonical, sign, Environment, Error, ErrorCode, Scheme, Secret, SystemEnvironment,
@@ -798,12 +799,13 @@ fn check_caller_headers(
         }
     }
     for (name, value) in headers {
-        if cgi_same_field(name, xnonce_core::header::NAME)
-            || cgi_same_field(name, "content-length")
+        // Also spelt with `_`: CGI-style servers read `X_Nonce` as `X-Nonce`.
+        if cgi_same_name(name.as_bytes(), xnonce_core::header::NAME)
+            || cgi_same_name(name.as_bytes(), "content-length")
             // The HTTP stack drops the requester's Content-Length for it (a body-less
             // request drops it instead), and a coding such as gzip would have the server
             // decode the signed bytes as something they are not.
-            || cgi_same_field(name, "transfer-encoding")
+            || cgi_same_name(name.as_bytes(), "transfer-encoding")
         {
             return Err(Error::new(
                 ErrorCode::MalformedHeader,
@@ -824,17 +826,6 @@ fn check_caller_headers(
         }
     }
     Ok(())
-}
-
-/// Whether header `name` is the field `field` to a server: in any case, and with
-/// `_` for `-`, as CGI-style servers (Rack, WSGI, PHP) read both `X-Nonce` and `X_Nonce` as
-/// `HTTP_X_NONCE`, so that one would stand for the other.
-fn cgi_same_field(name: &str, field: &str) -> bool {
-    name.len() == field.len()
-        && name
-            .bytes()
-            .zip(field.bytes())
-            .all(|(n, f)| n.eq_ignore_ascii_case(&f) || (n == b'_' && f == b'-'))
 }
 
 /// The server-time hint of a stale answer (401), if it authenticates with this client's

@@ -387,6 +387,36 @@ impl Refusal {
     }
 }
 
+/// Whether header field `name` starts with `prefix` as CGI-style servers (Rack, WSGI, PHP)
+/// read field names: in any case, and with a `_` standing for a `-`, since they merge both
+/// `X-Nonce` and `X_Nonce` into `HTTP_X_NONCE`. A field a client may not set must be refused
+/// in either spelling.
+///
+/// ```
+/// use xnonce_core::answer::cgi_name_starts_with;
+/// assert!(cgi_name_starts_with(b"X_XNonce_Client", "x-xnonce-"));
+/// assert!(!cgi_name_starts_with(b"x-xnonc", "x-xnonce-"));
+/// ```
+pub fn cgi_name_starts_with(name: &[u8], prefix: &str) -> bool {
+    name.len() >= prefix.len()
+        && name
+            .iter()
+            .zip(prefix.as_bytes())
+            .all(|(&n, &p)| n.eq_ignore_ascii_case(&p) || (n == b'_' && p == b'-'))
+}
+
+/// Whether header field `name` is `field` as CGI-style servers read field names
+/// ([`cgi_name_starts_with`]: any case, `_` for `-`).
+///
+/// ```
+/// use xnonce_core::answer::cgi_same_name;
+/// assert!(cgi_same_name(b"x_nonce", "X-Nonce"));
+/// assert!(!cgi_same_name(b"X-Nonces", "X-Nonce"));
+/// ```
+pub fn cgi_same_name(name: &[u8], field: &str) -> bool {
+    name.len() == field.len() && cgi_name_starts_with(name, field)
+}
+
 /// Header fields (lower-case) that frameworks read in place of the request's own method
 /// (Express's `method-override`, Werkzeug's `HTTPMethodOverrideMiddleware`, Symfony, IIS
 /// rewrites). No signature covers them, so a verifier's middleware removes them from a request

@@ -577,24 +577,15 @@ pub const OVERRIDES: [&str; 22] = [
 /// (in either spelling), or is `X-Forwarded-For` spelled with a `_` (`X_Forwarded_For`, which
 /// such a server would merge after the gateway's entry).
 fn strip_gateway_fields(headers: &mut HeaderMap) {
-    // Whether `name`, with `_` read as `-`, starts with `prefix` (without a copy per field).
-    let starts_as = |name: &[u8], prefix: &[u8]| {
-        name.len() >= prefix.len()
-            && name
-                .iter()
-                .zip(prefix)
-                .all(|(&b, &p)| if b == b'_' { p == b'-' } else { b == p })
-    };
-    let spelled_as =
-        |name: &[u8], field: &str| name.len() == field.len() && starts_as(name, field.as_bytes());
+    use xnonce_core::answer::{cgi_name_starts_with, cgi_same_name};
     let forwarded_for = X_FORWARDED_FOR.as_bytes();
     let theirs: Vec<HeaderName> = headers
         .keys()
         .filter(|name| {
             let name = name.as_str().as_bytes();
-            starts_as(name, b"x-xnonce-")
-                || OVERRIDES.iter().any(|field| spelled_as(name, field))
-                || (spelled_as(name, X_FORWARDED_FOR) && name != forwarded_for)
+            cgi_name_starts_with(name, "x-xnonce-")
+                || OVERRIDES.iter().any(|field| cgi_same_name(name, field))
+                || (cgi_same_name(name, X_FORWARDED_FOR) && name != forwarded_for)
         })
         .cloned()
         .collect();
