@@ -1023,6 +1023,32 @@ mod tests {
         (url, seen)
     }
 
+    /// `app`'s answer to `GET <target>?n=<n>` with `Host: api.test`, signed by "svc" in
+    /// `scheme` for the path `signed` with the param `n` (each request its own: v1 tokens of
+    /// one millisecond are alike), and for the host api.test in v2.
+    async fn signed_get(
+        app: &axum::Router,
+        secret: &xnonce_core::Secret,
+        scheme: Scheme,
+        signed: &str,
+        target: &str,
+        n: usize,
+    ) -> (u16, String) {
+        use xnonce_core::{sign, SignInput};
+        let n = n.to_string();
+        let mut input = SignInput::new(scheme, "GET", signed, "svc").param("n", &n);
+        if scheme == Scheme::V2 {
+            input = input.host("api.test");
+        }
+        let x_nonce = sign(&input, secret).unwrap().x_nonce;
+        let req = Request::get(format!("{target}?n={n}"))
+            .header("host", "api.test")
+            .header("x-nonce", x_nonce)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        answer(app.clone(), req).await
+    }
+
     /// A gateway behind the layer that knows "svc" in front of a [`recording_api`]: the
     /// gateway, the heads the API received, and svc's secret.
     async fn recorded_svc_gateway() -> (
@@ -1064,28 +1090,16 @@ mod tests {
     /// `http://u:p@evil.test/…` (a link to evil.test).
     #[tokio::test]
     async fn a_target_with_user_info_is_not_forwarded() {
-        use axum::body::Body;
-        use xnonce_core::{sign, SignInput};
         let (app, seen, secret) = recorded_svc_gateway().await;
-        // Each request signed with its own param: v1 tokens of one millisecond are alike.
-        let send = |target: &str, n: &str| {
-            let input = SignInput::new(Scheme::V1, "GET", "/a/b", "svc").param("n", n);
-            let x_nonce = sign(&input, &secret).unwrap().x_nonce;
-            let req = Request::get(format!("{target}?n={n}"))
-                .header("host", "api.test")
-                .header("x-nonce", x_nonce)
-                .body(Body::empty())
-                .unwrap();
-            answer(app.clone(), req)
-        };
+        let send = |target, n| signed_get(&app, &secret, Scheme::V1, "/a/b", target, n);
         // Without user info the target's authority is the API's Host.
-        assert_eq!(send("http://api.test/a/b", "0").await, (200, "up".into()));
+        assert_eq!(send("http://api.test/a/b", 0).await, (200, "up".into()));
         assert!(seen.lock().unwrap()[0].contains("host: api.test\r\n"));
         for (n, target) in ["http://u:p@evil.test/a/b", "http://api.test@evil.test/a/b"]
             .into_iter()
             .enumerate()
         {
-            let (status, body) = send(target, &(n + 1).to_string()).await;
+            let (status, body) = send(target, n + 1).await;
             assert_eq!(status, 400, "{target}: {body}");
             let heads = seen.lock().unwrap();
             assert_eq!(
@@ -1105,24 +1119,7 @@ mod tests {
     /// sent, forwards them as signed.
     #[tokio::test]
     async fn a_v2_path_with_a_raw_semicolon_or_backslash_is_not_forwarded() {
-        use axum::body::Body;
-        use xnonce_core::{sign, SignInput};
         let (app, seen, secret) = recorded_svc_gateway().await;
-        let send = |scheme: Scheme, signed: &str, target: &str, n: usize| {
-            // Each request signed with its own param: v1 tokens of one millisecond are alike.
-            let n = n.to_string();
-            let mut input = SignInput::new(scheme, "GET", signed, "svc").param("n", &n);
-            if scheme == Scheme::V2 {
-                input = input.host("api.test");
-            }
-            let x_nonce = sign(&input, &secret).unwrap().x_nonce;
-            let req = Request::get(format!("{target}?n={n}"))
-                .header("host", "api.test")
-                .header("x-nonce", x_nonce)
-                .body(Body::empty())
-                .unwrap();
-            answer(app.clone(), req)
-        };
         let cases = [
             (Scheme::V2, "/files/a%3Bb", "/files/a;b", 400),
             (Scheme::V2, "/files/a%5Cb", "/files/a\\b", 400),
@@ -1134,7 +1131,7 @@ mod tests {
         ];
         for (n, (scheme, signed, target, expected)) in cases.into_iter().enumerate() {
             let before = seen.lock().unwrap().len();
-            let (status, body) = send(scheme, signed, target, n).await;
+            let (status, body) = signed_get(&app, &secret, scheme, signed, target, n).await;
             assert_eq!(status, expected, "{target}: {body}");
             let heads = seen.lock().unwrap();
             if expected == 400 {
