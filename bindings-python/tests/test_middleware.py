@@ -1589,6 +1589,43 @@ def test_a_raw_semicolon_in_the_query_reaches_the_app_as_the_character_verified(
     assert read == [[("memo", "a;to=mallory"), ("to", "alice")]]
 
 
+def test_raw_utf8_bytes_in_the_query_reach_the_app_as_the_text_verified() -> None:
+    """A byte outside ASCII in the query is verified as its `%XX` escape: `to=Zoë` sent raw
+    verifies as signed for `to=Zo%C3%AB` (uvicorn and Hypercorn answer 400 to such a target,
+    Daphne and Granian pass it on). Starlette's `QueryParams` (FastAPI's) read
+    `scope["query_string"]` as latin-1 and `parse_qsl` that text, as does a WSGI app reading
+    `QUERY_STRING` (PEP 3333's latin-1 text) with `parse_qsl`: the app read `ZoÃ«`, a name
+    nobody signed. The app's query now holds each such byte as `%XX`, which every query
+    reader decodes as the UTF-8 verified."""
+    from urllib.parse import parse_qsl
+
+    signed = "/up?to=Zo%C3%AB&memo=%E2%82%AC5"
+    raw = "to=Zoë&memo=€5".encode()
+    header = xnonce.sign_request("v2", "GET", "api.test", signed, "billing", SECRET)
+    status, _, reached = call_asgi(
+        {
+            "query_string": raw,
+            "headers": [(b"host", b"api.test"), (b"x-nonce", header.encode())],
+        }
+    )
+    assert status == 200
+    assert parse_qsl(reached[0]["query_string"].decode("latin-1")) == [
+        ("to", "Zoë"),
+        ("memo", "€5"),
+    ]
+
+    environ = signed_environ(
+        REQUEST_METHOD="GET",
+        RAW_URI="/up?" + raw.decode("latin-1"),
+        QUERY_STRING=raw.decode("latin-1"),
+        HTTP_X_NONCE=header,
+        CONTENT_TYPE=None,
+        CONTENT_LENGTH=None,
+    )
+    assert call_wsgi(environ)[0] == "200 OK"
+    assert parse_qsl(environ["QUERY_STRING"]) == [("to", "Zoë"), ("memo", "€5")]
+
+
 def read_as_starlette(body: bytes) -> list[tuple[str, str]]:
     """A form read as Starlette's ``FormParser`` reads one: split at ``&``, each name and value
     decoded as latin-1, then ``unquote_plus`` (which reads ``%XX`` escapes as UTF-8)."""

@@ -72,14 +72,31 @@ def misread_as_form(content_type: str | None) -> bool:
 FORM_UTF8 = "application/x-www-form-urlencoded; charset=utf-8"
 
 
-def query_for_app(query: str) -> str:
+def bytes_escaped(text: str) -> str:
+    """``text`` holding bytes as latin-1 characters (PEP 3333's text, ASGI's ``raw_path`` and
+    ``query_string`` read as latin-1) with each byte outside ASCII (a character in
+    U+0080..U+00FF) written ``%XX``, as the verifier is to read it: taken as text, ``to=é``
+    sent raw would be verified as ``to=Ã©``. Any other character (a lone surrogate, not such
+    text) is left for the verifier to refuse."""
+    if text.isascii():
+        return text
+    return "".join(f"%{ord(c):02X}" if "\x80" <= c <= "\xff" else c for c in text)
+
+
+def query_for_app(query: str) -> str | None:
     """A verified query string (PEP 3333 text, or ASGI bytes read as latin-1) as handed to the
-    app: each raw ``;`` written ``%3B``, the one character verified. The verifier splits a
-    query at ``&`` only (PROTOCOL §11), so ``memo=a;to=mallory&to=alice`` has one ``to``;
-    Python's ``parse_qsl`` before 3.9.2 (Werkzeug's ``request.args``, Starlette's
-    ``QueryParams``) and Django before 2.2.19 split at ``;`` too, and would read a ``to`` no
-    signature covers first."""
-    return query.replace(";", "%3B")
+    app, or ``None`` when it needs no rewriting.
+
+    Each raw ``;`` is written ``%3B``, the one character verified. The verifier splits a query
+    at ``&`` only (PROTOCOL §11), so ``memo=a;to=mallory&to=alice`` has one ``to``; Python's
+    ``parse_qsl`` before 3.9.2 (Werkzeug's ``request.args``, Starlette's ``QueryParams``) and
+    Django before 2.2.19 split at ``;`` too, and would read a ``to`` no signature covers first.
+    Each byte outside ASCII is written ``%XX`` (``bytes_escaped``), as verified: Starlette's
+    ``QueryParams`` and a WSGI app's ``parse_qsl(QUERY_STRING)`` read a raw byte as latin-1
+    (``to=Zoë`` sent raw as ``ZoÃ«``), while every query reader decodes ``%XX`` as UTF-8."""
+    if ";" not in query and query.isascii():
+        return None
+    return bytes_escaped(query).replace(";", "%3B")
 
 
 #: A raw ``;`` or byte outside ASCII in a form body: what ``form_for_app`` writes ``%XX``.

@@ -38,6 +38,7 @@ from xnonce._server import (
     RECORDS_KEY,
     VerifyingMiddleware,
     absolute_authority,
+    bytes_escaped,
     encode_path,
     exceeds,
     form_for_app,
@@ -92,10 +93,11 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 def request_target(scope: Scope) -> str:
     """The request target as the client sent it (``/path?query``, still percent-encoded):
     ``raw_path`` when the server gives it, else ``path`` (which holds ``root_path``) encoded
-    again."""
+    again. A raw byte outside ASCII (which Daphne and Granian pass on; uvicorn and Hypercorn
+    answer 400) is written ``%XX``, as the WSGI middleware does: the byte the app decodes."""
     raw = scope.get("raw_path")
     if raw:
-        path = raw.decode("latin-1")
+        path = bytes_escaped(raw.decode("latin-1"))
     else:
         path = scope.get("path", "")
         try:
@@ -104,7 +106,7 @@ def request_target(scope: Scope) -> str:
             # A lone surrogate, which UTF-8 cannot encode: handed on as it is, never encoded
             # into bytes the client did not send; the verifier refuses it (400, invalid_path).
             pass
-    query = scope.get("query_string", b"").decode("latin-1")
+    query = bytes_escaped(scope.get("query_string", b"").decode("latin-1"))
     return join_target(path, query)
 
 
@@ -183,10 +185,11 @@ def _admit(
         if authority is not None:
             kept.append((b"host", authority.encode("latin-1")))
         scope["headers"] = kept
-    query = scope.get("query_string", b"")
-    if b";" in query:
-        # The query's fields as verified, whatever the app's parser makes of a raw `;`.
-        scope["query_string"] = query_for_app(bytes(query).decode("latin-1")).encode("latin-1")
+    query = query_for_app(bytes(scope.get("query_string", b"")).decode("latin-1"))
+    if query is not None:
+        # The query's fields as verified, whatever the app's parser makes of a raw `;` or of
+        # a raw byte outside ASCII.
+        scope["query_string"] = query.encode("latin-1")
     scope[SCOPE_KEY] = verified
     scope.setdefault("state", {})["xnonce"] = verified
 

@@ -33,6 +33,7 @@ from xnonce._server import (
     RECORDS_KEY,
     VerifyingMiddleware,
     absolute_authority,
+    bytes_escaped,
     encode_path,
     exceeds,
     form_for_app,
@@ -78,7 +79,7 @@ def request_target(environ: dict[str, Any]) -> str:
     """
     raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if raw:
-        return _bytes_escaped(str(raw).partition("#")[0] or "/")
+        return bytes_escaped(str(raw).partition("#")[0] or "/")
     path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
     try:
         # PEP 3333: the path's bytes, each as one latin-1 character.
@@ -88,17 +89,8 @@ def request_target(environ: dict[str, Any]) -> str:
         # surrogateescape): handed on as it is, never encoded into bytes the client did not
         # send; the verifier refuses what it cannot read (400, invalid_path).
         pass
-    query = _bytes_escaped(environ.get("QUERY_STRING", ""))
+    query = bytes_escaped(environ.get("QUERY_STRING", ""))
     return join_target(path, query)
-
-
-def _bytes_escaped(text: str) -> str:
-    """PEP 3333 ``text`` with each byte outside ASCII (a character in U+0080..U+00FF) written
-    ``%XX``; any other character (a lone surrogate, not PEP 3333's text) left for the verifier
-    to refuse."""
-    if text.isascii():
-        return text
-    return "".join(f"%{ord(c):02X}" if "\x80" <= c <= "\xff" else c for c in text)
 
 
 def _field(environ: dict[str, Any], key: str) -> str | None:
@@ -228,9 +220,10 @@ class XNonceMiddleware(VerifyingMiddleware[WSGIApp]):
             return _send(start_response, outcome, method)
         environ[ENVIRON_KEY] = outcome
         query = environ.get("QUERY_STRING")
-        if isinstance(query, str) and ";" in query:
-            # The query's fields as verified, whatever the app's parser makes of a raw `;`.
-            environ["QUERY_STRING"] = query_for_app(query)
+        if isinstance(query, str) and (for_app := query_for_app(query)) is not None:
+            # The query's fields as verified, whatever the app's parser makes of a raw `;`
+            # or of a raw byte outside ASCII.
+            environ["QUERY_STRING"] = for_app
         for key in _METHOD_OVERRIDE_KEYS:
             environ.pop(key, None)
         # An absolute-form target's authority is the host verified, whatever the Host field
