@@ -1,5 +1,5 @@
-//! Routes and their parameter rules, as em-secure-api's `routes` hash: pure lookup logic that
-//! the reference server and every binding share.
+//! Routes and their parameter rules, as em-secure-api's `routes` hash: pure lookup logic, what
+//! the reference server checks (and a Rust app through its layer's `.routes(...)`).
 //!
 //! A request path is split like em-secure-api does: the **action** is the last non-empty
 //! segment, the **controller** is every segment before it joined with `/`
