@@ -1371,10 +1371,22 @@ fn an_unusable_ca_file_is_bad_input_named_before_connecting() {
         "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
     )
     .unwrap();
+    // A block there is, but broken: saying the file holds none would send the user looking
+    // for the wrong file.
+    let not_base64 = tmp.path().join("not-base64.pem");
+    std::fs::write(
+        &not_base64,
+        "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let no_end = tmp.path().join("no-end.pem");
+    std::fs::write(&no_end, "-----BEGIN CERTIFICATE-----\nAAAA\n").unwrap();
     for (file, why) in [
         (missing.clone(), "No such file"),
         (not_pem.clone(), "no PEM CERTIFICATE"),
         (not_der.clone(), "not a certificate"),
+        (not_base64.clone(), "cannot be read as PEM"),
+        (no_end.clone(), "cannot be read as PEM"),
         (tmp.path().to_path_buf(), "cannot use"),
     ] {
         let out = xnonce(&[

@@ -93,9 +93,15 @@ fn read_ca_file(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
     }
     let certificates = match reqwest::Certificate::from_pem_bundle(&pem) {
         Ok(certificates) if !certificates.is_empty() => certificates,
-        _ => {
+        Ok(_) => {
             return Err(cannot(
                 "it holds no PEM CERTIFICATE block (-----BEGIN CERTIFICATE-----)".into(),
+            ))
+        }
+        // A block that begins but is broken: the file is the right kind, its content is not.
+        Err(_) => {
+            return Err(cannot(
+                "a PEM block in it cannot be read as PEM (bad base64, or no -----END line)".into(),
             ))
         }
     };
