@@ -866,6 +866,20 @@ fn request_refuses_unsendable_inputs_before_the_network() {
         "reaches the network: {}",
         stderr(&out)
     );
+    // v1 signs no body at all: a body file is refused for that, whatever it holds, rather
+    // than for not being JSON (which, once fixed, would only meet the v1 refusal).
+    let tmp = TempDir::new("v1-body");
+    let body = tmp.path().join("body.txt");
+    std::fs::write(&body, "not json").unwrap();
+    let mut a = base("v1", "POST", "/x/y");
+    a.push(format!("--body-file={}", body.display()));
+    let out = xnonce(&a);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("invalid_body") && err.contains("v1 cannot sign") && !err.contains("JSON:"),
+        "{err}"
+    );
 }
 
 /// A URL the HTTP stack cannot send is an input error, reported without the query (which

@@ -141,8 +141,13 @@ fn send(a: &RequestArgs) -> Result<crate::Response, Failure> {
     }
     if let Some(body) = input.body {
         // Sent byte for byte, so that it is what `xnonce sign --body-file` signs: parsing
-        // and re-serialising would reorder keys and round big numbers.
-        if let Some(problem) = crate::wire::raw_json_problem(&body) {
+        // and re-serialising would reorder keys and round big numbers. v1 signs no body:
+        // the requester refuses one for that, whatever it holds.
+        let problem = match input.scheme {
+            Scheme::V1 => None,
+            Scheme::V2 => crate::wire::raw_json_problem(&body),
+        };
+        if let Some(problem) = problem {
             return Err(Error::new(
                 ErrorCode::InvalidBody,
                 format!("--body-file (sent as a v2 JSON body) {problem}"),
