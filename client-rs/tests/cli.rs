@@ -978,6 +978,16 @@ fn secret_sources_are_read_alike_and_bounded() {
         "{}",
         stderr(&out)
     );
+    // Text that is not ASCII, cut by the limit within a character, is still too long, not
+    // "not valid UTF-8".
+    std::fs::write(&file, "é".repeat(40_000)).unwrap();
+    let out = xnonce(&a);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("more than 64 KiB"),
+        "{}",
+        stderr(&out)
+    );
 
     let mut want_args = sign_args("v1");
     want_args.push(format!("--secret={SECRET}"));

@@ -157,16 +157,17 @@ impl SignArgs {
                     format!("cannot read secret file {name}: {e}"),
                 )
             };
-            let mut text = String::new();
+            let mut bytes = Vec::new();
             let source: Box<dyn Read> = match is_stdin(path) {
                 true => Box::new(std::io::stdin()),
                 false => Box::new(std::fs::File::open(path).map_err(cannot)?),
             };
             source
                 .take(SECRET_FILE_LIMIT + 1)
-                .read_to_string(&mut text)
+                .read_to_end(&mut bytes)
                 .map_err(cannot)?;
-            if text.len() as u64 > SECRET_FILE_LIMIT {
+            // The length first: the limit may cut a character of a longer UTF-8 file.
+            if bytes.len() as u64 > SECRET_FILE_LIMIT {
                 return Err(input_error(
                     ErrorCode::InvalidSecret,
                     format!(
@@ -176,6 +177,12 @@ impl SignArgs {
                     ),
                 ));
             }
+            let text = String::from_utf8(bytes).map_err(|_| {
+                cannot(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "stream did not contain valid UTF-8",
+                ))
+            })?;
             return Secret::from_file_text(&text).map_err(|e| self.name_secret_source(e));
         }
         if let Some(SecretText(text)) = &self.secret {
