@@ -630,6 +630,29 @@ fn a_secret_given_as_the_secret_file_is_not_echoed() {
     assert!(err.contains("/nonexistent/client.secret"), "{err}");
 }
 
+/// A `--secret` value starting with `-` (a v1 secret may be any text) is the secret, given as
+/// a separate argument too: the argument parser read `--secret --hunter2` as a flag without
+/// its value and an unknown argument, which it printed whole.
+#[test]
+fn a_secret_starting_with_a_dash_is_taken_and_never_printed() {
+    let mut joined = sign_args("v1");
+    joined.push("--secret=--hunter2-v1-secret".into());
+    let want = xnonce(&joined);
+    assert_eq!(want.status.code(), Some(0), "{}", stderr(&want));
+    let mut separate = sign_args("v1");
+    separate.extend(["--secret".into(), "--hunter2-v1-secret".into()]);
+    let out = xnonce(&separate);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), stdout(&want));
+    // A secret after which the command line is wrong is not echoed in the usage error.
+    separate.push("--no-such-flag".into());
+    let err = stderr(&xnonce(&separate));
+    assert!(
+        err.contains("--no-such-flag") && !err.contains("hunter2"),
+        "{err}"
+    );
+}
+
 #[test]
 fn secret_flags_beat_the_environment() {
     use std::ffi::OsStr;

@@ -30,8 +30,9 @@ pub struct SignArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "secret")]
     pub secret_file: Option<PathBuf>,
     /// The secret itself. For tests only: it shows in the process list. Takes precedence
-    /// over XNONCE_SECRET.
-    #[arg(long, hide = true, value_parser = parse_secret_text)]
+    /// over XNONCE_SECRET. A value starting with '-' is the secret (never read as a flag,
+    /// which the usage error would print).
+    #[arg(long, hide = true, allow_hyphen_values = true, value_parser = parse_secret_text)]
     pub secret: Option<SecretText>,
     /// Timestamp in ms since the epoch (default: now).
     #[arg(long, value_name = "MS")]
