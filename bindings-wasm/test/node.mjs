@@ -1096,22 +1096,25 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
     assert(!out.secretInMemory, "no copy of the secret is left in the module's memory");
   });
 
-  await check("a secret refused as not well-formed leaves no copy in the module's memory", () => {
-    // A fresh process. The secret with a lone surrogate appended (wasm-bindgen reads it as
-    // U+FFFD): before the fix, the refused text was freed without being zeroized, and its
-    // hex digits stayed in the module's memory (the first bytes overwritten by the allocator,
-    // the rest there: hence the search for its second half).
-    const code =
-      `const bad = S + "\\ud800";\n` +
-      `const codes = [\n` +
-      `  () => x.sign("v2", "GET", "/a", [["k", "v"]], "c", bad, { host: "h" }),\n` +
-      `  () => x.signDetailed("v1", "GET", "/a", new Map([["k", "v"]]), "c", bad),\n` +
-      `  () => x.link("v2", "GET", "/a", [], "c", bad, "https://h"),\n` +
-      `].map((f) => { try { f(); return "signed"; } catch (e) { return e.code; } });\n` +
-      `console.log(JSON.stringify({ codes, left: Buffer.from(glue.packedMemory().buffer).indexOf(S.slice(32)) >= 0 }));\n`;
-    const out = inFreshProcess(code);
-    equal(out.codes.join(), "invalid_secret,invalid_secret,invalid_secret", "refused");
-    assert(!out.left, "no part of the secret is left in the module's memory");
+  await check("a refused secret leaves no copy in the module's memory", () => {
+    // A fresh process for each. The secret with a lone surrogate appended (wasm-bindgen reads
+    // it as U+FFFD), with the final newline of a file read by `readFileSync` or a space
+    // (refused by core's rules), or too long: before the fix, the refused text was freed
+    // without being zeroized, and its hex digits stayed in the module's memory (the first
+    // bytes overwritten by the allocator, the rest there: hence the search for its second half).
+    for (const bad of ['S + "\\ud800"', 'S + "\\n"', '" " + S', "S.repeat(17)"]) {
+      const code =
+        `const bad = ${bad};\n` +
+        `const codes = [\n` +
+        `  () => x.sign("v2", "GET", "/a", [["k", "v"]], "c", bad, { host: "h" }),\n` +
+        `  () => x.signDetailed("v1", "GET", "/a", new Map([["k", "v"]]), "c", bad),\n` +
+        `  () => x.link("v2", "GET", "/a", [], "c", bad, "https://h"),\n` +
+        `].map((f) => { try { f(); return "signed"; } catch (e) { return e.code; } });\n` +
+        `console.log(JSON.stringify({ codes, left: Buffer.from(glue.packedMemory().buffer).indexOf(S.slice(32)) >= 0 }));\n`;
+      const out = inFreshProcess(code);
+      equal(out.codes.join(), "invalid_secret,invalid_secret,invalid_secret", `${bad}: refused`);
+      assert(!out.left, `${bad}: no part of the secret is left in the module's memory`);
+    }
   });
 
   await check("initSync() while init() is pending: sign leaves no secret in the replaced instance", () => {

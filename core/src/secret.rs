@@ -70,28 +70,13 @@ impl Secret {
     /// Wraps secret text. Refuses empty text, text over [`MAX_SECRET_LEN`] bytes, and text
     /// with whitespace or control characters (`invalid_secret`).
     pub fn new(text: impl Into<String>) -> Result<Secret> {
-        let text = text.into();
-        if text.is_empty() {
-            return err(ErrorCode::InvalidSecret, "secret is empty");
-        }
-        if text.len() > MAX_SECRET_LEN {
-            return err(
-                ErrorCode::InvalidSecret,
-                format!("secret is longer than {MAX_SECRET_LEN} bytes"),
-            );
-        }
-        let bad = if text.is_ascii() {
-            // A fold, not `any`: no early exit, so it compiles to a vector loop.
-            text.bytes()
-                .fold(false, |bad, b| bad | (b <= b' ') | (b == 0x7f))
-        } else {
-            text.chars().any(|c| c.is_whitespace() || c.is_control())
-        };
-        if bad {
-            return err(
-                ErrorCode::InvalidSecret,
-                "secret contains whitespace or control characters",
-            );
+        let mut text = text.into();
+        if let Err(e) = check_text(&text) {
+            // A refused text is still the secret, or most of it (a final newline read from a
+            // file, a stray space): zeroized, not left in freed memory (a WebAssembly
+            // module's memory, which any script of the page can read).
+            text.zeroize();
+            return Err(e);
         }
         Ok(Secret::from_parts(text, OnceLock::new()))
     }
@@ -167,6 +152,34 @@ impl Secret {
             ),
         }
     }
+}
+
+/// What [`Secret::new`] refuses: empty text, text over [`MAX_SECRET_LEN`] bytes, and text with
+/// whitespace or control characters.
+fn check_text(text: &str) -> Result<()> {
+    if text.is_empty() {
+        return err(ErrorCode::InvalidSecret, "secret is empty");
+    }
+    if text.len() > MAX_SECRET_LEN {
+        return err(
+            ErrorCode::InvalidSecret,
+            format!("secret is longer than {MAX_SECRET_LEN} bytes"),
+        );
+    }
+    let bad = if text.is_ascii() {
+        // A fold, not `any`: no early exit, so it compiles to a vector loop.
+        text.bytes()
+            .fold(false, |bad, b| bad | (b <= b' ') | (b == 0x7f))
+    } else {
+        text.chars().any(|c| c.is_whitespace() || c.is_control())
+    };
+    if bad {
+        return err(
+            ErrorCode::InvalidSecret,
+            "secret contains whitespace or control characters",
+        );
+    }
+    Ok(())
 }
 
 /// A secret file's name as an error message may show it: the name itself, unless it has the
