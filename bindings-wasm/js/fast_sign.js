@@ -43,6 +43,18 @@ function fastSign(general, wasm) {
     Object.getPrototypeOf(Uint8Array.prototype),
     Symbol.toStringTag,
   ).get;
+  // ArrayBuffer.prototype's byteLength getter: it answers for an ArrayBuffer of any realm and
+  // throws for anything else (a SharedArrayBuffer, a Proxy, an object inheriting from
+  // ArrayBuffer.prototype, which `instanceof` takes for one): the general path's test.
+  const arrayBufferByteLength = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, "byteLength").get;
+  const isArrayBuffer = (v) => {
+    try {
+      arrayBufferByteLength.call(v);
+      return true;
+    } catch {
+      return false;
+    }
+  };
   const encoder = new TextEncoder();
   const decoder = new TextDecoder();
   // In Node a Buffer over the memory decodes the header (latin1 = ASCII here) in about half
@@ -128,8 +140,8 @@ function fastSign(general, wasm) {
       if (isText(body)) {
         if (!wellFormed(body)) return 0;
         room += 3 * body.length;
-      } else if (typedArrayName.call(body) === "Uint8Array" || body instanceof ArrayBuffer) {
-        bodyBytes = body instanceof ArrayBuffer ? new Uint8Array(body) : body;
+      } else if (typedArrayName.call(body) === "Uint8Array" || isArrayBuffer(body)) {
+        bodyBytes = isArrayBuffer(body) ? new Uint8Array(body) : body;
         bodyByteLength = trueByteLength.call(bodyBytes);
         // A view of a detached buffer says 0 bytes, and copying it (below, after the packed
         // text is written) would throw: the general path signs an empty body alike, and

@@ -708,6 +708,8 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
         vm.runInContext("new SharedArrayBuffer(3)", other),
         new Proxy(new Uint8Array([1, 2, 3]), {}),
         { [Symbol.toStringTag]: "Uint8Array", length: 3, 0: 1, 1: 2, 2: 3 },
+        // `instanceof ArrayBuffer`, yet no ArrayBuffer: the fast path signed its entries.
+        Object.assign(Object.create(ArrayBuffer.prototype), { length: 3, 0: 1, 1: 2, 2: 3 }),
       ]) {
         throwsType(() => x.sign("v2", "POST", "/a", [], "c", SECRET, opts(body)), /^body must be/);
         throwsType(() => x.signDetailed("v2", "POST", "/a", [], "c", SECRET, opts(body)), /^body must be/);
