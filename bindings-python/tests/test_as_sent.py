@@ -212,6 +212,23 @@ def test_through_a_forwarding_proxy(recorders: tuple[Recorder, Recorder]) -> Non
     assert got.target.startswith("http://target.test:81/") and got.result == "ok", got
 
 
+@pytest.mark.parametrize("path", ["/a/%2E%2E/b", "/a/%2e/b?x=1"])
+def test_requests_a_path_urllib3_rewrites_through_a_proxy_is_refused_before_sending(
+    recorders: tuple[Recorder, Recorder], path: str
+) -> None:
+    """requests turns ``%2E`` into ``.``, and urllib3 removes dot segments from a URL it sends
+    through a forwarding proxy (``/a/../b`` arrives as ``/b``), not from one it sends directly:
+    what is signed would not be what arrives, so the adapter refuses such a path."""
+    rec = recorders[0]
+    auth = xnonce.requests.XNonceAuth("svc", SECRET)
+    before = len(rec.seen)
+    for url, proxies in [(rec.url + path, {}), ("http://target.test:81" + path, {"http": rec.url})]:
+        with pytest.raises(xnonce.InputError) as e:
+            requests.get(url, auth=auth, proxies=proxies)
+        assert e.value.code == "invalid_path"
+    assert len(rec.seen) == before
+
+
 def test_requests_a_fully_qualified_host_is_sent_as_signed(
     recorders: tuple[Recorder, Recorder], fqdn: str
 ) -> None:

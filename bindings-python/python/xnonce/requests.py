@@ -68,6 +68,17 @@ class XNonceAuth(_AuthBase):
 
     def __call__(self, r: PreparedRequest) -> PreparedRequest:
         url_host, target = authority_and_target(r.url or "")
+        path = target.partition("?")[0]
+        if any(segment in (".", "..") for segment in path.split("/")):
+            # Left by requests, which decodes `%2E` to `.` after removing the dot segments
+            # it saw: urllib3 sends such a path as it is directly, but without its dot
+            # segments through a forwarding proxy (`/a/../b` as `/b`), so it cannot arrive
+            # as signed.
+            raise error_from_code(
+                "invalid_path",
+                f"the path {path!r} holds a dot segment, which urllib3 removes when it sends the"
+                " request through an HTTP proxy: write the path without `.` or `..` segments",
+            )
         # A Host header set by the caller (or the session) is what goes out, and what v2 binds;
         # an empty one too (urllib3 sends it so), which the core refuses (`invalid_host`).
         given = header_text(r.headers.get("Host"))
