@@ -146,6 +146,7 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/a[1]/%2f/é?x=[y]&z=%2f&w=é", {}),
     ("GET", "/a|b{c}^`?x=|{}\"'<>", {}),
     ("GET", "/a b+c?x=a b+c", {}),
+    ("GET", "/a;/b;c;?x=;", {}),
     ("GET", "/p?a=1", {"params": {"b": "2 3", "c": "é"}}),
     ("GET", "/p?x=1#fragment", {}),
     ("GET", "?x=1", {}),
@@ -212,13 +213,14 @@ def test_through_a_forwarding_proxy(recorders: tuple[Recorder, Recorder]) -> Non
     assert got.target.startswith("http://target.test:81/") and got.result == "ok", got
 
 
-@pytest.mark.parametrize("path", ["/a/%2E%2E/b", "/a/%2e/b?x=1"])
-def test_requests_a_path_urllib3_rewrites_through_a_proxy_is_refused_before_sending(
+@pytest.mark.parametrize("path", ["/a/%2E%2E/b", "/a/%2e/b?x=1", "/a;", "/a;b/;?x=1"])
+def test_requests_a_path_rewritten_through_a_proxy_is_refused_before_sending(
     recorders: tuple[Recorder, Recorder], path: str
 ) -> None:
-    """requests turns ``%2E`` into ``.``, and urllib3 removes dot segments from a URL it sends
-    through a forwarding proxy (``/a/../b`` arrives as ``/b``), not from one it sends directly:
-    what is signed would not be what arrives, so the adapter refuses such a path."""
+    """Paths requests sends as they are directly but rewrites through a forwarding proxy:
+    requests turns ``%2E`` into ``.``, and urllib3 then removes the dot segments (``/a/../b``
+    arrives as ``/b``); requests drops a last segment's ``;`` with nothing after it (``/a;``
+    arrives as ``/a``). What is signed would not be what arrives, so the adapter refuses."""
     rec = recorders[0]
     auth = xnonce.requests.XNonceAuth("svc", SECRET)
     before = len(rec.seen)

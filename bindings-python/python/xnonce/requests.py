@@ -79,6 +79,15 @@ class XNonceAuth(_AuthBase):
                 f"the path {path!r} holds a dot segment, which urllib3 removes when it sends the"
                 " request through an HTTP proxy: write the path without `.` or `..` segments",
             )
+        last = path.rpartition("/")[2]
+        if last.endswith(";") and last.count(";") == 1:
+            # requests sends a URL to a forwarding proxy through `urlparse`/`urlunparse`, which
+            # take the last segment's `;` and what follows as params, and drop empty ones.
+            raise error_from_code(
+                "invalid_path",
+                f"the path {path!r} ends with a `;` that requests drops when it sends the request"
+                " through an HTTP proxy",
+            )
         # A Host header set by the caller (or the session) is what goes out, and what v2 binds;
         # an empty one too (urllib3 sends it so), which the core refuses (`invalid_host`).
         given = header_text(r.headers.get("Host"))
