@@ -42,7 +42,8 @@ def _status(name: str, info: dict[str, Any]) -> int | None:
 class XNonceAuth(_Auth):
     """Signs every request and sets the ``X-Nonce`` header.
 
-    The method, host (the URL's authority), path, query params and form params
+    The method, host (the ``Host`` header that goes out: the URL's authority unless the
+    caller set one), path, query params and form params
     (``application/x-www-form-urlencoded``) are signed; with v2 any other body (JSON, ...) is
     signed by its SHA-256 digest. v1 cannot sign a non-form body (``InputError``
     ``invalid_body``).
@@ -70,7 +71,7 @@ class XNonceAuth(_Auth):
     def _sign(self, request: Request) -> None:
         # httpx sets Host from the URL unless the caller did: either way, what goes out (an
         # empty one too, which the core refuses: `invalid_host`). Of several Content-Type
-        # lines the first, as the reference server reads them.
+        # lines the first (the reference server refuses such a request: PROTOCOL §6.5).
         host = request.headers.get("Host")
         content_types = request.headers.get_list("Content-Type")
         request.headers[HEADER] = sign_target(
