@@ -37,6 +37,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use crate::error::{err, Error, ErrorCode, Result};
+use crate::Scheme;
 
 /// The key of a controller's default parameter rules.
 pub const DEFAULT_PARAMETERS: &str = "__default_parameters";
@@ -162,6 +163,115 @@ impl RouteMatch {
     pub fn check_params(&self, params: &[(String, String)]) -> Result<()> {
         check_rules(&self.rules, params)
     }
+
+    /// Checks the rules against the param **names** of a request as sent — its raw `query`
+    /// and, for a form, its raw `form` body — before anything is decoded or verified, as
+    /// em-secure-api does: v1 names are compared raw (em-secure-api does not decode them),
+    /// v2 names form-decoded (`opt%31` is `opt1`); the credential's own `ottoken` pair is
+    /// never a param. `scheme` is the request's as its credential looks
+    /// ([`crate::answer::refusal_scheme`]). The first failing rule is reported with
+    /// em-secure-api's text, as [`RouteMatch::check_params`] does. Allocates nothing (the
+    /// reference server calls it on every request).
+    ///
+    /// ```
+    /// use xnonce_core::{ParamRule, RouteTable, Scheme};
+    /// let table = RouteTable::new().route("c", "a", "get", &[("opt1", ParamRule::Required)]);
+    /// let route = table.lookup("GET", "/c/a")?;
+    /// assert!(route.check_sent(Scheme::V2, "opt%31=x", None).is_ok());
+    /// let e = route.check_sent(Scheme::V1, "opt%31=x", None).unwrap_err();
+    /// assert_eq!(e.message(), "Missing required parameter opt1");
+    /// # Ok::<(), xnonce_core::Error>(())
+    /// ```
+    pub fn check_sent(&self, scheme: Scheme, query: &str, form: Option<&str>) -> Result<()> {
+        let rules = self.rules();
+        let ottoken = crate::ottoken::PARAM;
+        // Whether the raw name `raw` (`escaped`: holds `%` or `+`) names the rule's `name`.
+        let matches = |raw: &str, escaped: bool, name: &str| match scheme {
+            Scheme::V1 => same_name(raw, name) && raw != ottoken,
+            _ if escaped => param_name_is(raw, name) && name != ottoken,
+            _ => same_name(raw, name) && name != ottoken,
+        };
+        // One pass over the params marks which rules' names are present (on the stack for
+        // up to 64 rules).
+        let mut small = [false; 64];
+        let mut large = Vec::new();
+        let present: &mut [bool] = if rules.len() <= small.len() {
+            &mut small[..rules.len()]
+        } else {
+            large.resize(rules.len(), false);
+            &mut large
+        };
+        let sent = crate::params::split_raw(query)
+            .chain(form.into_iter().flat_map(crate::params::split_raw));
+        for (k, _) in sent {
+            let escaped = k.bytes().any(|b| b == b'%' || b == b'+');
+            for (seen, (name, _)) in present.iter_mut().zip(rules) {
+                *seen |= matches(k, escaped, name);
+            }
+        }
+        for ((name, rule), &present) in rules.iter().zip(&*present) {
+            match rule {
+                ParamRule::Required if !present => {
+                    return err(
+                        ErrorCode::MissingParam,
+                        format!("Missing required parameter {name}"),
+                    )
+                }
+                ParamRule::Excluded if present => {
+                    return err(
+                        ErrorCode::ExcludedParam,
+                        format!("Included invalid parameter {name}"),
+                    )
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `a == b` for the short names of params, compared in line: `==` on `str` calls `memcmp`,
+/// which for names of a few bytes costs more than the comparison (a route's rules are
+/// compared with every param of every request).
+fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+}
+
+/// True when the raw form-encoded `raw` decodes to `name` (`+` is a space, `%XX` a byte; a
+/// malformed escape matches nothing).
+fn param_name_is(raw: &str, name: &str) -> bool {
+    let (raw, name) = (raw.as_bytes(), name.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while i < raw.len() {
+        let b = match raw[i] {
+            b'+' => {
+                i += 1;
+                b' '
+            }
+            b'%' => {
+                let hex = |c: u8| (c as char).to_digit(16);
+                match (
+                    raw.get(i + 1).and_then(|&c| hex(c)),
+                    raw.get(i + 2).and_then(|&c| hex(c)),
+                ) {
+                    (Some(h), Some(l)) => {
+                        i += 3;
+                        (h * 16 + l) as u8
+                    }
+                    _ => return false,
+                }
+            }
+            b => {
+                i += 1;
+                b
+            }
+        };
+        if name.get(j) != Some(&b) {
+            return false;
+        }
+        j += 1;
+    }
+    j == name.len()
 }
 
 /// Checks params against ordered rules; the first failing rule is reported with
@@ -448,6 +558,46 @@ impl RouteTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn param_names_decode_like_forms() {
+        assert!(param_name_is("opt1", "opt1"));
+        assert!(param_name_is("opt%31", "opt1"));
+        assert!(param_name_is("a+b", "a b"));
+        assert!(param_name_is("%C3%A9", "é"));
+        assert!(!param_name_is("opt%3", "opt"));
+        assert!(!param_name_is("opt%zz", "opt"));
+        assert!(!param_name_is("opt%31", "opt"));
+        assert!(!param_name_is("op", "opt"));
+    }
+
+    #[test]
+    fn routes_with_more_rules_than_bits_are_checked_alike() {
+        let names: Vec<String> = (0..70).map(|i| format!("p{i}")).collect();
+        let rules: Vec<(&str, ParamRule)> = names
+            .iter()
+            .map(|n| (n.as_str(), ParamRule::Optional))
+            .chain([
+                ("need", ParamRule::Required),
+                ("never", ParamRule::Excluded),
+            ])
+            .collect();
+        let table = RouteTable::new().route("c", "a", "get", &rules);
+        let route = table.lookup("GET", "/c/a").unwrap();
+        assert_eq!(route.rules().len(), 72);
+        for scheme in [Scheme::V1, Scheme::V2] {
+            assert!(route.check_sent(scheme, "p3=1&need=", None).is_ok());
+            let e = route.check_sent(scheme, "p3=1", None).unwrap_err();
+            assert_eq!(e.message(), "Missing required parameter need");
+            let e = route
+                .check_sent(scheme, "need=1", Some("never=2"))
+                .unwrap_err();
+            assert_eq!(e.message(), "Included invalid parameter never");
+        }
+        // v2 names are decoded, v1 names are not.
+        assert!(route.check_sent(Scheme::V2, "ne%65d=1", None).is_ok());
+        assert!(route.check_sent(Scheme::V1, "ne%65d=1", None).is_err());
+    }
 
     fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs

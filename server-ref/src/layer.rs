@@ -62,8 +62,8 @@ use tower::{Layer, Service};
 use xnonce_core::answer::host_conflict;
 use xnonce_core::verify::is_form_content_type;
 use xnonce_core::{
-    params, Error, ErrorCode, Incoming, ParamRule, ReplayKey, RouteMatch, RouteTable, Scheme,
-    SecretSource, Verified, Verifier,
+    Error, ErrorCode, Incoming, ReplayKey, RouteMatch, RouteTable, Scheme, SecretSource, Verified,
+    Verifier,
 };
 
 use crate::metrics::{Behind, Metrics};
@@ -372,104 +372,6 @@ impl<S: Clone> XNonceService<S> {
 /// first.
 pub use xnonce_core::answer::refusal_scheme as scheme_hint;
 
-/// Checks a route's param rules against the request's param **names** only (values are
-/// decoded, and checked, by the verifier), without allocating: v1 names are compared raw, as
-/// em-secure-api does; v2 names form-decoded. The first failing rule is reported with
-/// em-secure-api's text, as [`RouteMatch::check_params`] does.
-fn check_rules(
-    route: &RouteMatch,
-    scheme: Scheme,
-    query: &str,
-    form: Option<&str>,
-) -> Result<(), Error> {
-    let rules = route.rules();
-    let ottoken = xnonce_core::ottoken::PARAM;
-    // Whether the raw name `raw` (`escaped`: holds `%` or `+`) names the rule's `name`.
-    let matches = |raw: &str, escaped: bool, name: &str| match scheme {
-        Scheme::V1 => same_name(raw, name) && raw != ottoken,
-        _ if escaped => param_name_is(raw, name) && name != ottoken,
-        _ => same_name(raw, name) && name != ottoken,
-    };
-    // One pass over the params marks which rules' names are present (on the stack for up
-    // to 64 rules).
-    let mut small = [false; 64];
-    let mut large = Vec::new();
-    let present: &mut [bool] = if rules.len() <= small.len() {
-        &mut small[..rules.len()]
-    } else {
-        large.resize(rules.len(), false);
-        &mut large
-    };
-    for (k, _) in params::split_raw(query).chain(form.into_iter().flat_map(params::split_raw)) {
-        let escaped = k.bytes().any(|b| b == b'%' || b == b'+');
-        for (seen, (name, _)) in present.iter_mut().zip(rules) {
-            *seen |= matches(k, escaped, name);
-        }
-    }
-    for ((name, rule), &present) in rules.iter().zip(&*present) {
-        match rule {
-            ParamRule::Required if !present => {
-                return Err(Error::new(
-                    ErrorCode::MissingParam,
-                    format!("Missing required parameter {name}"),
-                ))
-            }
-            ParamRule::Excluded if present => {
-                return Err(Error::new(
-                    ErrorCode::ExcludedParam,
-                    format!("Included invalid parameter {name}"),
-                ))
-            }
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-/// `a == b` for the short names of params, compared in line: `==` on `str` calls `memcmp`,
-/// which for names of a few bytes costs more than the comparison (a route's rules are
-/// compared with every param of every request).
-fn same_name(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
-}
-
-/// True when the raw form-encoded `raw` decodes to `name` (`+` is a space, `%XX` a byte; a
-/// malformed escape matches nothing).
-fn param_name_is(raw: &str, name: &str) -> bool {
-    let (raw, name) = (raw.as_bytes(), name.as_bytes());
-    let (mut i, mut j) = (0, 0);
-    while i < raw.len() {
-        let b = match raw[i] {
-            b'+' => {
-                i += 1;
-                b' '
-            }
-            b'%' => {
-                let hex = |c: u8| (c as char).to_digit(16);
-                match (
-                    raw.get(i + 1).and_then(|&c| hex(c)),
-                    raw.get(i + 2).and_then(|&c| hex(c)),
-                ) {
-                    (Some(h), Some(l)) => {
-                        i += 3;
-                        (h * 16 + l) as u8
-                    }
-                    _ => return false,
-                }
-            }
-            b => {
-                i += 1;
-                b
-            }
-        };
-        if name.get(j) != Some(&b) {
-            return false;
-        }
-        j += 1;
-    }
-    j == name.len()
-}
-
 struct Outcome {
     scheme: Scheme,
     client: Option<String>,
@@ -686,7 +588,7 @@ impl Shared {
         let scheme = scheme_hint(x_nonce, query, None);
         let checked = table
             .lookup(parts.method.as_str(), target.path())
-            .and_then(|route| check_rules(&route, scheme, query, None).map(|()| route));
+            .and_then(|route| route.check_sent(scheme, query, None).map(|()| route));
         checked.map(Some).map_err(|e| {
             // The credential of a body that is not a form is in the head.
             let incoming = Incoming {
@@ -844,7 +746,7 @@ impl Shared {
             (None, Some(table)) => {
                 let checked = table
                     .lookup(incoming.method, incoming.path)
-                    .and_then(|route| check_rules(&route, scheme, query, form).map(|()| route));
+                    .and_then(|route| route.check_sent(scheme, query, form).map(|()| route));
                 match checked {
                     Ok(route) => Some(route),
                     Err(e) => return refused(e.into()),
@@ -1040,7 +942,10 @@ pub(crate) mod tests {
     use std::collections::HashMap;
     use std::convert::Infallible;
     use tower::{service_fn, ServiceExt};
-    use xnonce_core::{sign, MemoryReplayStore, ReplayStore, ReplayStoreError, Secret, SignInput};
+    use xnonce_core::{
+        params, sign, MemoryReplayStore, ParamRule, ReplayStore, ReplayStoreError, Secret,
+        SignInput,
+    };
 
     /// The secret of "svc", the client every test here signs for.
     pub(crate) fn svc_secret() -> Secret {
@@ -1752,48 +1657,10 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn param_names_decode_like_forms() {
-        assert!(param_name_is("opt1", "opt1"));
-        assert!(param_name_is("opt%31", "opt1"));
-        assert!(param_name_is("a+b", "a b"));
-        assert!(param_name_is("%C3%A9", "é"));
-        assert!(!param_name_is("opt%3", "opt"));
-        assert!(!param_name_is("opt%zz", "opt"));
-        assert!(!param_name_is("opt%31", "opt"));
-        assert!(!param_name_is("op", "opt"));
-    }
-
-    #[test]
-    fn routes_with_more_rules_than_bits_are_checked_alike() {
-        let names: Vec<String> = (0..70).map(|i| format!("p{i}")).collect();
-        let rules: Vec<(&str, ParamRule)> = names
-            .iter()
-            .map(|n| (n.as_str(), ParamRule::Optional))
-            .chain([
-                ("need", ParamRule::Required),
-                ("never", ParamRule::Excluded),
-            ])
-            .collect();
-        let table = RouteTable::new().route("c", "a", "get", &rules);
-        let route = table.lookup("GET", "/c/a").unwrap();
-        assert_eq!(route.rules().len(), 72);
-        for scheme in [Scheme::V1, Scheme::V2] {
-            assert!(check_rules(&route, scheme, "p3=1&need=", None).is_ok());
-            let e = check_rules(&route, scheme, "p3=1", None).unwrap_err();
-            assert_eq!(e.message(), "Missing required parameter need");
-            let e = check_rules(&route, scheme, "need=1", Some("never=2")).unwrap_err();
-            assert_eq!(e.message(), "Included invalid parameter never");
-        }
-        // v2 names are decoded, v1 names are not.
-        assert!(check_rules(&route, Scheme::V2, "ne%65d=1", None).is_ok());
-        assert!(check_rules(&route, Scheme::V1, "ne%65d=1", None).is_err());
-    }
-
-    #[test]
     fn rules_are_checked_on_names_as_core_does() {
         let table = crate::demo::routes();
         let route = table.lookup("GET", "/controller1/action3").unwrap();
-        let check = |s, q| check_rules(&route, s, q, None);
+        let check = |s, q| route.check_sent(s, q, None);
         let e = check(Scheme::V1, "username=a&password=b&opt1=c").unwrap_err();
         assert_eq!(e.message(), "Included invalid parameter password");
         assert_eq!(e.code(), ErrorCode::ExcludedParam);
