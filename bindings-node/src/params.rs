@@ -74,7 +74,7 @@ pub(crate) fn entries<'env>(
             let object = Object::from_unknown(value)?;
             match iterable_to_array(env, &object)? {
                 Some(array) => from_pairs(env, &array, shape_error, keys),
-                None if is_plain(&object)? => from_record(&object, keys),
+                None if is_plain(env, &object)? => from_record(&object, keys),
                 // A class instance or a `Date` is not read property by property (a `Date` has
                 // none: it would sign as no params at all), as in xnonce-wasm.
                 None => Err(input::js_not_pairs(shape_error).into()),
@@ -111,15 +111,34 @@ fn from_pairs<'env>(
 /// Whether `object` is a plain object: its prototype is `null` or has none itself, as an
 /// `Object.prototype` has (this realm's or another's: an object literal of a `vm` context, or
 /// of Jest's test files, is plain too). A class instance, a `Date`, an object made with
-/// another prototype is not.
-fn is_plain(object: &Object<'_>) -> Outcome<bool> {
-    let proto = object.get_prototype()?;
+/// another prototype is not, nor a Proxy of one.
+fn is_plain<'env>(env: &'env Env, object: &Object<'env>) -> Outcome<bool> {
+    let proto = prototype_of(env, object)?;
     Ok(match proto.get_type()? {
         ValueType::Null => true,
         ValueType::Object => {
-            Object::from_unknown(proto)?.get_prototype()?.get_type()? == ValueType::Null
+            prototype_of(env, &Object::from_unknown(proto)?)?.get_type()? == ValueType::Null
         }
         _ => false,
+    })
+}
+
+/// The prototype of `object`, as JavaScript's `Object.getPrototypeOf` gives it. Node-API's
+/// answers `null` for every Proxy (V8 reads the Proxy object, not its target), which made a
+/// Proxy of a `Date` a plain object, read as no params: so a `null` is asked again of
+/// JavaScript (an object made without a prototype answers `null` there too). A Proxy's
+/// `getPrototypeOf` trap is the caller's code; what it throws is thrown as is.
+fn prototype_of<'env>(env: &'env Env, object: &Object<'env>) -> Outcome<Unknown<'env>> {
+    let proto = object.get_prototype()?;
+    if proto.get_type()? != ValueType::Null {
+        return Ok(proto);
+    }
+    // `Object` is a function: read it as an object without the type check.
+    let object_constructor: Object = env.get_global()?.get_named_property_unchecked("Object")?;
+    let get_prototype_of: Function<'_, FnArgs<(Unknown,)>, Unknown> =
+        object_constructor.get_named_property("getPrototypeOf")?;
+    crate::reentry::calling_js(env, || {
+        Ok(get_prototype_of.call(FnArgs::from((object.to_unknown(),)))?)
     })
 }
 
@@ -157,7 +176,7 @@ fn from_record<'env>(object: &Object<'env>, keys: Input) -> Outcome<Vec<(String,
 /// Whether [`entries`] reads the object `value` (an iterable or a plain object) rather than
 /// refusing it; for a caller that refuses another object in its own words.
 pub(crate) fn is_container(env: &Env, value: &Object<'_>) -> Outcome<bool> {
-    Ok(is_iterable(env, value)? || is_plain(value)?)
+    Ok(is_iterable(env, value)? || is_plain(env, value)?)
 }
 
 /// `value` as an array when JavaScript's `Array.isArray` says it is one, else `None`. A

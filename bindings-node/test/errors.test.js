@@ -266,12 +266,16 @@ test('params that are neither pairs nor a plain object (a Date, a class instance
     e.message === 'expected an array of [key, value] pairs, a plain object, a Map or URLSearchParams'
   // A Date has no enumerable property: read as a record, it signed as no params at all.
   const withProto = Object.assign(Object.create({ inherited: 'x' }), { b: 2, a: '1 2' })
-  for (const [name, bad] of [
+  const refused = [
     ['a Date', new Date(T)],
     ['a class instance', new Query()],
     ['an object with a prototype of its own', withProto],
     ['a RegExp', /b=2/],
-  ]) {
+  ]
+  // A Proxy of one is the same object to JavaScript (Object.getPrototypeOf sees through it),
+  // though Node-API gives every Proxy a null prototype: not a plain object either.
+  for (const [name, bad] of [...refused]) refused.push([`a Proxy of ${name}`, new Proxy(bad, {})])
+  for (const [name, bad] of refused) {
     assert.throws(() => x(bad), notPairs, name)
     assert.throws(
       () => xnonce.link('v1', 'GET', '/a/b', bad, 'svc', SECRET, 'http://h', opts),
@@ -295,6 +299,22 @@ test('params that are neither pairs nor a plain object (a Date, a class instance
     ['a', '1 2'],
   ])
   assert.equal(x(Object.assign(Object.create(null), { b: 2, a: '1 2' })), expected)
+  assert.equal(x(new Proxy({ b: 2, a: '1 2' }, {})), expected) // a Vue reactive object, say
+  assert.equal(x(new Proxy(Object.assign(Object.create(null), { b: 2, a: '1 2' }), {})), expected)
+  // The Proxy's getPrototypeOf trap is the caller's code: what it throws is thrown as is.
+  const trap = new Error('trap')
+  const throwing = new Proxy(
+    { b: 2 },
+    {
+      getPrototypeOf: () => {
+        throw trap
+      },
+    },
+  )
+  assert.throws(
+    () => x(throwing),
+    (e) => e === trap,
+  )
   assert.equal(x(require('node:vm').runInNewContext("({ b: 2, a: '1 2' })")), expected)
   assert.equal(x(Object.entries(new Query())), expected)
   class Pairs {
