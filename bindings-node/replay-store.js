@@ -68,6 +68,12 @@ function redisReplayStore(client, options) {
     throw error
   }
   if (options !== undefined && options !== null) {
+    // Not an object (a timeout given in its place): refused, never read as no options.
+    if (typeof options !== 'object') {
+      const error = new TypeError('The "options" argument must be an object')
+      error.code = 'ERR_INVALID_ARG_TYPE'
+      throw error
+    }
     refuseUnknown(options, 'options', ['prefix', 'timeoutMs', 'fenceAfterLossMs'])
   }
   const keys = new SharedKeys(options?.prefix)

@@ -1370,6 +1370,17 @@ test('the JavaScript helpers refuse an unknown option key too: middleware, redis
   assert.throws(() => xnonce.middleware(v, { storeTimeout: 5000 }), refused('storeTimeout'))
   assert.throws(() => xnonce.redisReplayStore({ set() {} }, { key_prefix: 'app:' }), refused('key_prefix'))
   assert.throws(() => xnonce.xnonceFetch({ client: 'svc', secret: SECRET, schema: 'v1' }), refused('schema'))
+  // Options that are no object at all (a timeout given in their place) are refused, never
+  // read as no options, as the middleware's are.
+  for (const options of [2000, true, 'app:', () => {}]) {
+    const notAnObject = { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }
+    assert.throws(
+      () => xnonce.redisReplayStore({ set() {}, get() {} }, options),
+      notAnObject,
+      String(options),
+    )
+    assert.throws(() => xnonce.middleware(v, options), notAnObject, String(options))
+  }
   // The known keys, null or given, are accepted.
   const options = { once: null, limit: null, then: null, onError: null, store: null, storeTimeoutMs: null }
   assert.equal(typeof xnonce.middleware(v, options), 'function')
