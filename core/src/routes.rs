@@ -210,23 +210,24 @@ impl RouteMatch {
             }
         }
         for ((name, rule), &present) in rules.iter().zip(&*present) {
-            match rule {
-                ParamRule::Required if !present => {
-                    return err(
-                        ErrorCode::MissingParam,
-                        format!("Missing required parameter {name}"),
-                    )
-                }
-                ParamRule::Excluded if present => {
-                    return err(
-                        ErrorCode::ExcludedParam,
-                        format!("Included invalid parameter {name}"),
-                    )
-                }
-                _ => {}
-            }
+            check_rule(name, *rule, present)?;
         }
         Ok(())
+    }
+}
+
+/// One rule against whether its param is present, with em-secure-api's text on failure.
+fn check_rule(name: &str, rule: ParamRule, present: bool) -> Result<()> {
+    match rule {
+        ParamRule::Required if !present => err(
+            ErrorCode::MissingParam,
+            format!("Missing required parameter {name}"),
+        ),
+        ParamRule::Excluded if present => err(
+            ErrorCode::ExcludedParam,
+            format!("Included invalid parameter {name}"),
+        ),
+        _ => Ok(()),
     }
 }
 
@@ -279,22 +280,7 @@ fn param_name_is(raw: &str, name: &str) -> bool {
 /// `Included invalid parameter <k>`).
 pub fn check_rules(rules: &[(String, ParamRule)], params: &[(String, String)]) -> Result<()> {
     for (key, rule) in rules {
-        let present = params.iter().any(|(k, _)| k == key);
-        match rule {
-            ParamRule::Required if !present => {
-                return err(
-                    ErrorCode::MissingParam,
-                    format!("Missing required parameter {key}"),
-                )
-            }
-            ParamRule::Excluded if present => {
-                return err(
-                    ErrorCode::ExcludedParam,
-                    format!("Included invalid parameter {key}"),
-                )
-            }
-            _ => {}
-        }
+        check_rule(key, *rule, params.iter().any(|(k, _)| k == key))?;
     }
     Ok(())
 }
