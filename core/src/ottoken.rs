@@ -92,4 +92,40 @@ mod tests {
             assert_eq!(e.message(), because, "{} characters", token.len());
         }
     }
+
+    /// PROTOCOL §8.3: an `eyJ` token MUST hold a **v1** header and any other a **v2** header;
+    /// a well-formed header of the other scheme, wrapped as §8.1 wraps the right one, is
+    /// `malformed_ottoken` (what every other implementation answers).
+    #[test]
+    fn a_token_holding_the_other_schemes_header_is_refused() {
+        let v2 = format!("v2 svc 1700000000000 {} {}", "0".repeat(32), "a".repeat(64));
+        let v1 = format!("{} svc 1700000000000", "a".repeat(64));
+        let v1_wrap = |h: &str| STANDARD.encode(format!("{{\"X-Nonce\":\"{h}\"}}"));
+        // Each wrapped as its own scheme decodes.
+        assert!(matches!(decode(&v1_wrap(&v1)), Ok(XNonce::V1 { .. })));
+        assert!(matches!(
+            decode(&URL_SAFE_NO_PAD.encode(&v2)),
+            Ok(XNonce::V2 { .. })
+        ));
+        for (token, because) in [
+            (
+                v1_wrap(&v2),
+                "ottoken: the X-Nonce member is not a v1 header",
+            ),
+            (
+                URL_SAFE_NO_PAD.encode(&v1),
+                "ottoken: does not hold a v2 header",
+            ),
+            // `{""` encodes to `eyIi`: not `eyJ`, so v2 by step 3, though it is JSON with a v1
+            // header in its `X-Nonce` member.
+            (
+                STANDARD.encode(format!(r#"{{"":0,"X-Nonce":"{v1}"}}"#)),
+                "ottoken: not valid URL-safe base64",
+            ),
+        ] {
+            let e = decode(&token).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::MalformedOttoken, "{token}");
+            assert_eq!(e.message(), because, "{token}");
+        }
+    }
 }
