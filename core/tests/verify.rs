@@ -196,6 +196,27 @@ fn rotation_accepts_any_live_secret_and_reports_which() {
         )
         .unwrap();
     assert_eq!((old.secret_index, new.secret_index), (1, 0));
+    // Every live secret is tried, and the first that matches is the one reported (PROTOCOL
+    // §11.1 step 6): a secret listed twice is reported at its first place.
+    let twice = HashMap::from([(
+        "rotating".to_string(),
+        vec![Secret::new(S1).unwrap(), Secret::new(S1).unwrap()],
+    )]);
+    for input in [
+        SignInput::new(Scheme::V1, "GET", "/c/a", "rotating"),
+        v2("/c/a"),
+    ] {
+        let input = SignInput {
+            client: "rotating".into(),
+            ..input
+        };
+        let s = sign_with(&input, &Secret::new(S1).unwrap(), &env()).unwrap();
+        let req = Incoming::new("GET", "/c/a")
+            .host("api.test")
+            .x_nonce(&s.x_nonce);
+        let v = Verifier::new().verify(&req, &twice, NOW).unwrap();
+        assert_eq!(v.secret_index, 0, "{:?}", input.scheme);
+    }
 }
 
 #[test]
@@ -313,6 +334,18 @@ fn stale_rejections_carry_an_authenticated_server_time() {
     assert!(!hint.authenticate(&secret, "svc", "00000000000000000000000000000000"));
     let parsed = xnonce_core::ServerTimeHint::parse(&hint.to_string()).unwrap();
     assert_eq!(&parsed, hint);
+    // Issued with the matched secret (§12): a client of two live secrets that signed with the
+    // second ("rotating" holds S2, then S1) authenticates the hint with the one it holds.
+    let x_nonce = signed_get_c_a("rotating", S1);
+    let rotating = Incoming::new("GET", "/c/a")
+        .host("api.test")
+        .x_nonce(&x_nonce);
+    let err = Verifier::new()
+        .verify(&rotating, &clients(), NOW + 600_000)
+        .unwrap_err();
+    let request_id = xnonce_core::XNonce::parse(&x_nonce).unwrap();
+    let hint = err.server_time().expect("hint");
+    assert!(hint.authenticate(&secret, "rotating", request_id.request_id()));
     // Tampered requests get no hint: a signature failure comes first.
     let bad = Verifier::new()
         .verify(
@@ -489,6 +522,13 @@ fn escaped_paths_get_the_window_of_the_route_they_name() {
         code(verifier.verify(&req, &clients(), NOW + 10_000)),
         "expired"
     );
+    // PROTOCOL §11.3: a path that does not decode (a bad `%` escape) is split as received,
+    // not treated as some other path (the empty one gets the default).
+    let policy = WindowPolicy::new(30_000)
+        .controller("reports", 120_000)
+        .action("reports", "%zz", 5_000);
+    assert_eq!(policy.window_for("/reports/%zz"), 5_000);
+    assert_eq!(policy.window_for("/reports/live%4"), 120_000);
 }
 
 #[test]
