@@ -1110,6 +1110,54 @@ mod tests {
         assert!(wide().succeeding(&wide(), ts).previous.is_none());
     }
 
+    /// A predecessor replaced more than two longest windows (two days, PROTOCOL §11.3) before
+    /// a reload can have accepted nothing a verifier still finds fresh: a request it let
+    /// through was stamped at most a window after its last verification, and is stale a window
+    /// after its stamp. So a server whose windows change at each reload keeps no chain of
+    /// every verifier it ran, walked on each request ([`Verifier::succeeding`]).
+    #[test]
+    fn predecessors_that_can_no_longer_matter_are_dropped() {
+        let day = crate::window::MAX_WINDOW_MS;
+        let policy = |i: u64| {
+            let window = if i.is_multiple_of(2) { 5_000 } else { 60_000 };
+            Verifier::new().windows(WindowPolicy::new(window)).unwrap()
+        };
+        let depth = |v: &Verifier| {
+            std::iter::successors(v.previous.as_deref(), |p| p.verifier.previous.as_deref()).count()
+        };
+        let t0 = 1_700_000_000_000;
+        let mut v = policy(0);
+        for i in 1..=10 {
+            v = policy(i).succeeding(&v, t0 + i * (2 * day + 1));
+            assert_eq!(depth(&v), 1, "reload {i}");
+        }
+    }
+
+    /// An override no request path can select is refused where the verifier takes the
+    /// policy (PROTOCOL §11.3, `invalid_path`): it would silently never apply.
+    #[test]
+    fn a_policy_with_an_unreachable_override_is_refused() {
+        for policy in [
+            WindowPolicy::new(30_000).action("admin", "", 5_000),
+            WindowPolicy::new(30_000).action("admin", "a/b", 5_000),
+            WindowPolicy::new(30_000).controller("/admin", 5_000),
+        ] {
+            let e = Verifier::new().windows(policy).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::InvalidPath);
+        }
+    }
+
+    /// A refusal answers in the style of the credential, found where verification finds it:
+    /// an `ottoken` in a form body too (PROTOCOL §11.1 step 2), `djIg` being a v2 token.
+    #[test]
+    fn the_refusal_scheme_reads_an_ottoken_in_a_form_body() {
+        let form = Some("application/x-www-form-urlencoded");
+        let req = Incoming::new("POST", "/a/b").body(form, b"x=1&ottoken=djIgc3Zj");
+        assert_eq!(req.refusal_scheme(), Scheme::V2);
+        let req = Incoming::new("POST", "/a/b").body(Some("text/plain"), b"ottoken=djIgc3Zj");
+        assert_eq!(req.refusal_scheme(), Scheme::V1);
+    }
+
     #[test]
     fn a_host_list_refuses_v2_requests_signed_for_other_hosts_and_leaves_v1_alone() {
         let (secret, env) = (crate::fixtures::secret(), crate::fixtures::env());
