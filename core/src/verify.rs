@@ -417,6 +417,32 @@ struct Predecessor {
     last_verified_ms: u64,
 }
 
+impl Predecessor {
+    /// `chain` without the links replaced before `since_ms`, however deep: a link is copied
+    /// only when a link behind it goes.
+    fn recent(
+        chain: &Option<std::sync::Arc<Predecessor>>,
+        since_ms: u64,
+    ) -> Option<std::sync::Arc<Predecessor>> {
+        let p = chain.as_ref().filter(|p| p.last_verified_ms >= since_ms)?;
+        let earlier = Predecessor::recent(&p.verifier.previous, since_ms);
+        let kept = match (&earlier, &p.verifier.previous) {
+            (Some(a), Some(b)) => std::sync::Arc::ptr_eq(a, b),
+            (a, b) => a.is_none() && b.is_none(),
+        };
+        if kept {
+            return Some(p.clone());
+        }
+        Some(std::sync::Arc::new(Predecessor {
+            verifier: Verifier {
+                previous: earlier,
+                ..p.verifier.clone()
+            },
+            last_verified_ms: p.last_verified_ms,
+        }))
+    }
+}
+
 impl Default for Verifier {
     fn default() -> Self {
         Verifier {
@@ -580,10 +606,8 @@ impl Verifier {
         // Its own predecessor's requests are stale everywhere two longest windows after it
         // was replaced (a timestamp may be a window ahead of the clock).
         let horizon = 2 * crate::window::MAX_WINDOW_MS;
-        let earlier = previous
-            .previous
-            .clone()
-            .filter(|p| p.last_verified_ms.saturating_add(horizon) >= last_verified_ms);
+        let earlier =
+            Predecessor::recent(&previous.previous, last_verified_ms.saturating_sub(horizon));
         // The same windows (a reload that changed something else, or nothing): every key
         // `previous` recorded lasts as long as this verifier's window, so it needs no link of
         // its own; its predecessors still bound what they accepted. A server reloaded often
@@ -1130,6 +1154,13 @@ mod tests {
         for i in 1..=10 {
             v = policy(i).succeeding(&v, t0 + i * (2 * day + 1));
             assert_eq!(depth(&v), 1, "reload {i}");
+        }
+        // Reloaded daily: the links of the last two days stay (the one replaced exactly two
+        // days before still counts), older ones go, however deep in the chain they are.
+        let mut v = policy(0);
+        for i in 1..=10 {
+            v = policy(i).succeeding(&v, t0 + i * day);
+            assert_eq!(depth(&v), i.min(3) as usize, "reload {i}");
         }
     }
 
