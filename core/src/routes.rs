@@ -1,5 +1,5 @@
 //! Routes and their parameter rules, as em-secure-api's `routes` hash: pure lookup logic, what
-//! the reference server checks (and a Rust app through its layer's `.routes(...)`).
+//! the reference server checks, and a [`Verifier`](crate::Verifier) with a table checks first.
 //!
 //! A request path is split like em-secure-api does: the **action** is the last non-empty
 //! segment, the **controller** is every segment before it joined with `/`
@@ -336,6 +336,84 @@ fn to_rules(rules: &[(&str, ParamRule)]) -> Rules {
     rules.iter().map(|(k, r)| (k.to_string(), *r)).collect()
 }
 
+/// Checks a route table's controller name: the path segments before the action, joined with
+/// `/` ([`split_path`]), so none is empty (no leading, trailing or doubled `/`: such a route
+/// could never match a request); `invalid_path` otherwise.
+///
+/// ```
+/// use xnonce_core::routes::check_controller_name;
+/// assert!(check_controller_name("api/v1").is_ok());
+/// assert_eq!(check_controller_name("/api").unwrap_err().code().as_str(), "invalid_path");
+/// ```
+pub fn check_controller_name(name: &str) -> Result<()> {
+    if name.split('/').any(str::is_empty) {
+        return err(
+            ErrorCode::InvalidPath,
+            format!(
+                "controller {name:?} has an empty path segment (no leading, trailing or double \
+                 '/')"
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// Checks that a route's controller or action name (`what`) is one a request path can hold
+/// as sent: routes are matched against the path as sent (PROTOCOL §16), which never holds a
+/// raw `?` (the query starts there), `#` (a fragment is never sent), whitespace or a control
+/// character (HTTP refuses them in a request target); a client sends such a character
+/// percent-escaped, which the route table does not decode, so a route so named would answer
+/// every request 404. `invalid_path` otherwise.
+///
+/// ```
+/// use xnonce_core::routes::check_sent_name;
+/// assert!(check_sent_name("daily", "action").is_ok());
+/// assert_eq!(check_sent_name("da ily", "action").unwrap_err().code().as_str(), "invalid_path");
+/// ```
+pub fn check_sent_name(name: &str, what: &str) -> Result<()> {
+    match name
+        .chars()
+        .find(|&c| c == '?' || c == '#' || c.is_whitespace() || c.is_control())
+    {
+        Some(c) => err(
+            ErrorCode::InvalidPath,
+            format!(
+                "{what} {name:?} holds {c:?}, which a request path never holds as sent (routes \
+                 are matched against the path as sent, percent-escapes undecoded), so no \
+                 request could ever match this route"
+            ),
+        ),
+        None => Ok(()),
+    }
+}
+
+/// Checks the param name of a rule: never empty (no signer signs an empty key, PROTOCOL §3.6:
+/// `req` would refuse every request, `exc` never apply), never `ottoken` (the credential's own
+/// param is never one of the request's params); `invalid_param_key` otherwise.
+///
+/// ```
+/// use xnonce_core::routes::check_rule_name;
+/// assert!(check_rule_name("day").is_ok());
+/// assert_eq!(check_rule_name("ottoken").unwrap_err().code().as_str(), "invalid_param_key");
+/// ```
+pub fn check_rule_name(name: &str) -> Result<()> {
+    if name.is_empty() {
+        return err(
+            ErrorCode::InvalidParamKey,
+            "a param name is never empty (no request can carry an empty key), so no rule can \
+             name it",
+        );
+    }
+    if name == crate::ottoken::PARAM {
+        return err(
+            ErrorCode::InvalidParamKey,
+            "ottoken is the credential's parameter (a one-time link's), not a param of the \
+             request, so no rule can name it",
+        );
+    }
+    Ok(())
+}
+
 /// em-secure-api's route key `<action>_<method>`, split on the last `_`: the action and the
 /// method (1 to 16 ASCII letters, any case, as [`crate::canonical::method`] takes it, else
 /// `invalid_method`). A key without `_`, or with nothing before or after it, is
@@ -476,6 +554,68 @@ impl RouteTable {
         Ok(())
     }
 
+    /// [`RouteTable::add_key`], checked as `xnonce-server`'s config is: a controller name
+    /// some path can hold ([`check_controller_name`], [`check_sent_name`]), a key that is
+    /// `__default_parameters` or `<action>_<method>` ([`split_key`]) with an action some path
+    /// can hold (no `/`: an action is the path's last segment), a route not given twice
+    /// (methods compared without case: the second would silently replace the first's rules),
+    /// and rules whose names a request can carry ([`check_rule_name`]). What no request could
+    /// ever match is refused (`invalid_path`, `invalid_param_key`, `unknown_route`,
+    /// `invalid_method`) rather than answering every request 404 or 422.
+    ///
+    /// ```
+    /// use xnonce_core::{ParamRule, RouteTable};
+    /// let mut table = RouteTable::new();
+    /// table.add_checked("reports", "daily_get", vec![("day".into(), ParamRule::Required)])?;
+    /// let twice = table.add_checked("reports", "daily_GET", vec![]).unwrap_err();
+    /// assert_eq!(twice.code().as_str(), "invalid_path");
+    /// let e = table.add_checked("reports", "purge_post", vec![("ottoken".into(), ParamRule::Excluded)]);
+    /// assert_eq!(e.unwrap_err().code().as_str(), "invalid_param_key");
+    /// # Ok::<(), xnonce_core::Error>(())
+    /// ```
+    pub fn add_checked(&mut self, controller: &str, key: &str, rules: Rules) -> Result<()> {
+        check_controller_name(controller)?;
+        check_sent_name(controller, "controller")?;
+        for (name, _) in &rules {
+            check_rule_name(name)?;
+        }
+        if key == DEFAULT_PARAMETERS {
+            self.add_defaults(controller, rules);
+            return Ok(());
+        }
+        if key.starts_with("__") {
+            return err(
+                ErrorCode::UnknownRoute,
+                format!(
+                    "keys starting with __ are reserved, and the one here is {DEFAULT_PARAMETERS}"
+                ),
+            );
+        }
+        let (action, method) = split_key(key)?;
+        if action.contains('/') {
+            return err(
+                ErrorCode::InvalidPath,
+                format!("action {action:?} holds a '/', but an action is the path's last segment"),
+            );
+        }
+        check_sent_name(action, "action")?;
+        let given = self
+            .routes()
+            .any(|(c, a, m)| c == controller && a == action && m.eq_ignore_ascii_case(method));
+        if given {
+            return err(
+                ErrorCode::InvalidPath,
+                format!(
+                    "the route {action}_{} of controller {controller:?} is given twice (methods \
+                     are case-insensitive)",
+                    method.to_ascii_lowercase()
+                ),
+            );
+        }
+        self.add_route(controller, action, method, rules);
+        Ok(())
+    }
+
     /// Every route as `(controller, action, method)`, in insertion order.
     pub fn routes(&self) -> impl Iterator<Item = (&str, &str, &str)> {
         self.controllers.iter().flat_map(|c| {
@@ -590,6 +730,47 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    /// What no request could ever match is refused by `add_checked`, each with its code, and
+    /// nothing is added; what one can is added as `add_key` adds it.
+    #[test]
+    fn checked_routes_refuse_what_no_request_could_match() {
+        let req = |k: &str| vec![(k.to_string(), ParamRule::Required)];
+        let mut table = RouteTable::new();
+        table.add_checked("c", "a_get", req("x")).unwrap();
+        table
+            .add_checked("c", DEFAULT_PARAMETERS, req("u"))
+            .unwrap();
+        let mut expected = RouteTable::new();
+        expected.add_key("c", "a_get", req("x")).unwrap();
+        expected.add_key("c", DEFAULT_PARAMETERS, req("u")).unwrap();
+        assert_eq!(table, expected);
+        for (controller, key, rules, code) in [
+            ("/c", "a_get", vec![], ErrorCode::InvalidPath),
+            ("c//d", "a_get", vec![], ErrorCode::InvalidPath),
+            ("", "a_get", vec![], ErrorCode::InvalidPath),
+            ("c?x", "a_get", vec![], ErrorCode::InvalidPath),
+            ("c", "a b_get", vec![], ErrorCode::InvalidPath),
+            ("c", "a#_get", vec![], ErrorCode::InvalidPath),
+            ("c", "x/a_get", vec![], ErrorCode::InvalidPath),
+            ("c", "a_GET", vec![], ErrorCode::InvalidPath),
+            ("c", "a", vec![], ErrorCode::UnknownRoute),
+            ("c", "__defaults", vec![], ErrorCode::UnknownRoute),
+            ("c", "a_g3t", vec![], ErrorCode::InvalidMethod),
+            ("c", "b_get", req(""), ErrorCode::InvalidParamKey),
+            ("c", "b_get", req("ottoken"), ErrorCode::InvalidParamKey),
+            (
+                "c",
+                DEFAULT_PARAMETERS,
+                req("ottoken"),
+                ErrorCode::InvalidParamKey,
+            ),
+        ] {
+            let e = table.add_checked(controller, key, rules).unwrap_err();
+            assert_eq!(e.code(), code, "{controller:?} {key:?}: {}", e.message());
+        }
+        assert_eq!(table, expected);
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::header::HeaderRef;
 use crate::replay::{ReplayKey, ReplayStore};
 use crate::time_hint::ServerTimeHint;
-use crate::{canonical, mac, params, Scheme, Secret, WindowPolicy, XNonce};
+use crate::{canonical, mac, params, RouteTable, Scheme, Secret, WindowPolicy, XNonce};
 
 /// What the server received.
 ///
@@ -407,6 +407,8 @@ pub struct Verifier {
     /// The verifier this one took over from ([`Verifier::succeeding`]), whose replay keys
     /// may still be in the store.
     previous: Option<std::sync::Arc<Predecessor>>,
+    /// The routes and param rules requests are checked against first ([`Verifier::routes`]).
+    routes: Option<std::sync::Arc<RouteTable>>,
 }
 
 /// A verifier that another one replaced, and the last instant it may have verified a
@@ -451,6 +453,7 @@ impl Default for Verifier {
             accept_v2: true,
             hosts: None,
             previous: None,
+            routes: None,
         }
     }
 }
@@ -564,6 +567,31 @@ impl Verifier {
                 "the request is for a host this service does not serve",
             )),
         }
+    }
+
+    /// Checks every request's route and param rules first, as em-secure-api and
+    /// `xnonce-server` do (PROTOCOL §16): a path and method no route names is `unknown_route`
+    /// (404), a missing `req` or present `exc` param `missing_param` / `excluded_param`
+    /// (422), each with em-secure-api's text, before the credential is read — so an unsigned
+    /// request learns them too, as from the original. The rules are checked against the
+    /// param names as sent ([`RouteMatch::check_sent`](crate::RouteMatch::check_sent)); a
+    /// form body that is not UTF-8 is `malformed_params` first. Build the table with
+    /// [`RouteTable::add_checked`] to refuse routes no request could match.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use xnonce_core::{Incoming, ParamRule, RouteTable, Secret, Verifier};
+    /// let table = RouteTable::new().route("reports", "daily", "GET", &[("day", ParamRule::Required)]);
+    /// let verifier = Verifier::new().routes(table);
+    /// let clients: HashMap<String, Secret> = HashMap::new();
+    /// let e = verifier.verify(&Incoming::new("GET", "/reports/daily?tz=UTC"), &clients, 0).unwrap_err();
+    /// assert_eq!((e.code().as_str(), e.message()), ("missing_param", "Missing required parameter day"));
+    /// let e = verifier.verify(&Incoming::new("GET", "/reports/weekly"), &clients, 0).unwrap_err();
+    /// assert_eq!(e.code().as_str(), "unknown_route");
+    /// ```
+    pub fn routes(mut self, routes: RouteTable) -> Self {
+        self.routes = Some(std::sync::Arc::new(routes));
+        self
     }
 
     /// Whether requests in `scheme` are accepted.
@@ -774,6 +802,12 @@ impl Verifier {
     ) -> Result<Verified> {
         let mut from_ottoken = None;
         let form = req.form_text()?;
+        if let Some(table) = &self.routes {
+            let scheme = crate::answer::refusal_scheme(req.x_nonce, req.query, form);
+            table
+                .lookup(req.method, req.path)?
+                .check_sent(scheme, req.query, form)?;
+        }
         let (header, via_ottoken) = self.credential_fields(req, form, &mut from_ottoken)?;
         let scheme = header.scheme;
         if scheme == Scheme::V2 {
@@ -1187,6 +1221,86 @@ mod tests {
         assert_eq!(req.refusal_scheme(), Scheme::V2);
         let req = Incoming::new("POST", "/a/b").body(Some("text/plain"), b"ottoken=djIgc3Zj");
         assert_eq!(req.refusal_scheme(), Scheme::V1);
+    }
+
+    /// With a route table (em-secure-api's demo routes), a request's route and param rules
+    /// are checked before its credential, with em-secure-api's answers (PROTOCOL §16); a
+    /// request that meets them verifies as without a table, and a replay key is recorded
+    /// only for such a request.
+    #[test]
+    fn a_route_table_checks_routes_and_param_rules_first() {
+        let (secret, env) = (crate::fixtures::secret(), crate::fixtures::env());
+        let clients = HashMap::from([("svc".to_string(), secret.clone())]);
+        let routed = Verifier::new().routes(RouteTable::demo());
+        let signed = |scheme, method: &str, target: &str| {
+            let (path, query) = target.split_once('?').unwrap_or((target, ""));
+            let params: Vec<(String, String)> = crate::params::split_raw(query)
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            let input = SignInput::new(scheme, method, path, "svc")
+                .host("api.test")
+                .params(params);
+            sign_with(&input, &secret, &env).unwrap().x_nonce
+        };
+        for scheme in [Scheme::V1, Scheme::V2] {
+            let ok = "/controller1/action1?username=u&password=p&opt1=x";
+            let x_nonce = signed(scheme, "GET", ok);
+            let req = Incoming::new("GET", ok).host("api.test").x_nonce(&x_nonce);
+            let plain = Verifier::new().verify(&req, &clients, env.now_ms).unwrap();
+            let v = routed.verify(&req, &clients, env.now_ms).unwrap();
+            assert_eq!(v.params, plain.params);
+            for (method, target, code, message) in [
+                (
+                    "GET",
+                    "/controller1/action1?username=u&password=p",
+                    ErrorCode::MissingParam,
+                    "Missing required parameter opt1",
+                ),
+                (
+                    "GET",
+                    "/controller1/action3?username=u&password=p&opt1=x",
+                    ErrorCode::ExcludedParam,
+                    "Included invalid parameter password",
+                ),
+                (
+                    "POST",
+                    "/controller1/action1?username=u&password=p&opt1=x",
+                    ErrorCode::UnknownRoute,
+                    "action_method (action1_post) not found in controller controller1",
+                ),
+                (
+                    "GET",
+                    "/nowhere/action1",
+                    ErrorCode::UnknownRoute,
+                    "controller (nowhere) not found",
+                ),
+            ] {
+                // Signed or not, the same answer: the route comes first.
+                let x_nonce = signed(scheme, method, target);
+                let store = crate::MemoryReplayStore::new();
+                for req in [
+                    Incoming::new(method, target)
+                        .host("api.test")
+                        .x_nonce(&x_nonce),
+                    Incoming::new(method, target).host("api.test"),
+                ] {
+                    let e = routed.verify_once(&req, &clients, &store, env.now_ms);
+                    let e = e.unwrap_err();
+                    assert_eq!((e.code(), e.message()), (code, message), "{target}");
+                }
+                // Without the table the signed request verifies: no key was recorded for it.
+                let req = Incoming::new(method, target)
+                    .host("api.test")
+                    .x_nonce(&x_nonce);
+                let plain = Verifier::new().verify_once(&req, &clients, &store, env.now_ms);
+                assert!(plain.is_ok(), "{scheme:?} {target}: {plain:?}");
+            }
+        }
+        // A form body that is not UTF-8: malformed_params before any rule.
+        let req = Incoming::new("POST", "/controller2/action1")
+            .body(Some("application/x-www-form-urlencoded"), b"opt1=\xff");
+        let e = routed.verify(&req, &clients, env.now_ms).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::MalformedParams);
     }
 
     #[test]

@@ -497,23 +497,10 @@ fn rules(v: &toml::Value, at: &str) -> Result<Vec<(String, ParamRule)>, String> 
     table
         .iter()
         .map(|(k, r)| {
-            if k.is_empty() {
-                // No signer signs an empty key (PROTOCOL §3.6), so no verified request has
-                // such a param: `req` would refuse every request 422, `exc` never apply.
-                return Err(format!(
-                    "{at}.\"\": a param name is never empty (no request can carry an empty \
-                     key), so no rule can name it"
-                ));
-            }
-            if k == xnonce_core::ottoken::PARAM {
-                // The credential's own param is never one of the request's params: a rule on
-                // it would never apply (`exc`: links pass) or never be met (`req`: every
-                // request refused 422).
-                return Err(format!(
-                    "{at}.{k}: ottoken is the credential's parameter (a one-time link's), not \
-                     a param of the request, so no rule can name it"
-                ));
-            }
+            xnonce_core::routes::check_rule_name(k).map_err(|e| {
+                let name = if k.is_empty() { "\"\"" } else { k.as_str() };
+                format!("{at}.{name}: {}", e.message())
+            })?;
             let rule = r
                 .as_str()
                 .and_then(|s| s.parse::<ParamRule>().ok())
@@ -889,35 +876,16 @@ fn check_action(controller: &str, action: &str, table: &str) -> Result<(), Strin
     }
 }
 
-/// A `[routes]` controller or action name that some request path can hold: routes are matched
-/// against the path as sent (PROTOCOL §16), which never holds a raw `?` (the query starts
-/// there), `#` (a fragment is never sent), whitespace or a control character (HTTP refuses
-/// them in a request target); a client sends such a character percent-escaped, which the
-/// route table does not decode, so a route so named would answer every request 404.
+/// A `[routes]` controller or action name that some request path can hold as sent (core's
+/// [`check_sent_name`](xnonce_core::routes::check_sent_name)).
 fn check_route_chars(name: &str, what: &str) -> Result<(), String> {
-    match name
-        .chars()
-        .find(|&c| c == '?' || c == '#' || c.is_whitespace() || c.is_control())
-    {
-        Some(c) => Err(format!(
-            "{what} {name:?} holds {c:?}, which a request path never holds as sent (routes \
-             are matched against the path as sent, percent-escapes undecoded), so no request \
-             could ever match this route"
-        )),
-        None => Ok(()),
-    }
+    xnonce_core::routes::check_sent_name(name, what).map_err(|e| e.message().to_string())
 }
 
-/// A controller name as paths hold it (PROTOCOL §16: every segment before the action, joined
-/// with `/`): no empty segment, so no leading, trailing or doubled `/` (such a table could
-/// never match a request).
+/// A controller name as paths hold it (core's
+/// [`check_controller_name`](xnonce_core::routes::check_controller_name)).
 fn check_controller(name: &str) -> Result<(), String> {
-    if name.split('/').any(str::is_empty) {
-        return Err(format!(
-            "controller {name:?} has an empty path segment (no leading, trailing or double '/')"
-        ));
-    }
-    Ok(())
+    xnonce_core::routes::check_controller_name(name).map_err(|e| e.message().to_string())
 }
 
 /// A listen address `host:port` (an IPv6 host in brackets), checked before anything is
