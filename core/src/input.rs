@@ -92,6 +92,14 @@ pub enum Input {
     ActionWindowAction,
     /// One of the hosts a verifier serves: `invalid_host`.
     ServedHost,
+    /// A controller of a verifier's route table: `invalid_path`.
+    RouteController,
+    /// A route table's `<action>_<method>` (or `__default_parameters`) key: `invalid_path`.
+    RouteKey,
+    /// The param a route rule names: `invalid_param_key`.
+    RouteParam,
+    /// A route rule (`req`, `opt`, `exc`): `invalid_param_value`.
+    RouteRule,
 }
 
 impl Input {
@@ -128,6 +136,10 @@ impl Input {
         Input::ActionWindowController,
         Input::ActionWindowAction,
         Input::ServedHost,
+        Input::RouteController,
+        Input::RouteKey,
+        Input::RouteParam,
+        Input::RouteRule,
     ];
 
     /// The code an input is refused with when it is not valid Unicode text: the code core
@@ -150,7 +162,9 @@ impl Input {
             | ControllerWindow
             | ActionWindow
             | ActionWindowController
-            | ActionWindowAction => ErrorCode::InvalidPath,
+            | ActionWindowAction
+            | RouteController
+            | RouteKey => ErrorCode::InvalidPath,
             Client | VerifierClient => ErrorCode::InvalidClientId,
             Secret | VerifierSecret => ErrorCode::InvalidSecret,
             Nonce => ErrorCode::InvalidNonce,
@@ -159,8 +173,8 @@ impl Input {
             Body | JsonBody | ContentType | CaPem => ErrorCode::InvalidBody,
             Header => ErrorCode::MalformedHeader,
             Ottoken => ErrorCode::MalformedOttoken,
-            ParamKey | ExtraParamKey | HeaderName => ErrorCode::InvalidParamKey,
-            ParamValue | ExtraParamValue | HeaderValue => ErrorCode::InvalidParamValue,
+            ParamKey | ExtraParamKey | HeaderName | RouteParam => ErrorCode::InvalidParamKey,
+            ParamValue | ExtraParamValue | HeaderValue | RouteRule => ErrorCode::InvalidParamValue,
         }
     }
 
@@ -207,6 +221,10 @@ impl Input {
             ActionWindowController => "an action window's controller",
             ActionWindowAction => "an action window's action",
             ServedHost => "a host the verifier serves",
+            RouteController => "a route's controller",
+            RouteKey => "a route's action_method key",
+            RouteParam => "the param of a route rule",
+            RouteRule => "a route rule",
         }
     }
 
@@ -402,7 +420,7 @@ mod tests {
         for &input in Input::ALL {
             assert!(seen.insert(input), "{input:?} twice");
         }
-        assert_eq!(seen.len(), 31);
+        assert_eq!(seen.len(), 35);
     }
 
     #[test]
@@ -461,6 +479,10 @@ mod tests {
             (Input::ActionWindow, InvalidPath),
             (Input::ActionWindowController, InvalidPath),
             (Input::ActionWindowAction, InvalidPath),
+            (Input::RouteController, InvalidPath),
+            (Input::RouteKey, InvalidPath),
+            (Input::RouteParam, InvalidParamKey),
+            (Input::RouteRule, InvalidParamValue),
         ] {
             assert_eq!(input.code(), code, "{input:?}");
         }

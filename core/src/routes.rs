@@ -358,6 +358,14 @@ pub fn check_controller_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Checks a route table's controller name as [`RouteTable::add_checked`] does:
+/// [`check_controller_name`], then [`check_sent_name`] (for a controller given without routes
+/// yet, which `add_checked` never sees: a table refused whole or not at all).
+pub fn check_route_controller(name: &str) -> Result<()> {
+    check_controller_name(name)?;
+    check_sent_name(name, "controller")
+}
+
 /// Checks that a route's controller or action name (`what`) is one a request path can hold
 /// as sent: routes are matched against the path as sent (PROTOCOL §16), which never holds a
 /// raw `?` (the query starts there), `#` (a fragment is never sent), whitespace or a control
@@ -560,8 +568,9 @@ impl RouteTable {
     /// can hold (no `/`: an action is the path's last segment), a route not given twice
     /// (methods compared without case: the second would silently replace the first's rules),
     /// and rules whose names a request can carry ([`check_rule_name`]). What no request could
-    /// ever match is refused (`invalid_path`, `invalid_param_key`, `unknown_route`,
-    /// `invalid_method`) rather than answering every request 404 or 422.
+    /// ever match is refused (`invalid_path`, `invalid_param_key`, `invalid_method`: input
+    /// errors, never a request's `unknown_route`) rather than answering every request 404 or
+    /// 422.
     ///
     /// ```
     /// use xnonce_core::{ParamRule, RouteTable};
@@ -574,8 +583,7 @@ impl RouteTable {
     /// # Ok::<(), xnonce_core::Error>(())
     /// ```
     pub fn add_checked(&mut self, controller: &str, key: &str, rules: Rules) -> Result<()> {
-        check_controller_name(controller)?;
-        check_sent_name(controller, "controller")?;
+        check_route_controller(controller)?;
         for (name, _) in &rules {
             check_rule_name(name)?;
         }
@@ -585,13 +593,17 @@ impl RouteTable {
         }
         if key.starts_with("__") {
             return err(
-                ErrorCode::UnknownRoute,
+                ErrorCode::InvalidPath,
                 format!(
                     "keys starting with __ are reserved, and the one here is {DEFAULT_PARAMETERS}"
                 ),
             );
         }
-        let (action, method) = split_key(key)?;
+        // A key no route can be made of is the table's input error, not a request's 404.
+        let (action, method) = split_key(key).map_err(|e| match e.code() {
+            ErrorCode::UnknownRoute => Error::new(ErrorCode::InvalidPath, e.message()),
+            _ => e,
+        })?;
         if action.contains('/') {
             return err(
                 ErrorCode::InvalidPath,
@@ -755,8 +767,8 @@ mod tests {
             ("c", "a#_get", vec![], ErrorCode::InvalidPath),
             ("c", "x/a_get", vec![], ErrorCode::InvalidPath),
             ("c", "a_GET", vec![], ErrorCode::InvalidPath),
-            ("c", "a", vec![], ErrorCode::UnknownRoute),
-            ("c", "__defaults", vec![], ErrorCode::UnknownRoute),
+            ("c", "a", vec![], ErrorCode::InvalidPath),
+            ("c", "__defaults", vec![], ErrorCode::InvalidPath),
             ("c", "a_g3t", vec![], ErrorCode::InvalidMethod),
             ("c", "b_get", req(""), ErrorCode::InvalidParamKey),
             ("c", "b_get", req("ottoken"), ErrorCode::InvalidParamKey),
