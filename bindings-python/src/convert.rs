@@ -135,6 +135,14 @@ pub mod field {
         ActionWindowController => ActionWindowController, "an action_windows key's controller";
         /// The action of an `action_windows` key given as `(controller, action)`.
         ActionWindowAction => ActionWindowAction, "an action_windows key's action";
+        /// A controller of a verifier's `routes`.
+        RouteController => RouteController, "a routes controller";
+        /// A route's `<action>_<method>` key in a verifier's `routes`.
+        RouteKey => RouteKey, "a routes key";
+        /// The param a route rule names.
+        RouteParam => RouteParam, "a route rule's param";
+        /// A route rule (`"req"`, `"opt"`, `"exc"`).
+        RouteRule => RouteRule, "a route rule";
     }
 }
 

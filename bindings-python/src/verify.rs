@@ -8,8 +8,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyIterator, PyList, PyMapping, PyString, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 use xnonce_core::{
-    Environment, Incoming, Input, MemoryReplayStore, ReplayKey, ReplayStore, ReplayStoreError,
-    Scheme, Secret, SecretSource, Verified, Verifier, WindowPolicy,
+    Environment, Incoming, Input, MemoryReplayStore, ParamRule, ReplayKey, ReplayStore,
+    ReplayStoreError, RouteTable, Scheme, Secret, SecretSource, Verified, Verifier, WindowPolicy,
 };
 
 use crate::answer::PyAnswer;
@@ -318,21 +318,57 @@ fn window_items<'py>(
     windows: Option<&Bound<'py, PyAny>>,
     what: &str,
 ) -> PyResult<Vec<(Bound<'py, PyAny>, Window)>> {
-    let Some(windows) = windows.filter(|w| !w.is_none()) else {
+    mapping_items(windows, what, "route -> window (ms)")?
+        .into_iter()
+        .map(|(key, ms)| Ok((key, ms.extract::<Window>()?)))
+        .collect()
+}
+
+/// The `(key, value)` items of a mapping argument `what` of `shape` (`None`: none); a
+/// `TypeError` for anything that is not a mapping (a list of pairs included).
+fn mapping_items<'py>(
+    mapping: Option<&Bound<'py, PyAny>>,
+    what: &str,
+    shape: &str,
+) -> PyResult<Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>> {
+    let Some(mapping) = mapping.filter(|m| !m.is_none()) else {
         return Ok(Vec::new());
     };
-    if !windows.is_instance_of::<PyMapping>() && !windows.hasattr("items")? {
+    if !mapping.is_instance_of::<PyMapping>() && !mapping.hasattr("items")? {
         return Err(PyTypeError::new_err(format!(
-            "{what} must be a mapping route -> window (ms), not {}",
-            convert::type_name(windows)
+            "{what} must be a mapping {shape}, not {}",
+            convert::type_name(mapping)
         )));
     }
-    let mut out = Vec::new();
-    for item in windows.call_method0("items")?.try_iter()? {
-        let (key, ms): (Bound<'py, PyAny>, Bound<'py, PyAny>) = item?.extract()?;
-        out.push((key, ms.extract::<Window>()?));
+    mapping
+        .call_method0("items")?
+        .try_iter()?
+        .map(|item| item?.extract())
+        .collect()
+}
+
+/// A verifier's `routes`: em-secure-api's routes hash as `xnonce-server`'s config writes it,
+/// controller -> `<action>_<method>` (or `__default_parameters`) -> param -> `"req"` /
+/// `"opt"` / `"exc"`, checked as the server checks it ([`RouteTable::add_checked`]).
+fn route_table(routes: &Bound<'_, PyAny>) -> PyResult<RouteTable> {
+    let mut table = RouteTable::new();
+    for (controller, keys) in mapping_items(Some(routes), "routes", "controller -> routes")? {
+        let controller = convert::text::<field::RouteController>(&controller)?;
+        xnonce_core::routes::check_route_controller(controller).py_err()?;
+        let what = format!("routes[{controller:?}]");
+        for (key, rules) in mapping_items(Some(&keys), &what, "route key -> rules")? {
+            let key = convert::text::<field::RouteKey>(&key)?;
+            let what = format!("routes[{controller:?}][{key:?}]");
+            let mut parsed = Vec::new();
+            for (param, rule) in mapping_items(Some(&rules), &what, "param -> rule")? {
+                let param = convert::text::<field::RouteParam>(&param)?;
+                let rule = convert::text::<field::RouteRule>(&rule)?;
+                parsed.push((param.to_owned(), rule.parse::<ParamRule>().py_err()?));
+            }
+            table.add_checked(controller, key, parsed).py_err()?;
+        }
     }
-    Ok(out)
+    Ok(table)
 }
 
 impl PyVerifier {
@@ -421,12 +457,16 @@ impl PyVerifier {
     /// ints in `0..=86_400_000` ms, else `invalid_timestamp`; a `bool` or `float` is a
     /// `TypeError`. `hosts`: the hosts clients reach this service by, as they sign them (case
     /// and `:80` / `:443` aside); a v2 request signed for another host is `invalid_host`
-    /// (default: any host; v1 signs none and is not checked).
+    /// (default: any host; v1 signs none and is not checked). `routes`: em-secure-api's routes
+    /// hash, controller -> `<action>_<method>` or `__default_parameters` -> param -> `"req"`
+    /// / `"opt"` / `"exc"`: a request's route (404 `unknown_route`) and param rules (422
+    /// `missing_param` / `excluded_param`) are checked first, as `xnonce-server` checks them.
     #[new]
     #[pyo3(
-        signature = (secrets, window_ms=Window(xnonce_core::window::DEFAULT_WINDOW_MS), controller_windows=None, action_windows=None, schemes=None, replay_store=None, hosts=None),
-        text_signature = "(secrets, window_ms=30000, controller_windows=None, action_windows=None, schemes=None, replay_store=None, hosts=None)"
+        signature = (secrets, window_ms=Window(xnonce_core::window::DEFAULT_WINDOW_MS), controller_windows=None, action_windows=None, schemes=None, replay_store=None, hosts=None, routes=None),
+        text_signature = "(secrets, window_ms=30000, controller_windows=None, action_windows=None, schemes=None, replay_store=None, hosts=None, routes=None)"
     )]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         secrets: Bound<'_, PyAny>,
         window_ms: Window,
@@ -435,6 +475,7 @@ impl PyVerifier {
         schemes: Option<Vec<Bound<'_, PyAny>>>,
         replay_store: Option<Bound<'_, PyAny>>,
         hosts: Option<Vec<Bound<'_, PyAny>>>,
+        routes: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let store =
             match replay_store.filter(|s| !s.is_none()) {
@@ -476,6 +517,9 @@ impl PyVerifier {
                 .map(|h| convert::text::<field::ServedHost>(h).map(str::to_string))
                 .collect::<PyResult<_>>()?;
             verifier = verifier.hosts(&names).py_err()?;
+        }
+        if let Some(routes) = routes.filter(|r| !r.is_none()) {
+            verifier = verifier.routes(route_table(routes)?);
         }
         Ok(PyVerifier {
             verifier,

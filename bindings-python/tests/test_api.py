@@ -551,6 +551,65 @@ def test_route_windows_that_are_not_mappings_are_type_errors(windows: object) ->
     assert verifier(controller_windows=MappingProxyType({"c": 1_000}))
 
 
+@pytest.mark.parametrize(
+    ("routes", "code"),
+    [
+        ({"/c": {}}, "invalid_path"),
+        ({"c d": {"a_get": {}}}, "invalid_path"),
+        ({"c": {"a?_get": {}}}, "invalid_path"),
+        ({"c": {"x/a_get": {}}}, "invalid_path"),
+        ({"c": {"a_get": {}, "a_GET": {}}}, "invalid_path"),
+        ({"c": {"a": {}}}, "invalid_path"),
+        ({"c": {"__defaults": {}}}, "invalid_path"),
+        ({"c": {"a_g3t": {}}}, "invalid_method"),
+        ({"c": {"a_get": {"": "req"}}}, "invalid_param_key"),
+        ({"c": {"__default_parameters": {"ottoken": "exc"}}}, "invalid_param_key"),
+        ({"c": {"a_get": {"x": "maybe"}}}, "invalid_param_value"),
+    ],
+)
+def test_routes_no_request_could_match_are_refused(routes: Any, code: str) -> None:
+    """Core's RouteTable::add_checked, as xnonce-server's config: a route table that would
+    answer every request to a route 404 or 422 is refused when the verifier is made."""
+    with pytest.raises(xnonce.InputError) as e:
+        xnonce.Verifier({"svc": SECRET}, routes=routes)
+    assert e.value.code == code
+
+
+@pytest.mark.parametrize(
+    "routes", [[("c", {})], {"c": [("a_get", {})]}, {"c": {"a_get": ["x"]}}, "c"]
+)
+def test_routes_that_are_not_mappings_are_type_errors(routes: object) -> None:
+    with pytest.raises(TypeError, match="must be a mapping") as e:
+        xnonce.Verifier({"svc": SECRET}, routes=routes)  # type: ignore[arg-type]
+    assert not isinstance(e.value, xnonce.XNonceError)
+
+
+def test_a_verifier_with_routes_checks_them_before_the_credential() -> None:
+    routes = {
+        "c": {"__default_parameters": {"k": "req"}, "a_get": {"x": "exc"}},
+        "d": {"b_post": {}},
+    }
+    routed = verifier(routes=MappingProxyType(routes))
+    h = signed_get({"k": "1"})
+    assert routed.verify("GET", "/c/a?k=1", host="api.test", x_nonce=h, now=TS).params == [
+        ("k", "1")
+    ]
+    for target, code, message in [
+        ("/c/a", "missing_param", "Missing required parameter k"),
+        ("/c/a?k=1&x=2", "excluded_param", "Included invalid parameter x"),
+        ("/d/b", "unknown_route", "action_method (b_get) not found in controller d"),
+        ("/e/a?k=1", "unknown_route", "controller (e) not found"),
+    ]:
+        for x_nonce in (h, None):
+            with pytest.raises(xnonce.RouteError) as e:
+                routed.verify_once("GET", target, host="api.test", x_nonce=x_nonce, now=TS)
+            assert (e.value.code, e.value.message) == (code, message)
+    # None of those was recorded: the request that meets the rules is accepted once.
+    routed.verify_once("GET", "/c/a?k=1", host="api.test", x_nonce=h, now=TS)
+    with pytest.raises(xnonce.AuthError):
+        routed.verify_once("GET", "/c/a?k=1", host="api.test", x_nonce=h, now=TS)
+
+
 def test_secret_rotation_lists_and_callables() -> None:
     h = signed_get({})
     rotating = xnonce.Verifier({"svc": [OTHER, SECRET]})

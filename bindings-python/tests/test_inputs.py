@@ -121,6 +121,22 @@ LONE_SURROGATES: dict[str, tuple[Callable[[], object], str]] = {
         lambda: xnonce.Verifier({"svc": SECRET}, schemes=[LONE]),
         "unsupported_scheme",
     ),
+    "Verifier routes controller": (
+        lambda: xnonce.Verifier({"svc": SECRET}, routes={LONE: {"a_get": {}}}),
+        "invalid_path",
+    ),
+    "Verifier routes key": (
+        lambda: xnonce.Verifier({"svc": SECRET}, routes={"c": {LONE: {}}}),
+        "invalid_path",
+    ),
+    "Verifier routes param": (
+        lambda: xnonce.Verifier({"svc": SECRET}, routes={"c": {"a_get": {LONE: "req"}}}),
+        "invalid_param_key",
+    ),
+    "Verifier routes rule": (
+        lambda: xnonce.Verifier({"svc": SECRET}, routes={"c": {"a_get": {"x": LONE}}}),
+        "invalid_param_value",
+    ),
     "Requester secret": (request(ctor={"secret": BAD_SECRET}), "invalid_secret"),
     "Requester server": (request(ctor={"server": "http://" + LONE}), "invalid_url"),
     "Requester client": (request(ctor={"client": LONE}), "invalid_client_id"),
@@ -207,6 +223,10 @@ NAMED: dict[str, str] = {
     "Verifier action_windows controller": "an action window's controller",
     "Verifier action_windows action": "an action window's action",
     "Verifier schemes": "a scheme",
+    "Verifier routes controller": "a route's controller",
+    "Verifier routes key": "a route's action_method key",
+    "Verifier routes param": "the param of a route rule",
+    "Verifier routes rule": "a route rule",
     "Requester secret": "the secret",
     "Requester server": "the server URL",
     "Requester client": "the client id",

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import requests
 import xnonce
+from conftest import Server
 from serving import uvicorn_serving
 from werkzeug.serving import make_server
 from werkzeug.test import EnvironBuilder
@@ -1756,3 +1757,78 @@ def test_wsgi_non_ascii_bytes_in_the_target_are_verified_as_the_app_decodes_them
     assert seen == []
     assert status_for("to=%C3%A9") == "200 OK"  # signed `é`: what the app reads
     assert seen == ["é"]
+
+
+#: em-secure-api's demo routes (its README's routes hash), as `xnonce-server serve --demo`
+#: serves them: a verifier's `routes` in the shape of the server's `[routes]` config.
+DEMO_ROUTES = {
+    "controller1": {
+        "__default_parameters": {"username": "req", "password": "req"},
+        "action1_get": {"opt1": "req", "opt2": "opt"},
+        "action3_get": {"opt1": "req", "password": "exc"},
+    },
+    "controller2": {"action1_post": {"opt1": "req", "opt2": "opt", "opt3": "req"}},
+}
+
+
+@pytest.mark.parametrize("middleware", ["wsgi", "asgi"])
+def test_routes_are_answered_as_the_reference_server_answers_them(
+    middleware: str, server: Server
+) -> None:
+    """A verifier given em-secure-api's routes hash checks a request's route and param rules
+    first (PROTOCOL §16): an unknown route is 404, a missing `req` or present `exc` param
+    422, each with em-secure-api's text to a v1 client and a problem document to a v2 one,
+    signed or not — what `xnonce-server serve --demo` answers the same request, compared
+    live; a request that meets the rules reaches the app."""
+
+    def wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-length", b"2")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    verifier = xnonce.Verifier({server.client: server.secret}, routes=DEMO_ROUTES)
+    form = "application/x-www-form-urlencoded"
+    cases = [
+        ("GET", "/controller1/action1?username=u&password=p", None),
+        ("GET", "/controller1/action3?username=u&password=p&opt1=x", None),
+        ("GET", "/controller1/action9?username=u", None),
+        ("POST", "/controller1/action1?username=u&password=p&opt1=x", None),
+        ("GET", "/nowhere/action1", None),
+        ("POST", "/controller2/action1", b"opt1=a&opt2=b"),
+    ]
+    with middleware_serving(middleware, wsgi_app, asgi_app, verifier) as base:
+        for scheme in ("v1", "v2"):
+            ok = "/controller1/action1?username=u&password=p&opt1=x"
+            for url in (base, server.url):
+                host = url.removeprefix("http://")
+                header = xnonce.sign_request(scheme, "GET", host, ok, server.client, server.secret)
+                assert requests.get(url + ok, headers={"X-Nonce": header}).status_code == 200
+            for method, target, body in cases:
+                answers = []
+                for url in (base, server.url):
+                    host = url.removeprefix("http://")
+                    header = xnonce.sign_request(
+                        scheme,
+                        method,
+                        host,
+                        target,
+                        server.client,
+                        server.secret,
+                        content_type=form if body else None,
+                        body=body,
+                    )
+                    for signed in (True, False):
+                        headers = {"X-Nonce": header} if signed else {}
+                        if body:
+                            headers["Content-Type"] = form
+                        res = requests.request(method, url + target, headers=headers, data=body)
+                        answers.append(
+                            (res.status_code, res.headers.get("Content-Type"), res.text, signed)
+                        )
+                ours, theirs = answers[:2], answers[2:]
+                assert ours == theirs, (scheme, method, target)
+                assert ours[0][0] in (404, 422), ours

@@ -58,6 +58,12 @@ def test_signing_by_hand_snippet_runs(monkeypatch: Any) -> None:
     assert ns["s"].nonce is None and ns["s"].timestamp == 1384300802123
 
 
+def test_routes_snippet_runs(monkeypatch: Any, capsys: Any) -> None:
+    monkeypatch.setenv("BILLING_SECRET", SECRET)
+    exec(snippet_with("action3_get"), {})
+    assert capsys.readouterr().out == "missing_param Missing required parameter opt1\n"
+
+
 def against(server: Server, snippet: str, monkeypatch: Any) -> str:
     """The snippet holding `snippet`, sent to `server` as its client."""
     monkeypatch.setenv("XNONCE_SECRET", server.secret)

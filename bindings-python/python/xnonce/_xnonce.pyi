@@ -210,6 +210,7 @@ class Verifier:
         schemes: Sequence[str] | None = None,
         replay_store: ReplayStore | None = None,
         hosts: Sequence[str] | None = None,
+        routes: Mapping[str, Mapping[str, Mapping[str, str]]] | None = None,
     ) -> Verifier: ...
     # The replay_store it was built with, None for its own memory (for the middlewares).
     @property
