@@ -536,6 +536,13 @@ export interface VerifierOptions {
    * the same client (staging) verifies here too, once. v1 signs no host: not checked.
    */
   hosts?: ReadonlyArray<string> | null
+  /**
+   * em-secure-api's routes hash, as `xnonce-server`'s `[routes]` config writes it:
+   * controller -> `"<action>_<method>"` or `"__default_parameters"` -> param -> `"req"` /
+   * `"opt"` / `"exc"`. Each request's route (404 `unknown_route`) and param rules (422
+   * `missing_param` / `excluded_param`) are then checked first, as the server checks them.
+   */
+  routes?: Record<string, Record<string, Record<string, 'req' | 'opt' | 'exc'>>> | null
 }
 
 /**

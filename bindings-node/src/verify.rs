@@ -11,8 +11,8 @@ use napi::{check_status, sys, Env, ValueType};
 use napi_derive::napi;
 use xnonce_core::answer::Answer;
 use xnonce_core::{
-    ErrorCode, Incoming, Input, MemoryReplayStore, Scheme, Secret, SecretSource,
-    Verified as CoreVerified, WindowPolicy,
+    ErrorCode, Incoming, Input, MemoryReplayStore, ParamRule, RouteTable, Scheme, Secret,
+    SecretSource, Verified as CoreVerified, WindowPolicy,
 };
 
 use crate::error::{guard, Failure, Outcome};
@@ -43,6 +43,14 @@ pub struct VerifierOptions<'env> {
     /// the same client (staging) verifies here too, once. v1 signs no host: not checked.
     #[napi(ts_type = "ReadonlyArray<string> | null")]
     pub hosts: Option<Option<params::TextList>>,
+    /// em-secure-api's routes hash, as `xnonce-server`'s `[routes]` config writes it:
+    /// controller -> `"<action>_<method>"` or `"__default_parameters"` -> param -> `"req"` /
+    /// `"opt"` / `"exc"`. Each request's route (404 `unknown_route`) and param rules (422
+    /// `missing_param` / `excluded_param`) are then checked first, as the server checks them.
+    #[napi(
+        ts_type = "Record<string, Record<string, Record<string, 'req' | 'opt' | 'exc'>>> | null"
+    )]
+    pub routes: Option<Option<Unknown<'env>>>,
 }
 
 /// What the server received besides the method and target (`null` counts as absent; another
@@ -76,6 +84,7 @@ impl OptionKeys for VerifierOptions<'_> {
         "actionWindows",
         "schemes",
         "hosts",
+        "routes",
     ];
 }
 
@@ -589,7 +598,60 @@ fn verifier_of(env: &Env, o: VerifierOptions<'_>) -> Outcome<xnonce_core::Verifi
             .collect::<Outcome<Vec<String>>>()?;
         verifier = verifier.hosts(&hosts)?;
     }
+    if let Some(routes) = o.routes.flatten() {
+        verifier = verifier.routes(routes_of(env, routes)?);
+    }
     Ok(verifier)
+}
+
+/// The `routes` option: controller -> route key -> param -> rule, each level a plain object
+/// or a `Map` (another value is a `TypeError`), checked as `xnonce-server`'s config is
+/// ([`RouteTable::add_checked`]).
+fn routes_of(env: &Env, routes: Unknown<'_>) -> Outcome<RouteTable> {
+    let mut table = RouteTable::new();
+    for (controller, keys) in route_level(env, routes, "routes", Input::RouteController)? {
+        xnonce_core::routes::check_route_controller(&controller)?;
+        let what = format!("routes[{controller:?}]");
+        for (key, rules) in route_level(env, keys, &what, Input::RouteKey)? {
+            let what = format!("routes[{controller:?}][{key:?}]");
+            let mut parsed = Vec::new();
+            for (param, rule) in route_level(env, rules, &what, Input::RouteParam)? {
+                if rule.get_type()? != ValueType::String {
+                    return Err(napi::Error::new(
+                        napi::Status::StringExpected,
+                        format!("{what}[{param:?}] must be 'req', 'opt' or 'exc'"),
+                    )
+                    .into());
+                }
+                let rule = Text::from_unknown(rule)?.check(Input::RouteRule)?;
+                parsed.push((param, rule.parse::<ParamRule>()?));
+            }
+            table.add_checked(&controller, &key, parsed)?;
+        }
+    }
+    Ok(table)
+}
+
+/// One level of `routes` (`what` names it in messages, `key` is the input its keys are): a
+/// plain object or a `Map`, in iteration order; anything else (an array of pairs included)
+/// is a `TypeError`.
+fn route_level<'env>(
+    env: &'env Env,
+    value: Unknown<'env>,
+    what: &str,
+    key: Input,
+) -> Outcome<Vec<(String, Unknown<'env>)>> {
+    let table = value.get_type()? == ValueType::Object
+        && !params::is_js_array(env, value)?
+        && params::is_container(env, &Object::from_unknown(value)?)?;
+    if !table {
+        return Err(napi::Error::new(
+            napi::Status::ObjectExpected,
+            format!("{what} must be an object or a Map"),
+        )
+        .into());
+    }
+    params::entries(env, Some(value), ErrorCode::InvalidPath, key)
 }
 
 /// The windows of `controllerWindows` / `actionWindows` (`option` names it in messages,

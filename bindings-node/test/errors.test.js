@@ -1013,6 +1013,14 @@ test('a lone surrogate is named as core names the input: the same message in eve
     () => new xnonce.Verifier({ svc: SECRET }, { schemes: [lone] }),
     named('unsupported_scheme', 'a scheme'),
   )
+  for (const [routes, code, name] of [
+    [{ [lone]: { a_get: {} } }, 'invalid_path', "a route's controller"],
+    [{ c: { [lone]: {} } }, 'invalid_path', "a route's action_method key"],
+    [{ c: { a_get: { [lone]: 'req' } } }, 'invalid_param_key', 'the param of a route rule'],
+    [{ c: { a_get: { x: lone } } }, 'invalid_param_value', 'a route rule'],
+  ]) {
+    assert.throws(() => new xnonce.Verifier({ svc: SECRET }, { routes }), named(code, name))
+  }
   assert.throws(
     () => new xnonce.Requester('http://127.0.0.1:9/' + lone, 'svc', SECRET),
     named('invalid_url', 'the server URL'),

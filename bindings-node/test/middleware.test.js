@@ -171,6 +171,64 @@ for (const [name, requests] of Object.entries(REFUSALS)) {
   })
 }
 
+/** em-secure-api's demo routes, as `xnonce-server serve --demo` serves them (its [routes] shape). */
+const DEMO_ROUTES = {
+  controller1: {
+    __default_parameters: { username: 'req', password: 'req' },
+    action1_get: { opt1: 'req', opt2: 'opt' },
+    action3_get: { opt1: 'req', password: 'exc' },
+  },
+  controller2: { action1_post: { opt1: 'req', opt2: 'opt', opt3: 'req' } },
+}
+
+test("a verifier's routes are answered as the reference server answers them", async () => {
+  // Route and param rules first (PROTOCOL §16): 404 for an unknown route, 422 for a missing
+  // `req` or present `exc` param, em-secure-api's text to v1 and a problem document to v2,
+  // signed or not; a request that meets them reaches the handler.
+  const routed = await listen(
+    x.middleware(new x.Verifier({ [CLIENT]: reference.secret }, { routes: DEMO_ROUTES }), {
+      then: (req, res) => res.end('ok'),
+    }),
+  )
+  const form = 'application/x-www-form-urlencoded'
+  try {
+    for (const scheme of ['v1', 'v2']) {
+      const ok = '/controller1/action1?username=u&password=p&opt1=x'
+      for (const peer of [routed, reference]) {
+        const answer = await exchange(peer.url, {
+          target: ok,
+          headers: { 'x-nonce': signed(peer, scheme, ok) },
+        })
+        assert.equal(answer.status, 200, answer.body)
+      }
+      for (const [method, target, body] of [
+        ['GET', '/controller1/action1?username=u&password=p'],
+        ['GET', '/controller1/action3?username=u&password=p&opt1=x'],
+        ['GET', '/controller1/action9?username=u'],
+        ['POST', '/controller1/action1?username=u&password=p&opt1=x'],
+        ['GET', '/nowhere/action1'],
+        ['POST', '/controller2/action1', 'opt1=a&opt2=b'],
+      ]) {
+        const answers = []
+        for (const peer of [routed, reference]) {
+          const contentType = body === undefined ? {} : { 'content-type': form }
+          const header = x.signRequest(scheme, method, target, CLIENT, reference.secret, {
+            host: peer.host,
+            ...(body === undefined ? {} : { contentType: form, body }),
+          })
+          for (const headers of [{ 'x-nonce': header, ...contentType }, contentType]) {
+            answers.push(comparable(await exchange(peer.url, { method, target, headers, body })))
+          }
+        }
+        assert.deepEqual(answers.slice(0, 2), answers.slice(2), `${scheme} ${method} ${target}`)
+        assert.ok([404, 422].includes(answers[0].status), JSON.stringify(answers[0]))
+      }
+    }
+  } finally {
+    await routed.close()
+  }
+})
+
 test('the refusals named by the protocol: 409 replayed, 401 stale with the server time', async () => {
   const v1 = await lastAnswer(app, REFUSALS['v1 replayed'](app))
   assert.deepEqual(

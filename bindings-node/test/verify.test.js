@@ -443,6 +443,73 @@ test('controllerWindows / actionWindows of the wrong JavaScript type are a TypeE
   assert.ok(new xnonce.Verifier({ svc: SECRET }, { controllerWindows: { reports: 5000 } }))
 })
 
+test('routes: the route and param rules are checked before the credential, as the server does', () => {
+  const routes = new Map([
+    ['c', { __default_parameters: { k: 'req' }, a_get: { x: 'exc' } }],
+    ['d', new Map([['b_post', {}]])],
+  ])
+  const routed = new xnonce.Verifier({ svc: SECRET }, { routes })
+  const header = xnonce.signRequest('v2', 'GET', '/c/a?k=1', 'svc', SECRET, { host: 'h', timestamp: T })
+  assert.deepEqual(routed.verify('GET', '/c/a?k=1', { host: 'h', xNonce: header, now: T }).params, [
+    ['k', '1'],
+  ])
+  for (const [target, code, message] of [
+    ['/c/a', 'missing_param', 'Missing required parameter k'],
+    ['/c/a?k=1&x=2', 'excluded_param', 'Included invalid parameter x'],
+    ['/d/b', 'unknown_route', 'action_method (b_get) not found in controller d'],
+    ['/e/a?k=1', 'unknown_route', 'controller (e) not found'],
+  ]) {
+    for (const xNonce of [header, null]) {
+      assert.throws(() => routed.verifyOnce('GET', target, { host: 'h', xNonce, now: T }), {
+        name: 'RouteError',
+        code,
+        message,
+      })
+    }
+  }
+  // None of those was recorded: the request that meets the rules is accepted once.
+  routed.verifyOnce('GET', '/c/a?k=1', { host: 'h', xNonce: header, now: T })
+  assert.throws(() => routed.verifyOnce('GET', '/c/a?k=1', { host: 'h', xNonce: header, now: T }), {
+    code: 'replayed',
+  })
+})
+
+test('routes no request could match are refused when the verifier is made; other shapes are a TypeError', () => {
+  for (const [routes, code] of [
+    [{ '/c': {} }, 'invalid_path'],
+    [{ 'c d': { a_get: {} } }, 'invalid_path'],
+    [{ c: { 'a?_get': {} } }, 'invalid_path'],
+    [{ c: { 'x/a_get': {} } }, 'invalid_path'],
+    [{ c: { a_get: {}, a_GET: {} } }, 'invalid_path'],
+    [{ c: { a: {} } }, 'invalid_path'],
+    [{ c: { __defaults: {} } }, 'invalid_path'],
+    [{ c: { a_g3t: {} } }, 'invalid_method'],
+    [{ c: { a_get: { '': 'req' } } }, 'invalid_param_key'],
+    [{ c: { __default_parameters: { ottoken: 'exc' } } }, 'invalid_param_key'],
+    [{ c: { a_get: { x: 'maybe' } } }, 'invalid_param_value'],
+  ]) {
+    assert.throws(
+      () => new xnonce.Verifier({ svc: SECRET }, { routes }),
+      { name: 'InputError', code },
+      JSON.stringify(routes),
+    )
+  }
+  for (const routes of [
+    'c',
+    5,
+    [['c', {}]],
+    { c: [['a_get', {}]] },
+    { c: { a_get: 'req' } },
+    { c: { a_get: { x: 1 } } },
+  ]) {
+    assert.throws(
+      () => new xnonce.Verifier({ svc: SECRET }, { routes }),
+      { name: 'TypeError' },
+      JSON.stringify(routes),
+    )
+  }
+})
+
 test("a Proxy of an array is read as the Verifier's schemes and hosts too", () => {
   const req = (scheme) => ({
     host: 'h.test',
