@@ -280,7 +280,7 @@ void uniffi_xnonce_uniffi_fn_free_verifier(uint64_t handle, RustCallStatus *_Non
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_CONSTRUCTOR_VERIFIER_NEW
 #define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_CONSTRUCTOR_VERIFIER_NEW
-uint64_t uniffi_xnonce_uniffi_fn_constructor_verifier_new(RustBuffer secrets, uint64_t window_ms, RustBuffer controller_windows, RustBuffer action_windows, RustBuffer schemes, RustBuffer hosts, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_xnonce_uniffi_fn_constructor_verifier_new(RustBuffer secrets, uint64_t window_ms, RustBuffer controller_windows, RustBuffer action_windows, RustBuffer schemes, RustBuffer hosts, RustBuffer routes, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_METHOD_VERIFIER_SET_SECRETS

@@ -17,4 +17,6 @@ pub use header::{ottoken_decode, ottoken_encode, ottoken_query_value, parse_head
 pub use requester::{HttpHeader, RequestOptions, Requester, Response};
 pub use sign::{link, link_detailed, sign, sign_detailed, Param, Scheme, Signed, SignedLink};
 pub use text::XNonceText;
-pub use verify::{ActionWindow, ControllerWindow, Verified, Verifier};
+pub use verify::{
+    ActionWindow, ControllerWindow, ParamRule, RouteRule, RouteRules, Verified, Verifier,
+};

@@ -29,6 +29,67 @@ pub struct ActionWindow {
     pub window_ms: u64,
 }
 
+/// A param rule of a route, as em-secure-api's routes hash writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum ParamRule {
+    /// `req`: the param must be present (an empty value counts).
+    Required,
+    /// `opt`: the param may be present (documentation only).
+    Optional,
+    /// `exc`: the param must be absent.
+    Excluded,
+}
+
+impl From<ParamRule> for xnonce_core::ParamRule {
+    fn from(rule: ParamRule) -> Self {
+        match rule {
+            ParamRule::Required => xnonce_core::ParamRule::Required,
+            ParamRule::Optional => xnonce_core::ParamRule::Optional,
+            ParamRule::Excluded => xnonce_core::ParamRule::Excluded,
+        }
+    }
+}
+
+/// One rule of a route: the param it names and what it requires.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct RouteRule {
+    /// The param's name, as requests carry it.
+    pub param: XNonceText,
+    /// What the rule requires of it.
+    pub rule: ParamRule,
+}
+
+/// One entry of em-secure-api's routes hash, as `xnonce-server`'s `[routes]` config writes
+/// it: under `controller`, the route `key` (`<action>_<method>`, e.g. `action1_get`, or
+/// `__default_parameters`, merged under each of the controller's routes) and its rules, in
+/// the order they are checked.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct RouteRules {
+    /// Every path segment before the action, joined with `/` (`reports`, `api/v1`).
+    pub controller: XNonceText,
+    /// `<action>_<method>` or `__default_parameters`.
+    pub key: XNonceText,
+    /// The param rules.
+    pub rules: Vec<RouteRule>,
+}
+
+/// The route table of `routes`, checked as `xnonce-server`'s config is
+/// ([`xnonce_core::RouteTable::add_checked`]).
+fn route_table(routes: Vec<RouteRules>) -> Result<xnonce_core::RouteTable, XNonceError> {
+    let mut table = xnonce_core::RouteTable::new();
+    for route in routes {
+        let controller = route.controller.into_string(Input::RouteController)?;
+        let key = route.key.into_string(Input::RouteKey)?;
+        let rules = route
+            .rules
+            .into_iter()
+            .map(|r| Ok((r.param.into_string(Input::RouteParam)?, r.rule.into())))
+            .collect::<Result<Vec<_>, XNonceError>>()?;
+        table.add_checked(&controller, &key, rules)?;
+    }
+    Ok(table)
+}
+
 /// A verified request.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Verified {
@@ -127,13 +188,18 @@ impl Verifier {
     /// most one day, 86,400,000 ms: `invalid_timestamp` past it), the accepted schemes
     /// (`None`: both; an empty list is `unsupported_scheme`), and the hosts clients reach
     /// this service by, as they sign them (`None`: any; a v2 request signed for another host
-    /// is `invalid_host`; v1 signs none and is not checked).
+    /// is `invalid_host`; v1 signs none and is not checked), and em-secure-api's routes hash
+    /// (`None`: no route table): each request's route (`unknown_route`, 404) and param rules
+    /// (`missing_param` / `excluded_param`, 422) are then checked first, as `xnonce-server`
+    /// checks them; a table no request could match is refused (`invalid_path`,
+    /// `invalid_method`, `invalid_param_key`).
     #[uniffi::constructor(default(
         window_ms = 30000,
         controller_windows = [],
         action_windows = [],
         schemes = None,
-        hosts = None
+        hosts = None,
+        routes = None
     ))]
     pub fn new(
         secrets: HashMap<XNonceText, Vec<XNonceText>>,
@@ -142,6 +208,7 @@ impl Verifier {
         action_windows: Vec<ActionWindow>,
         schemes: Option<Vec<Scheme>>,
         hosts: Option<Vec<XNonceText>>,
+        routes: Option<Vec<RouteRules>>,
     ) -> Result<Arc<Self>, XNonceError> {
         let window = |ms: u64| xnonce_core::window::window_from_i128(i128::from(ms));
         let mut windows = WindowPolicy::new(window(window_ms)?);
@@ -165,6 +232,9 @@ impl Verifier {
                 .map(|h| h.into_string(Input::ServedHost))
                 .collect::<Result<Vec<_>, XNonceError>>()?;
             inner = inner.hosts(&hosts)?;
+        }
+        if let Some(routes) = routes {
+            inner = inner.routes(route_table(routes)?);
         }
         Ok(Arc::new(Verifier {
             inner,
@@ -307,8 +377,67 @@ mod tests {
             vec![],
             None,
             None,
+            None,
         )
         .unwrap()
+    }
+
+    /// Routes in the uniffi shape reach core's table: checked first, in the order given, and
+    /// a table no request could match is refused.
+    #[test]
+    fn routes_are_checked_first_and_refused_when_no_request_could_match() {
+        let rule = |param: &str, rule| RouteRule {
+            param: param.into(),
+            rule,
+        };
+        let route = |controller: &str, key: &str, rules| RouteRules {
+            controller: controller.into(),
+            key: key.into(),
+            rules,
+        };
+        let secrets = || HashMap::from([("svc".into(), vec![SECRET.into()])]);
+        let routed = Verifier::new(
+            secrets(),
+            30_000,
+            vec![],
+            vec![],
+            None,
+            None,
+            Some(vec![
+                route(
+                    "c",
+                    "__default_parameters",
+                    vec![rule("k", ParamRule::Required)],
+                ),
+                route("c", "a_get", vec![rule("x", ParamRule::Excluded)]),
+            ]),
+        )
+        .unwrap();
+        for (target, code) in [
+            ("/c/a", "missing_param"),
+            ("/c/a?k=1&x=2", "excluded_param"),
+            ("/d/a?k=1", "unknown_route"),
+        ] {
+            let e = routed
+                .verify("GET".into(), target.into(), None, None, None, None, None)
+                .unwrap_err();
+            assert_eq!(e.code(), code, "{target}");
+        }
+        for (routes, code) in [
+            (vec![route("/c", "a_get", vec![])], "invalid_path"),
+            (vec![route("c", "a", vec![])], "invalid_path"),
+            (
+                vec![route(
+                    "c",
+                    "a_get",
+                    vec![rule("ottoken", ParamRule::Excluded)],
+                )],
+                "invalid_param_key",
+            ),
+        ] {
+            let e = Verifier::new(secrets(), 30_000, vec![], vec![], None, None, Some(routes));
+            assert_eq!(e.unwrap_err().code(), code);
+        }
     }
 
     #[test]
@@ -342,7 +471,8 @@ mod tests {
             (30_000, vec![controller], vec![]),
             (30_000, vec![], vec![action]),
         ] {
-            let e = Verifier::new(secrets(), window, controllers, actions, None, None).unwrap_err();
+            let e = Verifier::new(secrets(), window, controllers, actions, None, None, None)
+                .unwrap_err();
             assert_eq!(e.code(), "invalid_timestamp");
         }
         let v = one_client();
@@ -456,7 +586,7 @@ mod tests {
         let new = |secrets: HashMap<XNonceText, Vec<XNonceText>>,
                    controllers: Vec<ControllerWindow>,
                    actions: Vec<ActionWindow>| {
-            Verifier::new(secrets, 30_000, controllers, actions, None, None).unwrap_err()
+            Verifier::new(secrets, 30_000, controllers, actions, None, None, None).unwrap_err()
         };
         let svc = || HashMap::from([("svc".into(), vec![SECRET.into()])]);
         for (e, code, what) in [

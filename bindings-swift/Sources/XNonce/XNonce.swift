@@ -911,9 +911,13 @@ open class Verifier: VerifierProtocol, @unchecked Sendable {
      * most one day, 86,400,000 ms: `invalid_timestamp` past it), the accepted schemes
      * (`None`: both; an empty list is `unsupported_scheme`), and the hosts clients reach
      * this service by, as they sign them (`None`: any; a v2 request signed for another host
-     * is `invalid_host`; v1 signs none and is not checked).
+     * is `invalid_host`; v1 signs none and is not checked), and em-secure-api's routes hash
+     * (`None`: no route table): each request's route (`unknown_route`, 404) and param rules
+     * (`missing_param` / `excluded_param`, 422) are then checked first, as `xnonce-server`
+     * checks them; a table no request could match is refused (`invalid_path`,
+     * `invalid_method`, `invalid_param_key`).
      */
-public convenience init(secrets: [XNonceText: [XNonceText]], windowMs: UInt64 = UInt64(30000), controllerWindows: [ControllerWindow] = [], actionWindows: [ActionWindow] = [], schemes: [Scheme]? = nil, hosts: [XNonceText]? = nil)throws  {
+public convenience init(secrets: [XNonceText: [XNonceText]], windowMs: UInt64 = UInt64(30000), controllerWindows: [ControllerWindow] = [], actionWindows: [ActionWindow] = [], schemes: [Scheme]? = nil, hosts: [XNonceText]? = nil, routes: [RouteRules]? = nil)throws  {
     let handle =
         try rustCallWithError(FfiConverterTypeXNonceError_lift) {
         uniffiCallStatus in
@@ -923,7 +927,8 @@ public convenience init(secrets: [XNonceText: [XNonceText]], windowMs: UInt64 = 
         FfiConverterSequenceTypeControllerWindow.lower(controllerWindows),
         FfiConverterSequenceTypeActionWindow.lower(actionWindows),
         FfiConverterOptionSequenceTypeScheme.lower(schemes),
-        FfiConverterOptionSequenceTypeXNonceText.lower(hosts),uniffiCallStatus
+        FfiConverterOptionSequenceTypeXNonceText.lower(hosts),
+        FfiConverterOptionSequenceTypeRouteRules.lower(routes),uniffiCallStatus
     )
 }
     self.init(unsafeFromHandle: handle)
@@ -1789,6 +1794,157 @@ public func FfiConverterTypeResponse_lower(_ value: Response) -> RustBuffer {
 
 
 /**
+ * One rule of a route: the param it names and what it requires.
+ */
+public struct RouteRule: Equatable, Hashable {
+    /**
+     * The param's name, as requests carry it.
+     */
+    public var param: XNonceText
+    /**
+     * What the rule requires of it.
+     */
+    public var rule: ParamRule
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The param's name, as requests carry it.
+         */param: XNonceText, 
+        /**
+         * What the rule requires of it.
+         */rule: ParamRule) {
+        self.param = param
+        self.rule = rule
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RouteRule: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRouteRule: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RouteRule {
+        return
+            try RouteRule(
+                param: FfiConverterTypeXNonceText.read(from: &buf), 
+                rule: FfiConverterTypeParamRule.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RouteRule, into buf: inout [UInt8]) {
+        FfiConverterTypeXNonceText.write(value.param, into: &buf)
+        FfiConverterTypeParamRule.write(value.rule, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRouteRule_lift(_ buf: RustBuffer) throws -> RouteRule {
+    return try FfiConverterTypeRouteRule.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRouteRule_lower(_ value: RouteRule) -> RustBuffer {
+    return FfiConverterTypeRouteRule.lower(value)
+}
+
+
+/**
+ * One entry of em-secure-api's routes hash, as `xnonce-server`'s `[routes]` config writes
+ * it: under `controller`, the route `key` (`<action>_<method>`, e.g. `action1_get`, or
+ * `__default_parameters`, merged under each of the controller's routes) and its rules, in
+ * the order they are checked.
+ */
+public struct RouteRules: Equatable, Hashable {
+    /**
+     * Every path segment before the action, joined with `/` (`reports`, `api/v1`).
+     */
+    public var controller: XNonceText
+    /**
+     * `<action>_<method>` or `__default_parameters`.
+     */
+    public var key: XNonceText
+    /**
+     * The param rules.
+     */
+    public var rules: [RouteRule]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Every path segment before the action, joined with `/` (`reports`, `api/v1`).
+         */controller: XNonceText, 
+        /**
+         * `<action>_<method>` or `__default_parameters`.
+         */key: XNonceText, 
+        /**
+         * The param rules.
+         */rules: [RouteRule]) {
+        self.controller = controller
+        self.key = key
+        self.rules = rules
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RouteRules: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRouteRules: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RouteRules {
+        return
+            try RouteRules(
+                controller: FfiConverterTypeXNonceText.read(from: &buf), 
+                key: FfiConverterTypeXNonceText.read(from: &buf), 
+                rules: FfiConverterSequenceTypeRouteRule.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RouteRules, into buf: inout [UInt8]) {
+        FfiConverterTypeXNonceText.write(value.controller, into: &buf)
+        FfiConverterTypeXNonceText.write(value.key, into: &buf)
+        FfiConverterSequenceTypeRouteRule.write(value.rules, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRouteRules_lift(_ buf: RustBuffer) throws -> RouteRules {
+    return try FfiConverterTypeRouteRules.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRouteRules_lower(_ value: RouteRules) -> RustBuffer {
+    return FfiConverterTypeRouteRules.lower(value)
+}
+
+
+/**
  * Everything [`sign_detailed`] produced.
  *
  * Printing it never shows `canonical` (for v1 it holds the secret): `Debug` and `Display`
@@ -2142,6 +2298,91 @@ public func FfiConverterTypeVerified_lift(_ buf: RustBuffer) throws -> Verified 
 public func FfiConverterTypeVerified_lower(_ value: Verified) -> RustBuffer {
     return FfiConverterTypeVerified.lower(value)
 }
+
+
+/**
+ * A param rule of a route, as em-secure-api's routes hash writes it.
+ */
+
+public enum ParamRule: Equatable, Hashable {
+    
+    /**
+     * `req`: the param must be present (an empty value counts).
+     */
+    case required
+    /**
+     * `opt`: the param may be present (documentation only).
+     */
+    case optional
+    /**
+     * `exc`: the param must be absent.
+     */
+    case excluded
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ParamRule: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeParamRule: FfiConverterRustBuffer {
+    typealias SwiftType = ParamRule
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ParamRule {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .required
+        
+        case 2: return .optional
+        
+        case 3: return .excluded
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ParamRule, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .required:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .optional:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .excluded:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeParamRule_lift(_ buf: RustBuffer) throws -> ParamRule {
+    return try FfiConverterTypeParamRule.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeParamRule_lower(_ value: ParamRule) -> RustBuffer {
+    return FfiConverterTypeParamRule.lower(value)
+}
+
 
 
 /**
@@ -2536,6 +2777,30 @@ fileprivate struct FfiConverterOptionTypeScheme: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionSequenceTypeRouteRules: FfiConverterRustBuffer {
+    typealias SwiftType = [RouteRules]?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterSequenceTypeRouteRules.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterSequenceTypeRouteRules.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionSequenceTypeScheme: FfiConverterRustBuffer {
     typealias SwiftType = [Scheme]?
 
@@ -2700,6 +2965,56 @@ fileprivate struct FfiConverterSequenceTypeParam: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeParam.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeRouteRule: FfiConverterRustBuffer {
+    typealias SwiftType = [RouteRule]
+
+    public static func write(_ value: [RouteRule], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeRouteRule.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [RouteRule] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [RouteRule]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeRouteRule.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeRouteRules: FfiConverterRustBuffer {
+    typealias SwiftType = [RouteRules]
+
+    public static func write(_ value: [RouteRules], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeRouteRules.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [RouteRules] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [RouteRules]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeRouteRules.read(from: &buf))
         }
         return seq
     }
@@ -3065,7 +3380,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_xnonce_uniffi_checksum_constructor_requester_new() != 9919) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_xnonce_uniffi_checksum_constructor_verifier_new() != 12762) {
+    if (uniffi_xnonce_uniffi_checksum_constructor_verifier_new() != 35332) {
         return InitializationResult.apiChecksumMismatch
     }
 

@@ -743,7 +743,7 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_xnonce_uniffi_fn_free_verifier(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_xnonce_uniffi_fn_constructor_verifier_new(`secrets`: RustBuffer.ByValue,`windowMs`: Long,`controllerWindows`: RustBuffer.ByValue,`actionWindows`: RustBuffer.ByValue,`schemes`: RustBuffer.ByValue,`hosts`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_xnonce_uniffi_fn_constructor_verifier_new(`secrets`: RustBuffer.ByValue,`windowMs`: Long,`controllerWindows`: RustBuffer.ByValue,`actionWindows`: RustBuffer.ByValue,`schemes`: RustBuffer.ByValue,`hosts`: RustBuffer.ByValue,`routes`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_xnonce_uniffi_fn_method_verifier_set_secrets(`ptr`: Long,`secrets`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -956,7 +956,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_xnonce_uniffi_checksum_constructor_requester_new() and 0xFFFF) != 9919) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_xnonce_uniffi_checksum_constructor_verifier_new() and 0xFFFF) != 12762) {
+    if ((lib.uniffi_xnonce_uniffi_checksum_constructor_verifier_new() and 0xFFFF) != 35332) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -1831,9 +1831,13 @@ open class Verifier: Disposable, AutoCloseable, VerifierInterface
      * most one day, 86,400,000 ms: `invalid_timestamp` past it), the accepted schemes
      * (`None`: both; an empty list is `unsupported_scheme`), and the hosts clients reach
      * this service by, as they sign them (`None`: any; a v2 request signed for another host
-     * is `invalid_host`; v1 signs none and is not checked).
+     * is `invalid_host`; v1 signs none and is not checked), and em-secure-api's routes hash
+     * (`None`: no route table): each request's route (`unknown_route`, 404) and param rules
+     * (`missing_param` / `excluded_param`, 422) are then checked first, as `xnonce-server`
+     * checks them; a table no request could match is refused (`invalid_path`,
+     * `invalid_method`, `invalid_param_key`).
      */
-    constructor(`secrets`: Map<XNonceText, List<XNonceText>>, `windowMs`: kotlin.ULong = 30000uL, `controllerWindows`: List<ControllerWindow> = listOf(), `actionWindows`: List<ActionWindow> = listOf(), `schemes`: List<Scheme>? = null, `hosts`: List<XNonceText>? = null) :
+    constructor(`secrets`: Map<XNonceText, List<XNonceText>>, `windowMs`: kotlin.ULong = 30000uL, `controllerWindows`: List<ControllerWindow> = listOf(), `actionWindows`: List<ActionWindow> = listOf(), `schemes`: List<Scheme>? = null, `hosts`: List<XNonceText>? = null, `routes`: List<RouteRules>? = null) :
         this(UniffiWithHandle, 
     uniffiRustCallWithError(XNonceException) { _status ->
     UniffiLib.uniffi_xnonce_uniffi_fn_constructor_verifier_new(
@@ -1844,7 +1848,8 @@ open class Verifier: Disposable, AutoCloseable, VerifierInterface
         FfiConverterSequenceTypeControllerWindow.lower(`controllerWindows`),
         FfiConverterSequenceTypeActionWindow.lower(`actionWindows`),
         FfiConverterOptionalSequenceTypeScheme.lower(`schemes`),
-        FfiConverterOptionalSequenceTypeXNonceText.lower(`hosts`),_status)
+        FfiConverterOptionalSequenceTypeXNonceText.lower(`hosts`),
+        FfiConverterOptionalSequenceTypeRouteRules.lower(`routes`),_status)
 }
     )
 
@@ -2556,6 +2561,111 @@ public object FfiConverterTypeResponse: FfiConverterRustBuffer<Response> {
 
 
 /**
+ * One rule of a route: the param it names and what it requires.
+ */
+data class RouteRule (
+    /**
+     * The param's name, as requests carry it.
+     */
+    val `param`: XNonceText
+    , 
+    /**
+     * What the rule requires of it.
+     */
+    val `rule`: ParamRule
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRouteRule: FfiConverterRustBuffer<RouteRule> {
+    override fun read(buf: ByteBuffer): RouteRule {
+        return RouteRule(
+            FfiConverterTypeXNonceText.read(buf),
+            FfiConverterTypeParamRule.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RouteRule) = (
+            FfiConverterTypeXNonceText.allocationSize(value.`param`) +
+            FfiConverterTypeParamRule.allocationSize(value.`rule`)
+    )
+
+    override fun write(value: RouteRule, buf: ByteBuffer) {
+            FfiConverterTypeXNonceText.write(value.`param`, buf)
+            FfiConverterTypeParamRule.write(value.`rule`, buf)
+    }
+}
+
+
+
+/**
+ * One entry of em-secure-api's routes hash, as `xnonce-server`'s `[routes]` config writes
+ * it: under `controller`, the route `key` (`<action>_<method>`, e.g. `action1_get`, or
+ * `__default_parameters`, merged under each of the controller's routes) and its rules, in
+ * the order they are checked.
+ */
+data class RouteRules (
+    /**
+     * Every path segment before the action, joined with `/` (`reports`, `api/v1`).
+     */
+    val `controller`: XNonceText
+    , 
+    /**
+     * `<action>_<method>` or `__default_parameters`.
+     */
+    val `key`: XNonceText
+    , 
+    /**
+     * The param rules.
+     */
+    val `rules`: List<RouteRule>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRouteRules: FfiConverterRustBuffer<RouteRules> {
+    override fun read(buf: ByteBuffer): RouteRules {
+        return RouteRules(
+            FfiConverterTypeXNonceText.read(buf),
+            FfiConverterTypeXNonceText.read(buf),
+            FfiConverterSequenceTypeRouteRule.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RouteRules) = (
+            FfiConverterTypeXNonceText.allocationSize(value.`controller`) +
+            FfiConverterTypeXNonceText.allocationSize(value.`key`) +
+            FfiConverterSequenceTypeRouteRule.allocationSize(value.`rules`)
+    )
+
+    override fun write(value: RouteRules, buf: ByteBuffer) {
+            FfiConverterTypeXNonceText.write(value.`controller`, buf)
+            FfiConverterTypeXNonceText.write(value.`key`, buf)
+            FfiConverterSequenceTypeRouteRule.write(value.`rules`, buf)
+    }
+}
+
+
+
+/**
  * Everything [`sign_detailed`] produced.
  *
  * Printing it never shows `canonical` (for v1 it holds the secret): `Debug` and `Display`
@@ -2798,6 +2908,53 @@ public object FfiConverterTypeVerified: FfiConverterRustBuffer<Verified> {
             FfiConverterBoolean.write(value.`viaOttoken`, buf)
     }
 }
+
+
+
+/**
+ * A param rule of a route, as em-secure-api's routes hash writes it.
+ */
+
+enum class ParamRule {
+    
+    /**
+     * `req`: the param must be present (an empty value counts).
+     */
+    REQUIRED,
+    /**
+     * `opt`: the param may be present (documentation only).
+     */
+    OPTIONAL,
+    /**
+     * `exc`: the param must be absent.
+     */
+    EXCLUDED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeParamRule: FfiConverterRustBuffer<ParamRule> {
+    override fun read(buf: ByteBuffer) = try {
+        ParamRule.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ParamRule) = 4UL
+
+    override fun write(value: ParamRule, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
 
 
 
@@ -3252,6 +3409,38 @@ public object FfiConverterOptionalTypeScheme: FfiConverterRustBuffer<Scheme?> {
 /**
  * @suppress
  */
+public object FfiConverterOptionalSequenceTypeRouteRules: FfiConverterRustBuffer<List<RouteRules>?> {
+    override fun read(buf: ByteBuffer): List<RouteRules>? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterSequenceTypeRouteRules.read(buf)
+    }
+
+    override fun allocationSize(value: List<RouteRules>?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterSequenceTypeRouteRules.allocationSize(value)
+        }
+    }
+
+    override fun write(value: List<RouteRules>?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterSequenceTypeRouteRules.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalSequenceTypeScheme: FfiConverterRustBuffer<List<Scheme>?> {
     override fun read(buf: ByteBuffer): List<Scheme>? {
         if (buf.get().toInt() == 0) {
@@ -3450,6 +3639,62 @@ public object FfiConverterSequenceTypeParam: FfiConverterRustBuffer<List<Param>>
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeParam.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeRouteRule: FfiConverterRustBuffer<List<RouteRule>> {
+    override fun read(buf: ByteBuffer): List<RouteRule> {
+        val len = buf.getInt()
+        return List<RouteRule>(len) {
+            FfiConverterTypeRouteRule.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<RouteRule>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeRouteRule.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<RouteRule>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeRouteRule.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeRouteRules: FfiConverterRustBuffer<List<RouteRules>> {
+    override fun read(buf: ByteBuffer): List<RouteRules> {
+        val len = buf.getInt()
+        return List<RouteRules>(len) {
+            FfiConverterTypeRouteRules.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<RouteRules>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeRouteRules.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<RouteRules>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeRouteRules.write(it, buf)
         }
     }
 }

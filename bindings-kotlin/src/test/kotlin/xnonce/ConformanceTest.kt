@@ -375,6 +375,45 @@ fun errorChecks(): Int {
             served.verify("GET", "/admin/status?a=1", host = "staging.test", xNonce = staging, now = ts)
         }
     }
+    // em-secure-api's routes hash: the route and param rules come first (404 / 422, with
+    // em-secure-api's text), signed or not; a table no request could match is refused.
+    val demoRoutes =
+        listOf(
+            RouteRules(
+                "controller1",
+                "__default_parameters",
+                listOf(RouteRule("username", ParamRule.REQUIRED), RouteRule("password", ParamRule.REQUIRED)),
+            ),
+            RouteRules(
+                "controller1",
+                "action3_get",
+                listOf(RouteRule("opt1", ParamRule.REQUIRED), RouteRule("password", ParamRule.EXCLUDED)),
+            ),
+        )
+    Verifier(mapOf("svc" to listOf(SECRET)), routes = demoRoutes).use { routed ->
+        for ((target, code, status, text) in listOf(
+            listOf("/controller1/action3?username=u", "missing_param", "422", "Missing required parameter opt1"),
+            listOf("/controller1/action3?username=u&password=p&opt1=x", "excluded_param", "422", "Included invalid parameter password"),
+            listOf(
+                "/controller1/action1?username=u&password=p",
+                "unknown_route",
+                "404",
+                "action_method (action1_get) not found in controller controller1",
+            ),
+        )) {
+            val e = c.refuses<XNonceException.Route>(code) { routed.verify("GET", target, now = ts) }
+            val answer = refusalAnswer(e, target)
+            c.ok(answer.status.toInt() == status.toInt() && answer.body == text, "routes: $target answered ${answer.status}")
+        }
+    }
+    for ((routes, code) in listOf(
+        listOf(RouteRules("/c", "a_get", listOf())) to "invalid_path",
+        listOf(RouteRules("c", "a_get", listOf()), RouteRules("c", "a_GET", listOf())) to "invalid_path",
+        listOf(RouteRules("c", "a_g3t", listOf())) to "invalid_method",
+        listOf(RouteRules("c", "a_get", listOf(RouteRule("ottoken", ParamRule.EXCLUDED)))) to "invalid_param_key",
+    )) {
+        c.refuses<XNonceException.Input>(code) { Verifier(mapOf("svc" to listOf(SECRET)), routes = routes).close() }
+    }
     // httpStatus is the status a v2 client is answered with; a v1 client (or one with no
     // credential) gets em-secure-api's, which refusalAnswer gives: 401 for malformed input.
     val malformed = c.refuses<XNonceException.Format>("malformed_header") { parseHeader("not a header") }

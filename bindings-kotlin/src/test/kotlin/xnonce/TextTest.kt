@@ -96,6 +96,18 @@ fun textChecks(): Int {
     c.refused<XNonceException.Input>("invalid_host", "a host the verifier serves") {
         Verifier(mapOf("svc" to listOf(SECRET)), hosts = listOf(BAD)).close()
     }
+    c.refused<XNonceException.Input>("invalid_path", "a route's controller") {
+        Verifier(mapOf("svc" to listOf(SECRET)), routes = listOf(RouteRules(BAD, "a_get", listOf()))).close()
+    }
+    c.refused<XNonceException.Input>("invalid_path", "a route's action_method key") {
+        Verifier(mapOf("svc" to listOf(SECRET)), routes = listOf(RouteRules("c", BAD, listOf()))).close()
+    }
+    c.refused<XNonceException.Input>("invalid_param_key", "the param of a route rule") {
+        Verifier(
+            mapOf("svc" to listOf(SECRET)),
+            routes = listOf(RouteRules("c", "a_get", listOf(RouteRule(BAD, ParamRule.REQUIRED)))),
+        ).close()
+    }
 
     // Methods on one object: each refusal, then the same verifier verifies.
     val v1Header = sign(Scheme.V1, "GET", "/admin/status", params("u" to "ph😀l"), "svc", SECRET, timestamp = ts)
