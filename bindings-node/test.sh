@@ -52,6 +52,9 @@ rm -f "$committed"
 echo "== build xnonce-server for the live tests"
 # XNONCE_SERVER_BIN: a server built already (scripts/test.sh passes its rust part's).
 [ -n "${XNONCE_SERVER_BIN:-}" ] || (cd "$root" && timeout 1200 cargo build -q -p xnonce-server)
+# XNONCE_CONFORMANCE_BIN: the black-box server suite, run against the middleware.
+[ -n "${XNONCE_CONFORMANCE_BIN:-}" ] ||
+  (cd "$root" && timeout 1200 cargo build -q -p xnonce-conformance)
 
 echo "== tsc --noEmit (index.d.ts, native.d.ts, examples/typed.ts, examples/typed-esm.mts)"
 npx tsc -p tsconfig.json

@@ -40,6 +40,8 @@ cargo fmt -p xnonce-python -- --check
 cargo clippy -q -p xnonce-python --all-targets -- -D warnings
 # XNONCE_SERVER_BIN: a server built already (scripts/test.sh passes its rust part's).
 [ -n "${XNONCE_SERVER_BIN:-}" ] || cargo build -q -p xnonce-server
+# XNONCE_CONFORMANCE_BIN: the black-box server suite, run against the middlewares.
+[ -n "${XNONCE_CONFORMANCE_BIN:-}" ] || cargo build -q -p xnonce-conformance
 
 step "pip install ./bindings-python (profile ${XNONCE_PY_PROFILE:-dev})"
 MATURIN_PEP517_ARGS="--profile ${XNONCE_PY_PROFILE:-dev}" \

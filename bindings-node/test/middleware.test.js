@@ -7,9 +7,14 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const http = require('node:http')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { execFile } = require('node:child_process')
+const { promisify } = require('node:util')
 const x = require('..')
 const { listen } = require('./peers.js')
-const { startServer } = require('./server.js')
+const { startServer, conformanceBinary } = require('./server.js')
 
 const CLIENT = 'mw_client'
 const OTHER_SECRET = 'b'.repeat(64)
@@ -176,9 +181,15 @@ const DEMO_ROUTES = {
   controller1: {
     __default_parameters: { username: 'req', password: 'req' },
     action1_get: { opt1: 'req', opt2: 'opt' },
+    action2_get: { opt1: 'req', opt2: 'req', password: 'opt' },
     action3_get: { opt1: 'req', password: 'exc' },
   },
-  controller2: { action1_post: { opt1: 'req', opt2: 'opt', opt3: 'req' } },
+  controller2: {
+    action1_post: { opt1: 'req', opt2: 'opt', opt3: 'req' },
+    action2_get: { opt1: 'req', opt2: 'req' },
+    action3_get: {},
+  },
+  admin: { status_get: {} },
 }
 
 test("a verifier's routes are answered as the reference server answers them", async () => {
@@ -226,6 +237,37 @@ test("a verifier's routes are answered as the reference server answers them", as
     }
   } finally {
     await routed.close()
+  }
+})
+
+test('the black-box server suite passes against the middleware', async () => {
+  // `xnonce-conformance server`, the suite any xnonce server can be run against (replays,
+  // tampering, staleness, malformed and duplicate headers, concurrency, routes and param
+  // rules, a second client), against an app answering 200 behind the middleware with
+  // em-secure-api's demo routes, as CI runs it against `xnonce-server serve --demo`.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xnonce-suite-'))
+  const other = 'b'.repeat(64)
+  fs.writeFileSync(path.join(dir, 'suite.secret'), reference.secret)
+  fs.writeFileSync(path.join(dir, 'other.secret'), other)
+  const peer = await listen(
+    x.middleware(new x.Verifier({ suite: reference.secret, other }, { routes: DEMO_ROUTES }), {
+      then: (req, res) => {
+        res.setHeader('content-type', 'text/plain')
+        res.end('ok')
+      },
+    }),
+  )
+  try {
+    const args = ['server', '--base-url', peer.url, '--client', 'suite']
+    args.push('--secret-file', path.join(dir, 'suite.secret'), '--second-client', 'other')
+    args.push('--second-secret-file', path.join(dir, 'other.secret'))
+    const { stdout } = await promisify(execFile)(conformanceBinary(), args, { timeout: 300000 })
+    const last = stdout.trim().split('\n').pop()
+    const passed = /^(\d+) passed, 0 failed$/.exec(last)
+    assert.ok(passed && Number(passed[1]) >= 100, last)
+  } finally {
+    await peer.close()
+    fs.rmSync(dir, { recursive: true, force: true })
   }
 })
 

@@ -18,6 +18,16 @@ function serverBinary() {
   return bin
 }
 
+/** The xnonce-conformance binary (its black-box server suite), found as the server's is. */
+function conformanceBinary() {
+  const target = process.env.CARGO_TARGET_DIR ?? path.join(ROOT, 'target')
+  const bin = process.env.XNONCE_CONFORMANCE_BIN ?? path.join(target, 'debug', 'xnonce-conformance')
+  if (!fs.existsSync(bin)) {
+    throw new Error(`${bin} is missing: run \`cargo build -p xnonce-conformance\` first`)
+  }
+  return bin
+}
+
 /**
  * Starts `xnonce-server serve --demo` on a free loopback port with one registered client;
  * `config`, when given, is the text of its config file (`--config`), such as a `[replay]` table.
@@ -67,4 +77,4 @@ async function startServer(client = 'node_client', { config } = {}) {
   }
 }
 
-module.exports = { startServer }
+module.exports = { startServer, conformanceBinary }

@@ -88,6 +88,16 @@ def _server_binary() -> str:
     return path
 
 
+def conformance_binary() -> str:
+    """The `xnonce-conformance` binary (its black-box server suite), as `_server_binary`."""
+    path = os.environ.get(
+        "XNONCE_CONFORMANCE_BIN", str(REPO / "target" / "debug" / "xnonce-conformance")
+    )
+    if not Path(path).is_file():
+        pytest.fail(f"{path} is missing: run `cargo build -p xnonce-conformance` first")
+    return path
+
+
 @pytest.fixture(scope="session")
 def server() -> Iterator[Server]:
     binary = _server_binary()

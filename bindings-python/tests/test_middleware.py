@@ -11,6 +11,7 @@ import io
 import json
 import re
 import socket
+import subprocess
 import threading
 import time
 import tracemalloc
@@ -21,7 +22,7 @@ from typing import Any
 import pytest
 import requests
 import xnonce
-from conftest import Server
+from conftest import Server, conformance_binary
 from serving import uvicorn_serving
 from werkzeug.serving import make_server
 from werkzeug.test import EnvironBuilder
@@ -1761,13 +1762,19 @@ def test_wsgi_non_ascii_bytes_in_the_target_are_verified_as_the_app_decodes_them
 
 #: em-secure-api's demo routes (its README's routes hash), as `xnonce-server serve --demo`
 #: serves them: a verifier's `routes` in the shape of the server's `[routes]` config.
-DEMO_ROUTES = {
+DEMO_ROUTES: dict[str, dict[str, dict[str, str]]] = {
     "controller1": {
         "__default_parameters": {"username": "req", "password": "req"},
         "action1_get": {"opt1": "req", "opt2": "opt"},
+        "action2_get": {"opt1": "req", "opt2": "req", "password": "opt"},
         "action3_get": {"opt1": "req", "password": "exc"},
     },
-    "controller2": {"action1_post": {"opt1": "req", "opt2": "opt", "opt3": "req"}},
+    "controller2": {
+        "action1_post": {"opt1": "req", "opt2": "opt", "opt3": "req"},
+        "action2_get": {"opt1": "req", "opt2": "req"},
+        "action3_get": {},
+    },
+    "admin": {"status_get": {}},
 }
 
 
@@ -1832,3 +1839,52 @@ def test_routes_are_answered_as_the_reference_server_answers_them(
                 ours, theirs = answers[:2], answers[2:]
                 assert ours == theirs, (scheme, method, target)
                 assert ours[0][0] in (404, 422), ours
+
+
+@pytest.mark.parametrize("middleware", ["wsgi", "asgi"])
+def test_the_black_box_server_suite_passes_against_the_middlewares(
+    middleware: str, tmp_path: Any
+) -> None:
+    """`xnonce-conformance server`, the suite any xnonce server can be run against (its 110
+    checks: replays, tampering, staleness, malformed and duplicate headers, concurrency,
+    routes and param rules, a second client), against an app answering 200 behind each
+    middleware with em-secure-api's demo routes, as it runs against `xnonce-server serve
+    --demo` in CI: every check passes, none is skipped."""
+
+    def wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+        return [b"ok"]
+
+    async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-type", b"text/plain"), (b"content-length", b"2")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    other = "b" * 64
+    (tmp_path / "suite.secret").write_text(SECRET)
+    (tmp_path / "other.secret").write_text(other)
+    verifier = xnonce.Verifier({"suite": SECRET, "other": other}, routes=DEMO_ROUTES)
+    with middleware_serving(middleware, wsgi_app, asgi_app, verifier) as base:
+        run = subprocess.run(
+            [
+                conformance_binary(),
+                "server",
+                "--base-url",
+                base,
+                "--client",
+                "suite",
+                "--secret-file",
+                str(tmp_path / "suite.secret"),
+                "--second-client",
+                "other",
+                "--second-secret-file",
+                str(tmp_path / "other.secret"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    last = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else ""
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    passed = re.fullmatch(r"(\d+) passed, 0 failed", last)
+    assert passed and int(passed.group(1)) >= 100, last
