@@ -81,17 +81,26 @@ pub fn notify_servers(dir: &Path) -> Notified {
     notify(dir, |name| own().contains(name))
 }
 
-/// This host's folder of sockets in `dir`: `servers/<host name>` ([`host_name`]).
+/// This host's folder of sockets in `dir`: `servers/<host name>` ([`host_folder`]).
 fn host_dir(dir: &Path) -> PathBuf {
-    dir.join(SOCKETS_DIR).join(host_name())
+    let uname = rustix::system::uname();
+    dir.join(SOCKETS_DIR)
+        .join(host_folder(uname.nodename().to_bytes()))
 }
 
 /// This host's name cut to 32 bytes of `A-Z a-z 0-9 - _` (anything else as `_`).
 pub(crate) fn host_name() -> String {
-    let uname = rustix::system::uname();
-    let name: String = uname
-        .nodename()
-        .to_bytes()
+    shown_host_name(rustix::system::uname().nodename().to_bytes())
+}
+
+/// The folder of [`SOCKETS_DIR`] for the host named `nodename`.
+fn host_folder(nodename: &[u8]) -> String {
+    shown_host_name(nodename)
+}
+
+/// [`host_name`] of a host named `nodename`.
+fn shown_host_name(nodename: &[u8]) -> String {
+    let name: String = nodename
         .iter()
         .take(32)
         .map(|&b| match b {
