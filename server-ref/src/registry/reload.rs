@@ -5,7 +5,8 @@
 //! * A running server (`xnonce-server serve`, or [`Server`](crate::Server) in an app) binds
 //!   `<data dir>/servers/<host name>/<16 hex>.sock` (the dirs `0700`, the socket `0600`) and
 //!   removes it when it stops. Unix sockets connect only on their own host, so on a data dir
-//!   shared by several hosts (NFS) each host's servers and writers keep to their own folder.
+//!   shared by several hosts (NFS) each host's servers and writers keep to their own folder
+//!   (named after the host, see the README).
 //! * After every `add`, `replace`, `rotate`, `retire` or `delete`, the writer connects to
 //!   each socket there, sends `reload\n`, and waits up to [`ANSWER_TIMEOUT`] for `ok\n`. A
 //!   server answers only once it has re-read and installed the registry. So when
@@ -93,9 +94,18 @@ pub(crate) fn host_name() -> String {
     shown_host_name(rustix::system::uname().nodename().to_bytes())
 }
 
-/// The folder of [`SOCKETS_DIR`] for the host named `nodename`.
+/// The folder of [`SOCKETS_DIR`] for the host named `nodename`: its [`host_name`], and when
+/// that is not the whole name as it is (cut at 32 bytes, or a character replaced), `-` and 16
+/// hex of the whole name's SHA-256. Hosts of a shared data dir must not share a folder: a
+/// writer removes a socket of its folder that refuses its connection, as another host's
+/// live server's socket does, and that server's own host would then no longer reach it.
 fn host_folder(nodename: &[u8]) -> String {
-    shown_host_name(nodename)
+    let shown = shown_host_name(nodename);
+    if shown.as_bytes() == nodename {
+        return shown;
+    }
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(nodename);
+    format!("{shown}-{}", xnonce_core::hex::encode(&digest[..8]))
 }
 
 /// [`host_name`] of a host named `nodename`.
@@ -359,6 +369,35 @@ mod tests {
         assert_eq!(notify(&dir, every), Notified::default());
         assert!(!own().contains(path.file_name().unwrap()));
         std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
+
+    /// Hosts sharing a data dir (NFS) must not share a folder of sockets: a writer removes a
+    /// socket of its folder that refuses its connection, which another host's live server's
+    /// socket does, and that server's own host then no longer reaches it before a `delete`
+    /// returns. Names were cut at 32 bytes, so Kubernetes pods of one Deployment
+    /// (`<deployment>-<template hash>-<5 random>`) shared one folder.
+    #[test]
+    fn hosts_whose_names_differ_past_32_bytes_or_in_a_replaced_character_get_folders_of_their_own()
+    {
+        let folder = |name: &str| host_folder(name.as_bytes());
+        let pods = [
+            "billing-gateway-deployment-7d4b9c8f5-x2k9p",
+            "billing-gateway-deployment-7d4b9c8f5-q8zzt",
+        ];
+        assert_ne!(folder(pods[0]), folder(pods[1]));
+        assert_ne!(folder("web.1"), folder("web_1"));
+        assert_ne!(folder(".."), folder("__"));
+        // A short name of those characters is its own folder, as in earlier releases.
+        assert_eq!(folder("db1-eu_west"), "db1-eu_west");
+        for name in [pods[0], "..", ".", "", "a/b"] {
+            let f = folder(name);
+            assert!(
+                !f.is_empty()
+                    && f.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+                "{name:?}: {f:?}"
+            );
+        }
     }
 
     #[test]
