@@ -9,15 +9,13 @@
 //! * `xnonce-server check --config F` (the systemd unit's `ExecReload`, before the SIGHUP)
 //!   exits 0 for a config `serve` takes and 1, saying why, for one it refuses.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use xnonce_core::{sign, Scheme, Secret, SignInput};
+use xnonce_core::{sign, Scheme, SignInput};
 
 mod common;
 
-use common::{command, spawn_serve, Dirs, Served};
+use common::{command, signed_get, spawn_serve, Connection, Dirs, Served};
 
 /// The route rules before the reload: `page` required on `GET /shop/list`; client `batch`
 /// limited to one request now and then (a token every 10,000 s).
@@ -41,65 +39,6 @@ status_get = {}
 requests_per_second = 0.0001
 burst = 2
 "#;
-
-/// A signed `GET` of `path` with `params` as its query, as HTTP/1.1 text on a keep-alive
-/// connection to `authority`.
-fn signed_get(
-    authority: &str,
-    (client, secret): (&str, &Secret),
-    path: &str,
-    params: &[(&str, &str)],
-) -> String {
-    let input = SignInput::new(Scheme::V2, "GET", path, client)
-        .params(params.iter().copied())
-        .host(authority);
-    let signed = sign(&input, secret).unwrap();
-    let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let target = match query.is_empty() {
-        true => path.to_string(),
-        false => format!("{path}?{}", query.join("&")),
-    };
-    format!(
-        "GET {target} HTTP/1.1\r\nHost: {authority}\r\nX-Nonce: {}\r\nContent-Length: 0\r\n\r\n",
-        signed.x_nonce
-    )
-}
-
-/// A keep-alive connection: sends a request, reads its answer's status (and skips its body).
-struct Connection(BufReader<TcpStream>);
-
-impl Connection {
-    fn open(connect: &str) -> Connection {
-        let stream = TcpStream::connect(connect).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        Connection(BufReader::new(stream))
-    }
-
-    fn status(&mut self, request: &str) -> u16 {
-        self.0.get_mut().write_all(request.as_bytes()).unwrap();
-        let mut line = String::new();
-        self.0.read_line(&mut line).unwrap();
-        let status = line.split(' ').nth(1).unwrap().parse().unwrap();
-        let mut length = 0;
-        loop {
-            line.clear();
-            self.0.read_line(&mut line).unwrap();
-            if line == "\r\n" {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse().unwrap();
-                }
-            }
-        }
-        let mut body = vec![0; length];
-        self.0.read_exact(&mut body).unwrap();
-        status
-    }
-}
 
 /// Sends SIGHUP and waits (at most 20 s) for the `n`th log line holding `outcome`.
 fn hang_up(s: &Served, outcome: &str, n: usize) -> String {

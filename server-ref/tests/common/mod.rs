@@ -1,19 +1,21 @@
 //! What the integration tests that run the real `xnonce-server` binary share: private
 //! temporary dirs, the command with a clean environment, and a `serve` that is known to be
-//! listening (or to have exited, with its status and stderr).
+//! listening (or to have exited, with its status and stderr), and signed requests on a
+//! keep-alive connection.
 //!
 //! Each test file compiles this module on its own and uses part of it.
 #![allow(dead_code)]
 
 use std::future::Future;
-use std::io::BufRead;
-use std::net::SocketAddr;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use xnonce_conformance::server_suite::http;
+use xnonce_core::{sign, Scheme, Secret, SignInput};
 use xnonce_server::{Config, ConnectionLimits, Registry, Server};
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -285,3 +287,62 @@ impl Drop for InProcess {
 // The client's tests hold the same helper: one copy, compiled into both.
 #[path = "../../../client-rs/tests/common/refused_port.rs"]
 pub mod refused_port;
+
+/// A signed `GET` of `path` with `params` as its query, as HTTP/1.1 text on a keep-alive
+/// connection to `authority`.
+pub fn signed_get(
+    authority: &str,
+    (client, secret): (&str, &Secret),
+    path: &str,
+    params: &[(&str, &str)],
+) -> String {
+    let input = SignInput::new(Scheme::V2, "GET", path, client)
+        .params(params.iter().copied())
+        .host(authority);
+    let signed = sign(&input, secret).unwrap();
+    let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let target = match query.is_empty() {
+        true => path.to_string(),
+        false => format!("{path}?{}", query.join("&")),
+    };
+    format!(
+        "GET {target} HTTP/1.1\r\nHost: {authority}\r\nX-Nonce: {}\r\nContent-Length: 0\r\n\r\n",
+        signed.x_nonce
+    )
+}
+
+/// A keep-alive connection: sends a request, reads its answer's status (and skips its body).
+pub struct Connection(BufReader<TcpStream>);
+
+impl Connection {
+    pub fn open(connect: &str) -> Connection {
+        let stream = TcpStream::connect(connect).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        Connection(BufReader::new(stream))
+    }
+
+    pub fn status(&mut self, request: &str) -> u16 {
+        self.0.get_mut().write_all(request.as_bytes()).unwrap();
+        let mut line = String::new();
+        self.0.read_line(&mut line).unwrap();
+        let status = line.split(' ').nth(1).unwrap().parse().unwrap();
+        let mut length = 0;
+        loop {
+            line.clear();
+            self.0.read_line(&mut line).unwrap();
+            if line == "\r\n" {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap();
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        self.0.read_exact(&mut body).unwrap();
+        status
+    }
+}
