@@ -280,6 +280,9 @@ struct SealedEntry {
     sealed: String,
 }
 
+/// A registry file's bytes and mode (permission bits), as read.
+type FileBytes = (Zeroizing<Vec<u8>>, u32);
+
 enum OnDisk {
     Missing,
     /// With the file's mode (permission bits).
@@ -571,10 +574,18 @@ impl Registry {
     }
 
     fn read_disk(&self) -> Result<OnDisk, RegistryError> {
+        match self.read_bytes()? {
+            None => Ok(OnDisk::Missing),
+            Some((bytes, mode)) => self.parse(&bytes, mode),
+        }
+    }
+
+    /// The file's bytes and mode (permission bits); `None` when there is no file.
+    fn read_bytes(&self) -> Result<Option<FileBytes>, RegistryError> {
         let path = self.file();
         let mut file = match fs::File::open(&path) {
             Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(OnDisk::Missing),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) if e.kind() == io::ErrorKind::NotADirectory => return Err(not_a_dir(&self.dir)),
             Err(e) => return Err(io_err("read", &path, e)),
         };
@@ -582,14 +593,20 @@ impl Registry {
         // Sized up front: no reallocation leaves a copy of a plaintext file behind.
         let mut bytes = Zeroizing::new(Vec::with_capacity(meta.len() as usize + 1));
         io::Read::read_to_end(&mut file, &mut bytes).map_err(|e| io_err("read", &path, e))?;
+        Ok(Some((bytes, meta.mode() & 0o7777)))
+    }
+
+    /// What [`Registry::read_bytes`] read, parsed.
+    fn parse(&self, bytes: &[u8], mode: u32) -> Result<OnDisk, RegistryError> {
+        let path = self.file();
         let invalid = |e: serde_json::Error| {
             RegistryError::Io(format!("{} is not a valid registry: {e}", path.display()))
         };
-        let probe: VersionProbe = serde_json::from_slice(&bytes).map_err(invalid)?;
+        let probe: VersionProbe = serde_json::from_slice(bytes).map_err(invalid)?;
         match probe.version {
             // serde's message may quote a value, here a secret in clear: only where.
             1 => Ok(OnDisk::Plain(
-                serde_json::from_slice(&bytes).map_err(|e| {
+                serde_json::from_slice(bytes).map_err(|e| {
                     RegistryError::Io(format!(
                         "{} is not a valid plaintext registry (version 1): line {}, column {} \
                          is not part of {{\"version\": 1, \"clients\": {{\"<name>\": \
@@ -599,10 +616,10 @@ impl Registry {
                         e.column()
                     ))
                 })?,
-                meta.mode() & 0o7777,
+                mode,
             )),
             2 => Ok(OnDisk::Sealed(
-                serde_json::from_slice(&bytes).map_err(invalid)?,
+                serde_json::from_slice(bytes).map_err(invalid)?,
             )),
             v => Err(RegistryError::Io(format!(
                 "{} has version {v}, which this xnonce-server does not know (newer release?)",
@@ -830,8 +847,8 @@ impl Registry {
 
     /// Re-reads the file, under the `reloading` lock, when `force` or when its identity
     /// changed; whether new contents were installed. A file that cannot be read or decrypted
-    /// keeps the last good contents and is the error; its identity is noted, so an unchanged
-    /// bad file is not read again at every check.
+    /// keeps the last good contents and is the error; the identity of one that was read and
+    /// cannot be used is noted, so an unchanged bad file is not read again at every check.
     fn reload_locked(&self, force: bool) -> Result<bool, RegistryError> {
         self.generation
             .store(GENERATION.load(Ordering::Acquire), Ordering::Release);
@@ -843,18 +860,26 @@ impl Registry {
         let outcome = if unchanged && !force {
             Ok(false)
         } else {
-            match self.load_model(false) {
-                Ok(model) => {
-                    self.install(model, stamp);
-                    Ok(true)
+            // A file that could not be read (too many open files, an I/O error) is tried again
+            // at the next check: its contents are unknown, and may be a `delete`.
+            self.read_bytes().and_then(|read| {
+                let disk = match read {
+                    None => Ok(OnDisk::Missing),
+                    Some((bytes, mode)) => self.parse(&bytes, mode),
+                };
+                match disk.and_then(|disk| self.model_of(disk, false)) {
+                    Ok(model) => {
+                        self.install(model, stamp);
+                        Ok(true)
+                    }
+                    Err(e) => {
+                        let mut snap = self.snapshot.write().unwrap_or_else(|p| p.into_inner());
+                        snap.stamp = stamp;
+                        snap.loaded = true;
+                        Err(e)
+                    }
                 }
-                Err(e) => {
-                    let mut snap = self.snapshot.write().unwrap_or_else(|p| p.into_inner());
-                    snap.stamp = stamp;
-                    snap.loaded = true;
-                    Err(e)
-                }
-            }
+            })
         };
         self.checked.store(
             self.epoch.elapsed().as_millis() as u64 + 1,

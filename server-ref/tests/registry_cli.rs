@@ -19,6 +19,8 @@
 //! * `client import` registers clients with the secrets they already have, at once for a
 //!   running server (v1 and v2), all or none, warning about v1-only secrets and a list others
 //!   can read, never showing a secret;
+//! * a server that could not open the registry for a moment (its open-files limit reached)
+//!   reads it at its next check: a client deleted meanwhile is refused from then on;
 //! * a write syncs its file, renames it into place, then syncs the data dir (and a new key
 //!   file's folder), so what it changed survives a power loss (traced with `strace`; without
 //!   it on PATH that test prints SKIPPED).
@@ -30,11 +32,11 @@ use std::time::{Duration, Instant};
 
 use xnonce_conformance::server_suite::http;
 use xnonce_core::{sign, Scheme, Secret, SecretSource, SignInput};
-use xnonce_server::Registry;
+use xnonce_server::{registry, Registry};
 
 mod common;
 
-use common::{command, spawn_serve, Dirs, Served};
+use common::{command, spawn_serve, Connection, Dirs, Served};
 
 /// The debug build's hook: a write pauses before its rename until this file is removed.
 const PAUSE_ENV: &str = "XNONCE_TEST_PAUSE_BEFORE_RENAME";
@@ -314,6 +316,59 @@ fn a_write_the_running_server_cannot_read_fails_naming_the_server() {
         err.contains("was deleted, but is still accepted there"),
         "{err}"
     );
+}
+
+/// A server that could not open the registry for a moment — its open-files limit taken by
+/// connections (`EMFILE`) — noted the new file as read and kept serving its previous copy
+/// until the file changed again: a client deleted meanwhile stayed accepted for good. (Here
+/// its reload socket is gone, as for a server on another host of a shared data dir: only
+/// its checks can see the change.) A read that fails is now tried again at the next check.
+#[test]
+fn a_registry_the_server_could_not_open_for_a_moment_is_read_at_its_next_check() {
+    let d = Dirs::new("emfile");
+    let svc = secret_of(&client(&d, &["add", "svc"]).output().unwrap());
+    let mut cmd = Command::new("sh");
+    common::server_env(&mut cmd)
+        .args(["-c", "ulimit -n 40 && exec \"$0\" \"$@\"", common::bin()])
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&d.data)
+        .arg("--key-file")
+        .arg(&d.key);
+    let s = spawn_serve(cmd, &d.fresh("server", "log")).unwrap_or_else(|e| panic!("{e:?}"));
+    for host in std::fs::read_dir(d.data.join("servers")).unwrap() {
+        for socket in std::fs::read_dir(host.unwrap().path()).unwrap() {
+            std::fs::remove_file(socket.unwrap().path()).unwrap();
+        }
+    }
+    let connect = s.base.authority.clone();
+    let get = || common::signed_get(&connect, ("svc", &svc), "/admin/status", &[]);
+    let mut kept = Connection::open(&connect);
+    assert_eq!(kept.status(&get()), 200);
+    // Every descriptor the server may open taken by idle connections.
+    let idle: Vec<std::net::TcpStream> = (0..60)
+        .map(|_| std::net::TcpStream::connect(&connect).unwrap())
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !s.log().contains("Too many open files") {
+        assert!(Instant::now() < deadline, "{}", s.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = client(&d, &["delete", "svc", "--confirm"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    // Its next check finds the file changed and cannot open it.
+    std::thread::sleep(registry::CHECK_INTERVAL + Duration::from_millis(200));
+    kept.status(&get());
+    assert!(
+        s.log()
+            .contains("client registry not reloaded; keeping the last good copy"),
+        "{}",
+        s.log()
+    );
+    drop((idle, kept));
+    std::thread::sleep(registry::CHECK_INTERVAL + Duration::from_millis(200));
+    assert_eq!(status(&s.base, "svc", &svc), 401, "{}", s.log());
 }
 
 #[test]
