@@ -281,7 +281,7 @@ fn new_secret(
     };
     let secret = match make(&registry) {
         Ok(s) => s,
-        Err(e) => return fail(e),
+        Err(e) => return write_failed(&registry, e),
     };
     // One write, as std's line-buffered stdout made; sized up front, so no reallocation
     // leaves a copy of the secret behind.
@@ -377,6 +377,29 @@ fn replace_again(name: &str) -> String {
     format!("run `xnonce-server client replace {name}` with stdout working for a usable secret")
 }
 
+/// `no registry at …` when the registry file does not exist (a mistyped `--data`, or a
+/// `--config` left out), saying whether the data dir does.
+fn no_registry(registry: &Registry) -> Option<String> {
+    match (registry.file().try_exists(), registry.dir().try_exists()) {
+        (Ok(true) | Err(_), _) => None,
+        (Ok(false), Ok(false)) => Some(format!(
+            "no registry at {}: the data dir does not exist",
+            registry.dir().display()
+        )),
+        (Ok(false), _) => Some(format!("no registry at {}", registry.file().display())),
+    }
+}
+
+/// A write's error; for an unknown client where there is no registry at all, with where it
+/// was looked for: "not registered" alone reads as "already gone", while the registry the
+/// server reads may still hold it.
+fn write_failed(registry: &Registry, e: registry::RegistryError) -> ExitCode {
+    match (&e, no_registry(registry)) {
+        (registry::RegistryError::NotFound(_), Some(none)) => fail(format!("{e}: {none}")),
+        _ => fail(e),
+    }
+}
+
 fn client(cmd: ClientCommand) -> ExitCode {
     /// The registry of a command's `Store` args, or the exit on a bad `--config`.
     macro_rules! open {
@@ -409,20 +432,23 @@ fn client(cmd: ClientCommand) -> ExitCode {
             }
             code
         }
-        ClientCommand::Retire { name, store } => match open!(store).retire(&name) {
-            Ok(r) => {
-                let list: Vec<String> = r.retired.iter().map(|i| i.to_string()).collect();
-                println!(
-                    "retired {} secret{} of {name}: {}",
-                    r.retired.len(),
-                    if r.retired.len() == 1 { "" } else { "s" },
-                    list.join(", ")
-                );
-                println!("live: {}", r.kept);
-                ExitCode::SUCCESS
+        ClientCommand::Retire { name, store } => {
+            let registry = open!(store);
+            match registry.retire(&name) {
+                Ok(r) => {
+                    let list: Vec<String> = r.retired.iter().map(|i| i.to_string()).collect();
+                    println!(
+                        "retired {} secret{} of {name}: {}",
+                        r.retired.len(),
+                        if r.retired.len() == 1 { "" } else { "s" },
+                        list.join(", ")
+                    );
+                    println!("live: {}", r.kept);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => write_failed(&registry, e),
             }
-            Err(e) => fail(e),
-        },
+        }
         ClientCommand::Delete {
             name,
             confirm,
@@ -431,9 +457,10 @@ fn client(cmd: ClientCommand) -> ExitCode {
             if !confirm {
                 return fail(format!("deleting {name:?} cannot be undone; add --confirm"));
             }
-            match open!(store).delete(&name) {
+            let registry = open!(store);
+            match registry.delete(&name) {
                 Ok(()) => ExitCode::SUCCESS,
-                Err(e) => fail(e),
+                Err(e) => write_failed(&registry, e),
             }
         }
         ClientCommand::List { long, store } => {
@@ -452,18 +479,8 @@ fn client(cmd: ClientCommand) -> ExitCode {
             // A mistyped data dir lists nothing, as an empty registry does: say that there is
             // no registry there. On stderr, so that scripts still read an empty list; nothing
             // is created to list it.
-            if let Ok(false) = registry.file().try_exists() {
-                match registry.dir().try_exists() {
-                    Ok(false) => eprintln!(
-                        "xnonce-server: no registry at {}: the data dir does not exist (no \
-                         clients yet)",
-                        registry.dir().display()
-                    ),
-                    _ => eprintln!(
-                        "xnonce-server: no registry at {} (no clients yet)",
-                        registry.file().display()
-                    ),
-                }
+            if let Some(none) = no_registry(&registry) {
+                eprintln!("xnonce-server: {none} (no clients yet)");
             }
             match registry.list_described() {
                 Ok(clients) => {

@@ -583,6 +583,55 @@ fn client_list_without_a_registry_says_so_and_creates_nothing() {
     assert_eq!(list(None), b"");
 }
 
+/// `client delete svc --confirm` with a mistyped `--data` (or without the server's
+/// `--config`) said only `client "svc" is not registered`, which reads as "already gone"
+/// while the server's registry still holds it. Where there is no registry, the error says so
+/// and where it looked, as `client list` does.
+#[test]
+fn a_change_to_a_client_where_there_is_no_registry_says_there_is_none() {
+    let d = Dirs::new("change-none");
+    let none = |args: &[&str], note: String| {
+        let out = client(&d, args).output().unwrap();
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains(&format!("client \"svc\" is not registered: {note}")),
+            "{err}"
+        );
+    };
+    for args in [
+        &["delete", "svc", "--confirm"][..],
+        &["retire", "svc"],
+        &["rotate", "svc"],
+    ] {
+        none(
+            args,
+            format!(
+                "no registry at {}: the data dir does not exist",
+                d.data.display()
+            ),
+        );
+    }
+    assert!(!d.data.exists() && !d.key.exists());
+    std::fs::create_dir(&d.data).unwrap();
+    none(
+        &["delete", "svc", "--confirm"],
+        format!("no registry at {}", d.data.join("clients.json").display()),
+    );
+    // With a registry, an unknown client is just that.
+    secret_of(&client(&d, &["add", "other"]).output().unwrap());
+    let out = client(&d, &["delete", "svc", "--confirm"])
+        .output()
+        .unwrap();
+    assert!(
+        stderr_of(&out)
+            .trim_end()
+            .ends_with("client \"svc\" is not registered"),
+        "{}",
+        stderr_of(&out)
+    );
+}
+
 /// A migration from em-secure-api: its clients keep their secrets (64 hex characters, as its
 /// `ClientSecret.generate_secret` made them). `client import` registers them for a running
 /// server at once, in both schemes; a list naming a registered client changes nothing.
