@@ -8,25 +8,22 @@ const { spawn, execFileSync } = require('node:child_process')
 const readline = require('node:readline')
 const { ROOT } = require('./vectors.js')
 
-/** The xnonce-server binary (built by test.sh with `cargo build -p xnonce-server`). */
-function serverBinary() {
+/**
+ * The workspace binary `name` (built by test.sh with `cargo build -p <name>`), or the one the
+ * environment variable `env` names.
+ */
+function binary(name, env) {
   const target = process.env.CARGO_TARGET_DIR ?? path.join(ROOT, 'target')
-  const bin = process.env.XNONCE_SERVER_BIN ?? path.join(target, 'debug', 'xnonce-server')
+  const bin = process.env[env] ?? path.join(target, 'debug', name)
   if (!fs.existsSync(bin)) {
-    throw new Error(`${bin} is missing: run \`cargo build -p xnonce-server\` first`)
+    throw new Error(`${bin} is missing: run \`cargo build -p ${name}\` first`)
   }
   return bin
 }
 
-/** The xnonce-conformance binary (its black-box server suite), found as the server's is. */
-function conformanceBinary() {
-  const target = process.env.CARGO_TARGET_DIR ?? path.join(ROOT, 'target')
-  const bin = process.env.XNONCE_CONFORMANCE_BIN ?? path.join(target, 'debug', 'xnonce-conformance')
-  if (!fs.existsSync(bin)) {
-    throw new Error(`${bin} is missing: run \`cargo build -p xnonce-conformance\` first`)
-  }
-  return bin
-}
+const serverBinary = () => binary('xnonce-server', 'XNONCE_SERVER_BIN')
+/** The black-box server suite's binary. */
+const conformanceBinary = () => binary('xnonce-conformance', 'XNONCE_CONFORMANCE_BIN')
 
 /**
  * Starts `xnonce-server serve --demo` on a free loopback port with one registered client;

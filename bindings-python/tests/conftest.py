@@ -81,21 +81,21 @@ class Server:
     secret: str
 
 
-def _server_binary() -> str:
-    path = os.environ.get("XNONCE_SERVER_BIN", str(REPO / "target" / "debug" / "xnonce-server"))
+def _binary(name: str, env: str) -> str:
+    """The workspace binary ``name``, or the one the environment variable ``env`` names."""
+    path = os.environ.get(env, str(REPO / "target" / "debug" / name))
     if not Path(path).is_file():
-        pytest.fail(f"{path} is missing: run `cargo build -p xnonce-server` first")
+        pytest.fail(f"{path} is missing: run `cargo build -p {name}` first")
     return path
+
+
+def _server_binary() -> str:
+    return _binary("xnonce-server", "XNONCE_SERVER_BIN")
 
 
 def conformance_binary() -> str:
-    """The `xnonce-conformance` binary (its black-box server suite), as `_server_binary`."""
-    path = os.environ.get(
-        "XNONCE_CONFORMANCE_BIN", str(REPO / "target" / "debug" / "xnonce-conformance")
-    )
-    if not Path(path).is_file():
-        pytest.fail(f"{path} is missing: run `cargo build -p xnonce-conformance` first")
-    return path
+    """The `xnonce-conformance` binary (its black-box server suite)."""
+    return _binary("xnonce-conformance", "XNONCE_CONFORMANCE_BIN")
 
 
 @pytest.fixture(scope="session")
