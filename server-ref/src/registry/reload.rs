@@ -8,7 +8,8 @@
 //!   shared by several hosts (NFS) each host's servers and writers keep to their own folder
 //!   (named after the host, see the README).
 //! * After every `add`, `replace`, `rotate`, `retire` or `delete`, the writer connects to
-//!   each socket there, sends `reload\n`, and waits up to [`ANSWER_TIMEOUT`] for `ok\n`. A
+//!   each socket there (for up to [`ANSWER_TIMEOUT`]: a stalled server's queue of pending
+//!   connections may be full), sends `reload\n`, and waits up to [`ANSWER_TIMEOUT`] for `ok\n`. A
 //!   server answers only once it has re-read and installed the registry. So when
 //!   `xnonce-server client delete svc --confirm` returns, every server it reached refuses
 //!   `svc`, and every server it reached refuses a retired or replaced secret.
@@ -192,7 +193,7 @@ fn at_socket_path<T>(path: &Path, f: impl FnOnce(&Path) -> io::Result<T>) -> io:
 }
 
 fn ask(path: &Path) -> io::Result<Answer> {
-    let mut stream = at_socket_path(path, |path| UnixStream::connect(path))?;
+    let mut stream = connect(path)?;
     stream.set_read_timeout(Some(ANSWER_TIMEOUT))?;
     stream.set_write_timeout(Some(ANSWER_TIMEOUT))?;
     stream.write_all(format!("{REQUEST}\n").as_bytes())?;
@@ -213,6 +214,30 @@ fn ask(path: &Path) -> io::Result<Answer> {
             None => Err(io::Error::other(format!("answered {other:?}"))),
         },
     }
+}
+
+/// Connects to the socket at `path`, giving up after [`ANSWER_TIMEOUT`] (`TimedOut`): a
+/// connect to a server whose accept loop is stalled (a stopped process, one out of
+/// descriptors) blocks once its queue of pending connections is full, and a `client` command
+/// would wait for it forever. The connect runs on a thread of its own, left to end when the
+/// server takes the connection (or the process exits).
+fn connect(path: &Path) -> io::Result<UnixStream> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let owned = path.to_path_buf();
+    std::thread::Builder::new()
+        .name("xnonce-reload-connect".into())
+        .spawn(move || {
+            let _ = sender.send(at_socket_path(&owned, |path| UnixStream::connect(path)));
+        })?;
+    receiver.recv_timeout(ANSWER_TIMEOUT).unwrap_or_else(|_| {
+        Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!(
+                "no connection within {} s (its server takes no connections)",
+                ANSWER_TIMEOUT.as_secs()
+            ),
+        ))
+    })
 }
 
 /// A running server's socket: answers reload requests until dropped, then removes the
@@ -417,6 +442,36 @@ mod tests {
         assert_eq!(notify_servers(&dir), Notified::default());
         assert!(!stale.exists());
         assert!(note.exists() && theirs.exists());
+        std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
+
+    /// A server that takes no connections (stopped, or out of descriptors) with its queue
+    /// of pending ones full: a connect blocked on it until it took one, and `client delete`
+    /// with it. It is named as not answering after [`ANSWER_TIMEOUT`], and its socket kept.
+    #[test]
+    fn a_server_that_takes_no_connections_is_unanswered_after_the_timeout() {
+        use socket2::{Domain, SockAddr, Socket, Type};
+        let (dir, _) = tmp();
+        let sockets = host_dir(&dir);
+        std::fs::create_dir_all(&sockets).unwrap();
+        let path = sockets.join("0123456789abcdef.sock");
+        let listener = Socket::new(Domain::UNIX, Type::STREAM, None).unwrap();
+        listener.bind(&SockAddr::unix(&path).unwrap()).unwrap();
+        listener.listen(0).unwrap(); // one pending connection fills its queue
+        let _pending = UnixStream::connect(&path).unwrap();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let notifying = dir.clone();
+        std::thread::spawn(move || sender.send(notify_servers(&notifying)));
+        let notified = receiver
+            .recv_timeout(ANSWER_TIMEOUT * 3)
+            .expect("notify_servers returns though the server takes no connections");
+        assert_eq!(notified.unanswered.len(), 1, "{notified:?}");
+        assert!(
+            notified.unanswered[0].1.contains("no connection within"),
+            "{notified:?}"
+        );
+        assert!(path.exists());
+        drop(listener);
         std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
     }
 
