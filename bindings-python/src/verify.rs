@@ -347,6 +347,21 @@ fn mapping_items<'py>(
         .collect()
 }
 
+/// The items of a mapping inside `routes`: [`mapping_items`], except that `None` is no
+/// mapping there (a `TypeError`, as the Node verifier refuses `null`), never an empty one.
+fn nested_items<'py>(
+    mapping: &Bound<'py, PyAny>,
+    what: &str,
+    shape: &str,
+) -> PyResult<Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>> {
+    if mapping.is_none() {
+        return Err(PyTypeError::new_err(format!(
+            "{what} must be a mapping {shape}, not None"
+        )));
+    }
+    mapping_items(Some(mapping), what, shape)
+}
+
 /// A verifier's `routes`: em-secure-api's routes hash as `xnonce-server`'s config writes it,
 /// controller -> `<action>_<method>` (or `__default_parameters`) -> param -> `"req"` /
 /// `"opt"` / `"exc"`, checked as the server checks it ([`RouteTable::add_checked`]).
@@ -356,11 +371,11 @@ fn route_table(routes: &Bound<'_, PyAny>) -> PyResult<RouteTable> {
         let controller = convert::text::<field::RouteController>(&controller)?;
         xnonce_core::routes::check_route_controller(controller).py_err()?;
         let what = format!("routes[{controller:?}]");
-        for (key, rules) in mapping_items(Some(&keys), &what, "route key -> rules")? {
+        for (key, rules) in nested_items(&keys, &what, "route key -> rules")? {
             let key = convert::text::<field::RouteKey>(&key)?;
             let what = format!("routes[{controller:?}][{key:?}]");
             let mut parsed = Vec::new();
-            for (param, rule) in mapping_items(Some(&rules), &what, "param -> rule")? {
+            for (param, rule) in nested_items(&rules, &what, "param -> rule")? {
                 let param = convert::text::<field::RouteParam>(&param)?;
                 let rule = convert::text::<field::RouteRule>(&rule)?;
                 parsed.push((param.to_owned(), rule.parse::<ParamRule>().py_err()?));

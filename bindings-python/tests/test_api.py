@@ -576,9 +576,20 @@ def test_routes_no_request_could_match_are_refused(routes: Any, code: str) -> No
 
 
 @pytest.mark.parametrize(
-    "routes", [[("c", {})], {"c": [("a_get", {})]}, {"c": {"a_get": ["x"]}}, "c"]
+    "routes",
+    [
+        [("c", {})],
+        {"c": [("a_get", {})]},
+        {"c": {"a_get": ["x"]}},
+        "c",
+        {"c": None},
+        {"c": {"a_get": None}},
+    ],
 )
 def test_routes_that_are_not_mappings_are_type_errors(routes: object) -> None:
+    """Only `routes` itself may be None (no table): a None inside it (YAML's `a_get:` with no
+    value) is refused, as the Node verifier refuses `null` there (the server's TOML has no
+    null), not read as an empty table."""
     with pytest.raises(TypeError, match="must be a mapping") as e:
         xnonce.Verifier({"svc": SECRET}, routes=routes)  # type: ignore[arg-type]
     assert not isinstance(e.value, xnonce.XNonceError)
