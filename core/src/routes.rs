@@ -567,7 +567,7 @@ impl RouteTable {
     /// `__default_parameters` or `<action>_<method>` ([`split_key`]) with an action some path
     /// can hold (no `/`: an action is the path's last segment), a route not given twice
     /// (methods compared without case: the second would silently replace the first's rules),
-    /// and rules whose names a request can carry ([`check_rule_name`]). What no request could
+    /// and rules whose names a request can carry ([`check_rule_name`]), each param once. What no request could
     /// ever match is refused (`invalid_path`, `invalid_param_key`, `invalid_method`: input
     /// errors, never a request's `unknown_route`) rather than answering every request 404 or
     /// 422.
@@ -584,8 +584,15 @@ impl RouteTable {
     /// ```
     pub fn add_checked(&mut self, controller: &str, key: &str, rules: Rules) -> Result<()> {
         check_route_controller(controller)?;
-        for (name, _) in &rules {
+        for (i, (name, _)) in rules.iter().enumerate() {
             check_rule_name(name)?;
+            // The server's TOML refuses a key given twice; merged, the last rule would win.
+            if rules[..i].iter().any(|(earlier, _)| earlier == name) {
+                return err(
+                    ErrorCode::InvalidParamKey,
+                    format!("the param {name:?} is given two rules in {controller}.{key}"),
+                );
+            }
         }
         if key == DEFAULT_PARAMETERS {
             self.add_defaults(controller, rules);
@@ -776,6 +783,14 @@ mod tests {
                 "c",
                 DEFAULT_PARAMETERS,
                 req("ottoken"),
+                ErrorCode::InvalidParamKey,
+            ),
+            // One param given two rules (a list of records can hold it, a TOML table or a
+            // dict cannot: the server refuses the key given twice); the last would win.
+            (
+                "c",
+                "b_get",
+                [req("x"), vec![("x".to_string(), ParamRule::Excluded)]].concat(),
                 ErrorCode::InvalidParamKey,
             ),
         ] {
