@@ -111,6 +111,8 @@ impl Action {
 struct Controller {
     name: Arc<str>,
     defaults: Rules,
+    /// Whether `__default_parameters` was given (empty or not).
+    defaults_given: bool,
     actions: Vec<Action>,
 }
 
@@ -499,6 +501,7 @@ impl RouteTable {
                 self.controllers.push(Controller {
                     name: name.into(),
                     defaults: Vec::new(),
+                    defaults_given: false,
                     actions: Vec::new(),
                 });
                 self.controllers.len() - 1
@@ -528,6 +531,7 @@ impl RouteTable {
     /// In-place form of [`RouteTable::defaults`].
     pub fn add_defaults(&mut self, controller: &str, rules: Rules) {
         let c = self.controller_mut(controller);
+        c.defaults_given = true;
         merge(&mut c.defaults, &rules);
         for a in &mut c.actions {
             a.merge_over(&c.defaults);
@@ -567,7 +571,8 @@ impl RouteTable {
     /// `__default_parameters` or `<action>_<method>` ([`split_key`]) with an action some path
     /// can hold (no `/`: an action is the path's last segment), a route not given twice
     /// (methods compared without case: the second would silently replace the first's rules),
-    /// and rules whose names a request can carry ([`check_rule_name`]), each param once. What no request could
+    /// nor a controller's `__default_parameters`, and rules whose names a request can carry
+    /// ([`check_rule_name`]), each param once. What no request could
     /// ever match is refused (`invalid_path`, `invalid_param_key`, `invalid_method`: input
     /// errors, never a request's `unknown_route`) rather than answering every request 404 or
     /// 422.
@@ -595,6 +600,18 @@ impl RouteTable {
             }
         }
         if key == DEFAULT_PARAMETERS {
+            let given = self
+                .controllers
+                .iter()
+                .any(|c| &*c.name == controller && c.defaults_given);
+            if given {
+                return err(
+                    ErrorCode::InvalidPath,
+                    format!(
+                        "the {DEFAULT_PARAMETERS} of controller {controller:?} are given twice"
+                    ),
+                );
+            }
             self.add_defaults(controller, rules);
             return Ok(());
         }
@@ -785,6 +802,9 @@ mod tests {
                 req("ottoken"),
                 ErrorCode::InvalidParamKey,
             ),
+            // The controller's defaults given twice (a list of records can hold them, a
+            // TOML table cannot): the second would be merged over the first.
+            ("c", DEFAULT_PARAMETERS, vec![], ErrorCode::InvalidPath),
             // One param given two rules (a list of records can hold it, a TOML table or a
             // dict cannot: the server refuses the key given twice); the last would win.
             (
