@@ -572,10 +572,9 @@ impl RouteTable {
     /// can hold (no `/`: an action is the path's last segment), a route not given twice
     /// (methods compared without case: the second would silently replace the first's rules),
     /// nor a controller's `__default_parameters`, and rules whose names a request can carry
-    /// ([`check_rule_name`]), each param once. What no request could
-    /// ever match is refused (`invalid_path`, `invalid_param_key`, `invalid_method`: input
-    /// errors, never a request's `unknown_route`) rather than answering every request 404 or
-    /// 422.
+    /// ([`check_rule_name`]), each param once. What no request could ever match is refused
+    /// (`invalid_path`, `invalid_param_key`, `invalid_method`: input errors, never a request's
+    /// `unknown_route`) rather than answering every request 404 or 422.
     ///
     /// ```
     /// use xnonce_core::{ParamRule, RouteTable};
