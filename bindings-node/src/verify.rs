@@ -641,10 +641,7 @@ fn route_level<'env>(
     what: &str,
     key: Input,
 ) -> Outcome<Vec<(String, Unknown<'env>)>> {
-    let table = value.get_type()? == ValueType::Object
-        && !params::is_js_array(env, value)?
-        && params::is_container(env, &Object::from_unknown(value)?)?;
-    if !table {
+    if !is_table(env, value)? {
         return Err(napi::Error::new(
             napi::Status::ObjectExpected,
             format!("{what} must be an object or a Map"),
@@ -652,6 +649,15 @@ fn route_level<'env>(
         .into());
     }
     params::entries(env, Some(value), ErrorCode::InvalidPath, key)
+}
+
+/// Whether `value` is a table of keys (secrets, routes): a plain object or an iterable such as
+/// a `Map`. An array (of pairs) is not, as in Python and as the types say (`new Map(pairs)`),
+/// nor an object that is neither plain nor iterable (a class instance, a `Date`).
+fn is_table(env: &Env, value: Unknown<'_>) -> Outcome<bool> {
+    Ok(value.get_type()? == ValueType::Object
+        && !params::is_js_array(env, value)?
+        && params::is_container(env, &Object::from_unknown(value)?)?)
 }
 
 /// The windows of `controllerWindows` / `actionWindows` (`option` names it in messages,
@@ -697,12 +703,7 @@ fn windows_of(
 
 /// Reads `{ client: secret | [secrets] }` or a `Map` of the same.
 fn secrets_of(env: &Env, value: Unknown<'_>) -> Outcome<HashMap<String, Vec<Secret>>> {
-    // An array (of pairs) is refused as in Python and as the types say: `new Map(pairs)`; so
-    // is an object that is neither a plain one nor iterable (a class instance, a `Date`).
-    let container = value.get_type()? == ValueType::Object
-        && !params::is_js_array(env, value)?
-        && params::is_container(env, &Object::from_unknown(value)?)?;
-    if !container {
+    if !is_table(env, value)? {
         // A wrong JavaScript type: a TypeError (arguments.js), as for any other argument.
         return Err(napi::Error::new(
             napi::Status::ObjectExpected,
