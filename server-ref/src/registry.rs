@@ -574,7 +574,12 @@ impl Registry {
     }
 
     fn read_disk(&self) -> Result<OnDisk, RegistryError> {
-        match self.read_bytes()? {
+        self.disk_of(self.read_bytes()?)
+    }
+
+    /// What [`Registry::read_bytes`] read: the file parsed, or [`OnDisk::Missing`].
+    fn disk_of(&self, read: Option<FileBytes>) -> Result<OnDisk, RegistryError> {
+        match read {
             None => Ok(OnDisk::Missing),
             Some((bytes, mode)) => self.parse(&bytes, mode),
         }
@@ -863,11 +868,10 @@ impl Registry {
             // A file that could not be read (too many open files, an I/O error) is tried again
             // at the next check: its contents are unknown, and may be a `delete`.
             self.read_bytes().and_then(|read| {
-                let disk = match read {
-                    None => Ok(OnDisk::Missing),
-                    Some((bytes, mode)) => self.parse(&bytes, mode),
-                };
-                match disk.and_then(|disk| self.model_of(disk, false)) {
+                match self
+                    .disk_of(read)
+                    .and_then(|disk| self.model_of(disk, false))
+                {
                     Ok(model) => {
                         self.install(model, stamp);
                         Ok(true)
