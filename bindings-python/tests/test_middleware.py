@@ -1778,6 +1778,19 @@ DEMO_ROUTES: dict[str, dict[str, dict[str, str]]] = {
 }
 
 
+def ok_wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """A WSGI app answering every request it is handed `200 ok`."""
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+    return [b"ok"]
+
+
+async def ok_asgi(scope: Any, receive: Any, send: Any) -> None:
+    """An ASGI app answering every request it is handed `200 ok`."""
+    headers = [(b"content-type", b"text/plain"), (b"content-length", b"2")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
 @pytest.mark.parametrize("middleware", ["wsgi", "asgi"])
 def test_routes_are_answered_as_the_reference_server_answers_them(
     middleware: str, server: Server
@@ -1787,15 +1800,6 @@ def test_routes_are_answered_as_the_reference_server_answers_them(
     422, each with em-secure-api's text to a v1 client and a problem document to a v2 one,
     signed or not — what `xnonce-server serve --demo` answers the same request, compared
     live; a request that meets the rules reaches the app."""
-
-    def wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        start_response("200 OK", [("Content-Length", "2")])
-        return [b"ok"]
-
-    async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
-        headers = [(b"content-length", b"2")]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": b"ok"})
 
     verifier = xnonce.Verifier({server.client: server.secret}, routes=DEMO_ROUTES)
     form = "application/x-www-form-urlencoded"
@@ -1807,7 +1811,7 @@ def test_routes_are_answered_as_the_reference_server_answers_them(
         ("GET", "/nowhere/action1", None),
         ("POST", "/controller2/action1", b"opt1=a&opt2=b"),
     ]
-    with middleware_serving(middleware, wsgi_app, asgi_app, verifier) as base:
+    with middleware_serving(middleware, ok_wsgi, ok_asgi, verifier) as base:
         for scheme in ("v1", "v2"):
             ok = "/controller1/action1?username=u&password=p&opt1=x"
             for url in (base, server.url):
@@ -1851,20 +1855,11 @@ def test_the_black_box_server_suite_passes_against_the_middlewares(
     middleware with em-secure-api's demo routes, as it runs against `xnonce-server serve
     --demo` in CI: every check passes, none is skipped."""
 
-    def wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
-        return [b"ok"]
-
-    async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
-        headers = [(b"content-type", b"text/plain"), (b"content-length", b"2")]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": b"ok"})
-
     other = "b" * 64
     (tmp_path / "suite.secret").write_text(SECRET)
     (tmp_path / "other.secret").write_text(other)
     verifier = xnonce.Verifier({"suite": SECRET, "other": other}, routes=DEMO_ROUTES)
-    with middleware_serving(middleware, wsgi_app, asgi_app, verifier) as base:
+    with middleware_serving(middleware, ok_wsgi, ok_asgi, verifier) as base:
         run = subprocess.run(
             [
                 conformance_binary(),
