@@ -672,10 +672,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def replica() -> Iterator[tuple[redis.Redis, redis.Redis]]:
-    """A redis-server on 127.0.0.1 (a fresh port, never 6379) and a read-only replica of it
-    (``--replicaof``, Redis's default ``replica-read-only yes``), once it has synced: clients
-    of (primary, replica)."""
+def replica(request: pytest.FixtureRequest) -> Iterator[tuple[redis.Redis, redis.Redis]]:
+    """A redis-server on 127.0.0.1 (a fresh port, never 6379) and a replica of it
+    (``--replicaof``; read-only, Redis's default ``replica-read-only yes``, unless the test is
+    parametrized indirectly with ``"writable"``), once it has synced: clients of (primary,
+    replica)."""
+    writable = getattr(request, "param", "read-only") == "writable"
     server = shutil.which("redis-server")
     assert server, "redis-server is not installed (bindings-python/test.sh installs it)"
     folder = tempfile.TemporaryDirectory(prefix="xnonce-redis-")
@@ -702,7 +704,8 @@ def replica() -> Iterator[tuple[redis.Redis, redis.Redis]]:
     try:
         primary_port = _free_port()
         primary = start(primary_port)
-        copy = start(_free_port(), "--replicaof", "127.0.0.1", str(primary_port))
+        read_only = ["--replica-read-only", "no"] if writable else []
+        copy = start(_free_port(), "--replicaof", "127.0.0.1", str(primary_port), *read_only)
         deadline = time.monotonic() + 10
         while copy.info("replication").get("master_link_status") != "up":
             assert time.monotonic() < deadline, "the replica did not sync within 10 s"
@@ -717,12 +720,14 @@ def replica() -> Iterator[tuple[redis.Redis, redis.Redis]]:
         folder.cleanup()
 
 
-def test_a_read_only_replica_is_a_503_that_says_it_is_a_replica(
+@pytest.mark.parametrize("replica", ["read-only", "writable"], indirect=True)
+def test_a_replica_is_a_503_that_says_it_is_a_replica(
     replica: tuple[redis.Redis, redis.Redis], caplog: pytest.LogCaptureFixture
 ) -> None:
-    # xnonce-server refuses a replica as its store (INFO replication says role:slave); here a
-    # SET on a read-only replica is answered READONLY: the request is refused 503, never
-    # accepted unrecorded, and the error says why.
+    # As xnonce-server does, the store asks INFO replication before its first SET and refuses
+    # a replica (role:slave): a writable one (replica-read-only no) would take the SET, and
+    # a copy of a request the primary's processes accepted would be accepted again here. The
+    # request is refused 503, never accepted, and the error says why.
     primary, copy = replica
     assert copy.info("replication")["role"] == "slave"
     on_primary = xnonce.Verifier({"billing": SECRET}, replay_store=RedisReplayStore(primary))
@@ -736,8 +741,9 @@ def test_a_read_only_replica_is_a_503_that_says_it_is_a_replica(
         assert refused.value.answer is not None and refused.value.answer.status == 503
         cause = refused.value.__cause__
         assert isinstance(cause, xnonce.redis.RedisReplicaError), repr(cause)
-        assert "read-only replica" in str(cause) and "primary" in str(cause)
-        assert isinstance(cause.__cause__, redis.exceptions.ReadOnlyError)
+        assert "replica (role:slave)" in str(cause) and "primary" in str(cause)
+    # Only what it replicated from the primary: no key of its own.
+    assert set(copy.keys("xnonce:*")) <= set(primary.keys("xnonce:*")), "the replica took a key"
     # Under ASGI: a 503, and the log line names the replica.
     port = copy.connection_pool.connection_kwargs["port"]
     once = redis.asyncio.retry.Retry(NoBackoff(), retries=0)
@@ -747,4 +753,24 @@ def test_a_read_only_replica_is_a_503_that_says_it_is_a_replica(
         refused_asgi = get(base, signed()[0])
     assert (refused_asgi.status_code, refused_asgi.json()["code"]) == (503, "store_unavailable")
     assert any("RedisReplicaError" in r.getMessage() for r in caplog.records), caplog.text
-    assert any("read-only replica" in r.getMessage() for r in caplog.records), caplog.text
+    assert any("replica (role:slave)" in r.getMessage() for r in caplog.records), caplog.text
+
+
+def test_a_primary_that_became_a_read_only_replica_is_a_503_that_says_so(
+    replica: tuple[redis.Redis, redis.Redis],
+) -> None:
+    # A failover after the store's first check: its address now reaches a read-only replica,
+    # which answers each SET READONLY. Refused 503, the READONLY error as the cause.
+    primary, copy = replica
+    verifier = xnonce.Verifier({"billing": SECRET}, replay_store=RedisReplayStore(primary))
+    assert verifier.verify_once("GET", "/reports/daily", host="api.test", x_nonce=signed()[0])
+    copy.replicaof("NO", "ONE")
+    primary.replicaof("127.0.0.1", copy.connection_pool.connection_kwargs["port"])
+    assert primary.info("replication")["role"] == "slave"
+    with pytest.raises(xnonce.UnavailableError) as refused:
+        verifier.verify_once("GET", "/reports/daily", host="api.test", x_nonce=signed()[0])
+    assert refused.value.code == "store_unavailable"
+    cause = refused.value.__cause__
+    assert isinstance(cause, xnonce.redis.RedisReplicaError), repr(cause)
+    assert "read-only replica (READONLY)" in str(cause) and "primary" in str(cause)
+    assert isinstance(cause.__cause__, redis.exceptions.ReadOnlyError)

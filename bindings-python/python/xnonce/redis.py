@@ -198,10 +198,24 @@ class RedisLostKeysError(RuntimeError):
 
 
 class RedisReplicaError(RuntimeError):
-    """The store's Redis is a read-only replica (it answered a ``SET`` with ``READONLY``): it
-    cannot keep replay keys for every process, so each request is refused (503) until the
-    client reaches the primary again (after a failover, once its address follows the new
-    primary). The ``READONLY`` error is its ``__cause__``."""
+    """The store's Redis is a replica (``INFO replication`` says ``role:slave``, or it
+    answered a ``SET`` with ``READONLY``): it cannot keep replay keys for every process — a
+    read-only one takes none, a writable one keeps them where the primary and every other
+    process never look — so each request is refused (503) until the client reaches the
+    primary again (after a failover, once its address follows the new primary). A
+    ``READONLY`` error is its ``__cause__``."""
+
+
+def _replica_role_error(answer: Any) -> RedisReplicaError | None:
+    """A ``RedisReplicaError`` when redis-py's answer to ``INFO replication`` (a dict) says
+    ``role:slave``, else ``None``."""
+    if not isinstance(answer, dict) or answer.get("role") not in ("slave", b"slave"):
+        return None
+    return RedisReplicaError(
+        "redis is a replica (role:slave), which cannot keep replay keys for every process: "
+        "the client must reach the primary (after a failover, once its address follows the "
+        "new primary, requests are accepted again)"
+    )
 
 
 def _replica_error(error: Exception) -> RedisReplicaError | None:
@@ -253,6 +267,10 @@ class _RedisKeys:
         # The maxmemory-policy check: "unchecked" until Redis has answered it (a policy, or
         # an error reply: cannot tell), "checking" while one request runs it.
         self._policy = "unchecked"
+        # Whether Redis said it is no replica (INFO replication), or cannot say (an error
+        # reply): until then every request asks before its SET, which a replica's answer
+        # refuses. Asked again after Redis lost its keys (a failover may be why).
+        self._role_checked = False
 
     def key(self, replay_key: str) -> str:
         """The Redis key of a replay key: ``<prefix>{<replay key>}``."""
@@ -286,6 +304,16 @@ class _RedisKeys:
         if policy is not None and policy != "noeviction":
             warnings.warn(_eviction_warning(store, policy), RuntimeWarning, stacklevel=4)
 
+    def _role_answered(self, answer: Any) -> None:
+        """Takes the answer to ``INFO replication`` asked before a ``SET`` (``None``: ``INFO``
+        refused by an ACL or a proxy, or a client without ``info``, which cannot tell, and is
+        not asked again): a replica raises ``RedisReplicaError``, and the request is refused;
+        the next one asks again."""
+        replica = _replica_role_error(answer)
+        if replica is not None:
+            raise replica
+        self._role_checked = True
+
     def _check_fence(self) -> None:
         with self._lock:
             if time.monotonic() < self._fenced_until:
@@ -310,9 +338,11 @@ class _RedisKeys:
             self._epoch = epoch
             if lost:
                 assert self.fence_ms is not None
-                # A Redis that came back empty may have come back with another config.
+                # A Redis that came back empty may have come back with another config, or
+                # be another Redis.
                 if self._policy == "checked":
                     self._policy = "unchecked"
+                self._role_checked = False
                 self._fenced_until = time.monotonic() + self.fence_ms / 1000
                 logger.error("%s", self._why())
                 raise RedisLostKeysError(self._why())
@@ -325,8 +355,9 @@ class RedisReplayStore(_RedisKeys):
     the expiry is relative (the rest of the window plus ``CLOCK_MARGIN_MS``), so Redis counts
     it on its own clock. A Redis error propagates: ``verify_once`` then refuses the request
     with ``store_unavailable`` (503), the error as its ``__cause__`` (``RedisReplicaError``
-    for a read-only replica's ``READONLY``, saying so). A prefix holding ``{``
-    or ``}`` raises ``ValueError``. A client that retries commands or has no
+    for a replica: ``INFO replication``, asked before the first ``SET`` and again after
+    Redis lost its keys, says ``role:slave``, or a ``SET`` is answered ``READONLY``). A
+    prefix holding ``{`` or ``}`` raises ``ValueError``. A client that retries commands or has no
     ``socket_timeout`` is taken, with a ``RuntimeWarning`` saying why it should not; so is a
     Redis whose ``maxmemory-policy`` is not ``noeviction``, read before the first ``SET``
     (and again after Redis lost its keys)."""
@@ -352,6 +383,17 @@ class RedisReplayStore(_RedisKeys):
 
     def _insert(self, key: str, expires_at_ms: int, now_ms: int) -> bool:
         name, options = self._set_args(key, expires_at_ms, now_ms)
+        if not self._role_checked:
+            # Before the SET: a writable replica would take it, and a copy of the request
+            # sent to another process (on the primary) would be accepted again.
+            replication = None
+            if callable(getattr(self.client, "info", None)):
+                try:
+                    replication = self.client.info("replication")
+                except Exception as e:
+                    if not _is_redis_answer(e):
+                        raise  # Redis cannot be reached: the SET would fail as well
+            self._role_answered(replication)
         if self._policy_check_due():
             try:
                 answer = self.client.config_get("maxmemory-policy")
@@ -386,8 +428,8 @@ class AsyncRedisReplayStore(_RedisKeys):
     ``redis.asyncio.BlockingConnectionPool`` (see the module's example); asyncio only (under
     trio, give the middleware the synchronous ``RedisReplayStore``). A client that retries
     commands is taken, with a ``RuntimeWarning`` (the middleware's ``store_timeout`` bounds
-    the wait, so no ``socket_timeout`` is needed), and a ``maxmemory-policy`` other than
-    ``noeviction`` is warned of as ``RedisReplayStore`` does."""
+    the wait, so no ``socket_timeout`` is needed), a ``maxmemory-policy`` other than
+    ``noeviction`` is warned of and a replica refused as ``RedisReplayStore`` does."""
 
     @staticmethod
     def _check_client(client: Any) -> None:
@@ -409,6 +451,17 @@ class AsyncRedisReplayStore(_RedisKeys):
 
     async def _insert(self, key: str, expires_at_ms: int, now_ms: int) -> bool:
         name, options = self._set_args(key, expires_at_ms, now_ms)
+        if not self._role_checked:
+            # Before the SET: a writable replica would take it, and a copy of the request
+            # sent to another process (on the primary) would be accepted again.
+            replication = None
+            if callable(getattr(self.client, "info", None)):
+                try:
+                    replication = await self.client.info("replication")
+                except Exception as e:
+                    if not _is_redis_answer(e):
+                        raise  # Redis cannot be reached: the SET would fail as well
+            self._role_answered(replication)
         if self._policy_check_due():
             # Before the SET: should Redis not answer it within the middleware's
             # store_timeout, the request is refused (503) with nothing recorded.
