@@ -211,8 +211,9 @@ export interface ReplayStore {
  * reference server's keys (`prefix` default `xnonce:replay:`) and expiry (the rest of the
  * window plus 1 s), so Node processes and `xnonce-server` instances can share one Redis. A
  * command that has not answered within `timeoutMs` (default 2000; node-redis queues commands
- * while it reconnects) rejects, and the middleware answers 503; on a read-only replica
- * (`READONLY`) with an error saying it is one, Redis's error as its `cause`. A Redis whose
+ * while it reconnects) rejects, and the middleware answers 503; on a replica (`INFO
+ * replication` says `role:slave`, asked before the first SET and after Redis lost its keys;
+ * or a SET answered `READONLY`, then Redis's error as its `cause`) with an error saying it is one. A Redis whose
  * `maxmemory-policy` is not `noeviction` (a full one evicts live replay keys) is warned of
  * with `process.emitWarning` (code `XNONCE_REDIS_EVICTION`), as xnonce-server warns: read
  * with the first request and again after Redis lost its keys; not when CONFIG is refused.
@@ -230,6 +231,8 @@ export declare function redisReplayStore(
     get?(key: string): Promise<string | null>
     /** Reads `maxmemory-policy`, warned of unless `noeviction` (not checked without it). */
     configGet?(parameter: string): Promise<unknown>
+    /** Reads `INFO replication`: a replica is refused (not checked without it). */
+    info?(section: string): Promise<unknown>
   },
   options?: { prefix?: string | null; timeoutMs?: number | null; fenceAfterLossMs?: number | null } | null,
 ): ReplayStore & { key(replayKey: string): string }

@@ -56,8 +56,10 @@ function isErrorReply(error) {
  * answer within `timeoutMs` (node-redis queues commands while it reconnects), rejects: the
  * middleware then answers 503 (`store_unavailable`). A Redis whose `maxmemory-policy` is not
  * `noeviction` is warned of (`process.emitWarning`, code `XNONCE_REDIS_EVICTION`), as
- * xnonce-server does: read with the first request, and again after Redis lost its keys.
- * @param {{ set(key: string, value: string, options: object): Promise<unknown>, get?(key: string): Promise<string | null>, configGet?(name: string): Promise<unknown> }} client
+ * xnonce-server does: read with the first request, and again after Redis lost its keys. A
+ * replica (`INFO replication` says `role:slave`, asked before the first SET and again after a
+ * loss of keys; or a SET answered `READONLY`) rejects each request, saying it is a replica.
+ * @param {{ set(key: string, value: string, options: object): Promise<unknown>, get?(key: string): Promise<string | null>, configGet?(name: string): Promise<unknown>, info?(section: string): Promise<unknown> }} client
  * @param {{ prefix?: string, timeoutMs?: number, fenceAfterLossMs?: number }} [options]
  * @returns {import('./index').ReplayStore & { key(replayKey: string): string }}
  */
@@ -135,6 +137,35 @@ function redisReplayStore(client, options) {
       },
     )
   }
+  // Whether Redis said it is no replica (INFO replication), or cannot say (an error reply:
+  // INFO refused by an ACL, a proxy; or a client without `info`). Until then each request
+  // asks before its SET, as xnonce-server asks on each connection: a replica cannot keep keys
+  // for every process (a writable one, replica-read-only no, takes the SET where the primary
+  // and every other process never look). Asked again after Redis lost its keys.
+  let roleChecked = typeof client.info !== 'function'
+  async function checkRole() {
+    let asked
+    try {
+      asked = Promise.resolve(client.info('replication'))
+    } catch (error) {
+      asked = Promise.reject(error)
+    }
+    let info = null
+    try {
+      info = await within(asked, timeoutMs, `Redis did not answer within ${timeoutMs} ms`)
+    } catch (error) {
+      if (!isErrorReply(error)) throw error
+    }
+    if (Buffer.isBuffer(info)) info = info.toString()
+    if (typeof info === 'string' && /^role:slave\r?$/m.test(info)) {
+      throw new Error(
+        'redis is a replica (role:slave), which cannot keep replay keys for every process: ' +
+          'the client must reach the primary (after a failover, once its address follows the ' +
+          'new primary, requests are accepted again)',
+      )
+    }
+    roleChecked = true
+  }
   async function readEpoch() {
     let seen = await client.get(epochKey)
     if (seen === null || seen === undefined) {
@@ -148,6 +179,7 @@ function redisReplayStore(client, options) {
     async insertIfAbsent(replayKey, expiresAtMs, nowMs) {
       if (fenceMs !== null && performance.now() < fencedUntil) throw new Error(why())
       const px = keys.ttlMs(expiresAtMs, nowMs)
+      if (!roleChecked) await checkRole()
       checkPolicy()
       // Both spellings: node-redis v5 reads `expiration` / `condition` (and then ignores
       // PX / NX), v4 reads only PX / NX. With v5's alone, v4 (still what many projects have
@@ -184,6 +216,7 @@ function redisReplayStore(client, options) {
         epoch = seen
         if (lost) {
           if (policy === 'checked' && typeof client.configGet === 'function') policy = 'unchecked'
+          roleChecked = typeof client.info !== 'function'
           fencedUntil = performance.now() + fenceMs
           throw new Error(why())
         }

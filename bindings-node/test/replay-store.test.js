@@ -411,10 +411,12 @@ async function freePort() {
   return port
 }
 
-test('redisReplayStore on a read-only replica: a 503 whose error says it is a replica', async () => {
-  // xnonce-server refuses a replica as its store (INFO replication says role:slave); here each
-  // SET on a read-only replica is answered READONLY: the request is refused 503, never
-  // accepted unrecorded, and the error passed to onError says why.
+/**
+ * A redis-server on 127.0.0.1 and a replica of it (`--replicaof`; read-only, Redis's default,
+ * unless `writable`), synced, each with a connected client; `run({ primary, replica,
+ * replicaPort })`, then everything is stopped.
+ */
+async function withReplica(writable, run) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xnonce-redis-'))
   const servers = []
   const clients = []
@@ -436,37 +438,20 @@ test('redisReplayStore on a read-only replica: a 503 whose error says it is a re
       }
     }
   }
-  const workers = []
   try {
     const primaryPort = await freePort()
     const primary = await start(primaryPort)
-    const replica = await start(await freePort(), '--replicaof', '127.0.0.1', String(primaryPort))
+    const replicaPort = await freePort()
+    const readOnly = writable ? ['--replica-read-only', 'no'] : []
+    const replica = await start(replicaPort, '--replicaof', '127.0.0.1', String(primaryPort), ...readOnly)
     const deadline = Date.now() + 10_000
     while (!/master_link_status:up/.test(await replica.info('replication'))) {
       assert.ok(Date.now() < deadline, 'the replica did not sync within 10 s')
       await new Promise((r) => setTimeout(r, 50))
     }
     assert.match(await replica.info('replication'), /role:slave/)
-    const errors = []
-    const onPrimary = await worker(x.redisReplayStore(primary))
-    const onReplica = await worker(x.redisReplayStore(replica), { onError: (e) => errors.push(e) })
-    workers.push(onPrimary, onReplica)
-    const header = x.signRequest('v2', 'GET', '/reports/daily', 'billing', SECRET, { host: 'api.test' })
-    assert.equal((await get(onPrimary, '/reports/daily', header)).status, 200)
-    const fresh = x.signRequest('v2', 'GET', '/reports/daily', 'billing', SECRET, { host: 'api.test' })
-    for (const xNonce of [fresh, header]) {
-      // A new request, and one the primary took.
-      const refused = await get(onReplica, '/reports/daily', xNonce)
-      assert.deepEqual([refused.status, JSON.parse(refused.body).code], [503, 'store_unavailable'])
-    }
-    await new Promise((r) => setTimeout(r, 20)) // onError runs after the answer
-    assert.equal(errors.length, 2)
-    for (const error of errors) {
-      assert.match(error.message, /read-only replica.*primary/)
-      assert.match(error.cause.message, /^READONLY\b/)
-    }
+    await run({ primary, replica, replicaPort })
   } finally {
-    for (const w of workers) await w.close()
     for (const client of clients) if (client.isOpen) await client.quit().catch(() => client.destroy())
     for (const server of servers) {
       if (server.exitCode === null && server.signalCode === null) {
@@ -477,4 +462,61 @@ test('redisReplayStore on a read-only replica: a 503 whose error says it is a re
     }
     fs.rmSync(dir, { recursive: true, force: true })
   }
+}
+
+for (const writable of [false, true]) {
+  const kind = writable ? 'a writable' : 'a read-only'
+  test(`redisReplayStore on ${kind} replica: a 503 whose error says it is a replica`, async () => {
+    // As xnonce-server does, the store asks INFO replication before its first SET and refuses
+    // a replica (role:slave): a writable one (replica-read-only no) would take the SET, and a
+    // copy of a request the primary's workers accepted would be accepted again here. The
+    // request is refused 503, never accepted, and the error passed to onError says why.
+    await withReplica(writable, async ({ primary, replica }) => {
+      const workers = []
+      try {
+        const errors = []
+        const onPrimary = await worker(x.redisReplayStore(primary))
+        const onReplica = await worker(x.redisReplayStore(replica), { onError: (e) => errors.push(e) })
+        workers.push(onPrimary, onReplica)
+        const header = x.signRequest('v2', 'GET', '/reports/daily', 'billing', SECRET, { host: 'api.test' })
+        assert.equal((await get(onPrimary, '/reports/daily', header)).status, 200)
+        const fresh = x.signRequest('v2', 'GET', '/reports/daily', 'billing', SECRET, { host: 'api.test' })
+        for (const xNonce of [fresh, header]) {
+          // A new request, and one the primary took.
+          const refused = await get(onReplica, '/reports/daily', xNonce)
+          assert.deepEqual([refused.status, JSON.parse(refused.body).code], [503, 'store_unavailable'])
+        }
+        await new Promise((r) => setTimeout(r, 20)) // onError runs after the answer
+        assert.equal(errors.length, 2)
+        for (const error of errors) assert.match(error.message, /replica \(role:slave\).*primary/)
+        // Only what it replicated from the primary: no key of its own.
+        const own = await replica.keys('xnonce:*')
+        const replicated = new Set(await primary.keys('xnonce:*'))
+        assert.deepEqual(
+          own.filter((k) => !replicated.has(k)),
+          [],
+        )
+      } finally {
+        for (const w of workers) await w.close()
+      }
+    })
+  })
+}
+
+test('redisReplayStore on a primary that became a read-only replica: a 503 naming READONLY', async () => {
+  // A failover after the store's first check: its address now reaches a read-only replica,
+  // which answers each SET READONLY: refused, the error saying so, READONLY as its cause.
+  await withReplica(false, async ({ primary, replica, replicaPort }) => {
+    const store = x.redisReplayStore(primary)
+    assert.equal(await store.insertIfAbsent('v2:c:a', Date.now() + 30_000, Date.now()), true)
+    await replica.sendCommand(['REPLICAOF', 'NO', 'ONE'])
+    await primary.sendCommand(['REPLICAOF', '127.0.0.1', String(replicaPort)])
+    assert.match(await primary.info('replication'), /role:slave/)
+    const refused = await store.insertIfAbsent('v2:c:b', Date.now() + 30_000, Date.now()).then(
+      () => assert.fail('accepted on a read-only replica'),
+      (error) => error,
+    )
+    assert.match(refused.message, /read-only replica \(READONLY\).*primary/)
+    assert.match(refused.cause.message, /^READONLY\b/)
+  })
 })
