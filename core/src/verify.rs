@@ -607,6 +607,25 @@ impl Verifier {
         &self.windows
     }
 
+    /// The window overrides, as `(controller, action)`, that select no route of this
+    /// verifier's route table ([`WindowPolicy::naming_no_route`]): they apply to no request,
+    /// most likely misspelt. Empty without [`Verifier::routes`], where windows apply by path.
+    ///
+    /// ```
+    /// use xnonce_core::{RouteTable, Verifier, WindowPolicy};
+    /// let verifier = Verifier::new()
+    ///     .windows(WindowPolicy::new(30_000).controller("reprots", 60_000))?
+    ///     .routes(RouteTable::new().route("reports", "daily", "GET", &[]));
+    /// assert_eq!(verifier.windows_naming_no_route(), [("reprots", None)]);
+    /// # Ok::<(), xnonce_core::Error>(())
+    /// ```
+    pub fn windows_naming_no_route(&self) -> Vec<(&str, Option<&str>)> {
+        match &self.routes {
+            Some(routes) => self.windows.naming_no_route(routes),
+            None => Vec::new(),
+        }
+    }
+
     /// This verifier, taking over from `previous` (a configuration reload), which verifies
     /// no request after `last_verified_ms` and whose replay keys stay in the same store.
     ///

@@ -198,6 +198,38 @@ impl WindowPolicy {
         Ok(())
     }
 
+    /// The overrides, as `(controller, action)`, that select no route of `routes`: with a
+    /// route table a request without a route is refused (`unknown_route`) before any window
+    /// applies, so such an override applies to no request — most likely a misspelt
+    /// controller or action. A route takes its window by its decoded name
+    /// ([`WindowPolicy::names_for`]): a route `a%62` of controller `c` takes the window of
+    /// `c`/`ab`, and a window on `c`/`a%62` selects no route. Servers and middlewares warn of
+    /// these when they start.
+    ///
+    /// ```
+    /// use xnonce_core::{RouteTable, WindowPolicy};
+    /// let routes = RouteTable::new().route("reports", "daily", "GET", &[]);
+    /// let w = WindowPolicy::new(30_000)
+    ///     .controller("reprots", 60_000)
+    ///     .action("reports", "daily", 5_000)
+    ///     .action("reports", "live", 1_000);
+    /// assert_eq!(w.naming_no_route(&routes), [("reprots", None), ("reports", Some("live"))]);
+    /// ```
+    pub fn naming_no_route(&self, routes: &crate::RouteTable) -> Vec<(&str, Option<&str>)> {
+        let routed: Vec<(String, String)> = routes
+            .routes()
+            .map(|(c, a, _)| WindowPolicy::names_for(&format!("/{c}/{a}")))
+            .collect();
+        self.overrides()
+            .filter(|&(c, a, _)| {
+                !routed
+                    .iter()
+                    .any(|(rc, ra)| rc == c && a.is_none_or(|a| a == ra))
+            })
+            .map(|(c, a, _)| (c, a))
+            .collect()
+    }
+
     /// The longest window of the policy: the default or any override.
     ///
     /// ```

@@ -551,22 +551,11 @@ impl Config {
         let Some(routes) = &self.routes else {
             return Vec::new();
         };
-        // Windows are picked by the decoded path, routes matched by the path as sent: a
-        // route `a%62_get` takes the window of `ab`, and a window `a%62` applies to none.
-        let routed_names: Vec<(String, String)> = routes
-            .routes()
-            .map(|(rc, ra, _)| WindowPolicy::names_for(&format!("/{rc}/{ra}")))
-            .collect();
-        let routed = |c: &str, a: Option<&str>| {
-            routed_names
-                .iter()
-                .any(|(rc, ra)| rc == c && a.is_none_or(|a| a == ra))
-        };
         self.verifier
             .window_policy()
-            .overrides()
-            .filter(|&(c, a, _)| !routed(c, a))
-            .map(|(c, a, _)| match a {
+            .naming_no_route(routes)
+            .into_iter()
+            .map(|(c, a)| match a {
                 Some(a) => format!("windows.{c}.{a}"),
                 None => format!("windows.{c}"),
             })
