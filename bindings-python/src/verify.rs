@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyRuntimeWarning, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyIterator, PyList, PyMapping, PyString, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
@@ -311,6 +311,27 @@ fn window_policy(
     Ok(policy)
 }
 
+/// A `RuntimeWarning` for each route window that selects no route of the verifier's table,
+/// as `xnonce-server` warns of them: it applies to no request, most likely misspelt. An
+/// error when warnings are errors (`-W error`).
+fn warn_of_windows_naming_no_route(py: Python<'_>, verifier: &Verifier) -> PyResult<()> {
+    for (controller, action) in verifier.windows_naming_no_route() {
+        let key = match action {
+            Some(action) => format!("action_windows[({controller:?}, {action:?})]"),
+            None => format!("controller_windows[{controller:?}]"),
+        };
+        let message = format!(
+            "xnonce.Verifier: {key} names no route, so it applies to no request (a misspelt \
+             controller or action?)"
+        );
+        // Never a NUL: `{:?}` writes one as `\0`.
+        let message = std::ffi::CString::new(message)
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+        PyErr::warn(py, &py.get_type::<PyRuntimeWarning>(), &message, 1)?;
+    }
+    Ok(())
+}
+
 /// The `(key, window)` items of a `controller_windows` / `action_windows` mapping (`None`:
 /// none); a `TypeError` for anything that is not a mapping (a list of pairs included: the
 /// README documents a mapping), each window checked by [`Window`].
@@ -475,7 +496,8 @@ impl PyVerifier {
     /// (default: any host; v1 signs none and is not checked). `routes`: em-secure-api's routes
     /// hash, controller -> `<action>_<method>` or `__default_parameters` -> param -> `"req"`
     /// / `"opt"` / `"exc"`: a request's route (404 `unknown_route`) and param rules (422
-    /// `missing_param` / `excluded_param`) are checked first, as `xnonce-server` checks them.
+    /// `missing_param` / `excluded_param`) are checked first, as `xnonce-server` checks them,
+    /// and a route window that selects no route is warned of (`RuntimeWarning`).
     #[new]
     #[pyo3(
         signature = (secrets, window_ms=Window(xnonce_core::window::DEFAULT_WINDOW_MS), controller_windows=None, action_windows=None, schemes=None, replay_store=None, hosts=None, routes=None),
@@ -535,6 +557,7 @@ impl PyVerifier {
         }
         if let Some(routes) = routes.filter(|r| !r.is_none()) {
             verifier = verifier.routes(route_table(routes)?);
+            warn_of_windows_naming_no_route(secrets.py(), &verifier)?;
         }
         Ok(PyVerifier {
             verifier,

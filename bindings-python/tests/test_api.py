@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import warnings
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -619,6 +620,37 @@ def test_a_verifier_with_routes_checks_them_before_the_credential() -> None:
     routed.verify_once("GET", "/c/a?k=1", host="api.test", x_nonce=h, now=TS)
     with pytest.raises(xnonce.AuthError):
         routed.verify_once("GET", "/c/a?k=1", host="api.test", x_nonce=h, now=TS)
+
+
+def test_a_window_that_names_no_route_is_warned_of_as_the_server_does() -> None:
+    # With routes, a request without one is refused before any window applies: a window on
+    # a misspelt controller or action applies to no request. Warned of, not refused.
+    routes: dict[str, dict[str, dict[str, str]]] = {"reports": {"daily_get": {}, "a%62_get": {}}}
+    with pytest.warns(RuntimeWarning) as seen:
+        xnonce.Verifier(
+            {"svc": SECRET},
+            controller_windows={"reprots": 60_000, "reports": 10_000},
+            action_windows={("reports", "live"): 1_000, ("reports", "daily"): 5_000},
+            routes=routes,
+        )
+    assert [str(w.message) for w in seen] == [
+        'xnonce.Verifier: controller_windows["reprots"] names no route, so it applies to no '
+        "request (a misspelt controller or action?)",
+        'xnonce.Verifier: action_windows[("reports", "live")] names no route, so it applies to '
+        "no request (a misspelt controller or action?)",
+    ]
+    assert all(w.filename == __file__ for w in seen), [w.filename for w in seen]
+    # A route takes its window by its decoded name (a%62 is ab); windows apply by path
+    # without routes: nothing to say in either case.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        xnonce.Verifier({"svc": SECRET}, action_windows={"reports/ab": 1_000}, routes=routes)
+        xnonce.Verifier({"svc": SECRET}, controller_windows={"reprots": 60_000})
+    # As errors (python -W error), the verifier is not made.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(RuntimeWarning, match="reprots"):
+            xnonce.Verifier({"svc": SECRET}, controller_windows={"reprots": 1}, routes=routes)
 
 
 def test_secret_rotation_lists_and_callables() -> None:
