@@ -540,7 +540,9 @@ export interface VerifierOptions {
    * em-secure-api's routes hash, as `xnonce-server`'s `[routes]` config writes it:
    * controller -> `"<action>_<method>"` or `"__default_parameters"` -> param -> `"req"` /
    * `"opt"` / `"exc"`. Each request's route (404 `unknown_route`) and param rules (422
-   * `missing_param` / `excluded_param`) are then checked first, as the server checks them.
+   * `missing_param` / `excluded_param`) are then checked first, as the server checks them;
+   * a route window that selects no route is warned of (`process.emitWarning`, code
+   * `XNONCE_WINDOW_NO_ROUTE`).
    */
   routes?: Record<string, Record<string, Record<string, 'req' | 'opt' | 'exc'>>> | null
 }

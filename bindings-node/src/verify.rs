@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use napi::bindgen_prelude::{
-    FromNapiValue, FunctionRef, JsObjectValue, JsValue, Object, This, ToNapiValue, Unknown,
+    FnArgs, FromNapiValue, Function, FunctionRef, JsObjectValue, JsValue, Object, This,
+    ToNapiValue, Unknown,
 };
 use napi::{check_status, sys, Env, ValueType};
 use napi_derive::napi;
@@ -46,7 +47,9 @@ pub struct VerifierOptions<'env> {
     /// em-secure-api's routes hash, as `xnonce-server`'s `[routes]` config writes it:
     /// controller -> `"<action>_<method>"` or `"__default_parameters"` -> param -> `"req"` /
     /// `"opt"` / `"exc"`. Each request's route (404 `unknown_route`) and param rules (422
-    /// `missing_param` / `excluded_param`) are then checked first, as the server checks them.
+    /// `missing_param` / `excluded_param`) are then checked first, as the server checks them;
+    /// a route window that selects no route is warned of (`process.emitWarning`, code
+    /// `XNONCE_WINDOW_NO_ROUTE`).
     #[napi(
         ts_type = "Record<string, Record<string, Record<string, 'req' | 'opt' | 'exc'>>> | null"
     )]
@@ -600,8 +603,39 @@ fn verifier_of(env: &Env, o: VerifierOptions<'_>) -> Outcome<xnonce_core::Verifi
     }
     if let Some(routes) = o.routes.flatten() {
         verifier = verifier.routes(routes_of(env, routes)?);
+        warn_of_windows_naming_no_route(env, &verifier)?;
     }
     Ok(verifier)
+}
+
+/// A process warning (`process.emitWarning`, code `XNONCE_WINDOW_NO_ROUTE`) for each route
+/// window that selects no route of the verifier's table, as `xnonce-server` warns of them: it
+/// applies to no request, most likely misspelt.
+fn warn_of_windows_naming_no_route(env: &Env, verifier: &xnonce_core::Verifier) -> Outcome<()> {
+    let unrouted = verifier.windows_naming_no_route();
+    if unrouted.is_empty() {
+        return Ok(());
+    }
+    let process: Object = env.get_global()?.get_named_property_unchecked("process")?;
+    let emit: Function<'_, FnArgs<(String, String, String)>, Unknown> =
+        process.get_named_property("emitWarning")?;
+    for (controller, action) in unrouted {
+        let key = match action {
+            Some(action) => format!("actionWindows[{:?}]", format!("{controller}/{action}")),
+            None => format!("controllerWindows[{controller:?}]"),
+        };
+        let message = format!(
+            "Verifier: {key} names no route, so it applies to no request (a misspelt controller \
+             or action?)"
+        );
+        let args = (
+            message,
+            "Warning".to_owned(),
+            "XNONCE_WINDOW_NO_ROUTE".to_owned(),
+        );
+        crate::reentry::calling_js(env, || Ok(emit.call(FnArgs::from(args))?))?;
+    }
+    Ok(())
 }
 
 /// The `routes` option: controller -> route key -> param -> rule, each level a plain object

@@ -474,6 +474,49 @@ test('routes: the route and param rules are checked before the credential, as th
   })
 })
 
+test('a window that names no route is warned of, as the server warns of it', async () => {
+  // With routes, a request without one is refused before any window applies: a window on a
+  // misspelt controller or action applies to no request. Warned of, not refused.
+  const seen = []
+  const record = (w) => seen.push(w)
+  process.on('warning', record)
+  try {
+    const routes = { reports: { daily_get: {}, 'a%62_get': {} } }
+    assert.ok(
+      new xnonce.Verifier(
+        { svc: SECRET },
+        {
+          controllerWindows: { reprots: 60000, reports: 10000 },
+          actionWindows: { 'reports/live': 1000, 'reports/daily': 5000 },
+          routes,
+        },
+      ),
+    )
+    // A route takes its window by its decoded name (a%62 is ab); windows apply by path
+    // without routes: nothing to say in either case.
+    new xnonce.Verifier({ svc: SECRET }, { actionWindows: { 'reports/ab': 1000 }, routes })
+    new xnonce.Verifier({ svc: SECRET }, { controllerWindows: { reprots: 60000 } })
+    await new Promise((r) => setImmediate(r)) // warnings are emitted on the next tick
+  } finally {
+    process.off('warning', record)
+  }
+  assert.deepEqual(
+    seen.map((w) => [w.name, w.code, w.message]),
+    [
+      [
+        'Warning',
+        'XNONCE_WINDOW_NO_ROUTE',
+        'Verifier: controllerWindows["reprots"] names no route, so it applies to no request (a misspelt controller or action?)',
+      ],
+      [
+        'Warning',
+        'XNONCE_WINDOW_NO_ROUTE',
+        'Verifier: actionWindows["reports/live"] names no route, so it applies to no request (a misspelt controller or action?)',
+      ],
+    ],
+  )
+})
+
 test('routes no request could match are refused when the verifier is made; other shapes are a TypeError', () => {
   for (const [routes, code] of [
     [{ '/c': {} }, 'invalid_path'],
