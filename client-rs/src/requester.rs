@@ -211,7 +211,8 @@ impl RequesterBuilder {
         self
     }
 
-    /// The time limit of one HTTP exchange (default [`DEFAULT_TIMEOUT`]).
+    /// The time limit of one HTTP exchange (default [`DEFAULT_TIMEOUT`]). It is never "no
+    /// limit": `Duration::ZERO` times every request out at once.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
