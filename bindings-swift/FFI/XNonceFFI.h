@@ -298,6 +298,11 @@ RustBuffer uniffi_xnonce_uniffi_fn_method_verifier_verify(uint64_t ptr, RustBuff
 RustBuffer uniffi_xnonce_uniffi_fn_method_verifier_verify_once(uint64_t ptr, RustBuffer method, RustBuffer target, RustBuffer host, RustBuffer x_nonce, RustBuffer content_type, RustBuffer body, RustBuffer now, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_METHOD_VERIFIER_WINDOWS_NAMING_NO_ROUTE
+#define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_METHOD_VERIFIER_WINDOWS_NAMING_NO_ROUTE
+RustBuffer uniffi_xnonce_uniffi_fn_method_verifier_windows_naming_no_route(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_METHOD_REQUESTOPTIONS_UNIFFI_TRAIT_DEBUG
 #define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_METHOD_REQUESTOPTIONS_UNIFFI_TRAIT_DEBUG
 RustBuffer uniffi_xnonce_uniffi_fn_method_requestoptions_uniffi_trait_debug(RustBuffer ptr, RustCallStatus *_Nonnull out_status
@@ -740,6 +745,12 @@ uint16_t uniffi_xnonce_uniffi_checksum_method_verifier_verify(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_METHOD_VERIFIER_VERIFY_ONCE
 #define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_METHOD_VERIFIER_VERIFY_ONCE
 uint16_t uniffi_xnonce_uniffi_checksum_method_verifier_verify_once(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_METHOD_VERIFIER_WINDOWS_NAMING_NO_ROUTE
+#define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_METHOD_VERIFIER_WINDOWS_NAMING_NO_ROUTE
+uint16_t uniffi_xnonce_uniffi_checksum_method_verifier_windows_naming_no_route(void
     
 );
 #endif

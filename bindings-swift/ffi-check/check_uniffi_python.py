@@ -298,6 +298,26 @@ def error_checks(x):
             SECRET,
             clock_offset_ms=offset,
         )
+    # ErrorTests.testWindowsNamingNoRouteAreListed: windows no route names, listed.
+    controllers = [
+        x.ControllerWindow(controller="reports", window_ms=5_000),
+        x.ControllerWindow(controller="reprots", window_ms=5_000),
+    ]
+    actions = [
+        x.ActionWindow(controller="reports", action="daily", window_ms=1_000),
+        x.ActionWindow(controller="reports", action="live", window_ms=1_000),
+    ]
+    routes = [x.RouteRules(controller="reports", key="daily_get", rules=[])]
+    routed = x.Verifier(
+        {"svc": [SECRET]}, controller_windows=controllers, action_windows=actions, routes=routes
+    )
+    assert routed.windows_naming_no_route() == [
+        x.RouteWindow(controller="reprots", action=None),
+        x.RouteWindow(controller="reports", action="live"),
+    ], routed.windows_naming_no_route()
+    unrouted = x.Verifier({"svc": [SECRET]}, controller_windows=controllers)
+    assert unrouted.windows_naming_no_route() == [], unrouted.windows_naming_no_route()
+    del routed, unrouted
     detailed = x.sign_detailed(x.Scheme.V1, "GET", "/a/b", [], "c", SECRET)
     assert detailed.nonce is None and detailed.timestamp > ts, detailed
     del verifier, only_v1, strict  # frees the Rust objects (the free_ FFI function)

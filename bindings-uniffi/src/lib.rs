@@ -18,5 +18,6 @@ pub use requester::{HttpHeader, RequestOptions, Requester, Response};
 pub use sign::{link, link_detailed, sign, sign_detailed, Param, Scheme, Signed, SignedLink};
 pub use text::XNonceText;
 pub use verify::{
-    ActionWindow, ControllerWindow, ParamRule, RouteRule, RouteRules, Verified, Verifier,
+    ActionWindow, ControllerWindow, ParamRule, RouteRule, RouteRules, RouteWindow, Verified,
+    Verifier,
 };

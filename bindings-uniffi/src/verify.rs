@@ -29,6 +29,16 @@ pub struct ActionWindow {
     pub window_ms: u64,
 }
 
+/// A route window (a [`ControllerWindow`] when `action` is `None`, else an [`ActionWindow`])
+/// that selects no route of the verifier's routes: see [`Verifier::windows_naming_no_route`].
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct RouteWindow {
+    /// The window's controller.
+    pub controller: String,
+    /// The window's action, `None` for a controller's window.
+    pub action: Option<String>,
+}
+
 /// A param rule of a route, as em-secure-api's routes hash writes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
 pub enum ParamRule {
@@ -243,6 +253,22 @@ impl Verifier {
         }))
     }
 
+    /// The route windows that select no route of this verifier's routes, in the order
+    /// controllers' windows, then actions': with routes, a request without one is refused
+    /// (`unknown_route`) before any window applies, so such a window applies to no request
+    /// — most likely a misspelt controller or action. `xnonce-server` logs a warning for each
+    /// at start; log them likewise. Empty without routes, where windows apply by path.
+    pub fn windows_naming_no_route(&self) -> Vec<RouteWindow> {
+        self.inner
+            .windows_naming_no_route()
+            .into_iter()
+            .map(|(controller, action)| RouteWindow {
+                controller: controller.to_owned(),
+                action: action.map(str::to_owned),
+            })
+            .collect()
+    }
+
     /// Replaces the table of client secrets (the same shape as the constructor's, checked the
     /// same way: on an error nothing changes). The windows, schemes, hosts and the replay
     /// store stay, so a request accepted before a rotation is still refused as a replay after
@@ -438,6 +464,61 @@ mod tests {
             let e = Verifier::new(secrets(), 30_000, vec![], vec![], None, None, Some(routes));
             assert_eq!(e.unwrap_err().code(), code);
         }
+    }
+
+    /// Windows on a controller or action no route names are listed, by the decoded name a
+    /// route takes its window by; none without routes.
+    #[test]
+    fn windows_naming_no_route_are_listed() {
+        let secrets = || HashMap::from([("svc".into(), vec![SECRET.into()])]);
+        let controller = |c: &str| ControllerWindow {
+            controller: c.into(),
+            window_ms: 60_000,
+        };
+        let action = |c: &str, a: &str| ActionWindow {
+            controller: c.into(),
+            action: a.into(),
+            window_ms: 1_000,
+        };
+        let routes = || {
+            Some(
+                ["daily_get", "a%62_get"]
+                    .map(|key| RouteRules {
+                        controller: "reports".into(),
+                        key: key.into(),
+                        rules: vec![],
+                    })
+                    .to_vec(),
+            )
+        };
+        let windows = || {
+            (
+                vec![controller("reprots"), controller("reports")],
+                vec![
+                    action("reports", "live"),
+                    action("reports", "daily"),
+                    action("reports", "ab"),
+                ],
+            )
+        };
+        let (c, a) = windows();
+        let routed = Verifier::new(secrets(), 30_000, c, a, None, None, routes()).unwrap();
+        assert_eq!(
+            routed.windows_naming_no_route(),
+            [
+                RouteWindow {
+                    controller: "reprots".into(),
+                    action: None
+                },
+                RouteWindow {
+                    controller: "reports".into(),
+                    action: Some("live".into())
+                },
+            ]
+        );
+        let (c, a) = windows();
+        let unrouted = Verifier::new(secrets(), 30_000, c, a, None, None, None).unwrap();
+        assert_eq!(unrouted.windows_naming_no_route(), []);
     }
 
     #[test]

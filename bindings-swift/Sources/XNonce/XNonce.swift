@@ -860,6 +860,15 @@ public protocol VerifierProtocol: AnyObject, Sendable {
      */
     func verifyOnce(method: XNonceText, target: XNonceText, host: XNonceText?, xNonce: XNonceText?, contentType: XNonceText?, body: Data?, now: UInt64?) throws  -> Verified
     
+    /**
+     * The route windows that select no route of this verifier's routes, in the order
+     * controllers' windows, then actions': with routes, a request without one is refused
+     * (`unknown_route`) before any window applies, so such a window applies to no request
+     * — most likely a misspelt controller or action. `xnonce-server` logs a warning for each
+     * at start; log them likewise. Empty without routes, where windows apply by path.
+     */
+    func windowsNamingNoRoute()  -> [RouteWindow]
+    
 }
 /**
  * Verifies requests against a table of client secrets (replaced by `set_secrets`).
@@ -998,6 +1007,22 @@ open func verifyOnce(method: XNonceText, target: XNonceText, host: XNonceText? =
         FfiConverterOptionTypeXNonceText.lower(contentType),
         FfiConverterOptionData.lower(body),
         FfiConverterOptionUInt64.lower(now),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The route windows that select no route of this verifier's routes, in the order
+     * controllers' windows, then actions': with routes, a request without one is refused
+     * (`unknown_route`) before any window applies, so such a window applies to no request
+     * — most likely a misspelt controller or action. `xnonce-server` logs a warning for each
+     * at start; log them likewise. Empty without routes, where windows apply by path.
+     */
+open func windowsNamingNoRoute() -> [RouteWindow]  {
+    return try!  FfiConverterSequenceTypeRouteWindow.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_xnonce_uniffi_fn_method_verifier_windows_naming_no_route(
+            self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
 }
@@ -1941,6 +1966,76 @@ public func FfiConverterTypeRouteRules_lift(_ buf: RustBuffer) throws -> RouteRu
 #endif
 public func FfiConverterTypeRouteRules_lower(_ value: RouteRules) -> RustBuffer {
     return FfiConverterTypeRouteRules.lower(value)
+}
+
+
+/**
+ * A route window (a [`ControllerWindow`] when `action` is `None`, else an [`ActionWindow`])
+ * that selects no route of the verifier's routes: see [`Verifier::windows_naming_no_route`].
+ */
+public struct RouteWindow: Equatable, Hashable {
+    /**
+     * The window's controller.
+     */
+    public var controller: String
+    /**
+     * The window's action, `None` for a controller's window.
+     */
+    public var action: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The window's controller.
+         */controller: String, 
+        /**
+         * The window's action, `None` for a controller's window.
+         */action: String?) {
+        self.controller = controller
+        self.action = action
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RouteWindow: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRouteWindow: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RouteWindow {
+        return
+            try RouteWindow(
+                controller: FfiConverterString.read(from: &buf), 
+                action: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RouteWindow, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.controller, into: &buf)
+        FfiConverterOptionString.write(value.action, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRouteWindow_lift(_ buf: RustBuffer) throws -> RouteWindow {
+    return try FfiConverterTypeRouteWindow.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRouteWindow_lower(_ value: RouteWindow) -> RustBuffer {
+    return FfiConverterTypeRouteWindow.lower(value)
 }
 
 
@@ -3023,6 +3118,31 @@ fileprivate struct FfiConverterSequenceTypeRouteRules: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeRouteWindow: FfiConverterRustBuffer {
+    typealias SwiftType = [RouteWindow]
+
+    public static func write(_ value: [RouteWindow], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeRouteWindow.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [RouteWindow] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [RouteWindow]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeRouteWindow.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeScheme: FfiConverterRustBuffer {
     typealias SwiftType = [Scheme]
 
@@ -3375,6 +3495,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_xnonce_uniffi_checksum_method_verifier_verify_once() != 51481) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_xnonce_uniffi_checksum_method_verifier_windows_naming_no_route() != 28339) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_xnonce_uniffi_checksum_constructor_requester_new() != 9919) {

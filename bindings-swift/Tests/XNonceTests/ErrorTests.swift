@@ -86,4 +86,21 @@ final class ErrorTests: XCTestCase {
             XCTAssertEqual((error as? XNonceError)?.code, "unknown_client")
         }
     }
+
+    func testWindowsNamingNoRouteAreListed() throws {
+        // A window on a controller or action no route names applies to no request: listed, to
+        // be logged at start as xnonce-server logs it; none without routes.
+        let controllers = [ControllerWindow(controller: "reports", windowMs: 5_000),
+                           ControllerWindow(controller: "reprots", windowMs: 5_000)]
+        let actions = [ActionWindow(controller: "reports", action: "daily", windowMs: 1_000),
+                       ActionWindow(controller: "reports", action: "live", windowMs: 1_000)]
+        let routes = [RouteRules(controller: "reports", key: "daily_get", rules: [])]
+        let routed = try Verifier(secrets: ["svc": [secret]], controllerWindows: controllers,
+                                  actionWindows: actions, routes: routes)
+        XCTAssertEqual(routed.windowsNamingNoRoute(),
+                       [RouteWindow(controller: "reprots", action: nil),
+                        RouteWindow(controller: "reports", action: "live")])
+        let unrouted = try Verifier(secrets: ["svc": [secret]], controllerWindows: controllers)
+        XCTAssertEqual(unrouted.windowsNamingNoRoute(), [])
+    }
 }

@@ -705,6 +705,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_xnonce_uniffi_checksum_method_verifier_verify_once(
     ): Int
+    external fun uniffi_xnonce_uniffi_checksum_method_verifier_windows_naming_no_route(
+    ): Int
     external fun uniffi_xnonce_uniffi_checksum_constructor_requester_new(
     ): Int
     external fun uniffi_xnonce_uniffi_checksum_constructor_verifier_new(
@@ -750,6 +752,8 @@ internal object UniffiLib {
     external fun uniffi_xnonce_uniffi_fn_method_verifier_verify(`ptr`: Long,`method`: RustBuffer.ByValue,`target`: RustBuffer.ByValue,`host`: RustBuffer.ByValue,`xNonce`: RustBuffer.ByValue,`contentType`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,`now`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_xnonce_uniffi_fn_method_verifier_verify_once(`ptr`: Long,`method`: RustBuffer.ByValue,`target`: RustBuffer.ByValue,`host`: RustBuffer.ByValue,`xNonce`: RustBuffer.ByValue,`contentType`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,`now`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_xnonce_uniffi_fn_method_verifier_windows_naming_no_route(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_xnonce_uniffi_fn_method_requestoptions_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -951,6 +955,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_xnonce_uniffi_checksum_method_verifier_verify_once() and 0xFFFF) != 51481) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_xnonce_uniffi_checksum_method_verifier_windows_naming_no_route() and 0xFFFF) != 28339) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_xnonce_uniffi_checksum_constructor_requester_new() and 0xFFFF) != 9919) {
@@ -1793,6 +1800,15 @@ public interface VerifierInterface {
      */
     fun `verifyOnce`(`method`: XNonceText, `target`: XNonceText, `host`: XNonceText? = null, `xNonce`: XNonceText? = null, `contentType`: XNonceText? = null, `body`: kotlin.ByteArray? = null, `now`: kotlin.ULong? = null): Verified
     
+    /**
+     * The route windows that select no route of this verifier's routes, in the order
+     * controllers' windows, then actions': with routes, a request without one is refused
+     * (`unknown_route`) before any window applies, so such a window applies to no request
+     * — most likely a misspelt controller or action. `xnonce-server` logs a warning for each
+     * at start; log them likewise. Empty without routes, where windows apply by path.
+     */
+    fun `windowsNamingNoRoute`(): List<RouteWindow>
+    
     companion object
 }
 
@@ -1994,6 +2010,26 @@ open class Verifier: Disposable, AutoCloseable, VerifierInterface
         FfiConverterOptionalTypeXNonceText.lower(`contentType`),
         FfiConverterOptionalByteArray.lower(`body`),
         FfiConverterOptionalULong.lower(`now`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The route windows that select no route of this verifier's routes, in the order
+     * controllers' windows, then actions': with routes, a request without one is refused
+     * (`unknown_route`) before any window applies, so such a window applies to no request
+     * — most likely a misspelt controller or action. `xnonce-server` logs a warning for each
+     * at start; log them likewise. Empty without routes, where windows apply by path.
+     */override fun `windowsNamingNoRoute`(): List<RouteWindow> {
+            return FfiConverterSequenceTypeRouteWindow.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_xnonce_uniffi_fn_method_verifier_windows_naming_no_route(
+        it,
+        _status)
 }
     }
     )
@@ -2660,6 +2696,54 @@ public object FfiConverterTypeRouteRules: FfiConverterRustBuffer<RouteRules> {
             FfiConverterTypeXNonceText.write(value.`controller`, buf)
             FfiConverterTypeXNonceText.write(value.`key`, buf)
             FfiConverterSequenceTypeRouteRule.write(value.`rules`, buf)
+    }
+}
+
+
+
+/**
+ * A route window (a [`ControllerWindow`] when `action` is `None`, else an [`ActionWindow`])
+ * that selects no route of the verifier's routes: see [`Verifier::windows_naming_no_route`].
+ */
+data class RouteWindow (
+    /**
+     * The window's controller.
+     */
+    val `controller`: kotlin.String
+    , 
+    /**
+     * The window's action, `None` for a controller's window.
+     */
+    val `action`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRouteWindow: FfiConverterRustBuffer<RouteWindow> {
+    override fun read(buf: ByteBuffer): RouteWindow {
+        return RouteWindow(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RouteWindow) = (
+            FfiConverterString.allocationSize(value.`controller`) +
+            FfiConverterOptionalString.allocationSize(value.`action`)
+    )
+
+    override fun write(value: RouteWindow, buf: ByteBuffer) {
+            FfiConverterString.write(value.`controller`, buf)
+            FfiConverterOptionalString.write(value.`action`, buf)
     }
 }
 
@@ -3695,6 +3779,34 @@ public object FfiConverterSequenceTypeRouteRules: FfiConverterRustBuffer<List<Ro
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeRouteRules.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeRouteWindow: FfiConverterRustBuffer<List<RouteWindow>> {
+    override fun read(buf: ByteBuffer): List<RouteWindow> {
+        val len = buf.getInt()
+        return List<RouteWindow>(len) {
+            FfiConverterTypeRouteWindow.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<RouteWindow>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeRouteWindow.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<RouteWindow>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeRouteWindow.write(it, buf)
         }
     }
 }

@@ -414,6 +414,20 @@ fun errorChecks(): Int {
     )) {
         c.refuses<XNonceException.Input>(code) { Verifier(mapOf("svc" to listOf(SECRET)), routes = routes).close() }
     }
+    // A window on a controller or action no route names applies to no request: listed, to be
+    // logged at start as xnonce-server logs it; none without routes, where windows apply by path.
+    val windows = listOf(ControllerWindow("controller1", 5_000uL), ControllerWindow("controlr1", 5_000uL))
+    val actionWindows = listOf(ActionWindow("controller1", "action3", 1_000uL), ActionWindow("controller1", "action9", 1_000uL))
+    Verifier(mapOf("svc" to listOf(SECRET)), controllerWindows = windows, actionWindows = actionWindows, routes = demoRoutes).use {
+        val unrouted = it.windowsNamingNoRoute()
+        c.ok(
+            unrouted == listOf(RouteWindow("controlr1", null), RouteWindow("controller1", "action9")),
+            "windows naming no route: $unrouted",
+        )
+    }
+    Verifier(mapOf("svc" to listOf(SECRET)), controllerWindows = windows).use {
+        c.ok(it.windowsNamingNoRoute().isEmpty(), "no route table: no window names no route")
+    }
     // httpStatus is the status a v2 client is answered with; a v1 client (or one with no
     // credential) gets em-secure-api's, which refusalAnswer gives: 401 for malformed input.
     val malformed = c.refuses<XNonceException.Format>("malformed_header") { parseHeader("not a header") }
