@@ -17,7 +17,7 @@
 //! raw `]=` after its `=` (which `qs` splits there); a form goes without its
 //! `Content-Encoding` (verified as the bytes sent), its bytes outside ASCII as `%XX`. The
 //! peer's address is appended to `X-Forwarded-For`. The upstream's answer comes back the same
-//! way, a `Location` that names the upstream's own address rewritten to
+//! way (a `Content-Length` beside its `Transfer-Encoding` dropped too), a `Location` that names the upstream's own address rewritten to
 //! the gateway's path (see [`Upstream::forward`]). Refused requests never reach the upstream.
 //!
 //! A WebSocket handshake (`Connection: upgrade`, `Upgrade: websocket`), verified like any
@@ -355,6 +355,13 @@ impl Upstream {
             }
             Ok(Ok(answer)) => {
                 let (mut parts, body) = answer.into_parts();
+                if parts.headers.contains_key(header::TRANSFER_ENCODING) {
+                    // The body was read by its Transfer-Encoding, which overrides a
+                    // Content-Length beside it; a proxy removes that before forwarding (RFC
+                    // 9112 §6.3). Kept, it would frame the body for the client: one longer than
+                    // it says was cut to a complete-looking answer.
+                    parts.headers.remove(header::CONTENT_LENGTH);
+                }
                 strip_hop_by_hop(&mut parts.headers);
                 let relocated = parts
                     .headers

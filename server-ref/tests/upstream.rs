@@ -868,3 +868,52 @@ fn a_form_reaches_the_api_as_the_utf8_it_was_verified_as() {
     );
     assert_eq!(&last.body[..], b"name=%C3%A9");
 }
+
+/// An API on a raw socket: reads each request's head (it sends none with a body) and answers
+/// it `answer`, then closes.
+fn raw_api(answer: &'static [u8]) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let (mut head, mut buf) = (Vec::new(), [0u8; 4096]);
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match conn.read(&mut buf) {
+                    Ok(n @ 1..) => head.extend_from_slice(&buf[..n]),
+                    _ => break,
+                }
+            }
+            let _ = conn.write_all(answer);
+        }
+    });
+    url
+}
+
+/// An answer framed by `Transfer-Encoding` with a `Content-Length` beside it (which a sender
+/// must not write, as a compressing middleware that keeps the length it found does) was
+/// passed on with that length: its body, read chunked, reached the client cut to it, as a
+/// complete-looking `200`. Transfer-Encoding overrides the length (RFC 9112 §6.3), which the
+/// gateway drops.
+#[test]
+fn an_answers_content_length_beside_its_transfer_encoding_does_not_cut_its_body() {
+    let d = Dirs::new("upstream-te-cl");
+    let secret = add_client(&d, "shop");
+    let url = raw_api(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\
+          Connection: close\r\n\r\nb\r\nhello world\r\n0\r\n\r\n",
+    );
+    let gw = gateway(&d, &url, 10_000);
+    let get = signed(
+        Scheme::V2,
+        "GET",
+        "/x",
+        &[],
+        None,
+        &secret,
+        &gw.base.authority,
+    );
+    let r = http::send(&gw.base, &get).unwrap();
+    assert_eq!((r.status, r.text().as_str()), (200, "hello world"));
+    assert_ne!(r.header("content-length"), Some("2"));
+}
