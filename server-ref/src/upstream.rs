@@ -547,7 +547,7 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// through the gateway, they would change what the API acts on without touching what was
 /// verified. The gateway is the proxy that would set them, and it vouches only for
 /// `X-Forwarded-For` (the peer's address appended) and `Host` (the verified authority).
-pub const OVERRIDES: [&str; 22] = [
+pub const OVERRIDES: [&str; 23] = [
     // The host (and port) absolute URLs are built from.
     "forwarded",
     "x-forwarded-host",
@@ -562,6 +562,9 @@ pub const OVERRIDES: [&str; 22] = [
     "x-original-uri",
     "x-rewrite-url",
     "x-envoy-original-path",
+    // Flask's `ReverseProxied` recipe, copied into many WSGI apps, moves it from the path's
+    // start to SCRIPT_NAME: `/x/admin` signed, `X-Script-Name: /x` added, routes as `/admin`.
+    "x-script-name",
     // The method (core's `answer::METHOD_OVERRIDE_FIELDS`, which a test here pins).
     "x-original-method",
     "x-http-method-override",

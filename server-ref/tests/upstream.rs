@@ -917,3 +917,35 @@ fn an_answers_content_length_beside_its_transfer_encoding_does_not_cut_its_body(
     assert_eq!((r.status, r.text().as_str()), (200, "hello world"));
     assert_ne!(r.header("content-length"), Some("2"));
 }
+
+/// `X-Script-Name`, which Flask's `ReverseProxied` recipe (copied into many WSGI apps) cuts
+/// from the start of the path into SCRIPT_NAME, reached the API: a request signed for
+/// `/shop/admin/purge` with `X-Script-Name: /shop` added on the way routed there as
+/// `/admin/purge`, a path nobody signed. Dropped like the other target overrides, in either
+/// spelling.
+#[test]
+fn a_script_name_that_would_move_the_path_never_reaches_the_api() {
+    let (_dirs, secret, seen, _api, gw) = gateway_before_api("upstream-script-name");
+    let a = gw.base.authority.clone();
+    for name in ["X-Script-Name", "X_Script_Name"] {
+        let get = signed(
+            Scheme::V2,
+            "GET",
+            "/shop/admin/purge",
+            &[],
+            None,
+            &secret,
+            &a,
+        )
+        .header(name, "/shop");
+        let r = http::send(&gw.base, &get).unwrap();
+        assert_eq!(r.status, 201, "{}", r.text());
+        let last = seen.lock().unwrap().last().cloned().unwrap();
+        assert_eq!(last.target, "/v1/shop/admin/purge");
+        let names: Vec<&str> = last.headers.keys().map(|k| k.as_str()).collect();
+        assert!(
+            !names.iter().any(|k| k.replace('_', "-") == "x-script-name"),
+            "{name} reached the API: {names:?}"
+        );
+    }
+}
