@@ -3,7 +3,9 @@
 //! for ever. [`IdleBody`] ends it with an error when no frame has come for its limit, from
 //! the head on and between frames, as a reverse proxy's read timeout does (nginx
 //! `proxy_read_timeout`). The client then sees its answer cut short — a connection closed
-//! before the `Content-Length` or the last chunk — never a complete-looking one.
+//! before the `Content-Length` or the last chunk — never a complete-looking one (except an
+//! HTTP/1.0 client of an answer without `Content-Length`: for it a closed connection is the
+//! body's end, so a cut cannot be told).
 
 use std::future::Future;
 use std::pin::Pin;

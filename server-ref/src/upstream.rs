@@ -33,7 +33,9 @@
 //! its timeout `504`, both `text/plain` (they are not refusals of the request: it was
 //! verified, and recorded as seen). Once its head has come, the answer's body may go no
 //! longer than the same timeout without a byte: then it is cut short, and the client sees a
-//! connection closed before the body's end, never a complete-looking answer. The upstream is plain HTTP (`http://host:port[/prefix]`):
+//! connection closed before the body's end, never a complete-looking answer (except an
+//! HTTP/1.0 client of an answer without `Content-Length`, for which the connection's end is
+//! the body's: it cannot be told). The upstream is plain HTTP (`http://host:port[/prefix]`):
 //! the API on the same host or a private network; TLS is the front's job.
 
 use std::net::{IpAddr, SocketAddr};
