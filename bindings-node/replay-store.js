@@ -81,6 +81,12 @@ function redisReplayStore(client, options) {
   const keys = new SharedKeys(options?.prefix)
   const timeoutMs = checkedTimeout('timeoutMs', options?.timeoutMs ?? DEFAULT_TIMEOUT_MS)
   let fenceMs = options?.fenceAfterLossMs ?? DEFAULT_FENCE_MS
+  if (typeof fenceMs !== 'number') {
+    // Not a number ('60000'): a TypeError, as Node's own functions answer, never a range.
+    const error = new TypeError('The "fenceAfterLossMs" option must be of type number')
+    error.code = 'ERR_INVALID_ARG_TYPE'
+    throw error
+  }
   if (!Number.isSafeInteger(fenceMs) || fenceMs < 0) {
     const error = new RangeError('The "fenceAfterLossMs" option must be an integer of ms (0: no fence)')
     error.code = 'ERR_OUT_OF_RANGE'

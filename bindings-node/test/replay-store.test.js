@@ -246,6 +246,12 @@ test("SharedKeys: the reference server's key names and expiries, a prefix checke
   assert.throws(() => x.redisReplayStore({ set() {}, get() {} }, { fenceAfterLossMs: -1 }), {
     code: 'ERR_OUT_OF_RANGE',
   })
+  for (const wrong of ['60000', 60000n, true]) {
+    assert.throws(() => x.redisReplayStore({ set() {}, get() {} }, { fenceAfterLossMs: wrong }), {
+      name: 'TypeError',
+      code: 'ERR_INVALID_ARG_TYPE',
+    })
+  }
   assert.throws(() => keys.ttlMs(-1, 0), { name: 'InputError', code: 'invalid_timestamp' })
   // Exact or refused: a number holds integers exactly up to 2^53-1 only.
   const MAX = Number.MAX_SAFE_INTEGER
