@@ -109,6 +109,11 @@ function xnonceFetch(options) {
   // `null` is absent, as in every options object of the package.
   const { client, secret } = options
   const scheme = options.scheme ?? 'v2'
+  if (options.fetch !== undefined && options.fetch !== null && typeof options.fetch !== 'function') {
+    const error = new TypeError('xnonceFetch: the "fetch" option must be a function')
+    error.code = 'ERR_INVALID_ARG_TYPE'
+    throw error
+  }
   const baseFetch = options.fetch ?? globalThis.fetch
   if (typeof baseFetch !== 'function') {
     throw new TypeError('xnonceFetch: no fetch implementation (pass options.fetch)')

@@ -113,6 +113,14 @@ test("init options xnonceFetch does not use itself reach the fetch underneath (a
     /the dispatcher was used/.test(String(e.cause ?? e)),
   )
   assert.throws(() => xnonce.xnonceFetch(), /pass options \{ client, secret/)
+  // A fetch that is no function is named as such, not taken for a missing one.
+  for (const fetch of [5, 'fetch', {}]) {
+    assert.throws(() => xnonce.xnonceFetch({ ...creds(), fetch }), {
+      name: 'TypeError',
+      code: 'ERR_INVALID_ARG_TYPE',
+      message: 'xnonceFetch: the "fetch" option must be a function',
+    })
+  }
 })
 
 test('signing errors reject the returned promise with an XNonceError', async () => {
