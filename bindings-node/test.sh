@@ -74,6 +74,12 @@ echo "== extra-vectors hook (DESIGN §3): extra cases counted, a wrong case fail
 source "$root/conformance/hook/check.sh"
 hook_check node timeout 300 node --test test/vectors.test.js
 
+echo "== bench script runs (a smoke run of bench/bench-sign.mjs: debug addon, numbers not kept)"
+# Not a timing test: it proves the benchmark still runs, and that the addon and the reference
+# signer agree on each case it times (it throws if they differ).
+BENCH_ROUNDS=1 BENCH_SLICE_MS=5 timeout 120 node bench/bench-sign.mjs >/dev/null
+echo "bench/bench-sign.mjs: ran"
+
 echo "== the user's path: npm install $here into a fresh project"
 # Remove the addon built above: the install step must build it again.
 rm -f "$here/xnonce.node"

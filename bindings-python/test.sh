@@ -62,6 +62,12 @@ cd "$here"
 step "pytest"
 timeout 600 "$py" -m pytest tests -p no:cacheprovider -q
 
+step "bench script runs (a smoke run of bench/bench_sign.py: debug build, numbers not kept)"
+# Not a timing test: it proves the benchmark still runs, and that the binding and the
+# reference signer agree on each case it times (it exits non-zero if they differ).
+timeout 120 "$py" bench/bench_sign.py --budget 0.01 >/dev/null
+echo "bench/bench_sign.py: ran"
+
 step "extra-vectors hook (DESIGN §3): extra cases counted, a wrong case fails"
 # shellcheck source=SCRIPTDIR/../conformance/hook/check.sh
 source "$repo/conformance/hook/check.sh"
