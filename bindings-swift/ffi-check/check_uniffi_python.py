@@ -298,6 +298,49 @@ def error_checks(x):
             SECRET,
             clock_offset_ms=offset,
         )
+    # ErrorTests.testRoutesAreCheckedFirstAndATableNoRequestCouldMatchIsRefused.
+    demo_routes = [
+        x.RouteRules(
+            controller="controller1",
+            key="__default_parameters",
+            rules=[x.RouteRule(param="username", rule=x.ParamRule.REQUIRED)],
+        ),
+        x.RouteRules(
+            controller="controller1",
+            key="action3_get",
+            rules=[
+                x.RouteRule(param="opt1", rule=x.ParamRule.REQUIRED),
+                x.RouteRule(param="password", rule=x.ParamRule.EXCLUDED),
+            ],
+        ),
+    ]
+    routed = x.Verifier({"svc": [SECRET]}, routes=demo_routes)
+    for target, code, status, text in [
+        (
+            "/controller1/action3?username=u",
+            "missing_param",
+            422,
+            "Missing required parameter opt1",
+        ),
+        (
+            "/controller1/action3?username=u&password=p&opt1=x",
+            "excluded_param",
+            422,
+            "Included invalid parameter password",
+        ),
+        (
+            "/controller1/action1?username=u",
+            "unknown_route",
+            404,
+            "action_method (action1_get) not found in controller controller1",
+        ),
+    ]:
+        refused = expect_error(x, "Route", code, routed.verify, "GET", target, now=ts)
+        answer = x.refusal_answer(refused, target)
+        assert (answer.status, answer.body) == (status, text), (target, answer)
+    unmatchable = [x.RouteRules(controller="/c", key="a_get", rules=[])]
+    expect_error(x, "Input", "invalid_path", x.Verifier, {"svc": [SECRET]}, routes=unmatchable)
+    del routed
     # ErrorTests.testWindowsNamingNoRouteAreListed: windows no route names, listed.
     controllers = [
         x.ControllerWindow(controller="reports", window_ms=5_000),

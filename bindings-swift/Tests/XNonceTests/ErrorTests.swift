@@ -87,6 +87,39 @@ final class ErrorTests: XCTestCase {
         }
     }
 
+    func testRoutesAreCheckedFirstAndATableNoRequestCouldMatchIsRefused() throws {
+        // em-secure-api's routes hash: route and param rules before the credential, answered
+        // with em-secure-api's text; a table no request could match throws when made.
+        let routes = [
+            RouteRules(controller: "controller1", key: "__default_parameters",
+                       rules: [RouteRule(param: "username", rule: .required)]),
+            RouteRules(controller: "controller1", key: "action3_get",
+                       rules: [RouteRule(param: "opt1", rule: .required),
+                               RouteRule(param: "password", rule: .excluded)]),
+        ]
+        let routed = try Verifier(secrets: ["svc": [secret]], routes: routes)
+        let cases: [(String, String, UInt16, String)] = [
+            ("/controller1/action3?username=u", "missing_param", 422, "Missing required parameter opt1"),
+            ("/controller1/action3?username=u&password=p&opt1=x", "excluded_param", 422,
+             "Included invalid parameter password"),
+            ("/controller1/action1?username=u", "unknown_route", 404,
+             "action_method (action1_get) not found in controller controller1"),
+        ]
+        for (target, code, status, text) in cases {
+            XCTAssertThrowsError(try routed.verify(method: "GET", target: target, now: 1_700_000_000_000)) { error in
+                guard case let XNonceError.Route(got, _) = error else { return XCTFail("\(error)") }
+                XCTAssertEqual(got, code)
+                let answer = refusalAnswer(error: error as! XNonceError, target: target)
+                XCTAssertEqual(answer.status, status)
+                XCTAssertEqual(answer.body, text)
+            }
+        }
+        let unmatchable = [RouteRules(controller: "/c", key: "a_get", rules: [])]
+        XCTAssertThrowsError(try Verifier(secrets: ["svc": [secret]], routes: unmatchable)) { error in
+            XCTAssertEqual((error as? XNonceError)?.code, "invalid_path")
+        }
+    }
+
     func testWindowsNamingNoRouteAreListed() throws {
         // A window on a controller or action no route names applies to no request: listed, to
         // be logged at start as xnonce-server logs it; none without routes.
