@@ -841,11 +841,21 @@ pub(crate) fn logged(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// A refusal decided from the head alone (its style from the `X-Nonce` header or the query's
-/// `ottoken`).
+/// `ottoken`). A header with bytes outside visible ASCII (refused `malformed_header`) is still
+/// the credential that chooses the style (PROTOCOL §16: `v2 \xe9…` starts with `v2 `), read
+/// with such bytes as U+FFFD, as the Python and Node middlewares read it; dropped as "no
+/// header", the query's `ottoken` would choose instead.
 fn head_refusal(parts: &Parts, r: Refusal) -> Outcome {
-    let x_nonce = parts.headers.get(&X_NONCE).and_then(|v| v.to_str().ok());
+    let x_nonce = parts
+        .headers
+        .get(&X_NONCE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()));
     Outcome {
-        scheme: scheme_hint(x_nonce, sent_target(parts).query().unwrap_or(""), None),
+        scheme: scheme_hint(
+            x_nonce.as_deref(),
+            sent_target(parts).query().unwrap_or(""),
+            None,
+        ),
         client: None,
         result: Err(r),
     }
@@ -1616,6 +1626,34 @@ pub(crate) mod tests {
             send(&layer, declared).await.0,
             413,
             "refused before reading"
+        );
+    }
+
+    /// An `X-Nonce` with a byte outside visible ASCII is refused `malformed_header` in the
+    /// style its text chooses (PROTOCOL §16), not the query's `ottoken`: `v2 …\xe9` is a v2
+    /// problem document (400), `eyJ…\xe9` em-secure-api's text (401) even next to a v2
+    /// ottoken.
+    #[tokio::test]
+    async fn an_x_nonce_with_other_bytes_is_refused_in_the_style_it_names() {
+        let layer = XNonceLayer::new(svc_clients(&svc_secret()));
+        let request = |target: &str, x_nonce: &[u8]| {
+            Request::get(target)
+                .header("host", "h.test")
+                .header(
+                    "x-nonce",
+                    axum::http::HeaderValue::from_bytes(x_nonce).unwrap(),
+                )
+                .body(Body::empty())
+                .unwrap()
+        };
+        let (status, body) = send(&layer, request("/a/b", b"v2 svc \xe9")).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains(r#""code":"malformed_header""#), "{body}");
+        let v2_ottoken = "/a/b?ottoken=djIgc3Zj";
+        let (status, body) = send(&layer, request(v2_ottoken, b"eyJ\xe9")).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (401, "Incorrect parameters in validate_ottoken")
         );
     }
 
