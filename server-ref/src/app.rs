@@ -131,15 +131,35 @@ fn verified_app(
         Some(limit) => handler.layer(limit),
         None => handler,
     };
-    let health = Router::new().route(HEALTH_PATH, get(|| async { "ok" }));
     if bench_mirror {
-        health.fallback_service(BenchMirror {
+        with_health(BenchMirror {
             mirror: Router::new().fallback(demo::mirror),
             verified: handler.layer(layer),
         })
     } else {
-        health.fallback_service(handler.layer(layer))
+        with_health(handler.layer(layer))
     }
+}
+
+/// `GET` (and `HEAD`) [`HEALTH_PATH`] unverified, every other request to `rest`: another
+/// method on the health path too, which is verified as any request (a route of axum's
+/// answered it `405` unverified, refusing even a signed request).
+fn with_health<S>(rest: S) -> Router
+where
+    S: tower::Service<
+            axum::extract::Request,
+            Response = Response,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let health = get(|| async { "ok" }).fallback_service(rest.clone());
+    Router::new()
+        .route(HEALTH_PATH, health)
+        .fallback_service(rest)
 }
 
 /// `--bench-mirror`'s fallback: paths under [`demo::BENCH_MIRROR_PREFIX`] to `mirror` (a router
@@ -253,6 +273,52 @@ impl xnonce_core::SecretSource for SharedRegistry {
 mod tests {
     use super::*;
     use xnonce_core::SecretSource;
+
+    /// Only `GET` (and `HEAD`) of the health path is unverified: another method there is
+    /// verified as any request (401 without a credential, the echo once signed), not
+    /// answered `405` unverified.
+    #[tokio::test]
+    async fn other_methods_on_the_health_path_are_verified() {
+        use axum::body::Body;
+        use axum::http::Request;
+        use tower::ServiceExt;
+        use xnonce_core::{sign, Scheme, SignInput};
+        let secret = crate::layer::tests::svc_secret();
+        let router = app(XNonceLayer::new(crate::layer::tests::svc_clients(&secret)));
+        let send = |req: Request<Body>| {
+            let router = router.clone();
+            async move {
+                let res = router.oneshot(req).await.unwrap();
+                let status = res.status().as_u16();
+                let body = axum::body::to_bytes(res.into_body(), 1 << 16)
+                    .await
+                    .unwrap();
+                (status, String::from_utf8(body.to_vec()).unwrap())
+            }
+        };
+        for method in ["GET", "HEAD"] {
+            let req = Request::builder().method(method).uri(HEALTH_PATH);
+            assert_eq!(
+                send(req.body(Body::empty()).unwrap()).await.0,
+                200,
+                "{method}"
+            );
+        }
+        let unsigned = Request::post(HEALTH_PATH).body(Body::empty()).unwrap();
+        assert_eq!(
+            send(unsigned).await,
+            (401, "Method or nonce not provided".to_string())
+        );
+        let input = SignInput::new(Scheme::V2, "POST", HEALTH_PATH, "svc").host("h.test");
+        let signed = Request::post(HEALTH_PATH)
+            .header("host", "h.test")
+            .header("x-nonce", sign(&input, &secret).unwrap().x_nonce)
+            .body(Body::empty())
+            .unwrap();
+        let (status, body) = send(signed).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains(r#""method":"post""#), "{body}");
+    }
 
     /// The registry as the verifier sees it: a client's live secrets, by both of the
     /// source's methods.
