@@ -703,6 +703,35 @@ impl RouteTable {
         })
     }
 
+    /// The table's decision on a request from its head alone, before its body is read: a
+    /// client sending a body to an unknown route is not waited for, and gets the 404 (or the
+    /// 422 of param rules the query alone fails) it would get once the body is read. For a
+    /// body that is not a form (`req.body` is not read), the route found and its rules
+    /// checked against the query ([`RouteMatch::check_sent`], in the scheme
+    /// [`crate::answer::refusal_scheme`] gives the head); `Ok(None)` for a form, whose
+    /// fields are params (and may hold the `ottoken` that chooses the answer's style): the
+    /// full check must wait for its body. The reference server and the middlewares decide
+    /// so, in that order (PROTOCOL §16).
+    ///
+    /// ```
+    /// use xnonce_core::{Incoming, ParamRule, RouteTable};
+    /// let table = RouteTable::new().route("c", "a", "POST", &[("x", ParamRule::Required)]);
+    /// let head = Incoming::new("POST", "/c/b").body(Some("application/json"), b"");
+    /// assert_eq!(table.check_head(&head).unwrap_err().code().as_str(), "unknown_route");
+    /// let form = Incoming::new("POST", "/c/b").body(Some("application/x-www-form-urlencoded"), b"");
+    /// assert!(table.check_head(&form)?.is_none()); // decided once its body is read
+    /// # Ok::<(), xnonce_core::Error>(())
+    /// ```
+    pub fn check_head(&self, req: &crate::Incoming<'_>) -> Result<Option<RouteMatch>> {
+        if req.is_form() {
+            return Ok(None);
+        }
+        let scheme = crate::answer::refusal_scheme(req.x_nonce, req.query, None);
+        let route = self.lookup(req.method, req.path)?;
+        route.check_sent(scheme, req.query, None)?;
+        Ok(Some(route))
+    }
+
     /// [`RouteTable::lookup`] then [`RouteMatch::check_params`].
     pub fn check(
         &self,

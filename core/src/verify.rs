@@ -141,13 +141,19 @@ impl<'a> Incoming<'a> {
 
     /// The form body's text when the body is a form (`None` otherwise); a form body that is
     /// not UTF-8 is `malformed_params`. Signing and verifying read it alike.
-    pub(crate) fn form_text(&self) -> Result<Option<&'a str>> {
+    ///
+    /// ```
+    /// use xnonce_core::Incoming;
+    /// let req = Incoming::new("POST", "/a").body(Some("application/x-www-form-urlencoded"), b"a=\xff");
+    /// assert_eq!(req.form_text().unwrap_err().message(), "the form body is not UTF-8");
+    /// ```
+    pub fn form_text(&self) -> Result<Option<&'a str>> {
         if !self.is_form() {
             return Ok(None);
         }
         std::str::from_utf8(self.body)
             .map(Some)
-            .map_err(|_| Error::new(ErrorCode::MalformedParams, "form body is not UTF-8"))
+            .map_err(|_| Error::new(ErrorCode::MalformedParams, "the form body is not UTF-8"))
     }
 }
 
@@ -713,6 +719,19 @@ impl Verifier {
         let form = req.form_text()?;
         let (header, via_ottoken) = self.credential_fields(req, form, &mut from_ottoken)?;
         Ok((header.to_owned(), via_ottoken))
+    }
+
+    /// The route table's refusal of a request from its head alone, before its body is read
+    /// ([`RouteTable::check_head`]): `Ok(())` without a table, for a form (decided once its
+    /// body is read, by [`Verifier::verify`]) and for a head that meets the rules. A
+    /// middleware calls it before it reads a body, as the reference server does, so that a
+    /// request to an unknown route is answered 404 without waiting for (or refusing the
+    /// size of) a body that cannot change that answer.
+    pub fn check_route_before_body(&self, req: &Incoming<'_>) -> Result<()> {
+        match &self.routes {
+            Some(table) => table.check_head(req).map(|_| ()),
+            None => Ok(()),
+        }
     }
 
     /// [`Verifier::credential`] borrowing the header's fields: from the `X-Nonce` text, or

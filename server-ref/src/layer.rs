@@ -580,28 +580,22 @@ impl Shared {
         };
         let content_type = content_type_of(parts);
         let content_type = content_type.as_deref();
-        if is_form_content_type(content_type) {
-            return Ok(None);
-        }
         let target = sent_target(parts);
         let query = target.query().unwrap_or("");
-        let scheme = scheme_hint(x_nonce, query, None);
-        let checked = table
-            .lookup(parts.method.as_str(), target.path())
-            .and_then(|route| route.check_sent(scheme, query, None).map(|()| route));
-        checked.map(Some).map_err(|e| {
-            // The credential of a body that is not a form is in the head.
-            let incoming = Incoming {
-                method: parts.method.as_str(),
-                host: target.authority().map(|a| a.as_str()),
-                path: target.path(),
-                query,
-                content_type,
-                body: &[],
-                x_nonce,
-            };
+        // The credential of a body that is not a form is in the head.
+        let incoming = Incoming {
+            method: parts.method.as_str(),
+            host: target.authority().map(|a| a.as_str()),
+            path: target.path(),
+            query,
+            content_type,
+            body: &[],
+            x_nonce,
+        };
+        // Core's decision, the one the middlewares make before they read a body.
+        table.check_head(&incoming).map_err(|e| {
             Box::new(Outcome {
-                scheme,
+                scheme: scheme_hint(x_nonce, query, None),
                 client: self.refused_client(&incoming),
                 result: Err(e.into()),
             })
@@ -734,12 +728,11 @@ impl Shared {
                 result: Err(r),
             })
         };
-        if is_form && form.is_none() {
-            // Verification refuses it too (malformed_params); refused here, before the route
-            // rules, so that they are not checked against a body they cannot read.
-            return refused(
-                Error::new(ErrorCode::MalformedParams, "the form body is not UTF-8").into(),
-            );
+        if let Err(e) = incoming.form_text() {
+            // Verification refuses it too (malformed_params, core's words); refused here,
+            // before the route rules, so that they are not checked against a body they
+            // cannot read.
+            return refused(e.into());
         }
         let route = match (head_route, &self.routes) {
             (Some(route), _) => Some(route),
