@@ -620,6 +620,36 @@ impl PyVerifier {
         )
     }
 
+    /// The refusal of a request that its head alone decides, before its body is read: with
+    /// `routes`, an unknown route (404) or param rules the query alone fails (422), for a
+    /// body that is not a form (a form's fields are params: `verify` decides once it is
+    /// read); `None` otherwise. The answer `verify` would give the same request, given
+    /// without waiting for its body, as the reference server does (core's
+    /// `Verifier::check_route_before_body`). Text UTF-8 cannot encode is left to `verify`.
+    #[pyo3(signature = (method, target, *, x_nonce=None, content_type=None))]
+    fn route_refusal(
+        &self,
+        method: Received<'_, field::Method>,
+        target: Received<'_, field::Target>,
+        x_nonce: Option<Received<'_, field::Header>>,
+        content_type: Option<Received<'_, field::ContentType>>,
+    ) -> Option<PyAnswer> {
+        let well_formed = method.checked().is_ok()
+            && target.checked().is_ok()
+            && x_nonce.as_ref().is_none_or(|x| x.checked().is_ok())
+            && content_type.as_ref().is_none_or(|c| c.checked().is_ok());
+        if !well_formed {
+            return None;
+        }
+        let req = Incoming {
+            x_nonce: x_nonce.as_ref().map(|x| x.text_or_lossy()),
+            ..Incoming::new(method.text_or_lossy(), target.text_or_lossy())
+                .body(content_type.as_ref().map(|c| c.text_or_lossy()), &[])
+        };
+        let refused = self.verifier.check_route_before_body(&req).err()?;
+        Some(PyAnswer::for_refusal(&refused, &req))
+    }
+
     /// [`verify`], then records the request in the replay store (this verifier's memory, or
     /// its `replay_store`): a second copy raises `AuthError` with code `replayed`; a store
     /// that raises gives an `XNonceError` with code `store_unavailable` (answer 503) whose

@@ -226,6 +226,14 @@ class Verifier:
         body: Body = None,
         now: int | None = None,
     ) -> Verified: ...
+    def route_refusal(
+        self,
+        method: str,
+        target: str,
+        *,
+        x_nonce: str | None = None,
+        content_type: str | None = None,
+    ) -> Answer | None: ...
     def verify_once(
         self,
         method: str,

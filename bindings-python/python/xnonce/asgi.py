@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import unquote
 
 from xnonce._deadline import checked_timeout, within
 from xnonce._replay import checked_store, record
@@ -107,7 +108,28 @@ def request_target(scope: Scope) -> str:
             # into bytes the client did not send; the verifier refuses it (400, invalid_path).
             pass
     query = bytes_escaped(scope.get("query_string", b"").decode("latin-1"))
-    return join_target(path, query)
+    # A `#` (no part of a request target, RFC 9112 §3.2) ends it, as the reference server's
+    # URI parser and the WSGI middleware cut it: uvicorn's h11 server splits `/a#x?k=1` at
+    # its `?` (a `raw_path` of `/a#x`), others (httptools) drop the fragment. The app gets
+    # the target so cut (`_drop_fragment`).
+    return join_target(path, query).partition("#")[0]
+
+
+def _drop_fragment(scope: Scope) -> None:
+    """Removes from ``scope`` a fragment its server left in ``raw_path`` (and ``path``), which
+    then holds what followed it too (``query_string``), or in ``query_string``: the app gets
+    the target that was verified (``request_target``)."""
+    raw = scope.get("raw_path")
+    query = bytes(scope.get("query_string", b""))
+    if raw and b"#" in raw:
+        cut = raw.index(b"#")
+        tail = unquote(bytes(raw[cut:]).decode("latin-1"))
+        path = scope.get("path", "")
+        scope["raw_path"] = bytes(raw[:cut])
+        scope["path"] = path[: -len(tail)] if path.endswith(tail) else path.partition("#")[0]
+        scope["query_string"] = b""
+    elif b"#" in query:
+        scope["query_string"] = query.partition(b"#")[0]
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -165,6 +187,7 @@ def _admit(
     ``length``: the length of a form body rewritten for the app (``form_for_app``), its
     ``Content-Length``. A raw ``;`` in the query string reaches the app as ``%3B``
     (``query_for_app``)."""
+    _drop_fragment(scope)
     headers = scope.get("headers", ())
     authority = absolute_authority(target)
     if (
@@ -307,12 +330,6 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
         if repeated:
             await _send(send, Answer.repeated_content_type(target=target, x_nonce=x_nonce))
             return
-        if misread_as_form(content_type):
-            # No form for the verifier (a body verified as opaque bytes), a form for
-            # Starlette's reader (`str.strip` takes U+00A0 for whitespace): fields no param
-            # signs.
-            await _send(send, Answer.misread_content_type(target=target, x_nonce=x_nonce))
-            return
         too_large = Answer.body_too_large(self.max_body, target=target, x_nonce=x_nonce)
         # A refusal before the body is read in full closes an HTTP/1 connection, as the
         # reference server does: else the server waits for the rest of that body.
@@ -331,6 +348,25 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
             if len(declared) == 1 and exceeds(declared[0], self.max_body):
                 await _send(send, too_large, close=http1)
                 return
+        # An unknown route (404) or param rules the query fails (422), for a body that is not
+        # a form: answered from the head, as the reference server does, before the body is
+        # read (a large or slow chunked body no more changes that answer); the connection
+        # closed when a body may follow, unread.
+        method = scope.get("method", "GET")
+        routed = self.verifier.route_refusal(
+            method, target, x_nonce=x_nonce, content_type=content_type
+        )
+        if routed is not None:
+            declares_body = length is not None and length.strip("0 ") != ""
+            pending = declares_body or _header(scope, b"transfer-encoding") is not None
+            await _send(send, routed, close=http1 and pending)
+            return
+        if misread_as_form(content_type):
+            # No form for the verifier (a body verified as opaque bytes), a form for
+            # Starlette's reader (`str.strip` takes U+00A0 for whitespace): fields no param
+            # signs.
+            await _send(send, Answer.misread_content_type(target=target, x_nonce=x_nonce))
+            return
         try:
             read = await within(lambda: self._read_body(receive), self.body_timeout)
         except TimeoutError:

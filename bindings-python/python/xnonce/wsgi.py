@@ -104,27 +104,36 @@ def _field(environ: dict[str, Any], key: str) -> str | None:
     return value or None
 
 
-def _read_body(environ: dict[str, Any], limit: int) -> bytes | None:
-    """The body (at most ``limit`` bytes), or None when it is larger.
-
-    By ``CONTENT_LENGTH``; without one, a chunked body the server marks
-    ``wsgi.input_terminated`` is read to its end. A ``CONTENT_LENGTH`` that is not a decimal
-    number of bytes (``abc``, ``-1``, ``+5``, ``1_000``) raises ``ValueError``: the request's
-    framing is malformed (400, as from the reference server), it is not a large body (413).
-    """
-    stream = environ["wsgi.input"]
+def _declared_length(environ: dict[str, Any], limit: int) -> int | None:
+    """The body's ``CONTENT_LENGTH``, ``None`` without one, ``limit + 1`` for any length over
+    ``limit``; read from the head, before the body. One that is not a decimal number of
+    bytes (``abc``, ``-1``, ``+5``, ``1_000``) raises ``ValueError``: the request's framing
+    is malformed (400, as from the reference server), it is not a large body (413)."""
     length_text = _field(environ, "CONTENT_LENGTH") or ""
     if not length_text:
-        if not environ.get("wsgi.input_terminated"):
-            return b""
-        body = _read_at_most(stream, limit + 1)
-        return body if len(body) <= limit else None
+        return None
     # RFC 9110 §8.6: 1*DIGIT. Not int()'s syntax, which takes signs, "_" and non-ASCII digits.
     if not (length_text.isascii() and length_text.isdigit()):
         raise ValueError("malformed Content-Length")
     if exceeds(length_text, limit):
+        return limit + 1
+    return int(length_text.lstrip("0") or "0")  # not over limit: few digits left
+
+
+def _read_body(environ: dict[str, Any], limit: int, length: int | None) -> bytes | None:
+    """The body (at most ``limit`` bytes), or None when it is larger.
+
+    By its declared ``length`` (``_declared_length``); without one, a chunked body the
+    server marks ``wsgi.input_terminated`` is read to its end.
+    """
+    stream = environ["wsgi.input"]
+    if length is None:
+        if not environ.get("wsgi.input_terminated"):
+            return b""
+        body = _read_at_most(stream, limit + 1)
+        return body if len(body) <= limit else None
+    if length > limit:
         return None
-    length = int(length_text.lstrip("0") or "0")  # not over limit: few digits left
     return stream.read(length) if length else b""
 
 
@@ -190,13 +199,30 @@ class XNonceMiddleware(VerifyingMiddleware[WSGIApp]):
         refused = refused_head(method, target, host, x_nonce)
         if refused is not None:
             return _send(start_response, refused, method)
+        try:
+            length = _declared_length(environ, self.max_body)
+        except ValueError:
+            # A malformed Content-Length: the reference server's 400, from the head.
+            unreadable = Answer.body_unreadable(target=target, x_nonce=x_nonce)
+            return _send(start_response, unreadable, method)
+        if length is not None and length > self.max_body:
+            too_large = Answer.body_too_large(self.max_body, target=target, x_nonce=x_nonce)
+            return _send(start_response, too_large, method)
+        # An unknown route (404) or param rules the query fails (422), for a body that is not
+        # a form: answered from the head, as the reference server does, before the body is
+        # read (a large or slow chunked body no more changes that answer).
+        routed = self.verifier.route_refusal(
+            method, target, x_nonce=x_nonce, content_type=content_type
+        )
+        if routed is not None:
+            return _send(start_response, routed, method)
         if misread_as_form(content_type):
             # No form for the verifier (a body verified as opaque bytes), a form for Django's
             # reader (`str.strip` takes U+00A0 for whitespace): fields no param signs.
             misread = Answer.misread_content_type(target=target, x_nonce=x_nonce)
             return _send(start_response, misread, method)
         try:
-            body = _read_body(environ, self.max_body)
+            body = _read_body(environ, self.max_body, length)
         except (OSError, ValueError):
             # Malformed chunked framing or Content-Length, a stream that failed: the
             # reference server's 400.
