@@ -133,8 +133,11 @@ function middleware(verifier, options) {
     }
 
     // Express strips the mount path from req.url; the client signed the whole target (in
-    // absolute form, `http://host/path?query`, core takes its authority as the host).
-    const target = req.originalUrl ?? req.url
+    // absolute form, `http://host/path?query`, core takes its authority as the host). A `#`
+    // (no part of a request target, RFC 9112 §3.2, yet left in req.url by node:http) ends
+    // it, as the reference server's URI parser cuts it: `/a/b#x?k=1` is `/a/b`. The app gets
+    // the target so cut (below).
+    const target = withoutFragment(req.originalUrl ?? req.url)
     const xNonce = req.headers['x-nonce']
     // What an earlier xnonce middleware that accepted this request left on it (only this
     // module can: not req.rawBody, nor anything else app code or a client could set).
@@ -161,11 +164,6 @@ function middleware(verifier, options) {
       if (fieldLines(req.rawHeaders, 'content-type') > 1) {
         return send(res, native.repeatedContentTypeAnswer({ target, xNonce }))
       }
-      // A form's media type with U+00A0 (or another character `trim` removes) around it: no
-      // form to the verifier (its body verified as opaque bytes), one to body-parser (whose
-      // `content-type` trims), which would hand the app fields no param signs.
-      const misread = native.misreadContentTypeAnswer(req.headers['content-type'] ?? null, { target, xNonce })
-      if (misread) return send(res, misread)
       // A method replaced before the middleware (Express's method-override mounted first,
       // from a header no signature covers): the app would act on a method nobody signed.
       // (Compared in any case: an earlier xnonce middleware upper-cased the method, below.)
@@ -188,8 +186,25 @@ function middleware(verifier, options) {
         const conflict = forwardedHostConflict(verifiedHost, forwarded, { target, xNonce })
         if (conflict) return send(res, conflict)
       }
+      const declaredTooLarge = earlier === undefined && declaresMoreThan(req, limit)
+      if (!declaredTooLarge) {
+        // An unknown route (404) or param rules the query fails (422), for a body that is not
+        // a form: answered from the head, as the reference server does, before the body is
+        // read (a large or slow chunked body no more changes that answer).
+        const contentType = req.headers['content-type']
+        const routed = verifier.routeRefusal(req.method, target, { xNonce, contentType })
+        if (routed)
+          return earlier === undefined && bodyMayFollow(req)
+            ? refuseUnread(req, res, routed)
+            : send(res, routed)
+        // A form's media type with U+00A0 (or another character `trim` removes) around it: no
+        // form to the verifier (its body verified as opaque bytes), one to body-parser (whose
+        // `content-type` trims), which would hand the app fields no param signs.
+        const misread = native.misreadContentTypeAnswer(contentType ?? null, { target, xNonce })
+        if (misread) return send(res, misread)
+      }
       if (earlier !== undefined) body = earlier.body.length > limit ? TOO_LARGE : earlier.body
-      else if (declaresMoreThan(req, limit)) body = TOO_LARGE
+      else if (declaredTooLarge) body = TOO_LARGE
       else body = await readBody(req, limit, bodyTimeoutMs)
       if (body === GONE) {
         // The client went away mid-body: nobody to answer, nothing for the app.
@@ -271,6 +286,8 @@ function middleware(verifier, options) {
     // base)`) reads it as `/`, removing dot segments after: /files/a\..\admin, signed as
     // /files/a%5C..%5Cadmin, read as /files/admin. The app gets it escaped. v1 signs the path
     // as written: its spelling is signed, and left.
+    if (typeof req.originalUrl === 'string') req.originalUrl = withoutFragment(req.originalUrl)
+    req.url = withoutFragment(req.url)
     if (verified.scheme === 'v2') {
       if (typeof req.originalUrl === 'string') req.originalUrl = pathAsVerified(req.originalUrl)
       req.url = pathAsVerified(req.url)
@@ -375,6 +392,15 @@ function declaresMoreThan(req, limit) {
   return declared !== undefined && Number(declared) > limit
 }
 
+/** Whether a body may still arrive for the request: over HTTP/1, a `Content-Length` other
+ * than 0 or a `Transfer-Encoding` (chunked); over HTTP/2, taken that it may (its stream is
+ * reset once answered, which ends a bodiless one all the same). */
+function bodyMayFollow(req) {
+  if (req.httpVersionMajor >= 2) return true
+  const declared = req.headers['content-length']
+  return req.headers['transfer-encoding'] !== undefined || (declared !== undefined && Number(declared) !== 0)
+}
+
 /** Whether two methods are one, ASCII case aside (the middleware upper-cases an accepted one). */
 function sameMethod(a, b) {
   return typeof a === 'string' && typeof b === 'string' ? asciiUpper(a) === asciiUpper(b) : a === b
@@ -454,6 +480,12 @@ function pathAsVerified(target) {
     return /^[A-Za-z0-9._~-]$/.test(char) ? char : escape
   })
   return query === -1 ? unescaped : unescaped + target.slice(query)
+}
+
+/** `target` up to its first `#` (a request target has no fragment, RFC 9112 §3.2). */
+function withoutFragment(target) {
+  const hash = target.indexOf('#')
+  return hash === -1 ? target : target.slice(0, hash)
 }
 
 /** How many `name` (lower-case) field lines a request has (`rawHeaders`: name, value, ...). */

@@ -130,6 +130,16 @@ export declare class Verifier {
    */
   verify(method: string, target: string, options?: VerifyOptions | null): Verified
   /**
+   * The refusal a request's head alone decides, before its body is read: with `routes`, an
+   * unknown route (404) or param rules the query alone fails (422), for a body that is not
+   * a form (a form's fields are params: `verify` decides once it is read); `null`
+   * otherwise. The answer `verify` would give the same request, given without waiting for
+   * its body, as the reference server does (core's `Verifier::check_route_before_body`).
+   * `options.host`, `body` and `now` play no part; text that is not well-formed is left
+   * to `verify`.
+   */
+  routeRefusal(method: string, target: string, options?: VerifyOptions | null): Answer | null
+  /**
    * Like `verify`, then remembers the request: a second copy fails with `replayed` (its
    * `.answer`: 409).
    */

@@ -456,6 +456,45 @@ impl Verifier {
         })
     }
 
+    /// The refusal a request's head alone decides, before its body is read: with `routes`, an
+    /// unknown route (404) or param rules the query alone fails (422), for a body that is not
+    /// a form (a form's fields are params: `verify` decides once it is read); `null`
+    /// otherwise. The answer `verify` would give the same request, given without waiting for
+    /// its body, as the reference server does (core's `Verifier::check_route_before_body`).
+    /// `options.host`, `body` and `now` play no part; text that is not well-formed is left
+    /// to `verify`.
+    #[napi(
+        strict,
+        js_name = "routeRefusal",
+        ts_args_type = "method: string, target: string, options?: VerifyOptions | null"
+    )]
+    pub fn route_refusal(
+        &self,
+        method: Text,
+        target: Text,
+        options: Option<Checked<VerifyOptions>>,
+    ) -> Option<crate::answer::Answer> {
+        let o = options.map(Checked::into_inner).unwrap_or_default();
+        let x_nonce = o.x_nonce.flatten();
+        let content_type = o.content_type.flatten();
+        let ill_formed = method.ill_formed(Input::Method).is_some()
+            || target.ill_formed(Input::Target).is_some()
+            || x_nonce
+                .as_ref()
+                .is_some_and(|x| x.ill_formed(Input::Header).is_some())
+            || content_type
+                .as_ref()
+                .is_some_and(|c| c.ill_formed(Input::ContentType).is_some());
+        if ill_formed {
+            return None;
+        }
+        let mut req = Incoming::new(method.lossy(), target.lossy())
+            .body(content_type.as_ref().map(Text::lossy), &[]);
+        req.x_nonce = x_nonce.as_ref().map(Text::lossy);
+        let refused = self.verifier.check_route_before_body(&req).err()?;
+        Some(Answer::refusal(&refused, req.refusal_scheme()).into())
+    }
+
     /// Like `verify`, then remembers the request: a second copy fails with `replayed` (its
     /// `.answer`: 409).
     #[napi(
