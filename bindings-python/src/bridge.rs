@@ -28,20 +28,33 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 
-/// Whether Rust threads may still attach to Python, and how many are attached right now.
+/// Whether Rust threads may still attach to Python, and how many are attached right now (or
+/// waiting for the GIL to attach), in process `process`.
 struct GateState {
+    process: crate::runtime::Process,
     closed: bool,
     inside: usize,
 }
 
 static GATE: Mutex<GateState> = Mutex::new(GateState {
+    process: 0,
     closed: false,
     inside: 0,
 });
 static GATE_LEFT: Condvar = Condvar::new();
 
+/// The gate of this process. A child made by `fork()` starts with no thread inside: the
+/// threads its parent counted (a tokio thread waiting for the GIL while the parent's event
+/// loop thread forked) do not exist in the child, whose exit hook would otherwise wait its
+/// full 10 s for them.
 fn gate() -> MutexGuard<'static, GateState> {
-    GATE.lock().unwrap_or_else(PoisonError::into_inner)
+    let mut g = GATE.lock().unwrap_or_else(PoisonError::into_inner);
+    let process = crate::runtime::current();
+    if g.process != process {
+        g.process = process;
+        g.inside = 0;
+    }
+    g
 }
 
 /// Leaves the gate when dropped (also if `f` panicked).

@@ -539,6 +539,45 @@ assert sync.make_request("GET", None, "/c/parent-after").code == 200
     assert targets.count("/c/child-async") == 2, targets
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
+def test_a_child_forked_while_an_async_answer_waits_for_the_gil_exits_at_once(echo: Echo) -> None:
+    """An async answer is handed to its event loop by a tokio thread that counts itself in
+    the exit gate, then waits for the GIL. A fork meanwhile (the parent's event loop thread
+    holds the GIL) copied that count into the child, where no such thread exists: the child's
+    exit hook waited its full 10 s for it, so every such child exited 10 s late."""
+    code = """
+import asyncio, os, sys, time
+import xnonce
+url, secret = sys.argv[1], sys.argv[2]
+async def main():
+    api = xnonce.AsyncRequester(url, "svc", secret, timeout=5)
+    answer = api._start_request("GET", None, "/c/answered-during-fork")  # sent at once
+    # Hold the GIL (no thread switch, no I/O) until well after the answer has arrived: the
+    # tokio thread handing it over waits for the GIL, counted in the gate, when we fork.
+    sys.setswitchinterval(100)
+    end = time.monotonic() + 1.0
+    while time.monotonic() < end:
+        pass
+    started = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        os.close(1)  # nothing of the child's goes to the parent's output
+        sys.exit(0)  # a normal exit: the atexit hooks run
+    sys.setswitchinterval(0.005)
+    os.waitpid(pid, 0)
+    print("child exited after", round(time.monotonic() - started, 1), "s")
+    print("parent answer", (await answer).code)
+asyncio.run(main())
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code, echo.url, SECRET], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, (out.stdout, out.stderr)
+    assert "parent answer 200" in out.stdout, out.stdout
+    seconds = float(out.stdout.split("child exited after")[1].split()[0])
+    assert seconds < 5, out.stdout
+
+
 NS_LAST_PID = "/proc/sys/kernel/ns_last_pid"
 
 
