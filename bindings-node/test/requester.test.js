@@ -266,6 +266,15 @@ test(
   },
 )
 
+test('more headers than the HTTP stack holds reject with malformed_header, not a panic', async () => {
+  // The HTTP stack's header map panicked past its size: "Panic in async function", a plain Error.
+  const headers = Array.from({ length: 40000 }, (_, i) => [`x-h${i}`, '1'])
+  await assert.rejects(
+    requester('v2').makeRequest('GET', [], '/c/many', null, { headers }),
+    (e) => e instanceof xnonce.FormatError && e.code === 'malformed_header',
+  )
+})
+
 test('maxResponseBytes: a longer answer rejects with connection_failed; out-of-range limits throw', async () => {
   const params = { username: 'phil', password: 'pw', opt1: 'this' }
   // The demo's answer ({"opt1":"THIS","opt2":null}) is 27 bytes.

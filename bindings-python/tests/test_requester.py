@@ -448,6 +448,27 @@ except KeyboardInterrupt:
     assert float(elapsed[0]) < 30, out.stdout
 
 
+def test_more_headers_than_the_http_stack_holds_are_malformed_header(echo: Echo) -> None:
+    """So many header names that the HTTP stack's map panicked when the request was built:
+    the blocking requester said "the runtime is shutting down", the async one raised a bare
+    RuntimeError. Now a `FormatError` (`malformed_header`) from both, and nothing is sent."""
+    headers = [(f"X-H{i}", "1") for i in range(40000)]
+    with pytest.raises(xnonce.FormatError) as sync:
+        xnonce.Requester(echo.url, "svc", SECRET, timeout=5).make_request(
+            "GET", None, "/c/many", options={"headers": headers}
+        )
+    assert sync.value.code == "malformed_header"
+    api = xnonce.AsyncRequester(echo.url, "svc", SECRET, timeout=5)
+
+    async def many() -> xnonce.Response:
+        return await api.make_request("GET", None, "/c/many", options={"headers": headers})
+
+    with pytest.raises(xnonce.FormatError) as aio:
+        asyncio.run(many())
+    assert aio.value.code == "malformed_header"
+    assert echo.seen == []
+
+
 # ---- options read from a snapshot: code run while reading one may change the dict ----
 
 

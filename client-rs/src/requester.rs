@@ -88,7 +88,8 @@ pub struct RequestOptions {
     /// as `-`), and so is a second `Host` or `Content-Type` (a request has one of each); a
     /// `Content-Type` replaces the requester's, but must keep the body's kind (a form body
     /// stays a form type, a JSON body any other type), or the server would read the body
-    /// otherwise than it was signed (`malformed_header`).
+    /// otherwise than it was signed (`malformed_header`). At most 16384 of them
+    /// (`malformed_header`: the HTTP stack holds no more).
     pub headers: Vec<(String, String)>,
 }
 
@@ -777,6 +778,9 @@ impl Requester {
     }
 }
 
+/// The most request headers a caller may give ([`RequestOptions::headers`]).
+const MAX_CALLER_HEADERS: usize = 1 << 14;
+
 /// Refuses caller headers that would undo the signature: `X-Nonce` and the body's framing
 /// (`Content-Length`, `Transfer-Encoding`) are the requester's own, and a `Content-Type`
 /// (which replaces the requester's) must keep the body's kind, since a server reads a form
@@ -785,6 +789,18 @@ fn check_caller_headers(
     headers: &[(String, String)],
     body_type: Option<&str>,
 ) -> Result<(), Error> {
+    // The HTTP stack's header map holds fewer than 2¹⁵ names and panics past that (a panic
+    // in the request's task: an untyped error in every binding); no server reads anywhere near
+    // this many lines either.
+    if headers.len() > MAX_CALLER_HEADERS {
+        return Err(Error::new(
+            ErrorCode::MalformedHeader,
+            format!(
+                "{} request headers given; a request carries at most {MAX_CALLER_HEADERS}",
+                headers.len()
+            ),
+        ));
+    }
     // Fields with one value (RFC 9110 §5.3): a server refuses two Host lines (RFC 9112
     // §3.2), and v2 would sign only one of them; two Content-Type lines leave the body's kind
     // to whichever the server reads.
@@ -1007,6 +1023,13 @@ mod tests {
             let e = check_caller_headers(&headers, body).unwrap_err();
             assert_eq!(e.code(), ErrorCode::MalformedHeader, "{headers:?}");
         }
+        // More than the HTTP stack's header map holds: refused, not a panic when sending.
+        let many: Vec<(String, String)> = (0..=MAX_CALLER_HEADERS)
+            .map(|i| (format!("x-h{i}"), "1".to_string()))
+            .collect();
+        let e = check_caller_headers(&many, None).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::MalformedHeader);
+        assert!(check_caller_headers(&many[1..], None).is_ok());
         for (headers, body) in [
             (
                 h("Content-Type", "application/merge-patch+json"),
