@@ -18,6 +18,8 @@
 //!   hook ([`close_gate`], registered when the module is imported, so it runs while the
 //!   interpreter is still whole) closes the gate and waits, with the GIL released, for the
 //!   threads already inside it. After that no Rust thread attaches to Python again.
+//!   A request started after that (by an exit hook that runs later) is run to its end on
+//!   the loop's thread instead, which waits for it with the GIL released.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -175,6 +177,9 @@ impl Cancel {
 
 static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
+/// The error of a request whose task panicked.
+pub const PANICKED: &str = "xnonce: the request task panicked (a bug: please report it)";
+
 /// Runs `fut` on the shared tokio runtime and returns an `asyncio.Future` of its outcome,
 /// bound to the running event loop (a `RuntimeError` when there is none).
 pub fn future_into_py<'py, F>(py: Python<'py>, fut: F) -> PyResult<Bound<'py, PyAny>>
@@ -189,6 +194,22 @@ where
         .bind(py)
         .call0()?;
     let future = event_loop.call_method0("create_future")?;
+
+    // The gate is closed once xnonce's exit hook has run; an exit hook that runs after it
+    // still has a whole interpreter and may await a request, but no tokio thread may hand it
+    // the answer any more (it would never come): the request runs to its end here, on the
+    // loop's thread, and the future is done when returned.
+    if gate().closed {
+        let build: Build = match crate::runtime::wait(py, fut)? {
+            Some(outcome) => Box::new(move |py| outcome.into_py(py)),
+            None => Box::new(|_| Err(PyRuntimeError::new_err(PANICKED))),
+        };
+        Complete {
+            finished: Mutex::new(Some(build)),
+        }
+        .__call__(&future)?;
+        return Ok(future);
+    }
 
     let runtime = crate::runtime::get();
     let cancelled = Arc::new(AtomicBool::new(false));
@@ -218,11 +239,7 @@ where
         }
         let build: Build = match finished {
             Finished::Done(outcome) => Box::new(move |py| outcome.into_py(py)),
-            Finished::Panicked => Box::new(|_| {
-                Err(PyRuntimeError::new_err(
-                    "xnonce: the request task panicked (a bug: please report it)",
-                ))
-            }),
+            Finished::Panicked => Box::new(|_| Err(PyRuntimeError::new_err(PANICKED))),
         };
         with_python(move |py| {
             let complete = Complete {

@@ -5,7 +5,9 @@
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use pyo3::exceptions::{PyOverflowError, PyRecursionError, PyTypeError, PyValueError};
+use pyo3::exceptions::{
+    PyOverflowError, PyRecursionError, PyRuntimeError, PyTypeError, PyValueError,
+};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyList, PyString, PyTuple};
@@ -382,16 +384,14 @@ impl PerProcess {
 
 /// Signs and sends requests, like em-secure-api's `ReSvcClient::Requester`. Blocking; the GIL
 /// is released while waiting, so other Python threads keep running, and Ctrl-C (any signal
-/// handler that raises) interrupts the wait within [`SIGNAL_CHECK`], abandoning the request.
+/// handler that raises) interrupts the wait within 100 ms ([`runtime::wait`]), abandoning the
+/// request.
 /// The request runs on the shared tokio runtime of `AsyncRequester`, which also keeps the
 /// pooled connections driven between calls.
 #[pyclass(frozen, module = "xnonce", name = "Requester")]
 pub struct PyRequester {
     inner: PerProcess,
 }
-
-/// How often a blocking `make_request` looks for a pending signal (Ctrl-C) while it waits.
-const SIGNAL_CHECK: Duration = Duration::from_millis(100);
 
 #[pymethods]
 impl PyRequester {
@@ -448,33 +448,14 @@ impl PyRequester {
         let requester = self.inner.requester()?;
         let (method, path) = (method.to_owned(), path.to_owned());
         let controller = controller.map(|c| c.to_owned());
-        let (done, outcome) = std::sync::mpsc::sync_channel(1);
-        let task = runtime::get().spawn(async move {
-            let answer = requester
+        let answer = runtime::wait(py, async move {
+            requester
                 .make_request(&method, params, &path, controller.as_deref(), options)
-                .await;
-            let _ = done.send(answer);
-        });
-        let mut outcome = outcome;
-        loop {
-            // The receiver is Send, not Sync: moved into the GIL-free wait and back.
-            let (received, back) = py.detach(move || (outcome.recv_timeout(SIGNAL_CHECK), outcome));
-            outcome = back;
-            match received {
-                Ok(answer) => return response(py, answer.py_err()?),
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                    if let Err(interrupted) = py.check_signals() {
-                        task.abort();
-                        return Err(interrupted);
-                    }
-                }
-                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                    return Err(coded(
-                        ErrorCode::ConnectionFailed,
-                        "the request ended without an answer (the runtime is shutting down)",
-                    ))
-                }
-            }
+                .await
+        })?;
+        match answer {
+            Some(answer) => response(py, answer.py_err()?),
+            None => Err(PyRuntimeError::new_err(bridge::PANICKED)),
         }
     }
 }

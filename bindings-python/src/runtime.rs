@@ -13,9 +13,12 @@
 //! gets P's pid: a daemon's double fork and a prefork pool's worker recycling, once pids
 //! wrap). By pid alone G took P's runtime for its own and its requests hung for ever.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, Once, PoisonError};
+use std::time::Duration;
 
+use pyo3::prelude::*;
 use tokio::runtime::{Builder, Runtime};
 
 /// How many forks this process's memory has been through: bumped in the child of every
@@ -102,4 +105,38 @@ fn of(process: Process) -> Option<&'static Runtime> {
 /// True when this is still `process` (not a child forked from it since, whatever its pid).
 pub fn same_process(process: Process) -> bool {
     current() == process
+}
+
+/// How often [`wait`] looks for a pending signal (Ctrl-C) while it waits.
+const SIGNAL_CHECK: Duration = Duration::from_millis(100);
+
+/// Runs `fut` on this process's runtime and waits for its output on this thread, the GIL
+/// released meanwhile. A signal handler that raises (Ctrl-C: `KeyboardInterrupt`) ends the
+/// wait within [`SIGNAL_CHECK`], aborting `fut`; `None` when `fut` panicked.
+pub fn wait<F>(py: Python<'_>, fut: F) -> PyResult<Option<F::Output>>
+where
+    F: Future + Send + 'static,
+    F::Output: Send,
+{
+    let (done, outcome) = std::sync::mpsc::sync_channel(1);
+    let task = get().spawn(async move {
+        let _ = done.send(fut.await);
+    });
+    let mut outcome = outcome;
+    loop {
+        // The receiver is Send, not Sync: moved into the GIL-free wait and back.
+        let (received, back) = py.detach(move || (outcome.recv_timeout(SIGNAL_CHECK), outcome));
+        outcome = back;
+        match received {
+            Ok(output) => return Ok(Some(output)),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if let Err(interrupted) = py.check_signals() {
+                    task.abort();
+                    return Err(interrupted);
+                }
+            }
+            // The task ended without sending: it panicked (the runtime is never shut down).
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Ok(None),
+        }
+    }
 }

@@ -469,6 +469,33 @@ def test_more_headers_than_the_http_stack_holds_are_malformed_header(echo: Echo)
     assert echo.seen == []
 
 
+def test_an_async_request_made_in_a_later_exit_hook_is_answered(echo: Echo) -> None:
+    """xnonce's own exit hook closes the gate through which answers reach the event loop; an
+    exit hook that runs after it (registered before `import xnonce`: they run last first)
+    and awaits an `AsyncRequester` request waited for ever, past the requester's timeout."""
+    code = """
+import asyncio, atexit, sys
+url, secret = sys.argv[1], sys.argv[2]
+def bye():
+    async def main():
+        # A bound for the test only: the requester's own timeout did not end the wait.
+        return await asyncio.wait_for(api.make_request("GET", None, "/c/bye"), 10)
+    try:
+        print("exit hook answer", asyncio.run(main()).code, flush=True)
+    except BaseException as e:
+        print("exit hook failed", type(e).__name__, e, flush=True)
+atexit.register(bye)
+import xnonce
+api = xnonce.AsyncRequester(url, "svc", secret, timeout=5)
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code, echo.url, SECRET], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, (out.stdout, out.stderr)
+    assert "exit hook answer 200" in out.stdout, out.stdout
+    assert [r.target for r in echo.seen] == ["/c/bye"]
+
+
 # ---- options read from a snapshot: code run while reading one may change the dict ----
 
 
