@@ -869,7 +869,7 @@ async fn read_body(res: &mut reqwest::Response, limit: u64) -> Result<Vec<u8>, E
         Error::new(
             ErrorCode::ConnectionFailed,
             format!(
-                "the answer{} is larger than the {limit}-byte limit (max_response_bytes)",
+                "the answer{} is larger than the {limit}-byte limit set for answers",
                 target(res.url())
             ),
         )
