@@ -152,7 +152,7 @@ const RULE_AND_ROUTE_ROWS: [&str; 6] = [
 
 /// Every v2 refusal row the suite checks by its problem code (with the scheme's prefix: the
 /// param rule and route rows too, [`RULE_AND_ROUTE_ROWS`]).
-const V2_CODE_ROWS: [&str; 34] = [
+const V2_CODE_ROWS: [&str; 35] = [
     "GET replayed",
     "early GET replayed last",
     "POST form replayed",
@@ -176,6 +176,7 @@ const V2_CODE_ROWS: [&str; 34] = [
     "timestamp 35 s old",
     "timestamp 35 s ahead",
     "unknown client",
+    "client id in another case",
     "GET by second client with first client's nonce replayed",
     "second client's id, first client's secret",
     "ottoken link replayed",
@@ -903,6 +904,7 @@ fn v1_refusals_without_em_secure_apis_texts_fail_those_rows() {
         "timestamp 35 s old",
         "timestamp 35 s ahead",
         "unknown client",
+        "client id in another case",
         "second client's id, first client's secret",
         "ottoken link replayed",
         "ottoken link, stale timestamp",
@@ -1240,5 +1242,61 @@ fn a_server_that_checks_the_freshness_of_headers_only_fails_the_stale_link_rows(
         "ottoken link, stale timestamp",
         "ottoken link, future timestamp",
     ];
+    assert_eq!(server.failures(), scheme_rows(&["v1", "v2"], &rows));
+}
+
+/// The `X-Nonce` header of `req` signed again for the registered client whose id matches
+/// the header's ASCII-case-insensitively but not exactly, when the header is authentic for
+/// that client's secret: what a server that looks client ids up case-insensitively accepts.
+/// `None` for any other request. (GET requests, params in the query.)
+fn signed_again_for_the_client_in_its_case(
+    secrets: &Secrets,
+    req: &axum::extract::Request,
+) -> Option<String> {
+    let header = XNonce::parse(req.headers().get("x-nonce")?.to_str().ok()?).ok()?;
+    let known = secrets.lock().unwrap().clone();
+    if known.contains_key(header.client()) {
+        return None;
+    }
+    let (client, secret) = (known.iter()).find(|(c, _)| c.eq_ignore_ascii_case(header.client()))?;
+    let text = |s: &str| String::from_utf8(percent::decode_form(s).ok()?).ok();
+    let (method, path) = (req.method().as_str(), req.uri().path());
+    let mut input = SignInput::new(header.scheme(), method, path, header.client());
+    input.params = (req.uri().query().unwrap_or("").split('&'))
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+        .map(|(k, v)| Some((text(k)?, text(v)?)))
+        .collect::<Option<_>>()?;
+    input.timestamp_ms = Some(header.timestamp_ms());
+    if header.scheme() == Scheme::V2 {
+        input.nonce = Some(header.request_id().to_string());
+        let host = req.headers().get("host")?.to_str().ok()?;
+        input.host = Some(host.to_string());
+    }
+    // Only an authentic header: a forged one is left to the verifier.
+    if xnonce_core::sign(&input, secret).ok()?.x_nonce != header.value() {
+        return None;
+    }
+    input.client = client.clone();
+    Some(xnonce_core::sign(&input, secret).ok()?.x_nonce)
+}
+
+#[test]
+fn a_server_that_compares_client_ids_case_insensitively_fails_those_rows() {
+    // PROTOCOL §3.2, §11.1 step 5: a client id is looked up exactly.
+    let server = wrapped_with_secrets(|r, secrets| {
+        r.layer(axum::middleware::from_fn(
+            move |mut req: axum::extract::Request, next: axum::middleware::Next| {
+                let secrets = secrets.clone();
+                async move {
+                    if let Some(again) = signed_again_for_the_client_in_its_case(&secrets, &req) {
+                        req.headers_mut().insert("x-nonce", again.parse().unwrap());
+                    }
+                    next.run(req).await
+                }
+            },
+        ))
+    });
+    let rows = ["client id in another case"];
     assert_eq!(server.failures(), scheme_rows(&["v1", "v2"], &rows));
 }

@@ -926,6 +926,31 @@ impl<'a> Runner<'a> {
             expect(Some(s), 401, "client not known", "unknown_client"),
             req,
         );
+        // The suite's client id with its letters' case swapped, signed with its own secret:
+        // client ids compare exactly (PROTOCOL §3.2, §11.1 step 5). A server that looks
+        // them up case-insensitively (a database column's default collation) accepts it,
+        // and counts it as another client in its replay keys and rate limits.
+        let other_case: String = (self.opts.client.chars())
+            .map(|c| match c.is_ascii_lowercase() {
+                true => c.to_ascii_uppercase(),
+                false => c.to_ascii_lowercase(),
+            })
+            .collect();
+        let name = format!("{sn} client id in another case");
+        let exp = expect(Some(s), 401, "client not known", "unknown_client");
+        if other_case == self.opts.client {
+            self.skip(name, &exp, "SKIPPED: the client id has no letter");
+        } else {
+            let p = self.get_params();
+            let how = How {
+                client: Some(other_case),
+                ..How::default()
+            };
+            let req = self
+                .signed_request(s, "GET", &get, &p, &p, &how)
+                .map(|r| r.0);
+            self.check(name, exp, req);
+        }
         self.second_client_checks(s);
 
         // ottoken link, accepted once.
