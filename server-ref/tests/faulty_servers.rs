@@ -120,7 +120,7 @@ fn scheme_rows(schemes: &[&str], rows: &[&str]) -> BTreeSet<String> {
 }
 
 /// The rows that send a request already accepted (or its nonce again) and expect `409`.
-const REPLAY_ROWS: [&str; 17] = [
+const REPLAY_ROWS: [&str; 21] = [
     "v1 early GET replayed last",
     "v2 early GET replayed last",
     "v1 GET replayed",
@@ -129,6 +129,8 @@ const REPLAY_ROWS: [&str; 17] = [
     "v1 GET in absolute form replayed",
     "v1 ottoken link replayed",
     "v1 replay with re-encoded query",
+    "v1 header credential replayed as an ottoken",
+    "v1 ottoken replayed as a header credential",
     "v2 GET replayed",
     "v2 GET sent 8 times at once",
     "v2 POST form replayed",
@@ -136,6 +138,8 @@ const REPLAY_ROWS: [&str; 17] = [
     "v2 POST JSON body replayed",
     "v2 ottoken link replayed",
     "v2 replay with re-encoded query",
+    "v2 header credential replayed as an ottoken",
+    "v2 ottoken replayed as a header credential",
     "v2 same nonce, new timestamp",
     "v2 GET by second client with first client's nonce replayed",
 ];
@@ -152,7 +156,7 @@ const RULE_AND_ROUTE_ROWS: [&str; 6] = [
 
 /// Every v2 refusal row the suite checks by its problem code (with the scheme's prefix: the
 /// param rule and route rows too, [`RULE_AND_ROUTE_ROWS`]).
-const V2_CODE_ROWS: [&str; 35] = [
+const V2_CODE_ROWS: [&str; 37] = [
     "GET replayed",
     "early GET replayed last",
     "POST form replayed",
@@ -180,6 +184,8 @@ const V2_CODE_ROWS: [&str; 35] = [
     "GET by second client with first client's nonce replayed",
     "second client's id, first client's secret",
     "ottoken link replayed",
+    "header credential replayed as an ottoken",
+    "ottoken replayed as a header credential",
     "ottoken link, stale timestamp",
     "ottoken link, future timestamp",
     "ottoken with tampered param",
@@ -907,6 +913,8 @@ fn v1_refusals_without_em_secure_apis_texts_fail_those_rows() {
         "client id in another case",
         "second client's id, first client's secret",
         "ottoken link replayed",
+        "header credential replayed as an ottoken",
+        "ottoken replayed as a header credential",
         "ottoken link, stale timestamp",
         "ottoken link, future timestamp",
         "ottoken with tampered param",
@@ -1241,6 +1249,50 @@ fn a_server_that_checks_the_freshness_of_headers_only_fails_the_stale_link_rows(
     let rows = [
         "ottoken link, stale timestamp",
         "ottoken link, future timestamp",
+    ];
+    assert_eq!(server.failures(), scheme_rows(&["v1", "v2"], &rows));
+}
+
+tokio::task_local! {
+    /// Whether the request the layer is verifying came without an `X-Nonce` header.
+    static VIA_OTTOKEN: bool;
+}
+
+/// Keeps the replay keys of header credentials apart from those of `ottoken` credentials
+/// (as [`VIA_OTTOKEN`] tells): a server that records used links in a table of their own.
+#[derive(Default)]
+struct StorePerWay {
+    seen: Mutex<HashSet<(bool, String)>>,
+}
+
+impl AsyncReplayStore for StorePerWay {
+    fn insert_if_absent<'a>(
+        &'a self,
+        key: &'a ReplayKey,
+        _expires_at_ms: u64,
+        _now_ms: u64,
+    ) -> StoreFuture<'a, Result<bool, ReplayStoreError>> {
+        let via_ottoken = VIA_OTTOKEN.try_with(|v| *v).unwrap_or(false);
+        let fresh = (self.seen.lock().unwrap()).insert((via_ottoken, key.as_str().to_string()));
+        Box::pin(async move { Ok(fresh) })
+    }
+}
+
+#[test]
+fn a_store_per_credential_way_fails_the_rows_that_move_the_credential() {
+    // PROTOCOL §11.4: the replay key is the scheme, client and request id, whichever way the
+    // credential came; the same credential moved from the header to an `ottoken` is a replay.
+    let server = serve(Config::demo(), StorePerWay::default(), |r| {
+        r.layer(axum::middleware::from_fn(
+            |req: axum::extract::Request, next: axum::middleware::Next| async move {
+                let via_ottoken = !req.headers().contains_key("x-nonce");
+                VIA_OTTOKEN.scope(via_ottoken, next.run(req)).await
+            },
+        ))
+    });
+    let rows = [
+        "header credential replayed as an ottoken",
+        "ottoken replayed as a header credential",
     ];
     assert_eq!(server.failures(), scheme_rows(&["v1", "v2"], &rows));
 }

@@ -956,6 +956,10 @@ impl<'a> Runner<'a> {
         // ottoken link, accepted once.
         let req = self.link_request(s, &get, "");
         self.accepted_once(&format!("{sn} ottoken link"), req, s);
+        // The same credential moved from the header to an `ottoken` and back: one replay
+        // key whichever way it came (PROTOCOL §11.4: scheme, client, request id). A server
+        // that records used links apart from used headers accepts each a second time.
+        self.replayed_by_the_other_way(s, &get);
         // A link's timestamp is as bounded as a header's (PROTOCOL §11.1 step 7, whichever
         // way the credential came), its stale answer as hinted (§12): a server that checks
         // the freshness of headers only lets a link be used forever.
@@ -1123,6 +1127,51 @@ impl<'a> Runner<'a> {
             ),
             req,
         );
+    }
+
+    /// A request accepted with its credential in the header, then sent again with it as an
+    /// `ottoken` instead; and a link accepted, then sent again with its `ottoken` as the
+    /// header. Both copies must be `409`.
+    fn replayed_by_the_other_way(&mut self, s: Scheme, get: &str) {
+        let sn = s.as_str();
+        let exp = expect(Some(s), 409, "ottoken already used", "replayed");
+        let p = self.get_params();
+        let got = (self.signed_request(s, "GET", get, &p, &p, &How::default())).and_then(
+            |(req, signed)| {
+                let first = self.send(&req)?;
+                if first.status != 200 {
+                    return Err(format!("the original got {}", summary(&first)));
+                }
+                let mut again = req;
+                again.headers.retain(|(k, _)| k != "X-Nonce");
+                again.target = format!(
+                    "{}&{}={}",
+                    again.target,
+                    xnonce_core::ottoken::PARAM,
+                    xnonce_core::ottoken::query_value(&signed.ottoken)
+                );
+                self.send(&again)
+            },
+        );
+        let name = format!("{sn} header credential replayed as an ottoken");
+        self.record(name, &exp, got, |_| Ok(()));
+
+        let got = self
+            .link_signed(s, get, "", None)
+            .and_then(|(req, signed)| {
+                let first = self.send(&req)?;
+                if first.status != 200 {
+                    return Err(format!("the link got {}", summary(&first)));
+                }
+                let (path, query) = req.target.split_once('?').unwrap_or((&req.target, ""));
+                let kept: Vec<&str> = (query.split('&'))
+                    .filter(|pair| !pair.starts_with("ottoken="))
+                    .collect();
+                let again = Request::new("GET", &with_query(path, &kept.join("&")));
+                self.send(&again.header("X-Nonce", signed.x_nonce))
+            });
+        let name = format!("{sn} ottoken replayed as a header credential");
+        self.record(name, &exp, got, |_| Ok(()));
     }
 
     /// A value holding `~` (twice), signed as xnonce and Ruby ≥ 2.5 sign it (`~` kept) and as
