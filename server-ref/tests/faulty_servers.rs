@@ -17,7 +17,8 @@ use axum::http::Response;
 use axum::Router;
 use xnonce_conformance::server_suite::{self, CheckResult};
 use xnonce_core::{
-    percent, ReplayKey, ReplayStoreError, Scheme, Secret, SignInput, WindowPolicy, XNonce,
+    percent, ReplayKey, ReplayStoreError, Scheme, Secret, ServerTimeHint, SignInput, WindowPolicy,
+    XNonce,
 };
 use xnonce_server::store::StoreFuture;
 use xnonce_server::{app_for, layer_for, AsyncReplayStore, Config, MemoryStore, Registry};
@@ -156,7 +157,7 @@ const RULE_AND_ROUTE_ROWS: [&str; 6] = [
 
 /// Every v2 refusal row the suite checks by its problem code (with the scheme's prefix: the
 /// param rule and route rows too, [`RULE_AND_ROUTE_ROWS`]).
-const V2_CODE_ROWS: [&str; 37] = [
+const V2_CODE_ROWS: [&str; 38] = [
     "GET replayed",
     "early GET replayed last",
     "POST form replayed",
@@ -177,6 +178,7 @@ const V2_CODE_ROWS: [&str; 37] = [
     "tampered body",
     "stale timestamp",
     "future timestamp",
+    "stale timestamp, signature changed",
     "timestamp 35 s old",
     "timestamp 35 s ahead",
     "unknown client",
@@ -907,6 +909,7 @@ fn v1_refusals_without_em_secure_apis_texts_fail_those_rows() {
         "tampered method",
         "stale timestamp",
         "future timestamp",
+        "stale timestamp, signature changed",
         "timestamp 35 s old",
         "timestamp 35 s ahead",
         "unknown client",
@@ -1350,5 +1353,75 @@ fn a_server_that_compares_client_ids_case_insensitively_fails_those_rows() {
         ))
     });
     let rows = ["client id in another case"];
+    assert_eq!(server.failures(), scheme_rows(&["v1", "v2"], &rows));
+}
+
+/// The `X-Nonce` header of `req`, parsed, when its timestamp is outside the demo's 30 s
+/// window.
+fn stale_header(req: &axum::extract::Request) -> Option<XNonce> {
+    let header = XNonce::parse(req.headers().get("x-nonce")?.to_str().ok()?).ok()?;
+    let off = header.timestamp_ms().abs_diff(xnonce_server::now_ms());
+    (off > 30_000).then_some(header)
+}
+
+#[test]
+fn a_server_that_checks_freshness_before_the_signature_fails_that_row() {
+    // PROTOCOL §11.1: the signature (step 6) before freshness (step 7). A server that refuses
+    // a stale header as expired before any HMAC (and hints it only when it authenticates)
+    // answers a forged one `expired` too.
+    let server = wrapped(|r| {
+        r.layer(axum::middleware::from_fn(
+            |req: axum::extract::Request, next: axum::middleware::Next| async move {
+                let stale = stale_header(&req);
+                let answer = next.run(req).await;
+                let Some(header) = stale.filter(|_| answer.status() == 401) else {
+                    return answer;
+                };
+                match header.scheme() {
+                    Scheme::V1 => with_body(answer, "text/plain", "Request has timed out".into()),
+                    Scheme::V2 => {
+                        let problem = r#"{"status":401,"code":"expired"}"#.to_string();
+                        with_body(answer, "application/problem+json", problem)
+                    }
+                }
+            },
+        ))
+    });
+    let rows = ["stale timestamp, signature changed"];
+    assert_eq!(server.failures(), scheme_rows(&["v1", "v2"], &rows));
+}
+
+#[test]
+fn a_server_that_hints_every_stale_refusal_fails_that_row() {
+    // PROTOCOL §12: only an `expired` answer (an authentic, stale request) carries the time
+    // hint. A server that adds one, with the named client's secret, to any refusal of a
+    // stale request authenticates a time for a request nobody signed.
+    let server = wrapped_with_secrets(|r, secrets| {
+        r.layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                let secrets = secrets.clone();
+                async move {
+                    let stale = stale_header(&req);
+                    let mut answer = next.run(req).await;
+                    let secret = (stale.as_ref())
+                        .and_then(|h| secrets.lock().unwrap().get(h.client()).cloned());
+                    let hinted = answer
+                        .headers()
+                        .contains_key(xnonce_core::time_hint::HEADER);
+                    if let (Some(h), Some(secret), 401, false) =
+                        (stale, secret, answer.status().as_u16(), hinted)
+                    {
+                        let now = xnonce_server::now_ms();
+                        let hint = ServerTimeHint::issue(&secret, h.client(), h.request_id(), now);
+                        let value = format!("{} {}", hint.server_time_ms, hint.mac);
+                        (answer.headers_mut())
+                            .insert(xnonce_core::time_hint::HEADER, value.parse().unwrap());
+                    }
+                    answer
+                }
+            },
+        ))
+    });
+    let rows = ["stale timestamp, signature changed"];
     assert_eq!(server.failures(), scheme_rows(&["v1", "v2"], &rows));
 }

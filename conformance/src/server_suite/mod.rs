@@ -888,6 +888,33 @@ impl<'a> Runner<'a> {
             }
         }
 
+        // Stale and forged: the signature is checked before freshness (PROTOCOL §11.1 steps
+        // 6, 7), so this is a mismatch, and its answer carries no time hint (§12: no secret
+        // authenticated it). A server that checks the cheap timestamp first answers
+        // `expired`, and one that hints every stale refusal hands out authenticated times
+        // for requests nobody signed.
+        let p = self.get_params();
+        let how = How {
+            timestamp_ms: Some(now - 120_000),
+            ..How::default()
+        };
+        let req = self
+            .signed_request(s, "GET", &get, &p, &p, &how)
+            .map(|(mut r, signed)| {
+                r.headers.retain(|(k, _)| k != "X-Nonce");
+                r.header("X-Nonce", alter_mac(s, &signed.x_nonce))
+            });
+        let got = req.and_then(|r| self.send(&r));
+        self.record(
+            format!("{sn} stale timestamp, signature changed"),
+            &mismatch(),
+            got,
+            |r| match r.header(xnonce_core::time_hint::HEADER) {
+                Some(_) => Err("a server time hint on a refusal that is not expired".into()),
+                None => Ok(()),
+            },
+        );
+
         // The window's edges, by the server's clock (as the hints above tell it; the suite's
         // own without one): a 30 s window accepts a request 20 s old or ahead and refuses one
         // 35 s old or ahead, so a window of 10 s or of a minute fails here (the rows above
