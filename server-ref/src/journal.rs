@@ -27,6 +27,10 @@
 //! until a write succeeds again (each refused request retries it), so a broken journal fails
 //! closed.
 //!
+//! A journal deleted or replaced while the server runs (its lines would go on to the file the
+//! store opened, which no later start reads) is written again from memory: by the evictor
+//! within 5 s, and at graceful shutdown before the last lines.
+//!
 //! Reading it back at start:
 //! * a **torn** line — the beginning of a line (`<hex digits>[ <digits>]`, or nothing at
 //!   all) — is what a crash or a failed write leaves; it is skipped (a failed write is
@@ -549,6 +553,25 @@ fn write_journal(
     Ok(file)
 }
 
+/// True when `path` no longer names `file`: the journal was deleted, or replaced by another
+/// file, while the store had it open.
+fn journal_replaced(path: &Path, file: &File) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (std::fs::symlink_metadata(path), file.metadata()) {
+            (Ok(p), Ok(f)) => (p.dev(), p.ino()) != (f.dev(), f.ino()),
+            (Err(e), _) => e.kind() == std::io::ErrorKind::NotFound,
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, file);
+        false
+    }
+}
+
 /// Where a new journal is written before it replaces the old one.
 fn tmp_path(path: &Path) -> PathBuf {
     path.with_extension("journal.tmp")
@@ -652,8 +675,17 @@ impl JournalStore {
             from = next;
         }
         let mut inner = self.lock();
-        if inner.compaction.is_some() || inner.lines <= inner.entries.len() * 2 + 4096 {
+        if inner.compaction.is_some() {
             return None;
+        }
+        // A journal deleted or replaced while the store runs gets no more of its lines (they
+        // go to the file it opened): the next start would forget them all. Write it again.
+        let replaced = journal_replaced(&self.path, &inner.file);
+        if !replaced && inner.lines <= inner.entries.len() * 2 + 4096 {
+            return None;
+        }
+        if replaced {
+            tracing::warn!(target: "xnonce", path = %self.path.display(), "the replay journal was deleted or replaced while the server ran; writing it again from memory");
         }
         inner.compaction = Some(Tail::default());
         Some(inner.entries.iter().collect())
@@ -696,6 +728,25 @@ impl JournalStore {
     /// error) and until when a server started on this data dir would accept a copy of them —
     /// what an operator must know before restarting, since nothing else will remember them.
     pub fn flush_at_shutdown(&self) -> std::io::Result<()> {
+        // A journal deleted or replaced since the evictor last looked (it does every 5 s) is
+        // written again first: else the lines below would go to a file no server reads.
+        if let Some(snapshot) = self.begin_compaction(0) {
+            if let Err(e) = self.finish_compaction(snapshot) {
+                if journal_replaced(&self.path, &self.lock().file) {
+                    return Err(named(
+                        &e,
+                        format!(
+                            "cannot write the replay journal {} again at shutdown ({e}): it was \
+                             deleted or replaced while the server ran, so a server started on \
+                             this data dir would accept a copy of the requests accepted in the \
+                             last window. Start it after twice the longest window (and fix the \
+                             error first)",
+                            self.path.display()
+                        ),
+                    ));
+                }
+            }
+        }
         let mut inner = self.lock();
         let Err(e) = inner.flush() else {
             return Ok(());
@@ -1373,6 +1424,42 @@ mod tests {
         let e = JournalStore::open(&d, 0).unwrap_err().to_string();
         assert!(e.contains("cannot open the lock file"), "{e}");
         assert_eq!(std::fs::read(&victim).unwrap(), b"keep me");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// The repro: the journal deleted while the server ran (a cleanup, an operator's `rm`);
+    /// its lines went on to the deleted file, the server stopped with exit 0, and the next
+    /// one started with an empty journal: a copy of every request accepted before was
+    /// accepted again. A journal deleted or replaced is now written again from memory, by
+    /// the evictor and at shutdown.
+    #[test]
+    fn a_journal_deleted_or_replaced_while_running_is_written_again() {
+        let d = dir("replaced");
+        let path = d.join(JOURNAL_FILE);
+        let s = JournalStore::open(&d, 0).unwrap();
+        assert_eq!(s.insert(&"before".into(), 10_000, 0), Ok(true));
+        s.flush().unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(s.insert(&"after".into(), 10_000, 0), Ok(true));
+        s.flush_at_shutdown().unwrap();
+        drop(s);
+        let s = JournalStore::open(&d, 1).unwrap();
+        for k in ["before", "after"] {
+            assert_eq!(
+                s.insert(&k.into(), 10_000, 1),
+                Ok(false),
+                "{k} is remembered"
+            );
+        }
+        // Replaced by another file (an old copy): the evictor writes it again.
+        std::fs::write(d.join("old"), b"").unwrap();
+        std::fs::rename(d.join("old"), &path).unwrap();
+        assert_eq!(s.insert(&"later".into(), 10_000, 1), Ok(true));
+        s.evict_expired(2).unwrap();
+        s.flush().unwrap();
+        let (entries, _) = read_journal(&path, 2).unwrap();
+        assert_eq!(entries.len(), 3, "before, after and later");
+        drop(s);
         std::fs::remove_dir_all(&d).unwrap();
     }
 
