@@ -58,8 +58,9 @@
 //! `<data dir>/replay.journal.lock` ([`LOCK_FILE`]) and holds it while the store lives; a
 //! second store (in another server, or in the same process) on the same data dir fails to
 //! open instead of sharing the journal — two such servers would each accept the same request
-//! once. The lock file stays in the data dir (empty); the kernel drops the lock when the
-//! process ends, even on a crash.
+//! once. It locks the data dir itself too (where the file system can: not NFS), so that a
+//! lock file deleted while a server holds it lets no second one in. The lock file stays in
+//! the data dir (empty); the kernel drops the locks when the process ends, even on a crash.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -98,8 +99,8 @@ struct Inner {
     failed: bool,
     /// While a compaction writes the new journal: the lines accepted since its snapshot.
     compaction: Option<Tail>,
-    /// The data dir's lock file, locked (`flock`) while the store lives.
-    _lock: File,
+    /// The data dir's lock file and the data dir, locked (`flock`) while the store lives.
+    _locks: Vec<File>,
 }
 
 /// Lines accepted while a compaction runs: they go to the old journal as usual and here, to
@@ -484,8 +485,11 @@ fn read_journal(path: &Path, now_ms: u64) -> std::io::Result<(DigestTable, Optio
     Ok((entries, zeroed))
 }
 
-/// Creates (if needed) and locks `<data_dir>/`[`LOCK_FILE`]: one store per data dir.
-fn lock_data_dir(data_dir: &Path) -> std::io::Result<File> {
+/// Creates (if needed) and locks `<data_dir>/`[`LOCK_FILE`], and locks the data dir itself:
+/// one store per data dir. The lock file alone is not enough when it is deleted while a
+/// server holds it (a cleanup of "stale" lock files): a second server would create a new one,
+/// lock it and share the journal. Returns the locked files, to be held while the store lives.
+fn lock_data_dir(data_dir: &Path) -> std::io::Result<Vec<File>> {
     let path = data_dir.join(LOCK_FILE);
     let mut o = OpenOptions::new();
     o.create(true).truncate(false).write(true);
@@ -502,9 +506,8 @@ fn lock_data_dir(data_dir: &Path) -> std::io::Result<File> {
             format!("cannot open the lock file {}: {e}", path.display()),
         )
     })?;
-    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => Ok(file),
-        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Err(std::io::Error::new(
+    let in_use = |held: &Path| {
+        std::io::Error::new(
             std::io::ErrorKind::WouldBlock,
             format!(
                 "the data dir {} is in use by another xnonce-server with the memory replay \
@@ -512,14 +515,29 @@ fn lock_data_dir(data_dir: &Path) -> std::io::Result<File> {
                  each accept the same request. Give each server its own --data, or use \
                  [replay] store = \"redis\" for several instances",
                 data_dir.display(),
-                path.display()
+                held.display()
             ),
-        )),
+        )
+    };
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {}
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK => return Err(in_use(&path)),
         Err(e) => {
             let e = std::io::Error::from(e);
-            Err(named(&e, format!("cannot lock {}: {e}", path.display())))
+            return Err(named(&e, format!("cannot lock {}: {e}", path.display())));
         }
     }
+    let mut locks = vec![file];
+    // The data dir itself, where it can be locked (not on NFS, where a lock needs a file open
+    // for writing): the lock file's lock above is the one every server takes.
+    if let Ok(dir) = File::open(data_dir) {
+        match rustix::fs::flock(&dir, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => locks.push(dir),
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK => return Err(in_use(data_dir)),
+            Err(_) => {}
+        }
+    }
+    Ok(locks)
 }
 
 /// Writes `entries` as a complete journal at `path` (created 0600, truncated), synced to
@@ -628,7 +646,7 @@ impl JournalStore {
                 pending: Vec::with_capacity(FLUSH_BYTES + MAX_LINE),
                 failed: false,
                 compaction: None,
-                _lock: lock,
+                _locks: lock,
             })),
         })
     }
@@ -1161,6 +1179,26 @@ mod tests {
         drop(s);
         assert!(JournalStore::open(&d, 0).is_err());
         drop(clone);
+        JournalStore::open(&d, 0).unwrap();
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// The repro: the lock file deleted while a server held it (a cleanup of "stale" lock
+    /// files); a second server on the data dir created a new one, locked it and started, and
+    /// each server accepted a copy of a request the other had accepted.
+    #[cfg(unix)]
+    #[test]
+    fn a_deleted_lock_file_does_not_let_a_second_store_in() {
+        let d = dir("lock-deleted");
+        let s = JournalStore::open(&d, 0).unwrap();
+        std::fs::remove_file(d.join(LOCK_FILE)).unwrap();
+        let e = JournalStore::open(&d, 0).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
+        assert!(
+            e.to_string().contains("in use by another xnonce-server"),
+            "{e}"
+        );
+        drop(s);
         JournalStore::open(&d, 0).unwrap();
         std::fs::remove_dir_all(&d).unwrap();
     }
