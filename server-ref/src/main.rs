@@ -536,6 +536,13 @@ fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     runtime.block_on(async move {
+        // A file size limit (`ulimit -f`, systemd's `LimitFSIZE=`) reached by a journal write
+        // would kill the process (SIGXFSZ), forgetting the buffered lines of accepted
+        // requests, and again soon after each restart. Caught, the write fails (EFBIG) and the
+        // journal fails closed as on a full disk (503, and a stop that says what is lost).
+        let _file_size_limit = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(
+            rustix::process::Signal::XFSZ.as_raw(),
+        ));
         let server = match Server::bind(&cfg, data_dir.clone()).await {
             Ok(s) => s,
             Err(e) => {

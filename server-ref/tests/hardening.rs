@@ -130,6 +130,58 @@ fn a_sigterm_as_soon_as_the_server_listens_is_a_graceful_stop() {
     }
 }
 
+/// The repro: a file size limit (`ulimit -f`, systemd's `LimitFSIZE=`) reached by a journal
+/// write killed the server with SIGXFSZ, its buffered lines (accepted requests) forgotten, and
+/// again soon after each restart. It now fails closed as on a full disk: 503
+/// `store_unavailable`, and a graceful stop that says what the journal does not record.
+#[test]
+fn a_file_size_limit_on_the_journal_fails_closed_instead_of_killing_the_server() {
+    use std::os::unix::process::ExitStatusExt;
+    let d = Dirs::new("hardening-fsize");
+    let (root, data) = (d.base.clone(), d.data.clone());
+    let secret = add_client(&data, "fsize");
+    // 4 blocks (at least 2 KiB): about 40 journal lines.
+    let mut cmd = std::process::Command::new("sh");
+    common::server_env(&mut cmd)
+        .args(["-c", "ulimit -f 4 && exec \"$0\" \"$@\"", common::bin()])
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .env("RUST_LOG", "warn");
+    let log = root.join("fsize.log");
+    let mut s = spawn_serve(cmd, &log).unwrap_or_else(|e| panic!("did not start: {e:?}"));
+    let authority = s.base.authority.clone();
+    let (mut accepted, mut refused) = (0, 0);
+    for _ in 0..400 {
+        let r = signed(Scheme::V2, "fsize", &secret, &authority);
+        let status = match http::send(&s.base, &r) {
+            Ok(answer) => answer.status,
+            Err(e) => panic!(
+                "no answer after {accepted} accepted ({e}); exit {:?}; {}",
+                s.child.try_wait(),
+                s.log()
+            ),
+        };
+        match status {
+            200 => accepted += 1,
+            503 => refused += 1,
+            other => panic!("{other}"),
+        }
+        if refused >= 5 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        accepted > 0 && refused >= 5,
+        "{accepted} accepted, {refused} refused"
+    );
+    let status = s.signal("-TERM");
+    assert_eq!(status.signal(), None, "killed: {status:?}; {}", s.log());
+    // The lines that could not be written are named at the stop (exit 1).
+    assert_eq!(status.code(), Some(1), "{}", s.log());
+    assert!(s.log().contains("not recorded in it"), "{}", s.log());
+}
+
 #[test]
 fn a_second_sigterm_cuts_the_drain_short_and_the_journal_is_still_written() {
     let d = Dirs::new("hardening-second-term");
