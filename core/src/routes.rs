@@ -708,7 +708,7 @@ impl RouteTable {
     /// 422 of param rules the query alone fails) it would get once the body is read. For a
     /// body that is not a form (`req.body` is not read), the route found and its rules
     /// checked against the query ([`RouteMatch::check_sent`], in the scheme
-    /// [`crate::answer::refusal_scheme`] gives the head); `Ok(None)` for a form, whose
+    /// [`crate::Incoming::refusal_scheme`] gives the head); `Ok(None)` for a form, whose
     /// fields are params (and may hold the `ottoken` that chooses the answer's style): the
     /// full check must wait for its body. The reference server and the middlewares decide
     /// so, in that order (PROTOCOL §16).
@@ -726,9 +726,8 @@ impl RouteTable {
         if req.is_form() {
             return Ok(None);
         }
-        let scheme = crate::answer::refusal_scheme(req.x_nonce, req.query, None);
         let route = self.lookup(req.method, req.path)?;
-        route.check_sent(scheme, req.query, None)?;
+        route.check_sent(req.refusal_scheme(), req.query, None)?;
         Ok(Some(route))
     }
 

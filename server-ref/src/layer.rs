@@ -60,7 +60,6 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use tower::{Layer, Service};
 use xnonce_core::answer::host_conflict;
-use xnonce_core::verify::is_form_content_type;
 use xnonce_core::{
     Error, ErrorCode, Incoming, ReplayKey, RouteMatch, RouteTable, Scheme, SecretSource, Verified,
     Verifier,
@@ -595,7 +594,7 @@ impl Shared {
         // Core's decision, the one the middlewares make before they read a body.
         table.check_head(&incoming).map_err(|e| {
             Box::new(Outcome {
-                scheme: scheme_hint(x_nonce, query, None),
+                scheme: incoming.refusal_scheme(),
                 client: self.refused_client(&incoming),
                 result: Err(e.into()),
             })
@@ -697,13 +696,6 @@ impl Shared {
         let query = target.query().unwrap_or("");
         let content_type = content_type_of(parts);
         let content_type = content_type.as_deref();
-        let is_form = is_form_content_type(content_type);
-        let form = if is_form {
-            std::str::from_utf8(body).ok()
-        } else {
-            None
-        };
-        let scheme = scheme_hint(x_nonce, query, form);
         // RFC 9112 §3.2.2: an absolute-form target's authority (`GET http://host/path`) is
         // the host, and the Host header is then ignored (core's `Incoming::host_header`).
         let incoming = Incoming {
@@ -721,6 +713,9 @@ impl Shared {
                 .get(header::HOST)
                 .and_then(|v| v.to_str().ok()),
         );
+        // The form body's text, read once (a form that is not UTF-8 gives the style no ottoken).
+        let form = incoming.form_text();
+        let scheme = scheme_hint(x_nonce, query, form.as_ref().ok().copied().flatten());
         let refused = |r: Refusal| {
             Decision::Done(Outcome {
                 scheme,
@@ -728,12 +723,13 @@ impl Shared {
                 result: Err(r),
             })
         };
-        if let Err(e) = incoming.form_text() {
-            // Verification refuses it too (malformed_params, core's words); refused here,
-            // before the route rules, so that they are not checked against a body they
-            // cannot read.
-            return refused(e.into());
-        }
+        // Verification refuses a form that is not UTF-8 too (malformed_params, core's
+        // words); refused here, before the route rules, so that they are not checked against
+        // a body they cannot read.
+        let form = match form {
+            Ok(form) => form,
+            Err(e) => return refused(e.into()),
+        };
         let route = match (head_route, &self.routes) {
             (Some(route), _) => Some(route),
             (None, Some(table)) => {
