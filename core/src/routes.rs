@@ -726,9 +726,31 @@ impl RouteTable {
         if req.is_form() {
             return Ok(None);
         }
+        self.check_request(req, None).map(Some)
+    }
+
+    /// The route of `req`, its rules checked against its params as sent
+    /// ([`RouteMatch::check_sent`]: the query's, and `form`'s, the form body's text as
+    /// [`crate::Incoming::form_text`] reads it), in the scheme whose style a refusal answers
+    /// in ([`crate::answer::refusal_scheme`]): what a [`Verifier`](crate::Verifier) with a
+    /// table, and the reference server, check before the credential.
+    ///
+    /// ```
+    /// use xnonce_core::{Incoming, ParamRule, RouteTable};
+    /// let table = RouteTable::new().route("c", "a", "GET", &[("x", ParamRule::Required)]);
+    /// assert!(table.check_request(&Incoming::new("GET", "/c/a?x=1"), None).is_ok());
+    /// let e = table.check_request(&Incoming::new("GET", "/c/a"), None).unwrap_err();
+    /// assert_eq!(e.message(), "Missing required parameter x");
+    /// ```
+    pub fn check_request(
+        &self,
+        req: &crate::Incoming<'_>,
+        form: Option<&str>,
+    ) -> Result<RouteMatch> {
+        let scheme = crate::answer::refusal_scheme(req.x_nonce, req.query, form);
         let route = self.lookup(req.method, req.path)?;
-        route.check_sent(req.refusal_scheme(), req.query, None)?;
-        Ok(Some(route))
+        route.check_sent(scheme, req.query, form)?;
+        Ok(route)
     }
 
     /// [`RouteTable::lookup`] then [`RouteMatch::check_params`].

@@ -841,10 +841,7 @@ impl Verifier {
         let mut from_ottoken = None;
         let form = req.form_text()?;
         if let Some(table) = &self.routes {
-            let scheme = crate::answer::refusal_scheme(req.x_nonce, req.query, form);
-            table
-                .lookup(req.method, req.path)?
-                .check_sent(scheme, req.query, form)?;
+            table.check_request(req, form)?;
         }
         let (header, via_ottoken) = self.credential_fields(req, form, &mut from_ottoken)?;
         let scheme = header.scheme;

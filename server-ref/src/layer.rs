@@ -732,15 +732,10 @@ impl Shared {
         };
         let route = match (head_route, &self.routes) {
             (Some(route), _) => Some(route),
-            (None, Some(table)) => {
-                let checked = table
-                    .lookup(incoming.method, incoming.path)
-                    .and_then(|route| route.check_sent(scheme, query, form).map(|()| route));
-                match checked {
-                    Ok(route) => Some(route),
-                    Err(e) => return refused(e.into()),
-                }
-            }
+            (None, Some(table)) => match table.check_request(&incoming, form) {
+                Ok(route) => Some(route),
+                Err(e) => return refused(e.into()),
+            },
             (None, None) => None,
         };
         let now_ms = crate::now_ms();
