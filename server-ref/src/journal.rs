@@ -692,6 +692,12 @@ impl JournalStore {
         {
             from = next;
         }
+        self.start_compaction()
+    }
+
+    /// When the journal needs compacting (grown past twice its live entries, or deleted or
+    /// replaced), starts collecting new lines and returns the live entries to write.
+    fn start_compaction(&self) -> Option<Vec<([u8; 16], u64)>> {
         let mut inner = self.lock();
         if inner.compaction.is_some() {
             return None;
@@ -747,8 +753,10 @@ impl JournalStore {
     /// what an operator must know before restarting, since nothing else will remember them.
     pub fn flush_at_shutdown(&self) -> std::io::Result<()> {
         // A journal deleted or replaced since the evictor last looked (it does every 5 s) is
-        // written again first: else the lines below would go to a file no server reads.
-        if let Some(snapshot) = self.begin_compaction(0) {
+        // written again first: else the lines below would go to a file no server reads. (Only
+        // then: a stop neither walks the table nor compacts a journal that is merely long.)
+        let replaced = journal_replaced(&self.path, &self.lock().file);
+        if let Some(snapshot) = replaced.then(|| self.start_compaction()).flatten() {
             if let Err(e) = self.finish_compaction(snapshot) {
                 if journal_replaced(&self.path, &self.lock().file) {
                     return Err(named(
