@@ -39,6 +39,16 @@ function policyOf(answer) {
   return typeof policy === 'string' ? policy : null
 }
 
+/** `command()`'s answer as a promise: an error the client throws instead of rejecting
+ * rejects it. */
+function ask(command) {
+  try {
+    return Promise.resolve(command())
+  } catch (error) {
+    return Promise.reject(error)
+  }
+}
+
 /** Whether `error` is Redis's own error reply (node-redis's ErrorReply: `NOPERM` from an ACL,
  * `ERR unknown command` from a proxy), which asking again would get again; not a failure to
  * reach Redis. */
@@ -119,12 +129,7 @@ function redisReplayStore(client, options) {
   function checkPolicy() {
     if (policy !== 'unchecked') return
     policy = 'checking'
-    let asked
-    try {
-      asked = Promise.resolve(client.configGet('maxmemory-policy'))
-    } catch (error) {
-      asked = Promise.reject(error)
-    }
+    const asked = ask(() => client.configGet('maxmemory-policy'))
     within(asked, timeoutMs, 'no answer').then(
       (answer) => {
         policy = 'checked'
@@ -148,14 +153,10 @@ function redisReplayStore(client, options) {
   // asks before its SET, as xnonce-server asks on each connection: a replica cannot keep keys
   // for every process (a writable one, replica-read-only no, takes the SET where the primary
   // and every other process never look). Asked again after Redis lost its keys.
-  let roleChecked = typeof client.info !== 'function'
+  const asksRole = typeof client.info === 'function'
+  let roleChecked = !asksRole
   async function checkRole() {
-    let asked
-    try {
-      asked = Promise.resolve(client.info('replication'))
-    } catch (error) {
-      asked = Promise.reject(error)
-    }
+    const asked = ask(() => client.info('replication'))
     let info = null
     try {
       info = await within(asked, timeoutMs, `Redis did not answer within ${timeoutMs} ms`)
@@ -222,7 +223,7 @@ function redisReplayStore(client, options) {
         epoch = seen
         if (lost) {
           if (policy === 'checked' && typeof client.configGet === 'function') policy = 'unchecked'
-          roleChecked = typeof client.info !== 'function'
+          roleChecked = !asksRole
           fencedUntil = performance.now() + fenceMs
           throw new Error(why())
         }
