@@ -121,10 +121,11 @@ def _declared_length(environ: dict[str, Any], limit: int) -> int | None:
 
 
 def _read_body(environ: dict[str, Any], limit: int, length: int | None) -> bytes | None:
-    """The body (at most ``limit`` bytes), or None when it is larger.
+    """The body, or None when a chunked one is larger than ``limit`` bytes.
 
-    By its declared ``length`` (``_declared_length``); without one, a chunked body the
-    server marks ``wsgi.input_terminated`` is read to its end.
+    By its declared ``length`` (``_declared_length``, at most ``limit``: a longer one is
+    refused from the head); without one, a chunked body the server marks
+    ``wsgi.input_terminated`` is read to its end.
     """
     stream = environ["wsgi.input"]
     if length is None:
@@ -132,8 +133,6 @@ def _read_body(environ: dict[str, Any], limit: int, length: int | None) -> bytes
             return b""
         body = _read_at_most(stream, limit + 1)
         return body if len(body) <= limit else None
-    if length > limit:
-        return None
     return stream.read(length) if length else b""
 
 
@@ -224,8 +223,7 @@ class XNonceMiddleware(VerifyingMiddleware[WSGIApp]):
         try:
             body = _read_body(environ, self.max_body, length)
         except (OSError, ValueError):
-            # Malformed chunked framing or Content-Length, a stream that failed: the
-            # reference server's 400.
+            # Malformed chunked framing, a stream that failed: the reference server's 400.
             unreadable = Answer.body_unreadable(target=target, x_nonce=x_nonce)
             return _send(start_response, unreadable, method)
         if body is None:
