@@ -663,10 +663,7 @@ fn warn_of_windows_naming_no_route(env: &Env, verifier: &xnonce_core::Verifier) 
             Some(action) => format!("actionWindows[{:?}]", format!("{controller}/{action}")),
             None => format!("controllerWindows[{controller:?}]"),
         };
-        let message = format!(
-            "Verifier: {key} names no route, so it applies to no request (a misspelt controller \
-             or action?)"
-        );
+        let message = format!("Verifier: {key} {}", WindowPolicy::NAMING_NO_ROUTE);
         let args = (
             message,
             "Warning".to_owned(),

@@ -320,10 +320,7 @@ fn warn_of_windows_naming_no_route(py: Python<'_>, verifier: &Verifier) -> PyRes
             Some(action) => format!("action_windows[({controller:?}, {action:?})]"),
             None => format!("controller_windows[{controller:?}]"),
         };
-        let message = format!(
-            "xnonce.Verifier: {key} names no route, so it applies to no request (a misspelt \
-             controller or action?)"
-        );
+        let message = format!("xnonce.Verifier: {key} {}", WindowPolicy::NAMING_NO_ROUTE);
         // Never a NUL: `{:?}` writes one as `\0`.
         let message = std::ffi::CString::new(message)
             .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;

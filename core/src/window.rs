@@ -198,6 +198,11 @@ impl WindowPolicy {
         Ok(())
     }
 
+    /// What servers and middlewares say of each of [`WindowPolicy::naming_no_route`], after
+    /// the window's name in their own configuration's words.
+    pub const NAMING_NO_ROUTE: &'static str =
+        "names no route, so it applies to no request (a misspelt controller or action?)";
+
     /// The overrides, as `(controller, action)`, that select no route of `routes`: with a
     /// route table a request without a route is refused (`unknown_route`) before any window
     /// applies, so such an override applies to no request — most likely a misspelt

@@ -565,11 +565,7 @@ impl Config {
     /// Logs a warning for each of [`Config::windows_naming_no_route`].
     pub fn warn_about_windows_naming_no_route(&self) {
         for key in self.windows_naming_no_route() {
-            tracing::warn!(
-                key = %key,
-                "this window names no route, so it applies to no request (a misspelt \
-                 controller or action?)"
-            );
+            tracing::warn!(key = %key, "this window {}", WindowPolicy::NAMING_NO_ROUTE);
         }
     }
 
