@@ -646,7 +646,7 @@ fn a_server_that_reads_the_first_x_nonce_line_only_fails_those_rows() {
 /// `secrets`, before the layer verifies it: what a server that does not verify form bodies
 /// accepts. Other requests pass unchanged.
 async fn signed_again_over_its_form(
-    secrets: Arc<Mutex<HashMap<String, Secret>>>,
+    secrets: Secrets,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response<Body> {
@@ -698,17 +698,7 @@ async fn signed_again_over_its_form(
 
 #[test]
 fn a_server_that_does_not_verify_form_bodies_fails_those_rows() {
-    let secrets = Arc::new(Mutex::new(HashMap::new()));
-    let shared = secrets.clone();
-    let server = wrapped(|r| {
-        r.layer(axum::middleware::from_fn(move |req, next| {
-            signed_again_over_its_form(shared.clone(), req, next)
-        }))
-    });
-    let mut known = secrets.lock().unwrap();
-    known.insert("first".to_string(), server.first.clone());
-    known.insert("second".to_string(), server.second.clone());
-    drop(known);
+    let server = wrapped_with_secrets(signed_again_over_its_form);
     let rows = ["tampered form param value"];
     assert_eq!(server.failures(), scheme_rows(&["v1", "v2"], &rows));
 }
@@ -1095,12 +1085,23 @@ fn a_server_that_compares_the_whole_content_type_fails_those_rows() {
 /// The clients' secrets, for a faulty server that verifies something itself.
 type Secrets = Arc<Mutex<HashMap<String, Secret>>>;
 
-/// The demo API (default config and store) with `wrap` applied to its router, `wrap` given
-/// the secrets of the two clients (filled in once they are registered).
-fn wrapped_with_secrets(wrap: impl FnOnce(Router, Secrets) -> Router) -> Faulty {
+/// The demo API (default config and store) behind `middleware`, which is given the secrets
+/// of the two clients (filled in once they are registered) with each request.
+fn wrapped_with_secrets<F, Fut>(middleware: F) -> Faulty
+where
+    F: Fn(Secrets, axum::extract::Request, axum::middleware::Next) -> Fut,
+    F: Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Response<Body>> + Send + 'static,
+{
     let secrets = Secrets::default();
     let shared = secrets.clone();
-    let server = wrapped(|r| wrap(r, shared));
+    let server = wrapped(|r| {
+        r.layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                middleware(shared.clone(), req, next)
+            },
+        ))
+    });
     let mut known = secrets.lock().unwrap();
     known.insert("first".to_string(), server.first.clone());
     known.insert("second".to_string(), server.second.clone());
@@ -1155,10 +1156,8 @@ fn a_v1_verifier_without_the_ruby_2_4_token_fails_that_row() {
     // Ruby's CGI.escape wrote `~` as `%7E` before 2.5: em-secure-api's requesters on Ruby
     // 1.9–2.4 signed such values so, and a verifier must accept them too.
     use xnonce_core::canonical::v1::Tilde;
-    let server = wrapped_with_secrets(|r, secrets| {
-        r.layer(axum::middleware::from_fn(move |req, next| {
-            one_tilde_spelling(secrets.clone(), Tilde::Kept, req, next)
-        }))
+    let server = wrapped_with_secrets(|secrets, req, next| {
+        one_tilde_spelling(secrets, Tilde::Kept, req, next)
     });
     assert_eq!(
         server.failures(),
@@ -1171,10 +1170,8 @@ fn a_v1_verifier_with_the_ruby_2_4_token_only_fails_that_row() {
     // em-secure-api itself on Ruby ≤ 2.4: only the `%7E` spelling, so every signer of today
     // (Ruby ≥ 2.5, xnonce) is refused for a value holding `~`.
     use xnonce_core::canonical::v1::Tilde;
-    let server = wrapped_with_secrets(|r, secrets| {
-        r.layer(axum::middleware::from_fn(move |req, next| {
-            one_tilde_spelling(secrets.clone(), Tilde::Escaped, req, next)
-        }))
+    let server = wrapped_with_secrets(|secrets, req, next| {
+        one_tilde_spelling(secrets, Tilde::Escaped, req, next)
     });
     assert_eq!(server.failures(), names(&["v1 value with ~"]));
 }
@@ -1231,23 +1228,16 @@ fn link_signed_again_if_stale(
 fn a_server_that_checks_the_freshness_of_headers_only_fails_the_stale_link_rows() {
     // PROTOCOL §11.1 step 7 holds whichever way the credential came: a link's timestamp is
     // as bounded as a header's.
-    let server = wrapped_with_secrets(|r, secrets| {
-        r.layer(axum::middleware::from_fn(
-            move |mut req: axum::extract::Request, next: axum::middleware::Next| {
-                let secrets = secrets.clone();
-                async move {
-                    let query = req.uri().query().unwrap_or("").to_string();
-                    if let Some(again) = link_signed_again_if_stale(&secrets, &req, &query) {
-                        let target = format!("{}?{again}", req.uri().path());
-                        *req.uri_mut() = target.parse().unwrap();
-                        // The layer verifies the target as sent (axum's OriginalUri).
-                        let sent = axum::extract::OriginalUri(req.uri().clone());
-                        req.extensions_mut().insert(sent);
-                    }
-                    next.run(req).await
-                }
-            },
-        ))
+    let server = wrapped_with_secrets(|secrets, mut req, next| async move {
+        let query = req.uri().query().unwrap_or("").to_string();
+        if let Some(again) = link_signed_again_if_stale(&secrets, &req, &query) {
+            let target = format!("{}?{again}", req.uri().path());
+            *req.uri_mut() = target.parse().unwrap();
+            // The layer verifies the target as sent (axum's OriginalUri).
+            let sent = axum::extract::OriginalUri(req.uri().clone());
+            req.extensions_mut().insert(sent);
+        }
+        next.run(req).await
     });
     let rows = [
         "ottoken link, stale timestamp",
@@ -1339,18 +1329,11 @@ fn signed_again_for_the_client_in_its_case(
 #[test]
 fn a_server_that_compares_client_ids_case_insensitively_fails_those_rows() {
     // PROTOCOL §3.2, §11.1 step 5: a client id is looked up exactly.
-    let server = wrapped_with_secrets(|r, secrets| {
-        r.layer(axum::middleware::from_fn(
-            move |mut req: axum::extract::Request, next: axum::middleware::Next| {
-                let secrets = secrets.clone();
-                async move {
-                    if let Some(again) = signed_again_for_the_client_in_its_case(&secrets, &req) {
-                        req.headers_mut().insert("x-nonce", again.parse().unwrap());
-                    }
-                    next.run(req).await
-                }
-            },
-        ))
+    let server = wrapped_with_secrets(|secrets, mut req, next| async move {
+        if let Some(again) = signed_again_for_the_client_in_its_case(&secrets, &req) {
+            req.headers_mut().insert("x-nonce", again.parse().unwrap());
+        }
+        next.run(req).await
     });
     let rows = ["client id in another case"];
     assert_eq!(server.failures(), scheme_rows(&["v1", "v2"], &rows));
@@ -1396,31 +1379,23 @@ fn a_server_that_hints_every_stale_refusal_fails_that_row() {
     // PROTOCOL §12: only an `expired` answer (an authentic, stale request) carries the time
     // hint. A server that adds one, with the named client's secret, to any refusal of a
     // stale request authenticates a time for a request nobody signed.
-    let server = wrapped_with_secrets(|r, secrets| {
-        r.layer(axum::middleware::from_fn(
-            move |req: axum::extract::Request, next: axum::middleware::Next| {
-                let secrets = secrets.clone();
-                async move {
-                    let stale = stale_header(&req);
-                    let mut answer = next.run(req).await;
-                    let secret = (stale.as_ref())
-                        .and_then(|h| secrets.lock().unwrap().get(h.client()).cloned());
-                    let hinted = answer
-                        .headers()
-                        .contains_key(xnonce_core::time_hint::HEADER);
-                    if let (Some(h), Some(secret), 401, false) =
-                        (stale, secret, answer.status().as_u16(), hinted)
-                    {
-                        let now = xnonce_server::now_ms();
-                        let hint = ServerTimeHint::issue(&secret, h.client(), h.request_id(), now);
-                        let value = format!("{} {}", hint.server_time_ms, hint.mac);
-                        (answer.headers_mut())
-                            .insert(xnonce_core::time_hint::HEADER, value.parse().unwrap());
-                    }
-                    answer
-                }
-            },
-        ))
+    let server = wrapped_with_secrets(|secrets, req, next| async move {
+        let stale = stale_header(&req);
+        let mut answer = next.run(req).await;
+        let secret =
+            (stale.as_ref()).and_then(|h| secrets.lock().unwrap().get(h.client()).cloned());
+        let hinted = answer
+            .headers()
+            .contains_key(xnonce_core::time_hint::HEADER);
+        if let (Some(h), Some(secret), 401, false) =
+            (stale, secret, answer.status().as_u16(), hinted)
+        {
+            let now = xnonce_server::now_ms();
+            let hint = ServerTimeHint::issue(&secret, h.client(), h.request_id(), now);
+            let value = format!("{} {}", hint.server_time_ms, hint.mac);
+            (answer.headers_mut()).insert(xnonce_core::time_hint::HEADER, value.parse().unwrap());
+        }
+        answer
     });
     let rows = ["stale timestamp, signature changed"];
     assert_eq!(server.failures(), scheme_rows(&["v1", "v2"], &rows));
