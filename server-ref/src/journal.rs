@@ -506,6 +506,8 @@ fn lock_data_dir(data_dir: &Path) -> std::io::Result<Vec<File>> {
             format!("cannot open the lock file {}: {e}", path.display()),
         )
     })?;
+    #[cfg(unix)]
+    crate::ownership::give_to_folder_owner(&file, &path);
     let in_use = |held: &Path| {
         std::io::Error::new(
             std::io::ErrorKind::WouldBlock,
@@ -558,6 +560,8 @@ fn write_journal(
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
     let mut file = o.open(path)?;
+    #[cfg(unix)]
+    crate::ownership::give_to_folder_owner(&file, path);
     let mut buf = Vec::with_capacity(FLUSH_BYTES + MAX_LINE);
     for (d, exp) in entries {
         push_line(&mut buf, &d, exp);

@@ -12,6 +12,7 @@ pub mod layer;
 pub mod live_router;
 mod log_throttle;
 pub mod metrics;
+mod ownership;
 pub mod rate_limit;
 pub mod redis_store;
 pub mod registry;

@@ -1175,6 +1175,7 @@ impl Registry {
                     .map_err(|e| io_err("create", &self.dir, e))?;
                 fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700))
                     .map_err(|e| io_err("set permissions of", &self.dir, e))?;
+                crate::ownership::give_path_to_folder_owner(&self.dir);
                 // The new data dir's own entry, so that the registry written in it next is
                 // reachable after a power loss.
                 sync_parent_or_warn(&self.dir);
@@ -1198,6 +1199,7 @@ impl Registry {
                 .mode(0o600)
                 .open(&tmp)?;
             f.set_permissions(fs::Permissions::from_mode(0o600))?;
+            crate::ownership::give_to_folder_owner(&f, &path);
             f.write_all(text.as_bytes())?;
             f.write_all(b"\n")?;
             f.sync_all()?;

@@ -23,7 +23,9 @@
 //!   reads it at its next check: a client deleted meanwhile is refused from then on;
 //! * a write syncs its file, renames it into place, then syncs the data dir (and a new key
 //!   file's folder), so what it changed survives a power loss (traced with `strace`; without
-//!   it on PATH that test prints SKIPPED).
+//!   it on PATH that test prints SKIPPED);
+//! * run as root on a data dir that is another user's, commands leave what they create to
+//!   that user, whose server then reads it (needs root; SKIPPED otherwise).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -820,4 +822,76 @@ fn writes_sync_the_data_dir_after_the_rename_and_the_key_folder_after_the_link()
             );
         }
     }
+}
+
+/// Run as root on a data dir that belongs to the server's own user (`sudo xnonce-server
+/// client add …` beside the systemd unit's `User=xnonce`), commands leave every file and
+/// folder they create to that user: the registry, its lock, the key file beside it (the
+/// unit's layout), the replay journal and socket folders of a `serve` run as root. Before,
+/// root's `clients.json` (`0600`) could not be read by that user's server: it kept its old
+/// copy (the new client refused) and failed at its next start. Needs root; says so otherwise.
+#[test]
+fn commands_run_as_root_leave_what_they_create_to_the_data_dirs_owner() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("SKIPPED (not counted as passed): needs root, to run the server as another user");
+        return;
+    }
+    const NOBODY: u32 = 65534;
+    let d = Dirs::new("root-owned");
+    // The unit's layout: the key file in the data dir's folder, the data dir `0700`, both the
+    // server user's (with a base others can pass through, to reach them at all).
+    let state = d.key.parent().unwrap();
+    for dir in [&d.data, &state.to_path_buf()] {
+        std::fs::create_dir_all(dir).unwrap();
+        std::os::unix::fs::chown(dir, Some(NOBODY), Some(NOBODY)).unwrap();
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    std::fs::set_permissions(&d.base, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let not_nobodys = |dir: &Path| -> Vec<String> {
+        let mut found = Vec::new();
+        let mut todo = vec![dir.to_path_buf()];
+        while let Some(dir) = todo.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                let meta = std::fs::symlink_metadata(&path).unwrap();
+                if (meta.uid(), meta.gid()) != (NOBODY, NOBODY) {
+                    found.push(format!(
+                        "{} ({}:{})",
+                        path.display(),
+                        meta.uid(),
+                        meta.gid()
+                    ));
+                }
+                if meta.is_dir() {
+                    todo.push(path);
+                }
+            }
+        }
+        found
+    };
+
+    // As root, on the fresh data dir: the registry, its lock and the key are the user's.
+    let first = secret_of(&client(&d, &["add", "first"]).output().unwrap());
+    assert_eq!(not_nobodys(&d.data), Vec::<String>::new());
+    assert_eq!(not_nobodys(state), Vec::<String>::new());
+
+    // `serve` as root once (the journal, its lock, the socket folders), stopped.
+    let s = serve(&d, &d.key);
+    assert_eq!(status(&s.base, "first", &first), 200);
+    assert!(s.stop().success());
+    assert_eq!(not_nobodys(&d.data), Vec::<String>::new());
+
+    // The user's server reads all of it, and takes root's next `client add` at once.
+    let mut cmd = command(&["serve", "--demo", "--listen", "127.0.0.1:0", "--data"]);
+    cmd.arg(&d.data).arg("--key-file").arg(&d.key);
+    cmd.uid(NOBODY).gid(NOBODY);
+    let s = spawn_serve(cmd, &d.fresh("server", "log")).unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(status(&s.base, "first", &first), 200);
+    let out = client(&d, &["add", "second"]).output().unwrap();
+    let second = secret_of(&out);
+    assert_eq!(status(&s.base, "second", &second), 200, "{}", s.log());
+    assert_eq!(not_nobodys(&d.data), Vec::<String>::new());
+    assert!(s.stop().success());
 }

@@ -340,6 +340,7 @@ fn create(path: &Path) -> Result<(), RegistryError> {
             .mode(0o600)
             .open(&tmp)?;
         f.set_permissions(fs::Permissions::from_mode(0o600))?;
+        crate::ownership::give_to_folder_owner(&f, path);
         f.write_all(text.as_bytes())?;
         f.sync_all()?;
         match fs::hard_link(&tmp, path) {

@@ -59,7 +59,7 @@ fn lock_err(path: &Path, e: impl std::fmt::Display) -> RegistryError {
 const NOFOLLOW: i32 = rustix::fs::OFlags::NOFOLLOW.bits() as i32;
 
 fn open(path: &Path) -> Result<fs::File, RegistryError> {
-    fs::OpenOptions::new()
+    let file = fs::OpenOptions::new()
         .read(true)
         // Written: the holder's pid and host; and an exclusive lock on NFS needs a file open
         // for writing.
@@ -69,7 +69,9 @@ fn open(path: &Path) -> Result<fs::File, RegistryError> {
         .mode(0o600)
         .custom_flags(NOFOLLOW)
         .open(path)
-        .map_err(|e| lock_err(path, e))
+        .map_err(|e| lock_err(path, e))?;
+    crate::ownership::give_to_folder_owner(&file, path);
+    Ok(file)
 }
 
 /// Whether `file` is still the file at `path` (not deleted or replaced since it was opened).

@@ -260,6 +260,12 @@ impl ReloadListener {
             .recursive(true)
             .mode(0o700)
             .create(&dir)?;
+        // Root's folders in a data dir that is not root's would keep its user's server from
+        // its socket (and its `client` commands from finding root's): given to that user.
+        if let Some(sockets) = dir.parent() {
+            crate::ownership::give_path_to_folder_owner(sockets);
+        }
+        crate::ownership::give_path_to_folder_owner(&dir);
         let name = super::random_hex(8).map_err(|e| io::Error::other(e.to_string()))?;
         let path = dir.join(format!("{name}.sock"));
         let listener =
@@ -270,6 +276,7 @@ impl ReloadListener {
                 )
             })?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        crate::ownership::give_path_to_folder_owner(&path);
         own().insert(format!("{name}.sock").into());
         let task = tokio::spawn(async move {
             loop {
