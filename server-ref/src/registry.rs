@@ -604,28 +604,27 @@ impl Registry {
     /// What [`Registry::read_bytes`] read, parsed.
     fn parse(&self, bytes: &[u8], mode: u32) -> Result<OnDisk, RegistryError> {
         let path = self.file();
-        let invalid = |e: serde_json::Error| {
-            RegistryError::Io(format!("{} is not a valid registry: {e}", path.display()))
-        };
+        let invalid = |e: serde_json::Error| not_a_registry(&path, "registry", &e);
         let probe: VersionProbe = serde_json::from_slice(bytes).map_err(invalid)?;
         match probe.version {
-            // serde's message may quote a value, here a secret in clear: only where.
             1 => Ok(OnDisk::Plain(
                 serde_json::from_slice(bytes).map_err(|e| {
-                    RegistryError::Io(format!(
-                        "{} is not a valid plaintext registry (version 1): line {}, column {} \
-                         is not part of {{\"version\": 1, \"clients\": {{\"<name>\": \
-                         [\"<secret>\", …]}}}}",
-                        path.display(),
-                        e.line(),
-                        e.column()
-                    ))
+                    let mut msg = not_a_registry(&path, "plaintext registry (version 1)", &e);
+                    if let RegistryError::Io(m) = &mut msg {
+                        m.push_str(
+                            " (want {\"version\": 1, \"clients\": {\"<name>\": \
+                             [\"<secret>\", …]}})",
+                        );
+                    }
+                    msg
                 })?,
                 mode,
             )),
-            2 => Ok(OnDisk::Sealed(
-                serde_json::from_slice(bytes).map_err(invalid)?,
-            )),
+            // A version-1 file relabelled by hand has secrets in clear where sealed entries
+            // belong: the same care.
+            2 => Ok(OnDisk::Sealed(serde_json::from_slice(bytes).map_err(
+                |e| not_a_registry(&path, "encrypted registry (version 2)", &e),
+            )?)),
             v => Err(RegistryError::Io(format!(
                 "{} has version {v}, which this xnonce-server does not know (newer release?)",
                 path.display()
@@ -1269,6 +1268,34 @@ fn pause_for_tests() {
     }
 }
 
+/// A registry file serde could not read. serde's message may quote a value (`invalid type:
+/// string "…"`), and in a registry file that value may be a secret in clear: the error says
+/// where, and what serde said only when that names a field rather than a value.
+fn not_a_registry(path: &Path, what: &str, e: &serde_json::Error) -> RegistryError {
+    let full = e.to_string();
+    let why = match e.classify() {
+        serde_json::error::Category::Io => "cannot be read".to_string(),
+        serde_json::error::Category::Eof => "ends early".to_string(),
+        serde_json::error::Category::Syntax => "is not valid JSON".to_string(),
+        // These name a field of the format, never a value of the file.
+        serde_json::error::Category::Data
+            if full.starts_with("missing field `") || full.starts_with("duplicate field `") =>
+        {
+            full.split(" at line ")
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        }
+        serde_json::error::Category::Data => "holds a value of the wrong type or form".into(),
+    };
+    RegistryError::Io(format!(
+        "{} is not a valid {what}: line {}, column {}: {why}",
+        path.display(),
+        e.line(),
+        e.column()
+    ))
+}
+
 /// The plaintext (version 1) files already warned about by this process.
 static WARNED_OPEN: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
@@ -1781,6 +1808,40 @@ mod tests {
             "{msg}"
         );
         assert!(!msg.contains(&good), "{msg}");
+        fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_malformed_registry_never_quotes_a_secret_in_its_error() {
+        let (dir, key) = tmp();
+        fs::create_dir_all(&dir).unwrap();
+        let file = dir.join(FILE_NAME);
+        let secret = "7e".repeat(32);
+        for text in [
+            // A hand-edited version-1 file relabelled version 2.
+            format!("{{\"version\": 2, \"clients\": {{\"legacy\": [\"{secret}\"]}}}}"),
+            format!(
+                "{{\"version\": 2, \"cipher\": \"xchacha20poly1305\", \"key_id\": \"00\", \
+                 \"registry_id\": \"00\", \"clients\": {{\"legacy\": [\"{secret}\"]}}}}"
+            ),
+            // A secret where the whole document (or the version) belongs.
+            format!("\"{secret}\""),
+            format!("{{\"version\": \"{secret}\"}}"),
+            format!("[\"{secret}\"]"),
+        ] {
+            fs::write(&file, &text).unwrap();
+            let e = open(&dir, &key).list().unwrap_err();
+            let msg = e.to_string();
+            assert!(matches!(e, RegistryError::Io(_)), "{msg}");
+            assert!(msg.contains("line 1, column"), "{msg}");
+            assert!(!msg.contains(&secret[..16]), "{text}: {msg}");
+            let debug = format!("{e:?}");
+            assert!(!debug.contains(&secret[..16]), "{debug}");
+        }
+        // What serde says about a missing field names no value: still reported.
+        fs::write(&file, "{\"version\": 2, \"clients\": {}}").unwrap();
+        let msg = open(&dir, &key).list().unwrap_err().to_string();
+        assert!(msg.contains("missing field `cipher`"), "{msg}");
         fs::remove_dir_all(dir.parent().unwrap()).unwrap();
     }
 
