@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use xnonce_core::{Error, ErrorCode, Scheme, Secret, SignInput};
+use zeroize::Zeroizing;
 
 /// The inputs of a signature.
 #[derive(Args, Debug, Clone)]
@@ -126,9 +127,9 @@ const SECRET_FILE_LIMIT: u64 = 64 * 1024;
 /// read to the end.
 pub const BODY_FILE_LIMIT: u64 = 64 << 20;
 
-/// The text given to `--secret`, kept out of `Debug` output.
+/// The text given to `--secret`, kept out of `Debug` output and zeroized when dropped.
 #[derive(Clone)]
-pub struct SecretText(String);
+pub struct SecretText(Zeroizing<String>);
 
 impl std::fmt::Debug for SecretText {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -137,7 +138,7 @@ impl std::fmt::Debug for SecretText {
 }
 
 fn parse_secret_text(s: &str) -> Result<SecretText, String> {
-    Ok(SecretText(s.to_string()))
+    Ok(SecretText(Zeroizing::new(s.to_string())))
 }
 
 fn input_error(code: ErrorCode, msg: String) -> Error {
@@ -158,7 +159,9 @@ impl SignArgs {
                     format!("cannot read secret file {name}: {e}"),
                 )
             };
-            let mut bytes = Vec::new();
+            // Sized up front and zeroized when dropped: no reallocation leaves a copy of the
+            // secret behind in freed memory, nor does the buffer itself (a refused secret too).
+            let mut bytes = Zeroizing::new(Vec::with_capacity(SECRET_FILE_LIMIT as usize + 1));
             let source: Box<dyn Read> = match is_stdin(path) {
                 true => Box::new(std::io::stdin()),
                 false => Box::new(std::fs::File::open(path).map_err(cannot)?),
@@ -178,19 +181,19 @@ impl SignArgs {
                     ),
                 ));
             }
-            let text = String::from_utf8(bytes).map_err(|_| {
+            let text = std::str::from_utf8(&bytes).map_err(|_| {
                 cannot(std::io::Error::new(
                     std::io::ErrorKind::InvalidData,
                     "stream did not contain valid UTF-8",
                 ))
             })?;
-            return Secret::from_file_text(&text).map_err(|e| self.name_secret_source(e));
+            return Secret::from_file_text(text).map_err(|e| self.name_secret_source(e));
         }
         if let Some(SecretText(text)) = &self.secret {
             say!("xnonce: warning: --secret shows in the process list; use --secret-file or {SECRET_ENV}");
-            return Secret::new(text.clone()).map_err(|e| self.name_secret_source(e));
+            return Secret::new(text.as_str()).map_err(|e| self.name_secret_source(e));
         }
-        match std::env::var(SECRET_ENV) {
+        match std::env::var(SECRET_ENV).map(Zeroizing::new) {
             Ok(text) if text.trim().is_empty() => Err(input_error(
                 ErrorCode::InvalidSecret,
                 format!("{SECRET_ENV} is set but empty; put the secret in it or pass --secret-file FILE"),
