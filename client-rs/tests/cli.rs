@@ -630,6 +630,26 @@ fn a_secret_given_as_the_secret_file_is_not_echoed() {
     assert!(err.contains("/nonexistent/client.secret"), "{err}");
 }
 
+/// A file named like a secret (the secret given where its file belongs, and such a file
+/// there) that is too long: the refusal does not repeat the name either.
+#[test]
+fn a_too_long_secret_file_named_like_a_secret_is_not_echoed() {
+    let tmp = TempDir::new("named-like-a-secret");
+    std::fs::write(tmp.path().join(SECRET), "0".repeat(70_000)).unwrap();
+    let mut a = sign_args("v2");
+    a.push(format!("--secret-file={SECRET}"));
+    let out = Command::new(xnonce_bin())
+        .args(&a)
+        .env_remove("XNONCE_SECRET")
+        .current_dir(tmp.path())
+        .output()
+        .expect("run xnonce");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("more than 64 KiB"), "{err}");
+    assert!(!err.contains(SECRET), "{err}");
+}
+
 /// A `--secret` value starting with `-` (a v1 secret may be any text) is the secret, given as
 /// a separate argument too: the argument parser read `--secret --hunter2` as a flag without
 /// its value and an unknown argument, which it printed whole.

@@ -175,8 +175,8 @@ impl SignArgs {
                 return Err(input_error(
                     ErrorCode::InvalidSecret,
                     format!(
-                        "secret file {} holds more than {} KiB: a secret is at most 1024 bytes",
-                        path.display(),
+                        "{} holds more than {} KiB: a secret is at most 1024 bytes",
+                        self.secret_source(),
                         SECRET_FILE_LIMIT / 1024
                     ),
                 ));
