@@ -1528,3 +1528,53 @@ fn a_body_file_nested_too_deep_says_so() {
         stderr(&out)
     );
 }
+
+/// `link` and `request` read a base URL alike, as the requester's URL parser (WHATWG, as
+/// browsers) reads it: the scheme in any case (RFC 3986 §3.1) and surrounding whitespace
+/// trimmed. Each link opens once, each request is accepted.
+#[tokio::test]
+async fn link_and_request_read_a_base_url_alike() {
+    let s = Server::start(&["cli_case"]);
+    let authority = s.authority();
+    for scheme in ["v1", "v2"] {
+        for base in [
+            format!("HTTP://{authority}"),
+            format!("Http://{authority}/"),
+            format!(" http://{authority}"),
+            format!("http://{authority}\n"),
+            format!("\t HTTP://{authority} "),
+        ] {
+            let common = |command: &str| {
+                let mut a = vec![
+                    command.to_string(),
+                    format!("--scheme={scheme}"),
+                    "--path=/controller1/action1".into(),
+                    "--client=cli_case".into(),
+                    format!("--secret-file={}", s.secret_file("cli_case").display()),
+                    format!("--base-url={base}"),
+                ];
+                a.extend(LOGIN.iter().map(|(k, v)| format!("--param={k}={v}")));
+                a
+            };
+            let out = xnonce(&common("link"));
+            assert!(
+                out.status.success(),
+                "{scheme} link {base:?}: {}",
+                stderr(&out)
+            );
+            let url = stdout(&out).trim().to_string();
+            assert!(
+                url.starts_with(&format!("http://{authority}/controller1/action1?")),
+                "{scheme} {base:?}: {url}"
+            );
+            let res = reqwest::get(&url).await.unwrap();
+            assert_eq!(res.status().as_u16(), 200, "{scheme} {base:?}: {url}");
+            let out = xnonce(&common("request"));
+            assert!(
+                out.status.success(),
+                "{scheme} request {base:?}: {}",
+                stderr(&out)
+            );
+        }
+    }
+}
