@@ -276,7 +276,8 @@ impl RequesterBuilder {
 
     /// Checks the settings and builds the requester.
     ///
-    /// Errors: `invalid_url` (server not `http(s)://authority[/prefix]`), `invalid_client_id`,
+    /// Errors: `invalid_url` (server not `http(s)://authority[/prefix]`, a space or control
+    /// character inside it, or in v2 a prefix with a bad percent-escape such as `%zz`), `invalid_client_id`,
     /// `invalid_secret` (v2 needs 64 hex characters), `invalid_host`, `invalid_timestamp` (a
     /// clock offset beyond ±2⁵³ − 1 ms), `connection_failed` (the HTTP stack could not start,
     /// or root certificates that are not PEM).
@@ -289,6 +290,9 @@ impl RequesterBuilder {
         sign::check_signer(self.scheme, &self.client, &self.secret)?;
         if self.scheme == Scheme::V2 {
             canonical::host(&authority)?;
+            // The path sent is read back (prefix and all) to check it against the one signed;
+            // a prefix that cannot be read would fail every request.
+            check_v2_prefix(&base_path)?;
         }
         check_clock_offset(self.clock_offset_ms)?;
         let mut root_certificates = Vec::new();
@@ -337,6 +341,21 @@ fn without_userinfo(server: &str) -> std::borrow::Cow<'_, str> {
     match authority.rfind('@') {
         Some(at) => format!("{}***@{}", &server[..start], &server[start + at + 1..]).into(),
         None => server.into(),
+    }
+}
+
+/// A v2 server URL's path prefix must percent-decode: `invalid_url` naming the first escape
+/// that is not `%` and two hex digits (the same check and wording as `link`'s base URL).
+fn check_v2_prefix(base_path: &str) -> Result<(), Error> {
+    match xnonce_core::percent::bad_escape(base_path) {
+        None => Ok(()),
+        Some(bad) => Err(Error::new(
+            ErrorCode::InvalidUrl,
+            format!(
+                "server URL's path {base_path:?} has the bad percent-escape {bad:?}: a '%' must \
+                 begin two hex digits (write a literal '%' as %25)"
+            ),
+        )),
     }
 }
 
@@ -395,6 +414,14 @@ struct Server {
 /// `http(s)://authority[/prefix]` → its [`Server`] parts.
 fn split_server(server: &str) -> Result<Server, Error> {
     let bad = |why: &str| Error::new(ErrorCode::InvalidUrl, format!("server URL: {why}"));
+    // The URL parser trims surrounding C0 controls and spaces (as `link` does) but drops a
+    // tab or line break inside and escapes a space: refused, as `link` refuses them.
+    if server
+        .trim_matches(|c: char| c <= ' ')
+        .contains(|c: char| c == ' ' || c.is_ascii_control())
+    {
+        return Err(bad("must not contain a space or control character"));
+    }
     let url = reqwest::Url::parse(server).map_err(|e| bad(&e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(bad("must start with http:// or https://"));
@@ -1083,12 +1110,50 @@ mod tests {
             "http://x/?q",
             "http://x/#f",
             "nonsense",
+            // The URL parser would drop a tab or line break inside, and escape a space: refused
+            // as `link` refuses them (surrounding ones are trimmed by both).
+            "http://127.0.0.1:80\t80",
+            "http://x/a\nb",
+            "http://x/a b",
+            "http://x/a\u{7f}",
         ] {
             assert_eq!(
                 split_server(bad).unwrap_err().code(),
                 ErrorCode::InvalidUrl,
                 "{bad}"
             );
+        }
+    }
+
+    /// A v2 server URL whose path prefix holds a `%` not followed by two hex digits could
+    /// never send a request (the path sent cannot be read back to compare it with the one
+    /// signed): refused when building, naming the escape; v1 sends its path as given.
+    #[test]
+    fn a_v2_prefix_with_a_bad_percent_escape_is_refused_at_build() {
+        for (server, bad) in [
+            ("http://127.0.0.1:8080/a%zz", "%zz"),
+            ("http://127.0.0.1:8080/a%2", "%2"),
+            ("http://127.0.0.1:8080/a%/b", "%/b"),
+            ("http://127.0.0.1:8080/%g1/x/", "%g1"),
+        ] {
+            let e = Requester::builder(server, "c", secret())
+                .build()
+                .unwrap_err();
+            assert_eq!(e.code(), ErrorCode::InvalidUrl, "{server}");
+            assert!(
+                e.message().contains(&format!("{bad:?}")) && e.message().contains("percent"),
+                "{server}: {e}"
+            );
+            Requester::builder(server, "c", Secret::new("legacy").unwrap())
+                .scheme(Scheme::V1)
+                .build()
+                .unwrap();
+        }
+        for server in [
+            "http://127.0.0.1:8080/a%2f",
+            "http://127.0.0.1:8080/%C3%A9%20",
+        ] {
+            Requester::builder(server, "c", secret()).build().unwrap();
         }
     }
 

@@ -1578,3 +1578,27 @@ async fn link_and_request_read_a_base_url_alike() {
         }
     }
 }
+
+/// A v2 base URL whose prefix holds a bad percent-escape: `link` and `request` both refuse
+/// it as an `invalid_url`, naming the escape (`request` before anything is sent: nothing
+/// listens on the port), rather than `request` failing as if the path could not be sent.
+#[test]
+fn a_v2_base_url_with_a_bad_escape_is_refused_alike() {
+    let refused = RefusedPort::new();
+    let base = format!("{}/a%zz", refused.url());
+    for (command, status) in [("link", 2), ("request", 1)] {
+        let out = xnonce(&[
+            command.to_string(),
+            "--path=/x/y".into(),
+            "--client=c".into(),
+            format!("--secret={SECRET}"),
+            format!("--base-url={base}"),
+        ]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(status), "{command}: {err}");
+        assert!(
+            err.contains("invalid_url") && err.contains("\"%zz\""),
+            "{command}: {err}"
+        );
+    }
+}

@@ -71,6 +71,16 @@ fn split_base_url(base_url: &str, scheme: Scheme) -> Result<(&str, String)> {
         Scheme::V1 => check_v1_authority(authority)?,
         Scheme::V2 => check_authority(authority)?,
     }
+    // v2 reads paths percent-decoded; the requester refuses such a prefix too.
+    if let Some(bad) = percent::bad_escape(prefix).filter(|_| scheme == Scheme::V2) {
+        return Err(crate::Error::new(
+            ErrorCode::InvalidUrl,
+            format!(
+                "base URL's path \"/{prefix}\" has the bad percent-escape {bad:?}: a '%' must \
+                 begin two hex digits (write a literal '%' as %25)"
+            ),
+        ));
+    }
     Ok((
         authority,
         format!("{url_scheme}://{}", rest.trim_end_matches('/')),
@@ -583,6 +593,19 @@ mod tests {
                 assert_eq!(e.code(), ErrorCode::InvalidUrl, "{scheme} {base:?}");
             }
         }
+    }
+
+    /// v2 reads a path percent-decoded: a prefix with a bad escape is refused, naming it (as
+    /// the requester refuses it); v1 writes its path as given.
+    #[test]
+    fn a_v2_base_url_prefix_with_a_bad_escape_is_refused() {
+        for (base, bad) in [("http://h/a%zz", "%zz"), ("http://h/a%2/", "%2/")] {
+            let e = link_of(Scheme::V2, "/a/b", base).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::InvalidUrl, "{base}");
+            assert!(e.message().contains(&format!("{bad:?}")), "{e}");
+            link_of(Scheme::V1, "/a/b", base).unwrap();
+        }
+        link_of(Scheme::V2, "/a/b", "http://h/a%2f%C3%A9").unwrap();
     }
 
     #[test]

@@ -159,6 +159,30 @@ pub fn decode_path(s: &str) -> Result<Vec<u8>> {
     decode(s, false, ErrorCode::InvalidPath)
 }
 
+/// The first percent-escape in `s` that is not `%` and two hex digits, as written (the `%`
+/// and at most the two characters after it), for a message saying what is wrong; `None`
+/// when every `%` begins a well-formed escape.
+///
+/// ```
+/// use xnonce_core::percent::bad_escape;
+/// assert_eq!(bad_escape("/a%zz/b"), Some("%zz"));
+/// assert_eq!(bad_escape("/a%2"), Some("%2"));
+/// assert_eq!(bad_escape("/a%2f%C3%A9"), None);
+/// ```
+pub fn bad_escape(s: &str) -> Option<&str> {
+    let bytes = s.as_bytes();
+    let at = (0..bytes.len()).find(|&i| {
+        bytes[i] == b'%'
+            && !(bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    })?;
+    let end = s[at + 1..]
+        .char_indices()
+        .nth(2)
+        .map_or(s.len(), |(i, _)| at + 1 + i);
+    Some(&s[at..end])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
