@@ -82,7 +82,8 @@ pub struct RequestOptions {
     /// params then go in the query and the digest of these bytes is signed. Give either this
     /// or [`json`](Self::json), not both (`invalid_body`).
     pub json_raw: Option<Vec<u8>>,
-    /// Extra request headers. A `Host` header here is the host that v2 signs. `X-Nonce`,
+    /// Extra request headers. A `Host` header here is the host that v2 signs (and that v1
+    /// sends unsigned; either scheme refuses an empty or malformed one, `invalid_host`). `X-Nonce`,
     /// `Content-Length` and `Transfer-Encoding` (the body's framing) are the requester's own
     /// and refused here (`malformed_header`; also spelt with `_`, which CGI-style servers read
     /// as `-`), and so is a second `Host` or `Content-Type` (a request has one of each); a
@@ -672,6 +673,11 @@ impl Requester {
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case("host"))
             .map(|(_, v)| v.as_str());
+        if let Some(host) = host_override.filter(|_| inner.scheme == Scheme::V1) {
+            // Not signed in v1, but sent: checked as v2 checks the host it signs, so that an
+            // empty (no host at all) or malformed one is the same error in both schemes.
+            canonical::host(host)?;
+        }
         let layout = wire::layout(&wire::Parts {
             scheme: inner.scheme,
             method,
@@ -1275,6 +1281,30 @@ mod tests {
             authentic_hint(&res(200, hint.to_string()), &s, "c", "n1"),
             None
         );
+    }
+
+    /// A caller's `Host` is sent in either scheme: v1 (which does not sign it) refuses an
+    /// empty or malformed one as v2 does (`invalid_host`), before anything is sent.
+    #[tokio::test]
+    async fn a_v1_host_header_is_checked_as_v2_checks_it() {
+        for scheme in [Scheme::V1, Scheme::V2] {
+            let api = Requester::builder("http://127.0.0.1:1", "c", secret())
+                .scheme(scheme)
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap();
+            for host in ["", " ", "bad host"] {
+                let options = RequestOptions {
+                    headers: vec![("Host".into(), host.into())],
+                    ..Default::default()
+                };
+                let e = api
+                    .make_request("GET", vec![], "/x/y", None, options)
+                    .await
+                    .unwrap_err();
+                assert_eq!(e.code(), ErrorCode::InvalidHost, "{scheme} {host:?}: {e}");
+            }
+        }
     }
 
     #[test]

@@ -1602,3 +1602,49 @@ fn a_v2_base_url_with_a_bad_escape_is_refused_alike() {
         );
     }
 }
+
+/// `--host` is checked alike in both schemes, in every command: v1 does not sign it, but
+/// `request` sends it as `Host` (an empty one is no host at all), so an empty or malformed
+/// one is the `invalid_host` usage error v2 gives, before anything is sent (nothing listens
+/// on the port). A valid one in v1 is fine.
+#[test]
+fn an_empty_host_is_refused_in_both_schemes() {
+    let refused = RefusedPort::new();
+    for scheme in ["v1", "v2"] {
+        for host in ["", " ", "bad host"] {
+            for (command, status) in [("sign", 2), ("link", 2), ("request", 1)] {
+                let mut a = vec![
+                    command.to_string(),
+                    format!("--scheme={scheme}"),
+                    "--path=/x/y".into(),
+                    "--client=c".into(),
+                    format!("--secret={SECRET}"),
+                    format!("--host={host}"),
+                ];
+                if command != "sign" {
+                    a.push(format!("--base-url={}", refused.url()));
+                }
+                let out = xnonce(&a);
+                let err = stderr(&out);
+                assert_eq!(
+                    out.status.code(),
+                    Some(status),
+                    "{scheme} {command} {host:?}: {err}"
+                );
+                assert!(
+                    err.contains("invalid_host"),
+                    "{scheme} {command} {host:?}: {err}"
+                );
+            }
+        }
+    }
+    let out = xnonce(&[
+        "sign".into(),
+        "--scheme=v1".into(),
+        "--path=/x/y".into(),
+        "--client=c".into(),
+        format!("--secret={SECRET}"),
+        "--host=api.example.com".into(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

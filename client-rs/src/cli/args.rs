@@ -43,7 +43,8 @@ pub struct SignArgs {
     pub nonce: Option<String>,
     /// Host (authority) the request goes to, which v2 signs: required by `sign` in v2;
     /// `link` and `request` otherwise take it from their base URL. `request` sends it as the
-    /// Host header (in v1 too, where it is not signed).
+    /// Host header (in v1 too, where it is not signed). Checked in both schemes: an empty or
+    /// malformed one is an invalid_host error.
     #[arg(long)]
     pub host: Option<String>,
     /// v2 body file whose SHA-256 is signed (its exact bytes), or - for standard input;
@@ -268,6 +269,12 @@ impl SignArgs {
         }
         input.timestamp_ms = self.timestamp;
         input.nonce = self.nonce.clone();
+        if let Some(host) = &self.host {
+            // Refused alike in both schemes: v2 signs it, and `request` sends it as `Host` in
+            // v1 too (an empty one is no host at all); v1's `sign` and `link` do not use it,
+            // but the same command line fails the same way whichever the scheme.
+            xnonce_core::canonical::host(host)?;
+        }
         input.host = self.host.clone();
         if let Some(path) = &self.body_file {
             let cannot = |e: std::io::Error| {
