@@ -775,7 +775,7 @@ impl Requester {
                 _ => {
                     return Err(Error::new(
                         ErrorCode::MalformedHeader,
-                        format!("request header {k:?} is not a valid HTTP header"),
+                        format!("request header {} is not a valid HTTP header", quoted(k)),
                     ))
                 }
             }
@@ -808,6 +808,19 @@ impl Requester {
             },
             request_id,
         ))
+    }
+}
+
+/// The most characters of a caller's header name or value quoted in an error message.
+const QUOTED_CHARS: usize = 64;
+
+/// A caller's header name or value as an error message quotes it: Debug-quoted, and cut to
+/// its first [`QUOTED_CHARS`] characters followed by `…` when longer, so that a 70 KB name
+/// does not fill the message (and every log line and terminal it reaches).
+fn quoted(text: &str) -> String {
+    match text.char_indices().nth(QUOTED_CHARS) {
+        None => format!("{text:?}"),
+        Some((cut, _)) => format!("{:?}…", &text[..cut]),
     }
 }
 
@@ -859,6 +872,7 @@ fn check_caller_headers(
         {
             return Err(Error::new(
                 ErrorCode::MalformedHeader,
+                // Short: the name is one of these three (as long as it), never quoted whole.
                 format!("request header {name} is set by the requester, not by the caller"),
             ));
         }
@@ -868,8 +882,9 @@ fn check_caller_headers(
                 return Err(Error::new(
                     ErrorCode::MalformedHeader,
                     format!(
-                        "request header Content-Type {value:?} would change how the server reads \
-                         the body ({ours} was signed)"
+                        "request header Content-Type {} would change how the server reads the \
+                         body ({ours} was signed)",
+                        quoted(value)
                     ),
                 ));
             }
@@ -1304,6 +1319,38 @@ mod tests {
                     .unwrap_err();
                 assert_eq!(e.code(), ErrorCode::InvalidHost, "{scheme} {host:?}: {e}");
             }
+        }
+    }
+
+    /// A caller's header name (or Content-Type value) is quoted in an error only in part: a
+    /// 70 KB one would otherwise fill the message, the log line and the terminal.
+    #[tokio::test]
+    async fn long_header_names_are_cut_in_errors() {
+        let api = Requester::builder("http://127.0.0.1:1", "c", secret())
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        let long = "a".repeat(70_000);
+        for (name, value) in [
+            (long.clone(), "1".to_string()),
+            (format!("bad name {long}"), "1".to_string()),
+            ("Content-Type".to_string(), format!("text/{long}")),
+        ] {
+            let options = RequestOptions {
+                headers: vec![(name.clone(), value)],
+                ..Default::default()
+            };
+            let e = api
+                .make_request("POST", vec![], "/x/y", None, options)
+                .await
+                .unwrap_err();
+            assert_eq!(e.code(), ErrorCode::MalformedHeader, "{}", &name[..20]);
+            assert!(
+                e.message().len() < 400 && e.message().contains('…'),
+                "{} bytes: {}",
+                e.message().len(),
+                e.message().chars().take(200).collect::<String>()
+            );
         }
     }
 
