@@ -648,7 +648,9 @@ impl Requester {
     ///   this client's secret, the offset is stored and the request re-signed and sent once
     ///   more (when clock correction is on), unless `options.timestamp_ms` or `options.nonce`
     ///   forced the timestamp or nonce: that answer is returned as it is (the offset is
-    ///   still learned). A hint that does not authenticate is ignored.
+    ///   still learned). A hint that does not authenticate is ignored. A retry found stale
+    ///   too is returned as it is, never retried again, but its hint (newer, and bound to the
+    ///   retry) is learned: the next request starts from it.
     /// * The path must reach the server as it was signed. One that the URL parser would
     ///   change (dot segments `.` `..` `%2e`, a `\` turned into `/`, and for v1, whose path
     ///   is sent as given, non-ASCII characters and `"` `<` `>` `` ` `` `{` `}` escaped) is
@@ -707,16 +709,9 @@ impl Requester {
                 &options.headers,
             )
             .await?;
-        if !inner.correct_clock {
+        if !inner.correct_clock || !self.learn_offset(&res, &request_id) {
             return Ok(res);
         }
-        let Some(hint) = authentic_hint(&res, &inner.secret, &inner.client, &request_id) else {
-            return Ok(res);
-        };
-        let local = SystemEnvironment.now_ms();
-        let offset = hint.server_time_ms as i64 - local as i64;
-        inner.offset_ms.store(offset, Ordering::Relaxed);
-        inner.offset_learned.store(true, Ordering::Relaxed);
         let forced_nonce = options.nonce.is_some() && inner.scheme == Scheme::V2;
         if options.timestamp_ms.is_some() || forced_nonce {
             // A forced timestamp is what the caller asked to send (em-secure-api's
@@ -725,10 +720,28 @@ impl Requester {
             // ruled out.
             return Ok(res);
         }
-        let (retry, _) = self
+        let (retry, retry_id) = self
             .send_signed(&layout, &url, self.now_ms(), None, &options.headers)
             .await?;
+        // Stale again (the server's clock moved, or the exchange outlasted its window): its
+        // hint is as authentic as the first and newer, so the next request starts from it
+        // rather than going stale again. The request itself is not retried a second time.
+        self.learn_offset(&retry, &retry_id);
         Ok(retry)
+    }
+
+    /// Stores the offset to the server's clock from a stale answer's hint, if the answer
+    /// carries one that authenticates for this request (`request_id`); true when it did.
+    fn learn_offset(&self, res: &Response, request_id: &str) -> bool {
+        let inner = &*self.inner;
+        let Some(hint) = authentic_hint(res, &inner.secret, &inner.client, request_id) else {
+            return false;
+        };
+        let local = SystemEnvironment.now_ms();
+        let offset = hint.server_time_ms as i64 - local as i64;
+        inner.offset_ms.store(offset, Ordering::Relaxed);
+        inner.offset_learned.store(true, Ordering::Relaxed);
+        true
     }
 
     /// The local clock plus the learned offset.

@@ -1280,3 +1280,59 @@ async fn response_headers_group_a_repeated_name_at_its_first_line() {
         pairs(&[("a", "1"), ("a", "3"), ("b", "2"), ("content-length", "0")])
     );
 }
+
+/// The retry's own stale answer teaches the offset too: its hint is authentic (bound to the
+/// retry's request id) and newer than the first one, so the next request starts from it
+/// rather than going stale (and being retried) again. Still one retry, no more.
+#[tokio::test]
+async fn the_retrys_stale_answer_is_learned_from_too() {
+    use tokio::io::AsyncWriteExt;
+    use xnonce::core::time_hint::{ServerTimeHint, HEADER};
+    const FIRST_AHEAD_MS: u64 = 3_600_000;
+    const THEN_AHEAD_MS: u64 = 7_200_000;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let secret = xnonce::Secret::generate().unwrap();
+    let server_secret = secret.clone();
+    // Answers both requests 401, each with a hint for its own nonce: the first an hour ahead,
+    // the retry's two hours ahead (a server whose clock jumped in between).
+    let server = tokio::spawn(async move {
+        for ahead in [FIRST_AHEAD_MS, THEN_AHEAD_MS] {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut data = Vec::new();
+            read_head(&mut conn, &mut data).await;
+            let head = String::from_utf8(data).unwrap();
+            let x_nonce = head
+                .lines()
+                .find_map(|l| l.strip_prefix("X-Nonce: "))
+                .expect("an X-Nonce header");
+            let nonce = x_nonce.split(' ').nth(3).unwrap().to_string();
+            let hint = ServerTimeHint::issue(&server_secret, "svc", &nonce, now_ms() + ahead);
+            let answer = format!(
+                "HTTP/1.1 401 Unauthorized\r\n{HEADER}: {} {}\r\ncontent-length: 0\r\n\
+                 connection: close\r\n\r\n",
+                hint.server_time_ms, hint.mac
+            );
+            conn.write_all(answer.as_bytes()).await.unwrap();
+        }
+        listener
+    });
+    let api = Requester::builder(&base, "svc", secret).build().unwrap();
+    let res = api
+        .make_request("GET", vec![], "/a/b", None, Default::default())
+        .await
+        .unwrap();
+    assert_eq!(res.code, 401, "the retry's answer is returned");
+    let listener = tokio::time::timeout(Duration::from_secs(20), server)
+        .await
+        .expect("both requests arrived")
+        .unwrap();
+    let offset = api.clock_offset_ms();
+    assert!(
+        (offset - THEN_AHEAD_MS as i64).abs() < 5_000,
+        "learned {offset} ms"
+    );
+    // One retry only: no third request was sent.
+    let third = tokio::time::timeout(Duration::from_millis(300), listener.accept()).await;
+    assert!(third.is_err(), "a third request arrived");
+}
