@@ -8,6 +8,8 @@
 // (`Expect value to be String, but received Number (argument "secret")`). Errors about the
 // values themselves stay XNonceErrors with the shared codes (errors.js).
 
+const { types } = require('node:util')
+
 /** napi statuses that mean "this argument has the wrong JavaScript type". */
 const TYPE_STATUSES = new Set([
   'InvalidArg',
@@ -126,6 +128,7 @@ function guard(fn, { rejects = false, name = fn.name } = {}) {
   return {
     [fn.name](...args) {
       try {
+        refuseNotOptionsArgs(name, args)
         return fn.apply(this, args)
       } catch (error) {
         const thrown = asTypeError(error, { name, args })
@@ -145,6 +148,7 @@ function guardClass(NativeClass, asyncMethods = []) {
     [NativeClass.name]: class extends NativeClass {
       constructor(...args) {
         try {
+          refuseNotOptionsArgs(NativeClass.name, args)
           super(...args)
         } catch (error) {
           throw asTypeError(error, { name: NativeClass.name, args })
@@ -166,20 +170,72 @@ function guardClass(NativeClass, asyncMethods = []) {
 }
 
 /**
+ * Built-in objects whose content lives in internal slots, not in keys: read as options, each
+ * would be read as no options at all, silently. Known by those slots (`util.types`), so of any
+ * realm and whatever their prototype or `Symbol.toStringTag` says; a class instance, or an
+ * object made by `Object.create`, is an options object like an object literal.
+ */
+const BUILT_INS = [
+  [types.isDate, 'a Date'],
+  [types.isRegExp, 'a RegExp'],
+  [types.isBoxedPrimitive, 'a boxed primitive'],
+  [types.isPromise, 'a Promise'],
+  [types.isNativeError, 'an Error'],
+  [types.isAnyArrayBuffer, 'an ArrayBuffer'],
+  [types.isDataView, 'a DataView'],
+  [types.isWeakMap, 'a WeakMap'],
+  [types.isWeakSet, 'a WeakSet'],
+]
+
+/**
+ * Why the object `options` cannot be an options object, or undefined when it can: an iterable
+ * (a Map, a Set, an array, a typed array) or one of the BUILT_INS holds no option keys of its
+ * own (the same words as src/options.rs for an iterable).
+ */
+function notOptions(options) {
+  if (options === null || typeof options !== 'object') return undefined
+  if (typeof options[Symbol.iterator] === 'function')
+    return 'an object of options, not an iterable (a Map, a Set, an array)'
+  // An object literal (this realm's), the common case: no built-in, without asking each test.
+  const prototype = Object.getPrototypeOf(options)
+  if (prototype === Object.prototype || prototype === null) return undefined
+  const builtIn = BUILT_INS.find(([is]) => is(options))
+  return builtIn && `an object of options, not ${builtIn[1]}`
+}
+
+/**
+ * Throws the TypeError (`ERR_INVALID_ARG_VALUE`) for an options object that is not one (see
+ * `notOptions`); any other value is left to the caller (`undefined`, `null`, a wrong type).
+ * Every options argument of the package goes through it: the native entry points' (in
+ * `guard` / `guardClass`, before napi reads the object) and the JavaScript ones'
+ * (`refuseUnknown`).
+ */
+function refuseNotOptions(options, argument) {
+  const why = notOptions(options)
+  if (why === undefined) return
+  const error = new TypeError(`The argument "${argument}" is invalid: ${why}`)
+  error.code = 'ERR_INVALID_ARG_VALUE'
+  throw error
+}
+
+/** `args`' options arguments (those SIGNATURES[name] declares as `options`), checked. */
+function refuseNotOptionsArgs(name, args) {
+  const signature = SIGNATURES[name]
+  if (signature === undefined) return
+  signature.forEach(([argument, takes], i) => {
+    if (takes === options) refuseNotOptions(args[i], argument)
+  })
+}
+
+/**
  * Throws for the first key of an options object (its enumerable string keys, own or inherited,
  * as `for…in` sees them) that is not in `known`: a misspelt option is refused, never ignored.
  * The TypeError (`ERR_INVALID_ARG_VALUE`) is the native options' (src/options.rs).
  */
 function refuseUnknown(options, argument, known) {
-  // A Map, a Set or an array holds no option keys of its own: read as options, it would be
-  // used without them, silently.
-  if (typeof options?.[Symbol.iterator] === 'function') {
-    const error = new TypeError(
-      `The argument "${argument}" is invalid: an object of options, not an iterable (a Map, a Set, an array)`,
-    )
-    error.code = 'ERR_INVALID_ARG_VALUE'
-    throw error
-  }
+  // A Map, a Set, an array or a Date holds no option keys of its own: read as options, it
+  // would be used without them, silently.
+  refuseNotOptions(options, argument)
   for (const key in options) {
     if (!known.includes(key)) {
       const error = new TypeError(
@@ -191,4 +247,4 @@ function refuseUnknown(options, argument, known) {
   }
 }
 
-module.exports = { asTypeError, guard, guardClass, refuseUnknown, SIGNATURES }
+module.exports = { asTypeError, guard, guardClass, notOptions, refuseNotOptions, refuseUnknown, SIGNATURES }

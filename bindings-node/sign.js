@@ -10,22 +10,23 @@
 // `null` is absent on every path.
 
 const native = require('./xnonce.node')
-const { asTypeError, guard } = require('./arguments.js')
+const { asTypeError, guard, notOptions, refuseNotOptions } = require('./arguments.js')
 
 const isText = (v) => typeof v === 'string'
 /** The keys of SignOptions (src/sign.rs `OptionKeys for SignOptions`). */
 const OPTION_KEYS = new Set(['timestamp', 'nonce', 'host', 'body'])
 
 /**
- * True when `options` is absent, or an object whose every key (`for…in`: own and inherited
- * enumerable ones, as the native check reads them) is a SignOptions key. Otherwise the native
- * `sign` refuses it: a TypeError naming the key (an unknown option is never ignored), or for
- * a value that is no object at all.
+ * True when `options` is absent, or an options object (not a Map, an array, a Date: see
+ * arguments.js `notOptions`) whose every key (`for…in`: own and inherited enumerable ones, as
+ * the native check reads them) is a SignOptions key. Otherwise `sign` refuses it: a TypeError
+ * for an object that is no options object (`refuseNotOptions`), naming the key (an unknown
+ * option is never ignored), or for a value that is no object at all.
  */
 function knownKeys(options) {
   if (options === undefined || options === null) return true
   if (typeof options !== 'object') return false
-  if (typeof options[Symbol.iterator] === 'function') return false // a Map, a Set, an array
+  if (notOptions(options) !== undefined) return false
   for (const key in options) if (!OPTION_KEYS.has(key)) return false
   return true
 }
@@ -75,7 +76,10 @@ function pack(scheme, method, path, params, client, secret, options) {
 /** Signs a request and returns the `X-Nonce` header value (see native.d.ts `sign`). */
 function sign(scheme, method, path, params, client, secret, options) {
   try {
-    if (!knownKeys(options)) return native.sign(scheme, method, path, params, client, secret, options)
+    if (!knownKeys(options)) {
+      refuseNotOptions(options, 'options')
+      return native.sign(scheme, method, path, params, client, secret, options)
+    }
     const packed = pack(scheme, method, path, params, client, secret, options)
     if (packed !== undefined) {
       const header = native.signPacked(

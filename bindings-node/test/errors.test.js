@@ -1215,6 +1215,90 @@ test('options given as a Map, a Set or an array are refused, never read as no op
   }
 })
 
+test('options given as a Date or another built-in object are refused; a class instance is read like a plain object', async () => {
+  const v = verifier()
+  const api = new xnonce.Requester('http://127.0.0.1:9', 'svc', SECRET, { timeoutMs: 1000 })
+  const fetch = async () => new Response('')
+  const refused = (argument, what) => (e) => {
+    assert.ok(e instanceof TypeError && e.code === 'ERR_INVALID_ARG_VALUE', `${what}: ${e}`)
+    assert.equal(e.message, `The argument "${argument}" is invalid: an object of options, not ${what}`)
+    return true
+  }
+  // None has an enumerable key: each was read as no options at all, silently.
+  const builtIns = [
+    [new Date(), 'a Date'],
+    [/host/, 'a RegExp'],
+    [Object(5), 'a boxed primitive'],
+    [Promise.resolve(), 'a Promise'],
+    [new Error('x'), 'an Error'],
+    [new ArrayBuffer(1), 'an ArrayBuffer'],
+    [new WeakMap(), 'a WeakMap'],
+  ]
+  for (const [o, what] of builtIns) {
+    assert.throws(() => sign('v2', 'GET', '/a/b', [], 'svc', SECRET, o), refused('options', what))
+    assert.throws(() => sign('v2', 'GET', '/a/b', new Map(), 'svc', SECRET, o), refused('options', what))
+    assert.throws(
+      () => xnonce.signDetailed('v1', 'GET', '/a/b', [], 'svc', SECRET, o),
+      refused('options', what),
+    )
+    assert.throws(
+      () => xnonce.link('v1', 'GET', '/a/b', [], 'svc', SECRET, 'https://h', o),
+      refused('options', what),
+    )
+    assert.throws(
+      () => xnonce.linkDetailed('v1', 'GET', '/a/b', [], 'svc', SECRET, 'https://h', o),
+      refused('options', what),
+    )
+    assert.throws(() => xnonce.signRequest('v1', 'GET', '/a/b', 'svc', SECRET, o), refused('parts', what))
+    assert.throws(() => v.verify('GET', '/a/b', o), refused('options', what))
+    assert.throws(() => v.verifyOnce('GET', '/a/b', o), refused('options', what))
+    assert.throws(() => verifier(o), refused('options', what))
+    assert.throws(
+      () => new xnonce.Requester('http://127.0.0.1:9', 'svc', SECRET, o),
+      refused('options', what),
+    )
+    await assert.rejects(api.makeRequest('GET', [], '/a/b', null, o), refused('options', what))
+    assert.throws(() => xnonce.middleware(v, o), refused('options', what))
+    assert.throws(() => xnonce.checkContinue(o), refused('options', what))
+    assert.throws(() => xnonce.redisReplayStore({ set() {}, get() {} }, o), refused('options', what))
+    assert.throws(
+      () => xnonce.xnonceFetch(Object.assign(o, { client: 'svc', secret: SECRET, fetch })),
+      refused('options', what),
+    )
+  }
+  // A class instance: its enumerable keys (own, and inherited as for…in reads them) are its
+  // options, as a plain object's are: read, checked and refused alike.
+  const instance = (fields) => Object.assign(new (class Opts {})(), fields)
+  assert.equal(
+    sign('v2', 'GET', '/a/b', [], 'svc', SECRET, instance(V2)),
+    sign('v2', 'GET', '/a/b', [], 'svc', SECRET, { ...V2 }),
+  )
+  assert.equal(
+    sign('v2', 'GET', '/a/b', new Map(), 'svc', SECRET, instance(V2)),
+    sign('v2', 'GET', '/a/b', [], 'svc', SECRET, { ...V2 }),
+  )
+  assert.equal(
+    xnonce.signRequest('v2', 'GET', '/a/b', 'svc', SECRET, instance(V2)),
+    sign('v2', 'GET', '/a/b', [], 'svc', SECRET, { ...V2 }),
+  )
+  assert.equal(
+    v.verify('GET', '/a/b', instance({ host: 'api.test', xNonce: signedGet(), now: T })).client,
+    'svc',
+  )
+  assert.throws(() => sign('v2', 'GET', '/a/b', [], 'svc', SECRET, instance({ ...V2, hots: 'x' })), {
+    code: 'ERR_INVALID_ARG_VALUE',
+  })
+  const Opts = class {
+    constructor() {
+      this.timeoutMs = 0
+    }
+  }
+  assert.throws(() => new xnonce.Requester('http://127.0.0.1:9', 'svc', SECRET, new Opts()), RangeError)
+  assert.throws(() => xnonce.redisReplayStore({ set() {}, get() {} }, new Opts()), RangeError)
+  assert.throws(() => xnonce.checkContinue(instance({ limit: -1 })), RangeError)
+  assert.throws(() => xnonce.middleware(v, instance({ limt: 1 })), { code: 'ERR_INVALID_ARG_VALUE' })
+})
+
 test('an unknown option key is a TypeError naming it, never ignored; every declared key is known', async () => {
   const v = verifier()
   const api = new xnonce.Requester('http://127.0.0.1:9', 'svc', SECRET, { timeoutMs: 1000 })
