@@ -399,17 +399,18 @@ pub fn sign_request(
 
 /// For the HTTP-library adapters, when one is made: the scheme, the client id and (v2) the
 /// secret's 64 hex digits, checked as every request they sign will need them
-/// (core's `check_signer`); the secret as an `xnonce.Secret`.
+/// (core's `check_signer`); the scheme as core reads it (`"V2"` is `"v2"`, core's spelling)
+/// and the secret as an `xnonce.Secret`.
 #[pyfunction]
 pub fn _check_signer(
     scheme: Text<'_, field::Scheme>,
     client: Text<'_, field::Client>,
     secret: SecretArg<'_>,
-) -> PyResult<convert::PySecret> {
+) -> PyResult<(&'static str, convert::PySecret)> {
     let scheme = convert::scheme(&scheme)?;
     let secret = secret.secret()?;
     xnonce_core::sign::check_signer(scheme, &client, &secret).py_err()?;
-    Ok(convert::PySecret::from(secret))
+    Ok((scheme.as_str(), convert::PySecret::from(secret)))
 }
 
 /// Parses an `X-Nonce` header value (`FormatError` `malformed_header` on any deviation).

@@ -162,6 +162,20 @@ def test_a_credential_no_request_could_use_is_refused_when_the_adapter_is_made(a
     assert auth("svc", "legacy-secret", "v1").scheme == "v1"
 
 
+@pytest.mark.parametrize("auth", [xnonce.requests.XNonceAuth, xnonce.httpx.XNonceAuth])
+def test_the_scheme_is_read_as_core_reads_it(auth: Any) -> None:
+    """Core (and so `sign`, `Requester` and the Node package) takes "V1"/"V2" for v1/v2: the
+    adapter keeps the scheme as core reads it, not as typed; core refuses any other spelling."""
+    for given, scheme in [("V2", "v2"), ("v2", "v2"), ("V1", "v1")]:
+        a = auth("svc", SECRET, given)
+        assert a.scheme == scheme, given
+        assert repr(a) == f"XNonceAuth(client='svc', scheme='{scheme}')"
+    for bad in (" v2", "v2 ", "2", "V3", "vv2"):
+        with pytest.raises(xnonce.FormatError) as e:
+            auth("svc", SECRET, bad)
+        assert e.value.code == "unsupported_scheme", bad
+
+
 def test_adapters_import_without_requests_or_httpx() -> None:
     code = """
 import sys

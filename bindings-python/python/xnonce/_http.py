@@ -12,9 +12,10 @@ HEADER = "X-Nonce"
 REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
 
 
-def checked_secret(client: str, secret: str | Secret, scheme: str) -> Secret:
-    """The adapter's secret, once the scheme, client id and secret are checked as every
-    request will need them (``InputError`` now rather than on each request)."""
+def checked_signer(client: str, secret: str | Secret, scheme: str) -> tuple[str, Secret]:
+    """The adapter's scheme and secret, once the scheme, client id and secret are checked as
+    every request will need them (``InputError`` now rather than on each request). The scheme
+    is core's reading of it: ``"V2"`` is ``"v2"``, as ``sign`` and the Node package take it."""
     return _check_signer(scheme, client, secret)
 
 

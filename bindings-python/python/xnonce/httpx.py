@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from typing import TYPE_CHECKING, Any
 
-from xnonce._http import HEADER, REDIRECT_STATUSES, checked_secret, sign_target
+from xnonce._http import HEADER, REDIRECT_STATUSES, checked_signer, sign_target
 from xnonce._xnonce import Secret
 
 if TYPE_CHECKING:
@@ -64,9 +64,8 @@ class XNonceAuth(_Auth):
     requires_request_body = True
 
     def __init__(self, client: str, secret: str | Secret, scheme: str = "v2") -> None:
-        self._secret = checked_secret(client, secret, scheme)
+        self.scheme, self._secret = checked_signer(client, secret, scheme)
         self.client = client
-        self.scheme = scheme
 
     def _sign(self, request: Request) -> None:
         # httpx sets Host from the URL unless the caller did: either way, what goes out (an

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from xnonce._http import HEADER, authority_and_target, checked_secret, header_text, sign_target
+from xnonce._http import HEADER, authority_and_target, checked_signer, header_text, sign_target
 from xnonce._xnonce import Secret, error_from_code
 
 if TYPE_CHECKING:
@@ -62,9 +62,8 @@ class XNonceAuth(_AuthBase):
     """
 
     def __init__(self, client: str, secret: str | Secret, scheme: str = "v2") -> None:
-        self._secret = checked_secret(client, secret, scheme)
+        self.scheme, self._secret = checked_signer(client, secret, scheme)
         self.client = client
-        self.scheme = scheme
 
     def __call__(self, r: PreparedRequest) -> PreparedRequest:
         url_host, target = authority_and_target(r.url or "")
