@@ -6,6 +6,7 @@ import asyncio
 import json
 import subprocess
 import sys
+from array import array
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -73,6 +74,27 @@ def test_requests_streamed_body_is_refused() -> None:
         prepared("v2", method="POST", url="http://api.test/c/a", data=gen())
     assert e.value.code == "invalid_body"
     assert "a generator body (a stream, a file) cannot be signed" in str(e.value)
+
+
+def test_requests_bytes_like_bodies_sign_as_bytes() -> None:
+    """A memoryview body (urllib3 sends any bytes-like body as its bytes) is signed like the
+    same bytes as `bytes` or `bytearray`: never refused as a stream."""
+    raw = b'{"a": [1, 2]}'
+    for body in (raw, bytearray(raw), memoryview(raw), memoryview(bytearray(raw))):
+        p = prepared(
+            "v2",
+            method="POST",
+            url="http://api.test/c/a",
+            data=body,
+            headers={"Content-Type": "application/json"},
+        )
+        assert check("POST", p.url or "", dict(p.headers), raw).client == "svc", type(body)
+        with pytest.raises(xnonce.AuthError):
+            check("POST", p.url or "", dict(p.headers), raw + b" ")
+    # requests would send its Content-Length as 1 (items), not 4 (bytes): refused, never sent.
+    with pytest.raises(xnonce.InputError) as e:
+        prepared("v2", method="POST", url="http://api.test/c/a", data=memoryview(array("i", [7])))
+    assert e.value.code == "invalid_body"
 
 
 def httpx_signed(scheme: str, request: httpx.Request) -> httpx.Request:

@@ -42,6 +42,19 @@ def _sent_body(body: str) -> bytes:
         ) from None
 
 
+def _buffer_body(body: memoryview) -> bytes:
+    """A ``memoryview`` body as the bytes urllib3 sends (its buffer, byte by byte). ``requests``
+    counts its Content-Length as ``len(body)``, its items: one of wider items (or not one flat
+    run of bytes) would go out with a wrong length, so it is refused."""
+    if body.ndim != 1 or body.itemsize != 1 or not body.c_contiguous:
+        raise error_from_code(
+            "invalid_body",
+            "a memoryview body must be one contiguous run of bytes (requests sends its"
+            " Content-Length as its number of items): pass bytes, or memoryview.cast('B')",
+        )
+    return body.tobytes()
+
+
 class XNonceAuth(_AuthBase):
     """Signs every request it is attached to and sets the ``X-Nonce`` header.
 
@@ -100,6 +113,11 @@ class XNonceAuth(_AuthBase):
         if isinstance(r.body, str):
             # Signed and sent as the same bytes, whichever urllib3 sends it.
             r.body = _sent_body(r.body)
+        elif isinstance(r.body, memoryview):
+            # Bytes-like, as bytes and bytearray are (`requests` takes it for a stream, having
+            # `__iter__`, but urllib3 sends its bytes): a copy, signed and sent, so that a
+            # change to the buffer it views after signing cannot go out unsigned.
+            r.body = _buffer_body(r.body)
         r.headers[HEADER] = sign_target(
             self.scheme,
             self.client,
