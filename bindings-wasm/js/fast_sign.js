@@ -66,6 +66,12 @@ function fastSign(general, wasm) {
   let capacity = 0;
   let inputBytes = bytes; // the input buffer's part of `bytes`
   let header = 0; // address of the header buffer
+  // True while a fast-path call runs. The module calls Date.now and crypto.getRandomValues
+  // while it signs, and a mocked one may call `sign` again (a test's clock that signs): that
+  // inner call must not write its packed text into the input buffer the outer call is being
+  // signed from, nor find the module's buffers taken (a Rust panic: "RuntimeError:
+  // unreachable"). It takes the general path, which shares neither.
+  let busy = false;
 
   /** A view of the current memory (growth detaches the old one: its byteLength becomes 0). */
   function view() {
@@ -210,9 +216,17 @@ function fastSign(general, wasm) {
   }
 
   return function sign(scheme, method, path, params, client, secret, options) {
-    const n = signFast(scheme, method, path, params, client, secret, options);
+    if (busy) return general(scheme, method, path, params, client, secret, options);
+    let n;
+    busy = true;
+    try {
+      n = signFast(scheme, method, path, params, client, secret, options);
+    } finally {
+      busy = false;
+    }
     if (n === 0) return general(scheme, method, path, params, client, secret, options);
-    // Signing may have grown the memory: view() again.
+    // Signing may have grown the memory: view() again. The header is read before any other
+    // call can sign into its buffer (no caller's code runs in between).
     const b = view();
     return NodeBuffer
       ? b.toString("latin1", header, header + n)

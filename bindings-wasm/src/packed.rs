@@ -11,7 +11,9 @@
 //!
 //! The input buffer holds the secret only during a call: it is zeroized before the call
 //! returns. One fast path per module instance (the package's `sign`) owns the buffers: a
-//! second one growing the input buffer would leave the first writing where it was.
+//! second one growing the input buffer would leave the first writing where it was. A call made
+//! while one is under way (from a mocked `Date.now` or `crypto.getRandomValues`) takes the
+//! general path: `js/fast_sign.js` sends it there, and the functions here answer 0 for it.
 
 use std::cell::RefCell;
 
@@ -51,7 +53,12 @@ thread_local! {
 #[wasm_bindgen(js_name = packedInput, skip_typescript)]
 pub fn packed_input(capacity: u32) -> u32 {
     BUFFERS.with(|b| {
-        let input = &mut b.borrow_mut().input;
+        // Taken by a call under way (re-entered from a mocked clock or generator): 0, the
+        // general path (a panic here would trap, and poison the module).
+        let Ok(mut buffers) = b.try_borrow_mut() else {
+            return 0;
+        };
+        let input = &mut buffers.input;
         let capacity = capacity as usize;
         if input.len() < capacity {
             input.zeroize();
@@ -79,11 +86,18 @@ pub fn packed_header() -> u32 {
 #[wasm_bindgen(js_name = signPackedInput, skip_typescript)]
 pub fn sign_packed_input(len: u32, pairs: u32, timestamp: Option<f64>, body_len: i32) -> u32 {
     BUFFERS.with(|b| {
+        // Taken by a call under way: core calls `Date.now` and `crypto.getRandomValues` while
+        // it holds the buffers, and a mocked one may sign again. `js/fast_sign.js` sends such
+        // a call to the general path; were one to come here, it gets 0 (the general path)
+        // rather than a panic (a trap: "RuntimeError: unreachable").
+        let Ok(mut buffers) = b.try_borrow_mut() else {
+            return 0;
+        };
         let Buffers {
             input,
             header,
             text,
-        } = &mut *b.borrow_mut();
+        } = &mut *buffers;
         let used = (len as usize)
             .saturating_add(body_len.max(0) as usize)
             .min(input.len());

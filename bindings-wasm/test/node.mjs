@@ -1098,6 +1098,58 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
     assert(!out.secretInMemory, "no copy of the secret is left in the module's memory");
   });
 
+  await check("sign called again from a mocked Date.now or crypto.getRandomValues signs both", () => {
+    // A fresh process: before the fix the inner call found sign's fast path buffers borrowed
+    // by the outer call (a Rust panic, "RuntimeError: unreachable"), and every later sign of
+    // the module trapped alike. A test that mocks the clock with a function that signs is
+    // re-entrant: each call must sign core's bytes, and the module stay whole.
+    const code =
+      `const N = "${"0".repeat(32)}";\n` +
+      `const T = 1700000000000;\n` +
+      `const want = () => [x.sign("v1", "GET", "/a", [["k", "v"]], "c", S, { timestamp: T }),\n` +
+      `  x.sign("v2", "GET", "/b", [["k", "v"]], "c", S, { host: "h", timestamp: T, nonce: N }),\n` +
+      `  x.signDetailed("v2", "POST", "/c", new Map([["k", "v"]]), "c", S, { host: "h", timestamp: T, nonce: N, body: "x" }).xNonce,\n` +
+      `  x.link("v2", "GET", "/d", [], "c", S, "https://h", { timestamp: T, nonce: N })];\n` +
+      `const before = want();\n` +
+      `const realNow = Date.now;\n` +
+      `const realRandom = globalThis.crypto.getRandomValues;\n` +
+      `const out = {};\n` +
+      `const run = (name, mock, outer) => {\n` +
+      `  const inner = [];\n` +
+      `  mock(() => { try { inner.push(want().join() === before.join()); } catch (e) { inner.push(e.constructor.name + ": " + e.message); } });\n` +
+      `  try { out[name] = { outer: outer(), inner }; }\n` +
+      `  catch (e) { out[name] = { threw: e.constructor.name + ": " + e.message }; }\n` +
+      `  finally { Date.now = realNow; globalThis.crypto.getRandomValues = realRandom; }\n` +
+      `};\n` +
+      `const clock = (f) => { Date.now = () => { f(); return T; }; };\n` +
+      `const random = (f) => { globalThis.crypto.getRandomValues = (b) => { f(); return b.fill(0); }; };\n` +
+      `run("clockFast", clock, () => x.sign("v1", "GET", "/a", [["k", "v"]], "c", S));\n` +
+      `run("clockGeneral", clock, () => x.signDetailed("v1", "GET", "/a", new Map([["k", "v"]]), "c", S).xNonce);\n` +
+      `run("clockLink", clock, () => x.link("v2", "GET", "/d", [], "c", S, "https://h", { nonce: N }));\n` +
+      `run("randomFast", random, () => x.sign("v2", "GET", "/b", [["k", "v"]], "c", S, { host: "h", timestamp: T }));\n` +
+      `run("randomGeneral", random, () => x.signDetailed("v2", "POST", "/c", new Map([["k", "v"]]), "c", S, { host: "h", timestamp: T, body: "x" }).xNonce);\n` +
+      `out.after = want().join() === before.join();\n` +
+      `out.before = before;\n` +
+      `console.log(JSON.stringify(out));\n`;
+    const out = inFreshProcess(code);
+    const [v1, v2, detailed, link] = out.before;
+    const expect = {
+      clockFast: v1,
+      clockGeneral: v1,
+      clockLink: link,
+      randomFast: v2,
+      randomGeneral: detailed,
+    };
+    for (const [name, header] of Object.entries(expect)) {
+      const r = out[name];
+      assert(!r.threw, `${name}: ${r.threw}`);
+      equal(r.outer, header, `${name}: the outer call signs core's bytes`);
+      // Every inner call (the mock catches what it throws: the outer call goes on).
+      assert(r.inner.length > 0 && r.inner.every((ok) => ok === true), `${name}: inner calls ${r.inner}`);
+    }
+    assert(out.after, "the module signs as before");
+  });
+
   await check("a refused secret leaves no copy in the module's memory", () => {
     // A fresh process for each. The secret with a lone surrogate appended (wasm-bindgen reads
     // it as U+FFFD), with the final newline of a file read by `readFileSync` or a space
