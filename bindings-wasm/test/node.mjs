@@ -1098,6 +1098,38 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
     assert(!out.secretInMemory, "no copy of the secret is left in the module's memory");
   });
 
+  await check("sign's host binds what link's base URL binds (case, default port)", () => {
+    // Core's canonical host (§6.2) reads both: the same request signed with `sign` and with
+    // `link` carries the same header, whichever spelling of the authority either is given.
+    const o = { timestamp: 1700000000000, nonce: "0".repeat(32) };
+    for (const [base, hosts] of [
+      ["https://API.Example.com", ["api.example.com", "API.EXAMPLE.COM:443", "api.example.com:80"]],
+      ["https://api.example.com:443", ["Api.Example.Com", "api.example.com"]],
+      ["http://api.example.com:8080/prefix", ["API.example.com:8080"]],
+      ["http://127.0.0.1:80", ["127.0.0.1"]],
+      ["http://[::1]:8443", ["[::1]:8443"]],
+    ]) {
+      const linked = x.linkDetailed("v2", "GET", "/a/b", [["k", "v"]], "c", SECRET, base, o).xNonce;
+      for (const host of hosts) {
+        for (const [path, params] of [
+          ["fast", [["k", "v"]]],
+          ["general", new Map([["k", "v"]])],
+        ]) {
+          equal(
+            x.sign("v2", "GET", "/a/b", params, "c", SECRET, { ...o, host }),
+            linked,
+            `${base} ${host} (${path})`,
+          );
+        }
+        equal(
+          x.link("v2", "GET", "/a/b", [["k", "v"]], "c", SECRET, base, { ...o, host }).length > 0,
+          true,
+          host,
+        );
+      }
+    }
+  });
+
   await check("sign called again from a mocked Date.now or crypto.getRandomValues signs both", () => {
     // A fresh process: before the fix the inner call found sign's fast path buffers borrowed
     // by the outer call (a Rust panic, "RuntimeError: unreachable"), and every later sign of
