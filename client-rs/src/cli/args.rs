@@ -65,6 +65,24 @@ pub struct LinkArgs {
     pub base_url: String,
 }
 
+impl LinkArgs {
+    /// `--base-url` as `request` reads it (its URL parser, as browsers): surrounding spaces
+    /// and control characters trimmed, the scheme in any case (RFC 3986 §3.1) written
+    /// lower-case. What is left is the base URL PROTOCOL §9 reads, exactly as every other
+    /// language's `link` reads what it is given.
+    pub fn base_url(&self) -> String {
+        let trimmed = self.base_url.trim_matches(|c: char| c <= ' ');
+        match trimmed.split_once("://") {
+            Some((scheme, rest))
+                if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") =>
+            {
+                format!("{}://{rest}", scheme.to_ascii_lowercase())
+            }
+            _ => trimmed.to_string(),
+        }
+    }
+}
+
 /// `request`'s extra inputs.
 #[derive(Args, Debug, Clone)]
 pub struct RequestArgs {

@@ -72,7 +72,7 @@ pub fn run(cli: Cli) -> ExitCode {
             .sign
             .input()
             .and_then(|(input, secret)| {
-                link(&input, &secret, &a.base_url).map_err(|e| a.sign.name_secret_source(e))
+                link(&input, &secret, &a.base_url()).map_err(|e| a.sign.name_secret_source(e))
             })
             .map(|l| l.url),
         Command::Request(a) => return request::run(&a),
