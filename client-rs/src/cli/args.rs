@@ -38,7 +38,7 @@ pub struct SignArgs {
     /// Timestamp in ms since the epoch (default: now).
     #[arg(long, value_name = "MS")]
     pub timestamp: Option<u64>,
-    /// v2 nonce, 32 lower-case hex characters (default: random).
+    /// v2 nonce, 32 lower-case hex characters (default: random). v1 has none and ignores it.
     #[arg(long)]
     pub nonce: Option<String>,
     /// Host (authority) the request goes to, which v2 signs: required by `sign` in v2;
@@ -49,7 +49,7 @@ pub struct SignArgs {
     pub host: Option<String>,
     /// v2 body file whose SHA-256 is signed (its exact bytes), or - for standard input;
     /// `request` sends it as an application/json body, so it must hold JSON. At most 64 MiB
-    /// (kept in memory whole).
+    /// (kept in memory whole). v1 signs no body, and a `link` carries none: both refuse it.
     #[arg(long, value_name = "FILE")]
     pub body_file: Option<PathBuf>,
 }
