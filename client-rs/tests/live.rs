@@ -901,6 +901,30 @@ async fn read_head(conn: &mut tokio::net::TcpStream, data: &mut Vec<u8>) -> usiz
     }
 }
 
+/// Reads a request's head from `conn`: its `X-Nonce` header's fields (v2: `v2`, client,
+/// timestamp, nonce, signature).
+async fn x_nonce_fields(conn: &mut tokio::net::TcpStream) -> Vec<String> {
+    let mut data = Vec::new();
+    read_head(conn, &mut data).await;
+    let head = String::from_utf8(data).unwrap();
+    let x_nonce = (head.lines())
+        .find_map(|l| l.strip_prefix("X-Nonce: "))
+        .expect("an X-Nonce header");
+    x_nonce.split(' ').map(str::to_string).collect()
+}
+
+/// A stale answer (`401`, closing its connection) to client `svc`'s request `nonce`, with a
+/// time hint at `server_time_ms` that authenticates under `secret`.
+fn stale_answer(secret: &xnonce::Secret, nonce: &str, server_time_ms: u64) -> String {
+    use xnonce::core::time_hint::{ServerTimeHint, HEADER};
+    let hint = ServerTimeHint::issue(secret, "svc", nonce, server_time_ms);
+    format!(
+        "HTTP/1.1 401 Unauthorized\r\n{HEADER}: {} {}\r\ncontent-length: 0\r\n\
+         connection: close\r\n\r\n",
+        hint.server_time_ms, hint.mac
+    )
+}
+
 /// Accepts one HTTP/1.1 request on `listener`, answers 200 `{}`, returns (head, body).
 async fn capture_one(listener: tokio::net::TcpListener) -> (String, Vec<u8>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -1067,7 +1091,6 @@ async fn a_callers_transfer_encoding_is_refused_before_sending() {
 #[tokio::test]
 async fn the_offset_learned_is_the_servers_clock_minus_the_local_one() {
     use tokio::io::AsyncWriteExt;
-    use xnonce::core::time_hint::{ServerTimeHint, HEADER};
     const AHEAD_MS: u64 = 3_600_000;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -1079,24 +1102,10 @@ async fn the_offset_learned_is_the_servers_clock_minus_the_local_one() {
         let mut timestamps = Vec::new();
         for _ in 0..2 {
             let (mut conn, _) = listener.accept().await.unwrap();
-            let mut data = Vec::new();
-            read_head(&mut conn, &mut data).await;
-            let head = String::from_utf8(data).unwrap();
-            let x_nonce = head
-                .lines()
-                .find_map(|l| l.strip_prefix("X-Nonce: "))
-                .expect("an X-Nonce header");
-            // v2 <client> <timestamp> <nonce> <signature>
-            let fields: Vec<&str> = x_nonce.split(' ').collect();
+            let fields = x_nonce_fields(&mut conn).await;
             timestamps.push(fields[2].parse::<i64>().unwrap());
             let answer = if timestamps.len() == 1 {
-                let hint =
-                    ServerTimeHint::issue(&server_secret, "svc", fields[3], now_ms() + AHEAD_MS);
-                format!(
-                    "HTTP/1.1 401 Unauthorized\r\n{HEADER}: {} {}\r\ncontent-length: 0\r\n\
-                     connection: close\r\n\r\n",
-                    hint.server_time_ms, hint.mac
-                )
+                stale_answer(&server_secret, &fields[3], now_ms() + AHEAD_MS)
             } else {
                 "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}".to_string()
             };
@@ -1287,7 +1296,6 @@ async fn response_headers_group_a_repeated_name_at_its_first_line() {
 #[tokio::test]
 async fn the_retrys_stale_answer_is_learned_from_too() {
     use tokio::io::AsyncWriteExt;
-    use xnonce::core::time_hint::{ServerTimeHint, HEADER};
     const FIRST_AHEAD_MS: u64 = 3_600_000;
     const THEN_AHEAD_MS: u64 = 7_200_000;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -1299,20 +1307,8 @@ async fn the_retrys_stale_answer_is_learned_from_too() {
     let server = tokio::spawn(async move {
         for ahead in [FIRST_AHEAD_MS, THEN_AHEAD_MS] {
             let (mut conn, _) = listener.accept().await.unwrap();
-            let mut data = Vec::new();
-            read_head(&mut conn, &mut data).await;
-            let head = String::from_utf8(data).unwrap();
-            let x_nonce = head
-                .lines()
-                .find_map(|l| l.strip_prefix("X-Nonce: "))
-                .expect("an X-Nonce header");
-            let nonce = x_nonce.split(' ').nth(3).unwrap().to_string();
-            let hint = ServerTimeHint::issue(&server_secret, "svc", &nonce, now_ms() + ahead);
-            let answer = format!(
-                "HTTP/1.1 401 Unauthorized\r\n{HEADER}: {} {}\r\ncontent-length: 0\r\n\
-                 connection: close\r\n\r\n",
-                hint.server_time_ms, hint.mac
-            );
+            let fields = x_nonce_fields(&mut conn).await;
+            let answer = stale_answer(&server_secret, &fields[3], now_ms() + ahead);
             conn.write_all(answer.as_bytes()).await.unwrap();
         }
         listener
