@@ -113,6 +113,10 @@ pub struct UpstreamFile {
     /// How long the upstream may take to start its answer, and then go silent in the middle
     /// of its body, in ms (default 30,000).
     pub timeout_ms: Option<u64>,
+    /// How long a connection to the upstream stays open for another request once idle, in ms
+    /// (default 1,000; 0: a fresh connection for every request). Below the API's keep-alive
+    /// timeout, so that the gateway never sends a request on a connection the API is closing.
+    pub idle_timeout_ms: Option<u64>,
 }
 
 /// The `[rate_limit]` table.
@@ -151,12 +155,23 @@ impl UpstreamFile {
                 ))
             }
         };
+        let idle = match self.idle_timeout_ms {
+            None => crate::upstream::DEFAULT_IDLE_TIMEOUT,
+            Some(ms @ 0..=MAX_UPSTREAM_TIMEOUT_MS) => std::time::Duration::from_millis(ms),
+            Some(_) => {
+                return Err(format!(
+                    "upstream.idle_timeout_ms: must be from 0 to {MAX_UPSTREAM_TIMEOUT_MS} (ms)"
+                ))
+            }
+        };
         // The error never quotes the URL back.
-        crate::upstream::Upstream::new(&self.url, timeout).map_err(|e| format!("upstream.url: {e}"))
+        let upstream = crate::upstream::Upstream::new(&self.url, timeout)
+            .map_err(|e| format!("upstream.url: {e}"))?;
+        Ok(upstream.idle_timeout(idle))
     }
 }
 
-/// The longest `[upstream] timeout_ms`: 10 minutes.
+/// The longest `[upstream] timeout_ms` and `idle_timeout_ms`: 10 minutes.
 pub const MAX_UPSTREAM_TIMEOUT_MS: u64 = 600_000;
 
 impl RateLimitFile {
@@ -950,6 +965,10 @@ mod tests {
             (
                 "[replay]\nstore = \"redis\"\nredis_url = \"rediss://h\"",
                 "replay.redis_url: TLS",
+            ),
+            (
+                "[upstream]\nurl = \"http://127.0.0.1:9\"\nidle_timeout_ms = 600001",
+                "upstream.idle_timeout_ms",
             ),
             ("[metrics]\nlisten = \"9464\"", "metrics.listen"),
             (

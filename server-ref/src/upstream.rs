@@ -37,6 +37,15 @@
 //! HTTP/1.0 client of an answer without `Content-Length`, for which the connection's end is
 //! the body's: it cannot be told). The upstream is plain HTTP (`http://host:port[/prefix]`):
 //! the API on the same host or a private network; TLS is the front's job.
+//!
+//! Connections to the upstream are kept open between requests, each for at most its idle
+//! timeout ([`DEFAULT_IDLE_TIMEOUT`], 1 s, or `[upstream] idle_timeout_ms`; see
+//! [`Upstream::idle_timeout`]). An API closes an idle connection after its own keep-alive
+//! timeout (gunicorn's 2 s, Node's `http` and uvicorn's 5 s), and a request the gateway sends
+//! on one just as the API closes it fails without an answer (hyper: `connection closed before
+//! message completed`, or a reset): with hyper's 90 s default the gateway answered such
+//! requests `502`, their credential spent, the API never having seen them. The pool now
+//! forgets a connection before a common API closes it.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -47,7 +56,7 @@ use axum::extract::ConnectInfo;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use xnonce_core::answer::{split_at_bracket, Refusal};
 use xnonce_core::{ErrorCode, Scheme, Verified};
 
@@ -66,6 +75,12 @@ pub const X_FORWARDED_FOR: &str = "x-forwarded-for";
 /// How long the upstream may take to start its answer, and then go silent in the middle of
 /// its body, by default: 30 s.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a connection to the upstream stays open for another request once idle, by
+/// default: 1 s, below the shortest common API keep-alive timeout (gunicorn's 2 s; Node's
+/// `http` server and uvicorn 5 s), so that the gateway, not the API, closes it. (hyper's own
+/// default, 90 s, outlived those: a request sent as the API closed the connection failed.)
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The API behind the server, and a pool of connections to it.
 #[derive(Clone, Debug)]
@@ -125,15 +140,29 @@ impl Upstream {
         let origin = format!("http://{authority}");
         let origin_url = url::Url::parse(&origin)
             .map_err(|_| "not a URL of the form http://host:port[/prefix]".to_string())?;
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
         Ok(Upstream {
-            client: Client::builder(TokioExecutor::new()).build(connector),
+            client: client(Some(DEFAULT_IDLE_TIMEOUT)),
             origin: origin.into(),
             origin_url,
             prefix: uri.path().trim_end_matches('/').to_string(),
             timeout,
         })
+    }
+
+    /// The same upstream, its connections kept open for at most `idle` once idle (default
+    /// [`DEFAULT_IDLE_TIMEOUT`]); zero: a fresh connection for every request. Keep it below
+    /// the API's keep-alive timeout, with a margin: a request sent on a connection as the API
+    /// closes it fails (`502`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use xnonce_server::upstream::Upstream;
+    /// let up = Upstream::new("http://127.0.0.1:9000", Duration::from_secs(5)).unwrap();
+    /// let up = up.idle_timeout(Duration::from_millis(500));
+    /// ```
+    pub fn idle_timeout(mut self, idle: Duration) -> Upstream {
+        self.client = client((!idle.is_zero()).then_some(idle));
+        self
     }
 
     /// Sends a verified request on (with [`Verified`] in its extensions, as the layer leaves
@@ -426,6 +455,20 @@ impl Upstream {
             Some(_) => None,
         }
     }
+}
+
+/// A client for the upstream whose connections stay open for at most `idle` once idle
+/// (closed by the pool's timer), or are never reused (`None`).
+fn client(idle: Option<Duration>) -> Client<HttpConnector, Body> {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    let mut builder = Client::builder(TokioExecutor::new());
+    builder.pool_timer(TokioTimer::new());
+    match idle {
+        Some(idle) => builder.pool_idle_timeout(idle),
+        None => builder.pool_max_idle_per_host(0),
+    };
+    builder.build(connector)
 }
 
 /// What kind of URL reference a `Location` is, read as a browser reads it (WHATWG URL:

@@ -949,3 +949,154 @@ fn a_script_name_that_would_move_the_path_never_reaches_the_api() {
         );
     }
 }
+
+/// What [`closing_api`] does with a request that has arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OnArrival {
+    /// Answers it `201`, keeping the connection open.
+    Answer,
+    /// Reads it, then closes the connection without a byte of answer (a keep-alive timer
+    /// that fired as the request came: FIN).
+    ReadAndClose,
+    /// Closes the connection with the request unread (the same, the request not yet read by
+    /// the server: RST).
+    CloseUnread,
+}
+
+/// What [`closing_api`] saw: each request's connection (numbered from 0), its request line
+/// (empty if it closed the connection with the request unread) and what it did.
+type Arrivals = Arc<Mutex<Vec<(usize, String, OnArrival)>>>;
+
+/// An HTTP/1.1 keep-alive API on a raw socket that decides, from a request's number on its
+/// connection (1 for the first) and how long the connection had been idle before it came,
+/// whether to answer it or to close the connection as it arrives: the moment a keep-alive
+/// timeout (Node's and uvicorn's 5 s, gunicorn's 2 s) fires just as a request comes, made
+/// deterministic.
+fn closing_api(
+    decide: impl Fn(usize, Duration) -> OnArrival + Send + Sync + 'static,
+) -> (String, Arrivals) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (decide, log) = (Arc::new(decide), seen.clone());
+    std::thread::spawn(move || {
+        for (n, conn) in listener.incoming().enumerate() {
+            let Ok(mut conn) = conn else { return };
+            let (decide, log) = (decide.clone(), log.clone());
+            std::thread::spawn(move || {
+                // Bounded: a test's connection never waits longer than this for a request.
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(20)));
+                let mut idle_since = Instant::now();
+                for nth in 1.. {
+                    // Waits for the request's first bytes, without reading them.
+                    let mut byte = [0u8; 1];
+                    if !matches!(conn.peek(&mut byte), Ok(1..)) {
+                        return;
+                    }
+                    let what = decide(nth, idle_since.elapsed());
+                    if what == OnArrival::CloseUnread {
+                        log.lock().unwrap().push((n, String::new(), what));
+                        return;
+                    }
+                    let (mut all, mut buf) = (Vec::new(), [0u8; 4096]);
+                    let body_at = loop {
+                        match conn.read(&mut buf) {
+                            Ok(k @ 1..) => all.extend_from_slice(&buf[..k]),
+                            _ => return,
+                        }
+                        if let Some(i) = all.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&all[..body_at]).to_ascii_lowercase();
+                    let length: usize = head
+                        .split("\r\ncontent-length: ")
+                        .nth(1)
+                        .and_then(|rest| rest.split("\r\n").next()?.parse().ok())
+                        .unwrap_or(0);
+                    while all.len() < body_at + length {
+                        match conn.read(&mut buf) {
+                            Ok(k @ 1..) => all.extend_from_slice(&buf[..k]),
+                            _ => return,
+                        }
+                    }
+                    let line = head.lines().next().unwrap_or_default().to_string();
+                    log.lock().unwrap().push((n, line, what));
+                    if what == OnArrival::ReadAndClose {
+                        return;
+                    }
+                    let answer = b"HTTP/1.1 201 Created\r\ncontent-length: 3\r\n\r\napi";
+                    if conn.write_all(answer).is_err() {
+                        return;
+                    }
+                    idle_since = Instant::now();
+                }
+            });
+        }
+    });
+    (url, seen)
+}
+
+/// The other half of the fix: the pool forgets a connection idle for `[upstream]
+/// idle_timeout_ms` (default 1 s, below gunicorn's 2 s and Node's and uvicorn's 5 s), so the
+/// gateway no longer sends on one the API is about to close, a `POST` included. An API that closes a connection idle for 2 s as a request comes on it
+/// (gunicorn's keep-alive, hit at the worst moment) answered a `POST` after 2.2 s of quiet
+/// with the gateway's `502` (its pool kept connections for 90 s); `idle_timeout_ms = 0` opens
+/// a connection for every request.
+#[test]
+fn the_pool_forgets_an_idle_connection_before_the_api_closes_it() {
+    let d = Dirs::new("upstream-idle-timeout");
+    let secret = add_client(&d, "shop");
+    let (url, seen) = closing_api(|_, idle| match idle >= Duration::from_secs(2) {
+        true => OnArrival::ReadAndClose,
+        false => OnArrival::Answer,
+    });
+    let gw = gateway(&d, &url, 10_000);
+    let a = gw.base.authority.clone();
+    let post = |gw: &Served, n: &str| {
+        let req = signed(
+            Scheme::V2,
+            "POST",
+            "/x",
+            &[("n", n)],
+            Some(b"{}"),
+            &secret,
+            &a,
+        );
+        http::send(&gw.base, &req).unwrap()
+    };
+    assert_eq!(post(&gw, "1").status, 201);
+    std::thread::sleep(Duration::from_millis(2200));
+    let r = post(&gw, "2");
+    assert_eq!(r.status, 201, "{}", r.text());
+    let seen_now = seen.lock().unwrap().clone();
+    assert_eq!(seen_now.len(), 2, "{seen_now:?}");
+    assert_ne!(seen_now[0].0, seen_now[1].0, "{seen_now:?}");
+
+    // No reuse at all: every request on its own connection, which the API never cuts.
+    drop(gw);
+    let (url, seen) = closing_api(|nth, _| match nth {
+        1 => OnArrival::Answer,
+        _ => OnArrival::ReadAndClose,
+    });
+    let toml = format!("[upstream]\nurl = \"{url}\"\nidle_timeout_ms = 0\n");
+    let gw = serve_with(&d, &toml).unwrap_or_else(|e| panic!("{e:?}"));
+    for n in ["3", "4", "5"] {
+        let req = signed(
+            Scheme::V2,
+            "POST",
+            "/x",
+            &[("n", n)],
+            Some(b"{}"),
+            &secret,
+            &gw.base.authority,
+        );
+        let r = http::send(&gw.base, &req).unwrap();
+        assert_eq!(r.status, 201, "{n}: {}", r.text());
+    }
+    let seen_now = seen.lock().unwrap().clone();
+    assert!(
+        seen_now.iter().all(|(_, _, w)| *w == OnArrival::Answer),
+        "{seen_now:?}"
+    );
+}
