@@ -45,7 +45,16 @@
 //! on one just as the API closes it fails without an answer (hyper: `connection closed before
 //! message completed`, or a reset): with hyper's 90 s default the gateway answered such
 //! requests `502`, their credential spent, the API never having seen them. The pool now
-//! forgets a connection before a common API closes it.
+//! forgets a connection before a common API closes it; and a request that still meets a
+//! connection closed before any byte of its answer came is sent again, once, on a fresh
+//! connection, only when that is safe whether or not the API acted on it: a safe method
+//! (`GET`, `HEAD`, `OPTIONS`, `TRACE`, RFC 9110 §9.2.1) without a body. The gateway cannot tell
+//! a connection closed before the API read the request from one closed after it acted on it
+//! (a crash mid-request looks the same), and a proxy must not retry a non-idempotent request
+//! on its own (RFC 9112 §9.3.1): any other request is answered `502` as before; its client
+//! signs a new one if it knows that is safe. (A request hyper had not begun to write when the
+//! connection closed is sent again by hyper itself, whatever its method: nothing reached the
+//! API.)
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -86,6 +95,9 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(1);
 #[derive(Clone, Debug)]
 pub struct Upstream {
     client: Client<HttpConnector, Body>,
+    /// Keeps no connection: where a safe request is sent again when the pooled connection it
+    /// went on closed before answering ([`Upstream::send`]), a fresh one for sure.
+    fresh: Client<HttpConnector, Body>,
     /// `http://authority` (shared with each answer's body, which names it in a warning).
     origin: Arc<str>,
     /// The same, parsed: what a `Location` is resolved against.
@@ -142,6 +154,7 @@ impl Upstream {
             .map_err(|_| "not a URL of the form http://host:port[/prefix]".to_string())?;
         Ok(Upstream {
             client: client(Some(DEFAULT_IDLE_TIMEOUT)),
+            fresh: client(None),
             origin: origin.into(),
             origin_url,
             prefix: uri.path().trim_end_matches('/').to_string(),
@@ -152,7 +165,8 @@ impl Upstream {
     /// The same upstream, its connections kept open for at most `idle` once idle (default
     /// [`DEFAULT_IDLE_TIMEOUT`]); zero: a fresh connection for every request. Keep it below
     /// the API's keep-alive timeout, with a margin: a request sent on a connection as the API
-    /// closes it fails (`502`).
+    /// closes it fails (a safe one without a body is sent again on a fresh connection; any
+    /// other is answered `502`).
     ///
     /// ```
     /// use std::time::Duration;
@@ -163,6 +177,31 @@ impl Upstream {
     pub fn idle_timeout(mut self, idle: Duration) -> Upstream {
         self.client = client((!idle.is_zero()).then_some(idle));
         self
+    }
+
+    /// Sends `req` on a pooled connection; a safe request without a body ([`resendable`])
+    /// that meets a connection closed before any byte of its answer came
+    /// ([`closed_before_answer`]: the API's keep-alive timeout fired as it came) is sent again,
+    /// once, on a fresh connection. Nothing else is sent twice: see the module's doc.
+    async fn send(
+        &self,
+        req: Request<Body>,
+    ) -> Result<Response<hyper::body::Incoming>, hyper_util::client::legacy::Error> {
+        let again = resendable(&req).then(|| {
+            let mut copy = Request::new(Body::empty());
+            *copy.method_mut() = req.method().clone();
+            *copy.uri_mut() = req.uri().clone();
+            *copy.version_mut() = req.version();
+            *copy.headers_mut() = req.headers().clone();
+            copy
+        });
+        match (self.client.request(req).await, again) {
+            (Err(e), Some(again)) if closed_before_answer(&e) => {
+                tracing::info!(target: "xnonce", upstream = %self.origin, error = %Chain(&e), "upstream closed the connection before answering; sending the request again on a fresh connection");
+                self.fresh.request(again).await
+            }
+            (result, _) => result,
+        }
     }
 
     /// Sends a verified request on (with [`Verified`] in its extensions, as the layer leaves
@@ -362,7 +401,8 @@ impl Upstream {
         *forwarded.method_mut() = parts.method;
         *forwarded.uri_mut() = uri;
         *forwarded.headers_mut() = headers;
-        match tokio::time::timeout(self.timeout, self.client.request(forwarded)).await {
+        // The timeout bounds both tries together.
+        match tokio::time::timeout(self.timeout, self.send(forwarded)).await {
             Ok(Ok(mut answer))
                 if answer.status() == StatusCode::SWITCHING_PROTOCOLS
                     && is_websocket_upgrade(answer.headers()) =>
@@ -406,8 +446,13 @@ impl Upstream {
                 let body = IdleBody::new(body, self.timeout, Arc::clone(&self.origin));
                 Response::from_parts(parts, Body::new(body))
             }
+            Ok(Err(e)) if closed_before_answer(&e) => {
+                // Not sent again (see `send`): the API may have acted on it.
+                tracing::warn!(target: "xnonce", upstream = %self.origin, error = %Chain(&e), "upstream closed the connection before answering (is its keep-alive timeout below [upstream] idle_timeout_ms?); answered 502");
+                failure(StatusCode::BAD_GATEWAY, "the upstream could not be reached")
+            }
             Ok(Err(e)) => {
-                tracing::warn!(target: "xnonce", upstream = %self.origin, error = %e, "upstream unreachable; answered 502");
+                tracing::warn!(target: "xnonce", upstream = %self.origin, error = %Chain(&e), "upstream unreachable; answered 502");
                 failure(StatusCode::BAD_GATEWAY, "the upstream could not be reached")
             }
             Err(_elapsed) => {
@@ -469,6 +514,64 @@ fn client(idle: Option<Duration>) -> Client<HttpConnector, Body> {
         None => builder.pool_max_idle_per_host(0),
     };
     builder.build(connector)
+}
+
+/// Whether a request may be sent to the upstream twice, whether or not it acted on the first:
+/// a safe method (RFC 9110 §9.2.1: `GET`, `HEAD`, `OPTIONS`, `TRACE`; not merely idempotent
+/// ones, as a `DELETE` that took effect is answered `404` the second time) without a body
+/// (which went with the first try). A WebSocket handshake is a `GET`.
+fn resendable(req: &Request<Body>) -> bool {
+    use axum::http::Method;
+    use http_body::Body as _;
+    [Method::GET, Method::HEAD, Method::OPTIONS, Method::TRACE].contains(req.method())
+        && req.body().size_hint().exact() == Some(0)
+}
+
+/// Whether a request failed as its connection closed or was reset before any byte of its
+/// answer came (hyper: `connection closed before message completed`, a reset, a broken pipe;
+/// or never written, `canceled`), rather than not reaching the upstream at all (a connect
+/// error) or getting an answer hyper could not read.
+fn closed_before_answer(e: &hyper_util::client::legacy::Error) -> bool {
+    use std::error::Error as _;
+    use std::io::ErrorKind;
+    if e.is_connect() {
+        return false;
+    }
+    let mut source = e.source();
+    while let Some(cause) = source {
+        if let Some(h) = cause.downcast_ref::<hyper::Error>() {
+            if h.is_incomplete_message() || h.is_canceled() {
+                return true;
+            }
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            let closed = [
+                ErrorKind::ConnectionReset,
+                ErrorKind::ConnectionAborted,
+                ErrorKind::BrokenPipe,
+                ErrorKind::UnexpectedEof,
+            ];
+            return closed.contains(&io.kind());
+        }
+        source = cause.source();
+    }
+    false
+}
+
+/// An error with its causes, for the log (hyper-util's own text is only `client error
+/// (SendRequest)`).
+struct Chain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
 }
 
 /// What kind of URL reference a `Location` is, read as a browser reads it (WHATWG URL:
@@ -1477,6 +1580,26 @@ mod tests {
         assert_eq!(count("invalid_method"), Some(1), "{text}");
         assert_eq!(count("upstream_failed"), Some(1), "{text}");
         assert_eq!(count("upstream_timeout"), Some(0), "{text}");
+    }
+
+    /// Sent twice only when that is harmless whether or not the API acted on the first: a
+    /// safe method, no body (which went with the first try).
+    #[test]
+    fn only_a_safe_request_without_a_body_may_be_sent_again() {
+        let req = |method: &str, body: &'static str| {
+            Request::builder()
+                .method(method)
+                .uri("http://127.0.0.1:9/x")
+                .body(Body::from(body))
+                .unwrap()
+        };
+        for method in ["GET", "HEAD", "OPTIONS", "TRACE"] {
+            assert!(resendable(&req(method, "")), "{method}");
+        }
+        assert!(!resendable(&req("GET", "x")));
+        for method in ["POST", "PUT", "DELETE", "PATCH"] {
+            assert!(!resendable(&req(method, "")), "{method}");
+        }
     }
 
     #[test]

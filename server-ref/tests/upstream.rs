@@ -1037,9 +1037,55 @@ fn closing_api(
     (url, seen)
 }
 
+/// The race of an API that closes an idle keep-alive connection sooner than the gateway's
+/// pool forgets it: a request the gateway sends on it as it closes fails with no answer, and
+/// the gateway answered `502` for a request whose credential was spent, which the API never
+/// saw. A safe method (`GET`, `HEAD`, `OPTIONS`, `TRACE`) without a body is now sent again,
+/// once, on a fresh connection; any other request is never sent twice (the API may have acted
+/// on it): still a `502`, which the pool's idle timeout makes rare (next test). Both ways the
+/// API closes: after reading the request (FIN), and with it unread (RST).
+#[test]
+fn a_safe_request_on_a_connection_the_api_closes_as_it_comes_is_sent_again_once() {
+    for cut in [OnArrival::ReadAndClose, OnArrival::CloseUnread] {
+        let d = Dirs::new("upstream-closed-as-it-came");
+        let secret = add_client(&d, "shop");
+        // The second request on a connection comes just as the API closes it.
+        let (url, seen) = closing_api(move |nth, _| match nth {
+            1 => OnArrival::Answer,
+            _ => cut,
+        });
+        let gw = gateway(&d, &url, 10_000);
+        let a = gw.base.authority.clone();
+        let send = |method: &str, n: &str| {
+            let body = (method == "POST").then_some(&b"{}"[..]);
+            let req = signed(Scheme::V2, method, "/x", &[("n", n)], body, &secret, &a);
+            http::send(&gw.base, &req).unwrap()
+        };
+        // A connection opened, then reused as the API closes it.
+        assert_eq!(send("GET", "1").status, 201, "{cut:?}");
+        let r = send("GET", "2");
+        assert_eq!((r.status, r.text().as_str()), (201, "api"), "{cut:?}");
+        let seen_now = seen.lock().unwrap().clone();
+        let answered = seen_now.iter().filter(|(_, _, w)| *w == OnArrival::Answer);
+        assert_eq!(answered.count(), 2, "{cut:?}: {seen_now:?}");
+        // A POST is never sent twice: the API may have acted on it.
+        assert_eq!(send("POST", "3").status, 201, "{cut:?}");
+        let before = seen.lock().unwrap().len();
+        let r = send("POST", "4");
+        assert_eq!(r.status, 502, "{cut:?}: {}", r.text());
+        let after = seen.lock().unwrap()[before..].to_vec();
+        assert_eq!(
+            after.len(),
+            1,
+            "{cut:?}: the POST reached the API again: {after:?}"
+        );
+    }
+}
+
 /// The other half of the fix: the pool forgets a connection idle for `[upstream]
 /// idle_timeout_ms` (default 1 s, below gunicorn's 2 s and Node's and uvicorn's 5 s), so the
-/// gateway no longer sends on one the API is about to close, a `POST` included. An API that closes a connection idle for 2 s as a request comes on it
+/// gateway no longer sends on one the API is about to close, a `POST` included (which is
+/// never sent twice). An API that closes a connection idle for 2 s as a request comes on it
 /// (gunicorn's keep-alive, hit at the worst moment) answered a `POST` after 2.2 s of quiet
 /// with the gateway's `502` (its pool kept connections for 90 s); `idle_timeout_ms = 0` opens
 /// a connection for every request.
