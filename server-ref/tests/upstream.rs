@@ -1098,17 +1098,9 @@ fn the_pool_forgets_an_idle_connection_before_the_api_closes_it() {
         false => OnArrival::Answer,
     });
     let gw = gateway(&d, &url, 10_000);
-    let a = gw.base.authority.clone();
     let post = |gw: &Served, n: &str| {
-        let req = signed(
-            Scheme::V2,
-            "POST",
-            "/x",
-            &[("n", n)],
-            Some(b"{}"),
-            &secret,
-            &a,
-        );
+        let (a, body) = (&gw.base.authority, Some(&b"{}"[..]));
+        let req = signed(Scheme::V2, "POST", "/x", &[("n", n)], body, &secret, a);
         http::send(&gw.base, &req).unwrap()
     };
     assert_eq!(post(&gw, "1").status, 201);
@@ -1128,16 +1120,7 @@ fn the_pool_forgets_an_idle_connection_before_the_api_closes_it() {
     let toml = format!("[upstream]\nurl = \"{url}\"\nidle_timeout_ms = 0\n");
     let gw = serve_with(&d, &toml).unwrap_or_else(|e| panic!("{e:?}"));
     for n in ["3", "4", "5"] {
-        let req = signed(
-            Scheme::V2,
-            "POST",
-            "/x",
-            &[("n", n)],
-            Some(b"{}"),
-            &secret,
-            &gw.base.authority,
-        );
-        let r = http::send(&gw.base, &req).unwrap();
+        let r = post(&gw, n);
         assert_eq!(r.status, 201, "{n}: {}", r.text());
     }
     let seen_now = seen.lock().unwrap().clone();
