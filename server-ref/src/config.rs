@@ -50,6 +50,7 @@ use xnonce_core::{ParamRule, RouteTable, Scheme, Verifier, WindowPolicy};
 use crate::connections::ConnectionLimits;
 use crate::layer::Limits;
 use crate::rate_limit::{Rate, RateLimitConfig};
+use crate::upstream::{DEFAULT_IDLE_TIMEOUT, DEFAULT_TIMEOUT};
 
 /// The default listen address: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -146,28 +147,36 @@ pub struct ClientRateFile {
 
 impl UpstreamFile {
     fn resolve(self) -> Result<crate::upstream::Upstream, String> {
-        let timeout = match self.timeout_ms {
-            None => crate::upstream::DEFAULT_TIMEOUT,
-            Some(ms @ 1..=MAX_UPSTREAM_TIMEOUT_MS) => std::time::Duration::from_millis(ms),
-            Some(_) => {
-                return Err(format!(
-                    "upstream.timeout_ms: must be from 1 to {MAX_UPSTREAM_TIMEOUT_MS} (ms)"
-                ))
-            }
-        };
-        let idle = match self.idle_timeout_ms {
-            None => crate::upstream::DEFAULT_IDLE_TIMEOUT,
-            Some(ms @ 0..=MAX_UPSTREAM_TIMEOUT_MS) => std::time::Duration::from_millis(ms),
-            Some(_) => {
-                return Err(format!(
-                    "upstream.idle_timeout_ms: must be from 0 to {MAX_UPSTREAM_TIMEOUT_MS} (ms)"
-                ))
-            }
-        };
+        let timeout = upstream_ms(self.timeout_ms, "timeout_ms", 1, DEFAULT_TIMEOUT)?;
+        let idle = upstream_ms(
+            self.idle_timeout_ms,
+            "idle_timeout_ms",
+            0,
+            DEFAULT_IDLE_TIMEOUT,
+        )?;
         // The error never quotes the URL back.
         let upstream = crate::upstream::Upstream::new(&self.url, timeout)
             .map_err(|e| format!("upstream.url: {e}"))?;
         Ok(upstream.idle_timeout(idle))
+    }
+}
+
+/// `[upstream] <key>`, milliseconds from `min` to [`MAX_UPSTREAM_TIMEOUT_MS`]; `default`
+/// when absent.
+fn upstream_ms(
+    ms: Option<u64>,
+    key: &str,
+    min: u64,
+    default: std::time::Duration,
+) -> Result<std::time::Duration, String> {
+    match ms {
+        None => Ok(default),
+        Some(ms) if (min..=MAX_UPSTREAM_TIMEOUT_MS).contains(&ms) => {
+            Ok(std::time::Duration::from_millis(ms))
+        }
+        Some(_) => Err(format!(
+            "upstream.{key}: must be from {min} to {MAX_UPSTREAM_TIMEOUT_MS} (ms)"
+        )),
     }
 }
 
