@@ -604,26 +604,24 @@ impl Registry {
     /// What [`Registry::read_bytes`] read, parsed.
     fn parse(&self, bytes: &[u8], mode: u32) -> Result<OnDisk, RegistryError> {
         let path = self.file();
-        let invalid = |e: serde_json::Error| not_a_registry(&path, "registry", &e);
+        let invalid =
+            |e: serde_json::Error| RegistryError::Io(not_a_registry(&path, "registry", &e));
         let probe: VersionProbe = serde_json::from_slice(bytes).map_err(invalid)?;
         match probe.version {
             1 => Ok(OnDisk::Plain(
                 serde_json::from_slice(bytes).map_err(|e| {
-                    let mut msg = not_a_registry(&path, "plaintext registry (version 1)", &e);
-                    if let RegistryError::Io(m) = &mut msg {
-                        m.push_str(
-                            " (want {\"version\": 1, \"clients\": {\"<name>\": \
-                             [\"<secret>\", …]}})",
-                        );
-                    }
-                    msg
+                    RegistryError::Io(format!(
+                        "{} (want {{\"version\": 1, \"clients\": {{\"<name>\": \
+                         [\"<secret>\", …]}}}})",
+                        not_a_registry(&path, "plaintext registry (version 1)", &e)
+                    ))
                 })?,
                 mode,
             )),
             // A version-1 file relabelled by hand has secrets in clear where sealed entries
             // belong: the same care.
             2 => Ok(OnDisk::Sealed(serde_json::from_slice(bytes).map_err(
-                |e| not_a_registry(&path, "encrypted registry (version 2)", &e),
+                |e| RegistryError::Io(not_a_registry(&path, "encrypted registry (version 2)", &e)),
             )?)),
             v => Err(RegistryError::Io(format!(
                 "{} has version {v}, which this xnonce-server does not know (newer release?)",
@@ -1271,7 +1269,7 @@ fn pause_for_tests() {
 /// A registry file serde could not read. serde's message may quote a value (`invalid type:
 /// string "…"`), and in a registry file that value may be a secret in clear: the error says
 /// where, and what serde said only when that names a field rather than a value.
-fn not_a_registry(path: &Path, what: &str, e: &serde_json::Error) -> RegistryError {
+fn not_a_registry(path: &Path, what: &str, e: &serde_json::Error) -> String {
     let full = e.to_string();
     let why = match e.classify() {
         serde_json::error::Category::Io => "cannot be read".to_string(),
@@ -1288,12 +1286,12 @@ fn not_a_registry(path: &Path, what: &str, e: &serde_json::Error) -> RegistryErr
         }
         serde_json::error::Category::Data => "holds a value of the wrong type or form".into(),
     };
-    RegistryError::Io(format!(
+    format!(
         "{} is not a valid {what}: line {}, column {}: {why}",
         path.display(),
         e.line(),
         e.column()
-    ))
+    )
 }
 
 /// The plaintext (version 1) files already warned about by this process.
