@@ -537,25 +537,22 @@ fn closed_before_answer(e: &hyper_util::client::legacy::Error) -> bool {
     if e.is_connect() {
         return false;
     }
-    let mut source = e.source();
-    while let Some(cause) = source {
-        if let Some(h) = cause.downcast_ref::<hyper::Error>() {
-            if h.is_incomplete_message() || h.is_canceled() {
-                return true;
-            }
-        }
-        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            let closed = [
-                ErrorKind::ConnectionReset,
-                ErrorKind::ConnectionAborted,
-                ErrorKind::BrokenPipe,
-                ErrorKind::UnexpectedEof,
-            ];
-            return closed.contains(&io.kind());
-        }
-        source = cause.source();
-    }
-    false
+    let closed = [
+        ErrorKind::ConnectionReset,
+        ErrorKind::ConnectionAborted,
+        ErrorKind::BrokenPipe,
+        ErrorKind::UnexpectedEof,
+    ];
+    // The first cause that tells: a hyper error that says so, or the I/O error beneath.
+    std::iter::successors(e.source(), |&cause| cause.source())
+        .find_map(|cause| {
+            let hyper_closed = (cause.downcast_ref::<hyper::Error>())
+                .filter(|h| h.is_incomplete_message() || h.is_canceled())
+                .map(|_| true);
+            let io = cause.downcast_ref::<std::io::Error>();
+            hyper_closed.or_else(|| io.map(|io| closed.contains(&io.kind())))
+        })
+        .unwrap_or(false)
 }
 
 /// An error with its causes, for the log (hyper-util's own text is only `client error
@@ -565,10 +562,8 @@ struct Chain<'a>(&'a (dyn std::error::Error + 'static));
 impl std::fmt::Display for Chain<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(cause) = source {
+        for cause in std::iter::successors(self.0.source(), |&cause| cause.source()) {
             write!(f, ": {cause}")?;
-            source = cause.source();
         }
         Ok(())
     }
