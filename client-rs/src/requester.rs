@@ -831,9 +831,16 @@ const QUOTED_CHARS: usize = 64;
 /// its first [`QUOTED_CHARS`] characters followed by `…` when longer, so that a 70 KB name
 /// does not fill the message (and every log line and terminal it reaches).
 fn quoted(text: &str) -> String {
-    match text.char_indices().nth(QUOTED_CHARS) {
-        None => format!("{text:?}"),
-        Some((cut, _)) => format!("{:?}…", &text[..cut]),
+    let (kept, cut) = shortened(text, QUOTED_CHARS);
+    format!("{kept:?}{cut}")
+}
+
+/// `text`'s first `chars` characters, and `…` when that is not all of it (else `""`): for a
+/// message that names a text of any length.
+fn shortened(text: &str, chars: usize) -> (&str, &'static str) {
+    match text.char_indices().nth(chars) {
+        None => (text, ""),
+        Some((end, _)) => (&text[..end], "…"),
     }
 }
 
@@ -962,12 +969,7 @@ async fn read_body(res: &mut reqwest::Response, limit: u64) -> Result<Vec<u8>, E
 /// query holds the params (a password, a megabyte of data), so only the scheme, authority and
 /// (shortened) path are kept.
 fn target(u: &reqwest::Url) -> String {
-    let path: String = u.path().chars().take(200).collect();
-    let cut = if path.len() < u.path().len() {
-        "…"
-    } else {
-        ""
-    };
+    let (path, cut) = shortened(u.path(), 200);
     format!(" ({}{path}{cut})", u.origin().ascii_serialization())
 }
 
