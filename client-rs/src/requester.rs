@@ -700,7 +700,7 @@ impl Requester {
             &layout.target,
         )?;
         let first_ts = options.timestamp_ms.unwrap_or_else(|| self.now_ms());
-        let (res, request_id) = self
+        let (res, sent) = self
             .send_signed(
                 &layout,
                 &url,
@@ -709,7 +709,7 @@ impl Requester {
                 &options.headers,
             )
             .await?;
-        if !inner.correct_clock || !self.learn_offset(&res, &request_id) {
+        if !inner.correct_clock || !self.learn_offset(&res, &sent) {
             return Ok(res);
         }
         let forced_nonce = options.nonce.is_some() && inner.scheme == Scheme::V2;
@@ -720,25 +720,29 @@ impl Requester {
             // ruled out.
             return Ok(res);
         }
-        let (retry, retry_id) = self
+        let (retry, retry_sent) = self
             .send_signed(&layout, &url, self.now_ms(), None, &options.headers)
             .await?;
         // Stale again (the server's clock moved, or the exchange outlasted its window): its
         // hint is as authentic as the first and newer, so the next request starts from it
         // rather than going stale again. The request itself is not retried a second time.
-        self.learn_offset(&retry, &retry_id);
+        self.learn_offset(&retry, &retry_sent);
         Ok(retry)
     }
 
     /// Stores the offset to the server's clock from a stale answer's hint, if the answer
-    /// carries one that authenticates for this request (`request_id`); true when it did.
-    fn learn_offset(&self, res: &Response, request_id: &str) -> bool {
+    /// carries one that authenticates for this request (`sent`, its `X-Nonce` value); true
+    /// when it did.
+    fn learn_offset(&self, res: &Response, sent: &str) -> bool {
         let inner = &*self.inner;
-        let Some(hint) = authentic_hint(res, &inner.secret, &inner.client, request_id) else {
+        let hint = res.header(time_hint::HEADER);
+        let Some(server_time_ms) =
+            ServerTimeHint::server_time_from_answer(res.code, hint, sent, &inner.secret)
+        else {
             return false;
         };
         let local = SystemEnvironment.now_ms();
-        let offset = hint.server_time_ms as i64 - local as i64;
+        let offset = server_time_ms as i64 - local as i64;
         inner.offset_ms.store(offset, Ordering::Relaxed);
         inner.offset_learned.store(true, Ordering::Relaxed);
         true
@@ -751,7 +755,7 @@ impl Requester {
     }
 
     /// Signs the laid-out request with this timestamp/nonce and sends it; also returns the
-    /// request id (v2 nonce, v1 token) that a server-time hint must be bound to.
+    /// `X-Nonce` value sent, which a server-time hint must be bound to.
     async fn send_signed(
         &self,
         layout: &wire::Layout,
@@ -810,7 +814,6 @@ impl Requester {
         // From the bytes: a body that is not UTF-8 is not JSON (read from the lossy text, it
         // would parse with U+FFFD in its strings). Empty or blank: no data.
         let data = serde_json::from_slice(&bytes).ok();
-        let request_id = signed.header.request_id().to_string();
         Ok((
             Response {
                 code,
@@ -819,7 +822,7 @@ impl Requester {
                 data,
                 headers,
             },
-            request_id,
+            signed.x_nonce,
         ))
     }
 }
@@ -911,23 +914,6 @@ fn check_caller_headers(
         }
     }
     Ok(())
-}
-
-/// The server-time hint of a stale answer (401), if it authenticates with this client's
-/// secret and the rejected request's id; anything else (no hint, bad MAC, another request's
-/// hint, another status) is ignored.
-fn authentic_hint(
-    res: &Response,
-    secret: &Secret,
-    client: &str,
-    request_id: &str,
-) -> Option<ServerTimeHint> {
-    if res.code != 401 {
-        return None;
-    }
-    let hint = ServerTimeHint::parse(res.header(time_hint::HEADER)?).ok()?;
-    hint.authenticate(secret, client, request_id)
-        .then_some(hint)
 }
 
 /// Reads an answer's body, refusing one over `limit` bytes: by its `Content-Length` before
@@ -1278,39 +1264,6 @@ mod tests {
         assert!(!debug.contains("legacy"), "{debug}");
         let ok = builder.build().unwrap();
         assert!(!format!("{ok:?}").contains("legacy"));
-    }
-
-    #[test]
-    fn only_authentic_hints_count() {
-        let s = secret();
-        let hint = ServerTimeHint::issue(&s, "c", "n1", 1_700_000_000_000);
-        let res = |code: u16, value: String| Response {
-            code,
-            body: "Request has timed out".into(),
-            bytes: b"Request has timed out".to_vec(),
-            data: None,
-            headers: vec![("x-nonce-server-time".into(), value)],
-        };
-        let good = res(401, hint.to_string());
-        assert_eq!(authentic_hint(&good, &s, "c", "n1"), Some(hint.clone()));
-        assert_eq!(authentic_hint(&good, &s, "c", "n2"), None, "other request");
-        assert_eq!(authentic_hint(&good, &s, "d", "n1"), None, "other client");
-        let other = Secret::new("00".repeat(32)).unwrap();
-        assert_eq!(
-            authentic_hint(&good, &other, "c", "n1"),
-            None,
-            "other secret"
-        );
-        let forged = res(401, format!("1700000000001 {}", hint.mac));
-        assert_eq!(authentic_hint(&forged, &s, "c", "n1"), None, "changed time");
-        assert_eq!(
-            authentic_hint(&res(401, "garbage".into()), &s, "c", "n1"),
-            None
-        );
-        assert_eq!(
-            authentic_hint(&res(200, hint.to_string()), &s, "c", "n1"),
-            None
-        );
     }
 
     /// A caller's `Host` is sent in either scheme: v1 (which does not sign it) refuses an

@@ -68,6 +68,48 @@ impl ServerTimeHint {
         crate::mac::constant_time_eq(&expected.mac, &self.mac)
     }
 
+    /// The server's clock (ms since epoch) that the answer to a request this client sent
+    /// tells it (PROTOCOL §12, *Client side*, steps 1–2): `status` and `hint` are the
+    /// answer's status and `X-Nonce-Server-Time` value, `sent` the `X-Nonce` value the
+    /// request carried. `Some` only for a stale refusal (401) whose hint parses and
+    /// authenticates, with `secret`, for the client id and request id of `sent`; anything
+    /// else (another status, no hint, a malformed one, one made for another request or with
+    /// another secret, `sent` not an `X-Nonce` value) is `None`, and the client ignores it.
+    ///
+    /// The offset to adopt is this time minus the local clock at receipt (step 3).
+    ///
+    /// ```
+    /// use xnonce_core::{sign_with, FixedEnvironment, Scheme, Secret, ServerTimeHint, SignInput, XNonce};
+    /// let secret = Secret::new("20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd")?;
+    /// let input = SignInput::new(Scheme::V2, "GET", "/reports/daily", "svc").host("api.example.com");
+    /// let env = FixedEnvironment { now_ms: 1_700_000_000_000, nonce: [7; 16] };
+    /// let sent = sign_with(&input, &secret, &env)?.x_nonce;
+    /// // The server found the request stale and told its time, bound to that request:
+    /// let nonce = XNonce::parse(&sent)?.request_id().to_string();
+    /// let hint = ServerTimeHint::issue(&secret, "svc", &nonce, 1_700_000_090_000).to_string();
+    /// let told = ServerTimeHint::server_time_from_answer(401, Some(&hint), &sent, &secret);
+    /// assert_eq!(told, Some(1_700_000_090_000));
+    /// // The same hint on another status, or checked with another secret, tells nothing.
+    /// assert_eq!(ServerTimeHint::server_time_from_answer(200, Some(&hint), &sent, &secret), None);
+    /// let other = Secret::new("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")?;
+    /// assert_eq!(ServerTimeHint::server_time_from_answer(401, Some(&hint), &sent, &other), None);
+    /// # Ok::<(), xnonce_core::Error>(())
+    /// ```
+    pub fn server_time_from_answer(
+        status: u16,
+        hint: Option<&str>,
+        sent: &str,
+        secret: &Secret,
+    ) -> Option<u64> {
+        if status != 401 {
+            return None;
+        }
+        let hint = ServerTimeHint::parse(hint?).ok()?;
+        let sent = crate::XNonce::parse(sent).ok()?;
+        hint.authenticate(secret, sent.client(), sent.request_id())
+            .then_some(hint.server_time_ms)
+    }
+
     /// Parses the header value `<ms> <mac>`.
     pub fn parse(value: &str) -> Result<ServerTimeHint> {
         let mut it = value.split(' ');
@@ -152,6 +194,51 @@ mod tests {
         ] {
             let e = ServerTimeHint::parse(&bad).unwrap_err();
             assert_eq!(e.code(), ErrorCode::MalformedHeader, "{bad:?}");
+        }
+    }
+
+    /// A 401 whose hint the `hmac` crate made for the sent header's client and request id
+    /// (the v2 nonce, the v1 token) tells its time; every other answer tells nothing.
+    #[test]
+    fn an_answer_tells_the_time_only_when_its_hint_is_made_for_the_sent_request() {
+        let text = "correct-horse-battery";
+        let secret = Secret::new(text).unwrap();
+        let nonce = "00112233445566778899aabbccddeeff";
+        let token = "ab".repeat(32);
+        let v2 = format!("v2 svc 1700000000000 {nonce} {}", "cd".repeat(32));
+        let v1 = format!("{token} svc 1700000000000");
+        for (sent, request_id) in [(&v2, nonce), (&v1, token.as_str())] {
+            let hint = |client: &str, id: &str| {
+                let ms = 1_700_000_090_000;
+                format!("{ms} {}", reference(text.as_bytes(), client, id, ms))
+            };
+            let told = |status, hint: Option<&str>, sent: &str, secret: &Secret| {
+                ServerTimeHint::server_time_from_answer(status, hint, sent, secret)
+            };
+            let own = hint("svc", request_id);
+            assert_eq!(
+                told(401, Some(&own), sent, &secret),
+                Some(1_700_000_090_000)
+            );
+            for status in [200, 400, 403, 409, 503] {
+                assert_eq!(told(status, Some(&own), sent, &secret), None, "{status}");
+            }
+            let other_secret = Secret::new("correct-horse-staple").unwrap();
+            assert_eq!(told(401, Some(&own), sent, &other_secret), None);
+            assert_eq!(
+                told(401, Some(&hint("other", request_id)), sent, &secret),
+                None
+            );
+            assert_eq!(
+                told(401, Some(&hint("svc", "another")), sent, &secret),
+                None
+            );
+            assert_eq!(told(401, None, sent, &secret), None);
+            let (ms, mac) = own.split_once(' ').unwrap();
+            let moved = format!("{} {mac}", ms.parse::<u64>().unwrap() + 1);
+            assert_eq!(told(401, Some(&moved), sent, &secret), None);
+            assert_eq!(told(401, Some(&own.to_uppercase()), sent, &secret), None);
+            assert_eq!(told(401, Some(&own), "not a header", &secret), None);
         }
     }
 }
