@@ -208,6 +208,11 @@ def error_checks(x):
     assert answer.body.startswith('{"type":"https://xnonce.dev/errors/replayed",'), answer.body
     late = x.refusal_answer(stale, req["target"], x_nonce=header)
     assert x.HttpHeader(name="X-Nonce-Server-Time", value=stale.server_time) in late.headers
+    # `serverTimeFromAnswer(status:hint:sent:secret:)`: a client's reading of that hint.
+    assert x.server_time_from_answer(401, stale.server_time, header, SECRET) == ts + 60_000
+    assert x.server_time_from_answer(200, stale.server_time, header, SECRET) is None
+    assert x.server_time_from_answer(401, None, header, SECRET) is None
+    expect_error(x, "Input", "invalid_secret", x.server_time_from_answer, 401, None, header, "")
     v1 = x.refusal_answer(replayed, req["target"], x_nonce="0" * 64 + " svc 1700000000000")
     assert (v1.status, v1.body) == (409, "ottoken already used"), v1
     # `httpStatus` in Swift reads `httpStatusOf(code:)`.

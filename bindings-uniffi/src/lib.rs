@@ -9,6 +9,7 @@ mod header;
 mod requester;
 mod sign;
 mod text;
+mod time_hint;
 mod verify;
 
 pub use answer::{refusal_answer, Answer};
@@ -17,6 +18,7 @@ pub use header::{ottoken_decode, ottoken_encode, ottoken_query_value, parse_head
 pub use requester::{HttpHeader, RequestOptions, Requester, Response};
 pub use sign::{link, link_detailed, sign, sign_detailed, Param, Scheme, Signed, SignedLink};
 pub use text::XNonceText;
+pub use time_hint::server_time_from_answer;
 pub use verify::{
     ActionWindow, ControllerWindow, ParamRule, RouteRule, RouteRules, RouteWindow, Verified,
     Verifier,

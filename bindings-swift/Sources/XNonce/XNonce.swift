@@ -3436,6 +3436,31 @@ public func signDetailed(scheme: Scheme, method: XNonceText, path: XNonceText, p
     )
 })
 }
+/**
+ * The server's clock (ms since the epoch) that the answer to a request this client sent
+ * tells it (PROTOCOL §12): `status` and `hint` are the answer's status and
+ * `X-Nonce-Server-Time` value, `sent` the `X-Nonce` value the request carried. A value only
+ * for a stale refusal (401) whose hint authenticates, with `secret`, for the client and
+ * request of `sent`; `None` for anything else (another status, no hint, a malformed or
+ * forged one, one made for another request, `sent` not an `X-Nonce` value): ignore it.
+ *
+ * With a value: adopt `offset = value − local clock now`, sign later requests with
+ * `timestamp = local clock + offset`, and send the refused request once more, signed again
+ * (a stale request is refused before the server acts on it). Throws only for a `secret`
+ * that is no secret (`invalid_secret`); `hint` and `sent` that are not valid Unicode (a lone
+ * surrogate) are read lossily, and tell nothing.
+ */
+public func serverTimeFromAnswer(status: UInt16, hint: XNonceText?, sent: XNonceText, secret: XNonceText)throws  -> UInt64?  {
+    return try  FfiConverterOptionUInt64.lift(try rustCallWithError(FfiConverterTypeXNonceError_lift) {
+        uniffiCallStatus in
+    uniffi_xnonce_uniffi_fn_func_server_time_from_answer(
+        FfiConverterUInt16.lower(status),
+        FfiConverterOptionTypeXNonceText.lower(hint),
+        FfiConverterTypeXNonceText_lower(sent),
+        FfiConverterTypeXNonceText_lower(secret),uniffiCallStatus
+    )
+})
+}
 
 private enum InitializationResult {
     case ok
@@ -3480,6 +3505,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_xnonce_uniffi_checksum_func_sign_detailed() != 52292) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_xnonce_uniffi_checksum_func_server_time_from_answer() != 49128) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_xnonce_uniffi_checksum_method_requester_clock_offset_ms() != 34140) {

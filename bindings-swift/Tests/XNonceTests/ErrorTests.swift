@@ -63,6 +63,10 @@ final class ErrorTests: XCTestCase {
             XCTAssertEqual(code, "expired")
             XCTAssertNotNil(serverTime)
             XCTAssertEqual((error as? XNonceError)?.httpStatus, 401)
+            // A client sending with its own HTTP stack reads the stale answer's hint (PROTOCOL §12).
+            XCTAssertEqual(try serverTimeFromAnswer(status: 401, hint: serverTime, sent: header, secret: secret),
+                           ts + 60_000)
+            XCTAssertNil(try serverTimeFromAnswer(status: 200, hint: serverTime, sent: header, secret: secret))
         }
         XCTAssertThrowsError(try verifier.verify(method: "GET", target: "/admin/status?a=2", host: "api.test",
                                                  xNonce: header, now: ts)) { error in

@@ -695,6 +695,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_xnonce_uniffi_checksum_func_sign_detailed(
     ): Int
+    external fun uniffi_xnonce_uniffi_checksum_func_server_time_from_answer(
+    ): Int
     external fun uniffi_xnonce_uniffi_checksum_method_requester_clock_offset_ms(
     ): Int
     external fun uniffi_xnonce_uniffi_checksum_method_requester_make_request(
@@ -792,6 +794,8 @@ internal object UniffiLib {
     external fun uniffi_xnonce_uniffi_fn_func_sign(`scheme`: RustBuffer.ByValue,`method`: RustBuffer.ByValue,`path`: RustBuffer.ByValue,`params`: RustBuffer.ByValue,`client`: RustBuffer.ByValue,`secret`: RustBuffer.ByValue,`timestamp`: RustBuffer.ByValue,`nonce`: RustBuffer.ByValue,`host`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_xnonce_uniffi_fn_func_sign_detailed(`scheme`: RustBuffer.ByValue,`method`: RustBuffer.ByValue,`path`: RustBuffer.ByValue,`params`: RustBuffer.ByValue,`client`: RustBuffer.ByValue,`secret`: RustBuffer.ByValue,`timestamp`: RustBuffer.ByValue,`nonce`: RustBuffer.ByValue,`host`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_xnonce_uniffi_fn_func_server_time_from_answer(`status`: Short,`hint`: RustBuffer.ByValue,`sent`: RustBuffer.ByValue,`secret`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_xnonce_uniffi_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -940,6 +944,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_xnonce_uniffi_checksum_func_sign_detailed() and 0xFFFF) != 52292) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_xnonce_uniffi_checksum_func_server_time_from_answer() and 0xFFFF) != 49128) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_xnonce_uniffi_checksum_method_requester_clock_offset_ms() and 0xFFFF) != 34140) {
@@ -4147,6 +4154,35 @@ public object FfiConverterTypeXNonceText: FfiConverter<XNonceText, RustBuffer.By
         FfiConverterOptionalTypeXNonceText.lower(`nonce`),
         FfiConverterOptionalTypeXNonceText.lower(`host`),
         FfiConverterOptionalByteArray.lower(`body`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * The server's clock (ms since the epoch) that the answer to a request this client sent
+         * tells it (PROTOCOL §12): `status` and `hint` are the answer's status and
+         * `X-Nonce-Server-Time` value, `sent` the `X-Nonce` value the request carried. A value only
+         * for a stale refusal (401) whose hint authenticates, with `secret`, for the client and
+         * request of `sent`; `None` for anything else (another status, no hint, a malformed or
+         * forged one, one made for another request, `sent` not an `X-Nonce` value): ignore it.
+         *
+         * With a value: adopt `offset = value − local clock now`, sign later requests with
+         * `timestamp = local clock + offset`, and send the refused request once more, signed again
+         * (a stale request is refused before the server acts on it). Throws only for a `secret`
+         * that is no secret (`invalid_secret`); `hint` and `sent` that are not valid Unicode (a lone
+         * surrogate) are read lossily, and tell nothing.
+         */
+    @Throws(XNonceException::class) fun `serverTimeFromAnswer`(`status`: kotlin.UShort, `hint`: XNonceText?, `sent`: XNonceText, `secret`: XNonceText): kotlin.ULong? {
+            return FfiConverterOptionalULong.lift(
+    uniffiRustCallWithError(XNonceException) { _status ->
+    UniffiLib.uniffi_xnonce_uniffi_fn_func_server_time_from_answer(
+    
+        
+        FfiConverterUShort.lower(`status`),
+        FfiConverterOptionalTypeXNonceText.lower(`hint`),
+        FfiConverterTypeXNonceText.lower(`sent`),
+        FfiConverterTypeXNonceText.lower(`secret`),_status)
 }
     )
     }

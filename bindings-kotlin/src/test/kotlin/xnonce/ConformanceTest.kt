@@ -326,6 +326,13 @@ fun errorChecks(): Int {
         val staleAnswer = refusalAnswer(stale, "/admin/status?a=1", xNonce = header)
         c.ok(staleAnswer.headers.any { it.name == "X-Nonce-Server-Time" && it.value == stale.serverTime }, "stale answer's time header")
         c.ok(staleAnswer.body.contains("\"server_time_mac\""), "stale problem document's MAC")
+        // A client sending with its own HTTP stack reads that answer's hint (PROTOCOL §12).
+        c.ok(
+            serverTimeFromAnswer(staleAnswer.status, stale.serverTime, header, SECRET) == ts + 60_000uL,
+            "the stale answer tells the verifier's time",
+        )
+        c.ok(serverTimeFromAnswer(200u, stale.serverTime, header, SECRET) == null, "a hint on a 200 tells nothing")
+        c.ok(serverTimeFromAnswer(401u, null, header, SECRET) == null, "a 401 without a hint tells nothing")
         val v1 = refusalAnswer(replayed, "/admin/status?a=1", xNonce = "${"0".repeat(64)} svc 1700000000000")
         c.ok(v1.status.toInt() == 409 && v1.body == "ottoken already used", "v1 answer: em-secure-api's text")
         val none = refusalAnswer(XNonceException.Format("missing_header", "no credential"), "/admin/status")
@@ -428,6 +435,33 @@ fun errorChecks(): Int {
     Verifier(mapOf("svc" to listOf(SECRET)), controllerWindows = windows).use {
         c.ok(it.windowsNamingNoRoute().isEmpty(), "no route table: no window names no route")
     }
+
+    // The hint made here with javax.crypto (PROTOCOL §12: the key is the secret's 32 decoded
+    // bytes, or a v1 text secret's UTF-8; the request id the v2 nonce or the v1 token).
+    fun hint(
+        key: ByteArray,
+        client: String,
+        requestId: String,
+        ms: ULong,
+    ): String {
+        val mac = javax.crypto.Mac.getInstance("HmacSHA256")
+        mac.init(javax.crypto.spec.SecretKeySpec(key, "HmacSHA256"))
+        val digest = mac.doFinal("XNONCE-TIME\n$client\n$requestId\n$ms".toByteArray())
+        return "$ms " + digest.joinToString("") { "%02x".format(it) }
+    }
+    val hexKey = SECRET.chunked(2).map { it.toInt(16).toByte() }.toByteArray()
+    val sentV2 = sign(Scheme.V2, "GET", "/a/b", listOf(), "svc", SECRET, timestamp = ts, host = "h")
+    val nonce = parseHeader(sentV2).nonce!!
+    val later = ts + 90_000uL
+    c.ok(serverTimeFromAnswer(401u, hint(hexKey, "svc", nonce, later), sentV2, SECRET) == later, "v2 hint tells the time")
+    c.ok(serverTimeFromAnswer(401u, hint(hexKey, "svc", "f".repeat(32), later), sentV2, SECRET) == null, "another request's hint")
+    c.ok(serverTimeFromAnswer(401u, hint(hexKey, "other", nonce, later), sentV2, SECRET) == null, "another client's hint")
+    val legacy = "correct-horse-battery"
+    val sentV1 = sign(Scheme.V1, "GET", "/a/b", listOf(), "svc", legacy, timestamp = ts)
+    val token = parseHeader(sentV1).mac
+    c.ok(serverTimeFromAnswer(401u, hint(legacy.toByteArray(), "svc", token, later), sentV1, legacy) == later, "v1 hint tells the time")
+    c.ok(serverTimeFromAnswer(401u, hint(legacy.toByteArray(), "svc", token, later), sentV1, SECRET) == null, "checked with another secret")
+    c.refuses<XNonceException.Input>("invalid_secret") { serverTimeFromAnswer(401u, null, sentV1, "") }
     // httpStatus is the status a v2 client is answered with; a v1 client (or one with no
     // credential) gets em-secure-api's, which refusalAnswer gives: 401 for malformed input.
     val malformed = c.refuses<XNonceException.Format>("malformed_header") { parseHeader("not a header") }

@@ -70,6 +70,19 @@ fun firstSignedRequest() {
     println("${response.statusCode()} ${response.body()}")
 }
 
+fun serverTimeExample(
+    response: HttpResponse<String>,
+    header: String,
+    secret: String,
+): Long? {
+    var offset: Long? = null
+    val hint = response.headers().firstValue("X-Nonce-Server-Time").orElse(null)
+    serverTimeFromAnswer(response.statusCode().toUShort(), hint, header, secret)?.let {
+        offset = it.toLong() - System.currentTimeMillis()
+    }
+    return offset
+}
+
 fun signedExample(secret: String) {
     val signed = signDetailed(Scheme.V1, "GET", "/a/b", listOf(), "demo_client", secret, timestamp = 1700000000000uL)
     println(signed) // Signed(xNonce=… demo_client 1700000000000, ottoken=…, canonical=<redacted>, timestamp=1700000000000)
