@@ -29,6 +29,7 @@ const TYPE_STATUSES = new Set([
 const text = (v) => typeof v === 'string'
 const optionalText = (v) => v === undefined || v === null || typeof v === 'string'
 const anything = () => true
+const number = (v) => typeof v === 'number'
 /** An options object: napi takes `undefined`, `null` or an object (not a function). */
 const options = (v) => v === undefined || v === null || typeof v === 'object'
 
@@ -62,6 +63,12 @@ const SIGNATURES = {
   checkSigner: [
     ['scheme', text],
     ['client', text],
+    ['secret', text],
+  ],
+  serverTimeFromAnswer: [
+    ['status', number],
+    ['hint', optionalText],
+    ['sent', text],
     ['secret', text],
   ],
   ottokenEncode: [['header', text]],

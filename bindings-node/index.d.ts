@@ -16,6 +16,7 @@ export {
   ottokenDecode,
   ottokenQueryValue,
   parseHeader,
+  serverTimeFromAnswer,
   errorCodes,
   Verifier,
   Requester,

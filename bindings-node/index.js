@@ -27,6 +27,7 @@ module.exports = {
   ottokenDecode: guard(native.ottokenDecode),
   ottokenQueryValue: guard(native.ottokenQueryValue),
   parseHeader: guard(native.parseHeader),
+  serverTimeFromAnswer: guard(native.serverTimeFromAnswer),
   errorCodes: native.errorCodes,
   Verifier: guardClass(native.Verifier),
   Requester,

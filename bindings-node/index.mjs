@@ -13,6 +13,7 @@ export const {
   ottokenDecode,
   ottokenQueryValue,
   parseHeader,
+  serverTimeFromAnswer,
   errorCodes,
   Verifier,
   Requester,

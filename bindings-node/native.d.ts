@@ -412,6 +412,18 @@ export interface RequestParts {
 }
 
 /**
+ * The server's time (ms since the epoch) that the answer to a request this client sent
+ * tells it: `status` and `hint` are the answer's status and `X-Nonce-Server-Time` header,
+ * `sent` the `X-Nonce` value the request carried. A number only for a stale refusal (401)
+ * whose hint authenticates, with `secret`, for the client id and request id (the v2 nonce,
+ * the v1 token) of `sent`; `null` for anything else (another status, no hint, a malformed
+ * one, one made for another request or with another secret, `sent` not an `X-Nonce` value),
+ * which the client ignores. The clock offset to adopt is this time minus the local clock at
+ * receipt. A secret that no request could be signed with is `invalid_secret`.
+ */
+export declare function serverTimeFromAnswer(status: number, hint: string | null | undefined, sent: string, secret: string): number | null
+
+/**
  * Registers the function that builds the JS error for an xnonce failure:
  * `(code, family, message, serverTime?, serverTimeMac?, answer?) => Error`. Called once by
  * `index.js`.

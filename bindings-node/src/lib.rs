@@ -18,4 +18,5 @@ pub mod request;
 pub mod requester;
 pub mod sign;
 mod symbols;
+pub mod time_hint;
 pub mod verify;
