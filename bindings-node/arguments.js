@@ -65,6 +65,7 @@ const SIGNATURES = {
     ['client', text],
     ['secret', text],
   ],
+  checkClock: [['options', options]],
   serverTimeFromAnswer: [
     ['status', number],
     ['hint', optionalText],

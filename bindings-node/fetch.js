@@ -11,9 +11,23 @@
 // (fresh nonce and timestamp, the new path), and a hop to another origin is sent without
 // X-Nonce (nor Authorization, Proxy-Authorization, Cookie, as fetch itself drops them); after
 // such a hop nothing is signed again. Methods and bodies change as the Fetch standard says.
+//
+// Clock correction (PROTOCOL §12, as the native Requester does it): each signed hop is signed
+// at `Date.now() + offset`. When the answer to a signed hop is a stale refusal whose
+// `X-Nonce-Server-Time` hint authenticates for the X-Nonce that hop carried
+// (`serverTimeFromAnswer`), the offset becomes the server's time minus the local clock, and the
+// hop is signed again (fresh nonce and timestamp) and sent once more: a stale request is
+// refused before anything acts on it, so the resend is safe. A resend found stale too is
+// returned, only its hint is learned. With `correctClock: false` nothing is learned or resent.
 
+const native = require('./xnonce.node')
 const { signRequest, checkSigner } = require('./sign.js')
-const { refuseUnknown } = require('./arguments.js')
+const { guard, refuseUnknown } = require('./arguments.js')
+
+/** See native.d.ts `serverTimeFromAnswer`. */
+const serverTimeFromAnswer = guard(native.serverTimeFromAnswer)
+/** `correctClock` and `clockOffsetMs` checked as Requester checks them; the starting offset. */
+const checkClock = guard(native.checkClock)
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308])
 /** The Fetch standard's redirect limit. */
@@ -98,14 +112,15 @@ async function bodyBytes(request, signal) {
 }
 
 /**
- * @param {{ client: string, secret: string, scheme?: 'v1' | 'v2' | null, fetch?: typeof fetch | null }} options
- * @returns {typeof fetch}
+ * @param {{ client: string, secret: string, scheme?: 'v1' | 'v2' | null, fetch?: typeof fetch | null,
+ *   correctClock?: boolean | null, clockOffsetMs?: number | null }} options
+ * @returns {typeof fetch & { readonly clockOffsetMs: number }}
  */
 function xnonceFetch(options) {
   if (options === null || typeof options !== 'object') {
     throw new TypeError('xnonceFetch: pass options { client, secret, scheme?, fetch? }')
   }
-  refuseUnknown(options, 'options', ['client', 'secret', 'scheme', 'fetch'])
+  refuseUnknown(options, 'options', ['client', 'secret', 'scheme', 'fetch', 'correctClock', 'clockOffsetMs'])
   // `null` is absent, as in every options object of the package.
   const { client, secret } = options
   const scheme = options.scheme ?? 'v2'
@@ -120,7 +135,11 @@ function xnonceFetch(options) {
   }
   // Here, not on each call: every request would fail alike.
   checkSigner(scheme, client, secret)
-  return async function signedFetch(input, init) {
+  // `null` is absent (true, 0).
+  const correctClock = options.correctClock ?? true
+  /** The clock offset in use (server − local, ms), shared by every call. */
+  let offset = checkClock({ correctClock: options.correctClock, clockOffsetMs: options.clockOffsetMs })
+  async function signedFetch(input, init) {
     const request = new Request(input, init)
     const signal = callerSignal(input, init, request)
     const mode = request.redirect
@@ -136,17 +155,23 @@ function xnonceFetch(options) {
     headers.delete('host')
     // True while every hop so far stayed on the request's origin: only then is a hop signed.
     let signing = true
-    for (let redirects = 0; ; redirects++) {
+    /** The X-Nonce value the hop just sent carried (a stale answer's hint is bound to it). */
+    let sent
+    /** Sends the hop `url`, signed (at the corrected clock, a fresh nonce) while `signing`. */
+    const send = () => {
       headers.delete('x-nonce')
       if (signing) {
         const header = signRequest(scheme, method, url.pathname + url.search, client, secret, {
           host: url.host,
           contentType: headers.get('content-type') ?? undefined,
           body,
+          // As the Requester: a clock set before the epoch signs the epoch (then corrected).
+          timestamp: Math.max(0, Date.now() + offset),
         })
         headers.set('X-Nonce', header)
+        sent = header
       }
-      const response = await baseFetch(url, {
+      return baseFetch(url, {
         // What the fetch implementation alone understands (undici's `dispatcher` for a proxy
         // or custom TLS, node-fetch's `agent`, `priority`...) goes through untouched.
         ...init,
@@ -161,6 +186,32 @@ function xnonceFetch(options) {
         integrity: request.integrity,
         keepalive: request.keepalive,
       })
+    }
+    /**
+     * True when `response`, the answer to the signed hop just sent, is stale with a hint
+     * made for it: the offset is then the server's time minus the local clock at receipt.
+     */
+    const learned = (response) => {
+      if (!signing || !correctClock) return false
+      const time = serverTimeFromAnswer(
+        response.status,
+        response.headers.get('x-nonce-server-time'),
+        sent,
+        secret,
+      )
+      if (time === null) return false
+      offset = time - Date.now()
+      return true
+    }
+    for (let redirects = 0; ; redirects++) {
+      let response = await send()
+      if (learned(response)) {
+        // Refused before anything acted on it: sent once more at the corrected clock (not a
+        // redirect). Stale again, that answer is returned; only its newer hint is learned.
+        await discard(response)
+        response = await send()
+        learned(response)
+      }
       // A browser-style fetch answers 'manual' with an opaque redirect (status 0): returned as is.
       const location = response.headers.get('location')
       if (mode === 'manual' || !REDIRECT_STATUSES.has(response.status) || location === null) {
@@ -198,6 +249,8 @@ function xnonceFetch(options) {
       url = next
     }
   }
+  Object.defineProperty(signedFetch, 'clockOffsetMs', { get: () => offset, enumerable: true })
+  return signedFetch
 }
 
 module.exports = { xnonceFetch }

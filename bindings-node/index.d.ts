@@ -124,15 +124,33 @@ export interface XNonceFetchOptions {
   scheme?: 'v1' | 'v2' | null
   /** The fetch to wrap (default `globalThis.fetch`, read when `xnonceFetch` is called; `null` counts as absent). */
   fetch?: ((input: string | URL | Request, init?: RequestInit) => Promise<Response>) | null
+  /**
+   * Correct the clock from the server's authenticated time hint and send a stale request once
+   * more (default true; `null` counts as absent). `false`: nothing is learned or resent.
+   */
+  correctClock?: boolean | null
+  /**
+   * The clock offset to start from (server − local, ms; default 0): an integer within
+   * ±`Number.MAX_SAFE_INTEGER` (else a `RangeError`, `ERR_OUT_OF_RANGE`), as `Requester`'s.
+   */
+  clockOffsetMs?: number | null
 }
 
 /**
  * A fetch-compatible function that signs each request (method, URL host, path and query,
- * form fields or, for v2, the body digest) and sends it with the `X-Nonce` header.
+ * form fields or, for v2, the body digest) and sends it with the `X-Nonce` header, signed at
+ * `Date.now() + clockOffsetMs`.
  */
-export declare function xnonceFetch(
-  options: XNonceFetchOptions,
-): (input: string | URL | Request, init?: RequestInit) => Promise<Response>
+export declare function xnonceFetch(options: XNonceFetchOptions): ((
+  input: string | URL | Request,
+  init?: RequestInit,
+) => Promise<Response>) & {
+  /**
+   * The clock offset in use (server − local, ms), shared by every call of this function: the
+   * one given, or the one learned from the last authenticated server-time hint.
+   */
+  readonly clockOffsetMs: number
+}
 
 /**
  * The requests the middleware serves: node:http's, and node:http2's compatibility API's

@@ -179,11 +179,31 @@ export declare function bodyTimeoutAnswer(request?: RefusedRequest): Answer
 export declare function bodyTooLargeAnswer(limit: number, request?: RefusedRequest): Answer
 
 /**
+ * For `xnonceFetch`, when one is made: its `correctClock` and `clockOffsetMs` options,
+ * checked as the `Requester` constructor checks its options of the same names (a
+ * `TypeError` for a value of another type, the same `RangeError` for an offset that is no
+ * integer within ±`Number.MAX_SAFE_INTEGER`). Returns the clock offset to start from (0 when
+ * absent). Not the package's API: index.js does not export it.
+ */
+export declare function checkClock(options: ClockOptions): number
+
+/**
  * For `xnonceFetch`, when one is made: the scheme, the client id and the secret, checked as
  * every request it signs will need them (core's `check_signer`: text rules, client id, v2's
  * 64 hex digits), so that a wrong credential throws there rather than on each request.
  */
 export declare function checkSigner(scheme: 'v1' | 'v2', client: string, secret: string): void
+
+/**
+ * `xnonceFetch`'s clock options: those of [`RequesterOptions`] of the same names, converted
+ * alike (a value of another type is the same `TypeError`).
+ */
+export interface ClockOptions {
+  /** See [`RequesterOptions::correct_clock`]. */
+  correctClock?: boolean | null
+  /** See [`RequesterOptions::clock_offset_ms`]. */
+  clockOffsetMs?: number | null
+}
 
 /**
  * The `Content-Type` the app gets for an accepted request (core's

@@ -10,6 +10,7 @@ import {
   linkDetailed,
   signRequest,
   parseHeader,
+  serverTimeFromAnswer,
   ottokenEncode,
   ottokenDecode,
   ottokenQueryValue,
@@ -228,7 +229,27 @@ async function requests(): Promise<void> {
   const answer: Response = await signedFetch('http://127.0.0.1:8080/admin/status', { method: 'GET' })
   void answer.status
   // null counts as absent in every options object (v2, the global fetch).
-  void xnonceFetch({ client: 'svc', secret, scheme: null, fetch: null })
+  void xnonceFetch({
+    client: 'svc',
+    secret,
+    scheme: null,
+    fetch: null,
+    correctClock: null,
+    clockOffsetMs: null,
+  })
+  // Clock correction: on by default; the offset in use is the function's, read-only.
+  const corrected = xnonceFetch({ client: 'svc', secret, correctClock: true, clockOffsetMs: -1_500 })
+  const learned: number = corrected.clockOffsetMs
+  // @ts-expect-error read-only
+  corrected.clockOffsetMs = 0
+  // What a stale answer's hint says, for one's own HTTP stack (null: ignore the answer).
+  const told: number | null = serverTimeFromAnswer(
+    answer.status,
+    answer.headers.get('x-nonce-server-time'),
+    'v2 svc 1700000000000 00112233445566778899aabbccddeeff ' + '0'.repeat(64),
+    secret,
+  )
+  void [learned, told]
 }
 
 // An options argument may be null, as every options object's option (null counts as absent).

@@ -96,6 +96,35 @@ fn clock_offset(env: &Env, ms: f64) -> Outcome<i64> {
     }
 }
 
+/// `xnonceFetch`'s clock options: those of [`RequesterOptions`] of the same names, converted
+/// alike (a value of another type is the same `TypeError`).
+#[napi(object, object_to_js = false)]
+#[derive(Default)]
+pub struct ClockOptions {
+    /// See [`RequesterOptions::correct_clock`].
+    #[napi(ts_type = "boolean | null")]
+    pub correct_clock: Option<Option<bool>>,
+    /// See [`RequesterOptions::clock_offset_ms`].
+    #[napi(ts_type = "number | null")]
+    pub clock_offset_ms: Option<Option<f64>>,
+}
+
+/// For `xnonceFetch`, when one is made: its `correctClock` and `clockOffsetMs` options,
+/// checked as the `Requester` constructor checks its options of the same names (a
+/// `TypeError` for a value of another type, the same `RangeError` for an offset that is no
+/// integer within ±`Number.MAX_SAFE_INTEGER`). Returns the clock offset to start from (0 when
+/// absent). Not the package's API: index.js does not export it.
+#[napi(strict, js_name = "checkClock", ts_args_type = "options: ClockOptions")]
+pub fn check_clock(env: &Env, options: ClockOptions) -> napi::Result<f64> {
+    guard(env, || {
+        let offset = options.clock_offset_ms.flatten();
+        Ok(offset
+            .map(|ms| clock_offset(env, ms))
+            .transpose()?
+            .unwrap_or(0) as f64)
+    })
+}
+
 /// `maxResponseBytes`: a whole number of bytes from 0 to `Number.MAX_SAFE_INTEGER`.
 fn max_response_bytes(env: &Env, bytes: f64) -> Outcome<u64> {
     match bytes.fract() == 0.0 && (0.0..=MAX_SAFE_INTEGER).contains(&bytes) {
