@@ -3,7 +3,7 @@
 
 use napi::Env;
 use napi_derive::napi;
-use xnonce_core::ServerTimeHint;
+use xnonce_core::{time_hint, ServerTimeHint};
 
 use crate::error::guard;
 use crate::params::Text;
@@ -33,9 +33,7 @@ pub fn server_time_from_answer(
         let secret = crate::sign::secret_of(secret)?;
         // A number that is no status code (401.5, 65937) is not 401; a string that is not
         // well-formed text (a lone surrogate) is no header value.
-        let Some(status) = (status.fract() == 0.0 && (0.0..=f64::from(u16::MAX)).contains(&status))
-            .then_some(status as u16)
-        else {
+        let Some(status) = time_hint::status_from_f64(status) else {
             return Ok(None);
         };
         let hint = hint.and_then(Text::into_well_formed);

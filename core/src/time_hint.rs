@@ -131,6 +131,22 @@ impl ServerTimeHint {
     }
 }
 
+/// An answer's status given as a JavaScript number, as the Node and WASM bindings read it for
+/// [`ServerTimeHint::server_time_from_answer`]: an integer in `0..=65535`; any other number
+/// (`401.5`, `-401`, `NaN`, `65937`) is no HTTP status, so `None`, and such an answer tells
+/// no time.
+///
+/// ```
+/// use xnonce_core::time_hint::status_from_f64;
+/// assert_eq!(status_from_f64(401.0), Some(401));
+/// assert_eq!(status_from_f64(401.5), None);
+/// assert_eq!(status_from_f64(65_937.0), None); // 401 + 65536: never read as 401
+/// ```
+pub fn status_from_f64(status: f64) -> Option<u16> {
+    (status.fract() == 0.0 && (0.0..=f64::from(u16::MAX)).contains(&status))
+        .then_some(status as u16)
+}
+
 impl fmt::Display for ServerTimeHint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.server_time_ms, self.mac)
