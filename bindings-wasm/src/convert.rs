@@ -41,6 +41,18 @@ fn well_formed(
     Ok(text)
 }
 
+/// A text argument `arg` read only to be compared, never signed: `None` when the string is
+/// not well-formed (a lone surrogate, which no header value holds), where [`text`] refuses it.
+/// Anything but a JS string is a `TypeError`.
+pub fn text_if_well_formed(value: &JsValue, arg: &str) -> JsResult<Option<String>> {
+    let text = value
+        .as_string()
+        .ok_or_else(|| wrong_type(arg, "a string", value))?;
+    let ill_formed =
+        text.contains('\u{FFFD}') && !value.unchecked_ref::<JsString>().is_valid_utf16();
+    Ok((!ill_formed).then_some(text))
+}
+
 /// `"v1"` / `"v2"` (core's parser; `unsupported_scheme` otherwise).
 pub fn scheme(value: &JsValue) -> JsResult<Scheme> {
     let s = text(value, "scheme", Input::Scheme)?;

@@ -19,8 +19,8 @@ mod types;
 use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
 use xnonce_core::{
-    link_with, ottoken, sign_header_value_with, sign_with, ErrorCode, Input, Link, Secret, Signed,
-    XNonce,
+    link_with, ottoken, sign_header_value_with, sign_with, time_hint, ErrorCode, Input, Link,
+    Secret, ServerTimeHint, Signed, XNonce,
 };
 
 use crate::env::JsEnvironment;
@@ -268,6 +268,38 @@ pub fn parse_header(
         ("nonce", nonce),
         ("mac", header.mac().into()),
     ]))
+}
+
+/// The server's time (ms since the epoch) that the answer to a request this client sent
+/// tells it (PROTOCOL §12), as the Node package's `serverTimeFromAnswer`: `status` and `hint`
+/// are the answer's status and `X-Nonce-Server-Time` header (`null` or `undefined` when
+/// absent), `sent` the `X-Nonce` value the request carried. A number only for a stale refusal
+/// (401) whose hint authenticates, with `secret`, for the client and request of `sent`;
+/// `null` for anything else (another status, no hint, a forged one, one made for another
+/// request), which the client ignores. A secret no request could use is `invalid_secret`;
+/// an argument of another type a `TypeError`.
+#[wasm_bindgen(js_name = serverTimeFromAnswer, unchecked_return_type = "number | null")]
+pub fn server_time_from_answer(
+    #[wasm_bindgen(unchecked_param_type = "number")] status: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] hint: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] sent: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] secret: JsValue,
+) -> Result<JsValue, XNonceError> {
+    let number = status
+        .as_f64()
+        .ok_or_else(|| error::wrong_type("status", "a number", &status))?;
+    let hint = match hint.is_null_or_undefined() {
+        true => None,
+        false => convert::text_if_well_formed(&hint, "hint")?,
+    };
+    let sent = convert::text_if_well_formed(&sent, "sent")?;
+    let secret = self::secret(&secret)?;
+    // A number that is no status (401.5), or a string that is no header value: no time.
+    let (Some(status), Some(sent)) = (time_hint::status_from_f64(number), sent) else {
+        return Ok(JsValue::NULL);
+    };
+    let told = ServerTimeHint::server_time_from_answer(status, hint.as_deref(), &sent, &secret);
+    Ok(told.map_or(JsValue::NULL, ts))
 }
 
 /// Every shared error code with its family and HTTP status, in core's order, as the Node

@@ -421,6 +421,63 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
     equal(l.nonce, null, "v1 link nonce");
   });
 
+  await check(
+    "serverTimeFromAnswer: the time of an authentic stale answer for the request sent, else null",
+    () => {
+      // PROTOCOL §12's hint, made here with node:crypto: HMAC-SHA256 keyed with a 64-hex secret's
+      // 32 bytes (else the secret's UTF-8 text) over "XNONCE-TIME\n<client>\n<request id>\n<ms>".
+      const hintFor = (secret, client, requestId, ms) => {
+        const key = /^[0-9a-fA-F]{64}$/.test(secret)
+          ? Buffer.from(secret, "hex")
+          : Buffer.from(secret, "utf8");
+        return `${ms} ${createHmac("sha256", key).update(`XNONCE-TIME\n${client}\n${requestId}\n${ms}`).digest("hex")}`;
+      };
+      const nonce = "00112233445566778899aabbccddeeff";
+      const v2 = x.sign("v2", "GET", "/a", [], "svc", SECRET, { host: "h", timestamp: 5, nonce });
+      const own = hintFor(SECRET, "svc", nonce, 1_700_000_060_000);
+      equal(x.serverTimeFromAnswer(401, own, v2, SECRET), 1_700_000_060_000, "v2");
+      equal(
+        x.serverTimeFromAnswer(401, own, v2, SECRET.toUpperCase()),
+        1_700_000_060_000,
+        "upper-case secret",
+      );
+      const legacy = "correct-horse-battery-é";
+      const v1 = x.sign("v1", "GET", "/a", [], "svc", legacy, { timestamp: 5 });
+      const v1Hint = hintFor(legacy, "svc", v1.split(" ")[0], 1_700_000_060_000);
+      equal(
+        x.serverTimeFromAnswer(401, v1Hint, v1, legacy),
+        1_700_000_060_000,
+        "v1: the token is the request id",
+      );
+      equal(x.serverTimeFromAnswer(401, v1Hint, v1, SECRET), null, "v1 hint checked with another secret");
+      for (const status of [200, 400, 409, 401.5, 65_937, -401, NaN, Infinity]) {
+        equal(x.serverTimeFromAnswer(status, own, v2, SECRET), null, `status ${status}`);
+      }
+      const others = [
+        [hintFor(SECRET, "svc", "ff".repeat(16), 1_700_000_060_000), v2, "another request's hint"],
+        [hintFor(SECRET, "other", nonce, 1_700_000_060_000), v2, "another client's hint"],
+        [own.replace(/^\d+/, "1700000060001"), v2, "a moved time"],
+        [own.toUpperCase(), v2, "upper-case MAC"],
+        [null, v2, "no hint"],
+        [undefined, v2, "no hint (undefined)"],
+        ["\ud800", v2, "a lone surrogate as the hint"],
+        [own, "not a header", "sent is no header"],
+        [own, "v2\ud800", "sent holds a lone surrogate"],
+      ];
+      for (const [hint, sent, why] of others)
+        equal(x.serverTimeFromAnswer(401, hint, sent, SECRET), null, why);
+      throwsType(
+        () => x.serverTimeFromAnswer("401", own, v2, SECRET),
+        /^status must be a number, not string/,
+      );
+      throwsType(() => x.serverTimeFromAnswer(401, 5, v2, SECRET), /^hint must be a string, not number/);
+      throwsType(() => x.serverTimeFromAnswer(401, own, null, SECRET), /^sent must be a string, not null/);
+      throwsType(() => x.serverTimeFromAnswer(401, own, v2, undefined), /^secret must be a string/);
+      const bad = throwsCode(() => x.serverTimeFromAnswer(401, own, v2, ""), "invalid_secret");
+      assert(!bad.message.includes(SECRET), "the message names no secret");
+    },
+  );
+
   await check("param and option refusals say what the Node package says", () => {
     const V2 = { host: "h", timestamp: 5, nonce: "0".repeat(32) };
     const refused = (params, code) =>

@@ -1,5 +1,5 @@
 // A typed Node example, checked by `tsc --noEmit` against the generated pkg/node .d.ts.
-import { sign, signDetailed, type SignOptions } from "../pkg/node/xnonce_wasm.js";
+import { serverTimeFromAnswer, sign, signDetailed, type SignOptions } from "../pkg/node/xnonce_wasm.js";
 
 const options: SignOptions = { timestamp: Date.now(), host: "127.0.0.1:8080", body: new Uint8Array([1]) };
 export const header: string = sign(
@@ -22,3 +22,5 @@ function* pairs(): Generator<[string, string]> {
 export const fromIterable: string = sign("v1", "GET", "/a", pairs(), "svc", "pw", { timestamp: 1 });
 // null options are no options, at runtime and in the types (as in the Node package).
 export const nullOptions: string = sign("v1", "GET", "/a", [], "svc", "pw", null);
+// A stale answer's server time (null: nothing to learn); the hint header may be absent.
+export const told: number | null = serverTimeFromAnswer(401, null, header, "00".repeat(32));
