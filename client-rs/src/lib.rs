@@ -11,6 +11,6 @@ mod requester;
 mod wire;
 
 pub use requester::{
-    timeout_from_f64, RequestOptions, Requester, RequesterBuilder, Response,
+    check_clock_offset, timeout_from_f64, RequestOptions, Requester, RequesterBuilder, Response,
     DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT,
 };

@@ -363,8 +363,17 @@ fn check_v2_prefix(base_path: &str) -> Result<(), Error> {
 /// A starting clock offset must keep "now" inside the timestamps' range: beyond
 /// ±[`MAX_TIMESTAMP_MS`](xnonce_core::header::MAX_TIMESTAMP_MS) every request would be
 /// signed with a timestamp clamped to 0 or refused as `invalid_timestamp`, so the builder
-/// says so once instead.
-fn check_clock_offset(offset_ms: i64) -> Result<(), Error> {
+/// says so once instead (`invalid_timestamp`, naming the offset). Public so that a binding's
+/// other signers with a clock offset (the Python HTTP-library adapters) refuse the same
+/// offsets with the same error.
+///
+/// ```
+/// use xnonce::{check_clock_offset, ErrorCode};
+/// assert!(check_clock_offset(-120_000).is_ok());
+/// let e = check_clock_offset(1 << 53).unwrap_err();
+/// assert_eq!(e.code(), ErrorCode::InvalidTimestamp);
+/// ```
+pub fn check_clock_offset(offset_ms: i64) -> Result<(), Error> {
     match offset_ms.unsigned_abs() <= xnonce_core::header::MAX_TIMESTAMP_MS {
         true => Ok(()),
         false => Err(Error::new(
