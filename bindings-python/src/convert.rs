@@ -125,6 +125,10 @@ pub mod field {
         ContentType => ContentType, "content_type";
         /// An `X-Nonce` header value.
         Header => Header, "header";
+        /// The `X-Nonce` value a request carried, read back from it (`sent`).
+        Sent => Header, "sent";
+        /// An answer's `X-Nonce-Server-Time` value (`hint`).
+        ServerTime => Header, "hint";
         /// An `ottoken`.
         Ottoken => Ottoken, "ottoken";
         /// A key of `controller_windows`: a controller.

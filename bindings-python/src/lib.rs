@@ -55,6 +55,8 @@ fn _xnonce(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sign::sign_request, m)?)?;
     m.add_function(wrap_pyfunction!(sign::_check_signer, m)?)?;
     m.add_function(wrap_pyfunction!(sign::parse_header, m)?)?;
+    m.add_function(wrap_pyfunction!(sign::server_time_from_answer, m)?)?;
+    m.add_function(wrap_pyfunction!(requester::_check_clock, m)?)?;
     m.add_function(wrap_pyfunction!(sign::ottoken_encode, m)?)?;
     m.add_function(wrap_pyfunction!(sign::ottoken_decode, m)?)?;
     m.add_function(wrap_pyfunction!(sign::ottoken_query_value, m)?)?;

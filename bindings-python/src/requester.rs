@@ -305,6 +305,16 @@ type MaxResponseBytes = IntSetting<u64, named::MaxResponseBytes>;
 const DEFAULT_MAX_RESPONSE_BYTES: MaxResponseBytes =
     IntSetting::lit(xnonce::DEFAULT_MAX_RESPONSE_BYTES);
 
+/// For the HTTP-library adapters, when one is made: `correct_clock` and `clock_offset_ms`
+/// checked as the requesters' constructors check them (a `bool`; an `int` in the `i64` range,
+/// within the timestamps' range by client-rs's `check_clock_offset`: `TypeError`,
+/// `ValueError`, `InputError` `invalid_timestamp`), returned as read.
+#[pyfunction]
+pub fn _check_clock(correct_clock: bool, clock_offset_ms: OffsetMs) -> PyResult<(bool, i64)> {
+    xnonce::check_clock_offset(clock_offset_ms.0).py_err()?;
+    Ok((correct_clock, clock_offset_ms.0))
+}
+
 /// The builder both requesters start from: their constructor arguments, checked once (in
 /// this order: `ca_pem`, secret, scheme; `timeout`, `clock_offset_ms` and
 /// `max_response_bytes` were checked as they were read).

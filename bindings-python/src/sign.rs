@@ -1,10 +1,11 @@
 //! Signing, links, headers and ottokens: thin wrappers over `xnonce_core`.
 
+use pyo3::exceptions::PyOverflowError;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
-use xnonce_core::{ottoken, Incoming, SignInput, Signed, XNonce};
+use xnonce_core::{ottoken, Incoming, ServerTimeHint, SignInput, Signed, XNonce};
 
-use crate::convert::{self, field, SecretArg, Text};
+use crate::convert::{self, field, Received, SecretArg, Text};
 use crate::errors::IntoPyResult;
 
 /// The result of signing: the `X-Nonce` header value and everything behind it.
@@ -419,6 +420,43 @@ pub fn parse_header(value: Text<'_, field::Header>) -> PyResult<PyHeader> {
     Ok(PyHeader {
         inner: XNonce::parse(&value).py_err()?,
     })
+}
+
+/// The server's clock (ms since the epoch) that the answer to a request this client sent tells
+/// it (PROTOCOL §12, *Client side*): core's `ServerTimeHint::server_time_from_answer`. `status`
+/// and `hint` are the answer's status and `X-Nonce-Server-Time` value, `sent` the `X-Nonce`
+/// value the request carried; `Some` only for a stale refusal (401) whose hint authenticates,
+/// with `secret`, for the client and request id of `sent`, else `None`. A status that is no
+/// HTTP status (outside `0..=65535`) and text UTF-8 cannot encode (a lone surrogate) are no
+/// such answer: `None`. A secret is checked as everywhere (`InputError` `invalid_secret`),
+/// whatever the answer; a `status` that is not an `int`, or text that is not a `str`, is a
+/// `TypeError`.
+#[pyfunction]
+pub fn server_time_from_answer(
+    status: &Bound<'_, PyAny>,
+    hint: Option<Received<'_, field::ServerTime>>,
+    sent: Received<'_, field::Sent>,
+    secret: SecretArg<'_>,
+) -> PyResult<Option<u64>> {
+    let status = match status.extract::<u16>() {
+        Ok(status) => Some(status),
+        Err(e) if e.is_instance_of::<PyOverflowError>(status.py()) => None,
+        Err(e) => {
+            return Err(convert::read_failure(e, status.py(), || {
+                format!("status must be an int, not {}", convert::type_name(status))
+            }))
+        }
+    };
+    let secret = secret.secret()?;
+    let (Some(status), Ok(sent)) = (status, sent.checked()) else {
+        return Ok(None);
+    };
+    let Ok(hint) = hint.as_ref().map(Received::checked).transpose() else {
+        return Ok(None);
+    };
+    Ok(ServerTimeHint::server_time_from_answer(
+        status, hint, sent, &secret,
+    ))
 }
 
 /// The `ottoken` form of a header value.

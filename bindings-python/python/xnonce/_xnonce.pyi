@@ -31,6 +31,7 @@ __all__ = [
     "Verifier",
     "XNonceError",
     "__version__",
+    "_check_clock",
     "_check_signer",
     "content_type_for_app",
     "error_from_code",
@@ -41,6 +42,7 @@ __all__ = [
     "ottoken_encode",
     "ottoken_query_value",
     "parse_header",
+    "server_time_from_answer",
     "sign",
     "sign_detailed",
     "sign_request",
@@ -330,7 +332,25 @@ def sign_request(
 
 # (scheme as core reads it: "v1" | "v2", the secret); for the HTTP-library adapters.
 def _check_signer(scheme: str, client: str, secret: str | Secret) -> tuple[str, Secret]: ...
+
+# (correct_clock, clock_offset_ms) checked as the Requester's constructor checks them
+# (TypeError; ValueError beyond the i64 range; InputError `invalid_timestamp` beyond
+# ±(2**53-1) ms); for the HTTP-library adapters.
+def _check_clock(correct_clock: bool, clock_offset_ms: int) -> tuple[bool, int]: ...
 def parse_header(value: str) -> Header: ...
+
+# The server's clock (ms since the epoch) that the answer to a request this client sent tells
+# it (PROTOCOL §12, client side): `status` and `hint` are the answer's status and
+# `X-Nonce-Server-Time` value, `sent` the `X-Nonce` value the request carried. An int only for
+# a stale refusal (401) whose hint authenticates, with `secret`, for the client id and request
+# id (v2 nonce, v1 token) of `sent`; None for anything else (another status, also one outside
+# 0..=65535; no hint; a malformed one; one made for another request or with another secret;
+# `sent` no X-Nonce value), which the client ignores. The offset to adopt is this time minus
+# the local clock at receipt. A bad secret raises InputError `invalid_secret`, whatever the
+# answer; a non-int status or non-str text raises TypeError.
+def server_time_from_answer(
+    status: int, hint: str | None, sent: str, secret: str | Secret
+) -> int | None: ...
 def ottoken_encode(header: str) -> str: ...
 def ottoken_decode(token: str) -> str: ...
 def ottoken_query_value(token: str) -> str: ...
