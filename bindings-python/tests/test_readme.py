@@ -91,6 +91,17 @@ def test_adapters_snippet_runs_against_the_server(
     ]
 
 
+def test_clock_correction_snippet_runs_against_the_server(
+    server: Server, monkeypatch: Any, capsys: Any
+) -> None:
+    # A clock two minutes slow: the first request is stale, corrected and resent once.
+    monkeypatch.setenv("XNONCE_CLOCK_OFFSET_MS", "-120000")
+    ns: dict[str, Any] = {}
+    exec(against(server, "XNONCE_CLOCK_OFFSET_MS", monkeypatch), ns)
+    assert capsys.readouterr().out == "200 [401]\n"
+    assert abs(ns["offset"]) < 5_000
+
+
 def test_async_requester_snippet_runs_against_the_server(
     server: Server, monkeypatch: Any, capsys: Any
 ) -> None:

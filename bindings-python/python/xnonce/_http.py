@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from xnonce._xnonce import Secret, _check_signer, error_from_code, sign_request
+from xnonce._xnonce import (
+    Secret,
+    _check_clock,
+    _check_signer,
+    error_from_code,
+    server_time_from_answer,
+    sign_request,
+)
 
 HEADER = "X-Nonce"
+#: The header of a stale answer carrying the server's authenticated time (PROTOCOL §12).
+SERVER_TIME_HEADER = "X-Nonce-Server-Time"
 #: Statuses after which HTTP clients follow ``Location`` (the credential must not follow).
 REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
 
@@ -17,6 +27,40 @@ def checked_signer(client: str, secret: str | Secret, scheme: str) -> tuple[str,
     every request will need them (``InputError`` now rather than on each request). The scheme
     is core's reading of it: ``"V2"`` is ``"v2"``, as ``sign`` and the Node package take it."""
     return _check_signer(scheme, client, secret)
+
+
+def local_ms() -> int:
+    """The local clock (ms since the epoch), as core reads it."""
+    return time.time_ns() // 1_000_000
+
+
+class Clock:
+    """An adapter's clock: the offset to the server's (server - local, ms) that every request
+    it signs uses, learned from stale answers (PROTOCOL §12, *Client side*) when correction is
+    on. The decision whether an answer tells the time is core's
+    (``server_time_from_answer``); this keeps the offset and adds it to the local clock."""
+
+    def __init__(self, correct_clock: bool, clock_offset_ms: int) -> None:
+        # Checked as the Requester checks them (TypeError, ValueError, InputError).
+        self.correct, self.offset_ms = _check_clock(correct_clock, clock_offset_ms)
+
+    def timestamp(self) -> int | None:
+        """The timestamp to sign with: the local clock plus the offset (never below 0); with no
+        offset, ``None``: core reads the same clock itself."""
+        offset = self.offset_ms
+        return None if offset == 0 else max(0, local_ms() + offset)
+
+    def learn(self, status: int, hint: str | None, sent: str | None, secret: Secret) -> bool:
+        """With correction on, stores the offset an answer tells (a 401 whose hint authenticates
+        for ``sent``, the ``X-Nonce`` value the request carried); true when it did, and the
+        request may be re-signed and sent once more. With correction off, never."""
+        if not self.correct or sent is None:
+            return False
+        told = server_time_from_answer(status, hint, sent, secret)
+        if told is None:
+            return False
+        self.offset_ms = told - local_ms()
+        return True
 
 
 def authority_and_target(url: str) -> tuple[str, str]:
@@ -43,8 +87,10 @@ def sign_target(
     target: str,
     content_type: str | None,
     body: Any,
+    timestamp: int | None = None,
 ) -> str:
-    """Signs a request about to be sent: query and form params, or the body digest (v2).
+    """Signs a request about to be sent: query and form params, or the body digest (v2), at
+    ``timestamp`` (ms; ``None``: the clock).
 
     ``host`` is the Host line as sent (a caller's header, or the URL's authority without its
     userinfo): one holding ``@`` is not cut, as it goes out whole (``invalid_host``).
@@ -65,4 +111,5 @@ def sign_target(
         secret,
         content_type=content_type,
         body=body,
+        timestamp=timestamp,
     )

@@ -8,7 +8,14 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from typing import TYPE_CHECKING, Any
 
-from xnonce._http import HEADER, REDIRECT_STATUSES, checked_signer, sign_target
+from xnonce._http import (
+    HEADER,
+    REDIRECT_STATUSES,
+    SERVER_TIME_HEADER,
+    Clock,
+    checked_signer,
+    sign_target,
+)
 from xnonce._xnonce import Secret
 
 if TYPE_CHECKING:
@@ -58,22 +65,51 @@ class XNonceAuth(_Auth):
     ``response.next_request`` through a client that has this auth: it is signed afresh. With a
     custom transport that does not report ``trace`` events, never use ``follow_redirects=True``.
 
+    Clock correction (PROTOCOL §12): every request is signed at the local clock plus
+    ``clock_offset_ms`` (server - local, ms; default 0), one offset for every request this
+    object signs. When a server refuses a request as stale (401) with an
+    ``X-Nonce-Server-Time`` hint that authenticates, with this secret, for that very request,
+    the offset becomes the server's time minus the local clock, and the auth flow re-signs the
+    request (fresh nonce and timestamp; same method, URL and body) and sends it once more: the
+    answer returned is the retry's, with the stale answer in its ``history``. A stale request
+    is refused before the server acts on it, so that one resend cannot do anything twice. A
+    retry found stale again is not retried, but its hint updates the offset. A hint that does
+    not authenticate (another request's, a wrong MAC) is ignored, and so is any answer that
+    comes from a redirect target. With ``correct_clock=False`` nothing is learned or retried:
+    the 401 is the answer, and the offset stays as given. ``clock_offset_ms`` is checked as the
+    ``Requester``'s is.
+
     The secret is kept in an ``xnonce.Secret`` (its ``repr`` is redacted).
     """
 
     requires_request_body = True
 
-    def __init__(self, client: str, secret: str | Secret, scheme: str = "v2") -> None:
+    def __init__(
+        self,
+        client: str,
+        secret: str | Secret,
+        scheme: str = "v2",
+        *,
+        correct_clock: bool = True,
+        clock_offset_ms: int = 0,
+    ) -> None:
         self.scheme, self._secret = checked_signer(client, secret, scheme)
         self.client = client
+        self._clock = Clock(correct_clock, clock_offset_ms)
 
-    def _sign(self, request: Request) -> None:
+    @property
+    def clock_offset_ms(self) -> int:
+        """The clock offset in use (server - local, ms): as given until a stale answer's
+        authentic hint sets it; shared by every request this object signs."""
+        return self._clock.offset_ms
+
+    def _sign(self, request: Request) -> str:
         # httpx sets Host from the URL unless the caller did: either way, what goes out (an
         # empty one too, which the core refuses: `invalid_host`). Of several Content-Type
         # lines the first (the reference server refuses such a request: PROTOCOL §6.5).
         host = request.headers.get("Host")
         content_types = request.headers.get_list("Content-Type")
-        request.headers[HEADER] = sign_target(
+        sent = sign_target(
             self.scheme,
             self.client,
             self._secret,
@@ -82,11 +118,28 @@ class XNonceAuth(_Auth):
             request.url.raw_path.decode("ascii"),
             content_types[0] if content_types else None,
             request.content,
+            self._clock.timestamp(),
+        )
+        request.headers[HEADER] = sent
+        return sent
+
+    def _learn(self, request: Request, sent: str, response: Response) -> bool:
+        """Whether ``response`` is a stale answer to ``request`` itself (not to a redirect)
+        with an authentic time hint for ``sent`` (the offset is then learned); always false with
+        clock correction off."""
+        return response.request is request and self._clock.learn(
+            response.status_code, response.headers.get(SERVER_TIME_HEADER), sent, self._secret
         )
 
     def auth_flow(self, request: Request) -> Generator[Request, Response, None]:
-        self._sign(request)
-        yield request
+        sent = self._sign(request)
+        response = yield request
+        if self._learn(request, sent, response):
+            # Once more, re-signed with the learned offset; stale again, only its hint (newer,
+            # bound to the retry) is learned.
+            sent = self._sign(request)
+            response = yield request
+            self._learn(request, sent, response)
 
     def sync_auth_flow(self, request: Request) -> Generator[Request, Response, None]:
         previous: Callable[[str, dict[str, Any]], Any] | None = request.extensions.get("trace")

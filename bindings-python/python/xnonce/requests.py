@@ -8,7 +8,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from xnonce._http import HEADER, authority_and_target, checked_signer, header_text, sign_target
+from xnonce._http import (
+    HEADER,
+    SERVER_TIME_HEADER,
+    Clock,
+    authority_and_target,
+    checked_signer,
+    header_text,
+    sign_target,
+)
 from xnonce._xnonce import Secret, error_from_code
 
 if TYPE_CHECKING:
@@ -71,12 +79,40 @@ class XNonceAuth(_AuthBase):
     server answers 401). To follow one signed, pass ``allow_redirects=False`` and send
     ``auth(response.next)``: it is signed afresh for its own URL.
 
+    Clock correction (PROTOCOL §12): every request is signed at the local clock plus
+    ``clock_offset_ms`` (server - local, ms; default 0), one offset for every request this
+    object signs. When a server refuses a request as stale (401) with an
+    ``X-Nonce-Server-Time`` hint that authenticates, with this secret, for that very request,
+    the offset becomes the server's time minus the local clock, and the request is re-signed
+    (fresh nonce and timestamp; same method, URL and body) and sent once more, from a response
+    hook: the answer returned is the retry's, with the stale answer in its ``history``. A stale
+    request is refused before the server acts on it, so that one resend cannot do anything
+    twice. A retry found stale again is not retried, but its hint updates the offset. A hint
+    that does not authenticate (another request's, a wrong MAC) is ignored. With
+    ``correct_clock=False`` nothing is learned or retried: the 401 is the answer, and the
+    offset stays as given. ``clock_offset_ms`` is checked as the ``Requester``'s is.
+
     The secret is kept in an ``xnonce.Secret`` (its ``repr`` is redacted).
     """
 
-    def __init__(self, client: str, secret: str | Secret, scheme: str = "v2") -> None:
+    def __init__(
+        self,
+        client: str,
+        secret: str | Secret,
+        scheme: str = "v2",
+        *,
+        correct_clock: bool = True,
+        clock_offset_ms: int = 0,
+    ) -> None:
         self.scheme, self._secret = checked_signer(client, secret, scheme)
         self.client = client
+        self._clock = Clock(correct_clock, clock_offset_ms)
+
+    @property
+    def clock_offset_ms(self) -> int:
+        """The clock offset in use (server - local, ms): as given until a stale answer's
+        authentic hint sets it; shared by every request this object signs."""
+        return self._clock.offset_ms
 
     def __call__(self, r: PreparedRequest) -> PreparedRequest:
         url_host, target = authority_and_target(r.url or "")
@@ -127,21 +163,63 @@ class XNonceAuth(_AuthBase):
             target,
             header_text(r.headers.get("Content-Type")),
             r.body,
+            self._clock.timestamp(),
         )
+        # One hook per request, the last signer's: a request signed again by another
+        # XNonceAuth must not be resent by both.
         hooks = r.hooks.setdefault("response", [])
-        if self._unsign_redirect not in hooks:
-            hooks.append(self._unsign_redirect)
+        hooks[:] = [h for h in hooks if getattr(h, "__func__", None) is not XNonceAuth._answered]
+        hooks.append(self._answered)
         return r
 
-    @staticmethod
-    def _unsign_redirect(r: Response, **_: Any) -> Response:
-        # Runs before `requests` builds the redirect from a copy of `r.request`.
-        if r.is_redirect and r.request is not None:
-            r.request.headers.pop(HEADER, None)
-            own = r.request.__dict__.pop(_OWN_HOST, None)
-            if own is not None and r.request.headers.get("Host") == own:
-                del r.request.headers["Host"]
+    def _answered(self, r: Response, **kwargs: Any) -> Response:
+        # A response hook: `kwargs` are those of the adapter's `send` (timeout, proxies, ...).
+        first = r.request
+        if first is not None and self._learn(r):
+            # As `HTTPDigestAuth.handle_401` resends: the stale answer read and its connection
+            # released, the same request re-signed and sent once through the same adapter (no
+            # hooks run for it: never a second retry).
+            r.content  # noqa: B018 - reads the body, so that the connection can be reused
+            r.close()
+            prep = first.copy()
+            if _OWN_HOST in first.__dict__:
+                prep.__dict__[_OWN_HOST] = first.__dict__[_OWN_HOST]
+            self(prep)
+            retry = r.connection.send(prep, **kwargs)
+            retry.history.append(r)
+            retry.request = prep
+            # Stale again: its hint, newer and bound to the retry, is learned; not resent.
+            self._learn(retry)
+            r = retry
+        if r.is_redirect:
+            # Runs before `requests` builds the redirect from a copy of the request it sent
+            # first (`first`, even when the answer is the retry's).
+            for sent in (first, r.request):
+                if sent is not None:
+                    _unsign(sent)
         return r
+
+    def _learn(self, r: Response) -> bool:
+        """Whether ``r`` is a stale answer to its request with an authentic time hint (the
+        offset is then learned); always false with clock correction off."""
+        request = r.request
+        if request is None:
+            return False
+        return self._clock.learn(
+            r.status_code,
+            header_text(r.headers.get(SERVER_TIME_HEADER)),
+            header_text(request.headers.get(HEADER)),
+            self._secret,
+        )
 
     def __repr__(self) -> str:
         return f"XNonceAuth(client={self.client!r}, scheme={self.scheme!r})"
+
+
+def _unsign(request: PreparedRequest) -> None:
+    """Removes the credential (and a ``Host`` line the adapter added) from a request whose
+    answer is a redirect, before ``requests`` copies its headers to the redirect."""
+    request.headers.pop(HEADER, None)
+    own = request.__dict__.pop(_OWN_HOST, None)
+    if own is not None and request.headers.get("Host") == own:
+        del request.headers["Host"]
