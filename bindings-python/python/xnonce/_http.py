@@ -63,6 +63,33 @@ class Clock:
         return True
 
 
+class Signer:
+    """What both HTTP-library adapters (``XNonceAuth`` of ``requests`` and of ``httpx``) are
+    made with and show: the client, its secret, the scheme and the clock."""
+
+    def __init__(
+        self,
+        client: str,
+        secret: str | Secret,
+        scheme: str = "v2",
+        *,
+        correct_clock: bool = True,
+        clock_offset_ms: int = 0,
+    ) -> None:
+        self.scheme, self._secret = checked_signer(client, secret, scheme)
+        self.client = client
+        self._clock = Clock(correct_clock, clock_offset_ms)
+
+    @property
+    def clock_offset_ms(self) -> int:
+        """The clock offset in use (server - local, ms): as given until a stale answer's
+        authentic hint sets it; shared by every request this object signs."""
+        return self._clock.offset_ms
+
+    def __repr__(self) -> str:
+        return f"XNonceAuth(client={self.client!r}, scheme={self.scheme!r})"
+
+
 def authority_and_target(url: str) -> tuple[str, str]:
     """Splits an absolute URL into the authority (``host[:port]``) and ``/path?query`` as sent."""
     parts = urlsplit(url)

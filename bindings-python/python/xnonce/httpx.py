@@ -12,11 +12,9 @@ from xnonce._http import (
     HEADER,
     REDIRECT_STATUSES,
     SERVER_TIME_HEADER,
-    Clock,
-    checked_signer,
+    Signer,
     sign_target,
 )
-from xnonce._xnonce import Secret
 
 if TYPE_CHECKING:
     from httpx import Auth as _Auth
@@ -46,7 +44,7 @@ def _status(name: str, info: dict[str, Any]) -> int | None:
     return None
 
 
-class XNonceAuth(_Auth):
+class XNonceAuth(Signer, _Auth):
     """Signs every request and sets the ``X-Nonce`` header.
 
     The method, host (the ``Host`` header that goes out: the URL's authority unless the
@@ -83,25 +81,6 @@ class XNonceAuth(_Auth):
     """
 
     requires_request_body = True
-
-    def __init__(
-        self,
-        client: str,
-        secret: str | Secret,
-        scheme: str = "v2",
-        *,
-        correct_clock: bool = True,
-        clock_offset_ms: int = 0,
-    ) -> None:
-        self.scheme, self._secret = checked_signer(client, secret, scheme)
-        self.client = client
-        self._clock = Clock(correct_clock, clock_offset_ms)
-
-    @property
-    def clock_offset_ms(self) -> int:
-        """The clock offset in use (server - local, ms): as given until a stale answer's
-        authentic hint sets it; shared by every request this object signs."""
-        return self._clock.offset_ms
 
     def _sign(self, request: Request) -> str:
         # httpx sets Host from the URL unless the caller did: either way, what goes out (an
@@ -166,6 +145,3 @@ class XNonceAuth(_Auth):
 
         request.extensions = {**request.extensions, "trace": trace}
         return super().async_auth_flow(request)
-
-    def __repr__(self) -> str:
-        return f"XNonceAuth(client={self.client!r}, scheme={self.scheme!r})"

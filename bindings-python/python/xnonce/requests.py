@@ -11,13 +11,12 @@ from urllib.parse import urlsplit
 from xnonce._http import (
     HEADER,
     SERVER_TIME_HEADER,
-    Clock,
+    Signer,
     authority_and_target,
-    checked_signer,
     header_text,
     sign_target,
 )
-from xnonce._xnonce import Secret, error_from_code
+from xnonce._xnonce import error_from_code
 
 if TYPE_CHECKING:
     from requests import PreparedRequest, Response
@@ -63,7 +62,7 @@ def _buffer_body(body: memoryview) -> bytes:
     return body.tobytes()
 
 
-class XNonceAuth(_AuthBase):
+class XNonceAuth(Signer, _AuthBase):
     """Signs every request it is attached to and sets the ``X-Nonce`` header.
 
     The method, host (a ``Host`` header's, else the URL's authority; a URL host with a trailing
@@ -94,25 +93,6 @@ class XNonceAuth(_AuthBase):
 
     The secret is kept in an ``xnonce.Secret`` (its ``repr`` is redacted).
     """
-
-    def __init__(
-        self,
-        client: str,
-        secret: str | Secret,
-        scheme: str = "v2",
-        *,
-        correct_clock: bool = True,
-        clock_offset_ms: int = 0,
-    ) -> None:
-        self.scheme, self._secret = checked_signer(client, secret, scheme)
-        self.client = client
-        self._clock = Clock(correct_clock, clock_offset_ms)
-
-    @property
-    def clock_offset_ms(self) -> int:
-        """The clock offset in use (server - local, ms): as given until a stale answer's
-        authentic hint sets it; shared by every request this object signs."""
-        return self._clock.offset_ms
 
     def __call__(self, r: PreparedRequest) -> PreparedRequest:
         url_host, target = authority_and_target(r.url or "")
@@ -211,9 +191,6 @@ class XNonceAuth(_AuthBase):
             header_text(request.headers.get(HEADER)),
             self._secret,
         )
-
-    def __repr__(self) -> str:
-        return f"XNonceAuth(client={self.client!r}, scheme={self.scheme!r})"
 
 
 def _unsign(request: PreparedRequest) -> None:
