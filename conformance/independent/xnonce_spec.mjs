@@ -159,6 +159,10 @@ function canonicalMethod(method) {
 
 /** §3.4 range. */
 function checkTimestamp(ts) {
+  // §3.4: a value that is no number is an argument of the wrong type.
+  if (typeof ts !== 'number' && typeof ts !== 'bigint') {
+    throw new TypeError(`timestamp must be a number or a bigint, not ${ts === null ? 'null' : typeof ts}`)
+  }
   if (typeof ts === 'bigint' && ts >= 0n && ts <= BigInt(MAX_TIMESTAMP)) return Number(ts)
   if (typeof ts !== 'number' || !Number.isInteger(ts) || ts < 0 || ts > MAX_TIMESTAMP) {
     throw new XNonceError('invalid_timestamp', 'timestamp must be 0 to 2^53-1 ms')
@@ -255,6 +259,9 @@ export function textFromValue(value) {
     case 'boolean':
       return value ? 'true' : 'false'
     case 'bigint':
+      if (value < -(2n ** 127n) || value >= 2n ** 127n) {
+        throw new XNonceError('invalid_param_value', 'integers are signed 128 bits at most')
+      }
       return value.toString()
     case 'number':
       return floatText(value)
@@ -273,14 +280,21 @@ function checkUnicode(text, code) {
 }
 
 /** §10 step 0 for the text inputs other than params (v1 ignores host and nonce). */
-function checkUnicodeInputs(scheme, method, path, client, secret, nonce, host, baseUrl) {
-  const v2 = scheme !== 'v1'
+/** §10: "v1" or "v2", either case (step 0). */
+function schemeOf(scheme) {
+  if (scheme === 'v1' || scheme === 'V1') return 'v1'
+  if (scheme === 'v2' || scheme === 'V2') return 'v2'
+  throw new XNonceError('unsupported_scheme', 'scheme must be "v1" or "v2"')
+}
+
+/** §10 step 0 for the text inputs other than params (a v1 host or nonce too, §3.6). */
+function checkUnicodeInputs(method, path, client, secret, nonce, host, baseUrl) {
   checkUnicode(method, 'invalid_method')
   checkUnicode(path, 'invalid_path')
   checkUnicode(client, 'invalid_client_id')
   checkUnicode(secret, 'invalid_secret')
-  if (v2) checkUnicode(nonce, 'invalid_nonce')
-  if (v2) checkUnicode(host, 'invalid_host')
+  checkUnicode(nonce, 'invalid_nonce')
+  checkUnicode(host, 'invalid_host')
   checkUnicode(baseUrl, 'invalid_url')
 }
 
@@ -292,6 +306,7 @@ function pairsOf(params) {
   for (const [k, v] of items) {
     if (typeof k !== 'string') throw new XNonceError('invalid_param_key', 'keys are text')
     checkUnicode(k, 'invalid_param_key')
+    checkUnicode(v, 'invalid_param_value')
     out.push([k, textFromValue(v)])
   }
   return out
@@ -435,6 +450,8 @@ export function ottokenEncode(header) {
 
 /** §8.2 */
 export function ottokenQueryValue(token) {
+  // §8.2: a token that is not valid Unicode text is no ottoken.
+  checkUnicode(token, 'malformed_ottoken')
   return cgiEscape(token)
 }
 
@@ -489,7 +506,8 @@ export function ottokenDecode(token) {
 
 /** §10: { x_nonce, ottoken, canonical, timestamp, nonce (null for v1) }. */
 export function signDetailed(scheme, method, path, params, client, secret, timestamp, nonce, host, body) {
-  checkUnicodeInputs(scheme, method, path, client, secret, nonce, host)
+  scheme = schemeOf(scheme)
+  checkUnicodeInputs(method, path, client, secret, nonce, host)
   const pairs = pairsOf(params)
   // §10 step 0: the native timestamp is converted (type and range, §3.4) before the secret.
   const ts = checkTimestamp(timestamp == null ? Date.now() : timestamp)
@@ -653,7 +671,8 @@ export function linkDetailed(
   host,
   body,
 ) {
-  checkUnicodeInputs(scheme, method, path, client, secret, nonce, host, baseUrl)
+  scheme = schemeOf(scheme)
+  checkUnicodeInputs(method, path, client, secret, nonce, host, baseUrl)
   // §10 step 0: native values (params, timestamp) are converted before any other check.
   const pairs = pairsOf(params)
   if (timestamp != null) checkTimestamp(timestamp)

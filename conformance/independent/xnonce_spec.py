@@ -192,7 +192,9 @@ def _method(method: str) -> str:
 
 
 def _check_timestamp(ts) -> int:
-    """§3.4 range."""
+    """§3.4 range; a value that is no number is a TypeError (§3.4)."""
+    if not isinstance(ts, (int, float)):
+        raise TypeError(f"timestamp must be an int, not {type(ts).__name__}")
     if isinstance(ts, bool) or not isinstance(ts, int) or not 0 <= ts <= MAX_TIMESTAMP:
         raise XNonceError("invalid_timestamp", "timestamp must be 0 to 2^53-1 ms")
     return ts
@@ -268,6 +270,8 @@ def text_from_value(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
+        if not -(2**127) <= value < 2**127:
+            raise XNonceError("invalid_param_value", "integers are signed 128 bits at most")
         return str(value)
     if isinstance(value, float):
         return _float_text(value)
@@ -283,10 +287,15 @@ def _unicode(text, code: str) -> None:
             raise XNonceError(code, "text is not valid Unicode") from None
 
 
+def _scheme(scheme) -> str:
+    """§10: "v1" or "v2", either case (step 0)."""
+    if isinstance(scheme, str) and scheme.lower() in ("v1", "v2") and len(scheme) == 2:
+        return scheme.lower()
+    raise XNonceError("unsupported_scheme", 'scheme must be "v1" or "v2"')
+
+
 def _unicode_inputs(scheme, method, path, client, secret, nonce, host, base_url=None) -> None:
-    """§10 step 0 for the text inputs other than params (v1 ignores host and nonce)."""
-    if scheme == "v1":
-        nonce = host = None
+    """§10 step 0 for the text inputs other than params (a v1 host or nonce too, §3.6)."""
     for text, code in (
         (method, "invalid_method"),
         (path, "invalid_path"),
@@ -309,6 +318,7 @@ def _pairs(params):
         if not isinstance(k, str):
             raise XNonceError("invalid_param_key", "parameter keys are text")
         _unicode(k, "invalid_param_key")
+        _unicode(v, "invalid_param_value")
         out.append((k, text_from_value(v)))
     return out
 
@@ -460,7 +470,8 @@ def ottoken_encode(header: str) -> str:
 
 
 def ottoken_query_value(token: str) -> str:
-    """§8.2."""
+    """§8.2 (a token that is not valid Unicode text is malformed_ottoken)."""
+    _unicode(token, "malformed_ottoken")
     return cgi_escape(token)
 
 
@@ -533,6 +544,7 @@ def sign_detailed(
     body=None,
 ) -> dict:
     """§10: returns x_nonce, ottoken, canonical, timestamp, nonce (None for v1)."""
+    scheme = _scheme(scheme)
     _unicode_inputs(scheme, method, path, client, secret, nonce, host)
     pairs = _pairs(params)
     # §10 step 0: the native timestamp is converted (type and range, §3.4) before the secret.
@@ -743,6 +755,7 @@ def link_detailed(
     body=None,
 ) -> dict:
     """§9: sign_detailed's fields plus `link`."""
+    scheme = _scheme(scheme)
     _unicode_inputs(scheme, method, path, client, secret, nonce, host, base_url)
     # §10 step 0: native values (params, timestamp) are converted before any other check.
     pairs = _pairs(params)
