@@ -270,9 +270,8 @@ def value(r: Random, valid: bool) -> Any:
                 -float("inf"),
                 "\ud800",
                 "a\udfff",
-                # Not 2**127 or -(2**127) - 1: §3.6.1 refuses integers outside signed 128 bits
-                # (invalid_param_value) but the spec implementation signs them as decimal text
-                # (known divergence D1, reported; its text_from_value has no range check).
+                2**127,  # §3.6.1: beyond signed 128 bits
+                -(2**127) - 1,
             ]
         )
     x = r.random()
@@ -558,6 +557,11 @@ def base_url(r: Random, valid: bool) -> str:
 SIGN_FIELDS = ["method", "path", "params", "client", "secret", "timestamp", "nonce", "host", "body"]
 
 
+def spelt(r: Random, scheme: str) -> str:
+    """The scheme as a caller writes it: now and then upper-case (PROTOCOL §10: the same)."""
+    return scheme.upper() if r.random() < 0.05 else scheme
+
+
 def spoil(r: Random, fields: list[str]) -> set[str]:
     """The inputs to spoil: none in ~70 % of the cases, else one or (rarely) two."""
     if r.random() < 0.7:
@@ -566,12 +570,10 @@ def spoil(r: Random, fields: list[str]) -> set[str]:
 
 
 def gen_sign(r: Random) -> dict[str, Any]:
-    # Not "V2": the binding takes the scheme name ASCII-case-insensitively, the spec
-    # implementation exactly; PROTOCOL does not say (known divergence D5, reported).
     scheme = r.choice(["v1", "v2"]) if r.random() > 0.005 else r.choice(["v3", " v2", ""])
     if scheme not in ("v1", "v2"):
-        # PROTOCOL §10 gives no place to the scheme check among the others (the binding makes
-        # it the first): a bad scheme only with inputs that are good for v2.
+        # A step-0 refusal (PROTOCOL §10), as a bad timestamp or param value is, and which of
+        # several such is reported is not specified: a bad scheme with inputs good for v2.
         return {
             "scheme": scheme,
             **{k: SIMPLE[k] for k in SIGN_FIELDS},
@@ -579,9 +581,9 @@ def gen_sign(r: Random) -> dict[str, Any]:
             "timestamp": timestamp(r, True),
             "nonce": nonce(r, True),
         }
-    bad = spoil(r, [f for f in SIGN_FIELDS if scheme != "v1" or f not in ("host", "nonce")])
+    bad = spoil(r, SIGN_FIELDS)
     case = {
-        "scheme": scheme,
+        "scheme": spelt(r, scheme),
         "method": method(r, "method" not in bad),
         "path": path(r, scheme, "path" not in bad),
         "params": params(r, scheme, "params" not in bad),
@@ -611,8 +613,6 @@ def step0_faults(c: dict[str, Any]) -> list[str]:
     if isinstance(ts, bool) or not isinstance(ts, int) or not 0 <= ts < 2**53:
         out.append("timestamp")
     for k in ("method", "path", "client", "secret", "base_url", "nonce", "host"):
-        if k in ("nonce", "host") and c["scheme"] == "v1":
-            continue
         if isinstance(c.get(k), str) and SURROGATE.search(c[k]):
             out.append(k)
     p = c["params"]
@@ -621,13 +621,15 @@ def step0_faults(c: dict[str, Any]) -> list[str]:
             out.append("params")
         elif isinstance(v, float) and abs(v) == float("inf"):
             out.append("params")
+        elif isinstance(v, int) and not -(2**127) <= v < 2**127:
+            out.append("params")
         elif isinstance(v, str) and SURROGATE.search(v):
             out.append("params")
     return out
 
 
 def settle(c: dict[str, Any], bad: set[str]) -> dict[str, Any]:
-    """Keeps out of a case what the protocol leaves open or what is a known divergence."""
+    """Keeps out of a case what the protocol leaves open."""
     faults = step0_faults(c)
     # §10 step 0: "among several such values, which one is reported is not specified".
     for k in faults[1:]:
@@ -637,22 +639,6 @@ def settle(c: dict[str, Any], bad: set[str]) -> dict[str, Any]:
             c["params"] = []
         else:
             c[k] = SURROGATE.sub("x", c[k])
-    # Known divergence D2 (reported): the spec implementation checks a param VALUE for lone
-    # surrogates only when it encodes it, after the other checks of §10 (§10 step 0 wants it
-    # first), so with another bad input the two report different codes. Such a value only
-    # when it is the case's one bad input (the spec accepts the case without it).
-    items = list(c["params"].items() if isinstance(c["params"], dict) else c["params"])
-    if any(isinstance(v, str) and SURROGATE.search(v) for _, v in items):
-        clean = [(k, SURROGATE.sub("x", v) if isinstance(v, str) else v) for k, v in items]
-        if run(lambda: spec_call({**c, "params": clean}), S.XNonceError)[0] != "ok":
-            c["params"] = clean
-    # Known divergence D4 (reported): §3.6 says a host or nonce given to v1 "is not checked",
-    # but the Python binding refuses one that is not valid Unicode text (invalid_host,
-    # invalid_nonce) before it knows the scheme. So none such for v1.
-    if c["scheme"] == "v1":
-        for k in ("host", "nonce"):
-            if isinstance(c.get(k), str):
-                c[k] = SURROGATE.sub("x", c[k])
     return c
 
 
@@ -709,7 +695,7 @@ def gen_link(r: Random) -> dict[str, Any]:
         if ":" not in auth.rsplit("]", 1)[-1] and r.random() < 0.5:
             h += r.choice([":80", ":443"])
     case = {
-        "scheme": scheme,
+        "scheme": spelt(r, scheme),
         "method": method(r, "method" not in bad),
         "path": path(r, scheme, "path" not in bad, link=True),
         "params": params(r, scheme, "params" not in bad),
@@ -880,10 +866,8 @@ def gen_ottoken(r: Random) -> dict[str, Any]:
         text = r.choice([h, v1h, " " + h, h + "\n", mutate_header(r, h)])
         token = v2_token(text)
     if op == "query_value":
-        # Not "\ud800": a token that is not valid Unicode text has no code in PROTOCOL (§3.6
-        # lists the text inputs of signing); the binding says malformed_ottoken, the spec
-        # implementation invalid_param_value (known divergence D3, reported).
-        token = token if r.random() < 0.8 else r.choice(["a b", "é", "a+b/c=", ""])
+        # §8.2: a token that is not valid Unicode text is malformed_ottoken.
+        token = token if r.random() < 0.8 else r.choice(["a b", "é", "a+b/c=", "", "\ud800"])
     return {"op": op, "value": token}
 
 
