@@ -62,8 +62,10 @@ echo "tsc: ok"
 
 echo "== prettier --check"
 npx prettier --check . --log-level=warn
-# The independent spec implementation's JS (its own .prettierrc.json, the same settings).
-npx prettier --check ../conformance/independent/xnonce_spec.mjs --log-level=warn
+# The independent spec implementation's JS and the differential test shared with bindings-wasm
+# (their own .prettierrc.json, the same settings).
+npx prettier --check ../conformance/independent/xnonce_spec.mjs ../conformance/independent/differential.mjs \
+  --log-level=warn
 echo "prettier: ok"
 
 echo "== npm test"
