@@ -1471,4 +1471,22 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
       "link = linkDetailed.url",
     );
   });
+
+  await check("differential: the package against xnonce_spec.mjs on seeded random inputs", async () => {
+    // conformance/independent/differential.mjs, shared with the Node package's test: the same
+    // inputs, results and codes (a TypeError compared by its name: its wording is our own).
+    // XNONCE_DIFF_SEED / XNONCE_DIFF_CASES as there.
+    const { OPERATIONS, runOperation, summaryLine, settingsFromEnv } =
+      await import("../../conformance/independent/differential.mjs");
+    const settings = settingsFromEnv(process.env);
+    const failures = [];
+    for (const name of OPERATIONS) {
+      try {
+        console.log(`  ${summaryLine(runOperation(name, x, settings))}`);
+      } catch (e) {
+        failures.push(e.message);
+      }
+    }
+    if (failures.length) throw new Error(failures.join("\n"));
+  });
 }
