@@ -733,9 +733,9 @@ def both_link(c: dict[str, Any]) -> tuple[Outcome, Outcome]:
     return run(binding, xnonce.XNonceError), run(spec, S.XNonceError)
 
 
-def signed_header(r: Random) -> str:
-    """A header value the spec signs (either scheme)."""
-    scheme = r.choice(["v1", "v2"])
+def signed_header(r: Random, scheme: str | None = None, secret: str = SECRET) -> str:
+    """A header value the spec signs (in `scheme`, else either)."""
+    scheme = r.choice(["v1", "v2"]) if scheme is None else scheme
     return str(
         S.sign(
             scheme,
@@ -743,7 +743,7 @@ def signed_header(r: Random) -> str:
             "/a",
             [],
             client(r, True),
-            SECRET,
+            secret,
             timestamp=timestamp(r, True),
             nonce=nonce(r, True),
             host="h",
@@ -897,17 +897,7 @@ def gen_server_time(r: Random) -> dict[str, Any]:
     if scheme == "v2" and not (len(signing) == 64 and all(ch in HEX + "ABCDEF" for ch in signing)):
         signing = SECRET
     try:
-        sent = S.sign(
-            scheme,
-            "GET",
-            "/a",
-            [],
-            client(r, True),
-            signing,
-            timestamp=timestamp(r, True),
-            nonce=nonce(r, True),
-            host="h",
-        )
+        sent = signed_header(r, scheme, signing)
     except S.XNonceError:
         sent = signed_header(r)
     p = S.parse_header(sent)
