@@ -208,6 +208,7 @@ class Seen:
     target: str
     x_nonce: str | None
     body: bytes
+    cookie: str | None = None
 
 
 @dataclass
@@ -236,7 +237,13 @@ def local() -> Iterator[Local]:
     class Handler(BaseHTTPRequestHandler):
         def handle_one(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            got = Seen(self.command, self.path, self.headers.get("X-Nonce"), body)
+            got = Seen(
+                self.command,
+                self.path,
+                self.headers.get("X-Nonce"),
+                body,
+                self.headers.get("Cookie"),
+            )
             box[0].seen.append(got)
             status, headers = box[0].answer(got)
             self.send_response(status)
@@ -428,3 +435,18 @@ def test_a_request_signed_again_by_another_auth_is_resent_once(local: Local) -> 
     # The last signer's hook alone: one retry, not one per auth object.
     assert (r.status_code, len(r.history), len(local.seen)) == (401, 1, 2)
     assert first.clock_offset_ms == 0 and abs(last.clock_offset_ms - 1_200_000) < CLOSE
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_resend_carries_the_cookies_the_stale_answer_set(local: Local, kind: str) -> None:
+    # A load balancer's sticky cookie set on the stale answer must reach the resend, or it may
+    # land on another instance (the libraries' own digest auths carry their 401's cookies).
+    def answer(got: Seen) -> tuple[int, list[tuple[str, str]]]:
+        if len(local.seen) > 1:
+            return 200, []
+        stale = stale_answer(local, got, local_ms() + 600_000)
+        return 401, [*stale, ("Set-Cookie", "lb=node-7; Path=/")]
+
+    local.answer = answer
+    assert send(kind, make_auth(kind), local.url + "/a/b") == (200, 1)
+    assert [s.cookie for s in local.seen] == [None, "lb=node-7"]

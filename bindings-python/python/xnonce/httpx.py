@@ -115,7 +115,12 @@ class XNonceAuth(Signer, _Auth):
         response = yield request
         if self._learn(request, sent, response):
             # Once more, re-signed with the learned offset; stale again, only its hint (newer,
-            # bound to the retry) is learned.
+            # bound to the retry) is learned. Cookies the stale answer set go with it (a load
+            # balancer's sticky cookie), as httpx's `DigestAuth` carries its 401's.
+            if response.cookies:
+                from httpx import Cookies
+
+                Cookies(response.cookies).set_cookie_header(request=request)
             sent = self._sign(request)
             response = yield request
             self._learn(request, sent, response)

@@ -162,6 +162,14 @@ class XNonceAuth(Signer, _AuthBase):
             r.content  # noqa: B018 - reads the body, so that the connection can be reused
             r.close()
             prep = first.copy()
+            # Cookies the stale answer set go with the resend (a load balancer's sticky cookie
+            # names the instance that knows the client), as `HTTPDigestAuth` carries its 401's.
+            from requests.cookies import extract_cookies_to_jar
+
+            # The jar the request was prepared with: requests' own HTTPDigestAuth reads it so.
+            jar = prep._cookies  # type: ignore[attr-defined]
+            extract_cookies_to_jar(jar, first, r.raw)  # type: ignore[no-untyped-call]
+            prep.prepare_cookies(jar)
             if _OWN_HOST in first.__dict__:
                 prep.__dict__[_OWN_HOST] = first.__dict__[_OWN_HOST]
             self(prep)
