@@ -519,14 +519,13 @@ export function signDetailed(scheme, method, path, params, client, secret, times
     canonical = canonicalV1(method, path, pairs, client, secret, ts)
     xNonce = `${createHash('sha256').update(canonical).digest('hex')} ${client} ${ts}`
     nonce = null
-  } else if (scheme === 'v2') {
+  } else {
+    // v2 (schemeOf read it)
     if (nonce == null) nonce = randomBytes(16).toString('hex')
     if (host == null) throw new XNonceError('invalid_host', 'v2 signs the host')
     canonical = canonicalV2(method, host, path, pairs, body, client, ts, nonce)
     const sig = createHmac('sha256', v2Key(secret)).update(canonical).digest('hex')
     xNonce = `v2 ${client} ${ts} ${nonce} ${sig}`
-  } else {
-    throw new XNonceError('unsupported_scheme', 'scheme must be "v1" or "v2"')
   }
   return { x_nonce: xNonce, ottoken: ottokenEncode(xNonce), canonical, timestamp: ts, nonce }
 }

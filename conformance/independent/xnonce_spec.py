@@ -287,10 +287,13 @@ def _unicode(text, code: str) -> None:
             raise XNonceError(code, "text is not valid Unicode") from None
 
 
+_SCHEMES = {"v1": "v1", "V1": "v1", "v2": "v2", "V2": "v2"}
+
+
 def _scheme(scheme) -> str:
     """§10: "v1" or "v2", either case (step 0)."""
-    if isinstance(scheme, str) and scheme.lower() in ("v1", "v2") and len(scheme) == 2:
-        return scheme.lower()
+    if isinstance(scheme, str) and scheme in _SCHEMES:
+        return _SCHEMES[scheme]
     raise XNonceError("unsupported_scheme", 'scheme must be "v1" or "v2"')
 
 
@@ -556,7 +559,7 @@ def sign_detailed(
         canon = _canonical_v1(method, path, pairs, client, secret, ts)
         x_nonce = hashlib.sha256(canon.encode()).hexdigest() + " " + client + " " + str(ts)
         nonce = None
-    elif scheme == "v2":
+    else:  # v2 (_scheme read it)
         if nonce is None:
             nonce = _secrets.token_hex(16)
         if host is None:
@@ -564,8 +567,6 @@ def sign_detailed(
         canon = _canonical_v2(method, host, path, pairs, body, client, ts, nonce)
         sig = hmac.digest(_v2_key(secret), canon.encode(), "sha256").hex()
         x_nonce = "v2 " + client + " " + str(ts) + " " + nonce + " " + sig
-    else:
-        raise XNonceError("unsupported_scheme", 'scheme must be "v1" or "v2"')
     return {
         "x_nonce": x_nonce,
         "ottoken": ottoken_encode(x_nonce),
