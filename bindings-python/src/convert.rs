@@ -7,7 +7,7 @@ use std::marker::PhantomData;
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{
-    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple,
+    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyMemoryView, PyString, PyTuple,
 };
 use xnonce_core::input::Pairs;
 use xnonce_core::{params, ErrorCode, Input, Scheme, Secret};
@@ -604,8 +604,10 @@ fn not_a_pair(what: &str, i: usize) -> PyErr {
     )
 }
 
-/// A body: `bytes` or `bytearray` as is, `str` as its UTF-8 bytes.
-/// `None` is no body; any other type is a `TypeError`.
+/// A body: `str` as its UTF-8 bytes; `bytes`, `bytearray` and every other bytes-like object
+/// (one with the buffer protocol: `memoryview`, `array.array`, `mmap`, ...) as its bytes, as
+/// `hashlib` reads them (a buffer of items wider than a byte gives their bytes in the
+/// machine's order). `None` is no body; any other type is a `TypeError`.
 pub fn body(b: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<u8>>> {
     let Some(b) = b.filter(|b| !b.is_none()) else {
         return Ok(None);
@@ -623,11 +625,22 @@ pub fn body(b: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<u8>>> {
                 .to_vec(),
         ));
     }
-    // A wrong type, as for every other argument (README "Python's own exceptions").
-    Err(PyTypeError::new_err(format!(
-        "body must be bytes, bytearray or str, not {}",
-        type_name(b)
-    )))
+    // Any other buffer through a memoryview (the limited API has no direct buffer access):
+    // `tobytes()` copies it in C order, contiguous or not.
+    match PyMemoryView::from(b) {
+        Ok(view) => {
+            let copy = view.call_method0("tobytes")?;
+            Ok(Some(copy.cast_into::<PyBytes>()?.as_bytes().to_vec()))
+        }
+        // No buffer at all: a wrong type, as for every other argument (README "Python's own
+        // exceptions").
+        Err(e) if e.is_instance_of::<PyTypeError>(b.py()) => Err(PyTypeError::new_err(format!(
+            "body must be bytes, str or another bytes-like object, not {}",
+            type_name(b)
+        ))),
+        // A buffer that cannot be read (a released memoryview): Python's own error.
+        Err(e) => Err(e),
+    }
 }
 
 /// A millisecond timestamp argument (`timestamp`, `now`, `options["timestamp"]`): a Python

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import array
 import gc
 import warnings
 import weakref
@@ -250,18 +251,57 @@ def test_body_kinds_sign_the_same() -> None:
     assert (
         v2({}, body=b"{}").x_nonce
         == v2({}, body=bytearray(b"{}")).x_nonce
+        == v2({}, body=memoryview(b"{}")).x_nonce
         == v2({}, body="{}").x_nonce
     )
     assert v2({}, body=b"").x_nonce == v2({}).x_nonce
+    assert v2({}, body=memoryview(b"")).x_nonce == v2({}).x_nonce
+    # Every bytes-like object is signed as its bytes, as hashlib reads them: a slice, a
+    # non-contiguous view (C order), an array of wider items (their bytes, machine order).
+    assert v2({}, body=memoryview(b"[{}]")[1:3]).x_nonce == v2({}, body=b"{}").x_nonce
+    assert v2({}, body=memoryview(b"{a}")[::2]).x_nonce == v2({}, body=b"{}").x_nonce
+    wide: Any = array.array("H", [1, 0xFFFF, 513])
+    assert wide.tobytes() != b"\x01\xff\x02"
+    assert v2({}, body=wide).x_nonce == v2({}, body=wide.tobytes()).x_nonce
+    assert v2({}, body=memoryview(wide)).x_nonce == v2({}, body=wide.tobytes()).x_nonce
+    # and verified as the same bytes.
+    signed = xnonce.sign_detailed(
+        "v2",
+        "POST",
+        "/c/a",
+        {},
+        "svc",
+        SECRET,
+        timestamp=TS,
+        nonce=NONCE,
+        host="api.test",
+        body=b'{"a": 1}',
+    )
+    got = xnonce.Verifier({"svc": SECRET}).verify(
+        "POST",
+        "/c/a",
+        host="api.test",
+        x_nonce=signed.x_nonce,
+        content_type="application/json",
+        body=memoryview(bytearray(b'{"a": 1}')),
+        now=TS,
+    )
+    assert got.client == "svc"
+    # A view that can no longer be read is Python's own ValueError.
+    released = memoryview(b"{}")
+    released.release()
+    with pytest.raises(ValueError, match="released"):
+        v2({}, body=released)
     # A wrong type is a TypeError, as for every other argument (never the value in it).
     wrongs: list[tuple[Any, str]] = [
         (123, "int"),
         (["x"], "list"),
-        (memoryview(b"{}"), "memoryview"),
+        ({"a": "b"}, "dict"),
     ]
     for wrong, name in wrongs:
         with pytest.raises(
-            TypeError, match=f"^body must be bytes, bytearray or str, not {name}$"
+            TypeError,
+            match=f"^body must be bytes, str or another bytes-like object, not {name}$",
         ) as t:
             v2({}, body=wrong)
         assert not isinstance(t.value, xnonce.XNonceError)

@@ -36,8 +36,9 @@ Params = Union[
     Iterator[tuple[str, ParamValue]],
     None,
 ]
-#: A body: bytes as they are sent, or text (sent as UTF-8).
-Body = Union[bytes, bytearray, str, None]
+#: A body: bytes as they are sent (any bytes-like object: the buffer's bytes, as ``hashlib``
+#: reads them), or text (sent as UTF-8).
+Body = Union[bytes, bytearray, memoryview, str, None]
 #: Where a ``Verifier`` finds a client's secret(s): a mapping or a callable, looked up per request.
 #: A secret: text, or an ``xnonce.Secret`` holding it (redacted ``repr``).
 SecretSource = Union[
