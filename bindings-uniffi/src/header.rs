@@ -1,12 +1,20 @@
 //! Header values and ottokens: wrappers over [`xnonce_core::XNonce`] and [`xnonce_core::ottoken`].
 
+use std::hash::{Hash, Hasher};
+
+use xnonce_core::mac::constant_time_eq;
 use xnonce_core::{ottoken, Input, XNonce};
 
 use crate::text::XNonceText;
 use crate::{Scheme, XNonceError};
 
 /// A parsed `X-Nonce` header value.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+///
+/// Equal when every field is, the `mac` compared in constant time as core compares headers
+/// (Kotlin's `==` and Swift's `==` call this comparison, not a field-by-field one of their
+/// own): comparing a received header with one signed here must not tell how much matched.
+#[derive(Debug, Clone, uniffi::Record)]
+#[uniffi::export(Eq, Hash)]
 pub struct Header {
     /// The scheme (`v1` headers have no tag; `v2` ones start with `v2`).
     pub scheme: Scheme,
@@ -18,6 +26,29 @@ pub struct Header {
     pub nonce: Option<String>,
     /// The v1 token or the v2 signature (lower-case hex).
     pub mac: String,
+}
+
+impl PartialEq for Header {
+    fn eq(&self, other: &Self) -> bool {
+        constant_time_eq(&self.mac, &other.mac)
+            & (self.scheme == other.scheme)
+            & (self.client == other.client)
+            & (self.timestamp == other.timestamp)
+            & (self.nonce == other.nonce)
+    }
+}
+
+impl Eq for Header {}
+
+/// Every field, as [`PartialEq`] compares them.
+impl Hash for Header {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.scheme.hash(state);
+        self.client.hash(state);
+        self.timestamp.hash(state);
+        self.nonce.hash(state);
+        self.mac.hash(state);
+    }
 }
 
 impl From<&XNonce> for Header {
@@ -90,5 +121,34 @@ mod tests {
             ottoken_decode("!".into()).unwrap_err().code(),
             "malformed_ottoken"
         );
+    }
+
+    #[test]
+    fn equal_when_every_field_is() {
+        use std::collections::hash_map::DefaultHasher;
+        let hash = |h: &Header| {
+            let mut s = DefaultHasher::new();
+            h.hash(&mut s);
+            s.finish()
+        };
+        let h = parse_header(V1.into()).unwrap();
+        assert_eq!(h, h.clone());
+        assert_eq!(hash(&h), hash(&h.clone()));
+        let mut other_mac = h.clone();
+        other_mac.mac.replace_range(63.., "f");
+        assert_ne!(h.mac, other_mac.mac);
+        assert_ne!(h, other_mac);
+        let mut other_client = h.clone();
+        other_client.client.push('x');
+        assert_ne!(h, other_client);
+        let mut other_time = h.clone();
+        other_time.timestamp += 1;
+        assert_ne!(h, other_time);
+        let mut other_nonce = h.clone();
+        other_nonce.nonce = Some("00".repeat(16));
+        assert_ne!(h, other_nonce);
+        let mut other_scheme = h.clone();
+        other_scheme.scheme = Scheme::V2;
+        assert_ne!(h, other_scheme);
     }
 }

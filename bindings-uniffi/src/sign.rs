@@ -9,7 +9,7 @@ use crate::text::{self, XNonceText};
 use crate::XNonceError;
 
 /// Which scheme signs a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
 pub enum Scheme {
     /// em-secure-api's legacy SHA-256 token (legacy deployments only).
     V1,

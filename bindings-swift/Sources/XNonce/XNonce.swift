@@ -1304,6 +1304,10 @@ public func FfiConverterTypeControllerWindow_lower(_ value: ControllerWindow) ->
 
 /**
  * A parsed `X-Nonce` header value.
+ *
+ * Equal when every field is, the `mac` compared in constant time as core compares headers
+ * (Kotlin's `==` and Swift's `==` call this comparison, not a field-by-field one of their
+ * own): comparing a received header with one signed here must not tell how much matched.
  */
 public struct Header: Equatable, Hashable {
     /**
@@ -1355,6 +1359,30 @@ public struct Header: Equatable, Hashable {
     
 
     
+// The local Rust `Eq` implementation - only `eq` is used.
+public static func == (self: Header, other: Header) -> Bool {
+    return try!  FfiConverterBool.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_xnonce_uniffi_fn_method_header_uniffi_trait_eq_eq(
+            FfiConverterTypeHeader_lower(self),
+        FfiConverterTypeHeader_lower(other),uniffiCallStatus
+    )
+}
+    )
+}
+// The local Rust `Hash` implementation
+public func hash(into hasher: inout Hasher) {
+    let val = try!  FfiConverterUInt64.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_xnonce_uniffi_fn_method_header_uniffi_trait_hash(
+            FfiConverterTypeHeader_lower(self),uniffiCallStatus
+    )
+}
+    )
+    hasher.combine(val)
+}
 }
 
 #if compiler(>=6)

@@ -117,6 +117,13 @@ func check(_ v: Vector) -> String? {
         if header.client != v.client || header.timestamp != v.timestamp || header.scheme != scheme {
             return "parseHeader disagrees with the inputs"
         }
+        // Equality and hash are Rust's (the mac compared in constant time).
+        let again = try parseHeader(value: signed.xNonce)
+        var other = header
+        other.mac = String(header.mac.dropLast()) + (header.mac.hasSuffix("0") ? "1" : "0")
+        if header != again || header.hashValue != again.hashValue || header == other {
+            return "Header equality disagrees with the fields"
+        }
         return nil
     } catch let e as XNonceError {
         guard let code = v.error else { return "signing failed: \(e)" }

@@ -757,6 +757,12 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_xnonce_uniffi_fn_method_verifier_windows_naming_no_route(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_xnonce_uniffi_fn_method_header_uniffi_trait_eq_eq(`ptr`: RustBuffer.ByValue,`other`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_xnonce_uniffi_fn_method_header_uniffi_trait_eq_ne(`ptr`: RustBuffer.ByValue,`other`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_xnonce_uniffi_fn_method_header_uniffi_trait_hash(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_xnonce_uniffi_fn_method_requestoptions_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_xnonce_uniffi_fn_method_requestoptions_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -2242,6 +2248,10 @@ public object FfiConverterTypeControllerWindow: FfiConverterRustBuffer<Controlle
 
 /**
  * A parsed `X-Nonce` header value.
+ *
+ * Equal when every field is, the `mac` compared in constant time as core compares headers
+ * (Kotlin's `==` and Swift's `==` call this comparison, not a field-by-field one of their
+ * own): comparing a received header with one signed here must not tell how much matched.
  */
 data class Header (
     /**
@@ -2274,6 +2284,26 @@ data class Header (
 
     
 
+    // The local Rust `Eq` implementation - only `eq` is used.
+    override fun equals(other: Any?): Boolean {
+        if (other !is Header) return false
+        return FfiConverterBoolean.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_xnonce_uniffi_fn_method_header_uniffi_trait_eq_eq(FfiConverterTypeHeader.lower(this),
+        
+        FfiConverterTypeHeader.lower(`other`),_status)
+}
+    )
+    }
+    // The local Rust `Hash` implementation
+    override fun hashCode(): Int {
+        return FfiConverterULong.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_xnonce_uniffi_fn_method_header_uniffi_trait_hash(FfiConverterTypeHeader.lower(this),
+        _status)
+}
+    ).toInt()
+    }
     
     companion object
 }

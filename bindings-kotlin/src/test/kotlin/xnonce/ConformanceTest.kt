@@ -257,7 +257,16 @@ fun checkVector(v: Map<String, Any?>): String? {
             "header/ottoken do not round-trip"
         } else {
             val h = parseHeader(signed.xNonce)
-            if (h.client != client || h.timestamp != ts || h.scheme != scheme) "parseHeader disagrees with the inputs" else null
+            val again = parseHeader(signed.xNonce)
+            // Equality and hash are Rust's (the mac compared in constant time).
+            val other = h.copy(mac = h.mac.dropLast(1) + if (h.mac.last() == '0') "1" else "0")
+            if (h.client != client || h.timestamp != ts || h.scheme != scheme) {
+                "parseHeader disagrees with the inputs"
+            } else if (h != again || h.hashCode() != again.hashCode() || h == other) {
+                "Header equality disagrees with the fields"
+            } else {
+                null
+            }
         }
 }
 
