@@ -117,8 +117,12 @@ impl fmt::Display for Signed {
     }
 }
 
-/// The text inputs of signing, checked in argument order: each refused with its own code when
-/// it is not valid Unicode text.
+/// The inputs of signing, turned into core's as a binding does at PROTOCOL §10 step 0, before
+/// any check of core's: each text input in argument order (refused with its own code when it
+/// is not valid Unicode text), then the timestamp's range (`invalid_timestamp` past 2^53 − 1),
+/// and only then the secret's rules (step 1). So an empty secret with a timestamp of 2^53, or
+/// a nonce holding a lone surrogate, is refused for the timestamp or the nonce, as in the
+/// Python, Node and WASM bindings.
 struct Inputs {
     input: SignInput,
     secret: Secret,
@@ -143,10 +147,14 @@ fn inputs(
     let path = path.into_string(Input::Path)?;
     let params = pairs(params, Pairs::PARAMS)?;
     let client = client.into_string(Input::Client)?;
-    let secret = Secret::new(secret.into_string(Input::Secret)?)?;
+    let secret = secret.into_string(Input::Secret)?;
     let base_url = XNonceText::into_option(base_url, Input::BaseUrl)?;
     let nonce = XNonceText::into_option(nonce, Input::Nonce)?;
     let host = XNonceText::into_option(host, Input::Host)?;
+    if let Some(ms) = timestamp {
+        xnonce_core::header::timestamp_from_i128(i128::from(ms))?;
+    }
+    let secret = Secret::new(secret)?;
     Ok(Inputs {
         input: SignInput {
             scheme: scheme.into(),
@@ -577,6 +585,57 @@ mod tests {
             .to_string()
             .starts_with(&format!("SignedLink(url={shown}, signed=Signed(")));
         assert!(format!("{l:?}").contains("canonical: <redacted>"));
+    }
+
+    /// PROTOCOL §10 step 0 comes before the secret's rules (step 1) and a link's body check
+    /// (step 2): text that is not valid Unicode and a timestamp out of range are refused first.
+    #[test]
+    fn step_0_refusals_come_before_the_secret_and_the_body() {
+        let lone = || XNonceText::from_bytes(b"a\xED\xA0\x80".to_vec());
+        let sign_with = |secret: &str, timestamp: u64, nonce: Option<XNonceText>| {
+            sign(
+                Scheme::V1,
+                "GET".into(),
+                "/a".into(),
+                vec![],
+                "c".into(),
+                secret.into(),
+                Some(timestamp),
+                nonce,
+                None,
+                None,
+            )
+            .unwrap_err()
+            .code()
+            .into_owned()
+        };
+        // PROTOCOL §10's own example: an empty secret and the timestamp 2^53.
+        assert_eq!(sign_with("", 1 << 53, None), "invalid_timestamp");
+        assert_eq!(sign_with("", u64::MAX, None), "invalid_timestamp");
+        // v1 ignores the nonce, but not text that is not Unicode in it.
+        assert_eq!(sign_with("a\t", 1, Some(lone())), "invalid_nonce");
+        assert_eq!(sign_with("", 1, None), "invalid_secret");
+        let link_with = |timestamp: u64, host: Option<XNonceText>| {
+            link(
+                Scheme::V1,
+                "GET".into(),
+                "/a".into(),
+                vec![],
+                "c".into(),
+                "".into(),
+                "ftp://h".into(),
+                Some(timestamp),
+                None,
+                host,
+                Some(vec![0]),
+            )
+            .unwrap_err()
+            .code()
+            .into_owned()
+        };
+        assert_eq!(link_with(1 << 53, None), "invalid_timestamp");
+        assert_eq!(link_with(1, Some(lone())), "invalid_host");
+        assert_eq!(link_with(1, None), "invalid_secret");
     }
 
     #[test]
