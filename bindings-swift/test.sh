@@ -4,7 +4,8 @@
 #  2. the generated C header compiles (gcc) and links against libxnonce_uniffi;
 #  3. uniffi's Python bindings, generated from the SAME compiled library, run every vector
 #     (plus XNONCE_EXTRA_VECTORS) and the error checks, calling every FFI function the Swift
-#     code calls;
+#     code calls, and the randomized differential test against the independent
+#     conformance/independent/xnonce_spec.py (ffi-check/differential_uniffi.py);
 #  4. every Swift block of README.md stands in Tests/XNonceTests/ReadmeExamples.swift, every
 #     call of the generated API in the hand-written Swift and the README fits its declaration's
 #     argument labels (ffi-check/swift_api_check.py), and the hand-written Swift parses
@@ -81,6 +82,9 @@ ln -sf "$lib" "$py/$(basename "$lib")"
 uniffi_python=(python3 "$here/ffi-check/check_uniffi_python.py" "$py" "$root/conformance/vectors"
   "$here/Sources/XNonce/XNonce.swift")
 "${uniffi_python[@]}"
+echo "== differential test through the same uniffi Python bindings (against xnonce_spec.py)"
+# XNONCE_DIFF_SEED / XNONCE_DIFF_CASES: another seed, more cases (default 3000, ~2 s).
+timeout 600 python3 "$here/ffi-check/differential_uniffi.py" "$py"
 echo "== extra-vectors hook (DESIGN §3): extra cases counted, a wrong case fails"
 # shellcheck source=SCRIPTDIR/../conformance/hook/check.sh
 source "$root/conformance/hook/check.sh"
