@@ -2,8 +2,9 @@
 # Kotlin/JVM package: proves the committed generated Kotlin is current, compiles it with a
 # pinned kotlinc (npm kotlin-compiler; no Gradle) together with the conformance test program,
 # and runs every vector (plus XNONCE_EXTRA_VECTORS) and the error checks on the JVM against
-# the same libxnonce_uniffi the Swift package uses, then the Requester live against a real
-# `xnonce-server serve --demo` on 127.0.0.1.
+# the same libxnonce_uniffi the Swift package uses, the randomized differential test against
+# conformance/independent/xnonce_spec.py (DifferentialTest.kt), then the Requester live
+# against a real `xnonce-server serve --demo` on 127.0.0.1.
 set -euo pipefail
 export CI=${CI:-true}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -78,6 +79,13 @@ conformance=(java -Djna.library.path="$(dirname "$lib")"
   -cp "$jar:$jna:$kotlin_home/lib/kotlin-stdlib.jar"
   xnonce.ConformanceTestKt "$root/conformance/vectors")
 "${conformance[@]}"
+
+echo "== differential test: the cases and xnonce_spec.py's results, written by differential.py"
+# XNONCE_DIFF_SEED / XNONCE_DIFF_CASES: another seed, more cases (default 1200).
+cases=$work/differential-cases.json
+python3 "$root/conformance/independent/differential.py" uniffi-json "$cases"
+timeout 600 java -Djna.library.path="$(dirname "$lib")" \
+  -cp "$jar:$jna:$kotlin_home/lib/kotlin-stdlib.jar" xnonce.DifferentialTestKt "$cases"
 
 echo "== extra-vectors hook (DESIGN §3): extra cases counted, a wrong case fails"
 # shellcheck source=SCRIPTDIR/../conformance/hook/check.sh
