@@ -10,10 +10,12 @@ cd "$(dirname "$0")"
 command -v python3 >/dev/null || { echo "independent: python3 is required" >&2; exit 1; }
 command -v node >/dev/null || { echo "independent: node is required" >&2; exit 1; }
 
-# Formatting and lint: bindings-python/test.sh runs its pinned ruff over xnonce_spec.py (the
-# root ruff.toml), bindings-node/test.sh its pinned prettier over xnonce_spec.mjs and
-# differential.mjs (the .prettierrc.json here); node --check always. differential.mjs itself
-# runs in the Node and WASM packages' tests (it needs a binding).
+# Formatting and lint: bindings-python/test.sh runs its pinned ruff over xnonce_spec.py and
+# differential.py (the root ruff.toml), bindings-node/test.sh its pinned prettier over
+# xnonce_spec.mjs and differential.mjs (the .prettierrc.json here); node --check always.
+# differential.mjs itself runs in the Node and WASM packages' tests, differential.py in the
+# Python package's, the Swift package's (uniffi's Python bindings) and the Kotlin package's
+# (they need a binding).
 node --check xnonce_spec.mjs
 node --check differential.mjs
 
