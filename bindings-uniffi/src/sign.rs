@@ -4,6 +4,7 @@ use std::fmt;
 
 use xnonce_core::input::Pairs;
 use xnonce_core::{Input, Secret, SignInput};
+use zeroize::Zeroizing;
 
 use crate::text::{self, XNonceText};
 use crate::XNonceError;
@@ -147,14 +148,16 @@ fn inputs(
     let path = path.into_string(Input::Path)?;
     let params = pairs(params, Pairs::PARAMS)?;
     let client = client.into_string(Input::Client)?;
-    let secret = secret.into_string(Input::Secret)?;
+    // Zeroized if a later input is refused before `Secret` holds it (as `Secret::new` zeroizes
+    // a text it refuses).
+    let mut secret = Zeroizing::new(secret.into_string(Input::Secret)?);
     let base_url = XNonceText::into_option(base_url, Input::BaseUrl)?;
     let nonce = XNonceText::into_option(nonce, Input::Nonce)?;
     let host = XNonceText::into_option(host, Input::Host)?;
     if let Some(ms) = timestamp {
         xnonce_core::header::timestamp_from_i128(i128::from(ms))?;
     }
-    let secret = Secret::new(secret)?;
+    let secret = Secret::new(std::mem::take(&mut *secret))?;
     Ok(Inputs {
         input: SignInput {
             scheme: scheme.into(),
