@@ -385,6 +385,11 @@ pub struct Verified {
     pub via_ottoken: bool,
 }
 
+/// How far after a binding's in-place reconfiguration ([`Verifier::replacing`]) the replaced
+/// settings may still have verified a request: a verification that took them just before the
+/// swap reads its clock a moment later.
+pub const REPLACE_MARGIN_MS: u64 = 1_000;
+
 /// Verifies requests under a window policy and a set of accepted schemes.
 ///
 /// ```
@@ -677,6 +682,29 @@ impl Verifier {
             last_verified_ms,
         }));
         self
+    }
+
+    /// This verifier, replacing `previous` in place at `now_ms` (a binding's `reconfigure`:
+    /// the same object, secrets and replay store, new windows, schemes, hosts or routes):
+    /// [`succeeding`](Verifier::succeeding) with `previous`'s last verification put at
+    /// `now_ms` + [`REPLACE_MARGIN_MS`].
+    ///
+    /// The margin covers a verification that took the old settings just before the swap and
+    /// read its clock just after (a thread, a callback): its `now` is after `now_ms` by far
+    /// less than a second, and a request it accepted keeps the narrower window all the same.
+    ///
+    /// ```
+    /// use xnonce_core::verify::REPLACE_MARGIN_MS;
+    /// use xnonce_core::{Verifier, WindowPolicy};
+    /// let old = Verifier::new().windows(WindowPolicy::new(5_000))?;
+    /// let at = 1_700_000_000_000;
+    /// let new = Verifier::new().windows(WindowPolicy::new(60_000))?.replacing(&old, at);
+    /// assert_eq!(new.window_at("/a/b", at + REPLACE_MARGIN_MS + 5_000), 5_000);
+    /// assert_eq!(new.window_at("/a/b", at + REPLACE_MARGIN_MS + 5_001), 60_000);
+    /// # Ok::<(), xnonce_core::Error>(())
+    /// ```
+    pub fn replacing(self, previous: &Verifier, now_ms: u64) -> Self {
+        self.succeeding(previous, now_ms.saturating_add(REPLACE_MARGIN_MS))
     }
 
     /// The window a request for `path` stamped `timestamp_ms` is checked under: the policy's
