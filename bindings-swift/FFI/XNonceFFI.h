@@ -283,6 +283,11 @@ void uniffi_xnonce_uniffi_fn_free_verifier(uint64_t handle, RustCallStatus *_Non
 uint64_t uniffi_xnonce_uniffi_fn_constructor_verifier_new(RustBuffer secrets, uint64_t window_ms, RustBuffer controller_windows, RustBuffer action_windows, RustBuffer schemes, RustBuffer hosts, RustBuffer routes, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_METHOD_VERIFIER_RECONFIGURE
+#define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_METHOD_VERIFIER_RECONFIGURE
+void uniffi_xnonce_uniffi_fn_method_verifier_reconfigure(uint64_t ptr, uint64_t window_ms, RustBuffer controller_windows, RustBuffer action_windows, RustBuffer schemes, RustBuffer hosts, RustBuffer routes, RustBuffer now, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_METHOD_VERIFIER_SET_SECRETS
 #define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_METHOD_VERIFIER_SET_SECRETS
 void uniffi_xnonce_uniffi_fn_method_verifier_set_secrets(uint64_t ptr, RustBuffer secrets, RustCallStatus *_Nonnull out_status
@@ -753,6 +758,12 @@ uint16_t uniffi_xnonce_uniffi_checksum_method_requester_clock_offset_ms(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_METHOD_REQUESTER_MAKE_REQUEST
 #define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_METHOD_REQUESTER_MAKE_REQUEST
 uint16_t uniffi_xnonce_uniffi_checksum_method_requester_make_request(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_METHOD_VERIFIER_RECONFIGURE
+#define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_METHOD_VERIFIER_RECONFIGURE
+uint16_t uniffi_xnonce_uniffi_checksum_method_verifier_reconfigure(void
     
 );
 #endif

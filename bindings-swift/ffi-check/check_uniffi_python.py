@@ -255,6 +255,14 @@ def error_checks(x):
     verifier.set_secrets({"svc": [SECRET, "b" * 64]})
     expect_error(x, "Auth", "replayed", verifier.verify_once, now=ts + 1000, **req)
     expect_error(x, "Input", "invalid_secret", verifier.set_secrets, {"svc": ["has space"]})
+    # `reconfigure(...)`: new settings, the same store; what the old settings may have
+    # accepted keeps the narrower window (60 s would take it back once its 5 s key expired).
+    verifier.reconfigure(window_ms=5_000, now=ts)
+    verifier.reconfigure(window_ms=60_000, now=ts)
+    expect_error(x, "Auth", "replayed", verifier.verify_once, now=ts + 1000, **req)
+    expect_error(x, "Auth", "expired", verifier.verify, now=ts + 5_500, **req)
+    expect_error(x, "Format", "unsupported_scheme", verifier.reconfigure, schemes=[], now=ts)
+    verifier.verify(now=ts + 4_000, **req)
     expect_error(x, "Auth", "unknown_client", x.Verifier({"other": [SECRET]}).verify, now=ts, **req)
     only_v1 = x.Verifier({"svc": [SECRET]}, schemes=[x.Scheme.V1])
     expect_error(x, "Format", "unsupported_scheme", only_v1.verify, now=ts, **req)

@@ -148,12 +148,19 @@ impl From<xnonce_core::Verified> for Verified {
 /// this verifier (one process).
 #[derive(uniffi::Object)]
 pub struct Verifier {
-    inner: xnonce_core::Verifier,
+    /// The settings (windows, schemes, hosts, routes): replaced whole by `reconfigure`; each
+    /// verification works on the one it took when it started.
+    inner: RwLock<Arc<xnonce_core::Verifier>>,
     secrets: RwLock<HashMap<String, Vec<Secret>>>,
     store: MemoryReplayStore,
 }
 
 impl Verifier {
+    /// The settings now in force.
+    fn settings(&self) -> Arc<xnonce_core::Verifier> {
+        Arc::clone(&self.inner.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
     /// The table of secrets (a poisoned lock still holds a whole table: it is only ever
     /// replaced whole).
     fn secrets(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Vec<Secret>>> {
@@ -185,7 +192,7 @@ fn secrets_of(
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Verifier")
-            .field("inner", &self.inner)
+            .field("inner", &*self.settings())
             .field("clients", &self.secrets().len())
             .finish_non_exhaustive()
     }
@@ -220,37 +227,68 @@ impl Verifier {
         hosts: Option<Vec<XNonceText>>,
         routes: Option<Vec<RouteRules>>,
     ) -> Result<Arc<Self>, XNonceError> {
-        let window = |ms: u64| xnonce_core::window::window_from_i128(i128::from(ms));
-        let mut windows = WindowPolicy::new(window(window_ms)?);
-        for w in controller_windows {
-            let controller = w.controller.into_string(Input::ControllerWindow)?;
-            windows = windows.controller(controller, window(w.window_ms)?);
-        }
-        for w in action_windows {
-            let controller = w.controller.into_string(Input::ActionWindowController)?;
-            let action = w.action.into_string(Input::ActionWindowAction)?;
-            windows = windows.action(controller, action, window(w.window_ms)?);
-        }
-        let mut inner = xnonce_core::Verifier::new().windows(windows)?;
-        if let Some(schemes) = schemes {
-            let schemes: Vec<xnonce_core::Scheme> = schemes.into_iter().map(Into::into).collect();
-            inner = inner.schemes(&schemes)?;
-        }
-        if let Some(hosts) = hosts {
-            let hosts = hosts
-                .into_iter()
-                .map(|h| h.into_string(Input::ServedHost))
-                .collect::<Result<Vec<_>, XNonceError>>()?;
-            inner = inner.hosts(&hosts)?;
-        }
-        if let Some(routes) = routes {
-            inner = inner.routes(route_table(routes)?);
-        }
+        let inner = settings(
+            window_ms,
+            controller_windows,
+            action_windows,
+            schemes,
+            hosts,
+            routes,
+        )?;
         Ok(Arc::new(Verifier {
-            inner,
+            inner: RwLock::new(Arc::new(inner)),
             secrets: RwLock::new(secrets_of(secrets)?),
             store: MemoryReplayStore::new(),
         }))
+    }
+
+    /// Replaces the windows, accepted schemes, hosts and routes with those given: the
+    /// constructor's settings, checked as it checks them and with its defaults for what is not
+    /// given (the whole configuration is replaced, as a reload of a configuration file
+    /// replaces it; on an error nothing changes). The secrets and the replay store stay, so a
+    /// request accepted before is still refused as a replay after — which a new `Verifier`
+    /// (a new, empty store) would accept again.
+    ///
+    /// A request the old settings may have accepted (stamped up to the old window after
+    /// `now`, the clock by default, plus a second for verifications in progress) is checked
+    /// under the narrower of the old and new windows: a widened window cannot accept a copy
+    /// whose replay key expired under the old one (PROTOCOL §14.1, *Replay window*); a
+    /// narrower one applies at once. Verifications in progress finish with the settings
+    /// they started with.
+    #[uniffi::method(default(
+        window_ms = 30000,
+        controller_windows = [],
+        action_windows = [],
+        schemes = None,
+        hosts = None,
+        routes = None,
+        now = None
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    pub fn reconfigure(
+        &self,
+        window_ms: u64,
+        controller_windows: Vec<ControllerWindow>,
+        action_windows: Vec<ActionWindow>,
+        schemes: Option<Vec<Scheme>>,
+        hosts: Option<Vec<XNonceText>>,
+        routes: Option<Vec<RouteRules>>,
+        now: Option<u64>,
+    ) -> Result<(), XNonceError> {
+        let next = settings(
+            window_ms,
+            controller_windows,
+            action_windows,
+            schemes,
+            hosts,
+            routes,
+        )?;
+        let now = now_or_clock(now)?;
+        // Under the write lock, so that two reconfigurations at once chain: each replaces
+        // the settings the other left.
+        let mut current = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        *current = Arc::new(next.replacing(&current, now));
+        Ok(())
     }
 
     /// The route windows that select no route of this verifier's routes, in the order
@@ -259,7 +297,7 @@ impl Verifier {
     /// — most likely a misspelt controller or action. `xnonce-server` logs a warning for each
     /// at start; log them likewise. Empty without routes, where windows apply by path.
     pub fn windows_naming_no_route(&self) -> Vec<RouteWindow> {
-        self.inner
+        self.settings()
             .windows_naming_no_route()
             .into_iter()
             .map(|(controller, action)| RouteWindow {
@@ -306,7 +344,7 @@ impl Verifier {
         let texts = Received::check(method, target, host, x_nonce, content_type)?;
         let req = texts.incoming(&body);
         Ok(self
-            .inner
+            .settings()
             .verify(&req, &*self.secrets(), now_or_clock(now)?)?
             .into())
     }
@@ -334,10 +372,48 @@ impl Verifier {
         let texts = Received::check(method, target, host, x_nonce, content_type)?;
         let req = texts.incoming(&body);
         let verified =
-            self.inner
+            self.settings()
                 .verify_once(&req, &*self.secrets(), &self.store, now_or_clock(now)?)?;
         Ok(verified.into())
     }
+}
+
+/// The settings of a verifier (the constructor's and `reconfigure`'s), checked.
+fn settings(
+    window_ms: u64,
+    controller_windows: Vec<ControllerWindow>,
+    action_windows: Vec<ActionWindow>,
+    schemes: Option<Vec<Scheme>>,
+    hosts: Option<Vec<XNonceText>>,
+    routes: Option<Vec<RouteRules>>,
+) -> Result<xnonce_core::Verifier, XNonceError> {
+    let window = |ms: u64| xnonce_core::window::window_from_i128(i128::from(ms));
+    let mut windows = WindowPolicy::new(window(window_ms)?);
+    for w in controller_windows {
+        let controller = w.controller.into_string(Input::ControllerWindow)?;
+        windows = windows.controller(controller, window(w.window_ms)?);
+    }
+    for w in action_windows {
+        let controller = w.controller.into_string(Input::ActionWindowController)?;
+        let action = w.action.into_string(Input::ActionWindowAction)?;
+        windows = windows.action(controller, action, window(w.window_ms)?);
+    }
+    let mut inner = xnonce_core::Verifier::new().windows(windows)?;
+    if let Some(schemes) = schemes {
+        let schemes: Vec<xnonce_core::Scheme> = schemes.into_iter().map(Into::into).collect();
+        inner = inner.schemes(&schemes)?;
+    }
+    if let Some(hosts) = hosts {
+        let hosts = hosts
+            .into_iter()
+            .map(|h| h.into_string(Input::ServedHost))
+            .collect::<Result<Vec<_>, XNonceError>>()?;
+        inner = inner.hosts(&hosts)?;
+    }
+    if let Some(routes) = routes {
+        inner = inner.routes(route_table(routes)?);
+    }
+    Ok(inner)
 }
 
 /// `now` (checked as any timestamp: `invalid_timestamp` past 2^53 − 1), else the clock.
@@ -391,6 +467,7 @@ impl Received {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use xnonce_core::verify::REPLACE_MARGIN_MS;
 
     const SECRET: &str = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd";
 
@@ -779,6 +856,78 @@ mod tests {
         assert!(format!("{v:?}").contains("clients: 1"));
         // (Each `signed` draws a new nonce.)
         assert_eq!(once(&signed(NEW)).unwrap().secret_index, 1);
+    }
+
+    /// `reconfigure` keeps the secrets and the replay store, and checks a request the old
+    /// settings may have accepted under the narrower window (core's `replacing`).
+    #[test]
+    fn reconfigure_keeps_the_store_and_the_old_window_for_what_it_may_have_accepted() {
+        const T: u64 = 1_700_000_000_000;
+        let signed = |ts: u64| {
+            crate::sign(
+                Scheme::V2,
+                "GET".into(),
+                "/a/b".into(),
+                vec![],
+                "svc".into(),
+                SECRET.into(),
+                Some(ts),
+                None,
+                Some("api.test".into()),
+                None,
+            )
+            .unwrap()
+        };
+        let v = one_client();
+        v.reconfigure(5_000, vec![], vec![], None, None, None, Some(T))
+            .unwrap();
+        let once = |header: &str, now: u64| {
+            v.verify_once(
+                "GET".into(),
+                "/a/b".into(),
+                Some("api.test".into()),
+                Some(header.into()),
+                None,
+                None,
+                Some(now),
+            )
+            .map(|_| ())
+            .map_err(|e| e.code().into_owned())
+        };
+        let early = signed(T);
+        assert_eq!(once(&early, T), Ok(()));
+        v.reconfigure(60_000, vec![], vec![], None, None, None, Some(T))
+            .unwrap();
+        // Still remembered: a replay.
+        assert_eq!(once(&early, T + 4_000), Err("replayed".into()));
+        // Its key expired at T + 5 s; under 60 s it would be fresh, and accepted twice. It
+        // keeps the 5 s window it was accepted under.
+        assert_eq!(once(&early, T + 5_500), Err("expired".into()));
+        // Stamped after anything the old settings can have accepted: the new window.
+        let late = T + REPLACE_MARGIN_MS + 5_001;
+        assert_eq!(once(&signed(late), late + 30_000), Ok(()));
+        // A narrower window applies at once.
+        v.reconfigure(1_000, vec![], vec![], None, None, None, Some(late))
+            .unwrap();
+        assert_eq!(once(&signed(late), late + 2_000), Err("expired".into()));
+        // Settings that cannot be used change nothing (1 s still holds).
+        let refused = v
+            .reconfigure(30_000, vec![], vec![], Some(vec![]), None, None, Some(late))
+            .unwrap_err();
+        assert_eq!(refused.code(), "unsupported_scheme");
+        let huge = v.reconfigure(86_400_001, vec![], vec![], None, None, None, None);
+        assert_eq!(huge.unwrap_err().code(), "invalid_timestamp");
+        assert_eq!(once(&signed(late), late + 2_000), Err("expired".into()));
+        assert_eq!(once(&signed(late), late + 500), Ok(()));
+        // Routes given by a reconfiguration are checked first.
+        let routes = vec![RouteRules {
+            controller: "a".into(),
+            key: "c_GET".into(),
+            rules: vec![],
+        }];
+        v.reconfigure(30_000, vec![], vec![], None, None, Some(routes), Some(late))
+            .unwrap();
+        assert_eq!(once(&signed(late), late), Err("unknown_route".into()));
     }
 
     #[test]

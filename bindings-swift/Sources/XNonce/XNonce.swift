@@ -840,6 +840,23 @@ public func FfiConverterTypeRequester_lower(_ value: Requester) -> UInt64 {
 public protocol VerifierProtocol: AnyObject, Sendable {
     
     /**
+     * Replaces the windows, accepted schemes, hosts and routes with those given: the
+     * constructor's settings, checked as it checks them and with its defaults for what is not
+     * given (the whole configuration is replaced, as a reload of a configuration file
+     * replaces it; on an error nothing changes). The secrets and the replay store stay, so a
+     * request accepted before is still refused as a replay after — which a new `Verifier`
+     * (a new, empty store) would accept again.
+     *
+     * A request the old settings may have accepted (stamped up to the old window after
+     * `now`, the clock by default, plus a second for verifications in progress) is checked
+     * under the narrower of the old and new windows: a widened window cannot accept a copy
+     * whose replay key expired under the old one (PROTOCOL §14.1, *Replay window*); a
+     * narrower one applies at once. Verifications in progress finish with the settings
+     * they started with.
+     */
+    func reconfigure(windowMs: UInt64, controllerWindows: [ControllerWindow], actionWindows: [ActionWindow], schemes: [Scheme]?, hosts: [XNonceText]?, routes: [RouteRules]?, now: UInt64?) throws 
+    
+    /**
      * Replaces the table of client secrets (the same shape as the constructor's, checked the
      * same way: on an error nothing changes). The windows, schemes, hosts and the replay
      * store stay, so a request accepted before a rotation is still refused as a replay after
@@ -954,6 +971,36 @@ public convenience init(secrets: [XNonceText: [XNonceText]], windowMs: UInt64 = 
 
     
 
+    
+    /**
+     * Replaces the windows, accepted schemes, hosts and routes with those given: the
+     * constructor's settings, checked as it checks them and with its defaults for what is not
+     * given (the whole configuration is replaced, as a reload of a configuration file
+     * replaces it; on an error nothing changes). The secrets and the replay store stay, so a
+     * request accepted before is still refused as a replay after — which a new `Verifier`
+     * (a new, empty store) would accept again.
+     *
+     * A request the old settings may have accepted (stamped up to the old window after
+     * `now`, the clock by default, plus a second for verifications in progress) is checked
+     * under the narrower of the old and new windows: a widened window cannot accept a copy
+     * whose replay key expired under the old one (PROTOCOL §14.1, *Replay window*); a
+     * narrower one applies at once. Verifications in progress finish with the settings
+     * they started with.
+     */
+open func reconfigure(windowMs: UInt64 = UInt64(30000), controllerWindows: [ControllerWindow] = [], actionWindows: [ActionWindow] = [], schemes: [Scheme]? = nil, hosts: [XNonceText]? = nil, routes: [RouteRules]? = nil, now: UInt64? = nil)throws   {try rustCallWithError(FfiConverterTypeXNonceError_lift) {
+        uniffiCallStatus in
+    uniffi_xnonce_uniffi_fn_method_verifier_reconfigure(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt64.lower(windowMs),
+        FfiConverterSequenceTypeControllerWindow.lower(controllerWindows),
+        FfiConverterSequenceTypeActionWindow.lower(actionWindows),
+        FfiConverterOptionSequenceTypeScheme.lower(schemes),
+        FfiConverterOptionSequenceTypeXNonceText.lower(hosts),
+        FfiConverterOptionSequenceTypeRouteRules.lower(routes),
+        FfiConverterOptionUInt64.lower(now),uniffiCallStatus
+    )
+}
+}
     
     /**
      * Replaces the table of client secrets (the same shape as the constructor's, checked the
@@ -3542,6 +3589,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_xnonce_uniffi_checksum_method_requester_make_request() != 51645) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_xnonce_uniffi_checksum_method_verifier_reconfigure() != 13466) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_xnonce_uniffi_checksum_method_verifier_set_secrets() != 40045) {

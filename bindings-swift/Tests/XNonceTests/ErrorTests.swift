@@ -84,6 +84,23 @@ final class ErrorTests: XCTestCase {
         XCTAssertThrowsError(try verifier.setSecrets(secrets: ["svc": ["has space"]])) { error in
             XCTAssertEqual((error as? XNonceError)?.code, "invalid_secret")
         }
+        // reconfigure: new settings, the same store; what the old settings may have accepted
+        // keeps the narrower window (60 s would take it back once its 5 s key has expired).
+        try verifier.reconfigure(windowMs: 5_000, now: ts)
+        try verifier.reconfigure(windowMs: 60_000, now: ts)
+        XCTAssertThrowsError(try verifier.verifyOnce(method: "GET", target: "/admin/status?a=1", host: "api.test",
+                                                     xNonce: header, now: ts + 1000)) { error in
+            XCTAssertEqual((error as? XNonceError)?.code, "replayed")
+        }
+        XCTAssertThrowsError(try verifier.verify(method: "GET", target: "/admin/status?a=1", host: "api.test",
+                                                 xNonce: header, now: ts + 5_500)) { error in
+            XCTAssertEqual((error as? XNonceError)?.code, "expired")
+        }
+        XCTAssertThrowsError(try verifier.reconfigure(schemes: [], now: ts)) { error in
+            XCTAssertEqual((error as? XNonceError)?.code, "unsupported_scheme")
+        }
+        _ = try verifier.verify(method: "GET", target: "/admin/status?a=1", host: "api.test", xNonce: header,
+                                now: ts + 4_000)
         let stranger = try Verifier(secrets: ["other": [secret]])
         XCTAssertThrowsError(try stranger.verify(method: "GET", target: "/admin/status?a=1", host: "api.test",
                                                  xNonce: header, now: ts)) { error in

@@ -701,6 +701,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_xnonce_uniffi_checksum_method_requester_make_request(
     ): Int
+    external fun uniffi_xnonce_uniffi_checksum_method_verifier_reconfigure(
+    ): Int
     external fun uniffi_xnonce_uniffi_checksum_method_verifier_set_secrets(
     ): Int
     external fun uniffi_xnonce_uniffi_checksum_method_verifier_verify(
@@ -749,6 +751,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_xnonce_uniffi_fn_constructor_verifier_new(`secrets`: RustBuffer.ByValue,`windowMs`: Long,`controllerWindows`: RustBuffer.ByValue,`actionWindows`: RustBuffer.ByValue,`schemes`: RustBuffer.ByValue,`hosts`: RustBuffer.ByValue,`routes`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_xnonce_uniffi_fn_method_verifier_reconfigure(`ptr`: Long,`windowMs`: Long,`controllerWindows`: RustBuffer.ByValue,`actionWindows`: RustBuffer.ByValue,`schemes`: RustBuffer.ByValue,`hosts`: RustBuffer.ByValue,`routes`: RustBuffer.ByValue,`now`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_xnonce_uniffi_fn_method_verifier_set_secrets(`ptr`: Long,`secrets`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_xnonce_uniffi_fn_method_verifier_verify(`ptr`: Long,`method`: RustBuffer.ByValue,`target`: RustBuffer.ByValue,`host`: RustBuffer.ByValue,`xNonce`: RustBuffer.ByValue,`contentType`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,`now`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -959,6 +963,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_xnonce_uniffi_checksum_method_requester_make_request() and 0xFFFF) != 51645) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_xnonce_uniffi_checksum_method_verifier_reconfigure() and 0xFFFF) != 13466) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_xnonce_uniffi_checksum_method_verifier_set_secrets() and 0xFFFF) != 40045) {
@@ -1793,6 +1800,23 @@ public object FfiConverterTypeRequester: FfiConverter<Requester, Long> {
 public interface VerifierInterface {
     
     /**
+     * Replaces the windows, accepted schemes, hosts and routes with those given: the
+     * constructor's settings, checked as it checks them and with its defaults for what is not
+     * given (the whole configuration is replaced, as a reload of a configuration file
+     * replaces it; on an error nothing changes). The secrets and the replay store stay, so a
+     * request accepted before is still refused as a replay after — which a new `Verifier`
+     * (a new, empty store) would accept again.
+     *
+     * A request the old settings may have accepted (stamped up to the old window after
+     * `now`, the clock by default, plus a second for verifications in progress) is checked
+     * under the narrower of the old and new windows: a widened window cannot accept a copy
+     * whose replay key expired under the old one (PROTOCOL §14.1, *Replay window*); a
+     * narrower one applies at once. Verifications in progress finish with the settings
+     * they started with.
+     */
+    fun `reconfigure`(`windowMs`: kotlin.ULong = 30000uL, `controllerWindows`: List<ControllerWindow> = listOf(), `actionWindows`: List<ActionWindow> = listOf(), `schemes`: List<Scheme>? = null, `hosts`: List<XNonceText>? = null, `routes`: List<RouteRules>? = null, `now`: kotlin.ULong? = null)
+    
+    /**
      * Replaces the table of client secrets (the same shape as the constructor's, checked the
      * same way: on an error nothing changes). The windows, schemes, hosts and the replay
      * store stay, so a request accepted before a rotation is still refused as a replay after
@@ -1957,6 +1981,41 @@ open class Verifier: Disposable, AutoCloseable, VerifierInterface
             UniffiLib.uniffi_xnonce_uniffi_fn_clone_verifier(handle, status)
         }
     }
+
+    
+    /**
+     * Replaces the windows, accepted schemes, hosts and routes with those given: the
+     * constructor's settings, checked as it checks them and with its defaults for what is not
+     * given (the whole configuration is replaced, as a reload of a configuration file
+     * replaces it; on an error nothing changes). The secrets and the replay store stay, so a
+     * request accepted before is still refused as a replay after — which a new `Verifier`
+     * (a new, empty store) would accept again.
+     *
+     * A request the old settings may have accepted (stamped up to the old window after
+     * `now`, the clock by default, plus a second for verifications in progress) is checked
+     * under the narrower of the old and new windows: a widened window cannot accept a copy
+     * whose replay key expired under the old one (PROTOCOL §14.1, *Replay window*); a
+     * narrower one applies at once. Verifications in progress finish with the settings
+     * they started with.
+     */
+    @Throws(XNonceException::class)override fun `reconfigure`(`windowMs`: kotlin.ULong, `controllerWindows`: List<ControllerWindow>, `actionWindows`: List<ActionWindow>, `schemes`: List<Scheme>?, `hosts`: List<XNonceText>?, `routes`: List<RouteRules>?, `now`: kotlin.ULong?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(XNonceException) { _status ->
+    UniffiLib.uniffi_xnonce_uniffi_fn_method_verifier_reconfigure(
+        it,
+        
+        FfiConverterULong.lower(`windowMs`),
+        FfiConverterSequenceTypeControllerWindow.lower(`controllerWindows`),
+        FfiConverterSequenceTypeActionWindow.lower(`actionWindows`),
+        FfiConverterOptionalSequenceTypeScheme.lower(`schemes`),
+        FfiConverterOptionalSequenceTypeXNonceText.lower(`hosts`),
+        FfiConverterOptionalSequenceTypeRouteRules.lower(`routes`),
+        FfiConverterOptionalULong.lower(`now`),_status)
+}
+    }
+    
+    
 
     
     /**

@@ -356,6 +356,18 @@ fun errorChecks(): Int {
             verifier.verifyOnce("GET", "/admin/status?a=1", host = "api.test", xNonce = header, now = ts + 1000uL)
         }
         c.refuses<XNonceException.Input>("invalid_secret") { verifier.setSecrets(mapOf("svc" to listOf("has space"))) }
+        // reconfigure: new settings, the same store; what the old settings may have accepted
+        // keeps the narrower window (60 s would take it back once its 5 s key has expired).
+        verifier.reconfigure(windowMs = 5_000uL, now = ts)
+        verifier.reconfigure(windowMs = 60_000uL, now = ts)
+        c.refuses<XNonceException.Auth>("replayed") {
+            verifier.verifyOnce("GET", "/admin/status?a=1", host = "api.test", xNonce = header, now = ts + 1000uL)
+        }
+        c.refuses<XNonceException.Auth>("expired") {
+            verifier.verify("GET", "/admin/status?a=1", host = "api.test", xNonce = header, now = ts + 5_500uL)
+        }
+        c.refuses<XNonceException.Format>("unsupported_scheme") { verifier.reconfigure(schemes = listOf(), now = ts) }
+        verifier.verify("GET", "/admin/status?a=1", host = "api.test", xNonce = header, now = ts + 4_000uL)
     }
     Verifier(mapOf("other" to listOf(SECRET))).use { stranger ->
         c.refuses<XNonceException.Auth>("unknown_client") {
