@@ -139,7 +139,10 @@ impl From<CoreVerified> for Verified {
 /// `ReplayStore` for a shared one).
 #[napi]
 pub struct Verifier {
-    verifier: xnonce_core::Verifier,
+    /// The settings, shared with each verification in progress as `secrets` is, so that they
+    /// can be replaced while one runs (from a lookup function), which finishes with the
+    /// settings it started with.
+    verifier: RefCell<Rc<xnonce_core::Verifier>>,
     /// Shared with each verification in progress: a lookup function may call `setSecrets`
     /// (or verify again) while it runs, and the source it was called from lives on until
     /// that verification ends.
@@ -402,7 +405,7 @@ impl Verifier {
                 secrets.keep(env, &this.object, lookup)?;
             }
             Ok(Verifier {
-                verifier,
+                verifier: RefCell::new(Rc::new(verifier)),
                 secrets: RefCell::new(Rc::new(secrets)),
                 store: MemoryReplayStore::new(),
             })
@@ -491,7 +494,8 @@ impl Verifier {
         let mut req = Incoming::new(method.lossy(), target.lossy())
             .body(content_type.as_ref().map(Text::lossy), &[]);
         req.x_nonce = x_nonce.as_ref().map(Text::lossy);
-        let refused = self.verifier.check_route_before_body(&req).err()?;
+        let verifier = Rc::clone(&self.verifier.borrow());
+        let refused = verifier.check_route_before_body(&req).err()?;
         Some(Answer::refusal(&refused, req.refusal_scheme()).into())
     }
 
@@ -563,11 +567,14 @@ impl Verifier {
         if let Some(e) = ill_formed {
             return Err(refuse(e, &req));
         }
+        // A snapshot of the settings, as of the secrets below: settings replaced while the
+        // lookup runs apply from the next verification on.
+        let verifier = Rc::clone(&self.verifier.borrow());
         let verify = |secrets: &dyn SecretSource| {
             if once {
-                self.verifier.verify_once(&req, secrets, &self.store, now)
+                verifier.verify_once(&req, secrets, &self.store, now)
             } else {
-                self.verifier.verify(&req, secrets, now)
+                verifier.verify(&req, secrets, now)
             }
         };
         // A snapshot, not a borrow: no `RefCell` borrow is held while the lookup runs.
