@@ -30,6 +30,8 @@ const text = (v) => typeof v === 'string'
 const optionalText = (v) => v === undefined || v === null || typeof v === 'string'
 const anything = () => true
 const number = (v) => typeof v === 'number'
+/** A time in ms, optional: a number or a bigint, `undefined` or `null`. */
+const millis = (v) => v === undefined || v === null || typeof v === 'number' || typeof v === 'bigint'
 /** An options object: napi takes `undefined`, `null` or an object (not a function). */
 const options = (v) => v === undefined || v === null || typeof v === 'object'
 
@@ -81,6 +83,10 @@ const SIGNATURES = {
     ['options', options],
   ],
   'Verifier#setSecrets': [['secrets', anything]],
+  'Verifier#reconfigure': [
+    ['options', options],
+    ['now', millis],
+  ],
   'Verifier#verify': [
     ['method', text],
     ['target', text],

@@ -125,6 +125,25 @@ export declare class Verifier {
    */
   setSecrets(secrets: Readonly<Record<string, string | ReadonlyArray<string>>> | ReadonlyMap<string, string | ReadonlyArray<string>> | ((client: string) => string | ReadonlyArray<string> | null | undefined)): void
   /**
+   * Replaces the windows, accepted schemes, hosts and routes with those of `options` (a
+   * configuration reload): the constructor's options, checked as the constructor checks
+   * them (the same errors, a `TypeError` for an unknown key, the same warning for a route
+   * window that selects no route), with the same defaults for what they do not give — the
+   * whole configuration is replaced, as reloading a configuration file replaces it. On
+   * any error nothing changes. The secrets and the replay store stay: a request accepted
+   * before is still refused as `replayed` after, which a new `Verifier` (a new, empty
+   * store) would accept again.
+   *
+   * A request the old settings may have accepted (stamped up to an old window after
+   * `now` + 1 s) is checked under the narrower of the old and new windows; later
+   * ones under the new: a widened window cannot accept a copy of a request whose replay
+   * key the old, narrower one let expire (PROTOCOL §14.1), and a narrowed one applies at
+   * once. `now` is the time of the change in ms, a number or a bigint (default: the system
+   * clock), checked as `verify`'s `now` option is. A verification in progress (this called
+   * from a secrets lookup) finishes with the settings it started with.
+   */
+  reconfigure(options?: VerifierOptions | null, now?: number | bigint | null): void
+  /**
    * Checks authenticity and freshness; does not record the request. A refusal throws an
    * `XNonceError` whose `.answer` is the HTTP answer to send.
    */

@@ -96,6 +96,12 @@ frozen.setSecrets((client: string): readonly string[] | undefined => readonlySec
 const cached = new Map<string, string[]>([['svc', [secret]]])
 const looking = new Verifier((client: string) => cached.get(client))
 looking.setSecrets({ svc: secret })
+// A configuration reload on the same verifier: its secrets and replay store stay.
+frozen.reconfigure(config)
+frozen.reconfigure({ windowMs: 60_000 }, Date.now())
+frozen.reconfigure(null, 1_700_000_000_000n)
+// @ts-expect-error `now` is in ms, a number or a bigint
+frozen.reconfigure({}, new Date())
 // @ts-expect-error the lookup is synchronous: a Promise is no secret
 new Verifier(async (client: string) => cached.get(client))
 void looking

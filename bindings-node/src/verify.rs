@@ -139,9 +139,9 @@ impl From<CoreVerified> for Verified {
 /// `ReplayStore` for a shared one).
 #[napi]
 pub struct Verifier {
-    /// The settings, shared with each verification in progress as `secrets` is, so that they
-    /// can be replaced while one runs (from a lookup function), which finishes with the
-    /// settings it started with.
+    /// The settings, shared with each verification in progress as `secrets` is: `reconfigure`
+    /// may run while one does (from a lookup function), which finishes with the settings it
+    /// started with.
     verifier: RefCell<Rc<xnonce_core::Verifier>>,
     /// Shared with each verification in progress: a lookup function may call `setSecrets`
     /// (or verify again) while it runs, and the source it was called from lives on until
@@ -439,6 +439,46 @@ impl Verifier {
         })
     }
 
+    /// Replaces the windows, accepted schemes, hosts and routes with those of `options` (a
+    /// configuration reload): the constructor's options, checked as the constructor checks
+    /// them (the same errors, a `TypeError` for an unknown key, the same warning for a route
+    /// window that selects no route), with the same defaults for what they do not give — the
+    /// whole configuration is replaced, as reloading a configuration file replaces it. On
+    /// any error nothing changes. The secrets and the replay store stay: a request accepted
+    /// before is still refused as `replayed` after, which a new `Verifier` (a new, empty
+    /// store) would accept again.
+    ///
+    /// A request the old settings may have accepted (stamped up to an old window after
+    /// `now` + 1 s) is checked under the narrower of the old and new windows; later
+    /// ones under the new: a widened window cannot accept a copy of a request whose replay
+    /// key the old, narrower one let expire (PROTOCOL §14.1), and a narrowed one applies at
+    /// once. `now` is the time of the change in ms, a number or a bigint (default: the system
+    /// clock), checked as `verify`'s `now` option is. A verification in progress (this called
+    /// from a secrets lookup) finishes with the settings it started with.
+    #[napi(
+        strict,
+        ts_args_type = "options?: VerifierOptions | null, now?: number | bigint | null"
+    )]
+    pub fn reconfigure(
+        &self,
+        env: &Env,
+        options: Option<Checked<VerifierOptions<'_>>>,
+        now: Option<params::Millis>,
+    ) -> napi::Result<()> {
+        guard(env, || {
+            let now = match params::timestamp_ms(now)? {
+                Some(now) => now,
+                None => now_ms(),
+            };
+            let fresh = verifier_of(env, options.map(Checked::into_inner).unwrap_or_default())?;
+            // The settings in force now, read after `verifier_of` (which may run the caller's
+            // code: a `Map`'s iterator, a getter): no borrow is held across it.
+            let previous = Rc::clone(&self.verifier.borrow());
+            *self.verifier.borrow_mut() = Rc::new(fresh.replacing(&previous, now));
+            Ok(())
+        })
+    }
+
     /// Checks authenticity and freshness; does not record the request. A refusal throws an
     /// `XNonceError` whose `.answer` is the HTTP answer to send.
     #[napi(
@@ -567,8 +607,8 @@ impl Verifier {
         if let Some(e) = ill_formed {
             return Err(refuse(e, &req));
         }
-        // A snapshot of the settings, as of the secrets below: settings replaced while the
-        // lookup runs apply from the next verification on.
+        // A snapshot of the settings, as of the secrets below: a `reconfigure` the lookup
+        // makes applies from the next verification on.
         let verifier = Rc::clone(&self.verifier.borrow());
         let verify = |secrets: &dyn SecretSource| {
             if once {
@@ -615,6 +655,9 @@ fn window(ms: f64) -> Outcome<u64> {
     Ok(xnonce_core::window::window_from_f64(ms)?)
 }
 
+/// The core verifier of a `VerifierOptions`, for the constructor and `reconfigure` alike:
+/// every option checked, the defaults for those not given, and the warnings of route windows
+/// that select no route given once all is checked.
 fn verifier_of(env: &Env, o: VerifierOptions<'_>) -> Outcome<xnonce_core::Verifier> {
     let mut windows = WindowPolicy::new(match o.window_ms.flatten() {
         Some(ms) => window(ms)?,
