@@ -102,6 +102,8 @@ function middleware(verifier, options) {
   const { once, limit, then, onError, store, storeTimeoutMs, bodyTimeoutMs } = settings(options)
   // With a store of the caller's (shared by processes), the replay check is its own.
   const shared = store !== undefined
+  // The verifier's methods, called on it for each request: never its settings, so that a
+  // `verifier.reconfigure(...)` applies from the next request on.
   const check = once && !shared ? verifier.verifyOnce : verifier.verify
   // The object that holds what this middleware records: compared by identity with what an
   // earlier middleware on the same request recorded (none with `once: false`).
