@@ -72,7 +72,8 @@ impl fmt::Display for ParamRule {
 
 impl FromStr for ParamRule {
     type Err = Error;
-    /// Parses `req`/`opt`/`exc` (also `required`/`optional`/`excluded`).
+    /// Parses `req`/`opt`/`exc`, or the long forms `required`/`optional`/`excluded` (and
+    /// `exclude`); anything else is `invalid_param_value`.
     fn from_str(s: &str) -> Result<ParamRule> {
         match s {
             "req" | "required" => Ok(ParamRule::Required),
@@ -80,7 +81,7 @@ impl FromStr for ParamRule {
             "exc" | "excluded" | "exclude" => Ok(ParamRule::Excluded),
             _ => err(
                 ErrorCode::InvalidParamValue,
-                "a parameter rule is one of req, opt, exc",
+                "a parameter rule is one of req, opt, exc (or required, optional, excluded)",
             ),
         }
     }
@@ -983,6 +984,7 @@ mod tests {
             (ParamRule::Required, "req", "required"),
             (ParamRule::Optional, "opt", "optional"),
             (ParamRule::Excluded, "exc", "excluded"),
+            (ParamRule::Excluded, "exc", "exclude"),
         ] {
             assert_eq!(short.parse::<ParamRule>().unwrap(), rule);
             assert_eq!(long.parse::<ParamRule>().unwrap(), rule);
