@@ -2,6 +2,7 @@
 //! caller gives (an object with `insert_if_absent`, e.g. over Redis, shared by processes).
 
 use std::cell::RefCell;
+use std::sync::{Arc, RwLock};
 
 use pyo3::exceptions::{PyRuntimeWarning, PyTypeError};
 use pyo3::prelude::*;
@@ -279,7 +280,10 @@ enum Store {
 /// Verifies signed requests (both schemes by default) against a client → secret(s) source.
 #[pyclass(frozen, module = "xnonce", name = "Verifier")]
 pub struct PyVerifier {
-    verifier: Verifier,
+    /// The settings in force: each verification takes a snapshot ([`PyVerifier::current`])
+    /// and keeps it to the end; `reconfigure` swaps in new ones. Never held while Python code
+    /// runs (a secrets lookup, a Python replay store, a mapping's `items`).
+    verifier: RwLock<Arc<Verifier>>,
     secrets: Py<PyAny>,
     lookup: Lookup,
     store: Store,
@@ -404,7 +408,54 @@ fn route_table(routes: &Bound<'_, PyAny>) -> PyResult<RouteTable> {
     Ok(table)
 }
 
+/// The core verifier of a `Verifier`'s settings, for `Verifier(...)` and `reconfigure(...)`
+/// alike: the same checks, the same errors and the same `RuntimeWarning` for a route window
+/// that selects no route; an argument not given (`None`) is the default (both schemes, any
+/// host, no routes). Runs the caller's code (a mapping's `items`, a warning filter): never
+/// called under the verifier's lock.
+fn build_verifier(
+    py: Python<'_>,
+    window_ms: Window,
+    controller_windows: Option<&Bound<'_, PyAny>>,
+    action_windows: Option<&Bound<'_, PyAny>>,
+    schemes: Option<Vec<Bound<'_, PyAny>>>,
+    hosts: Option<Vec<Bound<'_, PyAny>>>,
+    routes: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Verifier> {
+    let mut verifier = Verifier::new()
+        .windows(window_policy(
+            window_ms,
+            controller_windows,
+            action_windows,
+        )?)
+        .py_err()?;
+    if let Some(schemes) = schemes {
+        let parsed: Vec<Scheme> = schemes
+            .iter()
+            .map(|s| convert::scheme(convert::text::<field::AcceptedScheme>(s)?))
+            .collect::<PyResult<_>>()?;
+        verifier = verifier.schemes(&parsed).py_err()?;
+    }
+    if let Some(hosts) = hosts {
+        let names: Vec<String> = hosts
+            .iter()
+            .map(|h| convert::text::<field::ServedHost>(h).map(str::to_string))
+            .collect::<PyResult<_>>()?;
+        verifier = verifier.hosts(&names).py_err()?;
+    }
+    if let Some(routes) = routes.filter(|r| !r.is_none()) {
+        verifier = verifier.routes(route_table(routes)?);
+        warn_of_windows_naming_no_route(py, &verifier)?;
+    }
+    Ok(verifier)
+}
+
 impl PyVerifier {
+    /// The settings in force now, for one verification to use from start to end.
+    fn current(&self) -> Arc<Verifier> {
+        Arc::clone(&self.verifier.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn run(
         &self,
@@ -454,15 +505,16 @@ impl PyVerifier {
             failure: RefCell::new(None),
         };
         let store_failure = RefCell::new(None);
+        let verifier = self.current();
         let result = match (&self.store, once) {
-            (_, false) => self.verifier.verify(&req, &secrets, now),
-            (Store::Memory(store), true) => self.verifier.verify_once(&req, &secrets, store, now),
+            (_, false) => verifier.verify(&req, &secrets, now),
+            (Store::Memory(store), true) => verifier.verify_once(&req, &secrets, store, now),
             (Store::Python(store), true) => {
                 let store = PyStore {
                     store: store.bind(py),
                     failure: &store_failure,
                 };
-                self.verifier.verify_once(&req, &secrets, &store, now)
+                verifier.verify_once(&req, &secrets, &store, now)
             }
         };
         match (secrets.finish(&req, result), store_failure.into_inner()) {
@@ -531,33 +583,17 @@ impl PyVerifier {
                 }
             }
         }
-        let mut verifier = Verifier::new()
-            .windows(window_policy(
-                window_ms,
-                controller_windows,
-                action_windows,
-            )?)
-            .py_err()?;
-        if let Some(schemes) = schemes {
-            let parsed: Vec<Scheme> = schemes
-                .iter()
-                .map(|s| convert::scheme(convert::text::<field::AcceptedScheme>(s)?))
-                .collect::<PyResult<_>>()?;
-            verifier = verifier.schemes(&parsed).py_err()?;
-        }
-        if let Some(hosts) = hosts {
-            let names: Vec<String> = hosts
-                .iter()
-                .map(|h| convert::text::<field::ServedHost>(h).map(str::to_string))
-                .collect::<PyResult<_>>()?;
-            verifier = verifier.hosts(&names).py_err()?;
-        }
-        if let Some(routes) = routes.filter(|r| !r.is_none()) {
-            verifier = verifier.routes(route_table(routes)?);
-            warn_of_windows_naming_no_route(secrets.py(), &verifier)?;
-        }
+        let verifier = build_verifier(
+            secrets.py(),
+            window_ms,
+            controller_windows,
+            action_windows,
+            schemes,
+            hosts,
+            routes,
+        )?;
         Ok(PyVerifier {
-            verifier,
+            verifier: RwLock::new(Arc::new(verifier)),
             secrets: secrets.unbind(),
             lookup,
             store,
@@ -643,7 +679,7 @@ impl PyVerifier {
             ..Incoming::new(method.text_or_lossy(), target.text_or_lossy())
                 .body(content_type.as_ref().map(|c| c.text_or_lossy()), &[])
         };
-        let refused = self.verifier.check_route_before_body(&req).err()?;
+        let refused = self.current().check_route_before_body(&req).err()?;
         Some(PyAnswer::for_refusal(&refused, &req))
     }
 
