@@ -623,6 +623,51 @@ impl PyVerifier {
         }
     }
 
+    /// Replaces this verifier's windows, accepted schemes, hosts and routes with those given,
+    /// as a configuration reload does: the constructor's settings, checked as it checks them
+    /// (the same errors, the same `RuntimeWarning` for a route window that selects no route)
+    /// and with its defaults for what is not given; on any error nothing changes. The
+    /// secrets source and the replay store stay (this verifier's memory, or its
+    /// `replay_store`): a request accepted before is still `replayed` after. A request the
+    /// old settings may have accepted is checked under the narrower of the old and new
+    /// windows, later ones under the new (core's `Verifier::replacing`, with `now`, ms,
+    /// default the system clock, as the time of the swap): a widened window accepts no copy
+    /// whose replay key expired under the old one; a narrower one applies at once.
+    /// Verifications running in other threads finish with the settings they started with.
+    #[pyo3(
+        signature = (window_ms=Window(xnonce_core::window::DEFAULT_WINDOW_MS), controller_windows=None, action_windows=None, schemes=None, hosts=None, routes=None, *, now=None),
+        text_signature = "($self, window_ms=30000, controller_windows=None, action_windows=None, schemes=None, hosts=None, routes=None, *, now=None)"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    fn reconfigure(
+        &self,
+        py: Python<'_>,
+        window_ms: Window,
+        controller_windows: Option<&Bound<'_, PyAny>>,
+        action_windows: Option<&Bound<'_, PyAny>>,
+        schemes: Option<Vec<Bound<'_, PyAny>>>,
+        hosts: Option<Vec<Bound<'_, PyAny>>>,
+        routes: Option<&Bound<'_, PyAny>>,
+        now: Option<convert::Millis>,
+    ) -> PyResult<()> {
+        // Built (the caller's mappings read, warnings given) before the lock is taken.
+        let built = build_verifier(
+            py,
+            window_ms,
+            controller_windows,
+            action_windows,
+            schemes,
+            hosts,
+            routes,
+        )?;
+        // Computed under the write lock from the settings it replaces: two reconfigures at
+        // once chain, the second replacing what the first put in place.
+        let mut current = self.verifier.write().unwrap_or_else(|p| p.into_inner());
+        let now = convert::millis(now).unwrap_or_else(|| xnonce_core::SystemEnvironment.now_ms());
+        *current = Arc::new(built.replacing(&current, now));
+        Ok(())
+    }
+
     /// Verifies authenticity and freshness; raises an `XNonceError` subclass otherwise.
     /// `target` is the request target as received (`/path?query`, still percent-encoded; in
     /// absolute form, `http://host/path?query`, its authority is the host and `host` is

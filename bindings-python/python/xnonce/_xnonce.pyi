@@ -217,6 +217,21 @@ class Verifier:
     # The replay_store it was built with, None for its own memory (for the middlewares).
     @property
     def _replay_store(self) -> ReplayStore | None: ...
+    # Replaces the windows, schemes, hosts and routes (the constructor's settings, checked as it
+    # checks them, its defaults for what is not given; on an error nothing changes), keeping
+    # the secrets and the replay store. A request the old settings may have accepted is checked
+    # under the narrower of the old and new windows (`now`, ms: the time of the swap).
+    def reconfigure(
+        self,
+        window_ms: int = 30000,
+        controller_windows: Mapping[str, int] | None = None,
+        action_windows: Mapping[tuple[str, str], int] | Mapping[str, int] | None = None,
+        schemes: Sequence[str] | None = None,
+        hosts: Sequence[str] | None = None,
+        routes: Mapping[str, Mapping[str, Mapping[str, str]]] | None = None,
+        *,
+        now: int | None = None,
+    ) -> None: ...
     def verify(
         self,
         method: str,
