@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import mypy.api
+import pytest
 import xnonce
 from conftest import Server
 
@@ -62,6 +63,36 @@ def test_routes_snippet_runs(monkeypatch: Any, capsys: Any) -> None:
     monkeypatch.setenv("BILLING_SECRET", SECRET)
     exec(snippet_with("action3_get"), {})
     assert capsys.readouterr().out == "missing_param Missing required parameter opt1\n"
+
+
+def test_reconfigure_snippet_applies_a_config_file_or_changes_nothing(
+    monkeypatch: Any, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("BILLING_SECRET", SECRET)
+    ns: dict[str, Any] = {}
+    exec(snippet_with("verifier.reconfigure(**config)"), ns)
+    verifier: xnonce.Verifier = ns["verifier"]
+    ts = 1_700_000_000_000
+
+    def outcome(scheme: str) -> str:
+        header = xnonce.sign_request(
+            scheme, "GET", "api.test", "/c/a", "billing", SECRET, timestamp=ts
+        )
+        try:
+            verifier.verify("GET", "/c/a", host="api.test", x_nonce=header, now=ts)
+        except xnonce.XNonceError as e:
+            return e.code
+        return "ok"
+
+    config = tmp_path / "xnonce.json"
+    config.write_text('{"window_ms": 60000, "schemes": ["v2"]}', encoding="utf-8")
+    ns["reload"](str(config))
+    assert (outcome("v1"), outcome("v2")) == ("unsupported_scheme", "ok")
+    config.write_text('{"window_ms": 60000, "schemes": []}', encoding="utf-8")
+    with pytest.raises(xnonce.XNonceError) as e:
+        ns["reload"](str(config))
+    assert e.value.code == "unsupported_scheme"
+    assert (outcome("v1"), outcome("v2")) == ("unsupported_scheme", "ok")
 
 
 def against(server: Server, snippet: str, monkeypatch: Any) -> str:
