@@ -33,16 +33,19 @@ __all__ = [
     "canonical",
     "cgi_escape",
     "format_header",
+    "is_form",
     "link",
     "ottoken_decode",
     "ottoken_encode",
     "ottoken_query_value",
     "parse_header",
+    "request_params",
     "rfc3986_encode",
     "run_vectors",
     "server_time_mac",
     "sign",
     "sign_detailed",
+    "sign_request",
     "text_from_value",
 ]
 
@@ -599,6 +602,145 @@ def canonical(*args, **kwargs) -> str:
     return sign_detailed(*args, **kwargs)["canonical"]
 
 
+# ---------------------------------------------------------------------------------------
+# signing a request as an HTTP client sends it: its params read as the verifier reads them
+# (§11, §11.1 steps 1 and 4, §6.5). PROTOCOL has no section for this function; where it
+# leaves the signer's side open, the choice made is said below (SIGN_REQUEST_CHOICES).
+
+_FORM_TYPE = "application/x-www-form-urlencoded"
+# §11: an absolute-form target, "the scheme being a letter followed by letters, digits, +, -
+# or .", then "://".
+_ABSOLUTE_FORM = re.compile("[A-Za-z][A-Za-z0-9+.-]*://")
+
+SIGN_REQUEST_CHOICES = (
+    "1. §11 reads an absolute-form target's authority as the host and ignores the Host"
+    " header: v2 signs that authority, whatever `host` is given (§3.6: a `host` that is not"
+    " Unicode text is still refused).",
+    "2. §11 reads an empty path as '/' for an absolute-form target only; the bindings' docs"
+    " say an empty path is sent as '/' (an HTTP client does), so an origin-form target ''"
+    " or '?q' is signed with path '/' too.",
+    "3. §11.1 step 4 (v1) leaves out pairs whose raw key is `ottoken` before decoding their"
+    " value: such a pair is not signed and its value is not decoded (no malformed_params).",
+    "4. §11.1 step 4 (v1) merges every key seen again with its first pair's decoded value,"
+    " in the query too (`?a=1&a=1` signs a=1 once); another value is a pair of its own, so"
+    " §3.6 refuses the repeated key (invalid_param_key).",
+    "5. Error precedence (§10 orders signing, not reading a request): §10 step 0 first"
+    " (scheme, text that is not Unicode text, the target's code being invalid_path and a"
+    " content type's or text body's invalid_body, the native timestamp: 'before any check"
+    " below'), then the target's '#' (invalid_path), then reading the params as §11.1 steps"
+    " 1 and 4 do, every pair decoded before any key is checked (malformed_params), then §10"
+    " steps 1-5 (a v1 non-form body: invalid_body at step 4).",
+    "6. §6.5's SHOULD-refuse rule for a content type that is a form only once Unicode"
+    " whitespace is trimmed is for verifiers handing requests to an application; the signer"
+    " reads such a type as §6.5's rule does: no form.",
+)
+
+
+def is_form(content_type) -> bool:
+    """§6.5: cut at the first ';', strip SP and HTAB, compare ASCII-case-insensitively."""
+    if content_type is None:
+        return False
+    media = content_type.split(";", 1)[0].strip(" \t")
+    return media.translate(_ASCII_LOWER) == _FORM_TYPE
+
+
+def _raw_pairs(text: str):
+    """§11: split on '&', skip empty segments, split each at its first '=' (no '=': the key
+    with an empty value)."""
+    out = []
+    for seg in text.split("&"):
+        if seg:
+            k, _, v = seg.partition("=")
+            out.append((k, v))
+    return out
+
+
+def request_params(scheme: str, query: str, form: str):
+    """§11.1 step 4 for a request whose credential is its X-Nonce header: the params of the
+    raw query followed by those of the form body (malformed_params on a bad escape or a
+    result that is not UTF-8)."""
+    raw = _raw_pairs(query) + _raw_pairs(form)
+    if scheme == "v2":
+        # every pair kept, key and value form-decoded; an `ottoken` key stays a pair, which
+        # §3.6 refuses (the header wins, §11.1 step 2)
+        return [(form_decode(k), form_decode(v)) for k, v in raw]
+    out = []
+    first = {}
+    for k, v in raw:  # v1: the key raw, `ottoken` left out, the value form-decoded
+        if k == "ottoken":
+            continue
+        v = form_decode(v)
+        if k in first:
+            if first[k] == v:
+                continue  # Hash#merge: the key keeps its first position
+        else:
+            first[k] = v
+        out.append((k, v))
+    return out
+
+
+def sign_request(
+    scheme,
+    method,
+    host,
+    target,
+    client,
+    secret,
+    *,
+    content_type=None,
+    body=None,
+    timestamp=None,
+    nonce=None,
+) -> str:
+    """The X-Nonce value of a request as sent: `target` is `/path?query` (or absolute-form,
+    §11), its params read from the raw query and, for a form `content_type` (§6.5), from the
+    form `body` (bytes, or text sent as UTF-8), exactly as the scheme's verifier reads them
+    (§11.1 step 4); any other body is signed as the body (v2) or refused (v1, invalid_body)."""
+    # §10 step 0, before any other check: the scheme, every text input that is not Unicode
+    # text (the target's code is invalid_path; a content type's or a text body's,
+    # invalid_body) and the native timestamp
+    scheme = _scheme(scheme)
+    _unicode_inputs(scheme, method, target, client, secret, nonce, host)
+    _unicode(content_type, "invalid_body")
+    if isinstance(body, str):
+        _unicode(body, "invalid_body")
+        body = body.encode("utf-8")
+    elif body is not None:
+        body = bytes(body)
+    if timestamp is not None:
+        _check_timestamp(timestamp)
+    if "#" in target:
+        raise XNonceError("invalid_path", "a request target has no fragment")
+    absolute = _ABSOLUTE_FORM.match(target)
+    if absolute:  # §11: the authority (up to the first '/', '?' or '#') is the host
+        rest = target[absolute.end() :]
+        end = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+        host, target = rest[:end], rest[end:]
+    path, _, query = target.partition("?")  # split at the first '?'
+    if not path:
+        path = "/"
+    form = is_form(content_type)
+    form_text = ""
+    if form and body:
+        try:  # §11.1 step 1
+            form_text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise XNonceError("malformed_params", "the form body is not UTF-8") from None
+    pairs = request_params(scheme, query, form_text)
+    return sign(
+        scheme,
+        method,
+        path,
+        pairs,
+        client,
+        secret,
+        timestamp=timestamp,
+        nonce=nonce,
+        host=host,
+        body=None if form else body,  # §6.5: a form's fields are params, not the body
+    )
+
+
 # §9 step 6: what WHATWG URL clients (browsers, fetch) would change in a link's path.
 _DOT_SEGMENTS = frozenset((".", "..", "%2e", ".%2e", "%2e.", "%2e%2e"))
 _V1_PATH_REFUSED = frozenset('\\"<>^`{|}')
@@ -968,6 +1110,149 @@ def self_test() -> None:
                 raise AssertionError(f"{ts} {params}: accepted")
             except XNonceError as e:
                 assert e.code == code, (ts, params, e.code)
+    _self_test_sign_request(s1)
+
+
+def _self_test_sign_request(s1: str) -> None:
+    """sign_request: the worked examples of §5.4 and §6.7 sent as raw requests, and the
+    reading of §11.1 step 4 and §6.5, worked out by hand."""
+    t, n = 1700000000000, "00112233445566778899aabbccddeeff"
+
+    def v2(sig: str) -> str:
+        return f"v2 test_client {t} {n} {sig}"
+
+    def req(scheme, method, target, **kw):
+        kw.setdefault("timestamp", t)
+        kw.setdefault("nonce", n)
+        host = kw.pop("host", "api.example.com")
+        client = kw.pop("client", "test_client")
+        return sign_request(scheme, method, host, target, client, s1, **kw)
+
+    # §5.4 em1-public-001: the value "hello phil" sent as hello+phil or hello%20phil
+    em1 = "440f4ddd130532f9f07bbf798b8c273546093a086f0ebcd29e8279c14fb4a49b"
+    for q in (
+        "username=phil&password=hello+phil&opt1=this",
+        "username=phil&password=hello%20phil&opt1=this",
+    ):
+        got = req(
+            "v1",
+            "GET",
+            "/controller1/action1?" + q,
+            client="test_client-irb",
+            timestamp=1384300800123,
+        )
+        assert got == em1 + " test_client-irb 1384300800123", got
+    # §5.4 em1-public-005, a value holding & = ? escaped; then the same params as a form
+    em5 = (
+        "943815dc5638a7fcc49cda4e612afb75b8e3a38af41704f4d80834c9f246c3b2 test_client 1384300804123"
+    )
+    q5 = "b=123&c=abc&adg=hello+phil&rand=this+%26+this+%3D+a+question%3F"
+    assert req("v1", "GET", "/some_controller/do?" + q5, timestamp=1384300804123) == em5
+    form = "Application/X-WWW-Form-Urlencoded; charset=utf-8"  # §6.5: a form
+    got = req(
+        "v1",
+        "GET",
+        "/some_controller/do?b=123&c=abc",
+        content_type=form,
+        body=b"adg=hello+phil&rand=this+%26+this+%3D+a+question%3F",
+        timestamp=1384300804123,
+    )
+    assert got == em5, got
+    # §6.7 v2-get-basic: any order, '+' or %20, empty segments, the method in lower case
+    basic = v2("3011ec6c9e7ae2c23151250b27e5f741baf74e23ea58be88d8d78d6a6dd51619")
+    for target in (
+        "/controller1/action1?username=phil&password=hello%20phil&opt1=this",
+        "/controller1/action1?opt1=this&&password=hello+phil&username=phil&",
+        "/controller1/action1?%75sername=phil&password=hello+phil&opt1=th%69s",
+    ):
+        assert req("v2", "get", target) == basic, target
+    # §11: an absolute-form target's authority is the host (the Host header is ignored)
+    got = req(
+        "v2",
+        "GET",
+        "https://api.example.com/controller1/action1?opt1=this&password=hello+phil&username=phil",
+        host="staging.example.com",
+    )
+    assert got == basic, got
+    # §6.7 v2-host-default-https-port, absolute-form with an upper-case host and :443
+    hp = v2("b303768328452e75511616e09b243c2c402aa05352803361fe9dae43d38f1591")
+    assert req("v2", "GET", "http://API.Example.com:443/admin/status", host="x") == hp
+    # §6.7 v2-path-escaped-equivalent: an empty query adds no param
+    pe = v2("f54efe97851172e1778a89c46fc1eb2be8605a4b0c6d4778b94ca5c4a4f3164c")
+    assert req("v2", "GET", "/files/my%20doc%2Etxt?") == pe
+    # §6.7 v2-json-body-with-query: a body that is no form is signed as the body
+    jb = v2("d1d306e036dd1d55b4e91008da2107be09b555b6228c3d11a9bba155a06367b1")
+    for ct in (
+        "application/json",
+        None,
+        "multipart/form-data",
+        "\u00a0application/x-www-form-urlencoded",
+    ):
+        got = req(
+            "v2",
+            "POST",
+            "/controller2/action1?opt1=this",
+            content_type=ct,
+            body='{"opt3":"go for it"}',
+        )
+        assert got == jb, (ct, got)
+    # §11.1 step 4's example: v1 `?a=2&b=x+y` with form body `a=2&c=3` gives a=2, b=x y, c=3;
+    # a raw `ottoken` pair is left out
+    want = sign("v1", "POST", "/f", [("a", "2"), ("b", "x y"), ("c", "3")], "test_client", s1, t)
+    got = req(
+        "v1",
+        "POST",
+        "/f?a=2&b=x+y&ottoken=x",
+        content_type=" application/x-www-form-urlencoded ",
+        body="a=2&c=3",
+    )
+    assert got == want, got
+    # v2 keeps every pair (a repeated one too); a key without '=' has the empty value
+    want = sign(
+        "v2",
+        "POST",
+        "/f",
+        [("a", "2"), ("a", "2"), ("b", "x y"), ("c", ""), ("c", "3")],
+        "test_client",
+        s1,
+        t,
+        n,
+        "api.example.com",
+    )
+    got = req("v2", "POST", "/f?a=2&b=x+y&c", content_type=_FORM_TYPE, body=b"a=2&c=3")
+    assert got == want, got
+    # ';' separates nothing; a '?' after the first is query text
+    want = sign("v2", "GET", "/", [("a", "1;b=2"), ("c?d", "e")], "test_client", s1, t, n, "h")
+    assert req("v2", "GET", "?a=1;b=2&c?d=e", host="h") == want
+    refused = (
+        ("v2", "/a?x=1#f", {}, "invalid_path"),
+        ("v1", "/a#f", {}, "invalid_path"),
+        ("v2", "/a?x=\udc00", {}, "invalid_path"),
+        ("v2", "a/b?x=1", {}, "invalid_path"),
+        ("v2", "/a?ottoken=x", {}, "invalid_param_key"),
+        ("v2", "/a?ottoke%6E=x", {}, "invalid_param_key"),
+        ("v2", "/a?=x", {}, "invalid_param_key"),
+        ("v1", "/a?=x", {}, "invalid_param_key"),
+        ("v1", "/a?a=1&a=2", {}, "invalid_param_key"),
+        ("v1", "/a?a+b=1", {}, "invalid_param_key"),
+        ("v1", "/a?a%zz=1", {}, "invalid_param_key"),  # a v1 key is read raw
+        ("v2", "/a?a%zz=1", {}, "malformed_params"),
+        ("v1", "/a?a=%zz", {}, "malformed_params"),
+        ("v2", "/a?a=%FF", {}, "malformed_params"),
+        ("v2", "/a", {"content_type": _FORM_TYPE, "body": b"a=\xff"}, "malformed_params"),
+        ("v1", "/a", {"content_type": "application/json", "body": b"{}"}, "invalid_body"),
+        ("v1", "/a", {"content_type": "multipart/form-data", "body": b"a=1"}, "invalid_body"),
+        ("v2", "/a", {"content_type": "text/plain\ud800"}, "invalid_body"),
+    )
+    for scheme, target, kw, code in refused:
+        try:
+            req(scheme, "POST", target, **kw)
+            raise AssertionError(f"{scheme} {target!r} {kw}: accepted")
+        except XNonceError as e:
+            assert e.code == code, (scheme, target, kw, e.code)
+    # v1: a key seen again with the same decoded value is one pair (§11.1 step 4)
+    want = sign("v1", "GET", "/a", [("a", "x y"), ("b", "")], "test_client", s1, t)
+    assert req("v1", "GET", "/a?a=x+y&b&a=x%20y") == want
 
 
 def _vector_files():
