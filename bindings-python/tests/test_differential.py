@@ -111,12 +111,19 @@ def binding_server_time(c: dict[str, Any]) -> Outcome:
     )
 
 
+def binding_sign_request(c: dict[str, Any]) -> Outcome:
+    args = (c["scheme"], c["method"], c["host"], c["target"], c["client"], c["secret"])
+    kw = {k: c[k] for k in ("content_type", "body", "timestamp", "nonce")}
+    return run(lambda: xnonce.sign_request(*args, **kw))
+
+
 BINDING: dict[str, Callable[[dict[str, Any]], Outcome]] = {
     "sign": binding_sign,
     "link": binding_link,
     "parse_header": binding_parse_header,
     "ottoken": binding_ottoken,
     "server_time": binding_server_time,
+    "sign_request": binding_sign_request,
 }
 
 
