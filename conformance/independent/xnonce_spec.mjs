@@ -535,6 +535,111 @@ export function sign(scheme, method, path, params, client, secret, timestamp, no
   return signDetailed(scheme, method, path, params, client, secret, timestamp, nonce, host, body).x_nonce
 }
 
+// ---------------------------------------------------------------------------------------
+// signing a request as an HTTP client sends it: its params read as the verifier reads them
+// (§11, §11.1 steps 1 and 4, §6.5). PROTOCOL has no section for this function; where it
+// leaves the signer's side open, the choices are xnonce_spec.py's (SIGN_REQUEST_CHOICES):
+// 1. an absolute-form target's authority is the signed host (§11 ignores Host); 2. an empty
+// path is '/' (origin-form too); 3. v1 leaves out a raw `ottoken` pair unread; 4. v1 merges a
+// key seen again with its first decoded value (another value: invalid_param_key); 5. §10 step
+// 0 first, then '#', then reading the params (malformed_params, every pair decoded before
+// any key is checked), then §10 steps 1-5; 6. §6.5's rule alone says form or not.
+
+const FORM_TYPE = 'application/x-www-form-urlencoded'
+// §11: "the scheme being a letter followed by letters, digits, +, - or .", then "://".
+const ABSOLUTE_FORM_RE = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//
+
+/** §6.5: cut at the first ';', strip SP and HTAB, compare ASCII-case-insensitively. */
+export function isForm(contentType) {
+  if (contentType == null) return false
+  const media = contentType.split(';', 1)[0].replace(/^[ \t]+|[ \t]+$/g, '')
+  return media.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32)) === FORM_TYPE
+}
+
+/** §11: split on '&', skip empty segments, split each at its first '=' (none: empty value). */
+function rawPairs(text) {
+  const out = []
+  for (const seg of text.split('&')) {
+    if (seg === '') continue
+    const i = seg.indexOf('=')
+    out.push(i < 0 ? [seg, ''] : [seg.slice(0, i), seg.slice(i + 1)])
+  }
+  return out
+}
+
+/**
+ * §11.1 step 4 for a request whose credential is its X-Nonce header: the params of the raw
+ * query followed by those of the form body (malformed_params on a bad escape or non-UTF-8).
+ */
+export function requestParams(scheme, query, form) {
+  const raw = [...rawPairs(query), ...rawPairs(form)]
+  // v2: every pair kept, both form-decoded; an `ottoken` key stays, which §3.6 refuses
+  if (scheme === 'v2') return raw.map(([k, v]) => [formDecode(k), formDecode(v)])
+  const out = []
+  const first = new Map()
+  for (const [k, rawValue] of raw) {
+    // v1: the key raw, `ottoken` left out, the value form-decoded
+    if (k === 'ottoken') continue
+    const v = formDecode(rawValue)
+    if (first.has(k)) {
+      if (first.get(k) === v) continue // Hash#merge: the key keeps its first position
+    } else first.set(k, v)
+    out.push([k, v])
+  }
+  return out
+}
+
+function bytesOf(body) {
+  if (body == null) return null
+  if (typeof body === 'string') return Buffer.from(body, 'utf8')
+  if (body instanceof ArrayBuffer) return Buffer.from(new Uint8Array(body))
+  return Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+}
+
+/**
+ * The X-Nonce value of a request as sent: `target` is `/path?query` (or absolute-form, §11),
+ * its params read from the raw query and, for a form `contentType` (§6.5), from the form
+ * `body`, exactly as the scheme's verifier reads them (§11.1 step 4); any other body is signed
+ * as the body (v2) or refused (v1, invalid_body).
+ */
+export function signRequest(scheme, method, target, client, secret, parts) {
+  const { host, contentType, body, timestamp, nonce } = parts ?? {}
+  // §10 step 0: the scheme, text that is not Unicode text (the target's code invalid_path,
+  // a content type's or text body's invalid_body), the native timestamp
+  scheme = schemeOf(scheme)
+  checkUnicodeInputs(method, target, client, secret, nonce, host)
+  checkUnicode(contentType, 'invalid_body')
+  checkUnicode(body, 'invalid_body')
+  if (timestamp != null) checkTimestamp(timestamp)
+  let signedHost = host
+  if (target.includes('#')) throw new XNonceError('invalid_path', 'a request target has no fragment')
+  const absolute = ABSOLUTE_FORM_RE.exec(target)
+  if (absolute) {
+    // §11: the authority (up to the first '/', '?' or '#') is the host
+    const rest = target.slice(absolute[0].length)
+    const end = rest.search(/[/?]/)
+    signedHost = end < 0 ? rest : rest.slice(0, end)
+    target = end < 0 ? '' : rest.slice(end)
+  }
+  const q = target.indexOf('?') // split at the first '?'
+  const path = (q < 0 ? target : target.slice(0, q)) || '/'
+  const query = q < 0 ? '' : target.slice(q + 1)
+  const form = isForm(contentType)
+  const bytes = bytesOf(body)
+  let formText = ''
+  if (form && bytes && bytes.length) {
+    try {
+      // §11.1 step 1
+      formText = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+    } catch {
+      throw new XNonceError('malformed_params', 'the form body is not UTF-8')
+    }
+  }
+  const pairs = requestParams(scheme, query, formText)
+  // §6.5: a form's fields are params, not the body
+  return sign(scheme, method, path, pairs, client, secret, timestamp, nonce, signedHost, form ? null : bytes)
+}
+
 // §9 step 6: a dot segment is ".", ".." with any dot possibly written %2e (any case).
 const DOT_SEGMENT_RE = /^(\.|%2e){1,2}$/i
 // v1 paths (and base-URL prefixes) are written as given: no '\', non-ASCII or "<>^`{|}.
@@ -888,6 +993,161 @@ export function selfTest() {
       assert(got === code, `timestamp ${ts}, params ${JSON.stringify(params)}: ${got}`)
     }
   }
+  selfTestSignRequest(s1)
+}
+
+/** signRequest: §5.4 and §6.7 sent as raw requests, §11.1 step 4 and §6.5 worked by hand. */
+function selfTestSignRequest(s1) {
+  const t = 1700000000000
+  const n = '00112233445566778899aabbccddeeff'
+  const v2 = (sig) => `v2 test_client ${t} ${n} ${sig}`
+  const req = (scheme, method, target, parts = {}) =>
+    signRequest(scheme, method, target, parts.client ?? 'test_client', s1, {
+      host: 'api.example.com',
+      timestamp: t,
+      nonce: n,
+      ...parts,
+    })
+  // §5.4 em1-public-001: "hello phil" sent as hello+phil or hello%20phil
+  const em1 = '440f4ddd130532f9f07bbf798b8c273546093a086f0ebcd29e8279c14fb4a49b test_client-irb 1384300800123'
+  for (const q of ['password=hello+phil', 'password=hello%20phil']) {
+    const got = req('v1', 'GET', `/controller1/action1?username=phil&${q}&opt1=this`, {
+      client: 'test_client-irb',
+      timestamp: 1384300800123,
+    })
+    assert(got === em1, `em1-public-001 as ${q}: ${got}`)
+  }
+  // §5.4 em1-public-005, a value holding & = ? escaped; then part of it as a form body
+  const em5 = '943815dc5638a7fcc49cda4e612afb75b8e3a38af41704f4d80834c9f246c3b2 test_client 1384300804123'
+  const q5 = 'b=123&c=abc&adg=hello+phil&rand=this+%26+this+%3D+a+question%3F'
+  assert(
+    req('v1', 'GET', `/some_controller/do?${q5}`, { timestamp: 1384300804123 }) === em5,
+    'em1-public-005',
+  )
+  const got5 = req('v1', 'GET', '/some_controller/do?b=123&c=abc', {
+    contentType: 'Application/X-WWW-Form-Urlencoded; charset=utf-8',
+    body: Buffer.from('adg=hello+phil&rand=this+%26+this+%3D+a+question%3F'),
+    timestamp: 1384300804123,
+  })
+  assert(got5 === em5, `em1-public-005 as a form: ${got5}`)
+  // §6.7 v2-get-basic: any order, '+' or %20, empty segments, escaped unreserved, `get`
+  const basic = v2('3011ec6c9e7ae2c23151250b27e5f741baf74e23ea58be88d8d78d6a6dd51619')
+  for (const target of [
+    '/controller1/action1?username=phil&password=hello%20phil&opt1=this',
+    '/controller1/action1?opt1=this&&password=hello+phil&username=phil&',
+    '/controller1/action1?%75sername=phil&password=hello+phil&opt1=th%69s',
+  ]) {
+    assert(req('v2', 'get', target) === basic, `v2-get-basic as ${target}`)
+  }
+  // §11: an absolute-form target's authority is the host (the Host header is ignored)
+  const abs = 'https://api.example.com/controller1/action1?opt1=this&password=hello+phil&username=phil'
+  assert(req('v2', 'GET', abs, { host: 'staging.example.com' }) === basic, 'absolute-form')
+  const hp = v2('b303768328452e75511616e09b243c2c402aa05352803361fe9dae43d38f1591')
+  assert(req('v2', 'GET', 'http://API.Example.com:443/admin/status', { host: 'x' }) === hp, 'host :443')
+  // §6.7 v2-path-escaped-equivalent: an empty query adds no param
+  const pe = v2('f54efe97851172e1778a89c46fc1eb2be8605a4b0c6d4778b94ca5c4a4f3164c')
+  assert(req('v2', 'GET', '/files/my%20doc%2Etxt?') === pe, 'v2-path-escaped-equivalent')
+  // §6.7 v2-json-body-with-query: a body that is no form is signed as the body
+  const jb = v2('d1d306e036dd1d55b4e91008da2107be09b555b6228c3d11a9bba155a06367b1')
+  for (const contentType of ['application/json', null, 'multipart/form-data', '\u00a0' + FORM_TYPE]) {
+    const got = req('v2', 'POST', '/controller2/action1?opt1=this', {
+      contentType,
+      body: '{"opt3":"go for it"}',
+    })
+    assert(got === jb, `v2-json-body-with-query, ${contentType}: ${got}`)
+  }
+  // §11.1 step 4's example: v1 `?a=2&b=x+y` with form body `a=2&c=3` is a=2, b=x y, c=3; a
+  // raw `ottoken` pair is left out
+  const merged = req('v1', 'POST', '/f?a=2&b=x+y&ottoken=x', {
+    contentType: ' application/x-www-form-urlencoded ',
+    body: 'a=2&c=3',
+  })
+  const mergedWant = sign(
+    'v1',
+    'POST',
+    '/f',
+    [
+      ['a', '2'],
+      ['b', 'x y'],
+      ['c', '3'],
+    ],
+    'test_client',
+    s1,
+    t,
+  )
+  assert(merged === mergedWant, `v1 query and form merged: ${merged}`)
+  // v2 keeps every pair (a repeated one too); a key without '=' has the empty value
+  const all = req('v2', 'POST', '/f?a=2&b=x+y&c', {
+    contentType: FORM_TYPE,
+    body: new TextEncoder().encode('a=2&c=3'),
+  })
+  const allPairs = [
+    ['a', '2'],
+    ['a', '2'],
+    ['b', 'x y'],
+    ['c', ''],
+    ['c', '3'],
+  ]
+  assert(all === sign('v2', 'POST', '/f', allPairs, 'test_client', s1, t, n, 'api.example.com'), 'v2 pairs')
+  // ';' separates nothing; a '?' after the first is query text; an empty path is '/'
+  const semi = sign(
+    'v2',
+    'GET',
+    '/',
+    [
+      ['a', '1;b=2'],
+      ['c?d', 'e'],
+    ],
+    'test_client',
+    s1,
+    t,
+    n,
+    'h',
+  )
+  assert(req('v2', 'GET', '?a=1;b=2&c?d=e', { host: 'h' }) === semi, "';' and '?'")
+  const refused = [
+    ['v2', '/a?x=1#f', {}, 'invalid_path'],
+    ['v1', '/a#f', {}, 'invalid_path'],
+    ['v2', '/a?x=\udc00', {}, 'invalid_path'],
+    ['v2', 'a/b?x=1', {}, 'invalid_path'],
+    ['v2', '/a?ottoken=x', {}, 'invalid_param_key'],
+    ['v2', '/a?ottoke%6E=x', {}, 'invalid_param_key'],
+    ['v2', '/a?=x', {}, 'invalid_param_key'],
+    ['v1', '/a?=x', {}, 'invalid_param_key'],
+    ['v1', '/a?a=1&a=2', {}, 'invalid_param_key'],
+    ['v1', '/a?a+b=1', {}, 'invalid_param_key'],
+    ['v1', '/a?a%zz=1', {}, 'invalid_param_key'], // a v1 key is read raw
+    ['v2', '/a?a%zz=1', {}, 'malformed_params'],
+    ['v1', '/a?a=%zz', {}, 'malformed_params'],
+    ['v2', '/a?a=%FF', {}, 'malformed_params'],
+    ['v2', '/a', { contentType: FORM_TYPE, body: Buffer.from([0x61, 0x3d, 0xff]) }, 'malformed_params'],
+    ['v1', '/a', { contentType: 'application/json', body: '{}' }, 'invalid_body'],
+    ['v1', '/a', { contentType: 'multipart/form-data', body: 'a=1' }, 'invalid_body'],
+    ['v2', '/a', { contentType: 'text/plain\ud800' }, 'invalid_body'],
+  ]
+  for (const [scheme, target, parts, code] of refused) {
+    let got = 'accepted'
+    try {
+      req(scheme, 'POST', target, parts)
+    } catch (e) {
+      got = e.code
+    }
+    assert(got === code, `${scheme} ${JSON.stringify(target)}: ${got}, not ${code}`)
+  }
+  // v1: a key seen again with the same decoded value is one pair (§11.1 step 4)
+  const once = sign(
+    'v1',
+    'GET',
+    '/a',
+    [
+      ['a', 'x y'],
+      ['b', ''],
+    ],
+    'test_client',
+    s1,
+    t,
+  )
+  assert(req('v1', 'GET', '/a?a=x+y&b&a=x%20y') === once, 'v1 key seen again')
 }
 
 function vectorFiles() {
