@@ -22,7 +22,7 @@ shared.catch(() => {})
 
 // One test per operation. The names are written here, as a CommonJS file declares its tests
 // before the import answers; each test checks them against the shared module's list.
-const NAMES = ['sign', 'link', 'parseHeader', 'ottoken', 'serverTime']
+const NAMES = ['sign', 'link', 'parseHeader', 'ottoken', 'serverTime', 'signRequest']
 for (const name of NAMES) {
   test(`differential: ${name} (binding vs xnonce_spec.mjs)`, async () => {
     const { OPERATIONS, runOperation, summaryLine, settingsFromEnv } = await shared

@@ -1481,6 +1481,11 @@ export async function nodeTests({ vectorsOnly = false } = {}) {
     const settings = settingsFromEnv(process.env);
     const failures = [];
     for (const name of OPERATIONS) {
+      if (name === "signRequest" && typeof x.signRequest !== "function") {
+        // Said, not silent: the package has no signRequest (Node's test runs this operation).
+        console.log("  differential signRequest: skipped, the WASM package has no signRequest");
+        continue;
+      }
       try {
         console.log(`  ${summaryLine(runOperation(name, x, settings))}`);
       } catch (e) {
