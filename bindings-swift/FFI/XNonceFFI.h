@@ -418,6 +418,11 @@ RustBuffer uniffi_xnonce_uniffi_fn_func_sign(RustBuffer scheme, RustBuffer metho
 RustBuffer uniffi_xnonce_uniffi_fn_func_sign_detailed(RustBuffer scheme, RustBuffer method, RustBuffer path, RustBuffer params, RustBuffer client, RustBuffer secret, RustBuffer timestamp, RustBuffer nonce, RustBuffer host, RustBuffer body, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_FUNC_SIGN_REQUEST
+#define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_FUNC_SIGN_REQUEST
+RustBuffer uniffi_xnonce_uniffi_fn_func_sign_request(RustBuffer scheme, RustBuffer method, RustBuffer target, RustBuffer client, RustBuffer secret, RustBuffer host, RustBuffer content_type, RustBuffer body, RustBuffer timestamp, RustBuffer nonce, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_FUNC_SERVER_TIME_FROM_ANSWER
 #define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_FUNC_SERVER_TIME_FROM_ANSWER
 RustBuffer uniffi_xnonce_uniffi_fn_func_server_time_from_answer(uint16_t status, RustBuffer hint, RustBuffer sent, RustBuffer secret, RustCallStatus *_Nonnull out_status
@@ -740,6 +745,12 @@ uint16_t uniffi_xnonce_uniffi_checksum_func_sign(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_FUNC_SIGN_DETAILED
 #define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_FUNC_SIGN_DETAILED
 uint16_t uniffi_xnonce_uniffi_checksum_func_sign_detailed(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_FUNC_SIGN_REQUEST
+#define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_FUNC_SIGN_REQUEST
+uint16_t uniffi_xnonce_uniffi_checksum_func_sign_request(void
     
 );
 #endif

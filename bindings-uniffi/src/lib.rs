@@ -16,7 +16,9 @@ pub use answer::{refusal_answer, Answer};
 pub use error::{http_status_of, XNonceError};
 pub use header::{ottoken_decode, ottoken_encode, ottoken_query_value, parse_header, Header};
 pub use requester::{HttpHeader, RequestOptions, Requester, Response};
-pub use sign::{link, link_detailed, sign, sign_detailed, Param, Scheme, Signed, SignedLink};
+pub use sign::{
+    link, link_detailed, sign, sign_detailed, sign_request, Param, Scheme, Signed, SignedLink,
+};
 pub use text::XNonceText;
 pub use time_hint::server_time_from_answer;
 pub use verify::{

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use xnonce_core::input::Pairs;
-use xnonce_core::{Input, Secret, SignInput};
+use xnonce_core::{Incoming, Input, Secret, SignInput};
 use zeroize::Zeroizing;
 
 use crate::text::{self, XNonceText};
@@ -230,6 +230,59 @@ fn detailed(signed: &xnonce_core::Signed) -> Signed {
             xnonce_core::XNonce::V1 { .. } => None,
         },
     }
+}
+
+/// Signs a request as your HTTP client is about to send it; returns the `X-Nonce` header
+/// value. `target` is the request target as sent (`/path?query`, percent-encoded as it goes
+/// out: `url.encodedPath + "?" + url.encodedQuery`; an absolute-form target's authority is
+/// the host): the params are read from its query and, for an
+/// `application/x-www-form-urlencoded` `content_type`, from the form `body`, exactly as the
+/// scheme's verifier reads them (PROTOCOL §10.1), so the header cannot disagree with the URL
+/// you send. Any other body is signed as the body (v2) or refused (v1, `invalid_body`); a
+/// target with a fragment (`#`) is `invalid_path`; an empty path is sent as `/`. `host` is
+/// the `Host` you send (v2 signs it; v1 ignores it). A missing `timestamp` reads the system
+/// clock, a missing v2 `nonce` takes 16 bytes from the OS generator.
+#[allow(clippy::too_many_arguments)]
+#[uniffi::export(default(
+    host = None,
+    content_type = None,
+    body = None,
+    timestamp = None,
+    nonce = None
+))]
+pub fn sign_request(
+    scheme: Scheme,
+    method: XNonceText,
+    target: XNonceText,
+    client: XNonceText,
+    secret: XNonceText,
+    host: Option<XNonceText>,
+    content_type: Option<XNonceText>,
+    body: Option<Vec<u8>>,
+    timestamp: Option<u64>,
+    nonce: Option<XNonceText>,
+) -> Result<String, XNonceError> {
+    // PROTOCOL §10 step 0 first, as `inputs` does: every text, then the timestamp's range,
+    // then the secret's rules (its text zeroized if refused before).
+    let method = method.into_string(Input::Method)?;
+    let target = target.into_string(Input::Target)?;
+    let client = client.into_string(Input::Client)?;
+    let mut secret = Zeroizing::new(secret.into_string(Input::Secret)?);
+    let host = XNonceText::into_option(host, Input::Host)?;
+    let content_type = XNonceText::into_option(content_type, Input::ContentType)?;
+    let nonce = XNonceText::into_option(nonce, Input::Nonce)?;
+    if let Some(ms) = timestamp {
+        xnonce_core::header::timestamp_from_i128(i128::from(ms))?;
+    }
+    let secret = Secret::new(std::mem::take(&mut *secret))?;
+    let body = body.unwrap_or_default();
+    let req = Incoming::new(&method, &target)
+        .host_header(host.as_deref())
+        .body(content_type.as_deref(), &body);
+    let mut input = SignInput::for_request(scheme.into(), &req, &client)?;
+    input.timestamp_ms = timestamp;
+    input.nonce = nonce;
+    Ok(xnonce_core::sign_header_value(&input, &secret)?)
 }
 
 /// Signs a request and returns a link under `base_url` (`http(s)://authority[/prefix]`)
@@ -588,6 +641,82 @@ mod tests {
             .to_string()
             .starts_with(&format!("SignedLink(url={shown}, signed=Signed(")));
         assert!(format!("{l:?}").contains("canonical: <redacted>"));
+    }
+
+    /// A request as sent signs what `sign` signs for the params it carries (PROTOCOL §10.1):
+    /// the query's and a form body's pairs, decoded as the verifier decodes them.
+    #[test]
+    fn sign_request_reads_the_params_as_the_verifier_does() {
+        const TS: u64 = 1_700_000_000_000;
+        const NONCE: &str = "00112233445566778899aabbccddeeff";
+        let p = |k: &str, v: &str| Param {
+            key: k.into(),
+            value: v.into(),
+        };
+        let by_params = |scheme, method: &str, params| {
+            sign(
+                scheme,
+                method.into(),
+                "/a/b".into(),
+                params,
+                "svc".into(),
+                SECRET.into(),
+                Some(TS),
+                Some(NONCE.into()),
+                Some("api.test".into()),
+                None,
+            )
+            .unwrap()
+        };
+        let by_request = |scheme, method: &str, target: &str, ct: Option<&str>, body: &[u8]| {
+            sign_request(
+                scheme,
+                method.into(),
+                target.into(),
+                "svc".into(),
+                SECRET.into(),
+                Some("api.test".into()),
+                ct.map(Into::into),
+                Some(body.to_vec()),
+                Some(TS),
+                Some(NONCE.into()),
+            )
+            .map_err(|e| e.code().into_owned())
+        };
+        let form = Some("Application/X-WWW-Form-Urlencoded; charset=utf-8");
+        for scheme in [Scheme::V1, Scheme::V2] {
+            assert_eq!(
+                by_request(scheme, "POST", "/a/b?x=1", form, b"y=a+b%21"),
+                Ok(by_params(scheme, "POST", vec![p("x", "1"), p("y", "a b!")]))
+            );
+            assert_eq!(
+                by_request(scheme, "GET", "/a/b?q=hello%20phil&e=", None, b""),
+                Ok(by_params(
+                    scheme,
+                    "GET",
+                    vec![p("q", "hello phil"), p("e", "")]
+                ))
+            );
+            assert_eq!(
+                by_request(scheme, "GET", "/a/b#top", None, b""),
+                Err("invalid_path".into())
+            );
+            assert_eq!(
+                by_request(scheme, "GET", "/a/b?x=%zz", None, b""),
+                Err("malformed_params".into())
+            );
+        }
+        // An absolute-form target's authority is the (v2) host; a JSON body is v2's body.
+        assert_eq!(
+            by_request(Scheme::V2, "GET", "http://API.test/a/b?q=1", None, b""),
+            Ok(by_params(Scheme::V2, "GET", vec![p("q", "1")]))
+        );
+        let json = by_request(Scheme::V2, "POST", "/a/b", Some("application/json"), b"{}");
+        assert_ne!(json, Ok(by_params(Scheme::V2, "POST", vec![])));
+        assert_eq!(
+            by_request(Scheme::V1, "POST", "/a/b", Some("application/json"), b"{}"),
+            Err("invalid_body".into())
+        );
     }
 
     /// PROTOCOL §10 step 0 comes before the secret's rules (step 1) and a link's body check

@@ -3512,6 +3512,35 @@ public func signDetailed(scheme: Scheme, method: XNonceText, path: XNonceText, p
 })
 }
 /**
+ * Signs a request as your HTTP client is about to send it; returns the `X-Nonce` header
+ * value. `target` is the request target as sent (`/path?query`, percent-encoded as it goes
+ * out: `url.encodedPath + "?" + url.encodedQuery`; an absolute-form target's authority is
+ * the host): the params are read from its query and, for an
+ * `application/x-www-form-urlencoded` `content_type`, from the form `body`, exactly as the
+ * scheme's verifier reads them (PROTOCOL §10.1), so the header cannot disagree with the URL
+ * you send. Any other body is signed as the body (v2) or refused (v1, `invalid_body`); a
+ * target with a fragment (`#`) is `invalid_path`; an empty path is sent as `/`. `host` is
+ * the `Host` you send (v2 signs it; v1 ignores it). A missing `timestamp` reads the system
+ * clock, a missing v2 `nonce` takes 16 bytes from the OS generator.
+ */
+public func signRequest(scheme: Scheme, method: XNonceText, target: XNonceText, client: XNonceText, secret: XNonceText, host: XNonceText? = nil, contentType: XNonceText? = nil, body: Data? = nil, timestamp: UInt64? = nil, nonce: XNonceText? = nil)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeXNonceError_lift) {
+        uniffiCallStatus in
+    uniffi_xnonce_uniffi_fn_func_sign_request(
+        FfiConverterTypeScheme_lower(scheme),
+        FfiConverterTypeXNonceText_lower(method),
+        FfiConverterTypeXNonceText_lower(target),
+        FfiConverterTypeXNonceText_lower(client),
+        FfiConverterTypeXNonceText_lower(secret),
+        FfiConverterOptionTypeXNonceText.lower(host),
+        FfiConverterOptionTypeXNonceText.lower(contentType),
+        FfiConverterOptionData.lower(body),
+        FfiConverterOptionUInt64.lower(timestamp),
+        FfiConverterOptionTypeXNonceText.lower(nonce),uniffiCallStatus
+    )
+})
+}
+/**
  * The server's clock (ms since the epoch) that the answer to a request this client sent
  * tells it (PROTOCOL §12): `status` and `hint` are the answer's status and
  * `X-Nonce-Server-Time` value, `sent` the `X-Nonce` value the request carried. A value only
@@ -3580,6 +3609,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_xnonce_uniffi_checksum_func_sign_detailed() != 52292) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_xnonce_uniffi_checksum_func_sign_request() != 26256) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_xnonce_uniffi_checksum_func_server_time_from_answer() != 49128) {

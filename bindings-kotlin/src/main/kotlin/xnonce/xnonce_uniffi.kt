@@ -695,6 +695,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_xnonce_uniffi_checksum_func_sign_detailed(
     ): Int
+    external fun uniffi_xnonce_uniffi_checksum_func_sign_request(
+    ): Int
     external fun uniffi_xnonce_uniffi_checksum_func_server_time_from_answer(
     ): Int
     external fun uniffi_xnonce_uniffi_checksum_method_requester_clock_offset_ms(
@@ -804,6 +806,8 @@ internal object UniffiLib {
     external fun uniffi_xnonce_uniffi_fn_func_sign(`scheme`: RustBuffer.ByValue,`method`: RustBuffer.ByValue,`path`: RustBuffer.ByValue,`params`: RustBuffer.ByValue,`client`: RustBuffer.ByValue,`secret`: RustBuffer.ByValue,`timestamp`: RustBuffer.ByValue,`nonce`: RustBuffer.ByValue,`host`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_xnonce_uniffi_fn_func_sign_detailed(`scheme`: RustBuffer.ByValue,`method`: RustBuffer.ByValue,`path`: RustBuffer.ByValue,`params`: RustBuffer.ByValue,`client`: RustBuffer.ByValue,`secret`: RustBuffer.ByValue,`timestamp`: RustBuffer.ByValue,`nonce`: RustBuffer.ByValue,`host`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_xnonce_uniffi_fn_func_sign_request(`scheme`: RustBuffer.ByValue,`method`: RustBuffer.ByValue,`target`: RustBuffer.ByValue,`client`: RustBuffer.ByValue,`secret`: RustBuffer.ByValue,`host`: RustBuffer.ByValue,`contentType`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,`timestamp`: RustBuffer.ByValue,`nonce`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_xnonce_uniffi_fn_func_server_time_from_answer(`status`: Short,`hint`: RustBuffer.ByValue,`sent`: RustBuffer.ByValue,`secret`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -954,6 +958,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_xnonce_uniffi_checksum_func_sign_detailed() and 0xFFFF) != 52292) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_xnonce_uniffi_checksum_func_sign_request() and 0xFFFF) != 26256) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_xnonce_uniffi_checksum_func_server_time_from_answer() and 0xFFFF) != 49128) {
@@ -4243,6 +4250,39 @@ public object FfiConverterTypeXNonceText: FfiConverter<XNonceText, RustBuffer.By
         FfiConverterOptionalTypeXNonceText.lower(`nonce`),
         FfiConverterOptionalTypeXNonceText.lower(`host`),
         FfiConverterOptionalByteArray.lower(`body`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * Signs a request as your HTTP client is about to send it; returns the `X-Nonce` header
+         * value. `target` is the request target as sent (`/path?query`, percent-encoded as it goes
+         * out: `url.encodedPath + "?" + url.encodedQuery`; an absolute-form target's authority is
+         * the host): the params are read from its query and, for an
+         * `application/x-www-form-urlencoded` `content_type`, from the form `body`, exactly as the
+         * scheme's verifier reads them (PROTOCOL §10.1), so the header cannot disagree with the URL
+         * you send. Any other body is signed as the body (v2) or refused (v1, `invalid_body`); a
+         * target with a fragment (`#`) is `invalid_path`; an empty path is sent as `/`. `host` is
+         * the `Host` you send (v2 signs it; v1 ignores it). A missing `timestamp` reads the system
+         * clock, a missing v2 `nonce` takes 16 bytes from the OS generator.
+         */
+    @Throws(XNonceException::class) fun `signRequest`(`scheme`: Scheme, `method`: XNonceText, `target`: XNonceText, `client`: XNonceText, `secret`: XNonceText, `host`: XNonceText? = null, `contentType`: XNonceText? = null, `body`: kotlin.ByteArray? = null, `timestamp`: kotlin.ULong? = null, `nonce`: XNonceText? = null): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCallWithError(XNonceException) { _status ->
+    UniffiLib.uniffi_xnonce_uniffi_fn_func_sign_request(
+    
+        
+        FfiConverterTypeScheme.lower(`scheme`),
+        FfiConverterTypeXNonceText.lower(`method`),
+        FfiConverterTypeXNonceText.lower(`target`),
+        FfiConverterTypeXNonceText.lower(`client`),
+        FfiConverterTypeXNonceText.lower(`secret`),
+        FfiConverterOptionalTypeXNonceText.lower(`host`),
+        FfiConverterOptionalTypeXNonceText.lower(`contentType`),
+        FfiConverterOptionalByteArray.lower(`body`),
+        FfiConverterOptionalULong.lower(`timestamp`),
+        FfiConverterOptionalTypeXNonceText.lower(`nonce`),_status)
 }
     )
     }
