@@ -202,6 +202,19 @@ def error_checks(x):
         timestamp=ts,
         host="api.test",
     )
+    # `signRequest(...)`: the request as sent signs what `sign` signs for the params it carries.
+    as_sent = x.sign_request(
+        x.Scheme.V2,
+        "GET",
+        "/admin/status?a=1",
+        "svc",
+        SECRET,
+        host="api.test",
+        timestamp=ts,
+        nonce=x.parse_header(header).nonce,
+    )
+    assert as_sent == header, (as_sent, header)
+    expect_error(x, "Input", "invalid_path", x.sign_request, x.Scheme.V1, "GET", "/a#b", "c", "s")
     verifier = x.Verifier({"svc": [SECRET]})
     req = dict(method="GET", target="/admin/status?a=1", host="api.test", x_nonce=header)
     ok = verifier.verify_once(now=ts + 1000, **req)
@@ -448,6 +461,24 @@ def text_checks(x):
         **good,
     )
     refused(x, "Input", "invalid_url", "the base URL", x.link_detailed, base_url=BAD, **good)
+    as_sent = dict(
+        scheme=x.Scheme.V2,
+        method="POST",
+        target="/a/b?user=phil",
+        client="svc",
+        secret=SECRET,
+        host="api.test",
+        content_type="application/x-www-form-urlencoded",
+        body=b"x=1",
+        timestamp=ts,
+        nonce=nonce,
+    )
+    for field, value, code, what in [
+        ("target", "/a/b?user=" + BAD, "invalid_path", "the target"),
+        ("content_type", BAD, "invalid_body", "the content type"),
+    ]:
+        refused(x, "Input", code, what, x.sign_request, **{**as_sent, field: value})
+    x.sign_request(**as_sent)
     refused(x, "Format", "malformed_header", "the X-Nonce header", x.parse_header, BAD)
     refused(x, "Format", "malformed_header", "the X-Nonce header", x.ottoken_encode, BAD)
     refused(x, "Format", "malformed_ottoken", "the ottoken", x.ottoken_decode, BAD)

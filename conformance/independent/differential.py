@@ -23,8 +23,8 @@ The uniffi API (Kotlin, Swift) takes only what its types can hold: a scheme enum
 text pairs, a ``u64`` timestamp, a ``u16`` status, bytes for a body. ``uniffi_case`` projects
 a generated case onto it (the same projection for both sides), and ``uniffi_spec`` is the
 spec's outcome for the projected case, with the one documented difference of the uniffi
-API (PROTOCOL §8.2: its ``ottoken_query_value`` cannot throw). The operations the uniffi API
-has no function for (``NOT_IN_UNIFFI``: sign_request) are left out of its runs, which say so.
+API (PROTOCOL §8.2: its ``ottoken_query_value`` cannot throw). Every operation has its uniffi
+function.
 
 Needs Python 3.9 and nothing outside the standard library (the Swift check runs it with the
 system ``python3``).
@@ -1360,18 +1360,6 @@ def run_operation(
 U64 = 2**64
 NOT_UNICODE = "\ud800"  # the one bad param value text can carry
 
-# Operations the uniffi API has no function for: skipped by its runs (Swift's uniffi-Python
-# check, Kotlin), which print each one and its reason, never silently.
-NOT_IN_UNIFFI = {
-    "sign_request": "the uniffi API has no sign_request (it signs params, not a raw request)",
-}
-UNIFFI_OPERATIONS = [name for name in OPERATIONS if name not in NOT_IN_UNIFFI]
-
-
-def not_in_uniffi_lines(who: str) -> list[str]:
-    """One line per operation the uniffi runs skip, for them to print."""
-    return [f"{who} {name}: skipped, {why}" for name, why in NOT_IN_UNIFFI.items()]
-
 
 def uniffi_case(name: str, c: dict[str, Any]) -> dict[str, Any] | None:
     """The case as the uniffi API can take it, given to both sides; None when it cannot (a
@@ -1382,7 +1370,8 @@ def uniffi_case(name: str, c: dict[str, Any]) -> dict[str, Any] | None:
     bytes, NaN, an integer beyond 128 bits) as text holding a lone surrogate, so the case stays
     an `invalid_param_value` one. A timestamp that is no u64 (negative, fractional, a bool,
     2^64 or more) becomes 2^64 - 1 and a status that is no u16 the nearest one: still out of
-    range, or still not 401. A text body is its UTF-8 bytes."""
+    range, or still not 401. A text body is its UTF-8 bytes (one that is not Unicode text has
+    none: the case cannot be given)."""
     c = dict(c)
     if "scheme" in c:
         if c["scheme"] not in ("v1", "v2", "V1", "V2"):
@@ -1404,6 +1393,8 @@ def uniffi_case(name: str, c: dict[str, Any]) -> dict[str, Any] | None:
         if isinstance(ts, bool) or not isinstance(ts, int) or not 0 <= ts < U64:
             c["timestamp"] = U64 - 1
     if "body" in c and c["body"] is not None:
+        if isinstance(c["body"], str) and SURROGATE.search(c["body"]):
+            return None
         c["body"] = c["body"].encode("utf-8") if isinstance(c["body"], str) else bytes(c["body"])
     if "status" in c:
         c["status"] = min(max(c["status"], 0), 65535)
@@ -1452,7 +1443,7 @@ def uniffi_json(seed: int, cases: int) -> dict[str, Any]:
 
     out: list[dict[str, Any]] = []
     skipped = 0
-    for name in UNIFFI_OPERATIONS:
+    for name in OPERATIONS:
         gen = OPERATIONS[name][0]
         for i in range(count_for(name, cases)):
             c = uniffi_case(name, gen(Random(f"{seed}:{name}:{i}")))
@@ -1470,8 +1461,7 @@ def uniffi_json(seed: int, cases: int) -> dict[str, Any]:
     return {
         "seed": seed,
         "skipped": skipped,
-        "min_accepted": {name: MIN_ACCEPTED[name] for name in UNIFFI_OPERATIONS},
-        "not_in_uniffi": NOT_IN_UNIFFI,
+        "min_accepted": {name: MIN_ACCEPTED[name] for name in OPERATIONS},
         "cases": out,
     }
 
@@ -1484,8 +1474,6 @@ def main(argv: list[str]) -> int:
     data = uniffi_json(seed, cases)
     with open(argv[1], "w", encoding="ascii") as f:
         json.dump(data, f, ensure_ascii=True)
-    for line in not_in_uniffi_lines("differential (uniffi)"):
-        print(line)
     print(f"differential: {len(data['cases'])} uniffi cases (seed {seed}) written to {argv[1]}")
     return 0
 
