@@ -57,6 +57,16 @@ final class ReadmeExamples: XCTestCase {
     }
 #endif
 
+    /// The README's request signed as it goes out (`signRequest`), from its URL.
+    func signRequestExample(secret: String) throws -> String {
+        let url = URLComponents(string:
+            "http://127.0.0.1:8080/controller1/action1?username=phil&password=hello%20phil&opt1=this")!
+        let asSent = try signRequest(
+            scheme: .v2, method: "GET", target: url.percentEncodedPath + "?" + url.percentEncodedQuery!,
+            client: "demo_client", secret: secret, host: "127.0.0.1:8080")
+        return asSent
+    }
+
     /// The README's error handling, as written there: an input error is printed, not thrown.
     func readmeErrorHandling(secret: String) throws {
         do {

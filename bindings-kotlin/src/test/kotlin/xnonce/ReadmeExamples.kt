@@ -83,6 +83,20 @@ fun serverTimeExample(
     return offset
 }
 
+fun signRequestExample(secret: String): String {
+    val uri = URI("http://127.0.0.1:8080/controller1/action1?username=phil&password=hello%20phil&opt1=this")
+    val asSent =
+        signRequest(
+            Scheme.V2,
+            "GET",
+            uri.rawPath + "?" + uri.rawQuery,
+            client = "demo_client",
+            secret = secret,
+            host = uri.rawAuthority,
+        )
+    return asSent
+}
+
 fun signedExample(secret: String) {
     val signed = signDetailed(Scheme.V1, "GET", "/a/b", listOf(), "demo_client", secret, timestamp = 1700000000000uL)
     println(signed) // Signed(xNonce=… demo_client 1700000000000, ottoken=…, canonical=<redacted>, timestamp=1700000000000)
