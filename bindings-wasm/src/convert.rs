@@ -327,7 +327,91 @@ fn copy_bytes(bytes: &Uint8Array) -> JsResult<Vec<u8>> {
 }
 
 /// The keys of `SignOptions`.
-const SIGN_OPTION_KEYS: [&str; 4] = ["timestamp", "nonce", "host", "body"];
+const SIGN_OPTION_KEYS: &[&str] = &["timestamp", "nonce", "host", "body"];
+
+/// The keys of `RequestParts`.
+const REQUEST_PART_KEYS: &[&str] = &["host", "contentType", "body", "timestamp", "nonce"];
+
+/// `options` when given (`null` and `undefined` are `None`), checked to be a plain object of
+/// options whose every enumerable key (own or inherited, as the options are read) is one of
+/// `keys`: an iterable or an unknown key is a `TypeError` with `code`
+/// `ERR_INVALID_ARG_VALUE`, as in the Node package.
+fn checked_options<'a>(
+    options: Option<&'a JsValue>,
+    argument: &'static str,
+    keys: &[&str],
+) -> JsResult<Option<&'a JsValue>> {
+    let Some(options) = options.filter(|o| !o.is_undefined() && !o.is_null()) else {
+        return Ok(None);
+    };
+    if !options.is_object() {
+        return Err(XNonceError::Type(format!("{argument} must be an object")));
+    }
+    // A Map, a Set or an array holds no option keys of its own: read as options, it would
+    // be signed without them, silently (the Node package refuses it alike).
+    if is_iterable(options)? {
+        return Err(XNonceError::InvalidArgValue {
+            argument,
+            why: "an object of options, not an iterable (a Map, a Set, an array)".into(),
+        });
+    }
+    // A misspelt key (`timeStamp`, `Host`) would be signed without, silently. The keys are
+    // the enumerable ones, own or inherited (`for…in`), as the options are read.
+    let mut level: JsValue = options.clone();
+    while level.is_object() {
+        let object = &level;
+        for key in object_keys(object).map_err(XNonceError::Thrown)?.iter() {
+            let key = key.as_string().unwrap_or_default();
+            if !keys.contains(&key.as_str()) {
+                return Err(XNonceError::InvalidArgValue {
+                    argument,
+                    why: format!("unknown option {key:?} (known: {})", keys.join(", ")),
+                });
+            }
+        }
+        level = prototype_of(&level)?;
+    }
+    Ok(Some(options))
+}
+
+/// The optional parts of a request `signRequest` reads (`RequestParts`).
+#[derive(Default)]
+pub struct RequestParts {
+    /// `host`: the `Host` sent.
+    pub host: Option<String>,
+    /// `contentType`: the `Content-Type` sent.
+    pub content_type: Option<String>,
+    /// `body`: the body sent (empty when none).
+    pub body: Vec<u8>,
+    /// `timestamp` (ms; `None`: the clock).
+    pub timestamp_ms: Option<u64>,
+    /// `nonce` (v2; `None`: a random one).
+    pub nonce: Option<String>,
+}
+
+/// The `parts` argument of `signRequest`, read in the order of [`REQUEST_PART_KEYS`].
+pub fn request_parts(parts: Option<&JsValue>) -> JsResult<RequestParts> {
+    let mut out = RequestParts::default();
+    let Some(parts) = checked_options(parts, "parts", REQUEST_PART_KEYS)? else {
+        return Ok(out);
+    };
+    if let Some(host) = option(parts, "host")? {
+        out.host = Some(text(&host, "host", Input::Host)?);
+    }
+    if let Some(ct) = option(parts, "contentType")? {
+        out.content_type = Some(text(&ct, "contentType", Input::ContentType)?);
+    }
+    if let Some(b) = option(parts, "body")? {
+        out.body = body(&b)?;
+    }
+    if let Some(ts) = option(parts, "timestamp")? {
+        out.timestamp_ms = Some(timestamp(&ts)?);
+    }
+    if let Some(nonce) = option(parts, "nonce")? {
+        out.nonce = Some(text(&nonce, "nonce", Input::Nonce)?);
+    }
+    Ok(out)
+}
 
 /// The core input from the positional arguments and the options object (an iterable or an
 /// unknown key is a `TypeError` with `code` `ERR_INVALID_ARG_VALUE`, as in the Node package).
@@ -346,39 +430,9 @@ pub fn sign_input(
         text(client, "client", Input::Client)?,
     );
     input.params = params(params_v)?;
-    let Some(options) = options.filter(|o| !o.is_undefined() && !o.is_null()) else {
+    let Some(options) = checked_options(options, "options", SIGN_OPTION_KEYS)? else {
         return Ok(input);
     };
-    if !options.is_object() {
-        return Err(XNonceError::Type("options must be an object".into()));
-    }
-    // A Map, a Set or an array holds no option keys of its own: read as options, it would
-    // be signed without them, silently (the Node package refuses it alike).
-    if is_iterable(options)? {
-        return Err(XNonceError::InvalidArgValue {
-            argument: "options",
-            why: "an object of options, not an iterable (a Map, a Set, an array)".into(),
-        });
-    }
-    // A misspelt key (`timeStamp`, `Host`) would be signed without, silently. The keys are
-    // the enumerable ones, own or inherited (`for…in`), as the options are read.
-    let mut level: JsValue = options.clone();
-    while level.is_object() {
-        let object = &level;
-        for key in object_keys(object).map_err(XNonceError::Thrown)?.iter() {
-            let key = key.as_string().unwrap_or_default();
-            if !SIGN_OPTION_KEYS.contains(&key.as_str()) {
-                return Err(XNonceError::InvalidArgValue {
-                    argument: "options",
-                    why: format!(
-                        "unknown option {key:?} (known: {})",
-                        SIGN_OPTION_KEYS.join(", ")
-                    ),
-                });
-            }
-        }
-        level = prototype_of(&level)?;
-    }
     if let Some(ts) = option(options, "timestamp")? {
         input.timestamp_ms = Some(timestamp(&ts)?);
     }

@@ -19,8 +19,8 @@ mod types;
 use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
 use xnonce_core::{
-    link_with, ottoken, sign_header_value_with, sign_with, time_hint, ErrorCode, Input, Link,
-    Secret, ServerTimeHint, Signed, XNonce,
+    link_with, ottoken, sign_header_value_with, sign_with, time_hint, ErrorCode, Incoming, Input,
+    Link, Secret, ServerTimeHint, SignInput, Signed, XNonce,
 };
 
 use crate::env::JsEnvironment;
@@ -215,6 +215,39 @@ pub fn link_detailed(
     let args = [&scheme, &method, &path, &params, &client, &secret];
     let l = link_core(args, &base_url, options.as_ref())?;
     Ok(signed_object(&l.signed, Some(&l.url)))
+}
+
+/// Signs a request as your HTTP client is about to send it (a `fetch` in a Worker, Deno or a
+/// browser); returns the `X-Nonce` header value, as the Node package's `signRequest`.
+/// `target` is the request target as sent (`/path?query`, percent-encoded as it goes out:
+/// `url.pathname + url.search`; an absolute-form target's authority is the host): the params
+/// are read from its query and, for an `application/x-www-form-urlencoded` `contentType`, from
+/// the form `body`, exactly as the scheme's verifier reads them (PROTOCOL §10.1), so the header
+/// cannot disagree with the URL. Any other body is signed as the body (v2) or refused (v1,
+/// `invalid_body`); a target with a fragment (`#`) is `invalid_path`; an empty path is sent
+/// as `/`.
+#[wasm_bindgen(js_name = signRequest, unchecked_return_type = "string")]
+pub fn sign_request(
+    #[wasm_bindgen(unchecked_param_type = "Scheme")] scheme: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] method: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] target: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] client: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] secret_v: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "RequestParts | null")] parts: Option<JsValue>,
+) -> Result<String, XNonceError> {
+    let scheme = convert::scheme(&scheme)?;
+    let method = convert::text(&method, "method", Input::Method)?;
+    let target = convert::text(&target, "target", Input::Target)?;
+    let client = convert::text(&client, "client", Input::Client)?;
+    let parts = convert::request_parts(parts.as_ref())?;
+    let secret = secret(&secret_v)?;
+    let req = Incoming::new(&method, &target)
+        .host_header(parts.host.as_deref())
+        .body(parts.content_type.as_deref(), &parts.body);
+    let mut input = SignInput::for_request(scheme, &req, &client)?;
+    input.timestamp_ms = parts.timestamp_ms;
+    input.nonce = parts.nonce;
+    JsEnvironment::run(|env| sign_header_value_with(&input, &secret, env))
 }
 
 /// The `ottoken` form of an `X-Nonce` header value (`malformed_header` if it does not parse,

@@ -36,6 +36,20 @@ export interface SignOptions {
   body?: Uint8Array | ArrayBuffer | string | null;
 }
 
+/** The parts of a request `signRequest` reads besides its method and target (`null` counts as absent). */
+export interface RequestParts {
+  /** The `Host` you send (v2 signs it; v1 ignores it); an absolute-form target's authority wins. */
+  host?: string | null;
+  /** The `Content-Type` you send: a form's fields are signed as params, as the verifier reads them. */
+  contentType?: string | null;
+  /** The body you send: a form (by `contentType`) or, v2, a body whose SHA-256 is signed. Strings are sent as UTF-8. */
+  body?: Uint8Array | ArrayBuffer | string | null;
+  /** Milliseconds since the epoch; default `Date.now()`. */
+  timestamp?: number | bigint | null;
+  /** v2: 32 lower-case hex characters; default 16 bytes from `crypto.getRandomValues`. */
+  nonce?: string | null;
+}
+
 /** What `signDetailed` returns: the same fields as the Node package `xnonce`'s. */
 export interface SignedDetails {
   /** The `X-Nonce` header value. */
