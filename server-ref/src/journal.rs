@@ -210,6 +210,11 @@ pub struct JournalStore {
     inner: Arc<Mutex<Inner>>,
     prefetcher: Prefetcher,
     id: StoreId,
+    /// Held by each run of the flusher's and the evictor's work, and by
+    /// [`JournalStore::flush_at_shutdown`], which sets it: a run in progress (on tokio's
+    /// blocking pool, where aborting its task does not stop it) is waited for, and no later
+    /// run writes anything, so that nothing writes in the data dir once a server has stopped.
+    stopped: Arc<Mutex<bool>>,
 }
 
 impl std::fmt::Debug for JournalStore {
@@ -642,6 +647,7 @@ impl JournalStore {
         Ok(JournalStore {
             path,
             id: StoreId::new(),
+            stopped: Arc::new(Mutex::new(false)),
             prefetcher: entries.prefetcher(),
             inner: Arc::new(Mutex::new(Inner {
                 entries,
@@ -755,7 +761,14 @@ impl JournalStore {
     /// the journal does not record (their lines could not be written: a full disk, an I/O
     /// error) and until when a server started on this data dir would accept a copy of them —
     /// what an operator must know before restarting, since nothing else will remember them.
+    ///
+    /// It ends the flusher's and the evictor's work ([`JournalStore::spawn_flusher`],
+    /// [`JournalStore::spawn_evictor`]): a run in progress is waited for, later ones do
+    /// nothing. So once it returns nothing writes in the data dir (a journal deleted then is
+    /// not written again from memory), whether or not their tasks were aborted.
     pub fn flush_at_shutdown(&self) -> std::io::Result<()> {
+        let mut stopped = self.stopped.lock().unwrap_or_else(|p| p.into_inner());
+        *stopped = true;
         // A journal deleted or replaced since the evictor last looked (it does every 5 s) is
         // written again first: else the lines below would go to a file no server reads. (Only
         // then: a stop neither walks the table nor compacts a journal that is merely long.)
@@ -813,7 +826,12 @@ impl JournalStore {
     pub fn spawn_flusher(&self, every: Duration) -> tokio::task::JoinHandle<()> {
         // A full disk fails every flush: one line when it starts, then one per 10 s.
         let log = std::sync::Mutex::new(LogThrottle::new(Duration::from_secs(10)));
+        let stopped = self.stopped.clone();
         crate::store::spawn_while_alive(Arc::downgrade(&self.inner), every, move |inner| {
+            let stopped = stopped.lock().unwrap_or_else(|p| p.into_inner());
+            if *stopped {
+                return;
+            }
             let r = inner.lock().unwrap_or_else(|p| p.into_inner()).flush();
             let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
             match r {
@@ -835,12 +853,18 @@ impl JournalStore {
     /// dropped everywhere else.
     pub fn spawn_evictor(&self, every: Duration) -> tokio::task::JoinHandle<()> {
         let (path, prefetcher, id) = (self.path.clone(), self.prefetcher.clone(), self.id);
+        let stopped = self.stopped.clone();
         crate::store::spawn_while_alive(Arc::downgrade(&self.inner), every, move |inner| {
+            let halted = stopped.lock().unwrap_or_else(|p| p.into_inner());
+            if *halted {
+                return;
+            }
             let store = JournalStore {
                 path: path.clone(),
                 inner,
                 prefetcher: prefetcher.clone(),
                 id,
+                stopped: stopped.clone(),
             };
             if let Err(e) = store.evict_expired(crate::now_ms()) {
                 tracing::warn!(target: "xnonce", error = %e, "cannot compact the replay journal");
@@ -1509,6 +1533,46 @@ mod tests {
         s.flush().unwrap();
         let (entries, _) = read_journal(&path, 2).unwrap();
         assert_eq!(entries.len(), 3, "before, after and later");
+        drop(s);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// The repro (a doc test's cleanup failing with "Directory not empty" on a loaded
+    /// machine): aborting the evictor's task does not stop a run of its work already handed
+    /// to tokio's blocking pool, which then found the journal deleted by the caller's cleanup
+    /// and wrote it again. Once `flush_at_shutdown` returns, the flusher's and the evictor's
+    /// runs do nothing.
+    #[test]
+    fn nothing_writes_in_the_data_dir_after_flush_at_shutdown() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let d = dir("stopped");
+        let path = d.join(JOURNAL_FILE);
+        let s = JournalStore::open(&d, crate::now_ms()).unwrap();
+        let far = crate::now_ms() + 600_000;
+        assert_eq!(s.insert(&"k".into(), far, crate::now_ms()), Ok(true));
+        let tasks = runtime.block_on(async {
+            let every = Duration::from_millis(5);
+            (s.spawn_flusher(every), s.spawn_evictor(every))
+        });
+        // Still running: a deleted journal is written again from memory.
+        std::fs::remove_file(&path).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !path.exists() {
+            assert!(std::time::Instant::now() < deadline, "not written again");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        s.flush_at_shutdown().unwrap();
+        // The tasks go on (not even aborted here); their runs now write nothing.
+        std::fs::remove_file(&path).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(!path.exists(), "written after flush_at_shutdown");
+        tasks.0.abort();
+        tasks.1.abort();
+        drop(runtime);
         drop(s);
         std::fs::remove_dir_all(&d).unwrap();
     }
