@@ -148,16 +148,11 @@ fn inputs(
     let path = path.into_string(Input::Path)?;
     let params = pairs(params, Pairs::PARAMS)?;
     let client = client.into_string(Input::Client)?;
-    // Zeroized if a later input is refused before `Secret` holds it (as `Secret::new` zeroizes
-    // a text it refuses).
-    let mut secret = Zeroizing::new(secret.into_string(Input::Secret)?);
+    let secret = Zeroizing::new(secret.into_string(Input::Secret)?);
     let base_url = XNonceText::into_option(base_url, Input::BaseUrl)?;
     let nonce = XNonceText::into_option(nonce, Input::Nonce)?;
     let host = XNonceText::into_option(host, Input::Host)?;
-    if let Some(ms) = timestamp {
-        xnonce_core::header::timestamp_from_i128(i128::from(ms))?;
-    }
-    let secret = Secret::new(std::mem::take(&mut *secret))?;
+    let secret = timestamp_then_secret(timestamp, secret)?;
     Ok(Inputs {
         input: SignInput {
             scheme: scheme.into(),
@@ -173,6 +168,20 @@ fn inputs(
         secret,
         base_url,
     })
+}
+
+/// The end of PROTOCOL §10 step 0 once every text input is read: the timestamp's range
+/// (`invalid_timestamp` past 2^53 − 1), then the secret's rules (step 1). The secret's text
+/// waits in `Zeroizing`, so it is zeroized if an input read after it is refused (as
+/// `Secret::new` zeroizes a text it refuses).
+fn timestamp_then_secret(
+    timestamp: Option<u64>,
+    mut secret: Zeroizing<String>,
+) -> Result<Secret, XNonceError> {
+    if let Some(ms) = timestamp {
+        xnonce_core::header::timestamp_from_i128(i128::from(ms))?;
+    }
+    Ok(Secret::new(std::mem::take(&mut *secret))?)
 }
 
 /// Signs a request; returns the `X-Nonce` header value. A missing `timestamp` reads the
@@ -262,19 +271,15 @@ pub fn sign_request(
     timestamp: Option<u64>,
     nonce: Option<XNonceText>,
 ) -> Result<String, XNonceError> {
-    // PROTOCOL §10 step 0 first, as `inputs` does: every text, then the timestamp's range,
-    // then the secret's rules (its text zeroized if refused before).
+    // PROTOCOL §10 step 0 first, as `inputs` does.
     let method = method.into_string(Input::Method)?;
     let target = target.into_string(Input::Target)?;
     let client = client.into_string(Input::Client)?;
-    let mut secret = Zeroizing::new(secret.into_string(Input::Secret)?);
+    let secret = Zeroizing::new(secret.into_string(Input::Secret)?);
     let host = XNonceText::into_option(host, Input::Host)?;
     let content_type = XNonceText::into_option(content_type, Input::ContentType)?;
     let nonce = XNonceText::into_option(nonce, Input::Nonce)?;
-    if let Some(ms) = timestamp {
-        xnonce_core::header::timestamp_from_i128(i128::from(ms))?;
-    }
-    let secret = Secret::new(std::mem::take(&mut *secret))?;
+    let secret = timestamp_then_secret(timestamp, secret)?;
     let body = body.unwrap_or_default();
     let req = Incoming::new(&method, &target)
         .host_header(host.as_deref())
