@@ -466,10 +466,7 @@ impl Verifier {
         now: Option<params::Millis>,
     ) -> napi::Result<()> {
         guard(env, || {
-            let now = match params::timestamp_ms(now)? {
-                Some(now) => now,
-                None => now_ms(),
-            };
+            let now = now_or_clock(now)?;
             let fresh = verifier_of(env, options.map(Checked::into_inner).unwrap_or_default())?;
             // The settings in force now, read after `verifier_of` (which may run the caller's
             // code: a `Map`'s iterator, a getter): no borrow is held across it.
@@ -580,10 +577,7 @@ impl Verifier {
         let x_nonce = o.x_nonce.flatten();
         let content_type = o.content_type.flatten();
         let body = params::body_bytes(o.body.flatten())?.unwrap_or_default();
-        let now = match params::timestamp_ms(o.now.flatten())? {
-            Some(now) => now,
-            None => now_ms(),
-        };
+        let now = now_or_clock(o.now.flatten())?;
         let mut req = Incoming::new(method.lossy(), target.lossy())
             .host_header(host.as_ref().map(Text::lossy))
             .body(content_type.as_ref().map(Text::lossy), &body);
@@ -644,9 +638,10 @@ impl Verifier {
     }
 }
 
-fn now_ms() -> u64 {
+/// `now` (checked as any JS timestamp), else the system clock.
+fn now_or_clock(now: Option<params::Millis>) -> Outcome<u64> {
     use xnonce_core::Environment as _;
-    xnonce_core::SystemEnvironment.now_ms()
+    Ok(params::timestamp_ms(now)?.unwrap_or_else(|| xnonce_core::SystemEnvironment.now_ms()))
 }
 
 /// A window in ms: core's bound for every binding, an integer in `0..=86400000` (one day),
