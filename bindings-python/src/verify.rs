@@ -450,6 +450,11 @@ fn build_verifier(
     Ok(verifier)
 }
 
+/// `now` (ms), else the system clock: the time `verify` and `reconfigure` work at.
+fn now_or_clock(now: Option<convert::Millis>) -> u64 {
+    convert::millis(now).unwrap_or_else(|| xnonce_core::SystemEnvironment.now_ms())
+}
+
 impl PyVerifier {
     /// The settings in force now, for one verification to use from start to end.
     fn current(&self) -> Arc<Verifier> {
@@ -470,10 +475,7 @@ impl PyVerifier {
         now: Option<convert::Millis>,
     ) -> PyResult<PyVerified> {
         let body = convert::body(body)?.unwrap_or_default();
-        let now = match convert::millis(now) {
-            Some(t) => t,
-            None => xnonce_core::SystemEnvironment.now_ms(),
-        };
+        let now = now_or_clock(now);
         // `text_or_lossy` is the text itself when UTF-8 can encode it, which `checked` tells.
         let req = Incoming {
             x_nonce: x_nonce.as_ref().map(|x| x.text_or_lossy()),
@@ -663,7 +665,7 @@ impl PyVerifier {
         // Computed under the write lock from the settings it replaces: two reconfigures at
         // once chain, the second replacing what the first put in place.
         let mut current = self.verifier.write().unwrap_or_else(|p| p.into_inner());
-        let now = convert::millis(now).unwrap_or_else(|| xnonce_core::SystemEnvironment.now_ms());
+        let now = now_or_clock(now);
         *current = Arc::new(built.replacing(&current, now));
         Ok(())
     }
