@@ -618,6 +618,28 @@ impl Verifier {
         &self.windows
     }
 
+    /// How long a shared replay store should refuse every request once it finds that it lost
+    /// its keys (Redis restarted empty, flushed, replaced): [`fence_ms`] of this verifier's
+    /// longest window ([`WindowPolicy::longest_ms`]), after which every request it may have
+    /// accepted before the loss is stale here. A store shared by verifiers of different
+    /// settings needs the longest of theirs, and after a reload (which keeps keys recorded
+    /// under the old windows) the longer of the old and the new: raise a store's fence, never
+    /// lower it.
+    ///
+    /// [`fence_ms`]: crate::replay::shared::fence_ms
+    ///
+    /// ```
+    /// use xnonce_core::replay::shared::DEFAULT_FENCE_MS;
+    /// use xnonce_core::{Verifier, WindowPolicy};
+    /// assert_eq!(Verifier::new().fence_after_loss_ms(), DEFAULT_FENCE_MS);
+    /// let verifier = Verifier::new().windows(WindowPolicy::new(30_000).controller("exports", 300_000))?;
+    /// assert_eq!(verifier.fence_after_loss_ms(), 601_000);
+    /// # Ok::<(), xnonce_core::Error>(())
+    /// ```
+    pub fn fence_after_loss_ms(&self) -> u64 {
+        crate::replay::shared::fence_ms(self.windows.longest_ms())
+    }
+
     /// The window overrides, as `(controller, action)`, that select no route of this
     /// verifier's route table ([`WindowPolicy::naming_no_route`]): they apply to no request,
     /// most likely misspelt. Empty without [`Verifier::routes`], where windows apply by path.

@@ -211,11 +211,10 @@ impl Reloader {
 /// [`Verifier::succeeding`]: xnonce_core::Verifier::succeeding
 const IN_FLIGHT_MARGIN_MS: u64 = 1_000;
 
-/// How long a Redis that lost its keys is fenced under `config`: core's
-/// [`fence_ms`](xnonce_core::replay::shared::fence_ms) of its longest window.
+/// How long a Redis that lost its keys is fenced under `config`: its verifier's
+/// [`fence_after_loss_ms`](xnonce_core::Verifier::fence_after_loss_ms).
 fn redis_fence(config: &Config) -> Duration {
-    let longest = config.verifier.window_policy().longest_ms();
-    Duration::from_millis(xnonce_core::replay::shared::fence_ms(longest))
+    Duration::from_millis(config.verifier.fence_after_loss_ms())
 }
 
 /// Binds `addr`, with an error that names it (`what`: which of the config's addresses it is,
