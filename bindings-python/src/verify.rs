@@ -277,6 +277,20 @@ enum Store {
     Python(Py<PyAny>),
 }
 
+/// Raises the fence of a `replay_store` that keeps one (`widen_fence(ms)`, as
+/// `xnonce.redis`'s stores) to `fence_ms`, the verifier's `fence_after_loss_ms`: a store
+/// without the method is left as it is.
+fn widen_fence(store: &Bound<'_, PyAny>, fence_ms: u64) -> PyResult<()> {
+    let py = store.py();
+    let widen = match store.getattr(pyo3::intern!(py, "widen_fence")) {
+        Ok(widen) => widen,
+        Err(e) if e.is_instance_of::<pyo3::exceptions::PyAttributeError>(py) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    widen.call1((fence_ms,))?;
+    Ok(())
+}
+
 /// Verifies signed requests (both schemes by default) against a client → secret(s) source.
 #[pyclass(frozen, module = "xnonce", name = "Verifier")]
 pub struct PyVerifier {
@@ -539,7 +553,8 @@ impl PyVerifier {
     /// callable `client -> secret | list | None`; looked up on every request. `replay_store`:
     /// where `verify_once` records requests, an object with `insert_if_absent(key,
     /// expires_at_ms, now_ms) -> bool` (shared by several processes, e.g.
-    /// `xnonce.redis.RedisReplayStore`); by default this verifier's own memory. Windows
+    /// `xnonce.redis.RedisReplayStore`, whose fence after a loss of keys is raised to
+    /// `fence_after_loss_ms` through its `widen_fence`); by default this verifier's own memory. Windows
     /// (`window_ms`, and per route `controller_windows` / `action_windows`, mappings) are
     /// ints in `0..=86_400_000` ms, else `invalid_timestamp`; a `bool` or `float` is a
     /// `TypeError`. `hosts`: the hosts clients reach this service by, as they sign them (case
@@ -594,6 +609,9 @@ impl PyVerifier {
             hosts,
             routes,
         )?;
+        if let Store::Python(store) = &store {
+            widen_fence(store.bind(secrets.py()), verifier.fence_after_loss_ms())?;
+        }
         Ok(PyVerifier {
             verifier: RwLock::new(Arc::new(verifier)),
             secrets: secrets.unbind(),
@@ -625,12 +643,23 @@ impl PyVerifier {
         }
     }
 
+    /// How long (ms) a shared `replay_store` should refuse every request once it finds that
+    /// it lost its keys (Redis restarted empty, flushed): twice this verifier's longest
+    /// window plus 1 s (core's `Verifier::fence_after_loss_ms`). The constructor and
+    /// `reconfigure` raise the fence of a `replay_store` with a `widen_fence(ms)` method to
+    /// it, and the ASGI middleware its own `replay_store`'s.
+    #[getter]
+    fn fence_after_loss_ms(&self) -> u64 {
+        self.current().fence_after_loss_ms()
+    }
+
     /// Replaces this verifier's windows, accepted schemes, hosts and routes with those given,
     /// as a configuration reload does: the constructor's settings, checked as it checks them
     /// (the same errors, the same `RuntimeWarning` for a route window that selects no route)
     /// and with its defaults for what is not given; on any error nothing changes. The
     /// secrets source and the replay store stay (this verifier's memory, or its
-    /// `replay_store`): a request accepted before is still `replayed` after. A request the
+    /// `replay_store`, whose `widen_fence` is given the new `fence_after_loss_ms` before the
+    /// swap): a request accepted before is still `replayed` after. A request the
     /// old settings may have accepted is checked under the narrower of the old and new
     /// windows, later ones under the new (core's `Verifier::replacing`, with `now`, ms,
     /// default the system clock, as the time of the swap): a widened window accepts no copy
@@ -662,6 +691,11 @@ impl PyVerifier {
             hosts,
             routes,
         )?;
+        // Before the swap: no request is verified under the new windows while the store's
+        // fence covers only the old ones.
+        if let Store::Python(store) = &self.store {
+            widen_fence(store.bind(py), built.fence_after_loss_ms())?;
+        }
         // Computed under the write lock from the settings it replaces: two reconfigures at
         // once chain, the second replacing what the first put in place.
         let mut current = self.verifier.write().unwrap_or_else(|p| p.into_inner());

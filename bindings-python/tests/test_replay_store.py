@@ -581,6 +581,121 @@ def test_the_fence_after_a_loss_of_keys_ends(restartable: RestartableRedis) -> N
     client.close()
 
 
+def test_a_verifier_raises_its_stores_fence_to_cover_its_windows(
+    restartable: RestartableRedis,
+) -> None:
+    # A store built with a 1 s fence, given to a verifier whose window is 10 s: the fence must
+    # cover two windows plus the margin (21 s), or a copy of a request accepted just before
+    # Redis lost its keys would be accepted again once the 1 s fence ended, still fresh.
+    client = restartable.client()
+    store = RedisReplayStore(client, fence_after_loss_ms=1_000)
+    verifier = xnonce.Verifier({"billing": SECRET}, window_ms=10_000, replay_store=store)
+    assert verifier.fence_after_loss_ms == 21_000
+    assert store.fence_ms == 21_000
+    header, _ = signed()
+    verifier.verify_once("GET", "/reports/daily", host="api.test", x_nonce=header)
+    client.flushall()  # lost: noticed at the next request, which starts the fence
+    with pytest.raises(xnonce.UnavailableError):
+        verifier.verify_once("GET", "/reports/daily", host="api.test", x_nonce=header)
+    time.sleep(1.2)  # past the store's own 1 s fence, within the verifier's window
+    with pytest.raises(xnonce.UnavailableError) as refused:
+        verifier.verify_once("GET", "/reports/daily", host="api.test", x_nonce=header)
+    assert "refused for 21 s" in str(refused.value.__cause__)
+    client.close()
+
+
+def test_reconfigure_widens_the_fence_and_never_narrows_it() -> None:
+    class Fenced:
+        def __init__(self) -> None:
+            self.told: list[int] = []
+
+        def insert_if_absent(self, key: str, expires_at_ms: int, now_ms: int) -> bool:
+            return True
+
+        def widen_fence(self, fence_ms: int) -> None:
+            self.told.append(fence_ms)
+
+    # Any store with widen_fence is told; xnonce.redis's keeps the longest it was told.
+    fenced = Fenced()
+    verifier = xnonce.Verifier(
+        {"billing": SECRET}, controller_windows={"exports": 300_000}, replay_store=fenced
+    )
+    assert fenced.told == [601_000] == [verifier.fence_after_loss_ms]
+    verifier.reconfigure(window_ms=120_000)
+    verifier.reconfigure(window_ms=5_000)
+    assert fenced.told == [601_000, 241_000, 11_000]
+    # Never connected: widen_fence sends nothing.
+    store = RedisReplayStore(redis.Redis(socket_timeout=5, retry=Retry(NoBackoff(), retries=0)))
+    assert store.fence_ms == xnonce.redis.DEFAULT_FENCE_MS == 61_000
+    redis_verifier = xnonce.Verifier({"billing": SECRET}, replay_store=store)
+    assert store.fence_ms == 61_000
+    redis_verifier.reconfigure(window_ms=120_000)
+    assert (store.fence_ms, redis_verifier.fence_after_loss_ms) == (241_000, 241_000)
+    redis_verifier.reconfigure(window_ms=5_000)  # keys of the 120 s window may still be there
+    assert (store.fence_ms, redis_verifier.fence_after_loss_ms) == (241_000, 11_000)
+    unfenced = RedisReplayStore(
+        redis.Redis(socket_timeout=5, retry=Retry(NoBackoff(), retries=0)), fence_after_loss_ms=None
+    )
+    xnonce.Verifier({"billing": SECRET}, window_ms=120_000, replay_store=unfenced)
+    assert unfenced.fence_ms is None
+    for wrong in (0, -1, True, 1.5, "61000"):
+        with pytest.raises(ValueError, match="fence_ms"):
+            store.widen_fence(wrong)  # type: ignore[arg-type]
+
+    # A store whose widen_fence fails: the constructor raises; reconfigure raises and changes
+    # nothing (the old windows still apply).
+    class Failing(Fenced):
+        def widen_fence(self, fence_ms: int) -> None:
+            if fence_ms > 61_000:
+                raise RuntimeError("cannot widen")
+
+    with pytest.raises(RuntimeError, match="cannot widen"):
+        xnonce.Verifier({"billing": SECRET}, window_ms=120_000, replay_store=Failing())
+    failing = xnonce.Verifier({"billing": SECRET}, replay_store=Failing())
+    with pytest.raises(RuntimeError, match="cannot widen"):
+        failing.reconfigure(window_ms=120_000)
+    assert failing.fence_after_loss_ms == 61_000
+
+
+def test_the_asgi_middleware_widens_its_stores_fence_after_a_reconfigure(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Fenced:
+        def __init__(self, fails: bool = False) -> None:
+            self.told: list[int] = []
+            self.fails = fails
+
+        async def insert_if_absent(self, key: str, expires_at_ms: int, now_ms: int) -> bool:
+            return True
+
+        def widen_fence(self, fence_ms: int) -> None:
+            if self.fails and self.told:
+                raise RuntimeError("redis://:hunter2@10.0.0.5 cannot widen")
+            self.told.append(fence_ms)
+
+    verifier = xnonce.Verifier({"billing": SECRET})
+    store = Fenced()
+    app = XNonceMiddleware(client_asgi, verifier, replay_store=store)
+    assert store.told == [61_000]
+    with uvicorn_serving(app) as base:
+        assert get(base, signed()[0]).status_code == 200
+        assert store.told == [61_000], "told again only when the fence grew"
+        verifier.reconfigure(window_ms=120_000)
+        assert get(base, signed()[0]).status_code == 200
+        assert store.told == [61_000, 241_000]
+    # A store that cannot widen its fence is not trusted with the request: 503, logged.
+    failing = Fenced(fails=True)
+    verifier = xnonce.Verifier({"billing": SECRET})
+    app = XNonceMiddleware(client_asgi, verifier, replay_store=failing)
+    verifier.reconfigure(window_ms=120_000)
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="xnonce"), uvicorn_serving(app) as base:
+        refused = get(base, signed()[0])
+    assert (refused.status_code, refused.json()["code"]) == (503, "store_unavailable")
+    [record] = caplog.records
+    assert record.getMessage().startswith("replay store's widen_fence failed (RuntimeError: ")
+
+
 def test_an_async_store_refuses_too_after_redis_restarted_empty(
     restartable: RestartableRedis,
 ) -> None:

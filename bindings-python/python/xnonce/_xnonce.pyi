@@ -217,10 +217,16 @@ class Verifier:
     # The replay_store it was built with, None for its own memory (for the middlewares).
     @property
     def _replay_store(self) -> ReplayStore | None: ...
+    # How long (ms) a shared replay store refuses every request once it lost its keys: twice
+    # the longest window plus 1 s. Given to a replay_store's widen_fence (when it has one) by
+    # the constructor and by reconfigure.
+    @property
+    def fence_after_loss_ms(self) -> int: ...
     # Replaces the windows, schemes, hosts and routes (the constructor's settings, checked as it
     # checks them, its defaults for what is not given; on an error nothing changes), keeping
-    # the secrets and the replay store. A request the old settings may have accepted is checked
-    # under the narrower of the old and new windows (`now`, ms: the time of the swap).
+    # the secrets and the replay store (whose fence it widens first). A request the old
+    # settings may have accepted is checked under the narrower of the old and new windows
+    # (`now`, ms: the time of the swap).
     def reconfigure(
         self,
         window_ms: int = 30000,

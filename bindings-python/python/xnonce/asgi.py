@@ -27,6 +27,7 @@ it): a protocol the middleware cannot verify never reaches the app unverified.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import unquote
@@ -59,6 +60,8 @@ from xnonce._xnonce import (
     content_type_for_app,
 )
 from xnonce.types import AsyncReplayStore, ReplayStore
+
+logger = logging.getLogger("xnonce")
 
 __all__ = [
     "BODY_TIMEOUT",
@@ -276,6 +279,11 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
             if not once:
                 raise ValueError("replay_store records accepted requests: it needs once=True")
         self.replay_store = replay_store
+        # The fence told to `replay_store` (`widen_fence`), followed after each `reconfigure`
+        # of the verifier that widens its windows: see `_verify`.
+        self._fence_ms = 0
+        if replay_store is not None:
+            self._widen_fence(replay_store)
         self.store_timeout = checked_timeout(store_timeout, "store_timeout")
         self.body_timeout = checked_timeout(body_timeout, "body_timeout")
 
@@ -299,12 +307,35 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
         outcome = self.check(scope, method, target, host, x_nonce, content_type, body, once=False)
         if isinstance(outcome, Answer) or held(records_in(scope, store), outcome):
             return outcome
-        recorded = await record(store, outcome, self.store_timeout)
+        try:
+            self._widen_fence(store)
+        except Exception as e:
+            logger.error(
+                "replay store's widen_fence failed (%s: %s); the request was refused 503",
+                type(e).__name__,
+                e,
+            )
+            recorded: bool | None = None
+        else:
+            recorded = await record(store, outcome, self.store_timeout)
         refusal = Answer.replay_store(recorded, target=target, x_nonce=x_nonce)
         if refusal is not None:
             return refusal
         leave_record(scope, store, outcome)
         return outcome
+
+    def _widen_fence(self, store: AsyncReplayStore | ReplayStore) -> None:
+        """Raises the fence of ``store`` (its ``widen_fence``, if it has one, as
+        ``xnonce.redis``'s stores) to the verifier's ``fence_after_loss_ms`` when that grew:
+        at construction, and after a ``reconfigure`` that widened a window, before the first
+        request recorded under it."""
+        fence = self.verifier.fence_after_loss_ms
+        if fence <= self._fence_ms:
+            return
+        widen = getattr(store, "widen_fence", None)
+        if callable(widen):
+            widen(fence)
+        self._fence_ms = fence
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope.get("type")

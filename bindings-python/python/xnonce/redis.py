@@ -188,7 +188,8 @@ def _is_redis_answer(error: Exception) -> bool:
 
 #: How long a store refuses every request once Redis is found to have lost its keys, by
 #: default: twice the default 30 s window plus ``CLOCK_MARGIN_MS``, as the reference server
-#: computes it from its longest window (give ``fence_after_loss_ms`` that for longer windows).
+#: computes it from its longest window. A ``Verifier`` (or ASGI middleware) given the store
+#: raises it to its own ``fence_after_loss_ms`` (``widen_fence``) for longer windows.
 DEFAULT_FENCE_MS: int = SharedKeys.DEFAULT_FENCE_MS
 
 
@@ -271,6 +272,20 @@ class _RedisKeys:
         # reply): until then every request asks before its SET, which a replica's answer
         # refuses. Asked again after Redis lost its keys (a failover may be why).
         self._role_checked = False
+
+    def widen_fence(self, fence_ms: int) -> None:
+        """Raises the fence (``fence_after_loss_ms``) to ``fence_ms`` if it is shorter; a store
+        built without a fence (``None``) keeps none. Never lowered: keys recorded under the
+        longer windows of earlier settings may still be in Redis. A ``Verifier`` given this
+        store as its ``replay_store`` calls it with its ``fence_after_loss_ms`` when built and
+        at each ``reconfigure``, and the ASGI middleware for its own ``replay_store``: a
+        verifier with windows longer than the default needs no ``fence_after_loss_ms`` of
+        its own. A fence already running keeps its end."""
+        if isinstance(fence_ms, bool) or not isinstance(fence_ms, int) or fence_ms <= 0:
+            raise ValueError("fence_ms must be a positive int (ms)")
+        with self._lock:
+            if self.fence_ms is not None and fence_ms > self.fence_ms:
+                self.fence_ms = fence_ms
 
     def key(self, replay_key: str) -> str:
         """The Redis key of a replay key: ``<prefix>{<replay key>}``."""

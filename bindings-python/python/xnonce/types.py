@@ -57,7 +57,12 @@ class ReplayStore(Protocol):
         """Records ``key`` until ``expires_at_ms`` (ms since the epoch) unless it is recorded
         and unexpired at ``now_ms``, atomically: true (any truthy value) the first time,
         false (falsy) for a replay. What it raises refuses the request with
-        ``store_unavailable`` (503)."""
+        ``store_unavailable`` (503).
+
+        A store that refuses every request for a while once it finds it lost its keys (as
+        ``xnonce.redis``'s stores do) may also have ``widen_fence(fence_ms)``: the verifier
+        (or the ASGI middleware) holding it calls it with its ``fence_after_loss_ms`` when
+        built and after each ``reconfigure``, to raise that while to cover its windows."""
         ...
 
 
