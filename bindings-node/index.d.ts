@@ -222,6 +222,13 @@ export interface MiddlewareOptions<
  */
 export interface ReplayStore {
   insertIfAbsent(key: string, expiresAtMs: number, nowMs: number): boolean | Promise<boolean>
+  /**
+   * A store that refuses every request for a while once it finds it lost its keys (as
+   * `redisReplayStore`'s) may take this: the middleware calls it with its verifier's
+   * `fenceAfterLossMs` when made, and again once a `reconfigure` raised it (a throw then
+   * refuses the request 503), so that the while covers the verifier's windows.
+   */
+  widenFence?(ms: number): void
 }
 
 /**
@@ -254,7 +261,13 @@ export declare function redisReplayStore(
     info?(section: string): Promise<unknown>
   },
   options?: { prefix?: string | null; timeoutMs?: number | null; fenceAfterLossMs?: number | null } | null,
-): ReplayStore & { key(replayKey: string): string }
+): ReplayStore & {
+  key(replayKey: string): string
+  /** Raises the fence to `ms` if it is shorter (never lowers it; none stays none). */
+  widenFence(ms: number): void
+  /** The fence in force (ms), or null for none. */
+  readonly fenceMs: number | null
+}
 
 /** A request the middleware verified. */
 export type VerifiedRequest<Req extends ServerRequest = IncomingMessage> = Req & {

@@ -108,6 +108,17 @@ function middleware(verifier, options) {
   // The object that holds what this middleware records: compared by identity with what an
   // earlier middleware on the same request recorded (none with `once: false`).
   const recordsInto = !once ? undefined : shared ? store : verifier
+  // The fence after a loss of keys told to `store` (its `widenFence`, as redisReplayStore's
+  // has): the verifier's fenceAfterLossMs, now and again before the first request recorded
+  // after a `verifier.reconfigure(...)` that widened a window, so that the fence covers it.
+  let fenceTold = 0
+  const widenFence = () => {
+    const fence = verifier.fenceAfterLossMs
+    if (fence <= fenceTold) return
+    if (typeof store.widenFence === 'function') store.widenFence(fence)
+    fenceTold = fence
+  }
+  if (shared) widenFence()
   // onError must not undo an answer already sent: what it throws is only logged.
   const report = (error, req) => {
     try {
@@ -255,6 +266,7 @@ function middleware(verifier, options) {
       let recorded
       let failure
       try {
+        widenFence()
         const { replayKey, rememberUntil } = verified
         const answer = store.insertIfAbsent(replayKey, rememberUntil, Date.now())
         const late = `the replay store did not answer within ${storeTimeoutMs} ms`

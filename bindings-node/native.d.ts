@@ -125,6 +125,14 @@ export declare class Verifier {
    */
   setSecrets(secrets: Readonly<Record<string, string | ReadonlyArray<string>>> | ReadonlyMap<string, string | ReadonlyArray<string>> | ((client: string) => string | ReadonlyArray<string> | null | undefined)): void
   /**
+   * How long (ms) a shared replay store should refuse every request once it finds that
+   * it lost its keys (Redis restarted empty, flushed): twice this verifier's longest
+   * window plus 1 s (core's `Verifier::fence_after_loss_ms`). The middleware gives it to
+   * its `store`'s `widenFence` (as `redisReplayStore`'s) when made and once a
+   * `reconfigure` raised it.
+   */
+  get fenceAfterLossMs(): number
+  /**
    * Replaces the windows, accepted schemes, hosts and routes with those of `options` (a
    * configuration reload): the constructor's options, checked as the constructor checks
    * them (the same errors, a `TypeError` for an unknown key, the same warning for a route

@@ -24,7 +24,8 @@ const CLOCK_MARGIN_MS = native.SHARED_KEYS_CLOCK_MARGIN_MS
 /**
  * How long a store refuses every request once Redis is found to have lost its keys, by
  * default: twice the default 30 s window plus CLOCK_MARGIN_MS, as the reference server computes
- * it from its longest window (give `fenceAfterLossMs` that for longer windows).
+ * it from its longest window. The middleware given the store raises it to its verifier's
+ * `fenceAfterLossMs` (the store's `widenFence`) for longer windows.
  */
 const DEFAULT_FENCE_MS = native.SHARED_KEYS_DEFAULT_FENCE_MS
 
@@ -229,6 +230,29 @@ function redisReplayStore(client, options) {
         }
       }
       return recorded !== null
+    },
+    /**
+     * Raises the fence to `ms` if it is shorter (a store made without one keeps none); never
+     * lowers it: keys recorded under the longer windows of earlier settings may still be in
+     * Redis. The middleware calls it with its verifier's `fenceAfterLossMs` when made and
+     * after a `reconfigure` that raised it. A fence already running keeps its end.
+     */
+    widenFence(ms) {
+      if (typeof ms !== 'number') {
+        const error = new TypeError('The "ms" argument must be of type number')
+        error.code = 'ERR_INVALID_ARG_TYPE'
+        throw error
+      }
+      if (!Number.isSafeInteger(ms) || ms <= 0) {
+        const error = new RangeError('The "ms" argument must be a positive integer of ms')
+        error.code = 'ERR_OUT_OF_RANGE'
+        throw error
+      }
+      if (fenceMs !== null && ms > fenceMs) fenceMs = ms
+    },
+    /** The fence in force (ms), or null for none. */
+    get fenceMs() {
+      return fenceMs
     },
   }
 }

@@ -439,6 +439,16 @@ impl Verifier {
         })
     }
 
+    /// How long (ms) a shared replay store should refuse every request once it finds that
+    /// it lost its keys (Redis restarted empty, flushed): twice this verifier's longest
+    /// window plus 1 s (core's `Verifier::fence_after_loss_ms`). The middleware gives it to
+    /// its `store`'s `widenFence` (as `redisReplayStore`'s) when made and once a
+    /// `reconfigure` raised it.
+    #[napi(getter, js_name = "fenceAfterLossMs")]
+    pub fn fence_after_loss_ms(&self) -> f64 {
+        self.verifier.borrow().fence_after_loss_ms() as f64
+    }
+
     /// Replaces the windows, accepted schemes, hosts and routes with those of `options` (a
     /// configuration reload): the constructor's options, checked as the constructor checks
     /// them (the same errors, a `TypeError` for an unknown key, the same warning for a route

@@ -357,6 +357,92 @@ async function warningsOf(run) {
   return seen
 }
 
+test("the middleware raises its store's fence to cover its verifier's windows, after a reconfigure too", async () => {
+  // A store with a 1 s fence behind a verifier whose window is 10 s: a copy of a request
+  // accepted just before Redis lost its keys would be fresh, and accepted again, once the
+  // 1 s fence ended. The middleware raises it to two windows plus 1 s.
+  const { client, stop } = await startRedis()
+  const verifier = new x.Verifier(secrets, { windowMs: 10_000 })
+  const store = x.redisReplayStore(client, { fenceAfterLossMs: 1000 })
+  const peer = await listen(x.middleware(verifier, { store, then: (req, res) => res.end('ok') }))
+  try {
+    assert.equal(verifier.fenceAfterLossMs, 21_000)
+    assert.equal(store.fenceMs, 21_000)
+    const header = x.signRequest('v2', 'GET', '/r', 'billing', SECRET, { host: 'api.test' })
+    assert.equal((await get(peer, '/r', header)).status, 200)
+    await client.flushAll() // lost: noticed at the next request, which starts the fence
+    assert.equal((await get(peer, '/r', header)).status, 503)
+    await new Promise((r) => setTimeout(r, 1200)) // past the store's own 1 s fence
+    const copy = await get(peer, '/r', header)
+    assert.deepEqual([copy.status, JSON.parse(copy.body).code], [503, 'store_unavailable'])
+    // A reconfigure that widens the window: raised again before the next record; one that
+    // narrows it lowers nothing (keys of the wider window may still be in Redis).
+    verifier.reconfigure({ windowMs: 120_000 })
+    assert.equal(store.fenceMs, 21_000, 'told with the next request, not before')
+    await get(peer, '/r', x.signRequest('v2', 'GET', '/r', 'billing', SECRET, { host: 'api.test' }))
+    assert.equal(store.fenceMs, 241_000)
+    verifier.reconfigure({ windowMs: 5_000 })
+    await get(peer, '/r', x.signRequest('v2', 'GET', '/r', 'billing', SECRET, { host: 'api.test' }))
+    assert.deepEqual([verifier.fenceAfterLossMs, store.fenceMs], [11_000, 241_000])
+  } finally {
+    await peer.close()
+    await stop()
+  }
+  const none = x.redisReplayStore({ set() {} }, { fenceAfterLossMs: 0 })
+  none.widenFence(241_000)
+  assert.equal(none.fenceMs, null, 'a store without a fence keeps none')
+  assert.throws(() => store.widenFence('241000'), { code: 'ERR_INVALID_ARG_TYPE' })
+  for (const wrong of [0, -1, 1.5, NaN, Infinity]) {
+    assert.throws(() => store.widenFence(wrong), { code: 'ERR_OUT_OF_RANGE' })
+  }
+})
+
+test('any store with widenFence is told the fence; one that throws refuses the request 503', async () => {
+  const told = []
+  let throws = false
+  const store = {
+    insertIfAbsent: () => true,
+    widenFence(ms) {
+      if (throws) throw new Error('redis://:hunter2@10.0.0.5 cannot widen')
+      told.push(ms)
+    },
+  }
+  const verifier = new x.Verifier(secrets, { controllerWindows: { exports: 300_000 } })
+  const failures = []
+  const peer = await listen(
+    x.middleware(verifier, {
+      store,
+      then: (req, res) => res.end('ok'),
+      onError: (e) => failures.push(e.message),
+    }),
+  )
+  try {
+    assert.deepEqual(told, [601_000])
+    const sign = () => x.signRequest('v2', 'GET', '/r', 'billing', SECRET, { host: 'api.test' })
+    assert.equal((await get(peer, '/r', sign())).status, 200)
+    assert.deepEqual(told, [601_000], 'told again only when the fence grew')
+    verifier.reconfigure({ windowMs: 600_000 })
+    throws = true
+    const refused = await get(peer, '/r', sign())
+    assert.deepEqual([refused.status, JSON.parse(refused.body).code], [503, 'store_unavailable'])
+    assert.ok(!refused.body.includes('hunter2'))
+    assert.deepEqual(failures, ['redis://:hunter2@10.0.0.5 cannot widen'])
+    throws = false
+    assert.equal((await get(peer, '/r', sign())).status, 200)
+    assert.deepEqual(told, [601_000, 1_201_000])
+  } finally {
+    await peer.close()
+  }
+  // A store that cannot take the fence when the middleware is made: the middleware throws.
+  const failing = {
+    insertIfAbsent: () => true,
+    widenFence: () => {
+      throw new Error('no')
+    },
+  }
+  assert.throws(() => x.middleware(new x.Verifier(secrets), { store: failing }), /^Error: no$/)
+})
+
 test('redisReplayStore warns once of a maxmemory-policy that may evict live replay keys', async () => {
   const { client, stop } = await startRedis()
   try {
