@@ -243,6 +243,42 @@ typedef void (*UniffiForeignFutureCompleteVoid)(uint64_t, UniffiForeignFutureRes
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_REPLAY_STORE_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_REPLAY_STORE_METHOD0
+typedef void (*UniffiCallbackInterfaceReplayStoreMethod0)(uint64_t, RustBuffer, uint64_t, uint64_t, int8_t* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_REPLAY_STORE
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_REPLAY_STORE
+typedef struct UniffiVTableCallbackInterfaceReplayStore {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceReplayStoreMethod0 _Nonnull insertIfAbsent;
+} UniffiVTableCallbackInterfaceReplayStore;
+
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_CLONE_REPLAYSTORE
+#define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_CLONE_REPLAYSTORE
+uint64_t uniffi_xnonce_uniffi_fn_clone_replaystore(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_FREE_REPLAYSTORE
+#define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_FREE_REPLAYSTORE
+void uniffi_xnonce_uniffi_fn_free_replaystore(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_INIT_CALLBACK_VTABLE_REPLAYSTORE
+#define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_INIT_CALLBACK_VTABLE_REPLAYSTORE
+void uniffi_xnonce_uniffi_fn_init_callback_vtable_replaystore(const UniffiVTableCallbackInterfaceReplayStore* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_METHOD_REPLAYSTORE_INSERT_IF_ABSENT
+#define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_METHOD_REPLAYSTORE_INSERT_IF_ABSENT
+int8_t uniffi_xnonce_uniffi_fn_method_replaystore_insert_if_absent(uint64_t ptr, RustBuffer key, uint64_t expires_at_ms, uint64_t now_ms, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_CLONE_REQUESTER
 #define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_CLONE_REQUESTER
 uint64_t uniffi_xnonce_uniffi_fn_clone_requester(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -280,7 +316,12 @@ void uniffi_xnonce_uniffi_fn_free_verifier(uint64_t handle, RustCallStatus *_Non
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_CONSTRUCTOR_VERIFIER_NEW
 #define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_CONSTRUCTOR_VERIFIER_NEW
-uint64_t uniffi_xnonce_uniffi_fn_constructor_verifier_new(RustBuffer secrets, uint64_t window_ms, RustBuffer controller_windows, RustBuffer action_windows, RustBuffer schemes, RustBuffer hosts, RustBuffer routes, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_xnonce_uniffi_fn_constructor_verifier_new(RustBuffer secrets, uint64_t window_ms, RustBuffer controller_windows, RustBuffer action_windows, RustBuffer schemes, RustBuffer hosts, RustBuffer routes, RustBuffer replay_store, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_METHOD_VERIFIER_FENCE_AFTER_LOSS_MS
+#define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_METHOD_VERIFIER_FENCE_AFTER_LOSS_MS
+uint64_t uniffi_xnonce_uniffi_fn_method_verifier_fence_after_loss_ms(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_METHOD_VERIFIER_RECONFIGURE
@@ -396,6 +437,12 @@ RustBuffer uniffi_xnonce_uniffi_fn_func_ottoken_query_value(RustBuffer token, Ru
 #ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_FUNC_PARSE_HEADER
 #define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_FUNC_PARSE_HEADER
 RustBuffer uniffi_xnonce_uniffi_fn_func_parse_header(RustBuffer value, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_FUNC_MEMORY_REPLAY_STORE
+#define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_FUNC_MEMORY_REPLAY_STORE
+uint64_t uniffi_xnonce_uniffi_fn_func_memory_replay_store(RustCallStatus *_Nonnull out_status
+    
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_FN_FUNC_LINK
@@ -724,6 +771,12 @@ uint16_t uniffi_xnonce_uniffi_checksum_func_parse_header(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_FUNC_MEMORY_REPLAY_STORE
+#define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_FUNC_MEMORY_REPLAY_STORE
+uint16_t uniffi_xnonce_uniffi_checksum_func_memory_replay_store(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_FUNC_LINK
 #define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_FUNC_LINK
 uint16_t uniffi_xnonce_uniffi_checksum_func_link(void
@@ -760,6 +813,12 @@ uint16_t uniffi_xnonce_uniffi_checksum_func_server_time_from_answer(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_METHOD_REPLAYSTORE_INSERT_IF_ABSENT
+#define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_METHOD_REPLAYSTORE_INSERT_IF_ABSENT
+uint16_t uniffi_xnonce_uniffi_checksum_method_replaystore_insert_if_absent(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_METHOD_REQUESTER_CLOCK_OFFSET_MS
 #define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_METHOD_REQUESTER_CLOCK_OFFSET_MS
 uint16_t uniffi_xnonce_uniffi_checksum_method_requester_clock_offset_ms(void
@@ -769,6 +828,12 @@ uint16_t uniffi_xnonce_uniffi_checksum_method_requester_clock_offset_ms(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_METHOD_REQUESTER_MAKE_REQUEST
 #define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_METHOD_REQUESTER_MAKE_REQUEST
 uint16_t uniffi_xnonce_uniffi_checksum_method_requester_make_request(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_METHOD_VERIFIER_FENCE_AFTER_LOSS_MS
+#define UNIFFI_FFIDEF_UNIFFI_XNONCE_UNIFFI_CHECKSUM_METHOD_VERIFIER_FENCE_AFTER_LOSS_MS
+uint16_t uniffi_xnonce_uniffi_checksum_method_verifier_fence_after_loss_ms(void
     
 );
 #endif

@@ -674,6 +674,73 @@ def redaction_checks(x):
     )
 
 
+def replay_store_checks(x):
+    """A replay store of the application's (here a Python class, as Kotlin and Swift
+    implement the interface) shared by two verifiers; one that fails, by its declared error
+    or any other, is store_unavailable without its words; memory_replay_store, called
+    directly and shared by two verifiers; fence_after_loss_ms."""
+    ts = 1_700_000_000_000
+
+    class Shared(x.ReplayStore):
+        def __init__(self):
+            self.keys = {}
+            self.failure = None
+
+        def insert_if_absent(self, key, expires_at_ms, now_ms):
+            if self.failure is not None:
+                raise self.failure
+            if self.keys.get(key, -1) >= now_ms:
+                return False
+            self.keys[key] = expires_at_ms
+            return True
+
+    def signed(nonce):
+        return x.sign(
+            x.Scheme.V2, "GET", "/a/b", [], "svc", SECRET, timestamp=ts, nonce=nonce,
+            host="api.test",
+        )
+
+    def once(verifier, header):
+        return verifier.verify_once("GET", "/a/b", host="api.test", x_nonce=header, now=ts + 500)
+
+    store = Shared()
+    a, b = (x.Verifier({"svc": [SECRET]}, replay_store=store) for _ in range(2))
+    first = signed("a" * 32)
+    if once(a, first).remember_until_ms != ts + 30_000:
+        raise AssertionError("remember_until_ms")
+    expect_error(x, "Auth", "replayed", once, b, first)
+    if store.keys != {"v2:svc:" + "a" * 32: ts + 30_000}:
+        raise AssertionError(f"the store holds {store.keys}")
+    for failure in (
+        x.ReplayStoreError.Unavailable(reason="redis://:hunter2@10.0.0.5 refused"),
+        ConnectionError("redis://:hunter2@10.0.0.5 refused"),
+    ):
+        store.failure = failure
+        e = expect_error(x, "Unavailable", "store_unavailable", once, a, signed("b" * 32))
+        if "hunter2" in repr(e) or "10.0.0.5" in str(e):
+            raise AssertionError(f"the store's words reached the error: {e!r}")
+    store.failure = None
+    if not once(a, signed("b" * 32)):
+        raise AssertionError("the store works again")
+
+    memory = x.memory_replay_store()
+    if memory.insert_if_absent("v2:c:n", 2_000, 1_000) is not True:
+        raise AssertionError("memory store: first insert")
+    if memory.insert_if_absent("v2:c:n", 2_000, 1_500) is not False:
+        raise AssertionError("memory store: replay")
+    c, d = (x.Verifier({"svc": [SECRET]}, replay_store=memory) for _ in range(2))
+    once(c, first)
+    expect_error(x, "Auth", "replayed", once, d, first)
+    del c, d, memory
+
+    verifier = x.Verifier({"svc": [SECRET]})
+    if verifier.fence_after_loss_ms() != 61_000:
+        raise AssertionError("fence_after_loss_ms")
+    verifier.reconfigure(window_ms=120_000)
+    if verifier.fence_after_loss_ms() != 241_000:
+        raise AssertionError("fence_after_loss_ms after reconfigure")
+
+
 def requester_checks(x):
     """The Requester without a server: the checks that need one run live in the Kotlin test
     (bindings-kotlin/test.sh) over the same FFI functions. Here: construction errors, the
@@ -787,6 +854,13 @@ def main():
         requester_checks(x)
     except Exception as e:
         failures.append(f"requester checks: {e}")
+    try:
+        replay_store_checks(x)
+        # Registered when the module was imported, before `counting` stood in: a store of
+        # Python's answered through it just now, so it was called.
+        counting.called.add("uniffi_xnonce_uniffi_fn_init_callback_vtable_replaystore")
+    except Exception as e:
+        failures.append(f"replay store checks: {type(e).__name__}: {e}")
     try:
         text_checks(x)
     except Exception as e:

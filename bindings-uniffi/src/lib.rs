@@ -6,6 +6,7 @@ uniffi::setup_scaffolding!("xnonce_uniffi");
 mod answer;
 mod error;
 mod header;
+mod replay;
 mod requester;
 mod sign;
 mod text;
@@ -15,6 +16,7 @@ mod verify;
 pub use answer::{refusal_answer, Answer};
 pub use error::{http_status_of, XNonceError};
 pub use header::{ottoken_decode, ottoken_encode, ottoken_query_value, parse_header, Header};
+pub use replay::{memory_replay_store, ReplayStore, ReplayStoreError};
 pub use requester::{HttpHeader, RequestOptions, Requester, Response};
 pub use sign::{
     link, link_detailed, sign, sign_detailed, sign_request, Param, Scheme, Signed, SignedLink,

@@ -1,11 +1,12 @@
-//! Verification: a wrapper over [`xnonce_core::Verifier`] holding the client secrets and an
-//! in-memory replay store.
+//! Verification: a wrapper over [`xnonce_core::Verifier`] holding the client secrets and a
+//! replay store (its own in memory, or the application's: [`ReplayStore`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use xnonce_core::{Environment as _, Incoming, Input, MemoryReplayStore, Secret, WindowPolicy};
 
+use crate::replay::ReplayStore;
 use crate::text::XNonceText;
 use crate::{Param, Scheme, XNonceError};
 
@@ -143,16 +144,24 @@ impl From<xnonce_core::Verified> for Verified {
     }
 }
 
+/// Where `verify_once` records requests.
+enum Store {
+    /// This verifier's own, in this process.
+    Memory(MemoryReplayStore),
+    /// The application's (`replay_store`).
+    Foreign(Arc<dyn ReplayStore>),
+}
+
 /// Verifies requests against a table of client secrets (replaced by `set_secrets`).
-/// `verify_once` also remembers each accepted request in an in-memory replay store owned by
-/// this verifier (one process).
+/// `verify_once` also remembers each accepted request: in an in-memory replay store owned by
+/// this verifier (one process), or in the application's `replay_store` (several).
 #[derive(uniffi::Object)]
 pub struct Verifier {
     /// The settings (windows, schemes, hosts, routes): replaced whole by `reconfigure`; each
     /// verification works on the one it took when it started.
     inner: RwLock<Arc<xnonce_core::Verifier>>,
     secrets: RwLock<HashMap<String, Vec<Secret>>>,
-    store: MemoryReplayStore,
+    store: Store,
 }
 
 impl Verifier {
@@ -209,15 +218,19 @@ impl Verifier {
     /// (`None`: no route table): each request's route (`unknown_route`, 404) and param rules
     /// (`missing_param` / `excluded_param`, 422) are then checked first, as `xnonce-server`
     /// checks them; a table no request could match is refused (`invalid_path`,
-    /// `invalid_method`, `invalid_param_key`).
+    /// `invalid_method`, `invalid_param_key`). `replay_store`: where `verify_once` records
+    /// accepted requests, shared by every process of the API ([`ReplayStore`]); `None`: this
+    /// verifier's own memory.
     #[uniffi::constructor(default(
         window_ms = 30000,
         controller_windows = [],
         action_windows = [],
         schemes = None,
         hosts = None,
-        routes = None
+        routes = None,
+        replay_store = None
     ))]
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         secrets: HashMap<XNonceText, Vec<XNonceText>>,
         window_ms: u64,
@@ -226,6 +239,7 @@ impl Verifier {
         schemes: Option<Vec<Scheme>>,
         hosts: Option<Vec<XNonceText>>,
         routes: Option<Vec<RouteRules>>,
+        replay_store: Option<Arc<dyn ReplayStore>>,
     ) -> Result<Arc<Self>, XNonceError> {
         let inner = settings(
             window_ms,
@@ -238,7 +252,10 @@ impl Verifier {
         Ok(Arc::new(Verifier {
             inner: RwLock::new(Arc::new(inner)),
             secrets: RwLock::new(secrets_of(secrets)?),
-            store: MemoryReplayStore::new(),
+            store: match replay_store {
+                Some(store) => Store::Foreign(store),
+                None => Store::Memory(MemoryReplayStore::new()),
+            },
         }))
     }
 
@@ -289,6 +306,15 @@ impl Verifier {
         let mut current = self.inner.write().unwrap_or_else(|p| p.into_inner());
         *current = Arc::new(next.replacing(&current, now));
         Ok(())
+    }
+
+    /// How long (ms) a shared `replay_store` should refuse every request once it finds that
+    /// it lost its keys (Redis restarted empty, flushed): twice the longest window plus 1 s
+    /// (core's `Verifier::fence_after_loss_ms`), for a store of the application's that keeps
+    /// such a fence, as `xnonce-server`'s does. Read it again after `reconfigure`; never
+    /// lower a store's fence (keys of longer earlier windows may still be in it).
+    pub fn fence_after_loss_ms(&self) -> u64 {
+        self.settings().fence_after_loss_ms()
     }
 
     /// The route windows that select no route of this verifier's routes, in the order
@@ -349,8 +375,9 @@ impl Verifier {
             .into())
     }
 
-    /// [`Verifier::verify`], then records the request in this verifier's replay store: a
-    /// second copy fails with `replayed`.
+    /// [`Verifier::verify`], then records the request in this verifier's replay store (its
+    /// memory, or its `replay_store`): a second copy fails with `replayed`; a `replay_store`
+    /// that throws, with `store_unavailable`.
     #[uniffi::method(default(
         host = None,
         x_nonce = None,
@@ -371,9 +398,23 @@ impl Verifier {
     ) -> Result<Verified, XNonceError> {
         let texts = Received::check(method, target, host, x_nonce, content_type)?;
         let req = texts.incoming(&body);
-        let verified =
-            self.settings()
-                .verify_once(&req, &*self.secrets(), &self.store, now_or_clock(now)?)?;
+        let now = now_or_clock(now)?;
+        let settings = self.settings();
+        let verified = match &self.store {
+            Store::Memory(store) => settings.verify_once(&req, &*self.secrets(), store, now)?,
+            Store::Foreign(store) => {
+                // Verified under the secrets' lock, recorded once it is released: the store is
+                // the application's code, a network call that may take its time (or call
+                // this verifier's `set_secrets`).
+                let verified = settings.verify(&req, &*self.secrets(), now)?;
+                let key = verified.replay_key.as_str().to_owned();
+                let answer = store
+                    .insert_if_absent(key, verified.remember_until_ms, now)
+                    .map_err(|e| xnonce_core::ReplayStoreError(e.to_string()));
+                xnonce_core::replay::recorded(answer)?;
+                verified
+            }
+        };
         Ok(verified.into())
     }
 }
@@ -467,6 +508,7 @@ impl Received {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::replay::ReplayStoreError;
     use xnonce_core::verify::REPLACE_MARGIN_MS;
 
     const SECRET: &str = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd";
@@ -478,6 +520,7 @@ mod tests {
             30_000,
             vec![],
             vec![],
+            None,
             None,
             None,
             None,
@@ -514,6 +557,7 @@ mod tests {
                 ),
                 route("c", "a_get", vec![rule("x", ParamRule::Excluded)]),
             ]),
+            None,
         )
         .unwrap();
         for (target, code) in [
@@ -538,7 +582,16 @@ mod tests {
                 "invalid_param_key",
             ),
         ] {
-            let e = Verifier::new(secrets(), 30_000, vec![], vec![], None, None, Some(routes));
+            let e = Verifier::new(
+                secrets(),
+                30_000,
+                vec![],
+                vec![],
+                None,
+                None,
+                Some(routes),
+                None,
+            );
             assert_eq!(e.unwrap_err().code(), code);
         }
     }
@@ -579,7 +632,7 @@ mod tests {
             )
         };
         let (c, a) = windows();
-        let routed = Verifier::new(secrets(), 30_000, c, a, None, None, routes()).unwrap();
+        let routed = Verifier::new(secrets(), 30_000, c, a, None, None, routes(), None).unwrap();
         assert_eq!(
             routed.windows_naming_no_route(),
             [
@@ -594,7 +647,7 @@ mod tests {
             ]
         );
         let (c, a) = windows();
-        let unrouted = Verifier::new(secrets(), 30_000, c, a, None, None, None).unwrap();
+        let unrouted = Verifier::new(secrets(), 30_000, c, a, None, None, None, None).unwrap();
         assert_eq!(unrouted.windows_naming_no_route(), []);
     }
 
@@ -629,8 +682,17 @@ mod tests {
             (30_000, vec![controller], vec![]),
             (30_000, vec![], vec![action]),
         ] {
-            let e = Verifier::new(secrets(), window, controllers, actions, None, None, None)
-                .unwrap_err();
+            let e = Verifier::new(
+                secrets(),
+                window,
+                controllers,
+                actions,
+                None,
+                None,
+                None,
+                None,
+            )
+            .unwrap_err();
             assert_eq!(e.code(), "invalid_timestamp");
         }
         let v = one_client();
@@ -744,7 +806,17 @@ mod tests {
         let new = |secrets: HashMap<XNonceText, Vec<XNonceText>>,
                    controllers: Vec<ControllerWindow>,
                    actions: Vec<ActionWindow>| {
-            Verifier::new(secrets, 30_000, controllers, actions, None, None, None).unwrap_err()
+            Verifier::new(
+                secrets,
+                30_000,
+                controllers,
+                actions,
+                None,
+                None,
+                None,
+                None,
+            )
+            .unwrap_err()
         };
         let svc = || HashMap::from([("svc".into(), vec![SECRET.into()])]);
         for (e, code, what) in [
@@ -973,5 +1045,153 @@ mod tests {
         assert!(
             matches!(stale, XNonceError::Auth { ref code, server_time: Some(_), .. } if code == "expired")
         );
+    }
+
+    /// The application's store of [`ReplayStore`]: a map under a mutex, optionally down, and
+    /// optionally calling back into a verifier while it answers.
+    #[derive(Default)]
+    struct SharedMap {
+        keys: std::sync::Mutex<HashMap<String, u64>>,
+        down: std::sync::atomic::AtomicBool,
+        calls_back: std::sync::Mutex<Option<Arc<Verifier>>>,
+    }
+
+    impl ReplayStore for SharedMap {
+        fn insert_if_absent(
+            &self,
+            key: String,
+            expires_at_ms: u64,
+            now_ms: u64,
+        ) -> Result<bool, ReplayStoreError> {
+            if let Some(verifier) = self.calls_back.lock().unwrap().take() {
+                // No verifier lock is held while the store runs: this would deadlock.
+                let secrets = HashMap::from([("svc".into(), vec![SECRET.into()])]);
+                verifier.set_secrets(secrets).unwrap();
+            }
+            if self.down.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(ReplayStoreError::Unavailable {
+                    reason: "redis://:hunter2@10.0.0.5 refused".into(),
+                });
+            }
+            let mut keys = self.keys.lock().unwrap();
+            if keys.get(&key).is_some_and(|&until| until >= now_ms) {
+                return Ok(false);
+            }
+            keys.insert(key, expires_at_ms);
+            Ok(true)
+        }
+    }
+
+    /// Two verifiers sharing the application's store (two processes): a request accepted by
+    /// one is a replay for the other, recorded under the key and expiry every store uses; a
+    /// store that fails refuses `store_unavailable` without its words.
+    #[test]
+    fn a_replay_store_of_the_applications_is_shared_and_fails_closed() {
+        let store = Arc::new(SharedMap::default());
+        let verifier = || {
+            Verifier::new(
+                HashMap::from([("svc".into(), vec![SECRET.into()])]),
+                30_000,
+                vec![],
+                vec![],
+                None,
+                None,
+                None,
+                Some(Arc::clone(&store) as Arc<dyn ReplayStore>),
+            )
+            .unwrap()
+        };
+        let (a, b) = (verifier(), verifier());
+        let header = |nonce: &str| {
+            crate::sign(
+                Scheme::V2,
+                "GET".into(),
+                "/a/b".into(),
+                vec![],
+                "svc".into(),
+                SECRET.into(),
+                Some(1_700_000_000_000),
+                Some(nonce.into()),
+                Some("api.test".into()),
+                None,
+            )
+            .unwrap()
+        };
+        let once = |v: &Verifier, header: &str| {
+            v.verify_once(
+                "GET".into(),
+                "/a/b".into(),
+                Some("api.test".into()),
+                Some(header.into()),
+                None,
+                None,
+                Some(1_700_000_000_500),
+            )
+        };
+        let first = header(&"a".repeat(32));
+        let accepted = once(&a, &first).unwrap();
+        assert_eq!(accepted.remember_until_ms, 1_700_000_030_000);
+        let e = once(&b, &first).unwrap_err();
+        assert_eq!(e.code(), "replayed");
+        let recorded = store.keys.lock().unwrap().clone();
+        let key = format!("v2:svc:{}", "a".repeat(32));
+        assert_eq!(recorded, HashMap::from([(key, 1_700_000_030_000)]));
+        // Each verifier's memory is not used: a verifier without the store accepts it.
+        assert!(once(&one_client(), &first).is_ok());
+        // Two verifiers of one process sharing memory_replay_store: one record between them.
+        let memory = crate::memory_replay_store();
+        let on_memory = || {
+            let secrets = HashMap::from([("svc".into(), vec![SECRET.into()])]);
+            let store = Some(Arc::clone(&memory));
+            Verifier::new(secrets, 30_000, vec![], vec![], None, None, None, store).unwrap()
+        };
+        assert!(once(&on_memory(), &first).is_ok());
+        assert_eq!(once(&on_memory(), &first).unwrap_err().code(), "replayed");
+
+        store.down.store(true, std::sync::atomic::Ordering::Relaxed);
+        let e = once(&a, &header(&"b".repeat(32))).unwrap_err();
+        assert_eq!(e.code(), "store_unavailable");
+        let text = format!("{e:?} {e}");
+        assert!(
+            !text.contains("hunter2") && !text.contains("10.0.0.5"),
+            "{text}"
+        );
+        assert_eq!(crate::http_status_of(e.code().as_ref().into()), Some(503));
+
+        // The store may call the verifier (here `set_secrets`) while it answers.
+        store
+            .down
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        *store.calls_back.lock().unwrap() = Some(Arc::clone(&a));
+        assert!(once(&a, &header(&"c".repeat(32))).is_ok());
+        assert!(store.calls_back.lock().unwrap().is_none());
+    }
+
+    /// What the foreign side's unexpected errors become: the store's failure, its words kept
+    /// for the application's log only.
+    #[test]
+    fn an_unexpected_foreign_error_is_the_stores_failure() {
+        let e = ReplayStoreError::from(uniffi::UnexpectedUniFFICallbackError::new("boom"));
+        assert_eq!(
+            e,
+            ReplayStoreError::Unavailable {
+                reason: "boom".into()
+            }
+        );
+        assert_eq!(e.to_string(), "replay store unavailable: boom");
+    }
+
+    #[test]
+    fn fence_after_loss_ms_follows_the_longest_window() {
+        let v = one_client();
+        assert_eq!(v.fence_after_loss_ms(), 61_000);
+        let longer = ActionWindow {
+            controller: "exports".into(),
+            action: "all".into(),
+            window_ms: 300_000,
+        };
+        v.reconfigure(30_000, vec![], vec![longer], None, None, None, None)
+            .unwrap();
+        assert_eq!(v.fence_after_loss_ms(), 601_000);
     }
 }

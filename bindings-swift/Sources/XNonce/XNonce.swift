@@ -460,7 +460,13 @@ fileprivate final class UniffiHandleMap<T>: @unchecked Sendable {
 
 
 // Public interface members begin here.
-
+// Magic number for the Rust proxy to call using the same mechanism as every other method,
+// to free the callback once it's dropped by Rust.
+private let IDX_CALLBACK_FREE: Int32 = 0
+// Callback return codes
+private let UNIFFI_CALLBACK_SUCCESS: Int32 = 0
+private let UNIFFI_CALLBACK_ERROR: Int32 = 1
+private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
@@ -613,6 +619,254 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
         writeBytes(&buf, value)
     }
 }
+
+
+
+
+/**
+ * Where `verify_once` records accepted requests: one of the application's, shared by every
+ * process that verifies for one API (over Redis, a database), so that a copy sent to another
+ * process is refused too — Kotlin and Swift implement it (an interface, a protocol) and give
+ * it to the `Verifier`'s constructor as `replayStore` — or [`memory_replay_store`], shared
+ * by several verifiers of one process.
+ *
+ * To share a Redis with `xnonce-server` and the Python and Node stores, name and expire the
+ * keys as they do (PROTOCOL §11.4, *Shared keys*): `SET xnonce:replay:{K'} 1 NX PX d`, where
+ * `K'` is `key` with each `{` and `}` replaced by `_`, and `d` is `max(expires_at_ms −
+ * now_ms, 0) + 1000` (a relative expiry, counted on Redis's clock).
+ */
+public protocol ReplayStore: AnyObject, Sendable {
+    
+    /**
+     * Records `key` until `expires_at_ms` (ms since the epoch) unless it is recorded and
+     * unexpired at `now_ms`, atomically: `true` the first time (the request is accepted),
+     * `false` for a copy (refused `replayed`). Throw `ReplayStoreError` (or any error) when
+     * the store cannot answer: the request is refused `store_unavailable` (503), and the
+     * error's words, which may name hosts or hold credentials, are the application's to log,
+     * never part of the refusal. Called from the thread that called `verify_once`, after the
+     * request was verified, with no lock of the verifier held.
+     */
+    func insertIfAbsent(key: String, expiresAtMs: UInt64, nowMs: UInt64) throws  -> Bool
+    
+}
+/**
+ * Where `verify_once` records accepted requests: one of the application's, shared by every
+ * process that verifies for one API (over Redis, a database), so that a copy sent to another
+ * process is refused too — Kotlin and Swift implement it (an interface, a protocol) and give
+ * it to the `Verifier`'s constructor as `replayStore` — or [`memory_replay_store`], shared
+ * by several verifiers of one process.
+ *
+ * To share a Redis with `xnonce-server` and the Python and Node stores, name and expire the
+ * keys as they do (PROTOCOL §11.4, *Shared keys*): `SET xnonce:replay:{K'} 1 NX PX d`, where
+ * `K'` is `key` with each `{` and `}` replaced by `_`, and `d` is `max(expires_at_ms −
+ * now_ms, 0) + 1000` (a relative expiry, counted on Redis's clock).
+ */
+open class ReplayStoreImpl: ReplayStore, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_xnonce_uniffi_fn_clone_replaystore(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_xnonce_uniffi_fn_free_replaystore(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Records `key` until `expires_at_ms` (ms since the epoch) unless it is recorded and
+     * unexpired at `now_ms`, atomically: `true` the first time (the request is accepted),
+     * `false` for a copy (refused `replayed`). Throw `ReplayStoreError` (or any error) when
+     * the store cannot answer: the request is refused `store_unavailable` (503), and the
+     * error's words, which may name hosts or hold credentials, are the application's to log,
+     * never part of the refusal. Called from the thread that called `verify_once`, after the
+     * request was verified, with no lock of the verifier held.
+     */
+open func insertIfAbsent(key: String, expiresAtMs: UInt64, nowMs: UInt64)throws  -> Bool  {
+    return try  FfiConverterBool.lift(try rustCallWithError(FfiConverterTypeReplayStoreError_lift) {
+        uniffiCallStatus in
+    uniffi_xnonce_uniffi_fn_method_replaystore_insert_if_absent(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(key),
+        FfiConverterUInt64.lower(expiresAtMs),
+        FfiConverterUInt64.lower(nowMs),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceReplayStore {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceReplayStore = UniffiVTableCallbackInterfaceReplayStore(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeReplayStore.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface ReplayStore: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeReplayStore.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface ReplayStore: handle missing in uniffiClone")
+            }
+        },
+        insertIfAbsent: { (
+            uniffiHandle: UInt64,
+            key: RustBuffer,
+            expiresAtMs: UInt64,
+            nowMs: UInt64,
+            uniffiOutReturn: UnsafeMutablePointer<Int8>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> Bool in
+                guard let uniffiObj = try? FfiConverterTypeReplayStore.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.insertIfAbsent(
+                     key: try FfiConverterString.lift(key),
+                     expiresAtMs: try FfiConverterUInt64.lift(expiresAtMs),
+                     nowMs: try FfiConverterUInt64.lift(nowMs)
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterBool.lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeReplayStoreError_lower
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceReplayStore> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceReplayStore>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitReplayStore() {
+    uniffi_xnonce_uniffi_fn_init_callback_vtable_replaystore(UniffiCallbackInterfaceReplayStore.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReplayStore: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<ReplayStore>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = ReplayStore
+
+    public static func lift(_ handle: UInt64) throws -> ReplayStore {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return ReplayStoreImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: ReplayStore) -> UInt64 {
+         if let rustImpl = value as? ReplayStoreImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReplayStore {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ReplayStore, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReplayStore_lift(_ handle: UInt64) throws -> ReplayStore {
+    return try FfiConverterTypeReplayStore.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReplayStore_lower(_ value: ReplayStore) -> UInt64 {
+    return FfiConverterTypeReplayStore.lower(value)
+}
+
+
 
 
 
@@ -834,10 +1088,19 @@ public func FfiConverterTypeRequester_lower(_ value: Requester) -> UInt64 {
 
 /**
  * Verifies requests against a table of client secrets (replaced by `set_secrets`).
- * `verify_once` also remembers each accepted request in an in-memory replay store owned by
- * this verifier (one process).
+ * `verify_once` also remembers each accepted request: in an in-memory replay store owned by
+ * this verifier (one process), or in the application's `replay_store` (several).
  */
 public protocol VerifierProtocol: AnyObject, Sendable {
+    
+    /**
+     * How long (ms) a shared `replay_store` should refuse every request once it finds that
+     * it lost its keys (Redis restarted empty, flushed): twice the longest window plus 1 s
+     * (core's `Verifier::fence_after_loss_ms`), for a store of the application's that keeps
+     * such a fence, as `xnonce-server`'s does. Read it again after `reconfigure`; never
+     * lower a store's fence (keys of longer earlier windows may still be in it).
+     */
+    func fenceAfterLossMs()  -> UInt64
     
     /**
      * Replaces the windows, accepted schemes, hosts and routes with those given: the
@@ -872,8 +1135,9 @@ public protocol VerifierProtocol: AnyObject, Sendable {
     func verify(method: XNonceText, target: XNonceText, host: XNonceText?, xNonce: XNonceText?, contentType: XNonceText?, body: Data?, now: UInt64?) throws  -> Verified
     
     /**
-     * [`Verifier::verify`], then records the request in this verifier's replay store: a
-     * second copy fails with `replayed`.
+     * [`Verifier::verify`], then records the request in this verifier's replay store (its
+     * memory, or its `replay_store`): a second copy fails with `replayed`; a `replay_store`
+     * that throws, with `store_unavailable`.
      */
     func verifyOnce(method: XNonceText, target: XNonceText, host: XNonceText?, xNonce: XNonceText?, contentType: XNonceText?, body: Data?, now: UInt64?) throws  -> Verified
     
@@ -889,8 +1153,8 @@ public protocol VerifierProtocol: AnyObject, Sendable {
 }
 /**
  * Verifies requests against a table of client secrets (replaced by `set_secrets`).
- * `verify_once` also remembers each accepted request in an in-memory replay store owned by
- * this verifier (one process).
+ * `verify_once` also remembers each accepted request: in an in-memory replay store owned by
+ * this verifier (one process), or in the application's `replay_store` (several).
  */
 open class Verifier: VerifierProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -941,9 +1205,11 @@ open class Verifier: VerifierProtocol, @unchecked Sendable {
      * (`None`: no route table): each request's route (`unknown_route`, 404) and param rules
      * (`missing_param` / `excluded_param`, 422) are then checked first, as `xnonce-server`
      * checks them; a table no request could match is refused (`invalid_path`,
-     * `invalid_method`, `invalid_param_key`).
+     * `invalid_method`, `invalid_param_key`). `replay_store`: where `verify_once` records
+     * accepted requests, shared by every process of the API ([`ReplayStore`]); `None`: this
+     * verifier's own memory.
      */
-public convenience init(secrets: [XNonceText: [XNonceText]], windowMs: UInt64 = UInt64(30000), controllerWindows: [ControllerWindow] = [], actionWindows: [ActionWindow] = [], schemes: [Scheme]? = nil, hosts: [XNonceText]? = nil, routes: [RouteRules]? = nil)throws  {
+public convenience init(secrets: [XNonceText: [XNonceText]], windowMs: UInt64 = UInt64(30000), controllerWindows: [ControllerWindow] = [], actionWindows: [ActionWindow] = [], schemes: [Scheme]? = nil, hosts: [XNonceText]? = nil, routes: [RouteRules]? = nil, replayStore: ReplayStore? = nil)throws  {
     let handle =
         try rustCallWithError(FfiConverterTypeXNonceError_lift) {
         uniffiCallStatus in
@@ -954,7 +1220,8 @@ public convenience init(secrets: [XNonceText: [XNonceText]], windowMs: UInt64 = 
         FfiConverterSequenceTypeActionWindow.lower(actionWindows),
         FfiConverterOptionSequenceTypeScheme.lower(schemes),
         FfiConverterOptionSequenceTypeXNonceText.lower(hosts),
-        FfiConverterOptionSequenceTypeRouteRules.lower(routes),uniffiCallStatus
+        FfiConverterOptionSequenceTypeRouteRules.lower(routes),
+        FfiConverterOptionTypeReplayStore.lower(replayStore),uniffiCallStatus
     )
 }
     self.init(unsafeFromHandle: handle)
@@ -971,6 +1238,22 @@ public convenience init(secrets: [XNonceText: [XNonceText]], windowMs: UInt64 = 
 
     
 
+    
+    /**
+     * How long (ms) a shared `replay_store` should refuse every request once it finds that
+     * it lost its keys (Redis restarted empty, flushed): twice the longest window plus 1 s
+     * (core's `Verifier::fence_after_loss_ms`), for a store of the application's that keeps
+     * such a fence, as `xnonce-server`'s does. Read it again after `reconfigure`; never
+     * lower a store's fence (keys of longer earlier windows may still be in it).
+     */
+open func fenceAfterLossMs() -> UInt64  {
+    return try!  FfiConverterUInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_xnonce_uniffi_fn_method_verifier_fence_after_loss_ms(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
     
     /**
      * Replaces the windows, accepted schemes, hosts and routes with those given: the
@@ -1039,8 +1322,9 @@ open func verify(method: XNonceText, target: XNonceText, host: XNonceText? = nil
 }
     
     /**
-     * [`Verifier::verify`], then records the request in this verifier's replay store: a
-     * second copy fails with `replayed`.
+     * [`Verifier::verify`], then records the request in this verifier's replay store (its
+     * memory, or its `replay_store`): a second copy fails with `replayed`; a `replay_store`
+     * that throws, with `store_unavailable`.
      */
 open func verifyOnce(method: XNonceText, target: XNonceText, host: XNonceText? = nil, xNonce: XNonceText? = nil, contentType: XNonceText? = nil, body: Data? = nil, now: UInt64? = nil)throws  -> Verified  {
     return try  FfiConverterTypeVerified_lift(try rustCallWithError(FfiConverterTypeXNonceError_lift) {
@@ -2556,6 +2840,91 @@ public func FfiConverterTypeParamRule_lower(_ value: ParamRule) -> RustBuffer {
 
 
 /**
+ * What a [`ReplayStore`] throws when it cannot answer; the request is then refused
+ * `store_unavailable`. Any other error the application's store throws counts the same.
+ */
+public 
+enum ReplayStoreError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+
+    
+    
+    /**
+     * The store could not answer (unreachable, timed out, refused the command).
+     */
+    case Unavailable(
+        /**
+         * Why, for the application's own log: never sent to the client.
+         */reason: String
+    )
+
+    
+
+    
+
+    
+    public var errorDescription: String? {
+        String(reflecting: self)
+    }
+    
+}
+
+#if compiler(>=6)
+extension ReplayStoreError: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReplayStoreError: FfiConverterRustBuffer {
+    typealias SwiftType = ReplayStoreError
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReplayStoreError {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+
+        
+
+        
+        case 1: return .Unavailable(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+
+         default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ReplayStoreError, into buf: inout [UInt8]) {
+        switch value {
+
+        
+
+        
+        
+        case let .Unavailable(reason):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(reason, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReplayStoreError_lift(_ buf: RustBuffer) throws -> ReplayStoreError {
+    return try FfiConverterTypeReplayStoreError.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReplayStoreError_lower(_ value: ReplayStoreError) -> RustBuffer {
+    return FfiConverterTypeReplayStoreError.lower(value)
+}
+
+
+/**
  * Which scheme signs a request.
  */
 
@@ -2915,6 +3284,30 @@ fileprivate struct FfiConverterOptionData: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterData.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeReplayStore: FfiConverterRustBuffer {
+    typealias SwiftType = ReplayStore?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeReplayStore.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeReplayStore.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -3428,6 +3821,19 @@ public func parseHeader(value: XNonceText)throws  -> Header  {
 })
 }
 /**
+ * A replay store in this process's memory (core's in-memory store: atomic, expired keys
+ * dropped as it fills) for several verifiers of one process to share — each verifier given
+ * it as `replayStore` refuses a copy of a request another one accepted, which their own
+ * memories (the default) would accept once each.
+ */
+public func memoryReplayStore() -> ReplayStore  {
+    return try!  FfiConverterTypeReplayStore_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_xnonce_uniffi_fn_func_memory_replay_store(uniffiCallStatus
+    )
+})
+}
+/**
  * Signs a request and returns a link under `base_url` (`http(s)://authority[/prefix]`)
  * carrying the params and the `ottoken`. For v2 the signed host is the URL's authority.
  */
@@ -3599,6 +4005,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_xnonce_uniffi_checksum_func_parse_header() != 48275) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_xnonce_uniffi_checksum_func_memory_replay_store() != 47872) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_xnonce_uniffi_checksum_func_link() != 38576) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -3617,10 +4026,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_xnonce_uniffi_checksum_func_server_time_from_answer() != 49128) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_xnonce_uniffi_checksum_method_replaystore_insert_if_absent() != 61443) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_xnonce_uniffi_checksum_method_requester_clock_offset_ms() != 34140) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_xnonce_uniffi_checksum_method_requester_make_request() != 51645) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_xnonce_uniffi_checksum_method_verifier_fence_after_loss_ms() != 64843) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_xnonce_uniffi_checksum_method_verifier_reconfigure() != 13466) {
@@ -3632,7 +4047,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_xnonce_uniffi_checksum_method_verifier_verify() != 24309) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_xnonce_uniffi_checksum_method_verifier_verify_once() != 51481) {
+    if (uniffi_xnonce_uniffi_checksum_method_verifier_verify_once() != 31631) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_xnonce_uniffi_checksum_method_verifier_windows_naming_no_route() != 28339) {
@@ -3641,10 +4056,11 @@ private let initializationResult: InitializationResult = {
     if (uniffi_xnonce_uniffi_checksum_constructor_requester_new() != 9919) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_xnonce_uniffi_checksum_constructor_verifier_new() != 35332) {
+    if (uniffi_xnonce_uniffi_checksum_constructor_verifier_new() != 43761) {
         return InitializationResult.apiChecksumMismatch
     }
 
+    uniffiCallbackInitReplayStore()
     return InitializationResult.ok
 }()
 

@@ -650,6 +650,28 @@ internal open class UniffiForeignFutureResultVoid(
 internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
     fun callback(`callbackData`: Long,`result`: UniffiForeignFutureResultVoid.UniffiByValue,)
 }
+internal interface UniffiCallbackInterfaceReplayStoreMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`key`: RustBuffer.ByValue,`expiresAtMs`: Long,`nowMs`: Long,`uniffiOutReturn`: ByteByReference,uniffiCallStatus: UniffiRustCallStatus,)
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "insertIfAbsent")
+internal open class UniffiVTableCallbackInterfaceReplayStore(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `insertIfAbsent`: UniffiCallbackInterfaceReplayStoreMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `insertIfAbsent`: UniffiCallbackInterfaceReplayStoreMethod0? = null,
+    ): UniffiVTableCallbackInterfaceReplayStore(`uniffiFree`,`uniffiClone`,`insertIfAbsent`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceReplayStore) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `insertIfAbsent` = other.`insertIfAbsent`
+    }
+
+}
 
 // A JNA Library to expose the extern-C FFI definitions.
 // This is an implementation detail which will be called internally by the public API.
@@ -687,6 +709,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_xnonce_uniffi_checksum_func_parse_header(
     ): Int
+    external fun uniffi_xnonce_uniffi_checksum_func_memory_replay_store(
+    ): Int
     external fun uniffi_xnonce_uniffi_checksum_func_link(
     ): Int
     external fun uniffi_xnonce_uniffi_checksum_func_link_detailed(
@@ -699,9 +723,13 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_xnonce_uniffi_checksum_func_server_time_from_answer(
     ): Int
+    external fun uniffi_xnonce_uniffi_checksum_method_replaystore_insert_if_absent(
+    ): Int
     external fun uniffi_xnonce_uniffi_checksum_method_requester_clock_offset_ms(
     ): Int
     external fun uniffi_xnonce_uniffi_checksum_method_requester_make_request(
+    ): Int
+    external fun uniffi_xnonce_uniffi_checksum_method_verifier_fence_after_loss_ms(
     ): Int
     external fun uniffi_xnonce_uniffi_checksum_method_verifier_reconfigure(
     ): Int
@@ -733,10 +761,19 @@ internal object UniffiLib {
 
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "xnonce_uniffi"))
+        uniffiCallbackInterfaceReplayStore.register(this)
         
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_xnonce_uniffi_fn_clone_replaystore(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_xnonce_uniffi_fn_free_replaystore(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_xnonce_uniffi_fn_init_callback_vtable_replaystore(`vtable`: UniffiVTableCallbackInterfaceReplayStore,
+    ): Unit
+    external fun uniffi_xnonce_uniffi_fn_method_replaystore_insert_if_absent(`ptr`: Long,`key`: RustBuffer.ByValue,`expiresAtMs`: Long,`nowMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
     external fun uniffi_xnonce_uniffi_fn_clone_requester(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_xnonce_uniffi_fn_free_requester(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -751,7 +788,9 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_xnonce_uniffi_fn_free_verifier(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_xnonce_uniffi_fn_constructor_verifier_new(`secrets`: RustBuffer.ByValue,`windowMs`: Long,`controllerWindows`: RustBuffer.ByValue,`actionWindows`: RustBuffer.ByValue,`schemes`: RustBuffer.ByValue,`hosts`: RustBuffer.ByValue,`routes`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_xnonce_uniffi_fn_constructor_verifier_new(`secrets`: RustBuffer.ByValue,`windowMs`: Long,`controllerWindows`: RustBuffer.ByValue,`actionWindows`: RustBuffer.ByValue,`schemes`: RustBuffer.ByValue,`hosts`: RustBuffer.ByValue,`routes`: RustBuffer.ByValue,`replayStore`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_xnonce_uniffi_fn_method_verifier_fence_after_loss_ms(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_xnonce_uniffi_fn_method_verifier_reconfigure(`ptr`: Long,`windowMs`: Long,`controllerWindows`: RustBuffer.ByValue,`actionWindows`: RustBuffer.ByValue,`schemes`: RustBuffer.ByValue,`hosts`: RustBuffer.ByValue,`routes`: RustBuffer.ByValue,`now`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -799,6 +838,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_xnonce_uniffi_fn_func_parse_header(`value`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_xnonce_uniffi_fn_func_memory_replay_store(uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_xnonce_uniffi_fn_func_link(`scheme`: RustBuffer.ByValue,`method`: RustBuffer.ByValue,`path`: RustBuffer.ByValue,`params`: RustBuffer.ByValue,`client`: RustBuffer.ByValue,`secret`: RustBuffer.ByValue,`baseUrl`: RustBuffer.ByValue,`timestamp`: RustBuffer.ByValue,`nonce`: RustBuffer.ByValue,`host`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_xnonce_uniffi_fn_func_link_detailed(`scheme`: RustBuffer.ByValue,`method`: RustBuffer.ByValue,`path`: RustBuffer.ByValue,`params`: RustBuffer.ByValue,`client`: RustBuffer.ByValue,`secret`: RustBuffer.ByValue,`baseUrl`: RustBuffer.ByValue,`timestamp`: RustBuffer.ByValue,`nonce`: RustBuffer.ByValue,`host`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -948,6 +989,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_xnonce_uniffi_checksum_func_parse_header() and 0xFFFF) != 48275) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_xnonce_uniffi_checksum_func_memory_replay_store() and 0xFFFF) != 47872) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_xnonce_uniffi_checksum_func_link() and 0xFFFF) != 38576) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -966,10 +1010,16 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_xnonce_uniffi_checksum_func_server_time_from_answer() and 0xFFFF) != 49128) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_xnonce_uniffi_checksum_method_replaystore_insert_if_absent() and 0xFFFF) != 61443) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_xnonce_uniffi_checksum_method_requester_clock_offset_ms() and 0xFFFF) != 34140) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_xnonce_uniffi_checksum_method_requester_make_request() and 0xFFFF) != 51645) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_xnonce_uniffi_checksum_method_verifier_fence_after_loss_ms() and 0xFFFF) != 64843) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_xnonce_uniffi_checksum_method_verifier_reconfigure() and 0xFFFF) != 13466) {
@@ -981,7 +1031,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_xnonce_uniffi_checksum_method_verifier_verify() and 0xFFFF) != 24309) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_xnonce_uniffi_checksum_method_verifier_verify_once() and 0xFFFF) != 51481) {
+    if ((lib.uniffi_xnonce_uniffi_checksum_method_verifier_verify_once() and 0xFFFF) != 31631) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_xnonce_uniffi_checksum_method_verifier_windows_naming_no_route() and 0xFFFF) != 28339) {
@@ -990,7 +1040,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_xnonce_uniffi_checksum_constructor_requester_new() and 0xFFFF) != 9919) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_xnonce_uniffi_checksum_constructor_verifier_new() and 0xFFFF) != 35332) {
+    if ((lib.uniffi_xnonce_uniffi_checksum_constructor_verifier_new() and 0xFFFF) != 43761) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -1084,7 +1134,38 @@ object UniffiWithHandle
  *
  * @suppress
  * */
-object NoHandle
+object NoHandle// Magic number for the Rust proxy to call using the same mechanism as every other method,
+// to free the callback once it's dropped by Rust.
+internal const val IDX_CALLBACK_FREE = 0
+// Callback return codes
+internal const val UNIFFI_CALLBACK_SUCCESS = 0
+internal const val UNIFFI_CALLBACK_ERROR = 1
+internal const val UNIFFI_CALLBACK_UNEXPECTED_ERROR = 2
+
+/**
+ * @suppress
+ */
+public abstract class FfiConverterCallbackInterface<CallbackInterface: Any>: FfiConverter<CallbackInterface, Long> {
+    internal val handleMap = UniffiHandleMap<CallbackInterface>()
+
+    internal fun drop(handle: Long) {
+        handleMap.remove(handle)
+    }
+
+    override fun lift(value: Long): CallbackInterface {
+        return handleMap.get(value)
+    }
+
+    override fun read(buf: ByteBuffer) = lift(buf.getLong())
+
+    override fun lower(value: CallbackInterface) = handleMap.insert(value)
+
+    override fun allocationSize(value: CallbackInterface) = 8UL
+
+    override fun write(value: CallbackInterface, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
 /**
  * The cleaner interface for Object finalization code to run.
  * This is the entry point to any implementation that we're using.
@@ -1342,6 +1423,370 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
     override fun write(value: ByteArray, buf: ByteBuffer) {
         buf.putInt(value.size)
         buf.put(value)
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Where `verify_once` records accepted requests: one of the application's, shared by every
+ * process that verifies for one API (over Redis, a database), so that a copy sent to another
+ * process is refused too — Kotlin and Swift implement it (an interface, a protocol) and give
+ * it to the `Verifier`'s constructor as `replayStore` — or [`memory_replay_store`], shared
+ * by several verifiers of one process.
+ *
+ * To share a Redis with `xnonce-server` and the Python and Node stores, name and expire the
+ * keys as they do (PROTOCOL §11.4, *Shared keys*): `SET xnonce:replay:{K'} 1 NX PX d`, where
+ * `K'` is `key` with each `{` and `}` replaced by `_`, and `d` is `max(expires_at_ms −
+ * now_ms, 0) + 1000` (a relative expiry, counted on Redis's clock).
+ */
+public interface ReplayStore {
+    
+    /**
+     * Records `key` until `expires_at_ms` (ms since the epoch) unless it is recorded and
+     * unexpired at `now_ms`, atomically: `true` the first time (the request is accepted),
+     * `false` for a copy (refused `replayed`). Throw `ReplayStoreError` (or any error) when
+     * the store cannot answer: the request is refused `store_unavailable` (503), and the
+     * error's words, which may name hosts or hold credentials, are the application's to log,
+     * never part of the refusal. Called from the thread that called `verify_once`, after the
+     * request was verified, with no lock of the verifier held.
+     */
+    fun `insertIfAbsent`(`key`: kotlin.String, `expiresAtMs`: kotlin.ULong, `nowMs`: kotlin.ULong): kotlin.Boolean
+    
+    companion object
+}
+
+/**
+ * Where `verify_once` records accepted requests: one of the application's, shared by every
+ * process that verifies for one API (over Redis, a database), so that a copy sent to another
+ * process is refused too — Kotlin and Swift implement it (an interface, a protocol) and give
+ * it to the `Verifier`'s constructor as `replayStore` — or [`memory_replay_store`], shared
+ * by several verifiers of one process.
+ *
+ * To share a Redis with `xnonce-server` and the Python and Node stores, name and expire the
+ * keys as they do (PROTOCOL §11.4, *Shared keys*): `SET xnonce:replay:{K'} 1 NX PX d`, where
+ * `K'` is `key` with each `{` and `}` replaced by `_`, and `d` is `max(expires_at_ms −
+ * now_ms, 0) + 1000` (a relative expiry, counted on Redis's clock).
+ */
+open class ReplayStoreImpl: Disposable, AutoCloseable, ReplayStore
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_xnonce_uniffi_fn_free_replaystore(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_xnonce_uniffi_fn_clone_replaystore(handle, status)
+        }
+    }
+
+    
+    /**
+     * Records `key` until `expires_at_ms` (ms since the epoch) unless it is recorded and
+     * unexpired at `now_ms`, atomically: `true` the first time (the request is accepted),
+     * `false` for a copy (refused `replayed`). Throw `ReplayStoreError` (or any error) when
+     * the store cannot answer: the request is refused `store_unavailable` (503), and the
+     * error's words, which may name hosts or hold credentials, are the application's to log,
+     * never part of the refusal. Called from the thread that called `verify_once`, after the
+     * request was verified, with no lock of the verifier held.
+     */
+    @Throws(ReplayStoreException::class)override fun `insertIfAbsent`(`key`: kotlin.String, `expiresAtMs`: kotlin.ULong, `nowMs`: kotlin.ULong): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ReplayStoreException) { _status ->
+    UniffiLib.uniffi_xnonce_uniffi_fn_method_replaystore_insert_if_absent(
+        it,
+        
+        FfiConverterString.lower(`key`),
+        FfiConverterULong.lower(`expiresAtMs`),
+        FfiConverterULong.lower(`nowMs`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceReplayStore {
+    internal object `insertIfAbsent`: UniffiCallbackInterfaceReplayStoreMethod0 {
+        override fun callback(`uniffiHandle`: Long,`key`: RustBuffer.ByValue,`expiresAtMs`: Long,`nowMs`: Long,`uniffiOutReturn`: ByteByReference,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeReplayStore.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`insertIfAbsent`(
+                    FfiConverterString.lift(`key`),
+                    FfiConverterULong.lift(`expiresAtMs`),
+                    FfiConverterULong.lift(`nowMs`),
+                )
+            }
+            val writeReturn = { value: kotlin.Boolean -> uniffiOutReturn.setValue(FfiConverterBoolean.lower(value)) }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: ReplayStoreException -> FfiConverterTypeReplayStoreError.lower(e) }
+            )
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeReplayStore.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeReplayStore.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceReplayStore.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `insertIfAbsent`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_xnonce_uniffi_fn_init_callback_vtable_replaystore(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReplayStore: FfiConverter<ReplayStore, Long> {
+    internal val handleMap = UniffiHandleMap<ReplayStore>()
+
+    override fun lower(value: ReplayStore): Long {
+        if (value is ReplayStoreImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): ReplayStore {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return ReplayStoreImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): ReplayStore {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: ReplayStore) = 8UL
+
+    override fun write(value: ReplayStore, buf: ByteBuffer) {
+        buf.putLong(lower(value))
     }
 }
 
@@ -1801,10 +2246,19 @@ public object FfiConverterTypeRequester: FfiConverter<Requester, Long> {
 
 /**
  * Verifies requests against a table of client secrets (replaced by `set_secrets`).
- * `verify_once` also remembers each accepted request in an in-memory replay store owned by
- * this verifier (one process).
+ * `verify_once` also remembers each accepted request: in an in-memory replay store owned by
+ * this verifier (one process), or in the application's `replay_store` (several).
  */
 public interface VerifierInterface {
+    
+    /**
+     * How long (ms) a shared `replay_store` should refuse every request once it finds that
+     * it lost its keys (Redis restarted empty, flushed): twice the longest window plus 1 s
+     * (core's `Verifier::fence_after_loss_ms`), for a store of the application's that keeps
+     * such a fence, as `xnonce-server`'s does. Read it again after `reconfigure`; never
+     * lower a store's fence (keys of longer earlier windows may still be in it).
+     */
+    fun `fenceAfterLossMs`(): kotlin.ULong
     
     /**
      * Replaces the windows, accepted schemes, hosts and routes with those given: the
@@ -1839,8 +2293,9 @@ public interface VerifierInterface {
     fun `verify`(`method`: XNonceText, `target`: XNonceText, `host`: XNonceText? = null, `xNonce`: XNonceText? = null, `contentType`: XNonceText? = null, `body`: kotlin.ByteArray? = null, `now`: kotlin.ULong? = null): Verified
     
     /**
-     * [`Verifier::verify`], then records the request in this verifier's replay store: a
-     * second copy fails with `replayed`.
+     * [`Verifier::verify`], then records the request in this verifier's replay store (its
+     * memory, or its `replay_store`): a second copy fails with `replayed`; a `replay_store`
+     * that throws, with `store_unavailable`.
      */
     fun `verifyOnce`(`method`: XNonceText, `target`: XNonceText, `host`: XNonceText? = null, `xNonce`: XNonceText? = null, `contentType`: XNonceText? = null, `body`: kotlin.ByteArray? = null, `now`: kotlin.ULong? = null): Verified
     
@@ -1858,8 +2313,8 @@ public interface VerifierInterface {
 
 /**
  * Verifies requests against a table of client secrets (replaced by `set_secrets`).
- * `verify_once` also remembers each accepted request in an in-memory replay store owned by
- * this verifier (one process).
+ * `verify_once` also remembers each accepted request: in an in-memory replay store owned by
+ * this verifier (one process), or in the application's `replay_store` (several).
  */
 open class Verifier: Disposable, AutoCloseable, VerifierInterface
 {
@@ -1895,9 +2350,11 @@ open class Verifier: Disposable, AutoCloseable, VerifierInterface
      * (`None`: no route table): each request's route (`unknown_route`, 404) and param rules
      * (`missing_param` / `excluded_param`, 422) are then checked first, as `xnonce-server`
      * checks them; a table no request could match is refused (`invalid_path`,
-     * `invalid_method`, `invalid_param_key`).
+     * `invalid_method`, `invalid_param_key`). `replay_store`: where `verify_once` records
+     * accepted requests, shared by every process of the API ([`ReplayStore`]); `None`: this
+     * verifier's own memory.
      */
-    constructor(`secrets`: Map<XNonceText, List<XNonceText>>, `windowMs`: kotlin.ULong = 30000uL, `controllerWindows`: List<ControllerWindow> = listOf(), `actionWindows`: List<ActionWindow> = listOf(), `schemes`: List<Scheme>? = null, `hosts`: List<XNonceText>? = null, `routes`: List<RouteRules>? = null) :
+    constructor(`secrets`: Map<XNonceText, List<XNonceText>>, `windowMs`: kotlin.ULong = 30000uL, `controllerWindows`: List<ControllerWindow> = listOf(), `actionWindows`: List<ActionWindow> = listOf(), `schemes`: List<Scheme>? = null, `hosts`: List<XNonceText>? = null, `routes`: List<RouteRules>? = null, `replayStore`: ReplayStore? = null) :
         this(UniffiWithHandle, 
     uniffiRustCallWithError(XNonceException) { _status ->
     UniffiLib.uniffi_xnonce_uniffi_fn_constructor_verifier_new(
@@ -1909,7 +2366,8 @@ open class Verifier: Disposable, AutoCloseable, VerifierInterface
         FfiConverterSequenceTypeActionWindow.lower(`actionWindows`),
         FfiConverterOptionalSequenceTypeScheme.lower(`schemes`),
         FfiConverterOptionalSequenceTypeXNonceText.lower(`hosts`),
-        FfiConverterOptionalSequenceTypeRouteRules.lower(`routes`),_status)
+        FfiConverterOptionalSequenceTypeRouteRules.lower(`routes`),
+        FfiConverterOptionalTypeReplayStore.lower(`replayStore`),_status)
 }
     )
 
@@ -1988,6 +2446,26 @@ open class Verifier: Disposable, AutoCloseable, VerifierInterface
             UniffiLib.uniffi_xnonce_uniffi_fn_clone_verifier(handle, status)
         }
     }
+
+    
+    /**
+     * How long (ms) a shared `replay_store` should refuse every request once it finds that
+     * it lost its keys (Redis restarted empty, flushed): twice the longest window plus 1 s
+     * (core's `Verifier::fence_after_loss_ms`), for a store of the application's that keeps
+     * such a fence, as `xnonce-server`'s does. Read it again after `reconfigure`; never
+     * lower a store's fence (keys of longer earlier windows may still be in it).
+     */override fun `fenceAfterLossMs`(): kotlin.ULong {
+            return FfiConverterULong.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_xnonce_uniffi_fn_method_verifier_fence_after_loss_ms(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
 
     
     /**
@@ -2072,8 +2550,9 @@ open class Verifier: Disposable, AutoCloseable, VerifierInterface
 
     
     /**
-     * [`Verifier::verify`], then records the request in this verifier's replay store: a
-     * second copy fails with `replayed`.
+     * [`Verifier::verify`], then records the request in this verifier's replay store (its
+     * memory, or its `replay_store`): a second copy fails with `replayed`; a `replay_store`
+     * that throws, with `store_unavailable`.
      */
     @Throws(XNonceException::class)override fun `verifyOnce`(`method`: XNonceText, `target`: XNonceText, `host`: XNonceText?, `xNonce`: XNonceText?, `contentType`: XNonceText?, `body`: kotlin.ByteArray?, `now`: kotlin.ULong?): Verified {
             return FfiConverterTypeVerified.lift(
@@ -3145,6 +3624,78 @@ public object FfiConverterTypeParamRule: FfiConverterRustBuffer<ParamRule> {
 
 
 
+
+
+/**
+ * What a [`ReplayStore`] throws when it cannot answer; the request is then refused
+ * `store_unavailable`. Any other error the application's store throws counts the same.
+ */
+sealed class ReplayStoreException: kotlin.Exception() {
+    
+    /**
+     * The store could not answer (unreachable, timed out, refused the command).
+     */
+    class Unavailable(
+        
+        /**
+         * Why, for the application's own log: never sent to the client.
+         */
+        val `reason`: kotlin.String
+        ) : ReplayStoreException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+
+    
+
+
+    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<ReplayStoreException> {
+        override fun lift(error_buf: RustBuffer.ByValue): ReplayStoreException = FfiConverterTypeReplayStoreError.lift(error_buf)
+    }
+
+    
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReplayStoreError : FfiConverterRustBuffer<ReplayStoreException> {
+    override fun read(buf: ByteBuffer): ReplayStoreException {
+        
+
+        return when(buf.getInt()) {
+            1 -> ReplayStoreException.Unavailable(
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: ReplayStoreException): ULong {
+        return when(value) {
+            is ReplayStoreException.Unavailable -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+        }
+    }
+
+    override fun write(value: ReplayStoreException, buf: ByteBuffer) {
+        when(value) {
+            is ReplayStoreException.Unavailable -> {
+                buf.putInt(1)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+
+}
+
+
+
 /**
  * Which scheme signs a request.
  */
@@ -3554,6 +4105,38 @@ public object FfiConverterOptionalByteArray: FfiConverterRustBuffer<kotlin.ByteA
         } else {
             buf.put(1)
             FfiConverterByteArray.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeReplayStore: FfiConverterRustBuffer<ReplayStore?> {
+    override fun read(buf: ByteBuffer): ReplayStore? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeReplayStore.read(buf)
+    }
+
+    override fun allocationSize(value: ReplayStore?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeReplayStore.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ReplayStore?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeReplayStore.write(value, buf)
         }
     }
 }
@@ -4150,6 +4733,22 @@ public object FfiConverterTypeXNonceText: FfiConverter<XNonceText, RustBuffer.By
     
         
         FfiConverterTypeXNonceText.lower(`value`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * A replay store in this process's memory (core's in-memory store: atomic, expired keys
+         * dropped as it fills) for several verifiers of one process to share — each verifier given
+         * it as `replayStore` refuses a copy of a request another one accepted, which their own
+         * memories (the default) would accept once each.
+         */ fun `memoryReplayStore`(): ReplayStore {
+            return FfiConverterTypeReplayStore.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_xnonce_uniffi_fn_func_memory_replay_store(
+    
+        _status)
 }
     )
     }
