@@ -5,6 +5,22 @@ import FoundationNetworking
 import XCTest
 import XNonce
 
+// setNxPx sends SET key 1 NX PX ms on your Redis client and says whether Redis answered OK.
+final class RedisReplayStore: ReplayStore {
+    let setNxPx: @Sendable (String, UInt64) throws -> Bool
+    init(setNxPx: @escaping @Sendable (String, UInt64) throws -> Bool) { self.setNxPx = setNxPx }
+
+    func insertIfAbsent(key: String, expiresAtMs: UInt64, nowMs: UInt64) throws -> Bool {
+        let tag = key.replacingOccurrences(of: "{", with: "_").replacingOccurrences(of: "}", with: "_")
+        let ms = (expiresAtMs > nowMs ? expiresAtMs - nowMs : 0) + 1000
+        return try setNxPx("xnonce:replay:{" + tag + "}", ms)   // what it throws refuses the request: 503
+    }
+}
+
+func sharedVerifier(secret: String, setNxPx: @escaping @Sendable (String, UInt64) throws -> Bool) throws -> Verifier {
+    try Verifier(secrets: ["demo_client": [secret]], replayStore: RedisReplayStore(setNxPx: setNxPx))
+}
+
 /// The README's examples, run by `swift test` (those that need a running server are compiled,
 /// not run). `scripts/readme-examples-check.py` fails the tests when a README block is not
 /// here.
@@ -110,5 +126,36 @@ final class ReadmeExamples: XCTestCase {
             guard case .Input = error as? XNonceError else { return XCTFail("not an Input error: \(error)") }
         }
         XCTAssertNoThrow(try readmeErrorHandling(secret: secret))   // caught and printed, not rethrown
+    }
+
+    /// The README's store, over a set standing in for Redis: two verifiers sharing it accept a
+    /// request once, under PROTOCOL §11.4's key names and expiries.
+    func testSharedReplayStore() throws {
+        let secret = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd"
+        final class FakeRedis: @unchecked Sendable {
+            let lock = NSLock()
+            var keys: [String: UInt64] = [:]
+            func setNxPx(_ key: String, _ ms: UInt64) -> Bool {
+                lock.lock()
+                defer { lock.unlock() }
+                if keys[key] != nil { return false }
+                keys[key] = ms
+                return true
+            }
+        }
+        let redis = FakeRedis()
+        let a = try sharedVerifier(secret: secret, setNxPx: { redis.setNxPx($0, $1) })
+        let b = try sharedVerifier(secret: secret, setNxPx: { redis.setNxPx($0, $1) })
+        let header = try sign(scheme: .v2, method: "GET", path: "/a/b", params: [], client: "demo_client",
+                              secret: secret, timestamp: 1_700_000_000_000, host: "api.test")
+        _ = try a.verifyOnce(method: "GET", target: "/a/b", host: "api.test", xNonce: header,
+                             now: 1_700_000_000_500)
+        XCTAssertThrowsError(try b.verifyOnce(method: "GET", target: "/a/b", host: "api.test", xNonce: header,
+                                              now: 1_700_000_000_500)) { error in
+            XCTAssertEqual((error as? XNonceError)?.code, "replayed")
+        }
+        let nonce = try XCTUnwrap(parseHeader(value: header).nonce)
+        XCTAssertEqual(redis.keys, ["xnonce:replay:{v2:demo_client:\(nonce)}": 30_500])
+        XCTAssertEqual(a.fenceAfterLossMs(), 61_000)
     }
 }

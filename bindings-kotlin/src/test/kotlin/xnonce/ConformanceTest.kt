@@ -555,9 +555,15 @@ fun main(args: Array<String>) {
     } catch (e: Exception) {
         failures.add("record checks: ${e::class.simpleName}: ${e.message}")
     }
+    var replayStoreChecks = 0
+    try {
+        replayStoreChecks = replayStoreChecks()
+    } catch (e: Exception) {
+        failures.add("replay store checks: ${e::class.simpleName}: ${e.message}")
+    }
     failures.forEach { System.err.println("FAIL $it") }
     if (failures.isNotEmpty() || passed == 0 || errorChecks == 0 || redactionChecks == 0 || textChecks == 0 ||
-        recordChecks == 0
+        recordChecks == 0 || replayStoreChecks == 0
     ) {
         System.err.println("kotlin: $passed vectors passed, ${failures.size} failures")
         exitProcess(1)
@@ -566,5 +572,6 @@ fun main(args: Array<String>) {
     println("kotlin: $redactionChecks redaction checks passed (toString never shows the secret)")
     println("kotlin: $textChecks text checks passed (a lone surrogate is XNonceException with the input's code)")
     println("kotlin: $recordChecks record checks passed (a Response compares by its bytes)")
+    println("kotlin: $replayStoreChecks replay store checks passed (a Kotlin ReplayStore shared by verifiers)")
     println("kotlin: $passed vectors passed")
 }

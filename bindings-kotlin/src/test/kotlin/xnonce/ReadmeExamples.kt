@@ -119,6 +119,27 @@ fun verifyExample(
     println("${ok.client} ${ok.params}") // verifyOnce refuses a replay
 }
 
+// setNxPx sends SET key 1 NX PX ms on your Redis client and says whether Redis answered OK;
+// with Jedis: { key, ms -> jedis.set(key, "1", SetParams().nx().px(ms)) == "OK" }
+class RedisReplayStore(
+    private val setNxPx: (String, Long) -> Boolean,
+) : ReplayStore {
+    override fun insertIfAbsent(
+        key: String,
+        expiresAtMs: ULong,
+        nowMs: ULong,
+    ): Boolean {
+        val name = "xnonce:replay:{" + key.replace('{', '_').replace('}', '_') + "}"
+        val ms = (if (expiresAtMs > nowMs) expiresAtMs - nowMs else 0uL) + 1000uL
+        return setNxPx(name, ms.toLong()) // what it throws refuses the request: 503
+    }
+}
+
+fun sharedVerifier(
+    secret: String,
+    setNxPx: (String, Long) -> Boolean,
+) = Verifier(mapOf("demo_client" to listOf(secret)), replayStore = RedisReplayStore(setNxPx))
+
 fun errorsExample(secret: String) {
     try {
         sign(Scheme.V1, "GET", "/a/b", listOf(), "bad client", secret)
