@@ -515,17 +515,13 @@ mod tests {
 
     /// A verifier for the one client `svc`, default window, no overrides.
     fn one_client() -> Arc<Verifier> {
-        Verifier::new(
-            HashMap::from([("svc".into(), vec![SECRET.into()])]),
-            30_000,
-            vec![],
-            vec![],
-            None,
-            None,
-            None,
-            None,
-        )
-        .unwrap()
+        recording_in(None)
+    }
+
+    /// [`one_client`] recording in `store` (`None`: its own memory).
+    fn recording_in(store: Option<Arc<dyn ReplayStore>>) -> Arc<Verifier> {
+        let secrets = HashMap::from([("svc".into(), vec![SECRET.into()])]);
+        Verifier::new(secrets, 30_000, vec![], vec![], None, None, None, store).unwrap()
     }
 
     /// Routes in the uniffi shape reach core's table: checked first, in the order given, and
@@ -1088,19 +1084,7 @@ mod tests {
     #[test]
     fn a_replay_store_of_the_applications_is_shared_and_fails_closed() {
         let store = Arc::new(SharedMap::default());
-        let verifier = || {
-            Verifier::new(
-                HashMap::from([("svc".into(), vec![SECRET.into()])]),
-                30_000,
-                vec![],
-                vec![],
-                None,
-                None,
-                None,
-                Some(Arc::clone(&store) as Arc<dyn ReplayStore>),
-            )
-            .unwrap()
-        };
+        let verifier = || recording_in(Some(Arc::clone(&store) as Arc<dyn ReplayStore>));
         let (a, b) = (verifier(), verifier());
         let header = |nonce: &str| {
             crate::sign(
@@ -1140,11 +1124,7 @@ mod tests {
         assert!(once(&one_client(), &first).is_ok());
         // Two verifiers of one process sharing memory_replay_store: one record between them.
         let memory = crate::memory_replay_store();
-        let on_memory = || {
-            let secrets = HashMap::from([("svc".into(), vec![SECRET.into()])]);
-            let store = Some(Arc::clone(&memory));
-            Verifier::new(secrets, 30_000, vec![], vec![], None, None, None, store).unwrap()
-        };
+        let on_memory = || recording_in(Some(Arc::clone(&memory)));
         assert!(once(&on_memory(), &first).is_ok());
         assert_eq!(once(&on_memory(), &first).unwrap_err().code(), "replayed");
 
