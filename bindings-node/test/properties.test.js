@@ -675,6 +675,42 @@ test('ottokenDecode accepts only canonical tokens; ottokenQueryValue is CGI-esca
   )
 })
 
+test('a stale refusal tells its client the server time, and nobody else', () => {
+  check(
+    fc.property(
+      fc.constantFrom('v1', 'v2'),
+      fc.integer({ min: 30001, max: 1e12 }),
+      fc.oneof(fc.integer(), fc.double()),
+      (scheme, late, status) => {
+        const sent = xnonce.sign(scheme, 'GET', '/c/a', [], 'svc', SECRET, { timestamp: T, host: 'h' })
+        let refusal
+        try {
+          new xnonce.Verifier({ svc: SECRET }).verify('GET', '/c/a', {
+            host: 'h',
+            xNonce: sent,
+            now: T + late,
+          })
+        } catch (e) {
+          refusal = e
+        }
+        assert.ok(refusal instanceof xnonce.AuthError && refusal.code === 'expired', String(refusal))
+        assert.equal(refusal.serverTime, T + late)
+        const hint = `${refusal.serverTime} ${refusal.serverTimeMac}`
+        assert.equal(refusal.answer.headers['x-nonce-server-time'], hint)
+        assert.equal(xnonce.serverTimeFromAnswer(401, hint, sent, SECRET), T + late)
+        assert.equal(xnonce.serverTimeFromAnswer(401, hint, sent, 'b'.repeat(64)), null)
+        const other = xnonce.sign(scheme, 'GET', '/c/a', [], 'svc', SECRET, { timestamp: T + 1, host: 'h' })
+        assert.equal(xnonce.serverTimeFromAnswer(401, hint, other, SECRET), null)
+        if (status !== 401) assert.equal(xnonce.serverTimeFromAnswer(status, hint, sent, SECRET), null)
+      },
+    ),
+    [
+      ['v2', 30001, 401.5],
+      ['v1', 30001, 401 + 2 ** 16],
+    ],
+  )
+})
+
 // ---- the Verifier ----
 
 const windowMs = fc.integer({ min: 0, max: 86400000 })

@@ -771,6 +771,30 @@ def test_ottoken_query_value_is_cgi_escape(token: str) -> None:
         assert isinstance(got, xnonce.FormatError) and got.code == "malformed_ottoken", got
 
 
+@PROPS
+@given(
+    scheme=st.sampled_from(["v1", "v2"]),
+    late=st.integers(30_001, 10**12),
+    status=st.integers(-(2**70), 2**70),
+)
+def test_a_stale_refusal_tells_its_client_the_server_time_and_nobody_else(
+    scheme: str, late: int, status: int
+) -> None:
+    sent = xnonce.sign(scheme, "GET", "/c/a", [], "svc", SECRET, timestamp=TS, host="h")
+    with pytest.raises(xnonce.AuthError) as e:
+        xnonce.Verifier({"svc": SECRET}).verify(
+            "GET", "/c/a", host="h", x_nonce=sent, now=TS + late
+        )
+    assert e.value.code == "expired" and e.value.server_time == TS + late
+    hint = f"{e.value.server_time} {e.value.server_time_mac}"
+    assert xnonce.server_time_from_answer(401, hint, sent, SECRET) == TS + late
+    assert xnonce.server_time_from_answer(401, hint, sent, OTHER_SECRET) is None
+    other = xnonce.sign(scheme, "GET", "/c/a", [], "svc", SECRET, timestamp=TS + 1, host="h")
+    assert xnonce.server_time_from_answer(401, hint, other, SECRET) is None
+    if status != 401:
+        assert xnonce.server_time_from_answer(status, hint, sent, SECRET) is None
+
+
 # ---- the Verifier ----
 
 window = st.integers(0, 86_400_000)
