@@ -25,11 +25,18 @@ const SECRET = '20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd
 const T = 1700000000000
 const NONCE = '0123456789abcdef0123456789abcdef'
 const HEADER = xnonce.sign('v2', 'GET', '/c/a', [['k', 'v']], 'svc', SECRET, { host: 'h', timestamp: T })
+// Generated text has the secret's shape, never its value: a message may name text the caller
+// gave in another role (an unknown option key), and the check below is that none holds SECRET.
+const SECRET_SHAPED = '0f'.repeat(32)
 const RUNS = Number(process.env.XNONCE_PROPERTY_RUNS || 200)
 const UNRESERVED = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~'
 const HEX = '0123456789abcdef'
 
-const check = (property, examples = []) => fc.assert(property, { numRuns: RUNS, examples })
+// A failure prints its seed and path: XNONCE_PROPERTY_SEED and XNONCE_PROPERTY_PATH replay it.
+const REPLAY = process.env.XNONCE_PROPERTY_SEED
+  ? { seed: Number(process.env.XNONCE_PROPERTY_SEED), path: process.env.XNONCE_PROPERTY_PATH }
+  : {}
+const check = (property, examples = []) => fc.assert(property, { numRuns: RUNS, examples, ...REPLAY })
 
 // ---- values of every kind ----
 
@@ -83,7 +90,7 @@ const surrogate = fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fro
 const wildText = fc.oneof(
   fc.string({ unit: fc.oneof(fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }), surrogate) }),
   fc.string({ unit: fc.constantFrom(...'\0\n\r\t %/?#=&+;:[]{}\x7f\u00a0\u2028é名'.split('')) }),
-  fc.constantFrom('', 'v1', 'v2', 'V2', 'GET', '/', '/c/a', 'h', SECRET, NONCE, HEADER),
+  fc.constantFrom('', 'v1', 'v2', 'V2', 'GET', '/', '/c/a', 'h', SECRET_SHAPED, NONCE, HEADER),
   fc.integer({ min: 3, max: 6 }).map((n) => 'a'.repeat(10 ** n)),
   fc.integer({ min: 3, max: 6 }).map((n) => '\ud800'.repeat(10 ** n)),
 )
@@ -835,7 +842,7 @@ const call = fc.constantFrom(...Object.keys(CALLS)).chain((name) => {
     .map((changes) => {
       const a = [...args]
       for (const [slot, value] of changes) a[slot] = value
-      return { name, run: () => fn(...a), toString: () => name }
+      return { name, run: () => fn(...a), toString: () => `${name}(${fc.stringify(a)})` }
     })
 })
 
@@ -854,5 +861,42 @@ test('every public callable returns or throws a documented error', () => {
       else if (name === 'Verifier#routeRefusal')
         assert.ok(got === null || (got.status >= 400 && got.status < 600))
     }),
+  )
+})
+
+// Promise-returning methods: they reject (never throw synchronously), never with a plain Error.
+const requester = () => new xnonce.Requester('http://127.0.0.1:9', 'svc', SECRET, { timeoutMs: 2000 })
+const ASYNC_CALLS = {
+  'Requester#makeRequest': [
+    (...a) => requester().makeRequest(...a),
+    ['GET', { k: 'v' }, '/c/a', null, { timestamp: T, headers: { Host: 'h' } }],
+  ],
+  'redisReplayStore#insertIfAbsent': [
+    (...a) =>
+      xnonce.redisReplayStore({ set: async () => 'OK' }, { fenceAfterLossMs: 0 }).insertIfAbsent(...a),
+    ['v2:svc:' + NONCE, T + 30000, T],
+  ],
+}
+
+test('every promise-returning method resolves or rejects with a documented error', async () => {
+  const call = fc.constantFrom(...Object.keys(ASYNC_CALLS)).chain((name) => {
+    const [fn, args] = ASYNC_CALLS[name]
+    return fc
+      .tuple(fc.nat(args.length), fc.oneof(anything, relevantText))
+      .map(([slot, value]) => ({ name, run: () => fn(...args.map((a, i) => (i === slot ? value : a))) }))
+  })
+  await fc.assert(
+    fc.asyncProperty(call, async ({ run }) => {
+      const promise = run() // a synchronous throw fails: these methods reject
+      assert.ok(promise instanceof Promise, 'not a promise')
+      await promise.then(
+        () => {},
+        (e) =>
+          outcome(() => {
+            throw e
+          }),
+      )
+    }),
+    { numRuns: Math.min(RUNS, 100), ...REPLAY },
   )
 })
