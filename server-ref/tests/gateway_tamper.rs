@@ -1162,7 +1162,9 @@ fn check_forwarded(intent: &Intent, seen: &Seen) -> Verdict {
             b""
         }
     };
-    let form = api_reads_form(&seen.headers);
+    // As Django and Java servlets read forms: on POST, PUT and PATCH only (Express and Rack
+    // read one on any method; an API of the other kind must get every signed param too).
+    let form = api_reads_form(&seen.headers) && ["POST", "PUT", "PATCH"].contains(&&*seen.method);
     let mut got = framework_pairs(query.unwrap_or_default());
     if form {
         got.extend(framework_pairs(&seen.body));
