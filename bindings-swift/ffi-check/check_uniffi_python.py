@@ -696,7 +696,14 @@ def replay_store_checks(x):
 
     def signed(nonce):
         return x.sign(
-            x.Scheme.V2, "GET", "/a/b", [], "svc", SECRET, timestamp=ts, nonce=nonce,
+            x.Scheme.V2,
+            "GET",
+            "/a/b",
+            [],
+            "svc",
+            SECRET,
+            timestamp=ts,
+            nonce=nonce,
             host="api.test",
         )
 
