@@ -176,6 +176,51 @@ for (const [name, requests] of Object.entries(REFUSALS)) {
   })
 }
 
+test("a signed param moved into a GET's form body: refused, with the reference server's bytes", async () => {
+  // Django, Java servlets and a handler reading req.query read no form on a GET or a DELETE:
+  // signed in the query and sent in such a body, the param verified (a form's fields are
+  // params) and the app acted without it. A form counts only on POST, PUT and PATCH
+  // (PROTOCOL §11.1 step 1).
+  const form = { 'content-type': 'application/x-www-form-urlencoded' }
+  const moved = (peer, scheme, method) => {
+    const header = x.signRequest(scheme, method, '/admin/status?limit=10', CLIENT, reference.secret, {
+      host: peer.host,
+    })
+    return {
+      method,
+      target: '/admin/status',
+      headers: { 'x-nonce': header, 'content-length': '8', ...form },
+      body: 'limit=10',
+    }
+  }
+  for (const [scheme, method] of [
+    ['v2', 'GET'],
+    ['v1', 'GET'],
+    ['v2', 'DELETE'],
+  ]) {
+    const before = seen.length
+    const ours = await exchange(app.url, moved(app, scheme, method))
+    const theirs = await exchange(reference.url, moved(reference, scheme, method))
+    // v1's answer is em-secure-api's to any bad input: 401 `ottoken does not match`.
+    assert.equal(ours.status, scheme === 'v2' ? 400 : 401, ours.body)
+    assert.deepEqual(comparable(ours), comparable(theirs))
+    assert.equal(seen.length, before, 'the handler did not run')
+    assert.throws(
+      () =>
+        x.signRequest(scheme, method, '/admin/status', CLIENT, reference.secret, {
+          host: app.host,
+          contentType: form['content-type'],
+          body: 'limit=10',
+        }),
+      { code: 'invalid_body' },
+    )
+  }
+  assert.match(
+    (await exchange(app.url, moved(app, 'v2', 'GET'))).body,
+    /a form body is read only on POST, PUT or PATCH/,
+  )
+})
+
 /** em-secure-api's demo routes, as `xnonce-server serve --demo` serves them (its [routes] shape). */
 const DEMO_ROUTES = {
   controller1: {

@@ -177,6 +177,54 @@ def test_refusals_are_answered_in_the_style_of_the_credential(base: str) -> None
     assert malformed.json()["code"] == "malformed_header"
 
 
+def test_a_signed_param_moved_into_a_get_form_body_is_refused(base: str) -> None:
+    """Django and Java servlets read no form on a GET or a DELETE: a param signed in the
+    query and sent in such a body verified (a form's fields are params), and the app acted
+    without it. A form counts only on POST, PUT and PATCH (PROTOCOL §11.1 step 1)."""
+    authority = base.removeprefix("http://")
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    for method in ("GET", "DELETE"):
+        header = xnonce.sign_request(
+            "v2", method, authority, "/reports/daily?limit=10", "billing", SECRET
+        )
+        moved = requests.request(
+            method,
+            f"{base}/reports/daily",
+            headers={"X-Nonce": header, **form},
+            data=b"limit=10",
+        )
+        assert moved.status_code == 400, moved.text
+        assert moved.json()["code"] == "invalid_body"
+        assert "read only on POST, PUT or PATCH" in moved.json()["detail"]
+        with pytest.raises(xnonce.InputError) as refused:
+            xnonce.sign_request(
+                "v2",
+                method,
+                authority,
+                "/reports/daily",
+                "billing",
+                SECRET,
+                content_type=form["Content-Type"],
+                body=b"limit=10",
+            )
+        assert refused.value.code == "invalid_body"
+    header = xnonce.sign_request(
+        "v2",
+        "PUT",
+        authority,
+        "/reports/daily",
+        "billing",
+        SECRET,
+        content_type=form["Content-Type"],
+        body=b"limit=10",
+    )
+    put = requests.put(
+        f"{base}/reports/daily", headers={"X-Nonce": header, **form}, data=b"limit=10"
+    )
+    assert put.status_code == 200, put.text
+    assert put.json()["params"] == [["limit", "10"]]
+
+
 def test_a_percent_encoded_path_verifies_as_sent(base: str) -> None:
     auth = XNonceAuth("billing", SECRET, scheme="v2")
     ok = requests.get(f"{base}/files/a%20b%2Fc/d?q=%C3%A9t%C3%A9", auth=auth)

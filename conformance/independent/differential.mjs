@@ -931,9 +931,12 @@ function genSignRequest(r) {
       if (r.next() < 0.5) b = 'a=\uD800'
     }
   }
+  let verb = method(r, bad !== 'method')
+  // a form's methods (§11.1 step 1); the others' forms are refused, invalid_body
+  if (form && bad !== 'method' && r.next() < 0.85) verb = mixcase(r, r.pick(['POST', 'PUT', 'PATCH']))
   const c = {
     scheme: spelt(r, scheme),
-    method: method(r, bad !== 'method'),
+    method: verb,
     target: requestTarget(r, scheme, q, bad !== 'target'),
     client: client(r, bad !== 'client'),
     secret: secret(r, scheme, bad !== 'secret'),

@@ -925,9 +925,13 @@ def gen_sign_request(r: Random) -> dict[str, Any]:
             content_type = r.choice(["application/x-www-form-urlencoded\ud800", "\udfff"])
             if r.random() < 0.5:
                 b = "a=\ud800"
+    verb = method(r, "method" not in bad)
+    if form and "method" not in bad and r.random() < 0.85:
+        # a form's methods (§11.1 step 1); the others' forms are refused, invalid_body
+        verb = mixcase(r, r.choice(["POST", "PUT", "PATCH"]))
     case = {
         "scheme": spelt(r, scheme),
-        "method": method(r, "method" not in bad),
+        "method": verb,
         "host": host(r, "host" not in bad and (scheme != "v1" or r.random() < 0.7)),
         "target": gen_target(r, scheme, q, "target" not in bad),
         "client": client(r, "client" not in bad),

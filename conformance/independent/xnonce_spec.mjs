@@ -628,6 +628,10 @@ export function signRequest(scheme, method, target, client, secret, parts) {
   const bytes = bytesOf(body)
   let formText = ''
   if (form && bytes && bytes.length) {
+    // §11.1 step 1: a form only on POST, PUT or PATCH (ASCII-case-insensitively)
+    if (!['post', 'put', 'patch'].includes(method.replace(/[A-Z]/g, (c) => c.toLowerCase()))) {
+      throw new XNonceError('invalid_body', 'a form body is read only on POST, PUT or PATCH')
+    }
     try {
       // §11.1 step 1
       formText = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
@@ -1024,12 +1028,20 @@ function selfTestSignRequest(s1) {
     req('v1', 'GET', `/some_controller/do?${q5}`, { timestamp: 1384300804123 }) === em5,
     'em1-public-005',
   )
-  const got5 = req('v1', 'GET', '/some_controller/do?b=123&c=abc', {
+  // (POST: §11.1 step 1 reads a form only on POST, PUT or PATCH)
+  const got5 = req('v1', 'POST', '/some_controller/do?b=123&c=abc', {
     contentType: 'Application/X-WWW-Form-Urlencoded; charset=utf-8',
     body: Buffer.from('adg=hello+phil&rand=this+%26+this+%3D+a+question%3F'),
     timestamp: 1384300804123,
   })
-  assert(got5 === em5, `em1-public-005 as a form: ${got5}`)
+  const em5Pairs = [
+    ['b', '123'],
+    ['c', 'abc'],
+    ['adg', 'hello phil'],
+    ['rand', 'this & this = a question?'],
+  ]
+  const want5 = sign('v1', 'POST', '/some_controller/do', em5Pairs, 'test_client', s1, 1384300804123)
+  assert(got5 === want5, `em1-public-005 as a form: ${got5}`)
   // §6.7 v2-get-basic: any order, '+' or %20, empty segments, escaped unreserved, `get`
   const basic = v2('3011ec6c9e7ae2c23151250b27e5f741baf74e23ea58be88d8d78d6a6dd51619')
   for (const target of [
@@ -1125,6 +1137,17 @@ function selfTestSignRequest(s1) {
     ['v1', '/a', { contentType: 'multipart/form-data', body: 'a=1' }, 'invalid_body'],
     ['v2', '/a', { contentType: 'text/plain\ud800' }, 'invalid_body'],
   ]
+  // §11.1 step 1: a non-empty form only on POST, PUT or PATCH; an empty one carries nothing
+  for (const method of ['GET', 'delete', 'OPTIONS']) {
+    let got = 'accepted'
+    try {
+      req('v2', method, '/a', { contentType: FORM_TYPE, body: 'a=1' })
+    } catch (e) {
+      got = e.code
+    }
+    assert(got === 'invalid_body', `a form on ${method}: ${got}`)
+    req('v2', method, '/a', { contentType: FORM_TYPE, body: '' })
+  }
   for (const [scheme, target, parts, code] of refused) {
     let got = 'accepted'
     try {

@@ -628,8 +628,9 @@ SIGN_REQUEST_CHOICES = (
     " (scheme, text that is not Unicode text, the target's code being invalid_path and a"
     " content type's or text body's invalid_body, the native timestamp: 'before any check"
     " below'), then the target's '#' (invalid_path), then reading the params as §11.1 steps"
-    " 1 and 4 do, every pair decoded before any key is checked (malformed_params), then §10"
-    " steps 1-5 (a v1 non-form body: invalid_body at step 4).",
+    " 1 and 4 do (a form on a method that carries none: invalid_body, §10.1), every pair"
+    " decoded before any key is checked (malformed_params), then §10 steps 1-5 (a v1"
+    " non-form body: invalid_body at step 4).",
     "6. §6.5's SHOULD-refuse rule for a content type that is a form only once Unicode"
     " whitespace is trimmed is for verifiers handing requests to an application; the signer"
     " reads such a type as §6.5's rule does: no form.",
@@ -722,6 +723,9 @@ def sign_request(
     form = is_form(content_type)
     form_text = ""
     if form and body:
+        # §11.1 step 1: a form only on POST, PUT or PATCH (ASCII-case-insensitively)
+        if method.translate(_ASCII_LOWER) not in ("post", "put", "patch"):
+            raise XNonceError("invalid_body", "a form body is read only on POST, PUT or PATCH")
         try:  # §11.1 step 1
             form_text = body.decode("utf-8")
         except UnicodeDecodeError:
@@ -1149,15 +1153,27 @@ def _self_test_sign_request(s1: str) -> None:
     q5 = "b=123&c=abc&adg=hello+phil&rand=this+%26+this+%3D+a+question%3F"
     assert req("v1", "GET", "/some_controller/do?" + q5, timestamp=1384300804123) == em5
     form = "Application/X-WWW-Form-Urlencoded; charset=utf-8"  # §6.5: a form
+    form_body = b"adg=hello+phil&rand=this+%26+this+%3D+a+question%3F"
     got = req(
         "v1",
-        "GET",
+        "POST",
         "/some_controller/do?b=123&c=abc",
         content_type=form,
-        body=b"adg=hello+phil&rand=this+%26+this+%3D+a+question%3F",
+        body=form_body,
         timestamp=1384300804123,
     )
-    assert got == em5, got
+    em5_pairs = [("b", "123"), ("c", "abc"), ("adg", "hello phil")]
+    em5_pairs.append(("rand", "this & this = a question?"))
+    want = sign("v1", "POST", "/some_controller/do", em5_pairs, "test_client", s1, 1384300804123)
+    assert got == want, got
+    # §11.1 step 1: a form only on POST, PUT or PATCH; an empty one carries nothing
+    for method in ("GET", "delete", "OPTIONS"):
+        try:
+            req("v1", method, "/some_controller/do", content_type=form, body=form_body)
+            raise AssertionError(f"a form on {method} was signed")
+        except XNonceError as e:
+            assert e.code == "invalid_body", e.code
+        req("v1", method, "/some_controller/do", content_type=form, body=b"")
     # §6.7 v2-get-basic: any order, '+' or %20, empty segments, the method in lower case
     basic = v2("3011ec6c9e7ae2c23151250b27e5f741baf74e23ea58be88d8d78d6a6dd51619")
     for target in (

@@ -135,21 +135,38 @@ impl<'a> Incoming<'a> {
     /// assert_eq!(Incoming::new("GET", "/a").refusal_scheme(), Scheme::V1); // em-secure-api's text
     /// ```
     pub fn refusal_scheme(&self) -> crate::Scheme {
-        let form = self.form_text().ok().flatten();
+        // The form's text whatever the method: a refusal of a form on a method that carries
+        // none still answers in the style of the credential it holds.
+        let form = self
+            .is_form()
+            .then(|| std::str::from_utf8(self.body).ok())
+            .flatten();
         crate::answer::refusal_scheme(self.x_nonce, self.query, form)
     }
 
-    /// The form body's text when the body is a form (`None` otherwise); a form body that is
-    /// not UTF-8 is `malformed_params`. Signing and verifying read it alike.
+    /// The form body's text when the body is a form (`None` otherwise). A non-empty form on a
+    /// method that carries none ([`method_carries_forms`]) is `invalid_body`; a form body
+    /// that is not UTF-8 is `malformed_params`. Signing and verifying read it alike.
     ///
     /// ```
     /// use xnonce_core::Incoming;
-    /// let req = Incoming::new("POST", "/a").body(Some("application/x-www-form-urlencoded"), b"a=\xff");
+    /// let form = Some("application/x-www-form-urlencoded");
+    /// let req = Incoming::new("POST", "/a").body(form, b"a=\xff");
     /// assert_eq!(req.form_text().unwrap_err().message(), "the form body is not UTF-8");
+    /// let req = Incoming::new("GET", "/a").body(form, b"limit=10");
+    /// assert_eq!(req.form_text().unwrap_err().code().as_str(), "invalid_body");
+    /// assert_eq!(Incoming::new("GET", "/a").body(form, b"").form_text().unwrap(), Some(""));
     /// ```
     pub fn form_text(&self) -> Result<Option<&'a str>> {
         if !self.is_form() {
             return Ok(None);
+        }
+        if !self.body.is_empty() && !method_carries_forms(self.method) {
+            return Err(Error::new(
+                ErrorCode::InvalidBody,
+                "a form body is read only on POST, PUT or PATCH; send the params of other \
+                 methods in the query",
+            ));
         }
         std::str::from_utf8(self.body)
             .map(Some)
@@ -170,6 +187,24 @@ fn absolute_form(target: &str) -> Option<(&str, &str)> {
     }
     let end = after.find(['/', '?', '#']).unwrap_or(after.len());
     Some(after.split_at(end))
+}
+
+/// Whether a request of `method` may carry its params in a form body (PROTOCOL §11.1 step
+/// 1): `POST`, `PUT` and `PATCH`, in any case. A form on any other method is refused
+/// (`invalid_body`) when signed and when verified: many applications read none there
+/// (Django, Java servlets, an Express handler reading `req.query`), so a signed param moved
+/// from the query into such a body would verify and never reach them. No requester sends one
+/// (em-secure-api's put the params of `GET` and `DELETE` in the query).
+///
+/// ```
+/// use xnonce_core::verify::method_carries_forms;
+/// assert!(method_carries_forms("POST") && method_carries_forms("patch"));
+/// assert!(!method_carries_forms("GET") && !method_carries_forms("DELETE"));
+/// ```
+pub fn method_carries_forms(method: &str) -> bool {
+    ["POST", "PUT", "PATCH"]
+        .iter()
+        .any(|m| m.eq_ignore_ascii_case(method))
 }
 
 /// True for `application/x-www-form-urlencoded` (any case, parameters ignored, spaces and

@@ -115,6 +115,64 @@ fn v1_form_params_merge_over_query_like_ruby_hash_merge() {
     assert!(Verifier::new().verify(&req, &clients(), NOW).is_ok());
 }
 
+/// A signed param moved from a GET's query into a form body verified (the form's fields are
+/// params, and v2 signs query and form as one list), yet many applications read no form on a
+/// GET or DELETE and acted without it. Forms are read on POST, PUT and PATCH only (PROTOCOL
+/// §11.1 step 1); signing a request as sent refuses the same, and an empty form carries
+/// nothing.
+#[test]
+fn a_form_body_counts_only_on_the_methods_that_carry_forms() {
+    let secret = Secret::new(S1).unwrap();
+    let form = Some("application/x-www-form-urlencoded");
+    for (scheme, method) in [
+        (Scheme::V1, "GET"),
+        (Scheme::V2, "DELETE"),
+        (Scheme::V2, "get"),
+    ] {
+        let input = SignInput::new(scheme, method, "/c/a", "svc")
+            .params([("limit", "10")])
+            .host("api.test")
+            .timestamp_ms(NOW);
+        let signed = sign_with(&input, &secret, &env()).unwrap();
+        let moved = Incoming::new(method, "/c/a")
+            .host("api.test")
+            .x_nonce(&signed.x_nonce)
+            .body(form, b"limit=10");
+        let e = Verifier::new().verify(&moved, &clients(), NOW).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidBody, "{method}");
+        assert_eq!(
+            SignInput::for_request(scheme, &moved, "svc")
+                .unwrap_err()
+                .code(),
+            ErrorCode::InvalidBody
+        );
+        // In the query, with an empty form body: what was signed.
+        let sent = Incoming::new(method, "/c/a?limit=10")
+            .host("api.test")
+            .x_nonce(&signed.x_nonce)
+            .body(form, b"");
+        assert!(
+            Verifier::new().verify(&sent, &clients(), NOW).is_ok(),
+            "{method}"
+        );
+    }
+    for method in ["POST", "PUT", "patch"] {
+        let input = SignInput::new(Scheme::V2, method, "/c/a", "svc")
+            .params([("limit", "10")])
+            .host("api.test")
+            .timestamp_ms(NOW);
+        let signed = sign_with(&input, &secret, &env()).unwrap();
+        let req = Incoming::new(method, "/c/a")
+            .host("api.test")
+            .x_nonce(&signed.x_nonce)
+            .body(form, b"limit=10");
+        assert!(
+            Verifier::new().verify(&req, &clients(), NOW).is_ok(),
+            "{method}"
+        );
+    }
+}
+
 /// em-secure-api's merge took a repeated key's last value, so another value of a signed key
 /// could be added unsigned while the key kept its first position: `?to=mallory&to=alice` on a
 /// request signed for `to=alice`, or `?to=mallory` on a form POST signed for `to=alice`. Apps

@@ -506,7 +506,9 @@ fn build_request(plan: &Plan, header: &XNonce, via_ottoken: bool) -> Request {
             ),
         })
         .collect();
-    let (mut query, content_type, body) = if plan.params_in_form {
+    // A form only where one carries params (PROTOCOL §11.1 step 1): elsewhere in the query.
+    let in_form = plan.params_in_form && xnonce_core::verify::method_carries_forms(method);
+    let (mut query, content_type, body) = if in_form {
         (
             String::new(),
             Some("application/x-www-form-urlencoded; charset=utf-8".to_string()),

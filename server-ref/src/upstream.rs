@@ -14,9 +14,7 @@
 //! written or once decoded (which could leave the URL's prefix), and a v2 path with a raw `;`
 //! or `\` (signed alike with `%3B` / `%5C`) are refused (400), as is a query or form body
 //! with a raw `;` (params are split at `&` only; some APIs split at `;` too) or a pair with a
-//! raw `]=` after its `=` (which `qs` splits there), and a form body on a method other than
-//! `POST`, `PUT` or `PATCH` (which many APIs do not read: a signed param moved there from the
-//! query would not reach them); a form goes without its
+//! raw `]=` after its `=` (which `qs` splits there); a form goes without its
 //! `Content-Encoding` (verified as the bytes sent), its bytes outside ASCII as `%XX`. The
 //! peer's address is appended to `X-Forwarded-For`. The upstream's answer comes back the same
 //! way (a `Content-Length` beside its `Transfer-Encoding` dropped too), a `Location` that names the upstream's own address rewritten to
@@ -341,14 +339,6 @@ impl Upstream {
             true => match http_body_util::BodyExt::collect(body).await {
                 Ok(all) => {
                     let bytes = all.to_bytes();
-                    if !bytes.is_empty() && !carries_forms(&parts.method) {
-                        // Verified as params (PROTOCOL §11.1 step 4 reads a form on any
-                        // method, and v2 signs query and form params as one list), but many
-                        // APIs read no form on a GET or a DELETE (Django, Java servlets): a
-                        // signed param moved from the query into such a body would not reach
-                        // them, and the API would act on a request without it.
-                        return refused(ErrorCode::InvalidBody, FORM_ON_METHOD);
-                    }
                     if bytes.contains(&b';') {
                         return refused(ErrorCode::MalformedParams, RAW_SEMICOLON);
                     }
@@ -630,18 +620,6 @@ fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
     };
     let asked = connection_options(headers).any(|token| token.eq_ignore_ascii_case("upgrade"));
     asked && upgrade.trim().eq_ignore_ascii_case("websocket")
-}
-
-/// Why a form body on a method other than POST, PUT or PATCH is not forwarded.
-const FORM_ON_METHOD: &str = "a form body is forwarded only on POST, PUT or PATCH: many APIs \
-     read none on other methods, and would act without its params; send them in the query";
-
-/// Whether APIs commonly read a form body sent with `method`: POST, PUT and PATCH (what
-/// em-secure-api's requester sends forms with; every other method it sends its params in the
-/// query).
-fn carries_forms(method: &axum::http::Method) -> bool {
-    use axum::http::Method;
-    method == Method::POST || method == Method::PUT || method == Method::PATCH
 }
 
 /// The options of every `Connection` line (`keep-alive, Upgrade`), trimmed.

@@ -869,9 +869,10 @@ fn a_form_reaches_the_api_as_the_utf8_it_was_verified_as() {
     assert_eq!(&last.body[..], b"name=%C3%A9");
 }
 
-/// A form body is a list of params to the verifier on any method, but many APIs (Django, Java
-/// servlets) read none on a GET or a DELETE: a signed param moved from the query into such a
-/// body verifies and would not reach them. Found by `gateway_tamper`.
+/// Many APIs (Django, Java servlets) read no form body on a GET or a DELETE: a signed param
+/// moved from the query into such a body would not reach them. The layer refuses a form on
+/// those methods (core's `method_carries_forms`), so none is forwarded. Found by
+/// `gateway_tamper`.
 #[test]
 fn a_form_body_is_forwarded_only_on_the_methods_apis_read_one_on() {
     let (_dirs, secret, seen, _api, gw) = gateway_before_api("upstream-form-method");
@@ -893,7 +894,7 @@ fn a_form_body_is_forwarded_only_on_the_methods_apis_read_one_on() {
         assert_eq!(r.status, 400, "{method}: {}", r.text());
         assert!(r
             .text()
-            .contains("a form body is forwarded only on POST, PUT or PATCH"));
+            .contains("a form body is read only on POST, PUT or PATCH"));
     }
     assert_eq!(seen.lock().unwrap().len(), before, "none reached the API");
     for method in ["POST", "PUT", "PATCH"] {
