@@ -1976,7 +1976,7 @@ def test_routes_are_checked_from_the_head_as_the_reference_server_checks_them(
 def test_the_black_box_server_suite_passes_against_the_middlewares(
     middleware: str, tmp_path: Any
 ) -> None:
-    """`xnonce-conformance server`, the suite any xnonce server can be run against (its 118
+    """`xnonce-conformance server`, the suite any xnonce server can be run against (its 120
     checks: replays, tampering, staleness, malformed and duplicate headers, concurrency,
     routes and param rules, a second client), against an app answering 200 behind each
     middleware with em-secure-api's demo routes, as it runs against `xnonce-server serve

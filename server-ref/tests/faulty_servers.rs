@@ -157,7 +157,7 @@ const RULE_AND_ROUTE_ROWS: [&str; 6] = [
 
 /// Every v2 refusal row the suite checks by its problem code (with the scheme's prefix: the
 /// param rule and route rows too, [`RULE_AND_ROUTE_ROWS`]).
-const V2_CODE_ROWS: [&str; 38] = [
+const V2_CODE_ROWS: [&str; 39] = [
     "GET replayed",
     "early GET replayed last",
     "POST form replayed",
@@ -172,6 +172,7 @@ const V2_CODE_ROWS: [&str; 38] = [
     "unsigned value before a signed one",
     "signature last digit changed",
     "second, empty X-Nonce line",
+    "GET params moved into a form body",
     "tampered path",
     "tampered method",
     "tampered host",
@@ -770,6 +771,7 @@ fn server_errors_for_malformed_requests_fail_those_rows() {
             "v2 second Host line",
             "v2 second Host line, signed for it",
             "v2 second, empty X-Nonce line",
+            "v2 GET params moved into a form body",
             "v2 ottoken param beside the header",
             "v2 link with a second ottoken",
             "v2 link with an ottoke%6E param",
@@ -895,6 +897,7 @@ fn v1_refusals_without_em_secure_apis_texts_fail_those_rows() {
         "unsigned value before a signed one",
         "signature last digit changed",
         "second, empty X-Nonce line",
+        "GET params moved into a form body",
         "tampered path",
         "tampered method",
         "stale timestamp",
