@@ -293,6 +293,16 @@ function middleware(verifier, options) {
     // that authority upstream as Host.
     const authority = req.httpVersionMajor < 2 ? absoluteAuthority(target) : undefined
     if (authority !== undefined) req.headers.host = authority
+    // Core's authority ends at the first `/`, `?` or `#`; URL parsers end one sooner (at `:`
+    // and a port that is no number, `;`, `%`, `'`) and read the rest as the path: v1 signs no
+    // host, so `http://h:admin/files/x`, signed as /files/x, reached Express's router
+    // (parseurl's url.parse) as /:admin/files/x, and `new URL(req.url, base)` threw for some.
+    // The app gets the target verified, in origin form (the authority is the host, above), as
+    // the reference server's gateway sends it upstream.
+    if (authority !== undefined) {
+      if (typeof req.originalUrl === 'string') req.originalUrl = originForm(req.originalUrl)
+      req.url = originForm(req.url)
+    }
     // v2 signs the canonical path (PROTOCOL §6.3): /users/%61dmin and /users/admin share a
     // signature, and Express routes the raw path, so a request signed for one route would run
     // another. An escaped unreserved character is the character itself (RFC 3986 §6.2.2.2):
@@ -438,6 +448,17 @@ function reportError(error) {
 function absoluteAuthority(target) {
   const match = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)/.exec(target)
   return match === null ? undefined : match[1]
+}
+
+/**
+ * An absolute-form target as the origin-form one core verifies (`scheme://authority` cut, an
+ * empty path as `/`: `http://h?a=1` is `/?a=1`); any other target as it is.
+ */
+function originForm(target) {
+  const match = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/.exec(target)
+  if (match === null) return target
+  const rest = target.slice(match[0].length)
+  return rest.startsWith('/') ? rest : '/' + rest
 }
 
 /** A host's name without its port (`[::1]:9000` is `[::1]`), as Express's req.hostname. */

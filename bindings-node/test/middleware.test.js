@@ -1583,7 +1583,8 @@ test("an absolute-form target is verified with its authority as the host, not th
   )
   assert.equal(ok.status, 200, ok.body)
   assert.deepEqual(JSON.parse(ok.body).xnonce.params, [['day', 'mon']])
-  assert.equal(seen.at(-1).url, `http://${app.host}/admin/status?day=mon`)
+  // The target as verified, in origin form (its authority is the host, below).
+  assert.equal(seen.at(-1).url, '/admin/status?day=mon')
   // The app reads the host that was verified, not the Host field nobody signed (Express's
   // req.hostname reads req.headers.host).
   assert.equal(seen.at(-1).headers.host, app.host)
@@ -1593,6 +1594,61 @@ test("an absolute-form target is verified with its authority as the host, not th
   const other = await rawExchange(app, head('other.invalid', app.host, header))
   assert.deepEqual([other.status, JSON.parse(other.body).code], [401, 'signature_mismatch'])
   assert.equal(seen.length, before + 1)
+})
+
+test('an absolute-form target reaches the app as the path verified, whatever its authority holds', async () => {
+  // Core verifies the path after the authority, which ends at the first `/`, `?` or `#`; URL
+  // parsers end it sooner. v1 signs no host, so whoever holds a signed v1 request for
+  // /files/x could send it as `GET http://h:admin/files/x`, which Express's router (parseurl,
+  // url.parse) read as the path `/:admin/files/x`, `http://h;x/files/x` as `;x/files/x`,
+  // `http://ev%69l.test/files/x` as `il.test/files/x`; `new URL(req.url, base)` threw for
+  // some (an app's 500). Found by tamper.test.js.
+  const {
+    url: origin,
+    host,
+    seen: read,
+    close,
+  } = await recordingApp((req) => ({
+    url: req.url,
+    originalUrl: req.originalUrl,
+    legacy: require('node:url').parse(req.url).pathname,
+    whatwg: (() => {
+      try {
+        return new URL(req.url, 'http://app.invalid').pathname
+      } catch {
+        return 'no URL (new URL throws)'
+      }
+    })(),
+    host: req.headers.host,
+  }))
+  try {
+    const peer = { url: origin, host }
+    let n = 0
+    for (const authority of [`${host}:admin`, `${host};x`, 'ev%69l.test', `u@${host}`, `${host}'x`]) {
+      const target = `/files/x?n=${n++}`
+      const header = signed(peer, 'v1', target)
+      const answer = await rawExchange(
+        peer,
+        `GET http://${authority}${target} HTTP/1.1\r\nHost: ${host}\r\nX-Nonce: ${header}\r\nConnection: close\r\n\r\n`,
+      )
+      assert.equal(answer.status, 200, `${authority}: ${answer.body}`)
+      assert.deepEqual(
+        read.at(-1),
+        { url: target, originalUrl: undefined, legacy: '/files/x', whatwg: '/files/x', host: authority },
+        authority,
+      )
+    }
+    // An empty path is `/`, as core verifies it.
+    const header = signed(peer, 'v1', '/?n=9')
+    const answer = await rawExchange(
+      peer,
+      `GET http://${host}?n=9 HTTP/1.1\r\nHost: ${host}\r\nX-Nonce: ${header}\r\nConnection: close\r\n\r\n`,
+    )
+    assert.equal(answer.status, 200, answer.body)
+    assert.equal(read.at(-1).url, '/?n=9')
+  } finally {
+    await close()
+  }
 })
 
 test('Express with trust proxy: an X-Forwarded-Host other than the verified host is refused', async () => {
