@@ -62,6 +62,7 @@ fn _xnonce(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sign::ottoken_query_value, m)?)?;
     m.add_function(wrap_pyfunction!(verify::content_type_for_app, m)?)?;
     m.add_function(wrap_pyfunction!(verify::form_content_type_misread, m)?)?;
+    m.add_function(wrap_pyfunction!(verify::host_for_app, m)?)?;
     // A tuple: the shared vocabulary, which no caller can change by appending to it.
     m.add(
         "ERROR_CODES",

@@ -807,6 +807,19 @@ pub fn content_type_for_app(content_type: Option<Text<'_, field::ContentType>>) 
     xnonce_core::verify::content_type_for_app(content_type.as_deref()).map(|ct| ct.into_owned())
 }
 
+/// The `Host` an app behind a middleware should see for an accepted v2 request: the verified
+/// host in its canonical form (PROTOCOL §6.2, core's `canonical::host`), the one host the
+/// signature covers, so that spellings it treats as one (`API.test:443`, `h:8080:443`) reach
+/// the app as that host (`api.test`, `h:8080`), as the reference gateway hands them on;
+/// `None` for a host that has none (not one a v2 request verifies with).
+#[pyfunction]
+#[pyo3(signature = (host))]
+pub fn host_for_app(host: Text<'_, field::Host>) -> Option<String> {
+    xnonce_core::canonical::host(&host)
+        .ok()
+        .map(|h| h.into_owned())
+}
+
 /// Whether `content_type` is no form for the verifier yet one for an app's form reader (a form
 /// media type with U+00A0, U+0085 or another character Python's `str.strip` removes around
 /// it): core's `form_content_type_misread`. A middleware refuses such a request

@@ -36,6 +36,7 @@ __all__ = [
     "content_type_for_app",
     "error_from_code",
     "form_content_type_misread",
+    "host_for_app",
     "link",
     "link_detailed",
     "ottoken_decode",
@@ -386,6 +387,11 @@ def content_type_for_app(content_type: str | None) -> str | None: ...
 # Whether a Content-Type is no form for the verifier yet one for an app's form reader (a form
 # media type with U+00A0, U+0085 or another character str.strip removes around it).
 def form_content_type_misread(content_type: str | None) -> bool: ...
+
+# The Host an app should see for an accepted v2 request: the verified host in canonical form
+# (PROTOCOL §6.2: "API.test:443" -> "api.test"), the one host the signature covers; None for
+# a host that has none.
+def host_for_app(host: str) -> str | None: ...
 
 @final
 class Response:
