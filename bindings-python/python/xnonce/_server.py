@@ -57,6 +57,13 @@ def absolute_authority(target: str) -> str | None:
     return match.group(1) if match else None
 
 
+def absolute_prefix(target: str) -> str | None:
+    """The scheme and authority that start an absolute-form target (``http://api.test/x`` →
+    ``http://api.test``); ``None`` for any other form."""
+    match = _ABSOLUTE_FORM.match(target)
+    return match.group(0) if match else None
+
+
 def misread_as_form(content_type: str | None) -> bool:
     """Whether ``content_type`` is no form for the verifier yet one for an app's form reader
     (core's ``form_content_type_misread``: a form media type with U+00A0 around it). Text

@@ -40,6 +40,7 @@ from xnonce._server import (
     RECORDS_KEY,
     VerifyingMiddleware,
     absolute_authority,
+    absolute_prefix,
     bytes_escaped,
     encode_path,
     exceeds,
@@ -58,6 +59,7 @@ from xnonce._xnonce import (
     Verified,
     Verifier,
     content_type_for_app,
+    host_for_app,
 )
 from xnonce.types import AsyncReplayStore, ReplayStore
 
@@ -135,6 +137,25 @@ def _drop_fragment(scope: Scope) -> None:
         scope["query_string"] = query.partition(b"#")[0]
 
 
+def _origin_form(scope: Scope, absolute: bool) -> None:
+    """The path verified in ``path`` and ``raw_path``, which the app (Starlette's router)
+    reads: an ``absolute`` target (``http://api.test/x``), which its server left there
+    (uvicorn's h11 server does), cut to its origin form (``/x``); an empty path (``PUT ?n=1``,
+    or ``http://api.test?n=1``), which the verifier reads as ``/`` (PROTOCOL §11), as ``/``."""
+    raw = bytes(scope.get("raw_path") or b"")
+    prefix = absolute_prefix(raw.decode("latin-1")) if absolute else None
+    path = scope.get("path", "")
+    if prefix is not None:
+        scope["raw_path"] = raw[len(prefix) :]
+        decoded = unquote(prefix)
+        if isinstance(path, str) and path.startswith(decoded):
+            scope["path"] = path = path[len(decoded) :]
+    if path == "":
+        scope["path"] = "/"
+        if not scope.get("raw_path"):
+            scope["raw_path"] = b"/"
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
     """The field's value; several lines of it joined with ``", "`` (RFC 9110 §5.3), as WSGI
     servers and Node hand them over: two ``X-Nonce`` lines are then one malformed value,
@@ -193,9 +214,18 @@ def _admit(
     _drop_fragment(scope)
     headers = scope.get("headers", ())
     authority = absolute_authority(target)
+    _origin_form(scope, authority is not None)
+    # The host verified: an absolute-form target's authority, else the Host field; for v2, in
+    # the canonical form its signature covers (PROTOCOL §6.2), so that spellings the signature
+    # treats as one (`API.test:443`, `h:8080:443`) reach the app as that one host.
+    sent_host = _header(scope, b"host")
+    host = authority if authority is not None else sent_host
+    if host is not None and verified.scheme == "v2":
+        host = host_for_app(host) or host
+    new_host = host if host is not None and host != sent_host else None
     if (
         content_type_as_verified is not None
-        or authority is not None
+        or new_host is not None
         or any(_is_method_override(k) for k, _ in headers)
     ):
         replaced = {
@@ -206,10 +236,10 @@ def _admit(
             (k, new.encode() if (new := replaced.get(k.lower())) is not None else v)
             for k, v in headers
             if not _is_method_override(k)
-            if authority is None or k.lower() != b"host"
+            if new_host is None or k.lower() != b"host"
         ]
-        if authority is not None:
-            kept.append((b"host", authority.encode("latin-1")))
+        if new_host is not None:
+            kept.append((b"host", new_host.encode("latin-1")))
         scope["headers"] = kept
     query = query_for_app(bytes(scope.get("query_string", b"")).decode("latin-1"))
     if query is not None:
@@ -429,6 +459,9 @@ class XNonceMiddleware(VerifyingMiddleware[ASGIApp]):
             for_app = form_for_app(body)
             if len(for_app) != len(body):
                 body, new_length = for_app, len(for_app)
+        # The method as verified (signed upper-cased, PROTOCOL §3.3): Starlette reads
+        # `scope["method"]` as it came, so a `post` would match no POST route.
+        scope["method"] = scope.get("method", "GET").upper()
         _admit(scope, outcome, as_verified, target, new_length)
         replayed = False
 

@@ -42,7 +42,7 @@ from xnonce._server import (
     query_for_app,
     refused_head,
 )
-from xnonce._xnonce import METHOD_OVERRIDE_FIELDS, Answer, content_type_for_app
+from xnonce._xnonce import METHOD_OVERRIDE_FIELDS, Answer, content_type_for_app, host_for_app
 
 __all__ = ["ENVIRON_KEY", "RECORDS_KEY", "XNonceMiddleware", "request_target"]
 
@@ -250,12 +250,25 @@ class XNonceMiddleware(VerifyingMiddleware[WSGIApp]):
             environ["QUERY_STRING"] = for_app
         for key in _METHOD_OVERRIDE_KEYS:
             environ.pop(key, None)
-        # An absolute-form target's authority is the host verified, whatever the Host field
-        # says (RFC 9112 §3.2.2): Werkzeug's server puts it in HTTP_HOST, gunicorn leaves the
-        # field there, which the app (Flask's request.host, host routing) would read instead.
+        # The method as verified: signed upper-cased (PROTOCOL §3.3), so `post` verifies as
+        # POST, while an app that reads REQUEST_METHOD as it came (WebOb's `request.method`,
+        # which reads a form on POST, PUT, PATCH and DELETE only) would not read the signed
+        # form of a `post`.
+        environ["REQUEST_METHOD"] = method.upper()
+        # The host verified in HTTP_HOST, which the app reads (Flask's request.host, Django's
+        # get_host, host routing). An absolute-form target's authority, whatever the Host
+        # field says (RFC 9112 §3.2.2): Werkzeug's server puts it in HTTP_HOST, gunicorn
+        # leaves the field there. Else the field without the whitespace around it, which
+        # Werkzeug's server hands on (`Host: api.test\t`) and Flask reads as no host at all.
+        # For v2, in the canonical form its signature covers (PROTOCOL §6.2), so that
+        # spellings the signature treats as one (`API.test:443`; `h:8080:443`, which Flask
+        # reads as no host and Django's get_host refuses) reach the app as that one host.
         authority = absolute_authority(target)
-        if authority is not None:
-            environ["HTTP_HOST"] = authority
+        verified_host = authority if authority is not None else host
+        if verified_host is not None:
+            if outcome.scheme == "v2":
+                verified_host = host_for_app(verified_host) or verified_host
+            environ["HTTP_HOST"] = verified_host
         # A form as the UTF-8 it was verified in, JSON naming a charset as the UTF-8 it is:
         # nothing signs the charset named, and an app that honours it (Django does, for
         # forms) would decode a signed value otherwise.
