@@ -1162,8 +1162,11 @@ fn check_forwarded(intent: &Intent, seen: &Seen) -> Verdict {
             b""
         }
     };
-    // As Django and Java servlets read forms: on POST, PUT and PATCH only (Express and Rack
-    // read one on any method; an API of the other kind must get every signed param too).
+    // Forms read on POST, PUT and PATCH only, the methods a form may carry params on
+    // (PROTOCOL §11.1 step 1): an API that reads none on a GET (Django, Java servlets) must
+    // still get every signed param. (Express and Rack read one on any method; Django and
+    // servlets on POST alone, which §14.3's query/form limit leaves to the API: they lose a
+    // param moved into a PUT's form.)
     let form = api_reads_form(&seen.headers) && ["POST", "PUT", "PATCH"].contains(&&*seen.method);
     let mut got = framework_pairs(query.unwrap_or_default());
     if form {
