@@ -183,6 +183,13 @@ def test_a_signed_param_moved_into_a_get_form_body_is_refused(base: str) -> None
     without it. A form counts only on POST, PUT and PATCH (PROTOCOL §11.1 step 1)."""
     authority = base.removeprefix("http://")
     form = {"Content-Type": "application/x-www-form-urlencoded"}
+
+    def sign_form(method: str) -> str:
+        return xnonce.sign_request(
+            "v2", method, authority, "/reports/daily", "billing", SECRET,
+            content_type=form["Content-Type"], body=b"limit=10",
+        )  # fmt: skip
+
     for method in ("GET", "DELETE"):
         header = xnonce.sign_request(
             "v2", method, authority, "/reports/daily?limit=10", "billing", SECRET
@@ -197,29 +204,10 @@ def test_a_signed_param_moved_into_a_get_form_body_is_refused(base: str) -> None
         assert moved.json()["code"] == "invalid_body"
         assert "read only on POST, PUT or PATCH" in moved.json()["detail"]
         with pytest.raises(xnonce.InputError) as refused:
-            xnonce.sign_request(
-                "v2",
-                method,
-                authority,
-                "/reports/daily",
-                "billing",
-                SECRET,
-                content_type=form["Content-Type"],
-                body=b"limit=10",
-            )
+            sign_form(method)
         assert refused.value.code == "invalid_body"
-    header = xnonce.sign_request(
-        "v2",
-        "PUT",
-        authority,
-        "/reports/daily",
-        "billing",
-        SECRET,
-        content_type=form["Content-Type"],
-        body=b"limit=10",
-    )
     put = requests.put(
-        f"{base}/reports/daily", headers={"X-Nonce": header, **form}, data=b"limit=10"
+        f"{base}/reports/daily", headers={"X-Nonce": sign_form("PUT"), **form}, data=b"limit=10"
     )
     assert put.status_code == 200, put.text
     assert put.json()["params"] == [["limit", "10"]]
