@@ -33,9 +33,12 @@ const UNRESERVED = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234567
 const HEX = '0123456789abcdef'
 
 // A failure prints its seed and path: XNONCE_PROPERTY_SEED and XNONCE_PROPERTY_PATH replay it.
+// Under CI (test.sh sets CI=true) the seed is fixed, so a run is green or red for the code, not
+// for the draw; elsewhere (or with XNONCE_PROPERTY_RANDOM=1) each run draws a new one.
+const FIXED = process.env.CI && !process.env.XNONCE_PROPERTY_RANDOM ? { seed: 20261207 } : {}
 const REPLAY = process.env.XNONCE_PROPERTY_SEED
   ? { seed: Number(process.env.XNONCE_PROPERTY_SEED), path: process.env.XNONCE_PROPERTY_PATH }
-  : {}
+  : FIXED
 const check = (property, examples = []) => fc.assert(property, { numRuns: RUNS, examples, ...REPLAY })
 
 // ---- values of every kind ----
