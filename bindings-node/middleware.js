@@ -293,6 +293,13 @@ function middleware(verifier, options) {
     // that authority upstream as Host.
     const authority = req.httpVersionMajor < 2 ? absoluteAuthority(target) : undefined
     if (authority !== undefined) req.headers.host = authority
+    // v2 signs the host in canonical form (PROTOCOL §6.2): `API.test:443` and `api.test` share
+    // a signature, while an app reads the field as sent (`new URL` throws on `h:8080:443`,
+    // which verifies as `h:8080`). The app gets the one host verified, as the reference
+    // server's gateway sends it upstream.
+    if (verified.scheme === 'v2' && req.httpVersionMajor < 2 && typeof req.headers.host === 'string') {
+      req.headers.host = native.hostForApp(req.headers.host) ?? req.headers.host
+    }
     // Core's authority ends at the first `/`, `?` or `#`; URL parsers end one sooner (at `:`
     // and a port that is no number, `;`, `%`, `'`) and read the rest as the path: v1 signs no
     // host, so `http://h:admin/files/x`, signed as /files/x, reached Express's router

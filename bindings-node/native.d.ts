@@ -283,6 +283,15 @@ export interface Header {
 export declare function hostConflictAnswer(authority: string, host: string, request?: RefusedRequest): Answer | null
 
 /**
+ * The `Host` the app gets for an accepted v2 request: the host verified in the canonical form
+ * its signature covers (core's `canonical::host`, PROTOCOL §6.2), so that spellings the
+ * signature treats as one (`API.test:443`, `h:8080:443`) reach the app as that host
+ * (`api.test`, `h:8080`), as the reference gateway hands them on; `null` for a host that has
+ * none.
+ */
+export declare function hostForApp(host: string): string | null
+
+/**
  * Signs a request and returns a link (`baseUrl + path + ?params&ottoken=...`) that carries
  * its params and the `ottoken`. For v2 the signed host is the base URL's authority.
  */

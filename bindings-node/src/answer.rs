@@ -167,6 +167,18 @@ pub fn content_type_for_app(content_type: Option<String>) -> Option<String> {
     xnonce_core::verify::content_type_for_app(content_type.as_deref()).map(|ct| ct.into_owned())
 }
 
+/// The `Host` the app gets for an accepted v2 request: the host verified in the canonical form
+/// its signature covers (core's `canonical::host`, PROTOCOL §6.2), so that spellings the
+/// signature treats as one (`API.test:443`, `h:8080:443`) reach the app as that host
+/// (`api.test`, `h:8080`), as the reference gateway hands them on; `null` for a host that has
+/// none.
+#[napi(js_name = "hostForApp")]
+pub fn host_for_app(host: String) -> Option<String> {
+    xnonce_core::canonical::host(&host)
+        .ok()
+        .map(|h| h.into_owned())
+}
+
 /// What `contentTypeForApp` gives for a form, and for a form only: core's `verify::FORM_UTF8`
 /// (a form's fields are verified as the bytes sent, in UTF-8).
 #[napi(js_name = "FORM_UTF8")]

@@ -1596,6 +1596,29 @@ test("an absolute-form target is verified with its authority as the host, not th
   assert.equal(seen.length, before + 1)
 })
 
+test('a v2 host reaches the app in the canonical form its signature covers', async () => {
+  // PROTOCOL §6.2: `API.Example.test:80` and `api.example.test` share a v2 signature, while an
+  // app reads the field as sent (`new URL` throws on `h:8080:443`, which verifies as
+  // `h:8080`); it gets the one host verified, as the reference gateway sends it upstream.
+  // v1 signs no host: its field is left as sent.
+  const head = (host, header) =>
+    `GET /admin/status HTTP/1.1\r\nHost: ${host}\r\nX-Nonce: ${header}\r\nConnection: close\r\n\r\n`
+  const cases = [
+    ['API.Example.test:80', 'api.example.test'],
+    [`${app.host}:443`, app.host],
+  ]
+  for (const [sent, canonical] of cases) {
+    const header = x.signRequest('v2', 'GET', '/admin/status', CLIENT, reference.secret, { host: canonical })
+    const ok = await rawExchange(app, head(sent, header))
+    assert.equal(ok.status, 200, ok.body)
+    assert.equal(seen.at(-1).headers.host, canonical, sent)
+  }
+  const v1 = x.signRequest('v1', 'GET', '/admin/status', CLIENT, reference.secret)
+  const ok = await rawExchange(app, head('API.Example.test:80', v1))
+  assert.equal(ok.status, 200, ok.body)
+  assert.equal(seen.at(-1).headers.host, 'API.Example.test:80')
+})
+
 test('an absolute-form target reaches the app as the path verified, whatever its authority holds', async () => {
   // Core verifies the path after the authority, which ends at the first `/`, `?` or `#`; URL
   // parsers end it sooner. v1 signs no host, so whoever holds a signed v1 request for
