@@ -137,10 +137,7 @@ impl<'a> Incoming<'a> {
     pub fn refusal_scheme(&self) -> crate::Scheme {
         // The form's text whatever the method: a refusal of a form on a method that carries
         // none still answers in the style of the credential it holds.
-        let form = self
-            .is_form()
-            .then(|| std::str::from_utf8(self.body).ok())
-            .flatten();
+        let form = self.form_utf8().ok().flatten();
         crate::answer::refusal_scheme(self.x_nonce, self.query, form)
     }
 
@@ -158,15 +155,21 @@ impl<'a> Incoming<'a> {
     /// assert_eq!(Incoming::new("GET", "/a").body(form, b"").form_text().unwrap(), Some(""));
     /// ```
     pub fn form_text(&self) -> Result<Option<&'a str>> {
-        if !self.is_form() {
-            return Ok(None);
-        }
-        if !self.body.is_empty() && !method_carries_forms(self.method) {
+        if self.is_form() && !self.body.is_empty() && !method_carries_forms(self.method) {
             return Err(Error::new(
                 ErrorCode::InvalidBody,
                 "a form body is read only on POST, PUT or PATCH; send the params of other \
                  methods in the query",
             ));
+        }
+        self.form_utf8()
+    }
+
+    /// [`Incoming::form_text`] whatever the method: the body's text when it is a form,
+    /// `malformed_params` when that is not UTF-8.
+    fn form_utf8(&self) -> Result<Option<&'a str>> {
+        if !self.is_form() {
+            return Ok(None);
         }
         std::str::from_utf8(self.body)
             .map(Some)
