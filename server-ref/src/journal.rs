@@ -821,17 +821,28 @@ impl JournalStore {
         ))
     }
 
+    /// [`crate::store::spawn_while_alive`] over this store's table: `work` every `every`, each
+    /// run holding `stopped` and skipped once [`JournalStore::flush_at_shutdown`] has set it.
+    fn spawn_until_stopped(
+        &self,
+        every: Duration,
+        work: impl Fn(Arc<Mutex<Inner>>) + Send + Sync + 'static,
+    ) -> tokio::task::JoinHandle<()> {
+        let stopped = self.stopped.clone();
+        crate::store::spawn_while_alive(Arc::downgrade(&self.inner), every, move |inner| {
+            let stopped = stopped.lock().unwrap_or_else(|p| p.into_inner());
+            if !*stopped {
+                work(inner);
+            }
+        })
+    }
+
     /// Spawns a task writing the buffered appends every `every` (see [`FLUSH_INTERVAL`]); it
     /// stops when the store is dropped everywhere else.
     pub fn spawn_flusher(&self, every: Duration) -> tokio::task::JoinHandle<()> {
         // A full disk fails every flush: one line when it starts, then one per 10 s.
         let log = std::sync::Mutex::new(LogThrottle::new(Duration::from_secs(10)));
-        let stopped = self.stopped.clone();
-        crate::store::spawn_while_alive(Arc::downgrade(&self.inner), every, move |inner| {
-            let stopped = stopped.lock().unwrap_or_else(|p| p.into_inner());
-            if *stopped {
-                return;
-            }
+        self.spawn_until_stopped(every, move |inner| {
             let r = inner.lock().unwrap_or_else(|p| p.into_inner()).flush();
             let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
             match r {
@@ -854,11 +865,7 @@ impl JournalStore {
     pub fn spawn_evictor(&self, every: Duration) -> tokio::task::JoinHandle<()> {
         let (path, prefetcher, id) = (self.path.clone(), self.prefetcher.clone(), self.id);
         let stopped = self.stopped.clone();
-        crate::store::spawn_while_alive(Arc::downgrade(&self.inner), every, move |inner| {
-            let halted = stopped.lock().unwrap_or_else(|p| p.into_inner());
-            if *halted {
-                return;
-            }
+        self.spawn_until_stopped(every, move |inner| {
             let store = JournalStore {
                 path: path.clone(),
                 inner,
