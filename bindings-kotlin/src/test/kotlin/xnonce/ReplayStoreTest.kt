@@ -8,8 +8,6 @@ package xnonce
 
 import java.util.concurrent.ConcurrentHashMap
 
-private const val STORE_SECRET = "20a6250f1dc3f9e56cbbf4576016e517a066092d759402e9fa79dc0c64c0adfd"
-
 private const val TS = 1700000000000uL
 
 /** A store over a map, as one over Redis would be over `SET key 1 NX PX ms`. */
@@ -40,10 +38,9 @@ private class MapStore : ReplayStore {
 /** The replay store checks; each failed check throws IllegalStateException. Returns how many ran. */
 fun replayStoreChecks(): Int {
     val c = Checks()
-    val secrets = mapOf("svc" to listOf(STORE_SECRET))
+    val secrets = mapOf("svc" to listOf(SECRET))
 
-    fun signed(nonce: String) =
-        sign(Scheme.V2, "GET", "/a/b", listOf(), "svc", STORE_SECRET, timestamp = TS, nonce = nonce, host = "api.test")
+    fun signed(nonce: String) = sign(Scheme.V2, "GET", "/a/b", listOf(), "svc", SECRET, timestamp = TS, nonce = nonce, host = "api.test")
 
     fun Verifier.once(header: String) = verifyOnce("GET", "/a/b", host = "api.test", xNonce = header, now = TS + 500uL)
 
